@@ -1,0 +1,168 @@
+/** Reads concord.yaml: YAML → ${VAR} interpolation → schema → normalised config. Every error is one line naming the path. */
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { parseDocument } from "yaml";
+import type { z } from "zod";
+import type { ColumnType } from "../core/canonical.js";
+import { parseDuration } from "../core/duration.js";
+import type { VersionColumns } from "../core/version.js";
+import { configSchema, type MERGE_RULES, type RawPolicy, type RESOLVE_STRATEGIES } from "./schema.js";
+
+/** A configuration problem: the message is one line, `path: problem`. Exit code 2. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export interface ReplicaConfig {
+  readonly name: string;
+  /** Store URL; relative SQLite paths are already resolved against the config file's folder. */
+  readonly url: string;
+  readonly table?: string | undefined;
+  readonly prefix?: string | undefined;
+  readonly format?: "hash" | "json" | undefined;
+}
+
+export type OwnerConfig = string | { readonly field: string; readonly map: Readonly<Record<string, string>> };
+export type ResolveStrategy = (typeof RESOLVE_STRATEGIES)[number];
+export type MergeRule = (typeof MERGE_RULES)[number];
+
+export interface PolicyConfig {
+  readonly owner?: OwnerConfig | undefined;
+  readonly resolve?: ResolveStrategy | undefined;
+  readonly merge: Readonly<Record<string, MergeRule>>;
+  /** Column → absolute numeric bound, or duration in milliseconds (for timestamps). */
+  readonly tolerance: Readonly<Record<string, { kind: "numeric"; bound: number } | { kind: "duration"; ms: number }>>;
+  readonly windowMs?: number | undefined;
+  readonly escalateAmbiguity?: number | undefined;
+  readonly limits: {
+    readonly maxRepairs?: number | undefined;
+    readonly maxDivergentFraction?: number | undefined;
+    readonly writesPerSecond?: number | undefined;
+  };
+}
+
+export interface DatasetConfig {
+  readonly name: string;
+  readonly key: readonly string[];
+  /** Compared columns as declared; undefined means every non-key column. */
+  readonly columns?: readonly string[] | undefined;
+  readonly types: Readonly<Record<string, ColumnType>>;
+  readonly versions: VersionColumns;
+  readonly replicas: readonly ReplicaConfig[];
+  readonly policy: PolicyConfig;
+  readonly scheduleMs?: number | undefined;
+  readonly detect: { segmentRows?: number | undefined; fanout?: number | undefined; leafRows?: number | undefined };
+}
+
+export interface ConcordConfig {
+  /** The file it came from (for messages). */
+  readonly path: string;
+  /** State store URL (default sqlite:.concord/state.db beside the config file). */
+  readonly state: string;
+  readonly datasets: readonly DatasetConfig[];
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.map(String).join(".");
+}
+
+function interpolate(value: unknown, path: (string | number)[], env: Env): unknown {
+  if (typeof value === "string") {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback: string | undefined) => {
+      const v = env[name];
+      if (v !== undefined && v !== "") return v;
+      if (fallback !== undefined) return fallback;
+      throw new ConfigError(`${formatPath(path)}: environment variable ${name} is not set`);
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, [...path, i], env));
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, [...path, k], env);
+    return out;
+  }
+  return value;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") {
+    const where = formatPath([...issue.path, issue.keys[0]!]);
+    return `${where}: unknown key (check the spelling)`;
+  }
+  const where = formatPath(issue.path) || "(top level)";
+  if (issue.code === "invalid_type" && issue.input === undefined) return `${where}: is required`;
+  if (issue.code === "invalid_value" && "values" in issue) {
+    return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+  }
+  const dataset = issue.path[0] === "datasets" ? String(issue.path[1]) : "the dataset";
+  return `${where}: ${issue.message.replace(/^Invalid input: /, "").replaceAll("{dataset}", dataset)}`;
+}
+
+function resolveSqliteUrl(url: string, dir: string): string {
+  if (!url.startsWith("sqlite:")) return url;
+  const path = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
+  if (path === ":memory:" || isAbsolute(path)) return `sqlite:${path}`;
+  return `sqlite:${resolve(dir, path)}`;
+}
+
+function normalisePolicy(p: RawPolicy | undefined): PolicyConfig {
+  const tolerance: PolicyConfig["tolerance"] = {};
+  for (const [col, t] of Object.entries(p?.tolerance ?? {})) {
+    (tolerance as Record<string, unknown>)[col] =
+      typeof t === "number" ? { kind: "numeric", bound: t } : { kind: "duration", ms: parseDuration(t)! };
+  }
+  return {
+    owner: p?.owner,
+    resolve: p?.resolve,
+    merge: p?.merge ?? {},
+    tolerance,
+    windowMs: p?.window !== undefined ? parseDuration(p.window) : undefined,
+    escalateAmbiguity: p?.escalate?.ambiguity,
+    limits: { ...p?.limits },
+  };
+}
+
+/** Parses and validates config text. `path` is used for messages and to resolve relative SQLite paths. */
+export function parseConfig(text: string, path: string, env: Env = process.env): ConcordConfig {
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = e.linePos?.[0];
+    throw new ConfigError(`${path}${pos ? `:${pos.line}:${pos.col}` : ""}: ${e.message.split("\n")[0]}`);
+  }
+  const raw = interpolate(doc.toJS(), [], env);
+  if (raw === null || raw === undefined) throw new ConfigError(`${path}: the file is empty; declare datasets:`);
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(describeIssue(parsed.error.issues[0]!));
+  const dir = dirname(resolve(path));
+  const cfg = parsed.data;
+  return {
+    path,
+    state: resolveSqliteUrl(cfg.state ?? "sqlite:.concord/state.db", dir),
+    datasets: Object.entries(cfg.datasets).map(([dsName, ds]) => ({
+      name: dsName,
+      key: typeof ds.key === "string" ? [ds.key] : ds.key,
+      columns: ds.columns,
+      types: (ds.types ?? {}) as Record<string, ColumnType>,
+      versions: ds.versions ?? {},
+      replicas: Object.entries(ds.replicas).map(([rName, r]) => ({ name: rName, ...r, url: resolveSqliteUrl(r.url, dir) })),
+      policy: normalisePolicy(ds.policy),
+      scheduleMs: ds.schedule !== undefined ? parseDuration(ds.schedule) : undefined,
+      detect: { ...ds.detect },
+    })),
+  };
+}
+
+/** Reads and validates a config file. Throws ConfigError (one line) on any problem. */
+export function loadConfig(path: string, env: Env = process.env): ConcordConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`${path}: cannot read config file${code === "ENOENT" ? " (not found; pass -c PATH)" : ` (${code})`}`);
+  }
+  return parseConfig(text, path, env);
+}

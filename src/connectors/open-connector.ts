@@ -1,0 +1,31 @@
+/** Opens the connector a replica's URL names. The one place that maps URL schemes to store folders. */
+import type { ReplicaConfig } from "../config/load-config.js";
+import { redactUrl } from "../config/redact.js";
+import { type Connector, ConnectorError } from "./connector.js";
+import { MemoryConnector, type MemoryTable } from "./memory/memory-connector.js";
+import { openSqliteConnector } from "./sqlite/sqlite-connector.js";
+
+/** Named in-process tables that `memory:NAME` URLs resolve to (tests and the simulator register them). */
+export const memoryTables = new Map<string, MemoryTable>();
+
+export interface OpenOptions {
+  /** Open for reading only (scan, plan). */
+  readonly readonly?: boolean;
+}
+
+/** The connector for a replica. Throws ConnectorError (credentials redacted) for unknown schemes or bad targets. */
+export async function openConnector(dataset: string, replica: ReplicaConfig, options: OpenOptions = {}): Promise<Connector> {
+  const label = `${dataset}.${replica.name}`;
+  const url = replica.url;
+  if (url.startsWith("sqlite:")) {
+    if (!replica.table) throw new ConnectorError(`${label}: sqlite replica needs "table"`);
+    return openSqliteConnector(url.slice("sqlite:".length), replica.table, { readonly: options.readonly ?? false, label });
+  }
+  if (url.startsWith("memory:")) {
+    const table = memoryTables.get(url.slice("memory:".length));
+    if (!table) throw new ConnectorError(`${label}: no in-process table named ${url}`);
+    return new MemoryConnector(table);
+  }
+  const scheme = url.split(":")[0];
+  throw new ConnectorError(`${label}: unsupported store "${scheme}" in ${redactUrl(url)} (supported: sqlite:, memory:)`);
+}

@@ -1,0 +1,257 @@
+/** Canonical value encoding: one text form per logical value, whichever store held it. Pure: no I/O. */
+
+/**
+ * Logical column types. Every connector maps its native types onto these, and every value is
+ * normalised to one canonical text per type, so that equal logical values compare equal across stores.
+ */
+export type ColumnType = "integer" | "decimal" | "float" | "boolean" | "text" | "timestamp" | "json" | "bytes";
+
+export const COLUMN_TYPES: readonly ColumnType[] = [
+  "integer",
+  "decimal",
+  "float",
+  "boolean",
+  "text",
+  "timestamp",
+  "json",
+  "bytes",
+];
+
+/** A canonical value: the canonical text of a non-null value, or null. */
+export type CanonicalValue = string | null;
+
+/** Raised when a store returns a value that cannot be read as its column's logical type. */
+export class ValueError extends Error {
+  override readonly name = "ValueError";
+}
+
+const INTEGER_RE = /^[+-]?\d+$/;
+const DECIMAL_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+/**
+ * Canonical text of `raw` read as `type`.
+ * - integer: base-10 digits with a leading '-' when negative ("007" → "7").
+ * - decimal: no exponent, no trailing fractional zeros, no '.' without fraction, "-0" → "0".
+ * - float: the shortest text that round-trips a double (ECMAScript Number#toString); -0 → "0".
+ * - boolean: "t" or "f".
+ * - text: the string itself (UTF-8 in every store).
+ * - timestamp: UTC, microsecond precision: "2024-01-01T00:00:00.000000Z". Text without an offset is UTC;
+ *   numbers are Unix epoch seconds (SQLite's `unixepoch()` convention).
+ * - json: keys sorted, no insignificant whitespace.
+ * - bytes: lowercase hex.
+ * Null stays null: null and the empty string are different values.
+ */
+export function canonicalValue(type: ColumnType, raw: unknown): CanonicalValue {
+  if (raw === null || raw === undefined) return null;
+  switch (type) {
+    case "integer":
+      return canonicalInteger(raw);
+    case "decimal":
+      return canonicalDecimal(raw);
+    case "float":
+      return canonicalFloat(raw);
+    case "boolean":
+      return canonicalBoolean(raw);
+    case "text":
+      return canonicalText(raw);
+    case "timestamp":
+      return canonicalTimestamp(raw);
+    case "json":
+      return canonicalJson(raw);
+    case "bytes":
+      return canonicalBytes(raw);
+  }
+}
+
+function describe(raw: unknown): string {
+  const text = typeof raw === "string" ? JSON.stringify(raw) : String(raw);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function canonicalInteger(raw: unknown): string {
+  if (typeof raw === "bigint") return raw.toString();
+  if (typeof raw === "number") {
+    if (!Number.isInteger(raw)) throw new ValueError(`${describe(raw)} is not an integer`);
+    return Number.isSafeInteger(raw) ? String(raw === 0 ? 0 : raw) : BigInt(raw).toString();
+  }
+  if (typeof raw === "boolean") return raw ? "1" : "0";
+  if (typeof raw === "string") {
+    const s = raw.trim();
+    if (!INTEGER_RE.test(s)) throw new ValueError(`${describe(raw)} is not an integer`);
+    return BigInt(s).toString();
+  }
+  throw new ValueError(`${describe(raw)} is not an integer`);
+}
+
+function canonicalDecimal(raw: unknown): string {
+  if (typeof raw === "bigint") return raw.toString();
+  let s: string;
+  if (typeof raw === "number") {
+    if (!Number.isFinite(raw)) throw new ValueError(`${describe(raw)} is not a finite decimal`);
+    s = String(raw);
+  } else if (typeof raw === "string") {
+    s = raw.trim();
+  } else {
+    throw new ValueError(`${describe(raw)} is not a decimal`);
+  }
+  const m = DECIMAL_RE.exec(s);
+  if (!m || (m[2] === "" && (m[3] ?? "") === "")) throw new ValueError(`${describe(raw)} is not a decimal`);
+  const negative = m[1] === "-";
+  let intPart = m[2] ?? "";
+  let frac = m[3] ?? "";
+  const exp = m[4] ? Number.parseInt(m[4], 10) : 0;
+  if (exp > 0) {
+    const shift = frac.slice(0, exp).padEnd(exp, "0");
+    intPart += shift;
+    frac = frac.slice(exp);
+  } else if (exp < 0) {
+    const n = -exp;
+    const padded = intPart.padStart(n, "0");
+    frac = padded.slice(padded.length - n) + frac;
+    intPart = padded.slice(0, padded.length - n);
+  }
+  intPart = intPart.replace(/^0+/, "") || "0";
+  frac = frac.replace(/0+$/, "");
+  const body = frac ? `${intPart}.${frac}` : intPart;
+  return negative && body !== "0" ? `-${body}` : body;
+}
+
+function canonicalFloat(raw: unknown): string {
+  let n: number;
+  if (typeof raw === "number") n = raw;
+  else if (typeof raw === "bigint") n = Number(raw);
+  else if (typeof raw === "string") {
+    const s = raw.trim();
+    if (s === "NaN" || s === "Infinity" || s === "-Infinity") return s;
+    n = Number(s);
+    if (s === "" || Number.isNaN(n)) throw new ValueError(`${describe(raw)} is not a float`);
+  } else throw new ValueError(`${describe(raw)} is not a float`);
+  if (Object.is(n, -0)) return "0";
+  return String(n);
+}
+
+function canonicalBoolean(raw: unknown): string {
+  if (typeof raw === "boolean") return raw ? "t" : "f";
+  if (typeof raw === "number" || typeof raw === "bigint") {
+    if (raw === 1 || raw === 1n) return "t";
+    if (raw === 0 || raw === 0n) return "f";
+  }
+  if (typeof raw === "string") {
+    const s = raw.trim().toLowerCase();
+    if (s === "t" || s === "true" || s === "1" || s === "yes" || s === "on") return "t";
+    if (s === "f" || s === "false" || s === "0" || s === "no" || s === "off") return "f";
+  }
+  throw new ValueError(`${describe(raw)} is not a boolean`);
+}
+
+function canonicalText(raw: unknown): string {
+  if (typeof raw === "string") return raw;
+  if (typeof raw === "number" || typeof raw === "bigint" || typeof raw === "boolean") return String(raw);
+  if (raw instanceof Uint8Array) return Buffer.from(raw).toString("utf8");
+  throw new ValueError(`${describe(raw)} is not text`);
+}
+
+const TS_RE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|z|UTC|[+-]\d{2}(?::?\d{2})?)?$/;
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, "0");
+}
+
+/** Formats epoch microseconds as the canonical timestamp text. */
+export function formatMicros(micros: bigint): string {
+  const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
+  const extra = Number(micros - ms * 1000n);
+  const d = new Date(Number(ms));
+  if (Number.isNaN(d.getTime())) throw new ValueError(`timestamp ${micros}µs is out of range`);
+  const frac = pad(d.getUTCMilliseconds() * 1000 + extra, 6);
+  return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T${pad(
+    d.getUTCHours(),
+    2,
+  )}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}.${frac}Z`;
+}
+
+/** Epoch microseconds of a canonical (or any accepted) timestamp. */
+export function timestampMicros(raw: unknown): bigint {
+  if (raw instanceof Date) {
+    const t = raw.getTime();
+    if (Number.isNaN(t)) throw new ValueError("invalid Date");
+    return BigInt(t) * 1000n;
+  }
+  if (typeof raw === "number") {
+    if (!Number.isFinite(raw)) throw new ValueError(`${describe(raw)} is not a timestamp`);
+    return BigInt(Math.round(raw * 1_000_000));
+  }
+  if (typeof raw === "bigint") return raw * 1_000_000n;
+  if (typeof raw !== "string") throw new ValueError(`${describe(raw)} is not a timestamp`);
+  const m = TS_RE.exec(raw.trim());
+  if (!m) throw new ValueError(`${describe(raw)} is not a timestamp`);
+  const [, y, mo, d, h, mi, s, f, tz] = m;
+  const month = Number(mo);
+  const day = Number(d);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || Number(h ?? 0) > 23 || Number(mi ?? 0) > 59) {
+    throw new ValueError(`${describe(raw)} is not a timestamp`);
+  }
+  const ms = Date.UTC(Number(y), month - 1, day, Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0));
+  if (Number.isNaN(ms)) throw new ValueError(`${describe(raw)} is not a timestamp`);
+  const micro = BigInt((f ?? "").slice(0, 6).padEnd(6, "0"));
+  let offsetMinutes = 0;
+  if (tz && tz !== "Z" && tz !== "z" && tz !== "UTC") {
+    const sign = tz.startsWith("-") ? -1 : 1;
+    const digits = tz.slice(1).replace(":", "");
+    offsetMinutes = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || "0"));
+  }
+  return (BigInt(ms) - BigInt(offsetMinutes) * 60_000n) * 1000n + micro;
+}
+
+function canonicalTimestamp(raw: unknown): string {
+  return formatMicros(timestampMicros(raw));
+}
+
+function sortJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortJson);
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) out[k] = sortJson((value as Record<string, unknown>)[k]);
+    return out;
+  }
+  return value;
+}
+
+function canonicalJson(raw: unknown): string {
+  let value = raw;
+  if (typeof raw === "string" || raw instanceof Uint8Array) {
+    const text = typeof raw === "string" ? raw : Buffer.from(raw).toString("utf8");
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new ValueError(`${describe(text)} is not valid JSON`);
+    }
+  }
+  return JSON.stringify(sortJson(value));
+}
+
+function canonicalBytes(raw: unknown): string {
+  if (raw instanceof Uint8Array) return Buffer.from(raw).toString("hex");
+  if (typeof raw === "string") {
+    if (/^(\\x)?[0-9a-fA-F]*$/.test(raw) && raw.length % 2 === 0) return raw.replace(/^\\x/, "").toLowerCase();
+    return Buffer.from(raw, "utf8").toString("hex");
+  }
+  throw new ValueError(`${describe(raw)} is not bytes`);
+}
+
+/**
+ * The canonical encoding of a row: each value escaped (`\` → `\\`, `|` → `\|`), null as `\N`,
+ * joined with `|`. Unambiguous, and simple enough for a SQL store to build in a query.
+ */
+export function encodeRow(values: readonly CanonicalValue[]): string {
+  let out = "";
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += "|";
+    const v = values[i];
+    if (v === null || v === undefined) out += "\\N";
+    else if (v.includes("\\") || v.includes("|")) out += v.replaceAll("\\", "\\\\").replaceAll("|", "\\|");
+    else out += v;
+  }
+  return out;
+}

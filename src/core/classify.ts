@@ -1,0 +1,202 @@
+/** The divergence taxonomy and the pure function that names a divergence. No I/O, no clock: time is an argument. */
+import { type CanonicalValue, timestampMicros } from "./canonical.js";
+import type { Key, RecordShape } from "./model.js";
+import { compareVersions, hasVersion, type Version } from "./version.js";
+
+/** The classes of DESIGN.md's taxonomy. `schema` is per dataset; `read-after-write` comes from probes. */
+export type DivergenceClass =
+  | "missing"
+  | "stale"
+  | "conflict"
+  | "lww-tie"
+  | "regression"
+  | "unversioned"
+  | "in-flight"
+  | "tolerated"
+  | "schema"
+  | "read-after-write";
+
+export const DIVERGENCE_CLASSES: readonly DivergenceClass[] = [
+  "missing",
+  "stale",
+  "conflict",
+  "lww-tie",
+  "regression",
+  "unversioned",
+  "in-flight",
+  "tolerated",
+  "schema",
+  "read-after-write",
+];
+
+/** Classes that need no write: they do not make `scan` exit 1. */
+export const BENIGN_CLASSES: ReadonlySet<DivergenceClass> = new Set(["tolerated", "in-flight", "read-after-write"]);
+
+/** What one replica holds for a key. `values` and `version` are present when the record was fetched. */
+export interface ReplicaObservation {
+  readonly present: boolean;
+  readonly fingerprint?: string;
+  readonly values?: readonly CanonicalValue[];
+  readonly version?: Version;
+}
+
+/** A key whose replicas disagree, as detection saw it. Replicas appear in the dataset's order. */
+export interface Observation {
+  readonly key: Key;
+  readonly replicas: Readonly<Record<string, ReplicaObservation>>;
+}
+
+/** A classified divergence. */
+export interface Divergence extends Observation {
+  readonly class: DivergenceClass;
+  /** Compared columns whose values differ among the replicas that hold the record. */
+  readonly columns: readonly string[];
+  /** Replicas holding the newest version (stale, regression), or the record (missing). */
+  readonly newest: readonly string[];
+  /** Replicas whose version went backwards from what was last observed (regression). */
+  readonly regressed: readonly string[];
+}
+
+/** A declared tolerance for one column: an absolute numeric bound or a duration in microseconds. */
+export type Tolerance = { readonly kind: "numeric"; readonly bound: number } | { readonly kind: "duration"; readonly micros: bigint };
+
+/** The parts of a policy classification needs, compiled against the record shape. */
+export interface ClassifyRules {
+  readonly tolerance: ReadonlyMap<string, Tolerance>;
+  /** Divergence younger than this is in flight; only with a timestamp version column. */
+  readonly windowMs?: number | undefined;
+  /** Position of the timestamp version column in the shape's columns, if declared. */
+  readonly timestampColumn?: number | undefined;
+  /** True when any version column is declared. */
+  readonly versioned: boolean;
+  /** True when only a timestamp orders versions (then equal versions are an `lww-tie`). */
+  readonly timestampOnly: boolean;
+}
+
+export interface ClassifyContext {
+  readonly shape: RecordShape;
+  readonly rules: ClassifyRules;
+  /** Now, in epoch milliseconds. */
+  readonly nowMs: number;
+  /** Version of this key last observed per replica (from the state store), for regression. */
+  readonly lastSeen?: Readonly<Record<string, Version>>;
+}
+
+function differingColumns(shape: RecordShape, held: readonly ReplicaObservation[]): number[] {
+  const out: number[] = [];
+  const first = held[0]?.values;
+  if (!first) return out;
+  for (let i = 0; i < shape.columns.length; i++) {
+    if (held.some((r) => r.values && r.values[i] !== first[i])) out.push(i);
+  }
+  return out;
+}
+
+function withinTolerance(t: Tolerance, values: readonly CanonicalValue[]): boolean {
+  if (values.some((v) => v === null)) return false;
+  try {
+    if (t.kind === "numeric") {
+      const nums = values.map((v) => Number(v));
+      if (nums.some((n) => !Number.isFinite(n))) return false;
+      // A small epsilon absorbs binary rounding of decimal bounds (0.1 + 0.2 style).
+      return Math.max(...nums) - Math.min(...nums) <= t.bound * (1 + 1e-12) + Number.EPSILON;
+    }
+    const micros = values.map((v) => timestampMicros(v));
+    let lo = micros[0]!;
+    let hi = micros[0]!;
+    for (const m of micros) {
+      if (m < lo) lo = m;
+      if (m > hi) hi = m;
+    }
+    return hi - lo <= t.micros;
+  } catch {
+    return false;
+  }
+}
+
+/** Replicas not ordered before any other replica: the newest versions. Replicas without a version lose. */
+function maximal(names: readonly string[], versions: ReadonlyMap<string, Version>): string[] {
+  const withVersion = names.filter((n) => hasVersion(versions.get(n)));
+  const pool = withVersion.length > 0 ? withVersion : names;
+  return pool.filter((r) => !pool.some((s) => s !== r && compareVersions(versions.get(r)!, versions.get(s)!) === "before"));
+}
+
+/**
+ * Names a divergence. Precedence: regression (a replica went back from what was last seen), in-flight
+ * (younger than the window), missing (presence differs), tolerated (every differing column within its
+ * tolerance), then by versions: stale (ordered), conflict (concurrent, or equal versions with different
+ * values), lww-tie (equal timestamps when only timestamps order writes), unversioned (no metadata).
+ * Deterministic: the same observation and context always give the same class.
+ */
+export function classifyDivergence(obs: Observation, ctx: ClassifyContext): Divergence {
+  const { shape, rules } = ctx;
+  const names = Object.keys(obs.replicas);
+  const held = names.filter((n) => obs.replicas[n]!.present);
+  const versions = new Map<string, Version>();
+  for (const n of held) {
+    const v = obs.replicas[n]!.version;
+    if (v) versions.set(n, v);
+  }
+  const diffCols = differingColumns(
+    shape,
+    held.map((n) => obs.replicas[n]!),
+  );
+  const columns = diffCols.map((i) => shape.columns[i]!.name);
+  const result = (cls: DivergenceClass, newest: readonly string[], regressed: readonly string[] = []): Divergence => ({
+    key: obs.key,
+    replicas: obs.replicas,
+    class: cls,
+    columns,
+    newest,
+    regressed,
+  });
+
+  if (rules.versioned && ctx.lastSeen) {
+    const regressed = held.filter((n) => {
+      const seen = ctx.lastSeen?.[n];
+      const now = versions.get(n);
+      return seen && hasVersion(now) && hasVersion(seen) && compareVersions(now, seen) === "before";
+    });
+    if (regressed.length > 0) return result("regression", maximal(held, versions), regressed);
+  }
+
+  if (rules.windowMs !== undefined && rules.timestampColumn !== undefined) {
+    let newest: bigint | undefined;
+    for (const n of held) {
+      const t = obs.replicas[n]!.values?.[rules.timestampColumn];
+      if (t === null || t === undefined) continue;
+      try {
+        const m = timestampMicros(t);
+        if (newest === undefined || m > newest) newest = m;
+      } catch {
+        // An unreadable timestamp gives no age; the divergence is classified on.
+      }
+    }
+    if (newest !== undefined && BigInt(ctx.nowMs) * 1000n - newest < BigInt(Math.round(rules.windowMs * 1000))) {
+      return result("in-flight", held);
+    }
+  }
+
+  if (held.length < names.length) return result("missing", held);
+
+  if (diffCols.length > 0 && rules.tolerance.size > 0) {
+    const tolerated = diffCols.every((i) => {
+      const t = rules.tolerance.get(shape.columns[i]!.name);
+      return t !== undefined && withinTolerance(t, held.map((n) => obs.replicas[n]!.values![i]!));
+    });
+    if (tolerated) return result("tolerated", []);
+  }
+
+  if (!rules.versioned || versions.size === 0 || ![...versions.values()].some(hasVersion)) {
+    return result("unversioned", []);
+  }
+
+  const top = maximal(held, versions);
+  const fingerprints = new Set(top.map((n) => obs.replicas[n]!.fingerprint));
+  if (fingerprints.size <= 1 && top.length < held.length) return result("stale", top);
+  const anyConcurrent = top.some((a) =>
+    top.some((b) => a < b && compareVersions(versions.get(a)!, versions.get(b)!) === "concurrent"),
+  );
+  if (!anyConcurrent && rules.timestampOnly) return result("lww-tie", top);
+  return result("conflict", top);
+}

@@ -1,0 +1,110 @@
+/** The record model: keys, key ranges, record shapes and stored records. Pure: no I/O. */
+import type { CanonicalValue, ColumnType } from "./canonical.js";
+
+/** A column of a dataset with its logical type. */
+export interface ColumnSpec {
+  readonly name: string;
+  readonly type: ColumnType;
+}
+
+/**
+ * A record's identity: the canonical text of each key column, in the order of the dataset's `key:`.
+ * Keys are never null.
+ */
+export type Key = readonly string[];
+
+/**
+ * What the engine compares for a dataset: the key columns, then the compared columns in fingerprint
+ * order. Version columns are always among `columns`.
+ */
+export interface RecordShape {
+  readonly key: readonly ColumnSpec[];
+  readonly columns: readonly ColumnSpec[];
+}
+
+/** A record as read from one replica: canonical key, canonical values in shape order, fingerprint. */
+export interface StoredRecord {
+  readonly key: Key;
+  readonly values: readonly CanonicalValue[];
+  readonly fingerprint: string;
+}
+
+/** A key and its fingerprint, as streamed by a connector. */
+export interface KeyFingerprint {
+  readonly key: Key;
+  readonly fingerprint: string;
+}
+
+/**
+ * A half-open key range [lo, hi). A null bound is unbounded. Ranges are compared in the store-independent
+ * key order of `compareKeys` (integers numerically, everything else by Unicode code point).
+ */
+export interface KeyRange {
+  readonly lo: Key | null;
+  readonly hi: Key | null;
+}
+
+export const FULL_RANGE: KeyRange = { lo: null, hi: null };
+
+function compareCodePoints(a: string, b: string): number {
+  // UTF-16 order differs from code point (and UTF-8 byte) order only around surrogates.
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) {
+      const xs = x >= 0xd800 && x <= 0xdfff;
+      const ys = y >= 0xd800 && y <= 0xdfff;
+      if (xs !== ys) return xs ? 1 : -1;
+      return x < y ? -1 : 1;
+    }
+  }
+  return a.length - b.length;
+}
+
+function compareIntegerText(a: string, b: string): number {
+  const an = a.startsWith("-");
+  const bn = b.startsWith("-");
+  if (an !== bn) return an ? -1 : 1;
+  let c = a.length - b.length;
+  if (c === 0) c = a < b ? -1 : a > b ? 1 : 0;
+  return an ? -c : c;
+}
+
+/** Compares one key part of the given type. Canonical integers compare numerically without parsing. */
+export function compareKeyPart(type: ColumnType, a: string, b: string): number {
+  return type === "integer" ? compareIntegerText(a, b) : compareCodePoints(a, b);
+}
+
+/** Total order on keys of a shape: lexicographic over key parts. */
+export function compareKeys(keyColumns: readonly ColumnSpec[], a: Key, b: Key): number {
+  for (let i = 0; i < keyColumns.length; i++) {
+    const c = compareKeyPart(keyColumns[i]!.type, a[i]!, b[i]!);
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+/** True when `key` lies in the half-open range. */
+export function keyInRange(keyColumns: readonly ColumnSpec[], range: KeyRange, key: Key): boolean {
+  if (range.lo && compareKeys(keyColumns, key, range.lo) < 0) return false;
+  if (range.hi && compareKeys(keyColumns, key, range.hi) >= 0) return false;
+  return true;
+}
+
+/** A stable text id for a key, for maps and the state store. */
+export function keyId(key: Key): string {
+  return JSON.stringify(key);
+}
+
+/** The key values as JSON output shows them: integers as numbers where exact, everything else as text. */
+export function keyToJson(keyColumns: readonly ColumnSpec[], key: Key): (string | number)[] {
+  return key.map((part, i) => {
+    if (keyColumns[i]?.type === "integer") {
+      const n = Number(part);
+      if (Number.isSafeInteger(n)) return n;
+    }
+    return part;
+  });
+}

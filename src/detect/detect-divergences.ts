@@ -1,0 +1,126 @@
+/** Finds the keys whose replicas differ, reading as little as it can: range checksums, bisection, then key lists. */
+import type { Observation } from "../core/classify.js";
+import { checksumsEqual, type RangeChecksum } from "../core/fingerprint.js";
+import { FULL_RANGE, type Key, type KeyRange, type RecordShape } from "../core/model.js";
+import type { Connector } from "../connectors/connector.js";
+import { mergeStreams } from "./merge-streams.js";
+
+/** A replica of the dataset under detection. */
+export interface DetectReplica {
+  readonly name: string;
+  readonly connector: Connector;
+}
+
+/** Tuning of detection. Defaults suit tables from a few rows to tens of millions. */
+export interface DetectOptions {
+  /** Rows per range in the first checksum round (default 128): the segment size. */
+  readonly segmentRows?: number;
+  /** Upper bound on first-round ranges (default 16384). */
+  readonly maxSegments?: number;
+  /** Sub-ranges each differing range is split into per round (default 16). */
+  readonly fanout?: number;
+  /** A differing range with at most this many rows (on every replica) is compared key by key (default 64). */
+  readonly leafRows?: number;
+  /** Observations per yielded batch and rows per streamed batch (default 1000). */
+  readonly batchSize?: number;
+  /** Restrict detection to this range (default: the whole key space). */
+  readonly range?: KeyRange;
+  /** Told how many rows (of the largest replica) have been settled so far, and the total. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+function rangesBetween(range: KeyRange, splits: readonly Key[]): KeyRange[] {
+  const out: KeyRange[] = [];
+  let lo = range.lo;
+  for (const s of splits) {
+    out.push({ lo, hi: s });
+    lo = s;
+  }
+  out.push({ lo, hi: range.hi });
+  return out;
+}
+
+/**
+ * Yields batches of Observations (presence and fingerprint per replica) for exactly the keys that differ.
+ *
+ * With pushdown on every replica: the key space is cut into segments of about `segmentRows` rows (split
+ * points from the largest replica), each replica checksums every segment in the store, equal segments are
+ * done, differing ones are split `fanout` ways and checksummed again, and only ranges of at most `leafRows`
+ * rows are listed key by key. Otherwise every replica streams key/fingerprint pairs in key order and the
+ * streams are merged. Either way memory is bounded by the segment and batch sizes.
+ */
+export async function* detectDivergences(
+  shape: RecordShape,
+  replicas: readonly DetectReplica[],
+  options: DetectOptions = {},
+): AsyncIterable<Observation[]> {
+  const segmentRows = options.segmentRows ?? 128;
+  const maxSegments = options.maxSegments ?? 16384;
+  const fanout = Math.max(2, options.fanout ?? 16);
+  const leafRows = Math.max(1, options.leafRows ?? 64);
+  const batchSize = options.batchSize ?? 1000;
+  const whole = options.range ?? FULL_RANGE;
+
+  const counts = await Promise.all(replicas.map((r) => r.connector.count(shape, whole)));
+  const total = Math.max(0, ...counts);
+  let done = 0;
+  const progress = (rows: number) => {
+    done += rows;
+    options.onProgress?.(Math.min(done, total), total);
+  };
+  options.onProgress?.(0, total);
+
+  if (!replicas.every((r) => r.connector.pushdown)) {
+    const streams = replicas.map((r) => ({ name: r.name, batches: r.connector.streamFingerprints(shape, whole, batchSize) }));
+    let pending = 0;
+    for await (const batch of mergeStreams(shape, streams, batchSize, () => {
+      if (++pending === 4096) {
+        progress(pending);
+        pending = 0;
+      }
+    })) {
+      yield batch;
+    }
+    progress(pending);
+    return;
+  }
+
+  if (total === 0) return;
+  const reference = replicas[counts.indexOf(total)]!;
+  const segments = Math.min(maxSegments, Math.max(1, Math.ceil(total / segmentRows)));
+  let ranges = rangesBetween(whole, segments > 1 ? await reference.connector.splitRange(shape, whole, segments) : []);
+
+  while (ranges.length > 0) {
+    const sums: RangeChecksum[][] = await Promise.all(replicas.map((r) => r.connector.checksumRanges(shape, ranges)));
+    const leaves: KeyRange[] = [];
+    const splits: { range: KeyRange; by: DetectReplica }[] = [];
+    for (let i = 0; i < ranges.length; i++) {
+      const first = sums[0]![i]!;
+      let most = 0;
+      let equal = true;
+      for (let r = 0; r < replicas.length; r++) {
+        const c = sums[r]![i]!;
+        if (c.count > sums[most]![i]!.count) most = r;
+        if (r > 0 && !checksumsEqual(first, c)) equal = false;
+      }
+      const rows = sums[most]![i]!.count;
+      if (equal) progress(rows);
+      else if (rows <= leafRows) leaves.push(ranges[i]!);
+      else splits.push({ range: ranges[i]!, by: replicas[most]! });
+    }
+
+    for (const range of leaves) {
+      const streams = replicas.map((r) => ({ name: r.name, batches: r.connector.streamFingerprints(shape, range, batchSize) }));
+      let rows = 0;
+      for await (const batch of mergeStreams(shape, streams, batchSize, () => rows++)) yield batch;
+      progress(rows);
+    }
+
+    const next: KeyRange[] = [];
+    for (const { range, by } of splits) {
+      const keys = await by.connector.splitRange(shape, range, fanout);
+      next.push(...rangesBetween(range, keys));
+    }
+    ranges = next;
+  }
+}

@@ -1,0 +1,159 @@
+/** Builds a dataset's RecordShape from its config and each replica's columns, and finds schema divergence. Pure. */
+import type { DatasetConfig } from "../config/load-config.js";
+import { ConfigError } from "../config/load-config.js";
+import type { ColumnType } from "../core/canonical.js";
+import type { ClassifyRules, Tolerance } from "../core/classify.js";
+import type { ColumnSpec, RecordShape } from "../core/model.js";
+import type { TableDescription } from "../connectors/connector.js";
+
+/** A difference in columns or types between replicas. */
+export interface SchemaIssue {
+  readonly column: string;
+  readonly detail: string;
+}
+
+export interface ResolvedShape {
+  readonly shape: RecordShape;
+  readonly rules: ClassifyRules;
+  /** Positions of the version columns within `shape.columns`. */
+  readonly versionPositions: { counter?: number; timestamp?: number; vector?: number };
+  readonly issues: readonly SchemaIssue[];
+}
+
+const NUMERIC: readonly ColumnType[] = ["integer", "decimal", "float"];
+
+/**
+ * The one logical type several replicas' types can be compared as, or undefined when they cannot:
+ * integer/decimal → decimal, any float → float, integer/boolean → boolean (SQLite stores booleans as
+ * integers), text with timestamp or json → the specific type (stores without such types keep text).
+ */
+export function unifyTypes(types: readonly ColumnType[]): ColumnType | undefined {
+  const set = new Set(types);
+  if (set.size === 1) return types[0];
+  const has = (t: ColumnType) => set.has(t);
+  const only = (...allowed: ColumnType[]) => [...set].every((t) => allowed.includes(t));
+  if (only(...NUMERIC)) return has("float") ? "float" : "decimal";
+  if (only("integer", "boolean")) return "boolean";
+  if (only("text", "timestamp")) return "timestamp";
+  if (only("text", "json")) return "json";
+  return undefined;
+}
+
+/**
+ * Resolves the shape: key columns as declared; compared columns as declared, or every non-key column
+ * any replica has (sorted by name, so store column order does not matter); version columns always
+ * included. Columns missing from a replica or with incomparable types are left out of the comparison and
+ * reported as issues. Throws ConfigError when the config names a column that no replica has.
+ */
+export function resolveShape(ds: DatasetConfig, descriptions: ReadonlyMap<string, TableDescription>): ResolvedShape {
+  const where = `datasets.${ds.name}`;
+  const byReplica = new Map<string, Map<string, ColumnType>>();
+  const nativeOf = new Map<string, Map<string, string>>();
+  for (const [replica, d] of descriptions) {
+    byReplica.set(replica, new Map(d.columns.map((c) => [c.name, c.type])));
+    nativeOf.set(replica, new Map(d.columns.map((c) => [c.name, c.nativeType])));
+  }
+  const everywhere = new Set<string>();
+  for (const cols of byReplica.values()) for (const c of cols.keys()) everywhere.add(c);
+
+  const versionCols = [ds.versions.counter, ds.versions.timestamp, ds.versions.vector].filter((c): c is string => !!c);
+  for (const [field, col] of Object.entries(ds.versions)) {
+    if (col && !everywhere.has(col)) throw new ConfigError(`${where}.versions.${field}: no replica has a column "${col}"`);
+    if (col && ds.key.includes(col)) throw new ConfigError(`${where}.versions.${field}: "${col}" is a key column`);
+  }
+  for (const col of ds.columns ?? []) {
+    if (!everywhere.has(col)) throw new ConfigError(`${where}.columns: no replica has a column "${col}"`);
+  }
+  for (const col of Object.keys(ds.types)) {
+    if (!everywhere.has(col)) throw new ConfigError(`${where}.types.${col}: no replica has a column "${col}"`);
+  }
+
+  const issues: SchemaIssue[] = [];
+  const typeOf = (col: string): ColumnType | undefined => {
+    const declared = ds.types[col];
+    const seen: ColumnType[] = [];
+    const missing: string[] = [];
+    for (const [replica, cols] of byReplica) {
+      const t = cols.get(col);
+      if (t === undefined) missing.push(replica);
+      else seen.push(t);
+    }
+    if (missing.length > 0) {
+      issues.push({ column: col, detail: `column ${col} is missing on ${missing.join(", ")}` });
+      return undefined;
+    }
+    if (declared) return declared;
+    const unified = unifyTypes(seen);
+    if (!unified) {
+      const natives = [...nativeOf].map(([replica, m]) => `${m.get(col)} on ${replica}`).join(", ");
+      issues.push({ column: col, detail: `column ${col} has incompatible types: ${natives}` });
+    }
+    return unified;
+  };
+
+  const key: ColumnSpec[] = [];
+  for (const col of ds.key) {
+    const t = typeOf(col);
+    if (t === undefined) {
+      throw new ConfigError(`${where}.key: key column "${col}" cannot be compared (${issues.at(-1)?.detail ?? "unknown type"})`);
+    }
+    if (t !== "integer" && t !== "text") {
+      throw new ConfigError(`${where}.key: key column "${col}" is ${t}; key columns must be integer or text`);
+    }
+    key.push({ name: col, type: t });
+  }
+
+  const wanted = ds.columns
+    ? [...ds.columns, ...versionCols.filter((c) => !ds.columns!.includes(c))]
+    : [...everywhere].filter((c) => !ds.key.includes(c)).sort();
+  const columns: ColumnSpec[] = [];
+  for (const col of wanted) {
+    const t = typeOf(col);
+    if (t !== undefined) columns.push({ name: col, type: t });
+  }
+
+  const pos = (col: string | undefined) => {
+    if (!col) return undefined;
+    const i = columns.findIndex((c) => c.name === col);
+    return i < 0 ? undefined : i;
+  };
+  const versionPositions = {
+    ...(pos(ds.versions.counter) !== undefined ? { counter: pos(ds.versions.counter)! } : {}),
+    ...(pos(ds.versions.timestamp) !== undefined ? { timestamp: pos(ds.versions.timestamp)! } : {}),
+    ...(pos(ds.versions.vector) !== undefined ? { vector: pos(ds.versions.vector)! } : {}),
+  };
+  if (ds.versions.timestamp && versionPositions.timestamp !== undefined && columns[versionPositions.timestamp]!.type !== "timestamp") {
+    throw new ConfigError(`${where}.versions.timestamp: column "${ds.versions.timestamp}" is not a timestamp (declare it in types:)`);
+  }
+
+  const tolerance = new Map<string, Tolerance>();
+  for (const [col, t] of Object.entries(ds.policy.tolerance)) {
+    const spec = columns.find((c) => c.name === col);
+    if (!spec) throw new ConfigError(`${where}.policy.tolerance.${col}: "${col}" is not a compared column`);
+    if (t.kind === "numeric") {
+      if (!NUMERIC.includes(spec.type)) {
+        throw new ConfigError(`${where}.policy.tolerance.${col}: a numeric tolerance needs a numeric column, "${col}" is ${spec.type}`);
+      }
+      tolerance.set(col, { kind: "numeric", bound: t.bound });
+    } else {
+      if (spec.type !== "timestamp") {
+        throw new ConfigError(`${where}.policy.tolerance.${col}: a duration tolerance needs a timestamp column, "${col}" is ${spec.type}`);
+      }
+      tolerance.set(col, { kind: "duration", micros: BigInt(Math.round(t.ms * 1000)) });
+    }
+  }
+
+  const versioned = Object.keys(versionPositions).length > 0;
+  return {
+    shape: { key, columns },
+    versionPositions,
+    issues,
+    rules: {
+      tolerance,
+      windowMs: ds.policy.windowMs,
+      timestampColumn: versionPositions.timestamp,
+      versioned,
+      timestampOnly: versioned && versionPositions.counter === undefined && versionPositions.vector === undefined,
+    },
+  };
+}
