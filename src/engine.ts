@@ -1,5 +1,6 @@
 /** The one place that wires a run: connectors → detect → classify (→ decide → execute → verify). */
 import type { DatasetConfig } from "./config/load-config.js";
+import type { Connector, TableDescription } from "./connectors/connector.js";
 import {
   BENIGN_CLASSES,
   classifyDivergence,
@@ -10,7 +11,6 @@ import {
 } from "./core/classify.js";
 import { type Key, keyId, type RecordShape, type StoredRecord } from "./core/model.js";
 import { readVersion, type Version } from "./core/version.js";
-import type { Connector, TableDescription } from "./connectors/connector.js";
 import { type DetectOptions, detectDivergences } from "./detect/detect-divergences.js";
 import { type ResolvedShape, resolveShape, type SchemaIssue } from "./detect/resolve-shape.js";
 import type { StateStore } from "./state/state-store.js";
@@ -79,7 +79,12 @@ async function enrich(
       const rec = records[i]!.get(id);
       // A record deleted between listing and fetching reads as absent: the observation is what was fetched.
       out[r.name] = rec
-        ? { present: true, fingerprint: rec.fingerprint, values: rec.values, version: readVersion(resolved.versionPositions, rec.values) }
+        ? {
+            present: true,
+            fingerprint: rec.fingerprint,
+            values: rec.values,
+            version: readVersion(resolved.versionPositions, rec.values),
+          }
         : { present: false };
     });
     return { key: o.key, replicas: out };
@@ -98,7 +103,11 @@ function stillDiffers(o: Observation): boolean {
  * remembers versions for regression checks, and records the divergences in the state store. Writes
  * nothing to any replica.
  */
-export async function scanDataset(ds: DatasetConfig, replicas: readonly OpenReplica[], ctx: RunContext): Promise<DatasetScan> {
+export async function scanDataset(
+  ds: DatasetConfig,
+  replicas: readonly OpenReplica[],
+  ctx: RunContext,
+): Promise<DatasetScan> {
   const started = ctx.now();
   const descriptions = new Map<string, TableDescription>();
   for (const r of replicas) descriptions.set(r.name, await r.connector.describe());
@@ -117,7 +126,9 @@ export async function scanDataset(ds: DatasetConfig, replicas: readonly OpenRepl
   );
   for await (const batch of detect) {
     for (let i = 0; i < batch.length; i += FETCH_BATCH) {
-      const observed = (await enrich(shape, resolved, replicas, batch.slice(i, i + FETCH_BATCH))).filter(stillDiffers);
+      const observed = (await enrich(shape, resolved, replicas, batch.slice(i, i + FETCH_BATCH))).filter(
+        stillDiffers,
+      );
       if (observed.length === 0) continue;
       const lastSeen = resolved.rules.versioned
         ? await ctx.state.lastSeenVersions(
@@ -127,7 +138,14 @@ export async function scanDataset(ds: DatasetConfig, replicas: readonly OpenRepl
         : new Map<string, Record<string, Version>>();
       const nowMs = ctx.now();
       for (const o of observed) {
-        divergences.push(classifyDivergence(o, { shape, rules: resolved.rules, nowMs, lastSeen: lastSeen.get(keyId(o.key)) }));
+        divergences.push(
+          classifyDivergence(o, {
+            shape,
+            rules: resolved.rules,
+            nowMs,
+            lastSeen: lastSeen.get(keyId(o.key)),
+          }),
+        );
       }
       if (resolved.rules.versioned) {
         await ctx.state.rememberVersions(
@@ -147,7 +165,13 @@ export async function scanDataset(ds: DatasetConfig, replicas: readonly OpenRepl
   if (resolved.issues.length) counts.schema = resolved.issues.length;
   const rows: Record<string, { rows: number }> = {};
   for (const r of replicas) rows[r.name] = { rows: await r.connector.count(shape, { lo: null, hi: null }) };
-  const stats: ScanStats = { durationMs: ctx.now() - started, rowsRead: 0, rowsScanned: 0, bytesRead: 0, queries: 0 };
+  const stats: ScanStats = {
+    durationMs: ctx.now() - started,
+    rowsRead: 0,
+    rowsScanned: 0,
+    bytesRead: 0,
+    queries: 0,
+  };
   for (const r of replicas) {
     stats.rowsRead += r.connector.stats.rowsRead;
     stats.rowsScanned += r.connector.stats.rowsScanned;
@@ -163,7 +187,16 @@ export async function scanDataset(ds: DatasetConfig, replicas: readonly OpenRepl
       detail: { replicas: d.replicas, columns: d.columns, newest: d.newest, regressed: d.regressed },
     })),
   );
-  return { name: ds.name, shape, resolved, replicas: rows, divergences, schema: resolved.issues, counts, stats };
+  return {
+    name: ds.name,
+    shape,
+    resolved,
+    replicas: rows,
+    divergences,
+    schema: resolved.issues,
+    counts,
+    stats,
+  };
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -31,7 +31,9 @@ export interface PolicyConfig {
   readonly resolve?: ResolveStrategy | undefined;
   readonly merge: Readonly<Record<string, MergeRule>>;
   /** Column → absolute numeric bound, or duration in milliseconds (for timestamps). */
-  readonly tolerance: Readonly<Record<string, { kind: "numeric"; bound: number } | { kind: "duration"; ms: number }>>;
+  readonly tolerance: Readonly<
+    Record<string, { kind: "numeric"; bound: number } | { kind: "duration"; ms: number }>
+  >;
   readonly windowMs?: number | undefined;
   readonly escalateAmbiguity?: number | undefined;
   readonly limits: {
@@ -51,7 +53,11 @@ export interface DatasetConfig {
   readonly replicas: readonly ReplicaConfig[];
   readonly policy: PolicyConfig;
   readonly scheduleMs?: number | undefined;
-  readonly detect: { segmentRows?: number | undefined; fanout?: number | undefined; leafRows?: number | undefined };
+  readonly detect: {
+    segmentRows?: number | undefined;
+    fanout?: number | undefined;
+    leafRows?: number | undefined;
+  };
 }
 
 export interface ConcordConfig {
@@ -70,12 +76,15 @@ function formatPath(path: readonly PropertyKey[]): string {
 
 function interpolate(value: unknown, path: (string | number)[], env: Env): unknown {
   if (typeof value === "string") {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback: string | undefined) => {
-      const v = env[name];
-      if (v !== undefined && v !== "") return v;
-      if (fallback !== undefined) return fallback;
-      throw new ConfigError(`${formatPath(path)}: environment variable ${name} is not set`);
-    });
+    return value.replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+      (_, name: string, fallback: string | undefined) => {
+        const v = env[name];
+        if (v !== undefined && v !== "") return v;
+        if (fallback !== undefined) return fallback;
+        throw new ConfigError(`${formatPath(path)}: environment variable ${name} is not set`);
+      },
+    );
   }
   if (Array.isArray(value)) return value.map((v, i) => interpolate(v, [...path, i], env));
   if (value && typeof value === "object") {
@@ -133,7 +142,8 @@ export function parseConfig(text: string, path: string, env: Env = process.env):
     throw new ConfigError(`${path}${pos ? `:${pos.line}:${pos.col}` : ""}: ${e.message.split("\n")[0]}`);
   }
   const raw = interpolate(doc.toJS(), [], env);
-  if (raw === null || raw === undefined) throw new ConfigError(`${path}: the file is empty; declare datasets:`);
+  if (raw === null || raw === undefined)
+    throw new ConfigError(`${path}: the file is empty; declare datasets:`);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(describeIssue(parsed.error.issues[0]!));
   const dir = dirname(resolve(path));
@@ -147,7 +157,11 @@ export function parseConfig(text: string, path: string, env: Env = process.env):
       columns: ds.columns,
       types: (ds.types ?? {}) as Record<string, ColumnType>,
       versions: ds.versions ?? {},
-      replicas: Object.entries(ds.replicas).map(([rName, r]) => ({ name: rName, ...r, url: resolveSqliteUrl(r.url, dir) })),
+      replicas: Object.entries(ds.replicas).map(([rName, r]) => ({
+        name: rName,
+        ...r,
+        url: resolveSqliteUrl(r.url, dir),
+      })),
       policy: normalisePolicy(ds.policy),
       scheduleMs: ds.schedule !== undefined ? parseDuration(ds.schedule) : undefined,
       detect: { ...ds.detect },
@@ -162,7 +176,9 @@ export function loadConfig(path: string, env: Env = process.env): ConcordConfig 
     text = readFileSync(path, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${path}: cannot read config file${code === "ENOENT" ? " (not found; pass -c PATH)" : ` (${code})`}`);
+    throw new ConfigError(
+      `${path}: cannot read config file${code === "ENOENT" ? " (not found; pass -c PATH)" : ` (${code})`}`,
+    );
   }
   return parseConfig(text, path, env);
 }

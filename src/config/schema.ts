@@ -5,12 +5,16 @@ import { parseDuration } from "../core/duration.js";
 
 const name = z.string().min(1, "must not be empty");
 
-const duration = z.string({ error: 'expected a duration such as "30s", "5m" or "1h"' }).refine((s) => parseDuration(s) !== undefined, {
-  error: 'expected a duration such as "30s", "5m" or "1h"',
-});
+const duration = z
+  .string({ error: 'expected a duration such as "30s", "5m" or "1h"' })
+  .refine((s) => parseDuration(s) !== undefined, {
+    error: 'expected a duration such as "30s", "5m" or "1h"',
+  });
 
 const replica = z.strictObject({
-  url: z.string({ error: "expected a store URL (sqlite:PATH, postgres://…, mysql://…, redis://…, memory:NAME)" }).min(1),
+  url: z
+    .string({ error: "expected a store URL (sqlite:PATH, postgres://…, mysql://…, redis://…, memory:NAME)" })
+    .min(1),
   table: z.string().min(1).optional(),
   prefix: z.string().optional(),
   format: z.enum(["hash", "json"]).optional(),
@@ -30,7 +34,9 @@ const policy = z.strictObject({
   tolerance: z
     .record(
       z.string(),
-      z.union([z.number().nonnegative(), duration], { error: 'expected a non-negative number or a duration such as "1s"' }),
+      z.union([z.number().nonnegative(), duration], {
+        error: 'expected a non-negative number or a duration such as "1s"',
+      }),
     )
     .optional(),
   window: duration.optional(),
@@ -44,15 +50,21 @@ const policy = z.strictObject({
     .optional(),
 });
 
-const keySpec = z.union([name, z.array(name).min(1)], { error: "expected a column name or a list of column names" });
+const keySpec = z.union([name, z.array(name).min(1)], {
+  error: "expected a column name or a list of column names",
+});
 
 const dataset = z
   .strictObject({
     key: keySpec,
     columns: z.array(name).min(1).optional(),
     types: z.record(z.string(), z.enum(COLUMN_TYPES as [string, ...string[]])).optional(),
-    versions: z.strictObject({ counter: name.optional(), timestamp: name.optional(), vector: name.optional() }).optional(),
-    replicas: z.record(name, replica).refine((r) => Object.keys(r).length >= 2, { error: "a dataset needs at least two replicas" }),
+    versions: z
+      .strictObject({ counter: name.optional(), timestamp: name.optional(), vector: name.optional() })
+      .optional(),
+    replicas: z
+      .record(name, replica)
+      .refine((r) => Object.keys(r).length >= 2, { error: "a dataset needs at least two replicas" }),
     policy: policy.optional(),
     schedule: duration.optional(),
     detect: z
@@ -68,11 +80,19 @@ const dataset = z
     const isReplica = (r: string) => replicas.includes(r);
     const o = ds.policy?.owner;
     if (typeof o === "string" && !isReplica(o)) {
-      ctx.addIssue({ code: "custom", path: ["policy", "owner"], message: `"${o}" is not a replica of {dataset}` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["policy", "owner"],
+        message: `"${o}" is not a replica of {dataset}`,
+      });
     } else if (o && typeof o === "object") {
       for (const [value, r] of Object.entries(o.map)) {
         if (!isReplica(r)) {
-          ctx.addIssue({ code: "custom", path: ["policy", "owner", "map", value], message: `"${r}" is not a replica of {dataset}` });
+          ctx.addIssue({
+            code: "custom",
+            path: ["policy", "owner", "map", value],
+            message: `"${r}" is not a replica of {dataset}`,
+          });
         }
       }
     }
@@ -81,27 +101,46 @@ const dataset = z
       ctx.addIssue({ code: "custom", path: ["policy", "resolve"], message: '"owner" needs policy.owner' });
     }
     if (resolve === "merge" && !ds.policy?.merge) {
-      ctx.addIssue({ code: "custom", path: ["policy", "merge"], message: 'resolve "merge" needs per-column rules in policy.merge' });
+      ctx.addIssue({
+        code: "custom",
+        path: ["policy", "merge"],
+        message: 'resolve "merge" needs per-column rules in policy.merge',
+      });
     }
     const versions = ds.versions ?? {};
     if (resolve === "lww" && !versions.timestamp) {
-      ctx.addIssue({ code: "custom", path: ["policy", "resolve"], message: '"lww" needs versions.timestamp' });
+      ctx.addIssue({
+        code: "custom",
+        path: ["policy", "resolve"],
+        message: '"lww" needs versions.timestamp',
+      });
     }
     if (resolve === "highest-version" && !versions.counter && !versions.timestamp && !versions.vector) {
-      ctx.addIssue({ code: "custom", path: ["policy", "resolve"], message: '"highest-version" needs a version column (versions:)' });
+      ctx.addIssue({
+        code: "custom",
+        path: ["policy", "resolve"],
+        message: '"highest-version" needs a version column (versions:)',
+      });
     }
     if (resolve === "version-vector" && !versions.vector) {
-      ctx.addIssue({ code: "custom", path: ["policy", "resolve"], message: '"version-vector" needs versions.vector' });
+      ctx.addIssue({
+        code: "custom",
+        path: ["policy", "resolve"],
+        message: '"version-vector" needs versions.vector',
+      });
     }
     const keys = typeof ds.key === "string" ? [ds.key] : ds.key;
     for (const col of ds.columns ?? []) {
-      if (keys.includes(col)) ctx.addIssue({ code: "custom", path: ["columns"], message: `"${col}" is a key column` });
+      if (keys.includes(col))
+        ctx.addIssue({ code: "custom", path: ["columns"], message: `"${col}" is a key column` });
     }
   });
 
 export const configSchema = z.strictObject({
   state: z.string({ error: "expected a state store URL (sqlite:PATH or postgres://…)" }).min(1).optional(),
-  datasets: z.record(name, dataset).refine((d) => Object.keys(d).length >= 1, { error: "declare at least one dataset" }),
+  datasets: z
+    .record(name, dataset)
+    .refine((d) => Object.keys(d).length >= 1, { error: "declare at least one dataset" }),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -1,8 +1,7 @@
 /** The Connector port: everything the engine may ask of one replica's store. Implementations live in sibling folders. */
-import type { ColumnType } from "../core/canonical.js";
+import type { CanonicalValue, ColumnType } from "../core/canonical.js";
 import type { RangeChecksum } from "../core/fingerprint.js";
 import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../core/model.js";
-import type { CanonicalValue } from "../core/canonical.js";
 
 /** A column as the store declares it. */
 export interface ColumnInfo {
@@ -90,7 +89,11 @@ export interface Connector {
   splitRange(shape: RecordShape, range: KeyRange, parts: number): Promise<Key[]>;
 
   /** Key and fingerprint of every row in the range, in key order, in batches of at most `batchSize`. */
-  streamFingerprints(shape: RecordShape, range: KeyRange, batchSize: number): AsyncIterable<readonly KeyFingerprint[]>;
+  streamFingerprints(
+    shape: RecordShape,
+    range: KeyRange,
+    batchSize: number,
+  ): AsyncIterable<readonly KeyFingerprint[]>;
 
   /** The full records of those keys that exist, in any order. */
   fetchRecords(shape: RecordShape, keys: readonly Key[]): Promise<StoredRecord[]>;

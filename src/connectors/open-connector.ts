@@ -14,12 +14,19 @@ export interface OpenOptions {
 }
 
 /** The connector for a replica. Throws ConnectorError (credentials redacted) for unknown schemes or bad targets. */
-export async function openConnector(dataset: string, replica: ReplicaConfig, options: OpenOptions = {}): Promise<Connector> {
+export async function openConnector(
+  dataset: string,
+  replica: ReplicaConfig,
+  options: OpenOptions = {},
+): Promise<Connector> {
   const label = `${dataset}.${replica.name}`;
   const url = replica.url;
   if (url.startsWith("sqlite:")) {
     if (!replica.table) throw new ConnectorError(`${label}: sqlite replica needs "table"`);
-    return openSqliteConnector(url.slice("sqlite:".length), replica.table, { readonly: options.readonly ?? false, label });
+    return openSqliteConnector(url.slice("sqlite:".length), replica.table, {
+      readonly: options.readonly ?? false,
+      label,
+    });
   }
   if (url.startsWith("memory:")) {
     const table = memoryTables.get(url.slice("memory:".length));
@@ -27,5 +34,7 @@ export async function openConnector(dataset: string, replica: ReplicaConfig, opt
     return new MemoryConnector(table);
   }
   const scheme = url.split(":")[0];
-  throw new ConnectorError(`${label}: unsupported store "${scheme}" in ${redactUrl(url)} (supported: sqlite:, memory:)`);
+  throw new ConnectorError(
+    `${label}: unsupported store "${scheme}" in ${redactUrl(url)} (supported: sqlite:, memory:)`,
+  );
 }

@@ -4,7 +4,15 @@
  * Logical column types. Every connector maps its native types onto these, and every value is
  * normalised to one canonical text per type, so that equal logical values compare equal across stores.
  */
-export type ColumnType = "integer" | "decimal" | "float" | "boolean" | "text" | "timestamp" | "json" | "bytes";
+export type ColumnType =
+  | "integer"
+  | "decimal"
+  | "float"
+  | "boolean"
+  | "text"
+  | "timestamp"
+  | "json"
+  | "bytes";
 
 export const COLUMN_TYPES: readonly ColumnType[] = [
   "integer",
@@ -234,7 +242,8 @@ function canonicalJson(raw: unknown): string {
 function canonicalBytes(raw: unknown): string {
   if (raw instanceof Uint8Array) return Buffer.from(raw).toString("hex");
   if (typeof raw === "string") {
-    if (/^(\\x)?[0-9a-fA-F]*$/.test(raw) && raw.length % 2 === 0) return raw.replace(/^\\x/, "").toLowerCase();
+    if (/^(\\x)?[0-9a-fA-F]*$/.test(raw) && raw.length % 2 === 0)
+      return raw.replace(/^\\x/, "").toLowerCase();
     return Buffer.from(raw, "utf8").toString("hex");
   }
   throw new ValueError(`${describe(raw)} is not bytes`);

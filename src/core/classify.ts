@@ -30,7 +30,11 @@ export const DIVERGENCE_CLASSES: readonly DivergenceClass[] = [
 ];
 
 /** Classes that need no write: they do not make `scan` exit 1. */
-export const BENIGN_CLASSES: ReadonlySet<DivergenceClass> = new Set(["tolerated", "in-flight", "read-after-write"]);
+export const BENIGN_CLASSES: ReadonlySet<DivergenceClass> = new Set([
+  "tolerated",
+  "in-flight",
+  "read-after-write",
+]);
 
 /** What one replica holds for a key. `values` and `version` are present when the record was fetched. */
 export interface ReplicaObservation {
@@ -58,7 +62,9 @@ export interface Divergence extends Observation {
 }
 
 /** A declared tolerance for one column: an absolute numeric bound or a duration in microseconds. */
-export type Tolerance = { readonly kind: "numeric"; readonly bound: number } | { readonly kind: "duration"; readonly micros: bigint };
+export type Tolerance =
+  | { readonly kind: "numeric"; readonly bound: number }
+  | { readonly kind: "duration"; readonly micros: bigint };
 
 /** The parts of a policy classification needs, compiled against the record shape. */
 export interface ClassifyRules {
@@ -118,7 +124,9 @@ function withinTolerance(t: Tolerance, values: readonly CanonicalValue[]): boole
 function maximal(names: readonly string[], versions: ReadonlyMap<string, Version>): string[] {
   const withVersion = names.filter((n) => hasVersion(versions.get(n)));
   const pool = withVersion.length > 0 ? withVersion : names;
-  return pool.filter((r) => !pool.some((s) => s !== r && compareVersions(versions.get(r)!, versions.get(s)!) === "before"));
+  return pool.filter(
+    (r) => !pool.some((s) => s !== r && compareVersions(versions.get(r)!, versions.get(s)!) === "before"),
+  );
 }
 
 /**
@@ -142,7 +150,11 @@ export function classifyDivergence(obs: Observation, ctx: ClassifyContext): Dive
     held.map((n) => obs.replicas[n]!),
   );
   const columns = diffCols.map((i) => shape.columns[i]!.name);
-  const result = (cls: DivergenceClass, newest: readonly string[], regressed: readonly string[] = []): Divergence => ({
+  const result = (
+    cls: DivergenceClass,
+    newest: readonly string[],
+    regressed: readonly string[] = [],
+  ): Divergence => ({
     key: obs.key,
     replicas: obs.replicas,
     class: cls,
@@ -172,7 +184,10 @@ export function classifyDivergence(obs: Observation, ctx: ClassifyContext): Dive
         // An unreadable timestamp gives no age; the divergence is classified on.
       }
     }
-    if (newest !== undefined && BigInt(ctx.nowMs) * 1000n - newest < BigInt(Math.round(rules.windowMs * 1000))) {
+    if (
+      newest !== undefined &&
+      BigInt(ctx.nowMs) * 1000n - newest < BigInt(Math.round(rules.windowMs * 1000))
+    ) {
       return result("in-flight", held);
     }
   }
@@ -182,7 +197,13 @@ export function classifyDivergence(obs: Observation, ctx: ClassifyContext): Dive
   if (diffCols.length > 0 && rules.tolerance.size > 0) {
     const tolerated = diffCols.every((i) => {
       const t = rules.tolerance.get(shape.columns[i]!.name);
-      return t !== undefined && withinTolerance(t, held.map((n) => obs.replicas[n]!.values![i]!));
+      return (
+        t !== undefined &&
+        withinTolerance(
+          t,
+          held.map((n) => obs.replicas[n]!.values![i]!),
+        )
+      );
     });
     if (tolerated) return result("tolerated", []);
   }

@@ -1,7 +1,6 @@
 /** Turns raw store values into canonical records and fingerprints for one record shape. Pure. */
-import { type CanonicalValue, canonicalValue, ValueError } from "./canonical.js";
+import { type CanonicalValue, canonicalValue, encodeRow, ValueError } from "./canonical.js";
 import { fingerprintEncoded } from "./fingerprint.js";
-import { encodeRow } from "./canonical.js";
 import type { Key, RecordShape, StoredRecord } from "./model.js";
 
 /** Raised when a stored value cannot be read as its column's type; names the column. */

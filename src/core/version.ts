@@ -63,7 +63,10 @@ function compareCounters(a: string, b: string): number {
 }
 
 /** Compares two version vectors: before/after when one dominates, concurrent when neither does. */
-export function compareVectors(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): VersionOrder {
+export function compareVectors(
+  a: Readonly<Record<string, number>>,
+  b: Readonly<Record<string, number>>,
+): VersionOrder {
   let less = false;
   let greater = false;
   for (const node of new Set([...Object.keys(a), ...Object.keys(b)])) {

@@ -1,8 +1,9 @@
 /** Finds the keys whose replicas differ, reading as little as it can: range checksums, bisection, then key lists. */
+
+import type { Connector } from "../connectors/connector.js";
 import type { Observation } from "../core/classify.js";
 import { checksumsEqual, type RangeChecksum } from "../core/fingerprint.js";
 import { FULL_RANGE, type Key, type KeyRange, type RecordShape } from "../core/model.js";
-import type { Connector } from "../connectors/connector.js";
 import { mergeStreams } from "./merge-streams.js";
 
 /** A replica of the dataset under detection. */
@@ -71,7 +72,10 @@ export async function* detectDivergences(
   options.onProgress?.(0, total);
 
   if (!replicas.every((r) => r.connector.pushdown)) {
-    const streams = replicas.map((r) => ({ name: r.name, batches: r.connector.streamFingerprints(shape, whole, batchSize) }));
+    const streams = replicas.map((r) => ({
+      name: r.name,
+      batches: r.connector.streamFingerprints(shape, whole, batchSize),
+    }));
     let pending = 0;
     for await (const batch of mergeStreams(shape, streams, batchSize, () => {
       if (++pending === 4096) {
@@ -88,10 +92,15 @@ export async function* detectDivergences(
   if (total === 0) return;
   const reference = replicas[counts.indexOf(total)]!;
   const segments = Math.min(maxSegments, Math.max(1, Math.ceil(total / segmentRows)));
-  let ranges = rangesBetween(whole, segments > 1 ? await reference.connector.splitRange(shape, whole, segments) : []);
+  let ranges = rangesBetween(
+    whole,
+    segments > 1 ? await reference.connector.splitRange(shape, whole, segments) : [],
+  );
 
   while (ranges.length > 0) {
-    const sums: RangeChecksum[][] = await Promise.all(replicas.map((r) => r.connector.checksumRanges(shape, ranges)));
+    const sums: RangeChecksum[][] = await Promise.all(
+      replicas.map((r) => r.connector.checksumRanges(shape, ranges)),
+    );
     const leaves: KeyRange[] = [];
     const splits: { range: KeyRange; by: DetectReplica }[] = [];
     for (let i = 0; i < ranges.length; i++) {
@@ -110,7 +119,10 @@ export async function* detectDivergences(
     }
 
     for (const range of leaves) {
-      const streams = replicas.map((r) => ({ name: r.name, batches: r.connector.streamFingerprints(shape, range, batchSize) }));
+      const streams = replicas.map((r) => ({
+        name: r.name,
+        batches: r.connector.streamFingerprints(shape, range, batchSize),
+      }));
       let rows = 0;
       for await (const batch of mergeStreams(shape, streams, batchSize, () => rows++)) yield batch;
       progress(rows);

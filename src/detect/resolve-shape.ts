@@ -1,10 +1,10 @@
 /** Builds a dataset's RecordShape from its config and each replica's columns, and finds schema divergence. Pure. */
 import type { DatasetConfig } from "../config/load-config.js";
 import { ConfigError } from "../config/load-config.js";
+import type { TableDescription } from "../connectors/connector.js";
 import type { ColumnType } from "../core/canonical.js";
 import type { ClassifyRules, Tolerance } from "../core/classify.js";
 import type { ColumnSpec, RecordShape } from "../core/model.js";
-import type { TableDescription } from "../connectors/connector.js";
 
 /** A difference in columns or types between replicas. */
 export interface SchemaIssue {
@@ -45,7 +45,10 @@ export function unifyTypes(types: readonly ColumnType[]): ColumnType | undefined
  * included. Columns missing from a replica or with incomparable types are left out of the comparison and
  * reported as issues. Throws ConfigError when the config names a column that no replica has.
  */
-export function resolveShape(ds: DatasetConfig, descriptions: ReadonlyMap<string, TableDescription>): ResolvedShape {
+export function resolveShape(
+  ds: DatasetConfig,
+  descriptions: ReadonlyMap<string, TableDescription>,
+): ResolvedShape {
   const where = `datasets.${ds.name}`;
   const byReplica = new Map<string, Map<string, ColumnType>>();
   const nativeOf = new Map<string, Map<string, string>>();
@@ -56,16 +59,21 @@ export function resolveShape(ds: DatasetConfig, descriptions: ReadonlyMap<string
   const everywhere = new Set<string>();
   for (const cols of byReplica.values()) for (const c of cols.keys()) everywhere.add(c);
 
-  const versionCols = [ds.versions.counter, ds.versions.timestamp, ds.versions.vector].filter((c): c is string => !!c);
+  const versionCols = [ds.versions.counter, ds.versions.timestamp, ds.versions.vector].filter(
+    (c): c is string => !!c,
+  );
   for (const [field, col] of Object.entries(ds.versions)) {
-    if (col && !everywhere.has(col)) throw new ConfigError(`${where}.versions.${field}: no replica has a column "${col}"`);
-    if (col && ds.key.includes(col)) throw new ConfigError(`${where}.versions.${field}: "${col}" is a key column`);
+    if (col && !everywhere.has(col))
+      throw new ConfigError(`${where}.versions.${field}: no replica has a column "${col}"`);
+    if (col && ds.key.includes(col))
+      throw new ConfigError(`${where}.versions.${field}: "${col}" is a key column`);
   }
   for (const col of ds.columns ?? []) {
     if (!everywhere.has(col)) throw new ConfigError(`${where}.columns: no replica has a column "${col}"`);
   }
   for (const col of Object.keys(ds.types)) {
-    if (!everywhere.has(col)) throw new ConfigError(`${where}.types.${col}: no replica has a column "${col}"`);
+    if (!everywhere.has(col))
+      throw new ConfigError(`${where}.types.${col}: no replica has a column "${col}"`);
   }
 
   const issues: SchemaIssue[] = [];
@@ -95,7 +103,9 @@ export function resolveShape(ds: DatasetConfig, descriptions: ReadonlyMap<string
   for (const col of ds.key) {
     const t = typeOf(col);
     if (t === undefined) {
-      throw new ConfigError(`${where}.key: key column "${col}" cannot be compared (${issues.at(-1)?.detail ?? "unknown type"})`);
+      throw new ConfigError(
+        `${where}.key: key column "${col}" cannot be compared (${issues.at(-1)?.detail ?? "unknown type"})`,
+      );
     }
     if (t !== "integer" && t !== "text") {
       throw new ConfigError(`${where}.key: key column "${col}" is ${t}; key columns must be integer or text`);
@@ -122,8 +132,14 @@ export function resolveShape(ds: DatasetConfig, descriptions: ReadonlyMap<string
     ...(pos(ds.versions.timestamp) !== undefined ? { timestamp: pos(ds.versions.timestamp)! } : {}),
     ...(pos(ds.versions.vector) !== undefined ? { vector: pos(ds.versions.vector)! } : {}),
   };
-  if (ds.versions.timestamp && versionPositions.timestamp !== undefined && columns[versionPositions.timestamp]!.type !== "timestamp") {
-    throw new ConfigError(`${where}.versions.timestamp: column "${ds.versions.timestamp}" is not a timestamp (declare it in types:)`);
+  if (
+    ds.versions.timestamp &&
+    versionPositions.timestamp !== undefined &&
+    columns[versionPositions.timestamp]!.type !== "timestamp"
+  ) {
+    throw new ConfigError(
+      `${where}.versions.timestamp: column "${ds.versions.timestamp}" is not a timestamp (declare it in types:)`,
+    );
   }
 
   const tolerance = new Map<string, Tolerance>();
@@ -132,12 +148,16 @@ export function resolveShape(ds: DatasetConfig, descriptions: ReadonlyMap<string
     if (!spec) throw new ConfigError(`${where}.policy.tolerance.${col}: "${col}" is not a compared column`);
     if (t.kind === "numeric") {
       if (!NUMERIC.includes(spec.type)) {
-        throw new ConfigError(`${where}.policy.tolerance.${col}: a numeric tolerance needs a numeric column, "${col}" is ${spec.type}`);
+        throw new ConfigError(
+          `${where}.policy.tolerance.${col}: a numeric tolerance needs a numeric column, "${col}" is ${spec.type}`,
+        );
       }
       tolerance.set(col, { kind: "numeric", bound: t.bound });
     } else {
       if (spec.type !== "timestamp") {
-        throw new ConfigError(`${where}.policy.tolerance.${col}: a duration tolerance needs a timestamp column, "${col}" is ${spec.type}`);
+        throw new ConfigError(
+          `${where}.policy.tolerance.${col}: a duration tolerance needs a timestamp column, "${col}" is ${spec.type}`,
+        );
       }
       tolerance.set(col, { kind: "duration", micros: BigInt(Math.round(t.ms * 1000)) });
     }
@@ -153,7 +173,8 @@ export function resolveShape(ds: DatasetConfig, descriptions: ReadonlyMap<string
       windowMs: ds.policy.windowMs,
       timestampColumn: versionPositions.timestamp,
       versioned,
-      timestampOnly: versioned && versionPositions.counter === undefined && versionPositions.vector === undefined,
+      timestampOnly:
+        versioned && versionPositions.counter === undefined && versionPositions.vector === undefined,
     },
   };
 }

@@ -42,7 +42,12 @@ export interface StateStore {
   finishRun(
     id: string,
     dataset: string,
-    result: { finishedAt: number; status: RunRecord["status"]; counts: Record<string, number>; stats: Record<string, number> },
+    result: {
+      finishedAt: number;
+      status: RunRecord["status"];
+      counts: Record<string, number>;
+      stats: Record<string, number>;
+    },
   ): Promise<void>;
   /** The per-dataset records of one run (one invocation covers every dataset it touched). */
   getRun(id: string): Promise<RunRecord[]>;

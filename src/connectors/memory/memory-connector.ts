@@ -61,7 +61,10 @@ export class MemoryTable {
 
   /** Keys in ascending key order. */
   keys(): readonly Key[] {
-    if (!this.sorted) this.sorted = [...this.rows.values()].map((r) => r.key).sort((a, b) => compareKeys(this.keyColumns, a, b));
+    if (!this.sorted)
+      this.sorted = [...this.rows.values()]
+        .map((r) => r.key)
+        .sort((a, b) => compareKeys(this.keyColumns, a, b));
     return this.sorted;
   }
 
@@ -139,11 +142,17 @@ export class MemoryConnector implements Connector {
     return out;
   }
 
-  async *streamFingerprints(shape: RecordShape, range: KeyRange, batchSize: number): AsyncIterable<readonly KeyFingerprint[]> {
+  async *streamFingerprints(
+    shape: RecordShape,
+    range: KeyRange,
+    batchSize: number,
+  ): AsyncIterable<readonly KeyFingerprint[]> {
     this.stats.queries++;
     const keys = this.inRange(shape, range);
     for (let i = 0; i < keys.length; i += batchSize) {
-      const batch = keys.slice(i, i + batchSize).map((key) => ({ key, fingerprint: this.recordOf(shape, key)!.fingerprint }));
+      const batch = keys
+        .slice(i, i + batchSize)
+        .map((key) => ({ key, fingerprint: this.recordOf(shape, key)!.fingerprint }));
       this.stats.rowsRead += batch.length;
       this.stats.bytesRead += batch.length * 24;
       yield batch;

@@ -104,13 +104,21 @@ export class SqliteConnector implements Connector {
     let rows: { name: string; type: string }[];
     try {
       const [schema, name] = this.table.includes(".") ? this.table.split(".") : ['"main"', this.table];
-      rows = this.db.prepare(`PRAGMA ${schema}.table_info(${name})`).all() as { name: string; type: string }[];
+      rows = this.db.prepare(`PRAGMA ${schema}.table_info(${name})`).all() as {
+        name: string;
+        type: string;
+      }[];
     } catch (err) {
       this.fail("cannot describe table", err);
     }
     this.stats.queries++;
-    if (rows.length === 0) this.fail("cannot describe table", new Error(`table ${this.table} does not exist`));
-    const columns: ColumnInfo[] = rows.map((r) => ({ name: r.name, type: sqliteLogicalType(r.type), nativeType: r.type || "ANY" }));
+    if (rows.length === 0)
+      this.fail("cannot describe table", new Error(`table ${this.table} does not exist`));
+    const columns: ColumnInfo[] = rows.map((r) => ({
+      name: r.name,
+      type: sqliteLogicalType(r.type),
+      nativeType: r.type || "ANY",
+    }));
     return { columns };
   }
 
@@ -158,7 +166,10 @@ export class SqliteConnector implements Connector {
   }
 
   private rangeParams(shape: RecordShape, range: KeyRange): unknown[] {
-    return [...(range.lo ? this.bindKey(shape, range.lo) : []), ...(range.hi ? this.bindKey(shape, range.hi) : [])];
+    return [
+      ...(range.lo ? this.bindKey(shape, range.lo) : []),
+      ...(range.hi ? this.bindKey(shape, range.hi) : []),
+    ];
   }
 
   private statement(s: ShapeSql, id: string, build: () => string): Statement {
@@ -177,7 +188,11 @@ export class SqliteConnector implements Connector {
   async count(shape: RecordShape, range: KeyRange): Promise<number> {
     const s = this.sql(shape);
     try {
-      const st = this.statement(s, `count${this.rangeId(range)}`, () => `SELECT count(*) FROM ${this.table} ${this.where(s, range)}`);
+      const st = this.statement(
+        s,
+        `count${this.rangeId(range)}`,
+        () => `SELECT count(*) FROM ${this.table} ${this.where(s, range)}`,
+      );
       this.stats.queries++;
       return Number(st.pluck().get(...this.rangeParams(shape, range)));
     } catch (err) {
@@ -223,7 +238,10 @@ export class SqliteConnector implements Connector {
           `SELECT ${s.keyList} FROM (SELECT ${s.keyList}, row_number() OVER (ORDER BY ${s.keyList}) AS rn ` +
           `FROM ${this.table} ${this.where(s, range)}) WHERE rn % ? = 1 AND rn > 1 ORDER BY ${s.keyList}`,
       );
-      const rows = st.raw(true).safeIntegers(true).all(...this.rangeParams(shape, range), BigInt(step)) as unknown[][];
+      const rows = st
+        .raw(true)
+        .safeIntegers(true)
+        .all(...this.rangeParams(shape, range), BigInt(step)) as unknown[][];
       this.stats.queries++;
       this.stats.rowsRead += rows.length;
       return rows.map((r) => s.codec.key(r));
@@ -232,16 +250,24 @@ export class SqliteConnector implements Connector {
     }
   }
 
-  async *streamFingerprints(shape: RecordShape, range: KeyRange, batchSize: number): AsyncIterable<readonly KeyFingerprint[]> {
+  async *streamFingerprints(
+    shape: RecordShape,
+    range: KeyRange,
+    batchSize: number,
+  ): AsyncIterable<readonly KeyFingerprint[]> {
     const s = this.sql(shape);
     let iterator: IterableIterator<unknown[]>;
     try {
       const st = this.statement(
         s,
         `stream${this.rangeId(range)}`,
-        () => `SELECT ${s.keyList}, ${s.fpFn}(${s.allList}) FROM ${this.table} ${this.where(s, range)} ORDER BY ${s.keyList}`,
+        () =>
+          `SELECT ${s.keyList}, ${s.fpFn}(${s.allList}) FROM ${this.table} ${this.where(s, range)} ORDER BY ${s.keyList}`,
       );
-      iterator = st.raw(true).safeIntegers(true).iterate(...this.rangeParams(shape, range)) as IterableIterator<unknown[]>;
+      iterator = st
+        .raw(true)
+        .safeIntegers(true)
+        .iterate(...this.rangeParams(shape, range)) as IterableIterator<unknown[]>;
       this.stats.queries++;
     } catch (err) {
       this.fail("fingerprint stream failed", err);
@@ -281,8 +307,15 @@ export class SqliteConnector implements Connector {
           s.keyCols.length === 1
             ? `${s.keyCols[0]} IN (${part.map(() => "?").join(", ")})`
             : `(${s.keyList}) IN (VALUES ${part.map(() => tuple).join(", ")})`;
-        const st = this.statement(s, `fetch${part.length}`, () => `SELECT ${s.allList} FROM ${this.table} WHERE ${inList}`);
-        const rows = st.raw(true).safeIntegers(true).all(...part.flatMap((k) => this.bindKey(shape, k))) as unknown[][];
+        const st = this.statement(
+          s,
+          `fetch${part.length}`,
+          () => `SELECT ${s.allList} FROM ${this.table} WHERE ${inList}`,
+        );
+        const rows = st
+          .raw(true)
+          .safeIntegers(true)
+          .all(...part.flatMap((k) => this.bindKey(shape, k))) as unknown[][];
         this.stats.queries++;
         for (const row of rows) {
           const rec = s.codec.record(row);
@@ -304,18 +337,23 @@ export class SqliteConnector implements Connector {
     const insert = this.statement(
       s,
       "winsert",
-      () => `INSERT INTO ${this.table} (${s.allList}) VALUES (${[...shape.key, ...shape.columns].map(() => "?").join(", ")})`,
+      () =>
+        `INSERT INTO ${this.table} (${s.allList}) VALUES (${[...shape.key, ...shape.columns].map(() => "?").join(", ")})`,
     );
     const update = this.statement(
       s,
       "wupdate",
-      () => `UPDATE ${this.table} SET ${shape.columns.map((c) => `${quoteIdent(c.name)} = ?`).join(", ")} WHERE ${whereKey}`,
+      () =>
+        `UPDATE ${this.table} SET ${shape.columns.map((c) => `${quoteIdent(c.name)} = ?`).join(", ")} WHERE ${whereKey}`,
     );
     const del = this.statement(s, "wdelete", () => `DELETE FROM ${this.table} WHERE ${whereKey}`);
     const run = this.db.transaction((batch: readonly ConditionalWrite[]): WriteOutcome[] =>
       batch.map((w) => {
         const keyParams = this.bindKey(shape, w.key);
-        const row = read.raw(true).safeIntegers(true).get(...keyParams) as unknown[] | undefined;
+        const row = read
+          .raw(true)
+          .safeIntegers(true)
+          .get(...keyParams) as unknown[] | undefined;
         const current = row ? s.codec.record(row).fingerprint : null;
         const next = w.next ? s.codec.record([...w.key, ...w.next]).fingerprint : null;
         if (current === next) return "noop";
@@ -348,14 +386,20 @@ export interface OpenSqliteOptions {
 }
 
 /** Opens a SQLite file that must already exist and wraps one table of it. */
-export function openSqliteConnector(path: string, table: string, options: OpenSqliteOptions = {}): SqliteConnector {
+export function openSqliteConnector(
+  path: string,
+  table: string,
+  options: OpenSqliteOptions = {},
+): SqliteConnector {
   let db: Db;
   try {
     db = new Database(path, { fileMustExist: true, readonly: options.readonly ?? false, timeout: 5000 });
     if (!options.readonly) db.pragma("journal_mode = WAL");
   } catch (err) {
     const label = options.label ? `${options.label}: ` : "";
-    throw new ConnectorError(`${label}cannot open sqlite:${path}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ConnectorError(
+      `${label}cannot open sqlite:${path}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   return new SqliteConnector(db, table, { label: options.label ?? "" });
 }

@@ -76,11 +76,25 @@ export class SqliteStateStore implements StateStore {
   async finishRun(
     id: string,
     dataset: string,
-    result: { finishedAt: number; status: RunRecord["status"]; counts: Record<string, number>; stats: Record<string, number> },
+    result: {
+      finishedAt: number;
+      status: RunRecord["status"];
+      counts: Record<string, number>;
+      stats: Record<string, number>;
+    },
   ): Promise<void> {
     this.db
-      .prepare("UPDATE runs SET finished_at = ?, status = ?, counts = ?, stats = ? WHERE id = ? AND dataset = ?")
-      .run(result.finishedAt, result.status, JSON.stringify(result.counts), JSON.stringify(result.stats), id, dataset);
+      .prepare(
+        "UPDATE runs SET finished_at = ?, status = ?, counts = ?, stats = ? WHERE id = ? AND dataset = ?",
+      )
+      .run(
+        result.finishedAt,
+        result.status,
+        JSON.stringify(result.counts),
+        JSON.stringify(result.stats),
+        id,
+        dataset,
+      );
   }
 
   async getRun(id: string): Promise<RunRecord[]> {
@@ -91,16 +105,23 @@ export class SqliteStateStore implements StateStore {
   async listRuns(options: { dataset?: string; limit?: number } = {}): Promise<RunRecord[]> {
     const rows = (
       options.dataset
-        ? this.db.prepare("SELECT * FROM runs WHERE dataset = ? ORDER BY started_at DESC, rowid DESC LIMIT ?").all(options.dataset, options.limit ?? 100)
-        : this.db.prepare("SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?").all(options.limit ?? 100)
+        ? this.db
+            .prepare("SELECT * FROM runs WHERE dataset = ? ORDER BY started_at DESC, rowid DESC LIMIT ?")
+            .all(options.dataset, options.limit ?? 100)
+        : this.db
+            .prepare("SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?")
+            .all(options.limit ?? 100)
     ) as RunRow[];
     return rows.map(toRun);
   }
 
   async recordDivergences(divergences: readonly StoredDivergence[]): Promise<void> {
-    const st = this.db.prepare("INSERT OR REPLACE INTO divergences (run_id, dataset, key, class, detail) VALUES (?, ?, ?, ?, ?)");
+    const st = this.db.prepare(
+      "INSERT OR REPLACE INTO divergences (run_id, dataset, key, class, detail) VALUES (?, ?, ?, ?, ?)",
+    );
     this.db.transaction(() => {
-      for (const d of divergences) st.run(d.runId, d.dataset, keyId(d.key), d.class, JSON.stringify(d.detail));
+      for (const d of divergences)
+        st.run(d.runId, d.dataset, keyId(d.key), d.class, JSON.stringify(d.detail));
     })();
   }
 
@@ -112,12 +133,23 @@ export class SqliteStateStore implements StateStore {
       class: DivergenceClass;
       detail: string;
     }[];
-    return rows.map((r) => ({ runId: r.run_id, dataset: r.dataset, key: JSON.parse(r.key), class: r.class, detail: JSON.parse(r.detail) }));
+    return rows.map((r) => ({
+      runId: r.run_id,
+      dataset: r.dataset,
+      key: JSON.parse(r.key),
+      class: r.class,
+      detail: JSON.parse(r.detail),
+    }));
   }
 
-  async lastSeenVersions(dataset: string, keys: readonly Key[]): Promise<Map<string, Record<string, Version>>> {
+  async lastSeenVersions(
+    dataset: string,
+    keys: readonly Key[],
+  ): Promise<Map<string, Record<string, Version>>> {
     const out = new Map<string, Record<string, Version>>();
-    const st = this.db.prepare("SELECT replica, version FROM observed_versions WHERE dataset = ? AND key = ?");
+    const st = this.db.prepare(
+      "SELECT replica, version FROM observed_versions WHERE dataset = ? AND key = ?",
+    );
     for (const key of keys) {
       const id = keyId(key);
       const rows = st.all(dataset, id) as { replica: string; version: string }[];
@@ -130,8 +162,12 @@ export class SqliteStateStore implements StateStore {
   }
 
   async rememberVersions(dataset: string, observed: readonly ObservedVersion[]): Promise<void> {
-    const get = this.db.prepare("SELECT version FROM observed_versions WHERE dataset = ? AND key = ? AND replica = ?");
-    const put = this.db.prepare("INSERT OR REPLACE INTO observed_versions (dataset, key, replica, version) VALUES (?, ?, ?, ?)");
+    const get = this.db.prepare(
+      "SELECT version FROM observed_versions WHERE dataset = ? AND key = ? AND replica = ?",
+    );
+    const put = this.db.prepare(
+      "INSERT OR REPLACE INTO observed_versions (dataset, key, replica, version) VALUES (?, ?, ?, ?)",
+    );
     this.db.transaction(() => {
       for (const o of observed) {
         const id = keyId(o.key);

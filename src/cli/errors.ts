@@ -1,0 +1,35 @@
+/** Exit codes and the one-line error report every command uses. */
+import { CommanderError } from "commander";
+import { ConfigError } from "../config/load-config.js";
+import { redactText } from "../config/redact.js";
+import { ConnectorError } from "../connectors/connector.js";
+import { RowError } from "../core/row-codec.js";
+import { OrderError } from "../detect/merge-streams.js";
+import { StateStoreError } from "../state/open-state-store.js";
+
+/** Exit codes, like diff: 0 agree / done, 1 divergence remains, 2 usage/config/connection, 3 audit broken. */
+export const EXIT = { ok: 0, diverged: 1, usage: 2, audit: 3 } as const;
+
+/** A usage problem found by a command (bad flag value, unknown dataset). */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** Prints `concord: <message>` on one line (credentials redacted) and returns the exit code for it. */
+export function reportError(err: unknown, stderr: NodeJS.WritableStream = process.stderr): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  const known =
+    err instanceof ConfigError ||
+    err instanceof ConnectorError ||
+    err instanceof StateStoreError ||
+    err instanceof UsageError ||
+    err instanceof RowError ||
+    err instanceof OrderError;
+  const message = err instanceof Error ? err.message : String(err);
+  const oneLine = redactText(message).split("\n")[0]!.trim();
+  const prefix = err instanceof RowError ? "bad data from a store: " : known ? "" : "internal error: ";
+  stderr.write(`concord: ${prefix}${oneLine}\n`);
+  if (!known && process.env.CONCORD_DEBUG && err instanceof Error && err.stack)
+    stderr.write(`${redactText(err.stack)}\n`);
+  return EXIT.usage;
+}

@@ -1,0 +1,78 @@
+/** What every data command does first: load config, pick datasets, open the state store and the replicas. */
+import { randomBytes } from "node:crypto";
+import { type ConcordConfig, type DatasetConfig, loadConfig } from "../config/load-config.js";
+import type { Connector } from "../connectors/connector.js";
+import { openConnector } from "../connectors/open-connector.js";
+import type { OpenReplica } from "../engine.js";
+import { openStateStore } from "../state/open-state-store.js";
+import type { StateStore } from "../state/state-store.js";
+import { UsageError } from "./errors.js";
+
+/** Options shared by scan, plan and repair. */
+export interface DataCommandOptions {
+  readonly config: string;
+  readonly dataset?: readonly string[] | undefined;
+  readonly json?: boolean | undefined;
+}
+
+/** A run id that sorts by start time: `20261127T153000Z-1a2b3c`. */
+export function newRunId(now: Date = new Date()): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  return `${stamp}-${randomBytes(3).toString("hex")}`;
+}
+
+/** The datasets named by -d (in config order), or all. Unknown names are a usage error. */
+export function pickDatasets(config: ConcordConfig, names: readonly string[] | undefined): DatasetConfig[] {
+  if (!names || names.length === 0) return [...config.datasets];
+  const known = config.datasets.map((d) => d.name);
+  for (const n of names) {
+    if (!known.includes(n))
+      throw new UsageError(`-d ${n}: no dataset named "${n}" in ${config.path} (have: ${known.join(", ")})`);
+  }
+  return config.datasets.filter((d) => names.includes(d.name));
+}
+
+/** An open session. `close` releases every connector and the state store, whatever happened. */
+export interface Session {
+  readonly config: ConcordConfig;
+  readonly datasets: readonly DatasetConfig[];
+  readonly state: StateStore;
+  /** Opens (once) the replicas of a dataset. */
+  replicas(ds: DatasetConfig): Promise<OpenReplica[]>;
+  close(): Promise<void>;
+}
+
+export async function openSession(
+  options: DataCommandOptions,
+  access: { readonly: boolean },
+): Promise<Session> {
+  const config = loadConfig(options.config);
+  const datasets = pickDatasets(config, options.dataset);
+  const state = await openStateStore(config.state);
+  const opened: Connector[] = [];
+  const cache = new Map<string, OpenReplica[]>();
+  return {
+    config,
+    datasets,
+    state,
+    async replicas(ds) {
+      const hit = cache.get(ds.name);
+      if (hit) return hit;
+      const out: OpenReplica[] = [];
+      for (const r of ds.replicas) {
+        const connector = await openConnector(ds.name, r, { readonly: access.readonly });
+        opened.push(connector);
+        out.push({ name: r.name, connector });
+      }
+      cache.set(ds.name, out);
+      return out;
+    },
+    async close() {
+      await Promise.allSettled(opened.map((c) => c.close()));
+      await state.close();
+    },
+  };
+}
