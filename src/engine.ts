@@ -13,7 +13,12 @@ import { type Key, keyId, type RecordShape, type StoredRecord } from "./core/mod
 import { readVersion, type Version } from "./core/version.js";
 import { type DetectOptions, detectDivergences } from "./detect/detect-divergences.js";
 import { type ResolvedShape, resolveShape, type SchemaIssue } from "./detect/resolve-shape.js";
-import type { StateStore } from "./state/state-store.js";
+import type { Escalation, StateStore } from "./state/state-store.js";
+import { type Decision, decideRepair, WRITE_ACTIONS } from "./core/decide.js";
+import { type CompiledPolicy, compilePolicy } from "./core/policy.js";
+import { escalationId } from "./core/repair-id.js";
+import { executeRepairs, planRepairTasks, type RepairResult, type RepairTask } from "./execute/execute-repairs.js";
+import { WriteGuard, type WriteGuardOptions } from "./execute/write-guard.js";
 
 /** Run statistics: what crossed from the stores into the engine, and how long it took. */
 export interface ScanStats {
@@ -199,6 +204,172 @@ export async function scanDataset(
   };
 }
 
+/** Why a run wrote nothing although it had decisions: the blast-radius guard. */
+export interface GuardTrip {
+  readonly reason: string;
+  readonly divergent: number;
+  readonly rows: number;
+  readonly writes: number;
+}
+
+/** A scanned dataset with a decision for every divergence. */
+export interface DatasetPlan {
+  readonly scan: DatasetScan;
+  readonly policy: CompiledPolicy;
+  readonly decisions: readonly Decision[];
+  readonly guard?: GuardTrip | undefined;
+}
+
+/**
+ * Decides every divergence of a scan by the dataset's policy, and applies the blast-radius guard: when
+ * divergent keys exceed `maxDivergentFraction` of the largest replica, or write decisions exceed
+ * `maxRepairs`, the plan is marked so nothing is written.
+ */
+export function planDataset(ds: DatasetConfig, scan: DatasetScan): DatasetPlan {
+  const policy = datasetPolicy(ds, scan.resolved);
+  const decisions = scan.divergences.map((d) => decideRepair(d, scan.shape, policy));
+  const rows = Math.max(0, ...Object.values(scan.replicas).map((r) => r.rows));
+  const divergent = scan.divergences.filter(isRepairable).length;
+  const writes = decisions.filter((d) => WRITE_ACTIONS.has(d.action)).reduce((n, d) => n + d.targets.length, 0);
+  const { maxDivergentFraction, maxRepairs } = policy.limits;
+  let guard: GuardTrip | undefined;
+  if (maxDivergentFraction !== undefined && rows > 0 && divergent / rows > maxDivergentFraction) {
+    guard = {
+      reason: `${divergent} of ${rows} keys diverge (${((divergent / rows) * 100).toFixed(1)}%), above limits.maxDivergentFraction ${maxDivergentFraction}`,
+      divergent,
+      rows,
+      writes,
+    };
+  } else if (maxRepairs !== undefined && writes > maxRepairs) {
+    guard = { reason: `${writes} repairs planned, above limits.maxRepairs ${maxRepairs}`, divergent, rows, writes };
+  }
+  return { scan, policy, decisions, guard };
+}
+
+/**
+ * Records a plan in the audit log (one `detected` and one `decided` entry per divergence) and opens an
+ * escalation for every escalated decision, every schema issue and a tripped guard. Escalations are
+ * idempotent: the same divergence in the same state is not escalated twice.
+ */
+export async function recordPlan(plan: DatasetPlan, ctx: RunContext): Promise<number> {
+  const { scan } = plan;
+  const at = ctx.now();
+  const byKey = new Map(scan.divergences.map((d) => [keyId(d.key), d]));
+  const events: Parameters<StateStore["appendAudit"]>[0][number][] = [];
+  for (const d of plan.decisions) {
+    const div = byKey.get(keyId(d.key))!;
+    const key = keyId(d.key);
+    const observed = Object.fromEntries(Object.entries(div.replicas).map(([r, o]) => [r, o.present ? (o.fingerprint ?? null) : null]));
+    events.push({ ts: at, runId: ctx.runId, type: "detected", dataset: scan.name, key, data: { class: d.class, observed, columns: div.columns } });
+    events.push({
+      ts: at,
+      runId: ctx.runId,
+      type: "decided",
+      dataset: scan.name,
+      key,
+      data: {
+        action: d.action,
+        source: d.source ?? null,
+        targets: d.targets,
+        rule: d.rule,
+        reason: d.reason,
+        ambiguity: d.ambiguity,
+        policyVersion: d.policyVersion,
+      },
+    });
+  }
+  const escalations: Escalation[] = plan.decisions
+    .filter((d) => d.action === "escalate")
+    .map((d) => {
+      const div = byKey.get(keyId(d.key))!;
+      const observed = plan.policy.replicas.map((r) => (div.replicas[r]?.present ? (div.replicas[r]!.fingerprint ?? null) : null));
+      return {
+        id: escalationId(scan.name, d.key, d.class, observed),
+        dataset: scan.name,
+        key: d.key,
+        class: d.class,
+        reason: d.reason,
+        options: d.options,
+        detail: { observed: Object.fromEntries(plan.policy.replicas.map((r, i) => [r, observed[i]])), rule: d.rule, policyVersion: d.policyVersion },
+        status: "open" as const,
+        runId: ctx.runId,
+        createdAt: at,
+      };
+    });
+  for (const s of scan.schema) {
+    escalations.push({
+      id: escalationId(scan.name, [], "schema", [s.detail]),
+      dataset: scan.name,
+      key: [],
+      class: "schema",
+      reason: s.detail,
+      options: [],
+      detail: { observed: {}, rule: "schema", policyVersion: plan.policy.version },
+      status: "open",
+      runId: ctx.runId,
+      createdAt: at,
+    });
+  }
+  if (plan.guard) {
+    escalations.push({
+      id: escalationId(scan.name, [], "guard", [ctx.runId]),
+      dataset: scan.name,
+      key: [],
+      class: "guard",
+      reason: `blast-radius guard: ${plan.guard.reason}; nothing was written`,
+      options: [],
+      detail: { observed: {}, rule: "policy.limits", policyVersion: plan.policy.version, ...plan.guard },
+      status: "open",
+      runId: ctx.runId,
+      createdAt: at,
+    });
+  }
+  const opened = new Set(await ctx.state.openEscalations(escalations));
+  for (const e of escalations) {
+    if (!opened.has(e.id)) continue;
+    events.push({
+      ts: at,
+      runId: ctx.runId,
+      type: e.class === "guard" ? "guard" : "escalated",
+      dataset: scan.name,
+      key: e.key.length ? keyId(e.key) : null,
+      data: { escalation: e.id, class: e.class, reason: e.reason, options: e.options },
+    });
+  }
+  await ctx.state.appendAudit(events);
+  return escalations.length;
+}
+
+/** Options for executing a plan. */
+export interface RepairOptions extends WriteGuardOptions {
+  readonly dryRun?: boolean;
+}
+
+/** The repair tasks a plan would execute (none when the guard tripped). */
+export function repairTasks(plan: DatasetPlan): RepairTask[] {
+  if (plan.guard) return [];
+  return planRepairTasks(plan.scan.name, plan.decisions, new Map(plan.scan.divergences.map((d) => [keyId(d.key), d])));
+}
+
+/** Executes a plan's repairs through conditional writes with verification; ledger and audit record each. */
+export async function repairDataset(
+  plan: DatasetPlan,
+  replicas: readonly OpenReplica[],
+  ctx: RunContext,
+  options: RepairOptions = {},
+): Promise<RepairResult[]> {
+  const tasks = repairTasks(plan);
+  if (options.dryRun || tasks.length === 0) return [];
+  return executeRepairs(plan.scan.name, tasks, {
+    runId: ctx.runId,
+    shape: plan.scan.shape,
+    replicas: new Map(replicas.map((r) => [r.name, r.connector])),
+    state: ctx.state,
+    guard: new WriteGuard({ ...options, writesPerSecond: plan.policy.limits.writesPerSecond }),
+    now: ctx.now,
+  });
+}
+
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
@@ -206,4 +377,48 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 /** Keys as arrays, for callers that need to re-read a set of divergent keys. */
 export function divergentKeys(scan: DatasetScan): Key[] {
   return scan.divergences.map((d) => d.key);
+}
+
+/**
+ * Re-reads the given keys on every replica now and classifies them (without remembering versions):
+ * the fresh view escalation resolution and rollback act on. Keys where the replicas agree are omitted.
+ */
+export async function observeKeys(
+  ds: DatasetConfig,
+  replicas: readonly OpenReplica[],
+  keys: readonly Key[],
+  now: number,
+): Promise<{ resolved: ResolvedShape; divergences: Map<string, Divergence> }> {
+  const descriptions = new Map<string, TableDescription>();
+  for (const r of replicas) descriptions.set(r.name, await r.connector.describe());
+  const resolved = resolveShape(ds, descriptions);
+  const skeleton: Observation[] = keys.map((key) => ({
+    key,
+    replicas: Object.fromEntries(replicas.map((r) => [r.name, { present: true }])),
+  }));
+  const observed = await enrich(resolved.shape, resolved, replicas, skeleton);
+  const divergences = new Map<string, Divergence>();
+  for (const o of observed) {
+    if (!stillDiffers(o)) continue;
+    divergences.set(keyId(o.key), classifyDivergence(o, { shape: resolved.shape, rules: resolved.rules, nowMs: now }));
+  }
+  return { resolved, divergences };
+}
+
+/** Compiles a dataset's policy against a resolved shape (for resolution and rollback paths). */
+export function datasetPolicy(ds: DatasetConfig, resolved: ResolvedShape): CompiledPolicy {
+  return compilePolicy(
+    {
+      owner: ds.policy.owner,
+      resolve: ds.policy.resolve,
+      merge: ds.policy.merge,
+      tolerance: ds.policy.tolerance,
+      windowMs: ds.policy.windowMs,
+      escalateAmbiguity: ds.policy.escalateAmbiguity,
+      limits: ds.policy.limits,
+    },
+    resolved.shape,
+    ds.replicas.map((r) => r.name),
+    resolved.versionPositions,
+  );
 }

@@ -1,7 +1,11 @@
 /** The `concord` command line: parses arguments, runs one command, returns its exit code. Never exits the process itself. */
 import { Command, CommanderError, Option } from "commander";
+import { runAuditShow, runAuditVerify } from "./audit.js";
 import { runDemo } from "./demo.js";
 import { EXIT, reportError } from "./errors.js";
+import { runEscalationsList, runEscalationsResolve } from "./escalations.js";
+import { runPlanOrRepair } from "./plan.js";
+import { runRollback } from "./rollback.js";
 import { runScan } from "./scan.js";
 
 const VERSION = "0.1.0";
@@ -10,11 +14,18 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(",").filter(Boolean)];
 }
 
+function configOption(cmd: Command): Command {
+  return cmd.addOption(new Option("-c, --config <path>", "configuration file").default("concord.yaml"));
+}
+
 function dataOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option("-c, --config <path>", "configuration file").default("concord.yaml"))
+  return configOption(cmd)
     .option("-d, --dataset <name>", "only this dataset (repeatable, or comma-separated)", collect)
     .option("--json", "print one JSON document on stdout");
+}
+
+function oneLine(text: string): string {
+  return text.trim().replace(/\s*\n\s*/g, " ");
 }
 
 /** Runs the CLI with `argv` (as process.argv) and resolves to the exit code. */
@@ -29,7 +40,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({
-      outputError: (str, write) => write(`concord: ${str.replace(/^error: /, "").trim()}\n`),
+      // One line, like every other error: commander puts its "(Did you mean …?)" hint on a second line.
+      outputError: (str, write) => write(`concord: ${oneLine(str.replace(/^error: /, ""))}\n`),
     });
 
   dataOptions(
@@ -37,6 +49,64 @@ export async function main(argv: readonly string[]): Promise<number> {
   ).action(async (opts) => {
     code = await runScan(opts);
   });
+
+  dataOptions(
+    program
+      .command("plan")
+      .description("scan and decide by policy; prints decisions with rule and reason, writes nothing"),
+  ).action(async (opts) => {
+    code = await runPlanOrRepair(opts, false);
+  });
+
+  dataOptions(program.command("repair").description("scan, decide, apply conditional repairs, verify, audit"))
+    .option("--dry-run", "show the repairs that would be made; write nothing")
+    .action(async (opts) => {
+      code = await runPlanOrRepair(opts, true);
+    });
+
+  const esc = program.command("escalations").description("the queue of divergences waiting for a person");
+  configOption(esc.command("list").description("list open escalations"))
+    .option("--all", "include resolved and rejected ones")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (opts) => {
+      code = await runEscalationsList(opts);
+    });
+  configOption(
+    esc.command("resolve <id>").description("resolve one: make a replica's state win, or reject it"),
+  )
+    .option("--pick <replica>", "the replica whose state wins (written through the conditional path)")
+    .option("--reject", "close it without writing")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (id: string, opts) => {
+      code = await runEscalationsResolve(id, opts);
+    });
+
+  const audit = program.command("audit").description("the hash-chained audit log");
+  configOption(
+    audit.command("verify").description("check every entry chains to the one before (exit 3 when broken)"),
+  )
+    .option("--json", "print one JSON document on stdout")
+    .action(async (opts) => {
+      code = await runAuditVerify(opts);
+    });
+  configOption(audit.command("show").description("print audit entries"))
+    .option("--run <id>", "only this run")
+    .option("--key <key>", "only this key (42, or a,b for a composite key)")
+    .option("--limit <n>", "at most n entries", "1000")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (opts) => {
+      code = await runAuditShow(opts);
+    });
+
+  configOption(
+    program.command("rollback").description("undo the repairs of a run (or one repair), conditionally"),
+  )
+    .option("--run <id>", "every applied repair of this run")
+    .option("--repair <id>", "one repair")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (opts) => {
+      code = await runRollback(opts);
+    });
 
   program
     .command("demo")

@@ -74,7 +74,7 @@ export function renderScan(scan: DatasetScan, limit = 20): string {
       `  ${counts.map((c) => `${c} ${scan.counts[c]}${BENIGN_CLASSES.has(c) ? " (no action)" : ""}`).join(" · ")}`,
     );
   }
-  if (scan.divergences.length) {
+  if (scan.divergences.length && limit > 0) {
     const header = ["KEY", "CLASS", ...replicaNames, "DIFFERS IN"];
     const body = scan.divergences
       .slice(0, limit)

@@ -144,7 +144,9 @@ export function parseConfig(text: string, path: string, env: Env = process.env):
   const raw = interpolate(doc.toJS(), [], env);
   if (raw === null || raw === undefined)
     throw new ConfigError(`${path}: the file is empty; declare datasets:`);
-  const parsed = configSchema.safeParse(raw);
+  // reportInput: zod 4 leaves `input` out of issues by default, and describeIssue needs it to tell
+  // "is required" (undefined) from a value of the wrong type.
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(describeIssue(parsed.error.issues[0]!));
   const dir = dirname(resolve(path));
   const cfg = parsed.data;

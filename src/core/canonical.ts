@@ -197,11 +197,26 @@ export function timestampMicros(raw: unknown): bigint {
   const [, y, mo, d, h, mi, s, f, tz] = m;
   const month = Number(mo);
   const day = Number(d);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || Number(h ?? 0) > 23 || Number(mi ?? 0) > 59) {
+  if (
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > 31 ||
+    Number(h ?? 0) > 23 ||
+    Number(mi ?? 0) > 59 ||
+    Number(s ?? 0) > 59
+  ) {
     throw new ValueError(`${describe(raw)} is not a timestamp`);
   }
-  const ms = Date.UTC(Number(y), month - 1, day, Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0));
-  if (Number.isNaN(ms)) throw new ValueError(`${describe(raw)} is not a timestamp`);
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0–99 as 1900–1999 ("0001-01-01" is a common sentinel).
+  const date = new Date(0);
+  date.setUTCFullYear(Number(y), month - 1, day);
+  date.setUTCHours(Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0), 0);
+  const ms = date.getTime();
+  // A day past the month's end would roll over ("2024-02-30" → March 1): reject it instead.
+  if (Number.isNaN(ms) || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+    throw new ValueError(`${describe(raw)} is not a timestamp`);
+  }
   const micro = BigInt((f ?? "").slice(0, 6).padEnd(6, "0"));
   let offsetMinutes = 0;
   if (tz && tz !== "Z" && tz !== "z" && tz !== "UTC") {
@@ -219,7 +234,8 @@ function canonicalTimestamp(raw: unknown): string {
 function sortJson(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortJson);
   if (value !== null && typeof value === "object") {
-    const out: Record<string, unknown> = {};
+    // No prototype: a "__proto__" key in the JSON must stay an own key, not set the prototype.
+    const out: Record<string, unknown> = Object.create(null);
     for (const k of Object.keys(value).sort()) out[k] = sortJson((value as Record<string, unknown>)[k]);
     return out;
   }
@@ -227,7 +243,8 @@ function sortJson(value: unknown): unknown {
 }
 
 function canonicalJson(raw: unknown): string {
-  let value = raw;
+  // A store with numeric affinity (SQLite) hands a JSON integer back as a bigint: read it as JSON.parse would.
+  let value = typeof raw === "bigint" ? Number(raw) : raw;
   if (typeof raw === "string" || raw instanceof Uint8Array) {
     const text = typeof raw === "string" ? raw : Buffer.from(raw).toString("utf8");
     try {

@@ -104,8 +104,12 @@ function withinTolerance(t: Tolerance, values: readonly CanonicalValue[]): boole
     if (t.kind === "numeric") {
       const nums = values.map((v) => Number(v));
       if (nums.some((n) => !Number.isFinite(n))) return false;
-      // A small epsilon absorbs binary rounding of decimal bounds (0.1 + 0.2 style).
-      return Math.max(...nums) - Math.min(...nums) <= t.bound * (1 + 1e-12) + Number.EPSILON;
+      const hi = Math.max(...nums);
+      const lo = Math.min(...nums);
+      // A small epsilon absorbs binary rounding of decimal bounds (0.1 + 0.2 style), and of the values
+      // themselves, which scales with their magnitude: 1000000.02 - 1000000.01 is 0.01000000000931.
+      const rounding = Math.max(Math.abs(hi), Math.abs(lo)) * 4 * Number.EPSILON;
+      return hi - lo <= t.bound * (1 + 1e-12) + Number.EPSILON + rounding;
     }
     const micros = values.map((v) => timestampMicros(v));
     let lo = micros[0]!;

@@ -236,7 +236,7 @@ export class SqliteConnector implements Connector {
         `split${this.rangeId(range)}`,
         () =>
           `SELECT ${s.keyList} FROM (SELECT ${s.keyList}, row_number() OVER (ORDER BY ${s.keyList}) AS rn ` +
-          `FROM ${this.table} ${this.where(s, range)}) WHERE rn % ? = 1 AND rn > 1 ORDER BY ${s.keyList}`,
+          `FROM ${this.table} ${this.where(s, range)}) WHERE (rn - 1) % ? = 0 AND rn > 1 ORDER BY ${s.keyList}`,
       );
       const rows = st
         .raw(true)

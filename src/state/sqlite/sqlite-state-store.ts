@@ -2,10 +2,26 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import {
+  type AuditEntry,
+  type AuditEntryContent,
+  type AuditEventType,
+  GENESIS_HASH,
+  hashAuditEntry,
+} from "../../core/audit-chain.js";
 import type { DivergenceClass } from "../../core/classify.js";
 import { type Key, keyId } from "../../core/model.js";
 import { compareVersions, type Version } from "../../core/version.js";
-import type { ObservedVersion, RunRecord, StateStore, StoredDivergence } from "../state-store.js";
+import {
+  type Escalation,
+  EscalationNotOpenError,
+  type LedgerEntry,
+  type ObservedVersion,
+  type RepairOutcome,
+  type RunRecord,
+  type StateStore,
+  type StoredDivergence,
+} from "../state-store.js";
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE runs (
@@ -20,7 +36,27 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE observed_versions (
      dataset TEXT NOT NULL, key TEXT NOT NULL, replica TEXT NOT NULL, version TEXT NOT NULL,
      PRIMARY KEY (dataset, key, replica)) WITHOUT ROWID;`,
+  // Ledger and escalations list in rowid order (first recorded); an upsert keeps the rowid.
+  `CREATE TABLE ledger (
+     id TEXT NOT NULL PRIMARY KEY, run_id TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL,
+     target TEXT NOT NULL, expected TEXT, next_fingerprint TEXT, before_values TEXT, after_values TEXT,
+     outcome TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT, updated_at INTEGER NOT NULL);
+   CREATE INDEX ledger_run ON ledger (run_id);
+   CREATE INDEX ledger_dataset ON ledger (dataset);
+   CREATE TABLE escalations (
+     id TEXT NOT NULL PRIMARY KEY, dataset TEXT NOT NULL, key TEXT NOT NULL, class TEXT NOT NULL,
+     reason TEXT NOT NULL, options TEXT NOT NULL, detail TEXT NOT NULL, status TEXT NOT NULL,
+     run_id TEXT NOT NULL, created_at INTEGER NOT NULL, resolved_at INTEGER, resolution TEXT);
+   CREATE INDEX escalations_status ON escalations (status, dataset);
+   CREATE TABLE audit (
+     seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, run_id TEXT, type TEXT NOT NULL, dataset TEXT, key TEXT,
+     data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+   CREATE INDEX audit_run ON audit (run_id, seq);
+   CREATE INDEX audit_key ON audit (key, seq);`,
 ];
+
+/** Entries per query when streaming the audit log. */
+const AUDIT_BATCH = 1000;
 
 interface RunRow {
   id: string;
@@ -44,6 +80,119 @@ function toRun(r: RunRow): RunRecord {
     counts: JSON.parse(r.counts),
     stats: JSON.parse(r.stats),
   };
+}
+
+interface LedgerRow {
+  id: string;
+  run_id: string;
+  dataset: string;
+  key: string;
+  target: string;
+  expected: string | null;
+  next_fingerprint: string | null;
+  before_values: string | null;
+  after_values: string | null;
+  outcome: RepairOutcome;
+  attempts: number;
+  error: string | null;
+  updated_at: number;
+}
+
+function toLedgerEntry(r: LedgerRow): LedgerEntry {
+  return {
+    id: r.id,
+    runId: r.run_id,
+    dataset: r.dataset,
+    key: JSON.parse(r.key),
+    target: r.target,
+    expected: r.expected,
+    nextFingerprint: r.next_fingerprint,
+    before: r.before_values === null ? null : JSON.parse(r.before_values),
+    after: r.after_values === null ? null : JSON.parse(r.after_values),
+    outcome: r.outcome,
+    attempts: r.attempts,
+    ...(r.error === null ? {} : { error: r.error }),
+    updatedAt: r.updated_at,
+  };
+}
+
+interface EscalationRow {
+  id: string;
+  dataset: string;
+  key: string;
+  class: string;
+  reason: string;
+  options: string;
+  detail: string;
+  status: Escalation["status"];
+  run_id: string;
+  created_at: number;
+  resolved_at: number | null;
+  resolution: string | null;
+}
+
+function toEscalation(r: EscalationRow): Escalation {
+  return {
+    id: r.id,
+    dataset: r.dataset,
+    key: JSON.parse(r.key),
+    class: r.class,
+    reason: r.reason,
+    options: JSON.parse(r.options),
+    detail: JSON.parse(r.detail),
+    status: r.status,
+    runId: r.run_id,
+    createdAt: r.created_at,
+    ...(r.resolved_at === null ? {} : { resolvedAt: r.resolved_at }),
+    ...(r.resolution === null ? {} : { resolution: JSON.parse(r.resolution) }),
+  };
+}
+
+interface AuditRow {
+  seq: number;
+  ts: number;
+  run_id: string | null;
+  type: AuditEventType;
+  dataset: string | null;
+  key: string | null;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+function toAuditEntry(r: AuditRow): AuditEntry {
+  let data: unknown;
+  try {
+    data = JSON.parse(r.data);
+  } catch {
+    // Only an edit of the file makes this invalid JSON: return the text so verification reports the entry
+    // as edited instead of the read failing.
+    data = r.data;
+  }
+  return {
+    seq: r.seq,
+    ts: r.ts,
+    runId: r.run_id,
+    type: r.type,
+    dataset: r.dataset,
+    key: r.key,
+    data,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+/** JSON text of a value the port types as free-form JSON; `undefined` is stored as null. */
+function jsonText(value: unknown): string {
+  return JSON.stringify(value) ?? "null";
+}
+
+/**
+ * Text as SQLite hands it back: it stores UTF-8, in which a lone UTF-16 surrogate turns into replacement
+ * characters. Hashing the text as read back keeps an entry with such a string verifiable.
+ */
+function storedText<T extends string | null>(text: T): T {
+  return (text === null ? text : text.replace(/\p{Cs}/gu, "\uFFFD")) as T;
 }
 
 /** A StateStore in one SQLite file. Synchronous underneath; the async port keeps server stores possible. */
@@ -179,7 +328,220 @@ export class SqliteStateStore implements StateStore {
     })();
   }
 
+  async getRepairs(ids: readonly string[]): Promise<Map<string, LedgerEntry>> {
+    const out = new Map<string, LedgerEntry>();
+    if (ids.length === 0) return out;
+    const rows = this.db
+      .prepare("SELECT * FROM ledger WHERE id IN (SELECT value FROM json_each(?))")
+      .all(JSON.stringify(ids)) as LedgerRow[];
+    for (const r of rows) out.set(r.id, toLedgerEntry(r));
+    return out;
+  }
+
+  async recordRepairs(entries: readonly LedgerEntry[]): Promise<void> {
+    const st = this.db.prepare(
+      `INSERT INTO ledger (id, run_id, dataset, key, target, expected, next_fingerprint, before_values,
+         after_values, outcome, attempts, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, dataset = excluded.dataset, key = excluded.key,
+         target = excluded.target, expected = excluded.expected, next_fingerprint = excluded.next_fingerprint,
+         before_values = excluded.before_values, after_values = excluded.after_values,
+         outcome = excluded.outcome, attempts = excluded.attempts, error = excluded.error,
+         updated_at = excluded.updated_at`,
+    );
+    this.db.transaction(() => {
+      for (const e of entries)
+        st.run(
+          e.id,
+          e.runId,
+          e.dataset,
+          keyId(e.key),
+          e.target,
+          e.expected,
+          e.nextFingerprint,
+          e.before === null ? null : JSON.stringify(e.before),
+          e.after === null ? null : JSON.stringify(e.after),
+          e.outcome,
+          e.attempts,
+          e.error ?? null,
+          e.updatedAt,
+        );
+    })();
+  }
+
+  async listRepairs(filter: { runId?: string; id?: string; dataset?: string }): Promise<LedgerEntry[]> {
+    const where = conditions([
+      ["run_id = ?", filter.runId],
+      ["id = ?", filter.id],
+      ["dataset = ?", filter.dataset],
+    ]);
+    const rows = this.db
+      .prepare(`SELECT * FROM ledger${where.sql} ORDER BY rowid`)
+      .all(...where.params) as LedgerRow[];
+    return rows.map(toLedgerEntry);
+  }
+
+  async openEscalations(list: readonly Escalation[]): Promise<string[]> {
+    const st = this.db.prepare(
+      `INSERT INTO escalations (id, dataset, key, class, reason, options, detail, status, run_id, created_at,
+         resolved_at, resolution) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    );
+    return this.db.transaction(() => {
+      const inserted: string[] = [];
+      for (const e of list) {
+        const { changes } = st.run(
+          e.id,
+          e.dataset,
+          keyId(e.key),
+          e.class,
+          e.reason,
+          JSON.stringify(e.options),
+          jsonText(e.detail),
+          e.status,
+          e.runId,
+          e.createdAt,
+          e.resolvedAt ?? null,
+          e.resolution === undefined ? null : jsonText(e.resolution),
+        );
+        if (changes > 0) inserted.push(e.id);
+      }
+      return inserted;
+    })();
+  }
+
+  async listEscalations(
+    filter: { status?: Escalation["status"]; dataset?: string } = {},
+  ): Promise<Escalation[]> {
+    const where = conditions([
+      ["status = ?", filter.status],
+      ["dataset = ?", filter.dataset],
+    ]);
+    const rows = this.db
+      .prepare(`SELECT * FROM escalations${where.sql} ORDER BY created_at, rowid`)
+      .all(...where.params) as EscalationRow[];
+    return rows.map(toEscalation);
+  }
+
+  async getEscalation(id: string): Promise<Escalation | undefined> {
+    const row = this.db.prepare("SELECT * FROM escalations WHERE id = ?").get(id) as
+      | EscalationRow
+      | undefined;
+    return row && toEscalation(row);
+  }
+
+  async closeEscalation(
+    id: string,
+    status: "resolved" | "rejected",
+    resolution: unknown,
+    at: number,
+  ): Promise<void> {
+    const find = this.db.prepare("SELECT status FROM escalations WHERE id = ?").pluck();
+    const update = this.db.prepare(
+      "UPDATE escalations SET status = ?, resolution = ?, resolved_at = ? WHERE id = ?",
+    );
+    this.db
+      .transaction(() => {
+        const found = find.get(id) as Escalation["status"] | undefined;
+        if (found !== "open") throw new EscalationNotOpenError(id, found ?? "missing");
+        update.run(status, jsonText(resolution), at, id);
+      })
+      .immediate();
+  }
+
+  async appendAudit(events: readonly Omit<AuditEntryContent, "seq">[]): Promise<AuditEntry[]> {
+    if (events.length === 0) return [];
+    // Outside the transaction: a value with no JSON form throws before anything is written.
+    const prepared = events.map((e) => {
+      const data = jsonText(e.data);
+      return {
+        ...e,
+        runId: storedText(e.runId),
+        dataset: storedText(e.dataset),
+        key: storedText(e.key),
+        data,
+      };
+    });
+    const last = this.db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    const insert = this.db.prepare(
+      "INSERT INTO audit (seq, ts, run_id, type, dataset, key, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    // IMMEDIATE takes the write lock before reading the last entry, so no other connection or process can
+    // append between that read and these inserts.
+    return this.db
+      .transaction(() => {
+        const tail = last.get() as { seq: number; hash: string } | undefined;
+        let seq = tail?.seq ?? 0;
+        let prevHash = tail?.hash ?? GENESIS_HASH;
+        return prepared.map((e) => {
+          seq++;
+          const content: AuditEntryContent = {
+            seq,
+            ts: e.ts,
+            runId: e.runId,
+            type: storedText(e.type),
+            dataset: e.dataset,
+            key: e.key,
+            data: JSON.parse(e.data),
+          };
+          const hash = hashAuditEntry(prevHash, content);
+          insert.run(
+            seq,
+            content.ts,
+            content.runId,
+            content.type,
+            content.dataset,
+            content.key,
+            e.data,
+            prevHash,
+            hash,
+          );
+          const entry: AuditEntry = { ...content, prevHash, hash };
+          prevHash = hash;
+          return entry;
+        });
+      })
+      .immediate();
+  }
+
+  async readAudit(
+    filter: { runId?: string; key?: string; fromSeq?: number; limit?: number } = {},
+  ): Promise<AuditEntry[]> {
+    const where = conditions([
+      ["run_id = ?", filter.runId],
+      ["key = ?", filter.key],
+      ["seq >= ?", filter.fromSeq],
+    ]);
+    const rows = this.db
+      .prepare(`SELECT * FROM audit${where.sql} ORDER BY seq LIMIT ?`)
+      .all(...where.params, filter.limit ?? -1) as AuditRow[];
+    return rows.map(toAuditEntry);
+  }
+
+  async *iterateAudit(): AsyncIterable<AuditEntry> {
+    // Keyset batches: no statement stays open across yields, so other writers are never held up, and the
+    // first batch has no lower bound so that rows tampered in below seq 1 are seen too.
+    const first = this.db.prepare("SELECT * FROM audit ORDER BY seq LIMIT ?");
+    const next = this.db.prepare("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?");
+    let rows = first.all(AUDIT_BATCH) as AuditRow[];
+    while (rows.length > 0) {
+      for (const r of rows) yield toAuditEntry(r);
+      if (rows.length < AUDIT_BATCH) return;
+      rows = next.all(rows[rows.length - 1]!.seq, AUDIT_BATCH) as AuditRow[];
+    }
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+/** A WHERE clause of the conditions whose parameter is given, joined by AND. */
+function conditions(parts: readonly [sql: string, param: string | number | undefined][]): {
+  sql: string;
+  params: (string | number)[];
+} {
+  const given = parts.filter((p): p is [string, string | number] => p[1] !== undefined);
+  return {
+    sql: given.length ? ` WHERE ${given.map((p) => p[0]).join(" AND ")}` : "",
+    params: given.map((p) => p[1]),
+  };
 }

@@ -1,0 +1,87 @@
+/** `concord rollback --run ID | --repair ID`: conditional inverse writes from the ledger's before images. */
+import { fingerprintRow } from "../core/fingerprint.js";
+import { repairId } from "../core/repair-id.js";
+import { observeKeys } from "../engine.js";
+import { executeRepairs, type RepairTask } from "../execute/execute-repairs.js";
+import { WriteGuard } from "../execute/write-guard.js";
+import { keyToJson } from "../core/model.js";
+import { EXIT, UsageError } from "./errors.js";
+import { newRunId, openSession } from "./session.js";
+
+export interface RollbackOptions {
+  readonly config: string;
+  readonly run?: string | undefined;
+  readonly repair?: string | undefined;
+  readonly json?: boolean | undefined;
+}
+
+/**
+ * Restores the before image of every applied repair of a run (or one repair), only where the record
+ * still equals the after image; a record changed since is left alone (`superseded`). Exit 0 when every
+ * rollback applied, 1 otherwise.
+ */
+export async function runRollback(options: RollbackOptions, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+  if (!!options.run === !!options.repair) throw new UsageError("rollback: give exactly one of --run ID or --repair ID");
+  const session = await openSession({ config: options.config }, { readonly: false });
+  try {
+    const entries = (await session.state.listRepairs(options.run ? { runId: options.run } : { id: options.repair! })).filter(
+      (e) => e.outcome === "applied",
+    );
+    if (entries.length === 0) {
+      throw new UsageError(
+        options.run ? `rollback --run ${options.run}: no applied repairs in that run` : `rollback --repair ${options.repair}: no applied repair with that id`,
+      );
+    }
+    const runId = newRunId();
+    const out: Record<string, unknown>[] = [];
+    let allOk = true;
+    for (const name of [...new Set(entries.map((e) => e.dataset))]) {
+      const ds = session.config.datasets.find((d) => d.name === name);
+      if (!ds) throw new UsageError(`rollback: dataset ${name} is no longer declared in ${session.config.path}`);
+      const replicas = await session.replicas(ds);
+      const { resolved } = await observeKeys(ds, replicas, [], Date.now());
+      const tasks: RepairTask[] = entries
+        .filter((e) => e.dataset === name)
+        .map((e) => {
+          const nextFingerprint = e.before ? fingerprintRow(e.key, e.before) : null;
+          return {
+            id: repairId(name, e.key, e.target, e.nextFingerprint, nextFingerprint),
+            dataset: name,
+            key: e.key,
+            target: e.target,
+            expected: e.nextFingerprint,
+            next: e.before,
+            nextFingerprint,
+            before: e.after,
+            action: e.before ? "propagate" : "delete",
+          };
+        });
+      const results = await executeRepairs(name, tasks, {
+        runId,
+        shape: resolved.shape,
+        replicas: new Map(replicas.map((r) => [r.name, r.connector])),
+        state: session.state,
+        guard: new WriteGuard({ writesPerSecond: ds.policy.limits.writesPerSecond }),
+        now: Date.now,
+        appliedEvent: "rolled-back",
+      });
+      const byId = new Map(results.map((r) => [r.id, r]));
+      const original = entries.filter((e) => e.dataset === name);
+      const undone = original.filter((_, i) => ["rolled-back", "noop"].includes(byId.get(tasks[i]!.id)?.outcome ?? ""));
+      await session.state.recordRepairs(undone.map((e) => ({ ...e, outcome: "rolled-back", updatedAt: Date.now() })));
+      original.forEach((e, i) => {
+        const r = byId.get(tasks[i]!.id)!;
+        if (r.outcome !== "rolled-back" && r.outcome !== "noop") allOk = false;
+        out.push({ repair: e.id, key: keyToJson(resolved.shape.key, r.key), target: r.target, outcome: r.outcome, ...(r.error ? { error: r.error } : {}) });
+      });
+    }
+    if (options.json) stdout.write(`${JSON.stringify({ runId, rollbacks: out }, null, 2)}\n`);
+    else {
+      for (const r of out) stdout.write(`${r.repair}  ${(r.key as unknown[]).join(",")} on ${r.target}: ${r.outcome}${r.error ? ` (${r.error})` : ""}\n`);
+      stdout.write(`${allOk ? "Rolled back" : "Partly rolled back"}: ${out.length} repair${out.length === 1 ? "" : "s"} (run ${runId}).\n`);
+    }
+    return allOk ? EXIT.ok : EXIT.diverged;
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,269 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, parseConfig } from "./load-config.js";
+
+const PATH = "/etc/concord/concord.yaml";
+
+/** The example from DESIGN.md. */
+const DESIGN_EXAMPLE = `
+state: sqlite:.concord/state.db          # or postgres://host/db
+datasets:
+  customers:
+    key: id                              # or [tenant_id, id]
+    columns: [name, email, balance, updated_at, version]   # default: all non-key columns
+    versions: { counter: version, timestamp: updated_at }  # optional; also vector: <json column>
+    replicas:
+      primary:   { url: "postgres://127.0.0.1/app", table: customers }
+      reporting: { url: "sqlite:./reporting.db", table: customers }
+      cache:     { url: "redis://127.0.0.1:6379/0", prefix: "customer:" }
+    policy:
+      owner: primary                     # or { field: region, map: { eu: pg_eu, us: pg_us } }
+      resolve: highest-version           # owner | lww | highest-version | version-vector | merge
+      tolerance: { balance: 0.005 }
+      window: 30s
+      escalate: { ambiguity: 0.5 }
+      limits: { maxRepairs: 10000, maxDivergentFraction: 0.2, writesPerSecond: 1000 }
+    schedule: 5m                         # for serve
+`;
+
+/** A small valid dataset `items` with replicas a and b; `extra` lines are appended inside the dataset. */
+function items(extra = "", replicas = "      a: { url: sqlite:a.db, table: items }\n      b: { url: sqlite:b.db, table: items }\n") {
+  return `datasets:\n  items:\n    key: id\n    replicas:\n${replicas}${extra}`;
+}
+
+function errorOf(text: string, env: Record<string, string | undefined> = {}): string {
+  try {
+    parseConfig(text, PATH, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).message;
+  }
+  throw new Error("expected a ConfigError, but the config parsed");
+}
+
+describe("parseConfig: a valid config", () => {
+  it("parses the DESIGN.md example and normalises it", () => {
+    const cfg = parseConfig(DESIGN_EXAMPLE, PATH, {});
+    expect(cfg.path).toBe(PATH);
+    expect(cfg.state).toBe("sqlite:/etc/concord/.concord/state.db");
+    expect(cfg.datasets).toHaveLength(1);
+    const ds = cfg.datasets[0]!;
+    expect(ds).toEqual({
+      name: "customers",
+      key: ["id"],
+      columns: ["name", "email", "balance", "updated_at", "version"],
+      types: {},
+      versions: { counter: "version", timestamp: "updated_at" },
+      replicas: [
+        { name: "primary", url: "postgres://127.0.0.1/app", table: "customers" },
+        { name: "reporting", url: "sqlite:/etc/concord/reporting.db", table: "customers" },
+        { name: "cache", url: "redis://127.0.0.1:6379/0", prefix: "customer:" },
+      ],
+      policy: {
+        owner: "primary",
+        resolve: "highest-version",
+        merge: {},
+        tolerance: { balance: { kind: "numeric", bound: 0.005 } },
+        windowMs: 30_000,
+        escalateAmbiguity: 0.5,
+        limits: { maxRepairs: 10000, maxDivergentFraction: 0.2, writesPerSecond: 1000 },
+      },
+      scheduleMs: 300_000,
+      detect: {},
+    });
+  });
+
+  it("applies defaults to a minimal config", () => {
+    const cfg = parseConfig(items(), PATH, {});
+    const ds = cfg.datasets[0]!;
+    expect(cfg.state).toBe("sqlite:/etc/concord/.concord/state.db");
+    expect(ds.columns).toBeUndefined();
+    expect(ds.versions).toEqual({});
+    expect(ds.types).toEqual({});
+    expect(ds.policy).toEqual({
+      owner: undefined,
+      resolve: undefined,
+      merge: {},
+      tolerance: {},
+      windowMs: undefined,
+      escalateAmbiguity: undefined,
+      limits: {},
+    });
+    expect(ds.scheduleMs).toBeUndefined();
+  });
+
+  it.each<[string, unknown]>([
+    ["key: [tenant_id, id]", ["tenant_id", "id"]],
+    ["key: id", ["id"]],
+  ])("%s → key %j", (keyLine, expected) => {
+    const cfg = parseConfig(items().replace("key: id", keyLine), PATH, {});
+    expect(cfg.datasets[0]!.key).toEqual(expected);
+  });
+
+  it("reads tolerances as numbers or durations, and an owner map", () => {
+    const cfg = parseConfig(
+      items(
+        "    types: { seen_at: timestamp }\n" +
+          "    policy:\n" +
+          "      owner: { field: region, map: { eu: a, us: b } }\n" +
+          "      tolerance: { balance: 0, seen_at: 1500ms }\n",
+      ),
+      PATH,
+      {},
+    );
+    const policy = cfg.datasets[0]!.policy;
+    expect(policy.owner).toEqual({ field: "region", map: { eu: "a", us: "b" } });
+    expect(policy.tolerance).toEqual({ balance: { kind: "numeric", bound: 0 }, seen_at: { kind: "duration", ms: 1500 } });
+    expect(cfg.datasets[0]!.types).toEqual({ seen_at: "timestamp" });
+  });
+});
+
+describe("parseConfig: SQLite paths", () => {
+  it.each<[string, string, string]>([
+    ["sqlite:a.db", PATH, "sqlite:/etc/concord/a.db"],
+    ["sqlite:./data/a.db", PATH, "sqlite:/etc/concord/data/a.db"],
+    ["sqlite:../a.db", PATH, "sqlite:/etc/a.db"],
+    ["sqlite:/var/lib/a.db", PATH, "sqlite:/var/lib/a.db"],
+    ["sqlite:///var/lib/a.db", PATH, "sqlite:/var/lib/a.db"],
+    ["sqlite::memory:", PATH, "sqlite::memory:"],
+    ["sqlite:a.db", "/srv/app/conf/concord.yaml", "sqlite:/srv/app/conf/a.db"],
+    ["postgres://127.0.0.1/app", PATH, "postgres://127.0.0.1/app"],
+  ])("%s in %s → %s", (url, path, expected) => {
+    const text = items("", `      a: { url: "${url}" }\n      b: { url: "memory:b" }\n`);
+    expect(parseConfig(text, path, {}).datasets[0]!.replicas[0]!.url).toBe(expected);
+  });
+
+  it("resolves the state store path against the config file's folder", () => {
+    const cfg = parseConfig(`state: sqlite:state/concord.db\n${items()}`, "/srv/app/concord.yaml", {});
+    expect(cfg.state).toBe("sqlite:/srv/app/state/concord.db");
+  });
+});
+
+describe("parseConfig: ${VAR} interpolation", () => {
+  it.each<[string, Record<string, string | undefined>, string]>([
+    ["${PG_URL}", { PG_URL: "postgres://u:p@db/app" }, "postgres://u:p@db/app"],
+    ["postgres://${HOST}:${PORT}/app", { HOST: "db", PORT: "5433" }, "postgres://db:5433/app"],
+    ["${PG_URL:-postgres://localhost/app}", {}, "postgres://localhost/app"],
+    ["${PG_URL:-postgres://localhost/app}", { PG_URL: "postgres://db/app" }, "postgres://db/app"],
+    ["${PG_URL:-postgres://localhost/app}", { PG_URL: "" }, "postgres://localhost/app"],
+    ["memory:${NAME:-}x", {}, "memory:x"],
+  ])("%s with %j → %s", (url, env, expected) => {
+    const text = items("", `      a: { url: "${url}" }\n      b: { url: "memory:b" }\n`);
+    expect(parseConfig(text, PATH, env).datasets[0]!.replicas[0]!.url).toBe(expected);
+  });
+
+  it.each<[string, Record<string, string | undefined>, string]>([
+    ["${PG_URL}", {}, "datasets.items.replicas.a.url: environment variable PG_URL is not set"],
+    ["${PG_URL}", { PG_URL: undefined }, "datasets.items.replicas.a.url: environment variable PG_URL is not set"],
+    ["${HOST}/${DB}", { HOST: "h" }, "datasets.items.replicas.a.url: environment variable DB is not set"],
+  ])("%s with %j → %s", (url, env, expected) => {
+    const text = items("", `      a: { url: "${url}" }\n      b: { url: "memory:b" }\n`);
+    expect(errorOf(text, env)).toBe(expected);
+  });
+
+  it("interpolates the state URL and names its path when unset", () => {
+    expect(parseConfig(`state: \${STATE}\n${items()}`, PATH, { STATE: "postgres://s/db" }).state).toBe("postgres://s/db");
+    expect(errorOf(`state: \${STATE}\n${items()}`)).toBe("state: environment variable STATE is not set");
+  });
+});
+
+describe("parseConfig: errors are one line naming the path", () => {
+  it.each<[string, string, string]>([
+    [
+      "owner not a replica",
+      items("    policy: { owner: c }\n"),
+      'datasets.items.policy.owner: "c" is not a replica of items',
+    ],
+    [
+      "owner map value not a replica",
+      items("    policy: { owner: { field: region, map: { eu: a, us: z } } }\n"),
+      'datasets.items.policy.owner.map.us: "z" is not a replica of items',
+    ],
+    ["unknown dataset key", items("    polcy: { owner: a }\n"), "datasets.items.polcy: unknown key (check the spelling)"],
+    ["unknown policy key", items("    policy: { ownr: a }\n"), "datasets.items.policy.ownr: unknown key (check the spelling)"],
+    ["unknown replica key", items("", "      a: { url: memory:a, tabel: t }\n      b: { url: memory:b }\n"), "datasets.items.replicas.a.tabel: unknown key (check the spelling)"],
+    ["unknown top-level key", `stat: sqlite:x.db\n${items()}`, "stat: unknown key (check the spelling)"],
+    ["bad window", items("    policy: { window: 30x }\n"), 'datasets.items.policy.window: expected a duration such as "30s", "5m" or "1h"'],
+    ["bad schedule", items("    schedule: soon\n"), 'datasets.items.schedule: expected a duration such as "30s", "5m" or "1h"'],
+    ["numeric schedule", items("    schedule: 5\n"), 'datasets.items.schedule: expected a duration such as "30s", "5m" or "1h"'],
+    [
+      "bad tolerance",
+      items("    policy: { tolerance: { balance: -1 } }\n"),
+      "datasets.items.policy.tolerance.balance: Too small: expected number to be >=0",
+    ],
+    ["only one replica", items("", "      a: { url: memory:a }\n"), "datasets.items.replicas: a dataset needs at least two replicas"],
+    ["replica without url", items("", "      a: { table: t }\n      b: { url: memory:b }\n"), "datasets.items.replicas.a.url: is required"],
+    // A value of the wrong type is not reported as missing.
+    [
+      "url of the wrong type",
+      items("", "      a: { url: 5 }\n      b: { url: memory:b }\n"),
+      "datasets.items.replicas.a.url: expected a store URL (sqlite:PATH, postgres://…, mysql://…, redis://…, memory:NAME)",
+    ],
+    ["replicas as a list", items("", "").replace("    replicas:\n", "    replicas: [a, b]\n"), "datasets.items.replicas: expected record, received array"],
+    ["datasets as a number", "datasets: 5\n", "datasets: expected record, received number"],
+    ["a list at the top level", "- a\n- b\n", "(top level): expected object, received array"],
+    ["fanout below 2", items("    detect: { fanout: 1 }\n"), "datasets.items.detect.fanout: Too small: expected number to be >=2"],
+    [
+      "tolerance of the wrong type",
+      items("    policy: { tolerance: { balance: [1] } }\n"),
+      'datasets.items.policy.tolerance.balance: expected a non-negative number or a duration such as "1s"',
+    ],
+    ["unknown resolve", items("    policy: { resolve: newest }\n"), 'datasets.items.policy.resolve: expected one of "owner", "lww", "highest-version", "version-vector", "merge"'],
+    ["resolve owner without owner", items("    policy: { resolve: owner }\n"), 'datasets.items.policy.resolve: "owner" needs policy.owner'],
+    ["resolve lww without timestamp", items("    policy: { resolve: lww }\n"), 'datasets.items.policy.resolve: "lww" needs versions.timestamp'],
+    ["resolve merge without rules", items("    policy: { resolve: merge }\n"), 'datasets.items.policy.merge: resolve "merge" needs per-column rules in policy.merge'],
+    ["key among columns", items("    columns: [name, id]\n"), 'datasets.items.columns: "id" is a key column'],
+    ["unknown type", items("    types: { price: money }\n"), 'datasets.items.types.price: expected one of "integer", "decimal", "float", "boolean", "text", "timestamp", "json", "bytes"'],
+    ["ambiguity over 1", items("    policy: { escalate: { ambiguity: 2 } }\n"), "datasets.items.policy.escalate.ambiguity: Too big: expected number to be <=1"],
+    ["no datasets", "datasets: {}\n", "datasets: declare at least one dataset"],
+    ["no datasets key", "state: sqlite:x.db\n", "datasets: is required"],
+  ])("%s", (_name, text, expected) => {
+    const message = errorOf(text);
+    expect(message).toBe(expected);
+    expect(message).not.toContain("\n");
+  });
+
+  it.each<[string, string, string]>([
+    ["missing key", items().replace("    key: id\n", ""), "datasets.items.key: expected a column name or a list of column names"],
+    ["empty key list", items().replace("key: id", "key: []"), "datasets.items.key: Too small: expected array to have >=1 items"],
+    ["key of the wrong type", items().replace("key: id", "key: { a: 1 }"), "datasets.items.key: expected a column name or a list of column names"],
+    ["empty key name", items().replace("key: id", 'key: ""'), "datasets.items.key: must not be empty"],
+  ])("%s", (_name, text, expected) => {
+    expect(errorOf(text)).toBe(expected);
+  });
+
+  it.each<[string, string]>([
+    ["datasets:\n  items:\n    key: [id\n", `${PATH}:4:1: `],
+    ["datasets:\n  items: { key: id\n", `${PATH}:3:1: `],
+    ["datasets:\n  items:\n    key: id\n    key: other\n", `${PATH}:4:5: `],
+    ["datasets:\n\titems: {}\n", `${PATH}:2:1: `],
+  ])("YAML syntax error in %j gives %s…", (text, prefix) => {
+    const message = errorOf(text);
+    expect(message).toMatch(/^\/etc\/concord\/concord\.yaml:\d+:\d+: \S/);
+    expect(message.startsWith(prefix)).toBe(true);
+    expect(message).not.toContain("\n");
+  });
+
+  it.each<[string]>([[""], ["# only a comment\n"], ["~\n"]])("an empty file %j is an error naming the file", (text) => {
+    expect(errorOf(text)).toBe(`${PATH}: the file is empty; declare datasets:`);
+  });
+});
+
+describe("loadConfig", () => {
+  const dir = mkdtempSync(join(tmpdir(), "concord-config-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("reads the file and resolves SQLite paths against its folder", () => {
+    const path = join(dir, "concord.yaml");
+    writeFileSync(path, items());
+    const cfg = loadConfig(path, {});
+    expect(cfg.datasets[0]!.replicas.map((r) => r.url)).toEqual([`sqlite:${join(dir, "a.db")}`, `sqlite:${join(dir, "b.db")}`]);
+  });
+
+  it("names a missing file", () => {
+    const path = join(dir, "nope.yaml");
+    expect(() => loadConfig(path, {})).toThrow(new ConfigError(`${path}: cannot read config file (not found; pass -c PATH)`));
+  });
+});

@@ -1,0 +1,181 @@
+/** Audit-entry hashing and chain verification. Pure: hashing only, no I/O, no clock. */
+import { hash } from "node:crypto";
+
+/** What an audit entry records; one value per step of a run and per operator action. */
+export type AuditEventType =
+  | "detected"
+  | "decided"
+  | "applied"
+  | "noop"
+  | "superseded"
+  | "failed"
+  | "escalated"
+  | "resolved"
+  | "rejected"
+  | "rolled-back"
+  | "guard"
+  | "alert";
+
+/** The hashed part of an audit entry. */
+export interface AuditEntryContent {
+  /** Position in the log: 1 for the first entry, then consecutive with no gaps. */
+  seq: number;
+  /** Milliseconds since the epoch, supplied by the caller. */
+  ts: number;
+  runId: string | null;
+  type: AuditEventType;
+  dataset: string | null;
+  /** The key as `keyId` JSON text, or null for an event about no single key. */
+  key: string | null;
+  /** Free-form JSON detail. Hashed in its JSON form: `undefined` members are dropped, as in JSON.stringify. */
+  data: unknown;
+}
+
+/** An audit entry as stored: its content plus the link to the entry before it. */
+export interface AuditEntry extends AuditEntryContent {
+  /** The `hash` of entry `seq - 1`, or GENESIS_HASH for entry 1. */
+  prevHash: string;
+  /** hashAuditEntry(prevHash, content). */
+  hash: string;
+}
+
+/** The previous hash of the first entry: 64 zeros. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/** The outcome of verifying a chain: how many entries verified, or the first entry that does not. */
+export type AuditChainVerdict = { ok: true; count: number } | { ok: false; seq: number; problem: string };
+
+/**
+ * JSON text with the members of every object sorted by key (UTF-16 code-unit order, as Array#sort), so
+ * equal values always give the same text. Otherwise follows JSON.stringify: `toJSON` is honoured,
+ * `undefined`, functions and symbols are dropped from objects and become null in arrays, non-finite
+ * numbers become null, and a bigint or a cycle throws a TypeError.
+ */
+export function canonicalJson(value: unknown): string {
+  return encode(value, new Set()) ?? "null";
+}
+
+function encode(value: unknown, ancestors: Set<object>): string | undefined {
+  if (
+    value !== null &&
+    typeof value === "object" &&
+    typeof (value as { toJSON?: unknown }).toJSON === "function"
+  ) {
+    value = (value as { toJSON: () => unknown }).toJSON();
+  }
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+      return JSON.stringify(value);
+    case "bigint":
+      throw new TypeError("canonicalJson: a bigint has no JSON form; convert it to a string first");
+    case "undefined":
+    case "function":
+    case "symbol":
+      return undefined;
+  }
+  if (value === null) return "null";
+  const obj = value as object;
+  if (ancestors.has(obj)) throw new TypeError("canonicalJson: the value contains a cycle");
+  ancestors.add(obj);
+  let text: string;
+  if (Array.isArray(obj)) {
+    text = `[${obj.map((item) => encode(item, ancestors) ?? "null").join(",")}]`;
+  } else {
+    const record = obj as Record<string, unknown>;
+    const members: string[] = [];
+    for (const name of Object.keys(record).sort()) {
+      const member = encode(record[name], ancestors);
+      if (member !== undefined) members.push(`${JSON.stringify(name)}:${member}`);
+    }
+    text = `{${members.join(",")}}`;
+  }
+  ancestors.delete(obj);
+  return text;
+}
+
+/**
+ * The hash of one entry: SHA-256, as 64 lowercase hex digits, over `prevHash + "\n" +` the canonical JSON
+ * of the content fields (seq, ts, runId, type, dataset, key, data; `data: undefined` counts as null).
+ * Extra properties, such as the `prevHash` and `hash` of an AuditEntry passed in, are not hashed.
+ */
+export function hashAuditEntry(prevHash: string, content: AuditEntryContent): string {
+  const hashed: AuditEntryContent = {
+    seq: content.seq,
+    ts: content.ts,
+    runId: content.runId,
+    type: content.type,
+    dataset: content.dataset,
+    key: content.key,
+    data: content.data === undefined ? null : content.data,
+  };
+  return hash("sha256", `${prevHash}\n${canonicalJson(hashed)}`, "hex");
+}
+
+/**
+ * Checks entries one at a time, in the order given, as the links of one chain starting at seq 1. Reports
+ * the first entry that breaks it; once broken it keeps that verdict. Holds only the previous entry, so a
+ * log of any size is verified in constant memory.
+ */
+export class AuditChainVerifier {
+  private expectedSeq = 1;
+  private prev: AuditEntry | undefined;
+  private failure: { ok: false; seq: number; problem: string } | undefined;
+
+  /** Checks the next entry; returns the verdict so far. */
+  push(entry: AuditEntry): AuditChainVerdict {
+    if (this.failure) return this.failure;
+    const problem = this.check(entry);
+    if (problem !== undefined) {
+      this.failure = { ok: false, seq: entry.seq, problem: `entry ${entry.seq}: ${problem}` };
+      return this.failure;
+    }
+    this.prev = entry;
+    this.expectedSeq++;
+    return this.verdict();
+  }
+
+  /** The verdict over every entry pushed so far (an empty chain verifies with count 0). */
+  verdict(): AuditChainVerdict {
+    return this.failure ?? { ok: true, count: this.expectedSeq - 1 };
+  }
+
+  private check(entry: AuditEntry): string | undefined {
+    if (entry.seq !== this.expectedSeq) {
+      const cause =
+        Number.isInteger(entry.seq) && entry.seq > this.expectedSeq
+          ? "an entry was deleted or moved"
+          : "an entry was inserted, duplicated or moved";
+      return `expected seq ${this.expectedSeq} (${cause})`;
+    }
+    const wantPrev = this.prev?.hash ?? GENESIS_HASH;
+    if (entry.prevHash !== wantPrev) {
+      return this.prev
+        ? `previous hash does not match entry ${this.prev.seq} (an entry was inserted, deleted or reordered)`
+        : "previous hash is not the genesis hash (the first entry was replaced or the log was truncated at its start)";
+    }
+    if (hashAuditEntry(entry.prevHash, entry) !== entry.hash)
+      return "content does not match its hash (edited)";
+    return undefined;
+  }
+}
+
+/**
+ * Verifies a whole chain given in seq order, from entry 1. Detects an edited entry (its hash no longer
+ * matches), a deleted, inserted or reordered one (a seq gap or a broken prevHash link) and names the first
+ * entry affected. It cannot detect entries removed from the end, nor a chain rewritten from some entry
+ * onwards with every hash recomputed: that needs the last hash kept somewhere else.
+ */
+export function verifyAuditChain(entries: Iterable<AuditEntry>): AuditChainVerdict {
+  const verifier = new AuditChainVerifier();
+  for (const entry of entries) if (!verifier.push(entry).ok) break;
+  return verifier.verdict();
+}
+
+/** verifyAuditChain over an asynchronous stream, such as StateStore#iterateAudit; stops at the first problem. */
+export async function verifyAuditChainAsync(entries: AsyncIterable<AuditEntry>): Promise<AuditChainVerdict> {
+  const verifier = new AuditChainVerifier();
+  for await (const entry of entries) if (!verifier.push(entry).ok) break;
+  return verifier.verdict();
+}

@@ -1,0 +1,347 @@
+import { describe, expect, it } from "vitest";
+import {
+  type CanonicalValue,
+  type ColumnType,
+  canonicalValue,
+  encodeRow,
+  formatMicros,
+  timestampMicros,
+  ValueError,
+} from "./canonical.js";
+
+describe("canonicalValue: integer", () => {
+  it.each<[unknown, string]>([
+    [0, "0"],
+    [-0, "0"],
+    [42, "42"],
+    [-42, "-42"],
+    [7n, "7"],
+    [-7n, "-7"],
+    ["007", "7"],
+    ["-0", "0"],
+    ["+5", "5"],
+    [" 12 ", "12"],
+    ["-0042", "-42"],
+    [true, "1"],
+    [false, "0"],
+    // Beyond 2^53: text and bigint keep every digit.
+    ["9007199254740993", "9007199254740993"],
+    [9007199254740993n, "9007199254740993"],
+    ["-123456789012345678901234567890", "-123456789012345678901234567890"],
+    [2 ** 60, "1152921504606846976"],
+    [Number.MAX_SAFE_INTEGER, "9007199254740991"],
+  ])("%o → %s", (raw, expected) => {
+    expect(canonicalValue("integer", raw)).toBe(expected);
+  });
+
+  it.each<[unknown]>([[1.5], [Number.NaN], [Number.POSITIVE_INFINITY], ["1.0"], ["abc"], [""], ["1e3"], ["0x10"], [{}]])(
+    "%o throws ValueError",
+    (raw) => {
+      expect(() => canonicalValue("integer", raw)).toThrow(ValueError);
+    },
+  );
+});
+
+describe("canonicalValue: decimal", () => {
+  it.each<[unknown, string]>([
+    ["1.50", "1.5"],
+    ["100", "100"],
+    ["100.000", "100"],
+    ["-0.00", "0"],
+    ["-0", "0"],
+    ["0", "0"],
+    ["1e3", "1000"],
+    ["1.5e-3", "0.0015"],
+    ["1.5E2", "150"],
+    ["12.345e1", "123.45"],
+    ["-2.5e-1", "-0.25"],
+    [".5", "0.5"],
+    ["5.", "5"],
+    ["+3.10", "3.1"],
+    ["0007.2500", "7.25"],
+    [" 1.0 ", "1"],
+    ["-1.50", "-1.5"],
+    ["123456789012345678901234567890.1", "123456789012345678901234567890.1"],
+    [1.5, "1.5"],
+    [-0, "0"],
+    [100, "100"],
+    [1e21, "1000000000000000000000"],
+    [1e-7, "0.0000001"],
+    [12n, "12"],
+  ])("%o → %s", (raw, expected) => {
+    expect(canonicalValue("decimal", raw)).toBe(expected);
+  });
+
+  it.each<[unknown]>([["."], [""], ["abc"], ["1.2.3"], ["1e"], ["--1"], [Number.NaN], [Number.POSITIVE_INFINITY], [true]])(
+    "%o throws ValueError",
+    (raw) => {
+      expect(() => canonicalValue("decimal", raw)).toThrow(ValueError);
+    },
+  );
+});
+
+describe("canonicalValue: float", () => {
+  it.each<[unknown, string]>([
+    [0.1, "0.1"],
+    [-0, "0"],
+    [0, "0"],
+    [1.5, "1.5"],
+    [-2.25, "-2.25"],
+    [1e21, "1e+21"],
+    [Number.NaN, "NaN"],
+    [Number.POSITIVE_INFINITY, "Infinity"],
+    [Number.NEGATIVE_INFINITY, "-Infinity"],
+    ["NaN", "NaN"],
+    ["Infinity", "Infinity"],
+    ["-Infinity", "-Infinity"],
+    ["0.10", "0.1"],
+    ["-0.0", "0"],
+    ["1e3", "1000"],
+    [" 2.5 ", "2.5"],
+    [3n, "3"],
+  ])("%o → %s", (raw, expected) => {
+    expect(canonicalValue("float", raw)).toBe(expected);
+  });
+
+  it.each<[unknown]>([[""], ["  "], ["abc"], ["nan"], [true], [{}]])("%o throws ValueError", (raw) => {
+    expect(() => canonicalValue("float", raw)).toThrow(ValueError);
+  });
+});
+
+describe("canonicalValue: boolean", () => {
+  it.each<[unknown, string]>([
+    [true, "t"],
+    [false, "f"],
+    [1, "t"],
+    [0, "f"],
+    [1n, "t"],
+    [0n, "f"],
+    ["true", "t"],
+    ["TRUE", "t"],
+    ["t", "t"],
+    ["1", "t"],
+    ["yes", "t"],
+    ["on", "t"],
+    ["false", "f"],
+    ["f", "f"],
+    ["F", "f"],
+    ["0", "f"],
+    ["no", "f"],
+    ["off", "f"],
+  ])("%o → %s", (raw, expected) => {
+    expect(canonicalValue("boolean", raw)).toBe(expected);
+  });
+
+  it.each<[unknown]>([[2], [-1], [0.5], [2n], [""], ["maybe"], ["tru"], [{}]])("%o throws ValueError", (raw) => {
+    expect(() => canonicalValue("boolean", raw)).toThrow(ValueError);
+  });
+});
+
+describe("canonicalValue: text", () => {
+  it.each<[unknown, string]>([
+    ["hello", "hello"],
+    ["", ""],
+    ["  padded  ", "  padded  "],
+    ["a|b\\c", "a|b\\c"],
+    ["\u{1F600} é", "\u{1F600} é"],
+    [42, "42"],
+    [10n, "10"],
+    [true, "true"],
+    [Buffer.from("héllo", "utf8"), "héllo"],
+    [new Uint8Array([0x61, 0x62]), "ab"],
+  ])("%o → %j", (raw, expected) => {
+    expect(canonicalValue("text", raw)).toBe(expected);
+  });
+
+  it("throws ValueError for an object", () => {
+    expect(() => canonicalValue("text", { a: 1 })).toThrow(ValueError);
+  });
+});
+
+describe("canonicalValue: null", () => {
+  const types: ColumnType[] = ["integer", "decimal", "float", "boolean", "text", "timestamp", "json", "bytes"];
+
+  it.each(types)("%s: null and undefined are null", (type) => {
+    expect(canonicalValue(type, null)).toBeNull();
+    expect(canonicalValue(type, undefined)).toBeNull();
+  });
+
+  it.each<[ColumnType, string]>([
+    ["text", ""],
+    ["bytes", ""],
+  ])("%s: the empty string is not null", (type, expected) => {
+    expect(canonicalValue(type, "")).toBe(expected);
+  });
+
+  it("null and the empty string encode differently", () => {
+    expect(encodeRow([null])).not.toBe(encodeRow([canonicalValue("text", "")]));
+  });
+});
+
+describe("canonicalValue: timestamp", () => {
+  it.each<[unknown, string]>([
+    ["2024-01-01T00:00:00Z", "2024-01-01T00:00:00.000000Z"],
+    ["2024-01-01T00:00:00z", "2024-01-01T00:00:00.000000Z"],
+    ["2024-01-01 00:00:00 UTC", "2024-01-01T00:00:00.000000Z"],
+    // No offset means UTC.
+    ["2024-01-01 00:00:00", "2024-01-01T00:00:00.000000Z"],
+    ["2024-01-01T12:30", "2024-01-01T12:30:00.000000Z"],
+    ["2024-01-01", "2024-01-01T00:00:00.000000Z"],
+    // Offsets are converted to UTC, across day and year boundaries.
+    ["2024-01-01T00:00:00+02:00", "2023-12-31T22:00:00.000000Z"],
+    ["2024-01-01T00:00:00+0200", "2023-12-31T22:00:00.000000Z"],
+    ["2024-01-01T00:00:00+02", "2023-12-31T22:00:00.000000Z"],
+    ["2023-12-31T23:00:00-05:30", "2024-01-01T04:30:00.000000Z"],
+    ["2024-06-15 10:00:00+05:45", "2024-06-15T04:15:00.000000Z"],
+    // Fractions: microsecond precision, shorter ones padded, longer ones truncated.
+    ["2024-01-01T00:00:00.5Z", "2024-01-01T00:00:00.500000Z"],
+    ["2024-01-01T00:00:00.123Z", "2024-01-01T00:00:00.123000Z"],
+    ["2024-01-01T00:00:00.123456Z", "2024-01-01T00:00:00.123456Z"],
+    ["2024-01-01 00:00:00.000001", "2024-01-01T00:00:00.000001Z"],
+    ["2024-01-01T00:00:00.1234567Z", "2024-01-01T00:00:00.123456Z"],
+    ["2024-01-01T00:00:00,25Z", "2024-01-01T00:00:00.250000Z"],
+    ["2024-02-29T23:59:59.999999+00:00", "2024-02-29T23:59:59.999999Z"],
+    // Years before 100 are not years of the 20th century.
+    ["0001-01-01 00:00:00", "0001-01-01T00:00:00.000000Z"],
+    ["0099-12-31T23:59:59Z", "0099-12-31T23:59:59.000000Z"],
+    // Date objects.
+    [new Date("2024-01-01T00:00:00.123Z"), "2024-01-01T00:00:00.123000Z"],
+    [new Date(Date.UTC(2024, 0, 1, 5)), "2024-01-01T05:00:00.000000Z"],
+    // Numbers are Unix epoch seconds.
+    [0, "1970-01-01T00:00:00.000000Z"],
+    [1704067200, "2024-01-01T00:00:00.000000Z"],
+    [1704067200.5, "2024-01-01T00:00:00.500000Z"],
+    [1704067200.000001, "2024-01-01T00:00:00.000001Z"],
+    [-1.5, "1969-12-31T23:59:58.500000Z"],
+    [1704067200n, "2024-01-01T00:00:00.000000Z"],
+  ])("%o → %s", (raw, expected) => {
+    expect(canonicalValue("timestamp", raw)).toBe(expected);
+  });
+
+  it.each<[unknown]>([
+    ["not a date"],
+    [""],
+    ["2024-13-01"],
+    ["2024-00-10"],
+    ["2024-01-32"],
+    ["2024-02-30"],
+    ["2023-02-29"],
+    ["2024-04-31T00:00:00Z"],
+    ["2024-01-01T24:00:00"],
+    ["2024-01-01T10:60:00"],
+    ["2024-01-01T10:00:61"],
+    ["2024/01/01"],
+    ["2024-01-01T00:00:00 Europe/Paris"],
+    [new Date(Number.NaN)],
+    [Number.NaN],
+    [Number.POSITIVE_INFINITY],
+    [true],
+  ])("%o throws ValueError", (raw) => {
+    expect(() => canonicalValue("timestamp", raw)).toThrow(ValueError);
+  });
+
+  it("the same instant in different forms gives one canonical text", () => {
+    const forms: unknown[] = [
+      "2024-03-10T15:04:05.250Z",
+      "2024-03-10 17:04:05.25+02:00",
+      "2024-03-10T10:04:05.250000-05:00",
+      new Date("2024-03-10T15:04:05.250Z"),
+      1710083045.25,
+    ];
+    const canonical = new Set(forms.map((f) => canonicalValue("timestamp", f)));
+    expect([...canonical]).toEqual(["2024-03-10T15:04:05.250000Z"]);
+  });
+});
+
+describe("formatMicros and timestampMicros", () => {
+  it.each<[bigint, string]>([
+    [0n, "1970-01-01T00:00:00.000000Z"],
+    [1n, "1970-01-01T00:00:00.000001Z"],
+    [-1n, "1969-12-31T23:59:59.999999Z"],
+    [-1000n, "1969-12-31T23:59:59.999000Z"],
+    [-1001n, "1969-12-31T23:59:59.998999Z"],
+    [1704067200123456n, "2024-01-01T00:00:00.123456Z"],
+  ])("%s µs ↔ %s", (micros, text) => {
+    expect(formatMicros(micros)).toBe(text);
+    expect(timestampMicros(text)).toBe(micros);
+  });
+});
+
+describe("canonicalValue: json", () => {
+  it.each<[unknown, string]>([
+    ['{"b":1,"a":2}', '{"a":2,"b":1}'],
+    ['{ "a" : 2 , "b" : 1 }', '{"a":2,"b":1}'],
+    ['{"z":{"y":1,"x":[{"d":1,"c":2}]},"a":null}', '{"a":null,"z":{"x":[{"c":2,"d":1}],"y":1}}'],
+    ["[3, 1, 2]", "[3,1,2]"],
+    ["1.0", "1"],
+    ['"text"', '"text"'],
+    ['""', '""'],
+    ["null", "null"],
+    [{ b: 1, a: [true, false] }, '{"a":[true,false],"b":1}'],
+    [[{ b: 1, a: 2 }], '[{"a":2,"b":1}]'],
+    [Buffer.from('{"b":1,"a":2}'), '{"a":2,"b":1}'],
+    // "__proto__" is an ordinary key in JSON text; it must survive canonicalisation.
+    ['{"__proto__":{"x":1},"a":1}', '{"__proto__":{"x":1},"a":1}'],
+  ])("%o → %s", (raw, expected) => {
+    expect(canonicalValue("json", raw)).toBe(expected);
+  });
+
+  it("key order does not change the canonical text", () => {
+    expect(canonicalValue("json", '{"a":1,"b":{"c":1,"d":2}}')).toBe(
+      canonicalValue("json", '{"b":{"d":2,"c":1},"a":1}'),
+    );
+  });
+
+  it("a __proto__ key is not lost (it would hide a difference)", () => {
+    expect(canonicalValue("json", '{"__proto__":{"x":1}}')).not.toBe(canonicalValue("json", "{}"));
+  });
+
+  it.each<[unknown]>([["{not json"], ["{'a':1}"], [""], [Buffer.from("{")]])("%o throws ValueError", (raw) => {
+    expect(() => canonicalValue("json", raw)).toThrow(ValueError);
+  });
+});
+
+describe("canonicalValue: bytes", () => {
+  it.each<[unknown, string]>([
+    [Buffer.from([0x00, 0xff, 0x10]), "00ff10"],
+    [new Uint8Array([0xde, 0xad, 0xbe, 0xef]), "deadbeef"],
+    [Buffer.alloc(0), ""],
+    ["\\xDEADBEEF", "deadbeef"],
+    ["CAFE", "cafe"],
+    // Text that is not hex is read as UTF-8.
+    ["hi", "6869"],
+    ["abc", "616263"],
+  ])("%o → %s", (raw, expected) => {
+    expect(canonicalValue("bytes", raw)).toBe(expected);
+  });
+
+  it.each<[unknown]>([[42], [true], [{}]])("%o throws ValueError", (raw) => {
+    expect(() => canonicalValue("bytes", raw)).toThrow(ValueError);
+  });
+});
+
+describe("encodeRow", () => {
+  it.each<[CanonicalValue[], string]>([
+    [["a", "b"], "a|b"],
+    [["a|b"], "a\\|b"],
+    [[null], "\\N"],
+    [["\\N"], "\\\\N"],
+    [["a\\"], "a\\\\"],
+    [["", ""], "|"],
+    [["x", null, "y"], "x|\\N|y"],
+  ])("%j → %s", (values, expected) => {
+    expect(encodeRow(values)).toBe(expected);
+  });
+
+  it.each<[CanonicalValue[], CanonicalValue[]]>([
+    [["a|b"], ["a", "b"]],
+    [[null], ["\\N"]],
+    [[null], [""]],
+    [["a\\", "b"], ["a\\|b"]],
+    [["a\\|", "b"], ["a", "|b"]],
+    [["", "x"], ["x", ""]],
+    [["\\", "|"], ["\\|"]],
+  ])("%j and %j encode differently", (a, b) => {
+    expect(encodeRow(a)).not.toBe(encodeRow(b));
+  });
+});

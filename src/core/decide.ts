@@ -1,0 +1,233 @@
+/** Turns a classified divergence into a decision by the dataset's policy. Pure and deterministic. */
+import type { CanonicalValue } from "./canonical.js";
+import type { Divergence, DivergenceClass } from "./classify.js";
+import { fingerprintRow } from "./fingerprint.js";
+import { mergeRecords } from "./merge.js";
+import type { Key, RecordShape } from "./model.js";
+import type { CompiledPolicy } from "./policy.js";
+
+export type DecisionAction = "propagate" | "delete" | "merge" | "wait" | "ignore" | "escalate";
+
+/** Actions that write to replicas. */
+export const WRITE_ACTIONS: ReadonlySet<DecisionAction> = new Set(["propagate", "delete", "merge"]);
+
+/**
+ * What to do about one divergence, and why. For writes, `record` is the state every target must reach
+ * (null: absent), `targets` the replicas not in that state, and `expected` what each target held when it
+ * was observed: the executor writes only if the target still holds exactly that.
+ */
+export interface Decision {
+  readonly key: Key;
+  readonly class: DivergenceClass;
+  readonly action: DecisionAction;
+  /** The replica whose state wins (propagate, delete), if any. */
+  readonly source?: string | undefined;
+  readonly targets: readonly string[];
+  /** Values to write (propagate, merge) or null (delete); undefined for non-writes. */
+  readonly record?: readonly CanonicalValue[] | null | undefined;
+  /** Fingerprint of `record` (null for delete). */
+  readonly recordFingerprint?: string | null | undefined;
+  /** Fingerprint (or null: absent) each target held when observed. */
+  readonly expected: Readonly<Record<string, string | null>>;
+  /** The policy rule that chose the action, e.g. "resolve: highest-version". */
+  readonly rule: string;
+  /** One sentence a person can read. */
+  readonly reason: string;
+  /** How uncertain the choice is, in [0, 1]: 0 certain, 1 a guess. */
+  readonly ambiguity: number;
+  readonly policyVersion: string;
+  /** For escalations: the replicas a person may pick. */
+  readonly options: readonly string[];
+}
+
+function ownerOf(d: Divergence, policy: CompiledPolicy): { owner?: string; why?: string } {
+  const o = policy.owner;
+  if (!o) return { why: "no owner is declared" };
+  if (o.kind === "replica") return { owner: o.replica };
+  const values = new Set<CanonicalValue>();
+  for (const r of policy.replicas) {
+    const rec = d.replicas[r];
+    if (rec?.present && rec.values) values.add(rec.values[o.column] ?? null);
+  }
+  if (values.size !== 1) return { why: `the replicas disagree on ${o.field}, which decides the owner` };
+  const value = [...values][0];
+  const owner = value === null || value === undefined ? undefined : o.map[value];
+  return owner ? { owner } : { why: `${o.field} = ${JSON.stringify(value)} maps to no owner` };
+}
+
+function fingerprintOf(d: Divergence, replica: string): string | null {
+  const r = d.replicas[replica];
+  return r?.present ? (r.fingerprint ?? null) : null;
+}
+
+function versionText(d: Divergence, replica: string): string {
+  const v = d.replicas[replica]?.version;
+  if (!v) return "no version";
+  if (v.vector) return JSON.stringify(v.vector);
+  if (v.counter !== undefined) return `v${v.counter}`;
+  return v.timestamp ?? "no version";
+}
+
+interface Draft {
+  action: DecisionAction;
+  source?: string;
+  record?: readonly CanonicalValue[] | null;
+  rule: string;
+  reason: string;
+  ambiguity: number;
+}
+
+function finish(d: Divergence, shape: RecordShape, policy: CompiledPolicy, draft: Draft): Decision {
+  const all = policy.replicas.filter((r) => d.replicas[r] !== undefined);
+  const expected: Record<string, string | null> = {};
+  let targets: string[] = [];
+  let recordFingerprint: string | null | undefined;
+  if (WRITE_ACTIONS.has(draft.action)) {
+    recordFingerprint = draft.record ? fingerprintRow(d.key, draft.record) : null;
+    targets = all.filter((r) => fingerprintOf(d, r) !== recordFingerprint);
+    for (const t of targets) expected[t] = fingerprintOf(d, t);
+  }
+  let decision: Decision = {
+    key: d.key,
+    class: d.class,
+    action: draft.action,
+    source: draft.source,
+    targets,
+    record: WRITE_ACTIONS.has(draft.action) ? (draft.record ?? null) : undefined,
+    recordFingerprint,
+    expected,
+    rule: draft.rule,
+    reason: draft.reason,
+    ambiguity: draft.ambiguity,
+    policyVersion: policy.version,
+    options: draft.action === "escalate" ? all : [],
+  };
+  if (WRITE_ACTIONS.has(draft.action) && targets.length === 0) {
+    decision = { ...decision, action: "ignore", reason: "every replica already holds the chosen state", targets: [] };
+  }
+  if (policy.escalateAbove !== undefined && WRITE_ACTIONS.has(decision.action) && decision.ambiguity > policy.escalateAbove) {
+    return {
+      ...decision,
+      action: "escalate",
+      targets: [],
+      record: undefined,
+      recordFingerprint: undefined,
+      expected: {},
+      options: all,
+      rule: "escalate.ambiguity",
+      reason: `ambiguity ${decision.ambiguity} is above the threshold ${policy.escalateAbove}: ${decision.reason}`,
+    };
+  }
+  return decision;
+}
+
+function escalate(reason: string, rule: string): Draft {
+  return { action: "escalate", rule, reason, ambiguity: 1 };
+}
+
+function fromOwner(d: Divergence, owner: string, rule: string, ambiguity: number, why: string): Draft {
+  const rec = d.replicas[owner];
+  if (rec?.present) {
+    return { action: "propagate", source: owner, record: rec.values ?? null, rule, reason: `${why}: owner ${owner}'s record wins`, ambiguity };
+  }
+  return { action: "delete", source: owner, record: null, rule, reason: `${why}: owner ${owner} does not hold the record, so it is deleted elsewhere`, ambiguity };
+}
+
+function tryMerge(d: Divergence, shape: RecordShape, policy: CompiledPolicy, owner: string | undefined, why: string): Draft | undefined {
+  if (policy.merge.size === 0) return undefined;
+  const m = mergeRecords(d, shape, policy, owner);
+  if (m.kind === "uncovered") return undefined;
+  return {
+    action: "merge",
+    record: m.values,
+    rule: "policy.merge",
+    reason: `${why}: merged column by column${m.tie ? " (an lww column tied; the first replica won)" : ""}`,
+    ambiguity: m.tie ? 0.7 : 0.5,
+  };
+}
+
+/**
+ * Decides one divergence by the compiled policy (DESIGN.md "Decision: policies"):
+ * - tolerated → ignore; in-flight → wait; read-after-write → ignore; schema → escalate.
+ * - resolve `owner`: the owner's state wins (propagate, or delete when the owner lacks the record).
+ * - missing: the owner decides; without one it is escalated (a lost insert and an unpropagated delete
+ *   look the same).
+ * - stale, regression: the newest version wins.
+ * - conflict, lww-tie, unversioned: the owner if declared, else a merge rule that covers every differing
+ *   column, else escalate.
+ * A decision more ambiguous than `escalate.ambiguity` is escalated. Same inputs, same decision.
+ */
+export function decideRepair(d: Divergence, shape: RecordShape, policy: CompiledPolicy): Decision {
+  return finish(d, shape, policy, draftDecision(d, shape, policy));
+}
+
+function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy): Draft {
+  switch (d.class) {
+    case "tolerated":
+      return { action: "ignore", rule: "policy.tolerance", reason: "every differing column is within its declared tolerance", ambiguity: 0 };
+    case "in-flight":
+      return { action: "wait", rule: "policy.window", reason: "the change is younger than the reconciliation window; re-checked next run", ambiguity: 0 };
+    case "read-after-write":
+      return { action: "ignore", rule: "probe", reason: "a probe observation: lag is reported, nothing is written", ambiguity: 0 };
+    case "schema":
+      return escalate("columns or types differ between replicas; a person must align the schemas", "schema");
+    default:
+  }
+  const { owner, why } = ownerOf(d, policy);
+  if (policy.resolve === "owner") {
+    if (!owner) return escalate(`resolve is owner but ${why}`, "resolve: owner");
+    return fromOwner(d, owner, "resolve: owner", d.class === "regression" ? 0.2 : 0, `${d.class} under resolve: owner`);
+  }
+  switch (d.class) {
+    case "missing":
+      if (owner) return fromOwner(d, owner, "missing: owner", 0.2, "missing on some replicas");
+      return escalate(
+        "missing on some replicas and no owner is declared: a lost insert and an unpropagated delete look the same",
+        "missing: no owner",
+      );
+    case "stale":
+    case "regression": {
+      if (!policy.resolve) return escalate("no version strategy or owner decides which copy wins", "no strategy");
+      const source = policy.replicas.find((r) => d.newest.includes(r));
+      if (!source) return escalate("no replica holds an identifiable newest version", `resolve: ${policy.resolve}`);
+      const timestampOnly = policy.versionColumns.counter === undefined && policy.versionColumns.vector === undefined;
+      const others = policy.replicas.filter((r) => r !== source && d.replicas[r]?.present).map((r) => `${r} ${versionText(d, r)}`);
+      const regressed = d.class === "regression" ? `; ${d.regressed.join(", ")} went back from a version seen before` : "";
+      return {
+        action: "propagate",
+        source,
+        record: d.replicas[source]!.values ?? null,
+        rule: `resolve: ${policy.resolve}`,
+        reason: `${source} holds the newest version (${versionText(d, source)}${others.length ? `; ${others.join(", ")}` : ""})${regressed}`,
+        ambiguity: d.class === "regression" ? 0.4 : timestampOnly ? 0.3 : 0.1,
+      };
+    }
+    case "conflict":
+    case "lww-tie":
+    case "unversioned": {
+      const what =
+        d.class === "conflict"
+          ? "concurrent versions"
+          : d.class === "lww-tie"
+            ? "equal timestamps with different values"
+            : "values differ and nothing orders them";
+      if (owner) return fromOwner(d, owner, `${d.class}: owner`, 0.3, what);
+      const merged = tryMerge(d, shape, policy, owner, what);
+      if (merged) return merged;
+      return escalate(`${what}, no owner is declared and no merge rule covers ${d.columns.join(", ") || "the difference"}`, `${d.class}: escalate`);
+    }
+  }
+}
+
+/**
+ * The decision a person makes when resolving an escalation by picking a replica: that replica's state
+ * (its record, or its absence) wins everywhere. Same execution path as any policy decision.
+ */
+export function decidePick(d: Divergence, shape: RecordShape, policy: CompiledPolicy, replica: string): Decision {
+  return finish(
+    d,
+    shape,
+    { ...policy, escalateAbove: undefined },
+    { ...fromOwner(d, replica, "escalation: pick", 0, `a person picked ${replica}`), reason: `a person picked ${replica}'s state` },
+  );
+}

@@ -1,0 +1,136 @@
+/** Per-column merge of divergent records (max, min, lww, union, owner). Pure. */
+import { type CanonicalValue, type ColumnType, timestampMicros } from "./canonical.js";
+import type { Divergence } from "./classify.js";
+import { compareKeyPart, type RecordShape } from "./model.js";
+import type { CompiledPolicy } from "./policy.js";
+
+function compareDecimal(a: string, b: string): number {
+  const neg = (s: string) => s.startsWith("-");
+  if (neg(a) !== neg(b)) return neg(a) ? -1 : 1;
+  const [ai = "", af = ""] = a.replace("-", "").split(".");
+  const [bi = "", bf = ""] = b.replace("-", "").split(".");
+  let c = ai.length - bi.length || (ai < bi ? -1 : ai > bi ? 1 : 0);
+  if (c === 0) {
+    const w = Math.max(af.length, bf.length);
+    const x = af.padEnd(w, "0");
+    const y = bf.padEnd(w, "0");
+    c = x < y ? -1 : x > y ? 1 : 0;
+  }
+  return neg(a) ? -c : c;
+}
+
+/** Total order on canonical values of one type (used by the max and min rules). */
+export function compareValues(type: ColumnType, a: string, b: string): number {
+  switch (type) {
+    case "integer":
+      return compareKeyPart("integer", a, b);
+    case "decimal":
+      return compareDecimal(a, b);
+    case "float":
+      return Number(a) - Number(b);
+    case "timestamp": {
+      const x = timestampMicros(a);
+      const y = timestampMicros(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+    default:
+      return compareKeyPart("text", a, b);
+  }
+}
+
+/** The outcome of merging: the merged values, or the differing columns no rule covers. */
+export type MergeResult =
+  | { readonly kind: "merged"; readonly values: readonly CanonicalValue[]; readonly tie: boolean }
+  | { readonly kind: "uncovered"; readonly columns: readonly string[] };
+
+/**
+ * Merges the records the replicas hold for a divergence, column by column. Equal columns are kept;
+ * differing ones take their rule from the policy (version columns default to `max`, vectors merge
+ * pointwise). `tie` is set when an `lww` column had no single newest writer (the first replica in dataset
+ * order wins, which is deterministic but ambiguous).
+ */
+export function mergeRecords(d: Divergence, shape: RecordShape, policy: CompiledPolicy, owner: string | undefined): MergeResult {
+  const held = policy.replicas.filter((r) => d.replicas[r]?.present && d.replicas[r]?.values);
+  const uncovered: string[] = [];
+  const out: CanonicalValue[] = [];
+  let tie = false;
+  const vc = policy.versionColumns;
+  for (let i = 0; i < shape.columns.length; i++) {
+    const col = shape.columns[i]!;
+    const values = held.map((r) => d.replicas[r]!.values![i] ?? null);
+    if (values.every((v) => v === values[0])) {
+      out.push(values[0] ?? null);
+      continue;
+    }
+    if (i === vc.vector) {
+      const merged: Record<string, number> = {};
+      for (const v of values) {
+        if (v === null) continue;
+        for (const [node, n] of Object.entries(JSON.parse(v) as Record<string, number>)) merged[node] = Math.max(merged[node] ?? 0, n);
+      }
+      out.push(JSON.stringify(Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : 1)))));
+      continue;
+    }
+    const rule = policy.merge.get(i) ?? (i === vc.counter || i === vc.timestamp ? "max" : undefined);
+    const present = values.filter((v): v is string => v !== null);
+    switch (rule) {
+      case "max":
+      case "min": {
+        if (present.length === 0) {
+          out.push(null);
+          break;
+        }
+        const sign = rule === "max" ? 1 : -1;
+        out.push(present.reduce((best, v) => (sign * compareValues(col.type, v, best) > 0 ? v : best)));
+        break;
+      }
+      case "lww": {
+        let best: { at: bigint; value: CanonicalValue } | undefined;
+        let tied = false;
+        held.forEach((r, j) => {
+          const ts = d.replicas[r]!.values![vc.timestamp!];
+          const at = ts ? timestampMicros(ts) : -1n;
+          if (!best || at > best.at) {
+            best = { at, value: values[j] ?? null };
+            tied = false;
+          } else if (at === best.at && values[j] !== best.value) tied = true;
+        });
+        if (tied) tie = true;
+        out.push(best?.value ?? null);
+        break;
+      }
+      case "union": {
+        const seen = new Set<string>();
+        const items: unknown[] = [];
+        let ok = true;
+        for (const v of present) {
+          const parsed: unknown = JSON.parse(v);
+          if (!Array.isArray(parsed)) {
+            ok = false;
+            break;
+          }
+          for (const item of parsed) {
+            const id = JSON.stringify(item);
+            if (!seen.has(id)) {
+              seen.add(id);
+              items.push(item);
+            }
+          }
+        }
+        if (!ok) uncovered.push(col.name);
+        else out.push(JSON.stringify(items));
+        break;
+      }
+      case "owner": {
+        if (!owner || !d.replicas[owner]?.present) uncovered.push(col.name);
+        else out.push(d.replicas[owner]!.values![i] ?? null);
+        break;
+      }
+      default:
+        uncovered.push(col.name);
+    }
+  }
+  if (uncovered.length) return { kind: "uncovered", columns: uncovered };
+  return { kind: "merged", values: out, tie };
+}
+

@@ -1,0 +1,17 @@
+/** Repair identity: the same intended write on the same observed state always has the same id. Pure. */
+import { hash } from "node:crypto";
+import { type Key, keyId } from "./model.js";
+
+/**
+ * hash(dataset, key, target, fingerprint expected on the target or absence, fingerprint to write or
+ * absence), as 24 hex digits. Re-detecting the same divergence yields the same id, so the ledger can tell
+ * a repair already carried out; a target that changed meanwhile yields a new id.
+ */
+export function repairId(dataset: string, key: Key, target: string, expected: string | null, next: string | null): string {
+  return hash("sha256", [dataset, keyId(key), target, expected ?? "absent", next ?? "absent"].join("\u0000"), "hex").slice(0, 24);
+}
+
+/** Escalation identity: one open escalation per (dataset, key, class, observed state). */
+export function escalationId(dataset: string, key: Key, cls: string, observed: readonly (string | null)[]): string {
+  return hash("sha256", [dataset, keyId(key), cls, ...observed.map((o) => o ?? "absent")].join("\u0000"), "hex").slice(0, 16);
+}

@@ -1,0 +1,328 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, type DatasetConfig, type PolicyConfig } from "../config/load-config.js";
+import type { TableDescription } from "../connectors/connector.js";
+import type { ColumnType } from "../core/canonical.js";
+import { resolveShape, unifyTypes } from "./resolve-shape.js";
+
+const NATIVE: Record<ColumnType, string> = {
+  integer: "INTEGER",
+  decimal: "DECIMAL(10,2)",
+  float: "REAL",
+  boolean: "BOOLEAN",
+  text: "TEXT",
+  timestamp: "TIMESTAMP",
+  json: "JSON",
+  bytes: "BLOB",
+};
+
+/** A table with the given columns, in the given order; native type names follow the logical type. */
+function table(columns: Record<string, ColumnType>): TableDescription {
+  return { columns: Object.entries(columns).map(([name, type]) => ({ name, type, nativeType: NATIVE[type] })) };
+}
+
+function replicas(tables: Record<string, Record<string, ColumnType>>): ReadonlyMap<string, TableDescription> {
+  return new Map(Object.entries(tables).map(([name, cols]) => [name, table(cols)]));
+}
+
+function dataset(over: Partial<Omit<DatasetConfig, "policy">> & { policy?: Partial<PolicyConfig> } = {}): DatasetConfig {
+  const { policy, ...rest } = over;
+  return {
+    name: "items",
+    key: ["id"],
+    types: {},
+    versions: {},
+    replicas: [
+      { name: "a", url: "memory:a" },
+      { name: "b", url: "memory:b" },
+    ],
+    detect: {},
+    ...rest,
+    policy: { merge: {}, tolerance: {}, limits: {}, ...policy },
+  };
+}
+
+const ITEMS = { id: "integer", name: "text", price: "decimal", updated_at: "timestamp", version: "integer" } as const;
+
+describe("unifyTypes", () => {
+  it.each<[ColumnType[], ColumnType | undefined]>([
+    [["integer"], "integer"],
+    [["text", "text", "text"], "text"],
+    [["bytes", "bytes"], "bytes"],
+    [["integer", "decimal"], "decimal"],
+    [["decimal", "integer", "integer"], "decimal"],
+    [["integer", "float"], "float"],
+    [["decimal", "float"], "float"],
+    [["integer", "decimal", "float"], "float"],
+    [["integer", "boolean"], "boolean"],
+    [["boolean", "integer", "integer"], "boolean"],
+    [["text", "timestamp"], "timestamp"],
+    [["timestamp", "text", "timestamp"], "timestamp"],
+    [["text", "json"], "json"],
+    [["text", "integer"], undefined],
+    [["boolean", "decimal"], undefined],
+    [["boolean", "float"], undefined],
+    [["timestamp", "json"], undefined],
+    [["text", "timestamp", "json"], undefined],
+    [["integer", "timestamp"], undefined],
+    [["bytes", "text"], undefined],
+  ])("%j → %s", (types, expected) => {
+    expect(unifyTypes(types)).toBe(expected);
+  });
+});
+
+describe("resolveShape: compared columns", () => {
+  it("defaults to every non-key column, sorted by name, whatever each store's column order", () => {
+    const r = resolveShape(
+      dataset(),
+      replicas({
+        a: { zeta: "text", id: "integer", alpha: "integer", mid: "decimal" },
+        b: { mid: "decimal", alpha: "integer", zeta: "text", id: "integer" },
+      }),
+    );
+    expect(r.shape).toEqual({
+      key: [{ name: "id", type: "integer" }],
+      columns: [
+        { name: "alpha", type: "integer" },
+        { name: "mid", type: "decimal" },
+        { name: "zeta", type: "text" },
+      ],
+    });
+    expect(r.issues).toEqual([]);
+    expect(r.versionPositions).toEqual({});
+    expect(r.rules).toEqual({
+      tolerance: new Map(),
+      windowMs: undefined,
+      timestampColumn: undefined,
+      versioned: false,
+      timestampOnly: false,
+    });
+  });
+
+  it("keeps declared columns in the declared order", () => {
+    const r = resolveShape(dataset({ columns: ["price", "name"] }), replicas({ a: ITEMS, b: ITEMS }));
+    expect(r.shape.columns.map((c) => c.name)).toEqual(["price", "name"]);
+  });
+
+  it("unifies types across replicas (integer and decimal → decimal; text and timestamp → timestamp)", () => {
+    const r = resolveShape(
+      dataset(),
+      replicas({
+        a: { id: "integer", price: "integer", at: "text" },
+        b: { id: "integer", price: "decimal", at: "timestamp" },
+      }),
+    );
+    expect(r.shape.columns).toEqual([
+      { name: "at", type: "timestamp" },
+      { name: "price", type: "decimal" },
+    ]);
+    expect(r.issues).toEqual([]);
+  });
+
+  it("reports a column missing on one replica and leaves it out", () => {
+    const r = resolveShape(
+      dataset(),
+      replicas({
+        a: { id: "integer", name: "text", notes: "text" },
+        b: { id: "integer", name: "text" },
+        c: { id: "integer", name: "text" },
+      }),
+    );
+    expect(r.shape.columns).toEqual([{ name: "name", type: "text" }]);
+    expect(r.issues).toEqual([{ column: "notes", detail: "column notes is missing on b, c" }]);
+  });
+
+  it("reports incompatible types with each replica's native type and leaves the column out", () => {
+    const r = resolveShape(
+      dataset(),
+      replicas({
+        a: { id: "integer", name: "text", price: "integer" },
+        b: { id: "integer", name: "text", price: "text" },
+      }),
+    );
+    expect(r.shape.columns).toEqual([{ name: "name", type: "text" }]);
+    expect(r.issues).toEqual([{ column: "price", detail: "column price has incompatible types: INTEGER on a, TEXT on b" }]);
+  });
+
+  it("a declared type overrides incompatible store types", () => {
+    const r = resolveShape(
+      dataset({ types: { price: "decimal" } }),
+      replicas({
+        a: { id: "integer", price: "integer" },
+        b: { id: "integer", price: "text" },
+      }),
+    );
+    expect(r.shape.columns).toEqual([{ name: "price", type: "decimal" }]);
+    expect(r.issues).toEqual([]);
+  });
+
+  it("a declared column missing on one replica is an issue, not an error", () => {
+    const r = resolveShape(
+      dataset({ columns: ["name", "notes"] }),
+      replicas({ a: { id: "integer", name: "text", notes: "text" }, b: { id: "integer", name: "text" } }),
+    );
+    expect(r.shape.columns.map((c) => c.name)).toEqual(["name"]);
+    expect(r.issues).toEqual([{ column: "notes", detail: "column notes is missing on b" }]);
+  });
+});
+
+describe("resolveShape: versions", () => {
+  it("includes version columns even when columns: leaves them out", () => {
+    const r = resolveShape(
+      dataset({ columns: ["name"], versions: { counter: "version", timestamp: "updated_at" } }),
+      replicas({ a: ITEMS, b: ITEMS }),
+    );
+    expect(r.shape.columns.map((c) => c.name)).toEqual(["name", "version", "updated_at"]);
+    expect(r.versionPositions).toEqual({ counter: 1, timestamp: 2 });
+    expect(r.rules.versioned).toBe(true);
+    expect(r.rules.timestampOnly).toBe(false);
+    expect(r.rules.timestampColumn).toBe(2);
+  });
+
+  it("does not list a version column twice when columns: names it", () => {
+    const r = resolveShape(
+      dataset({ columns: ["version", "name"], versions: { counter: "version" } }),
+      replicas({ a: ITEMS, b: ITEMS }),
+    );
+    expect(r.shape.columns.map((c) => c.name)).toEqual(["version", "name"]);
+    expect(r.versionPositions).toEqual({ counter: 0 });
+    expect(r.rules.timestampOnly).toBe(false);
+  });
+
+  it.each<[DatasetConfig["versions"], { versioned: boolean; timestampOnly: boolean }]>([
+    [{}, { versioned: false, timestampOnly: false }],
+    [{ timestamp: "updated_at" }, { versioned: true, timestampOnly: true }],
+    [{ counter: "version" }, { versioned: true, timestampOnly: false }],
+    [{ counter: "version", timestamp: "updated_at" }, { versioned: true, timestampOnly: false }],
+    [{ vector: "clock", timestamp: "updated_at" }, { versioned: true, timestampOnly: false }],
+  ])("versions %j → %j", (versions, expected) => {
+    const cols = { ...ITEMS, clock: "json" as const };
+    const r = resolveShape(dataset({ versions }), replicas({ a: cols, b: cols }));
+    expect({ versioned: r.rules.versioned, timestampOnly: r.rules.timestampOnly }).toEqual(expected);
+  });
+
+  it("carries the window and the timestamp column's position into the rules", () => {
+    const r = resolveShape(
+      dataset({ versions: { timestamp: "updated_at" }, policy: { windowMs: 30_000 } }),
+      replicas({ a: ITEMS, b: ITEMS }),
+    );
+    expect(r.rules.windowMs).toBe(30_000);
+    expect(r.rules.timestampColumn).toBe(r.shape.columns.findIndex((c) => c.name === "updated_at"));
+  });
+
+  it("a version column missing on one replica is an issue and versions are off", () => {
+    const r = resolveShape(
+      dataset({ versions: { counter: "version" } }),
+      replicas({ a: ITEMS, b: { id: "integer", name: "text", price: "decimal", updated_at: "timestamp" } }),
+    );
+    expect(r.issues).toEqual([{ column: "version", detail: "column version is missing on b" }]);
+    expect(r.versionPositions).toEqual({});
+    expect(r.rules.versioned).toBe(false);
+  });
+});
+
+describe("resolveShape: tolerances", () => {
+  it("compiles numeric and duration tolerances", () => {
+    const r = resolveShape(
+      dataset({
+        policy: { tolerance: { price: { kind: "numeric", bound: 0.005 }, updated_at: { kind: "duration", ms: 1500 } } },
+      }),
+      replicas({ a: ITEMS, b: ITEMS }),
+    );
+    expect(r.rules.tolerance).toEqual(
+      new Map([
+        ["price", { kind: "numeric", bound: 0.005 }],
+        ["updated_at", { kind: "duration", micros: 1_500_000n }],
+      ]),
+    );
+  });
+
+  it("accepts a numeric tolerance on integer and float columns", () => {
+    const cols = { id: "integer", qty: "integer", ratio: "float" } as const;
+    const r = resolveShape(
+      dataset({ policy: { tolerance: { qty: { kind: "numeric", bound: 1 }, ratio: { kind: "numeric", bound: 0.1 } } } }),
+      replicas({ a: cols, b: cols }),
+    );
+    expect([...r.rules.tolerance.keys()]).toEqual(["qty", "ratio"]);
+  });
+});
+
+describe("resolveShape: config errors name the path", () => {
+  it.each<[string, DatasetConfig, Record<string, Record<string, ColumnType>>, string]>([
+    [
+      "numeric tolerance on a text column",
+      dataset({ policy: { tolerance: { name: { kind: "numeric", bound: 1 } } } }),
+      { a: ITEMS, b: ITEMS },
+      'datasets.items.policy.tolerance.name: a numeric tolerance needs a numeric column, "name" is text',
+    ],
+    [
+      "numeric tolerance on a timestamp column",
+      dataset({ policy: { tolerance: { updated_at: { kind: "numeric", bound: 1 } } } }),
+      { a: ITEMS, b: ITEMS },
+      'datasets.items.policy.tolerance.updated_at: a numeric tolerance needs a numeric column, "updated_at" is timestamp',
+    ],
+    [
+      "duration tolerance on a decimal column",
+      dataset({ policy: { tolerance: { price: { kind: "duration", ms: 1000 } } } }),
+      { a: ITEMS, b: ITEMS },
+      'datasets.items.policy.tolerance.price: a duration tolerance needs a timestamp column, "price" is decimal',
+    ],
+    [
+      "tolerance on a column that is not compared",
+      dataset({ columns: ["name"], policy: { tolerance: { price: { kind: "numeric", bound: 1 } } } }),
+      { a: ITEMS, b: ITEMS },
+      'datasets.items.policy.tolerance.price: "price" is not a compared column',
+    ],
+    [
+      "version column no replica has",
+      dataset({ versions: { counter: "rev" } }),
+      { a: ITEMS, b: ITEMS },
+      'datasets.items.versions.counter: no replica has a column "rev"',
+    ],
+    [
+      "version column that is a key column",
+      dataset({ versions: { counter: "id" } }),
+      { a: ITEMS, b: ITEMS },
+      'datasets.items.versions.counter: "id" is a key column',
+    ],
+    [
+      "timestamp version column that is not a timestamp",
+      dataset({ versions: { timestamp: "name" } }),
+      { a: ITEMS, b: ITEMS },
+      'datasets.items.versions.timestamp: column "name" is not a timestamp (declare it in types:)',
+    ],
+    [
+      "declared column no replica has",
+      dataset({ columns: ["name", "colour"] }),
+      { a: ITEMS, b: ITEMS },
+      'datasets.items.columns: no replica has a column "colour"',
+    ],
+    [
+      "declared type for a column no replica has",
+      dataset({ types: { colour: "text" } }),
+      { a: ITEMS, b: ITEMS },
+      'datasets.items.types.colour: no replica has a column "colour"',
+    ],
+    [
+      "key column missing on a replica",
+      dataset(),
+      { a: ITEMS, b: { name: "text" } },
+      'datasets.items.key: key column "id" cannot be compared (column id is missing on b)',
+    ],
+    [
+      "key column with incompatible types",
+      dataset(),
+      { a: ITEMS, b: { ...ITEMS, id: "text" } },
+      'datasets.items.key: key column "id" cannot be compared (column id has incompatible types: INTEGER on a, TEXT on b)',
+    ],
+    [
+      "key column of a type keys cannot have",
+      dataset({ key: ["updated_at"] }),
+      { a: ITEMS, b: ITEMS },
+      'datasets.items.key: key column "updated_at" is timestamp; key columns must be integer or text',
+    ],
+  ])("%s", (_name, ds, tables, message) => {
+    const run = () => resolveShape(ds, replicas(tables));
+    expect(run).toThrow(ConfigError);
+    expect(run).toThrow(new ConfigError(message));
+  });
+});

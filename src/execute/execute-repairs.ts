@@ -1,0 +1,196 @@
+/** Carries out write decisions as idempotent conditional writes, verifies them, and records ledger and audit. */
+import type { CanonicalValue } from "../core/canonical.js";
+import type { Decision } from "../core/decide.js";
+import { WRITE_ACTIONS } from "../core/decide.js";
+import type { Divergence } from "../core/classify.js";
+import { type Key, keyId, type RecordShape } from "../core/model.js";
+import { repairId } from "../core/repair-id.js";
+import type { Connector, WriteOutcome } from "../connectors/connector.js";
+import type { LedgerEntry, RepairOutcome, StateStore } from "../state/state-store.js";
+import type { WriteGuard } from "./write-guard.js";
+
+/** One write to one replica that carries out (part of) a decision. */
+export interface RepairTask {
+  readonly id: string;
+  readonly dataset: string;
+  readonly key: Key;
+  readonly target: string;
+  /** Fingerprint the target held when observed (null: absent). The write applies only if it still does. */
+  readonly expected: string | null;
+  /** Values to write, or null to delete. */
+  readonly next: readonly CanonicalValue[] | null;
+  readonly nextFingerprint: string | null;
+  /** The target's values when observed (the before image), null when absent. */
+  readonly before: readonly CanonicalValue[] | null;
+  readonly action: Decision["action"];
+}
+
+/** The verified result of one repair. */
+export interface RepairResult {
+  readonly id: string;
+  readonly key: Key;
+  readonly target: string;
+  readonly outcome: Exclude<RepairOutcome, "pending">;
+  readonly error?: string | undefined;
+  /** True when the ledger showed it carried out by an earlier run (nothing was written now). */
+  readonly earlier?: boolean;
+}
+
+/** The repair tasks of a dataset's write decisions, one per (decision, target). */
+export function planRepairTasks(dataset: string, decisions: readonly Decision[], divergences: ReadonlyMap<string, Divergence>): RepairTask[] {
+  const tasks: RepairTask[] = [];
+  for (const d of decisions) {
+    if (!WRITE_ACTIONS.has(d.action)) continue;
+    const div = divergences.get(keyId(d.key));
+    for (const target of d.targets) {
+      const expected = d.expected[target] ?? null;
+      const next = d.record ?? null;
+      const nextFingerprint = d.recordFingerprint ?? null;
+      const obs = div?.replicas[target];
+      tasks.push({
+        id: repairId(dataset, d.key, target, expected, nextFingerprint),
+        dataset,
+        key: d.key,
+        target,
+        expected,
+        next,
+        nextFingerprint,
+        before: obs?.present ? (obs.values ?? null) : null,
+        action: d.action,
+      });
+    }
+  }
+  return tasks;
+}
+
+export interface ExecuteContext {
+  readonly runId: string;
+  readonly shape: RecordShape;
+  readonly replicas: ReadonlyMap<string, Connector>;
+  readonly state: StateStore;
+  readonly guard: WriteGuard;
+  readonly now: () => number;
+  /** Writes per batch (default 500). */
+  readonly batchSize?: number;
+  /** Audit event type for successful writes ("applied", or "rolled-back" for rollbacks). */
+  readonly appliedEvent?: "applied" | "rolled-back";
+}
+
+function message(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
+}
+
+/**
+ * Executes tasks: skips those the ledger shows already carried out, marks the rest pending, writes them
+ * conditionally per target in batches (retries, circuit breaker and rate limit from the guard), re-reads
+ * every written key to verify, then records the verified outcome in the ledger and the audit log.
+ * Re-running the same tasks has the effect of running them once.
+ */
+export async function executeRepairs(dataset: string, tasks: readonly RepairTask[], ctx: ExecuteContext): Promise<RepairResult[]> {
+  const results: RepairResult[] = [];
+  const batchSize = ctx.batchSize ?? 500;
+  const byTarget = new Map<string, RepairTask[]>();
+  for (const t of tasks) {
+    const list = byTarget.get(t.target) ?? [];
+    list.push(t);
+    byTarget.set(t.target, list);
+  }
+  for (const [target, list] of byTarget) {
+    const connector = ctx.replicas.get(target);
+    for (let i = 0; i < list.length; i += batchSize) {
+      const batch = list.slice(i, i + batchSize);
+      results.push(...(await executeBatch(dataset, target, connector, batch, ctx)));
+    }
+  }
+  return results;
+}
+
+async function executeBatch(
+  dataset: string,
+  target: string,
+  connector: Connector | undefined,
+  batch: readonly RepairTask[],
+  ctx: ExecuteContext,
+): Promise<RepairResult[]> {
+  const ledger = await ctx.state.getRepairs(batch.map((t) => t.id));
+  const done: RepairResult[] = [];
+  const todo: RepairTask[] = [];
+  for (const t of batch) {
+    const prior = ledger.get(t.id);
+    if (prior && (prior.outcome === "applied" || prior.outcome === "noop")) {
+      done.push({ id: t.id, key: t.key, target, outcome: "noop", earlier: true });
+    } else todo.push(t);
+  }
+  if (todo.length === 0) return done;
+
+  const entry = (t: RepairTask, outcome: RepairOutcome, error?: string): LedgerEntry => ({
+    id: t.id,
+    runId: ctx.runId,
+    dataset,
+    key: t.key,
+    target,
+    expected: t.expected,
+    nextFingerprint: t.nextFingerprint,
+    before: t.before,
+    after: t.next,
+    outcome,
+    attempts: (ledger.get(t.id)?.attempts ?? 0) + 1,
+    ...(error ? { error } : {}),
+    updatedAt: ctx.now(),
+  });
+  // Pending first: a crash after this point leaves a trace, and the next run's conditional write finds
+  // the record either still as expected (and writes) or already as intended (noop).
+  await ctx.state.recordRepairs(todo.map((t) => entry(t, "pending")));
+
+  let outcomes: (Exclude<RepairOutcome, "pending">)[];
+  const errors = new Map<string, string>();
+  try {
+    if (!connector) throw new Error(`replica ${target} is not open`);
+    const written: WriteOutcome[] = await ctx.guard.run(target, todo.length, () =>
+      connector.applyWrites(
+        ctx.shape,
+        todo.map((t) => ({ key: t.key, expected: t.expected, next: t.next })),
+      ),
+    );
+    const check = todo.filter((_, i) => written[i] !== "superseded");
+    const after = check.length ? await connector.fetchRecords(ctx.shape, check.map((t) => t.key)) : [];
+    const now = new Map(after.map((r) => [keyId(r.key), r.fingerprint]));
+    outcomes = todo.map((t, i) => {
+      const w = written[i]!;
+      if (w === "superseded") return "superseded";
+      const fp = now.get(keyId(t.key)) ?? null;
+      if (fp !== t.nextFingerprint) {
+        errors.set(t.id, `verification failed: ${target} holds ${fp ?? "no record"}, expected ${t.nextFingerprint ?? "no record"}`);
+        return "failed";
+      }
+      return w === "noop" ? "noop" : ctx.appliedEvent === "rolled-back" ? "rolled-back" : "applied";
+    });
+  } catch (err) {
+    const why = `${target}: ${message(err)}`;
+    for (const t of todo) errors.set(t.id, why);
+    outcomes = todo.map(() => "failed");
+  }
+
+  await ctx.state.recordRepairs(todo.map((t, i) => entry(t, outcomes[i]!, errors.get(t.id))));
+  const at = ctx.now();
+  await ctx.state.appendAudit(
+    todo.map((t, i) => ({
+      ts: at,
+      runId: ctx.runId,
+      type: outcomes[i]!,
+      dataset,
+      key: keyId(t.key),
+      data: {
+        repair: t.id,
+        target,
+        action: t.action,
+        expected: t.expected,
+        written: t.nextFingerprint,
+        before: t.before,
+        after: t.next,
+        ...(errors.has(t.id) ? { error: errors.get(t.id) } : {}),
+      },
+    })),
+  );
+  return [...done, ...todo.map((t, i) => ({ id: t.id, key: t.key, target, outcome: outcomes[i]!, error: errors.get(t.id) }))];
+}

@@ -1,0 +1,66 @@
+/** Per-replica resilience for writes: retries with backoff and jitter, a circuit breaker, a rate limit (cockatiel). */
+import {
+  BrokenCircuitError,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  type IPolicy,
+  retry,
+  wrap,
+} from "cockatiel";
+import { RateLimiter } from "./rate-limiter.js";
+
+export interface WriteGuardOptions {
+  /** Attempts per batch, the first included (default 4). */
+  readonly maxAttempts?: number;
+  readonly initialDelayMs?: number;
+  readonly maxDelayMs?: number;
+  /** Consecutive failed batches that open the replica's circuit (default 5). */
+  readonly breakAfter?: number;
+  /** How long an open circuit stays open before one trial batch (default 30 s). */
+  readonly halfOpenAfterMs?: number;
+  /** Writes per second per replica (policy.limits.writesPerSecond); unlimited when undefined. */
+  readonly writesPerSecond?: number | undefined;
+  /** Told of every retry (for metrics). */
+  readonly onRetry?: (replica: string, attempt: number) => void;
+}
+
+/** Runs a replica's write batches through its own retry + circuit breaker + rate limit. */
+export class WriteGuard {
+  private readonly policies = new Map<string, { policy: IPolicy; limiter?: RateLimiter }>();
+
+  constructor(private readonly options: WriteGuardOptions = {}) {}
+
+  private for(replica: string) {
+    let p = this.policies.get(replica);
+    if (!p) {
+      const o = this.options;
+      const retryPolicy = retry(
+        handleWhen((err) => !(err instanceof BrokenCircuitError)),
+        {
+          maxAttempts: (o.maxAttempts ?? 4) - 1,
+          backoff: new ExponentialBackoff({ initialDelay: o.initialDelayMs ?? 50, maxDelay: o.maxDelayMs ?? 2000 }),
+        },
+      );
+      retryPolicy.onRetry((e) => o.onRetry?.(replica, e.attempt));
+      const breaker = circuitBreaker(
+        handleWhen((err) => !(err instanceof BrokenCircuitError)),
+        { halfOpenAfter: o.halfOpenAfterMs ?? 30_000, breaker: new ConsecutiveBreaker(o.breakAfter ?? 5) },
+      );
+      p = {
+        policy: wrap(retryPolicy, breaker),
+        ...(o.writesPerSecond ? { limiter: new RateLimiter(o.writesPerSecond) } : {}),
+      };
+      this.policies.set(replica, p);
+    }
+    return p;
+  }
+
+  /** Executes `fn` (one batch of `size` writes) for `replica`. Rejects after retries or on an open circuit. */
+  async run<T>(replica: string, size: number, fn: () => Promise<T>): Promise<T> {
+    const p = this.for(replica);
+    if (p.limiter) await p.limiter.take(size);
+    return p.policy.execute(() => fn());
+  }
+}

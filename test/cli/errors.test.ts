@@ -1,0 +1,167 @@
+/**
+ * Bad input: every usage, configuration, connection or data error exits 2 with exactly one
+ * `concord: …` line on stderr naming what is wrong and where, nothing on stdout, and no secrets.
+ */
+import { join } from "node:path";
+import { describe, type TestContext, test } from "vitest";
+import {
+  expectOneLineError,
+  ITEMS_DDL,
+  itemRows,
+  itemsConfig,
+  makeItemsReplicas,
+  makeSqliteTable,
+  runConcord,
+  tempDir,
+  writeConfig,
+} from "./helpers.js";
+
+/** A `${NAME}` reference as the config file spells it. */
+function envRef(name: string): string {
+  return `\${${name}}`;
+}
+
+/** Two replicas of `items` declared in a config; `dataset` replaces the dataset body. */
+function configWith(dataset: string): string {
+  return `state: sqlite:state.db\ndatasets:\n  items:\n${dataset.replace(/^/gm, "    ")}\n`;
+}
+
+const REPLICAS = `key: id
+replicas:
+  a: { url: "sqlite:a.db", table: items }
+  b: { url: "sqlite:b.db", table: items }`;
+
+/** Writes `yaml` as concord.yaml in a fresh dir and scans it; returns the one error line. */
+async function scanError(ctx: TestContext, yaml: string, args: string[] = [], env = {}): Promise<string> {
+  const dir = tempDir(ctx.onTestFinished);
+  const config = writeConfig(dir, yaml);
+  return expectOneLineError(await runConcord(["scan", "-c", config, ...args], { env }), ctx.expect);
+}
+
+describe.concurrent("concord: bad input exits 2 with one line on stderr", () => {
+  test("missing config file (default ./concord.yaml)", async (ctx) => {
+    const dir = tempDir(ctx.onTestFinished);
+    const line = expectOneLineError(await runConcord(["scan"], { cwd: dir }), ctx.expect);
+    ctx.expect(line).toMatch(/^concord: concord\.yaml: cannot read config file \(not found/);
+  });
+
+  test("YAML syntax error names line and column", async (ctx) => {
+    const line = await scanError(ctx, "datasets:\n  items:\n    key: id\n   replicas: [a\n");
+    ctx.expect(line).toMatch(/^concord: \S*concord\.yaml:\d+:\d+: /);
+  });
+
+  test("unknown key (typo) names its path", async (ctx) => {
+    const line = await scanError(ctx, configWith(`${REPLICAS}\npolcy: { owner: a }`));
+    ctx.expect(line).toContain("datasets.items.polcy");
+    ctx.expect(line).toContain("unknown key");
+  });
+
+  test("owner that is not a replica", async (ctx) => {
+    const line = await scanError(ctx, configWith(`${REPLICAS}\npolicy: { owner: c }`));
+    ctx.expect(line).toBe('concord: datasets.items.policy.owner: "c" is not a replica of items');
+  });
+
+  test("only one replica", async (ctx) => {
+    const line = await scanError(
+      ctx,
+      configWith('key: id\nreplicas:\n  a: { url: "sqlite:a.db", table: items }'),
+    );
+    ctx.expect(line).toContain("datasets.items.replicas");
+    ctx.expect(line).toContain("at least two replicas");
+  });
+
+  test("bad duration", async (ctx) => {
+    const line = await scanError(ctx, configWith(`${REPLICAS}\npolicy: { window: 5 parsecs }`));
+    ctx.expect(line).toContain("datasets.items.policy.window");
+    ctx.expect(line).toContain("duration");
+  });
+
+  test("unset environment variable", async (ctx) => {
+    const yaml = configWith(REPLICAS.replace("sqlite:b.db", `sqlite:${envRef("CONCORD_TEST_UNSET_VAR")}`));
+    const line = await scanError(ctx, yaml, [], { CONCORD_TEST_UNSET_VAR: undefined });
+    ctx.expect(line).toContain("datasets.items.replicas.b.url");
+    ctx.expect(line).toContain("CONCORD_TEST_UNSET_VAR");
+  });
+
+  test("unknown dataset with -d", async (ctx) => {
+    const line = await scanError(ctx, configWith(REPLICAS), ["-d", "items,nope"]);
+    ctx.expect(line).toContain('no dataset named "nope"');
+    ctx.expect(line).toContain("items");
+  });
+
+  test("unknown CLI flag (with a suggestion)", async (ctx) => {
+    const line = expectOneLineError(await runConcord(["scan", "--jsn"]), ctx.expect);
+    ctx.expect(line).toContain("--jsn");
+  });
+
+  test("unknown CLI flag (no suggestion)", async (ctx) => {
+    const line = expectOneLineError(await runConcord(["scan", "--frobnicate"]), ctx.expect);
+    ctx.expect(line).toContain("--frobnicate");
+  });
+
+  test("unknown command", async (ctx) => {
+    const line = expectOneLineError(await runConcord(["scna"]), ctx.expect);
+    ctx.expect(line).toContain("scna");
+  });
+
+  test("missing sqlite replica file names the replica", async (ctx) => {
+    const dir = tempDir(ctx.onTestFinished);
+    makeSqliteTable(join(dir, "a.db"), "items", ITEMS_DDL, itemRows(10));
+    const config = writeConfig(dir, itemsConfig());
+    const line = expectOneLineError(await runConcord(["scan", "--json", "-c", config]), ctx.expect);
+    ctx.expect(line).toMatch(/^concord: items\.b: /);
+    ctx.expect(line).toContain("b.db");
+  });
+
+  test("missing table names the replica and the table", async (ctx) => {
+    const dir = tempDir(ctx.onTestFinished);
+    makeItemsReplicas(dir, { rows: 10 });
+    const config = writeConfig(
+      dir,
+      itemsConfig().replace("table: items }\n      b:", "table: itemz }\n      b:"),
+    );
+    const line = expectOneLineError(await runConcord(["scan", "--json", "-c", config]), ctx.expect);
+    ctx.expect(line).toMatch(/^concord: items\.a: /);
+    ctx.expect(line).toContain("itemz");
+  });
+
+  test("a postgres URL's password never appears in the output", async (ctx) => {
+    const dir = tempDir(ctx.onTestFinished);
+    makeItemsReplicas(dir, { rows: 10 });
+    const literal = writeConfig(
+      dir,
+      itemsConfig().replace("sqlite:b.db", "postgres://user:s3cret@127.0.0.1/db"),
+      "literal.yaml",
+    );
+    const fromEnv = writeConfig(
+      dir,
+      itemsConfig().replace("sqlite:b.db", `postgres://user:${envRef("CONCORD_TEST_PGPASS")}@127.0.0.1/db`),
+      "env.yaml",
+    );
+    const env = { CONCORD_TEST_PGPASS: "s3cret" };
+    const results = await Promise.all([
+      runConcord(["scan", "-c", literal], { env }),
+      runConcord(["scan", "--json", "-c", literal], { env }),
+      runConcord(["scan", "--json", "-c", fromEnv], { env }),
+    ]);
+    for (const r of results) {
+      ctx.expect(r.stdout + r.stderr).not.toContain("s3cret");
+      const line = expectOneLineError(r, ctx.expect);
+      ctx.expect(line).toContain("items.b");
+    }
+  });
+
+  test("a value that cannot be read as its declared type", async (ctx) => {
+    const dir = tempDir(ctx.onTestFinished);
+    const ddl = ITEMS_DDL.replace("qty INTEGER NOT NULL", "qty");
+    const rows = itemRows(200);
+    makeSqliteTable(join(dir, "a.db"), "items", ddl, rows);
+    makeSqliteTable(join(dir, "b.db"), "items", ddl, rows, {
+      sql: "UPDATE items SET qty = 'abc' WHERE id = 150;",
+    });
+    const config = writeConfig(dir, itemsConfig("", "    types: { qty: integer }\n"));
+    const line = expectOneLineError(await runConcord(["scan", "--json", "-c", config]), ctx.expect);
+    ctx.expect(line).toContain("qty");
+    ctx.expect(line).toContain("abc");
+  });
+});

@@ -1,0 +1,272 @@
+/** Shared helpers for the CLI tests: temp dirs, running the real binary, and SQLite replicas. */
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { type ExpectStatic, expect, onTestFinished } from "vitest";
+
+/** The repository root (where bin/concord.js lives). */
+export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export const BIN = join(REPO, "bin", "concord.js");
+
+/**
+ * A fresh directory under the OS temp dir, removed when the current test finishes. Concurrent tests pass
+ * their context's `onTestFinished`.
+ */
+export function tempDir(onFinished: (fn: () => void) => void = onTestFinished): string {
+  const dir = mkdtempSync(join(tmpdir(), "concord-cli-"));
+  onFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunOptions {
+  /** Working directory (default: the repository root). */
+  readonly cwd?: string;
+  /** Extra environment variables; `undefined` removes one. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Runs `node bin/concord.js ...args` as a child process and resolves with its exit code and output. */
+export function runConcord(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, CONCORD_DEBUG: undefined, ...options.env })) {
+    if (v !== undefined) env[k] = v;
+  }
+  return new Promise((done, fail) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd: options.cwd ?? REPO, env, timeout: 20_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== "number") {
+          fail(err);
+          return;
+        }
+        done({ code: err ? (err.code as number) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Parses the stdout of a `--json` run. */
+export function parseJson<T = ScanJson>(result: RunResult): T {
+  return JSON.parse(result.stdout) as T;
+}
+
+/** The subset of the `scan --json` document the tests look at. */
+export interface ScanJson {
+  runId: string;
+  datasets: {
+    name: string;
+    replicas: Record<string, { rows: number }>;
+    divergences: {
+      key: (string | number)[];
+      class: string;
+      replicas?: Record<string, { present: boolean; fingerprint?: string; version?: unknown }>;
+      columns?: string[];
+      regressed?: string[];
+      column?: string;
+      detail?: string;
+    }[];
+    counts: Record<string, number>;
+    stats: Record<string, unknown>;
+  }[];
+}
+
+type Row = readonly unknown[];
+
+/** Creates (or extends) a SQLite file with one table and its rows; `sql` runs after the inserts. */
+export function makeSqliteTable(
+  path: string,
+  table: string,
+  ddl: string,
+  rows: readonly Row[],
+  options: { sql?: string; wal?: boolean } = {},
+): void {
+  const db = new Database(path);
+  try {
+    if (options.wal) db.pragma("journal_mode = WAL");
+    db.exec(`CREATE TABLE ${table} (${ddl})`);
+    if (rows.length > 0) {
+      const marks = rows[0]!.map(() => "?").join(", ");
+      const insert = db.prepare(`INSERT INTO ${table} VALUES (${marks})`);
+      db.transaction(() => {
+        for (const r of rows) insert.run(...r);
+      })();
+    }
+    if (options.sql) db.exec(options.sql);
+  } finally {
+    db.close();
+  }
+}
+
+/** Runs SQL against an existing SQLite file and closes it. */
+export function execSql(path: string, sql: string): void {
+  const db = new Database(path, { fileMustExist: true });
+  try {
+    db.exec(sql);
+  } finally {
+    db.close();
+  }
+}
+
+/** SQLite timestamp text (UTC, no offset) of epoch milliseconds. */
+export function sqlTime(ms: number): string {
+  return new Date(ms).toISOString().replace("T", " ").replace("Z", "");
+}
+
+const BASE = Date.UTC(2024, 0, 1);
+
+/** The 7-column `items` table: a counter version and a timestamp version. */
+export const ITEMS_DDL =
+  "id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER NOT NULL, price REAL NOT NULL, " +
+  "note TEXT, updated_at TIMESTAMP NOT NULL, version INTEGER NOT NULL";
+
+/** `count` deterministic rows of the items table, ids 1..count. */
+export function itemRows(count: number): Row[] {
+  const rows: Row[] = [];
+  for (let id = 1; id <= count; id++) {
+    rows.push([
+      id,
+      `item ${id}`,
+      (id * 7) % 50,
+      Math.round(((id * 37) % 1000) + 0.25 * (id % 4) * 100) / 100,
+      id % 5 === 0 ? null : `note ${id % 13}`,
+      sqlTime(BASE + id * 60_000),
+      1 + (id % 4),
+    ]);
+  }
+  return rows;
+}
+
+/** Writes two identical items replicas `a.db` and `b.db` in `dir`, then applies per-replica SQL. */
+export function makeItemsReplicas(
+  dir: string,
+  options: { rows?: number; sqlA?: string; sqlB?: string; wal?: boolean } = {},
+): { a: string; b: string } {
+  const rows = itemRows(options.rows ?? 300);
+  const a = join(dir, "a.db");
+  const b = join(dir, "b.db");
+  makeSqliteTable(a, "items", ITEMS_DDL, rows, { sql: options.sqlA, wal: options.wal });
+  makeSqliteTable(b, "items", ITEMS_DDL, rows, { sql: options.sqlB, wal: options.wal });
+  return { a, b };
+}
+
+/** Writes `text` as `name` (default concord.yaml) in `dir` and returns its path. */
+export function writeConfig(dir: string, text: string, name = "concord.yaml"): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** A config for the items replicas a.db / b.db beside it (state in the same folder). */
+export function itemsConfig(policy = "", extra = ""): string {
+  return `state: sqlite:state.db
+datasets:
+  items:
+    key: id
+    versions: { counter: version, timestamp: updated_at }
+    replicas:
+      a: { url: "sqlite:a.db", table: items }
+      b: { url: "sqlite:b.db", table: items }
+${policy ? `    policy:\n${policy.replace(/^/gm, "      ")}\n` : ""}${extra}`;
+}
+
+/** The sha256 of a file's bytes. */
+export function sha256(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+/** Divergences as sorted `key → class` pairs, for exact comparison. */
+export function keyClasses(divergences: ScanJson["datasets"][number]["divergences"]): [string, string][] {
+  return divergences.map((d) => [JSON.stringify(d.key), d.class] as [string, string]).sort();
+}
+
+/**
+ * Asserts the shape of a usage/config error: exit 2, nothing on stdout, exactly one line on stderr that
+ * starts with `concord: `. Returns that line without the newline. Concurrent tests pass their context's `expect`.
+ */
+export function expectOneLineError(r: RunResult, ex: ExpectStatic = expect): string {
+  ex({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({
+    code: 2,
+    stdout: "",
+    stderr: ex.any(String),
+  });
+  ex(r.stderr).toMatch(/^concord: [^\n]+\n$/);
+  return r.stderr.trimEnd();
+}
+
+/** The policy the seeded items fixture is classified with. */
+export const SEEDED_POLICY = "tolerance: { price: 0.01 }\nwindow: 1h";
+
+/**
+ * Writes items replicas a.db / b.db in `dir` with seeded divergence: missing [10] [20] [301], stale [30]
+ * [70], conflict [40], tolerated [50] (under SEEDED_POLICY), in-flight [60].
+ */
+export function seededItems(dir: string): void {
+  const recent = sqlTime(Date.now() - 2000);
+  makeItemsReplicas(dir, {
+    sqlA: `
+      DELETE FROM items WHERE id = 20;
+      UPDATE items SET name = 'renamed', version = version + 1 WHERE id = 30;
+      UPDATE items SET qty = qty + 1, version = version + 1, updated_at = '${recent}' WHERE id = 60;`,
+    sqlB: `
+      DELETE FROM items WHERE id = 10;
+      INSERT INTO items VALUES (301, 'only on b', 1, 1.5, NULL, '2024-02-01 00:00:00', 1);
+      UPDATE items SET note = 'edited' WHERE id = 40;
+      UPDATE items SET price = price + 0.004 WHERE id = 50;
+      UPDATE items SET qty = 99, version = version + 2 WHERE id = 70;`,
+  });
+}
+
+/**
+ * Adds `plain` (text key, no versions: unversioned ["k05"] ["k17"]) and `pairs` (key [region, id]:
+ * unversioned ["eu", 7], missing ["us", 12]) tables to a.db / b.db.
+ */
+export function seededExtras(dir: string): void {
+  const plain = Array.from({ length: 20 }, (_, i) => [`k${String(i).padStart(2, "0")}`, `label ${i}`, i * 3]);
+  const pairs: unknown[][] = [];
+  for (const region of ["eu", "us"])
+    for (let id = 1; id <= 30; id++) pairs.push([region, id, `${region}-${id}`]);
+  const plainDdl = "code TEXT PRIMARY KEY, label TEXT, amount INTEGER";
+  const pairsDdl = "region TEXT NOT NULL, id INTEGER NOT NULL, value TEXT, PRIMARY KEY (region, id)";
+  makeSqliteTable(join(dir, "a.db"), "plain", plainDdl, plain);
+  makeSqliteTable(join(dir, "b.db"), "plain", plainDdl, plain, {
+    sql: "UPDATE plain SET label = 'changed' WHERE code = 'k05'; UPDATE plain SET amount = NULL WHERE code = 'k17';",
+  });
+  makeSqliteTable(join(dir, "a.db"), "pairs", pairsDdl, pairs, {
+    sql: "DELETE FROM pairs WHERE region = 'us' AND id = 12;",
+  });
+  makeSqliteTable(join(dir, "b.db"), "pairs", pairsDdl, pairs, {
+    sql: "UPDATE pairs SET value = 'other' WHERE region = 'eu' AND id = 7;",
+  });
+}
+
+/** Config lines declaring the `plain` and `pairs` datasets. */
+export const EXTRA_DATASETS = `  plain:
+    key: code
+    replicas:
+      a: { url: "sqlite:a.db", table: plain }
+      b: { url: "sqlite:b.db", table: plain }
+  pairs:
+    key: [region, id]
+    replicas:
+      a: { url: "sqlite:a.db", table: pairs }
+      b: { url: "sqlite:b.db", table: pairs }
+`;
+
+/** A config with the seeded items, plain and pairs datasets (see `seededItems`, `seededExtras`). */
+export function makeSeededReplicas(dir: string): string {
+  seededItems(dir);
+  seededExtras(dir);
+  return writeConfig(dir, itemsConfig(SEEDED_POLICY, EXTRA_DATASETS));
+}

@@ -1,0 +1,85 @@
+/** Regression detection across runs through the state store, and `concord demo`. */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  execSql,
+  itemsConfig,
+  keyClasses,
+  makeItemsReplicas,
+  parseJson,
+  runConcord,
+  tempDir,
+  writeConfig,
+} from "./helpers.js";
+
+describe("concord scan: regression", () => {
+  it("classifies a version that went backwards since the last scan as regression", async () => {
+    const dir = tempDir();
+    const { b } = makeItemsReplicas(dir, {
+      sqlB: "UPDATE items SET qty = 1000, version = version + 2 WHERE id = 7;",
+    });
+    const config = writeConfig(dir, itemsConfig());
+
+    const first = await runConcord(["scan", "--json", "-c", config]);
+    expect(first.code).toBe(1);
+    const [before] = parseJson(first).datasets;
+    expect(keyClasses(before!.divergences)).toEqual([["[7]", "stale"]]);
+    expect(existsSync(join(dir, "state.db"))).toBe(true);
+
+    // b is restored from an old backup: its version drops below what the first scan saw (and below a's).
+    execSql(b, "UPDATE items SET qty = 3, version = version - 3 WHERE id = 7;");
+    // The same replicas with a fresh state store: nothing was seen before, so it is only stale.
+    const fresh = writeConfig(dir, itemsConfig().replace("sqlite:state.db", "sqlite:fresh.db"), "fresh.yaml");
+    const [second, control] = await Promise.all([
+      runConcord(["scan", "--json", "-c", config]),
+      runConcord(["scan", "--json", "-c", fresh]),
+    ]);
+
+    expect(second.code).toBe(1);
+    const [after] = parseJson(second).datasets;
+    expect(keyClasses(after!.divergences)).toEqual([["[7]", "regression"]]);
+    expect(after!.divergences[0]!.regressed).toEqual(["b"]);
+    expect(after!.counts).toEqual({ regression: 1 });
+
+    expect(control.code).toBe(1);
+    expect(keyClasses(parseJson(control).datasets[0]!.divergences)).toEqual([["[7]", "stale"]]);
+  });
+});
+
+describe("concord demo", () => {
+  it("seeds every class, reports them, and leaves a config scan can use", async () => {
+    const dir = tempDir();
+    const demo = await runConcord(["demo", "--dir", dir]);
+    expect(demo.stderr).toBe("");
+    expect(demo.code).toBe(0);
+    for (const cls of [
+      "missing",
+      "stale",
+      "conflict",
+      "regression",
+      "in-flight",
+      "tolerated",
+      "lww-tie",
+      "unversioned",
+      "schema",
+    ]) {
+      expect(demo.stdout, cls).toContain(cls);
+    }
+    for (const ds of ["customers:", "products:", "settings:"]) expect(demo.stdout).toContain(ds);
+
+    const scan = await runConcord(["scan", "--json", "-c", join(dir, "concord.yaml")]);
+    expect(scan.stderr).toBe("");
+    expect(scan.code).toBe(1);
+    const doc = parseJson(scan);
+    expect(doc.datasets.map((d) => d.name)).toEqual(["customers", "products", "settings"]);
+    const classes = new Set(doc.datasets.flatMap((d) => Object.keys(d.counts)));
+    // The regression was remembered by the demo's scans; in-flight rows are seconds old.
+    for (const cls of ["missing", "stale", "conflict", "regression", "lww-tie", "unversioned", "schema"]) {
+      expect(classes.has(cls), cls).toBe(true);
+    }
+    const customers = doc.datasets[0]!;
+    expect(customers.divergences.find((d) => d.key[0] === 77)?.class).toBe("regression");
+    expect(doc.datasets[2]!.divergences.map((d) => d.key)).toContainEqual(["global", "feature_flags"]);
+  });
+});

@@ -1,0 +1,64 @@
+/** `concord scan` without --json (the report for people), and picking datasets with -d. */
+import { describe, expect, it } from "vitest";
+import { makeSeededReplicas, parseJson, runConcord, tempDir } from "./helpers.js";
+
+describe("concord scan (text)", () => {
+  it("names each dataset, the classes and the divergent keys", async () => {
+    const dir = tempDir();
+    const config = makeSeededReplicas(dir);
+
+    const r = await runConcord(["scan", "-c", config]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(1);
+    const out = r.stdout;
+    expect(out).toMatch(/^items: 8 divergences/m);
+    expect(out).toMatch(/^plain: 2 divergences/m);
+    expect(out).toMatch(/^pairs: 2 divergences/m);
+    // One table row per divergent key: KEY then CLASS.
+    for (const [key, cls] of [
+      ["10", "missing"],
+      ["20", "missing"],
+      ["301", "missing"],
+      ["30", "stale"],
+      ["70", "stale"],
+      ["40", "conflict"],
+      ["50", "tolerated"],
+      ["60", "in-flight"],
+      ["k05", "unversioned"],
+      ["k17", "unversioned"],
+      ["eu,7", "unversioned"],
+      ["us,12", "missing"],
+    ] as const) {
+      expect(out, `row for ${key}`).toMatch(new RegExp(`^ +${key} +${cls} `, "m"));
+    }
+    expect(out).not.toMatch(/^ +(11|31|41) /m);
+  });
+
+  it("-d name scans only that dataset", async () => {
+    const dir = tempDir();
+    const config = makeSeededReplicas(dir);
+
+    const text = await runConcord(["scan", "-c", config, "-d", "plain"]);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/^plain: 2 divergences/m);
+    expect(text.stdout).not.toContain("items:");
+    expect(text.stdout).not.toContain("pairs:");
+
+    const json = await runConcord(["scan", "--json", "-c", config, "--dataset", "pairs"]);
+    expect(json.code).toBe(1);
+    expect(parseJson(json).datasets.map((d) => d.name)).toEqual(["pairs"]);
+  });
+
+  it("-d a,b and repeated -d pick several datasets, in config order", async () => {
+    const dir = tempDir();
+    const config = makeSeededReplicas(dir);
+
+    const comma = await runConcord(["scan", "--json", "-c", config, "-d", "pairs,plain"]);
+    expect(comma.code).toBe(1);
+    expect(parseJson(comma).datasets.map((d) => d.name)).toEqual(["plain", "pairs"]);
+
+    const repeated = await runConcord(["scan", "--json", "-c", config, "-d", "pairs", "-d", "items"]);
+    expect(repeated.code).toBe(1);
+    expect(parseJson(repeated).datasets.map((d) => d.name)).toEqual(["items", "pairs"]);
+  });
+});

@@ -1,0 +1,130 @@
+/** Test stores: one factory per connector that creates a fresh table from canonical rows. Tests only. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import type { CanonicalValue, ColumnType } from "../../src/core/canonical.js";
+import type { ColumnSpec } from "../../src/core/model.js";
+import type { Connector } from "../../src/connectors/connector.js";
+import { MemoryConnector, MemoryTable } from "../../src/connectors/memory/memory-connector.js";
+import { quoteIdent, SqliteConnector } from "../../src/connectors/sqlite/sqlite-connector.js";
+
+/** A table to create: key columns, compared columns, and rows of canonical values (key columns first). */
+export interface TableFixture {
+  readonly key: readonly ColumnSpec[];
+  readonly columns: readonly ColumnSpec[];
+  readonly rows: readonly (readonly CanonicalValue[])[];
+}
+
+/** A freshly created table, its connector, and a back door for writing as "someone else" would. */
+export interface StoreTable {
+  readonly connector: Connector;
+  /** Inserts or replaces a row (canonical values, key columns first) in the store, bypassing the connector. */
+  put(row: readonly CanonicalValue[]): Promise<void>;
+  /** Closes the connector and removes whatever the factory created. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Creates a store's table with a declared type for every logical column type, inserts the rows as the
+ * store's native values, and returns a Connector over it. Adding a store to the conformance suite means
+ * adding one of these.
+ */
+export interface ConnectorFactory {
+  readonly name: string;
+  create(fixture: TableFixture): Promise<StoreTable>;
+}
+
+function makeMemoryFactory(name: string, pushdown: boolean): ConnectorFactory {
+  return {
+    name,
+    async create(fixture) {
+      const table = new MemoryTable(fixture.key, fixture.columns);
+      const names = [...fixture.key, ...fixture.columns].map((c) => c.name);
+      const put = async (row: readonly CanonicalValue[]) => {
+        table.put(Object.fromEntries(names.map((n, i) => [n, row[i] ?? null])));
+      };
+      for (const row of fixture.rows) await put(row);
+      return { connector: new MemoryConnector(table, { pushdown }), put, dispose: async () => {} };
+    },
+  };
+}
+
+/** Memory connector with range checksums (pushdown). */
+export const memoryFactory = makeMemoryFactory("memory", true);
+/** Memory connector without pushdown: detection must stream and merge. */
+export const memoryStreamingFactory = makeMemoryFactory("memory-streaming", false);
+
+/** Declared SQLite types; `sqliteLogicalType` must read each back as the logical type. */
+const SQLITE_TYPES: Record<ColumnType, string> = {
+  integer: "INTEGER",
+  decimal: "DECIMAL(18,6)",
+  float: "REAL",
+  boolean: "BOOLEAN",
+  text: "TEXT",
+  timestamp: "TIMESTAMP",
+  json: "JSON",
+  bytes: "BLOB",
+};
+
+/** The value an application would store natively in SQLite for a canonical value. */
+function sqliteNative(type: ColumnType, v: CanonicalValue): unknown {
+  if (v === null) return null;
+  switch (type) {
+    case "integer":
+      return BigInt(v);
+    case "float":
+      return Number(v);
+    case "boolean":
+      return v === "t" ? 1 : 0;
+    case "bytes":
+      return Buffer.from(v, "hex");
+    default:
+      // Decimals go in as text: NUMERIC affinity stores them as the store's own numbers.
+      return v;
+  }
+}
+
+function makeSqliteFactory(name: string, inMemory: boolean): ConnectorFactory {
+  return {
+    name,
+    create: (fixture) => createSqliteTable(fixture, inMemory),
+  };
+}
+
+async function createSqliteTable(fixture: TableFixture, inMemory: boolean): Promise<StoreTable> {
+  const dir = inMemory ? null : mkdtempSync(join(tmpdir(), "concord-conformance-"));
+  const db = new Database(dir ? join(dir, "replica.db") : ":memory:");
+  const all = [...fixture.key, ...fixture.columns];
+  const columnsSql = all.map(
+    (c, i) => `${quoteIdent(c.name)} ${SQLITE_TYPES[c.type]}${i < fixture.key.length ? " NOT NULL" : ""}`,
+  );
+  const primaryKey = fixture.key.map((c) => quoteIdent(c.name)).join(", ");
+  db.exec(`CREATE TABLE "items" (${columnsSql.join(", ")}, PRIMARY KEY (${primaryKey}))`);
+  const upsert = db.prepare(
+    `INSERT OR REPLACE INTO "items" (${all.map((c) => quoteIdent(c.name)).join(", ")}) VALUES (${all.map(() => "?").join(", ")})`,
+  );
+  const put = (row: readonly CanonicalValue[]) => {
+    upsert.run(...all.map((c, i) => sqliteNative(c.type, row[i] ?? null)));
+  };
+  db.transaction(() => {
+    for (const row of fixture.rows) put(row);
+  })();
+  const connector = new SqliteConnector(db, "items", { label: "conformance" });
+  return {
+    connector,
+    put: async (row) => put(row),
+    async dispose() {
+      await connector.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** SQLite connector over a table in a fresh database file under the OS temp directory. */
+export const sqliteFactory = makeSqliteFactory("sqlite", false);
+/** The same in an in-memory database, for the many small tables of property tests (file syncs would dominate). */
+export const sqliteInMemoryFactory = makeSqliteFactory("sqlite-in-memory", true);
+
+/** Every connector the conformance suite runs against. Server stores append their factories here. */
+export const connectorFactories: readonly ConnectorFactory[] = [memoryFactory, sqliteFactory];
