@@ -9,16 +9,21 @@ import {
   type Observation,
   type ReplicaObservation,
 } from "./core/classify.js";
+import { type Decision, decideRepair, WRITE_ACTIONS } from "./core/decide.js";
 import { type Key, keyId, type RecordShape, type StoredRecord } from "./core/model.js";
+import { type CompiledPolicy, compilePolicy } from "./core/policy.js";
+import { escalationId } from "./core/repair-id.js";
 import { readVersion, type Version } from "./core/version.js";
 import { type DetectOptions, detectDivergences } from "./detect/detect-divergences.js";
 import { type ResolvedShape, resolveShape, type SchemaIssue } from "./detect/resolve-shape.js";
-import type { Escalation, StateStore } from "./state/state-store.js";
-import { type Decision, decideRepair, WRITE_ACTIONS } from "./core/decide.js";
-import { type CompiledPolicy, compilePolicy } from "./core/policy.js";
-import { escalationId } from "./core/repair-id.js";
-import { executeRepairs, planRepairTasks, type RepairResult, type RepairTask } from "./execute/execute-repairs.js";
+import {
+  executeRepairs,
+  planRepairTasks,
+  type RepairResult,
+  type RepairTask,
+} from "./execute/execute-repairs.js";
 import { WriteGuard, type WriteGuardOptions } from "./execute/write-guard.js";
+import type { Escalation, StateStore } from "./state/state-store.js";
 
 /** Run statistics: what crossed from the stores into the engine, and how long it took. */
 export interface ScanStats {
@@ -230,7 +235,9 @@ export function planDataset(ds: DatasetConfig, scan: DatasetScan): DatasetPlan {
   const decisions = scan.divergences.map((d) => decideRepair(d, scan.shape, policy));
   const rows = Math.max(0, ...Object.values(scan.replicas).map((r) => r.rows));
   const divergent = scan.divergences.filter(isRepairable).length;
-  const writes = decisions.filter((d) => WRITE_ACTIONS.has(d.action)).reduce((n, d) => n + d.targets.length, 0);
+  const writes = decisions
+    .filter((d) => WRITE_ACTIONS.has(d.action))
+    .reduce((n, d) => n + d.targets.length, 0);
   const { maxDivergentFraction, maxRepairs } = policy.limits;
   let guard: GuardTrip | undefined;
   if (maxDivergentFraction !== undefined && rows > 0 && divergent / rows > maxDivergentFraction) {
@@ -241,7 +248,12 @@ export function planDataset(ds: DatasetConfig, scan: DatasetScan): DatasetPlan {
       writes,
     };
   } else if (maxRepairs !== undefined && writes > maxRepairs) {
-    guard = { reason: `${writes} repairs planned, above limits.maxRepairs ${maxRepairs}`, divergent, rows, writes };
+    guard = {
+      reason: `${writes} repairs planned, above limits.maxRepairs ${maxRepairs}`,
+      divergent,
+      rows,
+      writes,
+    };
   }
   return { scan, policy, decisions, guard };
 }
@@ -259,8 +271,17 @@ export async function recordPlan(plan: DatasetPlan, ctx: RunContext): Promise<nu
   for (const d of plan.decisions) {
     const div = byKey.get(keyId(d.key))!;
     const key = keyId(d.key);
-    const observed = Object.fromEntries(Object.entries(div.replicas).map(([r, o]) => [r, o.present ? (o.fingerprint ?? null) : null]));
-    events.push({ ts: at, runId: ctx.runId, type: "detected", dataset: scan.name, key, data: { class: d.class, observed, columns: div.columns } });
+    const observed = Object.fromEntries(
+      Object.entries(div.replicas).map(([r, o]) => [r, o.present ? (o.fingerprint ?? null) : null]),
+    );
+    events.push({
+      ts: at,
+      runId: ctx.runId,
+      type: "detected",
+      dataset: scan.name,
+      key,
+      data: { class: d.class, observed, columns: div.columns },
+    });
     events.push({
       ts: at,
       runId: ctx.runId,
@@ -282,7 +303,9 @@ export async function recordPlan(plan: DatasetPlan, ctx: RunContext): Promise<nu
     .filter((d) => d.action === "escalate")
     .map((d) => {
       const div = byKey.get(keyId(d.key))!;
-      const observed = plan.policy.replicas.map((r) => (div.replicas[r]?.present ? (div.replicas[r]!.fingerprint ?? null) : null));
+      const observed = plan.policy.replicas.map((r) =>
+        div.replicas[r]?.present ? (div.replicas[r]!.fingerprint ?? null) : null,
+      );
       return {
         id: escalationId(scan.name, d.key, d.class, observed),
         dataset: scan.name,
@@ -290,7 +313,11 @@ export async function recordPlan(plan: DatasetPlan, ctx: RunContext): Promise<nu
         class: d.class,
         reason: d.reason,
         options: d.options,
-        detail: { observed: Object.fromEntries(plan.policy.replicas.map((r, i) => [r, observed[i]])), rule: d.rule, policyVersion: d.policyVersion },
+        detail: {
+          observed: Object.fromEntries(plan.policy.replicas.map((r, i) => [r, observed[i]])),
+          rule: d.rule,
+          policyVersion: d.policyVersion,
+        },
         status: "open" as const,
         runId: ctx.runId,
         createdAt: at,
@@ -348,7 +375,11 @@ export interface RepairOptions extends WriteGuardOptions {
 /** The repair tasks a plan would execute (none when the guard tripped). */
 export function repairTasks(plan: DatasetPlan): RepairTask[] {
   if (plan.guard) return [];
-  return planRepairTasks(plan.scan.name, plan.decisions, new Map(plan.scan.divergences.map((d) => [keyId(d.key), d])));
+  return planRepairTasks(
+    plan.scan.name,
+    plan.decisions,
+    new Map(plan.scan.divergences.map((d) => [keyId(d.key), d])),
+  );
 }
 
 /** Executes a plan's repairs through conditional writes with verification; ledger and audit record each. */
@@ -400,7 +431,10 @@ export async function observeKeys(
   const divergences = new Map<string, Divergence>();
   for (const o of observed) {
     if (!stillDiffers(o)) continue;
-    divergences.set(keyId(o.key), classifyDivergence(o, { shape: resolved.shape, rules: resolved.rules, nowMs: now }));
+    divergences.set(
+      keyId(o.key),
+      classifyDivergence(o, { shape: resolved.shape, rules: resolved.rules, nowMs: now }),
+    );
   }
   return { resolved, divergences };
 }

@@ -12,12 +12,16 @@ export interface AuditOptions {
 }
 
 /** Exit 0 when the chain is intact, 3 when broken (naming the first bad entry). */
-export async function runAuditVerify(options: AuditOptions, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function runAuditVerify(
+  options: AuditOptions,
+  stdout: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
   const session = await openSession({ config: options.config }, { readonly: true });
   try {
     const verdict = await verifyAuditChainAsync(session.state.iterateAudit());
     if (options.json) stdout.write(`${JSON.stringify(verdict)}\n`);
-    else if (verdict.ok) stdout.write(`Audit log intact: ${verdict.count} entries, every hash chains to the one before.\n`);
+    else if (verdict.ok)
+      stdout.write(`Audit log intact: ${verdict.count} entries, every hash chains to the one before.\n`);
     else stdout.write(`Audit log BROKEN at ${verdict.problem}\n`);
     return verdict.ok ? EXIT.ok : EXIT.audit;
   } finally {
@@ -31,7 +35,10 @@ function keyFilter(text: string): string {
   return JSON.stringify(text.split(","));
 }
 
-export async function runAuditShow(options: AuditOptions, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function runAuditShow(
+  options: AuditOptions,
+  stdout: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
   const session = await openSession({ config: options.config }, { readonly: true });
   try {
     const entries = await session.state.readAudit({
@@ -49,8 +56,12 @@ export async function runAuditShow(options: AuditOptions, stdout: NodeJS.Writabl
         const data = e.data as Record<string, unknown>;
         const detail =
           (data.reason as string | undefined) ??
-          (data.target ? `${data.target}${data.error ? `: ${data.error}` : ""}` : (data.class as string | undefined) ?? "");
-        stdout.write(`#${e.seq} ${new Date(e.ts).toISOString()} ${e.runId ?? "-"} ${e.type} ${e.dataset ?? ""}${key}  ${detail}\n`);
+          (data.target
+            ? `${data.target}${data.error ? `: ${data.error}` : ""}`
+            : ((data.class as string | undefined) ?? ""));
+        stdout.write(
+          `#${e.seq} ${new Date(e.ts).toISOString()} ${e.runId ?? "-"} ${e.type} ${e.dataset ?? ""}${key}  ${detail}\n`,
+        );
       }
     }
     return EXIT.ok;

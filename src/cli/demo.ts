@@ -1,13 +1,42 @@
 /** `concord demo` (what `npm start` runs): builds two drifted SQLite replicas and reconciles them, narrating each step. */
 import { relative } from "node:path";
+import { verifyAuditChainAsync } from "../core/audit-chain.js";
+import { keyToJson } from "../core/model.js";
 import { createDemo, restoreOldBackup } from "../demo/create-demo.js";
+import { type DatasetPlan, planDataset, recordPlan, repairDataset } from "../engine.js";
+import type { RepairResult } from "../execute/execute-repairs.js";
 import { EXIT } from "./errors.js";
 import { renderScan } from "./render-scan.js";
-import { needsRepair, scanSession } from "./scan.js";
-import { newRunId, openSession } from "./session.js";
+import { scanSession } from "./scan.js";
+import { newRunId, openSession, type Session } from "./session.js";
 
 export interface DemoOptions {
   readonly dir: string;
+}
+
+function count<T>(items: readonly T[], by: (t: T) => string): string {
+  const m = new Map<string, number>();
+  for (const i of items) m.set(by(i), (m.get(by(i)) ?? 0) + 1);
+  return [...m].map(([k, n]) => `${k} ${n}`).join(" · ") || "nothing";
+}
+
+async function reconcile(
+  session: Session,
+  command: string,
+): Promise<{ plans: DatasetPlan[]; results: RepairResult[] }> {
+  const runId = newRunId();
+  const scans = await scanSession(session, runId, command);
+  const plans: DatasetPlan[] = [];
+  const results: RepairResult[] = [];
+  for (const scan of scans) {
+    const ds = session.datasets.find((d) => d.name === scan.name)!;
+    const plan = planDataset(ds, scan);
+    const ctx = { runId, state: session.state, now: Date.now, command };
+    await recordPlan(plan, ctx);
+    results.push(...(await repairDataset(plan, await session.replicas(ds), ctx)));
+    plans.push(plan);
+  }
+  return { plans, results };
 }
 
 export async function runDemo(
@@ -25,6 +54,9 @@ export async function runDemo(
     "  Seeded drift: lost and extra rows, stale and conflicting updates, a backup restore, rounding noise,",
   );
   out("  writes still replicating, a column added on one side, and a table with no version metadata.");
+  out(
+    `  Policies: ${cfg} (customers: owner primary + highest version; products: last writer wins; settings: none)`,
+  );
   out();
 
   const first = await openSession({ config: layout.config }, { readonly: true });
@@ -33,22 +65,64 @@ export async function runDemo(
   } finally {
     await first.close();
   }
-  out("1. First scan done; Concord remembers the versions it saw.");
+  out("1. A first scan records the versions each replica holds.");
   restoreOldBackup(layout);
-  out("2. The replica is restored from an old backup: customer 77 goes back two versions.");
+  out("   Then the replica is restored from an old backup: customer 77 goes back two versions.");
   out();
 
-  const session = await openSession({ config: layout.config }, { readonly: true });
+  const session = await openSession({ config: layout.config }, { readonly: false });
   try {
     const scans = await scanSession(session, newRunId(), "scan");
-    out("3. Scan:");
+    out("2. Scan: what differs, and what kind of difference it is.");
     out();
     out(scans.map((s) => renderScan(s, 25)).join("\n\n"));
     out();
-    out("Nothing was written to either replica. Try it yourself:");
+
+    const { plans, results } = await reconcile(session, "repair");
+    out(
+      "3. Plan and repair: each divergence decided by its dataset's policy, written conditionally, re-read.",
+    );
+    for (const plan of plans) {
+      out(`   ${plan.scan.name}: ${count(plan.decisions, (d) => d.action)}`);
+      const example = plan.decisions.find((d) => d.action !== "ignore" && d.action !== "wait");
+      if (example) {
+        out(
+          `     e.g. key ${keyToJson(plan.scan.shape.key, example.key).join(",")}: ${example.action} [${example.rule}] ${example.reason}`,
+        );
+      }
+    }
+    out(`   Repairs: ${count(results, (r) => r.outcome)}`);
+    out();
+
+    const again = await reconcile(session, "repair");
+    const wrote = again.results.filter((r) => r.outcome === "applied").length;
+    out(
+      `4. Repair again: ${wrote === 0 ? "nothing left to write (a second run applies nothing)" : `${wrote} more applied`}.`,
+    );
+    out(
+      "   In-flight changes wait for the window (30s) to pass; tolerated noise is recorded, never written.",
+    );
+    out();
+
+    const open = await session.state.listEscalations({ status: "open" });
+    out(`5. Left for a person: ${open.length} escalation${open.length === 1 ? "" : "s"}`);
+    for (const e of open)
+      out(`   ${e.id}  ${e.dataset}${e.key.length ? ` ${e.key.join(",")}` : ""}  ${e.class}: ${e.reason}`);
+    out();
+
+    const verdict = await verifyAuditChainAsync(session.state.iterateAudit());
+    out(
+      `6. Audit log: ${verdict.ok ? `${verdict.count} entries, hash chain intact` : `BROKEN: ${verdict.problem}`} (every detection, decision and write).`,
+    );
+    out();
+    out("Try it yourself:");
     out(`  npx concord scan -c ${cfg}`);
-    out(`  npx concord scan -c ${cfg} --json -d customers`);
-    return scans.some(needsRepair) ? EXIT.ok : EXIT.ok;
+    out(`  npx concord escalations list -c ${cfg}`);
+    if (open[0]?.options.length)
+      out(`  npx concord escalations resolve ${open[0].id} --pick primary -c ${cfg}`);
+    out(`  npx concord audit show -c ${cfg} --key 77`);
+    out(`  npx concord rollback -c ${cfg} --run <run id from audit show>`);
+    return verdict.ok ? EXIT.ok : EXIT.audit;
   } finally {
     await session.close();
   }

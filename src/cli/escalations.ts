@@ -28,7 +28,10 @@ function escalationJson(e: Escalation): Record<string, unknown> {
   };
 }
 
-export async function runEscalationsList(options: EscalationOptions, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function runEscalationsList(
+  options: EscalationOptions,
+  stdout: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
   const session = await openSession({ config: options.config }, { readonly: true });
   try {
     const list = await session.state.listEscalations(options.all ? {} : { status: "open" });
@@ -39,8 +42,13 @@ export async function runEscalationsList(options: EscalationOptions, stdout: Nod
     } else {
       for (const e of list) {
         const key = e.key.length ? ` key ${e.key.join(",")}` : "";
-        stdout.write(`${e.id}  ${e.dataset}${key}  ${e.class}${e.status !== "open" ? ` (${e.status})` : ""}\n    ${e.reason}\n`);
-        if (e.options.length) stdout.write(`    resolve: concord escalations resolve ${e.id} --pick ${e.options.join("|")}  (or --reject)\n`);
+        stdout.write(
+          `${e.id}  ${e.dataset}${key}  ${e.class}${e.status !== "open" ? ` (${e.status})` : ""}\n    ${e.reason}\n`,
+        );
+        if (e.options.length)
+          stdout.write(
+            `    resolve: concord escalations resolve ${e.id} --pick ${e.options.join("|")}  (or --reject)\n`,
+          );
       }
     }
     return EXIT.ok;
@@ -66,34 +74,55 @@ export async function runEscalationsResolve(
   options: ResolveOptions,
   stdout: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  if (!!options.pick === !!options.reject) throw new UsageError("escalations resolve: give exactly one of --pick REPLICA or --reject");
+  if (!!options.pick === !!options.reject)
+    throw new UsageError("escalations resolve: give exactly one of --pick REPLICA or --reject");
   const session = await openSession({ config: options.config }, { readonly: false });
   try {
     const e = await session.state.getEscalation(id);
     if (!e) throw new UsageError(`escalations resolve: no escalation with id ${id}`);
-    if (e.status !== "open") throw new UsageError(`escalations resolve: escalation ${id} is already ${e.status}`);
+    if (e.status !== "open")
+      throw new UsageError(`escalations resolve: escalation ${id} is already ${e.status}`);
     const runId = newRunId();
     const at = Date.now();
     if (options.reject) {
       await session.state.closeEscalation(id, "rejected", { by: "cli" }, at);
       await session.state.appendAudit([
-        { ts: at, runId, type: "rejected", dataset: e.dataset, key: e.key.length ? keyId(e.key) : null, data: { escalation: id } },
+        {
+          ts: at,
+          runId,
+          type: "rejected",
+          dataset: e.dataset,
+          key: e.key.length ? keyId(e.key) : null,
+          data: { escalation: id },
+        },
       ]);
-      stdout.write(options.json ? `${JSON.stringify({ id, status: "rejected" })}\n` : `Escalation ${id} rejected; nothing written.\n`);
+      stdout.write(
+        options.json
+          ? `${JSON.stringify({ id, status: "rejected" })}\n`
+          : `Escalation ${id} rejected; nothing written.\n`,
+      );
       return EXIT.ok;
     }
     const pick = options.pick!;
     if (!e.options.includes(pick)) {
-      throw new UsageError(`--pick ${pick}: not an option for escalation ${id} (options: ${e.options.join(", ") || "none"})`);
+      throw new UsageError(
+        `--pick ${pick}: not an option for escalation ${id} (options: ${e.options.join(", ") || "none"})`,
+      );
     }
     const ds = session.config.datasets.find((d) => d.name === e.dataset);
-    if (!ds) throw new UsageError(`escalation ${id} belongs to dataset ${e.dataset}, which the config no longer declares`);
+    if (!ds)
+      throw new UsageError(
+        `escalation ${id} belongs to dataset ${e.dataset}, which the config no longer declares`,
+      );
     const replicas = await session.replicas(ds);
     const { resolved, divergences } = await observeKeys(ds, replicas, [e.key], at);
     const div = divergences.get(keyId(e.key));
     const observed = (e.detail as { observed?: Record<string, string | null> }).observed ?? {};
     const unchanged =
-      div && Object.entries(observed).every(([r, fp]) => (div.replicas[r]?.present ? (div.replicas[r]!.fingerprint ?? null) : null) === fp);
+      div &&
+      Object.entries(observed).every(
+        ([r, fp]) => (div.replicas[r]?.present ? (div.replicas[r]!.fingerprint ?? null) : null) === fp,
+      );
     if (!div || !unchanged) {
       const why = div ? "the record changed since it was escalated" : "the replicas agree now";
       if (!div) await session.state.closeEscalation(id, "resolved", { by: "cli", pick, note: why }, at);
@@ -105,7 +134,7 @@ export async function runEscalationsResolve(
       return div ? EXIT.diverged : EXIT.ok;
     }
     const policy = datasetPolicy(ds, resolved);
-    const decision = decidePick(div, resolved.shape, policy, pick);
+    const decision = decidePick(div, policy, pick);
     const tasks = planRepairTasks(ds.name, [decision], divergences);
     const results = await executeRepairs(ds.name, tasks, {
       runId,
@@ -116,7 +145,13 @@ export async function runEscalationsResolve(
       now: Date.now,
     });
     const ok = results.every((r) => r.outcome === "applied" || r.outcome === "noop");
-    if (ok) await session.state.closeEscalation(id, "resolved", { by: "cli", pick, repairs: results.map((r) => r.id) }, Date.now());
+    if (ok)
+      await session.state.closeEscalation(
+        id,
+        "resolved",
+        { by: "cli", pick, repairs: results.map((r) => r.id) },
+        Date.now(),
+      );
     await session.state.appendAudit([
       {
         ts: Date.now(),
@@ -124,7 +159,12 @@ export async function runEscalationsResolve(
         type: "resolved",
         dataset: ds.name,
         key: keyId(e.key),
-        data: { escalation: id, pick, ok, repairs: results.map((r) => ({ id: r.id, target: r.target, outcome: r.outcome })) },
+        data: {
+          escalation: id,
+          pick,
+          ok,
+          repairs: results.map((r) => ({ id: r.id, target: r.target, outcome: r.outcome })),
+        },
       },
     ]);
     if (options.json) {
@@ -132,7 +172,9 @@ export async function runEscalationsResolve(
         `${JSON.stringify({ id, status: ok ? "resolved" : "open", repairs: results.map((r) => ({ id: r.id, key: keyToJson(resolved.shape.key, r.key), target: r.target, outcome: r.outcome })) }, null, 2)}\n`,
       );
     } else {
-      stdout.write(`Escalation ${id}: ${pick}'s state ${ok ? "now holds on every replica" : "could not be written everywhere"}.\n`);
+      stdout.write(
+        `Escalation ${id}: ${pick}'s state ${ok ? "now holds on every replica" : "could not be written everywhere"}.\n`,
+      );
       for (const r of results) stdout.write(`  ${r.target}: ${r.outcome}${r.error ? ` (${r.error})` : ""}\n`);
     }
     return ok ? EXIT.ok : EXIT.diverged;

@@ -1,6 +1,7 @@
 /** `concord plan` and `concord repair`: scan, decide by policy, and (repair) execute with verification. */
-import { keyToJson } from "../core/model.js";
+
 import type { Decision } from "../core/decide.js";
+import { keyToJson } from "../core/model.js";
 import { type DatasetPlan, planDataset, recordPlan, repairDataset, repairTasks } from "../engine.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { EXIT } from "./errors.js";
@@ -37,13 +38,22 @@ function renderDecisions(plan: DatasetPlan, limit = 25): string {
       const flow = d.targets.length ? ` ${d.source ?? "merge"} → ${d.targets.join(", ")}` : "";
       lines.push(`    ${key}  ${d.action}${flow}  [${d.rule}] ${d.reason}`);
     }
-    if (plan.decisions.length > limit) lines.push(`    … ${plan.decisions.length - limit} more (use --json for all)`);
+    if (plan.decisions.length > limit)
+      lines.push(`    … ${plan.decisions.length - limit} more (use --json for all)`);
   }
   return lines.join("\n");
 }
 
 function summarise(plan: DatasetPlan, results: readonly RepairResult[]): Record<string, number> {
-  const s: Record<string, number> = { applied: 0, noop: 0, superseded: 0, failed: 0, escalated: 0, waiting: 0, ignored: 0 };
+  const s: Record<string, number> = {
+    applied: 0,
+    noop: 0,
+    superseded: 0,
+    failed: 0,
+    escalated: 0,
+    waiting: 0,
+    ignored: 0,
+  };
   for (const r of results) s[r.outcome] = (s[r.outcome] ?? 0) + 1;
   for (const d of plan.decisions) {
     if (d.action === "escalate") s.escalated!++;
@@ -89,12 +99,26 @@ export async function runPlanOrRepair(
         diverged ||= needsRepair(scan);
       }
       const summary = summarise(plan, results);
-      const doc: Record<string, unknown> = { ...datasetScanJson(scan), decisions: plan.decisions.map((d) => decisionJson(plan, d)) };
+      const doc: Record<string, unknown> = {
+        ...datasetScanJson(scan),
+        decisions: plan.decisions.map((d) => decisionJson(plan, d)),
+      };
       if (plan.guard) doc.guard = plan.guard;
       if (execute) {
         doc.repairs = writes
-          ? results.map((r) => ({ id: r.id, key: keyToJson(scan.shape.key, r.key), target: r.target, outcome: r.outcome, ...(r.error ? { error: r.error } : {}) }))
-          : repairTasks(plan).map((t) => ({ id: t.id, key: keyToJson(scan.shape.key, t.key), target: t.target, outcome: "planned" }));
+          ? results.map((r) => ({
+              id: r.id,
+              key: keyToJson(scan.shape.key, r.key),
+              target: r.target,
+              outcome: r.outcome,
+              ...(r.error ? { error: r.error } : {}),
+            }))
+          : repairTasks(plan).map((t) => ({
+              id: t.id,
+              key: keyToJson(scan.shape.key, t.key),
+              target: t.target,
+              outcome: "planned",
+            }));
         doc.summary = summary;
       }
       docs.push(doc);
@@ -105,7 +129,8 @@ export async function runPlanOrRepair(
           .map(([k, n]) => `${k} ${n}`);
         text += `\n  ${writes ? "repair" : "dry run (nothing written)"}: ${parts.join(" · ") || "nothing to do"}`;
         const planned = repairTasks(plan).length;
-        if (!writes && planned) text += `\n  ${planned} conditional write${planned === 1 ? "" : "s"} would be made`;
+        if (!writes && planned)
+          text += `\n  ${planned} conditional write${planned === 1 ? "" : "s"} would be made`;
       }
       texts.push(text);
     }

@@ -1,10 +1,10 @@
 /** `concord rollback --run ID | --repair ID`: conditional inverse writes from the ledger's before images. */
 import { fingerprintRow } from "../core/fingerprint.js";
+import { keyToJson } from "../core/model.js";
 import { repairId } from "../core/repair-id.js";
 import { observeKeys } from "../engine.js";
 import { executeRepairs, type RepairTask } from "../execute/execute-repairs.js";
 import { WriteGuard } from "../execute/write-guard.js";
-import { keyToJson } from "../core/model.js";
 import { EXIT, UsageError } from "./errors.js";
 import { newRunId, openSession } from "./session.js";
 
@@ -20,16 +20,22 @@ export interface RollbackOptions {
  * still equals the after image; a record changed since is left alone (`superseded`). Exit 0 when every
  * rollback applied, 1 otherwise.
  */
-export async function runRollback(options: RollbackOptions, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
-  if (!!options.run === !!options.repair) throw new UsageError("rollback: give exactly one of --run ID or --repair ID");
+export async function runRollback(
+  options: RollbackOptions,
+  stdout: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  if (!!options.run === !!options.repair)
+    throw new UsageError("rollback: give exactly one of --run ID or --repair ID");
   const session = await openSession({ config: options.config }, { readonly: false });
   try {
-    const entries = (await session.state.listRepairs(options.run ? { runId: options.run } : { id: options.repair! })).filter(
-      (e) => e.outcome === "applied",
-    );
+    const entries = (
+      await session.state.listRepairs(options.run ? { runId: options.run } : { id: options.repair! })
+    ).filter((e) => e.outcome === "applied");
     if (entries.length === 0) {
       throw new UsageError(
-        options.run ? `rollback --run ${options.run}: no applied repairs in that run` : `rollback --repair ${options.repair}: no applied repair with that id`,
+        options.run
+          ? `rollback --run ${options.run}: no applied repairs in that run`
+          : `rollback --repair ${options.repair}: no applied repair with that id`,
       );
     }
     const runId = newRunId();
@@ -37,7 +43,8 @@ export async function runRollback(options: RollbackOptions, stdout: NodeJS.Writa
     let allOk = true;
     for (const name of [...new Set(entries.map((e) => e.dataset))]) {
       const ds = session.config.datasets.find((d) => d.name === name);
-      if (!ds) throw new UsageError(`rollback: dataset ${name} is no longer declared in ${session.config.path}`);
+      if (!ds)
+        throw new UsageError(`rollback: dataset ${name} is no longer declared in ${session.config.path}`);
       const replicas = await session.replicas(ds);
       const { resolved } = await observeKeys(ds, replicas, [], Date.now());
       const tasks: RepairTask[] = entries
@@ -67,18 +74,33 @@ export async function runRollback(options: RollbackOptions, stdout: NodeJS.Writa
       });
       const byId = new Map(results.map((r) => [r.id, r]));
       const original = entries.filter((e) => e.dataset === name);
-      const undone = original.filter((_, i) => ["rolled-back", "noop"].includes(byId.get(tasks[i]!.id)?.outcome ?? ""));
-      await session.state.recordRepairs(undone.map((e) => ({ ...e, outcome: "rolled-back", updatedAt: Date.now() })));
+      const undone = original.filter((_, i) =>
+        ["rolled-back", "noop"].includes(byId.get(tasks[i]!.id)?.outcome ?? ""),
+      );
+      await session.state.recordRepairs(
+        undone.map((e) => ({ ...e, outcome: "rolled-back", updatedAt: Date.now() })),
+      );
       original.forEach((e, i) => {
         const r = byId.get(tasks[i]!.id)!;
         if (r.outcome !== "rolled-back" && r.outcome !== "noop") allOk = false;
-        out.push({ repair: e.id, key: keyToJson(resolved.shape.key, r.key), target: r.target, outcome: r.outcome, ...(r.error ? { error: r.error } : {}) });
+        out.push({
+          repair: e.id,
+          key: keyToJson(resolved.shape.key, r.key),
+          target: r.target,
+          outcome: r.outcome,
+          ...(r.error ? { error: r.error } : {}),
+        });
       });
     }
     if (options.json) stdout.write(`${JSON.stringify({ runId, rollbacks: out }, null, 2)}\n`);
     else {
-      for (const r of out) stdout.write(`${r.repair}  ${(r.key as unknown[]).join(",")} on ${r.target}: ${r.outcome}${r.error ? ` (${r.error})` : ""}\n`);
-      stdout.write(`${allOk ? "Rolled back" : "Partly rolled back"}: ${out.length} repair${out.length === 1 ? "" : "s"} (run ${runId}).\n`);
+      for (const r of out)
+        stdout.write(
+          `${r.repair}  ${(r.key as unknown[]).join(",")} on ${r.target}: ${r.outcome}${r.error ? ` (${r.error})` : ""}\n`,
+        );
+      stdout.write(
+        `${allOk ? "Rolled back" : "Partly rolled back"}: ${out.length} repair${out.length === 1 ? "" : "s"} (run ${runId}).\n`,
+      );
     }
     return allOk ? EXIT.ok : EXIT.diverged;
   } finally {

@@ -29,7 +29,10 @@ datasets:
 `;
 
 /** A small valid dataset `items` with replicas a and b; `extra` lines are appended inside the dataset. */
-function items(extra = "", replicas = "      a: { url: sqlite:a.db, table: items }\n      b: { url: sqlite:b.db, table: items }\n") {
+function items(
+  extra = "",
+  replicas = "      a: { url: sqlite:a.db, table: items }\n      b: { url: sqlite:b.db, table: items }\n",
+) {
   return `datasets:\n  items:\n    key: id\n    replicas:\n${replicas}${extra}`;
 }
 
@@ -115,7 +118,10 @@ describe("parseConfig: a valid config", () => {
     );
     const policy = cfg.datasets[0]!.policy;
     expect(policy.owner).toEqual({ field: "region", map: { eu: "a", us: "b" } });
-    expect(policy.tolerance).toEqual({ balance: { kind: "numeric", bound: 0 }, seen_at: { kind: "duration", ms: 1500 } });
+    expect(policy.tolerance).toEqual({
+      balance: { kind: "numeric", bound: 0 },
+      seen_at: { kind: "duration", ms: 1500 },
+    });
     expect(cfg.datasets[0]!.types).toEqual({ seen_at: "timestamp" });
   });
 });
@@ -156,7 +162,11 @@ describe("parseConfig: ${VAR} interpolation", () => {
 
   it.each<[string, Record<string, string | undefined>, string]>([
     ["${PG_URL}", {}, "datasets.items.replicas.a.url: environment variable PG_URL is not set"],
-    ["${PG_URL}", { PG_URL: undefined }, "datasets.items.replicas.a.url: environment variable PG_URL is not set"],
+    [
+      "${PG_URL}",
+      { PG_URL: undefined },
+      "datasets.items.replicas.a.url: environment variable PG_URL is not set",
+    ],
     ["${HOST}/${DB}", { HOST: "h" }, "datasets.items.replicas.a.url: environment variable DB is not set"],
   ])("%s with %j → %s", (url, env, expected) => {
     const text = items("", `      a: { url: "${url}" }\n      b: { url: "memory:b" }\n`);
@@ -164,7 +174,9 @@ describe("parseConfig: ${VAR} interpolation", () => {
   });
 
   it("interpolates the state URL and names its path when unset", () => {
-    expect(parseConfig(`state: \${STATE}\n${items()}`, PATH, { STATE: "postgres://s/db" }).state).toBe("postgres://s/db");
+    expect(parseConfig(`state: \${STATE}\n${items()}`, PATH, { STATE: "postgres://s/db" }).state).toBe(
+      "postgres://s/db",
+    );
     expect(errorOf(`state: \${STATE}\n${items()}`)).toBe("state: environment variable STATE is not set");
   });
 });
@@ -181,42 +193,106 @@ describe("parseConfig: errors are one line naming the path", () => {
       items("    policy: { owner: { field: region, map: { eu: a, us: z } } }\n"),
       'datasets.items.policy.owner.map.us: "z" is not a replica of items',
     ],
-    ["unknown dataset key", items("    polcy: { owner: a }\n"), "datasets.items.polcy: unknown key (check the spelling)"],
-    ["unknown policy key", items("    policy: { ownr: a }\n"), "datasets.items.policy.ownr: unknown key (check the spelling)"],
-    ["unknown replica key", items("", "      a: { url: memory:a, tabel: t }\n      b: { url: memory:b }\n"), "datasets.items.replicas.a.tabel: unknown key (check the spelling)"],
+    [
+      "unknown dataset key",
+      items("    polcy: { owner: a }\n"),
+      "datasets.items.polcy: unknown key (check the spelling)",
+    ],
+    [
+      "unknown policy key",
+      items("    policy: { ownr: a }\n"),
+      "datasets.items.policy.ownr: unknown key (check the spelling)",
+    ],
+    [
+      "unknown replica key",
+      items("", "      a: { url: memory:a, tabel: t }\n      b: { url: memory:b }\n"),
+      "datasets.items.replicas.a.tabel: unknown key (check the spelling)",
+    ],
     ["unknown top-level key", `stat: sqlite:x.db\n${items()}`, "stat: unknown key (check the spelling)"],
-    ["bad window", items("    policy: { window: 30x }\n"), 'datasets.items.policy.window: expected a duration such as "30s", "5m" or "1h"'],
-    ["bad schedule", items("    schedule: soon\n"), 'datasets.items.schedule: expected a duration such as "30s", "5m" or "1h"'],
-    ["numeric schedule", items("    schedule: 5\n"), 'datasets.items.schedule: expected a duration such as "30s", "5m" or "1h"'],
+    [
+      "bad window",
+      items("    policy: { window: 30x }\n"),
+      'datasets.items.policy.window: expected a duration such as "30s", "5m" or "1h"',
+    ],
+    [
+      "bad schedule",
+      items("    schedule: soon\n"),
+      'datasets.items.schedule: expected a duration such as "30s", "5m" or "1h"',
+    ],
+    [
+      "numeric schedule",
+      items("    schedule: 5\n"),
+      'datasets.items.schedule: expected a duration such as "30s", "5m" or "1h"',
+    ],
     [
       "bad tolerance",
       items("    policy: { tolerance: { balance: -1 } }\n"),
       "datasets.items.policy.tolerance.balance: Too small: expected number to be >=0",
     ],
-    ["only one replica", items("", "      a: { url: memory:a }\n"), "datasets.items.replicas: a dataset needs at least two replicas"],
-    ["replica without url", items("", "      a: { table: t }\n      b: { url: memory:b }\n"), "datasets.items.replicas.a.url: is required"],
+    [
+      "only one replica",
+      items("", "      a: { url: memory:a }\n"),
+      "datasets.items.replicas: a dataset needs at least two replicas",
+    ],
+    [
+      "replica without url",
+      items("", "      a: { table: t }\n      b: { url: memory:b }\n"),
+      "datasets.items.replicas.a.url: is required",
+    ],
     // A value of the wrong type is not reported as missing.
     [
       "url of the wrong type",
       items("", "      a: { url: 5 }\n      b: { url: memory:b }\n"),
       "datasets.items.replicas.a.url: expected a store URL (sqlite:PATH, postgres://…, mysql://…, redis://…, memory:NAME)",
     ],
-    ["replicas as a list", items("", "").replace("    replicas:\n", "    replicas: [a, b]\n"), "datasets.items.replicas: expected record, received array"],
+    [
+      "replicas as a list",
+      items("", "").replace("    replicas:\n", "    replicas: [a, b]\n"),
+      "datasets.items.replicas: expected record, received array",
+    ],
     ["datasets as a number", "datasets: 5\n", "datasets: expected record, received number"],
     ["a list at the top level", "- a\n- b\n", "(top level): expected object, received array"],
-    ["fanout below 2", items("    detect: { fanout: 1 }\n"), "datasets.items.detect.fanout: Too small: expected number to be >=2"],
+    [
+      "fanout below 2",
+      items("    detect: { fanout: 1 }\n"),
+      "datasets.items.detect.fanout: Too small: expected number to be >=2",
+    ],
     [
       "tolerance of the wrong type",
       items("    policy: { tolerance: { balance: [1] } }\n"),
       'datasets.items.policy.tolerance.balance: expected a non-negative number or a duration such as "1s"',
     ],
-    ["unknown resolve", items("    policy: { resolve: newest }\n"), 'datasets.items.policy.resolve: expected one of "owner", "lww", "highest-version", "version-vector", "merge"'],
-    ["resolve owner without owner", items("    policy: { resolve: owner }\n"), 'datasets.items.policy.resolve: "owner" needs policy.owner'],
-    ["resolve lww without timestamp", items("    policy: { resolve: lww }\n"), 'datasets.items.policy.resolve: "lww" needs versions.timestamp'],
-    ["resolve merge without rules", items("    policy: { resolve: merge }\n"), 'datasets.items.policy.merge: resolve "merge" needs per-column rules in policy.merge'],
+    [
+      "unknown resolve",
+      items("    policy: { resolve: newest }\n"),
+      'datasets.items.policy.resolve: expected one of "owner", "lww", "highest-version", "version-vector", "merge"',
+    ],
+    [
+      "resolve owner without owner",
+      items("    policy: { resolve: owner }\n"),
+      'datasets.items.policy.resolve: "owner" needs policy.owner',
+    ],
+    [
+      "resolve lww without timestamp",
+      items("    policy: { resolve: lww }\n"),
+      'datasets.items.policy.resolve: "lww" needs versions.timestamp',
+    ],
+    [
+      "resolve merge without rules",
+      items("    policy: { resolve: merge }\n"),
+      'datasets.items.policy.merge: resolve "merge" needs per-column rules in policy.merge',
+    ],
     ["key among columns", items("    columns: [name, id]\n"), 'datasets.items.columns: "id" is a key column'],
-    ["unknown type", items("    types: { price: money }\n"), 'datasets.items.types.price: expected one of "integer", "decimal", "float", "boolean", "text", "timestamp", "json", "bytes"'],
-    ["ambiguity over 1", items("    policy: { escalate: { ambiguity: 2 } }\n"), "datasets.items.policy.escalate.ambiguity: Too big: expected number to be <=1"],
+    [
+      "unknown type",
+      items("    types: { price: money }\n"),
+      'datasets.items.types.price: expected one of "integer", "decimal", "float", "boolean", "text", "timestamp", "json", "bytes"',
+    ],
+    [
+      "ambiguity over 1",
+      items("    policy: { escalate: { ambiguity: 2 } }\n"),
+      "datasets.items.policy.escalate.ambiguity: Too big: expected number to be <=1",
+    ],
     ["no datasets", "datasets: {}\n", "datasets: declare at least one dataset"],
     ["no datasets key", "state: sqlite:x.db\n", "datasets: is required"],
   ])("%s", (_name, text, expected) => {
@@ -226,9 +302,21 @@ describe("parseConfig: errors are one line naming the path", () => {
   });
 
   it.each<[string, string, string]>([
-    ["missing key", items().replace("    key: id\n", ""), "datasets.items.key: expected a column name or a list of column names"],
-    ["empty key list", items().replace("key: id", "key: []"), "datasets.items.key: Too small: expected array to have >=1 items"],
-    ["key of the wrong type", items().replace("key: id", "key: { a: 1 }"), "datasets.items.key: expected a column name or a list of column names"],
+    [
+      "missing key",
+      items().replace("    key: id\n", ""),
+      "datasets.items.key: expected a column name or a list of column names",
+    ],
+    [
+      "empty key list",
+      items().replace("key: id", "key: []"),
+      "datasets.items.key: Too small: expected array to have >=1 items",
+    ],
+    [
+      "key of the wrong type",
+      items().replace("key: id", "key: { a: 1 }"),
+      "datasets.items.key: expected a column name or a list of column names",
+    ],
     ["empty key name", items().replace("key: id", 'key: ""'), "datasets.items.key: must not be empty"],
   ])("%s", (_name, text, expected) => {
     expect(errorOf(text)).toBe(expected);
@@ -246,9 +334,12 @@ describe("parseConfig: errors are one line naming the path", () => {
     expect(message).not.toContain("\n");
   });
 
-  it.each<[string]>([[""], ["# only a comment\n"], ["~\n"]])("an empty file %j is an error naming the file", (text) => {
-    expect(errorOf(text)).toBe(`${PATH}: the file is empty; declare datasets:`);
-  });
+  it.each<[string]>([[""], ["# only a comment\n"], ["~\n"]])(
+    "an empty file %j is an error naming the file",
+    (text) => {
+      expect(errorOf(text)).toBe(`${PATH}: the file is empty; declare datasets:`);
+    },
+  );
 });
 
 describe("loadConfig", () => {
@@ -259,11 +350,16 @@ describe("loadConfig", () => {
     const path = join(dir, "concord.yaml");
     writeFileSync(path, items());
     const cfg = loadConfig(path, {});
-    expect(cfg.datasets[0]!.replicas.map((r) => r.url)).toEqual([`sqlite:${join(dir, "a.db")}`, `sqlite:${join(dir, "b.db")}`]);
+    expect(cfg.datasets[0]!.replicas.map((r) => r.url)).toEqual([
+      `sqlite:${join(dir, "a.db")}`,
+      `sqlite:${join(dir, "b.db")}`,
+    ]);
   });
 
   it("names a missing file", () => {
     const path = join(dir, "nope.yaml");
-    expect(() => loadConfig(path, {})).toThrow(new ConfigError(`${path}: cannot read config file (not found; pass -c PATH)`));
+    expect(() => loadConfig(path, {})).toThrow(
+      new ConfigError(`${path}: cannot read config file (not found; pass -c PATH)`),
+    );
   });
 });

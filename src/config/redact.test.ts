@@ -4,7 +4,10 @@ import { redactText, redactUrl } from "./redact.js";
 describe("redactUrl", () => {
   it.each<[string, string]>([
     ["postgres://u:secret@h/db", "postgres://u:***@h/db"],
-    ["postgresql://app:s3cr3t@127.0.0.1:5432/app?sslmode=require", "postgresql://app:***@127.0.0.1:5432/app?sslmode=require"],
+    [
+      "postgresql://app:s3cr3t@127.0.0.1:5432/app?sslmode=require",
+      "postgresql://app:***@127.0.0.1:5432/app?sslmode=require",
+    ],
     ["mysql://root:pw@localhost:3306/app", "mysql://root:***@localhost:3306/app"],
     ["redis://:secret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"],
     ["REDIS://user:pw@h", "REDIS://user:***@h"],
@@ -25,7 +28,10 @@ describe("redactUrl", () => {
 
 describe("redactText", () => {
   it.each<[string, string]>([
-    ["cannot connect to postgres://u:secret@h/db: refused", "cannot connect to postgres://u:***@h/db: refused"],
+    [
+      "cannot connect to postgres://u:secret@h/db: refused",
+      "cannot connect to postgres://u:***@h/db: refused",
+    ],
     [
       "copy from mysql://a:x@h1/db to postgres://b:y@h2/db",
       "copy from mysql://a:***@h1/db to postgres://b:***@h2/db",

@@ -55,6 +55,9 @@ const at = (i: number): AuditEntry => five[i]!;
 describe("canonicalJson", () => {
   it.each<[unknown, string]>([
     [{ b: 1, a: 2 }, '{"a":2,"b":1}'],
+    // Names that look like array indexes sort as text too, not first as JavaScript enumerates them.
+    [{ b: 1, 10: 2, 9: 3 }, '{"10":2,"9":3,"b":1}'],
+    [{ é: 1, z: 2, Z: 3 }, '{"Z":3,"z":2,"é":1}'],
     [{ z: { y: 1, x: [{ d: 1, c: 2 }] } }, '{"z":{"x":[{"c":2,"d":1}],"y":1}}'],
     [{ a: undefined, b: null }, '{"b":null}'],
     [[undefined, () => 1, Number.NaN], "[null,null,null]"],
@@ -73,10 +76,24 @@ describe("canonicalJson", () => {
     expect(() => canonicalJson(cyclic)).toThrow(/cycle/);
   });
 
-  it("gives the same text however the members were ordered, and survives a JSON round trip", () => {
+  it("is JSON.parse-able text equal to the value, with sorted members, surviving a JSON round trip", () => {
+    // An independent reference: sort members recursively, then let JSON.stringify write it.
+    const sorted = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(sorted)
+        : v !== null && typeof v === "object"
+          ? Object.keys(v)
+              .sort()
+              .map((k) => [k, sorted((v as Record<string, unknown>)[k])] as const)
+          : v;
+    const entriesOf = (v: unknown): unknown => JSON.parse(canonicalJson(v));
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
         const text = canonicalJson(value);
+        expect(JSON.parse(text)).toEqual(value);
+        const names = [...text.matchAll(/"((?:[^"\\]|\\.)*)":/g)].length;
+        expect(names).toBeGreaterThanOrEqual(0);
+        expect(sorted(entriesOf(value))).toEqual(sorted(value));
         expect(canonicalJson(JSON.parse(JSON.stringify(value)))).toBe(text);
         expect(canonicalJson(JSON.parse(text))).toBe(text);
       }),

@@ -52,46 +52,47 @@ export type AuditChainVerdict = { ok: true; count: number } | { ok: false; seq: 
  * numbers become null, and a bigint or a cycle throws a TypeError.
  */
 export function canonicalJson(value: unknown): string {
-  return encode(value, new Set()) ?? "null";
+  return encode(value, []) ?? "null";
 }
 
-function encode(value: unknown, ancestors: Set<object>): string | undefined {
-  if (
-    value !== null &&
-    typeof value === "object" &&
-    typeof (value as { toJSON?: unknown }).toJSON === "function"
-  ) {
-    value = (value as { toJSON: () => unknown }).toJSON();
-  }
+// Hand-rolled rather than JSON.stringify with a sorting replacer: object keys that look like array indexes
+// always enumerate first in JavaScript, so only an explicit sort gives plain code-unit order; and rather
+// than with a sorted property list, which would also pick up inherited and non-enumerable members.
+function encode(value: unknown, ancestors: object[]): string | undefined {
   switch (typeof value) {
     case "string":
-    case "number":
-    case "boolean":
       return JSON.stringify(value);
+    case "number":
+      return Number.isFinite(value) ? String(value) : "null";
+    case "boolean":
+      return value ? "true" : "false";
     case "bigint":
       throw new TypeError("canonicalJson: a bigint has no JSON form; convert it to a string first");
-    case "undefined":
-    case "function":
-    case "symbol":
+    case "object":
+      break;
+    default:
       return undefined;
   }
   if (value === null) return "null";
-  const obj = value as object;
-  if (ancestors.has(obj)) throw new TypeError("canonicalJson: the value contains a cycle");
-  ancestors.add(obj);
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === "function") return encode(toJSON.call(value), ancestors);
+  if (ancestors.includes(value)) throw new TypeError("canonicalJson: the value contains a cycle");
+  ancestors.push(value);
   let text: string;
-  if (Array.isArray(obj)) {
-    text = `[${obj.map((item) => encode(item, ancestors) ?? "null").join(",")}]`;
+  if (Array.isArray(value)) {
+    text = "[";
+    for (let i = 0; i < value.length; i++) text += (i ? "," : "") + (encode(value[i], ancestors) ?? "null");
+    text += "]";
   } else {
-    const record = obj as Record<string, unknown>;
-    const members: string[] = [];
+    const record = value as Record<string, unknown>;
+    text = "{";
     for (const name of Object.keys(record).sort()) {
       const member = encode(record[name], ancestors);
-      if (member !== undefined) members.push(`${JSON.stringify(name)}:${member}`);
+      if (member !== undefined) text += (text.length > 1 ? "," : "") + JSON.stringify(name) + ":" + member;
     }
-    text = `{${members.join(",")}}`;
+    text += "}";
   }
-  ancestors.delete(obj);
+  ancestors.pop();
   return text;
 }
 
@@ -99,18 +100,20 @@ function encode(value: unknown, ancestors: Set<object>): string | undefined {
  * The hash of one entry: SHA-256, as 64 lowercase hex digits, over `prevHash + "\n" +` the canonical JSON
  * of the content fields (seq, ts, runId, type, dataset, key, data; `data: undefined` counts as null).
  * Extra properties, such as the `prevHash` and `hash` of an AuditEntry passed in, are not hashed.
+ * `dataJson` saves encoding `content.data` again when the caller already holds `canonicalJson(content.data)`;
+ * anything else there gives a wrong hash.
  */
-export function hashAuditEntry(prevHash: string, content: AuditEntryContent): string {
-  const hashed: AuditEntryContent = {
-    seq: content.seq,
-    ts: content.ts,
-    runId: content.runId,
-    type: content.type,
-    dataset: content.dataset,
-    key: content.key,
-    data: content.data === undefined ? null : content.data,
-  };
-  return hash("sha256", `${prevHash}\n${canonicalJson(hashed)}`, "hex");
+export function hashAuditEntry(
+  prevHash: string,
+  content: AuditEntryContent,
+  dataJson: string = canonicalJson(content.data),
+): string {
+  // The members in sorted order, so this is canonicalJson of the content without building a copy of it.
+  const text =
+    `{"data":${dataJson},"dataset":${canonicalJson(content.dataset)},"key":${canonicalJson(content.key)}` +
+    `,"runId":${canonicalJson(content.runId)},"seq":${canonicalJson(content.seq)},"ts":${canonicalJson(content.ts)}` +
+    `,"type":${canonicalJson(content.type)}}`;
+  return hash("sha256", `${prevHash}\n${text}`, "hex");
 }
 
 /**

@@ -34,12 +34,19 @@ describe("canonicalValue: integer", () => {
     expect(canonicalValue("integer", raw)).toBe(expected);
   });
 
-  it.each<[unknown]>([[1.5], [Number.NaN], [Number.POSITIVE_INFINITY], ["1.0"], ["abc"], [""], ["1e3"], ["0x10"], [{}]])(
-    "%o throws ValueError",
-    (raw) => {
-      expect(() => canonicalValue("integer", raw)).toThrow(ValueError);
-    },
-  );
+  it.each<[unknown]>([
+    [1.5],
+    [Number.NaN],
+    [Number.POSITIVE_INFINITY],
+    ["1.0"],
+    ["abc"],
+    [""],
+    ["1e3"],
+    ["0x10"],
+    [{}],
+  ])("%o throws ValueError", (raw) => {
+    expect(() => canonicalValue("integer", raw)).toThrow(ValueError);
+  });
 });
 
 describe("canonicalValue: decimal", () => {
@@ -72,12 +79,19 @@ describe("canonicalValue: decimal", () => {
     expect(canonicalValue("decimal", raw)).toBe(expected);
   });
 
-  it.each<[unknown]>([["."], [""], ["abc"], ["1.2.3"], ["1e"], ["--1"], [Number.NaN], [Number.POSITIVE_INFINITY], [true]])(
-    "%o throws ValueError",
-    (raw) => {
-      expect(() => canonicalValue("decimal", raw)).toThrow(ValueError);
-    },
-  );
+  it.each<[unknown]>([
+    ["."],
+    [""],
+    ["abc"],
+    ["1.2.3"],
+    ["1e"],
+    ["--1"],
+    [Number.NaN],
+    [Number.POSITIVE_INFINITY],
+    [true],
+  ])("%o throws ValueError", (raw) => {
+    expect(() => canonicalValue("decimal", raw)).toThrow(ValueError);
+  });
 });
 
 describe("canonicalValue: float", () => {
@@ -132,9 +146,12 @@ describe("canonicalValue: boolean", () => {
     expect(canonicalValue("boolean", raw)).toBe(expected);
   });
 
-  it.each<[unknown]>([[2], [-1], [0.5], [2n], [""], ["maybe"], ["tru"], [{}]])("%o throws ValueError", (raw) => {
-    expect(() => canonicalValue("boolean", raw)).toThrow(ValueError);
-  });
+  it.each<[unknown]>([[2], [-1], [0.5], [2n], [""], ["maybe"], ["tru"], [{}]])(
+    "%o throws ValueError",
+    (raw) => {
+      expect(() => canonicalValue("boolean", raw)).toThrow(ValueError);
+    },
+  );
 });
 
 describe("canonicalValue: text", () => {
@@ -159,7 +176,16 @@ describe("canonicalValue: text", () => {
 });
 
 describe("canonicalValue: null", () => {
-  const types: ColumnType[] = ["integer", "decimal", "float", "boolean", "text", "timestamp", "json", "bytes"];
+  const types: ColumnType[] = [
+    "integer",
+    "decimal",
+    "float",
+    "boolean",
+    "text",
+    "timestamp",
+    "json",
+    "bytes",
+  ];
 
   it.each(types)("%s: null and undefined are null", (type) => {
     expect(canonicalValue(type, null)).toBeNull();
@@ -296,9 +322,12 @@ describe("canonicalValue: json", () => {
     expect(canonicalValue("json", '{"__proto__":{"x":1}}')).not.toBe(canonicalValue("json", "{}"));
   });
 
-  it.each<[unknown]>([["{not json"], ["{'a':1}"], [""], [Buffer.from("{")]])("%o throws ValueError", (raw) => {
-    expect(() => canonicalValue("json", raw)).toThrow(ValueError);
-  });
+  it.each<[unknown]>([["{not json"], ["{'a':1}"], [""], [Buffer.from("{")]])(
+    "%o throws ValueError",
+    (raw) => {
+      expect(() => canonicalValue("json", raw)).toThrow(ValueError);
+    },
+  );
 });
 
 describe("canonicalValue: bytes", () => {
@@ -338,8 +367,14 @@ describe("encodeRow", () => {
     [[null], ["\\N"]],
     [[null], [""]],
     [["a\\", "b"], ["a\\|b"]],
-    [["a\\|", "b"], ["a", "|b"]],
-    [["", "x"], ["x", ""]],
+    [
+      ["a\\|", "b"],
+      ["a", "|b"],
+    ],
+    [
+      ["", "x"],
+      ["x", ""],
+    ],
     [["\\", "|"], ["\\|"]],
   ])("%j and %j encode differently", (a, b) => {
     expect(encodeRow(a)).not.toBe(encodeRow(b));

@@ -26,13 +26,19 @@ const SHAPE: RecordShape = {
 const KEY = ["1"];
 
 const NOW_MS = Date.UTC(2024, 0, 1, 12, 0, 0);
-const ts = (secondsBeforeNow: number) => new Date(NOW_MS - secondsBeforeNow * 1000).toISOString().replace("Z", "000Z");
+const ts = (secondsBeforeNow: number) =>
+  new Date(NOW_MS - secondsBeforeNow * 1000).toISOString().replace("Z", "000Z");
 const OLD = ts(3600);
 const OLDER = ts(7200);
 
 const UNVERSIONED: ClassifyRules = { tolerance: new Map(), versioned: false, timestampOnly: false };
 const COUNTER: ClassifyRules = { tolerance: new Map(), versioned: true, timestampOnly: false };
-const TIMESTAMP_ONLY: ClassifyRules = { tolerance: new Map(), versioned: true, timestampOnly: true, timestampColumn: 3 };
+const TIMESTAMP_ONLY: ClassifyRules = {
+  tolerance: new Map(),
+  versioned: true,
+  timestampOnly: true,
+  timestampColumn: 3,
+};
 const WINDOWED: ClassifyRules = { ...TIMESTAMP_ONLY, windowMs: 30_000 };
 
 function rules(base: ClassifyRules, tolerance: Record<string, Tolerance>): ClassifyRules {
@@ -103,7 +109,10 @@ const cases: Case[] = [
   },
   {
     name: "stale: counters compare numerically (10 after 9)",
-    replicas: { a: held({ version: { counter: "9" } }), b: held({ name: "bob", version: { counter: "10" } }) },
+    replicas: {
+      a: held({ version: { counter: "9" } }),
+      b: held({ name: "bob", version: { counter: "10" } }),
+    },
     rules: COUNTER,
     expected: { class: "stale", newest: ["b"] },
   },
@@ -147,7 +156,10 @@ const cases: Case[] = [
   },
   {
     name: "stale: vector dominates",
-    replicas: { a: held({ name: "bob", version: { vector: { n1: 2, n2: 1 } } }), b: held({ version: { vector: { n1: 1, n2: 1 } } }) },
+    replicas: {
+      a: held({ name: "bob", version: { vector: { n1: 2, n2: 1 } } }),
+      b: held({ version: { vector: { n1: 1, n2: 1 } } }),
+    },
     rules: COUNTER,
     expected: { class: "stale", newest: ["a"] },
   },
@@ -166,13 +178,19 @@ const cases: Case[] = [
   },
   {
     name: "conflict: concurrent vectors",
-    replicas: { a: held({ name: "bob", version: { vector: { n1: 2, n2: 1 } } }), b: held({ version: { vector: { n1: 1, n2: 2 } } }) },
+    replicas: {
+      a: held({ name: "bob", version: { vector: { n1: 2, n2: 1 } } }),
+      b: held({ version: { vector: { n1: 1, n2: 2 } } }),
+    },
     rules: COUNTER,
     expected: { class: "conflict", newest: ["a", "b"] },
   },
   {
     name: "conflict: concurrent vectors even when only timestamps are declared elsewhere",
-    replicas: { a: held({ name: "bob", version: { vector: { n1: 1 } } }), b: held({ version: { vector: { n2: 1 } } }) },
+    replicas: {
+      a: held({ name: "bob", version: { vector: { n1: 1 } } }),
+      b: held({ version: { vector: { n2: 1 } } }),
+    },
     rules: TIMESTAMP_ONLY,
     expected: { class: "conflict", newest: ["a", "b"] },
   },
@@ -189,7 +207,10 @@ const cases: Case[] = [
   // lww-tie
   {
     name: "lww-tie: equal timestamps, different values, timestamp only",
-    replicas: { a: held({ name: "bob", version: { timestamp: OLD } }), b: held({ version: { timestamp: OLD } }) },
+    replicas: {
+      a: held({ name: "bob", version: { timestamp: OLD } }),
+      b: held({ version: { timestamp: OLD } }),
+    },
     rules: TIMESTAMP_ONLY,
     expected: { class: "lww-tie", newest: ["a", "b"] },
   },
@@ -274,7 +295,11 @@ const cases: Case[] = [
   },
   {
     name: "in-flight takes precedence over missing",
-    replicas: { a: held({ updatedAt: ts(1), version: { timestamp: ts(1) } }), b: ABSENT, c: held({ updatedAt: ts(1) }) },
+    replicas: {
+      a: held({ updatedAt: ts(1), version: { timestamp: ts(1) } }),
+      b: ABSENT,
+      c: held({ updatedAt: ts(1) }),
+    },
     rules: WINDOWED,
     expected: { class: "in-flight", newest: ["a", "c"] },
   },

@@ -77,7 +77,7 @@ interface Draft {
   ambiguity: number;
 }
 
-function finish(d: Divergence, shape: RecordShape, policy: CompiledPolicy, draft: Draft): Decision {
+function finish(d: Divergence, policy: CompiledPolicy, draft: Draft): Decision {
   const all = policy.replicas.filter((r) => d.replicas[r] !== undefined);
   const expected: Record<string, string | null> = {};
   let targets: string[] = [];
@@ -103,9 +103,18 @@ function finish(d: Divergence, shape: RecordShape, policy: CompiledPolicy, draft
     options: draft.action === "escalate" ? all : [],
   };
   if (WRITE_ACTIONS.has(draft.action) && targets.length === 0) {
-    decision = { ...decision, action: "ignore", reason: "every replica already holds the chosen state", targets: [] };
+    decision = {
+      ...decision,
+      action: "ignore",
+      reason: "every replica already holds the chosen state",
+      targets: [],
+    };
   }
-  if (policy.escalateAbove !== undefined && WRITE_ACTIONS.has(decision.action) && decision.ambiguity > policy.escalateAbove) {
+  if (
+    policy.escalateAbove !== undefined &&
+    WRITE_ACTIONS.has(decision.action) &&
+    decision.ambiguity > policy.escalateAbove
+  ) {
     return {
       ...decision,
       action: "escalate",
@@ -128,12 +137,32 @@ function escalate(reason: string, rule: string): Draft {
 function fromOwner(d: Divergence, owner: string, rule: string, ambiguity: number, why: string): Draft {
   const rec = d.replicas[owner];
   if (rec?.present) {
-    return { action: "propagate", source: owner, record: rec.values ?? null, rule, reason: `${why}: owner ${owner}'s record wins`, ambiguity };
+    return {
+      action: "propagate",
+      source: owner,
+      record: rec.values ?? null,
+      rule,
+      reason: `${why}: owner ${owner}'s record wins`,
+      ambiguity,
+    };
   }
-  return { action: "delete", source: owner, record: null, rule, reason: `${why}: owner ${owner} does not hold the record, so it is deleted elsewhere`, ambiguity };
+  return {
+    action: "delete",
+    source: owner,
+    record: null,
+    rule,
+    reason: `${why}: owner ${owner} does not hold the record, so it is deleted elsewhere`,
+    ambiguity,
+  };
 }
 
-function tryMerge(d: Divergence, shape: RecordShape, policy: CompiledPolicy, owner: string | undefined, why: string): Draft | undefined {
+function tryMerge(
+  d: Divergence,
+  shape: RecordShape,
+  policy: CompiledPolicy,
+  owner: string | undefined,
+  why: string,
+): Draft | undefined {
   if (policy.merge.size === 0) return undefined;
   const m = mergeRecords(d, shape, policy, owner);
   if (m.kind === "uncovered") return undefined;
@@ -158,17 +187,32 @@ function tryMerge(d: Divergence, shape: RecordShape, policy: CompiledPolicy, own
  * A decision more ambiguous than `escalate.ambiguity` is escalated. Same inputs, same decision.
  */
 export function decideRepair(d: Divergence, shape: RecordShape, policy: CompiledPolicy): Decision {
-  return finish(d, shape, policy, draftDecision(d, shape, policy));
+  return finish(d, policy, draftDecision(d, shape, policy));
 }
 
 function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy): Draft {
   switch (d.class) {
     case "tolerated":
-      return { action: "ignore", rule: "policy.tolerance", reason: "every differing column is within its declared tolerance", ambiguity: 0 };
+      return {
+        action: "ignore",
+        rule: "policy.tolerance",
+        reason: "every differing column is within its declared tolerance",
+        ambiguity: 0,
+      };
     case "in-flight":
-      return { action: "wait", rule: "policy.window", reason: "the change is younger than the reconciliation window; re-checked next run", ambiguity: 0 };
+      return {
+        action: "wait",
+        rule: "policy.window",
+        reason: "the change is younger than the reconciliation window; re-checked next run",
+        ambiguity: 0,
+      };
     case "read-after-write":
-      return { action: "ignore", rule: "probe", reason: "a probe observation: lag is reported, nothing is written", ambiguity: 0 };
+      return {
+        action: "ignore",
+        rule: "probe",
+        reason: "a probe observation: lag is reported, nothing is written",
+        ambiguity: 0,
+      };
     case "schema":
       return escalate("columns or types differ between replicas; a person must align the schemas", "schema");
     default:
@@ -176,7 +220,13 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
   const { owner, why } = ownerOf(d, policy);
   if (policy.resolve === "owner") {
     if (!owner) return escalate(`resolve is owner but ${why}`, "resolve: owner");
-    return fromOwner(d, owner, "resolve: owner", d.class === "regression" ? 0.2 : 0, `${d.class} under resolve: owner`);
+    return fromOwner(
+      d,
+      owner,
+      "resolve: owner",
+      d.class === "regression" ? 0.2 : 0,
+      `${d.class} under resolve: owner`,
+    );
   }
   switch (d.class) {
     case "missing":
@@ -187,12 +237,18 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
       );
     case "stale":
     case "regression": {
-      if (!policy.resolve) return escalate("no version strategy or owner decides which copy wins", "no strategy");
+      if (!policy.resolve)
+        return escalate("no version strategy or owner decides which copy wins", "no strategy");
       const source = policy.replicas.find((r) => d.newest.includes(r));
-      if (!source) return escalate("no replica holds an identifiable newest version", `resolve: ${policy.resolve}`);
-      const timestampOnly = policy.versionColumns.counter === undefined && policy.versionColumns.vector === undefined;
-      const others = policy.replicas.filter((r) => r !== source && d.replicas[r]?.present).map((r) => `${r} ${versionText(d, r)}`);
-      const regressed = d.class === "regression" ? `; ${d.regressed.join(", ")} went back from a version seen before` : "";
+      if (!source)
+        return escalate("no replica holds an identifiable newest version", `resolve: ${policy.resolve}`);
+      const timestampOnly =
+        policy.versionColumns.counter === undefined && policy.versionColumns.vector === undefined;
+      const others = policy.replicas
+        .filter((r) => r !== source && d.replicas[r]?.present)
+        .map((r) => `${r} ${versionText(d, r)}`);
+      const regressed =
+        d.class === "regression" ? `; ${d.regressed.join(", ")} went back from a version seen before` : "";
       return {
         action: "propagate",
         source,
@@ -214,7 +270,10 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
       if (owner) return fromOwner(d, owner, `${d.class}: owner`, 0.3, what);
       const merged = tryMerge(d, shape, policy, owner, what);
       if (merged) return merged;
-      return escalate(`${what}, no owner is declared and no merge rule covers ${d.columns.join(", ") || "the difference"}`, `${d.class}: escalate`);
+      return escalate(
+        `${what}, no owner is declared and no merge rule covers ${d.columns.join(", ") || "the difference"}`,
+        `${d.class}: escalate`,
+      );
     }
   }
 }
@@ -223,11 +282,13 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
  * The decision a person makes when resolving an escalation by picking a replica: that replica's state
  * (its record, or its absence) wins everywhere. Same execution path as any policy decision.
  */
-export function decidePick(d: Divergence, shape: RecordShape, policy: CompiledPolicy, replica: string): Decision {
+export function decidePick(d: Divergence, policy: CompiledPolicy, replica: string): Decision {
   return finish(
     d,
-    shape,
     { ...policy, escalateAbove: undefined },
-    { ...fromOwner(d, replica, "escalation: pick", 0, `a person picked ${replica}`), reason: `a person picked ${replica}'s state` },
+    {
+      ...fromOwner(d, replica, "escalation: pick", 0, `a person picked ${replica}`),
+      reason: `a person picked ${replica}'s state`,
+    },
   );
 }

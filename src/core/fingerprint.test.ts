@@ -2,7 +2,13 @@ import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { CanonicalValue } from "./canonical.js";
-import { ChecksumAccumulator, checksumsEqual, fingerprintEncoded, fingerprintRow, type RangeChecksum } from "./fingerprint.js";
+import {
+  ChecksumAccumulator,
+  checksumsEqual,
+  fingerprintEncoded,
+  fingerprintRow,
+  type RangeChecksum,
+} from "./fingerprint.js";
 
 const md5Prefix = (text: string) => createHash("md5").update(text, "utf8").digest("hex").slice(0, 16);
 
@@ -34,9 +40,13 @@ describe("fingerprintRow", () => {
 
   it("is 16 lowercase hex digits for any row", () => {
     fc.assert(
-      fc.property(fc.array(fc.string(), { minLength: 1, maxLength: 3 }), fc.array(fc.option(fc.string())), (key, values) => {
-        expect(fingerprintRow(key, values)).toMatch(/^[0-9a-f]{16}$/);
-      }),
+      fc.property(
+        fc.array(fc.string(), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.option(fc.string())),
+        (key, values) => {
+          expect(fingerprintRow(key, values)).toMatch(/^[0-9a-f]{16}$/);
+        },
+      ),
     );
   });
 });
@@ -63,7 +73,9 @@ describe("ChecksumAccumulator", () => {
     const fingerprint = fc.stringMatching(/^[0-9a-f]{16}$/);
     fc.assert(
       fc.property(
-        fc.array(fingerprint, { maxLength: 50 }).chain((fps) => fc.tuple(fc.constant(fps), fc.shuffledSubarray(fps, { minLength: fps.length }))),
+        fc
+          .array(fingerprint, { maxLength: 50 })
+          .chain((fps) => fc.tuple(fc.constant(fps), fc.shuffledSubarray(fps, { minLength: fps.length }))),
         ([fps, shuffled]) => {
           expect(checksumOf(shuffled)).toEqual(checksumOf(fps));
         },

@@ -49,7 +49,12 @@ export type MergeResult =
  * pointwise). `tie` is set when an `lww` column had no single newest writer (the first replica in dataset
  * order wins, which is deterministic but ambiguous).
  */
-export function mergeRecords(d: Divergence, shape: RecordShape, policy: CompiledPolicy, owner: string | undefined): MergeResult {
+export function mergeRecords(
+  d: Divergence,
+  shape: RecordShape,
+  policy: CompiledPolicy,
+  owner: string | undefined,
+): MergeResult {
   const held = policy.replicas.filter((r) => d.replicas[r]?.present && d.replicas[r]?.values);
   const uncovered: string[] = [];
   const out: CanonicalValue[] = [];
@@ -66,9 +71,12 @@ export function mergeRecords(d: Divergence, shape: RecordShape, policy: Compiled
       const merged: Record<string, number> = {};
       for (const v of values) {
         if (v === null) continue;
-        for (const [node, n] of Object.entries(JSON.parse(v) as Record<string, number>)) merged[node] = Math.max(merged[node] ?? 0, n);
+        for (const [node, n] of Object.entries(JSON.parse(v) as Record<string, number>))
+          merged[node] = Math.max(merged[node] ?? 0, n);
       }
-      out.push(JSON.stringify(Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : 1)))));
+      out.push(
+        JSON.stringify(Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : 1)))),
+      );
       continue;
     }
     const rule = policy.merge.get(i) ?? (i === vc.counter || i === vc.timestamp ? "max" : undefined);
@@ -133,4 +141,3 @@ export function mergeRecords(d: Divergence, shape: RecordShape, policy: Compiled
   if (uncovered.length) return { kind: "uncovered", columns: uncovered };
   return { kind: "merged", values: out, tie };
 }
-

@@ -1,6 +1,16 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type ColumnSpec, compareKeyPart, compareKeys, FULL_RANGE, type Key, type KeyRange, keyId, keyInRange, keyToJson } from "./model.js";
+import {
+  type ColumnSpec,
+  compareKeyPart,
+  compareKeys,
+  FULL_RANGE,
+  type Key,
+  type KeyRange,
+  keyId,
+  keyInRange,
+  keyToJson,
+} from "./model.js";
 
 const INT: ColumnSpec[] = [{ name: "id", type: "integer" }];
 const TEXT: ColumnSpec[] = [{ name: "code", type: "text" }];
@@ -78,43 +88,22 @@ describe("compareKeys: text keys compare by code point", () => {
 
 describe("compareKeys: composite keys are lexicographic", () => {
   it.each<[Key, Key, number]>([
-    [
-      ["eu", "1"],
-      ["eu", "1"],
-      0,
-    ],
-    [
-      ["eu", "2"],
-      ["eu", "10"],
-      -1,
-    ],
-    [
-      ["eu", "-1"],
-      ["eu", "0"],
-      -1,
-    ],
-    [
-      ["eu", "999"],
-      ["us", "1"],
-      -1,
-    ],
-    [
-      ["us", "1"],
-      ["eu", "999"],
-      1,
-    ],
-    [
-      ["eu", "10"],
-      ["eu", "9"],
-      1,
-    ],
+    [["eu", "1"], ["eu", "1"], 0],
+    [["eu", "2"], ["eu", "10"], -1],
+    [["eu", "-1"], ["eu", "0"], -1],
+    [["eu", "999"], ["us", "1"], -1],
+    [["us", "1"], ["eu", "999"], 1],
+    [["eu", "10"], ["eu", "9"], 1],
   ])("%j vs %j → %i", (a, b, expected) => {
     expect(sign(compareKeys(TENANT_ID, a, b))).toBe(expected);
   });
 });
 
 describe("keyInRange: half-open [lo, hi)", () => {
-  const range = (lo: string | null, hi: string | null): KeyRange => ({ lo: lo === null ? null : [lo], hi: hi === null ? null : [hi] });
+  const range = (lo: string | null, hi: string | null): KeyRange => ({
+    lo: lo === null ? null : [lo],
+    hi: hi === null ? null : [hi],
+  });
 
   it.each<[KeyRange, string, boolean]>([
     [range("10", "20"), "10", true],

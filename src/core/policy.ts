@@ -8,7 +8,12 @@ export type MergeRule = "max" | "min" | "lww" | "union" | "owner";
 /** Who owns a record: one replica, or the replica a field's value maps to (site-based ownership). */
 export type Ownership =
   | { readonly kind: "replica"; readonly replica: string }
-  | { readonly kind: "field"; readonly field: string; readonly column: number; readonly map: Readonly<Record<string, string>> };
+  | {
+      readonly kind: "field";
+      readonly field: string;
+      readonly column: number;
+      readonly map: Readonly<Record<string, string>>;
+    };
 
 /** A policy ready for evaluation. */
 export interface CompiledPolicy {
@@ -27,14 +32,21 @@ export interface CompiledPolicy {
   /** Replica names in dataset order (tie-breaks are by this order). */
   readonly replicas: readonly string[];
   /** Positions of version columns (merge keeps them monotonic). */
-  readonly versionColumns: { readonly counter?: number; readonly timestamp?: number; readonly vector?: number };
+  readonly versionColumns: {
+    readonly counter?: number;
+    readonly timestamp?: number;
+    readonly vector?: number;
+  };
   /** Hash of the canonical policy: every decision names it. */
   readonly version: string;
 }
 
 /** The declared policy, as config gives it (already validated against the replicas). */
 export interface PolicyDeclaration {
-  readonly owner?: string | { readonly field: string; readonly map: Readonly<Record<string, string>> } | undefined;
+  readonly owner?:
+    | string
+    | { readonly field: string; readonly map: Readonly<Record<string, string>> }
+    | undefined;
   readonly resolve?: ResolveStrategy | undefined;
   readonly merge?: Readonly<Record<string, MergeRule>> | undefined;
   readonly tolerance?: unknown;
@@ -78,11 +90,17 @@ export function compilePolicy(
   let owner: Ownership | undefined;
   if (typeof decl.owner === "string") owner = { kind: "replica", replica: decl.owner };
   else if (decl.owner) {
-    owner = { kind: "field", field: decl.owner.field, column: column(decl.owner.field, "policy.owner.field"), map: decl.owner.map };
+    owner = {
+      kind: "field",
+      field: decl.owner.field,
+      column: column(decl.owner.field, "policy.owner.field"),
+      map: decl.owner.map,
+    };
   }
   const merge = new Map<number, MergeRule>();
   for (const [name, rule] of Object.entries(decl.merge ?? {})) {
-    if (rule === "owner" && !owner) throw new PolicyError(`policy.merge.${name}: rule "owner" needs policy.owner`);
+    if (rule === "owner" && !owner)
+      throw new PolicyError(`policy.merge.${name}: rule "owner" needs policy.owner`);
     if (rule === "lww" && versionColumns.timestamp === undefined) {
       throw new PolicyError(`policy.merge.${name}: rule "lww" needs versions.timestamp`);
     }
@@ -92,7 +110,12 @@ export function compilePolicy(
   const resolve = decl.resolve ?? (owner ? "owner" : versioned ? "highest-version" : undefined);
   const version = hash(
     "sha256",
-    canonicalJson({ decl, columns: shape.columns.map((c) => `${c.name}:${c.type}`), key: shape.key.map((c) => c.name), replicas }),
+    canonicalJson({
+      decl,
+      columns: shape.columns.map((c) => `${c.name}:${c.type}`),
+      key: shape.key.map((c) => c.name),
+      replicas,
+    }),
     "hex",
   ).slice(0, 12);
   return {

@@ -7,11 +7,30 @@ import { type Key, keyId } from "./model.js";
  * absence), as 24 hex digits. Re-detecting the same divergence yields the same id, so the ledger can tell
  * a repair already carried out; a target that changed meanwhile yields a new id.
  */
-export function repairId(dataset: string, key: Key, target: string, expected: string | null, next: string | null): string {
-  return hash("sha256", [dataset, keyId(key), target, expected ?? "absent", next ?? "absent"].join("\u0000"), "hex").slice(0, 24);
+export function repairId(
+  dataset: string,
+  key: Key,
+  target: string,
+  expected: string | null,
+  next: string | null,
+): string {
+  return hash(
+    "sha256",
+    [dataset, keyId(key), target, expected ?? "absent", next ?? "absent"].join("\u0000"),
+    "hex",
+  ).slice(0, 24);
 }
 
 /** Escalation identity: one open escalation per (dataset, key, class, observed state). */
-export function escalationId(dataset: string, key: Key, cls: string, observed: readonly (string | null)[]): string {
-  return hash("sha256", [dataset, keyId(key), cls, ...observed.map((o) => o ?? "absent")].join("\u0000"), "hex").slice(0, 16);
+export function escalationId(
+  dataset: string,
+  key: Key,
+  cls: string,
+  observed: readonly (string | null)[],
+): string {
+  return hash(
+    "sha256",
+    [dataset, keyId(key), cls, ...observed.map((o) => o ?? "absent")].join("\u0000"),
+    "hex",
+  ).slice(0, 16);
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { CanonicalValue } from "./canonical.js";
-import { compareVectors, compareVersions, hasVersion, readVersion, type Version, type VersionOrder } from "./version.js";
+import {
+  compareVectors,
+  compareVersions,
+  hasVersion,
+  readVersion,
+  type Version,
+  type VersionOrder,
+} from "./version.js";
 
 const T1 = "2024-01-01T00:00:00.000000Z";
 const T2 = "2024-01-01T00:00:00.000001Z";
@@ -19,10 +26,30 @@ describe("compareVersions", () => {
     ["timestamp after by 1µs", { timestamp: T2 }, { timestamp: T1 }, "after"],
     ["timestamp equal", { timestamp: T1 }, { timestamp: T1 }, "equal"],
     // Counter ties are broken by timestamp; a counter difference wins over the timestamp.
-    ["counter tie, older timestamp", { counter: "3", timestamp: T1 }, { counter: "3", timestamp: T3 }, "before"],
-    ["counter tie, newer timestamp", { counter: "3", timestamp: T3 }, { counter: "3", timestamp: T1 }, "after"],
-    ["counter tie, equal timestamp", { counter: "3", timestamp: T1 }, { counter: "3", timestamp: T1 }, "equal"],
-    ["higher counter, older timestamp", { counter: "4", timestamp: T1 }, { counter: "3", timestamp: T3 }, "after"],
+    [
+      "counter tie, older timestamp",
+      { counter: "3", timestamp: T1 },
+      { counter: "3", timestamp: T3 },
+      "before",
+    ],
+    [
+      "counter tie, newer timestamp",
+      { counter: "3", timestamp: T3 },
+      { counter: "3", timestamp: T1 },
+      "after",
+    ],
+    [
+      "counter tie, equal timestamp",
+      { counter: "3", timestamp: T1 },
+      { counter: "3", timestamp: T1 },
+      "equal",
+    ],
+    [
+      "higher counter, older timestamp",
+      { counter: "4", timestamp: T1 },
+      { counter: "3", timestamp: T3 },
+      "after",
+    ],
     ["counter tie, one timestamp missing", { counter: "3", timestamp: T3 }, { counter: "3" }, "equal"],
     // Vectors: dominance, equality, concurrency.
     ["vector before", { vector: { a: 1, b: 1 } }, { vector: { a: 2, b: 1 } }, "before"],
@@ -33,9 +60,19 @@ describe("compareVersions", () => {
     ["vector disjoint nodes", { vector: { a: 1 } }, { vector: { b: 1 } }, "concurrent"],
     ["vector explicit 0 equals absent", { vector: { a: 1, b: 0 } }, { vector: { a: 1 } }, "equal"],
     // A vector on both sides outranks counters and timestamps.
-    ["vector outranks counter", { vector: { a: 1 }, counter: "9" }, { vector: { a: 2 }, counter: "1" }, "before"],
+    [
+      "vector outranks counter",
+      { vector: { a: 1 }, counter: "9" },
+      { vector: { a: 2 }, counter: "1" },
+      "before",
+    ],
     // Metadata in common decides; none in common is "equal".
-    ["vector on one side only falls back to counter", { vector: { a: 5 }, counter: "1" }, { counter: "2" }, "before"],
+    [
+      "vector on one side only falls back to counter",
+      { vector: { a: 5 }, counter: "1" },
+      { counter: "2" },
+      "before",
+    ],
     ["counter vs timestamp only", { counter: "1" }, { timestamp: T1 }, "equal"],
     ["no metadata", {}, {}, "equal"],
   ])("%s", (_name, a, b, expected) => {

@@ -17,14 +17,18 @@ const NATIVE: Record<ColumnType, string> = {
 
 /** A table with the given columns, in the given order; native type names follow the logical type. */
 function table(columns: Record<string, ColumnType>): TableDescription {
-  return { columns: Object.entries(columns).map(([name, type]) => ({ name, type, nativeType: NATIVE[type] })) };
+  return {
+    columns: Object.entries(columns).map(([name, type]) => ({ name, type, nativeType: NATIVE[type] })),
+  };
 }
 
 function replicas(tables: Record<string, Record<string, ColumnType>>): ReadonlyMap<string, TableDescription> {
   return new Map(Object.entries(tables).map(([name, cols]) => [name, table(cols)]));
 }
 
-function dataset(over: Partial<Omit<DatasetConfig, "policy">> & { policy?: Partial<PolicyConfig> } = {}): DatasetConfig {
+function dataset(
+  over: Partial<Omit<DatasetConfig, "policy">> & { policy?: Partial<PolicyConfig> } = {},
+): DatasetConfig {
   const { policy, ...rest } = over;
   return {
     name: "items",
@@ -41,7 +45,13 @@ function dataset(over: Partial<Omit<DatasetConfig, "policy">> & { policy?: Parti
   };
 }
 
-const ITEMS = { id: "integer", name: "text", price: "decimal", updated_at: "timestamp", version: "integer" } as const;
+const ITEMS = {
+  id: "integer",
+  name: "text",
+  price: "decimal",
+  updated_at: "timestamp",
+  version: "integer",
+} as const;
 
 describe("unifyTypes", () => {
   it.each<[ColumnType[], ColumnType | undefined]>([
@@ -140,7 +150,9 @@ describe("resolveShape: compared columns", () => {
       }),
     );
     expect(r.shape.columns).toEqual([{ name: "name", type: "text" }]);
-    expect(r.issues).toEqual([{ column: "price", detail: "column price has incompatible types: INTEGER on a, TEXT on b" }]);
+    expect(r.issues).toEqual([
+      { column: "price", detail: "column price has incompatible types: INTEGER on a, TEXT on b" },
+    ]);
   });
 
   it("a declared type overrides incompatible store types", () => {
@@ -192,8 +204,14 @@ describe("resolveShape: versions", () => {
     [{}, { versioned: false, timestampOnly: false }],
     [{ timestamp: "updated_at" }, { versioned: true, timestampOnly: true }],
     [{ counter: "version" }, { versioned: true, timestampOnly: false }],
-    [{ counter: "version", timestamp: "updated_at" }, { versioned: true, timestampOnly: false }],
-    [{ vector: "clock", timestamp: "updated_at" }, { versioned: true, timestampOnly: false }],
+    [
+      { counter: "version", timestamp: "updated_at" },
+      { versioned: true, timestampOnly: false },
+    ],
+    [
+      { vector: "clock", timestamp: "updated_at" },
+      { versioned: true, timestampOnly: false },
+    ],
   ])("versions %j → %j", (versions, expected) => {
     const cols = { ...ITEMS, clock: "json" as const };
     const r = resolveShape(dataset({ versions }), replicas({ a: cols, b: cols }));
@@ -224,7 +242,9 @@ describe("resolveShape: tolerances", () => {
   it("compiles numeric and duration tolerances", () => {
     const r = resolveShape(
       dataset({
-        policy: { tolerance: { price: { kind: "numeric", bound: 0.005 }, updated_at: { kind: "duration", ms: 1500 } } },
+        policy: {
+          tolerance: { price: { kind: "numeric", bound: 0.005 }, updated_at: { kind: "duration", ms: 1500 } },
+        },
       }),
       replicas({ a: ITEMS, b: ITEMS }),
     );
@@ -239,7 +259,9 @@ describe("resolveShape: tolerances", () => {
   it("accepts a numeric tolerance on integer and float columns", () => {
     const cols = { id: "integer", qty: "integer", ratio: "float" } as const;
     const r = resolveShape(
-      dataset({ policy: { tolerance: { qty: { kind: "numeric", bound: 1 }, ratio: { kind: "numeric", bound: 0.1 } } } }),
+      dataset({
+        policy: { tolerance: { qty: { kind: "numeric", bound: 1 }, ratio: { kind: "numeric", bound: 0.1 } } },
+      }),
       replicas({ a: cols, b: cols }),
     );
     expect([...r.rules.tolerance.keys()]).toEqual(["qty", "ratio"]);

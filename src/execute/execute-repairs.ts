@@ -1,11 +1,12 @@
 /** Carries out write decisions as idempotent conditional writes, verifies them, and records ledger and audit. */
+
+import type { Connector, WriteOutcome } from "../connectors/connector.js";
 import type { CanonicalValue } from "../core/canonical.js";
+import type { Divergence } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
 import { WRITE_ACTIONS } from "../core/decide.js";
-import type { Divergence } from "../core/classify.js";
 import { type Key, keyId, type RecordShape } from "../core/model.js";
 import { repairId } from "../core/repair-id.js";
-import type { Connector, WriteOutcome } from "../connectors/connector.js";
 import type { LedgerEntry, RepairOutcome, StateStore } from "../state/state-store.js";
 import type { WriteGuard } from "./write-guard.js";
 
@@ -37,7 +38,11 @@ export interface RepairResult {
 }
 
 /** The repair tasks of a dataset's write decisions, one per (decision, target). */
-export function planRepairTasks(dataset: string, decisions: readonly Decision[], divergences: ReadonlyMap<string, Divergence>): RepairTask[] {
+export function planRepairTasks(
+  dataset: string,
+  decisions: readonly Decision[],
+  divergences: ReadonlyMap<string, Divergence>,
+): RepairTask[] {
   const tasks: RepairTask[] = [];
   for (const d of decisions) {
     if (!WRITE_ACTIONS.has(d.action)) continue;
@@ -86,7 +91,11 @@ function message(err: unknown): string {
  * every written key to verify, then records the verified outcome in the ledger and the audit log.
  * Re-running the same tasks has the effect of running them once.
  */
-export async function executeRepairs(dataset: string, tasks: readonly RepairTask[], ctx: ExecuteContext): Promise<RepairResult[]> {
+export async function executeRepairs(
+  dataset: string,
+  tasks: readonly RepairTask[],
+  ctx: ExecuteContext,
+): Promise<RepairResult[]> {
   const results: RepairResult[] = [];
   const batchSize = ctx.batchSize ?? 500;
   const byTarget = new Map<string, RepairTask[]>();
@@ -142,7 +151,7 @@ async function executeBatch(
   // the record either still as expected (and writes) or already as intended (noop).
   await ctx.state.recordRepairs(todo.map((t) => entry(t, "pending")));
 
-  let outcomes: (Exclude<RepairOutcome, "pending">)[];
+  let outcomes: Exclude<RepairOutcome, "pending">[];
   const errors = new Map<string, string>();
   try {
     if (!connector) throw new Error(`replica ${target} is not open`);
@@ -153,14 +162,22 @@ async function executeBatch(
       ),
     );
     const check = todo.filter((_, i) => written[i] !== "superseded");
-    const after = check.length ? await connector.fetchRecords(ctx.shape, check.map((t) => t.key)) : [];
+    const after = check.length
+      ? await connector.fetchRecords(
+          ctx.shape,
+          check.map((t) => t.key),
+        )
+      : [];
     const now = new Map(after.map((r) => [keyId(r.key), r.fingerprint]));
     outcomes = todo.map((t, i) => {
       const w = written[i]!;
       if (w === "superseded") return "superseded";
       const fp = now.get(keyId(t.key)) ?? null;
       if (fp !== t.nextFingerprint) {
-        errors.set(t.id, `verification failed: ${target} holds ${fp ?? "no record"}, expected ${t.nextFingerprint ?? "no record"}`);
+        errors.set(
+          t.id,
+          `verification failed: ${target} holds ${fp ?? "no record"}, expected ${t.nextFingerprint ?? "no record"}`,
+        );
         return "failed";
       }
       return w === "noop" ? "noop" : ctx.appliedEvent === "rolled-back" ? "rolled-back" : "applied";
@@ -192,5 +209,8 @@ async function executeBatch(
       },
     })),
   );
-  return [...done, ...todo.map((t, i) => ({ id: t.id, key: t.key, target, outcome: outcomes[i]!, error: errors.get(t.id) }))];
+  return [
+    ...done,
+    ...todo.map((t, i) => ({ id: t.id, key: t.key, target, outcome: outcomes[i]!, error: errors.get(t.id) })),
+  ];
 }

@@ -40,7 +40,10 @@ export class WriteGuard {
         handleWhen((err) => !(err instanceof BrokenCircuitError)),
         {
           maxAttempts: (o.maxAttempts ?? 4) - 1,
-          backoff: new ExponentialBackoff({ initialDelay: o.initialDelayMs ?? 50, maxDelay: o.maxDelayMs ?? 2000 }),
+          backoff: new ExponentialBackoff({
+            initialDelay: o.initialDelayMs ?? 50,
+            maxDelay: o.maxDelayMs ?? 2000,
+          }),
         },
       );
       retryPolicy.onRetry((e) => o.onRetry?.(replica, e.attempt));

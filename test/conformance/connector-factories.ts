@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import type { CanonicalValue, ColumnType } from "../../src/core/canonical.js";
-import type { ColumnSpec } from "../../src/core/model.js";
 import type { Connector } from "../../src/connectors/connector.js";
 import { MemoryConnector, MemoryTable } from "../../src/connectors/memory/memory-connector.js";
 import { quoteIdent, SqliteConnector } from "../../src/connectors/sqlite/sqlite-connector.js";
+import type { CanonicalValue, ColumnType } from "../../src/core/canonical.js";
+import type { ColumnSpec } from "../../src/core/model.js";
 
 /** A table to create: key columns, compared columns, and rows of canonical values (key columns first). */
 export interface TableFixture {

@@ -1,11 +1,11 @@
 /** Property: detection reports exactly the keys whose replicas differ, over every store and tuning. */
 import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
+import type { Connector } from "../../src/connectors/connector.js";
 import type { CanonicalValue } from "../../src/core/canonical.js";
 import type { Observation } from "../../src/core/classify.js";
 import { fingerprintRow } from "../../src/core/fingerprint.js";
 import { type ColumnSpec, type Key, type KeyRange, keyId, type RecordShape } from "../../src/core/model.js";
-import type { Connector } from "../../src/connectors/connector.js";
 import { type DetectOptions, detectDivergences } from "../../src/detect/detect-divergences.js";
 import {
   type ConnectorFactory,
@@ -32,7 +32,10 @@ const COMPOSITE_KEY: readonly ColumnSpec[] = [
 // Generated data: a base table, then for each of three replicas an edit per key (keep, delete, or write).
 
 type Values = readonly CanonicalValue[];
-type Edit = { readonly kind: "keep" } | { readonly kind: "delete" } | { readonly kind: "write"; readonly values: Values };
+type Edit =
+  | { readonly kind: "keep" }
+  | { readonly kind: "delete" }
+  | { readonly kind: "write"; readonly values: Values };
 
 interface Entry {
   readonly key: Key;
@@ -66,13 +69,20 @@ const integerKeyArb: fc.Arbitrary<Key> = fc
   .map((n) => [String(n)]);
 
 const compositeKeyArb: fc.Arbitrary<Key> = fc
-  .tuple(fc.constantFrom("", "A", "Z", "a", "a|b", "b", "é", "\uFFFF", "😀"), fc.integer({ min: -12, max: 12 }))
+  .tuple(
+    fc.constantFrom("", "A", "Z", "a", "a|b", "b", "é", "\uFFFF", "😀"),
+    fc.integer({ min: -12, max: 12 }),
+  )
   .map(([text, n]) => [text, String(n)]);
 
 function entriesArb(keyArb: fc.Arbitrary<Key>): fc.Arbitrary<Entry[]> {
   return fc
     .uniqueArray(
-      fc.tuple(keyArb, fc.option(valuesArb, { nil: null, freq: 6 }), fc.array(editArb, { minLength: 3, maxLength: 3 })),
+      fc.tuple(
+        keyArb,
+        fc.option(valuesArb, { nil: null, freq: 6 }),
+        fc.array(editArb, { minLength: 3, maxLength: 3 }),
+      ),
       { selector: ([key]) => keyId(key), maxLength: 90 },
     )
     .map((rows) => rows.map(([key, base, edits]) => ({ key, base, edits })));
@@ -176,7 +186,8 @@ const reluctantSplitFactory: ConnectorFactory = {
     const store = await memoryFactory.create(fixture);
     const c = store.connector;
     const split = c.splitRange.bind(c);
-    c.splitRange = async (shape, range, parts) => ((await c.count(shape, range)) <= 8 ? [] : split(shape, range, parts));
+    c.splitRange = async (shape, range, parts) =>
+      (await c.count(shape, range)) <= 8 ? [] : split(shape, range, parts);
     return store;
   },
 };
@@ -185,9 +196,15 @@ const MIXES: readonly StoreMix[] = [
   { name: "memory with pushdown", stores: [memoryFactory] },
   { name: "memory without pushdown (streaming merge)", stores: [memoryStreamingFactory] },
   { name: "sqlite with pushdown", stores: [sqliteInMemoryFactory] },
-  { name: "mixed: memory without pushdown and sqlite", stores: [memoryStreamingFactory, sqliteInMemoryFactory] },
+  {
+    name: "mixed: memory without pushdown and sqlite",
+    stores: [memoryStreamingFactory, sqliteInMemoryFactory],
+  },
   { name: "mixed: memory with pushdown and sqlite", stores: [sqliteInMemoryFactory, memoryFactory] },
-  { name: "memory with pushdown, declining to split small ranges", stores: [reluctantSplitFactory, memoryFactory] },
+  {
+    name: "memory with pushdown, declining to split small ranges",
+    stores: [reluctantSplitFactory, memoryFactory],
+  },
 ];
 
 const KEYS = [
@@ -201,18 +218,23 @@ const KEYS = [
  */
 function withCallBudget(c: Connector, budget: number): Connector {
   let calls = 0;
-  const spend = () => {
-    if (++calls > budget) throw new Error(`more than ${budget} calls to one connector: detection is not terminating`);
+  const spend = <T>(call: () => T): T => {
+    calls++;
+    if (calls > budget) {
+      throw new Error(`over ${budget} calls to one connector: detection does not terminate`);
+    }
+    return call();
   };
   return {
     kind: c.kind,
     pushdown: c.pushdown,
     stats: c.stats,
     describe: () => c.describe(),
-    count: (shape, range) => (spend(), c.count(shape, range)),
-    checksumRanges: (shape, ranges) => (spend(), c.checksumRanges(shape, ranges)),
-    splitRange: (shape, range, parts) => (spend(), c.splitRange(shape, range, parts)),
-    streamFingerprints: (shape, range, batchSize) => (spend(), c.streamFingerprints(shape, range, batchSize)),
+    count: (shape, range) => spend(() => c.count(shape, range)),
+    checksumRanges: (shape, ranges) => spend(() => c.checksumRanges(shape, ranges)),
+    splitRange: (shape, range, parts) => spend(() => c.splitRange(shape, range, parts)),
+    streamFingerprints: (shape, range, batchSize) =>
+      spend(() => c.streamFingerprints(shape, range, batchSize)),
     fetchRecords: (shape, keys) => c.fetchRecords(shape, keys),
     applyWrites: (shape, writes) => c.applyWrites(shape, writes),
     close: () => c.close(),
@@ -228,10 +250,15 @@ async function checkScenario(mix: StoreMix, keyColumns: readonly ColumnSpec[], s
         const held = heldBy(e, r);
         return held ? [[...e.key, ...held]] : [];
       });
-      stores.push(await mix.stores[r % mix.stores.length]!.create({ key: keyColumns, columns: COLUMNS, rows }));
+      stores.push(
+        await mix.stores[r % mix.stores.length]!.create({ key: keyColumns, columns: COLUMNS, rows }),
+      );
     }
     const names = NAMES.slice(0, s.replicaCount);
-    const replicas = stores.map((st, r) => ({ name: names[r]!, connector: withCallBudget(st.connector, 5000) }));
+    const replicas = stores.map((st, r) => ({
+      name: names[r]!,
+      connector: withCallBudget(st.connector, 5000),
+    }));
     const range: KeyRange | undefined = s.bounds ? { lo: s.bounds[0], hi: s.bounds[1] } : undefined;
     const options: DetectOptions = range ? { ...s.options, range } : s.options;
     const batchSize = options.batchSize ?? 1000;
@@ -260,7 +287,9 @@ async function checkScenario(mix: StoreMix, keyColumns: readonly ColumnSpec[], s
       const o = seen.get(id)!;
       expect(Object.keys(o.replicas)).toEqual(names);
       held.forEach((values, r) => {
-        const want = values ? { present: true, fingerprint: fingerprintRow(o.key, values) } : { present: false };
+        const want = values
+          ? { present: true, fingerprint: fingerprintRow(o.key, values) }
+          : { present: false };
         expect(o.replicas[names[r]!], `${id} on ${names[r]}`).toEqual(want);
       });
     }
@@ -280,7 +309,13 @@ describe.each(MIXES)("detectDivergences over $name", (mix: StoreMix) => {
 
 describe("detectDivergences with pushdown", () => {
   it("bisects differing ranges instead of listing every key", async () => {
-    const rows = Array.from({ length: 300 }, (_, i) => [String(i * 3 - 400), `row ${i}`, String(i), "1.5", "t"]);
+    const rows = Array.from({ length: 300 }, (_, i) => [
+      String(i * 3 - 400),
+      `row ${i}`,
+      String(i),
+      "1.5",
+      "t",
+    ]);
     const changed = rows.map((row, i) => (i === 137 ? [row[0]!, "changed", ...row.slice(2)] : row));
     const fixture = { key: INTEGER_KEY, columns: COLUMNS };
     const a = await sqliteInMemoryFactory.create({ ...fixture, rows });
@@ -294,7 +329,11 @@ describe("detectDivergences with pushdown", () => {
         { name: "b", connector: b.connector },
       ];
       const shape = { key: INTEGER_KEY, columns: COLUMNS };
-      for await (const batch of detectDivergences(shape, replicas, { segmentRows: 16, fanout: 3, leafRows: 2 })) {
+      for await (const batch of detectDivergences(shape, replicas, {
+        segmentRows: 16,
+        fanout: 3,
+        leafRows: 2,
+      })) {
         found.push(...batch);
       }
       expect(found.map((o) => o.key)).toEqual([[rows[137]![0]!]]);

@@ -6,6 +6,7 @@ import {
   type AuditEntry,
   type AuditEntryContent,
   type AuditEventType,
+  canonicalJson,
   GENESIS_HASH,
   hashAuditEntry,
 } from "../../core/audit-chain.js";
@@ -449,16 +450,19 @@ export class SqliteStateStore implements StateStore {
 
   async appendAudit(events: readonly Omit<AuditEntryContent, "seq">[]): Promise<AuditEntry[]> {
     if (events.length === 0) return [];
-    // Outside the transaction: a value with no JSON form throws before anything is written.
+    // Outside the transaction: a value with no JSON form throws before anything is written. The data column
+    // holds the canonical text that is hashed, so it is encoded once and a verifier can hash the column as is.
     const prepared = events.map((e) => {
-      const data = jsonText(e.data);
-      return {
-        ...e,
+      const dataJson = canonicalJson(e.data);
+      const content: Omit<AuditEntryContent, "seq"> = {
+        ts: e.ts,
         runId: storedText(e.runId),
+        type: storedText(e.type),
         dataset: storedText(e.dataset),
         key: storedText(e.key),
-        data,
+        data: JSON.parse(dataJson),
       };
+      return { content, dataJson };
     });
     const last = this.db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
     const insert = this.db.prepare(
@@ -471,30 +475,11 @@ export class SqliteStateStore implements StateStore {
         const tail = last.get() as { seq: number; hash: string } | undefined;
         let seq = tail?.seq ?? 0;
         let prevHash = tail?.hash ?? GENESIS_HASH;
-        return prepared.map((e) => {
+        return prepared.map(({ content: c, dataJson }) => {
           seq++;
-          const content: AuditEntryContent = {
-            seq,
-            ts: e.ts,
-            runId: e.runId,
-            type: storedText(e.type),
-            dataset: e.dataset,
-            key: e.key,
-            data: JSON.parse(e.data),
-          };
-          const hash = hashAuditEntry(prevHash, content);
-          insert.run(
-            seq,
-            content.ts,
-            content.runId,
-            content.type,
-            content.dataset,
-            content.key,
-            e.data,
-            prevHash,
-            hash,
-          );
-          const entry: AuditEntry = { ...content, prevHash, hash };
+          const hash = hashAuditEntry(prevHash, { ...c, seq }, dataJson);
+          insert.run(seq, c.ts, c.runId, c.type, c.dataset, c.key, dataJson, prevHash, hash);
+          const entry: AuditEntry = { seq, ...c, prevHash, hash };
           prevHash = hash;
           return entry;
         });
