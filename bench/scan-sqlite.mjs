@@ -9,7 +9,15 @@
 //   scan   `node bin/concord.js scan --json -c <yaml>`, checked to report exactly the D differing keys.
 // Wall time is the whole child process (both include Node start-up); peak RSS is GNU time's %M.
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -27,7 +35,18 @@ const COMMAND = "npm run bench";
 // ---------------------------------------------------------------------------------------------- data
 
 const FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "Leslie"];
-const LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Allen", "Lamport"];
+const LAST = [
+  "Lovelace",
+  "Hopper",
+  "Turing",
+  "Dijkstra",
+  "Liskov",
+  "Knuth",
+  "Hamilton",
+  "Thompson",
+  "Allen",
+  "Lamport",
+];
 
 /** Column expressions of the generated row for sequence number `i` (an SQL expression). */
 function rowSql(i) {
@@ -77,7 +96,8 @@ function generate(n, d) {
   const ma = metaOf(a);
   const mb = metaOf(b);
   const fits = (m) => m && m.n === n && m.d === d && m.layout === LAYOUT;
-  if (fits(ma) && fits(mb)) return { reused: true, rows: { a: ma.rows, b: mb.rows }, bytes: { a: ma.bytes, b: mb.bytes } };
+  if (fits(ma) && fits(mb))
+    return { reused: true, rows: { a: ma.rows, b: mb.rows }, bytes: { a: ma.bytes, b: mb.bytes } };
   if (d > n) throw new Error(`BENCH_DIFFS (${d}) must not exceed the size (${n})`);
   mkdirSync(DATA, { recursive: true });
   const tmpA = `${a}.tmp`;
@@ -139,10 +159,15 @@ function generate(n, d) {
   return out;
 }
 
-function expectedKeys(n) {
+/** The keys that differ (ascending) and how many of each kind, as recorded in replica b. */
+function expectedDiffs(n) {
   const db = new Database(files(n).b, { readonly: true });
   try {
-    return db.prepare("SELECT id FROM bench_diffs ORDER BY id").pluck().all();
+    const keys = db.prepare("SELECT id FROM bench_diffs ORDER BY id").pluck().all();
+    const kinds = Object.fromEntries(
+      db.prepare("SELECT kind, count(*) FROM bench_diffs GROUP BY kind").raw().all(),
+    );
+    return { keys, kinds };
   } finally {
     db.close();
   }
@@ -191,7 +216,10 @@ async function floorChild(configPath) {
   const out = { rows: 0, checksums: {} };
   for (const r of ds.replicas) {
     const db = new Database(r.url.slice("sqlite:".length), { readonly: true, fileMustExist: true });
-    const st = db.prepare(`SELECT ${cols} FROM "${r.table}" ORDER BY "${shape.key[0].name}"`).raw(true).safeIntegers(true);
+    const st = db
+      .prepare(`SELECT ${cols} FROM "${r.table}" ORDER BY "${shape.key[0].name}"`)
+      .raw(true)
+      .safeIntegers(true);
     const acc = new ChecksumAccumulator();
     for (const row of st.iterate()) acc.add(codec.fingerprintRaw(row));
     const sum = acc.result();
@@ -204,13 +232,25 @@ async function floorChild(configPath) {
 
 // ---------------------------------------------------------------------------------------------- runs
 
-const TIME = ["/usr/bin/time", "/bin/time"].find((p) => existsSync(p) && spawnSync(p, ["-f", "%M", "true"]).status === 0);
+/** GNU time, when installed: peak RSS and CPU time of a child. Looked up once, by the parent only. */
+let gnuTime;
+function findTime() {
+  gnuTime ??=
+    ["/usr/bin/time", "/bin/time"].find(
+      (p) => existsSync(p) && spawnSync(p, ["-f", "%M", "true"]).status === 0,
+    ) ?? "";
+  return gnuTime;
+}
 
-/** Runs `node args…` in a child; resolves to wall time, peak RSS (KiB, when GNU time is there), stdout, exit code. */
+/**
+ * Runs `node args…` in a child; resolves to its wall time (ms), and with GNU time its peak RSS (KiB) and CPU
+ * time (user + system, ms), its stdout, stderr and exit code.
+ */
 function runNode(args) {
-  const rssFile = join(DATA, `rss-${process.pid}.txt`);
-  const [cmd, argv] = TIME
-    ? [TIME, ["-f", "%M", "-o", rssFile, process.execPath, ...args]]
+  const time = findTime();
+  const usageFile = join(DATA, `usage-${process.pid}.txt`);
+  const [cmd, argv] = time
+    ? [time, ["-f", "%M %U %S", "-o", usageFile, process.execPath, ...args]]
     : [process.execPath, args];
   return new Promise((ok, fail) => {
     const started = performance.now();
@@ -222,13 +262,22 @@ function runNode(args) {
     child.on("error", fail);
     child.on("close", (code) => {
       const ms = performance.now() - started;
-      let rssKiB;
-      if (TIME) {
-        const lines = readFileSync(rssFile, "utf8").trim().split("\n");
-        rssKiB = Number(lines.at(-1));
-        rmSync(rssFile, { force: true });
+      let rssKiB = Number.NaN;
+      let cpuMs = Number.NaN;
+      if (time) {
+        // GNU time prefixes "Command exited with non-zero status N" when the child fails.
+        const [rss, user, sys] = readFileSync(usageFile, "utf8")
+          .trim()
+          .split("\n")
+          .at(-1)
+          .split(" ")
+          .map(Number);
+        rssKiB = rss;
+        cpuMs = (user + sys) * 1000;
+        rmSync(usageFile, { force: true });
       }
-      ok({ ms, rssKiB, code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") });
+      const text = (chunks) => Buffer.concat(chunks).toString("utf8");
+      ok({ ms, rssKiB, cpuMs, code, stdout: text(out), stderr: text(err) });
     });
   });
 }
@@ -243,8 +292,7 @@ async function runScan(config, expected) {
   for (const suffix of ["", "-wal", "-shm"]) rmSync(config.state + suffix, { force: true });
   const r = await runNode([CLI, "scan", "--json", "-c", config.path]);
   if (r.code !== 1) throw new Error(`scan should exit 1 (divergence), got ${r.code}: ${r.stderr.trim()}`);
-  const doc = JSON.parse(r.stdout);
-  const ds = doc.datasets[0];
+  const ds = JSON.parse(r.stdout).datasets[0];
   const got = ds.divergences.map((d) => Number(d.key[0])).sort((x, y) => x - y);
   const same = got.length === expected.length && got.every((k, i) => k === expected[i]);
   if (!same) {
@@ -252,19 +300,21 @@ async function runScan(config, expected) {
     const have = new Set(got);
     const missed = expected.filter((k) => !have.has(k)).slice(0, 5);
     const extra = got.filter((k) => !want.has(k)).slice(0, 5);
-    throw new Error(`scan reported ${got.length} keys, expected ${expected.length}; missed ${missed} extra ${extra}`);
+    throw new Error(
+      `scan reported ${got.length} keys, expected ${expected.length} (missed ${missed}; extra ${extra})`,
+    );
   }
   return { ...r, stats: ds.stats, counts: ds.counts };
 }
 
-const median = (xs) => {
+function median(xs) {
   const s = [...xs].sort((x, y) => x - y);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
+}
 
 function warmCache(n) {
-  // Page in both files so the first repetition does not pay for cold disk reads.
+  // Page both files in, so the first repetition does not pay for cold reads.
   for (const p of Object.values(files(n))) readFileSync(p);
 }
 
@@ -276,34 +326,43 @@ async function benchSize(n, d, reps) {
       : `N=${n}: generated in ${(gen.ms / 1000).toFixed(1)} s (a ${gen.rows.a} rows, b ${gen.rows.b} rows)`,
   );
   const config = writeConfig(n);
-  const expected = expectedKeys(n);
+  const expected = expectedDiffs(n);
   warmCache(n);
   const floors = [];
   const scans = [];
   for (let i = 0; i < reps; i++) {
     const f = await runFloor(config);
-    const s = await runScan(config, expected);
     if (f.result.rows !== gen.rows.a + gen.rows.b) throw new Error(`floor read ${f.result.rows} rows`);
+    const s = await runScan(config, expected.keys);
     floors.push(f);
     scans.push(s);
     log(
-      `  rep ${i + 1}: floor ${(f.ms / 1000).toFixed(2)} s ${mib(f.rssKiB)} | scan ${(s.ms / 1000).toFixed(2)} s ` +
-        `${mib(s.rssKiB)} (engine ${(s.stats.durationMs / 1000).toFixed(2)} s, ${s.stats.queries} queries)`,
+      `  rep ${i + 1}: floor ${sec(f.ms)} (cpu ${sec(f.cpuMs)}) ${mib(f.rssKiB)} | ` +
+        `scan ${sec(s.ms)} (cpu ${sec(s.cpuMs)}) ${mib(s.rssKiB)}, ${s.stats.queries} queries`,
     );
   }
-  const last = scans.at(-1);
+  const mid = (runs, f) => median(runs.map(f));
   return {
     n,
     d,
+    kinds: expected.kinds,
     rows: gen.rows,
     tableBytes: gen.bytes.a + gen.bytes.b,
-    floorMs: median(floors.map((f) => f.ms)),
-    scanMs: median(scans.map((s) => s.ms)),
-    engineMs: median(scans.map((s) => s.stats.durationMs)),
-    floorRss: median(floors.map((f) => f.rssKiB ?? Number.NaN)),
-    scanRss: median(scans.map((s) => s.rssKiB ?? Number.NaN)),
-    stats: last.stats,
-    counts: last.counts,
+    floor: {
+      ms: mid(floors, (r) => r.ms),
+      cpuMs: mid(floors, (r) => r.cpuMs),
+      rssKiB: mid(floors, (r) => r.rssKiB),
+    },
+    scan: {
+      ms: mid(scans, (r) => r.ms),
+      cpuMs: mid(scans, (r) => r.cpuMs),
+      rssKiB: mid(scans, (r) => r.rssKiB),
+    },
+    ratio: mid(scans, (s, i) => s.ms / floors[i].ms),
+    cpuRatio: mid(scans, (s, i) => s.cpuMs / floors[i].cpuMs),
+    runs: scans.map((s, i) => ({ floor: floors[i].ms, scan: s.ms })),
+    stats: scans.at(-1).stats,
+    counts: scans.at(-1).counts,
   };
 }
 
@@ -314,68 +373,91 @@ function log(line) {
 }
 
 function mib(kib) {
-  return kib === undefined || Number.isNaN(kib) ? "n/a" : `${(kib / 1024).toFixed(0)} MiB`;
+  return Number.isNaN(kib) ? "n/a" : `${(kib / 1024).toFixed(0)} MiB`;
 }
 
 const int = (x) => Math.round(x).toLocaleString("en-US");
-const sec = (ms) => `${(ms / 1000).toFixed(2)} s`;
+const sec = (ms) => (Number.isNaN(ms) ? "n/a" : `${(ms / 1000).toFixed(2)} s`);
+const times = (x) => (Number.isNaN(x) ? "n/a" : `${x.toFixed(2)}×`);
 
-function table(results) {
-  const lines = [
-    "| rows per replica | differences | floor | scan | scan / floor | peak RSS scan (floor) | rows read | bytes read | queries | rows checksummed in store |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+function tables(results) {
+  const time = [
+    "| rows per replica | floor | scan | scan / floor | floor CPU | scan CPU | CPU scan / floor | peak RSS scan | peak RSS floor |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...results.map(
+      (r) =>
+        `| ${int(r.n)} | ${sec(r.floor.ms)} | ${sec(r.scan.ms)} | **${times(r.ratio)}** | ${sec(r.floor.cpuMs)} | ` +
+        `${sec(r.scan.cpuMs)} | ${times(r.cpuRatio)} | **${mib(r.scan.rssKiB)}** | ${mib(r.floor.rssKiB)} |`,
+    ),
   ];
-  for (const r of results) {
-    const moved = `${int(r.stats.rowsRead)} (floor ${int(r.rows.a + r.rows.b)})`;
-    const bytes = `${int(r.stats.bytesRead)} (floor ${int(r.tableBytes)})`;
-    lines.push(
-      `| ${int(r.n)} | ${int(r.d)} | ${sec(r.floorMs)} | ${sec(r.scanMs)} | ${(r.scanMs / r.floorMs).toFixed(2)}× | ` +
-        `${mib(r.scanRss)} (${mib(r.floorRss)}) | ${moved} | ${bytes} | ${int(r.stats.queries)} | ${int(r.stats.rowsScanned)} |`,
-    );
-  }
-  return lines.join("\n");
+  const moved = [
+    "| rows per replica | rows read: scan (floor) | bytes read: scan (floor) | queries | rows checksummed in SQLite |",
+    "| ---: | ---: | ---: | ---: | ---: |",
+    ...results.map(
+      (r) =>
+        `| ${int(r.n)} | ${int(r.stats.rowsRead)} (${int(r.rows.a + r.rows.b)}) | ` +
+        `${int(r.stats.bytesRead)} (${int(r.tableBytes)}) | ${int(r.stats.queries)} | ${int(r.stats.rowsScanned)} |`,
+    ),
+  ];
+  return `${time.join("\n")}\n\n${moved.join("\n")}`;
 }
 
 function verdict(results) {
-  const ratio = Math.max(...results.map((r) => r.scanMs / r.floorMs));
-  const rss = results.map((r) => r.scanRss);
+  const worst = Math.max(...results.map((r) => r.ratio));
+  const worstCpu = Math.max(...results.map((r) => r.cpuRatio));
+  const rss = results.map((r) => r.scan.rssKiB);
   const peak = Math.max(...rss);
-  const flat = rss.length < 2 || Math.max(...rss) <= Math.min(...rss) * 1.15;
+  const growth = Math.max(...rss) / Math.min(...rss) - 1;
+  const flat = growth <= 0.2;
   return [
-    `- scan ≤ 1.5× floor: ${ratio <= 1.5 ? "met" : "**missed**"} (worst ${ratio.toFixed(2)}×)`,
-    `- peak RSS ≤ 300 MB: ${peak / 1024 <= 300 ? "met" : "**missed**"} (worst ${mib(peak)})`,
-    `- peak RSS flat across sizes (within 15%): ${flat ? "met" : "**missed**"} (${rss.map(mib).join(" → ")})`,
+    `- scan ≤ 1.5× floor: ${worst <= 1.5 ? "met" : "**missed**"} (worst median ${times(worst)} wall, ${times(worstCpu)} CPU)`,
+    `- peak RSS ≤ 300 MB: ${peak * 1024 <= 300e6 ? "met" : "**missed**"} (worst ${mib(peak)})`,
+    `- peak RSS flat across sizes (within 20%): ${flat ? "met" : "**missed**"} (${rss.map(mib).join(" → ")})`,
   ].join("\n");
 }
 
 function section(results, reps, when) {
   const cpu = cpus();
+  const sqlite = new Database(":memory:");
+  const version = sqlite.prepare("SELECT sqlite_version()").pluck().get();
+  sqlite.close();
   const machine =
     `${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ` +
-    `Node ${process.version}, SQLite ${new Database(":memory:").prepare("SELECT sqlite_version()").pluck().get()}`;
+    `Node ${process.version}, SQLite ${version}`;
+  const d = results[0]?.d ?? 0;
+  const share = (k) =>
+    int(Math.floor(d / 10) * k + Math.min(k, Math.max(0, (d % 10) - (k === 4 ? 0 : k === 3 ? 4 : 7))));
+  const runs = results
+    .map((r) => `${int(r.n)}: ${r.runs.map((x) => `${sec(x.floor)} / ${sec(x.scan)}`).join(", ")}`)
+    .join("; ");
   return `## Scan (SQLite)
 
-Two SQLite replicas of a 7-column \`customers\` table (id, name, email, balance DECIMAL(12,2), active,
-tier, updated_at, version) that differ in 1,000 keys spread over the key space (400 updated, 300
-deleted, 300 inserted). Generated by SQL inside SQLite into \`bench/.data/\` (reused while the size and
-difference count match).
+Two SQLite replicas of a 7-column \`customers\` table (id, then name, email, balance DECIMAL(12,2),
+active BOOLEAN, tier, updated_at TIMESTAMP, version) that differ in ${int(d)} keys spread over the key
+space (${share("update")} updated, ${share("delete")} deleted, ${share("insert")} inserted on one side). Generated by SQL inside
+SQLite into \`bench/.data/\` and reused while the size and difference count match.
 
-- **floor**: one process reads every row of both files once (\`better-sqlite3\` \`.raw().iterate()\`)
-  and canonicalises and fingerprints each row with the engine's \`RowCodec\`: the least any client-side
+- **floor**: one process reads every row of both files once (\`better-sqlite3\` \`.raw().iterate()\`) and
+  canonicalises and fingerprints each row with the engine's \`RowCodec\`: the least any client-side
   comparison has to do.
-- **scan**: \`node bin/concord.js scan --json -c <config>\`, a fresh state store each time; every run is
-  checked to report exactly the 1,000 differing keys.
-- Times are wall time of the whole child process (both include Node start-up), median of ${reps}
-  repetitions, floor and scan alternating. Peak RSS is GNU time's maximum resident set size.
-- *rows read* / *bytes read* are what crossed from the stores into the engine (the scan's own stats: key
-  lists and records of differing ranges, one row per range checksum); the floor moves every row of both
-  tables. *rows checksummed in store* is the work SQLite did for the engine under pushdown.
+- **scan**: \`node bin/concord.js scan --json -c <config>\` with a fresh state store; every run is
+  checked to report exactly the ${int(d)} differing keys.
+- Wall time of the whole child process (both include Node start-up); median of ${reps} repetitions,
+  floor and scan alternating; *scan / floor* is the median of the per-repetition ratios. CPU is user +
+  system time, which the other load on the machine disturbs less than wall time. Peak RSS is GNU
+  time's maximum resident set size.
+- *rows read* / *bytes read* are what crossed from the stores into the engine (the scan's own stats: one
+  row per range checksum, key/fingerprint lists of small differing ranges, records of differing keys);
+  the floor moves every row of both tables. *rows checksummed in SQLite* is what the store read and
+  fingerprinted for the engine under pushdown.
 
-Reproduce: \`${COMMAND}\` (sizes: \`BENCH_SIZES="1000000,4000000"\`, repetitions: \`BENCH_REPS=3\`).
+Reproduce: \`${COMMAND}\` (sizes \`BENCH_SIZES="1000000,4000000"\`, repetitions \`BENCH_REPS=3\`,
+differences \`BENCH_DIFFS=1000\`; \`BENCH_DOCS=0\` leaves this file alone).
 
-Measured ${when} on ${machine}. The machine is a shared 2-core VM and noisy: expect ±10% between runs.
+Measured ${when} on ${machine}: a shared 2-core VM, noisy (other jobs ran at the same time), so single
+wall times vary by tens of percent. Per repetition, floor / scan: ${runs}.
 
-${table(results)}
+${tables(results)}
 
 Targets:
 ${verdict(results)}
@@ -385,7 +467,7 @@ ${verdict(results)}
 function updateDocs(text) {
   mkdirSync(dirname(DOCS), { recursive: true });
   const heading = "## Scan (SQLite)";
-  let doc = existsSync(DOCS) ? readFileSync(DOCS, "utf8") : "# Benchmarks\n\n";
+  let doc = existsSync(DOCS) ? readFileSync(DOCS, "utf8") : "# Benchmarks\n";
   const at = doc.indexOf(heading);
   if (at >= 0) {
     const next = doc.indexOf("\n## ", at + heading.length);
@@ -398,16 +480,15 @@ function updateDocs(text) {
 
 async function main() {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: the benchmark runs the real CLI`);
-  if (!TIME) log("GNU time not found: peak RSS is not measured");
+  if (!findTime()) log("GNU time not found: peak RSS and CPU time are not measured");
   const sizes = (process.env.BENCH_SIZES ?? "1000000,4000000").split(",").map((s) => Number(s.trim()));
   const d = Number(process.env.BENCH_DIFFS ?? 1000);
   const reps = Number(process.env.BENCH_REPS ?? 3);
   const results = [];
   for (const n of sizes) results.push(await benchSize(n, d, reps));
-  const text = section(results, reps, new Date().toISOString().slice(0, 10));
-  process.stdout.write(`\n${table(results)}\n\n${verdict(results)}\n`);
+  process.stdout.write(`\n${tables(results)}\n\n${verdict(results)}\n`);
   if (process.env.BENCH_DOCS !== "0") {
-    updateDocs(text);
+    updateDocs(section(results, reps, new Date().toISOString().slice(0, 10)));
     log(`\nwrote ${DOCS}`);
   }
 }

@@ -370,6 +370,7 @@ export async function recordPlan(plan: DatasetPlan, ctx: RunContext): Promise<nu
 /** Options for executing a plan. */
 export interface RepairOptions extends WriteGuardOptions {
   readonly dryRun?: boolean;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** The repair tasks a plan would execute (none when the guard tripped). */
@@ -398,7 +399,68 @@ export async function repairDataset(
     state: ctx.state,
     guard: new WriteGuard({ ...options, writesPerSecond: plan.policy.limits.writesPerSecond }),
     now: ctx.now,
+    signal: options.signal,
   });
+}
+
+/**
+ * Settles repairs an interrupted run left `pending`: re-reads each target and records `applied` when the
+ * write landed before the interruption, `failed` otherwise (detection re-plans it; the same repair id
+ * then runs again). Keeps ledger and audit consistent with the replicas after a crash or Ctrl-C.
+ */
+export async function recoverPending(
+  dataset: string,
+  replicas: readonly OpenReplica[],
+  shape: RecordShape,
+  ctx: RunContext,
+): Promise<RepairResult[]> {
+  const pending = (await ctx.state.listRepairs({ dataset })).filter(
+    (e) => e.outcome === "pending" && e.runId !== ctx.runId,
+  );
+  const results: RepairResult[] = [];
+  for (const r of replicas) {
+    const mine = pending.filter((e) => e.target === r.name);
+    if (mine.length === 0) continue;
+    const now = new Map(
+      (
+        await r.connector.fetchRecords(
+          shape,
+          mine.map((e) => e.key),
+        )
+      ).map((rec) => [keyId(rec.key), rec.fingerprint]),
+    );
+    const settled = mine.map((e) => {
+      const landed = (now.get(keyId(e.key)) ?? null) === e.nextFingerprint;
+      return {
+        ...e,
+        outcome: landed ? ("applied" as const) : ("failed" as const),
+        updatedAt: ctx.now(),
+        ...(landed ? {} : { error: "interrupted before the write; re-planned by detection" }),
+      };
+    });
+    await ctx.state.recordRepairs(settled);
+    await ctx.state.appendAudit(
+      settled.map((e) => ({
+        ts: ctx.now(),
+        runId: ctx.runId,
+        type: e.outcome,
+        dataset,
+        key: keyId(e.key),
+        data: {
+          repair: e.id,
+          target: e.target,
+          recovered: true,
+          interruptedRun: e.runId,
+          expected: e.expected,
+          written: e.nextFingerprint,
+        },
+      })),
+    );
+    results.push(
+      ...settled.map((e) => ({ id: e.id, key: e.key, target: e.target, outcome: e.outcome, error: e.error })),
+    );
+  }
+  return results;
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

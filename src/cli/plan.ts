@@ -2,7 +2,14 @@
 
 import type { Decision } from "../core/decide.js";
 import { keyToJson } from "../core/model.js";
-import { type DatasetPlan, planDataset, recordPlan, repairDataset, repairTasks } from "../engine.js";
+import {
+  type DatasetPlan,
+  planDataset,
+  recordPlan,
+  recoverPending,
+  repairDataset,
+  repairTasks,
+} from "../engine.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { EXIT } from "./errors.js";
 import { datasetScanJson, renderScan } from "./render-scan.js";
@@ -79,6 +86,16 @@ export async function runPlanOrRepair(
 ): Promise<number> {
   const writes = execute && !options.dryRun;
   const session = await openSession(options, { readonly: !writes });
+  // Ctrl-C stops between write batches; what was written is already in ledger and audit. A second
+  // Ctrl-C kills at once, and the next run settles anything left pending.
+  const abort = new AbortController();
+  const onSigint = () => {
+    process.stderr.write(
+      "\nconcord: interrupted; finishing the write batch in flight (Ctrl-C again to kill)\n",
+    );
+    abort.abort();
+  };
+  if (writes) process.once("SIGINT", onSigint);
   try {
     const runId = newRunId();
     const command = execute ? (options.dryRun ? "repair --dry-run" : "repair") : "plan";
@@ -91,10 +108,17 @@ export async function runPlanOrRepair(
       const plan = planDataset(ds, scan);
       const ctx = { runId, state: session.state, now: Date.now, command };
       let results: RepairResult[] = [];
-      if (writes) {
+      if (writes && !abort.signal.aborted) {
+        const replicas = await session.replicas(ds);
+        const recovered = await recoverPending(ds.name, replicas, scan.shape, ctx);
+        if (recovered.length && !options.json) {
+          texts.push(
+            `${ds.name}: settled ${recovered.length} repair${recovered.length === 1 ? "" : "s"} an interrupted run left pending`,
+          );
+        }
         await recordPlan(plan, ctx);
-        results = await repairDataset(plan, await session.replicas(ds), ctx);
-        diverged ||= remains(plan, results);
+        results = await repairDataset(plan, replicas, ctx, { signal: abort.signal });
+        diverged ||= remains(plan, results) || abort.signal.aborted;
       } else {
         diverged ||= needsRepair(scan);
       }
@@ -138,6 +162,7 @@ export async function runPlanOrRepair(
     else stdout.write(`${texts.join("\n\n")}\n`);
     return diverged ? EXIT.diverged : EXIT.ok;
   } finally {
+    process.removeListener("SIGINT", onSigint);
     await session.close();
   }
 }

@@ -139,7 +139,9 @@ export function parseConfig(text: string, path: string, env: Env = process.env):
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const pos = e.linePos?.[0];
-    throw new ConfigError(`${path}${pos ? `:${pos.line}:${pos.col}` : ""}: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`);
+    throw new ConfigError(
+      `${path}${pos ? `:${pos.line}:${pos.col}` : ""}: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`,
+    );
   }
   const raw = interpolate(doc.toJS(), [], env);
   if (raw === null || raw === undefined)

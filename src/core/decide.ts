@@ -137,10 +137,13 @@ function escalate(reason: string, rule: string): Draft {
 function fromOwner(d: Divergence, owner: string, rule: string, ambiguity: number, why: string): Draft {
   const rec = d.replicas[owner];
   if (rec?.present) {
+    // A record known only by its fingerprint cannot be copied; reading it as null would delete it everywhere.
+    if (!rec.values)
+      return escalate(`${why}: ${owner}'s record was not fetched, so it cannot be copied`, rule);
     return {
       action: "propagate",
       source: owner,
-      record: rec.values ?? null,
+      record: rec.values,
       rule,
       reason: `${why}: owner ${owner}'s record wins`,
       ambiguity,
@@ -181,7 +184,7 @@ function tryMerge(
  * - resolve `owner`: the owner's state wins (propagate, or delete when the owner lacks the record).
  * - missing: the owner decides; without one it is escalated (a lost insert and an unpropagated delete
  *   look the same).
- * - stale, regression: the newest version wins.
+ * - stale, regression: the newest version wins; newest replicas that disagree are a tie, as below.
  * - conflict, lww-tie, unversioned: the owner if declared, else a merge rule that covers every differing
  *   column, else escalate.
  * A decision more ambiguous than `escalate.ambiguity` is escalated. Same inputs, same decision.
@@ -242,6 +245,14 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
       const source = policy.replicas.find((r) => d.newest.includes(r));
       if (!source)
         return escalate("no replica holds an identifiable newest version", `resolve: ${policy.resolve}`);
+      // A regression can leave several newest replicas that disagree: that is a tie, not an order.
+      if (new Set(d.newest.map((r) => fingerprintOf(d, r))).size > 1)
+        return resolveTie(d, shape, policy, owner, "the newest versions hold different values");
+      if (!d.replicas[source]!.values)
+        return escalate(
+          `${source}'s newest record was not fetched, so it cannot be copied`,
+          `resolve: ${policy.resolve}`,
+        );
       const timestampOnly =
         policy.versionColumns.counter === undefined && policy.versionColumns.vector === undefined;
       const others = policy.replicas
@@ -252,7 +263,7 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
       return {
         action: "propagate",
         source,
-        record: d.replicas[source]!.values ?? null,
+        record: d.replicas[source]!.values!,
         rule: `resolve: ${policy.resolve}`,
         reason: `${source} holds the newest version (${versionText(d, source)}${others.length ? `; ${others.join(", ")}` : ""})${regressed}`,
         ambiguity: d.class === "regression" ? 0.4 : timestampOnly ? 0.3 : 0.1,
@@ -267,15 +278,26 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
           : d.class === "lww-tie"
             ? "equal timestamps with different values"
             : "values differ and nothing orders them";
-      if (owner) return fromOwner(d, owner, `${d.class}: owner`, 0.3, what);
-      const merged = tryMerge(d, shape, policy, owner, what);
-      if (merged) return merged;
-      return escalate(
-        `${what}, no owner is declared and no merge rule covers ${d.columns.join(", ") || "the difference"}`,
-        `${d.class}: escalate`,
-      );
+      return resolveTie(d, shape, policy, owner, what);
     }
   }
+}
+
+/** A tie (nothing orders the differing values): the owner if declared, else covering merge rules, else escalate. */
+function resolveTie(
+  d: Divergence,
+  shape: RecordShape,
+  policy: CompiledPolicy,
+  owner: string | undefined,
+  what: string,
+): Draft {
+  if (owner) return fromOwner(d, owner, `${d.class}: owner`, 0.3, what);
+  const merged = tryMerge(d, shape, policy, owner, what);
+  if (merged) return merged;
+  return escalate(
+    `${what}, no owner is declared and no merge rule covers ${d.columns.join(", ") || "the difference"}`,
+    `${d.class}: escalate`,
+  );
 }
 
 /**
@@ -283,12 +305,10 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
  * (its record, or its absence) wins everywhere. Same execution path as any policy decision.
  */
 export function decidePick(d: Divergence, policy: CompiledPolicy, replica: string): Decision {
+  const draft = fromOwner(d, replica, "escalation: pick", 0, `a person picked ${replica}`);
   return finish(
     d,
     { ...policy, escalateAbove: undefined },
-    {
-      ...fromOwner(d, replica, "escalation: pick", 0, `a person picked ${replica}`),
-      reason: `a person picked ${replica}'s state`,
-    },
+    draft.action === "escalate" ? draft : { ...draft, reason: `a person picked ${replica}'s state` },
   );
 }

@@ -26,8 +26,14 @@ export function compareValues(type: ColumnType, a: string, b: string): number {
       return compareKeyPart("integer", a, b);
     case "decimal":
       return compareDecimal(a, b);
-    case "float":
-      return Number(a) - Number(b);
+    case "float": {
+      // Not a subtraction: Infinity - Infinity and anything with NaN are NaN, which is no order at all.
+      // NaN sorts after every number (as in PostgreSQL), so max and min do not depend on replica order.
+      const x = Number(a);
+      const y = Number(b);
+      if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1;
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
     case "timestamp": {
       const x = timestampMicros(a);
       const y = timestampMicros(b);
@@ -112,7 +118,12 @@ export function mergeRecords(
         const items: unknown[] = [];
         let ok = true;
         for (const v of present) {
-          const parsed: unknown = JSON.parse(v);
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(v);
+          } catch {
+            parsed = undefined; // a text column holding something other than JSON: not covered, not a crash
+          }
           if (!Array.isArray(parsed)) {
             ok = false;
             break;

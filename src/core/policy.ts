@@ -74,7 +74,7 @@ function canonicalJson(value: unknown): string {
 /**
  * Compiles a declaration against the record shape. The default strategy is `owner` when an owner is
  * declared, else `highest-version` when versions are, else none (escalate). The version is the first 12
- * hex digits of SHA-256 over the canonical declaration plus the compared columns.
+ * hex digits of SHA-256 over the canonical declaration plus the compared columns and version columns.
  */
 export function compilePolicy(
   decl: PolicyDeclaration,
@@ -115,6 +115,9 @@ export function compilePolicy(
       columns: shape.columns.map((c) => `${c.name}:${c.type}`),
       key: shape.key.map((c) => c.name),
       replicas,
+      // Version columns pick the default strategy, merge defaults and ambiguity: the same declaration over
+      // other version columns decides differently, so it is another policy.
+      versionColumns,
     }),
     "hex",
   ).slice(0, 12);

@@ -33,7 +33,10 @@ export interface RepairResult {
   readonly target: string;
   readonly outcome: Exclude<RepairOutcome, "pending">;
   readonly error?: string | undefined;
-  /** True when the ledger showed it carried out by an earlier run (nothing was written now). */
+  /**
+   * True when the ledger showed it carried out by an earlier run and the target still holds its result
+   * (nothing was written now).
+   */
   readonly earlier?: boolean;
 }
 
@@ -77,6 +80,8 @@ export interface ExecuteContext {
   readonly now: () => number;
   /** Writes per batch (default 500). */
   readonly batchSize?: number;
+  /** Stops between batches when aborted (Ctrl-C): work done so far stays recorded, the rest waits. */
+  readonly signal?: AbortSignal | undefined;
   /** Audit event type for successful writes ("applied", or "rolled-back" for rollbacks). */
   readonly appliedEvent?: "applied" | "rolled-back";
 }
@@ -86,7 +91,8 @@ function message(err: unknown): string {
 }
 
 /**
- * Executes tasks: skips those the ledger shows already carried out, marks the rest pending, writes them
+ * Executes tasks: skips those the ledger shows already carried out (when the target still holds their
+ * result; one that went back to the observed state is written again), marks the rest pending, writes them
  * conditionally per target in batches (retries, circuit breaker and rate limit from the guard), re-reads
  * every written key to verify, then records the verified outcome in the ledger and the audit log.
  * Re-running the same tasks has the effect of running them once.
@@ -107,11 +113,30 @@ export async function executeRepairs(
   for (const [target, list] of byTarget) {
     const connector = ctx.replicas.get(target);
     for (let i = 0; i < list.length; i += batchSize) {
+      if (ctx.signal?.aborted) return results;
       const batch = list.slice(i, i + batchSize);
       results.push(...(await executeBatch(dataset, target, connector, batch, ctx)));
     }
   }
   return results;
+}
+
+/** Fingerprints the target holds now for the tasks' keys; undefined when it cannot say (then the ledger is trusted). */
+async function currentFingerprints(
+  connector: Connector | undefined,
+  shape: RecordShape,
+  tasks: readonly RepairTask[],
+): Promise<Map<string, string> | undefined> {
+  if (!connector || tasks.length === 0) return undefined;
+  try {
+    const records = await connector.fetchRecords(
+      shape,
+      tasks.map((t) => t.key),
+    );
+    return new Map(records.map((r) => [keyId(r.key), r.fingerprint]));
+  } catch {
+    return undefined;
+  }
 }
 
 async function executeBatch(
@@ -122,11 +147,18 @@ async function executeBatch(
   ctx: ExecuteContext,
 ): Promise<RepairResult[]> {
   const ledger = await ctx.state.getRepairs(batch.map((t) => t.id));
+  const carriedOut = batch.filter((t) => {
+    const prior = ledger.get(t.id)?.outcome;
+    return prior === "applied" || prior === "noop";
+  });
+  // The ledger alone is not enough: a target put back to the state observed before the repair diverges again
+  // the same way, with the same repair id, and would never be repaired again. Such tasks are written again
+  // (conditionally, as always); the rest are left alone.
+  const holds = await currentFingerprints(connector, ctx.shape, carriedOut);
   const done: RepairResult[] = [];
   const todo: RepairTask[] = [];
   for (const t of batch) {
-    const prior = ledger.get(t.id);
-    if (prior && (prior.outcome === "applied" || prior.outcome === "noop")) {
+    if (carriedOut.includes(t) && (!holds || (holds.get(keyId(t.key)) ?? null) === t.nextFingerprint)) {
       done.push({ id: t.id, key: t.key, target, outcome: "noop", earlier: true });
     } else todo.push(t);
   }

@@ -134,7 +134,12 @@ export interface StateStore {
    */
   recordRepairs(entries: readonly LedgerEntry[]): Promise<void>;
   /** The entries matching every field given (none given: the whole ledger), in the order first recorded. */
-  listRepairs(filter: { runId?: string; id?: string; dataset?: string }): Promise<LedgerEntry[]>;
+  listRepairs(filter: {
+    runId?: string;
+    id?: string;
+    dataset?: string;
+    outcome?: RepairOutcome;
+  }): Promise<LedgerEntry[]>;
 
   /**
    * Stores each escalation whose id is not present yet, as given, and returns the ids actually inserted,

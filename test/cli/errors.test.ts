@@ -47,7 +47,7 @@ describe.concurrent("concord: bad input exits 2 with one line on stderr", () => 
 
   test("YAML syntax error names line and column", async (ctx) => {
     const line = await scanError(ctx, "datasets:\n  items:\n    key: id\n   replicas: [a\n");
-    ctx.expect(line).toMatch(/^concord: \S*concord\.yaml:\d+:\d+: /);
+    ctx.expect(line).toMatch(/^concord: \S*concord\.yaml:4:\d+: /);
   });
 
   test("unknown key (typo) names its path", async (ctx) => {
@@ -94,11 +94,6 @@ describe.concurrent("concord: bad input exits 2 with one line on stderr", () => 
     ctx.expect(line).toContain("--jsn");
   });
 
-  test("unknown CLI flag (no suggestion)", async (ctx) => {
-    const line = expectOneLineError(await runConcord(["scan", "--frobnicate"]), ctx.expect);
-    ctx.expect(line).toContain("--frobnicate");
-  });
-
   test("unknown command", async (ctx) => {
     const line = expectOneLineError(await runConcord(["scna"]), ctx.expect);
     ctx.expect(line).toContain("scna");
@@ -140,9 +135,8 @@ describe.concurrent("concord: bad input exits 2 with one line on stderr", () => 
     );
     const env = { CONCORD_TEST_PGPASS: "s3cret" };
     const results = await Promise.all([
-      runConcord(["scan", "-c", literal], { env }),
       runConcord(["scan", "--json", "-c", literal], { env }),
-      runConcord(["scan", "--json", "-c", fromEnv], { env }),
+      runConcord(["scan", "-c", fromEnv], { env }),
     ]);
     for (const r of results) {
       ctx.expect(r.stdout + r.stderr).not.toContain("s3cret");

@@ -1,5 +1,5 @@
 /** `concord scan --json` on real SQLite replicas: exact divergent keys, classes, counts, stats, exit codes. */
-import { describe, expect, it } from "vitest";
+import { describe, it } from "vitest";
 import {
   itemsConfig,
   keyClasses,
@@ -13,9 +13,12 @@ import {
   writeConfig,
 } from "./helpers.js";
 
-describe("concord scan --json", () => {
-  it("prints exactly the divergent keys with their classes, counts and stats, and exits 1", async () => {
-    const dir = tempDir();
+describe.concurrent("concord scan --json", () => {
+  it("prints exactly the divergent keys with their classes, counts and stats, and exits 1", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
     const config = makeSeededReplicas(dir);
 
     const r = await runConcord(["scan", "--json", "-c", config]);
@@ -71,8 +74,8 @@ describe("concord scan --json", () => {
     expect(pairs!.counts).toEqual({ unversioned: 1, missing: 1 });
   });
 
-  it("exits 0 with no divergences on identical replicas", async () => {
-    const dir = tempDir();
+  it("exits 0 with no divergences on identical replicas", async ({ expect, onTestFinished }) => {
+    const dir = tempDir(onTestFinished);
     makeItemsReplicas(dir);
     const config = writeConfig(dir, itemsConfig(SEEDED_POLICY));
 
@@ -86,8 +89,8 @@ describe("concord scan --json", () => {
     expect(typeof items!.stats.durationMs).toBe("number");
   });
 
-  it("exits 0 when only tolerated and in-flight divergences exist", async () => {
-    const dir = tempDir();
+  it("exits 0 when only tolerated and in-flight divergences exist", async ({ expect, onTestFinished }) => {
+    const dir = tempDir(onTestFinished);
     makeItemsReplicas(dir, {
       sqlA: `UPDATE items SET qty = qty + 5, version = version + 1, updated_at = '${sqlTime(Date.now() - 1000)}' WHERE id = 8;`,
       sqlB: "UPDATE items SET price = price - 0.01 WHERE id IN (3, 250);",

@@ -1,10 +1,10 @@
 /** `concord scan` without --json (the report for people), and picking datasets with -d. */
-import { describe, expect, it } from "vitest";
+import { describe, it } from "vitest";
 import { makeSeededReplicas, parseJson, runConcord, tempDir } from "./helpers.js";
 
-describe("concord scan (text)", () => {
-  it("names each dataset, the classes and the divergent keys", async () => {
-    const dir = tempDir();
+describe.concurrent("concord scan (text)", () => {
+  it("names each dataset, the classes and the divergent keys", async ({ expect, onTestFinished }) => {
+    const dir = tempDir(onTestFinished);
     const config = makeSeededReplicas(dir);
 
     const r = await runConcord(["scan", "-c", config]);
@@ -34,30 +34,27 @@ describe("concord scan (text)", () => {
     expect(out).not.toMatch(/^ +(11|31|41) /m);
   });
 
-  it("-d name scans only that dataset", async () => {
-    const dir = tempDir();
+  it("-d / --dataset name scans only that dataset", async ({ expect, onTestFinished }) => {
+    const dir = tempDir(onTestFinished);
     const config = makeSeededReplicas(dir);
 
-    const text = await runConcord(["scan", "-c", config, "-d", "plain"]);
+    const text = await runConcord(["scan", "-c", config, "--dataset", "plain"]);
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/^plain: 2 divergences/m);
     expect(text.stdout).not.toContain("items:");
     expect(text.stdout).not.toContain("pairs:");
-
-    const json = await runConcord(["scan", "--json", "-c", config, "--dataset", "pairs"]);
-    expect(json.code).toBe(1);
-    expect(parseJson(json).datasets.map((d) => d.name)).toEqual(["pairs"]);
   });
 
-  it("-d a,b and repeated -d pick several datasets, in config order", async () => {
-    const dir = tempDir();
+  it("-d a,b and repeated -d pick several datasets, in config order", async ({ expect, onTestFinished }) => {
+    const dir = tempDir(onTestFinished);
     const config = makeSeededReplicas(dir);
 
-    const comma = await runConcord(["scan", "--json", "-c", config, "-d", "pairs,plain"]);
+    const [comma, repeated] = await Promise.all([
+      runConcord(["scan", "--json", "-c", config, "-d", "pairs,plain"]),
+      runConcord(["scan", "--json", "-c", config, "-d", "pairs", "-d", "items"]),
+    ]);
     expect(comma.code).toBe(1);
     expect(parseJson(comma).datasets.map((d) => d.name)).toEqual(["plain", "pairs"]);
-
-    const repeated = await runConcord(["scan", "--json", "-c", config, "-d", "pairs", "-d", "items"]);
     expect(repeated.code).toBe(1);
     expect(parseJson(repeated).datasets.map((d) => d.name)).toEqual(["items", "pairs"]);
   });

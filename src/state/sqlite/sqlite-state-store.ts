@@ -369,11 +369,17 @@ export class SqliteStateStore implements StateStore {
     })();
   }
 
-  async listRepairs(filter: { runId?: string; id?: string; dataset?: string }): Promise<LedgerEntry[]> {
+  async listRepairs(filter: {
+    runId?: string;
+    id?: string;
+    dataset?: string;
+    outcome?: RepairOutcome;
+  }): Promise<LedgerEntry[]> {
     const where = conditions([
       ["run_id = ?", filter.runId],
       ["id = ?", filter.id],
       ["dataset = ?", filter.dataset],
+      ["outcome = ?", filter.outcome],
     ]);
     const rows = this.db
       .prepare(`SELECT * FROM ledger${where.sql} ORDER BY rowid`)
@@ -502,8 +508,9 @@ export class SqliteStateStore implements StateStore {
   }
 
   async *iterateAudit(): AsyncIterable<AuditEntry> {
-    // Keyset batches: no statement stays open across yields, so other writers are never held up, and the
-    // first batch has no lower bound so that rows tampered in below seq 1 are seen too.
+    // Keyset batches: no statement or read transaction stays open across a yield, so the connection stays
+    // usable meanwhile and a slow consumer does not keep the WAL from being checkpointed. The first batch
+    // has no lower bound so that rows tampered in below seq 1 are seen too.
     const first = this.db.prepare("SELECT * FROM audit ORDER BY seq LIMIT ?");
     const next = this.db.prepare("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?");
     let rows = first.all(AUDIT_BATCH) as AuditRow[];
