@@ -392,7 +392,7 @@ export async function repairDataset(
 ): Promise<RepairResult[]> {
   const tasks = repairTasks(plan);
   if (options.dryRun || tasks.length === 0) return [];
-  return executeRepairs(plan.scan.name, tasks, {
+  const results = await executeRepairs(plan.scan.name, tasks, {
     runId: ctx.runId,
     shape: plan.scan.shape,
     replicas: new Map(replicas.map((r) => [r.name, r.connector])),
@@ -401,6 +401,21 @@ export async function repairDataset(
     now: ctx.now,
     signal: options.signal,
   });
+  if (plan.scan.resolved.rules.versioned) {
+    const applied = new Set(results.filter((r) => r.outcome === "applied").map((r) => r.id));
+    await ctx.state.rememberVersions(
+      plan.scan.name,
+      tasks
+        .filter((t) => applied.has(t.id) && t.next)
+        .map((t) => ({
+          key: t.key,
+          replica: t.target,
+          version: readVersion(plan.scan.resolved.versionPositions, t.next!),
+        })),
+      { overwrite: true },
+    );
+  }
+  return results;
 }
 
 /**

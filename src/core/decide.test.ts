@@ -994,3 +994,25 @@ describe("compilePolicy: version", () => {
     );
   });
 });
+
+describe("decideRepair: regression where a replica also lacks the record", () => {
+  const d = divergence("regression", 3, [NEW, OLD, null], { newest: ["a"], regressed: ["b"] });
+  it.each([
+    [
+      "no owner: escalated like missing (copying could resurrect a deletion)",
+      "none",
+      "escalate",
+      "missing: no owner",
+    ],
+    ["static owner b holds it: b's state wins everywhere", "static", "propagate", "missing: owner"],
+  ] as const)("%s", (_, owner, action, rule) => {
+    const decision = decideRepair(d, SHAPE, policyFor("highest-version", owner, 3));
+    expect(decision.action).toBe(action);
+    expect(decision.rule).toBe(rule);
+    if (action === "propagate") {
+      expect(decision.source).toBe("b");
+      expect(decision.record).toEqual(OLD);
+      expect([...decision.targets].sort()).toEqual(["a", "c"]);
+    }
+  });
+});

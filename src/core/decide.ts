@@ -235,11 +235,21 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
     case "missing":
       if (owner) return fromOwner(d, owner, "missing: owner", 0.2, "missing on some replicas");
       return escalate(
-        "missing on some replicas and no owner is declared: a lost insert and an unpropagated delete look the same",
+        `missing on some replicas and ${why}: a lost insert and an unpropagated delete look the same`,
         "missing: no owner",
       );
     case "stale":
     case "regression": {
+      // A regression can coincide with a replica lacking the record: copying the newest there could
+      // resurrect a deletion, so absence is decided as for missing.
+      if (d.class === "regression" && policy.replicas.some((r) => d.replicas[r] && !d.replicas[r]!.present)) {
+        if (owner)
+          return fromOwner(d, owner, "missing: owner", 0.3, "regressed and missing on some replicas");
+        return escalate(
+          `regressed and missing on some replicas, and ${why}: a lost insert and an unpropagated delete look the same`,
+          "missing: no owner",
+        );
+      }
       if (!policy.resolve)
         return escalate("no version strategy or owner decides which copy wins", "no strategy");
       const source = policy.replicas.find((r) => d.newest.includes(r));
@@ -247,7 +257,7 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
         return escalate("no replica holds an identifiable newest version", `resolve: ${policy.resolve}`);
       // A regression can leave several newest replicas that disagree: that is a tie, not an order.
       if (new Set(d.newest.map((r) => fingerprintOf(d, r))).size > 1)
-        return resolveTie(d, shape, policy, owner, "the newest versions hold different values");
+        return resolveTie(d, shape, policy, owner, "the newest versions hold different values", why);
       if (!d.replicas[source]!.values)
         return escalate(
           `${source}'s newest record was not fetched, so it cannot be copied`,
@@ -278,7 +288,7 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
           : d.class === "lww-tie"
             ? "equal timestamps with different values"
             : "values differ and nothing orders them";
-      return resolveTie(d, shape, policy, owner, what);
+      return resolveTie(d, shape, policy, owner, what, why);
     }
   }
 }
@@ -290,12 +300,13 @@ function resolveTie(
   policy: CompiledPolicy,
   owner: string | undefined,
   what: string,
+  why = "no owner is declared",
 ): Draft {
   if (owner) return fromOwner(d, owner, `${d.class}: owner`, 0.3, what);
   const merged = tryMerge(d, shape, policy, owner, what);
   if (merged) return merged;
   return escalate(
-    `${what}, no owner is declared and no merge rule covers ${d.columns.join(", ") || "the difference"}`,
+    `${what}, ${why} and no merge rule covers ${d.columns.join(", ") || "the difference"}`,
     `${d.class}: escalate`,
   );
 }

@@ -123,7 +123,16 @@ export interface StateStore {
   recordDivergences(divergences: readonly StoredDivergence[]): Promise<void>;
   listDivergences(runId: string): Promise<StoredDivergence[]>;
   lastSeenVersions(dataset: string, keys: readonly Key[]): Promise<Map<string, Record<string, Version>>>;
-  rememberVersions(dataset: string, observed: readonly ObservedVersion[]): Promise<void>;
+  /**
+   * Remembers versions observed per replica. Keeps the highest ever seen (so a replica that later goes
+   * below it has regressed), unless `overwrite`: a repair that deliberately wrote an older version (the
+   * owner's) resets what is expected of that replica.
+   */
+  rememberVersions(
+    dataset: string,
+    observed: readonly ObservedVersion[],
+    options?: { overwrite?: boolean },
+  ): Promise<void>;
 
   /** The ledger entries with these ids, keyed by id; ids never recorded are absent from the map. */
   getRepairs(ids: readonly string[]): Promise<Map<string, LedgerEntry>>;

@@ -311,7 +311,11 @@ export class SqliteStateStore implements StateStore {
     return out;
   }
 
-  async rememberVersions(dataset: string, observed: readonly ObservedVersion[]): Promise<void> {
+  async rememberVersions(
+    dataset: string,
+    observed: readonly ObservedVersion[],
+    options: { overwrite?: boolean } = {},
+  ): Promise<void> {
     const get = this.db.prepare(
       "SELECT version FROM observed_versions WHERE dataset = ? AND key = ? AND replica = ?",
     );
@@ -323,7 +327,7 @@ export class SqliteStateStore implements StateStore {
         const id = keyId(o.key);
         const prev = get.pluck().get(dataset, id, o.replica) as string | undefined;
         // Keep the highest version ever seen: a replica that later goes below it has regressed.
-        if (prev && compareVersions(o.version, JSON.parse(prev)) === "before") continue;
+        if (!options.overwrite && prev && compareVersions(o.version, JSON.parse(prev)) === "before") continue;
         put.run(dataset, id, o.replica, JSON.stringify(o.version));
       }
     })();
