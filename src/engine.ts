@@ -1,5 +1,5 @@
 /** The one place that wires a run: connectors → detect → classify (→ decide → execute → verify). */
-import type { DatasetConfig } from "./config/load-config.js";
+import { ConfigError, type DatasetConfig } from "./config/load-config.js";
 import type { Connector, TableDescription } from "./connectors/connector.js";
 import {
   BENIGN_CLASSES,
@@ -11,7 +11,7 @@ import {
 } from "./core/classify.js";
 import { type Decision, decideRepair, WRITE_ACTIONS } from "./core/decide.js";
 import { type Key, keyId, type RecordShape, type StoredRecord } from "./core/model.js";
-import { type CompiledPolicy, compilePolicy } from "./core/policy.js";
+import { type CompiledPolicy, compilePolicy, PolicyError } from "./core/policy.js";
 import { escalationId } from "./core/repair-id.js";
 import { readVersion, type Version } from "./core/version.js";
 import { type DetectOptions, detectDivergences } from "./detect/detect-divergences.js";
@@ -518,6 +518,15 @@ export async function observeKeys(
 
 /** Compiles a dataset's policy against a resolved shape (for resolution and rollback paths). */
 export function datasetPolicy(ds: DatasetConfig, resolved: ResolvedShape): CompiledPolicy {
+  try {
+    return compileDatasetPolicy(ds, resolved);
+  } catch (err) {
+    if (err instanceof PolicyError) throw new ConfigError(`datasets.${ds.name}.${err.message}`);
+    throw err;
+  }
+}
+
+function compileDatasetPolicy(ds: DatasetConfig, resolved: ResolvedShape): CompiledPolicy {
   return compilePolicy(
     {
       owner: ds.policy.owner,

@@ -1,14 +1,21 @@
 /** Exit codes and the one-line error report every command uses. */
 import { CommanderError } from "commander";
-import { ConfigError } from "../config/load-config.js";
 import { redactText } from "../config/redact.js";
-import { ConnectorError } from "../connectors/connector.js";
-import { RowError } from "../core/row-codec.js";
-import { OrderError } from "../detect/merge-streams.js";
-import { StateStoreError } from "../state/open-state-store.js";
 
 /** Exit codes, like diff: 0 agree / done, 1 divergence remains, 2 usage/config/connection, 3 audit broken. */
 export const EXIT = { ok: 0, diverged: 1, usage: 2, audit: 3 } as const;
+
+/** Errors whose message is meant for the user as it is (config, connection, bad data, usage). */
+const KNOWN_ERRORS: ReadonlySet<string> = new Set([
+  "ConfigError",
+  "ConnectorError",
+  "StateStoreError",
+  "UsageError",
+  "RowError",
+  "OrderError",
+  "PolicyError",
+  "EscalationNotOpenError",
+]);
 
 /** A usage problem found by a command (bad flag value, unknown dataset). */
 export class UsageError extends Error {
@@ -18,16 +25,16 @@ export class UsageError extends Error {
 /** Prints `concord: <message>` on one line (credentials redacted) and returns the exit code for it. */
 export function reportError(err: unknown, stderr: NodeJS.WritableStream = process.stderr): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  const known =
-    err instanceof ConfigError ||
-    err instanceof ConnectorError ||
-    err instanceof StateStoreError ||
-    err instanceof UsageError ||
-    err instanceof RowError ||
-    err instanceof OrderError;
+  // Matched by name, not class, so that this module (loaded by every command) pulls in no driver.
+  const known = err instanceof Error && KNOWN_ERRORS.has(err.name);
   const message = err instanceof Error ? err.message : String(err);
   const oneLine = redactText(message).split("\n")[0]!.trim();
-  const prefix = err instanceof RowError ? "bad data from a store: " : known ? "" : "internal error: ";
+  const prefix =
+    err instanceof Error && err.name === "RowError"
+      ? "bad data from a store: "
+      : known
+        ? ""
+        : "internal error: ";
   stderr.write(`concord: ${prefix}${oneLine}\n`);
   if (!known && process.env.CONCORD_DEBUG && err instanceof Error && err.stack)
     stderr.write(`${redactText(err.stack)}\n`);

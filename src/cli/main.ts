@@ -1,12 +1,6 @@
 /** The `concord` command line: parses arguments, runs one command, returns its exit code. Never exits the process itself. */
 import { Command, CommanderError, Option } from "commander";
-import { runAuditShow, runAuditVerify } from "./audit.js";
-import { runDemo } from "./demo.js";
 import { EXIT, reportError } from "./errors.js";
-import { runEscalationsList, runEscalationsResolve } from "./escalations.js";
-import { runPlanOrRepair } from "./plan.js";
-import { runRollback } from "./rollback.js";
-import { runScan } from "./scan.js";
 
 const VERSION = "0.1.0";
 
@@ -47,7 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   dataOptions(
     program.command("scan").description("find and classify divergence between replicas (read-only)"),
   ).action(async (opts) => {
-    code = await runScan(opts);
+    code = await (await import("./scan.js")).runScan(opts);
   });
 
   dataOptions(
@@ -55,13 +49,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       .command("plan")
       .description("scan and decide by policy; prints decisions with rule and reason, writes nothing"),
   ).action(async (opts) => {
-    code = await runPlanOrRepair(opts, false);
+    code = await (await import("./plan.js")).runPlanOrRepair(opts, false);
   });
 
   dataOptions(program.command("repair").description("scan, decide, apply conditional repairs, verify, audit"))
     .option("--dry-run", "show the repairs that would be made; write nothing")
     .action(async (opts) => {
-      code = await runPlanOrRepair(opts, true);
+      code = await (await import("./plan.js")).runPlanOrRepair(opts, true);
     });
 
   const esc = program.command("escalations").description("the queue of divergences waiting for a person");
@@ -69,7 +63,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--all", "include resolved and rejected ones")
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
-      code = await runEscalationsList(opts);
+      code = await (await import("./escalations.js")).runEscalationsList(opts);
     });
   configOption(
     esc.command("resolve <id>").description("resolve one: make a replica's state win, or reject it"),
@@ -78,7 +72,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--reject", "close it without writing")
     .option("--json", "print one JSON document on stdout")
     .action(async (id: string, opts) => {
-      code = await runEscalationsResolve(id, opts);
+      code = await (await import("./escalations.js")).runEscalationsResolve(id, opts);
     });
 
   const audit = program.command("audit").description("the hash-chained audit log");
@@ -87,7 +81,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   )
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
-      code = await runAuditVerify(opts);
+      code = await (await import("./audit.js")).runAuditVerify(opts);
     });
   configOption(audit.command("show").description("print audit entries"))
     .option("--run <id>", "only this run")
@@ -95,7 +89,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--limit <n>", "at most n entries", "1000")
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
-      code = await runAuditShow(opts);
+      code = await (await import("./audit.js")).runAuditShow(opts);
     });
 
   configOption(
@@ -105,7 +99,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--repair <id>", "one repair")
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
-      code = await runRollback(opts);
+      code = await (await import("./rollback.js")).runRollback(opts);
     });
 
   program
@@ -113,7 +107,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description("create two SQLite replicas with seeded divergence under .concord/demo and reconcile them")
     .option("--dir <path>", "where to create the demo", ".concord/demo")
     .action(async (opts) => {
-      code = await runDemo(opts);
+      code = await (await import("./demo.js")).runDemo(opts);
     });
 
   try {
