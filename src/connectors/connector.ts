@@ -10,6 +10,11 @@ export interface ColumnInfo {
   readonly type: ColumnType;
   /** The store's own type name, for messages ("DECIMAL(10,2)", "timestamptz"). */
   readonly nativeType: string;
+  /**
+   * False when the store keeps no type for the column (Redis strings): the column's type then comes from
+   * the other replicas or from `types:` in the config. Default true.
+   */
+  readonly typed?: boolean;
 }
 
 export interface TableDescription {
@@ -70,6 +75,11 @@ export interface Connector {
   readonly kind: string;
   /** True when the store computes range checksums itself; otherwise the engine streams and merges. */
   readonly pushdown: boolean;
+  /**
+   * False for stores without key order (hash stores such as Redis). Such a connector only streams the full
+   * range, in any order, and the engine compares by hash partitions instead of a merge. Default true.
+   */
+  readonly ordered?: boolean;
   /** Work done so far; the engine reads it into run statistics. */
   readonly stats: ConnectorStats;
 
@@ -88,7 +98,10 @@ export interface Connector {
    */
   splitRange(shape: RecordShape, range: KeyRange, parts: number): Promise<Key[]>;
 
-  /** Key and fingerprint of every row in the range, in key order, in batches of at most `batchSize`. */
+  /**
+   * Key and fingerprint of every row in the range, in key order, in batches of at most `batchSize`.
+   * Unordered stores (`ordered: false`) are only asked for the full range and may return any order.
+   */
   streamFingerprints(
     shape: RecordShape,
     range: KeyRange,

@@ -5,6 +5,7 @@ import type { Observation } from "../core/classify.js";
 import { checksumsEqual, type RangeChecksum } from "../core/fingerprint.js";
 import { FULL_RANGE, type Key, type KeyRange, type RecordShape } from "../core/model.js";
 import { mergeStreams } from "./merge-streams.js";
+import { partitionedDiff } from "./partitioned-diff.js";
 
 /** A replica of the dataset under detection. */
 export interface DetectReplica {
@@ -24,6 +25,8 @@ export interface DetectOptions {
   readonly leafRows?: number;
   /** Observations per yielded batch and rows per streamed batch (default 1000). */
   readonly batchSize?: number;
+  /** Keys per hash partition when a replica has no key order (default 200,000): bounds memory there. */
+  readonly partitionRows?: number;
   /** Restrict detection to this range (default: the whole key space). */
   readonly range?: KeyRange;
   /** Told how many rows (of the largest replica) have been settled so far, and the total. */
@@ -70,6 +73,34 @@ export async function* detectDivergences(
     options.onProgress?.(Math.min(done, total), total);
   };
   options.onProgress?.(0, total);
+
+  if (replicas.some((r) => r.connector.ordered === false)) {
+    if (options.range && (options.range.lo || options.range.hi)) {
+      throw new Error(
+        "detection over a key range needs ordered stores; an unordered replica can only be compared whole",
+      );
+    }
+    let pending = 0;
+    const streams = replicas.map((r) => ({
+      name: r.name,
+      batches: r.connector.streamFingerprints(shape, whole, batchSize),
+    }));
+    const parts = Math.ceil(total / (options.partitionRows ?? 200_000));
+    for await (const batch of partitionedDiff(shape, streams, {
+      parts,
+      batchSize,
+      onRow: () => {
+        if (++pending === 4096 * replicas.length) {
+          progress(pending / replicas.length);
+          pending = 0;
+        }
+      },
+    })) {
+      yield batch;
+    }
+    progress(pending / replicas.length);
+    return;
+  }
 
   if (!replicas.every((r) => r.connector.pushdown)) {
     const streams = replicas.map((r) => ({

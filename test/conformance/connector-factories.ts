@@ -35,7 +35,7 @@ export interface ConnectorFactory {
   create(fixture: TableFixture): Promise<StoreTable>;
 }
 
-function makeMemoryFactory(name: string, pushdown: boolean): ConnectorFactory {
+function makeMemoryFactory(name: string, pushdown: boolean, ordered = true): ConnectorFactory {
   return {
     name,
     async create(fixture) {
@@ -45,7 +45,7 @@ function makeMemoryFactory(name: string, pushdown: boolean): ConnectorFactory {
         table.put(Object.fromEntries(names.map((n, i) => [n, row[i] ?? null])));
       };
       for (const row of fixture.rows) await put(row);
-      return { connector: new MemoryConnector(table, { pushdown }), put, dispose: async () => {} };
+      return { connector: new MemoryConnector(table, { pushdown, ordered }), put, dispose: async () => {} };
     },
   };
 }
@@ -54,6 +54,8 @@ function makeMemoryFactory(name: string, pushdown: boolean): ConnectorFactory {
 export const memoryFactory = makeMemoryFactory("memory", true);
 /** Memory connector without pushdown: detection must stream and merge. */
 export const memoryStreamingFactory = makeMemoryFactory("memory-streaming", false);
+/** Memory connector behaving like a hash store: no key order (detection partitions by key hash). */
+export const memoryUnorderedFactory = makeMemoryFactory("memory-unordered", false, false);
 
 /** Declared SQLite types; `sqliteLogicalType` must read each back as the logical type. */
 const SQLITE_TYPES: Record<ColumnType, string> = {

@@ -61,6 +61,8 @@ export async function serviceAvailable(service: TestService): Promise<boolean> {
   if (process.env.CI) {
     throw new Error(`${service.name} is not reachable at ${where} (CI requires it; .ci/run starts it)`);
   }
-  console.warn(`skipping ${service.name} tests: nothing answers at ${where} (set ${service.env} to point at your server)`);
+  console.warn(
+    `skipping ${service.name} tests: nothing answers at ${where} (set ${service.env} to point at your server)`,
+  );
   return false;
 }

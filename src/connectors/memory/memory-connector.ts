@@ -79,19 +79,26 @@ export class MemoryTable {
 export interface MemoryConnectorOptions {
   /** Whether to offer range checksums (default true). False exercises the engine's streaming merge. */
   readonly pushdown?: boolean;
+  /**
+   * False makes it behave like a hash store (Redis): no pushdown, and the full range streamed in an order
+   * unrelated to the keys. Exercises the engine's partitioned comparison.
+   */
+  readonly ordered?: boolean;
 }
 
 /** Connector over a MemoryTable. Conditional writes compare fingerprints exactly like the SQL stores do. */
 export class MemoryConnector implements Connector {
   readonly kind = "memory";
   readonly pushdown: boolean;
+  readonly ordered: boolean;
   readonly stats: ConnectorStats = emptyStats();
 
   constructor(
     readonly table: MemoryTable,
     options: MemoryConnectorOptions = {},
   ) {
-    this.pushdown = options.pushdown ?? true;
+    this.ordered = options.ordered ?? true;
+    this.pushdown = this.ordered && (options.pushdown ?? true);
   }
 
   async describe(): Promise<TableDescription> {
@@ -148,7 +155,11 @@ export class MemoryConnector implements Connector {
     batchSize: number,
   ): AsyncIterable<readonly KeyFingerprint[]> {
     this.stats.queries++;
-    const keys = this.inRange(shape, range);
+    let keys = this.inRange(shape, range);
+    if (!this.ordered) {
+      if (range.lo || range.hi) throw new Error("an unordered store streams only the full range");
+      keys = [...keys].sort((a, b) => (fingerprintRow(a, []) < fingerprintRow(b, []) ? -1 : 1));
+    }
     for (let i = 0; i < keys.length; i += batchSize) {
       const batch = keys
         .slice(i, i + batchSize)
