@@ -19,6 +19,11 @@ export interface ColumnInfo {
 
 export interface TableDescription {
   readonly columns: readonly ColumnInfo[];
+  /**
+   * True for stores that keep no schema (Redis hashes and JSON documents): the record has whatever columns
+   * the dataset compares, typed by the other replicas or `types:`; `columns` is only a sample.
+   */
+  readonly schemaless?: boolean;
 }
 
 /**

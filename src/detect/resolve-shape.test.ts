@@ -348,3 +348,73 @@ describe("resolveShape: config errors name the path", () => {
     expect(run).toThrow(new ConfigError(message));
   });
 });
+
+describe("resolveShape: schemaless and untyped stores", () => {
+  const redis: TableDescription = {
+    schemaless: true,
+    columns: [{ name: "name", type: "text", nativeType: "string", typed: false }],
+  };
+
+  it("takes columns and types from the typed replicas; the schemaless one is never 'missing' a column", () => {
+    const r = resolveShape(
+      dataset(),
+      new Map([
+        ["a", table(ITEMS)],
+        ["b", redis],
+      ]),
+    );
+    expect(r.issues).toEqual([]);
+    expect(r.shape.columns).toEqual([
+      { name: "name", type: "text" },
+      { name: "price", type: "decimal" },
+      { name: "updated_at", type: "timestamp" },
+      { name: "version", type: "integer" },
+    ]);
+  });
+
+  it("does not let an untyped column's text type clash with a typed integer", () => {
+    const untyped: TableDescription = {
+      columns: [
+        { name: "id", type: "text", nativeType: "string", typed: false },
+        { name: "qty", type: "text", nativeType: "string", typed: false },
+      ],
+    };
+    const r = resolveShape(
+      dataset(),
+      new Map([
+        ["a", table({ id: "integer", qty: "integer" })],
+        ["b", untyped],
+      ]),
+    );
+    expect(r.issues).toEqual([]);
+    expect(r.shape.key).toEqual([{ name: "id", type: "integer" }]);
+    expect(r.shape.columns).toEqual([{ name: "qty", type: "integer" }]);
+  });
+
+  it("uses the config's columns and types when every replica is schemaless", () => {
+    const r = resolveShape(
+      dataset({ columns: ["qty", "note"], types: { id: "integer", qty: "integer" } }),
+      new Map([
+        ["a", redis],
+        ["b", redis],
+      ]),
+    );
+    expect(r.shape.key).toEqual([{ name: "id", type: "integer" }]);
+    expect(r.shape.columns).toEqual([
+      { name: "qty", type: "integer" },
+      { name: "note", type: "text" },
+    ]);
+  });
+
+  it("requires columns: when every replica is schemaless", () => {
+    expect(() =>
+      resolveShape(
+        dataset(),
+        new Map([
+          ["a", redis],
+          ["b", redis],
+        ]),
+      ),
+    ).toThrow(new ConfigError("datasets.items.columns: required when no replica has a schema (a, b)"));
+  });
+});

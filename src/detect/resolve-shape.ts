@@ -52,12 +52,27 @@ export function resolveShape(
   const where = `datasets.${ds.name}`;
   const byReplica = new Map<string, Map<string, ColumnType>>();
   const nativeOf = new Map<string, Map<string, string>>();
+  const typedOf = new Map<string, Map<string, boolean>>();
+  const schemaless: string[] = [];
   for (const [replica, d] of descriptions) {
+    if (d.schemaless) {
+      schemaless.push(replica);
+      continue;
+    }
     byReplica.set(replica, new Map(d.columns.map((c) => [c.name, c.type])));
     nativeOf.set(replica, new Map(d.columns.map((c) => [c.name, c.nativeType])));
+    typedOf.set(replica, new Map(d.columns.map((c) => [c.name, c.typed ?? true])));
   }
   const everywhere = new Set<string>();
   for (const cols of byReplica.values()) for (const c of cols.keys()) everywhere.add(c);
+  if (byReplica.size === 0) {
+    // Every replica is schemaless: the config alone says what a record holds.
+    if (!ds.columns)
+      throw new ConfigError(
+        `${where}.columns: required when no replica has a schema (${schemaless.join(", ")})`,
+      );
+    for (const c of [...ds.key, ...ds.columns, ...Object.values(ds.versions)]) if (c) everywhere.add(c);
+  }
 
   const versionCols = [ds.versions.counter, ds.versions.timestamp, ds.versions.vector].filter(
     (c): c is string => !!c,
@@ -84,13 +99,15 @@ export function resolveShape(
     for (const [replica, cols] of byReplica) {
       const t = cols.get(col);
       if (t === undefined) missing.push(replica);
-      else seen.push(t);
+      else if (typedOf.get(replica)?.get(col) !== false) seen.push(t);
     }
     if (missing.length > 0) {
       issues.push({ column: col, detail: `column ${col} is missing on ${missing.join(", ")}` });
       return undefined;
     }
     if (declared) return declared;
+    // Only schemaless or untyped stores hold the column: nothing says more than text.
+    if (seen.length === 0) return "text";
     const unified = unifyTypes(seen);
     if (!unified) {
       const natives = [...nativeOf].map(([replica, m]) => `${m.get(col)} on ${replica}`).join(", ");
