@@ -94,6 +94,12 @@ export interface Connector {
   /** Rows in the range. */
   count(shape: RecordShape, range: KeyRange): Promise<number>;
 
+  /**
+   * A cheap estimate of the rows in the whole table (for sizing partitions and progress), where an exact
+   * count would cost a pass over the store (Redis: DBSIZE-based). Optional; `count` is used without it.
+   */
+  estimateCount?(shape: RecordShape): Promise<number>;
+
   /** The checksum (count, XOR of fingerprints) of each range, computed in the store when `pushdown`. */
   checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]>;
 
