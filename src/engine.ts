@@ -125,6 +125,7 @@ export async function scanDataset(
   const { shape } = resolved;
 
   const divergences: Divergence[] = [];
+  const knownRows = new Map<string, number>();
   const detect = detectDivergences(
     shape,
     replicas.map((r) => ({ name: r.name, connector: r.connector })),
@@ -132,6 +133,7 @@ export async function scanDataset(
       ...ctx.detect,
       ...definedOnly(ds.detect),
       onProgress: (done, total) => ctx.onProgress?.(ds.name, done, total),
+      onReplicaRows: (name, n) => knownRows.set(name, n),
     },
   );
   for await (const batch of detect) {
@@ -174,7 +176,11 @@ export async function scanDataset(
   for (const d of divergences) counts[d.class] = (counts[d.class] ?? 0) + 1;
   if (resolved.issues.length) counts.schema = resolved.issues.length;
   const rows: Record<string, { rows: number }> = {};
-  for (const r of replicas) rows[r.name] = { rows: await r.connector.count(shape, { lo: null, hi: null }) };
+  for (const r of replicas) {
+    rows[r.name] = {
+      rows: knownRows.get(r.name) ?? (await r.connector.count(shape, { lo: null, hi: null })),
+    };
+  }
   const stats: ScanStats = {
     durationMs: ctx.now() - started,
     rowsRead: 0,

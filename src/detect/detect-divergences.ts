@@ -29,6 +29,11 @@ export interface DetectOptions {
   readonly partitionRows?: number;
   /** Restrict detection to this range (default: the whole key space). */
   readonly range?: KeyRange;
+  /**
+   * Told the exact row count of a replica whenever detection learns it as a by-product (an unordered
+   * replica is read whole), so callers need not count it again.
+   */
+  readonly onReplicaRows?: (name: string, rows: number) => void;
   /** Told how many rows (of the largest replica) have been settled so far, and the total. */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -75,6 +80,7 @@ export async function* detectDivergences(
     ),
   );
   const total = Math.max(0, ...counts);
+  if (!unordered && !options.range) replicas.forEach((r, i) => options.onReplicaRows?.(r.name, counts[i]!));
   let done = 0;
   const progress = (rows: number) => {
     done += rows;
@@ -97,6 +103,7 @@ export async function* detectDivergences(
     for await (const batch of partitionedDiff(shape, streams, {
       parts,
       batchSize,
+      ...(options.onReplicaRows ? { onStreamRows: options.onReplicaRows } : {}),
       onRow: () => {
         if (++pending === 4096 * replicas.length) {
           progress(pending / replicas.length);

@@ -39,7 +39,13 @@ async function writeLine(out: WriteStream, line: string): Promise<void> {
 export async function* partitionedDiff(
   shape: RecordShape,
   streams: readonly UnorderedStream[],
-  options: { readonly parts: number; readonly batchSize: number; readonly onRow?: () => void },
+  options: {
+    readonly parts: number;
+    readonly batchSize: number;
+    readonly onRow?: () => void;
+    /** Told, per replica, how many keys its stream held (once the stream is read). */
+    readonly onStreamRows?: (name: string, rows: number) => void;
+  },
 ): AsyncIterable<Observation[]> {
   const parts = Math.max(1, options.parts);
   const names = streams.map((s) => s.name);
@@ -83,12 +89,15 @@ export async function* partitionedDiff(
     const table = new Map<string, (string | null)[]>();
     await Promise.all(
       streams.map(async (s, i) => {
+        let rows = 0;
         for await (const batch of s.batches) {
           for (const kf of batch) {
             add(table, i, keyText(kf.key), kf.fingerprint);
+            rows++;
             options.onRow?.();
           }
         }
+        options.onStreamRows?.(s.name, rows);
       }),
     );
     yield* emit(table);
@@ -101,13 +110,16 @@ export async function* partitionedDiff(
     await Promise.all(
       streams.map(async (s, r) => {
         const outs = files[r]!.map((f) => createWriteStream(f, { highWaterMark: 1 << 16 }));
+        let rows = 0;
         try {
           for await (const batch of s.batches) {
             for (const kf of batch) {
               await writeLine(outs[keyPartition(kf.key, parts)]!, `${kf.fingerprint}\t${keyText(kf.key)}\n`);
+              rows++;
               options.onRow?.();
             }
           }
+          options.onStreamRows?.(s.name, rows);
         } finally {
           await Promise.all(
             outs.map(

@@ -1,7 +1,7 @@
 /** Shared helpers for the CLI tests: temp dirs, running the real binary, and SQLite replicas. */
-import { execFile } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -269,4 +269,141 @@ export function makeSeededReplicas(dir: string): string {
   seededItems(dir);
   seededExtras(dir);
   return writeConfig(dir, itemsConfig(SEEDED_POLICY, EXTRA_DATASETS));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Repair-side helpers: plan/repair documents, reading replicas and the state store, signalling the binary.
+
+/** One decision of `plan --json` / `repair --json`. */
+export interface DecisionJson {
+  key: (string | number)[];
+  class: string;
+  action: string;
+  source: string | null;
+  targets: string[];
+  rule: string;
+  reason: string;
+  ambiguity: number;
+  policyVersion: string;
+}
+
+/** One repair of `repair --json` (outcome "planned" with --dry-run). */
+export interface RepairJson {
+  id: string;
+  key: (string | number)[];
+  target: string;
+  outcome: string;
+  error?: string;
+}
+
+/** The `plan --json` / `repair --json` document. */
+export interface PlanJson {
+  runId: string;
+  datasets: (ScanJson["datasets"][number] & {
+    decisions: DecisionJson[];
+    guard?: { reason: string; divergent: number; rows: number; writes: number };
+    repairs?: RepairJson[];
+    summary?: Record<string, number>;
+  })[];
+}
+
+/** An entry of `audit show --json`. */
+export interface AuditJson {
+  seq: number;
+  ts: number;
+  runId: string | null;
+  type: string;
+  dataset: string | null;
+  key: string | null;
+  data: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+/** Decisions sorted by key, for exact comparison. */
+export function byKey<T extends { key: (string | number)[] }>(list: readonly T[]): T[] {
+  return [...list].sort((x, y) => (JSON.stringify(x.key) < JSON.stringify(y.key) ? -1 : 1));
+}
+
+/** Runs a read-only query on a SQLite file (a replica or the state store) and returns every row. */
+export function query<T = Record<string, unknown>>(path: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+/** Every row of a table, ordered by `order` (default: the first column). */
+export function readRows(path: string, table: string, order = "1"): Record<string, unknown>[] {
+  return query(path, `SELECT * FROM ${table} ORDER BY ${order}`);
+}
+
+/**
+ * The items rows of a replica with `updated_at` normalised to `YYYY-MM-DD HH:MM:SS.SSS`: a repair writes
+ * timestamps in the canonical form, which is the same instant in another spelling.
+ */
+export function itemsSnapshot(path: string): Record<string, unknown>[] {
+  return query(
+    path,
+    "SELECT id, name, qty, price, note, strftime('%Y-%m-%d %H:%M:%f', updated_at) AS updated_at, version FROM items ORDER BY id",
+  );
+}
+
+/** Ledger rows of a state store (`[]` while the store or its tables do not exist yet). */
+export function ledgerRows(
+  statePath: string,
+): { id: string; run_id: string; key: string; target: string; outcome: string }[] {
+  if (!existsSync(statePath)) return [];
+  try {
+    return query(statePath, "SELECT id, run_id, key, target, outcome FROM ledger ORDER BY rowid");
+  } catch {
+    return [];
+  }
+}
+
+/** A running `concord` child: signal it, then await its result. */
+export interface RunningConcord {
+  readonly child: ChildProcess;
+  readonly done: Promise<RunResult & { signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `node bin/concord.js ...args` without waiting for it (for tests that interrupt or kill it). */
+export function spawnConcord(args: readonly string[], options: RunOptions = {}): RunningConcord {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, CONCORD_DEBUG: undefined, ...options.env })) {
+    if (v !== undefined) env[k] = v;
+  }
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? REPO,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.setEncoding("utf8").on("data", (s: string) => {
+    stdout += s;
+  });
+  child.stderr!.setEncoding("utf8").on("data", (s: string) => {
+    stderr += s;
+  });
+  const done = new Promise<RunResult & { signal: NodeJS.Signals | null }>((resolve, reject) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, signal, stdout, stderr });
+    });
+  });
+  return { child, done };
+}
+
+/** Polls `condition` every `intervalMs` until it holds; rejects after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, timeoutMs = 15_000, intervalMs = 20): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
 }
