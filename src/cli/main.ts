@@ -103,6 +103,24 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
 
   program
+    .command("simulate")
+    .description("run the real engine against simulated replicas under injected faults; check invariants")
+    .option("--seed <n>", "one seed (default 1)")
+    .option("--seeds <a..b>", "a range of seeds, e.g. 1..200")
+    .option("--replicas <k>", "replicas (default 3)")
+    .option("--keys <n>", "keys (default 1000)")
+    .option("--writes <n>", "client writes (default 10000)")
+    .option("--faults <list>", "comma-separated faults, all (default) or none")
+    .option("--policy <file>", "a YAML policy block (as under datasets.<name>.policy)")
+    .option("--versions <kind>", "counter (default), timestamp or vector")
+    .option("--writers <mode>", "primary (default: clients write to r0) or all")
+    .option("--unsafe-writes", "drop the conditional check from repairs (shows the checkers catching it)")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (opts) => {
+      code = await (await import("./simulate.js")).runSimulate(opts);
+    });
+
+  program
     .command("demo")
     .description("create two SQLite replicas with seeded divergence under .concord/demo and reconcile them")
     .option("--dir <path>", "where to create the demo", ".concord/demo")

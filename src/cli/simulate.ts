@@ -1,0 +1,195 @@
+/** `concord simulate`: the real engine against simulated replicas under injected faults, seed by seed. */
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { parseConfig } from "../config/load-config.js";
+import { FAULT_KINDS, type FaultKind } from "../sim/sim-world.js";
+import { runSimulation, type SimulationOptions, type SimulationReport } from "../sim/simulate.js";
+import { EXIT, UsageError } from "./errors.js";
+
+export interface SimulateCommandOptions {
+  readonly seed?: string | undefined;
+  readonly seeds?: string | undefined;
+  readonly replicas?: string | undefined;
+  readonly keys?: string | undefined;
+  readonly writes?: string | undefined;
+  readonly faults?: string | undefined;
+  readonly policy?: string | undefined;
+  readonly versions?: string | undefined;
+  readonly writers?: string | undefined;
+  readonly unsafeWrites?: boolean | undefined;
+  readonly json?: boolean | undefined;
+}
+
+function positive(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} ${text}: expected a positive integer`);
+  return n;
+}
+
+/** Seeds from --seed N or --seeds A..B (inclusive). */
+export function parseSeeds(options: SimulateCommandOptions): number[] {
+  if (options.seed !== undefined && options.seeds !== undefined)
+    throw new UsageError("give --seed or --seeds, not both");
+  if (options.seeds !== undefined) {
+    const m = /^(\d+)\.\.(\d+)$/.exec(options.seeds);
+    if (!m || Number(m[2]) < Number(m[1]))
+      throw new UsageError(`--seeds ${options.seeds}: expected A..B with A ≤ B, e.g. 1..200`);
+    return Array.from({ length: Number(m[2]) - Number(m[1]) + 1 }, (_, i) => Number(m[1]) + i);
+  }
+  const n = Number(options.seed ?? "1");
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`--seed ${options.seed}: expected a non-negative integer`);
+  return [n];
+}
+
+function parseFaults(text: string | undefined): FaultKind[] {
+  if (text === undefined || text === "all") return [...FAULT_KINDS];
+  if (text === "none") return [];
+  const out: FaultKind[] = [];
+  for (const f of text.split(",").filter(Boolean)) {
+    if (!(FAULT_KINDS as readonly string[]).includes(f)) {
+      throw new UsageError(`--faults ${f}: unknown fault (known: ${FAULT_KINDS.join(", ")}, or all, none)`);
+    }
+    out.push(f as FaultKind);
+  }
+  return out;
+}
+
+/** A policy file holds the `policy:` block of a dataset, validated exactly as in concord.yaml. */
+function loadPolicy(path: string, replicas: number): SimulationOptions["policy"] {
+  let block: unknown;
+  try {
+    block = parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new UsageError(`--policy ${path}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const names = Array.from({ length: replicas }, (_, i) => `r${i}`);
+  const doc = {
+    datasets: {
+      items: {
+        key: "id",
+        versions: { counter: "version", timestamp: "updated_at", vector: "vv" },
+        replicas: Object.fromEntries(names.map((n) => [n, { url: `memory:${n}` }])),
+        policy: block ?? {},
+      },
+    },
+  };
+  const cfg = parseConfig(JSON.stringify(doc), path);
+  return cfg.datasets[0]!.policy;
+}
+
+function line(r: SimulationReport): string {
+  const failed = r.invariants.filter((i) => !i.ok).map((i) => i.name);
+  const repairs = Object.entries(r.repairs)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
+  const conv =
+    r.convergence.convergedAtMs === null
+      ? "never"
+      : `${Math.round(r.convergence.convergedAtMs - r.convergence.healedAtMs)}ms`;
+  return `seed ${r.seed}: ${failed.length ? `FAIL (${failed.join(", ")})` : "ok"}  converged ${conv} after healing · repairs ${repairs || "none"} · escalations ${r.escalations} · faults ${Object.values(r.faults).reduce((a, b) => a + b, 0)} · ttc p50 ${r.timeToConvergenceMs.p50}ms p99 ${r.timeToConvergenceMs.p99}ms`;
+}
+
+function violationText(r: SimulationReport): string {
+  const out: string[] = [`Seed ${r.seed} violated an invariant. Replay: concord simulate --seed ${r.seed}`];
+  for (const i of r.invariants.filter((v) => !v.ok)) {
+    out.push(`  ${i.name}: ${i.detail ?? ""}`);
+    if (i.key) {
+      out.push(`  trace of key ${i.key}:`);
+      for (const t of i.trace ?? []) out.push(`    ${t.t.toFixed(1).padStart(9)}ms  ${t.what}`);
+    }
+  }
+  out.push("  fault schedule:");
+  for (const f of r.faultSchedule) out.push(`    ${String(f.t).padStart(7)}ms  ${f.kind}: ${f.detail}`);
+  return out.join("\n");
+}
+
+export async function runSimulate(
+  options: SimulateCommandOptions,
+  stdout: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  const seeds = parseSeeds(options);
+  const replicas = positive("--replicas", options.replicas, 3);
+  if (replicas < 2) throw new UsageError("--replicas: at least 2");
+  const versions = options.versions ?? "counter";
+  if (!["counter", "timestamp", "vector"].includes(versions))
+    throw new UsageError(`--versions ${versions}: expected counter, timestamp or vector`);
+  const writers = options.writers ?? "primary";
+  if (!["primary", "all"].includes(writers))
+    throw new UsageError(`--writers ${writers}: expected primary or all`);
+  const base: Omit<SimulationOptions, "seed"> = {
+    replicas,
+    keys: positive("--keys", options.keys, 1000),
+    writes: positive("--writes", options.writes, 10_000),
+    faults: parseFaults(options.faults),
+    versions: versions as SimulationOptions["versions"],
+    writers: writers as SimulationOptions["writers"],
+    ...(options.policy ? { policy: loadPolicy(options.policy, replicas) } : {}),
+    unsafeWrites: options.unsafeWrites ?? false,
+  };
+  const reports: SimulationReport[] = [];
+  for (const seed of seeds) {
+    const r = await runSimulation({ ...base, seed });
+    reports.push(r);
+    if (!options.json) {
+      stdout.write(`${line(r)}\n`);
+      if (!r.ok) stdout.write(`${violationText(r)}\n`);
+    }
+  }
+  const failed = reports.filter((r) => !r.ok).map((r) => r.seed);
+  if (options.json) {
+    const doc =
+      reports.length === 1
+        ? reports[0]
+        : {
+            seeds: reports.map((r) => ({
+              seed: r.seed,
+              ok: r.ok,
+              invariants: r.invariants.filter((i) => !i.ok),
+              repairs: r.repairs,
+              escalations: r.escalations,
+              convergence: r.convergence,
+              timeToConvergenceMs: r.timeToConvergenceMs,
+              faults: r.faults,
+            })),
+            summary: summarise(reports),
+          };
+    stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  } else if (reports.length > 1) {
+    const s = summarise(reports);
+    stdout.write(
+      `\n${reports.length} seeds: ${s.passed} passed, ${s.failed} failed${failed.length ? ` (seeds ${failed.join(", ")})` : ""}; ` +
+        `time to convergence p50 ${s.timeToConvergenceMs.p50}ms p99 ${s.timeToConvergenceMs.p99}ms; repairs ${JSON.stringify(s.repairs)}\n`,
+    );
+  }
+  return failed.length ? EXIT.diverged : EXIT.ok;
+}
+
+/** Aggregates a sweep: pass/fail counts, repairs by outcome, and percentiles of the per-seed p50/p99. */
+export function summarise(reports: readonly SimulationReport[]) {
+  const repairs: Record<string, number> = {};
+  for (const r of reports) for (const [k, n] of Object.entries(r.repairs)) repairs[k] = (repairs[k] ?? 0) + n;
+  const p = (values: number[], q: number) => {
+    const s = [...values].sort((a, b) => a - b);
+    return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : 0;
+  };
+  return {
+    seeds: reports.length,
+    passed: reports.filter((r) => r.ok).length,
+    failed: reports.filter((r) => !r.ok).length,
+    failedSeeds: reports.filter((r) => !r.ok).map((r) => r.seed),
+    repairs: Object.fromEntries(Object.entries(repairs).sort(([a], [b]) => (a < b ? -1 : 1))),
+    escalations: reports.reduce((n, r) => n + r.escalations, 0),
+    timeToConvergenceMs: {
+      p50: p(
+        reports.map((r) => r.timeToConvergenceMs.p50),
+        0.5,
+      ),
+      p99: p(
+        reports.map((r) => r.timeToConvergenceMs.p99),
+        0.99,
+      ),
+    },
+  };
+}
