@@ -139,6 +139,15 @@ async function currentFingerprints(
   }
 }
 
+/** The first `id~n` (n ≥ 2) the ledger does not show carried out. */
+async function nextEpisodeId(state: StateStore, id: string): Promise<string> {
+  for (let n = 2; ; n++) {
+    const candidate = `${id}~${n}`;
+    const prior = (await state.getRepairs([candidate])).get(candidate)?.outcome;
+    if (prior !== "applied" && prior !== "noop") return candidate;
+  }
+}
+
 async function executeBatch(
   dataset: string,
   target: string,
@@ -158,11 +167,19 @@ async function executeBatch(
   const done: RepairResult[] = [];
   const todo: RepairTask[] = [];
   for (const t of batch) {
-    if (carriedOut.includes(t) && (!holds || (holds.get(keyId(t.key)) ?? null) === t.nextFingerprint)) {
+    if (!carriedOut.includes(t)) todo.push(t);
+    else if (!holds || (holds.get(keyId(t.key)) ?? null) === t.nextFingerprint) {
       done.push({ id: t.id, key: t.key, target, outcome: "noop", earlier: true });
-    } else todo.push(t);
+    } else {
+      // The same divergence came back: a new episode of the repair, under its own id (`id~2`, `id~3`, …), so
+      // the ledger still shows every repair id applied at most once.
+      todo.push({ ...t, id: await nextEpisodeId(ctx.state, t.id) });
+    }
   }
   if (todo.length === 0) return done;
+  const episodes = todo.filter((t) => !ledger.has(t.id) && t.id.includes("~"));
+  if (episodes.length)
+    for (const [id, e] of await ctx.state.getRepairs(episodes.map((t) => t.id))) ledger.set(id, e);
 
   const entry = (t: RepairTask, outcome: RepairOutcome, error?: string): LedgerEntry => ({
     id: t.id,

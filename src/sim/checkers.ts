@@ -134,11 +134,15 @@ export function checkInvariants(input: CheckInput): Checked[] {
 
   // 3. A repair id is applied at most once; 4. no key is repaired back and forth.
   const appliedById = new Map<string, number>();
+  const keyOfRepair = new Map<string, string>();
   const written = new Map<string, { ts: number; fp: string }[]>();
   for (const e of audit) {
     if (e.type !== "applied") continue;
     const d = e.data as { repair?: string; target?: string; written?: string | null };
-    if (d.repair) appliedById.set(d.repair, (appliedById.get(d.repair) ?? 0) + 1);
+    if (d.repair) {
+      appliedById.set(d.repair, (appliedById.get(d.repair) ?? 0) + 1);
+      if (e.key) keyOfRepair.set(d.repair, e.key);
+    }
     const slot = `${e.key}@${d.target}`;
     const list = written.get(slot) ?? [];
     list.push({ ts: e.ts, fp: d.written ?? "absent" });
@@ -147,7 +151,12 @@ export function checkInvariants(input: CheckInput): Checked[] {
   const twice = [...appliedById].find(([, n]) => n > 1);
   out.push(
     twice
-      ? fail("applied-once", `repair ${twice[0]} was applied ${twice[1]} times`, world)
+      ? fail(
+          "applied-once",
+          `repair ${twice[0]} was applied ${twice[1]} times`,
+          world,
+          keyOfRepair.get(twice[0]),
+        )
       : { name: "applied-once", ok: true },
   );
   // A key repaired back to a state it held before, with no client write in between, is flip-flopping.

@@ -196,8 +196,9 @@ export class SimWorld {
           ? (this.nextVersion.get(id0) ?? 0) + 1
           : Number(local?.version ?? 0) + 1;
       this.nextVersion.set(id0, version);
+      // The primary's vector entry follows its per-key sequence, so it too survives deletes.
       const vv: Record<string, number> = local?.vv ? (JSON.parse(local.vv) as Record<string, number>) : {};
-      vv[r.name] = (vv[r.name] ?? 0) + 1;
+      vv[r.name] = this.options.writers === "primary" ? version : (vv[r.name] ?? 0) + 1;
       row = this.row(key, `w${seq}@${r.name}`, version, this.clock(r), vv);
     }
     r.write(key, row, true);

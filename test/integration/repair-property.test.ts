@@ -544,9 +544,16 @@ describe("repair through the engine (memory and SQLite replicas)", () => {
             for (const e of s.entries) r.put(String(e.id), applyEdit(e.base, e.edits[i]!, i));
           }
           const replan = await planRun(w, "run-2");
-          expect(repairTasks(replan).map((t) => t.id)).toEqual(repairTasks(plan).map((t) => t.id));
+          // Without versions the recurrence is the same divergence, so the same repair ids (new episodes,
+          // `id~2`). With versions, a replica going back below the version Concord wrote and verified is a
+          // regression, decided afresh.
+          const versioned = s.policy.counter || s.policy.timestamp || s.policy.vector;
+          if (!versioned) {
+            expect(repairTasks(replan).map((t) => t.id)).toEqual(repairTasks(plan).map((t) => t.id));
+          }
           const results = await repairDataset(replan, w.replicas, w.context("run-2"));
           for (const r of results) expect(r).toMatchObject({ outcome: "applied" });
+          if (!versioned) for (const r of results) expect(r.id).toMatch(/~2$/);
           const rescan = await scanDataset(w.ds, w.replicas, w.context("run-3"));
           expect(rescan.divergences.map((d) => keyId(d.key)).sort()).toEqual(
             ids(replan, (a) => PASSIVE.has(a)).sort(),
