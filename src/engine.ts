@@ -10,7 +10,7 @@ import {
   type ReplicaObservation,
 } from "./core/classify.js";
 import { type Decision, decideRepair, WRITE_ACTIONS } from "./core/decide.js";
-import { type Key, keyId, type RecordShape, type StoredRecord } from "./core/model.js";
+import { type Key, keyId, keyToJson, type RecordShape, type StoredRecord } from "./core/model.js";
 import { type CompiledPolicy, compilePolicy, PolicyError } from "./core/policy.js";
 import { escalationId } from "./core/repair-id.js";
 import { readVersion, type Version } from "./core/version.js";
@@ -323,6 +323,8 @@ export async function recordPlan(plan: DatasetPlan, ctx: RunContext): Promise<nu
           observed: Object.fromEntries(plan.policy.replicas.map((r, i) => [r, observed[i]])),
           rule: d.rule,
           policyVersion: d.policyVersion,
+          // The key as JSON output shows it (by key-column type): the stored key is text only.
+          keyJson: keyToJson(scan.shape.key, d.key),
         },
         status: "open" as const,
         runId: ctx.runId,
@@ -435,8 +437,8 @@ export async function recoverPending(
   shape: RecordShape,
   ctx: RunContext,
 ): Promise<RepairResult[]> {
-  const pending = (await ctx.state.listRepairs({ dataset })).filter(
-    (e) => e.outcome === "pending" && e.runId !== ctx.runId,
+  const pending = (await ctx.state.listRepairs({ dataset, outcome: "pending" })).filter(
+    (e) => e.runId !== ctx.runId,
   );
   const results: RepairResult[] = [];
   for (const r of replicas) {

@@ -80,7 +80,9 @@ export async function* detectDivergences(
     ),
   );
   const total = Math.max(0, ...counts);
-  if (!unordered && !options.range) replicas.forEach((r, i) => options.onReplicaRows?.(r.name, counts[i]!));
+  if (!unordered && !options.range) {
+    for (const [i, r] of replicas.entries()) options.onReplicaRows?.(r.name, counts[i]!);
+  }
   let done = 0;
   const progress = (rows: number) => {
     done += rows;

@@ -7,7 +7,6 @@ import {
   type Key,
   type KeyFingerprint,
   type KeyRange,
-  keyId,
   type RecordShape,
   type StoredRecord,
 } from "../../core/model.js";
@@ -44,18 +43,19 @@ export class MemoryTable {
       if (v === null || v === undefined) throw new Error(`key column ${c.name} is missing`);
       return v;
     });
-    const id = keyId(key);
-    if (!this.rows.has(id)) this.sorted = null;
+    const id = rowId(key);
+    if (!this.rows.has(id) && this.sorted)
+      this.sorted.splice(lowerBound(this.sorted, key, this.keyColumns), 0, key);
     this.rows.set(id, { key, row: { ...row } });
   }
 
   get(key: Key): Record<string, CanonicalValue> | undefined {
-    return this.rows.get(keyId(key))?.row;
+    return this.rows.get(rowId(key))?.row;
   }
 
   delete(key: Key): boolean {
-    const had = this.rows.delete(keyId(key));
-    if (had) this.sorted = null;
+    const had = this.rows.delete(rowId(key));
+    if (had && this.sorted) this.sorted.splice(lowerBound(this.sorted, key, this.keyColumns), 1);
     return had;
   }
 
@@ -92,6 +92,7 @@ export class MemoryConnector implements Connector {
   readonly pushdown: boolean;
   readonly ordered: boolean;
   readonly stats: ConnectorStats = emptyStats();
+  private readonly records = new WeakMap<object, { signature: string; record: StoredRecord }>();
 
   constructor(
     readonly table: MemoryTable,
@@ -117,8 +118,14 @@ export class MemoryConnector implements Connector {
   private recordOf(shape: RecordShape, key: Key): StoredRecord | undefined {
     const row = this.table.get(key);
     if (!row) return undefined;
+    // Rows are replaced, never mutated, so a record computed for a row object stays valid.
+    const signature = shapeSignature(shape);
+    const hit = this.records.get(row);
+    if (hit && hit.signature === signature) return hit.record;
     const values = shape.columns.map((c) => row[c.name] ?? null);
-    return { key, values, fingerprint: fingerprintRow(key, values) };
+    const record = { key, values, fingerprint: fingerprintRow(key, values) };
+    this.records.set(row, { signature, record });
+    return record;
   }
 
   async count(shape: RecordShape, range: KeyRange): Promise<number> {
@@ -207,6 +214,23 @@ export class MemoryConnector implements Connector {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The table's own key id: the value itself for one-column keys (the hot path), JSON otherwise. */
+function rowId(key: Key): string {
+  return key.length === 1 ? key[0]! : JSON.stringify(key);
+}
+
+const signatures = new WeakMap<RecordShape, string>();
+
+/** Shapes are rebuilt every run; equal column lists give equal records. */
+function shapeSignature(shape: RecordShape): string {
+  let s = signatures.get(shape);
+  if (s === undefined) {
+    s = JSON.stringify([shape.key, shape.columns]);
+    signatures.set(shape, s);
+  }
+  return s;
 }
 
 function lowerBound(keys: readonly Key[], key: Key, cols: readonly ColumnSpec[]): number {

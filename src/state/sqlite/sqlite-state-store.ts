@@ -54,6 +54,8 @@ const MIGRATIONS: readonly string[] = [
      data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
    CREATE INDEX audit_run ON audit (run_id, seq);
    CREATE INDEX audit_key ON audit (key, seq);`,
+  // Settling pending repairs after an interruption looks them up on every repair run.
+  "CREATE INDEX ledger_outcome ON ledger (dataset, outcome);",
 ];
 
 /** Entries per query when streaming the audit log. */
@@ -198,6 +200,18 @@ function storedText<T extends string | null>(text: T): T {
 
 /** A StateStore in one SQLite file. Synchronous underneath; the async port keeps server stores possible. */
 export class SqliteStateStore implements StateStore {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** A prepared statement, compiled once per SQL text (statements are reused across calls). */
+  private prepare(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   constructor(readonly db: Database.Database) {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
@@ -218,9 +232,9 @@ export class SqliteStateStore implements StateStore {
   }
 
   async beginRun(run: { id: string; dataset: string; command: string; startedAt: number }): Promise<void> {
-    this.db
-      .prepare("INSERT INTO runs (id, dataset, command, started_at, status) VALUES (?, ?, ?, ?, 'running')")
-      .run(run.id, run.dataset, run.command, run.startedAt);
+    this.prepare(
+      "INSERT INTO runs (id, dataset, command, started_at, status) VALUES (?, ?, ?, ?, 'running')",
+    ).run(run.id, run.dataset, run.command, run.startedAt);
   }
 
   async finishRun(
@@ -233,40 +247,38 @@ export class SqliteStateStore implements StateStore {
       stats: Record<string, number>;
     },
   ): Promise<void> {
-    this.db
-      .prepare(
-        "UPDATE runs SET finished_at = ?, status = ?, counts = ?, stats = ? WHERE id = ? AND dataset = ?",
-      )
-      .run(
-        result.finishedAt,
-        result.status,
-        JSON.stringify(result.counts),
-        JSON.stringify(result.stats),
-        id,
-        dataset,
-      );
+    this.prepare(
+      "UPDATE runs SET finished_at = ?, status = ?, counts = ?, stats = ? WHERE id = ? AND dataset = ?",
+    ).run(
+      result.finishedAt,
+      result.status,
+      JSON.stringify(result.counts),
+      JSON.stringify(result.stats),
+      id,
+      dataset,
+    );
   }
 
   async getRun(id: string): Promise<RunRecord[]> {
-    const rows = this.db.prepare("SELECT * FROM runs WHERE id = ? ORDER BY rowid").all(id) as RunRow[];
+    const rows = this.prepare("SELECT * FROM runs WHERE id = ? ORDER BY rowid").all(id) as RunRow[];
     return rows.map(toRun);
   }
 
   async listRuns(options: { dataset?: string; limit?: number } = {}): Promise<RunRecord[]> {
     const rows = (
       options.dataset
-        ? this.db
-            .prepare("SELECT * FROM runs WHERE dataset = ? ORDER BY started_at DESC, rowid DESC LIMIT ?")
-            .all(options.dataset, options.limit ?? 100)
-        : this.db
-            .prepare("SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?")
-            .all(options.limit ?? 100)
+        ? this.prepare(
+            "SELECT * FROM runs WHERE dataset = ? ORDER BY started_at DESC, rowid DESC LIMIT ?",
+          ).all(options.dataset, options.limit ?? 100)
+        : this.prepare("SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?").all(
+            options.limit ?? 100,
+          )
     ) as RunRow[];
     return rows.map(toRun);
   }
 
   async recordDivergences(divergences: readonly StoredDivergence[]): Promise<void> {
-    const st = this.db.prepare(
+    const st = this.prepare(
       "INSERT OR REPLACE INTO divergences (run_id, dataset, key, class, detail) VALUES (?, ?, ?, ?, ?)",
     );
     this.db.transaction(() => {
@@ -276,7 +288,7 @@ export class SqliteStateStore implements StateStore {
   }
 
   async listDivergences(runId: string): Promise<StoredDivergence[]> {
-    const rows = this.db.prepare("SELECT * FROM divergences WHERE run_id = ? ORDER BY rowid").all(runId) as {
+    const rows = this.prepare("SELECT * FROM divergences WHERE run_id = ? ORDER BY rowid").all(runId) as {
       run_id: string;
       dataset: string;
       key: string;
@@ -297,9 +309,7 @@ export class SqliteStateStore implements StateStore {
     keys: readonly Key[],
   ): Promise<Map<string, Record<string, Version>>> {
     const out = new Map<string, Record<string, Version>>();
-    const st = this.db.prepare(
-      "SELECT replica, version FROM observed_versions WHERE dataset = ? AND key = ?",
-    );
+    const st = this.prepare("SELECT replica, version FROM observed_versions WHERE dataset = ? AND key = ?");
     for (const key of keys) {
       const id = keyId(key);
       const rows = st.all(dataset, id) as { replica: string; version: string }[];
@@ -316,10 +326,10 @@ export class SqliteStateStore implements StateStore {
     observed: readonly ObservedVersion[],
     options: { overwrite?: boolean } = {},
   ): Promise<void> {
-    const get = this.db.prepare(
+    const get = this.prepare(
       "SELECT version FROM observed_versions WHERE dataset = ? AND key = ? AND replica = ?",
     );
-    const put = this.db.prepare(
+    const put = this.prepare(
       "INSERT OR REPLACE INTO observed_versions (dataset, key, replica, version) VALUES (?, ?, ?, ?)",
     );
     this.db.transaction(() => {
@@ -336,15 +346,15 @@ export class SqliteStateStore implements StateStore {
   async getRepairs(ids: readonly string[]): Promise<Map<string, LedgerEntry>> {
     const out = new Map<string, LedgerEntry>();
     if (ids.length === 0) return out;
-    const rows = this.db
-      .prepare("SELECT * FROM ledger WHERE id IN (SELECT value FROM json_each(?))")
-      .all(JSON.stringify(ids)) as LedgerRow[];
+    const rows = this.prepare("SELECT * FROM ledger WHERE id IN (SELECT value FROM json_each(?))").all(
+      JSON.stringify(ids),
+    ) as LedgerRow[];
     for (const r of rows) out.set(r.id, toLedgerEntry(r));
     return out;
   }
 
   async recordRepairs(entries: readonly LedgerEntry[]): Promise<void> {
-    const st = this.db.prepare(
+    const st = this.prepare(
       `INSERT INTO ledger (id, run_id, dataset, key, target, expected, next_fingerprint, before_values,
          after_values, outcome, attempts, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, dataset = excluded.dataset, key = excluded.key,
@@ -385,14 +395,14 @@ export class SqliteStateStore implements StateStore {
       ["dataset = ?", filter.dataset],
       ["outcome = ?", filter.outcome],
     ]);
-    const rows = this.db
-      .prepare(`SELECT * FROM ledger${where.sql} ORDER BY rowid`)
-      .all(...where.params) as LedgerRow[];
+    const rows = this.prepare(`SELECT * FROM ledger${where.sql} ORDER BY rowid`).all(
+      ...where.params,
+    ) as LedgerRow[];
     return rows.map(toLedgerEntry);
   }
 
   async openEscalations(list: readonly Escalation[]): Promise<string[]> {
-    const st = this.db.prepare(
+    const st = this.prepare(
       `INSERT INTO escalations (id, dataset, key, class, reason, options, detail, status, run_id, created_at,
          resolved_at, resolution) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     );
@@ -426,16 +436,14 @@ export class SqliteStateStore implements StateStore {
       ["status = ?", filter.status],
       ["dataset = ?", filter.dataset],
     ]);
-    const rows = this.db
-      .prepare(`SELECT * FROM escalations${where.sql} ORDER BY created_at, rowid`)
-      .all(...where.params) as EscalationRow[];
+    const rows = this.prepare(`SELECT * FROM escalations${where.sql} ORDER BY created_at, rowid`).all(
+      ...where.params,
+    ) as EscalationRow[];
     return rows.map(toEscalation);
   }
 
   async getEscalation(id: string): Promise<Escalation | undefined> {
-    const row = this.db.prepare("SELECT * FROM escalations WHERE id = ?").get(id) as
-      | EscalationRow
-      | undefined;
+    const row = this.prepare("SELECT * FROM escalations WHERE id = ?").get(id) as EscalationRow | undefined;
     return row && toEscalation(row);
   }
 
@@ -445,8 +453,8 @@ export class SqliteStateStore implements StateStore {
     resolution: unknown,
     at: number,
   ): Promise<void> {
-    const find = this.db.prepare("SELECT status FROM escalations WHERE id = ?").pluck();
-    const update = this.db.prepare(
+    const find = this.prepare("SELECT status FROM escalations WHERE id = ?").pluck();
+    const update = this.prepare(
       "UPDATE escalations SET status = ?, resolution = ?, resolved_at = ? WHERE id = ?",
     );
     this.db
@@ -474,8 +482,8 @@ export class SqliteStateStore implements StateStore {
       };
       return { content, dataJson };
     });
-    const last = this.db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
-    const insert = this.db.prepare(
+    const last = this.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    const insert = this.prepare(
       "INSERT INTO audit (seq, ts, run_id, type, dataset, key, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
     // IMMEDIATE takes the write lock before reading the last entry, so no other connection or process can
@@ -505,9 +513,10 @@ export class SqliteStateStore implements StateStore {
       ["key = ?", filter.key],
       ["seq >= ?", filter.fromSeq],
     ]);
-    const rows = this.db
-      .prepare(`SELECT * FROM audit${where.sql} ORDER BY seq LIMIT ?`)
-      .all(...where.params, filter.limit ?? -1) as AuditRow[];
+    const rows = this.prepare(`SELECT * FROM audit${where.sql} ORDER BY seq LIMIT ?`).all(
+      ...where.params,
+      filter.limit ?? -1,
+    ) as AuditRow[];
     return rows.map(toAuditEntry);
   }
 
@@ -515,8 +524,8 @@ export class SqliteStateStore implements StateStore {
     // Keyset batches: no statement or read transaction stays open across a yield, so the connection stays
     // usable meanwhile and a slow consumer does not keep the WAL from being checkpointed. The first batch
     // has no lower bound so that rows tampered in below seq 1 are seen too.
-    const first = this.db.prepare("SELECT * FROM audit ORDER BY seq LIMIT ?");
-    const next = this.db.prepare("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?");
+    const first = this.prepare("SELECT * FROM audit ORDER BY seq LIMIT ?");
+    const next = this.prepare("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?");
     let rows = first.all(AUDIT_BATCH) as AuditRow[];
     while (rows.length > 0) {
       for (const r of rows) yield toAuditEntry(r);
