@@ -38,6 +38,11 @@ export {
   type ScanStats,
   scanDataset,
 } from "./engine.js";
-export { openStateStore } from "./state/open-state-store.js";
+export { openStateStore, StateStoreError } from "./state/open-state-store.js";
+export {
+  DEFAULT_POSTGRES_SCHEMA,
+  PostgresStateStore,
+  type PostgresStateStoreOptions,
+} from "./state/postgres/postgres-state-store.js";
 export { SqliteStateStore } from "./state/sqlite/sqlite-state-store.js";
 export type { ObservedVersion, RunRecord, StateStore, StoredDivergence } from "./state/state-store.js";

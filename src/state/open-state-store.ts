@@ -1,12 +1,16 @@
-/** Opens the state store a URL names (sqlite:PATH; postgres:// arrives with the server-store work). */
+/** Opens the state store a URL names (sqlite:PATH, postgres://…). The one place that maps state URL schemes. */
 import { redactUrl } from "../config/redact.js";
 import { SqliteStateStore } from "./sqlite/sqlite-state-store.js";
 import type { StateStore } from "./state-store.js";
+import { StateStoreError } from "./state-store-error.js";
 
-export class StateStoreError extends Error {
-  override readonly name = "StateStoreError";
-}
+export { StateStoreError } from "./state-store-error.js";
 
+/**
+ * The state store `url` names: `sqlite:PATH` (embedded, one host) or `postgres://…` / `postgresql://…`
+ * (shared by several processes; `?schema=NAME`, default `concord`). Throws a one-line StateStoreError,
+ * password redacted, for an unknown scheme or a store that cannot be opened.
+ */
 export async function openStateStore(url: string): Promise<StateStore> {
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
@@ -16,5 +20,12 @@ export async function openStateStore(url: string): Promise<StateStore> {
       throw new StateStoreError(`state ${url}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  throw new StateStoreError(`state: unsupported state store ${redactUrl(url)} (supported: sqlite:PATH)`);
+  if (/^postgres(ql)?:/i.test(url)) {
+    // Loaded on demand, so that a SQLite setup never loads the PostgreSQL driver.
+    const { PostgresStateStore } = await import("./postgres/postgres-state-store.js");
+    return PostgresStateStore.open(url);
+  }
+  throw new StateStoreError(
+    `state: unsupported state store ${redactUrl(url)} (supported: sqlite:PATH, postgres://…)`,
+  );
 }

@@ -31,9 +31,9 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
       target TEXT NOT NULL, expected TEXT, next_fingerprint TEXT, before_values TEXT, after_values TEXT,
       outcome TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT, updated_at BIGINT NOT NULL,
       ord BIGINT GENERATED ALWAYS AS IDENTITY);
-    CREATE INDEX ledger_ord ON ${s}.ledger (ord);
     CREATE INDEX ledger_run ON ${s}.ledger (run_id, ord);
     CREATE INDEX ledger_dataset ON ${s}.ledger (dataset, ord);
+    CREATE INDEX ledger_outcome ON ${s}.ledger (dataset, outcome, ord);
     CREATE TABLE ${s}.escalations (
       id TEXT NOT NULL PRIMARY KEY, dataset TEXT NOT NULL, key TEXT NOT NULL, class TEXT NOT NULL,
       reason TEXT NOT NULL, options TEXT NOT NULL, detail TEXT NOT NULL, status TEXT NOT NULL,
@@ -64,7 +64,9 @@ export async function migratePostgresState(pool: Pool, schema: string): Promise<
     await client.query("BEGIN ISOLATION LEVEL READ COMMITTED");
     // CREATE … IF NOT EXISTS alone is not enough: two sessions can both pass the check and then collide in
     // the catalogs. The lock is taken before anything is read, so the reads below see the winner's work.
-    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`concord:migrate:${schema}`]);
+    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+      `concord:${schema}:migrate`,
+    ]);
     const present = await client.query<{ present: boolean }>(
       "SELECT to_regclass($1) IS NOT NULL AS present",
       [`${s}.schema_migrations`],

@@ -1,13 +1,76 @@
-/** Rows of the PostgreSQL state tables and their conversion to the port's records. No queries here. */
+/** Rows of the PostgreSQL state tables and their conversion from and to the port's records. No queries here. */
 import type { AuditEntry, AuditEventType } from "../../core/audit-chain.js";
 import type { DivergenceClass } from "../../core/classify.js";
-import type {
-  Escalation,
-  LedgerEntry,
-  RepairOutcome,
-  RunRecord,
-  StoredDivergence,
-} from "../state-store.js";
+import { keyId } from "../../core/model.js";
+import type { Escalation, LedgerEntry, RepairOutcome, RunRecord, StoredDivergence } from "../state-store.js";
+import { jsonText, type RecordsetColumn } from "./postgres-sql.js";
+
+/** The columns a batch write sets, per table, and how a record fills each. */
+export const DIVERGENCE_COLUMNS: readonly RecordsetColumn<StoredDivergence>[] = [
+  ["run_id", "text", (d) => d.runId],
+  ["dataset", "text", (d) => d.dataset],
+  ["key", "text", (d) => keyId(d.key)],
+  ["class", "text", (d) => d.class],
+  // JSON.stringify as SQLite does: a detail of undefined is refused (NOT NULL), not stored as null.
+  ["detail", "text", (d) => JSON.stringify(d.detail) ?? null],
+];
+
+export const VERSION_COLUMNS: readonly RecordsetColumn<{ key: string; replica: string; version: string }>[] =
+  [
+    ["key", "text", (v) => v.key],
+    ["replica", "text", (v) => v.replica],
+    ["version", "text", (v) => v.version],
+  ];
+
+export const LEDGER_COLUMNS: readonly RecordsetColumn<LedgerEntry>[] = [
+  ["id", "text", (e) => e.id],
+  ["run_id", "text", (e) => e.runId],
+  ["dataset", "text", (e) => e.dataset],
+  ["key", "text", (e) => keyId(e.key)],
+  ["target", "text", (e) => e.target],
+  ["expected", "text", (e) => e.expected],
+  ["next_fingerprint", "text", (e) => e.nextFingerprint],
+  ["before_values", "text", (e) => (e.before === null ? null : JSON.stringify(e.before))],
+  ["after_values", "text", (e) => (e.after === null ? null : JSON.stringify(e.after))],
+  ["outcome", "text", (e) => e.outcome],
+  ["attempts", "integer", (e) => e.attempts],
+  ["error", "text", (e) => e.error ?? null],
+  ["updated_at", "bigint", (e) => e.updatedAt],
+];
+
+export const ESCALATION_COLUMNS: readonly RecordsetColumn<Escalation>[] = [
+  ["id", "text", (e) => e.id],
+  ["dataset", "text", (e) => e.dataset],
+  ["key", "text", (e) => keyId(e.key)],
+  ["class", "text", (e) => e.class],
+  ["reason", "text", (e) => e.reason],
+  ["options", "text", (e) => JSON.stringify(e.options)],
+  ["detail", "text", (e) => jsonText(e.detail)],
+  ["status", "text", (e) => e.status],
+  ["run_id", "text", (e) => e.runId],
+  ["created_at", "bigint", (e) => e.createdAt],
+  ["resolved_at", "bigint", (e) => e.resolvedAt ?? null],
+  ["resolution", "text", (e) => (e.resolution === undefined ? null : jsonText(e.resolution))],
+];
+
+/** An audit entry ready to insert: `dataJson` is the canonical text of its data, the text that was hashed. */
+export interface AuditInsert {
+  readonly entry: AuditEntry;
+  readonly dataJson: string;
+}
+
+export const AUDIT_COLUMNS: readonly RecordsetColumn<AuditInsert>[] = [
+  ["seq", "bigint", (a) => a.entry.seq],
+  // As text: "NaN" and "Infinity" are double precision values but have no JSON number form.
+  ["ts", "double precision", (a) => String(a.entry.ts)],
+  ["run_id", "text", (a) => a.entry.runId],
+  ["type", "text", (a) => a.entry.type],
+  ["dataset", "text", (a) => a.entry.dataset],
+  ["key", "text", (a) => a.entry.key],
+  ["data", "text", (a) => a.dataJson],
+  ["prev_hash", "text", (a) => a.entry.prevHash],
+  ["hash", "text", (a) => a.entry.hash],
+];
 
 // BIGINT columns arrive as strings (node-postgres does not assume they fit a double); the port's times and
 // seqs do, so they are converted with Number.

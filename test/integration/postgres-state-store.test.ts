@@ -1,0 +1,149 @@
+/**
+ * What only the PostgreSQL state store does: schemas, migrations under concurrent start-up, pools, URL
+ * wiring and connection errors. Everything the port promises runs in state-store-conformance.test.ts.
+ */
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { openStateStore, StateStoreError } from "../../src/state/open-state-store.js";
+import { PostgresStateStore } from "../../src/state/postgres/postgres-state-store.js";
+import { POSTGRES } from "../support/services.js";
+import {
+  dropPostgresSchema,
+  PG_SCHEMA_PREFIX,
+  postgresFactory,
+  postgresSql,
+  postgresUrl,
+} from "./state-store-factories.js";
+
+describe("PostgresStateStore: connection errors", () => {
+  it.each([
+    [
+      "postgres://concord:s3cret@127.0.0.1:1/state?schema=x",
+      "postgres://concord:***@127.0.0.1:1/state?schema=x",
+    ],
+    ["postgresql://concord:s3cret@127.0.0.1:1/state", "postgresql://concord:***@127.0.0.1:1/state"],
+  ])("names the store with the password redacted, on one line: %s", async (url, shown) => {
+    const err = await openStateStore(url).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StateStoreError);
+    const message = (err as Error).message;
+    expect(message).toMatch(new RegExp(`^state ${shown.replace(/[?*.]/g, "\\$&")}: .*ECONNREFUSED`));
+    expect(message).not.toContain("s3cret");
+    expect(message).not.toContain("\n");
+  });
+
+  it("refuses an empty schema name before connecting", async () => {
+    await expect(PostgresStateStore.open("postgres://u:pw@127.0.0.1:1/db?schema=")).rejects.toThrow(
+      new StateStoreError("state postgres://u:***@127.0.0.1:1/db?schema=: schema must be 1 to 63 bytes long"),
+    );
+  });
+
+  it("uses the concord schema unless told otherwise, and sends nothing before first use", async () => {
+    const pool = new pg.Pool({ connectionString: "postgres://u@127.0.0.1:1/db" });
+    expect(new PostgresStateStore(pool).schema).toBe("concord");
+    expect(new PostgresStateStore(pool, { schema: "ops" }).schema).toBe("ops");
+    expect(pool.totalCount).toBe(0);
+    await pool.end();
+  });
+});
+
+const available = await postgresFactory.available();
+
+describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => {
+  const schemas: string[] = [];
+  const fresh = (name: string) => {
+    const schema = `${PG_SCHEMA_PREFIX}_${name}`;
+    schemas.push(schema);
+    return schema;
+  };
+
+  afterAll(async () => {
+    for (const schema of schemas) await dropPostgresSchema(schema);
+  });
+
+  it("creates its tables once when several processes open a new schema at the same time", async () => {
+    const schema = fresh("race");
+    const stores = await Promise.all(
+      Array.from({ length: 6 }, () => PostgresStateStore.open(postgresUrl(schema))),
+    );
+    try {
+      expect(await postgresSql(schema, "SELECT version FROM schema_migrations ORDER BY version")).toEqual([
+        { version: 1 },
+      ]);
+      const tables = await postgresSql(
+        schema,
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = '${schema}' ORDER BY 1`,
+      );
+      expect(tables.map((t) => t.table_name)).toEqual([
+        "audit",
+        "divergences",
+        "escalations",
+        "ledger",
+        "observed_versions",
+        "runs",
+        "schema_migrations",
+      ]);
+      await Promise.all(stores.map((s, i) => s.appendAudit([eventAt(i)])));
+      expect((await stores[0]!.readAudit()).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    } finally {
+      for (const s of stores) await s.close();
+    }
+    // Opening again finds nothing to do.
+    const again = await PostgresStateStore.open(postgresUrl(schema));
+    await again.close();
+    expect(await postgresSql(schema, "SELECT count(*)::int AS n FROM schema_migrations")).toEqual([{ n: 1 }]);
+  });
+
+  it("keeps schemas apart: each has a log of its own", async () => {
+    const [a, b] = [fresh("apart_a"), fresh("apart_b")];
+    const storeA = await PostgresStateStore.open(postgresUrl(a));
+    const storeB = await PostgresStateStore.open(postgresUrl(b));
+    try {
+      await storeA.appendAudit([eventAt(1), eventAt(2)]);
+      await storeB.appendAudit([eventAt(3)]);
+      expect((await storeA.readAudit()).map((e) => e.seq)).toEqual([1, 2]);
+      expect(await storeB.readAudit()).toMatchObject([{ seq: 1, ts: 3 }]);
+    } finally {
+      await storeA.close();
+      await storeB.close();
+    }
+  });
+
+  it("is opened by openStateStore for postgres: and postgresql: URLs", async () => {
+    const schema = fresh("wired");
+    for (const url of [postgresUrl(schema), postgresUrl(schema).replace(/^postgres:/, "postgresql:")]) {
+      const store = await openStateStore(url);
+      expect(store).toBeInstanceOf(PostgresStateStore);
+      expect((store as PostgresStateStore).schema).toBe(schema);
+      await store.close();
+    }
+  });
+
+  it("works over a pool it was given, creates its tables on first use, and leaves the pool open", async () => {
+    const schema = fresh("given_pool");
+    const pool = new pg.Pool({ connectionString: POSTGRES.url });
+    try {
+      const store = new PostgresStateStore(pool, { schema });
+      await store.beginRun({ id: "run-1", dataset: "users", command: "scan", startedAt: 1 });
+      await store.close();
+      expect((await pool.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+      expect(await new PostgresStateStore(pool, { schema }).getRun("run-1")).toMatchObject([{ id: "run-1" }]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("reports a database that does not exist as a StateStoreError naming the store", async () => {
+    const url = new URL(POSTGRES.url);
+    url.pathname = "/concord_no_such_database";
+    await expect(PostgresStateStore.open(url.toString())).rejects.toThrow(
+      /^state postgres(ql)?:\/\/.*concord_no_such_database: .*does not exist/,
+    );
+  });
+});
+
+function eventAt(ts: number) {
+  return { ts, runId: "run-1", type: "detected" as const, dataset: "users", key: null, data: null };
+}
