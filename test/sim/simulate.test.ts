@@ -91,3 +91,13 @@ describe("simulate: the checkers catch a broken engine", () => {
     expect(flagged).toBe(true);
   });
 });
+
+describe("simulate: regressions found by sweeps", () => {
+  // Seeds 17 and 27 (small scenario) once failed applied-once: a stale replicated delete put a repaired
+  // record back to its pre-repair state, the same divergence re-planned the same repair id, and it was
+  // applied a second time. Repeated episodes now get their own ids (`id~2`).
+  it.each([17, 27])("seed %i: a divergence that recurs is repaired under a new episode id", async (seed) => {
+    const r = await runSimulation({ ...SMALL, seed });
+    expect(failures(r)).toBe("");
+  });
+});
