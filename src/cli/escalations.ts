@@ -15,10 +15,14 @@ export interface EscalationOptions {
 }
 
 function escalationJson(e: Escalation): Record<string, unknown> {
+  // Recorded with the key-column types (engine.recordPlan); guessing from the text would turn "0042" into 42.
+  const keyJson = (e.detail as { keyJson?: unknown } | null)?.keyJson;
   return {
     id: e.id,
     dataset: e.dataset,
-    key: e.key.map((k) => (/^-?\d+$/.test(k) && Number.isSafeInteger(Number(k)) ? Number(k) : k)),
+    key: Array.isArray(keyJson)
+      ? keyJson
+      : e.key.map((k) => (/^-?\d+$/.test(k) && Number.isSafeInteger(Number(k)) ? Number(k) : k)),
     class: e.class,
     reason: e.reason,
     options: e.options,

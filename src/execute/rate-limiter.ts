@@ -1,4 +1,4 @@
-/** A token bucket per replica: writes per second, with bursts up to one second's worth. */
+/** A token bucket per replica: writes per second, with bursts up to one second's worth (at least one write). */
 
 /**
  * Grants `n` tokens, waiting as needed. `now` and `sleep` are injected so the simulator can run it in
@@ -7,13 +7,16 @@
 export class RateLimiter {
   private tokens: number;
   private last: number;
+  /** Bucket size: one second's worth, but never under one token, or a rate below 1/s would never grant one. */
+  private readonly capacity: number;
 
   constructor(
     private readonly perSecond: number,
     private readonly now: () => number = Date.now,
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {
-    this.tokens = perSecond;
+    this.capacity = Math.max(1, perSecond);
+    this.tokens = this.capacity;
     this.last = now();
   }
 
@@ -21,7 +24,7 @@ export class RateLimiter {
     let need = n;
     while (need > 0) {
       const t = this.now();
-      this.tokens = Math.min(this.perSecond, this.tokens + ((t - this.last) / 1000) * this.perSecond);
+      this.tokens = Math.min(this.capacity, this.tokens + ((t - this.last) / 1000) * this.perSecond);
       this.last = t;
       const grant = Math.min(need, Math.floor(this.tokens));
       if (grant > 0) {

@@ -35,6 +35,9 @@ export interface RunOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
+/** How long one run of the binary may take (CONCORD_TEST_RUN_TIMEOUT_MS raises it on a crowded machine). */
+const RUN_TIMEOUT_MS = Number(process.env.CONCORD_TEST_RUN_TIMEOUT_MS) || 20_000;
+
 /** Runs `node bin/concord.js ...args` as a child process and resolves with its exit code and output. */
 export function runConcord(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const env: Record<string, string> = {};
@@ -45,7 +48,7 @@ export function runConcord(args: readonly string[], options: RunOptions = {}): P
     execFile(
       process.execPath,
       [BIN, ...args],
-      { cwd: options.cwd ?? REPO, env, timeout: 20_000, maxBuffer: 16 * 1024 * 1024 },
+      { cwd: options.cwd ?? REPO, env, timeout: RUN_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== "number") {
           fail(err);
@@ -322,7 +325,16 @@ export interface AuditJson {
 
 /** Decisions sorted by key, for exact comparison. */
 export function byKey<T extends { key: (string | number)[] }>(list: readonly T[]): T[] {
-  return [...list].sort((x, y) => (JSON.stringify(x.key) < JSON.stringify(y.key) ? -1 : 1));
+  const compare = (x: (string | number)[], y: (string | number)[]): number => {
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      const [p, q] = [x[i]!, y[i]!];
+      if (p === q) continue;
+      if (typeof p === "number" && typeof q === "number") return p - q;
+      return String(p) < String(q) ? -1 : 1;
+    }
+    return x.length - y.length;
+  };
+  return [...list].sort((x, y) => compare(x.key, y.key));
 }
 
 /** Runs a read-only query on a SQLite file (a replica or the state store) and returns every row. */
@@ -363,6 +375,18 @@ export function ledgerRows(
   }
 }
 
+/** Escalations with `status` as the state store keeps them (key values as text), oldest first. */
+export function storedEscalations(
+  statePath: string,
+  status = "open",
+): { id: string; dataset: string; key: string[]; class: string; reason: string; options: string[] }[] {
+  return query<{ id: string; dataset: string; key: string; class: string; reason: string; options: string }>(
+    statePath,
+    "SELECT id, dataset, key, class, reason, options FROM escalations WHERE status = ? ORDER BY created_at, rowid",
+    status,
+  ).map((e) => ({ ...e, key: JSON.parse(e.key), options: JSON.parse(e.options) }));
+}
+
 /** A running `concord` child: signal it, then await its result. */
 export interface RunningConcord {
   readonly child: ChildProcess;
@@ -389,7 +413,7 @@ export function spawnConcord(args: readonly string[], options: RunOptions = {}):
     stderr += s;
   });
   const done = new Promise<RunResult & { signal: NodeJS.Signals | null }>((resolve, reject) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS + 10_000);
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
@@ -400,7 +424,7 @@ export function spawnConcord(args: readonly string[], options: RunOptions = {}):
 }
 
 /** Polls `condition` every `intervalMs` until it holds; rejects after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, timeoutMs = 15_000, intervalMs = 20): Promise<void> {
+export async function waitFor(condition: () => boolean, timeoutMs = 25_000, intervalMs = 40): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);

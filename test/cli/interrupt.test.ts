@@ -1,0 +1,241 @@
+/**
+ * Interrupting `concord repair` through the real binary: Ctrl-C (SIGINT) stops between write batches with
+ * ledger and audit consistent; SIGKILL at random moments leaves at most pending entries, which the next
+ * run settles. Either way a rerun converges the replicas and no repair id is applied twice.
+ */
+import { join } from "node:path";
+import { describe, it } from "vitest";
+import {
+  execSql,
+  ITEMS_DDL,
+  itemRows,
+  itemsConfig,
+  itemsSnapshot,
+  ledgerRows,
+  makeSqliteTable,
+  type PlanJson,
+  parseJson,
+  query,
+  runConcord,
+  spawnConcord,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from "./helpers.js";
+
+/** Divergent rows: every one is stale on b (a renamed it and bumped its version); three write batches. */
+const ROWS = 1500;
+/**
+ * Low enough that the writes take seconds: a 500-row batch waits a second for its first, and two seconds
+ * for each later one. The tokens are taken after the batch is marked pending, so a batch spends that time
+ * pending in the ledger.
+ */
+const RATE = 250;
+
+/**
+ * a.db and b.db with ROWS rows that all differ (a newer), a config that rate-limits the writes and one
+ * that does not (same replicas, same state store).
+ */
+function bigReplicas(dir: string): { limited: string; free: string; state: string; a: string; b: string } {
+  const a = join(dir, "a.db");
+  const b = join(dir, "b.db");
+  const rows = itemRows(ROWS);
+  makeSqliteTable(a, "items", ITEMS_DDL, rows, {
+    sql: "UPDATE items SET name = name || ' (new)', version = version + 1;",
+  });
+  makeSqliteTable(b, "items", ITEMS_DDL, rows);
+  return {
+    limited: writeConfig(dir, itemsConfig(`limits: { writesPerSecond: ${RATE} }`), "limited.yaml"),
+    free: writeConfig(dir, itemsConfig(), "free.yaml"),
+    state: join(dir, "state.db"),
+    a,
+    b,
+  };
+}
+
+/** Outcome counts of the ledger (`{}` while the state store does not exist yet). */
+function outcomes(state: string): Record<string, number> {
+  try {
+    const rows = query<{ outcome: string; n: number }>(
+      state,
+      "SELECT outcome, COUNT(*) AS n FROM ledger GROUP BY outcome",
+    );
+    return Object.fromEntries(rows.map((r) => [r.outcome, r.n]));
+  } catch {
+    return {};
+  }
+}
+
+/** Audit `applied` entries per repair id (only ids with more than one). */
+function appliedTwice(state: string): { repair: string; n: number }[] {
+  return query<{ repair: string; n: number }>(
+    state,
+    `SELECT json_extract(data, '$.repair') AS repair, COUNT(*) AS n FROM audit WHERE type = 'applied'
+     GROUP BY repair HAVING n > 1`,
+  );
+}
+
+/** Ids of b's rows that equal a's (timestamps compared as instants). */
+function converged(a: string, b: string): number {
+  const left = new Map(itemsSnapshot(a).map((r) => [r.id, JSON.stringify(r)]));
+  return itemsSnapshot(b).filter((r) => left.get(r.id) === JSON.stringify(r)).length;
+}
+
+describe.concurrent("concord repair, interrupted", () => {
+  it("SIGINT stops between batches: exit 1, chain intact, nothing pending; a rerun finishes the work once", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const { limited, free, state, a, b } = bigReplicas(dir);
+
+    const run = spawnConcord(["repair", "--json", "-c", limited]);
+    let exited = false;
+    void run.done.then(() => {
+      exited = true;
+    });
+    // Interrupt once the first batch is recorded; more are still waiting for the rate limit.
+    await waitFor(() => exited || (outcomes(state).applied ?? 0) > 0);
+    run.child.kill("SIGINT");
+    const r = await run.done;
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toContain("interrupted; finishing the write batch in flight");
+    expect(r.code, r.stderr).toBe(1);
+    const doc = parseJson<PlanJson>(r);
+    const done = doc.datasets[0]!.repairs!;
+    expect(done.length).toBeGreaterThan(0);
+    expect(done.length).toBeLessThan(ROWS);
+    for (const p of done) expect(p.outcome).toBe("applied");
+
+    // Ledger, audit and the replica agree on what was written; nothing is left pending.
+    expect(outcomes(state)).toEqual({ applied: done.length });
+    expect(converged(a, b)).toBe(done.length);
+    expect(query(state, "SELECT COUNT(*) AS n FROM audit WHERE type = 'applied'")).toEqual([
+      { n: done.length },
+    ]);
+    const verify = await runConcord(["audit", "verify", "-c", limited]);
+    expect(verify.stdout).toMatch(/^Audit log intact/);
+    expect(verify.code, verify.stderr).toBe(0);
+
+    const rerun = await runConcord(["repair", "--json", "-c", free]);
+    expect(rerun.stderr).toBe("");
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const rest = parseJson<PlanJson>(rerun).datasets[0]!.repairs!;
+    expect(rest.length).toBe(ROWS - done.length);
+    for (const p of rest) expect(p.outcome).toBe("applied");
+    const first = new Set(done.map((p) => p.id));
+    expect(rest.filter((p) => first.has(p.id))).toEqual([]);
+
+    expect(converged(a, b)).toBe(ROWS);
+    expect(outcomes(state)).toEqual({ applied: ROWS });
+    expect(appliedTwice(state)).toEqual([]);
+    expect(query(state, "SELECT COUNT(*) AS n FROM audit WHERE type = 'applied'")).toEqual([{ n: ROWS }]);
+    expect((await runConcord(["audit", "verify", "-c", free])).code).toBe(0);
+  });
+
+  it("SIGKILL at random moments, then a rerun: pending settled, replicas converge, chain verifies, nothing applied twice", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const { limited, free, state, a, b } = bigReplicas(dir);
+    const history: string[] = [];
+
+    // Two kills after random delays: during startup, scan, planning or the writes.
+    for (const [lo, hi] of [
+      [300, 1000],
+      [1000, 2200],
+    ] as const) {
+      const delay = Math.round(lo + Math.random() * (hi - lo));
+      const run = spawnConcord(["repair", "--json", "-c", limited]);
+      await new Promise((r) => setTimeout(r, delay));
+      run.child.kill("SIGKILL");
+      const r = await run.done;
+      history.push(
+        `killed after ${delay} ms (${r.signal ?? `exit ${r.code}`}): ${JSON.stringify(outcomes(state))}`,
+      );
+    }
+
+    // A third kill while a batch is pending (recorded, waiting for the rate limit): it must be settled next run.
+    const known = new Set(ledgerRows(state).map((l) => l.run_id));
+    const run = spawnConcord(["repair", "--json", "-c", limited]);
+    let exited = false;
+    void run.done.then(() => {
+      exited = true;
+    });
+    const mine = () => ledgerRows(state).filter((l) => l.outcome === "pending" && !known.has(l.run_id));
+    await waitFor(() => exited || mine().length > 0);
+    run.child.kill("SIGKILL");
+    const killed = await run.done;
+    history.push(
+      `killed while pending (${killed.signal ?? `exit ${killed.code}`}): ${JSON.stringify(outcomes(state))}`,
+    );
+    expect(killed.signal, history.join("\n")).toBe("SIGKILL");
+    const pending = new Set(
+      ledgerRows(state)
+        .filter((l) => l.outcome === "pending")
+        .map((l) => l.id),
+    );
+    expect(pending.size, history.join("\n")).toBeGreaterThan(0);
+
+    const rerun = await runConcord(["repair", "--json", "-c", free]);
+    expect(rerun.stderr, history.join("\n")).toBe("");
+    expect(rerun.code, history.join("\n")).toBe(0);
+    const rerunId = parseJson<PlanJson>(rerun).runId;
+
+    // The rerun settled every pending entry (recoverPending), in the audit log under its own run id.
+    const settled = query<{ repair: string; type: string }>(
+      state,
+      `SELECT json_extract(data, '$.repair') AS repair, type FROM audit
+       WHERE run_id = ? AND json_extract(data, '$.recovered') = 1`,
+      rerunId,
+    );
+    expect(new Set(settled.map((s) => s.repair))).toEqual(pending);
+    for (const s of settled) expect(["applied", "failed"]).toContain(s.type);
+
+    // Converged; one ledger entry per key, all applied; no repair id applied twice; the chain verifies.
+    expect(converged(a, b), history.join("\n")).toBe(ROWS);
+    const ledger = ledgerRows(state);
+    expect(ledger.length).toBe(ROWS);
+    expect(new Set(ledger.map((l) => l.key)).size).toBe(ROWS);
+    expect(outcomes(state)).toEqual({ applied: ROWS });
+    expect(appliedTwice(state), history.join("\n")).toEqual([]);
+    const verify = await runConcord(["audit", "verify", "-c", free]);
+    expect(verify.stdout, history.join("\n")).toMatch(/^Audit log intact/);
+    expect(verify.code, verify.stderr).toBe(0);
+  });
+  it("a record changed while its batch waits for the rate limit is left alone (superseded), exit 1", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const a = join(dir, "a.db");
+    const b = join(dir, "b.db");
+    const rows = itemRows(1000);
+    makeSqliteTable(a, "items", ITEMS_DDL, rows, { sql: "UPDATE items SET version = version + 1;" });
+    makeSqliteTable(b, "items", ITEMS_DDL, rows);
+    const config = writeConfig(dir, itemsConfig("limits: { writesPerSecond: 500 }"));
+    const state = join(dir, "state.db");
+
+    // Keys 1..500 are written at once; 501..1000 are pending, waiting a second for the rate limit.
+    const run = spawnConcord(["repair", "--json", "-c", config]);
+    let exited = false;
+    void run.done.then(() => {
+      exited = true;
+    });
+    await waitFor(() => {
+      const o = outcomes(state);
+      return exited || (o.applied === 500 && o.pending === 500);
+    });
+    execSql(b, "UPDATE items SET name = 'changed meanwhile' WHERE id = 900;");
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(1);
+    const repairs = parseJson<PlanJson>(r).datasets[0]!.repairs!;
+    expect(repairs.filter((p) => p.outcome !== "applied").map((p) => [p.key, p.outcome])).toEqual([
+      [[900], "superseded"],
+    ]);
+    expect(parseJson<PlanJson>(r).datasets[0]!.summary).toMatchObject({ applied: 999, superseded: 1 });
+    expect(query(b, "SELECT name FROM items WHERE id = 900")).toEqual([{ name: "changed meanwhile" }]);
+    expect(outcomes(state)).toEqual({ applied: 999, superseded: 1 });
+  });
+});
