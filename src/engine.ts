@@ -23,7 +23,7 @@ import {
   type RepairTask,
 } from "./execute/execute-repairs.js";
 import { WriteGuard, type WriteGuardOptions } from "./execute/write-guard.js";
-import type { Escalation, StateStore } from "./state/state-store.js";
+import { type Escalation, EscalationNotOpenError, type StateStore } from "./state/state-store.js";
 
 /** Run statistics: what crossed from the stores into the engine, and how long it took. */
 export interface ScanStats {
@@ -347,7 +347,12 @@ export async function recordPlan(plan: DatasetPlan, ctx: RunContext): Promise<nu
   }
   if (plan.guard) {
     escalations.push({
-      id: escalationId(scan.name, [], "guard", [ctx.runId]),
+      // One escalation per distinct trip: the same figures run after run do not pile up.
+      id: escalationId(scan.name, [], "guard", [
+        String(plan.guard.divergent),
+        String(plan.guard.rows),
+        String(plan.guard.writes),
+      ]),
       dataset: scan.name,
       key: [],
       class: "guard",
@@ -369,6 +374,33 @@ export async function recordPlan(plan: DatasetPlan, ctx: RunContext): Promise<nu
       dataset: scan.name,
       key: e.key.length ? keyId(e.key) : null,
       data: { escalation: e.id, class: e.class, reason: e.reason, options: e.options },
+    });
+  }
+  // Escalations of this dataset that the scan no longer supports are closed: the replicas agree now, or
+  // the record changed (and, if still undecidable, was escalated afresh above).
+  const current = new Set(escalations.map((e) => e.id));
+  const divergent = new Set(scan.divergences.map((d) => keyId(d.key)));
+  for (const e of await ctx.state.listEscalations({ status: "open", dataset: scan.name })) {
+    if (current.has(e.id) || e.class === "guard") continue;
+    const note =
+      e.class === "schema"
+        ? "the schemas agree now"
+        : divergent.has(keyId(e.key))
+          ? "the record changed since it was escalated; the current state is decided afresh"
+          : "the replicas agree now";
+    try {
+      await ctx.state.closeEscalation(e.id, "resolved", { by: "concord", note }, at);
+    } catch (err) {
+      if (err instanceof EscalationNotOpenError) continue;
+      throw err;
+    }
+    events.push({
+      ts: at,
+      runId: ctx.runId,
+      type: "resolved",
+      dataset: scan.name,
+      key: e.key.length ? keyId(e.key) : null,
+      data: { escalation: e.id, by: "concord", note },
     });
   }
   await ctx.state.appendAudit(events);

@@ -3,6 +3,9 @@ import type { ReplicaConfig } from "../config/load-config.js";
 import { redactUrl } from "../config/redact.js";
 import { type Connector, ConnectorError } from "./connector.js";
 import { MemoryConnector, type MemoryTable } from "./memory/memory-connector.js";
+import { openMysqlConnector } from "./mysql/mysql-connector.js";
+import { openPostgresConnector } from "./postgres/postgres-connector.js";
+import { openRedisConnector } from "./redis/redis-connector.js";
 import { openSqliteConnector } from "./sqlite/sqlite-connector.js";
 
 /** Named in-process tables that `memory:NAME` URLs resolve to (tests and the simulator register them). */
@@ -33,8 +36,29 @@ export async function openConnector(
     if (!table) throw new ConnectorError(`${label}: no in-process table named ${url}`);
     return new MemoryConnector(table);
   }
+  if (url.startsWith("redis:") || url.startsWith("rediss:")) {
+    if (replica.prefix === undefined)
+      throw new ConnectorError(`${label}: redis replica needs "prefix" (the key prefix of its records)`);
+    if (replica.table !== undefined)
+      throw new ConnectorError(`${label}: redis replica takes "prefix", not "table"`);
+    return openRedisConnector(url, {
+      prefix: replica.prefix,
+      format: replica.format ?? "hash",
+      readonly: options.readonly ?? false,
+      label,
+    });
+  }
+  if (url.startsWith("mysql:") || url.startsWith("mariadb:")) {
+    if (!replica.table) throw new ConnectorError(`${label}: mysql replica needs "table"`);
+    return openMysqlConnector(url, replica.table, { readonly: options.readonly ?? false, label });
+  }
+  if (url.startsWith("postgres:") || url.startsWith("postgresql:")) {
+    if (!replica.table)
+      throw new ConnectorError(`${label}: postgres replica needs "table" (may be schema.table)`);
+    return openPostgresConnector(url, replica.table, { readonly: options.readonly ?? false, label });
+  }
   const scheme = url.split(":")[0];
   throw new ConnectorError(
-    `${label}: unsupported store "${scheme}" in ${redactUrl(url)} (supported: sqlite:, memory:)`,
+    `${label}: unsupported store "${scheme}" in ${redactUrl(url)} (supported: sqlite:, memory:, redis:, rediss:, mysql:, mariadb:, postgres:, postgresql:)`,
   );
 }

@@ -60,6 +60,53 @@ function toSqlite(type: ColumnType, v: CanonicalValue): unknown {
   }
 }
 
+/**
+ * How a table stores timestamps, learned from a value already in the column, so that repairs write the
+ * same format applications use (SQLite has no timestamp type: text in some layout, or epoch numbers).
+ */
+type TimestampStyle =
+  | { readonly kind: "epoch" }
+  | {
+      readonly kind: "text";
+      readonly sep: " " | "T";
+      readonly fraction: number;
+      readonly zone: "" | "Z" | "+00:00";
+    }
+  | { readonly kind: "date" };
+
+const CANONICAL_STYLE: TimestampStyle = { kind: "text", sep: "T", fraction: 6, zone: "Z" };
+
+/** The style of a sample value (canonical when nothing tells). */
+export function timestampStyleOf(sample: unknown): TimestampStyle {
+  if (typeof sample === "number" || typeof sample === "bigint") return { kind: "epoch" };
+  if (typeof sample !== "string") return CANONICAL_STYLE;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(sample)) return { kind: "date" };
+  const m = /^\d{4}-\d{2}-\d{2}([ T])\d{2}:\d{2}:\d{2}(?:\.(\d+))?(Z|[+-]00:?00)?$/.exec(sample);
+  if (!m) return CANONICAL_STYLE;
+  return {
+    kind: "text",
+    sep: m[1] as " " | "T",
+    fraction: m[2]?.length ?? 0,
+    zone: m[3] === "Z" ? "Z" : m[3] ? "+00:00" : "",
+  };
+}
+
+/** A canonical timestamp (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) in a style, without losing precision. */
+export function formatTimestamp(canonical: string, style: TimestampStyle): unknown {
+  const date = canonical.slice(0, 10);
+  const time = canonical.slice(11, 19);
+  const micros = canonical.slice(20, 26);
+  const needed = micros.replace(/0+$/, "").length;
+  if (style.kind === "epoch") {
+    const seconds = Date.parse(`${date}T${time}Z`) / 1000;
+    return needed === 0 ? seconds : Number(`${seconds}.${micros}`);
+  }
+  if (style.kind === "date" && time === "00:00:00" && needed === 0) return date;
+  const s = style.kind === "text" ? style : { sep: " " as const, fraction: 0, zone: "" as const };
+  const digits = Math.max(s.fraction, needed);
+  return `${date}${s.sep}${time}${digits > 0 ? `.${micros.slice(0, digits).padEnd(digits, "0")}` : ""}${s.zone}`;
+}
+
 interface ShapeSql {
   readonly codec: RowCodec;
   readonly fpFn: string;
@@ -85,6 +132,7 @@ export class SqliteConnector implements Connector {
   readonly pushdown = true;
   readonly stats: ConnectorStats = emptyStats();
   private readonly shapes = new Map<RecordShape, ShapeSql>();
+  private readonly styles = new Map<string, TimestampStyle>();
   private readonly table: string;
 
   constructor(
@@ -330,6 +378,22 @@ export class SqliteConnector implements Connector {
     return out;
   }
 
+  /** The column's timestamp style, sampled once from a stored value. */
+  private timestampStyle(column: string): TimestampStyle {
+    let style = this.styles.get(column);
+    if (!style) {
+      const sample = this.db
+        .prepare(
+          `SELECT ${quoteIdent(column)} FROM ${this.table} WHERE ${quoteIdent(column)} IS NOT NULL LIMIT 1`,
+        )
+        .pluck()
+        .get();
+      style = timestampStyleOf(sample);
+      this.styles.set(column, style);
+    }
+    return style;
+  }
+
   async applyWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]> {
     const s = this.sql(shape);
     const whereKey = s.keyCols.map((k) => `${k} = ?`).join(" AND ");
@@ -358,7 +422,14 @@ export class SqliteConnector implements Connector {
         const next = w.next ? s.codec.record([...w.key, ...w.next]).fingerprint : null;
         if (current === next) return "noop";
         if (current !== w.expected) return "superseded";
-        const values = w.next ? shape.columns.map((c, i) => toSqlite(c.type, w.next![i] ?? null)) : [];
+        const values = w.next
+          ? shape.columns.map((c, i) => {
+              const v = w.next![i] ?? null;
+              return c.type === "timestamp" && v !== null
+                ? formatTimestamp(v, this.timestampStyle(c.name))
+                : toSqlite(c.type, v);
+            })
+          : [];
         if (!w.next) del.run(...keyParams);
         else if (row) update.run(...values, ...keyParams);
         else insert.run(...keyParams, ...values);

@@ -1,0 +1,446 @@
+/** MariaDB/MySQL connector (mysql2): fingerprints and range checksums computed in SQL. Only this folder imports the driver. */
+import { createPool, type Pool } from "mysql2/promise";
+import { redactUrl } from "../../config/redact.js";
+import { ChecksumAccumulator, type RangeChecksum } from "../../core/fingerprint.js";
+import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../../core/model.js";
+import {
+  type ColumnInfo,
+  type ConditionalWrite,
+  type Connector,
+  ConnectorError,
+  type ConnectorStats,
+  emptyStats,
+  type TableDescription,
+  type WriteOutcome,
+} from "../connector.js";
+import { mysqlLogicalType } from "./mysql-column-types.js";
+import { writeConditionally } from "./mysql-conditional-writes.js";
+import { MysqlSession, transientError } from "./mysql-session.js";
+import { ShapeSql } from "./mysql-shape-sql.js";
+import { keyIndex, readTableMeta, type TableMeta } from "./mysql-table-meta.js";
+import { splitByHistogram } from "./split-by-histogram.js";
+
+export interface MysqlConnectorOptions {
+  /** Label used in error messages (the replica name). */
+  readonly label?: string;
+  /** Where the store is, for error messages (a URL; its password is redacted). */
+  readonly where?: string;
+  /** Refuse writes (scan and plan never write). */
+  readonly readonly?: boolean;
+  /** Server-side limit on one read statement in ms (default 10 minutes; 0: none). */
+  readonly queryTimeoutMs?: number;
+  /** Keys per statement in fetches and writes (default 500). */
+  readonly keysPerStatement?: number;
+  /**
+   * Longest checksum statement sent at once, in characters (default 4 MiB, well under max_allowed_packet:
+   * 16 MiB by default on MariaDB, 64 MiB on MySQL 8); a longer round is sent in parts.
+   */
+  readonly maxStatementChars?: number;
+  /** Close the pool in `close()` (set by `openMysqlConnector`, which created it). */
+  readonly ownsPool?: boolean;
+}
+
+/**
+ * A connector over one table of a MariaDB (10.6+) or MySQL (8.0+) database, reached through a mysql2 pool it
+ * is given and does not own (see `openMysqlConnector` for one that opens its own). Every connection it
+ * borrows is switched to UTC, utf8mb4 and backslash escapes.
+ *
+ * Range checksums run as one aggregate statement per round over all of the round's ranges, with each row's
+ * fingerprint (MD5 of the canonical encoding, built in SQL) equal to the engine's. Shapes with a column
+ * whose canonical text SQL cannot build exactly (FLOAT/DOUBLE, JSON) are fingerprinted in the engine from
+ * rows streamed by the same statements: still correct, not pushed down; `pushdownLimits` says so.
+ *
+ * MariaDB and MySQL 8 differ where it matters here, and each place says so: JSON (MariaDB: LONGTEXT with a
+ * json_valid() check, found through CHECK_CONSTRAINTS; MySQL: a JSON type), statement timeouts (MariaDB:
+ * SET STATEMENT max_statement_time; MySQL: the MAX_EXECUTION_TIME hint), NO PAD binary collations
+ * (utf8mb4_nopad_bin; utf8mb4_0900_bin), and error numbers mysql2 names only for MySQL.
+ */
+export class MysqlConnector implements Connector {
+  readonly kind = "mysql";
+  readonly pushdown = true;
+  readonly stats: ConnectorStats = emptyStats();
+  private readonly session: MysqlSession;
+  private meta: Promise<TableMeta> | undefined;
+  private readonly shapes = new Map<RecordShape, Promise<ShapeSql>>();
+  private readonly label: string;
+  private readonly keysPerStatement: number;
+  private readonly maxStatementChars: number;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly table: string,
+    private readonly options: MysqlConnectorOptions = {},
+  ) {
+    this.label = options.label || table;
+    this.keysPerStatement = Math.max(1, options.keysPerStatement ?? 500);
+    this.maxStatementChars = options.maxStatementChars ?? 4 * 1024 * 1024;
+    this.session = new MysqlSession(
+      pool,
+      {
+        label: this.label,
+        where: options.where ?? "the MySQL server",
+        queryTimeoutMs: options.queryTimeoutMs ?? 600_000,
+        readAttempts: 3,
+      },
+      this.stats,
+    );
+  }
+
+  async describe(): Promise<TableDescription> {
+    this.meta = this.readMeta();
+    const meta = await this.meta;
+    const columns: ColumnInfo[] = meta.columns.map((c) => ({
+      name: c.name,
+      type: mysqlLogicalType(c),
+      nativeType: c.json ? "json" : c.columnType,
+    }));
+    return { columns };
+  }
+
+  private readMeta(): Promise<TableMeta> {
+    const meta = readTableMeta(this.session, this.table, this.label);
+    meta.catch(() => {
+      this.meta = undefined;
+    });
+    return meta;
+  }
+
+  private sql(shape: RecordShape): Promise<ShapeSql> {
+    let s = this.shapes.get(shape);
+    if (!s) {
+      s = (async () => {
+        this.meta ??= this.readMeta();
+        const meta = await this.meta;
+        try {
+          return new ShapeSql(
+            shape,
+            this.table,
+            meta.byName,
+            keyIndex(
+              meta,
+              shape.key.map((c) => c.name),
+            ),
+          );
+        } catch (err) {
+          throw this.session.error("cannot read the dataset's columns", err);
+        }
+      })();
+      s.catch(() => this.shapes.delete(shape));
+      this.shapes.set(shape, s);
+    }
+    return s;
+  }
+
+  /**
+   * Why this shape's detection is slower than full pushdown, one sentence each (empty when checksums run in
+   * the store over index ranges). The engine can print these before a scan starts.
+   */
+  async pushdownLimits(shape: RecordShape): Promise<string[]> {
+    const s = await this.sql(shape);
+    const notes: string[] = [];
+    if (!s.pushable) {
+      notes.push(
+        `${this.label}: rows are fingerprinted in the engine, not in the store, because SQL cannot reproduce ` +
+          `the canonical text of ${s.clientColumns.join(", ")}: checksums stream those rows`,
+      );
+    }
+    if (!s.sargable) {
+      notes.push(
+        `${this.label}: text key columns without a NO PAD binary collation are compared as BINARY, so range ` +
+          "queries cannot use the index (use utf8mb4_nopad_bin on MariaDB, utf8mb4_0900_bin on MySQL 8)",
+      );
+    }
+    if (!s.forceIndex)
+      notes.push(`${this.label}: no index starts with the key columns; ranges scan the table`);
+    return notes;
+  }
+
+  async count(shape: RecordShape, range: KeyRange): Promise<number> {
+    const s = await this.sql(shape);
+    const rows = await this.session.read("count failed", (conn) =>
+      this.session.rows(conn, `SELECT COUNT(*) FROM ${s.from(range)}`),
+    );
+    return Number(rows[0]?.[0] ?? 0);
+  }
+
+  /** One statement per call (see ShapeSql.bucketSql), split only when its text would pass `maxStatementChars`. */
+  async checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
+    const s = await this.sql(shape);
+    const out: RangeChecksum[] = ranges.map(() => ({ count: 0, xor: "0000000000000000" }));
+    const run = async (from: number, to: number): Promise<void> => {
+      const part = ranges.slice(from, to);
+      const sql = s.bucketSql(part, s.pushable ? "aggregate" : "rows");
+      if (!sql) return;
+      if (sql.length > this.maxStatementChars && part.length > 1) {
+        const mid = from + Math.floor(part.length / 2);
+        await run(from, mid);
+        await run(mid, to);
+        return;
+      }
+      const sums = s.pushable
+        ? await this.checksumInStore(sql, part.length)
+        : await this.checksumInEngine(s, sql, part.length);
+      sums.forEach((sum, i) => {
+        out[from + i] = sum;
+      });
+    };
+    await run(0, ranges.length);
+    return out;
+  }
+
+  private async checksumInStore(sql: string, n: number): Promise<RangeChecksum[]> {
+    const out: RangeChecksum[] = Array.from({ length: n }, () => ({ count: 0, xor: "0000000000000000" }));
+    const rows = await this.session.read("range checksum failed", (conn) => this.session.rows(conn, sql));
+    for (const [i, count, xor] of rows) {
+      const c = Number(count);
+      out[Number(i)] = { count: c, xor: String(xor) };
+      this.stats.rowsScanned += c;
+    }
+    return out;
+  }
+
+  /**
+   * The same bucketing statement lists raw rows and the engine's codec hashes them. A failed stream is read
+   * again from the start (nothing has been handed out yet).
+   */
+  private async checksumInEngine(s: ShapeSql, sql: string, n: number): Promise<RangeChecksum[]> {
+    for (let attempt = 1; ; attempt++) {
+      const accs = Array.from({ length: n }, () => new ChecksumAccumulator());
+      try {
+        for await (const row of this.session.stream("range checksum failed", sql, 1000)) {
+          const fp = this.decode("range checksum failed", () => s.codec.fingerprintRaw(row.slice(1)));
+          accs[Number(row[0])]!.add(fp);
+          this.stats.rowsRead++;
+          this.stats.rowsScanned++;
+        }
+        return accs.map((a) => a.result());
+      } catch (err) {
+        if (attempt >= 3 || !transientError(err)) throw err;
+      }
+    }
+  }
+
+  /**
+   * Three ways, cheapest first: a small range (the bisection's sub-ranges) has its keys read in order (up
+   * to 64 per part) and every step-th picked; a large range of one integer key uses an equal-width
+   * histogram; anything else numbers its rows, keeping those with `(rn - 1) % step = 0 AND rn > 1`.
+   */
+  async splitRange(shape: RecordShape, range: KeyRange, parts: number): Promise<Key[]> {
+    if (parts < 2) return [];
+    const s = await this.sql(shape);
+    const n = Math.floor(parts);
+    return this.session.read("range split failed", async (conn) => {
+      const integer = shape.key.length === 1 && shape.key[0]!.type === "integer" && s.sargable;
+      if (!(integer && n >= 64)) {
+        const cap = Math.min(n * 64, 4096);
+        const rows = await this.session.rows(
+          conn,
+          `SELECT ${s.keyRefs.join(", ")} FROM ${s.table}${s.forceIndex}${s.where(range)}${s.orderBy()} LIMIT ${cap + 1}`,
+        );
+        if (rows.length <= cap) {
+          const step = Math.ceil(rows.length / n);
+          const keys: Key[] = [];
+          for (let i = step; i < rows.length; i += step) keys.push(s.codec.key(rows[i]!));
+          return keys;
+        }
+      } else {
+        // A temporary table of the whole range (what row numbering needs) costs more than a GROUP BY.
+        const keys = await splitByHistogram(s, range, n, (sql) => this.session.rows(conn, sql));
+        if (keys) return keys;
+      }
+      const cols = s.keyRefs.map((k, i) => `${k} AS k${i}`).join(", ");
+      const rows = await this.session.rows(
+        conn,
+        `SELECT ${s.keyRefs.map((_, i) => `x.k${i}`).join(", ")} FROM (SELECT ${cols}, ` +
+          `ROW_NUMBER() OVER (ORDER BY ${s.keyOrder.join(", ")}) AS rn, COUNT(*) OVER () AS n ` +
+          `FROM ${s.table}${s.forceIndex}${s.where(range)}) AS x ` +
+          `WHERE x.rn > 1 AND (x.rn - 1) % CEIL(x.n / ${n}) = 0 ORDER BY x.rn`,
+      );
+      return rows.map((r) => s.codec.key(r));
+    });
+  }
+
+  /**
+   * Keys whose order the index serves are read in pages (ORDER BY key LIMIT batchSize, then after the last
+   * key): each page is a short index range read, repeatable on a transient failure. Binary-compared text
+   * keys need a sort of the whole range, so they are read by one streamed statement instead, with
+   * backpressure; after a transient failure it resumes behind the last key handed out.
+   */
+  async *streamFingerprints(
+    shape: RecordShape,
+    range: KeyRange,
+    batchSize: number,
+  ): AsyncIterable<readonly KeyFingerprint[]> {
+    const s = await this.sql(shape);
+    const size = Math.max(1, Math.floor(batchSize));
+    const select = s.pushable ? `${s.keyRefs.join(", ")}, ${s.fingerprint}` : s.rawList;
+    const toBatch = (rows: readonly unknown[][]): KeyFingerprint[] =>
+      rows.map((row) => ({
+        key: s.codec.key(row),
+        fingerprint: s.pushable ? String(row[s.keyWidth]) : s.codec.fingerprintRaw(row),
+      }));
+    const statement = (after: Key | null, limit: string) => {
+      const cond = s.pageCondition(range, after);
+      return `SELECT ${select} FROM ${s.table}${s.forceIndex}${cond ? ` WHERE ${cond}` : ""}${s.orderBy()}${limit}`;
+    };
+    if (s.sargable) {
+      for (let after: Key | null = null; ; ) {
+        const sql = statement(after, ` LIMIT ${size}`);
+        const rows = await this.session.read("fingerprint stream failed", (conn) =>
+          this.session.rows(conn, sql),
+        );
+        const batch = this.decode("fingerprint stream failed", () => toBatch(rows));
+        if (batch.length > 0) yield batch;
+        if (rows.length < size) return;
+        after = batch.at(-1)!.key;
+      }
+    }
+    let after: Key | null = null;
+    let batch: unknown[][] = [];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        for await (const row of this.session.stream(
+          "fingerprint stream failed",
+          statement(after, ""),
+          size,
+        )) {
+          batch.push(row);
+          if (batch.length >= size) {
+            const out = this.decode("fingerprint stream failed", () => toBatch(batch));
+            this.stats.rowsRead += out.length;
+            batch = [];
+            after = out.at(-1)!.key;
+            yield out;
+          }
+        }
+        break;
+      } catch (err) {
+        if (attempt >= 3 || !transientError(err)) throw err;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) {
+      this.stats.rowsRead += batch.length;
+      yield this.decode("fingerprint stream failed", () => toBatch(batch));
+    }
+  }
+
+  /** Runs the engine's codec over rows read; a value it cannot read becomes a ConnectorError naming the column. */
+  private decode<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw this.session.error(what, err);
+    }
+  }
+
+  async fetchRecords(shape: RecordShape, keys: readonly Key[]): Promise<StoredRecord[]> {
+    if (keys.length === 0) return [];
+    const s = await this.sql(shape);
+    const out: StoredRecord[] = [];
+    for (let i = 0; i < keys.length; i += this.keysPerStatement) {
+      const part = keys.slice(i, i + this.keysPerStatement);
+      const rows = await this.session.read("record fetch failed", (conn) =>
+        this.session.rows(conn, `SELECT ${s.rawList} FROM ${s.table} WHERE ${s.keysCondition(part)}`),
+      );
+      this.decode("record fetch failed", () => {
+        for (const row of rows) out.push(s.codec.record(row));
+      });
+    }
+    return out;
+  }
+
+  /**
+   * One transaction per call (see `writeConditionally`). A deadlock or a duplicate key (a concurrent insert
+   * under READ COMMITTED, where absent keys are not gap-locked) has rolled everything back, so the batch is
+   * tried again from the start: safe, because every write is conditional. Nothing else is repeated.
+   */
+  async applyWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]> {
+    if (writes.length === 0) return [];
+    if (this.options.readonly) throw new ConnectorError(`${this.label}: opened read-only; no writes`);
+    const s = await this.sql(shape);
+    for (const w of writes) {
+      if (w.next && w.next.length !== shape.columns.length) {
+        throw new ConnectorError(
+          `${this.label}: a write to ${JSON.stringify(w.key)} has the wrong column count`,
+        );
+      }
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcomes = await this.session.withConnection((conn) =>
+          writeConditionally(this.session, conn, s, writes, this.keysPerStatement),
+        );
+        this.stats.rowsWritten += outcomes.filter((o) => o === "applied").length;
+        return outcomes;
+      } catch (err) {
+        const code = typeof err === "object" && err && "code" in err ? String(err.code) : "";
+        const rolledBack = code === "ER_LOCK_DEADLOCK" || code === "ER_DUP_ENTRY";
+        if (attempt >= 3 || !rolledBack) throw this.session.error("conditional write failed", err);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.options.ownsPool) await this.pool.end();
+  }
+}
+
+export interface OpenMysqlOptions {
+  readonly label?: string;
+  readonly readonly?: boolean;
+  /** Connections in the pool (default 4: detection reads each replica on one or two at a time). */
+  readonly poolSize?: number;
+  readonly connectTimeoutMs?: number;
+  readonly queryTimeoutMs?: number;
+}
+
+/**
+ * Opens a pool for `mysql://user:password@host:port/database` (or `mariadb://…`) and wraps one table of it.
+ * Query parameters: `ssl=true` (verified TLS), `connectTimeout` and `queryTimeout` in ms. Nothing connects
+ * until the first call; connection errors surface there as ConnectorErrors naming the label.
+ */
+export function openMysqlConnector(
+  url: string,
+  table: string,
+  options: OpenMysqlOptions = {},
+): MysqlConnector {
+  const label = options.label ?? "";
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ConnectorError(`${label ? `${label}: ` : ""}invalid URL ${redactUrl(url)}`);
+  }
+  if (u.protocol !== "mysql:" && u.protocol !== "mariadb:") {
+    throw new ConnectorError(`${label ? `${label}: ` : ""}not a mysql: or mariadb: URL: ${redactUrl(url)}`);
+  }
+  const param = (name: string) => {
+    const v = u.searchParams.get(name);
+    return v === null || v === "" ? undefined : Number(v);
+  };
+  const pool = createPool({
+    host: u.hostname || "127.0.0.1",
+    port: u.port ? Number(u.port) : 3306,
+    user: decodeURIComponent(u.username || "root"),
+    password: decodeURIComponent(u.password),
+    database: decodeURIComponent(u.pathname.replace(/^\//, "")) || undefined,
+    charset: "UTF8MB4_UNICODE_CI",
+    connectionLimit: options.poolSize ?? 4,
+    connectTimeout: param("connectTimeout") ?? options.connectTimeoutMs ?? 10_000,
+    enableKeepAlive: true,
+    ...(u.searchParams.get("ssl") === "true" ? { ssl: { rejectUnauthorized: true } } : {}),
+  });
+  // An idle pooled connection that the server drops emits 'error' on the pool's connection; without a
+  // listener Node would crash the process. The next borrow simply gets a fresh connection.
+  pool.on("connection", (conn) => {
+    conn.on("error", () => undefined);
+  });
+  return new MysqlConnector(pool, table, {
+    label,
+    where: redactUrl(url),
+    readonly: options.readonly ?? false,
+    queryTimeoutMs: param("queryTimeout") ?? options.queryTimeoutMs ?? 600_000,
+    ownsPool: true,
+  });
+}

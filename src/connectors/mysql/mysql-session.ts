@@ -1,0 +1,289 @@
+/** Borrowing MariaDB/MySQL connections from a caller's pool: session setup, string reads, timeouts, retries, errors. */
+import type { Readable } from "node:stream";
+import type { Pool, PoolConnection, QueryOptions, TypeCast } from "mysql2/promise";
+import { redactText } from "../../config/redact.js";
+import { ConnectorError, type ConnectorStats } from "../connector.js";
+
+/** Which server answers: the SQL dialects differ in a few places (timeouts, JSON, window syntax is shared). */
+export type MysqlFlavor = "mariadb" | "mysql";
+
+export interface MysqlSessionOptions {
+  /** Replica label that starts every error message. */
+  readonly label: string;
+  /** Where the store is, for messages (credentials are redacted again before use). */
+  readonly where: string;
+  /** Server-side limit on one read statement, in ms (0: none). Streams are not limited. */
+  readonly queryTimeoutMs: number;
+  /** Attempts for a read that failed for a transient reason (connection lost, too many connections, deadlock). */
+  readonly readAttempts: number;
+}
+
+/**
+ * Every value is read as text (or bytes for binary strings), whatever the pool's own options say:
+ * integers beyond 2^53, decimals and dates must reach the engine's canonical encoder unrounded and without
+ * a local time zone. BIT arrives as bytes and is read as an unsigned integer.
+ */
+const readAsText: TypeCast = (field, next) => {
+  if (field.type === "JSON" || field.extendedFormat === "json") return field.string("utf8");
+  if (field.type === "BIT") {
+    const b = field.buffer();
+    return b === null ? null : BigInt(`0x${b.toString("hex") || "0"}`).toString();
+  }
+  switch (field.type) {
+    case "BLOB":
+    case "TINY_BLOB":
+    case "MEDIUM_BLOB":
+    case "LONG_BLOB":
+    case "STRING":
+    case "VAR_STRING":
+    case "VARCHAR":
+    case "GEOMETRY":
+      return next(); // a Buffer for binary strings, text decoded from the column's charset otherwise
+    default:
+      return field.string();
+  }
+};
+
+const UNREACHABLE = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "ECONNRESET",
+  "EPIPE",
+  "PROTOCOL_CONNECTION_LOST",
+]);
+const ACCESS_DENIED = new Set([
+  "ER_ACCESS_DENIED_ERROR",
+  "ER_DBACCESS_DENIED_ERROR",
+  "ER_TABLEACCESS_DENIED_ERROR",
+  "ER_COLUMNACCESS_DENIED_ERROR",
+  "ER_ACCESS_DENIED_NO_PASSWORD_ERROR",
+]);
+/** Server-side statement timeouts: MariaDB max_statement_time, MySQL MAX_EXECUTION_TIME; client-side backstop. */
+const TIMED_OUT = new Set([
+  "ER_STATEMENT_TIMEOUT",
+  "ER_QUERY_TIMEOUT",
+  "PROTOCOL_SEQUENCE_TIMEOUT",
+  "ER_LOCK_WAIT_TIMEOUT",
+]);
+const TRANSIENT = new Set([...UNREACHABLE, "ER_CON_COUNT_ERROR", "ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"]);
+
+/** Server error numbers mysql2 has no name for (it knows MySQL's list, not MariaDB's additions). */
+const MARIADB_CODES: Readonly<Record<number, string>> = { 1969: "ER_STATEMENT_TIMEOUT" };
+
+function codeOf(err: unknown): string {
+  if (typeof err !== "object" || err === null) return "";
+  const errno = "errno" in err ? Number(err.errno) : 0;
+  if (MARIADB_CODES[errno]) return MARIADB_CODES[errno];
+  return "code" in err ? String(err.code) : "";
+}
+
+/** True when repeating a read that failed with `err` may succeed and cannot do harm. */
+export function transientError(err: unknown): boolean {
+  if (err instanceof MysqlConnectorError) return err.transient;
+  return TRANSIENT.has(codeOf(err));
+}
+
+/** True when the connection that produced `err` must not go back to the pool. */
+function fatalError(err: unknown): boolean {
+  if (typeof err === "object" && err !== null && "fatal" in err && err.fatal) return true;
+  return UNREACHABLE.has(codeOf(err)) || codeOf(err) === "PROTOCOL_SEQUENCE_TIMEOUT";
+}
+
+/** A ConnectorError that remembers whether the failure was transient (so a read may be repeated). */
+export class MysqlConnectorError extends ConnectorError {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+  ) {
+    super(message);
+  }
+}
+
+const SESSION_KEY = Symbol("concord.mysql.session");
+
+/** Connections of the pool, with what their session was set up for. */
+interface SessionState {
+  readonly flavor: MysqlFlavor;
+}
+
+export class MysqlSession {
+  private flavorSeen: MysqlFlavor | undefined;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly options: MysqlSessionOptions,
+    private readonly stats: ConnectorStats,
+  ) {}
+
+  /** The server flavour, known after the first connection was set up. */
+  get flavor(): MysqlFlavor | undefined {
+    return this.flavorSeen;
+  }
+
+  /** A ConnectorError with one line: label, what failed, and why (credentials redacted). */
+  error(what: string, err: unknown): ConnectorError {
+    if (err instanceof ConnectorError) return err;
+    const code = codeOf(err);
+    const message = err instanceof Error ? err.message : String(err);
+    const where = redactText(this.options.where);
+    let text: string;
+    if (UNREACHABLE.has(code) || code === "ER_CON_COUNT_ERROR") text = `cannot reach ${where}: ${message}`;
+    else if (ACCESS_DENIED.has(code)) text = `access denied at ${where}: ${message}`;
+    else if (code === "ER_BAD_DB_ERROR") text = `${message} at ${where}`;
+    else if (code === "ER_NO_SUCH_TABLE") text = `${what}: ${message}`;
+    else if (TIMED_OUT.has(code)) text = `${what}: timed out (${message})`;
+    else text = `${what}: ${message}`;
+    const line = redactText(`${this.options.label}: ${text}`).replace(/\s*\n\s*/g, " ");
+    return new MysqlConnectorError(line, transientError(err));
+  }
+
+  /**
+   * Runs `fn` on a connection of the pool whose session is in UTC, utf8mb4 and backslash-escaping mode.
+   * Connections that failed fatally are destroyed instead of returned.
+   */
+  async withConnection<T>(fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
+    const conn = await this.pool.getConnection();
+    let healthy = true;
+    try {
+      await this.setUp(conn);
+      return await fn(conn);
+    } catch (err) {
+      if (fatalError(err)) healthy = false;
+      throw err;
+    } finally {
+      if (healthy) conn.release();
+      else conn.destroy();
+    }
+  }
+
+  /** A read: `fn` on a connection, repeated on transient failures (a read changes nothing, so repeating is safe). */
+  async read<T>(what: string, fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.withConnection(fn);
+      } catch (err) {
+        if (attempt >= this.options.readAttempts || !transientError(err)) throw this.error(what, err);
+        await new Promise((r) => setTimeout(r, 50 * 4 ** (attempt - 1)));
+      }
+    }
+  }
+
+  private async setUp(conn: PoolConnection): Promise<void> {
+    const core = (conn as unknown as { connection: Record<symbol, SessionState | undefined> }).connection;
+    const state = core[SESSION_KEY];
+    if (state) {
+      this.flavorSeen = state.flavor;
+      return;
+    }
+    // NAMES utf8mb4: text arrives and MD5 hashes as UTF-8. UTC: TIMESTAMP reads as UTC, DATETIME is taken as
+    // UTC. Backslash escapes: the literals built here and by mysql2 rely on them. net_write_timeout: a stream
+    // waits while the engine merges; the server must not drop a slow reader after the default 60 s.
+    await conn.query(
+      "SET NAMES utf8mb4, time_zone = '+00:00', net_write_timeout = GREATEST(@@net_write_timeout, 3600), " +
+        "sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))",
+    );
+    const [rows] = await conn.query({ sql: "SELECT VERSION(), HEX(?)", values: ["é"], rowsAsArray: true });
+    const [version, hex] = (rows as unknown[][])[0] ?? [];
+    if (hex !== "C3A9") {
+      throw new ConnectorError(
+        `${this.options.label}: the connection does not send UTF-8 (create the pool with charset utf8mb4)`,
+      );
+    }
+    const flavor: MysqlFlavor = String(version).toLowerCase().includes("mariadb") ? "mariadb" : "mysql";
+    core[SESSION_KEY] = { flavor };
+    this.flavorSeen = flavor;
+  }
+
+  /** Adds the server-side statement timeout to a SELECT (dialects differ). */
+  private limited(sql: string): string {
+    const ms = this.options.queryTimeoutMs;
+    if (!ms || !sql.startsWith("SELECT")) return sql;
+    // MariaDB: SET STATEMENT … FOR (seconds, fractions allowed). MySQL 8: an optimizer hint (ms, SELECT only).
+    if (this.flavorSeen === "mariadb") return `SET STATEMENT max_statement_time = ${ms / 1000} FOR ${sql}`;
+    return sql.replace(/^SELECT/, `SELECT /*+ MAX_EXECUTION_TIME(${Math.round(ms)}) */`);
+  }
+
+  private queryOptions(sql: string, timeout: boolean): QueryOptions {
+    const ms = this.options.queryTimeoutMs;
+    return {
+      sql: timeout ? this.limited(sql) : sql,
+      rowsAsArray: true,
+      typeCast: readAsText,
+      // Client-side backstop for a server or network that stops answering; the connection is then destroyed.
+      ...(timeout && ms ? { timeout: ms + 5000 } : {}),
+    };
+  }
+
+  /** Runs one statement and returns its rows as arrays of text (or bytes); counts rows and bytes read. */
+  async rows(conn: PoolConnection, sql: string): Promise<unknown[][]> {
+    const [rows] = await conn.query(this.queryOptions(sql, true));
+    this.stats.queries++;
+    const list = rows as unknown[][];
+    this.stats.rowsRead += list.length;
+    for (const row of list) this.stats.bytesRead += rowBytes(row);
+    return list;
+  }
+
+  /** Runs a statement that returns no rows (writes, transaction control); returns the affected row count. */
+  async execute(conn: PoolConnection, sql: string): Promise<number> {
+    const [result] = await conn.query({ sql });
+    this.stats.queries++;
+    return (result as { affectedRows?: number }).affectedRows ?? 0;
+  }
+
+  /**
+   * Streams the rows of one statement with backpressure: the server is paused while the consumer holds a
+   * full buffer, so memory stays bounded by `highWaterMark` rows. Leaving early destroys the connection
+   * (the cheapest way to stop a server mid-result).
+   */
+  async *stream(what: string, sql: string, highWaterMark: number): AsyncIterable<unknown[]> {
+    let conn: PoolConnection;
+    try {
+      conn = await this.pool.getConnection();
+    } catch (err) {
+      throw this.error(what, err);
+    }
+    try {
+      await this.setUp(conn);
+    } catch (err) {
+      conn.destroy();
+      throw this.error(what, err);
+    }
+    const core = (
+      conn as unknown as { connection: { query(o: QueryOptions): { stream(o: object): Readable } } }
+    ).connection;
+    this.stats.queries++;
+    const readable = core.query(this.queryOptions(sql, false)).stream({ highWaterMark });
+    let finished = false;
+    try {
+      for await (const row of readable) {
+        this.stats.bytesRead += rowBytes(row as unknown[]);
+        yield row as unknown[];
+      }
+      finished = true;
+    } catch (err) {
+      throw this.error(what, err);
+    } finally {
+      if (finished) conn.release();
+      else {
+        readable.destroy();
+        conn.destroy();
+      }
+    }
+  }
+}
+
+/** Payload bytes of a row as read (an estimate of what crossed the wire). */
+export function rowBytes(row: readonly unknown[]): number {
+  let n = 0;
+  for (const v of row) {
+    if (typeof v === "string") n += v.length;
+    else if (v instanceof Uint8Array) n += v.byteLength;
+    else if (v !== null && v !== undefined) n += 8;
+  }
+  return n;
+}

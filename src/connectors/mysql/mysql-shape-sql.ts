@@ -1,0 +1,280 @@
+/** The SQL one record shape needs on one MariaDB/MySQL table: fingerprints, key predicates, bucket checksums. No I/O. */
+import { escapeId } from "mysql2/promise";
+import type { ColumnType } from "../../core/canonical.js";
+import { compareKeys, type Key, type KeyRange, type RecordShape } from "../../core/model.js";
+import { RowCodec } from "../../core/row-codec.js";
+import { ConnectorError } from "../connector.js";
+import {
+  canonicalSql,
+  exactTextOrder,
+  keyLiteral,
+  keyOrderSql,
+  type MysqlColumn,
+  writeLiteral,
+} from "./mysql-column-types.js";
+
+/** Quotes a table name, allowing `schema.table`. */
+export function quoteTable(name: string): string {
+  return name
+    .split(".")
+    .map((part) => escapeId(part))
+    .join(".");
+}
+
+const ALIAS = "t";
+
+/** `k >= lit` (or `>`, `<`) for a key tuple, expanded lexicographically so the range optimizer can use the index. */
+function tupleCompare(exprs: readonly string[], lits: readonly string[], last: ">=" | ">" | "<"): string {
+  const strict = last === "<" ? "<" : ">";
+  let out = `${exprs.at(-1)} ${last} ${lits.at(-1)}`;
+  for (let i = exprs.length - 2; i >= 0; i--) {
+    out = `(${exprs[i]} ${strict} ${lits[i]} OR (${exprs[i]} = ${lits[i]} AND ${out}))`;
+  }
+  return out;
+}
+
+/** What a checksum or fingerprint query returns per row when the store cannot hash: the raw columns. */
+export type BucketMode = "aggregate" | "rows";
+
+/**
+ * Compiled SQL for one RecordShape over one table. Every column is referenced through the alias `t`.
+ * `pushable` is false when a column's canonical text cannot be built exactly in SQL (FLOAT/DOUBLE, JSON,
+ * or a logical type declared over an unrelated native type): then rows are fingerprinted by `codec`.
+ */
+export class ShapeSql {
+  readonly codec: RowCodec;
+  /** The table with its alias: `db`.`items` AS t. */
+  readonly table: string;
+  /** The quoted table name alone (INSERT takes no alias). */
+  readonly tableName: string;
+  readonly keyWidth: number;
+  /** Raw key columns (`t`.`id`). */
+  readonly keyRefs: readonly string[];
+  /** Binary-safe key expressions for comparisons and ORDER BY. */
+  readonly keyOrder: readonly string[];
+  /** True when every key expression is a bare column, so ranges and ORDER BY can use the key's index. */
+  readonly sargable: boolean;
+  /** Columns (with native types) whose canonical text is computed in the engine, not in SQL. */
+  readonly clientColumns: readonly string[];
+  readonly pushable: boolean;
+  /** First 16 hex digits of MD5 of the canonical row encoding, built in SQL (only when `pushable`). */
+  readonly fingerprint: string;
+  /** The raw columns, key first, in shape order: what RowCodec reads. */
+  readonly rawList: string;
+  /** ` FORCE INDEX (...)` for the index on the key columns, or "". */
+  readonly forceIndex: string;
+  private readonly types: readonly ColumnType[];
+  private readonly natives: readonly MysqlColumn[];
+
+  constructor(
+    readonly shape: RecordShape,
+    table: string,
+    columns: ReadonlyMap<string, MysqlColumn>,
+    keyIndex: string | null,
+  ) {
+    this.codec = new RowCodec(shape);
+    this.tableName = quoteTable(table);
+    this.table = `${this.tableName} AS ${ALIAS}`;
+    this.forceIndex = keyIndex ? ` FORCE INDEX (${escapeId(keyIndex)})` : "";
+    const all = [...shape.key, ...shape.columns];
+    this.natives = all.map((c) => {
+      const native = columns.get(c.name);
+      if (!native) throw new ConnectorError(`column ${c.name} does not exist in table ${table}`);
+      return native;
+    });
+    this.types = all.map((c) => c.type);
+    this.keyWidth = shape.key.length;
+    const refs = all.map((c) => `${ALIAS}.${escapeId(c.name)}`);
+    this.keyRefs = refs.slice(0, this.keyWidth);
+    this.keyOrder = shape.key.map((c, i) => keyOrderSql(c.type, this.natives[i]!, refs[i]!));
+    this.sargable = this.keyOrder.every((e, i) => e === refs[i]);
+    this.rawList = refs.join(", ");
+
+    const parts: string[] = [];
+    const client: string[] = [];
+    all.forEach((c, i) => {
+      const native = this.natives[i]!;
+      const canon = canonicalSql(c.type, native, refs[i]!);
+      if (canon === null) {
+        client.push(`${c.name} (${native.columnType} as ${c.type})`);
+        return;
+      }
+      // Only text can hold the separator or the escape character; null is \N.
+      const escaped =
+        c.type === "text" ? `REPLACE(REPLACE(${canon}, '\\\\', '\\\\\\\\'), '|', '\\\\|')` : canon;
+      parts.push(i < this.keyWidth || !native.nullable ? escaped : `COALESCE(${escaped}, '\\\\N')`);
+    });
+    this.clientColumns = client;
+    this.pushable = client.length === 0;
+    // CONCAT, not CONCAT_WS: every part is already non-null, and it is the cheaper call per row.
+    this.fingerprint = this.pushable ? `LEFT(MD5(CONCAT(${parts.join(", '|', ")})), 16)` : "";
+  }
+
+  /** Literals a key is compared with, matching `keyOrder`. */
+  keyLiterals(key: Key): string[] {
+    return this.shape.key.map((c, i) => keyLiteral(c.type, this.natives[i]!, key[i]!));
+  }
+
+  /** The WHERE condition of a range (without WHERE), or "" for the whole table. */
+  rangeCondition(range: KeyRange): string {
+    const parts: string[] = [];
+    if (range.lo) parts.push(tupleCompare(this.keyOrder, this.keyLiterals(range.lo), ">="));
+    if (range.hi) parts.push(tupleCompare(this.keyOrder, this.keyLiterals(range.hi), "<"));
+    return parts.join(" AND ");
+  }
+
+  /** The condition for the keys of `range` after `after` (keyset pagination), or of the whole range. */
+  pageCondition(range: KeyRange, after: Key | null): string {
+    if (!after) return this.rangeCondition(range);
+    const parts = [tupleCompare(this.keyOrder, this.keyLiterals(after), ">")];
+    if (range.hi) parts.push(tupleCompare(this.keyOrder, this.keyLiterals(range.hi), "<"));
+    return parts.join(" AND ");
+  }
+
+  where(range: KeyRange): string {
+    const c = this.rangeCondition(range);
+    return c ? ` WHERE ${c}` : "";
+  }
+
+  /**
+   * FROM for an unordered read of a range: the key's index is forced for a bounded range (the optimizer
+   * misjudges wide ones), left to the optimizer for the whole table (COUNT(*) may prefer a smaller index).
+   */
+  from(range: KeyRange): string {
+    return `${this.table}${range.lo || range.hi ? this.forceIndex : ""}${this.where(range)}`;
+  }
+
+  orderBy(): string {
+    return ` ORDER BY ${this.keyOrder.join(", ")}`;
+  }
+
+  /**
+   * A condition matching exactly the given keys. Binary-compared text keys also get an equality on the
+   * bare column, which is looser (case- or pad-insensitive) but lets the index find the candidates.
+   */
+  keysCondition(keys: readonly Key[]): string {
+    const loose = this.shape.key.map((c, i) => {
+      const n = this.natives[i]!;
+      return c.type === "text" && !exactTextOrder(n) && (n.charset ?? "").startsWith("utf8");
+    });
+    if (this.keyWidth === 1) {
+      const exact = `${this.keyOrder[0]} IN (${keys.map((k) => this.keyLiterals(k)[0]).join(", ")})`;
+      if (!loose[0]) return exact;
+      return `${this.keyRefs[0]} IN (${keys.map((k) => writeLiteral("text", this.natives[0]!, k[0]!)).join(", ")}) AND ${exact}`;
+    }
+    return keys
+      .map((k) => {
+        const lits = this.keyLiterals(k);
+        const terms = this.keyOrder.map((e, i) => `${e} = ${lits[i]}`);
+        loose.forEach((l, i) => {
+          if (l) terms.unshift(`${this.keyRefs[i]} = ${writeLiteral("text", this.natives[i]!, k[i]!)}`);
+        });
+        return `(${terms.join(" AND ")})`;
+      })
+      .join(" OR ");
+  }
+
+  /** Aggregate columns of a bucket: row count and XOR of fingerprints as 16 hex digits (0 for no rows). */
+  private aggregate(): string {
+    return `COUNT(*), LPAD(LOWER(HEX(BIT_XOR(CAST(CONV(${this.fingerprint}, 16, 10) AS UNSIGNED)))), 16, '0')`;
+  }
+
+  /**
+   * One statement that checksums (mode "aggregate": rows of bucket, count, xor) or lists (mode "rows": rows
+   * of bucket, raw columns…) every range at once; a row in several ranges counts in each. Buckets with
+   * no rows may be missing from an aggregate result: they are (0, zeros).
+   *
+   * - Sargable keys: the bounded ranges become a derived table joined to the table (STRAIGHT_JOIN and
+   *   FORCE INDEX make each bucket an index range scan, "Range checked for each record", where MariaDB
+   *   would otherwise pick a block nested loop and MySQL 8 a hash join, both bucket × table comparisons);
+   *   each range open at one end is a UNION ALL branch of its own.
+   * - Otherwise, when the ranges are ascending and disjoint (as detection asks): one scan that assigns each
+   *   row its bucket with a binary search tree of IF()s over the bounds.
+   * - Otherwise: one UNION ALL branch per range.
+   */
+  bucketSql(ranges: readonly KeyRange[], mode: BucketMode): string {
+    const select = mode === "aggregate" ? this.aggregate() : this.rawList;
+    const live = ranges
+      .map((range, i) => ({ range, i }))
+      .filter(({ range }) => !(range.lo && range.hi && compareKeys(this.shape.key, range.lo, range.hi) >= 0));
+    if (live.length === 0) return "";
+    const branch = (range: KeyRange, i: number) => `SELECT ${i}, ${select} FROM ${this.from(range)}`;
+    if (this.sargable) {
+      const bounded = live.filter(({ range }) => range.lo && range.hi);
+      const statements = live.filter(({ range }) => !(range.lo && range.hi)).map((b) => branch(b.range, b.i));
+      if (bounded.length > 0) statements.unshift(this.joinSql(bounded, mode, select));
+      return statements.join(" UNION ALL ");
+    }
+    if (this.ascendingDisjoint(live.map((b) => b.range))) return this.treeSql(live, mode, select);
+    return live.map((b) => branch(b.range, b.i)).join(" UNION ALL ");
+  }
+
+  private joinSql(
+    bounded: readonly { range: KeyRange; i: number }[],
+    mode: BucketMode,
+    select: string,
+  ): string {
+    const w = this.keyWidth;
+    const lo = Array.from({ length: w }, (_, j) => `b.l${j}`);
+    const hi = Array.from({ length: w }, (_, j) => `b.h${j}`);
+    const rows = bounded.map(({ range, i }, n) => {
+      const values = [...this.keyLiterals(range.lo!), ...this.keyLiterals(range.hi!)];
+      if (n > 0) return `SELECT ${i}, ${values.join(", ")}`;
+      const named = values.map((v, j) => `${v} AS ${j < w ? `l${j}` : `h${j - w}`}`);
+      return `SELECT ${i} AS i, ${named.join(", ")}`;
+    });
+    const on = `${tupleCompare(this.keyOrder, lo, ">=")} AND ${tupleCompare(this.keyOrder, hi, "<")}`;
+    return (
+      `SELECT STRAIGHT_JOIN b.i, ${select} FROM (${rows.join(" UNION ALL ")}) AS b ` +
+      `JOIN ${this.table}${this.forceIndex} ON ${on}${mode === "aggregate" ? " GROUP BY b.i" : ""}`
+    );
+  }
+
+  private ascendingDisjoint(ranges: readonly KeyRange[]): boolean {
+    for (let i = 0; i + 1 < ranges.length; i++) {
+      const hi = ranges[i]!.hi;
+      const lo = ranges[i + 1]!.lo;
+      if (!hi || !lo || compareKeys(this.shape.key, hi, lo) > 0) return false;
+    }
+    return true;
+  }
+
+  private treeSql(live: readonly { range: KeyRange; i: number }[], mode: BucketMode, select: string): string {
+    // Cut points in ascending order; labels[j] is the bucket of keys with exactly j cuts at or below them.
+    const cuts: Key[] = [];
+    const labels: number[] = [live[0]!.range.lo ? -1 : live[0]!.i];
+    for (const { range, i } of live) {
+      if (range.lo) {
+        const last = cuts.at(-1);
+        if (last && compareKeys(this.shape.key, last, range.lo) === 0) labels[labels.length - 1] = i;
+        else {
+          cuts.push(range.lo);
+          labels.push(i);
+        }
+      }
+      if (range.hi) {
+        cuts.push(range.hi);
+        labels.push(-1);
+      }
+    }
+    const lits = cuts.map((k) => this.keyLiterals(k));
+    const tree = (a: number, b: number): string => {
+      if (labels.slice(a, b + 1).every((l) => l === labels[a])) return String(labels[a]);
+      const mid = Math.ceil((a + b) / 2);
+      return `IF(${tupleCompare(this.keyOrder, lits[mid - 1]!, "<")}, ${tree(a, mid - 1)}, ${tree(mid, b)})`;
+    };
+    const where = this.where({ lo: live[0]!.range.lo, hi: live.at(-1)!.range.hi });
+    const group = mode === "aggregate" ? " GROUP BY i" : "";
+    return `SELECT ${tree(0, cuts.length)} AS i, ${select} FROM ${this.table}${where}${group} HAVING i >= 0`;
+  }
+
+  /** Literals that store a canonical row (key first) in shape order. */
+  rowLiterals(values: readonly (string | null)[]): string[] {
+    return values.map((v, i) => writeLiteral(this.types[i]!, this.natives[i]!, v));
+  }
+
+  /** Quoted column names, key first, in shape order. */
+  columnNames(): string[] {
+    return [...this.shape.key, ...this.shape.columns].map((c) => escapeId(c.name));
+  }
+}

@@ -1,0 +1,86 @@
+/** Reads a MariaDB/MySQL table's columns and indexes from information_schema. Reads only. */
+import { ConnectorError } from "../connector.js";
+import { declaredType, type MysqlColumn, stringLiteral } from "./mysql-column-types.js";
+import type { MysqlSession } from "./mysql-session.js";
+
+/** A table's native columns and the indexes whose leading columns could serve key order. */
+export interface TableMeta {
+  readonly columns: readonly MysqlColumn[];
+  readonly byName: ReadonlyMap<string, MysqlColumn>;
+  /** Index name → its columns in order (PRIMARY first). */
+  readonly indexes: ReadonlyMap<string, readonly string[]>;
+}
+
+/**
+ * The metadata of `table` (`name` in the connection's database, or `db.name`). Throws a ConnectorError
+ * naming the table when it does not exist, and saying so when the URL names no database.
+ */
+export function readTableMeta(session: MysqlSession, table: string, label: string): Promise<TableMeta> {
+  const dot = table.indexOf(".");
+  const schema = dot < 0 ? null : table.slice(0, dot);
+  const name = dot < 0 ? table : table.slice(dot + 1);
+  const db = schema === null ? "DATABASE()" : stringLiteral(schema);
+  const tbl = stringLiteral(name);
+  return session.read("cannot describe table", async (conn) => {
+    const cols = await session.rows(
+      conn,
+      "SELECT COLUMN_NAME, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), CHARACTER_SET_NAME, COLLATION_NAME, " +
+        "DATETIME_PRECISION, COLUMN_COMMENT, IS_NULLABLE FROM information_schema.COLUMNS " +
+        `WHERE TABLE_SCHEMA = ${db} AND TABLE_NAME = ${tbl} ORDER BY ORDINAL_POSITION`,
+    );
+    if (cols.length === 0) {
+      const [[current] = []] = await session.rows(conn, "SELECT DATABASE()");
+      if (schema === null && current == null) {
+        throw new ConnectorError(`${label}: no database selected (name it in the URL path)`);
+      }
+      throw new ConnectorError(
+        `${label}: cannot describe table: table ${schema ?? current}.${name} does not exist`,
+      );
+    }
+    // MariaDB keeps JSON as LONGTEXT with a json_valid() column check. MySQL 8 has a real JSON type, and its
+    // CHECK_CONSTRAINTS view has no TABLE_NAME, so only MariaDB is asked.
+    const jsonColumns = new Set<string>();
+    if (session.flavor === "mariadb") {
+      const checks = await session.rows(
+        conn,
+        "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS " +
+          `WHERE CONSTRAINT_SCHEMA = ${db} AND TABLE_NAME = ${tbl} AND LEVEL = 'Column'`,
+      );
+      for (const [clause] of checks) {
+        const m = /^json_valid\(`((?:[^`]|``)+)`\)$/i.exec(String(clause).trim());
+        if (m) jsonColumns.add(m[1]!.replaceAll("``", "`"));
+      }
+    }
+    const stats = await session.rows(
+      conn,
+      `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ${db} ` +
+        `AND TABLE_NAME = ${tbl} ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`,
+    );
+    const indexes = new Map<string, string[]>();
+    for (const [index, column] of stats) {
+      const list = indexes.get(String(index)) ?? [];
+      list.push(String(column));
+      indexes.set(String(index), list);
+    }
+    const columns: MysqlColumn[] = cols.map((r) => ({
+      name: String(r[0]),
+      dataType: String(r[1]),
+      columnType: String(r[2]),
+      charset: r[3] == null ? null : String(r[3]),
+      collation: r[4] == null ? null : String(r[4]),
+      fsp: r[5] == null ? null : Number(r[5]),
+      json: jsonColumns.has(String(r[0])),
+      declared: declaredType(r[6] == null ? null : String(r[6])),
+      nullable: String(r[7]) !== "NO",
+    }));
+    return { columns, byName: new Map(columns.map((c) => [c.name, c])), indexes };
+  });
+}
+
+/** The first index (PRIMARY preferred) whose leading columns are the key columns in order, or null. */
+export function keyIndex(meta: TableMeta, keyColumns: readonly string[]): string | null {
+  for (const [name, cols] of meta.indexes) {
+    if (keyColumns.every((k, i) => cols[i] === k)) return name;
+  }
+  return null;
+}
