@@ -1,0 +1,110 @@
+/** Builds the one aggregate query that checksums a whole round of key ranges inside PostgreSQL. Builds text only: no I/O. */
+import { Params, type PgRange, type ShapeSql, T } from "./shape-sql.js";
+
+/** A statement and how its rows map back to ranges: each row is [range index, count, xor hex]. */
+export interface ChecksumQuery {
+  readonly text: string;
+  readonly values: unknown[];
+  /** "scan": one pass bucketed by width_bucket; "probe": one index range scan per range. */
+  readonly plan: "scan" | "probe";
+}
+
+const XOR = (s: ShapeSql) => `lpad(to_hex(bit_xor(${s.fingerprint64()})), 16, '0')`;
+
+/**
+ * The checksum (count, XOR of fingerprints) of each of `ranges` (given with their positions in the
+ * caller's list) in one statement.
+ *
+ * For a single bigint-comparable key and ranges that tile one interval in ascending order (the first
+ * round of detection), the table is read once over the covering interval and rows are bucketed by
+ * `width_bucket(key, bounds)` — a binary search over a fixed-width array parameter — and grouped:
+ *
+ *   SELECT width_bucket(t.id, $1::int8[]) + <first index>, count(*), lpad(to_hex(bit_xor(fp64)), 16, '0')
+ *   FROM tbl t WHERE t.id >= $3 AND t.id < $4 GROUP BY 1
+ *
+ * Otherwise (scattered sub-ranges of later rounds, text or composite keys, whose arrays width_bucket
+ * cannot search quickly) each range is an index range scan in a LATERAL join over the bound arrays:
+ *
+ *   SELECT b.i, s.n, s.x FROM unnest($1::int4[], $2::int8[], $3::int8[]) AS b(i, l0, h0)
+ *   CROSS JOIN LATERAL (SELECT count(*), lpad(...) FROM tbl t WHERE t.id >= b.l0 AND t.id < b.h0) s
+ *
+ * with one UNION ALL branch per kind of bound (both, lower only, upper only, none), since an open bound
+ * cannot be a parameter of an index condition. Ranges without rows yield count 0 (or no row).
+ */
+export function checksumQuery(
+  s: ShapeSql,
+  ranges: readonly { index: number; range: PgRange }[],
+): ChecksumQuery {
+  return tiles(s, ranges) ? scanQuery(s, ranges) : probeQuery(s, ranges);
+}
+
+/** True when ranges are adjacent and ascending over a single bigint key. */
+function tiles(s: ShapeSql, ranges: readonly { index: number; range: PgRange }[]): boolean {
+  if (s.keys.length !== 1 || s.keys[0]!.param !== "int8") return false;
+  for (let i = 0; i + 1 < ranges.length; i++) {
+    const hi = ranges[i]!.range.hi;
+    const lo = ranges[i + 1]!.range.lo;
+    if (!hi || !lo || hi[0] !== lo[0] || ranges[i + 1]!.index !== ranges[i]!.index + 1) return false;
+  }
+  return true;
+}
+
+function scanQuery(s: ShapeSql, ranges: readonly { index: number; range: PgRange }[]): ChecksumQuery {
+  const params = new Params();
+  const first = ranges[0]!;
+  const inner = ranges.slice(1).map((r) => r.range.lo![0]);
+  const bucket =
+    inner.length > 0
+      ? `width_bucket(${s.keys[0]!.order}, ${params.add(inner, "int8[]")}) + ${first.index}`
+      : `${first.index}`;
+  const where = s.rangeWhere({ lo: first.range.lo, hi: ranges.at(-1)!.range.hi }, params);
+  const text =
+    `SELECT ${bucket} AS b, count(*)::text AS n, ${XOR(s)} AS x FROM ${s.table} AS ${T}` +
+    `${where ? ` WHERE ${where}` : ""}${inner.length > 0 ? " GROUP BY 1" : ""}`;
+  return { text, values: params.values, plan: "scan" };
+}
+
+function probeQuery(s: ShapeSql, ranges: readonly { index: number; range: PgRange }[]): ChecksumQuery {
+  const params = new Params();
+  const branches: string[] = [];
+  for (const [hasLo, hasHi] of [
+    [true, true],
+    [false, true],
+    [true, false],
+    [false, false],
+  ] as const) {
+    const group = ranges.filter((r) => !!r.range.lo === hasLo && !!r.range.hi === hasHi);
+    if (group.length === 0) continue;
+    const arrays = [
+      params.add(
+        group.map((r) => r.index),
+        "int4[]",
+      ),
+    ];
+    const names = ["i"];
+    const conditions: string[] = [];
+    for (const [side, has, op] of [
+      ["l", hasLo, ">="],
+      ["h", hasHi, "<"],
+    ] as const) {
+      if (!has) continue;
+      const cols = s.keys.map((k, p) => {
+        arrays.push(
+          params.add(
+            group.map((r) => (side === "l" ? r.range.lo : r.range.hi)![p]),
+            `${k.param}[]`,
+          ),
+        );
+        names.push(`${side}${p}`);
+        return `b.${side}${p}`;
+      });
+      conditions.push(`${s.tuple()} ${op} ${cols.length === 1 ? cols[0] : `(${cols.join(", ")})`}`);
+    }
+    branches.push(
+      `SELECT b.i, s.n, s.x FROM unnest(${arrays.join(", ")}) AS b(${names.join(", ")}) CROSS JOIN LATERAL ` +
+        `(SELECT count(*)::text AS n, ${XOR(s)} AS x FROM ${s.table} AS ${T}` +
+        `${conditions.length ? ` WHERE ${conditions.join(" AND ")}` : ""}) AS s`,
+    );
+  }
+  return { text: branches.join(" UNION ALL "), values: params.values, plan: "probe" };
+}

@@ -1,0 +1,208 @@
+/** Bulk conditional writes for one PostgreSQL table: lock, compare fingerprints, write in set-based statements. Runs inside the caller's transaction. */
+import type { CanonicalValue } from "../../core/canonical.js";
+import { fingerprintRow } from "../../core/fingerprint.js";
+import { compareKeys, type Key, keyId } from "../../core/model.js";
+import type { ConditionalWrite, WriteOutcome } from "../connector.js";
+import { nativeSql, quoteName } from "./canonical-sql.js";
+import { Params, type ShapeSql, T } from "./shape-sql.js";
+
+/**
+ * Runs one statement on one connection and returns its rows as arrays (text, except where a statement
+ * selects an int4). `prepare` asks for a named statement, planned once per connection.
+ */
+export type RunQuery = (text: string, values: unknown[], prepare?: boolean) => Promise<(string | null)[][]>;
+
+/** What a batch of writes changes for one key: from the row it held to the row it ends with. */
+interface KeyPlan {
+  readonly key: Key;
+  /** Fingerprint of the row when locked, or null when absent. */
+  readonly before: string | null;
+  /** The values to end with, or null for absent. */
+  after: readonly CanonicalValue[] | null;
+  /** Positions of the writes that were `applied` on this key. */
+  readonly applied: number[];
+}
+
+/**
+ * Applies `writes` with the Connector contract's semantics, in order, as if one at a time:
+ *
+ * 1. `SELECT <key>, <fingerprint> FROM tbl t WHERE <key> IN (<batch keys>) ORDER BY <key> FOR UPDATE`
+ *    locks every existing row of the batch (in key order, so concurrent batches cannot deadlock) and
+ *    reads what it holds now; a row a concurrent transaction changed is read after that change commits.
+ * 2. Each write is decided against the current state of its key: `noop` when it already holds `next`,
+ *    `superseded` when it holds something other than `expected`, else `applied` (the state moves on).
+ * 3. Each key's net change is written in one statement per kind, each still guarded by the fingerprint
+ *    read in step 1 (computed by PostgreSQL when the shape is pushed down):
+ *      UPDATE tbl t SET c = CAST(u.c AS type), … FROM unnest($keys, $fps, $values…) u(k0, fp, c…)
+ *        WHERE t.k = u.k0 AND left(md5(<encoding of t>), 16) = u.fp RETURNING <key>
+ *      DELETE FROM tbl t USING unnest($keys, $fps) u(k0, fp) WHERE t.k = u.k0 AND <fp of t> = u.fp RETURNING <key>
+ *      INSERT INTO tbl AS t (k, c…) SELECT … FROM unnest(…) u ON CONFLICT DO NOTHING RETURNING <key>
+ *    A key the statement did not write (a row inserted concurrently since step 1) turns its writes into
+ *    `superseded`: nothing someone else wrote is overwritten.
+ */
+export async function applyConditionalWrites(
+  s: ShapeSql,
+  writes: readonly ConditionalWrite[],
+  run: RunQuery,
+): Promise<{ outcomes: WriteOutcome[]; rowsWritten: number }> {
+  const current = await lockCurrent(s, writes, run);
+  const plans = new Map<string, KeyPlan>();
+  const outcomes = writes.map((w, i): WriteOutcome => {
+    const id = keyId(w.key);
+    const now = plans.get(id);
+    const held = now ? (now.after ? fingerprintRow(w.key, now.after) : null) : (current.get(id) ?? null);
+    const next = w.next ? fingerprintRow(w.key, w.next) : null;
+    if (held === next) return "noop";
+    if (held !== w.expected) return "superseded";
+    const plan = now ?? { key: w.key, before: current.get(id) ?? null, after: null, applied: [] };
+    plan.after = w.next;
+    plan.applied.push(i);
+    plans.set(id, plan);
+    return "applied";
+  });
+
+  const updates: KeyPlan[] = [];
+  const deletes: KeyPlan[] = [];
+  const inserts: KeyPlan[] = [];
+  // Key order everywhere, so two batches on the same keys wait for each other instead of deadlocking.
+  const ordered = [...plans.values()].sort((a, b) => compareKeys(s.shape.key, a.key, b.key));
+  for (const p of ordered) {
+    if (p.before !== null && p.after !== null) {
+      if (fingerprintRow(p.key, p.after) !== p.before) updates.push(p);
+    } else if (p.before !== null) deletes.push(p);
+    else if (p.after !== null) inserts.push(p);
+  }
+  const written = new Set<string>();
+  const record = (rows: (string | null)[][]) => {
+    for (const row of rows) written.add(keyId(s.codec.key(row)));
+  };
+  if (updates.length > 0 && s.shape.columns.length > 0) record(await run(...updateSql(s, updates)));
+  if (deletes.length > 0) record(await run(...deleteSql(s, deletes)));
+  if (inserts.length > 0) record(await run(...insertSql(s, inserts)));
+  for (const p of [...updates, ...deletes, ...inserts]) {
+    if (!written.has(keyId(p.key))) for (const i of p.applied) outcomes[i] = "superseded";
+  }
+  return { outcomes, rowsWritten: written.size };
+}
+
+/** Locks the batch's existing rows and returns their fingerprints by key id. */
+async function lockCurrent(
+  s: ShapeSql,
+  writes: readonly ConditionalWrite[],
+  run: RunQuery,
+): Promise<Map<string, string>> {
+  const keys = new Map<string, Key>();
+  for (const w of writes) if (s.lookupable(w.key)) keys.set(keyId(w.key), w.key);
+  const out = new Map<string, string>();
+  if (keys.size === 0) return out;
+  const params = new Params();
+  const select = s.pushdown ? `${s.keyOut}, ${s.fingerprint()}` : s.rawList;
+  const rows = await run(
+    `SELECT ${select} FROM ${s.table} AS ${T} WHERE ${keyIn(s, [...keys.values()], params)} ` +
+      `ORDER BY ${s.orderBy} FOR UPDATE`,
+    params.values,
+  );
+  for (const row of rows) {
+    if (s.pushdown) out.set(keyId(s.codec.key(row)), row[s.keys.length]!);
+    else {
+      const rec = s.codec.record(row);
+      out.set(keyId(rec.key), rec.fingerprint);
+    }
+  }
+  return out;
+}
+
+/** `<key> IN (<keys>)`: `= ANY($1)` for one column, a join against unnest of one array per part otherwise. */
+export function keyIn(s: ShapeSql, keys: readonly Key[], params: Params): string {
+  if (s.keys.length === 1) {
+    const k = s.keys[0]!;
+    return `${k.eq} = ANY(${params.add(
+      keys.map((key) => key[0]),
+      `${k.param}[]`,
+    )})`;
+  }
+  const arrays = s.keys.map((k, i) =>
+    params.add(
+      keys.map((key) => key[i]),
+      `${k.param}[]`,
+    ),
+  );
+  return `(${s.keys.map((k) => k.eq).join(", ")}) IN (SELECT * FROM unnest(${arrays.join(", ")}))`;
+}
+
+/** unnest(<key arrays>, [fingerprints], [value arrays]) AS u(k0…, fp, c0…) and the join on the key. */
+function source(
+  s: ShapeSql,
+  plans: readonly KeyPlan[],
+  params: Params,
+  withFp: boolean,
+  withValues: boolean,
+) {
+  const arrays: string[] = [];
+  const names: string[] = [];
+  s.keys.forEach((k, i) => {
+    arrays.push(
+      params.add(
+        plans.map((p) => p.key[i]),
+        `${k.param}[]`,
+      ),
+    );
+    names.push(`k${i}`);
+  });
+  if (withFp) {
+    arrays.push(
+      params.add(
+        plans.map((p) => p.before),
+        "text[]",
+      ),
+    );
+    names.push("fp");
+  }
+  if (withValues) {
+    s.shape.columns.forEach((_, c) => {
+      arrays.push(
+        params.add(
+          plans.map((p) => p.after![c] ?? null),
+          "text[]",
+        ),
+      );
+      names.push(`c${c}`);
+    });
+  }
+  const from = `unnest(${arrays.join(", ")}) AS u(${names.join(", ")})`;
+  const join = s.keys.map((k, i) => `${k.eq} = u.k${i}`).join(" AND ");
+  const guard = withFp && s.pushdown ? ` AND ${s.fingerprint()} = u.fp` : "";
+  return { from, where: `${join}${guard}` };
+}
+
+function updateSql(s: ShapeSql, plans: readonly KeyPlan[]): [string, unknown[]] {
+  const params = new Params();
+  const { from, where } = source(s, plans, params, true, true);
+  const width = s.keys.length;
+  const sets = s.shape.columns.map(
+    (c, i) => `${quoteName(c.name)} = ${nativeSql(`u.c${i}`, s.native[width + i]!)}`,
+  );
+  return [
+    `UPDATE ${s.table} AS ${T} SET ${sets.join(", ")} FROM ${from} WHERE ${where} RETURNING ${s.keyOut}`,
+    params.values,
+  ];
+}
+
+function deleteSql(s: ShapeSql, plans: readonly KeyPlan[]): [string, unknown[]] {
+  const params = new Params();
+  const { from, where } = source(s, plans, params, true, false);
+  return [`DELETE FROM ${s.table} AS ${T} USING ${from} WHERE ${where} RETURNING ${s.keyOut}`, params.values];
+}
+
+function insertSql(s: ShapeSql, plans: readonly KeyPlan[]): [string, unknown[]] {
+  const params = new Params();
+  const { from } = source(s, plans, params, false, true);
+  const width = s.keys.length;
+  const all = [...s.shape.key, ...s.shape.columns];
+  const values = all.map((_, i) => nativeSql(i < width ? `u.k${i}` : `u.c${i - width}`, s.native[i]!));
+  return [
+    `INSERT INTO ${s.table} AS ${T} (${all.map((c) => quoteName(c.name)).join(", ")}) ` +
+      `SELECT ${values.join(", ")} FROM ${from} ON CONFLICT DO NOTHING RETURNING ${s.keyOut}`,
+    params.values,
+  ];
+}

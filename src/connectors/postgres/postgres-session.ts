@@ -1,0 +1,126 @@
+/** The connections a PostgresConnector uses: checkout, session settings, named statements, retried reads, errors. Only this folder imports the driver. */
+import { createHash } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
+import type { Client, Pool, PoolClient } from "pg";
+import type { ConnectorError, ConnectorStats } from "../connector.js";
+import type { RunQuery } from "./conditional-writes.js";
+import { connectorError, isTransient } from "./postgres-error.js";
+
+/** What the connector is given: a pool (a connection per call) or one connected client. */
+export type PostgresClient = Pool | Client;
+
+/**
+ * Run once on every connection the connector uses, as session settings:
+ * - `extra_float_digits = 1`: floats print in shortest round-trip form (the default since PostgreSQL 12,
+ *   but a server or role may override it), which the engine reads back exactly;
+ * - `jit = off`: the planner's estimate for one range probe per range makes a round's checksum query look
+ *   expensive, and JIT compilation then costs more (≈0.7 s) than the query itself.
+ */
+const SESSION_SQL = "SELECT set_config('extra_float_digits', '1', false), set_config('jit', 'off', false)";
+
+export function isPool(db: PostgresClient): db is Pool {
+  return "totalCount" in db;
+}
+
+/** Payload bytes of result rows: text lengths, 8 for a number, 1 for a null. */
+export function rowBytes(rows: readonly (readonly unknown[])[]): number {
+  let n = 0;
+  for (const row of rows) for (const v of row) n += typeof v === "string" ? v.length : v === null ? 1 : 8;
+  return n;
+}
+
+export interface PostgresSessionOptions {
+  /** Label used in error messages (`dataset.replica`). */
+  readonly label: string;
+  /** The server as messages name it (a URL without its password), or "". */
+  readonly server: string;
+  /** The quoted table, as messages name it. */
+  readonly table: string;
+  /** Attempts of a read that fails transiently, the first included. */
+  readonly readAttempts: number;
+}
+
+/**
+ * Runs statements for one connector on the pool or client it was given. Every statement is counted in
+ * `stats.queries`. Reads are retried on a fresh connection while they fail transiently; writes are the
+ * caller's to run (inside `withClient`) and are never retried here.
+ */
+export class PostgresSession {
+  /** Connections on which SESSION_SQL has run, and those given an 'error' listener. */
+  private readonly prepared = new WeakSet<object>();
+  private readonly listening = new WeakSet<object>();
+
+  constructor(
+    readonly db: PostgresClient,
+    private readonly stats: ConnectorStats,
+    private readonly options: PostgresSessionOptions,
+  ) {
+    // The connector ends what it is given, so it owns its errors: a connection the server drops while
+    // idle is reported by the next query, not as an unhandled 'error' event that ends the process.
+    if (isPool(db)) db.on("error", () => undefined);
+    else db.on("error", () => undefined);
+  }
+
+  /** A ConnectorError for `what` failing with `err`: labelled, one line, no credentials. */
+  error(what: string, err: unknown): ConnectorError {
+    return connectorError(this.options.label, what, err, {
+      table: this.options.table,
+      server: this.options.server,
+    });
+  }
+
+  /**
+   * One statement. `prepare` names it after its text, so each connection parses and plans the
+   * statements of the per-range loops once (planning a split costs more than running it on 128 rows).
+   */
+  private async query(client: PoolClient | Client, text: string, values: unknown[], prepare = false) {
+    this.stats.queries++;
+    const name = prepare
+      ? `concord_${createHash("sha1").update(text).digest("hex").slice(0, 24)}`
+      : undefined;
+    const result = await client.query<(string | null)[]>({
+      text,
+      values,
+      rowMode: "array",
+      ...(name ? { name } : {}),
+    });
+    return result.rows;
+  }
+
+  /** Runs `fn` on one connection: checked out of the pool (and returned), or the client. */
+  async withClient<R>(fn: (run: RunQuery) => Promise<R>): Promise<R> {
+    const pooled = isPool(this.db) ? await this.db.connect() : undefined;
+    const client = pooled ?? (this.db as Client);
+    let failure: Error | undefined;
+    try {
+      if (!this.prepared.has(client)) {
+        // A connection the server ends while it is checked out reports the end as an 'error' event after
+        // the failed query: without a listener that event would end the process.
+        if (!this.listening.has(client)) client.on("error", () => undefined);
+        this.listening.add(client);
+        await this.query(client, SESSION_SQL, []);
+        this.prepared.add(client);
+      }
+      return await fn((text, values, prepare) => this.query(client, text, values, prepare));
+    } catch (err) {
+      // A broken connection goes back to the pool to be discarded, not reused.
+      if (isTransient(err)) failure = err instanceof Error ? err : new Error(String(err));
+      throw err;
+    } finally {
+      pooled?.release(failure);
+    }
+  }
+
+  /** A read: retried with backoff (100 ms, 400 ms, …) while it fails transiently; errors become ConnectorErrors. */
+  async read<R>(what: string, fn: (run: RunQuery) => Promise<R>): Promise<R> {
+    const attempts = Math.max(1, this.options.readAttempts);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.withClient(fn);
+      } catch (err) {
+        if (attempt >= attempts || !isTransient(err)) throw this.error(what, err);
+        await delay(100 * 4 ** (attempt - 1));
+      }
+    }
+  }
+}

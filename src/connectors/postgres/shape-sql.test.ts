@@ -1,0 +1,207 @@
+/** The PostgreSQL SQL builders without a server: type mapping, pushdown decisions, key order, bound clamping, plan choice. */
+import { describe, expect, it } from "vitest";
+import type { ColumnType } from "../../core/canonical.js";
+import type { RecordShape } from "../../core/model.js";
+import { canonicalSql } from "./canonical-sql.js";
+import { checksumQuery } from "./checksum-sql.js";
+import { type PgColumn, pgColumnOf, postgresLogicalType } from "./postgres-types.js";
+import { ShapeSql } from "./shape-sql.js";
+
+function col(name: string, base: string, collation = "", dbCollation = "en_US.UTF-8"): PgColumn {
+  return pgColumnOf([name, base, base, collation, dbCollation]);
+}
+
+const COLUMNS = new Map(
+  [
+    col("id", "int8"),
+    col("region", "text", "default"),
+    col("code", "text", "C"),
+    col("u", "uuid"),
+    col("amount", "numeric"),
+    col("ratio", "float8"),
+    col("doc", "jsonb"),
+    col("at", "timestamptz"),
+  ].map((c) => [c.name, c]),
+);
+const ID_INDEX = { columns: [{ name: "id", collation: "" }] };
+
+function shapeOf(key: [string, ColumnType][], columns: [string, ColumnType][]): RecordShape {
+  return {
+    key: key.map(([name, type]) => ({ name, type })),
+    columns: columns.map(([name, type]) => ({ name, type })),
+  };
+}
+
+describe("postgresLogicalType", () => {
+  it.each([
+    ["int2", "integer"],
+    ["int8", "integer"],
+    ["numeric", "decimal"],
+    ["money", "decimal"],
+    ["float4", "float"],
+    ["bool", "boolean"],
+    ["date", "timestamp"],
+    ["timestamptz", "timestamp"],
+    ["jsonb", "json"],
+    ["bytea", "bytes"],
+    ["uuid", "text"],
+    ["inet", "text"],
+  ])("%s → %s", (base, logical) => {
+    expect(postgresLogicalType(base)).toBe(logical);
+  });
+});
+
+describe("canonicalSql", () => {
+  it.each([
+    ["int8", "integer", "(t.x)::text"],
+    ["int8", "decimal", "(t.x)::text"],
+    ["int8", "float", undefined],
+    ["int8", "boolean", undefined],
+    ["numeric", "decimal", "trim_scale(t.x)::text"],
+    ["bool", "boolean", "CASE t.x WHEN true THEN 't' WHEN false THEN 'f' END"],
+    ["float8", "float", undefined],
+    ["jsonb", "json", undefined],
+    ["text", "json", undefined],
+    ["text", "timestamp", undefined],
+    ["bytea", "bytes", "encode(t.x, 'hex')"],
+    ["uuid", "text", "(t.x)::text"],
+  ] as const)("%s read as %s", (base, type, expected) => {
+    expect(canonicalSql("t.x", col("x", base), type)).toBe(expected);
+  });
+});
+
+describe("ShapeSql", () => {
+  it("pushes a shape down only when every column has an exact SQL form", () => {
+    const pushed = new ShapeSql(
+      shapeOf(
+        [["id", "integer"]],
+        [
+          ["amount", "decimal"],
+          ["at", "timestamp"],
+        ],
+      ),
+      COLUMNS,
+      [],
+      "x",
+    );
+    expect(pushed.pushdown).toBe(true);
+    const mixed = new ShapeSql(
+      shapeOf(
+        [["id", "integer"]],
+        [
+          ["ratio", "float"],
+          ["doc", "json"],
+        ],
+      ),
+      COLUMNS,
+      [],
+      "x",
+    );
+    expect(mixed.pushdown).toBe(false);
+    expect(mixed.clientSide.map((c) => c.column)).toEqual(["ratio", "doc"]);
+  });
+
+  it("orders text keys in binary order, and knows which index serves that order", () => {
+    const shape = (name: string) => shapeOf([[name, "text"]], []);
+    const byDefault = new ShapeSql(
+      shape("region"),
+      COLUMNS,
+      [{ columns: [{ name: "region", collation: "default" }] }],
+      "x",
+    );
+    expect(byDefault.orderBy).toBe('t."region" COLLATE "C"');
+    expect(byDefault.indexed).toBe(false);
+    expect(
+      new ShapeSql(shape("region"), COLUMNS, [{ columns: [{ name: "region", collation: "C" }] }], "x")
+        .indexed,
+    ).toBe(true);
+    const binary = new ShapeSql(
+      shape("code"),
+      COLUMNS,
+      [{ columns: [{ name: "code", collation: "C" }] }],
+      "x",
+    );
+    expect(binary.orderBy).toBe('t."code"');
+    expect(binary.indexed).toBe(true);
+    expect(
+      new ShapeSql(shape("u"), COLUMNS, [{ columns: [{ name: "u", collation: "" }] }], "x").indexed,
+    ).toBe(true);
+  });
+
+  it("clamps integer bounds beyond bigint: opens or empties the range", () => {
+    const s = new ShapeSql(shapeOf([["id", "integer"]], []), COLUMNS, [ID_INDEX], "x");
+    const big = "9223372036854775808";
+    expect(s.normalize({ lo: [`-${big}1`], hi: ["5"] })).toEqual({ lo: null, hi: ["5"] });
+    expect(s.normalize({ lo: ["5"], hi: [big] })).toEqual({ lo: ["5"], hi: null });
+    expect(s.normalize({ lo: [big], hi: null })).toBeNull();
+    expect(s.normalize({ lo: null, hi: [`-${big}1`] })).toBeNull();
+    expect(s.normalize({ lo: ["5"], hi: ["5"] })).toBeNull();
+    const composite = new ShapeSql(
+      shapeOf(
+        [
+          ["region", "text"],
+          ["id", "integer"],
+        ],
+        [],
+      ),
+      COLUMNS,
+      [],
+      "x",
+    );
+    expect(() => composite.normalize({ lo: ["a", big], hi: null })).toThrow(/out of range for bigint/);
+  });
+});
+
+describe("checksumQuery", () => {
+  const s = new ShapeSql(
+    shapeOf([["id", "integer"]], [["amount", "decimal"]]),
+    COLUMNS,
+    [ID_INDEX],
+    '"s"."items"',
+  );
+  const tiles = [
+    { index: 0, range: { lo: null, hi: ["10"] } },
+    { index: 1, range: { lo: ["10"], hi: ["20"] } },
+    { index: 2, range: { lo: ["20"], hi: null } },
+  ];
+
+  it("buckets adjacent bigint ranges with width_bucket in one scan", () => {
+    const q = checksumQuery(s, tiles);
+    expect(q.plan).toBe("scan");
+    expect(q.text).toMatch(
+      /^SELECT width_bucket\(t\."id", \$1::int8\[\]\) \+ 0 AS b, count\(\*\)::text AS n, /,
+    );
+    expect(q.text).toMatch(/ FROM "s"\."items" AS t GROUP BY 1$/);
+    expect(q.values).toEqual([["10", "20"]]);
+  });
+
+  it("probes scattered ranges one index range each, one UNION ALL branch per kind of bound", () => {
+    const q = checksumQuery(s, [tiles[0]!, tiles[2]!, { index: 3, range: { lo: ["3"], hi: ["4"] } }]);
+    expect(q.plan).toBe("probe");
+    expect(q.text.split(" UNION ALL ")).toHaveLength(3);
+    expect(q.text).toContain(
+      "FROM unnest($1::int4[], $2::int8[], $3::int8[]) AS b(i, l0, h0) CROSS JOIN LATERAL",
+    );
+    expect(q.text).toContain('WHERE t."id" >= b.l0 AND t."id" < b.h0) AS s');
+    expect(q.values).toEqual([[3], ["3"], ["4"], [0], ["10"], [2], ["20"]]);
+  });
+
+  it("probes composite keys with row comparisons", () => {
+    const c = new ShapeSql(
+      shapeOf(
+        [
+          ["code", "text"],
+          ["id", "integer"],
+        ],
+        [],
+      ),
+      COLUMNS,
+      [],
+      "x",
+    );
+    const q = checksumQuery(c, [{ index: 0, range: { lo: ["a", "1"], hi: ["b", "2"] } }]);
+    expect(q.text).toContain(
+      'WHERE (t."code", t."id") >= (b.l0, b.l1) AND (t."code", t."id") < (b.h0, b.h1)',
+    );
+  });
+});

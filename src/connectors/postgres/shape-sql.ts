@@ -1,0 +1,231 @@
+/** The SQL one record shape needs against one PostgreSQL table: key order, range predicates, fingerprints. Builds text only: no I/O. */
+import type { ColumnType } from "../../core/canonical.js";
+import { compareKeys, type Key, type KeyRange, type RecordShape } from "../../core/model.js";
+import { RowCodec } from "../../core/row-codec.js";
+import { canonicalSql, clientSideReason, encodeRowSql, quoteName, rawSql } from "./canonical-sql.js";
+import { type PgColumn, type PgIndex, TEXT_BASE_TYPES } from "./postgres-types.js";
+
+/** Positional parameters of one statement; `add` returns the typed placeholder. */
+export class Params {
+  readonly values: unknown[] = [];
+
+  add(value: unknown, type: string): string {
+    this.values.push(value);
+    return `$${this.values.length}::${type}`;
+  }
+}
+
+/** How one key column is compared, ordered and read. */
+export interface KeyPart {
+  readonly name: string;
+  /** Comparisons and ORDER BY: binary (code point) order for text, numeric order for integers. */
+  readonly order: string;
+  /** Equality lookups: the plain column, so an index in any deterministic collation serves them. */
+  readonly eq: string;
+  /** The PostgreSQL type parameters for this part are cast to. */
+  readonly param: "int8" | "numeric" | "text" | "uuid";
+  /** The canonical text of the part. */
+  readonly out: string;
+}
+
+/** A column of a shape that is fingerprinted in the engine rather than in PostgreSQL, and why. */
+export interface ClientSideColumn {
+  readonly column: string;
+  readonly nativeType: string;
+  readonly reason: string;
+}
+
+/** A key range after clamping integer bounds to bigint; null bounds are open. */
+export interface PgRange {
+  readonly lo: Key | null;
+  readonly hi: Key | null;
+}
+
+const INT8_MIN = -(2n ** 63n);
+const INT8_MAX = 2n ** 63n - 1n;
+
+/** Columns are always referenced through this alias of the table. */
+export const T = "t";
+
+/**
+ * Everything shape-specific, built once per (shape, table). `pushdown` is true when every column has an
+ * exact canonical expression in SQL (see `canonicalSql`); then fingerprints are `left(md5(encoding), 16)`
+ * computed by PostgreSQL. Otherwise rows are read raw and fingerprinted by the engine's RowCodec.
+ */
+export class ShapeSql {
+  readonly codec: RowCodec;
+  readonly keys: readonly KeyPart[];
+  readonly clientSide: readonly ClientSideColumn[];
+  readonly pushdown: boolean;
+  /** Shapes that read float text need `extra_float_digits` ≥ 1 (shortest round-trip output). */
+  readonly readsFloats: boolean;
+  /** True when a btree index serves the key order, so ranges and ordered reads are index range scans. */
+  readonly indexed: boolean;
+  /** Select list: canonical key texts. */
+  readonly keyOut: string;
+  /** Select list: raw texts of key and compared columns, for RowCodec. */
+  readonly rawList: string;
+  readonly orderBy: string;
+  /** Native column of each shape column (key columns first). */
+  readonly native: readonly PgColumn[];
+  private readonly encoding: string | undefined;
+
+  constructor(
+    readonly shape: RecordShape,
+    columns: ReadonlyMap<string, PgColumn>,
+    indexes: readonly PgIndex[],
+    readonly table: string,
+  ) {
+    this.codec = new RowCodec(shape);
+    const all = [...shape.key, ...shape.columns];
+    this.native = all.map((c) => {
+      const col = columns.get(c.name);
+      if (!col) throw new Error(`column ${c.name} does not exist in ${table}`);
+      return col;
+    });
+    this.keys = shape.key.map((c, i) => keyPart(c.name, c.type, this.native[i]!));
+    const clientSide: ClientSideColumn[] = [];
+    const parts: { expr: string; type: ColumnType; key: boolean }[] = [];
+    all.forEach((c, i) => {
+      const col = this.native[i]!;
+      const expr = canonicalSql(ref(c.name), col, c.type);
+      if (expr === undefined)
+        clientSide.push({
+          column: c.name,
+          nativeType: col.nativeType,
+          reason: clientSideReason(col, c.type),
+        });
+      else parts.push({ expr, type: c.type, key: i < shape.key.length });
+    });
+    this.clientSide = clientSide;
+    this.pushdown = clientSide.length === 0;
+    this.encoding = this.pushdown ? encodeRowSql(parts) : undefined;
+    this.readsFloats = this.native.some((c) => c.baseType === "float4" || c.baseType === "float8");
+    this.indexed = indexes.some((ix) =>
+      this.keys.every((k, i) => servesOrder(k, this.native[i]!, ix.columns[i])),
+    );
+    this.keyOut = this.keys.map((k) => k.out).join(", ");
+    this.rawList = all.map((c, i) => rawSql(ref(c.name), this.native[i]!)).join(", ");
+    this.orderBy = this.keys.map((k) => k.order).join(", ");
+  }
+
+  /** `left(md5(encoding), 16)`: the fingerprint, computed by PostgreSQL. Only when `pushdown`. */
+  fingerprint(): string {
+    return `left(md5(${this.requireEncoding()}), 16)`;
+  }
+
+  /** The fingerprint as a signed 64-bit integer, for `bit_xor`. Only when `pushdown`. */
+  fingerprint64(): string {
+    return `('x' || left(md5(${this.requireEncoding()}), 16))::bit(64)::int8`;
+  }
+
+  private requireEncoding(): string {
+    if (this.encoding === undefined) throw new Error("shape is fingerprinted client-side");
+    return this.encoding;
+  }
+
+  /** The key parts as a comparable tuple (a bare expression for one column). */
+  tuple(): string {
+    const orders = this.keys.map((k) => k.order);
+    return orders.length === 1 ? orders[0]! : `(${orders.join(", ")})`;
+  }
+
+  /** A key as typed placeholders, shaped like `tuple()`. */
+  keyParams(key: Key, params: Params): string {
+    const marks = this.keys.map((k, i) => params.add(key[i], k.param));
+    return marks.length === 1 ? marks[0]! : `(${marks.join(", ")})`;
+  }
+
+  /**
+   * The range with integer bounds clamped to bigint (a bound below or above every bigint opens the range
+   * or empties it), or null when no row can lie in it. Only the first key part can be clamped this way;
+   * an out-of-range integer in a later part is an error.
+   */
+  normalize(range: KeyRange): PgRange | null {
+    let { lo, hi } = range;
+    for (const bound of [lo, hi]) {
+      this.keys.forEach((k, i) => {
+        if (i > 0 && bound && k.param === "int8" && !fitsInt8(bound[i]!))
+          throw new Error(`key bound ${JSON.stringify(bound)} is out of range for bigint`);
+      });
+    }
+    if (this.keys[0]!.param === "int8") {
+      if (lo) {
+        const v = BigInt(lo[0]!);
+        if (v > INT8_MAX) return null;
+        if (v < INT8_MIN) lo = null;
+      }
+      if (hi) {
+        const v = BigInt(hi[0]!);
+        if (v < INT8_MIN) return null;
+        if (v > INT8_MAX) hi = null;
+      }
+    }
+    if (lo && hi && compareKeys(this.shape.key, lo, hi) >= 0) return null;
+    return { lo, hi };
+  }
+
+  /** Predicates (joined with AND, or "" for the full range) that keep the rows of a normalised range. */
+  rangeWhere(range: PgRange, params: Params): string {
+    const parts: string[] = [];
+    if (range.lo) parts.push(`${this.tuple()} >= ${this.keyParams(range.lo, params)}`);
+    if (range.hi) parts.push(`${this.tuple()} < ${this.keyParams(range.hi, params)}`);
+    return parts.join(" AND ");
+  }
+
+  /** True when the key can be looked up: integer parts within bigint. */
+  lookupable(key: Key): boolean {
+    return this.keys.every((k, i) => k.param !== "int8" || fitsInt8(key[i]!));
+  }
+}
+
+/** A column reference through the table alias. */
+export function ref(name: string): string {
+  return `${T}.${quoteName(name)}`;
+}
+
+function fitsInt8(text: string): boolean {
+  try {
+    const v = BigInt(text);
+    return v >= INT8_MIN && v <= INT8_MAX;
+  } catch {
+    return false;
+  }
+}
+
+/** True when an index column orders a key part exactly as its `order` expression does. */
+function servesOrder(
+  k: KeyPart,
+  col: PgColumn,
+  ix: { name: string; collation: string } | undefined,
+): boolean {
+  if (!ix || ix.name !== k.name) return false;
+  if (k.order === k.eq) return ix.collation === col.collation;
+  // A COLLATE "C" comparison can use only an index built in collation "C".
+  return k.order === `${k.eq} COLLATE "C"` && ix.collation === "C";
+}
+
+function keyPart(name: string, type: ColumnType, col: PgColumn): KeyPart {
+  const r = ref(name);
+  const base = col.baseType;
+  if (type === "integer") {
+    if (base === "int2" || base === "int4" || base === "int8")
+      return { name, order: r, eq: r, param: "int8", out: `${r}::text` };
+    if (base === "numeric") return { name, order: r, eq: r, param: "numeric", out: `trim_scale(${r})::text` };
+    throw new Error(`key column ${name} is ${col.nativeType}, which cannot be read as an integer key`);
+  }
+  if (type !== "text") throw new Error(`key column ${name} is ${type}; keys must be integer or text`);
+  if (TEXT_BASE_TYPES.has(base)) {
+    return {
+      name,
+      order: col.binaryCollation ? r : `${r} COLLATE "C"`,
+      eq: r,
+      param: "text",
+      out: `${r}::text`,
+    };
+  }
+  // uuid's own order is that of its lowercase hex text.
+  if (base === "uuid") return { name, order: r, eq: r, param: "uuid", out: `${r}::text` };
+  const raw = rawSql(r, col);
+  return { name, order: `(${raw}) COLLATE "C"`, eq: raw, param: "text", out: raw };
+}

@@ -1,0 +1,86 @@
+/** PostgreSQL conformance tables in a schema of their own, created for the test file and dropped after it. Tests only. */
+import { randomUUID } from "node:crypto";
+import { afterAll } from "vitest";
+import { PostgresConnector } from "../../src/connectors/postgres/postgres-connector.js";
+import type { CanonicalValue, ColumnType } from "../../src/core/canonical.js";
+import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
+import { POSTGRES, serviceAvailable } from "../support/services.js";
+import type { ConnectorFactory, StoreTable, TableFixture } from "./connector-factories.js";
+
+/** Declared PostgreSQL types per logical type; `describe()` must read each back as the logical type. */
+const PG_TYPES: Record<ColumnType, string> = {
+  integer: "bigint",
+  decimal: "numeric(18,6)",
+  float: "double precision",
+  boolean: "boolean",
+  text: "text",
+  timestamp: "timestamptz",
+  json: "jsonb",
+  bytes: "bytea",
+};
+
+/** A placeholder converting a canonical value to the native value an application would store. */
+function nativeParam(type: ColumnType, n: number): string {
+  return type === "bytes" ? `decode($${n}, 'hex')` : `$${n}::${PG_TYPES[type]}`;
+}
+
+/** The test file's schema: created on first use, dropped when the file's tests end. */
+let schema: Promise<PostgresTestSchema> | undefined;
+
+afterAll(async () => {
+  const s = schema;
+  schema = undefined;
+  if (s) await (await s).drop();
+});
+
+/**
+ * PostgreSQL tables (CONCORD_TEST_PG_URL), handed to the connector through a pool of its own. Text key
+ * columns are declared COLLATE "C" (`binaryKeys`: the primary key index serves the binary key order) or
+ * left in the database's collation (the connector compares with COLLATE "C", which that index cannot serve).
+ */
+export function makePostgresFactory(name: string, binaryKeys: boolean): ConnectorFactory {
+  return {
+    name,
+    available: () => serviceAvailable(POSTGRES),
+    async create(fixture: TableFixture): Promise<StoreTable> {
+      schema ??= createPostgresTestSchema();
+      const db = await schema;
+      const table = `items_${randomUUID().replaceAll("-", "")}`;
+      const qualified = `"${db.name}"."${table}"`;
+      const all = [...fixture.key, ...fixture.columns];
+      const width = fixture.key.length;
+      const columnsSql = all.map((c, i) => {
+        const collate = i < width && c.type === "text" && binaryKeys ? ' COLLATE "C"' : "";
+        return `"${c.name}" ${PG_TYPES[c.type]}${collate}${i < width ? " NOT NULL" : ""}`;
+      });
+      const key = fixture.key.map((c) => `"${c.name}"`).join(", ");
+      await db.admin.query(`CREATE TABLE ${qualified} (${columnsSql.join(", ")}, PRIMARY KEY (${key}))`);
+      const names = all.map((c) => `"${c.name}"`).join(", ");
+      const sets = fixture.columns.map((c) => `"${c.name}" = excluded."${c.name}"`).join(", ");
+      const upsert =
+        `INSERT INTO ${qualified} (${names}) VALUES (${all.map((c, i) => nativeParam(c.type, i + 1)).join(", ")}) ` +
+        `ON CONFLICT (${key}) DO ${sets ? `UPDATE SET ${sets}` : "NOTHING"}`;
+      const put = async (row: readonly CanonicalValue[]) => {
+        await db.admin.query(
+          upsert,
+          all.map((_, i) => row[i] ?? null),
+        );
+      };
+      for (const row of fixture.rows) await put(row);
+      const connector = new PostgresConnector(db.pool(2), db.table(table), { label: name });
+      return {
+        connector,
+        put,
+        async dispose() {
+          await connector.close();
+          await db.admin.query(`DROP TABLE IF EXISTS ${qualified}`);
+        },
+      };
+    },
+  };
+}
+
+/** Text keys in collation "C": every range is an index range. */
+export const postgresFactory = makePostgresFactory("postgres", true);
+/** Text keys in the database's default collation: binary comparisons the key index cannot serve. */
+export const postgresDefaultCollationFactory = makePostgresFactory("postgres-default-collation", false);

@@ -1,0 +1,34 @@
+/** A PostgreSQL schema of its own for one test file: created on first use, dropped at the end. Tests only. */
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { POSTGRES } from "./services.js";
+
+export interface PostgresTestSchema {
+  /** The schema's name (unique per process and run). */
+  readonly name: string;
+  /** A pool for setting up tables and writing as "someone else". */
+  readonly admin: pg.Pool;
+  /** A new pool (the caller ends it, or hands it to a connector that does), as an application would. */
+  pool(max?: number): pg.Pool;
+  /** `name.table`, for connectors. */
+  table(table: string): string;
+  /** Drops the schema with everything in it and ends the admin pool. */
+  drop(): Promise<void>;
+}
+
+/** Creates `concord_test_<pid>_<random>` on the test server (CONCORD_TEST_PG_URL). */
+export async function createPostgresTestSchema(): Promise<PostgresTestSchema> {
+  const name = `concord_test_${process.pid}_${randomUUID().slice(0, 8)}`;
+  const admin = new pg.Pool({ connectionString: POSTGRES.url, max: 4 });
+  await admin.query(`CREATE SCHEMA "${name}"`);
+  return {
+    name,
+    admin,
+    pool: (max = 4) => new pg.Pool({ connectionString: POSTGRES.url, max }),
+    table: (table) => `${name}.${table}`,
+    async drop() {
+      await admin.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+      await admin.end();
+    },
+  };
+}
