@@ -3,10 +3,10 @@ import type { ReplicaConfig } from "../config/load-config.js";
 import { redactUrl } from "../config/redact.js";
 import { type Connector, ConnectorError } from "./connector.js";
 import { MemoryConnector, type MemoryTable } from "./memory/memory-connector.js";
-import { openMysqlConnector } from "./mysql/mysql-connector.js";
-import { openPostgresConnector } from "./postgres/postgres-connector.js";
-import { openRedisConnector } from "./redis/redis-connector.js";
 import { openSqliteConnector } from "./sqlite/sqlite-connector.js";
+
+// Server-store connectors are loaded when a URL asks for them, so a SQLite-only run never loads pg,
+// mysql2 or ioredis (each costs start-up time).
 
 /** Named in-process tables that `memory:NAME` URLs resolve to (tests and the simulator register them). */
 export const memoryTables = new Map<string, MemoryTable>();
@@ -41,6 +41,7 @@ export async function openConnector(
       throw new ConnectorError(`${label}: redis replica needs "prefix" (the key prefix of its records)`);
     if (replica.table !== undefined)
       throw new ConnectorError(`${label}: redis replica takes "prefix", not "table"`);
+    const { openRedisConnector } = await import("./redis/redis-connector.js");
     return openRedisConnector(url, {
       prefix: replica.prefix,
       format: replica.format ?? "hash",
@@ -50,11 +51,13 @@ export async function openConnector(
   }
   if (url.startsWith("mysql:") || url.startsWith("mariadb:")) {
     if (!replica.table) throw new ConnectorError(`${label}: mysql replica needs "table"`);
+    const { openMysqlConnector } = await import("./mysql/mysql-connector.js");
     return openMysqlConnector(url, replica.table, { readonly: options.readonly ?? false, label });
   }
   if (url.startsWith("postgres:") || url.startsWith("postgresql:")) {
     if (!replica.table)
       throw new ConnectorError(`${label}: postgres replica needs "table" (may be schema.table)`);
+    const { openPostgresConnector } = await import("./postgres/postgres-connector.js");
     return openPostgresConnector(url, replica.table, { readonly: options.readonly ?? false, label });
   }
   const scheme = url.split(":")[0];

@@ -36,7 +36,7 @@ export interface RunOptions {
 }
 
 /** How long one run of the binary may take (CONCORD_TEST_RUN_TIMEOUT_MS raises it on a crowded machine). */
-const RUN_TIMEOUT_MS = Number(process.env.CONCORD_TEST_RUN_TIMEOUT_MS) || 20_000;
+const RUN_TIMEOUT_MS = Number(process.env.CONCORD_TEST_RUN_TIMEOUT_MS) || 60_000;
 
 /** Runs `node bin/concord.js ...args` as a child process and resolves with its exit code and output. */
 export function runConcord(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
