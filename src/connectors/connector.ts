@@ -111,7 +111,9 @@ export interface Connector {
 
   /**
    * Key and fingerprint of every row in the range, in key order, in batches of at most `batchSize`.
-   * Unordered stores (`ordered: false`) are only asked for the full range and may return any order.
+   * Unordered stores (`ordered: false`) are only asked for the full range and may return any order; they
+   * may also repeat a key (Redis SCAN does when the keyspace is resized mid-scan), and the consumer keeps
+   * the last pair streamed for a key.
    */
   streamFingerprints(
     shape: RecordShape,

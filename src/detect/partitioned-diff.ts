@@ -43,7 +43,10 @@ export async function* partitionedDiff(
     readonly parts: number;
     readonly batchSize: number;
     readonly onRow?: () => void;
-    /** Told, per replica, how many keys its stream held (once the stream is read). */
+    /**
+     * Told, per replica, how many distinct keys its stream held (a key streamed twice counts once): once
+     * every stream is read, or with spilling once every partition is compared.
+     */
     readonly onStreamRows?: (name: string, rows: number) => void;
   },
 ): AsyncIterable<Observation[]> {
@@ -82,24 +85,30 @@ export async function* partitionedDiff(
       row = names.map(() => null);
       table.set(key, row);
     }
+    // An unordered store may stream a key again (Redis SCAN): the last pair counts, and the key once.
+    if (row[replica] !== null) repeats[replica]!++;
     row[replica] = fp;
+  };
+  const repeats = names.map(() => 0);
+  const streamed = names.map(() => 0);
+  const reportRows = () => {
+    for (const [i, s] of streams.entries()) options.onStreamRows?.(s.name, streamed[i]! - repeats[i]!);
   };
 
   if (parts === 1) {
     const table = new Map<string, (string | null)[]>();
     await Promise.all(
       streams.map(async (s, i) => {
-        let rows = 0;
         for await (const batch of s.batches) {
           for (const kf of batch) {
             add(table, i, keyText(kf.key), kf.fingerprint);
-            rows++;
+            streamed[i]!++;
             options.onRow?.();
           }
         }
-        options.onStreamRows?.(s.name, rows);
       }),
     );
+    reportRows();
     yield* emit(table);
     return;
   }
@@ -110,16 +119,14 @@ export async function* partitionedDiff(
     await Promise.all(
       streams.map(async (s, r) => {
         const outs = files[r]!.map((f) => createWriteStream(f, { highWaterMark: 1 << 16 }));
-        let rows = 0;
         try {
           for await (const batch of s.batches) {
             for (const kf of batch) {
               await writeLine(outs[keyPartition(kf.key, parts)]!, `${kf.fingerprint}\t${keyText(kf.key)}\n`);
-              rows++;
+              streamed[r]!++;
               options.onRow?.();
             }
           }
-          options.onStreamRows?.(s.name, rows);
         } finally {
           await Promise.all(
             outs.map(
@@ -146,6 +153,7 @@ export async function* partitionedDiff(
       }
       yield* emit(table);
     }
+    reportRows();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,11 +3,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import type { ChainableCommander } from "ioredis";
 import type { Connector } from "../../src/connectors/connector.js";
 import { MemoryConnector, MemoryTable } from "../../src/connectors/memory/memory-connector.js";
+import type { RedisFormat } from "../../src/connectors/redis/redis-connector.js";
+import { RedisKeyCodec } from "../../src/connectors/redis/redis-key-codec.js";
 import { quoteIdent, SqliteConnector } from "../../src/connectors/sqlite/sqlite-connector.js";
 import type { CanonicalValue, ColumnType } from "../../src/core/canonical.js";
 import type { ColumnSpec } from "../../src/core/model.js";
+import { createRedisTestPrefix } from "../support/redis-test-prefix.js";
+import { REDIS, serviceAvailable } from "../support/services.js";
+import { mysqlFactory, mysqlPadCollationFactory } from "./mysql-factory.js";
+import { postgresDefaultCollationFactory, postgresFactory } from "./postgres-factory.js";
 
 /** A table to create: key columns, compared columns, and rows of canonical values (key columns first). */
 export interface TableFixture {
@@ -33,6 +40,8 @@ export interface StoreTable {
 export interface ConnectorFactory {
   readonly name: string;
   create(fixture: TableFixture): Promise<StoreTable>;
+  /** Whether the store's server is reachable (server stores); the suite skips the store when it is not. */
+  available?(): Promise<boolean>;
 }
 
 function makeMemoryFactory(name: string, pushdown: boolean, ordered = true): ConnectorFactory {
@@ -128,5 +137,86 @@ export const sqliteFactory = makeSqliteFactory("sqlite", false);
 /** The same in an in-memory database, for the many small tables of property tests (file syncs would dominate). */
 export const sqliteInMemoryFactory = makeSqliteFactory("sqlite-in-memory", true);
 
+/** The JSON value an application would store in a Redis JSON document for a canonical value. */
+function jsonNative(type: ColumnType, v: CanonicalValue): unknown {
+  if (v === null) return null;
+  switch (type) {
+    case "integer":
+      return Number.isSafeInteger(Number(v)) ? Number(v) : v;
+    case "decimal":
+    case "float":
+      return Number.isFinite(Number(v)) && String(Number(v)) === v ? Number(v) : v;
+    case "boolean":
+      return v === "t";
+    case "json":
+      return JSON.parse(v);
+    default:
+      return v;
+  }
+}
+
+/**
+ * Redis records under a fresh prefix in the test database (CONCORD_TEST_REDIS_URL), written as an
+ * application would: hashes of text fields (booleans as "true"/"false", a null column as no field), or
+ * JSON objects with native numbers and booleans (a null json column absent, JSON null as null).
+ */
+function makeRedisFactory(name: string, format: RedisFormat): ConnectorFactory {
+  return {
+    name,
+    available: () => serviceAvailable(REDIS),
+    async create(fixture) {
+      const test = createRedisTestPrefix(name);
+      const keys = new RedisKeyCodec(test.prefix, fixture.key.length);
+      const all = [...fixture.key, ...fixture.columns];
+      const write = (p: ChainableCommander, row: readonly CanonicalValue[]) => {
+        const name = keys.encode(row.slice(0, fixture.key.length) as string[]);
+        p.del(name);
+        if (format === "hash") {
+          const fields: string[] = [];
+          all.forEach((c, i) => {
+            const v = row[i] ?? null;
+            if (v !== null) fields.push(c.name, c.type === "boolean" ? (v === "t" ? "true" : "false") : v);
+          });
+          p.hset(name, ...fields);
+        } else {
+          const doc: Record<string, unknown> = {};
+          all.forEach((c, i) => {
+            const v = row[i] ?? null;
+            if (!(c.type === "json" && v === null)) doc[c.name] = jsonNative(c.type, v);
+          });
+          p.set(name, JSON.stringify(doc));
+        }
+      };
+      const load = test.admin.pipeline();
+      for (const row of fixture.rows) write(load, row);
+      await load.exec();
+      return {
+        connector: await test.open({ format }),
+        async put(row) {
+          const p = test.admin.pipeline();
+          write(p, row);
+          await p.exec();
+        },
+        dispose: () => test.drop(),
+      };
+    },
+  };
+}
+
+/** Redis hashes, one field per column. */
+export const redisHashFactory = makeRedisFactory("redis-hash", "hash");
+/** Redis strings holding one JSON object per record. */
+export const redisJsonFactory = makeRedisFactory("redis-json", "json");
+
 /** Every connector the conformance suite runs against. Server stores append their factories here. */
-export const connectorFactories: readonly ConnectorFactory[] = [memoryFactory, sqliteFactory];
+export const connectorFactories: readonly ConnectorFactory[] = [
+  memoryFactory,
+  memoryUnorderedFactory,
+  sqliteFactory,
+  redisHashFactory,
+  redisJsonFactory,
+  mysqlFactory,
+  mysqlPadCollationFactory,
+  postgresFactory,
+  postgresDefaultCollationFactory,
+];

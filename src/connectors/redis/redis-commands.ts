@@ -1,0 +1,270 @@
+/** The ioredis calls the Redis connector makes (pipelines, SCAN pages, Lua scripts); failures become one-line ConnectorErrors. */
+import type { ChainableCommander, Redis } from "ioredis";
+import { redactText } from "../../config/redact.js";
+import { ConnectorError, type ConnectorStats } from "../connector.js";
+
+/** One SCAN page: the names it found (those selected) and, when values were asked for, each one's reply. */
+export interface ScanPage {
+  readonly names: readonly string[];
+  readonly replies: readonly unknown[];
+}
+
+/** How a scan reads the values of the names it finds. */
+export interface PageReader {
+  /** Queues the commands that read a page's names (one pipeline). */
+  read(p: ChainableCommander, names: readonly string[]): void;
+  /** One reply per name, from the replies of the commands `read` queued (in order). */
+  split(results: readonly unknown[], names: readonly string[]): unknown[];
+  /** Loads the scripts `read` uses again after the server lost them (NOSCRIPT); the page is then re-read. */
+  reload?(): Promise<void>;
+  /** Checks or completes a page's replies before it is handed out (may take another round trip). */
+  settle?(names: readonly string[], replies: unknown[]): Promise<void>;
+}
+
+type PipelineResult = [error: Error | null, result: unknown][] | null;
+
+/** Random keys sampled to estimate the share of the database under a prefix. */
+const SAMPLE_KEYS = 512;
+
+/**
+ * A Redis client as the connector uses it. Every method counts its round trips in `stats.queries` and
+ * throws ConnectorError with the replica's label and credentials redacted.
+ */
+export class RedisCommands {
+  constructor(
+    readonly client: Redis,
+    private readonly label: string,
+    private readonly stats: ConnectorStats,
+    /** Added to WRONGTYPE errors: which Redis type the replica's format expects. */
+    private readonly wrongTypeHint: string,
+  ) {}
+
+  fail(what: string, err?: unknown): never {
+    if (err instanceof ConnectorError) throw err;
+    const detail = err === undefined ? "" : `: ${err instanceof Error ? err.message : String(err)}`;
+    const state = this.client.status === "ready" ? "" : ` (connection ${this.client.status})`;
+    throw new ConnectorError(redactText(`${this.label}${what}${detail}${state}`).replace(/\s*\n\s*/g, " "));
+  }
+
+  async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      const out = await run();
+      this.stats.queries++;
+      return out;
+    } catch (err) {
+      this.fail(what, err);
+    }
+  }
+
+  /** Sends one pipeline; one [error, reply] per command. */
+  async execRaw(what: string, build: (p: ChainableCommander) => void): Promise<[Error | null, unknown][]> {
+    const p = this.client.pipeline();
+    build(p);
+    const results = (await this.call(what, () => p.exec())) as PipelineResult;
+    if (!results) this.fail(what, new Error("the pipeline was discarded"));
+    return results;
+  }
+
+  /** Sends one pipeline and checks every reply; a failed reply is named by `names[i]` (its key). */
+  async exec(
+    what: string,
+    build: (p: ChainableCommander) => void,
+    names: readonly string[] = [],
+  ): Promise<unknown[]> {
+    const results = await this.execRaw(what, build);
+    const out = new Array<unknown>(results.length);
+    for (let i = 0; i < results.length; i++) {
+      const [err, value] = results[i]!;
+      if (err) this.replyFailed(what, names[i], err);
+      out[i] = value;
+    }
+    return out;
+  }
+
+  private replyFailed(what: string, name: string | undefined, err: Error): never {
+    const hint = /WRONGTYPE/.test(err.message) ? ` (${this.wrongTypeHint})` : "";
+    this.fail(`${what}${name !== undefined ? ` at ${name}` : ""}`, new Error(err.message + hint));
+  }
+
+  /**
+   * Every key matching `pattern`, page by page (SCAN … COUNT `count`), with each one's reply when a reader
+   * is given. The SCAN chain runs ahead of the caller: each SCAN reply sends the next SCAN at once and the
+   * page's reads as one pipeline, with up to `readAhead` pages read or being read, so the server keeps
+   * working while the caller (and whatever else shares the event loop) is busy. Only names passing
+   * `select` are returned. SCAN names every key present throughout at least once, and may name one twice.
+   */
+  async *scanPages(
+    pattern: string,
+    count: number,
+    readAhead: number,
+    reader?: PageReader,
+    select?: (name: string) => boolean,
+  ): AsyncGenerator<ScanPage> {
+    const pages: Promise<ScanPage>[] = [];
+    let cursor = "0";
+    let finished = false;
+    let scanning: Promise<void> | null = null;
+    let failure: { error: unknown } | null = null;
+    const guard = <T>(p: Promise<T>): Promise<T> => {
+      // Failures surface where the caller awaits; one the caller never reaches must not go unhandled.
+      p.catch(() => undefined);
+      return p;
+    };
+    const advance = (): void => {
+      if (scanning !== null || finished || failure || pages.length >= readAhead) return;
+      scanning = this.call("scan failed", () =>
+        this.client.scan(cursor, "MATCH", pattern, "COUNT", count),
+      ).then(
+        ([next, found]) => {
+          scanning = null;
+          cursor = next;
+          finished = next === "0";
+          const names = select ? found.filter(select) : found;
+          if (names.length) pages.push(guard(this.readPage(names, reader)));
+          advance();
+        },
+        (error: unknown) => {
+          scanning = null;
+          failure = { error };
+        },
+      );
+    };
+    advance();
+    for (;;) {
+      const page = pages.shift();
+      if (page !== undefined) {
+        const got = await page;
+        advance();
+        yield got;
+      } else if (scanning !== null) {
+        await scanning;
+      } else if (failure) {
+        throw (failure as { error: unknown }).error;
+      } else if (finished) {
+        return;
+      } else {
+        advance();
+      }
+    }
+  }
+
+  /** One page's reads as one pipeline (none without a reader). */
+  private async readPage(names: readonly string[], reader: PageReader | undefined): Promise<ScanPage> {
+    if (!reader) return { names, replies: [] };
+    const what = "scan failed";
+    for (let attempt = 0; ; attempt++) {
+      const results = await this.execRaw(what, (p) => reader.read(p, names));
+      if (attempt === 0 && reader.reload && results.some(([err]) => err && /^NOSCRIPT/.test(err.message))) {
+        await reader.reload();
+        continue;
+      }
+      const values = results.map(([err, value]) => {
+        if (err) this.replyFailed(what, undefined, err);
+        return value;
+      });
+      const replies = reader.split(values, names);
+      await reader.settle?.(names, replies);
+      return { names, replies };
+    }
+  }
+
+  /** EXISTS of each name, in one round trip. */
+  async exists(names: readonly string[], what: string): Promise<boolean[]> {
+    const replies = await this.exec(
+      what,
+      (p) => {
+        for (const name of names) p.exists(name);
+      },
+      names,
+    );
+    return replies.map((n) => n === 1);
+  }
+
+  /** The replies of reading `names`, `size` per pipelined round trip. */
+  async readMany(
+    names: readonly string[],
+    read: (p: ChainableCommander, name: string) => void,
+    size: number,
+    what: string,
+  ): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for (let i = 0; i < names.length; i += size) {
+      const part = names.slice(i, i + size);
+      const replies = await this.exec(
+        what,
+        (p) => {
+          for (const name of part) read(p, name);
+        },
+        part,
+      );
+      for (const r of replies) out.push(r);
+    }
+    return out;
+  }
+
+  private readonly scripts = new Map<string, string>();
+
+  /** Loads a script (SCRIPT LOAD) unless loaded before or `again`; its SHA1 for EVALSHA. */
+  async loadScript(what: string, script: string, again = false): Promise<string> {
+    let sha = again ? undefined : this.scripts.get(script);
+    if (!sha) {
+      sha = String(await this.call(what, () => this.client.script("LOAD", script)));
+      this.scripts.set(script, sha);
+    }
+    return sha;
+  }
+
+  /**
+   * Runs a Lua script once per call (one key each), pipelined by EVALSHA; the replies in call order.
+   * After a SCRIPT FLUSH (NOSCRIPT: that call did not run) the script is loaded again and those calls rerun.
+   */
+  async runScript(
+    what: string,
+    script: string,
+    calls: readonly { name: string; args: readonly string[] }[],
+  ): Promise<unknown[]> {
+    const out = new Array<unknown>(calls.length);
+    let todo = calls.map((_, i) => i);
+    for (let attempt = 0; todo.length > 0; attempt++) {
+      const sha = await this.loadScript(what, script, attempt > 0);
+      const results = await this.execRaw(what, (p) => {
+        for (const i of todo) p.evalsha(sha, 1, calls[i]!.name, ...calls[i]!.args);
+      });
+      const missing: number[] = [];
+      results.forEach(([err, value], j) => {
+        const i = todo[j]!;
+        if (err && attempt === 0 && /^NOSCRIPT/.test(err.message)) missing.push(i);
+        else if (err) this.replyFailed(what, calls[i]!.name, err);
+        else out[i] = value;
+      });
+      todo = missing;
+    }
+    return out;
+  }
+
+  /**
+   * About how many keys start with `prefix`, erring high: DBSIZE scaled by the share of SAMPLE_KEYS random
+   * keys under the prefix, with a margin of 3 keys (the 95% bound when none match); never above DBSIZE.
+   */
+  async estimateKeys(prefix: string): Promise<number> {
+    const what = "cannot size the database";
+    const size = Number(await this.call(what, () => this.client.dbsize()));
+    if (prefix === "" || size <= SAMPLE_KEYS) return size;
+    const sample = await this.exec(what, (p) => {
+      for (let i = 0; i < SAMPLE_KEYS; i++) p.randomkey();
+    });
+    let under = 0;
+    for (const name of sample) if (typeof name === "string" && name.startsWith(prefix)) under++;
+    return Math.min(size, Math.ceil((size * (under + 3)) / SAMPLE_KEYS));
+  }
+
+  /** Closes the client: QUIT, or a hard disconnect when the server does not answer. */
+  async close(): Promise<void> {
+    if (this.client.status === "end") return;
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+}

@@ -1,0 +1,328 @@
+/** How one record's columns sit in one Redis value (a hash, or a JSON string) and how a guarded write changes it. Pure. */
+import type { ChainableCommander } from "ioredis";
+import type { CanonicalValue, ColumnType } from "../../core/canonical.js";
+import type { ColumnSpec, Key, RecordShape } from "../../core/model.js";
+import { RowError } from "../../core/row-codec.js";
+
+/** The value type a replica keeps its records in. */
+export type RedisFormat = "hash" | "json";
+
+/**
+ * One record layout. A layout queues the commands that read a record (whole, or only what the shape
+ * compares), turns their replies into raw rows for RowCodec, and builds the arguments of its
+ * compare-and-set script: a guard asserting the record still holds what a reply showed, then the write.
+ */
+export interface RecordLayout {
+  readonly format: RedisFormat;
+  /** Lua source of the compare-and-set script (KEYS[1] = the record; ARGV = guard, then write). */
+  readonly script: string;
+  /** Queues the read of a whole record (HGETALL, GET): its reply serves `rawRow`, `guard` and `write`. */
+  readRecord(p: ChainableCommander, name: string): void;
+  /**
+   * The raw row (key parts, then the compared columns' values in shape order, for RowCodec) of a
+   * `readRecord` reply, or null when the record does not exist.
+   */
+  rawRow(keyParts: readonly unknown[], reply: unknown): unknown[] | null;
+  /** Lua source of the script `readBatch` runs, when it runs one (hashes; JSON strings use MGET). */
+  readonly readScript?: string;
+  /**
+   * Queues ONE command reading the compared columns of many records (for scans; `sha` is the loaded
+   * `readScript`). Its reply is an array with one entry per name, for `batchRow`.
+   */
+  readBatch(p: ChainableCommander, names: readonly string[], sha: string): void;
+  /**
+   * True when a `readBatch` entry cannot tell an absent record from a key of another type (MGET answers
+   * both with nil): the caller asks EXISTS, and an existing key is of the wrong type.
+   */
+  unclear(entry: unknown): boolean;
+  /** The raw row of a `readBatch` entry (null: absent), like `rawRow`. */
+  batchRow(keyParts: readonly unknown[], entry: unknown): unknown[] | null;
+  /** Script arguments that hold when, and only when, the record still is what `reply` showed. */
+  guard(reply: unknown): string[];
+  /** Script arguments that write `next` (canonical values in shape order), or delete when null. */
+  write(key: Key, next: readonly CanonicalValue[] | null, reply: unknown): string[];
+  /** Field names and a store type name for `describe()`'s sample, from one read reply. */
+  sampleFields(reply: unknown): [name: string, nativeType: string][];
+}
+
+/** The layout for a format and record shape. */
+export function recordLayout(format: RedisFormat, shape: RecordShape): RecordLayout {
+  return format === "hash" ? new HashLayout(shape) : new JsonLayout(shape);
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// Hashes: one field per column holding its canonical text; a null column is an absent field.
+
+/**
+ * ARGV: "0" (expected absent) | "1", n, then n pairs (field, "" when expected absent | "=" + value);
+ * then "D" (delete) | "W", s, s (field, value) pairs to set, and the fields to delete.
+ * Only the compared columns are checked: they and the record's existence are all its fingerprint depends on.
+ */
+const HASH_SCRIPT = `
+local k = KEYS[1]
+local i
+if ARGV[1] == '0' then
+  if redis.call('EXISTS', k) == 1 then return 0 end
+  i = 2
+else
+  if redis.call('EXISTS', k) == 0 then return 0 end
+  local n = tonumber(ARGV[2])
+  i = 3
+  for _ = 1, n do
+    local cur = redis.call('HGET', k, ARGV[i])
+    local want = ARGV[i + 1]
+    if want == '' then
+      if cur then return 0 end
+    elseif cur ~= string.sub(want, 2) then
+      return 0
+    end
+    i = i + 2
+  end
+end
+if ARGV[i] == 'D' then
+  redis.call('DEL', k)
+  return 1
+end
+local s = tonumber(ARGV[i + 1])
+i = i + 2
+if s > 0 then redis.call('HSET', k, unpack(ARGV, i, i + 2 * s - 1)) end
+i = i + 2 * s
+if i <= #ARGV then redis.call('HDEL', k, unpack(ARGV, i, #ARGV)) end
+return 1
+`;
+
+/**
+ * KEYS: the records; ARGV: the compared fields. One entry per key: the fields' values (HMGET), or 0 for
+ * an absent key (HMGET alone cannot tell it from a hash without those fields), or, with no fields, EXISTS.
+ * A key of another type fails the call with an error naming it.
+ */
+const HASH_READ_SCRIPT = `
+local n = #ARGV
+local out = {}
+for i, k in ipairs(KEYS) do
+  if n == 0 then
+    out[i] = redis.call('EXISTS', k)
+  else
+    local v = redis.pcall('HMGET', k, unpack(ARGV))
+    if v.err then return redis.error_reply(v.err .. ' (at ' .. k .. ')') end
+    local found = false
+    for j = 1, n do
+      if v[j] then
+        found = true
+        break
+      end
+    end
+    if found or redis.call('EXISTS', k) == 1 then out[i] = v else out[i] = 0 end
+  end
+end
+return out
+`;
+
+type HashReply = Record<string, string>;
+
+/** HGETALL answers a missing key with an empty map; a stored hash always has a field. */
+function isEmpty(hash: HashReply): boolean {
+  for (const _ in hash) return false;
+  return true;
+}
+
+class HashLayout implements RecordLayout {
+  readonly format = "hash";
+  readonly script = HASH_SCRIPT;
+  private readonly names: readonly string[];
+
+  constructor(private readonly shape: RecordShape) {
+    this.names = shape.columns.map((c) => c.name);
+  }
+
+  readRecord(p: ChainableCommander, name: string): void {
+    p.hgetall(name);
+  }
+
+  rawRow(keyParts: readonly unknown[], reply: unknown): unknown[] | null {
+    const hash = reply as HashReply;
+    if (isEmpty(hash)) return null;
+    const raw: unknown[] = [...keyParts];
+    for (const name of this.names) raw.push(Object.hasOwn(hash, name) ? hash[name] : null);
+    return raw;
+  }
+
+  readonly readScript = HASH_READ_SCRIPT;
+
+  readBatch(p: ChainableCommander, names: readonly string[], sha: string): void {
+    p.evalsha(sha, names.length, ...names, ...this.names);
+  }
+
+  unclear(): boolean {
+    return false;
+  }
+
+  batchRow(keyParts: readonly unknown[], entry: unknown): unknown[] | null {
+    if (entry === 0 || entry === null) return null;
+    if (entry === 1) return [...keyParts];
+    const values = entry as (string | null)[];
+    const raw = new Array<unknown>(keyParts.length + values.length);
+    for (let i = 0; i < keyParts.length; i++) raw[i] = keyParts[i];
+    for (let i = 0; i < values.length; i++) raw[keyParts.length + i] = values[i] ?? null;
+    return raw;
+  }
+
+  guard(reply: unknown): string[] {
+    const hash = reply as HashReply;
+    if (isEmpty(hash)) return ["0"];
+    const out = ["1", String(this.names.length)];
+    for (const name of this.names) out.push(name, Object.hasOwn(hash, name) ? `=${hash[name]}` : "");
+    return out;
+  }
+
+  write(key: Key, next: readonly CanonicalValue[] | null): string[] {
+    if (!next) return ["D"];
+    // Key columns are written too: Redis has no empty hash, and a record whose columns are all null must exist.
+    const set: string[] = [];
+    this.shape.key.forEach((c, i) => {
+      set.push(c.name, key[i]!);
+    });
+    const del: string[] = [];
+    this.names.forEach((name, i) => {
+      const v = next[i] ?? null;
+      if (v === null) del.push(name);
+      else set.push(name, v);
+    });
+    return ["W", String(set.length / 2), ...set, ...del];
+  }
+
+  sampleFields(reply: unknown): [string, string][] {
+    return Object.keys(reply as HashReply).map((name) => [name, "hash field"]);
+  }
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// JSON strings: one object per record; numbers and booleans as JSON numbers and booleans where exact.
+
+/** ARGV: "0" (expected absent) | "1", the expected string; then "D" | "W", the string to write. */
+const JSON_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '0' then
+  if cur then return 0 end
+elseif cur ~= ARGV[2] then
+  return 0
+end
+if ARGV[3] == 'D' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[4], 'KEEPTTL')
+end
+return 1
+`;
+
+type JsonDocument = Record<string, unknown>;
+
+/** The JSON value an application would store for a canonical value (the inverse of reading it). */
+function jsonNative(type: ColumnType, v: CanonicalValue): unknown {
+  if (v === null) return null;
+  switch (type) {
+    case "integer":
+      return Number.isSafeInteger(Number(v)) ? Number(v) : v;
+    case "decimal":
+    case "float": {
+      // Only where the double prints back as the same text; otherwise (2^53 + 1, NaN, 0.1000…01) as text.
+      const n = Number(v);
+      return Number.isFinite(n) && String(n) === v ? n : v;
+    }
+    case "boolean":
+      return v === "t";
+    case "json":
+      return JSON.parse(v);
+    default:
+      return v;
+  }
+}
+
+class JsonLayout implements RecordLayout {
+  readonly format = "json";
+  readonly script = JSON_SCRIPT;
+
+  constructor(private readonly shape: RecordShape) {}
+
+  readRecord(p: ChainableCommander, name: string): void {
+    p.get(name);
+  }
+
+  readBatch(p: ChainableCommander, names: readonly string[]): void {
+    p.mget(...names);
+  }
+
+  unclear(entry: unknown): boolean {
+    return entry === null || entry === undefined;
+  }
+
+  batchRow(keyParts: readonly unknown[], entry: unknown): unknown[] | null {
+    return this.rawRow(keyParts, entry);
+  }
+
+  private parse(reply: string): JsonDocument {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(reply);
+    } catch {
+      throw new RowError("the value is not valid JSON");
+    }
+    if (doc === null || typeof doc !== "object" || Array.isArray(doc))
+      throw new RowError("the value is not a JSON object");
+    return doc as JsonDocument;
+  }
+
+  rawRow(keyParts: readonly unknown[], reply: unknown): unknown[] | null {
+    if (reply === null || reply === undefined) return null;
+    const doc = this.parse(reply as string);
+    const raw: unknown[] = [...keyParts];
+    for (const c of this.shape.columns) raw.push(this.column(doc, c));
+    return raw;
+  }
+
+  /**
+   * A json column is absent for null and present for every JSON value, JSON null included (so JSON null
+   * and SQL NULL stay distinct); other columns are null when absent or JSON null.
+   */
+  private column(doc: JsonDocument, c: ColumnSpec): unknown {
+    if (!Object.hasOwn(doc, c.name)) return null;
+    const v = doc[c.name];
+    if (c.type === "json") return JSON.stringify(v);
+    if (typeof v === "number" && (c.type === "integer" || c.type === "decimal") && !Number.isSafeInteger(v)) {
+      if (Number.isInteger(v))
+        throw new RowError(
+          `column ${c.name}: ${v} is beyond 2^53 as a JSON number and may have lost digits; store it as a string`,
+        );
+    }
+    return v;
+  }
+
+  guard(reply: unknown): string[] {
+    return reply === null || reply === undefined ? ["0", ""] : ["1", reply as string];
+  }
+
+  write(key: Key, next: readonly CanonicalValue[] | null, reply: unknown): string[] {
+    if (!next) return ["D", ""];
+    // Properties outside the shape are kept; entries, not assignment, so "__proto__" stays an own key.
+    const doc = new Map<string, unknown>(
+      reply === null || reply === undefined ? [] : Object.entries(this.parse(reply as string)),
+    );
+    this.shape.key.forEach((c, i) => {
+      doc.set(c.name, jsonNative(c.type, key[i]!));
+    });
+    this.shape.columns.forEach((c, i) => {
+      const v = next[i] ?? null;
+      if (c.type === "json" && v === null) doc.delete(c.name);
+      else doc.set(c.name, jsonNative(c.type, v));
+    });
+    return ["W", JSON.stringify(Object.fromEntries(doc))];
+  }
+
+  sampleFields(reply: unknown): [string, string][] {
+    if (reply === null || reply === undefined) return [];
+    return Object.entries(this.parse(reply as string)).map(([name, v]) => [
+      name,
+      `JSON ${v === null ? "null" : Array.isArray(v) ? "array" : typeof v}`,
+    ]);
+  }
+}
