@@ -9,7 +9,7 @@ import {
   type Observation,
   type ReplicaObservation,
 } from "./core/classify.js";
-import { type Decision, decideRepair, WRITE_ACTIONS } from "./core/decide.js";
+import { type Decision, decideRepair, decisionSummary, WRITE_ACTIONS } from "./core/decide.js";
 import { type Key, keyId, keyToJson, type RecordShape, type StoredRecord } from "./core/model.js";
 import { type CompiledPolicy, compilePolicy, PolicyError } from "./core/policy.js";
 import { escalationId } from "./core/repair-id.js";
@@ -294,15 +294,7 @@ export async function recordPlan(plan: DatasetPlan, ctx: RunContext): Promise<nu
       type: "decided",
       dataset: scan.name,
       key,
-      data: {
-        action: d.action,
-        source: d.source ?? null,
-        targets: d.targets,
-        rule: d.rule,
-        reason: d.reason,
-        ambiguity: d.ambiguity,
-        policyVersion: d.policyVersion,
-      },
+      data: decisionSummary(d),
     });
   }
   const escalations: Escalation[] = plan.decisions

@@ -1,6 +1,6 @@
 /** `concord plan` and `concord repair`: scan, decide by policy, and (repair) execute with verification. */
 
-import type { Decision } from "../core/decide.js";
+import { type Decision, decisionSummary } from "../core/decide.js";
 import { keyToJson } from "../core/model.js";
 import {
   type DatasetPlan,
@@ -24,13 +24,7 @@ function decisionJson(plan: DatasetPlan, d: Decision): Record<string, unknown> {
   return {
     key: keyToJson(plan.scan.shape.key, d.key),
     class: d.class,
-    action: d.action,
-    source: d.source ?? null,
-    targets: d.targets,
-    rule: d.rule,
-    reason: d.reason,
-    ambiguity: d.ambiguity,
-    policyVersion: d.policyVersion,
+    ...decisionSummary(d),
   };
 }
 

@@ -40,6 +40,19 @@ export interface Decision {
   readonly options: readonly string[];
 }
 
+/** What a decision says, without its data: the form shown in `plan --json` and kept in the audit log. */
+export function decisionSummary(d: Decision) {
+  return {
+    action: d.action,
+    source: d.source ?? null,
+    targets: d.targets,
+    rule: d.rule,
+    reason: d.reason,
+    ambiguity: d.ambiguity,
+    policyVersion: d.policyVersion,
+  };
+}
+
 function ownerOf(d: Divergence, policy: CompiledPolicy): { owner?: string; why?: string } {
   const o = policy.owner;
   if (!o) return { why: "no owner is declared" };
