@@ -90,8 +90,10 @@ export class RedisCommands {
    * Every key matching `pattern`, page by page (SCAN … COUNT `count`), with each one's reply when a reader
    * is given. The SCAN chain runs ahead of the caller: each SCAN reply sends the next SCAN at once and the
    * page's reads as one pipeline, with up to `readAhead` pages read or being read, so the server keeps
-   * working while the caller (and whatever else shares the event loop) is busy. Only names passing
-   * `select` are returned. SCAN names every key present throughout at least once, and may name one twice.
+   * working while the caller (and whatever else shares the event loop) is busy. Where the pattern matches
+   * few keys (a prefix among many others), COUNT grows up to 16-fold so the walk takes fewer round trips.
+   * Only names passing `select` are returned. SCAN names every key present throughout at least once, and
+   * may name one twice.
    */
   async *scanPages(
     pattern: string,
@@ -105,6 +107,7 @@ export class RedisCommands {
     let finished = false;
     let scanning: Promise<void> | null = null;
     let failure: { error: unknown } | null = null;
+    let step = count;
     const guard = <T>(p: Promise<T>): Promise<T> => {
       // Failures surface where the caller awaits; one the caller never reaches must not go unhandled.
       p.catch(() => undefined);
@@ -113,12 +116,13 @@ export class RedisCommands {
     const advance = (): void => {
       if (scanning !== null || finished || failure || pages.length >= readAhead) return;
       scanning = this.call("scan failed", () =>
-        this.client.scan(cursor, "MATCH", pattern, "COUNT", count),
+        this.client.scan(cursor, "MATCH", pattern, "COUNT", step),
       ).then(
         ([next, found]) => {
           scanning = null;
           cursor = next;
           finished = next === "0";
+          step = found.length < step / 8 ? Math.min(step * 2, count * 16) : count;
           const names = select ? found.filter(select) : found;
           if (names.length) pages.push(guard(this.readPage(names, reader)));
           advance();

@@ -154,7 +154,7 @@ export class RedisConnector implements Connector {
     const canonical = s.keys.encode(rec.key);
     if (canonical !== name)
       this.redis.fail(
-        `${name} is not a record key of this dataset: its key ${JSON.stringify(rec.key)} is ${canonical}`,
+        `${name} is not a record key of this dataset: the record of key ${JSON.stringify(rec.key)} is ${canonical}`,
       );
     this.stats.rowsRead++;
     this.stats.bytesRead += name.length;
@@ -280,7 +280,9 @@ export class RedisConnector implements Connector {
             this.redis.fail(`cannot read the key of ${name}`, err);
           }
           if (s.keys.encode(key) !== name)
-            this.redis.fail(`${name} is not a record key of this dataset: its key is ${s.keys.encode(key)}`);
+            this.redis.fail(
+              `${name} is not a record key of this dataset: the record of key ${JSON.stringify(key)} is ${s.keys.encode(key)}`,
+            );
           seen.add(name);
         }
       }
