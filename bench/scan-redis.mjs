@@ -1,6 +1,8 @@
 /** Redis benchmark: detection between a SQLite (or in-memory) replica and a Redis one, against the Redis read floor. Reads only. */
-// Usage: npm run build && node bench/scan-redis.mjs
+// Usage: npm run bench:redis
 //   BENCH_SIZE=1000000 BENCH_DIFFS=1000 BENCH_REPS=3 BENCH_OTHER=sqlite|memory
+//   BENCH_MODES=floor,ahead,stream,sqlite,detect (which children to run, in this order per repetition)
+//   BENCH_SCAN_COUNT=1000 BENCH_READ_AHEAD=16 BENCH_PARTITION_ROWS=<detect's partitionRows>
 //   BENCH_REDIS_URL=redis://127.0.0.1:6379/14 (a database the benchmark may fill; its keys are under "bench:")
 //   CONCORD_DIST=<compiled src> (default dist/)
 //
@@ -9,10 +11,13 @@
 // updates the record, 4..6 deletes it, 7..9 inserts id N + k + 1). Per repetition, each in its own process:
 //   floor   SCAN MATCH bench:customer:* COUNT 1000 and one pipelined HGETALL per page (with the next SCAN
 //           in the same round trip): reading every Redis record once and nothing else;
-//   stream  RedisConnector.streamFingerprints over the full range (the floor + canonicalising and
-//           fingerprinting each record);
+//   ahead   the same reads with the connector's SCAN read-ahead (RedisCommands.scanPages), no decoding;
+//   stream  RedisConnector.streamFingerprints over the full range (reading, canonicalising and
+//           fingerprinting every record);
+//   sqlite  the other replica's stream alone (SqliteConnector.streamFingerprints);
 //   detect  detectDivergences(a, redis), checked to report exactly the D differing keys.
-// Times are measured inside the child around the work (no start-up); peak RSS is the child's maxRSS.
+// Times are measured inside the child around the work (no start-up); CPU is the child's user + system time
+// (for memory, including loading the table); peak RSS is the child's maxRSS.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
