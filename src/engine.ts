@@ -405,6 +405,30 @@ export interface RepairOptions extends WriteGuardOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/**
+ * Executes repair tasks on open replicas with the run's state store and clock, through a fresh write
+ * guard (retries, circuit breaker, the dataset's write rate). The one way every command writes.
+ */
+export function runRepairTasks(
+  dataset: string,
+  tasks: readonly RepairTask[],
+  replicas: readonly OpenReplica[],
+  shape: RecordShape,
+  ctx: Pick<RunContext, "runId" | "state" | "now">,
+  options: RepairOptions & { readonly appliedEvent?: "applied" | "rolled-back" } = {},
+): Promise<RepairResult[]> {
+  return executeRepairs(dataset, tasks, {
+    runId: ctx.runId,
+    shape,
+    replicas: new Map(replicas.map((r) => [r.name, r.connector])),
+    state: ctx.state,
+    guard: new WriteGuard(options),
+    now: ctx.now,
+    signal: options.signal,
+    ...(options.appliedEvent ? { appliedEvent: options.appliedEvent } : {}),
+  });
+}
+
 /** The repair tasks a plan would execute (none when the guard tripped). */
 export function repairTasks(plan: DatasetPlan): RepairTask[] {
   if (plan.guard) return [];
@@ -424,14 +448,9 @@ export async function repairDataset(
 ): Promise<RepairResult[]> {
   const tasks = repairTasks(plan);
   if (options.dryRun || tasks.length === 0) return [];
-  const results = await executeRepairs(plan.scan.name, tasks, {
-    runId: ctx.runId,
-    shape: plan.scan.shape,
-    replicas: new Map(replicas.map((r) => [r.name, r.connector])),
-    state: ctx.state,
-    guard: new WriteGuard({ ...options, writesPerSecond: plan.policy.limits.writesPerSecond }),
-    now: ctx.now,
-    signal: options.signal,
+  const results = await runRepairTasks(plan.scan.name, tasks, replicas, plan.scan.shape, ctx, {
+    ...options,
+    writesPerSecond: plan.policy.limits.writesPerSecond,
   });
   if (plan.scan.resolved.rules.versioned) {
     const applied = new Set(results.filter((r) => r.outcome === "applied").map((r) => r.id));
@@ -512,11 +531,6 @@ export async function recoverPending(
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** Keys as arrays, for callers that need to re-read a set of divergent keys. */
-export function divergentKeys(scan: DatasetScan): Key[] {
-  return scan.divergences.map((d) => d.key);
 }
 
 /**

@@ -1,9 +1,8 @@
 /** `concord escalations list|resolve`: the queue of divergences the policy would not decide alone. */
 import { decidePick } from "../core/decide.js";
 import { keyId, keyToJson } from "../core/model.js";
-import { datasetPolicy, observeKeys } from "../engine.js";
-import { executeRepairs, planRepairTasks } from "../execute/execute-repairs.js";
-import { WriteGuard } from "../execute/write-guard.js";
+import { datasetPolicy, observeKeys, runRepairTasks } from "../engine.js";
+import { planRepairTasks } from "../execute/execute-repairs.js";
 import type { Escalation } from "../state/state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { newRunId, openSession } from "./session.js";
@@ -140,14 +139,14 @@ export async function runEscalationsResolve(
     const policy = datasetPolicy(ds, resolved);
     const decision = decidePick(div, policy, pick);
     const tasks = planRepairTasks(ds.name, [decision], divergences);
-    const results = await executeRepairs(ds.name, tasks, {
-      runId,
-      shape: resolved.shape,
-      replicas: new Map(replicas.map((r) => [r.name, r.connector])),
-      state: session.state,
-      guard: new WriteGuard({ writesPerSecond: policy.limits.writesPerSecond }),
-      now: Date.now,
-    });
+    const results = await runRepairTasks(
+      ds.name,
+      tasks,
+      replicas,
+      resolved.shape,
+      { runId, state: session.state, now: Date.now },
+      { writesPerSecond: policy.limits.writesPerSecond },
+    );
     const ok = results.every((r) => r.outcome === "applied" || r.outcome === "noop");
     if (ok)
       await session.state.closeEscalation(

@@ -2,9 +2,8 @@
 import { fingerprintRow } from "../core/fingerprint.js";
 import { keyToJson } from "../core/model.js";
 import { repairId } from "../core/repair-id.js";
-import { observeKeys } from "../engine.js";
-import { executeRepairs, type RepairTask } from "../execute/execute-repairs.js";
-import { WriteGuard } from "../execute/write-guard.js";
+import { observeKeys, runRepairTasks } from "../engine.js";
+import type { RepairTask } from "../execute/execute-repairs.js";
 import { EXIT, UsageError } from "./errors.js";
 import { newRunId, openSession } from "./session.js";
 
@@ -63,15 +62,14 @@ export async function runRollback(
             action: e.before ? "propagate" : "delete",
           };
         });
-      const results = await executeRepairs(name, tasks, {
-        runId,
-        shape: resolved.shape,
-        replicas: new Map(replicas.map((r) => [r.name, r.connector])),
-        state: session.state,
-        guard: new WriteGuard({ writesPerSecond: ds.policy.limits.writesPerSecond }),
-        now: Date.now,
-        appliedEvent: "rolled-back",
-      });
+      const results = await runRepairTasks(
+        name,
+        tasks,
+        replicas,
+        resolved.shape,
+        { runId, state: session.state, now: Date.now },
+        { writesPerSecond: ds.policy.limits.writesPerSecond, appliedEvent: "rolled-back" },
+      );
       const byId = new Map(results.map((r) => [r.id, r]));
       const original = entries.filter((e) => e.dataset === name);
       const undone = original.filter((_, i) =>
