@@ -129,7 +129,7 @@ async function run(a, b0) {
   const plan = planDataset(ds, scan);
   await recordPlan(plan, ctx);
   const t2 = performance.now();
-  const results = await repairDataset(plan, replicas, ctx);
+  const results = await profiled(() => repairDataset(plan, replicas, ctx));
   const t3 = performance.now();
   const applied = results.filter((r) => r.outcome === "applied").length;
   const check = await scanDataset(ds, replicas, { ...ctx, runId: "check" });
@@ -144,6 +144,7 @@ async function run(a, b0) {
     .filter(([k]) =>
       [
         "appendAudit",
+        "settleRepairs",
         "recordRepairs",
         "getRepairs",
         "openEscalations",
@@ -160,8 +161,27 @@ async function run(a, b0) {
     repairMs: t3 - t2,
     totalMs: t3 - t0,
     stateMs,
-    auditLedgerMs: (spent.appendAudit ?? 0) + (spent.recordRepairs ?? 0) + (spent.getRepairs ?? 0),
+    auditLedgerMs:
+      (spent.appendAudit ?? 0) + (spent.settleRepairs ?? 0) + (spent.recordRepairs ?? 0) + (spent.getRepairs ?? 0),
   };
+}
+
+/** With BENCH_PROFILE=file.cpuprofile, records a V8 CPU profile of the execute phase (the last rep's). */
+async function profiled(work) {
+  const out = process.env.BENCH_PROFILE;
+  if (!out) return work();
+  const { Session } = await import("node:inspector/promises");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  try {
+    return await work();
+  } finally {
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(out, JSON.stringify(profile));
+    session.disconnect();
+  }
 }
 
 const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];

@@ -504,8 +504,8 @@ export async function recoverPending(
         ...(landed ? {} : { error: "interrupted before the write; re-planned by detection" }),
       };
     });
-    await ctx.state.recordRepairs(settled);
-    await ctx.state.appendAudit(
+    await ctx.state.settleRepairs(
+      settled,
       settled.map((e) => ({
         ts: ctx.now(),
         runId: ctx.runId,

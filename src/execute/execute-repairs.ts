@@ -78,7 +78,10 @@ export interface ExecuteContext {
   readonly state: StateStore;
   readonly guard: WriteGuard;
   readonly now: () => number;
-  /** Writes per batch (default 500). */
+  /**
+   * Writes per batch (default 2,000, or about a second's worth under a rate limit): one ledger transaction,
+   * one conditional write and one verifying read per batch. Ctrl-C waits for the batch in flight.
+   */
   readonly batchSize?: number;
   /** Stops between batches when aborted (Ctrl-C): work done so far stays recorded, the rest waits. */
   readonly signal?: AbortSignal | undefined;
@@ -103,7 +106,7 @@ export async function executeRepairs(
   ctx: ExecuteContext,
 ): Promise<RepairResult[]> {
   const results: RepairResult[] = [];
-  const batchSize = ctx.batchSize ?? 500;
+  const batchSize = ctx.batchSize ?? ctx.guard.batchLimit(2000);
   const byTarget = new Map<string, RepairTask[]>();
   for (const t of tasks) {
     const list = byTarget.get(t.target) ?? [];
@@ -181,7 +184,7 @@ async function executeBatch(
   if (episodes.length)
     for (const [id, e] of await ctx.state.getRepairs(episodes.map((t) => t.id))) ledger.set(id, e);
 
-  const entry = (t: RepairTask, outcome: RepairOutcome, error?: string): LedgerEntry => ({
+  const pending = (t: RepairTask): LedgerEntry => ({
     id: t.id,
     runId: ctx.runId,
     dataset,
@@ -191,14 +194,13 @@ async function executeBatch(
     nextFingerprint: t.nextFingerprint,
     before: t.before,
     after: t.next,
-    outcome,
+    outcome: "pending",
     attempts: (ledger.get(t.id)?.attempts ?? 0) + 1,
-    ...(error ? { error } : {}),
     updatedAt: ctx.now(),
   });
   // Pending first: a crash after this point leaves a trace, and the next run's conditional write finds
   // the record either still as expected (and writes) or already as intended (noop).
-  await ctx.state.recordRepairs(todo.map((t) => entry(t, "pending")));
+  await ctx.state.recordRepairs(todo.map(pending));
 
   let outcomes: Exclude<RepairOutcome, "pending">[];
   const errors = new Map<string, string>();
@@ -237,9 +239,17 @@ async function executeBatch(
     outcomes = todo.map(() => "failed");
   }
 
-  await ctx.state.recordRepairs(todo.map((t, i) => entry(t, outcomes[i]!, errors.get(t.id))));
   const at = ctx.now();
-  await ctx.state.appendAudit(
+  // The outcome and its audit entry in one transaction; only the outcome is rewritten, not the images.
+  await ctx.state.settleRepairs(
+    todo.map((t, i) => ({
+      id: t.id,
+      runId: ctx.runId,
+      outcome: outcomes[i]!,
+      attempts: (ledger.get(t.id)?.attempts ?? 0) + 1,
+      error: errors.get(t.id),
+      updatedAt: at,
+    })),
     todo.map((t, i) => ({
       ts: at,
       runId: ctx.runId,

@@ -32,6 +32,12 @@ export class WriteGuard {
 
   constructor(private readonly options: WriteGuardOptions = {}) {}
 
+  /** The most writes one call should carry: about a second's worth under a rate limit, else `fallback`. */
+  batchLimit(fallback: number): number {
+    const rate = this.options.writesPerSecond;
+    return rate ? Math.max(1, Math.min(fallback, Math.floor(rate))) : fallback;
+  }
+
   private for(replica: string) {
     let p = this.policies.get(replica);
     if (!p) {

@@ -59,6 +59,16 @@ export interface LedgerEntry {
   updatedAt: number;
 }
 
+/** The outcome of a repair already in the ledger, as `settleRepairs` records it. */
+export interface RepairSettlement {
+  readonly id: string;
+  readonly runId: string;
+  readonly outcome: RepairOutcome;
+  readonly attempts: number;
+  readonly error?: string | undefined;
+  readonly updatedAt: number;
+}
+
 /** A divergence that policy does not let Concord repair on its own: it waits for an operator. */
 export interface Escalation {
   /** Stable for the same divergence, so that running again does not escalate it twice. */
@@ -142,6 +152,15 @@ export interface StateStore {
    * effect of once.
    */
   recordRepairs(entries: readonly LedgerEntry[]): Promise<void>;
+  /**
+   * Records the outcomes of repairs already in the ledger (other fields unchanged; unknown ids are ignored)
+   * and appends `audit` to the audit log, as `appendAudit` does, in one transaction: a repair's outcome is
+   * never recorded without its audit entry, nor the other way round. Returns the audit entries as stored.
+   */
+  settleRepairs(
+    settlements: readonly RepairSettlement[],
+    audit: readonly Omit<AuditEntryContent, "seq">[],
+  ): Promise<AuditEntry[]>;
   /** The entries matching every field given (none given: the whole ledger), in the order first recorded. */
   listRepairs(filter: {
     runId?: string;

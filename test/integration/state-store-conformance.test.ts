@@ -286,6 +286,61 @@ for (const factory of stateStoreFactories) {
         // Each entry is exactly one of the versions written, never a mix.
         for (const e of listed) expect(e).toEqual(repair(e.id, { attempts: e.attempts, runId: e.runId }));
       });
+
+      it("settles outcomes without touching the images, and appends their audit entries", async () => {
+        const store = await open();
+        await store.recordRepairs([repair("r1", { error: "earlier" }), repair("r2"), repair("r3")]);
+        const audited = await store.settleRepairs(
+          [
+            { id: "r1", runId: "run-2", outcome: "applied", attempts: 2, updatedAt: 2000 },
+            { id: "r3", runId: "run-2", outcome: "failed", attempts: 1, error: "timeout", updatedAt: 2001 },
+            { id: "r3", runId: "run-2", outcome: "superseded", attempts: 1, updatedAt: 2002 },
+            { id: "unknown", runId: "run-2", outcome: "applied", attempts: 1, updatedAt: 2003 },
+          ],
+          [event(1), event(2)],
+        );
+        expect(audited.map((e) => e.seq)).toEqual([1, 2]);
+        expect(await store.listRepairs({})).toEqual([
+          repair("r1", { runId: "run-2", outcome: "applied", attempts: 2, updatedAt: 2000 }),
+          repair("r2"),
+          repair("r3", { runId: "run-2", outcome: "superseded", updatedAt: 2002 }),
+        ]);
+        expect(await store.readAudit()).toEqual(audited);
+        expect(await store.settleRepairs([], [])).toEqual([]);
+        const more = await store.settleRepairs([], [event(3)]);
+        expect(more[0]!.prevHash).toBe(audited[1]!.hash);
+        expect(await verifyAuditChainAsync(store.iterateAudit())).toEqual({ ok: true, count: 3 });
+      });
+
+      it("settles nothing when an audit event has no JSON form", async () => {
+        const store = await open();
+        await store.recordRepairs([repair("r1")]);
+        await expect(
+          store.settleRepairs(
+            [{ id: "r1", runId: "run-2", outcome: "applied", attempts: 1, updatedAt: 2 }],
+            [event(1, { data: { n: 1n } })],
+          ),
+        ).rejects.toThrow(TypeError);
+        expect(await store.listRepairs({})).toEqual([repair("r1")]);
+        expect(await store.readAudit()).toEqual([]);
+      });
+
+      it("keeps one chain when stores settle and append at once", async () => {
+        const stores = await Promise.all(range(1, 3).map(() => open()));
+        await stores[0]!.recordRepairs(range(1, 60).map((n) => repair(`r${n}`)));
+        await Promise.all(
+          range(1, 60).map((n) =>
+            n % 2
+              ? stores[n % 3]!.settleRepairs(
+                  [{ id: `r${n}`, runId: "run-2", outcome: "applied", attempts: 1, updatedAt: n }],
+                  [event(n)],
+                )
+              : stores[n % 3]!.appendAudit([event(n)]),
+          ),
+        );
+        expect(await verifyAuditChainAsync(stores[0]!.iterateAudit())).toEqual({ ok: true, count: 60 });
+        expect((await stores[0]!.listRepairs({ outcome: "applied" })).length).toBe(30);
+      });
     });
 
     describe("escalations", () => {

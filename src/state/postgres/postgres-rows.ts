@@ -2,7 +2,14 @@
 import type { AuditEntry, AuditEventType } from "../../core/audit-chain.js";
 import type { DivergenceClass } from "../../core/classify.js";
 import { keyId } from "../../core/model.js";
-import type { Escalation, LedgerEntry, RepairOutcome, RunRecord, StoredDivergence } from "../state-store.js";
+import type {
+  Escalation,
+  LedgerEntry,
+  RepairOutcome,
+  RepairSettlement,
+  RunRecord,
+  StoredDivergence,
+} from "../state-store.js";
 import { jsonText, type RecordsetColumn } from "./postgres-sql.js";
 
 /** The columns a batch write sets, per table, and how a record fills each. */
@@ -32,6 +39,16 @@ export const LEDGER_COLUMNS: readonly RecordsetColumn<LedgerEntry>[] = [
   ["next_fingerprint", "text", (e) => e.nextFingerprint],
   ["before_values", "text", (e) => (e.before === null ? null : JSON.stringify(e.before))],
   ["after_values", "text", (e) => (e.after === null ? null : JSON.stringify(e.after))],
+  ["outcome", "text", (e) => e.outcome],
+  ["attempts", "integer", (e) => e.attempts],
+  ["error", "text", (e) => e.error ?? null],
+  ["updated_at", "bigint", (e) => e.updatedAt],
+];
+
+/** The columns `settleRepairs` updates, with the id that finds the row. */
+export const SETTLEMENT_COLUMNS: readonly RecordsetColumn<RepairSettlement>[] = [
+  ["id", "text", (e) => e.id],
+  ["run_id", "text", (e) => e.runId],
   ["outcome", "text", (e) => e.outcome],
   ["attempts", "integer", (e) => e.attempts],
   ["error", "text", (e) => e.error ?? null],

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { storedText } from "../prepared-audit.js";
 import {
   columnNames,
   conditions,
@@ -8,7 +9,6 @@ import {
   recordset,
   recordsetJson,
   splitSchema,
-  storedText,
   textListJson,
 } from "./postgres-sql.js";
 

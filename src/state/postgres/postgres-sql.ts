@@ -1,5 +1,6 @@
 /** Small helpers of the PostgreSQL state store: URL, statement and error shaping. No queries here. */
 import { redactText } from "../../config/redact.js";
+import { storedText } from "../prepared-audit.js";
 
 /** The error codes of a transaction PostgreSQL aborted that succeeds when run again: deadlock, serialization. */
 const RETRYABLE_CODES: ReadonlySet<string> = new Set(["40P01", "40001"]);
@@ -62,14 +63,6 @@ export function conditions(
 /** JSON text of a value the port types as free-form JSON; `undefined` is stored as null. */
 export function jsonText(value: unknown): string {
   return JSON.stringify(value) ?? "null";
-}
-
-/**
- * Text as PostgreSQL hands it back: the driver sends UTF-8, in which a lone UTF-16 surrogate turns into a
- * replacement character. Hashing the text as read back keeps an entry with such a string verifiable.
- */
-export function storedText<T extends string | null>(text: T): T {
-  return (text === null ? text : text.replace(/\p{Cs}/gu, "\uFFFD")) as T;
 }
 
 /** One line describing a driver or network error, credentials redacted. */

@@ -4,18 +4,19 @@ import { redactUrl } from "../../config/redact.js";
 import {
   type AuditEntry,
   type AuditEntryContent,
-  canonicalJson,
   GENESIS_HASH,
   hashAuditEntry,
 } from "../../core/audit-chain.js";
 import { type Key, keyId } from "../../core/model.js";
 import { compareVersions, type Version } from "../../core/version.js";
+import { type PreparedAudit, prepareAudit } from "../prepared-audit.js";
 import {
   type Escalation,
   EscalationNotOpenError,
   type LedgerEntry,
   type ObservedVersion,
   type RepairOutcome,
+  type RepairSettlement,
   type RunRecord,
   type StateStore,
   type StoredDivergence,
@@ -33,6 +34,7 @@ import {
   LEDGER_COLUMNS,
   type LedgerRow,
   type RunRow,
+  SETTLEMENT_COLUMNS,
   toAuditEntry,
   toDivergence,
   toEscalation,
@@ -51,7 +53,6 @@ import {
   recordset,
   recordsetJson,
   splitSchema,
-  storedText,
   textListJson,
 } from "./postgres-sql.js";
 
@@ -395,43 +396,55 @@ export class PostgresStateStore implements StateStore {
 
   async appendAudit(events: readonly Omit<AuditEntryContent, "seq">[]): Promise<AuditEntry[]> {
     if (events.length === 0) return [];
-    // Outside the transaction: a value with no JSON form throws before anything is written. The data column
-    // holds the canonical text that is hashed, so it is encoded once and a verifier can hash the column as is.
-    const prepared = events.map((e) => {
-      const dataJson = canonicalJson(e.data);
-      const content: Omit<AuditEntryContent, "seq"> = {
-        ts: e.ts,
-        runId: storedText(e.runId),
-        type: storedText(e.type),
-        dataset: storedText(e.dataset),
-        key: storedText(e.key),
-        data: JSON.parse(dataJson),
-      };
-      return { content, dataJson };
-    });
+    const prepared = prepareAudit(events);
+    return this.transaction((c) => this.insertAudit(c, prepared));
+  }
+
+  async settleRepairs(
+    settlements: readonly RepairSettlement[],
+    audit: readonly Omit<AuditEntryContent, "seq">[],
+  ): Promise<AuditEntry[]> {
+    const prepared = prepareAudit(audit);
+    // The last word per id, as settling one at a time would leave it (UPDATE … FROM takes any one match).
+    const latest = [...new Map(settlements.map((s) => [s.id, s])).values()];
+    if (latest.length === 0 && prepared.length === 0) return [];
     return this.transaction(async (c) => {
-      // One appender at a time per schema; the tail read after the lock is the previous holder's last entry.
-      await this.lock(c, "audit");
-      const { rows } = await c.query<{ seq: string; hash: string }>(
-        `SELECT seq, hash FROM ${this.t.audit} ORDER BY seq DESC LIMIT 1`,
-      );
-      let seq = rows[0] ? Number(rows[0].seq) : 0;
-      let prevHash = rows[0]?.hash ?? GENESIS_HASH;
-      const entries = prepared.map(({ content: c, dataJson }): AuditInsert => {
-        seq++;
-        const hash = hashAuditEntry(prevHash, { ...c, seq }, dataJson);
-        const entry: AuditEntry = { seq, ...c, prevHash, hash };
-        prevHash = hash;
-        return { entry, dataJson };
-      });
-      for (const batch of chunks(entries, BATCH_ROWS))
+      // Ledger before audit, as every path that takes both locks does, so two settlers cannot deadlock.
+      await this.lock(c, "ledger");
+      for (const batch of chunks(latest, BATCH_ROWS))
         await c.query(
-          `INSERT INTO ${this.t.audit} (${columnNames(AUDIT_COLUMNS)})
-           SELECT ${columnNames(AUDIT_COLUMNS)} FROM ${recordset(AUDIT_COLUMNS)}`,
-          [recordsetJson(AUDIT_COLUMNS, batch)],
+          `UPDATE ${this.t.ledger} AS l SET run_id = r.run_id, outcome = r.outcome, attempts = r.attempts,
+             error = r.error, updated_at = r.updated_at
+           FROM ${recordset(SETTLEMENT_COLUMNS)} WHERE l.id = r.id`,
+          [recordsetJson(SETTLEMENT_COLUMNS, batch)],
         );
-      return entries.map((b) => b.entry);
+      return prepared.length ? this.insertAudit(c, prepared) : [];
     });
+  }
+
+  /** Appends prepared entries after the last one, inside the caller's transaction. */
+  private async insertAudit(c: PoolClient, prepared: readonly PreparedAudit[]): Promise<AuditEntry[]> {
+    // One appender at a time per schema; the tail read after the lock is the previous holder's last entry.
+    await this.lock(c, "audit");
+    const { rows } = await c.query<{ seq: string; hash: string }>(
+      `SELECT seq, hash FROM ${this.t.audit} ORDER BY seq DESC LIMIT 1`,
+    );
+    let seq = rows[0] ? Number(rows[0].seq) : 0;
+    let prevHash = rows[0]?.hash ?? GENESIS_HASH;
+    const entries = prepared.map(({ content, dataJson }): AuditInsert => {
+      seq++;
+      const hash = hashAuditEntry(prevHash, { ...content, seq }, dataJson);
+      const entry: AuditEntry = { seq, ...content, prevHash, hash };
+      prevHash = hash;
+      return { entry, dataJson };
+    });
+    for (const batch of chunks(entries, BATCH_ROWS))
+      await c.query(
+        `INSERT INTO ${this.t.audit} (${columnNames(AUDIT_COLUMNS)})
+         SELECT ${columnNames(AUDIT_COLUMNS)} FROM ${recordset(AUDIT_COLUMNS)}`,
+        [recordsetJson(AUDIT_COLUMNS, batch)],
+      );
+    return entries.map((b) => b.entry);
   }
 
   async readAudit(

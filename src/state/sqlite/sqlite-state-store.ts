@@ -6,19 +6,20 @@ import {
   type AuditEntry,
   type AuditEntryContent,
   type AuditEventType,
-  canonicalJson,
   GENESIS_HASH,
   hashAuditEntry,
 } from "../../core/audit-chain.js";
 import type { DivergenceClass } from "../../core/classify.js";
 import { type Key, keyId } from "../../core/model.js";
 import { compareVersions, type Version } from "../../core/version.js";
+import { type PreparedAudit, prepareAudit } from "../prepared-audit.js";
 import {
   type Escalation,
   EscalationNotOpenError,
   type LedgerEntry,
   type ObservedVersion,
   type RepairOutcome,
+  type RepairSettlement,
   type RunRecord,
   type StateStore,
   type StoredDivergence,
@@ -188,14 +189,6 @@ function toAuditEntry(r: AuditRow): AuditEntry {
 /** JSON text of a value the port types as free-form JSON; `undefined` is stored as null. */
 function jsonText(value: unknown): string {
   return JSON.stringify(value) ?? "null";
-}
-
-/**
- * Text as SQLite hands it back: it stores UTF-8, in which a lone UTF-16 surrogate turns into replacement
- * characters. Hashing the text as read back keeps an entry with such a string verifiable.
- */
-function storedText<T extends string | null>(text: T): T {
-  return (text === null ? text : text.replace(/\p{Cs}/gu, "\uFFFD")) as T;
 }
 
 /** A StateStore in one SQLite file. Synchronous underneath; the async port keeps server stores possible. */
@@ -468,41 +461,47 @@ export class SqliteStateStore implements StateStore {
 
   async appendAudit(events: readonly Omit<AuditEntryContent, "seq">[]): Promise<AuditEntry[]> {
     if (events.length === 0) return [];
-    // Outside the transaction: a value with no JSON form throws before anything is written. The data column
-    // holds the canonical text that is hashed, so it is encoded once and a verifier can hash the column as is.
-    const prepared = events.map((e) => {
-      const dataJson = canonicalJson(e.data);
-      const content: Omit<AuditEntryContent, "seq"> = {
-        ts: e.ts,
-        runId: storedText(e.runId),
-        type: storedText(e.type),
-        dataset: storedText(e.dataset),
-        key: storedText(e.key),
-        data: JSON.parse(dataJson),
-      };
-      return { content, dataJson };
-    });
-    const last = this.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    const prepared = prepareAudit(events);
+    // IMMEDIATE takes the write lock before reading the last entry, so no other connection or process can
+    // append between that read and these inserts.
+    return this.db.transaction(() => this.insertAudit(prepared)).immediate();
+  }
+
+  async settleRepairs(
+    settlements: readonly RepairSettlement[],
+    audit: readonly Omit<AuditEntryContent, "seq">[],
+  ): Promise<AuditEntry[]> {
+    const prepared = prepareAudit(audit);
+    const update = this.prepare(
+      "UPDATE ledger SET run_id = ?, outcome = ?, attempts = ?, error = ?, updated_at = ? WHERE id = ?",
+    );
+    return this.db
+      .transaction(() => {
+        for (const s of settlements)
+          update.run(s.runId, s.outcome, s.attempts, s.error ?? null, s.updatedAt, s.id);
+        return prepared.length ? this.insertAudit(prepared) : [];
+      })
+      .immediate();
+  }
+
+  /** Appends prepared entries after the last one; the caller holds the write lock (an IMMEDIATE transaction). */
+  private insertAudit(prepared: readonly PreparedAudit[]): AuditEntry[] {
+    const tail = this.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as
+      | { seq: number; hash: string }
+      | undefined;
     const insert = this.prepare(
       "INSERT INTO audit (seq, ts, run_id, type, dataset, key, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
-    // IMMEDIATE takes the write lock before reading the last entry, so no other connection or process can
-    // append between that read and these inserts.
-    return this.db
-      .transaction(() => {
-        const tail = last.get() as { seq: number; hash: string } | undefined;
-        let seq = tail?.seq ?? 0;
-        let prevHash = tail?.hash ?? GENESIS_HASH;
-        return prepared.map(({ content: c, dataJson }) => {
-          seq++;
-          const hash = hashAuditEntry(prevHash, { ...c, seq }, dataJson);
-          insert.run(seq, c.ts, c.runId, c.type, c.dataset, c.key, dataJson, prevHash, hash);
-          const entry: AuditEntry = { seq, ...c, prevHash, hash };
-          prevHash = hash;
-          return entry;
-        });
-      })
-      .immediate();
+    let seq = tail?.seq ?? 0;
+    let prevHash = tail?.hash ?? GENESIS_HASH;
+    return prepared.map(({ content: c, dataJson }) => {
+      seq++;
+      const hash = hashAuditEntry(prevHash, { ...c, seq }, dataJson);
+      insert.run(seq, c.ts, c.runId, c.type, c.dataset, c.key, dataJson, prevHash, hash);
+      const entry: AuditEntry = { seq, ...c, prevHash, hash };
+      prevHash = hash;
+      return entry;
+    });
   }
 
   async readAudit(

@@ -1,0 +1,36 @@
+/** Audit events encoded as both state stores keep them: the canonical text that is hashed, and that is stored. */
+import { type AuditEntryContent, canonicalJson } from "../core/audit-chain.js";
+
+/** An event ready to append: its content as it will read back, and the canonical JSON text of its data. */
+export interface PreparedAudit {
+  readonly content: Omit<AuditEntryContent, "seq">;
+  readonly dataJson: string;
+}
+
+/**
+ * Text as a store hands it back: both stores keep UTF-8, in which a lone UTF-16 surrogate turns into a
+ * replacement character. Hashing the text as read back keeps an entry with such a string verifiable.
+ */
+export function storedText<T extends string | null>(text: T): T {
+  return (text === null ? text : text.replace(/\p{Cs}/gu, "\uFFFD")) as T;
+}
+
+/**
+ * Encodes events before any transaction starts, so a value with no JSON form throws before anything is
+ * written. The data column holds the canonical text that is hashed, encoded once, so a verifier can hash the
+ * column as is.
+ */
+export function prepareAudit(events: readonly Omit<AuditEntryContent, "seq">[]): PreparedAudit[] {
+  return events.map((e) => {
+    const dataJson = canonicalJson(e.data);
+    const content: Omit<AuditEntryContent, "seq"> = {
+      ts: e.ts,
+      runId: storedText(e.runId),
+      type: storedText(e.type),
+      dataset: storedText(e.dataset),
+      key: storedText(e.key),
+      data: JSON.parse(dataJson),
+    };
+    return { content, dataJson };
+  });
+}
