@@ -6,7 +6,15 @@ import type { z } from "zod";
 import type { ColumnType } from "../core/canonical.js";
 import { parseDuration } from "../core/duration.js";
 import type { VersionColumns } from "../core/version.js";
-import { configSchema, type MERGE_RULES, type RawPolicy, type RESOLVE_STRATEGIES } from "./schema.js";
+import {
+  configSchema,
+  type MERGE_RULES,
+  type RawDataset,
+  type RawPolicy,
+  type RawProbe,
+  type RawServe,
+  type RESOLVE_STRATEGIES,
+} from "./schema.js";
 
 /** A configuration problem: the message is one line, `path: problem`. Exit code 2. */
 export class ConfigError extends Error {
@@ -43,6 +51,31 @@ export interface PolicyConfig {
   };
 }
 
+/** A convergence probe: a canary record written to `source` and polled for on `replicas`. */
+export interface ProbeConfig {
+  readonly everyMs: number;
+  /** The canary's key, as canonical strings in key-column order; the dataset leaves this key out of comparison. */
+  readonly key: readonly string[];
+  /** Replica written to (default: the static owner, else the first replica). */
+  readonly source: string;
+  /** Replicas polled (default: every other replica). */
+  readonly replicas: readonly string[];
+  /** How long to wait for the canary before recording the replica as not converged (default 60 s). */
+  readonly timeoutMs: number;
+  /** Fixed values for columns the canary must hold (e.g. constraints); others are generated per write. */
+  readonly values: Readonly<Record<string, string | number | boolean | null>>;
+}
+
+export interface ServeConfig {
+  /** Host and port to listen on (default 127.0.0.1:7070). */
+  readonly host: string;
+  readonly port: number;
+  /** Bearer token for /api (CONCORD_TOKEN overrides); undefined: `serve` refuses to start without one. */
+  readonly token?: string | undefined;
+  /** A replica call slower than this backs work on it off (default 5 s). */
+  readonly slowReplicaMs: number;
+}
+
 export interface DatasetConfig {
   readonly name: string;
   readonly key: readonly string[];
@@ -53,6 +86,13 @@ export interface DatasetConfig {
   readonly replicas: readonly ReplicaConfig[];
   readonly policy: PolicyConfig;
   readonly scheduleMs?: number | undefined;
+  /** What `serve` does on each pass (default "repair"). */
+  readonly mode: "repair" | "scan";
+  /** Share of time spent working under `serve` (1: no pause between segments; 0.5: pause as long as each took). */
+  readonly intensity: number;
+  /** Rows per checkpointed segment under `serve` (default 100,000). */
+  readonly checkpointRows: number;
+  readonly probe?: ProbeConfig | undefined;
   readonly detect: {
     segmentRows?: number | undefined;
     fanout?: number | undefined;
@@ -66,6 +106,7 @@ export interface ConcordConfig {
   /** State store URL (default sqlite:.concord/state.db beside the config file). */
   readonly state: string;
   readonly datasets: readonly DatasetConfig[];
+  readonly serve: ServeConfig;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -133,6 +174,31 @@ function normalisePolicy(p: RawPolicy | undefined): PolicyConfig {
   };
 }
 
+function normaliseProbe(p: RawProbe, ds: RawDataset): ProbeConfig {
+  const names = Object.keys(ds.replicas);
+  const owner = typeof ds.policy?.owner === "string" ? ds.policy.owner : undefined;
+  const source = p.source ?? owner ?? names[0]!;
+  return {
+    everyMs: parseDuration(p.every)!,
+    key: (Array.isArray(p.key) ? p.key : [p.key]).map(String),
+    source,
+    replicas: p.replicas ?? names.filter((n) => n !== source),
+    timeoutMs: p.timeout !== undefined ? parseDuration(p.timeout)! : 60_000,
+    values: p.values ?? {},
+  };
+}
+
+function normaliseServe(s: RawServe | undefined): ServeConfig {
+  const listen = s?.listen ?? "127.0.0.1:7070";
+  const colon = listen.lastIndexOf(":");
+  return {
+    host: listen.slice(0, colon).replace(/^\[(.*)\]$/, "$1"),
+    port: Number(listen.slice(colon + 1)),
+    token: s?.token,
+    slowReplicaMs: s?.slowReplica !== undefined ? parseDuration(s.slowReplica)! : 5000,
+  };
+}
+
 /** Parses and validates config text. `path` is used for messages and to resolve relative SQLite paths. */
 export function parseConfig(text: string, path: string, env: Env = process.env): ConcordConfig {
   const doc = parseDocument(text, { uniqueKeys: true });
@@ -155,6 +221,7 @@ export function parseConfig(text: string, path: string, env: Env = process.env):
   return {
     path,
     state: resolveSqliteUrl(cfg.state ?? "sqlite:.concord/state.db", dir),
+    serve: normaliseServe(cfg.serve),
     datasets: Object.entries(cfg.datasets).map(([dsName, ds]) => ({
       name: dsName,
       key: typeof ds.key === "string" ? [ds.key] : ds.key,
@@ -168,6 +235,10 @@ export function parseConfig(text: string, path: string, env: Env = process.env):
       })),
       policy: normalisePolicy(ds.policy),
       scheduleMs: ds.schedule !== undefined ? parseDuration(ds.schedule) : undefined,
+      mode: ds.mode ?? "repair",
+      intensity: ds.intensity ?? 1,
+      checkpointRows: ds.checkpointRows ?? 100_000,
+      probe: ds.probe && normaliseProbe(ds.probe, ds),
       detect: { ...ds.detect },
     })),
   };

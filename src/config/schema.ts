@@ -50,6 +50,17 @@ const policy = z.strictObject({
     .optional(),
 });
 
+const scalar = z.union([z.string(), z.number(), z.boolean()], { error: "expected a string, number or boolean" });
+
+const probe = z.strictObject({
+  every: duration,
+  key: z.union([scalar, z.array(scalar).min(1)], { error: "expected the canary's key value (or a list of them)" }),
+  source: name.optional(),
+  replicas: z.array(name).min(1).optional(),
+  timeout: duration.optional(),
+  values: z.record(z.string(), z.union([scalar, z.null()])).optional(),
+});
+
 const keySpec = z.union([name, z.array(name).min(1)], {
   error: "expected a column name or a list of column names",
 });
@@ -67,6 +78,10 @@ const dataset = z
       .refine((r) => Object.keys(r).length >= 2, { error: "a dataset needs at least two replicas" }),
     policy: policy.optional(),
     schedule: duration.optional(),
+    mode: z.enum(["repair", "scan"]).optional(),
+    intensity: z.number().gt(0, "expected a number in (0, 1]").max(1, "expected a number in (0, 1]").optional(),
+    checkpointRows: z.number().int().positive().optional(),
+    probe: probe.optional(),
     detect: z
       .strictObject({
         segmentRows: z.number().int().positive().optional(),
@@ -130,13 +145,44 @@ const dataset = z
       });
     }
     const keys = typeof ds.key === "string" ? [ds.key] : ds.key;
+    if (ds.probe) {
+      for (const [field, r] of [
+        ["source", ds.probe.source],
+        ...(ds.probe.replicas ?? []).map((x, i) => [`replicas.${i}`, x]),
+      ] as [string, string | undefined][]) {
+        if (r !== undefined && !isReplica(r))
+          ctx.addIssue({
+            code: "custom",
+            path: ["probe", ...field.split(".")],
+            message: `"${r}" is not a replica of {dataset}`,
+          });
+      }
+      const given = Array.isArray(ds.probe.key) ? ds.probe.key.length : 1;
+      if (given !== keys.length)
+        ctx.addIssue({
+          code: "custom",
+          path: ["probe", "key"],
+          message: `expected ${keys.length} key value${keys.length === 1 ? "" : "s"} (${keys.join(", ")})`,
+        });
+    }
     for (const col of ds.columns ?? []) {
       if (keys.includes(col))
         ctx.addIssue({ code: "custom", path: ["columns"], message: `"${col}" is a key column` });
     }
   });
 
+const listen = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, 'expected HOST:PORT, e.g. "127.0.0.1:7070"');
+
+const serve = z.strictObject({
+  listen: listen.optional(),
+  token: z.string().min(16, "a token needs at least 16 characters").optional(),
+  slowReplica: duration.optional(),
+});
+
 export const configSchema = z.strictObject({
+  serve: serve.optional(),
   state: z.string({ error: "expected a state store URL (sqlite:PATH or postgres://…)" }).min(1).optional(),
   datasets: z
     .record(name, dataset)
@@ -147,3 +193,5 @@ export type RawConfig = z.infer<typeof configSchema>;
 export type RawDataset = z.infer<typeof dataset>;
 export type RawReplica = z.infer<typeof replica>;
 export type RawPolicy = z.infer<typeof policy>;
+export type RawProbe = z.infer<typeof probe>;
+export type RawServe = z.infer<typeof serve>;

@@ -40,6 +40,9 @@ function dataset(
       { name: "b", url: "memory:b" },
     ],
     detect: {},
+    mode: "repair",
+    intensity: 1,
+    checkpointRows: 100_000,
     ...rest,
     policy: { merge: {}, tolerance: {}, limits: {}, ...policy },
   };

@@ -114,6 +114,9 @@ function datasetFor(
       limits: {},
     },
     detect: { segmentRows: 64 },
+    mode: "repair",
+    intensity: 1,
+    checkpointRows: 100_000,
   };
 }
 
