@@ -1,8 +1,5 @@
 /** `concord escalations list|resolve`: the queue of divergences the policy would not decide alone. */
-import { decidePick } from "../core/decide.js";
-import { keyId, keyToJson } from "../core/model.js";
-import { datasetPolicy, observeKeys, runRepairTasks } from "../engine.js";
-import { planRepairTasks } from "../execute/execute-repairs.js";
+import { ResolveError, type ResolveOutcome, resolveEscalation } from "../resolve-escalation.js";
 import type { Escalation } from "../state/state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { newRunId, openSession } from "./session.js";
@@ -81,24 +78,21 @@ export async function runEscalationsResolve(
     throw new UsageError("escalations resolve: give exactly one of --pick REPLICA or --reject");
   const session = await openSession({ config: options.config }, { readonly: false });
   try {
-    const e = await session.state.getEscalation(id);
-    if (!e) throw new UsageError(`escalations resolve: no escalation with id ${id}`);
-    if (e.status !== "open")
-      throw new UsageError(`escalations resolve: escalation ${id} is already ${e.status}`);
-    const runId = newRunId();
-    const at = Date.now();
-    if (options.reject) {
-      await session.state.closeEscalation(id, "rejected", { by: "cli" }, at);
-      await session.state.appendAudit([
-        {
-          ts: at,
-          runId,
-          type: "rejected",
-          dataset: e.dataset,
-          key: e.key.length ? keyId(e.key) : null,
-          data: { escalation: id },
-        },
-      ]);
+    let out: ResolveOutcome;
+    try {
+      out = await resolveEscalation(id, options.reject ? { reject: true } : { pick: options.pick! }, {
+        datasets: session.config.datasets,
+        state: session.state,
+        replicas: (ds) => session.replicas(ds),
+        runId: newRunId(),
+        by: "cli",
+      });
+    } catch (err) {
+      if (err instanceof ResolveError)
+        throw new UsageError(`${err.kind === "bad-choice" ? "--" : "escalations resolve: "}${err.message}`);
+      throw err;
+    }
+    if (out.status === "rejected") {
       stdout.write(
         options.json
           ? `${JSON.stringify({ id, status: "rejected" })}\n`
@@ -106,79 +100,25 @@ export async function runEscalationsResolve(
       );
       return EXIT.ok;
     }
-    const pick = options.pick!;
-    if (!e.options.includes(pick)) {
-      throw new UsageError(
-        `--pick ${pick}: not an option for escalation ${id} (options: ${e.options.join(", ") || "none"})`,
-      );
-    }
-    const ds = session.config.datasets.find((d) => d.name === e.dataset);
-    if (!ds)
-      throw new UsageError(
-        `escalation ${id} belongs to dataset ${e.dataset}, which the config no longer declares`,
-      );
-    const replicas = await session.replicas(ds);
-    const { resolved, divergences } = await observeKeys(ds, replicas, [e.key], at);
-    const div = divergences.get(keyId(e.key));
-    const observed = (e.detail as { observed?: Record<string, string | null> }).observed ?? {};
-    const unchanged =
-      div &&
-      Object.entries(observed).every(
-        ([r, fp]) => (div.replicas[r]?.present ? (div.replicas[r]!.fingerprint ?? null) : null) === fp,
-      );
-    if (!div || !unchanged) {
-      const why = div ? "the record changed since it was escalated" : "the replicas agree now";
-      if (!div) await session.state.closeEscalation(id, "resolved", { by: "cli", pick, note: why }, at);
+    if (out.note) {
       stdout.write(
         options.json
-          ? `${JSON.stringify({ id, status: div ? "open" : "resolved", note: why })}\n`
-          : `Escalation ${id}: ${why}; nothing written.${div ? " Run repair again to re-evaluate." : ""}\n`,
+          ? `${JSON.stringify({ id, status: out.status, note: out.note })}\n`
+          : `Escalation ${id}: ${out.note}; nothing written.${out.status === "open" ? " Run repair again to re-evaluate." : ""}\n`,
       );
-      return div ? EXIT.diverged : EXIT.ok;
+      return out.status === "open" ? EXIT.diverged : EXIT.ok;
     }
-    const policy = datasetPolicy(ds, resolved);
-    const decision = decidePick(div, policy, pick);
-    const tasks = planRepairTasks(ds.name, [decision], divergences);
-    const results = await runRepairTasks(
-      ds.name,
-      tasks,
-      replicas,
-      resolved.shape,
-      { runId, state: session.state, now: Date.now },
-      { writesPerSecond: policy.limits.writesPerSecond },
-    );
-    const ok = results.every((r) => r.outcome === "applied" || r.outcome === "noop");
-    if (ok)
-      await session.state.closeEscalation(
-        id,
-        "resolved",
-        { by: "cli", pick, repairs: results.map((r) => r.id) },
-        Date.now(),
-      );
-    await session.state.appendAudit([
-      {
-        ts: Date.now(),
-        runId,
-        type: "resolved",
-        dataset: ds.name,
-        key: keyId(e.key),
-        data: {
-          escalation: id,
-          pick,
-          ok,
-          repairs: results.map((r) => ({ id: r.id, target: r.target, outcome: r.outcome })),
-        },
-      },
-    ]);
+    const ok = out.status === "resolved";
     if (options.json) {
       stdout.write(
-        `${JSON.stringify({ id, status: ok ? "resolved" : "open", repairs: results.map((r) => ({ id: r.id, key: keyToJson(resolved.shape.key, r.key), target: r.target, outcome: r.outcome })) }, null, 2)}\n`,
+        `${JSON.stringify({ id, status: out.status, repairs: out.repairs.map((r) => ({ id: r.id, key: out.keyJson, target: r.target, outcome: r.outcome })) }, null, 2)}\n`,
       );
     } else {
       stdout.write(
-        `Escalation ${id}: ${pick}'s state ${ok ? "now holds on every replica" : "could not be written everywhere"}.\n`,
+        `Escalation ${id}: ${options.pick}'s state ${ok ? "now holds on every replica" : "could not be written everywhere"}.\n`,
       );
-      for (const r of results) stdout.write(`  ${r.target}: ${r.outcome}${r.error ? ` (${r.error})` : ""}\n`);
+      for (const r of out.repairs)
+        stdout.write(`  ${r.target}: ${r.outcome}${r.error ? ` (${r.error})` : ""}\n`);
     }
     return ok ? EXIT.ok : EXIT.diverged;
   } finally {

@@ -59,6 +59,35 @@ export interface LedgerEntry {
   updatedAt: number;
 }
 
+/** Where an unfinished `serve` pass over a dataset stands, so a restart resumes after the last finished segment. */
+export interface Checkpoint {
+  readonly dataset: string;
+  /** The pass's run id (a resumed pass keeps it). */
+  readonly runId: string;
+  /** "scan" or "repair". */
+  readonly mode: string;
+  /** Segment boundaries fixed at the pass's start (keys, in order): segment i covers [bounds[i-1], bounds[i]). */
+  readonly bounds: readonly Key[];
+  /** How many segments are finished (0 … bounds.length + 1). */
+  readonly done: number;
+  /** Running totals of the pass so far (free-form JSON: counts by class, repair outcomes, stats). */
+  readonly totals: unknown;
+  readonly startedAt: number;
+  readonly updatedAt: number;
+}
+
+/** One timestamped measurement kept for the dashboard's history (probe lag, time to convergence, …). */
+export interface Sample {
+  readonly dataset: string;
+  /** What is measured, e.g. "lag" (seconds), "ttc" (seconds), "anomaly" (1 per event). */
+  readonly series: string;
+  /** The sub-series, e.g. the replica; "" when none. */
+  readonly label: string;
+  readonly at: number;
+  /** The value; null records an event without one (e.g. a probe that timed out). */
+  readonly value: number | null;
+}
+
 /** The outcome of a repair already in the ledger, as `settleRepairs` records it. */
 export interface RepairSettlement {
   readonly id: string;
@@ -212,6 +241,30 @@ export interface StateStore {
    * `verifyAuditChainAsync`). Entries appended while iterating may be included.
    */
   iterateAudit(): AsyncIterable<AuditEntry>;
+
+  /** The dataset's unfinished pass, if any. */
+  getCheckpoint(dataset: string): Promise<Checkpoint | undefined>;
+  /** Creates or replaces the dataset's checkpoint (one per dataset). */
+  putCheckpoint(checkpoint: Checkpoint): Promise<void>;
+  /** Removes the dataset's checkpoint (the pass finished); no error when there is none. */
+  deleteCheckpoint(dataset: string): Promise<void>;
+
+  /** Appends samples, all in one transaction. */
+  appendSamples(samples: readonly Sample[]): Promise<void>;
+  /** Samples matching every field given, oldest first; `since` is inclusive; `limit` keeps the newest ones. */
+  listSamples(filter: { dataset?: string; series?: string; since?: number; limit?: number }): Promise<Sample[]>;
+  /** Removes samples older than `before` (retention); returns how many. */
+  pruneSamples(before: number): Promise<number>;
+
+  /**
+   * Notes that these keys (`keyId` text) of the dataset were seen divergent at `at`: a key not yet tracked
+   * gets `firstSeen = at`; every given key gets `lastSeen = at`.
+   */
+  markDivergent(dataset: string, keys: readonly string[], at: number): Promise<void>;
+  /** Stops tracking these keys and returns when each tracked one was first seen (untracked keys are absent). */
+  takeDivergent(dataset: string, keys: readonly string[]): Promise<Map<string, number>>;
+  /** Stops tracking keys last seen before `before` (they converged without a repair); returns how many. */
+  purgeDivergent(dataset: string, before: number): Promise<number>;
 
   close(): Promise<void>;
 }

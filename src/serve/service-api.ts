@@ -1,0 +1,138 @@
+/** What `concord serve` offers its HTTP API and dashboard: read models and the few actions an operator takes. */
+import type { AuditEntry } from "../core/audit-chain.js";
+import type { Resolution, ResolveOutcome } from "../resolve-escalation.js";
+import type { RunRecord, Sample } from "../state/state-store.js";
+
+/** A replica's health as the service last saw it. */
+export interface ReplicaHealth {
+  readonly name: string;
+  /** False when the last call to it failed (connection refused, timeout, permission). */
+  readonly up: boolean;
+  /** True while work on it is backed off because its calls are slower than `serve.slowReplica`. */
+  readonly slow: boolean;
+  /** Mean call latency over the last segment, in milliseconds. */
+  readonly latencyMs?: number | undefined;
+  /** The last error, one line, secrets redacted. */
+  readonly lastError?: string | undefined;
+  readonly checkedAt?: number | undefined;
+}
+
+/** One dataset's status for `/api/datasets` and the dashboard. */
+export interface DatasetStatus {
+  readonly name: string;
+  readonly mode: "repair" | "scan";
+  /** Milliseconds between passes; null: runs only when triggered. */
+  readonly scheduleMs: number | null;
+  readonly intensity: number;
+  readonly state: "idle" | "running" | "backing-off";
+  /** While running: segments finished of the pass, and how many there are. */
+  readonly progress?:
+    | { readonly done: number; readonly segments: number; readonly runId: string }
+    | undefined;
+  readonly nextRunAt?: number | undefined;
+  /** The last finished pass. */
+  readonly lastRun?: RunRecord | undefined;
+  /** Divergences by class in the last finished pass. */
+  readonly counts: Readonly<Record<string, number>>;
+  /** Repair outcomes of the last finished pass (applied, noop, superseded, failed). */
+  readonly repairs: Readonly<Record<string, number>>;
+  readonly openEscalations: number;
+  /** Last probe's convergence lag per polled replica, in seconds (null: not converged within the timeout). */
+  readonly lag: Readonly<Record<string, number | null>>;
+  readonly replicas: readonly ReplicaHealth[];
+}
+
+/** A divergence of a dataset's last finished pass. */
+export interface DivergenceView {
+  readonly dataset: string;
+  readonly runId: string;
+  /** Key values in key-column order, typed as JSON output shows them. */
+  readonly key: readonly unknown[];
+  readonly class: string;
+  readonly detail: unknown;
+}
+
+/** An escalation as `concord escalations list --json` prints it. */
+export interface EscalationView {
+  readonly id: string;
+  readonly dataset: string;
+  readonly key: readonly unknown[];
+  readonly class: string;
+  readonly reason: string;
+  readonly options: readonly string[];
+  readonly status: "open" | "resolved" | "rejected";
+  readonly runId: string;
+  /** ISO 8601. */
+  readonly createdAt: string;
+}
+
+export interface AuditVerification {
+  readonly ok: boolean;
+  readonly count: number;
+  /** The first entry that does not verify, and why. */
+  readonly firstBad?: { readonly seq: number; readonly reason: string } | undefined;
+}
+
+/** History for the dashboard's charts and summary figures. */
+export interface History {
+  /** Finished passes, oldest first. */
+  readonly runs: readonly {
+    readonly runId: string;
+    readonly dataset: string;
+    readonly at: number;
+    readonly durationMs: number;
+    readonly counts: Readonly<Record<string, number>>;
+    readonly repairs: Readonly<Record<string, number>>;
+  }[];
+  /** Probe lag samples (series "lag", label = replica, value in seconds or null = timed out). */
+  readonly lag: readonly Sample[];
+  /** Time-to-convergence samples (series "ttc", seconds from first detection to verified repair). */
+  readonly ttc: readonly Sample[];
+  /** Read-after-write anomalies seen by probes (series "anomaly", label = replica). */
+  readonly anomalies: readonly Sample[];
+  readonly summary: {
+    /** Share of passes that ended with the replicas agreeing (ignoring tolerated and in-flight). */
+    readonly convergenceRate: number | null;
+    /** Time to convergence percentiles, seconds. */
+    readonly ttc: { readonly p50: number | null; readonly p90: number | null; readonly p99: number | null };
+    /** applied + noop over all attempted repairs. */
+    readonly repairSuccessRate: number | null;
+    /** Escalated divergences over all divergences. */
+    readonly escalationRate: number | null;
+  };
+}
+
+/** Thrown by `trigger`: `kind` tells the HTTP layer which status to answer (404, 409). */
+export class TriggerError extends Error {
+  override readonly name = "TriggerError";
+  constructor(
+    readonly kind: "unknown-dataset" | "busy" | "stopping",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The service behind the HTTP API. Every method answers from the state store and the scheduler's
+ * in-memory status; none blocks on a running pass.
+ */
+export interface ServiceApi {
+  health(): { readonly ok: boolean; readonly startedAt: number; readonly datasets: number };
+  datasets(): Promise<DatasetStatus[]>;
+  runs(filter: { dataset?: string; limit?: number }): Promise<RunRecord[]>;
+  /** The per-dataset records of one run; empty when there is no such run. */
+  run(id: string): Promise<RunRecord[]>;
+  /** Divergences of each dataset's last finished pass (or of `dataset` only), optionally of one class. */
+  divergences(filter: { dataset?: string; class?: string; limit?: number }): Promise<DivergenceView[]>;
+  escalations(filter: { status?: "open" | "resolved" | "rejected" }): Promise<EscalationView[]>;
+  /** Resolves an escalation through the conditional write path; throws ResolveError (see resolve-escalation.ts). */
+  resolve(id: string, choice: Resolution): Promise<ResolveOutcome>;
+  audit(filter: { run?: string; key?: string; limit?: number }): Promise<AuditEntry[]>;
+  verifyAudit(): Promise<AuditVerification>;
+  /** Starts a pass of `dataset` now (it runs in the background); throws TriggerError. */
+  trigger(dataset: string, mode: "scan" | "repair"): Promise<{ readonly runId: string }>;
+  history(filter: { dataset?: string; since?: number }): Promise<History>;
+  /** Prometheus text exposition. */
+  metrics(): Promise<{ readonly contentType: string; readonly body: string }>;
+}
