@@ -363,3 +363,106 @@ describe("loadConfig", () => {
     );
   });
 });
+
+describe("parseConfig: alerts", () => {
+  const withAlerts = (alerts: string) => `${items()}alerts:\n${alerts}`;
+
+  it("defaults to no alerts", () => {
+    expect(parseConfig(items(), PATH, {}).alerts).toEqual([]);
+  });
+
+  it("normalises rules: parsed condition, canonical text, ${VAR} in the webhook", () => {
+    const cfg = parseConfig(
+      withAlerts(
+        [
+          '  - { when: "lag>30s", webhook: "https://hooks.example.com/services/${HOOK_TOKEN}", dataset: items }',
+          "  - when: escalations >= 5",
+          "    webhook: http://127.0.0.1:9000/alerts",
+          "    name: queue-growing",
+          "  - { when: audit-broken, webhook: https://pager.example.com/x }",
+          "",
+        ].join("\n"),
+      ),
+      PATH,
+      { HOOK_TOKEN: "s3cr3t" },
+    );
+    expect(cfg.alerts).toEqual([
+      {
+        name: undefined,
+        when: "lag > 30s",
+        condition: { kind: "lag", op: ">", thresholdSeconds: 30 },
+        webhook: "https://hooks.example.com/services/s3cr3t",
+        dataset: "items",
+      },
+      {
+        name: "queue-growing",
+        when: "escalations >= 5",
+        condition: { kind: "escalations", op: ">=", threshold: 5 },
+        webhook: "http://127.0.0.1:9000/alerts",
+        dataset: undefined,
+      },
+      {
+        name: undefined,
+        when: "audit-broken",
+        condition: { kind: "audit-broken" },
+        webhook: "https://pager.example.com/x",
+        dataset: undefined,
+      },
+    ]);
+  });
+
+  it.each<[string, string, string]>([
+    [
+      "misspelt condition",
+      '  - { when: "lagg > 30s", webhook: "https://h.example.com/x" }\n',
+      'alerts.0.when: unknown condition "lagg > 30s" (expected lag, escalations, replica-down, repair-failures, audit-broken)',
+    ],
+    [
+      "lag without a unit",
+      '  - { when: "lag > 30", webhook: "https://h.example.com/x" }\n',
+      'alerts.0.when: "lag > 30": expected a duration such as 500ms, 30s or 5m after ">", e.g. "lag > 30s"',
+    ],
+    [
+      "unsupported operator, second rule",
+      '  - { when: replica-down, webhook: "https://h.example.com/x" }\n  - { when: "escalations < 3", webhook: "https://h.example.com/x" }\n',
+      'alerts.1.when: unsupported operator "<" in "escalations < 3" (expected > or >=)',
+    ],
+    ["missing when", '  - { webhook: "https://h.example.com/x" }\n', "alerts.0.when: is required"],
+    ["missing webhook", "  - { when: replica-down }\n", "alerts.0.webhook: is required"],
+    [
+      "webhook not http(s)",
+      '  - { when: replica-down, webhook: "ftp://h.example.com/x" }\n',
+      "alerts.0.webhook: expected an http(s) URL",
+    ],
+    [
+      "webhook not a URL",
+      '  - { when: replica-down, webhook: "hooks.example.com/x" }\n',
+      "alerts.0.webhook: expected an http(s) URL",
+    ],
+    [
+      "unknown dataset",
+      '  - { when: replica-down, webhook: "https://h.example.com/x", dataset: itemz }\n',
+      'alerts.0.dataset: "itemz" is not a declared dataset',
+    ],
+    [
+      "dataset on a system-wide condition",
+      '  - { when: audit-broken, webhook: "https://h.example.com/x", dataset: items }\n',
+      "alerts.0.dataset: audit-broken watches the whole audit log; remove dataset",
+    ],
+    [
+      "unknown key",
+      '  - { when: replica-down, webhook: "https://h.example.com/x", url: "https://h.example.com/y" }\n',
+      "alerts.0.url: unknown key (check the spelling)",
+    ],
+    ["not a list", "  when: replica-down\n", "alerts: expected a list of { when, webhook }"],
+  ])("%s", (_, alerts, message) => {
+    expect(errorOf(withAlerts(alerts))).toBe(message);
+  });
+
+  it("never echoes the webhook (it may hold a token) in an error", () => {
+    const message = errorOf(
+      withAlerts('  - { when: "lag > x", webhook: "https://h.example.com/T0K3N", dataset: nope }\n'),
+    );
+    expect(message).not.toContain("T0K3N");
+  });
+});

@@ -3,12 +3,14 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
+import { type AlertCondition, formatAlertCondition, parseAlertCondition } from "../core/alert-condition.js";
 import type { ColumnType } from "../core/canonical.js";
 import { parseDuration } from "../core/duration.js";
 import type { VersionColumns } from "../core/version.js";
 import {
   configSchema,
   type MERGE_RULES,
+  type RawAlert,
   type RawDataset,
   type RawPolicy,
   type RawProbe,
@@ -100,6 +102,19 @@ export interface DatasetConfig {
   };
 }
 
+/** An alert rule: when `condition` holds, POST to `webhook` once per incident, and again when it clears. */
+export interface AlertConfig {
+  /** Shown in notifications and the audit log instead of the condition text, when given. */
+  readonly name?: string | undefined;
+  /** The condition in canonical form (`lag > 30s`), for messages. */
+  readonly when: string;
+  readonly condition: AlertCondition;
+  /** http(s) URL; may hold a secret, so never print it unredacted. */
+  readonly webhook: string;
+  /** Only this dataset; every dataset when undefined. */
+  readonly dataset?: string | undefined;
+}
+
 export interface ConcordConfig {
   /** The file it came from (for messages). */
   readonly path: string;
@@ -107,6 +122,8 @@ export interface ConcordConfig {
   readonly state: string;
   readonly datasets: readonly DatasetConfig[];
   readonly serve: ServeConfig;
+  /** Alert rules in declaration order (their index is part of each incident's key). */
+  readonly alerts: readonly AlertConfig[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -199,6 +216,17 @@ function normaliseServe(s: RawServe | undefined): ServeConfig {
   };
 }
 
+function normaliseAlert(a: RawAlert): AlertConfig {
+  const condition = parseAlertCondition(a.when);
+  return {
+    name: a.name,
+    when: formatAlertCondition(condition),
+    condition,
+    webhook: a.webhook,
+    dataset: a.dataset,
+  };
+}
+
 /** Parses and validates config text. `path` is used for messages and to resolve relative SQLite paths. */
 export function parseConfig(text: string, path: string, env: Env = process.env): ConcordConfig {
   const doc = parseDocument(text, { uniqueKeys: true });
@@ -241,6 +269,7 @@ export function parseConfig(text: string, path: string, env: Env = process.env):
       probe: ds.probe && normaliseProbe(ds.probe, ds),
       detect: { ...ds.detect },
     })),
+    alerts: (cfg.alerts ?? []).map(normaliseAlert),
   };
 }
 

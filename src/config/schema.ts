@@ -1,5 +1,6 @@
 /** The concord.yaml schema (zod): shapes, defaults and cross-field rules. Messages name what was expected. */
 import { z } from "zod";
+import { parseAlertCondition } from "../core/alert-condition.js";
 import { COLUMN_TYPES } from "../core/canonical.js";
 import { parseDuration } from "../core/duration.js";
 
@@ -50,11 +51,15 @@ const policy = z.strictObject({
     .optional(),
 });
 
-const scalar = z.union([z.string(), z.number(), z.boolean()], { error: "expected a string, number or boolean" });
+const scalar = z.union([z.string(), z.number(), z.boolean()], {
+  error: "expected a string, number or boolean",
+});
 
 const probe = z.strictObject({
   every: duration,
-  key: z.union([scalar, z.array(scalar).min(1)], { error: "expected the canary's key value (or a list of them)" }),
+  key: z.union([scalar, z.array(scalar).min(1)], {
+    error: "expected the canary's key value (or a list of them)",
+  }),
   source: name.optional(),
   replicas: z.array(name).min(1).optional(),
   timeout: duration.optional(),
@@ -79,7 +84,11 @@ const dataset = z
     policy: policy.optional(),
     schedule: duration.optional(),
     mode: z.enum(["repair", "scan"]).optional(),
-    intensity: z.number().gt(0, "expected a number in (0, 1]").max(1, "expected a number in (0, 1]").optional(),
+    intensity: z
+      .number()
+      .gt(0, "expected a number in (0, 1]")
+      .max(1, "expected a number in (0, 1]")
+      .optional(),
     checkpointRows: z.number().int().positive().optional(),
     probe: probe.optional(),
     detect: z
@@ -181,13 +190,47 @@ const serve = z.strictObject({
   slowReplica: duration.optional(),
 });
 
-export const configSchema = z.strictObject({
-  serve: serve.optional(),
-  state: z.string({ error: "expected a state store URL (sqlite:PATH or postgres://…)" }).min(1).optional(),
-  datasets: z
-    .record(name, dataset)
-    .refine((d) => Object.keys(d).length >= 1, { error: "declare at least one dataset" }),
-});
+const alert = z
+  .strictObject({
+    when: z.string({ error: 'expected a condition such as "lag > 30s"' }).superRefine((text, ctx) => {
+      try {
+        parseAlertCondition(text);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+      }
+    }),
+    webhook: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }),
+    dataset: name.optional(),
+    name: name.optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.dataset !== undefined && a.when.trim() === "audit-broken")
+      ctx.addIssue({
+        code: "custom",
+        path: ["dataset"],
+        message: "audit-broken watches the whole audit log; remove dataset",
+      });
+  });
+
+export const configSchema = z
+  .strictObject({
+    serve: serve.optional(),
+    state: z.string({ error: "expected a state store URL (sqlite:PATH or postgres://…)" }).min(1).optional(),
+    datasets: z
+      .record(name, dataset)
+      .refine((d) => Object.keys(d).length >= 1, { error: "declare at least one dataset" }),
+    alerts: z.array(alert, { error: "expected a list of { when, webhook }" }).optional(),
+  })
+  .superRefine((cfg, ctx) => {
+    for (const [i, a] of (cfg.alerts ?? []).entries()) {
+      if (a.dataset !== undefined && !Object.hasOwn(cfg.datasets, a.dataset))
+        ctx.addIssue({
+          code: "custom",
+          path: ["alerts", i, "dataset"],
+          message: `"${a.dataset}" is not a declared dataset`,
+        });
+    }
+  });
 
 export type RawConfig = z.infer<typeof configSchema>;
 export type RawDataset = z.infer<typeof dataset>;
@@ -195,3 +238,4 @@ export type RawReplica = z.infer<typeof replica>;
 export type RawPolicy = z.infer<typeof policy>;
 export type RawProbe = z.infer<typeof probe>;
 export type RawServe = z.infer<typeof serve>;
+export type RawAlert = z.infer<typeof alert>;
