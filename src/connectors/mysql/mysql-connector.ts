@@ -397,7 +397,8 @@ export interface OpenMysqlOptions {
 
 /**
  * Opens a pool for `mysql://user:password@host:port/database` (or `mariadb://…`) and wraps one table of it.
- * Query parameters: `ssl=true` (verified TLS), `connectTimeout` and `queryTimeout` in ms. Nothing connects
+ * Query parameters: `socket=PATH` (a unix socket, e.g. `mysql://root@localhost/db?socket=/run/mysqld/mysqld.sock`),
+ * `ssl=true` (verified TLS), `connectTimeout` and `queryTimeout` in ms. Nothing connects
  * until the first call; connection errors surface there as ConnectorErrors naming the label.
  */
 export function openMysqlConnector(
@@ -419,9 +420,12 @@ export function openMysqlConnector(
     const v = u.searchParams.get(name);
     return v === null || v === "" ? undefined : Number(v);
   };
+  // A unix socket instead of TCP: `?socket=/run/mysqld/mysqld.sock` (host and port are then ignored).
+  const socketPath = u.searchParams.get("socket") || undefined;
   const pool = createPool({
-    host: u.hostname || "127.0.0.1",
-    port: u.port ? Number(u.port) : 3306,
+    ...(socketPath
+      ? { socketPath }
+      : { host: u.hostname || "127.0.0.1", port: u.port ? Number(u.port) : 3306 }),
     user: decodeURIComponent(u.username || "root"),
     password: decodeURIComponent(u.password),
     database: decodeURIComponent(u.pathname.replace(/^\//, "")) || undefined,
