@@ -1,6 +1,7 @@
 /** The one place that wires a run: connectors → detect → classify (→ decide → execute → verify). */
 import { ConfigError, type DatasetConfig } from "./config/load-config.js";
 import type { Connector, TableDescription } from "./connectors/connector.js";
+import { canonicalValue } from "./core/canonical.js";
 import {
   BENIGN_CLASSES,
   classifyDivergence,
@@ -10,7 +11,16 @@ import {
   type ReplicaObservation,
 } from "./core/classify.js";
 import { type Decision, decideRepair, decisionSummary, WRITE_ACTIONS } from "./core/decide.js";
-import { type Key, keyId, keyToJson, type RecordShape, type StoredRecord } from "./core/model.js";
+import {
+  FULL_RANGE,
+  type Key,
+  type KeyRange,
+  keyId,
+  keyInRange,
+  keyToJson,
+  type RecordShape,
+  type StoredRecord,
+} from "./core/model.js";
 import { type CompiledPolicy, compilePolicy, PolicyError } from "./core/policy.js";
 import { escalationId } from "./core/repair-id.js";
 import { readVersion, type Version } from "./core/version.js";
@@ -44,6 +54,8 @@ export interface DatasetScan {
   readonly schema: readonly SchemaIssue[];
   readonly counts: Readonly<Partial<Record<DivergenceClass, number>>>;
   readonly stats: ScanStats;
+  /** The key range scanned (the whole key space unless a segment was asked for). */
+  readonly range: KeyRange;
 }
 
 /** Ports and clock a run needs. Time comes in here so the core stays pure. */
@@ -63,6 +75,20 @@ export interface OpenReplica {
 }
 
 const FETCH_BATCH = 500;
+
+/** The canonical key of a dataset's probe canary (`probe.key` in the key columns' types). */
+export function canaryKey(ds: DatasetConfig, shape: RecordShape): Key {
+  const given = ds.probe?.key ?? [];
+  return shape.key.map((c, i) => {
+    try {
+      return canonicalValue(c.type, given[i]) ?? "";
+    } catch (err) {
+      throw new ConfigError(
+        `datasets.${ds.name}.probe.key: ${JSON.stringify(given[i])} is not a valid ${c.type} for key column ${c.name} (${err instanceof Error ? err.message : String(err)})`,
+      );
+    }
+  });
+}
 
 /** True when a divergence needs a write (everything except tolerated, in-flight and read-after-write). */
 export function isRepairable(d: { class: DivergenceClass }): boolean {
@@ -117,12 +143,18 @@ export async function scanDataset(
   ds: DatasetConfig,
   replicas: readonly OpenReplica[],
   ctx: RunContext,
+  options: { readonly range?: KeyRange } = {},
 ): Promise<DatasetScan> {
   const started = ctx.now();
+  const range = options.range ?? FULL_RANGE;
+  // Connector stats accumulate over the connector's life: this scan reports what it added.
+  const before = new Map(replicas.map((r) => [r.name, { ...r.connector.stats }]));
   const descriptions = new Map<string, TableDescription>();
   for (const r of replicas) descriptions.set(r.name, await r.connector.describe());
   const resolved = resolveShape(ds, descriptions);
   const { shape } = resolved;
+  // The probe's canary record is not user data: never compared, never repaired.
+  const canary = ds.probe ? keyId(canaryKey(ds, shape)) : undefined;
 
   const divergences: Divergence[] = [];
   const knownRows = new Map<string, number>();
@@ -134,13 +166,13 @@ export async function scanDataset(
       ...definedOnly(ds.detect),
       onProgress: (done, total) => ctx.onProgress?.(ds.name, done, total),
       onReplicaRows: (name, n) => knownRows.set(name, n),
+      ...(options.range ? { range } : {}),
     },
   );
   for await (const batch of detect) {
     for (let i = 0; i < batch.length; i += FETCH_BATCH) {
-      const observed = (await enrich(shape, resolved, replicas, batch.slice(i, i + FETCH_BATCH))).filter(
-        stillDiffers,
-      );
+      const slice = batch.slice(i, i + FETCH_BATCH).filter((o) => keyId(o.key) !== canary);
+      const observed = (await enrich(shape, resolved, replicas, slice)).filter(stillDiffers);
       if (observed.length === 0) continue;
       const lastSeen = resolved.rules.versioned
         ? await ctx.state.lastSeenVersions(
@@ -178,7 +210,7 @@ export async function scanDataset(
   const rows: Record<string, { rows: number }> = {};
   for (const r of replicas) {
     rows[r.name] = {
-      rows: knownRows.get(r.name) ?? (await r.connector.count(shape, { lo: null, hi: null })),
+      rows: (options.range ? undefined : knownRows.get(r.name)) ?? (await r.connector.count(shape, range)),
     };
   }
   const stats: ScanStats = {
@@ -189,10 +221,11 @@ export async function scanDataset(
     queries: 0,
   };
   for (const r of replicas) {
-    stats.rowsRead += r.connector.stats.rowsRead;
-    stats.rowsScanned += r.connector.stats.rowsScanned;
-    stats.bytesRead += r.connector.stats.bytesRead;
-    stats.queries += r.connector.stats.queries;
+    const was = before.get(r.name)!;
+    stats.rowsRead += r.connector.stats.rowsRead - was.rowsRead;
+    stats.rowsScanned += r.connector.stats.rowsScanned - was.rowsScanned;
+    stats.bytesRead += r.connector.stats.bytesRead - was.bytesRead;
+    stats.queries += r.connector.stats.queries - was.queries;
   }
   await ctx.state.recordDivergences(
     divergences.map((d) => ({
@@ -212,6 +245,7 @@ export async function scanDataset(
     schema: resolved.issues,
     counts,
     stats,
+    range,
   };
 }
 
@@ -374,6 +408,8 @@ export async function recordPlan(plan: DatasetPlan, ctx: RunContext): Promise<nu
   const divergent = new Set(scan.divergences.map((d) => keyId(d.key)));
   for (const e of await ctx.state.listEscalations({ status: "open", dataset: scan.name })) {
     if (current.has(e.id) || e.class === "guard") continue;
+    // A segment's scan says nothing of keys outside it.
+    if (e.key.length && !keyInRange(scan.shape.key, scan.range, e.key)) continue;
     const note =
       e.class === "schema"
         ? "the schemas agree now"

@@ -102,6 +102,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       code = await (await import("./rollback.js")).runRollback(opts);
     });
 
+  configOption(
+    program
+      .command("serve")
+      .description("watch every dataset on its schedule, repair by policy; metrics, HTTP API and dashboard"),
+  )
+    .option("--listen <host:port>", "where to listen (default: serve.listen, else 127.0.0.1:7070)")
+    .action(async (opts) => {
+      code = await (await import("./serve.js")).runServe(opts);
+    });
+
   program
     .command("simulate")
     .description("run the real engine against simulated replicas under injected faults; check invariants")

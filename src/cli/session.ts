@@ -1,5 +1,4 @@
 /** What every data command does first: load config, pick datasets, open the state store and the replicas. */
-import { randomBytes } from "node:crypto";
 import { type ConcordConfig, type DatasetConfig, loadConfig } from "../config/load-config.js";
 import type { Connector } from "../connectors/connector.js";
 import { openConnector } from "../connectors/open-connector.js";
@@ -15,14 +14,7 @@ export interface DataCommandOptions {
   readonly json?: boolean | undefined;
 }
 
-/** A run id that sorts by start time: `20261127T153000Z-1a2b3c`. */
-export function newRunId(now: Date = new Date()): string {
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z");
-  return `${stamp}-${randomBytes(3).toString("hex")}`;
-}
+export { newRunId } from "../run-id.js";
 
 /** The datasets named by -d (in config order), or all. Unknown names are a usage error. */
 export function pickDatasets(config: ConcordConfig, names: readonly string[] | undefined): DatasetConfig[] {

@@ -74,6 +74,10 @@ describe("parseConfig: a valid config", () => {
         limits: { maxRepairs: 10000, maxDivergentFraction: 0.2, writesPerSecond: 1000 },
       },
       scheduleMs: 300_000,
+      mode: "repair",
+      intensity: 1,
+      checkpointRows: 100_000,
+      probe: undefined,
       detect: {},
     });
   });
@@ -464,5 +468,79 @@ describe("parseConfig: alerts", () => {
       withAlerts('  - { when: "lag > x", webhook: "https://h.example.com/T0K3N", dataset: nope }\n'),
     );
     expect(message).not.toContain("T0K3N");
+  });
+});
+
+describe("parseConfig: serve and probes", () => {
+  it("defaults serve to 127.0.0.1:7070 with a 5 s slow-replica threshold", () => {
+    const cfg = parseConfig(items(), PATH);
+    expect(cfg.serve).toEqual({ host: "127.0.0.1", port: 7070, token: undefined, slowReplicaMs: 5000 });
+    expect(cfg.datasets[0]).toMatchObject({ mode: "repair", intensity: 1, checkpointRows: 100_000 });
+  });
+
+  it("reads listen (IPv6 too), token from the environment, and the dataset's serve settings", () => {
+    const cfg = parseConfig(
+      `serve: { listen: "[::1]:9000", token: "\${TOKEN}", slowReplica: 2s }\n${items("    mode: scan\n    intensity: 0.5\n    checkpointRows: 5000\n    schedule: 1m\n")}`,
+      PATH,
+      { TOKEN: "0123456789abcdef0123" },
+    );
+    expect(cfg.serve).toEqual({
+      host: "::1",
+      port: 9000,
+      token: "0123456789abcdef0123",
+      slowReplicaMs: 2000,
+    });
+    expect(cfg.datasets[0]).toMatchObject({
+      mode: "scan",
+      intensity: 0.5,
+      checkpointRows: 5000,
+      scheduleMs: 60_000,
+    });
+  });
+
+  it("normalises a probe: source defaults to the owner, replicas to the others, timeout to 60 s", () => {
+    const cfg = parseConfig(
+      items(
+        "    policy: { owner: b }\n    probe: { every: 10s, key: -1, values: { name: canary } }\n",
+        "      a: { url: sqlite:a.db, table: items }\n      b: { url: sqlite:b.db, table: items }\n      c: { url: sqlite:c.db, table: items }\n",
+      ),
+      PATH,
+    );
+    expect(cfg.datasets[0]!.probe).toEqual({
+      everyMs: 10_000,
+      key: ["-1"],
+      source: "b",
+      replicas: ["a", "c"],
+      timeoutMs: 60_000,
+      values: { name: "canary" },
+    });
+  });
+
+  it.each([
+    ["    intensity: 0\n", "datasets.items.intensity: expected a number in (0, 1]"],
+    ["    intensity: 1.5\n", "datasets.items.intensity: expected a number in (0, 1]"],
+    ["    mode: fix\n", 'datasets.items.mode: expected one of "repair", "scan"'],
+    ["    checkpointRows: 0\n", "datasets.items.checkpointRows: "],
+    [
+      "    probe: { every: 10s, key: -1, source: z }\n",
+      'datasets.items.probe.source: "z" is not a replica of items',
+    ],
+    [
+      "    probe: { every: 10s, key: -1, replicas: [a, y] }\n",
+      'datasets.items.probe.replicas.1: "y" is not a replica of items',
+    ],
+    ["    probe: { every: 10s, key: [1, 2] }\n", "datasets.items.probe.key: expected 1 key value (id)"],
+    ["    probe: { every: often, key: 1 }\n", "datasets.items.probe.every: expected a duration"],
+    ["    probe: { key: 1 }\n", "datasets.items.probe.every: is required"],
+  ])("rejects %j", (extra, message) => {
+    expect(errorOf(items(extra))).toContain(message);
+  });
+
+  it.each([
+    ['serve: { listen: "localhost" }\n', "serve.listen: expected HOST:PORT"],
+    ["serve: { token: short }\n", "serve.token: a token needs at least 16 characters"],
+    ["serve: { port: 1 }\n", "serve.port: unknown key"],
+  ])("rejects serve %j", (extra, message) => {
+    expect(errorOf(`${extra}${items()}`)).toContain(message);
   });
 });

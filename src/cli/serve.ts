@@ -1,0 +1,77 @@
+/** `concord serve`: watches every dataset on its schedule, repairs by policy, serves metrics, API and dashboard. */
+import { loadConfig } from "../config/load-config.js";
+import { EXIT, UsageError } from "./errors.js";
+
+export interface ServeOptions {
+  readonly config: string;
+  readonly listen?: string | undefined;
+}
+
+/** `HOST:PORT` (IPv6 in brackets) → host and port; a usage error names the flag otherwise. */
+export function parseListen(text: string, where: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || port > 65535)
+    throw new UsageError(`${where}: expected HOST:PORT such as 127.0.0.1:7070, got "${text}"`);
+  return { host: m[1]!.replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+/**
+ * Runs until SIGTERM or SIGINT: then stops taking requests, lets each dataset finish the write batch in
+ * flight and checkpoint, closes everything and resolves 0. Resolves 2 when it cannot start.
+ */
+export async function runServe(
+  options: ServeOptions,
+  stderr: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
+  const config = loadConfig(options.config);
+  const token = process.env.CONCORD_TOKEN || config.serve.token;
+  if (!token)
+    throw new UsageError(
+      "serve needs an API token: set CONCORD_TOKEN (at least 16 characters) or serve.token in the config",
+    );
+  if (token.length < 16) throw new UsageError("CONCORD_TOKEN: a token needs at least 16 characters");
+  const { host, port } = options.listen
+    ? parseListen(options.listen, "--listen")
+    : { host: config.serve.host, port: config.serve.port };
+
+  const [{ createService }, { buildHttpApp }] = await Promise.all([
+    import("../serve/service.js"),
+    import("../serve/http/app.js"),
+  ]);
+  const log = (line: string) => stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const service = await createService(config, { log });
+  const app = buildHttpApp(service.api, { token, log });
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    await service.stop();
+    throw new UsageError(
+      `cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  const address = app.server.address();
+  const shown =
+    typeof address === "object" && address ? `${address.address}:${address.port}` : `${host}:${port}`;
+  log(
+    `listening on http://${shown.includes(":") && !shown.includes(".") ? `[${shown}]` : shown} (dashboard /, metrics /metrics, API /api)`,
+  );
+  await service.start();
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.removeListener("SIGTERM", onTerm);
+      process.removeListener("SIGINT", onInt);
+      log(`${signal}: finishing the batches in flight and checkpointing`);
+      resolve();
+    };
+    const onTerm = () => stop("SIGTERM");
+    const onInt = () => stop("SIGINT");
+    process.once("SIGTERM", onTerm);
+    process.once("SIGINT", onInt);
+  });
+  await app.close();
+  await service.stop();
+  log("stopped");
+  return EXIT.ok;
+}

@@ -1,0 +1,96 @@
+/** The Prometheus metrics `serve` exposes at /metrics (prom-client, one registry per service). */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** Seconds: from a fraction of a second (probe lag on one machine) to hours (a slow schedule). */
+const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+const TTC_BUCKETS = [1, 5, 15, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600];
+const SCAN_BUCKETS = [0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
+
+export class ServeMetrics {
+  readonly registry = new Registry();
+  readonly divergences = new Gauge({
+    name: "concord_divergences",
+    help: "Divergent keys by class in the dataset's last finished pass.",
+    labelNames: ["dataset", "class"] as const,
+    registers: [this.registry],
+  });
+  readonly convergenceLag = new Histogram({
+    name: "concord_convergence_lag_seconds",
+    help: "Time for a probe's canary write on the source to appear on a replica.",
+    labelNames: ["dataset", "replica"] as const,
+    buckets: LAG_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly probeTimeouts = new Counter({
+    name: "concord_probe_timeouts_total",
+    help: "Probes whose canary did not reach the replica within the probe timeout.",
+    labelNames: ["dataset", "replica"] as const,
+    registers: [this.registry],
+  });
+  readonly readAfterWrite = new Counter({
+    name: "concord_read_after_write_anomalies_total",
+    help: "Reads of an older canary after a newer one was acknowledged or seen.",
+    labelNames: ["dataset", "replica"] as const,
+    registers: [this.registry],
+  });
+  readonly timeToConvergence = new Histogram({
+    name: "concord_time_to_convergence_seconds",
+    help: "From a key's first detection as divergent to its verified repair.",
+    labelNames: ["dataset"] as const,
+    buckets: TTC_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly repairs = new Counter({
+    name: "concord_repairs_total",
+    help: "Repairs carried out, by verified outcome (applied, noop, superseded, failed).",
+    labelNames: ["dataset", "replica", "outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly escalations = new Counter({
+    name: "concord_escalations_total",
+    help: "Divergences escalated to a person, by class.",
+    labelNames: ["dataset", "class"] as const,
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({
+    name: "concord_retries_total",
+    help: "Write batches retried after a transient failure.",
+    labelNames: ["dataset", "replica"] as const,
+    registers: [this.registry],
+  });
+  readonly scanDuration = new Histogram({
+    name: "concord_scan_duration_seconds",
+    help: "Wall time of a whole pass over a dataset (pauses for intensity included).",
+    labelNames: ["dataset"] as const,
+    buckets: SCAN_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly scanRows = new Counter({
+    name: "concord_scan_rows_total",
+    help: "Rows compared, per replica (the rows in each scanned segment).",
+    labelNames: ["dataset", "replica"] as const,
+    registers: [this.registry],
+  });
+  readonly replicaUp = new Gauge({
+    name: "concord_replica_up",
+    help: "1 when the last call to the replica succeeded, 0 when it failed.",
+    labelNames: ["dataset", "replica"] as const,
+    registers: [this.registry],
+  });
+  readonly lastRun = new Gauge({
+    name: "concord_last_run_timestamp_seconds",
+    help: "When the dataset's last pass finished (Unix time).",
+    labelNames: ["dataset"] as const,
+    registers: [this.registry],
+  });
+  readonly segments = new Counter({
+    name: "concord_segments_total",
+    help: "Checkpointed segments finished.",
+    labelNames: ["dataset"] as const,
+    registers: [this.registry],
+  });
+
+  async text(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
