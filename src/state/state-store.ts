@@ -244,26 +244,45 @@ export interface StateStore {
 
   /** The dataset's unfinished pass, if any. */
   getCheckpoint(dataset: string): Promise<Checkpoint | undefined>;
-  /** Creates or replaces the dataset's checkpoint (one per dataset). */
+  /**
+   * Creates or replaces the dataset's checkpoint (one per dataset): `getCheckpoint` then returns it as given
+   * (bounds exactly, totals in their JSON form).
+   */
   putCheckpoint(checkpoint: Checkpoint): Promise<void>;
   /** Removes the dataset's checkpoint (the pass finished); no error when there is none. */
   deleteCheckpoint(dataset: string): Promise<void>;
 
   /** Appends samples, all in one transaction. */
   appendSamples(samples: readonly Sample[]): Promise<void>;
-  /** Samples matching every field given, oldest first; `since` is inclusive; `limit` keeps the newest ones. */
-  listSamples(filter: { dataset?: string; series?: string; since?: number; limit?: number }): Promise<Sample[]>;
-  /** Removes samples older than `before` (retention); returns how many. */
+  /**
+   * Samples matching every field given, oldest first (equal times in the order appended); `since` is
+   * inclusive; `limit` keeps the newest `limit` of them (still returned oldest first).
+   */
+  listSamples(filter: {
+    dataset?: string;
+    series?: string;
+    since?: number;
+    limit?: number;
+  }): Promise<Sample[]>;
+  /** Removes the samples of every dataset with `at < before` (retention); returns how many. */
   pruneSamples(before: number): Promise<number>;
 
   /**
-   * Notes that these keys (`keyId` text) of the dataset were seen divergent at `at`: a key not yet tracked
-   * gets `firstSeen = at`; every given key gets `lastSeen = at`.
+   * Notes that these keys (`keyId` text) of the dataset were seen divergent at `at`, in one transaction: a
+   * key not yet tracked gets `firstSeen = lastSeen = at`; a tracked key keeps the earliest `firstSeen` and
+   * the latest `lastSeen` of its marks. Marks therefore commute: several processes marking at once (their clocks
+   * and commit order may disagree) leave the same result as any sequence of the same calls.
    */
   markDivergent(dataset: string, keys: readonly string[], at: number): Promise<void>;
-  /** Stops tracking these keys and returns when each tracked one was first seen (untracked keys are absent). */
+  /**
+   * Stops tracking these keys and returns when each tracked one was first seen, in the order given (untracked
+   * keys are absent). Atomic: of several calls taking the same key at once, exactly one returns it.
+   */
   takeDivergent(dataset: string, keys: readonly string[]): Promise<Map<string, number>>;
-  /** Stops tracking keys last seen before `before` (they converged without a repair); returns how many. */
+  /**
+   * Stops tracking the dataset's keys with `lastSeen < before` (they converged without a repair); returns
+   * how many.
+   */
   purgeDivergent(dataset: string, before: number): Promise<number>;
 
   close(): Promise<void>;

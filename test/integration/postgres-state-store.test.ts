@@ -71,6 +71,7 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
     try {
       expect(await postgresSql(schema, "SELECT version FROM schema_migrations ORDER BY version")).toEqual([
         { version: 1 },
+        { version: 2 },
       ]);
       const tables = await postgresSql(
         schema,
@@ -78,11 +79,14 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
       );
       expect(tables.map((t) => t.table_name)).toEqual([
         "audit",
+        "checkpoints",
         "divergences",
+        "divergent_keys",
         "escalations",
         "ledger",
         "observed_versions",
         "runs",
+        "samples",
         "schema_migrations",
       ]);
       await Promise.all(stores.map((s, i) => s.appendAudit([eventAt(i)])));
@@ -93,7 +97,7 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
     // Opening again finds nothing to do.
     const again = await PostgresStateStore.open(postgresUrl(schema));
     await again.close();
-    expect(await postgresSql(schema, "SELECT count(*)::int AS n FROM schema_migrations")).toEqual([{ n: 1 }]);
+    expect(await postgresSql(schema, "SELECT count(*)::int AS n FROM schema_migrations")).toEqual([{ n: 2 }]);
   });
 
   it("keeps schemas apart: each has a log of its own", async () => {

@@ -7,10 +7,13 @@ import {
   verifyAuditChain,
   verifyAuditChainAsync,
 } from "../../src/core/audit-chain.js";
+import { keyId } from "../../src/core/model.js";
 import {
+  type Checkpoint,
   type Escalation,
   EscalationNotOpenError,
   type LedgerEntry,
+  type Sample,
   type StateStore,
 } from "../../src/state/state-store.js";
 import { type StateStoreFixture, stateStoreFactories } from "./state-store-factories.js";
@@ -55,6 +58,27 @@ const event = (
   dataset: "users",
   key: JSON.stringify([String(n)]),
   data: { n, before: ["a", null] },
+  ...over,
+});
+
+const checkpoint = (dataset: string, over: Partial<Checkpoint> = {}): Checkpoint => ({
+  dataset,
+  runId: "run-1",
+  mode: "scan",
+  bounds: [["10"], ["20"]],
+  done: 1,
+  totals: { missing: 2 },
+  startedAt: 1_700_000_000_000,
+  updatedAt: 1_700_000_000_500,
+  ...over,
+});
+
+const sample = (series: string, at: number, value: number | null, over: Partial<Sample> = {}): Sample => ({
+  dataset: "users",
+  series,
+  label: "",
+  at,
+  value,
   ...over,
 });
 
@@ -632,6 +656,239 @@ for (const factory of stateStoreFactories) {
         const [next] = await store.appendAudit([event(6)]);
         expect(next!.seq).toBe(6);
         expect(await verifyAuditChainAsync(store.iterateAudit())).toMatchObject({ ok: false, seq: 5 });
+      });
+    });
+    describe("checkpoints", () => {
+      it("round-trips composite keys and text that needs escaping, replaces, and deletes per dataset", async () => {
+        const store = await open();
+        expect(await store.getCheckpoint("users")).toBeUndefined();
+        const users = checkpoint("users", {
+          bounds: [
+            ["1", "a"],
+            ['quo"te', "back\\slash", "it's"],
+            ["new\nline\ttab", "nul\u0000", "pipe|\\N", ""],
+            ["é✓😀", "lone\uD800"],
+          ],
+          done: 3,
+          totals: { byClass: { missing: 2, conflict: 0 }, outcomes: [1, null, "x"] },
+          startedAt: 1_700_000_000_000.25,
+          updatedAt: 1_700_000_000_123.5,
+        });
+        await store.putCheckpoint(users);
+        await store.putCheckpoint(checkpoint("orders", { bounds: [], done: 0, totals: null }));
+        expect(await store.getCheckpoint("users")).toEqual(users);
+        expect(await store.getCheckpoint("orders")).toEqual(
+          checkpoint("orders", { bounds: [], done: 0, totals: null }),
+        );
+
+        const replaced = checkpoint("users", {
+          runId: "run-2",
+          mode: "repair",
+          bounds: [["z"]],
+          done: 1,
+          totals: {},
+          startedAt: 5,
+          updatedAt: 6,
+        });
+        await store.putCheckpoint(replaced);
+        // Another process sees what was written.
+        const other = await open();
+        expect(await other.getCheckpoint("users")).toEqual(replaced);
+
+        await store.deleteCheckpoint("users");
+        expect(await other.getCheckpoint("users")).toBeUndefined();
+        expect(await other.getCheckpoint("orders")).toEqual(
+          checkpoint("orders", { bounds: [], done: 0, totals: null }),
+        );
+        await store.deleteCheckpoint("users");
+        await store.deleteCheckpoint("never");
+        expect(await store.getCheckpoint("never")).toBeUndefined();
+      });
+    });
+
+    describe("samples", () => {
+      const appended = [
+        sample("lag", 1000.5, 0.25, { label: "a" }),
+        sample("lag", 1000.5, null, { label: "b" }),
+        sample("ttc", 900, 12),
+        sample("lag", 1001, 3, { dataset: "orders", label: "a" }),
+        sample("lag", 999.75, -1.5, { label: "a" }),
+        sample("lag", 1002, 1e-9, { label: "b" }),
+        sample("anomaly", 1000.5, 1),
+      ];
+      const [lagA, lagB, ttc, ordersLag, early, late, anomaly] = appended;
+
+      it("lists by dataset, series and since (inclusive), oldest first, equal times as appended", async () => {
+        const store = await open();
+        await store.appendSamples(appended);
+        expect(await store.listSamples({})).toEqual([ttc, early, lagA, lagB, anomaly, ordersLag, late]);
+        expect(await store.listSamples({ dataset: "users" })).toEqual([
+          ttc,
+          early,
+          lagA,
+          lagB,
+          anomaly,
+          late,
+        ]);
+        expect(await store.listSamples({ series: "lag" })).toEqual([early, lagA, lagB, ordersLag, late]);
+        expect(await store.listSamples({ dataset: "users", series: "lag", since: 1000.5 })).toEqual([
+          lagA,
+          lagB,
+          late,
+        ]);
+        expect(await store.listSamples({ since: 1000.5000001 })).toEqual([ordersLag, late]);
+        expect(await store.listSamples({ dataset: "none" })).toEqual([]);
+        expect(await store.appendSamples([])).toBeUndefined();
+      });
+
+      it("keeps the newest `limit` and returns them oldest first; on equal times the last appended", async () => {
+        const store = await open();
+        await store.appendSamples(appended);
+        expect(await store.listSamples({ limit: 2 })).toEqual([ordersLag, late]);
+        expect(await store.listSamples({ dataset: "users", limit: 3 })).toEqual([lagB, anomaly, late]);
+        expect(await store.listSamples({ dataset: "users", series: "lag", limit: 2 })).toEqual([lagB, late]);
+        expect(await store.listSamples({ dataset: "users", since: 1000, limit: 10 })).toEqual([
+          lagA,
+          lagB,
+          anomaly,
+          late,
+        ]);
+        expect(await store.listSamples({ limit: 0 })).toEqual([]);
+        // Appended later at the same time: newer.
+        const tie = sample("lag", 1002, 7, { label: "c" });
+        await store.appendSamples([tie]);
+        expect(await store.listSamples({ series: "lag", limit: 1 })).toEqual([tie]);
+        expect(await store.listSamples({ series: "lag", limit: 2 })).toEqual([late, tie]);
+      });
+
+      it("prunes every dataset's samples before a time and returns how many", async () => {
+        const store = await open();
+        await store.appendSamples(appended);
+        expect(await store.pruneSamples(1000.5)).toBe(2);
+        expect(await store.listSamples({})).toEqual([lagA, lagB, anomaly, ordersLag, late]);
+        expect(await store.pruneSamples(1000.5)).toBe(0);
+        expect(await store.pruneSamples(1001.5)).toBe(4);
+        expect(await store.listSamples({})).toEqual([late]);
+      });
+
+      it("appends batches larger than one statement, all or nothing", async () => {
+        const store = await open();
+        const many = range(1, 12_001).map((n) => sample("lag", n / 4, n % 3 ? n : null));
+        const bad = [...many];
+        bad[7000] = { ...many[7000]!, dataset: null as unknown as string };
+        await expect(store.appendSamples(bad)).rejects.toThrow();
+        expect(await store.listSamples({})).toEqual([]);
+        await store.appendSamples(many);
+        expect(await store.listSamples({ dataset: "users", series: "lag" })).toEqual(many);
+        expect(await store.listSamples({ limit: 2 })).toEqual(many.slice(-2));
+      });
+    });
+
+    describe("divergent keys", () => {
+      const k = (n: number) => keyId([String(n), `part|"${n}"`]);
+      /** A taken map as [key, firstSeen] pairs, so that its order is compared too. */
+      const entries = (taken: Map<string, number>) => [...taken];
+
+      it("keeps the earliest first seen and the latest last seen of a key's marks", async () => {
+        const store = await open();
+        await store.markDivergent("users", [k(1), k(2)], 100);
+        await store.markDivergent("users", [k(2), k(3)], 200.5);
+        expect(await store.purgeDivergent("users", 100)).toBe(0); // k1 was last seen at 100: not before it
+        expect(entries(await store.takeDivergent("users", [k(4), k(3), k(1), k(2), k(3)]))).toEqual([
+          [k(3), 200.5],
+          [k(1), 100],
+          [k(2), 100],
+        ]);
+        expect(await store.takeDivergent("users", [k(1), k(2), k(3)])).toEqual(new Map());
+
+        // A mark with an earlier time (another process's clock) moves first seen back, never last seen.
+        await store.markDivergent("users", [k(5)], 300);
+        await store.markDivergent("users", [k(5)], 250);
+        expect(await store.purgeDivergent("users", 300)).toBe(0);
+        expect(entries(await store.takeDivergent("users", [k(5)]))).toEqual([[k(5), 250]]);
+
+        await store.markDivergent("users", [], 1);
+        expect(await store.takeDivergent("users", [])).toEqual(new Map());
+      });
+
+      it("purges by last seen and keeps datasets apart", async () => {
+        const store = await open();
+        await store.markDivergent("users", [k(1), k(3)], 10);
+        await store.markDivergent("users", [k(2)], 20);
+        await store.markDivergent("users", [k(3)], 30);
+        await store.markDivergent("orders", [k(1), k(9)], 5);
+        expect(await store.purgeDivergent("users", 20)).toBe(1);
+        expect(entries(await store.takeDivergent("users", [k(1), k(2), k(3), k(9)]))).toEqual([
+          [k(2), 20],
+          [k(3), 10],
+        ]);
+        expect(entries(await store.takeDivergent("orders", [k(1), k(9)]))).toEqual([
+          [k(1), 5],
+          [k(9), 5],
+        ]);
+        expect(await store.purgeDivergent("users", Number.MAX_VALUE)).toBe(0);
+      });
+
+      it("marks, purges and takes 10,000 keys in one call each", async () => {
+        const store = await open();
+        const keys = range(1, 10_000).map(k);
+        const even = keys.filter((_, i) => i % 2);
+        await store.markDivergent("users", keys, 5.5);
+        // Repeated keys in one call count once.
+        await store.markDivergent("users", [...even, ...even.slice(0, 100)], 7);
+        expect(await store.purgeDivergent("users", 6)).toBe(5000);
+        const taken = await store.takeDivergent("users", keys);
+        expect(entries(taken)).toEqual(even.map((key) => [key, 5.5]));
+        expect(await store.takeDivergent("users", keys)).toEqual(new Map());
+      });
+
+      it("takes a key with a lone surrogate as it was marked", async () => {
+        const store = await open();
+        await store.markDivergent("users", ["a\uD800", "b"], 1);
+        expect(entries(await store.takeDivergent("users", ["a\uD800"]))).toEqual([["a\uD800", 1]]);
+        expect(entries(await store.takeDivergent("users", ["b"]))).toEqual([["b", 1]]);
+      });
+
+      it("ends with the earliest first seen and latest last seen when two stores mark at once", async () => {
+        const [a, b] = [await open(), await open()];
+        const onlyA = range(1, 100).map(k);
+        const both = range(101, 300).map(k);
+        const onlyB = range(301, 400).map(k);
+        const keysA = [...onlyA, ...both];
+        const keysB = [...onlyB, ...both].reverse();
+        // Neither the earliest nor the latest time is marked first or last.
+        await Promise.all([
+          a.markDivergent("users", keysA, 300),
+          b.markDivergent("users", keysB, 250),
+          a.markDivergent("users", keysA, 100),
+          b.markDivergent("users", keysB, 350),
+          b.markDivergent("users", keysB, 50),
+          a.markDivergent("users", keysA, 200),
+        ]);
+        expect(await a.purgeDivergent("users", 300)).toBe(0);
+        // Only A's keys were last seen at 300.
+        expect(await b.purgeDivergent("users", 350)).toBe(onlyA.length);
+        const all = [...onlyA, ...both, ...onlyB];
+        expect(entries(await a.takeDivergent("users", all))).toEqual(
+          [...both, ...onlyB].map((key) => [key, 50]),
+        );
+      });
+
+      it("gives each key to exactly one of several stores taking it at once", async () => {
+        const stores = await Promise.all(range(1, 3).map(() => open()));
+        const keys = range(1, 3000).map(k);
+        for (let round = 1; round <= 3; round++) {
+          await stores[0]!.markDivergent("users", keys, round);
+          const taken = await Promise.all(
+            stores.map((store, s) =>
+              store.takeDivergent("users", s % 2 ? [...keys].reverse() : keys.slice(s * 500)),
+            ),
+          );
+          const got = taken.flatMap((m) => [...m.keys()]);
+          expect(got.length).toBe(keys.length);
+          expect(new Set(got).size).toBe(keys.length);
+          for (const m of taken) for (const seen of m.values()) expect(seen).toBe(round);
+        }
       });
     });
   });

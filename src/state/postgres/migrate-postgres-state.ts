@@ -8,7 +8,8 @@ import { escapeIdentifier, type Pool } from "pg";
  * Columns mirror the SQLite store: JSON is kept as the text written (so it reads back exactly as given and
  * the audit `data` column holds the very text that was hashed); `ord` stands in for SQLite's rowid, giving
  * "in the order first recorded". Times are milliseconds since the epoch, as the port has them; the audit
- * `ts` is double precision so that any JavaScript number reads back exactly and its entry still verifies.
+ * `ts` is double precision so that any JavaScript number reads back exactly and its entry still verifies, and
+ * so are the times of the tables `serve` added (checkpoints, samples, divergent keys), which may be fractional.
  */
 const MIGRATIONS: readonly ((s: string) => string)[] = [
   (s) => `
@@ -45,6 +46,21 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
       key TEXT, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
     CREATE INDEX audit_run ON ${s}.audit (run_id, seq);
     CREATE INDEX audit_key ON ${s}.audit (key, seq);`,
+  // What `serve` keeps between passes. Samples list by time, then in the order appended (ord).
+  (s) => `
+    CREATE TABLE ${s}.checkpoints (
+      dataset TEXT NOT NULL PRIMARY KEY, run_id TEXT NOT NULL, mode TEXT NOT NULL, bounds TEXT NOT NULL,
+      done INTEGER NOT NULL, totals TEXT NOT NULL, started_at DOUBLE PRECISION NOT NULL,
+      updated_at DOUBLE PRECISION NOT NULL);
+    CREATE TABLE ${s}.samples (
+      dataset TEXT NOT NULL, series TEXT NOT NULL, label TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,
+      value DOUBLE PRECISION, ord BIGINT GENERATED ALWAYS AS IDENTITY);
+    CREATE INDEX samples_series ON ${s}.samples (dataset, series, at, ord);
+    CREATE INDEX samples_at ON ${s}.samples (at);
+    CREATE TABLE ${s}.divergent_keys (
+      dataset TEXT NOT NULL, key TEXT NOT NULL, first_seen DOUBLE PRECISION NOT NULL,
+      last_seen DOUBLE PRECISION NOT NULL, PRIMARY KEY (dataset, key));
+    CREATE INDEX divergent_keys_last_seen ON ${s}.divergent_keys (dataset, last_seen);`,
 ];
 
 /** The schema version this code creates and expects. */

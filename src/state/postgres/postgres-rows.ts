@@ -2,12 +2,15 @@
 import type { AuditEntry, AuditEventType } from "../../core/audit-chain.js";
 import type { DivergenceClass } from "../../core/classify.js";
 import { keyId } from "../../core/model.js";
+import { storedText } from "../prepared-audit.js";
 import type {
+  Checkpoint,
   Escalation,
   LedgerEntry,
   RepairOutcome,
   RepairSettlement,
   RunRecord,
+  Sample,
   StoredDivergence,
 } from "../state-store.js";
 import { jsonText, type RecordsetColumn } from "./postgres-sql.js";
@@ -68,6 +71,15 @@ export const ESCALATION_COLUMNS: readonly RecordsetColumn<Escalation>[] = [
   ["created_at", "bigint", (e) => e.createdAt],
   ["resolved_at", "bigint", (e) => e.resolvedAt ?? null],
   ["resolution", "text", (e) => (e.resolution === undefined ? null : jsonText(e.resolution))],
+];
+
+export const SAMPLE_COLUMNS: readonly RecordsetColumn<Sample>[] = [
+  ["dataset", "text", (s) => s.dataset],
+  ["series", "text", (s) => s.series],
+  ["label", "text", (s) => s.label],
+  // As text, as the audit `ts`: "NaN" and "Infinity" have no JSON number form.
+  ["at", "double precision", (s) => String(s.at)],
+  ["value", "double precision", (s) => (s.value === null ? null : String(s.value))],
 ];
 
 /** An audit entry ready to insert: `dataJson` is the canonical text of its data, the text that was hashed. */
@@ -232,4 +244,48 @@ export function toAuditEntry(r: AuditRow): AuditEntry {
     prevHash: r.prev_hash,
     hash: r.hash,
   };
+}
+
+export interface CheckpointRow {
+  dataset: string;
+  run_id: string;
+  mode: string;
+  bounds: string;
+  done: number;
+  totals: string;
+  started_at: number;
+  updated_at: number;
+}
+
+export function toCheckpoint(r: CheckpointRow): Checkpoint {
+  return {
+    dataset: r.dataset,
+    runId: r.run_id,
+    mode: r.mode,
+    bounds: JSON.parse(r.bounds),
+    done: r.done,
+    totals: JSON.parse(r.totals),
+    startedAt: r.started_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** A divergent key as `takeDivergent` deletes it. */
+export interface TakenRow {
+  key: string;
+  first_seen: number;
+}
+
+/**
+ * The keys taken, in the order given, each with its first seen. The server holds text as UTF-8, so a key
+ * with a lone surrogate comes back with a replacement character; it is matched to the key as given.
+ */
+export function takenInOrder(keys: readonly string[], rows: readonly TakenRow[]): Map<string, number> {
+  const firstSeen = new Map(rows.map((r) => [r.key, r.first_seen]));
+  const out = new Map<string, number>();
+  for (const key of keys) {
+    const seen = firstSeen.get(storedText(key));
+    if (seen !== undefined) out.set(key, seen);
+  }
+  return out;
 }

@@ -9,8 +9,9 @@ import {
 } from "../../core/audit-chain.js";
 import { type Key, keyId } from "../../core/model.js";
 import { compareVersions, type Version } from "../../core/version.js";
-import { type PreparedAudit, prepareAudit } from "../prepared-audit.js";
+import { type PreparedAudit, prepareAudit, storedText } from "../prepared-audit.js";
 import {
+  type Checkpoint,
   type Escalation,
   EscalationNotOpenError,
   type LedgerEntry,
@@ -18,6 +19,7 @@ import {
   type RepairOutcome,
   type RepairSettlement,
   type RunRecord,
+  type Sample,
   type StateStore,
   type StoredDivergence,
 } from "../state-store.js";
@@ -27,6 +29,7 @@ import {
   AUDIT_COLUMNS,
   type AuditInsert,
   type AuditRow,
+  type CheckpointRow,
   DIVERGENCE_COLUMNS,
   type DivergenceRow,
   ESCALATION_COLUMNS,
@@ -34,8 +37,12 @@ import {
   LEDGER_COLUMNS,
   type LedgerRow,
   type RunRow,
+  SAMPLE_COLUMNS,
   SETTLEMENT_COLUMNS,
+  type TakenRow,
+  takenInOrder,
   toAuditEntry,
+  toCheckpoint,
   toDivergence,
   toEscalation,
   toLedgerEntry,
@@ -89,7 +96,18 @@ export class PostgresStateStore implements StateStore {
   readonly schema: string;
   private readonly label: string;
   private readonly t: Readonly<
-    Record<"runs" | "divergences" | "versions" | "ledger" | "escalations" | "audit", string>
+    Record<
+      | "runs"
+      | "divergences"
+      | "versions"
+      | "ledger"
+      | "escalations"
+      | "audit"
+      | "checkpoints"
+      | "samples"
+      | "divergentKeys",
+      string
+    >
   >;
   private migrated: Promise<void> | undefined;
   private closed = false;
@@ -111,6 +129,9 @@ export class PostgresStateStore implements StateStore {
       ledger: `${s}.ledger`,
       escalations: `${s}.escalations`,
       audit: `${s}.audit`,
+      checkpoints: `${s}.checkpoints`,
+      samples: `${s}.samples`,
+      divergentKeys: `${s}.divergent_keys`,
     };
   }
 
@@ -479,6 +500,133 @@ export class PostgresStateStore implements StateStore {
     }
   }
 
+  async getCheckpoint(dataset: string): Promise<Checkpoint | undefined> {
+    const [row] = await this.query<CheckpointRow>(`SELECT * FROM ${this.t.checkpoints} WHERE dataset = $1`, [
+      dataset,
+    ]);
+    return row && toCheckpoint(row);
+  }
+
+  async putCheckpoint(checkpoint: Checkpoint): Promise<void> {
+    const c = checkpoint;
+    await this.query(
+      `INSERT INTO ${this.t.checkpoints} (dataset, run_id, mode, bounds, done, totals, started_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (dataset) DO UPDATE SET run_id = excluded.run_id, mode = excluded.mode,
+         bounds = excluded.bounds, done = excluded.done, totals = excluded.totals,
+         started_at = excluded.started_at, updated_at = excluded.updated_at`,
+      [
+        c.dataset,
+        c.runId,
+        c.mode,
+        JSON.stringify(c.bounds),
+        c.done,
+        jsonText(c.totals),
+        String(c.startedAt),
+        String(c.updatedAt),
+      ],
+    );
+  }
+
+  async deleteCheckpoint(dataset: string): Promise<void> {
+    await this.query(`DELETE FROM ${this.t.checkpoints} WHERE dataset = $1`, [dataset]);
+  }
+
+  async appendSamples(samples: readonly Sample[]): Promise<void> {
+    if (samples.length === 0) return;
+    // Plain inserts conflict with nothing: no table lock needed.
+    await this.transaction(async (c) => {
+      for (const batch of chunks(samples, BATCH_ROWS))
+        await c.query(
+          `INSERT INTO ${this.t.samples} (${columnNames(SAMPLE_COLUMNS)})
+           SELECT ${columnNames(SAMPLE_COLUMNS)} FROM ${recordset(SAMPLE_COLUMNS)}`,
+          [recordsetJson(SAMPLE_COLUMNS, batch)],
+        );
+    });
+  }
+
+  async listSamples(filter: {
+    dataset?: string;
+    series?: string;
+    since?: number;
+    limit?: number;
+  }): Promise<Sample[]> {
+    const where = conditions([
+      ["dataset", filter.dataset],
+      ["series", filter.series],
+      ["at", filter.since, ">="],
+    ]);
+    const columns = "dataset, series, label, at, value";
+    const limit = noLimitIfNegative(filter.limit);
+    if (limit === null)
+      return this.query<Sample>(
+        `SELECT ${columns} FROM ${this.t.samples}${where.sql} ORDER BY at, ord`,
+        where.params,
+      );
+    // The newest `limit` (on equal times, the last appended), turned back to oldest first.
+    return this.query<Sample>(
+      `SELECT ${columns} FROM (SELECT ${columns}, ord FROM ${this.t.samples}${where.sql}
+         ORDER BY at DESC, ord DESC LIMIT $${where.params.length + 1}) AS newest ORDER BY at, ord`,
+      [...where.params, limit],
+    );
+  }
+
+  async pruneSamples(before: number): Promise<number> {
+    return this.execute(`DELETE FROM ${this.t.samples} WHERE at < $1`, [String(before)]);
+  }
+
+  async markDivergent(dataset: string, keys: readonly string[], at: number): Promise<void> {
+    // ON CONFLICT may not touch a row twice in one statement; keys are compared as the server stores them.
+    const unique = [...new Set(keys.map(storedText))];
+    if (unique.length === 0) return;
+    await this.transaction(async (c) => {
+      // One writer per dataset: upserts of overlapping keys in different orders would otherwise deadlock.
+      await this.lock(c, `divergent:${dataset}`);
+      // least and greatest make marks commute: the same marks in any order, from any number of processes,
+      // leave the same first and last seen.
+      for (const batch of chunks(unique, BATCH_ROWS))
+        await c.query(
+          `INSERT INTO ${this.t.divergentKeys} AS d (dataset, key, first_seen, last_seen)
+           SELECT $1, k, $3::double precision, $3::double precision
+           FROM json_array_elements_text($2::json) AS k
+           ON CONFLICT (dataset, key) DO UPDATE SET first_seen = least(d.first_seen, excluded.first_seen),
+             last_seen = greatest(d.last_seen, excluded.last_seen)`,
+          [dataset, textListJson(batch), String(at)],
+        );
+    });
+  }
+
+  async takeDivergent(dataset: string, keys: readonly string[]): Promise<Map<string, number>> {
+    const unique = [...new Set(keys.map(storedText))];
+    if (unique.length === 0) return new Map();
+    const taken = await this.transaction(async (c) => {
+      await this.lock(c, `divergent:${dataset}`);
+      const rows: TakenRow[] = [];
+      for (const batch of chunks(unique, BATCH_ROWS)) {
+        const result = await c.query<TakenRow>(
+          `DELETE FROM ${this.t.divergentKeys}
+           WHERE dataset = $1 AND key IN (SELECT json_array_elements_text($2::json))
+           RETURNING key, first_seen`,
+          [dataset, textListJson(batch)],
+        );
+        rows.push(...result.rows);
+      }
+      return rows;
+    });
+    return takenInOrder(keys, taken);
+  }
+
+  async purgeDivergent(dataset: string, before: number): Promise<number> {
+    return this.transaction(async (c) => {
+      await this.lock(c, `divergent:${dataset}`);
+      const result = await c.query(
+        `DELETE FROM ${this.t.divergentKeys} WHERE dataset = $1 AND last_seen < $2`,
+        [dataset, String(before)],
+      );
+      return result.rowCount ?? 0;
+    });
+  }
+
   /** Ends the pool if the store created it (`open`); a pool passed in stays open for its owner. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -491,6 +639,13 @@ export class PostgresStateStore implements StateStore {
     await this.ready();
     const result = await this.pool.query(text, values as unknown[]);
     return result.rows as R[];
+  }
+
+  /** One statement on any pooled connection, once the tables exist; returns how many rows it changed. */
+  private async execute(text: string, values: readonly unknown[] = []): Promise<number> {
+    await this.ready();
+    const result = await this.pool.query(text, values as unknown[]);
+    return result.rowCount ?? 0;
   }
 
   /**

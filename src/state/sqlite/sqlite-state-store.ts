@@ -14,6 +14,7 @@ import { type Key, keyId } from "../../core/model.js";
 import { compareVersions, type Version } from "../../core/version.js";
 import { type PreparedAudit, prepareAudit } from "../prepared-audit.js";
 import {
+  type Checkpoint,
   type Escalation,
   EscalationNotOpenError,
   type LedgerEntry,
@@ -21,6 +22,7 @@ import {
   type RepairOutcome,
   type RepairSettlement,
   type RunRecord,
+  type Sample,
   type StateStore,
   type StoredDivergence,
 } from "../state-store.js";
@@ -57,6 +59,20 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX audit_key ON audit (key, seq);`,
   // Settling pending repairs after an interruption looks them up on every repair run.
   "CREATE INDEX ledger_outcome ON ledger (dataset, outcome);",
+  // What `serve` keeps between passes. Times are INTEGER as the audit `ts` is: the affinity keeps a
+  // fractional millisecond as REAL, so every time reads back exactly. Samples list in rowid order on ties.
+  `CREATE TABLE checkpoints (
+     dataset TEXT NOT NULL PRIMARY KEY, run_id TEXT NOT NULL, mode TEXT NOT NULL, bounds TEXT NOT NULL,
+     done INTEGER NOT NULL, totals TEXT NOT NULL, started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)
+     WITHOUT ROWID;
+   CREATE TABLE samples (
+     dataset TEXT NOT NULL, series TEXT NOT NULL, label TEXT NOT NULL, at INTEGER NOT NULL, value REAL);
+   CREATE INDEX samples_series ON samples (dataset, series, at);
+   CREATE INDEX samples_at ON samples (at);
+   CREATE TABLE divergent_keys (
+     dataset TEXT NOT NULL, key TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+     PRIMARY KEY (dataset, key)) WITHOUT ROWID;
+   CREATE INDEX divergent_keys_last_seen ON divergent_keys (dataset, last_seen);`,
 ];
 
 /** Entries per query when streaming the audit log. */
@@ -183,6 +199,30 @@ function toAuditEntry(r: AuditRow): AuditEntry {
     data,
     prevHash: r.prev_hash,
     hash: r.hash,
+  };
+}
+
+interface CheckpointRow {
+  dataset: string;
+  run_id: string;
+  mode: string;
+  bounds: string;
+  done: number;
+  totals: string;
+  started_at: number;
+  updated_at: number;
+}
+
+function toCheckpoint(r: CheckpointRow): Checkpoint {
+  return {
+    dataset: r.dataset,
+    runId: r.run_id,
+    mode: r.mode,
+    bounds: JSON.parse(r.bounds),
+    done: r.done,
+    totals: JSON.parse(r.totals),
+    startedAt: r.started_at,
+    updatedAt: r.updated_at,
   };
 }
 
@@ -531,6 +571,107 @@ export class SqliteStateStore implements StateStore {
       if (rows.length < AUDIT_BATCH) return;
       rows = next.all(rows[rows.length - 1]!.seq, AUDIT_BATCH) as AuditRow[];
     }
+  }
+
+  async getCheckpoint(dataset: string): Promise<Checkpoint | undefined> {
+    const row = this.prepare("SELECT * FROM checkpoints WHERE dataset = ?").get(dataset) as
+      | CheckpointRow
+      | undefined;
+    return row && toCheckpoint(row);
+  }
+
+  async putCheckpoint(checkpoint: Checkpoint): Promise<void> {
+    const c = checkpoint;
+    this.prepare(
+      `INSERT INTO checkpoints (dataset, run_id, mode, bounds, done, totals, started_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (dataset) DO UPDATE SET run_id = excluded.run_id, mode = excluded.mode,
+         bounds = excluded.bounds, done = excluded.done, totals = excluded.totals,
+         started_at = excluded.started_at, updated_at = excluded.updated_at`,
+    ).run(
+      c.dataset,
+      c.runId,
+      c.mode,
+      JSON.stringify(c.bounds),
+      c.done,
+      jsonText(c.totals),
+      c.startedAt,
+      c.updatedAt,
+    );
+  }
+
+  async deleteCheckpoint(dataset: string): Promise<void> {
+    this.prepare("DELETE FROM checkpoints WHERE dataset = ?").run(dataset);
+  }
+
+  async appendSamples(samples: readonly Sample[]): Promise<void> {
+    const st = this.prepare("INSERT INTO samples (dataset, series, label, at, value) VALUES (?, ?, ?, ?, ?)");
+    this.db.transaction(() => {
+      for (const s of samples) st.run(s.dataset, s.series, s.label, s.at, s.value);
+    })();
+  }
+
+  async listSamples(filter: {
+    dataset?: string;
+    series?: string;
+    since?: number;
+    limit?: number;
+  }): Promise<Sample[]> {
+    const where = conditions([
+      ["dataset = ?", filter.dataset],
+      ["series = ?", filter.series],
+      ["at >= ?", filter.since],
+    ]);
+    const columns = "dataset, series, label, at, value";
+    if (filter.limit === undefined)
+      return this.prepare(`SELECT ${columns} FROM samples${where.sql} ORDER BY at, rowid`).all(
+        ...where.params,
+      ) as Sample[];
+    // The newest `limit` (on equal times, the last appended), turned back to oldest first.
+    return this.prepare(
+      `SELECT ${columns} FROM (SELECT ${columns}, rowid AS ord FROM samples${where.sql}
+         ORDER BY at DESC, rowid DESC LIMIT ?) ORDER BY at, ord`,
+    ).all(...where.params, filter.limit) as Sample[];
+  }
+
+  async pruneSamples(before: number): Promise<number> {
+    return this.prepare("DELETE FROM samples WHERE at < ?").run(before).changes;
+  }
+
+  async markDivergent(dataset: string, keys: readonly string[], at: number): Promise<void> {
+    // min and max make marks commute: the same marks in any order, from any number of processes, leave the
+    // same first and last seen.
+    const st = this.prepare(
+      `INSERT INTO divergent_keys (dataset, key, first_seen, last_seen) VALUES (?, ?, ?, ?)
+       ON CONFLICT (dataset, key) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen),
+         last_seen = max(last_seen, excluded.last_seen)`,
+    );
+    this.db.transaction(() => {
+      for (const key of keys) st.run(dataset, key, at, at);
+    })();
+  }
+
+  async takeDivergent(dataset: string, keys: readonly string[]): Promise<Map<string, number>> {
+    // One key at a time rather than one `IN (json_each)`: the map is then keyed by the text given, even when
+    // the stored text differs from it (a lone surrogate reads back as replacement characters).
+    const take = this.prepare(
+      "DELETE FROM divergent_keys WHERE dataset = ? AND key = ? RETURNING first_seen",
+    ).pluck();
+    return this.db
+      .transaction(() => {
+        const out = new Map<string, number>();
+        for (const key of keys) {
+          const firstSeen = take.get(dataset, key) as number | undefined;
+          if (firstSeen !== undefined) out.set(key, firstSeen);
+        }
+        return out;
+      })
+      .immediate();
+  }
+
+  async purgeDivergent(dataset: string, before: number): Promise<number> {
+    return this.prepare("DELETE FROM divergent_keys WHERE dataset = ? AND last_seen < ?").run(dataset, before)
+      .changes;
   }
 
   async close(): Promise<void> {
