@@ -141,7 +141,8 @@ export class Prober {
         const fp = reads[i];
         const shown = fp ? this.written.get(fp) : undefined;
         const newest = this.newestSeen.get(name) ?? 0;
-        if (shown !== undefined && shown < newest) {
+        // Once per replica and probe: polling the same stale value again is the same anomaly.
+        if (shown !== undefined && shown < newest && !anomalies.some((a) => a.replica === name)) {
           anomalies.push({
             replica: name,
             detail: `read canary ${shown} after having shown canary ${newest}`,
