@@ -1,0 +1,1024 @@
+// The Concord dashboard: polls the /api of `concord serve` and renders with DOM nodes and text only
+// (never innerHTML), so nothing the API returns can become markup. Charts are uPlot (global `uPlot`).
+
+(() => {
+  const TOKEN_KEY = "concord.token";
+  const REFRESH_MS = 5000;
+  const CLASSES = [
+    "missing",
+    "stale",
+    "conflict",
+    "lww-tie",
+    "regression",
+    "unversioned",
+    "in-flight",
+    "tolerated",
+    "schema",
+    "read-after-write",
+  ];
+  const CLASS_COLORS = {
+    missing: "#e8590c",
+    stale: "#1c7ed6",
+    conflict: "#e03131",
+    "lww-tie": "#ae3ec9",
+    regression: "#c2255c",
+    unversioned: "#f08c00",
+    "in-flight": "#0ca678",
+    tolerated: "#868e96",
+    schema: "#5f3dc4",
+    "read-after-write": "#2f9e44",
+  };
+  const OUTCOMES = ["applied", "noop", "superseded", "failed"];
+  const OUTCOME_COLORS = { applied: "#2f9e44", noop: "#74c0fc", superseded: "#f08c00", failed: "#e03131" };
+  const REPLICA_COLORS = [
+    "#1c7ed6",
+    "#e8590c",
+    "#2f9e44",
+    "#ae3ec9",
+    "#c2255c",
+    "#0ca678",
+    "#f08c00",
+    "#5f3dc4",
+  ];
+
+  const $ = (id) => {
+    const el = document.getElementById(id);
+    if (!el) throw new Error(`missing #${id}`);
+    return el;
+  };
+
+  /** Creates an element; string children become text nodes, so API data is never parsed as HTML. */
+  function h(tag, props, ...children) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(props ?? {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "class") el.className = v;
+      else if (k === "data") for (const [dk, dv] of Object.entries(v)) el.dataset[dk] = String(dv);
+      else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+      else el.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (const c of children.flat(Infinity)) {
+      if (c === undefined || c === null || c === false) continue;
+      el.append(c instanceof Node ? c : String(c));
+    }
+    return el;
+  }
+
+  // ---------- formatting ----------
+
+  function ago(ms) {
+    if (ms === undefined || ms === null) return "—";
+    const s = Math.round((Date.now() - ms) / 1000);
+    if (s < -1) return `in ${duration(-s * 1000)}`;
+    if (s < 2) return "just now";
+    return `${duration(s * 1000)} ago`;
+  }
+
+  function duration(ms) {
+    if (ms === undefined || ms === null || Number.isNaN(ms)) return "—";
+    if (ms < 1000) return `${Math.round(ms)} ms`;
+    const s = ms / 1000;
+    if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+    const m = s / 60;
+    if (m < 60) return `${Math.floor(m)} min${Math.round(s % 60) ? ` ${Math.round(s % 60)} s` : ""}`;
+    const hr = m / 60;
+    if (hr < 48) return `${Math.floor(hr)} h${Math.round(m % 60) ? ` ${Math.round(m % 60)} min` : ""}`;
+    return `${Math.round(hr / 24)} d`;
+  }
+
+  function seconds(s) {
+    return s === null || s === undefined ? "—" : duration(s * 1000);
+  }
+
+  function percent(x) {
+    if (x === null || x === undefined) return "—";
+    const p = x * 100;
+    return `${p >= 99.95 || p === 0 ? p.toFixed(0) : p.toFixed(1)}%`;
+  }
+
+  function isoTime(ms) {
+    return ms === undefined || ms === null ? "" : new Date(ms).toISOString();
+  }
+
+  function when(ms) {
+    return h("time", { datetime: isoTime(ms), title: isoTime(ms) }, ago(ms));
+  }
+
+  function keyText(key) {
+    return Array.isArray(key) ? key.map((k) => String(k)).join(", ") : String(key ?? "");
+  }
+
+  function shortJson(value, max = 140) {
+    let text;
+    try {
+      text = typeof value === "string" ? value : JSON.stringify(value);
+    } catch {
+      text = String(value);
+    }
+    if (text === undefined) return "";
+    return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  }
+
+  function sum(record) {
+    return Object.values(record ?? {}).reduce((a, b) => a + (typeof b === "number" ? b : 0), 0);
+  }
+
+  // ---------- token and API ----------
+
+  class AuthError extends Error {}
+
+  let token = sessionStorage.getItem(TOKEN_KEY) ?? localStorage.getItem(TOKEN_KEY) ?? "";
+
+  async function request(path, init = {}, withToken = token) {
+    const headers = { accept: "application/json", authorization: `Bearer ${withToken}` };
+    if (init.body !== undefined) headers["content-type"] = "application/json";
+    const res = await fetch(path, { ...init, headers, cache: "no-store" });
+    let body = null;
+    try {
+      body = await res.json();
+    } catch {
+      // not JSON: reported by status below
+    }
+    if (res.status === 401) throw new AuthError(body?.error ?? "unauthorized");
+    if (!res.ok) throw new Error(body?.error ?? `HTTP ${res.status}`);
+    return body;
+  }
+
+  const dialog = $("token-dialog");
+
+  function askToken(message) {
+    $("token-message").textContent = message ?? "";
+    $("token-cancel").hidden = !token;
+    const input = $("token-input");
+    input.value = "";
+    if (!dialog.open) dialog.showModal();
+    input.focus();
+  }
+
+  function storeToken(value, remember) {
+    token = value;
+    sessionStorage.setItem(TOKEN_KEY, value);
+    if (remember) localStorage.setItem(TOKEN_KEY, value);
+    else localStorage.removeItem(TOKEN_KEY);
+  }
+
+  function forgetToken() {
+    token = "";
+    sessionStorage.removeItem(TOKEN_KEY);
+    localStorage.removeItem(TOKEN_KEY);
+  }
+
+  $("token-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = $("token-input").value.trim();
+    if (!value) {
+      $("token-message").textContent = "Enter the token.";
+      return;
+    }
+    const submit = $("token-submit");
+    submit.disabled = true;
+    $("token-message").textContent = "";
+    try {
+      await request("/api/datasets", {}, value);
+      storeToken(value, $("token-remember").checked);
+      dialog.close();
+      $("main").hidden = false;
+      void refresh();
+    } catch (err) {
+      $("token-message").textContent =
+        err instanceof AuthError
+          ? "The service rejected this token."
+          : `Cannot reach the service: ${err.message}`;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  $("token-cancel").addEventListener("click", () => dialog.close());
+  dialog.addEventListener("cancel", (event) => {
+    if (!token) event.preventDefault();
+  });
+  $("change-token").addEventListener("click", () => askToken());
+
+  // ---------- state ----------
+
+  const view = {
+    health: null,
+    datasets: [],
+    escalations: [],
+    runs: [],
+    audit: [],
+    divergences: [],
+    summaryHistory: null,
+    chartHistory: null,
+    verify: null,
+    updatedAt: null,
+    error: null,
+    busy: new Set(),
+    notes: new Map(),
+  };
+
+  const rangeMs = () => Number($("range").value) || 86_400_000;
+
+  function chartDataset() {
+    const select = $("chart-dataset");
+    return select.value || view.datasets[0]?.name || "";
+  }
+
+  let inFlight = null;
+
+  function refresh() {
+    if (!token) return Promise.resolve();
+    inFlight ??= load().finally(() => {
+      inFlight = null;
+    });
+    return inFlight;
+  }
+
+  async function load() {
+    const since = Date.now() - rangeMs();
+    const cls = $("divergence-class").value;
+    try {
+      const [health, ds, esc, runs, audit, summary, divs] = await Promise.all([
+        fetch("/healthz", { cache: "no-store" }).then((r) => r.json()),
+        request("/api/datasets"),
+        request("/api/escalations?status=open"),
+        request("/api/runs?limit=15"),
+        request("/api/audit?limit=25"),
+        request(`/api/history?since=${since}`),
+        request(`/api/divergences?limit=100${cls ? `&class=${encodeURIComponent(cls)}` : ""}`),
+      ]);
+      view.health = health;
+      view.datasets = ds.datasets;
+      view.escalations = esc.escalations;
+      view.runs = runs.runs;
+      view.audit = audit.entries;
+      view.summaryHistory = summary;
+      view.divergences = divs.divergences;
+      const name = chartDataset();
+      view.chartHistory =
+        view.datasets.length > 1 && name
+          ? await request(`/api/history?dataset=${encodeURIComponent(name)}&since=${since}`)
+          : summary;
+      view.updatedAt = Date.now();
+      view.error = null;
+    } catch (err) {
+      if (err instanceof AuthError) {
+        forgetToken();
+        askToken("The service rejected the token (it may have changed). Enter it again.");
+        return;
+      }
+      view.error = err.message;
+    }
+    render();
+  }
+
+  // ---------- rendering ----------
+
+  function render() {
+    renderTopbar();
+    renderBanner();
+    renderSummary();
+    renderDatasets();
+    renderChartSelect();
+    renderCharts();
+    renderRepairOutcomes();
+    renderEscalations();
+    renderDivergences();
+    renderRuns();
+    renderAudit();
+  }
+
+  function renderTopbar() {
+    const hl = view.health;
+    $("service").replaceChildren(
+      hl
+        ? h(
+            "span",
+            { class: `pill ${hl.ok ? "ok" : "bad"}` },
+            h("span", { class: "dot" }),
+            hl.ok ? "service up" : "service unhealthy",
+          )
+        : "",
+      hl ? h("span", { class: "muted" }, ` since `, when(hl.startedAt), ` · ${hl.datasets} datasets`) : "",
+    );
+    $("updated").replaceChildren(view.updatedAt ? h("span", {}, "updated ", when(view.updatedAt)) : "");
+  }
+
+  function renderBanner() {
+    const banner = $("banner");
+    banner.hidden = !view.error;
+    banner.textContent = view.error ? `Cannot refresh: ${view.error}. Retrying every few seconds.` : "";
+  }
+
+  function figure(label, value, hint, id) {
+    return h(
+      "div",
+      { class: "figure", data: { figure: id } },
+      h("div", { class: "figure-value" }, value),
+      h("div", { class: "figure-label" }, label),
+      hint ? h("div", { class: "figure-hint" }, hint) : "",
+    );
+  }
+
+  function renderSummary() {
+    const s = view.summaryHistory?.summary;
+    const runs = view.summaryHistory?.runs ?? [];
+    const open = view.escalations.length;
+    $("summary").replaceChildren(
+      figure("Convergence rate", percent(s?.convergenceRate), `${runs.length} passes`, "convergence-rate"),
+      figure("Time to convergence p50", seconds(s?.ttc?.p50), "first seen → verified repair", "ttc-p50"),
+      figure("p90", seconds(s?.ttc?.p90), "", "ttc-p90"),
+      figure("p99", seconds(s?.ttc?.p99), "", "ttc-p99"),
+      figure("Repair success", percent(s?.repairSuccessRate), "applied + noop", "repair-success"),
+      figure("Escalation rate", percent(s?.escalationRate), "of divergences", "escalation-rate"),
+      figure(
+        "Open escalations",
+        String(open),
+        open ? "waiting for a person" : "none waiting",
+        "open-escalations",
+      ),
+    );
+  }
+
+  function stateBadge(d) {
+    if (d.state === "running") {
+      const p = d.progress;
+      return h("span", { class: "badge running" }, p ? `running ${p.done}/${p.segments}` : "running");
+    }
+    return h("span", { class: `badge ${d.state}` }, d.state);
+  }
+
+  function statusBadge(status) {
+    return h("span", { class: `badge run-${status}` }, status);
+  }
+
+  function classChips(counts) {
+    const entries = CLASSES.filter((c) => (counts?.[c] ?? 0) > 0).map((c) => [c, counts[c]]);
+    for (const [c, n] of Object.entries(counts ?? {}))
+      if (!CLASSES.includes(c) && n > 0) entries.push([c, n]);
+    if (entries.length === 0) return h("span", { class: "agree" }, "replicas agree");
+    return entries.map(([c, n]) =>
+      h(
+        "span",
+        { class: "chip", data: { class: c }, title: c },
+        h("span", { class: "swatch", data: { class: c } }),
+        h("b", { class: "n" }, String(n)),
+        ` ${c}`,
+      ),
+    );
+  }
+
+  function replicaTable(d) {
+    const names = new Set(d.replicas.map((r) => r.name));
+    for (const r of Object.keys(d.lag ?? {})) names.add(r);
+    if (names.size === 0) return h("p", { class: "muted" }, "No replica health yet.");
+    const rows = [...names].map((name) => {
+      const r = d.replicas.find((x) => x.name === name);
+      const lag = d.lag?.[name];
+      const health = !r
+        ? h("span", { class: "muted" }, "—")
+        : !r.up
+          ? h("span", { class: "pill bad", title: r.lastError ?? "" }, h("span", { class: "dot" }), "down")
+          : r.slow
+            ? h("span", { class: "pill warn" }, h("span", { class: "dot" }), "slow")
+            : h("span", { class: "pill ok" }, h("span", { class: "dot" }), "up");
+      return h(
+        "tr",
+        { data: { replica: name } },
+        h("td", {}, name),
+        h("td", {}, health),
+        h(
+          "td",
+          { class: "num" },
+          r?.latencyMs === undefined ? "—" : `${Math.round(r.latencyMs * 10) / 10} ms`,
+        ),
+        h(
+          "td",
+          { class: "num" },
+          lag === undefined
+            ? "—"
+            : lag === null
+              ? h("span", { class: "bad-text" }, "timed out")
+              : seconds(lag),
+        ),
+      );
+    });
+    const errors = d.replicas.filter((r) => !r.up && r.lastError);
+    return [
+      h(
+        "table",
+        { class: "mini" },
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            h("th", {}, "replica"),
+            h("th", {}, "health"),
+            h("th", { class: "num" }, "latency"),
+            h("th", { class: "num" }, "lag"),
+          ),
+        ),
+        h("tbody", {}, rows),
+      ),
+      errors.map((r) => h("p", { class: "error small" }, `${r.name}: ${r.lastError}`)),
+    ];
+  }
+
+  function repairLine(repairs) {
+    const total = sum(repairs);
+    if (!total) return h("span", { class: "muted" }, "no repairs");
+    return OUTCOMES.filter((o) => repairs[o]).map((o) =>
+      h("span", { class: `outcome ${o}`, data: { outcome: o } }, h("b", {}, String(repairs[o])), ` ${o}`),
+    );
+  }
+
+  function renderDatasets() {
+    const root = $("datasets");
+    if (view.datasets.length === 0) {
+      root.replaceChildren(h("p", { class: "muted" }, "No datasets configured."));
+      return;
+    }
+    root.replaceChildren(
+      ...view.datasets.map((d) => {
+        const last = d.lastRun;
+        const busy = view.busy.has(`trigger:${d.name}`);
+        const note = view.notes.get(`trigger:${d.name}`);
+        const total = sum(d.counts);
+        return h(
+          "article",
+          { class: "card", data: { dataset: d.name } },
+          h("header", { class: "card-head" }, h("h3", {}, d.name), stateBadge(d)),
+          h(
+            "p",
+            { class: "meta" },
+            `${d.mode} · `,
+            d.scheduleMs ? `every ${duration(d.scheduleMs)}` : "on demand",
+            d.intensity !== undefined && d.intensity !== 1 ? ` · intensity ${d.intensity}` : "",
+            d.nextRunAt ? [" · next ", when(d.nextRunAt)] : "",
+          ),
+          h(
+            "dl",
+            { class: "facts" },
+            h("dt", {}, "Last pass"),
+            h(
+              "dd",
+              {},
+              last
+                ? [
+                    statusBadge(last.status),
+                    " ",
+                    when(last.finishedAt ?? last.startedAt),
+                    last.finishedAt ? ` · took ${duration(last.finishedAt - last.startedAt)}` : "",
+                  ]
+                : h("span", { class: "muted" }, "none yet"),
+            ),
+            h("dt", {}, "Divergences"),
+            h("dd", { class: "chips", data: { total } }, classChips(d.counts)),
+            h("dt", {}, "Repairs"),
+            h("dd", {}, repairLine(d.repairs ?? {})),
+            h("dt", {}, "Escalations"),
+            h(
+              "dd",
+              {},
+              h(
+                "span",
+                {
+                  class: d.openEscalations ? "esc-open" : "muted",
+                  data: { openEscalations: d.openEscalations },
+                },
+                d.openEscalations ? `${d.openEscalations} open` : "none open",
+              ),
+            ),
+          ),
+          replicaTable(d),
+          h(
+            "div",
+            { class: "card-actions" },
+            h(
+              "button",
+              { type: "button", disabled: busy, onclick: () => trigger(d.name, "scan") },
+              "Scan now",
+            ),
+            h(
+              "button",
+              { type: "button", class: "primary", disabled: busy, onclick: () => trigger(d.name, "repair") },
+              "Repair now",
+            ),
+            note ? h("span", { class: `note ${note.ok ? "" : "error"}` }, note.text) : "",
+          ),
+        );
+      }),
+    );
+  }
+
+  async function trigger(name, mode) {
+    const k = `trigger:${name}`;
+    view.busy.add(k);
+    renderDatasets();
+    try {
+      const { runId } = await request(`/api/datasets/${encodeURIComponent(name)}/${mode}`, {
+        method: "POST",
+      });
+      view.notes.set(k, { ok: true, text: `${mode} started: ${runId}` });
+    } catch (err) {
+      if (err instanceof AuthError) return askToken("The service rejected the token. Enter it again.");
+      view.notes.set(k, { ok: false, text: err.message });
+    } finally {
+      view.busy.delete(k);
+    }
+    await refresh();
+  }
+
+  function renderChartSelect() {
+    const select = $("chart-dataset");
+    const names = view.datasets.map((d) => d.name);
+    const current = [...select.options].map((o) => o.value);
+    if (current.join("\n") !== names.join("\n")) {
+      const keep = select.value;
+      select.replaceChildren(...names.map((n) => h("option", { value: n }, n)));
+      if (names.includes(keep)) select.value = keep;
+    }
+    select.closest("label").hidden = names.length < 2;
+    const cls = $("divergence-class");
+    if (cls.options.length === 1) cls.append(...CLASSES.map((c) => h("option", { value: c }, c)));
+  }
+
+  // ---------- charts ----------
+
+  const charts = new Map();
+
+  function cssVar(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+
+  /** Draws (or updates) a time chart in `id`: xs in ms, series [{ label, color, values }]. */
+  function drawChart(id, xs, series, empty) {
+    const box = $(id);
+    const existing = charts.get(id);
+    const signature = series.map((s) => s.label).join("\n");
+    if (xs.length === 0 || series.length === 0 || typeof uPlot === "undefined") {
+      existing?.plot.destroy();
+      charts.delete(id);
+      box.replaceChildren(h("p", { class: "chart-empty" }, empty));
+      return;
+    }
+    const data = [xs.map((x) => x / 1000), ...series.map((s) => s.values)];
+    if (existing && existing.signature === signature) {
+      existing.plot.setData(data);
+      return;
+    }
+    existing?.plot.destroy();
+    box.replaceChildren();
+    const axis = {
+      stroke: cssVar("--muted"),
+      grid: { stroke: cssVar("--grid"), width: 1 },
+      ticks: { show: false },
+    };
+    const plot = new uPlot(
+      {
+        width: Math.max(240, box.clientWidth),
+        height: 220,
+        cursor: { points: { size: 7 } },
+        legend: { live: true },
+        scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(1, max * 1.1, min)] } },
+        axes: [axis, { ...axis, size: 46 }],
+        series: [
+          { label: "time" },
+          ...series.map((s) => ({
+            label: s.label,
+            stroke: s.color,
+            width: 2,
+            spanGaps: true,
+            points: { show: true, size: 5, fill: s.color },
+          })),
+        ],
+      },
+      data,
+      box,
+    );
+    charts.set(id, { plot, signature });
+  }
+
+  const resizer = new ResizeObserver(() => {
+    for (const [id, c] of charts) {
+      const width = Math.max(240, $(id).clientWidth);
+      if (Math.abs(c.plot.width - width) > 2) c.plot.setSize({ width, height: 220 });
+    }
+  });
+  for (const id of ["chart-divergences", "chart-lag", "chart-repairs"]) resizer.observe($(id));
+
+  function renderCharts() {
+    const hist = view.chartHistory;
+    const runs = hist?.runs ?? [];
+    const xs = runs.map((r) => r.at);
+    const present = CLASSES.filter((c) => runs.some((r) => (r.counts?.[c] ?? 0) > 0));
+    drawChart(
+      "chart-divergences",
+      xs,
+      present.map((c) => ({ label: c, color: CLASS_COLORS[c], values: runs.map((r) => r.counts?.[c] ?? 0) })),
+      runs.length
+        ? "No divergence in this window: the replicas agreed on every pass."
+        : "No finished passes in this window yet.",
+    );
+    const outcomes = OUTCOMES.filter((o) => runs.some((r) => (r.repairs?.[o] ?? 0) > 0));
+    drawChart(
+      "chart-repairs",
+      xs,
+      outcomes.map((o) => ({
+        label: o,
+        color: OUTCOME_COLORS[o],
+        values: runs.map((r) => r.repairs?.[o] ?? 0),
+      })),
+      runs.length ? "No repairs in this window." : "No finished passes in this window yet.",
+    );
+    const lag = (hist?.lag ?? []).slice().sort((a, b) => a.at - b.at);
+    const replicas = [...new Set(lag.map((s) => s.label))].sort();
+    const times = [...new Set(lag.map((s) => s.at))];
+    const index = new Map(times.map((t, i) => [t, i]));
+    drawChart(
+      "chart-lag",
+      times,
+      replicas.map((r, i) => {
+        const values = times.map(() => null);
+        for (const s of lag) if (s.label === r) values[index.get(s.at)] = s.value;
+        return { label: r, color: REPLICA_COLORS[i % REPLICA_COLORS.length], values };
+      }),
+      "No probe samples in this window (configure probe: on the dataset to measure lag).",
+    );
+  }
+
+  function renderRepairOutcomes() {
+    const totals = Object.fromEntries(OUTCOMES.map((o) => [o, 0]));
+    for (const r of view.chartHistory?.runs ?? []) {
+      for (const [o, n] of Object.entries(r.repairs ?? {})) totals[o] = (totals[o] ?? 0) + n;
+    }
+    const total = sum(totals);
+    const root = $("repair-outcomes");
+    if (!total) {
+      root.replaceChildren(h("p", { class: "muted" }, "No repairs in this window."));
+      return;
+    }
+    root.replaceChildren(
+      h(
+        "div",
+        { class: "bars" },
+        Object.entries(totals).map(([o, n]) => {
+          const bar = h("span", { class: `bar ${o}` });
+          bar.style.width = `${(n / total) * 100}%`;
+          return h(
+            "div",
+            { class: "bar-row", data: { outcome: o } },
+            h("span", { class: "bar-label" }, o),
+            h("span", { class: "bar-track" }, bar),
+            h("span", { class: "bar-value num" }, String(n)),
+          );
+        }),
+      ),
+      h("p", { class: "muted small" }, `${total} repairs over ${view.chartHistory.runs.length} passes.`),
+    );
+  }
+
+  // ---------- escalations ----------
+
+  function renderEscalations() {
+    const list = view.escalations;
+    $("escalation-count").textContent = list.length ? String(list.length) : "";
+    const root = $("escalations");
+    const messages = [...view.notes.entries()]
+      .filter(([k]) => k.startsWith("resolve:"))
+      .map(([, n]) => h("p", { class: `note ${n.ok ? "" : "error"}` }, n.text));
+    if (list.length === 0) {
+      root.replaceChildren(...messages, h("p", { class: "empty-ok" }, "Nothing is waiting for a person."));
+      return;
+    }
+    root.replaceChildren(
+      ...messages,
+      h(
+        "div",
+        { class: "table-wrap" },
+        h(
+          "table",
+          { class: "list", id: "escalation-table" },
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", {}, "dataset · key"),
+              h("th", {}, "class"),
+              h("th", {}, "reason"),
+              h("th", {}, "since"),
+              h("th", {}, "resolve"),
+            ),
+          ),
+          h(
+            "tbody",
+            {},
+            list.map((e) => {
+              const busy = view.busy.has(`resolve:${e.id}`);
+              return h(
+                "tr",
+                { data: { escalationId: e.id } },
+                h("td", {}, h("b", {}, e.dataset), h("div", { class: "key" }, keyText(e.key))),
+                h(
+                  "td",
+                  {},
+                  h(
+                    "span",
+                    { class: "chip", data: { class: e.class } },
+                    h("span", { class: "swatch", data: { class: e.class } }),
+                    e.class,
+                  ),
+                ),
+                h("td", { class: "reason" }, e.reason),
+                h("td", { class: "nowrap" }, when(Date.parse(e.createdAt))),
+                h(
+                  "td",
+                  { class: "actions" },
+                  e.options.map((o) =>
+                    h(
+                      "button",
+                      {
+                        type: "button",
+                        class: "primary small",
+                        disabled: busy,
+                        data: { pick: o },
+                        title: `Make ${o}'s state win for this key`,
+                        onclick: () => resolve(e, { pick: o }),
+                      },
+                      `pick ${o}`,
+                    ),
+                  ),
+                  h(
+                    "button",
+                    {
+                      type: "button",
+                      class: "small danger",
+                      disabled: busy,
+                      data: { reject: "" },
+                      title: "Close without writing",
+                      onclick: () => resolve(e, { reject: true }),
+                    },
+                    "reject",
+                  ),
+                ),
+              );
+            }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  async function resolve(e, choice) {
+    const k = `resolve:${e.id}`;
+    view.busy.add(k);
+    renderEscalations();
+    const what = "pick" in choice ? `pick ${choice.pick}` : "reject";
+    try {
+      const out = await request(`/api/escalations/${encodeURIComponent(e.id)}/resolve`, {
+        method: "POST",
+        body: JSON.stringify(choice),
+      });
+      const applied = (out.repairs ?? []).filter((r) => r.outcome === "applied").length;
+      const text =
+        out.status === "open"
+          ? `${e.dataset} ${keyText(e.key)}: still open (${out.note ?? "the write did not verify"})`
+          : `${e.dataset} ${keyText(e.key)}: ${out.status} (${what}${applied ? `, ${applied} repair${applied > 1 ? "s" : ""} applied` : ""}${out.note ? `; ${out.note}` : ""})`;
+      setNote(k, { ok: out.status !== "open", text });
+      if (out.status !== "open") view.escalations = view.escalations.filter((x) => x.id !== e.id);
+    } catch (err) {
+      if (err instanceof AuthError) return askToken("The service rejected the token. Enter it again.");
+      setNote(k, { ok: false, text: `${e.dataset} ${keyText(e.key)}: ${err.message}` });
+    } finally {
+      view.busy.delete(k);
+    }
+    renderEscalations();
+    await refresh();
+  }
+
+  /** Keeps an action's message on screen for a while (notes about resolutions are few and short-lived). */
+  function setNote(k, note) {
+    view.notes.set(k, note);
+    setTimeout(() => {
+      if (view.notes.get(k) === note) {
+        view.notes.delete(k);
+        render();
+      }
+    }, 15_000);
+  }
+
+  // ---------- divergences, runs, audit ----------
+
+  function table(columns, rows, empty, attrs = {}) {
+    if (rows.length === 0) return h("p", { class: "muted" }, empty);
+    return h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        { class: "list", ...attrs },
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            columns.map((c) => h("th", { class: c.num ? "num" : "" }, c.label)),
+          ),
+        ),
+        h("tbody", {}, rows),
+      ),
+    );
+  }
+
+  function detailSummary(detail) {
+    if (detail && typeof detail === "object") {
+      if (typeof detail.detail === "string") return detail.detail;
+      if (Array.isArray(detail.columns) && detail.columns.length)
+        return `columns: ${detail.columns.join(", ")}`;
+    }
+    return shortJson(detail);
+  }
+
+  function renderDivergences() {
+    const rows = view.divergences.map((d) =>
+      h(
+        "tr",
+        { data: { dataset: d.dataset } },
+        h("td", {}, d.dataset),
+        h("td", { class: "key" }, keyText(d.key)),
+        h(
+          "td",
+          {},
+          h(
+            "span",
+            { class: "chip", data: { class: d.class } },
+            h("span", { class: "swatch", data: { class: d.class } }),
+            d.class,
+          ),
+        ),
+        h("td", { class: "detail" }, detailSummary(d.detail)),
+        h("td", { class: "mono small" }, d.runId),
+      ),
+    );
+    $("divergences").replaceChildren(
+      table(
+        [{ label: "dataset" }, { label: "key" }, { label: "class" }, { label: "detail" }, { label: "run" }],
+        rows,
+        "No divergences in the last pass.",
+      ),
+    );
+  }
+
+  function renderRuns() {
+    const rows = view.runs.map((r) =>
+      h(
+        "tr",
+        { data: { runId: r.id } },
+        h("td", { class: "mono small" }, r.id),
+        h("td", {}, r.dataset),
+        h("td", {}, r.command),
+        h("td", { class: "nowrap" }, when(r.startedAt)),
+        h("td", { class: "num" }, r.finishedAt ? duration(r.finishedAt - r.startedAt) : "…"),
+        h("td", {}, statusBadge(r.status)),
+        h("td", { class: "chips" }, classChips(r.counts)),
+      ),
+    );
+    $("runs").replaceChildren(
+      table(
+        [
+          { label: "run" },
+          { label: "dataset" },
+          { label: "command" },
+          { label: "started" },
+          { label: "took", num: true },
+          { label: "status" },
+          { label: "divergences" },
+        ],
+        rows,
+        "No runs yet.",
+      ),
+    );
+  }
+
+  function auditDetail(e) {
+    const d = e.data && typeof e.data === "object" ? e.data : {};
+    const parts = [];
+    if (typeof d.class === "string") parts.push(d.class);
+    if (typeof d.action === "string") parts.push(d.action);
+    if (typeof d.target === "string") parts.push(`→ ${d.target}`);
+    if (typeof d.pick === "string") parts.push(`pick ${d.pick}`);
+    if (typeof d.by === "string") parts.push(`by ${d.by}`);
+    if (typeof d.reason === "string") parts.push(d.reason);
+    if (typeof d.error === "string") parts.push(d.error);
+    return parts.length ? parts.join(" · ") : shortJson(e.data);
+  }
+
+  function renderAudit() {
+    const entries = view.audit.slice().sort((a, b) => b.seq - a.seq);
+    const rows = entries.map((e) =>
+      h(
+        "tr",
+        { data: { seq: e.seq } },
+        h("td", { class: "num" }, `#${e.seq}`),
+        h("td", { class: "nowrap" }, when(e.ts)),
+        h("td", {}, h("span", { class: `badge audit-${e.type}` }, e.type)),
+        h("td", {}, e.dataset ?? "—"),
+        h("td", { class: "key" }, e.key ? keyText(safeParse(e.key)) : "—"),
+        h("td", { class: "detail" }, auditDetail(e)),
+        h("td", { class: "mono small", title: e.hash }, String(e.hash ?? "").slice(0, 10)),
+      ),
+    );
+    $("audit").replaceChildren(
+      table(
+        [
+          { label: "seq", num: true },
+          { label: "when" },
+          { label: "event" },
+          { label: "dataset" },
+          { label: "key" },
+          { label: "detail" },
+          { label: "hash" },
+        ],
+        rows,
+        "The audit log is empty.",
+      ),
+    );
+    const v = view.verify;
+    $("verify-result").replaceChildren(
+      !v
+        ? ""
+        : v.error
+          ? h("span", { class: "pill bad" }, `verify failed: ${v.error}`)
+          : v.ok
+            ? h(
+                "span",
+                { class: "pill ok", data: { verified: "ok" } },
+                h("span", { class: "dot" }),
+                `chain intact · ${v.count} entries`,
+              )
+            : h(
+                "span",
+                { class: "pill bad", data: { verified: "broken" } },
+                h("span", { class: "dot" }),
+                `BROKEN at #${v.firstBad?.seq}: ${v.firstBad?.reason ?? "unknown"}`,
+              ),
+    );
+  }
+
+  function safeParse(text) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+
+  $("verify").addEventListener("click", async () => {
+    const button = $("verify");
+    button.disabled = true;
+    button.textContent = "Verifying…";
+    try {
+      view.verify = await request("/api/audit/verify");
+    } catch (err) {
+      if (err instanceof AuthError) askToken("The service rejected the token. Enter it again.");
+      else view.verify = { error: err.message };
+    } finally {
+      button.disabled = false;
+      button.textContent = "Verify chain";
+    }
+    renderAudit();
+  });
+
+  // ---------- wiring ----------
+
+  $("refresh").addEventListener("click", () => void refresh());
+  $("range").addEventListener("change", () => void refresh());
+  $("chart-dataset").addEventListener("change", () => void refresh());
+  $("divergence-class").addEventListener("change", () => void refresh());
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && $("auto-refresh").checked) void refresh();
+  });
+  setInterval(() => {
+    if (!document.hidden && $("auto-refresh").checked && !dialog.open) void refresh();
+  }, REFRESH_MS);
+  // Relative times ("12 s ago") stay current between refreshes.
+  setInterval(() => {
+    if (!view.updatedAt) return;
+    for (const t of document.querySelectorAll("time[datetime]")) {
+      const ms = Date.parse(t.getAttribute("datetime"));
+      if (!Number.isNaN(ms)) t.textContent = ago(ms);
+    }
+  }, 1000);
+
+  if (token) {
+    $("main").hidden = false;
+    void refresh();
+  } else {
+    askToken();
+  }
+})();

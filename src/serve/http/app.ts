@@ -1,0 +1,101 @@
+/** The HTTP face of `concord serve` (fastify): /healthz, /metrics, the bearer-guarded /api, the dashboard at /. Holds no state. */
+import fastify, { type FastifyInstance } from "fastify";
+import type { ServiceApi } from "../service-api.js";
+import { registerApiRoutes } from "./api-routes.js";
+import { createBearerCheck } from "./bearer-auth.js";
+import { type DashboardAsset, loadDashboardAssets, registerDashboard } from "./dashboard-assets.js";
+import { errorReply, oneLine } from "./http-error.js";
+
+export interface HttpAppOptions {
+  /** Every /api request must carry `Authorization: Bearer <token>`. */
+  readonly token: string;
+  /** Log requests and failures as JSON lines on stdout (default false). Headers are never logged. */
+  readonly logger?: boolean;
+  /** Where failures are reported, one line each, when `logger` is off (default: stderr). */
+  readonly log?: (line: string) => void;
+  /** The dashboard files (default: loaded from the package's dashboard/ folder). */
+  readonly assets?: readonly DashboardAsset[];
+}
+
+function isApiPath(path: string): boolean {
+  return path === "/api" || path.startsWith("/api/");
+}
+
+/**
+ * Builds the app; the caller listens (`app.listen({ host, port })`) or injects. /healthz and /metrics are
+ * open (serve binds loopback by default); everything under /api, including unknown /api paths, answers
+ * 401 without the right bearer token, before any input is looked at. Errors are JSON `{ error }` in one
+ * line: 400 for bad input, 404/409/503 from the service's typed errors, 500 "internal error" (details
+ * logged, credentials redacted) for anything else. No reply carries a stack trace or the token.
+ */
+export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyInstance {
+  const check = createBearerCheck(options.token);
+  const assets = options.assets ?? loadDashboardAssets();
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const scrub = (text: string) => oneLine(text).replaceAll(options.token, "***");
+  const app = fastify({
+    logger: options.logger
+      ? { level: "info", redact: { paths: ["req.headers.authorization"], censor: "***" } }
+      : false,
+    bodyLimit: 64 * 1024,
+    return503OnClosing: true,
+  });
+
+  app.addHook("onRequest", async (req, reply) => {
+    const route = req.routeOptions.url;
+    const path = route ?? decodeURIComponentSafe(req.url.split("?")[0] ?? "");
+    if (isApiPath(path)) {
+      reply.header("cache-control", "no-store");
+      const verdict = check(req.headers.authorization);
+      if (!verdict.ok) {
+        return reply
+          .code(401)
+          .header("www-authenticate", 'Bearer realm="concord"')
+          .send({ error: verdict.error });
+      }
+    }
+    reply.header("x-content-type-options", "nosniff");
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, message } = errorReply(err);
+    if (status >= 500) {
+      const e = err as { name?: unknown; message?: unknown } | null;
+      const what = scrub(`${String(e?.name ?? "Error")}: ${String(e?.message ?? err)}`);
+      const where = `${req.method} ${req.routeOptions.url ?? "?"}`;
+      if (options.logger) req.log.error({ error: what }, `${where} failed`);
+      else log(`concord serve: ${where} failed: ${what}`);
+    }
+    return reply.code(status).send({ error: scrub(message) });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = (req.url.split("?")[0] ?? "").slice(0, 200);
+    return reply.code(404).send({ error: `not found: ${req.method} ${path}` });
+  });
+
+  app.get("/healthz", async (_req, reply) => {
+    const h = api.health();
+    return reply
+      .code(h.ok ? 200 : 503)
+      .header("cache-control", "no-store")
+      .send(h);
+  });
+
+  app.get("/metrics", async (_req, reply) => {
+    const m = await api.metrics();
+    return reply.header("content-type", m.contentType).header("cache-control", "no-store").send(m.body);
+  });
+
+  registerDashboard(app, assets);
+  registerApiRoutes(app, api);
+  return app;
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
