@@ -86,6 +86,12 @@
     return `${Math.round(hr / 24)} d`;
   }
 
+  function latency(ms) {
+    if (ms === undefined || ms === null) return "—";
+    if (ms < 0.1) return "< 0.1 ms";
+    return ms < 100 ? `${ms.toFixed(1)} ms` : duration(ms);
+  }
+
   function seconds(s) {
     return s === null || s === undefined ? "—" : duration(s * 1000);
   }
@@ -327,8 +333,8 @@
     $("summary").replaceChildren(
       figure("Convergence rate", percent(s?.convergenceRate), `${runs.length} passes`, "convergence-rate"),
       figure("Time to convergence p50", seconds(s?.ttc?.p50), "first seen → verified repair", "ttc-p50"),
-      figure("p90", seconds(s?.ttc?.p90), "", "ttc-p90"),
-      figure("p99", seconds(s?.ttc?.p99), "", "ttc-p99"),
+      figure("p90", seconds(s?.ttc?.p90), "time to convergence", "ttc-p90"),
+      figure("p99", seconds(s?.ttc?.p99), "time to convergence", "ttc-p99"),
       figure("Repair success", percent(s?.repairSuccessRate), "applied + noop", "repair-success"),
       figure("Escalation rate", percent(s?.escalationRate), "of divergences", "escalation-rate"),
       figure(
@@ -350,6 +356,15 @@
 
   function statusBadge(status) {
     return h("span", { class: `badge run-${status}` }, status);
+  }
+
+  function classChip(cls) {
+    return h(
+      "span",
+      { class: "chip", data: { class: cls } },
+      h("span", { class: "swatch", data: { class: cls } }),
+      cls,
+    );
   }
 
   function classChips(counts) {
@@ -387,11 +402,7 @@
         { data: { replica: name } },
         h("td", {}, name),
         h("td", {}, health),
-        h(
-          "td",
-          { class: "num" },
-          r?.latencyMs === undefined ? "—" : `${Math.round(r.latencyMs * 10) / 10} ms`,
-        ),
+        h("td", { class: "num" }, latency(r?.latencyMs)),
         h(
           "td",
           { class: "num" },
@@ -553,8 +564,16 @@
     return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   }
 
-  /** Draws (or updates) a time chart in `id`: xs in ms, series [{ label, color, values }]. */
-  function drawChart(id, xs, series, empty) {
+  // Whole seconds and up: passes are seconds apart at least, so sub-second ticks would only be noise.
+  const TIME_INCRS = [
+    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+  ];
+
+  /**
+   * Draws (or updates) a time chart in `id`: xs in ms, series [{ label, color, values }]. `counts` charts
+   * start at 0 with a top of at least 1; others (seconds) fit their data.
+   */
+  function drawChart(id, xs, series, empty, counts) {
     const box = $(id);
     const existing = charts.get(id);
     const signature = series.map((s) => s.label).join("\n");
@@ -582,8 +601,24 @@
         height: 220,
         cursor: { points: { size: 7 } },
         legend: { live: true },
-        scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(1, max * 1.1, min)] } },
-        axes: [axis, { ...axis, size: 46 }],
+        scales: {
+          // At least a minute wide, ending at the last point, so a few close points do not fill the width.
+          x: { time: true, range: (_u, min, max) => (max - min < 60 ? [max - 60, max + 3] : [min, max]) },
+          y: {
+            range: (_u, _min, max) => [
+              0,
+              counts ? Math.max(1, Math.ceil(max * 1.1)) : Math.max(0.01, max * 1.2),
+            ],
+          },
+        },
+        axes: [
+          { ...axis, incrs: TIME_INCRS },
+          {
+            ...axis,
+            size: 50,
+            values: (_u, ticks) => ticks.map((t) => (counts || t >= 10 ? String(t) : String(+t.toFixed(3)))),
+          },
+        ],
         series: [
           { label: "time" },
           ...series.map((s) => ({
@@ -591,7 +626,7 @@
             stroke: s.color,
             width: 2,
             spanGaps: true,
-            points: { show: true, size: 5, fill: s.color },
+            points: { show: true, size: 6, fill: s.color },
           })),
         ],
       },
@@ -632,6 +667,7 @@
         values: runs.map((r) => r.repairs?.[o] ?? 0),
       })),
       runs.length ? "No repairs in this window." : "No finished passes in this window yet.",
+      true,
     );
     const lag = (hist?.lag ?? []).slice().sort((a, b) => a.at - b.at);
     const replicas = [...new Set(lag.map((s) => s.label))].sort();
@@ -646,6 +682,7 @@
         return { label: r, color: REPLICA_COLORS[i % REPLICA_COLORS.length], values };
       }),
       "No probe samples in this window (configure probe: on the dataset to measure lag).",
+      false,
     );
   }
 
@@ -665,7 +702,7 @@
         "div",
         { class: "bars" },
         Object.entries(totals).map(([o, n]) => {
-          const bar = h("span", { class: `bar ${o}` });
+          const bar = h("span", { class: `bar ${o}${n ? "" : " zero"}` });
           bar.style.width = `${(n / total) * 100}%`;
           return h(
             "div",
@@ -693,82 +730,60 @@
       root.replaceChildren(...messages, h("p", { class: "empty-ok" }, "Nothing is waiting for a person."));
       return;
     }
-    root.replaceChildren(
-      ...messages,
-      h(
-        "div",
-        { class: "table-wrap" },
+    const rows = list.map((e) => {
+      const busy = view.busy.has(`resolve:${e.id}`);
+      return h(
+        "tr",
+        { data: { escalationId: e.id } },
+        h("td", {}, h("b", {}, e.dataset), h("div", { class: "key" }, keyText(e.key))),
+        h("td", {}, classChip(e.class)),
+        h("td", { class: "reason" }, e.reason),
+        h("td", { class: "nowrap" }, when(Date.parse(e.createdAt))),
         h(
-          "table",
-          { class: "list", id: "escalation-table" },
-          h(
-            "thead",
-            {},
+          "td",
+          { class: "actions" },
+          e.options.map((o) =>
             h(
-              "tr",
-              {},
-              h("th", {}, "dataset · key"),
-              h("th", {}, "class"),
-              h("th", {}, "reason"),
-              h("th", {}, "since"),
-              h("th", {}, "resolve"),
+              "button",
+              {
+                type: "button",
+                class: "primary small",
+                disabled: busy,
+                data: { pick: o },
+                title: `Make ${o}'s state win for this key`,
+                onclick: () => resolve(e, { pick: o }),
+              },
+              `pick ${o}`,
             ),
           ),
           h(
-            "tbody",
-            {},
-            list.map((e) => {
-              const busy = view.busy.has(`resolve:${e.id}`);
-              return h(
-                "tr",
-                { data: { escalationId: e.id } },
-                h("td", {}, h("b", {}, e.dataset), h("div", { class: "key" }, keyText(e.key))),
-                h(
-                  "td",
-                  {},
-                  h(
-                    "span",
-                    { class: "chip", data: { class: e.class } },
-                    h("span", { class: "swatch", data: { class: e.class } }),
-                    e.class,
-                  ),
-                ),
-                h("td", { class: "reason" }, e.reason),
-                h("td", { class: "nowrap" }, when(Date.parse(e.createdAt))),
-                h(
-                  "td",
-                  { class: "actions" },
-                  e.options.map((o) =>
-                    h(
-                      "button",
-                      {
-                        type: "button",
-                        class: "primary small",
-                        disabled: busy,
-                        data: { pick: o },
-                        title: `Make ${o}'s state win for this key`,
-                        onclick: () => resolve(e, { pick: o }),
-                      },
-                      `pick ${o}`,
-                    ),
-                  ),
-                  h(
-                    "button",
-                    {
-                      type: "button",
-                      class: "small danger",
-                      disabled: busy,
-                      data: { reject: "" },
-                      title: "Close without writing",
-                      onclick: () => resolve(e, { reject: true }),
-                    },
-                    "reject",
-                  ),
-                ),
-              );
-            }),
+            "button",
+            {
+              type: "button",
+              class: "small danger",
+              disabled: busy,
+              data: { reject: "" },
+              title: "Close without writing",
+              onclick: () => resolve(e, { reject: true }),
+            },
+            "reject",
           ),
         ),
+      );
+    });
+    root.replaceChildren(
+      ...messages,
+      table(
+        [
+          { label: "dataset · key" },
+          { label: "class" },
+          { label: "reason" },
+          { label: "since" },
+          { label: "resolve" },
+        ],
+        rows,
+        "",
+        { id: "escalation-table" },
       ),
     );
   }
@@ -813,8 +828,14 @@
 
   // ---------- divergences, runs, audit ----------
 
+  /** A list table; each cell carries its column's label, which narrow screens show beside the value. */
   function table(columns, rows, empty, attrs = {}) {
     if (rows.length === 0) return h("p", { class: "muted" }, empty);
+    for (const row of rows) {
+      [...row.children].forEach((cell, i) => {
+        cell.dataset.label = columns[i]?.label ?? "";
+      });
+    }
     return h(
       "div",
       { class: "table-wrap" },
@@ -835,13 +856,23 @@
     );
   }
 
+  /** "columns: name · a v2 · b absent" from a divergence's detail; short JSON for shapes it does not know. */
   function detailSummary(detail) {
-    if (detail && typeof detail === "object") {
-      if (typeof detail.detail === "string") return detail.detail;
-      if (Array.isArray(detail.columns) && detail.columns.length)
-        return `columns: ${detail.columns.join(", ")}`;
+    if (!detail || typeof detail !== "object") return shortJson(detail);
+    const parts = [];
+    if (typeof detail.detail === "string") parts.push(detail.detail);
+    if (Array.isArray(detail.columns) && detail.columns.length)
+      parts.push(`columns: ${detail.columns.join(", ")}`);
+    if (detail.replicas && typeof detail.replicas === "object") {
+      for (const [name, r] of Object.entries(detail.replicas)) {
+        if (!r || typeof r !== "object") continue;
+        const version = r.version && typeof r.version === "object" ? Object.values(r.version).join("/") : "";
+        parts.push(`${name}: ${r.present === false ? "absent" : version ? `v${version}` : "present"}`);
+      }
     }
-    return shortJson(detail);
+    if (Array.isArray(detail.regressed) && detail.regressed.length)
+      parts.push(`regressed: ${detail.regressed.join(", ")}`);
+    return parts.length ? parts.join(" · ") : shortJson(detail);
   }
 
   function renderDivergences() {
@@ -851,16 +882,7 @@
         { data: { dataset: d.dataset } },
         h("td", {}, d.dataset),
         h("td", { class: "key" }, keyText(d.key)),
-        h(
-          "td",
-          {},
-          h(
-            "span",
-            { class: "chip", data: { class: d.class } },
-            h("span", { class: "swatch", data: { class: d.class } }),
-            d.class,
-          ),
-        ),
+        h("td", {}, classChip(d.class)),
         h("td", { class: "detail" }, detailSummary(d.detail)),
         h("td", { class: "mono small" }, d.runId),
       ),

@@ -59,7 +59,8 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
 
   app.setErrorHandler((err, req, reply) => {
     const { status, message } = errorReply(err);
-    if (status >= 500) {
+    // Only the unexpected: a mapped 503 (stopping) is an answer, not a failure.
+    if (status === 500) {
       const e = err as { name?: unknown; message?: unknown } | null;
       const what = scrub(`${String(e?.name ?? "Error")}: ${String(e?.message ?? err)}`);
       const where = `${req.method} ${req.routeOptions.url ?? "?"}`;
