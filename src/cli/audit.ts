@@ -1,6 +1,6 @@
 /** `concord audit verify|show`: check the hash chain end to end, and read the trail. */
 import { verifyAuditChainAsync } from "../core/audit-chain.js";
-import { EXIT } from "./errors.js";
+import { EXIT, UsageError } from "./errors.js";
 import { openSession } from "./session.js";
 
 export interface AuditOptions {
@@ -39,15 +39,21 @@ export async function runAuditShow(
   options: AuditOptions,
   stdout: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
+  const limit = options.limit === undefined ? 1000 : Number(options.limit);
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    throw new UsageError(`--limit: expected a positive whole number, got "${options.limit}"`);
   const session = await openSession({ config: options.config }, { readonly: true });
   try {
+    // One more than asked for, to tell the reader when there is more.
     const entries = await session.state.readAudit({
       ...(options.run ? { runId: options.run } : {}),
       ...(options.key ? { key: keyFilter(options.key) } : {}),
-      limit: options.limit ? Number(options.limit) : 1000,
+      limit: limit + 1,
     });
+    const truncated = entries.length > limit;
+    if (truncated) entries.length = limit;
     if (options.json) {
-      stdout.write(`${JSON.stringify({ entries }, null, 2)}\n`);
+      stdout.write(`${JSON.stringify({ entries, ...(truncated ? { truncated: true } : {}) }, null, 2)}\n`);
     } else if (entries.length === 0) {
       stdout.write("No audit entries match.\n");
     } else {
@@ -63,6 +69,10 @@ export async function runAuditShow(
           `#${e.seq} ${new Date(e.ts).toISOString()} ${e.runId ?? "-"} ${e.type} ${e.dataset ?? ""}${key}  ${detail}\n`,
         );
       }
+      if (truncated)
+        stdout.write(
+          `… more entries follow #${entries.at(-1)!.seq}; raise --limit or filter with --run / --key\n`,
+        );
     }
     return EXIT.ok;
   } finally {

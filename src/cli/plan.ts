@@ -102,9 +102,10 @@ export async function runPlanOrRepair(
       const plan = planDataset(ds, scan);
       const ctx = { runId, state: session.state, now: Date.now, command };
       let results: RepairResult[] = [];
+      let recovered: RepairResult[] = [];
       if (writes && !abort.signal.aborted) {
         const replicas = await session.replicas(ds);
-        const recovered = await recoverPending(ds.name, replicas, scan.shape, ctx);
+        recovered = await recoverPending(ds.name, replicas, scan.shape, ctx);
         if (recovered.length && !options.json) {
           texts.push(
             `${ds.name}: settled ${recovered.length} repair${recovered.length === 1 ? "" : "s"} an interrupted run left pending`,
@@ -138,6 +139,15 @@ export async function runPlanOrRepair(
               outcome: "planned",
             }));
         doc.summary = summary;
+        // Repairs an interrupted run left pending, settled by re-reading their targets before this run's.
+        if (recovered.length)
+          doc.recovered = recovered.map((r) => ({
+            id: r.id,
+            key: keyToJson(scan.shape.key, r.key),
+            target: r.target,
+            outcome: r.outcome,
+            ...(r.error ? { error: r.error } : {}),
+          }));
       }
       docs.push(doc);
       let text = `${renderScan(scan, 0)}\n${renderDecisions(plan)}`;

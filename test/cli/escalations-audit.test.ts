@@ -190,6 +190,31 @@ describe.concurrent("concord escalations", () => {
 });
 
 describe.concurrent("concord audit", () => {
+  it("show says when --limit cut the list short, and refuses a bad --limit", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    seededItems(dir);
+    const config = writeConfig(dir, itemsConfig(SEEDED_POLICY));
+    await runConcord(["repair", "--json", "-c", config]);
+    const all = await auditEntries(config);
+    expect(all.length).toBeGreaterThan(5);
+    const cut = await runConcord(["audit", "show", "--json", "--limit", "5", "-c", config]);
+    const doc = parseJson<{ entries: AuditJson[]; truncated?: boolean }>(cut);
+    expect(doc.entries).toEqual(all.slice(0, 5));
+    expect(doc.truncated).toBe(true);
+    const whole = await runConcord(["audit", "show", "--json", "--limit", String(all.length), "-c", config]);
+    expect(parseJson<{ truncated?: boolean }>(whole).truncated).toBeUndefined();
+    const text = await runConcord(["audit", "show", "--limit", "5", "-c", config]);
+    expect(text.stdout.trim().split("\n").at(-1)).toMatch(/^… more entries follow #5; raise --limit/);
+    const bad = await runConcord(["audit", "show", "--limit", "many", "-c", config]);
+    expect([bad.code, bad.stderr]).toEqual([
+      2,
+      'concord: --limit: expected a positive whole number, got "many"\n',
+    ]);
+  });
+
   it("verify exits 0 on an intact log and 3 naming the first bad entry after raw tampering", async ({
     expect,
     onTestFinished,

@@ -192,6 +192,13 @@ describe.concurrent("concord repair, interrupted", () => {
     );
     expect(new Set(settled.map((s) => s.repair))).toEqual(pending);
     for (const s of settled) expect(["applied", "failed"]).toContain(s.type);
+    // And --json lists them, with the outcome the audit log recorded.
+    const listed = parseJson<PlanJson>(rerun).datasets.flatMap(
+      (d) => (d as { recovered?: { id: string; outcome: string }[] }).recovered ?? [],
+    );
+    expect(new Map(listed.map((r) => [r.id, r.outcome]))).toEqual(
+      new Map(settled.map((s) => [s.repair, s.type])),
+    );
 
     // Converged; one ledger entry per key, all applied; no repair id applied twice; the chain verifies.
     expect(converged(a, b), history.join("\n")).toBe(ROWS);
