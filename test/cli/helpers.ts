@@ -391,6 +391,8 @@ export function storedEscalations(
 export interface RunningConcord {
   readonly child: ChildProcess;
   readonly done: Promise<RunResult & { signal: NodeJS.Signals | null }>;
+  /** What it has written to stderr so far. */
+  stderr(): string;
 }
 
 /** Starts `node bin/concord.js ...args` without waiting for it (for tests that interrupt or kill it). */
@@ -420,7 +422,7 @@ export function spawnConcord(args: readonly string[], options: RunOptions = {}):
       resolve({ code: code ?? -1, signal, stdout, stderr });
     });
   });
-  return { child, done };
+  return { child, done, stderr: () => stderr };
 }
 
 /** Polls `condition` every `intervalMs` until it holds; rejects after `timeoutMs`. */

@@ -1,0 +1,65 @@
+/** `concord serve` as a user runs it: the real binary, a token, HTTP on loopback, SIGTERM to stop. */
+import { describe, expect, it } from "vitest";
+import {
+  expectOneLineError,
+  itemsConfig,
+  runConcord,
+  SEEDED_POLICY,
+  seededItems,
+  spawnConcord,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from "./helpers.js";
+
+const TOKEN = "serve-test-token-0123456789";
+
+describe("concord serve", () => {
+  it("repairs on its schedule, answers the API with the token only, and stops cleanly on SIGTERM", async () => {
+    const dir = tempDir();
+    seededItems(dir);
+    const config = writeConfig(
+      dir,
+      itemsConfig(SEEDED_POLICY, "    schedule: 1h\n    checkpointRows: 100\n").replace(
+        "state: sqlite:state.db\n",
+        'state: sqlite:state.db\nserve: { listen: "127.0.0.1:0" }\n',
+      ),
+    );
+    const run = spawnConcord(["serve", "-c", config], { env: { CONCORD_TOKEN: TOKEN } });
+    // The port is chosen by the system: read it from the log line.
+    const logs = () => run.stderr();
+    await waitFor(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(logs()), 20_000);
+    const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(logs())![1]!;
+    await waitFor(() => /pass \S+ \(repair\) finished/.test(logs()), 30_000);
+
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/api/datasets`)).status).toBe(401);
+    const res = await fetch(`${base}/api/datasets`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    const { datasets } = (await res.json()) as { datasets: { name: string; lastRun: { status: string } }[] };
+    expect(datasets.map((d) => d.name)).toEqual(["items"]);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^concord_repairs_total\{dataset="items",replica="b",outcome="applied"\} [1-9]/m);
+
+    run.child.kill("SIGTERM");
+    const done = await run.done;
+    expect(done.code).toBe(0);
+    expect(done.stderr).toMatch(/SIGTERM: finishing the batches in flight and checkpointing\n.*stopped\n$/);
+    expect(done.stderr).not.toContain(TOKEN);
+  });
+
+  it("refuses to start without a token, and with a bad --listen", async () => {
+    const dir = tempDir();
+    seededItems(dir);
+    const config = writeConfig(dir, itemsConfig(SEEDED_POLICY));
+    const env = { CONCORD_TOKEN: "" };
+    expect(expectOneLineError(await runConcord(["serve", "-c", config], { env }))).toBe(
+      "concord: serve needs an API token: set CONCORD_TOKEN (at least 16 characters) or serve.token in the config",
+    );
+    expect(
+      expectOneLineError(
+        await runConcord(["serve", "-c", config, "--listen", "nowhere"], { env: { CONCORD_TOKEN: TOKEN } }),
+      ),
+    ).toBe('concord: --listen: expected HOST:PORT such as 127.0.0.1:7070, got "nowhere"');
+  });
+});
