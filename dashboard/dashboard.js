@@ -225,22 +225,26 @@
 
   const rangeMs = () => Number($("range").value) || 86_400_000;
 
-  function chartDataset() {
-    const select = $("chart-dataset");
-    return select.value || view.datasets[0]?.name || "";
-  }
-
   let inFlight = null;
+  /** Bumped by every action (trigger, resolve): a load that started before one is stale. */
+  let actions = 0;
 
-  function refresh() {
+  /**
+   * Loads and renders everything. Joins a load in flight, unless `fresh` (after an action), which waits
+   * for it and then loads again, so what the action changed is shown.
+   */
+  function refresh(fresh = false) {
     if (!token) return Promise.resolve();
-    inFlight ??= load().finally(() => {
-      inFlight = null;
+    if (inFlight && !fresh) return inFlight;
+    const next = (inFlight ?? Promise.resolve()).then(load).finally(() => {
+      if (inFlight === next) inFlight = null;
     });
-    return inFlight;
+    inFlight = next;
+    return next;
   }
 
   async function load() {
+    const startedAfter = actions;
     const since = Date.now() - rangeMs();
     const cls = $("divergence-class").value;
     try {
@@ -253,18 +257,21 @@
         request(`/api/history?since=${since}`),
         request(`/api/divergences?limit=100${cls ? `&class=${encodeURIComponent(cls)}` : ""}`),
       ]);
+      const name = $("chart-dataset").value || ds.datasets[0]?.name || "";
+      const chart =
+        ds.datasets.length > 1 && name
+          ? await request(`/api/history?dataset=${encodeURIComponent(name)}&since=${since}`)
+          : summary;
+      // An action finished meanwhile: this data may predate it, and a fresh load follows.
+      if (startedAfter !== actions) return;
       view.health = health;
       view.datasets = ds.datasets;
       view.escalations = esc.escalations;
       view.runs = runs.runs;
       view.audit = audit.entries;
       view.summaryHistory = summary;
+      view.chartHistory = chart;
       view.divergences = divs.divergences;
-      const name = chartDataset();
-      view.chartHistory =
-        view.datasets.length > 1 && name
-          ? await request(`/api/history?dataset=${encodeURIComponent(name)}&since=${since}`)
-          : summary;
       view.updatedAt = Date.now();
       view.error = null;
     } catch (err) {
@@ -539,7 +546,8 @@
     } finally {
       view.busy.delete(k);
     }
-    await refresh();
+    actions++;
+    await refresh(true);
   }
 
   function renderChartSelect() {
@@ -812,7 +820,8 @@
       view.busy.delete(k);
     }
     renderEscalations();
-    await refresh();
+    actions++;
+    await refresh(true);
   }
 
   /** Keeps an action's message on screen for a while (notes about resolutions are few and short-lived). */
@@ -856,6 +865,15 @@
     );
   }
 
+  /** A version as people read it: the counter ("v5"), else the timestamp, else the vector. */
+  function versionText(v) {
+    if (!v || typeof v !== "object") return undefined;
+    if (v.counter !== undefined) return `v${v.counter}`;
+    if (typeof v.timestamp === "string") return `@${v.timestamp.replace("T", " ").replace(/\.0+Z$|Z$/, "")}`;
+    if (v.vector !== undefined) return shortJson(v.vector, 60);
+    return undefined;
+  }
+
   /** "columns: name · a v2 · b absent" from a divergence's detail; short JSON for shapes it does not know. */
   function detailSummary(detail) {
     if (!detail || typeof detail !== "object") return shortJson(detail);
@@ -866,8 +884,7 @@
     if (detail.replicas && typeof detail.replicas === "object") {
       for (const [name, r] of Object.entries(detail.replicas)) {
         if (!r || typeof r !== "object") continue;
-        const version = r.version && typeof r.version === "object" ? Object.values(r.version).join("/") : "";
-        parts.push(`${name}: ${r.present === false ? "absent" : version ? `v${version}` : "present"}`);
+        parts.push(`${name}: ${r.present === false ? "absent" : (versionText(r.version) ?? "present")}`);
       }
     }
     if (Array.isArray(detail.regressed) && detail.regressed.length)
@@ -884,7 +901,7 @@
         h("td", { class: "key" }, keyText(d.key)),
         h("td", {}, classChip(d.class)),
         h("td", { class: "detail" }, detailSummary(d.detail)),
-        h("td", { class: "mono small" }, d.runId),
+        h("td", { class: "mono small nowrap" }, d.runId),
       ),
     );
     $("divergences").replaceChildren(
@@ -901,13 +918,13 @@
       h(
         "tr",
         { data: { runId: r.id } },
-        h("td", { class: "mono small" }, r.id),
+        h("td", { class: "mono small nowrap" }, r.id),
         h("td", {}, r.dataset),
-        h("td", {}, r.command),
+        h("td", { class: "nowrap" }, r.command),
         h("td", { class: "nowrap" }, when(r.startedAt)),
         h("td", { class: "num" }, r.finishedAt ? duration(r.finishedAt - r.startedAt) : "…"),
         h("td", {}, statusBadge(r.status)),
-        h("td", { class: "chips" }, classChips(r.counts)),
+        h("td", {}, h("div", { class: "chips" }, classChips(r.counts))),
       ),
     );
     $("runs").replaceChildren(
