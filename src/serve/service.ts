@@ -237,6 +237,8 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
         ...(filter.run ? { runId: filter.run } : {}),
         ...(filter.key ? { key: filter.key } : {}),
         limit: filter.limit ?? 200,
+        // The latest entries, as an operator watching the trail wants them.
+        newest: true,
       }) as Promise<AuditEntry[]>,
 
     async verifyAudit(): Promise<AuditVerification> {

@@ -228,13 +228,15 @@ export interface StateStore {
   appendAudit(events: readonly Omit<AuditEntryContent, "seq">[]): Promise<AuditEntry[]>;
   /**
    * The entries matching every field given, in seq order: `key` is `keyId` text, `fromSeq` is inclusive,
-   * `limit` caps the count (none: no cap; use `iterateAudit` for the whole log).
+   * `limit` caps the count (none: no cap; use `iterateAudit` for the whole log), keeping the first ones, or
+   * with `newest` the last ones (still returned in seq order).
    */
   readAudit(filter?: {
     runId?: string;
     key?: string;
     fromSeq?: number;
     limit?: number;
+    newest?: boolean;
   }): Promise<AuditEntry[]>;
   /**
    * Streams the whole log in seq order, in bounded memory, as stored (no verification: pass it to

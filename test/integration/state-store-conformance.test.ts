@@ -472,6 +472,17 @@ for (const factory of stateStoreFactories) {
         expect(verifyAuditChain(all)).toEqual({ ok: true, count: 4 });
       });
 
+      it("keeps the newest entries under a limit with newest, still in seq order", async () => {
+        const store = await open();
+        await store.appendAudit(range(1, 10).map((n) => event(n, { runId: n % 2 ? "odd" : "even" })));
+        const seqs = async (filter: Parameters<typeof store.readAudit>[0]) =>
+          (await store.readAudit(filter)).map((e) => e.seq);
+        expect(await seqs({ limit: 3, newest: true })).toEqual([8, 9, 10]);
+        expect(await seqs({ limit: 2, newest: true, runId: "odd" })).toEqual([7, 9]);
+        expect(await seqs({ limit: 3, newest: true, fromSeq: 9 })).toEqual([9, 10]);
+        expect(await seqs({ newest: true })).toEqual(range(1, 10));
+      });
+
       it("reads by run, key, from a seq and up to a limit, in seq order", async () => {
         const store = await open();
         await store.appendAudit(

@@ -469,15 +469,18 @@ export class PostgresStateStore implements StateStore {
   }
 
   async readAudit(
-    filter: { runId?: string; key?: string; fromSeq?: number; limit?: number } = {},
+    filter: { runId?: string; key?: string; fromSeq?: number; limit?: number; newest?: boolean } = {},
   ): Promise<AuditEntry[]> {
     const where = conditions([
       ["run_id", filter.runId],
       ["key", filter.key],
       ["seq", filter.fromSeq, ">="],
     ]);
+    const limit = `LIMIT $${where.params.length + 1}`;
     const rows = await this.query<AuditRow>(
-      `SELECT * FROM ${this.t.audit}${where.sql} ORDER BY seq LIMIT $${where.params.length + 1}`,
+      filter.newest
+        ? `SELECT * FROM (SELECT * FROM ${this.t.audit}${where.sql} ORDER BY seq DESC ${limit}) AS last ORDER BY seq`
+        : `SELECT * FROM ${this.t.audit}${where.sql} ORDER BY seq ${limit}`,
       [...where.params, noLimitIfNegative(filter.limit)],
     );
     return rows.map(toAuditEntry);

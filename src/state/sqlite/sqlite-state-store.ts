@@ -545,17 +545,17 @@ export class SqliteStateStore implements StateStore {
   }
 
   async readAudit(
-    filter: { runId?: string; key?: string; fromSeq?: number; limit?: number } = {},
+    filter: { runId?: string; key?: string; fromSeq?: number; limit?: number; newest?: boolean } = {},
   ): Promise<AuditEntry[]> {
     const where = conditions([
       ["run_id = ?", filter.runId],
       ["key = ?", filter.key],
       ["seq >= ?", filter.fromSeq],
     ]);
-    const rows = this.prepare(`SELECT * FROM audit${where.sql} ORDER BY seq LIMIT ?`).all(
-      ...where.params,
-      filter.limit ?? -1,
-    ) as AuditRow[];
+    const sql = filter.newest
+      ? `SELECT * FROM (SELECT * FROM audit${where.sql} ORDER BY seq DESC LIMIT ?) ORDER BY seq`
+      : `SELECT * FROM audit${where.sql} ORDER BY seq LIMIT ?`;
+    const rows = this.prepare(sql).all(...where.params, filter.limit ?? -1) as AuditRow[];
     return rows.map(toAuditEntry);
   }
 
