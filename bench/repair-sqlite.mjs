@@ -162,7 +162,10 @@ async function run(a, b0) {
     totalMs: t3 - t0,
     stateMs,
     auditLedgerMs:
-      (spent.appendAudit ?? 0) + (spent.settleRepairs ?? 0) + (spent.recordRepairs ?? 0) + (spent.getRepairs ?? 0),
+      (spent.appendAudit ?? 0) +
+      (spent.settleRepairs ?? 0) +
+      (spent.recordRepairs ?? 0) +
+      (spent.getRepairs ?? 0),
   };
 }
 
