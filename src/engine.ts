@@ -56,6 +56,11 @@ export interface DatasetScan {
   readonly stats: ScanStats;
   /** The key range scanned (the whole key space unless a segment was asked for). */
   readonly range: KeyRange;
+  /**
+   * What makes this comparison less than exact or slower than it could be, one line each naming the
+   * column or replica: types the stores keep differently, and pushdown a connector cannot do.
+   */
+  readonly notes: readonly string[];
 }
 
 /** Ports and clock a run needs. Time comes in here so the core stays pure. */
@@ -246,7 +251,24 @@ export async function scanDataset(
     counts,
     stats,
     range,
+    notes: [...resolved.notes, ...(await pushdownNotes(shape, replicas))],
   };
+}
+
+/** A connector that can say why it cannot push a shape's detection down (PostgreSQL, MySQL). */
+interface ExplainsPushdown {
+  pushdownLimits(shape: RecordShape): Promise<string[]>;
+}
+
+function explainsPushdown(c: Connector): c is Connector & ExplainsPushdown {
+  return typeof (c as Partial<ExplainsPushdown>).pushdownLimits === "function";
+}
+
+async function pushdownNotes(shape: RecordShape, replicas: readonly OpenReplica[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const r of replicas)
+    if (explainsPushdown(r.connector)) out.push(...(await r.connector.pushdownLimits(shape)));
+  return out;
 }
 
 /** Why a run wrote nothing although it had decisions: the blast-radius guard. */

@@ -36,6 +36,7 @@ export function datasetScanJson(scan: DatasetScan): Record<string, unknown> {
     ],
     counts: scan.counts,
     stats: scan.stats,
+    ...(scan.notes.length ? { notes: scan.notes } : {}),
   };
 }
 
@@ -67,6 +68,7 @@ export function renderScan(scan: DatasetScan, limit = 20): string {
   lines.push(
     `${scan.name}: ${total === 0 ? "replicas agree" : `${total} divergence${total === 1 ? "" : "s"}`}  (${rows})`,
   );
+  for (const n of scan.notes) lines.push(`  note: ${n}`);
   for (const s of scan.schema) lines.push(`  schema: ${s.detail}`);
   const counts = DIVERGENCE_CLASSES.filter((c) => c !== "schema" && (scan.counts[c] ?? 0) > 0);
   if (counts.length) {

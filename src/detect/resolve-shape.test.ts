@@ -421,3 +421,59 @@ describe("resolveShape: schemaless and untyped stores", () => {
     ).toThrow(new ConfigError("datasets.items.columns: required when no replica has a schema (a, b)"));
   });
 });
+
+describe("resolveShape: notes on columns the stores cannot keep alike", () => {
+  const described = (natives: Record<string, Record<string, [ColumnType, string]>>) =>
+    new Map(
+      Object.entries(natives).map(([replica, cols]) => [
+        replica,
+        {
+          columns: [
+            { name: "id", type: "integer" as ColumnType, nativeType: "bigint" },
+            ...Object.entries(cols).map(([name, [type, nativeType]]) => ({ name, type, nativeType })),
+          ],
+        },
+      ]),
+    );
+  const ds = (urls: Record<string, string>) =>
+    dataset({ replicas: Object.entries(urls).map(([name, url]) => ({ name, url })) });
+
+  it("says when decimals are compared as floats", () => {
+    const r = resolveShape(
+      ds({ a: "postgres://h/db", b: "mysql://h/db" }),
+      described({ a: { x: ["decimal", "numeric(30,10)"] }, b: { x: ["float", "double"] } }),
+    );
+    expect(r.notes).toEqual([
+      "column x is compared as a floating-point number (numeric(30,10) on a, double on b): exact decimals past about 15 significant digits may differ",
+    ]);
+  });
+
+  it("says when SQLite's floating-point DECIMAL sits beside an exact one, not between two SQLite files", () => {
+    const mixed = resolveShape(
+      ds({ a: "postgres://h/db", b: "sqlite:b.db" }),
+      described({ a: { x: ["decimal", "numeric(12,2)"] }, b: { x: ["decimal", "DECIMAL(12,2)"] } }),
+    );
+    expect(mixed.notes).toEqual([
+      "column x: SQLite keeps DECIMAL(12,2) as floating point on b (about 15 significant digits); longer decimals will differ",
+    ]);
+    const both = resolveShape(
+      ds({ a: "sqlite:a.db", b: "sqlite:b.db" }),
+      described({ a: { x: ["decimal", "DECIMAL(12,2)"] }, b: { x: ["decimal", "DECIMAL(12,2)"] } }),
+    );
+    expect(both.notes).toEqual([]);
+  });
+
+  it("says when timestamps are kept at different precisions, and not when they agree", () => {
+    const r = resolveShape(
+      ds({ pg: "postgres://h/db", my: "mysql://h/db", lite: "sqlite:l.db" }),
+      described({
+        pg: { t: ["timestamp", "timestamp with time zone"], u: ["timestamp", "timestamp(3) with time zone"] },
+        my: { t: ["timestamp", "datetime"], u: ["timestamp", "datetime(3)"] },
+        lite: { t: ["timestamp", "TIMESTAMP"], u: ["timestamp", "TIMESTAMP"] },
+      }),
+    );
+    expect(r.notes).toEqual([
+      "column t is kept at different precisions (timestamp with time zone on pg: 6 fractional digits, datetime on my: 0 fractional digits): differences below the coarsest are reported as divergence",
+    ]);
+  });
+});

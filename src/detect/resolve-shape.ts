@@ -18,6 +18,11 @@ export interface ResolvedShape {
   /** Positions of the version columns within `shape.columns`. */
   readonly versionPositions: { counter?: number; timestamp?: number; vector?: number };
   readonly issues: readonly SchemaIssue[];
+  /**
+   * Columns compared, but not exactly alike in every store, one line each naming the column: the
+   * differences they can show that are the stores' and not the data's.
+   */
+  readonly notes: readonly string[];
 }
 
 const NUMERIC: readonly ColumnType[] = ["integer", "decimal", "float"];
@@ -185,6 +190,7 @@ export function resolveShape(
     shape: { key, columns },
     versionPositions,
     issues,
+    notes: comparabilityNotes(ds, columns, nativeOf, typedOf),
     rules: {
       tolerance,
       windowMs: ds.policy.windowMs,
@@ -194,4 +200,61 @@ export function resolveShape(
         versioned && versionPositions.counter === undefined && versionPositions.vector === undefined,
     },
   };
+}
+
+/** Fractional-second digits a store's timestamp type keeps, when its type name says (undefined: text or unknown). */
+function timestampDigits(native: string, sqlite: boolean): number | undefined {
+  if (sqlite) return undefined;
+  const n = /\((\d)\)/.exec(native);
+  if (n) return Number(n[1]);
+  // PostgreSQL names its types in full and keeps microseconds; MySQL's bare DATETIME/TIMESTAMP keep seconds.
+  if (/with(out)? time zone|^timestamptz$/i.test(native)) return 6;
+  if (/^(datetime|timestamp)$/i.test(native)) return 0;
+  return undefined;
+}
+
+/**
+ * Where a compared column's stores cannot hold the same values exactly: decimals compared as floats,
+ * SQLite's floating-point DECIMAL beside an exact one, timestamps kept at different precisions.
+ */
+function comparabilityNotes(
+  ds: DatasetConfig,
+  columns: readonly ColumnSpec[],
+  nativeOf: ReadonlyMap<string, ReadonlyMap<string, string>>,
+  typedOf: ReadonlyMap<string, ReadonlyMap<string, boolean>>,
+): string[] {
+  const sqlite = new Set(ds.replicas.filter((r) => r.url.startsWith("sqlite:")).map((r) => r.name));
+  const notes: string[] = [];
+  for (const col of columns) {
+    const natives = [...nativeOf]
+      .filter(([replica, m]) => m.has(col.name) && typedOf.get(replica)?.get(col.name) !== false)
+      .map(([replica, m]) => ({ replica, native: m.get(col.name)! }));
+    if (natives.length < 2) continue;
+    const list = natives.map((n) => `${n.native} on ${n.replica}`).join(", ");
+    if (
+      col.type === "float" &&
+      natives.some((n) => /^(decimal|numeric|int|bigint|smallint|integer)/i.test(n.native))
+    ) {
+      notes.push(
+        `column ${col.name} is compared as a floating-point number (${list}): exact decimals past about 15 significant digits may differ`,
+      );
+    }
+    if (col.type === "decimal" && !ds.types[col.name]) {
+      const floating = natives.filter((n) => sqlite.has(n.replica) && /^(decimal|numeric)/i.test(n.native));
+      if (floating.length && floating.length < natives.length)
+        notes.push(
+          `column ${col.name}: SQLite keeps ${floating[0]!.native} as floating point on ${floating.map((n) => n.replica).join(", ")} (about 15 significant digits); longer decimals will differ`,
+        );
+    }
+    if (col.type === "timestamp") {
+      const digits = natives
+        .map((n) => ({ ...n, digits: timestampDigits(n.native, sqlite.has(n.replica)) }))
+        .filter((n): n is typeof n & { digits: number } => n.digits !== undefined);
+      if (new Set(digits.map((d) => d.digits)).size > 1)
+        notes.push(
+          `column ${col.name} is kept at different precisions (${digits.map((d) => `${d.native} on ${d.replica}: ${d.digits} fractional digits`).join(", ")}): differences below the coarsest are reported as divergence`,
+        );
+    }
+  }
+  return notes;
 }
