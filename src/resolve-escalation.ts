@@ -4,7 +4,8 @@ import { decidePick } from "./core/decide.js";
 import { type Key, keyId, keyToJson } from "./core/model.js";
 import { datasetPolicy, type OpenReplica, observeKeys, runRepairTasks } from "./engine.js";
 import { planRepairTasks, type RepairResult } from "./execute/execute-repairs.js";
-import type { StateStore } from "./state/state-store.js";
+import type { EscalationView } from "./serve/service-api.js";
+import type { Escalation, StateStore } from "./state/state-store.js";
 
 /** Why an escalation cannot be resolved as asked; `kind` tells callers which answer to give. */
 export class ResolveError extends Error {
@@ -61,9 +62,7 @@ export async function resolveEscalation(
   if (e.status !== "open") throw new ResolveError("not-open", `escalation ${id} is already ${e.status}`);
   const at = now();
   const key = e.key.length ? keyId(e.key) : null;
-  // Recorded with the key-column types (engine.recordPlan); the stored key is text only.
-  const recorded = (e.detail as { keyJson?: unknown } | null)?.keyJson;
-  const keyJson = Array.isArray(recorded) ? recorded : e.key;
+  const keyJson = keyJsonOf(e.key, e.detail);
   if ("reject" in choice) {
     await state.closeEscalation(id, "rejected", { by }, at);
     await state.appendAudit([
@@ -142,5 +141,27 @@ export async function resolveEscalation(
     keyJson: keyToJson(resolved.shape.key, e.key),
     dataset: ds.name,
     repairs,
+  };
+}
+
+/** Typed key values as JSON output shows them, from a stored divergence's or escalation's detail. */
+export function keyJsonOf(key: readonly string[], detail: unknown): unknown[] {
+  const recorded = (detail as { keyJson?: unknown } | null)?.keyJson;
+  if (Array.isArray(recorded)) return recorded;
+  return key.map((k) => (/^-?\d+$/.test(k) && Number.isSafeInteger(Number(k)) ? Number(k) : k));
+}
+
+/** An escalation as `concord escalations list --json` prints it. */
+export function escalationView(e: Escalation): EscalationView {
+  return {
+    id: e.id,
+    dataset: e.dataset,
+    key: keyJsonOf(e.key, e.detail),
+    class: e.class,
+    reason: e.reason,
+    options: e.options,
+    status: e.status,
+    runId: e.runId,
+    createdAt: new Date(e.createdAt).toISOString(),
   };
 }

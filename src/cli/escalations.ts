@@ -1,6 +1,10 @@
 /** `concord escalations list|resolve`: the queue of divergences the policy would not decide alone. */
-import { ResolveError, type ResolveOutcome, resolveEscalation } from "../resolve-escalation.js";
-import type { Escalation } from "../state/state-store.js";
+import {
+  escalationView,
+  ResolveError,
+  type ResolveOutcome,
+  resolveEscalation,
+} from "../resolve-escalation.js";
 import { EXIT, UsageError } from "./errors.js";
 import { newRunId, openSession } from "./session.js";
 
@@ -8,24 +12,6 @@ export interface EscalationOptions {
   readonly config: string;
   readonly json?: boolean | undefined;
   readonly all?: boolean | undefined;
-}
-
-function escalationJson(e: Escalation): Record<string, unknown> {
-  // Recorded with the key-column types (engine.recordPlan); guessing from the text would turn "0042" into 42.
-  const keyJson = (e.detail as { keyJson?: unknown } | null)?.keyJson;
-  return {
-    id: e.id,
-    dataset: e.dataset,
-    key: Array.isArray(keyJson)
-      ? keyJson
-      : e.key.map((k) => (/^-?\d+$/.test(k) && Number.isSafeInteger(Number(k)) ? Number(k) : k)),
-    class: e.class,
-    reason: e.reason,
-    options: e.options,
-    status: e.status,
-    runId: e.runId,
-    createdAt: new Date(e.createdAt).toISOString(),
-  };
 }
 
 export async function runEscalationsList(
@@ -36,7 +22,7 @@ export async function runEscalationsList(
   try {
     const list = await session.state.listEscalations(options.all ? {} : { status: "open" });
     if (options.json) {
-      stdout.write(`${JSON.stringify({ escalations: list.map(escalationJson) }, null, 2)}\n`);
+      stdout.write(`${JSON.stringify({ escalations: list.map(escalationView) }, null, 2)}\n`);
     } else if (list.length === 0) {
       stdout.write("No open escalations.\n");
     } else {

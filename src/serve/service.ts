@@ -3,10 +3,16 @@ import type { ConcordConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
 import type { HealthSnapshot } from "../core/alert-condition.js";
 import { type AuditEntry, verifyAuditChainAsync } from "../core/audit-chain.js";
-import { type Resolution, type ResolveOutcome, resolveEscalation } from "../resolve-escalation.js";
+import {
+  escalationView,
+  keyJsonOf,
+  type Resolution,
+  type ResolveOutcome,
+  resolveEscalation,
+} from "../resolve-escalation.js";
 import { newRunId } from "../run-id.js";
 import { openStateStore } from "../state/open-state-store.js";
-import type { Escalation, RunRecord, Sample, StateStore } from "../state/state-store.js";
+import type { RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";
 import { DatasetRunner } from "./dataset-runner.js";
 import { ServeMetrics } from "./metrics.js";
@@ -39,28 +45,6 @@ export interface Service {
   /** Resolves when no pass is running (tests). */
   idle(): Promise<void>;
   runner(dataset: string): DatasetRunner;
-}
-
-/** Typed key values as JSON output shows them, from a stored divergence's or escalation's detail. */
-function keyJsonOf(key: readonly string[], detail: unknown): unknown[] {
-  const recorded = (detail as { keyJson?: unknown } | null)?.keyJson;
-  if (Array.isArray(recorded)) return recorded;
-  return key.map((k) => (/^-?\d+$/.test(k) && Number.isSafeInteger(Number(k)) ? Number(k) : k));
-}
-
-/** An escalation as `concord escalations list --json` prints it. */
-export function escalationView(e: Escalation): EscalationView {
-  return {
-    id: e.id,
-    dataset: e.dataset,
-    key: keyJsonOf(e.key, e.detail),
-    class: e.class,
-    reason: e.reason,
-    options: e.options,
-    status: e.status,
-    runId: e.runId,
-    createdAt: new Date(e.createdAt).toISOString(),
-  };
 }
 
 function percentile(sorted: readonly number[], p: number): number | null {
