@@ -474,13 +474,19 @@ describe("parseConfig: alerts", () => {
 describe("parseConfig: serve and probes", () => {
   it("defaults serve to 127.0.0.1:7070 with a 5 s slow-replica threshold", () => {
     const cfg = parseConfig(items(), PATH);
-    expect(cfg.serve).toEqual({ host: "127.0.0.1", port: 7070, token: undefined, slowReplicaMs: 5000 });
+    expect(cfg.serve).toEqual({
+      host: "127.0.0.1",
+      port: 7070,
+      token: undefined,
+      slowReplicaMs: 5000,
+      retentionMs: 30 * 86_400_000,
+    });
     expect(cfg.datasets[0]).toMatchObject({ mode: "repair", intensity: 1, checkpointRows: 100_000 });
   });
 
   it("reads listen (IPv6 too), token from the environment, and the dataset's serve settings", () => {
     const cfg = parseConfig(
-      `serve: { listen: "[::1]:9000", token: "\${TOKEN}", slowReplica: 2s }\n${items("    mode: scan\n    intensity: 0.5\n    checkpointRows: 5000\n    schedule: 1m\n")}`,
+      `serve: { listen: "[::1]:9000", token: "\${TOKEN}", slowReplica: 2s, retention: 7d }\n${items("    mode: scan\n    intensity: 0.5\n    checkpointRows: 5000\n    schedule: 1m\n")}`,
       PATH,
       { TOKEN: "0123456789abcdef0123" },
     );
@@ -489,6 +495,7 @@ describe("parseConfig: serve and probes", () => {
       port: 9000,
       token: "0123456789abcdef0123",
       slowReplicaMs: 2000,
+      retentionMs: 7 * 86_400_000,
     });
     expect(cfg.datasets[0]).toMatchObject({
       mode: "scan",

@@ -76,6 +76,8 @@ export interface ServeConfig {
   readonly token?: string | undefined;
   /** A replica call slower than this backs work on it off (default 5 s). */
   readonly slowReplicaMs: number;
+  /** How long probe and convergence samples are kept (default 30 days). */
+  readonly retentionMs: number;
 }
 
 export interface DatasetConfig {
@@ -213,6 +215,7 @@ function normaliseServe(s: RawServe | undefined): ServeConfig {
     port: Number(listen.slice(colon + 1)),
     token: s?.token,
     slowReplicaMs: s?.slowReplica !== undefined ? parseDuration(s.slowReplica)! : 5000,
+    retentionMs: s?.retention !== undefined ? parseDuration(s.retention)! : 30 * 86_400_000,
   };
 }
 

@@ -188,6 +188,7 @@ const serve = z.strictObject({
   listen: listen.optional(),
   token: z.string().min(16, "a token needs at least 16 characters").optional(),
   slowReplica: duration.optional(),
+  retention: duration.optional(),
 });
 
 const alert = z

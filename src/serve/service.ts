@@ -59,6 +59,7 @@ function ratio(n: number, d: number): number | null {
 const HISTORY_RUNS = 500;
 const ALERT_EVERY_MS = 15_000;
 const AUDIT_VERIFY_EVERY_MS = 5 * 60_000;
+const PRUNE_EVERY_MS = 60 * 60_000;
 const HISTORY_SAMPLES = 5000;
 
 export async function createService(config: ConcordConfig, options: ServiceOptions = {}): Promise<Service> {
@@ -315,6 +316,15 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
         ];
         for (const t of timers) t.unref();
       }
+      const prune = () =>
+        void state.pruneSamples(now() - config.serve.retentionMs).then(
+          (n) => n && log(`pruned ${n} samples older than the retention`),
+          (err) => log(`pruning samples: ${err instanceof Error ? err.message : String(err)}`),
+        );
+      prune();
+      const pruning = setInterval(prune, PRUNE_EVERY_MS);
+      pruning.unref();
+      timers.push(pruning);
       for (const r of runners.values()) await r.start();
       log(
         `serving ${runners.size} dataset${runners.size === 1 ? "" : "s"}: ${[...runners.keys()].join(", ")}`,

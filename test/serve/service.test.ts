@@ -239,6 +239,23 @@ describe("serve passes", () => {
   });
 });
 
+describe("retention", () => {
+  it("prunes samples older than serve.retention when it starts", async () => {
+    makeReplicas();
+    const s = await service(config("", undefined, "serve: { retention: 1d }\n"));
+    const day = 86_400_000;
+    await s.state.appendSamples([
+      { dataset: "items", series: "lag", label: "b", at: Date.now() - 2 * day, value: 1 },
+      { dataset: "items", series: "lag", label: "b", at: Date.now() - day / 2, value: 2 },
+    ]);
+    await s.start();
+    await waitFor("the old sample to go", async () =>
+      (await s.state.listSamples({ dataset: "items" })).length === 1 ? true : undefined,
+    );
+    expect((await s.state.listSamples({ dataset: "items" })).map((x) => x.value)).toEqual([2]);
+  });
+});
+
 describe("probes", () => {
   /** Copies the canary (id -1) from a to b after `delayMs`, like an asynchronous replication link. */
   function replicator(delayMs: number): { stop(): void; paused: boolean } {
