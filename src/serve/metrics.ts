@@ -1,5 +1,5 @@
 /** The Prometheus metrics `serve` exposes at /metrics (prom-client, one registry per service). */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** Seconds: from a fraction of a second (probe lag on one machine) to hours (a slow schedule). */
 const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
@@ -89,6 +89,11 @@ export class ServeMetrics {
     labelNames: ["dataset"] as const,
     registers: [this.registry],
   });
+
+  constructor() {
+    // The process's own CPU, memory, event-loop lag and handles, under their standard names.
+    collectDefaultMetrics({ register: this.registry });
+  }
 
   async text(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };

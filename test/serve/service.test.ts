@@ -126,6 +126,8 @@ describe("serve passes", () => {
     expect(metricValue(body, "concord_scan_rows_total", 'dataset="items",replica="a"')).toBe(ROWS);
     expect(metricValue(body, "concord_time_to_convergence_seconds_count", 'dataset="items"')).toBe(5);
     expect(body).toContain("concord_last_run_timestamp_seconds");
+    expect(body).toMatch(/^process_cpu_user_seconds_total \d/m);
+    expect(body).toMatch(/^nodejs_eventloop_lag_p99_seconds \d/m);
 
     const [status] = await s.api.datasets();
     expect(status).toMatchObject({
