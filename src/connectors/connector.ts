@@ -121,6 +121,34 @@ export interface Connector {
     batchSize: number,
   ): AsyncIterable<readonly KeyFingerprint[]>;
 
+  /**
+   * Optional, a batched `streamFingerprints`: key and fingerprint of every row in any of `ranges` (ascending
+   * and disjoint, as detection asks), in key order, in batches of at most `batchSize`, with as few round
+   * trips as the store allows. Same pairs as streaming each range in turn. Only for ordered stores.
+   */
+  streamFingerprintsIn?(
+    shape: RecordShape,
+    ranges: readonly KeyRange[],
+    batchSize: number,
+  ): AsyncIterable<readonly KeyFingerprint[]>;
+
+  /**
+   * Optional, with `nativeChecksumRanges`: a cheaper range checksum for comparing replicas kept in the same
+   * kind of store, built on a store-native per-row hash instead of the canonical fingerprint. Returns a
+   * signature naming everything that hash depends on (store, hash version, encoding, each column's native
+   * type and collation), or null when this shape has none. Detection uses native checksums only when every
+   * replica returns the same non-null signature, and still lists keys with canonical fingerprints.
+   */
+  nativeChecksumSignature?(shape: RecordShape): Promise<string | null>;
+
+  /**
+   * (count, XOR of native row hashes) of each range. Contract: among connectors with equal signatures, equal
+   * records hash equal (so equal ranges have equal checksums) and different records differ except with
+   * probability about 2^-64; the hash mixes all columns of a row non-linearly (values swapped between rows
+   * change the checksum). Not comparable with `checksumRanges`.
+   */
+  nativeChecksumRanges?(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]>;
+
   /** The full records of those keys that exist, in any order. */
   fetchRecords(shape: RecordShape, keys: readonly Key[]): Promise<StoredRecord[]>;
 

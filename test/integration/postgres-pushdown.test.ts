@@ -304,11 +304,19 @@ const ITEMS: RecordShape = {
 };
 
 /** Records the queries each checksumRanges call makes. */
+/** Records every checksum round (canonical or native: detection uses native ones between PostgreSQL tables). */
 function countChecksumQueries(c: PostgresConnector, calls: { ranges: number; queries: number }[]) {
   const original = c.checksumRanges.bind(c);
   c.checksumRanges = async (shape, ranges) => {
     const before = c.stats.queries;
     const out = await original(shape, ranges);
+    calls.push({ ranges: ranges.length, queries: c.stats.queries - before });
+    return out;
+  };
+  const native = c.nativeChecksumRanges.bind(c);
+  c.nativeChecksumRanges = async (shape, ranges) => {
+    const before = c.stats.queries;
+    const out = await native(shape, ranges);
     calls.push({ ranges: ranges.length, queries: c.stats.queries - before });
     return out;
   };

@@ -9,7 +9,11 @@ export interface ChecksumQuery {
   readonly plan: "scan" | "probe";
 }
 
-const XOR = (s: ShapeSql) => `lpad(to_hex(bit_xor(${s.fingerprint64()})), 16, '0')`;
+/** The per-row 64-bit hash a checksum XORs: the canonical fingerprint, or the store-native row hash. */
+export type RowHash = "fingerprint" | "native";
+
+const XOR = (s: ShapeSql, hash: RowHash = "fingerprint") =>
+  `lpad(to_hex(bit_xor(${hash === "native" ? s.nativeHash64() : s.fingerprint64()})), 16, '0')`;
 
 /**
  * The checksum (count, XOR of fingerprints) of each of `ranges` (given with their positions in the
@@ -34,8 +38,49 @@ const XOR = (s: ShapeSql) => `lpad(to_hex(bit_xor(${s.fingerprint64()})), 16, '0
 export function checksumQuery(
   s: ShapeSql,
   ranges: readonly { index: number; range: PgRange }[],
+  hash: RowHash = "fingerprint",
 ): ChecksumQuery {
-  return tiles(s, ranges) ? scanQuery(s, ranges) : probeQuery(s, ranges);
+  return tiles(s, ranges) ? scanQuery(s, ranges, hash) : probeQuery(s, ranges, hash);
+}
+
+/**
+ * Key texts and fingerprints of the rows in each of `ranges` (bounded on both sides, ascending, disjoint),
+ * in key order, in one statement: one index range scan per range in a LATERAL join over the bound arrays,
+ * ordered by range and then by key.
+ *
+ *   SELECT s.k0, s.fp FROM unnest($1::int8[], $2::int8[]) WITH ORDINALITY AS b(l0, h0, o)
+ *   CROSS JOIN LATERAL (SELECT t.id AS q0, t.id::text AS k0, left(md5(…), 16) AS fp FROM tbl t
+ *                       WHERE t.id >= b.l0 AND t.id < b.h0) AS s ORDER BY b.o, s.q0
+ */
+export function listQuery(s: ShapeSql, ranges: readonly PgRange[]): { text: string; values: unknown[] } {
+  const params = new Params();
+  const arrays: string[] = [];
+  const names: string[] = [];
+  const conditions: string[] = [];
+  for (const [side, op] of [
+    ["l", ">="],
+    ["h", "<"],
+  ] as const) {
+    const cols = s.keys.map((k, p) => {
+      arrays.push(
+        params.add(
+          ranges.map((r) => (side === "l" ? r.lo : r.hi)![p]),
+          `${k.param}[]`,
+        ),
+      );
+      names.push(`${side}${p}`);
+      return `b.${side}${p}`;
+    });
+    conditions.push(`${s.tuple()} ${op} ${cols.length === 1 ? cols[0] : `(${cols.join(", ")})`}`);
+  }
+  const order = s.keys.map((k, i) => `${k.order} AS q${i}`).join(", ");
+  const outs = s.keys.map((k, i) => `${k.out} AS k${i}`).join(", ");
+  const text =
+    `SELECT ${s.keys.map((_, i) => `s.k${i}`).join(", ")}, s.fp FROM unnest(${arrays.join(", ")}) ` +
+    `WITH ORDINALITY AS b(${names.join(", ")}, o) CROSS JOIN LATERAL (SELECT ${order}, ${outs}, ` +
+    `${s.fingerprint()} AS fp FROM ${s.table} AS ${T} WHERE ${conditions.join(" AND ")}) AS s ` +
+    `ORDER BY b.o, ${s.keys.map((_, i) => `s.q${i}`).join(", ")}`;
+  return { text, values: params.values };
 }
 
 /** True when ranges are adjacent and ascending over a single bigint key. */
@@ -49,7 +94,11 @@ function tiles(s: ShapeSql, ranges: readonly { index: number; range: PgRange }[]
   return true;
 }
 
-function scanQuery(s: ShapeSql, ranges: readonly { index: number; range: PgRange }[]): ChecksumQuery {
+function scanQuery(
+  s: ShapeSql,
+  ranges: readonly { index: number; range: PgRange }[],
+  hash: RowHash,
+): ChecksumQuery {
   const params = new Params();
   const first = ranges[0]!;
   const inner = ranges.slice(1).map((r) => r.range.lo![0]);
@@ -59,12 +108,16 @@ function scanQuery(s: ShapeSql, ranges: readonly { index: number; range: PgRange
       : `${first.index}`;
   const where = s.rangeWhere({ lo: first.range.lo, hi: ranges.at(-1)!.range.hi }, params);
   const text =
-    `SELECT ${bucket} AS b, count(*)::text AS n, ${XOR(s)} AS x FROM ${s.table} AS ${T}` +
+    `SELECT ${bucket} AS b, count(*)::text AS n, ${XOR(s, hash)} AS x FROM ${s.table} AS ${T}` +
     `${where ? ` WHERE ${where}` : ""}${inner.length > 0 ? " GROUP BY 1" : ""}`;
   return { text, values: params.values, plan: "scan" };
 }
 
-function probeQuery(s: ShapeSql, ranges: readonly { index: number; range: PgRange }[]): ChecksumQuery {
+function probeQuery(
+  s: ShapeSql,
+  ranges: readonly { index: number; range: PgRange }[],
+  hash: RowHash,
+): ChecksumQuery {
   const params = new Params();
   const branches: string[] = [];
   for (const [hasLo, hasHi] of [
@@ -102,7 +155,7 @@ function probeQuery(s: ShapeSql, ranges: readonly { index: number; range: PgRang
     }
     branches.push(
       `SELECT b.i, s.n, s.x FROM unnest(${arrays.join(", ")}) AS b(${names.join(", ")}) CROSS JOIN LATERAL ` +
-        `(SELECT count(*)::text AS n, ${XOR(s)} AS x FROM ${s.table} AS ${T}` +
+        `(SELECT count(*)::text AS n, ${XOR(s, hash)} AS x FROM ${s.table} AS ${T}` +
         `${conditions.length ? ` WHERE ${conditions.join(" AND ")}` : ""}) AS s`,
     );
   }

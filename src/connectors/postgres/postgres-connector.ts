@@ -20,7 +20,7 @@ import {
   type WriteOutcome,
 } from "../connector.js";
 import { quoteTable } from "./canonical-sql.js";
-import { checksumQuery } from "./checksum-sql.js";
+import { checksumQuery, listQuery } from "./checksum-sql.js";
 import { applyConditionalWrites, keyIn, type RunQuery } from "./conditional-writes.js";
 import { isPool, type PostgresClient, PostgresSession, rowBytes } from "./postgres-session.js";
 import { DESCRIBE_SQL, INDEXES_SQL, type PgColumn, type PgIndex, pgColumnOf } from "./postgres-types.js";
@@ -209,6 +209,96 @@ export class PostgresConnector implements Connector {
     this.stats.rowsRead += rows.length;
     this.stats.bytesRead += rowBytes(rows);
     return out;
+  }
+
+  /**
+   * The server facts the native row hash depends on besides the columns: major version (hash functions
+   * are stable across versions, but the signature does not rely on it) and server encoding (equal bytes
+   * must mean equal text).
+   */
+  private serverFacts: Promise<string> | undefined;
+
+  async nativeChecksumSignature(shape: RecordShape): Promise<string | null> {
+    const s = await this.sql(shape);
+    if (!s.nativeHashable) return null;
+    this.serverFacts ??= this.read("cannot read server settings", async (run) => {
+      const rows = await run(
+        "SELECT current_setting('server_version_num')::int / 10000, current_setting('server_encoding')",
+        [],
+      );
+      return `${rows[0]![0]}/${rows[0]![1]}`;
+    }).catch((err: unknown) => {
+      this.serverFacts = undefined;
+      throw err;
+    });
+    const columns = s.native.map((c) => [c.name, c.nativeType, c.baseType]);
+    return JSON.stringify(["postgres", "hash_record_extended/C/1", await this.serverFacts, columns]);
+  }
+
+  /** Like `checksumRanges`, over `hash_record_extended` of each row (see `nativeChecksumSignature`). */
+  async nativeChecksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
+    const s = await this.sql(shape);
+    if (!s.nativeHashable)
+      throw this.error("native checksum failed", new Error("shape has no native row hash"));
+    const out: RangeChecksum[] = ranges.map(() => ({ count: 0, xor: ZERO }));
+    const live: { index: number; range: PgRange }[] = [];
+    ranges.forEach((range, index) => {
+      const r = this.normalize(s, range);
+      if (r) live.push({ index, range: r });
+    });
+    if (live.length === 0) return out;
+    const q = checksumQuery(s, live, "native");
+    const rows = await this.read("range checksum failed", (run) => run(q.text, q.values));
+    for (const [i, n, x] of rows) {
+      const checksum = { count: Number(n), xor: x ?? ZERO };
+      out[Number(i)] = checksum;
+      this.stats.rowsScanned += checksum.count;
+    }
+    this.stats.rowsRead += rows.length;
+    this.stats.bytesRead += rowBytes(rows);
+    return out;
+  }
+
+  /**
+   * Pairs of many small ranges (detection's leaves) with one statement per 256 bounded ranges (see
+   * `listQuery`); ranges open on a side, and shapes fingerprinted in the engine, are streamed one by one.
+   */
+  async *streamFingerprintsIn(
+    shape: RecordShape,
+    ranges: readonly KeyRange[],
+    batchSize: number,
+  ): AsyncIterable<readonly KeyFingerprint[]> {
+    const s = await this.sql(shape);
+    const size = Math.max(1, batchSize);
+    let i = 0;
+    while (i < ranges.length) {
+      const first = this.normalize(s, ranges[i]!);
+      if (!first) {
+        i++;
+        continue;
+      }
+      if (!s.pushdown || !first.lo || !first.hi) {
+        yield* this.streamFingerprints(shape, ranges[i]!, size);
+        i++;
+        continue;
+      }
+      const chunk: PgRange[] = [];
+      while (i < ranges.length && chunk.length < 256) {
+        const r = this.normalize(s, ranges[i]!);
+        if (r && (!r.lo || !r.hi)) break;
+        if (r) chunk.push(r);
+        i++;
+      }
+      const q = listQuery(s, chunk);
+      const width = s.keys.length;
+      const pairs = await this.read("fingerprint stream failed", async (run) => {
+        const rows = await run(q.text, q.values, true);
+        this.stats.bytesRead += rowBytes(rows);
+        return rows.map((row): KeyFingerprint => ({ key: s.codec.key(row), fingerprint: row[width]! }));
+      });
+      this.stats.rowsRead += pairs.length;
+      for (let j = 0; j < pairs.length; j += size) yield pairs.slice(j, j + size);
+    }
   }
 
   /** Checksums of shapes PostgreSQL cannot fingerprint: adjacent ranges are read as one ordered run. */

@@ -3,7 +3,7 @@ import type { ColumnType } from "../../core/canonical.js";
 import { compareKeys, type Key, type KeyRange, type RecordShape } from "../../core/model.js";
 import { RowCodec } from "../../core/row-codec.js";
 import { canonicalSql, clientSideReason, encodeRowSql, quoteName, rawSql } from "./canonical-sql.js";
-import { type PgColumn, type PgIndex, TEXT_BASE_TYPES } from "./postgres-types.js";
+import { type PgColumn, type PgIndex, postgresLogicalType, TEXT_BASE_TYPES } from "./postgres-types.js";
 
 /** Positional parameters of one statement; `add` returns the typed placeholder. */
 export class Params {
@@ -41,6 +41,25 @@ export interface PgRange {
   readonly hi: Key | null;
 }
 
+/**
+ * Base types whose extended hash function separates exactly the values whose canonical texts differ: not
+ * interval ('1 day' and '24:00:00' hash equal), citext, bpchar, float, json or jsonb.
+ */
+const NATIVE_HASHABLE: ReadonlySet<string> = new Set([
+  "int2",
+  "int4",
+  "int8",
+  "numeric",
+  "bool",
+  "text",
+  "varchar",
+  "timestamptz",
+  "timestamp",
+  "date",
+  "bytea",
+  "uuid",
+]);
+
 const INT8_MIN = -(2n ** 63n);
 const INT8_MAX = 2n ** 63n - 1n;
 
@@ -69,6 +88,12 @@ export class ShapeSql {
   /** Native column of each shape column (key columns first). */
   readonly native: readonly PgColumn[];
   private readonly encoding: string | undefined;
+  /**
+   * True when the native row hash is equal exactly when the canonical texts are: pushed-down shapes whose
+   * every column has a base type in NATIVE_HASHABLE read as its own logical type (so no conversion such as
+   * numeric read as text, where 1.5 and 1.50 hash equal but differ as text).
+   */
+  readonly nativeHashable: boolean;
 
   constructor(
     readonly shape: RecordShape,
@@ -100,6 +125,12 @@ export class ShapeSql {
     this.clientSide = clientSide;
     this.pushdown = clientSide.length === 0;
     this.encoding = this.pushdown ? encodeRowSql(parts) : undefined;
+    this.nativeHashable =
+      this.pushdown &&
+      all.every((c, i) => {
+        const base = this.native[i]!.baseType;
+        return NATIVE_HASHABLE.has(base) && postgresLogicalType(base) === c.type;
+      });
     this.readsFloats = this.native.some((c) => c.baseType === "float4" || c.baseType === "float8");
     this.indexed = indexes.some((ix) =>
       this.keys.every((k, i) => servesOrder(k, this.native[i]!, ix.columns[i])),
@@ -117,6 +148,19 @@ export class ShapeSql {
   /** The fingerprint as a signed 64-bit integer, for `bit_xor`. Only when `pushdown`. */
   fingerprint64(): string {
     return `('x' || left(md5(${this.requireEncoding()}), 16))::bit(64)::int8`;
+  }
+
+  /**
+   * A store-native 64-bit row hash: `hash_record_extended` over the key and compared columns, text under
+   * COLLATE "C" (bytes, whatever the column's collation). Only when `nativeHashable`.
+   */
+  nativeHash64(): string {
+    if (!this.nativeHashable) throw new Error("shape has no native row hash");
+    const cols = [...this.shape.key, ...this.shape.columns].map((c, i) => {
+      const r = ref(c.name);
+      return TEXT_BASE_TYPES.has(this.native[i]!.baseType) ? `${r} COLLATE "C"` : r;
+    });
+    return `hash_record_extended(ROW(${cols.join(", ")}), 0)`;
   }
 
   private requireEncoding(): string {
