@@ -78,6 +78,7 @@ export function segmentsOf(bounds: readonly Key[]): KeyRange[] {
 
 export class DatasetRunner {
   private replicas: OpenReplica[] | undefined;
+  private opening: Promise<OpenReplica[]> | undefined;
   private readonly health: Map<string, HealthTracker>;
   private resolved: ResolvedShape | undefined;
   private running: Promise<void> | undefined;
@@ -277,8 +278,16 @@ export class DatasetRunner {
     if (!this.stopping) this.schedule(this.backoffMs * (0.5 + Math.random() / 2), mode);
   }
 
-  private async open(): Promise<OpenReplica[]> {
-    if (this.replicas) return this.replicas;
+  /** The replicas, opened once and shared by passes and probes (one opening at a time). */
+  private open(): Promise<OpenReplica[]> {
+    if (this.replicas) return Promise.resolve(this.replicas);
+    this.opening ??= this.openAll().finally(() => {
+      this.opening = undefined;
+    });
+    return this.opening;
+  }
+
+  private async openAll(): Promise<OpenReplica[]> {
     const out: OpenReplica[] = [];
     try {
       for (const r of this.ds.replicas) {
@@ -345,7 +354,17 @@ export class DatasetRunner {
     this.resolved = undefined;
     const resolved = await this.shape(replicas);
     let cp = await state.getCheckpoint(dataset);
-    if (cp && (cp.runId !== runId || cp.mode !== mode)) cp = undefined;
+    if (cp && (cp.runId !== runId || cp.mode !== mode)) {
+      // A pass of another mode was left unfinished: this one covers the whole key space again.
+      this.deps.log(`${dataset}: abandoning unfinished ${cp.mode} pass ${cp.runId} for a ${mode} pass`);
+      await state.finishRun(cp.runId, dataset, {
+        finishedAt: now(),
+        status: "failed",
+        counts: {},
+        stats: { abandonedAtSegment: cp.done },
+      });
+      cp = undefined;
+    }
     if (cp) {
       this.deps.log(
         `${dataset}: resuming pass ${runId} at segment ${cp.done + 1} of ${cp.bounds.length + 1}`,

@@ -191,6 +191,30 @@ describe("serve passes", () => {
     expect(run!.stats["repairs.applied"]).toBe(2);
   });
 
+  it("abandons an unfinished pass of the other mode, closing its run as failed", async () => {
+    makeReplicas({ stale: [50, 950] });
+    const logs: string[] = [];
+    const first = await service(config("    intensity: 0.02\n"), logs);
+    const { runId: scanRun } = await first.api.trigger("items", "scan");
+    await waitFor("a checkpoint past segment 1", async () => {
+      const c = await first.state.getCheckpoint("items");
+      return c && c.done >= 1 ? c : undefined;
+    });
+    await first.stop();
+    services = services.filter((x) => x !== first);
+    const second = await service(config(), logs);
+    const { runId: repairRun } = await second.api.trigger("items", "repair");
+    await second.idle();
+    expect(repairRun).not.toBe(scanRun);
+    expect(logs.some((l) => l.includes(`abandoning unfinished scan pass ${scanRun} for a repair pass`))).toBe(
+      true,
+    );
+    const [abandoned] = await second.api.run(scanRun);
+    expect(abandoned).toMatchObject({ status: "failed" });
+    expect(abandoned!.stats.abandonedAtSegment).toBeGreaterThanOrEqual(1);
+    expect((await second.api.run(repairRun))[0]).toMatchObject({ status: "ok", counts: { stale: 2 } });
+  });
+
   it("scans without writing in scan mode, and a schedule runs passes on its own", async () => {
     makeReplicas({ stale: [3] });
     const s = await service(config("    mode: scan\n    schedule: 1h\n"));
