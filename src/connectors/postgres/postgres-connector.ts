@@ -292,7 +292,9 @@ export class PostgresConnector implements Connector {
       const q = listQuery(s, chunk);
       const width = s.keys.length;
       const pairs = await this.read("fingerprint stream failed", async (run) => {
-        const rows = await run(q.text, q.values, true);
+        // Not a named statement: after five runs PostgreSQL may switch to a generic plan, which cannot see
+        // the arrays' length and reads the whole table (seconds) instead of probing the index per range.
+        const rows = await run(q.text, q.values);
         this.stats.bytesRead += rowBytes(rows);
         return rows.map((row): KeyFingerprint => ({ key: s.codec.key(row), fingerprint: row[width]! }));
       });
