@@ -122,6 +122,9 @@ export async function runDemo(
       out(`  npx concord escalations resolve ${open[0].id} --pick primary -c ${cfg}`);
     out(`  npx concord audit show -c ${cfg} --key 77`);
     out(`  npx concord rollback -c ${cfg} --run <run id from audit show>`);
+    out(
+      `  CONCORD_TOKEN=<16+ characters> npx concord serve -c ${cfg}   # dashboard at http://127.0.0.1:7070/`,
+    );
     return verdict.ok ? EXIT.ok : EXIT.audit;
   } finally {
     await session.close();
