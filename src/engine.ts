@@ -215,7 +215,7 @@ export async function scanDataset(
   const rows: Record<string, { rows: number }> = {};
   for (const r of replicas) {
     rows[r.name] = {
-      rows: (options.range ? undefined : knownRows.get(r.name)) ?? (await r.connector.count(shape, range)),
+      rows: knownRows.get(r.name) ?? (await r.connector.count(shape, range)),
     };
   }
   const stats: ScanStats = {

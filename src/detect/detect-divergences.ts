@@ -30,12 +30,30 @@ export interface DetectOptions {
   /** Restrict detection to this range (default: the whole key space). */
   readonly range?: KeyRange;
   /**
-   * Told the exact row count of a replica whenever detection learns it as a by-product (an unordered
-   * replica is read whole), so callers need not count it again.
+   * Told the exact row count of a replica (within `range`) whenever detection learns it as a by-product
+   * (it counts ordered replicas first; an unordered replica is read whole), so callers need not count again.
    */
   readonly onReplicaRows?: (name: string, rows: number) => void;
+  /**
+   * Ask the replicas one after the other instead of all at once (default false): slower, but a store
+   * serving several replicas, or an application beside them, never sees more than one of Concord's
+   * queries at a time. `serve` uses it below full intensity.
+   */
+  readonly serial?: boolean;
   /** Told how many rows (of the largest replica) have been settled so far, and the total. */
   readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** `work` for every replica, in replica order: all at once, or one after the other when `serial`. */
+async function eachReplica<T>(
+  replicas: readonly DetectReplica[],
+  serial: boolean | undefined,
+  work: (r: DetectReplica) => Promise<T>,
+): Promise<T[]> {
+  if (!serial) return Promise.all(replicas.map(work));
+  const out: T[] = [];
+  for (const r of replicas) out.push(await work(r));
+  return out;
 }
 
 function rangesBetween(range: KeyRange, splits: readonly Key[]): KeyRange[] {
@@ -99,15 +117,14 @@ export async function* detectDivergences(
 
   const unordered = replicas.some((r) => r.connector.ordered === false);
   // An unordered replica is read whole anyway; exact counts would cost an extra pass over it.
-  const counts = await Promise.all(
-    replicas.map((r) =>
-      unordered && r.connector.estimateCount
-        ? r.connector.estimateCount(shape)
-        : r.connector.count(shape, whole),
-    ),
+  const counts = await eachReplica(replicas, options.serial, (r) =>
+    unordered && r.connector.estimateCount
+      ? r.connector.estimateCount(shape)
+      : r.connector.count(shape, whole),
   );
   const total = Math.max(0, ...counts);
-  if (!unordered && !options.range) {
+  // Exact counts of the range (the whole key space, or the segment asked for): callers need not count again.
+  if (!unordered) {
     for (const [i, r] of replicas.entries()) options.onReplicaRows?.(r.name, counts[i]!);
   }
   let done = 0;
@@ -188,7 +205,9 @@ export async function* detectDivergences(
 
   while (ranges.length > 0) {
     const current = ranges;
-    const sums: RangeChecksum[][] = await Promise.all(replicas.map((r) => checksum(r.connector, current)));
+    const sums: RangeChecksum[][] = await eachReplica(replicas, options.serial, (r) =>
+      checksum(r.connector, current),
+    );
     const leaves: KeyRange[] = [];
     const splits: { range: KeyRange; by: DetectReplica }[] = [];
     for (let i = 0; i < ranges.length; i++) {

@@ -385,7 +385,14 @@ export class DatasetRunner {
       await state.putCheckpoint(cp);
     }
     const totals = { ...emptyTotals(), ...(cp.totals as Partial<PassTotals>) };
-    const ctx: RunContext = { runId, state, now, command: `serve ${mode}` };
+    const ctx: RunContext = {
+      runId,
+      state,
+      now,
+      command: `serve ${mode}`,
+      // Below full intensity, gentleness over speed: one query at a time against the stores.
+      ...(this.ds.intensity < 1 ? { detect: { serial: true } } : {}),
+    };
     if (mode === "repair") {
       const settled = await recoverPending(dataset, replicas, resolved.shape, ctx);
       this.countRepairs(settled, totals);
