@@ -95,6 +95,43 @@ export function canaryKey(ds: DatasetConfig, shape: RecordShape): Key {
   });
 }
 
+/** Ranges between consecutive bounds: [null, b0), [b0, b1), …, [bn, null). */
+export function segmentsOf(bounds: readonly Key[]): KeyRange[] {
+  const out: KeyRange[] = [];
+  let lo: Key | null = null;
+  for (const b of bounds) {
+    out.push({ lo, hi: b });
+    lo = b;
+  }
+  out.push({ lo, hi: null });
+  return out;
+}
+
+/**
+ * Bounds that cut a dataset's key space into segments of about `rowsPerSegment` rows, split on its
+ * largest replica (none: one segment, also when a replica has no key order). Runs over large tables go
+ * segment by segment, so what they hold in memory is bounded by the segment, not the table.
+ */
+export async function segmentBounds(
+  replicas: readonly OpenReplica[],
+  shape: RecordShape,
+  rowsPerSegment: number,
+): Promise<Key[]> {
+  if (replicas.some((r) => r.connector.ordered === false)) return [];
+  let largest: OpenReplica | undefined;
+  let rows = 0;
+  for (const r of replicas) {
+    const n = (await r.connector.estimateCount?.(shape)) ?? (await r.connector.count(shape, FULL_RANGE));
+    if (n >= rows) {
+      rows = n;
+      largest = r;
+    }
+  }
+  const parts = Math.ceil(rows / rowsPerSegment);
+  if (!largest || parts <= 1) return [];
+  return largest.connector.splitRange(shape, FULL_RANGE, parts);
+}
+
 /** True when a divergence needs a write (everything except tolerated, in-flight and read-after-write). */
 export function isRepairable(d: { class: DivergenceClass }): boolean {
   return !BENIGN_CLASSES.has(d.class);

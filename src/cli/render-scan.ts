@@ -3,6 +3,19 @@ import { BENIGN_CLASSES, DIVERGENCE_CLASSES, type Divergence } from "../core/cla
 import { formatDuration } from "../core/duration.js";
 import { keyToJson } from "../core/model.js";
 import type { DatasetScan } from "../engine.js";
+import type { DatasetRun } from "./dataset-run.js";
+
+/** A readable report of a whole run over a dataset: its totals, and the first divergences it found. */
+export function renderRun(run: DatasetRun, limit = 20): string {
+  const view: DatasetScan = {
+    ...run.first,
+    replicas: run.replicas,
+    counts: run.counts,
+    stats: run.stats,
+    divergences: run.shownDivergences,
+  };
+  return renderScan(view, limit, run.divergenceCount);
+}
 
 /** One divergence as JSON: key values in key-column order, class, and per-replica presence/fingerprint/version. */
 export function divergenceJson(scan: DatasetScan, d: Divergence): Record<string, unknown> {
@@ -58,10 +71,10 @@ function table(rows: string[][]): string {
 }
 
 /** A readable report of one dataset's scan, listing at most `limit` divergences. */
-export function renderScan(scan: DatasetScan, limit = 20): string {
+export function renderScan(scan: DatasetScan, limit = 20, divergenceCount = scan.divergences.length): string {
   const lines: string[] = [];
   const replicaNames = Object.keys(scan.replicas);
-  const total = scan.divergences.length + scan.schema.length;
+  const total = divergenceCount + scan.schema.length;
   const rows = replicaNames
     .map((r) => `${r} ${scan.replicas[r]!.rows.toLocaleString("en-US")} rows`)
     .join(", ");
@@ -87,8 +100,7 @@ export function renderScan(scan: DatasetScan, limit = 20): string {
         d.columns.join(", "),
       ]);
     lines.push(table([header, ...body]));
-    if (scan.divergences.length > limit)
-      lines.push(`  … ${scan.divergences.length - limit} more (use --json for all)`);
+    if (divergenceCount > limit) lines.push(`  … ${divergenceCount - limit} more (use --json for all)`);
   }
   const s = scan.stats;
   lines.push(

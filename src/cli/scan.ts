@@ -1,8 +1,9 @@
 /** `concord scan`: detect and classify divergence; read-only for every replica. */
 import { type DatasetScan, isRepairable, scanDataset } from "../engine.js";
+import { type DatasetRun, runDataset, SpillDir, writeRunsJson } from "./dataset-run.js";
 import { EXIT } from "./errors.js";
 import { createProgress } from "./progress.js";
-import { datasetScanJson, renderScan } from "./render-scan.js";
+import { renderRun } from "./render-scan.js";
 import { type DataCommandOptions, newRunId, openSession, type Session } from "./session.js";
 
 /** True when a scan found anything that needs a write (schema divergence included). */
@@ -56,16 +57,19 @@ export async function runScan(
   stdout: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
   const session = await openSession(options, { readonly: true });
+  const spills = new SpillDir();
+  const progress = createProgress();
   try {
     const runId = newRunId();
-    const scans = await scanSession(session, runId, "scan");
-    if (options.json) {
-      stdout.write(`${JSON.stringify({ runId, datasets: scans.map(datasetScanJson) }, null, 2)}\n`);
-    } else {
-      stdout.write(`${scans.map((s) => renderScan(s)).join("\n\n")}\n`);
-    }
-    return scans.some(needsRepair) ? EXIT.diverged : EXIT.ok;
+    const runs: DatasetRun[] = [];
+    for (const ds of session.datasets)
+      runs.push(await runDataset(session, ds, runId, "scan", "scan", spills, { progress }));
+    if (options.json) await writeRunsJson(stdout, runId, runs, "scan");
+    else stdout.write(`${runs.map((r) => renderRun(r)).join("\n\n")}\n`);
+    return runs.some((r) => r.remains) ? EXIT.diverged : EXIT.ok;
   } finally {
+    progress.clear();
+    spills.dispose();
     await session.close();
   }
 }

@@ -7,7 +7,7 @@ import type { DatasetConfig, ServeConfig } from "../config/load-config.js";
 import type { Connector, TableDescription } from "../connectors/connector.js";
 import { openConnector } from "../connectors/open-connector.js";
 import { BENIGN_CLASSES } from "../core/classify.js";
-import { FULL_RANGE, type Key, type KeyRange, keyId } from "../core/model.js";
+import { type KeyRange, keyId } from "../core/model.js";
 import { type ResolvedShape, resolveShape } from "../detect/resolve-shape.js";
 import {
   canaryKey,
@@ -19,6 +19,8 @@ import {
   recoverPending,
   repairDataset,
   scanDataset,
+  segmentBounds,
+  segmentsOf,
 } from "../engine.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { newRunId } from "../run-id.js";
@@ -62,18 +64,6 @@ function add(into: Record<string, number>, from: Readonly<Record<string, number 
 
 function message(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
-}
-
-/** Ranges between consecutive bounds: [null, b0), [b0, b1), …, [bn, null). */
-export function segmentsOf(bounds: readonly Key[]): KeyRange[] {
-  const out: KeyRange[] = [];
-  let lo: Key | null = null;
-  for (const b of bounds) {
-    out.push({ lo, hi: b });
-    lo = b;
-  }
-  out.push({ lo, hi: null });
-  return out;
 }
 
 export class DatasetRunner {
@@ -325,25 +315,6 @@ export class DatasetRunner {
     return this.resolved;
   }
 
-  /** Segment bounds for a new pass: about `checkpointRows` rows each, split on the largest replica. */
-  private async bounds(replicas: readonly OpenReplica[], resolved: ResolvedShape): Promise<Key[]> {
-    if (replicas.some((r) => r.connector.ordered === false)) return [];
-    let largest: OpenReplica | undefined;
-    let rows = 0;
-    for (const r of replicas) {
-      const n =
-        (await r.connector.estimateCount?.(resolved.shape)) ??
-        (await r.connector.count(resolved.shape, FULL_RANGE));
-      if (n >= rows) {
-        rows = n;
-        largest = r;
-      }
-    }
-    const parts = Math.ceil(rows / this.ds.checkpointRows);
-    if (!largest || parts <= 1) return [];
-    return largest.connector.splitRange(resolved.shape, FULL_RANGE, parts);
-  }
-
   /** One pass (new or resumed). True when it covered the whole key space; false when stopped on the way. */
   private async pass(mode: PassMode, runId: string): Promise<boolean> {
     const { state, metrics, now } = this.deps;
@@ -370,7 +341,7 @@ export class DatasetRunner {
         `${dataset}: resuming pass ${runId} at segment ${cp.done + 1} of ${cp.bounds.length + 1}`,
       );
     } else {
-      const bounds = await this.bounds(replicas, resolved);
+      const bounds = await segmentBounds(replicas, resolved.shape, this.ds.checkpointRows);
       cp = {
         dataset,
         runId,

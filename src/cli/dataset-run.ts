@@ -1,0 +1,383 @@
+/**
+ * scan, plan and repair over one dataset, segment by segment: each segment is scanned, decided and (for
+ * repair) written before the next, and what the report needs is kept as totals, the first few entries, and
+ * JSON spilled to disk. Memory is bounded by the segment, not by the table or the number of divergences.
+ */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { DatasetConfig } from "../config/load-config.js";
+import type { TableDescription } from "../connectors/connector.js";
+import type { Divergence } from "../core/classify.js";
+import { type Decision, decisionSummary } from "../core/decide.js";
+import { keyToJson } from "../core/model.js";
+import { resolveShape } from "../detect/resolve-shape.js";
+import {
+  type DatasetScan,
+  type GuardTrip,
+  isRepairable,
+  planDataset,
+  recordPlan,
+  recoverPending,
+  repairDataset,
+  repairTasks,
+  type ScanStats,
+  scanDataset,
+  segmentBounds,
+  segmentsOf,
+} from "../engine.js";
+import type { RepairResult } from "../execute/execute-repairs.js";
+import type { Progress } from "./progress.js";
+import { divergenceJson } from "./render-scan.js";
+import type { Session } from "./session.js";
+
+/** scan: detect only; plan: + decide; repair: + write (unless dry-run). */
+export type RunMode = "scan" | "plan" | "repair" | "dry-run";
+
+/** How many divergences and decisions a readable report shows; the rest are counted. */
+const SHOWN = 25;
+
+/** JSON values appended one per line to a temporary file, read back in order. */
+export class JsonSpill {
+  private readonly fd: number;
+  private buffer: string[] = [];
+  count = 0;
+
+  constructor(private readonly path: string) {
+    this.fd = openSync(path, "w");
+  }
+
+  push(value: unknown): void {
+    this.buffer.push(JSON.stringify(value));
+    this.count++;
+    if (this.buffer.length >= 1000) this.flush();
+  }
+
+  private flush(): void {
+    if (this.buffer.length) writeSync(this.fd, `${this.buffer.join("\n")}\n`);
+    this.buffer = [];
+  }
+
+  /** Every value pushed, in order, one at a time. */
+  *values(): Iterable<unknown> {
+    this.flush();
+    // Read back in chunks so a large spill never sits in memory whole.
+    const fd = openSync(this.path, "r");
+    try {
+      const chunk = Buffer.alloc(1 << 20);
+      let rest = "";
+      let pos = 0;
+      for (;;) {
+        const n = readSync(fd, chunk, 0, chunk.length, pos);
+        if (n === 0) break;
+        pos += n;
+        const text = rest + chunk.toString("utf8", 0, n);
+        const lines = text.split("\n");
+        rest = lines.pop()!;
+        for (const line of lines) if (line) yield JSON.parse(line);
+      }
+      if (rest) yield JSON.parse(rest);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** What a run over one dataset found and did: totals, the first entries, and the full lists spilled. */
+export interface DatasetRun {
+  readonly name: string;
+  /** The first segment's scan (shape, schema issues and notes are the same for every segment). */
+  readonly first: DatasetScan;
+  readonly replicas: Record<string, { rows: number }>;
+  readonly counts: Record<string, number>;
+  readonly stats: ScanStats;
+  readonly segments: number;
+  /** The first divergences and decisions, for a readable report; `divergenceCount` / `decisionCount` count all. */
+  readonly shownDivergences: Divergence[];
+  readonly shownDecisions: Decision[];
+  divergenceCount: number;
+  decisionCount: number;
+  /** Write tasks planned (repair and dry-run). */
+  plannedWrites: number;
+  guard?: GuardTrip | undefined;
+  readonly summary: Record<string, number>;
+  readonly recovered: RepairResult[];
+  /** True when something remains for a person or a later run (repair), or anything needs a write (scan, plan). */
+  remains: boolean;
+  /** The JSON of every divergence, decision and repair (or planned write), in order. */
+  readonly spill: { divergences: JsonSpill; decisions: JsonSpill; repairs: JsonSpill };
+}
+
+function emptySummary(): Record<string, number> {
+  return { applied: 0, noop: 0, superseded: 0, failed: 0, escalated: 0, waiting: 0, ignored: 0 };
+}
+
+function decisionJson(scan: DatasetScan, d: Decision): Record<string, unknown> {
+  return { key: keyToJson(scan.shape.key, d.key), class: d.class, ...decisionSummary(d) };
+}
+
+/** Temporary files of a whole command's runs, removed by `dispose`. */
+export class SpillDir {
+  private dir: string | undefined;
+  private readonly open: JsonSpill[] = [];
+
+  spill(): JsonSpill {
+    this.dir ??= mkdtempSync(join(tmpdir(), "concord-run-"));
+    const s = new JsonSpill(join(this.dir, `${this.open.length}.jsonl`));
+    this.open.push(s);
+    return s;
+  }
+
+  dispose(): void {
+    for (const s of this.open.splice(0)) s.close();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+  }
+}
+
+/**
+ * Runs `mode` over one dataset of an open session as one run (`runId`), segment by segment
+ * (`checkpointRows` rows each). A tripped blast-radius guard stops all writing for the rest of the run.
+ * Repair settles what an interrupted run left pending first, and stops between write batches once
+ * `signal` aborts.
+ */
+export async function runDataset(
+  session: Session,
+  ds: DatasetConfig,
+  runId: string,
+  command: string,
+  mode: RunMode,
+  spills: SpillDir,
+  options: { progress?: Progress; signal?: AbortSignal } = {},
+): Promise<DatasetRun> {
+  const replicas = await session.replicas(ds);
+  const ctx = { runId, state: session.state, now: Date.now, command };
+  const spill = { divergences: spills.spill(), decisions: spills.spill(), repairs: spills.spill() };
+  await session.state.beginRun({ id: runId, dataset: ds.name, command, startedAt: Date.now() });
+  try {
+    const writes = mode === "repair";
+    const descriptions = new Map<string, TableDescription>();
+    for (const r of replicas) descriptions.set(r.name, await r.connector.describe());
+    const shape = resolveShape(ds, descriptions).shape;
+    const ranges = segmentsOf(await segmentBounds(replicas, shape, ds.checkpointRows));
+    const recovered = writes ? await recoverPending(ds.name, replicas, shape, ctx) : [];
+
+    let run: DatasetRun | undefined;
+    for (const [i, range] of ranges.entries()) {
+      const label = ranges.length > 1 ? `${ds.name} ${i + 1}/${ranges.length}` : ds.name;
+      const scan = await scanDataset(
+        ds,
+        replicas,
+        {
+          ...ctx,
+          ...(options.progress
+            ? {
+                onProgress: (_: string, done: number, total: number) =>
+                  options.progress!.update(label, done, total),
+              }
+            : {}),
+        },
+        ranges.length > 1 ? { range } : {},
+      );
+      run ??= {
+        name: ds.name,
+        first: scan,
+        replicas: Object.fromEntries(Object.keys(scan.replicas).map((r) => [r, { rows: 0 }])),
+        counts: scan.counts.schema ? { schema: scan.counts.schema } : {},
+        stats: { durationMs: 0, rowsRead: 0, rowsScanned: 0, bytesRead: 0, queries: 0 },
+        segments: ranges.length,
+        shownDivergences: [],
+        shownDecisions: [],
+        divergenceCount: 0,
+        decisionCount: 0,
+        plannedWrites: 0,
+        summary: emptySummary(),
+        recovered,
+        remains: scan.schema.length > 0,
+        spill,
+      };
+      for (const [r, { rows }] of Object.entries(scan.replicas)) run.replicas[r]!.rows += rows;
+      for (const [cls, n] of Object.entries(scan.counts))
+        if (cls !== "schema") run.counts[cls] = (run.counts[cls] ?? 0) + (n ?? 0);
+      for (const k of Object.keys(run.stats) as (keyof ScanStats)[]) run.stats[k] += scan.stats[k];
+      for (const d of scan.divergences) {
+        spill.divergences.push(divergenceJson(scan, d));
+        if (run.shownDivergences.length < SHOWN) run.shownDivergences.push(d);
+      }
+      run.divergenceCount += scan.divergences.length;
+      if (mode === "scan") {
+        run.remains ||= scan.divergences.some(isRepairable);
+        continue;
+      }
+
+      const plan = planDataset(ds, scan);
+      for (const d of plan.decisions) {
+        spill.decisions.push(decisionJson(scan, d));
+        if (run.shownDecisions.length < SHOWN) run.shownDecisions.push(d);
+        if (d.action === "escalate") run.summary.escalated!++;
+        else if (d.action === "wait") run.summary.waiting!++;
+        else if (d.action === "ignore") run.summary.ignored!++;
+      }
+      run.decisionCount += plan.decisions.length;
+      if (plan.guard && !run.guard) {
+        run.guard = plan.guard;
+        run.summary.escalated!++;
+      }
+      if (mode === "plan") {
+        run.remains ||= scan.divergences.some(isRepairable);
+        continue;
+      }
+      const tasks = run.guard ? [] : repairTasks(plan);
+      run.plannedWrites += tasks.length;
+      if (!writes) {
+        for (const t of tasks)
+          spill.repairs.push({
+            id: t.id,
+            key: keyToJson(scan.shape.key, t.key),
+            target: t.target,
+            outcome: "planned",
+          });
+        run.remains ||= scan.divergences.some(isRepairable);
+        continue;
+      }
+      // After a guard trip nothing more is written or recorded: the escalation says why.
+      if (run.guard && plan.guard !== run.guard) {
+        run.remains = true;
+        continue;
+      }
+      // Ctrl-C: the segments not reached are neither recorded nor written; the next run takes them.
+      if (options.signal?.aborted) {
+        run.remains ||= scan.divergences.some(isRepairable);
+        continue;
+      }
+      await recordPlan(plan, ctx);
+      const results = await repairDataset(plan, replicas, ctx, { signal: options.signal });
+      for (const r of results) {
+        run.summary[r.outcome] = (run.summary[r.outcome] ?? 0) + 1;
+        spill.repairs.push({
+          id: r.id,
+          key: keyToJson(scan.shape.key, r.key),
+          target: r.target,
+          outcome: r.outcome,
+          ...(r.error ? { error: r.error } : {}),
+        });
+      }
+      run.remains ||=
+        !!plan.guard ||
+        scan.schema.length > 0 ||
+        plan.decisions.some((d) => d.action === "escalate") ||
+        results.some((r) => r.outcome === "superseded" || r.outcome === "failed") ||
+        !!options.signal?.aborted;
+    }
+    if (run!.first.schema.length) run!.summary.escalated! += run!.first.schema.length;
+    options.progress?.clear();
+    await session.state.finishRun(runId, ds.name, {
+      finishedAt: Date.now(),
+      status: run!.remains ? "diverged" : "ok",
+      counts: run!.counts,
+      stats: { ...run!.stats },
+    });
+    return run!;
+  } catch (err) {
+    options.progress?.clear();
+    await session.state.finishRun(runId, ds.name, {
+      finishedAt: Date.now(),
+      status: "failed",
+      counts: {},
+      stats: {},
+    });
+    throw err;
+  }
+}
+
+/** Writes text to a stream, waiting for it to drain when its buffer is full. */
+async function put(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  if (!stream.write(text)) await new Promise<void>((resolve) => stream.once("drain", () => resolve()));
+}
+
+/**
+ * Writes `doc` as `JSON.stringify(doc, null, 2)` would, except that every member whose value is an
+ * iterable in `arrays` (keyed by a marker string standing in `doc`) is streamed element by element.
+ */
+export async function writeJson(
+  stream: NodeJS.WritableStream,
+  doc: unknown,
+  arrays: ReadonlyMap<string, Iterable<unknown>>,
+): Promise<void> {
+  const text = JSON.stringify(doc, null, 2);
+  let from = 0;
+  for (const m of text.matchAll(/^( *)(.*)"(@@spill:\d+@@)"(,?)$/gm)) {
+    const [line, indent, head, marker, comma] = m as unknown as [string, string, string, string, string];
+    await put(stream, text.slice(from, m.index));
+    from = m.index + line.length;
+    const items = arrays.get(marker) ?? [];
+    let first = true;
+    let out = `${indent}${head}[`;
+    for (const item of items) {
+      out += `${first ? "" : ","}\n${JSON.stringify(item, null, 2).replace(/^/gm, `${indent}  `)}`;
+      first = false;
+      if (out.length > 1 << 16) {
+        await put(stream, out);
+        out = "";
+      }
+    }
+    out += first ? `]${comma}` : `\n${indent}]${comma}`;
+    await put(stream, out);
+  }
+  await put(stream, `${text.slice(from)}\n`);
+}
+
+/**
+ * The `--json` document of scan, plan or repair over several runs (one per dataset), streamed: the lists
+ * come from the spills. Same shape as DESIGN.md's: `plan` adds decisions (and guard), `repair` adds
+ * repairs, summary and, when it settled an interrupted run's repairs, recovered.
+ */
+export async function writeRunsJson(
+  stream: NodeJS.WritableStream,
+  runId: string,
+  runs: readonly DatasetRun[],
+  mode: RunMode,
+): Promise<void> {
+  const arrays = new Map<string, Iterable<unknown>>();
+  const marker = (items: Iterable<unknown>) => {
+    const m = `@@spill:${arrays.size}@@`;
+    arrays.set(m, items);
+    return m;
+  };
+  const datasets = runs.map((run) => {
+    const scan = run.first;
+    const schema = scan.schema.map((s) => ({ key: [], class: "schema", column: s.column, detail: s.detail }));
+    const doc: Record<string, unknown> = {
+      name: run.name,
+      replicas: run.replicas,
+      divergences: marker(chain(schema, run.spill.divergences.values())),
+      counts: run.counts,
+      stats: run.stats,
+      ...(scan.notes.length ? { notes: scan.notes } : {}),
+    };
+    if (mode === "scan") return doc;
+    doc.decisions = marker(run.spill.decisions.values());
+    if (run.guard) doc.guard = run.guard;
+    if (mode === "plan") return doc;
+    doc.repairs = marker(run.spill.repairs.values());
+    doc.summary = run.summary;
+    if (run.recovered.length)
+      doc.recovered = run.recovered.map((r) => ({
+        id: r.id,
+        key: keyToJson(scan.shape.key, r.key),
+        target: r.target,
+        outcome: r.outcome,
+        ...(r.error ? { error: r.error } : {}),
+      }));
+    return doc;
+  });
+  await writeJson(stream, { runId, datasets }, arrays);
+}
+
+function* chain<T>(...parts: Iterable<T>[]): Iterable<T> {
+  for (const p of parts) yield* p;
+}
