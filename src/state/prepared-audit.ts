@@ -1,10 +1,32 @@
 /** Audit events encoded as both state stores keep them: the canonical text that is hashed, and that is stored. */
-import { type AuditEntryContent, canonicalJson } from "../core/audit-chain.js";
+import { type AuditEntry, type AuditEntryContent, canonicalJson } from "../core/audit-chain.js";
 
-/** An event ready to append: its content as it will read back, and the canonical JSON text of its data. */
+/** An event ready to append: its content as it will read back (but `data`), and the canonical JSON text of its data. */
 export interface PreparedAudit {
-  readonly content: Omit<AuditEntryContent, "seq">;
+  readonly content: Omit<AuditEntryContent, "seq" | "data">;
   readonly dataJson: string;
+}
+
+/**
+ * The entry as stored. Its `data` (the JSON form of what was given, as `readAudit` returns it) is parsed
+ * from the stored text when first read: appenders rarely look at it.
+ */
+export function storedEntry(p: PreparedAudit, seq: number, prevHash: string, hash: string): AuditEntry {
+  const entry = { seq, ...p.content, prevHash, hash } as AuditEntry;
+  let data: unknown;
+  let parsed = false;
+  Object.defineProperty(entry, "data", {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (!parsed) {
+        data = JSON.parse(p.dataJson);
+        parsed = true;
+      }
+      return data;
+    },
+  });
+  return entry;
 }
 
 /**
@@ -23,13 +45,12 @@ export function storedText<T extends string | null>(text: T): T {
 export function prepareAudit(events: readonly Omit<AuditEntryContent, "seq">[]): PreparedAudit[] {
   return events.map((e) => {
     const dataJson = canonicalJson(e.data);
-    const content: Omit<AuditEntryContent, "seq"> = {
+    const content: Omit<AuditEntryContent, "seq" | "data"> = {
       ts: e.ts,
       runId: storedText(e.runId),
       type: storedText(e.type),
       dataset: storedText(e.dataset),
       key: storedText(e.key),
-      data: JSON.parse(dataJson),
     };
     return { content, dataJson };
   });

@@ -9,7 +9,7 @@ import {
 } from "../../core/audit-chain.js";
 import { type Key, keyId } from "../../core/model.js";
 import { compareVersions, type Version } from "../../core/version.js";
-import { type PreparedAudit, prepareAudit, storedText } from "../prepared-audit.js";
+import { type PreparedAudit, prepareAudit, storedEntry, storedText } from "../prepared-audit.js";
 import {
   type Checkpoint,
   type Escalation,
@@ -452,12 +452,13 @@ export class PostgresStateStore implements StateStore {
     );
     let seq = rows[0] ? Number(rows[0].seq) : 0;
     let prevHash = rows[0]?.hash ?? GENESIS_HASH;
-    const entries = prepared.map(({ content, dataJson }): AuditInsert => {
+    const entries = prepared.map((p): AuditInsert => {
       seq++;
-      const hash = hashAuditEntry(prevHash, { ...content, seq }, dataJson);
-      const entry: AuditEntry = { seq, ...content, prevHash, hash };
+      // The data is hashed as its stored text (dataJson), never re-encoded.
+      const hash = hashAuditEntry(prevHash, { ...p.content, seq, data: undefined }, p.dataJson);
+      const entry = storedEntry(p, seq, prevHash, hash);
       prevHash = hash;
-      return { entry, dataJson };
+      return { entry, dataJson: p.dataJson };
     });
     for (const batch of chunks(entries, BATCH_ROWS))
       await c.query(

@@ -12,7 +12,7 @@ import {
 import type { DivergenceClass } from "../../core/classify.js";
 import { type Key, keyId } from "../../core/model.js";
 import { compareVersions, type Version } from "../../core/version.js";
-import { type PreparedAudit, prepareAudit } from "../prepared-audit.js";
+import { type PreparedAudit, prepareAudit, storedEntry } from "../prepared-audit.js";
 import {
   type Checkpoint,
   type Escalation,
@@ -368,9 +368,11 @@ export class SqliteStateStore implements StateStore {
     this.db.transaction(() => {
       for (const o of observed) {
         const id = keyId(o.key);
-        const prev = get.pluck().get(dataset, id, o.replica) as string | undefined;
         // Keep the highest version ever seen: a replica that later goes below it has regressed.
-        if (!options.overwrite && prev && compareVersions(o.version, JSON.parse(prev)) === "before") continue;
+        if (!options.overwrite) {
+          const prev = get.pluck().get(dataset, id, o.replica) as string | undefined;
+          if (prev && compareVersions(o.version, JSON.parse(prev)) === "before") continue;
+        }
         put.run(dataset, id, o.replica, JSON.stringify(o.version));
       }
     })();
@@ -534,11 +536,13 @@ export class SqliteStateStore implements StateStore {
     );
     let seq = tail?.seq ?? 0;
     let prevHash = tail?.hash ?? GENESIS_HASH;
-    return prepared.map(({ content: c, dataJson }) => {
+    return prepared.map((p) => {
+      const { content: c, dataJson } = p;
       seq++;
-      const hash = hashAuditEntry(prevHash, { ...c, seq }, dataJson);
+      // The data is hashed as its stored text (dataJson), never re-encoded.
+      const hash = hashAuditEntry(prevHash, { ...c, seq, data: undefined }, dataJson);
       insert.run(seq, c.ts, c.runId, c.type, c.dataset, c.key, dataJson, prevHash, hash);
-      const entry: AuditEntry = { seq, ...c, prevHash, hash };
+      const entry = storedEntry(p, seq, prevHash, hash);
       prevHash = hash;
       return entry;
     });
