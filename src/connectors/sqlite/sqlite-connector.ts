@@ -1,7 +1,7 @@
 /** SQLite connector (better-sqlite3): range checksums pushed down through registered functions. Only this folder imports the driver. */
 import Database from "better-sqlite3";
 import type { CanonicalValue, ColumnType } from "../../core/canonical.js";
-import { ChecksumAccumulator, type RangeChecksum } from "../../core/fingerprint.js";
+import { ChecksumAccumulator, fingerprintRow, type RangeChecksum } from "../../core/fingerprint.js";
 import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../../core/model.js";
 import { RowCodec } from "../../core/row-codec.js";
 import {
@@ -419,7 +419,8 @@ export class SqliteConnector implements Connector {
           .safeIntegers(true)
           .get(...keyParams) as unknown[] | undefined;
         const current = row ? s.codec.record(row).fingerprint : null;
-        const next = w.next ? s.codec.record([...w.key, ...w.next]).fingerprint : null;
+        // `next` is canonical already: its fingerprint needs no decoding.
+        const next = w.next ? fingerprintRow(w.key, w.next) : null;
         if (current === next) return "noop";
         if (current !== w.expected) return "superseded";
         const values = w.next
