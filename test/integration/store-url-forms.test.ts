@@ -61,6 +61,23 @@ describe.skipIf(!mysqlUp)("mysql: ?socket=PATH", () => {
     }
   });
 
+  it("writes (deletes included) to a database-qualified table when the URL names no database", async () => {
+    const u = new URL(db.url);
+    u.pathname = "/";
+    const c = openMysqlConnector(u.toString(), `${db.name}.items`, { label: "ds.qualified" });
+    try {
+      const [one] = await c.fetchRecords(SHAPE, [["1"]]);
+      expect(await c.applyWrites(SHAPE, [{ key: ["1"], expected: one!.fingerprint, next: null }])).toEqual([
+        "applied",
+      ]);
+      expect(await c.count(SHAPE, FULL)).toBe(2);
+      expect(await c.applyWrites(SHAPE, [{ key: ["1"], expected: null, next: ["a"] }])).toEqual(["applied"]);
+      expect(await c.count(SHAPE, FULL)).toBe(3);
+    } finally {
+      await c.close();
+    }
+  });
+
   it("still reports an unreachable socket as one line naming the replica", async () => {
     const c = openMysqlConnector("mysql://root@localhost/test?socket=/nonexistent/mysqld.sock", "items", {
       label: "ds.nosock",

@@ -428,7 +428,10 @@ export function openMysqlConnector(
       : { host: u.hostname || "127.0.0.1", port: u.port ? Number(u.port) : 3306 }),
     user: decodeURIComponent(u.username || "root"),
     password: decodeURIComponent(u.password),
-    database: decodeURIComponent(u.pathname.replace(/^\//, "")) || undefined,
+    // A qualified table's database is the default when the URL names none: MariaDB resolves a multi-table
+    // DELETE's alias (the conditional write's) in the default database and refuses without one.
+    database:
+      decodeURIComponent(u.pathname.replace(/^\//, "")) || /^`?([^`.]+)`?\./.exec(table)?.[1] || undefined,
     charset: "UTF8MB4_UNICODE_CI",
     connectionLimit: options.poolSize ?? 4,
     connectTimeout: param("connectTimeout") ?? options.connectTimeoutMs ?? 10_000,
