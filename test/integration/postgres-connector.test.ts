@@ -210,6 +210,20 @@ describe.skipIf(!available)("PostgresConnector: errors, retries and modes", () =
     await c.close();
   });
 
+  it("estimates rows from the planner's statistics, and counts a table never analyzed", async () => {
+    await db.admin.query(`CREATE TABLE ${db.table("fresh")} (id bigint PRIMARY KEY, payload text)`);
+    await db.admin.query(`INSERT INTO ${db.table("fresh")} SELECT i, 'x' FROM generate_series(1, 37) i`);
+    const c = openPostgresConnector(POSTGRES.url, db.table("fresh"), { label: "ds.pg", readonly: true });
+    try {
+      expect(await c.estimateCount(SHAPE)).toBe(37);
+      await db.admin.query(`INSERT INTO ${db.table("fresh")} SELECT i, 'x' FROM generate_series(38, 50) i`);
+      await db.admin.query(`ANALYZE ${db.table("fresh")}`);
+      expect(await c.estimateCount(SHAPE)).toBe(50);
+    } finally {
+      await c.close();
+    }
+  });
+
   it("works over a single Client, one transaction at a time", async () => {
     const client = new pg.Client(POSTGRES.url);
     await client.connect();

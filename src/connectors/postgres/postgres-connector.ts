@@ -188,6 +188,22 @@ export class PostgresConnector implements Connector {
     });
   }
 
+  /**
+   * The planner's row estimate (`pg_class.reltuples`, kept by VACUUM and ANALYZE): no pass over the table.
+   * The exact count when the table has never been analyzed.
+   */
+  async estimateCount(shape: RecordShape): Promise<number> {
+    const estimate = await this.read("row estimate failed", async (run) => {
+      const rows = await run(
+        `SELECT c.reltuples::bigint::text FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass`,
+        [this.table],
+        true,
+      );
+      return Number(rows[0]?.[0] ?? -1);
+    });
+    return estimate >= 0 ? estimate : this.count(shape, { lo: null, hi: null });
+  }
+
   async checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
     const out: RangeChecksum[] = ranges.map(() => ({ count: 0, xor: ZERO }));
     if (ranges.length === 0) return out;
