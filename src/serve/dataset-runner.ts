@@ -401,6 +401,7 @@ export class DatasetRunner {
     add(totals.counts, scan.counts);
     add(totals.stats, {
       rowsRead: scan.stats.rowsRead,
+      rowsScanned: scan.stats.rowsScanned,
       bytesRead: scan.stats.bytesRead,
       queries: scan.stats.queries,
     });
