@@ -184,9 +184,14 @@ export async function* detectDivergences(
   if (total === 0) return;
   const reference = replicas[counts.indexOf(total)]!;
   const segments = Math.min(maxSegments, Math.max(1, Math.ceil(total / segmentRows)));
+  // A bounded integer-key range (a segment of a larger run) is cut by arithmetic; otherwise the store
+  // finds split points among its rows.
   let ranges = rangesBetween(
     whole,
-    segments > 1 ? await reference.connector.splitRange(shape, whole, segments) : [],
+    segments > 1
+      ? (integerSplit(shape, whole, segments) ??
+          (await reference.connector.splitRange(shape, whole, segments)))
+      : [],
   );
 
   // Replicas in the same kind of store can compare a cheaper store-native row hash; keys are still listed
