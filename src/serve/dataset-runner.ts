@@ -398,7 +398,10 @@ export class DatasetRunner {
     const dataset = this.ds.name;
     const replicas = await this.open();
     const scan = await scanDataset(this.ds, replicas, ctx, { range });
-    add(totals.counts, scan.counts);
+    // Every segment reports the same schema issues: they count once per pass, not once per segment.
+    const { schema, ...classes } = scan.counts;
+    add(totals.counts, classes);
+    if (schema) totals.counts.schema = schema;
     add(totals.stats, {
       rowsRead: scan.stats.rowsRead,
       rowsScanned: scan.stats.rowsScanned,
@@ -418,7 +421,7 @@ export class DatasetRunner {
     await recordPlan(plan, ctx);
     for (const d of escalated) metrics.escalations.inc({ dataset, class: d.class });
     if (plan.guard) metrics.escalations.inc({ dataset, class: "guard" });
-    totals.escalated += escalated.length + scan.schema.length + (plan.guard ? 1 : 0);
+    totals.escalated += escalated.length + (plan.guard ? 1 : 0);
     const results = await repairDataset(plan, replicas, ctx, {
       signal: this.abort.signal,
       onRetry: (replica) => metrics.retries.inc({ dataset, replica }),
@@ -495,7 +498,7 @@ export class DatasetRunner {
     const finishedAt = now();
     const stats: Record<string, number> = { ...totals.stats, durationMs: finishedAt - cp.startedAt };
     for (const [k, n] of Object.entries(totals.repairs)) stats[`repairs.${k}`] = n;
-    stats.escalated = totals.escalated;
+    stats.escalated = totals.escalated + (totals.counts.schema ?? 0);
     await state.finishRun(cp.runId, dataset, {
       finishedAt,
       status: totals.remaining > 0 ? "diverged" : "ok",

@@ -143,6 +143,19 @@ describe("serve passes", () => {
     expect(history.summary.repairSuccessRate).toBe(1);
   });
 
+  it("counts a schema difference once per pass, not once per segment", async () => {
+    makeReplicas();
+    const a = new Database(join(dir, "a.db"));
+    a.exec("ALTER TABLE items ADD COLUMN extra TEXT");
+    a.close();
+    const s = await service(config());
+    const { runId } = await s.api.trigger("items", "repair");
+    await s.idle();
+    const [run] = await s.api.run(runId);
+    expect(run).toMatchObject({ status: "diverged", counts: { schema: 1 } });
+    expect(run!.stats.escalated).toBe(1);
+  });
+
   it("never runs two passes of a dataset at once", async () => {
     makeReplicas({ stale: [1] });
     const s = await service(config("    intensity: 0.05\n"));
