@@ -41,6 +41,7 @@ const SHOWN = 25;
 export class JsonSpill {
   private readonly fd: number;
   private buffer: string[] = [];
+  /** How many values were pushed. */
   count = 0;
 
   constructor(private readonly path: string) {
@@ -95,12 +96,9 @@ export interface DatasetRun {
   readonly replicas: Record<string, { rows: number }>;
   readonly counts: Record<string, number>;
   readonly stats: ScanStats;
-  readonly segments: number;
-  /** The first divergences and decisions, for a readable report; `divergenceCount` / `decisionCount` count all. */
+  /** The first divergences and decisions, for a readable report; the spills count all of them. */
   readonly shownDivergences: Divergence[];
   readonly shownDecisions: Decision[];
-  divergenceCount: number;
-  decisionCount: number;
   /** Write tasks planned (repair and dry-run). */
   plannedWrites: number;
   guard?: GuardTrip | undefined;
@@ -189,11 +187,8 @@ export async function runDataset(
         replicas: Object.fromEntries(Object.keys(scan.replicas).map((r) => [r, { rows: 0 }])),
         counts: scan.counts.schema ? { schema: scan.counts.schema } : {},
         stats: { durationMs: 0, rowsRead: 0, rowsScanned: 0, bytesRead: 0, queries: 0 },
-        segments: ranges.length,
         shownDivergences: [],
         shownDecisions: [],
-        divergenceCount: 0,
-        decisionCount: 0,
         plannedWrites: 0,
         summary: emptySummary(),
         recovered,
@@ -208,9 +203,10 @@ export async function runDataset(
         spill.divergences.push(divergenceJson(scan, d));
         if (run.shownDivergences.length < SHOWN) run.shownDivergences.push(d);
       }
-      run.divergenceCount += scan.divergences.length;
+      // What scan, plan and a dry run leave to do: anything that needs a write.
+      const needsWrite = scan.divergences.some(isRepairable);
       if (mode === "scan") {
-        run.remains ||= scan.divergences.some(isRepairable);
+        run.remains ||= needsWrite;
         continue;
       }
 
@@ -222,13 +218,12 @@ export async function runDataset(
         else if (d.action === "wait") run.summary.waiting!++;
         else if (d.action === "ignore") run.summary.ignored!++;
       }
-      run.decisionCount += plan.decisions.length;
       if (plan.guard && !run.guard) {
         run.guard = plan.guard;
         run.summary.escalated!++;
       }
       if (mode === "plan") {
-        run.remains ||= scan.divergences.some(isRepairable);
+        run.remains ||= needsWrite;
         continue;
       }
       const tasks = run.guard ? [] : repairTasks(plan);
@@ -241,7 +236,7 @@ export async function runDataset(
             target: t.target,
             outcome: "planned",
           });
-        run.remains ||= scan.divergences.some(isRepairable);
+        run.remains ||= needsWrite;
         continue;
       }
       // After a guard trip nothing more is written or recorded: the escalation says why.
@@ -251,7 +246,7 @@ export async function runDataset(
       }
       // Ctrl-C: the segments not reached are neither recorded nor written; the next run takes them.
       if (options.signal?.aborted) {
-        run.remains ||= scan.divergences.some(isRepairable);
+        run.remains ||= needsWrite;
         continue;
       }
       await recordPlan(plan, ctx);

@@ -22,8 +22,8 @@ function renderDecisions(run: DatasetRun): string {
       const flow = d.targets.length ? ` ${d.source ?? "merge"} → ${d.targets.join(", ")}` : "";
       lines.push(`    ${key}  ${d.action}${flow}  [${d.rule}] ${d.reason}`);
     }
-    if (run.decisionCount > run.shownDecisions.length)
-      lines.push(`    … ${run.decisionCount - run.shownDecisions.length} more (use --json for all)`);
+    if (run.spill.decisions.count > run.shownDecisions.length)
+      lines.push(`    … ${run.spill.decisions.count - run.shownDecisions.length} more (use --json for all)`);
   }
   return lines.join("\n");
 }

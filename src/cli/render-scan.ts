@@ -14,7 +14,7 @@ export function renderRun(run: DatasetRun, limit = 20): string {
     stats: run.stats,
     divergences: run.shownDivergences,
   };
-  return renderScan(view, limit, run.divergenceCount);
+  return renderScan(view, limit, run.spill.divergences.count);
 }
 
 /** One divergence as JSON: key values in key-column order, class, and per-replica presence/fingerprint/version. */
