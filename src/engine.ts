@@ -81,6 +81,16 @@ export interface OpenReplica {
 
 const FETCH_BATCH = 500;
 
+/** Describes every replica and resolves the dataset's shape from what they hold (schema issues included). */
+export async function describeDataset(
+  ds: DatasetConfig,
+  replicas: readonly OpenReplica[],
+): Promise<ResolvedShape> {
+  const descriptions = new Map<string, TableDescription>();
+  for (const r of replicas) descriptions.set(r.name, await r.connector.describe());
+  return resolveShape(ds, descriptions);
+}
+
 /** The canonical key of a dataset's probe canary (`probe.key` in the key columns' types). */
 export function canaryKey(ds: DatasetConfig, shape: RecordShape): Key {
   const given = ds.probe?.key ?? [];
@@ -185,15 +195,17 @@ export async function scanDataset(
   ds: DatasetConfig,
   replicas: readonly OpenReplica[],
   ctx: RunContext,
-  options: { readonly range?: KeyRange } = {},
+  options: {
+    readonly range?: KeyRange;
+    /** The shape resolved for this run already (segments of one run share it): no describing again. */
+    readonly resolved?: ResolvedShape;
+  } = {},
 ): Promise<DatasetScan> {
   const started = ctx.now();
   const range = options.range ?? FULL_RANGE;
   // Connector stats accumulate over the connector's life: this scan reports what it added.
   const before = new Map(replicas.map((r) => [r.name, { ...r.connector.stats }]));
-  const descriptions = new Map<string, TableDescription>();
-  for (const r of replicas) descriptions.set(r.name, await r.connector.describe());
-  const resolved = resolveShape(ds, descriptions);
+  const resolved = options.resolved ?? (await describeDataset(ds, replicas));
   const { shape } = resolved;
   // The probe's canary record is not user data: never compared, never repaired.
   const canary = ds.probe ? keyId(canaryKey(ds, shape)) : undefined;

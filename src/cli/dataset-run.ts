@@ -7,13 +7,12 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DatasetConfig } from "../config/load-config.js";
-import type { TableDescription } from "../connectors/connector.js";
 import type { Divergence } from "../core/classify.js";
 import { type Decision, decisionSummary } from "../core/decide.js";
 import { keyToJson } from "../core/model.js";
-import { resolveShape } from "../detect/resolve-shape.js";
 import {
   type DatasetScan,
+  describeDataset,
   type GuardTrip,
   isRepairable,
   planDataset,
@@ -158,9 +157,8 @@ export async function runDataset(
   await session.state.beginRun({ id: runId, dataset: ds.name, command, startedAt: Date.now() });
   try {
     const writes = mode === "repair";
-    const descriptions = new Map<string, TableDescription>();
-    for (const r of replicas) descriptions.set(r.name, await r.connector.describe());
-    const shape = resolveShape(ds, descriptions).shape;
+    const resolved = await describeDataset(ds, replicas);
+    const { shape } = resolved;
     const ranges = segmentsOf(await segmentBounds(replicas, shape, ds.checkpointRows));
     const recovered = writes ? await recoverPending(ds.name, replicas, shape, ctx) : [];
 
@@ -179,7 +177,7 @@ export async function runDataset(
               }
             : {}),
         },
-        ranges.length > 1 ? { range } : {},
+        ranges.length > 1 ? { range, resolved } : { resolved },
       );
       run ??= {
         name: ds.name,

@@ -4,13 +4,14 @@
  * or failing replica; never runs two passes at once. Also runs the dataset's convergence probe.
  */
 import type { DatasetConfig, ServeConfig } from "../config/load-config.js";
-import type { Connector, TableDescription } from "../connectors/connector.js";
+import type { Connector } from "../connectors/connector.js";
 import { openConnector } from "../connectors/open-connector.js";
 import { BENIGN_CLASSES } from "../core/classify.js";
 import { type KeyRange, keyId } from "../core/model.js";
-import { type ResolvedShape, resolveShape } from "../detect/resolve-shape.js";
+import type { ResolvedShape } from "../detect/resolve-shape.js";
 import {
   canaryKey,
+  describeDataset,
   isRepairable,
   type OpenReplica,
   planDataset,
@@ -308,11 +309,9 @@ export class DatasetRunner {
   }
 
   private async shape(replicas: readonly OpenReplica[]): Promise<ResolvedShape> {
-    if (this.resolved) return this.resolved;
-    const descriptions = new Map<string, TableDescription>();
-    for (const r of replicas) descriptions.set(r.name, await r.connector.describe());
-    this.resolved = resolveShape(this.ds, descriptions);
-    return this.resolved;
+    const resolved = this.resolved ?? (await describeDataset(this.ds, replicas));
+    this.resolved = resolved;
+    return resolved;
   }
 
   /** One pass (new or resumed). True when it covered the whole key space; false when stopped on the way. */
@@ -397,7 +396,7 @@ export class DatasetRunner {
     const { state, metrics, now } = this.deps;
     const dataset = this.ds.name;
     const replicas = await this.open();
-    const scan = await scanDataset(this.ds, replicas, ctx, { range });
+    const scan = await scanDataset(this.ds, replicas, ctx, { range, resolved: await this.shape(replicas) });
     // Every segment reports the same schema issues: they count once per pass, not once per segment.
     const { schema, ...classes } = scan.counts;
     add(totals.counts, classes);
