@@ -304,19 +304,10 @@ export async function scanDataset(
   };
 }
 
-/** A connector that can say why it cannot push a shape's detection down (PostgreSQL, MySQL). */
-interface ExplainsPushdown {
-  pushdownLimits(shape: RecordShape): Promise<string[]>;
-}
-
-function explainsPushdown(c: Connector): c is Connector & ExplainsPushdown {
-  return typeof (c as Partial<ExplainsPushdown>).pushdownLimits === "function";
-}
-
 async function pushdownNotes(shape: RecordShape, replicas: readonly OpenReplica[]): Promise<string[]> {
   const out: string[] = [];
-  for (const r of replicas)
-    if (explainsPushdown(r.connector)) out.push(...(await r.connector.pushdownLimits(shape)));
+  for (const { connector } of replicas)
+    if (connector.pushdownLimits) out.push(...(await connector.pushdownLimits(shape)));
   return out;
 }
 

@@ -100,6 +100,12 @@ export interface Connector {
    */
   estimateCount?(shape: RecordShape): Promise<number>;
 
+  /**
+   * Why this shape's detection is slower than full pushdown (columns fingerprinted in the engine, a key
+   * order no index serves), one sentence each naming the replica; empty when nothing limits it. Optional.
+   */
+  pushdownLimits?(shape: RecordShape): Promise<string[]>;
+
   /** The checksum (count, XOR of fingerprints) of each range, computed in the store when `pushdown`. */
   checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]>;
 
