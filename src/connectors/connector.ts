@@ -155,6 +155,17 @@ export interface Connector {
    */
   nativeChecksumRanges?(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]>;
 
+  /**
+   * Optional, with `nativeChecksumRanges`: `streamFingerprintsIn` with each row's native hash (the one
+   * `nativeChecksumRanges` XORs, as text) in place of its fingerprint. Comparable only among connectors
+   * with equal signatures; detection lists dense ranges this way and fetches records for canonical ones.
+   */
+  streamNativeHashesIn?(
+    shape: RecordShape,
+    ranges: readonly KeyRange[],
+    batchSize: number,
+  ): AsyncIterable<readonly KeyFingerprint[]>;
+
   /** The full records of those keys that exist, in any order. */
   fetchRecords(shape: RecordShape, keys: readonly Key[]): Promise<StoredRecord[]>;
 

@@ -44,6 +44,35 @@ export interface DetectOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
+/** A differing range to list key by key, with its row count (on the replica holding the most). */
+interface Leaf {
+  readonly range: KeyRange;
+  readonly rows: number;
+}
+
+/** A round is dense when at least 1 in DENSE_DIVISOR of its ranges differ. */
+const DENSE_DIVISOR = 2;
+/** In a dense round, differing ranges of up to this many rows are listed whole instead of split. */
+const DENSE_LIST_ROWS = 4096;
+/** Rows listed per call to a store when listing many ranges (bounds what one statement returns). */
+const LIST_ROWS = 4096;
+
+/** Consecutive runs of `leaves` holding at most `rows` rows each (a larger leaf alone). */
+function* groupByRows(leaves: readonly Leaf[], rows: number): Iterable<KeyRange[]> {
+  let group: KeyRange[] = [];
+  let held = 0;
+  for (const leaf of leaves) {
+    if (group.length > 0 && held + leaf.rows > rows) {
+      yield group;
+      group = [];
+      held = 0;
+    }
+    group.push(leaf.range);
+    held += leaf.rows;
+  }
+  if (group.length > 0) yield group;
+}
+
 /** `work` for every replica, in replica order: all at once, or one after the other when `serial`. */
 async function eachReplica<T>(
   replicas: readonly DetectReplica[],
@@ -100,8 +129,13 @@ export function integerSplit(shape: RecordShape, range: KeyRange, parts: number)
  * With pushdown on every replica: the key space is cut into segments of about `segmentRows` rows (split
  * points from the largest replica), each replica checksums every segment in the store, equal segments are
  * done, differing ones are split `fanout` ways and checksummed again, and only ranges of at most `leafRows`
- * rows are listed key by key. Otherwise every replica streams key/fingerprint pairs in key order and the
- * streams are merged. Either way memory is bounded by the segment and batch sizes.
+ * rows are listed key by key (when most of a round's ranges differ, modest ranges are listed at once instead
+ * of split again). Otherwise every replica streams key/fingerprint pairs in key order and the streams are
+ * merged. Either way memory is bounded by the segment and batch sizes.
+ *
+ * An observation's fingerprints tell which replicas differ, and are comparable only within it: replicas in
+ * the same kind of store are listed with store-native row hashes. Callers fetch the records for canonical
+ * fingerprints and values.
  */
 export async function* detectDivergences(
   shape: RecordShape,
@@ -206,15 +240,26 @@ export async function* detectDivergences(
   const native = signatures[0] != null && signatures.every((s) => s === signatures[0]);
   const checksum = (c: Connector, rs: readonly KeyRange[]) =>
     native ? c.nativeChecksumRanges!(shape, rs) : c.checksumRanges(shape, rs);
-  const batchedLeaves = replicas.every((r) => r.connector.streamFingerprintsIn);
+  // How differing ranges are listed key by key: native hashes (cheapest to compute), many ranges per
+  // statement, or one range at a time.
+  const listing =
+    native && replicas.every((r) => r.connector.streamNativeHashesIn)
+      ? "native"
+      : replicas.every((r) => r.connector.streamFingerprintsIn)
+        ? "batched"
+        : "single";
+  const list = (r: DetectReplica, rs: readonly KeyRange[]) =>
+    listing === "native"
+      ? r.connector.streamNativeHashesIn!(shape, rs, batchSize)
+      : r.connector.streamFingerprintsIn!(shape, rs, batchSize);
 
   while (ranges.length > 0) {
     const current = ranges;
     const sums: RangeChecksum[][] = await eachReplica(replicas, options.serial, (r) =>
       checksum(r.connector, current),
     );
-    const leaves: KeyRange[] = [];
-    const splits: { range: KeyRange; by: DetectReplica }[] = [];
+    const leaves: Leaf[] = [];
+    const splits: { range: KeyRange; rows: number; by: DetectReplica }[] = [];
     for (let i = 0; i < ranges.length; i++) {
       const first = sums[0]![i]!;
       let most = 0;
@@ -226,32 +271,42 @@ export async function* detectDivergences(
       }
       const rows = sums[most]![i]!.count;
       if (equal) progress(rows);
-      else if (rows <= leafRows) leaves.push(ranges[i]!);
-      else splits.push({ range: ranges[i]!, by: replicas[most]! });
+      else if (rows <= leafRows) leaves.push({ range: ranges[i]!, rows });
+      else splits.push({ range: ranges[i]!, rows, by: replicas[most]! });
     }
 
+    // Dense differences (most of the round's ranges differ): splitting would find most sub-ranges differing
+    // too, so a differing range of modest size is listed whole with native hashes instead of checksummed
+    // again; listing costs about what another checksum round does, and the round after it is saved.
+    const dense = listing === "native" && (leaves.length + splits.length) * DENSE_DIVISOR >= ranges.length;
     const next: KeyRange[] = [];
-    for (const { range, by } of splits) {
+    for (const { range, rows, by } of splits) {
+      if (dense && rows <= DENSE_LIST_ROWS) {
+        leaves.push({ range, rows });
+        continue;
+      }
       // A bounded range of one integer key is cut by arithmetic, without asking the store.
       const keys =
         integerSplit(shape, range, fanout) ?? (await by.connector.splitRange(shape, range, fanout));
       // The port allows no split points for a small range; re-checksumming it unsplit would never end.
-      if (keys.length === 0) leaves.push(range);
+      if (keys.length === 0) leaves.push({ range, rows });
       else next.push(...rangesBetween(range, keys));
     }
 
-    if (batchedLeaves && leaves.length > 0) {
-      leaves.sort((x, y) => (!x.lo ? -1 : !y.lo ? 1 : compareKeys(shape.key, x.lo, y.lo)));
-      // Disjoint ranges in ascending order: their pairs, concatenated, are still in key order.
-      const streams = replicas.map((r) => ({
-        name: r.name,
-        batches: r.connector.streamFingerprintsIn!(shape, leaves, batchSize),
-      }));
-      let rows = 0;
-      for await (const batch of mergeStreams(shape, streams, batchSize, () => rows++)) yield batch;
-      progress(rows);
+    if (listing !== "single" && leaves.length > 0) {
+      leaves.sort((x, y) =>
+        !x.range.lo ? -1 : !y.range.lo ? 1 : compareKeys(shape.key, x.range.lo, y.range.lo),
+      );
+      // Disjoint ranges in ascending order: their pairs, concatenated, are still in key order. Listed in
+      // groups of about LIST_ROWS rows, so a store never returns more than that at once.
+      for (const group of groupByRows(leaves, LIST_ROWS)) {
+        const streams = replicas.map((r) => ({ name: r.name, batches: list(r, group) }));
+        let rows = 0;
+        for await (const batch of mergeStreams(shape, streams, batchSize, () => rows++)) yield batch;
+        progress(rows);
+      }
     } else {
-      for (const range of leaves) {
+      for (const { range } of leaves) {
         const streams = replicas.map((r) => ({
           name: r.name,
           batches: r.connector.streamFingerprints(shape, range, batchSize),

@@ -43,7 +43,8 @@ class Cursor {
     }
   }
 
-  async advance(): Promise<void> {
+  /** Moves past the head (checking key order); true when the batch is used up and `fill` is due. */
+  step(): boolean {
     const cur = this.batch[this.i]!;
     if (this.last && compareKeys(this.shape.key, this.last, cur.key) >= 0) {
       throw new OrderError(
@@ -52,7 +53,7 @@ class Cursor {
     }
     this.last = cur.key;
     this.i++;
-    await this.fill();
+    return this.i >= this.batch.length;
   }
 
   async close(): Promise<void> {
@@ -75,6 +76,8 @@ export async function* mergeStreams(
   try {
     await Promise.all(cursors.map((c) => c.fill()));
     let out: Observation[] = [];
+    // Which cursors hold the current key; reused for every key (this loop runs once per row).
+    const at: boolean[] = cursors.map(() => false);
     for (;;) {
       let min: Key | undefined;
       for (const c of cursors) {
@@ -82,31 +85,34 @@ export async function* mergeStreams(
         if (h && (!min || compareKeys(shape.key, h.key, min) < 0)) min = h.key;
       }
       if (!min) break;
-      const replicas: Record<string, ReplicaObservation> = {};
       let first: string | undefined;
       let differs = false;
-      const moving: Cursor[] = [];
-      for (const c of cursors) {
-        const h = c.head();
-        if (h && compareKeys(shape.key, h.key, min) === 0) {
-          replicas[c.name] = { present: true, fingerprint: h.fingerprint };
-          if (first === undefined) first = h.fingerprint;
-          else if (first !== h.fingerprint) differs = true;
-          moving.push(c);
-        } else {
-          replicas[c.name] = { present: false };
-          differs = true;
-        }
+      for (let i = 0; i < cursors.length; i++) {
+        const h = cursors[i]!.head();
+        at[i] = h !== undefined && (h.key === min || compareKeys(shape.key, h.key, min) === 0);
+        if (!at[i]) differs = true;
+        else if (first === undefined) first = h!.fingerprint;
+        else if (first !== h!.fingerprint) differs = true;
       }
       onRow?.();
       if (differs) {
+        const replicas: Record<string, ReplicaObservation> = {};
+        for (let i = 0; i < cursors.length; i++) {
+          const c = cursors[i]!;
+          replicas[c.name] = at[i]
+            ? { present: true, fingerprint: c.head()!.fingerprint }
+            : { present: false };
+        }
         out.push({ key: min, replicas });
         if (out.length >= batchSize) {
           yield out;
           out = [];
         }
       }
-      await Promise.all(moving.map((c) => c.advance()));
+      // Only a cursor whose batch ran out waits for the next one: no promise per row.
+      let refill = false;
+      for (let i = 0; i < cursors.length; i++) if (at[i] && cursors[i]!.step()) refill = true;
+      if (refill) await Promise.all(cursors.map((c) => c.fill()));
     }
     if (out.length) yield out;
   } finally {

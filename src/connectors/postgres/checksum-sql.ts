@@ -44,15 +44,19 @@ export function checksumQuery(
 }
 
 /**
- * Key texts and fingerprints of the rows in each of `ranges` (bounded on both sides, ascending, disjoint),
- * in key order, in one statement: one index range scan per range in a LATERAL join over the bound arrays,
- * ordered by range and then by key.
+ * Key texts and fingerprints (or native row hashes) of the rows in each of `ranges` (bounded on both
+ * sides, ascending, disjoint), in key order, in one statement: one index range scan per range in a
+ * LATERAL join over the bound arrays, ordered by range and then by key.
  *
  *   SELECT s.k0, s.fp FROM unnest($1::int8[], $2::int8[]) WITH ORDINALITY AS b(l0, h0, o)
  *   CROSS JOIN LATERAL (SELECT t.id AS q0, t.id::text AS k0, left(md5(…), 16) AS fp FROM tbl t
  *                       WHERE t.id >= b.l0 AND t.id < b.h0) AS s ORDER BY b.o, s.q0
  */
-export function listQuery(s: ShapeSql, ranges: readonly PgRange[]): { text: string; values: unknown[] } {
+export function listQuery(
+  s: ShapeSql,
+  ranges: readonly PgRange[],
+  hash: RowHash = "fingerprint",
+): { text: string; values: unknown[] } {
   const params = new Params();
   const arrays: string[] = [];
   const names: string[] = [];
@@ -78,9 +82,14 @@ export function listQuery(s: ShapeSql, ranges: readonly PgRange[]): { text: stri
   const text =
     `SELECT ${s.keys.map((_, i) => `s.k${i}`).join(", ")}, s.fp FROM unnest(${arrays.join(", ")}) ` +
     `WITH ORDINALITY AS b(${names.join(", ")}, o) CROSS JOIN LATERAL (SELECT ${order}, ${outs}, ` +
-    `${s.fingerprint()} AS fp FROM ${s.table} AS ${T} WHERE ${conditions.join(" AND ")}) AS s ` +
+    `${listedHash(s, hash)} AS fp FROM ${s.table} AS ${T} WHERE ${conditions.join(" AND ")}) AS s ` +
     `ORDER BY b.o, ${s.keys.map((_, i) => `s.q${i}`).join(", ")}`;
   return { text, values: params.values };
+}
+
+/** The per-row hash as listed: the fingerprint's 16 hex digits, or the native hash in decimal. */
+export function listedHash(s: ShapeSql, hash: RowHash): string {
+  return hash === "native" ? `${s.nativeHash64()}::text` : s.fingerprint();
 }
 
 /** True when ranges are adjacent and ascending over a single bigint key. */

@@ -20,7 +20,7 @@ import {
   type WriteOutcome,
 } from "../connector.js";
 import { quoteTable } from "./canonical-sql.js";
-import { checksumQuery, listQuery } from "./checksum-sql.js";
+import { checksumQuery, listedHash, listQuery, type RowHash } from "./checksum-sql.js";
 import { applyConditionalWrites, keyIn, type RunQuery } from "./conditional-writes.js";
 import { isPool, type PostgresClient, PostgresSession, rowBytes } from "./postgres-session.js";
 import { DESCRIBE_SQL, INDEXES_SQL, type PgColumn, type PgIndex, pgColumnOf } from "./postgres-types.js";
@@ -279,13 +279,38 @@ export class PostgresConnector implements Connector {
    * Pairs of many small ranges (detection's leaves) with one statement per 256 bounded ranges (see
    * `listQuery`); ranges open on a side, and shapes fingerprinted in the engine, are streamed one by one.
    */
-  async *streamFingerprintsIn(
+  streamFingerprintsIn(
     shape: RecordShape,
     ranges: readonly KeyRange[],
     batchSize: number,
   ): AsyncIterable<readonly KeyFingerprint[]> {
+    return this.listIn(shape, ranges, batchSize, "fingerprint");
+  }
+
+  /** Like `streamFingerprintsIn`, with `hash_record_extended` of each row (see `nativeChecksumSignature`). */
+  streamNativeHashesIn(
+    shape: RecordShape,
+    ranges: readonly KeyRange[],
+    batchSize: number,
+  ): AsyncIterable<readonly KeyFingerprint[]> {
+    return this.listIn(shape, ranges, batchSize, "native");
+  }
+
+  private async *listIn(
+    shape: RecordShape,
+    ranges: readonly KeyRange[],
+    batchSize: number,
+    hash: RowHash,
+  ): AsyncIterable<readonly KeyFingerprint[]> {
     const s = await this.sql(shape);
+    if (hash === "native" && !s.nativeHashable)
+      throw this.error("native hash stream failed", new Error("shape has no native row hash"));
     const size = Math.max(1, batchSize);
+    const width = s.keys.length;
+    const pair = (row: (string | null)[]): KeyFingerprint => ({
+      key: s.codec.key(row),
+      fingerprint: row[width]!,
+    });
     let i = 0;
     while (i < ranges.length) {
       const first = this.normalize(s, ranges[i]!);
@@ -293,8 +318,17 @@ export class PostgresConnector implements Connector {
         i++;
         continue;
       }
-      if (!s.pushdown || !first.lo || !first.hi) {
+      if (hash === "fingerprint" && (!s.pushdown || !first.lo || !first.hi)) {
         yield* this.streamFingerprints(shape, ranges[i]!, size);
+        i++;
+        continue;
+      }
+      if (!first.lo || !first.hi) {
+        const select = `${s.keyOut}, ${listedHash(s, hash)}`;
+        for await (const page of this.pages(s, first, select, size, "native hash stream failed", pair)) {
+          this.stats.rowsRead += page.length;
+          yield page;
+        }
         i++;
         continue;
       }
@@ -305,14 +339,13 @@ export class PostgresConnector implements Connector {
         if (r) chunk.push(r);
         i++;
       }
-      const q = listQuery(s, chunk);
-      const width = s.keys.length;
+      const q = listQuery(s, chunk, hash);
       const pairs = await this.read("fingerprint stream failed", async (run) => {
         // Not a named statement: after five runs PostgreSQL may switch to a generic plan, which cannot see
         // the arrays' length and reads the whole table (seconds) instead of probing the index per range.
         const rows = await run(q.text, q.values);
         this.stats.bytesRead += rowBytes(rows);
-        return rows.map((row): KeyFingerprint => ({ key: s.codec.key(row), fingerprint: row[width]! }));
+        return rows.map(pair);
       });
       this.stats.rowsRead += pairs.length;
       for (let j = 0; j < pairs.length; j += size) yield pairs.slice(j, j + size);
