@@ -25,6 +25,7 @@ import { type CompiledPolicy, compilePolicy, PolicyError } from "./core/policy.j
 import { escalationId } from "./core/repair-id.js";
 import { readVersion, type Version } from "./core/version.js";
 import { type DetectOptions, detectDivergences } from "./detect/detect-divergences.js";
+import { readAhead } from "./detect/read-ahead.js";
 import { type ResolvedShape, resolveShape, type SchemaIssue } from "./detect/resolve-shape.js";
 import {
   executeRepairs,
@@ -223,7 +224,10 @@ export async function scanDataset(
       ...(options.range ? { range } : {}),
     },
   );
-  for await (const batch of detect) {
+  // Stores list the next batch while this one's records are fetched and classified; a serial scan keeps
+  // to one query at a time.
+  const serial = ctx.detect?.serial === true;
+  for await (const batch of serial ? detect : readAhead(detect)) {
     for (let i = 0; i < batch.length; i += FETCH_BATCH) {
       const slice = batch.slice(i, i + FETCH_BATCH).filter((o) => keyId(o.key) !== canary);
       const observed = (await enrich(shape, resolved, replicas, slice)).filter(stillDiffers);

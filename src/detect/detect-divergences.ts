@@ -97,8 +97,9 @@ function rangesBetween(range: KeyRange, splits: readonly Key[]): KeyRange[] {
 }
 
 /**
- * Split points cutting a bounded range of a single integer key into `parts` ranges of equal width (fewer when
- * it is narrower), or undefined when the key is not one integer or the range is open.
+ * Split points cutting a bounded range of a single integer key into at most `parts` ranges of equal width
+ * (the last one may be narrower; fewer ranges when the range is narrow), or undefined when the key is not
+ * one integer or the range is open. Evenly spaced, so a store can bucket rows by arithmetic.
  */
 export function integerSplit(shape: RecordShape, range: KeyRange, parts: number): Key[] | undefined {
   if (shape.key.length !== 1 || shape.key[0]!.type !== "integer" || !range.lo || !range.hi) return undefined;
@@ -110,16 +111,11 @@ export function integerSplit(shape: RecordShape, range: KeyRange, parts: number)
   } catch {
     return undefined;
   }
-  const width = hi - lo;
   const out: Key[] = [];
-  let prev = lo;
-  for (let i = 1; i < parts; i++) {
-    const k = lo + (width * BigInt(i)) / BigInt(parts);
-    if (k > prev && k < hi) {
-      out.push([k.toString()]);
-      prev = k;
-    }
-  }
+  if (hi <= lo || parts < 2) return out;
+  const n = BigInt(parts);
+  const step = (hi - lo + n - 1n) / n;
+  for (let k = lo + step; k < hi; k += step) out.push([k.toString()]);
   return out;
 }
 

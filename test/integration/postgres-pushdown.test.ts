@@ -18,7 +18,7 @@ import {
   keyId,
   type RecordShape,
 } from "../../src/core/model.js";
-import { detectDivergences } from "../../src/detect/detect-divergences.js";
+import { detectDivergences, integerSplit } from "../../src/detect/detect-divergences.js";
 import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
 import { POSTGRES, serviceAvailable } from "../support/services.js";
 
@@ -380,6 +380,29 @@ describe.skipIf(!available)("PostgresConnector: one query per checksum round", (
     expect(calls.length).toBeGreaterThanOrEqual(4);
     expect(calls.some((x) => x.ranges > 100)).toBe(true);
     for (const call of calls) expect(call.queries).toBe(1);
+  });
+
+  it("buckets evenly spaced ranges by arithmetic with the same checksums as range by range", async () => {
+    const c = connect("items_a");
+    await c.nativeChecksumRanges(ITEMS, [FULL_RANGE]);
+    // Open ends, a bound below every key, a last range wider than the step, and one past the last key.
+    for (const [lo, hi, parts] of [
+      [-7, 20_003, 50],
+      [100, 1_000, 7],
+      [-5, 30_000, 3],
+    ] as const) {
+      const splits = integerSplit(ITEMS, { lo: [String(lo)], hi: [String(hi)] }, parts)!;
+      const ranges: KeyRange[] = [null, ...splits].map((from, i) => ({ lo: from, hi: splits[i] ?? null }));
+      const before = c.stats.queries;
+      const together = await c.nativeChecksumRanges(ITEMS, ranges);
+      expect(c.stats.queries - before).toBe(1);
+      const alone = await Promise.all(ranges.map(async (r) => (await c.nativeChecksumRanges(ITEMS, [r]))[0]));
+      expect(together).toEqual(alone);
+      expect(together.reduce((n, s) => n + s.count, 0)).toBe(20_000);
+      expect(await c.checksumRanges(ITEMS, ranges)).toEqual(
+        await Promise.all(ranges.map(async (r) => (await c.checksumRanges(ITEMS, [r]))[0])),
+      );
+    }
   });
 
   it("clamps integer bounds beyond bigint instead of failing", async () => {
