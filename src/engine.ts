@@ -24,7 +24,7 @@ import {
 import { type CompiledPolicy, compilePolicy, PolicyError } from "./core/policy.js";
 import { escalationId } from "./core/repair-id.js";
 import { readVersion, type Version } from "./core/version.js";
-import { type DetectOptions, detectDivergences } from "./detect/detect-divergences.js";
+import { arithmeticSplit, type DetectOptions, detectDivergences } from "./detect/detect-divergences.js";
 import { readAhead } from "./detect/read-ahead.js";
 import { type ResolvedShape, resolveShape, type SchemaIssue } from "./detect/resolve-shape.js";
 import {
@@ -120,8 +120,9 @@ export function segmentsOf(bounds: readonly Key[]): KeyRange[] {
 
 /**
  * Bounds that cut a dataset's key space into segments of about `rowsPerSegment` rows, split on its
- * largest replica (none: one segment, also when a replica has no key order). Runs over large tables go
- * segment by segment, so what they hold in memory is bounded by the segment, not the table.
+ * largest replica (none: one segment, also when a replica has no key order): by arithmetic on an integer
+ * key whose keys are not sparse in their span, otherwise at rows the store picks. Runs over large tables
+ * go segment by segment, so what they hold in memory is bounded by the segment, not the table.
  */
 export async function segmentBounds(
   replicas: readonly OpenReplica[],
@@ -140,7 +141,10 @@ export async function segmentBounds(
   }
   const parts = Math.ceil(rows / rowsPerSegment);
   if (!largest || parts <= 1) return [];
-  return largest.connector.splitRange(shape, FULL_RANGE, parts);
+  return (
+    (await arithmeticSplit(shape, largest.connector, FULL_RANGE, parts, rows)) ??
+    largest.connector.splitRange(shape, FULL_RANGE, parts)
+  );
 }
 
 /** True when a divergence needs a write (everything except tolerated, in-flight and read-after-write). */

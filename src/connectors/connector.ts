@@ -101,6 +101,13 @@ export interface Connector {
   estimateCount?(shape: RecordShape): Promise<number>;
 
   /**
+   * The least and greatest key in the range, found without a pass over its rows (index probes), or null
+   * when the range holds no rows or no index finds them. Optional. Lets the engine cut ranges of an integer
+   * key by arithmetic instead of asking `splitRange`.
+   */
+  keyBounds?(shape: RecordShape, range: KeyRange): Promise<{ first: Key; last: Key } | null>;
+
+  /**
    * Why this shape's detection is slower than full pushdown (columns fingerprinted in the engine, a key
    * order no index serves), one sentence each naming the replica; empty when nothing limits it. Optional.
    */

@@ -119,6 +119,39 @@ export function integerSplit(shape: RecordShape, range: KeyRange, parts: number)
   return out;
 }
 
+/** Keys must fill at least 1 in SPARSEST of their span for an equal-width cut to give useful ranges. */
+const SPARSEST = 64;
+
+/**
+ * Split points cutting a range of a single integer key into about `parts` ranges of equal width, found by
+ * arithmetic: a range open on a side is first closed with the store's least and greatest key
+ * (`keyBounds`). Undefined when the key is not one integer, the store cannot bound the range cheaply, or
+ * the `rows` it holds are too sparse in their span for equal widths to mean roughly equal row counts (keys
+ * far apart): the caller then asks the store for split points.
+ */
+export async function arithmeticSplit(
+  shape: RecordShape,
+  connector: Connector,
+  range: KeyRange,
+  parts: number,
+  rows: number,
+): Promise<Key[] | undefined> {
+  if (shape.key.length !== 1 || shape.key[0]!.type !== "integer") return undefined;
+  let closed = range;
+  if (!range.lo || !range.hi) {
+    const bounds = await connector.keyBounds?.(shape, range);
+    if (!bounds) return undefined;
+    closed = { lo: range.lo ?? bounds.first, hi: range.hi ?? [(BigInt(bounds.last[0]!) + 1n).toString()] };
+  }
+  try {
+    const span = BigInt(closed.hi![0]!) - BigInt(closed.lo![0]!);
+    if (span > BigInt(Math.max(1, rows)) * BigInt(SPARSEST)) return undefined;
+  } catch {
+    return undefined;
+  }
+  return integerSplit(shape, closed, parts);
+}
+
 /**
  * Yields batches of Observations (presence and fingerprint per replica) for exactly the keys that differ.
  *
@@ -214,12 +247,11 @@ export async function* detectDivergences(
   if (total === 0) return;
   const reference = replicas[counts.indexOf(total)]!;
   const segments = Math.min(maxSegments, Math.max(1, Math.ceil(total / segmentRows)));
-  // A bounded integer-key range (a segment of a larger run) is cut by arithmetic; otherwise the store
-  // finds split points among its rows.
+  // A range of an integer key is cut by arithmetic; otherwise the store finds split points among its rows.
   let ranges = rangesBetween(
     whole,
     segments > 1
-      ? (integerSplit(shape, whole, segments) ??
+      ? ((await arithmeticSplit(shape, reference.connector, whole, segments, total)) ??
           (await reference.connector.splitRange(shape, whole, segments)))
       : [],
   );

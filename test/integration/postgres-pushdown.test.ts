@@ -18,7 +18,7 @@ import {
   keyId,
   type RecordShape,
 } from "../../src/core/model.js";
-import { detectDivergences, integerSplit } from "../../src/detect/detect-divergences.js";
+import { arithmeticSplit, detectDivergences, integerSplit } from "../../src/detect/detect-divergences.js";
 import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
 import { POSTGRES, serviceAvailable } from "../support/services.js";
 
@@ -403,6 +403,19 @@ describe.skipIf(!available)("PostgresConnector: one query per checksum round", (
         await Promise.all(ranges.map(async (r) => (await c.checksumRanges(ITEMS, [r]))[0])),
       );
     }
+  });
+
+  it("bounds open ranges with two index probes, so they are cut by arithmetic", async () => {
+    const c = connect("items_a");
+    expect(await c.keyBounds(ITEMS, FULL_RANGE)).toEqual({ first: ["1"], last: ["20000"] });
+    expect(await c.keyBounds(ITEMS, { lo: ["150"], hi: ["160"] })).toEqual({ first: ["150"], last: ["159"] });
+    expect(await c.keyBounds(ITEMS, { lo: ["30000"], hi: null })).toBeNull();
+    const before = c.stats.queries;
+    const cuts = await arithmeticSplit(ITEMS, c, { lo: null, hi: ["10001"] }, 4, 10_000);
+    expect(cuts).toEqual([["2501"], ["5001"], ["7501"]]);
+    expect(c.stats.queries - before).toBe(1);
+    // Keys far sparser than their span: equal widths would not mean equal rows, so no arithmetic.
+    expect(await arithmeticSplit(ITEMS, c, FULL_RANGE, 4, 100)).toBeUndefined();
   });
 
   it("clamps integer bounds beyond bigint instead of failing", async () => {

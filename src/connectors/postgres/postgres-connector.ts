@@ -204,6 +204,25 @@ export class PostgresConnector implements Connector {
     return estimate >= 0 ? estimate : this.count(shape, { lo: null, hi: null });
   }
 
+  /** Two index probes (first and last key in key order); null without an index serving that order. */
+  async keyBounds(shape: RecordShape, range: KeyRange): Promise<{ first: Key; last: Key } | null> {
+    const s = await this.sql(shape);
+    const r = this.normalize(s, range);
+    if (!r || !s.indexed) return null;
+    return this.read("key bounds failed", async (run) => {
+      const params = new Params();
+      const where = s.rangeWhere(r, params);
+      const probe = (dir: string) =>
+        `(SELECT ${s.keyOut} FROM ${this.table} AS ${T}${where ? ` WHERE ${where}` : ""} ` +
+        `ORDER BY ${s.keys.map((k) => `${k.order} ${dir}`).join(", ")} LIMIT 1)`;
+      const rows = await run(`${probe("ASC")} UNION ALL ${probe("DESC")}`, params.values, true);
+      this.stats.rowsRead += rows.length;
+      this.stats.bytesRead += rowBytes(rows);
+      if (rows.length < 2) return null;
+      return { first: s.codec.key(rows[0]!), last: s.codec.key(rows[1]!) };
+    });
+  }
+
   async checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
     const out: RangeChecksum[] = ranges.map(() => ({ count: 0, xor: ZERO }));
     if (ranges.length === 0) return out;
