@@ -1,7 +1,10 @@
 /** MariaDB/MySQL native types: canonical text built in SQL equals the engine's, splits, and one-line errors. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorError } from "../../src/connectors/connector.js";
+import { ConnectorError, emptyStats } from "../../src/connectors/connector.js";
 import { MysqlConnector, openMysqlConnector } from "../../src/connectors/mysql/mysql-connector.js";
+import { MysqlSession } from "../../src/connectors/mysql/mysql-session.js";
+import { ShapeSql } from "../../src/connectors/mysql/mysql-shape-sql.js";
+import { keyIndex, readTableMeta } from "../../src/connectors/mysql/mysql-table-meta.js";
 import { openConnector } from "../../src/connectors/open-connector.js";
 import type { CanonicalValue, ColumnType } from "../../src/core/canonical.js";
 import { ChecksumAccumulator, fingerprintRow } from "../../src/core/fingerprint.js";
@@ -16,6 +19,7 @@ import {
   keyInRange,
   type RecordShape,
 } from "../../src/core/model.js";
+import { detectDivergences } from "../../src/detect/detect-divergences.js";
 import { createMysqlTestDatabase, type MysqlTestDatabase } from "../support/mysql-test-database.js";
 import { MYSQL, serviceAvailable } from "../support/services.js";
 
@@ -774,5 +778,285 @@ describe.skipIf(!available)("mysql connector: errors", () => {
     await expect(openConnector("ds", { name: "r", url: db.url })).rejects.toThrow(
       'ds.r: mysql replica needs "table"',
     );
+  });
+});
+
+describe.skipIf(!available)("mysql connector: listing many ranges at once", () => {
+  let db: MysqlTestDatabase;
+  const opened: MysqlConnector[] = [];
+  const INT_SHAPE: RecordShape = {
+    key: KEY,
+    columns: [
+      { name: "v", type: "integer" },
+      { name: "s", type: "text" },
+    ],
+  };
+  const FLOAT_SHAPE: RecordShape = { key: KEY, columns: [{ name: "d", type: "float" }] };
+  const CODE_KEY: readonly ColumnSpec[] = [{ name: "code", type: "text" }];
+  const CODE_SHAPE: RecordShape = { key: CODE_KEY, columns: [{ name: "v", type: "integer" }] };
+  const PAIR_KEY: readonly ColumnSpec[] = [
+    { name: "region", type: "text" },
+    { name: "seq", type: "integer" },
+  ];
+  const PAIR_SHAPE: RecordShape = { key: PAIR_KEY, columns: [{ name: "v", type: "integer" }] };
+  /** Letters that differ only in case or accents: distinct keys under a binary collation. */
+  const LETTERS = ["a", "A", "á", "Á", "à", "ä", "Ä", "b", "B", "é", "É", "e", "E", "z", "Z", "_", "😀"];
+  const codes = LETTERS.flatMap((l) => Array.from({ length: 30 }, (_, n) => `${l}${n}`));
+
+  /** Every table listed: name, shape, and a random bound (an existing key or not). */
+  const TABLES: readonly {
+    table: string;
+    shape: RecordShape;
+    bound: (rand: () => number) => Key;
+  }[] = [
+    { table: "ints", shape: INT_SHAPE, bound: (r) => [String(Math.floor(r() * 9300) - 4100)] },
+    { table: "floats", shape: FLOAT_SHAPE, bound: (r) => [String(Math.floor(r() * 600) - 50)] },
+    ...["codes_nopad", "codes_pad"].map((table) => ({
+      table,
+      shape: CODE_SHAPE,
+      bound: (r: () => number) => [`${LETTERS[Math.floor(r() * LETTERS.length)]}${Math.floor(r() * 40)}`],
+    })),
+    {
+      table: "pairs",
+      shape: PAIR_SHAPE,
+      bound: (r) => [LETTERS[Math.floor(r() * LETTERS.length)]!, String(Math.floor(r() * 50) - 10)],
+    },
+  ];
+
+  beforeAll(async () => {
+    db = await createMysqlTestDatabase();
+    const nopad = db.mariadb ? "utf8mb4_nopad_bin" : "utf8mb4_0900_bin";
+    await db.admin.query("CREATE TABLE ints (id BIGINT PRIMARY KEY, v INT, s VARCHAR(20))");
+    await db.admin.query(
+      `INSERT INTO ints SELECT n * 3 - 4000, n % 7, IF(n % 5 = 0, NULL, CONCAT('s|', n)) FROM ${numbers(3000)} x`,
+    );
+    await db.admin.query("CREATE TABLE floats (id BIGINT PRIMARY KEY, d DOUBLE)");
+    await db.admin.query(`INSERT INTO floats SELECT n, n / 10 FROM ${numbers(500)} x`);
+    for (const [table, collation] of [
+      ["codes_nopad", nopad],
+      ["codes_pad", "utf8mb4_bin"],
+    ]) {
+      await db.admin.query(
+        `CREATE TABLE ${table} (code VARCHAR(16) COLLATE ${collation} PRIMARY KEY, v INT) CHARACTER SET utf8mb4`,
+      );
+      await db.admin.query(`INSERT INTO ${table} VALUES ${codes.map((c, i) => `('${c}', ${i})`).join(", ")}`);
+    }
+    await db.admin.query(
+      `CREATE TABLE pairs (region VARCHAR(8) COLLATE ${nopad}, seq BIGINT, v INT, PRIMARY KEY (region, seq)) CHARACTER SET utf8mb4`,
+    );
+    const pairs = LETTERS.flatMap((l, i) =>
+      Array.from({ length: 40 }, (_, n) => `('${l}', ${n - 5}, ${i * n})`),
+    );
+    await db.admin.query(`INSERT INTO pairs VALUES ${pairs.join(", ")}`);
+  });
+  afterAll(async () => {
+    for (const c of opened.splice(0)) await c.close();
+    await db?.drop();
+  });
+
+  function connect(table: string, maxStatementChars?: number): MysqlConnector {
+    const c = new MysqlConnector(db.pool(), table, {
+      label: table,
+      where: db.url,
+      ownsPool: true,
+      ...(maxStatementChars ? { maxStatementChars } : {}),
+    });
+    opened.push(c);
+    return c;
+  }
+
+  /** A seeded generator (mulberry32), so a failure names the seed that replays it. */
+  function random(seed: number): () => number {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  /**
+   * Ascending, disjoint ranges as detection's leaves are: between random cut points, adjacent or with gaps,
+   * some empty, the first and last open or not.
+   */
+  function randomLeaves(rand: () => number, shape: RecordShape, bound: (r: () => number) => Key, n: number) {
+    const cuts = Array.from({ length: n }, () => bound(rand))
+      .sort((x, y) => compareKeys(shape.key, x, y))
+      .filter((k, i, all) => i === 0 || compareKeys(shape.key, all[i - 1]!, k) < 0);
+    const leaves: KeyRange[] = rand() < 0.5 ? [{ lo: null, hi: cuts[0]! }] : [];
+    for (let i = 0; i + 1 < cuts.length; i++) {
+      const x = rand();
+      if (x < 0.1) leaves.push({ lo: cuts[i]!, hi: cuts[i]! });
+      if (x < 0.7) leaves.push({ lo: cuts[i]!, hi: cuts[i + 1]! });
+    }
+    if (rand() < 0.5) leaves.push({ lo: cuts.at(-1)!, hi: null });
+    return leaves;
+  }
+
+  async function listAll(c: MysqlConnector, shape: RecordShape, ranges: readonly KeyRange[], size: number) {
+    const rows: KeyFingerprint[] = [];
+    for await (const batch of c.streamFingerprintsIn(shape, ranges, size)) {
+      expect(batch.length).toBeGreaterThan(0);
+      expect(batch.length).toBeLessThanOrEqual(size);
+      rows.push(...batch);
+    }
+    return rows;
+  }
+
+  it("lists random ranges exactly like streaming each in turn: integer, binary text, composite keys, in SQL or not", async () => {
+    for (const { table, shape, bound } of TABLES) {
+      const c = connect(table);
+      const all = await streamAll(c, shape);
+      for (const seed of [1, 2, 3, 4]) {
+        const what = `${table}, seed ${seed}`;
+        const leaves = randomLeaves(random(seed), shape, bound, seed * 40);
+        const oneByOne: KeyFingerprint[] = [];
+        for (const range of leaves) oneByOne.push(...(await streamAll(c, shape, range)));
+        expect(oneByOne, what).toEqual(
+          all.filter((r) => leaves.some((l) => keyInRange(shape.key, l, r.key))),
+        );
+        for (const size of [1, 13, 1000]) {
+          expect(await listAll(c, shape, leaves, size), `${what}, batches of ${size}`).toEqual(oneByOne);
+        }
+      }
+      expect(await listAll(c, shape, [FULL_RANGE], 500), table).toEqual(all);
+      expect(await listAll(c, shape, [], 10), table).toEqual([]);
+    }
+  });
+
+  it("orders keys that differ only in case or accents by code point", async () => {
+    // By code point: A < _ < a < z < Á < Ä < É < à < á < ä < é < 😀; a collation would mix them.
+    const leaves: KeyRange[] = [
+      { lo: null, hi: ["A1"] },
+      { lo: ["A2"], hi: ["B"] },
+      { lo: ["a29"], hi: ["a4"] },
+      { lo: ["z"], hi: ["á1"] },
+      { lo: ["é"], hi: null },
+    ];
+    for (const table of ["codes_nopad", "codes_pad"]) {
+      const c = connect(table);
+      const keys = (await listAll(c, CODE_SHAPE, leaves, 7)).map((r) => r.key[0]!);
+      const firsts = keys.map((k) => String.fromCodePoint(k.codePointAt(0)!));
+      expect(
+        firsts.filter((f, i) => f !== firsts[i - 1]),
+        table,
+      ).toEqual(["A", "a", "z", "Á", "Ä", "É", "à", "á", "é", "😀"]);
+      expect(
+        keys.filter((k) => k.startsWith("A")),
+        table,
+      ).toEqual(
+        ["A0", "A2", "A20", "A21", "A22", "A23", "A24", "A25", "A26", "A27", "A28", "A29"].concat([
+          "A3",
+          "A4",
+          "A5",
+          "A6",
+          "A7",
+          "A8",
+          "A9",
+        ]),
+      );
+      expect(
+        keys.filter((k) => k.startsWith("a")),
+        table,
+      ).toEqual(["a29", "a3"]);
+      expect(
+        keys.filter((k) => k.startsWith("á")),
+        table,
+      ).toEqual(["á0"]);
+      expect(keys.length, table).toBe(19 + 2 + 30 * 5 + 1 + 30 * 2);
+    }
+  });
+
+  it("lists a round of many leaves in a few statements, not one per leaf", async () => {
+    const leaves = randomLeaves(random(7), INT_SHAPE, TABLES[0]!.bound, 1200);
+    const nonEmpty = leaves.filter((r) => !(r.lo && r.hi && compareKeys(KEY, r.lo, r.hi) >= 0));
+    expect(nonEmpty.length).toBeGreaterThan(600);
+    // Up to 256 ranges a statement, whether the store fingerprints (ints) or the engine does (floats).
+    for (const [table, shape] of [
+      ["ints", INT_SHAPE],
+      ["floats", FLOAT_SHAPE],
+    ] as const) {
+      const c = connect(table);
+      await c.describe();
+      const before = { ...c.stats };
+      const rows = await listAll(c, shape, leaves, 1000);
+      expect(rows.length, table).toBeGreaterThan(0);
+      expect(c.stats.queries - before.queries, table).toBe(Math.ceil(nonEmpty.length / 256));
+      expect(c.stats.rowsRead - before.rowsRead, table).toBe(rows.length);
+      expect(c.stats.bytesRead - before.bytesRead, table).toBeGreaterThan(rows.length);
+    }
+    // Binary-compared text keys scan the table whatever the ranges: one statement for them all.
+    const pad = connect("codes_pad");
+    await pad.describe();
+    const codeLeaves = randomLeaves(random(8), CODE_SHAPE, TABLES[2]!.bound, 400);
+    const before = pad.stats.queries;
+    await listAll(pad, CODE_SHAPE, codeLeaves, 1000);
+    expect(pad.stats.queries - before).toBe(1);
+  });
+
+  it("splits a round whose statement would pass maxStatementChars, with the same pairs", async () => {
+    const leaves = randomLeaves(random(9), PAIR_SHAPE, TABLES[4]!.bound, 300);
+    const whole = connect("pairs");
+    const parted = connect("pairs", 4000);
+    await Promise.all([whole.describe(), parted.describe()]);
+    const want = await listAll(whole, PAIR_SHAPE, leaves, 100);
+    const before = parted.stats.queries;
+    expect(await listAll(parted, PAIR_SHAPE, leaves, 100)).toEqual(want);
+    expect(parted.stats.queries - before).toBeGreaterThan(2);
+  });
+
+  it("reads the ranges as one multi-range scan of the primary key, in key order without a sort (EXPLAIN)", async () => {
+    const session = new MysqlSession(
+      db.admin,
+      { label: "explain", where: db.url, queryTimeoutMs: 0, readAttempts: 1 },
+      emptyStats(),
+    );
+    for (const { table, shape, bound } of [TABLES[0]!, TABLES[2]!, TABLES[4]!]) {
+      const meta = await readTableMeta(session, table, table);
+      const names = shape.key.map((k) => k.name);
+      const s = new ShapeSql(shape, table, meta.byName, keyIndex(meta, names));
+      const leaves = randomLeaves(random(11), shape, bound, 200).filter(
+        (r) => !(r.lo && r.hi && compareKeys(shape.key, r.lo, r.hi) >= 0),
+      );
+      const [plan] = (await db.admin.query(`EXPLAIN ${s.listSql(leaves, null)}`)) as unknown as [
+        { type: string; key: string; Extra: string; rows: number }[],
+      ];
+      expect(plan.length, table).toBe(1);
+      expect(plan[0]!.type, table).toBe("range");
+      expect(plan[0]!.key, table).toBe("PRIMARY");
+      expect(plan[0]!.Extra, table).not.toMatch(/filesort|temporary/);
+    }
+  });
+
+  it("finds exactly the differing keys between two tables with a few statements per round", async () => {
+    await db.admin.query("CREATE TABLE ints_b LIKE ints");
+    await db.admin.query("INSERT INTO ints_b SELECT * FROM ints");
+    await db.admin.query("UPDATE ints_b SET v = v + 1 WHERE id % 41 = 0");
+    await db.admin.query("DELETE FROM ints_b WHERE id % 53 = 1");
+    await db.admin.query("INSERT INTO ints_b VALUES (-4001, 1, 'new'), (5000, 2, NULL)");
+    const [rows] = (await db.admin.query(
+      "SELECT id FROM ints WHERE id % 41 = 0 OR id % 53 = 1",
+    )) as unknown as [{ id: number }[]];
+    const changed = new Set([...rows.map((r) => String(r.id)), "-4001", "5000"]);
+    const a = connect("ints");
+    const b = connect("ints_b");
+    await Promise.all([a.describe(), b.describe()]);
+    let leaves = 0;
+    const list = a.streamFingerprintsIn.bind(a);
+    a.streamFingerprintsIn = (shape, ranges, size) => {
+      leaves += ranges.length;
+      return list(shape, ranges, size);
+    };
+    const before = a.stats.queries + b.stats.queries;
+    const found = new Set<string>();
+    for await (const batch of detectDivergences(INT_SHAPE, [
+      { name: "a", connector: a },
+      { name: "b", connector: b },
+    ]))
+      for (const o of batch) found.add(o.key[0]!);
+    expect([...found].sort()).toEqual([...changed].sort());
+    expect(leaves).toBeGreaterThan(50);
+    expect(a.stats.queries + b.stats.queries - before).toBeLessThan(30);
   });
 });

@@ -2,7 +2,14 @@
 import { createPool, type Pool } from "mysql2/promise";
 import { redactUrl } from "../../config/redact.js";
 import { ChecksumAccumulator, type RangeChecksum } from "../../core/fingerprint.js";
-import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../../core/model.js";
+import {
+  compareKeys,
+  type Key,
+  type KeyFingerprint,
+  type KeyRange,
+  type RecordShape,
+  type StoredRecord,
+} from "../../core/model.js";
 import {
   type ColumnInfo,
   type ConditionalWrite,
@@ -263,8 +270,8 @@ export class MysqlConnector implements Connector {
   /**
    * Keys whose order the index serves are read in pages (ORDER BY key LIMIT batchSize, then after the last
    * key): each page is a short index range read, repeatable on a transient failure. Binary-compared text
-   * keys need a sort of the whole range, so they are read by one streamed statement instead, with
-   * backpressure; after a transient failure it resumes behind the last key handed out.
+   * keys need a sort of the whole range, so they are read by one streamed statement instead (see
+   * `streamPairs`).
    */
   async *streamFingerprints(
     shape: RecordShape,
@@ -273,40 +280,74 @@ export class MysqlConnector implements Connector {
   ): AsyncIterable<readonly KeyFingerprint[]> {
     const s = await this.sql(shape);
     const size = Math.max(1, Math.floor(batchSize));
-    const select = s.pushable ? `${s.keyRefs.join(", ")}, ${s.fingerprint}` : s.rawList;
-    const toBatch = (rows: readonly unknown[][]): KeyFingerprint[] =>
-      rows.map((row) => ({
-        key: s.codec.key(row),
-        fingerprint: s.pushable ? String(row[s.keyWidth]) : s.codec.fingerprintRaw(row),
-      }));
     const statement = (after: Key | null, limit: string) => {
       const cond = s.pageCondition(range, after);
-      return `SELECT ${select} FROM ${s.table}${s.forceIndex}${cond ? ` WHERE ${cond}` : ""}${s.orderBy()}${limit}`;
+      return `SELECT ${s.listColumns} FROM ${s.table}${s.forceIndex}${cond ? ` WHERE ${cond}` : ""}${s.orderBy()}${limit}`;
     };
-    if (s.sargable) {
-      for (let after: Key | null = null; ; ) {
-        const sql = statement(after, ` LIMIT ${size}`);
-        const rows = await this.session.read("fingerprint stream failed", (conn) =>
-          this.session.rows(conn, sql),
-        );
-        const batch = this.decode("fingerprint stream failed", () => toBatch(rows));
-        if (batch.length > 0) yield batch;
-        if (rows.length < size) return;
-        after = batch.at(-1)!.key;
-      }
+    if (!s.sargable) {
+      yield* this.streamPairs(s, (after) => statement(after, ""), size);
+      return;
     }
+    for (let after: Key | null = null; ; ) {
+      const sql = statement(after, ` LIMIT ${size}`);
+      const rows = await this.session.read("fingerprint stream failed", (conn) =>
+        this.session.rows(conn, sql),
+      );
+      const batch = this.pairs(s, rows);
+      if (batch.length > 0) yield batch;
+      if (rows.length < size) return;
+      after = batch.at(-1)!.key;
+    }
+  }
+
+  /**
+   * Detection's leaves with few statements: each streams the rows of up to 256 ranges (of all of them when
+   * the key order needs a scan of the table anyway), fewer when its text would pass `maxStatementChars`,
+   * under one condition that MariaDB and MySQL read as one multi-range index scan in key order (see
+   * `ShapeSql.rangesCondition`). Ranges that are not ascending and disjoint are streamed one by one.
+   */
+  async *streamFingerprintsIn(
+    shape: RecordShape,
+    ranges: readonly KeyRange[],
+    batchSize: number,
+  ): AsyncIterable<readonly KeyFingerprint[]> {
+    const s = await this.sql(shape);
+    const size = Math.max(1, Math.floor(batchSize));
+    const live = ranges.filter((r) => !(r.lo && r.hi && compareKeys(shape.key, r.lo, r.hi) >= 0));
+    if (!s.ascendingDisjoint(live)) {
+      for (const range of live) yield* this.streamFingerprints(shape, range, size);
+      return;
+    }
+    // Each sargable statement costs a range analysis (an index dive per range); a scan is paid per statement.
+    const most = s.sargable ? 256 : live.length;
+    for (let i = 0; i < live.length; ) {
+      let n = Math.min(most, live.length - i);
+      while (n > 1 && s.listSql(live.slice(i, i + n), null).length > this.maxStatementChars)
+        n = Math.ceil(n / 2);
+      const part = live.slice(i, i + n);
+      yield* this.streamPairs(s, (after) => s.listSql(part, after), size);
+      i += n;
+    }
+  }
+
+  /**
+   * Streams the pairs one statement lists (`statement(null)`), in batches of `size`, with backpressure: the
+   * server waits while the engine holds a batch. After a transient failure the read resumes behind the last
+   * key handed out (`statement(after)`).
+   */
+  private async *streamPairs(
+    s: ShapeSql,
+    statement: (after: Key | null) => string,
+    size: number,
+  ): AsyncIterable<readonly KeyFingerprint[]> {
     let after: Key | null = null;
     let batch: unknown[][] = [];
     for (let attempt = 1; ; attempt++) {
       try {
-        for await (const row of this.session.stream(
-          "fingerprint stream failed",
-          statement(after, ""),
-          size,
-        )) {
+        for await (const row of this.session.stream("fingerprint stream failed", statement(after), size)) {
           batch.push(row);
           if (batch.length >= size) {
-            const out = this.decode("fingerprint stream failed", () => toBatch(batch));
+            const out = this.pairs(s, batch);
             this.stats.rowsRead += out.length;
             batch = [];
             after = out.at(-1)!.key;
@@ -321,8 +362,18 @@ export class MysqlConnector implements Connector {
     }
     if (batch.length > 0) {
       this.stats.rowsRead += batch.length;
-      yield this.decode("fingerprint stream failed", () => toBatch(batch));
+      yield this.pairs(s, batch);
     }
+  }
+
+  /** Key and fingerprint of rows of `listColumns`: read from the row, or computed by the engine's codec. */
+  private pairs(s: ShapeSql, rows: readonly unknown[][]): KeyFingerprint[] {
+    return this.decode("fingerprint stream failed", () =>
+      rows.map((row) => ({
+        key: s.codec.key(row),
+        fingerprint: s.pushable ? String(row[s.keyWidth]) : s.codec.fingerprintRaw(row),
+      })),
+    );
   }
 
   /** Runs the engine's codec over rows read; a value it cannot read becomes a ConnectorError naming the column. */
