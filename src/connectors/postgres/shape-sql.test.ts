@@ -165,14 +165,23 @@ describe("checksumQuery", () => {
     { index: 2, range: { lo: ["20"], hi: null } },
   ];
 
-  it("buckets adjacent bigint ranges with width_bucket in one scan", () => {
+  it("buckets adjacent bigint ranges in one scan: by arithmetic when evenly spaced, else width_bucket", () => {
     const q = checksumQuery(s, tiles);
     expect(q.plan).toBe("scan");
     expect(q.text).toMatch(
-      /^SELECT width_bucket\(t\."id", \$1::int8\[\]\) \+ 0 AS b, count\(\*\)::text AS n, /,
+      /^SELECT CASE WHEN t\."id" < \$1::int8 THEN 0 WHEN t\."id" >= \$2::int8 THEN 2 ELSE \(t\."id" - \$1::int8\) \/ \$3::int8 \+ 1 END \+ 0 AS b, count\(\*\)::text AS n, /,
     );
     expect(q.text).toMatch(/ FROM "s"\."items" AS t GROUP BY 1$/);
-    expect(q.values).toEqual([["10", "20"]]);
+    expect(q.values).toEqual(["10", "20", "10"]);
+
+    const uneven = [
+      ...tiles.slice(0, 2),
+      { index: 2, range: { lo: ["20"], hi: ["25"] } },
+      { index: 3, range: { lo: ["25"], hi: null } },
+    ];
+    const w = checksumQuery(s, uneven);
+    expect(w.text).toMatch(/^SELECT width_bucket\(t\."id", \$1::int8\[\]\) \+ 0 AS b, /);
+    expect(w.values).toEqual([["10", "20", "25"]]);
   });
 
   it("probes scattered ranges one index range each, one UNION ALL branch per kind of bound", () => {
