@@ -202,6 +202,8 @@ export async function scanDataset(
   ctx: RunContext,
   options: {
     readonly range?: KeyRange;
+    /** About how many rows the range holds (a segment: `checkpointRows`); spares detection a count. */
+    readonly expectedRows?: number;
     /** The shape resolved for this run already (segments of one run share it): no describing again. */
     readonly resolved?: ResolvedShape;
   } = {},
@@ -226,6 +228,7 @@ export async function scanDataset(
       onProgress: (done, total) => ctx.onProgress?.(ds.name, done, total),
       onReplicaRows: (name, n) => knownRows.set(name, n),
       ...(options.range ? { range } : {}),
+      ...(options.expectedRows !== undefined ? { expectedRows: options.expectedRows } : {}),
     },
   );
   // Stores list the next batch while this one's records are fetched and classified; a serial scan keeps

@@ -177,7 +177,7 @@ export async function runDataset(
               }
             : {}),
         },
-        ranges.length > 1 ? { range, resolved } : { resolved },
+        ranges.length > 1 ? { range, resolved, expectedRows: ds.checkpointRows } : { resolved },
       );
       run ??= {
         name: ds.name,

@@ -40,6 +40,12 @@ export interface DetectOptions {
    * queries at a time. `serve` uses it below full intensity.
    */
   readonly serial?: boolean;
+  /**
+   * The caller's estimate of the rows in the range (a segment of a run holds about `checkpointRows`). For a
+   * single integer key with pushdown on every replica, detection then sizes its first round from it instead
+   * of counting every replica first, and reports exact counts (`onReplicaRows`) from that round.
+   */
+  readonly expectedRows?: number;
   /** Told how many rows (of the largest replica) have been settled so far, and the total. */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -179,15 +185,25 @@ export async function* detectDivergences(
   const whole = options.range ?? FULL_RANGE;
 
   const unordered = replicas.some((r) => r.connector.ordered === false);
+  // Given an estimate for a range of an integer key, nothing is counted up front: the first checksum round
+  // counts every replica's rows as a by-product.
+  const estimated =
+    options.expectedRows !== undefined &&
+    !unordered &&
+    replicas.every((r) => r.connector.pushdown) &&
+    shape.key.length === 1 &&
+    shape.key[0]!.type === "integer";
   // An unordered replica is read whole anyway; exact counts would cost an extra pass over it.
-  const counts = await eachReplica(replicas, options.serial, (r) =>
-    unordered && r.connector.estimateCount
-      ? r.connector.estimateCount(shape)
-      : r.connector.count(shape, whole),
-  );
-  const total = Math.max(0, ...counts);
+  const counts = estimated
+    ? replicas.map(() => Math.max(1, options.expectedRows!))
+    : await eachReplica(replicas, options.serial, (r) =>
+        unordered && r.connector.estimateCount
+          ? r.connector.estimateCount(shape)
+          : r.connector.count(shape, whole),
+      );
+  let total = Math.max(0, ...counts);
   // Exact counts of the range (the whole key space, or the segment asked for): callers need not count again.
-  if (!unordered) {
+  if (!unordered && !estimated) {
     for (const [i, r] of replicas.entries()) options.onReplicaRows?.(r.name, counts[i]!);
   }
   let done = 0;
@@ -281,11 +297,19 @@ export async function* detectDivergences(
       ? r.connector.streamNativeHashesIn!(shape, rs, batchSize)
       : r.connector.streamFingerprintsIn!(shape, rs, batchSize);
 
+  let firstRound = true;
   while (ranges.length > 0) {
     const current = ranges;
     const sums: RangeChecksum[][] = await eachReplica(replicas, options.serial, (r) =>
       checksum(r.connector, current),
     );
+    if (estimated && firstRound) {
+      // The first round's ranges cover the whole range: their counts are the replicas' exact row counts.
+      const exact = sums.map((rs) => rs.reduce((n, c) => n + c.count, 0));
+      for (const [i, r] of replicas.entries()) options.onReplicaRows?.(r.name, exact[i]!);
+      total = Math.max(0, ...exact);
+    }
+    firstRound = false;
     const leaves: Leaf[] = [];
     const splits: { range: KeyRange; rows: number; by: DetectReplica }[] = [];
     for (let i = 0; i < ranges.length; i++) {

@@ -374,7 +374,7 @@ export class DatasetRunner {
       const started = now();
       // Totals change only once the segment is whole: a segment cut short by `stop` is done again on resume.
       const next = structuredClone(totals);
-      const whole = await this.segment(mode, segments[i]!, ctx, next);
+      const whole = await this.segment(mode, segments[i]!, ctx, next, segments.length > 1);
       if (!whole) return false;
       Object.assign(totals, next);
       cp = { ...cp, done: i + 1, totals, updatedAt: now() };
@@ -386,17 +386,25 @@ export class DatasetRunner {
     return this.finish(cp, totals, passStarted);
   }
 
-  /** Scans (and repairs) one segment into `totals`; false when `stop` cut its repairs short. */
+  /**
+   * Scans (and repairs) one segment into `totals`; false when `stop` cut its repairs short. One of several
+   * segments holds about `checkpointRows` rows.
+   */
   private async segment(
     mode: PassMode,
     range: KeyRange,
     ctx: RunContext,
     totals: PassTotals,
+    oneOfSeveral: boolean,
   ): Promise<boolean> {
     const { state, metrics, now } = this.deps;
     const dataset = this.ds.name;
     const replicas = await this.open();
-    const scan = await scanDataset(this.ds, replicas, ctx, { range, resolved: await this.shape(replicas) });
+    const scan = await scanDataset(this.ds, replicas, ctx, {
+      range,
+      resolved: await this.shape(replicas),
+      ...(oneOfSeveral ? { expectedRows: this.ds.checkpointRows } : {}),
+    });
     // Every segment reports the same schema issues: they count once per pass, not once per segment.
     const { schema, ...classes } = scan.counts;
     add(totals.counts, classes);

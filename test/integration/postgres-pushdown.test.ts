@@ -405,6 +405,43 @@ describe.skipIf(!available)("PostgresConnector: one query per checksum round", (
     }
   });
 
+  it("counts a segment's rows from its first checksum round when given an estimate", async () => {
+    const a = connect("items_a");
+    const b = connect("items_b");
+    let counted = 0;
+    for (const c of [a, b]) {
+      const count = c.count.bind(c);
+      c.count = (shape, range) => {
+        counted++;
+        return count(shape, range);
+      };
+    }
+    for (const [range, expectedRows] of [
+      [{ lo: ["1000"], hi: ["9000"] }, 8000],
+      [{ lo: null, hi: ["3000"] }, 100],
+      [{ lo: ["19990"], hi: null }, 50_000],
+    ] as const) {
+      const rows = new Map<string, number>();
+      const found: string[] = [];
+      for await (const batch of detectDivergences(
+        ITEMS,
+        [
+          { name: "a", connector: a },
+          { name: "b", connector: b },
+        ],
+        { range, expectedRows, onReplicaRows: (name, n) => rows.set(name, n) },
+      ))
+        for (const o of batch) found.push(o.key[0]!);
+      expect(counted).toBe(0);
+      const inRange = (k: string) =>
+        (!range.lo || Number(k) >= Number(range.lo[0])) && (!range.hi || Number(k) < Number(range.hi[0]));
+      expect(found.sort()).toEqual([...changed].filter(inRange).sort());
+      const exact = { a: await a.count(ITEMS, range), b: await b.count(ITEMS, range) };
+      counted = 0;
+      expect(Object.fromEntries(rows)).toEqual(exact);
+    }
+  });
+
   it("bounds open ranges with two index probes, so they are cut by arithmetic", async () => {
     const c = connect("items_a");
     expect(await c.keyBounds(ITEMS, FULL_RANGE)).toEqual({ first: ["1"], last: ["20000"] });
