@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Observation } from "../core/classify.js";
 import type { KeyFingerprint, RecordShape } from "../core/model.js";
-import { partitionedDiff } from "./partitioned-diff.js";
+import { keyPartition, partitionedDiff } from "./partitioned-diff.js";
 
 const SHAPE: RecordShape = { key: [{ name: "id", type: "integer" }], columns: [] };
 
@@ -37,4 +37,54 @@ describe("partitionedDiff with a stream that repeats keys (Redis SCAN)", () => {
     ]);
     expect(Object.fromEntries(rows)).toEqual({ a: 3, b: 3 });
   });
+});
+
+describe("partitionedDiff over many keys", () => {
+  it.each([1, 4, 7])(
+    "finds exactly the differing keys, in key order within each partition (%i partitions)",
+    async (parts) => {
+      const n = 5000;
+      async function* side(changed: boolean): AsyncIterable<readonly KeyFingerprint[]> {
+        let batch: KeyFingerprint[] = [];
+        for (let j = 0; j < n; j++) {
+          const i = (j * 7919) % n; // any order
+          if (changed && i % 97 === 0) continue;
+          const fp = (changed && i % 89 === 1 ? "f" : "0").repeat(16);
+          batch.push({ key: [String(i)], fingerprint: fp });
+          if (batch.length === 64) {
+            yield batch;
+            batch = [];
+          }
+        }
+        if (changed) batch.push({ key: [String(n + 1)], fingerprint: "a".repeat(16) });
+        yield batch;
+      }
+      const out: Observation[] = [];
+      for await (const b of partitionedDiff(
+        SHAPE,
+        [
+          { name: "a", batches: side(false) },
+          { name: "b", batches: side(true) },
+        ],
+        { parts, batchSize: 100 },
+      ))
+        out.push(...b);
+      const expected = new Set<string>([String(n + 1)]);
+      for (let i = 0; i < n; i++) if (i % 97 === 0 || i % 89 === 1) expected.add(String(i));
+      expect(new Set(out.map((o) => o.key[0]))).toEqual(expected);
+      expect(out).toHaveLength(expected.size);
+      const missing = out.find((o) => o.key[0] === "97")!;
+      expect(missing.replicas).toEqual({
+        a: { present: true, fingerprint: "0".repeat(16) },
+        b: { present: false },
+      });
+      // Keys of one partition come out ascending.
+      const byPart = new Map<number, number[]>();
+      for (const o of out) {
+        const p = keyPartition(o.key, parts);
+        byPart.set(p, [...(byPart.get(p) ?? []), Number(o.key[0])]);
+      }
+      for (const keys of byPart.values()) expect(keys).toEqual([...keys].sort((x, y) => x - y));
+    },
+  );
 });

@@ -1,11 +1,9 @@
 /** Compares replicas when some store has no key order (Redis): hash-partition every stream, spill to disk, compare per partition. */
 
-import { hash } from "node:crypto";
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { encodeRow } from "../core/canonical.js";
 import type { Observation, ReplicaObservation } from "../core/classify.js";
 import { compareKeys, type Key, type KeyFingerprint, type RecordShape } from "../core/model.js";
 
@@ -15,18 +13,55 @@ export interface UnorderedStream {
   readonly batches: AsyncIterable<readonly KeyFingerprint[]>;
 }
 
-/** The hash partition of a key: the first 32 bits of MD5 over its canonical encoding, modulo `parts`. */
+/**
+ * The hash partition of a key: FNV-1a (32 bits) over its JSON text, modulo `parts`. Any function both sides
+ * of one comparison share would do; this one costs no allocation and no digest.
+ */
 export function keyPartition(key: Key, parts: number): number {
-  if (parts <= 1) return 0;
-  return Number.parseInt(hash("md5", encodeRow(key), "hex").slice(0, 8), 16) % parts;
+  return parts <= 1 ? 0 : textPartition(keyText(key), parts);
+}
+
+function textPartition(text: string, parts: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % parts;
 }
 
 function keyText(key: Key): string {
   return JSON.stringify(key);
 }
 
-async function writeLine(out: WriteStream, line: string): Promise<void> {
-  if (!out.write(line)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+/** Lines for one spill file, written 64 KiB at a time instead of one write per pair. */
+class SpillWriter {
+  private lines: string[] = [];
+  private size = 0;
+  private readonly out: WriteStream;
+
+  constructor(path: string) {
+    this.out = createWriteStream(path);
+  }
+
+  /** Buffers a line; a promise only when a chunk went out and the file is behind. */
+  add(line: string): Promise<void> | undefined {
+    this.lines.push(line);
+    this.size += line.length;
+    return this.size >= 1 << 16 ? this.flush() : undefined;
+  }
+
+  private flush(): Promise<void> | undefined {
+    const chunk = this.lines.join("");
+    this.lines = [];
+    this.size = 0;
+    if (this.out.write(chunk)) return undefined;
+    return new Promise<void>((resolve) => this.out.once("drain", () => resolve()));
+  }
+
+  async end(): Promise<void> {
+    if (this.size > 0) await this.flush();
+    await new Promise<void>((resolve, reject) =>
+      this.out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
+  }
 }
 
 /**
@@ -52,14 +87,15 @@ export async function* partitionedDiff(
 ): AsyncIterable<Observation[]> {
   const parts = Math.max(1, options.parts);
   const names = streams.map((s) => s.name);
+  // Only the keys that differ are parsed and sorted: a partition is mostly equal keys.
   const compare = function* (table: Map<string, (string | null)[]>): Iterable<Observation> {
-    const keys = [...table.keys()]
-      .map((k) => JSON.parse(k) as Key)
-      .sort((a, b) => compareKeys(shape.key, a, b));
-    for (const key of keys) {
-      const fps = table.get(keyText(key))!;
+    const differing: { key: Key; fps: (string | null)[] }[] = [];
+    for (const [text, fps] of table) {
       const first = fps[0];
-      if (fps.every((f) => f !== null && f === first)) continue;
+      if (first === null || fps.some((f) => f !== first)) differing.push({ key: JSON.parse(text), fps });
+    }
+    differing.sort((a, b) => compareKeys(shape.key, a.key, b.key));
+    for (const { key, fps } of differing) {
       const replicas: Record<string, ReplicaObservation> = {};
       names.forEach((n, i) => {
         const f = fps[i];
@@ -118,37 +154,33 @@ export async function* partitionedDiff(
     const files = streams.map((_, r) => Array.from({ length: parts }, (_, p) => join(dir, `${r}-${p}.tsv`)));
     await Promise.all(
       streams.map(async (s, r) => {
-        const outs = files[r]!.map((f) => createWriteStream(f, { highWaterMark: 1 << 16 }));
+        const outs = files[r]!.map((f) => new SpillWriter(f));
         try {
           for await (const batch of s.batches) {
             for (const kf of batch) {
-              await writeLine(outs[keyPartition(kf.key, parts)]!, `${kf.fingerprint}\t${keyText(kf.key)}\n`);
+              const text = keyText(kf.key);
+              const behind = outs[textPartition(text, parts)]!.add(`${kf.fingerprint}\t${text}\n`);
+              if (behind) await behind;
               streamed[r]!++;
               options.onRow?.();
             }
           }
         } finally {
-          await Promise.all(
-            outs.map(
-              (o) =>
-                new Promise<void>((resolve, reject) =>
-                  o.end((err?: Error | null) => (err ? reject(err) : resolve())),
-                ),
-            ),
-          );
+          await Promise.all(outs.map((o) => o.end()));
         }
       }),
     );
     for (let p = 0; p < parts; p++) {
       const table = new Map<string, (string | null)[]>();
       for (let r = 0; r < streams.length; r++) {
-        const lines = createInterface({
-          input: createReadStream(files[r]![p]!),
-          crlfDelay: Number.POSITIVE_INFINITY,
-        });
-        for await (const line of lines) {
-          if (!line) continue;
-          add(table, r, line.slice(17), line.slice(0, 16));
+        // A partition file is about `partitionRows` short lines: read whole, as its table is held whole.
+        const text = await readFile(files[r]![p]!, "utf8");
+        let at = 0;
+        while (at < text.length) {
+          const end = text.indexOf("\n", at);
+          const line = text.slice(at, end < 0 ? text.length : end);
+          at = end < 0 ? text.length : end + 1;
+          if (line) add(table, r, line.slice(17), line.slice(0, 16));
         }
       }
       yield* emit(table);
