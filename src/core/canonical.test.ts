@@ -380,3 +380,35 @@ describe("encodeRow", () => {
     expect(encodeRow(a)).not.toBe(encodeRow(b));
   });
 });
+
+describe("canonical timestamp text", () => {
+  it("is returned as is when valid, and equals what parsing and formatting it gives", () => {
+    // Every day of a leap year and a common one, in every year kind (0000, century, 400-year), at odd times.
+    for (const year of [0, 1, 1900, 1999, 2000, 2023, 2024, 2100, 9999]) {
+      for (let t = Date.UTC(2001, 0, 1); t < Date.UTC(2002, 0, 1); t += 86_400_000 * 3 + 3_723_456) {
+        const d = new Date(t);
+        d.setUTCFullYear(year);
+        const text = `${String(year).padStart(4, "0")}-${d.toISOString().slice(5, 23)}123Z`;
+        expect(canonicalValue("timestamp", text)).toBe(text);
+        expect(formatMicros(timestampMicros(text))).toBe(text);
+      }
+    }
+  });
+
+  it("rejects impossible dates and times in canonical form", () => {
+    for (const bad of [
+      "2023-02-29T00:00:00.000000Z",
+      "1900-02-29T00:00:00.000000Z",
+      "2024-04-31T00:00:00.000000Z",
+      "2024-13-01T00:00:00.000000Z",
+      "2024-00-10T00:00:00.000000Z",
+      "2024-01-00T00:00:00.000000Z",
+      "2024-01-01T24:00:00.000000Z",
+      "2024-01-01T23:60:00.000000Z",
+      "2024-01-01T23:59:60.000000Z",
+    ])
+      expect(() => canonicalValue("timestamp", bad), bad).toThrow(/not a timestamp/);
+    expect(canonicalValue("timestamp", "2024-02-29T23:59:59.999999Z")).toBe("2024-02-29T23:59:59.999999Z");
+    expect(canonicalValue("timestamp", "2000-02-29T00:00:00.000000Z")).toBe("2000-02-29T00:00:00.000000Z");
+  });
+});

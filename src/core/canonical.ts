@@ -227,7 +227,28 @@ export function timestampMicros(raw: unknown): bigint {
   return (BigInt(ms) - BigInt(offsetMinutes) * 60_000n) * 1000n + micro;
 }
 
+/** Already canonical: microseconds, UTC, `T` and `Z` (what most stores are asked to return). */
+const CANONICAL_TS_RE = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$/;
+const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function canonicalTimestamp(raw: unknown): string {
+  // Text already in canonical form is its own canonical value: no parse, no Date, no formatting.
+  if (typeof raw === "string") {
+    const m = CANONICAL_TS_RE.exec(raw);
+    if (m) {
+      const year = Number(m[1]);
+      const month = Number(m[2]);
+      const day = Number(m[3]);
+      const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+      if (
+        month >= 1 &&
+        month <= 12 &&
+        day >= 1 &&
+        day <= (month === 2 && !leap ? 28 : MONTH_DAYS[month - 1]!)
+      )
+        return raw;
+    }
+  }
   return formatMicros(timestampMicros(raw));
 }
 

@@ -81,10 +81,39 @@ describe("partitionedDiff over many keys", () => {
       // Keys of one partition come out ascending.
       const byPart = new Map<number, number[]>();
       for (const o of out) {
-        const p = keyPartition(o.key, parts);
+        const p = keyPartition(SHAPE, o.key, parts);
         byPart.set(p, [...(byPart.get(p) ?? []), Number(o.key[0])]);
       }
       for (const keys of byPart.values()) expect(keys).toEqual([...keys].sort((x, y) => x - y));
     },
   );
+});
+
+describe("partitionedDiff with text and composite keys", () => {
+  it("spills keys holding tabs and newlines and reads them back whole", async () => {
+    const shape: RecordShape = {
+      key: [
+        { name: "k", type: "text" },
+        { name: "n", type: "integer" },
+      ],
+      columns: [],
+    };
+    const keys = ["a\tb", "line\nbreak", "plain", '{"json":1}', "", "😀"].map((t, i) => [t, String(i)]);
+    async function* side(drop: number): AsyncIterable<readonly KeyFingerprint[]> {
+      yield keys.filter((_, i) => i !== drop).map((key) => ({ key, fingerprint: "0".repeat(16) }));
+    }
+    for (const parts of [1, 3]) {
+      const out: Observation[] = [];
+      for await (const b of partitionedDiff(
+        shape,
+        [
+          { name: "a", batches: side(-1) },
+          { name: "b", batches: side(1) },
+        ],
+        { parts, batchSize: 10 },
+      ))
+        out.push(...b);
+      expect(out.map((o) => o.key)).toEqual([["line\nbreak", "1"]]);
+    }
+  });
 });

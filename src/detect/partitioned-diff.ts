@@ -14,11 +14,11 @@ export interface UnorderedStream {
 }
 
 /**
- * The hash partition of a key: FNV-1a (32 bits) over its JSON text, modulo `parts`. Any function both sides
- * of one comparison share would do; this one costs no allocation and no digest.
+ * The hash partition of a key: FNV-1a (32 bits) over its text (see `keyCodec`), modulo `parts`. Any
+ * function both sides of one comparison share would do; this one costs no allocation and no digest.
  */
-export function keyPartition(key: Key, parts: number): number {
-  return parts <= 1 ? 0 : textPartition(keyText(key), parts);
+export function keyPartition(shape: RecordShape, key: Key, parts: number): number {
+  return parts <= 1 ? 0 : textPartition(keyCodec(shape).text(key), parts);
 }
 
 function textPartition(text: string, parts: number): number {
@@ -27,8 +27,14 @@ function textPartition(text: string, parts: number): number {
   return (h >>> 0) % parts;
 }
 
-function keyText(key: Key): string {
-  return JSON.stringify(key);
+/**
+ * A key as one line-safe string and back: a single integer key is its own digits; any other key is its
+ * JSON (which escapes newlines and tabs).
+ */
+function keyCodec(shape: RecordShape): { text: (key: Key) => string; key: (text: string) => Key } {
+  if (shape.key.length === 1 && shape.key[0]!.type === "integer")
+    return { text: (key) => key[0]!, key: (text) => [text] };
+  return { text: (key) => JSON.stringify(key), key: (text) => JSON.parse(text) as Key };
 }
 
 /** Lines for one spill file, written 64 KiB at a time instead of one write per pair. */
@@ -87,12 +93,13 @@ export async function* partitionedDiff(
 ): AsyncIterable<Observation[]> {
   const parts = Math.max(1, options.parts);
   const names = streams.map((s) => s.name);
+  const codec = keyCodec(shape);
   // Only the keys that differ are parsed and sorted: a partition is mostly equal keys.
   const compare = function* (table: Map<string, (string | null)[]>): Iterable<Observation> {
     const differing: { key: Key; fps: (string | null)[] }[] = [];
     for (const [text, fps] of table) {
       const first = fps[0];
-      if (first === null || fps.some((f) => f !== first)) differing.push({ key: JSON.parse(text), fps });
+      if (first === null || fps.some((f) => f !== first)) differing.push({ key: codec.key(text), fps });
     }
     differing.sort((a, b) => compareKeys(shape.key, a.key, b.key));
     for (const { key, fps } of differing) {
@@ -137,7 +144,7 @@ export async function* partitionedDiff(
       streams.map(async (s, i) => {
         for await (const batch of s.batches) {
           for (const kf of batch) {
-            add(table, i, keyText(kf.key), kf.fingerprint);
+            add(table, i, codec.text(kf.key), kf.fingerprint);
             streamed[i]!++;
             options.onRow?.();
           }
@@ -158,7 +165,7 @@ export async function* partitionedDiff(
         try {
           for await (const batch of s.batches) {
             for (const kf of batch) {
-              const text = keyText(kf.key);
+              const text = codec.text(kf.key);
               const behind = outs[textPartition(text, parts)]!.add(`${kf.fingerprint}\t${text}\n`);
               if (behind) await behind;
               streamed[r]!++;
