@@ -164,3 +164,9 @@ describe("keyId", () => {
     expect(keyId(["eu", "1"])).toBe(keyId(["eu", "1"]));
   });
 });
+
+describe("compareKeyPart on equal negative integers", () => {
+  it("returns 0, not -0", () => {
+    expect(Object.is(compareKeyPart("integer", "-59", "-59"), 0)).toBe(true);
+  });
+});

@@ -69,7 +69,8 @@ function compareIntegerText(a: string, b: string): number {
   if (an !== bn) return an ? -1 : 1;
   let c = a.length - b.length;
   if (c === 0) c = a < b ? -1 : a > b ? 1 : 0;
-  return an ? -c : c;
+  // Not -0 for equal negative numbers: callers may compare the result with Object.is.
+  return an && c !== 0 ? -c : c;
 }
 
 /** Compares one key part of the given type. Canonical integers compare numerically without parsing. */
