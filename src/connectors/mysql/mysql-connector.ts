@@ -23,7 +23,7 @@ import {
 import { mysqlLogicalType } from "./mysql-column-types.js";
 import { writeConditionally } from "./mysql-conditional-writes.js";
 import { MysqlSession, transientError } from "./mysql-session.js";
-import { ShapeSql } from "./mysql-shape-sql.js";
+import { type RowHash, ShapeSql } from "./mysql-shape-sql.js";
 import { keyIndex, readTableMeta, type TableMeta } from "./mysql-table-meta.js";
 import { splitByHistogram } from "./split-by-histogram.js";
 
@@ -56,6 +56,9 @@ export interface MysqlConnectorOptions {
  * fingerprint (MD5 of the canonical encoding, built in SQL) equal to the engine's. Shapes with a column
  * whose canonical text SQL cannot build exactly (FLOAT/DOUBLE, JSON) are fingerprinted in the engine from
  * rows streamed by the same statements: still correct, not pushed down; `pushdownLimits` says so.
+ * Between MariaDB/MySQL tables whose columns have the same native types, checksums and listings can use a
+ * cheaper native row hash instead (SHA1 of the columns' length-prefixed native texts; see
+ * `nativeChecksumSignature`), and `keyBounds` finds a range's first and last key in the key's index.
  *
  * MariaDB and MySQL 8 differ where it matters here, and each place says so: JSON (MariaDB: LONGTEXT with a
  * json_valid() check, found through CHECK_CONSTRAINTS; MySQL: a JSON type), statement timeouts (MariaDB:
@@ -170,13 +173,77 @@ export class MysqlConnector implements Connector {
     return Number(rows[0]?.[0] ?? 0);
   }
 
-  /** One statement per call (see ShapeSql.bucketSql), split only when its text would pass `maxStatementChars`. */
-  async checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
+  /**
+   * Two dives into the key's index: MIN and MAX of a single key column ("Select tables optimized away"), the
+   * first row each way of a composite key. Null for an empty range, and when no index serves the binary-safe
+   * key order (text keys without a NO PAD binary collation would need a scan).
+   */
+  async keyBounds(shape: RecordShape, range: KeyRange): Promise<{ first: Key; last: Key } | null> {
     const s = await this.sql(shape);
+    if (!s.sargable || !s.forceIndex) return null;
+    const from = `${s.table}${s.forceIndex}${s.where(range)}`;
+    const keys = s.keyRefs.join(", ");
+    const probe = (order: number, dir: string) =>
+      `(SELECT ${order} AS o, ${keys} FROM ${from} ORDER BY ${s.keyOrder.map((k) => `${k} ${dir}`).join(", ")} LIMIT 1)`;
+    const sql =
+      s.keyWidth === 1
+        ? `SELECT MIN(${keys}), MAX(${keys}) FROM ${from}`
+        : `SELECT b.* FROM (${probe(0, "ASC")} UNION ALL ${probe(1, "DESC")}) AS b ORDER BY b.o`;
+    const rows = await this.session.read("key bounds failed", (conn) => this.session.rows(conn, sql));
+    return this.decode("key bounds failed", () => {
+      if (s.keyWidth === 1) {
+        const [min, max] = rows[0] ?? [];
+        return min == null || max == null ? null : { first: s.codec.key([min]), last: s.codec.key([max]) };
+      }
+      if (rows.length < 2) return null;
+      return { first: s.codec.key(rows[0]!.slice(1)), last: s.codec.key(rows[1]!.slice(1)) };
+    });
+  }
+
+  /** One statement per call (see ShapeSql.bucketSql), split only when its text would pass `maxStatementChars`. */
+  checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
+    return this.checksum(shape, ranges, "fingerprint");
+  }
+
+  /**
+   * What the native row hash depends on besides SQL that never changes: the server (flavour and major.minor
+   * version) and each column's name, native type, logical type and character set family (see
+   * `nativeRowHash`; collations are left out: they order and compare text but do not change its bytes).
+   * Null when a column has no native hash (FLOAT/DOUBLE, JSON, BIT, TIME, ENUM, non-UTF-8 text, a type
+   * read as another logical type, or a shape fingerprinted in the engine).
+   */
+  async nativeChecksumSignature(shape: RecordShape): Promise<string | null> {
+    const s = await this.sql(shape);
+    if (!s.native) return null;
+    const version = /^\d+\.\d+/.exec(this.session.version ?? "")?.[0];
+    if (!this.session.flavor || !version) return null;
+    return JSON.stringify([
+      "mysql",
+      "sha1-length-prefixed/1",
+      this.session.flavor,
+      version,
+      s.native.columns,
+    ]);
+  }
+
+  /** Like `checksumRanges`, over the native row hash (see `nativeChecksumSignature`). */
+  nativeChecksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
+    return this.checksum(shape, ranges, "native");
+  }
+
+  private async checksum(
+    shape: RecordShape,
+    ranges: readonly KeyRange[],
+    hash: RowHash,
+  ): Promise<RangeChecksum[]> {
+    const s = await this.sql(shape);
+    if (hash === "native" && !s.native)
+      throw new ConnectorError(`${this.label}: native checksum failed: the shape has no native row hash`);
+    const inStore = hash === "native" || s.pushable;
     const out: RangeChecksum[] = ranges.map(() => ({ count: 0, xor: "0000000000000000" }));
     const run = async (from: number, to: number): Promise<void> => {
       const part = ranges.slice(from, to);
-      const sql = s.bucketSql(part, s.pushable ? "aggregate" : "rows");
+      const sql = s.bucketSql(part, inStore ? "aggregate" : "rows", hash);
       if (!sql) return;
       if (sql.length > this.maxStatementChars && part.length > 1) {
         const mid = from + Math.floor(part.length / 2);
@@ -184,7 +251,7 @@ export class MysqlConnector implements Connector {
         await run(mid, to);
         return;
       }
-      const sums = s.pushable
+      const sums = inStore
         ? await this.checksumInStore(sql, part.length)
         : await this.checksumInEngine(s, sql, part.length);
       sums.forEach((sum, i) => {
@@ -278,14 +345,21 @@ export class MysqlConnector implements Connector {
     range: KeyRange,
     batchSize: number,
   ): AsyncIterable<readonly KeyFingerprint[]> {
-    const s = await this.sql(shape);
-    const size = Math.max(1, Math.floor(batchSize));
+    yield* this.streamRange(await this.sql(shape), range, Math.max(1, Math.floor(batchSize)), "fingerprint");
+  }
+
+  private async *streamRange(
+    s: ShapeSql,
+    range: KeyRange,
+    size: number,
+    hash: RowHash,
+  ): AsyncIterable<readonly KeyFingerprint[]> {
     const statement = (after: Key | null, limit: string) => {
       const cond = s.pageCondition(range, after);
-      return `SELECT ${s.listColumns} FROM ${s.table}${s.forceIndex}${cond ? ` WHERE ${cond}` : ""}${s.orderBy()}${limit}`;
+      return `SELECT ${s.listColumns(hash)} FROM ${s.table}${s.forceIndex}${cond ? ` WHERE ${cond}` : ""}${s.orderBy()}${limit}`;
     };
     if (!s.sargable) {
-      yield* this.streamPairs(s, (after) => statement(after, ""), size);
+      yield* this.streamPairs(s, (after) => statement(after, ""), size, hash);
       return;
     }
     for (let after: Key | null = null; ; ) {
@@ -293,7 +367,7 @@ export class MysqlConnector implements Connector {
       const rows = await this.session.read("fingerprint stream failed", (conn) =>
         this.session.rows(conn, sql),
       );
-      const batch = this.pairs(s, rows);
+      const batch = this.pairs(s, rows, hash);
       if (batch.length > 0) yield batch;
       if (rows.length < size) return;
       after = batch.at(-1)!.key;
@@ -306,26 +380,49 @@ export class MysqlConnector implements Connector {
    * under one condition that MariaDB and MySQL read as one multi-range index scan in key order (see
    * `ShapeSql.rangesCondition`). Ranges that are not ascending and disjoint are streamed one by one.
    */
-  async *streamFingerprintsIn(
+  streamFingerprintsIn(
     shape: RecordShape,
     ranges: readonly KeyRange[],
     batchSize: number,
   ): AsyncIterable<readonly KeyFingerprint[]> {
+    return this.listIn(shape, ranges, batchSize, "fingerprint");
+  }
+
+  /**
+   * Like `streamFingerprintsIn`, with each row's native hash (see `nativeChecksumSignature`) in place of its
+   * fingerprint: comparable only with connectors of the same signature.
+   */
+  streamNativeHashesIn(
+    shape: RecordShape,
+    ranges: readonly KeyRange[],
+    batchSize: number,
+  ): AsyncIterable<readonly KeyFingerprint[]> {
+    return this.listIn(shape, ranges, batchSize, "native");
+  }
+
+  private async *listIn(
+    shape: RecordShape,
+    ranges: readonly KeyRange[],
+    batchSize: number,
+    hash: RowHash,
+  ): AsyncIterable<readonly KeyFingerprint[]> {
     const s = await this.sql(shape);
+    if (hash === "native" && !s.native)
+      throw new ConnectorError(`${this.label}: native hash stream failed: the shape has no native row hash`);
     const size = Math.max(1, Math.floor(batchSize));
     const live = ranges.filter((r) => !(r.lo && r.hi && compareKeys(shape.key, r.lo, r.hi) >= 0));
     if (!s.ascendingDisjoint(live)) {
-      for (const range of live) yield* this.streamFingerprints(shape, range, size);
+      for (const range of live) yield* this.streamRange(s, range, size, hash);
       return;
     }
     // Each sargable statement costs a range analysis (an index dive per range); a scan is paid per statement.
     const most = s.sargable ? 256 : live.length;
     for (let i = 0; i < live.length; ) {
       let n = Math.min(most, live.length - i);
-      while (n > 1 && s.listSql(live.slice(i, i + n), null).length > this.maxStatementChars)
+      while (n > 1 && s.listSql(live.slice(i, i + n), null, hash).length > this.maxStatementChars)
         n = Math.ceil(n / 2);
       const part = live.slice(i, i + n);
-      yield* this.streamPairs(s, (after) => s.listSql(part, after), size);
+      yield* this.streamPairs(s, (after) => s.listSql(part, after, hash), size, hash);
       i += n;
     }
   }
@@ -339,6 +436,7 @@ export class MysqlConnector implements Connector {
     s: ShapeSql,
     statement: (after: Key | null) => string,
     size: number,
+    hash: RowHash,
   ): AsyncIterable<readonly KeyFingerprint[]> {
     let after: Key | null = null;
     let batch: unknown[][] = [];
@@ -347,7 +445,7 @@ export class MysqlConnector implements Connector {
         for await (const row of this.session.stream("fingerprint stream failed", statement(after), size)) {
           batch.push(row);
           if (batch.length >= size) {
-            const out = this.pairs(s, batch);
+            const out = this.pairs(s, batch, hash);
             this.stats.rowsRead += out.length;
             batch = [];
             after = out.at(-1)!.key;
@@ -362,16 +460,17 @@ export class MysqlConnector implements Connector {
     }
     if (batch.length > 0) {
       this.stats.rowsRead += batch.length;
-      yield this.pairs(s, batch);
+      yield this.pairs(s, batch, hash);
     }
   }
 
-  /** Key and fingerprint of rows of `listColumns`: read from the row, or computed by the engine's codec. */
-  private pairs(s: ShapeSql, rows: readonly unknown[][]): KeyFingerprint[] {
+  /** Key and hash of rows of `listColumns`: read from the row, or (fingerprints) computed by the engine's codec. */
+  private pairs(s: ShapeSql, rows: readonly unknown[][], hash: RowHash): KeyFingerprint[] {
+    const inStore = hash === "native" || s.pushable;
     return this.decode("fingerprint stream failed", () =>
       rows.map((row) => ({
         key: s.codec.key(row),
-        fingerprint: s.pushable ? String(row[s.keyWidth]) : s.codec.fingerprintRaw(row),
+        fingerprint: inStore ? String(row[s.keyWidth]) : s.codec.fingerprintRaw(row),
       })),
     );
   }

@@ -108,10 +108,13 @@ const SESSION_KEY = Symbol("concord.mysql.session");
 /** Connections of the pool, with what their session was set up for. */
 interface SessionState {
   readonly flavor: MysqlFlavor;
+  /** VERSION() as the server reports it ("10.11.19-MariaDB-0+deb12u1", "8.0.36"). */
+  readonly version: string;
 }
 
 export class MysqlSession {
   private flavorSeen: MysqlFlavor | undefined;
+  private versionSeen: string | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -122,6 +125,11 @@ export class MysqlSession {
   /** The server flavour, known after the first connection was set up. */
   get flavor(): MysqlFlavor | undefined {
     return this.flavorSeen;
+  }
+
+  /** The server's VERSION(), known after the first connection was set up. */
+  get version(): string | undefined {
+    return this.versionSeen;
   }
 
   /** A ConnectorError with one line: label, what failed, and why (credentials redacted). */
@@ -177,6 +185,7 @@ export class MysqlSession {
     const state = core[SESSION_KEY];
     if (state) {
       this.flavorSeen = state.flavor;
+      this.versionSeen = state.version;
       return;
     }
     // NAMES utf8mb4: text arrives and MD5 hashes as UTF-8. UTC: TIMESTAMP reads as UTC, DATETIME is taken as
@@ -194,8 +203,9 @@ export class MysqlSession {
       );
     }
     const flavor: MysqlFlavor = String(version).toLowerCase().includes("mariadb") ? "mariadb" : "mysql";
-    core[SESSION_KEY] = { flavor };
+    core[SESSION_KEY] = { flavor, version: String(version) };
     this.flavorSeen = flavor;
+    this.versionSeen = String(version);
   }
 
   /** Adds the server-side statement timeout to a SELECT (dialects differ). */

@@ -12,6 +12,7 @@ import {
   type MysqlColumn,
   writeLiteral,
 } from "./mysql-column-types.js";
+import { type NativeRowHash, nativeRowHash } from "./mysql-native-hash.js";
 
 /** Quotes a table name, allowing `schema.table`. */
 export function quoteTable(name: string): string {
@@ -35,6 +36,9 @@ function tupleCompare(exprs: readonly string[], lits: readonly string[], last: "
 
 /** What a checksum or fingerprint query returns per row when the store cannot hash: the raw columns. */
 export type BucketMode = "aggregate" | "rows";
+
+/** The per-row 64-bit hash a checksum XORs or a listing returns: the canonical fingerprint, or the native hash. */
+export type RowHash = "fingerprint" | "native";
 
 /**
  * Compiled SQL for one RecordShape over one table. Every column is referenced through the alias `t`.
@@ -63,6 +67,8 @@ export class ShapeSql {
   readonly rawList: string;
   /** ` FORCE INDEX (...)` for the index on the key columns, or "". */
   readonly forceIndex: string;
+  /** The store-native row hash (see `nativeRowHash`), or null when a column has none. */
+  readonly native: NativeRowHash | null;
   private readonly types: readonly ColumnType[];
   private readonly natives: readonly MysqlColumn[];
 
@@ -108,6 +114,14 @@ export class ShapeSql {
     this.pushable = client.length === 0;
     // CONCAT, not CONCAT_WS: every part is already non-null, and it is the cheaper call per row.
     this.fingerprint = this.pushable ? `LEFT(MD5(CONCAT(${parts.join(", '|', ")})), 16)` : "";
+    this.native = this.pushable ? nativeRowHash(all, this.natives, refs, this.keyWidth) : null;
+  }
+
+  /** The per-row hash as 16 hex digits; the native one only when `native` is set. */
+  rowHash(hash: RowHash): string {
+    if (hash === "fingerprint") return this.fingerprint;
+    if (!this.native) throw new ConnectorError("the shape has no native row hash");
+    return this.native.expression;
   }
 
   /** Literals a key is compared with, matching `keyOrder`. */
@@ -155,23 +169,24 @@ export class ShapeSql {
   }
 
   /**
-   * What listing statements select per row: key columns and fingerprint, or (not `pushable`) the raw
-   * columns, key first, that the codec fingerprints.
+   * What listing statements select per row: key columns and fingerprint (or native hash), or (not `pushable`)
+   * the raw columns, key first, that the codec fingerprints.
    */
-  get listColumns(): string {
-    return this.pushable ? `${this.keyRefs.join(", ")}, ${this.fingerprint}` : this.rawList;
+  listColumns(hash: RowHash = "fingerprint"): string {
+    if (hash === "native" || this.pushable) return `${this.keyRefs.join(", ")}, ${this.rowHash(hash)}`;
+    return this.rawList;
   }
 
   /**
    * One statement listing `listColumns` of the rows in any of `ranges` (as `rangesCondition` takes them)
    * after `after` (a resumed read), in key order through the key's index.
    */
-  listSql(ranges: readonly KeyRange[], after: Key | null): string {
+  listSql(ranges: readonly KeyRange[], after: Key | null, hash: RowHash = "fingerprint"): string {
     const all = this.rangesCondition(ranges);
     const where = [after ? this.afterCondition(after) : "", all ? `(${all})` : ""]
       .filter((c) => c)
       .join(" AND ");
-    return `SELECT ${this.listColumns} FROM ${this.table}${this.forceIndex}${where ? ` WHERE ${where}` : ""}${this.orderBy()}`;
+    return `SELECT ${this.listColumns(hash)} FROM ${this.table}${this.forceIndex}${where ? ` WHERE ${where}` : ""}${this.orderBy()}`;
   }
 
   where(range: KeyRange): string {
@@ -217,15 +232,15 @@ export class ShapeSql {
       .join(" OR ");
   }
 
-  /** Aggregate columns of a bucket: row count and XOR of fingerprints as 16 hex digits (0 for no rows). */
-  private aggregate(): string {
-    return `COUNT(*), LPAD(LOWER(HEX(BIT_XOR(CAST(CONV(${this.fingerprint}, 16, 10) AS UNSIGNED)))), 16, '0')`;
+  /** Aggregate columns of a bucket: row count and XOR of row hashes as 16 hex digits (0 for no rows). */
+  private aggregate(hash: RowHash): string {
+    return `COUNT(*), LPAD(LOWER(HEX(BIT_XOR(CAST(CONV(${this.rowHash(hash)}, 16, 10) AS UNSIGNED)))), 16, '0')`;
   }
 
   /**
-   * One statement that checksums (mode "aggregate": rows of bucket, count, xor) or lists (mode "rows": rows
-   * of bucket, raw columns…) every range at once; a row in several ranges counts in each. Buckets with
-   * no rows may be missing from an aggregate result: they are (0, zeros).
+   * One statement that checksums (mode "aggregate": rows of bucket, count, xor of `hash`) or lists (mode
+   * "rows": rows of bucket, raw columns…) every range at once; a row in several ranges counts in each.
+   * Buckets with no rows may be missing from an aggregate result: they are (0, zeros).
    *
    * - Sargable keys: the bounded ranges become a derived table joined to the table (STRAIGHT_JOIN and
    *   FORCE INDEX make each bucket an index range scan, "Range checked for each record", where MariaDB
@@ -235,8 +250,8 @@ export class ShapeSql {
    *   row its bucket with a binary search tree of IF()s over the bounds.
    * - Otherwise: one UNION ALL branch per range.
    */
-  bucketSql(ranges: readonly KeyRange[], mode: BucketMode): string {
-    const select = mode === "aggregate" ? this.aggregate() : this.rawList;
+  bucketSql(ranges: readonly KeyRange[], mode: BucketMode, hash: RowHash = "fingerprint"): string {
+    const select = mode === "aggregate" ? this.aggregate(hash) : this.rawList;
     const live = ranges
       .map((range, i) => ({ range, i }))
       .filter(({ range }) => !(range.lo && range.hi && compareKeys(this.shape.key, range.lo, range.hi) >= 0));
