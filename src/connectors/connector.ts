@@ -149,8 +149,9 @@ export interface Connector {
    * Optional, with `nativeChecksumRanges`: a cheaper range checksum for comparing replicas kept in the same
    * kind of store, built on a store-native per-row hash instead of the canonical fingerprint. Returns a
    * signature naming everything that hash depends on (store, hash version, encoding, each column's native
-   * type and collation), or null when this shape has none. Detection uses native checksums only when every
-   * replica returns the same non-null signature, and still lists keys with canonical fingerprints.
+   * type and collation), or null when this shape has none. Detection uses native checksums (and native
+   * listings, `streamNativeHashesIn`) only when every replica returns the same non-null signature; the
+   * records of the keys found are then fetched for canonical fingerprints and values.
    */
   nativeChecksumSignature?(shape: RecordShape): Promise<string | null>;
 
