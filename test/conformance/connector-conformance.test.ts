@@ -495,6 +495,44 @@ describe.each(connectorFactories)("$name connector", (factory: ConnectorFactory)
       expect((await streamAllIn(connector, shape, empty, 4)).rows).toEqual([]);
     });
 
+    it("bounds each range by its least and greatest key, if it can", async ({ skip }) => {
+      const { connector } = await create(tc.fixture);
+      // Optional in the port: only where an index finds them without a pass over the rows.
+      if (!connector.keyBounds) skip();
+      for (const range of [...tc.ranges, FULL_RANGE]) {
+        const inRange = tc.order.filter((k) => oracleInRange(tc.fixture.key, range, k));
+        const bounds = await connector.keyBounds!(shape, range);
+        // Null also when no index serves the key order: then for every range.
+        if (bounds === null && inRange.length > 0) {
+          expect(await connector.keyBounds!(shape, FULL_RANGE)).toBeNull();
+          continue;
+        }
+        expect(bounds, describeRange(range)).toEqual(
+          inRange.length ? { first: inRange[0], last: inRange.at(-1) } : null,
+        );
+      }
+    });
+
+    it("lists native row hashes like its fingerprints: same keys, equal where rows are equal, if it can", async ({
+      skip,
+    }) => {
+      const { connector } = await create(tc.fixture);
+      if (!connector.streamNativeHashesIn || !(await connector.nativeChecksumSignature?.(shape))) skip();
+      const listed: KeyFingerprint[] = [];
+      for await (const batch of connector.streamNativeHashesIn!(shape, tc.leaves, 3)) listed.push(...batch);
+      const canonical = (await streamAllIn(connector, shape, tc.leaves, 1000)).rows;
+      expect(listed.map((r) => r.key)).toEqual(canonical.map((r) => r.key));
+      // A native hash is a function of the record: records with equal fingerprints hash equal.
+      const byFingerprint = new Map<string, string>();
+      for (const [i, r] of listed.entries()) {
+        const fp = canonical[i]!.fingerprint;
+        if (byFingerprint.has(fp)) expect(r.fingerprint).toBe(byFingerprint.get(fp));
+        byFingerprint.set(fp, r.fingerprint);
+      }
+      const sums = await connector.nativeChecksumRanges!(shape, tc.leaves);
+      expect(sums.reduce((n, s) => n + s.count, 0)).toBe(listed.length);
+    });
+
     it.for([2, 3, 4, 16])(
       "splits ranges into %i ascending runs of about equal size",
       async (parts, { skip }) => {
