@@ -27,12 +27,52 @@ if (mode === "repair") {
   const code = await main(["node", "concord", "repair", "-c", config]);
   process.exitCode = code;
 } else {
-  // Capture the CLI's stdout (one JSON document); everything else still goes to stderr.
-  const chunks = [];
+  // Read the CLI's stdout (one JSON document, pretty-printed) line by line as it is written, so this
+  // adapter holds one divergence at a time, not the document: its memory is not charged to Concord.
+  // Everything outside the datasets' "divergences" arrays is kept and parsed at the end.
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (chunk, ...rest) => {
-    chunks.push(typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"));
-    const done = rest.find((r) => typeof r === "function");
+  const lines = [];
+  const skeleton = [];
+  let rest = "";
+  let item = null; // { key: [], replicas: {}, class, replica, inKey }
+  let inDivergences = false;
+  const take = (line) => {
+    if (!inDivergences) {
+      skeleton.push(line);
+      if (/^ {6}"divergences": \[$/.test(line)) {
+        inDivergences = true;
+        skeleton[skeleton.length - 1] = '      "divergences": [';
+      } else if (line === '      "divergences": [],') skeleton[skeleton.length - 1] = line;
+      return;
+    }
+    if (/^ {6}\](,?)$/.test(line)) {
+      inDivergences = false;
+      skeleton.push(line);
+      return;
+    }
+    if (line === "        {") item = { key: [], replicas: {}, inKey: false };
+    else if (/^ {8}\},?$/.test(line)) {
+      if (item.class !== "schema") {
+        const a = item.replicas.a ?? false;
+        const b = Object.entries(item.replicas).some(([name, present]) => name !== "a" && present);
+        lines.push(`${a && b ? "upd" : a ? "del" : "ins"} ${item.key.join(":")}`);
+      }
+      item = null;
+    } else if (line === '          "key": [') item.inKey = true;
+    else if (item?.inKey && /^ {10}\],?$/.test(line)) item.inKey = false;
+    else if (item?.inKey) item.key.push(JSON.parse(line.trim().replace(/,$/, "")));
+    else if (line.startsWith('          "class": '))
+      item.class = JSON.parse(line.slice(19).replace(/,$/, ""));
+    else if (/^ {12}"[^"]+": \{$/.test(line)) item.replica = JSON.parse(line.trim().slice(0, -3));
+    else if (line.startsWith('              "present": '))
+      item.replicas[item.replica] = line.includes("true");
+  };
+  process.stdout.write = (chunk, ...rest_) => {
+    const text = rest + (typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"));
+    const parts = text.split("\n");
+    rest = parts.pop();
+    for (const line of parts) take(line);
+    const done = rest_.find((r) => typeof r === "function");
     if (done) done();
     return true;
   };
@@ -42,18 +82,12 @@ if (mode === "repair") {
   } finally {
     process.stdout.write = write;
   }
+  if (rest) take(rest);
   if (code !== 0 && code !== 1) {
     process.exitCode = code;
   } else {
-    const doc = JSON.parse(chunks.join(""));
-    const lines = [];
+    const doc = JSON.parse(skeleton.join("\n"));
     for (const ds of doc.datasets) {
-      for (const d of ds.divergences) {
-        if (d.class === "schema") continue;
-        const a = d.replicas.a?.present ?? false;
-        const b = Object.entries(d.replicas).some(([name, r]) => name !== "a" && r.present);
-        lines.push(`${a && b ? "upd" : a ? "del" : "ins"} ${d.key.join(":")}`);
-      }
       lines.push(
         `# concord ${JSON.stringify({ dataset: ds.name, counts: ds.counts, replicas: ds.replicas, stats: ds.stats })}`,
       );
