@@ -281,11 +281,13 @@ export class MysqlConnector implements Connector {
     for (let attempt = 1; ; attempt++) {
       const accs = Array.from({ length: n }, () => new ChecksumAccumulator());
       try {
-        for await (const row of this.session.stream("range checksum failed", sql, 1000)) {
-          const fp = this.decode("range checksum failed", () => s.codec.fingerprintRaw(row.slice(1)));
-          accs[Number(row[0])]!.add(fp);
-          this.stats.rowsRead++;
-          this.stats.rowsScanned++;
+        for await (const rows of this.session.stream("range checksum failed", sql, 1000)) {
+          for (const row of rows) {
+            const fp = this.decode("range checksum failed", () => s.codec.fingerprintRaw(row.slice(1)));
+            accs[Number(row[0])]!.add(fp);
+          }
+          this.stats.rowsRead += rows.length;
+          this.stats.rowsScanned += rows.length;
         }
         return accs.map((a) => a.result());
       } catch (err) {
@@ -378,7 +380,8 @@ export class MysqlConnector implements Connector {
    * Detection's leaves with few statements: each streams the rows of up to 256 ranges (of all of them when
    * the key order needs a scan of the table anyway), fewer when its text would pass `maxStatementChars`,
    * under one condition that MariaDB and MySQL read as one multi-range index scan in key order (see
-   * `ShapeSql.rangesCondition`). Ranges that are not ascending and disjoint are streamed one by one.
+   * `ShapeSql.rangesCondition`), after joining adjacent ranges (`ShapeSql.mergeAdjacent`). Ranges that are
+   * not ascending and disjoint are streamed one by one.
    */
   streamFingerprintsIn(
     shape: RecordShape,
@@ -415,13 +418,14 @@ export class MysqlConnector implements Connector {
       for (const range of live) yield* this.streamRange(s, range, size, hash);
       return;
     }
+    const merged = s.mergeAdjacent(live);
     // Each sargable statement costs a range analysis (an index dive per range); a scan is paid per statement.
-    const most = s.sargable ? 256 : live.length;
-    for (let i = 0; i < live.length; ) {
-      let n = Math.min(most, live.length - i);
-      while (n > 1 && s.listSql(live.slice(i, i + n), null, hash).length > this.maxStatementChars)
+    const most = s.sargable ? 256 : merged.length;
+    for (let i = 0; i < merged.length; ) {
+      let n = Math.min(most, merged.length - i);
+      while (n > 1 && s.listSql(merged.slice(i, i + n), null, hash).length > this.maxStatementChars)
         n = Math.ceil(n / 2);
-      const part = live.slice(i, i + n);
+      const part = merged.slice(i, i + n);
       yield* this.streamPairs(s, (after) => s.listSql(part, after, hash), size, hash);
       i += n;
     }
@@ -439,28 +443,18 @@ export class MysqlConnector implements Connector {
     hash: RowHash,
   ): AsyncIterable<readonly KeyFingerprint[]> {
     let after: Key | null = null;
-    let batch: unknown[][] = [];
     for (let attempt = 1; ; attempt++) {
       try {
-        for await (const row of this.session.stream("fingerprint stream failed", statement(after), size)) {
-          batch.push(row);
-          if (batch.length >= size) {
-            const out = this.pairs(s, batch, hash);
-            this.stats.rowsRead += out.length;
-            batch = [];
-            after = out.at(-1)!.key;
-            yield out;
-          }
+        for await (const rows of this.session.stream("fingerprint stream failed", statement(after), size)) {
+          const out = this.pairs(s, rows, hash);
+          this.stats.rowsRead += out.length;
+          after = out.at(-1)!.key;
+          yield out;
         }
-        break;
+        return;
       } catch (err) {
         if (attempt >= 3 || !transientError(err)) throw err;
-        batch = [];
       }
-    }
-    if (batch.length > 0) {
-      this.stats.rowsRead += batch.length;
-      yield this.pairs(s, batch, hash);
     }
   }
 

@@ -1,5 +1,5 @@
 /** Borrowing MariaDB/MySQL connections from a caller's pool: session setup, string reads, timeouts, retries, errors. */
-import type { Readable } from "node:stream";
+import type { EventEmitter } from "node:events";
 import type { Pool, PoolConnection, QueryOptions, TypeCast } from "mysql2/promise";
 import { redactText } from "../../config/redact.js";
 import { ConnectorError, type ConnectorStats } from "../connector.js";
@@ -246,11 +246,14 @@ export class MysqlSession {
   }
 
   /**
-   * Streams the rows of one statement with backpressure: the server is paused while the consumer holds a
-   * full buffer, so memory stays bounded by `highWaterMark` rows. Leaving early destroys the connection
-   * (the cheapest way to stop a server mid-result).
+   * Streams the rows of one statement in batches of `batchSize` rows (the last may be shorter, none is
+   * empty), with backpressure: the connection is paused while a full batch waits for the consumer, so
+   * memory stays bounded by one batch. One await per batch, not per row: listing a million pairs was
+   * bound by Node's CPU. Leaving early destroys the connection (the cheapest way to stop a server
+   * mid-result). A failure throws this session's error; rows of a batch not yet handed out are dropped.
    */
-  async *stream(what: string, sql: string, highWaterMark: number): AsyncIterable<unknown[]> {
+  async *stream(what: string, sql: string, batchSize: number): AsyncIterable<unknown[][]> {
+    const size = Math.max(1, Math.floor(batchSize));
     let conn: PoolConnection;
     try {
       conn = await this.pool.getConnection();
@@ -263,28 +266,69 @@ export class MysqlSession {
       conn.destroy();
       throw this.error(what, err);
     }
-    const core = (
-      conn as unknown as { connection: { query(o: QueryOptions): { stream(o: object): Readable } } }
-    ).connection;
+    const core = (conn as unknown as { connection: CoreConnection }).connection;
     this.stats.queries++;
-    const readable = core.query(this.queryOptions(sql, false)).stream({ highWaterMark });
+    let batch: unknown[][] = [];
+    let done = false;
+    let failure: { err: unknown } | undefined;
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const fail = (err: unknown) => {
+      failure ??= { err };
+      done = true;
+      notify();
+    };
+    const query = core.query(this.queryOptions(sql, false));
+    query.on("result", (row: unknown) => {
+      batch.push(row as unknown[]);
+      if (batch.length >= size) {
+        core.pause();
+        notify();
+      }
+    });
+    query.on("error", fail);
+    query.on("end", () => {
+      done = true;
+      notify();
+    });
+    // A connection lost mid-result is reported to the connection, not to a query without a callback.
+    core.on("error", fail);
     let finished = false;
     try {
-      for await (const row of readable) {
-        this.stats.bytesRead += rowBytes(row as unknown[]);
-        yield row as unknown[];
+      for (;;) {
+        while (batch.length < size && !done) await new Promise<void>((r) => (wake = r));
+        if (failure) throw failure.err;
+        const out = batch;
+        batch = [];
+        if (out.length > 0) {
+          for (const row of out) this.stats.bytesRead += rowBytes(row);
+          yield out;
+        }
+        if (done) break;
+        core.resume();
       }
       finished = true;
     } catch (err) {
       throw this.error(what, err);
     } finally {
+      core.removeListener("error", fail);
       if (finished) conn.release();
-      else {
-        readable.destroy();
-        conn.destroy();
-      }
+      else conn.destroy();
     }
   }
+}
+
+/** The parts of mysql2's callback connection that streaming uses (the promise wrapper has no row events). */
+interface CoreConnection {
+  query(options: QueryOptions): EventEmitter;
+  pause(): void;
+  resume(): void;
+  on(event: "error", listener: (err: unknown) => void): void;
+  removeListener(event: "error", listener: (err: unknown) => void): void;
 }
 
 /** Payload bytes of a row as read (an estimate of what crossed the wire). */

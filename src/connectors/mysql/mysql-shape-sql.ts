@@ -288,6 +288,23 @@ export class ShapeSql {
     );
   }
 
+  /**
+   * Ascending, disjoint `ranges` with each run of adjacent ones (one's `hi` equal to the next one's `lo`)
+   * joined into one range: the same keys, in fewer conditions. A dense detection round lists runs of
+   * adjacent leaves; each range costs the optimizer an index dive and each row about log2(ranges)
+   * comparisons.
+   */
+  mergeAdjacent(ranges: readonly KeyRange[]): KeyRange[] {
+    const out: KeyRange[] = [];
+    for (const range of ranges) {
+      const last = out.at(-1);
+      if (last?.hi && range.lo && compareKeys(this.shape.key, last.hi, range.lo) === 0) {
+        out[out.length - 1] = { lo: last.lo, hi: range.hi };
+      } else out.push(range);
+    }
+    return out;
+  }
+
   /** True when each range ends at or before the next one starts (what detection asks for). */
   ascendingDisjoint(ranges: readonly KeyRange[]): boolean {
     for (let i = 0; i + 1 < ranges.length; i++) {
