@@ -308,8 +308,10 @@ export class MysqlSession {
           for (const row of out) this.stats.bytesRead += rowBytes(row);
           yield out;
         }
-        if (done) break;
-        core.resume();
+        // Ended while the consumer held that batch: rows that came meanwhile go out on the next turn, and a
+        // failure is thrown there; only a clean end with nothing left stops here.
+        if (done && batch.length === 0 && !failure) break;
+        if (!done) core.resume();
       }
       finished = true;
     } catch (err) {
