@@ -190,9 +190,12 @@ describe.skipIf(!available)("PostgresConnector: errors, retries and modes", () =
       const seen = (await c.fetchRecords(SHAPE, [["1"]]))[0]!;
       await holder.query("BEGIN");
       await holder.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
-      const written = c.applyWrites(SHAPE, [{ key: ["1"], expected: seen.fingerprint, next: ["x"] }]);
+      // Its failure is awaited from the start: it may reject while the backend is being terminated.
+      const written = failure(
+        c.applyWrites(SHAPE, [{ key: ["1"], expected: seen.fingerprint, next: ["x"] }]),
+      );
       await terminateWaiting();
-      const err = await failure(written);
+      const err = await written;
       expect(err.message).toMatch(/^ds\.pg: conditional write failed: /);
       await holder.query("ROLLBACK");
       expect((await c.fetchRecords(SHAPE, [["1"]]))[0]?.values).toEqual(["p1"]);
