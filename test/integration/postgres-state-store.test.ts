@@ -4,6 +4,7 @@
  */
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { verifyAuditChain } from "../../src/core/audit-chain.js";
 import { openStateStore, StateStoreError } from "../../src/state/open-state-store.js";
 import { PostgresStateStore } from "../../src/state/postgres/postgres-state-store.js";
 import { POSTGRES } from "../support/services.js";
@@ -98,6 +99,52 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
     const again = await PostgresStateStore.open(postgresUrl(schema));
     await again.close();
     expect(await postgresSql(schema, "SELECT count(*)::int AS n FROM schema_migrations")).toEqual([{ n: 2 }]);
+  });
+
+  it("upgrades a version-1 schema to version 2 and keeps what it held", async () => {
+    const schema = fresh("upgrade");
+    // A schema as the first release left it: version 1's tables with a run and an audit log in them.
+    const first = await PostgresStateStore.open(postgresUrl(schema));
+    await first.beginRun({ id: "run-1", dataset: "users", command: "scan", startedAt: 1 });
+    await first.appendAudit([eventAt(1), eventAt(2), eventAt(3)]);
+    await first.close();
+    await postgresSql(
+      schema,
+      `DROP TABLE "${schema}".checkpoints, "${schema}".samples, "${schema}".divergent_keys;
+       DELETE FROM "${schema}".schema_migrations WHERE version = 2`,
+    );
+    expect(await postgresSql(schema, "SELECT max(version) AS v FROM schema_migrations")).toEqual([{ v: 1 }]);
+
+    const upgraded = await PostgresStateStore.open(postgresUrl(schema));
+    try {
+      expect(await postgresSql(schema, "SELECT version FROM schema_migrations ORDER BY version")).toEqual([
+        { version: 1 },
+        { version: 2 },
+      ]);
+      expect((await upgraded.getRun("run-1")).map((r) => r.command)).toEqual(["scan"]);
+      const log = await upgraded.readAudit();
+      expect(log.map((e) => e.seq)).toEqual([1, 2, 3]);
+      expect(verifyAuditChain(log)).toEqual({ ok: true, count: 3 });
+      // Version 2's tables work: a checkpoint, samples, divergent keys.
+      const checkpoint = {
+        dataset: "users",
+        runId: "run-2",
+        mode: "scan",
+        bounds: [["100"]],
+        done: 1,
+        totals: { counts: {} },
+        startedAt: 5,
+        updatedAt: 6,
+      };
+      await upgraded.putCheckpoint(checkpoint);
+      expect(await upgraded.getCheckpoint("users")).toEqual(checkpoint);
+      await upgraded.markDivergent("users", ['["1"]'], 7);
+      expect(await upgraded.takeDivergent("users", ['["1"]'])).toEqual(new Map([['["1"]', 7]]));
+      await upgraded.appendAudit([eventAt(4)]);
+      expect(verifyAuditChain(await upgraded.readAudit())).toEqual({ ok: true, count: 4 });
+    } finally {
+      await upgraded.close();
+    }
   });
 
   it("keeps schemas apart: each has a log of its own", async () => {
