@@ -115,6 +115,8 @@ interface ShapeSql {
   readonly keyCols: readonly string[];
   readonly allList: string;
   readonly statements: Map<string, Statement>;
+  /** Whether an index (or the rowid) serves the key order; learnt on first use. */
+  indexed?: boolean;
 }
 
 export interface SqliteConnectorOptions {
@@ -246,6 +248,72 @@ export class SqliteConnector implements Connector {
     } catch (err) {
       this.fail("count failed", err);
     }
+  }
+
+  /**
+   * First and last key of the range in key order, each one index probe: only when the key is the table's
+   * integer primary key (the rowid) or the leading columns of an index (the primary key's included);
+   * otherwise null, as finding them would read every row.
+   */
+  async keyBounds(shape: RecordShape, range: KeyRange): Promise<{ first: Key; last: Key } | null> {
+    const s = this.sql(shape);
+    try {
+      s.indexed ??= this.keyIndexed(shape);
+      if (!s.indexed) return null;
+      const probe = (dir: "ASC" | "DESC") =>
+        this.statement(
+          s,
+          `bound${dir}${this.rangeId(range)}`,
+          () =>
+            `SELECT ${s.keyList} FROM ${this.table} ${this.where(s, range)} ` +
+            `ORDER BY ${s.keyCols.map((k) => `${k} ${dir}`).join(", ")} LIMIT 1`,
+        );
+      const params = this.rangeParams(shape, range);
+      const first = probe("ASC")
+        .raw(true)
+        .safeIntegers(true)
+        .get(...params) as unknown[] | undefined;
+      const last = probe("DESC")
+        .raw(true)
+        .safeIntegers(true)
+        .get(...params) as unknown[] | undefined;
+      this.stats.queries += 2;
+      if (!first || !last) return null;
+      this.stats.rowsRead += 2;
+      return { first: s.codec.key(first), last: s.codec.key(last) };
+    } catch (err) {
+      this.fail("key bounds failed", err);
+    }
+  }
+
+  /** True when the key is the rowid or the leading columns of an index of the table. */
+  private keyIndexed(shape: RecordShape): boolean {
+    const [schema, name] = this.table.includes(".") ? this.table.split(".") : ['"main"', this.table];
+    const columns = this.db.prepare(`PRAGMA ${schema}.table_info(${name})`).all() as {
+      name: string;
+      type: string;
+      pk: number;
+    }[];
+    const keys = shape.key.map((c) => c.name);
+    const pk = columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
+    // INTEGER PRIMARY KEY is the rowid itself.
+    if (keys.length === 1 && pk.length === 1 && pk[0]!.name === keys[0] && /^integer$/i.test(pk[0]!.type))
+      return true;
+    const indexes = this.db.prepare(`PRAGMA ${schema}.index_list(${name})`).all() as { name: string }[];
+    return indexes.some((ix) => {
+      const cols = (
+        this.db.prepare(`PRAGMA ${schema}.index_xinfo(${quoteIdent(ix.name)})`).all() as {
+          name: string | null;
+          key: number;
+          coll: string | null;
+          desc: number;
+        }[]
+      ).filter((c) => c.key === 1);
+      // Key order is binary: an index in another collation would not give the first and last key.
+      return keys.every(
+        (k, i) => cols[i]?.name === k && (cols[i]?.coll ?? "BINARY").toUpperCase() === "BINARY",
+      );
+    });
   }
 
   async checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
