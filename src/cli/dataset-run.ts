@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { DatasetConfig } from "../config/load-config.js";
 import type { Divergence } from "../core/classify.js";
 import { type Decision, decisionSummary } from "../core/decide.js";
-import { keyToJson } from "../core/model.js";
+import { type KeyRange, keyToJson } from "../core/model.js";
 import {
   type DatasetScan,
   describeDataset,
@@ -136,6 +136,34 @@ export class SpillDir {
   }
 }
 
+/** At most this many segments are scanned as one while differences are sparse. */
+const MAX_GROUP = 8;
+
+/**
+ * The segments of a run taken a group at a time: one at first, then as many adjacent segments (up to 8) as
+ * the last group's rate of divergences per segment fits into `budget` divergences. A mostly equal table
+ * then costs a few passes instead of one per segment, which matters where a key range is not stored
+ * together (random keys such as UUIDs: each segment's rows are spread over the whole table). Memory stays
+ * bounded by the configuration: a group never spans more than 8 segments, and one that found many
+ * divergences drops the next back to a single segment. `found` tells how many divergences the group just
+ * scanned held.
+ */
+export function* segmentGroups(
+  segments: readonly KeyRange[],
+  budget: number,
+  found: () => number,
+): Iterable<{ range: KeyRange; from: number; to: number }> {
+  let take = 1;
+  for (let from = 0; from < segments.length; ) {
+    const to = Math.min(segments.length, from + take);
+    const range = to - from === 1 ? segments[from]! : { lo: segments[from]!.lo, hi: segments[to - 1]!.hi };
+    yield { range, from, to };
+    const perSegment = found() / (to - from);
+    take = Math.max(1, Math.min(MAX_GROUP, perSegment === 0 ? MAX_GROUP : Math.floor(budget / perSegment)));
+    from = to;
+  }
+}
+
 /**
  * Runs `mode` over one dataset of an open session as one run (`runId`), segment by segment
  * (`checkpointRows` rows each). A tripped blast-radius guard stops all writing for the rest of the run.
@@ -163,8 +191,12 @@ export async function runDataset(
     const recovered = writes ? await recoverPending(ds.name, replicas, shape, ctx) : [];
 
     let run: DatasetRun | undefined;
-    for (const [i, range] of ranges.entries()) {
-      const label = ranges.length > 1 ? `${ds.name} ${i + 1}/${ranges.length}` : ds.name;
+    let lastFound = 0;
+    for (const { range, from, to } of segmentGroups(ranges, ds.checkpointRows / 10, () => lastFound)) {
+      const label =
+        ranges.length === 1
+          ? ds.name
+          : `${ds.name} ${from + 1}${to > from + 1 ? `–${to}` : ""}/${ranges.length}`;
       const scan = await scanDataset(
         ds,
         replicas,
@@ -177,8 +209,9 @@ export async function runDataset(
               }
             : {}),
         },
-        ranges.length > 1 ? { range, resolved, expectedRows: ds.checkpointRows } : { resolved },
+        ranges.length > 1 ? { range, resolved, expectedRows: (to - from) * ds.checkpointRows } : { resolved },
       );
+      lastFound = scan.divergences.length;
       run ??= {
         name: ds.name,
         first: scan,

@@ -60,6 +60,11 @@ interface Leaf {
 const DENSE_DIVISOR = 2;
 /** In a dense round, differing ranges of up to this many rows are listed whole instead of split. */
 const DENSE_LIST_ROWS = 4096;
+/**
+ * A differing range that only the store can split is listed instead when it holds at most this many
+ * leaves' worth of rows: listing it with the round's other leaves costs less than a split query for it.
+ */
+const UNSPLIT_LEAVES = 4;
 /** Rows listed per call to a store when listing many ranges (bounds what one statement returns). */
 const LIST_ROWS = 4096;
 
@@ -337,9 +342,15 @@ export async function* detectDivergences(
         leaves.push({ range, rows });
         continue;
       }
-      // A bounded range of one integer key is cut by arithmetic, without asking the store.
-      const keys =
-        integerSplit(shape, range, fanout) ?? (await by.connector.splitRange(shape, range, fanout));
+      // A bounded range of one integer key is cut by arithmetic, without asking the store. Any other key
+      // would cost a split query per range, one after the other: a range of a few leaves' rows is listed
+      // with the round's other leaves instead (one statement per many ranges).
+      const arithmetic = integerSplit(shape, range, fanout);
+      if (!arithmetic && listing !== "single" && rows <= leafRows * UNSPLIT_LEAVES) {
+        leaves.push({ range, rows });
+        continue;
+      }
+      const keys = arithmetic ?? (await by.connector.splitRange(shape, range, fanout));
       // The port allows no split points for a small range; re-checksumming it unsplit would never end.
       if (keys.length === 0) leaves.push({ range, rows });
       else next.push(...rangesBetween(range, keys));

@@ -405,6 +405,43 @@ describe.skipIf(!available)("PostgresConnector: one query per checksum round", (
     }
   });
 
+  it("checksums adjacent uuid ranges in one bucketed scan and finds exactly the differing uuid keys", async () => {
+    for (const t of ["uuid_a", "uuid_b"]) {
+      await db.admin.query(
+        `CREATE TABLE "${db.name}".${t} AS SELECT md5(id::text)::uuid AS id, payload, version, updated_at FROM "${db.name}".items_a`,
+      );
+      await db.admin.query(`ALTER TABLE "${db.name}".${t} ADD PRIMARY KEY (id)`);
+    }
+    const b = `"${db.name}".uuid_b`;
+    await db.admin.query(
+      `UPDATE ${b} SET version = version + 1 WHERE id = md5('7')::uuid OR id = md5('19000')::uuid`,
+    );
+    await db.admin.query(`DELETE FROM ${b} WHERE id = md5('3')::uuid`);
+    await db.admin.query(`INSERT INTO ${b} VALUES ('00000000-0000-0000-0000-000000000001', 'x', 1, now())`);
+    const shape: RecordShape = { key: [{ name: "id", type: "text" }], columns: ITEMS.columns };
+    const a = connect("uuid_a");
+    const bb = connect("uuid_b");
+    await a.nativeChecksumRanges(shape, [FULL_RANGE]);
+    const splits = await a.splitRange(shape, FULL_RANGE, 50);
+    const tiles: KeyRange[] = [null, ...splits].map((lo, i) => ({ lo, hi: splits[i] ?? null }));
+    const before = a.stats.queries;
+    const together = await a.nativeChecksumRanges(shape, tiles);
+    expect(a.stats.queries - before).toBe(1);
+    expect(together).toEqual(
+      await Promise.all(tiles.map(async (r) => (await a.nativeChecksumRanges(shape, [r]))[0])),
+    );
+    const found: string[] = [];
+    for await (const batch of detectDivergences(shape, [
+      { name: "a", connector: a },
+      { name: "b", connector: bb },
+    ]))
+      for (const o of batch) found.push(o.key[0]!);
+    const { rows } = await db.admin.query<{ id: string }>(
+      "SELECT md5(x::text)::uuid::text AS id FROM unnest(ARRAY[7, 19000, 3]) x UNION ALL SELECT '00000000-0000-0000-0000-000000000001'",
+    );
+    expect(found.sort()).toEqual(rows.map((r) => r.id).sort());
+  });
+
   it("counts a segment's rows from its first checksum round when given an estimate", async () => {
     const a = connect("items_a");
     const b = connect("items_b");

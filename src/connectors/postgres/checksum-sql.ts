@@ -19,7 +19,7 @@ const XOR = (s: ShapeSql, hash: RowHash = "fingerprint") =>
  * The checksum (count, XOR of fingerprints) of each of `ranges` (given with their positions in the
  * caller's list) in one statement.
  *
- * For a single bigint-comparable key and ranges that tile one interval in ascending order (the first
+ * For a single bigint or uuid key and ranges that tile one interval in ascending order (the first
  * round of detection), the table is read once over the covering interval and rows are bucketed by
  * `width_bucket(key, bounds)` — a binary search over a fixed-width array parameter; for evenly spaced
  * bounds, by arithmetic on the key instead — and grouped:
@@ -93,9 +93,12 @@ export function listedHash(s: ShapeSql, hash: RowHash): string {
   return hash === "native" ? `${s.nativeHash64()}::text` : s.fingerprint();
 }
 
-/** True when ranges are adjacent and ascending over a single bigint key. */
+/**
+ * True when ranges are adjacent and ascending over a single bigint or uuid key (types whose order is
+ * their plain comparison, which width_bucket uses).
+ */
 function tiles(s: ShapeSql, ranges: readonly { index: number; range: PgRange }[]): boolean {
-  if (s.keys.length !== 1 || s.keys[0]!.param !== "int8") return false;
+  if (s.keys.length !== 1 || (s.keys[0]!.param !== "int8" && s.keys[0]!.param !== "uuid")) return false;
   for (let i = 0; i + 1 < ranges.length; i++) {
     const hi = ranges[i]!.range.hi;
     const lo = ranges[i + 1]!.range.lo;
@@ -127,7 +130,8 @@ function scanQuery(
   const first = ranges[0]!;
   const inner = ranges.slice(1).map((r) => r.range.lo![0]!);
   const k = s.keys[0]!.order;
-  const step = evenStep(inner);
+  const param = s.keys[0]!.param;
+  const step = param === "int8" ? evenStep(inner) : undefined;
   // Evenly spaced bounds (detection cuts integer ranges that way) are found by arithmetic, about 15% cheaper
   // than width_bucket's binary search per row; the CASE keeps `k - first` from overflowing.
   let bucket = `${first.index}`;
@@ -137,7 +141,7 @@ function scanQuery(
     const by = params.add(step.toString(), "int8");
     bucket = `CASE WHEN ${k} < ${from} THEN 0 WHEN ${k} >= ${to} THEN ${inner.length} ELSE (${k} - ${from}) / ${by} + 1 END + ${first.index}`;
   } else if (inner.length > 0) {
-    bucket = `width_bucket(${k}, ${params.add(inner, "int8[]")}) + ${first.index}`;
+    bucket = `width_bucket(${k}, ${params.add(inner, `${param}[]`)}) + ${first.index}`;
   }
   const where = s.rangeWhere({ lo: first.range.lo, hi: ranges.at(-1)!.range.hi }, params);
   const text =
