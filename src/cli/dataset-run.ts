@@ -36,30 +36,36 @@ export type RunMode = "scan" | "plan" | "repair" | "dry-run";
 /** How many divergences and decisions a readable report shows; the rest are counted. */
 const SHOWN = 25;
 
-/** JSON values appended one per line to a temporary file, read back in order. */
+/**
+ * JSON values appended one per line to a temporary file, read back in order. Without a file (`path`
+ * undefined: nobody will read the list) it only counts, and the values are never built.
+ */
 export class JsonSpill {
-  private readonly fd: number;
+  private readonly fd: number | undefined;
   private buffer: string[] = [];
   /** How many values were pushed. */
   count = 0;
 
-  constructor(private readonly path: string) {
-    this.fd = openSync(path, "w");
+  constructor(private readonly path?: string) {
+    this.fd = path === undefined ? undefined : openSync(path, "w");
   }
 
-  push(value: unknown): void {
-    this.buffer.push(JSON.stringify(value));
+  /** Appends the value `make` builds (called only when the list is kept). */
+  push(make: () => unknown): void {
     this.count++;
+    if (this.fd === undefined) return;
+    this.buffer.push(JSON.stringify(make()));
     if (this.buffer.length >= 1000) this.flush();
   }
 
   private flush(): void {
-    if (this.buffer.length) writeSync(this.fd, `${this.buffer.join("\n")}\n`);
+    if (this.fd !== undefined && this.buffer.length) writeSync(this.fd, `${this.buffer.join("\n")}\n`);
     this.buffer = [];
   }
 
   /** Every value pushed, in order, one at a time. */
   *values(): Iterable<unknown> {
+    if (this.path === undefined) throw new Error("this list was counted, not kept");
     this.flush();
     // Read back in chunks so a large spill never sits in memory whole.
     const fd = openSync(this.path, "r");
@@ -83,7 +89,7 @@ export class JsonSpill {
   }
 
   close(): void {
-    closeSync(this.fd);
+    if (this.fd !== undefined) closeSync(this.fd);
   }
 }
 
@@ -117,12 +123,18 @@ function decisionJson(scan: DatasetScan, d: Decision): Record<string, unknown> {
   return { key: keyToJson(scan.shape.key, d.key), class: d.class, ...decisionSummary(d) };
 }
 
-/** Temporary files of a whole command's runs, removed by `dispose`. */
+/**
+ * Temporary files of a whole command's runs, removed by `dispose`. With `keep: false` (no `--json`: only
+ * counts and the first entries are shown) the lists are counted and nothing is written.
+ */
 export class SpillDir {
   private dir: string | undefined;
   private readonly open: JsonSpill[] = [];
 
+  constructor(private readonly options: { keep: boolean } = { keep: true }) {}
+
   spill(): JsonSpill {
+    if (!this.options.keep) return new JsonSpill();
     this.dir ??= mkdtempSync(join(tmpdir(), "concord-run-"));
     const s = new JsonSpill(join(this.dir, `${this.open.length}.jsonl`));
     this.open.push(s);
@@ -231,7 +243,7 @@ export async function runDataset(
         if (cls !== "schema") run.counts[cls] = (run.counts[cls] ?? 0) + (n ?? 0);
       for (const k of Object.keys(run.stats) as (keyof ScanStats)[]) run.stats[k] += scan.stats[k];
       for (const d of scan.divergences) {
-        spill.divergences.push(divergenceJson(scan, d));
+        spill.divergences.push(() => divergenceJson(scan, d));
         if (run.shownDivergences.length < SHOWN) run.shownDivergences.push(d);
       }
       // What scan, plan and a dry run leave to do: anything that needs a write.
@@ -243,7 +255,7 @@ export async function runDataset(
 
       const plan = planDataset(ds, scan);
       for (const d of plan.decisions) {
-        spill.decisions.push(decisionJson(scan, d));
+        spill.decisions.push(() => decisionJson(scan, d));
         if (run.shownDecisions.length < SHOWN) run.shownDecisions.push(d);
         if (d.action === "escalate") run.summary.escalated!++;
         else if (d.action === "wait") run.summary.waiting!++;
@@ -261,12 +273,12 @@ export async function runDataset(
       run.plannedWrites += tasks.length;
       if (!writes) {
         for (const t of tasks)
-          spill.repairs.push({
+          spill.repairs.push(() => ({
             id: t.id,
             key: keyToJson(scan.shape.key, t.key),
             target: t.target,
             outcome: "planned",
-          });
+          }));
         run.remains ||= needsWrite;
         continue;
       }
@@ -284,13 +296,13 @@ export async function runDataset(
       const results = await repairDataset(plan, replicas, ctx, { signal: options.signal });
       for (const r of results) {
         run.summary[r.outcome] = (run.summary[r.outcome] ?? 0) + 1;
-        spill.repairs.push({
+        spill.repairs.push(() => ({
           id: r.id,
           key: keyToJson(scan.shape.key, r.key),
           target: r.target,
           outcome: r.outcome,
           ...(r.error ? { error: r.error } : {}),
-        });
+        }));
       }
       run.remains ||=
         !!plan.guard ||

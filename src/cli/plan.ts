@@ -47,7 +47,7 @@ export async function runPlanOrRepair(
     abort.abort();
   };
   if (writes) process.once("SIGINT", onSigint);
-  const spills = new SpillDir();
+  const spills = new SpillDir({ keep: options.json === true });
   const progress = createProgress();
   try {
     const runId = newRunId();

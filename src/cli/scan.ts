@@ -57,7 +57,7 @@ export async function runScan(
   stdout: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
   const session = await openSession(options, { readonly: true });
-  const spills = new SpillDir();
+  const spills = new SpillDir({ keep: options.json === true });
   const progress = createProgress();
   try {
     const runId = newRunId();
