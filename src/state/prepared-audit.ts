@@ -34,7 +34,9 @@ export function storedEntry(p: PreparedAudit, seq: number, prevHash: string, has
  * replacement character. Hashing the text as read back keeps an entry with such a string verifiable.
  */
 export function storedText<T extends string | null>(text: T): T {
-  return (text === null ? text : text.replace(/\p{Cs}/gu, "\uFFFD")) as T;
+  // Most text holds no surrogate at all: a plain test first, the replacement only when one is there.
+  if (text === null || !/[\uD800-\uDFFF]/.test(text)) return text;
+  return text.replace(/\p{Cs}/gu, "\uFFFD") as T;
 }
 
 /**
