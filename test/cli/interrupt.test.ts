@@ -157,13 +157,15 @@ describe.concurrent("concord repair, interrupted", () => {
     }
 
     // A third kill while a batch is pending (recorded, waiting for the rate limit): it must be settled next run.
-    const known = new Set(ledgerRows(state).map((l) => l.run_id));
+    // Repairs new to this run: the ones an earlier run left pending are settled first (and quickly), while
+    // a new batch waits for the rate limit.
+    const known = new Set(ledgerRows(state).map((l) => l.id));
     const run = spawnConcord(["repair", "--json", "-c", limited]);
     let exited = false;
     void run.done.then(() => {
       exited = true;
     });
-    const mine = () => ledgerRows(state).filter((l) => l.outcome === "pending" && !known.has(l.run_id));
+    const mine = () => ledgerRows(state).filter((l) => l.outcome === "pending" && !known.has(l.id));
     await waitFor(() => exited || mine().length > 0);
     run.child.kill("SIGKILL");
     const killed = await run.done;

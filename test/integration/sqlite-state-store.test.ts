@@ -2,9 +2,11 @@
  * What only the SQLite state store does: upgrading files made by earlier versions. Everything the port
  * promises runs against every store in state-store-conformance.test.ts.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqliteStateStore } from "../../src/state/sqlite/sqlite-state-store.js";
@@ -46,6 +48,46 @@ const repair = (id: string): LedgerEntry => ({
 });
 
 describe("SqliteStateStore: migrations", () => {
+  it("lets several processes open one new file at the same time: each step is applied once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "concord-state-race-"));
+    try {
+      const path = join(dir, "state.db");
+      const module = pathToFileURL(
+        join(process.cwd(), "dist", "state", "sqlite", "sqlite-state-store.js"),
+      ).href;
+      const go = join(dir, "go");
+      // Every process loads the module, then waits for the same moment to open the file.
+      const script = `const { SqliteStateStore } = await import(${JSON.stringify(module)});
+        const { existsSync } = await import("node:fs");
+        while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 1));
+        const s = SqliteStateStore.open(${JSON.stringify(path)});
+        await s.appendAudit([{ ts: 1, runId: "r", type: "detected", dataset: "d", key: null, data: process.pid }]);
+        await s.close();`;
+      const runs = Array.from({ length: 6 }, () => {
+        const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+          stdio: ["ignore", "ignore", "pipe"],
+        });
+        let stderr = "";
+        child.stderr.on("data", (d) => (stderr += d));
+        return new Promise<{ code: number | null; stderr: string }>((resolve) =>
+          child.on("close", (code) => resolve({ code, stderr })),
+        );
+      });
+      await new Promise((r) => setTimeout(r, 1500));
+      writeFileSync(go, "");
+      for (const r of await Promise.all(runs)) expect(r, r.stderr).toEqual({ code: 0, stderr: "" });
+      const fresh = SqliteStateStore.open(join(dir, "fresh.db"));
+      const latest = fresh.db.pragma("user_version", { simple: true });
+      await fresh.close();
+      const db = new Database(path, { readonly: true });
+      expect(db.pragma("user_version", { simple: true })).toBe(latest);
+      expect(db.prepare("SELECT count(*) AS n FROM audit").get()).toEqual({ n: 6 });
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("upgrades a file created before the ledger, escalation and audit tables", async () => {
     const db = new Database(path);
     db.exec(`CREATE TABLE runs (id TEXT NOT NULL, dataset TEXT NOT NULL, command TEXT NOT NULL,

@@ -249,9 +249,12 @@ export class SqliteStateStore implements StateStore {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma("busy_timeout = 5000");
-    const current = db.pragma("user_version", { simple: true }) as number;
-    for (let v = current; v < MIGRATIONS.length; v++) {
+    const version = () => db.pragma("user_version", { simple: true }) as number;
+    for (let v = version(); v < MIGRATIONS.length; v++) {
+      // The version is read again under the write lock: another process opening the same new file at the
+      // same time may have applied this step while this one waited.
       db.transaction(() => {
+        if (version() > v) return;
         db.exec(MIGRATIONS[v]!);
         db.pragma(`user_version = ${v + 1}`);
       }).immediate();
