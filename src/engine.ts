@@ -24,7 +24,12 @@ import {
 import { type CompiledPolicy, compilePolicy, PolicyError } from "./core/policy.js";
 import { escalationId } from "./core/repair-id.js";
 import { readVersion, type Version } from "./core/version.js";
-import { arithmeticSplit, type DetectOptions, detectDivergences } from "./detect/detect-divergences.js";
+import {
+  arithmeticSplit,
+  type DetectOptions,
+  detectDivergences,
+  rangesBetween,
+} from "./detect/detect-divergences.js";
 import { readAhead } from "./detect/read-ahead.js";
 import { type ResolvedShape, resolveShape, type SchemaIssue } from "./detect/resolve-shape.js";
 import {
@@ -108,14 +113,7 @@ export function canaryKey(ds: DatasetConfig, shape: RecordShape): Key {
 
 /** Ranges between consecutive bounds: [null, b0), [b0, b1), …, [bn, null). */
 export function segmentsOf(bounds: readonly Key[]): KeyRange[] {
-  const out: KeyRange[] = [];
-  let lo: Key | null = null;
-  for (const b of bounds) {
-    out.push({ lo, hi: b });
-    lo = b;
-  }
-  out.push({ lo, hi: null });
-  return out;
+  return rangesBetween(FULL_RANGE, bounds);
 }
 
 /**

@@ -96,7 +96,8 @@ async function eachReplica<T>(
   return out;
 }
 
-function rangesBetween(range: KeyRange, splits: readonly Key[]): KeyRange[] {
+/** The ranges `splits` (ascending, inside `range`) cut `range` into. */
+export function rangesBetween(range: KeyRange, splits: readonly Key[]): KeyRange[] {
   const out: KeyRange[] = [];
   let lo = range.lo;
   for (const s of splits) {
@@ -277,8 +278,8 @@ export async function* detectDivergences(
       : [],
   );
 
-  // Replicas in the same kind of store can compare a cheaper store-native row hash; keys are still listed
-  // with canonical fingerprints, so what is reported does not change.
+  // Replicas in the same kind of store can compare (and list) a cheaper store-native row hash; the engine
+  // fetches the records of the keys found, so what is reported does not change.
   const signatures = await Promise.all(
     replicas.map((r) =>
       r.connector.nativeChecksumRanges && r.connector.nativeChecksumSignature
