@@ -87,14 +87,21 @@ export interface OpenReplica {
 
 const FETCH_BATCH = 500;
 
-/** Describes every replica and resolves the dataset's shape from what they hold (schema issues included). */
+/**
+ * Describes every replica and resolves the dataset's shape from what they hold (schema issues included).
+ * Its notes also say what pushdown the connectors cannot do for that shape. Once per run: segments share it.
+ */
 export async function describeDataset(
   ds: DatasetConfig,
   replicas: readonly OpenReplica[],
 ): Promise<ResolvedShape> {
   const descriptions = new Map<string, TableDescription>();
   for (const r of replicas) descriptions.set(r.name, await r.connector.describe());
-  return resolveShape(ds, descriptions);
+  const resolved = resolveShape(ds, descriptions);
+  const limits: string[] = [];
+  for (const { connector } of replicas)
+    if (connector.pushdownLimits) limits.push(...(await connector.pushdownLimits(resolved.shape)));
+  return limits.length ? { ...resolved, notes: [...resolved.notes, ...limits] } : resolved;
 }
 
 /** The canonical key of a dataset's probe canary (`probe.key` in the key columns' types). */
@@ -309,15 +316,8 @@ export async function scanDataset(
     counts,
     stats,
     range,
-    notes: [...resolved.notes, ...(await pushdownNotes(shape, replicas))],
+    notes: resolved.notes,
   };
-}
-
-async function pushdownNotes(shape: RecordShape, replicas: readonly OpenReplica[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const { connector } of replicas)
-    if (connector.pushdownLimits) out.push(...(await connector.pushdownLimits(shape)));
-  return out;
 }
 
 /** Why a run wrote nothing although it had decisions: the blast-radius guard. */

@@ -20,7 +20,8 @@ export interface ResolvedShape {
   readonly issues: readonly SchemaIssue[];
   /**
    * Columns compared, but not exactly alike in every store, one line each naming the column: the
-   * differences they can show that are the stores' and not the data's.
+   * differences they can show that are the stores' and not the data's (and, from `describeDataset`, what
+   * pushdown a connector cannot do).
    */
   readonly notes: readonly string[];
 }
