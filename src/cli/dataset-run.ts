@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { DatasetConfig } from "../config/load-config.js";
 import type { Divergence } from "../core/classify.js";
 import { type Decision, decisionSummary } from "../core/decide.js";
-import { type KeyRange, keyToJson } from "../core/model.js";
+import { type Key, type KeyRange, keyToJson } from "../core/model.js";
 import {
   type DatasetScan,
   describeDataset,
@@ -117,6 +117,20 @@ export interface DatasetRun {
 
 function emptySummary(): Record<string, number> {
   return { applied: 0, noop: 0, superseded: 0, failed: 0, escalated: 0, waiting: 0, ignored: 0 };
+}
+
+/** A repair (or planned write) as the JSON document lists it. */
+function repairJson(
+  scan: DatasetScan,
+  r: { id: string; key: Key; target: string; outcome: string; error?: string | undefined },
+): Record<string, unknown> {
+  return {
+    id: r.id,
+    key: keyToJson(scan.shape.key, r.key),
+    target: r.target,
+    outcome: r.outcome,
+    ...(r.error ? { error: r.error } : {}),
+  };
 }
 
 function decisionJson(scan: DatasetScan, d: Decision): Record<string, unknown> {
@@ -272,13 +286,7 @@ export async function runDataset(
       const tasks = run.guard ? [] : repairTasks(plan);
       run.plannedWrites += tasks.length;
       if (!writes) {
-        for (const t of tasks)
-          spill.repairs.push(() => ({
-            id: t.id,
-            key: keyToJson(scan.shape.key, t.key),
-            target: t.target,
-            outcome: "planned",
-          }));
+        for (const t of tasks) spill.repairs.push(() => repairJson(scan, { ...t, outcome: "planned" }));
         run.remains ||= needsWrite;
         continue;
       }
@@ -296,13 +304,7 @@ export async function runDataset(
       const results = await repairDataset(plan, replicas, ctx, { signal: options.signal });
       for (const r of results) {
         run.summary[r.outcome] = (run.summary[r.outcome] ?? 0) + 1;
-        spill.repairs.push(() => ({
-          id: r.id,
-          key: keyToJson(scan.shape.key, r.key),
-          target: r.target,
-          outcome: r.outcome,
-          ...(r.error ? { error: r.error } : {}),
-        }));
+        spill.repairs.push(() => repairJson(scan, r));
       }
       run.remains ||=
         !!plan.guard ||
@@ -403,14 +405,7 @@ export async function writeRunsJson(
     if (mode === "plan") return doc;
     doc.repairs = marker(run.spill.repairs.values());
     doc.summary = run.summary;
-    if (run.recovered.length)
-      doc.recovered = run.recovered.map((r) => ({
-        id: r.id,
-        key: keyToJson(scan.shape.key, r.key),
-        target: r.target,
-        outcome: r.outcome,
-        ...(r.error ? { error: r.error } : {}),
-      }));
+    if (run.recovered.length) doc.recovered = run.recovered.map((r) => repairJson(scan, r));
     return doc;
   });
   await writeJson(stream, { runId, datasets }, arrays);
