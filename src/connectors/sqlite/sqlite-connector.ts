@@ -153,8 +153,7 @@ export class SqliteConnector implements Connector {
   async describe(): Promise<TableDescription> {
     let rows: { name: string; type: string }[];
     try {
-      const [schema, name] = this.table.includes(".") ? this.table.split(".") : ['"main"', this.table];
-      rows = this.db.prepare(`PRAGMA ${schema}.table_info(${name})`).all() as {
+      rows = this.db.prepare(this.pragma("table_info")).all() as {
         name: string;
         type: string;
       }[];
@@ -286,10 +285,15 @@ export class SqliteConnector implements Connector {
     }
   }
 
+  /** `PRAGMA <schema>.<name>(<arg>)` for the table (or `arg`, an index of its schema). */
+  private pragma(name: string, arg?: string): string {
+    const [schema, table] = this.table.includes(".") ? this.table.split(".") : ['"main"', this.table];
+    return `PRAGMA ${schema}.${name}(${arg ?? table})`;
+  }
+
   /** True when the key is the rowid or the leading columns of an index of the table. */
   private keyIndexed(shape: RecordShape): boolean {
-    const [schema, name] = this.table.includes(".") ? this.table.split(".") : ['"main"', this.table];
-    const columns = this.db.prepare(`PRAGMA ${schema}.table_info(${name})`).all() as {
+    const columns = this.db.prepare(this.pragma("table_info")).all() as {
       name: string;
       type: string;
       pk: number;
@@ -299,10 +303,10 @@ export class SqliteConnector implements Connector {
     // INTEGER PRIMARY KEY is the rowid itself.
     if (keys.length === 1 && pk.length === 1 && pk[0]!.name === keys[0] && /^integer$/i.test(pk[0]!.type))
       return true;
-    const indexes = this.db.prepare(`PRAGMA ${schema}.index_list(${name})`).all() as { name: string }[];
+    const indexes = this.db.prepare(this.pragma("index_list")).all() as { name: string }[];
     return indexes.some((ix) => {
       const cols = (
-        this.db.prepare(`PRAGMA ${schema}.index_xinfo(${quoteIdent(ix.name)})`).all() as {
+        this.db.prepare(this.pragma("index_xinfo", quoteIdent(ix.name))).all() as {
           name: string | null;
           key: number;
           coll: string | null;
