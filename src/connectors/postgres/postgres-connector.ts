@@ -337,17 +337,8 @@ export class PostgresConnector implements Connector {
         i++;
         continue;
       }
-      if (hash === "fingerprint" && (!s.pushdown || !first.lo || !first.hi)) {
-        yield* this.streamFingerprints(shape, ranges[i]!, size);
-        i++;
-        continue;
-      }
-      if (!first.lo || !first.hi) {
-        const select = `${s.keyOut}, ${listedHash(s, hash)}`;
-        for await (const page of this.pages(s, first, select, size, "native hash stream failed", pair)) {
-          this.stats.rowsRead += page.length;
-          yield page;
-        }
+      if (!first.lo || !first.hi || (hash === "fingerprint" && !s.pushdown)) {
+        yield* this.streamRange(s, first, size, hash);
         i++;
         continue;
       }
@@ -467,23 +458,29 @@ export class PostgresConnector implements Connector {
   ): AsyncIterable<readonly KeyFingerprint[]> {
     const s = await this.sql(shape);
     const r = this.normalize(s, range);
-    if (!r) return;
+    if (r) yield* this.streamRange(s, r, Math.max(1, batchSize), "fingerprint");
+  }
+
+  /**
+   * Key and hash of every row of one range, in keyset pages: computed by PostgreSQL (fingerprint under
+   * pushdown, or the native hash), or fingerprinted by the engine from the raw columns.
+   */
+  private async *streamRange(
+    s: ShapeSql,
+    r: PgRange,
+    size: number,
+    hash: RowHash,
+  ): AsyncIterable<readonly KeyFingerprint[]> {
     const width = s.keys.length;
-    const select = s.pushdown ? `${s.keyOut}, ${s.fingerprint()}` : s.rawList;
-    const decode = s.pushdown
+    const inStore = hash === "native" || s.pushdown;
+    const select = inStore ? `${s.keyOut}, ${listedHash(s, hash)}` : s.rawList;
+    const decode = inStore
       ? (row: (string | null)[]): KeyFingerprint => ({ key: s.codec.key(row), fingerprint: row[width]! })
       : (row: (string | null)[]): KeyFingerprint => {
           const rec = s.codec.record(row);
           return { key: rec.key, fingerprint: rec.fingerprint };
         };
-    for await (const batch of this.pages(
-      s,
-      r,
-      select,
-      Math.max(1, batchSize),
-      "fingerprint stream failed",
-      decode,
-    )) {
+    for await (const batch of this.pages(s, r, select, size, "fingerprint stream failed", decode)) {
       this.stats.rowsRead += batch.length;
       yield batch;
     }
