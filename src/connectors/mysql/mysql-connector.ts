@@ -239,7 +239,7 @@ export class MysqlConnector implements Connector {
     const s = await this.sql(shape);
     if (hash === "native" && !s.native)
       throw new ConnectorError(`${this.label}: native checksum failed: the shape has no native row hash`);
-    const inStore = hash === "native" || s.pushable;
+    const inStore = s.hashedInSql(hash);
     const out: RangeChecksum[] = ranges.map(() => ({ count: 0, xor: "0000000000000000" }));
     const run = async (from: number, to: number): Promise<void> => {
       const part = ranges.slice(from, to);
@@ -460,7 +460,7 @@ export class MysqlConnector implements Connector {
 
   /** Key and hash of rows of `listColumns`: read from the row, or (fingerprints) computed by the engine's codec. */
   private pairs(s: ShapeSql, rows: readonly unknown[][], hash: RowHash): KeyFingerprint[] {
-    const inStore = hash === "native" || s.pushable;
+    const inStore = s.hashedInSql(hash);
     return this.decode("fingerprint stream failed", () =>
       rows.map((row) => ({
         key: s.codec.key(row),

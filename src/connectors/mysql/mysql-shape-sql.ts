@@ -173,8 +173,13 @@ export class ShapeSql {
    * the raw columns, key first, that the codec fingerprints.
    */
   listColumns(hash: RowHash = "fingerprint"): string {
-    if (hash === "native" || this.pushable) return `${this.keyRefs.join(", ")}, ${this.rowHash(hash)}`;
+    if (this.hashedInSql(hash)) return `${this.keyRefs.join(", ")}, ${this.rowHash(hash)}`;
     return this.rawList;
+  }
+
+  /** True when SQL computes the row hash (the native one always; the fingerprint when `pushable`). */
+  hashedInSql(hash: RowHash): boolean {
+    return hash === "native" || this.pushable;
   }
 
   /**
