@@ -309,9 +309,8 @@ export class DatasetRunner {
   }
 
   private async shape(replicas: readonly OpenReplica[]): Promise<ResolvedShape> {
-    const resolved = this.resolved ?? (await describeDataset(this.ds, replicas));
-    this.resolved = resolved;
-    return resolved;
+    this.resolved ??= await describeDataset(this.ds, replicas);
+    return this.resolved;
   }
 
   /** One pass (new or resumed). True when it covered the whole key space; false when stopped on the way. */
