@@ -1,5 +1,14 @@
-/** Concord's public library entry: the pure core, the ports, the bundled connectors and the engine. */
+/**
+ * Concord's library entry, in groups from the inside out. `concord/core` (the pure model) and
+ * `concord/engine` (a run over open replicas) load no database driver; this entry also brings the bundled
+ * connectors and state stores, which do.
+ */
+// biome-ignore-all assist/source/organizeImports: the exports are listed in documented groups, inside out
 
+// The pure model: canonical encoding, fingerprints, taxonomy, policies, decisions, audit chain.
+export * from "./core/index.js";
+
+// Configuration: loading, validation with path-naming errors, `${VAR}` interpolation, redaction.
 export {
   type ConcordConfig,
   ConfigError,
@@ -8,7 +17,20 @@ export {
   parseConfig,
 } from "./config/load-config.js";
 export { redactText, redactUrl } from "./config/redact.js";
+
+// The ports: what a store adapter and a state store must do (their doc comments are the contracts).
 export * from "./connectors/connector.js";
+export type { ObservedVersion, RunRecord, StateStore, StoredDivergence } from "./state/state-store.js";
+
+// Detection over the Connector port.
+export { type DetectOptions, type DetectReplica, detectDivergences } from "./detect/detect-divergences.js";
+export { mergeStreams, OrderError } from "./detect/merge-streams.js";
+export { type ResolvedShape, resolveShape, type SchemaIssue, unifyTypes } from "./detect/resolve-shape.js";
+
+// The engine: one run over a dataset (runDataset), and the stages it is made of.
+export * from "./engine/index.js";
+
+// Bundled connectors (SQLite loads better-sqlite3; the server stores load their driver when opened).
 export {
   MemoryConnector,
   type MemoryConnectorOptions,
@@ -20,34 +42,8 @@ export {
   SqliteConnector,
   sqliteLogicalType,
 } from "./connectors/sqlite/sqlite-connector.js";
-export * from "./core/canonical.js";
-export * from "./core/classify.js";
-export { type Decision, decidePick, decideRepair } from "./core/decide.js";
-export * from "./core/duration.js";
-export * from "./core/fingerprint.js";
-export * from "./core/model.js";
-export { type CompiledPolicy, compilePolicy } from "./core/policy.js";
-export * from "./core/row-codec.js";
-export * from "./core/version.js";
-export { type DetectOptions, type DetectReplica, detectDivergences } from "./detect/detect-divergences.js";
-export { mergeStreams, OrderError } from "./detect/merge-streams.js";
-export { type ResolvedShape, resolveShape, type SchemaIssue, unifyTypes } from "./detect/resolve-shape.js";
-export {
-  type DatasetPlan,
-  type DatasetScan,
-  isRepairable,
-  type OpenReplica,
-  observeKeys,
-  planDataset,
-  type RunContext,
-  recordPlan,
-  recoverPending,
-  repairDataset,
-  repairTasks,
-  type ScanStats,
-  scanDataset,
-} from "./engine.js";
-export { runSimulation, type SimulationOptions, type SimulationReport } from "./sim/simulate.js";
+
+// Bundled state stores.
 export { openStateStore, StateStoreError } from "./state/open-state-store.js";
 export {
   DEFAULT_POSTGRES_SCHEMA,
@@ -55,4 +51,6 @@ export {
   type PostgresStateStoreOptions,
 } from "./state/postgres/postgres-state-store.js";
 export { SqliteStateStore } from "./state/sqlite/sqlite-state-store.js";
-export type { ObservedVersion, RunRecord, StateStore, StoredDivergence } from "./state/state-store.js";
+
+// The deterministic fault-injection simulator.
+export { runSimulation, type SimulationOptions, type SimulationReport } from "./sim/simulate.js";

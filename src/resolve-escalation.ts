@@ -2,7 +2,10 @@
 import type { DatasetConfig } from "./config/load-config.js";
 import { decidePick } from "./core/decide.js";
 import { type Key, keyId, keyToJson } from "./core/model.js";
-import { datasetPolicy, type OpenReplica, observeKeys, runRepairTasks } from "./engine.js";
+import { datasetPolicy } from "./engine/describe-dataset.js";
+import { observeKeys } from "./engine/observe-keys.js";
+import { runRepairTasks } from "./engine/repair-dataset.js";
+import type { OpenReplica } from "./engine/run-context.js";
 import { planRepairTasks, type RepairResult } from "./execute/execute-repairs.js";
 import type { EscalationView } from "./serve/service-api.js";
 import type { Escalation, StateStore } from "./state/state-store.js";

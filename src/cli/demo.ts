@@ -1,13 +1,15 @@
 /** `concord demo` (what `npm start` runs): builds two drifted SQLite replicas and reconciles them, narrating each step. */
 import { relative } from "node:path";
 import { verifyAuditChainAsync } from "../core/audit-chain.js";
+import type { Decision } from "../core/decide.js";
 import { keyToJson } from "../core/model.js";
 import { createDemo, restoreOldBackup } from "../demo/create-demo.js";
-import { type DatasetPlan, planDataset, recordPlan, repairDataset } from "../engine.js";
+import { runDataset } from "../engine/run-dataset.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
+import { collectRun, type RunReport } from "./collect-run.js";
 import { EXIT } from "./errors.js";
-import { renderScan } from "./render-scan.js";
-import { scanSession } from "./scan.js";
+import { SpillDir } from "./json-spill.js";
+import { renderRun } from "./render-scan.js";
 import { newRunId, openSession, type Session } from "./session.js";
 
 export interface DemoOptions {
@@ -20,21 +22,47 @@ function count<T>(items: readonly T[], by: (t: T) => string): string {
   return [...m].map(([k, n]) => `${k} ${n}`).join(" · ") || "nothing";
 }
 
-async function reconcile(
-  session: Session,
-  command: string,
-): Promise<{ plans: DatasetPlan[]; results: RepairResult[] }> {
+/** Scans every dataset of the session as one run, as `concord scan` does. */
+async function scanAll(session: Session): Promise<RunReport[]> {
+  const spills = new SpillDir({ keep: false });
+  try {
+    const runId = newRunId();
+    const runs: RunReport[] = [];
+    for (const ds of session.datasets)
+      runs.push(await collectRun(session, ds, runId, "scan", "scan", spills));
+    return runs;
+  } finally {
+    spills.dispose();
+  }
+}
+
+/** Repairs every dataset of the session as one run, keeping each dataset's decisions and every repair. */
+async function reconcile(session: Session): Promise<{
+  plans: { name: string; shape: RunReport["resolved"]["shape"]; decisions: Decision[] }[];
+  results: RepairResult[];
+}> {
   const runId = newRunId();
-  const scans = await scanSession(session, runId, command);
-  const plans: DatasetPlan[] = [];
+  const plans: { name: string; shape: RunReport["resolved"]["shape"]; decisions: Decision[] }[] = [];
   const results: RepairResult[] = [];
-  for (const scan of scans) {
-    const ds = session.datasets.find((d) => d.name === scan.name)!;
-    const plan = planDataset(ds, scan);
-    const ctx = { runId, state: session.state, now: Date.now, command };
-    await recordPlan(plan, ctx);
-    results.push(...(await repairDataset(plan, await session.replicas(ds), ctx)));
-    plans.push(plan);
+  for (const ds of session.datasets) {
+    const decisions: Decision[] = [];
+    const run = await runDataset(
+      ds,
+      await session.replicas(ds),
+      { state: session.state, now: Date.now },
+      {
+        runId,
+        command: "repair",
+        mode: "repair",
+        observer: {
+          onSegment(segment) {
+            decisions.push(...(segment.plan?.decisions ?? []));
+            results.push(...segment.results);
+          },
+        },
+      },
+    );
+    plans.push({ name: ds.name, shape: run.resolved.shape, decisions });
   }
   return { plans, results };
 }
@@ -61,7 +89,7 @@ export async function runDemo(
 
   const first = await openSession({ config: layout.config }, { readonly: true });
   try {
-    await scanSession(first, newRunId(), "scan");
+    await scanAll(first);
   } finally {
     await first.close();
   }
@@ -72,29 +100,29 @@ export async function runDemo(
 
   const session = await openSession({ config: layout.config }, { readonly: false });
   try {
-    const scans = await scanSession(session, newRunId(), "scan");
+    const scans = await scanAll(session);
     out("2. Scan: what differs, and what kind of difference it is.");
     out();
-    out(scans.map((s) => renderScan(s, 25)).join("\n\n"));
+    out(scans.map((s) => renderRun(s, 25)).join("\n\n"));
     out();
 
-    const { plans, results } = await reconcile(session, "repair");
+    const { plans, results } = await reconcile(session);
     out(
       "3. Plan and repair: each divergence decided by its dataset's policy, written conditionally, re-read.",
     );
     for (const plan of plans) {
-      out(`   ${plan.scan.name}: ${count(plan.decisions, (d) => d.action)}`);
+      out(`   ${plan.name}: ${count(plan.decisions, (d) => d.action)}`);
       const example = plan.decisions.find((d) => d.action !== "ignore" && d.action !== "wait");
       if (example) {
         out(
-          `     e.g. key ${keyToJson(plan.scan.shape.key, example.key).join(",")}: ${example.action} [${example.rule}] ${example.reason}`,
+          `     e.g. key ${keyToJson(plan.shape.key, example.key).join(",")}: ${example.action} [${example.rule}] ${example.reason}`,
         );
       }
     }
     out(`   Repairs: ${count(results, (r) => r.outcome)}`);
     out();
 
-    const again = await reconcile(session, "repair");
+    const again = await reconcile(session);
     const wrote = again.results.filter((r) => r.outcome === "applied").length;
     out(
       `4. Repair again: ${wrote === 0 ? "nothing left to write (a second run applies nothing)" : `${wrote} more applied`}.`,

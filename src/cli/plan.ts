@@ -1,20 +1,23 @@
 /** `concord plan` and `concord repair`: scan, decide by policy, and (repair) execute with verification. */
 
 import { keyToJson } from "../core/model.js";
-import { type DatasetRun, type RunMode, runDataset, SpillDir, writeRunsJson } from "./dataset-run.js";
+import type { RunMode } from "../engine/run-dataset.js";
+import { collectRun, type RunReport } from "./collect-run.js";
 import { EXIT } from "./errors.js";
+import { SpillDir } from "./json-spill.js";
 import { createProgress } from "./progress.js";
 import { renderRun } from "./render-scan.js";
+import { writeRunsJson } from "./run-json.js";
 import { type DataCommandOptions, newRunId, openSession } from "./session.js";
 
 export interface RepairCommandOptions extends DataCommandOptions {
   readonly dryRun?: boolean | undefined;
 }
 
-function renderDecisions(run: DatasetRun): string {
+function renderDecisions(run: RunReport): string {
   const lines: string[] = [];
   if (run.guard) lines.push(`  GUARD: ${run.guard.reason}: nothing will be written; escalated once`);
-  const shape = run.first.shape;
+  const shape = run.resolved.shape;
   if (run.shownDecisions.length) {
     lines.push("  decisions:");
     for (const d of run.shownDecisions) {
@@ -52,10 +55,10 @@ export async function runPlanOrRepair(
   try {
     const runId = newRunId();
     const command = execute ? (options.dryRun ? "repair --dry-run" : "repair") : "plan";
-    const runs: DatasetRun[] = [];
+    const runs: RunReport[] = [];
     for (const ds of session.datasets)
       runs.push(
-        await runDataset(session, ds, runId, command, mode, spills, { progress, signal: abort.signal }),
+        await collectRun(session, ds, runId, command, mode, spills, { progress, signal: abort.signal }),
       );
     if (options.json) await writeRunsJson(stdout, runId, runs, mode);
     else {
@@ -71,8 +74,8 @@ export async function runPlanOrRepair(
             .filter(([, n]) => n > 0)
             .map(([k, n]) => `${k} ${n}`);
           text += `\n  ${writes ? "repair" : "dry run (nothing written)"}: ${parts.join(" · ") || "nothing to do"}`;
-          if (!writes && run.plannedWrites)
-            text += `\n  ${run.plannedWrites} conditional write${run.plannedWrites === 1 ? "" : "s"} would be made`;
+          if (!writes && run.totals.plannedWrites)
+            text += `\n  ${run.totals.plannedWrites} conditional write${run.totals.plannedWrites === 1 ? "" : "s"} would be made`;
         }
         lines.push(text);
         return lines.join("\n\n");

@@ -1,56 +1,36 @@
-/** Renders scan results: the JSON document of DESIGN.md, and a readable report for people. */
+/** Renders scan results as a readable report for people (the JSON document is run-json.ts). */
 import { BENIGN_CLASSES, DIVERGENCE_CLASSES, type Divergence } from "../core/classify.js";
 import { formatDuration } from "../core/duration.js";
-import { keyToJson } from "../core/model.js";
-import type { DatasetScan } from "../engine.js";
-import type { DatasetRun } from "./dataset-run.js";
+import { keyToJson, type RecordShape } from "../core/model.js";
+import type { SchemaIssue } from "../detect/resolve-shape.js";
+import type { ScanStats } from "../engine/scan-dataset.js";
+import type { RunReport } from "./collect-run.js";
+
+/** What a readable scan report shows: a scan of one dataset, or a whole run's totals and first divergences. */
+export interface ScanView {
+  readonly name: string;
+  readonly shape: RecordShape;
+  readonly replicas: Readonly<Record<string, { rows: number }>>;
+  readonly divergences: readonly Divergence[];
+  readonly schema: readonly SchemaIssue[];
+  readonly counts: Readonly<Partial<Record<string, number>>>;
+  readonly stats: ScanStats;
+  readonly notes: readonly string[];
+}
 
 /** A readable report of a whole run over a dataset: its totals, and the first divergences it found. */
-export function renderRun(run: DatasetRun, limit = 20): string {
-  const view: DatasetScan = {
-    ...run.first,
-    replicas: run.replicas,
-    counts: run.counts,
-    stats: run.stats,
+export function renderRun(run: RunReport, limit = 20): string {
+  const view: ScanView = {
+    name: run.name,
+    shape: run.resolved.shape,
+    replicas: run.totals.replicas,
     divergences: run.shownDivergences,
+    schema: run.resolved.issues,
+    counts: run.totals.counts,
+    stats: run.totals.stats,
+    notes: run.resolved.notes,
   };
   return renderScan(view, limit, run.spill.divergences.count);
-}
-
-/** One divergence as JSON: key values in key-column order, class, and per-replica presence/fingerprint/version. */
-export function divergenceJson(scan: DatasetScan, d: Divergence): Record<string, unknown> {
-  const replicas: Record<string, unknown> = {};
-  for (const [name, r] of Object.entries(d.replicas)) {
-    replicas[name] = r.present
-      ? {
-          present: true,
-          fingerprint: r.fingerprint,
-          ...(r.version && Object.keys(r.version).length ? { version: r.version } : {}),
-        }
-      : { present: false };
-  }
-  return {
-    key: keyToJson(scan.shape.key, d.key),
-    class: d.class,
-    replicas,
-    ...(d.columns.length ? { columns: d.columns } : {}),
-    ...(d.regressed.length ? { regressed: d.regressed } : {}),
-  };
-}
-
-/** The dataset part of `scan --json`. */
-export function datasetScanJson(scan: DatasetScan): Record<string, unknown> {
-  return {
-    name: scan.name,
-    replicas: scan.replicas,
-    divergences: [
-      ...scan.schema.map((s) => ({ key: [], class: "schema", column: s.column, detail: s.detail })),
-      ...scan.divergences.map((d) => divergenceJson(scan, d)),
-    ],
-    counts: scan.counts,
-    stats: scan.stats,
-    ...(scan.notes.length ? { notes: scan.notes } : {}),
-  };
 }
 
 function short(fp: string | undefined): string {
@@ -71,7 +51,7 @@ function table(rows: string[][]): string {
 }
 
 /** A readable report of one dataset's scan, listing at most `limit` divergences. */
-export function renderScan(scan: DatasetScan, limit = 20, divergenceCount = scan.divergences.length): string {
+export function renderScan(scan: ScanView, limit = 20, divergenceCount = scan.divergences.length): string {
   const lines: string[] = [];
   const replicaNames = Object.keys(scan.replicas);
   const total = divergenceCount + scan.schema.length;

@@ -2,7 +2,8 @@
 import { fingerprintRow } from "../core/fingerprint.js";
 import { keyToJson } from "../core/model.js";
 import { repairId } from "../core/repair-id.js";
-import { observeKeys, runRepairTasks } from "../engine.js";
+import { observeKeys } from "../engine/observe-keys.js";
+import { runRepairTasks } from "../engine/repair-dataset.js";
 import type { RepairTask } from "../execute/execute-repairs.js";
 import { EXIT, UsageError } from "./errors.js";
 import { newRunId, openSession } from "./session.js";

@@ -2,7 +2,7 @@
 import { type ConcordConfig, type DatasetConfig, loadConfig } from "../config/load-config.js";
 import type { Connector } from "../connectors/connector.js";
 import { openConnector } from "../connectors/open-connector.js";
-import type { OpenReplica } from "../engine.js";
+import type { OpenReplica } from "../engine/run-context.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { StateStore } from "../state/state-store.js";
 import { UsageError } from "./errors.js";

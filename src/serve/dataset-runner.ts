@@ -4,43 +4,28 @@
  * or failing replica; never runs two passes at once. Also runs the dataset's convergence probe.
  */
 import type { DatasetConfig, ServeConfig } from "../config/load-config.js";
-import type { Connector } from "../connectors/connector.js";
 import { openConnector } from "../connectors/open-connector.js";
 import { BENIGN_CLASSES } from "../core/classify.js";
-import { type KeyRange, keyId } from "../core/model.js";
+import { keyId } from "../core/model.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
+import { canaryKey, describeDataset } from "../engine/describe-dataset.js";
+import { isRepairable } from "../engine/plan-dataset.js";
+import type { OpenReplica } from "../engine/run-context.js";
 import {
-  canaryKey,
-  describeDataset,
-  isRepairable,
-  type OpenReplica,
-  planDataset,
-  type RunContext,
-  recordPlan,
-  recoverPending,
-  repairDataset,
-  scanDataset,
-  segmentBounds,
-  segmentsOf,
-} from "../engine.js";
+  type DatasetRunResult,
+  resumableRunId,
+  runDataset,
+  type SegmentOutcome,
+} from "../engine/run-dataset.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { newRunId } from "../run-id.js";
-import type { Checkpoint, RunRecord, StateStore } from "../state/state-store.js";
+import type { RunRecord, StateStore } from "../state/state-store.js";
 import type { ServeMetrics } from "./metrics.js";
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
 import { type DatasetStatus, TriggerError } from "./service-api.js";
 
 export type PassMode = "scan" | "repair";
-
-/** Running totals of a pass, kept in its checkpoint so a resumed pass reports the whole of it. */
-interface PassTotals {
-  counts: Record<string, number>;
-  repairs: Record<string, number>;
-  stats: Record<string, number>;
-  escalated: number;
-  remaining: number;
-}
 
 export interface RunnerDeps {
   readonly state: StateStore;
@@ -55,20 +40,12 @@ export interface RunnerDeps {
 const MAX_BACKOFF_MS = 5 * 60_000;
 const FIRST_BACKOFF_MS = 1000;
 
-function emptyTotals(): PassTotals {
-  return { counts: {}, repairs: {}, stats: {}, escalated: 0, remaining: 0 };
-}
-
-function add(into: Record<string, number>, from: Readonly<Record<string, number | undefined>>): void {
-  for (const [k, n] of Object.entries(from)) if (n) into[k] = (into[k] ?? 0) + n;
-}
-
 function message(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
 }
 
 export class DatasetRunner {
-  private replicas: OpenReplica[] | undefined;
+  private readonly replicas = new Map<string, OpenReplica>();
   private opening: Promise<OpenReplica[]> | undefined;
   private readonly health: Map<string, HealthTracker>;
   private resolved: ResolvedShape | undefined;
@@ -134,8 +111,9 @@ export class DatasetRunner {
     if (this.stopping) throw new TriggerError("stopping", "the service is stopping");
     if (this.busy) throw new TriggerError("busy", `dataset ${this.ds.name} is already running a pass`);
     clearTimeout(this.timer);
-    const cp = await this.deps.state.getCheckpoint(this.ds.name);
-    const runId = cp && cp.mode === mode ? cp.runId : newRunId(new Date(this.deps.now()));
+    const runId = await resumableRunId(this.deps.state, this.ds.name, mode, () =>
+      newRunId(new Date(this.deps.now())),
+    );
     this.launch(mode, runId);
     return runId;
   }
@@ -229,8 +207,10 @@ export class DatasetRunner {
     this.nextRunAt = this.deps.now() + delayMs;
     this.timer = setTimeout(() => {
       if (this.stopping || this.busy) return;
-      void this.deps.state.getCheckpoint(this.ds.name).then(
-        (cp) => this.launch(mode, cp && cp.mode === mode ? cp.runId : newRunId(new Date(this.deps.now()))),
+      void resumableRunId(this.deps.state, this.ds.name, mode, () =>
+        newRunId(new Date(this.deps.now())),
+      ).then(
+        (runId) => this.launch(mode, runId),
         (err) => {
           this.deps.log(`${this.ds.name}: cannot read its checkpoint: ${message(err)}`);
           this.backOff(mode);
@@ -264,48 +244,49 @@ export class DatasetRunner {
 
   private backOff(mode: PassMode): void {
     this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs ? this.backoffMs * 2 : FIRST_BACKOFF_MS);
-    // A broken connection is opened afresh on the next attempt.
-    void this.closeReplicas();
+    // A broken connection is opened afresh on the next attempt; the replicas that answered keep theirs (a
+    // probe may be using them right now).
+    void this.closeReplicas(this.replicasDown());
     if (!this.stopping) this.schedule(this.backoffMs * (0.5 + Math.random() / 2), mode);
   }
 
-  /** The replicas, opened once and shared by passes and probes (one opening at a time). */
+  /**
+   * The replicas, opened once and shared by passes and probes (one opening at a time). Each replica's
+   * connection is its own: one that failed is closed and opened afresh without touching the others.
+   */
   private open(): Promise<OpenReplica[]> {
-    if (this.replicas) return Promise.resolve(this.replicas);
-    this.opening ??= this.openAll().finally(() => {
+    if (this.replicas.size === this.ds.replicas.length)
+      return Promise.resolve(this.ds.replicas.map((r) => this.replicas.get(r.name)!));
+    this.opening ??= this.openMissing().finally(() => {
       this.opening = undefined;
     });
     return this.opening;
   }
 
-  private async openAll(): Promise<OpenReplica[]> {
-    const out: OpenReplica[] = [];
-    try {
-      for (const r of this.ds.replicas) {
-        const health = this.health.get(r.name)!;
-        let connector: Connector;
-        try {
-          connector = await openConnector(this.ds.name, r, { readonly: false });
-        } catch (err) {
-          health.failed(err);
-          throw err;
-        }
-        out.push({ name: r.name, connector: watch(connector, health) });
+  private async openMissing(): Promise<OpenReplica[]> {
+    for (const r of this.ds.replicas) {
+      if (this.replicas.has(r.name)) continue;
+      const health = this.health.get(r.name)!;
+      try {
+        const connector = await openConnector(this.ds.name, r, { readonly: false });
+        this.replicas.set(r.name, { name: r.name, connector: watch(connector, health) });
+      } catch (err) {
+        health.failed(err);
+        throw err;
       }
-    } catch (err) {
-      await Promise.allSettled(out.map((r) => r.connector.close()));
-      throw err;
     }
-    this.replicas = out;
-    return out;
+    return this.ds.replicas.map((r) => this.replicas.get(r.name)!);
   }
 
-  private async closeReplicas(): Promise<void> {
-    const open = this.replicas;
-    this.replicas = undefined;
-    this.resolved = undefined;
-    this.prober = undefined;
-    if (open) await Promise.allSettled(open.map((r) => r.connector.close()));
+  /** Closes the named replicas (all when none named); the shape and the prober are rebuilt on next use. */
+  private async closeReplicas(names?: readonly string[]): Promise<void> {
+    const closing = [...this.replicas.values()].filter((r) => !names || names.includes(r.name));
+    for (const r of closing) this.replicas.delete(r.name);
+    if (closing.length) {
+      this.resolved = undefined;
+      this.prober = undefined;
+    }
+    await Promise.allSettled(closing.map((r) => r.connector.close()));
   }
 
   private async shape(replicas: readonly OpenReplica[]): Promise<ResolvedShape> {
@@ -313,140 +294,66 @@ export class DatasetRunner {
     return this.resolved;
   }
 
-  /** One pass (new or resumed). True when it covered the whole key space; false when stopped on the way. */
+  /** One pass (new or resumed) through the engine's run. True when it covered the whole key space. */
   private async pass(mode: PassMode, runId: string): Promise<boolean> {
     const { state, metrics, now } = this.deps;
     const dataset = this.ds.name;
     const passStarted = now();
     const replicas = await this.open();
-    // Refreshed each pass: a replica's schema may have changed since.
-    this.resolved = undefined;
-    const resolved = await this.shape(replicas);
-    let cp = await state.getCheckpoint(dataset);
-    if (cp && (cp.runId !== runId || cp.mode !== mode)) {
-      // A pass of another mode was left unfinished: this one covers the whole key space again.
-      this.deps.log(`${dataset}: abandoning unfinished ${cp.mode} pass ${cp.runId} for a ${mode} pass`);
-      await state.finishRun(cp.runId, dataset, {
-        finishedAt: now(),
-        status: "failed",
-        counts: {},
-        stats: { abandonedAtSegment: cp.done },
-      });
-      cp = undefined;
-    }
-    if (cp) {
-      this.deps.log(
-        `${dataset}: resuming pass ${runId} at segment ${cp.done + 1} of ${cp.bounds.length + 1}`,
-      );
-    } else {
-      const bounds = await segmentBounds(replicas, resolved.shape, this.ds.checkpointRows);
-      cp = {
-        dataset,
+    const run = await runDataset(
+      this.ds,
+      replicas,
+      { state, now },
+      {
         runId,
+        command: `serve ${mode}`,
         mode,
-        bounds,
-        done: 0,
-        totals: emptyTotals(),
-        startedAt: now(),
-        updatedAt: now(),
-      } satisfies Checkpoint;
-      await state.beginRun({ id: runId, dataset, command: `serve ${mode}`, startedAt: cp.startedAt });
-      await state.putCheckpoint(cp);
-    }
-    const totals = { ...emptyTotals(), ...(cp.totals as Partial<PassTotals>) };
-    const ctx: RunContext = {
-      runId,
-      state,
-      now,
-      command: `serve ${mode}`,
-      // Below full intensity, gentleness over speed: one query at a time against the stores.
-      ...(this.ds.intensity < 1 ? { detect: { serial: true } } : {}),
-    };
-    if (mode === "repair") {
-      const settled = await recoverPending(dataset, replicas, resolved.shape, ctx);
-      this.countRepairs(settled, totals);
-    }
-    const segments = segmentsOf(cp.bounds);
-    for (let i = cp.done; i < segments.length; i++) {
-      if (this.stopping) return false;
-      this.progress = { done: i, segments: segments.length, runId };
-      const started = now();
-      // Totals change only once the segment is whole: a segment cut short by `stop` is done again on resume.
-      const next = structuredClone(totals);
-      const whole = await this.segment(mode, segments[i]!, ctx, next, segments.length > 1);
-      if (!whole) return false;
-      Object.assign(totals, next);
-      cp = { ...cp, done: i + 1, totals, updatedAt: now() };
-      await state.putCheckpoint(cp);
-      metrics.segments.inc({ dataset });
-      if (this.stopping) return i + 1 === segments.length && (await this.finish(cp, totals, passStarted));
-      await this.pause(now() - started);
-    }
-    return this.finish(cp, totals, passStarted);
+        checkpoint: true,
+        signal: this.abort.signal,
+        guard: { onRetry: (replica) => metrics.retries.inc({ dataset, replica }) },
+        // Below full intensity, gentleness over speed: one query at a time against the stores.
+        ...(this.ds.intensity < 1 ? { detect: { serial: true } } : {}),
+        observer: {
+          onAbandoned: (cp) =>
+            this.deps.log(`${dataset}: abandoning unfinished ${cp.mode} pass ${cp.runId} for a ${mode} pass`),
+          onStart: ({ runId: id, resolved, segments, resumedAt }) => {
+            // A replica's schema may have changed since the last pass: the probe uses this pass's shape.
+            this.resolved = resolved;
+            if (resumedAt !== undefined)
+              this.deps.log(`${dataset}: resuming pass ${id} at segment ${resumedAt + 1} of ${segments}`);
+            this.progress = { done: resumedAt ?? 0, segments, runId: id };
+          },
+          onRecovered: (settled) => this.countRepairs(settled),
+          onSegment: (segment) => this.segmentDone(segment),
+          pause: (ms) => this.pause(ms),
+        },
+      },
+    );
+    if (!run.finished) return false;
+    await this.finish(run, passStarted);
+    return true;
   }
 
-  /**
-   * Scans (and repairs) one segment into `totals`; false when `stop` cut its repairs short. One of several
-   * segments holds about `checkpointRows` rows.
-   */
-  private async segment(
-    mode: PassMode,
-    range: KeyRange,
-    ctx: RunContext,
-    totals: PassTotals,
-    oneOfSeveral: boolean,
-  ): Promise<boolean> {
+  /** What serve does with a finished group of segments: metrics, divergent-key marks, time to convergence. */
+  private async segmentDone(segment: SegmentOutcome): Promise<void> {
     const { state, metrics, now } = this.deps;
     const dataset = this.ds.name;
-    const replicas = await this.open();
-    const scan = await scanDataset(this.ds, replicas, ctx, {
-      range,
-      resolved: await this.shape(replicas),
-      ...(oneOfSeveral ? { expectedRows: this.ds.checkpointRows } : {}),
-    });
-    // Every segment reports the same schema issues: they count once per pass, not once per segment.
-    const { schema, ...classes } = scan.counts;
-    add(totals.counts, classes);
-    if (schema) totals.counts.schema = schema;
-    add(totals.stats, {
-      rowsRead: scan.stats.rowsRead,
-      rowsScanned: scan.stats.rowsScanned,
-      bytesRead: scan.stats.bytesRead,
-      queries: scan.stats.queries,
-    });
+    const { scan, opened, results } = segment;
     for (const [replica, { rows }] of Object.entries(scan.replicas))
       metrics.scanRows.inc({ dataset, replica }, rows);
     const divergent = scan.divergences.filter(isRepairable).map((d) => keyId(d.key));
     if (divergent.length) await state.markDivergent(dataset, divergent, now());
-    const plan = planDataset(this.ds, scan);
-    const escalated = plan.decisions.filter((d) => d.action === "escalate");
-    if (mode === "scan") {
-      totals.remaining += divergent.length + scan.schema.length;
-      return true;
-    }
-    await recordPlan(plan, ctx);
-    for (const d of escalated) metrics.escalations.inc({ dataset, class: d.class });
-    if (plan.guard) metrics.escalations.inc({ dataset, class: "guard" });
-    totals.escalated += escalated.length + (plan.guard ? 1 : 0);
-    const results = await repairDataset(plan, replicas, ctx, {
-      signal: this.abort.signal,
-      onRetry: (replica) => metrics.retries.inc({ dataset, replica }),
-    });
-    this.countRepairs(results, totals);
-    totals.remaining +=
-      escalated.length +
-      scan.schema.length +
-      (plan.guard ? divergent.length : 0) +
-      results.filter((r) => r.outcome === "superseded" || r.outcome === "failed").length;
+    // Each escalation counts once, when it opens; a later pass that finds it still open adds nothing.
+    for (const e of opened) metrics.escalations.inc({ dataset, class: e.class });
+    this.countRepairs(results);
     await this.timeToConvergence(results);
-    return !this.abort.signal.aborted;
+    metrics.segments.inc({ dataset }, segment.to - segment.from);
+    if (this.progress) this.progress = { ...this.progress, done: segment.to };
   }
 
-  private countRepairs(results: readonly RepairResult[], totals: PassTotals): void {
-    for (const r of results) {
-      totals.repairs[r.outcome] = (totals.repairs[r.outcome] ?? 0) + 1;
+  private countRepairs(results: readonly RepairResult[]): void {
+    for (const r of results)
       this.deps.metrics.repairs.inc({ dataset: this.ds.name, replica: r.target, outcome: r.outcome });
-    }
   }
 
   /** Keys whose every repair verified: the time from their first detection is their time to convergence. */
@@ -498,22 +405,13 @@ export class DatasetRunner {
     });
   }
 
-  private async finish(cp: Checkpoint, totals: PassTotals, passStarted: number): Promise<boolean> {
+  /** A finished pass: keys not seen divergent during it converged alone; gauges and the log line. */
+  private async finish(run: DatasetRunResult, passStarted: number): Promise<void> {
     const { state, metrics, now } = this.deps;
     const dataset = this.ds.name;
     const finishedAt = now();
-    const stats: Record<string, number> = { ...totals.stats, durationMs: finishedAt - cp.startedAt };
-    for (const [k, n] of Object.entries(totals.repairs)) stats[`repairs.${k}`] = n;
-    stats.escalated = totals.escalated + (totals.counts.schema ?? 0);
-    await state.finishRun(cp.runId, dataset, {
-      finishedAt,
-      status: totals.remaining > 0 ? "diverged" : "ok",
-      counts: totals.counts,
-      stats,
-    });
-    await state.deleteCheckpoint(dataset);
-    // Keys not seen divergent during the whole pass converged without a repair.
-    await state.purgeDivergent(dataset, cp.startedAt);
+    const { totals } = run;
+    await state.purgeDivergent(dataset, run.startedAt);
     // Classes seen in an earlier pass but not this one read 0, not their old value.
     for (const cls of this.gaugedClasses) metrics.divergences.set({ dataset, class: cls }, 0);
     for (const [cls, n] of Object.entries(totals.counts)) {
@@ -522,13 +420,13 @@ export class DatasetRunner {
     }
     metrics.lastRun.set({ dataset }, finishedAt / 1000);
     metrics.scanDuration.observe({ dataset }, (finishedAt - passStarted) / 1000);
-    this.lastFailed = totals.repairs.failed ?? 0;
-    const benign = Object.entries(totals.counts)
+    this.lastFailed = (totals.repairs.failed ?? 0) + (totals.recovered.failed ?? 0);
+    const divergent = Object.entries(totals.counts)
       .filter(([c]) => !BENIGN_CLASSES.has(c as never))
       .reduce((n, [, v]) => n + v, 0);
+    const mode = this.ds.mode;
     this.deps.log(
-      `${dataset}: pass ${cp.runId} (${cp.mode}) finished in ${((finishedAt - cp.startedAt) / 1000).toFixed(1)} s: ${benign} divergent, ${totals.repairs.applied ?? 0} repaired, ${totals.remaining} remaining`,
+      `${dataset}: pass ${run.runId} (${mode}) finished in ${((finishedAt - run.startedAt) / 1000).toFixed(1)} s: ${divergent} divergent, ${totals.repairs.applied ?? 0} repaired, ${totals.remaining} remaining`,
     );
-    return true;
   }
 }

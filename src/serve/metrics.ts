@@ -48,10 +48,11 @@ export class ServeMetrics {
   });
   readonly escalations = new Counter({
     name: "concord_escalations_total",
-    help: "Divergences escalated to a person, by class.",
+    help: "Escalations opened for a person, by class (each counted once, when it opens).",
     labelNames: ["dataset", "class"] as const,
     registers: [this.registry],
   });
+  readonly escalationsOpen: Gauge<"dataset">;
   readonly retries = new Counter({
     name: "concord_retries_total",
     help: "Write batches retried after a transient failure.",
@@ -90,9 +91,21 @@ export class ServeMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  /** `openEscalations` counts the open escalations per dataset when /metrics is read. */
+  constructor(openEscalations?: () => Promise<Record<string, number>>) {
     // The process's own CPU, memory, event-loop lag and handles, under their standard names.
     collectDefaultMetrics({ register: this.registry });
+    this.escalationsOpen = new Gauge({
+      name: "concord_escalations_open",
+      help: "Escalations waiting for a person now, per dataset.",
+      labelNames: ["dataset"] as const,
+      registers: [this.registry],
+      async collect() {
+        if (!openEscalations) return;
+        this.reset();
+        for (const [dataset, n] of Object.entries(await openEscalations())) this.set({ dataset }, n);
+      },
+    });
   }
 
   async text(): Promise<{ contentType: string; body: string }> {

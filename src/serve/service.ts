@@ -68,7 +68,12 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
     options.log ?? ((line: string) => process.stderr.write(`${new Date(now()).toISOString()} ${line}\n`));
   const state = options.state ?? (await openStateStore(config.state));
   const ownsState = !options.state;
-  const metrics = new ServeMetrics();
+  const metrics = new ServeMetrics(async () => {
+    const open: Record<string, number> = Object.fromEntries(config.datasets.map((d) => [d.name, 0]));
+    for (const e of await state.listEscalations({ status: "open" }))
+      open[e.dataset] = (open[e.dataset] ?? 0) + 1;
+    return open;
+  });
   const startedAt = now();
   let stopped = false;
   let auditOk: boolean | undefined;

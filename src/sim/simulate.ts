@@ -2,14 +2,8 @@
 import type { DatasetConfig } from "../config/load-config.js";
 import { verifyAuditChainAsync } from "../core/audit-chain.js";
 import { keyId } from "../core/model.js";
-import {
-  type OpenReplica,
-  planDataset,
-  recordPlan,
-  recoverPending,
-  repairDataset,
-  scanDataset,
-} from "../engine.js";
+import type { OpenReplica } from "../engine/run-context.js";
+import { runDataset } from "../engine/run-dataset.js";
 import { SqliteStateStore } from "../state/sqlite/sqlite-state-store.js";
 import type { StateStore } from "../state/state-store.js";
 import { type Checked, checkInvariants } from "./checkers.js";
@@ -33,6 +27,8 @@ export interface SimulationOptions {
   readonly latencyMs?: number;
   /** Drop the conditional check from repairs (to prove the checkers catch it). */
   readonly unsafeWrites?: boolean;
+  /** Rows per checkpointed segment of a pass (default: a quarter of the keys, so a pass has several). */
+  readonly checkpointRows?: number;
 }
 
 /** The report of one seed. Same seed and options → byte-identical JSON. */
@@ -90,6 +86,7 @@ function datasetFor(
   versions: VersionMode,
   writers: WriterMode,
   policy: DatasetConfig["policy"] | undefined,
+  checkpointRows: number,
 ): DatasetConfig {
   const versionColumns =
     versions === "counter"
@@ -116,7 +113,7 @@ function datasetFor(
     detect: { segmentRows: 64 },
     mode: "repair",
     intensity: 1,
-    checkpointRows: 100_000,
+    checkpointRows,
   };
 }
 
@@ -127,10 +124,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const scheduleMs = options.scheduleMs ?? 1000;
   const versions = options.versions ?? "counter";
   const writers = options.writers ?? "primary";
+  const keys = options.keys ?? 1000;
   const world = new SimWorld({
     seed: options.seed,
     replicas: options.replicas ?? 3,
-    keys: options.keys ?? 1000,
+    keys,
     writes: options.writes ?? 10_000,
     writePeriodMs,
     faults,
@@ -142,7 +140,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   world.schedule();
 
   const names = world.replicas.map((r) => r.name);
-  const ds = datasetFor(names, versions, writers, options.policy);
+  // Several segments per pass, as serve runs them: checkpoints, resumes after a crash, and segment groups.
+  const ds = datasetFor(
+    names,
+    versions,
+    writers,
+    options.policy,
+    options.checkpointRows ?? Math.max(16, Math.ceil(keys / 4)),
+  );
   const ownerDeclared = typeof ds.policy.owner === "string";
   let stepBudget = Number.POSITIVE_INFINITY;
   const step = () => {
@@ -178,7 +183,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }));
   const rawState = SqliteStateStore.open(":memory:");
   const state = crashable(rawState, step);
-  const counters = { engineRuns: 0, engineFailures: 0, engineCrashes: 0 };
+  const counters = { engineRuns: 0, engineFailures: 0, engineCrashes: 0, engineResumes: 0 };
   const repairs: Record<string, number> = {};
   let running = false;
   let runNo = 0;
@@ -195,19 +200,29 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     if (faults.has("engine-crash") && world.now < healedAt && world.rand() < 0.15) {
       stepBudget = 1 + world.int(40);
     }
-    const ctx = { runId, state, now: () => EPOCH_MS + world.now, command: "sim" };
     try {
-      const scan = await scanDataset(ds, replicas, ctx);
-      await recoverPending(ds.name, replicas, scan.shape, ctx);
-      const plan = planDataset(ds, scan);
-      await recordPlan(plan, ctx);
-      const results = await repairDataset(plan, replicas, ctx, {
-        maxAttempts: 2,
-        initialDelayMs: 0,
-        maxDelayMs: 0,
-        breakAfter: 1000,
-      });
-      for (const r of results) repairs[r.outcome] = (repairs[r.outcome] ?? 0) + 1;
+      // The real path serve runs: a checkpointed pass over several segments, resumed after a crash.
+      const run = await runDataset(
+        ds,
+        replicas,
+        { state, now: () => EPOCH_MS + world.now },
+        {
+          runId,
+          command: "sim",
+          mode: "repair",
+          checkpoint: true,
+          guard: { maxAttempts: 2, initialDelayMs: 0, maxDelayMs: 0, breakAfter: 1000 },
+          observer: {
+            onRecovered: (settled) => {
+              for (const r of settled) repairs[r.outcome] = (repairs[r.outcome] ?? 0) + 1;
+            },
+            onSegment: ({ results }) => {
+              for (const r of results) repairs[r.outcome] = (repairs[r.outcome] ?? 0) + 1;
+            },
+          },
+        },
+      );
+      if (run.runId !== runId) counters.engineResumes++;
     } catch (err) {
       if (err instanceof EngineCrash) {
         counters.engineCrashes++;
@@ -292,6 +307,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       faults: [...faults].sort(),
       scheduleMs,
       writePeriodMs,
+      checkpointRows: ds.checkpointRows,
       unsafeWrites: options.unsafeWrites ?? false,
     },
     faults: faultCounts,

@@ -22,7 +22,7 @@ import {
   repairDataset,
   repairTasks,
   scanDataset,
-} from "../../src/engine.js";
+} from "../../src/engine/index.js";
 import { executeRepairs, type RepairTask } from "../../src/execute/execute-repairs.js";
 import { WriteGuard } from "../../src/execute/write-guard.js";
 import { SqliteStateStore } from "../../src/state/sqlite/sqlite-state-store.js";

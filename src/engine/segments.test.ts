@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { KeyRange } from "../core/model.js";
-import { segmentGroups } from "./dataset-run.js";
+import { segmentGroups } from "./segments.js";
 
 /** Segments [0,10), [10,20), … as ranges open at both ends of the key space. */
 function segments(n: number): KeyRange[] {

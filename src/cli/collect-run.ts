@@ -1,0 +1,114 @@
+/**
+ * What a CLI command keeps of a run over one dataset: totals, the first few divergences and decisions for
+ * the readable report, and every list spilled for `--json`. Memory is bounded by the segment group the
+ * engine holds, not by the table or the number of divergences.
+ */
+import type { DatasetConfig } from "../config/load-config.js";
+import type { Divergence } from "../core/classify.js";
+import type { Decision } from "../core/decide.js";
+import type { GuardTrip } from "../core/plan-record.js";
+import type { ResolvedShape } from "../detect/resolve-shape.js";
+import { type RunMode, type RunTotals, runDataset } from "../engine/run-dataset.js";
+import type { RepairResult } from "../execute/execute-repairs.js";
+import { decisionJson, divergenceJson, repairJson } from "./json-items.js";
+import type { JsonSpill, SpillDir } from "./json-spill.js";
+import type { Progress } from "./progress.js";
+import type { Session } from "./session.js";
+
+/** How many divergences and decisions a readable report shows; the rest are counted. */
+const SHOWN = 25;
+
+/** What a run over one dataset found and did: totals, the first entries, and the full lists spilled. */
+export interface RunReport {
+  readonly name: string;
+  readonly resolved: ResolvedShape;
+  readonly totals: RunTotals;
+  /** The first divergences and decisions, for a readable report; the spills count all of them. */
+  readonly shownDivergences: readonly Divergence[];
+  readonly shownDecisions: readonly Decision[];
+  readonly guard?: GuardTrip | undefined;
+  /** Repair outcomes and the decisions that wrote nothing (escalated, waiting, ignored). */
+  readonly summary: Record<string, number>;
+  readonly recovered: readonly RepairResult[];
+  /** True when something remains for a person or a later run (repair), or anything needs a write (scan, plan). */
+  readonly remains: boolean;
+  /** False when Ctrl-C stopped the run before its end. */
+  readonly finished: boolean;
+  /** The JSON of every divergence, decision and repair (or planned write), in order. */
+  readonly spill: { divergences: JsonSpill; decisions: JsonSpill; repairs: JsonSpill };
+}
+
+/**
+ * Runs `mode` over one dataset of an open session through the engine's one orchestrator, as run `runId`,
+ * keeping what the report needs. Ctrl-C (`signal`) stops after the write batch in flight.
+ */
+export async function collectRun(
+  session: Session,
+  ds: DatasetConfig,
+  runId: string,
+  command: string,
+  mode: RunMode,
+  spills: SpillDir,
+  options: { progress?: Progress; signal?: AbortSignal } = {},
+): Promise<RunReport> {
+  const replicas = await session.replicas(ds);
+  const spill = { divergences: spills.spill(), decisions: spills.spill(), repairs: spills.spill() };
+  const shownDivergences: Divergence[] = [];
+  const shownDecisions: Decision[] = [];
+  const { progress } = options;
+  try {
+    const run = await runDataset(
+      ds,
+      replicas,
+      { state: session.state, now: Date.now },
+      {
+        runId,
+        command,
+        mode,
+        signal: options.signal,
+        observer: {
+          ...(progress ? { onProgress: (label, done, total) => progress.update(label, done, total) } : {}),
+          onSegment({ scan, plan, tasks, results }) {
+            const keyColumns = scan.shape.key;
+            for (const d of scan.divergences) {
+              spill.divergences.push(() => divergenceJson(keyColumns, d));
+              if (shownDivergences.length < SHOWN) shownDivergences.push(d);
+            }
+            for (const d of plan?.decisions ?? []) {
+              spill.decisions.push(() => decisionJson(keyColumns, d));
+              if (shownDecisions.length < SHOWN) shownDecisions.push(d);
+            }
+            if (mode === "dry-run")
+              for (const t of tasks)
+                spill.repairs.push(() => repairJson(keyColumns, { ...t, outcome: "planned" }));
+            for (const r of results) spill.repairs.push(() => repairJson(keyColumns, r));
+          },
+        },
+      },
+    );
+    const t = run.totals;
+    return {
+      name: ds.name,
+      resolved: run.resolved,
+      totals: t,
+      shownDivergences,
+      shownDecisions,
+      guard: t.guard,
+      summary: {
+        applied: t.repairs.applied ?? 0,
+        noop: t.repairs.noop ?? 0,
+        superseded: t.repairs.superseded ?? 0,
+        failed: t.repairs.failed ?? 0,
+        escalated: t.escalated,
+        waiting: t.waiting,
+        ignored: t.ignored,
+      },
+      recovered: run.recovered,
+      remains: t.remaining > 0,
+      finished: run.finished,
+      spill,
+    };
+  } finally {
+    progress?.clear();
+  }
+}

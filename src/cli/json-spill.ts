@@ -1,0 +1,86 @@
+/** JSON values spilled one per line to temporary files and read back in order, so reports stay off the heap. */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * JSON values appended one per line to a temporary file, read back in order. Without a file (`path`
+ * undefined: nobody will read the list) it only counts, and the values are never built.
+ */
+export class JsonSpill {
+  private readonly fd: number | undefined;
+  private buffer: string[] = [];
+  /** How many values were pushed. */
+  count = 0;
+
+  constructor(private readonly path?: string) {
+    this.fd = path === undefined ? undefined : openSync(path, "w");
+  }
+
+  /** Appends the value `make` builds (called only when the list is kept). */
+  push(make: () => unknown): void {
+    this.count++;
+    if (this.fd === undefined) return;
+    this.buffer.push(JSON.stringify(make()));
+    if (this.buffer.length >= 1000) this.flush();
+  }
+
+  private flush(): void {
+    if (this.fd !== undefined && this.buffer.length) writeSync(this.fd, `${this.buffer.join("\n")}\n`);
+    this.buffer = [];
+  }
+
+  /** Every value pushed, in order, one at a time. */
+  *values(): Iterable<unknown> {
+    if (this.path === undefined) throw new Error("this list was counted, not kept");
+    this.flush();
+    // Read back in chunks so a large spill never sits in memory whole.
+    const fd = openSync(this.path, "r");
+    try {
+      const chunk = Buffer.alloc(1 << 20);
+      let rest = "";
+      let pos = 0;
+      for (;;) {
+        const n = readSync(fd, chunk, 0, chunk.length, pos);
+        if (n === 0) break;
+        pos += n;
+        const text = rest + chunk.toString("utf8", 0, n);
+        const lines = text.split("\n");
+        rest = lines.pop()!;
+        for (const line of lines) if (line) yield JSON.parse(line);
+      }
+      if (rest) yield JSON.parse(rest);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+  }
+}
+
+/**
+ * Temporary files of a whole command's runs, removed by `dispose`. With `keep: false` (no `--json`: only
+ * counts and the first entries are shown) the lists are counted and nothing is written.
+ */
+export class SpillDir {
+  private dir: string | undefined;
+  private readonly open: JsonSpill[] = [];
+
+  constructor(private readonly options: { keep: boolean } = { keep: true }) {}
+
+  spill(): JsonSpill {
+    if (!this.options.keep) return new JsonSpill();
+    this.dir ??= mkdtempSync(join(tmpdir(), "concord-run-"));
+    const s = new JsonSpill(join(this.dir, `${this.open.length}.jsonl`));
+    this.open.push(s);
+    return s;
+  }
+
+  dispose(): void {
+    for (const s of this.open.splice(0)) s.close();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+  }
+}

@@ -1,0 +1,90 @@
+/** The `--json` document of scan, plan and repair, streamed from the spills (DESIGN.md's shape). */
+import type { RunMode } from "../engine/run-dataset.js";
+import type { RunReport } from "./collect-run.js";
+import { repairJson } from "./json-items.js";
+
+/** Writes text to a stream, waiting for it to drain when its buffer is full. */
+async function put(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  if (!stream.write(text)) await new Promise<void>((resolve) => stream.once("drain", () => resolve()));
+}
+
+/**
+ * Writes `doc` as `JSON.stringify(doc, null, 2)` would, except that every member whose value is an
+ * iterable in `arrays` (keyed by a marker string standing in `doc`) is streamed element by element.
+ */
+export async function writeJson(
+  stream: NodeJS.WritableStream,
+  doc: unknown,
+  arrays: ReadonlyMap<string, Iterable<unknown>>,
+): Promise<void> {
+  const text = JSON.stringify(doc, null, 2);
+  let from = 0;
+  for (const m of text.matchAll(/^( *)(.*)"(@@spill:\d+@@)"(,?)$/gm)) {
+    const [line, indent, head, marker, comma] = m as unknown as [string, string, string, string, string];
+    await put(stream, text.slice(from, m.index));
+    from = m.index + line.length;
+    const items = arrays.get(marker) ?? [];
+    let first = true;
+    let out = `${indent}${head}[`;
+    for (const item of items) {
+      out += `${first ? "" : ","}\n${JSON.stringify(item, null, 2).replace(/^/gm, `${indent}  `)}`;
+      first = false;
+      if (out.length > 1 << 16) {
+        await put(stream, out);
+        out = "";
+      }
+    }
+    out += first ? `]${comma}` : `\n${indent}]${comma}`;
+    await put(stream, out);
+  }
+  await put(stream, `${text.slice(from)}\n`);
+}
+
+/**
+ * The `--json` document of scan, plan or repair over several runs (one per dataset), streamed: the lists
+ * come from the spills. Same shape as DESIGN.md's: `plan` adds decisions (and guard), `repair` adds
+ * repairs, summary and, when it settled an interrupted run's repairs, recovered.
+ */
+export async function writeRunsJson(
+  stream: NodeJS.WritableStream,
+  runId: string,
+  runs: readonly RunReport[],
+  mode: RunMode,
+): Promise<void> {
+  const arrays = new Map<string, Iterable<unknown>>();
+  const marker = (items: Iterable<unknown>) => {
+    const m = `@@spill:${arrays.size}@@`;
+    arrays.set(m, items);
+    return m;
+  };
+  const datasets = runs.map((run) => {
+    const { resolved } = run;
+    const schema = resolved.issues.map((s) => ({
+      key: [],
+      class: "schema",
+      column: s.column,
+      detail: s.detail,
+    }));
+    const doc: Record<string, unknown> = {
+      name: run.name,
+      replicas: run.totals.replicas,
+      divergences: marker(chain(schema, run.spill.divergences.values())),
+      counts: run.totals.counts,
+      stats: run.totals.stats,
+      ...(resolved.notes.length ? { notes: resolved.notes } : {}),
+    };
+    if (mode === "scan") return doc;
+    doc.decisions = marker(run.spill.decisions.values());
+    if (run.guard) doc.guard = run.guard;
+    if (mode === "plan") return doc;
+    doc.repairs = marker(run.spill.repairs.values());
+    doc.summary = run.summary;
+    if (run.recovered.length) doc.recovered = run.recovered.map((r) => repairJson(resolved.shape.key, r));
+    return doc;
+  });
+  await writeJson(stream, { runId, datasets }, arrays);
+}
+
+function* chain<T>(...parts: Iterable<T>[]): Iterable<T> {
+  for (const p of parts) yield* p;
+}

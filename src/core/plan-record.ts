@@ -1,0 +1,194 @@
+/** What recording a plan means, decided without I/O: its audit events, its escalations, the ones it closes. */
+import type { AuditEntryContent } from "./audit-chain.js";
+import type { Divergence } from "./classify.js";
+import { type Decision, decisionSummary } from "./decide.js";
+import { type Key, keyId, keyToJson, type RecordShape } from "./model.js";
+import { escalationId } from "./repair-id.js";
+
+/** An audit event before the log gives it a sequence number and a hash. */
+export type AuditEvent = Omit<AuditEntryContent, "seq">;
+
+/** Why a run writes nothing although it has decisions: the blast-radius guard tripped. */
+export interface GuardTrip {
+  readonly reason: string;
+  readonly divergent: number;
+  readonly rows: number;
+  readonly writes: number;
+}
+
+/** A divergence that policy does not let Concord repair alone, as the escalation queue keeps it. */
+export interface EscalationRecord {
+  /** Stable for the same divergence in the same state, so running again does not escalate it twice. */
+  id: string;
+  dataset: string;
+  key: Key;
+  class: string;
+  reason: string;
+  options: readonly string[];
+  detail: unknown;
+  status: "open" | "resolved" | "rejected";
+  runId: string;
+  createdAt: number;
+  resolvedAt?: number;
+  resolution?: unknown;
+}
+
+/** The parts of a decided scan that its record depends on. */
+export interface PlanRecordInput {
+  readonly dataset: string;
+  readonly runId: string;
+  /** When the plan is recorded (every event and escalation carries it). */
+  readonly at: number;
+  readonly shape: RecordShape;
+  readonly divergences: readonly Divergence[];
+  readonly decisions: readonly Decision[];
+  readonly schema: readonly { readonly detail: string }[];
+  readonly guard?: GuardTrip | undefined;
+  /** The policy's replicas in config order (escalation ids list observations in this order). */
+  readonly replicas: readonly string[];
+  readonly policyVersion: string;
+}
+
+/**
+ * The audit events of a plan (one `detected` and one `decided` per decision, in decision order) and the
+ * escalations it asks for: every escalated decision, every schema issue and a tripped guard, each with an id
+ * that is the same whenever the same divergence is seen in the same state.
+ */
+export function planRecord(input: PlanRecordInput): {
+  events: AuditEvent[];
+  escalations: EscalationRecord[];
+} {
+  const { dataset, runId, at } = input;
+  const byKey = new Map(input.divergences.map((d) => [keyId(d.key), d]));
+  const events: AuditEvent[] = [];
+  const escalations: EscalationRecord[] = [];
+  for (const d of input.decisions) {
+    const key = keyId(d.key);
+    const div = byKey.get(key);
+    if (!div) throw new Error(`decision for key ${key} has no divergence`);
+    const observed = Object.fromEntries(
+      Object.entries(div.replicas).map(([r, o]) => [r, o.present ? (o.fingerprint ?? null) : null]),
+    );
+    events.push({
+      ts: at,
+      runId,
+      type: "detected",
+      dataset,
+      key,
+      data: { class: d.class, observed, columns: div.columns },
+    });
+    events.push({ ts: at, runId, type: "decided", dataset, key, data: decisionSummary(d) });
+    if (d.action !== "escalate") continue;
+    const inOrder = input.replicas.map((r) =>
+      div.replicas[r]?.present ? (div.replicas[r]!.fingerprint ?? null) : null,
+    );
+    escalations.push({
+      id: escalationId(dataset, d.key, d.class, inOrder),
+      dataset,
+      key: d.key,
+      class: d.class,
+      reason: d.reason,
+      options: d.options,
+      detail: {
+        observed: Object.fromEntries(input.replicas.map((r, i) => [r, inOrder[i]])),
+        rule: d.rule,
+        policyVersion: d.policyVersion,
+        // The key as JSON output shows it (by key-column type): the stored key is text only.
+        keyJson: keyToJson(input.shape.key, d.key),
+      },
+      status: "open",
+      runId,
+      createdAt: at,
+    });
+  }
+  for (const s of input.schema) {
+    escalations.push({
+      id: escalationId(dataset, [], "schema", [s.detail]),
+      dataset,
+      key: [],
+      class: "schema",
+      reason: s.detail,
+      options: [],
+      detail: { observed: {}, rule: "schema", policyVersion: input.policyVersion },
+      status: "open",
+      runId,
+      createdAt: at,
+    });
+  }
+  const guard = input.guard;
+  if (guard) {
+    escalations.push({
+      // One escalation per distinct trip: the same figures run after run do not pile up.
+      id: escalationId(dataset, [], "guard", [
+        String(guard.divergent),
+        String(guard.rows),
+        String(guard.writes),
+      ]),
+      dataset,
+      key: [],
+      class: "guard",
+      reason: `blast-radius guard: ${guard.reason}; nothing was written`,
+      options: [],
+      detail: { observed: {}, rule: "policy.limits", policyVersion: input.policyVersion, ...guard },
+      status: "open",
+      runId,
+      createdAt: at,
+    });
+  }
+  return { events, escalations };
+}
+
+/** The audit event of an escalation the store actually opened (`guard` for a guard trip, else `escalated`). */
+export function escalationOpenedEvent(e: EscalationRecord, at: number): AuditEvent {
+  return {
+    ts: at,
+    runId: e.runId,
+    type: e.class === "guard" ? "guard" : "escalated",
+    dataset: e.dataset,
+    key: e.key.length ? keyId(e.key) : null,
+    data: { escalation: e.id, class: e.class, reason: e.reason, options: e.options },
+  };
+}
+
+/**
+ * Which open escalations a scan no longer supports, and why: those not asked for again whose key the scan
+ * covered (`covers`; keyless ones — schema — always), except guard trips, which a person closes. A key that
+ * still diverges changed since it was escalated (and, if still undecidable, was escalated afresh).
+ */
+export function staleEscalations(
+  open: readonly EscalationRecord[],
+  current: ReadonlySet<string>,
+  divergentKeys: ReadonlySet<string>,
+  covers: (key: Key) => boolean,
+): { escalation: EscalationRecord; note: string }[] {
+  const out: { escalation: EscalationRecord; note: string }[] = [];
+  for (const e of open) {
+    if (current.has(e.id) || e.class === "guard") continue;
+    if (e.key.length && !covers(e.key)) continue;
+    const note =
+      e.class === "schema"
+        ? "the schemas agree now"
+        : divergentKeys.has(keyId(e.key))
+          ? "the record changed since it was escalated; the current state is decided afresh"
+          : "the replicas agree now";
+    out.push({ escalation: e, note });
+  }
+  return out;
+}
+
+/** The audit event of closing an escalation on Concord's own finding. */
+export function escalationClosedEvent(
+  e: EscalationRecord,
+  note: string,
+  runId: string,
+  at: number,
+): AuditEvent {
+  return {
+    ts: at,
+    runId,
+    type: "resolved",
+    dataset: e.dataset,
+    key: e.key.length ? keyId(e.key) : null,
+    data: { escalation: e.id, by: "concord", note },
+  };
+}

@@ -1,0 +1,65 @@
+/** What a run learns once, before any segment: the dataset's resolved shape, its policy, its canary key. */
+import { ConfigError, type DatasetConfig } from "../config/load-config.js";
+import type { TableDescription } from "../connectors/connector.js";
+import { canonicalValue } from "../core/canonical.js";
+import type { Key, RecordShape } from "../core/model.js";
+import { type CompiledPolicy, compilePolicy, PolicyError } from "../core/policy.js";
+import { type ResolvedShape, resolveShape } from "../detect/resolve-shape.js";
+import type { OpenReplica } from "./run-context.js";
+
+/**
+ * Describes every replica and resolves the dataset's shape from what they hold (schema issues included).
+ * With `pushdown`, its notes also say what pushdown the connectors cannot do for that shape (a scan wants
+ * them; re-reading a few keys does not). Once per run: segments share it.
+ */
+export async function describeDataset(
+  ds: DatasetConfig,
+  replicas: readonly OpenReplica[],
+  options: { pushdown?: boolean } = {},
+): Promise<ResolvedShape> {
+  const descriptions = new Map<string, TableDescription>();
+  for (const r of replicas) descriptions.set(r.name, await r.connector.describe());
+  const resolved = resolveShape(ds, descriptions);
+  if (options.pushdown === false) return resolved;
+  const limits: string[] = [];
+  for (const { connector } of replicas)
+    if (connector.pushdownLimits) limits.push(...(await connector.pushdownLimits(resolved.shape)));
+  return limits.length ? { ...resolved, notes: [...resolved.notes, ...limits] } : resolved;
+}
+
+/** The canonical key of a dataset's probe canary (`probe.key` in the key columns' types). */
+export function canaryKey(ds: DatasetConfig, shape: RecordShape): Key {
+  const given = ds.probe?.key ?? [];
+  return shape.key.map((c, i) => {
+    try {
+      return canonicalValue(c.type, given[i]) ?? "";
+    } catch (err) {
+      throw new ConfigError(
+        `datasets.${ds.name}.probe.key: ${JSON.stringify(given[i])} is not a valid ${c.type} for key column ${c.name} (${err instanceof Error ? err.message : String(err)})`,
+      );
+    }
+  });
+}
+
+/** Compiles a dataset's policy against a resolved shape; a policy error names its config path. */
+export function datasetPolicy(ds: DatasetConfig, resolved: ResolvedShape): CompiledPolicy {
+  try {
+    return compilePolicy(
+      {
+        owner: ds.policy.owner,
+        resolve: ds.policy.resolve,
+        merge: ds.policy.merge,
+        tolerance: ds.policy.tolerance,
+        windowMs: ds.policy.windowMs,
+        escalateAmbiguity: ds.policy.escalateAmbiguity,
+        limits: ds.policy.limits,
+      },
+      resolved.shape,
+      ds.replicas.map((r) => r.name),
+      resolved.versionPositions,
+    );
+  } catch (err) {
+    if (err instanceof PolicyError) throw new ConfigError(`datasets.${ds.name}.${err.message}`);
+    throw err;
+  }
+}

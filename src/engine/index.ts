@@ -1,0 +1,32 @@
+/**
+ * `concord/engine`: a run over a dataset's open replicas — `runDataset`, the one orchestrator every entry
+ * point calls — and the stages it is made of, for callers that act on a few keys (resolution, rollback).
+ * Loads no database driver: replicas come in as Connectors, state as a StateStore.
+ */
+// biome-ignore-all assist/source/organizeImports: the exports are listed in documented groups, inside out
+export { canaryKey, datasetPolicy, describeDataset } from "./describe-dataset.js";
+export { observeKeys } from "./observe-keys.js";
+export { type DatasetPlan, type GuardTrip, isRepairable, planDataset } from "./plan-dataset.js";
+export { recordPlan } from "./record-plan.js";
+export { recoverPending } from "./recover-pending.js";
+export { type RepairOptions, repairDataset, repairTasks, runRepairTasks } from "./repair-dataset.js";
+export type { OpenReplica, RunContext } from "./run-context.js";
+export {
+  type DatasetRunResult,
+  type RunDatasetOptions,
+  type RunDeps,
+  type RunMode,
+  type RunObserver,
+  type RunTotals,
+  resumableRunId,
+  runDataset,
+  type SegmentOutcome,
+} from "./run-dataset.js";
+export {
+  type DatasetScan,
+  type ScanOptions,
+  type ScanStats,
+  scanCovers,
+  scanDataset,
+} from "./scan-dataset.js";
+export { segmentBounds, segmentGroups, segmentsOf } from "./segments.js";

@@ -1,0 +1,59 @@
+/** The decide stage: a decision for every divergence of a scan by the dataset's policy, and the blast-radius guard. */
+import type { DatasetConfig } from "../config/load-config.js";
+import { BENIGN_CLASSES, type DivergenceClass } from "../core/classify.js";
+import { type Decision, decideRepair, WRITE_ACTIONS } from "../core/decide.js";
+import type { GuardTrip } from "../core/plan-record.js";
+import type { CompiledPolicy } from "../core/policy.js";
+import { datasetPolicy } from "./describe-dataset.js";
+import type { DatasetScan } from "./scan-dataset.js";
+
+export type { GuardTrip } from "../core/plan-record.js";
+
+/** A scanned dataset with a decision for every divergence. */
+export interface DatasetPlan {
+  readonly scan: DatasetScan;
+  readonly policy: CompiledPolicy;
+  readonly decisions: readonly Decision[];
+  readonly guard?: GuardTrip | undefined;
+}
+
+/** True when a divergence needs a write (everything except tolerated, in-flight and read-after-write). */
+export function isRepairable(d: { class: DivergenceClass }): boolean {
+  return !BENIGN_CLASSES.has(d.class);
+}
+
+/**
+ * Decides every divergence of a scan by the dataset's policy (compiled once per run and passed in, or
+ * compiled here), and applies the blast-radius guard: when divergent keys exceed `maxDivergentFraction` of
+ * the largest replica, or write decisions exceed `maxRepairs`, the plan is marked so nothing is written.
+ */
+export function planDataset(
+  ds: DatasetConfig,
+  scan: DatasetScan,
+  policy: CompiledPolicy = datasetPolicy(ds, scan.resolved),
+): DatasetPlan {
+  const decisions = scan.divergences.map((d) => decideRepair(d, scan.shape, policy));
+  const rows = Math.max(0, ...Object.values(scan.replicas).map((r) => r.rows));
+  const divergent = scan.divergences.filter(isRepairable).length;
+  const writes = decisions
+    .filter((d) => WRITE_ACTIONS.has(d.action))
+    .reduce((n, d) => n + d.targets.length, 0);
+  const { maxDivergentFraction, maxRepairs } = policy.limits;
+  let guard: GuardTrip | undefined;
+  if (maxDivergentFraction !== undefined && rows > 0 && divergent / rows > maxDivergentFraction) {
+    guard = {
+      reason: `${divergent} of ${rows} keys diverge (${((divergent / rows) * 100).toFixed(1)}%), above limits.maxDivergentFraction ${maxDivergentFraction}`,
+      divergent,
+      rows,
+      writes,
+    };
+  } else if (maxRepairs !== undefined && writes > maxRepairs) {
+    guard = {
+      reason: `${writes} repairs planned, above limits.maxRepairs ${maxRepairs}`,
+      divergent,
+      rows,
+      writes,
+    };
+  }
+  return { scan, policy, decisions, guard };
+}

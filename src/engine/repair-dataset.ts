@@ -1,0 +1,91 @@
+/** The repair stage: a plan's write decisions executed as conditional writes, verified, in ledger and audit. */
+import type { RecordShape } from "../core/model.js";
+import { keyId } from "../core/model.js";
+import { readVersion } from "../core/version.js";
+import {
+  executeRepairs,
+  planRepairTasks,
+  type RepairResult,
+  type RepairTask,
+} from "../execute/execute-repairs.js";
+import { WriteGuard, type WriteGuardOptions } from "../execute/write-guard.js";
+import type { DatasetPlan } from "./plan-dataset.js";
+import type { OpenReplica, RunContext } from "./run-context.js";
+
+/** Options for executing repair tasks. */
+export interface RepairOptions extends WriteGuardOptions {
+  readonly dryRun?: boolean;
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * The run's write guard. A run passes the same guard to every segment, so its circuit breakers, rate
+   * buckets and retry budget span the whole run; without one, a guard is made for this call alone.
+   */
+  readonly guard?: WriteGuard | undefined;
+}
+
+/**
+ * Executes repair tasks on open replicas with the run's state store and clock, through the run's write
+ * guard (retries, circuit breaker, write rate). The one way every command writes.
+ */
+export function runRepairTasks(
+  dataset: string,
+  tasks: readonly RepairTask[],
+  replicas: readonly OpenReplica[],
+  shape: RecordShape,
+  ctx: Pick<RunContext, "runId" | "state" | "now">,
+  options: RepairOptions & { readonly appliedEvent?: "applied" | "rolled-back" } = {},
+): Promise<RepairResult[]> {
+  return executeRepairs(dataset, tasks, {
+    runId: ctx.runId,
+    shape,
+    replicas: new Map(replicas.map((r) => [r.name, r.connector])),
+    state: ctx.state,
+    guard: options.guard ?? new WriteGuard(options),
+    now: ctx.now,
+    signal: options.signal,
+    ...(options.appliedEvent ? { appliedEvent: options.appliedEvent } : {}),
+  });
+}
+
+/** The repair tasks a plan would execute (none when the guard tripped). */
+export function repairTasks(plan: DatasetPlan): RepairTask[] {
+  if (plan.guard) return [];
+  return planRepairTasks(
+    plan.scan.name,
+    plan.decisions,
+    new Map(plan.scan.divergences.map((d) => [keyId(d.key), d])),
+  );
+}
+
+/**
+ * Executes a plan's repairs through conditional writes with verification; ledger and audit record each.
+ * Versions written by applied repairs become the versions expected of their targets.
+ */
+export async function repairDataset(
+  plan: DatasetPlan,
+  replicas: readonly OpenReplica[],
+  ctx: Pick<RunContext, "runId" | "state" | "now">,
+  options: RepairOptions = {},
+): Promise<RepairResult[]> {
+  const tasks = repairTasks(plan);
+  if (options.dryRun || tasks.length === 0) return [];
+  const results = await runRepairTasks(plan.scan.name, tasks, replicas, plan.scan.shape, ctx, {
+    ...options,
+    writesPerSecond: plan.policy.limits.writesPerSecond,
+  });
+  if (plan.scan.resolved.rules.versioned) {
+    const applied = new Set(results.filter((r) => r.outcome === "applied").map((r) => r.id));
+    await ctx.state.rememberVersions(
+      plan.scan.name,
+      tasks
+        .filter((t) => applied.has(t.id) && t.next)
+        .map((t) => ({
+          key: t.key,
+          replica: t.target,
+          version: readVersion(plan.scan.resolved.versionPositions, t.next!),
+        })),
+      { overwrite: true },
+    );
+  }
+  return results;
+}

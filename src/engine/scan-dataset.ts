@@ -1,0 +1,242 @@
+/**
+ * The scan stage: detect the keys whose records differ (over a key range, or re-read a list of keys), fetch
+ * their records, classify them with the versions last seen, and record the divergences. Writes no replica.
+ */
+import type { DatasetConfig } from "../config/load-config.js";
+import {
+  classifyDivergence,
+  type Divergence,
+  type DivergenceClass,
+  type Observation,
+  type ReplicaObservation,
+} from "../core/classify.js";
+import { FULL_RANGE, type Key, type KeyRange, keyId, keyInRange, type StoredRecord } from "../core/model.js";
+import { readVersion, type Version } from "../core/version.js";
+import { detectDivergences } from "../detect/detect-divergences.js";
+import { readAhead } from "../detect/read-ahead.js";
+import type { ResolvedShape, SchemaIssue } from "../detect/resolve-shape.js";
+import { canaryKey, describeDataset } from "./describe-dataset.js";
+import type { OpenReplica, RunContext } from "./run-context.js";
+
+/** Run statistics: what crossed from the stores into the engine, and how long it took. */
+export interface ScanStats {
+  durationMs: number;
+  rowsRead: number;
+  rowsScanned: number;
+  bytesRead: number;
+  queries: number;
+}
+
+/** The result of scanning one dataset (or a segment of it, or a list of its keys). */
+export interface DatasetScan {
+  readonly name: string;
+  readonly shape: ResolvedShape["shape"];
+  readonly resolved: ResolvedShape;
+  readonly replicas: Readonly<Record<string, { rows: number }>>;
+  readonly divergences: readonly Divergence[];
+  readonly schema: readonly SchemaIssue[];
+  readonly counts: Readonly<Partial<Record<DivergenceClass, number>>>;
+  readonly stats: ScanStats;
+  /** The key range scanned (the whole key space unless a segment was asked for). */
+  readonly range: KeyRange;
+  /** The keys re-read, when the scan was of a list of keys rather than a range (`keyId` text). */
+  readonly keys?: ReadonlySet<string> | undefined;
+  /**
+   * What makes this comparison less than exact or slower than it could be, one line each naming the
+   * column or replica: types the stores keep differently, and pushdown a connector cannot do.
+   */
+  readonly notes: readonly string[];
+}
+
+/** True when the scan looked at this key (its range holds it, or it was one of the keys re-read). */
+export function scanCovers(scan: DatasetScan, key: Key): boolean {
+  return scan.keys ? scan.keys.has(keyId(key)) : keyInRange(scan.shape.key, scan.range, key);
+}
+
+const FETCH_BATCH = 500;
+
+/**
+ * The full records of the observed keys on every replica that listed them, as observations with values
+ * and versions. A record deleted between listing and fetching reads as absent: the observation is what was
+ * fetched.
+ */
+export async function fetchObservations(
+  resolved: ResolvedShape,
+  replicas: readonly OpenReplica[],
+  batch: readonly Observation[],
+): Promise<Observation[]> {
+  const records = await Promise.all(
+    replicas.map(async (r) => {
+      const keys = batch.filter((o) => o.replicas[r.name]?.present).map((o) => o.key);
+      const got = keys.length ? await r.connector.fetchRecords(resolved.shape, keys) : [];
+      return new Map<string, StoredRecord>(got.map((rec) => [keyId(rec.key), rec]));
+    }),
+  );
+  return batch.map((o) => {
+    const id = keyId(o.key);
+    const out: Record<string, ReplicaObservation> = {};
+    replicas.forEach((r, i) => {
+      const rec = records[i]!.get(id);
+      out[r.name] = rec
+        ? {
+            present: true,
+            fingerprint: rec.fingerprint,
+            values: rec.values,
+            version: readVersion(resolved.versionPositions, rec.values),
+          }
+        : { present: false };
+    });
+    return { key: o.key, replicas: out };
+  });
+}
+
+/** True when the replicas' fingerprints (absence included) are not all the same. */
+export function stillDiffers(o: Observation): boolean {
+  const states = Object.values(o.replicas);
+  const fp = states[0]?.present ? states[0].fingerprint : null;
+  return states.some((s) => (s.present ? s.fingerprint : null) !== fp);
+}
+
+/** Options of one scan. */
+export interface ScanOptions {
+  readonly range?: KeyRange;
+  /** Re-read exactly these keys on every replica instead of detecting over a range (the targeted form). */
+  readonly keys?: readonly Key[];
+  /** About how many rows the range holds (a segment: `checkpointRows`); spares detection a count. */
+  readonly expectedRows?: number;
+  /** The shape resolved for this run already (segments of one run share it): no describing again. */
+  readonly resolved?: ResolvedShape;
+}
+
+/**
+ * Scans one dataset whose replicas are open: resolves the shape (schema divergence is reported, not
+ * thrown), detects differing keys (or re-reads the keys given), fetches their records, classifies them with
+ * the versions last seen, remembers versions for regression checks, and records the divergences in the
+ * state store. Writes nothing to any replica.
+ */
+export async function scanDataset(
+  ds: DatasetConfig,
+  replicas: readonly OpenReplica[],
+  ctx: RunContext,
+  options: ScanOptions = {},
+): Promise<DatasetScan> {
+  const started = ctx.now();
+  const range = options.range ?? FULL_RANGE;
+  // Connector stats accumulate over the connector's life: this scan reports what it added.
+  const before = new Map(replicas.map((r) => [r.name, { ...r.connector.stats }]));
+  const resolved = options.resolved ?? (await describeDataset(ds, replicas));
+  const { shape } = resolved;
+  // The probe's canary record is not user data: never compared, never repaired.
+  const canary = ds.probe ? keyId(canaryKey(ds, shape)) : undefined;
+
+  const divergences: Divergence[] = [];
+  const knownRows = new Map<string, number>();
+  const classify = async (batch: readonly Observation[]) => {
+    for (let i = 0; i < batch.length; i += FETCH_BATCH) {
+      const slice = batch.slice(i, i + FETCH_BATCH).filter((o) => keyId(o.key) !== canary);
+      const observed = (await fetchObservations(resolved, replicas, slice)).filter(stillDiffers);
+      if (observed.length === 0) continue;
+      const lastSeen = resolved.rules.versioned
+        ? await ctx.state.lastSeenVersions(
+            ds.name,
+            observed.map((o) => o.key),
+          )
+        : new Map<string, Record<string, Version>>();
+      const nowMs = ctx.now();
+      for (const o of observed) {
+        divergences.push(
+          classifyDivergence(o, {
+            shape,
+            rules: resolved.rules,
+            nowMs,
+            lastSeen: lastSeen.get(keyId(o.key)),
+          }),
+        );
+      }
+      if (resolved.rules.versioned) {
+        await ctx.state.rememberVersions(
+          ds.name,
+          observed.flatMap((o) =>
+            Object.entries(o.replicas)
+              .filter(([, r]) => r.present && r.version)
+              .map(([replica, r]) => ({ key: o.key, replica, version: r.version! })),
+          ),
+        );
+      }
+    }
+  };
+
+  if (options.keys) {
+    // Every replica is asked for every key: presence is what the fetch finds.
+    const everywhere = Object.fromEntries(replicas.map((r) => [r.name, { present: true }]));
+    await classify(options.keys.map((key) => ({ key, replicas: everywhere })));
+  } else {
+    const detect = detectDivergences(
+      shape,
+      replicas.map((r) => ({ name: r.name, connector: r.connector })),
+      {
+        ...ctx.detect,
+        ...definedOnly(ds.detect),
+        onProgress: (done, total) => ctx.onProgress?.(ds.name, done, total),
+        onReplicaRows: (name, n) => knownRows.set(name, n),
+        ...(options.range ? { range } : {}),
+        ...(options.expectedRows !== undefined ? { expectedRows: options.expectedRows } : {}),
+      },
+    );
+    // Stores list the next batch while this one's records are fetched and classified; a serial scan keeps
+    // to one query at a time.
+    const serial = ctx.detect?.serial === true;
+    for await (const batch of serial ? detect : readAhead(detect)) await classify(batch);
+  }
+
+  const counts: Partial<Record<DivergenceClass, number>> = {};
+  for (const d of divergences) counts[d.class] = (counts[d.class] ?? 0) + 1;
+  if (resolved.issues.length) counts.schema = resolved.issues.length;
+  const rows: Record<string, { rows: number }> = {};
+  for (const r of replicas) {
+    // A replica's rows are its table's (the blast-radius guard weighs divergence against them), also when
+    // only a list of keys was re-read: then the cheap estimate where the store has one.
+    const known = options.keys ? await r.connector.estimateCount?.(shape) : knownRows.get(r.name);
+    rows[r.name] = { rows: known ?? (await r.connector.count(shape, range)) };
+  }
+  const stats: ScanStats = {
+    durationMs: ctx.now() - started,
+    rowsRead: 0,
+    rowsScanned: 0,
+    bytesRead: 0,
+    queries: 0,
+  };
+  for (const r of replicas) {
+    const was = before.get(r.name)!;
+    stats.rowsRead += r.connector.stats.rowsRead - was.rowsRead;
+    stats.rowsScanned += r.connector.stats.rowsScanned - was.rowsScanned;
+    stats.bytesRead += r.connector.stats.bytesRead - was.bytesRead;
+    stats.queries += r.connector.stats.queries - was.queries;
+  }
+  await ctx.state.recordDivergences(
+    divergences.map((d) => ({
+      runId: ctx.runId,
+      dataset: ds.name,
+      key: d.key,
+      class: d.class,
+      detail: { replicas: d.replicas, columns: d.columns, newest: d.newest, regressed: d.regressed },
+    })),
+  );
+  return {
+    name: ds.name,
+    shape,
+    resolved,
+    replicas: rows,
+    divergences,
+    schema: resolved.issues,
+    counts,
+    stats,
+    range,
+    ...(options.keys ? { keys: new Set(options.keys.map(keyId)) } : {}),
+    notes: resolved.notes,
+  };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,77 @@
+/** How a run cuts a dataset's key space into segments, and takes them a group at a time. */
+import { FULL_RANGE, type Key, type KeyRange, type RecordShape } from "../core/model.js";
+import { arithmeticSplit, rangesBetween } from "../detect/detect-divergences.js";
+import type { OpenReplica } from "./run-context.js";
+
+/** Ranges between consecutive bounds: [null, b0), [b0, b1), …, [bn, null). */
+export function segmentsOf(bounds: readonly Key[]): KeyRange[] {
+  return rangesBetween(FULL_RANGE, bounds);
+}
+
+/**
+ * Bounds that cut a dataset's key space into segments of about `rowsPerSegment` rows, split on its
+ * largest replica (none: one segment, also when a replica has no key order): by arithmetic on an integer
+ * key whose keys are not sparse in their span, otherwise at rows the store picks. Runs over large tables
+ * go segment by segment, so what they hold in memory is bounded by the segment, not the table.
+ */
+export async function segmentBounds(
+  replicas: readonly OpenReplica[],
+  shape: RecordShape,
+  rowsPerSegment: number,
+): Promise<Key[]> {
+  if (replicas.some((r) => r.connector.ordered === false)) return [];
+  let largest: OpenReplica | undefined;
+  let rows = 0;
+  for (const r of replicas) {
+    const n = (await r.connector.estimateCount?.(shape)) ?? (await r.connector.count(shape, FULL_RANGE));
+    if (n >= rows) {
+      rows = n;
+      largest = r;
+    }
+  }
+  const parts = Math.ceil(rows / rowsPerSegment);
+  if (!largest || parts <= 1) return [];
+  return (
+    (await arithmeticSplit(shape, largest.connector, FULL_RANGE, parts, rows)) ??
+    largest.connector.splitRange(shape, FULL_RANGE, parts)
+  );
+}
+
+/** At most this many segments are scanned as one while differences are sparse. */
+export const MAX_SEGMENT_GROUP = 8;
+
+/** A run of adjacent segments `[from, to)` scanned as one range. */
+export interface SegmentGroup {
+  readonly range: KeyRange;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * The segments of a run from `start` on, taken a group at a time: one at first, then as many adjacent
+ * segments (up to 8) as the last group's rate of divergences per segment fits into `budget` divergences. A
+ * mostly equal table then costs a few passes instead of one per segment, which matters where a key range is
+ * not stored together (random keys such as UUIDs: each segment's rows are spread over the whole table).
+ * Memory stays bounded by the configuration: a group never spans more than 8 segments, and one that found
+ * many divergences drops the next back to a single segment. `found` tells how many divergences the group
+ * just scanned held.
+ */
+export function* segmentGroups(
+  segments: readonly KeyRange[],
+  budget: number,
+  found: () => number,
+  start = 0,
+): Iterable<SegmentGroup> {
+  let take = 1;
+  for (let from = start; from < segments.length; ) {
+    const to = Math.min(segments.length, from + take);
+    const range = to - from === 1 ? segments[from]! : { lo: segments[from]!.lo, hi: segments[to - 1]!.hi };
+    yield { range, from, to };
+    const perSegment = found() / (to - from);
+    take = Math.max(
+      1,
+      Math.min(MAX_SEGMENT_GROUP, perSegment === 0 ? MAX_SEGMENT_GROUP : Math.floor(budget / perSegment)),
+    );
+    from = to;
+  }
+}
