@@ -44,10 +44,7 @@ function survives(world: SimWorld, id: string, final: Row | undefined): string |
     // Under last-writer-wins the primary's write survives unless a newer timestamp replaced it: a write made
     // with a clock skewed behind a record's timestamp is older by the rule the replicas (and Concord) follow.
     const newer =
-      versions === "timestamp" &&
-      last.row &&
-      final &&
-      (final.updated_at ?? "") > (last.row.updated_at ?? "");
+      versions === "timestamp" && last.row && final && (final.updated_at ?? "") > (last.row.updated_at ?? "");
     return want === got || newer
       ? undefined
       : `last acknowledged write on the primary was ${want}, replicas hold ${got}`;
