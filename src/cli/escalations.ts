@@ -1,10 +1,6 @@
 /** `concord escalations list|resolve`: the queue of divergences the policy would not decide alone. */
-import {
-  escalationView,
-  ResolveError,
-  type ResolveOutcome,
-  resolveEscalation,
-} from "../resolve-escalation.js";
+import { escalationView } from "../engine/escalation-view.js";
+import { ResolveError, type ResolveOutcome, resolveEscalation } from "../engine/resolve-escalation.js";
 import { EXIT, UsageError } from "./errors.js";
 import { newRunId, openSession } from "./session.js";
 

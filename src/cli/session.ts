@@ -14,7 +14,7 @@ export interface DataCommandOptions {
   readonly json?: boolean | undefined;
 }
 
-export { newRunId } from "../run-id.js";
+export { newRunId } from "../engine/run-id.js";
 
 /** The datasets named by -d (in config order), or all. Unknown names are a usage error. */
 export function pickDatasets(config: ConcordConfig, names: readonly string[] | undefined): DatasetConfig[] {

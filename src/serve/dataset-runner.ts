@@ -17,8 +17,8 @@ import {
   runDataset,
   type SegmentOutcome,
 } from "../engine/run-dataset.js";
+import { newRunId } from "../engine/run-id.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
-import { newRunId } from "../run-id.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
 import type { ServeMetrics } from "./metrics.js";
 import { type ProbeOutcome, Prober } from "./probe.js";

@@ -1,6 +1,10 @@
 /** What `concord serve` offers its HTTP API and dashboard: read models and the few actions an operator takes. */
 import type { AuditEntry } from "../core/audit-chain.js";
-import type { Resolution, ResolveOutcome } from "../resolve-escalation.js";
+import type { EscalationView } from "../engine/escalation-view.js";
+import type { Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
+
+export type { EscalationView } from "../engine/escalation-view.js";
+
 import type { RunRecord, Sample } from "../state/state-store.js";
 
 /** A replica's health as the service last saw it. */
@@ -53,19 +57,6 @@ export interface DivergenceView {
 }
 
 /** An escalation as `concord escalations list --json` prints it. */
-export interface EscalationView {
-  readonly id: string;
-  readonly dataset: string;
-  readonly key: readonly unknown[];
-  readonly class: string;
-  readonly reason: string;
-  readonly options: readonly string[];
-  readonly status: "open" | "resolved" | "rejected";
-  readonly runId: string;
-  /** ISO 8601. */
-  readonly createdAt: string;
-}
-
 export interface AuditVerification {
   readonly ok: boolean;
   readonly count: number;

@@ -3,14 +3,9 @@ import type { ConcordConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
 import type { HealthSnapshot } from "../core/alert-condition.js";
 import { type AuditEntry, verifyAuditChainAsync } from "../core/audit-chain.js";
-import {
-  escalationView,
-  keyJsonOf,
-  type Resolution,
-  type ResolveOutcome,
-  resolveEscalation,
-} from "../resolve-escalation.js";
-import { newRunId } from "../run-id.js";
+import { escalationView, keyJsonOf } from "../engine/escalation-view.js";
+import { type Resolution, type ResolveOutcome, resolveEscalation } from "../engine/resolve-escalation.js";
+import { newRunId } from "../engine/run-id.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";

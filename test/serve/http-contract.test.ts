@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ResolveError } from "../../src/resolve-escalation.js";
+import { ResolveError } from "../../src/engine/resolve-escalation.js";
 import { buildHttpApp } from "../../src/serve/http/app.js";
 import { type ServiceApi, TriggerError } from "../../src/serve/service-api.js";
 

@@ -1,6 +1,6 @@
 /** HTTP error answers: maps the service's typed errors to statuses and keeps every reply one safe line. */
 import { redactText } from "../../config/redact.js";
-import { ResolveError } from "../../resolve-escalation.js";
+import { ResolveError } from "../../engine/resolve-escalation.js";
 import { TriggerError } from "../service-api.js";
 
 /** An error whose message is meant for the client, answered with `statusCode`. */

@@ -1,14 +1,14 @@
 /** Resolving an escalation: the one path the CLI and the HTTP API share. */
-import type { DatasetConfig } from "./config/load-config.js";
-import { decidePick } from "./core/decide.js";
-import { type Key, keyId, keyToJson } from "./core/model.js";
-import { datasetPolicy } from "./engine/describe-dataset.js";
-import { observeKeys } from "./engine/observe-keys.js";
-import { runRepairTasks } from "./engine/repair-dataset.js";
-import type { OpenReplica } from "./engine/run-context.js";
-import { planRepairTasks, type RepairResult } from "./execute/execute-repairs.js";
-import type { EscalationView } from "./serve/service-api.js";
-import type { Escalation, StateStore } from "./state/state-store.js";
+import type { DatasetConfig } from "../config/load-config.js";
+import { decidePick } from "../core/decide.js";
+import { type Key, keyId, keyToJson } from "../core/model.js";
+import { planRepairTasks, type RepairResult } from "../execute/execute-repairs.js";
+import type { StateStore } from "../state/state-store.js";
+import { datasetPolicy } from "./describe-dataset.js";
+import { keyJsonOf } from "./escalation-view.js";
+import { observeKeys } from "./observe-keys.js";
+import { runRepairTasks } from "./repair-dataset.js";
+import type { OpenReplica } from "./run-context.js";
 
 /** Why an escalation cannot be resolved as asked; `kind` tells callers which answer to give. */
 export class ResolveError extends Error {
@@ -144,27 +144,5 @@ export async function resolveEscalation(
     keyJson: keyToJson(resolved.shape.key, e.key),
     dataset: ds.name,
     repairs,
-  };
-}
-
-/** Typed key values as JSON output shows them, from a stored divergence's or escalation's detail. */
-export function keyJsonOf(key: readonly string[], detail: unknown): unknown[] {
-  const recorded = (detail as { keyJson?: unknown } | null)?.keyJson;
-  if (Array.isArray(recorded)) return recorded;
-  return key.map((k) => (/^-?\d+$/.test(k) && Number.isSafeInteger(Number(k)) ? Number(k) : k));
-}
-
-/** An escalation as `concord escalations list --json` prints it. */
-export function escalationView(e: Escalation): EscalationView {
-  return {
-    id: e.id,
-    dataset: e.dataset,
-    key: keyJsonOf(e.key, e.detail),
-    class: e.class,
-    reason: e.reason,
-    options: e.options,
-    status: e.status,
-    runId: e.runId,
-    createdAt: new Date(e.createdAt).toISOString(),
   };
 }
