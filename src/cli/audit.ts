@@ -1,6 +1,7 @@
 /** `concord audit verify|show`: check the hash chain end to end, and read the trail. */
 import { verifyAuditChainAsync } from "../core/audit-chain.js";
 import { EXIT, UsageError } from "./errors.js";
+import { printable } from "./printable.js";
 import { openSession } from "./session.js";
 
 export interface AuditOptions {
@@ -58,7 +59,7 @@ export async function runAuditShow(
       stdout.write("No audit entries match.\n");
     } else {
       for (const e of entries) {
-        const key = e.key ? ` ${(JSON.parse(e.key) as string[]).join(",")}` : "";
+        const key = e.key ? ` ${printable((JSON.parse(e.key) as string[]).join(","))}` : "";
         const data = e.data as Record<string, unknown>;
         const detail =
           (data.reason as string | undefined) ??
@@ -66,7 +67,7 @@ export async function runAuditShow(
             ? `${data.target}${data.error ? `: ${data.error}` : ""}`
             : ((data.class as string | undefined) ?? ""));
         stdout.write(
-          `#${e.seq} ${new Date(e.ts).toISOString()} ${e.runId ?? "-"} ${e.type} ${e.dataset ?? ""}${key}  ${detail}\n`,
+          `#${e.seq} ${new Date(e.ts).toISOString()} ${e.runId ?? "-"} ${e.type} ${e.dataset ?? ""}${key}  ${printable(String(detail))}\n`,
         );
       }
       if (truncated)

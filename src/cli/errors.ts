@@ -1,6 +1,7 @@
 /** Exit codes and the one-line error report every command uses. */
 import { CommanderError } from "commander";
 import { redactText } from "../config/redact.js";
+import { printable } from "./printable.js";
 
 /** Exit codes, like diff: 0 agree / done, 1 divergence remains, 2 usage/config/connection, 3 audit broken. */
 export const EXIT = { ok: 0, diverged: 1, usage: 2, audit: 3 } as const;
@@ -28,7 +29,7 @@ export function reportError(err: unknown, stderr: NodeJS.WritableStream = proces
   // Matched by name, not class, so that this module (loaded by every command) pulls in no driver.
   const known = err instanceof Error && KNOWN_ERRORS.has(err.name);
   const message = err instanceof Error ? err.message : String(err);
-  const oneLine = redactText(message).split("\n")[0]!.trim();
+  const oneLine = printable(redactText(message).split("\n")[0]!.trim());
   const prefix =
     err instanceof Error && err.name === "RowError"
       ? "bad data from a store: "

@@ -2,6 +2,7 @@
 import { escalationView } from "../engine/escalation-view.js";
 import { ResolveError, type ResolveOutcome, resolveEscalation } from "../engine/resolve-escalation.js";
 import { EXIT, UsageError } from "./errors.js";
+import { printable } from "./printable.js";
 import { newRunId, openSession } from "./session.js";
 
 export interface EscalationOptions {
@@ -23,9 +24,9 @@ export async function runEscalationsList(
       stdout.write("No open escalations.\n");
     } else {
       for (const e of list) {
-        const key = e.key.length ? ` key ${e.key.join(",")}` : "";
+        const key = e.key.length ? ` key ${printable(e.key.join(","))}` : "";
         stdout.write(
-          `${e.id}  ${e.dataset}${key}  ${e.class}${e.status !== "open" ? ` (${e.status})` : ""}\n    ${e.reason}\n`,
+          `${e.id}  ${e.dataset}${key}  ${e.class}${e.status !== "open" ? ` (${e.status})` : ""}\n    ${printable(e.reason)}\n`,
         );
         if (e.options.length)
           stdout.write(
@@ -100,7 +101,7 @@ export async function runEscalationsResolve(
         `Escalation ${id}: ${options.pick}'s state ${ok ? "now holds on every replica" : "could not be written everywhere"}.\n`,
       );
       for (const r of out.repairs)
-        stdout.write(`  ${r.target}: ${r.outcome}${r.error ? ` (${r.error})` : ""}\n`);
+        stdout.write(`  ${r.target}: ${r.outcome}${r.error ? ` (${printable(r.error)})` : ""}\n`);
     }
     return ok ? EXIT.ok : EXIT.diverged;
   } finally {

@@ -5,6 +5,7 @@ import type { RunMode } from "../engine/run-dataset.js";
 import { collectRun, type RunReport } from "./collect-run.js";
 import { EXIT } from "./errors.js";
 import { SpillDir } from "./json-spill.js";
+import { printable } from "./printable.js";
 import { createProgress } from "./progress.js";
 import { renderRun } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
@@ -16,14 +17,15 @@ export interface RepairCommandOptions extends DataCommandOptions {
 
 function renderDecisions(run: RunReport): string {
   const lines: string[] = [];
-  if (run.guard) lines.push(`  GUARD: ${run.guard.reason}: nothing will be written; escalated once`);
+  if (run.guard)
+    lines.push(`  GUARD: ${printable(run.guard.reason)}: nothing will be written; escalated once`);
   const shape = run.resolved.shape;
   if (run.shownDecisions.length) {
     lines.push("  decisions:");
     for (const d of run.shownDecisions) {
-      const key = keyToJson(shape.key, d.key).join(",");
+      const key = printable(keyToJson(shape.key, d.key).join(","));
       const flow = d.targets.length ? ` ${d.source ?? "merge"} → ${d.targets.join(", ")}` : "";
-      lines.push(`    ${key}  ${d.action}${flow}  [${d.rule}] ${d.reason}`);
+      lines.push(`    ${key}  ${d.action}${flow}  [${d.rule}] ${printable(d.reason)}`);
     }
     if (run.spill.decisions.count > run.shownDecisions.length)
       lines.push(`    … ${run.spill.decisions.count - run.shownDecisions.length} more (use --json for all)`);

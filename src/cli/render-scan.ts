@@ -5,6 +5,7 @@ import { keyToJson, type RecordShape } from "../core/model.js";
 import type { SchemaIssue } from "../detect/resolve-shape.js";
 import type { ScanStats } from "../engine/scan-dataset.js";
 import type { RunReport } from "./collect-run.js";
+import { printable } from "./printable.js";
 
 /** What a readable scan report shows: a scan of one dataset, or a whole run's totals and first divergences. */
 export interface ScanView {
@@ -61,8 +62,8 @@ export function renderScan(scan: ScanView, limit = 20, divergenceCount = scan.di
   lines.push(
     `${scan.name}: ${total === 0 ? "replicas agree" : `${total} divergence${total === 1 ? "" : "s"}`}  (${rows})`,
   );
-  for (const n of scan.notes) lines.push(`  note: ${n}`);
-  for (const s of scan.schema) lines.push(`  schema: ${s.detail}`);
+  for (const n of scan.notes) lines.push(`  note: ${printable(n)}`);
+  for (const s of scan.schema) lines.push(`  schema: ${printable(s.detail)}`);
   const counts = DIVERGENCE_CLASSES.filter((c) => c !== "schema" && (scan.counts[c] ?? 0) > 0);
   if (counts.length) {
     lines.push(
@@ -74,10 +75,10 @@ export function renderScan(scan: ScanView, limit = 20, divergenceCount = scan.di
     const body = scan.divergences
       .slice(0, limit)
       .map((d) => [
-        keyToJson(scan.shape.key, d.key).join(","),
+        printable(keyToJson(scan.shape.key, d.key).join(",")),
         d.class,
-        ...replicaNames.map((r) => cell(d, r)),
-        d.columns.join(", "),
+        ...replicaNames.map((r) => printable(cell(d, r))),
+        printable(d.columns.join(", ")),
       ]);
     lines.push(table([header, ...body]));
     if (divergenceCount > limit) lines.push(`  … ${divergenceCount - limit} more (use --json for all)`);

@@ -6,6 +6,7 @@ import { observeKeys } from "../engine/observe-keys.js";
 import { runRepairTasks } from "../engine/repair-dataset.js";
 import type { RepairTask } from "../execute/execute-repairs.js";
 import { EXIT, UsageError } from "./errors.js";
+import { printable } from "./printable.js";
 import { newRunId, openSession } from "./session.js";
 
 export interface RollbackOptions {
@@ -95,7 +96,7 @@ export async function runRollback(
     else {
       for (const r of out)
         stdout.write(
-          `${r.repair}  ${(r.key as unknown[]).join(",")} on ${r.target}: ${r.outcome}${r.error ? ` (${r.error})` : ""}\n`,
+          `${r.repair}  ${printable((r.key as unknown[]).join(","))} on ${r.target}: ${r.outcome}${r.error ? ` (${printable(String(r.error))})` : ""}\n`,
         );
       stdout.write(
         `${allOk ? "Rolled back" : "Partly rolled back"}: ${out.length} repair${out.length === 1 ? "" : "s"} (run ${runId}).\n`,

@@ -1,0 +1,24 @@
+/** Text from stores and users made safe to print on a terminal: control and bidi characters shown, not obeyed. */
+
+// C0 controls (newline and tab included: a value must not start a line of its own), DEL, C1 controls, the
+// Unicode line and paragraph separators, and the bidirectional overrides and isolates that reorder what a
+// reader sees ("Trojan Source").
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` with every control, line-breaking and bidi character written as an escape (`\x1b`, `\n`,
+ * `\u202e`), so keys, values and messages from a store print as one inert line. Text without any is
+ * returned as is.
+ */
+export function printable(text: string): string {
+  return text.replace(UNSAFE, (c) => {
+    const code = c.charCodeAt(0);
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
