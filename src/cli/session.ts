@@ -6,6 +6,7 @@ import type { OpenReplica } from "../engine/run-context.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { StateStore } from "../state/state-store.js";
 import { UsageError } from "./errors.js";
+import { lazyStateStore } from "./lazy-state.js";
 
 /** Options shared by scan, plan and repair. */
 export interface DataCommandOptions {
@@ -43,7 +44,7 @@ export async function openSession(
 ): Promise<Session> {
   const config = loadConfig(options.config);
   const datasets = pickDatasets(config, options.dataset);
-  const state = await openStateStore(config.state);
+  const state = lazyStateStore(() => openStateStore(config.state));
   const opened: Connector[] = [];
   const cache = new Map<string, OpenReplica[]>();
   return {

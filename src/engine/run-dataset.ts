@@ -188,6 +188,10 @@ export async function runDataset(
   const runId = cp?.runId ?? options.runId;
   const startedAt = cp?.startedAt ?? now();
   const totals: RunTotals = cp ? { ...emptyTotals(), ...(cp.totals as Partial<RunTotals>) } : emptyTotals();
+  // The replicas are described before the run is recorded: one whose table cannot be read fails the
+  // command before anything is written anywhere.
+  const resolved = await describeDataset(ds, replicas);
+  const policy = options.mode === "scan" ? undefined : datasetPolicy(ds, resolved);
   if (!cp) await state.beginRun({ id: runId, dataset: ds.name, command: options.command, startedAt });
   const ctx: RunContext = {
     runId,
@@ -208,9 +212,7 @@ export async function runDataset(
   };
 
   try {
-    const resolved = await describeDataset(ds, replicas);
     const { shape } = resolved;
-    const policy = options.mode === "scan" ? undefined : datasetPolicy(ds, resolved);
     if (!cp && checkpointed) {
       const bounds = await segmentBounds(replicas, shape, ds.checkpointRows);
       cp = {

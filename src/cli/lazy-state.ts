@@ -1,0 +1,32 @@
+/** A state store opened on first use, so a command that fails before its work creates and writes nothing. */
+import type { StateStore } from "../state/state-store.js";
+
+/**
+ * A StateStore that calls `open` the first time any method is called and forwards every call to the store
+ * it opened; `close` closes it only if it was opened. A command that fails at config, connection or
+ * table inspection therefore never creates the state file or records a run.
+ */
+export function lazyStateStore(open: () => Promise<StateStore>): StateStore {
+  let opening: Promise<StateStore> | undefined;
+  const store = () => {
+    opening ??= open();
+    return opening;
+  };
+  return new Proxy({} as StateStore, {
+    get(_, prop) {
+      if (prop === "then") return undefined;
+      if (prop === "close")
+        return async () => {
+          if (opening) await (await opening).close();
+        };
+      if (prop === "iterateAudit")
+        return async function* () {
+          yield* (await store()).iterateAudit();
+        };
+      return async (...args: unknown[]) => {
+        const s = await store();
+        return (s[prop as keyof StateStore] as (...a: unknown[]) => unknown).apply(s, args);
+      };
+    },
+  });
+}
