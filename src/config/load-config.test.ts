@@ -279,7 +279,22 @@ describe("parseConfig: errors are one line naming the path", () => {
     [
       "resolve lww without timestamp",
       items("    policy: { resolve: lww }\n"),
-      'datasets.items.policy.resolve: "lww" needs versions.timestamp',
+      "datasets.items.policy.resolve: lww needs versions.timestamp",
+    ],
+    [
+      "resolve lww with only a counter",
+      items("    versions: { counter: v }\n    policy: { resolve: lww }\n"),
+      "datasets.items.policy.resolve: lww needs versions.timestamp",
+    ],
+    [
+      "resolve highest-version with only a timestamp",
+      items("    versions: { timestamp: t }\n    policy: { resolve: highest-version }\n"),
+      "datasets.items.policy.resolve: highest-version needs versions.counter",
+    ],
+    [
+      "resolve version-vector with a counter and a timestamp",
+      items("    versions: { counter: v, timestamp: t }\n    policy: { resolve: version-vector }\n"),
+      "datasets.items.policy.resolve: version-vector needs versions.vector",
     ],
     [
       "resolve merge without rules",

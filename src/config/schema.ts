@@ -3,6 +3,7 @@ import { z } from "zod";
 import { parseAlertCondition } from "../core/alert-condition.js";
 import { COLUMN_TYPES } from "../core/canonical.js";
 import { parseDuration } from "../core/duration.js";
+import { STRATEGY_ORDERING } from "../core/policy.js";
 
 const name = z.string().min(1, "must not be empty");
 
@@ -131,26 +132,13 @@ const dataset = z
         message: 'resolve "merge" needs per-column rules in policy.merge',
       });
     }
-    const versions = ds.versions ?? {};
-    if (resolve === "lww" && !versions.timestamp) {
+    // A strategy orders by the version it names and by nothing else (core/policy.ts versionOrdering).
+    const needs = resolve === undefined ? undefined : STRATEGY_ORDERING[resolve];
+    if (needs !== undefined && !ds.versions?.[needs]) {
       ctx.addIssue({
         code: "custom",
         path: ["policy", "resolve"],
-        message: '"lww" needs versions.timestamp',
-      });
-    }
-    if (resolve === "highest-version" && !versions.counter && !versions.timestamp && !versions.vector) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["policy", "resolve"],
-        message: '"highest-version" needs a version column (versions:)',
-      });
-    }
-    if (resolve === "version-vector" && !versions.vector) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["policy", "resolve"],
-        message: '"version-vector" needs versions.vector',
+        message: `${resolve} needs versions.${needs}`,
       });
     }
     const keys = typeof ds.key === "string" ? [ds.key] : ds.key;

@@ -185,7 +185,7 @@ function policyConfig(p: PolicyChoice, replicas: readonly string[], limits: Limi
         : undefined;
   if (p.resolve === "lww") timestamp = true;
   if (p.resolve === "version-vector") vector = true;
-  if (p.resolve === "highest-version" && !counter && !timestamp && !vector) counter = true;
+  if (p.resolve === "highest-version") counter = true;
   const merge: MergeChoice = {};
   for (const [column, rule] of Object.entries(p.merge)) {
     if (rule === "lww" && !timestamp) continue;
