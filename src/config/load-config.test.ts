@@ -312,6 +312,81 @@ describe("parseConfig: errors are one line naming the path", () => {
       items("    policy: { escalate: { ambiguity: 2 } }\n"),
       "datasets.items.policy.escalate.ambiguity: Too big: expected number to be <=1",
     ],
+    // Nonsense that used to be accepted silently.
+    [
+      "a key column twice",
+      items().replace("key: id", "key: [id, id]"),
+      'datasets.items.key.1: "id" is listed twice',
+    ],
+    [
+      "a compared column twice",
+      items("    columns: [name, price, name]\n"),
+      'datasets.items.columns.2: "name" is listed twice',
+    ],
+    [
+      "prefix on a SQLite replica",
+      items(
+        "",
+        '      a: { url: sqlite:a.db, table: items, prefix: "item:" }\n      b: { url: sqlite:b.db, table: items }\n',
+      ),
+      "datasets.items.replicas.a.prefix: only a Redis replica takes prefix (this one is sqlite:)",
+    ],
+    [
+      "format on a PostgreSQL replica",
+      items(
+        "",
+        "      a: { url: sqlite:a.db, table: items }\n      b: { url: postgres://h/db, table: items, format: json }\n",
+      ),
+      "datasets.items.replicas.b.format: only a Redis replica takes format (this one is postgres:)",
+    ],
+    [
+      "format on a memory replica",
+      items("", "      a: { url: memory:a, format: hash }\n      b: { url: memory:b }\n"),
+      "datasets.items.replicas.a.format: only a Redis replica takes format (this one is memory:)",
+    ],
+    [
+      "table on a Redis replica",
+      items(
+        "",
+        '      a: { url: sqlite:a.db, table: items }\n      b: { url: redis://h, prefix: "i:", table: items }\n',
+      ),
+      "datasets.items.replicas.b.table: a Redis replica takes prefix, not table",
+    ],
+    [
+      "a Redis replica without prefix",
+      items("", "      a: { url: sqlite:a.db, table: items }\n      b: { url: redis://h }\n"),
+      "datasets.items.replicas.b.prefix: a Redis replica needs prefix (the key prefix of its records)",
+    ],
+    [
+      "two replicas on the same table",
+      items("", "      a: { url: sqlite:a.db, table: items }\n      b: { url: sqlite:a.db, table: items }\n"),
+      "datasets.items.replicas.b: same store and table as replica a; a dataset compares different copies",
+    ],
+    [
+      "one column as two kinds of version",
+      items("    versions: { counter: v, timestamp: v }\n"),
+      'datasets.items.versions.timestamp: "v" is already versions.counter; one column cannot be two kinds of version',
+    ],
+    [
+      "a window without a timestamp version",
+      items("    versions: { counter: v }\n    policy: { window: 30s }\n"),
+      "datasets.items.policy.window: needs versions.timestamp (a change's age is read from it)",
+    ],
+    [
+      "site ownership with an empty map",
+      items("    policy: { owner: { field: site, map: {} } }\n"),
+      "datasets.items.policy.owner.map: map at least one value of the field to a replica",
+    ],
+    [
+      "a probe polling its own source",
+      items("    probe: { every: 1m, key: 0, source: a, replicas: [b, a] }\n"),
+      `datasets.items.probe.replicas.1: "a" is the probe's source; list the replicas that should receive the canary`,
+    ],
+    [
+      "a probe polling a replica twice",
+      items("    probe: { every: 1m, key: 0, source: a, replicas: [b, b] }\n"),
+      'datasets.items.probe.replicas.1: "b" is listed twice',
+    ],
     ["no datasets", "datasets: {}\n", "datasets: declare at least one dataset"],
     ["no datasets key", "state: sqlite:x.db\n", "datasets: is required"],
   ])("%s", (_name, text, expected) => {
