@@ -243,6 +243,7 @@ describe("parseJsonExact, canonicalJsonOf, stringifyJsonExact", () => {
       ]),
     );
     const list = parseJsonExact("[1.50,9007199254740993,1e400]") as JsonNumber[];
+    for (const n of list) expect(n).toBeInstanceOf(JsonNumber);
     expect(list.map((n) => n.text)).toEqual(["1.5", "9007199254740993", "1e+400"]);
   });
 
