@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, parseConfig } from "./load-config.js";
+import { ConfigError, loadConfig, parseConfig, serveToken } from "./load-config.js";
 
 const PATH = "/etc/concord/concord.yaml";
 
@@ -639,5 +639,75 @@ describe("parseConfig: serve and probes", () => {
     ["serve: { port: 1 }\n", "serve.port: unknown key"],
   ])("rejects serve %j", (extra, message) => {
     expect(errorOf(`${extra}${items()}`)).toContain(message);
+  });
+});
+
+describe("parseConfig: secrets only one command uses", () => {
+  const withToken = `serve: { token: "\${CONCORD_TOKEN}" }\n${items()}`;
+
+  it("loads without an unset serve.token variable, and serveToken names it", () => {
+    const cfg = parseConfig(withToken, PATH, {});
+    expect(cfg.serve.token).toBeUndefined();
+    expect(cfg.serve.tokenVariable).toBe("CONCORD_TOKEN");
+    expect(() => serveToken(cfg, {})).toThrow(
+      new ConfigError("serve.token: environment variable CONCORD_TOKEN is not set"),
+    );
+    expect(serveToken(cfg, { CONCORD_TOKEN: "from-the-environment-0123" })).toBe("from-the-environment-0123");
+  });
+
+  it("serveToken gives the configured token, or none", () => {
+    const cfg = parseConfig(withToken, PATH, { CONCORD_TOKEN: "0123456789abcdef0123" });
+    expect(serveToken(cfg, {})).toBe("0123456789abcdef0123");
+    expect(serveToken(parseConfig(items(), PATH, {}), {})).toBeUndefined();
+  });
+
+  it("still fails at once for a variable every command needs", () => {
+    expect(errorOf(`state: "\${STATE_URL}"\n${items()}`)).toBe(
+      "state: environment variable STATE_URL is not set",
+    );
+  });
+});
+
+describe("parseConfig: audit.anchor", () => {
+  const pem = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA...\n-----END PUBLIC KEY-----\n";
+
+  it("resolves the anchor log and key paths against the config's folder; PEM text is kept", () => {
+    const cfg = parseConfig(
+      `audit:\n  anchor:\n    file: anchors/audit.jsonl\n    privateKey: keys/anchor.key\n    publicKey: "\${PUB}"\n${items()}`,
+      PATH,
+      { PUB: pem },
+    );
+    expect(cfg.audit).toEqual({
+      anchor: {
+        file: "/etc/concord/anchors/audit.jsonl",
+        privateKey: "/etc/concord/keys/anchor.key",
+        privateKeyVariable: undefined,
+        publicKey: pem,
+      },
+    });
+    expect(parseConfig(items(), PATH, {}).audit).toEqual({});
+  });
+
+  it("loads without an unset signing-key variable (verifying needs only the public key)", () => {
+    const cfg = parseConfig(
+      `audit: { anchor: { file: a.jsonl, privateKey: "\${ANCHOR_KEY}", publicKey: /k.pub } }\n${items()}`,
+      PATH,
+      {},
+    );
+    expect(cfg.audit.anchor).toMatchObject({ privateKey: undefined, privateKeyVariable: "ANCHOR_KEY" });
+  });
+
+  it.each([
+    ["audit: { anchor: { file: a.jsonl } }\n", "audit.anchor.publicKey: is required"],
+    ["audit: { anchor: { publicKey: k.pub } }\n", "audit.anchor.file: is required"],
+    ['audit: { anchor: { file: "", publicKey: k.pub } }\n', "audit.anchor.file: must not be empty"],
+    ["audit: { anchor: { file: a, publicKey: k, key: x } }\n", "audit.anchor.key: unknown key (check the spelling)"],
+    ["audit: { anchors: {} }\n", "audit.anchors: unknown key (check the spelling)"],
+    [
+      "audit: { anchor: { file: a, publicKey: 5 } }\n",
+      "audit.anchor.publicKey: expected a path to a PEM file, or the PEM text (e.g. from ${VAR})",
+    ],
+  ])("rejects %j", (extra, message) => {
+    expect(errorOf(`${extra}${items()}`)).toBe(message);
   });
 });

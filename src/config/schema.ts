@@ -264,6 +264,22 @@ const serve = z.strictObject({
   retention: duration.optional(),
 });
 
+const keyText = z
+  .string({ error: "expected a path to a PEM file, or the PEM text (e.g. from ${VAR})" })
+  .min(1, "must not be empty");
+
+const audit = z.strictObject({
+  anchor: z
+    .strictObject({
+      file: z
+        .string({ error: "expected the path of the anchor log (JSON lines, outside the state store)" })
+        .min(1, "must not be empty"),
+      privateKey: keyText.optional(),
+      publicKey: keyText,
+    })
+    .optional(),
+});
+
 const alert = z
   .strictObject({
     when: z.string({ error: 'expected a condition such as "lag > 30s"' }).superRefine((text, ctx) => {
@@ -289,6 +305,7 @@ const alert = z
 export const configSchema = z
   .strictObject({
     serve: serve.optional(),
+    audit: audit.optional(),
     state: z.string({ error: "expected a state store URL (sqlite:PATH or postgres://…)" }).min(1).optional(),
     datasets: z
       .record(name, dataset)
@@ -312,4 +329,5 @@ export type RawReplica = z.infer<typeof replica>;
 export type RawPolicy = z.infer<typeof policy>;
 export type RawProbe = z.infer<typeof probe>;
 export type RawServe = z.infer<typeof serve>;
+export type RawAudit = z.infer<typeof audit>;
 export type RawAlert = z.infer<typeof alert>;
