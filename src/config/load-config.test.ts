@@ -701,7 +701,10 @@ describe("parseConfig: audit.anchor", () => {
     ["audit: { anchor: { file: a.jsonl } }\n", "audit.anchor.publicKey: is required"],
     ["audit: { anchor: { publicKey: k.pub } }\n", "audit.anchor.file: is required"],
     ['audit: { anchor: { file: "", publicKey: k.pub } }\n', "audit.anchor.file: must not be empty"],
-    ["audit: { anchor: { file: a, publicKey: k, key: x } }\n", "audit.anchor.key: unknown key (check the spelling)"],
+    [
+      "audit: { anchor: { file: a, publicKey: k, key: x } }\n",
+      "audit.anchor.key: unknown key (check the spelling)",
+    ],
     ["audit: { anchors: {} }\n", "audit.anchors: unknown key (check the spelling)"],
     [
       "audit: { anchor: { file: a, publicKey: 5 } }\n",
