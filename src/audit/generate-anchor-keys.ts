@@ -1,7 +1,7 @@
 /** Generates an Ed25519 key pair for audit anchors (`concord audit keygen`). */
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { anchorKeyId } from "../core/audit-anchor.js";
 
 /** The files written and the key's id (as anchors name it). */
@@ -17,8 +17,8 @@ export interface GeneratedAnchorKeys {
  * signing key silently would orphan every anchor it signed.
  */
 export function generateAnchorKeys(dir: string): GeneratedAnchorKeys {
-  const privateKeyPath = join(dir, "audit-anchor.key");
-  const publicKeyPath = join(dir, "audit-anchor.pub");
+  const privateKeyPath = join(resolve(dir), "audit-anchor.key");
+  const publicKeyPath = join(resolve(dir), "audit-anchor.pub");
   for (const path of [privateKeyPath, publicKeyPath])
     if (existsSync(path)) throw new Error(`${path} exists; keygen never replaces a key`);
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
