@@ -1093,6 +1093,13 @@ describe("decideRepair: each strategy orders by what it names", () => {
       { action: "propagate", source: "a", targets: ["c"] },
       "counter 5 on a and b is higher than 3 on c",
     ],
+    [
+      "highest-version",
+      [A, B, B],
+      "stale",
+      { action: "propagate", source: "a", targets: ["b", "c"] },
+      "counter 5 on a is higher than 3 on b and c",
+    ],
     // Equal by what the strategy names, different values: a tie of the strategy's own kind.
     [
       "lww",

@@ -89,8 +89,8 @@ const ORDERING_WORDS: Record<VersionOrdering, { name: string; wins: string }> = 
 
 /**
  * What was compared, for a reason: "timestamp 2026-06-01T00:00:00.000000Z on a is newer than
- * 2026-01-01T00:00:00.000000Z on b, no timestamp on c". Newest replicas holding the same value are named
- * together; the others are those that hold the record and differ.
+ * 2026-01-01T00:00:00.000000Z on b, no timestamp on c". The newest replicas are named together, and the
+ * others that hold the record are grouped by the value they hold.
  */
 function comparedText(
   d: Divergence,
@@ -100,12 +100,16 @@ function comparedText(
 ): string {
   const words = ORDERING_WORDS[ordering];
   const newest = policy.replicas.filter((r) => d.newest.includes(r));
-  const behind = policy.replicas
-    .filter((r) => !d.newest.includes(r) && d.replicas[r]?.present)
-    .map((r) => {
-      const value = orderingValue(d, r, ordering);
-      return value === undefined ? `no ${words.name} on ${r}` : `${value} on ${r}`;
-    });
+  // Replicas behind, grouped by the value they hold (in dataset order): "3 on b and c, no counter on d".
+  const behindBy = new Map<string | undefined, string[]>();
+  for (const r of policy.replicas) {
+    if (d.newest.includes(r) || !d.replicas[r]?.present) continue;
+    const value = orderingValue(d, r, ordering);
+    behindBy.set(value, [...(behindBy.get(value) ?? []), r]);
+  }
+  const behind = [...behindBy].map(([value, rs]) =>
+    value === undefined ? `no ${words.name} on ${rs.join(" and ")}` : `${value} on ${rs.join(" and ")}`,
+  );
   const head = `${words.name} ${orderingValue(d, source, ordering) ?? "(none)"} on ${newest.join(" and ")}`;
   return behind.length ? `${head} ${words.wins} ${behind.join(", ")}` : `${head} is the newest`;
 }
