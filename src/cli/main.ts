@@ -77,11 +77,29 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const audit = program.command("audit").description("the hash-chained audit log");
   configOption(
-    audit.command("verify").description("check every entry chains to the one before (exit 3 when broken)"),
+    audit
+      .command("verify")
+      .description(
+        "check the hash chain, its signed anchors and the ledger against the audit (exit 3 when broken)",
+      ),
   )
+    .option("--anchors <file>", "read anchors from this file instead of audit.anchor.file")
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
       code = await (await import("./audit.js")).runAuditVerify(opts);
+    });
+  configOption(audit.command("anchor").description("sign the log's head into audit.anchor.file"))
+    .option("--json", "print the signed anchor as one JSON line (for an external log)")
+    .action(async (opts) => {
+      code = await (await import("./audit.js")).runAuditAnchor(opts);
+    });
+  audit
+    .command("keygen")
+    .description("write a new Ed25519 key pair for audit anchors")
+    .option("--dir <path>", "where to write audit-anchor.key and audit-anchor.pub", ".")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (opts) => {
+      code = await (await import("./audit.js")).runAuditKeygen(opts);
     });
   configOption(audit.command("show").description("print audit entries"))
     .option("--run <id>", "only this run")

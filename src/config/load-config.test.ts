@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, parseConfig } from "./load-config.js";
+import { ConfigError, loadConfig, parseConfig, serveToken } from "./load-config.js";
 
 const PATH = "/etc/concord/concord.yaml";
 
@@ -279,7 +279,22 @@ describe("parseConfig: errors are one line naming the path", () => {
     [
       "resolve lww without timestamp",
       items("    policy: { resolve: lww }\n"),
-      'datasets.items.policy.resolve: "lww" needs versions.timestamp',
+      "datasets.items.policy.resolve: lww needs versions.timestamp",
+    ],
+    [
+      "resolve lww with only a counter",
+      items("    versions: { counter: v }\n    policy: { resolve: lww }\n"),
+      "datasets.items.policy.resolve: lww needs versions.timestamp",
+    ],
+    [
+      "resolve highest-version with only a timestamp",
+      items("    versions: { timestamp: t }\n    policy: { resolve: highest-version }\n"),
+      "datasets.items.policy.resolve: highest-version needs versions.counter",
+    ],
+    [
+      "resolve version-vector with a counter and a timestamp",
+      items("    versions: { counter: v, timestamp: t }\n    policy: { resolve: version-vector }\n"),
+      "datasets.items.policy.resolve: version-vector needs versions.vector",
     ],
     [
       "resolve merge without rules",
@@ -296,6 +311,81 @@ describe("parseConfig: errors are one line naming the path", () => {
       "ambiguity over 1",
       items("    policy: { escalate: { ambiguity: 2 } }\n"),
       "datasets.items.policy.escalate.ambiguity: Too big: expected number to be <=1",
+    ],
+    // Nonsense that used to be accepted silently.
+    [
+      "a key column twice",
+      items().replace("key: id", "key: [id, id]"),
+      'datasets.items.key.1: "id" is listed twice',
+    ],
+    [
+      "a compared column twice",
+      items("    columns: [name, price, name]\n"),
+      'datasets.items.columns.2: "name" is listed twice',
+    ],
+    [
+      "prefix on a SQLite replica",
+      items(
+        "",
+        '      a: { url: sqlite:a.db, table: items, prefix: "item:" }\n      b: { url: sqlite:b.db, table: items }\n',
+      ),
+      "datasets.items.replicas.a.prefix: only a Redis replica takes prefix (this one is sqlite:)",
+    ],
+    [
+      "format on a PostgreSQL replica",
+      items(
+        "",
+        "      a: { url: sqlite:a.db, table: items }\n      b: { url: postgres://h/db, table: items, format: json }\n",
+      ),
+      "datasets.items.replicas.b.format: only a Redis replica takes format (this one is postgres:)",
+    ],
+    [
+      "format on a memory replica",
+      items("", "      a: { url: memory:a, format: hash }\n      b: { url: memory:b }\n"),
+      "datasets.items.replicas.a.format: only a Redis replica takes format (this one is memory:)",
+    ],
+    [
+      "table on a Redis replica",
+      items(
+        "",
+        '      a: { url: sqlite:a.db, table: items }\n      b: { url: redis://h, prefix: "i:", table: items }\n',
+      ),
+      "datasets.items.replicas.b.table: a Redis replica takes prefix, not table",
+    ],
+    [
+      "a Redis replica without prefix",
+      items("", "      a: { url: sqlite:a.db, table: items }\n      b: { url: redis://h }\n"),
+      "datasets.items.replicas.b.prefix: a Redis replica needs prefix (the key prefix of its records)",
+    ],
+    [
+      "two replicas on the same table",
+      items("", "      a: { url: sqlite:a.db, table: items }\n      b: { url: sqlite:a.db, table: items }\n"),
+      "datasets.items.replicas.b: same store and table as replica a; a dataset compares different copies",
+    ],
+    [
+      "one column as two kinds of version",
+      items("    versions: { counter: v, timestamp: v }\n"),
+      'datasets.items.versions.timestamp: "v" is already versions.counter; one column cannot be two kinds of version',
+    ],
+    [
+      "a window without a timestamp version",
+      items("    versions: { counter: v }\n    policy: { window: 30s }\n"),
+      "datasets.items.policy.window: needs versions.timestamp (a change's age is read from it)",
+    ],
+    [
+      "site ownership with an empty map",
+      items("    policy: { owner: { field: site, map: {} } }\n"),
+      "datasets.items.policy.owner.map: map at least one value of the field to a replica",
+    ],
+    [
+      "a probe polling its own source",
+      items("    probe: { every: 1m, key: 0, source: a, replicas: [b, a] }\n"),
+      `datasets.items.probe.replicas.1: "a" is the probe's source; list the replicas that should receive the canary`,
+    ],
+    [
+      "a probe polling a replica twice",
+      items("    probe: { every: 1m, key: 0, source: a, replicas: [b, b] }\n"),
+      'datasets.items.probe.replicas.1: "b" is listed twice',
     ],
     ["no datasets", "datasets: {}\n", "datasets: declare at least one dataset"],
     ["no datasets key", "state: sqlite:x.db\n", "datasets: is required"],
@@ -549,5 +639,78 @@ describe("parseConfig: serve and probes", () => {
     ["serve: { port: 1 }\n", "serve.port: unknown key"],
   ])("rejects serve %j", (extra, message) => {
     expect(errorOf(`${extra}${items()}`)).toContain(message);
+  });
+});
+
+describe("parseConfig: secrets only one command uses", () => {
+  const withToken = `serve: { token: "\${CONCORD_TOKEN}" }\n${items()}`;
+
+  it("loads without an unset serve.token variable, and serveToken names it", () => {
+    const cfg = parseConfig(withToken, PATH, {});
+    expect(cfg.serve.token).toBeUndefined();
+    expect(cfg.serve.tokenVariable).toBe("CONCORD_TOKEN");
+    expect(() => serveToken(cfg, {})).toThrow(
+      new ConfigError("serve.token: environment variable CONCORD_TOKEN is not set"),
+    );
+    expect(serveToken(cfg, { CONCORD_TOKEN: "from-the-environment-0123" })).toBe("from-the-environment-0123");
+  });
+
+  it("serveToken gives the configured token, or none", () => {
+    const cfg = parseConfig(withToken, PATH, { CONCORD_TOKEN: "0123456789abcdef0123" });
+    expect(serveToken(cfg, {})).toBe("0123456789abcdef0123");
+    expect(serveToken(parseConfig(items(), PATH, {}), {})).toBeUndefined();
+  });
+
+  it("still fails at once for a variable every command needs", () => {
+    expect(errorOf(`state: "\${STATE_URL}"\n${items()}`)).toBe(
+      "state: environment variable STATE_URL is not set",
+    );
+  });
+});
+
+describe("parseConfig: audit.anchor", () => {
+  const pem = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA...\n-----END PUBLIC KEY-----\n";
+
+  it("resolves the anchor log and key paths against the config's folder; PEM text is kept", () => {
+    const cfg = parseConfig(
+      `audit:\n  anchor:\n    file: anchors/audit.jsonl\n    privateKey: keys/anchor.key\n    publicKey: "\${PUB}"\n${items()}`,
+      PATH,
+      { PUB: pem },
+    );
+    expect(cfg.audit).toEqual({
+      anchor: {
+        file: "/etc/concord/anchors/audit.jsonl",
+        privateKey: "/etc/concord/keys/anchor.key",
+        privateKeyVariable: undefined,
+        publicKey: pem,
+      },
+    });
+    expect(parseConfig(items(), PATH, {}).audit).toEqual({});
+  });
+
+  it("loads without an unset signing-key variable (verifying needs only the public key)", () => {
+    const cfg = parseConfig(
+      `audit: { anchor: { file: a.jsonl, privateKey: "\${ANCHOR_KEY}", publicKey: /k.pub } }\n${items()}`,
+      PATH,
+      {},
+    );
+    expect(cfg.audit.anchor).toMatchObject({ privateKey: undefined, privateKeyVariable: "ANCHOR_KEY" });
+  });
+
+  it.each([
+    ["audit: { anchor: { file: a.jsonl } }\n", "audit.anchor.publicKey: is required"],
+    ["audit: { anchor: { publicKey: k.pub } }\n", "audit.anchor.file: is required"],
+    ['audit: { anchor: { file: "", publicKey: k.pub } }\n', "audit.anchor.file: must not be empty"],
+    [
+      "audit: { anchor: { file: a, publicKey: k, key: x } }\n",
+      "audit.anchor.key: unknown key (check the spelling)",
+    ],
+    ["audit: { anchors: {} }\n", "audit.anchors: unknown key (check the spelling)"],
+    [
+      "audit: { anchor: { file: a, publicKey: 5 } }\n",
+      "audit.anchor.publicKey: expected a path to a PEM file, or the PEM text (e.g. from ${VAR})",
+    ],
+  ])("rejects %j", (extra, message) => {
+    expect(errorOf(`${extra}${items()}`)).toBe(message);
   });
 });

@@ -11,6 +11,7 @@ import {
   configSchema,
   type MERGE_RULES,
   type RawAlert,
+  type RawAudit,
   type RawDataset,
   type RawPolicy,
   type RawProbe,
@@ -74,6 +75,11 @@ export interface ServeConfig {
   readonly port: number;
   /** Bearer token for /api (CONCORD_TOKEN overrides); undefined: `serve` refuses to start without one. */
   readonly token?: string | undefined;
+  /**
+   * The environment variable `serve.token` names when it is not set: only `serve` needs the token, so
+   * loading the config does not fail; `serveToken` reports it.
+   */
+  readonly tokenVariable?: string | undefined;
   /** A replica call slower than this backs work on it off (default 5 s). */
   readonly slowReplicaMs: number;
   /** How long probe and convergence samples are kept (default 30 days). */
@@ -117,6 +123,27 @@ export interface AlertConfig {
   readonly dataset?: string | undefined;
 }
 
+/**
+ * Signed checkpoints of the audit log's head, kept outside the state store (docs/audit-anchors.md).
+ * Keys are PEM text or the absolute path of a PEM file (relative paths resolved against the config's
+ * folder); they are read only when used.
+ */
+export interface AnchorConfig {
+  /** Absolute path of the append-only anchor log (JSON lines). */
+  readonly file: string;
+  /** Ed25519 private key that signs anchors; undefined on hosts that only verify. */
+  readonly privateKey?: string | undefined;
+  /** The environment variable `privateKey` names when it is not set (reported when signing). */
+  readonly privateKeyVariable?: string | undefined;
+  /** Ed25519 public key that verifies anchors. */
+  readonly publicKey: string;
+}
+
+export interface AuditConfig {
+  /** Undefined: the log is not anchored (truncation and a rewrite with recomputed hashes go unseen). */
+  readonly anchor?: AnchorConfig | undefined;
+}
+
 export interface ConcordConfig {
   /** The file it came from (for messages). */
   readonly path: string;
@@ -124,6 +151,7 @@ export interface ConcordConfig {
   readonly state: string;
   readonly datasets: readonly DatasetConfig[];
   readonly serve: ServeConfig;
+  readonly audit: AuditConfig;
   /** Alert rules in declaration order (their index is part of each incident's key). */
   readonly alerts: readonly AlertConfig[];
 }
@@ -134,22 +162,40 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path.map(String).join(".");
 }
 
-function interpolate(value: unknown, path: (string | number)[], env: Env): unknown {
+/**
+ * Secrets only one command uses: an unset `${VAR}` there leaves the value undefined (and is remembered)
+ * instead of failing every command. `serve` needs serve.token; `audit anchor` the signing key.
+ */
+const DEFERRED = new Set(["serve.token", "audit.anchor.privateKey"]);
+
+function interpolate(
+  value: unknown,
+  path: (string | number)[],
+  env: Env,
+  unset: Map<string, string>,
+): unknown {
   if (typeof value === "string") {
-    return value.replace(
+    const where = formatPath(path);
+    let missing: string | undefined;
+    const out = value.replace(
       /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
       (_, name: string, fallback: string | undefined) => {
         const v = env[name];
         if (v !== undefined && v !== "") return v;
         if (fallback !== undefined) return fallback;
-        throw new ConfigError(`${formatPath(path)}: environment variable ${name} is not set`);
+        if (!DEFERRED.has(where)) throw new ConfigError(`${where}: environment variable ${name} is not set`);
+        missing ??= name;
+        return "";
       },
     );
+    if (missing === undefined) return out;
+    unset.set(where, missing);
+    return undefined;
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, [...path, i], env));
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, [...path, i], env, unset));
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, [...path, k], env);
+    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, [...path, k], env, unset);
     return out;
   }
   return value;
@@ -207,16 +253,51 @@ function normaliseProbe(p: RawProbe, ds: RawDataset): ProbeConfig {
   };
 }
 
-function normaliseServe(s: RawServe | undefined): ServeConfig {
+function normaliseServe(s: RawServe | undefined, unset: ReadonlyMap<string, string>): ServeConfig {
   const listen = s?.listen ?? "127.0.0.1:7070";
   const colon = listen.lastIndexOf(":");
   return {
     host: listen.slice(0, colon).replace(/^\[(.*)\]$/, "$1"),
     port: Number(listen.slice(colon + 1)),
     token: s?.token,
+    tokenVariable: unset.get("serve.token"),
     slowReplicaMs: s?.slowReplica !== undefined ? parseDuration(s.slowReplica)! : 5000,
     retentionMs: s?.retention !== undefined ? parseDuration(s.retention)! : 30 * 86_400_000,
   };
+}
+
+/** A key is PEM text (kept as is) or a path (resolved against the config's folder). */
+function keyOrPath(value: string, dir: string): string {
+  return value.trimStart().startsWith("-----BEGIN") ? value : resolve(dir, value);
+}
+
+function normaliseAudit(
+  a: RawAudit | undefined,
+  dir: string,
+  unset: ReadonlyMap<string, string>,
+): AuditConfig {
+  const anchor = a?.anchor;
+  if (!anchor) return {};
+  return {
+    anchor: {
+      file: resolve(dir, anchor.file),
+      privateKey: anchor.privateKey === undefined ? undefined : keyOrPath(anchor.privateKey, dir),
+      privateKeyVariable: unset.get("audit.anchor.privateKey"),
+      publicKey: keyOrPath(anchor.publicKey, dir),
+    },
+  };
+}
+
+/**
+ * The bearer token `serve` uses: CONCORD_TOKEN, else serve.token. Throws ConfigError naming the variable
+ * when serve.token names one that is not set; undefined when no token is configured at all.
+ */
+export function serveToken(config: ConcordConfig, env: Env = process.env): string | undefined {
+  const fromEnv = env.CONCORD_TOKEN;
+  if (fromEnv) return fromEnv;
+  if (config.serve.token === undefined && config.serve.tokenVariable !== undefined)
+    throw new ConfigError(`serve.token: environment variable ${config.serve.tokenVariable} is not set`);
+  return config.serve.token;
 }
 
 function normaliseAlert(a: RawAlert): AlertConfig {
@@ -240,7 +321,8 @@ export function parseConfig(text: string, path: string, env: Env = process.env):
       `${path}${pos ? `:${pos.line}:${pos.col}` : ""}: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`,
     );
   }
-  const raw = interpolate(doc.toJS(), [], env);
+  const unset = new Map<string, string>();
+  const raw = interpolate(doc.toJS(), [], env, unset);
   if (raw === null || raw === undefined)
     throw new ConfigError(`${path}: the file is empty; declare datasets:`);
   // reportInput: zod 4 leaves `input` out of issues by default, and describeIssue needs it to tell
@@ -252,7 +334,8 @@ export function parseConfig(text: string, path: string, env: Env = process.env):
   return {
     path,
     state: resolveSqliteUrl(cfg.state ?? "sqlite:.concord/state.db", dir),
-    serve: normaliseServe(cfg.serve),
+    serve: normaliseServe(cfg.serve, unset),
+    audit: normaliseAudit(cfg.audit, dir, unset),
     datasets: Object.entries(cfg.datasets).map(([dsName, ds]) => ({
       name: dsName,
       key: typeof ds.key === "string" ? [ds.key] : ds.key,

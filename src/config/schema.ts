@@ -3,6 +3,7 @@ import { z } from "zod";
 import { parseAlertCondition } from "../core/alert-condition.js";
 import { COLUMN_TYPES } from "../core/canonical.js";
 import { parseDuration } from "../core/duration.js";
+import { STRATEGY_ORDERING } from "../core/policy.js";
 
 const name = z.string().min(1, "must not be empty");
 
@@ -12,21 +13,62 @@ const duration = z
     error: 'expected a duration such as "30s", "5m" or "1h"',
   });
 
-const replica = z.strictObject({
-  url: z
-    .string({ error: "expected a store URL (sqlite:PATH, postgres://…, mysql://…, redis://…, memory:NAME)" })
-    .min(1),
-  table: z.string().min(1).optional(),
-  prefix: z.string().optional(),
-  format: z.enum(["hash", "json"]).optional(),
-});
+/** URL schemes of Redis replicas: a key prefix (and a record format) instead of a table. */
+const REDIS_SCHEMES = ["redis", "rediss"];
+
+const replica = z
+  .strictObject({
+    url: z
+      .string({
+        error: "expected a store URL (sqlite:PATH, postgres://…, mysql://…, redis://…, memory:NAME)",
+      })
+      .min(1),
+    table: z.string().min(1).optional(),
+    prefix: z.string().optional(),
+    format: z.enum(["hash", "json"]).optional(),
+  })
+  .superRefine((r, ctx) => {
+    // What a store does not use would be silently ignored: say so instead.
+    const scheme = r.url.slice(0, Math.max(0, r.url.indexOf(":"))).toLowerCase();
+    const issue = (field: string, message: string) =>
+      ctx.addIssue({ code: "custom", path: [field], message });
+    if (REDIS_SCHEMES.includes(scheme)) {
+      if (r.prefix === undefined)
+        issue("prefix", "a Redis replica needs prefix (the key prefix of its records)");
+      if (r.table !== undefined) issue("table", "a Redis replica takes prefix, not table");
+      return;
+    }
+    if (r.prefix !== undefined) issue("prefix", `only a Redis replica takes prefix (this one is ${scheme}:)`);
+    if (r.format !== undefined) issue("format", `only a Redis replica takes format (this one is ${scheme}:)`);
+  });
+
+/** Issues for names listed more than once (`key: [id, id]`), at the path of the second mention. */
+function duplicates(
+  names: readonly string[],
+  path: readonly (string | number)[],
+  ctx: z.RefinementCtx,
+): void {
+  names.forEach((n, i) => {
+    if (names.indexOf(n) !== i)
+      ctx.addIssue({ code: "custom", path: [...path, i], message: `"${n}" is listed twice` });
+  });
+}
 
 export const RESOLVE_STRATEGIES = ["owner", "lww", "highest-version", "version-vector", "merge"] as const;
 export const MERGE_RULES = ["max", "min", "lww", "union", "owner"] as const;
 
-const owner = z.union([name, z.strictObject({ field: name, map: z.record(z.string(), name) })], {
-  error: "expected a replica name or { field, map }",
-});
+const owner = z.union(
+  [
+    name,
+    z.strictObject({
+      field: name,
+      map: z.record(z.string(), name).refine((m) => Object.keys(m).length > 0, {
+        error: "map at least one value of the field to a replica",
+      }),
+    }),
+  ],
+  { error: "expected a replica name or { field, map }" },
+);
 
 const policy = z.strictObject({
   owner: owner.optional(),
@@ -131,26 +173,13 @@ const dataset = z
         message: 'resolve "merge" needs per-column rules in policy.merge',
       });
     }
-    const versions = ds.versions ?? {};
-    if (resolve === "lww" && !versions.timestamp) {
+    // A strategy orders by the version it names and by nothing else (core/policy.ts versionOrdering).
+    const needs = resolve === undefined ? undefined : STRATEGY_ORDERING[resolve];
+    if (needs !== undefined && !ds.versions?.[needs]) {
       ctx.addIssue({
         code: "custom",
         path: ["policy", "resolve"],
-        message: '"lww" needs versions.timestamp',
-      });
-    }
-    if (resolve === "highest-version" && !versions.counter && !versions.timestamp && !versions.vector) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["policy", "resolve"],
-        message: '"highest-version" needs a version column (versions:)',
-      });
-    }
-    if (resolve === "version-vector" && !versions.vector) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["policy", "resolve"],
-        message: '"version-vector" needs versions.vector',
+        message: `${resolve} needs versions.${needs}`,
       });
     }
     const keys = typeof ds.key === "string" ? [ds.key] : ds.key;
@@ -178,6 +207,50 @@ const dataset = z
       if (keys.includes(col))
         ctx.addIssue({ code: "custom", path: ["columns"], message: `"${col}" is a key column` });
     }
+    if (Array.isArray(ds.key)) duplicates(ds.key, ["key"], ctx);
+    duplicates(ds.columns ?? [], ["columns"], ctx);
+    const versions = ds.versions ?? {};
+    const versionFields = (["counter", "timestamp", "vector"] as const).filter((f) => versions[f]);
+    for (const [i, f] of versionFields.entries()) {
+      const other = versionFields.slice(0, i).find((g) => versions[g] === versions[f]);
+      if (other)
+        ctx.addIssue({
+          code: "custom",
+          path: ["versions", f],
+          message: `"${versions[f]}" is already versions.${other}; one column cannot be two kinds of version`,
+        });
+    }
+    if (ds.policy?.window !== undefined && !versions.timestamp)
+      ctx.addIssue({
+        code: "custom",
+        path: ["policy", "window"],
+        message: "needs versions.timestamp (a change's age is read from it)",
+      });
+    if (ds.probe?.replicas) {
+      const source = ds.probe.source ?? (typeof o === "string" ? o : replicas[0]);
+      duplicates(ds.probe.replicas, ["probe", "replicas"], ctx);
+      ds.probe.replicas.forEach((r, i) => {
+        if (r === source)
+          ctx.addIssue({
+            code: "custom",
+            path: ["probe", "replicas", i],
+            message: `"${r}" is the probe's source; list the replicas that should receive the canary`,
+          });
+      });
+    }
+    // Two replicas that are the same store object compare a table with itself.
+    const seen = new Map<string, string>();
+    for (const [rName, r] of Object.entries(ds.replicas)) {
+      const where = `${r.url}\u0000${r.table ?? ""}\u0000${r.prefix ?? ""}`;
+      const first = seen.get(where);
+      if (first !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["replicas", rName],
+          message: `same store and ${r.prefix !== undefined ? "prefix" : "table"} as replica ${first}; a dataset compares different copies`,
+        });
+      else seen.set(where, rName);
+    }
   });
 
 const listen = z
@@ -189,6 +262,22 @@ const serve = z.strictObject({
   token: z.string().min(16, "a token needs at least 16 characters").optional(),
   slowReplica: duration.optional(),
   retention: duration.optional(),
+});
+
+const keyText = z
+  .string({ error: "expected a path to a PEM file, or the PEM text (e.g. from ${VAR})" })
+  .min(1, "must not be empty");
+
+const audit = z.strictObject({
+  anchor: z
+    .strictObject({
+      file: z
+        .string({ error: "expected the path of the anchor log (JSON lines, outside the state store)" })
+        .min(1, "must not be empty"),
+      privateKey: keyText.optional(),
+      publicKey: keyText,
+    })
+    .optional(),
 });
 
 const alert = z
@@ -216,6 +305,7 @@ const alert = z
 export const configSchema = z
   .strictObject({
     serve: serve.optional(),
+    audit: audit.optional(),
     state: z.string({ error: "expected a state store URL (sqlite:PATH or postgres://…)" }).min(1).optional(),
     datasets: z
       .record(name, dataset)
@@ -239,4 +329,5 @@ export type RawReplica = z.infer<typeof replica>;
 export type RawPolicy = z.infer<typeof policy>;
 export type RawProbe = z.infer<typeof probe>;
 export type RawServe = z.infer<typeof serve>;
+export type RawAudit = z.infer<typeof audit>;
 export type RawAlert = z.infer<typeof alert>;

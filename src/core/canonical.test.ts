@@ -308,8 +308,24 @@ describe("canonicalValue: json", () => {
     [Buffer.from('{"b":1,"a":2}'), '{"a":2,"b":1}'],
     // "__proto__" is an ordinary key in JSON text; it must survive canonicalisation.
     ['{"__proto__":{"x":1},"a":1}', '{"__proto__":{"x":1},"a":1}'],
+    // Exact: numbers never pass through a double (canonical-json-text.ts).
+    ['{"v":1,"id":9007199254740993}', '{"id":9007199254740993,"v":1}'],
+    ['{"x":1e400}', '{"x":1e+400}'],
+    ["[1.0, 10E-1, -0]", "[1,1,0]"],
+    // SQLite hands a JSON integer in a column of numeric affinity back as a bigint: its exact digits.
+    [9007199254740993n, "9007199254740993"],
+    [10n ** 22n, "1e+22"],
+    [1.5, "1.5"],
   ])("%o → %s", (raw, expected) => {
     expect(canonicalValue("json", raw)).toBe(expected);
+  });
+
+  it.each<[string, string]>([
+    ['{"id":9007199254740993,"v":1}', '{"id":9007199254740993,"v":2}'],
+    ['{"id":9007199254740993}', '{"id":9007199254740992}'],
+    ['{"x":1e400}', '{"x":null}'],
+  ])("%s and %s are different values", (a, b) => {
+    expect(canonicalValue("json", a)).not.toBe(canonicalValue("json", b));
   });
 
   it("key order does not change the canonical text", () => {
@@ -322,7 +338,13 @@ describe("canonicalValue: json", () => {
     expect(canonicalValue("json", '{"__proto__":{"x":1}}')).not.toBe(canonicalValue("json", "{}"));
   });
 
-  it.each<[unknown]>([["{not json"], ["{'a':1}"], [""], [Buffer.from("{")]])(
+  it("names what is wrong with text that is not JSON", () => {
+    expect(() => canonicalValue("json", '{"a":1,}')).toThrow(
+      new ValueError('"{\\"a\\":1,}" is not valid JSON (at position 7: expected a member name)'),
+    );
+  });
+
+  it.each<[unknown]>([["{not json"], ["{'a':1}"], [""], [Buffer.from("{")], [Number.NaN]])(
     "%o throws ValueError",
     (raw) => {
       expect(() => canonicalValue("json", raw)).toThrow(ValueError);

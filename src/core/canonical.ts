@@ -1,4 +1,5 @@
 /** Canonical value encoding: one text form per logical value, whichever store held it. Pure: no I/O. */
+import { canonicalJsonNumber, canonicalJsonText, JsonSyntaxError } from "./canonical-json-text.js";
 
 /**
  * Logical column types. Every connector maps its native types onto these, and every value is
@@ -45,7 +46,9 @@ const DECIMAL_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
  * - text: the string itself (UTF-8 in every store).
  * - timestamp: UTC, microsecond precision: "2024-01-01T00:00:00.000000Z". Text without an offset is UTC;
  *   numbers are Unix epoch seconds (SQLite's `unixepoch()` convention).
- * - json: keys sorted, no insignificant whitespace.
+ * - json: `canonicalJsonText`: exact numbers (never through a double), keys sorted by UTF-16 code units,
+ *   a duplicate key's last value, no insignificant whitespace. Exact only from text: a value a driver
+ *   already parsed has lost what its doubles could not hold.
  * - bytes: lowercase hex.
  * Null stays null: null and the empty string are different values.
  */
@@ -264,17 +267,27 @@ function sortJson(value: unknown): unknown {
 }
 
 function canonicalJson(raw: unknown): string {
-  // A store with numeric affinity (SQLite) hands a JSON integer back as a bigint: read it as JSON.parse would.
-  let value = typeof raw === "bigint" ? Number(raw) : raw;
   if (typeof raw === "string" || raw instanceof Uint8Array) {
     const text = typeof raw === "string" ? raw : Buffer.from(raw).toString("utf8");
     try {
-      value = JSON.parse(text);
-    } catch {
-      throw new ValueError(`${describe(text)} is not valid JSON`);
+      return canonicalJsonText(text);
+    } catch (err) {
+      if (err instanceof JsonSyntaxError)
+        throw new ValueError(
+          `${describe(text)} is not valid JSON (${err.message.replace(/^invalid JSON /, "")})`,
+        );
+      throw err;
     }
   }
-  return JSON.stringify(sortJson(value));
+  // A store with numeric affinity (SQLite) hands a JSON integer back as a bigint: its exact digits.
+  if (typeof raw === "bigint") return canonicalJsonNumber(raw.toString());
+  if (typeof raw === "number") {
+    if (!Number.isFinite(raw)) throw new ValueError(`${describe(raw)} is not a JSON number`);
+    return canonicalJsonNumber(String(raw));
+  }
+  // A value a driver already parsed: its numbers went through doubles, and print as JSON.stringify prints
+  // them, which is their canonical form. Exactness needs the text (see canonical-json-text.ts).
+  return JSON.stringify(sortJson(raw));
 }
 
 function canonicalBytes(raw: unknown): string {

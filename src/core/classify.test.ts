@@ -31,14 +31,19 @@ const ts = (secondsBeforeNow: number) =>
 const OLD = ts(3600);
 const OLDER = ts(7200);
 
-const UNVERSIONED: ClassifyRules = { tolerance: new Map(), versioned: false, timestampOnly: false };
-const COUNTER: ClassifyRules = { tolerance: new Map(), versioned: true, timestampOnly: false };
+const UNVERSIONED: ClassifyRules = { tolerance: new Map(), versioned: false };
+const COUNTER: ClassifyRules = { tolerance: new Map(), versioned: true, ordering: "counter" };
+const VECTOR: ClassifyRules = { tolerance: new Map(), versioned: true, ordering: "vector" };
 const TIMESTAMP_ONLY: ClassifyRules = {
   tolerance: new Map(),
   versioned: true,
-  timestampOnly: true,
+  ordering: "timestamp",
   timestampColumn: 3,
 };
+/** Counter and timestamp both declared, resolve lww: the timestamp orders, the counter is only data. */
+const LWW: ClassifyRules = { ...TIMESTAMP_ONLY };
+const JAN = "2026-01-15T00:00:00.000000Z";
+const JUN = "2026-06-01T00:00:00.000000Z";
 const WINDOWED: ClassifyRules = { ...TIMESTAMP_ONLY, windowMs: 30_000 };
 
 function rules(base: ClassifyRules, tolerance: Record<string, Tolerance>): ClassifyRules {
@@ -137,13 +142,68 @@ const cases: Case[] = [
     expected: { class: "stale", newest: ["b"] },
   },
   {
-    name: "stale: counter tie broken by timestamp",
+    // Was "stale: counter tie broken by timestamp": highest-version orders by the counter alone.
+    name: "conflict: equal counters are not ordered by their timestamps",
     replicas: {
       a: held({ name: "bob", updatedAt: OLD, version: { counter: "2", timestamp: OLD } }),
       b: held({ updatedAt: OLDER, version: { counter: "2", timestamp: OLDER } }),
     },
     rules: COUNTER,
+    expected: { class: "conflict", newest: ["a", "b"] },
+  },
+  {
+    name: "stale by counter: counter 5 in January beats counter 3 in June",
+    replicas: {
+      a: held({ name: "bob", updatedAt: JAN, version: { counter: "5", timestamp: JAN } }),
+      b: held({ updatedAt: JUN, version: { counter: "3", timestamp: JUN } }),
+    },
+    rules: COUNTER,
     expected: { class: "stale", newest: ["a"] },
+  },
+  {
+    name: "stale by timestamp (lww): June beats January whatever the counters",
+    replicas: {
+      a: held({ name: "bob", updatedAt: JAN, version: { counter: "5", timestamp: JAN } }),
+      b: held({ updatedAt: JUN, version: { counter: "3", timestamp: JUN } }),
+    },
+    rules: LWW,
+    expected: { class: "stale", newest: ["b"] },
+  },
+  {
+    name: "lww-tie: equal timestamps are not ordered by their counters",
+    replicas: {
+      a: held({ name: "bob", updatedAt: JAN, version: { counter: "5", timestamp: JAN } }),
+      b: held({ updatedAt: JAN, version: { counter: "3", timestamp: JAN } }),
+    },
+    rules: LWW,
+    expected: { class: "lww-tie", newest: ["a", "b"] },
+  },
+  {
+    name: "stale by timestamp: a replica without a timestamp loses, whatever its counter",
+    replicas: {
+      a: held({ name: "bob", updatedAt: null, version: { counter: "9" } }),
+      b: held({ updatedAt: JAN, version: { counter: "1", timestamp: JAN } }),
+    },
+    rules: LWW,
+    expected: { class: "stale", newest: ["b"] },
+  },
+  {
+    name: "stale by vector: a dominating vector wins over a higher counter",
+    replicas: {
+      a: held({ name: "bob", version: { vector: { n1: 2 }, counter: "1" } }),
+      b: held({ version: { vector: { n1: 1 }, counter: "7" } }),
+    },
+    rules: VECTOR,
+    expected: { class: "stale", newest: ["a"] },
+  },
+  {
+    name: "conflict: equal vectors with different values",
+    replicas: {
+      a: held({ name: "bob", version: { vector: { n1: 1, n2: 1 }, counter: "2" } }),
+      b: held({ version: { vector: { n1: 1, n2: 1 }, counter: "1" } }),
+    },
+    rules: VECTOR,
+    expected: { class: "conflict", newest: ["a", "b"] },
   },
   {
     name: "stale: timestamp only, different timestamps",
@@ -160,7 +220,7 @@ const cases: Case[] = [
       a: held({ name: "bob", version: { vector: { n1: 2, n2: 1 } } }),
       b: held({ version: { vector: { n1: 1, n2: 1 } } }),
     },
-    rules: COUNTER,
+    rules: VECTOR,
     expected: { class: "stale", newest: ["a"] },
   },
   {
@@ -182,17 +242,37 @@ const cases: Case[] = [
       a: held({ name: "bob", version: { vector: { n1: 2, n2: 1 } } }),
       b: held({ version: { vector: { n1: 1, n2: 2 } } }),
     },
-    rules: COUNTER,
+    rules: VECTOR,
     expected: { class: "conflict", newest: ["a", "b"] },
   },
   {
-    name: "conflict: concurrent vectors even when only timestamps are declared elsewhere",
+    // Was "conflict: concurrent vectors even when only timestamps are declared": a vector never stands in
+    // for the ordering's metadata, and these records carry no timestamp.
+    name: "unversioned: vectors do not order records when timestamps do",
     replicas: {
       a: held({ name: "bob", version: { vector: { n1: 1 } } }),
       b: held({ version: { vector: { n2: 1 } } }),
     },
     rules: TIMESTAMP_ONLY,
-    expected: { class: "conflict", newest: ["a", "b"] },
+    expected: { class: "unversioned", newest: [] },
+  },
+  {
+    name: "unversioned: the counter does not order records when the vector does",
+    replicas: {
+      a: held({ name: "bob", version: { counter: "2" } }),
+      b: held({ version: { counter: "1" } }),
+    },
+    rules: VECTOR,
+    expected: { class: "unversioned", newest: [] },
+  },
+  {
+    name: "unversioned: a versioned dataset whose ordering column is not compared",
+    replicas: {
+      a: held({ name: "bob", version: { counter: "2" } }),
+      b: held({ version: { counter: "1" } }),
+    },
+    rules: { tolerance: new Map(), versioned: true },
+    expected: { class: "unversioned", newest: [] },
   },
   {
     name: "conflict: two of three concurrent, the third behind both",
@@ -201,7 +281,7 @@ const cases: Case[] = [
       b: held({ name: "y", version: { vector: { n1: 1, n2: 2 } } }),
       c: held({ name: "z", version: { vector: { n1: 1, n2: 1 } } }),
     },
-    rules: COUNTER,
+    rules: VECTOR,
     expected: { class: "conflict", newest: ["a", "b"] },
   },
   // lww-tie
@@ -242,6 +322,36 @@ const cases: Case[] = [
     rules: TIMESTAMP_ONLY,
     lastSeen: { c: { timestamp: OLD } },
     expected: { class: "regression", newest: ["a", "b"], regressed: ["c"] },
+  },
+  {
+    name: "regression by timestamp (lww): the timestamp went back though the counter went up",
+    replicas: {
+      a: held({ name: "bob", updatedAt: JAN, version: { counter: "9", timestamp: JAN } }),
+      b: held({ updatedAt: JUN, version: { counter: "3", timestamp: JUN } }),
+    },
+    rules: LWW,
+    lastSeen: { a: { counter: "4", timestamp: JUN } },
+    expected: { class: "regression", newest: ["b"], regressed: ["a"] },
+  },
+  {
+    name: "no regression by timestamp (lww) when only the counter went back",
+    replicas: {
+      a: held({ name: "bob", updatedAt: JUN, version: { counter: "1", timestamp: JUN } }),
+      b: held({ updatedAt: JAN, version: { counter: "3", timestamp: JAN } }),
+    },
+    rules: LWW,
+    lastSeen: { a: { counter: "4", timestamp: JAN } },
+    expected: { class: "stale", newest: ["a"] },
+  },
+  {
+    name: "regression by vector: a vector dominated by the one seen before",
+    replicas: {
+      a: held({ name: "bob", version: { vector: { n1: 1 } } }),
+      b: held({ version: { vector: { n1: 2 } } }),
+    },
+    rules: VECTOR,
+    lastSeen: { a: { vector: { n1: 2 } } },
+    expected: { class: "regression", newest: ["b"], regressed: ["a"] },
   },
   {
     name: "regression takes precedence over missing",

@@ -1,7 +1,7 @@
 /** The divergence taxonomy and the pure function that names a divergence. No I/O, no clock: time is an argument. */
 import { type CanonicalValue, timestampMicros } from "./canonical.js";
 import type { Key, RecordShape } from "./model.js";
-import { compareVersions, hasVersion, type Version } from "./version.js";
+import { compareVersionsBy, hasOrdering, type Version, type VersionOrdering } from "./version.js";
 
 /** The classes of DESIGN.md's taxonomy. `schema` is per dataset; `read-after-write` comes from probes. */
 export type DivergenceClass =
@@ -73,10 +73,14 @@ export interface ClassifyRules {
   readonly windowMs?: number | undefined;
   /** Position of the timestamp version column in the shape's columns, if declared. */
   readonly timestampColumn?: number | undefined;
-  /** True when any version column is declared. */
+  /** True when any version column is declared (versions are then read, remembered and checked for regression). */
   readonly versioned: boolean;
-  /** True when only a timestamp orders versions (then equal versions are an `lww-tie`). */
-  readonly timestampOnly: boolean;
+  /**
+   * What orders versions (`versionOrdering` of the dataset's strategy and version columns): the same order
+   * the policy decides by, so a divergence's `newest` is the replica the strategy would copy. Undefined:
+   * nothing orders the records, and differing values are `unversioned`.
+   */
+  readonly ordering?: VersionOrdering | undefined;
 }
 
 export interface ClassifyContext {
@@ -124,21 +128,40 @@ function withinTolerance(t: Tolerance, values: readonly CanonicalValue[]): boole
   }
 }
 
-/** Replicas not ordered before any other replica: the newest versions. Replicas without a version lose. */
-function maximal(names: readonly string[], versions: ReadonlyMap<string, Version>): string[] {
-  const withVersion = names.filter((n) => hasVersion(versions.get(n)));
+/**
+ * Replicas not ordered before any other replica by `ordering`: the newest versions. Replicas without the
+ * ordering's metadata lose to those with it.
+ */
+function maximal(
+  ordering: VersionOrdering | undefined,
+  names: readonly string[],
+  versions: ReadonlyMap<string, Version>,
+): string[] {
+  if (!ordering) return [...names];
+  const withVersion = names.filter((n) => hasOrdering(ordering, versions.get(n)));
   const pool = withVersion.length > 0 ? withVersion : names;
   return pool.filter(
-    (r) => !pool.some((s) => s !== r && compareVersions(versions.get(r)!, versions.get(s)!) === "before"),
+    (r) =>
+      !pool.some(
+        (s) => s !== r && compareVersionsBy(ordering, versions.get(r)!, versions.get(s)!) === "before",
+      ),
   );
 }
 
 /**
- * Names a divergence. Precedence: regression (a replica went back from what was last seen), in-flight
- * (younger than the window), missing (presence differs), tolerated (every differing column within its
- * tolerance), then by versions: stale (ordered), conflict (concurrent, or equal versions with different
- * values), lww-tie (equal timestamps when only timestamps order writes), unversioned (no metadata).
- * Deterministic: the same observation and context always give the same class.
+ * Names a divergence: it describes the data, under the one ordering the dataset's strategy decides by
+ * (`rules.ordering`), so the class and the decision never read the versions differently. Precedence:
+ * regression (a replica's version went back from what was last seen), in-flight (younger than the window),
+ * missing (presence differs), tolerated (every differing column within its tolerance), then by versions:
+ * - stale: the newest replicas agree and some replica is behind them;
+ * - lww-tie (timestamp ordering): the newest timestamp is held by replicas with different values;
+ * - conflict (counter or vector ordering): the newest replicas hold different values at equal counters,
+ *   or at concurrent or equal vectors;
+ * - unversioned: no ordering, or no replica carries its metadata.
+ * A timestamp ordering never yields `conflict` (timestamps are totally ordered; equal is a tie) and a
+ * counter or vector ordering never yields `lww-tie`. Other metadata is ignored: under `lww` a higher
+ * counter does not make a record newer. Deterministic: the same observation and context always give the
+ * same class.
  */
 export function classifyDivergence(obs: Observation, ctx: ClassifyContext): Divergence {
   const { shape, rules } = ctx;
@@ -167,13 +190,18 @@ export function classifyDivergence(obs: Observation, ctx: ClassifyContext): Dive
     regressed,
   });
 
-  if (rules.versioned && ctx.lastSeen) {
+  const ordering = rules.ordering;
+  if (ordering && ctx.lastSeen) {
     const regressed = held.filter((n) => {
       const seen = ctx.lastSeen?.[n];
       const now = versions.get(n);
-      return seen && hasVersion(now) && hasVersion(seen) && compareVersions(now, seen) === "before";
+      return (
+        hasOrdering(ordering, now) &&
+        hasOrdering(ordering, seen) &&
+        compareVersionsBy(ordering, now, seen) === "before"
+      );
     });
-    if (regressed.length > 0) return result("regression", maximal(held, versions), regressed);
+    if (regressed.length > 0) return result("regression", maximal(ordering, held, versions), regressed);
   }
 
   if (rules.windowMs !== undefined && rules.timestampColumn !== undefined) {
@@ -212,16 +240,12 @@ export function classifyDivergence(obs: Observation, ctx: ClassifyContext): Dive
     if (tolerated) return result("tolerated", []);
   }
 
-  if (!rules.versioned || versions.size === 0 || ![...versions.values()].some(hasVersion)) {
+  if (!ordering || !held.some((n) => hasOrdering(ordering, versions.get(n)))) {
     return result("unversioned", []);
   }
 
-  const top = maximal(held, versions);
+  const top = maximal(ordering, held, versions);
   const fingerprints = new Set(top.map((n) => obs.replicas[n]!.fingerprint));
   if (fingerprints.size <= 1 && top.length < held.length) return result("stale", top);
-  const anyConcurrent = top.some((a) =>
-    top.some((b) => a < b && compareVersions(versions.get(a)!, versions.get(b)!) === "concurrent"),
-  );
-  if (!anyConcurrent && rules.timestampOnly) return result("lww-tie", top);
-  return result("conflict", top);
+  return result(ordering === "timestamp" ? "lww-tie" : "conflict", top);
 }

@@ -15,6 +15,7 @@ import {
   compilePolicy,
   type PolicyDeclaration,
   type ResolveStrategy,
+  versionOrdering,
 } from "./policy.js";
 import { readVersion } from "./version.js";
 
@@ -723,8 +724,7 @@ describe("decideRepair: classified end to end", () => {
   const rules = (versions: CompiledPolicy["versionColumns"]): ClassifyRules => ({
     tolerance: new Map(),
     versioned: Object.keys(versions).length > 0,
-    timestampOnly:
-      versions.timestamp !== undefined && versions.counter === undefined && versions.vector === undefined,
+    ordering: versionOrdering(undefined, versions),
     ...(versions.timestamp !== undefined ? { timestampColumn: versions.timestamp } : {}),
   });
   const observe = (states: readonly (Values | null)[], versions: CompiledPolicy["versionColumns"]) => ({
@@ -982,10 +982,25 @@ describe("compilePolicy: version", () => {
     expect(c.policyVersion).not.toBe(a.policyVersion);
   });
 
-  it("defaults the strategy: owner, else highest-version when versioned, else none", () => {
-    expect(compilePolicy({ owner: "a" }, SHAPE, ["a", "b"], { counter: 3 }).resolve).toBe("owner");
-    expect(compilePolicy({}, SHAPE, ["a", "b"], { counter: 3 }).resolve).toBe("highest-version");
-    expect(compilePolicy({}, SHAPE, ["a", "b"], {}).resolve).toBeUndefined();
+  it("defaults the strategy: owner, else the one ordering by the strongest version declared, else none", () => {
+    const compiled = (decl: PolicyDeclaration, versions: CompiledPolicy["versionColumns"]) => {
+      const p = compilePolicy(decl, SHAPE, ["a", "b"], versions);
+      return [p.resolve, p.ordering];
+    };
+    expect(compiled({ owner: "a" }, { counter: 3 })).toEqual(["owner", "counter"]);
+    expect(compiled({}, { counter: 3 })).toEqual(["highest-version", "counter"]);
+    expect(compiled({}, { counter: 3, timestamp: 4 })).toEqual(["highest-version", "counter"]);
+    expect(compiled({}, { timestamp: 4 })).toEqual(["lww", "timestamp"]);
+    expect(compiled({}, ALL_VERSIONS)).toEqual(["version-vector", "vector"]);
+    expect(compiled({}, {})).toEqual([undefined, undefined]);
+    // An explicit strategy orders by what it names, or by nothing when that column is not compared.
+    expect(compiled({ resolve: "lww" }, ALL_VERSIONS)).toEqual(["lww", "timestamp"]);
+    expect(compiled({ resolve: "highest-version" }, ALL_VERSIONS)).toEqual(["highest-version", "counter"]);
+    expect(compiled({ resolve: "lww" }, { counter: 3 })).toEqual(["lww", undefined]);
+    expect(compiled({ resolve: "merge", merge: { name: "max" } }, { timestamp: 4 })).toEqual([
+      "merge",
+      "timestamp",
+    ]);
   });
 
   it("rejects an owner field the dataset does not compare", () => {
@@ -1014,5 +1029,130 @@ describe("decideRepair: regression where a replica also lacks the record", () =>
       expect(decision.record).toEqual(OLD);
       expect([...decision.targets].sort()).toEqual(["a", "c"]);
     }
+  });
+});
+
+describe("decideRepair: each strategy orders by what it names", () => {
+  const JAN = "2026-01-15T00:00:00.000000Z";
+  const JUN = "2026-06-01T00:00:00.000000Z";
+  /** a wrote last in January with counter 5; b in June with counter 3; the vectors say b saw a's write. */
+  const A = rec({ name: "from-a", ver: "5", ts: JAN, vv: '{"a":1}' });
+  const B = rec({ name: "from-b", ver: "3", ts: JUN, vv: '{"a":1,"b":1}' });
+  const observe = (states: readonly (Values | null)[]) => ({
+    key: KEY,
+    replicas: Object.fromEntries(
+      states.map((s, i) => [
+        NAMES[i]!,
+        s ? { present: true, values: s, fingerprint: fp(s)!, version: readVersion(ALL_VERSIONS, s) } : ABSENT,
+      ]),
+    ),
+  });
+  const decide = (resolve: ResolveStrategy, states: readonly (Values | null)[]) => {
+    const policy = compilePolicy({ resolve }, SHAPE, names(states.length as N), ALL_VERSIONS);
+    const d = classifyDivergence(observe(states), {
+      shape: SHAPE,
+      rules: { tolerance: new Map(), versioned: true, ordering: policy.ordering, timestampColumn: 4 },
+      nowMs: Date.parse("2026-07-01T00:00:00Z"),
+    });
+    return { d, decision: decideRepair(d, SHAPE, policy) };
+  };
+
+  it.each<[ResolveStrategy, (Values | null)[], DivergenceClass, Partial<Decision>, string]>([
+    [
+      "lww",
+      [A, B],
+      "stale",
+      { action: "propagate", source: "b", targets: ["a"], rule: "resolve: lww", ambiguity: 0.3 },
+      `timestamp ${JUN} on b is newer than ${JAN} on a`,
+    ],
+    [
+      "highest-version",
+      [A, B],
+      "stale",
+      { action: "propagate", source: "a", targets: ["b"], rule: "resolve: highest-version", ambiguity: 0.1 },
+      "counter 5 on a is higher than 3 on b",
+    ],
+    [
+      "version-vector",
+      [A, B],
+      "stale",
+      { action: "propagate", source: "b", targets: ["a"], rule: "resolve: version-vector", ambiguity: 0.1 },
+      'version vector {"a":1,"b":1} on b dominates {"a":1} on a',
+    ],
+    [
+      "lww",
+      [A, B, rec({ name: "old", ver: "9", ts: null })],
+      "stale",
+      { action: "propagate", source: "b", targets: ["a", "c"] },
+      `timestamp ${JUN} on b is newer than ${JAN} on a, no timestamp on c`,
+    ],
+    [
+      "highest-version",
+      [A, A, B],
+      "stale",
+      { action: "propagate", source: "a", targets: ["c"] },
+      "counter 5 on a and b is higher than 3 on c",
+    ],
+    [
+      "highest-version",
+      [A, B, B],
+      "stale",
+      { action: "propagate", source: "a", targets: ["b", "c"] },
+      "counter 5 on a is higher than 3 on b and c",
+    ],
+    // Equal by what the strategy names, different values: a tie of the strategy's own kind.
+    [
+      "lww",
+      [A, rec({ name: "other", ver: "7", ts: JAN, vv: '{"a":2}' })],
+      "lww-tie",
+      { action: "escalate", rule: "lww-tie: escalate" },
+      "equal timestamps with different values",
+    ],
+    [
+      "highest-version",
+      [A, rec({ name: "other", ver: "5", ts: JUN, vv: '{"a":2}' })],
+      "conflict",
+      { action: "escalate", rule: "conflict: escalate" },
+      "concurrent versions",
+    ],
+    [
+      "version-vector",
+      [A, rec({ name: "other", ver: "9", ts: JUN, vv: '{"b":1}' })],
+      "conflict",
+      { action: "escalate", rule: "conflict: escalate" },
+      "concurrent versions",
+    ],
+  ])("%s over %j: %s", (resolve, states, cls, expected, reason) => {
+    const { d, decision } = decide(resolve, states);
+    expect(d.class).toBe(cls);
+    expect(decision).toMatchObject(expected);
+    expect(decision.reason).toContain(reason);
+  });
+
+  it("names the replica that went back in a regression's reason", () => {
+    const policy = compilePolicy({ resolve: "lww" }, SHAPE, names(2), ALL_VERSIONS);
+    const d = classifyDivergence(observe([A, B]), {
+      shape: SHAPE,
+      rules: { tolerance: new Map(), versioned: true, ordering: "timestamp", timestampColumn: 4 },
+      nowMs: Date.parse("2026-07-01T00:00:00Z"),
+      lastSeen: { a: { counter: "1", timestamp: JUN } },
+    });
+    expect(d).toMatchObject({ class: "regression", newest: ["b"], regressed: ["a"] });
+    expect(decideRepair(d, SHAPE, policy)).toMatchObject({
+      action: "propagate",
+      source: "b",
+      ambiguity: 0.4,
+      reason: `timestamp ${JUN} on b is newer than ${JAN} on a; a went back from a version seen before`,
+    });
+  });
+
+  it("escalates a stale divergence when the strategy's version column is not compared", () => {
+    const policy = compilePolicy({ resolve: "lww" }, SHAPE, names(2), { counter: 3 });
+    const d = divergence("stale", 2, [NEW, OLD, null], { newest: ["a"] });
+    expect(decideRepair(d, SHAPE, policy)).toMatchObject({
+      action: "escalate",
+      rule: "resolve: lww",
+      reason: "no version column orders the records",
+    });
   });
 });

@@ -5,6 +5,7 @@ import { fingerprintRow } from "./fingerprint.js";
 import { mergeRecords } from "./merge.js";
 import type { Key, RecordShape } from "./model.js";
 import type { CompiledPolicy } from "./policy.js";
+import { hasOrdering, type VersionOrdering } from "./version.js";
 
 export type DecisionAction = "propagate" | "delete" | "merge" | "wait" | "ignore" | "escalate";
 
@@ -73,12 +74,44 @@ function fingerprintOf(d: Divergence, replica: string): string | null {
   return r?.present ? (r.fingerprint ?? null) : null;
 }
 
-function versionText(d: Divergence, replica: string): string {
+/** The value `ordering` reads from a replica's version, as a reason shows it, or undefined when absent. */
+function orderingValue(d: Divergence, replica: string, ordering: VersionOrdering): string | undefined {
   const v = d.replicas[replica]?.version;
-  if (!v) return "no version";
-  if (v.vector) return JSON.stringify(v.vector);
-  if (v.counter !== undefined) return `v${v.counter}`;
-  return v.timestamp ?? "no version";
+  if (!v || !hasOrdering(ordering, v)) return undefined;
+  return ordering === "vector" ? JSON.stringify(v.vector) : v[ordering];
+}
+
+const ORDERING_WORDS: Record<VersionOrdering, { name: string; wins: string }> = {
+  timestamp: { name: "timestamp", wins: "is newer than" },
+  counter: { name: "counter", wins: "is higher than" },
+  vector: { name: "version vector", wins: "dominates" },
+};
+
+/**
+ * What was compared, for a reason: "timestamp 2026-06-01T00:00:00.000000Z on a is newer than
+ * 2026-01-01T00:00:00.000000Z on b, no timestamp on c". The newest replicas are named together, and the
+ * others that hold the record are grouped by the value they hold.
+ */
+function comparedText(
+  d: Divergence,
+  policy: CompiledPolicy,
+  ordering: VersionOrdering,
+  source: string,
+): string {
+  const words = ORDERING_WORDS[ordering];
+  const newest = policy.replicas.filter((r) => d.newest.includes(r));
+  // Replicas behind, grouped by the value they hold (in dataset order): "3 on b and c, no counter on d".
+  const behindBy = new Map<string | undefined, string[]>();
+  for (const r of policy.replicas) {
+    if (d.newest.includes(r) || !d.replicas[r]?.present) continue;
+    const value = orderingValue(d, r, ordering);
+    behindBy.set(value, [...(behindBy.get(value) ?? []), r]);
+  }
+  const behind = [...behindBy].map(([value, rs]) =>
+    value === undefined ? `no ${words.name} on ${rs.join(" and ")}` : `${value} on ${rs.join(" and ")}`,
+  );
+  const head = `${words.name} ${orderingValue(d, source, ordering) ?? "(none)"} on ${newest.join(" and ")}`;
+  return behind.length ? `${head} ${words.wins} ${behind.join(", ")}` : `${head} is the newest`;
 }
 
 interface Draft {
@@ -265,31 +298,26 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
       }
       if (!policy.resolve)
         return escalate("no version strategy or owner decides which copy wins", "no strategy");
+      const rule = `resolve: ${policy.resolve}`;
+      const ordering = policy.ordering;
+      if (!ordering) return escalate("no version column orders the records", rule);
       const source = policy.replicas.find((r) => d.newest.includes(r));
-      if (!source)
-        return escalate("no replica holds an identifiable newest version", `resolve: ${policy.resolve}`);
+      if (!source) return escalate("no replica holds an identifiable newest version", rule);
       // A regression can leave several newest replicas that disagree: that is a tie, not an order.
       if (new Set(d.newest.map((r) => fingerprintOf(d, r))).size > 1)
         return resolveTie(d, shape, policy, owner, "the newest versions hold different values", why);
       if (!d.replicas[source]!.values)
-        return escalate(
-          `${source}'s newest record was not fetched, so it cannot be copied`,
-          `resolve: ${policy.resolve}`,
-        );
-      const timestampOnly =
-        policy.versionColumns.counter === undefined && policy.versionColumns.vector === undefined;
-      const others = policy.replicas
-        .filter((r) => r !== source && d.replicas[r]?.present)
-        .map((r) => `${r} ${versionText(d, r)}`);
+        return escalate(`${source}'s newest record was not fetched, so it cannot be copied`, rule);
       const regressed =
         d.class === "regression" ? `; ${d.regressed.join(", ")} went back from a version seen before` : "";
       return {
         action: "propagate",
         source,
         record: d.replicas[source]!.values!,
-        rule: `resolve: ${policy.resolve}`,
-        reason: `${source} holds the newest version (${versionText(d, source)}${others.length ? `; ${others.join(", ")}` : ""})${regressed}`,
-        ambiguity: d.class === "regression" ? 0.4 : timestampOnly ? 0.3 : 0.1,
+        rule,
+        reason: `${comparedText(d, policy, ordering, source)}${regressed}`,
+        // A timestamp orders by clocks, which can be skewed; counters and vectors are written in order.
+        ambiguity: d.class === "regression" ? 0.4 : ordering === "timestamp" ? 0.3 : 0.1,
       };
     }
     case "conflict":

@@ -349,6 +349,14 @@ describe("mergeRecords: union of JSON arrays", () => {
     ["empty array", "tags", ["[]", "[1]"], "[1]"],
     ["null is no elements", "tags", [null, '["a"]'], '["a"]'],
     ["duplicates within one replica collapse", "tags", ["[1,1]", "[2]"], "[1,2]"],
+    // Exact: elements differing beyond 2^53 or beyond the range of a double stay distinct.
+    [
+      "numbers beyond 2^53",
+      "tags",
+      ["[9007199254740993]", "[9007199254740992]"],
+      "[9007199254740993,9007199254740992]",
+    ],
+    ["numbers beyond a double", "tags", ["[1e+400]", "[null]"], "[1e+400,null]"],
     ["JSON arrays in a text column", "s", ['["a"]', '["b"]'], '["a","b"]'],
     ["a JSON object is not covered", "tags", ['{"a":1}', "[1]"], "uncovered"],
     ["a JSON scalar is not covered", "tags", ["3", "[1]"], "uncovered"],

@@ -1,5 +1,6 @@
 /** Per-column merge of divergent records (max, min, lww, union, owner). Pure. */
 import { type CanonicalValue, type ColumnType, timestampMicros } from "./canonical.js";
+import { canonicalJsonOf, type JsonValue, parseJsonExact } from "./canonical-json-text.js";
 import type { Divergence } from "./classify.js";
 import { compareKeyPart, type RecordShape } from "./model.js";
 import type { CompiledPolicy } from "./policy.js";
@@ -114,13 +115,14 @@ export function mergeRecords(
         break;
       }
       case "union": {
+        // Items compared and written by their exact canonical text: no number passes through a double.
         const seen = new Set<string>();
-        const items: unknown[] = [];
+        const items: string[] = [];
         let ok = true;
         for (const v of present) {
-          let parsed: unknown;
+          let parsed: JsonValue | undefined;
           try {
-            parsed = JSON.parse(v);
+            parsed = parseJsonExact(v);
           } catch {
             parsed = undefined; // a text column holding something other than JSON: not covered, not a crash
           }
@@ -129,15 +131,15 @@ export function mergeRecords(
             break;
           }
           for (const item of parsed) {
-            const id = JSON.stringify(item);
-            if (!seen.has(id)) {
-              seen.add(id);
-              items.push(item);
+            const text = canonicalJsonOf(item);
+            if (!seen.has(text)) {
+              seen.add(text);
+              items.push(text);
             }
           }
         }
         if (!ok) uncovered.push(col.name);
-        else out.push(JSON.stringify(items));
+        else out.push(`[${items.join(",")}]`);
         break;
       }
       case "owner": {

@@ -1,6 +1,7 @@
 /** Compiles a dataset's declared policy into the form `decideRepair` evaluates, with its version hash. Pure. */
 import { hash } from "node:crypto";
 import type { RecordShape } from "./model.js";
+import type { VersionOrdering } from "./version.js";
 
 export type ResolveStrategy = "owner" | "lww" | "highest-version" | "version-vector" | "merge";
 export type MergeRule = "max" | "min" | "lww" | "union" | "owner";
@@ -15,11 +16,60 @@ export type Ownership =
       readonly map: Readonly<Record<string, string>>;
     };
 
+/** The version column each ordering strategy needs (`datasets.X.policy.resolve: lww needs versions.timestamp`). */
+export const STRATEGY_ORDERING: Readonly<Partial<Record<ResolveStrategy, VersionOrdering>>> = {
+  lww: "timestamp",
+  "highest-version": "counter",
+  "version-vector": "vector",
+};
+
+/**
+ * The ordering a dataset's classification and decisions use. An ordering strategy gets exactly the
+ * metadata it names, or undefined when that column is not compared (then nothing orders the records: a
+ * timestamp never stands in for a missing counter). `owner`, `merge` and no strategy order by the
+ * strongest metadata declared, vector, then counter, then timestamp: they do not pick a winner by
+ * version, but classification still tells a stale copy from a conflict by it.
+ */
+export function versionOrdering(
+  resolve: ResolveStrategy | undefined,
+  declared: { readonly counter?: unknown; readonly timestamp?: unknown; readonly vector?: unknown },
+): VersionOrdering | undefined {
+  const named = resolve === undefined ? undefined : STRATEGY_ORDERING[resolve];
+  if (named !== undefined) return declared[named] !== undefined ? named : undefined;
+  if (declared.vector !== undefined) return "vector";
+  if (declared.counter !== undefined) return "counter";
+  if (declared.timestamp !== undefined) return "timestamp";
+  return undefined;
+}
+
+/** The strategy a dataset without `resolve` or owner gets: the one that orders by its strongest version. */
+export function defaultStrategy(declared: {
+  readonly counter?: unknown;
+  readonly timestamp?: unknown;
+  readonly vector?: unknown;
+}): ResolveStrategy | undefined {
+  switch (versionOrdering(undefined, declared)) {
+    case "vector":
+      return "version-vector";
+    case "counter":
+      return "highest-version";
+    case "timestamp":
+      return "lww";
+    default:
+      return undefined;
+  }
+}
+
 /** A policy ready for evaluation. */
 export interface CompiledPolicy {
   readonly owner?: Ownership | undefined;
   /** Undefined when nothing orders writes and no owner is declared: every write decision escalates. */
   readonly resolve?: ResolveStrategy | undefined;
+  /**
+   * What orders versions for this policy (`versionOrdering`): the metadata its strategy names, or the
+   * strongest declared for owner and merge. Undefined: nothing orders the records.
+   */
+  readonly ordering?: VersionOrdering | undefined;
   /** Merge rule per column position; version columns default to `max`. */
   readonly merge: ReadonlyMap<number, MergeRule>;
   /** Decisions more ambiguous than this are escalated instead (undefined: never on ambiguity alone). */
@@ -73,7 +123,8 @@ function canonicalJson(value: unknown): string {
 
 /**
  * Compiles a declaration against the record shape. The default strategy is `owner` when an owner is
- * declared, else `highest-version` when versions are, else none (escalate). The version is the first 12
+ * declared, else the one ordering by the strongest version declared (`defaultStrategy`: version-vector,
+ * highest-version, lww), else none (escalate). The version is the first 12
  * hex digits of SHA-256 over the canonical declaration plus the compared columns and version columns.
  */
 export function compilePolicy(
@@ -106,8 +157,7 @@ export function compilePolicy(
     }
     merge.set(column(name, `policy.merge.${name}`), rule);
   }
-  const versioned = Object.keys(versionColumns).length > 0;
-  const resolve = decl.resolve ?? (owner ? "owner" : versioned ? "highest-version" : undefined);
+  const resolve = decl.resolve ?? (owner ? "owner" : defaultStrategy(versionColumns));
   const version = hash(
     "sha256",
     canonicalJson({
@@ -124,6 +174,7 @@ export function compilePolicy(
   return {
     owner,
     resolve,
+    ordering: versionOrdering(resolve, versionColumns),
     merge,
     escalateAbove: decl.escalateAmbiguity,
     limits: { ...decl.limits },

@@ -3,10 +3,13 @@ import type { CanonicalValue } from "./canonical.js";
 import {
   compareVectors,
   compareVersions,
+  compareVersionsBy,
+  hasOrdering,
   hasVersion,
   readVersion,
   type Version,
   type VersionOrder,
+  type VersionOrdering,
 } from "./version.js";
 
 const T1 = "2024-01-01T00:00:00.000000Z";
@@ -117,5 +120,46 @@ describe("hasVersion", () => {
     [{ vector: {} }, true],
   ])("%j → %s", (v, expected) => {
     expect(hasVersion(v)).toBe(expected);
+  });
+});
+
+describe("compareVersionsBy: each ordering reads only its own metadata", () => {
+  const JAN = { counter: "5", timestamp: T1, vector: { a: 2 } };
+  const JUN = { counter: "3", timestamp: T3, vector: { a: 1, b: 1 } };
+  it.each<[VersionOrdering, Version, Version, VersionOrder]>([
+    ["timestamp", JAN, JUN, "before"],
+    ["counter", JAN, JUN, "after"],
+    ["vector", JAN, JUN, "concurrent"],
+    // Equal by the ordering is equal, whatever the rest says.
+    ["timestamp", { counter: "1", timestamp: T1 }, { counter: "9", timestamp: T1 }, "equal"],
+    ["counter", { counter: "4", timestamp: T1 }, { counter: "4", timestamp: T3 }, "equal"],
+    ["vector", { vector: { a: 1 }, counter: "1" }, { vector: { a: 1 }, counter: "2" }, "equal"],
+    ["counter", { counter: "9007199254740993" }, { counter: "9007199254740992" }, "after"],
+    ["timestamp", { timestamp: T2 }, { timestamp: T1 }, "after"],
+    // Without the metadata on both sides nothing orders them.
+    ["timestamp", { counter: "1" }, { counter: "2", timestamp: T1 }, "equal"],
+    ["vector", { counter: "1" }, { counter: "2" }, "equal"],
+  ])("%s: %j vs %j → %s", (ordering, a, b, expected) => {
+    expect(compareVersionsBy(ordering, a, b)).toBe(expected);
+  });
+
+  it.each<[VersionOrdering, Version | undefined, boolean]>([
+    ["counter", { counter: "0" }, true],
+    ["counter", { timestamp: T1 }, false],
+    ["timestamp", { timestamp: T1 }, true],
+    ["vector", { vector: {} }, true],
+    ["vector", undefined, false],
+  ])("hasOrdering(%s, %j) → %s", (ordering, v, expected) => {
+    expect(hasOrdering(ordering, v)).toBe(expected);
+  });
+});
+
+describe("readVersion: values a version column cannot hold", () => {
+  it.each<[{ counter?: number; vector?: number }, CanonicalValue[], string]>([
+    [{ counter: 0 }, ["y"], 'versions.counter: "y" is not an integer'],
+    [{ counter: 0 }, ["1.5"], 'versions.counter: "1.5" is not an integer'],
+    [{ vector: 0 }, ["{a:1"], 'versions.vector: "{a:1" is not a JSON object'],
+  ])("%j of %j: %s", (positions, values, message) => {
+    expect(() => readVersion(positions, values)).toThrow(message);
   });
 });

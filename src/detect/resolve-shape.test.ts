@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, type DatasetConfig, type PolicyConfig } from "../config/load-config.js";
 import type { TableDescription } from "../connectors/connector.js";
 import type { ColumnType } from "../core/canonical.js";
+import type { ClassifyRules } from "../core/classify.js";
 import { resolveShape, unifyTypes } from "./resolve-shape.js";
 
 const NATIVE: Record<ColumnType, string> = {
@@ -107,7 +108,7 @@ describe("resolveShape: compared columns", () => {
       windowMs: undefined,
       timestampColumn: undefined,
       versioned: false,
-      timestampOnly: false,
+      ordering: undefined,
     });
   });
 
@@ -189,7 +190,7 @@ describe("resolveShape: versions", () => {
     expect(r.shape.columns.map((c) => c.name)).toEqual(["name", "version", "updated_at"]);
     expect(r.versionPositions).toEqual({ counter: 1, timestamp: 2 });
     expect(r.rules.versioned).toBe(true);
-    expect(r.rules.timestampOnly).toBe(false);
+    expect(r.rules.ordering).toBe("counter");
     expect(r.rules.timestampColumn).toBe(2);
   });
 
@@ -200,25 +201,35 @@ describe("resolveShape: versions", () => {
     );
     expect(r.shape.columns.map((c) => c.name)).toEqual(["version", "name"]);
     expect(r.versionPositions).toEqual({ counter: 0 });
-    expect(r.rules.timestampOnly).toBe(false);
+    expect(r.rules.ordering).toBe("counter");
   });
 
-  it.each<[DatasetConfig["versions"], { versioned: boolean; timestampOnly: boolean }]>([
-    [{}, { versioned: false, timestampOnly: false }],
-    [{ timestamp: "updated_at" }, { versioned: true, timestampOnly: true }],
-    [{ counter: "version" }, { versioned: true, timestampOnly: false }],
-    [
-      { counter: "version", timestamp: "updated_at" },
-      { versioned: true, timestampOnly: false },
-    ],
-    [
-      { vector: "clock", timestamp: "updated_at" },
-      { versioned: true, timestampOnly: false },
-    ],
-  ])("versions %j → %j", (versions, expected) => {
+  it.each<[DatasetConfig["versions"], DatasetConfig["policy"]["resolve"], ClassifyRules["ordering"]]>([
+    [{}, undefined, undefined],
+    [{ timestamp: "updated_at" }, undefined, "timestamp"],
+    [{ counter: "version" }, undefined, "counter"],
+    // Without a strategy, the strongest version declared orders the records.
+    [{ counter: "version", timestamp: "updated_at" }, undefined, "counter"],
+    [{ vector: "clock", timestamp: "updated_at" }, undefined, "vector"],
+    [{ counter: "version", timestamp: "updated_at" }, "owner", "counter"],
+    // A strategy orders by what it names, whatever else is declared.
+    [{ counter: "version", timestamp: "updated_at" }, "lww", "timestamp"],
+    [{ vector: "clock", counter: "version", timestamp: "updated_at" }, "highest-version", "counter"],
+    [{ vector: "clock", counter: "version" }, "version-vector", "vector"],
+  ])("versions %j, resolve %s → ordering %s", (versions, resolve, expected) => {
     const cols = { ...ITEMS, clock: "json" as const };
-    const r = resolveShape(dataset({ versions }), replicas({ a: cols, b: cols }));
-    expect({ versioned: r.rules.versioned, timestampOnly: r.rules.timestampOnly }).toEqual(expected);
+    const r = resolveShape(dataset({ versions, policy: { resolve } }), replicas({ a: cols, b: cols }));
+    expect(r.rules.versioned).toBe(Object.keys(versions).length > 0);
+    expect(r.rules.ordering).toBe(expected);
+  });
+
+  it("an ordering strategy whose version column is not compared orders nothing", () => {
+    const r = resolveShape(
+      dataset({ versions: { counter: "version", timestamp: "updated_at" }, policy: { resolve: "lww" } }),
+      replicas({ a: ITEMS, b: { id: "integer", name: "text", price: "decimal", version: "integer" } }),
+    );
+    expect(r.issues).toEqual([{ column: "updated_at", detail: "column updated_at is missing on b" }]);
+    expect(r.rules.ordering).toBeUndefined();
   });
 
   it("carries the window and the timestamp column's position into the rules", () => {
@@ -314,6 +325,24 @@ describe("resolveShape: config errors name the path", () => {
       dataset({ versions: { timestamp: "name" } }),
       { a: ITEMS, b: ITEMS },
       'datasets.items.versions.timestamp: column "name" is not a timestamp (declare it in types:)',
+    ],
+    [
+      "counter version column that is text",
+      dataset({ versions: { counter: "name" } }),
+      { a: ITEMS, b: ITEMS },
+      'datasets.items.versions.counter: column "name" is text; a counter needs an integer column (declare it in types: when the store keeps it as text)',
+    ],
+    [
+      "counter version column that is decimal",
+      dataset({ versions: { counter: "price" } }),
+      { a: ITEMS, b: ITEMS },
+      'datasets.items.versions.counter: column "price" is decimal; a counter needs an integer column (declare it in types: when the store keeps it as text)',
+    ],
+    [
+      "vector version column that is a number",
+      dataset({ versions: { vector: "price" } }),
+      { a: ITEMS, b: ITEMS },
+      'datasets.items.versions.vector: column "price" is decimal; a vector needs a JSON object column',
     ],
     [
       "declared column no replica has",

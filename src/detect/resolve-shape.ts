@@ -5,6 +5,7 @@ import type { TableDescription } from "../connectors/connector.js";
 import type { ColumnType } from "../core/canonical.js";
 import type { ClassifyRules, Tolerance } from "../core/classify.js";
 import type { ColumnSpec, RecordShape } from "../core/model.js";
+import { versionOrdering } from "../core/policy.js";
 
 /** A difference in columns or types between replicas. */
 export interface SchemaIssue {
@@ -164,6 +165,18 @@ export function resolveShape(
       `${where}.versions.timestamp: column "${ds.versions.timestamp}" is not a timestamp (declare it in types:)`,
     );
   }
+  // A counter is compared as an integer and a vector read as a JSON object: say so here, not per row.
+  for (const [field, allowed] of [
+    ["counter", ["integer"]],
+    ["vector", ["json", "text"]],
+  ] as const) {
+    const at = versionPositions[field];
+    const type = at === undefined ? undefined : columns[at]!.type;
+    if (type !== undefined && !(allowed as readonly string[]).includes(type))
+      throw new ConfigError(
+        `${where}.versions.${field}: column "${ds.versions[field]}" is ${type}; a ${field} needs ${field === "counter" ? "an integer column (declare it in types: when the store keeps it as text)" : "a JSON object column"}`,
+      );
+  }
 
   const tolerance = new Map<string, Tolerance>();
   for (const [col, t] of Object.entries(ds.policy.tolerance)) {
@@ -197,8 +210,7 @@ export function resolveShape(
       windowMs: ds.policy.windowMs,
       timestampColumn: versionPositions.timestamp,
       versioned,
-      timestampOnly:
-        versioned && versionPositions.counter === undefined && versionPositions.vector === undefined,
+      ordering: versionOrdering(ds.policy.resolve, versionPositions),
     },
   };
 }

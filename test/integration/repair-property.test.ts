@@ -185,7 +185,7 @@ function policyConfig(p: PolicyChoice, replicas: readonly string[], limits: Limi
         : undefined;
   if (p.resolve === "lww") timestamp = true;
   if (p.resolve === "version-vector") vector = true;
-  if (p.resolve === "highest-version" && !counter && !timestamp && !vector) counter = true;
+  if (p.resolve === "highest-version") counter = true;
   const merge: MergeChoice = {};
   for (const [column, rule] of Object.entries(p.merge)) {
     if (rule === "lww" && !timestamp) continue;
@@ -204,7 +204,7 @@ function policyConfig(p: PolicyChoice, replicas: readonly string[], limits: Limi
       ...(p.resolve ? { resolve: p.resolve } : {}),
       ...(Object.keys(merge).length ? { merge } : {}),
       ...(p.tolerance ? { tolerance: { price: 0.5 } } : {}),
-      ...(p.window ? { window: "1m" } : {}),
+      ...(p.window && timestamp ? { window: "1m" } : {}),
       ...(p.ambiguity !== undefined ? { escalate: { ambiguity: p.ambiguity } } : {}),
       ...(limits.maxRepairs !== undefined || limits.maxDivergentFraction !== undefined ? { limits } : {}),
     },
@@ -375,7 +375,8 @@ async function openWorld(s: Scenario, limits: Limits = {}): Promise<World> {
     s,
     replicas.map((r, i) => ({
       name: r.name,
-      url: s.stores[i] === "memory" ? "memory:unused" : "sqlite:/unused.db",
+      // Never opened (the replicas are built above), but distinct: two replicas on one table is a config error.
+      url: s.stores[i] === "memory" ? `memory:unused-${i}` : `sqlite:/unused-${i}.db`,
     })),
     limits,
   );

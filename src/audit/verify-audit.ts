@@ -1,0 +1,109 @@
+/** `concord audit verify` without the printing: the hash chain, its signed anchors, and the ledger against the audit. */
+import type { AuditConfig } from "../config/load-config.js";
+import { AnchorChecker, type AuditAnchor } from "../core/audit-anchor.js";
+import { AuditChainVerifier } from "../core/audit-chain.js";
+import { LedgerAuditReconciler } from "../core/ledger-audit-reconciler.js";
+import type { StateStore } from "../state/state-store.js";
+import { loadVerifyKey } from "./anchor-keys.js";
+import { AnchorLogError, readAnchors } from "./anchor-log.js";
+
+/** How the anchors stood, when anchoring is configured. */
+export interface AnchorSummary {
+  readonly file: string;
+  /** Anchors checked (every one must match). */
+  readonly anchors: number;
+  /** The anchor vouching for the highest entry. */
+  readonly latest?: { readonly seq: number; readonly at: number; readonly key: string } | undefined;
+  /** Entries after the latest anchor. */
+  readonly unanchored: number;
+}
+
+/**
+ * The verdict. `ok: false` carries a one-line `problem`; a broken chain also names the first bad entry
+ * (`seq`) and stops there (nothing else is checked against a log that does not verify).
+ */
+export type AuditVerification =
+  | {
+      readonly ok: true;
+      readonly count: number;
+      readonly ledger: { readonly settled: number; readonly outcomes: number };
+      /** null: anchoring is not configured. */
+      readonly anchors: AnchorSummary | null;
+    }
+  | { readonly ok: false; readonly seq: number; readonly problem: string }
+  | { readonly ok: false; readonly count: number; readonly problem: string };
+
+export interface VerifyAuditOptions {
+  /** Read anchors from this file instead of audit.anchor.file (e.g. a copy kept by an external log). */
+  readonly anchorsFile?: string | undefined;
+}
+
+/**
+ * Verifies, in one pass over the audit log (constant memory for the chain; the anchors, and one id and
+ * outcome per repair, are held):
+ * 1. the hash chain from entry 1 (`AuditChainVerifier`);
+ * 2. with audit.anchor: every anchor in the anchor log is signed by audit.anchor.publicKey and names the
+ *    hash its entry has; none vouches for an entry past the end; a non-empty log has at least one;
+ * 3. the ledger against the audit (`LedgerAuditReconciler`).
+ * Throws ConfigError for an unusable public key (a configuration problem, not a finding).
+ */
+export async function verifyAudit(
+  state: StateStore,
+  audit: AuditConfig,
+  options: VerifyAuditOptions = {},
+): Promise<AuditVerification> {
+  const anchorConfig = audit.anchor;
+  const file = options.anchorsFile ?? anchorConfig?.file;
+  let anchors: AnchorChecker | undefined;
+  let anchorProblem: string | undefined;
+  if (anchorConfig && file) {
+    const publicKey = loadVerifyKey(anchorConfig);
+    try {
+      anchors = new AnchorChecker(await readAnchors(file), publicKey);
+    } catch (err) {
+      if (!(err instanceof AnchorLogError)) throw err;
+      anchorProblem = err.message;
+    }
+  }
+
+  const chain = new AuditChainVerifier();
+  const reconciler = new LedgerAuditReconciler();
+  for await (const entry of state.iterateAudit()) {
+    const verdict = chain.push(entry);
+    if (!verdict.ok) return verdict;
+    anchors?.push(entry);
+    reconciler.pushAudit(entry);
+  }
+  const chained = chain.verdict();
+  if (!chained.ok) return chained;
+  const count = chained.count;
+  const broken = (problem: string): AuditVerification => ({ ok: false, count, problem });
+
+  let summary: AnchorSummary | null = null;
+  if (anchorProblem) return broken(anchorProblem);
+  if (anchors && file) {
+    const verdict = anchors.verdict(count);
+    if (!verdict.ok) return broken(verdict.problem);
+    if (verdict.anchors === 0 && count > 0)
+      return broken(
+        `no anchor in ${file} vouches for the ${count} entries (anchor the log with concord audit anchor; if it was anchored before, the anchor log was emptied or replaced)`,
+      );
+    const latest: AuditAnchor | undefined = verdict.latest;
+    summary = {
+      file,
+      anchors: verdict.anchors,
+      latest: latest && { seq: latest.seq, at: latest.at, key: latest.key },
+      unanchored: verdict.unanchored,
+    };
+  }
+
+  for (const e of await state.listRepairs({})) reconciler.pushLedger(e);
+  const ledger = reconciler.verdict();
+  if (!ledger.ok) return broken(ledger.problem);
+  return {
+    ok: true,
+    count,
+    ledger: { settled: ledger.settled, outcomes: ledger.outcomes },
+    anchors: summary,
+  };
+}

@@ -1,0 +1,150 @@
+import { describe, expect, it } from "vitest";
+import { type AuditEntry, GENESIS_HASH } from "./audit-chain.js";
+import { fingerprintRow } from "./fingerprint.js";
+import { LedgerAuditReconciler, type LedgerFacts, type ReconcileVerdict } from "./ledger-audit-reconciler.js";
+import { repairId } from "./repair-id.js";
+
+/** Audit entries as [type, repair id] (hashes do not matter here). */
+function audit(events: readonly [string, string | undefined][]): AuditEntry[] {
+  return events.map(([type, repair], i) => ({
+    seq: i + 1,
+    ts: 0,
+    runId: "r",
+    type: type as AuditEntry["type"],
+    dataset: "d",
+    key: '["1"]',
+    data: repair === undefined ? { class: "stale" } : { repair, target: "b" },
+    prevHash: GENESIS_HASH,
+    hash: GENESIS_HASH,
+  }));
+}
+
+const BEFORE = ["old"];
+const AFTER = ["new"];
+function ledger(id: string, outcome: string, key = "1"): LedgerFacts {
+  return {
+    id,
+    dataset: "d",
+    key: [key],
+    target: "b",
+    outcome,
+    nextFingerprint: fingerprintRow([key], AFTER),
+    before: BEFORE,
+  };
+}
+
+function reconcile(
+  events: readonly [string, string | undefined][],
+  entries: LedgerFacts[],
+): ReconcileVerdict {
+  const r = new LedgerAuditReconciler();
+  for (const e of audit(events)) r.pushAudit(e);
+  for (const e of entries) r.pushLedger(e);
+  return r.verdict();
+}
+
+/** The id `concord rollback` gives the inverse of ledger("x", …, key). */
+const inverse = (key = "1") =>
+  repairId("d", [key], "b", fingerprintRow([key], AFTER), fingerprintRow([key], BEFORE));
+
+describe("LedgerAuditReconciler", () => {
+  it.each<[string, [string, string | undefined][], LedgerFacts[], ReconcileVerdict]>([
+    [
+      "every outcome has its entry, other events are ignored",
+      [
+        ["detected", undefined],
+        ["applied", "a1"],
+        ["noop", "n1"],
+        ["superseded", "s1"],
+      ],
+      [ledger("a1", "applied"), ledger("n1", "noop"), ledger("s1", "superseded")],
+      { ok: true, settled: 3, outcomes: 3 },
+    ],
+    [
+      "a retried repair: failed, then applied; the ledger holds the last word",
+      [
+        ["failed", "a1"],
+        ["applied", "a1"],
+      ],
+      [ledger("a1", "applied")],
+      { ok: true, settled: 1, outcomes: 2 },
+    ],
+    [
+      "a pending repair needs no entry, and may follow an earlier attempt's",
+      [["failed", "p2"]],
+      [ledger("p1", "pending"), ledger("p2", "pending")],
+      { ok: true, settled: 0, outcomes: 1 },
+    ],
+    [
+      "a rolled-back repair is vouched for by its inverse's audit entry",
+      [
+        ["applied", "x"],
+        ["rolled-back", inverse()],
+      ],
+      [ledger("x", "rolled-back"), ledger(inverse(), "rolled-back")],
+      { ok: true, settled: 2, outcomes: 2 },
+    ],
+    [
+      "… or by its inverse finding the before image already there (noop)",
+      [
+        ["applied", "x"],
+        ["noop", inverse()],
+      ],
+      [ledger("x", "rolled-back"), ledger(inverse(), "noop")],
+      { ok: true, settled: 2, outcomes: 2 },
+    ],
+    // The reproduction: applied repairs in the ledger without their audit entries.
+    [
+      "a ledger outcome without any audit entry",
+      [
+        ["applied", "a1"],
+        ["applied", "a2"],
+      ],
+      [ledger("a1", "applied"), ledger("a2", "applied"), ledger("a3", "applied")],
+      {
+        ok: false,
+        problem: 'the ledger says repair a3 (d key ["1"] on b) is applied, but no audit entry records it',
+      },
+    ],
+    [
+      "a ledger outcome the audit contradicts",
+      [["failed", "a1"]],
+      [ledger("a1", "applied")],
+      {
+        ok: false,
+        problem:
+          'the ledger says repair a1 (d key ["1"] on b) is applied, but its last audit entry (1) says failed',
+      },
+    ],
+    [
+      "an audit outcome for a repair the ledger does not hold",
+      [
+        ["applied", "a1"],
+        ["applied", "ghost"],
+      ],
+      [ledger("a1", "applied")],
+      {
+        ok: false,
+        problem: "audit entry 2 records repair ghost as applied, but the ledger does not hold that repair",
+      },
+    ],
+    [
+      "a rollback the audit does not show",
+      [["applied", "x"]],
+      [ledger("x", "rolled-back")],
+      {
+        ok: false,
+        problem:
+          'the ledger says repair x (d key ["1"] on b) is rolled-back, but no audit entry records its rollback',
+      },
+    ],
+    [
+      "an outcome entry without a repair id",
+      [["applied", undefined]],
+      [],
+      { ok: false, problem: "audit entry 1 (applied) names no repair" },
+    ],
+  ])("%s", (_name, events, entries, expected) => {
+    expect(reconcile(events, entries)).toEqual(expected);
+  });
+});

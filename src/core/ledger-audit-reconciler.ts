@@ -1,0 +1,104 @@
+/** Reconciles the repair ledger with the audit log: every settled repair has its audit entry, and back. Pure. */
+import type { AuditEntry } from "./audit-chain.js";
+import { fingerprintRow } from "./fingerprint.js";
+import { type Key, keyId } from "./model.js";
+import { repairId } from "./repair-id.js";
+
+/** Audit event types that record a repair's outcome (`data.repair` names it). */
+export const OUTCOME_EVENTS: ReadonlySet<string> = new Set([
+  "applied",
+  "noop",
+  "superseded",
+  "failed",
+  "rolled-back",
+]);
+
+/** What reconciliation reads of a ledger entry (the state store's LedgerEntry has it all). */
+export interface LedgerFacts {
+  readonly id: string;
+  readonly dataset: string;
+  readonly key: Key;
+  readonly target: string;
+  readonly outcome: string;
+  /** The fingerprint the repair wrote (null: a delete); a rollback expects it. */
+  readonly nextFingerprint: string | null;
+  /** The target's values before the repair (null: absent); a rollback writes them back. */
+  readonly before: readonly (string | null)[] | null;
+}
+
+/** The verdict: how many ledger entries and outcome entries agreed, or the first disagreement. */
+export type ReconcileVerdict =
+  | { readonly ok: true; readonly settled: number; readonly outcomes: number }
+  | { readonly ok: false; readonly problem: string };
+
+/**
+ * Push the audit log (seq order), then the ledger. A repair's ledger outcome and its audit entries are
+ * written in one transaction (`StateStore.settleRepairs`), so they must agree:
+ * - every outcome entry (applied, noop, superseded, failed, rolled-back) names a repair the ledger holds;
+ * - every ledger entry with a terminal outcome has an audit entry for its id, and the last one says the
+ *   same outcome; `pending` entries (a write in progress, or cut short) need none;
+ * - a repair rolled back is recorded `rolled-back` in the ledger while its own audit entries end at
+ *   `applied`: its inverse repair (expected = the written fingerprint, writing the before image, as
+ *   `concord rollback` builds it) must then have an audit entry saying rolled-back or noop.
+ * Memory: one id and outcome per repair in the audit log.
+ */
+export class LedgerAuditReconciler {
+  private readonly last = new Map<string, { outcome: string; seq: number }>();
+  private readonly inLedger = new Set<string>();
+  private outcomes = 0;
+  private settled = 0;
+  private failure: string | undefined;
+
+  /** Reads one audit entry. */
+  pushAudit(entry: AuditEntry): void {
+    if (this.failure || !OUTCOME_EVENTS.has(entry.type)) return;
+    const repair = (entry.data as { repair?: unknown } | null)?.repair;
+    if (typeof repair !== "string") {
+      this.failure = `audit entry ${entry.seq} (${entry.type}) names no repair`;
+      return;
+    }
+    this.outcomes++;
+    this.last.set(repair, { outcome: entry.type, seq: entry.seq });
+  }
+
+  /** Reads one ledger entry (after the whole audit log). */
+  pushLedger(e: LedgerFacts): void {
+    if (this.failure) return;
+    this.inLedger.add(e.id);
+    if (e.outcome === "pending") return;
+    this.settled++;
+    const what = `repair ${e.id} (${e.dataset} key ${keyId(e.key)} on ${e.target})`;
+    const last = this.last.get(e.id);
+    if (!last) {
+      this.failure = `the ledger says ${what} is ${e.outcome}, but no audit entry records it`;
+      return;
+    }
+    if (last.outcome === e.outcome) return;
+    if (e.outcome === "rolled-back" && last.outcome === "applied") {
+      const inverse = this.last.get(inverseRepairId(e));
+      if (inverse && (inverse.outcome === "rolled-back" || inverse.outcome === "noop")) return;
+      this.failure = `the ledger says ${what} is rolled-back, but no audit entry records its rollback`;
+      return;
+    }
+    this.failure = `the ledger says ${what} is ${e.outcome}, but its last audit entry (${last.seq}) says ${last.outcome}`;
+  }
+
+  /** The verdict once both have been read. */
+  verdict(): ReconcileVerdict {
+    if (this.failure) return { ok: false, problem: this.failure };
+    for (const [id, { outcome, seq }] of this.last) {
+      if (!this.inLedger.has(id))
+        return {
+          ok: false,
+          problem: `audit entry ${seq} records repair ${id} as ${outcome}, but the ledger does not hold that repair`,
+        };
+    }
+    return { ok: true, settled: this.settled, outcomes: this.outcomes };
+  }
+}
+
+/** The id of the rollback of a repair, as `concord rollback` computes it. */
+function inverseRepairId(e: LedgerFacts): string {
+  const restored = e.before ? fingerprintRow(e.key, e.before) : null;
+  return repairId(e.dataset, e.key, e.target, e.nextFingerprint, restored);
+}

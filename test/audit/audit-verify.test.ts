@@ -1,0 +1,360 @@
+/**
+ * `concord audit verify | anchor | keygen` in-process against a real SQLite state store: signed anchors
+ * make truncation and rewrites with recomputed hashes detectable, the ledger is reconciled with the audit,
+ * and only `serve` needs the serve token.
+ */
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { writeAuditAnchor } from "../../src/audit/write-audit-anchor.js";
+import { runAuditAnchor, runAuditKeygen, runAuditVerify } from "../../src/cli/audit.js";
+import { hashAuditEntry } from "../../src/core/audit-chain.js";
+import { openStateStore } from "../../src/state/open-state-store.js";
+import type { LedgerEntry } from "../../src/state/state-store.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function capture(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  const chunks: Buffer[] = [];
+  stream.on("data", (c: Buffer) => chunks.push(c));
+  return { stream, text: () => Buffer.concat(chunks).toString("utf8") };
+}
+
+interface Setup {
+  readonly dir: string;
+  readonly config: string;
+  readonly state: string;
+  readonly anchors: string;
+}
+
+/** A config (with anchoring unless `anchored: false`) over a state store holding `repairs` settled repairs. */
+async function setup(options: { anchored?: boolean; extra?: string; repairs?: number } = {}): Promise<Setup> {
+  const dir = mkdtempSync(join(tmpdir(), "concord-audit-"));
+  dirs.push(dir);
+  const keys = capture();
+  if (options.anchored !== false) await runAuditKeygen({ dir: join(dir, "keys") }, keys.stream);
+  const anchoring =
+    options.anchored === false
+      ? ""
+      : "audit:\n  anchor:\n    file: anchors/audit.jsonl\n    privateKey: keys/audit-anchor.key\n    publicKey: keys/audit-anchor.pub\n";
+  const config = join(dir, "concord.yaml");
+  writeFileSync(
+    config,
+    `state: sqlite:state.db\n${anchoring}${options.extra ?? ""}datasets:\n  items:\n    key: id\n    replicas:\n      a: { url: sqlite:a.db, table: items }\n      b: { url: sqlite:b.db, table: items }\n`,
+  );
+  const state = join(dir, "state.db");
+  const store = await openStateStore(`sqlite:${state}`);
+  try {
+    await store.appendAudit([
+      { ts: 1, runId: "r1", type: "detected", dataset: "items", key: '["1"]', data: { class: "stale" } },
+    ]);
+    const n = options.repairs ?? 3;
+    const entries = Array.from({ length: n }, (_, i) => ledgerEntry(`rep${i}`, String(i)));
+    await store.recordRepairs(entries);
+    await store.settleRepairs(
+      entries.map((e) => ({ id: e.id, runId: "r1", outcome: "applied", attempts: 1, updatedAt: 2 })),
+      entries.map((e) => ({
+        ts: 2,
+        runId: "r1",
+        type: "applied",
+        dataset: "items",
+        key: JSON.stringify(e.key),
+        data: { repair: e.id, target: "b" },
+      })),
+    );
+  } finally {
+    await store.close();
+  }
+  return { dir, config, state, anchors: join(dir, "anchors", "audit.jsonl") };
+}
+
+function ledgerEntry(id: string, key: string): LedgerEntry {
+  return {
+    id,
+    runId: "r1",
+    dataset: "items",
+    key: [key],
+    target: "b",
+    expected: null,
+    nextFingerprint: "f".repeat(16),
+    before: null,
+    after: ["x"],
+    outcome: "pending",
+    attempts: 1,
+    updatedAt: 1,
+  };
+}
+
+async function verify(s: Setup, extra: { json?: boolean; anchors?: string } = {}) {
+  const out = capture();
+  const code = await runAuditVerify({ config: s.config, ...extra }, out.stream);
+  return { code, stdout: out.text() };
+}
+
+async function anchor(s: Setup) {
+  const out = capture();
+  const err = capture();
+  const code = await runAuditAnchor({ config: s.config }, out.stream, err.stream);
+  return { code, stdout: out.text(), stderr: err.text() };
+}
+
+function sql(path: string, text: string): void {
+  const db = new Database(path);
+  try {
+    db.exec(text);
+  } finally {
+    db.close();
+  }
+}
+
+/** Rewrites entries from `fromSeq` on with new data and recomputed hashes, linked to the entry before. */
+function rewriteFrom(path: string, fromSeq: number): void {
+  const db = new Database(path);
+  try {
+    const rows = db.prepare("SELECT * FROM audit WHERE seq >= ? ORDER BY seq").all(fromSeq) as {
+      seq: number;
+      ts: number;
+      run_id: string | null;
+      type: string;
+      dataset: string | null;
+      key: string | null;
+    }[];
+    let prevHash = (db.prepare("SELECT hash FROM audit WHERE seq = ?").get(fromSeq - 1) as { hash: string })
+      .hash;
+    for (const r of rows) {
+      const content = {
+        seq: r.seq,
+        ts: r.ts,
+        runId: r.run_id,
+        type: "detected" as const,
+        dataset: r.dataset,
+        key: r.key,
+        data: { forged: true },
+      };
+      const hash = hashAuditEntry(prevHash, content);
+      db.prepare("UPDATE audit SET type = ?, data = ?, prev_hash = ?, hash = ? WHERE seq = ?").run(
+        "detected",
+        JSON.stringify(content.data),
+        prevHash,
+        hash,
+        r.seq,
+      );
+      prevHash = hash;
+    }
+  } finally {
+    db.close();
+  }
+}
+
+const INTACT = "Audit log intact: 4 entries, every hash chains to the one before.\n";
+const LEDGER = "Ledger agrees: 3 settled repairs, each with its audit entry.\n";
+
+describe("concord audit verify: the ledger against the audit", () => {
+  it("passes when every settled repair has its audit entry, and says the log is not anchored", async () => {
+    const s = await setup({ anchored: false });
+    expect(await verify(s)).toEqual({
+      code: 0,
+      stdout: `${INTACT}${LEDGER}Not anchored: removing the newest entries, or rewriting the log with recomputed hashes, would go unseen (configure audit.anchor).\n`,
+    });
+  });
+
+  it("fails (exit 3) when the ledger holds applied repairs the audit does not record", async () => {
+    // The reproduction: 12 applied repairs in the ledger against 2 applied audit entries.
+    const s = await setup({ anchored: false, repairs: 2 });
+    const store = await openStateStore(`sqlite:${s.state}`);
+    await store.recordRepairs(
+      Array.from({ length: 10 }, (_, i) => ({
+        ...ledgerEntry(`extra${i}`, `x${i}`),
+        outcome: "applied" as const,
+      })),
+    );
+    await store.close();
+    expect(await verify(s)).toEqual({
+      code: 3,
+      stdout:
+        'Audit log BROKEN: the ledger says repair extra0 (items key ["x0"] on b) is applied, but no audit entry records it\n',
+    });
+  });
+
+  it("fails when the audit records a repair the ledger does not hold", async () => {
+    const s = await setup({ anchored: false });
+    sql(s.state, "DELETE FROM ledger WHERE id = 'rep1'");
+    const r = await verify(s, { json: true });
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: false,
+      count: 4,
+      problem: "audit entry 3 records repair rep1 as applied, but the ledger does not hold that repair",
+    });
+  });
+});
+
+describe("concord audit anchor and verify: signed anchors", () => {
+  it("anchors the head, skips an unchanged head, and verifies every anchor", async () => {
+    const s = await setup();
+    const first = await anchor(s);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(
+      /^Anchored: entry 4 \(hash [0-9a-f]{16}…, .*, key [0-9a-f]{16}\) in .*audit\.jsonl\.\n$/,
+    );
+    expect((await anchor(s)).stdout).toMatch(/^Already anchored: entry 4 /);
+    expect(readFileSync(s.anchors, "utf8").trim().split("\n")).toHaveLength(1);
+
+    const r = await verify(s);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^${INTACT}${LEDGER}Anchored: 1 signed anchor in ${s.anchors.replaceAll(".", "\\.")} match; the latest vouches for entry 4 \\(.*\\)\\.\\n$`,
+      ),
+    );
+
+    // More entries: the latest anchor still matches, and says how many came since.
+    const store = await openStateStore(`sqlite:${s.state}`);
+    await store.appendAudit([{ ts: 3, runId: "r2", type: "guard", dataset: "items", key: null, data: {} }]);
+    await store.close();
+    expect((await verify(s)).stdout).toMatch(/vouches for entry 4 \(.*\), 1 entry since\.\n$/);
+    expect((await anchor(s)).stdout).toMatch(/^Anchored: entry 5 /);
+    const json = JSON.parse((await verify(s, { json: true })).stdout);
+    expect(json).toMatchObject({
+      ok: true,
+      count: 5,
+      ledger: { settled: 3, outcomes: 3 },
+      anchors: { anchors: 2, latest: { seq: 5 }, unanchored: 0 },
+    });
+  });
+
+  it("detects the newest entries deleted after an anchor (undetectable without one)", async () => {
+    const s = await setup();
+    await anchor(s);
+    sql(s.state, "DELETE FROM audit WHERE seq = 4; DELETE FROM ledger WHERE id = 'rep2'");
+    const r = await verify(s);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(
+      /^Audit log BROKEN: the log ends at entry 3, but the anchor of .* \(.*audit\.jsonl line 1\) vouches for entry 4: entries were removed from the end\n$/,
+    );
+  });
+
+  it("detects the chain rewritten from an entry onwards with every hash recomputed", async () => {
+    const s = await setup();
+    await anchor(s);
+    rewriteFrom(s.state, 2);
+    sql(s.state, "DELETE FROM ledger");
+    const r = await verify(s);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(
+      /^Audit log BROKEN: entry 4 does not match the anchor of .* \(.*line 1\): the log was rewritten at or before entry 4\n$/,
+    );
+    // The same rewrite passes the chain check alone: that is what the anchor adds.
+    const without = await setup({ anchored: false });
+    rewriteFrom(without.state, 2);
+    sql(without.state, "DELETE FROM ledger");
+    expect((await verify(without)).code).toBe(0);
+  });
+
+  it("refuses to anchor a log that no longer extends the last anchor", async () => {
+    const s = await setup();
+    await anchor(s);
+    rewriteFrom(s.state, 3);
+    const r = await anchor(s);
+    expect(r).toMatchObject({ code: 3, stdout: "" });
+    expect(r.stderr).toMatch(
+      /^concord: refusing to anchor: entry 4 no longer has the hash it was anchored with, and the last anchor in .* vouches for entry 4 \(run concord audit verify\)\n$/,
+    );
+    expect(readFileSync(s.anchors, "utf8").trim().split("\n")).toHaveLength(1);
+  });
+
+  it("fails when the anchor log is emptied, damaged, or an anchor is altered", async () => {
+    const s = await setup();
+    await anchor(s);
+    const line = readFileSync(s.anchors, "utf8");
+
+    writeFileSync(s.anchors, line.replace(/"seq":4/, '"seq":3'));
+    expect((await verify(s)).stdout).toMatch(
+      /^Audit log BROKEN: the anchor at .*line 1 \(entry 3\) has a signature that does not verify: it was altered or forged\n$/,
+    );
+    writeFileSync(s.anchors, `${line}not an anchor\n`);
+    expect((await verify(s)).stdout).toMatch(
+      /^Audit log BROKEN: .*audit\.jsonl line 2 is not an anchor \(not JSON\)\n$/,
+    );
+    unlinkSync(s.anchors);
+    const r = await verify(s);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/^Audit log BROKEN: no anchor in .* vouches for the 4 entries /);
+  });
+
+  it("reads anchors from another file with --anchors (a copy kept by an external log)", async () => {
+    const s = await setup();
+    const out = capture();
+    await runAuditAnchor({ config: s.config, json: true }, out.stream);
+    const external = join(s.dir, "external.jsonl");
+    writeFileSync(external, out.text());
+    unlinkSync(s.anchors);
+    expect((await verify(s, { anchors: external })).code).toBe(0);
+  });
+});
+
+describe("concord audit: keys and secrets", () => {
+  it("keygen never replaces a key", async () => {
+    const s = await setup();
+    await expect(runAuditKeygen({ dir: join(s.dir, "keys") }, capture().stream)).rejects.toThrow(
+      /audit-anchor\.key exists; keygen never replaces a key/,
+    );
+  });
+
+  it("verify needs neither the serve token nor the signing key; anchor names the missing variable", async () => {
+    delete process.env.CONCORD_TEST_UNSET_TOKEN;
+    delete process.env.CONCORD_TEST_UNSET_KEY;
+    const s = await setup({ extra: 'serve: { token: "${CONCORD_TEST_UNSET_TOKEN}" }\n' });
+    writeFileSync(
+      s.config,
+      readFileSync(s.config, "utf8").replace("keys/audit-anchor.key", '"${CONCORD_TEST_UNSET_KEY}"'),
+    );
+    // The PEM text itself, from the variable, signs.
+    process.env.CONCORD_TEST_UNSET_KEY = readFileSync(join(s.dir, "keys", "audit-anchor.key"), "utf8");
+    try {
+      expect((await anchor(s)).code).toBe(0);
+    } finally {
+      delete process.env.CONCORD_TEST_UNSET_KEY;
+    }
+    expect(await verify(s)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Audit log intact/) });
+    await expect(anchor(s)).rejects.toThrow(
+      "audit.anchor.privateKey: environment variable CONCORD_TEST_UNSET_KEY is not set",
+    );
+  });
+
+  it("rejects a signing key that does not match the public key, and keys that are not Ed25519 PEM", async () => {
+    const s = await setup();
+    await runAuditKeygen({ dir: join(s.dir, "other") }, capture().stream);
+    const text = readFileSync(s.config, "utf8");
+    writeFileSync(s.config, text.replace("keys/audit-anchor.pub", "other/audit-anchor.pub"));
+    await expect(anchor(s)).rejects.toThrow(
+      "audit.anchor.privateKey: does not match audit.anchor.publicKey (anchors it signed would not verify)",
+    );
+    writeFileSync(join(s.dir, "bad.pub"), "not a key");
+    writeFileSync(s.config, text.replace("keys/audit-anchor.pub", "bad.pub"));
+    await expect(verify(s)).rejects.toThrow(
+      "audit.anchor.publicKey: not a PEM public key (generate one with concord audit keygen)",
+    );
+    writeFileSync(s.config, text.replace("keys/audit-anchor.pub", "missing.pub"));
+    await expect(verify(s)).rejects.toThrow(
+      /^audit\.anchor\.publicKey: cannot read .*missing\.pub \(ENOENT\)$/,
+    );
+  });
+
+  it("writeAuditAnchor is a no-op without audit.anchor (a run may call it unconditionally)", async () => {
+    const s = await setup({ anchored: false });
+    const store = await openStateStore(`sqlite:${s.state}`);
+    try {
+      expect(await writeAuditAnchor(store, {}, Date.now())).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+});
