@@ -1004,7 +1004,9 @@
                 "span",
                 { class: "pill bad", data: { verified: "broken" } },
                 h("span", { class: "dot" }),
-                `BROKEN at #${v.firstBad?.seq}: ${v.firstBad?.reason ?? "unknown"}`,
+                v.firstBad
+                  ? `BROKEN at #${v.firstBad.seq}: ${v.firstBad.reason}`
+                  : `BROKEN: ${v.problem ?? "unknown"}`,
               ),
     );
   }

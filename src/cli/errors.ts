@@ -16,7 +16,12 @@ const KNOWN_ERRORS: ReadonlySet<string> = new Set([
   "OrderError",
   "PolicyError",
   "EscalationNotOpenError",
+  "AnchorLogError",
+  "AuditAnchorError",
 ]);
+
+/** Known errors whose exit code is not the usage one: a log that no longer extends its anchor is a finding. */
+const EXIT_OF: Readonly<Record<string, number>> = { AuditAnchorError: 3 };
 
 /** A usage problem found by a command (bad flag value, unknown dataset). */
 export class UsageError extends Error {
@@ -39,5 +44,5 @@ export function reportError(err: unknown, stderr: NodeJS.WritableStream = proces
   stderr.write(`concord: ${prefix}${oneLine}\n`);
   if (!known && process.env.CONCORD_DEBUG && err instanceof Error && err.stack)
     stderr.write(`${redactText(err.stack)}\n`);
-  return EXIT.usage;
+  return (known && EXIT_OF[(err as Error).name]) || EXIT.usage;
 }

@@ -75,6 +75,7 @@ export async function runEscalationsResolve(
         throw new UsageError(`${err.kind === "bad-choice" ? "--" : "escalations resolve: "}${err.message}`);
       throw err;
     }
+    await session.anchorAudit();
     if (out.status === "rejected") {
       stdout.write(
         options.json

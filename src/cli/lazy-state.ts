@@ -17,7 +17,7 @@ export function lazyStateStore(open: () => Promise<StateStore>): StateStore {
       if (prop === "then") return undefined;
       if (prop === "close")
         return async () => {
-          if (opening) await (await opening).close();
+          if (opening !== undefined) await (await opening).close();
         };
       if (prop === "iterateAudit")
         return async function* () {

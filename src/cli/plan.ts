@@ -62,6 +62,7 @@ export async function runPlanOrRepair(
       runs.push(
         await collectRun(session, ds, runId, command, mode, spills, { progress, signal: abort.signal }),
       );
+    if (writes) await session.anchorAudit();
     if (options.json) await writeRunsJson(stdout, runId, runs, mode);
     else {
       const texts = runs.map((run) => {

@@ -92,6 +92,7 @@ export async function runRollback(
         });
       });
     }
+    await session.anchorAudit();
     if (options.json) stdout.write(`${JSON.stringify({ runId, rollbacks: out }, null, 2)}\n`);
     else {
       for (const r of out)

@@ -1,5 +1,5 @@
 /** `concord serve`: watches every dataset on its schedule, repairs by policy, serves metrics, API and dashboard. */
-import { loadConfig } from "../config/load-config.js";
+import { loadConfig, serveToken } from "../config/load-config.js";
 import { EXIT, UsageError } from "./errors.js";
 
 export interface ServeOptions {
@@ -25,7 +25,7 @@ export async function runServe(
   stderr: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
   const config = loadConfig(options.config);
-  const token = process.env.CONCORD_TOKEN || config.serve.token;
+  const token = serveToken(config);
   if (!token)
     throw new UsageError(
       "serve needs an API token: set CONCORD_TOKEN (at least 16 characters) or serve.token in the config",

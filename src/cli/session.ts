@@ -1,4 +1,6 @@
 /** What every data command does first: load config, pick datasets, open the state store and the replicas. */
+
+import { writeAuditAnchor } from "../audit/write-audit-anchor.js";
 import { type ConcordConfig, type DatasetConfig, loadConfig } from "../config/load-config.js";
 import type { Connector } from "../connectors/connector.js";
 import { openConnector } from "../connectors/open-connector.js";
@@ -35,6 +37,11 @@ export interface Session {
   readonly state: StateStore;
   /** Opens (once) the replicas of a dataset. */
   replicas(ds: DatasetConfig): Promise<OpenReplica[]>;
+  /**
+   * Signs the audit log's head into the anchor log when `audit.anchor` is configured (nothing otherwise):
+   * what every command that appended audit entries calls once its work is done.
+   */
+  anchorAudit(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -62,6 +69,9 @@ export async function openSession(
       }
       cache.set(ds.name, out);
       return out;
+    },
+    async anchorAudit() {
+      await writeAuditAnchor(state, config.audit, Date.now());
     },
     async close() {
       await Promise.allSettled(opened.map((c) => c.close()));

@@ -35,6 +35,8 @@ export interface RunnerDeps {
   readonly log: (line: string) => void;
   /** Told when a pass or a probe finished (alert evaluation). */
   readonly onChange?: () => void;
+  /** Signs the audit log's head once a pass has written its entries (when anchoring is configured). */
+  readonly anchor?: () => Promise<void>;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -330,6 +332,7 @@ export class DatasetRunner {
       },
     );
     if (!run.finished) return false;
+    await this.deps.anchor?.();
     await this.finish(run, passStarted);
     return true;
   }

@@ -56,12 +56,14 @@ export interface DivergenceView {
   readonly detail: unknown;
 }
 
-/** An escalation as `concord escalations list --json` prints it. */
+/** What `audit verify` found: the chain, its anchors and the ledger against the audit. */
 export interface AuditVerification {
   readonly ok: boolean;
   readonly count: number;
-  /** The first entry that does not verify, and why. */
+  /** The first entry that does not verify, and why (a broken chain). */
   readonly firstBad?: { readonly seq: number; readonly reason: string } | undefined;
+  /** Why verification failed when no single entry is to blame (anchors, the ledger against the audit). */
+  readonly problem?: string | undefined;
 }
 
 /** History for the dashboard's charts and summary figures. */

@@ -1,8 +1,11 @@
 /** `concord serve`'s core: a runner per dataset, metrics, and the read models the HTTP API serves. */
+
+import { type AuditVerification as Verdict, verifyAudit as verifyAuditOf } from "../audit/verify-audit.js";
+import { writeAuditAnchor } from "../audit/write-audit-anchor.js";
 import type { ConcordConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
 import type { HealthSnapshot } from "../core/alert-condition.js";
-import { type AuditEntry, verifyAuditChainAsync } from "../core/audit-chain.js";
+import type { AuditEntry } from "../core/audit-chain.js";
 import { escalationView, keyJsonOf } from "../engine/escalation-view.js";
 import { type Resolution, type ResolveOutcome, resolveEscalation } from "../engine/resolve-escalation.js";
 import { newRunId } from "../engine/run-id.js";
@@ -97,6 +100,17 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       .catch((err) => log(`alerts: ${err instanceof Error ? err.message : String(err)}`));
     return evaluating;
   };
+  // One anchor at a time: passes of several datasets may finish together.
+  let anchoring: Promise<void> = Promise.resolve();
+  const anchorAudit = (): Promise<void> => {
+    anchoring = anchoring
+      .then(() => writeAuditAnchor(state, config.audit, now()))
+      .then(
+        () => {},
+        (err) => log(`audit anchor: ${err instanceof Error ? err.message : String(err)}`),
+      );
+    return anchoring;
+  };
   const runners = new Map(
     config.datasets.map((ds) => [
       ds.name,
@@ -107,6 +121,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
         now,
         log,
         onChange: () => void evaluateAlerts(),
+        anchor: () => anchorAudit(),
       }),
     ]),
   );
@@ -130,11 +145,9 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
     };
   };
   const verifyAudit = async (): Promise<AuditVerification> => {
-    const v = await verifyAuditChainAsync(state.iterateAudit());
+    const v = await verifyAuditOf(state, config.audit);
     auditOk = v.ok;
-    return v.ok
-      ? { ok: true, count: v.count }
-      : { ok: false, count: v.seq - 1, firstBad: { seq: v.seq, reason: v.problem } };
+    return auditView(v);
   };
   let timers: NodeJS.Timeout[] = [];
 
@@ -214,6 +227,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
         });
       } finally {
         await Promise.allSettled(opened.map((c) => c.close()));
+        await anchorAudit();
       }
     },
 
@@ -227,10 +241,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       }) as Promise<AuditEntry[]>,
 
     async verifyAudit(): Promise<AuditVerification> {
-      const v = await verifyAuditChainAsync(state.iterateAudit());
-      return v.ok
-        ? { ok: true, count: v.count }
-        : { ok: false, count: v.seq - 1, firstBad: { seq: v.seq, reason: v.problem } };
+      return auditView(await verifyAuditOf(state, config.audit));
     },
 
     async trigger(dataset, mode) {
@@ -345,4 +356,11 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
     },
     runner: (dataset) => runnerOf(dataset),
   };
+}
+
+/** The API's view of a verification: the first bad entry of a broken chain, or the problem found. */
+function auditView(v: Verdict): AuditVerification {
+  if (v.ok) return { ok: true, count: v.count };
+  if ("seq" in v) return { ok: false, count: v.seq - 1, firstBad: { seq: v.seq, reason: v.problem } };
+  return { ok: false, count: v.count, problem: v.problem };
 }
