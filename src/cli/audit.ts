@@ -1,6 +1,7 @@
 /** `concord audit verify|show`: check the hash chain end to end, and read the trail. */
 import { verifyAuditChainAsync } from "../core/audit-chain.js";
 import { EXIT, UsageError } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
 import { openSession } from "./session.js";
 
 export interface AuditOptions {
@@ -12,11 +13,9 @@ export interface AuditOptions {
 }
 
 /** Exit 0 when the chain is intact, 3 when broken (naming the first bad entry). */
-export async function runAuditVerify(
-  options: AuditOptions,
-  stdout: NodeJS.WritableStream = process.stdout,
-): Promise<number> {
-  const session = await openSession({ config: options.config }, { readonly: true });
+export async function runAuditVerify(options: AuditOptions, io: CliIo = processIo()): Promise<number> {
+  const { stdout } = io;
+  const session = await openSession({ config: options.config }, { readonly: true }, io);
   try {
     const verdict = await verifyAuditChainAsync(session.state.iterateAudit());
     if (options.json) stdout.write(`${JSON.stringify(verdict)}\n`);
@@ -35,14 +34,12 @@ function keyFilter(text: string): string {
   return JSON.stringify(text.split(","));
 }
 
-export async function runAuditShow(
-  options: AuditOptions,
-  stdout: NodeJS.WritableStream = process.stdout,
-): Promise<number> {
+export async function runAuditShow(options: AuditOptions, io: CliIo = processIo()): Promise<number> {
+  const { stdout } = io;
   const limit = options.limit === undefined ? 1000 : Number(options.limit);
   if (!Number.isSafeInteger(limit) || limit < 1)
     throw new UsageError(`--limit: expected a positive whole number, got "${options.limit}"`);
-  const session = await openSession({ config: options.config }, { readonly: true });
+  const session = await openSession({ config: options.config }, { readonly: true }, io);
   try {
     // One more than asked for, to tell the reader when there is more.
     const entries = await session.state.readAudit({

@@ -1,11 +1,12 @@
 /** `concord demo` (what `npm start` runs): builds two drifted SQLite replicas and reconciles them, narrating each step. */
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
 import { verifyAuditChainAsync } from "../core/audit-chain.js";
 import { keyToJson } from "../core/model.js";
 import { createDemo, restoreOldBackup } from "../demo/create-demo.js";
 import { type DatasetPlan, planDataset, recordPlan, repairDataset } from "../engine.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { EXIT } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
 import { renderScan } from "./render-scan.js";
 import { scanSession } from "./scan.js";
 import { newRunId, openSession, type Session } from "./session.js";
@@ -23,9 +24,10 @@ function count<T>(items: readonly T[], by: (t: T) => string): string {
 async function reconcile(
   session: Session,
   command: string,
+  io: CliIo,
 ): Promise<{ plans: DatasetPlan[]; results: RepairResult[] }> {
   const runId = newRunId();
-  const scans = await scanSession(session, runId, command);
+  const scans = await scanSession(session, runId, command, io.stderr);
   const plans: DatasetPlan[] = [];
   const results: RepairResult[] = [];
   for (const scan of scans) {
@@ -39,16 +41,15 @@ async function reconcile(
   return { plans, results };
 }
 
-export async function runDemo(
-  options: DemoOptions,
-  stdout: NodeJS.WritableStream = process.stdout,
-): Promise<number> {
-  const out = (s = "") => stdout.write(`${s}\n`);
-  const layout = createDemo(options.dir, Date.now());
-  const cfg = relative(process.cwd(), layout.config) || layout.config;
+/** Builds the demo under `options.dir` (relative to `io.cwd`) and narrates the reconciliation on `io.stdout`. */
+export async function runDemo(options: DemoOptions, io: CliIo = processIo()): Promise<number> {
+  const { cwd } = io;
+  const out = (s = "") => io.stdout.write(`${s}\n`);
+  const layout = createDemo(resolve(cwd, options.dir), Date.now());
+  const cfg = relative(cwd, layout.config) || layout.config;
   out("Concord demo: a shop database kept in two SQLite replicas");
   out(
-    `  ${relative(process.cwd(), layout.primary)} and ${relative(process.cwd(), layout.replica)}: customers (5,000 rows), products (400), settings (15)`,
+    `  ${relative(cwd, layout.primary)} and ${relative(cwd, layout.replica)}: customers (5,000 rows), products (400), settings (15)`,
   );
   out(
     "  Seeded drift: lost and extra rows, stale and conflicting updates, a backup restore, rounding noise,",
@@ -59,9 +60,9 @@ export async function runDemo(
   );
   out();
 
-  const first = await openSession({ config: layout.config }, { readonly: true });
+  const first = await openSession({ config: layout.config }, { readonly: true }, io);
   try {
-    await scanSession(first, newRunId(), "scan");
+    await scanSession(first, newRunId(), "scan", io.stderr);
   } finally {
     await first.close();
   }
@@ -70,15 +71,15 @@ export async function runDemo(
   out("   Then the replica is restored from an old backup: customer 77 goes back two versions.");
   out();
 
-  const session = await openSession({ config: layout.config }, { readonly: false });
+  const session = await openSession({ config: layout.config }, { readonly: false }, io);
   try {
-    const scans = await scanSession(session, newRunId(), "scan");
+    const scans = await scanSession(session, newRunId(), "scan", io.stderr);
     out("2. Scan: what differs, and what kind of difference it is.");
     out();
     out(scans.map((s) => renderScan(s, 25)).join("\n\n"));
     out();
 
-    const { plans, results } = await reconcile(session, "repair");
+    const { plans, results } = await reconcile(session, "repair", io);
     out(
       "3. Plan and repair: each divergence decided by its dataset's policy, written conditionally, re-read.",
     );
@@ -94,7 +95,7 @@ export async function runDemo(
     out(`   Repairs: ${count(results, (r) => r.outcome)}`);
     out();
 
-    const again = await reconcile(session, "repair");
+    const again = await reconcile(session, "repair", io);
     const wrote = again.results.filter((r) => r.outcome === "applied").length;
     out(
       `4. Repair again: ${wrote === 0 ? "nothing left to write (a second run applies nothing)" : `${wrote} more applied`}.`,

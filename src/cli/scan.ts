@@ -2,6 +2,7 @@
 import { type DatasetScan, isRepairable, scanDataset } from "../engine.js";
 import { type DatasetRun, runDataset, SpillDir, writeRunsJson } from "./dataset-run.js";
 import { EXIT } from "./errors.js";
+import { type CliIo, type CliStream, processIo } from "./io.js";
 import { createProgress } from "./progress.js";
 import { renderRun } from "./render-scan.js";
 import { type DataCommandOptions, newRunId, openSession, type Session } from "./session.js";
@@ -11,9 +12,14 @@ export function needsRepair(scan: DatasetScan): boolean {
   return scan.schema.length > 0 || scan.divergences.some(isRepairable);
 }
 
-/** Scans every picked dataset of an open session, recording one run per dataset. */
-export async function scanSession(session: Session, runId: string, command: string): Promise<DatasetScan[]> {
-  const progress = createProgress();
+/** Scans every picked dataset of an open session, recording one run per dataset; progress on `stderr`. */
+export async function scanSession(
+  session: Session,
+  runId: string,
+  command: string,
+  stderr: CliStream,
+): Promise<DatasetScan[]> {
+  const progress = createProgress(stderr);
   const scans: DatasetScan[] = [];
   try {
     for (const ds of session.datasets) {
@@ -52,13 +58,11 @@ export async function scanSession(session: Session, runId: string, command: stri
   return scans;
 }
 
-export async function runScan(
-  options: DataCommandOptions,
-  stdout: NodeJS.WritableStream = process.stdout,
-): Promise<number> {
-  const session = await openSession(options, { readonly: true });
+export async function runScan(options: DataCommandOptions, io: CliIo = processIo()): Promise<number> {
+  const { stdout } = io;
+  const session = await openSession(options, { readonly: true }, io);
   const spills = new SpillDir({ keep: options.json === true });
-  const progress = createProgress();
+  const progress = createProgress(io.stderr);
   try {
     const runId = newRunId();
     const runs: DatasetRun[] = [];

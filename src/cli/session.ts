@@ -6,6 +6,7 @@ import type { OpenReplica } from "../engine.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { StateStore } from "../state/state-store.js";
 import { UsageError } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
 
 /** Options shared by scan, plan and repair. */
 export interface DataCommandOptions {
@@ -37,11 +38,13 @@ export interface Session {
   close(): Promise<void>;
 }
 
+/** Opens a session; the config path resolves against `io.cwd`, its `${VAR}` references read `io.env`. */
 export async function openSession(
   options: DataCommandOptions,
   access: { readonly: boolean },
+  io: Pick<CliIo, "env" | "cwd"> = processIo(),
 ): Promise<Session> {
-  const config = loadConfig(options.config);
+  const config = loadConfig(options.config, io.env, io.cwd);
   const datasets = pickDatasets(config, options.dataset);
   const state = await openStateStore(config.state);
   const opened: Connector[] = [];
