@@ -1,7 +1,8 @@
 /**
- * Interrupting `concord repair` through the real binary: Ctrl-C (SIGINT) stops between write batches with
- * ledger and audit consistent; SIGKILL at random moments leaves at most pending entries, which the next
- * run settles. Either way a rerun converges the replicas and no repair id is applied twice.
+ * Interrupting `concord repair` through the real binary (a process, for the signals): Ctrl-C (SIGINT)
+ * stops between write batches with ledger and audit consistent; SIGKILL at random moments leaves at most
+ * pending entries, which the next run settles. Either way a rerun (in-process) converges the replicas and
+ * no repair id is applied twice.
  */
 import { join } from "node:path";
 import { describe, it } from "vitest";
@@ -226,18 +227,20 @@ describe.concurrent("concord repair, interrupted", () => {
     const config = writeConfig(dir, itemsConfig("limits: { writesPerSecond: 500 }"));
     const state = join(dir, "state.db");
 
-    // Keys 1..500 are written at once; 501..1000 are pending, waiting a second for the rate limit.
-    const run = spawnConcord(["repair", "--json", "-c", config]);
+    // Keys 1..500 are written at once; 501..1000 are pending, waiting a second for the rate limit. No
+    // signal is involved, so the run is in-process: the ledger is read between its steps.
+    const run = runConcord(["repair", "--json", "-c", config]);
     let exited = false;
-    void run.done.then(() => {
+    const exit = () => {
       exited = true;
-    });
+    };
+    run.then(exit, exit);
     await waitFor(() => {
       const o = outcomes(state);
       return exited || (o.applied === 500 && o.pending === 500);
     });
     execSql(b, "UPDATE items SET name = 'changed meanwhile' WHERE id = 900;");
-    const r = await run.done;
+    const r = await run;
     expect(r.code, r.stderr).toBe(1);
     const repairs = parseJson<PlanJson>(r).datasets[0]!.repairs!;
     expect(repairs.filter((p) => p.outcome !== "applied").map((p) => [p.key, p.outcome])).toEqual([
