@@ -131,7 +131,7 @@ describe.concurrent("concord: bad input exits 2 with one line on stderr", () => 
     const config = writeConfig(dir, itemsConfig());
     // repair opens the replicas for writing (WAL); runConcord fails the test if b.db is left open.
     const line = expectOneLineError(await runConcord(["repair", "-c", config]), ctx.expect);
-    ctx.expect(line).toMatch(/^concord: items\.b: cannot open sqlite:\S*b\.db: file is not a database$/);
+    ctx.expect(line).toMatch(/^concord: items\.b: .*b\.db.*not a database/);
   });
 
   test("a state file that is not a SQLite database names it, and is closed again", async (ctx) => {
@@ -143,7 +143,7 @@ describe.concurrent("concord: bad input exits 2 with one line on stderr", () => 
     );
     const config = writeConfig(dir, itemsConfig());
     const line = expectOneLineError(await runConcord(["scan", "-c", config]), ctx.expect);
-    ctx.expect(line).toMatch(/^concord: state sqlite:\S*state\.db: file is not a database$/);
+    ctx.expect(line).toMatch(/^concord: state .*state\.db.*not a database/);
   });
 
   test("a postgres URL's password never appears in the output", async (ctx) => {
