@@ -559,8 +559,16 @@ export function spawnConcord(args: readonly string[], options: RunOptions = {}):
   return { child, done, stderr: () => stderr, untilStderr };
 }
 
-/** Polls `condition` every `intervalMs` until it holds; rejects after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, timeoutMs = 25_000, intervalMs = 40): Promise<void> {
+/**
+ * Polls `condition` (state a process under test writes: its ledger, its log) every `intervalMs` until it
+ * holds; rejects after `timeoutMs`, by default never: the test's own timeout bounds it, so a crowded
+ * machine makes a test slower, not failed. Conditions should also hold once the process has exited.
+ */
+export async function waitFor(
+  condition: () => boolean,
+  timeoutMs = Number.POSITIVE_INFINITY,
+  intervalMs = 40,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
