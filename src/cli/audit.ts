@@ -1,10 +1,12 @@
 /** `concord audit verify|show|anchor|keygen`: check the chain, its anchors and the ledger; read the trail; anchor it. */
+import { resolve } from "node:path";
 import { AnchorLogError } from "../audit/anchor-log.js";
 import { generateAnchorKeys } from "../audit/generate-anchor-keys.js";
 import { verifyAudit } from "../audit/verify-audit.js";
 import { AuditAnchorError, writeAuditAnchor } from "../audit/write-audit-anchor.js";
 import { ConfigError } from "../config/load-config.js";
 import { EXIT, UsageError } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
 import { printable } from "./printable.js";
 import { openSession } from "./session.js";
 
@@ -25,11 +27,9 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
  * Verifies the chain, its anchors and the ledger against the audit (`verifyAudit`). Exit 0 when all hold,
  * 3 on any mismatch, with its one-line reason ("Audit log BROKEN …").
  */
-export async function runAuditVerify(
-  options: AuditOptions,
-  stdout: NodeJS.WritableStream = process.stdout,
-): Promise<number> {
-  const session = await openSession({ config: options.config }, { readonly: true });
+export async function runAuditVerify(options: AuditOptions, io: CliIo = processIo()): Promise<number> {
+  const { stdout } = io;
+  const session = await openSession({ config: options.config }, { readonly: true }, io);
   try {
     const verdict = await verifyAudit(session.state, session.config.audit, { anchorsFile: options.anchors });
     if (options.json) stdout.write(`${JSON.stringify(verdict)}\n`);
@@ -61,12 +61,9 @@ export async function runAuditVerify(
  * Signs the head of the log into audit.anchor.file (`writeAuditAnchor`). Exit 0 when anchored (or
  * already), 3 when the log no longer extends the last anchor, 2 for configuration problems.
  */
-export async function runAuditAnchor(
-  options: AuditOptions,
-  stdout: NodeJS.WritableStream = process.stdout,
-  stderr: NodeJS.WritableStream = process.stderr,
-): Promise<number> {
-  const session = await openSession({ config: options.config }, { readonly: true });
+export async function runAuditAnchor(options: AuditOptions, io: CliIo = processIo()): Promise<number> {
+  const { stdout, stderr } = io;
+  const session = await openSession({ config: options.config }, { readonly: true }, io);
   try {
     if (!session.config.audit.anchor)
       throw new ConfigError(
@@ -95,11 +92,12 @@ export async function runAuditAnchor(
 /** Writes a new Ed25519 key pair for anchors into `dir` and prints the config to use it. */
 export async function runAuditKeygen(
   options: { readonly dir: string; readonly json?: boolean | undefined },
-  stdout: NodeJS.WritableStream = process.stdout,
+  io: CliIo = processIo(),
 ): Promise<number> {
+  const { stdout } = io;
   let keys: ReturnType<typeof generateAnchorKeys>;
   try {
-    keys = generateAnchorKeys(options.dir);
+    keys = generateAnchorKeys(resolve(io.cwd, options.dir));
   } catch (err) {
     throw new UsageError(`keygen --dir ${options.dir}: ${(err as Error).message}`);
   }
@@ -124,14 +122,12 @@ function keyFilter(text: string): string {
   return JSON.stringify(text.split(","));
 }
 
-export async function runAuditShow(
-  options: AuditOptions,
-  stdout: NodeJS.WritableStream = process.stdout,
-): Promise<number> {
+export async function runAuditShow(options: AuditOptions, io: CliIo = processIo()): Promise<number> {
+  const { stdout } = io;
   const limit = options.limit === undefined ? 1000 : Number(options.limit);
   if (!Number.isSafeInteger(limit) || limit < 1)
     throw new UsageError(`--limit: expected a positive whole number, got "${options.limit}"`);
-  const session = await openSession({ config: options.config }, { readonly: true });
+  const session = await openSession({ config: options.config }, { readonly: true }, io);
   try {
     // One more than asked for, to tell the reader when there is more.
     const entries = await session.state.readAudit({

@@ -1,5 +1,5 @@
 /** `concord demo` (what `npm start` runs): builds two drifted SQLite replicas and reconciles them, narrating each step. */
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
 import { verifyAuditChainAsync } from "../core/audit-chain.js";
 import type { Decision } from "../core/decide.js";
 import { keyToJson } from "../core/model.js";
@@ -8,6 +8,7 @@ import { runDataset } from "../engine/run-dataset.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { collectRun, type RunReport } from "./collect-run.js";
 import { EXIT } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
 import { renderRun } from "./render-scan.js";
 import { newRunId, openSession, type Session } from "./session.js";
@@ -67,16 +68,14 @@ async function reconcile(session: Session): Promise<{
   return { plans, results };
 }
 
-export async function runDemo(
-  options: DemoOptions,
-  stdout: NodeJS.WritableStream = process.stdout,
-): Promise<number> {
-  const out = (s = "") => stdout.write(`${s}\n`);
-  const layout = createDemo(options.dir, Date.now());
-  const cfg = relative(process.cwd(), layout.config) || layout.config;
+export async function runDemo(options: DemoOptions, io: CliIo = processIo()): Promise<number> {
+  const { cwd } = io;
+  const out = (s = "") => io.stdout.write(`${s}\n`);
+  const layout = createDemo(resolve(cwd, options.dir), Date.now());
+  const cfg = relative(cwd, layout.config) || layout.config;
   out("Concord demo: a shop database kept in two SQLite replicas");
   out(
-    `  ${relative(process.cwd(), layout.primary)} and ${relative(process.cwd(), layout.replica)}: customers (5,000 rows), products (400), settings (15)`,
+    `  ${relative(cwd, layout.primary)} and ${relative(cwd, layout.replica)}: customers (5,000 rows), products (400), settings (15)`,
   );
   out(
     "  Seeded drift: lost and extra rows, stale and conflicting updates, a backup restore, rounding noise,",
@@ -87,7 +86,7 @@ export async function runDemo(
   );
   out();
 
-  const first = await openSession({ config: layout.config }, { readonly: true });
+  const first = await openSession({ config: layout.config }, { readonly: true }, io);
   try {
     await scanAll(first);
   } finally {
@@ -98,7 +97,7 @@ export async function runDemo(
   out("   Then the replica is restored from an old backup: customer 77 goes back two versions.");
   out();
 
-  const session = await openSession({ config: layout.config }, { readonly: false });
+  const session = await openSession({ config: layout.config }, { readonly: false }, io);
   try {
     const scans = await scanAll(session);
     out("2. Scan: what differs, and what kind of difference it is.");

@@ -1,6 +1,7 @@
 /** Exit codes and the one-line error report every command uses. */
 import { CommanderError } from "commander";
 import { redactText } from "../config/redact.js";
+import { type CliIo, processIo } from "./io.js";
 import { printable } from "./printable.js";
 
 /** Exit codes, like diff: 0 agree / done, 1 divergence remains, 2 usage/config/connection, 3 audit broken. */
@@ -28,8 +29,11 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-/** Prints `concord: <message>` on one line (credentials redacted) and returns the exit code for it. */
-export function reportError(err: unknown, stderr: NodeJS.WritableStream = process.stderr): number {
+/**
+ * Prints `concord: <message>` on one line (credentials redacted) on `io.stderr` and returns the exit code
+ * for it. With CONCORD_DEBUG set in `io.env`, an unexpected error's stack follows.
+ */
+export function reportError(err: unknown, io: Pick<CliIo, "stderr" | "env"> = processIo()): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   // Matched by name, not class, so that this module (loaded by every command) pulls in no driver.
   const known = err instanceof Error && KNOWN_ERRORS.has(err.name);
@@ -41,8 +45,8 @@ export function reportError(err: unknown, stderr: NodeJS.WritableStream = proces
       : known
         ? ""
         : "internal error: ";
-  stderr.write(`concord: ${prefix}${oneLine}\n`);
-  if (!known && process.env.CONCORD_DEBUG && err instanceof Error && err.stack)
-    stderr.write(`${redactText(err.stack)}\n`);
+  io.stderr.write(`concord: ${prefix}${oneLine}\n`);
+  if (!known && io.env.CONCORD_DEBUG && err instanceof Error && err.stack)
+    io.stderr.write(`${redactText(err.stack)}\n`);
   return (known && EXIT_OF[(err as Error).name]) || EXIT.usage;
 }

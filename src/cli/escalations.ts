@@ -2,6 +2,7 @@
 import { escalationView } from "../engine/escalation-view.js";
 import { ResolveError, type ResolveOutcome, resolveEscalation } from "../engine/resolve-escalation.js";
 import { EXIT, UsageError } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
 import { printable } from "./printable.js";
 import { newRunId, openSession } from "./session.js";
 
@@ -13,9 +14,10 @@ export interface EscalationOptions {
 
 export async function runEscalationsList(
   options: EscalationOptions,
-  stdout: NodeJS.WritableStream = process.stdout,
+  io: CliIo = processIo(),
 ): Promise<number> {
-  const session = await openSession({ config: options.config }, { readonly: true });
+  const { stdout } = io;
+  const session = await openSession({ config: options.config }, { readonly: true }, io);
   try {
     const list = await session.state.listEscalations(options.all ? {} : { status: "open" });
     if (options.json) {
@@ -55,11 +57,12 @@ export interface ResolveOptions {
 export async function runEscalationsResolve(
   id: string,
   options: ResolveOptions,
-  stdout: NodeJS.WritableStream = process.stdout,
+  io: CliIo = processIo(),
 ): Promise<number> {
+  const { stdout } = io;
   if (!!options.pick === !!options.reject)
     throw new UsageError("escalations resolve: give exactly one of --pick REPLICA or --reject");
-  const session = await openSession({ config: options.config }, { readonly: false });
+  const session = await openSession({ config: options.config }, { readonly: false }, io);
   try {
     let out: ResolveOutcome;
     try {

@@ -1,6 +1,12 @@
-/** The `concord` command line: parses arguments, runs one command, returns its exit code. Never exits the process itself. */
+/**
+ * The `concord` command line: parses arguments, runs one command, returns its exit code. Never exits the
+ * process, sets its exit code, or reads or writes anything of it but through the `CliIo` it is given.
+ */
 import { Command, CommanderError, Option } from "commander";
 import { EXIT, reportError } from "./errors.js";
+import { type CliIo, type CliStream, processIo } from "./io.js";
+
+export type { CliIo, CliStream } from "./io.js";
 
 const VERSION = "0.1.0";
 
@@ -22,8 +28,22 @@ function oneLine(text: string): string {
   return text.trim().replace(/\s*\n\s*/g, " ");
 }
 
-/** Runs the CLI with `argv` (as process.argv) and resolves to the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
+/** Whether help text may be coloured on `stream`: NO_COLOR / FORCE_COLOR as commander reads them, else a colour TTY. */
+function hasColors(stream: CliStream, env: CliIo["env"]): boolean {
+  if (env.NO_COLOR || env.FORCE_COLOR === "0" || env.FORCE_COLOR === "false") return false;
+  if (env.FORCE_COLOR || env.CLICOLOR_FORCE !== undefined) return true;
+  const tty = stream as CliStream & { hasColors?: () => boolean };
+  return !!tty.isTTY && !!tty.hasColors?.();
+}
+
+/**
+ * Runs the CLI with `argv` (as process.argv: the first two entries are skipped) and resolves to the exit
+ * code; it never rejects. `io` replaces any of the process's stdout, stderr, environment and working
+ * directory (see CliIo); a command run this way closes every store it opened before it resolves, so
+ * several can run, one after another or at once, in one process.
+ */
+export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  const cli: CliIo = { ...processIo(), ...io };
   let code: number = EXIT.ok;
   const program = new Command()
     .name("concord")
@@ -34,6 +54,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({
+      writeOut: (str) => cli.stdout.write(str),
+      writeErr: (str) => cli.stderr.write(str),
+      getOutHelpWidth: () => (cli.stdout.isTTY ? (cli.stdout.columns ?? 80) : 80),
+      getErrHelpWidth: () => (cli.stderr.isTTY ? (cli.stderr.columns ?? 80) : 80),
+      getOutHasColors: () => hasColors(cli.stdout, cli.env),
+      getErrHasColors: () => hasColors(cli.stderr, cli.env),
       // One line, like every other error: commander puts its "(Did you mean …?)" hint on a second line.
       outputError: (str, write) => write(`concord: ${oneLine(str.replace(/^error: /, ""))}\n`),
     });
@@ -41,7 +67,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   dataOptions(
     program.command("scan").description("find and classify divergence between replicas (read-only)"),
   ).action(async (opts) => {
-    code = await (await import("./scan.js")).runScan(opts);
+    code = await (await import("./scan.js")).runScan(opts, cli);
   });
 
   dataOptions(
@@ -49,13 +75,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       .command("plan")
       .description("scan and decide by policy; prints decisions with rule and reason, writes nothing"),
   ).action(async (opts) => {
-    code = await (await import("./plan.js")).runPlanOrRepair(opts, false);
+    code = await (await import("./plan.js")).runPlanOrRepair(opts, false, cli);
   });
 
   dataOptions(program.command("repair").description("scan, decide, apply conditional repairs, verify, audit"))
     .option("--dry-run", "show the repairs that would be made; write nothing")
     .action(async (opts) => {
-      code = await (await import("./plan.js")).runPlanOrRepair(opts, true);
+      code = await (await import("./plan.js")).runPlanOrRepair(opts, true, cli);
     });
 
   const esc = program.command("escalations").description("the queue of divergences waiting for a person");
@@ -63,7 +89,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--all", "include resolved and rejected ones")
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
-      code = await (await import("./escalations.js")).runEscalationsList(opts);
+      code = await (await import("./escalations.js")).runEscalationsList(opts, cli);
     });
   configOption(
     esc.command("resolve <id>").description("resolve one: make a replica's state win, or reject it"),
@@ -72,7 +98,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--reject", "close it without writing")
     .option("--json", "print one JSON document on stdout")
     .action(async (id: string, opts) => {
-      code = await (await import("./escalations.js")).runEscalationsResolve(id, opts);
+      code = await (await import("./escalations.js")).runEscalationsResolve(id, opts, cli);
     });
 
   const audit = program.command("audit").description("the hash-chained audit log");
@@ -86,7 +112,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--anchors <file>", "read anchors from this file instead of audit.anchor.file")
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
-      code = await (await import("./audit.js")).runAuditVerify(opts);
+      code = await (await import("./audit.js")).runAuditVerify(opts, cli);
     });
   configOption(audit.command("anchor").description("sign the log's head into audit.anchor.file"))
     .option("--json", "print the signed anchor as one JSON line (for an external log)")
@@ -107,7 +133,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--limit <n>", "at most n entries", "1000")
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
-      code = await (await import("./audit.js")).runAuditShow(opts);
+      code = await (await import("./audit.js")).runAuditShow(opts, cli);
     });
 
   configOption(
@@ -117,7 +143,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--repair <id>", "one repair")
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
-      code = await (await import("./rollback.js")).runRollback(opts);
+      code = await (await import("./rollback.js")).runRollback(opts, cli);
     });
 
   configOption(
@@ -127,7 +153,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   )
     .option("--listen <host:port>", "where to listen (default: serve.listen, else 127.0.0.1:7070)")
     .action(async (opts) => {
-      code = await (await import("./serve.js")).runServe(opts);
+      code = await (await import("./serve.js")).runServe(opts, cli);
     });
 
   program
@@ -145,7 +171,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--unsafe-writes", "drop the conditional check from repairs (shows the checkers catching it)")
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
-      code = await (await import("./simulate.js")).runSimulate(opts);
+      code = await (await import("./simulate.js")).runSimulate(opts, cli);
     });
 
   program
@@ -153,19 +179,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description("create two SQLite replicas with seeded divergence under .concord/demo and reconcile them")
     .option("--dir <path>", "where to create the demo", ".concord/demo")
     .action(async (opts) => {
-      code = await (await import("./demo.js")).runDemo(opts);
+      code = await (await import("./demo.js")).runDemo(opts, cli);
     });
 
   try {
     await program.parseAsync([...argv]);
   } catch (err) {
     if (err instanceof CommanderError && err.exitCode === 0) return EXIT.ok;
-    return reportError(err);
+    return reportError(err, cli);
   }
   return code;
 }
 
-/** Entry for bin/concord.js: sets the exit code and lets pending output flush. */
+/** Entry for bin/concord.js: runs on the process's own io, sets its exit code and lets pending output flush. */
 export function run(argv: readonly string[]): void {
   main(argv).then(
     (code) => {

@@ -4,6 +4,7 @@ import { keyToJson } from "../core/model.js";
 import type { RunMode } from "../engine/run-dataset.js";
 import { collectRun, type RunReport } from "./collect-run.js";
 import { EXIT } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
 import { printable } from "./printable.js";
 import { createProgress } from "./progress.js";
@@ -37,23 +38,22 @@ function renderDecisions(run: RunReport): string {
 export async function runPlanOrRepair(
   options: RepairCommandOptions,
   execute: boolean,
-  stdout: NodeJS.WritableStream = process.stdout,
+  io: CliIo = processIo(),
 ): Promise<number> {
+  const { stdout, stderr } = io;
   const mode: RunMode = execute ? (options.dryRun ? "dry-run" : "repair") : "plan";
   const writes = mode === "repair";
-  const session = await openSession(options, { readonly: !writes });
+  const session = await openSession(options, { readonly: !writes }, io);
   // Ctrl-C stops between write batches; what was written is already in ledger and audit. A second
   // Ctrl-C kills at once, and the next run settles anything left pending.
   const abort = new AbortController();
   const onSigint = () => {
-    process.stderr.write(
-      "\nconcord: interrupted; finishing the write batch in flight (Ctrl-C again to kill)\n",
-    );
+    stderr.write("\nconcord: interrupted; finishing the write batch in flight (Ctrl-C again to kill)\n");
     abort.abort();
   };
   if (writes) process.once("SIGINT", onSigint);
   const spills = new SpillDir({ keep: options.json === true });
-  const progress = createProgress();
+  const progress = createProgress(stderr);
   try {
     const runId = newRunId();
     const command = execute ? (options.dryRun ? "repair --dry-run" : "repair") : "plan";

@@ -1,4 +1,5 @@
 /** A progress bar on stderr, drawn only when stderr is a terminal. */
+import type { CliStream } from "./io.js";
 
 export interface Progress {
   update(label: string, done: number, total: number): void;
@@ -7,8 +8,8 @@ export interface Progress {
 
 const NONE: Progress = { update() {}, clear() {} };
 
-/** A throttled one-line bar (`items  [#####-----]  52%  520,000/1,000,000 rows`), or a no-op off a TTY. */
-export function createProgress(stream: NodeJS.WriteStream = process.stderr): Progress {
+/** A throttled one-line bar (`items  [#####-----]  52%  520,000/1,000,000 rows`) on `stream`, or a no-op off a TTY. */
+export function createProgress(stream: CliStream): Progress {
   if (!stream.isTTY) return NONE;
   let last = 0;
   let drawn = false;

@@ -6,6 +6,7 @@ import { observeKeys } from "../engine/observe-keys.js";
 import { runRepairTasks } from "../engine/repair-dataset.js";
 import type { RepairTask } from "../execute/execute-repairs.js";
 import { EXIT, UsageError } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
 import { printable } from "./printable.js";
 import { newRunId, openSession } from "./session.js";
 
@@ -21,13 +22,11 @@ export interface RollbackOptions {
  * still equals the after image; a record changed since is left alone (`superseded`). Exit 0 when every
  * rollback applied, 1 otherwise.
  */
-export async function runRollback(
-  options: RollbackOptions,
-  stdout: NodeJS.WritableStream = process.stdout,
-): Promise<number> {
+export async function runRollback(options: RollbackOptions, io: CliIo = processIo()): Promise<number> {
+  const { stdout } = io;
   if (!!options.run === !!options.repair)
     throw new UsageError("rollback: give exactly one of --run ID or --repair ID");
-  const session = await openSession({ config: options.config }, { readonly: false });
+  const session = await openSession({ config: options.config }, { readonly: false }, io);
   try {
     const entries = (
       await session.state.listRepairs(options.run ? { runId: options.run } : { id: options.repair! })

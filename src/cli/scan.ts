@@ -1,19 +1,18 @@
 /** `concord scan`: detect and classify divergence; read-only for every replica. */
 import { collectRun, type RunReport } from "./collect-run.js";
 import { EXIT } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
 import { createProgress } from "./progress.js";
 import { renderRun } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
 import { type DataCommandOptions, newRunId, openSession } from "./session.js";
 
-export async function runScan(
-  options: DataCommandOptions,
-  stdout: NodeJS.WritableStream = process.stdout,
-): Promise<number> {
-  const session = await openSession(options, { readonly: true });
+export async function runScan(options: DataCommandOptions, io: CliIo = processIo()): Promise<number> {
+  const { stdout } = io;
+  const session = await openSession(options, { readonly: true }, io);
   const spills = new SpillDir({ keep: options.json === true });
-  const progress = createProgress();
+  const progress = createProgress(io.stderr);
   try {
     const runId = newRunId();
     const runs: RunReport[] = [];

@@ -1,6 +1,7 @@
 /** `concord serve`: watches every dataset on its schedule, repairs by policy, serves metrics, API and dashboard. */
 import { loadConfig, serveToken } from "../config/load-config.js";
 import { EXIT, UsageError } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
 
 export interface ServeOptions {
   readonly config: string;
@@ -20,12 +21,10 @@ export function parseListen(text: string, where: string): { host: string; port: 
  * Runs until SIGTERM or SIGINT: then stops taking requests, lets each dataset finish the write batch in
  * flight and checkpoint, closes everything and resolves 0. Resolves 2 when it cannot start.
  */
-export async function runServe(
-  options: ServeOptions,
-  stderr: NodeJS.WritableStream = process.stderr,
-): Promise<number> {
-  const config = loadConfig(options.config);
-  const token = serveToken(config);
+export async function runServe(options: ServeOptions, io: CliIo = processIo()): Promise<number> {
+  const { stderr } = io;
+  const config = loadConfig(options.config, io.env, io.cwd);
+  const token = serveToken(config, io.env);
   if (!token)
     throw new UsageError(
       "serve needs an API token: set CONCORD_TOKEN (at least 16 characters) or serve.token in the config",
@@ -41,37 +40,44 @@ export async function runServe(
   ]);
   const log = (line: string) => stderr.write(`${new Date().toISOString()} ${line}\n`);
   const service = await createService(config, { log });
-  const app = buildHttpApp(service.api, { token, log });
+  // Whatever fails from here on (building the app, listening, starting a runner), the service and the app
+  // are closed before the error is reported: nothing is left holding the state store or a connection.
   try {
-    await app.listen({ host, port });
-  } catch (err) {
-    await service.stop();
-    throw new UsageError(
-      `cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
-  const address = app.server.address();
-  const shown =
-    typeof address === "object" && address ? `${address.address}:${address.port}` : `${host}:${port}`;
-  log(
-    `listening on http://${shown.includes(":") && !shown.includes(".") ? `[${shown}]` : shown} (dashboard /, metrics /metrics, API /api)`,
-  );
-  await service.start();
+    const app = buildHttpApp(service.api, { token, log });
+    try {
+      try {
+        await app.listen({ host, port });
+      } catch (err) {
+        throw new UsageError(
+          `cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
+      }
+      const address = app.server.address();
+      const shown =
+        typeof address === "object" && address ? `${address.address}:${address.port}` : `${host}:${port}`;
+      log(
+        `listening on http://${shown.includes(":") && !shown.includes(".") ? `[${shown}]` : shown} (dashboard /, metrics /metrics, API /api)`,
+      );
+      await service.start();
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      process.removeListener("SIGTERM", onTerm);
-      process.removeListener("SIGINT", onInt);
-      log(`${signal}: finishing the batches in flight and checkpointing`);
-      resolve();
-    };
-    const onTerm = () => stop("SIGTERM");
-    const onInt = () => stop("SIGINT");
-    process.once("SIGTERM", onTerm);
-    process.once("SIGINT", onInt);
-  });
-  await app.close();
-  await service.stop();
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          process.removeListener("SIGTERM", onTerm);
+          process.removeListener("SIGINT", onInt);
+          log(`${signal}: finishing the batches in flight and checkpointing`);
+          resolve();
+        };
+        const onTerm = () => stop("SIGTERM");
+        const onInt = () => stop("SIGINT");
+        process.once("SIGTERM", onTerm);
+        process.once("SIGINT", onInt);
+      });
+    } finally {
+      await app.close();
+    }
+  } finally {
+    await service.stop();
+  }
   log("stopped");
   return EXIT.ok;
 }

@@ -8,6 +8,7 @@ import type { OpenReplica } from "../engine/run-context.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { StateStore } from "../state/state-store.js";
 import { UsageError } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
 import { lazyStateStore } from "./lazy-state.js";
 
 /** Options shared by scan, plan and repair. */
@@ -48,8 +49,9 @@ export interface Session {
 export async function openSession(
   options: DataCommandOptions,
   access: { readonly: boolean },
+  io: Pick<CliIo, "env" | "cwd"> = processIo(),
 ): Promise<Session> {
-  const config = loadConfig(options.config);
+  const config = loadConfig(options.config, io.env, io.cwd);
   const datasets = pickDatasets(config, options.dataset);
   const state = lazyStateStore(() => openStateStore(config.state));
   const opened: Connector[] = [];

@@ -1,10 +1,12 @@
 /** `concord simulate`: the real engine against simulated replicas under injected faults, seed by seed. */
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { parse } from "yaml";
 import { parseConfig } from "../config/load-config.js";
 import { FAULT_KINDS, type FaultKind } from "../sim/sim-world.js";
 import { runSimulation, type SimulationOptions, type SimulationReport } from "../sim/simulate.js";
 import { EXIT, UsageError } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
 
 export interface SimulateCommandOptions {
   readonly seed?: string | undefined;
@@ -57,10 +59,10 @@ function parseFaults(text: string | undefined): FaultKind[] {
 }
 
 /** A policy file holds the `policy:` block of a dataset, validated exactly as in concord.yaml. */
-function loadPolicy(path: string, replicas: number): SimulationOptions["policy"] {
+function loadPolicy(path: string, replicas: number, io: CliIo): SimulationOptions["policy"] {
   let block: unknown;
   try {
-    block = parse(readFileSync(path, "utf8"));
+    block = parse(readFileSync(resolve(io.cwd, path), "utf8"));
   } catch (err) {
     throw new UsageError(`--policy ${path}: ${(err as Error).message.split("\n")[0]}`);
   }
@@ -75,7 +77,7 @@ function loadPolicy(path: string, replicas: number): SimulationOptions["policy"]
       },
     },
   };
-  const cfg = parseConfig(JSON.stringify(doc), path);
+  const cfg = parseConfig(JSON.stringify(doc), path, io.env, io.cwd);
   return cfg.datasets[0]!.policy;
 }
 
@@ -105,10 +107,8 @@ function violationText(r: SimulationReport): string {
   return out.join("\n");
 }
 
-export async function runSimulate(
-  options: SimulateCommandOptions,
-  stdout: NodeJS.WritableStream = process.stdout,
-): Promise<number> {
+export async function runSimulate(options: SimulateCommandOptions, io: CliIo = processIo()): Promise<number> {
+  const { stdout } = io;
   const seeds = parseSeeds(options);
   const replicas = positive("--replicas", options.replicas, 3);
   if (replicas < 2) throw new UsageError("--replicas: at least 2");
@@ -125,7 +125,7 @@ export async function runSimulate(
     faults: parseFaults(options.faults),
     versions: versions as SimulationOptions["versions"],
     writers: writers as SimulationOptions["writers"],
-    ...(options.policy ? { policy: loadPolicy(options.policy, replicas) } : {}),
+    ...(options.policy ? { policy: loadPolicy(options.policy, replicas, io) } : {}),
     unsafeWrites: options.unsafeWrites ?? false,
   };
   const reports: SimulationReport[] = [];

@@ -311,8 +311,16 @@ function normaliseAlert(a: RawAlert): AlertConfig {
   };
 }
 
-/** Parses and validates config text. `path` is used for messages and to resolve relative SQLite paths. */
-export function parseConfig(text: string, path: string, env: Env = process.env): ConcordConfig {
+/**
+ * Parses and validates config text. `path` is used for messages and, resolved against `cwd`, to resolve
+ * relative SQLite paths (which are relative to the config file's folder).
+ */
+export function parseConfig(
+  text: string,
+  path: string,
+  env: Env = process.env,
+  cwd: string = process.cwd(),
+): ConcordConfig {
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
@@ -329,7 +337,7 @@ export function parseConfig(text: string, path: string, env: Env = process.env):
   // "is required" (undefined) from a value of the wrong type.
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(describeIssue(parsed.error.issues[0]!));
-  const dir = dirname(resolve(path));
+  const dir = dirname(resolve(cwd, path));
   const cfg = parsed.data;
   return {
     path,
@@ -359,16 +367,19 @@ export function parseConfig(text: string, path: string, env: Env = process.env):
   };
 }
 
-/** Reads and validates a config file. Throws ConfigError (one line) on any problem. */
-export function loadConfig(path: string, env: Env = process.env): ConcordConfig {
+/**
+ * Reads and validates a config file (`path` relative to `cwd`; messages name it as given). Throws
+ * ConfigError (one line) on any problem.
+ */
+export function loadConfig(path: string, env: Env = process.env, cwd: string = process.cwd()): ConcordConfig {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readFileSync(resolve(cwd, path), "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(
       `${path}: cannot read config file${code === "ENOENT" ? " (not found; pass -c PATH)" : ` (${code})`}`,
     );
   }
-  return parseConfig(text, path, env);
+  return parseConfig(text, path, env, cwd);
 }

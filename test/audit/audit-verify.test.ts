@@ -11,6 +11,7 @@ import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeAuditAnchor } from "../../src/audit/write-audit-anchor.js";
 import { runAuditAnchor, runAuditKeygen, runAuditVerify } from "../../src/cli/audit.js";
+import type { CliIo } from "../../src/cli/io.js";
 import { hashAuditEntry } from "../../src/core/audit-chain.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
 import type { LedgerEntry } from "../../src/state/state-store.js";
@@ -27,6 +28,11 @@ function capture(): { stream: PassThrough; text: () => string } {
   return { stream, text: () => Buffer.concat(chunks).toString("utf8") };
 }
 
+/** The CLI's surroundings with output captured on `stdout` (and `stderr`). */
+function io(stdout: PassThrough, stderr: PassThrough = new PassThrough()): CliIo {
+  return { stdout, stderr, env: process.env, cwd: process.cwd() };
+}
+
 interface Setup {
   readonly dir: string;
   readonly config: string;
@@ -39,7 +45,7 @@ async function setup(options: { anchored?: boolean; extra?: string; repairs?: nu
   const dir = mkdtempSync(join(tmpdir(), "concord-audit-"));
   dirs.push(dir);
   const keys = capture();
-  if (options.anchored !== false) await runAuditKeygen({ dir: join(dir, "keys") }, keys.stream);
+  if (options.anchored !== false) await runAuditKeygen({ dir: join(dir, "keys") }, io(keys.stream));
   const anchoring =
     options.anchored === false
       ? ""
@@ -94,14 +100,14 @@ function ledgerEntry(id: string, key: string): LedgerEntry {
 
 async function verify(s: Setup, extra: { json?: boolean; anchors?: string } = {}) {
   const out = capture();
-  const code = await runAuditVerify({ config: s.config, ...extra }, out.stream);
+  const code = await runAuditVerify({ config: s.config, ...extra }, io(out.stream));
   return { code, stdout: out.text() };
 }
 
 async function anchor(s: Setup) {
   const out = capture();
   const err = capture();
-  const code = await runAuditAnchor({ config: s.config }, out.stream, err.stream);
+  const code = await runAuditAnchor({ config: s.config }, io(out.stream, err.stream));
   return { code, stdout: out.text(), stderr: err.text() };
 }
 
@@ -292,7 +298,7 @@ describe("concord audit anchor and verify: signed anchors", () => {
   it("reads anchors from another file with --anchors (a copy kept by an external log)", async () => {
     const s = await setup();
     const out = capture();
-    await runAuditAnchor({ config: s.config, json: true }, out.stream);
+    await runAuditAnchor({ config: s.config, json: true }, io(out.stream));
     const external = join(s.dir, "external.jsonl");
     writeFileSync(external, out.text());
     unlinkSync(s.anchors);
@@ -303,7 +309,7 @@ describe("concord audit anchor and verify: signed anchors", () => {
 describe("concord audit: keys and secrets", () => {
   it("keygen never replaces a key", async () => {
     const s = await setup();
-    await expect(runAuditKeygen({ dir: join(s.dir, "keys") }, capture().stream)).rejects.toThrow(
+    await expect(runAuditKeygen({ dir: join(s.dir, "keys") }, io(capture().stream))).rejects.toThrow(
       /audit-anchor\.key exists; keygen never replaces a key/,
     );
   });
@@ -331,7 +337,7 @@ describe("concord audit: keys and secrets", () => {
 
   it("rejects a signing key that does not match the public key, and keys that are not Ed25519 PEM", async () => {
     const s = await setup();
-    await runAuditKeygen({ dir: join(s.dir, "other") }, capture().stream);
+    await runAuditKeygen({ dir: join(s.dir, "other") }, io(capture().stream));
     const text = readFileSync(s.config, "utf8");
     writeFileSync(s.config, text.replace("keys/audit-anchor.pub", "other/audit-anchor.pub"));
     await expect(anchor(s)).rejects.toThrow(

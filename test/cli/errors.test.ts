@@ -2,6 +2,7 @@
  * Bad input: every usage, configuration, connection or data error exits 2 with exactly one
  * `concord: …` line on stderr naming what is wrong and where, nothing on stdout, and no secrets.
  */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "vitest";
 import {
@@ -118,6 +119,31 @@ describe.concurrent("concord: bad input exits 2 with one line on stderr", () => 
     const line = expectOneLineError(await runConcord(["scan", "--json", "-c", config]), ctx.expect);
     ctx.expect(line).toMatch(/^concord: items\.a: /);
     ctx.expect(line).toContain("itemz");
+  });
+
+  test("a replica file that is not a SQLite database names the replica, and is closed again", async (ctx) => {
+    const dir = tempDir(ctx.onTestFinished);
+    makeSqliteTable(join(dir, "a.db"), "items", ITEMS_DDL, itemRows(10));
+    writeFileSync(
+      join(dir, "b.db"),
+      "not a database, just text that is long enough to have a header\n".repeat(20),
+    );
+    const config = writeConfig(dir, itemsConfig());
+    // repair opens the replicas for writing (WAL); runConcord fails the test if b.db is left open.
+    const line = expectOneLineError(await runConcord(["repair", "-c", config]), ctx.expect);
+    ctx.expect(line).toMatch(/^concord: items\.b: .*b\.db.*not a database/);
+  });
+
+  test("a state file that is not a SQLite database names it, and is closed again", async (ctx) => {
+    const dir = tempDir(ctx.onTestFinished);
+    makeItemsReplicas(dir, { rows: 10 });
+    writeFileSync(
+      join(dir, "state.db"),
+      "not a database, just text that is long enough to have a header\n".repeat(20),
+    );
+    const config = writeConfig(dir, itemsConfig());
+    const line = expectOneLineError(await runConcord(["scan", "-c", config]), ctx.expect);
+    ctx.expect(line).toMatch(/^concord: state .*state\.db.*not a database/);
   });
 
   test("a postgres URL's password never appears in the output", async (ctx) => {

@@ -1,12 +1,26 @@
-/** Shared helpers for the CLI tests: temp dirs, running the real binary, and SQLite replicas. */
+/**
+ * Shared helpers for the CLI tests: temp dirs, running the CLI (in-process through `main()`, or the real
+ * binary as a child process where a test needs a process), and SQLite replicas.
+ */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, resolve, sep } from "node:path";
+import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { type ExpectStatic, expect, onTestFinished } from "vitest";
+import { main } from "../../src/cli/main.js";
 
 /** The repository root (where bin/concord.js lives). */
 export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -38,12 +52,110 @@ export interface RunOptions {
 /** How long one run of the binary may take (CONCORD_TEST_RUN_TIMEOUT_MS raises it on a crowded machine). */
 const RUN_TIMEOUT_MS = Number(process.env.CONCORD_TEST_RUN_TIMEOUT_MS) || 60_000;
 
-/** Runs `node bin/concord.js ...args` as a child process and resolves with its exit code and output. */
-export function runConcord(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+/** The environment a run sees: this process's, without CONCORD_DEBUG, with `options.env` applied. */
+function runEnv(options: RunOptions): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, CONCORD_DEBUG: undefined, ...options.env })) {
     if (v !== undefined) env[k] = v;
   }
+  return env;
+}
+
+/** A stream that keeps what is written to it, as text. */
+class TextSink extends Writable {
+  text = "";
+  constructor() {
+    super({ decodeStrings: false });
+  }
+  override _write(chunk: string | Buffer, _encoding: BufferEncoding, done: () => void): void {
+    this.text += String(chunk);
+    done();
+  }
+}
+
+/** In-process runs under way, by the directory of their files (see `filesDir`). */
+const running = new Map<string, number>();
+
+/**
+ * Runs `concord ...args` in this process through the CLI's `main()`, with its own stdout, stderr,
+ * environment and working directory, and resolves with the same result as `execConcord`. When the last
+ * run on a directory (of its config, or demo) ends, it checks that nothing is left open there: every
+ * command must close its replicas and state store on every path.
+ */
+export async function runConcord(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const stdout = new TextSink();
+  const stderr = new TextSink();
+  const cwd = options.cwd ?? REPO;
+  const dir = filesDir(args, cwd);
+  if (dir) running.set(dir, (running.get(dir) ?? 0) + 1);
+  let code: number;
+  try {
+    code = await main(["node", "concord", ...args], { stdout, stderr, env: runEnv(options), cwd });
+  } finally {
+    if (dir) running.set(dir, running.get(dir)! - 1);
+  }
+  const result = { code, stdout: stdout.text, stderr: stderr.text };
+  if (dir && running.get(dir) === 0) {
+    running.delete(dir);
+    const open = openFilesUnder(dir);
+    if (open.length)
+      throw new Error(`concord ${args.join(" ")} left files open: ${open.join(", ")}\n${result.stderr}`);
+  }
+  return result;
+}
+
+/**
+ * The temporary directory a run's files live in (the folder of `-c`/`--config`, or the demo's), if it has
+ * one; a run in the repository (the default config there) is not checked.
+ */
+function filesDir(args: readonly string[], cwd: string): string | undefined {
+  const flag = args.findIndex((a) => a === "-c" || a === "--config" || a === "--dir");
+  const dir =
+    flag >= 0 && args[flag + 1] !== undefined
+      ? resolve(cwd, args[flag + 1]!, args[flag] === "--dir" ? "." : "..")
+      : args[0] === "demo"
+        ? resolve(cwd, ".concord/demo")
+        : undefined;
+  const temp = [tmpdir(), realpathSync(tmpdir())].map((t) => `${t}${sep}`);
+  return dir && temp.some((t) => dir.startsWith(t)) ? dir : undefined;
+}
+
+/** Files under `dir` this process holds open (from /proc/self/fd; none where that does not exist). */
+export function openFilesUnder(dir: string): string[] {
+  let fds: string[];
+  try {
+    fds = readdirSync("/proc/self/fd");
+  } catch {
+    return [];
+  }
+  const roots = [dir, realpathOr(dir)].map((d) => `${d}${sep}`);
+  const open: string[] = [];
+  for (const fd of fds) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile (the readdir's own descriptor, for one)
+    }
+    if (roots.some((r) => target.startsWith(r))) open.push(target);
+  }
+  return open;
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * Runs `node bin/concord.js ...args` as a child process and resolves with its exit code and output. For
+ * what needs a process of its own: the bin entry itself, signals, several processes at once.
+ */
+export function execConcord(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const env = runEnv(options);
   return new Promise((done, fail) => {
     execFile(
       process.execPath,
@@ -393,14 +505,16 @@ export interface RunningConcord {
   readonly done: Promise<RunResult & { signal: NodeJS.Signals | null }>;
   /** What it has written to stderr so far. */
   stderr(): string;
+  /**
+   * Resolves with the first match of `pattern` in its stderr as soon as the child writes it (a readiness
+   * signal: no polling, no deadline but the test's); rejects when the child exits without writing it.
+   */
+  untilStderr(pattern: RegExp): Promise<RegExpExecArray>;
 }
 
 /** Starts `node bin/concord.js ...args` without waiting for it (for tests that interrupt or kill it). */
 export function spawnConcord(args: readonly string[], options: RunOptions = {}): RunningConcord {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, CONCORD_DEBUG: undefined, ...options.env })) {
-    if (v !== undefined) env[k] = v;
-  }
+  const env = runEnv(options);
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? REPO,
     env,
@@ -422,11 +536,39 @@ export function spawnConcord(args: readonly string[], options: RunOptions = {}):
       resolve({ code: code ?? -1, signal, stdout, stderr });
     });
   });
-  return { child, done, stderr: () => stderr };
+  const untilStderr = (pattern: RegExp) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const check = () => {
+        const m = pattern.exec(stderr);
+        if (!m) return;
+        child.stderr!.off("data", onData);
+        resolve(m);
+      };
+      // Runs after the accumulating listener above, which was added first.
+      const onData = () => check();
+      child.stderr!.on("data", onData);
+      check();
+      void done.then((r) => {
+        child.stderr!.off("data", onData);
+        const m = pattern.exec(stderr);
+        if (m) resolve(m);
+        else
+          reject(new Error(`concord exited (${r.signal ?? r.code}) without writing ${pattern}:\n${stderr}`));
+      });
+    });
+  return { child, done, stderr: () => stderr, untilStderr };
 }
 
-/** Polls `condition` every `intervalMs` until it holds; rejects after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, timeoutMs = 25_000, intervalMs = 40): Promise<void> {
+/**
+ * Polls `condition` (state a process under test writes: its ledger, its log) every `intervalMs` until it
+ * holds; rejects after `timeoutMs`, by default never: the test's own timeout bounds it, so a crowded
+ * machine makes a test slower, not failed. Conditions should also hold once the process has exited.
+ */
+export async function waitFor(
+  condition: () => boolean,
+  timeoutMs = Number.POSITIVE_INFINITY,
+  intervalMs = 40,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);

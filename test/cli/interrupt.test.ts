@@ -1,7 +1,8 @@
 /**
- * Interrupting `concord repair` through the real binary: Ctrl-C (SIGINT) stops between write batches with
- * ledger and audit consistent; SIGKILL at random moments leaves at most pending entries, which the next
- * run settles. Either way a rerun converges the replicas and no repair id is applied twice.
+ * Interrupting `concord repair` through the real binary (a process, for the signals): Ctrl-C (SIGINT)
+ * stops between write batches with ledger and audit consistent; SIGKILL at random moments leaves at most
+ * pending entries, which the next run settles. Either way a rerun (in-process) converges the replicas and
+ * no repair id is applied twice.
  */
 import { join } from "node:path";
 import { describe, it } from "vitest";
@@ -23,14 +24,16 @@ import {
   writeConfig,
 } from "./helpers.js";
 
-/** Divergent rows: every one is stale on b (a renamed it and bumped its version); three write batches. */
+/** Divergent rows: every one is stale on b (a renamed it and bumped its version). */
 const ROWS = 1500;
 /**
- * Low enough that the writes take seconds: a 500-row batch waits a second for its first, and two seconds
- * for each later one. The tokens are taken after the batch is marked pending, so a batch spends that time
- * pending in the ledger.
+ * Low enough that the writes take half a minute: a batch carries a second's worth (50 writes) and waits
+ * about a second for its tokens, taken after it is marked pending, so a batch spends that time pending in
+ * the ledger. The signals land within that window however slowly a crowded machine lets this test process
+ * react (it shares its event loop with the in-process runs of the tests beside it); an interrupted run
+ * stops within a batch.
  */
-const RATE = 250;
+const RATE = 50;
 
 /**
  * a.db and b.db with ROWS rows that all differ (a newer), a config that rate-limits the writes and one
@@ -226,18 +229,20 @@ describe.concurrent("concord repair, interrupted", () => {
     const config = writeConfig(dir, itemsConfig("limits: { writesPerSecond: 500 }"));
     const state = join(dir, "state.db");
 
-    // Keys 1..500 are written at once; 501..1000 are pending, waiting a second for the rate limit.
-    const run = spawnConcord(["repair", "--json", "-c", config]);
+    // Keys 1..500 are written at once; 501..1000 are pending, waiting a second for the rate limit. No
+    // signal is involved, so the run is in-process: the ledger is read between its steps.
+    const run = runConcord(["repair", "--json", "-c", config]);
     let exited = false;
-    void run.done.then(() => {
+    const exit = () => {
       exited = true;
-    });
+    };
+    run.then(exit, exit);
     await waitFor(() => {
       const o = outcomes(state);
       return exited || (o.applied === 500 && o.pending === 500);
     });
     execSql(b, "UPDATE items SET name = 'changed meanwhile' WHERE id = 900;");
-    const r = await run.done;
+    const r = await run;
     expect(r.code, r.stderr).toBe(1);
     const repairs = parseJson<PlanJson>(r).datasets[0]!.repairs!;
     expect(repairs.filter((p) => p.outcome !== "applied").map((p) => [p.key, p.outcome])).toEqual([

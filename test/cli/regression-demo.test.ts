@@ -55,8 +55,9 @@ describe.concurrent("concord demo", () => {
     expect,
     onTestFinished,
   }) => {
+    // Run from a working directory of its own: the default --dir .concord/demo is relative to it.
     const dir = tempDir(onTestFinished);
-    const demo = await runConcord(["demo", "--dir", dir]);
+    const demo = await runConcord(["demo"], { cwd: dir });
     expect(demo.stderr).toBe("");
     expect(demo.code).toBe(0);
     for (const cls of [
@@ -73,9 +74,12 @@ describe.concurrent("concord demo", () => {
       expect(demo.stdout, cls).toContain(cls);
     }
     for (const ds of ["customers:", "products:", "settings:"]) expect(demo.stdout).toContain(ds);
+    // The paths it prints are relative to where it ran, as a user would type them.
+    expect(demo.stdout).toContain(".concord/demo/primary.db and .concord/demo/replica.db:");
+    expect(demo.stdout).toContain("npx concord scan -c .concord/demo/concord.yaml\n");
 
     // The demo may repair what its policies allow; scan reports whatever is left (exit 1 while any remains).
-    const scan = await runConcord(["scan", "--json", "-c", join(dir, "concord.yaml")]);
+    const scan = await runConcord(["scan", "--json", "-c", ".concord/demo/concord.yaml"], { cwd: dir });
     expect(scan.stderr).toBe("");
     expect([0, 1]).toContain(scan.code);
     const doc = parseJson(scan);

@@ -228,7 +228,7 @@ describe.concurrent("concord plan --json and repair on three replicas", () => {
     const reason = (ds: PlanJson["datasets"][number], key: unknown[]) =>
       ds.decisions.find((d) => JSON.stringify(d.key) === JSON.stringify(key))!.reason;
     expect(reason(items!, [10])).toContain("no owner is declared");
-    expect(reason(items!, [30])).toBe("a holds the newest version (v4; b v3, c v3)");
+    expect(reason(items!, [30])).toBe("counter 4 on a is higher than 3 on b and c");
     expect(reason(items!, [40])).toContain("no merge rule covers note");
     expect(reason(items!, [45])).toContain("merged column by column");
     expect(reason(items!, [80])).toContain("b went back from a version seen before");

@@ -1,4 +1,8 @@
-/** `concord serve` as a user runs it: the real binary, a token, HTTP on loopback, SIGTERM to stop. */
+/**
+ * `concord serve` as a user runs it: the real binary, a token, HTTP on loopback, SIGTERM to stop (a
+ * process of its own, for the signal); refusing to start is checked in-process.
+ */
+import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import {
   expectOneLineError,
@@ -8,7 +12,6 @@ import {
   seededItems,
   spawnConcord,
   tempDir,
-  waitFor,
   writeConfig,
 } from "./helpers.js";
 
@@ -27,10 +30,8 @@ describe("concord serve", () => {
     );
     const run = spawnConcord(["serve", "-c", config], { env: { CONCORD_TOKEN: TOKEN } });
     // The port is chosen by the system: read it from the log line.
-    const logs = () => run.stderr();
-    await waitFor(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(logs()), 20_000);
-    const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(logs())![1]!;
-    await waitFor(() => /pass \S+ \(repair\) finished/.test(logs()), 30_000);
+    const base = (await run.untilStderr(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    await run.untilStderr(/pass \S+ \(repair\) finished/);
 
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/api/datasets`)).status).toBe(401);
@@ -61,5 +62,23 @@ describe("concord serve", () => {
         await runConcord(["serve", "-c", config, "--listen", "nowhere"], { env: { CONCORD_TOKEN: TOKEN } }),
       ),
     ).toBe('concord: --listen: expected HOST:PORT such as 127.0.0.1:7070, got "nowhere"');
+  });
+
+  it("exits 2 naming the address when it cannot listen, with its state store closed", async () => {
+    const dir = tempDir();
+    seededItems(dir);
+    const config = writeConfig(dir, itemsConfig(SEEDED_POLICY));
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = taken.address() as { port: number };
+      // runConcord fails the test if state.db or a replica is still open when serve has returned.
+      const r = await runConcord(["serve", "-c", config, "--listen", `127.0.0.1:${port}`], {
+        env: { CONCORD_TOKEN: TOKEN },
+      });
+      expect(expectOneLineError(r)).toBe(`concord: cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });

@@ -1,4 +1,5 @@
 /** MariaDB/MySQL against concurrent writers and case-only key differences, on the real server. */
+import type { RowDataPacket } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MysqlConnector } from "../../src/connectors/mysql/mysql-connector.js";
 import { fingerprintRow } from "../../src/core/fingerprint.js";
@@ -23,8 +24,9 @@ async function streamAll(c: MysqlConnector, shape: RecordShape): Promise<KeyFing
   return out;
 }
 
+let db: MysqlTestDatabase;
+
 describe.skipIf(!available)("mysql connector under concurrency", () => {
-  let db: MysqlTestDatabase;
   let connector: MysqlConnector;
   const pool = () => db.pool();
 
@@ -49,8 +51,7 @@ describe.skipIf(!available)("mysql connector under concurrency", () => {
       const repair = connector.applyWrites(SHAPE, [
         { key: ["1"], expected: seen!.fingerprint, next: ["repaired", "9"] },
       ]);
-      const settled = await Promise.race([repair.then(() => "done"), sleep(300).then(() => "waiting")]);
-      expect(settled).toBe("waiting");
+      await waitingForLock(repair);
       await other.query("COMMIT");
       expect(await repair).toEqual(["superseded"]);
     } finally {
@@ -66,7 +67,7 @@ describe.skipIf(!available)("mysql connector under concurrency", () => {
       await other.query("START TRANSACTION");
       await other.query("INSERT INTO items VALUES (2, 'theirs', 1)");
       const repair = connector.applyWrites(SHAPE, [{ key: ["2"], expected: null, next: ["mine", "1"] }]);
-      await sleep(200);
+      await waitingForLock(repair);
       await other.query("COMMIT");
       expect(await repair).toEqual(["superseded"]);
     } finally {
@@ -235,6 +236,26 @@ describe.skipIf(!available)("mysql connector with text keys differing only in ca
   });
 });
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/**
+ * Resolves once a transaction on this file's database waits for a row lock (the repair, blocked by the
+ * other connection's uncommitted write): the server says so, so no fixed sleep has to guess when.
+ * Rejects if `repair` settles first, i.e. it did not wait for the lock.
+ */
+async function waitingForLock(repair: Promise<unknown>): Promise<void> {
+  let settled = false;
+  const settle = () => {
+    settled = true;
+  };
+  repair.then(settle, settle);
+  for (;;) {
+    const [rows] = await db.admin.query<RowDataPacket[]>(
+      `SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX t
+       JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+       WHERE t.trx_state = 'LOCK WAIT' AND p.DB = ?`,
+      [db.name],
+    );
+    if (Number(rows[0]!.n) > 0) return;
+    if (settled) throw new Error("the repair settled without waiting for the other connection's lock");
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

@@ -3,7 +3,7 @@
  * promises runs against every store in state-store-conformance.test.ts.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -55,26 +55,32 @@ describe("SqliteStateStore: migrations", () => {
       const module = pathToFileURL(
         join(process.cwd(), "dist", "state", "sqlite", "sqlite-state-store.js"),
       ).href;
-      const go = join(dir, "go");
-      // Every process loads the module, then waits for the same moment to open the file.
+      // Every process loads the module and says so on stdout, then waits for "go" on stdin; the parent
+      // sends it to all of them once all are ready (no fixed wait), so the six open the new file together.
       const script = `const { SqliteStateStore } = await import(${JSON.stringify(module)});
-        const { existsSync } = await import("node:fs");
-        while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 1));
+        process.stdout.write("ready\\n");
+        await new Promise((resolve) => process.stdin.once("data", resolve));
         const s = SqliteStateStore.open(${JSON.stringify(path)});
         await s.appendAudit([{ ts: 1, runId: "r", type: "detected", dataset: "d", key: null, data: process.pid }]);
         await s.close();`;
-      const runs = Array.from({ length: 6 }, () => {
+      const children = Array.from({ length: 6 }, () => {
         const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
-          stdio: ["ignore", "ignore", "pipe"],
+          stdio: ["pipe", "pipe", "pipe"],
         });
         let stderr = "";
         child.stderr.on("data", (d) => (stderr += d));
-        return new Promise<{ code: number | null; stderr: string }>((resolve) =>
+        const ready = new Promise<void>((resolve, reject) => {
+          child.stdout.once("data", () => resolve());
+          child.once("close", (code) => reject(new Error(`exited (${code}) before ready: ${stderr}`)));
+        });
+        const done = new Promise<{ code: number | null; stderr: string }>((resolve) =>
           child.on("close", (code) => resolve({ code, stderr })),
         );
+        return { child, ready, done };
       });
-      await new Promise((r) => setTimeout(r, 1500));
-      writeFileSync(go, "");
+      await Promise.all(children.map((c) => c.ready));
+      for (const c of children) c.child.stdin.end("go\n");
+      const runs = children.map((c) => c.done);
       for (const r of await Promise.all(runs)) expect(r, r.stderr).toEqual({ code: 0, stderr: "" });
       const fresh = SqliteStateStore.open(join(dir, "fresh.db"));
       const latest = fresh.db.pragma("user_version", { simple: true });

@@ -535,13 +535,15 @@ export function openSqliteConnector(
   table: string,
   options: OpenSqliteOptions = {},
 ): SqliteConnector {
-  let db: Db;
+  let db: Db | undefined;
   try {
     db = new Database(path, { fileMustExist: true, readonly: options.readonly ?? false, timeout: 5000 });
     if (!options.readonly) db.pragma("journal_mode = WAL");
     // A bigger page cache than the 2 MB default: repairs and verification read scattered rows.
     db.pragma("cache_size = -65536");
   } catch (err) {
+    // Opened, but no database (or locked): close it, or the file stays open until garbage collection.
+    db?.close();
     const label = options.label ? `${options.label}: ` : "";
     throw new ConnectorError(
       `${label}cannot open sqlite:${path}: ${err instanceof Error ? err.message : String(err)}`,

@@ -264,7 +264,14 @@ export class SqliteStateStore implements StateStore {
   /** Opens (creating folder and file if needed) the state file at `path`. */
   static open(path: string): SqliteStateStore {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    return new SqliteStateStore(new Database(path, { timeout: 5000 }));
+    const db = new Database(path, { timeout: 5000 });
+    // A file that is no database (or a migration that fails) must not leave it open.
+    try {
+      return new SqliteStateStore(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
   }
 
   async beginRun(run: { id: string; dataset: string; command: string; startedAt: number }): Promise<void> {
