@@ -19,10 +19,16 @@ const KNOWN_ERRORS: ReadonlySet<string> = new Set([
   "EscalationNotOpenError",
   "AnchorLogError",
   "AuditAnchorError",
+  "UnfinishedError",
 ]);
 
 /** Known errors whose exit code is not the usage one: a log that no longer extends its anchor is a finding. */
 const EXIT_OF: Readonly<Record<string, number>> = { AuditAnchorError: 3 };
+
+/** A command that ended without a result: nothing was left for it to wait on (bin entry, `run`). */
+export class UnfinishedError extends Error {
+  override readonly name = "UnfinishedError";
+}
 
 /** A usage problem found by a command (bad flag value, unknown dataset). */
 export class UsageError extends Error {

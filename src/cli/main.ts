@@ -3,7 +3,7 @@
  * process, sets its exit code, or reads or writes anything of it but through the `CliIo` it is given.
  */
 import { Command, CommanderError, Option } from "commander";
-import { EXIT, reportError } from "./errors.js";
+import { EXIT, reportError, UnfinishedError } from "./errors.js";
 import { type CliIo, type CliStream, processIo } from "./io.js";
 
 export type { CliIo, CliStream } from "./io.js";
@@ -193,11 +193,27 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
 
 /** Entry for bin/concord.js: runs on the process's own io, sets its exit code and lets pending output flush. */
 export function run(argv: readonly string[]): void {
+  let settled = false;
+  // A command whose every connection went quiet (a stalled store whose socket was later dropped) can leave
+  // nothing for the event loop to wait on: Node would then exit 0 as if the command had finished. It never
+  // may: an unfinished command exits 2 and says so.
+  const unfinished = () => {
+    if (settled) return;
+    settled = true;
+    process.exitCode = reportError(
+      new UnfinishedError(
+        "the command stopped before finishing: a store stopped answering (no result was reported)",
+      ),
+    );
+  };
+  process.once("beforeExit", unfinished);
   main(argv).then(
     (code) => {
+      settled = true;
       process.exitCode = code;
     },
     (err) => {
+      settled = true;
       process.exitCode = reportError(err);
     },
   );
