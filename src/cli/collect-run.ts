@@ -34,6 +34,9 @@ export interface RunReport {
   readonly remains: boolean;
   /** False when Ctrl-C stopped the run before its end. */
   readonly finished: boolean;
+  /** The run's segments, and how many were done before it stopped (all of them when finished). */
+  readonly segments: number;
+  readonly segmentsDone: number;
   /** The JSON of every divergence, decision and repair (or planned write), in order. */
   readonly spill: { divergences: JsonSpill; decisions: JsonSpill; repairs: JsonSpill };
 }
@@ -106,6 +109,8 @@ export async function collectRun(
       recovered: run.recovered,
       remains: t.remaining > 0,
       finished: run.finished,
+      segments: run.segments,
+      segmentsDone: run.segmentsDone,
       spill,
     };
   } finally {

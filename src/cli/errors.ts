@@ -5,7 +5,7 @@ import { type CliIo, processIo } from "./io.js";
 import { printable } from "./printable.js";
 
 /** Exit codes, like diff: 0 agree / done, 1 divergence remains, 2 usage/config/connection, 3 audit broken. */
-export const EXIT = { ok: 0, diverged: 1, usage: 2, audit: 3 } as const;
+export const EXIT = { ok: 0, diverged: 1, usage: 2, audit: 3, interrupted: 130 } as const;
 
 /** Errors whose message is meant for the user as it is (config, connection, bad data, usage). */
 const KNOWN_ERRORS: ReadonlySet<string> = new Set([

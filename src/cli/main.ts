@@ -207,6 +207,15 @@ export function run(argv: readonly string[]): void {
     );
   };
   process.once("beforeExit", unfinished);
+  // A reader that went away (`concord scan --json | head`) ends the output quietly: the rest is dropped,
+  // the command finishes its work, and its exit code is the command's own.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+      stream.write = (() => true) as typeof stream.write;
+      stream.emit("drain");
+    });
+  }
   main(argv).then(
     (code) => {
       settled = true;

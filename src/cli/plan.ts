@@ -44,11 +44,11 @@ export async function runPlanOrRepair(
   const mode: RunMode = execute ? (options.dryRun ? "dry-run" : "repair") : "plan";
   const writes = mode === "repair";
   const session = await openSession(options, { readonly: !writes }, io);
-  // Ctrl-C stops between write batches; what was written is already in ledger and audit. A second
-  // Ctrl-C kills at once, and the next run settles anything left pending.
+  // Ctrl-C stops after the step in flight (a detection batch, or a write batch, whose outcome is then in
+  // ledger and audit). A second Ctrl-C kills at once, and the next run settles anything left pending.
   const abort = new AbortController();
   const onSigint = () => {
-    stderr.write("\nconcord: interrupted; finishing the write batch in flight (Ctrl-C again to kill)\n");
+    stderr.write("\nconcord: interrupted; stopping after the step in flight (Ctrl-C again to kill)\n");
     abort.abort();
   };
   if (writes) process.once("SIGINT", onSigint);
@@ -58,10 +58,13 @@ export async function runPlanOrRepair(
     const runId = newRunId();
     const command = execute ? (options.dryRun ? "repair --dry-run" : "repair") : "plan";
     const runs: RunReport[] = [];
-    for (const ds of session.datasets)
+    for (const ds of session.datasets) {
+      if (abort.signal.aborted) break;
       runs.push(
         await collectRun(session, ds, runId, command, mode, spills, { progress, signal: abort.signal }),
       );
+    }
+    const skipped = session.datasets.slice(runs.length).map((d) => d.name);
     if (writes) await session.anchorAudit();
     if (options.json) await writeRunsJson(stdout, runId, runs, mode);
     else {
@@ -76,14 +79,22 @@ export async function runPlanOrRepair(
           const parts = Object.entries(run.summary)
             .filter(([, n]) => n > 0)
             .map(([k, n]) => `${k} ${n}`);
+          const planned = run.totals.plannedWrites;
+          if (!writes && planned)
+            parts.unshift(`${planned} conditional write${planned === 1 ? "" : "s"} would be made`);
           text += `\n  ${writes ? "repair" : "dry run (nothing written)"}: ${parts.join(" · ") || "nothing to do"}`;
-          if (!writes && run.totals.plannedWrites)
-            text += `\n  ${run.totals.plannedWrites} conditional write${run.totals.plannedWrites === 1 ? "" : "s"} would be made`;
         }
+        if (!run.finished)
+          text += `\n  interrupted: stopped after segment ${run.segmentsDone} of ${run.segments}; the segments after it were neither decided nor written (run again to finish)`;
         lines.push(text);
         return lines.join("\n\n");
       });
+      if (skipped.length) texts.push(`interrupted before ${skipped.join(", ")}: not scanned`);
       stdout.write(`${texts.join("\n\n")}\n`);
+    }
+    if (abort.signal.aborted && (skipped.length || runs.some((r) => !r.finished))) {
+      stderr.write("concord: interrupted; what was written is in the ledger and the audit log\n");
+      return EXIT.interrupted;
     }
     return runs.some((r) => r.remains) ? EXIT.diverged : EXIT.ok;
   } finally {

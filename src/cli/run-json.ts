@@ -82,7 +82,8 @@ export async function writeRunsJson(
     if (run.recovered.length) doc.recovered = run.recovered.map((r) => repairJson(resolved.shape.key, r));
     return doc;
   });
-  await writeJson(stream, { runId, datasets }, arrays);
+  const interrupted = runs.some((r) => !r.finished);
+  await writeJson(stream, { runId, ...(interrupted ? { interrupted } : {}), datasets }, arrays);
 }
 
 function* chain<T>(...parts: Iterable<T>[]): Iterable<T> {

@@ -142,6 +142,9 @@ export interface DatasetRunResult {
   readonly status: RunRecord["status"];
   /** When the run began (a resumed run's first start), ms since the epoch. */
   readonly startedAt: number;
+  /** The run's segments, and how many were done (all of them unless it stopped). */
+  readonly segments: number;
+  readonly segmentsDone: number;
 }
 
 /** The ports a run needs besides its replicas. */
@@ -251,6 +254,7 @@ export async function runDataset(
     const guard = new WriteGuard({ ...options.guard, writesPerSecond: policy?.limits.writesPerSecond });
     const signal = options.signal;
     let lastFound = 0;
+    let segmentsDone = cp?.done ?? 0;
     const groups = options.keys
       ? [{ range: segments[0]!, from: 0, to: 1 }]
       : options.groupSegments === false
@@ -272,11 +276,13 @@ export async function runDataset(
           ? { ...ctx, onProgress: (_, done, total) => observer.onProgress!(label, done, total) }
           : ctx,
         options.keys
-          ? { keys: options.keys, resolved }
+          ? { keys: options.keys, resolved, signal }
           : segments.length > 1
-            ? { range, resolved, expectedRows: (to - from) * ds.checkpointRows }
-            : { resolved },
+            ? { range, resolved, expectedRows: (to - from) * ds.checkpointRows, signal }
+            : { resolved, signal },
       );
+      // Stopped mid-scan: nothing of this group is decided, recorded or written.
+      if (scan.stopped) return await stopped();
       lastFound = scan.divergences.length;
       // Totals change only once the group is whole: a group cut short is done again when the run resumes.
       const next = structuredClone(totals);
@@ -294,13 +300,25 @@ export async function runDataset(
         await state.putCheckpoint(cp);
       }
       await observer.onSegment?.({ from, to, of: segments.length, ...outcome.segment });
+      segmentsDone = to;
       if (to < segments.length && observer.pause && !signal?.aborted) await observer.pause(now() - started);
     }
 
     const status = totals.remaining > 0 ? "diverged" : "ok";
     await finish(status);
     if (cp) await state.deleteCheckpoint(ds.name);
-    return { runId, dataset: ds.name, resolved, totals, recovered, finished: true, status, startedAt };
+    const where = { segments: segments.length, segmentsDone: segments.length };
+    return {
+      runId,
+      dataset: ds.name,
+      resolved,
+      totals,
+      recovered,
+      finished: true,
+      status,
+      startedAt,
+      ...where,
+    };
 
     /** Decides, records and writes one scanned group into `t`; `whole` is false when the signal cut its writes short. */
     async function decideAndRepair(
@@ -353,21 +371,13 @@ export async function runDataset(
     }
 
     async function stopped(): Promise<DatasetRunResult> {
+      const status = checkpointed ? "running" : "diverged";
       // A checkpointed run waits to be resumed; any other is finished with what it did.
-      if (checkpointed) {
-        return {
-          runId,
-          dataset: ds.name,
-          resolved,
-          totals,
-          recovered,
-          finished: false,
-          status: "running",
-          startedAt,
-        };
+      if (!checkpointed) {
+        totals.remaining = Math.max(totals.remaining, 1);
+        await finish(status);
       }
-      totals.remaining = Math.max(totals.remaining, 1);
-      await finish("diverged");
+      const where = { segments: segments.length, segmentsDone };
       return {
         runId,
         dataset: ds.name,
@@ -375,8 +385,9 @@ export async function runDataset(
         totals,
         recovered,
         finished: false,
-        status: "diverged",
+        status,
         startedAt,
+        ...where,
       };
     }
   } catch (err) {

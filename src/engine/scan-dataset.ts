@@ -46,6 +46,8 @@ export interface DatasetScan {
    * column or replica: types the stores keep differently, and pushdown a connector cannot do.
    */
   readonly notes: readonly string[];
+  /** True when the signal stopped detection before the range was covered (what was found is kept). */
+  readonly stopped?: boolean;
 }
 
 /** True when the scan looked at this key (its range holds it, or it was one of the keys re-read). */
@@ -106,6 +108,8 @@ export interface ScanOptions {
   readonly expectedRows?: number;
   /** The shape resolved for this run already (segments of one run share it): no describing again. */
   readonly resolved?: ResolvedShape;
+  /** Stops detection between batches (Ctrl-C); the scan then says `stopped`. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -131,6 +135,7 @@ export async function scanDataset(
 
   const divergences: Divergence[] = [];
   const knownRows = new Map<string, number>();
+  let stopped = false;
   const classify = async (batch: readonly Observation[]) => {
     for (let i = 0; i < batch.length; i += FETCH_BATCH) {
       const slice = batch.slice(i, i + FETCH_BATCH).filter((o) => keyId(o.key) !== canary);
@@ -186,7 +191,13 @@ export async function scanDataset(
     // Stores list the next batch while this one's records are fetched and classified; a serial scan keeps
     // to one query at a time.
     const serial = ctx.detect?.serial === true;
-    for await (const batch of serial ? detect : readAhead(detect)) await classify(batch);
+    for await (const batch of serial ? detect : readAhead(detect)) {
+      if (options.signal?.aborted) {
+        stopped = true;
+        break;
+      }
+      await classify(batch);
+    }
   }
 
   const counts: Partial<Record<DivergenceClass, number>> = {};
@@ -234,6 +245,7 @@ export async function scanDataset(
     range,
     ...(options.keys ? { keys: new Set(options.keys.map(keyId)) } : {}),
     notes: resolved.notes,
+    ...(stopped ? { stopped } : {}),
   };
 }
 

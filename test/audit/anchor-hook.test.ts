@@ -2,6 +2,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
@@ -17,6 +18,11 @@ function replica(path: string, stale: boolean): void {
   for (let i = 1; i <= 20; i++)
     db.prepare("INSERT INTO items VALUES (?, ?, ?)").run(i, `item ${i}`, stale && i % 5 === 0 ? 1 : 2);
   db.close();
+}
+
+/** Output nobody reads (the tests check state, not text). */
+function quiet() {
+  return { stdout: new PassThrough().resume(), stderr: new PassThrough().resume() };
 }
 
 describe("anchoring after a run", () => {
@@ -44,18 +50,18 @@ datasets:
     policy: { owner: a, resolve: highest-version }
 `,
     );
-    expect(await main(["node", "concord", "audit", "keygen", "--dir", join(dir, "keys")])).toBe(0);
+    expect(await main(["node", "concord", "audit", "keygen", "--dir", join(dir, "keys")], quiet())).toBe(0);
     expect(existsSync(join(dir, "anchors.jsonl"))).toBe(false);
-    expect(await main(["node", "concord", "repair", "-c", config])).toBe(0);
+    expect(await main(["node", "concord", "repair", "-c", config], quiet())).toBe(0);
     const anchors = readFileSync(join(dir, "anchors.jsonl"), "utf8").trim().split("\n");
     expect(anchors).toHaveLength(1);
     const state = new Database(join(dir, "state.db"));
     const { n } = state.prepare("SELECT MAX(seq) AS n FROM audit").get() as { n: number };
     expect(JSON.parse(anchors[0]!).seq).toBe(n);
-    expect(await main(["node", "concord", "audit", "verify", "-c", config])).toBe(0);
+    expect(await main(["node", "concord", "audit", "verify", "-c", config], quiet())).toBe(0);
     // Truncate the tail: the chain that is left still links, but the anchor vouches for more.
     state.prepare("DELETE FROM audit WHERE seq > ?").run(n - 2);
     state.close();
-    expect(await main(["node", "concord", "audit", "verify", "-c", config])).toBe(3);
+    expect(await main(["node", "concord", "audit", "verify", "-c", config], quiet())).toBe(3);
   });
 });

@@ -3,10 +3,13 @@
  * streams, reads its environment and working directory, and exits with the command's code. Every other
  * CLI test calls `main()` in-process; this one keeps the bin entry (`run()`) honest.
  */
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { describe, it } from "vitest";
 import {
+  BIN,
   execConcord,
   expectOneLineError,
   itemsConfig,
@@ -44,5 +47,52 @@ describe.concurrent("bin/concord.js", () => {
     const dir = tempDir(onTestFinished);
     const line = expectOneLineError(await execConcord(["scan"], { cwd: dir }), expect);
     expect(line).toMatch(/^concord: concord\.yaml: cannot read config file \(not found/);
+  });
+
+  it("a reader that goes away ends the output quietly: scan --json | head -c 200 exits with the scan's code", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    // Enough divergence that the document is far larger than a pipe's buffer.
+    for (const [name, shift] of [
+      ["a.db", 0],
+      ["b.db", 1],
+    ] as const) {
+      const db = new Database(join(dir, name));
+      db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+      const insert = db.prepare("INSERT INTO t VALUES (?, ?)");
+      db.transaction(() => {
+        for (let i = 1; i <= 20_000; i++) insert.run(i, `value ${i + shift}`);
+      })();
+      db.close();
+    }
+    const config = writeConfig(
+      dir,
+      `state: sqlite:state.db
+datasets:
+  t:
+    key: id
+    replicas:
+      a: { url: "sqlite:a.db", table: t }
+      b: { url: "sqlite:b.db", table: t }
+`,
+    );
+    const child = spawn(process.execPath, [BIN, "scan", "--json", "-c", config], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (s: string) => {
+      stderr += s;
+    });
+    let got = 0;
+    child.stdout.on("data", (chunk: Buffer) => {
+      got += chunk.length;
+      // What `head -c 200` does: read a little, then close the pipe.
+      if (got >= 200) child.stdout.destroy();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    expect(stderr).toBe("");
+    expect(code).toBe(1);
   });
 });

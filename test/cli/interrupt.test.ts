@@ -85,7 +85,7 @@ function converged(a: string, b: string): number {
 }
 
 describe.concurrent("concord repair, interrupted", () => {
-  it("SIGINT stops between batches: exit 1, chain intact, nothing pending; a rerun finishes the work once", async ({
+  it("SIGINT stops between batches: exit 130, chain intact, nothing pending; a rerun finishes the work once", async ({
     expect,
     onTestFinished,
   }) => {
@@ -102,9 +102,11 @@ describe.concurrent("concord repair, interrupted", () => {
     run.child.kill("SIGINT");
     const r = await run.done;
     expect(r.signal).toBeNull();
-    expect(r.stderr).toContain("interrupted; finishing the write batch in flight");
-    expect(r.code, r.stderr).toBe(1);
-    const doc = parseJson<PlanJson>(r);
+    expect(r.stderr).toContain("interrupted; stopping after the step in flight");
+    expect(r.stderr).toContain("concord: interrupted; what was written is in the ledger and the audit log");
+    expect(r.code, r.stderr).toBe(130);
+    const doc = parseJson<PlanJson & { interrupted?: boolean }>(r);
+    expect(doc.interrupted).toBe(true);
     const done = doc.datasets[0]!.repairs!;
     expect(done.length).toBeGreaterThan(0);
     expect(done.length).toBeLessThan(ROWS);

@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
@@ -109,6 +110,11 @@ function refusingWrites(connector: Connector): { connector: Connector; calls: ()
 /** One stale key in each of the ten segments of 100 rows. */
 const SPREAD = [50, 150, 250, 350, 450, 550, 650, 750, 850, 950];
 
+/** Output nobody reads (the tests check state, not text). */
+function quiet() {
+  return { stdout: new PassThrough().resume(), stderr: new PassThrough().resume() };
+}
+
 describe("runDataset", () => {
   it("a serve pass that trips the blast-radius guard writes nothing more in that pass", async () => {
     // The first segment is 60% divergent (trips maxDivergentFraction 0.2); each later one holds one stale key.
@@ -190,7 +196,7 @@ describe("runDataset", () => {
     makeReplicas(cliDir, stale);
     makeReplicas(serveDir, stale);
     writeFileSync(join(cliDir, "concord.yaml"), yaml());
-    expect(await main(["node", "concord", "repair", "-c", join(cliDir, "concord.yaml")])).toBe(0);
+    expect(await main(["node", "concord", "repair", "-c", join(cliDir, "concord.yaml")], quiet())).toBe(0);
 
     const s = await createService(config(serveDir), { log: () => {} });
     cleanup.push(() => s.stop());
@@ -210,5 +216,48 @@ describe("runDataset", () => {
     expect(await applied(serveDir)).toEqual(fromCli);
     expect(staleOn(cliDir)).toEqual([]);
     expect(staleOn(serveDir)).toEqual([]);
+  });
+
+  it("a stop signal ends the run promptly: mid-scan nothing of the group is decided or written", async () => {
+    makeReplicas(dir, SPREAD);
+    const { state, replicas } = await open(config(dir));
+    const abort = new AbortController();
+    let checksums = 0;
+    // Ctrl-C arrives while the third group is being checksummed.
+    const b: Connector = new Proxy(replicas[1]!.connector, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (prop === "checksumRanges")
+          return async (...args: unknown[]) => {
+            if (++checksums === 3) abort.abort();
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const segments: number[] = [];
+    const run = await runDataset(
+      config(dir).datasets[0]!,
+      [replicas[0]!, { name: "b", connector: b }],
+      { state, now: Date.now },
+      {
+        runId: "run-stop",
+        command: "repair",
+        mode: "repair",
+        groupSegments: false,
+        signal: abort.signal,
+        observer: { onSegment: (s) => void segments.push(s.from) },
+      },
+    );
+    expect(run.finished).toBe(false);
+    expect(run.status).toBe("diverged");
+    expect(run.segments).toBe(10);
+    expect(run.segmentsDone).toBeLessThan(10);
+    expect(segments).toEqual(Array.from({ length: run.segmentsDone }, (_, i) => i));
+    // Every write the run made belongs to a segment it finished; the rest are untouched.
+    expect(staleOn(dir)).toEqual(SPREAD.slice(run.segmentsDone));
+    expect(run.totals.repairs).toEqual(run.segmentsDone ? { applied: run.segmentsDone } : {});
+    const [record] = await state.listRuns({ dataset: "items" });
+    expect(record?.status).toBe("diverged");
   });
 });
