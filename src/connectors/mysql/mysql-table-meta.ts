@@ -1,6 +1,8 @@
 /** Reads a MariaDB/MySQL table's columns and indexes from information_schema. Reads only. */
 import { ConnectorError } from "../connector.js";
-import { declaredType, type MysqlColumn, stringLiteral } from "./mysql-column-types.js";
+import type { UniqueIndex } from "../unique-key.js";
+import { stringLiteral } from "./mysql-canonical-sql.js";
+import { declaredType, type MysqlColumn } from "./mysql-column-types.js";
 import type { MysqlSession } from "./mysql-session.js";
 
 /** A table's native columns and the indexes whose leading columns could serve key order. */
@@ -9,6 +11,11 @@ export interface TableMeta {
   readonly byName: ReadonlyMap<string, MysqlColumn>;
   /** Index name → its columns in order (PRIMARY first). */
   readonly indexes: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Its unique indexes (PRIMARY first; none with an expression part), or null for a view, whose rows alone
+   * can tell whether a key is unique.
+   */
+  readonly unique: readonly UniqueIndex[] | null;
 }
 
 /**
@@ -53,15 +60,32 @@ export function readTableMeta(session: MysqlSession, table: string, label: strin
     }
     const stats = await session.rows(
       conn,
-      `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ${db} ` +
+      `SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ${db} ` +
         `AND TABLE_NAME = ${tbl} ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`,
     );
     const indexes = new Map<string, string[]>();
-    for (const [index, column] of stats) {
-      const list = indexes.get(String(index)) ?? [];
+    const uniqueNames = new Set<string>();
+    const expressions = new Set<string>();
+    for (const [index, column, nonUnique] of stats) {
+      const name = String(index);
+      // MySQL 8's functional key parts have no column name.
+      if (column == null) expressions.add(name);
+      const list = indexes.get(name) ?? [];
       list.push(String(column));
-      indexes.set(String(index), list);
+      indexes.set(name, list);
+      if (Number(nonUnique) === 0) uniqueNames.add(name);
     }
+    const [[tableType] = []] = await session.rows(
+      conn,
+      `SELECT TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${db} AND TABLE_NAME = ${tbl}`,
+    );
+    // MariaDB and MySQL unique indexes let rows with a NULL in them repeat (no NULLS NOT DISTINCT).
+    const unique =
+      String(tableType) === "VIEW"
+        ? null
+        : [...uniqueNames]
+            .filter((name) => !expressions.has(name))
+            .map((name) => ({ name, columns: indexes.get(name) ?? [], nullsDistinct: true }));
     const columns: MysqlColumn[] = cols.map((r) => ({
       name: String(r[0]),
       dataType: String(r[1]),
@@ -73,7 +97,7 @@ export function readTableMeta(session: MysqlSession, table: string, label: strin
       declared: declaredType(r[6] == null ? null : String(r[6])),
       nullable: String(r[7]) !== "NO",
     }));
-    return { columns, byName: new Map(columns.map((c) => [c.name, c])), indexes };
+    return { columns, byName: new Map(columns.map((c) => [c.name, c])), indexes, unique };
   });
 }
 

@@ -1,6 +1,6 @@
 /** Split points for a large range of a single integer key, from an equal-width histogram. Builds SQL; the caller runs it. */
 import type { Key, KeyRange } from "../../core/model.js";
-import type { ShapeSql } from "./mysql-shape-sql.js";
+import type { MysqlShapeSql } from "./mysql-shape-sql.js";
 
 /** Histogram buckets per requested part: finer buckets give runs closer to the ideal size. */
 const BUCKETS_PER_PART = 4;
@@ -17,7 +17,7 @@ const MAX_RUN_FACTOR = 1.5;
  * few intervals) or when the key span is too wide for BIGINT arithmetic: the caller then splits exactly.
  */
 export async function splitByHistogram(
-  s: ShapeSql,
+  s: MysqlShapeSql,
   range: KeyRange,
   parts: number,
   rows: (sql: string) => Promise<unknown[][]>,
