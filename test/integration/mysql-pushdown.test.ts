@@ -4,7 +4,7 @@ import { ConnectorError, emptyStats } from "../../src/connectors/connector.js";
 import { MysqlConnector, openMysqlConnector } from "../../src/connectors/mysql/mysql-connector.js";
 import { MysqlSession } from "../../src/connectors/mysql/mysql-session.js";
 import { MysqlShapeSql } from "../../src/connectors/mysql/mysql-shape-sql.js";
-import { keyIndex, readTableMeta } from "../../src/connectors/mysql/mysql-table-meta.js";
+import { mysqlKeyIndex, readMysqlTableMeta } from "../../src/connectors/mysql/mysql-table-meta.js";
 import { openConnector } from "../../src/connectors/open-connector.js";
 import type { CanonicalValue, ColumnType } from "../../src/core/canonical.js";
 import { ChecksumAccumulator, fingerprintRow } from "../../src/core/fingerprint.js";
@@ -1084,9 +1084,9 @@ describe.skipIf(!available)("mysql connector: listing many ranges at once", () =
       emptyStats(),
     );
     for (const { table, shape, bound } of [TABLES[0]!, TABLES[2]!, TABLES[4]!]) {
-      const meta = await readTableMeta(session, table, table);
+      const meta = await readMysqlTableMeta(session, table, table);
       const names = shape.key.map((k) => k.name);
-      const s = new MysqlShapeSql(shape, table, meta.byName, keyIndex(meta, names));
+      const s = new MysqlShapeSql(shape, table, meta.byName, mysqlKeyIndex(meta, names));
       const leaves = randomLeaves(random(11), shape, bound, 200).filter(
         (r) => !(r.lo && r.hi && compareKeys(shape.key, r.lo, r.hi) >= 0),
       );

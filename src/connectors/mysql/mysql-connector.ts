@@ -22,8 +22,8 @@ import { isMysqlRolledBack } from "./mysql-errors.js";
 import { MysqlListing } from "./mysql-listing.js";
 import { MysqlSession } from "./mysql-session.js";
 import { MysqlShapeSql } from "./mysql-shape-sql.js";
-import { splitByHistogram } from "./mysql-split.js";
-import { keyIndex, readTableMeta, type TableMeta } from "./mysql-table-meta.js";
+import { mysqlSplitKeys } from "./mysql-split.js";
+import { type MysqlTableMeta, mysqlKeyIndex, readMysqlTableMeta } from "./mysql-table-meta.js";
 
 export interface MysqlConnectorOptions {
   /** Label used in error messages (the replica name). */
@@ -70,7 +70,7 @@ export class MysqlConnector implements Connector {
   readonly pushdown = true;
   readonly stats: ConnectorStats = emptyStats();
   private readonly session: MysqlSession;
-  private meta: Promise<TableMeta> | undefined;
+  private meta: Promise<MysqlTableMeta> | undefined;
   private readonly shapes = new Map<RecordShape, Promise<MysqlShapeSql>>();
   private readonly label: string;
   private readonly keysPerStatement: number;
@@ -108,8 +108,8 @@ export class MysqlConnector implements Connector {
     return { columns: meta.columns.map(mysqlColumnInfo), store };
   }
 
-  private readMeta(): Promise<TableMeta> {
-    const meta = readTableMeta(this.session, this.table, this.label);
+  private readMeta(): Promise<MysqlTableMeta> {
+    const meta = readMysqlTableMeta(this.session, this.table, this.label);
     meta.catch(() => {
       this.meta = undefined;
     });
@@ -126,7 +126,7 @@ export class MysqlConnector implements Connector {
         const names = shape.key.map((c) => c.name);
         let built: MysqlShapeSql;
         try {
-          built = new MysqlShapeSql(shape, this.table, meta.byName, keyIndex(meta, names));
+          built = new MysqlShapeSql(shape, this.table, meta.byName, mysqlKeyIndex(meta, names));
         } catch (err) {
           throw this.session.error("cannot read the dataset's columns", err);
         }
@@ -151,7 +151,7 @@ export class MysqlConnector implements Connector {
    * only one that lets NULLs repeat while a row holds NULL in a key column. A view's rows are searched for a
    * duplicate key instead (one aggregate over it, once per run).
    */
-  private async checkKey(s: MysqlShapeSql, meta: TableMeta): Promise<void> {
+  private async checkKey(s: MysqlShapeSql, meta: MysqlTableMeta): Promise<void> {
     const key = s.shape.key.map((c) => c.name);
     const what = "cannot check that keys are unique";
     if (meta.unique === null) {
@@ -308,44 +308,13 @@ export class MysqlConnector implements Connector {
     return out;
   }
 
-  /**
-   * Three ways, cheapest first: a small range (the bisection's sub-ranges) has its keys read in order (up
-   * to 64 per part) and every step-th picked; a large range of one integer key uses an equal-width
-   * histogram; anything else numbers its rows, keeping those with `(rn - 1) % step = 0 AND rn > 1`.
-   */
+  /** Split points by the cheapest of three ways (see `mysqlSplitKeys`). */
   async splitRange(shape: RecordShape, range: KeyRange, parts: number): Promise<Key[]> {
     if (parts < 2) return [];
     const s = await this.sql(shape);
-    const n = Math.floor(parts);
-    return this.session.read("range split failed", async (conn) => {
-      const integer = shape.key.length === 1 && shape.key[0]!.type === "integer" && s.sargable;
-      if (!(integer && n >= 64)) {
-        const cap = Math.min(n * 64, 4096);
-        const rows = await this.session.rows(
-          conn,
-          `SELECT ${s.keyRefs.join(", ")} FROM ${s.table}${s.forceIndex}${s.where(range)}${s.orderBy()} LIMIT ${cap + 1}`,
-        );
-        if (rows.length <= cap) {
-          const step = Math.ceil(rows.length / n);
-          const keys: Key[] = [];
-          for (let i = step; i < rows.length; i += step) keys.push(s.codec.key(rows[i]!));
-          return keys;
-        }
-      } else {
-        // A temporary table of the whole range (what row numbering needs) costs more than a GROUP BY.
-        const keys = await splitByHistogram(s, range, n, (sql) => this.session.rows(conn, sql));
-        if (keys) return keys;
-      }
-      const cols = s.keyRefs.map((k, i) => `${k} AS k${i}`).join(", ");
-      const rows = await this.session.rows(
-        conn,
-        `SELECT ${s.keyRefs.map((_, i) => `x.k${i}`).join(", ")} FROM (SELECT ${cols}, ` +
-          `ROW_NUMBER() OVER (ORDER BY ${s.keyOrder.join(", ")}) AS rn, COUNT(*) OVER () AS n ` +
-          `FROM ${s.table}${s.forceIndex}${s.where(range)}) AS x ` +
-          `WHERE x.rn > 1 AND (x.rn - 1) % CEIL(x.n / ${n}) = 0 ORDER BY x.rn`,
-      );
-      return rows.map((r) => s.codec.key(r));
-    });
+    return this.session.read("range split failed", (conn) =>
+      mysqlSplitKeys(s, range, Math.floor(parts), (sql) => this.session.rows(conn, sql)),
+    );
   }
 
   /**

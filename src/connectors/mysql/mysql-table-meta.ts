@@ -6,7 +6,7 @@ import { declaredType, type MysqlColumn } from "./mysql-column-types.js";
 import type { MysqlSession } from "./mysql-session.js";
 
 /** A table's native columns and the indexes whose leading columns could serve key order. */
-export interface TableMeta {
+export interface MysqlTableMeta {
   readonly columns: readonly MysqlColumn[];
   readonly byName: ReadonlyMap<string, MysqlColumn>;
   /** Index name → its columns in order (PRIMARY first). */
@@ -22,7 +22,11 @@ export interface TableMeta {
  * The metadata of `table` (`name` in the connection's database, or `db.name`). Throws a ConnectorError
  * naming the table when it does not exist, and saying so when the URL names no database.
  */
-export function readTableMeta(session: MysqlSession, table: string, label: string): Promise<TableMeta> {
+export function readMysqlTableMeta(
+  session: MysqlSession,
+  table: string,
+  label: string,
+): Promise<MysqlTableMeta> {
   const dot = table.indexOf(".");
   const schema = dot < 0 ? null : table.slice(0, dot);
   const name = dot < 0 ? table : table.slice(dot + 1);
@@ -102,7 +106,7 @@ export function readTableMeta(session: MysqlSession, table: string, label: strin
 }
 
 /** The first index (PRIMARY preferred) whose leading columns are the key columns in order, or null. */
-export function keyIndex(meta: TableMeta, keyColumns: readonly string[]): string | null {
+export function mysqlKeyIndex(meta: MysqlTableMeta, keyColumns: readonly string[]): string | null {
   for (const [name, cols] of meta.indexes) {
     if (keyColumns.every((k, i) => cols[i] === k)) return name;
   }
