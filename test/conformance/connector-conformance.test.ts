@@ -78,6 +78,22 @@ describe.each(connectorFactories)("$name connector", (factory: ConnectorFactory)
       });
     });
 
+    ctx.test(
+      "declarations/column-facts",
+      "describes the comparability facts its factory declares (timestamp digits, exact decimals)",
+      async () => {
+        const { connector } = await ctx.create(TYPED.fixture);
+        const { columns } = await connector.describe();
+        const column = (name: string) => columns.find((c) => c.name === name);
+        const { fractionalDigits, exactDecimal } = factory.capabilities.columnFacts;
+        expect(column("at")?.fractionalDigits).toBe(fractionalDigits);
+        expect(column("amount")?.exactNumber ?? true).toBe(exactDecimal);
+        // Integers are exact and floats are not, in every store.
+        expect(column("id")?.exactNumber ?? true).toBe(true);
+        expect(column("ratio")?.type === "float" || column("ratio")?.exactNumber === false).toBe(true);
+      },
+    );
+
     it("skips only cases the suite has, each with a reason", () => {
       const ids = registered.get(factory.name) ?? new Set<string>();
       for (const { reason, tests } of factory.skip ?? []) {

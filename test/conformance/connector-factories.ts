@@ -62,6 +62,12 @@ export interface DeclaredCapabilities {
   readonly pushdown: boolean;
   readonly ordered: boolean;
   readonly optional: readonly OptionalCapability[];
+  /**
+   * What `describe` must say of the typed fixture's columns for the engine to judge comparability: the
+   * fractional digits its timestamp column keeps (undefined: no fixed precision), and whether its decimal
+   * column keeps numbers exactly.
+   */
+  readonly columnFacts: { readonly fractionalDigits: number | undefined; readonly exactDecimal: boolean };
 }
 
 /** Why a store without a schema skips the cases about what keeps keys unique. */
@@ -73,7 +79,12 @@ const UNIQUE_BY_CONSTRUCTION = {
 function makeMemoryFactory(name: string, pushdown: boolean, ordered = true): ConnectorFactory {
   return {
     name,
-    capabilities: { pushdown, ordered, optional: [] },
+    capabilities: {
+      pushdown,
+      ordered,
+      optional: [],
+      columnFacts: { fractionalDigits: undefined, exactDecimal: true },
+    },
     skip: [UNIQUE_BY_CONSTRUCTION],
     async create(fixture) {
       const table = new MemoryTable(fixture.key, fixture.columns);
@@ -127,7 +138,13 @@ function sqliteNative(type: ColumnType, v: CanonicalValue): unknown {
 function makeSqliteFactory(name: string, inMemory: boolean): ConnectorFactory {
   return {
     name,
-    capabilities: { pushdown: true, ordered: true, optional: ["keyBounds", "pushdownLimits"] },
+    capabilities: {
+      pushdown: true,
+      ordered: true,
+      optional: ["keyBounds", "pushdownLimits"],
+      // SQLite keeps DECIMAL fractions as 64-bit floats, and timestamps as text or numbers of any precision.
+      columnFacts: { fractionalDigits: undefined, exactDecimal: false },
+    },
     create: (fixture) => createSqliteTable(fixture, inMemory),
   };
 }
@@ -197,8 +214,16 @@ function makeRedisFactory(name: string, format: RedisFormat): ConnectorFactory {
   return {
     name,
     available: () => serviceAvailable(REDIS),
-    capabilities: { pushdown: false, ordered: false, optional: ["estimateCount"] },
-    skip: [UNIQUE_BY_CONSTRUCTION],
+    capabilities: {
+      pushdown: false,
+      ordered: false,
+      optional: ["estimateCount"],
+      columnFacts: { fractionalDigits: undefined, exactDecimal: true },
+    },
+    skip: [
+      UNIQUE_BY_CONSTRUCTION,
+      { reason: "schemaless: describe samples untyped fields only", tests: ["declarations/column-facts"] },
+    ],
     async create(fixture) {
       const test = createRedisTestPrefix(name);
       const keys = new RedisKeyCodec(test.prefix, fixture.key.length);

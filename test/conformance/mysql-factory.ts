@@ -65,6 +65,7 @@ export function makeMysqlFactory(name: string, nopad: boolean): ConnectorFactory
       pushdown: true,
       ordered: true,
       optional: ["keyBounds", "pushdownLimits", "streamFingerprintsIn", "nativeHash"],
+      columnFacts: { fractionalDigits: 6, exactDecimal: true },
     },
     skip: [
       {

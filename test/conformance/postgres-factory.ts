@@ -47,6 +47,7 @@ export function makePostgresFactory(name: string, binaryKeys: boolean): Connecto
       pushdown: true,
       ordered: true,
       optional: ["estimateCount", "keyBounds", "pushdownLimits", "streamFingerprintsIn", "nativeHash"],
+      columnFacts: { fractionalDigits: 6, exactDecimal: true },
     },
     skip: [{ reason: "float and json columns have no exact native row hash", tests: ["typed/native-hash"] }],
     async create(fixture: TableFixture): Promise<StoreTable> {

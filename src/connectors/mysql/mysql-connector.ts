@@ -156,8 +156,9 @@ export class MysqlConnector implements Connector {
     const what = "cannot check that keys are unique";
     if (meta.unique === null) {
       const present = s.keyRefs.map((k) => `${k} IS NOT NULL`).join(" AND ");
+      // MIN of a group's equal keys: MySQL's ONLY_FULL_GROUP_BY refuses a bare column grouped by an expression.
       const sql =
-        `SELECT ${s.keyRefs.join(", ")} FROM ${s.table} WHERE ${present} ` +
+        `SELECT ${s.keyRefs.map((k) => `MIN(${k})`).join(", ")} FROM ${s.table} WHERE ${present} ` +
         `GROUP BY ${s.keyOrder.join(", ")} HAVING COUNT(*) > 1 LIMIT 1`;
       const [dup] = await this.session.read(what, (conn) => this.session.rows(conn, sql));
       if (dup) {
