@@ -55,12 +55,14 @@ const ZERO = "0000000000000000";
  * given (it does not connect itself; see `openPostgresConnector`) and ends on `close()`.
  *
  * Fingerprints are `left(md5(canonical encoding), 16)` built in SQL from each column's canonical text
- * (see canonical-sql.ts), so a round of range checksums is one aggregate query (see checksum-sql.ts)
- * and only checksums cross the wire. Shapes with columns PostgreSQL cannot canonicalise exactly (float,
- * json) are fingerprinted by the engine's RowCodec from rows read page by page: still correct, not
- * pushed down; `pushdownLimits` says so up front. Key order is binary: integers numerically, text with
- * COLLATE "C". Conditional writes lock the batch's rows (FOR UPDATE), decide, and write with set-based
- * statements guarded by the fingerprint, in one READ COMMITTED transaction.
+ * (see postgres-canonical-sql.ts), so a round of range checksums is one aggregate query (see
+ * postgres-checksum-sql.ts) and only checksums cross the wire. Shapes with columns PostgreSQL cannot
+ * canonicalise exactly (float, json) are fingerprinted by the engine's RowCodec from rows read page by page
+ * (postgres-listing.ts): still correct, not pushed down; `pushdownLimits` says so up front. Key order is
+ * binary: integers numerically, text with COLLATE "C". A key must be kept unique by a primary key or unique
+ * index (a view's rows are searched for a duplicate instead). Conditional writes lock the batch's rows
+ * (FOR UPDATE), decide, and write with set-based statements guarded by the fingerprint, in one READ
+ * COMMITTED transaction.
  */
 export class PostgresConnector implements Connector {
   readonly kind = "postgres";
