@@ -11,7 +11,7 @@
 // updates the record, 4..6 deletes it, 7..9 inserts id N + k + 1). Per repetition, each in its own process:
 //   floor   SCAN MATCH bench:customer:* COUNT 1000 and one pipelined HGETALL per page (with the next SCAN
 //           in the same round trip): reading every Redis record once and nothing else;
-//   ahead   the same reads with the connector's SCAN read-ahead (RedisCommands.scanPages), no decoding;
+//   ahead   the same reads with the connector's SCAN read-ahead (RedisSession.scanPages), no decoding;
 //   stream  RedisConnector.streamFingerprints over the full range (reading, canonicalising and
 //           fingerprinting every record);
 //   sqlite  the other replica's stream alone (SqliteConnector.streamFingerprints);
@@ -199,15 +199,15 @@ async function floorChild() {
   return { rows, ms };
 }
 
-/** The floor again, with the connector's SCAN read-ahead (RedisCommands.scanPages) and HGETALL: no decoding. */
+/** The floor again, with the connector's SCAN read-ahead (RedisSession.scanPages) and HGETALL: no decoding. */
 async function floorAheadChild() {
-  const { RedisCommands } = await import(
-    pathToFileURL(join(DIST, "connectors", "redis", "redis-commands.js")).href
+  const { RedisSession } = await import(
+    pathToFileURL(join(DIST, "connectors", "redis", "redis-session.js")).href
   );
   const { emptyStats } = await import(pathToFileURL(join(DIST, "connectors", "connector.js")).href);
   const client = new Redis(URL_);
   await client.ping();
-  const redis = new RedisCommands(client, "", emptyStats(), "");
+  const redis = new RedisSession(client, "", emptyStats(), "");
   const started = performance.now();
   let rows = 0;
   const reader = {

@@ -1,30 +1,55 @@
-/** The Connector port: everything the engine may ask of one replica's store. Implementations live in sibling folders. */
+/** The Connector port: everything the engine may ask of one replica's store, as a contract. Declarations only: no I/O. */
 import type { CanonicalValue, ColumnType } from "../core/canonical.js";
 import type { RangeChecksum } from "../core/fingerprint.js";
 import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../core/model.js";
 
-/** A column as the store declares it. */
+// -----------------------------------------------------------------------------------------------------------
+// What `describe` reports
+
+/**
+ * A column as the store declares it, with what the engine needs to judge whether two stores can hold the same
+ * values: the engine never reads a store's native type name, only these facts.
+ */
 export interface ColumnInfo {
   readonly name: string;
   /** The logical type the connector reads this column as. */
   readonly type: ColumnType;
-  /** The store's own type name, for messages ("DECIMAL(10,2)", "timestamptz"). */
+  /** The store's own type name, for messages only ("DECIMAL(10,2)", "timestamp with time zone"). */
   readonly nativeType: string;
   /**
    * False when the store keeps no type for the column (Redis strings): the column's type then comes from
    * the other replicas or from `types:` in the config. Default true.
    */
   readonly typed?: boolean;
+  /**
+   * For integer and decimal columns: true when the store keeps every value exactly (integers, fixed-point
+   * decimals, decimal text), false when it keeps them as binary floating point (SQLite's DECIMAL and NUMERIC,
+   * which hold fractions as 64-bit floats). Default: true for integer and decimal, false for float; not
+   * meaningful for other types.
+   */
+  readonly exactNumber?: boolean;
+  /**
+   * For timestamp columns: the fractional-second digits every value keeps (0 for MariaDB's bare DATETIME,
+   * 3 for `timestamp(3)`, 6 for PostgreSQL's `timestamptz`). Default: undefined, meaning no fixed precision
+   * (SQLite's text or epoch timestamps, timestamps kept as text) or no time of day at all (dates).
+   */
+  readonly fractionalDigits?: number;
 }
 
+/** The columns of one replica's table (or key space), as `describe` finds them. */
 export interface TableDescription {
   readonly columns: readonly ColumnInfo[];
   /**
    * True for stores that keep no schema (Redis hashes and JSON documents): the record has whatever columns
-   * the dataset compares, typed by the other replicas or `types:`; `columns` is only a sample.
+   * the dataset compares, typed by the other replicas or `types:`; `columns` is only a sample. Default false.
    */
   readonly schemaless?: boolean;
+  /** The store as messages name it ("SQLite", "PostgreSQL", "MariaDB"). Default: "the store". */
+  readonly store?: string;
 }
+
+// -----------------------------------------------------------------------------------------------------------
+// Counters, writes
 
 /**
  * Work counters kept by a connector. They measure what crossed from the store into the engine
@@ -60,6 +85,59 @@ export interface ConditionalWrite {
  */
 export type WriteOutcome = "applied" | "noop" | "superseded";
 
+// -----------------------------------------------------------------------------------------------------------
+// Capabilities
+
+/**
+ * A cheaper range checksum for comparing replicas kept in the same kind of store, built on a store-native
+ * per-row hash instead of the canonical fingerprint. Its three methods only work together, so a connector
+ * offers all of them or none. Detection uses it only when every replica returns the same non-null
+ * `signature`; it then fetches the records of the keys it finds for canonical fingerprints and values, so
+ * what is reported does not change.
+ */
+export interface NativeHashCapability {
+  /**
+   * A text naming everything the native hash depends on (store, hash version, server version, encoding,
+   * each column's native type and collation), or null when this shape has no native hash. Two connectors
+   * with equal signatures hash equal records equal.
+   */
+  signature(shape: RecordShape): Promise<string | null>;
+  /**
+   * (count, XOR of native row hashes) of each range. Among connectors with equal signatures, equal records
+   * hash equal (so equal ranges have equal checksums) and different records differ except with probability
+   * about 2^-64; the hash mixes all columns of a row non-linearly (values swapped between rows change the
+   * checksum). Not comparable with `Connector.checksumRanges`. Throws when `signature` is null.
+   */
+  checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]>;
+  /**
+   * `Connector.streamFingerprintsIn` with each row's native hash (the one `checksumRanges` XORs, as text)
+   * in place of its fingerprint: the same keys, in the same order. Throws when `signature` is null.
+   */
+  streamHashesIn(
+    shape: RecordShape,
+    ranges: readonly KeyRange[],
+    batchSize: number,
+  ): AsyncIterable<readonly KeyFingerprint[]>;
+}
+
+/** The optional capabilities a connector may offer, by the member that offers it. */
+export const OPTIONAL_CAPABILITIES = [
+  "estimateCount",
+  "keyBounds",
+  "pushdownLimits",
+  "streamFingerprintsIn",
+  "nativeHash",
+] as const;
+export type OptionalCapability = (typeof OPTIONAL_CAPABILITIES)[number];
+
+/** The optional capabilities `connector` offers, in OPTIONAL_CAPABILITIES order. */
+export function capabilitiesOf(connector: Connector): OptionalCapability[] {
+  return OPTIONAL_CAPABILITIES.filter((c) => connector[c] !== undefined);
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// The port
+
 /**
  * The contract every store adapter fulfils (memory, SQLite, and the server stores). A connector serves one
  * replica (one table or key space) of one dataset; the engine calls it with the dataset's RecordShape.
@@ -67,51 +145,51 @@ export type WriteOutcome = "applied" | "noop" | "superseded";
  * Invariants every implementation must keep, checked by test/conformance:
  * - Canonical: values are returned as `canonicalValue(type, raw)` of the shape's column types, and
  *   fingerprints equal `fingerprintRow(key, values)`, whether computed in the store or in the engine.
- * - Ordered: key order is `compareKeys` (integers numerically, text by code point / binary collation).
+ * - Ordered: key order is `compareKeys` (integers numerically, text by code point / binary collation),
+ *   whatever collation the store declares for the key columns.
+ * - Unique keys: one record per key. A connector refuses, with a ConnectorError naming the replica, table
+ *   and columns, a key its store does not guarantee unique (no primary key or unique index made of key
+ *   columns), on the first call that names the shape; where the store cannot tell (a view), it checks the
+ *   rows instead and names a duplicate key it finds.
  * - Range checksums equal the checksum of the fingerprints the connector streams for the same range.
  * - Read-only reads: no method but `applyWrites` changes the store.
  * - Conditional writes: `applyWrites` writes a key only if its current fingerprint (or absence) equals
  *   `expected`, atomically with the check; it never overwrites a record changed by someone else.
  *   Idempotent: applying the same write twice has the effect of applying it once (the second is `noop`).
  * - Bounded memory: streaming methods hold at most one batch, never the whole table.
+ * - Errors: a store's failure is a ConnectorError on one line, naming the replica, without credentials.
+ *
+ * Capabilities are either flags with a stated default or optional members: the engine uses a capability
+ * when the connector offers it and otherwise does what each one's comment says, so a connector offers only
+ * what its store does well.
  */
 export interface Connector {
+  // ----------------------------------------------------------------------------------- identity and flags
+
   /** Store kind ("sqlite", "memory", …). */
   readonly kind: string;
-  /** True when the store computes range checksums itself; otherwise the engine streams and merges. */
+  /**
+   * True when `checksumRanges` runs in the store, so comparing a range costs a checksum and not its rows:
+   * detection then bisects differing ranges. False: the engine streams every replica's fingerprints and
+   * merges them. No default: every connector states it.
+   */
   readonly pushdown: boolean;
   /**
-   * False for stores without key order (hash stores such as Redis). Such a connector only streams the full
-   * range, in any order, and the engine compares by hash partitions instead of a merge. Default true.
+   * False for stores without key order (hash stores such as Redis). Such a connector is only asked about the
+   * full range, streams it in any order, and the engine compares by hash partitions instead of a merge.
+   * Default true.
    */
   readonly ordered?: boolean;
   /** Work done so far; the engine reads it into run statistics. */
   readonly stats: ConnectorStats;
+
+  // ------------------------------------------------------------------------------------------------ reads
 
   /** The table's columns. Throws a ConnectorError when the table does not exist. */
   describe(): Promise<TableDescription>;
 
   /** Rows in the range. */
   count(shape: RecordShape, range: KeyRange): Promise<number>;
-
-  /**
-   * A cheap estimate of the rows in the whole table (for sizing partitions and progress), where an exact
-   * count would cost a pass over the store (Redis: DBSIZE-based). Optional; `count` is used without it.
-   */
-  estimateCount?(shape: RecordShape): Promise<number>;
-
-  /**
-   * The least and greatest key in the range, found without a pass over its rows (index probes), or null
-   * when the range holds no rows or no index finds them. Optional. Lets the engine cut ranges of an integer
-   * key by arithmetic instead of asking `splitRange`.
-   */
-  keyBounds?(shape: RecordShape, range: KeyRange): Promise<{ first: Key; last: Key } | null>;
-
-  /**
-   * Why this shape's detection is slower than full pushdown (columns fingerprinted in the engine, a key
-   * order no index serves), one sentence each naming the replica; empty when nothing limits it. Optional.
-   */
-  pushdownLimits?(shape: RecordShape): Promise<string[]>;
 
   /** The checksum (count, XOR of fingerprints) of each range, computed in the store when `pushdown`. */
   checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]>;
@@ -134,10 +212,45 @@ export interface Connector {
     batchSize: number,
   ): AsyncIterable<readonly KeyFingerprint[]>;
 
+  /** The full records of those keys that exist, in any order. */
+  fetchRecords(shape: RecordShape, keys: readonly Key[]): Promise<StoredRecord[]>;
+
+  // ----------------------------------------------------------------------------------------------- writes
+
+  /** Applies conditional writes (see the contract above); one outcome per write, in order. */
+  applyWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]>;
+
+  /** Releases what the connector holds (connections it was given included). Safe to call twice. */
+  close(): Promise<void>;
+
+  // ------------------------------------------------------------------------------- optional capabilities
+
   /**
-   * Optional, a batched `streamFingerprints`: key and fingerprint of every row in any of `ranges` (ascending
-   * and disjoint, as detection asks), in key order, in batches of at most `batchSize`, with as few round
-   * trips as the store allows. Same pairs as streaming each range in turn. Only for ordered stores.
+   * A cheap estimate of the rows in the whole table (for sizing partitions and progress), where an exact
+   * count would cost a pass over the store (Redis: DBSIZE-based). Without it the engine uses `count` over the
+   * full range.
+   */
+  estimateCount?(shape: RecordShape): Promise<number>;
+
+  /**
+   * The least and greatest key in the range, found without a pass over its rows (index probes), or null
+   * when the range holds no rows or no index finds them. Lets the engine cut ranges of an integer key by
+   * arithmetic; without it (or when it answers null) the engine asks `splitRange` for split points.
+   */
+  keyBounds?(shape: RecordShape, range: KeyRange): Promise<{ first: Key; last: Key } | null>;
+
+  /**
+   * Why this shape's detection is slower than full pushdown (columns fingerprinted in the engine, a key
+   * order no index serves), one sentence each naming the replica; empty when nothing limits it. The engine
+   * prints them before a scan. Without it the engine says nothing.
+   */
+  pushdownLimits?(shape: RecordShape): Promise<string[]>;
+
+  /**
+   * A batched `streamFingerprints`: key and fingerprint of every row in any of `ranges` (ascending and
+   * disjoint, as detection asks), in key order, in batches of at most `batchSize`, with as few round trips as
+   * the store allows; the same pairs as streaming each range in turn. Only for ordered stores. Without it
+   * detection lists each differing range with its own `streamFingerprints` call.
    */
   streamFingerprintsIn?(
     shape: RecordShape,
@@ -146,44 +259,13 @@ export interface Connector {
   ): AsyncIterable<readonly KeyFingerprint[]>;
 
   /**
-   * Optional, with `nativeChecksumRanges`: a cheaper range checksum for comparing replicas kept in the same
-   * kind of store, built on a store-native per-row hash instead of the canonical fingerprint. Returns a
-   * signature naming everything that hash depends on (store, hash version, encoding, each column's native
-   * type and collation), or null when this shape has none. Detection uses native checksums (and native
-   * listings, `streamNativeHashesIn`) only when every replica returns the same non-null signature; the
-   * records of the keys found are then fetched for canonical fingerprints and values.
+   * Store-native row hashes (see NativeHashCapability). Only for ordered stores that also offer
+   * `streamFingerprintsIn`. Without it detection compares canonical checksums only.
    */
-  nativeChecksumSignature?(shape: RecordShape): Promise<string | null>;
-
-  /**
-   * (count, XOR of native row hashes) of each range. Contract: among connectors with equal signatures, equal
-   * records hash equal (so equal ranges have equal checksums) and different records differ except with
-   * probability about 2^-64; the hash mixes all columns of a row non-linearly (values swapped between rows
-   * change the checksum). Not comparable with `checksumRanges`.
-   */
-  nativeChecksumRanges?(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]>;
-
-  /**
-   * Optional, with `nativeChecksumRanges`: `streamFingerprintsIn` with each row's native hash (the one
-   * `nativeChecksumRanges` XORs, as text) in place of its fingerprint. Comparable only among connectors
-   * with equal signatures; detection lists dense ranges this way and fetches records for canonical ones.
-   */
-  streamNativeHashesIn?(
-    shape: RecordShape,
-    ranges: readonly KeyRange[],
-    batchSize: number,
-  ): AsyncIterable<readonly KeyFingerprint[]>;
-
-  /** The full records of those keys that exist, in any order. */
-  fetchRecords(shape: RecordShape, keys: readonly Key[]): Promise<StoredRecord[]>;
-
-  /** Applies conditional writes (see the contract above); one outcome per write, in order. */
-  applyWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]>;
-
-  close(): Promise<void>;
+  readonly nativeHash?: NativeHashCapability;
 }
 
-/** A store could not be reached or answered with an error. Messages never contain credentials. */
+/** A store could not be reached, answered with an error, or holds what the dataset cannot use. Messages never contain credentials. */
 export class ConnectorError extends Error {
   override readonly name = "ConnectorError";
 }

@@ -1,9 +1,16 @@
 /** Finds the keys whose replicas differ, reading as little as it can: range checksums, bisection, then key lists. */
 
-import type { Connector } from "../connectors/connector.js";
+import type { Connector, NativeHashCapability } from "../connectors/connector.js";
 import type { Observation } from "../core/classify.js";
 import { checksumsEqual, type RangeChecksum } from "../core/fingerprint.js";
-import { compareKeys, FULL_RANGE, type Key, type KeyRange, type RecordShape } from "../core/model.js";
+import {
+  compareKeys,
+  FULL_RANGE,
+  type Key,
+  type KeyFingerprint,
+  type KeyRange,
+  type RecordShape,
+} from "../core/model.js";
 import { mergeStreams } from "./merge-streams.js";
 import { partitionedDiff } from "./partitioned-diff.js";
 
@@ -164,6 +171,42 @@ export async function arithmeticSplit(
   return integerSplit(shape, closed, parts);
 }
 
+/** Lists the key/hash pairs of ascending, disjoint ranges of one replica. */
+type Lister = (ranges: readonly KeyRange[]) => AsyncIterable<readonly KeyFingerprint[]>;
+
+/**
+ * Every replica's native hash, when every replica offers one and all return the same non-null signature
+ * for the shape (replicas in the same kind of store); otherwise undefined.
+ */
+async function agreedNativeHash(
+  shape: RecordShape,
+  replicas: readonly DetectReplica[],
+): Promise<NativeHashCapability[] | undefined> {
+  const hashes: NativeHashCapability[] = [];
+  for (const { connector } of replicas) {
+    if (!connector.nativeHash) return undefined;
+    hashes.push(connector.nativeHash);
+  }
+  const signatures = await Promise.all(hashes.map((h) => h.signature(shape)));
+  const first = signatures[0];
+  return first != null && signatures.every((s) => s === first) ? hashes : undefined;
+}
+
+/** Each replica's batched listing (`streamFingerprintsIn`), or undefined when one of them has none. */
+function batchedListers(
+  shape: RecordShape,
+  replicas: readonly DetectReplica[],
+  batchSize: number,
+): Lister[] | undefined {
+  const out: Lister[] = [];
+  for (const { connector } of replicas) {
+    const streamIn = connector.streamFingerprintsIn;
+    if (!streamIn) return undefined;
+    out.push((ranges) => streamIn.call(connector, shape, ranges, batchSize));
+  }
+  return out;
+}
+
 /**
  * Yields batches of Observations (presence and fingerprint per replica) for exactly the keys that differ.
  *
@@ -280,34 +323,20 @@ export async function* detectDivergences(
 
   // Replicas in the same kind of store can compare (and list) a cheaper store-native row hash; the engine
   // fetches the records of the keys found, so what is reported does not change.
-  const signatures = await Promise.all(
-    replicas.map((r) =>
-      r.connector.nativeChecksumRanges && r.connector.nativeChecksumSignature
-        ? r.connector.nativeChecksumSignature(shape)
-        : null,
-    ),
-  );
-  const native = signatures[0] != null && signatures.every((s) => s === signatures[0]);
-  const checksum = (c: Connector, rs: readonly KeyRange[]) =>
-    native ? c.nativeChecksumRanges!(shape, rs) : c.checksumRanges(shape, rs);
+  const native = await agreedNativeHash(shape, replicas);
+  const checksum = (i: number, rs: readonly KeyRange[]) =>
+    native ? native[i]!.checksumRanges(shape, rs) : replicas[i]!.connector.checksumRanges(shape, rs);
   // How differing ranges are listed key by key: native hashes (cheapest to compute), many ranges per
-  // statement, or one range at a time.
-  const listing =
-    native && replicas.every((r) => r.connector.streamNativeHashesIn)
-      ? "native"
-      : replicas.every((r) => r.connector.streamFingerprintsIn)
-        ? "batched"
-        : "single";
-  const list = (r: DetectReplica, rs: readonly KeyRange[]) =>
-    listing === "native"
-      ? r.connector.streamNativeHashesIn!(shape, rs, batchSize)
-      : r.connector.streamFingerprintsIn!(shape, rs, batchSize);
+  // statement, or (undefined) one range at a time.
+  const listers: Lister[] | undefined = native
+    ? native.map((n) => (rs) => n.streamHashesIn(shape, rs, batchSize))
+    : batchedListers(shape, replicas, batchSize);
 
   let firstRound = true;
   while (ranges.length > 0) {
     const current = ranges;
     const sums: RangeChecksum[][] = await eachReplica(replicas, options.serial, (r) =>
-      checksum(r.connector, current),
+      checksum(replicas.indexOf(r), current),
     );
     if (estimated && firstRound) {
       // The first round's ranges cover the whole range: their counts are the replicas' exact row counts.
@@ -336,7 +365,7 @@ export async function* detectDivergences(
     // Dense differences (most of the round's ranges differ): splitting would find most sub-ranges differing
     // too, so a differing range of modest size is listed whole with native hashes instead of checksummed
     // again; listing costs about what another checksum round does, and the round after it is saved.
-    const dense = listing === "native" && (leaves.length + splits.length) * DENSE_DIVISOR >= ranges.length;
+    const dense = native !== undefined && (leaves.length + splits.length) * DENSE_DIVISOR >= ranges.length;
     const next: KeyRange[] = [];
     for (const { range, rows, by } of splits) {
       if (dense && rows <= DENSE_LIST_ROWS) {
@@ -347,7 +376,7 @@ export async function* detectDivergences(
       // would cost a split query per range, one after the other: a range of a few leaves' rows is listed
       // with the round's other leaves instead (one statement per many ranges).
       const arithmetic = integerSplit(shape, range, fanout);
-      if (!arithmetic && listing !== "single" && rows <= leafRows * UNSPLIT_LEAVES) {
+      if (!arithmetic && listers !== undefined && rows <= leafRows * UNSPLIT_LEAVES) {
         leaves.push({ range, rows });
         continue;
       }
@@ -357,14 +386,14 @@ export async function* detectDivergences(
       else next.push(...rangesBetween(range, keys));
     }
 
-    if (listing !== "single" && leaves.length > 0) {
+    if (listers && leaves.length > 0) {
       leaves.sort((x, y) =>
         !x.range.lo ? -1 : !y.range.lo ? 1 : compareKeys(shape.key, x.range.lo, y.range.lo),
       );
       // Disjoint ranges in ascending order: their pairs, concatenated, are still in key order. Listed in
       // groups of about LIST_ROWS rows, so a store never returns more than that at once.
       for (const group of groupByRows(leaves, LIST_ROWS)) {
-        const streams = replicas.map((r) => ({ name: r.name, batches: list(r, group) }));
+        const streams = replicas.map((r, i) => ({ name: r.name, batches: listers[i]!(group) }));
         let rows = 0;
         for await (const batch of mergeStreams(shape, streams, batchSize, () => rows++)) yield batch;
         progress(rows);

@@ -8,7 +8,7 @@ export interface NamedStream {
   readonly batches: AsyncIterable<readonly KeyFingerprint[]>;
 }
 
-/** Raised when a store breaks the ordering contract (for example a case-insensitive collation). */
+/** Raised when a store breaks the ordering contract: keys out of binary order, or a key listed twice. */
 export class OrderError extends Error {
   override readonly name = "OrderError";
 }
@@ -46,7 +46,13 @@ class Cursor {
   /** Moves past the head (checking key order); true when the batch is used up and `fill` is due. */
   step(): boolean {
     const cur = this.batch[this.i]!;
-    if (this.last && compareKeys(this.shape.key, this.last, cur.key) >= 0) {
+    const order = this.last ? compareKeys(this.shape.key, this.last, cur.key) : -1;
+    // A key met twice is a duplicate (the store does not keep keys unique), not a question of order.
+    if (order === 0)
+      throw new OrderError(
+        `duplicate key ${JSON.stringify(cur.key)} in replica ${this.name}: key columns must be unique (back them with a primary key or unique index)`,
+      );
+    if (order > 0) {
       throw new OrderError(
         `replica ${this.name} returned key ${JSON.stringify(cur.key)} after ${JSON.stringify(this.last)}: keys are not in binary order`,
       );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, type DatasetConfig, type PolicyConfig } from "../config/load-config.js";
-import type { TableDescription } from "../connectors/connector.js";
+import type { ColumnInfo, TableDescription } from "../connectors/connector.js";
 import type { ColumnType } from "../core/canonical.js";
 import type { ClassifyRules } from "../core/classify.js";
 import { resolveShape, unifyTypes } from "./resolve-shape.js";
@@ -452,25 +452,33 @@ describe("resolveShape: schemaless and untyped stores", () => {
 });
 
 describe("resolveShape: notes on columns the stores cannot keep alike", () => {
-  const described = (natives: Record<string, Record<string, [ColumnType, string]>>) =>
-    new Map(
-      Object.entries(natives).map(([replica, cols]) => [
+  type Column = Omit<ColumnInfo, "name">;
+  /** Each replica's description: its store's name and the facts its connector reports per column. */
+  const described = (replicas: Record<string, { store: string; columns: Record<string, Column> }>) =>
+    new Map<string, TableDescription>(
+      Object.entries(replicas).map(([replica, { store, columns }]) => [
         replica,
         {
+          store,
           columns: [
-            { name: "id", type: "integer" as ColumnType, nativeType: "bigint" },
-            ...Object.entries(cols).map(([name, [type, nativeType]]) => ({ name, type, nativeType })),
+            { name: "id", type: "integer", nativeType: "bigint" },
+            ...Object.entries(columns).map(([name, c]) => ({ name, ...c })),
           ],
         },
       ]),
     );
-  const ds = (urls: Record<string, string>) =>
-    dataset({ replicas: Object.entries(urls).map(([name, url]) => ({ name, url })) });
+  const pg = (columns: Record<string, Column>) => ({ store: "PostgreSQL", columns });
+  const maria = (columns: Record<string, Column>) => ({ store: "MariaDB", columns });
+  const lite = (columns: Record<string, Column>) => ({ store: "SQLite", columns });
+  const sqliteDecimal: Column = { type: "decimal", nativeType: "DECIMAL(12,2)", exactNumber: false };
 
   it("says when decimals are compared as floats", () => {
     const r = resolveShape(
-      ds({ a: "postgres://h/db", b: "mysql://h/db" }),
-      described({ a: { x: ["decimal", "numeric(30,10)"] }, b: { x: ["float", "double"] } }),
+      dataset(),
+      described({
+        a: pg({ x: { type: "decimal", nativeType: "numeric(30,10)" } }),
+        b: maria({ x: { type: "float", nativeType: "double" } }),
+      }),
     );
     expect(r.notes).toEqual([
       "column x is compared as a floating-point number (numeric(30,10) on a, double on b): exact decimals past about 15 significant digits may differ",
@@ -479,30 +487,95 @@ describe("resolveShape: notes on columns the stores cannot keep alike", () => {
 
   it("says when SQLite's floating-point DECIMAL sits beside an exact one, not between two SQLite files", () => {
     const mixed = resolveShape(
-      ds({ a: "postgres://h/db", b: "sqlite:b.db" }),
-      described({ a: { x: ["decimal", "numeric(12,2)"] }, b: { x: ["decimal", "DECIMAL(12,2)"] } }),
+      dataset(),
+      described({
+        a: pg({ x: { type: "decimal", nativeType: "numeric(12,2)" } }),
+        b: lite({ x: sqliteDecimal }),
+      }),
     );
     expect(mixed.notes).toEqual([
       "column x: SQLite keeps DECIMAL(12,2) as floating point on b (about 15 significant digits); longer decimals will differ",
     ]);
     const both = resolveShape(
-      ds({ a: "sqlite:a.db", b: "sqlite:b.db" }),
-      described({ a: { x: ["decimal", "DECIMAL(12,2)"] }, b: { x: ["decimal", "DECIMAL(12,2)"] } }),
+      dataset(),
+      described({ a: lite({ x: sqliteDecimal }), b: lite({ x: sqliteDecimal }) }),
     );
     expect(both.notes).toEqual([]);
   });
 
-  it("says when timestamps are kept at different precisions, and not when they agree", () => {
+  it("says when timestamps are kept at different precisions, and not when they agree or have none", () => {
     const r = resolveShape(
-      ds({ pg: "postgres://h/db", my: "mysql://h/db", lite: "sqlite:l.db" }),
+      dataset(),
       described({
-        pg: { t: ["timestamp", "timestamp with time zone"], u: ["timestamp", "timestamp(3) with time zone"] },
-        my: { t: ["timestamp", "datetime"], u: ["timestamp", "datetime(3)"] },
-        lite: { t: ["timestamp", "TIMESTAMP"], u: ["timestamp", "TIMESTAMP"] },
+        pg: pg({
+          t: { type: "timestamp", nativeType: "timestamp with time zone", fractionalDigits: 6 },
+          u: { type: "timestamp", nativeType: "timestamp(3) with time zone", fractionalDigits: 3 },
+        }),
+        my: maria({
+          t: { type: "timestamp", nativeType: "datetime", fractionalDigits: 0 },
+          u: { type: "timestamp", nativeType: "datetime(3)", fractionalDigits: 3 },
+        }),
+        lite: lite({
+          t: { type: "timestamp", nativeType: "TIMESTAMP" },
+          u: { type: "timestamp", nativeType: "TIMESTAMP" },
+        }),
       }),
     );
     expect(r.notes).toEqual([
       "column t is kept at different precisions (timestamp with time zone on pg: 6 fractional digits, datetime on my: 0 fractional digits): differences below the coarsest are reported as divergence",
+    ]);
+  });
+
+  it("judges by what describe reports, never by URLs or native type names", () => {
+    // A replica URL that says sqlite, and native names that look like PostgreSQL's, change nothing: the
+    // connector's facts decide.
+    const r = resolveShape(
+      dataset({
+        replicas: [
+          { name: "a", url: "sqlite:a.db" },
+          { name: "b", url: "postgres://h/db" },
+        ],
+      }),
+      described({
+        a: lite({
+          x: { type: "decimal", nativeType: "DECIMAL(12,2)" },
+          t: { type: "timestamp", nativeType: "timestamp(3)" },
+        }),
+        b: pg({
+          x: { type: "decimal", nativeType: "numeric" },
+          t: { type: "timestamp", nativeType: "timestamptz" },
+        }),
+      }),
+    );
+    expect(r.notes).toEqual([]);
+  });
+
+  it("names the store generically when its description does not", () => {
+    const r = resolveShape(
+      dataset(),
+      new Map<string, TableDescription>([
+        [
+          "a",
+          {
+            columns: [
+              { name: "id", type: "integer", nativeType: "int" },
+              { name: "x", type: "decimal", nativeType: "numeric" },
+            ],
+          },
+        ],
+        [
+          "b",
+          {
+            columns: [
+              { name: "id", type: "integer", nativeType: "int" },
+              { name: "x", ...sqliteDecimal },
+            ],
+          },
+        ],
+      ]),
+    );
+    expect(r.notes).toEqual([
+      "column x: the store keeps DECIMAL(12,2) as floating point on b (about 15 significant digits); longer decimals will differ",
     ]);
   });
 });

@@ -1,7 +1,7 @@
 /** Builds a dataset's RecordShape from its config and each replica's columns, and finds schema divergence. Pure. */
 import type { DatasetConfig } from "../config/load-config.js";
 import { ConfigError } from "../config/load-config.js";
-import type { TableDescription } from "../connectors/connector.js";
+import type { ColumnInfo, TableDescription } from "../connectors/connector.js";
 import type { ColumnType } from "../core/canonical.js";
 import type { ClassifyRules, Tolerance } from "../core/classify.js";
 import type { ColumnSpec, RecordShape } from "../core/model.js";
@@ -57,18 +57,16 @@ export function resolveShape(
   descriptions: ReadonlyMap<string, TableDescription>,
 ): ResolvedShape {
   const where = `datasets.${ds.name}`;
-  const byReplica = new Map<string, Map<string, ColumnType>>();
-  const nativeOf = new Map<string, Map<string, string>>();
-  const typedOf = new Map<string, Map<string, boolean>>();
+  const byReplica = new Map<string, Map<string, ColumnInfo>>();
+  const storeOf = new Map<string, string>();
   const schemaless: string[] = [];
   for (const [replica, d] of descriptions) {
     if (d.schemaless) {
       schemaless.push(replica);
       continue;
     }
-    byReplica.set(replica, new Map(d.columns.map((c) => [c.name, c.type])));
-    nativeOf.set(replica, new Map(d.columns.map((c) => [c.name, c.nativeType])));
-    typedOf.set(replica, new Map(d.columns.map((c) => [c.name, c.typed ?? true])));
+    byReplica.set(replica, new Map(d.columns.map((c) => [c.name, c])));
+    storeOf.set(replica, d.store ?? "the store");
   }
   const everywhere = new Set<string>();
   for (const cols of byReplica.values()) for (const c of cols.keys()) everywhere.add(c);
@@ -104,9 +102,9 @@ export function resolveShape(
     const seen: ColumnType[] = [];
     const missing: string[] = [];
     for (const [replica, cols] of byReplica) {
-      const t = cols.get(col);
-      if (t === undefined) missing.push(replica);
-      else if (typedOf.get(replica)?.get(col) !== false) seen.push(t);
+      const c = cols.get(col);
+      if (c === undefined) missing.push(replica);
+      else if (c.typed !== false) seen.push(c.type);
     }
     if (missing.length > 0) {
       issues.push({ column: col, detail: `column ${col} is missing on ${missing.join(", ")}` });
@@ -117,7 +115,9 @@ export function resolveShape(
     if (seen.length === 0) return "text";
     const unified = unifyTypes(seen);
     if (!unified) {
-      const natives = [...nativeOf].map(([replica, m]) => `${m.get(col)} on ${replica}`).join(", ");
+      const natives = [...byReplica]
+        .map(([replica, m]) => `${m.get(col)?.nativeType} on ${replica}`)
+        .join(", ");
       issues.push({ column: col, detail: `column ${col} has incompatible types: ${natives}` });
     }
     return unified;
@@ -204,7 +204,7 @@ export function resolveShape(
     shape: { key, columns },
     versionPositions,
     issues,
-    notes: comparabilityNotes(ds, columns, nativeOf, typedOf),
+    notes: comparabilityNotes(ds, columns, byReplica, storeOf),
     rules: {
       tolerance,
       windowMs: ds.policy.windowMs,
@@ -215,57 +215,54 @@ export function resolveShape(
   };
 }
 
-/** Fractional-second digits a store's timestamp type keeps, when its type name says (undefined: text or unknown). */
-function timestampDigits(native: string, sqlite: boolean): number | undefined {
-  if (sqlite) return undefined;
-  const n = /\((\d)\)/.exec(native);
-  if (n) return Number(n[1]);
-  // PostgreSQL names its types in full and keeps microseconds; MySQL's bare DATETIME/TIMESTAMP keep seconds.
-  if (/with(out)? time zone|^timestamptz$/i.test(native)) return 6;
-  if (/^(datetime|timestamp)$/i.test(native)) return 0;
-  return undefined;
+/** Numbers a column keeps exactly (integers, fixed-point decimals): the contract's default by logical type. */
+function keepsExactNumbers(c: ColumnInfo): boolean {
+  return c.exactNumber ?? (c.type === "integer" || c.type === "decimal");
 }
 
 /**
- * Where a compared column's stores cannot hold the same values exactly: decimals compared as floats,
- * SQLite's floating-point DECIMAL beside an exact one, timestamps kept at different precisions.
+ * Where a compared column's stores cannot hold the same values exactly: exact numbers compared as floats,
+ * a floating-point DECIMAL (SQLite's) beside an exact one, timestamps kept at different precisions. Judged
+ * from what each connector's `describe` says of the column; native type names only appear in the notes.
  */
 function comparabilityNotes(
   ds: DatasetConfig,
   columns: readonly ColumnSpec[],
-  nativeOf: ReadonlyMap<string, ReadonlyMap<string, string>>,
-  typedOf: ReadonlyMap<string, ReadonlyMap<string, boolean>>,
+  byReplica: ReadonlyMap<string, ReadonlyMap<string, ColumnInfo>>,
+  storeOf: ReadonlyMap<string, string>,
 ): string[] {
-  const sqlite = new Set(ds.replicas.filter((r) => r.url.startsWith("sqlite:")).map((r) => r.name));
   const notes: string[] = [];
   for (const col of columns) {
-    const natives = [...nativeOf]
-      .filter(([replica, m]) => m.has(col.name) && typedOf.get(replica)?.get(col.name) !== false)
-      .map(([replica, m]) => ({ replica, native: m.get(col.name)! }));
+    const natives = [...byReplica]
+      .map(([replica, m]) => ({ replica, info: m.get(col.name) }))
+      .filter(
+        (n): n is { replica: string; info: ColumnInfo } => n.info !== undefined && n.info.typed !== false,
+      );
     if (natives.length < 2) continue;
-    const list = natives.map((n) => `${n.native} on ${n.replica}`).join(", ");
-    if (
-      col.type === "float" &&
-      natives.some((n) => /^(decimal|numeric|int|bigint|smallint|integer)/i.test(n.native))
-    ) {
+    const list = natives.map((n) => `${n.info.nativeType} on ${n.replica}`).join(", ");
+    const exact = (n: { info: ColumnInfo }) =>
+      (n.info.type === "integer" || n.info.type === "decimal") && keepsExactNumbers(n.info);
+    if (col.type === "float" && natives.some(exact)) {
       notes.push(
         `column ${col.name} is compared as a floating-point number (${list}): exact decimals past about 15 significant digits may differ`,
       );
     }
     if (col.type === "decimal" && !ds.types[col.name]) {
-      const floating = natives.filter((n) => sqlite.has(n.replica) && /^(decimal|numeric)/i.test(n.native));
-      if (floating.length && floating.length < natives.length)
+      const floating = natives.filter((n) => n.info.type === "decimal" && !keepsExactNumbers(n.info));
+      if (floating.length && floating.length < natives.length) {
+        const first = floating[0]!;
         notes.push(
-          `column ${col.name}: SQLite keeps ${floating[0]!.native} as floating point on ${floating.map((n) => n.replica).join(", ")} (about 15 significant digits); longer decimals will differ`,
+          `column ${col.name}: ${storeOf.get(first.replica)} keeps ${first.info.nativeType} as floating point on ${floating.map((n) => n.replica).join(", ")} (about 15 significant digits); longer decimals will differ`,
         );
+      }
     }
     if (col.type === "timestamp") {
-      const digits = natives
-        .map((n) => ({ ...n, digits: timestampDigits(n.native, sqlite.has(n.replica)) }))
-        .filter((n): n is typeof n & { digits: number } => n.digits !== undefined);
-      if (new Set(digits.map((d) => d.digits)).size > 1)
+      const digits = natives.filter(
+        (n): n is typeof n & { info: { fractionalDigits: number } } => n.info.fractionalDigits !== undefined,
+      );
+      if (new Set(digits.map((d) => d.info.fractionalDigits)).size > 1)
         notes.push(
-          `column ${col.name} is kept at different precisions (${digits.map((d) => `${d.native} on ${d.replica}: ${d.digits} fractional digits`).join(", ")}): differences below the coarsest are reported as divergence`,
+          `column ${col.name} is kept at different precisions (${digits.map((d) => `${d.info.nativeType} on ${d.replica}: ${d.info.fractionalDigits} fractional digits`).join(", ")}): differences below the coarsest are reported as divergence`,
         );
     }
   }

@@ -72,9 +72,15 @@ function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
  * Behaviour is otherwise the connector's own.
  */
 export function watch(connector: Connector, health: HealthTracker): Connector {
-  return new Proxy(connector, {
+  return timed(connector, health);
+}
+
+/** `target` with every method call timed into `health`; capability objects (`nativeHash`) likewise. */
+function timed<T extends object>(target: T, health: HealthTracker): T {
+  return new Proxy(target, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
+      if (prop === "nativeHash" && value && typeof value === "object") return timed(value, health);
       if (typeof value !== "function" || prop === "close") return value;
       return (...args: unknown[]) => {
         const started = performance.now();

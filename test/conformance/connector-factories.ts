@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { ChainableCommander } from "ioredis";
-import type { Connector } from "../../src/connectors/connector.js";
+import type { Connector, OptionalCapability } from "../../src/connectors/connector.js";
 import { MemoryConnector, MemoryTable } from "../../src/connectors/memory/memory-connector.js";
 import type { RedisFormat } from "../../src/connectors/redis/redis-connector.js";
 import { RedisKeyCodec } from "../../src/connectors/redis/redis-key-codec.js";
@@ -13,6 +13,7 @@ import type { CanonicalValue, ColumnType } from "../../src/core/canonical.js";
 import type { ColumnSpec } from "../../src/core/model.js";
 import { createRedisTestPrefix } from "../support/redis-test-prefix.js";
 import { REDIS, serviceAvailable } from "../support/services.js";
+import { keyClause } from "./key-clause.js";
 import { mysqlFactory, mysqlPadCollationFactory } from "./mysql-factory.js";
 import { postgresDefaultCollationFactory, postgresFactory } from "./postgres-factory.js";
 
@@ -21,6 +22,11 @@ export interface TableFixture {
   readonly key: readonly ColumnSpec[];
   readonly columns: readonly ColumnSpec[];
   readonly rows: readonly (readonly CanonicalValue[])[];
+  /**
+   * What keeps the key unique (default "primary key"): a unique index over NOT NULL key columns instead, or
+   * nothing at all (a store with a schema must then refuse the key).
+   */
+  readonly keyConstraint?: "primary key" | "unique index" | "none";
 }
 
 /** A freshly created table, its connector, and a back door for writing as "someone else" would. */
@@ -39,14 +45,47 @@ export interface StoreTable {
  */
 export interface ConnectorFactory {
   readonly name: string;
+  /** What the connector offers; the suite fails when it offers more or less. */
+  readonly capabilities: DeclaredCapabilities;
+  /**
+   * Cases this store does not run, each with why (ids such as "typed/native-hash"; the suite lists them as
+   * skipped with the reason, and fails on an id it does not have). Nothing else is skipped at run time.
+   */
+  readonly skip?: readonly { readonly reason: string; readonly tests: readonly string[] }[];
   create(fixture: TableFixture): Promise<StoreTable>;
   /** Whether the store's server is reachable (server stores); the suite skips the store when it is not. */
   available?(): Promise<boolean>;
 }
 
+/** A connector's flags and the optional capabilities it offers (see Connector). */
+export interface DeclaredCapabilities {
+  readonly pushdown: boolean;
+  readonly ordered: boolean;
+  readonly optional: readonly OptionalCapability[];
+  /**
+   * What `describe` must say of the typed fixture's columns for the engine to judge comparability: the
+   * fractional digits its timestamp column keeps (undefined: no fixed precision), and whether its decimal
+   * column keeps numbers exactly.
+   */
+  readonly columnFacts: { readonly fractionalDigits: number | undefined; readonly exactDecimal: boolean };
+}
+
+/** Why a store without a schema skips the cases about what keeps keys unique. */
+const UNIQUE_BY_CONSTRUCTION = {
+  reason: "keys are unique by construction (one entry per key), with no schema to declare it",
+  tests: ["keys/unique-index", "keys/not-unique"],
+};
+
 function makeMemoryFactory(name: string, pushdown: boolean, ordered = true): ConnectorFactory {
   return {
     name,
+    capabilities: {
+      pushdown,
+      ordered,
+      optional: [],
+      columnFacts: { fractionalDigits: undefined, exactDecimal: true },
+    },
+    skip: [UNIQUE_BY_CONSTRUCTION],
     async create(fixture) {
       const table = new MemoryTable(fixture.key, fixture.columns);
       const names = [...fixture.key, ...fixture.columns].map((c) => c.name);
@@ -99,6 +138,13 @@ function sqliteNative(type: ColumnType, v: CanonicalValue): unknown {
 function makeSqliteFactory(name: string, inMemory: boolean): ConnectorFactory {
   return {
     name,
+    capabilities: {
+      pushdown: true,
+      ordered: true,
+      optional: ["keyBounds", "pushdownLimits"],
+      // SQLite keeps DECIMAL fractions as 64-bit floats, and timestamps as text or numbers of any precision.
+      columnFacts: { fractionalDigits: undefined, exactDecimal: false },
+    },
     create: (fixture) => createSqliteTable(fixture, inMemory),
   };
 }
@@ -110,8 +156,12 @@ async function createSqliteTable(fixture: TableFixture, inMemory: boolean): Prom
   const columnsSql = all.map(
     (c, i) => `${quoteIdent(c.name)} ${SQLITE_TYPES[c.type]}${i < fixture.key.length ? " NOT NULL" : ""}`,
   );
-  const primaryKey = fixture.key.map((c) => quoteIdent(c.name)).join(", ");
-  db.exec(`CREATE TABLE "items" (${columnsSql.join(", ")}, PRIMARY KEY (${primaryKey}))`);
+  const key = keyClause(
+    fixture,
+    fixture.key.map((c) => quoteIdent(c.name)),
+    "items",
+  );
+  db.exec(`CREATE TABLE "items" (${columnsSql.join(", ")}${key})`);
   const upsert = db.prepare(
     `INSERT OR REPLACE INTO "items" (${all.map((c) => quoteIdent(c.name)).join(", ")}) VALUES (${all.map(() => "?").join(", ")})`,
   );
@@ -164,6 +214,16 @@ function makeRedisFactory(name: string, format: RedisFormat): ConnectorFactory {
   return {
     name,
     available: () => serviceAvailable(REDIS),
+    capabilities: {
+      pushdown: false,
+      ordered: false,
+      optional: ["estimateCount"],
+      columnFacts: { fractionalDigits: undefined, exactDecimal: true },
+    },
+    skip: [
+      UNIQUE_BY_CONSTRUCTION,
+      { reason: "schemaless: describe samples untyped fields only", tests: ["declarations/column-facts"] },
+    ],
     async create(fixture) {
       const test = createRedisTestPrefix(name);
       const keys = new RedisKeyCodec(test.prefix, fixture.key.length);

@@ -183,6 +183,7 @@ interface StoreMix {
 /** Memory with pushdown that, as the port allows, offers no split points for ranges of up to 8 rows. */
 const reluctantSplitFactory: ConnectorFactory = {
   name: "memory-reluctant-split",
+  capabilities: memoryFactory.capabilities,
   async create(fixture) {
     const store = await memoryFactory.create(fixture);
     const c = store.connector;

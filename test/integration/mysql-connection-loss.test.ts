@@ -57,7 +57,7 @@ describe.skipIf(!available)("MysqlConnector: a connection lost mid-stream", () =
         ];
         const listing = () =>
           kind === "native"
-            ? c.streamNativeHashesIn(SHAPE, ranges, 500)
+            ? c.nativeHash.streamHashesIn(SHAPE, ranges, 500)
             : c.streamFingerprintsIn(SHAPE, ranges, 500);
         // What one listing costs undisturbed (after any first-use queries).
         for await (const _ of listing());

@@ -95,21 +95,21 @@ describe.skipIf(!available)("MysqlConnector native checksums", () => {
   });
 
   it("gives equal signatures for equal column types, different ones otherwise", async () => {
-    const sig = await connect("a").nativeChecksumSignature(SHAPE);
+    const sig = await connect("a").nativeHash.signature(SHAPE);
     expect(sig).not.toBeNull();
-    expect(await connect("b").nativeChecksumSignature(SHAPE)).toBe(sig);
+    expect(await connect("b").nativeHash.signature(SHAPE)).toBe(sig);
     // UTF-8 in either character set, and any collation: the same bytes, so the same signature.
-    expect(await connect("mb3").nativeChecksumSignature(SHAPE)).toBe(sig);
-    expect(await connect("bin").nativeChecksumSignature(SHAPE)).toBe(sig);
+    expect(await connect("mb3").nativeHash.signature(SHAPE)).toBe(sig);
+    expect(await connect("bin").nativeHash.signature(SHAPE)).toBe(sig);
     for (const table of ["scale", "fsp3", "wide"])
-      expect(await connect(table).nativeChecksumSignature(SHAPE), table).not.toBe(sig);
-    expect(await connect("latin1").nativeChecksumSignature(SHAPE)).toBeNull();
+      expect(await connect(table).nativeHash.signature(SHAPE), table).not.toBe(sig);
+    expect(await connect("latin1").nativeHash.signature(SHAPE)).toBeNull();
     // TINYINT(1) read as an integer, or DECIMAL read as text, is not the column's own reading: no native hash.
     const a = connect("a");
     const asInteger: RecordShape = { key: SHAPE.key, columns: [{ name: "flag", type: "integer" }] };
-    expect(await a.nativeChecksumSignature(asInteger)).toBeNull();
+    expect(await a.nativeHash.signature(asInteger)).toBeNull();
     const asText: RecordShape = { key: SHAPE.key, columns: [{ name: "amount", type: "text" }] };
-    expect(await a.nativeChecksumSignature(asText)).toBeNull();
+    expect(await a.nativeHash.signature(asText)).toBeNull();
     await db.admin.query("CREATE TABLE others (id BIGINT PRIMARY KEY, d DOUBLE, j JSON, t TIME, b BIT(8))");
     const others = connect("others");
     for (const [name, type] of [
@@ -119,8 +119,10 @@ describe.skipIf(!available)("MysqlConnector native checksums", () => {
       ["b", "integer"],
     ] as const) {
       const shape: RecordShape = { key: SHAPE.key, columns: [{ name, type }] };
-      expect(await others.nativeChecksumSignature(shape), name).toBeNull();
-      await expect(others.nativeChecksumRanges(shape, [FULL_RANGE])).rejects.toThrow(/no native row hash/);
+      expect(await others.nativeHash.signature(shape), name).toBeNull();
+      await expect(others.nativeHash.checksumRanges(shape, [FULL_RANGE])).rejects.toThrow(
+        /no native row hash/,
+      );
     }
   });
 
@@ -130,20 +132,20 @@ describe.skipIf(!available)("MysqlConnector native checksums", () => {
       { lo: ["100"], hi: ["300"] },
       { lo: ["300"], hi: null },
     ];
-    const sa = await connect("a").nativeChecksumRanges(SHAPE, ranges);
+    const sa = await connect("a").nativeHash.checksumRanges(SHAPE, ranges);
     expect(sa.map((s) => s.count)).toEqual([99, 200, 201]);
     for (const table of ["b", "mb3", "bin"])
-      expect(await connect(table).nativeChecksumRanges(SHAPE, ranges), table).toEqual(sa);
-    const sw = await connect("swapped").nativeChecksumRanges(SHAPE, ranges);
+      expect(await connect(table).nativeHash.checksumRanges(SHAPE, ranges), table).toEqual(sa);
+    const sw = await connect("swapped").nativeHash.checksumRanges(SHAPE, ranges);
     expect(sw[0]).not.toEqual(sa[0]);
     expect(sw[0]!.count).toBe(99);
     expect(sw.slice(1)).toEqual(sa.slice(1));
-    const whole = (await connect("a").nativeChecksumRanges(SHAPE, [FULL_RANGE]))[0]!;
+    const whole = (await connect("a").nativeHash.checksumRanges(SHAPE, [FULL_RANGE]))[0]!;
     expect(whole.count).toBe(500);
     // Not the canonical checksum: another hash.
     expect((await connect("a").checksumRanges(SHAPE, [FULL_RANGE]))[0]!.xor).not.toBe(whole.xor);
     for (const table of ["changed", "shifted"]) {
-      const other = (await connect(table).nativeChecksumRanges(SHAPE, [FULL_RANGE]))[0]!;
+      const other = (await connect(table).nativeHash.checksumRanges(SHAPE, [FULL_RANGE]))[0]!;
       expect(other.count, table).toBe(500);
       expect(other.xor, table).not.toBe(whole.xor);
     }
@@ -153,7 +155,7 @@ describe.skipIf(!available)("MysqlConnector native checksums", () => {
     const tables = ["a", "null_note", "empty_note", "null_text", "n_text", "escaped_null"];
     const sums = await Promise.all(
       tables.map(
-        async (t) => (await connect(t).nativeChecksumRanges(SHAPE, [{ lo: ["30"], hi: ["31"] }]))[0]!,
+        async (t) => (await connect(t).nativeHash.checksumRanges(SHAPE, [{ lo: ["30"], hi: ["31"] }]))[0]!,
       ),
     );
     for (const s of sums) expect(s.count).toBe(1);
@@ -177,7 +179,9 @@ describe.skipIf(!available)("MysqlConnector native checksums", () => {
     ];
     const list = async (c: MysqlConnector, native: boolean, batch = 3, rs = ranges) => {
       const out: { key: string; fp: string }[] = [];
-      const it = native ? c.streamNativeHashesIn(SHAPE, rs, batch) : c.streamFingerprintsIn(SHAPE, rs, batch);
+      const it = native
+        ? c.nativeHash.streamHashesIn(SHAPE, rs, batch)
+        : c.streamFingerprintsIn(SHAPE, rs, batch);
       for await (const page of it) {
         expect(page.length).toBeLessThanOrEqual(batch);
         for (const kf of page) out.push({ key: kf.key[0]!, fp: kf.fingerprint });
@@ -252,9 +256,9 @@ describe.skipIf(!available)("MysqlConnector native checksums", () => {
       }
       await db.admin.query("UPDATE cb SET v = 99 WHERE code IN ('A3', 'á7', '😀19')");
       const [ca, cb] = [connect("ca"), connect("cb")];
-      const sig = await ca.nativeChecksumSignature(CODES);
+      const sig = await ca.nativeHash.signature(CODES);
       expect(sig).not.toBeNull();
-      expect(await cb.nativeChecksumSignature(CODES)).toBe(sig);
+      expect(await cb.nativeHash.signature(CODES)).toBe(sig);
       const ranges: KeyRange[] = [
         { lo: null, hi: ["B"] },
         { lo: ["B"], hi: ["b"] },
@@ -262,10 +266,10 @@ describe.skipIf(!available)("MysqlConnector native checksums", () => {
         { lo: ["é"], hi: null },
       ];
       const before = ca.stats.queries;
-      const sa = await ca.nativeChecksumRanges(CODES, ranges);
+      const sa = await ca.nativeHash.checksumRanges(CODES, ranges);
       // One statement: an index join for NO PAD keys, one scan bucketed by IF()s for binary-compared ones.
       expect(ca.stats.queries - before).toBe(1);
-      const sb = await cb.nativeChecksumRanges(CODES, ranges);
+      const sb = await cb.nativeHash.checksumRanges(CODES, ranges);
       expect(sa.map((s) => s.count)).toEqual([20, 60, 40, 40]);
       expect(sa.map((s, i) => s.xor === sb[i]!.xor)).toEqual([false, true, false, false]);
       const keys: string[] = [];

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectorError, emptyStats } from "../../src/connectors/connector.js";
 import { MysqlConnector, openMysqlConnector } from "../../src/connectors/mysql/mysql-connector.js";
 import { MysqlSession } from "../../src/connectors/mysql/mysql-session.js";
-import { ShapeSql } from "../../src/connectors/mysql/mysql-shape-sql.js";
-import { keyIndex, readTableMeta } from "../../src/connectors/mysql/mysql-table-meta.js";
+import { MysqlShapeSql } from "../../src/connectors/mysql/mysql-shape-sql.js";
+import { mysqlKeyIndex, readMysqlTableMeta } from "../../src/connectors/mysql/mysql-table-meta.js";
 import { openConnector } from "../../src/connectors/open-connector.js";
 import type { CanonicalValue, ColumnType } from "../../src/core/canonical.js";
 import { ChecksumAccumulator, fingerprintRow } from "../../src/core/fingerprint.js";
@@ -1084,9 +1084,9 @@ describe.skipIf(!available)("mysql connector: listing many ranges at once", () =
       emptyStats(),
     );
     for (const { table, shape, bound } of [TABLES[0]!, TABLES[2]!, TABLES[4]!]) {
-      const meta = await readTableMeta(session, table, table);
+      const meta = await readMysqlTableMeta(session, table, table);
       const names = shape.key.map((k) => k.name);
-      const s = new ShapeSql(shape, table, meta.byName, keyIndex(meta, names));
+      const s = new MysqlShapeSql(shape, table, meta.byName, mysqlKeyIndex(meta, names));
       const leaves = randomLeaves(random(11), shape, bound, 200).filter(
         (r) => !(r.lo && r.hi && compareKeys(shape.key, r.lo, r.hi) >= 0),
       );
@@ -1115,14 +1115,22 @@ describe.skipIf(!available)("mysql connector: listing many ranges at once", () =
       const a = connect("ints");
       const b = connect("ints_b");
       await Promise.all([a.describe(), b.describe()]);
-      if (!native) for (const c of [a, b]) c.nativeChecksumSignature = async () => null;
+      if (!native) for (const c of [a, b]) c.nativeHash.signature = async () => null;
       let leaves = 0;
-      const method = native ? "streamNativeHashesIn" : "streamFingerprintsIn";
-      const list = a[method].bind(a);
-      a[method] = (shape, ranges, size) => {
-        leaves += ranges.length;
-        return list(shape, ranges, size);
-      };
+      const method = native ? "nativeHash.streamHashesIn" : "streamFingerprintsIn";
+      if (native) {
+        const list = a.nativeHash.streamHashesIn;
+        a.nativeHash.streamHashesIn = (shape, ranges, size) => {
+          leaves += ranges.length;
+          return list(shape, ranges, size);
+        };
+      } else {
+        const list = a.streamFingerprintsIn.bind(a);
+        a.streamFingerprintsIn = (shape, ranges, size) => {
+          leaves += ranges.length;
+          return list(shape, ranges, size);
+        };
+      }
       const before = a.stats.queries + b.stats.queries;
       const found = new Set<string>();
       for await (const batch of detectDivergences(INT_SHAPE, [

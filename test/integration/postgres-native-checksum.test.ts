@@ -53,14 +53,14 @@ describe.skipIf(!available)("PostgresConnector native checksums", () => {
 
   it("gives equal signatures for equal column types, different ones otherwise", async () => {
     const [a, b, scale, typed] = ["a", "b", "scale", "typed"].map(connect);
-    const sig = await a!.nativeChecksumSignature(SHAPE);
+    const sig = await a!.nativeHash.signature(SHAPE);
     expect(sig).not.toBeNull();
-    expect(await b!.nativeChecksumSignature(SHAPE)).toBe(sig);
-    expect(await scale!.nativeChecksumSignature(SHAPE)).not.toBe(sig);
-    expect(await typed!.nativeChecksumSignature(SHAPE)).not.toBe(sig);
+    expect(await b!.nativeHash.signature(SHAPE)).toBe(sig);
+    expect(await scale!.nativeHash.signature(SHAPE)).not.toBe(sig);
+    expect(await typed!.nativeHash.signature(SHAPE)).not.toBe(sig);
     // A numeric read as text would hash 1.5 and 1.50 alike: no native hash then.
     const asText: RecordShape = { key: SHAPE.key, columns: [{ name: "amount", type: "text" }] };
-    expect(await a!.nativeChecksumSignature(asText)).toBeNull();
+    expect(await a!.nativeHash.signature(asText)).toBeNull();
   });
 
   it("is equal for equal tables and differs for a changed value or values swapped between rows", async () => {
@@ -70,15 +70,15 @@ describe.skipIf(!available)("PostgresConnector native checksums", () => {
       { lo: ["100"], hi: ["300"] },
       { lo: ["300"], hi: null },
     ];
-    const sa = await a!.nativeChecksumRanges(SHAPE, ranges);
-    expect(await b!.nativeChecksumRanges(SHAPE, ranges)).toEqual(sa);
+    const sa = await a!.nativeHash.checksumRanges(SHAPE, ranges);
+    expect(await b!.nativeHash.checksumRanges(SHAPE, ranges)).toEqual(sa);
     expect(sa.map((s) => s.count)).toEqual([99, 200, 201]);
-    const sw = await swapped!.nativeChecksumRanges(SHAPE, ranges);
+    const sw = await swapped!.nativeHash.checksumRanges(SHAPE, ranges);
     expect(sw[0]).not.toEqual(sa[0]);
     expect(sw.slice(1)).toEqual(sa.slice(1));
-    const ch = await changed!.nativeChecksumRanges(SHAPE, [FULL_RANGE]);
+    const ch = await changed!.nativeHash.checksumRanges(SHAPE, [FULL_RANGE]);
     expect(ch[0]!.count).toBe(500);
-    expect(ch[0]!.xor).not.toBe((await a!.nativeChecksumRanges(SHAPE, [FULL_RANGE]))[0]!.xor);
+    expect(ch[0]!.xor).not.toBe((await a!.nativeHash.checksumRanges(SHAPE, [FULL_RANGE]))[0]!.xor);
   });
 
   it("lists native hashes by range: the keys streamFingerprintsIn lists, equal hashes exactly where rows are equal", async () => {
@@ -94,7 +94,7 @@ describe.skipIf(!available)("PostgresConnector native checksums", () => {
     const list = async (c: PostgresConnector, native: boolean, batch = 3) => {
       const out: { key: string; fp: string }[] = [];
       const it = native
-        ? c.streamNativeHashesIn(SHAPE, ranges, batch)
+        ? c.nativeHash.streamHashesIn(SHAPE, ranges, batch)
         : c.streamFingerprintsIn(SHAPE, ranges, batch);
       for await (const page of it) {
         expect(page.length).toBeLessThanOrEqual(batch);

@@ -313,8 +313,8 @@ function countChecksumQueries(c: PostgresConnector, calls: { ranges: number; que
     calls.push({ ranges: ranges.length, queries: c.stats.queries - before });
     return out;
   };
-  const native = c.nativeChecksumRanges.bind(c);
-  c.nativeChecksumRanges = async (shape, ranges) => {
+  const native = c.nativeHash.checksumRanges;
+  c.nativeHash.checksumRanges = async (shape, ranges) => {
     const before = c.stats.queries;
     const out = await native(shape, ranges);
     calls.push({ ranges: ranges.length, queries: c.stats.queries - before });
@@ -384,7 +384,7 @@ describe.skipIf(!available)("PostgresConnector: one query per checksum round", (
 
   it("buckets evenly spaced ranges by arithmetic with the same checksums as range by range", async () => {
     const c = connect("items_a");
-    await c.nativeChecksumRanges(ITEMS, [FULL_RANGE]);
+    await c.nativeHash.checksumRanges(ITEMS, [FULL_RANGE]);
     // Open ends, a bound below every key, a last range wider than the step, and one past the last key.
     for (const [lo, hi, parts] of [
       [-7, 20_003, 50],
@@ -394,9 +394,11 @@ describe.skipIf(!available)("PostgresConnector: one query per checksum round", (
       const splits = integerSplit(ITEMS, { lo: [String(lo)], hi: [String(hi)] }, parts)!;
       const ranges: KeyRange[] = [null, ...splits].map((from, i) => ({ lo: from, hi: splits[i] ?? null }));
       const before = c.stats.queries;
-      const together = await c.nativeChecksumRanges(ITEMS, ranges);
+      const together = await c.nativeHash.checksumRanges(ITEMS, ranges);
       expect(c.stats.queries - before).toBe(1);
-      const alone = await Promise.all(ranges.map(async (r) => (await c.nativeChecksumRanges(ITEMS, [r]))[0]));
+      const alone = await Promise.all(
+        ranges.map(async (r) => (await c.nativeHash.checksumRanges(ITEMS, [r]))[0]),
+      );
       expect(together).toEqual(alone);
       expect(together.reduce((n, s) => n + s.count, 0)).toBe(20_000);
       expect(await c.checksumRanges(ITEMS, ranges)).toEqual(
@@ -421,14 +423,14 @@ describe.skipIf(!available)("PostgresConnector: one query per checksum round", (
     const shape: RecordShape = { key: [{ name: "id", type: "text" }], columns: ITEMS.columns };
     const a = connect("uuid_a");
     const bb = connect("uuid_b");
-    await a.nativeChecksumRanges(shape, [FULL_RANGE]);
+    await a.nativeHash.checksumRanges(shape, [FULL_RANGE]);
     const splits = await a.splitRange(shape, FULL_RANGE, 50);
     const tiles: KeyRange[] = [null, ...splits].map((lo, i) => ({ lo, hi: splits[i] ?? null }));
     const before = a.stats.queries;
-    const together = await a.nativeChecksumRanges(shape, tiles);
+    const together = await a.nativeHash.checksumRanges(shape, tiles);
     expect(a.stats.queries - before).toBe(1);
     expect(together).toEqual(
-      await Promise.all(tiles.map(async (r) => (await a.nativeChecksumRanges(shape, [r]))[0])),
+      await Promise.all(tiles.map(async (r) => (await a.nativeHash.checksumRanges(shape, [r]))[0])),
     );
     const found: string[] = [];
     for await (const batch of detectDivergences(shape, [

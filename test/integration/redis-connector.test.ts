@@ -120,7 +120,7 @@ describe.skipIf(!available)("redis connector", () => {
         ["name", false],
       ]);
       const empty = await (await testPrefix("empty").open()).describe();
-      expect(empty).toEqual({ columns: [], schemaless: true });
+      expect(empty).toEqual({ columns: [], schemaless: true, store: "Redis" });
     });
 
     it("canonicalises what applications store: text numbers, booleans, JSON text", async () => {

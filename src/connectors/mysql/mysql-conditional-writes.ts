@@ -4,7 +4,7 @@ import { fingerprintRow } from "../../core/fingerprint.js";
 import { type Key, keyId } from "../../core/model.js";
 import type { ConditionalWrite, WriteOutcome } from "../connector.js";
 import type { MysqlSession } from "./mysql-session.js";
-import type { ShapeSql } from "./mysql-shape-sql.js";
+import type { MysqlShapeSql } from "./mysql-shape-sql.js";
 
 type Values = readonly (string | null)[];
 
@@ -24,7 +24,7 @@ type Values = readonly (string | null)[];
 export async function writeConditionally(
   session: MysqlSession,
   conn: PoolConnection,
-  s: ShapeSql,
+  s: MysqlShapeSql,
   writes: readonly ConditionalWrite[],
   keysPerStatement: number,
 ): Promise<WriteOutcome[]> {
@@ -80,7 +80,7 @@ export async function writeConditionally(
 async function writeRows(
   session: MysqlSession,
   conn: PoolConnection,
-  s: ShapeSql,
+  s: MysqlShapeSql,
   rows: {
     readonly deletes: readonly Key[];
     readonly updates: readonly { key: Key; values: Values }[];

@@ -1,31 +1,29 @@
 /** MariaDB/MySQL connector (mysql2): fingerprints and range checksums computed in SQL. Only this folder imports the driver. */
 import { createPool, type Pool } from "mysql2/promise";
 import { redactUrl } from "../../config/redact.js";
-import { ChecksumAccumulator, type RangeChecksum } from "../../core/fingerprint.js";
+import type { RangeChecksum } from "../../core/fingerprint.js";
+import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../../core/model.js";
 import {
-  compareKeys,
-  type Key,
-  type KeyFingerprint,
-  type KeyRange,
-  type RecordShape,
-  type StoredRecord,
-} from "../../core/model.js";
-import {
-  type ColumnInfo,
   type ConditionalWrite,
   type Connector,
   ConnectorError,
   type ConnectorStats,
   emptyStats,
+  type NativeHashCapability,
   type TableDescription,
   type WriteOutcome,
 } from "../connector.js";
-import { mysqlLogicalType } from "./mysql-column-types.js";
+import type { RowHash } from "../row-hash.js";
+import { duplicateKeyMessage, keyUniqueness, notUniqueMessage, nullKeyMessage } from "../unique-key.js";
+import { bucketSql } from "./mysql-checksum-sql.js";
+import { mysqlColumnInfo } from "./mysql-column-types.js";
 import { writeConditionally } from "./mysql-conditional-writes.js";
-import { MysqlSession, transientError } from "./mysql-session.js";
-import { type RowHash, ShapeSql } from "./mysql-shape-sql.js";
-import { keyIndex, readTableMeta, type TableMeta } from "./mysql-table-meta.js";
-import { splitByHistogram } from "./split-by-histogram.js";
+import { isMysqlRolledBack } from "./mysql-errors.js";
+import { MysqlListing } from "./mysql-listing.js";
+import { MysqlSession } from "./mysql-session.js";
+import { MysqlShapeSql } from "./mysql-shape-sql.js";
+import { mysqlSplitKeys } from "./mysql-split.js";
+import { type MysqlTableMeta, mysqlKeyIndex, readMysqlTableMeta } from "./mysql-table-meta.js";
 
 export interface MysqlConnectorOptions {
   /** Label used in error messages (the replica name). */
@@ -57,8 +55,10 @@ export interface MysqlConnectorOptions {
  * whose canonical text SQL cannot build exactly (FLOAT/DOUBLE, JSON) are fingerprinted in the engine from
  * rows streamed by the same statements: still correct, not pushed down; `pushdownLimits` says so.
  * Between MariaDB/MySQL tables whose columns have the same native types, checksums and listings can use a
- * cheaper native row hash instead (SHA1 of the columns' length-prefixed native texts; see
- * `nativeChecksumSignature`), and `keyBounds` finds a range's first and last key in the key's index.
+ * cheaper native row hash instead (SHA1 of the columns' length-prefixed native texts; see `nativeHash`),
+ * and `keyBounds` finds a range's first and last key in the key's index. A key must be kept unique by a
+ * primary key or unique index (a view's rows are searched for a duplicate instead), and spatial columns
+ * are read as the bytes the server stores (SRID, then WKB).
  *
  * MariaDB and MySQL 8 differ where it matters here, and each place says so: JSON (MariaDB: LONGTEXT with a
  * json_valid() check, found through CHECK_CONSTRAINTS; MySQL: a JSON type), statement timeouts (MariaDB:
@@ -70,11 +70,14 @@ export class MysqlConnector implements Connector {
   readonly pushdown = true;
   readonly stats: ConnectorStats = emptyStats();
   private readonly session: MysqlSession;
-  private meta: Promise<TableMeta> | undefined;
-  private readonly shapes = new Map<RecordShape, Promise<ShapeSql>>();
+  private meta: Promise<MysqlTableMeta> | undefined;
+  private readonly shapes = new Map<RecordShape, Promise<MysqlShapeSql>>();
   private readonly label: string;
   private readonly keysPerStatement: number;
   private readonly maxStatementChars: number;
+  private readonly listing: MysqlListing;
+  /** The verdict on each key (by its column names) being unique: checked once, shared by shapes. */
+  private readonly keyChecks = new Map<string, Promise<void>>();
 
   constructor(
     private readonly pool: Pool,
@@ -94,51 +97,85 @@ export class MysqlConnector implements Connector {
       },
       this.stats,
     );
+    this.listing = new MysqlListing(this.session, this.stats, this.maxStatementChars);
   }
 
+  /** The columns as information_schema declares them (see `mysqlColumnInfo`), read afresh. */
   async describe(): Promise<TableDescription> {
     this.meta = this.readMeta();
     const meta = await this.meta;
-    const columns: ColumnInfo[] = meta.columns.map((c) => ({
-      name: c.name,
-      type: mysqlLogicalType(c),
-      nativeType: c.json ? "json" : c.columnType,
-    }));
-    return { columns };
+    const store = this.session.flavor === "mariadb" ? "MariaDB" : "MySQL";
+    return { columns: meta.columns.map(mysqlColumnInfo), store };
   }
 
-  private readMeta(): Promise<TableMeta> {
-    const meta = readTableMeta(this.session, this.table, this.label);
+  private readMeta(): Promise<MysqlTableMeta> {
+    const meta = readMysqlTableMeta(this.session, this.table, this.label);
     meta.catch(() => {
       this.meta = undefined;
     });
     return meta;
   }
 
-  private sql(shape: RecordShape): Promise<ShapeSql> {
+  /** The shape's SQL, once its key is known to be unique (see `checkKey`). */
+  private sql(shape: RecordShape): Promise<MysqlShapeSql> {
     let s = this.shapes.get(shape);
     if (!s) {
       s = (async () => {
         this.meta ??= this.readMeta();
         const meta = await this.meta;
+        const names = shape.key.map((c) => c.name);
+        let built: MysqlShapeSql;
         try {
-          return new ShapeSql(
-            shape,
-            this.table,
-            meta.byName,
-            keyIndex(
-              meta,
-              shape.key.map((c) => c.name),
-            ),
-          );
+          built = new MysqlShapeSql(shape, this.table, meta.byName, mysqlKeyIndex(meta, names));
         } catch (err) {
           throw this.session.error("cannot read the dataset's columns", err);
         }
+        const id = JSON.stringify(names);
+        let check = this.keyChecks.get(id);
+        if (!check) {
+          check = this.checkKey(built, meta);
+          check.catch(() => this.keyChecks.delete(id));
+          this.keyChecks.set(id, check);
+        }
+        await check;
+        return built;
       })();
       s.catch(() => this.shapes.delete(shape));
       this.shapes.set(shape, s);
     }
     return s;
+  }
+
+  /**
+   * Refuses a key the table does not keep unique: no primary key or unique index made of key columns, or
+   * only one that lets NULLs repeat while a row holds NULL in a key column. A view's rows are searched for a
+   * duplicate key instead (one aggregate over it, once per run).
+   */
+  private async checkKey(s: MysqlShapeSql, meta: MysqlTableMeta): Promise<void> {
+    const key = s.shape.key.map((c) => c.name);
+    const what = "cannot check that keys are unique";
+    if (meta.unique === null) {
+      const present = s.keyRefs.map((k) => `${k} IS NOT NULL`).join(" AND ");
+      // MIN of a group's equal keys: MySQL's ONLY_FULL_GROUP_BY refuses a bare column grouped by an expression.
+      const sql =
+        `SELECT ${s.keyRefs.map((k) => `MIN(${k})`).join(", ")} FROM ${s.table} WHERE ${present} ` +
+        `GROUP BY ${s.keyOrder.join(", ")} HAVING COUNT(*) > 1 LIMIT 1`;
+      const [dup] = await this.session.read(what, (conn) => this.session.rows(conn, sql));
+      if (dup) {
+        const found = this.decode(what, () => s.codec.key(dup));
+        throw new ConnectorError(duplicateKeyMessage(this.label, this.table, found));
+      }
+      return;
+    }
+    const unique = keyUniqueness(key, meta.unique, (c) => meta.byName.get(c)?.nullable === false);
+    if (!unique) throw new ConnectorError(notUniqueMessage(this.label, this.table, key));
+    for (const column of unique.nullable) {
+      const ref = s.keyRefs[key.indexOf(column)]!;
+      const sql = `SELECT 1 FROM ${s.table} WHERE ${ref} IS NULL LIMIT 1`;
+      const held = await this.session.read(what, (conn) => this.session.rows(conn, sql));
+      if (held.length > 0)
+        throw new ConnectorError(nullKeyMessage(this.label, this.table, column, unique.index.name));
+    }
   }
 
   /**
@@ -200,36 +237,35 @@ export class MysqlConnector implements Connector {
     });
   }
 
-  /** One statement per call (see ShapeSql.bucketSql), split only when its text would pass `maxStatementChars`. */
+  /** One statement per call (see `bucketSql`), split only when its text would pass `maxStatementChars`. */
   checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
     return this.checksum(shape, ranges, "fingerprint");
   }
 
   /**
-   * What the native row hash depends on besides SQL that never changes: the server (flavour and major.minor
-   * version) and each column's name, native type, logical type and character set family (see
-   * `nativeRowHash`; collations are left out: they order and compare text but do not change its bytes).
-   * Null when a column has no native hash (FLOAT/DOUBLE, JSON, BIT, TIME, ENUM, non-UTF-8 text, a type
-   * read as another logical type, or a shape fingerprinted in the engine).
+   * SHA1 of each row's length-prefixed native texts (see `nativeRowHash`), for shapes whose columns all have
+   * one. The signature names the server (flavour and major.minor version) and each column's name, native
+   * type, logical type and character set family (collations are left out: they order and compare text but
+   * do not change its bytes). None for FLOAT/DOUBLE, JSON, BIT, TIME, ENUM, non-UTF-8 text, a type read as
+   * another logical type, or a shape fingerprinted in the engine.
    */
-  async nativeChecksumSignature(shape: RecordShape): Promise<string | null> {
-    const s = await this.sql(shape);
-    if (!s.native) return null;
-    const version = /^\d+\.\d+/.exec(this.session.version ?? "")?.[0];
-    if (!this.session.flavor || !version) return null;
-    return JSON.stringify([
-      "mysql",
-      "sha1-length-prefixed/1",
-      this.session.flavor,
-      version,
-      s.native.columns,
-    ]);
-  }
-
-  /** Like `checksumRanges`, over the native row hash (see `nativeChecksumSignature`). */
-  nativeChecksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
-    return this.checksum(shape, ranges, "native");
-  }
+  readonly nativeHash: NativeHashCapability = {
+    signature: async (shape) => {
+      const s = await this.sql(shape);
+      if (!s.native) return null;
+      const version = /^\d+\.\d+/.exec(this.session.version ?? "")?.[0];
+      if (!this.session.flavor || !version) return null;
+      return JSON.stringify([
+        "mysql",
+        "sha1-length-prefixed/1",
+        this.session.flavor,
+        version,
+        s.native.columns,
+      ]);
+    },
+    checksumRanges: (shape, ranges) => this.checksum(shape, ranges, "native"),
+    streamHashesIn: (shape, ranges, batchSize) => this.listIn(shape, ranges, batchSize, "native"),
+  };
 
   private async checksum(
     shape: RecordShape,
@@ -243,7 +279,7 @@ export class MysqlConnector implements Connector {
     const out: RangeChecksum[] = ranges.map(() => ({ count: 0, xor: "0000000000000000" }));
     const run = async (from: number, to: number): Promise<void> => {
       const part = ranges.slice(from, to);
-      const sql = s.bucketSql(part, inStore ? "aggregate" : "rows", hash);
+      const sql = bucketSql(s, part, inStore ? "aggregate" : "rows", hash);
       if (!sql) return;
       if (sql.length > this.maxStatementChars && part.length > 1) {
         const mid = from + Math.floor(part.length / 2);
@@ -253,7 +289,7 @@ export class MysqlConnector implements Connector {
       }
       const sums = inStore
         ? await this.checksumInStore(sql, part.length)
-        : await this.checksumInEngine(s, sql, part.length);
+        : await this.listing.checksumInEngine(s, sql, part.length);
       sums.forEach((sum, i) => {
         out[from + i] = sum;
       });
@@ -273,134 +309,35 @@ export class MysqlConnector implements Connector {
     return out;
   }
 
-  /**
-   * The same bucketing statement lists raw rows and the engine's codec hashes them. A failed stream is read
-   * again from the start (nothing has been handed out yet).
-   */
-  private async checksumInEngine(s: ShapeSql, sql: string, n: number): Promise<RangeChecksum[]> {
-    for (let attempt = 1; ; attempt++) {
-      const accs = Array.from({ length: n }, () => new ChecksumAccumulator());
-      try {
-        for await (const rows of this.session.stream("range checksum failed", sql, 1000)) {
-          for (const row of rows) {
-            const fp = this.decode("range checksum failed", () => s.codec.fingerprintRaw(row.slice(1)));
-            accs[Number(row[0])]!.add(fp);
-          }
-          this.stats.rowsRead += rows.length;
-          this.stats.rowsScanned += rows.length;
-        }
-        return accs.map((a) => a.result());
-      } catch (err) {
-        if (attempt >= 3 || !transientError(err)) throw err;
-      }
-    }
-  }
-
-  /**
-   * Three ways, cheapest first: a small range (the bisection's sub-ranges) has its keys read in order (up
-   * to 64 per part) and every step-th picked; a large range of one integer key uses an equal-width
-   * histogram; anything else numbers its rows, keeping those with `(rn - 1) % step = 0 AND rn > 1`.
-   */
+  /** Split points by the cheapest of three ways (see `mysqlSplitKeys`). */
   async splitRange(shape: RecordShape, range: KeyRange, parts: number): Promise<Key[]> {
     if (parts < 2) return [];
     const s = await this.sql(shape);
-    const n = Math.floor(parts);
-    return this.session.read("range split failed", async (conn) => {
-      const integer = shape.key.length === 1 && shape.key[0]!.type === "integer" && s.sargable;
-      if (!(integer && n >= 64)) {
-        const cap = Math.min(n * 64, 4096);
-        const rows = await this.session.rows(
-          conn,
-          `SELECT ${s.keyRefs.join(", ")} FROM ${s.table}${s.forceIndex}${s.where(range)}${s.orderBy()} LIMIT ${cap + 1}`,
-        );
-        if (rows.length <= cap) {
-          const step = Math.ceil(rows.length / n);
-          const keys: Key[] = [];
-          for (let i = step; i < rows.length; i += step) keys.push(s.codec.key(rows[i]!));
-          return keys;
-        }
-      } else {
-        // A temporary table of the whole range (what row numbering needs) costs more than a GROUP BY.
-        const keys = await splitByHistogram(s, range, n, (sql) => this.session.rows(conn, sql));
-        if (keys) return keys;
-      }
-      const cols = s.keyRefs.map((k, i) => `${k} AS k${i}`).join(", ");
-      const rows = await this.session.rows(
-        conn,
-        `SELECT ${s.keyRefs.map((_, i) => `x.k${i}`).join(", ")} FROM (SELECT ${cols}, ` +
-          `ROW_NUMBER() OVER (ORDER BY ${s.keyOrder.join(", ")}) AS rn, COUNT(*) OVER () AS n ` +
-          `FROM ${s.table}${s.forceIndex}${s.where(range)}) AS x ` +
-          `WHERE x.rn > 1 AND (x.rn - 1) % CEIL(x.n / ${n}) = 0 ORDER BY x.rn`,
-      );
-      return rows.map((r) => s.codec.key(r));
-    });
+    return this.session.read("range split failed", (conn) =>
+      mysqlSplitKeys(s, range, Math.floor(parts), (sql) => this.session.rows(conn, sql)),
+    );
   }
 
   /**
-   * Keys whose order the index serves are read in pages (ORDER BY key LIMIT batchSize, then after the last
-   * key): each page is a short index range read, repeatable on a transient failure. Binary-compared text
-   * keys need a sort of the whole range, so they are read by one streamed statement instead (see
-   * `streamPairs`).
+   * In keyset pages where the index serves the key order, else one streamed statement (see
+   * `MysqlListing.streamRange`).
    */
   async *streamFingerprints(
     shape: RecordShape,
     range: KeyRange,
     batchSize: number,
   ): AsyncIterable<readonly KeyFingerprint[]> {
-    yield* this.streamRange(await this.sql(shape), range, Math.max(1, Math.floor(batchSize)), "fingerprint");
+    const s = await this.sql(shape);
+    yield* this.listing.streamRange(s, range, Math.max(1, Math.floor(batchSize)), "fingerprint");
   }
 
-  private async *streamRange(
-    s: ShapeSql,
-    range: KeyRange,
-    size: number,
-    hash: RowHash,
-  ): AsyncIterable<readonly KeyFingerprint[]> {
-    const statement = (after: Key | null, limit: string) => {
-      const cond = s.pageCondition(range, after);
-      return `SELECT ${s.listColumns(hash)} FROM ${s.table}${s.forceIndex}${cond ? ` WHERE ${cond}` : ""}${s.orderBy()}${limit}`;
-    };
-    if (!s.sargable) {
-      yield* this.streamPairs(s, (after) => statement(after, ""), size, hash);
-      return;
-    }
-    for (let after: Key | null = null; ; ) {
-      const sql = statement(after, ` LIMIT ${size}`);
-      const rows = await this.session.read("fingerprint stream failed", (conn) =>
-        this.session.rows(conn, sql),
-      );
-      const batch = this.pairs(s, rows, hash);
-      if (batch.length > 0) yield batch;
-      if (rows.length < size) return;
-      after = batch.at(-1)!.key;
-    }
-  }
-
-  /**
-   * Detection's leaves with few statements: each streams the rows of up to 256 ranges (of all of them when
-   * the key order needs a scan of the table anyway), fewer when its text would pass `maxStatementChars`,
-   * under one condition that MariaDB and MySQL read as one multi-range index scan in key order (see
-   * `ShapeSql.rangesCondition`), after joining adjacent ranges (`ShapeSql.mergeAdjacent`). Ranges that are
-   * not ascending and disjoint are streamed one by one.
-   */
+  /** Many ranges with few statements (see `MysqlListing.listIn`). */
   streamFingerprintsIn(
     shape: RecordShape,
     ranges: readonly KeyRange[],
     batchSize: number,
   ): AsyncIterable<readonly KeyFingerprint[]> {
     return this.listIn(shape, ranges, batchSize, "fingerprint");
-  }
-
-  /**
-   * Like `streamFingerprintsIn`, with each row's native hash (see `nativeChecksumSignature`) in place of its
-   * fingerprint: comparable only with connectors of the same signature.
-   */
-  streamNativeHashesIn(
-    shape: RecordShape,
-    ranges: readonly KeyRange[],
-    batchSize: number,
-  ): AsyncIterable<readonly KeyFingerprint[]> {
-    return this.listIn(shape, ranges, batchSize, "native");
   }
 
   private async *listIn(
@@ -412,61 +349,7 @@ export class MysqlConnector implements Connector {
     const s = await this.sql(shape);
     if (hash === "native" && !s.native)
       throw new ConnectorError(`${this.label}: native hash stream failed: the shape has no native row hash`);
-    const size = Math.max(1, Math.floor(batchSize));
-    const live = ranges.filter((r) => !(r.lo && r.hi && compareKeys(shape.key, r.lo, r.hi) >= 0));
-    if (!s.ascendingDisjoint(live)) {
-      for (const range of live) yield* this.streamRange(s, range, size, hash);
-      return;
-    }
-    const merged = s.mergeAdjacent(live);
-    // Each sargable statement costs a range analysis (an index dive per range); a scan is paid per statement.
-    const most = s.sargable ? 256 : merged.length;
-    for (let i = 0; i < merged.length; ) {
-      let n = Math.min(most, merged.length - i);
-      while (n > 1 && s.listSql(merged.slice(i, i + n), null, hash).length > this.maxStatementChars)
-        n = Math.ceil(n / 2);
-      const part = merged.slice(i, i + n);
-      yield* this.streamPairs(s, (after) => s.listSql(part, after, hash), size, hash);
-      i += n;
-    }
-  }
-
-  /**
-   * Streams the pairs one statement lists (`statement(null)`), in batches of `size`, with backpressure: the
-   * server waits while the engine holds a batch. After a transient failure the read resumes behind the last
-   * key handed out (`statement(after)`).
-   */
-  private async *streamPairs(
-    s: ShapeSql,
-    statement: (after: Key | null) => string,
-    size: number,
-    hash: RowHash,
-  ): AsyncIterable<readonly KeyFingerprint[]> {
-    let after: Key | null = null;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        for await (const rows of this.session.stream("fingerprint stream failed", statement(after), size)) {
-          const out = this.pairs(s, rows, hash);
-          this.stats.rowsRead += out.length;
-          after = out.at(-1)!.key;
-          yield out;
-        }
-        return;
-      } catch (err) {
-        if (attempt >= 3 || !transientError(err)) throw err;
-      }
-    }
-  }
-
-  /** Key and hash of rows of `listColumns`: read from the row, or (fingerprints) computed by the engine's codec. */
-  private pairs(s: ShapeSql, rows: readonly unknown[][], hash: RowHash): KeyFingerprint[] {
-    const inStore = s.hashedInSql(hash);
-    return this.decode("fingerprint stream failed", () =>
-      rows.map((row) => ({
-        key: s.codec.key(row),
-        fingerprint: inStore ? String(row[s.keyWidth]) : s.codec.fingerprintRaw(row),
-      })),
-    );
+    yield* this.listing.listIn(s, ranges, Math.max(1, Math.floor(batchSize)), hash);
   }
 
   /** Runs the engine's codec over rows read; a value it cannot read becomes a ConnectorError naming the column. */
@@ -518,9 +401,8 @@ export class MysqlConnector implements Connector {
         this.stats.rowsWritten += outcomes.filter((o) => o === "applied").length;
         return outcomes;
       } catch (err) {
-        const code = typeof err === "object" && err && "code" in err ? String(err.code) : "";
-        const rolledBack = code === "ER_LOCK_DEADLOCK" || code === "ER_DUP_ENTRY";
-        if (attempt >= 3 || !rolledBack) throw this.session.error("conditional write failed", err);
+        if (attempt >= 3 || !isMysqlRolledBack(err))
+          throw this.session.error("conditional write failed", err);
       }
     }
   }

@@ -1,8 +1,8 @@
 /** Borrowing MariaDB/MySQL connections from a caller's pool: session setup, string reads, timeouts, retries, errors. */
 import type { EventEmitter } from "node:events";
 import type { Pool, PoolConnection, QueryOptions, TypeCast } from "mysql2/promise";
-import { redactText } from "../../config/redact.js";
 import { ConnectorError, type ConnectorStats } from "../connector.js";
+import { isMysqlFatal, isMysqlTransient, mysqlError } from "./mysql-errors.js";
 
 /** Which server answers: the SQL dialects differ in a few places (timeouts, JSON, window syntax is shared). */
 export type MysqlFlavor = "mariadb" | "mysql";
@@ -21,10 +21,12 @@ export interface MysqlSessionOptions {
 /**
  * Every value is read as text (or bytes for binary strings), whatever the pool's own options say:
  * integers beyond 2^53, decimals and dates must reach the engine's canonical encoder unrounded and without
- * a local time zone. BIT arrives as bytes and is read as an unsigned integer.
+ * a local time zone. BIT arrives as bytes and is read as an unsigned integer; geometry as its stored bytes.
  */
 const readAsText: TypeCast = (field, next) => {
   if (field.type === "JSON" || field.extendedFormat === "json") return field.string("utf8");
+  // Geometry as stored: SRID then WKB, read as bytes (mysql2 would parse it into an object).
+  if (field.type === "GEOMETRY") return field.buffer();
   if (field.type === "BIT") {
     const b = field.buffer();
     return b === null ? null : BigInt(`0x${b.toString("hex") || "0"}`).toString();
@@ -37,71 +39,11 @@ const readAsText: TypeCast = (field, next) => {
     case "STRING":
     case "VAR_STRING":
     case "VARCHAR":
-    case "GEOMETRY":
       return next(); // a Buffer for binary strings, text decoded from the column's charset otherwise
     default:
       return field.string();
   }
 };
-
-const UNREACHABLE = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ETIMEDOUT",
-  "EAI_AGAIN",
-  "ECONNRESET",
-  "EPIPE",
-  "PROTOCOL_CONNECTION_LOST",
-]);
-const ACCESS_DENIED = new Set([
-  "ER_ACCESS_DENIED_ERROR",
-  "ER_DBACCESS_DENIED_ERROR",
-  "ER_TABLEACCESS_DENIED_ERROR",
-  "ER_COLUMNACCESS_DENIED_ERROR",
-  "ER_ACCESS_DENIED_NO_PASSWORD_ERROR",
-]);
-/** Server-side statement timeouts: MariaDB max_statement_time, MySQL MAX_EXECUTION_TIME; client-side backstop. */
-const TIMED_OUT = new Set([
-  "ER_STATEMENT_TIMEOUT",
-  "ER_QUERY_TIMEOUT",
-  "PROTOCOL_SEQUENCE_TIMEOUT",
-  "ER_LOCK_WAIT_TIMEOUT",
-]);
-const TRANSIENT = new Set([...UNREACHABLE, "ER_CON_COUNT_ERROR", "ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"]);
-
-/** Server error numbers mysql2 has no name for (it knows MySQL's list, not MariaDB's additions). */
-const MARIADB_CODES: Readonly<Record<number, string>> = { 1969: "ER_STATEMENT_TIMEOUT" };
-
-function codeOf(err: unknown): string {
-  if (typeof err !== "object" || err === null) return "";
-  const errno = "errno" in err ? Number(err.errno) : 0;
-  if (MARIADB_CODES[errno]) return MARIADB_CODES[errno];
-  return "code" in err ? String(err.code) : "";
-}
-
-/** True when repeating a read that failed with `err` may succeed and cannot do harm. */
-export function transientError(err: unknown): boolean {
-  if (err instanceof MysqlConnectorError) return err.transient;
-  return TRANSIENT.has(codeOf(err));
-}
-
-/** True when the connection that produced `err` must not go back to the pool. */
-function fatalError(err: unknown): boolean {
-  if (typeof err === "object" && err !== null && "fatal" in err && err.fatal) return true;
-  return UNREACHABLE.has(codeOf(err)) || codeOf(err) === "PROTOCOL_SEQUENCE_TIMEOUT";
-}
-
-/** A ConnectorError that remembers whether the failure was transient (so a read may be repeated). */
-export class MysqlConnectorError extends ConnectorError {
-  constructor(
-    message: string,
-    readonly transient: boolean,
-  ) {
-    super(message);
-  }
-}
 
 const SESSION_KEY = Symbol("concord.mysql.session");
 
@@ -134,19 +76,7 @@ export class MysqlSession {
 
   /** A ConnectorError with one line: label, what failed, and why (credentials redacted). */
   error(what: string, err: unknown): ConnectorError {
-    if (err instanceof ConnectorError) return err;
-    const code = codeOf(err);
-    const message = err instanceof Error ? err.message : String(err);
-    const where = redactText(this.options.where);
-    let text: string;
-    if (UNREACHABLE.has(code) || code === "ER_CON_COUNT_ERROR") text = `cannot reach ${where}: ${message}`;
-    else if (ACCESS_DENIED.has(code)) text = `access denied at ${where}: ${message}`;
-    else if (code === "ER_BAD_DB_ERROR") text = `${message} at ${where}`;
-    else if (code === "ER_NO_SUCH_TABLE") text = `${what}: ${message}`;
-    else if (TIMED_OUT.has(code)) text = `${what}: timed out (${message})`;
-    else text = `${what}: ${message}`;
-    const line = redactText(`${this.options.label}: ${text}`).replace(/\s*\n\s*/g, " ");
-    return new MysqlConnectorError(line, transientError(err));
+    return mysqlError(this.options.label, this.options.where, what, err);
   }
 
   /**
@@ -160,7 +90,7 @@ export class MysqlSession {
       await this.setUp(conn);
       return await fn(conn);
     } catch (err) {
-      if (fatalError(err)) healthy = false;
+      if (isMysqlFatal(err)) healthy = false;
       throw err;
     } finally {
       if (healthy) conn.release();
@@ -174,7 +104,7 @@ export class MysqlSession {
       try {
         return await this.withConnection(fn);
       } catch (err) {
-        if (attempt >= this.options.readAttempts || !transientError(err)) throw this.error(what, err);
+        if (attempt >= this.options.readAttempts || !isMysqlTransient(err)) throw this.error(what, err);
         await new Promise((r) => setTimeout(r, 50 * 4 ** (attempt - 1)));
       }
     }
@@ -234,7 +164,7 @@ export class MysqlSession {
     this.stats.queries++;
     const list = rows as unknown[][];
     this.stats.rowsRead += list.length;
-    for (const row of list) this.stats.bytesRead += rowBytes(row);
+    for (const row of list) this.stats.bytesRead += mysqlRowBytes(row);
     return list;
   }
 
@@ -305,7 +235,7 @@ export class MysqlSession {
         const out = batch;
         batch = [];
         if (out.length > 0) {
-          for (const row of out) this.stats.bytesRead += rowBytes(row);
+          for (const row of out) this.stats.bytesRead += mysqlRowBytes(row);
           yield out;
         }
         // Ended while the consumer held that batch: rows that came meanwhile go out on the next turn, and a
@@ -334,7 +264,7 @@ interface CoreConnection {
 }
 
 /** Payload bytes of a row as read (an estimate of what crossed the wire). */
-export function rowBytes(row: readonly unknown[]): number {
+export function mysqlRowBytes(row: readonly unknown[]): number {
   let n = 0;
   for (const v of row) {
     if (typeof v === "string") n += v.length;

@@ -4,18 +4,13 @@ import type { ColumnType } from "../../core/canonical.js";
 import { compareKeys, type Key, type KeyRange, type RecordShape } from "../../core/model.js";
 import { RowCodec } from "../../core/row-codec.js";
 import { ConnectorError } from "../connector.js";
-import {
-  canonicalSql,
-  exactTextOrder,
-  keyLiteral,
-  keyOrderSql,
-  type MysqlColumn,
-  writeLiteral,
-} from "./mysql-column-types.js";
+import type { RowHash } from "../row-hash.js";
+import { keyLiteral, keyOrderSql, mysqlCanonicalSql, writeLiteral } from "./mysql-canonical-sql.js";
+import { exactTextOrder, type MysqlColumn } from "./mysql-column-types.js";
 import { type NativeRowHash, nativeRowHash } from "./mysql-native-hash.js";
 
 /** Quotes a table name, allowing `schema.table`. */
-export function quoteTable(name: string): string {
+export function quoteMysqlTable(name: string): string {
   return name
     .split(".")
     .map((part) => escapeId(part))
@@ -25,7 +20,11 @@ export function quoteTable(name: string): string {
 const ALIAS = "t";
 
 /** `k >= lit` (or `>`, `<`) for a key tuple, expanded lexicographically so the range optimizer can use the index. */
-function tupleCompare(exprs: readonly string[], lits: readonly string[], last: ">=" | ">" | "<"): string {
+export function tupleCompare(
+  exprs: readonly string[],
+  lits: readonly string[],
+  last: ">=" | ">" | "<",
+): string {
   const strict = last === "<" ? "<" : ">";
   let out = `${exprs.at(-1)} ${last} ${lits.at(-1)}`;
   for (let i = exprs.length - 2; i >= 0; i--) {
@@ -34,18 +33,12 @@ function tupleCompare(exprs: readonly string[], lits: readonly string[], last: "
   return out;
 }
 
-/** What a checksum or fingerprint query returns per row when the store cannot hash: the raw columns. */
-export type BucketMode = "aggregate" | "rows";
-
-/** The per-row 64-bit hash a checksum XORs or a listing returns: the canonical fingerprint, or the native hash. */
-export type RowHash = "fingerprint" | "native";
-
 /**
  * Compiled SQL for one RecordShape over one table. Every column is referenced through the alias `t`.
  * `pushable` is false when a column's canonical text cannot be built exactly in SQL (FLOAT/DOUBLE, JSON,
  * or a logical type declared over an unrelated native type): then rows are fingerprinted by `codec`.
  */
-export class ShapeSql {
+export class MysqlShapeSql {
   readonly codec: RowCodec;
   /** The table with its alias: `db`.`items` AS t. */
   readonly table: string;
@@ -79,7 +72,7 @@ export class ShapeSql {
     keyIndex: string | null,
   ) {
     this.codec = new RowCodec(shape);
-    this.tableName = quoteTable(table);
+    this.tableName = quoteMysqlTable(table);
     this.table = `${this.tableName} AS ${ALIAS}`;
     this.forceIndex = keyIndex ? ` FORCE INDEX (${escapeId(keyIndex)})` : "";
     const all = [...shape.key, ...shape.columns];
@@ -100,7 +93,7 @@ export class ShapeSql {
     const client: string[] = [];
     all.forEach((c, i) => {
       const native = this.natives[i]!;
-      const canon = canonicalSql(c.type, native, refs[i]!);
+      const canon = mysqlCanonicalSql(c.type, native, refs[i]!);
       if (canon === null) {
         client.push(`${c.name} (${native.columnType} as ${c.type})`);
         return;
@@ -237,62 +230,6 @@ export class ShapeSql {
       .join(" OR ");
   }
 
-  /** Aggregate columns of a bucket: row count and XOR of row hashes as 16 hex digits (0 for no rows). */
-  private aggregate(hash: RowHash): string {
-    return `COUNT(*), LPAD(LOWER(HEX(BIT_XOR(CAST(CONV(${this.rowHash(hash)}, 16, 10) AS UNSIGNED)))), 16, '0')`;
-  }
-
-  /**
-   * One statement that checksums (mode "aggregate": rows of bucket, count, xor of `hash`) or lists (mode
-   * "rows": rows of bucket, raw columns…) every range at once; a row in several ranges counts in each.
-   * Buckets with no rows may be missing from an aggregate result: they are (0, zeros).
-   *
-   * - Sargable keys: the bounded ranges become a derived table joined to the table (STRAIGHT_JOIN and
-   *   FORCE INDEX make each bucket an index range scan, "Range checked for each record", where MariaDB
-   *   would otherwise pick a block nested loop and MySQL 8 a hash join, both bucket × table comparisons);
-   *   each range open at one end is a UNION ALL branch of its own.
-   * - Otherwise, when the ranges are ascending and disjoint (as detection asks): one scan that assigns each
-   *   row its bucket with a binary search tree of IF()s over the bounds.
-   * - Otherwise: one UNION ALL branch per range.
-   */
-  bucketSql(ranges: readonly KeyRange[], mode: BucketMode, hash: RowHash = "fingerprint"): string {
-    const select = mode === "aggregate" ? this.aggregate(hash) : this.rawList;
-    const live = ranges
-      .map((range, i) => ({ range, i }))
-      .filter(({ range }) => !(range.lo && range.hi && compareKeys(this.shape.key, range.lo, range.hi) >= 0));
-    if (live.length === 0) return "";
-    const branch = (range: KeyRange, i: number) => `SELECT ${i}, ${select} FROM ${this.from(range)}`;
-    if (this.sargable) {
-      const bounded = live.filter(({ range }) => range.lo && range.hi);
-      const statements = live.filter(({ range }) => !(range.lo && range.hi)).map((b) => branch(b.range, b.i));
-      if (bounded.length > 0) statements.unshift(this.joinSql(bounded, mode, select));
-      return statements.join(" UNION ALL ");
-    }
-    if (this.ascendingDisjoint(live.map((b) => b.range))) return this.treeSql(live, mode, select);
-    return live.map((b) => branch(b.range, b.i)).join(" UNION ALL ");
-  }
-
-  private joinSql(
-    bounded: readonly { range: KeyRange; i: number }[],
-    mode: BucketMode,
-    select: string,
-  ): string {
-    const w = this.keyWidth;
-    const lo = Array.from({ length: w }, (_, j) => `b.l${j}`);
-    const hi = Array.from({ length: w }, (_, j) => `b.h${j}`);
-    const rows = bounded.map(({ range, i }, n) => {
-      const values = [...this.keyLiterals(range.lo!), ...this.keyLiterals(range.hi!)];
-      if (n > 0) return `SELECT ${i}, ${values.join(", ")}`;
-      const named = values.map((v, j) => `${v} AS ${j < w ? `l${j}` : `h${j - w}`}`);
-      return `SELECT ${i} AS i, ${named.join(", ")}`;
-    });
-    const on = `${tupleCompare(this.keyOrder, lo, ">=")} AND ${tupleCompare(this.keyOrder, hi, "<")}`;
-    return (
-      `SELECT STRAIGHT_JOIN b.i, ${select} FROM (${rows.join(" UNION ALL ")}) AS b ` +
-      `JOIN ${this.table}${this.forceIndex} ON ${on}${mode === "aggregate" ? " GROUP BY b.i" : ""}`
-    );
-  }
-
   /**
    * Ascending, disjoint `ranges` with each run of adjacent ones (one's `hi` equal to the next one's `lo`)
    * joined into one range: the same keys, in fewer conditions. A dense detection round lists runs of
@@ -318,35 +255,6 @@ export class ShapeSql {
       if (!hi || !lo || compareKeys(this.shape.key, hi, lo) > 0) return false;
     }
     return true;
-  }
-
-  private treeSql(live: readonly { range: KeyRange; i: number }[], mode: BucketMode, select: string): string {
-    // Cut points in ascending order; labels[j] is the bucket of keys with exactly j cuts at or below them.
-    const cuts: Key[] = [];
-    const labels: number[] = [live[0]!.range.lo ? -1 : live[0]!.i];
-    for (const { range, i } of live) {
-      if (range.lo) {
-        const last = cuts.at(-1);
-        if (last && compareKeys(this.shape.key, last, range.lo) === 0) labels[labels.length - 1] = i;
-        else {
-          cuts.push(range.lo);
-          labels.push(i);
-        }
-      }
-      if (range.hi) {
-        cuts.push(range.hi);
-        labels.push(-1);
-      }
-    }
-    const lits = cuts.map((k) => this.keyLiterals(k));
-    const tree = (a: number, b: number): string => {
-      if (labels.slice(a, b + 1).every((l) => l === labels[a])) return String(labels[a]);
-      const mid = Math.ceil((a + b) / 2);
-      return `IF(${tupleCompare(this.keyOrder, lits[mid - 1]!, "<")}, ${tree(a, mid - 1)}, ${tree(mid, b)})`;
-    };
-    const where = this.where({ lo: live[0]!.range.lo, hi: live.at(-1)!.range.hi });
-    const group = mode === "aggregate" ? " GROUP BY i" : "";
-    return `SELECT ${tree(0, cuts.length)} AS i, ${select} FROM ${this.table}${where}${group} HAVING i >= 0`;
   }
 
   /** Literals that store a canonical row (key first) in shape order. */

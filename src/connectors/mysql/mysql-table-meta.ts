@@ -1,21 +1,32 @@
 /** Reads a MariaDB/MySQL table's columns and indexes from information_schema. Reads only. */
 import { ConnectorError } from "../connector.js";
-import { declaredType, type MysqlColumn, stringLiteral } from "./mysql-column-types.js";
+import type { UniqueIndex } from "../unique-key.js";
+import { stringLiteral } from "./mysql-canonical-sql.js";
+import { declaredType, type MysqlColumn } from "./mysql-column-types.js";
 import type { MysqlSession } from "./mysql-session.js";
 
 /** A table's native columns and the indexes whose leading columns could serve key order. */
-export interface TableMeta {
+export interface MysqlTableMeta {
   readonly columns: readonly MysqlColumn[];
   readonly byName: ReadonlyMap<string, MysqlColumn>;
   /** Index name → its columns in order (PRIMARY first). */
   readonly indexes: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Its unique indexes (PRIMARY first; none with an expression part), or null for a view, whose rows alone
+   * can tell whether a key is unique.
+   */
+  readonly unique: readonly UniqueIndex[] | null;
 }
 
 /**
  * The metadata of `table` (`name` in the connection's database, or `db.name`). Throws a ConnectorError
  * naming the table when it does not exist, and saying so when the URL names no database.
  */
-export function readTableMeta(session: MysqlSession, table: string, label: string): Promise<TableMeta> {
+export function readMysqlTableMeta(
+  session: MysqlSession,
+  table: string,
+  label: string,
+): Promise<MysqlTableMeta> {
   const dot = table.indexOf(".");
   const schema = dot < 0 ? null : table.slice(0, dot);
   const name = dot < 0 ? table : table.slice(dot + 1);
@@ -53,15 +64,32 @@ export function readTableMeta(session: MysqlSession, table: string, label: strin
     }
     const stats = await session.rows(
       conn,
-      `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ${db} ` +
+      `SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ${db} ` +
         `AND TABLE_NAME = ${tbl} ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`,
     );
     const indexes = new Map<string, string[]>();
-    for (const [index, column] of stats) {
-      const list = indexes.get(String(index)) ?? [];
+    const uniqueNames = new Set<string>();
+    const expressions = new Set<string>();
+    for (const [index, column, nonUnique] of stats) {
+      const name = String(index);
+      // MySQL 8's functional key parts have no column name.
+      if (column == null) expressions.add(name);
+      const list = indexes.get(name) ?? [];
       list.push(String(column));
-      indexes.set(String(index), list);
+      indexes.set(name, list);
+      if (Number(nonUnique) === 0) uniqueNames.add(name);
     }
+    const [[tableType] = []] = await session.rows(
+      conn,
+      `SELECT TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${db} AND TABLE_NAME = ${tbl}`,
+    );
+    // MariaDB and MySQL unique indexes let rows with a NULL in them repeat (no NULLS NOT DISTINCT).
+    const unique =
+      String(tableType) === "VIEW"
+        ? null
+        : [...uniqueNames]
+            .filter((name) => !expressions.has(name))
+            .map((name) => ({ name, columns: indexes.get(name) ?? [], nullsDistinct: true }));
     const columns: MysqlColumn[] = cols.map((r) => ({
       name: String(r[0]),
       dataType: String(r[1]),
@@ -73,12 +101,12 @@ export function readTableMeta(session: MysqlSession, table: string, label: strin
       declared: declaredType(r[6] == null ? null : String(r[6])),
       nullable: String(r[7]) !== "NO",
     }));
-    return { columns, byName: new Map(columns.map((c) => [c.name, c])), indexes };
+    return { columns, byName: new Map(columns.map((c) => [c.name, c])), indexes, unique };
   });
 }
 
 /** The first index (PRIMARY preferred) whose leading columns are the key columns in order, or null. */
-export function keyIndex(meta: TableMeta, keyColumns: readonly string[]): string | null {
+export function mysqlKeyIndex(meta: MysqlTableMeta, keyColumns: readonly string[]): string | null {
   for (const [name, cols] of meta.indexes) {
     if (keyColumns.every((k, i) => cols[i] === k)) return name;
   }

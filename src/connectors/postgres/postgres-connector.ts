@@ -1,31 +1,35 @@
 /** PostgreSQL connector (node-postgres): range checksums pushed down as one aggregate query per round. Only this folder imports the driver. */
 import { Pool } from "pg";
 import { redactText, redactUrl } from "../../config/redact.js";
-import { ChecksumAccumulator, type RangeChecksum } from "../../core/fingerprint.js";
-import {
-  compareKeys,
-  type Key,
-  type KeyFingerprint,
-  type KeyRange,
-  type RecordShape,
-  type StoredRecord,
-} from "../../core/model.js";
+import type { RangeChecksum } from "../../core/fingerprint.js";
+import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../../core/model.js";
 import {
   type ConditionalWrite,
   type Connector,
   ConnectorError,
   type ConnectorStats,
   emptyStats,
+  type NativeHashCapability,
   type TableDescription,
   type WriteOutcome,
 } from "../connector.js";
-import { quoteTable } from "./canonical-sql.js";
-import { checksumQuery, listedHash, listQuery, type RowHash } from "./checksum-sql.js";
-import { applyConditionalWrites, keyIn, type RunQuery } from "./conditional-writes.js";
-import { isPool, type PostgresClient, PostgresSession, rowBytes } from "./postgres-session.js";
-import { DESCRIBE_SQL, INDEXES_SQL, type PgColumn, type PgIndex, pgColumnOf } from "./postgres-types.js";
-import { type ClientSideColumn, Params, type PgRange, ShapeSql, T } from "./shape-sql.js";
-import { hopSplitSql, windowSplitSql } from "./split-sql.js";
+import type { RowHash } from "../row-hash.js";
+import { duplicateKeyMessage, keyUniqueness, notUniqueMessage, nullKeyMessage } from "../unique-key.js";
+import { quoteName, quotePostgresTable } from "./postgres-canonical-sql.js";
+import { checksumQuery } from "./postgres-checksum-sql.js";
+import { applyConditionalWrites, keyIn } from "./postgres-conditional-writes.js";
+import { PostgresListing } from "./postgres-listing.js";
+import { postgresNativeSignature, SERVER_FACTS_SQL } from "./postgres-native-hash.js";
+import {
+  isPool,
+  type PostgresClient,
+  PostgresSession,
+  type RunQuery,
+  postgresRowBytes as rowBytes,
+} from "./postgres-session.js";
+import { type ClientSideColumn, Params, type PgRange, PostgresShapeSql, T } from "./postgres-shape-sql.js";
+import { hopSplitSql, windowSplitSql } from "./postgres-split.js";
+import { type PgTableMeta, readPostgresTableMeta } from "./postgres-table-meta.js";
 
 export type { PostgresClient } from "./postgres-session.js";
 
@@ -51,23 +55,26 @@ const ZERO = "0000000000000000";
  * given (it does not connect itself; see `openPostgresConnector`) and ends on `close()`.
  *
  * Fingerprints are `left(md5(canonical encoding), 16)` built in SQL from each column's canonical text
- * (see canonical-sql.ts), so a round of range checksums is one aggregate query (see checksum-sql.ts)
- * and only checksums cross the wire. Shapes with columns PostgreSQL cannot canonicalise exactly (float,
- * json) are fingerprinted by the engine's RowCodec from rows read page by page: still correct, not
- * pushed down; `pushdownLimits` says so up front. Key order is binary: integers numerically, text with
- * COLLATE "C". Conditional writes lock the batch's rows (FOR UPDATE), decide, and write with set-based
- * statements guarded by the fingerprint, in one READ COMMITTED transaction.
+ * (see postgres-canonical-sql.ts), so a round of range checksums is one aggregate query (see
+ * postgres-checksum-sql.ts) and only checksums cross the wire. Shapes with columns PostgreSQL cannot
+ * canonicalise exactly (float, json) are fingerprinted by the engine's RowCodec from rows read page by page
+ * (postgres-listing.ts): still correct, not pushed down; `pushdownLimits` says so up front. Key order is
+ * binary: integers numerically, text with COLLATE "C". A key must be kept unique by a primary key or unique
+ * index (a view's rows are searched for a duplicate instead). Conditional writes lock the batch's rows
+ * (FOR UPDATE), decide, and write with set-based statements guarded by the fingerprint, in one READ
+ * COMMITTED transaction.
  */
 export class PostgresConnector implements Connector {
   readonly kind = "postgres";
   readonly pushdown = true;
   readonly stats: ConnectorStats = emptyStats();
   private readonly table: string;
-  private described:
-    | Promise<{ columns: Map<string, PgColumn>; indexes: PgIndex[]; description: TableDescription }>
-    | undefined;
-  private readonly shapes = new Map<RecordShape, Promise<ShapeSql>>();
+  private described: Promise<PgTableMeta> | undefined;
+  private readonly shapes = new Map<RecordShape, Promise<PostgresShapeSql>>();
+  /** The verdict on each key (by its column names) being unique: checked once, shared by shapes. */
+  private readonly keyChecks = new Map<string, Promise<void>>();
   private readonly session: PostgresSession;
+  private readonly listing: PostgresListing;
   /** One transaction at a time on a single Client. */
   private writing: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -77,13 +84,14 @@ export class PostgresConnector implements Connector {
     table: string,
     private readonly options: PostgresConnectorOptions = {},
   ) {
-    this.table = quoteTable(table);
+    this.table = quotePostgresTable(table);
     this.session = new PostgresSession(db, this.stats, {
       label: options.label ?? "",
       server: options.server ?? "",
       table: this.table,
       readAttempts: options.readAttempts ?? 3,
     });
+    this.listing = new PostgresListing(this.session, this.stats, this.table, options.pageRows ?? 5000);
   }
 
   private error(what: string, err: unknown): ConnectorError {
@@ -94,36 +102,36 @@ export class PostgresConnector implements Connector {
     return this.session.read(what, fn);
   }
 
-  private columns() {
-    this.described ??= this.read("cannot describe table", async (run) => {
-      const rows = await run(DESCRIBE_SQL, [this.table]);
-      if (rows.length === 0) throw new Error(`table ${this.table} does not exist`);
-      const cols = rows.map((r) => pgColumnOf(r as string[]));
-      const indexes = (await run(INDEXES_SQL, [this.table])).map((r) => {
-        const [names, collations] = r as unknown as [string[], string[]];
-        return { columns: names.map((name, i) => ({ name, collation: collations[i] ?? "" })) };
-      });
-      return {
-        columns: new Map(cols.map((c) => [c.name, c])),
-        indexes,
-        description: { columns: cols.map((c) => ({ name: c.name, type: c.type, nativeType: c.nativeType })) },
-      };
-    }).catch((err: unknown) => {
+  private columns(): Promise<PgTableMeta> {
+    this.described ??= this.read("cannot describe table", (run) =>
+      readPostgresTableMeta(run, this.table),
+    ).catch((err: unknown) => {
       this.described = undefined;
       throw err;
     });
     return this.described;
   }
 
-  private sql(shape: RecordShape): Promise<ShapeSql> {
+  /** The shape's SQL, once its key is known to be unique (see `checkKey`). */
+  private sql(shape: RecordShape): Promise<PostgresShapeSql> {
     let s = this.shapes.get(shape);
     if (!s) {
-      s = this.columns().then((d) => {
+      s = this.columns().then(async (meta) => {
+        let built: PostgresShapeSql;
         try {
-          return new ShapeSql(shape, d.columns, d.indexes, this.table);
+          built = new PostgresShapeSql(shape, meta.columns, meta.indexes, this.table);
         } catch (err) {
           throw this.error("unsupported record shape", err);
         }
+        const id = JSON.stringify(shape.key.map((c) => c.name));
+        let check = this.keyChecks.get(id);
+        if (!check) {
+          check = this.checkKey(built, meta);
+          check.catch(() => this.keyChecks.delete(id));
+          this.keyChecks.set(id, check);
+        }
+        await check;
+        return built;
       });
       s.catch(() => this.shapes.delete(shape));
       this.shapes.set(shape, s);
@@ -131,7 +139,38 @@ export class PostgresConnector implements Connector {
     return s;
   }
 
-  private normalize(s: ShapeSql, range: KeyRange): PgRange | null {
+  /**
+   * Refuses a key the table does not keep unique: no primary key or unique index made of key columns, or one
+   * that lets NULLs repeat while a row holds NULL in a key column. A relation without indexes (a view, a
+   * foreign table) is searched for a duplicate key instead (one aggregate over it, once per run).
+   */
+  private async checkKey(s: PostgresShapeSql, meta: PgTableMeta): Promise<void> {
+    const key = s.shape.key.map((c) => c.name);
+    const label = this.options.label ?? "";
+    if (meta.unique === null) {
+      const outs = s.keys.map((k) => k.out).join(", ");
+      const present = s.keys.map((k) => `${k.eq} IS NOT NULL`).join(" AND ");
+      const dup = await this.read("cannot check that keys are unique", (run) =>
+        run(
+          `SELECT ${outs} FROM ${this.table} AS ${T} WHERE ${present} GROUP BY ${outs} HAVING count(*) > 1 LIMIT 1`,
+          [],
+        ),
+      );
+      if (dup[0]) throw new ConnectorError(duplicateKeyMessage(label, this.table, s.codec.key(dup[0])));
+      return;
+    }
+    const unique = keyUniqueness(key, meta.unique, (c) => meta.columns.get(c)?.notNull ?? false);
+    if (!unique) throw new ConnectorError(notUniqueMessage(label, this.table, key));
+    for (const column of unique.nullable) {
+      const held = await this.read("cannot check that keys are unique", (run) =>
+        run(`SELECT 1 FROM ${this.table} WHERE ${quoteName(column)} IS NULL LIMIT 1`, []),
+      );
+      if (held.length > 0)
+        throw new ConnectorError(nullKeyMessage(label, this.table, column, unique.index.name));
+    }
+  }
+
+  private normalize(s: PostgresShapeSql, range: KeyRange): PgRange | null {
     try {
       return s.normalize(range);
     } catch (err) {
@@ -139,6 +178,7 @@ export class PostgresConnector implements Connector {
     }
   }
 
+  /** The columns as the catalog declares them (see `postgresColumnInfo`). */
   async describe(): Promise<TableDescription> {
     return (await this.columns()).description;
   }
@@ -224,20 +264,36 @@ export class PostgresConnector implements Connector {
   }
 
   async checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
-    const out: RangeChecksum[] = ranges.map(() => ({ count: 0, xor: ZERO }));
-    if (ranges.length === 0) return out;
+    if (ranges.length === 0) return [];
     const s = await this.sql(shape);
+    const live = this.live(s, ranges);
+    if (!s.pushdown) return this.listing.checksumInEngine(s, live, ranges.length);
+    return this.checksumInStore(s, live, ranges.length, "fingerprint");
+  }
+
+  /** The ranges that can hold rows, normalised, with their positions in `ranges`. */
+  private live(s: PostgresShapeSql, ranges: readonly KeyRange[]): { index: number; range: PgRange }[] {
     const live: { index: number; range: PgRange }[] = [];
     ranges.forEach((range, index) => {
       const r = this.normalize(s, range);
       if (r) live.push({ index, range: r });
     });
+    return live;
+  }
+
+  /** One aggregate statement (see `checksumQuery`); ranges without rows are (0, zeros). */
+  private async checksumInStore(
+    s: PostgresShapeSql,
+    live: readonly { index: number; range: PgRange }[],
+    n: number,
+    hash: RowHash,
+  ): Promise<RangeChecksum[]> {
+    const out: RangeChecksum[] = Array.from({ length: n }, () => ({ count: 0, xor: ZERO }));
     if (live.length === 0) return out;
-    if (!s.pushdown) return this.checksumInEngine(s, live, out);
-    const q = checksumQuery(s, live);
+    const q = checksumQuery(s, live, hash);
     const rows = await this.read("range checksum failed", (run) => run(q.text, q.values));
-    for (const [i, n, x] of rows) {
-      const checksum = { count: Number(n), xor: x ?? ZERO };
+    for (const [i, count, x] of rows) {
+      const checksum = { count: Number(count), xor: x ?? ZERO };
       out[Number(i)] = checksum;
       this.stats.rowsScanned += checksum.count;
     }
@@ -246,52 +302,37 @@ export class PostgresConnector implements Connector {
     return out;
   }
 
-  /**
-   * The server facts the native row hash depends on besides the columns: major version (hash functions
-   * are stable across versions, but the signature does not rely on it) and server encoding (equal bytes
-   * must mean equal text).
-   */
+  /** "<major version>/<server encoding>", read once (see `postgresNativeSignature`). */
   private serverFacts: Promise<string> | undefined;
 
-  async nativeChecksumSignature(shape: RecordShape): Promise<string | null> {
-    const s = await this.sql(shape);
-    if (!s.nativeHashable) return null;
-    this.serverFacts ??= this.read("cannot read server settings", async (run) => {
-      const rows = await run(
-        "SELECT current_setting('server_version_num')::int / 10000, current_setting('server_encoding')",
-        [],
-      );
-      return `${rows[0]![0]}/${rows[0]![1]}`;
-    }).catch((err: unknown) => {
-      this.serverFacts = undefined;
-      throw err;
-    });
-    const columns = s.native.map((c) => [c.name, c.nativeType, c.baseType]);
-    return JSON.stringify(["postgres", "hash_record_extended/C/1", await this.serverFacts, columns]);
-  }
+  /**
+   * `hash_record_extended` of each row, for shapes pushed down whose columns all have an exact native hash
+   * (see `postgresNativeHashable`); the signature names the server's major version and encoding and each
+   * column's native type.
+   */
+  readonly nativeHash: NativeHashCapability = {
+    signature: async (shape) => {
+      const s = await this.sql(shape);
+      if (!s.nativeHashable) return null;
+      this.serverFacts ??= this.read("cannot read server settings", async (run) => {
+        const rows = await run(SERVER_FACTS_SQL, []);
+        return `${rows[0]![0]}/${rows[0]![1]}`;
+      }).catch((err: unknown) => {
+        this.serverFacts = undefined;
+        throw err;
+      });
+      return postgresNativeSignature(await this.serverFacts, s.native);
+    },
+    checksumRanges: (shape, ranges) => this.checksumNative(shape, ranges),
+    streamHashesIn: (shape, ranges, batchSize) => this.listIn(shape, ranges, batchSize, "native"),
+  };
 
-  /** Like `checksumRanges`, over `hash_record_extended` of each row (see `nativeChecksumSignature`). */
-  async nativeChecksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
+  private async checksumNative(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
     const s = await this.sql(shape);
     if (!s.nativeHashable)
       throw this.error("native checksum failed", new Error("shape has no native row hash"));
-    const out: RangeChecksum[] = ranges.map(() => ({ count: 0, xor: ZERO }));
-    const live: { index: number; range: PgRange }[] = [];
-    ranges.forEach((range, index) => {
-      const r = this.normalize(s, range);
-      if (r) live.push({ index, range: r });
-    });
-    if (live.length === 0) return out;
-    const q = checksumQuery(s, live, "native");
-    const rows = await this.read("range checksum failed", (run) => run(q.text, q.values));
-    for (const [i, n, x] of rows) {
-      const checksum = { count: Number(n), xor: x ?? ZERO };
-      out[Number(i)] = checksum;
-      this.stats.rowsScanned += checksum.count;
-    }
-    this.stats.rowsRead += rows.length;
-    this.stats.bytesRead += rowBytes(rows);
-    return out;
+    const live = this.live(s, ranges);
+    return this.checksumInStore(s, live, ranges.length, "native");
   }
 
   /**
@@ -306,15 +347,6 @@ export class PostgresConnector implements Connector {
     return this.listIn(shape, ranges, batchSize, "fingerprint");
   }
 
-  /** Like `streamFingerprintsIn`, with `hash_record_extended` of each row (see `nativeChecksumSignature`). */
-  streamNativeHashesIn(
-    shape: RecordShape,
-    ranges: readonly KeyRange[],
-    batchSize: number,
-  ): AsyncIterable<readonly KeyFingerprint[]> {
-    return this.listIn(shape, ranges, batchSize, "native");
-  }
-
   private async *listIn(
     shape: RecordShape,
     ranges: readonly KeyRange[],
@@ -324,118 +356,8 @@ export class PostgresConnector implements Connector {
     const s = await this.sql(shape);
     if (hash === "native" && !s.nativeHashable)
       throw this.error("native hash stream failed", new Error("shape has no native row hash"));
-    const size = Math.max(1, batchSize);
-    const width = s.keys.length;
-    const pair = (row: (string | null)[]): KeyFingerprint => ({
-      key: s.codec.key(row),
-      fingerprint: row[width]!,
-    });
-    let i = 0;
-    while (i < ranges.length) {
-      const first = this.normalize(s, ranges[i]!);
-      if (!first) {
-        i++;
-        continue;
-      }
-      if (!first.lo || !first.hi || (hash === "fingerprint" && !s.pushdown)) {
-        yield* this.streamRange(s, first, size, hash);
-        i++;
-        continue;
-      }
-      const chunk: PgRange[] = [];
-      while (i < ranges.length && chunk.length < 256) {
-        const r = this.normalize(s, ranges[i]!);
-        if (r && (!r.lo || !r.hi)) break;
-        if (r) chunk.push(r);
-        i++;
-      }
-      const q = listQuery(s, chunk, hash);
-      const pairs = await this.read("fingerprint stream failed", async (run) => {
-        // Not a named statement: after five runs PostgreSQL may switch to a generic plan, which cannot see
-        // the arrays' length and reads the whole table (seconds) instead of probing the index per range.
-        const rows = await run(q.text, q.values);
-        this.stats.bytesRead += rowBytes(rows);
-        return rows.map(pair);
-      });
-      this.stats.rowsRead += pairs.length;
-      for (let j = 0; j < pairs.length; j += size) yield pairs.slice(j, j + size);
-    }
-  }
-
-  /** Checksums of shapes PostgreSQL cannot fingerprint: adjacent ranges are read as one ordered run. */
-  private async checksumInEngine(
-    s: ShapeSql,
-    live: readonly { index: number; range: PgRange }[],
-    out: RangeChecksum[],
-  ): Promise<RangeChecksum[]> {
-    const keyCols = s.shape.key;
-    let start = 0;
-    while (start < live.length) {
-      let end = start + 1;
-      while (end < live.length) {
-        const prev = live[end - 1]!.range.hi;
-        const next = live[end]!.range.lo;
-        if (!prev || !next || compareKeys(keyCols, prev, next) !== 0) break;
-        end++;
-      }
-      const run = live.slice(start, end);
-      const accs = run.map(() => new ChecksumAccumulator());
-      let j = 0;
-      const cover = { lo: run[0]!.range.lo, hi: run.at(-1)!.range.hi };
-      const pageRows = this.options.pageRows ?? 5000;
-      for await (const page of this.pages(s, cover, s.rawList, pageRows, "range checksum failed", (row) =>
-        s.codec.record(row),
-      )) {
-        for (const rec of page) {
-          while (run[j]!.range.hi && compareKeys(keyCols, rec.key, run[j]!.range.hi!) >= 0) j++;
-          accs[j]!.add(rec.fingerprint);
-        }
-      }
-      run.forEach((r, k) => {
-        out[r.index] = accs[k]!.result();
-        this.stats.rowsScanned += accs[k]!.count;
-      });
-      start = end;
-    }
-    return out;
-  }
-
-  /**
-   * Pages of rows in key order over a range, by keyset pagination (`WHERE key > last ORDER BY key LIMIT n`):
-   * memory holds one page, no transaction or cursor stays open between pages, and each page is a read
-   * that can be retried on its own.
-   */
-  private async *pages<R extends { key: Key }>(
-    s: ShapeSql,
-    range: PgRange,
-    select: string,
-    pageRows: number,
-    what: string,
-    decode: (row: (string | null)[]) => R,
-  ): AsyncGenerator<R[]> {
-    let after: Key | null = null;
-    for (;;) {
-      const from: Key | null = after;
-      const page = await this.read(what, async (run) => {
-        const params = new Params();
-        const where: string[] = [];
-        if (from) where.push(`${s.tuple()} > ${s.keyParams(from, params)}`);
-        const bounds = s.rangeWhere(from ? { lo: null, hi: range.hi } : range, params);
-        if (bounds) where.push(bounds);
-        const limit = params.add(pageRows, "int8");
-        const rows = await run(
-          `SELECT ${select} FROM ${this.table} AS ${T}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ` +
-            `ORDER BY ${s.orderBy} LIMIT ${limit}`,
-          params.values,
-          true,
-        );
-        this.stats.bytesRead += rowBytes(rows);
-        return rows.map(decode);
-      });
-      if (page.length > 0) yield page;
-      if (page.length < pageRows) return;
-      after = page.at(-1)!.key;
-    }
+    const normalized = ranges.map((r) => this.normalize(s, r));
+    yield* this.listing.listIn(s, normalized, Math.max(1, batchSize), hash);
   }
 
   async splitRange(shape: RecordShape, range: KeyRange, parts: number): Promise<Key[]> {
@@ -458,32 +380,7 @@ export class PostgresConnector implements Connector {
   ): AsyncIterable<readonly KeyFingerprint[]> {
     const s = await this.sql(shape);
     const r = this.normalize(s, range);
-    if (r) yield* this.streamRange(s, r, Math.max(1, batchSize), "fingerprint");
-  }
-
-  /**
-   * Key and hash of every row of one range, in keyset pages: computed by PostgreSQL (fingerprint under
-   * pushdown, or the native hash), or fingerprinted by the engine from the raw columns.
-   */
-  private async *streamRange(
-    s: ShapeSql,
-    r: PgRange,
-    size: number,
-    hash: RowHash,
-  ): AsyncIterable<readonly KeyFingerprint[]> {
-    const width = s.keys.length;
-    const inStore = hash === "native" || s.pushdown;
-    const select = inStore ? `${s.keyOut}, ${listedHash(s, hash)}` : s.rawList;
-    const decode = inStore
-      ? (row: (string | null)[]): KeyFingerprint => ({ key: s.codec.key(row), fingerprint: row[width]! })
-      : (row: (string | null)[]): KeyFingerprint => {
-          const rec = s.codec.record(row);
-          return { key: rec.key, fingerprint: rec.fingerprint };
-        };
-    for await (const batch of this.pages(s, r, select, size, "fingerprint stream failed", decode)) {
-      this.stats.rowsRead += batch.length;
-      yield batch;
-    }
+    if (r) yield* this.listing.streamRange(s, r, Math.max(1, batchSize), "fingerprint");
   }
 
   async fetchRecords(shape: RecordShape, keys: readonly Key[]): Promise<StoredRecord[]> {

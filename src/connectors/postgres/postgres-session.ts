@@ -3,8 +3,13 @@ import { createHash } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Client, Pool, PoolClient } from "pg";
 import type { ConnectorError, ConnectorStats } from "../connector.js";
-import type { RunQuery } from "./conditional-writes.js";
-import { connectorError, isTransient } from "./postgres-error.js";
+import { isPostgresTransient, postgresError } from "./postgres-errors.js";
+
+/**
+ * Runs one statement on one connection and returns its rows as arrays (text, except where a statement
+ * selects an int4). `prepare` asks for a named statement, planned once per connection.
+ */
+export type RunQuery = (text: string, values: unknown[], prepare?: boolean) => Promise<(string | null)[][]>;
 
 /** What the connector is given: a pool (a connection per call) or one connected client. */
 export type PostgresClient = Pool | Client;
@@ -23,7 +28,7 @@ export function isPool(db: PostgresClient): db is Pool {
 }
 
 /** Payload bytes of result rows: text lengths, 8 for a number, 1 for a null. */
-export function rowBytes(rows: readonly (readonly unknown[])[]): number {
+export function postgresRowBytes(rows: readonly (readonly unknown[])[]): number {
   let n = 0;
   for (const row of rows) for (const v of row) n += typeof v === "string" ? v.length : v === null ? 1 : 8;
   return n;
@@ -63,7 +68,7 @@ export class PostgresSession {
 
   /** A ConnectorError for `what` failing with `err`: labelled, one line, no credentials. */
   error(what: string, err: unknown): ConnectorError {
-    return connectorError(this.options.label, what, err, {
+    return postgresError(this.options.label, what, err, {
       table: this.options.table,
       server: this.options.server,
     });
@@ -104,7 +109,7 @@ export class PostgresSession {
       return await fn((text, values, prepare) => this.query(client, text, values, prepare));
     } catch (err) {
       // A broken connection goes back to the pool to be discarded, not reused.
-      if (isTransient(err)) failure = err instanceof Error ? err : new Error(String(err));
+      if (isPostgresTransient(err)) failure = err instanceof Error ? err : new Error(String(err));
       throw err;
     } finally {
       pooled?.release(failure);
@@ -118,7 +123,7 @@ export class PostgresSession {
       try {
         return await this.withClient(fn);
       } catch (err) {
-        if (attempt >= attempts || !isTransient(err)) throw this.error(what, err);
+        if (attempt >= attempts || !isPostgresTransient(err)) throw this.error(what, err);
         await delay(100 * 4 ** (attempt - 1));
       }
     }

@@ -14,9 +14,9 @@ import {
   type TableDescription,
   type WriteOutcome,
 } from "../connector.js";
-import { type PageReader, RedisCommands, type ScanPage } from "./redis-commands.js";
 import { nameHash, RedisKeyCodec } from "./redis-key-codec.js";
 import { type RecordLayout, type RedisFormat, recordLayout } from "./redis-record-layout.js";
+import { type PageReader, RedisSession, type ScanPage } from "./redis-session.js";
 
 export type { RedisFormat } from "./redis-record-layout.js";
 
@@ -86,7 +86,7 @@ export class RedisConnector implements Connector {
   readonly pushdown = false;
   readonly ordered = false;
   readonly stats: ConnectorStats = emptyStats();
-  private readonly redis: RedisCommands;
+  private readonly redis: RedisSession;
   private readonly shapes = new Map<RecordShape, ShapeState>();
   private readonly format: RedisFormat;
   private readonly pattern: string;
@@ -101,7 +101,7 @@ export class RedisConnector implements Connector {
   ) {
     this.format = options.format ?? "hash";
     this.typeHint = `format "${this.format}" keeps records in ${this.format === "hash" ? "hashes" : "strings"}`;
-    this.redis = new RedisCommands(
+    this.redis = new RedisSession(
       client,
       options.label ? `${options.label}: ` : "",
       this.stats,
@@ -185,7 +185,7 @@ export class RedisConnector implements Connector {
   }
 
   /**
-   * Pages of every record under the prefix with its compared columns (see RedisCommands.scanPages): one
+   * Pages of every record under the prefix with its compared columns (see RedisSession.scanPages): one
    * read command per READ_BATCH names (a Lua script of HMGETs, or MGET), so a page costs the client a
    * handful of replies rather than one per record, and one command holds the server only briefly.
    */
@@ -240,10 +240,10 @@ export class RedisConnector implements Connector {
     const columns: ColumnInfo[] = [...fields]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, nativeType]) => ({ name, type: "text", nativeType, typed: false }));
-    return { columns, schemaless: true };
+    return { columns, schemaless: true, store: "Redis" };
   }
 
-  /** DBSIZE scaled by the sampled share of keys under the prefix; errs high (see RedisCommands.estimateKeys). */
+  /** DBSIZE scaled by the sampled share of keys under the prefix; errs high (see RedisSession.estimateKeys). */
   async estimateCount(_shape: RecordShape): Promise<number> {
     return this.redis.estimateKeys(this.options.prefix);
   }

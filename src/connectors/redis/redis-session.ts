@@ -1,7 +1,7 @@
-/** The ioredis calls the Redis connector makes (pipelines, SCAN pages, Lua scripts); failures become one-line ConnectorErrors. */
+/** The ioredis calls the Redis connector makes (pipelines, SCAN pages, Lua scripts); failures become one-line ConnectorErrors. Only this folder imports the driver. */
 import type { ChainableCommander, Redis } from "ioredis";
-import { redactText } from "../../config/redact.js";
-import { ConnectorError, type ConnectorStats } from "../connector.js";
+import type { ConnectorStats } from "../connector.js";
+import { redisError } from "./redis-errors.js";
 
 /** One SCAN page: the names it found (those selected) and, when values were asked for, each one's reply. */
 export interface ScanPage {
@@ -30,7 +30,7 @@ const SAMPLE_KEYS = 512;
  * A Redis client as the connector uses it. Every method counts its round trips in `stats.queries` and
  * throws ConnectorError with the replica's label and credentials redacted.
  */
-export class RedisCommands {
+export class RedisSession {
   constructor(
     readonly client: Redis,
     private readonly label: string,
@@ -39,11 +39,9 @@ export class RedisCommands {
     private readonly wrongTypeHint: string,
   ) {}
 
+  /** Throws `what` failing with `err` as a one-line ConnectorError (see `redisError`). */
   fail(what: string, err?: unknown): never {
-    if (err instanceof ConnectorError) throw err;
-    const detail = err === undefined ? "" : `: ${err instanceof Error ? err.message : String(err)}`;
-    const state = this.client.status === "ready" ? "" : ` (connection ${this.client.status})`;
-    throw new ConnectorError(redactText(`${this.label}${what}${detail}${state}`).replace(/\s*\n\s*/g, " "));
+    throw redisError(this.label, what, err, this.client.status);
   }
 
   async call<T>(what: string, run: () => Promise<T>): Promise<T> {

@@ -1,6 +1,7 @@
-/** Turns driver and server errors into one-line ConnectorError messages without credentials, and says which are transient. */
-import { redactText } from "../../config/redact.js";
+/** PostgreSQL's errors: one-line ConnectorError messages without credentials, and which failures are transient. No I/O. */
+
 import { ConnectorError } from "../connector.js";
+import { BROKEN_CONNECTION_CODES, connectorErrorLine, UNREACHABLE_CODES } from "../connector-errors.js";
 
 interface PgErrorLike {
   readonly code?: string;
@@ -11,20 +12,11 @@ function fields(err: unknown): PgErrorLike {
   return err !== null && typeof err === "object" ? (err as PgErrorLike) : { message: String(err) };
 }
 
-const NETWORK = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ETIMEDOUT",
-  "EAI_AGAIN",
-]);
-
 /** True when the driver could not reach the server (nothing was sent). */
 function unreachable(e: PgErrorLike): boolean {
   const message = e.message ?? "";
   return (
-    (e.code !== undefined && NETWORK.has(e.code)) ||
+    (e.code !== undefined && UNREACHABLE_CODES.has(e.code)) ||
     message.includes("timeout exceeded when trying to connect") ||
     message.includes("Connection terminated due to connection timeout")
   );
@@ -64,28 +56,47 @@ export function describePgError(err: unknown, where: { table: string; server: st
 }
 
 /**
+ * SQLSTATEs after which repeating a read can succeed: connection exceptions (class 08), serialization
+ * failure, deadlock, too many connections, and the server shutting down or starting (57P01–57P03).
+ */
+const TRANSIENT_SQLSTATES: ReadonlySet<string> = new Set([
+  "40001",
+  "40P01",
+  "53300",
+  "57P01",
+  "57P02",
+  "57P03",
+]);
+
+/** Node socket codes after which a read can be repeated: refused or broken, or a DNS lookup that may answer next time. */
+const TRANSIENT_SOCKET_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "EAI_AGAIN",
+  ...BROKEN_CONNECTION_CODES,
+]);
+
+/**
  * Errors after which repeating a read can succeed: the connection was refused, reset or terminated, the
  * server is starting or shutting down, too many connections, a serialization failure or deadlock. A
  * connect timeout has already waited long; statement timeouts, missing objects and permission errors
  * would fail again. None of these is retried for writes.
  */
-export function isTransient(err: unknown): boolean {
+export function isPostgresTransient(err: unknown): boolean {
   const e = fields(err);
   const code = e.code ?? "";
-  if (["ECONNREFUSED", "ECONNRESET", "EPIPE", "EAI_AGAIN"].includes(code)) return true;
+  if (TRANSIENT_SOCKET_CODES.has(code)) return true;
   if (/Connection terminated unexpectedly|Client has encountered a connection error/.test(e.message ?? ""))
     return true;
-  return code.startsWith("08") || ["40001", "40P01", "53300", "57P01", "57P02", "57P03"].includes(code);
+  return code.startsWith("08") || TRANSIENT_SQLSTATES.has(code);
 }
 
 /** A ConnectorError: `label: what: detail`, redacted and on one line. Passes ConnectorErrors through. */
-export function connectorError(
+export function postgresError(
   label: string,
   what: string,
   err: unknown,
   where: { table: string; server: string },
 ): ConnectorError {
   if (err instanceof ConnectorError) return err;
-  const text = `${label ? `${label}: ` : ""}${what}: ${describePgError(err, where)}`;
-  return new ConnectorError(redactText(text).replace(/\s*\n\s*/g, " "));
+  return connectorErrorLine(label, `${what}: ${describePgError(err, where)}`);
 }

@@ -1,5 +1,5 @@
 /** Builds the statement that finds the keys splitting a range into runs of equal size. Builds text only: no I/O. */
-import { Params, type PgRange, type ShapeSql, T } from "./shape-sql.js";
+import { Params, type PgRange, type PostgresShapeSql, T } from "./postgres-shape-sql.js";
 
 /** A statement whose rows are the canonical key texts of the split points, ascending. */
 export interface SplitQuery {
@@ -18,7 +18,7 @@ function stepCte(table: string, where: string, p: string): string {
  * index entries of the range once and computes nothing per skipped row, where numbering every row with
  * row_number() costs about three times as much on a large range.
  */
-export function hopSplitSql(s: ShapeSql, table: string, range: PgRange, parts: number): SplitQuery {
+export function hopSplitSql(s: PostgresShapeSql, table: string, range: PgRange, parts: number): SplitQuery {
   const params = new Params();
   const where = s.rangeWhere(range, params);
   const p = params.add(parts, "int8");
@@ -40,7 +40,12 @@ export function hopSplitSql(s: ShapeSql, table: string, range: PgRange, parts: n
  * For a key no index orders: number the range's rows once (one sort) and keep every step-th after the
  * first: `(rn - 1) % step = 0 AND rn > 1`.
  */
-export function windowSplitSql(s: ShapeSql, table: string, range: PgRange, parts: number): SplitQuery {
+export function windowSplitSql(
+  s: PostgresShapeSql,
+  table: string,
+  range: PgRange,
+  parts: number,
+): SplitQuery {
   const params = new Params();
   const where = s.rangeWhere(range, params);
   const p = params.add(parts, "int8");

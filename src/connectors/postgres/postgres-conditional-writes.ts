@@ -3,14 +3,9 @@ import type { CanonicalValue } from "../../core/canonical.js";
 import { fingerprintRow } from "../../core/fingerprint.js";
 import { compareKeys, type Key, keyId } from "../../core/model.js";
 import type { ConditionalWrite, WriteOutcome } from "../connector.js";
-import { nativeSql, quoteName } from "./canonical-sql.js";
-import { Params, type ShapeSql, T } from "./shape-sql.js";
-
-/**
- * Runs one statement on one connection and returns its rows as arrays (text, except where a statement
- * selects an int4). `prepare` asks for a named statement, planned once per connection.
- */
-export type RunQuery = (text: string, values: unknown[], prepare?: boolean) => Promise<(string | null)[][]>;
+import { nativeSql, quoteName } from "./postgres-canonical-sql.js";
+import type { RunQuery } from "./postgres-session.js";
+import { Params, type PostgresShapeSql, T } from "./postgres-shape-sql.js";
 
 /** What a batch of writes changes for one key: from the row it held to the row it ends with. */
 interface KeyPlan {
@@ -41,7 +36,7 @@ interface KeyPlan {
  *    `superseded`: nothing someone else wrote is overwritten.
  */
 export async function applyConditionalWrites(
-  s: ShapeSql,
+  s: PostgresShapeSql,
   writes: readonly ConditionalWrite[],
   run: RunQuery,
 ): Promise<{ outcomes: WriteOutcome[]; rowsWritten: number }> {
@@ -87,7 +82,7 @@ export async function applyConditionalWrites(
 
 /** Locks the batch's existing rows and returns their fingerprints by key id. */
 async function lockCurrent(
-  s: ShapeSql,
+  s: PostgresShapeSql,
   writes: readonly ConditionalWrite[],
   run: RunQuery,
 ): Promise<Map<string, string>> {
@@ -113,7 +108,7 @@ async function lockCurrent(
 }
 
 /** `<key> IN (<keys>)`: `= ANY($1)` for one column, a join against unnest of one array per part otherwise. */
-export function keyIn(s: ShapeSql, keys: readonly Key[], params: Params): string {
+export function keyIn(s: PostgresShapeSql, keys: readonly Key[], params: Params): string {
   if (s.keys.length === 1) {
     const k = s.keys[0]!;
     return `${k.eq} = ANY(${params.add(
@@ -132,7 +127,7 @@ export function keyIn(s: ShapeSql, keys: readonly Key[], params: Params): string
 
 /** unnest(<key arrays>, [fingerprints], [value arrays]) AS u(k0…, fp, c0…) and the join on the key. */
 function source(
-  s: ShapeSql,
+  s: PostgresShapeSql,
   plans: readonly KeyPlan[],
   params: Params,
   withFp: boolean,
@@ -175,7 +170,7 @@ function source(
   return { from, where: `${join}${guard}` };
 }
 
-function updateSql(s: ShapeSql, plans: readonly KeyPlan[]): [string, unknown[]] {
+function updateSql(s: PostgresShapeSql, plans: readonly KeyPlan[]): [string, unknown[]] {
   const params = new Params();
   const { from, where } = source(s, plans, params, true, true);
   const width = s.keys.length;
@@ -188,13 +183,13 @@ function updateSql(s: ShapeSql, plans: readonly KeyPlan[]): [string, unknown[]] 
   ];
 }
 
-function deleteSql(s: ShapeSql, plans: readonly KeyPlan[]): [string, unknown[]] {
+function deleteSql(s: PostgresShapeSql, plans: readonly KeyPlan[]): [string, unknown[]] {
   const params = new Params();
   const { from, where } = source(s, plans, params, true, false);
   return [`DELETE FROM ${s.table} AS ${T} USING ${from} WHERE ${where} RETURNING ${s.keyOut}`, params.values];
 }
 
-function insertSql(s: ShapeSql, plans: readonly KeyPlan[]): [string, unknown[]] {
+function insertSql(s: PostgresShapeSql, plans: readonly KeyPlan[]): [string, unknown[]] {
   const params = new Params();
   const { from } = source(s, plans, params, false, true);
   const width = s.keys.length;

@@ -2,13 +2,18 @@
 import { describe, expect, it } from "vitest";
 import type { ColumnType } from "../../core/canonical.js";
 import type { RecordShape } from "../../core/model.js";
-import { canonicalSql } from "./canonical-sql.js";
-import { checksumQuery } from "./checksum-sql.js";
-import { type PgColumn, pgColumnOf, postgresLogicalType } from "./postgres-types.js";
-import { ShapeSql } from "./shape-sql.js";
+import { postgresCanonicalSql } from "./postgres-canonical-sql.js";
+import { checksumQuery } from "./postgres-checksum-sql.js";
+import {
+  type PgColumn,
+  pgColumnOf,
+  postgresColumnInfo,
+  postgresLogicalType,
+} from "./postgres-column-types.js";
+import { PostgresShapeSql } from "./postgres-shape-sql.js";
 
 function col(name: string, base: string, collation = "", dbCollation = "en_US.UTF-8"): PgColumn {
-  return pgColumnOf([name, base, base, collation, dbCollation]);
+  return pgColumnOf([name, base, base, collation, dbCollation, "f", "-1"]);
 }
 
 const COLUMNS = new Map(
@@ -51,7 +56,21 @@ describe("postgresLogicalType", () => {
   });
 });
 
-describe("canonicalSql", () => {
+describe("postgresColumnInfo: what describe says of a column", () => {
+  it.each([
+    ["timestamptz", "timestamp with time zone", "-1", { fractionalDigits: 6 }],
+    ["timestamp", "timestamp(3) without time zone", "3", { fractionalDigits: 3 }],
+    ["timestamptz", "timestamp(0) with time zone", "0", { fractionalDigits: 0 }],
+    ["date", "date", "-1", {}],
+    ["numeric", "numeric(10,2)", "655366", {}],
+    ["float8", "double precision", "-1", {}],
+  ] as const)("%s (%s)", (base, native, typmod, facts) => {
+    const info = postgresColumnInfo(pgColumnOf(["x", native, base, "", "C", "f", typmod]));
+    expect(info).toEqual({ name: "x", type: postgresLogicalType(base), nativeType: native, ...facts });
+  });
+});
+
+describe("postgresCanonicalSql", () => {
   it.each([
     ["int8", "integer", "(t.x)::text"],
     ["int8", "decimal", "(t.x)::text"],
@@ -66,13 +85,13 @@ describe("canonicalSql", () => {
     ["bytea", "bytes", "encode(t.x, 'hex')"],
     ["uuid", "text", "(t.x)::text"],
   ] as const)("%s read as %s", (base, type, expected) => {
-    expect(canonicalSql("t.x", col("x", base), type)).toBe(expected);
+    expect(postgresCanonicalSql("t.x", col("x", base), type)).toBe(expected);
   });
 });
 
-describe("ShapeSql", () => {
+describe("PostgresShapeSql", () => {
   it("pushes a shape down only when every column has an exact SQL form", () => {
-    const pushed = new ShapeSql(
+    const pushed = new PostgresShapeSql(
       shapeOf(
         [["id", "integer"]],
         [
@@ -85,7 +104,7 @@ describe("ShapeSql", () => {
       "x",
     );
     expect(pushed.pushdown).toBe(true);
-    const mixed = new ShapeSql(
+    const mixed = new PostgresShapeSql(
       shapeOf(
         [["id", "integer"]],
         [
@@ -103,7 +122,7 @@ describe("ShapeSql", () => {
 
   it("orders text keys in binary order, and knows which index serves that order", () => {
     const shape = (name: string) => shapeOf([[name, "text"]], []);
-    const byDefault = new ShapeSql(
+    const byDefault = new PostgresShapeSql(
       shape("region"),
       COLUMNS,
       [{ columns: [{ name: "region", collation: "default" }] }],
@@ -112,10 +131,10 @@ describe("ShapeSql", () => {
     expect(byDefault.orderBy).toBe('t."region" COLLATE "C"');
     expect(byDefault.indexed).toBe(false);
     expect(
-      new ShapeSql(shape("region"), COLUMNS, [{ columns: [{ name: "region", collation: "C" }] }], "x")
+      new PostgresShapeSql(shape("region"), COLUMNS, [{ columns: [{ name: "region", collation: "C" }] }], "x")
         .indexed,
     ).toBe(true);
-    const binary = new ShapeSql(
+    const binary = new PostgresShapeSql(
       shape("code"),
       COLUMNS,
       [{ columns: [{ name: "code", collation: "C" }] }],
@@ -124,19 +143,19 @@ describe("ShapeSql", () => {
     expect(binary.orderBy).toBe('t."code"');
     expect(binary.indexed).toBe(true);
     expect(
-      new ShapeSql(shape("u"), COLUMNS, [{ columns: [{ name: "u", collation: "" }] }], "x").indexed,
+      new PostgresShapeSql(shape("u"), COLUMNS, [{ columns: [{ name: "u", collation: "" }] }], "x").indexed,
     ).toBe(true);
   });
 
   it("clamps integer bounds beyond bigint: opens or empties the range", () => {
-    const s = new ShapeSql(shapeOf([["id", "integer"]], []), COLUMNS, [ID_INDEX], "x");
+    const s = new PostgresShapeSql(shapeOf([["id", "integer"]], []), COLUMNS, [ID_INDEX], "x");
     const big = "9223372036854775808";
     expect(s.normalize({ lo: [`-${big}1`], hi: ["5"] })).toEqual({ lo: null, hi: ["5"] });
     expect(s.normalize({ lo: ["5"], hi: [big] })).toEqual({ lo: ["5"], hi: null });
     expect(s.normalize({ lo: [big], hi: null })).toBeNull();
     expect(s.normalize({ lo: null, hi: [`-${big}1`] })).toBeNull();
     expect(s.normalize({ lo: ["5"], hi: ["5"] })).toBeNull();
-    const composite = new ShapeSql(
+    const composite = new PostgresShapeSql(
       shapeOf(
         [
           ["region", "text"],
@@ -153,7 +172,7 @@ describe("ShapeSql", () => {
 });
 
 describe("checksumQuery", () => {
-  const s = new ShapeSql(
+  const s = new PostgresShapeSql(
     shapeOf([["id", "integer"]], [["amount", "decimal"]]),
     COLUMNS,
     [ID_INDEX],
@@ -196,7 +215,7 @@ describe("checksumQuery", () => {
   });
 
   it("probes composite keys with row comparisons", () => {
-    const c = new ShapeSql(
+    const c = new PostgresShapeSql(
       shapeOf(
         [
           ["code", "text"],

@@ -1,6 +1,6 @@
 /** SQL expressions that build Concord's canonical encoding of PostgreSQL values inside a query. Builds text only: no I/O. */
 import type { ColumnType } from "../../core/canonical.js";
-import type { PgColumn } from "./postgres-types.js";
+import type { PgColumn } from "./postgres-column-types.js";
 
 /** Quotes one SQL identifier (a column name may contain dots). */
 export function quoteName(name: string): string {
@@ -8,7 +8,7 @@ export function quoteName(name: string): string {
 }
 
 /** Quotes a table name, allowing `schema.table`. */
-export function quoteTable(name: string): string {
+export function quotePostgresTable(name: string): string {
   return name.split(".").map(quoteName).join(".");
 }
 
@@ -46,7 +46,7 @@ export function rawSql(ref: string, column: PgColumn): string {
  *   booleans; numerics read as integers).
  * Such columns are fingerprinted in the engine instead.
  */
-export function canonicalSql(ref: string, column: PgColumn, type: ColumnType): string | undefined {
+export function postgresCanonicalSql(ref: string, column: PgColumn, type: ColumnType): string | undefined {
   const base = column.baseType;
   // canonicalText of the raw text is the text itself, whatever the native type.
   if (type === "text") return rawSql(ref, column);
@@ -76,7 +76,7 @@ export function canonicalSql(ref: string, column: PgColumn, type: ColumnType): s
   }
 }
 
-/** Why `canonicalSql` has no expression for a column read as `type` (for pushdown notes). */
+/** Why `postgresCanonicalSql` has no expression for a column read as `type` (for pushdown notes). */
 export function clientSideReason(column: PgColumn, type: ColumnType): string {
   if (type === "float")
     return "float: PostgreSQL's shortest float text differs from ECMAScript's for some values";

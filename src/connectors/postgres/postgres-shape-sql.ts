@@ -2,8 +2,16 @@
 import type { ColumnType } from "../../core/canonical.js";
 import { compareKeys, type Key, type KeyRange, type RecordShape } from "../../core/model.js";
 import { RowCodec } from "../../core/row-codec.js";
-import { canonicalSql, clientSideReason, encodeRowSql, quoteName, rawSql } from "./canonical-sql.js";
-import { type PgColumn, type PgIndex, postgresLogicalType, TEXT_BASE_TYPES } from "./postgres-types.js";
+import {
+  clientSideReason,
+  encodeRowSql,
+  postgresCanonicalSql,
+  quoteName,
+  rawSql,
+} from "./postgres-canonical-sql.js";
+import { type PgColumn, TEXT_BASE_TYPES } from "./postgres-column-types.js";
+import { postgresNativeHashable, postgresNativeHashSql } from "./postgres-native-hash.js";
+import type { PgIndex } from "./postgres-table-meta.js";
 
 /** Positional parameters of one statement; `add` returns the typed placeholder. */
 export class Params {
@@ -41,25 +49,6 @@ export interface PgRange {
   readonly hi: Key | null;
 }
 
-/**
- * Base types whose extended hash function separates exactly the values whose canonical texts differ: not
- * interval ('1 day' and '24:00:00' hash equal), citext, bpchar, float, json or jsonb.
- */
-const NATIVE_HASHABLE: ReadonlySet<string> = new Set([
-  "int2",
-  "int4",
-  "int8",
-  "numeric",
-  "bool",
-  "text",
-  "varchar",
-  "timestamptz",
-  "timestamp",
-  "date",
-  "bytea",
-  "uuid",
-]);
-
 const INT8_MIN = -(2n ** 63n);
 const INT8_MAX = 2n ** 63n - 1n;
 
@@ -71,7 +60,7 @@ export const T = "t";
  * exact canonical expression in SQL (see `canonicalSql`); then fingerprints are `left(md5(encoding), 16)`
  * computed by PostgreSQL. Otherwise rows are read raw and fingerprinted by the engine's RowCodec.
  */
-export class ShapeSql {
+export class PostgresShapeSql {
   readonly codec: RowCodec;
   readonly keys: readonly KeyPart[];
   readonly clientSide: readonly ClientSideColumn[];
@@ -90,8 +79,7 @@ export class ShapeSql {
   private readonly encoding: string | undefined;
   /**
    * True when the native row hash is equal exactly when the canonical texts are: pushed-down shapes whose
-   * every column has a base type in NATIVE_HASHABLE read as its own logical type (so no conversion such as
-   * numeric read as text, where 1.5 and 1.50 hash equal but differ as text).
+   * columns all have a native hash (see `postgresNativeHashable`).
    */
   readonly nativeHashable: boolean;
 
@@ -113,7 +101,7 @@ export class ShapeSql {
     const parts: { expr: string; type: ColumnType; key: boolean }[] = [];
     all.forEach((c, i) => {
       const col = this.native[i]!;
-      const expr = canonicalSql(ref(c.name), col, c.type);
+      const expr = postgresCanonicalSql(ref(c.name), col, c.type);
       if (expr === undefined)
         clientSide.push({
           column: c.name,
@@ -125,12 +113,7 @@ export class ShapeSql {
     this.clientSide = clientSide;
     this.pushdown = clientSide.length === 0;
     this.encoding = this.pushdown ? encodeRowSql(parts) : undefined;
-    this.nativeHashable =
-      this.pushdown &&
-      all.every((c, i) => {
-        const base = this.native[i]!.baseType;
-        return NATIVE_HASHABLE.has(base) && postgresLogicalType(base) === c.type;
-      });
+    this.nativeHashable = this.pushdown && postgresNativeHashable(shape, this.native);
     this.readsFloats = this.native.some((c) => c.baseType === "float4" || c.baseType === "float8");
     this.indexed = indexes.some((ix) =>
       this.keys.every((k, i) => servesOrder(k, this.native[i]!, ix.columns[i])),
@@ -156,11 +139,8 @@ export class ShapeSql {
    */
   nativeHash64(): string {
     if (!this.nativeHashable) throw new Error("shape has no native row hash");
-    const cols = [...this.shape.key, ...this.shape.columns].map((c, i) => {
-      const r = ref(c.name);
-      return TEXT_BASE_TYPES.has(this.native[i]!.baseType) ? `${r} COLLATE "C"` : r;
-    });
-    return `hash_record_extended(ROW(${cols.join(", ")}), 0)`;
+    const refs = [...this.shape.key, ...this.shape.columns].map((c) => ref(c.name));
+    return postgresNativeHashSql(refs, this.native);
   }
 
   private requireEncoding(): string {

@@ -1,5 +1,6 @@
 /** Builds the one aggregate query that checksums a whole round of key ranges inside PostgreSQL. Builds text only: no I/O. */
-import { Params, type PgRange, type ShapeSql, T } from "./shape-sql.js";
+import type { RowHash } from "../row-hash.js";
+import { Params, type PgRange, type PostgresShapeSql, T } from "./postgres-shape-sql.js";
 
 /** A statement and how its rows map back to ranges: each row is [range index, count, xor hex]. */
 export interface ChecksumQuery {
@@ -9,10 +10,7 @@ export interface ChecksumQuery {
   readonly plan: "scan" | "probe";
 }
 
-/** The per-row 64-bit hash a checksum XORs: the canonical fingerprint, or the store-native row hash. */
-export type RowHash = "fingerprint" | "native";
-
-const XOR = (s: ShapeSql, hash: RowHash = "fingerprint") =>
+const XOR = (s: PostgresShapeSql, hash: RowHash = "fingerprint") =>
   `lpad(to_hex(bit_xor(${hash === "native" ? s.nativeHash64() : s.fingerprint64()})), 16, '0')`;
 
 /**
@@ -37,7 +35,7 @@ const XOR = (s: ShapeSql, hash: RowHash = "fingerprint") =>
  * cannot be a parameter of an index condition. Ranges without rows yield count 0 (or no row).
  */
 export function checksumQuery(
-  s: ShapeSql,
+  s: PostgresShapeSql,
   ranges: readonly { index: number; range: PgRange }[],
   hash: RowHash = "fingerprint",
 ): ChecksumQuery {
@@ -54,7 +52,7 @@ export function checksumQuery(
  *                       WHERE t.id >= b.l0 AND t.id < b.h0) AS s ORDER BY b.o, s.q0
  */
 export function listQuery(
-  s: ShapeSql,
+  s: PostgresShapeSql,
   ranges: readonly PgRange[],
   hash: RowHash = "fingerprint",
 ): { text: string; values: unknown[] } {
@@ -89,7 +87,7 @@ export function listQuery(
 }
 
 /** The per-row hash as listed: the fingerprint's 16 hex digits, or the native hash in decimal. */
-export function listedHash(s: ShapeSql, hash: RowHash): string {
+export function listedHash(s: PostgresShapeSql, hash: RowHash): string {
   return hash === "native" ? `${s.nativeHash64()}::text` : s.fingerprint();
 }
 
@@ -97,7 +95,7 @@ export function listedHash(s: ShapeSql, hash: RowHash): string {
  * True when ranges are adjacent and ascending over a single bigint or uuid key (types whose order is
  * their plain comparison, which width_bucket uses).
  */
-function tiles(s: ShapeSql, ranges: readonly { index: number; range: PgRange }[]): boolean {
+function tiles(s: PostgresShapeSql, ranges: readonly { index: number; range: PgRange }[]): boolean {
   if (s.keys.length !== 1 || (s.keys[0]!.param !== "int8" && s.keys[0]!.param !== "uuid")) return false;
   for (let i = 0; i + 1 < ranges.length; i++) {
     const hi = ranges[i]!.range.hi;
@@ -122,7 +120,7 @@ function evenStep(inner: readonly string[]): bigint | undefined {
 }
 
 function scanQuery(
-  s: ShapeSql,
+  s: PostgresShapeSql,
   ranges: readonly { index: number; range: PgRange }[],
   hash: RowHash,
 ): ChecksumQuery {
@@ -151,7 +149,7 @@ function scanQuery(
 }
 
 function probeQuery(
-  s: ShapeSql,
+  s: PostgresShapeSql,
   ranges: readonly { index: number; range: PgRange }[],
   hash: RowHash,
 ): ChecksumQuery {

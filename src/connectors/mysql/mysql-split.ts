@@ -1,6 +1,6 @@
-/** Split points for a large range of a single integer key, from an equal-width histogram. Builds SQL; the caller runs it. */
+/** Split points of a MariaDB/MySQL key range: read in order, from a histogram, or by row numbers. Builds SQL; the caller runs it. */
 import type { Key, KeyRange } from "../../core/model.js";
-import type { ShapeSql } from "./mysql-shape-sql.js";
+import type { MysqlShapeSql } from "./mysql-shape-sql.js";
 
 /** Histogram buckets per requested part: finer buckets give runs closer to the ideal size. */
 const BUCKETS_PER_PART = 4;
@@ -16,8 +16,8 @@ const MAX_RUN_FACTOR = 1.5;
  * Returns null when the histogram cannot guarantee runs within 1.5× the ideal size (keys crowded into a
  * few intervals) or when the key span is too wide for BIGINT arithmetic: the caller then splits exactly.
  */
-export async function splitByHistogram(
-  s: ShapeSql,
+async function splitByHistogram(
+  s: MysqlShapeSql,
   range: KeyRange,
   parts: number,
   rows: (sql: string) => Promise<unknown[][]>,
@@ -54,4 +54,43 @@ export async function splitByHistogram(
   }
   longest = Math.max(longest, total - runStart);
   return longest > MAX_RUN_FACTOR * step ? null : keys;
+}
+
+/**
+ * Up to `parts - 1` split keys of `range`, three ways, cheapest first: a small range (the bisection's
+ * sub-ranges) has its keys read in order (up to 64 per part) and every step-th picked; a large range of one
+ * integer key uses an equal-width histogram (a temporary table of the whole range, what row numbering needs,
+ * costs more than a GROUP BY); anything else numbers its rows, keeping those with `(rn - 1) % step = 0 AND
+ * rn > 1`. `rows` runs one statement (on one connection).
+ */
+export async function mysqlSplitKeys(
+  s: MysqlShapeSql,
+  range: KeyRange,
+  parts: number,
+  rows: (sql: string) => Promise<unknown[][]>,
+): Promise<Key[]> {
+  const integer = s.shape.key.length === 1 && s.shape.key[0]!.type === "integer" && s.sargable;
+  if (!(integer && parts >= 64)) {
+    const cap = Math.min(parts * 64, 4096);
+    const read = await rows(
+      `SELECT ${s.keyRefs.join(", ")} FROM ${s.table}${s.forceIndex}${s.where(range)}${s.orderBy()} LIMIT ${cap + 1}`,
+    );
+    if (read.length <= cap) {
+      const step = Math.ceil(read.length / parts);
+      const keys: Key[] = [];
+      for (let i = step; i < read.length; i += step) keys.push(s.codec.key(read[i]!));
+      return keys;
+    }
+  } else {
+    const keys = await splitByHistogram(s, range, parts, rows);
+    if (keys) return keys;
+  }
+  const cols = s.keyRefs.map((k, i) => `${k} AS k${i}`).join(", ");
+  const numbered = await rows(
+    `SELECT ${s.keyRefs.map((_, i) => `x.k${i}`).join(", ")} FROM (SELECT ${cols}, ` +
+      `ROW_NUMBER() OVER (ORDER BY ${s.keyOrder.join(", ")}) AS rn, COUNT(*) OVER () AS n ` +
+      `FROM ${s.table}${s.forceIndex}${s.where(range)}) AS x ` +
+      `WHERE x.rn > 1 AND (x.rn - 1) % CEIL(x.n / ${parts}) = 0 ORDER BY x.rn`,
+  );
+  return numbered.map((r) => s.codec.key(r));
 }

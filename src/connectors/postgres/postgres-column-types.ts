@@ -1,0 +1,83 @@
+/** PostgreSQL native types → Concord's logical types, and what `describe` says of each column. Builds values only: no I/O. */
+import type { ColumnType } from "../../core/canonical.js";
+import type { ColumnInfo } from "../connector.js";
+
+/** A column as the PostgreSQL catalog declares it, with what the connector needs to build SQL for it. */
+export interface PgColumn {
+  readonly name: string;
+  /** The logical type `describe()` reports. */
+  readonly type: ColumnType;
+  /** `format_type()` of the declared type ("numeric(10,2)", "timestamp with time zone"): for messages and casts. */
+  readonly nativeType: string;
+  /** `typname` of the type, or of a domain's base type ("int8", "timestamptz", "varchar"). */
+  readonly baseType: string;
+  /** True when the column sorts text in binary (code point) order: collation C, POSIX or ucs_basic. */
+  readonly binaryCollation: boolean;
+  /** The column's collation name ("default", "C", "en_US"), or "" for types without one. */
+  readonly collation: string;
+  /** NOT NULL is declared (a primary key's columns always are). */
+  readonly notNull: boolean;
+  /** The type modifier (`timestamp(3)`: 3), or -1 for none. */
+  readonly typmod: number;
+}
+
+const LOGICAL: Readonly<Record<string, ColumnType>> = {
+  int2: "integer",
+  int4: "integer",
+  int8: "integer",
+  numeric: "decimal",
+  money: "decimal",
+  float4: "float",
+  float8: "float",
+  bool: "boolean",
+  timestamptz: "timestamp",
+  timestamp: "timestamp",
+  date: "timestamp",
+  json: "json",
+  jsonb: "json",
+  bytea: "bytes",
+};
+
+/** The logical type of a PostgreSQL base type name (`typname`). Anything not listed is read as text. */
+export function postgresLogicalType(baseType: string): ColumnType {
+  return LOGICAL[baseType] ?? "text";
+}
+
+/** Types whose values sort like their text in code point order under a binary collation. */
+export const TEXT_BASE_TYPES: ReadonlySet<string> = new Set(["text", "varchar", "name"]);
+
+const BINARY = new Set(["C", "POSIX", "ucs_basic"]);
+
+/**
+ * A PgColumn from one row of the describe query: [name, native, base, collation, database collation,
+ * not null ("t"/"f"), type modifier].
+ */
+export function pgColumnOf(row: readonly (string | null)[]): PgColumn {
+  const [name, nativeType, baseType, collation, dbCollation, notNull, typmod] = row as string[];
+  const effective = collation === "default" ? dbCollation : collation;
+  return {
+    name: name!,
+    type: postgresLogicalType(baseType!),
+    nativeType: nativeType!,
+    baseType: baseType!,
+    collation: collation ?? "",
+    binaryCollation: BINARY.has(effective ?? ""),
+    notNull: notNull === "t" || notNull === "true",
+    typmod: typmod === undefined || typmod === null ? -1 : Number(typmod),
+  };
+}
+
+/**
+ * What `describe` reports of a column. Every number type PostgreSQL has but float4/float8 is exact (numeric,
+ * money and the integers); timestamps keep the digits their modifier says, six without one; dates keep no
+ * time of day.
+ */
+export function postgresColumnInfo(col: PgColumn): ColumnInfo {
+  const timestamp = col.baseType === "timestamptz" || col.baseType === "timestamp";
+  return {
+    name: col.name,
+    type: col.type,
+    nativeType: col.nativeType,
+    ...(timestamp ? { fractionalDigits: col.typmod >= 0 ? col.typmod : 6 } : {}),
+  };
+}

@@ -1,0 +1,59 @@
+/** PostgreSQL's native row hash (`hash_record_extended`): which shapes may use it, its SQL and its signature. Builds text only: no I/O. */
+import type { RecordShape } from "../../core/model.js";
+import { type PgColumn, postgresLogicalType, TEXT_BASE_TYPES } from "./postgres-column-types.js";
+
+/**
+ * Base types whose extended hash function separates exactly the values whose canonical texts differ: not
+ * interval ('1 day' and '24:00:00' hash equal), citext, bpchar, float, json or jsonb.
+ */
+const NATIVE_HASHABLE: ReadonlySet<string> = new Set([
+  "int2",
+  "int4",
+  "int8",
+  "numeric",
+  "bool",
+  "text",
+  "varchar",
+  "timestamptz",
+  "timestamp",
+  "date",
+  "bytea",
+  "uuid",
+]);
+
+/**
+ * True when the native row hash is equal exactly when the canonical texts are: every column (key first, in
+ * shape order, `native` alongside) has a base type in NATIVE_HASHABLE and is read as its own logical type
+ * (so no conversion such as numeric read as text, where 1.5 and 1.50 hash equal but differ as text). The
+ * caller also requires the shape to be pushed down.
+ */
+export function postgresNativeHashable(shape: RecordShape, native: readonly PgColumn[]): boolean {
+  return [...shape.key, ...shape.columns].every((c, i) => {
+    const base = native[i]!.baseType;
+    return NATIVE_HASHABLE.has(base) && postgresLogicalType(base) === c.type;
+  });
+}
+
+/**
+ * A store-native 64-bit row hash over the key and compared columns (`refs` and `native` in shape order,
+ * key first): `hash_record_extended` of the row, text under COLLATE "C" (bytes, whatever the column's
+ * collation).
+ */
+export function postgresNativeHashSql(refs: readonly string[], native: readonly PgColumn[]): string {
+  const cols = refs.map((r, i) => (TEXT_BASE_TYPES.has(native[i]!.baseType) ? `${r} COLLATE "C"` : r));
+  return `hash_record_extended(ROW(${cols.join(", ")}), 0)`;
+}
+
+/**
+ * The signature of a native hash: the server facts it depends on besides the columns ("<major version>/<server
+ * encoding>": hash functions are stable across versions, but the signature does not rely on it; equal bytes
+ * must mean equal text), then each column's name, native and base type.
+ */
+export function postgresNativeSignature(serverFacts: string, native: readonly PgColumn[]): string {
+  const columns = native.map((c) => [c.name, c.nativeType, c.baseType]);
+  return JSON.stringify(["postgres", "hash_record_extended/C/1", serverFacts, columns]);
+}
+
+/** The query whose one row is [major version, server encoding], for `postgresNativeSignature`. */
+export const SERVER_FACTS_SQL =
+  "SELECT current_setting('server_version_num')::int / 10000, current_setting('server_encoding')";

@@ -1,0 +1,106 @@
+/** Reads a PostgreSQL relation's columns, indexes and unique keys from the catalog. Reads only. */
+import type { TableDescription } from "../connector.js";
+import type { UniqueIndex } from "../unique-key.js";
+import { type PgColumn, pgColumnOf, postgresColumnInfo } from "./postgres-column-types.js";
+import type { RunQuery } from "./postgres-session.js";
+
+/**
+ * One row per column of the relation named by $1 (a quoted, possibly schema-qualified name), in column
+ * order; no rows when it does not exist. A domain is described by its base type (and its modifier).
+ */
+const DESCRIBE_SQL = `SELECT a.attname AS name,
+  format_type(a.atttypid, a.atttypmod) AS native,
+  coalesce(bt.typname, t.typname)::text AS base,
+  coalesce(co.collname, '')::text AS collation,
+  (SELECT datcollate FROM pg_catalog.pg_database WHERE datname = current_database())::text AS db_collation,
+  a.attnotnull::text AS not_null,
+  (CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE t.typtypmod END)::text AS typmod
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum`;
+
+/**
+ * One row per valid, non-partial btree index of the relation named by $1: the names and collation
+ * names ("" when none) of its leading plain columns, in index order (an expression column ends the list).
+ */
+const INDEXES_SQL = `SELECT array_agg(a.attname::text ORDER BY k.ord) AS names,
+  array_agg(coalesce(co.collname::text, '') ORDER BY k.ord) AS collations
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_catalog.pg_am am ON am.oid = ic.relam AND am.amname = 'btree'
+CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indcollation::oid[]) WITH ORDINALITY AS k(attnum, coll, ord)
+JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+LEFT JOIN pg_catalog.pg_collation co ON co.oid = k.coll
+WHERE i.indrelid = to_regclass($1) AND i.indisvalid AND i.indpred IS NULL
+  AND NOT EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS e(attnum, ord) WHERE e.attnum = 0 AND e.ord <= k.ord)
+GROUP BY i.indexrelid`;
+
+/**
+ * One row per valid, non-partial unique index (primary key included) of the relation named by $1 whose key
+ * columns are all plain columns: its name, those columns (INCLUDE columns are not part of uniqueness), and
+ * whether it lets NULLs repeat (`indnullsnotdistinct` exists from PostgreSQL 15; read through jsonb so the
+ * statement runs on older servers).
+ */
+const UNIQUE_SQL = `SELECT ic.relname::text AS name,
+  array_agg(a.attname::text ORDER BY k.ord) AS names,
+  (coalesce((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false) = false)::text AS nulls_distinct
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
+  AND k.ord <= i.indnkeyatts
+GROUP BY i.indexrelid, ic.relname, i.indisprimary
+HAVING bool_and(k.attnum <> 0)
+ORDER BY i.indisprimary DESC, ic.relname`;
+
+/** `relkind` of the relation named by $1: r (table), p (partitioned), m (materialized view), v, f, … */
+const RELKIND_SQL = "SELECT c.relkind::text FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)";
+
+/** Relation kinds whose unique indexes the catalog lists; views and foreign tables have none. */
+const INDEXED_KINDS = new Set(["r", "p", "m"]);
+
+/** The leading plain columns of a btree index and their collations. */
+export interface PgIndex {
+  readonly columns: readonly { readonly name: string; readonly collation: string }[];
+}
+
+/** What the catalog says of one relation. */
+export interface PgTableMeta {
+  readonly columns: ReadonlyMap<string, PgColumn>;
+  /** Btree indexes, for which key orders they serve. */
+  readonly indexes: readonly PgIndex[];
+  /**
+   * Its unique indexes (primary key first), or null when the relation can have none (a view, a foreign
+   * table): then only its rows can tell whether a key is unique.
+   */
+  readonly unique: readonly UniqueIndex[] | null;
+  readonly description: TableDescription;
+}
+
+/** Reads the relation `table` (quoted). Throws when it does not exist. */
+export async function readPostgresTableMeta(run: RunQuery, table: string): Promise<PgTableMeta> {
+  const rows = await run(DESCRIBE_SQL, [table]);
+  if (rows.length === 0) throw new Error(`table ${table} does not exist`);
+  const cols = rows.map((r) => pgColumnOf(r));
+  const indexes = (await run(INDEXES_SQL, [table])).map((r) => {
+    const [names, collations] = r as unknown as [string[], string[]];
+    return { columns: names.map((name, i) => ({ name, collation: collations[i] ?? "" })) };
+  });
+  const kind = (await run(RELKIND_SQL, [table]))[0]?.[0] ?? "";
+  const unique = INDEXED_KINDS.has(kind)
+    ? (await run(UNIQUE_SQL, [table])).map((r) => {
+        const [name, names, nullsDistinct] = r as unknown as [string, string[], string];
+        return { name, columns: names, nullsDistinct: nullsDistinct === "true" };
+      })
+    : null;
+  return {
+    columns: new Map(cols.map((c) => [c.name, c])),
+    indexes,
+    unique,
+    description: { columns: cols.map(postgresColumnInfo), store: "PostgreSQL" },
+  };
+}

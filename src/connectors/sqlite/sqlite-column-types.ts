@@ -1,0 +1,94 @@
+/** SQLite declared types → Concord's logical types, native values for writes, and timestamp styles. No I/O. */
+import type { CanonicalValue, ColumnType } from "../../core/canonical.js";
+import type { ColumnInfo } from "../connector.js";
+
+/** The logical type of a declared SQLite column type (declared types are free text in SQLite). */
+export function sqliteLogicalType(declared: string): ColumnType {
+  const t = declared.toUpperCase();
+  if (t.includes("BOOL")) return "boolean";
+  if (t.includes("TIMESTAMP") || t.includes("DATETIME") || t === "DATE") return "timestamp";
+  if (t.includes("JSON")) return "json";
+  if (t.includes("DEC") || t.includes("NUMERIC") || t.includes("MONEY")) return "decimal";
+  if (t.includes("INT")) return "integer";
+  if (t.includes("REAL") || t.includes("FLOA") || t.includes("DOUB")) return "float";
+  if (t.includes("BLOB") || t.includes("BINARY")) return "bytes";
+  return "text";
+}
+
+/** The native SQLite value for a canonical value of a logical type. */
+export function toSqlite(type: ColumnType, v: CanonicalValue): unknown {
+  if (v === null) return null;
+  switch (type) {
+    case "integer":
+      return BigInt(v);
+    case "float":
+      return Number(v);
+    case "boolean":
+      return v === "t" ? 1n : 0n;
+    case "decimal": {
+      const n = Number(v);
+      return String(n) === v ? n : v;
+    }
+    case "bytes":
+      return Buffer.from(v, "hex");
+    default:
+      return v;
+  }
+}
+
+/**
+ * How a table stores timestamps, learned from a value already in the column, so that repairs write the
+ * same format applications use (SQLite has no timestamp type: text in some layout, or epoch numbers).
+ */
+export type TimestampStyle =
+  | { readonly kind: "epoch" }
+  | {
+      readonly kind: "text";
+      readonly sep: " " | "T";
+      readonly fraction: number;
+      readonly zone: "" | "Z" | "+00:00";
+    }
+  | { readonly kind: "date" };
+
+const CANONICAL_STYLE: TimestampStyle = { kind: "text", sep: "T", fraction: 6, zone: "Z" };
+
+/** The style of a sample value (canonical when nothing tells). */
+export function timestampStyleOf(sample: unknown): TimestampStyle {
+  if (typeof sample === "number" || typeof sample === "bigint") return { kind: "epoch" };
+  if (typeof sample !== "string") return CANONICAL_STYLE;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(sample)) return { kind: "date" };
+  const m = /^\d{4}-\d{2}-\d{2}([ T])\d{2}:\d{2}:\d{2}(?:\.(\d+))?(Z|[+-]00:?00)?$/.exec(sample);
+  if (!m) return CANONICAL_STYLE;
+  return {
+    kind: "text",
+    sep: m[1] as " " | "T",
+    fraction: m[2]?.length ?? 0,
+    zone: m[3] === "Z" ? "Z" : m[3] ? "+00:00" : "",
+  };
+}
+
+/** A canonical timestamp (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) in a style, without losing precision. */
+export function formatTimestamp(canonical: string, style: TimestampStyle): unknown {
+  const date = canonical.slice(0, 10);
+  const time = canonical.slice(11, 19);
+  const micros = canonical.slice(20, 26);
+  const needed = micros.replace(/0+$/, "").length;
+  if (style.kind === "epoch") {
+    const seconds = Date.parse(`${date}T${time}Z`) / 1000;
+    return needed === 0 ? seconds : Number(`${seconds}.${micros}`);
+  }
+  if (style.kind === "date" && time === "00:00:00" && needed === 0) return date;
+  const s = style.kind === "text" ? style : { sep: " " as const, fraction: 0, zone: "" as const };
+  const digits = Math.max(s.fraction, needed);
+  return `${date}${s.sep}${time}${digits > 0 ? `.${micros.slice(0, digits).padEnd(digits, "0")}` : ""}${s.zone}`;
+}
+
+/**
+ * What `describe` reports of a column declared `declared`: SQLite's DECIMAL and NUMERIC (NUMERIC affinity)
+ * keep fractions as 64-bit floats, so they are not exact; timestamps are text or epoch numbers of no fixed
+ * precision.
+ */
+export function sqliteColumnInfo(name: string, declared: string): ColumnInfo {
+  const type = sqliteLogicalType(declared);
+  return { name, type, nativeType: declared || "ANY", ...(type === "decimal" ? { exactNumber: false } : {}) };
+}
