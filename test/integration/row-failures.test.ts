@@ -77,8 +77,11 @@ function rename(path: string, names: Record<number, string>): void {
   db.close();
 }
 
-const byOutcome = (results: readonly { outcome: string }[]) =>
-  results.reduce<Record<string, number>>((n, r) => ({ ...n, [r.outcome]: (n[r.outcome] ?? 0) + 1 }), {});
+const byOutcome = (results: readonly { outcome: string }[]) => {
+  const counts: Record<string, number> = {};
+  for (const r of results) counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
+  return counts;
+};
 
 describe("a row the store refuses, SQLite target", () => {
   it("fails alone, with the store's message, and the rest of its batch is applied", async () => {
