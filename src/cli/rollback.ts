@@ -28,9 +28,11 @@ export async function runRollback(options: RollbackOptions, io: CliIo = processI
     throw new UsageError("rollback: give exactly one of --run ID or --repair ID");
   const session = await openSession({ config: options.config }, { readonly: false }, io);
   try {
-    const entries = (
-      await session.state.listRepairs(options.run ? { runId: options.run } : { id: options.repair! })
-    ).filter((e) => e.outcome === "applied");
+    // The ledger records an applied repair under the run whose write landed (a claim settles only under its
+    // claimer), so a run's applied entries are exactly the repairs it applied.
+    const entries = await session.state.listRepairs(
+      options.run ? { runId: options.run, outcome: "applied" } : { id: options.repair!, outcome: "applied" },
+    );
     if (entries.length === 0) {
       throw new UsageError(
         options.run

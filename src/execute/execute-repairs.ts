@@ -1,6 +1,6 @@
 /** Carries out write decisions as idempotent conditional writes, verifies them, and records ledger and audit. */
 
-import type { Connector, WriteOutcome } from "../connectors/connector.js";
+import type { Connector } from "../connectors/connector.js";
 import type { CanonicalValue } from "../core/canonical.js";
 import type { Divergence } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
@@ -8,6 +8,7 @@ import { WRITE_ACTIONS } from "../core/decide.js";
 import { type Key, keyId, type RecordShape } from "../core/model.js";
 import { repairId } from "../core/repair-id.js";
 import type { LedgerEntry, RepairOutcome, StateStore } from "../state/state-store.js";
+import { oneLine, writeBatch } from "./write-batch.js";
 import type { WriteGuard } from "./write-guard.js";
 
 /** One write to one replica that carries out (part of) a decision. */
@@ -89,16 +90,15 @@ export interface ExecuteContext {
   readonly appliedEvent?: "applied" | "rolled-back";
 }
 
-function message(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
-}
-
 /**
- * Executes tasks: skips those the ledger shows already carried out (when the target still holds their
- * result; one that went back to the observed state is written again), marks the rest pending, writes them
- * conditionally per target in batches (retries, circuit breaker and rate limit from the guard), re-reads
- * every written key to verify, then records the verified outcome in the ledger and the audit log.
- * Re-running the same tasks has the effect of running them once.
+ * Executes tasks, per target in batches: claims each repair id in the ledger for this run (a repair another
+ * run has pending is left to it and reported `superseded`, naming that run; one the ledger shows applied is
+ * skipped while the target still holds its result, and written again as a new episode when it does not),
+ * writes the claimed ones conditionally (retries, circuit breaker and rate limit from the guard; a row the
+ * store refuses fails alone: writeBatch), re-reads every written key to verify, then settles each claim with
+ * its verified outcome and audit entry. Re-running the same tasks has the effect of running them once, and
+ * two runs executing the same tasks at once write each repair once and record it under the run whose write
+ * landed.
  */
 export async function executeRepairs(
   dataset: string,
@@ -142,13 +142,65 @@ async function currentFingerprints(
   }
 }
 
-/** The first `id~n` (n ≥ 2) the ledger does not show carried out. */
-async function nextEpisodeId(state: StateStore, id: string): Promise<string> {
-  for (let n = 2; ; n++) {
-    const candidate = `${id}~${n}`;
-    const prior = (await state.getRepairs([candidate])).get(candidate)?.outcome;
-    if (prior !== "applied" && prior !== "noop") return candidate;
+/** A task this run claimed in the ledger, with the attempt the claim counted. */
+interface Claimed {
+  readonly task: RepairTask;
+  readonly attempts: number;
+}
+
+/** The ledger entry that claims `t` for this run. */
+function pendingEntry(t: RepairTask, target: string, ctx: ExecuteContext): LedgerEntry {
+  return {
+    id: t.id,
+    runId: ctx.runId,
+    dataset: t.dataset,
+    key: t.key,
+    target,
+    expected: t.expected,
+    nextFingerprint: t.nextFingerprint,
+    before: t.before,
+    after: t.next,
+    outcome: "pending",
+    attempts: 1,
+    updatedAt: ctx.now(),
+  };
+}
+
+/** A repair another run has pending: not written here, reported as superseded naming the run that holds it. */
+function heldResult(t: RepairTask, target: string, holder: string): RepairResult {
+  return {
+    id: t.id,
+    key: t.key,
+    target,
+    outcome: "superseded",
+    error: `held by run ${holder}, which has this repair pending; not written by this run`,
+  };
+}
+
+/**
+ * Claims new episodes (`id~2`, `id~3`, …) of repairs whose earlier episodes were applied but whose divergence
+ * came back: for each task, the first episode not applied, claimed for this run (or held by another run).
+ */
+async function claimEpisodes(
+  tasks: readonly RepairTask[],
+  target: string,
+  ctx: ExecuteContext,
+  done: RepairResult[],
+): Promise<Claimed[]> {
+  const claimed: Claimed[] = [];
+  let left: RepairTask[] = [...tasks];
+  for (let n = 2; left.length > 0; n++) {
+    const episodes = left.map((t) => ({ ...t, id: `${t.id}~${n}` }));
+    const claims = await ctx.state.claimRepairs(episodes.map((t) => pendingEntry(t, target, ctx)));
+    left = [];
+    episodes.forEach((t, i) => {
+      const c = claims.get(t.id)!;
+      if (c.kind === "claimed") claimed.push({ task: t, attempts: c.entry.attempts });
+      else if (c.kind === "held") done.push(heldResult(t, target, c.entry.runId));
+      else left.push(tasks[i]!);
+    });
   }
+  return claimed;
 }
 
 async function executeBatch(
@@ -158,99 +210,51 @@ async function executeBatch(
   batch: readonly RepairTask[],
   ctx: ExecuteContext,
 ): Promise<RepairResult[]> {
-  const ledger = await ctx.state.getRepairs(batch.map((t) => t.id));
-  const carriedOut = batch.filter((t) => {
-    const prior = ledger.get(t.id)?.outcome;
-    return prior === "applied" || prior === "noop";
-  });
+  // Claim first: a crash after this point leaves a trace (recovery settles it by what the target holds), and
+  // a repair another run is carrying out is left to it.
+  const claims = await ctx.state.claimRepairs(batch.map((t) => pendingEntry(t, target, ctx)));
+  const done: RepairResult[] = [];
+  const todo: Claimed[] = [];
+  const carriedOut: RepairTask[] = [];
+  for (const t of batch) {
+    const c = claims.get(t.id)!;
+    if (c.kind === "claimed") todo.push({ task: t, attempts: c.entry.attempts });
+    else if (c.kind === "held") done.push(heldResult(t, target, c.entry.runId));
+    else carriedOut.push(t);
+  }
   // The ledger alone is not enough: a target put back to the state observed before the repair diverges again
   // the same way, with the same repair id, and would never be repaired again. Such tasks are written again
-  // (conditionally, as always); the rest are left alone.
-  const holds = await currentFingerprints(connector, ctx.shape, carriedOut);
-  const done: RepairResult[] = [];
-  const todo: RepairTask[] = [];
-  for (const t of batch) {
-    if (!carriedOut.includes(t)) todo.push(t);
-    else if (!holds || (holds.get(keyId(t.key)) ?? null) === t.nextFingerprint) {
-      done.push({ id: t.id, key: t.key, target, outcome: "noop", earlier: true });
-    } else {
-      // The same divergence came back: a new episode of the repair, under its own id (`id~2`, `id~3`, …), so
-      // the ledger still shows every repair id applied at most once.
-      todo.push({ ...t, id: await nextEpisodeId(ctx.state, t.id) });
+  // (conditionally, as always), as a new episode of the repair under its own id, so the ledger still shows
+  // every repair id applied at most once; the rest are left alone.
+  if (carriedOut.length) {
+    const holds = await currentFingerprints(connector, ctx.shape, carriedOut);
+    const again: RepairTask[] = [];
+    for (const t of carriedOut) {
+      if (!holds || (holds.get(keyId(t.key)) ?? null) === t.nextFingerprint)
+        done.push({ id: t.id, key: t.key, target, outcome: "noop", earlier: true });
+      else again.push(t);
     }
+    todo.push(...(await claimEpisodes(again, target, ctx, done)));
   }
   if (todo.length === 0) return done;
-  const episodes = todo.filter((t) => !ledger.has(t.id) && t.id.includes("~"));
-  if (episodes.length)
-    for (const [id, e] of await ctx.state.getRepairs(episodes.map((t) => t.id))) ledger.set(id, e);
 
-  const pending = (t: RepairTask): LedgerEntry => ({
-    id: t.id,
-    runId: ctx.runId,
-    dataset,
-    key: t.key,
-    target,
-    expected: t.expected,
-    nextFingerprint: t.nextFingerprint,
-    before: t.before,
-    after: t.next,
-    outcome: "pending",
-    attempts: (ledger.get(t.id)?.attempts ?? 0) + 1,
-    updatedAt: ctx.now(),
-  });
-  // Pending first: a crash after this point leaves a trace, and the next run's conditional write finds
-  // the record either still as expected (and writes) or already as intended (noop).
-  await ctx.state.recordRepairs(todo.map(pending));
-
-  let outcomes: Exclude<RepairOutcome, "pending">[];
   const errors = new Map<string, string>();
-  try {
-    if (!connector) throw new Error(`replica ${target} is not open`);
-    const written: WriteOutcome[] = await ctx.guard.run(target, todo.length, () =>
-      connector.applyWrites(
-        ctx.shape,
-        todo.map((t) => ({ key: t.key, expected: t.expected, next: t.next })),
-      ),
-    );
-    const check = todo.filter((_, i) => written[i] !== "superseded");
-    const after = check.length
-      ? await connector.fetchRecords(
-          ctx.shape,
-          check.map((t) => t.key),
-        )
-      : [];
-    const now = new Map(after.map((r) => [keyId(r.key), r.fingerprint]));
-    outcomes = todo.map((t, i) => {
-      const w = written[i]!;
-      if (w === "superseded") return "superseded";
-      const fp = now.get(keyId(t.key)) ?? null;
-      if (fp !== t.nextFingerprint) {
-        errors.set(
-          t.id,
-          `verification failed: ${target} holds ${fp ?? "no record"}, expected ${t.nextFingerprint ?? "no record"}`,
-        );
-        return "failed";
-      }
-      return w === "noop" ? "noop" : ctx.appliedEvent === "rolled-back" ? "rolled-back" : "applied";
-    });
-  } catch (err) {
-    const why = `${target}: ${message(err)}`;
-    for (const t of todo) errors.set(t.id, why);
-    outcomes = todo.map(() => "failed");
-  }
+  const outcomes = await writeAndVerify(target, connector, todo, ctx, errors);
 
   const at = ctx.now();
-  // The outcome and its audit entry in one transaction; only the outcome is rewritten, not the images.
+  // The outcome and its audit entry in one transaction; only the outcome is rewritten, not the images. The
+  // ledger records it only while the claim is this run's (or, for a write that landed, unless another landed
+  // write is recorded): a claim recovered while this run was suspended is not overwritten with a guess.
   await ctx.state.settleRepairs(
-    todo.map((t, i) => ({
+    todo.map(({ task: t, attempts }, i) => ({
       id: t.id,
       runId: ctx.runId,
       outcome: outcomes[i]!,
-      attempts: (ledger.get(t.id)?.attempts ?? 0) + 1,
+      attempts,
       error: errors.get(t.id),
       updatedAt: at,
     })),
-    todo.map((t, i) => ({
+    todo.map(({ task: t }, i) => ({
       ts: at,
       runId: ctx.runId,
       type: outcomes[i]!,
@@ -270,6 +274,77 @@ async function executeBatch(
   );
   return [
     ...done,
-    ...todo.map((t, i) => ({ id: t.id, key: t.key, target, outcome: outcomes[i]!, error: errors.get(t.id) })),
+    ...todo.map(({ task: t }, i) => ({
+      id: t.id,
+      key: t.key,
+      target,
+      outcome: outcomes[i]!,
+      error: errors.get(t.id),
+    })),
   ];
+}
+
+/**
+ * Writes the claimed tasks to the target (one failing row fails only itself: writeBatch), re-reads every key
+ * written to verify it, and returns each task's outcome; errors go to `errors` by repair id.
+ */
+async function writeAndVerify(
+  target: string,
+  connector: Connector | undefined,
+  todo: readonly Claimed[],
+  ctx: ExecuteContext,
+  errors: Map<string, string>,
+): Promise<Exclude<RepairOutcome, "pending">[]> {
+  const tasks = todo.map((c) => c.task);
+  if (!connector) {
+    for (const t of tasks) errors.set(t.id, `${target}: replica ${target} is not open`);
+    return tasks.map(() => "failed");
+  }
+  const written = await writeBatch(
+    ctx.guard,
+    target,
+    connector,
+    ctx.shape,
+    tasks.map((t) => ({ key: t.key, expected: t.expected, next: t.next })),
+  );
+  const check = tasks.filter((_, i) => {
+    const w = written[i]!;
+    return "outcome" in w && w.outcome !== "superseded";
+  });
+  let now: Map<string, string>;
+  try {
+    const after = check.length
+      ? await connector.fetchRecords(
+          ctx.shape,
+          check.map((t) => t.key),
+        )
+      : [];
+    now = new Map(after.map((r) => [keyId(r.key), r.fingerprint]));
+  } catch (err) {
+    // Written but not verified: failed, with the reason; the next run finds what the target holds.
+    const why = `${target}: verification failed: ${oneLine(err)}`;
+    return tasks.map((t, i) => {
+      const w = written[i]!;
+      if ("outcome" in w && w.outcome === "superseded") return "superseded";
+      errors.set(t.id, "error" in w ? `${target}: ${w.error}` : why);
+      return "failed";
+    });
+  }
+  return tasks.map((t, i) => {
+    const w = written[i]!;
+    if ("error" in w) {
+      errors.set(t.id, `${target}: ${w.error}`);
+      return "failed";
+    }
+    if (w.outcome === "superseded") return "superseded";
+    const fp = now.get(keyId(t.key)) ?? null;
+    if (fp !== t.nextFingerprint) {
+      errors.set(
+        t.id,
+        `verification failed: ${target} holds ${fp ?? "no record"}, expected ${t.nextFingerprint ?? "no record"}`,
+      );
+      return "failed";
+    }
+    return w.outcome === "noop" ? "noop" : ctx.appliedEvent === "rolled-back" ? "rolled-back" : "applied";
+  });
 }

@@ -26,9 +26,29 @@ export interface WriteGuardOptions {
   readonly onRetry?: (replica: string, attempt: number) => void;
 }
 
-/** Runs a replica's write batches through its own retry + circuit breaker + rate limit. */
+/**
+ * A write the store refused for what it writes (a value the column rejects, a row over the packet limit, a
+ * duplicate under the collation), while the replica itself answers: not retried, and not counted against the
+ * replica by its circuit breaker. `cause` is the store's error.
+ */
+export class RowsRejectedError extends Error {
+  override readonly name = "RowsRejectedError";
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+/** Whether the retry and the circuit breaker handle `err`: failures of the replica, not of the rows. */
+const replicaFailure = handleWhen(
+  (err) => !(err instanceof BrokenCircuitError) && !(err instanceof RowsRejectedError),
+);
+
+/**
+ * Runs a replica's write batches through its own retry + circuit breaker + rate limit. A call that throws
+ * RowsRejectedError is neither retried nor counted by the breaker: the rows failed, not the replica.
+ */
 export class WriteGuard {
-  private readonly policies = new Map<string, { policy: IPolicy; limiter?: RateLimiter }>();
+  private readonly policies = new Map<string, { policy: IPolicy; breaker: IPolicy; limiter?: RateLimiter }>();
 
   constructor(private readonly options: WriteGuardOptions = {}) {}
 
@@ -42,23 +62,21 @@ export class WriteGuard {
     let p = this.policies.get(replica);
     if (!p) {
       const o = this.options;
-      const retryPolicy = retry(
-        handleWhen((err) => !(err instanceof BrokenCircuitError)),
-        {
-          maxAttempts: (o.maxAttempts ?? 4) - 1,
-          backoff: new ExponentialBackoff({
-            initialDelay: o.initialDelayMs ?? 50,
-            maxDelay: o.maxDelayMs ?? 2000,
-          }),
-        },
-      );
+      const retryPolicy = retry(replicaFailure, {
+        maxAttempts: (o.maxAttempts ?? 4) - 1,
+        backoff: new ExponentialBackoff({
+          initialDelay: o.initialDelayMs ?? 50,
+          maxDelay: o.maxDelayMs ?? 2000,
+        }),
+      });
       retryPolicy.onRetry((e) => o.onRetry?.(replica, e.attempt));
-      const breaker = circuitBreaker(
-        handleWhen((err) => !(err instanceof BrokenCircuitError)),
-        { halfOpenAfter: o.halfOpenAfterMs ?? 30_000, breaker: new ConsecutiveBreaker(o.breakAfter ?? 5) },
-      );
+      const breaker = circuitBreaker(replicaFailure, {
+        halfOpenAfter: o.halfOpenAfterMs ?? 30_000,
+        breaker: new ConsecutiveBreaker(o.breakAfter ?? 5),
+      });
       p = {
         policy: wrap(retryPolicy, breaker),
+        breaker,
         ...(o.writesPerSecond ? { limiter: new RateLimiter(o.writesPerSecond) } : {}),
       };
       this.policies.set(replica, p);
@@ -71,5 +89,15 @@ export class WriteGuard {
     const p = this.for(replica);
     if (p.limiter) await p.limiter.take(size);
     return p.policy.execute(() => fn());
+  }
+
+  /**
+   * Counts one failure of `replica` with its circuit breaker, without a call or a retry: for a batch whose
+   * every write was refused row by row (a replica that takes no writes at all, while it answers reads).
+   */
+  async countFailure(replica: string, err: unknown): Promise<void> {
+    await this.for(replica)
+      .breaker.execute(() => Promise.reject(err))
+      .catch(() => {});
   }
 }

@@ -6,7 +6,9 @@ import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../../src/core/audit-chain.js";
 import { openStateStore, StateStoreError } from "../../src/state/open-state-store.js";
+import { POSTGRES_STATE_VERSION } from "../../src/state/postgres/migrate-postgres-state.js";
 import { PostgresStateStore } from "../../src/state/postgres/postgres-state-store.js";
+import type { LedgerEntry } from "../../src/state/state-store.js";
 import { POSTGRES } from "../support/services.js";
 import {
   dropPostgresSchema,
@@ -70,10 +72,9 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
       Array.from({ length: 6 }, () => PostgresStateStore.open(postgresUrl(schema))),
     );
     try {
-      expect(await postgresSql(schema, "SELECT version FROM schema_migrations ORDER BY version")).toEqual([
-        { version: 1 },
-        { version: 2 },
-      ]);
+      expect(await postgresSql(schema, "SELECT version FROM schema_migrations ORDER BY version")).toEqual(
+        ALL_VERSIONS,
+      );
       const tables = await postgresSql(
         schema,
         `SELECT table_name FROM information_schema.tables WHERE table_schema = '${schema}' ORDER BY 1`,
@@ -84,6 +85,7 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
         "divergences",
         "divergent_keys",
         "escalations",
+        "leases",
         "ledger",
         "observed_versions",
         "runs",
@@ -98,10 +100,12 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
     // Opening again finds nothing to do.
     const again = await PostgresStateStore.open(postgresUrl(schema));
     await again.close();
-    expect(await postgresSql(schema, "SELECT count(*)::int AS n FROM schema_migrations")).toEqual([{ n: 2 }]);
+    expect(await postgresSql(schema, "SELECT count(*)::int AS n FROM schema_migrations")).toEqual([
+      { n: POSTGRES_STATE_VERSION },
+    ]);
   });
 
-  it("upgrades a version-1 schema to version 2 and keeps what it held", async () => {
+  it("upgrades a version-1 schema to the latest and keeps what it held", async () => {
     const schema = fresh("upgrade");
     // A schema as the first release left it: version 1's tables with a run and an audit log in them.
     const first = await PostgresStateStore.open(postgresUrl(schema));
@@ -110,17 +114,17 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
     await first.close();
     await postgresSql(
       schema,
-      `DROP TABLE "${schema}".checkpoints, "${schema}".samples, "${schema}".divergent_keys;
-       DELETE FROM "${schema}".schema_migrations WHERE version = 2`,
+      `DROP TABLE "${schema}".checkpoints, "${schema}".samples, "${schema}".divergent_keys, "${schema}".leases;
+       ALTER TABLE "${schema}".runs DROP COLUMN heartbeat_at;
+       DELETE FROM "${schema}".schema_migrations WHERE version >= 2`,
     );
     expect(await postgresSql(schema, "SELECT max(version) AS v FROM schema_migrations")).toEqual([{ v: 1 }]);
 
     const upgraded = await PostgresStateStore.open(postgresUrl(schema));
     try {
-      expect(await postgresSql(schema, "SELECT version FROM schema_migrations ORDER BY version")).toEqual([
-        { version: 1 },
-        { version: 2 },
-      ]);
+      expect(await postgresSql(schema, "SELECT version FROM schema_migrations ORDER BY version")).toEqual(
+        ALL_VERSIONS,
+      );
       expect((await upgraded.getRun("run-1")).map((r) => r.command)).toEqual(["scan"]);
       const log = await upgraded.readAudit();
       expect(log.map((e) => e.seq)).toEqual([1, 2, 3]);
@@ -142,6 +146,47 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
       expect(await upgraded.takeDivergent("users", ['["1"]'])).toEqual(new Map([['["1"]', 7]]));
       await upgraded.appendAudit([eventAt(4)]);
       expect(verifyAuditChain(await upgraded.readAudit())).toEqual({ ok: true, count: 4 });
+    } finally {
+      await upgraded.close();
+    }
+  });
+
+  it("upgrades a version-2 schema (runs without heartbeats) to the latest: a run's start stands for its heartbeat", async () => {
+    const schema = fresh("upgrade_v2");
+    const first = await PostgresStateStore.open(postgresUrl(schema));
+    await first.beginRun({ id: "old-run", dataset: "users", command: "repair", startedAt: 1000 });
+    await first.recordRepairs([pendingRepair("r1", "old-run")]);
+    await first.close();
+    await postgresSql(
+      schema,
+      `DROP TABLE "${schema}".leases;
+       ALTER TABLE "${schema}".runs DROP COLUMN heartbeat_at;
+       DELETE FROM "${schema}".schema_migrations WHERE version >= 3`,
+    );
+
+    const upgraded = await PostgresStateStore.open(postgresUrl(schema));
+    try {
+      expect(await postgresSql(schema, "SELECT version FROM schema_migrations ORDER BY version")).toEqual(
+        ALL_VERSIONS,
+      );
+      expect(await upgraded.getRun("old-run")).toEqual([
+        {
+          id: "old-run",
+          dataset: "users",
+          command: "repair",
+          startedAt: 1000,
+          status: "running",
+          counts: {},
+          stats: {},
+        },
+      ]);
+      expect(await upgraded.listAbandonedRepairs("users", { staleBefore: 1000 })).toEqual([]);
+      expect((await upgraded.listAbandonedRepairs("users", { staleBefore: 1001 })).map((e) => e.id)).toEqual([
+        "r1",
+      ]);
+      expect(await upgraded.heartbeatRun("old-run", 5000)).toBe(true);
+      expect(await upgraded.listAbandonedRepairs("users", { staleBefore: 5000 })).toEqual([]);
+      expect(await upgraded.acquireLease("pass:users", "me", 1, 10)).toBe(true);
     } finally {
       await upgraded.close();
     }
@@ -194,6 +239,25 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
     );
   });
 });
+
+const ALL_VERSIONS = Array.from({ length: POSTGRES_STATE_VERSION }, (_, i) => ({ version: i + 1 }));
+
+function pendingRepair(id: string, runId: string): LedgerEntry {
+  return {
+    id,
+    runId,
+    dataset: "users",
+    key: ["1"],
+    target: "b",
+    expected: null,
+    nextFingerprint: "0123456789abcdef",
+    before: null,
+    after: ["x"],
+    outcome: "pending",
+    attempts: 1,
+    updatedAt: 1000,
+  };
+}
 
 function eventAt(ts: number) {
   return { ts, runId: "run-1", type: "detected" as const, dataset: "users", key: null, data: null };

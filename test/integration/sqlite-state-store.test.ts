@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SQLITE_STATE_VERSION } from "../../src/state/sqlite/migrate-sqlite-state.js";
 import { SqliteStateStore } from "../../src/state/sqlite/sqlite-state-store.js";
 import type { LedgerEntry } from "../../src/state/state-store.js";
 
@@ -109,5 +110,37 @@ describe("SqliteStateStore: migrations", () => {
     expect(store.db.pragma("user_version", { simple: true })).toBeGreaterThanOrEqual(2);
     await store.recordRepairs([repair("r1")]);
     expect((await store.listRepairs({})).map((e) => e.id)).toEqual(["r1"]);
+  });
+
+  it("upgrades a version-4 file (runs without heartbeats): a run's start stands for its heartbeat", async () => {
+    // A file as the last release left it: the version-5 additions taken away again.
+    const first = open();
+    await first.beginRun({ id: "old-run", dataset: "users", command: "repair", startedAt: 1000 });
+    await first.recordRepairs([repair("r1")].map((e) => ({ ...e, runId: "old-run" })));
+    await first.close();
+    const db = new Database(path);
+    db.exec("DROP TABLE leases; ALTER TABLE runs DROP COLUMN heartbeat_at; PRAGMA user_version = 4;");
+    db.close();
+
+    const store = open();
+    expect(store.db.pragma("user_version", { simple: true })).toBe(SQLITE_STATE_VERSION);
+    expect(await store.getRun("old-run")).toEqual([
+      {
+        id: "old-run",
+        dataset: "users",
+        command: "repair",
+        startedAt: 1000,
+        status: "running",
+        counts: {},
+        stats: {},
+      },
+    ]);
+    expect(await store.listAbandonedRepairs("users", { staleBefore: 1000 })).toEqual([]);
+    expect((await store.listAbandonedRepairs("users", { staleBefore: 1001 })).map((e) => e.id)).toEqual([
+      "r1",
+    ]);
+    expect(await store.heartbeatRun("old-run", 5000)).toBe(true);
+    expect(await store.listAbandonedRepairs("users", { staleBefore: 5000 })).toEqual([]);
+    expect(await store.acquireLease("pass:users", "me", 1, 10)).toBe(true);
   });
 });

@@ -61,6 +61,13 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
       dataset TEXT NOT NULL, key TEXT NOT NULL, first_seen DOUBLE PRECISION NOT NULL,
       last_seen DOUBLE PRECISION NOT NULL, PRIMARY KEY (dataset, key));
     CREATE INDEX divergent_keys_last_seen ON ${s}.divergent_keys (dataset, last_seen);`,
+  // Run liveness (a run's heartbeat; NULL in runs begun before it: their start counts) and leases. Double
+  // precision, as the other times `serve` added: a caller's clock may be fractional.
+  (s) => `
+    ALTER TABLE ${s}.runs ADD COLUMN heartbeat_at DOUBLE PRECISION;
+    CREATE TABLE ${s}.leases (
+      name TEXT NOT NULL PRIMARY KEY, owner TEXT NOT NULL, acquired_at DOUBLE PRECISION NOT NULL,
+      expires_at DOUBLE PRECISION NOT NULL);`,
 ];
 
 /** The schema version this code creates and expects. */

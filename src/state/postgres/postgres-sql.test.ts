@@ -67,9 +67,9 @@ describe("small conversions", () => {
 });
 
 describe("recordset", () => {
-  const columns: readonly RecordsetColumn<{ id: number; note: string | null }>[] = [
-    ["id", "bigint", (r) => r.id],
-    ["note", "text", (r) => r.note],
+  const columns: readonly RecordsetColumn[] = [
+    ["id", "bigint"],
+    ["note", "text"],
   ];
 
   it("names the columns and types the recordset", () => {
@@ -85,6 +85,19 @@ describe("recordset", () => {
     ["text that only looks like an escape kept", "\\ud800", "\\ud800"],
   ])("sends %s", (_name, note, sent) => {
     expect(JSON.parse(recordsetJson(columns, [{ id: 1, note }]))).toEqual([{ id: 1, note: sent }]);
+  });
+
+  it("sends only the columns named, missing ones as null, and numbers with no JSON form as text", () => {
+    const rows = [
+      { id: 1, note: "a", extra: true },
+      { id: Number.NaN },
+      { id: Number.POSITIVE_INFINITY, note: null },
+    ];
+    expect(JSON.parse(recordsetJson(columns, rows))).toEqual([
+      { id: 1, note: "a" },
+      { id: "NaN", note: null },
+      { id: "Infinity", note: null },
+    ]);
   });
 });
 

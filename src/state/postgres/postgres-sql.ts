@@ -60,11 +60,6 @@ export function conditions(
   };
 }
 
-/** JSON text of a value the port types as free-form JSON; `undefined` is stored as null. */
-export function jsonText(value: unknown): string {
-  return JSON.stringify(value) ?? "null";
-}
-
 /** One line describing a driver or network error, credentials redacted. */
 export function describeError(err: unknown): string {
   let message = err instanceof Error ? err.message : String(err);
@@ -75,15 +70,11 @@ export function describeError(err: unknown): string {
   return redactText(message).split("\n")[0]!.trim();
 }
 
-/** One column of a batch write: its name, its SQL type and the value a record gives it. */
-export type RecordsetColumn<R> = readonly [
-  name: string,
-  type: string,
-  value: (record: R) => string | number | null,
-];
+/** One column of a batch write: its name (the row's property) and its SQL type. */
+export type RecordsetColumn = readonly [name: string, type: string];
 
 /** The columns' names, comma-separated, for `INSERT INTO t (…) SELECT … FROM recordset`. */
-export function columnNames(columns: readonly RecordsetColumn<never>[]): string {
+export function columnNames(columns: readonly RecordsetColumn[]): string {
   return columns.map((c) => c[0]).join(", ");
 }
 
@@ -92,30 +83,34 @@ export function columnNames(columns: readonly RecordsetColumn<never>[]): string 
  * (see recordsetJson). One parameter instead of one array per column because node-postgres's array
  * encoding is many times slower than JSON.stringify, and it is most of a batch's client time.
  */
-export function recordset(columns: readonly RecordsetColumn<never>[], param = 1): string {
+export function recordset(columns: readonly RecordsetColumn[], param = 1): string {
   return `json_to_recordset($${param}::json) AS r(${columns.map((c) => `${c[0]} ${c[1]}`).join(", ")})`;
 }
 
 /**
- * The JSON parameter of `recordset(columns)` for `records`, in their order. PostgreSQL refuses a lone
- * surrogate (which JSON.stringify writes as a `\udXXX` escape) in JSON text, so text that has one is sent
- * with it replaced, as the UTF-8 encoding of a text parameter would have done.
+ * The JSON parameter of `recordset(columns)` for `rows` (objects with a property per column), in their order.
+ * A number with no JSON form (NaN, ±Infinity) is sent as its text, which a double precision column reads.
+ * PostgreSQL refuses a lone surrogate (which JSON.stringify writes as a `\udXXX` escape) in JSON text, so
+ * text that has one is sent with it replaced, as the UTF-8 encoding of a text parameter would have done.
  */
-export function recordsetJson<R>(columns: readonly RecordsetColumn<R>[], records: readonly R[]): string {
-  const rows = records.map((record) => {
-    const row: Record<string, string | number | null> = {};
-    for (const [name, , value] of columns) row[name] = value(record);
-    return row;
+export function recordsetJson(columns: readonly RecordsetColumn[], rows: readonly object[]): string {
+  const picked = rows.map((row) => {
+    const out: Record<string, unknown> = {};
+    for (const [name] of columns) {
+      const v = (row as Record<string, unknown>)[name];
+      out[name] = typeof v === "number" && !Number.isFinite(v) ? String(v) : (v ?? null);
+    }
+    return out;
   });
-  const text = JSON.stringify(rows);
+  const text = JSON.stringify(picked);
   // A cheap test that can only err towards the slow path (an escaped backslash before "ud8…" also matches).
   if (!/\\ud[89a-f]/i.test(text)) return text;
-  for (const row of rows)
+  for (const row of picked)
     for (const name of Object.keys(row)) {
       const v = row[name];
       if (typeof v === "string") row[name] = storedText(v);
     }
-  return JSON.stringify(rows);
+  return JSON.stringify(picked);
 }
 
 /**

@@ -1,0 +1,96 @@
+/** A StateStore made of one object per port: the delegation both adapters share. No storage here. */
+import type { AuditLog } from "./audit-log.js";
+import type { CheckpointStore } from "./checkpoint-store.js";
+import type { DivergenceStore } from "./divergence-store.js";
+import type { DivergentKeys } from "./divergent-keys.js";
+import type { EscalationStore } from "./escalation-store.js";
+import type { LeaseStore } from "./lease-store.js";
+import type { RepairLedger } from "./repair-ledger.js";
+import type { RunStore } from "./run-store.js";
+import type { SampleStore } from "./sample-store.js";
+import type { StateStore, StateStoreParts } from "./state-store.js";
+import type { VersionMemory } from "./version-memory.js";
+
+/**
+ * Serves every StateStore method from the port object that implements it; an adapter passes its ports and
+ * implements `close`. The ports stay reachable as `parts` for code that needs only one of them.
+ */
+export abstract class ComposedStateStore implements StateStore {
+  constructor(readonly parts: StateStoreParts) {}
+
+  abstract close(): Promise<void>;
+
+  // Runs.
+  readonly beginRun: RunStore["beginRun"] = (run) => this.parts.runs.beginRun(run);
+  readonly finishRun: RunStore["finishRun"] = (id, dataset, result) =>
+    this.parts.runs.finishRun(id, dataset, result);
+  readonly heartbeatRun: RunStore["heartbeatRun"] = (id, at) => this.parts.runs.heartbeatRun(id, at);
+  readonly getRun: RunStore["getRun"] = (id) => this.parts.runs.getRun(id);
+  readonly listRuns: RunStore["listRuns"] = (options) => this.parts.runs.listRuns(options);
+
+  // Divergences.
+  readonly recordDivergences: DivergenceStore["recordDivergences"] = (divergences) =>
+    this.parts.divergences.recordDivergences(divergences);
+  readonly listDivergences: DivergenceStore["listDivergences"] = (runId) =>
+    this.parts.divergences.listDivergences(runId);
+
+  // Versions.
+  readonly lastSeenVersions: VersionMemory["lastSeenVersions"] = (dataset, keys) =>
+    this.parts.versions.lastSeenVersions(dataset, keys);
+  readonly rememberVersions: VersionMemory["rememberVersions"] = (dataset, observed, options) =>
+    this.parts.versions.rememberVersions(dataset, observed, options);
+
+  // The repair ledger.
+  readonly getRepairs: RepairLedger["getRepairs"] = (ids) => this.parts.ledger.getRepairs(ids);
+  readonly recordRepairs: RepairLedger["recordRepairs"] = (entries) =>
+    this.parts.ledger.recordRepairs(entries);
+  readonly claimRepairs: RepairLedger["claimRepairs"] = (entries) => this.parts.ledger.claimRepairs(entries);
+  readonly settleRepairs: RepairLedger["settleRepairs"] = (settlements, audit) =>
+    this.parts.ledger.settleRepairs(settlements, audit);
+  readonly listRepairs: RepairLedger["listRepairs"] = (filter) => this.parts.ledger.listRepairs(filter);
+  readonly listAbandonedRepairs: RepairLedger["listAbandonedRepairs"] = (dataset, options) =>
+    this.parts.ledger.listAbandonedRepairs(dataset, options);
+
+  // Escalations.
+  readonly openEscalations: EscalationStore["openEscalations"] = (list) =>
+    this.parts.escalations.openEscalations(list);
+  readonly listEscalations: EscalationStore["listEscalations"] = (filter) =>
+    this.parts.escalations.listEscalations(filter);
+  readonly getEscalation: EscalationStore["getEscalation"] = (id) => this.parts.escalations.getEscalation(id);
+  readonly closeEscalation: EscalationStore["closeEscalation"] = (id, status, resolution, at) =>
+    this.parts.escalations.closeEscalation(id, status, resolution, at);
+
+  // The audit log.
+  readonly appendAudit: AuditLog["appendAudit"] = (events) => this.parts.audit.appendAudit(events);
+  readonly readAudit: AuditLog["readAudit"] = (filter) => this.parts.audit.readAudit(filter);
+  readonly iterateAudit: AuditLog["iterateAudit"] = () => this.parts.audit.iterateAudit();
+
+  // Checkpoints.
+  readonly getCheckpoint: CheckpointStore["getCheckpoint"] = (dataset) =>
+    this.parts.checkpoints.getCheckpoint(dataset);
+  readonly putCheckpoint: CheckpointStore["putCheckpoint"] = (checkpoint) =>
+    this.parts.checkpoints.putCheckpoint(checkpoint);
+  readonly deleteCheckpoint: CheckpointStore["deleteCheckpoint"] = (dataset) =>
+    this.parts.checkpoints.deleteCheckpoint(dataset);
+
+  // Samples.
+  readonly appendSamples: SampleStore["appendSamples"] = (samples) =>
+    this.parts.samples.appendSamples(samples);
+  readonly listSamples: SampleStore["listSamples"] = (filter) => this.parts.samples.listSamples(filter);
+  readonly pruneSamples: SampleStore["pruneSamples"] = (before) => this.parts.samples.pruneSamples(before);
+
+  // Divergent keys.
+  readonly markDivergent: DivergentKeys["markDivergent"] = (dataset, keys, at) =>
+    this.parts.divergentKeys.markDivergent(dataset, keys, at);
+  readonly takeDivergent: DivergentKeys["takeDivergent"] = (dataset, keys) =>
+    this.parts.divergentKeys.takeDivergent(dataset, keys);
+  readonly purgeDivergent: DivergentKeys["purgeDivergent"] = (dataset, before) =>
+    this.parts.divergentKeys.purgeDivergent(dataset, before);
+
+  // Leases.
+  readonly acquireLease: LeaseStore["acquireLease"] = (name, owner, now, ttlMs) =>
+    this.parts.leases.acquireLease(name, owner, now, ttlMs);
+  readonly releaseLease: LeaseStore["releaseLease"] = (name, owner) =>
+    this.parts.leases.releaseLease(name, owner);
+  readonly getLease: LeaseStore["getLease"] = (name) => this.parts.leases.getLease(name);
+}

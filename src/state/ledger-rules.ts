@@ -1,0 +1,96 @@
+/** Who may claim and who may settle a repair id: the ledger's ownership rules, pure, shared by every adapter. */
+import type { AuditEntryContent } from "../core/audit-chain.js";
+import type { LedgerEntry, RepairOutcome, RepairSettlement } from "./repair-ledger.js";
+
+/** The part of a ledger entry the rules look at. */
+export interface LedgerOwnership {
+  readonly runId: string;
+  readonly outcome: RepairOutcome;
+}
+
+/** Outcomes that record a write that landed: a run's repair, or a rollback's inverse write. */
+const LANDED: ReadonlySet<RepairOutcome> = new Set(["applied", "rolled-back"]);
+
+/**
+ * What claiming an id for `claimer` does, given its entry (undefined: none): `claim` it (insert or take it
+ * over), leave it `held` by the run that has it pending, or report it `applied`. See RepairLedger, "Claiming".
+ */
+export function claimVerdict(
+  entry: LedgerOwnership | undefined,
+  claimer: string,
+): "claim" | "held" | "applied" {
+  if (!entry) return "claim";
+  switch (entry.outcome) {
+    case "pending":
+      return entry.runId === claimer ? "claim" : "held";
+    case "applied":
+      return "applied";
+    case "noop":
+    case "superseded":
+    case "failed":
+    case "rolled-back":
+      return "claim";
+  }
+}
+
+/**
+ * Whether `s` takes effect on an entry now in state `entry`: the entry is pending under the settling run, or
+ * the settlement records a landed write and the entry records none. See RepairLedger, "Settling".
+ */
+export function settlementTakesEffect(entry: LedgerOwnership, s: RepairSettlement): boolean {
+  if (entry.outcome === "pending" && entry.runId === s.runId) return true;
+  return LANDED.has(s.outcome) && !LANDED.has(entry.outcome);
+}
+
+/**
+ * The settlements that take effect on `entries` (by id; ids absent are unknown and ignored), applied in the
+ * order given as if one at a time: a second settlement of an id sees the state the first left. Returns the
+ * indexes of those that take effect, and the final state of each id they touched.
+ */
+export function effectiveSettlements(
+  entries: ReadonlyMap<string, LedgerOwnership>,
+  settlements: readonly RepairSettlement[],
+): { taken: number[]; final: Map<string, RepairSettlement> } {
+  const now = new Map(entries);
+  const taken: number[] = [];
+  const final = new Map<string, RepairSettlement>();
+  settlements.forEach((s, i) => {
+    const entry = now.get(s.id);
+    if (!entry || !settlementTakesEffect(entry, s)) return;
+    taken.push(i);
+    now.set(s.id, { runId: s.runId, outcome: s.outcome });
+    final.set(s.id, s);
+  });
+  return { taken, final };
+}
+
+/**
+ * The entries to claim, one per id (the last word, in the place of the first mention). Throws a TypeError
+ * naming the first entry that is not pending, before anything is written.
+ */
+export function claimsById(entries: readonly LedgerEntry[]): LedgerEntry[] {
+  const latest = new Map<string, LedgerEntry>();
+  for (const e of entries) {
+    if (e.outcome !== "pending")
+      throw new TypeError(`claimRepairs: entry ${e.id} is ${e.outcome}; only pending entries are claimed`);
+    latest.set(e.id, e);
+  }
+  return [...latest.values()];
+}
+
+/** The entry a claim stores: pending under the claimer, attempts counted from the entry it replaces, no error. */
+export function claimedEntry(given: LedgerEntry, previousAttempts: number | undefined): LedgerEntry {
+  const { error: _, ...rest } = given;
+  return { ...rest, outcome: "pending", attempts: (previousAttempts ?? 0) + 1 };
+}
+
+/** Throws a RangeError unless `audit` pairs with `settlements` (same length) or is empty. */
+export function checkSettlementAudit(
+  settlements: readonly unknown[],
+  audit: readonly Omit<AuditEntryContent, "seq">[],
+): void {
+  if (audit.length !== 0 && audit.length !== settlements.length)
+    throw new RangeError(
+      `settleRepairs: ${audit.length} audit entries for ${settlements.length} settlements; give one per settlement or none`,
+    );
+}

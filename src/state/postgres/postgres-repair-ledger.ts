@@ -1,0 +1,196 @@
+/** The RepairLedger port on PostgreSQL: claims and settlements read and write under the schema's ledger lock. */
+import type { PoolClient } from "pg";
+import type { AuditEntry, AuditEntryContent } from "../../core/audit-chain.js";
+import {
+  checkSettlementAudit,
+  claimedEntry,
+  claimsById,
+  claimVerdict,
+  effectiveSettlements,
+  type LedgerOwnership,
+} from "../ledger-rules.js";
+import { prepareAudit } from "../prepared-audit.js";
+import type {
+  LedgerEntry,
+  RepairClaim,
+  RepairFilter,
+  RepairLedger,
+  RepairSettlement,
+} from "../repair-ledger.js";
+import { type LedgerRow, ledgerRow, toLedgerEntry } from "../state-rows.js";
+import type { PostgresAuditLog } from "./postgres-audit-log.js";
+import { LEDGER_COLUMNS, SETTLEMENT_COLUMNS } from "./postgres-columns.js";
+import {
+  chunks,
+  columnNames,
+  conditions,
+  noLimitIfNegative,
+  recordset,
+  recordsetJson,
+  textListJson,
+} from "./postgres-sql.js";
+import { BATCH_ROWS, type PostgresStateDb } from "./postgres-state-db.js";
+
+export class PostgresRepairLedger implements RepairLedger {
+  constructor(
+    private readonly db: PostgresStateDb,
+    private readonly audit: PostgresAuditLog,
+  ) {}
+
+  async getRepairs(ids: readonly string[]): Promise<Map<string, LedgerEntry>> {
+    const out = new Map<string, LedgerEntry>();
+    if (ids.length === 0) return out;
+    const rows = await this.db.query<LedgerRow>(
+      `SELECT * FROM ${this.db.t.ledger} WHERE id IN (SELECT json_array_elements_text($1::json)) ORDER BY ord`,
+      [textListJson(ids)],
+    );
+    for (const r of rows) out.set(r.id, toLedgerEntry(r));
+    return out;
+  }
+
+  async recordRepairs(entries: readonly LedgerEntry[]): Promise<void> {
+    // One row per id, in the place of its first mention with its last values, as upserting one at a time
+    // would leave it (and ON CONFLICT may not touch a row twice in one statement).
+    const latest = new Map<string, LedgerEntry>();
+    for (const e of entries) latest.set(e.id, e);
+    await this.db.writeBatches("ledger", [...latest.values()], (c, batch) => this.upsert(c, batch));
+  }
+
+  async claimRepairs(entries: readonly LedgerEntry[]): Promise<Map<string, RepairClaim>> {
+    const given = claimsById(entries);
+    if (given.length === 0) return new Map();
+    return this.db.transaction(async (c) => {
+      // Under the ledger lock, what is read below is what every claim and settlement before committed, and
+      // no other one writes until this one commits: the verdicts hold when written.
+      await this.db.lock(c, "ledger");
+      const found = await this.rows(
+        c,
+        given.map((e) => e.id),
+      );
+      const out = new Map<string, RepairClaim>();
+      const claimed: LedgerEntry[] = [];
+      for (const e of given) {
+        const row = found.get(e.id);
+        const verdict = claimVerdict(row && ownership(row), e.runId);
+        if (verdict !== "claim") {
+          out.set(e.id, { kind: verdict, entry: toLedgerEntry(row!) });
+          continue;
+        }
+        const entry = claimedEntry(e, row?.attempts);
+        claimed.push(entry);
+        out.set(e.id, { kind: "claimed", entry });
+      }
+      for (const batch of chunks(claimed, BATCH_ROWS)) await this.upsert(c, batch);
+      return out;
+    });
+  }
+
+  async settleRepairs(
+    settlements: readonly RepairSettlement[],
+    audit: readonly Omit<AuditEntryContent, "seq">[],
+  ): Promise<AuditEntry[]> {
+    checkSettlementAudit(settlements, audit);
+    const prepared = prepareAudit(audit);
+    if (settlements.length === 0) return [];
+    return this.db.transaction(async (c) => {
+      // Ledger before audit, as every path that takes both locks does, so two settlers cannot deadlock.
+      await this.db.lock(c, "ledger");
+      const found = new Map<string, LedgerOwnership>();
+      for (const [id, row] of await this.rows(
+        c,
+        settlements.map((s) => s.id),
+      ))
+        found.set(id, ownership(row));
+      const { taken, final } = effectiveSettlements(found, settlements);
+      for (const batch of chunks([...final.values()], BATCH_ROWS))
+        await c.query(
+          `UPDATE ${this.db.t.ledger} AS l SET run_id = r.run_id, outcome = r.outcome, attempts = r.attempts,
+             error = r.error, updated_at = r.updated_at
+           FROM ${recordset(SETTLEMENT_COLUMNS)} WHERE l.id = r.id`,
+          [recordsetJson(SETTLEMENT_COLUMNS, batch.map(settlementRow))],
+        );
+      return prepared.length
+        ? this.audit.insert(
+            c,
+            taken.map((i) => prepared[i]!),
+          )
+        : [];
+    });
+  }
+
+  async listRepairs(filter: RepairFilter): Promise<LedgerEntry[]> {
+    const where = conditions([
+      ["run_id", filter.runId],
+      ["id", filter.id],
+      ["dataset", filter.dataset],
+      ["outcome", filter.outcome],
+    ]);
+    const rows = await this.db.query<LedgerRow>(
+      `SELECT * FROM ${this.db.t.ledger}${where.sql} ORDER BY ord`,
+      where.params,
+    );
+    return rows.map(toLedgerEntry);
+  }
+
+  async listAbandonedRepairs(
+    dataset: string,
+    options: { staleBefore: number; limit?: number },
+  ): Promise<LedgerEntry[]> {
+    // Not live: the run's record is finished or its heartbeat (its start, before heartbeats) is stale; with no
+    // record (a rollback begins none), the claim's own time counts. Comparisons with the missing run's NULLs
+    // are NULL, so each branch applies only where it should.
+    const rows = await this.db.query<LedgerRow>(
+      `SELECT l.* FROM ${this.db.t.ledger} AS l
+         LEFT JOIN ${this.db.t.runs} AS r ON r.id = l.run_id AND r.dataset = l.dataset
+       WHERE l.dataset = $1 AND l.outcome = 'pending'
+         AND ((r.id IS NULL AND l.updated_at < $2::double precision) OR r.status <> 'running'
+           OR coalesce(r.heartbeat_at, r.started_at) < $2::double precision)
+       ORDER BY l.ord LIMIT $3`,
+      [dataset, options.staleBefore, noLimitIfNegative(options.limit)],
+    );
+    return rows.map(toLedgerEntry);
+  }
+
+  /** The ledger rows with these ids, read inside the caller's transaction. */
+  private async rows(c: PoolClient, ids: readonly string[]): Promise<Map<string, LedgerRow>> {
+    const found = new Map<string, LedgerRow>();
+    for (const batch of chunks([...new Set(ids)], BATCH_ROWS)) {
+      const { rows } = await c.query<LedgerRow>(
+        `SELECT * FROM ${this.db.t.ledger} WHERE id IN (SELECT json_array_elements_text($1::json))`,
+        [textListJson(batch)],
+      );
+      for (const r of rows) found.set(r.id, r);
+    }
+    return found;
+  }
+
+  /** Upserts entries by id (at most one per id), in the order given, inside the caller's transaction. */
+  private async upsert(c: PoolClient, entries: readonly LedgerEntry[]): Promise<void> {
+    const columns = columnNames(LEDGER_COLUMNS);
+    await c.query(
+      `INSERT INTO ${this.db.t.ledger} (${columns})
+       SELECT ${columns} FROM ${recordset(LEDGER_COLUMNS)}
+       ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, dataset = excluded.dataset,
+         key = excluded.key, target = excluded.target, expected = excluded.expected,
+         next_fingerprint = excluded.next_fingerprint, before_values = excluded.before_values,
+         after_values = excluded.after_values, outcome = excluded.outcome, attempts = excluded.attempts,
+         error = excluded.error, updated_at = excluded.updated_at`,
+      [recordsetJson(LEDGER_COLUMNS, entries.map(ledgerRow))],
+    );
+  }
+}
+
+function ownership(row: LedgerRow): LedgerOwnership {
+  return { runId: row.run_id, outcome: row.outcome };
+}
+
+function settlementRow(s: RepairSettlement) {
+  return {
+    id: s.id,
+    run_id: s.runId,
+    outcome: s.outcome,
+    attempts: s.attempts,
+    error: s.error ?? null,
+    updated_at: s.updatedAt,
+  };
+}

@@ -1,0 +1,134 @@
+/** The pool, schema and transactions every PostgreSQL state port shares. Only state/postgres imports the driver for state. */
+import { escapeIdentifier, type Pool, type PoolClient } from "pg";
+import { StateStoreError } from "../state-store-error.js";
+import { migratePostgresState } from "./migrate-postgres-state.js";
+import { chunks, describeError, isRetryable } from "./postgres-sql.js";
+
+/** Rows per statement of a batch write: each sends its rows as one JSON parameter, so a batch is one round trip. */
+export const BATCH_ROWS = 5000;
+/** Tries of a transaction that PostgreSQL aborted as a deadlock victim or a serialization failure. */
+const TRANSACTION_TRIES = 5;
+
+/** The state tables, by role. */
+type Table =
+  | "runs"
+  | "divergences"
+  | "versions"
+  | "ledger"
+  | "escalations"
+  | "audit"
+  | "checkpoints"
+  | "samples"
+  | "divergentKeys"
+  | "leases";
+
+/**
+ * One schema of state tables over a pool. Nothing is sent until the first call, which creates or upgrades
+ * the tables (`ready`). Multi-row writes take a transaction-scoped advisory lock per table (`lock`), as
+ * SQLite has one writer, so that concurrent upserts neither deadlock nor lose a comparison.
+ */
+export class PostgresStateDb {
+  /** Each table's schema-qualified, quoted name. */
+  readonly t: Readonly<Record<Table, string>>;
+  private migrated: Promise<void> | undefined;
+
+  constructor(
+    readonly pool: Pool,
+    readonly schema: string,
+    /** How error messages name the store, e.g. its URL with the password redacted. */
+    readonly label: string,
+  ) {
+    const s = escapeIdentifier(schema);
+    this.t = {
+      runs: `${s}.runs`,
+      divergences: `${s}.divergences`,
+      versions: `${s}.observed_versions`,
+      ledger: `${s}.ledger`,
+      escalations: `${s}.escalations`,
+      audit: `${s}.audit`,
+      checkpoints: `${s}.checkpoints`,
+      samples: `${s}.samples`,
+      divergentKeys: `${s}.divergent_keys`,
+      leases: `${s}.leases`,
+    };
+  }
+
+  /** Creates or upgrades the tables once; every statement awaits it. A failure is retried on the next call. */
+  ready(): Promise<void> {
+    this.migrated ??= migratePostgresState(this.pool, this.schema).catch((err: unknown) => {
+      this.migrated = undefined;
+      throw new StateStoreError(`state ${this.label}: ${describeError(err)}`);
+    });
+    return this.migrated;
+  }
+
+  /** One statement on any pooled connection, once the tables exist; returns its rows. */
+  async query<R>(text: string, values: readonly unknown[] = []): Promise<R[]> {
+    await this.ready();
+    const result = await this.pool.query(text, values as unknown[]);
+    return result.rows as R[];
+  }
+
+  /** One statement on any pooled connection, once the tables exist; returns how many rows it changed. */
+  async execute(text: string, values: readonly unknown[] = []): Promise<number> {
+    await this.ready();
+    const result = await this.pool.query(text, values as unknown[]);
+    return result.rowCount ?? 0;
+  }
+
+  /**
+   * Runs `work` in one READ COMMITTED transaction (set explicitly: the locking relies on it whatever the
+   * server's default). A transaction PostgreSQL aborts as a deadlock victim or a serialization failure is
+   * run again from the start.
+   */
+  async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    await this.ready();
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query("BEGIN ISOLATION LEVEL READ COMMITTED");
+        const result = await work(client);
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        broken = await client.query("ROLLBACK").then(
+          () => undefined,
+          (rollbackErr: Error) => rollbackErr,
+        );
+        if (attempt < TRANSACTION_TRIES && !broken && isRetryable(err)) continue;
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  /**
+   * Writes `rows` in statements of at most BATCH_ROWS, all in one transaction holding the lock `name`.
+   * Multi-row upserts keep the order given (it becomes the listing order), so two of them touching the same
+   * keys in different orders would deadlock; one writer per table at a time, as in SQLite, rules that out.
+   */
+  async writeBatches<R>(
+    name: string,
+    rows: readonly R[],
+    write: (client: PoolClient, batch: readonly R[]) => Promise<unknown>,
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    await this.transaction(async (c) => {
+      await this.lock(c, name);
+      for (const batch of chunks(rows, BATCH_ROWS)) await write(c, batch);
+    });
+  }
+
+  /**
+   * Takes this schema's transaction-scoped advisory lock `name`, released at commit or rollback. Taken in a
+   * statement of its own before the rows it guards are read: under READ COMMITTED each later statement then
+   * sees what the previous holder committed.
+   */
+  async lock(client: PoolClient, name: string): Promise<void> {
+    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+      `concord:${this.schema}:${name}`,
+    ]);
+  }
+}

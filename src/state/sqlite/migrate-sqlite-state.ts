@@ -1,0 +1,80 @@
+/** Creates and upgrades the SQLite state tables in one file. Only DDL here; no reads or writes of state. */
+import type Database from "better-sqlite3";
+
+/**
+ * The file's history, one entry per version (`PRAGMA user_version`), each applied once in order (version n
+ * is entry n - 1). Never edit an entry that has shipped: add one.
+ *
+ * Times are INTEGER columns: the affinity keeps a fractional millisecond as REAL, so every time reads back
+ * exactly. Ledger, escalations and samples list in rowid order (first recorded); an upsert keeps the rowid.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE runs (
+     id TEXT NOT NULL, dataset TEXT NOT NULL, command TEXT NOT NULL,
+     started_at INTEGER NOT NULL, finished_at INTEGER, status TEXT NOT NULL,
+     counts TEXT NOT NULL DEFAULT '{}', stats TEXT NOT NULL DEFAULT '{}',
+     PRIMARY KEY (id, dataset));
+   CREATE INDEX runs_dataset ON runs (dataset, started_at);
+   CREATE TABLE divergences (
+     run_id TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL, class TEXT NOT NULL, detail TEXT NOT NULL,
+     PRIMARY KEY (run_id, key));
+   CREATE TABLE observed_versions (
+     dataset TEXT NOT NULL, key TEXT NOT NULL, replica TEXT NOT NULL, version TEXT NOT NULL,
+     PRIMARY KEY (dataset, key, replica)) WITHOUT ROWID;`,
+  `CREATE TABLE ledger (
+     id TEXT NOT NULL PRIMARY KEY, run_id TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL,
+     target TEXT NOT NULL, expected TEXT, next_fingerprint TEXT, before_values TEXT, after_values TEXT,
+     outcome TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT, updated_at INTEGER NOT NULL);
+   CREATE INDEX ledger_run ON ledger (run_id);
+   CREATE INDEX ledger_dataset ON ledger (dataset);
+   CREATE TABLE escalations (
+     id TEXT NOT NULL PRIMARY KEY, dataset TEXT NOT NULL, key TEXT NOT NULL, class TEXT NOT NULL,
+     reason TEXT NOT NULL, options TEXT NOT NULL, detail TEXT NOT NULL, status TEXT NOT NULL,
+     run_id TEXT NOT NULL, created_at INTEGER NOT NULL, resolved_at INTEGER, resolution TEXT);
+   CREATE INDEX escalations_status ON escalations (status, dataset);
+   CREATE TABLE audit (
+     seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, run_id TEXT, type TEXT NOT NULL, dataset TEXT, key TEXT,
+     data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+   CREATE INDEX audit_run ON audit (run_id, seq);
+   CREATE INDEX audit_key ON audit (key, seq);`,
+  // Settling pending repairs after an interruption looks them up on every repair run.
+  "CREATE INDEX ledger_outcome ON ledger (dataset, outcome);",
+  // What `serve` keeps between passes.
+  `CREATE TABLE checkpoints (
+     dataset TEXT NOT NULL PRIMARY KEY, run_id TEXT NOT NULL, mode TEXT NOT NULL, bounds TEXT NOT NULL,
+     done INTEGER NOT NULL, totals TEXT NOT NULL, started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)
+     WITHOUT ROWID;
+   CREATE TABLE samples (
+     dataset TEXT NOT NULL, series TEXT NOT NULL, label TEXT NOT NULL, at INTEGER NOT NULL, value REAL);
+   CREATE INDEX samples_series ON samples (dataset, series, at);
+   CREATE INDEX samples_at ON samples (at);
+   CREATE TABLE divergent_keys (
+     dataset TEXT NOT NULL, key TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+     PRIMARY KEY (dataset, key)) WITHOUT ROWID;
+   CREATE INDEX divergent_keys_last_seen ON divergent_keys (dataset, last_seen);`,
+  // Run liveness (a run's heartbeat; NULL in runs begun before it: their start counts) and leases.
+  `ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;
+   CREATE TABLE leases (
+     name TEXT NOT NULL PRIMARY KEY, owner TEXT NOT NULL, acquired_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
+];
+
+/** The file version this code creates and expects. */
+export const SQLITE_STATE_VERSION = MIGRATIONS.length;
+
+/**
+ * Brings the file up to SQLITE_STATE_VERSION, creating the tables on first use. Idempotent, and safe when
+ * several processes open the same new file at once: each step runs in an IMMEDIATE transaction that reads
+ * the version again under the write lock, so a step another process applied meanwhile is skipped. A file at
+ * or past this version is left as it is.
+ */
+export function migrateSqliteState(db: Database.Database): void {
+  const version = () => db.pragma("user_version", { simple: true }) as number;
+  for (let v = version(); v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      if (version() > v) return;
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}

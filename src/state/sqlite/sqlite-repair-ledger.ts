@@ -1,0 +1,137 @@
+/** The RepairLedger port on SQLite: claims and settlements read and write under the file's write lock. */
+import type { AuditEntry, AuditEntryContent } from "../../core/audit-chain.js";
+import {
+  checkSettlementAudit,
+  claimedEntry,
+  claimsById,
+  claimVerdict,
+  effectiveSettlements,
+  type LedgerOwnership,
+} from "../ledger-rules.js";
+import { prepareAudit } from "../prepared-audit.js";
+import type {
+  LedgerEntry,
+  RepairClaim,
+  RepairFilter,
+  RepairLedger,
+  RepairSettlement,
+} from "../repair-ledger.js";
+import { type LedgerRow, ledgerRow, toLedgerEntry } from "../state-rows.js";
+import type { SqliteAuditLog } from "./sqlite-audit-log.js";
+import { conditions, type SqliteStateDb } from "./sqlite-state-db.js";
+
+/** Upserts an entry by id; an existing row keeps its rowid, so the ledger lists in the order first recorded. */
+const UPSERT = `INSERT INTO ledger (id, run_id, dataset, key, target, expected, next_fingerprint, before_values,
+    after_values, outcome, attempts, error, updated_at)
+  VALUES (@id, @run_id, @dataset, @key, @target, @expected, @next_fingerprint, @before_values, @after_values,
+    @outcome, @attempts, @error, @updated_at)
+  ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, dataset = excluded.dataset, key = excluded.key,
+    target = excluded.target, expected = excluded.expected, next_fingerprint = excluded.next_fingerprint,
+    before_values = excluded.before_values, after_values = excluded.after_values, outcome = excluded.outcome,
+    attempts = excluded.attempts, error = excluded.error, updated_at = excluded.updated_at`;
+
+export class SqliteRepairLedger implements RepairLedger {
+  constructor(
+    private readonly s: SqliteStateDb,
+    private readonly audit: SqliteAuditLog,
+  ) {}
+
+  async getRepairs(ids: readonly string[]): Promise<Map<string, LedgerEntry>> {
+    const out = new Map<string, LedgerEntry>();
+    if (ids.length === 0) return out;
+    const rows = this.s
+      .prepare("SELECT * FROM ledger WHERE id IN (SELECT value FROM json_each(?))")
+      .all(JSON.stringify(ids)) as LedgerRow[];
+    for (const r of rows) out.set(r.id, toLedgerEntry(r));
+    return out;
+  }
+
+  async recordRepairs(entries: readonly LedgerEntry[]): Promise<void> {
+    const upsert = this.s.prepare(UPSERT);
+    this.s.transaction(() => {
+      for (const e of entries) upsert.run(ledgerRow(e));
+    });
+  }
+
+  async claimRepairs(entries: readonly LedgerEntry[]): Promise<Map<string, RepairClaim>> {
+    const given = claimsById(entries);
+    const find = this.s.prepare("SELECT * FROM ledger WHERE id = ?");
+    const upsert = this.s.prepare(UPSERT);
+    return this.s.immediate(() => {
+      const out = new Map<string, RepairClaim>();
+      for (const e of given) {
+        const row = find.get(e.id) as LedgerRow | undefined;
+        const verdict = claimVerdict(row && ownership(row), e.runId);
+        if (verdict !== "claim") {
+          out.set(e.id, { kind: verdict, entry: toLedgerEntry(row!) });
+          continue;
+        }
+        const entry = claimedEntry(e, row?.attempts);
+        upsert.run(ledgerRow(entry));
+        out.set(e.id, { kind: "claimed", entry });
+      }
+      return out;
+    });
+  }
+
+  async settleRepairs(
+    settlements: readonly RepairSettlement[],
+    audit: readonly Omit<AuditEntryContent, "seq">[],
+  ): Promise<AuditEntry[]> {
+    checkSettlementAudit(settlements, audit);
+    const prepared = prepareAudit(audit);
+    if (settlements.length === 0) return [];
+    const find = this.s.prepare("SELECT run_id, outcome FROM ledger WHERE id = ?");
+    const update = this.s.prepare(
+      "UPDATE ledger SET run_id = ?, outcome = ?, attempts = ?, error = ?, updated_at = ? WHERE id = ?",
+    );
+    return this.s.immediate(() => {
+      const found = new Map<string, LedgerOwnership>();
+      for (const s of settlements) {
+        if (found.has(s.id)) continue;
+        const row = find.get(s.id) as Pick<LedgerRow, "run_id" | "outcome"> | undefined;
+        if (row) found.set(s.id, ownership(row));
+      }
+      const { taken, final } = effectiveSettlements(found, settlements);
+      for (const s of final.values())
+        update.run(s.runId, s.outcome, s.attempts, s.error ?? null, s.updatedAt, s.id);
+      return prepared.length ? this.audit.insert(taken.map((i) => prepared[i]!)) : [];
+    });
+  }
+
+  async listRepairs(filter: RepairFilter): Promise<LedgerEntry[]> {
+    const where = conditions([
+      ["run_id", filter.runId],
+      ["id", filter.id],
+      ["dataset", filter.dataset],
+      ["outcome", filter.outcome],
+    ]);
+    const rows = this.s
+      .prepare(`SELECT * FROM ledger${where.sql} ORDER BY rowid`)
+      .all(...where.params) as LedgerRow[];
+    return rows.map(toLedgerEntry);
+  }
+
+  async listAbandonedRepairs(
+    dataset: string,
+    options: { staleBefore: number; limit?: number },
+  ): Promise<LedgerEntry[]> {
+    // Not live: the run's record is finished or its heartbeat (its start, before heartbeats) is stale; with no
+    // record (a rollback begins none), the claim's own time counts. Comparisons with the missing run's NULLs
+    // are NULL, so each branch applies only where it should.
+    const rows = this.s
+      .prepare(
+        `SELECT l.* FROM ledger AS l LEFT JOIN runs AS r ON r.id = l.run_id AND r.dataset = l.dataset
+         WHERE l.dataset = ? AND l.outcome = 'pending'
+           AND ((r.id IS NULL AND l.updated_at < ?) OR r.status <> 'running'
+             OR coalesce(r.heartbeat_at, r.started_at) < ?)
+         ORDER BY l.rowid LIMIT ?`,
+      )
+      .all(dataset, options.staleBefore, options.staleBefore, options.limit ?? -1) as LedgerRow[];
+    return rows.map(toLedgerEntry);
+  }
+}
+
+function ownership(row: Pick<LedgerRow, "run_id" | "outcome">): LedgerOwnership {
+  return { runId: row.run_id, outcome: row.outcome };
+}

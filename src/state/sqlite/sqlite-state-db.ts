@@ -1,0 +1,50 @@
+/** The SQLite connection every SQLite state port shares: cached statements and transactions. Only state/sqlite imports the driver. */
+import type Database from "better-sqlite3";
+
+/**
+ * One better-sqlite3 connection with its prepared statements, compiled once per SQL text. Synchronous
+ * underneath: each port method runs its statements back to back, so a call is atomic within the process;
+ * across processes, transactions that read before they write are IMMEDIATE (they take the write lock first).
+ */
+export class SqliteStateDb {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(readonly db: Database.Database) {}
+
+  /** A prepared statement, compiled once per SQL text (statements are reused across calls). */
+  prepare(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
+  /** Runs `work` in one transaction that takes the write lock on its first write (only writes, or reads that need no lock). */
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work)();
+  }
+
+  /**
+   * Runs `work` in one IMMEDIATE transaction: the write lock is taken before anything is read, so no other
+   * connection or process writes between this transaction's reads and its writes.
+   */
+  immediate<T>(work: () => T): T {
+    return this.db.transaction(work).immediate();
+  }
+}
+
+/** A WHERE clause of the conditions whose parameter is given (`column op ?`, `=` by default), joined by AND. */
+export function conditions(
+  parts: readonly [column: string, param: string | number | undefined, op?: string][],
+): {
+  sql: string;
+  params: (string | number)[];
+} {
+  const given = parts.filter((p): p is [string, string | number, string?] => p[1] !== undefined);
+  return {
+    sql: given.length ? ` WHERE ${given.map((p) => `${p[0]} ${p[2] ?? "="} ?`).join(" AND ")}` : "",
+    params: given.map((p) => p[1]),
+  };
+}

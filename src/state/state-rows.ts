@@ -1,0 +1,303 @@
+/**
+ * The state tables' rows and their mapping from and to the ports' records, shared by every adapter: JSON
+ * columns hold the text written, keys are `keyId` text, times are milliseconds. No queries here.
+ */
+import type { AuditEntry, AuditEventType } from "../core/audit-chain.js";
+import type { DivergenceClass } from "../core/classify.js";
+import { keyId } from "../core/model.js";
+import type { Checkpoint } from "./checkpoint-store.js";
+import type { StoredDivergence } from "./divergence-store.js";
+import type { Escalation } from "./escalation-store.js";
+import type { Lease } from "./lease-store.js";
+import { storedText } from "./prepared-audit.js";
+import type { LedgerEntry, RepairOutcome } from "./repair-ledger.js";
+import type { RunRecord } from "./run-store.js";
+
+/**
+ * A number column as a driver returns it: SQLite gives numbers; node-postgres gives BIGINT as text (it does
+ * not assume it fits a double; the ports' times and seqs do).
+ */
+export type NumberColumn = number | string;
+
+const num = (v: NumberColumn): number => (typeof v === "number" ? v : Number(v));
+const numOrUndefined = (v: NumberColumn | null): number | undefined => (v === null ? undefined : num(v));
+
+/** JSON text of a value the ports type as free-form JSON; `undefined` is stored as null. */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value) ?? "null";
+}
+
+/** JSON text, or SQL NULL for null (images, where null means "absent"). */
+function jsonOrNull(value: unknown): string | null {
+  return value === null ? null : JSON.stringify(value);
+}
+
+export interface RunRow {
+  id: string;
+  dataset: string;
+  command: string;
+  started_at: NumberColumn;
+  finished_at: NumberColumn | null;
+  status: RunRecord["status"];
+  counts: string;
+  stats: string;
+  heartbeat_at: NumberColumn | null;
+}
+
+export function toRun(r: RunRow): RunRecord {
+  return {
+    id: r.id,
+    dataset: r.dataset,
+    command: r.command,
+    startedAt: num(r.started_at),
+    finishedAt: numOrUndefined(r.finished_at),
+    status: r.status,
+    counts: JSON.parse(r.counts),
+    stats: JSON.parse(r.stats),
+    ...(r.heartbeat_at === null ? {} : { heartbeatAt: num(r.heartbeat_at) }),
+  };
+}
+
+export interface DivergenceRow {
+  run_id: string;
+  dataset: string;
+  key: string;
+  class: DivergenceClass;
+  /** NOT NULL in every store: a detail with no JSON form (undefined) is refused, not stored as null. */
+  detail: string | null;
+}
+
+export function divergenceRow(d: StoredDivergence): DivergenceRow {
+  return {
+    run_id: d.runId,
+    dataset: d.dataset,
+    key: keyId(d.key),
+    class: d.class,
+    detail: JSON.stringify(d.detail) ?? null,
+  };
+}
+
+export function toDivergence(r: DivergenceRow): StoredDivergence {
+  return {
+    runId: r.run_id,
+    dataset: r.dataset,
+    key: JSON.parse(r.key),
+    class: r.class,
+    detail: r.detail === null ? null : JSON.parse(r.detail),
+  };
+}
+
+export interface LedgerRow {
+  id: string;
+  run_id: string;
+  dataset: string;
+  key: string;
+  target: string;
+  expected: string | null;
+  next_fingerprint: string | null;
+  before_values: string | null;
+  after_values: string | null;
+  outcome: RepairOutcome;
+  attempts: number;
+  error: string | null;
+  updated_at: NumberColumn;
+}
+
+export function ledgerRow(e: LedgerEntry): LedgerRow {
+  return {
+    id: e.id,
+    run_id: e.runId,
+    dataset: e.dataset,
+    key: keyId(e.key),
+    target: e.target,
+    expected: e.expected,
+    next_fingerprint: e.nextFingerprint,
+    before_values: jsonOrNull(e.before),
+    after_values: jsonOrNull(e.after),
+    outcome: e.outcome,
+    attempts: e.attempts,
+    error: e.error ?? null,
+    updated_at: e.updatedAt,
+  };
+}
+
+export function toLedgerEntry(r: LedgerRow): LedgerEntry {
+  return {
+    id: r.id,
+    runId: r.run_id,
+    dataset: r.dataset,
+    key: JSON.parse(r.key),
+    target: r.target,
+    expected: r.expected,
+    nextFingerprint: r.next_fingerprint,
+    before: r.before_values === null ? null : JSON.parse(r.before_values),
+    after: r.after_values === null ? null : JSON.parse(r.after_values),
+    outcome: r.outcome,
+    attempts: r.attempts,
+    ...(r.error === null ? {} : { error: r.error }),
+    updatedAt: num(r.updated_at),
+  };
+}
+
+export interface EscalationRow {
+  id: string;
+  dataset: string;
+  key: string;
+  class: string;
+  reason: string;
+  options: string;
+  detail: string;
+  status: Escalation["status"];
+  run_id: string;
+  created_at: NumberColumn;
+  resolved_at: NumberColumn | null;
+  resolution: string | null;
+}
+
+export function escalationRow(e: Escalation): EscalationRow {
+  return {
+    id: e.id,
+    dataset: e.dataset,
+    key: keyId(e.key),
+    class: e.class,
+    reason: e.reason,
+    options: JSON.stringify(e.options),
+    detail: jsonText(e.detail),
+    status: e.status,
+    run_id: e.runId,
+    created_at: e.createdAt,
+    resolved_at: e.resolvedAt ?? null,
+    resolution: e.resolution === undefined ? null : jsonText(e.resolution),
+  };
+}
+
+export function toEscalation(r: EscalationRow): Escalation {
+  return {
+    id: r.id,
+    dataset: r.dataset,
+    key: JSON.parse(r.key),
+    class: r.class,
+    reason: r.reason,
+    options: JSON.parse(r.options),
+    detail: JSON.parse(r.detail),
+    status: r.status,
+    runId: r.run_id,
+    createdAt: num(r.created_at),
+    ...(r.resolved_at === null ? {} : { resolvedAt: num(r.resolved_at) }),
+    ...(r.resolution === null ? {} : { resolution: JSON.parse(r.resolution) }),
+  };
+}
+
+export interface AuditRow {
+  seq: NumberColumn;
+  ts: number;
+  run_id: string | null;
+  type: AuditEventType;
+  dataset: string | null;
+  key: string | null;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** An entry as stored, `data` being the canonical text that was hashed. */
+export function auditRow(entry: AuditEntry, dataJson: string): AuditRow {
+  return {
+    seq: entry.seq,
+    ts: entry.ts,
+    run_id: entry.runId,
+    type: entry.type,
+    dataset: entry.dataset,
+    key: entry.key,
+    data: dataJson,
+    prev_hash: entry.prevHash,
+    hash: entry.hash,
+  };
+}
+
+export function toAuditEntry(r: AuditRow): AuditEntry {
+  let data: unknown;
+  try {
+    data = JSON.parse(r.data);
+  } catch {
+    // Only an edit behind the store's back makes this invalid JSON: return the text so verification reports
+    // the entry as edited instead of the read failing.
+    data = r.data;
+  }
+  return {
+    seq: num(r.seq),
+    ts: r.ts,
+    runId: r.run_id,
+    type: r.type,
+    dataset: r.dataset,
+    key: r.key,
+    data,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+export interface CheckpointRow {
+  dataset: string;
+  run_id: string;
+  mode: string;
+  bounds: string;
+  done: number;
+  totals: string;
+  started_at: number;
+  updated_at: number;
+}
+
+export function checkpointRow(c: Checkpoint): CheckpointRow {
+  return {
+    dataset: c.dataset,
+    run_id: c.runId,
+    mode: c.mode,
+    bounds: JSON.stringify(c.bounds),
+    done: c.done,
+    totals: jsonText(c.totals),
+    started_at: c.startedAt,
+    updated_at: c.updatedAt,
+  };
+}
+
+export function toCheckpoint(r: CheckpointRow): Checkpoint {
+  return {
+    dataset: r.dataset,
+    runId: r.run_id,
+    mode: r.mode,
+    bounds: JSON.parse(r.bounds),
+    done: r.done,
+    totals: JSON.parse(r.totals),
+    startedAt: r.started_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export interface LeaseRow {
+  name: string;
+  owner: string;
+  acquired_at: number;
+  expires_at: number;
+}
+
+export function toLease(r: LeaseRow): Lease {
+  return { name: r.name, owner: r.owner, acquiredAt: r.acquired_at, expiresAt: r.expires_at };
+}
+
+/**
+ * The keys taken, in the order given, each with its first seen. Stores hold text as UTF-8, so a key with a
+ * lone surrogate comes back with a replacement character; it is matched to the key as given.
+ */
+export function takenInOrder(
+  keys: readonly string[],
+  rows: readonly { key: string; first_seen: number }[],
+): Map<string, number> {
+  const firstSeen = new Map(rows.map((r) => [r.key, r.first_seen]));
+  const out = new Map<string, number>();
+  for (const key of keys) {
+    const seen = firstSeen.get(storedText(key));
+    if (seen !== undefined) out.set(key, seen);
+  }
+  return out;
+}

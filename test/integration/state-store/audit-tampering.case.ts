@@ -1,0 +1,86 @@
+/** AuditLog cases: a change behind the store's back fails verification at the entry changed. Run against every state store by state-store-conformance.test.ts. */
+import { describe, expect, it } from "vitest";
+import {
+  type AuditEntryContent,
+  GENESIS_HASH,
+  hashAuditEntry,
+  verifyAuditChainAsync,
+} from "../../../src/core/audit-chain.js";
+import { event, lit, range, type StateStoreCase } from "./state-store-case.js";
+
+export function auditTamperingCases({ open, sql }: StateStoreCase): void {
+  describe("audit tampering is detected at the right entry", () => {
+    async function tampered(statement: string) {
+      const store = await open();
+      await store.appendAudit(range(1, 20).map((n) => event(n)));
+      await sql(statement);
+      return verifyAuditChainAsync(store.iterateAudit());
+    }
+
+    it.each<[string, string, number, RegExp]>([
+      ["UPDATE of data", `UPDATE audit SET data = '{"n":999}' WHERE seq = 7`, 7, /edited/],
+      ["UPDATE to text that is not JSON", `UPDATE audit SET data = '{oops' WHERE seq = 3`, 3, /edited/],
+      ["UPDATE of type", `UPDATE audit SET type = 'noop' WHERE seq = 12`, 12, /edited/],
+      ["UPDATE of ts", "UPDATE audit SET ts = ts + 1 WHERE seq = 1", 1, /edited/],
+      ["UPDATE of the last hash", `UPDATE audit SET hash = '${"a".repeat(64)}' WHERE seq = 20`, 20, /edited/],
+      ["DELETE of an entry", "DELETE FROM audit WHERE seq = 9", 10, /expected seq 9/],
+      ["DELETE of the first entry", "DELETE FROM audit WHERE seq = 1", 2, /expected seq 1/],
+      [
+        "DELETE with the rest renumbered",
+        "DELETE FROM audit WHERE seq = 5; UPDATE audit SET seq = seq - 1 WHERE seq > 5",
+        5,
+        /previous hash does not match entry 4/,
+      ],
+      [
+        "INSERT at the end with a made-up link",
+        `INSERT INTO audit (seq, ts, run_id, type, dataset, key, data, prev_hash, hash)
+         VALUES (21, 1, 'run-1', 'applied', 'users', '["x"]', '{}', '${"b".repeat(64)}', '${"c".repeat(64)}')`,
+        21,
+        /previous hash does not match entry 20/,
+      ],
+      [
+        "INSERT before the first entry",
+        `INSERT INTO audit (seq, ts, run_id, type, dataset, key, data, prev_hash, hash)
+         VALUES (0, 1, NULL, 'alert', NULL, NULL, 'null', '${GENESIS_HASH}', '${"c".repeat(64)}')`,
+        0,
+        /expected seq 1/,
+      ],
+    ])("%s", async (_name, statement, seq, problem) => {
+      const verdict = await tampered(statement);
+      expect(verdict).toMatchObject({ ok: false, seq });
+      if (!verdict.ok) {
+        expect(verdict.problem).toMatch(problem);
+        expect(verdict.problem.startsWith(`entry ${seq}: `)).toBe(true);
+      }
+    });
+
+    it("a deleted entry replaced by a correctly hashed forgery is reported at the entry after it", async () => {
+      const store = await open();
+      await store.appendAudit(range(1, 20).map((n) => event(n)));
+      const [row] = await sql("SELECT hash FROM audit WHERE seq = 5");
+      const prev = row!.hash as string;
+      const content: AuditEntryContent = { ...event(6), data: { n: 6, forged: true }, seq: 6 };
+      await sql(
+        `DELETE FROM audit WHERE seq = 6;
+         INSERT INTO audit (seq, ts, run_id, type, dataset, key, data, prev_hash, hash) VALUES (6, ${content.ts},
+           ${lit(content.runId)}, ${lit(content.type)}, ${lit(content.dataset)}, ${lit(content.key)},
+           ${lit(JSON.stringify(content.data))}, ${lit(prev)}, ${lit(hashAuditEntry(prev, content))})`,
+      );
+      expect(await verifyAuditChainAsync(store.iterateAudit())).toEqual({
+        ok: false,
+        seq: 7,
+        problem:
+          "entry 7: previous hash does not match entry 6 (an entry was inserted, deleted or reordered)",
+      });
+    });
+
+    it("a later append chains onto a tampered tail, so the break stays visible", async () => {
+      const store = await open();
+      await store.appendAudit(range(1, 5).map((n) => event(n)));
+      await sql(`UPDATE audit SET data = '{"n":999}' WHERE seq = 5`);
+      const [next] = await store.appendAudit([event(6)]);
+      expect(next!.seq).toBe(6);
+      expect(await verifyAuditChainAsync(store.iterateAudit())).toMatchObject({ ok: false, seq: 5 });
+    });
+  });
+}

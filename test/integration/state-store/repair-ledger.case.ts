@@ -1,0 +1,100 @@
+/** RepairLedger cases: unconditional records, reads and listings. Run against every state store by state-store-conformance.test.ts. */
+import { describe, expect, it } from "vitest";
+import { range, repair, type StateStoreCase } from "./state-store-case.js";
+
+export function repairLedgerCases({ open }: StateStoreCase): void {
+  describe("ledger records", () => {
+    it("upserts by id, returns entries by id and lists them by run, id, dataset and outcome", async () => {
+      const store = await open();
+      await store.recordRepairs([
+        repair("r1"),
+        repair("r2", { dataset: "orders", before: null, after: null }),
+      ]);
+      await store.recordRepairs([
+        repair("r1", { runId: "run-2", outcome: "failed", attempts: 2, error: "timeout", updatedAt: 2000 }),
+        repair("r3", { runId: "run-2", expected: null, nextFingerprint: null }),
+      ]);
+
+      const got = await store.getRepairs(["r1", "r2", "missing"]);
+      expect([...got.keys()].sort()).toEqual(["r1", "r2"]);
+      expect(got.get("r1")).toEqual(
+        repair("r1", { runId: "run-2", outcome: "failed", attempts: 2, error: "timeout", updatedAt: 2000 }),
+      );
+      expect(got.get("r2")).toEqual(repair("r2", { dataset: "orders", before: null, after: null }));
+      expect(got.get("r2")).not.toHaveProperty("error");
+      expect(await store.getRepairs([])).toEqual(new Map());
+
+      // In the order first recorded: an upsert keeps its place.
+      expect((await store.listRepairs({})).map((e) => e.id)).toEqual(["r1", "r2", "r3"]);
+      expect((await store.listRepairs({ runId: "run-2" })).map((e) => e.id)).toEqual(["r1", "r3"]);
+      expect((await store.listRepairs({ dataset: "users" })).map((e) => e.id)).toEqual(["r1", "r3"]);
+      expect((await store.listRepairs({ outcome: "pending" })).map((e) => e.id)).toEqual(["r2", "r3"]);
+      expect((await store.listRepairs({ outcome: "failed", runId: "run-2" })).map((e) => e.id)).toEqual([
+        "r1",
+      ]);
+      expect((await store.listRepairs({ id: "r3" }))[0]).toEqual(
+        repair("r3", { runId: "run-2", expected: null, nextFingerprint: null }),
+      );
+      expect(await store.listRepairs({ runId: "run-2", dataset: "orders" })).toEqual([]);
+    });
+
+    it("clears the error when an entry is recorded again without one, and keeps attempts as given", async () => {
+      const store = await open();
+      await store.recordRepairs([repair("r1", { outcome: "failed", error: "boom", attempts: 3 })]);
+      await store.recordRepairs([repair("r1", { outcome: "applied", attempts: 1 })]);
+      const [entry] = await store.listRepairs({ id: "r1" });
+      expect(entry).toEqual(repair("r1", { outcome: "applied", attempts: 1 }));
+    });
+
+    it("is idempotent: recording the same entries twice equals once", async () => {
+      const store = await open();
+      const entries = range(1, 50).map((n) => repair(`r${n}`));
+      await store.recordRepairs(entries);
+      await store.recordRepairs(entries);
+      expect(await store.listRepairs({})).toEqual(entries);
+    });
+
+    it("takes the last word on an id given twice in one call, in the place of its first", async () => {
+      const store = await open();
+      await store.recordRepairs([
+        repair("r1"),
+        repair("r2"),
+        repair("r1", { outcome: "applied", attempts: 2 }),
+      ]);
+      expect(await store.listRepairs({})).toEqual([
+        repair("r1", { outcome: "applied", attempts: 2 }),
+        repair("r2"),
+      ]);
+    });
+
+    it("records batches larger than one statement", async () => {
+      const store = await open();
+      const entries = range(1, 12_001).map((n) => repair(`r${n}`, { updatedAt: n }));
+      await store.recordRepairs(entries);
+      const listed = await store.listRepairs({});
+      expect(listed.length).toBe(entries.length);
+      expect(listed.map((e) => e.id)).toEqual(entries.map((e) => e.id));
+      expect(listed[12_000]).toEqual(entries[12_000]);
+      const got = await store.getRepairs(entries.map((e) => e.id));
+      expect(got.size).toBe(entries.length);
+      expect(got.get("r6000")).toEqual(entries[5999]);
+    });
+
+    it("lands every entry when several stores upsert overlapping ids at once, in different orders", async () => {
+      const stores = await Promise.all(range(1, 4).map(() => open()));
+      const ids = range(1, 300).map((n) => `r${n}`);
+      await Promise.all(
+        stores.flatMap((store, s) =>
+          range(1, 5).map((round) => {
+            const order = (s + round) % 2 ? ids : [...ids].reverse();
+            return store.recordRepairs(order.map((id) => repair(id, { attempts: round, runId: `run-${s}` })));
+          }),
+        ),
+      );
+      const listed = await stores[0]!.listRepairs({});
+      expect(listed.map((e) => e.id).sort()).toEqual([...ids].sort());
+      // Each entry is exactly one of the versions written, never a mix.
+      for (const e of listed) expect(e).toEqual(repair(e.id, { attempts: e.attempts, runId: e.runId }));
+    });
+  });
+}
