@@ -1,24 +1,76 @@
-/** The recovery stage: repairs an interrupted run left `pending` are settled by what their targets hold now. */
+/** The recovery stage: repairs that dead runs left `pending` are settled by what their targets hold now. */
 import { keyId, type RecordShape } from "../core/model.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
+import type { LedgerEntry } from "../state/state-store.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
+import { deadLocalOwner, runLease } from "./run-liveness.js";
+
+/** A run whose heartbeat is older than this is taken for dead (runs beat every 10 s). */
+export const STALE_RUN_MS = 60_000;
+
+/** Pending repairs settled per round (each round re-reads its targets once). */
+const PAGE = 2000;
+
+/** Options of a recovery. */
+export interface RecoverOptions {
+  /** The run resumed after its own process died: its own earlier pending repairs are settled too. */
+  readonly resumed?: boolean;
+  /** How old a heartbeat must be for its run to be taken for dead (default 60 s; the simulator uses 0). */
+  readonly staleAfterMs?: number;
+}
 
 /**
- * Settles repairs an interrupted run left `pending`: re-reads each target and records `applied` when the
- * write landed before the interruption, `failed` otherwise (detection re-plans it; the same repair id
- * then runs again). Keeps ledger and audit consistent with the replicas after a crash or Ctrl-C. A run
- * that `resumed` after its process died settles its own earlier pending repairs too.
+ * Settles repairs that runs no longer alive left `pending` (a crash, kill -9, Ctrl-C twice): re-reads each
+ * target and records `applied` under the run that made the write when it landed, `failed` otherwise
+ * (detection re-plans it; the same repair id then runs again). A pending repair of a live run — another
+ * process working right now — is left to it. Keeps ledger and audit consistent with the replicas.
+ * Memory is bounded by one page of pending repairs.
  */
 export async function recoverPending(
   dataset: string,
   replicas: readonly OpenReplica[],
   shape: RecordShape,
   ctx: Pick<RunContext, "runId" | "state" | "now">,
-  options: { resumed?: boolean } = {},
+  options: RecoverOptions = {},
 ): Promise<RepairResult[]> {
+  const staleBefore = ctx.now() - (options.staleAfterMs ?? STALE_RUN_MS);
+  const results: RepairResult[] = [];
+  const seen = new Set<string>();
+  // A resumed run's own process is gone (this one holds the pass now): its pending repairs are abandoned.
+  let own = options.resumed
+    ? await ctx.state.listRepairs({ dataset, runId: ctx.runId, outcome: "pending" })
+    : [];
+  for (;;) {
+    const page = [
+      ...own,
+      ...(await ctx.state.listAbandonedRepairs(dataset, { staleBefore, limit: PAGE })),
+    ].filter((e) => !seen.has(e.id));
+    own = [];
+    if (page.length === 0) break;
+    for (const e of page) seen.add(e.id);
+    results.push(...(await settle(dataset, replicas, shape, ctx, page)));
+  }
+  // Runs whose heartbeat is still fresh but whose process on this host is gone (kill -9 a moment ago).
   const pending = (await ctx.state.listRepairs({ dataset, outcome: "pending" })).filter(
-    (e) => options.resumed || e.runId !== ctx.runId,
+    (e) => !seen.has(e.id) && e.runId !== ctx.runId,
   );
+  const dead = new Set<string>();
+  for (const run of new Set(pending.map((e) => e.runId))) {
+    const lease = await ctx.state.getLease(runLease(run));
+    if (lease && deadLocalOwner(lease.owner)) dead.add(run);
+  }
+  const orphans = pending.filter((e) => dead.has(e.runId));
+  if (orphans.length) results.push(...(await settle(dataset, replicas, shape, ctx, orphans)));
+  return results;
+}
+
+async function settle(
+  dataset: string,
+  replicas: readonly OpenReplica[],
+  shape: RecordShape,
+  ctx: Pick<RunContext, "runId" | "state" | "now">,
+  pending: readonly LedgerEntry[],
+): Promise<RepairResult[]> {
   const results: RepairResult[] = [];
   for (const r of replicas) {
     const mine = pending.filter((e) => e.target === r.name);
@@ -40,7 +92,8 @@ export async function recoverPending(
         ...(landed ? {} : { error: "interrupted before the write; re-planned by detection" }),
       };
     });
-    await ctx.state.settleRepairs(
+    // Settled in the dead run's name (`runId` of the entry): a landed write is the run's that made it.
+    const recorded = await ctx.state.settleRepairs(
       settled,
       settled.map((e) => ({
         ts: ctx.now(),
@@ -58,8 +111,12 @@ export async function recoverPending(
         },
       })),
     );
+    // Only what took effect: a run that came back and settled its own repair first has the last word.
+    const took = new Set(recorded.map((a) => (a.data as { repair?: string }).repair));
     results.push(
-      ...settled.map((e) => ({ id: e.id, key: e.key, target: e.target, outcome: e.outcome, error: e.error })),
+      ...settled
+        .filter((e) => took.has(e.id))
+        .map((e) => ({ id: e.id, key: e.key, target: e.target, outcome: e.outcome, error: e.error })),
     );
   }
   return results;

@@ -14,9 +14,18 @@ import type { Checkpoint, RunRecord, StateStore } from "../state/state-store.js"
 import { datasetPolicy, describeDataset } from "./describe-dataset.js";
 import { type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
 import { recordPlan } from "./record-plan.js";
-import { recoverPending } from "./recover-pending.js";
+import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
 import { repairDataset, repairTasks } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
+import {
+  acquirePass,
+  HEARTBEAT_MS,
+  keepAlive,
+  LEASE_TTL_MS,
+  passLease,
+  processOwner,
+  runLease,
+} from "./run-liveness.js";
 import { type DatasetScan, type ScanStats, scanDataset } from "./scan-dataset.js";
 import { segmentBounds, segmentGroups, segmentsOf } from "./segments.js";
 
@@ -124,6 +133,16 @@ export interface RunDatasetOptions {
   readonly detect?: RunContext["detect"];
   /** Scan adjacent segments as one while differences are sparse (default true). */
   readonly groupSegments?: boolean;
+  /**
+   * With a checkpoint: the process that runs the pass (`host:pid:random`). The run takes the dataset's pass
+   * lease first (PassOwnedError when another live process holds it), renews it with every heartbeat, stops
+   * after the step in flight if it loses it, and releases it at the end.
+   */
+  readonly owner?: string | undefined;
+  /** Heartbeat period (default 10 s); 0 for none (the simulator, whose clock is virtual). */
+  readonly heartbeatMs?: number;
+  /** How old a heartbeat must be for its run to be taken for dead when settling pending repairs (60 s). */
+  readonly staleRunMs?: number;
   readonly observer?: RunObserver;
 }
 
@@ -174,225 +193,260 @@ export async function runDataset(
   const checkpointed = options.checkpoint === true && !options.keys;
   const writes = options.mode === "repair";
 
-  let cp = checkpointed ? await state.getCheckpoint(ds.name) : undefined;
-  if (cp && cp.mode !== options.mode) {
-    // An unfinished run of another mode: this one covers the whole key space again.
-    await state.finishRun(cp.runId, ds.name, {
-      finishedAt: now(),
-      status: "failed",
-      counts: {},
-      stats: { abandonedAtSegment: cp.done },
-    });
-    await state.deleteCheckpoint(ds.name);
-    await observer.onAbandoned?.(cp);
-    cp = undefined;
-  }
-  const resumed = cp !== undefined;
-  const runId = cp?.runId ?? options.runId;
-  const startedAt = cp?.startedAt ?? now();
-  const totals: RunTotals = cp ? { ...emptyTotals(), ...(cp.totals as Partial<RunTotals>) } : emptyTotals();
-  // The replicas are described before the run is recorded: one whose table cannot be read fails the
-  // command before anything is written anywhere.
-  const resolved = await describeDataset(ds, replicas);
-  const policy = options.mode === "scan" ? undefined : datasetPolicy(ds, resolved);
-  if (!cp) await state.beginRun({ id: runId, dataset: ds.name, command: options.command, startedAt });
-  const ctx: RunContext = {
-    runId,
-    state,
-    now,
-    command: options.command,
-    ...(options.detect ? { detect: options.detect } : {}),
-  };
-
-  const finish = async (status: RunRecord["status"]) => {
-    const finishedAt = now();
-    const stats: Record<string, number> = { ...totals.stats, durationMs: finishedAt - startedAt };
-    const repairs = { ...totals.repairs };
-    add(repairs, totals.recovered);
-    for (const [k, n] of Object.entries(repairs)) stats[`repairs.${k}`] = n;
-    stats.escalated = totals.escalated;
-    await state.finishRun(runId, ds.name, { finishedAt, status, counts: totals.counts, stats });
-  };
-
+  const owner = options.owner ?? processOwner();
+  const lease = checkpointed && options.owner ? { name: passLease(ds.name), owner } : undefined;
+  if (lease) await acquirePass(state, ds.name, lease.owner, now());
   try {
-    const { shape } = resolved;
-    if (!cp && checkpointed) {
-      const bounds = await segmentBounds(replicas, shape, ds.checkpointRows);
-      cp = {
-        dataset: ds.name,
-        runId,
-        mode: options.mode,
-        bounds,
-        done: 0,
-        totals,
-        startedAt,
-        updatedAt: now(),
-      };
-      await state.putCheckpoint(cp);
-    }
-    const bounds = options.keys
-      ? []
-      : (cp?.bounds ?? (await segmentBounds(replicas, shape, ds.checkpointRows)));
-    const segments = segmentsOf(bounds);
-    const resumedAt = cp && cp.done > 0 ? cp.done : undefined;
-    await observer.onStart?.({ runId, resolved, segments: segments.length, resumedAt });
-    if (resolved.issues.length && totals.counts.schema === undefined) {
-      // Every segment reports the same schema issues: they count once per run.
-      totals.counts.schema = resolved.issues.length;
-      totals.remaining += resolved.issues.length;
-      if (options.mode !== "scan") totals.escalated += resolved.issues.length;
-    }
+    return await runOwned();
+  } finally {
+    if (lease) await state.releaseLease(lease.name, lease.owner).catch(() => {});
+  }
 
-    // Repairs an interrupted run left pending are settled before anything is decided again.
-    let recovered: RepairResult[] = [];
-    if (writes) {
-      recovered = await recoverPending(ds.name, replicas, shape, ctx, { resumed });
-      for (const r of recovered) totals.recovered[r.outcome] = (totals.recovered[r.outcome] ?? 0) + 1;
-      if (recovered.length) await observer.onRecovered?.(recovered);
+  async function runOwned(): Promise<DatasetRunResult> {
+    let cp = checkpointed ? await state.getCheckpoint(ds.name) : undefined;
+    if (cp && cp.mode !== options.mode) {
+      // An unfinished run of another mode: this one covers the whole key space again.
+      await state.finishRun(cp.runId, ds.name, {
+        finishedAt: now(),
+        status: "failed",
+        counts: {},
+        stats: { abandonedAtSegment: cp.done },
+      });
+      await state.deleteCheckpoint(ds.name);
+      await observer.onAbandoned?.(cp);
+      cp = undefined;
     }
-
-    const guard = new WriteGuard({ ...options.guard, writesPerSecond: policy?.limits.writesPerSecond });
-    const signal = options.signal;
-    let lastFound = 0;
-    let segmentsDone = cp?.done ?? 0;
-    const groups = options.keys
-      ? [{ range: segments[0]!, from: 0, to: 1 }]
-      : options.groupSegments === false
-        ? segments
-            .slice(cp?.done ?? 0)
-            .map((range, i) => ({ range, from: (cp?.done ?? 0) + i, to: (cp?.done ?? 0) + i + 1 }))
-        : segmentGroups(segments, ds.checkpointRows / 10, () => lastFound, cp?.done ?? 0);
-    for (const { range, from, to } of groups) {
-      if (signal?.aborted) return await stopped();
-      const started = now();
-      const label =
-        segments.length === 1
-          ? ds.name
-          : `${ds.name} ${from + 1}${to > from + 1 ? `–${to}` : ""}/${segments.length}`;
-      const scan = await scanDataset(
-        ds,
-        replicas,
-        observer.onProgress
-          ? { ...ctx, onProgress: (_, done, total) => observer.onProgress!(label, done, total) }
-          : ctx,
-        options.keys
-          ? { keys: options.keys, resolved, signal }
-          : segments.length > 1
-            ? { range, resolved, expectedRows: (to - from) * ds.checkpointRows, signal }
-            : { resolved, signal },
-      );
-      // Stopped mid-scan: nothing of this group is decided, recorded or written.
-      if (scan.stopped) return await stopped();
-      lastFound = scan.divergences.length;
-      // Totals change only once the group is whole: a group cut short is done again when the run resumes.
-      const next = structuredClone(totals);
-      const outcome = await decideAndRepair(scan, next);
-      if (!outcome.whole) {
-        // Cut short by the signal: what was written is reported, but a checkpointed run does this group
-        // again when it resumes (its totals and checkpoint stay as they were).
-        if (!checkpointed) Object.assign(totals, next);
-        await observer.onSegment?.({ from, to, of: segments.length, ...outcome.segment });
-        return await stopped();
-      }
-      Object.assign(totals, next);
-      if (cp) {
-        cp = { ...cp, done: to, totals, updatedAt: now() };
-        await state.putCheckpoint(cp);
-      }
-      await observer.onSegment?.({ from, to, of: segments.length, ...outcome.segment });
-      segmentsDone = to;
-      if (to < segments.length && observer.pause && !signal?.aborted) await observer.pause(now() - started);
-    }
-
-    const status = totals.remaining > 0 ? "diverged" : "ok";
-    await finish(status);
-    if (cp) await state.deleteCheckpoint(ds.name);
-    const where = { segments: segments.length, segmentsDone: segments.length };
-    return {
+    const resumed = cp !== undefined;
+    const runId = cp?.runId ?? options.runId;
+    const startedAt = cp?.startedAt ?? now();
+    const totals: RunTotals = cp ? { ...emptyTotals(), ...(cp.totals as Partial<RunTotals>) } : emptyTotals();
+    // The replicas are described before the run is recorded: one whose table cannot be read fails the
+    // command before anything is written anywhere.
+    const resolved = await describeDataset(ds, replicas);
+    const policy = options.mode === "scan" ? undefined : datasetPolicy(ds, resolved);
+    if (!cp) await state.beginRun({ id: runId, dataset: ds.name, command: options.command, startedAt });
+    // The run's own lease names the process running it, so a rerun on this host can tell a killed one at once.
+    const held = resumed ? await state.getLease(runLease(runId)) : undefined;
+    if (held && held.owner !== owner) await state.releaseLease(runLease(runId), held.owner);
+    await state.acquireLease(runLease(runId), owner, now(), STALE_RUN_MS);
+    // Alive while it works: a heartbeat on the run (and the pass lease renewed); losing the lease stops it.
+    const leaseLost = new AbortController();
+    const alive =
+      options.heartbeatMs === 0
+        ? undefined
+        : keepAlive({
+            state,
+            now,
+            runId,
+            everyMs: options.heartbeatMs ?? HEARTBEAT_MS,
+            lease: lease && { ...lease, ttlMs: LEASE_TTL_MS },
+            run: { owner, ttlMs: STALE_RUN_MS },
+            lost: () => leaseLost.abort(),
+          });
+    const ctx: RunContext = {
       runId,
-      dataset: ds.name,
-      resolved,
-      totals,
-      recovered,
-      finished: true,
-      status,
-      startedAt,
-      ...where,
+      state,
+      now,
+      command: options.command,
+      ...(options.detect ? { detect: options.detect } : {}),
     };
 
-    /** Decides, records and writes one scanned group into `t`; `whole` is false when the signal cut its writes short. */
-    async function decideAndRepair(
-      scan: DatasetScan,
-      t: RunTotals,
-    ): Promise<{ whole: boolean; segment: Omit<SegmentOutcome, "from" | "to" | "of"> }> {
-      const { schema: _schema, ...classes } = scan.counts;
-      add(t.counts, classes);
-      for (const [r, { rows }] of Object.entries(scan.replicas))
-        t.replicas[r] = { rows: (t.replicas[r]?.rows ?? 0) + rows };
-      for (const k of Object.keys(t.stats) as (keyof ScanStats)[]) t.stats[k] += scan.stats[k];
-      const repairable = scan.divergences.filter(isRepairable).length;
-      const base = { scan, plan: undefined, tasks: [], recorded: false, opened: [], results: [] };
-      if (!policy) {
-        t.remaining += repairable;
-        return { whole: true, segment: base };
-      }
-      const plan = planDataset(ds, scan, policy);
-      countDecisions(plan.decisions, t);
-      const latchedBefore = t.guard !== undefined;
-      if (plan.guard && !latchedBefore) {
-        t.guard = plan.guard;
-        t.escalated++;
-      }
-      const tasks = t.guard ? [] : repairTasks(plan);
-      t.plannedWrites += tasks.length;
-      if (!writes) {
-        t.remaining += repairable;
-        return { whole: true, segment: { ...base, plan, tasks } };
-      }
-      // After a guard trip nothing more is recorded or written in the run: its escalation says why.
-      if (latchedBefore) {
-        t.remaining += repairable;
-        return { whole: true, segment: { ...base, plan } };
-      }
-      const opened = await recordPlan(plan, ctx);
-      const results = await repairDataset(plan, replicas, ctx, { signal, guard });
-      for (const r of results) t.repairs[r.outcome] = (t.repairs[r.outcome] ?? 0) + 1;
-      // One result per task written or found done; fewer when the signal stopped between write batches.
-      const unsettled = tasks.length - results.length;
-      t.remaining +=
-        (plan.guard ? repairable : 0) +
-        plan.decisions.filter((d) => d.action === "escalate").length +
-        results.filter((r) => r.outcome === "superseded" || r.outcome === "failed").length +
-        unsettled;
-      return {
-        whole: unsettled === 0,
-        segment: { scan, plan, tasks, recorded: true, opened, results },
-      };
-    }
+    const finish = async (status: RunRecord["status"]) => {
+      const finishedAt = now();
+      const stats: Record<string, number> = { ...totals.stats, durationMs: finishedAt - startedAt };
+      const repairs = { ...totals.repairs };
+      add(repairs, totals.recovered);
+      for (const [k, n] of Object.entries(repairs)) stats[`repairs.${k}`] = n;
+      stats.escalated = totals.escalated;
+      await state.finishRun(runId, ds.name, { finishedAt, status, counts: totals.counts, stats });
+    };
 
-    async function stopped(): Promise<DatasetRunResult> {
-      const status = checkpointed ? "running" : "diverged";
-      // A checkpointed run waits to be resumed; any other is finished with what it did.
-      if (!checkpointed) {
-        totals.remaining = Math.max(totals.remaining, 1);
-        await finish(status);
+    try {
+      const { shape } = resolved;
+      if (!cp && checkpointed) {
+        const bounds = await segmentBounds(replicas, shape, ds.checkpointRows);
+        cp = {
+          dataset: ds.name,
+          runId,
+          mode: options.mode,
+          bounds,
+          done: 0,
+          totals,
+          startedAt,
+          updatedAt: now(),
+        };
+        await state.putCheckpoint(cp);
       }
-      const where = { segments: segments.length, segmentsDone };
+      const bounds = options.keys
+        ? []
+        : (cp?.bounds ?? (await segmentBounds(replicas, shape, ds.checkpointRows)));
+      const segments = segmentsOf(bounds);
+      const resumedAt = cp && cp.done > 0 ? cp.done : undefined;
+      await observer.onStart?.({ runId, resolved, segments: segments.length, resumedAt });
+      if (resolved.issues.length && totals.counts.schema === undefined) {
+        // Every segment reports the same schema issues: they count once per run.
+        totals.counts.schema = resolved.issues.length;
+        totals.remaining += resolved.issues.length;
+        if (options.mode !== "scan") totals.escalated += resolved.issues.length;
+      }
+
+      // Repairs an interrupted run left pending are settled before anything is decided again.
+      let recovered: RepairResult[] = [];
+      if (writes) {
+        recovered = await recoverPending(ds.name, replicas, shape, ctx, {
+          resumed,
+          ...(options.staleRunMs !== undefined ? { staleAfterMs: options.staleRunMs } : {}),
+        });
+        for (const r of recovered) totals.recovered[r.outcome] = (totals.recovered[r.outcome] ?? 0) + 1;
+        if (recovered.length) await observer.onRecovered?.(recovered);
+      }
+
+      const guard = new WriteGuard({ ...options.guard, writesPerSecond: policy?.limits.writesPerSecond });
+      const signal = options.signal ? AbortSignal.any([options.signal, leaseLost.signal]) : leaseLost.signal;
+      let lastFound = 0;
+      let segmentsDone = cp?.done ?? 0;
+      const groups = options.keys
+        ? [{ range: segments[0]!, from: 0, to: 1 }]
+        : options.groupSegments === false
+          ? segments
+              .slice(cp?.done ?? 0)
+              .map((range, i) => ({ range, from: (cp?.done ?? 0) + i, to: (cp?.done ?? 0) + i + 1 }))
+          : segmentGroups(segments, ds.checkpointRows / 10, () => lastFound, cp?.done ?? 0);
+      for (const { range, from, to } of groups) {
+        if (signal?.aborted) return await stopped();
+        const started = now();
+        const label =
+          segments.length === 1
+            ? ds.name
+            : `${ds.name} ${from + 1}${to > from + 1 ? `–${to}` : ""}/${segments.length}`;
+        const scan = await scanDataset(
+          ds,
+          replicas,
+          observer.onProgress
+            ? { ...ctx, onProgress: (_, done, total) => observer.onProgress!(label, done, total) }
+            : ctx,
+          options.keys
+            ? { keys: options.keys, resolved, signal }
+            : segments.length > 1
+              ? { range, resolved, expectedRows: (to - from) * ds.checkpointRows, signal }
+              : { resolved, signal },
+        );
+        // Stopped mid-scan: nothing of this group is decided, recorded or written.
+        if (scan.stopped) return await stopped();
+        lastFound = scan.divergences.length;
+        // Totals change only once the group is whole: a group cut short is done again when the run resumes.
+        const next = structuredClone(totals);
+        const outcome = await decideAndRepair(scan, next);
+        if (!outcome.whole) {
+          // Cut short by the signal: what was written is reported, but a checkpointed run does this group
+          // again when it resumes (its totals and checkpoint stay as they were).
+          if (!checkpointed) Object.assign(totals, next);
+          await observer.onSegment?.({ from, to, of: segments.length, ...outcome.segment });
+          return await stopped();
+        }
+        Object.assign(totals, next);
+        if (cp) {
+          cp = { ...cp, done: to, totals, updatedAt: now() };
+          await state.putCheckpoint(cp);
+        }
+        await observer.onSegment?.({ from, to, of: segments.length, ...outcome.segment });
+        segmentsDone = to;
+        if (to < segments.length && observer.pause && !signal?.aborted) await observer.pause(now() - started);
+      }
+
+      const status = totals.remaining > 0 ? "diverged" : "ok";
+      await finish(status);
+      if (cp) await state.deleteCheckpoint(ds.name);
+      const where = { segments: segments.length, segmentsDone: segments.length };
       return {
         runId,
         dataset: ds.name,
         resolved,
         totals,
         recovered,
-        finished: false,
+        finished: true,
         status,
         startedAt,
         ...where,
       };
+
+      /** Decides, records and writes one scanned group into `t`; `whole` is false when the signal cut its writes short. */
+      async function decideAndRepair(
+        scan: DatasetScan,
+        t: RunTotals,
+      ): Promise<{ whole: boolean; segment: Omit<SegmentOutcome, "from" | "to" | "of"> }> {
+        const { schema: _schema, ...classes } = scan.counts;
+        add(t.counts, classes);
+        for (const [r, { rows }] of Object.entries(scan.replicas))
+          t.replicas[r] = { rows: (t.replicas[r]?.rows ?? 0) + rows };
+        for (const k of Object.keys(t.stats) as (keyof ScanStats)[]) t.stats[k] += scan.stats[k];
+        const repairable = scan.divergences.filter(isRepairable).length;
+        const base = { scan, plan: undefined, tasks: [], recorded: false, opened: [], results: [] };
+        if (!policy) {
+          t.remaining += repairable;
+          return { whole: true, segment: base };
+        }
+        const plan = planDataset(ds, scan, policy);
+        countDecisions(plan.decisions, t);
+        const latchedBefore = t.guard !== undefined;
+        if (plan.guard && !latchedBefore) {
+          t.guard = plan.guard;
+          t.escalated++;
+        }
+        const tasks = t.guard ? [] : repairTasks(plan);
+        t.plannedWrites += tasks.length;
+        if (!writes) {
+          t.remaining += repairable;
+          return { whole: true, segment: { ...base, plan, tasks } };
+        }
+        // After a guard trip nothing more is recorded or written in the run: its escalation says why.
+        if (latchedBefore) {
+          t.remaining += repairable;
+          return { whole: true, segment: { ...base, plan } };
+        }
+        const opened = await recordPlan(plan, ctx);
+        const results = await repairDataset(plan, replicas, ctx, { signal, guard });
+        for (const r of results) t.repairs[r.outcome] = (t.repairs[r.outcome] ?? 0) + 1;
+        // One result per task written or found done; fewer when the signal stopped between write batches.
+        const unsettled = tasks.length - results.length;
+        t.remaining +=
+          (plan.guard ? repairable : 0) +
+          plan.decisions.filter((d) => d.action === "escalate").length +
+          results.filter((r) => r.outcome === "superseded" || r.outcome === "failed").length +
+          unsettled;
+        return {
+          whole: unsettled === 0,
+          segment: { scan, plan, tasks, recorded: true, opened, results },
+        };
+      }
+
+      async function stopped(): Promise<DatasetRunResult> {
+        const status = checkpointed ? "running" : "diverged";
+        // A checkpointed run waits to be resumed; any other is finished with what it did.
+        if (!checkpointed) {
+          totals.remaining = Math.max(totals.remaining, 1);
+          await finish(status);
+        }
+        const where = { segments: segments.length, segmentsDone };
+        return {
+          runId,
+          dataset: ds.name,
+          resolved,
+          totals,
+          recovered,
+          finished: false,
+          status,
+          startedAt,
+          ...where,
+        };
+      }
+    } catch (err) {
+      if (!checkpointed) await finish("failed").catch(() => {});
+      throw err;
+    } finally {
+      await alive?.stop();
+      await state.releaseLease(runLease(runId), owner).catch(() => {});
     }
-  } catch (err) {
-    if (!checkpointed) await finish("failed").catch(() => {});
-    throw err;
   }
 }
 

@@ -18,6 +18,7 @@ import {
   type SegmentOutcome,
 } from "../engine/run-dataset.js";
 import { newRunId } from "../engine/run-id.js";
+import { PassOwnedError } from "../engine/run-liveness.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
 import type { ServeMetrics } from "./metrics.js";
@@ -37,6 +38,8 @@ export interface RunnerDeps {
   readonly onChange?: () => void;
   /** Signs the audit log's head once a pass has written its entries (when anchoring is configured). */
   readonly anchor?: () => Promise<void>;
+  /** This process as the owner of the passes it runs (`host:pid:random`): one process runs a dataset's pass. */
+  readonly owner: string;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -233,6 +236,13 @@ export class DatasetRunner {
           if (next !== undefined) this.schedule(next, this.ds.mode);
         },
         (err) => {
+          if (err instanceof PassOwnedError) {
+            // Another serve process runs this dataset now; this one tries again at its next scheduled time.
+            this.deps.log(`${err.message}; not running it here`);
+            const next = this.ds.scheduleMs;
+            if (next !== undefined && !this.stopping) this.schedule(next, this.ds.mode);
+            return;
+          }
           this.deps.log(`${this.ds.name}: pass ${runId} stopped: ${message(err)}`);
           this.backOff(mode);
         },
@@ -311,6 +321,7 @@ export class DatasetRunner {
         command: `serve ${mode}`,
         mode,
         checkpoint: true,
+        owner: this.deps.owner,
         signal: this.abort.signal,
         guard: { onRetry: (replica) => metrics.retries.inc({ dataset, replica }) },
         // Below full intensity, gentleness over speed: one query at a time against the stores.

@@ -9,6 +9,7 @@ import type { AuditEntry } from "../core/audit-chain.js";
 import { escalationView, keyJsonOf } from "../engine/escalation-view.js";
 import { type Resolution, type ResolveOutcome, resolveEscalation } from "../engine/resolve-escalation.js";
 import { newRunId } from "../engine/run-id.js";
+import { processOwner } from "../engine/run-liveness.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";
@@ -30,6 +31,8 @@ export interface ServiceOptions {
   readonly log?: (line: string) => void;
   /** An already open state store (default: the config's). The service closes only a store it opened. */
   readonly state?: StateStore;
+  /** This service as the owner of the passes it runs (default: `host:pid:random`). */
+  readonly owner?: string;
 }
 
 export interface Service {
@@ -100,6 +103,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       .catch((err) => log(`alerts: ${err instanceof Error ? err.message : String(err)}`));
     return evaluating;
   };
+  const owner = options.owner ?? processOwner();
   // One anchor at a time: passes of several datasets may finish together.
   let anchoring: Promise<void> = Promise.resolve();
   const anchorAudit = (): Promise<void> => {
@@ -122,6 +126,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
         log,
         onChange: () => void evaluateAlerts(),
         anchor: () => anchorAudit(),
+        owner,
       }),
     ]),
   );

@@ -211,6 +211,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           command: "sim",
           mode: "repair",
           checkpoint: true,
+          // Virtual time: no heartbeat timer, and every earlier run is over when the next one starts.
+          heartbeatMs: 0,
+          staleRunMs: 0,
           guard: { maxAttempts: 2, initialDelayMs: 0, maxDelayMs: 0, breakAfter: 1000 },
           observer: {
             onRecovered: (settled) => {

@@ -1,0 +1,102 @@
+/** How a run shows it is alive while it works: heartbeats on its run record, and the lease on its pass. */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { StateStore } from "../state/state-store.js";
+
+/** How often a run beats (and renews its pass lease); runs silent for 60 s are taken for dead. */
+export const HEARTBEAT_MS = 10_000;
+/** How long a pass lease lasts unless renewed: three heartbeats. */
+export const LEASE_TTL_MS = 30_000;
+
+/** Another live process owns the dataset's pass: this one must not run it now. */
+export class PassOwnedError extends Error {
+  override readonly name = "PassOwnedError";
+  constructor(
+    readonly dataset: string,
+    readonly owner: string | undefined,
+  ) {
+    super(`dataset ${dataset}: another process${owner ? ` (${owner})` : ""} is running its pass`);
+  }
+}
+
+/** This process as a lease owner: `host:pid:random` (the random part tells a restarted pid apart). */
+export function processOwner(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+}
+
+/** The lease a running run holds under its own name, so that others can tell which process runs it. */
+export function runLease(runId: string): string {
+  return `run:${runId}`;
+}
+
+/**
+ * True when `owner` (`host:pid:random`) is a process on this host that no longer exists: its runs are dead
+ * now, without waiting for their heartbeats to go stale (kill -9, then an immediate rerun).
+ */
+export function deadLocalOwner(owner: string): boolean {
+  const [host, pid] = owner.split(":");
+  if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
+  if (Number(pid) === process.pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
+/** The lease name of a dataset's checkpointed pass. */
+export function passLease(dataset: string): string {
+  return `pass:${dataset}`;
+}
+
+/** Takes the dataset's pass lease for `owner`, or throws PassOwnedError naming who holds it. */
+export async function acquirePass(
+  state: StateStore,
+  dataset: string,
+  owner: string,
+  now: number,
+  ttlMs = LEASE_TTL_MS,
+): Promise<void> {
+  if (await state.acquireLease(passLease(dataset), owner, now, ttlMs)) return;
+  throw new PassOwnedError(dataset, (await state.getLease(passLease(dataset)))?.owner);
+}
+
+/**
+ * Beats the run's heartbeat every `everyMs` and, with a lease, renews it; calls `lost` once when a renewal
+ * fails (another process took the pass after this one went silent), so the run stops after the step in
+ * flight. The timer does not keep the process alive. `stop` ends it and waits for a beat in flight.
+ */
+export function keepAlive(options: {
+  readonly state: StateStore;
+  readonly now: () => number;
+  readonly runId: string;
+  readonly everyMs: number;
+  readonly lease?: { readonly name: string; readonly owner: string; readonly ttlMs: number } | undefined;
+  /** The run's own lease (`runLease`), renewed with every beat. */
+  readonly run?: { readonly owner: string; readonly ttlMs: number } | undefined;
+  readonly lost: () => void;
+}): { stop(): Promise<void> } {
+  const { state, now, runId, lease } = options;
+  let beating: Promise<void> = Promise.resolve();
+  let lost = false;
+  const beat = async () => {
+    await state.heartbeatRun(runId, now());
+    if (options.run) await state.acquireLease(runLease(runId), options.run.owner, now(), options.run.ttlMs);
+    if (lease && !lost && !(await state.acquireLease(lease.name, lease.owner, now(), lease.ttlMs))) {
+      lost = true;
+      options.lost();
+    }
+  };
+  const timer = setInterval(() => {
+    // A beat that fails (the state store is unreachable for a moment) is tried again at the next tick.
+    beating = beating.then(beat).catch(() => {});
+  }, options.everyMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await beating;
+    },
+  };
+}

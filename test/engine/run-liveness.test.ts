@@ -1,0 +1,165 @@
+/**
+ * Which pending repairs a run may settle, and which process runs a pass: a live run's claims are left to
+ * it, a dead one's are settled (at once when its process on this host is gone), and one serve process at a
+ * time runs a dataset's pass.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type ConcordConfig, parseConfig } from "../../src/config/load-config.js";
+import { openConnector } from "../../src/connectors/open-connector.js";
+import { keyId } from "../../src/core/model.js";
+import { describeDataset } from "../../src/engine/describe-dataset.js";
+import { recoverPending } from "../../src/engine/recover-pending.js";
+import type { OpenReplica } from "../../src/engine/run-context.js";
+import { runDataset } from "../../src/engine/run-dataset.js";
+import { acquirePass, PassOwnedError, processOwner, runLease } from "../../src/engine/run-liveness.js";
+import { openStateStore } from "../../src/state/open-state-store.js";
+import type { StateStore } from "../../src/state/state-store.js";
+
+let dir: string;
+const cleanup: (() => Promise<void>)[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "concord-live-"));
+});
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function setup(): { cfg: ConcordConfig } {
+  for (const name of ["a", "b"]) {
+    const db = new Database(join(dir, `${name}.db`));
+    db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL)");
+    for (let i = 1; i <= 20; i++)
+      db.prepare("INSERT INTO items VALUES (?, ?, ?)").run(
+        i,
+        name === "b" && i <= 5 ? "old" : `item ${i}`,
+        name === "b" && i <= 5 ? 1 : 2,
+      );
+    db.close();
+  }
+  const cfg = parseConfig(
+    `state: sqlite:state.db
+datasets:
+  items:
+    key: id
+    versions: { counter: version }
+    replicas:
+      a: { url: "sqlite:a.db", table: items }
+      b: { url: "sqlite:b.db", table: items }
+    policy: { owner: a, resolve: highest-version }
+`,
+    join(dir, "concord.yaml"),
+  );
+  return { cfg };
+}
+
+async function open(cfg: ConcordConfig): Promise<{ state: StateStore; replicas: OpenReplica[] }> {
+  const ds = cfg.datasets[0]!;
+  const state = await openStateStore(cfg.state);
+  const replicas: OpenReplica[] = [];
+  for (const r of ds.replicas)
+    replicas.push({ name: r.name, connector: await openConnector(ds.name, r, { readonly: false }) });
+  cleanup.push(async () => {
+    for (const r of replicas) await r.connector.close();
+    await state.close();
+  });
+  return { state, replicas };
+}
+
+/** A pid that no process holds any more: a child that has exited. */
+function deadPid(): number {
+  return spawnSync(process.execPath, ["-e", "console.log(process.pid)"], {
+    encoding: "utf8",
+  }).stdout.trim() as unknown as number;
+}
+
+/** Leaves run `run` with a pending claim on key 1 of b (the write not made), owned by `owner`. */
+async function pendingClaim(state: StateStore, run: string, owner: string, at: number): Promise<string> {
+  await state.beginRun({ id: run, dataset: "items", command: "repair", startedAt: at });
+  await state.acquireLease(runLease(run), owner, at, 60_000);
+  const claimed = await state.claimRepairs([
+    {
+      id: `rep-${run}`,
+      runId: run,
+      dataset: "items",
+      key: ["1"],
+      target: "b",
+      expected: null,
+      nextFingerprint: "0000000000000000",
+      before: null,
+      after: ["item 1", "2"],
+      outcome: "pending",
+      attempts: 0,
+      updatedAt: at,
+    },
+  ]);
+  expect(claimed.get(`rep-${run}`)?.kind).toBe("claimed");
+  return `rep-${run}`;
+}
+
+describe("run liveness", () => {
+  it("a live run's pending repair is left to it; a dead local process's is settled at once", async () => {
+    const { cfg } = setup();
+    const { state, replicas } = await open(cfg);
+    const now = Date.now();
+    const { shape: recordShape } = await describeDataset(cfg.datasets[0]!, replicas);
+    const live = await pendingClaim(state, "run-live", processOwner(), now);
+    const dead = await pendingClaim(state, "run-dead", `${hostname()}:${deadPid()}:x`, now);
+    const ctx = { runId: "run-now", state, now: () => now + 1000 };
+    const settled = await recoverPending("items", replicas, recordShape, ctx);
+    expect(settled.map((r) => r.id)).toEqual([dead]);
+    expect(settled[0]?.outcome).toBe("failed");
+    const ledger = await state.getRepairs([live, dead]);
+    expect(ledger.get(live)?.outcome).toBe("pending");
+    expect(ledger.get(dead)?.outcome).toBe("failed");
+    // Once the live run's heartbeat is a minute old it is taken for dead too.
+    const later = await recoverPending("items", replicas, recordShape, { ...ctx, now: () => now + 61_000 });
+    expect(later.map((r) => r.id)).toEqual([live]);
+    expect(keyId(later[0]!.key)).toBe(keyId(["1"]));
+  });
+
+  it("one process at a time runs a dataset's pass: the other is told who holds it", async () => {
+    const { cfg } = setup();
+    const { state, replicas } = await open(cfg);
+    await acquirePass(state, "items", "host-a:1:aa", Date.now());
+    await expect(
+      runDataset(
+        cfg.datasets[0]!,
+        replicas,
+        { state, now: Date.now },
+        {
+          runId: "run-b",
+          command: "serve repair",
+          mode: "repair",
+          checkpoint: true,
+          owner: "host-b:2:bb",
+        },
+      ),
+    ).rejects.toThrow(PassOwnedError);
+    await expect(acquirePass(state, "items", "host-b:2:bb", Date.now())).rejects.toThrow(/host-a:1:aa/);
+    // Nothing of b's run was recorded, and a's pass is still its own.
+    expect(await state.listRuns({ dataset: "items" })).toEqual([]);
+    expect((await state.getLease("pass:items"))?.owner).toBe("host-a:1:aa");
+    // When a releases it, b runs the pass and releases it in turn.
+    await state.releaseLease("pass:items", "host-a:1:aa");
+    const run = await runDataset(
+      cfg.datasets[0]!,
+      replicas,
+      { state, now: Date.now },
+      {
+        runId: "run-b",
+        command: "serve repair",
+        mode: "repair",
+        checkpoint: true,
+        owner: "host-b:2:bb",
+      },
+    );
+    expect(run.totals.repairs).toEqual({ applied: 5 });
+    expect(await state.getLease("pass:items")).toBeUndefined();
+  });
+});
