@@ -84,7 +84,7 @@ export async function repairDataset(
           replica: t.target,
           version: readVersion(plan.scan.resolved.versionPositions, t.next!),
         })),
-      { overwrite: true },
+      { overwrite: true, ordering: plan.scan.resolved.rules.ordering },
     );
   }
   return results;

@@ -166,6 +166,7 @@ export async function scanDataset(
               .filter(([, r]) => r.present && r.version)
               .map(([replica, r]) => ({ key: o.key, replica, version: r.version! })),
           ),
+          { ordering: resolved.rules.ordering },
         );
       }
     }

@@ -1,6 +1,6 @@
 /** The VersionMemory port: the version last seen per (dataset, key, replica), to tell a regressed replica. */
 import type { Key } from "../core/model.js";
-import type { Version } from "../core/version.js";
+import type { Version, VersionOrdering } from "../core/version.js";
 
 export interface ObservedVersion {
   readonly key: Key;
@@ -13,7 +13,8 @@ export interface ObservedVersion {
  * grows with divergence, not with the table.
  *
  * ## The version rule
- * `rememberVersions` keeps, per (dataset, key, replica), the highest version ever seen (compareVersions), so
+ * `rememberVersions` keeps, per (dataset, key, replica), the highest version ever seen — by the dataset's
+ * `ordering` when given (the one its strategy decides by: `compareVersionsBy`), else by `compareVersions` — so
  * that a replica later found below it has regressed; a version neither above nor below it (concurrent)
  * replaces it as the latest observed. With `overwrite`, the versions given replace what is stored: a repair
  * that deliberately wrote an older version (the owner's) resets what is expected of that replica. The rule
@@ -26,6 +27,6 @@ export interface VersionMemory {
   rememberVersions(
     dataset: string,
     observed: readonly ObservedVersion[],
-    options?: { overwrite?: boolean },
+    options?: { overwrite?: boolean; ordering?: VersionOrdering | undefined },
   ): Promise<void>;
 }

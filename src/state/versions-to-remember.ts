@@ -1,6 +1,6 @@
 /** The version rule of VersionMemory, pure, shared by every adapter: keep the highest version seen. */
 import { keyId } from "../core/model.js";
-import { compareVersions, type Version } from "../core/version.js";
+import { compareVersions, compareVersionsBy, type Version, type VersionOrdering } from "../core/version.js";
 import type { ObservedVersion } from "./version-memory.js";
 
 /** One (key, replica) slot to write: `key` as `keyId` text, `version` as JSON text. */
@@ -20,7 +20,9 @@ export function versionsToRemember(
   observed: readonly ObservedVersion[],
   stored: (key: string, replica: string) => string | undefined,
   overwrite: boolean,
+  ordering?: VersionOrdering,
 ): VersionWrite[] {
+  const compare = ordering ? (a: Version, b: Version) => compareVersionsBy(ordering, a, b) : compareVersions;
   const next = new Map<string, { key: string; replica: string; version: Version }>();
   for (const o of observed) {
     const key = keyId(o.key);
@@ -30,7 +32,7 @@ export function versionsToRemember(
       const prev =
         next.get(slot)?.version ?? (text === undefined ? undefined : (JSON.parse(text) as Version));
       // Keep the highest version ever seen: a replica that later goes below it has regressed.
-      if (prev && compareVersions(o.version, prev) === "before") continue;
+      if (prev && compare(o.version, prev) === "before") continue;
     }
     next.set(slot, { key, replica: o.replica, version: o.version });
   }

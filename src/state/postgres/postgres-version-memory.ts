@@ -1,6 +1,6 @@
 /** The VersionMemory port on PostgreSQL: the comparison and the write under one lock per dataset. */
 import { type Key, keyId } from "../../core/model.js";
-import type { Version } from "../../core/version.js";
+import type { Version, VersionOrdering } from "../../core/version.js";
 import type { ObservedVersion, VersionMemory } from "../version-memory.js";
 import { versionsToRemember } from "../versions-to-remember.js";
 import { VERSION_COLUMNS } from "./postgres-columns.js";
@@ -38,7 +38,7 @@ export class PostgresVersionMemory implements VersionMemory {
   async rememberVersions(
     dataset: string,
     observed: readonly ObservedVersion[],
-    options: { overwrite?: boolean } = {},
+    options: { overwrite?: boolean; ordering?: VersionOrdering | undefined } = {},
   ): Promise<void> {
     if (observed.length === 0) return;
     const overwrite = options.overwrite ?? false;
@@ -59,6 +59,7 @@ export class PostgresVersionMemory implements VersionMemory {
         observed,
         (key, replica) => stored.get(JSON.stringify([key, replica])),
         overwrite,
+        options.ordering,
       );
       const columns = columnNames(VERSION_COLUMNS);
       for (const batch of chunks(writes, BATCH_ROWS))

@@ -1,6 +1,6 @@
 /** The VersionMemory port on SQLite. */
 import { type Key, keyId } from "../../core/model.js";
-import type { Version } from "../../core/version.js";
+import type { Version, VersionOrdering } from "../../core/version.js";
 import type { ObservedVersion, VersionMemory } from "../version-memory.js";
 import { versionsToRemember } from "../versions-to-remember.js";
 import type { SqliteStateDb } from "./sqlite-state-db.js";
@@ -28,7 +28,7 @@ export class SqliteVersionMemory implements VersionMemory {
   async rememberVersions(
     dataset: string,
     observed: readonly ObservedVersion[],
-    options: { overwrite?: boolean } = {},
+    options: { overwrite?: boolean; ordering?: VersionOrdering | undefined } = {},
   ): Promise<void> {
     const get = this.s
       .prepare("SELECT version FROM observed_versions WHERE dataset = ? AND key = ? AND replica = ?")
@@ -43,6 +43,7 @@ export class SqliteVersionMemory implements VersionMemory {
         observed,
         (key, replica) => get.get(dataset, key, replica) as string | undefined,
         options.overwrite ?? false,
+        options.ordering,
       );
       for (const w of writes) put.run(dataset, w.key, w.replica, w.version);
     });
