@@ -176,6 +176,38 @@ describe.skipIf(!(await serviceAvailable(POSTGRES)))("a row the store refuses, P
   });
 });
 
+describe.skipIf(!(await serviceAvailable(POSTGRES)))(
+  "a value too long for a PostgreSQL varchar(n) or char(n)",
+  () => {
+    it.each(["varchar(12)", "char(12)"])(
+      "%s: the row fails with the store's message and keeps what it held (never cut to fit)",
+      async (type) => {
+        pair = makeReplicas(dir, 40);
+        rename(pair.a, { 12: "a name far too long for the target" });
+        const schema = await createPostgresTestSchema();
+        try {
+          await schema.admin.query(
+            `CREATE TABLE ${schema.table("items")} (id bigint PRIMARY KEY, name ${type} NOT NULL, n bigint NOT NULL);
+           INSERT INTO ${schema.table("items")} SELECT i, 'stale-' || i, i FROM generate_series(1, 40) AS i`,
+          );
+          const target = track(new PostgresConnector(schema.pool(), schema.table("items"), { label: "b" }));
+          const tasks = await repairTasks(track(openReplica(pair.a, "a")), target, 40);
+          const results = await execute(tasks, target);
+          const failed = results.filter((r) => r.outcome === "failed");
+          expect(failed.map((r) => r.key)).toEqual([["12"]]);
+          expect(failed[0]!.error).toMatch(/value too long for type character/);
+          const { rows } = await schema.admin.query(
+            `SELECT trim(name) AS name FROM ${schema.table("items")} WHERE id = 12`,
+          );
+          expect(rows).toEqual([{ name: "stale-12" }]);
+        } finally {
+          await schema.drop();
+        }
+      },
+    );
+  },
+);
+
 describe.skipIf(!(await serviceAvailable(MYSQL)))("a row the store refuses, MariaDB/MySQL target", () => {
   it("fails alone (a duplicate under a case-insensitive collation), and the rest of its batch is applied", async () => {
     pair = makeReplicas(dir, 30);

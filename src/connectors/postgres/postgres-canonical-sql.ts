@@ -115,6 +115,14 @@ export function nativeSql(value: string, column: PgColumn): string {
       return `(${value}::timestamptz AT TIME ZONE 'UTC')::date`;
     case "money":
       return `${value}::numeric::money`;
+    case "varchar":
+    case "bpchar":
+      // Text assigned to a length-limited column: an explicit CAST would silently cut a value that does not
+      // fit, the assignment refuses it ("value too long"), so the row fails instead of being damaged.
+      return `CAST(${value} AS text)`;
+    case "bit":
+    case "varbit":
+      return `CAST(${value} AS varbit)`;
     default:
       return `CAST(${value} AS ${column.nativeType})`;
   }
