@@ -217,10 +217,18 @@ export class RedisConnector implements Connector {
 
   /** A sample of the fields of a few records, untyped: the shape's types come from elsewhere. */
   async describe(): Promise<TableDescription> {
-    const [, names] = await this.redis.call("cannot reach the store", () =>
-      this.redis.client.scan("0", "MATCH", this.pattern, "COUNT", 100),
-    );
-    const sample = names.slice(0, 5);
+    // A few records to sample. One SCAN page may hold none of the prefix's keys in a database shared
+    // with other key spaces, so a few pages are read (bounded: the sample is only informative).
+    const sample: string[] = [];
+    let cursor = "0";
+    for (let page = 0; page < 20 && sample.length < 5; page++) {
+      const [next, names] = await this.redis.call("cannot reach the store", () =>
+        this.redis.client.scan(cursor, "MATCH", this.pattern, "COUNT", 1000),
+      );
+      sample.push(...names.slice(0, 5 - sample.length));
+      cursor = next;
+      if (cursor === "0") break;
+    }
     const layout = recordLayout(this.format, { key: [], columns: [] });
     const replies = await this.redis.exec(
       "cannot sample records",
