@@ -17,7 +17,6 @@ export {
   type RunDeps,
   type RunMode,
   type RunObserver,
-  type RunTotals,
   resumableRunId,
   runDataset,
   type SegmentOutcome,

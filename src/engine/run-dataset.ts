@@ -4,18 +4,13 @@
  * simulator and the demo call it and observe it; none of them assembles the stages themselves.
  */
 import type { DatasetConfig } from "../config/load-config.js";
-import type { Decision } from "../core/decide.js";
-import type { Key } from "../core/model.js";
-import type { EscalationRecord, GuardTrip } from "../core/plan-record.js";
+import type { Key, KeyRange } from "../core/model.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
-import type { RepairResult, RepairTask } from "../execute/execute-repairs.js";
+import type { RepairResult } from "../execute/execute-repairs.js";
 import { WriteGuard, type WriteGuardOptions } from "../execute/write-guard.js";
 import type { Checkpoint, RunRecord, StateStore } from "../state/state-store.js";
 import { datasetPolicy, describeDataset } from "./describe-dataset.js";
-import { type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
-import { recordPlan } from "./record-plan.js";
 import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
-import { repairDataset, repairTasks } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 import {
   acquirePass,
@@ -26,67 +21,21 @@ import {
   processOwner,
   runLease,
 } from "./run-liveness.js";
-import { type DatasetScan, type ScanStats, scanDataset } from "./scan-dataset.js";
+import { runSegment, type SegmentWork } from "./run-segment.js";
+import { addTotals, emptyTotals, type RunTotals, recordRunEnd } from "./run-totals.js";
 import { segmentBounds, segmentGroups, segmentsOf } from "./segments.js";
 
 /** scan: detect only; plan: + decide; dry-run: + the writes repair would make; repair: + record and write. */
 export type RunMode = "scan" | "plan" | "dry-run" | "repair";
 
-/** Running totals of a run, kept in its checkpoint so a resumed run reports the whole of it. */
-export interface RunTotals {
-  /** Divergences by class (schema issues counted once per run). */
-  counts: Record<string, number>;
-  /** Rows per replica over the segments scanned. */
-  replicas: Record<string, { rows: number }>;
-  /** What crossed from the stores into the engine, summed over the scans (durationMs: scan time). */
-  stats: ScanStats;
-  /** Repair outcomes of this run's writes. */
-  repairs: Record<string, number>;
-  /** Outcomes of the pending repairs of interrupted runs that this run settled. */
-  recovered: Record<string, number>;
-  /** Decisions that wrote nothing: escalated (guard trips and schema issues included), waiting, ignored. */
-  escalated: number;
-  waiting: number;
-  ignored: number;
-  /** Writes planned (dry-run: the writes that would be made; repair: the writes attempted). */
-  plannedWrites: number;
-  /** What remains for a person or a later run: divergence not repaired (scan, plan, dry-run: all of it). */
-  remaining: number;
-  /** The blast-radius guard's trip: once set, nothing more is recorded or written in the run. */
-  guard?: GuardTrip | undefined;
-}
+export type { RunTotals } from "./run-totals.js";
 
-function emptyTotals(): RunTotals {
-  return {
-    counts: {},
-    replicas: {},
-    stats: { durationMs: 0, rowsRead: 0, rowsScanned: 0, bytesRead: 0, queries: 0 },
-    repairs: {},
-    recovered: {},
-    escalated: 0,
-    waiting: 0,
-    ignored: 0,
-    plannedWrites: 0,
-    remaining: 0,
-  };
-}
-
-/** What one group of segments (or the list of keys) came to. */
-export interface SegmentOutcome {
+/** What one group of segments (or the list of keys) came to: its work and where it lies in the run. */
+export interface SegmentOutcome extends SegmentWork {
   /** Segments `[from, to)` of `of` (a list of keys is segment 0 of 1). */
   readonly from: number;
   readonly to: number;
   readonly of: number;
-  readonly scan: DatasetScan;
-  /** The plan (every mode but scan). */
-  readonly plan?: DatasetPlan | undefined;
-  /** The writes planned (dry-run and repair; none once the guard tripped). */
-  readonly tasks: readonly RepairTask[];
-  /** True when the plan was recorded in audit and escalations (repair, before any guard trip). */
-  readonly recorded: boolean;
-  /** Escalations this segment opened (each is reported once, when it opens). */
-  readonly opened: readonly EscalationRecord[];
-  readonly results: readonly RepairResult[];
 }
 
 /** Told what a run does as it goes; the run awaits each call, so an observer may do I/O. */
@@ -172,10 +121,6 @@ export interface RunDeps {
   readonly now: () => number;
 }
 
-function add(into: Record<string, number>, from: Readonly<Record<string, number | undefined>>): void {
-  for (const [k, n] of Object.entries(from)) if (n) into[k] = (into[k] ?? 0) + n;
-}
-
 /**
  * Runs `mode` over one dataset whose replicas are open, as one run. The whole key space goes segment by
  * segment (`checkpointRows` rows each, grouped while sparse), or only `keys`. Repair settles what interrupted
@@ -250,15 +195,26 @@ export async function runDataset(
       command: options.command,
       ...(options.detect ? { detect: options.detect } : {}),
     };
-
-    const finish = async (status: RunRecord["status"]) => {
-      const finishedAt = now();
-      const stats: Record<string, number> = { ...totals.stats, durationMs: finishedAt - startedAt };
-      const repairs = { ...totals.repairs };
-      add(repairs, totals.recovered);
-      for (const [k, n] of Object.entries(repairs)) stats[`repairs.${k}`] = n;
-      stats.escalated = totals.escalated;
-      await state.finishRun(runId, ds.name, { finishedAt, status, counts: totals.counts, stats });
+    const record = { runId, dataset: ds.name, startedAt };
+    let segments: KeyRange[] = [];
+    let segmentsDone = cp?.done ?? 0;
+    let recovered: RepairResult[] = [];
+    const result = (finished: boolean, status: RunRecord["status"]): DatasetRunResult => ({
+      ...record,
+      resolved,
+      totals,
+      recovered,
+      finished,
+      status,
+      segments: segments.length,
+      segmentsDone: finished ? segments.length : segmentsDone,
+    });
+    // A checkpointed run waits to be resumed; any other is finished with what it did.
+    const stopped = async (): Promise<DatasetRunResult> => {
+      if (checkpointed) return result(false, "running");
+      totals.remaining = Math.max(totals.remaining, 1);
+      await recordRunEnd(state, record, totals, "diverged", now());
+      return result(false, "diverged");
     };
 
     try {
@@ -280,7 +236,7 @@ export async function runDataset(
       const bounds = options.keys
         ? []
         : (cp?.bounds ?? (await segmentBounds(replicas, shape, ds.checkpointRows)));
-      const segments = segmentsOf(bounds);
+      segments = segmentsOf(bounds);
       const resumedAt = cp && cp.done > 0 ? cp.done : undefined;
       await observer.onStart?.({ runId, resolved, segments: segments.length, resumedAt });
       if (resolved.issues.length && totals.counts.schema === undefined) {
@@ -291,7 +247,6 @@ export async function runDataset(
       }
 
       // Repairs an interrupted run left pending are settled before anything is decided again.
-      let recovered: RepairResult[] = [];
       if (writes) {
         recovered = await recoverPending(ds.name, replicas, shape, ctx, {
           resumed,
@@ -304,157 +259,68 @@ export async function runDataset(
       const guard = new WriteGuard({ ...options.guard, writesPerSecond: policy?.limits.writesPerSecond });
       const signal = options.signal ? AbortSignal.any([options.signal, leaseLost.signal]) : leaseLost.signal;
       let lastFound = 0;
-      let segmentsDone = cp?.done ?? 0;
+      const start = cp?.done ?? 0;
       const groups = options.keys
         ? [{ range: segments[0]!, from: 0, to: 1 }]
         : options.groupSegments === false
-          ? segments
-              .slice(cp?.done ?? 0)
-              .map((range, i) => ({ range, from: (cp?.done ?? 0) + i, to: (cp?.done ?? 0) + i + 1 }))
-          : segmentGroups(segments, ds.checkpointRows / 10, () => lastFound, cp?.done ?? 0);
+          ? segments.slice(start).map((range, i) => ({ range, from: start + i, to: start + i + 1 }))
+          : segmentGroups(segments, ds.checkpointRows / 10, () => lastFound, start);
       for (const { range, from, to } of groups) {
-        if (signal?.aborted) return await stopped();
+        if (signal.aborted) return await stopped();
         const started = now();
         const label =
           segments.length === 1
             ? ds.name
             : `${ds.name} ${from + 1}${to > from + 1 ? `–${to}` : ""}/${segments.length}`;
-        const scan = await scanDataset(
+        const onProgress = observer.onProgress;
+        const segment = await runSegment({
           ds,
           replicas,
-          observer.onProgress
-            ? { ...ctx, onProgress: (_, done, total) => observer.onProgress!(label, done, total) }
-            : ctx,
-          options.keys
-            ? { keys: options.keys, resolved, signal }
+          ctx: onProgress ? { ...ctx, onProgress: (_, done, total) => onProgress(label, done, total) } : ctx,
+          resolved,
+          policy,
+          writes,
+          guard,
+          signal,
+          latched: totals.guard !== undefined,
+          target: options.keys
+            ? { keys: options.keys }
             : segments.length > 1
-              ? { range, resolved, expectedRows: (to - from) * ds.checkpointRows, signal }
-              : { resolved, signal },
-        );
+              ? { range, expectedRows: (to - from) * ds.checkpointRows }
+              : { range },
+        });
         // Stopped mid-scan: nothing of this group is decided, recorded or written.
-        if (scan.stopped) return await stopped();
-        lastFound = scan.divergences.length;
-        // Totals change only once the group is whole: a group cut short is done again when the run resumes.
-        const next = structuredClone(totals);
-        const outcome = await decideAndRepair(scan, next);
-        if (!outcome.whole) {
-          // Cut short by the signal: what was written is reported, but a checkpointed run does this group
-          // again when it resumes (its totals and checkpoint stay as they were).
-          if (!checkpointed) Object.assign(totals, next);
-          await observer.onSegment?.({ from, to, of: segments.length, ...outcome.segment });
+        if (segment.stopped) return await stopped();
+        lastFound = segment.work.scan.divergences.length;
+        const outcome: SegmentOutcome = { from, to, of: segments.length, ...segment.work };
+        if (!segment.whole) {
+          // Cut short by the signal between writes: what was written is reported, but a checkpointed run does
+          // this group again when it resumes (its totals and checkpoint stay as they were).
+          if (!checkpointed) addTotals(totals, segment.totals);
+          await observer.onSegment?.(outcome);
           return await stopped();
         }
-        Object.assign(totals, next);
+        addTotals(totals, segment.totals);
         if (cp) {
           cp = { ...cp, done: to, totals, updatedAt: now() };
           await state.putCheckpoint(cp);
         }
-        await observer.onSegment?.({ from, to, of: segments.length, ...outcome.segment });
+        await observer.onSegment?.(outcome);
         segmentsDone = to;
-        if (to < segments.length && observer.pause && !signal?.aborted) await observer.pause(now() - started);
+        if (to < segments.length && observer.pause && !signal.aborted) await observer.pause(now() - started);
       }
 
       const status = totals.remaining > 0 ? "diverged" : "ok";
-      await finish(status);
+      await recordRunEnd(state, record, totals, status, now());
       if (cp) await state.deleteCheckpoint(ds.name);
-      const where = { segments: segments.length, segmentsDone: segments.length };
-      return {
-        runId,
-        dataset: ds.name,
-        resolved,
-        totals,
-        recovered,
-        finished: true,
-        status,
-        startedAt,
-        ...where,
-      };
-
-      /** Decides, records and writes one scanned group into `t`; `whole` is false when the signal cut its writes short. */
-      async function decideAndRepair(
-        scan: DatasetScan,
-        t: RunTotals,
-      ): Promise<{ whole: boolean; segment: Omit<SegmentOutcome, "from" | "to" | "of"> }> {
-        const { schema: _schema, ...classes } = scan.counts;
-        add(t.counts, classes);
-        for (const [r, { rows }] of Object.entries(scan.replicas))
-          t.replicas[r] = { rows: (t.replicas[r]?.rows ?? 0) + rows };
-        for (const k of Object.keys(t.stats) as (keyof ScanStats)[]) t.stats[k] += scan.stats[k];
-        const repairable = scan.divergences.filter(isRepairable).length;
-        const base = { scan, plan: undefined, tasks: [], recorded: false, opened: [], results: [] };
-        if (!policy) {
-          t.remaining += repairable;
-          return { whole: true, segment: base };
-        }
-        const plan = planDataset(ds, scan, policy);
-        countDecisions(plan.decisions, t);
-        const latchedBefore = t.guard !== undefined;
-        if (plan.guard && !latchedBefore) {
-          t.guard = plan.guard;
-          t.escalated++;
-        }
-        const tasks = t.guard ? [] : repairTasks(plan);
-        t.plannedWrites += tasks.length;
-        if (!writes) {
-          t.remaining += repairable;
-          return { whole: true, segment: { ...base, plan, tasks } };
-        }
-        // After a guard trip nothing more is recorded or written in the run: its escalation says why.
-        if (latchedBefore) {
-          t.remaining += repairable;
-          return { whole: true, segment: { ...base, plan } };
-        }
-        const opened = await recordPlan(plan, ctx);
-        const results = await repairDataset(plan, replicas, ctx, { signal, guard });
-        for (const r of results) t.repairs[r.outcome] = (t.repairs[r.outcome] ?? 0) + 1;
-        // One result per task written or found done; fewer when the signal stopped between write batches.
-        const unsettled = tasks.length - results.length;
-        t.remaining +=
-          (plan.guard ? repairable : 0) +
-          plan.decisions.filter((d) => d.action === "escalate").length +
-          results.filter((r) => r.outcome === "superseded" || r.outcome === "failed").length +
-          unsettled;
-        return {
-          whole: unsettled === 0,
-          segment: { scan, plan, tasks, recorded: true, opened, results },
-        };
-      }
-
-      async function stopped(): Promise<DatasetRunResult> {
-        const status = checkpointed ? "running" : "diverged";
-        // A checkpointed run waits to be resumed; any other is finished with what it did.
-        if (!checkpointed) {
-          totals.remaining = Math.max(totals.remaining, 1);
-          await finish(status);
-        }
-        const where = { segments: segments.length, segmentsDone };
-        return {
-          runId,
-          dataset: ds.name,
-          resolved,
-          totals,
-          recovered,
-          finished: false,
-          status,
-          startedAt,
-          ...where,
-        };
-      }
+      return result(true, status);
     } catch (err) {
-      if (!checkpointed) await finish("failed").catch(() => {});
+      if (!checkpointed) await recordRunEnd(state, record, totals, "failed", now()).catch(() => {});
       throw err;
     } finally {
       await alive?.stop();
       await state.releaseLease(runLease(runId), owner).catch(() => {});
     }
-  }
-}
-
-function countDecisions(decisions: readonly Decision[], t: RunTotals): void {
-  for (const d of decisions) {
-    if (d.action === "escalate") t.escalated++;
-    else if (d.action === "wait") t.waiting++;
-    else if (d.action === "ignore") t.ignored++;
   }
 }
 

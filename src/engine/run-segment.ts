@@ -1,0 +1,148 @@
+/**
+ * One group of segments (or one list of keys) of a run, the unit the orchestrator repeats and a worker can
+ * run alone: scan → decide → record → repair → verify, added up into a segment's totals.
+ */
+import type { DatasetConfig } from "../config/load-config.js";
+import type { Decision } from "../core/decide.js";
+import type { Key, KeyRange } from "../core/model.js";
+import type { EscalationRecord } from "../core/plan-record.js";
+import type { CompiledPolicy } from "../core/policy.js";
+import type { ResolvedShape } from "../detect/resolve-shape.js";
+import type { RepairResult, RepairTask } from "../execute/execute-repairs.js";
+import type { WriteGuard } from "../execute/write-guard.js";
+import { type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
+import { recordPlan } from "./record-plan.js";
+import { repairDataset, repairTasks } from "./repair-dataset.js";
+import type { OpenReplica, RunContext } from "./run-context.js";
+import { addCounts, emptyTotals, type RunTotals } from "./run-totals.js";
+import { type DatasetScan, scanDataset } from "./scan-dataset.js";
+
+/** What one group of segments (or the list of keys) came to, for observers. */
+export interface SegmentWork {
+  readonly scan: DatasetScan;
+  /** The plan (every mode but scan). */
+  readonly plan?: DatasetPlan | undefined;
+  /** The writes planned (dry-run and repair; none once the guard tripped). */
+  readonly tasks: readonly RepairTask[];
+  /** True when the plan was recorded in audit and escalations (repair, before any guard trip). */
+  readonly recorded: boolean;
+  /** Escalations this segment opened (each is reported once, when it opens). */
+  readonly opened: readonly EscalationRecord[];
+  readonly results: readonly RepairResult[];
+}
+
+/** What a run hands each of its segments. */
+export interface SegmentInput {
+  readonly ds: DatasetConfig;
+  readonly replicas: readonly OpenReplica[];
+  readonly ctx: RunContext;
+  readonly resolved: ResolvedShape;
+  /** The compiled policy; undefined in scan mode (nothing is decided). */
+  readonly policy: CompiledPolicy | undefined;
+  /** Whether the plan is recorded and written (repair), or only reported. */
+  readonly writes: boolean;
+  /** The run's write guard (one per run: its breaker and rate bucket span the segments). */
+  readonly guard: WriteGuard;
+  readonly signal?: AbortSignal | undefined;
+  /** True when an earlier segment of the run tripped the blast-radius guard: nothing is recorded or written. */
+  readonly latched: boolean;
+  /** The range (and about how many rows it holds), or the keys to re-read. */
+  readonly target:
+    | { readonly range: KeyRange; readonly expectedRows?: number }
+    | { readonly keys: readonly Key[] };
+}
+
+/** A segment's outcome: its totals, and whether the signal cut it short (mid-scan, or between writes). */
+export interface SegmentResult {
+  /** The signal stopped detection: nothing of the segment was decided, recorded or written. */
+  readonly stopped: boolean;
+  /** False when the signal stopped its writes between batches (what was written is in `work.results`). */
+  readonly whole: boolean;
+  readonly totals: RunTotals;
+  readonly work: SegmentWork;
+}
+
+/**
+ * Scans one range (or list of keys), decides each divergence, and — writing, before any guard trip —
+ * records the plan and repairs it through the run's guard. The segment's totals count what it found, decided
+ * and wrote, and what it leaves: in scan, plan and dry-run every divergence that needs a write; in repair the
+ * escalated ones, the writes superseded, failed or not reached, and everything once the guard has tripped.
+ * A plan that trips the guard sets `totals.guard` (the run latches it) and writes nothing.
+ */
+export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
+  const { ds, replicas, ctx, resolved, policy, writes, guard, signal } = input;
+  const scan = await scanDataset(
+    ds,
+    replicas,
+    ctx,
+    "keys" in input.target
+      ? { keys: input.target.keys, resolved, signal }
+      : {
+          range: input.target.range,
+          resolved,
+          signal,
+          ...(input.target.expectedRows !== undefined ? { expectedRows: input.target.expectedRows } : {}),
+        },
+  );
+  const t = emptyTotals();
+  const base: SegmentWork = { scan, plan: undefined, tasks: [], recorded: false, opened: [], results: [] };
+  if (scan.stopped) return { stopped: true, whole: false, totals: t, work: base };
+  const { schema: _schema, ...classes } = scan.counts;
+  addCounts(t.counts, classes);
+  t.replicas = Object.fromEntries(Object.entries(scan.replicas).map(([r, { rows }]) => [r, { rows }]));
+  t.stats = { ...scan.stats };
+  const repairable = scan.divergences.filter(isRepairable).length;
+  const done = (work: SegmentWork, whole = true): SegmentResult => ({
+    stopped: false,
+    whole,
+    totals: t,
+    work,
+  });
+  if (!policy) {
+    t.remaining += repairable;
+    return done(base);
+  }
+  const plan = planDataset(ds, scan, policy);
+  countDecisions(plan.decisions, t);
+  const trips = plan.guard !== undefined && !input.latched;
+  if (trips) {
+    t.guard = plan.guard;
+    t.escalated++;
+  }
+  const tasks = input.latched || trips ? [] : repairTasks(plan);
+  t.plannedWrites += tasks.length;
+  if (!writes) {
+    t.remaining += repairable;
+    return done({ ...base, plan, tasks });
+  }
+  // After a guard trip nothing more is recorded or written in the run: its escalation says why.
+  if (input.latched) {
+    t.remaining += repairable;
+    return done({ ...base, plan });
+  }
+  const opened = await recordPlan(plan, ctx);
+  const results = await repairDataset(plan, replicas, ctx, { signal, guard });
+  addCounts(
+    t.repairs,
+    results.reduce<Record<string, number>>((m, r) => {
+      m[r.outcome] = (m[r.outcome] ?? 0) + 1;
+      return m;
+    }, {}),
+  );
+  // One result per task written or found done; fewer when the signal stopped between write batches.
+  const unsettled = tasks.length - results.length;
+  t.remaining +=
+    (trips ? repairable : 0) +
+    plan.decisions.filter((d) => d.action === "escalate").length +
+    results.filter((r) => r.outcome === "superseded" || r.outcome === "failed").length +
+    unsettled;
+  return done({ scan, plan, tasks, recorded: true, opened, results }, unsettled === 0);
+}
+
+function countDecisions(decisions: readonly Decision[], t: RunTotals): void {
+  for (const d of decisions) {
+    if (d.action === "escalate") t.escalated++;
+    else if (d.action === "wait") t.waiting++;
+    else if (d.action === "ignore") t.ignored++;
+  }
+}
