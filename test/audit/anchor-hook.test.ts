@@ -1,24 +1,17 @@
 /** Commands that append audit entries sign the log's head themselves: a later truncation is caught. */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
+import { makeItemsReplicas, writeItemsConfig } from "../support/sqlite-items.js";
 
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-function replica(path: string, stale: boolean): void {
-  const db = new Database(path);
-  db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL)");
-  for (let i = 1; i <= 20; i++)
-    db.prepare("INSERT INTO items VALUES (?, ?, ?)").run(i, `item ${i}`, stale && i % 5 === 0 ? 1 : 2);
-  db.close();
-}
 
 /** Output nobody reads (the tests check state, not text). */
 function quiet() {
@@ -29,27 +22,10 @@ describe("anchoring after a run", () => {
   it("repair appends a signed anchor of the head; deleting the newest entries then fails verify (exit 3)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "concord-anchor-"));
     dirs.push(dir);
-    replica(join(dir, "a.db"), false);
-    replica(join(dir, "b.db"), true);
-    const config = join(dir, "concord.yaml");
-    writeFileSync(
-      config,
-      `state: sqlite:state.db
-audit:
-  anchor:
-    file: anchors.jsonl
-    privateKey: keys/audit-anchor.key
-    publicKey: keys/audit-anchor.pub
-datasets:
-  items:
-    key: id
-    versions: { counter: version }
-    replicas:
-      a: { url: "sqlite:a.db", table: items }
-      b: { url: "sqlite:b.db", table: items }
-    policy: { owner: a, resolve: highest-version }
-`,
-    );
+    makeItemsReplicas(dir, { rows: 20, stale: [5, 10, 15, 20] });
+    const config = writeItemsConfig(dir, {
+      top: "audit:\n  anchor:\n    file: anchors.jsonl\n    privateKey: keys/audit-anchor.key\n    publicKey: keys/audit-anchor.pub\n",
+    });
     expect(await main(["node", "concord", "audit", "keygen", "--dir", join(dir, "keys")], quiet())).toBe(0);
     expect(existsSync(join(dir, "anchors.jsonl"))).toBe(false);
     expect(await main(["node", "concord", "repair", "-c", config], quiet())).toBe(0);

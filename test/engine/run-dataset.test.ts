@@ -2,14 +2,13 @@
  * The one run pipeline against real SQLite replicas: the blast-radius latch in a serve pass, one circuit
  * breaker for a whole run, the targeted (key-list) form, and the CLI and serve applying the same repairs.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
-import { type ConcordConfig, parseConfig } from "../../src/config/load-config.js";
+import type { ConcordConfig } from "../../src/config/load-config.js";
 import type { Connector } from "../../src/connectors/connector.js";
 import { openConnector } from "../../src/connectors/open-connector.js";
 import type { OpenReplica } from "../../src/engine/run-context.js";
@@ -17,6 +16,7 @@ import { runDataset } from "../../src/engine/run-dataset.js";
 import { createService, type Service } from "../../src/serve/service.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
 import type { StateStore } from "../../src/state/state-store.js";
+import { itemsConfig, makeItemsReplicas, staleOnB, writeItemsConfig } from "../support/sqlite-items.js";
 
 const ROWS = 1000;
 
@@ -32,50 +32,18 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Replicas a and b of `items` in `where`; b holds version 1 of the `stale` keys (a holds version 2). */
 function makeReplicas(where: string, stale: readonly number[]): void {
-  for (const name of ["a", "b"]) {
-    const db = new Database(join(where, `${name}.db`));
-    db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL)");
-    const insert = db.prepare("INSERT INTO items VALUES (?, ?, ?)");
-    db.transaction(() => {
-      for (let i = 1; i <= ROWS; i++) {
-        const old = name === "b" && stale.includes(i);
-        insert.run(i, old ? `old ${i}` : `item ${i}`, old ? 1 : 2);
-      }
-    })();
-    db.close();
-  }
-}
-
-function yaml(limits = ""): string {
-  return `state: sqlite:state.db
-datasets:
-  items:
-    key: id
-    versions: { counter: version }
-    replicas:
-      a: { url: "sqlite:a.db", table: items }
-      b: { url: "sqlite:b.db", table: items }
-    policy: { owner: a, resolve: highest-version${limits} }
-    checkpointRows: 100
-`;
+  makeItemsReplicas(where, { rows: ROWS, stale });
 }
 
 function config(where: string, limits = ""): ConcordConfig {
-  return parseConfig(yaml(limits), join(where, "concord.yaml"));
+  return itemsConfig(where, {
+    policy: `owner: a, resolve: highest-version${limits}`,
+    extra: "    checkpointRows: 100\n",
+  });
 }
 
-function staleOn(where: string): number[] {
-  const db = new Database(join(where, "b.db"), { readonly: true });
-  try {
-    return (db.prepare("SELECT id FROM items WHERE version = 1 ORDER BY id").all() as { id: number }[]).map(
-      (r) => r.id,
-    );
-  } finally {
-    db.close();
-  }
-}
+const staleOn = staleOnB;
 
 async function open(cfg: ConcordConfig): Promise<{ state: StateStore; replicas: OpenReplica[] }> {
   const ds = cfg.datasets[0]!;
@@ -195,7 +163,7 @@ describe("runDataset", () => {
     const serveDir = mkdtempSync(join(dir, "serve-"));
     makeReplicas(cliDir, stale);
     makeReplicas(serveDir, stale);
-    writeFileSync(join(cliDir, "concord.yaml"), yaml());
+    writeItemsConfig(cliDir, { extra: "    checkpointRows: 100\n" });
     expect(await main(["node", "concord", "repair", "-c", join(cliDir, "concord.yaml")], quiet())).toBe(0);
 
     const s = await createService(config(serveDir), { log: () => {} });

@@ -7,9 +7,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type ConcordConfig, parseConfig } from "../../src/config/load-config.js";
+import type { ConcordConfig } from "../../src/config/load-config.js";
 import { openConnector } from "../../src/connectors/open-connector.js";
 import { keyId } from "../../src/core/model.js";
 import { describeDataset } from "../../src/engine/describe-dataset.js";
@@ -19,6 +18,7 @@ import { runDataset } from "../../src/engine/run-dataset.js";
 import { acquirePass, PassOwnedError, processOwner, runLease } from "../../src/engine/run-liveness.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
 import type { StateStore } from "../../src/state/state-store.js";
+import { itemsConfig, makeItemsReplicas } from "../support/sqlite-items.js";
 
 let dir: string;
 const cleanup: (() => Promise<void>)[] = [];
@@ -31,31 +31,8 @@ afterEach(async () => {
 });
 
 function setup(): { cfg: ConcordConfig } {
-  for (const name of ["a", "b"]) {
-    const db = new Database(join(dir, `${name}.db`));
-    db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL)");
-    for (let i = 1; i <= 20; i++)
-      db.prepare("INSERT INTO items VALUES (?, ?, ?)").run(
-        i,
-        name === "b" && i <= 5 ? "old" : `item ${i}`,
-        name === "b" && i <= 5 ? 1 : 2,
-      );
-    db.close();
-  }
-  const cfg = parseConfig(
-    `state: sqlite:state.db
-datasets:
-  items:
-    key: id
-    versions: { counter: version }
-    replicas:
-      a: { url: "sqlite:a.db", table: items }
-      b: { url: "sqlite:b.db", table: items }
-    policy: { owner: a, resolve: highest-version }
-`,
-    join(dir, "concord.yaml"),
-  );
-  return { cfg };
+  makeItemsReplicas(dir, { rows: 20, stale: [1, 2, 3, 4, 5] });
+  return { cfg: itemsConfig(dir) };
 }
 
 async function open(cfg: ConcordConfig): Promise<{ state: StateStore; replicas: OpenReplica[] }> {
