@@ -5,6 +5,10 @@ import {
   canonicalValue,
   encodeRow,
   formatMicros,
+  shortestFloat32,
+  TIMESTAMP_INFINITY,
+  TIMESTAMP_NEG_INFINITY,
+  timeMicros,
   timestampMicros,
   ValueError,
 } from "./canonical.js";
@@ -75,23 +79,24 @@ describe("canonicalValue: decimal", () => {
     [1e21, "1000000000000000000000"],
     [1e-7, "0.0000001"],
     [12n, "12"],
+    // PostgreSQL's numeric specials (its output spellings, and the input ones it also takes).
+    ["NaN", "NaN"],
+    ["nan", "NaN"],
+    ["Infinity", "Infinity"],
+    ["-Infinity", "-Infinity"],
+    ["+inf", "Infinity"],
+    [Number.NaN, "NaN"],
+    [Number.NEGATIVE_INFINITY, "-Infinity"],
   ])("%o → %s", (raw, expected) => {
     expect(canonicalValue("decimal", raw)).toBe(expected);
   });
 
-  it.each<[unknown]>([
-    ["."],
-    [""],
-    ["abc"],
-    ["1.2.3"],
-    ["1e"],
-    ["--1"],
-    [Number.NaN],
-    [Number.POSITIVE_INFINITY],
-    [true],
-  ])("%o throws ValueError", (raw) => {
-    expect(() => canonicalValue("decimal", raw)).toThrow(ValueError);
-  });
+  it.each<[unknown]>([["."], [""], ["abc"], ["1.2.3"], ["1e"], ["--1"], ["Infinit"], [true]])(
+    "%o throws ValueError",
+    (raw) => {
+      expect(() => canonicalValue("decimal", raw)).toThrow(ValueError);
+    },
+  );
 });
 
 describe("canonicalValue: float", () => {
@@ -120,6 +125,110 @@ describe("canonicalValue: float", () => {
   it.each<[unknown]>([[""], ["  "], ["abc"], ["nan"], [true], [{}]])("%o throws ValueError", (raw) => {
     expect(() => canonicalValue("float", raw)).toThrow(ValueError);
   });
+});
+
+describe("canonicalValue: float32", () => {
+  it.each<[unknown, string]>([
+    // PostgreSQL real's shortest output, and the exact double value of the same single (what MariaDB's
+    // FLOAT reads as through CAST(… AS DOUBLE)), give one text.
+    ["0.33333334", "0.33333334"],
+    [0.3333333432674408, "0.33333334"],
+    ["1.0000012", "1.0000012"],
+    [1.0000011920928955, "1.0000012"],
+    ["16777216", "16777216"],
+    ["1.6777216e+07", "16777216"],
+    // 2^24 + 1 is not a single: it rounds to 2^24.
+    [16777217, "16777216"],
+    // FLT_MAX: 3.4028235e+38 is the closest 8-digit decimal (3.4028234e+38 also rounds back, but is farther).
+    ["3.4028234e38", "3.4028235e+38"],
+    [3.4028234663852886e38, "3.4028235e+38"],
+    // The smallest subnormal single.
+    ["1.4e-45", "1e-45"],
+    [1.401298464324817e-45, "1e-45"],
+    // A double rounded to single precision (the declared tolerance of real beside double precision).
+    [0.1, "0.1"],
+    [0.30000000000000004, "0.3"],
+    ["-2.5", "-2.5"],
+    ["-0", "0"],
+    [0, "0"],
+    ["NaN", "NaN"],
+    ["Infinity", "Infinity"],
+    [Number.NEGATIVE_INFINITY, "-Infinity"],
+    // What no single can hold keeps its double text, so it equals no single.
+    [1e39, "1e+39"],
+    ["1e-50", "1e-50"],
+    [-1e300, "-1e+300"],
+  ])("%o → %s", (raw, expected) => {
+    expect(canonicalValue("float32", raw)).toBe(expected);
+  });
+
+  it("finds the shortest round-trip text of every single it is given", () => {
+    // Powers of two (narrow rounding interval below), subnormals, and a spread of other singles.
+    const singles = new Set<number>();
+    for (let e = -149; e <= 127; e++) singles.add(Math.fround(2 ** e));
+    for (let i = 1; i < 5000; i++) {
+      singles.add(Math.fround(i / 7));
+      singles.add(Math.fround(1.0000001 ** (i * 997)));
+      singles.add(Math.fround(i * 1e-40));
+    }
+    for (const f of singles) {
+      if (!Number.isFinite(f) || f === 0) continue;
+      const text = shortestFloat32(f);
+      expect(Math.fround(Number(text)), `${f} → ${text}`).toBe(f);
+      const digits = text
+        .replace(/^-|e.*$/g, "")
+        .replace(".", "")
+        .replace(/^0+/, "")
+        .replace(/0+$/, "");
+      // One digit fewer never round-trips.
+      if (digits.length > 1) {
+        const shorter = Number(f.toPrecision(digits.length - 1));
+        const up = Number(
+          (Number(f.toPrecision(digits.length - 1)) * (1 + 10 ** -(digits.length - 1))).toPrecision(
+            digits.length - 1,
+          ),
+        );
+        expect(Math.fround(shorter) === f || Math.fround(up) === f, `${f} → ${text}`).toBe(false);
+      }
+    }
+  });
+
+  it.each<[unknown]>([[""], ["abc"], [true], [{}]])("%o throws ValueError", (raw) => {
+    expect(() => canonicalValue("float32", raw)).toThrow(ValueError);
+  });
+});
+
+describe("canonicalValue: time", () => {
+  it.each<[unknown, string]>([
+    ["10:00:00", "10:00:00.000000"],
+    ["10:00:00.000000", "10:00:00.000000"],
+    ["10:00", "10:00:00.000000"],
+    ["9:05:01.5", "09:05:01.500000"],
+    ["23:59:59.999999", "23:59:59.999999"],
+    ["23:59:59.9999999", "23:59:59.999999"],
+    ["00:00:00", "00:00:00.000000"],
+    // PostgreSQL's end of day, and MariaDB's TIME as a signed duration.
+    ["24:00:00", "24:00:00.000000"],
+    ["838:59:59", "838:59:59.000000"],
+    ["-838:59:59.000000", "-838:59:59.000000"],
+    ["-00:00:00", "00:00:00.000000"],
+    ["-01:30:00", "-01:30:00.000000"],
+  ])("%o → %s", (raw, expected) => {
+    expect(canonicalValue("time", raw)).toBe(expected);
+  });
+
+  it("orders times by their value", () => {
+    const ordered = ["-838:59:59", "-00:00:01", "00:00:00", "09:59:59.999999", "10:00:00", "100:00:00"];
+    const micros = ordered.map((t) => timeMicros(t));
+    for (let i = 1; i < micros.length; i++) expect(micros[i]! > micros[i - 1]!).toBe(true);
+  });
+
+  it.each<[unknown]>([["10:60:00"], ["10:00:60"], ["10"], [""], ["10:00:00+02"], [36000], [true]])(
+    "%o throws ValueError",
+    (raw) => {
+      expect(() => canonicalValue("time", raw)).toThrow(ValueError);
+    },
+  );
 });
 
 describe("canonicalValue: boolean", () => {
@@ -185,6 +294,8 @@ describe("canonicalValue: null", () => {
     "timestamp",
     "json",
     "bytes",
+    "float32",
+    "time",
   ];
 
   it.each(types)("%s: null and undefined are null", (type) => {
@@ -240,8 +351,54 @@ describe("canonicalValue: timestamp", () => {
     [1704067200.000001, "2024-01-01T00:00:00.000001Z"],
     [-1.5, "1969-12-31T23:59:58.500000Z"],
     [1704067200n, "2024-01-01T00:00:00.000000Z"],
+    // The infinities (PostgreSQL's spellings), distinct from null and from every instant.
+    ["infinity", "infinity"],
+    ["Infinity", "infinity"],
+    ["+infinity", "infinity"],
+    ["-infinity", "-infinity"],
+    [Number.POSITIVE_INFINITY, "infinity"],
+    [Number.NEGATIVE_INFINITY, "-infinity"],
+    // Astronomical years, ISO 8601 expanded beyond 0–9999: year 0 is 1 BC, -000043 is 44 BC.
+    ["0000-01-01T00:00:00Z", "0000-01-01T00:00:00.000000Z"],
+    ["-000043-03-15T12:00:00Z", "-000043-03-15T12:00:00.000000Z"],
+    ["-000043-03-15 12:00:00", "-000043-03-15T12:00:00.000000Z"],
+    ["-004713-11-24T00:00:00.000000Z", "-004713-11-24T00:00:00.000000Z"],
+    ["+010000-01-01", "+010000-01-01T00:00:00.000000Z"],
+    ["+294276-12-31T23:59:59.999999Z", "+294276-12-31T23:59:59.999999Z"],
+    ["+5874897-12-31", "+5874897-12-31T00:00:00.000000Z"],
+    ["0001-01-01T00:30:00+01:00", "0000-12-31T23:30:00.000000Z"],
+    ["9999-12-31T23:30:00-01:00", "+010000-01-01T00:30:00.000000Z"],
+    // Leap years in the proleptic calendar: year 0 and -4 are leap years, -100 is not.
+    ["0000-02-29", "0000-02-29T00:00:00.000000Z"],
+    ["-000004-02-29", "-000004-02-29T00:00:00.000000Z"],
   ])("%o → %s", (raw, expected) => {
     expect(canonicalValue("timestamp", raw)).toBe(expected);
+  });
+
+  it.each<[string, string]>([
+    ["infinity", "-infinity"],
+    ["-000043-03-15T00:00:00.000000Z", "0044-03-15T00:00:00.000000Z"],
+    ["0000-01-01T00:00:00.000000Z", "0001-01-01T00:00:00.000000Z"],
+  ])("%s and %s are different values", (a, b) => {
+    expect(canonicalValue("timestamp", a)).not.toBe(canonicalValue("timestamp", b));
+  });
+
+  it("orders the infinities around every instant and BC years before AD", () => {
+    const ordered = [
+      "-infinity",
+      "-004713-11-24T00:00:00.000000Z",
+      "-000043-03-15T00:00:00.000000Z",
+      "0000-12-31T23:59:59.999999Z",
+      "0001-01-01T00:00:00.000000Z",
+      "+294276-12-31T23:59:59.999999Z",
+      "+5874897-12-31T00:00:00.000000Z",
+      "infinity",
+    ].map((t) => timestampMicros(t));
+    for (let i = 1; i < ordered.length; i++) expect(ordered[i]! > ordered[i - 1]!).toBe(true);
+  });
+
+  it.each<[string]>([["-100-02-29"], ["-000100-02-29"], ["+10000000-01-01"]])("%s throws", (raw) => {
+    expect(() => canonicalValue("timestamp", raw)).toThrow(ValueError);
   });
 
   it.each<[unknown]>([
@@ -260,8 +417,13 @@ describe("canonicalValue: timestamp", () => {
     ["2024-01-01T00:00:00 Europe/Paris"],
     [new Date(Number.NaN)],
     [Number.NaN],
-    [Number.POSITIVE_INFINITY],
     [true],
+    ["infinite"],
+    // Expanded years need a sign and six digits; there is no year -0.
+    ["10000-01-01"],
+    ["-0044-03-15"],
+    ["-000000-01-01"],
+    ["+00044-01-01"],
   ])("%o throws ValueError", (raw) => {
     expect(() => canonicalValue("timestamp", raw)).toThrow(ValueError);
   });
@@ -287,6 +449,13 @@ describe("formatMicros and timestampMicros", () => {
     [-1000n, "1969-12-31T23:59:59.999000Z"],
     [-1001n, "1969-12-31T23:59:59.998999Z"],
     [1704067200123456n, "2024-01-01T00:00:00.123456Z"],
+    [-62135596800000000n, "0001-01-01T00:00:00.000000Z"],
+    [-62135596800000001n, "0000-12-31T23:59:59.999999Z"],
+    [-63517824000000000n, "-000043-03-15T00:00:00.000000Z"],
+    [253402300800000000n, "+010000-01-01T00:00:00.000000Z"],
+    [9224318015999999999n, "+294276-12-31T23:59:59.999999Z"],
+    [TIMESTAMP_INFINITY, "infinity"],
+    [TIMESTAMP_NEG_INFINITY, "-infinity"],
   ])("%s µs ↔ %s", (micros, text) => {
     expect(formatMicros(micros)).toBe(text);
     expect(timestampMicros(text)).toBe(micros);

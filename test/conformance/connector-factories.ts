@@ -115,6 +115,8 @@ const SQLITE_TYPES: Record<ColumnType, string> = {
   timestamp: "TIMESTAMP",
   json: "JSON",
   bytes: "BLOB",
+  float32: "REAL",
+  time: "TIME",
 };
 
 /** The value an application would store natively in SQLite for a canonical value. */

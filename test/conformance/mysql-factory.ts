@@ -24,6 +24,8 @@ const MYSQL_TYPES: Record<ColumnType, string> = {
   timestamp: "DATETIME(6)",
   json: "JSON",
   bytes: "VARBINARY(255)",
+  float32: "FLOAT",
+  time: "TIME(6)",
 };
 
 /** The value an application would store natively for a canonical value, as a SQL literal. */

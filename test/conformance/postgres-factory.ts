@@ -18,6 +18,8 @@ const PG_TYPES: Record<ColumnType, string> = {
   timestamp: "timestamptz",
   json: "jsonb",
   bytes: "bytea",
+  float32: "real",
+  time: "time",
 };
 
 /** A placeholder converting a canonical value to the native value an application would store. */

@@ -103,7 +103,7 @@ const CLIENT_SIDE: RecordShape = {
   columns: [
     { name: "j", type: "json" },
     { name: "jb", type: "json" },
-    { name: "f4", type: "float" },
+    { name: "f4", type: "float32" },
     { name: "f8", type: "float" },
     { name: "t", type: "text" },
   ],
@@ -199,7 +199,7 @@ describe.skipIf(!available)("PostgresConnector: canonical text of every native t
       by: "bytes bytea",
       j: "json json",
       jb: "json jsonb",
-      f4: "float real",
+      f4: "float32 real",
       f8: "float double precision",
     });
   });

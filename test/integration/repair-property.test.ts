@@ -266,6 +266,8 @@ const SQLITE_TYPES: Record<ColumnType, string> = {
   timestamp: "TIMESTAMP",
   json: "JSON",
   bytes: "BLOB",
+  float32: "REAL",
+  time: "TIME",
 };
 
 function sqliteNative(type: ColumnType, v: CanonicalValue): unknown {

@@ -76,6 +76,8 @@ export function mysqlCanonicalSql(type: ColumnType, col: MysqlColumn, ref: strin
       if (BINARY_TYPES.has(t) || GEOMETRY_TYPES.has(t)) return `LOWER(HEX(${ref}))`;
       return null;
     case "float":
+    case "float32":
+    case "time":
     case "json":
       return null;
   }

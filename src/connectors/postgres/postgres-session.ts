@@ -19,9 +19,13 @@ export type PostgresClient = Pool | Client;
  * - `extra_float_digits = 1`: floats print in shortest round-trip form (the default since PostgreSQL 12,
  *   but a server or role may override it), which the engine reads back exactly;
  * - `jit = off`: the planner's estimate for one range probe per range makes a round's checksum query look
- *   expensive, and JIT compilation then costs more (≈0.7 s) than the query itself.
+ *   expensive, and JIT compilation then costs more (≈0.7 s) than the query itself;
+ * - `DateStyle = ISO` and `IntervalStyle = postgres`: the text of types read as text (intervals, arrays of
+ *   dates) is then the same whatever the server's or role's defaults.
  */
-const SESSION_SQL = "SELECT set_config('extra_float_digits', '1', false), set_config('jit', 'off', false)";
+const SESSION_SQL =
+  "SELECT set_config('extra_float_digits', '1', false), set_config('jit', 'off', false), " +
+  "set_config('DateStyle', 'ISO', false), set_config('IntervalStyle', 'postgres', false)";
 
 export function isPool(db: PostgresClient): db is Pool {
   return "totalCount" in db;
