@@ -129,6 +129,7 @@ export const FAMILIES: readonly MatrixFamily[] = [
       v("4713-bc", "-004713-11-24T00:00:00.000000Z"),
       v("year-10000", "+010000-01-01T00:00:00.000000Z"),
       v("294276-ad", "+294276-12-31T00:00:00.000000Z"),
+      v("5874897-ad", "+5874897-12-31T00:00:00.000000Z"),
       v("infinity", "infinity"),
       v("minus-infinity", "-infinity"),
     ],

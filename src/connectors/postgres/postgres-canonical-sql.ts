@@ -21,9 +21,11 @@ const UTC_MICROS = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
  */
 function canonicalYearSql(pgYear: string): string {
   const y = `(CASE WHEN ${pgYear} < 0 THEN ${pgYear} + 1 ELSE ${pgYear} END)`;
+  // lpad cuts text longer than its width: a seven-digit year (dates reach 5874897) keeps its digits.
+  const six = (v: string) => `lpad(${v}::text, greatest(6, length(${v}::text)), '0')`;
   return (
-    `(CASE WHEN ${y} < 0 THEN '-' || lpad((-${y})::text, 6, '0') ` +
-    `WHEN ${y} > 9999 THEN '+' || lpad(${y}::text, 6, '0') ELSE lpad(${y}::text, 4, '0') END)`
+    `(CASE WHEN ${y} < 0 THEN '-' || ${six(`(-${y})`)} ` +
+    `WHEN ${y} > 9999 THEN '+' || ${six(y)} ELSE lpad(${y}::text, 4, '0') END)`
   );
 }
 

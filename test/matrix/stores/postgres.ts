@@ -17,6 +17,8 @@ function timestampInput(canonical: string, dateOnly: boolean): string {
 }
 
 const micros = (value: MatrixValue) => /\.(\d{6})Z$/.exec(value.canonical)?.[1] ?? "000000";
+/** Timestamps reach 294276 AD; only dates go further (5874897 AD). */
+const inTimestampRange = (value: MatrixValue) => !/^\+\d{7}/.test(value.canonical);
 const timeMicros = (value: MatrixValue) => value.canonical.slice(9);
 const isDecimal = (value: MatrixValue) => /^-?\d+(\.\d+)?$/.test(value.canonical);
 
@@ -61,12 +63,15 @@ const TYPES: MatrixColumnType[] = [
   t("text", `text COLLATE "${SCHEMA}".matrix_ci`),
   t("uuid", "uuid"),
   t("uuid", "text"),
-  t("timestamp", "timestamp"),
+  t("timestamp", "timestamp", { holds: inTimestampRange }),
   t("timestamp", "timestamp with time zone", {
+    holds: inTimestampRange,
     encode: (text) => timestampInput(text, false),
   }),
-  t("timestamp", "timestamp(3)", { holds: (v) => micros(v).endsWith("000") }),
-  t("timestamp", "timestamp(0) with time zone", { holds: (v) => micros(v) === "000000" }),
+  t("timestamp", "timestamp(3)", { holds: (v) => inTimestampRange(v) && micros(v).endsWith("000") }),
+  t("timestamp", "timestamp(0) with time zone", {
+    holds: (v) => inTimestampRange(v) && micros(v) === "000000",
+  }),
   t("timestamp", "date", {
     holds: (v) => !v.canonical.includes("T") || v.canonical.includes("T00:00:00.000000Z"),
     encode: (text) => timestampInput(text, true),

@@ -76,6 +76,7 @@ export const store: MatrixStore = {
     "timestamp:4713-bc": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
     "timestamp:year-10000": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
     "timestamp:294276-ad": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
+    "timestamp:5874897-ad": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
     "timestamp:infinity": "SQLite's timestamp writes do not know the infinities (formatTimestamp)",
     "timestamp:minus-infinity": "SQLite's timestamp writes do not know the infinities (formatTimestamp)",
   },
