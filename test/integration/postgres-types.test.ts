@@ -284,7 +284,7 @@ describe.skipIf(!available)("PostgreSQL types, exactly", () => {
       [
         3,
         "+5874897-12-31T00:00:00.000000Z",
-        "column t (timestamp(0) without time zone) cannot store +5874897-12-31T00:00:00.000000Z: outside the range of timestamp(0) without time zone (4713 BC to 294276 AD)",
+        "column t (timestamp(0) without time zone) cannot store +5874897-12-31T00:00:00.000000Z: outside the range of timestamp(0) without time zone (4714-11-24 BC to 294276-12-31 AD)",
       ],
       [4, "ab ", 'column c (character(4)) cannot store "ab ": character(n) does not keep trailing spaces'],
       [

@@ -1,6 +1,7 @@
 /** Canonical values as PostgreSQL is sent them for writes, and the values a column cannot hold exactly. Builds values only: no I/O. */
 import {
   type ColumnType,
+  canonicalValue,
   TIMESTAMP_INFINITY,
   TIMESTAMP_NEG_INFINITY,
   timeMicros,
@@ -44,7 +45,10 @@ const INT_RANGES: Readonly<Record<string, readonly [bigint, bigint, string]>> = 
   int8: [-(2n ** 63n), 2n ** 63n - 1n, "bigint"],
 };
 
-/** PostgreSQL's timestamp range (4713 BC to 294276 AD) and date range (to 5874897 AD). */
+/**
+ * PostgreSQL's timestamp range (Julian day 0, 4714-11-24 BC in the proleptic Gregorian calendar, which its
+ * documentation calls 4713 BC, to 294276 AD) and date range (to 5874897 AD).
+ */
 const MIN_TIMESTAMP = timestampMicros("-004713-11-24T00:00:00Z");
 const MAX_TIMESTAMP = timestampMicros("+294276-12-31T23:59:59.999999Z");
 const MAX_DATE = timestampMicros("+5874897-12-31T00:00:00Z");
@@ -129,10 +133,17 @@ function numericRefusal(column: PgColumn, v: string): string | undefined {
   const raw = mod & 0x7ff;
   const scale = raw & 0x400 ? raw - 0x800 : raw;
   if (v === "Infinity" || v === "-Infinity") return `${column.nativeType} holds no infinity`;
-  const m = /^-?(\d+)(?:\.(\d+))?$/.exec(v);
+  // A float's text may have an exponent (1e+21, 5e-324): its exact decimal digits are what is stored.
+  let plain: string;
+  try {
+    plain = canonicalValue("decimal", v) ?? v;
+  } catch {
+    return "not a decimal";
+  }
+  const m = /^-?(\d+)(?:\.(\d+))?$/.exec(plain);
   if (!m) return "not a decimal";
   const frac = m[2] ?? "";
-  if (frac.length > scale)
+  if (frac.length > Math.max(scale, 0))
     return `${column.nativeType} would round it to ${Math.max(scale, 0)} decimal places`;
   if (scale < 0 && !/^0*$/.test(m[1]!.slice(m[1]!.length + scale)))
     return `${column.nativeType} would round it to a multiple of 1e${-scale}`;
@@ -146,7 +157,7 @@ function timestampRefusal(column: PgColumn, v: string): string | undefined {
   if (micros === TIMESTAMP_INFINITY || micros === TIMESTAMP_NEG_INFINITY) return undefined;
   const date = column.baseType === "date";
   if (micros < MIN_TIMESTAMP || micros > (date ? MAX_DATE : MAX_TIMESTAMP))
-    return `outside the range of ${column.nativeType} (4713 BC to ${date ? "5874897" : "294276"} AD)`;
+    return `outside the range of ${column.nativeType} (4714-11-24 BC to ${date ? "5874897-12-31" : "294276-12-31"} AD)`;
   if (date) return ((micros % DAY) + DAY) % DAY === 0n ? undefined : "a date holds no time of day";
   const digits = column.typmod >= 0 ? column.typmod : 6;
   return finerThan(micros, digits)

@@ -73,7 +73,7 @@ export const store: MatrixStore = {
       "SQLite keeps a NaN REAL as NULL: the connector writes it and verification fails, instead of refusing it",
     "timestamp:44-bc": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
     "timestamp:1-bc": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
-    "timestamp:4713-bc": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
+    "timestamp:julian-day-0": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
     "timestamp:year-10000": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
     "timestamp:294276-ad": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
     "timestamp:5874897-ad": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
