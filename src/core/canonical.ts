@@ -1,8 +1,9 @@
 /** Canonical value encoding: one text form per logical value, whichever store held it. Pure: no I/O. */
 import { describeRaw, ValueError } from "./canonical-errors.js";
-import { canonicalFloat, canonicalFloat32 } from "./canonical-float.js";
+import { shortestFloat32 } from "./canonical-float32.js";
 import { canonicalJsonNumber, canonicalJsonText, JsonSyntaxError } from "./canonical-json-text.js";
-import { canonicalTime, canonicalTimestamp } from "./canonical-time.js";
+import { formatTime, parseTime } from "./canonical-time.js";
+import { canonicalTimestamp } from "./canonical-timestamp.js";
 
 /**
  * Logical column types. Every connector maps its native types onto these, and every value is
@@ -24,28 +25,25 @@ export const COLUMN_TYPES: readonly ColumnType[] = [
   "integer",
   "decimal",
   "float",
+  "float32",
   "boolean",
   "text",
   "timestamp",
+  "time",
   "json",
   "bytes",
-  "float32",
-  "time",
 ];
 
 /** A canonical value: the canonical text of a non-null value, or null. */
 export type CanonicalValue = string | null;
 
 export { ValueError } from "./canonical-errors.js";
-export { shortestFloat32 } from "./canonical-float.js";
 export {
   formatMicros,
-  formatTimeMicros,
   TIMESTAMP_INFINITY,
   TIMESTAMP_NEG_INFINITY,
-  timeMicros,
   timestampMicros,
-} from "./canonical-time.js";
+} from "./canonical-timestamp.js";
 
 const INTEGER_RE = /^[+-]?\d+$/;
 const DECIMAL_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
@@ -55,16 +53,20 @@ const DECIMAL_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
  * - integer: base-10 digits with a leading '-' when negative ("007" → "7").
  * - decimal: no exponent, no trailing fractional zeros, no '.' without fraction, "-0" → "0"; PostgreSQL's
  *   special numerics are "NaN", "Infinity" and "-Infinity".
- * - float: the shortest text that round-trips a double (ECMAScript Number#toString); -0 → "0".
- * - float32: the value rounded to single precision, as the shortest text that rounds back to that single
- *   ("0.33333334", "3.4028235e+38"; see canonical-float.ts).
+ * - float: the shortest text that round-trips a double (ECMAScript Number#toString); -0 → "0". Text whose
+ *   value is beyond a double's range is an error, not Infinity ("1e400" is no double).
+ * - float32: the value rounded to a 32-bit float, then the shortest text that round-trips that float32
+ *   (`shortestFloat32`): "0.33333334", "16777216", "3.4028235e+38". A value beyond float32's range is an
+ *   error. Stores keeping 32-bit floats (PostgreSQL `real`, MariaDB `FLOAT`) are read as float32, so their
+ *   values compare by float32 whatever digits their clients print.
  * - boolean: "t" or "f".
  * - text: the string itself (UTF-8 in every store).
  * - timestamp: UTC, microsecond precision: "2024-01-01T00:00:00.000000Z", proleptic Gregorian calendar,
  *   years outside 0–9999 expanded with a sign and six digits ("-000043-03-15T…" is 44 BC, year 0 is 1 BC),
  *   "infinity" and "-infinity". Text without an offset is UTC; numbers are Unix epoch seconds (SQLite's
- *   `unixepoch()` convention). See canonical-time.ts.
- * - time: a time of day (or a signed duration under a day's hours, MariaDB's TIME): "[-]HH:MM:SS.ffffff".
+ *   `unixepoch()` convention). See canonical-timestamp.ts.
+ * - time (SQL TIME, a time of day or MariaDB's signed duration of up to 838 hours): "[-]HH:MM:SS.ffffff",
+ *   hours at least two digits, always six fractional digits ("10:00:00" → "10:00:00.000000").
  * - json: `canonicalJsonText`: exact numbers (never through a double), keys sorted by UTF-16 code units,
  *   a duplicate key's last value, no insignificant whitespace. Exact only from text: a value a driver
  *   already parsed has lost what its doubles could not hold.
@@ -97,19 +99,21 @@ export function canonicalValue(type: ColumnType, raw: unknown): CanonicalValue {
   }
 }
 
+const describe = describeRaw;
+
 function canonicalInteger(raw: unknown): string {
   if (typeof raw === "bigint") return raw.toString();
   if (typeof raw === "number") {
-    if (!Number.isInteger(raw)) throw new ValueError(`${describeRaw(raw)} is not an integer`);
+    if (!Number.isInteger(raw)) throw new ValueError(`${describe(raw)} is not an integer`);
     return Number.isSafeInteger(raw) ? String(raw === 0 ? 0 : raw) : BigInt(raw).toString();
   }
   if (typeof raw === "boolean") return raw ? "1" : "0";
   if (typeof raw === "string") {
     const s = raw.trim();
-    if (!INTEGER_RE.test(s)) throw new ValueError(`${describeRaw(raw)} is not an integer`);
+    if (!INTEGER_RE.test(s)) throw new ValueError(`${describe(raw)} is not an integer`);
     return BigInt(s).toString();
   }
-  throw new ValueError(`${describeRaw(raw)} is not an integer`);
+  throw new ValueError(`${describe(raw)} is not an integer`);
 }
 
 /** PostgreSQL's numeric specials, by their spellings (it reads these case-insensitively). */
@@ -134,11 +138,10 @@ function canonicalDecimal(raw: unknown): string {
     const special = DECIMAL_SPECIALS[s.toLowerCase()];
     if (special) return special;
   } else {
-    throw new ValueError(`${describeRaw(raw)} is not a decimal`);
+    throw new ValueError(`${describe(raw)} is not a decimal`);
   }
   const m = DECIMAL_RE.exec(s);
-  if (!m || (m[2] === "" && (m[3] ?? "") === ""))
-    throw new ValueError(`${describeRaw(raw)} is not a decimal`);
+  if (!m || (m[2] === "" && (m[3] ?? "") === "")) throw new ValueError(`${describe(raw)} is not a decimal`);
   const negative = m[1] === "-";
   let intPart = m[2] ?? "";
   let frac = m[3] ?? "";
@@ -159,6 +162,45 @@ function canonicalDecimal(raw: unknown): string {
   return negative && body !== "0" ? `-${body}` : body;
 }
 
+const NON_FINITE: ReadonlySet<string> = new Set(["NaN", "Infinity", "-Infinity"]);
+
+/** The double a float's raw value denotes; a finite value beyond a double's range is an error. */
+function floatOf(raw: unknown, what: string): number {
+  if (typeof raw === "number") return raw;
+  if (typeof raw === "bigint") return Number(raw);
+  if (typeof raw !== "string") throw new ValueError(`${describe(raw)} is not a ${what}`);
+  const s = raw.trim();
+  if (NON_FINITE.has(s)) return Number(s);
+  const n = Number(s);
+  if (s === "" || Number.isNaN(n)) throw new ValueError(`${describe(raw)} is not a ${what}`);
+  if (!Number.isFinite(n)) throw new ValueError(`${describe(raw)} is beyond the range of a ${what}`);
+  return n;
+}
+
+function canonicalFloat(raw: unknown): string {
+  const n = floatOf(raw, "float");
+  if (Object.is(n, -0)) return "0";
+  return String(n);
+}
+
+function canonicalFloat32(raw: unknown): string {
+  const n = floatOf(raw, "float32");
+  if (Number.isNaN(n)) return "NaN";
+  const f = Math.fround(n);
+  if (!Number.isFinite(f)) {
+    if (!Number.isFinite(n)) return String(n);
+    throw new ValueError(`${describe(raw)} is beyond the range of a float32`);
+  }
+  return shortestFloat32(f);
+}
+
+function canonicalTime(raw: unknown): string {
+  if (typeof raw !== "string") throw new ValueError(`${describe(raw)} is not a time`);
+  const micros = parseTime(raw);
+  if (micros === undefined) throw new ValueError(`${describe(raw)} is not a time`);
+  return formatTime(micros);
+}
+
 function canonicalBoolean(raw: unknown): string {
   if (typeof raw === "boolean") return raw ? "t" : "f";
   if (typeof raw === "number" || typeof raw === "bigint") {
@@ -170,14 +212,14 @@ function canonicalBoolean(raw: unknown): string {
     if (s === "t" || s === "true" || s === "1" || s === "yes" || s === "on") return "t";
     if (s === "f" || s === "false" || s === "0" || s === "no" || s === "off") return "f";
   }
-  throw new ValueError(`${describeRaw(raw)} is not a boolean`);
+  throw new ValueError(`${describe(raw)} is not a boolean`);
 }
 
 function canonicalText(raw: unknown): string {
   if (typeof raw === "string") return raw;
   if (typeof raw === "number" || typeof raw === "bigint" || typeof raw === "boolean") return String(raw);
   if (raw instanceof Uint8Array) return Buffer.from(raw).toString("utf8");
-  throw new ValueError(`${describeRaw(raw)} is not text`);
+  throw new ValueError(`${describe(raw)} is not text`);
 }
 
 function sortJson(value: unknown): unknown {
@@ -199,7 +241,7 @@ function canonicalJson(raw: unknown): string {
     } catch (err) {
       if (err instanceof JsonSyntaxError)
         throw new ValueError(
-          `${describeRaw(text)} is not valid JSON (${err.message.replace(/^invalid JSON /, "")})`,
+          `${describe(text)} is not valid JSON (${err.message.replace(/^invalid JSON /, "")})`,
         );
       throw err;
     }
@@ -207,7 +249,7 @@ function canonicalJson(raw: unknown): string {
   // A store with numeric affinity (SQLite) hands a JSON integer back as a bigint: its exact digits.
   if (typeof raw === "bigint") return canonicalJsonNumber(raw.toString());
   if (typeof raw === "number") {
-    if (!Number.isFinite(raw)) throw new ValueError(`${describeRaw(raw)} is not a JSON number`);
+    if (!Number.isFinite(raw)) throw new ValueError(`${describe(raw)} is not a JSON number`);
     return canonicalJsonNumber(String(raw));
   }
   // A value a driver already parsed: its numbers went through doubles, and print as JSON.stringify prints
@@ -222,7 +264,7 @@ function canonicalBytes(raw: unknown): string {
       return raw.replace(/^\\x/, "").toLowerCase();
     return Buffer.from(raw, "utf8").toString("hex");
   }
-  throw new ValueError(`${describeRaw(raw)} is not bytes`);
+  throw new ValueError(`${describe(raw)} is not bytes`);
 }
 
 /**

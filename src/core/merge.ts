@@ -1,6 +1,7 @@
 /** Per-column merge of divergent records (max, min, lww, union, owner). Pure. */
-import { type CanonicalValue, type ColumnType, timeMicros, timestampMicros } from "./canonical.js";
+import { type CanonicalValue, type ColumnType, timestampMicros } from "./canonical.js";
 import { canonicalJsonOf, type JsonValue, parseJsonExact } from "./canonical-json-text.js";
+import { parseTime } from "./canonical-time.js";
 import type { Divergence } from "./classify.js";
 import { compareKeyPart, type RecordShape } from "./model.js";
 import type { CompiledPolicy } from "./policy.js";
@@ -48,8 +49,9 @@ export function compareValues(type: ColumnType, a: string, b: string): number {
       return x < y ? -1 : x > y ? 1 : 0;
     }
     case "time": {
-      const x = timeMicros(a);
-      const y = timeMicros(b);
+      // Canonical times are valid: a negative duration sorts before zero, 100:00:00 after 99:00:00.
+      const x = parseTime(a)!;
+      const y = parseTime(b)!;
       return x < y ? -1 : x > y ? 1 : 0;
     }
     default:

@@ -9,13 +9,13 @@ const NATIVE: Record<ColumnType, string> = {
   integer: "INTEGER",
   decimal: "DECIMAL(10,2)",
   float: "REAL",
+  float32: "FLOAT",
   boolean: "BOOLEAN",
   text: "TEXT",
   timestamp: "TIMESTAMP",
+  time: "TIME",
   json: "JSON",
   bytes: "BLOB",
-  float32: "FLOAT",
-  time: "TIME",
 };
 
 /** A table with the given columns, in the given order; native type names follow the logical type. */
@@ -74,13 +74,6 @@ describe("unifyTypes", () => {
     [["text", "timestamp"], "timestamp"],
     [["timestamp", "text", "timestamp"], "timestamp"],
     [["text", "json"], "json"],
-    [["float32", "float32"], "float32"],
-    [["float32", "float"], "float32"],
-    [["float", "integer", "float32"], "float32"],
-    [["decimal", "float32"], "float32"],
-    [["time", "text"], "time"],
-    [["time", "timestamp"], undefined],
-    [["float32", "boolean"], undefined],
     [["text", "integer"], undefined],
     [["boolean", "decimal"], undefined],
     [["boolean", "float"], undefined],
@@ -491,23 +484,6 @@ describe("resolveShape: notes on columns the stores cannot keep alike", () => {
     );
     expect(r.notes).toEqual([
       "column x is compared as a floating-point number (numeric(30,10) on a, double on b): exact decimals past about 15 significant digits may differ",
-    ]);
-  });
-
-  it("says when a single-precision float is compared with a double, and not between two singles", () => {
-    const r = resolveShape(
-      dataset(),
-      described({
-        a: pg({ x: { type: "float32", nativeType: "real" }, y: { type: "float32", nativeType: "real" } }),
-        b: maria({ x: { type: "float", nativeType: "double" }, y: { type: "float32", nativeType: "float" } }),
-      }),
-    );
-    expect(r.shape.columns).toEqual([
-      { name: "x", type: "float32" },
-      { name: "y", type: "float32" },
-    ]);
-    expect(r.notes).toEqual([
-      "column x is compared at single precision (real on a, double on b): a holds only float32 values, so the others' values are rounded to the nearest float32 first",
     ]);
   });
 

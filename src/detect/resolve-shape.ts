@@ -31,20 +31,21 @@ const NUMERIC: readonly ColumnType[] = ["integer", "decimal", "float", "float32"
 
 /**
  * The one logical type several replicas' types can be compared as, or undefined when they cannot:
- * integer/decimal → decimal, any float → float, a single-precision float among them → float32 (what the
- * narrowest store holds; see docs/types.md), integer/boolean → boolean (SQLite stores booleans as
- * integers), text with timestamp, time or json → the specific type (stores without such types keep text).
+ * integer/decimal → decimal, any float → float (float32 only when every replica keeps float32: a float32
+ * beside a double or an exact number is compared as the double it holds exactly), integer/boolean → boolean
+ * (SQLite stores booleans as integers), text with timestamp, time or json → the specific type (stores
+ * without such types keep text).
  */
 export function unifyTypes(types: readonly ColumnType[]): ColumnType | undefined {
   const set = new Set(types);
   if (set.size === 1) return types[0];
   const has = (t: ColumnType) => set.has(t);
   const only = (...allowed: ColumnType[]) => [...set].every((t) => allowed.includes(t));
-  if (only(...NUMERIC)) return has("float32") ? "float32" : has("float") ? "float" : "decimal";
+  if (only(...NUMERIC)) return has("float") || has("float32") ? "float" : "decimal";
   if (only("integer", "boolean")) return "boolean";
   if (only("text", "timestamp")) return "timestamp";
-  if (only("text", "json")) return "json";
   if (only("text", "time")) return "time";
+  if (only("text", "json")) return "json";
   return undefined;
 }
 
@@ -244,15 +245,15 @@ function comparabilityNotes(
     const list = natives.map((n) => `${n.info.nativeType} on ${n.replica}`).join(", ");
     const exact = (n: { info: ColumnInfo }) =>
       (n.info.type === "integer" || n.info.type === "decimal") && keepsExactNumbers(n.info);
-    if ((col.type === "float" || col.type === "float32") && natives.some(exact)) {
+    const float32 = natives.filter((n) => n.info.type === "float32");
+    if (col.type === "float" && float32.length > 0 && float32.length < natives.length) {
       notes.push(
-        `column ${col.name} is compared as a floating-point number (${list}): exact decimals past about ${col.type === "float32" ? 7 : 15} significant digits may differ`,
+        `column ${col.name} is compared as a 64-bit float (${list}): ${float32.map((n) => n.replica).join(", ")} keep${float32.length === 1 ? "s" : ""} 32-bit floats, which hold few other values exactly (0.1 is 0.10000000149011612 there); declare types: { ${col.name}: float32 } to compare at 32-bit precision`,
       );
     }
-    if (col.type === "float32" && !ds.types[col.name] && natives.some((n) => n.info.type === "float")) {
-      const singles = natives.filter((n) => n.info.type === "float32").map((n) => n.replica);
+    if (col.type === "float" && natives.some(exact)) {
       notes.push(
-        `column ${col.name} is compared at single precision (${list}): ${singles.join(", ")} ${singles.length > 1 ? "hold" : "holds"} only float32 values, so the others' values are rounded to the nearest float32 first`,
+        `column ${col.name} is compared as a floating-point number (${list}): exact decimals past about 15 significant digits may differ`,
       );
     }
     if (col.type === "decimal" && !ds.types[col.name]) {

@@ -19,13 +19,13 @@ const MYSQL_TYPES: Record<ColumnType, string> = {
   integer: "BIGINT",
   decimal: "DECIMAL(18,6)",
   float: "VARCHAR(40) COMMENT 'concord:float'",
+  float32: "FLOAT",
   boolean: "BOOLEAN",
   text: "TEXT",
   timestamp: "DATETIME(6)",
+  time: "TIME(6)",
   json: "JSON",
   bytes: "VARBINARY(255)",
-  float32: "FLOAT",
-  time: "TIME(6)",
 };
 
 /** The value an application would store natively for a canonical value, as a SQL literal. */

@@ -13,13 +13,13 @@ const PG_TYPES: Record<ColumnType, string> = {
   integer: "bigint",
   decimal: "numeric(18,6)",
   float: "double precision",
+  float32: "real",
   boolean: "boolean",
   text: "text",
   timestamp: "timestamptz",
+  time: "time(6)",
   json: "jsonb",
   bytes: "bytea",
-  float32: "real",
-  time: "time",
 };
 
 /** A placeholder converting a canonical value to the native value an application would store. */

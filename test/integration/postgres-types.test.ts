@@ -169,25 +169,42 @@ describe.skipIf(!available)("PostgreSQL types, exactly", () => {
     expect((await scan(path)).divergences).toEqual([]);
   });
 
-  it("compares real beside double precision at single precision, says so, and converges", async () => {
+  it("compares real beside double precision as the double the single is, says so, and at single precision when declared", async () => {
     await tables(
       "f",
       "k int PRIMARY KEY, r real",
-      [`(1, 0.33333334)`, `(2, 1.0000012)`, `(3, 16777216)`, `(4, 3.4028234e38)`, `(5, 0.5)`],
+      [`(1, 0.33333334)`, `(2, 1.0000012)`, `(3, 16777216)`, `(4, 3.4028234e38)`, `(5, 0.5)`, `(6, 0.1)`],
       [],
     );
-    // b keeps the same values as doubles (as a double column holds a single's exact value), and one other.
+    // b keeps doubles: the singles' exact values, then 0.25 and the decimal 0.1 (which no single is).
     await db.admin.query(`ALTER TABLE ${db.table("f_b")} ALTER COLUMN r TYPE double precision`);
     await db.admin.query(
-      `INSERT INTO ${db.table("f_b")} SELECT k, CASE WHEN k = 5 THEN 0.25 ELSE r::double precision END FROM ${db.table("f_a")}`,
+      `INSERT INTO ${db.table("f_b")} SELECT k, CASE k WHEN 5 THEN 0.25 WHEN 6 THEN 0.1 ELSE r::double precision END FROM ${db.table("f_a")}`,
     );
     const path = config("f");
     const first = await scan(path);
-    expect(divergent(first)).toEqual({ "5": ["r"] });
+    expect(divergent(first)).toEqual({ "5": ["r"], "6": ["r"] });
     expect(first.notes).toContain(
-      "column r is compared at single precision (real on a, double precision on b): a holds only float32 values, so the others' values are rounded to the nearest float32 first",
+      "column r is compared as a 64-bit float (real on a, double precision on b): a keeps 32-bit floats, which hold few other values exactly (0.1 is 0.10000000149011612 there); declare types: { r: float32 } to compare at 32-bit precision",
     );
-    expect((await repair(path)).repairs.map((x) => x.outcome)).toEqual(["applied"]);
+    // Declared float32: b's 0.1 rounds to a's single, so only key 5 differs.
+    const declared = writeConfig(
+      tempDir(),
+      `state: sqlite:state.db
+datasets:
+  f:
+    key: k
+    types: { r: float32 }
+    replicas:
+      a: { url: "${POSTGRES.url}", table: ${db.table("f_a")} }
+      b: { url: "${POSTGRES.url}", table: ${db.table("f_b")} }
+    policy: { owner: a, resolve: owner }
+`,
+    );
+    expect(divergent(await scan(declared))).toEqual({ "5": ["r"] });
+    // The repair writes the singles' exact doubles, and the copies agree exactly.
+    expect((await repair(path)).repairs.map((x) => x.outcome)).toEqual(["applied", "applied"]);
+    expect(await native("f_b", "r::text")).toMatchObject({ "5": ["0.5"], "6": ["0.10000000149011612"] });
     expect((await scan(path)).divergences).toEqual([]);
   });
 

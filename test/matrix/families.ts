@@ -1,4 +1,6 @@
 /** The type matrix's shared vocabulary: each family's values with their canonical texts, and the key values. Tests only. */
+import { type ColumnType, canonicalValue } from "../../src/core/canonical.js";
+import { float32AsDouble } from "../../src/core/canonical-float32.js";
 import type { MatrixFamily, MatrixValue } from "./matrix.js";
 
 const v = (id: string, canonical: string, ...spellings: string[]): MatrixValue =>
@@ -200,3 +202,17 @@ export const KEY_VALUES: Readonly<Record<"integer" | "text", readonly string[]>>
   integer: ["-9223372036854775808", "-32768", "-1", "0", "1", "32767", "2147483648", "9223372036854775807"],
   text: ["a", "A", "\u00e9", "e\u0301", "", "a ", "b", "\u{1F600}", "\\|", "Z", "\u00df", "ss"],
 };
+
+/**
+ * The canonical text `value` of `family` reads as when its column is compared as `type`: its own canonical
+ * text in its own type; a single compared as a double (a `real` beside a `double precision`) is the double
+ * that holds it exactly ("0.33333334" is 0.3333333432674408).
+ */
+export function canonicalIn(family: MatrixFamily, type: ColumnType, value: MatrixValue): string | null {
+  if (family.logical === "float32" && type === "float")
+    return canonicalValue("float", float32AsDouble(value.canonical));
+  return canonicalValue(type, value.canonical);
+}
+
+/** What a double column is handed for a single: the double that holds it exactly. */
+export const singleAsDouble = (text: string): string => float32AsDouble(text);

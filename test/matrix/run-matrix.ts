@@ -2,14 +2,13 @@
 import { parseConfig, type ReplicaConfig } from "../../src/config/load-config.js";
 import type { Connector, TableDescription } from "../../src/connectors/connector.js";
 import { openConnector } from "../../src/connectors/open-connector.js";
-import { canonicalValue } from "../../src/core/canonical.js";
 import type { Divergence } from "../../src/core/classify.js";
 import type { RecordShape } from "../../src/core/model.js";
 import type { OpenReplica } from "../../src/engine/run-context.js";
 import { type RunMode, runDataset } from "../../src/engine/run-dataset.js";
 import type { RepairResult } from "../../src/execute/execute-repairs.js";
 import { SqliteStateStore } from "../../src/state/sqlite/sqlite-state-store.js";
-import { FAMILIES, KEY_VALUES } from "./families.js";
+import { canonicalIn, FAMILIES, KEY_VALUES } from "./families.js";
 import type {
   MatrixColumn,
   MatrixColumnType,
@@ -442,7 +441,7 @@ async function checkCanonical(
           const c = columns[i]!;
           const at = shape.columns.findIndex((x) => x.name === c.name);
           if (at < 0) continue;
-          const want = canonicalValue(shape.columns[at]!.type, cell.s!.value.canonical);
+          const want = canonicalIn(c.family, shape.columns[at]!.type, cell.s!.value);
           if (values?.[at] !== want)
             failures.push(
               `${label(c)}: ${cell.s!.value.id} reads as ${JSON.stringify(values?.[at])} on ${open.store.name}, not its canonical ${JSON.stringify(want)}`,

@@ -64,10 +64,14 @@ function canonicalTimeSql(t: string): string {
  * A text expression whose value the engine canonicalises (RowCodec) after reading it: chosen so that
  * no session setting (TimeZone, DateStyle, bytea_output) changes it. Floats depend on
  * `extra_float_digits`, which the connector sets to 1 (shortest round-trip) for shapes that read them.
- * Timestamps, dates and times are read in their canonical form.
+ * Timestamps, dates and times are read in their canonical form. A `real` compared as a double (`type` float:
+ * beside a double precision column elsewhere) is read as the double it holds exactly (`0.3333333432674408`,
+ * not its shortest single text `0.33333334`, which is another double).
  */
-export function rawSql(ref: string, column: PgColumn): string {
+export function rawSql(ref: string, column: PgColumn, type?: ColumnType): string {
   switch (column.baseType) {
+    case "float4":
+      return type === "float" ? `(${ref})::float8::text` : `(${ref})::text`;
     case "timestamptz":
       return canonicalTimestampSql(`(${ref} AT TIME ZONE 'UTC')`);
     case "timestamp":

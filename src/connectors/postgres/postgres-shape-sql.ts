@@ -124,7 +124,7 @@ export class PostgresShapeSql {
       this.keys.every((k, i) => servesOrder(k, this.native[i]!, ix.columns[i])),
     );
     this.keyOut = this.keys.map((k) => k.out).join(", ");
-    this.rawList = all.map((c, i) => rawSql(ref(c.name), this.native[i]!)).join(", ");
+    this.rawList = all.map((c, i) => rawSql(ref(c.name), this.native[i]!, c.type)).join(", ");
     this.orderBy = this.keys.map((k) => k.order).join(", ");
   }
 

@@ -4,9 +4,9 @@ import {
   canonicalValue,
   TIMESTAMP_INFINITY,
   TIMESTAMP_NEG_INFINITY,
-  timeMicros,
   timestampMicros,
 } from "../../core/canonical.js";
+import { parseTime } from "../../core/canonical-time.js";
 import type { PgColumn } from "./postgres-column-types.js";
 
 const EXPANDED = /^([+-]?\d+)-(\d{2})-(\d{2})T(\d{2}:\d{2}:\d{2}\.\d{6})Z$/;
@@ -166,7 +166,8 @@ function timestampRefusal(column: PgColumn, v: string): string | undefined {
 }
 
 function timeRefusal(column: PgColumn, v: string): string | undefined {
-  const micros = timeMicros(v);
+  const micros = parseTime(v);
+  if (micros === undefined) return "not a time";
   if (micros < 0n || micros > TIME_MAX) return "a time of day is between 00:00:00 and 24:00:00";
   const digits = column.typmod >= 0 ? column.typmod : 6;
   return finerThan(micros, digits)

@@ -1,6 +1,7 @@
 /** PostgreSQL in the type matrix: every type the connector maps, what each holds, and a schema per test file. Tests only. */
 import { createPostgresTestSchema } from "../../support/postgres-test-schema.js";
 import { POSTGRES, serviceAvailable } from "../../support/services.js";
+import { singleAsDouble } from "../families.js";
 import type { MatrixColumnType, MatrixKeyType, MatrixSpace, MatrixStore, MatrixValue } from "../matrix.js";
 
 /** `{schema}` in a type's DDL stands for the test schema (where the matrix's collation lives). */
@@ -55,7 +56,8 @@ const TYPES: MatrixColumnType[] = [
   t("decimal", "numeric(40,10)", { holds: numericHolds(40, 10), spells: anySpelling }),
   t("float", "double precision"),
   t("float32", "real", { spells: anySpelling }),
-  t("float32", "double precision"),
+  // Beside a real, a double column is compared as the double the single is exactly (and holds that double).
+  t("float32", "double precision", { encode: singleAsDouble }),
   t("boolean", "boolean"),
   t("text", "text"),
   t("text", "character varying(20)", { holds: (v) => [...v.canonical].length <= 20 }),

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { singleAsDouble } from "../families.js";
 import type { MatrixColumnType, MatrixKeyType, MatrixSpace, MatrixStore, MatrixValue } from "../matrix.js";
 
 /** A number where the double prints back as the same text (what an application would store), else the text. */
@@ -28,7 +29,8 @@ const TYPES: MatrixColumnType[] = [
   }),
   // SQLite stores a NaN as NULL.
   t("float", "REAL", { holds: notNaN, encode: (text) => Number(text) }),
-  t("float32", "REAL", { holds: notNaN, encode: (text) => Number(text) }),
+  // Beside a single-precision column, REAL is compared as the double the single is exactly.
+  t("float32", "REAL", { holds: notNaN, encode: (text) => Number(singleAsDouble(text)) }),
   t("boolean", "BOOLEAN", { encode: (text) => (text === "t" ? 1 : 0) }),
   t("text", "TEXT"),
   t("uuid", "TEXT"),
