@@ -265,7 +265,7 @@ function comparabilityNotes(
         );
       }
     }
-    if (col.type === "timestamp") {
+    if (col.type === "timestamp" || col.type === "time") {
       const digits = natives.filter(
         (n): n is typeof n & { info: { fractionalDigits: number } } => n.info.fractionalDigits !== undefined,
       );
