@@ -122,6 +122,12 @@ export interface MatrixSpace {
 export interface MatrixStore {
   /** Short name ("postgres", "sqlite"): names pairs and tables. */
   readonly name: string;
+  /**
+   * True for a store that keeps no column types (Redis): between two such stores the dataset declares each
+   * column's family type (`types:`), as a user would; beside a typed store the other's types apply. Default
+   * false.
+   */
+  readonly schemaless?: boolean;
   readonly types: readonly MatrixColumnType[];
   readonly keyTypes: readonly MatrixKeyType[];
   /**

@@ -51,12 +51,14 @@ function datasetYaml(
   name: string,
   s: Readonly<Record<string, string>>,
   d: Readonly<Record<string, string>>,
+  columns: readonly string[],
   types: Readonly<Record<string, string>>,
 ) {
   return `state: "sqlite::memory:"
 datasets:
   ${name}:
     key: k
+    columns: ${JSON.stringify(columns)}
     types: ${JSON.stringify(types)}
     replicas:
       s: ${JSON.stringify(s)}
@@ -83,10 +85,11 @@ async function runConcord(
   d: OpenStore,
   table: string,
   steps: readonly Step[],
+  columns: readonly string[],
   types: Readonly<Record<string, string>> = {},
 ): Promise<{ runs: RunResult[]; descriptions: Map<string, TableDescription> }> {
   const config = parseConfig(
-    datasetYaml(name, s.space.replica(table), d.space.replica(table), types),
+    datasetYaml(name, s.space.replica(table), d.space.replica(table), columns, types),
     "/matrix.yaml",
   );
   const ds = config.datasets[0]!;
@@ -310,12 +313,24 @@ export async function runValueMatrix(s: OpenStore, d: OpenStore, table: string):
     const i = [...row.cells.keys()][0]!;
     refusedByColumn.set(i, [...(refusedByColumn.get(i) ?? []), String(row.key)]);
   }
-  const { runs, descriptions } = await runConcord(table, s, d, table, [
-    { mode: "scan" },
-    { mode: "repair", keys: repaired },
-    ...[...refusedByColumn.values()].map((keys) => ({ mode: "repair" as const, keys })),
-    { mode: "scan" },
-  ]);
+  // Between two stores without column types, the dataset says what each column holds.
+  const untyped = s.store.schemaless && d.store.schemaless;
+  const types: Record<string, string> = untyped ? { k: "integer" } : {};
+  if (untyped) for (const c of columns) types[c.name] = c.family.logical;
+  const { runs, descriptions } = await runConcord(
+    table,
+    s,
+    d,
+    table,
+    [
+      { mode: "scan" },
+      { mode: "repair", keys: repaired },
+      ...[...refusedByColumn.values()].map((keys) => ({ mode: "repair" as const, keys })),
+      { mode: "scan" },
+    ],
+    names,
+    types,
+  );
   const scan = runs[0]!;
   const rescan = runs.at(-1)!;
   const repair = { results: runs.slice(1, -1).flatMap((r) => r.results) };
@@ -506,7 +521,8 @@ export async function runKeyMatrix(
       ...refused.map((k) => ({ mode: "repair" as const, keys: [k] })),
       { mode: "scan" },
     ],
-    declared ? { k: declared } : {},
+    ["v"],
+    declared ? { k: declared } : s.store.schemaless && d.store.schemaless ? { k: sk.family, v: "text" } : {},
   );
   const scan = runs[0]!;
   const rescan = runs.at(-1)!;
