@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, it } from "vitest";
 import type { MatrixKeyType, MatrixStore } from "./matrix.js";
 import { expectClean, loadStores, storePairs } from "./matrix-stores.js";
-import { type OpenStore, runKeyMatrix } from "./run-matrix.js";
+import type { OpenStore } from "./run-concord.js";
+import { runKeyMatrix } from "./run-key-matrix.js";
 
 const pairs = storePairs(await loadStores());
 

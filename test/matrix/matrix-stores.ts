@@ -3,7 +3,7 @@ import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ExpectStatic } from "vitest";
 import type { MatrixStore } from "./matrix.js";
-import type { MatrixOutcome } from "./run-matrix.js";
+import type { MatrixOutcome } from "./run-concord.js";
 
 /** Every store file's `store`, in file name order, that answers (one that does not is skipped; CI requires it). */
 export async function loadStores(): Promise<MatrixStore[]> {

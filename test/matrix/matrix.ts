@@ -14,7 +14,7 @@
  * exporting `store: MatrixStore`. It names its column types by family (`families.ts`: the shared value
  * vocabulary, each value with its canonical text), says which values each type holds, how its client is
  * handed a value, and how to create a table, read cells back natively and point Concord at the table. The
- * tests (type-matrix.test.ts for values, key-matrix.test.ts for keys; run-matrix.ts does the work) run every
+ * tests (type-matrix.test.ts for values, key-matrix.test.ts for keys; run-value-matrix.ts and run-key-matrix.ts do the work) run every
  * unordered pair of the stores whose servers answer, a store with itself included, both directions for two
  * different stores. A family is compared between two stores when
  * both list types for it; every type of one is paired with every type of the other. Gaps a store knows it

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { expectClean, loadStores, storePairs } from "./matrix-stores.js";
-import { type OpenStore, runValueMatrix } from "./run-matrix.js";
+import type { OpenStore } from "./run-concord.js";
+import { runValueMatrix } from "./run-value-matrix.js";
 
 const pairs = storePairs(await loadStores());
 
