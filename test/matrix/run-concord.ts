@@ -25,6 +25,7 @@ export interface MatrixOutcome {
   readonly columns: number;
 }
 
+/** What one run saw: the resolved shape, divergences, repair results, notes and schema issues. */
 export interface RunResult {
   readonly shape: RecordShape;
   readonly divergences: Divergence[];
@@ -126,6 +127,7 @@ export async function runConcord(
   }
 }
 
+/** Closes a connector, ignoring a failure to (a test's cleanup must not hide its result). */
 export async function closeQuietly(c: Connector): Promise<void> {
   await c.close().catch(() => undefined);
 }

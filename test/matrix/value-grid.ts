@@ -2,26 +2,30 @@
 import { FAMILIES } from "./families.js";
 import type { MatrixColumnType, MatrixFamily, MatrixRow, MatrixStore, MatrixValue } from "./matrix.js";
 
+/** One column of a direction's tables: a family's source type beside one of its target types. */
 export interface GridColumn {
   readonly name: string;
   readonly family: MatrixFamily;
   readonly s: MatrixColumnType;
   readonly d: MatrixColumnType;
-  /** Values the source holds, those both hold, those only the source holds. */
+  /** The values both types hold. */
   readonly shared: readonly MatrixValue[];
+  /** The values only the source type holds: a repair must refuse them. */
   readonly refused: readonly MatrixValue[];
   /** Spellings (source, canonical on the target) of shared values. */
   readonly spellings: readonly { value: MatrixValue; text: string }[];
 }
 
+/** What a row tests: equal values, a spelling of an equal value, different values, or a refused repair. */
 export type Kind = "equal" | "spelling" | "different" | "refused";
 
-/** One cell of a row: what each side holds (null: NULL) and what the target must hold after the repair. */
+/** One cell of a row: what each side holds (null: NULL), as a value and the text its store is handed. */
 export interface Cell {
   readonly s: { value: MatrixValue; text: string } | null;
   readonly d: { value: MatrixValue; text: string } | null;
 }
 
+/** A row of a direction's tables: its key, what it tests, and its cells. */
 export interface GridRow {
   readonly key: number;
   readonly kind: Kind;
