@@ -130,6 +130,7 @@ export function gridRows(columns: readonly GridColumn[]): GridRow[] {
   return rows;
 }
 
+/** The rows as one side's store writes them: each cell encoded by that side's column type (NULL: undefined). */
 export function nativeRows(
   rows: readonly GridRow[],
   columns: readonly GridColumn[],
