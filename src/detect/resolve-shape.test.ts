@@ -9,9 +9,11 @@ const NATIVE: Record<ColumnType, string> = {
   integer: "INTEGER",
   decimal: "DECIMAL(10,2)",
   float: "REAL",
+  float32: "FLOAT",
   boolean: "BOOLEAN",
   text: "TEXT",
   timestamp: "TIMESTAMP",
+  time: "TIME",
   json: "JSON",
   bytes: "BLOB",
 };
@@ -523,6 +525,19 @@ describe("resolveShape: notes on columns the stores cannot keep alike", () => {
     );
     expect(r.notes).toEqual([
       "column t is kept at different precisions (timestamp with time zone on pg: 6 fractional digits, datetime on my: 0 fractional digits): differences below the coarsest are reported as divergence",
+    ]);
+  });
+
+  it("says when times are kept at different precisions", () => {
+    const r = resolveShape(
+      dataset(),
+      described({
+        pg: pg({ t: { type: "time", nativeType: "time without time zone", fractionalDigits: 6 } }),
+        my: maria({ t: { type: "time", nativeType: "time", fractionalDigits: 0 } }),
+      }),
+    );
+    expect(r.notes).toEqual([
+      "column t is kept at different precisions (time without time zone on pg: 6 fractional digits, time on my: 0 fractional digits): differences below the coarsest are reported as divergence",
     ]);
   });
 

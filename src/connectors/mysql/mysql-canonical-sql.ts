@@ -76,6 +76,8 @@ export function mysqlCanonicalSql(type: ColumnType, col: MysqlColumn, ref: strin
       if (BINARY_TYPES.has(t) || GEOMETRY_TYPES.has(t)) return `LOWER(HEX(${ref}))`;
       return null;
     case "float":
+    case "float32":
+    case "time":
     case "json":
       return null;
   }
@@ -118,6 +120,7 @@ export function writeLiteral(type: ColumnType, col: MysqlColumn, v: CanonicalVal
     case "boolean":
       return v === "t" ? "1" : "0";
     case "float":
+    case "float32":
       if (NON_FINITE.has(v) && FLOAT_TYPES.has(col.dataType)) {
         throw new ConnectorError(`column ${col.name} (${col.columnType}) cannot store ${v}`);
       }

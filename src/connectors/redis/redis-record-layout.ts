@@ -224,7 +224,8 @@ function jsonNative(type: ColumnType, v: CanonicalValue): unknown {
     case "integer":
       return Number.isSafeInteger(Number(v)) ? Number(v) : v;
     case "decimal":
-    case "float": {
+    case "float":
+    case "float32": {
       // Only where the double prints back as the same text; otherwise (2^53 + 1, NaN, 0.1000…01) as text.
       const n = Number(v);
       return Number.isFinite(n) && String(n) === v ? n : v;

@@ -22,6 +22,7 @@ export function toSqlite(type: ColumnType, v: CanonicalValue): unknown {
     case "integer":
       return BigInt(v);
     case "float":
+    case "float32":
       return Number(v);
     case "boolean":
       return v === "t" ? 1n : 0n;
