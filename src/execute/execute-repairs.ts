@@ -288,6 +288,11 @@ async function executeBatch(
  * Writes the claimed tasks to the target (one failing row fails only itself: writeBatch), re-reads every key
  * written to verify it, and returns each task's outcome; errors go to `errors` by repair id.
  */
+/** `message` naming the replica once: connectors' own errors already start with its label. */
+function onReplica(target: string, message: string): string {
+  return message.startsWith(`${target}: `) ? message : `${target}: ${message}`;
+}
+
 async function writeAndVerify(
   target: string,
   connector: Connector | undefined,
@@ -326,14 +331,14 @@ async function writeAndVerify(
     return tasks.map((t, i) => {
       const w = written[i]!;
       if ("outcome" in w && w.outcome === "superseded") return "superseded";
-      errors.set(t.id, "error" in w ? `${target}: ${w.error}` : why);
+      errors.set(t.id, "error" in w ? onReplica(target, w.error) : why);
       return "failed";
     });
   }
   return tasks.map((t, i) => {
     const w = written[i]!;
     if ("error" in w) {
-      errors.set(t.id, `${target}: ${w.error}`);
+      errors.set(t.id, onReplica(target, w.error));
       return "failed";
     }
     if (w.outcome === "superseded") return "superseded";

@@ -92,7 +92,7 @@ describe("a row the store refuses, SQLite target", () => {
     expect(byOutcome(results)).toEqual({ applied: 39, failed: 1 });
     const failed = results.find((r) => r.outcome === "failed")!;
     expect(failed.key).toEqual(["7"]);
-    expect(failed.error).toMatch(/^b: b: conditional write failed: CHECK constraint failed/);
+    expect(failed.error).toMatch(/^b: conditional write failed: CHECK constraint failed/);
     expect(failed.error).not.toContain("\n");
     const ledger = await state.listRepairs({});
     expect(ledger.filter((e) => e.outcome === "failed").map((e) => [e.key, e.error])).toEqual([
@@ -195,7 +195,9 @@ describe.skipIf(!(await serviceAvailable(POSTGRES)))(
           const results = await execute(tasks, target);
           const failed = results.filter((r) => r.outcome === "failed");
           expect(failed.map((r) => r.key)).toEqual([["12"]]);
-          expect(failed[0]!.error).toMatch(/value too long for type character/);
+          expect(failed[0]!.error).toMatch(
+            /^b: conditional write refused: column name \(character(?: varying)?\(12\)\) cannot store "a name far too long for the target": longer than 12 characters$/,
+          );
           const { rows } = await schema.admin.query(
             `SELECT trim(name) AS name FROM ${schema.table("items")} WHERE id = 12`,
           );
