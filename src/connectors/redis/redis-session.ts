@@ -1,5 +1,8 @@
 /** The ioredis calls the Redis connector makes (pipelines, SCAN pages, Lua scripts); failures become one-line ConnectorErrors. Only this folder imports the driver. */
-import type { ChainableCommander, Redis } from "ioredis";
+import type { Socket } from "node:net";
+import type { ChainableCommander, Redis, RedisOptions } from "ioredis";
+import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
+import { boundSilence, boundTime, type StoreTimeoutError } from "../bound-silence.js";
 import type { ConnectorStats } from "../connector.js";
 import { redisError } from "./redis-errors.js";
 
@@ -27,29 +30,72 @@ type PipelineResult = [error: Error | null, result: unknown][] | null;
 const SAMPLE_KEYS = 512;
 
 /**
+ * The client settings of a connection Concord opens itself, from a replica's timeouts: the connect timeout
+ * (TCP; the handshake is bounded by `connectRedis`) and TCP keepalive. Silence is bounded per call by the
+ * session, not by ioredis's socketTimeout, whose reconnect can leave a command waiting forever.
+ */
+export function redisClientTimeouts(t: TimeoutsConfig): RedisOptions {
+  return { connectTimeout: t.connectMs, ...(t.keepaliveMs > 0 ? { keepAlive: t.keepaliveMs } : {}) };
+}
+
+/**
+ * Connects `client` (created with lazyConnect) and selects database `db`, within `connectMs` in all: a
+ * server that accepts the connection and never answers the handshake is a StoreTimeoutError, not a hang.
+ */
+export async function connectRedis(client: Redis, db: number | undefined, connectMs: number): Promise<void> {
+  await boundTime(
+    (async () => {
+      await client.connect();
+      // ioredis reports a failed SELECT (an index past `databases`) as an event and stays in database 0.
+      if (db !== undefined) await client.select(db);
+    })(),
+    connectMs,
+    "connect",
+    () => client.disconnect(),
+  );
+}
+
+/**
  * A Redis client as the connector uses it. Every method counts its round trips in `stats.queries` and
  * throws ConnectorError with the replica's label and credentials redacted.
+ *
+ * Every call may wait at most `timeouts.queryMs` without a byte from the server (Redis runs one command at a
+ * time, so a server silent that long is stalled, not busy with our call): then the client is disconnected
+ * for good and the call, and every later one, fails naming the timeout.
  */
 export class RedisSession {
+  private readonly timeouts: TimeoutsConfig;
+  /** Set once a call timed out: the client is gone, and later failures say why. */
+  private timedOut: StoreTimeoutError | undefined;
+
   constructor(
     readonly client: Redis,
     private readonly label: string,
     private readonly stats: ConnectorStats,
     /** Added to WRONGTYPE errors: which Redis type the replica's format expects. */
     private readonly wrongTypeHint: string,
-  ) {}
+    timeouts: TimeoutsConfig = DEFAULT_TIMEOUTS,
+  ) {
+    this.timeouts = timeouts;
+  }
 
   /** Throws `what` failing with `err` as a one-line ConnectorError (see `redisError`). */
   fail(what: string, err?: unknown): never {
-    throw redisError(this.label, what, err, this.client.status);
+    throw redisError(this.label, what, this.timedOut ?? err, this.timedOut ? "ready" : this.client.status);
   }
 
   async call<T>(what: string, run: () => Promise<T>): Promise<T> {
     try {
-      const out = await run();
+      const out = await boundSilence(run(), {
+        ms: this.timeouts.queryMs,
+        socket: () => (this.client as unknown as { stream?: Socket }).stream,
+        onTimeout: () => this.client.disconnect(),
+      });
       this.stats.queries++;
       return out;
     } catch (err) {
+      if (!this.timedOut && (err as { code?: unknown }).code === "CONCORD_TIMEOUT")
+        this.timedOut = err as StoreTimeoutError;
       this.fail(what, err);
     }
   }
@@ -260,11 +306,15 @@ export class RedisSession {
     return Math.min(size, Math.ceil((size * (under + 3)) / SAMPLE_KEYS));
   }
 
-  /** Closes the client: QUIT, or a hard disconnect when the server does not answer. */
+  /** Closes the client: QUIT, or a hard disconnect when the server does not answer within the connect deadline. */
   async close(): Promise<void> {
     if (this.client.status === "end") return;
+    if (this.client.status !== "ready") {
+      this.client.disconnect();
+      return;
+    }
     try {
-      await this.client.quit();
+      await boundTime(this.client.quit(), this.timeouts.connectMs, "connect", () => this.client.disconnect());
     } catch {
       this.client.disconnect();
     }
