@@ -13,19 +13,22 @@ const duration = z
     error: 'expected a duration such as "30s", "5m" or "1h"',
   });
 
+/** A duration where a bare 0 (YAML reads it as a number) means "off". */
+const timeout = z.preprocess((v) => (v === 0 ? "0" : v), duration);
+
 /** A duration that must not be zero: a store may not be given forever. */
-const positiveDuration = duration.refine((s) => parseDuration(s)! > 0, {
+const positiveTimeout = timeout.refine((s) => parseDuration(s)! > 0, {
   error: "must be more than 0 (a store that stops answering would be waited on forever)",
 });
 
 /** How long to wait on a store (config/timeouts.ts); any key may be left out. */
 const timeouts = z.strictObject(
   {
-    connect: positiveDuration.optional(),
-    query: positiveDuration.optional(),
-    idle: duration.optional(),
-    keepalive: duration.optional(),
-    statement: duration.optional(),
+    connect: positiveTimeout.optional(),
+    query: positiveTimeout.optional(),
+    idle: timeout.optional(),
+    keepalive: timeout.optional(),
+    statement: timeout.optional(),
   },
   { error: 'expected { connect, query, idle, keepalive, statement } with durations such as "10s"' },
 );

@@ -14,8 +14,11 @@ export type Trigger =
   /** On the first client chunk whose text matches (a statement or command being sent). */
   | { readonly match: RegExp };
 
-/** What an armed trigger does: stall everything, cut (RST) the connection it fired on, or cut all and refuse. */
-export type FaultAction = "stall" | "cut" | "refuse";
+/**
+ * What an armed trigger does: stall everything (new connections too), stall only the connection it fired
+ * on, cut (RST) the connection it fired on, or cut all and refuse new ones.
+ */
+export type FaultAction = "stall" | "stall-connection" | "cut" | "refuse";
 
 /** One client connection and its upstream twin. */
 interface Link {
@@ -23,6 +26,8 @@ interface Link {
   readonly server: Socket;
   /** Data read but not yet forwarded (while stalled), per direction. */
   readonly held: Record<Direction, Buffer[]>;
+  /** Stalled on its own (the others forward). */
+  stalled: boolean;
 }
 
 interface Armed {
@@ -46,8 +51,11 @@ export interface FaultProxy {
   readonly mode: "forward" | "stall" | "refuse";
   /** Heals: forwards everything again (data held while stalled goes first), accepts new connections, no delay. */
   forward(): void;
-  /** Stops forwarding both ways on every connection, new ones included; sockets stay open, data is held. */
-  stall(): void;
+  /**
+   * Stops forwarding both ways on every connection, new ones included (with `existing`, only on the
+   * connections open now: new ones are forwarded); sockets stay open, data is held.
+   */
+  stall(options?: { existing?: boolean }): void;
   /** Forwards every chunk `ms` later (0: at once). */
   delay(ms: number): void;
   /** Resets (RST) every open connection now; new ones are forwarded. */
@@ -78,7 +86,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   /** Forwards `chunk` the way it goes, unless held; applies armed triggers at their exact byte. */
   const pass = (link: Link, way: Direction, chunk: Buffer) => {
     if (!links.has(link)) return;
-    if (mode === "stall") {
+    if (mode === "stall" || link.stalled) {
       link.held[way].push(chunk);
       return;
     }
@@ -93,19 +101,22 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       }
       if (cutAt === undefined) continue;
       armed.splice(armed.indexOf(a), 1);
-      if (cutAt > 0) send(link, way, chunk.subarray(0, cutAt));
+      const before = chunk.subarray(0, cutAt);
       const rest = chunk.subarray(cutAt);
-      if (a.action === "stall") {
-        mode = "stall";
-        if (rest.length) link.held[way].push(rest);
-      } else if (a.action === "cut") {
-        // After the bytes before the cut have left (a reset discards what the kernel still holds).
-        const target = way === "up" ? link.server : link.client;
-        if (cutAt > 0 && target.writableLength > 0) target.once("drain", () => reset(link));
-        else setImmediate(() => reset(link));
+      if (a.action === "cut") {
+        // After the bytes before the cut have left: a reset discards what the kernel still holds.
+        if (before.length) send(link, way, before, () => setTimeout(() => reset(link), 20));
+        else reset(link);
       } else {
-        mode = "refuse";
-        for (const l of [...links]) reset(l);
+        if (before.length) send(link, way, before);
+        if (a.action === "refuse") {
+          mode = "refuse";
+          for (const l of [...links]) reset(l);
+        } else {
+          if (a.action === "stall") mode = "stall";
+          else link.stalled = true;
+          if (rest.length) link.held[way].push(rest);
+        }
       }
       a.fired();
       return;
@@ -113,12 +124,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     send(link, way, chunk);
   };
 
-  const send = (link: Link, way: Direction, chunk: Buffer) => {
+  const send = (link: Link, way: Direction, chunk: Buffer, written?: () => void) => {
     const to = way === "up" ? link.server : link.client;
     const go = () => {
       if (!links.has(link) || to.destroyed) return;
       bytes[way] += chunk.length;
-      to.write(chunk);
+      to.write(chunk, written);
     };
     if (delayMs > 0) setTimeout(go, delayMs);
     else go();
@@ -132,7 +143,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
     client.setNoDelay(true);
     const upstream = new Socket();
-    const link: Link = { client, server: upstream, held: { up: [], down: [] } };
+    const link: Link = { client, server: upstream, held: { up: [], down: [] }, stalled: false };
     links.add(link);
     upstream.setNoDelay(true);
     upstream.connect(targetPort, host);
@@ -144,8 +155,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     // A close on either side closes the other the same way: an orderly end, or a reset.
     client.on("data", (c: Buffer) => pass(link, "up", c));
     upstream.on("data", (c: Buffer) => pass(link, "down", c));
-    client.on("end", () => (mode === "stall" ? undefined : upstream.end()));
-    upstream.on("end", () => (mode === "stall" ? undefined : client.end()));
+    client.on("end", () => (mode === "stall" || link.stalled ? undefined : upstream.end()));
+    upstream.on("end", () => (mode === "stall" || link.stalled ? undefined : client.end()));
     client.on("error", () => {
       if (links.delete(link)) upstream.resetAndDestroy();
     });
@@ -183,14 +194,16 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       mode = "forward";
       delayMs = 0;
       for (const link of links) {
+        link.stalled = false;
         for (const way of ["up", "down"] as const) {
           const held = link.held[way].splice(0);
           for (const chunk of held) pass(link, way, chunk);
         }
       }
     },
-    stall() {
-      mode = "stall";
+    stall(options = {}) {
+      if (!options.existing) mode = "stall";
+      else for (const link of links) link.stalled = true;
     },
     delay(ms) {
       delayMs = ms;
