@@ -73,6 +73,8 @@ export function boundSilence<T>(work: Promise<T>, options: SilenceOptions): Prom
     const first = options.socket();
     if (first) watchSocket(first);
     const check = async () => {
+      // After the poll phase: data that arrived while this process was busy is counted before judging.
+      await new Promise((r) => setImmediate(r));
       if (settled) return;
       const socket = options.socket();
       const last = Math.max(since, socket ? watchSocket(socket) : 0);
@@ -127,10 +129,13 @@ export function boundTime<T>(
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const timer = setTimeout(() => {
-      if (settled) return;
-      settled = true;
-      reject(new StoreTimeoutError(phase, ms));
-      onTimeout();
+      // After the poll phase, so an answer that arrived while this process was busy still counts.
+      setImmediate(() => {
+        if (settled) return;
+        settled = true;
+        reject(new StoreTimeoutError(phase, ms));
+        onTimeout();
+      });
     }, ms);
     work.then(
       (value) => {

@@ -1,6 +1,6 @@
 /** Carries out write decisions as idempotent conditional writes, verifies them, and records ledger and audit. */
 
-import type { Connector, WriteOutcome } from "../connectors/connector.js";
+import { type Connector, ConnectorError, type WriteOutcome } from "../connectors/connector.js";
 import type { CanonicalValue } from "../core/canonical.js";
 import type { Divergence } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
@@ -234,6 +234,9 @@ async function executeBatch(
       return w === "noop" ? "noop" : ctx.appliedEvent === "rolled-back" ? "rolled-back" : "applied";
     });
   } catch (err) {
+    // A target that stopped answering may or may not have committed the batch: its entries stay pending
+    // (the next run settles them) and the run stops here, naming the replica.
+    if (err instanceof ConnectorError && err.timedOut) throw err;
     const why = `${target}: ${message(err)}`;
     for (const t of todo) errors.set(t.id, why);
     outcomes = todo.map(() => "failed");

@@ -9,6 +9,7 @@ import {
   retry,
   wrap,
 } from "cockatiel";
+import { ConnectorError } from "../connectors/connector.js";
 import { RateLimiter } from "./rate-limiter.js";
 
 export interface WriteGuardOptions {
@@ -43,7 +44,10 @@ export class WriteGuard {
     if (!p) {
       const o = this.options;
       const retryPolicy = retry(
-        handleWhen((err) => !(err instanceof BrokenCircuitError)),
+        // A replica that did not answer within its deadline has had its chance: the run stops instead.
+        handleWhen(
+          (err) => !(err instanceof BrokenCircuitError) && !(err instanceof ConnectorError && err.timedOut),
+        ),
         {
           maxAttempts: (o.maxAttempts ?? 4) - 1,
           backoff: new ExponentialBackoff({

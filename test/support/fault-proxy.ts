@@ -28,6 +28,8 @@ interface Link {
   readonly held: Record<Direction, Buffer[]>;
   /** Stalled on its own (the others forward). */
   stalled: boolean;
+  /** The client closed while the link was stalled: the server was not told (a partition carries nothing). */
+  clientGone: boolean;
 }
 
 interface Armed {
@@ -143,7 +145,13 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
     client.setNoDelay(true);
     const upstream = new Socket();
-    const link: Link = { client, server: upstream, held: { up: [], down: [] }, stalled: false };
+    const link: Link = {
+      client,
+      server: upstream,
+      held: { up: [], down: [] },
+      stalled: false,
+      clientGone: false,
+    };
     links.add(link);
     upstream.setNoDelay(true);
     upstream.connect(targetPort, host);
@@ -152,18 +160,25 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       client.destroy();
       upstream.destroy();
     };
+    const isStalled = () => mode === "stall" || link.stalled;
     // A close on either side closes the other the same way: an orderly end, or a reset.
     client.on("data", (c: Buffer) => pass(link, "up", c));
     upstream.on("data", (c: Buffer) => pass(link, "down", c));
-    client.on("end", () => (mode === "stall" || link.stalled ? undefined : upstream.end()));
-    upstream.on("end", () => (mode === "stall" || link.stalled ? undefined : client.end()));
+    // While stalled, the client going away is not passed on: the server keeps its session (and its locks)
+    // as it would behind a partition, until its own timeouts end it or the proxy heals.
+    client.on("end", () => (isStalled() ? undefined : upstream.end()));
+    upstream.on("end", () => (isStalled() ? undefined : client.end()));
     client.on("error", () => {
-      if (links.delete(link)) upstream.resetAndDestroy();
+      if (isStalled()) link.clientGone = true;
+      else if (links.delete(link)) upstream.resetAndDestroy();
     });
     upstream.on("error", () => {
       if (links.delete(link)) client.resetAndDestroy();
     });
-    client.on("close", drop);
+    client.on("close", () => {
+      if (isStalled()) link.clientGone = true;
+      else drop();
+    });
     upstream.on("close", drop);
   });
   server.on("error", () => undefined);
@@ -193,12 +208,14 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     forward() {
       mode = "forward";
       delayMs = 0;
-      for (const link of links) {
+      for (const link of [...links]) {
         link.stalled = false;
         for (const way of ["up", "down"] as const) {
           const held = link.held[way].splice(0);
           for (const chunk of held) pass(link, way, chunk);
         }
+        // What the client sent before it went away arrives (retransmitted), then its goodbye.
+        if (link.clientGone) link.server.end();
       }
     },
     stall(options = {}) {

@@ -77,8 +77,9 @@ export class MysqlConnectorError extends ConnectorError {
   constructor(
     message: string,
     readonly transient: boolean,
+    timedOut = false,
   ) {
-    super(message);
+    super(message, { timedOut });
   }
 }
 
@@ -100,5 +101,6 @@ export function mysqlError(label: string, where: string, what: string, err: unkn
   else if (code === "ER_BAD_DB_ERROR") text = `${message} at ${at}`;
   else if (TIMED_OUT.has(code)) text = `${what}: timed out (${message})`;
   else text = `${what}: ${message}`;
-  return new MysqlConnectorError(oneLine(`${label}: ${text}`), isMysqlTransient(err));
+  const timedOut = isStoreTimeout(err) || code === "ETIMEDOUT";
+  return new MysqlConnectorError(oneLine(`${label}: ${text}`), isMysqlTransient(err), timedOut);
 }

@@ -228,6 +228,16 @@ export class MysqlSession {
       for (const core of this.connections) core.stream?.destroy();
       ending.catch(() => undefined);
     }).catch(() => undefined);
+    // mysql2 ends a connection by sending QUIT and waiting for the server to close it: one whose server
+    // never hears the QUIT would stay open (and keep the process alive). Those are destroyed after the
+    // connect deadline; the timer itself does not hold the process.
+    const open = [...this.connections].filter((c) => c.stream && !c.stream.destroyed);
+    if (open.length) {
+      const timer = setTimeout(() => {
+        for (const c of open) c.stream?.destroy();
+      }, this.timeouts.connectMs);
+      timer.unref();
+    }
   }
 
   private async setUp(conn: PoolConnection): Promise<void> {

@@ -104,5 +104,8 @@ export function postgresError(
   where: { table: string; server: string },
 ): ConnectorError {
   if (err instanceof ConnectorError) return err;
-  return connectorErrorLine(label, `${what}: ${describePgError(err, where)}`);
+  const e = fields(err);
+  const timedOut =
+    isStoreTimeout(err) || (unreachable(e) && e.code === undefined && /timeout/i.test(e.message ?? ""));
+  return connectorErrorLine(label, `${what}: ${describePgError(err, where)}`, timedOut);
 }
