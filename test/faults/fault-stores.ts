@@ -186,13 +186,13 @@ export function openFaultStore(kind: FaultStore["kind"]): Promise<FaultStore> {
 const SQLITE_ITEMS = "id INTEGER PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL";
 
 /**
- * Writes replica a (`a.db`, `rows`) and concord.yaml in `dir`: dataset `items` with a and b (through
- * `url`), owner a, highest version wins, the given top-level timeouts, state in `state.db`.
+ * Writes replica a (`a.db`, `rows`) and concord.yaml in `dir`: dataset `items` with a and b (`replicaB`,
+ * a YAML mapping such as `FaultStore.replica` gives), owner a, highest version wins, the given top-level
+ * timeouts, state in `state.db`.
  */
 export function faultConfig(
   dir: string,
-  store: FaultStore,
-  url: string,
+  replicaB: string,
   rows: readonly Item[],
   timeouts = "{ connect: 1s, query: 1s, idle: 2s }",
 ): string {
@@ -212,7 +212,7 @@ datasets:
     versions: { counter: version }
     replicas:
       a: { url: "sqlite:a.db", table: items }
-      b: ${store.replica(url)}
+      b: ${replicaB}
     policy: { owner: a, resolve: highest-version }
 `,
   );

@@ -53,7 +53,7 @@ describe.each(kinds)("a stalled %s replica", (kind) => {
     onTestFinished(() => proxy.forward());
     const dir = tempDir(onTestFinished);
     await store.load(items(ROWS));
-    const config = faultConfig(dir, store, proxy.url(store.url), items(ROWS, NEWER));
+    const config = faultConfig(dir, store.replica(proxy.url(store.url)), items(ROWS, NEWER));
     const state = join(dir, "state.db");
 
     // Undisturbed, through the proxy: what a whole scan reads from b.
@@ -84,7 +84,7 @@ describe.each(kinds)("a stalled %s replica", (kind) => {
     onTestFinished(() => proxy.forward());
     const dir = tempDir(onTestFinished);
     await store.load(items(ROWS));
-    const config = faultConfig(dir, store, proxy.url(store.url), items(ROWS, NEWER));
+    const config = faultConfig(dir, store.replica(proxy.url(store.url)), items(ROWS, NEWER));
     const state = join(dir, "state.db");
 
     // Only the connection carrying the write is cut off: the server stays reachable, so the deadline's

@@ -30,6 +30,8 @@ interface Link {
   stalled: boolean;
   /** The client closed while the link was stalled: the server was not told (a partition carries nothing). */
   clientGone: boolean;
+  /** Cut at a byte: nothing more is forwarded while the reset is on its way. */
+  cut: boolean;
 }
 
 interface Armed {
@@ -87,7 +89,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
 
   /** Forwards `chunk` the way it goes, unless held; applies armed triggers at their exact byte. */
   const pass = (link: Link, way: Direction, chunk: Buffer) => {
-    if (!links.has(link)) return;
+    if (!links.has(link) || link.cut) return;
     if (mode === "stall" || link.stalled) {
       link.held[way].push(chunk);
       return;
@@ -106,7 +108,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       const before = chunk.subarray(0, cutAt);
       const rest = chunk.subarray(cutAt);
       if (a.action === "cut") {
-        // After the bytes before the cut have left: a reset discards what the kernel still holds.
+        // Nothing after the cut point goes anywhere; the reset follows once the bytes before it have left
+        // (a reset discards what the kernel still holds).
+        link.cut = true;
         if (before.length) send(link, way, before, () => setTimeout(() => reset(link), 20));
         else reset(link);
       } else {
@@ -151,6 +155,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       held: { up: [], down: [] },
       stalled: false,
       clientGone: false,
+      cut: false,
     };
     links.add(link);
     upstream.setNoDelay(true);
