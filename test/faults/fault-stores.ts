@@ -187,14 +187,15 @@ const SQLITE_ITEMS = "id INTEGER PRIMARY KEY, name TEXT NOT NULL, version INTEGE
 
 /**
  * Writes replica a (`a.db`, `rows`) and concord.yaml in `dir`: dataset `items` with a and b (`replicaB`,
- * a YAML mapping such as `FaultStore.replica` gives), owner a, highest version wins, the given top-level
- * timeouts, state in `state.db`.
+ * a YAML mapping such as `FaultStore.replica` gives), owner a, highest version wins, state in `state.db`,
+ * short top-level timeouts (connect 1 s, query 1 s, idle 2 s) unless `options.timeouts` says otherwise,
+ * and `options.limits` as the policy's limits.
  */
 export function faultConfig(
   dir: string,
   replicaB: string,
   rows: readonly Item[],
-  timeouts = "{ connect: 1s, query: 1s, idle: 2s }",
+  options: { readonly timeouts?: string; readonly limits?: string } = {},
 ): string {
   makeSqliteTable(
     join(dir, "a.db"),
@@ -202,10 +203,11 @@ export function faultConfig(
     SQLITE_ITEMS,
     rows.map((r) => [r.id, r.name, r.version]),
   );
+  const limits = options.limits ? `, limits: ${options.limits}` : "";
   return writeConfig(
     dir,
     `state: sqlite:state.db
-timeouts: ${timeouts}
+timeouts: ${options.timeouts ?? "{ connect: 1s, query: 1s, idle: 2s }"}
 datasets:
   items:
     key: id
@@ -213,7 +215,7 @@ datasets:
     replicas:
       a: { url: "sqlite:a.db", table: items }
       b: ${replicaB}
-    policy: { owner: a, resolve: highest-version }
+    policy: { owner: a, resolve: highest-version${limits} }
 `,
   );
 }
