@@ -2,7 +2,7 @@
 import type { Socket } from "node:net";
 import type { ChainableCommander, Redis, RedisOptions } from "ioredis";
 import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
-import { boundSilence, boundTime, type StoreTimeoutError } from "../bound-silence.js";
+import { boundSilence, boundTime, isStoreTimeout, type StoreTimeoutError } from "../bound-silence.js";
 import type { ConnectorStats } from "../connector.js";
 import { redisError } from "./redis-errors.js";
 
@@ -113,8 +113,7 @@ export class RedisSession {
         this.stats.queries++;
         return out;
       } catch (err) {
-        if (!this.timedOut && (err as { code?: unknown }).code === "CONCORD_TIMEOUT")
-          this.timedOut = err as StoreTimeoutError;
+        if (isStoreTimeout(err)) this.timedOut ??= err;
         if (!read || this.timedOut || attempt >= READ_ATTEMPTS || !isConnectionLoss(err))
           this.fail(what, err);
         await this.reconnected(what, err);
@@ -142,6 +141,8 @@ export class RedisSession {
     try {
       await boundTime(ready, this.timeouts.connectMs, "connect", () => client.disconnect());
     } catch (e) {
+      // Gone for good: later calls say why.
+      if (isStoreTimeout(e)) this.timedOut ??= e;
       this.fail(what, e);
     }
   }
