@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, parseConfig, serveToken } from "./load-config.js";
+import { ConfigError, DEFAULT_TIMEOUTS, loadConfig, parseConfig, serveToken } from "./load-config.js";
 
 const PATH = "/etc/concord/concord.yaml";
 
@@ -60,9 +60,24 @@ describe("parseConfig: a valid config", () => {
       types: {},
       versions: { counter: "version", timestamp: "updated_at" },
       replicas: [
-        { name: "primary", url: "postgres://127.0.0.1/app", table: "customers" },
-        { name: "reporting", url: "sqlite:/etc/concord/reporting.db", table: "customers" },
-        { name: "cache", url: "redis://127.0.0.1:6379/0", prefix: "customer:" },
+        {
+          name: "primary",
+          url: "postgres://127.0.0.1/app",
+          table: "customers",
+          timeouts: DEFAULT_TIMEOUTS,
+        },
+        {
+          name: "reporting",
+          url: "sqlite:/etc/concord/reporting.db",
+          table: "customers",
+          timeouts: DEFAULT_TIMEOUTS,
+        },
+        {
+          name: "cache",
+          url: "redis://127.0.0.1:6379/0",
+          prefix: "customer:",
+          timeouts: DEFAULT_TIMEOUTS,
+        },
       ],
       policy: {
         owner: "primary",
@@ -434,6 +449,93 @@ describe("parseConfig: errors are one line naming the path", () => {
       expect(errorOf(text)).toBe(`${PATH}: the file is empty; declare datasets:`);
     },
   );
+});
+
+describe("parseConfig: timeouts", () => {
+  const servers = (a: string, b = "") =>
+    items(
+      "",
+      `      a: { url: "postgres://127.0.0.1/app", table: items${a} }\n      b: { url: "redis://127.0.0.1/0", prefix: "i:"${b} }\n`,
+    );
+
+  it("defaults to connect 10s, query 30s, idle 60s, keepalive 30s, no statement limit", () => {
+    const cfg = parseConfig(servers(""), PATH, {});
+    expect(DEFAULT_TIMEOUTS).toEqual({
+      connectMs: 10_000,
+      queryMs: 30_000,
+      idleMs: 60_000,
+      keepaliveMs: 30_000,
+      statementMs: 0,
+    });
+    expect(cfg.timeouts).toEqual(DEFAULT_TIMEOUTS);
+    for (const r of cfg.datasets[0]!.replicas) expect(r.timeouts).toEqual(DEFAULT_TIMEOUTS);
+  });
+
+  it("takes the file's top level over the defaults, and a replica's own over both, key by key", () => {
+    const cfg = parseConfig(
+      `timeouts: { connect: 3s, query: 2m, statement: 1h }\n${servers(", timeouts: { query: 500ms, idle: 0 }")}`,
+      PATH,
+      {},
+    );
+    expect(cfg.timeouts).toEqual({
+      ...DEFAULT_TIMEOUTS,
+      connectMs: 3000,
+      queryMs: 120_000,
+      statementMs: 3_600_000,
+    });
+    const [a, b] = cfg.datasets[0]!.replicas;
+    expect(a!.timeouts).toEqual({
+      connectMs: 3000,
+      queryMs: 500,
+      idleMs: 0,
+      keepaliveMs: 30_000,
+      statementMs: 3_600_000,
+    });
+    expect(b!.timeouts).toEqual(cfg.timeouts);
+  });
+
+  it.each<[string, string, string]>([
+    [
+      "a misspelt key",
+      `timeouts: { qurey: 5s }\n${servers("")}`,
+      "timeouts.qurey: unknown key (check the spelling)",
+    ],
+    [
+      "a query deadline of 0",
+      servers(", timeouts: { query: 0 }"),
+      "datasets.items.replicas.a.timeouts.query: must be more than 0 (a store that stops answering would be waited on forever)",
+    ],
+    [
+      "a connect deadline of 0",
+      `timeouts: { connect: 0s }\n${servers("")}`,
+      "timeouts.connect: must be more than 0 (a store that stops answering would be waited on forever)",
+    ],
+    [
+      "a number instead of a duration",
+      servers(", timeouts: { idle: 60 }"),
+      'datasets.items.replicas.a.timeouts.idle: expected a duration such as "30s", "5m" or "1h"',
+    ],
+    [
+      "timeouts that are not a mapping",
+      `timeouts: 10s\n${servers("")}`,
+      'timeouts: expected { connect, query, idle, keepalive, statement } with durations such as "10s"',
+    ],
+    [
+      "timeouts on a SQLite replica",
+      items(
+        "",
+        "      a: { url: sqlite:a.db, table: items, timeouts: { query: 5s } }\n      b: { url: sqlite:b.db, table: items }\n",
+      ),
+      "datasets.items.replicas.a.timeouts: only a server store (postgres, mysql, mariadb, redis) takes timeouts (this one is sqlite:)",
+    ],
+    [
+      "a statement limit on a Redis replica",
+      servers("", ", timeouts: { statement: 5s }"),
+      "datasets.items.replicas.b.timeouts.statement: a Redis replica has no statement limit; remove it",
+    ],
+  ])("%s", (_, text, message) => {
+    expect(errorOf(text)).toBe(message);
+  });
 });
 
 describe("loadConfig", () => {

@@ -16,8 +16,12 @@ import {
   type RawPolicy,
   type RawProbe,
   type RawServe,
+  type RawTimeouts,
   type RESOLVE_STRATEGIES,
 } from "./schema.js";
+import { resolveTimeouts, type TimeoutsConfig, type TimeoutsOverride } from "./timeouts.js";
+
+export { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "./timeouts.js";
 
 /** A configuration problem: the message is one line, `path: problem`. Exit code 2. */
 export class ConfigError extends Error {
@@ -31,6 +35,11 @@ export interface ReplicaConfig {
   readonly table?: string | undefined;
   readonly prefix?: string | undefined;
   readonly format?: "hash" | "json" | undefined;
+  /**
+   * How long to wait on the store: the defaults, then the file's `timeouts`, then the replica's own (always
+   * set by `parseConfig`; a replica built in code without it gets the defaults).
+   */
+  readonly timeouts?: TimeoutsConfig | undefined;
 }
 
 export type OwnerConfig = string | { readonly field: string; readonly map: Readonly<Record<string, string>> };
@@ -154,6 +163,8 @@ export interface ConcordConfig {
   readonly audit: AuditConfig;
   /** Alert rules in declaration order (their index is part of each incident's key). */
   readonly alerts: readonly AlertConfig[];
+  /** The file's top-level `timeouts` over the defaults (each replica's `timeouts` holds its own result). */
+  readonly timeouts: TimeoutsConfig;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -253,6 +264,23 @@ function normaliseProbe(p: RawProbe, ds: RawDataset): ProbeConfig {
   };
 }
 
+const TIMEOUT_KEYS = {
+  connect: "connectMs",
+  query: "queryMs",
+  idle: "idleMs",
+  keepalive: "keepaliveMs",
+  statement: "statementMs",
+} as const;
+
+function normaliseTimeouts(t: RawTimeouts | undefined): TimeoutsOverride {
+  const out: Record<string, number> = {};
+  for (const [key, field] of Object.entries(TIMEOUT_KEYS)) {
+    const text = t?.[key as keyof RawTimeouts];
+    if (text !== undefined) out[field] = parseDuration(text)!;
+  }
+  return out;
+}
+
 function normaliseServe(s: RawServe | undefined, unset: ReadonlyMap<string, string>): ServeConfig {
   const listen = s?.listen ?? "127.0.0.1:7070";
   const colon = listen.lastIndexOf(":");
@@ -339,6 +367,7 @@ export function parseConfig(
   if (!parsed.success) throw new ConfigError(describeIssue(parsed.error.issues[0]!));
   const dir = dirname(resolve(cwd, path));
   const cfg = parsed.data;
+  const timeouts = normaliseTimeouts(cfg.timeouts);
   return {
     path,
     state: resolveSqliteUrl(cfg.state ?? "sqlite:.concord/state.db", dir),
@@ -354,6 +383,7 @@ export function parseConfig(
         name: rName,
         ...r,
         url: resolveSqliteUrl(r.url, dir),
+        timeouts: resolveTimeouts(timeouts, normaliseTimeouts(r.timeouts)),
       })),
       policy: normalisePolicy(ds.policy),
       scheduleMs: ds.schedule !== undefined ? parseDuration(ds.schedule) : undefined,
@@ -364,6 +394,7 @@ export function parseConfig(
       detect: { ...ds.detect },
     })),
     alerts: (cfg.alerts ?? []).map(normaliseAlert),
+    timeouts: resolveTimeouts(timeouts),
   };
 }
 

@@ -13,6 +13,26 @@ const duration = z
     error: 'expected a duration such as "30s", "5m" or "1h"',
   });
 
+/** A duration where a bare 0 (YAML reads it as a number) means "off". */
+const timeout = z.preprocess((v) => (v === 0 ? "0" : v), duration);
+
+/** A duration that must not be zero: a store may not be given forever. */
+const positiveTimeout = timeout.refine((s) => parseDuration(s)! > 0, {
+  error: "must be more than 0 (a store that stops answering would be waited on forever)",
+});
+
+/** How long to wait on a store (config/timeouts.ts); any key may be left out. */
+const timeouts = z.strictObject(
+  {
+    connect: positiveTimeout.optional(),
+    query: positiveTimeout.optional(),
+    idle: timeout.optional(),
+    keepalive: timeout.optional(),
+    statement: timeout.optional(),
+  },
+  { error: 'expected { connect, query, idle, keepalive, statement } with durations such as "10s"' },
+);
+
 /** URL schemes of Redis replicas: a key prefix (and a record format) instead of a table. */
 const REDIS_SCHEMES = ["redis", "rediss"];
 
@@ -26,13 +46,26 @@ const replica = z
     table: z.string().min(1).optional(),
     prefix: z.string().optional(),
     format: z.enum(["hash", "json"]).optional(),
+    timeouts: timeouts.optional(),
   })
   .superRefine((r, ctx) => {
     // What a store does not use would be silently ignored: say so instead.
     const scheme = r.url.slice(0, Math.max(0, r.url.indexOf(":"))).toLowerCase();
     const issue = (field: string, message: string) =>
       ctx.addIssue({ code: "custom", path: [field], message });
+    if (r.timeouts && !["postgres", "postgresql", "mysql", "mariadb", ...REDIS_SCHEMES].includes(scheme))
+      issue(
+        "timeouts",
+        `only a server store (postgres, mysql, mariadb, redis) takes timeouts (this one is ${scheme}:)`,
+      );
     if (REDIS_SCHEMES.includes(scheme)) {
+      for (const key of ["idle", "statement"] as const)
+        if (r.timeouts?.[key] !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: ["timeouts", key],
+            message: `a Redis replica has no ${key === "idle" ? "connection pool or transactions" : "statement limit"}; remove it`,
+          });
       if (r.prefix === undefined)
         issue("prefix", "a Redis replica needs prefix (the key prefix of its records)");
       if (r.table !== undefined) issue("table", "a Redis replica takes prefix, not table");
@@ -307,6 +340,7 @@ export const configSchema = z
     serve: serve.optional(),
     audit: audit.optional(),
     state: z.string({ error: "expected a state store URL (sqlite:PATH or postgres://…)" }).min(1).optional(),
+    timeouts: timeouts.optional(),
     datasets: z
       .record(name, dataset)
       .refine((d) => Object.keys(d).length >= 1, { error: "declare at least one dataset" }),
@@ -331,3 +365,4 @@ export type RawProbe = z.infer<typeof probe>;
 export type RawServe = z.infer<typeof serve>;
 export type RawAudit = z.infer<typeof audit>;
 export type RawAlert = z.infer<typeof alert>;
+export type RawTimeouts = z.infer<typeof timeouts>;

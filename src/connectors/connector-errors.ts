@@ -26,8 +26,8 @@ export function errorMessage(err: unknown): string {
 }
 
 /** A ConnectorError reading `label: text` on one line, with credentials redacted (no label: `text`). */
-export function connectorErrorLine(label: string, text: string): ConnectorError {
-  return new ConnectorError(oneLine(`${label ? `${label}: ` : ""}${text}`));
+export function connectorErrorLine(label: string, text: string, timedOut = false): ConnectorError {
+  return new ConnectorError(oneLine(`${label ? `${label}: ` : ""}${text}`), { timedOut });
 }
 
 /** Text redacted and folded onto one line. */

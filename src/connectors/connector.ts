@@ -268,4 +268,15 @@ export interface Connector {
 /** A store could not be reached, answered with an error, or holds what the dataset cannot use. Messages never contain credentials. */
 export class ConnectorError extends Error {
   override readonly name = "ConnectorError";
+  /**
+   * True when the store did not answer within its deadline (`timeouts`): it is unavailable, and what it
+   * did with the call in flight (a write's commit) is unknown. Callers stop rather than retry or record an
+   * outcome: a later run settles what was left pending.
+   */
+  readonly timedOut: boolean;
+
+  constructor(message: string, options: { readonly timedOut?: boolean } = {}) {
+    super(message);
+    this.timedOut = options.timedOut ?? false;
+  }
 }

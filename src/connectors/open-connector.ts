@@ -47,18 +47,27 @@ export async function openConnector(
       format: replica.format ?? "hash",
       readonly: options.readonly ?? false,
       label,
+      ...(replica.timeouts ? { timeouts: replica.timeouts } : {}),
     });
   }
   if (url.startsWith("mysql:") || url.startsWith("mariadb:")) {
     if (!replica.table) throw new ConnectorError(`${label}: mysql replica needs "table"`);
     const { openMysqlConnector } = await import("./mysql/mysql-connector.js");
-    return openMysqlConnector(url, replica.table, { readonly: options.readonly ?? false, label });
+    return openMysqlConnector(url, replica.table, {
+      readonly: options.readonly ?? false,
+      label,
+      ...(replica.timeouts ? { timeouts: replica.timeouts } : {}),
+    });
   }
   if (url.startsWith("postgres:") || url.startsWith("postgresql:")) {
     if (!replica.table)
       throw new ConnectorError(`${label}: postgres replica needs "table" (may be schema.table)`);
     const { openPostgresConnector } = await import("./postgres/postgres-connector.js");
-    return openPostgresConnector(url, replica.table, { readonly: options.readonly ?? false, label });
+    return openPostgresConnector(url, replica.table, {
+      readonly: options.readonly ?? false,
+      label,
+      ...(replica.timeouts ? { timeouts: replica.timeouts } : {}),
+    });
   }
   const scheme = url.split(":")[0];
   throw new ConnectorError(

@@ -1,6 +1,6 @@
 /** Carries out write decisions as idempotent conditional writes, verifies them, and records ledger and audit. */
 
-import type { Connector } from "../connectors/connector.js";
+import { type Connector, ConnectorError } from "../connectors/connector.js";
 import type { CanonicalValue } from "../core/canonical.js";
 import type { Divergence } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
@@ -239,6 +239,8 @@ async function executeBatch(
   if (todo.length === 0) return done;
 
   const errors = new Map<string, string>();
+  // A target that stopped answering may or may not have committed the batch: writeAndVerify throws, its
+  // entries stay pending (the next run settles them) and the run stops here, naming the replica.
   const outcomes = await writeAndVerify(target, connector, todo, ctx, errors);
 
   const at = ctx.now();
@@ -288,6 +290,11 @@ async function executeBatch(
  * Writes the claimed tasks to the target (one failing row fails only itself: writeBatch), re-reads every key
  * written to verify it, and returns each task's outcome; errors go to `errors` by repair id.
  */
+/** A replica that missed its deadline: whether the write landed is unknown, so nothing is settled. */
+function timedOut(err: unknown): boolean {
+  return err instanceof ConnectorError && err.timedOut === true;
+}
+
 /** `message` naming the replica once: connectors' own errors already start with its label. */
 function onReplica(target: string, message: string): string {
   return message.startsWith(`${target}: `) ? message : `${target}: ${message}`;
@@ -326,6 +333,7 @@ async function writeAndVerify(
       : [];
     now = new Map(after.map((r) => [keyId(r.key), r.fingerprint]));
   } catch (err) {
+    if (timedOut(err)) throw err;
     // Written but not verified: failed, with the reason; the next run finds what the target holds.
     const why = `${target}: verification failed: ${oneLine(err)}`;
     return tasks.map((t, i) => {

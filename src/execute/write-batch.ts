@@ -1,5 +1,10 @@
 /** Writes one batch of conditional writes to one replica so that one failing row never fails its batch. No ledger here. */
-import type { ConditionalWrite, Connector, WriteOutcome } from "../connectors/connector.js";
+import {
+  type ConditionalWrite,
+  type Connector,
+  ConnectorError,
+  type WriteOutcome,
+} from "../connectors/connector.js";
 import type { RecordShape } from "../core/model.js";
 import { RowsRejectedError, type WriteGuard } from "./write-guard.js";
 
@@ -28,6 +33,12 @@ export function isUnreachable(err: unknown): boolean {
   return UNREACHABLE_TEXT.test(err instanceof Error ? err.message : String(err));
 }
 
+/** A write the replica did not answer within its deadline: it may or may not have landed. */
+function missedDeadline(err: unknown): boolean {
+  const e = err instanceof RowsRejectedError ? err.cause : err;
+  return e instanceof ConnectorError && e.timedOut === true;
+}
+
 /** The first line of an error's message. */
 export function oneLine(err: unknown): string {
   const e = err instanceof RowsRejectedError ? err.cause : err;
@@ -35,7 +46,9 @@ export function oneLine(err: unknown): string {
 }
 
 /**
- * Applies `writes` to `replica` through the guard and returns one RowWrite per write, in order; never throws.
+ * Applies `writes` to `replica` through the guard and returns one RowWrite per write, in order. Throws only
+ * when the replica missed its deadline (a ConnectorError with `timedOut`): whether the batch committed is
+ * then unknown, so the caller must not settle it.
  *
  * The batch is sent whole first. When it fails, the failure is the replica's when the error says it was
  * unreachable or the replica then fails a read of the batch's first key: the guard retries the batch and
@@ -58,7 +71,7 @@ export async function writeBatch(
   // Whether the replica answered since the last refused write: a refusal right after an answer is the row's.
   let answered = false;
   const judge = async (err: unknown, key: ConditionalWrite["key"]): Promise<unknown> => {
-    if (isUnreachable(err)) return err;
+    if (isUnreachable(err) || missedDeadline(err)) return err;
     if (!answered) {
       try {
         await connector.fetchRecords(shape, [key]);
@@ -83,6 +96,7 @@ export async function writeBatch(
   try {
     return (await send(writes)).map((outcome) => ({ outcome }));
   } catch (err) {
+    if (missedDeadline(err)) throw err;
     if (!(err instanceof RowsRejectedError) || writes.length === 1)
       return writes.map(() => ({ error: oneLine(err) }));
   }
@@ -95,6 +109,7 @@ export async function writeBatch(
       out.push({ outcome: outcome! });
       taken++;
     } catch (err) {
+      if (missedDeadline(err)) throw err;
       if (!(err instanceof RowsRejectedError)) {
         for (const _ of writes.slice(i)) out.push({ error: oneLine(err) });
         return out;

@@ -9,6 +9,7 @@ import {
   retry,
   wrap,
 } from "cockatiel";
+import { ConnectorError } from "../connectors/connector.js";
 import { RateLimiter } from "./rate-limiter.js";
 
 export interface WriteGuardOptions {
@@ -43,6 +44,15 @@ const replicaFailure = handleWhen(
   (err) => !(err instanceof BrokenCircuitError) && !(err instanceof RowsRejectedError),
 );
 
+/** Errors a batch is not retried for: an open circuit, rows the store refused, a deadline the replica missed. */
+function notReplicaRetry(err: unknown): boolean {
+  return (
+    err instanceof BrokenCircuitError ||
+    err instanceof RowsRejectedError ||
+    (err instanceof ConnectorError && err.timedOut === true)
+  );
+}
+
 /**
  * Runs a replica's write batches through its own retry + circuit breaker + rate limit. A call that throws
  * RowsRejectedError is neither retried nor counted by the breaker: the rows failed, not the replica.
@@ -62,13 +72,17 @@ export class WriteGuard {
     let p = this.policies.get(replica);
     if (!p) {
       const o = this.options;
-      const retryPolicy = retry(replicaFailure, {
-        maxAttempts: (o.maxAttempts ?? 4) - 1,
-        backoff: new ExponentialBackoff({
-          initialDelay: o.initialDelayMs ?? 50,
-          maxDelay: o.maxDelayMs ?? 2000,
-        }),
-      });
+      // A replica that did not answer within its deadline has had its chance: the run stops instead.
+      const retryPolicy = retry(
+        handleWhen((err) => !notReplicaRetry(err)),
+        {
+          maxAttempts: (o.maxAttempts ?? 4) - 1,
+          backoff: new ExponentialBackoff({
+            initialDelay: o.initialDelayMs ?? 50,
+            maxDelay: o.maxDelayMs ?? 2000,
+          }),
+        },
+      );
       retryPolicy.onRetry((e) => o.onRetry?.(replica, e.attempt));
       const breaker = circuitBreaker(replicaFailure, {
         halfOpenAfter: o.halfOpenAfterMs ?? 30_000,

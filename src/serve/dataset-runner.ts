@@ -51,7 +51,8 @@ function message(err: unknown): string {
 
 export class DatasetRunner {
   private readonly replicas = new Map<string, OpenReplica>();
-  private opening: Promise<OpenReplica[]> | undefined;
+  /** Replicas being opened, by name (one opening per replica at a time). */
+  private readonly opening = new Map<string, Promise<OpenReplica>>();
   private readonly health: Map<string, HealthTracker>;
   private resolved: ResolvedShape | undefined;
   private running: Promise<void> | undefined;
@@ -155,9 +156,11 @@ export class DatasetRunner {
   async probeOnce(): Promise<ProbeOutcome | undefined> {
     const probe = this.ds.probe;
     if (!probe) return undefined;
-    const replicas = await this.open();
+    // Only the replicas the probe writes to and polls: one that is down elsewhere in the dataset does not
+    // stop the probe measuring the others.
+    const replicas = await this.open([probe.source, ...probe.replicas]);
     if (!this.prober) {
-      const resolved = await this.shape(replicas);
+      const resolved = this.resolved ?? (await this.shape(await this.open()));
       this.prober = new Prober(
         probe,
         resolved.shape,
@@ -263,41 +266,55 @@ export class DatasetRunner {
   }
 
   /**
-   * The replicas, opened once and shared by passes and probes (one opening at a time). Each replica's
-   * connection is its own: one that failed is closed and opened afresh without touching the others.
+   * The named replicas (all by default, in config order), opened once and shared by passes and probes.
+   * Each replica's connection is its own: one that failed is closed and opened afresh without touching the
+   * others, and one that cannot be opened does not keep the others from opening (they are kept).
    */
-  private open(): Promise<OpenReplica[]> {
-    if (this.replicas.size === this.ds.replicas.length)
-      return Promise.resolve(this.ds.replicas.map((r) => this.replicas.get(r.name)!));
-    this.opening ??= this.openMissing().finally(() => {
-      this.opening = undefined;
-    });
-    return this.opening;
+  private open(names: readonly string[] = this.ds.replicas.map((r) => r.name)): Promise<OpenReplica[]> {
+    return Promise.all(names.map((n) => this.openOne(n)));
   }
 
-  private async openMissing(): Promise<OpenReplica[]> {
-    for (const r of this.ds.replicas) {
-      if (this.replicas.has(r.name)) continue;
-      const health = this.health.get(r.name)!;
-      try {
-        const connector = await openConnector(this.ds.name, r, { readonly: false });
-        this.replicas.set(r.name, { name: r.name, connector: watch(connector, health) });
-      } catch (err) {
-        health.failed(err);
-        throw err;
-      }
+  private openOne(name: string): Promise<OpenReplica> {
+    const open = this.replicas.get(name);
+    if (open) return Promise.resolve(open);
+    let opening = this.opening.get(name);
+    if (!opening) {
+      const r = this.ds.replicas.find((x) => x.name === name)!;
+      const health = this.health.get(name)!;
+      opening = openConnector(this.ds.name, r, { readonly: false })
+        .then(
+          async (connector) => {
+            if (this.stopping) {
+              await connector.close().catch(() => undefined);
+              throw new Error(`${this.ds.name}: the service is stopping`);
+            }
+            const replica = { name, connector: watch(connector, health) };
+            this.replicas.set(name, replica);
+            return replica;
+          },
+          (err: unknown) => {
+            health.failed(err);
+            throw err;
+          },
+        )
+        .finally(() => this.opening.delete(name));
+      this.opening.set(name, opening);
     }
-    return this.ds.replicas.map((r) => this.replicas.get(r.name)!);
+    return opening;
   }
 
-  /** Closes the named replicas (all when none named); the shape and the prober are rebuilt on next use. */
+  /**
+   * Closes the named replicas (all when none named). The prober is rebuilt on next use when it used one of
+   * them; the shape is kept unless all close (a closed connection does not change it, and every pass
+   * describes the replicas again).
+   */
   private async closeReplicas(names?: readonly string[]): Promise<void> {
     const closing = [...this.replicas.values()].filter((r) => !names || names.includes(r.name));
     for (const r of closing) this.replicas.delete(r.name);
-    if (closing.length) {
-      this.resolved = undefined;
+    const probe = this.ds.probe;
+    if (closing.some((r) => !probe || r.name === probe.source || probe.replicas.includes(r.name)))
       this.prober = undefined;
-    }
+    if (!names) this.resolved = undefined;
     await Promise.allSettled(closing.map((r) => r.connector.close()));
   }
 

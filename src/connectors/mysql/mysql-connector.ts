@@ -1,6 +1,7 @@
 /** MariaDB/MySQL connector (mysql2): fingerprints and range checksums computed in SQL. Only this folder imports the driver. */
 import { createPool, type Pool } from "mysql2/promise";
 import { redactUrl } from "../../config/redact.js";
+import { resolveTimeouts, type TimeoutsConfig } from "../../config/timeouts.js";
 import type { RangeChecksum } from "../../core/fingerprint.js";
 import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../../core/model.js";
 import {
@@ -20,7 +21,7 @@ import { mysqlColumnInfo } from "./mysql-column-types.js";
 import { writeConditionally } from "./mysql-conditional-writes.js";
 import { isMysqlRolledBack } from "./mysql-errors.js";
 import { MysqlListing } from "./mysql-listing.js";
-import { MysqlSession } from "./mysql-session.js";
+import { MysqlSession, mysqlPoolTimeouts } from "./mysql-session.js";
 import { MysqlShapeSql } from "./mysql-shape-sql.js";
 import { mysqlSplitKeys } from "./mysql-split.js";
 import { type MysqlTableMeta, mysqlKeyIndex, readMysqlTableMeta } from "./mysql-table-meta.js";
@@ -32,8 +33,10 @@ export interface MysqlConnectorOptions {
   readonly where?: string;
   /** Refuse writes (scan and plan never write). */
   readonly readonly?: boolean;
-  /** Server-side limit on one read statement in ms (default 10 minutes; 0: none). */
+  /** Server-side limit on one read statement in ms (default: `timeouts.statementMs`, which is 0: none). */
   readonly queryTimeoutMs?: number;
+  /** Deadlines of every call (default: DEFAULT_TIMEOUTS; see MysqlSession). */
+  readonly timeouts?: TimeoutsConfig;
   /** Keys per statement in fetches and writes (default 500). */
   readonly keysPerStatement?: number;
   /**
@@ -80,7 +83,7 @@ export class MysqlConnector implements Connector {
   private readonly keyChecks = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly pool: Pool,
+    pool: Pool,
     private readonly table: string,
     private readonly options: MysqlConnectorOptions = {},
   ) {
@@ -92,8 +95,9 @@ export class MysqlConnector implements Connector {
       {
         label: this.label,
         where: options.where ?? "the MySQL server",
-        queryTimeoutMs: options.queryTimeoutMs ?? 600_000,
+        queryTimeoutMs: options.queryTimeoutMs ?? options.timeouts?.statementMs ?? 0,
         readAttempts: 3,
+        ...(options.timeouts ? { timeouts: options.timeouts } : {}),
       },
       this.stats,
     );
@@ -408,7 +412,7 @@ export class MysqlConnector implements Connector {
   }
 
   async close(): Promise<void> {
-    if (this.options.ownsPool) await this.pool.end();
+    await this.session.close(this.options.ownsPool === true);
   }
 }
 
@@ -418,13 +422,17 @@ export interface OpenMysqlOptions {
   /** Connections in the pool (default 4: detection reads each replica on one or two at a time). */
   readonly poolSize?: number;
   readonly connectTimeoutMs?: number;
+  /** Server-side limit on one read statement (see MysqlConnectorOptions). */
   readonly queryTimeoutMs?: number;
+  /** Every deadline at once (config `timeouts`); `connectTimeoutMs` and `queryTimeoutMs` override it. */
+  readonly timeouts?: Partial<TimeoutsConfig>;
 }
 
 /**
  * Opens a pool for `mysql://user:password@host:port/database` (or `mariadb://…`) and wraps one table of it.
  * Query parameters: `socket=PATH` (a unix socket, e.g. `mysql://root@localhost/db?socket=/run/mysqld/mysqld.sock`),
- * `ssl=true` (verified TLS), `connectTimeout` and `queryTimeout` in ms. Nothing connects
+ * `ssl=true` (verified TLS), `connectTimeout` and `queryTimeout` (server-side statement limit) in ms, which
+ * override `options.timeouts`. Nothing connects
  * until the first call; connection errors surface there as ConnectorErrors naming the label.
  */
 export function openMysqlConnector(
@@ -446,6 +454,10 @@ export function openMysqlConnector(
     const v = u.searchParams.get(name);
     return v === null || v === "" ? undefined : Number(v);
   };
+  const timeouts = resolveTimeouts(options.timeouts, {
+    connectMs: param("connectTimeout") ?? options.connectTimeoutMs,
+    statementMs: param("queryTimeout") ?? options.queryTimeoutMs,
+  });
   // A unix socket instead of TCP: `?socket=/run/mysqld/mysqld.sock` (host and port are then ignored).
   const socketPath = u.searchParams.get("socket") || undefined;
   const pool = createPool({
@@ -460,8 +472,7 @@ export function openMysqlConnector(
       decodeURIComponent(u.pathname.replace(/^\//, "")) || /^`?([^`.]+)`?\./.exec(table)?.[1] || undefined,
     charset: "UTF8MB4_UNICODE_CI",
     connectionLimit: options.poolSize ?? 4,
-    connectTimeout: param("connectTimeout") ?? options.connectTimeoutMs ?? 10_000,
-    enableKeepAlive: true,
+    ...mysqlPoolTimeouts(timeouts),
     ...(u.searchParams.get("ssl") === "true" ? { ssl: { rejectUnauthorized: true } } : {}),
   });
   // An idle pooled connection that the server drops emits 'error' on the pool's connection; without a
@@ -473,7 +484,8 @@ export function openMysqlConnector(
     label,
     where: redactUrl(url),
     readonly: options.readonly ?? false,
-    queryTimeoutMs: param("queryTimeout") ?? options.queryTimeoutMs ?? 600_000,
+    queryTimeoutMs: timeouts.statementMs,
+    timeouts,
     ownsPool: true,
   });
 }

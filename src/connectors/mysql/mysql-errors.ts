@@ -1,5 +1,6 @@
 /** MariaDB/MySQL's errors: one-line ConnectorError messages without credentials, and which failures are transient. No I/O. */
 
+import { isStoreTimeout } from "../bound-silence.js";
 import { ConnectorError } from "../connector.js";
 import {
   BROKEN_CONNECTION_CODES,
@@ -29,9 +30,9 @@ const TIMED_OUT: ReadonlySet<string> = new Set([
   "PROTOCOL_SEQUENCE_TIMEOUT",
   "ER_LOCK_WAIT_TIMEOUT",
 ]);
-/** Failures after which repeating a read may succeed and cannot do harm. */
+/** Failures after which repeating a read may succeed and cannot do harm (a connect timeout already waited long). */
 const TRANSIENT: ReadonlySet<string> = new Set([
-  ...UNREACHABLE,
+  ...[...UNREACHABLE].filter((code) => code !== "ETIMEDOUT"),
   "ER_CON_COUNT_ERROR",
   "ER_LOCK_DEADLOCK",
   "ER_LOCK_WAIT_TIMEOUT",
@@ -68,7 +69,7 @@ export function isMysqlRolledBack(err: unknown): boolean {
 export function isMysqlFatal(err: unknown): boolean {
   if (typeof err === "object" && err !== null && "fatal" in err && err.fatal) return true;
   const code = mysqlErrorCode(err);
-  return UNREACHABLE.has(code) || code === "PROTOCOL_SEQUENCE_TIMEOUT";
+  return UNREACHABLE.has(code) || code === "PROTOCOL_SEQUENCE_TIMEOUT" || isStoreTimeout(err);
 }
 
 /** A ConnectorError that remembers whether the failure was transient (so a read may be repeated). */
@@ -76,8 +77,9 @@ export class MysqlConnectorError extends ConnectorError {
   constructor(
     message: string,
     readonly transient: boolean,
+    timedOut = false,
   ) {
-    super(message);
+    super(message, { timedOut });
   }
 }
 
@@ -91,10 +93,14 @@ export function mysqlError(label: string, where: string, what: string, err: unkn
   const message = errorMessage(err);
   const at = oneLine(where);
   let text: string;
-  if (UNREACHABLE.has(code) || code === "ER_CON_COUNT_ERROR") text = `cannot reach ${at}: ${message}`;
+  if (isStoreTimeout(err))
+    text = err.phase === "connect" ? `cannot reach ${at}: ${message}` : `${what}: ${message}`;
+  else if (UNREACHABLE.has(code) || code === "ER_CON_COUNT_ERROR")
+    text = `cannot reach ${at}: ${message}${code === "ETIMEDOUT" ? " (timeouts.connect)" : ""}`;
   else if (ACCESS_DENIED.has(code)) text = `access denied at ${at}: ${message}`;
   else if (code === "ER_BAD_DB_ERROR") text = `${message} at ${at}`;
   else if (TIMED_OUT.has(code)) text = `${what}: timed out (${message})`;
   else text = `${what}: ${message}`;
-  return new MysqlConnectorError(oneLine(`${label}: ${text}`), isMysqlTransient(err));
+  const timedOut = isStoreTimeout(err) || code === "ETIMEDOUT";
+  return new MysqlConnectorError(oneLine(`${label}: ${text}`), isMysqlTransient(err), timedOut);
 }

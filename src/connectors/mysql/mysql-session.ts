@@ -1,6 +1,10 @@
-/** Borrowing MariaDB/MySQL connections from a caller's pool: session setup, string reads, timeouts, retries, errors. */
+/** Borrowing MariaDB/MySQL connections from a caller's pool: session setup, string reads, deadlines, retries, errors. */
 import type { EventEmitter } from "node:events";
-import type { Pool, PoolConnection, QueryOptions, TypeCast } from "mysql2/promise";
+import type { Socket } from "node:net";
+import { createConnection } from "mysql2";
+import type { Pool, PoolConnection, PoolOptions, QueryOptions, TypeCast } from "mysql2/promise";
+import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
+import { boundSilence, boundTime } from "../bound-silence.js";
 import { ConnectorError, type ConnectorStats } from "../connector.js";
 import { isMysqlFatal, isMysqlTransient, mysqlError } from "./mysql-errors.js";
 
@@ -16,6 +20,22 @@ export interface MysqlSessionOptions {
   readonly queryTimeoutMs: number;
   /** Attempts for a read that failed for a transient reason (connection lost, too many connections, deadlock). */
   readonly readAttempts: number;
+  /** Deadlines of every call (default: DEFAULT_TIMEOUTS); `connectMs`, `queryMs` and `idleMs` are used here. */
+  readonly timeouts?: TimeoutsConfig;
+}
+
+/**
+ * The settings of a pool Concord opens itself, from a replica's timeouts: connect timeout, idle connections
+ * closed after `idle`, TCP keepalive. (The server-side idle-transaction limit is set per session.)
+ */
+export function mysqlPoolTimeouts(t: TimeoutsConfig): PoolOptions {
+  return {
+    connectTimeout: t.connectMs,
+    // mysql2 closes free connections idle longer than this (0 would close them at once: "off" is never).
+    idleTimeout: t.idleMs > 0 ? t.idleMs : Number.MAX_SAFE_INTEGER,
+    enableKeepAlive: t.keepaliveMs > 0,
+    ...(t.keepaliveMs > 0 ? { keepAliveInitialDelay: t.keepaliveMs } : {}),
+  };
 }
 
 /**
@@ -54,15 +74,27 @@ interface SessionState {
   readonly version: string;
 }
 
+/**
+ * Runs statements on connections of a pool. Deadlines: a connection within `timeouts.connectMs`; a statement
+ * (or a stream waiting for its next rows) may go `timeouts.queryMs` without a byte from the server, and
+ * when it has, the server is asked on a connection of its own whether the statement's thread is still
+ * running it (an aggregate sends nothing until it is done): if so the wait goes on, otherwise the connection
+ * is destroyed and the call fails with a StoreTimeoutError, which is not retried.
+ */
 export class MysqlSession {
   private flavorSeen: MysqlFlavor | undefined;
   private versionSeen: string | undefined;
+  private readonly timeouts: TimeoutsConfig;
+  /** Connections handed out at least once and still open: what `close` destroys when ending stalls. */
+  private readonly connections = new Set<CoreConnection>();
 
   constructor(
     private readonly pool: Pool,
     private readonly options: MysqlSessionOptions,
     private readonly stats: ConnectorStats,
-  ) {}
+  ) {
+    this.timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+  }
 
   /** The server flavour, known after the first connection was set up. */
   get flavor(): MysqlFlavor | undefined {
@@ -84,7 +116,7 @@ export class MysqlSession {
    * Connections that failed fatally are destroyed instead of returned.
    */
   async withConnection<T>(fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
-    const conn = await this.pool.getConnection();
+    const conn = await this.checkout();
     let healthy = true;
     try {
       await this.setUp(conn);
@@ -94,7 +126,7 @@ export class MysqlSession {
       throw err;
     } finally {
       if (healthy) conn.release();
-      else conn.destroy();
+      else this.drop(conn);
     }
   }
 
@@ -110,6 +142,104 @@ export class MysqlSession {
     }
   }
 
+  /** A connection of the pool within the connect deadline (one that comes later goes back at once). */
+  private async checkout(): Promise<PoolConnection> {
+    const getting = this.pool.getConnection();
+    const conn = await boundTime(getting, this.timeouts.connectMs, "connect", () => {
+      getting.then(
+        (late) => late.release(),
+        () => undefined,
+      );
+    });
+    const core = coreOf(conn);
+    if (!this.connections.has(core)) {
+      this.connections.add(core);
+      core.stream?.once("close", () => this.connections.delete(core));
+    }
+    return conn;
+  }
+
+  /** Destroys a connection and its socket (mysql2's destroy only half-closes, waiting on the server). */
+  private drop(conn: PoolConnection): void {
+    const core = coreOf(conn);
+    this.connections.delete(core);
+    conn.destroy();
+    core.stream?.destroy();
+  }
+
+  /** `work` (a statement on `conn`) within the silence deadline; on time-out the connection is destroyed. */
+  private bounded<T>(conn: PoolConnection, work: Promise<T>): Promise<T> {
+    const core = coreOf(conn);
+    return boundSilence(work, {
+      ms: this.timeouts.queryMs,
+      socket: () => core.stream,
+      stillWorking: () => this.stillRunning(core.threadId),
+      onTimeout: () => this.drop(conn),
+    });
+  }
+
+  /**
+   * Whether the server thread `threadId` is still running a statement, asked on a connection of its own
+   * (the pool may be full of stalled ones) within the connect and query deadlines. A thread writing to us
+   * is not working: the network between us is the problem.
+   */
+  private async stillRunning(threadId: number | null | undefined): Promise<boolean> {
+    if (!threadId) return false;
+    const c = (this.pool as unknown as { pool: { config: { connectionConfig: Record<string, unknown> } } })
+      .pool.config.connectionConfig;
+    const check = createConnection({
+      host: c.host as string,
+      port: c.port as number,
+      ...(c.socketPath ? { socketPath: c.socketPath as string } : {}),
+      user: c.user as string,
+      password: c.password as string,
+      ...(c.ssl ? { ssl: c.ssl as object } : {}),
+      connectTimeout: this.timeouts.connectMs,
+    });
+    check.on("error", () => undefined);
+    const socket = () => (check as unknown as CoreConnection).stream;
+    try {
+      const [rows] = await boundTime(
+        check.promise().query({
+          sql: "SELECT COMMAND, STATE FROM information_schema.PROCESSLIST WHERE ID = ?",
+          values: [threadId],
+          rowsAsArray: true,
+        }),
+        this.timeouts.connectMs + this.timeouts.queryMs,
+        "query",
+        () => socket()?.destroy(),
+      );
+      const [command, state] = ((rows as unknown[][])[0] ?? []).map((v) => String(v ?? ""));
+      return command === "Query" && !/^(Writing to net|Sending to client)/i.test(state ?? "");
+    } finally {
+      check.destroy();
+      socket()?.destroy();
+    }
+  }
+
+  /**
+   * Ends the pool (when it is ours): connections quit politely when the server answers, and are destroyed
+   * when it does not within the connect deadline (a stalled server never acknowledges the goodbye).
+   */
+  async close(endPool: boolean): Promise<void> {
+    if (!endPool) return;
+    const ending = this.pool.end();
+    await boundTime(ending, this.timeouts.connectMs, "connect", () => {
+      for (const core of this.connections) core.stream?.destroy();
+      ending.catch(() => undefined);
+    }).catch(() => undefined);
+    // mysql2 ends a connection by sending QUIT and waiting for the server to close it: one whose server
+    // never hears the QUIT would stay open (and keep the process alive). Those are destroyed after the
+    // connect deadline; the timer itself does not hold the process.
+    const open = [...this.connections].filter((c) => c.stream && !c.stream.destroyed);
+    if (open.length) {
+      const timer = setTimeout(() => {
+        for (const c of open) c.stream?.destroy();
+      }, this.timeouts.connectMs);
+      timer.unref();
+    }
+  }
+
   private async setUp(conn: PoolConnection): Promise<void> {
     const core = (conn as unknown as { connection: Record<symbol, SessionState | undefined> }).connection;
     const state = core[SESSION_KEY];
@@ -121,11 +251,21 @@ export class MysqlSession {
     // NAMES utf8mb4: text arrives and MD5 hashes as UTF-8. UTC: TIMESTAMP reads as UTC, DATETIME is taken as
     // UTC. Backslash escapes: the literals built here and by mysql2 rely on them. net_write_timeout: a stream
     // waits while the engine merges; the server must not drop a slow reader after the default 60 s.
-    await conn.query(
-      "SET NAMES utf8mb4, time_zone = '+00:00', net_write_timeout = GREATEST(@@net_write_timeout, 3600), " +
-        "sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))",
+    // MariaDB 10.3+ (an executable comment MySQL skips): a transaction left idle past timeouts.idle is
+    // ended by the server, so a Concord cut off mid-write does not hold a writer's row locks.
+    const idle = Math.ceil(this.timeouts.idleMs / 1000);
+    await this.bounded(
+      conn,
+      conn.query(
+        "SET NAMES utf8mb4, time_zone = '+00:00', net_write_timeout = GREATEST(@@net_write_timeout, 3600), " +
+          "sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))" +
+          (idle > 0 ? ` /*M!100300 , idle_transaction_timeout = ${idle} */` : ""),
+      ),
     );
-    const [rows] = await conn.query({ sql: "SELECT VERSION(), HEX(?)", values: ["é"], rowsAsArray: true });
+    const [rows] = await this.bounded(
+      conn,
+      conn.query({ sql: "SELECT VERSION(), HEX(?)", values: ["é"], rowsAsArray: true }),
+    );
     const [version, hex] = (rows as unknown[][])[0] ?? [];
     if (hex !== "C3A9") {
       throw new ConnectorError(
@@ -160,7 +300,7 @@ export class MysqlSession {
 
   /** Runs one statement and returns its rows as arrays of text (or bytes); counts rows and bytes read. */
   async rows(conn: PoolConnection, sql: string): Promise<unknown[][]> {
-    const [rows] = await conn.query(this.queryOptions(sql, true));
+    const [rows] = await this.bounded(conn, conn.query(this.queryOptions(sql, true)));
     this.stats.queries++;
     const list = rows as unknown[][];
     this.stats.rowsRead += list.length;
@@ -170,7 +310,7 @@ export class MysqlSession {
 
   /** Runs a statement that returns no rows (writes, transaction control); returns the affected row count. */
   async execute(conn: PoolConnection, sql: string): Promise<number> {
-    const [result] = await conn.query({ sql });
+    const [result] = await this.bounded(conn, conn.query({ sql }));
     this.stats.queries++;
     return (result as { affectedRows?: number }).affectedRows ?? 0;
   }
@@ -186,17 +326,17 @@ export class MysqlSession {
     const size = Math.max(1, Math.floor(batchSize));
     let conn: PoolConnection;
     try {
-      conn = await this.pool.getConnection();
+      conn = await this.checkout();
     } catch (err) {
       throw this.error(what, err);
     }
     try {
       await this.setUp(conn);
     } catch (err) {
-      conn.destroy();
+      this.drop(conn);
       throw this.error(what, err);
     }
-    const core = (conn as unknown as { connection: CoreConnection }).connection;
+    const core = coreOf(conn);
     this.stats.queries++;
     let batch: unknown[][] = [];
     let done = false;
@@ -230,7 +370,8 @@ export class MysqlSession {
     let finished = false;
     try {
       for (;;) {
-        while (batch.length < size && !done) await new Promise<void>((r) => (wake = r));
+        // Only while waiting for rows: a consumer holding a batch pauses the connection, and that silence is ours.
+        while (batch.length < size && !done) await this.bounded(conn, new Promise<void>((r) => (wake = r)));
         if (failure) throw failure.err;
         const out = batch;
         batch = [];
@@ -249,13 +390,19 @@ export class MysqlSession {
     } finally {
       core.removeListener("error", fail);
       if (finished) conn.release();
-      else conn.destroy();
+      else this.drop(conn);
     }
   }
 }
 
+function coreOf(conn: PoolConnection): CoreConnection {
+  return (conn as unknown as { connection: CoreConnection }).connection;
+}
+
 /** The parts of mysql2's callback connection that streaming uses (the promise wrapper has no row events). */
 interface CoreConnection {
+  readonly stream?: Socket;
+  readonly threadId?: number | null;
   query(options: QueryOptions): EventEmitter;
   pause(): void;
   resume(): void;

@@ -1,6 +1,7 @@
 /** PostgreSQL connector (node-postgres): range checksums pushed down as one aggregate query per round. Only this folder imports the driver. */
 import { Pool } from "pg";
 import { redactText, redactUrl } from "../../config/redact.js";
+import { resolveTimeouts, type TimeoutsConfig } from "../../config/timeouts.js";
 import type { RangeChecksum } from "../../core/fingerprint.js";
 import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../../core/model.js";
 import {
@@ -24,6 +25,7 @@ import {
   isPool,
   type PostgresClient,
   PostgresSession,
+  postgresPoolTimeouts,
   type RunQuery,
   postgresRowBytes as rowBytes,
 } from "./postgres-session.js";
@@ -52,6 +54,8 @@ export interface PostgresConnectorOptions {
   readonly pageRows?: number;
   /** Keys per `fetchRecords` statement (default 1000). */
   readonly fetchBatch?: number;
+  /** Deadlines of every call (default: DEFAULT_TIMEOUTS; see PostgresSession). */
+  readonly timeouts?: TimeoutsConfig;
 }
 
 const ZERO = "0000000000000000";
@@ -99,6 +103,7 @@ export class PostgresConnector implements Connector {
       server: options.server ?? "",
       table: this.table,
       readAttempts: options.readAttempts ?? 3,
+      ...(options.timeouts ? { timeouts: options.timeouts } : {}),
     });
     this.listing = new PostgresListing(this.session, this.stats, this.table, options.pageRows ?? 5000);
   }
@@ -453,11 +458,11 @@ export class PostgresConnector implements Connector {
     }
   }
 
-  /** Ends the pool or client it was given. */
+  /** Ends the pool or client it was given (destroying its connections when the server does not answer). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.session.db.end();
+    await this.session.close();
   }
 }
 
@@ -472,6 +477,8 @@ export interface OpenPostgresOptions {
   readonly connectTimeoutMs?: number;
   /** Server-side `statement_timeout` for every statement (default: the server's). */
   readonly statementTimeoutMs?: number;
+  /** Every deadline at once (config `timeouts`); `connectTimeoutMs` and `statementTimeoutMs` override it. */
+  readonly timeouts?: Partial<TimeoutsConfig>;
 }
 
 /** A PostgresConnector over its own pool for `postgres://` or `postgresql://` URLs; `table` may be `schema.table`. */
@@ -481,14 +488,17 @@ export function openPostgresConnector(
   options: OpenPostgresOptions = {},
 ): PostgresConnector {
   const label = options.label ?? "";
+  const timeouts = resolveTimeouts(options.timeouts, {
+    connectMs: options.connectTimeoutMs,
+    statementMs: options.statementTimeoutMs,
+  });
   let pool: Pool;
   try {
     pool = new Pool({
       connectionString: url,
       max: options.maxConnections ?? 4,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
       application_name: "concord",
-      ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+      ...postgresPoolTimeouts(timeouts),
       ...(options.readonly ? { options: "-c default_transaction_read_only=on" } : {}),
     });
   } catch (err) {
@@ -501,5 +511,6 @@ export function openPostgresConnector(
     label,
     server: redactUrl(url),
     readonly: options.readonly ?? false,
+    timeouts,
   });
 }

@@ -1,5 +1,6 @@
 /** PostgreSQL's errors: one-line ConnectorError messages without credentials, and which failures are transient. No I/O. */
 
+import { isStoreTimeout } from "../bound-silence.js";
 import { ConnectorError } from "../connector.js";
 import { BROKEN_CONNECTION_CODES, connectorErrorLine, UNREACHABLE_CODES } from "../connector-errors.js";
 
@@ -31,7 +32,12 @@ export function describePgError(err: unknown, where: { table: string; server: st
   const e = fields(err);
   const message = e.message ?? "unknown error";
   const at = where.server ? ` at ${where.server}` : "";
-  if (unreachable(e)) return `cannot reach the PostgreSQL server${at} (${e.code ?? message})`;
+  if (isStoreTimeout(err))
+    return err.phase === "connect" ? `cannot reach the PostgreSQL server${at}: ${message}` : message;
+  if (unreachable(e)) {
+    const timedOut = e.code === undefined && /timeout/i.test(message);
+    return `cannot reach the PostgreSQL server${at} (${e.code ?? message}${timedOut ? "; timeouts.connect" : ""})`;
+  }
   switch (e.code) {
     case "28P01":
     case "28000":
@@ -98,5 +104,8 @@ export function postgresError(
   where: { table: string; server: string },
 ): ConnectorError {
   if (err instanceof ConnectorError) return err;
-  return connectorErrorLine(label, `${what}: ${describePgError(err, where)}`);
+  const e = fields(err);
+  const timedOut =
+    isStoreTimeout(err) || (unreachable(e) && e.code === undefined && /timeout/i.test(e.message ?? ""));
+  return connectorErrorLine(label, `${what}: ${describePgError(err, where)}`, timedOut);
 }

@@ -1,7 +1,10 @@
-/** The connections a PostgresConnector uses: checkout, session settings, named statements, retried reads, errors. Only this folder imports the driver. */
+/** The connections a PostgresConnector uses: checkout, session settings, named statements, retried reads, deadlines, errors. Only this folder imports the driver. */
 import { createHash } from "node:crypto";
+import type { Socket } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
-import pg, { type Client, type Pool, type PoolClient } from "pg";
+import pg, { type Client, type Pool, type PoolClient, type PoolConfig } from "pg";
+import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
+import { boundSilence, boundTime, isStoreTimeout } from "../bound-silence.js";
 import type { ConnectorError, ConnectorStats } from "../connector.js";
 import { isPostgresTransient, postgresError } from "./postgres-errors.js";
 
@@ -47,6 +50,38 @@ export function isPool(db: PostgresClient): db is Pool {
   return "totalCount" in db;
 }
 
+/**
+ * The settings of a pool Concord opens itself, from a replica's timeouts: connect timeout, idle clients
+ * closed after `idle` (and the server ends a transaction left idle that long), TCP keepalive, and the
+ * server-side `statement_timeout` when one is set.
+ */
+export function postgresPoolTimeouts(t: TimeoutsConfig): PoolConfig {
+  return {
+    connectionTimeoutMillis: t.connectMs,
+    idleTimeoutMillis: t.idleMs,
+    keepAlive: t.keepaliveMs > 0,
+    ...(t.keepaliveMs > 0 ? { keepAliveInitialDelayMillis: t.keepaliveMs } : {}),
+    ...(t.idleMs > 0 ? { idle_in_transaction_session_timeout: t.idleMs } : {}),
+    ...(t.statementMs > 0 ? { statement_timeout: t.statementMs } : {}),
+  };
+}
+
+/** The parts of node-postgres's client that deadlines need (not in its types). */
+interface ClientInternals {
+  readonly connection?: { readonly stream?: Socket };
+  readonly processID?: number | null;
+  readonly connectionParameters?: object;
+}
+
+function internals(client: Client | PoolClient): ClientInternals {
+  return client as unknown as ClientInternals;
+}
+
+/** The client's socket, once it has one. */
+function socketOf(client: Client | PoolClient): Socket | undefined {
+  return internals(client).connection?.stream;
+}
+
 /** Payload bytes of result rows: text lengths, 8 for a number, 1 for a null. */
 export function postgresRowBytes(rows: readonly (readonly unknown[])[]): number {
   let n = 0;
@@ -63,23 +98,35 @@ export interface PostgresSessionOptions {
   readonly table: string;
   /** Attempts of a read that fails transiently, the first included. */
   readonly readAttempts: number;
+  /** Deadlines of every call (default: DEFAULT_TIMEOUTS); only `connectMs` and `queryMs` are used here. */
+  readonly timeouts?: TimeoutsConfig;
 }
 
 /**
  * Runs statements for one connector on the pool or client it was given. Every statement is counted in
  * `stats.queries`. Reads are retried on a fresh connection while they fail transiently; writes are the
  * caller's to run (inside `withClient`) and are never retried here.
+ *
+ * Deadlines: checking a connection out takes at most `timeouts.connectMs`; a statement may wait at most
+ * `timeouts.queryMs` without a byte from the server, and when it has, the server is asked on a fresh
+ * connection whether the statement's backend is still running it (an aggregate sends nothing until it is
+ * done): if so the wait goes on, otherwise the connection is dropped and the statement fails with a
+ * StoreTimeoutError, which is not retried.
  */
 export class PostgresSession {
   /** Connections on which SESSION_SQL has run, and those given an 'error' listener. */
   private readonly prepared = new WeakSet<object>();
   private readonly listening = new WeakSet<object>();
+  /** Connections checked out at least once and not yet ended: what `close` destroys when ending stalls. */
+  private readonly clients = new Set<Client | PoolClient>();
+  private readonly timeouts: TimeoutsConfig;
 
   constructor(
     readonly db: PostgresClient,
     private readonly stats: ConnectorStats,
     private readonly options: PostgresSessionOptions,
   ) {
+    this.timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
     // The connector ends what it is given, so it owns its errors: a connection the server drops while
     // idle is reported by the next query, not as an unhandled 'error' event that ends the process.
     if (isPool(db)) db.on("error", () => undefined);
@@ -103,38 +150,116 @@ export class PostgresSession {
     const name = prepare
       ? `concord_${createHash("sha1").update(text).digest("hex").slice(0, 24)}`
       : undefined;
-    const result = await client.query<(string | null)[]>({
-      text,
-      values,
-      rowMode: "array",
-      types: TYPES,
-      ...(name ? { name } : {}),
-    });
+    const result = await boundSilence(
+      client.query<(string | null)[]>({
+        text,
+        values,
+        rowMode: "array",
+        types: TYPES,
+        ...(name ? { name } : {}),
+      }),
+      {
+        ms: this.timeouts.queryMs,
+        socket: () => socketOf(client),
+        stillWorking: () => this.stillRunning(client),
+        // The statement's answer may still come: the connection is unusable from now on.
+        onTimeout: () => socketOf(client)?.destroy(),
+      },
+    );
     return result.rows;
+  }
+
+  /** A connection of the pool, within the connect deadline (one that connects later goes back at once). */
+  private async checkout(pool: Pool): Promise<PoolClient> {
+    const connecting = pool.connect();
+    return boundTime(connecting, this.timeouts.connectMs, "connect", () => {
+      connecting.then(
+        (late) => late.release(true),
+        () => undefined,
+      );
+    });
   }
 
   /** Runs `fn` on one connection: checked out of the pool (and returned), or the client. */
   async withClient<R>(fn: (run: RunQuery) => Promise<R>): Promise<R> {
-    const pooled = isPool(this.db) ? await this.db.connect() : undefined;
+    const pooled = isPool(this.db) ? await this.checkout(this.db) : undefined;
     const client = pooled ?? (this.db as Client);
     let failure: Error | undefined;
     try {
       if (!this.prepared.has(client)) {
         // A connection the server ends while it is checked out reports the end as an 'error' event after
         // the failed query: without a listener that event would end the process.
-        if (!this.listening.has(client)) client.on("error", () => undefined);
+        if (!this.listening.has(client)) {
+          client.on("error", () => undefined);
+          this.clients.add(client);
+          client.once("end", () => this.clients.delete(client));
+        }
         this.listening.add(client);
         await this.query(client, SESSION_SQL, []);
         this.prepared.add(client);
       }
       return await fn((text, values, prepare) => this.query(client, text, values, prepare));
     } catch (err) {
-      // A broken connection goes back to the pool to be discarded, not reused.
-      if (isPostgresTransient(err)) failure = err instanceof Error ? err : new Error(String(err));
+      // A broken connection goes back to the pool to be discarded, not reused; so does one that timed out.
+      if (isPostgresTransient(err) || isStoreTimeout(err))
+        failure = err instanceof Error ? err : new Error(String(err));
       throw err;
     } finally {
       pooled?.release(failure);
     }
+  }
+
+  /**
+   * Whether the server is still running the statement in flight on `client`: asked on a connection of its
+   * own (the pool may be full of stalled ones), within the connect and query deadlines. A backend waiting
+   * to write to us (ClientWrite) is not working: the network between us is the problem.
+   */
+  private async stillRunning(client: Client | PoolClient): Promise<boolean> {
+    const pid = internals(client).processID;
+    if (!pid) return false;
+    const params = (isPool(this.db) ? this.db.options : internals(this.db).connectionParameters) as {
+      password?: unknown;
+    };
+    const check = new pg.Client({
+      ...params,
+      // Not enumerable in a client's connection parameters.
+      password: params.password as string | undefined,
+      connectionTimeoutMillis: this.timeouts.connectMs,
+      application_name: "concord check",
+      statement_timeout: undefined,
+    });
+    check.on("error", () => undefined);
+    try {
+      await boundTime(check.connect(), this.timeouts.connectMs, "connect", () => socketOf(check)?.destroy());
+      const { rows } = await boundSilence(
+        check.query<{ state: string | null; wait_event: string | null }>(
+          "SELECT state, wait_event FROM pg_stat_activity WHERE pid = $1",
+          [pid],
+        ),
+        {
+          ms: this.timeouts.queryMs,
+          socket: () => socketOf(check),
+          onTimeout: () => socketOf(check)?.destroy(),
+        },
+      );
+      const row = rows[0];
+      return row?.state === "active" && row.wait_event !== "ClientWrite";
+    } finally {
+      endQuietly(check, this.timeouts.connectMs);
+    }
+  }
+
+  /**
+   * Ends the pool or client: connections close politely when the server answers, and are destroyed when it
+   * does not within the connect deadline (a stalled server never acknowledges the goodbye).
+   */
+  async close(): Promise<void> {
+    const ending = this.db.end();
+    await boundTime(ending, this.timeouts.connectMs, "connect", () => {
+      for (const c of this.clients) socketOf(c)?.destroy();
+      if (!isPool(this.db)) socketOf(this.db)?.destroy();
+      ending.catch(() => undefined);
+    }).catch(() => undefined);
   }
 
   /** A read: retried with backoff (100 ms, 400 ms, …) while it fails transiently; errors become ConnectorErrors. */
@@ -149,4 +274,15 @@ export class PostgresSession {
       }
     }
   }
+}
+
+/** Ends a client without waiting: politely, or by destroying its socket after `ms`. */
+function endQuietly(client: Client, ms: number): void {
+  const socket = socketOf(client);
+  const timer = setTimeout(() => socket?.destroy(), ms);
+  timer.unref();
+  client.end().then(
+    () => clearTimeout(timer),
+    () => socket?.destroy(),
+  );
 }

@@ -1,6 +1,7 @@
 /** Redis connector (ioredis): records as hashes or JSON strings under a key prefix; unordered, no pushdown. Only this folder imports the driver. */
 import { Redis } from "ioredis";
 import { redactText, redactUrl } from "../../config/redact.js";
+import { resolveTimeouts, type TimeoutsConfig } from "../../config/timeouts.js";
 import { ChecksumAccumulator, fingerprintRow, type RangeChecksum } from "../../core/fingerprint.js";
 import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../../core/model.js";
 import { RowCodec } from "../../core/row-codec.js";
@@ -16,7 +17,13 @@ import {
 } from "../connector.js";
 import { nameHash, RedisKeyCodec } from "./redis-key-codec.js";
 import { type RecordLayout, type RedisFormat, recordLayout } from "./redis-record-layout.js";
-import { type PageReader, RedisSession, type ScanPage } from "./redis-session.js";
+import {
+  connectRedis,
+  type PageReader,
+  RedisSession,
+  redisClientTimeouts,
+  type ScanPage,
+} from "./redis-session.js";
 
 export type { RedisFormat } from "./redis-record-layout.js";
 
@@ -29,6 +36,8 @@ export interface RedisConnectorOptions {
   readonly label?: string;
   /** Refuse `applyWrites` (scan and plan never write). */
   readonly readonly?: boolean;
+  /** Deadlines of every call (default: DEFAULT_TIMEOUTS; see RedisSession). */
+  readonly timeouts?: TimeoutsConfig;
   /** SCAN's COUNT: keys examined per SCAN call, so about the records read per round trip (default 1000). */
   readonly scanCount?: number;
   /**
@@ -106,6 +115,7 @@ export class RedisConnector implements Connector {
       options.label ? `${options.label}: ` : "",
       this.stats,
       this.typeHint,
+      options.timeouts,
     );
     this.pattern = new RedisKeyCodec(options.prefix, 1).pattern();
     this.scanCount = Math.max(1, options.scanCount ?? 1000);
@@ -453,17 +463,20 @@ function databaseOf(url: string): number | undefined | null {
   return /^\/\d+$/.test(path) ? Number(path.slice(1)) : null;
 }
 
-export interface OpenRedisOptions extends RedisConnectorOptions {
-  /** Milliseconds to wait for the connection (default 5000). */
+export interface OpenRedisOptions extends Omit<RedisConnectorOptions, "timeouts"> {
+  /** Milliseconds to wait for the connection, handshake and SELECT included (default 10 s). */
   readonly connectTimeoutMs?: number;
+  /** Every deadline at once (config `timeouts`); `connectTimeoutMs` overrides it. */
+  readonly timeouts?: Partial<TimeoutsConfig>;
 }
 
 /**
  * Connects to `redis://[user:password@]host:port/db` (or `rediss://` for TLS) and wraps the records under
  * the prefix. Unlike ioredis's defaults (reconnect forever, queue commands while offline), this client
- * gives up: a bounded connect timeout, a few reconnect attempts, commands fail instead of waiting while
- * the connection is down, and a socket that stops answering is dropped after a minute. So an unreachable
- * server, a refused password or a database index out of range is a ConnectorError, never a hang.
+ * gives up: a bounded connect (handshake included), a few reconnect attempts, commands fail instead of
+ * waiting while the connection is down, and a call whose server stays silent for `timeouts.queryMs` fails
+ * and drops the connection. So an unreachable or stalled server, a refused password or a database index out
+ * of range is a ConnectorError, never a hang.
  */
 export async function openRedisConnector(url: string, options: OpenRedisOptions): Promise<RedisConnector> {
   const label = options.label ? `${options.label}: ` : "";
@@ -478,12 +491,12 @@ export async function openRedisConnector(url: string, options: OpenRedisOptions)
   const db = databaseOf(url);
   if (db === null)
     throw new ConnectorError(`${label}${where}: the path must be a database number (redis://host:port/0)`);
+  const timeouts = resolveTimeouts(options.timeouts, { connectMs: options.connectTimeoutMs });
   let client: Redis;
   try {
     client = new Redis(url, {
       lazyConnect: true,
-      connectTimeout: options.connectTimeoutMs ?? 5000,
-      socketTimeout: 60_000,
+      ...redisClientTimeouts(timeouts),
       maxRetriesPerRequest: 2,
       retryStrategy: (times) => (times > 3 ? null : Math.min(times * 250, 1000)),
       enableOfflineQueue: false,
@@ -498,12 +511,14 @@ export async function openRedisConnector(url: string, options: OpenRedisOptions)
     lastError = err;
   });
   try {
-    await client.connect();
-    // ioredis reports a failed SELECT (an index past `databases`) as an event and stays in database 0.
-    if (db !== undefined) await client.select(db);
+    await connectRedis(client, db, timeouts.connectMs);
   } catch (err) {
     client.disconnect();
-    throw failed(`cannot connect to ${where}`, lastError && client.status !== "ready" ? lastError : err);
+    const timedOut = (err as { code?: unknown }).code === "CONCORD_TIMEOUT";
+    throw failed(
+      `cannot connect to ${where}`,
+      lastError && !timedOut && client.status !== "ready" ? lastError : err,
+    );
   }
-  return new RedisConnector(client, options);
+  return new RedisConnector(client, { ...options, timeouts });
 }

@@ -1,5 +1,6 @@
 /** Redis's errors: one-line ConnectorError messages without credentials, naming the connection's state. No I/O. */
 
+import { isStoreTimeout } from "../bound-silence.js";
 import { ConnectorError } from "../connector.js";
 import { errorMessage, oneLine } from "../connector-errors.js";
 
@@ -13,5 +14,5 @@ export function redisError(label: string, what: string, err: unknown, status: st
   if (err instanceof ConnectorError) return err;
   const detail = err === undefined ? "" : `: ${errorMessage(err)}`;
   const state = status === "ready" ? "" : ` (connection ${status})`;
-  return new ConnectorError(oneLine(`${label}${what}${detail}${state}`));
+  return new ConnectorError(oneLine(`${label}${what}${detail}${state}`), { timedOut: isStoreTimeout(err) });
 }

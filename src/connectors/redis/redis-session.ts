@@ -1,5 +1,8 @@
 /** The ioredis calls the Redis connector makes (pipelines, SCAN pages, Lua scripts); failures become one-line ConnectorErrors. Only this folder imports the driver. */
-import type { ChainableCommander, Redis } from "ioredis";
+import type { Socket } from "node:net";
+import type { ChainableCommander, Redis, RedisOptions } from "ioredis";
+import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
+import { boundSilence, boundTime, isStoreTimeout, type StoreTimeoutError } from "../bound-silence.js";
 import type { ConnectorStats } from "../connector.js";
 import { redisError } from "./redis-errors.js";
 
@@ -26,39 +29,143 @@ type PipelineResult = [error: Error | null, result: unknown][] | null;
 /** Random keys sampled to estimate the share of the database under a prefix. */
 const SAMPLE_KEYS = 512;
 
+/** Attempts of a read whose connection was lost under it, the first included. */
+const READ_ATTEMPTS = 3;
+
+/** ioredis's ways of saying the connection went away under a command (it was not refused by the server). */
+function isConnectionLoss(err: unknown): boolean {
+  const e = err as { name?: unknown; code?: unknown; message?: unknown };
+  if (e?.name === "AbortError" || e?.name === "MaxRetriesPerRequestError") return true;
+  if (e?.code === "ECONNRESET" || e?.code === "EPIPE") return true;
+  return /Connection is closed|Stream isn't writeable|max retries per request|ECONNRESET|EPIPE/.test(
+    String(e?.message),
+  );
+}
+
+/**
+ * The client settings of a connection Concord opens itself, from a replica's timeouts: the connect timeout
+ * (TCP; the handshake is bounded by `connectRedis`) and TCP keepalive. Silence is bounded per call by the
+ * session, not by ioredis's socketTimeout, whose reconnect can leave a command waiting forever.
+ */
+export function redisClientTimeouts(t: TimeoutsConfig): RedisOptions {
+  return { connectTimeout: t.connectMs, ...(t.keepaliveMs > 0 ? { keepAlive: t.keepaliveMs } : {}) };
+}
+
+/**
+ * Connects `client` (created with lazyConnect) and selects database `db`, within `connectMs` in all: a
+ * server that accepts the connection and never answers the handshake is a StoreTimeoutError, not a hang.
+ */
+export async function connectRedis(client: Redis, db: number | undefined, connectMs: number): Promise<void> {
+  await boundTime(
+    (async () => {
+      await client.connect();
+      // ioredis reports a failed SELECT (an index past `databases`) as an event and stays in database 0.
+      if (db !== undefined) await client.select(db);
+    })(),
+    connectMs,
+    "connect",
+    () => client.disconnect(),
+  );
+}
+
 /**
  * A Redis client as the connector uses it. Every method counts its round trips in `stats.queries` and
  * throws ConnectorError with the replica's label and credentials redacted.
+ *
+ * Every call may wait at most `timeouts.queryMs` without a byte from the server (Redis runs one command at a
+ * time, so a server silent that long is stalled, not busy with our call): then the client is disconnected
+ * for good and the call, and every later one, fails naming the timeout.
  */
 export class RedisSession {
+  private readonly timeouts: TimeoutsConfig;
+  /** Set once a call timed out: the client is gone, and later failures say why. */
+  private timedOut: StoreTimeoutError | undefined;
+
   constructor(
     readonly client: Redis,
     private readonly label: string,
     private readonly stats: ConnectorStats,
     /** Added to WRONGTYPE errors: which Redis type the replica's format expects. */
     private readonly wrongTypeHint: string,
-  ) {}
+    timeouts: TimeoutsConfig = DEFAULT_TIMEOUTS,
+  ) {
+    this.timeouts = timeouts;
+  }
 
   /** Throws `what` failing with `err` as a one-line ConnectorError (see `redisError`). */
   fail(what: string, err?: unknown): never {
-    throw redisError(this.label, what, err, this.client.status);
+    throw redisError(this.label, what, this.timedOut ?? err, this.timedOut ? "ready" : this.client.status);
   }
 
-  async call<T>(what: string, run: () => Promise<T>): Promise<T> {
-    try {
-      const out = await run();
-      this.stats.queries++;
-      return out;
-    } catch (err) {
-      this.fail(what, err);
+  /**
+   * Runs one round trip within the silence deadline. A read (`read`, the default) whose connection was lost
+   * under it is sent again once ioredis has reconnected, up to READ_ATTEMPTS in all: reads change nothing,
+   * and ioredis aborts a pipeline that was partly answered instead of resending it.
+   */
+  async call<T>(what: string, run: () => Promise<T>, read = true): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await boundSilence(run(), {
+          ms: this.timeouts.queryMs,
+          socket: () => (this.client as unknown as { stream?: Socket }).stream,
+          onTimeout: () => this.client.disconnect(),
+        });
+        this.stats.queries++;
+        return out;
+      } catch (err) {
+        if (isStoreTimeout(err)) this.timedOut ??= err;
+        if (!read || this.timedOut || attempt >= READ_ATTEMPTS || !isConnectionLoss(err))
+          this.fail(what, err);
+        await this.reconnected(what, err);
+      }
     }
   }
 
-  /** Sends one pipeline; one [error, reply] per command. */
-  async execRaw(what: string, build: (p: ChainableCommander) => void): Promise<[Error | null, unknown][]> {
-    const p = this.client.pipeline();
-    build(p);
-    const results = (await this.call(what, () => p.exec())) as PipelineResult;
+  /** Waits (within the connect deadline) for ioredis to have reconnected; fails `what` with `err` if it gives up. */
+  private async reconnected(what: string, err: unknown): Promise<void> {
+    const client = this.client;
+    if (client.status === "ready") return;
+    if (client.status === "end") this.fail(what, err);
+    const ready = new Promise<void>((resolve, reject) => {
+      const onReady = () => {
+        client.off("end", onEnd);
+        resolve();
+      };
+      const onEnd = () => {
+        client.off("ready", onReady);
+        reject(err);
+      };
+      client.once("ready", onReady);
+      client.once("end", onEnd);
+    });
+    try {
+      await boundTime(ready, this.timeouts.connectMs, "connect", () => client.disconnect());
+    } catch (e) {
+      // Gone for good: later calls say why.
+      if (isStoreTimeout(e)) this.timedOut ??= e;
+      this.fail(what, e);
+    }
+  }
+
+  /** Sends one pipeline (a read unless `read` is false); one [error, reply] per command. */
+  async execRaw(
+    what: string,
+    build: (p: ChainableCommander) => void,
+    read = true,
+  ): Promise<[Error | null, unknown][]> {
+    const results = (await this.call(
+      what,
+      async () => {
+        const p = this.client.pipeline();
+        build(p);
+        const replies = await p.exec();
+        // A pipeline cut by a lost connection answers each command it lost with an error, not a rejection.
+        const lost = replies?.find(([err]) => err && isConnectionLoss(err));
+        if (read && lost) throw lost[0];
+        return replies;
+      },
+      read,
+    )) as PipelineResult;
     if (!results) this.fail(what, new Error("the pipeline was discarded"));
     return results;
   }
@@ -229,9 +336,13 @@ export class RedisSession {
     let todo = calls.map((_, i) => i);
     for (let attempt = 0; todo.length > 0; attempt++) {
       const sha = await this.loadScript(what, script, attempt > 0);
-      const results = await this.execRaw(what, (p) => {
-        for (const i of todo) p.evalsha(sha, 1, calls[i]!.name, ...calls[i]!.args);
-      });
+      const results = await this.execRaw(
+        what,
+        (p) => {
+          for (const i of todo) p.evalsha(sha, 1, calls[i]!.name, ...calls[i]!.args);
+        },
+        false,
+      );
       const missing: number[] = [];
       results.forEach(([err, value], j) => {
         const i = todo[j]!;
@@ -260,11 +371,15 @@ export class RedisSession {
     return Math.min(size, Math.ceil((size * (under + 3)) / SAMPLE_KEYS));
   }
 
-  /** Closes the client: QUIT, or a hard disconnect when the server does not answer. */
+  /** Closes the client: QUIT, or a hard disconnect when the server does not answer within the connect deadline. */
   async close(): Promise<void> {
     if (this.client.status === "end") return;
+    if (this.client.status !== "ready") {
+      this.client.disconnect();
+      return;
+    }
     try {
-      await this.client.quit();
+      await boundTime(this.client.quit(), this.timeouts.connectMs, "connect", () => this.client.disconnect());
     } catch {
       this.client.disconnect();
     }
