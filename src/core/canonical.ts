@@ -1,5 +1,7 @@
 /** Canonical value encoding: one text form per logical value, whichever store held it. Pure: no I/O. */
+import { shortestFloat32 } from "./canonical-float32.js";
 import { canonicalJsonNumber, canonicalJsonText, JsonSyntaxError } from "./canonical-json-text.js";
+import { formatTime, parseTime } from "./canonical-time.js";
 
 /**
  * Logical column types. Every connector maps its native types onto these, and every value is
@@ -9,9 +11,11 @@ export type ColumnType =
   | "integer"
   | "decimal"
   | "float"
+  | "float32"
   | "boolean"
   | "text"
   | "timestamp"
+  | "time"
   | "json"
   | "bytes";
 
@@ -19,9 +23,11 @@ export const COLUMN_TYPES: readonly ColumnType[] = [
   "integer",
   "decimal",
   "float",
+  "float32",
   "boolean",
   "text",
   "timestamp",
+  "time",
   "json",
   "bytes",
 ];
@@ -41,11 +47,18 @@ const DECIMAL_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
  * Canonical text of `raw` read as `type`.
  * - integer: base-10 digits with a leading '-' when negative ("007" → "7").
  * - decimal: no exponent, no trailing fractional zeros, no '.' without fraction, "-0" → "0".
- * - float: the shortest text that round-trips a double (ECMAScript Number#toString); -0 → "0".
+ * - float: the shortest text that round-trips a double (ECMAScript Number#toString); -0 → "0". Text whose
+ *   value is beyond a double's range is an error, not Infinity ("1e400" is no double).
+ * - float32: the value rounded to a 32-bit float, then the shortest text that round-trips that float32
+ *   (`shortestFloat32`): "0.33333334", "16777216", "3.4028235e+38". A value beyond float32's range is an
+ *   error. Stores keeping 32-bit floats (PostgreSQL `real`, MariaDB `FLOAT`) are read as float32, so their
+ *   values compare by float32 whatever digits their clients print.
  * - boolean: "t" or "f".
  * - text: the string itself (UTF-8 in every store).
  * - timestamp: UTC, microsecond precision: "2024-01-01T00:00:00.000000Z". Text without an offset is UTC;
  *   numbers are Unix epoch seconds (SQLite's `unixepoch()` convention).
+ * - time (SQL TIME, a time of day or MariaDB's signed duration of up to 838 hours): "[-]HH:MM:SS.ffffff",
+ *   hours at least two digits, always six fractional digits ("10:00:00" → "10:00:00.000000").
  * - json: `canonicalJsonText`: exact numbers (never through a double), keys sorted by UTF-16 code units,
  *   a duplicate key's last value, no insignificant whitespace. Exact only from text: a value a driver
  *   already parsed has lost what its doubles could not hold.
@@ -61,12 +74,16 @@ export function canonicalValue(type: ColumnType, raw: unknown): CanonicalValue {
       return canonicalDecimal(raw);
     case "float":
       return canonicalFloat(raw);
+    case "float32":
+      return canonicalFloat32(raw);
     case "boolean":
       return canonicalBoolean(raw);
     case "text":
       return canonicalText(raw);
     case "timestamp":
       return canonicalTimestamp(raw);
+    case "time":
+      return canonicalTime(raw);
     case "json":
       return canonicalJson(raw);
     case "bytes":
@@ -127,18 +144,43 @@ function canonicalDecimal(raw: unknown): string {
   return negative && body !== "0" ? `-${body}` : body;
 }
 
+const NON_FINITE: ReadonlySet<string> = new Set(["NaN", "Infinity", "-Infinity"]);
+
+/** The double a float's raw value denotes; a finite value beyond a double's range is an error. */
+function floatOf(raw: unknown, what: string): number {
+  if (typeof raw === "number") return raw;
+  if (typeof raw === "bigint") return Number(raw);
+  if (typeof raw !== "string") throw new ValueError(`${describe(raw)} is not a ${what}`);
+  const s = raw.trim();
+  if (NON_FINITE.has(s)) return Number(s);
+  const n = Number(s);
+  if (s === "" || Number.isNaN(n)) throw new ValueError(`${describe(raw)} is not a ${what}`);
+  if (!Number.isFinite(n)) throw new ValueError(`${describe(raw)} is beyond the range of a ${what}`);
+  return n;
+}
+
 function canonicalFloat(raw: unknown): string {
-  let n: number;
-  if (typeof raw === "number") n = raw;
-  else if (typeof raw === "bigint") n = Number(raw);
-  else if (typeof raw === "string") {
-    const s = raw.trim();
-    if (s === "NaN" || s === "Infinity" || s === "-Infinity") return s;
-    n = Number(s);
-    if (s === "" || Number.isNaN(n)) throw new ValueError(`${describe(raw)} is not a float`);
-  } else throw new ValueError(`${describe(raw)} is not a float`);
+  const n = floatOf(raw, "float");
   if (Object.is(n, -0)) return "0";
   return String(n);
+}
+
+function canonicalFloat32(raw: unknown): string {
+  const n = floatOf(raw, "float32");
+  if (Number.isNaN(n)) return "NaN";
+  const f = Math.fround(n);
+  if (!Number.isFinite(f)) {
+    if (!Number.isFinite(n)) return String(n);
+    throw new ValueError(`${describe(raw)} is beyond the range of a float32`);
+  }
+  return shortestFloat32(f);
+}
+
+function canonicalTime(raw: unknown): string {
+  if (typeof raw !== "string") throw new ValueError(`${describe(raw)} is not a time`);
+  const micros = parseTime(raw);
+  if (micros === undefined) throw new ValueError(`${describe(raw)} is not a time`);
+  return formatTime(micros);
 }
 
 function canonicalBoolean(raw: unknown): string {

@@ -1,6 +1,7 @@
 /** Per-column merge of divergent records (max, min, lww, union, owner). Pure. */
 import { type CanonicalValue, type ColumnType, timestampMicros } from "./canonical.js";
 import { canonicalJsonOf, type JsonValue, parseJsonExact } from "./canonical-json-text.js";
+import { parseTime } from "./canonical-time.js";
 import type { Divergence } from "./classify.js";
 import { compareKeyPart, type RecordShape } from "./model.js";
 import type { CompiledPolicy } from "./policy.js";
@@ -27,7 +28,8 @@ export function compareValues(type: ColumnType, a: string, b: string): number {
       return compareKeyPart("integer", a, b);
     case "decimal":
       return compareDecimal(a, b);
-    case "float": {
+    case "float":
+    case "float32": {
       // Not a subtraction: Infinity - Infinity and anything with NaN are NaN, which is no order at all.
       // NaN sorts after every number (as in PostgreSQL), so max and min do not depend on replica order.
       const x = Number(a);
@@ -38,6 +40,12 @@ export function compareValues(type: ColumnType, a: string, b: string): number {
     case "timestamp": {
       const x = timestampMicros(a);
       const y = timestampMicros(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+    case "time": {
+      // Canonical times are valid: a negative duration sorts before zero, 100:00:00 after 99:00:00.
+      const x = parseTime(a)!;
+      const y = parseTime(b)!;
       return x < y ? -1 : x > y ? 1 : 0;
     }
     default:

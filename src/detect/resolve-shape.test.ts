@@ -9,9 +9,11 @@ const NATIVE: Record<ColumnType, string> = {
   integer: "INTEGER",
   decimal: "DECIMAL(10,2)",
   float: "REAL",
+  float32: "FLOAT",
   boolean: "BOOLEAN",
   text: "TEXT",
   timestamp: "TIMESTAMP",
+  time: "TIME",
   json: "JSON",
   bytes: "BLOB",
 };

@@ -27,21 +27,24 @@ export interface ResolvedShape {
   readonly notes: readonly string[];
 }
 
-const NUMERIC: readonly ColumnType[] = ["integer", "decimal", "float"];
+const NUMERIC: readonly ColumnType[] = ["integer", "decimal", "float", "float32"];
 
 /**
  * The one logical type several replicas' types can be compared as, or undefined when they cannot:
- * integer/decimal → decimal, any float → float, integer/boolean → boolean (SQLite stores booleans as
- * integers), text with timestamp or json → the specific type (stores without such types keep text).
+ * integer/decimal → decimal, any float → float (float32 only when every replica keeps float32: a float32
+ * beside a double or an exact number is compared as the double it holds exactly), integer/boolean → boolean
+ * (SQLite stores booleans as integers), text with timestamp, time or json → the specific type (stores
+ * without such types keep text).
  */
 export function unifyTypes(types: readonly ColumnType[]): ColumnType | undefined {
   const set = new Set(types);
   if (set.size === 1) return types[0];
   const has = (t: ColumnType) => set.has(t);
   const only = (...allowed: ColumnType[]) => [...set].every((t) => allowed.includes(t));
-  if (only(...NUMERIC)) return has("float") ? "float" : "decimal";
+  if (only(...NUMERIC)) return has("float") || has("float32") ? "float" : "decimal";
   if (only("integer", "boolean")) return "boolean";
   if (only("text", "timestamp")) return "timestamp";
+  if (only("text", "time")) return "time";
   if (only("text", "json")) return "json";
   return undefined;
 }
@@ -242,6 +245,12 @@ function comparabilityNotes(
     const list = natives.map((n) => `${n.info.nativeType} on ${n.replica}`).join(", ");
     const exact = (n: { info: ColumnInfo }) =>
       (n.info.type === "integer" || n.info.type === "decimal") && keepsExactNumbers(n.info);
+    const float32 = natives.filter((n) => n.info.type === "float32");
+    if (col.type === "float" && float32.length > 0 && float32.length < natives.length) {
+      notes.push(
+        `column ${col.name} is compared as a 64-bit float (${list}): ${float32.map((n) => n.replica).join(", ")} keep${float32.length === 1 ? "s" : ""} 32-bit floats, which hold few other values exactly (0.1 is 0.10000000149011612 there); declare types: { ${col.name}: float32 } to compare at 32-bit precision`,
+      );
+    }
     if (col.type === "float" && natives.some(exact)) {
       notes.push(
         `column ${col.name} is compared as a floating-point number (${list}): exact decimals past about 15 significant digits may differ`,

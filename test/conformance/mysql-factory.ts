@@ -19,9 +19,11 @@ const MYSQL_TYPES: Record<ColumnType, string> = {
   integer: "BIGINT",
   decimal: "DECIMAL(18,6)",
   float: "VARCHAR(40) COMMENT 'concord:float'",
+  float32: "FLOAT",
   boolean: "BOOLEAN",
   text: "TEXT",
   timestamp: "DATETIME(6)",
+  time: "TIME(6)",
   json: "JSON",
   bytes: "VARBINARY(255)",
 };

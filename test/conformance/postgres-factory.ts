@@ -13,9 +13,11 @@ const PG_TYPES: Record<ColumnType, string> = {
   integer: "bigint",
   decimal: "numeric(18,6)",
   float: "double precision",
+  float32: "real",
   boolean: "boolean",
   text: "text",
   timestamp: "timestamptz",
+  time: "time(6)",
   json: "jsonb",
   bytes: "bytea",
 };

@@ -261,9 +261,12 @@ const SQLITE_TYPES: Record<ColumnType, string> = {
   integer: "INTEGER",
   decimal: "DECIMAL(18,6)",
   float: "REAL",
+  // SQLite has no 32-bit float: REAL holds any float32 exactly (read back as float, not float32).
+  float32: "REAL",
   boolean: "BOOLEAN",
   text: "TEXT",
   timestamp: "TIMESTAMP",
+  time: "TIME",
   json: "JSON",
   bytes: "BLOB",
 };
