@@ -24,8 +24,9 @@ export interface ColumnInfo {
   /**
    * For integer and decimal columns: true when the store keeps every value exactly (integers, fixed-point
    * decimals, decimal text), false when it keeps them as binary floating point (SQLite's DECIMAL and NUMERIC,
-   * which hold fractions as 64-bit floats). Default: true for integer and decimal, false for float; not
-   * meaningful for other types.
+   * which hold fractions as 64-bit floats). For json columns: false when the store keeps a document's numbers
+   * as 64-bit integers and doubles (MySQL 8's JSON type), not as written. Default: true for integer, decimal
+   * and json, false for float; not meaningful for other types.
    */
   readonly exactNumber?: boolean;
   /**

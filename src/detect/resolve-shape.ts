@@ -265,6 +265,13 @@ function comparabilityNotes(
         );
       }
     }
+    if (col.type === "json") {
+      const doubles = natives.filter((n) => n.info.type === "json" && n.info.exactNumber === false);
+      if (doubles.length && doubles.length < natives.length)
+        notes.push(
+          `column ${col.name}: ${doubles.map((n) => `${n.info.nativeType} on ${n.replica}`).join(", ")} keeps JSON numbers as 64-bit integers and doubles; documents with longer numbers differ there and cannot be written to it`,
+        );
+    }
     if (col.type === "timestamp") {
       const digits = natives.filter(
         (n): n is typeof n & { info: { fractionalDigits: number } } => n.info.fractionalDigits !== undefined,

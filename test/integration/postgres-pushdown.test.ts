@@ -199,7 +199,7 @@ describe.skipIf(!available)("PostgresConnector: canonical text of every native t
       by: "bytes bytea",
       j: "json json",
       jb: "json jsonb",
-      f4: "float real",
+      f4: "float32 real",
       f8: "float double precision",
     });
   });

@@ -1,6 +1,8 @@
 /** MariaDB/MySQL SQL expressions for canonical text, binary-safe key order, and literals. Builds text only: no I/O. */
 import { escape as escapeValue } from "mysql2/promise";
 import type { CanonicalValue, ColumnType } from "../../core/canonical.js";
+import { float32AsDouble } from "../../core/canonical-float32.js";
+import { parseTime } from "../../core/canonical-time.js";
 import { ConnectorError } from "../connector.js";
 import {
   BINARY_TYPES,
@@ -13,8 +15,11 @@ import {
   isUtf8,
   type MysqlColumn,
   TEXT_TYPES,
+  TIME_LIMIT_MICROS,
   TIME_TYPES,
 } from "./mysql-column-types.js";
+import { UnstorableValueError } from "./mysql-errors.js";
+import { numberMysqlJsonChanges } from "./mysql-json.js";
 
 /** Text of a column as UTF-8 bytes: binary strings keep MD5 and CONCAT free of charset and collation rules. */
 function utf8Bytes(col: MysqlColumn, ref: string): string {
@@ -29,11 +34,21 @@ export function keyOrderSql(type: ColumnType, col: MysqlColumn, ref: string): st
 }
 
 /**
+ * What the client reads of a column: the column itself, but a FLOAT widened to DOUBLE, which is exact; the
+ * server prints a FLOAT's value with 6 significant digits ("0.333333" for 0.33333334, "16777200" for
+ * 16777216 and 16777218 alike).
+ */
+export function mysqlReadSql(col: MysqlColumn, ref: string): string {
+  return col.dataType === "float" ? `CAST(${ref} AS DOUBLE)` : ref;
+}
+
+/**
  * SQL that yields `canonicalValue(type, <column value>)` for `ref`, or null when the store cannot compute it
  * exactly (then the row is fingerprinted in the engine). Null stays NULL.
  * - FLOAT/DOUBLE: MariaDB prints the same shortest digits as JavaScript but its own exponent layout
  *   (1e15, 0.00000015 vs 1000000000000000, 1.5e-7), so floats are left to the engine.
  * - JSON: JSON_NORMALIZE sorts keys but prints numbers as 1.0E0; left to the engine too.
+ * - TIME: its text with the fraction padded to six digits ("-838:59:59" → "-838:59:59.000000").
  */
 export function mysqlCanonicalSql(type: ColumnType, col: MysqlColumn, ref: string): string | null {
   const t = col.dataType;
@@ -58,6 +73,11 @@ export function mysqlCanonicalSql(type: ColumnType, col: MysqlColumn, ref: strin
         return `CASE ${ref} + 0 WHEN 0 THEN 'f' WHEN 1 THEN 't' ELSE CONCAT('?', ${ref} + 0) END`;
       }
       return null;
+    case "time": {
+      if (t !== "time") return null;
+      const fsp = col.fsp ?? 0;
+      return `CONCAT(CAST(${ref} AS CHAR), '${fsp === 0 ? ".000000" : "0".repeat(6 - fsp)}')`;
+    }
     case "text":
       if (TEXT_TYPES.has(t)) return utf8Bytes(col, ref);
       if (CAST_TEXT_TYPES.has(t) || INTEGER_TYPES.has(t)) return `CAST(${ref} AS CHAR)`;
@@ -76,6 +96,7 @@ export function mysqlCanonicalSql(type: ColumnType, col: MysqlColumn, ref: strin
       if (BINARY_TYPES.has(t) || GEOMETRY_TYPES.has(t)) return `LOWER(HEX(${ref}))`;
       return null;
     case "float":
+    case "float32":
     case "json":
       return null;
   }
@@ -106,6 +127,80 @@ export function keyLiteral(type: ColumnType, col: MysqlColumn, v: string): strin
 /** MariaDB/MySQL DOUBLE holds no NaN or ±Infinity. */
 const NON_FINITE = new Set(["NaN", "Infinity", "-Infinity"]);
 
+/** A refusal to write `v` into `col`, one line. */
+function cannotStore(col: MysqlColumn, v: string, why: string): UnstorableValueError {
+  return new UnstorableValueError(`column ${col.name} (${col.columnType}) cannot store ${v}: ${why}`);
+}
+
+/** The (precision, scale) a type declares, "decimal(10,2)" → [10, 2]; FLOAT(M,D) and DOUBLE(M,D) too. */
+function precisionScale(col: MysqlColumn): [number, number] | null {
+  const m = /^\w+\((\d+),(\d+)\)/.exec(col.columnType);
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+/** Canonical decimal `v` for a DECIMAL(p,s) column, refused where the column would round or reject it. */
+function decimalLiteral(col: MysqlColumn, v: string): string {
+  const [p, s] = precisionScale(col) ?? [10, 0];
+  const [whole = "", fraction = ""] = v.replace(/^-/, "").split(".");
+  if (fraction.length > s) throw cannotStore(col, v, `it keeps ${s} decimal${s === 1 ? "" : "s"}`);
+  if (whole !== "0" && whole.length > p - s)
+    throw cannotStore(col, v, `it keeps ${p - s} digit${p - s === 1 ? "" : "s"} before the point`);
+  return stringLiteral(v);
+}
+
+/** Canonical float `v` as a literal for a FLOAT or DOUBLE column, refused where the column would change it. */
+function floatLiteral(col: MysqlColumn, v: string, float32: boolean): string {
+  if (NON_FINITE.has(v)) {
+    if (FLOAT_TYPES.has(col.dataType))
+      throw cannotStore(col, v, "MariaDB and MySQL keep finite numbers only");
+    return stringLiteral(v);
+  }
+  // A float32's shortest text may lie past FLT_MAX (3.4028235e+38), which a FLOAT refuses: write the double
+  // that is exactly the float32.
+  const text = float32 && FLOAT_TYPES.has(col.dataType) ? float32AsDouble(v) : v;
+  const scale = FLOAT_TYPES.has(col.dataType) ? precisionScale(col)?.[1] : undefined;
+  if (scale !== undefined) {
+    // FLOAT(M,D) and DOUBLE(M,D) round what they are given to D decimals before storing it.
+    const n = Number(text);
+    const stored = Number(n.toFixed(scale));
+    if (col.dataType === "float" ? Math.fround(stored) !== Math.fround(n) : stored !== n)
+      throw cannotStore(col, v, `it keeps ${scale} decimal${scale === 1 ? "" : "s"}`);
+  }
+  if (col.dataType === "float") {
+    const n = Number(text);
+    if (!Number.isFinite(Math.fround(n)))
+      throw cannotStore(col, v, "it is beyond the range of a 32-bit FLOAT");
+    if (Math.fround(n) !== n)
+      throw cannotStore(
+        col,
+        v,
+        `a FLOAT keeps 32-bit floats and would hold ${Math.fround(n)} (declare the dataset's column float32 to compare at that precision)`,
+      );
+  }
+  return FLOAT_TYPES.has(col.dataType) ? text : stringLiteral(text);
+}
+
+/** Canonical time `v` as a literal for a TIME column, refused outside TIME's range or past its digits. */
+function timeLiteral(col: MysqlColumn, v: string): string {
+  const micros = parseTime(v);
+  if (micros === undefined) throw cannotStore(col, v, "it is not a time");
+  if (micros > TIME_LIMIT_MICROS || micros < -TIME_LIMIT_MICROS)
+    throw cannotStore(col, v, "TIME holds -838:59:59.999999 to 838:59:59.999999");
+  checkFraction(col, v, v.slice(v.indexOf(".") + 1));
+  return stringLiteral(v);
+}
+
+/** Refuses a fraction the column would round away (it keeps `fsp` digits). */
+function checkFraction(col: MysqlColumn, v: string, micros: string): void {
+  const fsp = col.fsp ?? 0;
+  if (/[1-9]/.test(micros.slice(fsp)))
+    throw cannotStore(col, v, `it keeps ${fsp} fractional digit${fsp === 1 ? "" : "s"} of a second`);
+}
+
+/** MariaDB/MySQL TIMESTAMP: seconds since 1970 in 32 bits, UTC. */
+const TIMESTAMP_MIN = "1970-01-01T00:00:01.000000Z";
+const TIMESTAMP_MAX = "2038-01-19T03:14:07.999999Z";
+
 /**
  * The SQL literal that stores canonical value `v` of logical `type` in `col`, so that reading it back gives
  * `v` again. Throws ConnectorError when the column cannot hold the value (Infinity in a DOUBLE).
@@ -117,17 +212,29 @@ export function writeLiteral(type: ColumnType, col: MysqlColumn, v: CanonicalVal
       return INTEGER_TYPES.has(col.dataType) || col.dataType === "bit" ? integerLiteral(v) : stringLiteral(v);
     case "boolean":
       return v === "t" ? "1" : "0";
-    case "float":
-      if (NON_FINITE.has(v) && FLOAT_TYPES.has(col.dataType)) {
-        throw new ConnectorError(`column ${col.name} (${col.columnType}) cannot store ${v}`);
-      }
+    case "decimal":
+      return col.dataType === "decimal" ? decimalLiteral(col, v) : stringLiteral(v);
+    case "json": {
+      // MySQL 8's JSON type (MariaDB's JSON is LONGTEXT) keeps numbers as 64-bit integers and doubles.
+      const changed = col.dataType === "json" ? numberMysqlJsonChanges(v) : null;
+      if (changed !== null)
+        throw cannotStore(col, v, `MySQL's JSON keeps numbers as 64-bit integers or doubles, not ${changed}`);
       return stringLiteral(v);
+    }
+    case "float":
+    case "float32":
+      return floatLiteral(col, v, type === "float32");
+    case "time":
+      return col.dataType === "time" ? timeLiteral(col, v) : stringLiteral(v);
     case "timestamp":
       if (TIME_TYPES.has(col.dataType)) {
         // Canonical "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC) as the session's UTC literal.
         if (col.dataType === "date" && !v.endsWith("T00:00:00.000000Z")) {
-          throw new ConnectorError(`column ${col.name} (date) cannot store ${v}`);
+          throw cannotStore(col, v, "a DATE keeps no time of day");
         }
+        if (col.dataType !== "date") checkFraction(col, v, v.slice(20, 26));
+        if (col.dataType === "timestamp" && (v < TIMESTAMP_MIN || v > TIMESTAMP_MAX))
+          throw cannotStore(col, v, "TIMESTAMP holds 1970-01-01 00:00:01 to 2038-01-19 03:14:07 UTC");
         return stringLiteral(col.dataType === "date" ? v.slice(0, 10) : v.slice(0, 26).replace("T", " "));
       }
       return stringLiteral(v);

@@ -82,10 +82,19 @@ export class MysqlConnectorError extends ConnectorError {
 }
 
 /**
+ * A value the column cannot hold as it is (a double in a FLOAT, a fraction past DATETIME's digits): refused
+ * before anything is sent, so the store never rounds or clips it silently. The message names the column, its
+ * type and the value; `mysqlError` puts the replica's label in front.
+ */
+export class UnstorableValueError extends ConnectorError {}
+
+/**
  * A ConnectorError with one line: label, what failed, and why (credentials redacted); the common failures
  * get a sentence a user can act on. Passes ConnectorErrors through.
  */
 export function mysqlError(label: string, where: string, what: string, err: unknown): ConnectorError {
+  if (err instanceof UnstorableValueError)
+    return new MysqlConnectorError(oneLine(`${label}: ${err.message}`), false);
   if (err instanceof ConnectorError) return err;
   const code = mysqlErrorCode(err);
   const message = errorMessage(err);

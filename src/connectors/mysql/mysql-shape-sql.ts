@@ -5,7 +5,13 @@ import { compareKeys, type Key, type KeyRange, type RecordShape } from "../../co
 import { RowCodec } from "../../core/row-codec.js";
 import { ConnectorError } from "../connector.js";
 import type { RowHash } from "../row-hash.js";
-import { keyLiteral, keyOrderSql, mysqlCanonicalSql, writeLiteral } from "./mysql-canonical-sql.js";
+import {
+  keyLiteral,
+  keyOrderSql,
+  mysqlCanonicalSql,
+  mysqlReadSql,
+  writeLiteral,
+} from "./mysql-canonical-sql.js";
 import { exactTextOrder, type MysqlColumn } from "./mysql-column-types.js";
 import { type NativeRowHash, nativeRowHash } from "./mysql-native-hash.js";
 
@@ -56,7 +62,7 @@ export class MysqlShapeSql {
   readonly pushable: boolean;
   /** First 16 hex digits of MD5 of the canonical row encoding, built in SQL (only when `pushable`). */
   readonly fingerprint: string;
-  /** The raw columns, key first, in shape order: what RowCodec reads. */
+  /** The raw columns (a FLOAT widened to DOUBLE), key first, in shape order: what RowCodec reads. */
   readonly rawList: string;
   /** ` FORCE INDEX (...)` for the index on the key columns, or "". */
   readonly forceIndex: string;
@@ -87,7 +93,7 @@ export class MysqlShapeSql {
     this.keyRefs = refs.slice(0, this.keyWidth);
     this.keyOrder = shape.key.map((c, i) => keyOrderSql(c.type, this.natives[i]!, refs[i]!));
     this.sargable = this.keyOrder.every((e, i) => e === refs[i]);
-    this.rawList = refs.join(", ");
+    this.rawList = refs.map((ref, i) => mysqlReadSql(this.natives[i]!, ref)).join(", ");
 
     const parts: string[] = [];
     const client: string[] = [];
