@@ -1,5 +1,7 @@
 /** SQLite declared types → Concord's logical types, native values for writes, and timestamp styles. No I/O. */
 import type { CanonicalValue, ColumnType } from "../../core/canonical.js";
+import { float32AsDouble } from "../../core/canonical-float32.js";
+import { canonicalJsonNumber } from "../../core/canonical-json-text.js";
 import type { ColumnInfo } from "../connector.js";
 
 /** The logical type of a declared SQLite column type (declared types are free text in SQLite). */
@@ -7,12 +9,63 @@ export function sqliteLogicalType(declared: string): ColumnType {
   const t = declared.toUpperCase();
   if (t.includes("BOOL")) return "boolean";
   if (t.includes("TIMESTAMP") || t.includes("DATETIME") || t === "DATE") return "timestamp";
+  if (/^TIME\b/.test(t)) return "time";
   if (t.includes("JSON")) return "json";
   if (t.includes("DEC") || t.includes("NUMERIC") || t.includes("MONEY")) return "decimal";
   if (t.includes("INT")) return "integer";
   if (t.includes("REAL") || t.includes("FLOA") || t.includes("DOUB")) return "float";
   if (t.includes("BLOB") || t.includes("BINARY")) return "bytes";
   return "text";
+}
+
+/** A column's type affinity, by SQLite's rules for its declared type (https://sqlite.org/datatype3.html). */
+export type SqliteAffinity = "INTEGER" | "TEXT" | "BLOB" | "REAL" | "NUMERIC";
+
+export function sqliteAffinity(declared: string): SqliteAffinity {
+  const t = declared.toUpperCase();
+  if (t.includes("INT")) return "INTEGER";
+  if (t.includes("CHAR") || t.includes("CLOB") || t.includes("TEXT")) return "TEXT";
+  if (t.includes("BLOB") || t === "") return "BLOB";
+  if (t.includes("REAL") || t.includes("FLOA") || t.includes("DOUB")) return "REAL";
+  return "NUMERIC";
+}
+
+/**
+ * The number a column of INTEGER, REAL or NUMERIC affinity would turn text `v` into, if it is a bare number
+ * that conversion changes (past int64 and not a double's shortest text: 0.30000000000000001, 1e+400);
+ * otherwise undefined. SQLite converts such text on insert whatever it was bound as.
+ */
+function numberAffinityChanges(v: string): number | undefined {
+  if (!/^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(v)) return undefined;
+  if (/^-?\d+$/.test(v) && BigInt(v) >= -(2n ** 63n) && BigInt(v) < 2n ** 63n) return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) && canonicalJsonNumber(String(n)) === canonicalJsonNumber(v) ? undefined : n;
+}
+
+/**
+ * Why SQLite would store canonical value `v` as another value in a column declared `declared`, one line naming
+ * the column, or undefined when it stores it as is: NaN (stored as NULL), and in columns of numeric affinity
+ * a decimal or a bare JSON number that only a 64-bit float would hold (SQLite converts such text on insert,
+ * so the repair would never verify).
+ */
+export function unstorable(
+  column: string,
+  declared: string,
+  type: ColumnType,
+  v: CanonicalValue,
+): string | undefined {
+  if (v === null) return undefined;
+  const cannot = (why: string) => `column ${column} (${declared || "no type"}) cannot store ${v}: ${why}`;
+  if ((type === "float" || type === "float32") && v === "NaN") return cannot("SQLite stores NaN as NULL");
+  const affinity = sqliteAffinity(declared);
+  if (affinity !== "INTEGER" && affinity !== "REAL" && affinity !== "NUMERIC") return undefined;
+  if (type !== "decimal" && type !== "json") return undefined;
+  const changed = numberAffinityChanges(v);
+  return changed === undefined
+    ? undefined
+    : cannot(
+        `its declared type gives it ${affinity} affinity, which keeps it as the 64-bit float ${changed}; declare the column TEXT to keep it exactly`,
+      );
 }
 
 /** The native SQLite value for a canonical value of a logical type. */
@@ -23,6 +76,9 @@ export function toSqlite(type: ColumnType, v: CanonicalValue): unknown {
       return BigInt(v);
     case "float":
       return Number(v);
+    case "float32":
+      // The double that is exactly the float32: a REAL column then holds the float32's value.
+      return Number(float32AsDouble(v));
     case "boolean":
       return v === "t" ? 1n : 0n;
     case "decimal": {
