@@ -35,6 +35,12 @@ export interface ColumnInfo {
    * (SQLite's text or epoch timestamps, timestamps kept as text) or no time of day at all (dates).
    */
   readonly fractionalDigits?: number;
+  /**
+   * For text columns: the collation's name when the store compares distinct texts as equal in it ('a' = 'A'
+   * under a case-insensitive collation, 'a' = 'a ' under PAD SPACE), so a unique key in it holds only one of
+   * them. Default: undefined (texts are equal only when identical).
+   */
+  readonly lenientCollation?: string;
 }
 
 /** The columns of one replica's table (or key space), as `describe` finds them. */

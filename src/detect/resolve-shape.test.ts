@@ -517,6 +517,31 @@ describe("resolveShape: notes on columns the stores cannot keep alike", () => {
     expect(both.notes).toEqual([]);
   });
 
+  it("says when a key column's collation equates distinct texts, naming it and the replica", () => {
+    const r = resolveShape(
+      dataset({ key: ["code"] }),
+      new Map<string, TableDescription>([
+        ["a", { columns: [{ name: "code", type: "text", nativeType: "text" }] }],
+        [
+          "b",
+          {
+            columns: [
+              {
+                name: "code",
+                type: "text",
+                nativeType: "varchar(20)",
+                lenientCollation: "utf8mb4_general_ci",
+              },
+            ],
+          },
+        ],
+      ]),
+    );
+    expect(r.notes).toEqual([
+      "key column code compares text under utf8mb4_general_ci on b: keys that differ only in what it ignores (case, accents, trailing spaces) are one key there, so only one of them can be written to it",
+    ]);
+  });
+
   it("says when a store keeps JSON numbers as doubles beside one that keeps them as written", () => {
     const r = resolveShape(
       dataset(),

@@ -235,6 +235,15 @@ function comparabilityNotes(
   storeOf: ReadonlyMap<string, string>,
 ): string[] {
   const notes: string[] = [];
+  for (const key of ds.key) {
+    const lenient = [...byReplica]
+      .map(([replica, m]) => ({ replica, info: m.get(key) }))
+      .filter((n) => n.info?.type === "text" && n.info.lenientCollation !== undefined);
+    if (lenient.length > 0)
+      notes.push(
+        `key column ${key} compares text under ${lenient.map((n) => `${n.info!.lenientCollation} on ${n.replica}`).join(", ")}: keys that differ only in what it ignores (case, accents, trailing spaces) are one key there, so only one of them can be written to it`,
+      );
+  }
   for (const col of columns) {
     const natives = [...byReplica]
       .map(([replica, m]) => ({ replica, info: m.get(col.name) }))

@@ -121,7 +121,8 @@ export function isBinaryString(col: MysqlColumn): boolean {
 
 /**
  * What `describe` reports of a column: FLOAT/DOUBLE keep numbers as floating point whatever they are read as,
- * and so does MySQL 8's JSON type for the numbers in a document;
+ * and so does MySQL 8's JSON type for the numbers in a document; text in any collation but a NO PAD binary one
+ * equates some distinct texts (utf8mb4_general_ci: 'a' = 'A'; utf8mb4_bin: 'a' = 'a ');
  * DATETIME and TIMESTAMP keep their declared fractional digits (none when bare); dates keep no time of day.
  */
 export function mysqlColumnInfo(col: MysqlColumn): ColumnInfo {
@@ -137,5 +138,8 @@ export function mysqlColumnInfo(col: MysqlColumn): ColumnInfo {
     // MySQL 8's JSON type keeps numbers as 64-bit integers and doubles; MariaDB's JSON is text.
     ...(type === "json" && col.dataType === "json" ? { exactNumber: false } : {}),
     ...(moment ? { fractionalDigits: col.fsp ?? 0 } : {}),
+    ...(TEXT_TYPES.has(col.dataType) && col.collation && !exactTextOrder(col)
+      ? { lenientCollation: col.collation }
+      : {}),
   };
 }

@@ -74,7 +74,7 @@ export class SqliteConnector implements Connector {
     return meta;
   }
 
-  /** The declared columns (see `sqliteColumnInfo`). */
+  /** The declared columns (see `sqliteColumnInfo`); text columns in NOCASE or RTRIM say so. */
   async describe(): Promise<TableDescription> {
     let meta: SqliteTableMeta;
     try {
@@ -82,7 +82,13 @@ export class SqliteConnector implements Connector {
     } catch (err) {
       this.fail("cannot describe table", err);
     }
-    return { columns: meta.columns.map((c) => sqliteColumnInfo(c.name, c.type)), store: "SQLite" };
+    const columns = meta.columns.map((c) => {
+      const info = sqliteColumnInfo(c.name, c.type);
+      if (info.type !== "text") return info;
+      const collation = sqliteCollation(this.db, this.table, c.name);
+      return collation === "BINARY" ? info : { ...info, lenientCollation: collation };
+    });
+    return { columns, store: "SQLite" };
   }
 
   /** The shape's SQL, once its key is known to be unique (see `checkKey`). */

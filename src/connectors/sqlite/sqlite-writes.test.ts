@@ -99,6 +99,7 @@ describe("SQLite keys under NOCASE", () => {
       "n",
     );
     const shape: RecordShape = { key: [{ name: "k", type: "text" }], columns: [{ name: "v", type: "text" }] };
+    expect((await c.describe()).columns.map((col) => col.lenientCollation)).toEqual(["NOCASE", undefined]);
     await expect(c.applyWrites(shape, [{ key: ["A"], expected: null, next: ["y"] }])).rejects.toThrow(
       /^ds\.n: key \["A"\] cannot be inserted: the table holds \["a"\], which equals it under the key's collation \(k NOCASE\)/,
     );
