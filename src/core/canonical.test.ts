@@ -5,6 +5,8 @@ import {
   canonicalValue,
   encodeRow,
   formatMicros,
+  TIMESTAMP_INFINITY,
+  TIMESTAMP_NEG_INFINITY,
   timestampMicros,
   ValueError,
 } from "./canonical.js";
@@ -75,23 +77,24 @@ describe("canonicalValue: decimal", () => {
     [1e21, "1000000000000000000000"],
     [1e-7, "0.0000001"],
     [12n, "12"],
+    // PostgreSQL's numeric specials (its output spellings, and the input ones it also takes).
+    ["NaN", "NaN"],
+    ["nan", "NaN"],
+    ["Infinity", "Infinity"],
+    ["-Infinity", "-Infinity"],
+    ["+inf", "Infinity"],
+    [Number.NaN, "NaN"],
+    [Number.NEGATIVE_INFINITY, "-Infinity"],
   ])("%o → %s", (raw, expected) => {
     expect(canonicalValue("decimal", raw)).toBe(expected);
   });
 
-  it.each<[unknown]>([
-    ["."],
-    [""],
-    ["abc"],
-    ["1.2.3"],
-    ["1e"],
-    ["--1"],
-    [Number.NaN],
-    [Number.POSITIVE_INFINITY],
-    [true],
-  ])("%o throws ValueError", (raw) => {
-    expect(() => canonicalValue("decimal", raw)).toThrow(ValueError);
-  });
+  it.each<[unknown]>([["."], [""], ["abc"], ["1.2.3"], ["1e"], ["--1"], ["Infinit"], [true]])(
+    "%o throws ValueError",
+    (raw) => {
+      expect(() => canonicalValue("decimal", raw)).toThrow(ValueError);
+    },
+  );
 });
 
 describe("canonicalValue: float", () => {
@@ -185,6 +188,8 @@ describe("canonicalValue: null", () => {
     "timestamp",
     "json",
     "bytes",
+    "float32",
+    "time",
   ];
 
   it.each(types)("%s: null and undefined are null", (type) => {
@@ -240,8 +245,54 @@ describe("canonicalValue: timestamp", () => {
     [1704067200.000001, "2024-01-01T00:00:00.000001Z"],
     [-1.5, "1969-12-31T23:59:58.500000Z"],
     [1704067200n, "2024-01-01T00:00:00.000000Z"],
+    // The infinities (PostgreSQL's spellings), distinct from null and from every instant.
+    ["infinity", "infinity"],
+    ["Infinity", "infinity"],
+    ["+infinity", "infinity"],
+    ["-infinity", "-infinity"],
+    [Number.POSITIVE_INFINITY, "infinity"],
+    [Number.NEGATIVE_INFINITY, "-infinity"],
+    // Astronomical years, ISO 8601 expanded beyond 0–9999: year 0 is 1 BC, -000043 is 44 BC.
+    ["0000-01-01T00:00:00Z", "0000-01-01T00:00:00.000000Z"],
+    ["-000043-03-15T12:00:00Z", "-000043-03-15T12:00:00.000000Z"],
+    ["-000043-03-15 12:00:00", "-000043-03-15T12:00:00.000000Z"],
+    ["-004713-11-24T00:00:00.000000Z", "-004713-11-24T00:00:00.000000Z"],
+    ["+010000-01-01", "+010000-01-01T00:00:00.000000Z"],
+    ["+294276-12-31T23:59:59.999999Z", "+294276-12-31T23:59:59.999999Z"],
+    ["+5874897-12-31", "+5874897-12-31T00:00:00.000000Z"],
+    ["0001-01-01T00:30:00+01:00", "0000-12-31T23:30:00.000000Z"],
+    ["9999-12-31T23:30:00-01:00", "+010000-01-01T00:30:00.000000Z"],
+    // Leap years in the proleptic calendar: year 0 and -4 are leap years, -100 is not.
+    ["0000-02-29", "0000-02-29T00:00:00.000000Z"],
+    ["-000004-02-29", "-000004-02-29T00:00:00.000000Z"],
   ])("%o → %s", (raw, expected) => {
     expect(canonicalValue("timestamp", raw)).toBe(expected);
+  });
+
+  it.each<[string, string]>([
+    ["infinity", "-infinity"],
+    ["-000043-03-15T00:00:00.000000Z", "0044-03-15T00:00:00.000000Z"],
+    ["0000-01-01T00:00:00.000000Z", "0001-01-01T00:00:00.000000Z"],
+  ])("%s and %s are different values", (a, b) => {
+    expect(canonicalValue("timestamp", a)).not.toBe(canonicalValue("timestamp", b));
+  });
+
+  it("orders the infinities around every instant and BC years before AD", () => {
+    const ordered = [
+      "-infinity",
+      "-004713-11-24T00:00:00.000000Z",
+      "-000043-03-15T00:00:00.000000Z",
+      "0000-12-31T23:59:59.999999Z",
+      "0001-01-01T00:00:00.000000Z",
+      "+294276-12-31T23:59:59.999999Z",
+      "+5874897-12-31T00:00:00.000000Z",
+      "infinity",
+    ].map((t) => timestampMicros(t));
+    for (let i = 1; i < ordered.length; i++) expect(ordered[i]! > ordered[i - 1]!).toBe(true);
+  });
+
+  it.each<[string]>([["-100-02-29"], ["-000100-02-29"], ["+10000000-01-01"]])("%s throws", (raw) => {
+    expect(() => canonicalValue("timestamp", raw)).toThrow(ValueError);
   });
 
   it.each<[unknown]>([
@@ -260,8 +311,13 @@ describe("canonicalValue: timestamp", () => {
     ["2024-01-01T00:00:00 Europe/Paris"],
     [new Date(Number.NaN)],
     [Number.NaN],
-    [Number.POSITIVE_INFINITY],
     [true],
+    ["infinite"],
+    // Expanded years need a sign and six digits; there is no year -0.
+    ["10000-01-01"],
+    ["-0044-03-15"],
+    ["-000000-01-01"],
+    ["+00044-01-01"],
   ])("%o throws ValueError", (raw) => {
     expect(() => canonicalValue("timestamp", raw)).toThrow(ValueError);
   });
@@ -287,6 +343,13 @@ describe("formatMicros and timestampMicros", () => {
     [-1000n, "1969-12-31T23:59:59.999000Z"],
     [-1001n, "1969-12-31T23:59:59.998999Z"],
     [1704067200123456n, "2024-01-01T00:00:00.123456Z"],
+    [-62135596800000000n, "0001-01-01T00:00:00.000000Z"],
+    [-62135596800000001n, "0000-12-31T23:59:59.999999Z"],
+    [-63517824000000000n, "-000043-03-15T00:00:00.000000Z"],
+    [253402300800000000n, "+010000-01-01T00:00:00.000000Z"],
+    [9224318015999999999n, "+294276-12-31T23:59:59.999999Z"],
+    [TIMESTAMP_INFINITY, "infinity"],
+    [TIMESTAMP_NEG_INFINITY, "-infinity"],
   ])("%s µs ↔ %s", (micros, text) => {
     expect(formatMicros(micros)).toBe(text);
     expect(timestampMicros(text)).toBe(micros);

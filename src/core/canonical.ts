@@ -1,7 +1,9 @@
 /** Canonical value encoding: one text form per logical value, whichever store held it. Pure: no I/O. */
+import { describeRaw, ValueError } from "./canonical-errors.js";
 import { shortestFloat32 } from "./canonical-float32.js";
 import { canonicalJsonNumber, canonicalJsonText, JsonSyntaxError } from "./canonical-json-text.js";
 import { formatTime, parseTime } from "./canonical-time.js";
+import { canonicalTimestamp } from "./canonical-timestamp.js";
 
 /**
  * Logical column types. Every connector maps its native types onto these, and every value is
@@ -35,10 +37,13 @@ export const COLUMN_TYPES: readonly ColumnType[] = [
 /** A canonical value: the canonical text of a non-null value, or null. */
 export type CanonicalValue = string | null;
 
-/** Raised when a store returns a value that cannot be read as its column's logical type. */
-export class ValueError extends Error {
-  override readonly name = "ValueError";
-}
+export { ValueError } from "./canonical-errors.js";
+export {
+  formatMicros,
+  TIMESTAMP_INFINITY,
+  TIMESTAMP_NEG_INFINITY,
+  timestampMicros,
+} from "./canonical-timestamp.js";
 
 const INTEGER_RE = /^[+-]?\d+$/;
 const DECIMAL_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
@@ -46,7 +51,8 @@ const DECIMAL_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 /**
  * Canonical text of `raw` read as `type`.
  * - integer: base-10 digits with a leading '-' when negative ("007" → "7").
- * - decimal: no exponent, no trailing fractional zeros, no '.' without fraction, "-0" → "0".
+ * - decimal: no exponent, no trailing fractional zeros, no '.' without fraction, "-0" → "0"; PostgreSQL's
+ *   special numerics are "NaN", "Infinity" and "-Infinity".
  * - float: the shortest text that round-trips a double (ECMAScript Number#toString); -0 → "0". Text whose
  *   value is beyond a double's range is an error, not Infinity ("1e400" is no double).
  * - float32: the value rounded to a 32-bit float, then the shortest text that round-trips that float32
@@ -55,8 +61,10 @@ const DECIMAL_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
  *   values compare by float32 whatever digits their clients print.
  * - boolean: "t" or "f".
  * - text: the string itself (UTF-8 in every store).
- * - timestamp: UTC, microsecond precision: "2024-01-01T00:00:00.000000Z". Text without an offset is UTC;
- *   numbers are Unix epoch seconds (SQLite's `unixepoch()` convention).
+ * - timestamp: UTC, microsecond precision: "2024-01-01T00:00:00.000000Z", proleptic Gregorian calendar,
+ *   years outside 0–9999 expanded with a sign and six digits ("-000043-03-15T…" is 44 BC, year 0 is 1 BC),
+ *   "infinity" and "-infinity". Text without an offset is UTC; numbers are Unix epoch seconds (SQLite's
+ *   `unixepoch()` convention). See canonical-timestamp.ts.
  * - time (SQL TIME, a time of day or MariaDB's signed duration of up to 838 hours): "[-]HH:MM:SS.ffffff",
  *   hours at least two digits, always six fractional digits ("10:00:00" → "10:00:00.000000").
  * - json: `canonicalJsonText`: exact numbers (never through a double), keys sorted by UTF-16 code units,
@@ -91,10 +99,7 @@ export function canonicalValue(type: ColumnType, raw: unknown): CanonicalValue {
   }
 }
 
-function describe(raw: unknown): string {
-  const text = typeof raw === "string" ? JSON.stringify(raw) : String(raw);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
+const describe = describeRaw;
 
 function canonicalInteger(raw: unknown): string {
   if (typeof raw === "bigint") return raw.toString();
@@ -111,14 +116,27 @@ function canonicalInteger(raw: unknown): string {
   throw new ValueError(`${describe(raw)} is not an integer`);
 }
 
+/** PostgreSQL's numeric specials, by their spellings (it reads these case-insensitively). */
+const DECIMAL_SPECIALS: Readonly<Record<string, string>> = {
+  nan: "NaN",
+  infinity: "Infinity",
+  "+infinity": "Infinity",
+  "-infinity": "-Infinity",
+  inf: "Infinity",
+  "+inf": "Infinity",
+  "-inf": "-Infinity",
+};
+
 function canonicalDecimal(raw: unknown): string {
   if (typeof raw === "bigint") return raw.toString();
   let s: string;
   if (typeof raw === "number") {
-    if (!Number.isFinite(raw)) throw new ValueError(`${describe(raw)} is not a finite decimal`);
+    if (!Number.isFinite(raw)) return String(raw);
     s = String(raw);
   } else if (typeof raw === "string") {
     s = raw.trim();
+    const special = DECIMAL_SPECIALS[s.toLowerCase()];
+    if (special) return special;
   } else {
     throw new ValueError(`${describe(raw)} is not a decimal`);
   }
@@ -202,99 +220,6 @@ function canonicalText(raw: unknown): string {
   if (typeof raw === "number" || typeof raw === "bigint" || typeof raw === "boolean") return String(raw);
   if (raw instanceof Uint8Array) return Buffer.from(raw).toString("utf8");
   throw new ValueError(`${describe(raw)} is not text`);
-}
-
-const TS_RE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|z|UTC|[+-]\d{2}(?::?\d{2})?)?$/;
-
-function pad(n: number, width: number): string {
-  return String(n).padStart(width, "0");
-}
-
-/** Formats epoch microseconds as the canonical timestamp text. */
-export function formatMicros(micros: bigint): string {
-  const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
-  const extra = Number(micros - ms * 1000n);
-  const d = new Date(Number(ms));
-  if (Number.isNaN(d.getTime())) throw new ValueError(`timestamp ${micros}µs is out of range`);
-  const frac = pad(d.getUTCMilliseconds() * 1000 + extra, 6);
-  return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T${pad(
-    d.getUTCHours(),
-    2,
-  )}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}.${frac}Z`;
-}
-
-/** Epoch microseconds of a canonical (or any accepted) timestamp. */
-export function timestampMicros(raw: unknown): bigint {
-  if (raw instanceof Date) {
-    const t = raw.getTime();
-    if (Number.isNaN(t)) throw new ValueError("invalid Date");
-    return BigInt(t) * 1000n;
-  }
-  if (typeof raw === "number") {
-    if (!Number.isFinite(raw)) throw new ValueError(`${describe(raw)} is not a timestamp`);
-    return BigInt(Math.round(raw * 1_000_000));
-  }
-  if (typeof raw === "bigint") return raw * 1_000_000n;
-  if (typeof raw !== "string") throw new ValueError(`${describe(raw)} is not a timestamp`);
-  const m = TS_RE.exec(raw.trim());
-  if (!m) throw new ValueError(`${describe(raw)} is not a timestamp`);
-  const [, y, mo, d, h, mi, s, f, tz] = m;
-  const month = Number(mo);
-  const day = Number(d);
-  if (
-    month < 1 ||
-    month > 12 ||
-    day < 1 ||
-    day > 31 ||
-    Number(h ?? 0) > 23 ||
-    Number(mi ?? 0) > 59 ||
-    Number(s ?? 0) > 59
-  ) {
-    throw new ValueError(`${describe(raw)} is not a timestamp`);
-  }
-  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0–99 as 1900–1999 ("0001-01-01" is a common sentinel).
-  const date = new Date(0);
-  date.setUTCFullYear(Number(y), month - 1, day);
-  date.setUTCHours(Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0), 0);
-  const ms = date.getTime();
-  // A day past the month's end would roll over ("2024-02-30" → March 1): reject it instead.
-  if (Number.isNaN(ms) || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
-    throw new ValueError(`${describe(raw)} is not a timestamp`);
-  }
-  const micro = BigInt((f ?? "").slice(0, 6).padEnd(6, "0"));
-  let offsetMinutes = 0;
-  if (tz && tz !== "Z" && tz !== "z" && tz !== "UTC") {
-    const sign = tz.startsWith("-") ? -1 : 1;
-    const digits = tz.slice(1).replace(":", "");
-    offsetMinutes = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || "0"));
-  }
-  return (BigInt(ms) - BigInt(offsetMinutes) * 60_000n) * 1000n + micro;
-}
-
-/** Already canonical: microseconds, UTC, `T` and `Z` (what most stores are asked to return). */
-const CANONICAL_TS_RE = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$/;
-const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-function canonicalTimestamp(raw: unknown): string {
-  // Text already in canonical form is its own canonical value: no parse, no Date, no formatting.
-  if (typeof raw === "string") {
-    const m = CANONICAL_TS_RE.exec(raw);
-    if (m) {
-      const year = Number(m[1]);
-      const month = Number(m[2]);
-      const day = Number(m[3]);
-      const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-      if (
-        month >= 1 &&
-        month <= 12 &&
-        day >= 1 &&
-        day <= (month === 2 && !leap ? 28 : MONTH_DAYS[month - 1]!)
-      )
-        return raw;
-    }
-  }
-  return formatMicros(timestampMicros(raw));
 }
 
 function sortJson(value: unknown): unknown {

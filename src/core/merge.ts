@@ -6,7 +6,13 @@ import type { Divergence } from "./classify.js";
 import { compareKeyPart, type RecordShape } from "./model.js";
 import type { CompiledPolicy } from "./policy.js";
 
+/** Rank of PostgreSQL's numeric specials in its own order: -Infinity < numbers < Infinity < NaN. */
+const DECIMAL_RANK: Readonly<Record<string, number>> = { "-Infinity": -1, Infinity: 1, NaN: 2 };
+
 function compareDecimal(a: string, b: string): number {
+  const ra = DECIMAL_RANK[a] ?? 0;
+  const rb = DECIMAL_RANK[b] ?? 0;
+  if (ra !== 0 || rb !== 0) return ra - rb;
   const neg = (s: string) => s.startsWith("-");
   if (neg(a) !== neg(b)) return neg(a) ? -1 : 1;
   const [ai = "", af = ""] = a.replace("-", "").split(".");

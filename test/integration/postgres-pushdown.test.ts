@@ -62,19 +62,23 @@ CREATE TABLE %s.kinds (
   id int4 PRIMARY KEY, i2 int2, i8 int8, n numeric, n2 numeric(10,2), m money, b boolean,
   t text, v varchar(20), c char(5), u uuid, nm name, dom %s.positive,
   tz timestamptz, ts timestamp, d date, by bytea,
-  j json, jb jsonb, f4 real, f8 double precision)`;
+  j json, jb jsonb, f4 real, f8 double precision, tm time)`;
 
 const KINDS_ROWS = `INSERT INTO %s.kinds VALUES
   (1, -32768, -9223372036854775808, '-0.00', '0.10', '12.34', true, E'a|b\\\\c', '', 'ab', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 'x', 7,
    '1969-12-31 23:59:59.5+00', '0001-01-01 00:00:00', '2024-02-29', '\\x00ff',
-   '{"b": 1, "a": [1.0, 2]}', '{"b": 1, "a": [1.0, 2]}', '0.1', '1e21'),
-  (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+   '{"b": 1, "a": [1.0, 2]}', '{"b": 1, "a": [1.0, 2]}', '0.1', '1e21', '10:00:00'),
+  (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
   (3, 32767, 9223372036854775807, '123456789012345678901234567890.000000001', '-12.50', '-0.01', false, E'\\\\N', E'\\\\', '', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '', 1,
    '2024-06-01 12:00:00.000001+02', '2024-06-01 12:00:00.123', '1900-01-01', '\\x',
-   '[]', 'null', '-1.5e-7', '-0'),
+   '[]', 'null', '-1.5e-7', '-0', '23:59:59.999999'),
   (4, 0, 0, '1e-20', '99999999.99', '0', true, E'line\\nbreak 😀 é', '|', 'abcde', '00000000-0000-0000-0000-000000000000', 'z', 2,
    '9999-12-31 23:59:59.999999+00', '1970-01-01 00:00:00', '2000-01-01', '\\xdeadbeef',
-   '{"z": {"y": "x|y"}, "a": -3}', '1.5', 'Infinity', '9007199254740993')`;
+   '{"z": {"y": "x|y"}, "a": -3}', '1.5', 'Infinity', '9007199254740993', '00:00:00.5'),
+  (5, NULL, NULL, 'NaN', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+   '294276-12-31 23:59:59.999999+00', 'infinity', '0044-03-15 BC', NULL, NULL, NULL, NULL, NULL, '24:00:00'),
+  (6, NULL, NULL, '-Infinity', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+   '-infinity', '0001-12-31 23:59:59.999999 BC', '5874897-12-31', NULL, NULL, NULL, NULL, NULL, NULL)`;
 
 const PUSHED: RecordShape = {
   key: [{ name: "id", type: "integer" }],
@@ -95,6 +99,7 @@ const PUSHED: RecordShape = {
     { name: "ts", type: "timestamp" },
     { name: "d", type: "timestamp" },
     { name: "by", type: "bytes" },
+    { name: "tm", type: "time" },
   ],
 };
 
@@ -103,11 +108,13 @@ const CLIENT_SIDE: RecordShape = {
   columns: [
     { name: "j", type: "json" },
     { name: "jb", type: "json" },
-    { name: "f4", type: "float" },
+    { name: "f4", type: "float32" },
     { name: "f8", type: "float" },
     { name: "t", type: "text" },
   ],
 };
+
+const nulls = (n: number): null[] => Array.from({ length: n }, () => null);
 
 /** The canonical values a reader of the spec expects, written out by hand. */
 const EXPECTED_PUSHED: Record<string, CanonicalValue[]> = {
@@ -128,6 +135,7 @@ const EXPECTED_PUSHED: Record<string, CanonicalValue[]> = {
     "0001-01-01T00:00:00.000000Z",
     "2024-02-29T00:00:00.000000Z",
     "00ff",
+    "10:00:00.000000",
   ],
   "2": PUSHED.columns.map(() => null),
   "3": [
@@ -147,6 +155,7 @@ const EXPECTED_PUSHED: Record<string, CanonicalValue[]> = {
     "2024-06-01T12:00:00.123000Z",
     "1900-01-01T00:00:00.000000Z",
     "",
+    "23:59:59.999999",
   ],
   "4": [
     "0",
@@ -165,6 +174,31 @@ const EXPECTED_PUSHED: Record<string, CanonicalValue[]> = {
     "1970-01-01T00:00:00.000000Z",
     "2000-01-01T00:00:00.000000Z",
     "deadbeef",
+    "00:00:00.500000",
+  ],
+  // PostgreSQL's specials: numeric NaN and infinities, timestamps' infinities, BC and expanded years (year 0
+  // is 1 BC; dates reach 5874897 AD, past the timestamp range), and a time of 24:00:00.
+  "5": [
+    null,
+    null,
+    "NaN",
+    ...nulls(9),
+    "+294276-12-31T23:59:59.999999Z",
+    "infinity",
+    "-000043-03-15T00:00:00.000000Z",
+    null,
+    "24:00:00.000000",
+  ],
+  "6": [
+    null,
+    null,
+    "-Infinity",
+    ...nulls(9),
+    "-infinity",
+    "0000-12-31T23:59:59.999999Z",
+    "+5874897-12-31T00:00:00.000000Z",
+    null,
+    null,
   ],
 };
 
@@ -173,6 +207,8 @@ const EXPECTED_CLIENT_SIDE: Record<string, CanonicalValue[]> = {
   "2": [null, null, null, null, null],
   "3": ["[]", "null", "-1.5e-7", "0", "\\N"],
   "4": ['{"a":-3,"z":{"y":"x|y"}}', "1.5", "Infinity", "9007199254740992", "line\nbreak 😀 é"],
+  "5": nulls(5),
+  "6": nulls(5),
 };
 
 describe.skipIf(!available)("PostgresConnector: canonical text of every native type", () => {

@@ -15,18 +15,71 @@ export function quotePostgresTable(name: string): string {
 const UTC_MICROS = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
 /**
+ * The canonical year text (see `formatYear` in core/canonical-time.ts) of PostgreSQL's year `pgYear` (an
+ * integer expression without a year 0: -1 is 1 BC): astronomical (1 BC is 0, 44 BC is -43), four digits for
+ * 0–9999, otherwise a sign and six digits.
+ */
+function canonicalYearSql(pgYear: string): string {
+  const y = `(CASE WHEN ${pgYear} < 0 THEN ${pgYear} + 1 ELSE ${pgYear} END)`;
+  // lpad cuts text longer than its width: a seven-digit year (dates reach 5874897) keeps its digits.
+  const six = (v: string) => `lpad(${v}::text, greatest(6, length(${v}::text)), '0')`;
+  return (
+    `(CASE WHEN ${y} < 0 THEN '-' || ${six(`(-${y})`)} ` +
+    `WHEN ${y} > 9999 THEN '+' || ${six(y)} ELSE lpad(${y}::text, 4, '0') END)`
+  );
+}
+
+/**
+ * The canonical timestamp text of a timestamp-without-time-zone expression read as UTC: to_char for years
+ * 1–9999 (the common case, one range test), the text `infinity` / `-infinity` for the infinities, and the
+ * expanded astronomical year otherwise (1 BC and earlier, 10000 AD and later).
+ */
+function canonicalTimestampSql(ts: string): string {
+  return (
+    `CASE WHEN ${ts} >= '0001-01-01' AND ${ts} < '10000-01-01' THEN to_char(${ts}, ${UTC_MICROS}) ` +
+    `WHEN NOT isfinite(${ts}) THEN (${ts})::text ` +
+    `ELSE ${canonicalYearSql(`extract(year FROM ${ts})::int8`)} || to_char(${ts}, '-MM-DD"T"HH24:MI:SS.US"Z"') END`
+  );
+}
+
+/**
+ * The canonical timestamp text of a date (midnight UTC). Dates past the timestamp range (PostgreSQL's dates
+ * reach 5874897 AD) are built from their fields, never through a timestamp.
+ */
+function canonicalDateSql(d: string): string {
+  const field = (f: string) => `lpad(extract(${f} FROM ${d})::int8::text, 2, '0')`;
+  return (
+    `CASE WHEN ${d} >= '0001-01-01' AND ${d} < '10000-01-01' THEN to_char(${d}, 'YYYY-MM-DD"T00:00:00.000000Z"') ` +
+    `WHEN NOT isfinite(${d}) THEN (${d})::text ` +
+    `ELSE ${canonicalYearSql(`extract(year FROM ${d})::int8`)} || '-' || ${field("month")} || '-' || ${field("day")} || 'T00:00:00.000000Z' END`
+  );
+}
+
+/** The canonical time text ("HH:MM:SS.ffffff", 24:00:00 included) of a `time` expression. */
+function canonicalTimeSql(t: string): string {
+  return `to_char((${t})::interval, 'HH24:MI:SS.US')`;
+}
+
+/**
  * A text expression whose value the engine canonicalises (RowCodec) after reading it: chosen so that
  * no session setting (TimeZone, DateStyle, bytea_output) changes it. Floats depend on
  * `extra_float_digits`, which the connector sets to 1 (shortest round-trip) for shapes that read them.
+ * Timestamps, dates and times are read in their canonical form. A `real` compared as a double (`type` float:
+ * beside a double precision column elsewhere) is read as the double it holds exactly (`0.3333333432674408`,
+ * not its shortest single text `0.33333334`, which is another double).
  */
-export function rawSql(ref: string, column: PgColumn): string {
+export function rawSql(ref: string, column: PgColumn, type?: ColumnType): string {
   switch (column.baseType) {
+    case "float4":
+      return type === "float" ? `(${ref})::float8::text` : `(${ref})::text`;
     case "timestamptz":
-      return `to_char(${ref} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')`;
+      return canonicalTimestampSql(`(${ref} AT TIME ZONE 'UTC')`);
     case "timestamp":
-      return `to_char(${ref}, 'YYYY-MM-DD HH24:MI:SS.US')`;
+      return canonicalTimestampSql(ref);
     case "date":
-      return `to_char((${ref})::timestamp, 'YYYY-MM-DD')`;
+      return canonicalDateSql(ref);
+    case "time":
+      return canonicalTimeSql(ref);
     case "bytea":
       return `encode(${ref}, 'hex')`;
     case "money":
@@ -40,7 +93,8 @@ export function rawSql(ref: string, column: PgColumn): string {
  * A text expression equal to `canonicalValue(type, raw)` for every value of the column, computed by
  * PostgreSQL; undefined when PostgreSQL cannot build exactly that text for every value:
  * - float: PostgreSQL's shortest output differs from ECMAScript's `String(number)` for some doubles of
- *   magnitude ≥ 2^53 (it prints all digits of the integer), not only in exponent notation;
+ *   magnitude ≥ 2^53 (it prints all digits of the integer), not only in exponent notation; float32 alike
+ *   (16777216 prints as 1.6777216e+07);
  * - json: canonical JSON (keys sorted by UTF-16 code units, ECMAScript number formatting) has no SQL form;
  * - conversions the engine performs by parsing (text read as timestamp, json or bytes; integers read as
  *   booleans; numerics read as integers).
@@ -62,13 +116,11 @@ export function postgresCanonicalSql(ref: string, column: PgColumn, type: Column
     case "bool":
       return type === "boolean" ? `CASE ${ref} WHEN true THEN 't' WHEN false THEN 'f' END` : undefined;
     case "timestamptz":
-      return type === "timestamp" ? `to_char(${ref} AT TIME ZONE 'UTC', ${UTC_MICROS})` : undefined;
     case "timestamp":
-      return type === "timestamp" ? `to_char(${ref}, ${UTC_MICROS})` : undefined;
     case "date":
-      return type === "timestamp"
-        ? `to_char((${ref})::timestamp, 'YYYY-MM-DD"T00:00:00.000000Z"')`
-        : undefined;
+      return type === "timestamp" ? rawSql(ref, column) : undefined;
+    case "time":
+      return type === "time" ? rawSql(ref, column) : undefined;
     case "bytea":
       return type === "bytes" ? `encode(${ref}, 'hex')` : undefined;
     default:
@@ -78,8 +130,8 @@ export function postgresCanonicalSql(ref: string, column: PgColumn, type: Column
 
 /** Why `postgresCanonicalSql` has no expression for a column read as `type` (for pushdown notes). */
 export function clientSideReason(column: PgColumn, type: ColumnType): string {
-  if (type === "float")
-    return "float: PostgreSQL's shortest float text differs from ECMAScript's for some values";
+  if (type === "float" || type === "float32")
+    return `${type}: PostgreSQL's shortest float text differs from ECMAScript's for some values`;
   if (type === "json")
     return "json: canonical JSON (sorted keys, ECMAScript numbers) is not expressible in SQL";
   return `${column.nativeType} read as ${type} is converted by the engine`;
@@ -88,7 +140,8 @@ export function clientSideReason(column: PgColumn, type: ColumnType): string {
 /**
  * The canonical row encoding (`encodeRow`) in SQL: each value escaped (`\` → `\\`, `|` → `\|`), null
  * as `\N`, joined with `|`. Values that cannot contain either character (digits, timestamps, hex) skip
- * the escaping; keys are never null.
+ * the escaping; keys are never null. Text is escaped under COLLATE "C": replace() refuses to run under a
+ * nondeterministic collation, and the encoding is of bytes anyway.
  */
 export function encodeRowSql(
   parts: readonly { readonly expr: string; readonly type: ColumnType; readonly key: boolean }[],
@@ -97,7 +150,7 @@ export function encodeRowSql(
     .map((p) => {
       const escaped =
         p.type === "text" || p.type === "json"
-          ? `replace(replace(${p.expr}, E'\\\\', E'\\\\\\\\'), '|', E'\\\\|')`
+          ? `replace(replace((${p.expr}) COLLATE "C", E'\\\\', E'\\\\\\\\'), '|', E'\\\\|')`
           : p.expr;
       return p.key ? escaped : `coalesce(${escaped}, E'\\\\N')`;
     })
@@ -112,7 +165,7 @@ export function nativeSql(value: string, column: PgColumn): string {
     case "timestamp":
       return `(${value}::timestamptz AT TIME ZONE 'UTC')`;
     case "date":
-      return `(${value}::timestamptz AT TIME ZONE 'UTC')::date`;
+      return `CAST(${value} AS date)`;
     case "money":
       return `${value}::numeric::money`;
     default:

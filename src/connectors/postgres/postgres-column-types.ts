@@ -15,6 +15,11 @@ export interface PgColumn {
   readonly binaryCollation: boolean;
   /** The column's collation name ("default", "C", "en_US"), or "" for types without one. */
   readonly collation: string;
+  /**
+   * False for a nondeterministic collation (ICU `deterministic = false`: case- or accent-insensitive), under
+   * which `=` is not byte equality and substring functions such as replace() refuse to run.
+   */
+  readonly deterministic: boolean;
   /** NOT NULL is declared (a primary key's columns always are). */
   readonly notNull: boolean;
   /** The type modifier (`timestamp(3)`: 3), or -1 for none. */
@@ -51,10 +56,11 @@ const BINARY = new Set(["C", "POSIX", "ucs_basic"]);
 
 /**
  * A PgColumn from one row of the describe query: [name, native, base, collation, database collation,
- * not null ("t"/"f"), type modifier].
+ * not null ("t"/"f"), type modifier, deterministic collation ("true"/"false"; absent: true)].
  */
 export function pgColumnOf(row: readonly (string | null)[]): PgColumn {
-  const [name, nativeType, baseType, collation, dbCollation, notNull, typmod] = row as string[];
+  const [name, nativeType, baseType, collation, dbCollation, notNull, typmod, deterministic] =
+    row as string[];
   const effective = collation === "default" ? dbCollation : collation;
   return {
     name: name!,
@@ -63,15 +69,16 @@ export function pgColumnOf(row: readonly (string | null)[]): PgColumn {
     baseType: baseType!,
     collation: collation ?? "",
     binaryCollation: BINARY.has(effective ?? ""),
+    deterministic: deterministic !== "false",
     notNull: notNull === "t" || notNull === "true",
     typmod: typmod === undefined || typmod === null ? -1 : Number(typmod),
   };
 }
 
 /**
- * What `describe` reports of a column. Every number type PostgreSQL has but float4/float8 is exact (numeric,
- * money and the integers); timestamps keep the digits their modifier says, six without one; dates keep no
- * time of day.
+ * What `describe` reports of a column. Every number type PostgreSQL has but real and double precision is
+ * exact (numeric, money and the integers); timestamps keep the digits their modifier says, six without one;
+ * dates keep no time of day.
  */
 export function postgresColumnInfo(col: PgColumn): ColumnInfo {
   const timestamp = col.baseType === "timestamptz" || col.baseType === "timestamp";

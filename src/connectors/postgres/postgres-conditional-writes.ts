@@ -5,7 +5,9 @@ import { compareKeys, type Key, keyId } from "../../core/model.js";
 import type { ConditionalWrite, WriteOutcome } from "../connector.js";
 import { nativeSql, quoteName } from "./postgres-canonical-sql.js";
 import type { RunQuery } from "./postgres-session.js";
-import { Params, type PostgresShapeSql, T } from "./postgres-shape-sql.js";
+import { Params, PostgresShapeSql, T } from "./postgres-shape-sql.js";
+import { explainSkippedInserts } from "./postgres-write-refusals.js";
+import { postgresWriteValue } from "./postgres-write-values.js";
 
 /** What a batch of writes changes for one key: from the row it held to the row it ends with. */
 interface KeyPlan {
@@ -33,7 +35,10 @@ interface KeyPlan {
  *      DELETE FROM tbl t USING unnest($keys, $fps) u(k0, fp) WHERE t.k = u.k0 AND <fp of t> = u.fp RETURNING <key>
  *      INSERT INTO tbl AS t (k, c…) SELECT … FROM unnest(…) u ON CONFLICT DO NOTHING RETURNING <key>
  *    A key the statement did not write (a row inserted concurrently since step 1) turns its writes into
- *    `superseded`: nothing someone else wrote is overwritten.
+ *    `superseded`: nothing someone else wrote is overwritten. An insert skipped for any other reason (a key
+ *    equal under a nondeterministic collation, another unique index) refuses the batch (WriteRefusal, see
+ *    `explainSkippedInserts`).
+ * Values are sent as `postgresWriteValue` spells them; the caller has checked them (`refusedWrite`).
  */
 export async function applyConditionalWrites(
   s: PostgresShapeSql,
@@ -73,7 +78,11 @@ export async function applyConditionalWrites(
   };
   if (updates.length > 0 && s.shape.columns.length > 0) record(await run(...updateSql(s, updates)));
   if (deletes.length > 0) record(await run(...deleteSql(s, deletes)));
-  if (inserts.length > 0) record(await run(...insertSql(s, inserts)));
+  if (inserts.length > 0) {
+    record(await run(...insertSql(s, inserts)));
+    const skipped = inserts.filter((p) => !written.has(keyId(p.key))).map((p) => p.key);
+    if (skipped.length > 0) await explainSkippedInserts(s, skipped, run);
+  }
   for (const p of [...updates, ...deletes, ...inserts]) {
     if (!written.has(keyId(p.key))) for (const i of p.applied) outcomes[i] = "superseded";
   }
@@ -93,7 +102,7 @@ async function lockCurrent(
   const params = new Params();
   const select = s.pushdown ? `${s.keyOut}, ${s.fingerprint()}` : s.rawList;
   const rows = await run(
-    `SELECT ${select} FROM ${s.table} AS ${T} WHERE ${keyIn(s, [...keys.values()], params)} ` +
+    `SELECT ${select} FROM ${s.table} AS ${T} WHERE ${s.keyIn([...keys.values()], params)} ` +
       `ORDER BY ${s.orderBy} FOR UPDATE`,
     params.values,
   );
@@ -105,24 +114,6 @@ async function lockCurrent(
     }
   }
   return out;
-}
-
-/** `<key> IN (<keys>)`: `= ANY($1)` for one column, a join against unnest of one array per part otherwise. */
-export function keyIn(s: PostgresShapeSql, keys: readonly Key[], params: Params): string {
-  if (s.keys.length === 1) {
-    const k = s.keys[0]!;
-    return `${k.eq} = ANY(${params.add(
-      keys.map((key) => key[0]),
-      `${k.param}[]`,
-    )})`;
-  }
-  const arrays = s.keys.map((k, i) =>
-    params.add(
-      keys.map((key) => key[i]),
-      `${k.param}[]`,
-    ),
-  );
-  return `(${s.keys.map((k) => k.eq).join(", ")}) IN (SELECT * FROM unnest(${arrays.join(", ")}))`;
 }
 
 /** unnest(<key arrays>, [fingerprints], [value arrays]) AS u(k0…, fp, c0…) and the join on the key. */
@@ -154,10 +145,15 @@ function source(
     names.push("fp");
   }
   if (withValues) {
-    s.shape.columns.forEach((_, c) => {
+    const width = s.keys.length;
+    s.shape.columns.forEach((spec, c) => {
+      const column = s.native[width + c]!;
       arrays.push(
         params.add(
-          plans.map((p) => p.after![c] ?? null),
+          plans.map((p) => {
+            const v = p.after![c] ?? null;
+            return v === null ? null : postgresWriteValue(column, spec.type, v);
+          }),
           "text[]",
         ),
       );
@@ -165,7 +161,7 @@ function source(
     });
   }
   const from = `unnest(${arrays.join(", ")}) AS u(${names.join(", ")})`;
-  const join = s.keys.map((k, i) => `${k.eq} = u.k${i}`).join(" AND ");
+  const join = s.keys.map((k, i) => PostgresShapeSql.equals(k, `u.k${i}`)).join(" AND ");
   const guard = withFp && s.pushdown ? ` AND ${s.fingerprint()} = u.fp` : "";
   return { from, where: `${join}${guard}` };
 }

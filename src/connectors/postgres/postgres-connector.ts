@@ -17,7 +17,7 @@ import type { RowHash } from "../row-hash.js";
 import { duplicateKeyMessage, keyUniqueness, notUniqueMessage, nullKeyMessage } from "../unique-key.js";
 import { quoteName, quotePostgresTable } from "./postgres-canonical-sql.js";
 import { checksumQuery } from "./postgres-checksum-sql.js";
-import { applyConditionalWrites, keyIn } from "./postgres-conditional-writes.js";
+import { applyConditionalWrites } from "./postgres-conditional-writes.js";
 import { PostgresListing } from "./postgres-listing.js";
 import { postgresNativeSignature, SERVER_FACTS_SQL } from "./postgres-native-hash.js";
 import {
@@ -30,6 +30,12 @@ import {
 import { type ClientSideColumn, Params, type PgRange, PostgresShapeSql, T } from "./postgres-shape-sql.js";
 import { hopSplitSql, windowSplitSql } from "./postgres-split.js";
 import { type PgTableMeta, readPostgresTableMeta } from "./postgres-table-meta.js";
+import {
+  diagnoseDataException,
+  isDataException,
+  refusedWrite,
+  WriteRefusal,
+} from "./postgres-write-refusals.js";
 
 export type { PostgresClient } from "./postgres-session.js";
 
@@ -394,7 +400,7 @@ export class PostgresConnector implements Connector {
       const records = await this.read("record fetch failed", async (run) => {
         const params = new Params();
         const rows = await run(
-          `SELECT ${s.rawList} FROM ${this.table} AS ${T} WHERE ${keyIn(s, part, params)}`,
+          `SELECT ${s.rawList} FROM ${this.table} AS ${T} WHERE ${s.keyIn(part, params)}`,
           params.values,
           true,
         );
@@ -411,6 +417,8 @@ export class PostgresConnector implements Connector {
     if (this.options.readonly) throw this.error("conditional write refused", new Error("opened read-only"));
     if (writes.length === 0) return [];
     const s = await this.sql(shape);
+    const refused = refusedWrite(s, writes);
+    if (refused) throw this.error("conditional write refused", new WriteRefusal(refused));
     const write = () =>
       this.session.withClient(async (run) => {
         await run("BEGIN ISOLATION LEVEL READ COMMITTED", []);
@@ -430,6 +438,14 @@ export class PostgresConnector implements Connector {
     try {
       return await turn;
     } catch (err) {
+      if (err instanceof WriteRefusal) throw this.error("conditional write refused", err);
+      if (isDataException(err)) {
+        // Which value? Cast them one by one (outside the failed transaction) to name its column.
+        const why = await this.session
+          .withClient((run) => diagnoseDataException(s, writes, run))
+          .catch(() => undefined);
+        if (why) throw this.error("conditional write refused", new WriteRefusal(why));
+      }
       throw this.error("conditional write failed", err);
     }
   }

@@ -1,7 +1,7 @@
 /** The connections a PostgresConnector uses: checkout, session settings, named statements, retried reads, errors. Only this folder imports the driver. */
 import { createHash } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import type { Client, Pool, PoolClient } from "pg";
+import pg, { type Client, type Pool, type PoolClient } from "pg";
 import type { ConnectorError, ConnectorStats } from "../connector.js";
 import { isPostgresTransient, postgresError } from "./postgres-errors.js";
 
@@ -19,9 +19,29 @@ export type PostgresClient = Pool | Client;
  * - `extra_float_digits = 1`: floats print in shortest round-trip form (the default since PostgreSQL 12,
  *   but a server or role may override it), which the engine reads back exactly;
  * - `jit = off`: the planner's estimate for one range probe per range makes a round's checksum query look
- *   expensive, and JIT compilation then costs more (≈0.7 s) than the query itself.
+ *   expensive, and JIT compilation then costs more (≈0.7 s) than the query itself;
+ * - `DateStyle = ISO` and `IntervalStyle = postgres`: the text of types read as text (intervals, arrays of
+ *   dates) is then the same whatever the server's or role's defaults.
  */
-const SESSION_SQL = "SELECT set_config('extra_float_digits', '1', false), set_config('jit', 'off', false)";
+const SESSION_SQL =
+  "SELECT set_config('extra_float_digits', '1', false), set_config('jit', 'off', false), " +
+  "set_config('DateStyle', 'ISO', false), set_config('IntervalStyle', 'postgres', false)";
+
+/** PostgreSQL's type oids for json and jsonb. */
+const JSON_OIDS: ReadonlySet<number> = new Set([114, 3802]);
+
+/**
+ * node-postgres's type parsers, but json and jsonb as the server's text: its own parser would turn their
+ * numbers into doubles (9007199254740993 into …992, 1e400 into Infinity) before Concord's exact canonical
+ * JSON sees them. The connector reads json as `::text` anyway; this keeps any column that reaches a query
+ * bare from being parsed.
+ */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    JSON_OIDS.has(oid)
+      ? (value: string) => value
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
 
 export function isPool(db: PostgresClient): db is Pool {
   return "totalCount" in db;
@@ -87,6 +107,7 @@ export class PostgresSession {
       text,
       values,
       rowMode: "array",
+      types: TYPES,
       ...(name ? { name } : {}),
     });
     return result.rows;

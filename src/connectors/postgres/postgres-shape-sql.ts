@@ -30,6 +30,11 @@ export interface KeyPart {
   readonly order: string;
   /** Equality lookups: the plain column, so an index in any deterministic collation serves them. */
   readonly eq: string;
+  /**
+   * Under a nondeterministic collation `eq` also matches other bytes ('a' = 'A' case-insensitively): this
+   * byte comparison (`t.k COLLATE "C"`) then narrows every lookup to the key itself; undefined otherwise.
+   */
+  readonly exact?: string;
   /** The PostgreSQL type parameters for this part are cast to. */
   readonly param: "int8" | "numeric" | "text" | "uuid";
   /** The canonical text of the part. */
@@ -119,7 +124,7 @@ export class PostgresShapeSql {
       this.keys.every((k, i) => servesOrder(k, this.native[i]!, ix.columns[i])),
     );
     this.keyOut = this.keys.map((k) => k.out).join(", ");
-    this.rawList = all.map((c, i) => rawSql(ref(c.name), this.native[i]!)).join(", ");
+    this.rawList = all.map((c, i) => rawSql(ref(c.name), this.native[i]!, c.type)).join(", ");
     this.orderBy = this.keys.map((k) => k.order).join(", ");
   }
 
@@ -197,6 +202,42 @@ export class PostgresShapeSql {
     return parts.join(" AND ");
   }
 
+  /**
+   * `<key> IN (<keys>)`: `= ANY($1)` for one column, a join against unnest of one array per part otherwise.
+   * Under a nondeterministic collation a key matches only its own bytes (see `KeyPart.exact`).
+   */
+  keyIn(keys: readonly Key[], params: Params): string {
+    if (this.keys.length === 1) {
+      const k = this.keys[0]!;
+      const any = `ANY(${params.add(
+        keys.map((key) => key[0]),
+        `${k.param}[]`,
+      )})`;
+      return k.exact ? `${k.eq} = ${any} AND ${k.exact} = ${any}` : `${k.eq} = ${any}`;
+    }
+    const arrays = this.keys.map((k, i) =>
+      params.add(
+        keys.map((key) => key[i]),
+        `${k.param}[]`,
+      ),
+    );
+    const tuple = (parts: readonly string[]) =>
+      `(${parts.join(", ")}) IN (SELECT * FROM unnest(${arrays.join(", ")}))`;
+    const loose = tuple(this.keys.map((k) => k.eq));
+    return this.keys.some((k) => k.exact)
+      ? `${loose} AND ${tuple(this.keys.map((k) => k.exact ?? k.eq))}`
+      : loose;
+  }
+
+  /**
+   * `<key part> = <placeholder>` for lookups: the column's own equality (served by its indexes), narrowed to
+   * byte equality under a nondeterministic collation.
+   */
+  static equals(k: KeyPart, placeholder: string): string {
+    const eq = `${k.eq} = ${placeholder}`;
+    return k.exact ? `${eq} AND ${k.exact} = ${placeholder}` : eq;
+  }
+
   /** True when the key can be looked up: integer parts within bigint. */
   lookupable(key: Key): boolean {
     return this.keys.every((k, i) => k.param !== "int8" || fitsInt8(key[i]!));
@@ -244,8 +285,9 @@ function keyPart(name: string, type: ColumnType, col: PgColumn): KeyPart {
       name,
       order: col.binaryCollation ? r : `${r} COLLATE "C"`,
       eq: r,
+      ...(col.deterministic ? {} : { exact: `${r} COLLATE "C"` }),
       param: "text",
-      out: `${r}::text`,
+      out: col.deterministic ? `${r}::text` : `${r}::text COLLATE "C"`,
     };
   }
   // uuid's own order is that of its lowercase hex text.

@@ -14,7 +14,8 @@ const DESCRIBE_SQL = `SELECT a.attname AS name,
   coalesce(co.collname, '')::text AS collation,
   (SELECT datcollate FROM pg_catalog.pg_database WHERE datname = current_database())::text AS db_collation,
   a.attnotnull::text AS not_null,
-  (CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE t.typtypmod END)::text AS typmod
+  (CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE t.typtypmod END)::text AS typmod,
+  coalesce(co.collisdeterministic, true)::text AS deterministic
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype

@@ -1,0 +1,320 @@
+/**
+ * Issue 12's PostgreSQL failures, each as a user meets it through the CLI (scan, repair, scan) between two
+ * PostgreSQL tables: JSON numbers beyond 2^53 and beyond double range, timestamps' infinities and BC years,
+ * single-precision floats beside doubles, times, keys under a nondeterministic ICU collation, and values a
+ * column cannot hold. The type matrix (test/matrix) covers every type and store pair; these name the cases.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Connector } from "../../src/connectors/connector.js";
+import { emptyStats } from "../../src/connectors/connector.js";
+import { PostgresConnector } from "../../src/connectors/postgres/postgres-connector.js";
+import { PostgresSession } from "../../src/connectors/postgres/postgres-session.js";
+import type { RecordShape } from "../../src/core/model.js";
+import {
+  parseJson,
+  type RunResult,
+  runConcord,
+  type ScanJson,
+  tempDir,
+  writeConfig,
+} from "../cli/helpers.js";
+import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
+import { POSTGRES, serviceAvailable } from "../support/services.js";
+
+const available = await serviceAvailable(POSTGRES);
+
+let db: PostgresTestSchema;
+const connectors: Connector[] = [];
+
+beforeAll(async () => {
+  if (!available) return;
+  db = await createPostgresTestSchema();
+  await db.admin.query(
+    `CREATE COLLATION "${db.name}".ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`,
+  );
+});
+
+afterAll(async () => {
+  for (const c of connectors.splice(0)) await c.close();
+  if (db) await db.drop();
+});
+
+/** Creates tables a and b (`columns` after `k`) and fills them with `a` and `b`: rows of SQL literals. */
+async function tables(name: string, columns: string, a: string[], b: string[]): Promise<void> {
+  for (const [t, rows] of [
+    [`${name}_a`, a],
+    [`${name}_b`, b],
+  ] as const) {
+    await db.admin.query(`CREATE TABLE ${db.table(t)} (${columns})`);
+    if (rows.length) await db.admin.query(`INSERT INTO ${db.table(t)} VALUES ${rows.join(", ")}`);
+  }
+}
+
+/** A config comparing `<name>_a` (the owner) with `<name>_b`. */
+function config(name: string): string {
+  return writeConfig(
+    tempDir(),
+    `state: sqlite:state.db
+datasets:
+  ${name}:
+    key: k
+    replicas:
+      a: { url: "${POSTGRES.url}", table: ${db.table(`${name}_a`)} }
+      b: { url: "${POSTGRES.url}", table: ${db.table(`${name}_b`)} }
+    policy: { owner: a, resolve: owner }
+`,
+  );
+}
+
+type Dataset = ScanJson["datasets"][number] & { notes?: string[] };
+
+async function scan(path: string): Promise<Dataset> {
+  const r = await runConcord(["scan", "--json", "-c", path]);
+  if (r.code > 1) throw new Error(`scan exit ${r.code}: ${r.stderr}`);
+  return parseJson(r).datasets[0]!;
+}
+
+/** The divergent keys of a scan, each with its differing columns. */
+function divergent(d: Dataset): Record<string, string[] | undefined> {
+  return Object.fromEntries(d.divergences.map((x) => [String(x.key[0]), x.columns]));
+}
+
+async function repair(
+  path: string,
+): Promise<RunResult & { repairs: { key: unknown[]; outcome: string; error?: string }[] }> {
+  const r = await runConcord(["repair", "--json", "-c", path]);
+  const doc = JSON.parse(r.stdout) as {
+    datasets: { repairs?: { key: unknown[]; outcome: string; error?: string }[] }[];
+  };
+  return { ...r, repairs: doc.datasets[0]?.repairs ?? [] };
+}
+
+/** The rows of a table as PostgreSQL prints them (`::text`), by key. */
+async function native(table: string, columns: string): Promise<Record<string, (string | null)[]>> {
+  const r = await db.admin.query<string[]>({
+    text: `SELECT k::text, ${columns} FROM ${db.table(table)} ORDER BY k`,
+    rowMode: "array",
+  });
+  return Object.fromEntries(r.rows.map((row) => [row[0]!, row.slice(1)]));
+}
+
+describe.skipIf(!available)("PostgreSQL types, exactly", () => {
+  it("JSON numbers beyond 2^53 and beyond double range differ, and a repair copies them digit for digit", async () => {
+    await tables(
+      "j",
+      "k int PRIMARY KEY, doc jsonb",
+      [`(1, '{"id":9007199254740993,"v":1}')`, `(2, '{"id":9007199254740993}')`, `(3, '{"x":1e400}')`],
+      [`(1, '{"id":9007199254740993,"v":2}')`, `(2, '{"id":9007199254740992}')`, `(3, '{"x":null}')`],
+    );
+    const path = config("j");
+    expect(divergent(await scan(path))).toEqual({ "1": ["doc"], "2": ["doc"], "3": ["doc"] });
+    const r = await repair(path);
+    expect(r.repairs.map((x) => x.outcome)).toEqual(["applied", "applied", "applied"]);
+    expect(await native("j_b", "doc::text")).toEqual({
+      "1": ['{"v": 1, "id": 9007199254740993}'],
+      "2": ['{"id": 9007199254740993}'],
+      "3": [`{"x": 1${"0".repeat(400)}}`],
+    });
+    expect((await scan(path)).divergences).toEqual([]);
+  });
+
+  it("hands json and jsonb over as the server's text, never parsed into doubles", async () => {
+    const pool = db.pool(1);
+    const session = new PostgresSession(pool, emptyStats(), {
+      label: "s",
+      server: "",
+      table: "t",
+      readAttempts: 1,
+    });
+    try {
+      const rows = await session.read("read", (run) =>
+        run(`SELECT '{"id":9007199254740993}'::json, '{"x":1e400}'::jsonb, 7::int4`, []),
+      );
+      expect(rows[0]!.slice(0, 2)).toEqual(['{"id":9007199254740993}', `{"x": 1${"0".repeat(400)}}`]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("timestamps' infinities are not NULL, BC years are not AD, and repairs write them back", async () => {
+    await tables(
+      "ts",
+      "k int PRIMARY KEY, at timestamptz, day date",
+      [
+        `(1, 'infinity', '0044-03-15 BC')`,
+        `(2, '-infinity', '0001-01-01 BC')`,
+        `(3, '0044-03-15 12:00:00+00 BC', '5874897-12-31')`,
+        `(4, 'infinity', 'infinity')`,
+      ],
+      [
+        `(1, NULL, '0044-03-15')`,
+        `(2, NULL, '0001-01-01')`,
+        `(3, '0044-03-15 12:00:00+00', '2024-01-01')`,
+        `(4, 'infinity', 'infinity')`,
+      ],
+    );
+    const path = config("ts");
+    expect(divergent(await scan(path))).toEqual({
+      "1": ["at", "day"],
+      "2": ["at", "day"],
+      "3": ["at", "day"],
+    });
+    expect((await repair(path)).repairs.map((x) => x.outcome)).toEqual(["applied", "applied", "applied"]);
+    expect(await native("ts_b", "(at AT TIME ZONE 'UTC')::text, day::text")).toEqual({
+      "1": ["infinity", "0044-03-15 BC"],
+      "2": ["-infinity", "0001-01-01 BC"],
+      "3": ["0044-03-15 12:00:00 BC", "5874897-12-31"],
+      "4": ["infinity", "infinity"],
+    });
+    expect((await scan(path)).divergences).toEqual([]);
+  });
+
+  it("compares real beside double precision as the double the single is, says so, and at single precision when declared", async () => {
+    await tables(
+      "f",
+      "k int PRIMARY KEY, r real",
+      [`(1, 0.33333334)`, `(2, 1.0000012)`, `(3, 16777216)`, `(4, 3.4028234e38)`, `(5, 0.5)`, `(6, 0.1)`],
+      [],
+    );
+    // b keeps doubles: the singles' exact values, then 0.25 and the decimal 0.1 (which no single is).
+    await db.admin.query(`ALTER TABLE ${db.table("f_b")} ALTER COLUMN r TYPE double precision`);
+    await db.admin.query(
+      `INSERT INTO ${db.table("f_b")} SELECT k, CASE k WHEN 5 THEN 0.25 WHEN 6 THEN 0.1 ELSE r::double precision END FROM ${db.table("f_a")}`,
+    );
+    const path = config("f");
+    const first = await scan(path);
+    expect(divergent(first)).toEqual({ "5": ["r"], "6": ["r"] });
+    expect(first.notes).toContain(
+      "column r is compared as a 64-bit float (real on a, double precision on b): a keeps 32-bit floats, which hold few other values exactly (0.1 is 0.10000000149011612 there); declare types: { r: float32 } to compare at 32-bit precision",
+    );
+    // Declared float32: b's 0.1 rounds to a's single, so only key 5 differs.
+    const declared = writeConfig(
+      tempDir(),
+      `state: sqlite:state.db
+datasets:
+  f:
+    key: k
+    types: { r: float32 }
+    replicas:
+      a: { url: "${POSTGRES.url}", table: ${db.table("f_a")} }
+      b: { url: "${POSTGRES.url}", table: ${db.table("f_b")} }
+    policy: { owner: a, resolve: owner }
+`,
+    );
+    expect(divergent(await scan(declared))).toEqual({ "5": ["r"] });
+    // The repair writes the singles' exact doubles, and the copies agree exactly.
+    expect((await repair(path)).repairs.map((x) => x.outcome)).toEqual(["applied", "applied"]);
+    expect(await native("f_b", "r::text")).toMatchObject({ "5": ["0.5"], "6": ["0.10000000149011612"] });
+    expect((await scan(path)).divergences).toEqual([]);
+  });
+
+  it("reads time in one canonical text whatever its precision", async () => {
+    await tables("tm", "k int PRIMARY KEY, t time(6)", [`(1, '10:00:00')`, `(2, '24:00:00')`], []);
+    await db.admin.query(`ALTER TABLE ${db.table("tm_b")} ALTER COLUMN t TYPE time(0)`);
+    await db.admin.query(`INSERT INTO ${db.table("tm_b")} VALUES (1, '10:00:00'), (2, '24:00:00')`);
+    const c = new PostgresConnector(db.pool(1), db.table("tm_a"));
+    connectors.push(c);
+    const shape: RecordShape = {
+      key: [{ name: "k", type: "integer" }],
+      columns: [{ name: "t", type: "time" }],
+    };
+    expect((await c.fetchRecords(shape, [["1"], ["2"]])).map((r) => r.values[0])).toEqual([
+      "10:00:00.000000",
+      "24:00:00.000000",
+    ]);
+    expect((await scan(config("tm"))).divergences).toEqual([]);
+  });
+
+  it("compares and repairs keys under a nondeterministic collation byte by byte", async () => {
+    const columns = `k text COLLATE "${db.name}".ci PRIMARY KEY, v text COLLATE "${db.name}".ci`;
+    await tables("ci", columns, [`('a', 'x')`, `('b', 'y')`, `('c', 'z|')`], [`('a', 'X')`, `('c', 'z|')`]);
+    const path = config("ci");
+    // Before: every checksum and conditional write failed (replace() refuses a nondeterministic collation).
+    expect(divergent(await scan(path))).toEqual({ a: ["v"], b: undefined });
+    expect((await repair(path)).repairs.map((x) => x.outcome)).toEqual(["applied", "applied"]);
+    expect(await native("ci_b", "v")).toEqual({ a: ["x"], b: ["y"], c: ["z|"] });
+    expect((await scan(path)).divergences).toEqual([]);
+  });
+
+  it("refuses a key its collation cannot hold beside another, naming the collation, and only that key", async () => {
+    const columns = `k text COLLATE "${db.name}".ci PRIMARY KEY, v text`;
+    await tables("cx", columns, [`('a', 'x')`], [`('A', 'x')`]);
+    const c = new PostgresConnector(db.pool(1), db.table("cx_b"), { label: "cx.b" });
+    connectors.push(c);
+    const shape: RecordShape = { key: [{ name: "k", type: "text" }], columns: [{ name: "v", type: "text" }] };
+    // 'a' is absent to Concord (it holds 'A'), but the table cannot take it.
+    expect(await c.fetchRecords(shape, [["a"]])).toEqual([]);
+    await expect(c.applyWrites(shape, [{ key: ["a"], expected: null, next: ["x"] }])).rejects.toThrow(
+      /^cx\.b: conditional write refused: key "a" cannot be inserted: column k \(text\) has the nondeterministic collation "ci", under which it equals the key "A" already there/,
+    );
+    // Another key goes in, and the one already there is still written byte by byte.
+    expect(
+      await c.applyWrites(shape, [
+        { key: ["b"], expected: null, next: ["y"] },
+        { key: ["A"], expected: (await c.fetchRecords(shape, [["A"]]))[0]!.fingerprint, next: ["z"] },
+      ]),
+    ).toEqual(["applied", "applied"]);
+    expect(await native("cx_b", "v")).toEqual({ A: ["z"], b: ["y"] });
+  });
+
+  it("refuses what a column would reject or silently change, in one line naming the column and its type", async () => {
+    await db.admin.query(
+      `CREATE TABLE ${db.table("narrow")} (k int PRIMARY KEY, s smallint, n numeric(6,2), d date, t timestamp(0), c char(4), r real)`,
+    );
+    const c = new PostgresConnector(db.pool(1), db.table("narrow"), { label: "narrow" });
+    connectors.push(c);
+    const shape: RecordShape = {
+      key: [{ name: "k", type: "integer" }],
+      columns: [
+        { name: "s", type: "integer" },
+        { name: "n", type: "decimal" },
+        { name: "d", type: "timestamp" },
+        { name: "t", type: "timestamp" },
+        { name: "c", type: "text" },
+        { name: "r", type: "float32" },
+      ],
+    };
+    const row = (i: number, v: string) => {
+      const next: (string | null)[] = [null, null, null, null, null, null];
+      next[i] = v;
+      return [{ key: ["1"], expected: null, next }];
+    };
+    for (const [i, v, message] of [
+      [0, "40000", "column s (smallint) cannot store 40000: out of range for smallint"],
+      [
+        1,
+        "1.005",
+        "column n (numeric(6,2)) cannot store 1.005: numeric(6,2) would round it to 2 decimal places",
+      ],
+      [1, "10000", "column n (numeric(6,2)) cannot store 10000: too large for numeric(6,2)"],
+      [1, "Infinity", "column n (numeric(6,2)) cannot store Infinity: numeric(6,2) holds no infinity"],
+      [
+        2,
+        "2024-01-01T10:00:00.000000Z",
+        "column d (date) cannot store 2024-01-01T10:00:00.000000Z: a date holds no time of day",
+      ],
+      [
+        3,
+        "2024-01-01T10:00:00.500000Z",
+        "column t (timestamp(0) without time zone) cannot store 2024-01-01T10:00:00.500000Z: timestamp(0) without time zone would round it to 0 fractional digits",
+      ],
+      [
+        3,
+        "+5874897-12-31T00:00:00.000000Z",
+        "column t (timestamp(0) without time zone) cannot store +5874897-12-31T00:00:00.000000Z: outside the range of timestamp(0) without time zone (4714-11-24 BC to 294276-12-31 AD)",
+      ],
+      [4, "ab ", 'column c (character(4)) cannot store "ab ": character(n) does not keep trailing spaces'],
+      [
+        4,
+        "a\u0000",
+        'column c (character(4)) cannot store "a\\u0000": PostgreSQL text holds no U+0000 (NUL) character',
+      ],
+      [5, "1e+39", "column r (real) cannot store 1e+39: beyond the range of real (single precision)"],
+    ] as const) {
+      await expect(c.applyWrites(shape, row(i, v)), v).rejects.toThrow(
+        `narrow: conditional write refused: ${message}`,
+      );
+    }
+    expect(await native("narrow", "s")).toEqual({});
+  });
+});

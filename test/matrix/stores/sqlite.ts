@@ -1,0 +1,114 @@
+/** SQLite in the type matrix: declared types as applications write them, values as its client stores them, a file per test. Tests only. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { singleAsDouble } from "../families.js";
+import type { MatrixColumnType, MatrixKeyType, MatrixSpace, MatrixStore, MatrixValue } from "../matrix.js";
+
+/** A number where the double prints back as the same text (what an application would store), else the text. */
+function numberOrText(text: string): number | string {
+  const n = Number(text);
+  return String(n) === text ? n : text;
+}
+
+const t = (family: string, ddl: string, more: Partial<MatrixColumnType> = {}): MatrixColumnType => ({
+  family,
+  ddl,
+  ...more,
+});
+
+const notNaN = (v: MatrixValue) => v.canonical !== "NaN";
+
+const TYPES: MatrixColumnType[] = [
+  t("integer", "INTEGER", { encode: (text) => BigInt(text) }),
+  // NUMERIC affinity: fractions are kept as doubles, so only decimals a double prints back exactly.
+  t("decimal", "DECIMAL(18,6)", {
+    holds: (v) => v.id !== "full-precision",
+    encode: numberOrText,
+  }),
+  // SQLite stores a NaN as NULL.
+  t("float", "REAL", { holds: notNaN, encode: (text) => Number(text) }),
+  // Beside a single-precision column, REAL is compared as the double the single is exactly.
+  t("float32", "REAL", { holds: notNaN, encode: (text) => Number(singleAsDouble(text)) }),
+  t("boolean", "BOOLEAN", { encode: (text) => (text === "t" ? 1 : 0) }),
+  t("text", "TEXT"),
+  t("uuid", "TEXT"),
+  t("timestamp", "TIMESTAMP"),
+  // Text to SQLite: only a time column elsewhere makes it a time, so no other spellings between two files.
+  t("time", "TIME"),
+  t("json", "JSON", { spells: () => true }),
+  t("bytes", "BLOB", { encode: (hex) => Buffer.from(hex, "hex") }),
+  t("interval", "TEXT"),
+];
+
+const asciiCaseless = (a: string, b: string) =>
+  a.toLowerCase() === b.toLowerCase() && [...a, ...b].every((ch) => ch.charCodeAt(0) < 128);
+
+const KEY_TYPES: MatrixKeyType[] = [
+  {
+    family: "integer",
+    ddl: "INTEGER",
+    holds: (k) => BigInt(k) >= -(2n ** 63n) && BigInt(k) < 2n ** 63n,
+    encode: (k) => BigInt(k),
+  },
+  { family: "text", ddl: "TEXT" },
+  { family: "text", ddl: "TEXT COLLATE NOCASE", collides: asciiCaseless },
+];
+
+/** The SQL text of a stored value that shows its storage class (integer, real, text, blob) as `quote()` does. */
+const QUOTED = (column: string) => `quote("${column}")`;
+
+export const store: MatrixStore = {
+  name: "sqlite",
+  types: TYPES,
+  keyTypes: KEY_TYPES,
+  known: {
+    "key:TEXT COLLATE NOCASE":
+      "SQLite's insert of a key equal under NOCASE fails with UNIQUE constraint failed, without naming the collation",
+    "decimal:nan": "SQLite's decimal writes store NaN as a number, which SQLite keeps as NULL (toSqlite)",
+    "decimal:full-precision":
+      "SQLite's DECIMAL keeps fractions as doubles: the connector writes the value and verification fails, instead of refusing it",
+    "float:nan":
+      "SQLite keeps a NaN REAL as NULL: the connector writes it and verification fails, instead of refusing it",
+    "float32:nan":
+      "SQLite keeps a NaN REAL as NULL: the connector writes it and verification fails, instead of refusing it",
+    "timestamp:44-bc": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
+    "timestamp:1-bc": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
+    "timestamp:julian-day-0": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
+    "timestamp:year-10000": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
+    "timestamp:294276-ad": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
+    "timestamp:5874897-ad": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
+    "timestamp:infinity": "SQLite's timestamp writes do not know the infinities (formatTimestamp)",
+    "timestamp:minus-infinity": "SQLite's timestamp writes do not know the infinities (formatTimestamp)",
+  },
+  available: async () => true,
+  async open(): Promise<MatrixSpace> {
+    const dir = mkdtempSync(join(tmpdir(), "concord-matrix-"));
+    const path = join(dir, "matrix.db");
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    return {
+      async create(table, key, columns, rows) {
+        const cols = [`k ${key.ddl} PRIMARY KEY`, ...columns.map((c) => `"${c.name}" ${c.type.ddl}`)];
+        db.exec(`CREATE TABLE "${table}" (${cols.join(", ")})`);
+        const insert = db.prepare(
+          `INSERT INTO "${table}" VALUES (${["?", ...columns.map(() => "?")].join(", ")})`,
+        );
+        db.transaction(() => {
+          for (const row of rows) insert.run(row.key, ...row.cells.map((c) => (c === undefined ? null : c)));
+        })();
+      },
+      replica: (table) => ({ url: `sqlite:${path}`, table }),
+      async read(table, columns) {
+        const list = ["CAST(k AS TEXT)", ...columns.map(QUOTED)].join(", ");
+        const rows = db.prepare(`SELECT ${list} FROM "${table}"`).raw().all() as string[][];
+        return new Map(rows.map((r) => [r[0]!, r.slice(1).map((c) => (c === "NULL" ? null : c))]));
+      },
+      async close() {
+        db.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
