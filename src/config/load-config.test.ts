@@ -305,7 +305,7 @@ describe("parseConfig: errors are one line naming the path", () => {
     [
       "unknown type",
       items("    types: { price: money }\n"),
-      'datasets.items.types.price: expected one of "integer", "decimal", "float", "boolean", "text", "timestamp", "json", "bytes"',
+      'datasets.items.types.price: expected one of "integer", "decimal", "float", "float32", "boolean", "text", "timestamp", "time", "json", "bytes"',
     ],
     [
       "ambiguity over 1",
