@@ -1,5 +1,5 @@
 /** SQLite declared types → Concord's logical types, native values for writes, and timestamp styles. No I/O. */
-import type { CanonicalValue, ColumnType } from "../../core/canonical.js";
+import { type CanonicalValue, type ColumnType, timestampMicros } from "../../core/canonical.js";
 import { float32AsDouble } from "../../core/canonical-float32.js";
 import { canonicalJsonNumber } from "../../core/canonical-json-text.js";
 import type { ColumnInfo } from "../connector.js";
@@ -56,7 +56,8 @@ export function unstorable(
 ): string | undefined {
   if (v === null) return undefined;
   const cannot = (why: string) => `column ${column} (${declared || "no type"}) cannot store ${v}: ${why}`;
-  if ((type === "float" || type === "float32") && v === "NaN") return cannot("SQLite stores NaN as NULL");
+  if ((type === "float" || type === "float32" || type === "decimal") && v === "NaN")
+    return cannot("SQLite stores NaN as NULL");
   const affinity = sqliteAffinity(declared);
   if (affinity !== "INTEGER" && affinity !== "REAL" && affinity !== "NUMERIC") return undefined;
   if (type !== "decimal" && type !== "json") return undefined;
@@ -123,15 +124,24 @@ export function timestampStyleOf(sample: unknown): TimestampStyle {
   };
 }
 
-/** A canonical timestamp (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) in a style, without losing precision. */
+/** A canonical timestamp of a four-digit year, the form the styles lay out. */
+const PLAIN_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/**
+ * A canonical timestamp (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) in a style, without losing precision. What a style
+ * cannot lay out exactly (years outside 0000–9999, the infinities, an epoch number a double would round) is
+ * written as the canonical text itself, which SQLite keeps and Concord reads back as the same instant.
+ */
 export function formatTimestamp(canonical: string, style: TimestampStyle): unknown {
+  if (!PLAIN_TIMESTAMP.test(canonical)) return canonical;
   const date = canonical.slice(0, 10);
   const time = canonical.slice(11, 19);
   const micros = canonical.slice(20, 26);
   const needed = micros.replace(/0+$/, "").length;
   if (style.kind === "epoch") {
-    const seconds = Date.parse(`${date}T${time}Z`) / 1000;
-    return needed === 0 ? seconds : Number(`${seconds}.${micros}`);
+    const exact = timestampMicros(canonical);
+    const n = needed === 0 ? Number(exact / 1_000_000n) : Number(exact) / 1e6;
+    return timestampMicros(n) === exact ? n : canonical;
   }
   if (style.kind === "date" && time === "00:00:00" && needed === 0) return date;
   const s = style.kind === "text" ? style : { sep: " " as const, fraction: 0, zone: "" as const };

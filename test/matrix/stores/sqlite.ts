@@ -22,12 +22,13 @@ const notNaN = (v: MatrixValue) => v.canonical !== "NaN";
 
 const TYPES: MatrixColumnType[] = [
   t("integer", "INTEGER", { encode: (text) => BigInt(text) }),
-  // NUMERIC affinity: fractions are kept as doubles, so only decimals a double prints back exactly.
+  // NUMERIC affinity: fractions are kept as doubles, so only decimals a double prints back exactly; NaN
+  // would be NULL. The connector refuses the others.
   t("decimal", "DECIMAL(18,6)", {
-    holds: (v) => v.id !== "full-precision",
+    holds: (v) => v.id !== "full-precision" && notNaN(v),
     encode: numberOrText,
   }),
-  // SQLite stores a NaN as NULL.
+  // SQLite stores a NaN as NULL: the connector refuses it.
   t("float", "REAL", { holds: notNaN, encode: (text) => Number(text) }),
   // Beside a single-precision column, REAL is compared as the double the single is exactly.
   t("float32", "REAL", { holds: notNaN, encode: (text) => Number(singleAsDouble(text)) }),
@@ -63,25 +64,6 @@ export const store: MatrixStore = {
   name: "sqlite",
   types: TYPES,
   keyTypes: KEY_TYPES,
-  known: {
-    "key:TEXT COLLATE NOCASE":
-      "SQLite's insert of a key equal under NOCASE fails with UNIQUE constraint failed, without naming the collation",
-    "decimal:nan": "SQLite's decimal writes store NaN as a number, which SQLite keeps as NULL (toSqlite)",
-    "decimal:full-precision":
-      "SQLite's DECIMAL keeps fractions as doubles: the connector writes the value and verification fails, instead of refusing it",
-    "float:nan":
-      "SQLite keeps a NaN REAL as NULL: the connector writes it and verification fails, instead of refusing it",
-    "float32:nan":
-      "SQLite keeps a NaN REAL as NULL: the connector writes it and verification fails, instead of refusing it",
-    "timestamp:44-bc": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
-    "timestamp:1-bc": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
-    "timestamp:julian-day-0": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
-    "timestamp:year-10000": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
-    "timestamp:294276-ad": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
-    "timestamp:5874897-ad": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
-    "timestamp:infinity": "SQLite's timestamp writes do not know the infinities (formatTimestamp)",
-    "timestamp:minus-infinity": "SQLite's timestamp writes do not know the infinities (formatTimestamp)",
-  },
   available: async () => true,
   async open(): Promise<MatrixSpace> {
     const dir = mkdtempSync(join(tmpdir(), "concord-matrix-"));
