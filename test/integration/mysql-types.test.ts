@@ -222,3 +222,26 @@ describe.skipIf(!available)("MariaDB TIME, DATETIME and TIMESTAMP refuse what th
     );
   });
 });
+
+describe.skipIf(!available)("MariaDB zero dates", () => {
+  it("refuses to read one as a timestamp, one line saying what it is and what to do", async () => {
+    await db.admin.query("CREATE TABLE zero (id INT PRIMARY KEY, d DATETIME(6), dd DATE)");
+    await db.admin.query("INSERT INTO zero VALUES (1, '0000-00-00 00:00:00', '2024-00-15'), (2, NULL, NULL)");
+    const shape: RecordShape = {
+      key: KEY,
+      columns: [
+        { name: "d", type: "timestamp" },
+        { name: "dd", type: "timestamp" },
+      ],
+    };
+    await expect(connect("zero").fetchRecords(shape, [["1"]])).rejects.toThrow(
+      /^zero: record fetch failed: column d: "0000-00-00 00:00:00\.000000" is not a timestamp \(a zero date, which MariaDB and MySQL allow and no calendar has: store NULL instead, or declare the column concord:text to compare it as text\)$/,
+    );
+    // Declared text, it is compared as the text the server prints.
+    await db.admin.query("ALTER TABLE zero MODIFY d DATETIME(6) COMMENT 'concord:text'");
+    const asText: RecordShape = { key: KEY, columns: [{ name: "d", type: "text" }] };
+    expect(byId(await connect("zero").fetchRecords(asText, [["1"]]))).toEqual({
+      "1": ["0000-00-00 00:00:00.000000"],
+    });
+  });
+});

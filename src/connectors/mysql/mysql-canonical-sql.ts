@@ -1,24 +1,17 @@
 /** MariaDB/MySQL SQL expressions for canonical text, binary-safe key order, and literals. Builds text only: no I/O. */
-import type { CanonicalValue, ColumnType } from "../../core/canonical.js";
-import { float32AsDouble } from "../../core/canonical-float32.js";
-import { parseTime } from "../../core/canonical-time.js";
+import type { ColumnType } from "../../core/canonical.js";
 import { ConnectorError } from "../connector.js";
 import {
   BINARY_TYPES,
   CAST_TEXT_TYPES,
   exactTextOrder,
-  FLOAT_TYPES,
   GEOMETRY_TYPES,
   INTEGER_TYPES,
   isBinaryString,
   isUtf8,
   type MysqlColumn,
   TEXT_TYPES,
-  TIME_LIMIT_MICROS,
-  TIME_TYPES,
 } from "./mysql-column-types.js";
-import { UnstorableValueError } from "./mysql-errors.js";
-import { numberMysqlJsonChanges } from "./mysql-json.js";
 
 /** Text of a column as UTF-8 bytes: binary strings keep MD5 and CONCAT free of charset and collation rules. */
 function utf8Bytes(col: MysqlColumn, ref: string): string {
@@ -154,127 +147,4 @@ export function keyLiteral(type: ColumnType, col: MysqlColumn, v: string): strin
     return `${stringLiteral(v)} COLLATE ${col.collation}`;
   }
   return `CAST(${stringLiteral(v)} AS BINARY)`;
-}
-
-/** MariaDB/MySQL DOUBLE holds no NaN or ±Infinity. */
-const NON_FINITE = new Set(["NaN", "Infinity", "-Infinity"]);
-
-/** A refusal to write `v` into `col`, one line. */
-function cannotStore(col: MysqlColumn, v: string, why: string): UnstorableValueError {
-  return new UnstorableValueError(`column ${col.name} (${col.columnType}) cannot store ${v}: ${why}`);
-}
-
-/** The (precision, scale) a type declares, "decimal(10,2)" → [10, 2]; FLOAT(M,D) and DOUBLE(M,D) too. */
-function precisionScale(col: MysqlColumn): [number, number] | null {
-  const m = /^\w+\((\d+),(\d+)\)/.exec(col.columnType);
-  return m ? [Number(m[1]), Number(m[2])] : null;
-}
-
-/** Canonical decimal `v` for a DECIMAL(p,s) column, refused where the column would round or reject it. */
-function decimalLiteral(col: MysqlColumn, v: string): string {
-  const [p, s] = precisionScale(col) ?? [10, 0];
-  const [whole = "", fraction = ""] = v.replace(/^-/, "").split(".");
-  if (fraction.length > s) throw cannotStore(col, v, `it keeps ${s} decimal${s === 1 ? "" : "s"}`);
-  if (whole !== "0" && whole.length > p - s)
-    throw cannotStore(col, v, `it keeps ${p - s} digit${p - s === 1 ? "" : "s"} before the point`);
-  return stringLiteral(v);
-}
-
-/** Canonical float `v` as a literal for a FLOAT or DOUBLE column, refused where the column would change it. */
-function floatLiteral(col: MysqlColumn, v: string, float32: boolean): string {
-  if (NON_FINITE.has(v)) {
-    if (FLOAT_TYPES.has(col.dataType))
-      throw cannotStore(col, v, "MariaDB and MySQL keep finite numbers only");
-    return stringLiteral(v);
-  }
-  // A float32's shortest text may lie past FLT_MAX (3.4028235e+38), which a FLOAT refuses: write the double
-  // that is exactly the float32.
-  const text = float32 && FLOAT_TYPES.has(col.dataType) ? float32AsDouble(v) : v;
-  const scale = FLOAT_TYPES.has(col.dataType) ? precisionScale(col)?.[1] : undefined;
-  if (scale !== undefined) {
-    // FLOAT(M,D) and DOUBLE(M,D) round what they are given to D decimals before storing it.
-    const n = Number(text);
-    const stored = Number(n.toFixed(scale));
-    if (col.dataType === "float" ? Math.fround(stored) !== Math.fround(n) : stored !== n)
-      throw cannotStore(col, v, `it keeps ${scale} decimal${scale === 1 ? "" : "s"}`);
-  }
-  if (col.dataType === "float") {
-    const n = Number(text);
-    if (!Number.isFinite(Math.fround(n)))
-      throw cannotStore(col, v, "it is beyond the range of a 32-bit FLOAT");
-    if (Math.fround(n) !== n)
-      throw cannotStore(
-        col,
-        v,
-        `a FLOAT keeps 32-bit floats and would hold ${Math.fround(n)} (declare the dataset's column float32 to compare at that precision)`,
-      );
-  }
-  return FLOAT_TYPES.has(col.dataType) ? text : stringLiteral(text);
-}
-
-/** Canonical time `v` as a literal for a TIME column, refused outside TIME's range or past its digits. */
-function timeLiteral(col: MysqlColumn, v: string): string {
-  const micros = parseTime(v);
-  if (micros === undefined) throw cannotStore(col, v, "it is not a time");
-  if (micros > TIME_LIMIT_MICROS || micros < -TIME_LIMIT_MICROS)
-    throw cannotStore(col, v, "TIME holds -838:59:59.999999 to 838:59:59.999999");
-  checkFraction(col, v, v.slice(v.indexOf(".") + 1));
-  return stringLiteral(v);
-}
-
-/** Refuses a fraction the column would round away (it keeps `fsp` digits). */
-function checkFraction(col: MysqlColumn, v: string, micros: string): void {
-  const fsp = col.fsp ?? 0;
-  if (/[1-9]/.test(micros.slice(fsp)))
-    throw cannotStore(col, v, `it keeps ${fsp} fractional digit${fsp === 1 ? "" : "s"} of a second`);
-}
-
-/** MariaDB/MySQL TIMESTAMP: seconds since 1970 in 32 bits, UTC. */
-const TIMESTAMP_MIN = "1970-01-01T00:00:01.000000Z";
-const TIMESTAMP_MAX = "2038-01-19T03:14:07.999999Z";
-
-/**
- * The SQL literal that stores canonical value `v` of logical `type` in `col`, so that reading it back gives
- * `v` again. Throws ConnectorError when the column cannot hold the value (Infinity in a DOUBLE).
- */
-export function writeLiteral(type: ColumnType, col: MysqlColumn, v: CanonicalValue): string {
-  if (v === null) return "NULL";
-  switch (type) {
-    case "integer":
-      return INTEGER_TYPES.has(col.dataType) || col.dataType === "bit" ? integerLiteral(v) : stringLiteral(v);
-    case "boolean":
-      return v === "t" ? "1" : "0";
-    case "decimal":
-      return col.dataType === "decimal" ? decimalLiteral(col, v) : stringLiteral(v);
-    case "json": {
-      // MySQL 8's JSON type (MariaDB's JSON is LONGTEXT) keeps numbers as 64-bit integers and doubles.
-      const changed = col.dataType === "json" ? numberMysqlJsonChanges(v) : null;
-      if (changed !== null)
-        throw cannotStore(col, v, `MySQL's JSON keeps numbers as 64-bit integers or doubles, not ${changed}`);
-      return stringLiteral(v);
-    }
-    case "float":
-    case "float32":
-      return floatLiteral(col, v, type === "float32");
-    case "time":
-      return col.dataType === "time" ? timeLiteral(col, v) : stringLiteral(v);
-    case "timestamp":
-      if (TIME_TYPES.has(col.dataType)) {
-        // Canonical "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC) as the session's UTC literal.
-        if (col.dataType === "date" && !v.endsWith("T00:00:00.000000Z")) {
-          throw cannotStore(col, v, "a DATE keeps no time of day");
-        }
-        if (col.dataType !== "date") checkFraction(col, v, v.slice(20, 26));
-        if (col.dataType === "timestamp" && (v < TIMESTAMP_MIN || v > TIMESTAMP_MAX))
-          throw cannotStore(col, v, "TIMESTAMP holds 1970-01-01 00:00:01 to 2038-01-19 03:14:07 UTC");
-        return stringLiteral(col.dataType === "date" ? v.slice(0, 10) : v.slice(0, 26).replace("T", " "));
-      }
-      return stringLiteral(v);
-    case "bytes":
-      return BINARY_TYPES.has(col.dataType) || GEOMETRY_TYPES.has(col.dataType)
-        ? `X'${v}'`
-        : stringLiteral(v);
-    default:
-      return stringLiteral(v);
-  }
 }

@@ -19,6 +19,8 @@ export interface MysqlColumn {
   readonly json: boolean;
   /** A logical type declared in the column's COMMENT (`concord:float`), overriding the native type's. */
   readonly declared: ColumnType | null;
+  /** An ENUM's or SET's members, in their declared case and order (COLUMN_TYPE above is lower case). */
+  readonly members?: readonly string[];
 }
 
 const DECLARED_RE = /\bconcord:(integer|decimal|float32|float|boolean|text|timestamp|time|json|bytes)\b/;

@@ -81,6 +81,9 @@ export class MysqlConnectorError extends ConnectorError {
   }
 }
 
+/** A date with a zero year, month or day (0000-00-00, 2024-00-15), as the engine names it in a refusal to read it. */
+const ZERO_DATE = /"(\d{4}-00-\d\d|\d{4}-\d\d-00)[ T0-9:.Z]*" is not a timestamp/;
+
 /**
  * A value the column cannot hold as it is (a double in a FLOAT, a fraction past DATETIME's digits): refused
  * before anything is sent, so the store never rounds or clips it silently. The message names the column, its
@@ -104,6 +107,8 @@ export function mysqlError(label: string, where: string, what: string, err: unkn
   else if (ACCESS_DENIED.has(code)) text = `access denied at ${at}: ${message}`;
   else if (code === "ER_BAD_DB_ERROR") text = `${message} at ${at}`;
   else if (TIMED_OUT.has(code)) text = `${what}: timed out (${message})`;
+  else if (ZERO_DATE.test(message))
+    text = `${what}: ${message} (a zero date, which MariaDB and MySQL allow and no calendar has: store NULL instead, or declare the column concord:text to compare it as text)`;
   else text = `${what}: ${message}`;
   return new MysqlConnectorError(oneLine(`${label}: ${text}`), isMysqlTransient(err));
 }

@@ -80,7 +80,10 @@ export function nativeRowHash(
       return null;
     if (c.type === "text" && !UTF8.has(col.charset ?? "")) return null;
     const ref = refs[i]!;
-    const text = c.type === "text" || c.type === "bytes" ? `CONCAT(LENGTH(${ref}), ':', ${ref})` : ref;
+    // Text as its bytes: columns in different collations (utf8mb4_bin beside utf8mb4_nopad_bin) cannot be
+    // CONCATenated as text ("Illegal mix of collations"); their UTF-8 bytes can.
+    const bytes = c.type === "text" ? `CAST(${ref} AS BINARY)` : ref;
+    const text = c.type === "text" || c.type === "bytes" ? `CONCAT(LENGTH(${ref}), ':', ${bytes})` : ref;
     parts.push(i < keyWidth || !col.nullable ? text : `COALESCE(${text}, 'N')`);
     columns.push([c.name, col.columnType, c.type, c.type === "text" ? "utf-8" : ""]);
   }

@@ -6,11 +6,12 @@ import { RowCodec } from "../../core/row-codec.js";
 import { ConnectorError } from "../connector.js";
 import type { RowHash } from "../row-hash.js";
 import {
+  integerLiteral,
   keyLiteral,
   keyOrderSql,
   mysqlCanonicalSql,
   mysqlReadSql,
-  writeLiteral,
+  stringLiteral,
 } from "./mysql-canonical-sql.js";
 import {
   BINARY_TYPES,
@@ -21,6 +22,7 @@ import {
   TEXT_TYPES,
 } from "./mysql-column-types.js";
 import { type NativeRowHash, nativeRowHash } from "./mysql-native-hash.js";
+import { writeLiteral } from "./mysql-write-literals.js";
 
 /** Quotes a table name, allowing `schema.table`. */
 export function quoteMysqlTable(name: string): string {
@@ -263,7 +265,10 @@ export class MysqlShapeSql {
         const lits = this.keyLiterals(key);
         const exact = this.keyOrder.map((e, j) => `${e} = ${lits[j]}`).join(" AND ");
         const lenient = this.keyRefs
-          .map((ref, j) => `${ref} = ${writeLiteral(this.shape.key[j]!.type, this.natives[j]!, key[j]!)}`)
+          .map(
+            (ref, j) =>
+              `${ref} = ${this.shape.key[j]!.type === "integer" ? integerLiteral(key[j]!) : stringLiteral(key[j]!)}`,
+          )
           .join(" AND ");
         return `(SELECT ${i}, ${this.keyRefs.join(", ")} FROM ${this.table} WHERE ${lenient} AND NOT (${exact}) LIMIT 1)`;
       })
@@ -282,14 +287,14 @@ export class MysqlShapeSql {
     if (this.keyWidth === 1) {
       const exact = `${this.keyOrder[0]} IN (${keys.map((k) => this.keyLiterals(k)[0]).join(", ")})`;
       if (!loose[0]) return exact;
-      return `${this.keyRefs[0]} IN (${keys.map((k) => writeLiteral("text", this.natives[0]!, k[0]!)).join(", ")}) AND ${exact}`;
+      return `${this.keyRefs[0]} IN (${keys.map((k) => stringLiteral(k[0]!)).join(", ")}) AND ${exact}`;
     }
     return keys
       .map((k) => {
         const lits = this.keyLiterals(k);
         const terms = this.keyOrder.map((e, i) => `${e} = ${lits[i]}`);
         loose.forEach((l, i) => {
-          if (l) terms.unshift(`${this.keyRefs[i]} = ${writeLiteral("text", this.natives[i]!, k[i]!)}`);
+          if (l) terms.unshift(`${this.keyRefs[i]} = ${stringLiteral(k[i]!)}`);
         });
         return `(${terms.join(" AND ")})`;
       })
