@@ -128,6 +128,11 @@ export interface MatrixStore {
    * that family), `family:ddl` (a type), `family:ddl:valueId`, or `key:ddl`.
    */
   readonly known?: Readonly<Record<string, string>>;
+  /**
+   * True for a store that keeps no types (Redis): its values are typed by the other store of a pair, so it is
+   * never paired with itself (nothing would type either side). Default false.
+   */
+  readonly schemaless?: boolean;
   /** Whether the store's server answers (the store's pairs are skipped otherwise; CI requires it). */
   available(): Promise<boolean>;
   /** A fresh space for one test file. */

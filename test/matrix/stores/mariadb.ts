@@ -63,8 +63,6 @@ const TYPES: MatrixColumnType[] = [
   t("decimal", "DECIMAL(10,2)", { holds: decimalHolds(10, 2) }),
   t("decimal", "DECIMAL(65,30)", { holds: decimalHolds(65, 30) }),
   t("float", "DOUBLE", { holds: finite }),
-  // A FLOAT beside a double column is compared as a double: only the doubles that are float32s fit.
-  t("float", "FLOAT", { holds: float32Exact }),
   t("float32", "FLOAT", { holds: finite, encode: singleAsDouble }),
   t("float32", "FLOAT(7,3)", { holds: floatMD(7, 3), encode: singleAsDouble }),
   t("float32", "DOUBLE", { holds: finite, encode: singleAsDouble }),
