@@ -27,9 +27,10 @@ const decimalHolds = (p: number, s: number) => (v: MatrixValue) => {
 };
 
 const finite = (v: MatrixValue) => Number.isFinite(Number(v.canonical));
-/** A FLOAT holds the doubles that are float32s; FLOAT(M,D) only those D decimals leave alone. */
-const float32Exact = (v: MatrixValue) =>
-  finite(v) && Math.fround(Number(v.canonical)) === Number(v.canonical);
+/**
+ * FLOAT(M,D) holds the singles that D decimals leave alone. (A FLOAT beside a double column is the float32
+ * family's FLOAT against the other store's double type: compared as the double it holds exactly.)
+ */
 const floatMD = (m: number, d: number) => (v: MatrixValue) => {
   if (!finite(v)) return false;
   const x = Math.fround(Number(v.canonical));
