@@ -58,6 +58,8 @@ export function unstorable(
   const cannot = (why: string) => `column ${column} (${declared || "no type"}) cannot store ${v}: ${why}`;
   if ((type === "float" || type === "float32" || type === "decimal") && v === "NaN")
     return cannot("SQLite stores NaN as NULL");
+  if (type === "integer" && (BigInt(v) < -(2n ** 63n) || BigInt(v) >= 2n ** 63n))
+    return cannot("SQLite integers are 64-bit");
   const affinity = sqliteAffinity(declared);
   if (affinity !== "INTEGER" && affinity !== "REAL" && affinity !== "NUMERIC") return undefined;
   if (type !== "decimal" && type !== "json") return undefined;

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { canonicalValue } from "../../../src/core/canonical.js";
 import { singleAsDouble } from "../families.js";
 import type { MatrixColumnType, MatrixKeyType, MatrixSpace, MatrixStore, MatrixValue } from "../matrix.js";
 
@@ -20,12 +21,26 @@ const t = (family: string, ddl: string, more: Partial<MatrixColumnType> = {}): M
 
 const notNaN = (v: MatrixValue) => v.canonical !== "NaN";
 
+/** A decimal NUMERIC affinity keeps as it is: a 64-bit integer, or a double that prints back as the value. */
+function keptByNumericAffinity(text: string): boolean {
+  if (/^-?\d+$/.test(text)) {
+    const n = BigInt(text);
+    if (n >= -(2n ** 63n) && n < 2n ** 63n) return true;
+  }
+  const n = Number(text);
+  return !Number.isFinite(n) || canonicalValue("decimal", String(n)) === canonicalValue("decimal", text);
+}
+
 const TYPES: MatrixColumnType[] = [
-  t("integer", "INTEGER", { encode: (text) => BigInt(text) }),
+  // SQLite integers are 64-bit: the connector refuses the rest.
+  t("integer", "INTEGER", {
+    holds: (v) => BigInt(v.canonical) >= -(2n ** 63n) && BigInt(v.canonical) < 2n ** 63n,
+    encode: (text) => BigInt(text),
+  }),
   // NUMERIC affinity: fractions are kept as doubles, so only decimals a double prints back exactly; NaN
   // would be NULL. The connector refuses the others.
   t("decimal", "DECIMAL(18,6)", {
-    holds: (v) => v.id !== "full-precision" && notNaN(v),
+    holds: (v) => notNaN(v) && keptByNumericAffinity(v.canonical),
     encode: numberOrText,
   }),
   // SQLite stores a NaN as NULL: the connector refuses it.
