@@ -101,4 +101,24 @@ describe.skipIf(!available)("redis JSON documents, exactly", () => {
       '{"id":2,"n":"9007199254740993","d":2.5,"f":0.1,"doc":[1e+400]}',
     );
   });
+
+  it("writes NaN and the infinities as strings, even over a number property (JSON has no such number)", async () => {
+    const t = testPrefix("json-exact-nan");
+    await t.admin.set(`${t.prefix}1`, '{"d":1,"f":2}');
+    const c = await t.open({ format: "json" });
+    const shape: RecordShape = {
+      key: NUMBERS.key,
+      columns: [
+        { name: "d", type: "decimal" },
+        { name: "f", type: "float" },
+      ],
+    };
+    const [seen] = await c.fetchRecords(shape, [["1"]]);
+    const next = ["NaN", "-Infinity"];
+    expect(await c.applyWrites(shape, [{ key: ["1"], expected: seen!.fingerprint, next }])).toEqual([
+      "applied",
+    ]);
+    expect(await t.admin.get(`${t.prefix}1`)).toBe('{"d":"NaN","f":"-Infinity","id":1}');
+    expect((await c.fetchRecords(shape, [["1"]]))[0]?.values).toEqual(next);
+  });
 });

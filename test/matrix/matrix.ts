@@ -130,7 +130,7 @@ export interface MatrixStore {
   readonly known?: Readonly<Record<string, string>>;
   /**
    * True for a store that keeps no types (Redis): its values are typed by the other store of a pair, so it is
-   * never paired with itself (nothing would type either side). Default false.
+   * never paired with itself or another such store (nothing would type either side). Default false.
    */
   readonly schemaless?: boolean;
   /** Whether the store's server answers (the store's pairs are skipped otherwise; CI requires it). */

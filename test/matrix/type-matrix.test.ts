@@ -19,13 +19,13 @@ for (const file of readdirSync(folder)
 }
 
 /**
- * Every unordered pair, a store with itself included (named first, for the test titles), but a schemaless
- * store with itself: nothing would type its values.
+ * Every unordered pair, a store with itself included (named first, for the test titles), but two schemaless
+ * stores (Redis with itself): nothing would type their values.
  */
 const pairs: [string, string, MatrixStore, MatrixStore][] = stores.flatMap((a, i) =>
   stores
     .slice(i)
-    .filter((b) => b !== a || !a.schemaless)
+    .filter((b) => !(a.schemaless && b.schemaless))
     .map((b): [string, string, MatrixStore, MatrixStore] => [a.name, b.name, a, b]),
 );
 

@@ -227,6 +227,9 @@ return 1
 /** A parsed document: its members in their order, numbers exact (never through a double). */
 type JsonDocument = Map<string, JsonValue>;
 
+/** A canonical number JSON can write as a number (not NaN, Infinity or -Infinity). */
+const JSON_NUMBER = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
+
 /** Canonical decimal text that is an exact double's shortest text, so an application reading it loses nothing. */
 function doubleExact(v: string): boolean {
   const n = Number(v);
@@ -246,7 +249,8 @@ function jsonNative(type: ColumnType, v: CanonicalValue, current: JsonValue | un
     case "decimal":
     case "float":
     case "float32": {
-      const finite = type === "integer" || type === "decimal" || Number.isFinite(Number(v));
+      // NaN and the infinities (floats, and PostgreSQL's numeric) have no JSON number.
+      const finite = JSON_NUMBER.test(v);
       const asNumber = current instanceof JsonNumber || (typeof current !== "string" && doubleExact(v));
       return finite && asNumber ? new JsonNumber(canonicalJsonNumber(v)) : v;
     }

@@ -22,7 +22,8 @@ const micros = (value: MatrixValue) => /\.(\d{6})Z$/.exec(value.canonical)?.[1] 
 const inTimestampRange = (value: MatrixValue) => !/^\+\d{7}/.test(value.canonical);
 const timeMicros = (value: MatrixValue) => value.canonical.slice(-6);
 /** time holds 00:00:00 to 24:00:00, not MariaDB's negative or longer durations. */
-const timeOfDay = (value: MatrixValue) => /^([01]\d|2[0-3]):/.test(value.canonical) || value.canonical === "24:00:00.000000";
+const timeOfDay = (value: MatrixValue) =>
+  /^([01]\d|2[0-3]):/.test(value.canonical) || value.canonical === "24:00:00.000000";
 const isDecimal = (value: MatrixValue) => /^-?\d+(\.\d+)?$/.test(value.canonical);
 
 /** numeric(p,s) holds finite decimals with at most s fraction digits and p − s integer digits, and NaN. */
