@@ -257,7 +257,7 @@ export class MysqlConnector implements Connector {
       if (!this.session.flavor || !version) return null;
       return JSON.stringify([
         "mysql",
-        "sha1-length-prefixed/1",
+        "sha1-length-prefixed/2",
         this.session.flavor,
         version,
         s.native.columns,

@@ -21,7 +21,7 @@ import {
   type MysqlColumn,
   TEXT_TYPES,
 } from "./mysql-column-types.js";
-import { type NativeRowHash, nativeRowHash } from "./mysql-native-hash.js";
+import { LONG_TYPES, type NativeRowHash, nativeRowHash } from "./mysql-native-hash.js";
 import { writeLiteral } from "./mysql-write-literals.js";
 
 /** Quotes a table name, allowing `schema.table`. */
@@ -34,8 +34,6 @@ export function quoteMysqlTable(name: string): string {
 
 const ALIAS = "t";
 
-/** Types whose values, hex-encoded or escaped, can pass max_allowed_packet (16 MiB by default): MEDIUM and LONG. */
-const LONG_TYPES: ReadonlySet<string> = new Set(["mediumtext", "longtext", "mediumblob", "longblob"]);
 
 /** `k >= lit` (or `>`, `<`) for a key tuple, expanded lexicographically so the range optimizer can use the index. */
 export function tupleCompare(
@@ -147,8 +145,7 @@ export class MysqlShapeSql {
     // CONCAT, not CONCAT_WS: every part is already non-null, and it is the cheaper call per row.
     const md5 = `LEFT(MD5(CONCAT(${parts.join(", '|', ")})), 16)`;
     this.fingerprint = !this.pushable ? "" : this.oversize ? `IF(${this.oversize}, NULL, ${md5})` : md5;
-    // Long values would pass the packet in the native hash's CONCAT too, and the engine cannot compute that hash.
-    this.native = this.pushable && !long ? nativeRowHash(all, this.natives, refs, this.keyWidth) : null;
+    this.native = this.pushable ? nativeRowHash(all, this.natives, refs, this.keyWidth) : null;
   }
 
   /** The per-row hash as 16 hex digits; the native one only when `native` is set. */
