@@ -30,9 +30,9 @@ export interface ColumnInfo {
    */
   readonly exactNumber?: boolean;
   /**
-   * For timestamp columns: the fractional-second digits every value keeps (0 for MariaDB's bare DATETIME,
-   * 3 for `timestamp(3)`, 6 for PostgreSQL's `timestamptz`). Default: undefined, meaning no fixed precision
-   * (SQLite's text or epoch timestamps, timestamps kept as text) or no time of day at all (dates).
+   * For timestamp and time columns: the fractional-second digits every value keeps (0 for MariaDB's bare
+   * DATETIME, 3 for `timestamp(3)`, 6 for PostgreSQL's `timestamptz` and `time`). Default: undefined, meaning
+   * no fixed precision (SQLite's text or epoch timestamps, values kept as text) or no time of day (dates).
    */
   readonly fractionalDigits?: number;
   /**

@@ -596,6 +596,19 @@ describe("resolveShape: notes on columns the stores cannot keep alike", () => {
     ]);
   });
 
+  it("says when times are kept at different precisions", () => {
+    const r = resolveShape(
+      dataset(),
+      described({
+        pg: pg({ t: { type: "time", nativeType: "time without time zone", fractionalDigits: 6 } }),
+        my: maria({ t: { type: "time", nativeType: "time", fractionalDigits: 0 } }),
+      }),
+    );
+    expect(r.notes).toEqual([
+      "column t is kept at different precisions (time without time zone on pg: 6 fractional digits, time on my: 0 fractional digits): differences below the coarsest are reported as divergence",
+    ]);
+  });
+
   it("judges by what describe reports, never by URLs or native type names", () => {
     // A replica URL that says sqlite, and native names that look like PostgreSQL's, change nothing: the
     // connector's facts decide.

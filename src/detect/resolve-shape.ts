@@ -281,7 +281,7 @@ function comparabilityNotes(
           `column ${col.name}: ${doubles.map((n) => `${n.info.nativeType} on ${n.replica}`).join(", ")} keeps JSON numbers as 64-bit integers and doubles; documents with longer numbers differ there and cannot be written to it`,
         );
     }
-    if (col.type === "timestamp") {
+    if (col.type === "timestamp" || col.type === "time") {
       const digits = natives.filter(
         (n): n is typeof n & { info: { fractionalDigits: number } } => n.info.fractionalDigits !== undefined,
       );

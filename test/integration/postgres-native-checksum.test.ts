@@ -17,6 +17,7 @@ const SHAPE: RecordShape = {
     { name: "name", type: "text" },
     { name: "amount", type: "decimal" },
     { name: "at", type: "timestamp" },
+    { name: "tm", type: "time" },
   ],
 };
 
@@ -35,16 +36,21 @@ describe.skipIf(!available)("PostgresConnector native checksums", () => {
       const amount = t === "scale" ? "numeric(12,3)" : "numeric(12,2)";
       const name = t === "typed" ? "varchar(50)" : "text";
       await db.admin.query(
-        `CREATE TABLE ${db.table(t)} (id bigint PRIMARY KEY, name ${name}, amount ${amount}, at timestamptz)`,
+        `CREATE TABLE ${db.table(t)} (id bigint PRIMARY KEY, name ${name}, amount ${amount}, at timestamptz, tm time)`,
       );
       await db.admin.query(
-        `INSERT INTO ${db.table(t)} SELECT g, 'n' || g, g * 1.5, timestamptz '2024-01-01Z' + g * interval '1 s' FROM generate_series(1, 500) g`,
+        `INSERT INTO ${db.table(t)} SELECT g, 'n' || g, g * 1.5, timestamptz '2024-01-01Z' + g * interval '1 s', ` +
+          `time '00:00' + g * interval '1.000001 s' FROM generate_series(1, 500) g`,
       );
     }
     await db.admin.query(
       `UPDATE ${db.table("swapped")} SET name = CASE id WHEN 10 THEN 'n11' ELSE 'n10' END WHERE id IN (10, 11)`,
     );
     await db.admin.query(`UPDATE ${db.table("changed")} SET name = 'N7' WHERE id = 7`);
+    // A time one microsecond later is another value to the native hash too.
+    await db.admin.query(
+      `UPDATE ${db.table("changed")} SET tm = tm + interval '1 microsecond' WHERE id = 42`,
+    );
   });
   afterAll(async () => {
     await Promise.all(open.map((c) => c.close()));
@@ -121,7 +127,7 @@ describe.skipIf(!available)("PostgresConnector native checksums", () => {
     expect(na.map((p) => p.key)).toEqual((await list(a!, false)).map((p) => p.key));
     expect(await list(b!, true, 100)).toEqual(na);
     const nc = await list(changed!, true);
-    expect(nc.filter((p, i) => p.fp !== na[i]!.fp).map((p) => p.key)).toEqual(["7"]);
+    expect(nc.filter((p, i) => p.fp !== na[i]!.fp).map((p) => p.key)).toEqual(["7", "42"]);
   });
 
   it("detection between PostgreSQL tables finds exactly the differing keys, sparse or dense", async () => {

@@ -14,8 +14,9 @@
  * exporting `store: MatrixStore`. It names its column types by family (`families.ts`: the shared value
  * vocabulary, each value with its canonical text), says which values each type holds, how its client is
  * handed a value, and how to create a table, read cells back natively and point Concord at the table. The
- * test (type-matrix.test.ts) runs every unordered pair of the stores whose servers answer, a store with
- * itself included, both directions for two different stores. A family is compared between two stores when
+ * tests (type-matrix.test.ts for values, key-matrix.test.ts for keys; run-value-matrix.ts and run-key-matrix.ts do the work) run every
+ * unordered pair of the stores whose servers answer, a store with itself included, both directions for two
+ * different stores. A family is compared between two stores when
  * both list types for it; every type of one is paired with every type of the other. Gaps a store knows it
  * has are declared in `known` with a reason (they are skipped and listed, never silently passed).
  *
@@ -121,6 +122,12 @@ export interface MatrixSpace {
 export interface MatrixStore {
   /** Short name ("postgres", "sqlite"): names pairs and tables. */
   readonly name: string;
+  /**
+   * True for a store that keeps no column types (Redis): between two such stores the dataset declares each
+   * column's family type (`types:`), as a user would; beside a typed store the other's types apply. Default
+   * false.
+   */
+  readonly schemaless?: boolean;
   readonly types: readonly MatrixColumnType[];
   readonly keyTypes: readonly MatrixKeyType[];
   /**
@@ -128,11 +135,6 @@ export interface MatrixStore {
    * that family), `family:ddl` (a type), `family:ddl:valueId`, or `key:ddl`.
    */
   readonly known?: Readonly<Record<string, string>>;
-  /**
-   * True for a store that keeps no types (Redis): its values are typed by the other store of a pair, so it is
-   * never paired with itself or another such store (nothing would type either side). Default false.
-   */
-  readonly schemaless?: boolean;
   /** Whether the store's server answers (the store's pairs are skipped otherwise; CI requires it). */
   available(): Promise<boolean>;
   /** A fresh space for one test file. */

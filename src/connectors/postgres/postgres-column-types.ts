@@ -77,11 +77,11 @@ export function pgColumnOf(row: readonly (string | null)[]): PgColumn {
 
 /**
  * What `describe` reports of a column. Every number type PostgreSQL has but real and double precision is
- * exact (numeric, money and the integers); timestamps keep the digits their modifier says, six without one;
- * dates keep no time of day.
+ * exact (numeric, money and the integers); timestamps and times keep the digits their modifier says, six
+ * without one; dates keep no time of day.
  */
 export function postgresColumnInfo(col: PgColumn): ColumnInfo {
-  const timestamp = col.baseType === "timestamptz" || col.baseType === "timestamp";
+  const timestamp = col.baseType === "timestamptz" || col.baseType === "timestamp" || col.baseType === "time";
   return {
     name: col.name,
     type: col.type,

@@ -68,7 +68,10 @@ const ZERO = "0000000000000000";
  * binary: integers numerically, text with COLLATE "C". A key must be kept unique by a primary key or unique
  * index (a view's rows are searched for a duplicate instead). Conditional writes lock the batch's rows
  * (FOR UPDATE), decide, and write with set-based statements guarded by the fingerprint, in one READ
- * COMMITTED transaction.
+ * COMMITTED transaction. A batch holding a value its column cannot keep exactly is refused before it is sent,
+ * in one line naming the column and its type (postgres-write-values.ts, postgres-write-refusals.ts); so is an
+ * insert a nondeterministic collation makes impossible (the key equals another one byte-wise different).
+ * Types and their canonical texts: docs/types.md.
  */
 export class PostgresConnector implements Connector {
   readonly kind = "postgres";

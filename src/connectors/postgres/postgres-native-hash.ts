@@ -17,6 +17,7 @@ const NATIVE_HASHABLE: ReadonlySet<string> = new Set([
   "timestamptz",
   "timestamp",
   "date",
+  "time",
   "bytea",
   "uuid",
 ]);

@@ -65,6 +65,8 @@ describe("postgresColumnInfo: what describe says of a column", () => {
     ["timestamp", "timestamp(3) without time zone", "3", { fractionalDigits: 3 }],
     ["timestamptz", "timestamp(0) with time zone", "0", { fractionalDigits: 0 }],
     ["date", "date", "-1", {}],
+    ["time", "time without time zone", "-1", { fractionalDigits: 6 }],
+    ["time", "time(0) without time zone", "0", { fractionalDigits: 0 }],
     ["numeric", "numeric(10,2)", "655366", {}],
     ["float8", "double precision", "-1", {}],
   ] as const)("%s (%s)", (base, native, typmod, facts) => {
