@@ -34,7 +34,6 @@ export function quoteMysqlTable(name: string): string {
 
 const ALIAS = "t";
 
-
 /** `k >= lit` (or `>`, `<`) for a key tuple, expanded lexicographically so the range optimizer can use the index. */
 export function tupleCompare(
   exprs: readonly string[],
