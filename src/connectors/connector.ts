@@ -24,8 +24,9 @@ export interface ColumnInfo {
   /**
    * For integer and decimal columns: true when the store keeps every value exactly (integers, fixed-point
    * decimals, decimal text), false when it keeps them as binary floating point (SQLite's DECIMAL and NUMERIC,
-   * which hold fractions as 64-bit floats). Default: true for integer and decimal, false for float; not
-   * meaningful for other types.
+   * which hold fractions as 64-bit floats). For json columns: false when the store keeps a document's numbers
+   * as 64-bit integers and doubles (MySQL 8's JSON type), not as written. Default: true for integer, decimal
+   * and json, false for float; not meaningful for other types.
    */
   readonly exactNumber?: boolean;
   /**
@@ -34,6 +35,12 @@ export interface ColumnInfo {
    * no fixed precision (SQLite's text or epoch timestamps, values kept as text) or no time of day (dates).
    */
   readonly fractionalDigits?: number;
+  /**
+   * For text columns: the collation's name when the store compares distinct texts as equal in it ('a' = 'A'
+   * under a case-insensitive collation, 'a' = 'a ' under PAD SPACE), so a unique key in it holds only one of
+   * them. Default: undefined (texts are equal only when identical).
+   */
+  readonly lenientCollation?: string;
 }
 
 /** The columns of one replica's table (or key space), as `describe` finds them. */

@@ -464,6 +464,13 @@ describe("encodeRow", () => {
   ])("%j and %j encode differently", (a, b) => {
     expect(encodeRow(a)).not.toBe(encodeRow(b));
   });
+
+  it("escapes a long value (over its bytes) as a short one is escaped", () => {
+    const unit = "é|\\😀x";
+    const long = unit.repeat(20000);
+    expect(long.length).toBeGreaterThan(65536);
+    expect(encodeRow([long, "a|b"])).toBe(`${"é\\|\\\\😀x".repeat(20000)}|a\\|b`);
+  });
 });
 
 describe("canonical timestamp text", () => {

@@ -74,6 +74,13 @@ describe("unifyTypes", () => {
     [["text", "timestamp"], "timestamp"],
     [["timestamp", "text", "timestamp"], "timestamp"],
     [["text", "json"], "json"],
+    [["float32", "float32"], "float32"],
+    [["float32", "float"], "float"],
+    [["float32", "integer"], "float"],
+    [["float32", "decimal", "float32"], "float"],
+    [["text", "time"], "time"],
+    [["time", "timestamp"], undefined],
+    [["float32", "boolean"], undefined],
     [["text", "integer"], undefined],
     [["boolean", "decimal"], undefined],
     [["boolean", "float"], undefined],
@@ -484,6 +491,67 @@ describe("resolveShape: notes on columns the stores cannot keep alike", () => {
     );
     expect(r.notes).toEqual([
       "column x is compared as a floating-point number (numeric(30,10) on a, double on b): exact decimals past about 15 significant digits may differ",
+    ]);
+  });
+
+  it("says when 32-bit floats are compared as doubles, naming the declaration that compares them as float32", () => {
+    const r = resolveShape(
+      dataset(),
+      described({
+        a: pg({ x: { type: "float", nativeType: "double precision" } }),
+        b: maria({ x: { type: "float32", nativeType: "float" } }),
+      }),
+    );
+    expect(r.shape.columns).toEqual([{ name: "x", type: "float" }]);
+    expect(r.notes).toEqual([
+      "column x is compared as a 64-bit float (double precision on a, float on b): b keeps 32-bit floats, which hold few other values exactly (0.1 is 0.10000000149011612 there); declare types: { x: float32 } to compare at 32-bit precision",
+    ]);
+    const both = resolveShape(
+      dataset(),
+      described({
+        a: pg({ x: { type: "float32", nativeType: "real" } }),
+        b: maria({ x: { type: "float32", nativeType: "float" } }),
+      }),
+    );
+    expect(both.shape.columns).toEqual([{ name: "x", type: "float32" }]);
+    expect(both.notes).toEqual([]);
+  });
+
+  it("says when a key column's collation equates distinct texts, naming it and the replica", () => {
+    const r = resolveShape(
+      dataset({ key: ["code"] }),
+      new Map<string, TableDescription>([
+        ["a", { columns: [{ name: "code", type: "text", nativeType: "text" }] }],
+        [
+          "b",
+          {
+            columns: [
+              {
+                name: "code",
+                type: "text",
+                nativeType: "varchar(20)",
+                lenientCollation: "utf8mb4_general_ci",
+              },
+            ],
+          },
+        ],
+      ]),
+    );
+    expect(r.notes).toEqual([
+      "key column code compares text under utf8mb4_general_ci on b: keys that differ only in what it ignores (case, accents, trailing spaces) are one key there, so only one of them can be written to it",
+    ]);
+  });
+
+  it("says when a store keeps JSON numbers as doubles beside one that keeps them as written", () => {
+    const r = resolveShape(
+      dataset(),
+      described({
+        a: pg({ x: { type: "json", nativeType: "jsonb" } }),
+        b: { store: "MySQL", columns: { x: { type: "json", nativeType: "json", exactNumber: false } } },
+      }),
+    );
+    expect(r.notes).toEqual([
+      "column x: json on b keeps JSON numbers as 64-bit integers and doubles; documents with longer numbers differ there and cannot be written to it",
     ]);
   });
 

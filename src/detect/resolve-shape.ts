@@ -235,6 +235,15 @@ function comparabilityNotes(
   storeOf: ReadonlyMap<string, string>,
 ): string[] {
   const notes: string[] = [];
+  for (const key of ds.key) {
+    const lenient = [...byReplica]
+      .map(([replica, m]) => ({ replica, info: m.get(key) }))
+      .filter((n) => n.info?.type === "text" && n.info.lenientCollation !== undefined);
+    if (lenient.length > 0)
+      notes.push(
+        `key column ${key} compares text under ${lenient.map((n) => `${n.info!.lenientCollation} on ${n.replica}`).join(", ")}: keys that differ only in what it ignores (case, accents, trailing spaces) are one key there, so only one of them can be written to it`,
+      );
+  }
   for (const col of columns) {
     const natives = [...byReplica]
       .map(([replica, m]) => ({ replica, info: m.get(col.name) }))
@@ -264,6 +273,13 @@ function comparabilityNotes(
           `column ${col.name}: ${storeOf.get(first.replica)} keeps ${first.info.nativeType} as floating point on ${floating.map((n) => n.replica).join(", ")} (about 15 significant digits); longer decimals will differ`,
         );
       }
+    }
+    if (col.type === "json") {
+      const doubles = natives.filter((n) => n.info.type === "json" && n.info.exactNumber === false);
+      if (doubles.length && doubles.length < natives.length)
+        notes.push(
+          `column ${col.name}: ${doubles.map((n) => `${n.info.nativeType} on ${n.replica}`).join(", ")} keeps JSON numbers as 64-bit integers and doubles; documents with longer numbers differ there and cannot be written to it`,
+        );
     }
     if (col.type === "timestamp" || col.type === "time") {
       const digits = natives.filter(

@@ -268,13 +268,25 @@ const COLUMNS: readonly TypedColumn[] = [
   {
     name: "tm",
     native: "TIME",
-    type: "text",
+    type: "time",
     cells: [
       ["NULL", null],
-      ["'838:59:59'", "838:59:59"],
-      ["'-01:02:03'", "-01:02:03"],
-      ["'00:00:00'", "00:00:00"],
+      ["'838:59:59'", "838:59:59.000000"],
+      ["'-01:02:03'", "-01:02:03.000000"],
+      ["'00:00:00'", "00:00:00.000000"],
       ["NULL", null],
+    ],
+  },
+  {
+    name: "tm3",
+    native: "TIME(3)",
+    type: "time",
+    cells: [
+      ["NULL", null],
+      ["'-838:59:59.999'", "-838:59:59.999000"],
+      ["'-00:00:00.5'", "-00:00:00.500000"],
+      ["'10:00:00'", "10:00:00.000000"],
+      ["'24:00:00.001'", "24:00:00.001000"],
     ],
   },
   {
@@ -461,7 +473,7 @@ describe.skipIf(!available)("mysql connector: floats and JSON (fingerprinted in 
     key: KEY,
     columns: [
       { name: "d", type: "float" },
-      { name: "f", type: "float" },
+      { name: "f", type: "float32" },
       { name: "doc", type: "json" },
     ],
   };
@@ -502,9 +514,9 @@ describe.skipIf(!available)("mysql connector: floats and JSON (fingerprinted in 
     await db?.drop();
   });
 
-  it("reads DOUBLE as JavaScript prints it, FLOAT as the server prints it, JSON canonically", async () => {
+  it("reads DOUBLE as JavaScript prints it, FLOAT as a float32, JSON canonically", async () => {
     const { columns } = await connector.describe();
-    expect(columns.map((c) => c.type)).toEqual(["integer", "float", "float", "json"]);
+    expect(columns.map((c) => c.type)).toEqual(["integer", "float", "float32", "json"]);
     const recs = await connector.fetchRecords(
       SHAPE,
       DOUBLES.map((_, i) => [String(i)]),

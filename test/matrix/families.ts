@@ -25,6 +25,8 @@ export const FAMILIES: readonly MatrixFamily[] = [
       v("2^53+1", "9007199254740993"),
       v("int8-max", "9223372036854775807"),
       v("int8-min", "-9223372036854775808"),
+      v("uint8-max", "18446744073709551615"),
+      v("year", "2024"),
     ],
   },
   {
@@ -42,6 +44,7 @@ export const FAMILIES: readonly MatrixFamily[] = [
       ),
       v("tiny", "0.000000000000000000000000000001", "1e-30"),
       v("2^53+1", "9007199254740993"),
+      v("65-digits", `${"9".repeat(35)}.${"9".repeat(30)}`),
       v("nan", "NaN"),
       v("infinity", "Infinity"),
       v("minus-infinity", "-Infinity"),
@@ -146,6 +149,8 @@ export const FAMILIES: readonly MatrixFamily[] = [
       v("millis", "12:34:56.123000"),
       v("last-micro", "23:59:59.999999"),
       v("end-of-day", "24:00:00.000000"),
+      v("minus-one", "-01:00:00.000000", "-01:00:00"),
+      v("838-hours", "838:59:59.000000", "838:59:59"),
     ],
   },
   {
@@ -178,6 +183,7 @@ export const FAMILIES: readonly MatrixFamily[] = [
       v("mixed", "00ff10"),
       v("text-bytes", "68656c6c6f"),
       v("deadbeef", "deadbeef"),
+      v("trailing-zero", "ff0000"),
     ],
   },
   {

@@ -6,9 +6,13 @@ import { type MysqlShapeSql, tupleCompare } from "./mysql-shape-sql.js";
 /** What a checksum or fingerprint query returns per row when the store cannot hash: the raw columns. */
 export type BucketMode = "aggregate" | "rows";
 
-/** Aggregate columns of a bucket: row count and XOR of row hashes as 16 hex digits (0 for no rows). */
+/**
+ * Aggregate columns of a bucket: row count and XOR of row hashes as 16 hex digits (0 for no rows), then, when
+ * the shape has `oversize` rows, how many of them the XOR leaves out (the engine hashes those).
+ */
 function aggregate(s: MysqlShapeSql, hash: RowHash): string {
-  return `COUNT(*), LPAD(LOWER(HEX(BIT_XOR(CAST(CONV(${s.rowHash(hash)}, 16, 10) AS UNSIGNED)))), 16, '0')`;
+  const xor = `COUNT(*), LPAD(LOWER(HEX(BIT_XOR(CAST(CONV(${s.rowHash(hash)}, 16, 10) AS UNSIGNED)))), 16, '0')`;
+  return s.oversize && hash === "fingerprint" ? `${xor}, SUM(${s.oversize})` : xor;
 }
 
 /**

@@ -19,9 +19,11 @@ export interface MysqlColumn {
   readonly json: boolean;
   /** A logical type declared in the column's COMMENT (`concord:float`), overriding the native type's. */
   readonly declared: ColumnType | null;
+  /** An ENUM's or SET's members, in their declared case and order (COLUMN_TYPE above is lower case). */
+  readonly members?: readonly string[];
 }
 
-const DECLARED_RE = /\bconcord:(integer|decimal|float|boolean|text|timestamp|json|bytes)\b/;
+const DECLARED_RE = /\bconcord:(integer|decimal|float32|float|boolean|text|timestamp|time|json|bytes)\b/;
 
 /**
  * The logical type a column COMMENT declares, if any. For values the native type cannot hold, e.g.
@@ -78,10 +80,13 @@ export const TIME_TYPES: ReadonlySet<string> = new Set(["datetime", "timestamp",
 export const FLOAT_TYPES: ReadonlySet<string> = new Set(["float", "double", "real"]);
 /** Server types whose text form (CAST AS CHAR) is what the client reads, read as text. */
 export const CAST_TEXT_TYPES: ReadonlySet<string> = new Set(["time", "uuid", "inet4", "inet6"]);
+/** MariaDB/MySQL TIME: a signed duration of at most 838:59:59.999999 hours. */
+export const TIME_LIMIT_MICROS = ((838n * 60n + 59n) * 60n + 59n) * 1_000_000n + 999_999n;
 
 /**
  * The logical type a native column is read as: the COMMENT's declaration if any, else by native type.
- * TINYINT(1) and BIT(1) are booleans, as BOOLEAN declares them.
+ * TINYINT(1) and BIT(1) are booleans, as BOOLEAN declares them; FLOAT (4 bytes, whatever its declared
+ * precision or digits) is float32, DOUBLE float; TIME is time.
  */
 export function mysqlLogicalType(col: MysqlColumn): ColumnType {
   if (col.declared) return col.declared;
@@ -91,8 +96,10 @@ export function mysqlLogicalType(col: MysqlColumn): ColumnType {
   if (t === "bit") return col.columnType === "bit(1)" ? "boolean" : "integer";
   if (INTEGER_TYPES.has(t)) return "integer";
   if (t === "decimal" || t === "numeric") return "decimal";
+  if (t === "float") return "float32";
   if (FLOAT_TYPES.has(t)) return "float";
   if (TIME_TYPES.has(t)) return "timestamp";
+  if (t === "time") return "time";
   if (BINARY_TYPES.has(t) || GEOMETRY_TYPES.has(t)) return "bytes";
   return "text";
 }
@@ -115,7 +122,9 @@ export function isBinaryString(col: MysqlColumn): boolean {
 }
 
 /**
- * What `describe` reports of a column: FLOAT/DOUBLE keep numbers as floating point whatever they are read as;
+ * What `describe` reports of a column: FLOAT/DOUBLE keep numbers as floating point whatever they are read as,
+ * and so does MySQL 8's JSON type for the numbers in a document; text in any collation but a NO PAD binary one
+ * equates some distinct texts (utf8mb4_general_ci: 'a' = 'A'; utf8mb4_bin: 'a' = 'a ');
  * DATETIME and TIMESTAMP keep their declared fractional digits (none when bare); dates keep no time of day.
  */
 export function mysqlColumnInfo(col: MysqlColumn): ColumnInfo {
@@ -128,6 +137,11 @@ export function mysqlColumnInfo(col: MysqlColumn): ColumnInfo {
     ...(FLOAT_TYPES.has(col.dataType) && (type === "integer" || type === "decimal")
       ? { exactNumber: false }
       : {}),
+    // MySQL 8's JSON type keeps numbers as 64-bit integers and doubles; MariaDB's JSON is text.
+    ...(type === "json" && col.dataType === "json" ? { exactNumber: false } : {}),
     ...(moment ? { fractionalDigits: col.fsp ?? 0 } : {}),
+    ...(TEXT_TYPES.has(col.dataType) && col.collation && !exactTextOrder(col)
+      ? { lenientCollation: col.collation }
+      : {}),
   };
 }

@@ -5,6 +5,7 @@ import { type Key, keyId } from "../../core/model.js";
 import type { ConditionalWrite, WriteOutcome } from "../connector.js";
 import type { MysqlSession } from "./mysql-session.js";
 import type { MysqlShapeSql } from "./mysql-shape-sql.js";
+import { statementBudget, writeStatements } from "./mysql-write-statements.js";
 
 type Values = readonly (string | null)[];
 
@@ -18,7 +19,7 @@ type Values = readonly (string | null)[];
  *    `expected`, else `applied`.
  * 3. Writes each key's final state once: DELETE, UPDATE (a CASE per column over the keys) or INSERT (plain,
  *    never an upsert: a concurrent insert the locks did not prevent fails the whole transaction instead of
- *    being overwritten).
+ *    being overwritten), in statements under max_allowed_packet (see `writeStatements`).
  * Any error rolls the transaction back and is rethrown; nothing is written unless everything is.
  */
 export async function writeConditionally(
@@ -39,11 +40,20 @@ export async function writeConditionally(
         conn,
         `SELECT ${select} FROM ${s.table} WHERE ${s.keysCondition(part)} FOR UPDATE`,
       );
+      const oversize: Key[] = [];
       for (const row of rows) {
-        initial.set(
-          keyId(s.codec.key(row)),
-          s.pushable ? String(row[s.keyWidth]) : s.codec.fingerprintRaw(row),
+        const key = s.codec.key(row);
+        if (!s.pushable) initial.set(keyId(key), s.codec.fingerprintRaw(row));
+        else if (row[s.keyWidth] == null) oversize.push(key);
+        else initial.set(keyId(key), String(row[s.keyWidth]));
+      }
+      // Rows too long for the server to fingerprint (already locked): read whole, fingerprinted here.
+      for (const key of oversize) {
+        const [row] = await session.rows(
+          conn,
+          `SELECT ${s.rawList} FROM ${s.table} WHERE ${s.keysCondition([key])}`,
         );
+        if (row) initial.set(keyId(key), s.codec.fingerprintRaw(row));
       }
     }
     const state = new Map<string, { key: Key; fp: string | null; values: Values | null }>();
@@ -68,53 +78,13 @@ export async function writeConditionally(
       else if (before === null) inserts.push({ key: end.key, values: end.values! });
       else updates.push({ key: end.key, values: end.values! });
     }
-    await writeRows(session, conn, s, { deletes, updates, inserts }, keysPerStatement);
+    const budget = statementBudget(session.maxPacket ?? 4 * 1024 * 1024);
+    for (const sql of writeStatements(s, { deletes, updates, inserts }, keysPerStatement, budget))
+      await session.execute(conn, sql);
     await session.execute(conn, "COMMIT");
     return outcomes;
   } catch (err) {
     await conn.query("ROLLBACK").catch(() => undefined);
     throw err;
-  }
-}
-
-async function writeRows(
-  session: MysqlSession,
-  conn: PoolConnection,
-  s: MysqlShapeSql,
-  rows: {
-    readonly deletes: readonly Key[];
-    readonly updates: readonly { key: Key; values: Values }[];
-    readonly inserts: readonly { key: Key; values: Values }[];
-  },
-  n: number,
-): Promise<void> {
-  const names = s.columnNames();
-  for (let i = 0; i < rows.deletes.length; i += n) {
-    await session.execute(
-      conn,
-      `DELETE t FROM ${s.table} WHERE ${s.keysCondition(rows.deletes.slice(i, i + n))}`,
-    );
-  }
-  for (let i = 0; i < rows.updates.length && names.length > s.keyWidth; i += n) {
-    // Each column is a CASE over the chunk's keys (exact, binary-safe key tests); the WHERE finds the
-    // rows through the key's index.
-    const part = rows.updates.slice(i, i + n);
-    const literals = part.map((u) => s.rowLiterals([...u.key, ...u.values]));
-    const tests = part.map((u) => s.keysCondition([u.key]));
-    const sets = names.slice(s.keyWidth).map((name, c) => {
-      const arms = part.map((_, r) => `WHEN ${tests[r]} THEN ${literals[r]![s.keyWidth + c]}`).join(" ");
-      return `t.${name} = CASE ${arms} END`;
-    });
-    const where = s.keysCondition(part.map((u) => u.key));
-    await session.execute(conn, `UPDATE ${s.table} SET ${sets.join(", ")} WHERE ${where}`);
-  }
-  for (let i = 0; i < rows.inserts.length; i += n) {
-    const values = rows.inserts
-      .slice(i, i + n)
-      .map((u) => `(${s.rowLiterals([...u.key, ...u.values]).join(", ")})`);
-    await session.execute(
-      conn,
-      `INSERT INTO ${s.tableName} (${names.join(", ")}) VALUES ${values.join(", ")}`,
-    );
   }
 }

@@ -2,7 +2,7 @@
 import { createPool, type Pool } from "mysql2/promise";
 import { redactUrl } from "../../config/redact.js";
 import { resolveTimeouts, type TimeoutsConfig } from "../../config/timeouts.js";
-import type { RangeChecksum } from "../../core/fingerprint.js";
+import { ChecksumAccumulator, type RangeChecksum } from "../../core/fingerprint.js";
 import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../../core/model.js";
 import {
   type ConditionalWrite,
@@ -19,7 +19,7 @@ import { duplicateKeyMessage, keyUniqueness, notUniqueMessage, nullKeyMessage } 
 import { bucketSql } from "./mysql-checksum-sql.js";
 import { mysqlColumnInfo } from "./mysql-column-types.js";
 import { writeConditionally } from "./mysql-conditional-writes.js";
-import { isMysqlRolledBack } from "./mysql-errors.js";
+import { isMysqlRolledBack, mysqlErrorCode, UnstorableValueError } from "./mysql-errors.js";
 import { MysqlListing } from "./mysql-listing.js";
 import { MysqlSession, mysqlPoolTimeouts } from "./mysql-session.js";
 import { MysqlShapeSql } from "./mysql-shape-sql.js";
@@ -261,7 +261,7 @@ export class MysqlConnector implements Connector {
       if (!this.session.flavor || !version) return null;
       return JSON.stringify([
         "mysql",
-        "sha1-length-prefixed/1",
+        "sha1-length-prefixed/2",
         this.session.flavor,
         version,
         s.native.columns,
@@ -292,7 +292,7 @@ export class MysqlConnector implements Connector {
         return;
       }
       const sums = inStore
-        ? await this.checksumInStore(sql, part.length)
+        ? await this.checksumInStore(s, sql, part)
         : await this.listing.checksumInEngine(s, sql, part.length);
       sums.forEach((sum, i) => {
         out[from + i] = sum;
@@ -302,15 +302,40 @@ export class MysqlConnector implements Connector {
     return out;
   }
 
-  private async checksumInStore(sql: string, n: number): Promise<RangeChecksum[]> {
-    const out: RangeChecksum[] = Array.from({ length: n }, () => ({ count: 0, xor: "0000000000000000" }));
+  /**
+   * Runs an aggregate checksum statement. Rows too long for the server to fingerprint (see
+   * `MysqlShapeSql.oversize`) are left out of its XOR and counted apart; they are read and fingerprinted here.
+   */
+  private async checksumInStore(
+    s: MysqlShapeSql,
+    sql: string,
+    ranges: readonly KeyRange[],
+  ): Promise<RangeChecksum[]> {
+    const out: RangeChecksum[] = ranges.map(() => ({ count: 0, xor: "0000000000000000" }));
     const rows = await this.session.read("range checksum failed", (conn) => this.session.rows(conn, sql));
-    for (const [i, count, xor] of rows) {
+    for (const [i, count, xor, oversize] of rows) {
       const c = Number(count);
-      out[Number(i)] = { count: c, xor: String(xor) };
+      let sum = String(xor);
+      if (Number(oversize ?? 0) > 0) sum = await this.xorOversize(s, ranges[Number(i)]!, sum);
+      out[Number(i)] = { count: c, xor: sum };
       this.stats.rowsScanned += c;
     }
     return out;
+  }
+
+  /** `xor` with the fingerprints of the range's oversize rows XORed in, computed by the engine from raw rows. */
+  private async xorOversize(s: MysqlShapeSql, range: KeyRange, xor: string): Promise<string> {
+    const acc = new ChecksumAccumulator();
+    acc.add(xor);
+    const cond = s.rangeCondition(range);
+    const sql = `SELECT ${s.rawList} FROM ${s.table} WHERE ${cond ? `(${cond}) AND ` : ""}${s.oversize}`;
+    // A few rows a batch: each may be as long as the packet.
+    for await (const rows of this.session.stream("range checksum failed", sql, 4)) {
+      for (const row of rows)
+        acc.add(this.decode("range checksum failed", () => s.codec.fingerprintRaw(row)));
+      this.stats.rowsRead += rows.length;
+    }
+    return acc.result().xor;
   }
 
   /** Split points by the cheapest of three ways (see `mysqlSplitKeys`). */
@@ -405,9 +430,39 @@ export class MysqlConnector implements Connector {
         this.stats.rowsWritten += outcomes.filter((o) => o === "applied").length;
         return outcomes;
       } catch (err) {
+        if (mysqlErrorCode(err) === "ER_DUP_ENTRY") await this.refuseCollidingKeys(s, writes);
         if (attempt >= 3 || !isMysqlRolledBack(err))
           throw this.session.error("conditional write failed", err);
       }
+    }
+  }
+
+  /**
+   * After a duplicate-key failure: when a key to be written equals one the table holds under a key column's
+   * collation (utf8mb4_general_ci holds 'a' or 'A', not both), no retry can succeed; throws one line naming
+   * both keys and the collation. Otherwise (a concurrent insert of the same key) returns, and the batch is
+   * tried again.
+   */
+  private async refuseCollidingKeys(s: MysqlShapeSql, writes: readonly ConditionalWrite[]): Promise<void> {
+    const lenient = s.lenientKeyColumns();
+    if (lenient.length === 0) return;
+    const keys = writes.filter((w) => w.next).map((w) => w.key);
+    for (let i = 0; i < keys.length; i += this.keysPerStatement) {
+      const part = keys.slice(i, i + this.keysPerStatement);
+      const rows = await this.session.read("conditional write failed", (conn) =>
+        this.session.rows(conn, s.collidingKeysSql(part)),
+      );
+      const [hit] = rows;
+      if (!hit) continue;
+      const held = this.decode("conditional write failed", () => s.codec.key(hit.slice(1)));
+      const collations = lenient.map((c) => `${c.name} ${c.collation}`).join(", ");
+      throw this.session.error(
+        "conditional write failed",
+        new UnstorableValueError(
+          `key ${JSON.stringify(part[Number(hit[0])])} cannot be inserted: the table holds ${JSON.stringify(held)}, ` +
+            `which equals it under the key's collation (${collations}); the replicas' keys differ only in what it ignores`,
+        ),
+      );
     }
   }
 

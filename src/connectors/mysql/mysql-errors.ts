@@ -83,11 +83,23 @@ export class MysqlConnectorError extends ConnectorError {
   }
 }
 
+/** A date with a zero year, month or day (0000-00-00, 2024-00-15), as the engine names it in a refusal to read it. */
+const ZERO_DATE = /"(\d{4}-00-\d\d|\d{4}-\d\d-00)[ T0-9:.Z]*" is not a timestamp/;
+
+/**
+ * A value the column cannot hold as it is (a double in a FLOAT, a fraction past DATETIME's digits): refused
+ * before anything is sent, so the store never rounds or clips it silently. The message names the column, its
+ * type and the value; `mysqlError` puts the replica's label in front.
+ */
+export class UnstorableValueError extends ConnectorError {}
+
 /**
  * A ConnectorError with one line: label, what failed, and why (credentials redacted); the common failures
  * get a sentence a user can act on. Passes ConnectorErrors through.
  */
 export function mysqlError(label: string, where: string, what: string, err: unknown): ConnectorError {
+  if (err instanceof UnstorableValueError)
+    return new MysqlConnectorError(oneLine(`${label}: ${err.message}`), false);
   if (err instanceof ConnectorError) return err;
   const code = mysqlErrorCode(err);
   const message = errorMessage(err);
@@ -100,6 +112,8 @@ export function mysqlError(label: string, where: string, what: string, err: unkn
   else if (ACCESS_DENIED.has(code)) text = `access denied at ${at}: ${message}`;
   else if (code === "ER_BAD_DB_ERROR") text = `${message} at ${at}`;
   else if (TIMED_OUT.has(code)) text = `${what}: timed out (${message})`;
+  else if (ZERO_DATE.test(message))
+    text = `${what}: ${message} (a zero date, which MariaDB and MySQL allow and no calendar has: store NULL instead, or declare the column concord:text to compare it as text)`;
   else text = `${what}: ${message}`;
   const timedOut = isStoreTimeout(err) || code === "ETIMEDOUT";
   return new MysqlConnectorError(oneLine(`${label}: ${text}`), isMysqlTransient(err), timedOut);

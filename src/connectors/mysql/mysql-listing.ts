@@ -1,6 +1,6 @@
 /** Reading a MariaDB/MySQL table's rows in key order: keyset pages, streamed listings, checksums computed in the engine. */
 import { ChecksumAccumulator, type RangeChecksum } from "../../core/fingerprint.js";
-import { compareKeys, type Key, type KeyFingerprint, type KeyRange } from "../../core/model.js";
+import { compareKeys, type Key, type KeyFingerprint, type KeyRange, keyId } from "../../core/model.js";
 import type { ConnectorStats } from "../connector.js";
 import type { RowHash } from "../row-hash.js";
 import { isMysqlTransient } from "./mysql-errors.js";
@@ -66,7 +66,7 @@ export class MysqlListing {
       const rows = await this.session.read("fingerprint stream failed", (conn) =>
         this.session.rows(conn, sql),
       );
-      const batch = this.pairs(s, rows, hash);
+      const batch = await this.pairs(s, rows, hash);
       if (batch.length > 0) yield batch;
       if (rows.length < size) return;
       after = batch.at(-1)!.key;
@@ -119,7 +119,7 @@ export class MysqlListing {
     for (let attempt = 1; ; attempt++) {
       try {
         for await (const rows of this.session.stream("fingerprint stream failed", statement(after), size)) {
-          const out = this.pairs(s, rows, hash);
+          const out = await this.pairs(s, rows, hash);
           this.stats.rowsRead += out.length;
           after = out.at(-1)!.key;
           yield out;
@@ -131,15 +131,42 @@ export class MysqlListing {
     }
   }
 
-  /** Key and hash of rows of `listColumns`: read from the row, or (fingerprints) computed by the engine's codec. */
-  private pairs(s: MysqlShapeSql, rows: readonly unknown[][], hash: RowHash): KeyFingerprint[] {
+  /**
+   * Key and hash of rows of `listColumns`: read from the row, or (fingerprints) computed by the engine's codec;
+   * rows too long for the server to fingerprint (`MysqlShapeSql.oversize`, NULL in the row) are read whole
+   * and fingerprinted here.
+   */
+  private async pairs(
+    s: MysqlShapeSql,
+    rows: readonly unknown[][],
+    hash: RowHash,
+  ): Promise<KeyFingerprint[]> {
     const inStore = s.hashedInSql(hash);
-    return this.decode("fingerprint stream failed", () =>
-      rows.map((row) => ({
-        key: s.codec.key(row),
-        fingerprint: inStore ? String(row[s.keyWidth]) : s.codec.fingerprintRaw(row),
-      })),
+    const missing: number[] = [];
+    const out = this.decode("fingerprint stream failed", () =>
+      rows.map((row, i) => {
+        if (inStore && row[s.keyWidth] == null) missing.push(i);
+        return {
+          key: s.codec.key(row),
+          fingerprint: inStore ? String(row[s.keyWidth]) : s.codec.fingerprintRaw(row),
+        };
+      }),
     );
+    if (missing.length === 0) return out;
+    const keys = missing.map((i) => out[i]!.key);
+    const sql = `SELECT ${s.rawList} FROM ${s.table} WHERE ${s.keysCondition(keys)}`;
+    const found = new Map<string, string>();
+    for await (const raw of this.session.stream("fingerprint stream failed", sql, 4)) {
+      this.decode("fingerprint stream failed", () => {
+        for (const row of raw) found.set(keyId(s.codec.key(row)), s.codec.fingerprintRaw(row));
+      });
+    }
+    for (const i of missing) {
+      const fp = found.get(keyId(out[i]!.key));
+      if (fp) out[i] = { key: out[i]!.key, fingerprint: fp };
+    }
+    // A row deleted between the two reads is left out, as if listed after the delete.
+    return out.filter((p, i) => !missing.includes(i) || found.has(keyId(p.key)));
   }
 
   /** Runs the engine's codec over rows read; a value it cannot read becomes a ConnectorError naming the column. */

@@ -42,6 +42,9 @@ const NATIVE_TYPES: ReadonlySet<string> = new Set([
  */
 const UTF8 = new Set(["utf8mb4", "utf8mb3", "utf8"]);
 
+/** Types whose values can pass max_allowed_packet (16 MiB by default) inside a CONCAT: MEDIUM and LONG. */
+export const LONG_TYPES: ReadonlySet<string> = new Set(["mediumtext", "longtext", "mediumblob", "longblob"]);
+
 /** A shape's native row hash: its SQL and what it depends on, column by column. */
 export interface NativeRowHash {
   /** 16 hex digits per row: the first 64 bits of SHA1 of the row's length-prefixed native texts. */
@@ -56,7 +59,8 @@ export interface NativeRowHash {
  *
  * A row's encoding joins its columns with '|': text and binary strings as `<byte length>:<bytes>` (so a '|'
  * inside them cannot shift a boundary), other values as their text (digits, '-', '.', ':', ' ' only), NULL
- * as 'N' (no value's encoding is 'N': '' is '0:'). SHA1, not MD5: just as non-linear, and on MariaDB 10.11 it
+ * as 'N' (no value's encoding is 'N': '' is '0:'); a MEDIUM/LONG text or blob as `<byte length>:<its SHA1>`,
+ * so no row's encoding can pass max_allowed_packet. SHA1, not MD5: just as non-linear, and on MariaDB 10.11 it
  * costs about 0.5 s less per million rows (an aggregate of this hash over 1M rows: 0.8 s with SHA1, 1.4 s with
  * MD5; the canonical MD5 fingerprint 2.1 s).
  */
@@ -80,7 +84,13 @@ export function nativeRowHash(
       return null;
     if (c.type === "text" && !UTF8.has(col.charset ?? "")) return null;
     const ref = refs[i]!;
-    const text = c.type === "text" || c.type === "bytes" ? `CONCAT(LENGTH(${ref}), ':', ${ref})` : ref;
+    // Text as its bytes: columns in different collations (utf8mb4_bin beside utf8mb4_nopad_bin) cannot be
+    // CONCATenated as text ("Illegal mix of collations"); their UTF-8 bytes can.
+    const bytes = c.type === "text" ? `CAST(${ref} AS BINARY)` : ref;
+    // A MEDIUM or LONG value stands in by its SHA1: the server builds no string past max_allowed_packet (the
+    // row's CONCAT would be NULL, and the row would drop out of the XOR unseen).
+    const content = LONG_TYPES.has(col.dataType) ? `SHA1(${bytes})` : bytes;
+    const text = c.type === "text" || c.type === "bytes" ? `CONCAT(LENGTH(${ref}), ':', ${content})` : ref;
     parts.push(i < keyWidth || !col.nullable ? text : `COALESCE(${text}, 'N')`);
     columns.push([c.name, col.columnType, c.type, c.type === "text" ? "utf-8" : ""]);
   }

@@ -72,6 +72,8 @@ interface SessionState {
   readonly flavor: MysqlFlavor;
   /** VERSION() as the server reports it ("10.11.19-MariaDB-0+deb12u1", "8.0.36"). */
   readonly version: string;
+  /** @@max_allowed_packet: the longest statement, and the longest string a function may build, in bytes. */
+  readonly maxPacket: number;
 }
 
 /**
@@ -84,6 +86,7 @@ interface SessionState {
 export class MysqlSession {
   private flavorSeen: MysqlFlavor | undefined;
   private versionSeen: string | undefined;
+  private maxPacketSeen: number | undefined;
   private readonly timeouts: TimeoutsConfig;
   /** Connections handed out at least once and still open: what `close` destroys when ending stalls. */
   private readonly connections = new Set<CoreConnection>();
@@ -104,6 +107,14 @@ export class MysqlSession {
   /** The server's VERSION(), known after the first connection was set up. */
   get version(): string | undefined {
     return this.versionSeen;
+  }
+
+  /**
+   * The server's max_allowed_packet in bytes, known after the first connection was set up: no statement may
+   * be longer, and no string a function builds (HEX, CONCAT) may be either.
+   */
+  get maxPacket(): number | undefined {
+    return this.maxPacketSeen;
   }
 
   /** A ConnectorError with one line: label, what failed, and why (credentials redacted). */
@@ -246,6 +257,7 @@ export class MysqlSession {
     if (state) {
       this.flavorSeen = state.flavor;
       this.versionSeen = state.version;
+      this.maxPacketSeen = state.maxPacket;
       return;
     }
     // NAMES utf8mb4: text arrives and MD5 hashes as UTF-8. UTC: TIMESTAMP reads as UTC, DATETIME is taken as
@@ -264,18 +276,19 @@ export class MysqlSession {
     );
     const [rows] = await this.bounded(
       conn,
-      conn.query({ sql: "SELECT VERSION(), HEX(?)", values: ["é"], rowsAsArray: true }),
+      conn.query({ sql: "SELECT VERSION(), HEX(?), @@max_allowed_packet", values: ["é"], rowsAsArray: true }),
     );
-    const [version, hex] = (rows as unknown[][])[0] ?? [];
+    const [version, hex, maxPacket] = (rows as unknown[][])[0] ?? [];
     if (hex !== "C3A9") {
       throw new ConnectorError(
         `${this.options.label}: the connection does not send UTF-8 (create the pool with charset utf8mb4)`,
       );
     }
     const flavor: MysqlFlavor = String(version).toLowerCase().includes("mariadb") ? "mariadb" : "mysql";
-    core[SESSION_KEY] = { flavor, version: String(version) };
+    core[SESSION_KEY] = { flavor, version: String(version), maxPacket: Number(maxPacket) };
     this.flavorSeen = flavor;
     this.versionSeen = String(version);
+    this.maxPacketSeen = Number(maxPacket);
   }
 
   /** Adds the server-side statement timeout to a SELECT (dialects differ). */

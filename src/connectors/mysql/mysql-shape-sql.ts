@@ -5,9 +5,24 @@ import { compareKeys, type Key, type KeyRange, type RecordShape } from "../../co
 import { RowCodec } from "../../core/row-codec.js";
 import { ConnectorError } from "../connector.js";
 import type { RowHash } from "../row-hash.js";
-import { keyLiteral, keyOrderSql, mysqlCanonicalSql, writeLiteral } from "./mysql-canonical-sql.js";
-import { exactTextOrder, type MysqlColumn } from "./mysql-column-types.js";
-import { type NativeRowHash, nativeRowHash } from "./mysql-native-hash.js";
+import {
+  integerLiteral,
+  keyLiteral,
+  keyOrderSql,
+  mysqlCanonicalSql,
+  mysqlReadSql,
+  stringLiteral,
+} from "./mysql-canonical-sql.js";
+import {
+  BINARY_TYPES,
+  exactTextOrder,
+  GEOMETRY_TYPES,
+  isBinaryString,
+  type MysqlColumn,
+  TEXT_TYPES,
+} from "./mysql-column-types.js";
+import { LONG_TYPES, type NativeRowHash, nativeRowHash } from "./mysql-native-hash.js";
+import { writeLiteral } from "./mysql-write-literals.js";
 
 /** Quotes a table name, allowing `schema.table`. */
 export function quoteMysqlTable(name: string): string {
@@ -54,9 +69,19 @@ export class MysqlShapeSql {
   /** Columns (with native types) whose canonical text is computed in the engine, not in SQL. */
   readonly clientColumns: readonly string[];
   readonly pushable: boolean;
-  /** First 16 hex digits of MD5 of the canonical row encoding, built in SQL (only when `pushable`). */
+  /**
+   * First 16 hex digits of MD5 of the canonical row encoding, built in SQL (only when `pushable`); NULL for a
+   * row `oversize` marks, whose fingerprint the engine computes from its raw columns.
+   */
   readonly fingerprint: string;
-  /** The raw columns, key first, in shape order: what RowCodec reads. */
+  /**
+   * A condition true for rows whose canonical text could pass max_allowed_packet, or null when no column can
+   * be that long. The server builds no string longer than the packet (HEX, REPLACE and CONCAT return NULL
+   * instead, with a warning), so such a row's fingerprint is left to the engine: in SQL a 9 MB blob would
+   * read as NULL, equal to every other.
+   */
+  readonly oversize: string | null;
+  /** The raw columns (a FLOAT widened to DOUBLE), key first, in shape order: what RowCodec reads. */
   readonly rawList: string;
   /** ` FORCE INDEX (...)` for the index on the key columns, or "". */
   readonly forceIndex: string;
@@ -87,7 +112,7 @@ export class MysqlShapeSql {
     this.keyRefs = refs.slice(0, this.keyWidth);
     this.keyOrder = shape.key.map((c, i) => keyOrderSql(c.type, this.natives[i]!, refs[i]!));
     this.sargable = this.keyOrder.every((e, i) => e === refs[i]);
-    this.rawList = refs.join(", ");
+    this.rawList = refs.map((ref, i) => mysqlReadSql(this.natives[i]!, ref)).join(", ");
 
     const parts: string[] = [];
     const client: string[] = [];
@@ -105,8 +130,20 @@ export class MysqlShapeSql {
     });
     this.clientColumns = client;
     this.pushable = client.length === 0;
+    const long = this.natives.some((n) => LONG_TYPES.has(n.dataType));
+    if (long && this.pushable) {
+      // Canonical text is at most twice a string's bytes (hex; escapes), plus a little per other column.
+      const lengths = refs
+        .filter((_, i) => {
+          const t = this.natives[i]!.dataType;
+          return TEXT_TYPES.has(t) || BINARY_TYPES.has(t) || GEOMETRY_TYPES.has(t);
+        })
+        .map((ref) => `COALESCE(LENGTH(${ref}), 0)`);
+      this.oversize = `(2 * (${lengths.join(" + ")}) + ${64 * all.length} > @@max_allowed_packet)`;
+    } else this.oversize = null;
     // CONCAT, not CONCAT_WS: every part is already non-null, and it is the cheaper call per row.
-    this.fingerprint = this.pushable ? `LEFT(MD5(CONCAT(${parts.join(", '|', ")})), 16)` : "";
+    const md5 = `LEFT(MD5(CONCAT(${parts.join(", '|', ")})), 16)`;
+    this.fingerprint = !this.pushable ? "" : this.oversize ? `IF(${this.oversize}, NULL, ${md5})` : md5;
     this.native = this.pushable ? nativeRowHash(all, this.natives, refs, this.keyWidth) : null;
   }
 
@@ -204,6 +241,36 @@ export class MysqlShapeSql {
     return ` ORDER BY ${this.keyOrder.join(", ")}`;
   }
 
+  /** Key columns whose collation equates distinct texts ('a' = 'A', 'a' = 'a '), with their collation. */
+  lenientKeyColumns(): { name: string; collation: string }[] {
+    return this.shape.key.flatMap((c, i) => {
+      const n = this.natives[i]!;
+      return c.type === "text" && !exactTextOrder(n) && !isBinaryString(n)
+        ? [{ name: c.name, collation: n.collation ?? "?" }]
+        : [];
+    });
+  }
+
+  /**
+   * One statement finding, for each key, a row whose key differs from it but equals it under the key
+   * columns' collations (the row an INSERT of that key collides with): rows of (position in `keys`, key…).
+   */
+  collidingKeysSql(keys: readonly Key[]): string {
+    return keys
+      .map((key, i) => {
+        const lits = this.keyLiterals(key);
+        const exact = this.keyOrder.map((e, j) => `${e} = ${lits[j]}`).join(" AND ");
+        const lenient = this.keyRefs
+          .map(
+            (ref, j) =>
+              `${ref} = ${this.shape.key[j]!.type === "integer" ? integerLiteral(key[j]!) : stringLiteral(key[j]!)}`,
+          )
+          .join(" AND ");
+        return `(SELECT ${i}, ${this.keyRefs.join(", ")} FROM ${this.table} WHERE ${lenient} AND NOT (${exact}) LIMIT 1)`;
+      })
+      .join(" UNION ALL ");
+  }
+
   /**
    * A condition matching exactly the given keys. Binary-compared text keys also get an equality on the
    * bare column, which is looser (case- or pad-insensitive) but lets the index find the candidates.
@@ -216,14 +283,14 @@ export class MysqlShapeSql {
     if (this.keyWidth === 1) {
       const exact = `${this.keyOrder[0]} IN (${keys.map((k) => this.keyLiterals(k)[0]).join(", ")})`;
       if (!loose[0]) return exact;
-      return `${this.keyRefs[0]} IN (${keys.map((k) => writeLiteral("text", this.natives[0]!, k[0]!)).join(", ")}) AND ${exact}`;
+      return `${this.keyRefs[0]} IN (${keys.map((k) => stringLiteral(k[0]!)).join(", ")}) AND ${exact}`;
     }
     return keys
       .map((k) => {
         const lits = this.keyLiterals(k);
         const terms = this.keyOrder.map((e, i) => `${e} = ${lits[i]}`);
         loose.forEach((l, i) => {
-          if (l) terms.unshift(`${this.keyRefs[i]} = ${writeLiteral("text", this.natives[i]!, k[i]!)}`);
+          if (l) terms.unshift(`${this.keyRefs[i]} = ${stringLiteral(k[i]!)}`);
         });
         return `(${terms.join(" AND ")})`;
       })
@@ -260,6 +327,11 @@ export class MysqlShapeSql {
   /** Literals that store a canonical row (key first) in shape order. */
   rowLiterals(values: readonly (string | null)[]): string[] {
     return values.map((v, i) => writeLiteral(this.types[i]!, this.natives[i]!, v));
+  }
+
+  /** The native column at position `i` (key first, shape order). */
+  nativeColumn(i: number): MysqlColumn {
+    return this.natives[i]!;
   }
 
   /** Quoted column names, key first, in shape order. */

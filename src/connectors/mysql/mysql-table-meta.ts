@@ -36,7 +36,7 @@ export function readMysqlTableMeta(
     const cols = await session.rows(
       conn,
       "SELECT COLUMN_NAME, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), CHARACTER_SET_NAME, COLLATION_NAME, " +
-        "DATETIME_PRECISION, COLUMN_COMMENT, IS_NULLABLE FROM information_schema.COLUMNS " +
+        "DATETIME_PRECISION, COLUMN_COMMENT, IS_NULLABLE, COLUMN_TYPE FROM information_schema.COLUMNS " +
         `WHERE TABLE_SCHEMA = ${db} AND TABLE_NAME = ${tbl} ORDER BY ORDINAL_POSITION`,
     );
     if (cols.length === 0) {
@@ -93,13 +93,15 @@ export function readMysqlTableMeta(
     const columns: MysqlColumn[] = cols.map((r) => ({
       name: String(r[0]),
       dataType: String(r[1]),
-      columnType: String(r[2]),
+      // An ENUM's or SET's members keep their case (they are values); every other type name is lower case.
+      columnType: /^(enum|set)\(/i.test(String(r[8])) ? String(r[8]) : String(r[2]),
       charset: r[3] == null ? null : String(r[3]),
       collation: r[4] == null ? null : String(r[4]),
       fsp: r[5] == null ? null : Number(r[5]),
       json: jsonColumns.has(String(r[0])),
       declared: declaredType(r[6] == null ? null : String(r[6])),
       nullable: String(r[7]) !== "NO",
+      ...(/^(enum|set)\(/i.test(String(r[8])) ? { members: enumMembers(String(r[8])) } : {}),
     }));
     return { columns, byName: new Map(columns.map((c) => [c.name, c])), indexes, unique };
   });
@@ -111,4 +113,12 @@ export function mysqlKeyIndex(meta: MysqlTableMeta, keyColumns: readonly string[
     if (keyColumns.every((k, i) => cols[i] === k)) return name;
   }
   return null;
+}
+
+/** The members an ENUM or SET declares, as written: "enum('a','B''c')" → ["a", "B'c"]. */
+export function enumMembers(columnType: string): string[] {
+  const list = columnType.slice(columnType.indexOf("(") + 1, columnType.lastIndexOf(")"));
+  return [...list.matchAll(/'((?:[^'\\]|''|\\.)*)'/g)].map((m) =>
+    m[1]!.replaceAll("''", "'").replace(/\\(.)/g, "$1"),
+  );
 }

@@ -1,6 +1,15 @@
 /** How one record's columns sit in one Redis value (a hash, or a JSON string) and how a guarded write changes it. Pure. */
 import type { ChainableCommander } from "ioredis";
-import type { CanonicalValue, ColumnType } from "../../core/canonical.js";
+import { type CanonicalValue, type ColumnType, canonicalValue } from "../../core/canonical.js";
+import {
+  canonicalJsonNumber,
+  canonicalJsonOf,
+  JsonNumber,
+  JsonSyntaxError,
+  type JsonValue,
+  parseJsonExact,
+  stringifyJsonExact,
+} from "../../core/canonical-json-text.js";
 import type { ColumnSpec, Key, RecordShape } from "../../core/model.js";
 import { RowError } from "../../core/row-codec.js";
 
@@ -215,27 +224,63 @@ end
 return 1
 `;
 
-type JsonDocument = Record<string, unknown>;
+/** A parsed document: its members in their order, numbers exact (never through a double). */
+type JsonDocument = Map<string, JsonValue>;
 
-/** The JSON value an application would store for a canonical value (the inverse of reading it). */
-function jsonNative(type: ColumnType, v: CanonicalValue): unknown {
+/** A canonical number JSON can write as a number (not NaN, Infinity or -Infinity). */
+const JSON_NUMBER = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
+
+/** Canonical decimal text that is an exact double's shortest text, so an application reading it loses nothing. */
+function doubleExact(v: string): boolean {
+  const n = Number(v);
+  return Number.isFinite(n) && String(n) === v;
+}
+
+/**
+ * The JSON value a repair writes for a canonical value (the inverse of reading it). Numbers are written as
+ * JSON numbers with their exact digits where the property already holds a number; where it holds a string
+ * they stay strings; a new property is a number only where a double holds it exactly (so an application
+ * parsing with JSON.parse reads what was meant), else a string. NaN and ±Infinity are always strings.
+ */
+function jsonNative(type: ColumnType, v: CanonicalValue, current: JsonValue | undefined): JsonValue {
   if (v === null) return null;
   switch (type) {
     case "integer":
-      return Number.isSafeInteger(Number(v)) ? Number(v) : v;
     case "decimal":
     case "float":
     case "float32": {
-      // Only where the double prints back as the same text; otherwise (2^53 + 1, NaN, 0.1000…01) as text.
-      const n = Number(v);
-      return Number.isFinite(n) && String(n) === v ? n : v;
+      // NaN and the infinities (floats, and PostgreSQL's numeric) have no JSON number.
+      const finite = JSON_NUMBER.test(v);
+      const asNumber = current instanceof JsonNumber || (typeof current !== "string" && doubleExact(v));
+      return finite && asNumber ? new JsonNumber(canonicalJsonNumber(v)) : v;
     }
     case "boolean":
       return v === "t";
     case "json":
-      return JSON.parse(v);
+      return parseJsonExact(v);
     default:
       return v;
+  }
+}
+
+/** A JSON number's raw value for RowCodec as `type` reads it: its exact text, or for an integer its exact digits. */
+function numberRaw(c: ColumnSpec, n: JsonNumber): unknown {
+  switch (c.type) {
+    case "integer": {
+      // 1e+21 is an integer written with an exponent; 1.5 is none.
+      const digits = canonicalValue("decimal", n.text)!;
+      if (digits.includes(".")) throw new RowError(`column ${c.name}: ${n.text} is not an integer`);
+      return digits;
+    }
+    case "decimal":
+    case "float":
+    case "float32":
+    case "text":
+    case "boolean":
+      return n.text;
+    default:
+      // Timestamps as epoch seconds; anything else the codec rejects with the number in its message.
+      return Number(n.text);
   }
 }
 
@@ -262,15 +307,15 @@ class JsonLayout implements RecordLayout {
   }
 
   private parse(reply: string): JsonDocument {
-    let doc: unknown;
+    let doc: JsonValue;
     try {
-      doc = JSON.parse(reply);
-    } catch {
-      throw new RowError("the value is not valid JSON");
+      doc = parseJsonExact(reply);
+    } catch (err) {
+      if (err instanceof JsonSyntaxError) throw new RowError(`the value is not valid JSON (${err.message})`);
+      throw err;
     }
-    if (doc === null || typeof doc !== "object" || Array.isArray(doc))
-      throw new RowError("the value is not a JSON object");
-    return doc as JsonDocument;
+    if (!(doc instanceof Map)) throw new RowError("the value is not a JSON object");
+    return doc;
   }
 
   rawRow(keyParts: readonly unknown[], reply: unknown): unknown[] | null {
@@ -283,18 +328,14 @@ class JsonLayout implements RecordLayout {
 
   /**
    * A json column is absent for null and present for every JSON value, JSON null included (so JSON null
-   * and SQL NULL stay distinct); other columns are null when absent or JSON null.
+   * and SQL NULL stay distinct); other columns are null when absent or JSON null. Numbers keep their exact
+   * text: 9007199254740993 is not 9007199254740992, and 1e400 is no double.
    */
   private column(doc: JsonDocument, c: ColumnSpec): unknown {
-    if (!Object.hasOwn(doc, c.name)) return null;
-    const v = doc[c.name];
-    if (c.type === "json") return JSON.stringify(v);
-    if (typeof v === "number" && (c.type === "integer" || c.type === "decimal") && !Number.isSafeInteger(v)) {
-      if (Number.isInteger(v))
-        throw new RowError(
-          `column ${c.name}: ${v} is beyond 2^53 as a JSON number and may have lost digits; store it as a string`,
-        );
-    }
+    if (!doc.has(c.name)) return null;
+    const v = doc.get(c.name)!;
+    if (c.type === "json") return canonicalJsonOf(v);
+    if (v instanceof JsonNumber) return numberRaw(c, v);
     return v;
   }
 
@@ -304,26 +345,30 @@ class JsonLayout implements RecordLayout {
 
   write(key: Key, next: readonly CanonicalValue[] | null, reply: unknown): string[] {
     if (!next) return ["D", ""];
-    // Properties outside the shape are kept; entries, not assignment, so "__proto__" stays an own key.
-    const doc = new Map<string, unknown>(
-      reply === null || reply === undefined ? [] : Object.entries(this.parse(reply as string)),
-    );
+    // Properties outside the shape are kept, in their order and with their exact numbers.
+    const doc: JsonDocument = reply === null || reply === undefined ? new Map() : this.parse(reply as string);
     this.shape.key.forEach((c, i) => {
-      doc.set(c.name, jsonNative(c.type, key[i]!));
+      doc.set(c.name, jsonNative(c.type, key[i]!, doc.get(c.name)));
     });
     this.shape.columns.forEach((c, i) => {
       const v = next[i] ?? null;
       if (c.type === "json" && v === null) doc.delete(c.name);
-      else doc.set(c.name, jsonNative(c.type, v));
+      else doc.set(c.name, jsonNative(c.type, v, doc.get(c.name)));
     });
-    return ["W", JSON.stringify(Object.fromEntries(doc))];
+    return ["W", stringifyJsonExact(doc)];
   }
 
   sampleFields(reply: unknown): [string, string][] {
     if (reply === null || reply === undefined) return [];
-    return Object.entries(this.parse(reply as string)).map(([name, v]) => [
-      name,
-      `JSON ${v === null ? "null" : Array.isArray(v) ? "array" : typeof v}`,
-    ]);
+    return [...this.parse(reply as string)].map(([name, v]) => [name, `JSON ${jsonKind(v)}`]);
   }
+}
+
+/** What kind of JSON value `v` is, as `describe` names a sampled property's type. */
+function jsonKind(v: JsonValue): string {
+  if (v === null) return "null";
+  if (v instanceof JsonNumber) return "number";
+  if (Array.isArray(v)) return "array";
+  if (v instanceof Map) return "object";
+  return typeof v;
 }

@@ -1,5 +1,7 @@
 /** SQLite declared types → Concord's logical types, native values for writes, and timestamp styles. No I/O. */
-import type { CanonicalValue, ColumnType } from "../../core/canonical.js";
+import { type CanonicalValue, type ColumnType, timestampMicros } from "../../core/canonical.js";
+import { float32AsDouble } from "../../core/canonical-float32.js";
+import { canonicalJsonNumber } from "../../core/canonical-json-text.js";
 import type { ColumnInfo } from "../connector.js";
 
 /** The logical type of a declared SQLite column type (declared types are free text in SQLite). */
@@ -7,12 +9,66 @@ export function sqliteLogicalType(declared: string): ColumnType {
   const t = declared.toUpperCase();
   if (t.includes("BOOL")) return "boolean";
   if (t.includes("TIMESTAMP") || t.includes("DATETIME") || t === "DATE") return "timestamp";
+  if (/^TIME\b/.test(t)) return "time";
   if (t.includes("JSON")) return "json";
   if (t.includes("DEC") || t.includes("NUMERIC") || t.includes("MONEY")) return "decimal";
   if (t.includes("INT")) return "integer";
   if (t.includes("REAL") || t.includes("FLOA") || t.includes("DOUB")) return "float";
   if (t.includes("BLOB") || t.includes("BINARY")) return "bytes";
   return "text";
+}
+
+/** A column's type affinity, by SQLite's rules for its declared type (https://sqlite.org/datatype3.html). */
+export type SqliteAffinity = "INTEGER" | "TEXT" | "BLOB" | "REAL" | "NUMERIC";
+
+export function sqliteAffinity(declared: string): SqliteAffinity {
+  const t = declared.toUpperCase();
+  if (t.includes("INT")) return "INTEGER";
+  if (t.includes("CHAR") || t.includes("CLOB") || t.includes("TEXT")) return "TEXT";
+  if (t.includes("BLOB") || t === "") return "BLOB";
+  if (t.includes("REAL") || t.includes("FLOA") || t.includes("DOUB")) return "REAL";
+  return "NUMERIC";
+}
+
+/**
+ * The number a column of INTEGER, REAL or NUMERIC affinity would turn text `v` into, if it is a bare number
+ * that conversion changes (past int64 and not a double's shortest text: 0.30000000000000001, 1e+400);
+ * otherwise undefined. SQLite converts such text on insert whatever it was bound as.
+ */
+function numberAffinityChanges(v: string): number | undefined {
+  if (!/^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(v)) return undefined;
+  if (/^-?\d+$/.test(v) && BigInt(v) >= -(2n ** 63n) && BigInt(v) < 2n ** 63n) return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) && canonicalJsonNumber(String(n)) === canonicalJsonNumber(v) ? undefined : n;
+}
+
+/**
+ * Why SQLite would store canonical value `v` as another value in a column declared `declared`, one line naming
+ * the column, or undefined when it stores it as is: NaN (stored as NULL), and in columns of numeric affinity
+ * a decimal or a bare JSON number that only a 64-bit float would hold (SQLite converts such text on insert,
+ * so the repair would never verify).
+ */
+export function unstorable(
+  column: string,
+  declared: string,
+  type: ColumnType,
+  v: CanonicalValue,
+): string | undefined {
+  if (v === null) return undefined;
+  const cannot = (why: string) => `column ${column} (${declared || "no type"}) cannot store ${v}: ${why}`;
+  if ((type === "float" || type === "float32" || type === "decimal") && v === "NaN")
+    return cannot("SQLite stores NaN as NULL");
+  if (type === "integer" && (BigInt(v) < -(2n ** 63n) || BigInt(v) >= 2n ** 63n))
+    return cannot("SQLite integers are 64-bit");
+  const affinity = sqliteAffinity(declared);
+  if (affinity !== "INTEGER" && affinity !== "REAL" && affinity !== "NUMERIC") return undefined;
+  if (type !== "decimal" && type !== "json") return undefined;
+  const changed = numberAffinityChanges(v);
+  return changed === undefined
+    ? undefined
+    : cannot(
+        `its declared type gives it ${affinity} affinity, which keeps it as the 64-bit float ${changed}; declare the column TEXT to keep it exactly`,
+      );
 }
 
 /** The native SQLite value for a canonical value of a logical type. */
@@ -22,8 +78,10 @@ export function toSqlite(type: ColumnType, v: CanonicalValue): unknown {
     case "integer":
       return BigInt(v);
     case "float":
-    case "float32":
       return Number(v);
+    case "float32":
+      // The double that is exactly the float32: a REAL column then holds the float32's value.
+      return Number(float32AsDouble(v));
     case "boolean":
       return v === "t" ? 1n : 0n;
     case "decimal": {
@@ -68,15 +126,24 @@ export function timestampStyleOf(sample: unknown): TimestampStyle {
   };
 }
 
-/** A canonical timestamp (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) in a style, without losing precision. */
+/** A canonical timestamp of a four-digit year, the form the styles lay out. */
+const PLAIN_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/**
+ * A canonical timestamp (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) in a style, without losing precision. What a style
+ * cannot lay out exactly (years outside 0000–9999, the infinities, an epoch number a double would round) is
+ * written as the canonical text itself, which SQLite keeps and Concord reads back as the same instant.
+ */
 export function formatTimestamp(canonical: string, style: TimestampStyle): unknown {
+  if (!PLAIN_TIMESTAMP.test(canonical)) return canonical;
   const date = canonical.slice(0, 10);
   const time = canonical.slice(11, 19);
   const micros = canonical.slice(20, 26);
   const needed = micros.replace(/0+$/, "").length;
   if (style.kind === "epoch") {
-    const seconds = Date.parse(`${date}T${time}Z`) / 1000;
-    return needed === 0 ? seconds : Number(`${seconds}.${micros}`);
+    const exact = timestampMicros(canonical);
+    const n = needed === 0 ? Number(exact / 1_000_000n) : Number(exact) / 1e6;
+    return timestampMicros(n) === exact ? n : canonical;
   }
   if (style.kind === "date" && time === "00:00:00" && needed === 0) return date;
   const s = style.kind === "text" ? style : { sep: " " as const, fraction: 0, zone: "" as const };

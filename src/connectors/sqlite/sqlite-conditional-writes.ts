@@ -1,44 +1,76 @@
 /** Conditional writes on SQLite: read, compare fingerprints and write each key inside one IMMEDIATE transaction. */
 import type Database from "better-sqlite3";
 import { fingerprintRow } from "../../core/fingerprint.js";
-import type { ConditionalWrite, ConnectorStats, WriteOutcome } from "../connector.js";
-import { formatTimestamp, type TimestampStyle, toSqlite } from "./sqlite-column-types.js";
+import type { Key } from "../../core/model.js";
+import {
+  type ConditionalWrite,
+  ConnectorError,
+  type ConnectorStats,
+  type WriteOutcome,
+} from "../connector.js";
+import { errorCode } from "../connector-errors.js";
+import { formatTimestamp, type TimestampStyle, toSqlite, unstorable } from "./sqlite-column-types.js";
 import type { SqliteShapeSql } from "./sqlite-shape-sql.js";
 import { quoteIdent } from "./sqlite-table-meta.js";
+
+/** What the writes need to know of the table beyond the shape's SQL. */
+export interface SqliteWriteTarget {
+  /** The replica's label, which starts every error message. */
+  readonly label: string;
+  readonly db: Database.Database;
+  /** The quoted table name. */
+  readonly table: string;
+  /** Declared type of each column, by name (SQLite converts by it: its type affinity). */
+  readonly declared: ReadonlyMap<string, string>;
+  /** The timestamp style a column already uses, so repairs write it alike. */
+  readonly styleOf: (column: string) => TimestampStyle;
+}
 
 /**
  * Applies `writes` in order in one `BEGIN IMMEDIATE` transaction (the database's write lock is held from the
  * first read, so nobody changes a record between its check and its write): each write reads its key's row,
  * is `noop` when the row already holds `next`, `superseded` when it holds anything but `expected`, and is
  * otherwise applied as a DELETE, UPDATE or INSERT. Timestamps are written in the style the column already
- * uses (`styleOf`). Throws on any error, after SQLite has rolled the whole batch back.
+ * uses. A value the column would store as another value (NaN, a decimal its numeric affinity would round) is
+ * refused before the transaction starts. A table whose columns are all key columns is only ever inserted
+ * into or deleted from. Throws on any error, after SQLite has rolled the whole batch back.
  */
 export function applySqliteWrites(
-  db: Database.Database,
-  table: string,
+  target: SqliteWriteTarget,
   s: SqliteShapeSql,
   writes: readonly ConditionalWrite[],
-  styleOf: (column: string) => TimestampStyle,
   stats: ConnectorStats,
 ): WriteOutcome[] {
+  const { db, table } = target;
   const { shape } = s;
+  const refuse = (message: string) =>
+    new ConnectorError(`${target.label ? `${target.label}: ` : ""}${message}`);
+  for (const w of writes) {
+    shape.columns.forEach((c, i) => {
+      const why = unstorable(c.name, target.declared.get(c.name) ?? "", c.type, w.next?.[i] ?? null);
+      if (why) throw refuse(why);
+    });
+  }
   const whereKey = s.keyEquals();
-  const read = s.statement("wread", () => `SELECT ${s.allList} FROM ${table} WHERE ${whereKey}`);
-  const insert = s.statement(
-    "winsert",
-    () =>
-      `INSERT INTO ${table} (${s.allList}) VALUES (${[...shape.key, ...shape.columns].map(() => "?").join(", ")})`,
-  );
-  const update = s.statement(
-    "wupdate",
-    () =>
-      `UPDATE ${table} SET ${shape.columns.map((c) => `${quoteIdent(c.name)} = ?`).join(", ")} WHERE ${whereKey}`,
-  );
-  const del = s.statement("wdelete", () => `DELETE FROM ${table} WHERE ${whereKey}`);
+  // Prepared when first needed: a key-only table has no UPDATE to prepare (SET with nothing is a syntax error).
+  const read = () => s.statement("wread", () => `SELECT ${s.allList} FROM ${table} WHERE ${whereKey}`);
+  const insert = () =>
+    s.statement(
+      "winsert",
+      () =>
+        `INSERT INTO ${table} (${s.allList}) VALUES (${[...shape.key, ...shape.columns].map(() => "?").join(", ")})`,
+    );
+  const update = () =>
+    s.statement(
+      "wupdate",
+      () =>
+        `UPDATE ${table} SET ${shape.columns.map((c) => `${quoteIdent(c.name)} = ?`).join(", ")} WHERE ${whereKey}`,
+    );
+  const del = () => s.statement("wdelete", () => `DELETE FROM ${table} WHERE ${whereKey}`);
   const run = db.transaction((batch: readonly ConditionalWrite[]): WriteOutcome[] =>
     batch.map((w) => {
       const keyParams = s.bindKey(w.key);
-      const row = read
+      const row = read()
         .raw(true)
         .safeIntegers(true)
         .get(...keyParams) as unknown[] | undefined;
@@ -51,17 +83,53 @@ export function applySqliteWrites(
         ? shape.columns.map((c, i) => {
             const v = w.next![i] ?? null;
             return c.type === "timestamp" && v !== null
-              ? formatTimestamp(v, styleOf(c.name))
+              ? formatTimestamp(v, target.styleOf(c.name))
               : toSqlite(c.type, v);
           })
         : [];
-      if (!w.next) del.run(...keyParams);
-      else if (row) update.run(...values, ...keyParams);
-      else insert.run(...keyParams, ...values);
+      if (!w.next) del().run(...keyParams);
+      else if (row) {
+        if (shape.columns.length > 0) update().run(...values, ...keyParams);
+      } else {
+        try {
+          insert().run(...keyParams, ...values);
+        } catch (err) {
+          const why = collatedDuplicate(target, s, w.key, err);
+          throw why ? refuse(why) : err;
+        }
+      }
       stats.rowsWritten++;
       return "applied";
     }),
   );
   stats.queries++;
   return run.immediate(writes);
+}
+
+/**
+ * When inserting `key` failed on a unique constraint because a key column compares in another collation
+ * (NOCASE, RTRIM) under which the key equals one the table holds: an error naming both keys and the collation.
+ */
+function collatedDuplicate(
+  target: SqliteWriteTarget,
+  s: SqliteShapeSql,
+  key: Key,
+  err: unknown,
+): string | undefined {
+  const code = errorCode(err);
+  if (s.collated.size === 0 || !/^SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)$/.test(code)) return undefined;
+  const names = s.shape.key.map((c) => quoteIdent(c.name));
+  const held = target.db
+    .prepare(
+      `SELECT ${names.join(", ")} FROM ${target.table} WHERE ${names.map((n) => `${n} = ?`).join(" AND ")}`,
+    )
+    .raw(true)
+    .safeIntegers(true)
+    .get(...s.bindKey(key)) as unknown[] | undefined;
+  if (!held) return undefined;
+  const collations = [...s.collated].map(([column, collation]) => `${column} ${collation}`).join(", ");
+  return (
+    `key ${JSON.stringify(key)} cannot be inserted: the table holds ${JSON.stringify(s.codec.key(held))}, ` +
+    `which equals it under the key's collation (${collations}); the replicas' keys differ only in what it ignores`
+  );
 }

@@ -51,6 +51,8 @@ export class SqliteConnector implements Connector {
   private readonly uniqueKeys = new Set<string>();
   private readonly table: string;
   private readonly label: string;
+  /** Whether the journal mode was seen to (see `useWal`). */
+  private walChecked = false;
 
   constructor(
     private readonly db: Db,
@@ -72,7 +74,7 @@ export class SqliteConnector implements Connector {
     return meta;
   }
 
-  /** The declared columns (see `sqliteColumnInfo`). */
+  /** The declared columns (see `sqliteColumnInfo`); text columns in NOCASE or RTRIM say so. */
   async describe(): Promise<TableDescription> {
     let meta: SqliteTableMeta;
     try {
@@ -80,7 +82,13 @@ export class SqliteConnector implements Connector {
     } catch (err) {
       this.fail("cannot describe table", err);
     }
-    return { columns: meta.columns.map((c) => sqliteColumnInfo(c.name, c.type)), store: "SQLite" };
+    const columns = meta.columns.map((c) => {
+      const info = sqliteColumnInfo(c.name, c.type);
+      if (info.type !== "text") return info;
+      const collation = sqliteCollation(this.db, this.table, c.name);
+      return collation === "BINARY" ? info : { ...info, lenientCollation: collation };
+    });
+    return { columns, store: "SQLite" };
   }
 
   /** The shape's SQL, once its key is known to be unique (see `checkKey`). */
@@ -355,13 +363,45 @@ export class SqliteConnector implements Connector {
     return style;
   }
 
-  /** One IMMEDIATE transaction per call (see `applySqliteWrites`). */
+  /**
+   * One IMMEDIATE transaction per call (see `applySqliteWrites`). The first call that has something to write
+   * switches the database to WAL (so the application's readers do not block Concord's writes, nor these
+   * theirs); nothing else Concord does changes the file, so a scan, or a repair that fails before writing,
+   * leaves it as it was.
+   */
   async applyWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]> {
+    if (writes.length === 0) return [];
     const s = this.sql(shape);
     try {
-      return applySqliteWrites(this.db, this.table, s, writes, (c) => this.timestampStyle(c), this.stats);
+      this.useWal();
+      const declared = new Map(this.meta().columns.map((c) => [c.name, c.type]));
+      return applySqliteWrites(
+        {
+          label: this.label,
+          db: this.db,
+          table: this.table,
+          declared,
+          styleOf: (c) => this.timestampStyle(c),
+        },
+        s,
+        writes,
+        this.stats,
+      );
     } catch (err) {
       this.fail("conditional write failed", err);
+    }
+  }
+
+  /** WAL journal mode, once, before the first write (a read-only or in-memory database keeps its mode). */
+  private useWal(): void {
+    if (this.walChecked) return;
+    this.walChecked = true;
+    if (this.db.readonly || this.db.memory) return;
+    try {
+      if (String(this.db.pragma("journal_mode", { simple: true })).toLowerCase() !== "wal")
+        this.db.pragma("journal_mode = WAL");
+    } catch {
+      // Another connection holds the file: the writes work in its current mode too, only less concurrently.
     }
   }
 
@@ -384,8 +424,8 @@ export function openSqliteConnector(
 ): SqliteConnector {
   let db: Db | undefined;
   try {
+    // Nothing is changed on open: the journal mode is switched to WAL by the first write (see applyWrites).
     db = new Database(path, { fileMustExist: true, readonly: options.readonly ?? false, timeout: 5000 });
-    if (!options.readonly) db.pragma("journal_mode = WAL");
     // A bigger page cache than the 2 MB default: repairs and verification read scattered rows.
     db.pragma("cache_size = -65536");
   } catch (err) {

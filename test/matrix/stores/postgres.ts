@@ -20,7 +20,10 @@ function timestampInput(canonical: string, dateOnly: boolean): string {
 const micros = (value: MatrixValue) => /\.(\d{6})Z$/.exec(value.canonical)?.[1] ?? "000000";
 /** Timestamps reach 294276 AD; only dates go further (5874897 AD). */
 const inTimestampRange = (value: MatrixValue) => !/^\+\d{7}/.test(value.canonical);
-const timeMicros = (value: MatrixValue) => value.canonical.slice(9);
+const timeMicros = (value: MatrixValue) => value.canonical.slice(-6);
+/** time holds 00:00:00 to 24:00:00, not MariaDB's negative or longer durations. */
+const timeOfDay = (value: MatrixValue) =>
+  /^([01]\d|2[0-3]):/.test(value.canonical) || value.canonical === "24:00:00.000000";
 const isDecimal = (value: MatrixValue) => /^-?\d+(\.\d+)?$/.test(value.canonical);
 
 /** numeric(p,s) holds finite decimals with at most s fraction digits and p − s integer digits, and NaN. */
@@ -78,9 +81,12 @@ const TYPES: MatrixColumnType[] = [
     holds: (v) => !v.canonical.includes("T") || v.canonical.includes("T00:00:00.000000Z"),
     encode: (text) => timestampInput(text, true),
   }),
-  t("time", "time", { spells: anySpelling }),
-  t("time", "time(3)", { holds: (v) => timeMicros(v).endsWith("000"), spells: anySpelling }),
-  t("time", "time(0)", { holds: (v) => timeMicros(v) === "000000", spells: anySpelling }),
+  t("time", "time", { holds: timeOfDay, spells: anySpelling }),
+  t("time", "time(3)", {
+    holds: (v) => timeOfDay(v) && timeMicros(v).endsWith("000"),
+    spells: anySpelling,
+  }),
+  t("time", "time(0)", { holds: (v) => timeOfDay(v) && timeMicros(v) === "000000", spells: anySpelling }),
   t("json", "json", { spells: anySpelling }),
   t("json", "jsonb", { spells: anySpelling }),
   t("bytes", "bytea", { encode: (hex) => `\\x${hex}` }),

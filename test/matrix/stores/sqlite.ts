@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { canonicalValue } from "../../../src/core/canonical.js";
 import { singleAsDouble } from "../families.js";
 import type { MatrixColumnType, MatrixKeyType, MatrixSpace, MatrixStore, MatrixValue } from "../matrix.js";
 
@@ -20,14 +21,29 @@ const t = (family: string, ddl: string, more: Partial<MatrixColumnType> = {}): M
 
 const notNaN = (v: MatrixValue) => v.canonical !== "NaN";
 
+/** A decimal NUMERIC affinity keeps as it is: a 64-bit integer, or a double that prints back as the value. */
+function keptByNumericAffinity(text: string): boolean {
+  if (/^-?\d+$/.test(text)) {
+    const n = BigInt(text);
+    if (n >= -(2n ** 63n) && n < 2n ** 63n) return true;
+  }
+  const n = Number(text);
+  return !Number.isFinite(n) || canonicalValue("decimal", String(n)) === canonicalValue("decimal", text);
+}
+
 const TYPES: MatrixColumnType[] = [
-  t("integer", "INTEGER", { encode: (text) => BigInt(text) }),
-  // NUMERIC affinity: fractions are kept as doubles, so only decimals a double prints back exactly.
+  // SQLite integers are 64-bit: the connector refuses the rest.
+  t("integer", "INTEGER", {
+    holds: (v) => BigInt(v.canonical) >= -(2n ** 63n) && BigInt(v.canonical) < 2n ** 63n,
+    encode: (text) => BigInt(text),
+  }),
+  // NUMERIC affinity: fractions are kept as doubles, so only decimals a double prints back exactly; NaN
+  // would be NULL. The connector refuses the others.
   t("decimal", "DECIMAL(18,6)", {
-    holds: (v) => v.id !== "full-precision",
+    holds: (v) => notNaN(v) && keptByNumericAffinity(v.canonical),
     encode: numberOrText,
   }),
-  // SQLite stores a NaN as NULL.
+  // SQLite stores a NaN as NULL: the connector refuses it.
   t("float", "REAL", { holds: notNaN, encode: (text) => Number(text) }),
   // Beside a single-precision column, REAL is compared as the double the single is exactly.
   t("float32", "REAL", { holds: notNaN, encode: (text) => Number(singleAsDouble(text)) }),
@@ -63,25 +79,6 @@ export const store: MatrixStore = {
   name: "sqlite",
   types: TYPES,
   keyTypes: KEY_TYPES,
-  known: {
-    "key:TEXT COLLATE NOCASE":
-      "SQLite's insert of a key equal under NOCASE fails with UNIQUE constraint failed, without naming the collation",
-    "decimal:nan": "SQLite's decimal writes store NaN as a number, which SQLite keeps as NULL (toSqlite)",
-    "decimal:full-precision":
-      "SQLite's DECIMAL keeps fractions as doubles: the connector writes the value and verification fails, instead of refusing it",
-    "float:nan":
-      "SQLite keeps a NaN REAL as NULL: the connector writes it and verification fails, instead of refusing it",
-    "float32:nan":
-      "SQLite keeps a NaN REAL as NULL: the connector writes it and verification fails, instead of refusing it",
-    "timestamp:44-bc": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
-    "timestamp:1-bc": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
-    "timestamp:julian-day-0": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
-    "timestamp:year-10000": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
-    "timestamp:294276-ad": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
-    "timestamp:5874897-ad": "SQLite's timestamp writes keep four-digit years only (formatTimestamp)",
-    "timestamp:infinity": "SQLite's timestamp writes do not know the infinities (formatTimestamp)",
-    "timestamp:minus-infinity": "SQLite's timestamp writes do not know the infinities (formatTimestamp)",
-  },
   available: async () => true,
   async open(): Promise<MatrixSpace> {
     const dir = mkdtempSync(join(tmpdir(), "concord-matrix-"));

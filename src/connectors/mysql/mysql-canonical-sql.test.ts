@@ -1,0 +1,51 @@
+import fc from "fast-check";
+import { escape as mysql2Escape } from "mysql2/promise";
+import { describe, expect, it } from "vitest";
+import { stringLiteral } from "./mysql-canonical-sql.js";
+
+describe("stringLiteral", () => {
+  const chars = fc.constantFrom(
+    "a",
+    "é",
+    "😀",
+    "\0",
+    "\b",
+    "\t",
+    "\n",
+    "\r",
+    "\x1a",
+    '"',
+    "'",
+    "\\",
+    "%",
+    "_",
+    " ",
+  );
+
+  it("writes what mysql2's escape writes", () => {
+    fc.assert(
+      fc.property(fc.array(chars, { maxLength: 40 }), (parts) => {
+        const v = parts.join("");
+        expect(stringLiteral(v)).toBe(mysql2Escape(v));
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme" }), (v) => {
+        expect(stringLiteral(v)).toBe(mysql2Escape(v));
+      }),
+    );
+  });
+
+  it("writes long values (escaped over their UTF-8 bytes) alike", () => {
+    fc.assert(
+      fc.property(fc.array(chars, { minLength: 1, maxLength: 20 }), (parts) => {
+        const v = parts.join("").repeat(Math.ceil(70000 / parts.join("").length));
+        expect(stringLiteral(v)).toBe(mysql2Escape(v));
+      }),
+      { numRuns: 50 },
+    );
+    const text = "é|\\'".repeat(3 * 1024 * 1024);
+    expect(stringLiteral(text)).toBe(`'${"é|\\\\\\'".repeat(3 * 1024 * 1024)}'`);
+  });
+});

@@ -1,0 +1,256 @@
+/** The SQL literal that stores a canonical value in a MariaDB/MySQL column, or a one-line refusal. Builds text only: no I/O. */
+import type { CanonicalValue, ColumnType } from "../../core/canonical.js";
+import { float32AsDouble } from "../../core/canonical-float32.js";
+import { parseTime } from "../../core/canonical-time.js";
+import { integerLiteral, stringLiteral } from "./mysql-canonical-sql.js";
+import {
+  BINARY_TYPES,
+  FLOAT_TYPES,
+  GEOMETRY_TYPES,
+  INTEGER_TYPES,
+  type MysqlColumn,
+  TIME_LIMIT_MICROS,
+  TIME_TYPES,
+} from "./mysql-column-types.js";
+import { UnstorableValueError } from "./mysql-errors.js";
+import { numberMysqlJsonChanges } from "./mysql-json.js";
+
+/**
+ * The SQL literal that stores canonical value `v` of logical `type` in `col`, so that reading it back gives
+ * `v` again. A value the column would store as another value (round, clip, pad, fold, convert) or refuse is
+ * refused here, before anything is sent, with an UnstorableValueError naming the column, its type, the value
+ * and why: the server in strict mode would refuse some of them too, but without the type, and it silently
+ * changes the others.
+ */
+export function writeLiteral(type: ColumnType, col: MysqlColumn, v: CanonicalValue): string {
+  if (v === null) return "NULL";
+  switch (type) {
+    case "integer":
+      return integerIn(col, v);
+    case "boolean":
+      return v === "t" ? "1" : "0";
+    case "decimal":
+      if (col.dataType === "decimal") return decimalLiteral(col, v);
+      if (INTEGER_TYPES.has(col.dataType) || col.dataType === "bit") {
+        if (!/^-?\d+$/.test(v)) throw cannotStore(col, v, "it keeps integers only");
+        return integerIn(col, v);
+      }
+      return stringLiteral(v);
+    case "json": {
+      // MySQL 8's JSON type (MariaDB's JSON is LONGTEXT) keeps numbers as 64-bit integers and doubles.
+      const changed = col.dataType === "json" ? numberMysqlJsonChanges(v) : null;
+      if (changed !== null)
+        throw cannotStore(col, v, `MySQL's JSON keeps numbers as 64-bit integers or doubles, not ${changed}`);
+      return textLiteral(col, v);
+    }
+    case "float":
+    case "float32":
+      return floatLiteral(col, v, type === "float32");
+    case "time":
+      return col.dataType === "time" ? timeLiteral(col, v) : textLiteral(col, v);
+    case "timestamp":
+      return TIME_TYPES.has(col.dataType) ? timestampLiteral(col, v) : textLiteral(col, v);
+    case "bytes":
+      return BINARY_TYPES.has(col.dataType) || GEOMETRY_TYPES.has(col.dataType)
+        ? bytesLiteral(col, v)
+        : textLiteral(col, v);
+    case "text":
+      return textLiteral(col, v);
+  }
+}
+
+/** A refusal to write `v` into `col`, one line (long values shortened). */
+function cannotStore(col: MysqlColumn, v: string, why: string): UnstorableValueError {
+  const shown = v.length > 60 ? `${JSON.stringify(v.slice(0, 40))}… (${v.length} characters)` : v;
+  return new UnstorableValueError(`column ${col.name} (${col.columnType}) cannot store ${shown}: ${why}`);
+}
+
+/** The number in parentheses of a type ("varchar(20)" → 20, "bit(64)" → 64), if any. */
+function length(col: MysqlColumn): number | undefined {
+  const m = /^\w+\((\d+)\)/.exec(col.columnType);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The (precision, scale) a type declares, "decimal(10,2)" → [10, 2]; FLOAT(M,D) and DOUBLE(M,D) too. */
+function precisionScale(col: MysqlColumn): [number, number] | null {
+  const m = /^\w+\((\d+),(\d+)\)/.exec(col.columnType);
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// Numbers
+
+const INTEGER_BITS: Readonly<Record<string, bigint>> = {
+  tinyint: 8n,
+  smallint: 16n,
+  mediumint: 24n,
+  int: 32n,
+  integer: 32n,
+  bigint: 64n,
+};
+
+/** An integer literal for an integer, YEAR or BIT column, refused outside the column's range. */
+function integerIn(col: MysqlColumn, v: string): string {
+  if (!INTEGER_TYPES.has(col.dataType) && col.dataType !== "bit") return stringLiteral(v);
+  const n = BigInt(integerLiteral(v));
+  if (col.dataType === "year") {
+    // YEAR reads 1 to 69 as 2001 to 2069 and 70 to 99 as 1970 to 1999.
+    if (n !== 0n && (n < 1901n || n > 2155n)) throw cannotStore(col, v, "YEAR holds 0 and 1901 to 2155");
+    return v;
+  }
+  const bits = col.dataType === "bit" ? BigInt(length(col) ?? 1) : INTEGER_BITS[col.dataType]!;
+  const unsigned = col.dataType === "bit" || /\bunsigned\b/.test(col.columnType);
+  const [lo, hi] = unsigned ? [0n, 2n ** bits - 1n] : [-(2n ** (bits - 1n)), 2n ** (bits - 1n) - 1n];
+  if (n < lo || n > hi) throw cannotStore(col, v, `it holds ${lo} to ${hi}`);
+  return v;
+}
+
+/** Canonical decimal `v` for a DECIMAL(p,s) column, refused where the column would round or reject it. */
+function decimalLiteral(col: MysqlColumn, v: string): string {
+  if (!/^-?\d+(\.\d+)?$/.test(v)) throw cannotStore(col, v, "DECIMAL holds finite numbers only");
+  const [p, s] = precisionScale(col) ?? [length(col) ?? 10, 0];
+  const [whole = "", fraction = ""] = v.replace(/^-/, "").split(".");
+  if (fraction.length > s) throw cannotStore(col, v, `it keeps ${s} decimal${s === 1 ? "" : "s"}`);
+  if (whole !== "0" && whole.length > p - s)
+    throw cannotStore(col, v, `it keeps ${p - s} digit${p - s === 1 ? "" : "s"} before the point`);
+  return stringLiteral(v);
+}
+
+/** MariaDB/MySQL FLOAT and DOUBLE hold no NaN or ±Infinity. */
+const NON_FINITE = new Set(["NaN", "Infinity", "-Infinity"]);
+
+/** Canonical float `v` as a literal for a FLOAT or DOUBLE column, refused where the column would change it. */
+function floatLiteral(col: MysqlColumn, v: string, float32: boolean): string {
+  if (!FLOAT_TYPES.has(col.dataType)) return textLiteral(col, v);
+  if (NON_FINITE.has(v)) throw cannotStore(col, v, "MariaDB and MySQL keep finite numbers only");
+  // A float32's shortest text may lie past FLT_MAX (3.4028235e+38), which a FLOAT refuses: write the double
+  // that is exactly the float32.
+  const text = float32 ? float32AsDouble(v) : v;
+  const n = Number(text);
+  const declared = precisionScale(col);
+  if (declared) {
+    // FLOAT(M,D) and DOUBLE(M,D) round what they are given to D decimals before storing it, and hold
+    // M − D digits before the point (FLOAT(7,3) ends at 9999.999; the server refuses more).
+    const [precision, scale] = declared;
+    const stored = Number(n.toFixed(scale));
+    if (col.dataType === "float" ? Math.fround(stored) !== Math.fround(n) : stored !== n)
+      throw cannotStore(col, v, `it keeps ${scale} decimal${scale === 1 ? "" : "s"}`);
+    if (Math.abs(stored) >= 10 ** (precision - scale))
+      throw cannotStore(
+        col,
+        v,
+        `it keeps ${precision - scale} digit${precision - scale === 1 ? "" : "s"} before the point`,
+      );
+  }
+  if (col.dataType === "float") {
+    if (!Number.isFinite(Math.fround(n)))
+      throw cannotStore(col, v, "it is beyond the range of a 32-bit FLOAT");
+    if (Math.fround(n) !== n)
+      throw cannotStore(
+        col,
+        v,
+        `a FLOAT keeps 32-bit floats and would hold ${Math.fround(n)} (declare the dataset's column float32 to compare at that precision)`,
+      );
+  }
+  return text;
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// Times
+
+/** Refuses a fraction the column would round away (it keeps `fsp` digits). */
+function checkFraction(col: MysqlColumn, v: string, micros: string): void {
+  const fsp = col.fsp ?? 0;
+  if (/[1-9]/.test(micros.slice(fsp)))
+    throw cannotStore(col, v, `it keeps ${fsp} fractional digit${fsp === 1 ? "" : "s"} of a second`);
+}
+
+/** Canonical time `v` as a literal for a TIME column, refused outside TIME's range or past its digits. */
+function timeLiteral(col: MysqlColumn, v: string): string {
+  const micros = parseTime(v);
+  if (micros === undefined) throw cannotStore(col, v, "it is not a time");
+  if (micros > TIME_LIMIT_MICROS || micros < -TIME_LIMIT_MICROS)
+    throw cannotStore(col, v, "TIME holds -838:59:59.999999 to 838:59:59.999999");
+  checkFraction(col, v, v.slice(v.indexOf(".") + 1));
+  return stringLiteral(v);
+}
+
+/** A canonical timestamp with a four-digit year (DATETIME and DATE hold years 0000 to 9999). */
+const FOUR_DIGIT_YEAR = /^\d{4}-\d{2}-\d{2}T/;
+/** MariaDB/MySQL TIMESTAMP: seconds since 1970 in 32 bits, UTC (0 is the zero date). */
+const TIMESTAMP_MIN = "1970-01-01T00:00:01.000000Z";
+const TIMESTAMP_MAX = "2038-01-19T03:14:07.999999Z";
+
+/** Canonical "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC) as the session's UTC literal for a DATE, DATETIME or TIMESTAMP. */
+function timestampLiteral(col: MysqlColumn, v: string): string {
+  if (!FOUR_DIGIT_YEAR.test(v))
+    throw cannotStore(col, v, `${col.dataType.toUpperCase()} holds years 0000 to 9999`);
+  if (col.dataType === "date") {
+    if (!v.endsWith("T00:00:00.000000Z")) throw cannotStore(col, v, "a DATE keeps no time of day");
+    return stringLiteral(v.slice(0, 10));
+  }
+  checkFraction(col, v, v.slice(20, 26));
+  if (col.dataType === "timestamp" && (v < TIMESTAMP_MIN || v > TIMESTAMP_MAX))
+    throw cannotStore(col, v, "TIMESTAMP holds 1970-01-01 00:00:01 to 2038-01-19 03:14:07 UTC");
+  return stringLiteral(v.slice(0, 26).replace("T", " "));
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// Text and bytes
+
+/** Bytes the TEXT and BLOB types hold. */
+const BYTE_LIMITS: Readonly<Record<string, number>> = {
+  tinytext: 255,
+  text: 65_535,
+  mediumtext: 16_777_215,
+  tinyblob: 255,
+  blob: 65_535,
+  mediumblob: 16_777_215,
+};
+
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Text `v` for a text-like column, refused where the column would cut, pad, fold or refuse it. */
+function textLiteral(col: MysqlColumn, v: string): string {
+  const t = col.dataType;
+  if ((t === "char" || t === "varchar") && [...v].length > (length(col) ?? 1))
+    throw cannotStore(col, v, `it holds at most ${length(col) ?? 1} characters`);
+  if (t === "char" && v.endsWith(" ")) throw cannotStore(col, v, "CHAR drops trailing spaces when read");
+  const limit = BYTE_LIMITS[t];
+  if (limit !== undefined && Buffer.byteLength(v, "utf8") > limit)
+    throw cannotStore(col, v, `${t.toUpperCase()} holds at most ${limit} bytes`);
+  if ((col.charset === "utf8mb3" || col.charset === "utf8") && /[\u{10000}-\u{10FFFF}]/u.test(v))
+    throw cannotStore(col, v, `${col.charset} holds no 4-byte characters (use utf8mb4)`);
+  if (t === "enum" && !(col.members ?? []).includes(v))
+    throw cannotStore(col, v, "it is none of the ENUM's members");
+  if (t === "set") {
+    const declared = col.members ?? [];
+    const parts = v === "" ? [] : v.split(",");
+    const ordered = declared.filter((m) => parts.includes(m));
+    if (parts.length !== ordered.length || parts.some((p, i) => p !== ordered[i]))
+      throw cannotStore(col, v, "it is not a list of the SET's members in their declared order");
+  }
+  if (t === "uuid" && !UUID_TEXT.test(v))
+    throw cannotStore(col, v, "UUID reads back as lowercase 8-4-4-4-12 hex");
+  return stringLiteral(v);
+}
+
+/** Hex `v` for a binary column, refused where the column would pad or cut it. */
+function bytesLiteral(col: MysqlColumn, v: string): string {
+  const size = v.length / 2;
+  const n = length(col);
+  if (col.dataType === "binary" && size !== (n ?? 1))
+    throw cannotStore(
+      col,
+      v,
+      size < (n ?? 1)
+        ? `BINARY(${n ?? 1}) pads shorter values with zero bytes`
+        : `it holds exactly ${n ?? 1} bytes`,
+    );
+  if (col.dataType === "varbinary" && n !== undefined && size > n)
+    throw cannotStore(col, v, `it holds at most ${n} bytes`);
+  const limit = BYTE_LIMITS[col.dataType];
+  if (limit !== undefined && size > limit)
+    throw cannotStore(col, v, `${col.dataType.toUpperCase()} holds at most ${limit} bytes`);
+  return `X'${v}'`;
+}

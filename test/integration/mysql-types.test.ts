@@ -1,0 +1,247 @@
+/**
+ * MariaDB values that only an exact reading tells apart: FLOAT (the server prints 6 digits), JSON numbers
+ * past a double, TIME at every precision; and the writes a column would change, refused one line each.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MysqlConnector } from "../../src/connectors/mysql/mysql-connector.js";
+import type { RecordShape, StoredRecord } from "../../src/core/model.js";
+import { createMysqlTestDatabase, type MysqlTestDatabase } from "../support/mysql-test-database.js";
+import { MYSQL, serviceAvailable } from "../support/services.js";
+
+const available = await serviceAvailable(MYSQL);
+
+const KEY = [{ name: "id", type: "integer" }] as const;
+
+let db: MysqlTestDatabase;
+const open: MysqlConnector[] = [];
+
+function connect(table: string): MysqlConnector {
+  const c = new MysqlConnector(db.pool(), table, { label: table, where: db.url, ownsPool: true });
+  open.push(c);
+  return c;
+}
+
+/** Values by key (first key part). */
+function byId(records: readonly StoredRecord[]): Record<string, readonly (string | null)[]> {
+  return Object.fromEntries(records.map((r) => [r.key[0]!, r.values]));
+}
+
+async function nativeRows(sql: string): Promise<unknown[][]> {
+  const [rows] = await db.admin.query({ sql, rowsAsArray: true });
+  return rows as unknown[][];
+}
+
+beforeAll(async () => {
+  if (available) db = await createMysqlTestDatabase();
+});
+afterAll(async () => {
+  for (const c of open) await c.close();
+  await db?.drop();
+});
+
+describe.skipIf(!available)("MariaDB FLOAT is read as the float32 it holds", () => {
+  const SHAPE: RecordShape = { key: KEY, columns: [{ name: "f", type: "float32" }] };
+
+  beforeAll(async () => {
+    for (const [table, values] of [
+      ["fa", ["16777216", "0.33333334", "3.4028234663852886e38", "1.0000012", "-2.5"]],
+      ["fb", ["16777218", "0.3333333", "3.4028234663852886e38", "1.0000012", "-2.5"]],
+    ] as const) {
+      await db.admin.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, f FLOAT, g FLOAT(7,3), d DOUBLE)`);
+      await db.admin.query(
+        `INSERT INTO ${table} (id, f) VALUES ${values.map((v, i) => `(${i + 1}, ${v})`).join(", ")}`,
+      );
+    }
+  });
+
+  it("describes FLOAT as float32 and DOUBLE as float", async () => {
+    const { columns } = await connect("fa").describe();
+    expect(columns.map((c) => [c.name, c.type, c.nativeType])).toEqual([
+      ["id", "integer", "int(11)"],
+      ["f", "float32", "float"],
+      ["g", "float32", "float(7,3)"],
+      ["d", "float", "double"],
+    ]);
+  });
+
+  it("tells apart values the server prints alike (16777216 and 16777218, 0.33333334 and 0.3333333)", async () => {
+    const keys = [["1"], ["2"], ["3"], ["4"], ["5"]];
+    const a = await connect("fa").fetchRecords(SHAPE, keys);
+    const b = await connect("fb").fetchRecords(SHAPE, keys);
+    expect(byId(a)).toEqual({
+      "1": ["16777216"],
+      "2": ["0.33333334"],
+      "3": ["3.4028235e+38"],
+      "4": ["1.0000012"],
+      "5": ["-2.5"],
+    });
+    expect(byId(b)).toMatchObject({ "1": ["16777218"], "2": ["0.3333333"] });
+    const differ = a.filter((r, i) => r.fingerprint !== b[i]!.fingerprint).map((r) => r.key[0]);
+    expect(differ).toEqual(["1", "2"]);
+    const [sumA] = await connect("fa").checksumRanges(SHAPE, [{ lo: null, hi: null }]);
+    const [sumB] = await connect("fb").checksumRanges(SHAPE, [{ lo: null, hi: null }]);
+    expect(sumA!.xor).not.toBe(sumB!.xor);
+  });
+
+  it("reads FLOAT(7,3) by its float32, not its 3 printed digits", async () => {
+    // The server prints 0.001 and 1.1; the FLOATs are 0.0010000000474974513 and 1.100000023841858.
+    await db.admin.query("UPDATE fa SET g = 0.001 WHERE id = 1");
+    await db.admin.query("UPDATE fa SET g = 1.1 WHERE id = 2");
+    const shape: RecordShape = { key: KEY, columns: [{ name: "g", type: "float32" }] };
+    const got = byId(await connect("fa").fetchRecords(shape, [["1"], ["2"]]));
+    expect(got).toEqual({ "1": ["0.001"], "2": ["1.1"] });
+    // Writing a value with more decimals than the column keeps would be rounded: refused.
+    const c = connect("fa");
+    await expect(c.applyWrites(shape, [{ key: ["30"], expected: null, next: ["0.0014"] }])).rejects.toThrow(
+      /^fa: column g \(float\(7,3\)\) cannot store 0\.0014: it keeps 3 decimals$/,
+    );
+  });
+
+  it("repairs with values FLOAT accepts, FLT_MAX included, and reads them back as written", async () => {
+    const c = connect("fb");
+    const [one, two] = await c.fetchRecords(SHAPE, [["1"], ["2"]]);
+    const out = await c.applyWrites(SHAPE, [
+      { key: ["1"], expected: one!.fingerprint, next: ["16777216"] },
+      { key: ["2"], expected: two!.fingerprint, next: ["0.33333334"] },
+      { key: ["9"], expected: null, next: ["3.4028235e+38"] },
+      { key: ["10"], expected: null, next: ["-3.4028235e+38"] },
+    ]);
+    expect(out).toEqual(["applied", "applied", "applied", "applied"]);
+    expect(
+      await nativeRows("SELECT id, CAST(f AS DOUBLE) FROM fb WHERE id IN (1, 2, 9, 10) ORDER BY id"),
+    ).toEqual([
+      [1, 16777216],
+      [2, 0.3333333432674408],
+      [9, 3.4028234663852886e38],
+      [10, -3.4028234663852886e38],
+    ]);
+    expect(byId(await c.fetchRecords(SHAPE, [["9"], ["2"]]))).toEqual({
+      "9": ["3.4028235e+38"],
+      "2": ["0.33333334"],
+    });
+  });
+
+  it("refuses, one line naming the column, a double a FLOAT would round and values past its range", async () => {
+    const c = connect("fb");
+    const asDouble: RecordShape = { key: KEY, columns: [{ name: "f", type: "float" }] };
+    const write = (v: string) => c.applyWrites(asDouble, [{ key: ["20"], expected: null, next: [v] }]);
+    await expect(write("0.1")).rejects.toThrow(
+      /^fb: column f \(float\) cannot store 0\.1: a FLOAT keeps 32-bit floats and would hold 0\.10000000149011612 \(declare/,
+    );
+    await expect(write("1e39")).rejects.toThrow(
+      /column f \(float\) cannot store 1e39: it is beyond the range/,
+    );
+    await expect(write("NaN")).rejects.toThrow(/column f \(float\) cannot store NaN/);
+    // A double a float32 holds exactly is written.
+    expect(await write("0.5")).toEqual(["applied"]);
+  });
+});
+
+describe.skipIf(!available)("MariaDB JSON keeps numbers a double cannot", () => {
+  const SHAPE: RecordShape = { key: KEY, columns: [{ name: "doc", type: "json" }] };
+
+  beforeAll(async () => {
+    await db.admin.query("CREATE TABLE docs (id INT PRIMARY KEY, doc JSON)");
+    await db.admin.query(
+      `INSERT INTO docs VALUES (1, '{"id":9007199254740993}'), (2, '{"id":9007199254740992}'),
+        (3, '{"x":1e400}'), (4, '{"x":null}'), (5, '{"p": 0.30000000000000001}'), (6, '{"p": 0.3}')`,
+    );
+  });
+
+  it("reads each document's numbers exactly, so none of them compare equal", async () => {
+    const got = await connect("docs").fetchRecords(SHAPE, [["1"], ["2"], ["3"], ["4"], ["5"], ["6"]]);
+    expect(byId(got)).toEqual({
+      "1": ['{"id":9007199254740993}'],
+      "2": ['{"id":9007199254740992}'],
+      "3": ['{"x":1e+400}'],
+      "4": ['{"x":null}'],
+      "5": ['{"p":0.30000000000000001}'],
+      "6": ['{"p":0.3}'],
+    });
+    expect(new Set(got.map((r) => r.fingerprint)).size).toBe(6);
+  });
+
+  it("writes the exact text, which the server keeps", async () => {
+    const c = connect("docs");
+    const doc = '{"big":1.2345678901234567890123456789e+29,"id":9007199254740993,"x":1e+400}';
+    expect(await c.applyWrites(SHAPE, [{ key: ["7"], expected: null, next: [doc] }])).toEqual(["applied"]);
+    expect(await nativeRows("SELECT CONCAT(doc) FROM docs WHERE id = 7")).toEqual([[doc]]);
+    expect(byId(await c.fetchRecords(SHAPE, [["7"]]))).toEqual({ "7": [doc] });
+  });
+});
+
+describe.skipIf(!available)("MariaDB TIME, DATETIME and TIMESTAMP refuse what they would change", () => {
+  const SHAPE: RecordShape = {
+    key: KEY,
+    columns: [
+      { name: "t0", type: "time" },
+      { name: "t6", type: "time" },
+      { name: "dt0", type: "timestamp" },
+      { name: "ts", type: "timestamp" },
+    ],
+  };
+
+  beforeAll(async () => {
+    await db.admin.query(
+      "CREATE TABLE times (id INT PRIMARY KEY, t0 TIME, t6 TIME(6), dt0 DATETIME, ts TIMESTAMP NULL)",
+    );
+  });
+
+  const row = (t0: string, t6: string, dt0: string, ts: string | null) => [t0, t6, dt0, ts];
+  const ok = row("-838:59:59.000000", "838:59:59.999999", "9999-12-31T23:59:59.000000Z", null);
+
+  it("writes TIME's extremes and reads them back", async () => {
+    const c = connect("times");
+    expect(await c.applyWrites(SHAPE, [{ key: ["1"], expected: null, next: ok }])).toEqual(["applied"]);
+    expect(byId(await c.fetchRecords(SHAPE, [["1"]]))).toEqual({ "1": ok });
+    expect(
+      await nativeRows("SELECT CAST(t0 AS CHAR), CAST(t6 AS CHAR), CAST(dt0 AS CHAR) FROM times"),
+    ).toEqual([["-838:59:59", "838:59:59.999999", "9999-12-31 23:59:59"]]);
+  });
+
+  it.each([
+    [
+      row("839:00:00.000000", "00:00:00.000000", ok[2]!, null),
+      /column t0 \(time\) cannot store 839:00:00\.000000: TIME holds/,
+    ],
+    [
+      row("10:00:00.500000", "00:00:00.000000", ok[2]!, null),
+      /column t0 \(time\) cannot store 10:00:00\.500000: it keeps 0 fractional digits/,
+    ],
+    [
+      row(ok[0]!, ok[1]!, "2024-01-01T00:00:00.500000Z", null),
+      /column dt0 \(datetime\) cannot store 2024-01-01T00:00:00\.500000Z: it keeps 0/,
+    ],
+    [
+      row(ok[0]!, ok[1]!, ok[2]!, "2040-01-01T00:00:00.000000Z"),
+      /column ts \(timestamp\) cannot store 2040-01-01T00:00:00\.000000Z: TIMESTAMP holds/,
+    ],
+  ])("refuses %j", async (next, message) => {
+    await expect(connect("times").applyWrites(SHAPE, [{ key: ["2"], expected: null, next }])).rejects.toThrow(
+      message,
+    );
+  });
+});
+
+describe.skipIf(!available)("MariaDB zero dates", () => {
+  it("refuses to read one as a timestamp, one line saying what it is and what to do", async () => {
+    await db.admin.query("CREATE TABLE zero (id INT PRIMARY KEY, d DATETIME(6), dd DATE)");
+    await db.admin.query("INSERT INTO zero VALUES (1, '0000-00-00 00:00:00', '2024-00-15'), (2, NULL, NULL)");
+    const shape: RecordShape = {
+      key: KEY,
+      columns: [
+        { name: "d", type: "timestamp" },
+        { name: "dd", type: "timestamp" },
+      ],
+    };
+    await expect(connect("zero").fetchRecords(shape, [["1"]])).rejects.toThrow(
+      /^zero: record fetch failed: column d: "0000-00-00 00:00:00\.000000" is not a timestamp \(a zero date, which MariaDB and MySQL allow and no calendar has: store NULL instead, or declare the column concord:text to compare it as text\)$/,
+    );
+    // Declared text, it is compared as the text the server prints.
+    await db.admin.query("ALTER TABLE zero MODIFY d DATETIME(6) COMMENT 'concord:text'");
+    const asText: RecordShape = { key: KEY, columns: [{ name: "d", type: "text" }] };
+    expect(byId(await connect("zero").fetchRecords(asText, [["1"]]))).toEqual({
+      "1": ["0000-00-00 00:00:00.000000"],
+    });
+  });
+});
