@@ -31,6 +31,31 @@ export interface EscalationRecord {
   createdAt: number;
   resolvedAt?: number;
   resolution?: unknown;
+  /** Compared columns whose values differ among the replicas holding the record (see `escalationFacets`). */
+  columns?: readonly string[];
+  /** Replicas lacking the record. */
+  absent?: readonly string[];
+  /** Replicas the divergence concerns: lacking the record, or holding a value another replica does not. */
+  involved?: readonly string[];
+}
+
+/**
+ * What the escalation queue filters and groups by, from one divergence's observations (replica →
+ * fingerprint, null when absent) and its differing columns: the replicas lacking the record, and those the
+ * divergence concerns (lacking it, or holding a fingerprint another holder does not), in `replicas` order.
+ */
+export function escalationFacets(
+  replicas: readonly string[],
+  observed: Readonly<Record<string, string | null>>,
+  columns: readonly string[],
+): { columns: readonly string[]; absent: readonly string[]; involved: readonly string[] } {
+  const held = replicas.map((r) => observed[r] ?? null).filter((fp): fp is string => fp !== null);
+  const absent = replicas.filter((r) => (observed[r] ?? null) === null);
+  const involved = replicas.filter((r) => {
+    const fp = observed[r] ?? null;
+    return fp === null ? held.length > 0 : held.some((other) => other !== fp);
+  });
+  return { columns: [...columns], absent, involved };
 }
 
 /** The parts of a decided scan that its record depends on. */
@@ -82,6 +107,7 @@ export function planRecord(input: PlanRecordInput): {
     const inOrder = input.replicas.map((r) =>
       div.replicas[r]?.present ? (div.replicas[r]!.fingerprint ?? null) : null,
     );
+    const observedInOrder = Object.fromEntries(input.replicas.map((r, i) => [r, inOrder[i] ?? null]));
     escalations.push({
       id: escalationId(dataset, d.key, d.class, inOrder),
       dataset,
@@ -90,7 +116,7 @@ export function planRecord(input: PlanRecordInput): {
       reason: d.reason,
       options: d.options,
       detail: {
-        observed: Object.fromEntries(input.replicas.map((r, i) => [r, inOrder[i]])),
+        observed: observedInOrder,
         rule: d.rule,
         policyVersion: d.policyVersion,
         // The key as JSON output shows it (by key-column type): the stored key is text only.
@@ -99,6 +125,7 @@ export function planRecord(input: PlanRecordInput): {
       status: "open",
       runId,
       createdAt: at,
+      ...escalationFacets(input.replicas, observedInOrder, div.columns),
     });
   }
   for (const s of input.schema) {
