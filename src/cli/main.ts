@@ -85,20 +85,62 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     });
 
   const esc = program.command("escalations").description("the queue of divergences waiting for a person");
-  configOption(esc.command("list").description("list open escalations"))
-    .option("--all", "include resolved and rejected ones")
+  const filters = (cmd: Command, group: string): Command =>
+    cmd
+      .option("-d, --dataset <name>", "only this dataset's")
+      .option("--class <class>", "only this class (missing, conflict, …, schema, guard)")
+      .option("--column <name>", "only those where this column differs")
+      .option(
+        "--replica <name>",
+        "only those concerning this replica (it lacks the record or holds the odd value out)",
+      )
+      .option("--group [id]", group);
+  filters(
+    configOption(
+      esc
+        .command("list")
+        .description("list escalations (open ones unless --all or --status), filtered, paged or grouped"),
+    ),
+    "fold them into groups alike enough for one decision; with an id, list that group",
+  )
+    .option("--all", "include resolved and rejected ones (with who closed them, when, which pick)")
+    .option("--status <status>", "only open, resolved or rejected ones")
+    .option("--limit <n>", "escalations per page (default 50; --json: all unless paged)")
+    .option("--page <n>", "which page, from 1")
+    .option("--values", "also read each listed key's current values on every replica, side by side")
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
       code = await (await import("./escalations.js")).runEscalationsList(opts, cli);
     });
   configOption(
-    esc.command("resolve <id>").description("resolve one: make a replica's state win, or reject it"),
+    esc
+      .command("show <id>")
+      .description("one escalation whole: reason, who closed it, and its values now on every replica"),
   )
-    .option("--pick <replica>", "the replica whose state wins (written through the conditional path)")
-    .option("--reject", "close it without writing")
     .option("--json", "print one JSON document on stdout")
     .action(async (id: string, opts) => {
-      code = await (await import("./escalations.js")).runEscalationsResolve(id, opts, cli);
+      code = await (await import("./escalations.js")).runEscalationsShow(id, opts, cli);
+    });
+  filters(
+    configOption(
+      esc
+        .command("resolve [id]")
+        .description(
+          "resolve one (by id) or, with --all-matching, every open one the filters match: make a replica's state win, or reject",
+        ),
+    ),
+    "with --all-matching: the escalations of this group (an id from list --group)",
+  )
+    .option("--pick <replica>", "the replica whose state wins (written through the conditional path)")
+    .option("--reject", "close without writing")
+    .option(
+      "--all-matching",
+      "every open escalation matching the filters (asks to confirm, showing how many)",
+    )
+    .option("-y, --yes", "with --all-matching: do not ask (needed when stdin is not a terminal)")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (id: string | undefined, opts) => {
+      code = await (await import("./escalations-resolve.js")).runEscalationsResolve(id, opts, cli);
     });
 
   const audit = program.command("audit").description("the hash-chained audit log");

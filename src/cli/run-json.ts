@@ -10,12 +10,13 @@ async function put(stream: NodeJS.WritableStream, text: string): Promise<void> {
 
 /**
  * Writes `doc` as `JSON.stringify(doc, null, 2)` would, except that every member whose value is an
- * iterable in `arrays` (keyed by a marker string standing in `doc`) is streamed element by element.
+ * iterable (or async iterable) in `arrays`, keyed by a marker string standing in `doc`, is streamed element
+ * by element.
  */
 export async function writeJson(
   stream: NodeJS.WritableStream,
   doc: unknown,
-  arrays: ReadonlyMap<string, Iterable<unknown>>,
+  arrays: ReadonlyMap<string, Iterable<unknown> | AsyncIterable<unknown>>,
 ): Promise<void> {
   const text = JSON.stringify(doc, null, 2);
   let from = 0;
@@ -26,7 +27,7 @@ export async function writeJson(
     const items = arrays.get(marker) ?? [];
     let first = true;
     let out = `${indent}${head}[`;
-    for (const item of items) {
+    for await (const item of items) {
       out += `${first ? "" : ","}\n${JSON.stringify(item, null, 2).replace(/^/gm, `${indent}  `)}`;
       first = false;
       if (out.length > 1 << 16) {

@@ -41,19 +41,28 @@ export interface EscalationRecord {
 
 /**
  * What the escalation queue filters and groups by, from one divergence's observations (replica →
- * fingerprint, null when absent) and its differing columns: the replicas lacking the record, and those the
- * divergence concerns (lacking it, or holding a fingerprint another holder does not), in `replicas` order.
+ * fingerprint, null when absent) and its differing columns, in `replicas` order: the replicas lacking the
+ * record, and those the divergence concerns. A replica is concerned when it lacks the record, or holds a
+ * value that fewer replicas hold than some other value (so of a, c agreeing against b, only b; of two
+ * replicas that differ, both).
  */
 export function escalationFacets(
   replicas: readonly string[],
   observed: Readonly<Record<string, string | null>>,
   columns: readonly string[],
 ): { columns: readonly string[]; absent: readonly string[]; involved: readonly string[] } {
-  const held = replicas.map((r) => observed[r] ?? null).filter((fp): fp is string => fp !== null);
+  const holders = new Map<string, number>();
+  for (const r of replicas) {
+    const fp = observed[r] ?? null;
+    if (fp !== null) holders.set(fp, (holders.get(fp) ?? 0) + 1);
+  }
+  const most = Math.max(0, ...holders.values());
+  // Two values held equally often: neither side is the odd one, so both are concerned.
+  const tied = [...holders.values()].filter((n) => n === most).length > 1;
   const absent = replicas.filter((r) => (observed[r] ?? null) === null);
   const involved = replicas.filter((r) => {
     const fp = observed[r] ?? null;
-    return fp === null ? held.length > 0 : held.some((other) => other !== fp);
+    return fp === null || tied || holders.get(fp)! < most;
   });
   return { columns: [...columns], absent, involved };
 }
@@ -67,7 +76,7 @@ export interface PlanRecordInput {
   readonly shape: RecordShape;
   readonly divergences: readonly Divergence[];
   readonly decisions: readonly Decision[];
-  readonly schema: readonly { readonly detail: string }[];
+  readonly schema: readonly { readonly detail: string; readonly column?: string }[];
   readonly guard?: GuardTrip | undefined;
   /** The policy's replicas in config order (escalation ids list observations in this order). */
   readonly replicas: readonly string[];
@@ -140,6 +149,9 @@ export function planRecord(input: PlanRecordInput): {
       status: "open",
       runId,
       createdAt: at,
+      columns: s.column === undefined ? [] : [s.column],
+      absent: [],
+      involved: [],
     });
   }
   const guard = input.guard;
@@ -160,6 +172,9 @@ export function planRecord(input: PlanRecordInput): {
       status: "open",
       runId,
       createdAt: at,
+      columns: [],
+      absent: [],
+      involved: [],
     });
   }
   return { events, escalations };

@@ -1,9 +1,9 @@
 /** What `concord serve` offers its HTTP API and dashboard: read models and the few actions an operator takes. */
 import type { AuditEntry } from "../core/audit-chain.js";
-import type { EscalationView } from "../engine/escalation-view.js";
-import type { Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
+import type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
+import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
 
-export type { EscalationView } from "../engine/escalation-view.js";
+export type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 
 import type { RunRecord, Sample } from "../state/state-store.js";
 
@@ -95,6 +95,29 @@ export interface History {
   };
 }
 
+/** Which escalations a list, count, grouping or bulk resolution covers (every field given must match). */
+export interface EscalationQuery {
+  readonly status?: "open" | "resolved" | "rejected" | undefined;
+  readonly dataset?: string | undefined;
+  readonly class?: string | undefined;
+  /** Escalations whose differing columns include this one. */
+  readonly column?: string | undefined;
+  /** Escalations that concern this replica (it lacks the record, or holds the odd value out). */
+  readonly replica?: string | undefined;
+  /** Escalations of this group (an `EscalationGroupView.id`). */
+  readonly group?: string | undefined;
+}
+
+/** A bulk resolution's answer: the preview when not confirmed, else what was done. */
+export type BulkAnswer =
+  | { readonly confirmed: false; readonly preview: MatchPreview }
+  | {
+      readonly confirmed: true;
+      readonly summary: BulkSummary;
+      /** The escalations left open and why (at most 1,000). */
+      readonly open: readonly { readonly id: string; readonly note?: string | undefined }[];
+    };
+
 /** Thrown by `trigger`: `kind` tells the HTTP layer which status to answer (404, 409). */
 export class TriggerError extends Error {
   override readonly name = "TriggerError";
@@ -118,9 +141,32 @@ export interface ServiceApi {
   run(id: string): Promise<RunRecord[]>;
   /** Divergences of each dataset's last finished pass (or of `dataset` only), optionally of one class. */
   divergences(filter: { dataset?: string; class?: string; limit?: number }): Promise<DivergenceView[]>;
-  escalations(filter: { status?: "open" | "resolved" | "rejected" }): Promise<EscalationView[]>;
-  /** Resolves an escalation through the conditional write path; throws ResolveError (see resolve-escalation.ts). */
-  resolve(id: string, choice: Resolution): Promise<ResolveOutcome>;
+  /** Escalations matching the query, oldest first, paged (`offset`, `limit`). */
+  escalations(filter: EscalationQuery & { limit?: number; offset?: number }): Promise<EscalationView[]>;
+  /** How many escalations match the query (what `escalations` would list unpaged). */
+  countEscalations(filter: EscalationQuery): Promise<number>;
+  /** The matching escalations folded into groups alike enough for one decision, largest first. */
+  escalationGroups(filter: EscalationQuery): Promise<EscalationGroupView[]>;
+  /** One escalation; throws ResolveError("not-found"). */
+  escalation(id: string): Promise<EscalationView>;
+  /** The escalated key's current values on every replica, read now; throws ResolveError("not-found"). */
+  escalationValues(id: string): Promise<EscalationValues>;
+  /**
+   * Resolves an escalation through the conditional write path; throws ResolveError (see
+   * resolve-escalation.ts). `by` names who asked (default "api").
+   */
+  resolve(id: string, choice: Resolution, by?: string): Promise<ResolveOutcome>;
+  /**
+   * Resolves every open escalation matching the query with one choice, once confirmed by the count or the
+   * token of the preview; without `confirm` answers the preview and writes nothing. Throws
+   * ResolveError("unconfirmed") when the matching set changed since.
+   */
+  resolveMatching(
+    filter: EscalationQuery,
+    choice: Resolution,
+    confirm: { count?: number | undefined; token?: string | undefined } | undefined,
+    by?: string,
+  ): Promise<BulkAnswer>;
   audit(filter: { run?: string; key?: string; limit?: number }): Promise<AuditEntry[]>;
   verifyAudit(): Promise<AuditVerification>;
   /** Starts a pass of `dataset` now (it runs in the background); throws TriggerError. */

@@ -28,7 +28,10 @@ export interface Escalation {
   columns?: readonly string[];
   /** The replicas lacking the record. */
   absent?: readonly string[];
-  /** The replicas the divergence concerns: lacking the record, or holding a value another replica does not. */
+  /**
+   * The replicas the divergence concerns: lacking the record, or holding a value fewer replicas hold than
+   * another (of two that differ, both). See core's `escalationFacets`.
+   */
   involved?: readonly string[];
 }
 
