@@ -39,6 +39,8 @@ export interface RunReport {
   readonly segmentsDone: number;
   /** The JSON of every divergence, decision and repair (or planned write), in order. */
   readonly spill: { divergences: JsonSpill; decisions: JsonSpill; repairs: JsonSpill };
+  /** Decisions by action (propagate, delete, merge, wait, ignore, escalate), all of them counted. */
+  readonly actions: Readonly<Record<string, number>>;
 }
 
 /**
@@ -52,12 +54,13 @@ export async function collectRun(
   command: string,
   mode: RunMode,
   spills: SpillDir,
-  options: { progress?: Progress; signal?: AbortSignal } = {},
+  options: { progress?: Progress; signal?: AbortSignal; values?: boolean } = {},
 ): Promise<RunReport> {
   const replicas = await session.replicas(ds);
   const spill = { divergences: spills.spill(), decisions: spills.spill(), repairs: spills.spill() };
   const shownDivergences: Divergence[] = [];
   const shownDecisions: Decision[] = [];
+  const actions: Record<string, number> = {};
   const { progress } = options;
   try {
     const run = await runDataset(
@@ -70,14 +73,18 @@ export async function collectRun(
         mode,
         signal: options.signal,
         observer: {
-          ...(progress ? { onProgress: (label, done, total) => progress.update(label, done, total) } : {}),
+          ...(progress
+            ? { onProgress: (label, done, total, estimate) => progress.update(label, done, total, estimate) }
+            : {}),
           onSegment({ scan, plan, tasks, results }) {
             const keyColumns = scan.shape.key;
+            const valueColumns = options.values ? scan.shape.columns.map((c) => c.name) : undefined;
             for (const d of scan.divergences) {
-              spill.divergences.push(() => divergenceJson(keyColumns, d));
+              spill.divergences.push(() => divergenceJson(keyColumns, d, valueColumns));
               if (shownDivergences.length < SHOWN) shownDivergences.push(d);
             }
             for (const d of plan?.decisions ?? []) {
+              actions[d.action] = (actions[d.action] ?? 0) + 1;
               spill.decisions.push(() => decisionJson(keyColumns, d));
               if (shownDecisions.length < SHOWN) shownDecisions.push(d);
             }
@@ -112,6 +119,7 @@ export async function collectRun(
       segments: run.segments,
       segmentsDone: run.segmentsDone,
       spill,
+      actions,
     };
   } finally {
     progress?.clear();

@@ -15,6 +15,7 @@ import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
 import { printable } from "./printable.js";
+import { type HeldRecord, shownColumns, sideBySide } from "./render-values.js";
 import { writeJson } from "./run-json.js";
 import { openSession, type Session } from "./session.js";
 import { clip, plural, textTable } from "./text-table.js";
@@ -307,24 +308,13 @@ Resolve a group: concord escalations resolve --all-matching --group GROUP --pick
 
 /**
  * The values now, side by side, one column per replica: the differing columns (all columns when a replica
- * lacks the record). Values are canonical text, printable, clipped to 40 characters; null is shown as NULL.
+ * lacks the record), printable and clipped (see `sideBySide`).
  */
 export function renderValues(v: EscalationValues, indent: string): string[] {
   if (v.state === "agree") return [`${indent}now: the replicas agree (nothing left to resolve)`];
-  const replicas = Object.keys(v.replicas);
-  const someAbsent = replicas.some((r) => !v.replicas[r]!.present);
-  const columns = someAbsent || v.differing.length === 0 ? v.columns : v.differing;
-  const cell = (r: string, c: string) => {
-    const o = v.replicas[r]!;
-    if (!o.present) return "(absent)";
-    const value = o.values?.[c];
-    if (value === null || value === undefined) return "NULL";
-    return value === "" ? '""' : printable(clip(value, 40));
-  };
-  const rows = columns.map((c) => [
-    `${printable(c)}${v.differing.includes(c) ? " *" : ""}`,
-    ...replicas.map((r) => cell(r, c)),
-  ]);
+  const held: Record<string, HeldRecord> = {};
+  for (const [r, o] of Object.entries(v.replicas))
+    held[r] = o.present ? { present: true, values: (c) => o.values?.[c] } : { present: false };
   const head = `${indent}now${v.changed ? " (changed since it was escalated: a pick writes nothing)" : ""}:`;
-  return [head, textTable([["COLUMN", ...replicas.map(printable)], ...rows], `${indent}  `)];
+  return [head, sideBySide(shownColumns(v.columns, held, v.differing), held, v.differing, `${indent}  `)];
 }

@@ -2,13 +2,46 @@
  * The `concord` command line: parses arguments, runs one command, returns its exit code. Never exits the
  * process, sets its exit code, or reads or writes anything of it but through the `CliIo` it is given.
  */
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
+import { FAULT_KINDS } from "../sim/fault-kinds.js";
 import { EXIT, reportError, UnfinishedError } from "./errors.js";
 import { type CliIo, type CliStream, processIo } from "./io.js";
 
 export type { CliIo, CliStream } from "./io.js";
 
-const VERSION = "0.1.0";
+/**
+ * The package's version, from its package.json: two levels up both from src/cli (source) and dist/cli
+ * (compiled), in the clone and in an installed package alike.
+ */
+const VERSION: string = (() => {
+  try {
+    return (
+      JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+    ).version;
+  } catch {
+    return "unknown";
+  }
+})();
+
+/** Shown after every command's help: what a script needs to know besides the flags. */
+const MORE_HELP = `
+Exit codes:
+  0    the replicas agree, or the command did what was asked
+  1    divergence remains (scan, plan, repair), or an escalation stays open
+  2    usage, configuration or connection error (one line on stderr)
+  3    audit verification failed (audit verify, audit anchor)
+  130  interrupted (Ctrl-C); what was written is in the ledger and the audit log
+
+Environment:
+  CONCORD_TOKEN         the API token serve needs (else serve.token in the config)
+  CONCORD_DEBUG         also print the stack of an unexpected error
+  NO_COLOR, FORCE_COLOR colour in help
+  \${VAR} in the config file is read from the environment.
+
+Config file:
+  concord.yaml in the working directory, or -c PATH (state:, datasets:, serve:, alerts:, audit:).
+  README.md "Configuration" describes it; --json documents: README.md "JSON output".`;
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(",").filter(Boolean)];
@@ -21,7 +54,8 @@ function configOption(cmd: Command): Command {
 function dataOptions(cmd: Command): Command {
   return configOption(cmd)
     .option("-d, --dataset <name>", "only this dataset (repeatable, or comma-separated)", collect)
-    .option("--json", "print one JSON document on stdout");
+    .option("--json", "print one JSON document on stdout")
+    .option("--values", "show each divergent record's values on every replica, side by side (JSON: values)");
 }
 
 function oneLine(text: string): string {
@@ -50,7 +84,8 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     .description(
       "Keeps replicas of the same data in agreement: detect, classify, decide, repair, verify, audit.",
     )
-    .version(VERSION)
+    .version(VERSION, "-V, --version", "print the version")
+    .addHelpText("afterAll", MORE_HELP)
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({
@@ -172,7 +207,12 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
   configOption(audit.command("show").description("print audit entries"))
     .option("--run <id>", "only this run")
     .option("--key <key>", "only this key (42, or a,b for a composite key)")
-    .option("--limit <n>", "at most n entries", "1000")
+    .option("--limit <n>", "the first n entries, oldest first (default 1000; a note says when more follow)")
+    .option("--tail <n>", "the newest n entries instead (still oldest first)")
+    .option(
+      "--since <time>",
+      "entries from this time on: ISO 8601 (2024-05-01T12:00Z) or a duration back (2h, 7d)",
+    )
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
       code = await (await import("./audit.js")).runAuditShow(opts, cli);
@@ -206,7 +246,10 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     .option("--replicas <k>", "replicas (default 3)")
     .option("--keys <n>", "keys (default 1000)")
     .option("--writes <n>", "client writes (default 10000)")
-    .option("--faults <list>", "comma-separated faults, all (default) or none")
+    .option(
+      "--faults <list>",
+      `comma-separated faults, all (default) or none; the faults: ${FAULT_KINDS.join(", ")}`,
+    )
     .option("--policy <file>", "a YAML policy block (as under datasets.<name>.policy)")
     .option("--versions <kind>", "counter (default), timestamp or vector")
     .option("--writers <mode>", "primary (default: clients write to r0) or all")

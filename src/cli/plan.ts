@@ -1,5 +1,6 @@
 /** `concord plan` and `concord repair`: scan, decide by policy, and (repair) execute with verification. */
 
+import type { Decision } from "../core/decide.js";
 import { keyToJson } from "../core/model.js";
 import type { RunMode } from "../engine/run-dataset.js";
 import { collectRun, type RunReport } from "./collect-run.js";
@@ -11,9 +12,35 @@ import { createProgress } from "./progress.js";
 import { renderRun } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
 import { type DataCommandOptions, newRunId, openSession } from "./session.js";
+import { plural, textTable } from "./text-table.js";
 
 export interface RepairCommandOptions extends DataCommandOptions {
   readonly dryRun?: boolean | undefined;
+}
+
+/** The order actions are counted in, writes first. */
+const ACTION_ORDER = ["propagate", "delete", "merge", "escalate", "wait", "ignore"];
+
+/**
+ * What a decision does, in words that cannot be read backwards: "write a's record to b", "delete on cache
+ * (pg lacks it)", "write the merged record to a, b".
+ */
+export function actionText(d: Pick<Decision, "action" | "source" | "targets" | "options">): string {
+  const targets = d.targets.join(", ");
+  switch (d.action) {
+    case "propagate":
+      return `write ${d.source}'s record to ${targets}`;
+    case "delete":
+      return `delete on ${targets} (${d.source} lacks it)`;
+    case "merge":
+      return `write the merged record to ${targets}`;
+    case "escalate":
+      return d.options.length ? `escalate (a person picks ${d.options.join(" or ")})` : "escalate";
+    case "wait":
+      return "wait (re-checked next run)";
+    case "ignore":
+      return "none (within tolerance)";
+  }
 }
 
 function renderDecisions(run: RunReport): string {
@@ -21,15 +48,23 @@ function renderDecisions(run: RunReport): string {
   if (run.guard)
     lines.push(`  GUARD: ${printable(run.guard.reason)}: nothing will be written; escalated once`);
   const shape = run.resolved.shape;
-  if (run.shownDecisions.length) {
-    lines.push("  decisions:");
-    for (const d of run.shownDecisions) {
-      const key = printable(keyToJson(shape.key, d.key).join(","));
-      const flow = d.targets.length ? ` ${d.source ?? "merge"} → ${d.targets.join(", ")}` : "";
-      lines.push(`    ${key}  ${d.action}${flow}  [${d.rule}] ${printable(d.reason)}`);
-    }
-    if (run.spill.decisions.count > run.shownDecisions.length)
-      lines.push(`    … ${run.spill.decisions.count - run.shownDecisions.length} more (use --json for all)`);
+  const total = run.spill.decisions.count;
+  if (total) {
+    const counts = [
+      ...ACTION_ORDER.filter((a) => run.actions[a]),
+      ...Object.keys(run.actions).filter((a) => !ACTION_ORDER.includes(a)),
+    ].map((a) => `${a} ${run.actions[a]}`);
+    lines.push(`  ${plural(total, "decision")}: ${counts.join(" · ")}`);
+    const rows = run.shownDecisions.map((d) => [
+      printable(keyToJson(shape.key, d.key).join(",")),
+      d.class,
+      printable(actionText(d)),
+      printable(d.rule),
+      printable(d.reason),
+    ]);
+    lines.push(textTable([["KEY", "CLASS", "ACTION", "RULE", "REASON"], ...rows], "    "));
+    if (total > run.shownDecisions.length)
+      lines.push(`    … ${total - run.shownDecisions.length} more (use --json for all)`);
   }
   return lines.join("\n");
 }
@@ -61,7 +96,11 @@ export async function runPlanOrRepair(
     for (const ds of session.datasets) {
       if (abort.signal.aborted) break;
       runs.push(
-        await collectRun(session, ds, runId, command, mode, spills, { progress, signal: abort.signal }),
+        await collectRun(session, ds, runId, command, mode, spills, {
+          progress,
+          signal: abort.signal,
+          values: options.values === true,
+        }),
       );
     }
     const skipped = session.datasets.slice(runs.length).map((d) => d.name);
@@ -74,7 +113,9 @@ export async function runPlanOrRepair(
           lines.push(
             `${run.name}: settled ${run.recovered.length} repair${run.recovered.length === 1 ? "" : "s"} an interrupted run left pending`,
           );
-        let text = `${renderRun(run, 0)}\n${renderDecisions(run)}`;
+        let text = options.values
+          ? `${renderRun(run, 20, { values: true })}\n${renderDecisions(run)}`
+          : `${renderRun(run, 0)}\n${renderDecisions(run)}`;
         if (execute) {
           const parts = Object.entries(run.summary)
             .filter(([, n]) => n > 0)

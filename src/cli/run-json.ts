@@ -1,6 +1,7 @@
 /** The `--json` document of scan, plan and repair, streamed from the spills (DESIGN.md's shape). */
 import type { RunMode } from "../engine/run-dataset.js";
 import type { RunReport } from "./collect-run.js";
+import { jsonDoc } from "./json-doc.js";
 import { repairJson } from "./json-items.js";
 
 /** Writes text to a stream, waiting for it to drain when its buffer is full. */
@@ -43,8 +44,9 @@ export async function writeJson(
 
 /**
  * The `--json` document of scan, plan or repair over several runs (one per dataset), streamed: the lists
- * come from the spills. Same shape as DESIGN.md's: `plan` adds decisions (and guard), `repair` adds
- * repairs, summary and, when it settled an interrupted run's repairs, recovered.
+ * come from the spills. Same shape as DESIGN.md's: `plan` adds decisions, actions (counted by action) and
+ * guard (null unless tripped), `repair` adds repairs, summary and recovered (the repairs an interrupted run
+ * left pending that it settled). Every list member is present, [] when empty; see README "JSON output".
  */
 export async function writeRunsJson(
   stream: NodeJS.WritableStream,
@@ -72,19 +74,20 @@ export async function writeRunsJson(
       divergences: marker(chain(schema, run.spill.divergences.values())),
       counts: run.totals.counts,
       stats: run.totals.stats,
-      ...(resolved.notes.length ? { notes: resolved.notes } : {}),
+      notes: resolved.notes,
     };
     if (mode === "scan") return doc;
     doc.decisions = marker(run.spill.decisions.values());
-    if (run.guard) doc.guard = run.guard;
+    doc.actions = run.actions;
+    doc.guard = run.guard ?? null;
     if (mode === "plan") return doc;
     doc.repairs = marker(run.spill.repairs.values());
     doc.summary = run.summary;
-    if (run.recovered.length) doc.recovered = run.recovered.map((r) => repairJson(resolved.shape.key, r));
+    doc.recovered = run.recovered.map((r) => repairJson(resolved.shape.key, r));
     return doc;
   });
   const interrupted = runs.some((r) => !r.finished);
-  await writeJson(stream, { runId, ...(interrupted ? { interrupted } : {}), datasets }, arrays);
+  await writeJson(stream, jsonDoc({ runId, interrupted, datasets }), arrays);
 }
 
 function* chain<T>(...parts: Iterable<T>[]): Iterable<T> {

@@ -17,9 +17,14 @@ export async function runScan(options: DataCommandOptions, io: CliIo = processIo
     const runId = newRunId();
     const runs: RunReport[] = [];
     for (const ds of session.datasets)
-      runs.push(await collectRun(session, ds, runId, "scan", "scan", spills, { progress }));
+      runs.push(
+        await collectRun(session, ds, runId, "scan", "scan", spills, {
+          progress,
+          values: options.values === true,
+        }),
+      );
     if (options.json) await writeRunsJson(stdout, runId, runs, "scan");
-    else stdout.write(`${runs.map((r) => renderRun(r)).join("\n\n")}\n`);
+    else stdout.write(`${runs.map((r) => renderRun(r, 20, { values: options.values })).join("\n\n")}\n`);
     return runs.some((r) => r.remains) ? EXIT.diverged : EXIT.ok;
   } finally {
     progress.clear();

@@ -16,6 +16,8 @@ export interface DataCommandOptions {
   readonly config: string;
   readonly dataset?: readonly string[] | undefined;
   readonly json?: boolean | undefined;
+  /** Show (and in JSON, include) the values of each divergent record, side by side. */
+  readonly values?: boolean | undefined;
 }
 
 export { newRunId } from "../engine/run-id.js";

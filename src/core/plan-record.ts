@@ -109,7 +109,7 @@ export function planRecord(input: PlanRecordInput): {
       type: "detected",
       dataset,
       key,
-      data: { class: d.class, observed, columns: div.columns },
+      data: { class: d.class, observed, columns: div.columns, keyJson: keyToJson(input.shape.key, d.key) },
     });
     events.push({ ts: at, runId, type: "decided", dataset, key, data: decisionSummary(d) });
     if (d.action !== "escalate") continue;

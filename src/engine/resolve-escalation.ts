@@ -242,7 +242,7 @@ async function resolveBatch(
       type: status,
       dataset: e.dataset,
       key: keyOf(e),
-      data: { escalation: e.id, by, ...resolution },
+      data: { escalation: e.id, by, ...resolution, ...(e.key.length ? { keyJson: outcome.keyJson } : {}) },
     });
   };
 

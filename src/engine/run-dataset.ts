@@ -101,7 +101,7 @@ export interface RunObserver {
     resumedAt: number | undefined;
   }): void | Promise<void>;
   /** Detection progress of the group being scanned, labelled for people ("customers 3–5/12"). */
-  onProgress?(label: string, done: number, total: number): void;
+  onProgress?(label: string, done: number, total: number, estimate?: boolean): void;
   /** Pending repairs of interrupted runs were settled (repair mode, before any segment). */
   onRecovered?(results: readonly RepairResult[]): void | Promise<void>;
   /** A group of segments (or the list of keys) is done; in a checkpointed run, after its checkpoint. */
@@ -323,7 +323,10 @@ export async function runDataset(
           ds,
           replicas,
           observer.onProgress
-            ? { ...ctx, onProgress: (_, done, total) => observer.onProgress!(label, done, total) }
+            ? {
+                ...ctx,
+                onProgress: (_, done, total, estimate) => observer.onProgress!(label, done, total, estimate),
+              }
             : ctx,
           options.keys
             ? { keys: options.keys, resolved, signal }

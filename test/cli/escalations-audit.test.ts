@@ -225,7 +225,7 @@ describe.concurrent("concord audit", () => {
     expect(doc.entries).toEqual(all.slice(0, 5));
     expect(doc.truncated).toBe(true);
     const whole = await runConcord(["audit", "show", "--json", "--limit", String(all.length), "-c", config]);
-    expect(parseJson<{ truncated?: boolean }>(whole).truncated).toBeUndefined();
+    expect(parseJson<{ truncated?: boolean }>(whole).truncated).toBe(false);
     const text = await runConcord(["audit", "show", "--limit", "5", "-c", config]);
     expect(text.stdout.trim().split("\n").at(-1)).toMatch(/^… more entries follow #5; raise --limit/);
     const bad = await runConcord(["audit", "show", "--limit", "many", "-c", config]);
@@ -309,6 +309,7 @@ describe.concurrent("concord audit", () => {
     );
     expect(editJson.code, editJson.stderr).toBe(3);
     expect(JSON.parse(editJson.stdout)).toEqual({
+      schemaVersion: 1,
       ok: false,
       seq: 7,
       problem: "entry 7: content does not match its hash (edited)",
