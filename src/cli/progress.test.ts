@@ -37,7 +37,11 @@ describe("createProgress", () => {
   it("measures the rate from the label's first update and draws nothing off a terminal", () => {
     let t = 10_000;
     let out = "";
-    const tty = Object.assign({ write: (s: string) => ((out += s), true) }, { isTTY: true, columns: 200 });
+    const write = (s: string) => {
+      out += s;
+      return true;
+    };
+    const tty = { write, isTTY: true, columns: 200 };
     const p = createProgress(tty as never, () => t);
     p.update("a", 0, 100);
     t += 2000;
@@ -48,7 +52,12 @@ describe("createProgress", () => {
     p.clear();
     expect(out.endsWith("\r\x1b[K")).toBe(true);
     let quiet = "";
-    const pipe = { write: (s: string) => ((quiet += s), true) };
+    const pipe = {
+      write: (s: string) => {
+        quiet += s;
+        return true;
+      },
+    };
     createProgress(pipe as never).update("a", 1, 2);
     expect(quiet).toBe("");
   });
