@@ -125,6 +125,11 @@
     return text.length > max ? `${text.slice(0, max - 1)}…` : text;
   }
 
+  /** "1 pass", "2 passes". */
+  function plural(n, one, many = `${one}s`) {
+    return `${n} ${n === 1 ? one : many}`;
+  }
+
   function sum(record) {
     return Object.values(record ?? {}).reduce((a, b) => a + (typeof b === "number" ? b : 0), 0);
   }
@@ -338,7 +343,15 @@
             hl.ok ? "service up" : "service unhealthy",
           )
         : "",
-      hl ? h("span", { class: "muted" }, ` since `, when(hl.startedAt), ` · ${hl.datasets} datasets`) : "",
+      hl
+        ? h(
+            "span",
+            { class: "muted service-detail" },
+            " since ",
+            when(hl.startedAt),
+            ` · ${hl.datasets} dataset${hl.datasets === 1 ? "" : "s"}`,
+          )
+        : "",
     );
     $("updated").replaceChildren(view.updatedAt ? h("span", {}, "updated ", when(view.updatedAt)) : "");
   }
@@ -364,7 +377,12 @@
     const runs = view.summaryHistory?.runs ?? [];
     const open = view.datasets.reduce((n, d) => n + (d.openEscalations ?? 0), 0);
     $("summary").replaceChildren(
-      figure("Convergence rate", percent(s?.convergenceRate), `${runs.length} passes`, "convergence-rate"),
+      figure(
+        "Convergence rate",
+        percent(s?.convergenceRate),
+        `of ${plural(s?.passes ?? runs.length, "serve pass", "serve passes")}`,
+        "convergence-rate",
+      ),
       figure("Time to convergence p50", seconds(s?.ttc?.p50), "first seen → verified repair", "ttc-p50"),
       figure("p90", seconds(s?.ttc?.p90), "time to convergence", "ttc-p90"),
       figure("p99", seconds(s?.ttc?.p99), "time to convergence", "ttc-p99"),
@@ -607,6 +625,45 @@
    * Draws (or updates) a time chart in `id`: xs in ms, series [{ label, color, values }]. `counts` charts
    * start at 0 with a top of at least 1; others (seconds) fit their data.
    */
+  /** Shows the last point's values in the legend. */
+  function showLatest(u) {
+    const n = u.data[0]?.length ?? 0;
+    if (n > 0) u.setLegend({ idx: n - 1 }, false);
+  }
+
+  const pad = (n) => String(n).padStart(2, "0");
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  /** x-axis labels: HH:MM (with seconds when ticks are under a minute apart), and the date on a new day. */
+  function timeLabels(u, splits, _axisIdx, _space, incr) {
+    let lastDay = "";
+    const labels = splits.map((s) => {
+      const d = new Date(s * 1000);
+      const time = `${pad(d.getHours())}:${pad(d.getMinutes())}${incr < 60 ? `:${pad(d.getSeconds())}` : ""}`;
+      const day = `${MONTHS[d.getMonth()]} ${d.getDate()}`;
+      const label = day !== lastDay && lastDay !== "" ? `${time}\n${day}` : time;
+      lastDay = day;
+      return label;
+    });
+    u.xLabels = splits.map((s, i) => ({ at: s, text: labels[i] }));
+    return labels;
+  }
+
+  const measure = document.createElement("canvas").getContext("2d");
+
+  /** Records where the x-axis labels were drawn and how wide they are (data-x-ticks), for layout checks. */
+  function recordTicks(u, box) {
+    if (!u.xLabels || !measure) return;
+    measure.font = "12px system-ui, -apple-system, sans-serif";
+    const ticks = u.xLabels
+      .map((l) => ({
+        x: Math.round(u.valToPos(l.at, "x")),
+        w: Math.ceil(Math.max(...l.text.split("\n").map((t) => measure.measureText(t).width))),
+      }))
+      .filter((t) => t.x >= 0 && t.x <= u.bbox.width / uPlot.pxRatio);
+    box.dataset.xTicks = JSON.stringify(ticks);
+  }
+
   function drawChart(id, xs, series, empty, counts) {
     const box = $(id);
     const existing = charts.get(id);
@@ -620,6 +677,7 @@
     const data = [xs.map((x) => x / 1000), ...series.map((s) => s.values)];
     if (existing && existing.signature === signature) {
       existing.plot.setData(data);
+      showLatest(existing.plot);
       return;
     }
     existing?.plot.destroy();
@@ -635,6 +693,15 @@
         height: 220,
         cursor: { points: { size: 7 } },
         legend: { live: true },
+        hooks: {
+          // Off the chart, the legend shows the latest values instead of "--".
+          setCursor: [
+            (u) => {
+              if (u.cursor.idx === null || u.cursor.idx === undefined) showLatest(u);
+            },
+          ],
+          draw: [(u) => recordTicks(u, box)],
+        },
         scales: {
           // At least a minute wide, ending at the last point, so a few close points do not fill the width.
           x: { time: true, range: (_u, min, max) => (max - min < 60 ? [max - 60, max + 3] : [min, max]) },
@@ -646,7 +713,8 @@
           },
         },
         axes: [
-          { ...axis, incrs: TIME_INCRS },
+          // Room for a label per tick (a time, a date under a day's first): labels never touch at any width.
+          { ...axis, incrs: TIME_INCRS, space: 90, values: timeLabels },
           {
             ...axis,
             size: 50,
@@ -660,6 +728,8 @@
             stroke: s.color,
             width: 2,
             spanGaps: true,
+            // A pass samples a state that holds until the next one: a step, not a slope between samples.
+            paths: uPlot.paths.stepped({ align: 1 }),
             points: { show: true, size: 6, fill: s.color },
           })),
         ],
@@ -668,6 +738,9 @@
       box,
     );
     charts.set(id, { plot, signature });
+    // The chart object on its box (a property, not markup), for layout checks.
+    box.uplot = plot;
+    showLatest(plot);
   }
 
   const resizer = new ResizeObserver(() => {
@@ -747,7 +820,11 @@
           );
         }),
       ),
-      h("p", { class: "muted small" }, `${total} repairs over ${view.chartHistory.runs.length} passes.`),
+      h(
+        "p",
+        { class: "muted small" },
+        `${plural(total, "repair")} over ${plural(view.chartHistory.runs.length, "pass", "passes")}.`,
+      ),
     );
   }
 

@@ -2,27 +2,15 @@
  * The `concord` command line: parses arguments, runs one command, returns its exit code. Never exits the
  * process, sets its exit code, or reads or writes anything of it but through the `CliIo` it is given.
  */
-import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
+import { packageVersion } from "../package-version.js";
 import { FAULT_KINDS } from "../sim/fault-kinds.js";
 import { EXIT, reportError, UnfinishedError } from "./errors.js";
 import { type CliIo, type CliStream, processIo } from "./io.js";
 
 export type { CliIo, CliStream } from "./io.js";
 
-/**
- * The package's version, from its package.json: two levels up both from src/cli (source) and dist/cli
- * (compiled), in the clone and in an installed package alike.
- */
-const VERSION: string = (() => {
-  try {
-    return (
-      JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
-    ).version;
-  } catch {
-    return "unknown";
-  }
-})();
+const VERSION = packageVersion();
 
 /** Shown after every command's help: what a script needs to know besides the flags. */
 const MORE_HELP = `

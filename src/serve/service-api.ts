@@ -66,11 +66,16 @@ export interface AuditVerification {
   readonly problem?: string | undefined;
 }
 
-/** History for the dashboard's charts and summary figures. */
+/**
+ * History for the dashboard's charts and summary figures: serve's own passes (commands "serve scan" and
+ * "serve repair"); CLI runs (scan, plan, repair) are in `runs()` but not here, so "per pass" means one thing.
+ */
 export interface History {
   /** Finished passes, oldest first. */
   readonly runs: readonly {
     readonly runId: string;
+    /** "serve scan" or "serve repair". */
+    readonly command: string;
     readonly dataset: string;
     readonly at: number;
     readonly durationMs: number;
@@ -84,6 +89,8 @@ export interface History {
   /** Read-after-write anomalies seen by probes (series "anomaly", label = replica). */
   readonly anomalies: readonly Sample[];
   readonly summary: {
+    /** How many passes the figures cover (the length of `runs`). */
+    readonly passes: number;
     /** Share of passes that ended with the replicas agreeing (ignoring tolerated and in-flight). */
     readonly convergenceRate: number | null;
     /** Time to convergence percentiles, seconds. */

@@ -95,6 +95,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       open[g.dataset] = (open[g.dataset] ?? 0) + g.count;
     return open;
   }
+  metrics.declare(config.datasets.map((d) => ({ name: d.name, replicas: d.replicas.map((r) => r.name) })));
   const startedAt = now();
   let stopped = false;
   let auditOk: boolean | undefined;
@@ -375,11 +376,14 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       for (const name of names) {
         for (const r of await state.listRuns({ dataset: name, limit: HISTORY_RUNS })) {
           if (r.finishedAt === undefined || r.status === "failed" || r.startedAt < since) continue;
+          // Serve's own passes only: a CLI scan or plan of the same data is not a pass of the service.
+          if (!r.command.startsWith("serve ")) continue;
           const repairs: Record<string, number> = {};
           for (const [k, n] of Object.entries(r.stats))
             if (k.startsWith("repairs.")) repairs[k.slice("repairs.".length)] = n;
           runs.push({
             runId: r.id,
+            command: r.command,
             dataset: name,
             at: r.finishedAt,
             durationMs: r.finishedAt - r.startedAt,
@@ -413,6 +417,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
         ttc,
         anomalies,
         summary: {
+          passes: runs.length,
           convergenceRate: ratio(converged, runs.length),
           ttc: {
             p50: percentile(ttcSorted, 0.5),

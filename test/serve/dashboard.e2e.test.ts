@@ -161,6 +161,64 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium", () => {
     await expect.poll(() => page.textContent('[data-figure="open-escalations"] .figure-value')).toBe("2");
   });
 
+  it("draws steps between passes, shows the latest values in the legend, keeps axis labels apart", async () => {
+    await expect.poll(() => page.locator("#chart-divergences .uplot").count()).toBe(1);
+    // Unhovered, the legend shows the last pass's values, not "--".
+    await page.mouse.move(5, 5);
+    const legend = await page
+      .locator("#chart-divergences .u-legend .u-series:not(:first-child) .u-value")
+      .allTextContents();
+    expect(legend.length).toBeGreaterThan(0);
+    for (const v of legend) expect(v).toMatch(/^\d+$/);
+    // A step: between two passes whose counts differ, the line stays at the first count (no slope).
+    const step = (await page.evaluate(`(() => {
+      for (const id of ["chart-divergences", "chart-repairs"]) {
+        const u = document.getElementById(id).uplot;
+        if (!u) continue;
+        const ctx = u.ctx;
+        const px = uPlot.pxRatio;
+        for (let s = 1; s < u.series.length; s++) {
+          const ys = u.data[s];
+          for (let i = 0; i + 1 < ys.length; i++) {
+            if (ys[i] === null || ys[i + 1] === null || ys[i] === ys[i + 1]) continue;
+            const x0 = u.valToPos(u.data[0][i], "x", true);
+            const x1 = u.valToPos(u.data[0][i + 1], "x", true);
+            if (x1 - x0 < 12 * px) continue;
+            const xm = Math.round((x0 + x1) / 2);
+            const yFirst = u.valToPos(ys[i], "y", true);
+            const ySlope = (yFirst + u.valToPos(ys[i + 1], "y", true)) / 2;
+            const ink = (y) => {
+              let a = 0;
+              for (let d = -2; d <= 2; d++) a = Math.max(a, ctx.getImageData(xm, Math.round(y) + d, 1, 1).data[3]);
+              return a;
+            };
+            return { id, atFirst: ink(yFirst), onSlope: Math.abs(ySlope - yFirst) > 6 * px ? ink(ySlope) : 0 };
+          }
+        }
+      }
+      return null;
+    })()`)) as { id: string; atFirst: number; onSlope: number } | null;
+    expect(step, "two passes with different counts to check").not.toBeNull();
+    expect(step!.atFirst, `${step!.id}: line at the first value`).toBeGreaterThan(0);
+    expect(step!.onSlope, `${step!.id}: nothing where a slope would be`).toBe(0);
+    // x-axis labels at 1280 px: each clear of the next.
+    for (const id of ["chart-divergences", "chart-lag"]) {
+      const ticks = JSON.parse((await page.getAttribute(`#${id}`, "data-x-ticks")) ?? "[]") as {
+        x: number;
+        w: number;
+      }[];
+      expect(ticks.length, id).toBeGreaterThan(1);
+      for (let i = 1; i < ticks.length; i++)
+        expect(ticks[i]!.x - ticks[i - 1]!.x, `${id}: labels ${i - 1} and ${i}`).toBeGreaterThanOrEqual(
+          (ticks[i]!.w + ticks[i - 1]!.w) / 2 + 8,
+        );
+    }
+    expect(await page.textContent('[data-figure="convergence-rate"] .figure-hint')).toMatch(
+      /^of \d+ serve pass(es)?$/,
+    );
+    expect(await page.textContent("#service")).toContain("· 2 datasets");
+  });
+
   it("verifies the audit chain from the page, and looks right on a wide and a narrow screen", async () => {
     await page.click("#verify");
     await page.waitForSelector('[data-verified="ok"]');
@@ -175,6 +233,8 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium", () => {
     await page.evaluate("window.scrollTo(0, 0)");
     const overflow = Number(await page.evaluate("document.documentElement.scrollWidth - window.innerWidth"));
     expect(overflow, "no horizontal scrolling of the page on a narrow screen").toBeLessThanOrEqual(0);
+    const header = Number(await page.evaluate("document.querySelector('.topbar').offsetHeight"));
+    expect(header, "the top bar on a phone: two short lines at most").toBeLessThanOrEqual(90);
     await page.screenshot({ path: join(OUTPUT, "dashboard-narrow.png"), fullPage: true });
     expect(problems).toEqual([]);
   });
@@ -219,6 +279,7 @@ describe.skipIf(!haveChromium)("the escalation queue at scale in the dashboard",
 
   it("pages the queue, 25 at a time, and keeps the page short on wide and narrow screens", async () => {
     const total = QUEUE.conflict + QUEUE.missing;
+    expect(await page.textContent("#service")).toMatch(/· 1 dataset$/);
     expect(await page.textContent('[data-figure="open-escalations"] .figure-value')).toBe(String(total));
     expect(await rows().count()).toBe(25);
     expect(await pagerText()).toBe(`1–25 of ${total}`);

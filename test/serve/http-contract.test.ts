@@ -31,6 +31,7 @@ function stubApi() {
     ttc: [],
     anomalies: [],
     summary: {
+      passes: 0,
       convergenceRate: null,
       ttc: { p50: null, p90: null, p99: null },
       repairSuccessRate: null,
