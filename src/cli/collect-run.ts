@@ -6,6 +6,7 @@
 import type { DatasetConfig } from "../config/load-config.js";
 import type { Divergence } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
+import type { Key } from "../core/model.js";
 import type { GuardTrip } from "../core/plan-record.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { type RunMode, type RunTotals, runDataset } from "../engine/run-dataset.js";
@@ -54,7 +55,7 @@ export async function collectRun(
   command: string,
   mode: RunMode,
   spills: SpillDir,
-  options: { progress?: Progress; signal?: AbortSignal; values?: boolean } = {},
+  options: { progress?: Progress; signal?: AbortSignal; values?: boolean; keys?: readonly Key[] } = {},
 ): Promise<RunReport> {
   const replicas = await session.replicas(ds);
   const spill = { divergences: spills.spill(), decisions: spills.spill(), repairs: spills.spill() };
@@ -72,6 +73,7 @@ export async function collectRun(
         command,
         mode,
         signal: options.signal,
+        ...(options.keys ? { keys: options.keys } : {}),
         observer: {
           ...(progress
             ? { onProgress: (label, done, total, estimate) => progress.update(label, done, total, estimate) }

@@ -5,7 +5,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { packageVersion } from "../package-version.js";
 import { FAULT_KINDS } from "../sim/fault-kinds.js";
-import { EXIT, reportError, UnfinishedError } from "./errors.js";
+import { EXIT, reportError, UnfinishedError, UsageError } from "./errors.js";
 import { type CliIo, type CliStream, processIo } from "./io.js";
 
 export type { CliIo, CliStream } from "./io.js";
@@ -105,6 +105,39 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     .option("--dry-run", "show the repairs that would be made; write nothing")
     .action(async (opts) => {
       code = await (await import("./plan.js")).runPlanOrRepair(opts, true, cli);
+    });
+
+  dataOptions(
+    program
+      .command("recheck")
+      .description("re-check only the keys an earlier run found diverging (read-only unless --repair)"),
+  )
+    .requiredOption("--run <id>", "the run whose divergent keys to read again")
+    .option("--plan", "also decide by policy (writes nothing)")
+    .option("--repair", "also repair them: conditional writes, verified and audited")
+    .option("--dry-run", "with --repair: show the writes that would be made; make none")
+    .action(async (opts) => {
+      const options = { ...opts, recheck: opts.run };
+      if (opts.plan && opts.repair) throw new UsageError("recheck: give --plan or --repair, not both");
+      if (opts.dryRun && !opts.repair) throw new UsageError("recheck: --dry-run goes with --repair");
+      code =
+        opts.plan || opts.repair
+          ? await (await import("./plan.js")).runPlanOrRepair(options, opts.repair === true, cli)
+          : await (await import("./scan.js")).runScan(options, cli);
+    });
+
+  program
+    .command("diff <url1> <table1> <url2> <table2>")
+    .description(
+      "compare two tables without a config file (a Redis URL takes a key prefix for its table); read-only",
+    )
+    .requiredOption("-k, --key <columns>", "the key column(s), comma-separated")
+    .option("--columns <columns>", "compare only these columns (comma-separated; default: all but the key)")
+    .option("--names <a,b>", "what to call the two sides (default: left,right)")
+    .option("--limit <n>", "list at most n differing rows (default 100; every one with --json)")
+    .option("--json", "print one JSON document on stdout (the scan document, with values)")
+    .action(async (url1: string, table1: string, url2: string, table2: string, opts) => {
+      code = await (await import("./diff.js")).runDiff([url1, table1, url2, table2], opts, cli);
     });
 
   const esc = program.command("escalations").description("the queue of divergences waiting for a person");

@@ -11,7 +11,8 @@ import { printable } from "./printable.js";
 import { createProgress } from "./progress.js";
 import { renderRun } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
-import { type DataCommandOptions, newRunId, openSession } from "./session.js";
+import { recheckNote } from "./scan.js";
+import { type DataCommandOptions, newRunId, openSession, recheckKeys } from "./session.js";
 import { plural, textTable } from "./text-table.js";
 
 export interface RepairCommandOptions extends DataCommandOptions {
@@ -93,17 +94,27 @@ export async function runPlanOrRepair(
     const runId = newRunId();
     const command = execute ? (options.dryRun ? "repair --dry-run" : "repair") : "plan";
     const runs: RunReport[] = [];
+    const targets = options.recheck ? await recheckKeys(session, options.recheck) : undefined;
+    const unchecked: string[] = [];
+    let reached = 0;
     for (const ds of session.datasets) {
       if (abort.signal.aborted) break;
+      reached++;
+      const keys = targets?.get(ds.name);
+      if (targets && !keys) {
+        unchecked.push(ds.name);
+        continue;
+      }
       runs.push(
-        await collectRun(session, ds, runId, command, mode, spills, {
+        await collectRun(session, ds, runId, options.recheck ? `recheck ${command}` : command, mode, spills, {
           progress,
           signal: abort.signal,
           values: options.values === true,
+          keys,
         }),
       );
     }
-    const skipped = session.datasets.slice(runs.length).map((d) => d.name);
+    const skipped = session.datasets.slice(reached).map((d) => d.name);
     if (writes) await session.anchorAudit();
     if (options.json) await writeRunsJson(stdout, runId, runs, mode);
     else {
@@ -130,6 +141,7 @@ export async function runPlanOrRepair(
         lines.push(text);
         return lines.join("\n\n");
       });
+      if (unchecked.length) texts.push(recheckNote(options.recheck!, unchecked));
       if (skipped.length) texts.push(`interrupted before ${skipped.join(", ")}: not scanned`);
       stdout.write(`${texts.join("\n\n")}\n`);
     }
