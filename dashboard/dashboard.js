@@ -516,7 +516,11 @@
             "p",
             { class: "meta" },
             `${d.mode} · `,
-            d.scheduleMs ? `every ${duration(d.scheduleMs)}` : "on demand",
+            d.scheduleMs
+              ? `every ${duration(d.scheduleMs)}`
+              : d.scheduleCron
+                ? `cron ${d.scheduleCron} (UTC)`
+                : "on demand",
             d.intensity !== undefined && d.intensity !== 1 ? ` · intensity ${d.intensity}` : "",
             d.nextRunAt ? [" · next ", when(d.nextRunAt)] : "",
           ),

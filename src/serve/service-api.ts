@@ -25,8 +25,10 @@ export interface ReplicaHealth {
 export interface DatasetStatus {
   readonly name: string;
   readonly mode: "repair" | "scan";
-  /** Milliseconds between passes; null: runs only when triggered. */
+  /** Milliseconds between passes; null: runs only when triggered, or on `scheduleCron`. */
   readonly scheduleMs: number | null;
+  /** The cron schedule (UTC) passes start on, when the dataset has one instead of an interval. */
+  readonly scheduleCron: string | null;
   readonly intensity: number;
   readonly state: "idle" | "running" | "backing-off";
   /** While running: segments finished of the pass, and how many there are. */
