@@ -170,13 +170,18 @@ export async function resolveMatching(
   }
   const summary = { matched: 0, resolved: 0, rejected: 0, open: 0, repairs: {} as Record<string, number> };
   if (!preview.last || preview.count === 0) return summary;
+  // The set confirmed ends at its last escalation (list order): one opened since lies after it, even when
+  // someone else closed that last one meanwhile.
+  const lastAt = (await deps.state.getEscalation(preview.last))?.createdAt ?? Number.NEGATIVE_INFINITY;
+  const beyond = (e: Escalation) => e.createdAt > lastAt;
   let after: string | undefined;
   let done = false;
   while (!done && !options.signal?.aborted) {
     const page = await deps.state.listEscalations({ ...filter, status: "open", after, limit: PAGE });
     if (!page.length) break;
-    const stop = page.findIndex((e) => e.id === preview.last);
-    const mine = stop >= 0 ? page.slice(0, stop + 1) : page;
+    const last = page.findIndex((e) => e.id === preview.last);
+    const stop = last >= 0 ? last + 1 : page.findIndex(beyond);
+    const mine = stop >= 0 ? page.slice(0, stop) : page;
     done = stop >= 0 || page.length < PAGE;
     after = page.at(-1)!.id;
     const byDataset = new Map<string, Escalation[]>();
