@@ -125,6 +125,11 @@
     return text.length > max ? `${text.slice(0, max - 1)}…` : text;
   }
 
+  /** "1 pass", "2 passes". */
+  function plural(n, one, many = `${one}s`) {
+    return `${n} ${n === 1 ? one : many}`;
+  }
+
   function sum(record) {
     return Object.values(record ?? {}).reduce((a, b) => a + (typeof b === "number" ? b : 0), 0);
   }
@@ -211,6 +216,19 @@
     health: null,
     datasets: [],
     escalations: [],
+    /** The escalation queue: one page of the filtered list, or the groups, and what was read on demand. */
+    esc: {
+      mode: "list",
+      filter: { dataset: "", class: "", column: "", replica: "", group: "" },
+      page: 0,
+      total: 0,
+      groups: [],
+      /** Groups of the whole open queue (what the filter menus offer). */
+      allGroups: [],
+      /** Current values per escalation id, read when a row is expanded: a value, "loading" or { error }. */
+      values: new Map(),
+      expanded: new Set(),
+    },
     runs: [],
     audit: [],
     divergences: [],
@@ -248,10 +266,15 @@
     const since = Date.now() - rangeMs();
     const cls = $("divergence-class").value;
     try {
-      const [health, ds, esc, runs, audit, summary, divs] = await Promise.all([
+      const filters = escFilterQuery();
+      const [health, ds, esc, groups, allGroups, runs, audit, summary, divs] = await Promise.all([
         fetch("/healthz", { cache: "no-store" }).then((r) => r.json()),
         request("/api/datasets"),
-        request("/api/escalations?status=open"),
+        request(
+          `/api/escalations?status=open&limit=${escPageSize()}&offset=${view.esc.page * escPageSize()}${filters}`,
+        ),
+        request(`/api/escalations/groups?status=open${filters}`),
+        filters ? request("/api/escalations/groups?status=open") : null,
         request("/api/runs?limit=15"),
         request("/api/audit?limit=25"),
         request(`/api/history?since=${since}`),
@@ -267,6 +290,14 @@
       view.health = health;
       view.datasets = ds.datasets;
       view.escalations = esc.escalations;
+      view.esc.total = esc.total;
+      view.esc.groups = groups.groups;
+      view.esc.allGroups = (allGroups ?? groups).groups;
+      // A page past the end (the last ones were resolved): show the last page instead.
+      if (esc.escalations.length === 0 && esc.total > 0 && view.esc.page > 0) {
+        view.esc.page = Math.floor((esc.total - 1) / escPageSize());
+        return load();
+      }
       view.runs = runs.runs;
       view.audit = audit.entries;
       view.summaryHistory = summary;
@@ -312,7 +343,15 @@
             hl.ok ? "service up" : "service unhealthy",
           )
         : "",
-      hl ? h("span", { class: "muted" }, ` since `, when(hl.startedAt), ` · ${hl.datasets} datasets`) : "",
+      hl
+        ? h(
+            "span",
+            { class: "muted service-detail" },
+            " since ",
+            when(hl.startedAt),
+            ` · ${hl.datasets} dataset${hl.datasets === 1 ? "" : "s"}`,
+          )
+        : "",
     );
     $("updated").replaceChildren(view.updatedAt ? h("span", {}, "updated ", when(view.updatedAt)) : "");
   }
@@ -336,9 +375,14 @@
   function renderSummary() {
     const s = view.summaryHistory?.summary;
     const runs = view.summaryHistory?.runs ?? [];
-    const open = view.escalations.length;
+    const open = view.datasets.reduce((n, d) => n + (d.openEscalations ?? 0), 0);
     $("summary").replaceChildren(
-      figure("Convergence rate", percent(s?.convergenceRate), `${runs.length} passes`, "convergence-rate"),
+      figure(
+        "Convergence rate",
+        percent(s?.convergenceRate),
+        `of ${plural(s?.passes ?? runs.length, "serve pass", "serve passes")}`,
+        "convergence-rate",
+      ),
       figure("Time to convergence p50", seconds(s?.ttc?.p50), "first seen → verified repair", "ttc-p50"),
       figure("p90", seconds(s?.ttc?.p90), "time to convergence", "ttc-p90"),
       figure("p99", seconds(s?.ttc?.p99), "time to convergence", "ttc-p99"),
@@ -472,7 +516,11 @@
             "p",
             { class: "meta" },
             `${d.mode} · `,
-            d.scheduleMs ? `every ${duration(d.scheduleMs)}` : "on demand",
+            d.scheduleMs
+              ? `every ${duration(d.scheduleMs)}`
+              : d.scheduleCron
+                ? `cron ${d.scheduleCron} (UTC)`
+                : "on demand",
             d.intensity !== undefined && d.intensity !== 1 ? ` · intensity ${d.intensity}` : "",
             d.nextRunAt ? [" · next ", when(d.nextRunAt)] : "",
           ),
@@ -581,6 +629,45 @@
    * Draws (or updates) a time chart in `id`: xs in ms, series [{ label, color, values }]. `counts` charts
    * start at 0 with a top of at least 1; others (seconds) fit their data.
    */
+  /** Shows the last point's values in the legend. */
+  function showLatest(u) {
+    const n = u.data[0]?.length ?? 0;
+    if (n > 0) u.setLegend({ idx: n - 1 }, false);
+  }
+
+  const pad = (n) => String(n).padStart(2, "0");
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  /** x-axis labels: HH:MM (with seconds when ticks are under a minute apart), and the date on a new day. */
+  function timeLabels(u, splits, _axisIdx, _space, incr) {
+    let lastDay = "";
+    const labels = splits.map((s) => {
+      const d = new Date(s * 1000);
+      const time = `${pad(d.getHours())}:${pad(d.getMinutes())}${incr < 60 ? `:${pad(d.getSeconds())}` : ""}`;
+      const day = `${MONTHS[d.getMonth()]} ${d.getDate()}`;
+      const label = day !== lastDay && lastDay !== "" ? `${time}\n${day}` : time;
+      lastDay = day;
+      return label;
+    });
+    u.xLabels = splits.map((s, i) => ({ at: s, text: labels[i] }));
+    return labels;
+  }
+
+  const measure = document.createElement("canvas").getContext("2d");
+
+  /** Records where the x-axis labels were drawn and how wide they are (data-x-ticks), for layout checks. */
+  function recordTicks(u, box) {
+    if (!u.xLabels || !measure) return;
+    measure.font = "12px system-ui, -apple-system, sans-serif";
+    const ticks = u.xLabels
+      .map((l) => ({
+        x: Math.round(u.valToPos(l.at, "x")),
+        w: Math.ceil(Math.max(...l.text.split("\n").map((t) => measure.measureText(t).width))),
+      }))
+      .filter((t) => t.x >= 0 && t.x <= u.bbox.width / uPlot.pxRatio);
+    box.dataset.xTicks = JSON.stringify(ticks);
+  }
+
   function drawChart(id, xs, series, empty, counts) {
     const box = $(id);
     const existing = charts.get(id);
@@ -594,6 +681,7 @@
     const data = [xs.map((x) => x / 1000), ...series.map((s) => s.values)];
     if (existing && existing.signature === signature) {
       existing.plot.setData(data);
+      showLatest(existing.plot);
       return;
     }
     existing?.plot.destroy();
@@ -609,6 +697,15 @@
         height: 220,
         cursor: { points: { size: 7 } },
         legend: { live: true },
+        hooks: {
+          // Off the chart, the legend shows the latest values instead of "--".
+          setCursor: [
+            (u) => {
+              if (u.cursor.idx === null || u.cursor.idx === undefined) showLatest(u);
+            },
+          ],
+          draw: [(u) => recordTicks(u, box)],
+        },
         scales: {
           // At least a minute wide, ending at the last point, so a few close points do not fill the width.
           x: { time: true, range: (_u, min, max) => (max - min < 60 ? [max - 60, max + 3] : [min, max]) },
@@ -620,7 +717,8 @@
           },
         },
         axes: [
-          { ...axis, incrs: TIME_INCRS },
+          // Room for a label per tick (a time, a date under a day's first): labels never touch at any width.
+          { ...axis, incrs: TIME_INCRS, space: 90, values: timeLabels },
           {
             ...axis,
             size: 50,
@@ -634,6 +732,8 @@
             stroke: s.color,
             width: 2,
             spanGaps: true,
+            // A pass samples a state that holds until the next one: a step, not a slope between samples.
+            paths: uPlot.paths.stepped({ align: 1 }),
             points: { show: true, size: 6, fill: s.color },
           })),
         ],
@@ -642,6 +742,9 @@
       box,
     );
     charts.set(id, { plot, signature });
+    // The chart object on its box (a property, not markup), for layout checks.
+    box.uplot = plot;
+    showLatest(plot);
   }
 
   const resizer = new ResizeObserver(() => {
@@ -721,79 +824,605 @@
           );
         }),
       ),
-      h("p", { class: "muted small" }, `${total} repairs over ${view.chartHistory.runs.length} passes.`),
+      h(
+        "p",
+        { class: "muted small" },
+        `${plural(total, "repair")} over ${plural(view.chartHistory.runs.length, "pass", "passes")}.`,
+      ),
     );
   }
 
   // ---------- escalations ----------
 
-  function renderEscalations() {
-    const list = view.escalations;
-    $("escalation-count").textContent = list.length ? String(list.length) : "";
-    const root = $("escalations");
-    const messages = [...view.notes.entries()]
-      .filter(([k]) => k.startsWith("resolve:"))
-      .map(([, n]) => h("p", { class: `note ${n.ok ? "" : "error"}` }, n.text));
-    if (list.length === 0) {
-      root.replaceChildren(...messages, h("p", { class: "empty-ok" }, "Nothing is waiting for a person."));
-      return;
+  /** Escalations per page: fewer on a narrow screen, where each takes a block of its own. */
+  const narrow = window.matchMedia("(max-width: 640px)");
+  const escPageSize = () => (narrow.matches ? 10 : 25);
+  narrow.addEventListener("change", () => {
+    view.esc.page = 0;
+    actions++;
+    void refresh(true);
+  });
+  const ESC_CLASSES = [...CLASSES, "guard"];
+
+  /** The escalation filter as query parameters (`&name=value…`), empty when nothing is filtered. */
+  function escFilterQuery() {
+    return Object.entries(view.esc.filter)
+      .filter(([, v]) => v)
+      .map(([k, v]) => `&${k}=${encodeURIComponent(v)}`)
+      .join("");
+  }
+
+  /** "absent on b", "differs in note" (an escalation or a group). */
+  function patternText(e) {
+    if (e.description) return e.description;
+    const parts = [];
+    if (e.absent?.length) parts.push(`absent on ${e.absent.join(", ")}`);
+    if (e.columns?.length)
+      parts.push(`${e.class === "schema" ? "column" : "differs in"} ${e.columns.join(", ")}`);
+    return parts.join("; ") || "—";
+  }
+
+  /** Fills a filter menu with `values`, keeping the current choice (even when it has no escalation now). */
+  function fillSelect(id, values) {
+    const select = $(id);
+    const keep = select.value;
+    const all = [...new Set([...values, ...(keep ? [keep] : [])])];
+    const current = [...select.options].slice(1).map((o) => o.value);
+    if (current.join("\n") === all.join("\n")) return;
+    select.replaceChildren(
+      h("option", { value: "" }, "all"),
+      ...all.map((v) => h("option", { value: v }, v)),
+    );
+    select.value = keep;
+  }
+
+  function renderEscalationFilters() {
+    const groups = view.esc.allGroups;
+    fillSelect(
+      "esc-dataset",
+      view.datasets.map((d) => d.name),
+    );
+    fillSelect(
+      "esc-class",
+      ESC_CLASSES.filter((c) => groups.some((g) => g.class === c)),
+    );
+    fillSelect("esc-column", [...new Set(groups.flatMap((g) => g.columns))].sort());
+    const replicas = new Set();
+    for (const d of view.datasets) {
+      for (const r of d.replicas) replicas.add(r.name);
+      for (const r of Object.keys(d.lag ?? {})) replicas.add(r);
     }
-    const rows = list.map((e) => {
-      const busy = view.busy.has(`resolve:${e.id}`);
-      return h(
-        "tr",
-        { data: { escalationId: e.id } },
-        h("td", {}, h("b", {}, e.dataset), h("div", { class: "key" }, keyText(e.key))),
-        h("td", {}, classChip(e.class)),
-        h("td", { class: "reason" }, e.reason),
-        h("td", { class: "nowrap" }, when(Date.parse(e.createdAt))),
-        h(
-          "td",
-          { class: "actions" },
-          e.options.map((o) =>
+    for (const e of view.escalations) for (const r of Object.keys(e.replicas ?? {})) replicas.add(r);
+    fillSelect("esc-replica", [...replicas].sort());
+    const group = view.esc.filter.group;
+    const g = group && view.esc.allGroups.find((x) => x.id === group);
+    $("esc-group-filter").replaceChildren(
+      group
+        ? h(
+            "span",
+            { class: "chip filter-chip", data: { groupFilter: group } },
+            `group: ${g ? `${g.dataset} · ${g.class} · ${patternText(g)}` : group}`,
             h(
               "button",
               {
                 type: "button",
-                class: "primary small",
-                disabled: busy,
-                data: { pick: o },
-                title: `Make ${o}'s state win for this key`,
-                onclick: () => resolve(e, { pick: o }),
+                class: "ghost small",
+                title: "Show every group",
+                "aria-label": "Clear the group filter",
+                onclick: () => setEscFilter({ group: "" }),
               },
-              `pick ${o}`,
+              "×",
+            ),
+          )
+        : "",
+    );
+    for (const [mode, id] of [
+      ["list", "esc-view-list"],
+      ["groups", "esc-view-groups"],
+    ])
+      $(id).setAttribute("aria-pressed", String(view.esc.mode === mode));
+  }
+
+  function setEscFilter(change) {
+    Object.assign(view.esc.filter, change);
+    view.esc.page = 0;
+    actions++;
+    void refresh(true);
+  }
+
+  function renderEscalations() {
+    renderEscalationFilters();
+    const open = view.datasets.reduce((n, d) => n + (d.openEscalations ?? 0), 0);
+    $("escalation-count").textContent = open ? String(open) : "";
+    const root = $("escalations");
+    const messages = [...view.notes.entries()]
+      .filter(([k]) => k.startsWith("resolve:"))
+      .map(([, n]) => h("p", { class: `note ${n.ok ? "" : "error"}` }, n.text));
+    const filtered = escFilterQuery() !== "";
+    if (view.esc.total === 0) {
+      root.replaceChildren(
+        ...messages,
+        h(
+          "p",
+          { class: filtered ? "muted" : "empty-ok" },
+          filtered ? "No open escalation matches these filters." : "Nothing is waiting for a person.",
+        ),
+      );
+      $("esc-pager").replaceChildren();
+      return;
+    }
+    if (view.esc.mode === "groups") {
+      root.replaceChildren(...messages, groupTable());
+      $("esc-pager").replaceChildren();
+      return;
+    }
+    root.replaceChildren(...messages, escalationTable());
+    renderPager();
+  }
+
+  function escalationTable() {
+    const rows = [];
+    for (const e of view.escalations) {
+      const busy = view.busy.has(`resolve:${e.id}`);
+      const expanded = view.esc.expanded.has(e.id);
+      rows.push(
+        h(
+          "tr",
+          { data: { escalationId: e.id } },
+          h("td", {}, h("b", {}, e.dataset), h("div", { class: "key" }, keyText(e.key))),
+          h("td", {}, classChip(e.class)),
+          h(
+            "td",
+            { class: "reason" },
+            h("div", { class: "pattern" }, patternText(e)),
+            h("div", { class: "muted small" }, e.reason),
+          ),
+          h("td", { class: "nowrap" }, when(Date.parse(e.createdAt))),
+          h(
+            "td",
+            { class: "actions" },
+            e.key.length
+              ? h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "small ghost",
+                    "aria-expanded": String(expanded),
+                    data: { values: "" },
+                    title: "Read this key's values on every replica now",
+                    onclick: () => toggleValues(e),
+                  },
+                  expanded ? "hide values" : "values",
+                )
+              : "",
+            e.options.map((o) =>
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "primary small",
+                  disabled: busy,
+                  data: { pick: o },
+                  title: `Make ${o}'s state win for this key (asks to confirm)`,
+                  onclick: () => confirmResolve(e, { pick: o }),
+                },
+                `pick ${o}`,
+              ),
+            ),
+            h(
+              "button",
+              {
+                type: "button",
+                class: "small danger",
+                disabled: busy,
+                data: { reject: "" },
+                title: "Close without writing (asks to confirm)",
+                onclick: () => confirmResolve(e, { reject: true }),
+              },
+              "reject",
             ),
           ),
+        ),
+      );
+      if (expanded)
+        rows.push(
+          h(
+            "tr",
+            { class: "values-row", data: { valuesOf: e.id } },
+            h("td", { colspan: 5 }, valuesView(view.esc.values.get(e.id))),
+          ),
+        );
+    }
+    const t = table(
+      [
+        { label: "dataset · key" },
+        { label: "class" },
+        { label: "pattern · reason" },
+        { label: "since" },
+        { label: "resolve" },
+      ],
+      rows,
+      "",
+      { id: "escalation-table" },
+    );
+    // The values row spans the table: no label of its own on narrow screens.
+    for (const cell of t.querySelectorAll("tr.values-row td")) cell.dataset.label = "";
+    return t;
+  }
+
+  function renderPager() {
+    const { total, page } = view.esc;
+    const size = escPageSize();
+    const pages = Math.max(1, Math.ceil(total / size));
+    const from = page * size + 1;
+    const to = Math.min(total, from + view.escalations.length - 1);
+    const go = (p) => () => {
+      view.esc.page = p;
+      actions++;
+      void refresh(true);
+    };
+    $("esc-pager").replaceChildren(
+      h("span", { class: "muted", data: { pagerText: "" } }, `${from}–${to} of ${total}`),
+      ...(pages > 1
+        ? [
+            h(
+              "button",
+              {
+                type: "button",
+                class: "small",
+                disabled: page === 0,
+                data: { page: "prev" },
+                onclick: go(page - 1),
+              },
+              "‹ previous",
+            ),
+            h("span", { class: "muted" }, `page ${page + 1} of ${pages}`),
+            h(
+              "button",
+              {
+                type: "button",
+                class: "small",
+                disabled: page + 1 >= pages,
+                data: { page: "next" },
+                onclick: go(page + 1),
+              },
+              "next ›",
+            ),
+          ]
+        : []),
+    );
+  }
+
+  function groupTable() {
+    const rows = view.esc.groups.map((g) =>
+      h(
+        "tr",
+        { data: { groupId: g.id } },
+        h("td", { class: "num" }, h("b", {}, String(g.count))),
+        h("td", {}, g.dataset),
+        h("td", {}, classChip(g.class)),
+        h("td", { class: "pattern" }, patternText(g)),
+        h("td", { class: "nowrap" }, when(Date.parse(g.oldestAt))),
+        h(
+          "td",
+          { class: "actions" },
           h(
             "button",
             {
               type: "button",
-              class: "small danger",
-              disabled: busy,
-              data: { reject: "" },
-              title: "Close without writing",
-              onclick: () => resolve(e, { reject: true }),
+              class: "small",
+              data: { showGroup: "" },
+              onclick: () => {
+                view.esc.mode = "list";
+                setEscFilter({ group: g.id });
+              },
             },
-            "reject",
+            "show",
           ),
+          g.class === "schema" || g.class === "guard"
+            ? ""
+            : h(
+                "button",
+                {
+                  type: "button",
+                  class: "small primary",
+                  data: { resolveGroup: "" },
+                  title: "Resolve every open escalation of this group with one choice (asks to confirm)",
+                  onclick: () => confirmGroup(g),
+                },
+                "resolve all like this…",
+              ),
         ),
-      );
-    });
-    root.replaceChildren(
-      ...messages,
-      table(
-        [
-          { label: "dataset · key" },
-          { label: "class" },
-          { label: "reason" },
-          { label: "since" },
-          { label: "resolve" },
-        ],
-        rows,
-        "",
-        { id: "escalation-table" },
       ),
     );
+    return table(
+      [
+        { label: "count", num: true },
+        { label: "dataset" },
+        { label: "class" },
+        { label: "pattern" },
+        { label: "oldest" },
+        { label: "act" },
+      ],
+      rows,
+      "No groups.",
+      { id: "group-table" },
+    );
+  }
+
+  /** Reads (or forgets) a key's current values on every replica, shown under its row. */
+  async function toggleValues(e) {
+    if (view.esc.expanded.delete(e.id)) {
+      renderEscalations();
+      return;
+    }
+    view.esc.expanded.add(e.id);
+    await readValues(e.id, renderEscalations);
+  }
+
+  async function readValues(id, onChange) {
+    view.esc.values.set(id, "loading");
+    onChange();
+    try {
+      view.esc.values.set(id, await request(`/api/escalations/${encodeURIComponent(id)}/values`));
+    } catch (err) {
+      if (err instanceof AuthError) return askToken("The service rejected the token. Enter it again.");
+      view.esc.values.set(id, { error: err.message });
+    }
+    onChange();
+  }
+
+  /** The values each replica holds now, side by side: the differing columns (all when one lacks it). */
+  function valuesView(v) {
+    if (v === undefined || v === "loading") return h("p", { class: "muted small" }, "Reading the replicas…");
+    if (v.error) return h("p", { class: "error small" }, `Cannot read the values: ${v.error}`);
+    if (v.state === "agree")
+      return h(
+        "p",
+        { class: "empty-ok small", data: { valuesState: "agree" } },
+        "The replicas agree now: nothing left to resolve.",
+      );
+    const replicas = Object.keys(v.replicas);
+    const someAbsent = replicas.some((r) => !v.replicas[r].present);
+    const columns = someAbsent || v.differing.length === 0 ? v.columns : v.differing;
+    const cell = (r, c) => {
+      const o = v.replicas[r];
+      if (!o.present) return h("td", { class: "absent" }, "(absent)");
+      const value = o.values?.[c];
+      return h(
+        "td",
+        { class: `value${v.differing.includes(c) ? " differs" : ""}` },
+        value === null || value === undefined
+          ? h("span", { class: "muted" }, "NULL")
+          : value === ""
+            ? '""'
+            : value,
+      );
+    };
+    return h(
+      "div",
+      { class: "values", data: { valuesState: v.state } },
+      v.changed
+        ? h(
+            "p",
+            { class: "note error" },
+            "Changed since it was escalated: a pick now writes nothing (the next run re-evaluates it).",
+          )
+        : "",
+      h(
+        "div",
+        { class: "table-wrap" },
+        h(
+          "table",
+          { class: "mini side-by-side" },
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", {}, "column"),
+              replicas.map((r) => h("th", { data: { replica: r } }, r)),
+            ),
+          ),
+          h(
+            "tbody",
+            {},
+            columns.map((c) =>
+              h(
+                "tr",
+                { data: { column: c } },
+                h(
+                  "th",
+                  { scope: "row" },
+                  c,
+                  v.differing.includes(c) ? h("span", { class: "differs-mark", title: "differs" }, " ≠") : "",
+                ),
+                replicas.map((r) => cell(r, c)),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  // ---------- confirmation ----------
+
+  const confirmDialog = $("confirm-dialog");
+  let confirmSubmit = null;
+
+  /**
+   * Opens the confirmation dialog: `body` (nodes, may change while open through `update`), and `onConfirm`,
+   * which runs on Confirm and closes the dialog when it resolves true (false keeps it open, e.g. to show an error).
+   */
+  function openConfirm({ title, body, confirmLabel, danger, ready = true }) {
+    $("confirm-title").textContent = title;
+    $("confirm-body").replaceChildren(...body);
+    $("confirm-message").textContent = "";
+    const ok = $("confirm-ok");
+    ok.textContent = confirmLabel;
+    ok.className = danger ? "danger" : "primary";
+    ok.disabled = !ready;
+    if (!confirmDialog.open) confirmDialog.showModal();
+    return {
+      update: (nodes) => $("confirm-body").replaceChildren(...nodes),
+      ready: (yes) => {
+        ok.disabled = !yes;
+      },
+      message: (text) => {
+        $("confirm-message").textContent = text;
+      },
+      onConfirm: (fn) => {
+        confirmSubmit = fn;
+      },
+    };
+  }
+
+  $("confirm-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const fn = confirmSubmit;
+    if (!fn) return;
+    const ok = $("confirm-ok");
+    ok.disabled = true;
+    try {
+      if (await fn()) {
+        confirmSubmit = null;
+        confirmDialog.close();
+      }
+    } finally {
+      ok.disabled = false;
+    }
+  });
+  $("confirm-cancel").addEventListener("click", () => {
+    confirmSubmit = null;
+    confirmDialog.close();
+  });
+  confirmDialog.addEventListener("close", () => {
+    confirmSubmit = null;
+  });
+
+  /** Asks before resolving one escalation, showing what each replica holds now. */
+  function confirmResolve(e, choice) {
+    const pick = "pick" in choice;
+    const what = pick
+      ? `Make ${choice.pick}'s state win for ${e.dataset} ${keyText(e.key)}?`
+      : `Reject the escalation of ${e.dataset} ${keyText(e.key)}?`;
+    const explain = pick
+      ? h(
+          "p",
+          {},
+          `Every other replica gets ${choice.pick}'s record${e.absent?.includes(choice.pick) ? " (its absence: the record is deleted there)" : ""}, written only if the replicas still hold what was escalated, then verified and audited.`,
+        )
+      : h("p", {}, "It is closed without writing anything; the audit records who rejected it.");
+    const body = () => [explain, e.key.length ? valuesView(view.esc.values.get(e.id)) : ""];
+    const dialogView = openConfirm({
+      title: what,
+      body: body(),
+      confirmLabel: pick ? `Pick ${choice.pick}` : "Reject",
+      danger: !pick,
+    });
+    if (e.key.length) void readValues(e.id, () => dialogView.update(body()));
+    dialogView.onConfirm(async () => {
+      await resolve(e, choice);
+      return true;
+    });
+  }
+
+  /** "Resolve all like this": choose, see how many match, confirm with the preview's token. */
+  async function confirmGroup(g) {
+    let first = null;
+    let choice = null;
+    let preview = null;
+    const select = h(
+      "select",
+      {
+        id: "group-choice",
+        onchange: async () => {
+          choice =
+            select.value === "reject" ? { reject: true } : select.value ? { pick: select.value } : null;
+          preview = null;
+          dialogView.ready(false);
+          draw();
+          if (!choice) return;
+          try {
+            const p = await request("/api/escalations/resolve", {
+              method: "POST",
+              body: JSON.stringify({ group: g.id, ...choice }),
+            });
+            preview = p;
+            dialogView.ready(p.matched > 0);
+          } catch (err) {
+            dialogView.message(err.message);
+          }
+          draw();
+        },
+      },
+      h("option", { value: "" }, "choose…"),
+    );
+    const draw = () =>
+      dialogView.update([
+        h(
+          "p",
+          {},
+          `${g.count} open escalation${g.count === 1 ? "" : "s"} of ${g.dataset}: ${g.class}, ${patternText(g)}.`,
+        ),
+        h("label", { class: "inline" }, "Resolve them all by ", select),
+        preview
+          ? h(
+              "p",
+              { class: "confirm-count", data: { matched: preview.matched } },
+              choice && "pick" in choice
+                ? `${preview.matched} escalation${preview.matched === 1 ? "" : "s"} will have ${choice.pick}'s state written to the other replicas — each only where the record is unchanged since it was escalated, verified and audited.`
+                : `${preview.matched} escalation${preview.matched === 1 ? "" : "s"} will be rejected (nothing written).`,
+            )
+          : "",
+        first ? h("p", { class: "muted small" }, "The first of the group, as the replicas hold it now:") : "",
+        first ? valuesView(view.esc.values.get(first.id)) : "",
+      ]);
+    const dialogView = openConfirm({
+      title: "Resolve all like this",
+      body: [],
+      confirmLabel: "Resolve all",
+      ready: false,
+    });
+    draw();
+    try {
+      first = (await request(`/api/escalations/${encodeURIComponent(g.first)}`)).escalation;
+      select.append(
+        ...first.options.map((o) => h("option", { value: o }, `picking ${o}`)),
+        h("option", { value: "reject" }, "rejecting them"),
+      );
+      draw();
+      await readValues(first.id, draw);
+    } catch (err) {
+      dialogView.message(err.message);
+    }
+    dialogView.onConfirm(async () => {
+      if (!choice || !preview) return false;
+      const k = `resolve:group:${g.id}`;
+      try {
+        const out = await request("/api/escalations/resolve", {
+          method: "POST",
+          body: JSON.stringify({ group: g.id, ...choice, confirm: { token: preview.token } }),
+        });
+        const applied = out.repairs?.applied ?? 0;
+        setNote(k, {
+          ok: out.open.length === 0,
+          text: `${g.dataset} · ${patternText(g)}: ${out.resolved} resolved, ${out.rejected} rejected, ${out.open.length} left open${applied ? ` (${applied} repair${applied === 1 ? "" : "s"} applied)` : ""}.`,
+        });
+      } catch (err) {
+        if (err instanceof AuthError) {
+          askToken("The service rejected the token. Enter it again.");
+          return true;
+        }
+        dialogView.message(err.message);
+        return false;
+      }
+      actions++;
+      void refresh(true);
+      return true;
+    });
   }
 
   async function resolve(e, choice) {
@@ -812,7 +1441,11 @@
           ? `${e.dataset} ${keyText(e.key)}: still open (${out.note ?? "the write did not verify"})`
           : `${e.dataset} ${keyText(e.key)}: ${out.status} (${what}${applied ? `, ${applied} repair${applied > 1 ? "s" : ""} applied` : ""}${out.note ? `; ${out.note}` : ""})`;
       setNote(k, { ok: out.status !== "open", text });
-      if (out.status !== "open") view.escalations = view.escalations.filter((x) => x.id !== e.id);
+      if (out.status !== "open") {
+        view.escalations = view.escalations.filter((x) => x.id !== e.id);
+        view.esc.total = Math.max(0, view.esc.total - 1);
+        view.esc.expanded.delete(e.id);
+      }
     } catch (err) {
       if (err instanceof AuthError) return askToken("The service rejected the token. Enter it again.");
       setNote(k, { ok: false, text: `${e.dataset} ${keyText(e.key)}: ${err.message}` });
@@ -1041,11 +1674,26 @@
   $("range").addEventListener("change", () => void refresh());
   $("chart-dataset").addEventListener("change", () => void refresh());
   $("divergence-class").addEventListener("change", () => void refresh());
+  for (const [id, name] of [
+    ["esc-dataset", "dataset"],
+    ["esc-class", "class"],
+    ["esc-column", "column"],
+    ["esc-replica", "replica"],
+  ])
+    $(id).addEventListener("change", () => setEscFilter({ [name]: $(id).value }));
+  for (const [id, mode] of [
+    ["esc-view-list", "list"],
+    ["esc-view-groups", "groups"],
+  ])
+    $(id).addEventListener("click", () => {
+      view.esc.mode = mode;
+      renderEscalations();
+    });
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && $("auto-refresh").checked) void refresh();
   });
   setInterval(() => {
-    if (!document.hidden && $("auto-refresh").checked && !dialog.open) void refresh();
+    if (!document.hidden && $("auto-refresh").checked && !dialog.open && !confirmDialog.open) void refresh();
   }, REFRESH_MS);
   // Relative times ("12 s ago") stay current between refreshes.
   setInterval(() => {

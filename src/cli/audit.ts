@@ -5,10 +5,14 @@ import { generateAnchorKeys } from "../audit/generate-anchor-keys.js";
 import { verifyAudit } from "../audit/verify-audit.js";
 import { AuditAnchorError, writeAuditAnchor } from "../audit/write-audit-anchor.js";
 import { ConfigError } from "../config/load-config.js";
+import type { AuditEntry } from "../core/audit-chain.js";
+import { parseDuration } from "../core/duration.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
+import { jsonDoc } from "./json-doc.js";
 import { printable } from "./printable.js";
-import { openSession } from "./session.js";
+import { openSession, type Session } from "./session.js";
+import { clip, plural } from "./text-table.js";
 
 export interface AuditOptions {
   readonly config: string;
@@ -16,12 +20,15 @@ export interface AuditOptions {
   readonly run?: string | undefined;
   readonly key?: string | undefined;
   readonly limit?: string | undefined;
+  /** show: the newest n entries instead of the first. */
+  readonly tail?: string | undefined;
+  /** show: only entries from this time on (ISO 8601, or a duration back from now). */
+  readonly since?: string | undefined;
   /** verify: read anchors from this file instead of audit.anchor.file. */
   readonly anchors?: string | undefined;
 }
 
 const when = (at: number) => new Date(at).toISOString();
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /**
  * Verifies the chain, its anchors and the ledger against the audit (`verifyAudit`). Exit 0 when all hold,
@@ -32,7 +39,7 @@ export async function runAuditVerify(options: AuditOptions, io: CliIo = processI
   const session = await openSession({ config: options.config }, { readonly: true }, io);
   try {
     const verdict = await verifyAudit(session.state, session.config.audit, { anchorsFile: options.anchors });
-    if (options.json) stdout.write(`${JSON.stringify(verdict)}\n`);
+    if (options.json) stdout.write(`${JSON.stringify(jsonDoc(verdict))}\n`);
     else if (!verdict.ok) {
       stdout.write(`Audit log BROKEN${"seq" in verdict ? " at" : ":"} ${verdict.problem}\n`);
     } else {
@@ -101,7 +108,7 @@ export async function runAuditKeygen(
   } catch (err) {
     throw new UsageError(`keygen --dir ${options.dir}: ${(err as Error).message}`);
   }
-  if (options.json) stdout.write(`${JSON.stringify(keys)}\n`);
+  if (options.json) stdout.write(`${JSON.stringify(jsonDoc(keys))}\n`);
   else
     stdout.write(
       `Wrote ${keys.privateKeyPath} (keep it secret; mode 0600) and ${keys.publicKeyPath} (key ${keys.keyId}).
@@ -118,49 +125,188 @@ audit:
 
 /** Normalises a --key argument: "42" and "[42]" both mean the key [42]; "a,b" a composite key. */
 function keyFilter(text: string): string {
-  if (text.startsWith("[")) return JSON.stringify((JSON.parse(text) as unknown[]).map(String));
+  if (text.startsWith("[")) {
+    try {
+      const parts: unknown = JSON.parse(text);
+      if (Array.isArray(parts) && parts.length && parts.every((p) => ["string", "number"].includes(typeof p)))
+        return JSON.stringify(parts.map(String));
+    } catch {
+      // reported below
+    }
+    throw new UsageError(`--key ${text}: expected 42, a,b or a JSON array such as [42] or ["eu","x"]`);
+  }
   return JSON.stringify(text.split(","));
+}
+
+/** How many entries `audit show` prints unless --limit or --tail says otherwise. */
+export const DEFAULT_AUDIT_LIMIT = 1000;
+
+/** --since: an ISO 8601 date-time, or a duration back from now (30m, 2h, 7d). Milliseconds since the epoch. */
+export function parseSince(text: string, now: number): number {
+  const ago = parseDuration(text);
+  if (ago !== undefined) return now - ago;
+  const at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(at))
+    throw new UsageError(
+      `--since ${text}: expected an ISO 8601 date-time (2024-05-01T12:00Z) or a duration (30m, 2h, 7d)`,
+    );
+  return at;
+}
+
+/** The seq of the first entry at or after `since` (by a binary search over seqs: times grow with them). */
+async function firstSeqSince(state: Session["state"], since: number): Promise<number> {
+  const [last] = await state.readAudit({ newest: true, limit: 1 });
+  if (!last) return 1;
+  let lo = 1;
+  let hi = last.seq + 1;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    const [e] = await state.readAudit({ fromSeq: mid, limit: 1 });
+    if (!e || e.ts >= since) hi = mid;
+    else lo = e.seq + 1;
+  }
+  return lo;
+}
+
+/** An entry as `audit show --json` prints it: as stored, plus its ISO time, typed key and named images. */
+export interface AuditEntryView extends AuditEntry {
+  /** `ts` as ISO 8601. */
+  readonly time: string;
+  /** The key typed as scan's JSON shows it (text when the entry predates typed keys); null when keyless. */
+  readonly keyJson: readonly unknown[] | null;
+  /** A repair's before and after images by column name (null: absent); only where the entry names its columns. */
+  readonly images?: {
+    readonly before: Record<string, unknown> | null;
+    readonly after: Record<string, unknown> | null;
+  };
+}
+
+/** Builds entry views, remembering typed keys seen so an untyped entry of the same key is typed too. */
+function entryViewer(): (e: AuditEntry) => AuditEntryView {
+  const typed = new Map<string, unknown[]>();
+  return (e) => {
+    const data = (e.data ?? {}) as Record<string, unknown>;
+    const known = `${e.dataset}\n${e.key}`;
+    let keyJson: unknown[] | null = null;
+    if (e.key !== null) {
+      if (Array.isArray(data.keyJson)) {
+        keyJson = data.keyJson;
+        typed.set(known, keyJson);
+      } else keyJson = typed.get(known) ?? safeKey(e.key);
+    }
+    const columns =
+      Array.isArray(data.columns) && ("before" in data || "after" in data)
+        ? (data.columns as string[])
+        : undefined;
+    const image = (v: unknown) =>
+      Array.isArray(v) && columns ? Object.fromEntries(columns.map((c, i) => [c, v[i] ?? null])) : null;
+    return {
+      ...e,
+      time: new Date(e.ts).toISOString(),
+      keyJson,
+      ...(columns ? { images: { before: image(data.before), after: image(data.after) } } : {}),
+    };
+  };
+}
+
+function safeKey(text: string): unknown[] {
+  try {
+    const parts: unknown = JSON.parse(text);
+    return Array.isArray(parts) ? parts : [text];
+  } catch {
+    return [text];
+  }
+}
+
+/** One line of what an entry says: the reason, a repair's changed columns, or its class. */
+function entryDetail(e: AuditEntryView): string {
+  const data = (e.data ?? {}) as Record<string, unknown>;
+  const str = (v: unknown) => (v === null || v === undefined ? "NULL" : JSON.stringify(v));
+  if (e.images) {
+    const { before, after } = e.images;
+    const target = String(data.target ?? "?");
+    const error = data.error ? `: ${String(data.error)}` : "";
+    if (!before && after) return `${target}: inserted${error}`;
+    if (before && !after) return `${target}: deleted${error}`;
+    if (before && after) {
+      const changed = Object.keys(after).filter(
+        (c) => JSON.stringify(before[c]) !== JSON.stringify(after[c]),
+      );
+      const what = changed
+        .map((c) => `${c} ${clip(str(before[c]), 40)} → ${clip(str(after[c]), 40)}`)
+        .join(", ");
+      return `${target}: ${what || "unchanged"}${error}`;
+    }
+  }
+  if (typeof data.reason === "string") return data.reason;
+  if (data.target) return `${String(data.target)}${data.error ? `: ${String(data.error)}` : ""}`;
+  if (typeof data.escalation === "string")
+    return `escalation ${data.escalation}${data.by ? ` by ${String(data.by)}` : ""}${data.pick ? `, pick ${String(data.pick)}` : ""}${data.note ? ` (${String(data.note)})` : ""}`;
+  return typeof data.class === "string" ? data.class : "";
 }
 
 export async function runAuditShow(options: AuditOptions, io: CliIo = processIo()): Promise<number> {
   const { stdout } = io;
-  const limit = options.limit === undefined ? 1000 : Number(options.limit);
-  if (!Number.isSafeInteger(limit) || limit < 1)
-    throw new UsageError(`--limit: expected a positive whole number, got "${options.limit}"`);
+  if (options.tail !== undefined && options.limit !== undefined)
+    throw new UsageError("give --limit (the first entries) or --tail (the newest), not both");
+  const tail = options.tail === undefined ? undefined : wholeNumber(options.tail, "--tail");
+  const limit =
+    tail ?? (options.limit === undefined ? DEFAULT_AUDIT_LIMIT : wholeNumber(options.limit, "--limit"));
+  const key = options.key === undefined ? undefined : keyFilter(options.key);
+  const since = options.since === undefined ? undefined : parseSince(options.since, Date.now());
   const session = await openSession({ config: options.config }, { readonly: true }, io);
   try {
-    // One more than asked for, to tell the reader when there is more.
-    const entries = await session.state.readAudit({
+    const fromSeq = since === undefined ? undefined : await firstSeqSince(session.state, since);
+    // One more than asked for, to tell the reader when there is more (before the tail, or after the head).
+    const read = await session.state.readAudit({
       ...(options.run ? { runId: options.run } : {}),
-      ...(options.key ? { key: keyFilter(options.key) } : {}),
+      ...(key ? { key } : {}),
+      ...(fromSeq ? { fromSeq } : {}),
       limit: limit + 1,
+      ...(tail !== undefined ? { newest: true } : {}),
     });
-    const truncated = entries.length > limit;
-    if (truncated) entries.length = limit;
+    const matching = since === undefined ? read : read.filter((e) => e.ts >= since);
+    const truncated = matching.length > limit;
+    const shown = tail !== undefined ? matching.slice(-limit) : matching.slice(0, limit);
+    const view = entryViewer();
+    const entries = shown.map(view);
     if (options.json) {
-      stdout.write(`${JSON.stringify({ entries, ...(truncated ? { truncated: true } : {}) }, null, 2)}\n`);
-    } else if (entries.length === 0) {
-      stdout.write("No audit entries match.\n");
-    } else {
-      for (const e of entries) {
-        const key = e.key ? ` ${printable((JSON.parse(e.key) as string[]).join(","))}` : "";
-        const data = e.data as Record<string, unknown>;
-        const detail =
-          (data.reason as string | undefined) ??
-          (data.target
-            ? `${data.target}${data.error ? `: ${data.error}` : ""}`
-            : ((data.class as string | undefined) ?? ""));
-        stdout.write(
-          `#${e.seq} ${new Date(e.ts).toISOString()} ${e.runId ?? "-"} ${e.type} ${e.dataset ?? ""}${key}  ${printable(String(detail))}\n`,
-        );
-      }
-      if (truncated)
-        stdout.write(
-          `… more entries follow #${entries.at(-1)!.seq}; raise --limit or filter with --run / --key\n`,
-        );
+      stdout.write(
+        `${JSON.stringify(jsonDoc({ entries, truncated, limit, order: tail === undefined ? "first" : "newest" }), null, 2)}\n`,
+      );
+      return EXIT.ok;
     }
+    if (entries.length === 0) {
+      stdout.write("No audit entries match.\n");
+      return EXIT.ok;
+    }
+    if (tail !== undefined && truncated)
+      stdout.write(
+        `… earlier entries precede #${entries[0]!.seq} (showing the newest ${plural(limit, "entry", "entries")})\n`,
+      );
+    for (const e of entries) {
+      const shownKey = e.keyJson ? ` ${printable(e.keyJson.join(","))}` : "";
+      stdout.write(
+        `#${e.seq} ${e.time} ${e.runId ?? "-"} ${e.type} ${printable(e.dataset ?? "")}${shownKey}  ${printable(entryDetail(e))}\n`,
+      );
+    }
+    if (tail === undefined && truncated)
+      stdout.write(
+        `… more entries follow #${entries.at(-1)!.seq}; ${
+          options.limit === undefined
+            ? `showing the first ${plural(limit, "entry", "entries")} (the default --limit): raise --limit, use --tail N for the newest, or filter with --since / --run / --key`
+            : "raise --limit or filter with --run / --key / --since"
+        }\n`,
+      );
     return EXIT.ok;
   } finally {
     await session.close();
   }
+}
+
+function wholeNumber(text: string, flag: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1)
+    throw new UsageError(`${flag}: expected a positive whole number, got "${text}"`);
+  return n;
 }

@@ -6,6 +6,7 @@
 import type { DatasetConfig } from "../config/load-config.js";
 import type { Divergence } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
+import type { Key } from "../core/model.js";
 import type { GuardTrip } from "../core/plan-record.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { type RunMode, type RunTotals, runDataset } from "../engine/run-dataset.js";
@@ -39,6 +40,8 @@ export interface RunReport {
   readonly segmentsDone: number;
   /** The JSON of every divergence, decision and repair (or planned write), in order. */
   readonly spill: { divergences: JsonSpill; decisions: JsonSpill; repairs: JsonSpill };
+  /** Decisions by action (propagate, delete, merge, wait, ignore, escalate), all of them counted. */
+  readonly actions: Readonly<Record<string, number>>;
 }
 
 /**
@@ -52,12 +55,13 @@ export async function collectRun(
   command: string,
   mode: RunMode,
   spills: SpillDir,
-  options: { progress?: Progress; signal?: AbortSignal } = {},
+  options: { progress?: Progress; signal?: AbortSignal; values?: boolean; keys?: readonly Key[] } = {},
 ): Promise<RunReport> {
   const replicas = await session.replicas(ds);
   const spill = { divergences: spills.spill(), decisions: spills.spill(), repairs: spills.spill() };
   const shownDivergences: Divergence[] = [];
   const shownDecisions: Decision[] = [];
+  const actions: Record<string, number> = {};
   const { progress } = options;
   try {
     const run = await runDataset(
@@ -69,15 +73,20 @@ export async function collectRun(
         command,
         mode,
         signal: options.signal,
+        ...(options.keys ? { keys: options.keys } : {}),
         observer: {
-          ...(progress ? { onProgress: (label, done, total) => progress.update(label, done, total) } : {}),
+          ...(progress
+            ? { onProgress: (label, done, total, estimate) => progress.update(label, done, total, estimate) }
+            : {}),
           onSegment({ scan, plan, tasks, results }) {
             const keyColumns = scan.shape.key;
+            const valueColumns = options.values ? scan.shape.columns.map((c) => c.name) : undefined;
             for (const d of scan.divergences) {
-              spill.divergences.push(() => divergenceJson(keyColumns, d));
+              spill.divergences.push(() => divergenceJson(keyColumns, d, valueColumns));
               if (shownDivergences.length < SHOWN) shownDivergences.push(d);
             }
             for (const d of plan?.decisions ?? []) {
+              actions[d.action] = (actions[d.action] ?? 0) + 1;
               spill.decisions.push(() => decisionJson(keyColumns, d));
               if (shownDecisions.length < SHOWN) shownDecisions.push(d);
             }
@@ -112,6 +121,7 @@ export async function collectRun(
       segments: run.segments,
       segmentsDone: run.segmentsDone,
       spill,
+      actions,
     };
   } finally {
     progress?.clear();

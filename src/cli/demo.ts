@@ -1,5 +1,6 @@
 /** `concord demo` (what `npm start` runs): builds two drifted SQLite replicas and reconciles them, narrating each step. */
-import { relative, resolve } from "node:path";
+import { relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 import { verifyAuditChainAsync } from "../core/audit-chain.js";
 import type { Decision } from "../core/decide.js";
 import { keyToJson } from "../core/model.js";
@@ -142,16 +143,20 @@ export async function runDemo(options: DemoOptions, io: CliIo = processIo()): Pr
       `6. Audit log: ${verdict.ok ? `${verdict.count} entries, hash chain intact` : `BROKEN: ${verdict.problem}`} (every detection, decision and write).`,
     );
     out();
+    // Installed (npm install -g, or a dependency) the bin is on the PATH; in a clone of the repository,
+    // npx finds the clone's own.
+    const cli = fileURLToPath(import.meta.url)
+      .split(sep)
+      .includes("node_modules")
+      ? "concord"
+      : "npx concord";
     out("Try it yourself:");
-    out(`  npx concord scan -c ${cfg}`);
-    out(`  npx concord escalations list -c ${cfg}`);
-    if (open[0]?.options.length)
-      out(`  npx concord escalations resolve ${open[0].id} --pick primary -c ${cfg}`);
-    out(`  npx concord audit show -c ${cfg} --key 77`);
-    out(`  npx concord rollback -c ${cfg} --run <run id from audit show>`);
-    out(
-      `  CONCORD_TOKEN=<16+ characters> npx concord serve -c ${cfg}   # dashboard at http://127.0.0.1:7070/`,
-    );
+    out(`  ${cli} scan -c ${cfg}`);
+    out(`  ${cli} escalations list -c ${cfg}`);
+    if (open[0]?.options.length) out(`  ${cli} escalations resolve ${open[0].id} --pick primary -c ${cfg}`);
+    out(`  ${cli} audit show -c ${cfg} --key 77`);
+    out(`  ${cli} rollback -c ${cfg} --run <run id from audit show>`);
+    out(`  CONCORD_TOKEN=<16+ characters> ${cli} serve -c ${cfg}   # dashboard at http://127.0.0.1:7070/`);
     return verdict.ok ? EXIT.ok : EXIT.audit;
   } finally {
     await session.close();

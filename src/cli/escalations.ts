@@ -1,114 +1,320 @@
-/** `concord escalations list|resolve`: the queue of divergences the policy would not decide alone. */
-import { escalationView } from "../engine/escalation-view.js";
-import { ResolveError, type ResolveOutcome, resolveEscalation } from "../engine/resolve-escalation.js";
+/** `concord escalations list|show`: the queue of divergences the policy would not decide alone, read-only. */
+import { DIVERGENCE_CLASSES } from "../core/classify.js";
+import {
+  describePattern,
+  type EscalationGroupView,
+  type EscalationValues,
+  type EscalationView,
+  escalationView,
+  groupFilter,
+  groupView,
+  observeEscalations,
+} from "../engine/escalation-view.js";
+import type { Escalation, EscalationFilter, StateStore } from "../state/state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
+import { jsonDoc } from "./json-doc.js";
 import { printable } from "./printable.js";
-import { newRunId, openSession } from "./session.js";
+import { type HeldRecord, shownColumns, sideBySide } from "./render-values.js";
+import { writeJson } from "./run-json.js";
+import { openSession, type Session } from "./session.js";
+import { clip, plural, textTable } from "./text-table.js";
 
-export interface EscalationOptions {
+/** The filters every escalations command takes. */
+export interface EscalationFilterOptions {
   readonly config: string;
   readonly json?: boolean | undefined;
-  readonly all?: boolean | undefined;
+  readonly dataset?: string | undefined;
+  readonly class?: string | undefined;
+  readonly column?: string | undefined;
+  readonly replica?: string | undefined;
+  /** A group id (list: `--group` alone folds the list into groups instead). */
+  readonly group?: string | boolean | undefined;
 }
 
+export interface EscalationOptions extends EscalationFilterOptions {
+  readonly all?: boolean | undefined;
+  readonly status?: string | undefined;
+  readonly limit?: string | undefined;
+  readonly page?: string | undefined;
+  readonly values?: boolean | undefined;
+}
+
+/** How many escalations a readable list shows per page unless --limit says otherwise. */
+export const DEFAULT_PAGE = 50;
+/** How many escalations a page may hold (a page's values are read in one observation per replica). */
+const MAX_PAGE = 10_000;
+
+const CLASSES: readonly string[] = [...DIVERGENCE_CLASSES, "guard"];
+const STATUSES = ["open", "resolved", "rejected"] as const;
+
+/** A positive whole number from a flag, or a usage error naming the flag. */
+export function positive(
+  text: string | undefined,
+  flag: string,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1 || n > max)
+    throw new UsageError(`${flag}: expected a whole number from 1 to ${max}, got "${text}"`);
+  return n;
+}
+
+/**
+ * The store filter the flags describe (status aside), or null when `--group` names no group (nothing
+ * matches). Unknown class names are usage errors.
+ */
+export async function filterOf(
+  options: EscalationFilterOptions,
+  state: Pick<StateStore, "groupEscalations">,
+  status: EscalationFilter["status"],
+): Promise<EscalationFilter | null> {
+  if (options.class !== undefined && !CLASSES.includes(options.class))
+    throw new UsageError(`--class ${options.class}: expected one of ${CLASSES.join(", ")}`);
+  const filter: EscalationFilter = {
+    status,
+    dataset: options.dataset,
+    class: options.class,
+    column: options.column,
+    replica: options.replica,
+  };
+  if (typeof options.group !== "string") return filter;
+  if (!/^[0-9a-f]{12}$/.test(options.group))
+    throw new UsageError(`--group ${options.group}: expected a group id (12 hex digits, from list --group)`);
+  const found = await groupFilter(state, options.group, status);
+  if (!found || (options.dataset !== undefined && options.dataset !== found.dataset)) return null;
+  return { ...filter, ...found };
+}
+
+function statusOf(options: EscalationOptions): EscalationFilter["status"] {
+  if (options.status !== undefined) {
+    if (!(STATUSES as readonly string[]).includes(options.status))
+      throw new UsageError(`--status ${options.status}: expected one of ${STATUSES.join(", ")}`);
+    if (options.all) throw new UsageError("give --all or --status, not both");
+    return options.status as EscalationFilter["status"];
+  }
+  return options.all ? undefined : "open";
+}
+
+const what = (status: EscalationFilter["status"]) => (status ? `${status} escalation` : "escalation");
+
+/** Lists escalations (open ones unless --all or --status), filtered, paged, or folded into groups. */
 export async function runEscalationsList(
   options: EscalationOptions,
   io: CliIo = processIo(),
 ): Promise<number> {
   const { stdout } = io;
+  const status = statusOf(options);
+  const limit = positive(options.limit, "--limit", MAX_PAGE);
+  const page = positive(options.page, "--page");
+  if (options.group === true && (limit !== undefined || page !== undefined || options.values))
+    throw new UsageError("--group lists groups: --limit, --page and --values apply to escalations");
   const session = await openSession({ config: options.config }, { readonly: true }, io);
   try {
-    const list = await session.state.listEscalations(options.all ? {} : { status: "open" });
-    if (options.json) {
-      stdout.write(`${JSON.stringify({ escalations: list.map(escalationView) }, null, 2)}\n`);
-    } else if (list.length === 0) {
-      stdout.write("No open escalations.\n");
-    } else {
-      for (const e of list) {
-        const key = e.key.length ? ` key ${printable(e.key.join(","))}` : "";
-        stdout.write(
-          `${e.id}  ${e.dataset}${key}  ${e.class}${e.status !== "open" ? ` (${e.status})` : ""}\n    ${printable(e.reason)}\n`,
-        );
-        if (e.options.length)
-          stdout.write(
-            `    resolve: concord escalations resolve ${e.id} --pick ${e.options.join("|")}  (or --reject)\n`,
-          );
-      }
+    const filter = await filterOf(options, session.state, status);
+    if (options.group === true) {
+      const groups = filter ? (await session.state.groupEscalations(filter)).map(groupView) : [];
+      if (options.json) stdout.write(`${JSON.stringify(jsonDoc({ groups }), null, 2)}\n`);
+      else stdout.write(renderGroups(groups, status));
+      return EXIT.ok;
     }
+    const total = filter ? await session.state.countEscalations(filter) : 0;
+    // JSON lists every match unless paged; a readable list shows a page (DEFAULT_PAGE unless --limit).
+    const paged = !options.json || limit !== undefined || page !== undefined;
+    const size = limit ?? DEFAULT_PAGE;
+    const offset = paged ? ((page ?? 1) - 1) * size : 0;
+    const pages = filter
+      ? pagesOf(session.state, filter, paged ? { offset, limit: size } : {})
+      : emptyPages();
+    if (options.json) {
+      const values = options.values ? valuesReader(session) : undefined;
+      const items = (async function* () {
+        for await (const list of pages) {
+          const current = values ? await values(list) : undefined;
+          for (const e of list)
+            yield { ...escalationView(e), ...(current ? { current: current.get(e.id) ?? null } : {}) };
+        }
+      })();
+      const doc = jsonDoc({
+        escalations: "@@spill:0@@",
+        total,
+        ...(paged ? { page: page ?? 1, limit: size } : {}),
+      });
+      await writeJson(stdout, doc, new Map([["@@spill:0@@", items]]));
+      return EXIT.ok;
+    }
+    const list: Escalation[] = [];
+    for await (const p of pages) list.push(...p);
+    const current = options.values && list.length ? await valuesReader(session)(list) : undefined;
+    stdout.write(renderList(list.map(escalationView), { total, offset, size, status, current }));
     return EXIT.ok;
   } finally {
     await session.close();
   }
 }
 
-export interface ResolveOptions {
-  readonly config: string;
-  readonly pick?: string | undefined;
-  readonly reject?: boolean | undefined;
-  readonly json?: boolean | undefined;
-}
-
-/**
- * Resolves an open escalation. `--reject` closes it without writing. `--pick R` makes R's state win,
- * through the same conditional path as any repair, but only if every replica still holds what was
- * escalated; otherwise nothing is written and the next run re-detects the key.
- */
-export async function runEscalationsResolve(
+/** Shows one escalation whole: reason, what each replica held, who closed it, and the values now. */
+export async function runEscalationsShow(
   id: string,
-  options: ResolveOptions,
+  options: { readonly config: string; readonly json?: boolean | undefined },
   io: CliIo = processIo(),
 ): Promise<number> {
   const { stdout } = io;
-  if (!!options.pick === !!options.reject)
-    throw new UsageError("escalations resolve: give exactly one of --pick REPLICA or --reject");
-  const session = await openSession({ config: options.config }, { readonly: false }, io);
+  const session = await openSession({ config: options.config }, { readonly: true }, io);
   try {
-    let out: ResolveOutcome;
-    try {
-      out = await resolveEscalation(id, options.reject ? { reject: true } : { pick: options.pick! }, {
-        datasets: session.config.datasets,
-        state: session.state,
-        replicas: (ds) => session.replicas(ds),
-        runId: newRunId(),
-        by: "cli",
-      });
-    } catch (err) {
-      if (err instanceof ResolveError)
-        throw new UsageError(`${err.kind === "bad-choice" ? "--" : "escalations resolve: "}${err.message}`);
-      throw err;
-    }
-    await session.anchorAudit();
-    if (out.status === "rejected") {
-      stdout.write(
-        options.json
-          ? `${JSON.stringify({ id, status: "rejected" })}\n`
-          : `Escalation ${id} rejected; nothing written.\n`,
-      );
+    const e = await session.state.getEscalation(id);
+    if (!e) throw new UsageError(`escalations show: no escalation with id ${id}`);
+    const view = escalationView(e);
+    const known = session.config.datasets.some((d) => d.name === e.dataset);
+    const current = e.key.length && known ? (await valuesReader(session)([e])).get(id) : undefined;
+    if (options.json) {
+      stdout.write(`${JSON.stringify(jsonDoc({ escalation: view, current: current ?? null }), null, 2)}\n`);
       return EXIT.ok;
     }
-    if (out.note) {
-      stdout.write(
-        options.json
-          ? `${JSON.stringify({ id, status: out.status, note: out.note })}\n`
-          : `Escalation ${id}: ${out.note}; nothing written.${out.status === "open" ? " Run repair again to re-evaluate." : ""}\n`,
+    const lines = [
+      `${view.id}  ${printable(view.dataset)}${view.key.length ? ` key ${printable(view.key.join(","))}` : ""}  ${view.class}  (${view.status})`,
+      `  reason:  ${printable(view.reason)}`,
+      `  opened:  ${view.createdAt} by run ${view.runId}`,
+    ];
+    if (view.columns.length) lines.push(`  differs: ${printable(view.columns.join(", "))}`);
+    const held = Object.entries(view.replicas).map(
+      ([r, o]) => `${printable(r)} ${o.present ? (o.fingerprint ?? "").slice(0, 8) : "(absent)"}`,
+    );
+    if (held.length) lines.push(`  held:    ${held.join(" · ")}  (fingerprints when escalated)`);
+    if (view.status !== "open")
+      lines.push(
+        `  closed:  ${view.resolvedAt ?? "?"} by ${printable(view.resolvedBy ?? "?")}${view.pick ? `, pick ${printable(view.pick)}` : ""}${view.note ? ` (${printable(view.note)})` : ""}`,
       );
-      return out.status === "open" ? EXIT.diverged : EXIT.ok;
-    }
-    const ok = out.status === "resolved";
-    if (options.json) {
-      stdout.write(
-        `${JSON.stringify({ id, status: out.status, repairs: out.repairs.map((r) => ({ id: r.id, key: out.keyJson, target: r.target, outcome: r.outcome })) }, null, 2)}\n`,
+    if (current) lines.push(...renderValues(current, "  "));
+    else if (e.key.length && !known)
+      lines.push(`  values:  the config no longer declares ${printable(e.dataset)}`);
+    if (view.status === "open" && view.options.length)
+      lines.push(
+        `  resolve: concord escalations resolve ${view.id} --pick ${view.options.map(printable).join("|")}  (or --reject)`,
       );
-    } else {
-      stdout.write(
-        `Escalation ${id}: ${options.pick}'s state ${ok ? "now holds on every replica" : "could not be written everywhere"}.\n`,
-      );
-      for (const r of out.repairs)
-        stdout.write(`  ${r.target}: ${r.outcome}${r.error ? ` (${printable(r.error)})` : ""}\n`);
-    }
-    return ok ? EXIT.ok : EXIT.diverged;
+    stdout.write(`${lines.join("\n")}\n`);
+    return EXIT.ok;
   } finally {
     await session.close();
   }
+}
+
+/** The matching escalations a page at a time (one page when `window` is given). */
+async function* pagesOf(
+  state: StateStore,
+  filter: EscalationFilter,
+  window: { offset?: number; limit?: number },
+): AsyncIterable<Escalation[]> {
+  if (window.limit !== undefined) {
+    yield await state.listEscalations({ ...filter, ...window });
+    return;
+  }
+  let after: string | undefined;
+  for (;;) {
+    const page = await state.listEscalations({ ...filter, after, limit: 500 });
+    if (page.length) yield page;
+    if (page.length < 500) return;
+    after = page.at(-1)!.id;
+  }
+}
+
+async function* emptyPages(): AsyncIterable<Escalation[]> {}
+
+/** Reads the current values of a page of escalations through the session's read-only replicas. */
+function valuesReader(
+  session: Session,
+): (list: readonly Escalation[]) => Promise<Map<string, EscalationValues>> {
+  return (list) =>
+    observeEscalations(list, {
+      datasets: session.config.datasets,
+      replicas: (ds) => session.replicas(ds),
+      now: Date.now,
+    });
+}
+
+function renderList(
+  list: readonly EscalationView[],
+  page: {
+    total: number;
+    offset: number;
+    size: number;
+    status: EscalationFilter["status"];
+    current?: Map<string, EscalationValues> | undefined;
+  },
+): string {
+  const { total, offset, size, status } = page;
+  if (total === 0) return `No ${what(status)}s match.\n`;
+  if (list.length === 0)
+    return `${plural(total, what(status))} match; page ${offset / size + 1} is past the last (${Math.ceil(total / size)}).\n`;
+  const closed = list.some((e) => e.status !== "open");
+  const header = ["ID", "DATASET", "KEY", "CLASS", "PATTERN", "OPENED", ...(closed ? ["CLOSED"] : [])];
+  const lines: string[] = [];
+  const rows = list.map((e) => [
+    e.id,
+    printable(e.dataset),
+    printable(clip(e.key.join(","), 40)),
+    e.class,
+    printable(clip(describePattern(e), 40)),
+    e.createdAt,
+    ...(closed
+      ? [
+          e.status === "open"
+            ? "open"
+            : printable(
+                `${e.status} ${e.resolvedAt ?? ""} by ${e.resolvedBy ?? "?"}${e.pick ? ` (pick ${e.pick})` : ""}`,
+              ),
+        ]
+      : []),
+  ]);
+  const table = textTable([header, ...rows]).split("\n");
+  lines.push(table[0]!);
+  list.forEach((e, i) => {
+    lines.push(table[i + 1]!);
+    lines.push(`    ${printable(e.reason)}`);
+    const current = page.current?.get(e.id);
+    if (current) lines.push(...renderValues(current, "    "));
+  });
+  const last = offset + list.length;
+  const pages = Math.ceil(total / size);
+  lines.push(
+    `Showing ${offset + 1}–${last} of ${plural(total, what(status))}${pages > 1 ? ` (page ${offset / size + 1} of ${pages}, ${size} per page; --page N for more)` : ""}.`,
+  );
+  const example = list.find((e) => e.status === "open" && e.options.length);
+  if (example)
+    lines.push(
+      `Resolve one: concord escalations resolve ID --pick ${example.options.map(printable).join("|")} (or --reject); alike ones at once: list --group`,
+    );
+  return `${lines.join("\n")}\n`;
+}
+
+function renderGroups(groups: readonly EscalationGroupView[], status: EscalationFilter["status"]): string {
+  if (groups.length === 0) return `No ${what(status)}s match.\n`;
+  const total = groups.reduce((n, g) => n + g.count, 0);
+  const rows = groups.map((g) => [
+    g.id,
+    g.count.toLocaleString("en-US"),
+    printable(g.dataset),
+    g.class,
+    printable(g.description),
+    g.oldestAt,
+  ]);
+  return `${plural(total, what(status))} in ${plural(groups.length, "group")}:
+${textTable([["GROUP", "COUNT", "DATASET", "CLASS", "PATTERN", "OLDEST"], ...rows])}
+List a group: concord escalations list --group GROUP
+Resolve a group: concord escalations resolve --all-matching --group GROUP --pick REPLICA (asks to confirm)
+`;
+}
+
+/**
+ * The values now, side by side, one column per replica: the differing columns (all columns when a replica
+ * lacks the record), printable and clipped (see `sideBySide`).
+ */
+export function renderValues(v: EscalationValues, indent: string): string[] {
+  if (v.state === "agree") return [`${indent}now: the replicas agree (nothing left to resolve)`];
+  const held: Record<string, HeldRecord> = {};
+  for (const [r, o] of Object.entries(v.replicas))
+    held[r] = o.present ? { present: true, values: (c) => o.values?.[c] } : { present: false };
+  const head = `${indent}now${v.changed ? " (changed since it was escalated: a pick writes nothing)" : ""}:`;
+  return [head, sideBySide(shownColumns(v.columns, held, v.differing), held, v.differing, `${indent}  `)];
 }

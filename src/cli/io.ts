@@ -1,7 +1,12 @@
 /** What a CLI command reads and writes besides its arguments. Commands touch no process-wide state but this. */
 
+import { createInterface } from "node:readline";
+
 /** A stream the progress bar may draw on: a bar is drawn only where `isTTY` is true. */
 export type CliStream = NodeJS.WritableStream & { readonly isTTY?: boolean; readonly columns?: number };
+
+/** Where a confirmation is read from: a person answers only where `isTTY` is true. */
+export type CliInput = NodeJS.ReadableStream & { readonly isTTY?: boolean };
 
 /**
  * The command line's surroundings, passed to `main()` and on to every command: where output goes, which
@@ -18,9 +23,41 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** An absolute directory. */
   readonly cwd: string;
+  /**
+   * Where a command asking for confirmation reads the answer (called only then, so other commands never
+   * touch the process's stdin). Absent: nobody can answer, as when stdin is not a terminal.
+   */
+  readonly stdin?: (() => CliInput) | undefined;
 }
 
 /** The process's own streams, environment and working directory (what `bin/concord.js` runs with). */
 export function processIo(): CliIo {
-  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    stdin: () => process.stdin,
+  };
+}
+
+/**
+ * Asks `question` on stderr and reads one line from stdin: true for y or yes (any case). Resolves
+ * undefined without asking when stdin is absent or not a terminal (nobody there to answer).
+ */
+export async function confirm(io: CliIo, question: string): Promise<boolean | undefined> {
+  const input = io.stdin?.();
+  if (!input?.isTTY) return undefined;
+  io.stderr.write(`${question} [y/N] `);
+  const rl = createInterface({ input, terminal: false });
+  try {
+    const answer = await new Promise<string>((resolve) => {
+      rl.once("line", resolve);
+      rl.once("close", () => resolve(""));
+    });
+    return /^\s*y(es)?\s*$/i.test(answer);
+  } finally {
+    rl.close();
+    input.pause?.();
+  }
 }

@@ -3,8 +3,16 @@ import type { Divergence } from "../core/classify.js";
 import { type Decision, decisionSummary } from "../core/decide.js";
 import { type ColumnSpec, type Key, keyToJson } from "../core/model.js";
 
-/** One divergence as JSON: key values in key-column order, class, and per-replica presence/fingerprint/version. */
-export function divergenceJson(keyColumns: readonly ColumnSpec[], d: Divergence): Record<string, unknown> {
+/**
+ * One divergence as JSON: key values in key-column order, class, per-replica presence/fingerprint/version
+ * (and, given the compared columns' names, `values` by column: `--values`), the differing columns and the
+ * replicas whose version went backwards (both [] when none).
+ */
+export function divergenceJson(
+  keyColumns: readonly ColumnSpec[],
+  d: Divergence,
+  valueColumns?: readonly string[],
+): Record<string, unknown> {
   const replicas: Record<string, unknown> = {};
   for (const [name, r] of Object.entries(d.replicas)) {
     replicas[name] = r.present
@@ -12,6 +20,9 @@ export function divergenceJson(keyColumns: readonly ColumnSpec[], d: Divergence)
           present: true,
           fingerprint: r.fingerprint,
           ...(r.version && Object.keys(r.version).length ? { version: r.version } : {}),
+          ...(valueColumns && r.values
+            ? { values: Object.fromEntries(valueColumns.map((c, i) => [c, r.values![i] ?? null])) }
+            : {}),
         }
       : { present: false };
   }
@@ -19,8 +30,8 @@ export function divergenceJson(keyColumns: readonly ColumnSpec[], d: Divergence)
     key: keyToJson(keyColumns, d.key),
     class: d.class,
     replicas,
-    ...(d.columns.length ? { columns: d.columns } : {}),
-    ...(d.regressed.length ? { regressed: d.regressed } : {}),
+    columns: d.columns,
+    regressed: d.regressed,
   };
 }
 

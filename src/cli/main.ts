@@ -3,12 +3,33 @@
  * process, sets its exit code, or reads or writes anything of it but through the `CliIo` it is given.
  */
 import { Command, CommanderError, Option } from "commander";
-import { EXIT, reportError, UnfinishedError } from "./errors.js";
+import { packageVersion } from "../package-version.js";
+import { FAULT_KINDS } from "../sim/fault-kinds.js";
+import { EXIT, reportError, UnfinishedError, UsageError } from "./errors.js";
 import { type CliIo, type CliStream, processIo } from "./io.js";
 
 export type { CliIo, CliStream } from "./io.js";
 
-const VERSION = "0.1.0";
+const VERSION = packageVersion();
+
+/** Shown after every command's help: what a script needs to know besides the flags. */
+const MORE_HELP = `
+Exit codes:
+  0    the replicas agree, or the command did what was asked
+  1    divergence remains (scan, plan, repair), or an escalation stays open
+  2    usage, configuration or connection error (one line on stderr)
+  3    audit verification failed (audit verify, audit anchor)
+  130  interrupted (Ctrl-C); what was written is in the ledger and the audit log
+
+Environment:
+  CONCORD_TOKEN         the API token serve needs (else serve.token in the config)
+  CONCORD_DEBUG         also print the stack of an unexpected error
+  NO_COLOR, FORCE_COLOR colour in help
+  \${VAR} in the config file is read from the environment.
+
+Config file:
+  concord.yaml in the working directory, or -c PATH (state:, datasets:, serve:, alerts:, audit:).
+  README.md "Configuration" describes it; --json documents: README.md "JSON output".`;
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(",").filter(Boolean)];
@@ -21,7 +42,8 @@ function configOption(cmd: Command): Command {
 function dataOptions(cmd: Command): Command {
   return configOption(cmd)
     .option("-d, --dataset <name>", "only this dataset (repeatable, or comma-separated)", collect)
-    .option("--json", "print one JSON document on stdout");
+    .option("--json", "print one JSON document on stdout")
+    .option("--values", "show each divergent record's values on every replica, side by side (JSON: values)");
 }
 
 function oneLine(text: string): string {
@@ -50,7 +72,8 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     .description(
       "Keeps replicas of the same data in agreement: detect, classify, decide, repair, verify, audit.",
     )
-    .version(VERSION)
+    .version(VERSION, "-V, --version", "print the version")
+    .addHelpText("afterAll", MORE_HELP)
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({
@@ -84,21 +107,96 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
       code = await (await import("./plan.js")).runPlanOrRepair(opts, true, cli);
     });
 
+  dataOptions(
+    program
+      .command("recheck")
+      .description("re-check only the keys an earlier run found diverging (read-only unless --repair)"),
+  )
+    .requiredOption("--run <id>", "the run whose divergent keys to read again")
+    .option("--plan", "also decide by policy (writes nothing)")
+    .option("--repair", "also repair them: conditional writes, verified and audited")
+    .option("--dry-run", "with --repair: show the writes that would be made; make none")
+    .action(async (opts) => {
+      const options = { ...opts, recheck: opts.run };
+      if (opts.plan && opts.repair) throw new UsageError("recheck: give --plan or --repair, not both");
+      if (opts.dryRun && !opts.repair) throw new UsageError("recheck: --dry-run goes with --repair");
+      code =
+        opts.plan || opts.repair
+          ? await (await import("./plan.js")).runPlanOrRepair(options, opts.repair === true, cli)
+          : await (await import("./scan.js")).runScan(options, cli);
+    });
+
+  program
+    .command("diff <url1> <table1> <url2> <table2>")
+    .description(
+      "compare two tables without a config file (a Redis URL takes a key prefix for its table); read-only",
+    )
+    .requiredOption("-k, --key <columns>", "the key column(s), comma-separated")
+    .option("--columns <columns>", "compare only these columns (comma-separated; default: all but the key)")
+    .option("--names <a,b>", "what to call the two sides (default: left,right)")
+    .option("--limit <n>", "list at most n differing rows (default 100; every one with --json)")
+    .option("--json", "print one JSON document on stdout (the scan document, with values)")
+    .action(async (url1: string, table1: string, url2: string, table2: string, opts) => {
+      code = await (await import("./diff.js")).runDiff([url1, table1, url2, table2], opts, cli);
+    });
+
   const esc = program.command("escalations").description("the queue of divergences waiting for a person");
-  configOption(esc.command("list").description("list open escalations"))
-    .option("--all", "include resolved and rejected ones")
+  const filters = (cmd: Command, group: string): Command =>
+    cmd
+      .option("-d, --dataset <name>", "only this dataset's")
+      .option("--class <class>", "only this class (missing, conflict, …, schema, guard)")
+      .option("--column <name>", "only those where this column differs")
+      .option(
+        "--replica <name>",
+        "only those concerning this replica (it lacks the record or holds the odd value out)",
+      )
+      .option("--group [id]", group);
+  filters(
+    configOption(
+      esc
+        .command("list")
+        .description("list escalations (open ones unless --all or --status), filtered, paged or grouped"),
+    ),
+    "fold them into groups alike enough for one decision; with an id, list that group",
+  )
+    .option("--all", "include resolved and rejected ones (with who closed them, when, which pick)")
+    .option("--status <status>", "only open, resolved or rejected ones")
+    .option("--limit <n>", "escalations per page (default 50; --json: all unless paged)")
+    .option("--page <n>", "which page, from 1")
+    .option("--values", "also read each listed key's current values on every replica, side by side")
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
       code = await (await import("./escalations.js")).runEscalationsList(opts, cli);
     });
   configOption(
-    esc.command("resolve <id>").description("resolve one: make a replica's state win, or reject it"),
+    esc
+      .command("show <id>")
+      .description("one escalation whole: reason, who closed it, and its values now on every replica"),
   )
-    .option("--pick <replica>", "the replica whose state wins (written through the conditional path)")
-    .option("--reject", "close it without writing")
     .option("--json", "print one JSON document on stdout")
     .action(async (id: string, opts) => {
-      code = await (await import("./escalations.js")).runEscalationsResolve(id, opts, cli);
+      code = await (await import("./escalations.js")).runEscalationsShow(id, opts, cli);
+    });
+  filters(
+    configOption(
+      esc
+        .command("resolve [id]")
+        .description(
+          "resolve one (by id) or, with --all-matching, every open one the filters match: make a replica's state win, or reject",
+        ),
+    ),
+    "with --all-matching: the escalations of this group (an id from list --group)",
+  )
+    .option("--pick <replica>", "the replica whose state wins (written through the conditional path)")
+    .option("--reject", "close without writing")
+    .option(
+      "--all-matching",
+      "every open escalation matching the filters (asks to confirm, showing how many)",
+    )
+    .option("-y, --yes", "with --all-matching: do not ask (needed when stdin is not a terminal)")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (id: string | undefined, opts) => {
+      code = await (await import("./escalations-resolve.js")).runEscalationsResolve(id, opts, cli);
     });
 
   const audit = program.command("audit").description("the hash-chained audit log");
@@ -130,7 +228,12 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
   configOption(audit.command("show").description("print audit entries"))
     .option("--run <id>", "only this run")
     .option("--key <key>", "only this key (42, or a,b for a composite key)")
-    .option("--limit <n>", "at most n entries", "1000")
+    .option("--limit <n>", "the first n entries, oldest first (default 1000; a note says when more follow)")
+    .option("--tail <n>", "the newest n entries instead (still oldest first)")
+    .option(
+      "--since <time>",
+      "entries from this time on: ISO 8601 (2024-05-01T12:00Z) or a duration back (2h, 7d)",
+    )
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
       code = await (await import("./audit.js")).runAuditShow(opts, cli);
@@ -164,7 +267,10 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     .option("--replicas <k>", "replicas (default 3)")
     .option("--keys <n>", "keys (default 1000)")
     .option("--writes <n>", "client writes (default 10000)")
-    .option("--faults <list>", "comma-separated faults, all (default) or none")
+    .option(
+      "--faults <list>",
+      `comma-separated faults, all (default) or none; the faults: ${FAULT_KINDS.join(", ")}`,
+    )
     .option("--policy <file>", "a YAML policy block (as under datasets.<name>.policy)")
     .option("--versions <kind>", "counter (default), timestamp or vector")
     .option("--writers <mode>", "primary (default: clients write to r0) or all")

@@ -1,5 +1,6 @@
 /** `concord plan` and `concord repair`: scan, decide by policy, and (repair) execute with verification. */
 
+import type { Decision } from "../core/decide.js";
 import { keyToJson } from "../core/model.js";
 import type { RunMode } from "../engine/run-dataset.js";
 import { collectRun, type RunReport } from "./collect-run.js";
@@ -10,10 +11,37 @@ import { printable } from "./printable.js";
 import { createProgress } from "./progress.js";
 import { renderRun } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
-import { type DataCommandOptions, newRunId, openSession } from "./session.js";
+import { recheckNote } from "./scan.js";
+import { type DataCommandOptions, newRunId, openSession, recheckKeys } from "./session.js";
+import { plural, textTable } from "./text-table.js";
 
 export interface RepairCommandOptions extends DataCommandOptions {
   readonly dryRun?: boolean | undefined;
+}
+
+/** The order actions are counted in, writes first. */
+const ACTION_ORDER = ["propagate", "delete", "merge", "escalate", "wait", "ignore"];
+
+/**
+ * What a decision does, in words that cannot be read backwards: "write a's record to b", "delete on cache
+ * (pg lacks it)", "write the merged record to a, b".
+ */
+export function actionText(d: Pick<Decision, "action" | "source" | "targets" | "options">): string {
+  const targets = d.targets.join(", ");
+  switch (d.action) {
+    case "propagate":
+      return `write ${d.source}'s record to ${targets}`;
+    case "delete":
+      return `delete on ${targets} (${d.source} lacks it)`;
+    case "merge":
+      return `write the merged record to ${targets}`;
+    case "escalate":
+      return d.options.length ? `escalate (a person picks ${d.options.join(" or ")})` : "escalate";
+    case "wait":
+      return "wait (re-checked next run)";
+    case "ignore":
+      return "none (within tolerance)";
+  }
 }
 
 function renderDecisions(run: RunReport): string {
@@ -21,15 +49,23 @@ function renderDecisions(run: RunReport): string {
   if (run.guard)
     lines.push(`  GUARD: ${printable(run.guard.reason)}: nothing will be written; escalated once`);
   const shape = run.resolved.shape;
-  if (run.shownDecisions.length) {
-    lines.push("  decisions:");
-    for (const d of run.shownDecisions) {
-      const key = printable(keyToJson(shape.key, d.key).join(","));
-      const flow = d.targets.length ? ` ${d.source ?? "merge"} → ${d.targets.join(", ")}` : "";
-      lines.push(`    ${key}  ${d.action}${flow}  [${d.rule}] ${printable(d.reason)}`);
-    }
-    if (run.spill.decisions.count > run.shownDecisions.length)
-      lines.push(`    … ${run.spill.decisions.count - run.shownDecisions.length} more (use --json for all)`);
+  const total = run.spill.decisions.count;
+  if (total) {
+    const counts = [
+      ...ACTION_ORDER.filter((a) => run.actions[a]),
+      ...Object.keys(run.actions).filter((a) => !ACTION_ORDER.includes(a)),
+    ].map((a) => `${a} ${run.actions[a]}`);
+    lines.push(`  ${plural(total, "decision")}: ${counts.join(" · ")}`);
+    const rows = run.shownDecisions.map((d) => [
+      printable(keyToJson(shape.key, d.key).join(",")),
+      d.class,
+      printable(actionText(d)),
+      printable(d.rule),
+      printable(d.reason),
+    ]);
+    lines.push(textTable([["KEY", "CLASS", "ACTION", "RULE", "REASON"], ...rows], "    "));
+    if (total > run.shownDecisions.length)
+      lines.push(`    … ${total - run.shownDecisions.length} more (use --json for all)`);
   }
   return lines.join("\n");
 }
@@ -58,13 +94,27 @@ export async function runPlanOrRepair(
     const runId = newRunId();
     const command = execute ? (options.dryRun ? "repair --dry-run" : "repair") : "plan";
     const runs: RunReport[] = [];
+    const targets = options.recheck ? await recheckKeys(session, options.recheck) : undefined;
+    const unchecked: string[] = [];
+    let reached = 0;
     for (const ds of session.datasets) {
       if (abort.signal.aborted) break;
+      reached++;
+      const keys = targets?.get(ds.name);
+      if (targets && !keys) {
+        unchecked.push(ds.name);
+        continue;
+      }
       runs.push(
-        await collectRun(session, ds, runId, command, mode, spills, { progress, signal: abort.signal }),
+        await collectRun(session, ds, runId, options.recheck ? `recheck ${command}` : command, mode, spills, {
+          progress,
+          signal: abort.signal,
+          values: options.values === true,
+          keys,
+        }),
       );
     }
-    const skipped = session.datasets.slice(runs.length).map((d) => d.name);
+    const skipped = session.datasets.slice(reached).map((d) => d.name);
     if (writes) await session.anchorAudit();
     if (options.json) await writeRunsJson(stdout, runId, runs, mode);
     else {
@@ -74,7 +124,9 @@ export async function runPlanOrRepair(
           lines.push(
             `${run.name}: settled ${run.recovered.length} repair${run.recovered.length === 1 ? "" : "s"} an interrupted run left pending`,
           );
-        let text = `${renderRun(run, 0)}\n${renderDecisions(run)}`;
+        let text = options.values
+          ? `${renderRun(run, 20, { values: true })}\n${renderDecisions(run)}`
+          : `${renderRun(run, 0)}\n${renderDecisions(run)}`;
         if (execute) {
           const parts = Object.entries(run.summary)
             .filter(([, n]) => n > 0)
@@ -89,6 +141,7 @@ export async function runPlanOrRepair(
         lines.push(text);
         return lines.join("\n\n");
       });
+      if (unchecked.length) texts.push(recheckNote(options.recheck!, unchecked));
       if (skipped.length) texts.push(`interrupted before ${skipped.join(", ")}: not scanned`);
       stdout.write(`${texts.join("\n\n")}\n`);
     }

@@ -6,6 +6,7 @@ import type { SchemaIssue } from "../detect/resolve-shape.js";
 import type { ScanStats } from "../engine/scan-dataset.js";
 import type { RunReport } from "./collect-run.js";
 import { printable } from "./printable.js";
+import { type HeldRecord, shownColumns, sideBySide } from "./render-values.js";
 
 /** What a readable scan report shows: a scan of one dataset, or a whole run's totals and first divergences. */
 export interface ScanView {
@@ -17,10 +18,16 @@ export interface ScanView {
   readonly counts: Readonly<Partial<Record<string, number>>>;
   readonly stats: ScanStats;
   readonly notes: readonly string[];
+  /** Show each listed divergence's differing values side by side (`--values`). */
+  readonly values?: boolean | undefined;
 }
 
 /** A readable report of a whole run over a dataset: its totals, and the first divergences it found. */
-export function renderRun(run: RunReport, limit = 20): string {
+export function renderRun(
+  run: RunReport,
+  limit = 20,
+  options: { values?: boolean | undefined } = {},
+): string {
   const view: ScanView = {
     name: run.name,
     shape: run.resolved.shape,
@@ -30,6 +37,7 @@ export function renderRun(run: RunReport, limit = 20): string {
     counts: run.totals.counts,
     stats: run.totals.stats,
     notes: run.resolved.notes,
+    values: options.values,
   };
   return renderScan(view, limit, run.spill.divergences.count);
 }
@@ -49,6 +57,17 @@ function cell(d: Divergence, replica: string): string {
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   return rows.map((r) => `  ${r.map((c, i) => c.padEnd(widths[i]!)).join("  ")}`.trimEnd()).join("\n");
+}
+
+/** A divergence's values side by side: the differing columns (every column when a replica lacks it). */
+function valuesOf(d: Divergence, shape: RecordShape): string {
+  const columns = shape.columns.map((c) => c.name);
+  const held: Record<string, HeldRecord> = {};
+  for (const [r, o] of Object.entries(d.replicas)) {
+    const values = o.values;
+    held[r] = o.present ? { present: true, values: (c) => values?.[columns.indexOf(c)] } : { present: false };
+  }
+  return sideBySide(shownColumns(columns, held, d.columns), held, d.columns, "      ");
 }
 
 /** A readable report of one dataset's scan, listing at most `limit` divergences. */
@@ -80,7 +99,12 @@ export function renderScan(scan: ScanView, limit = 20, divergenceCount = scan.di
         ...replicaNames.map((r) => printable(cell(d, r))),
         printable(d.columns.join(", ")),
       ]);
-    lines.push(table([header, ...body]));
+    const rendered = table([header, ...body]).split("\n");
+    lines.push(rendered[0]!);
+    scan.divergences.slice(0, limit).forEach((d, i) => {
+      lines.push(rendered[i + 1]!);
+      if (scan.values) lines.push(valuesOf(d, scan.shape));
+    });
     if (divergenceCount > limit) lines.push(`  … ${divergenceCount - limit} more (use --json for all)`);
   }
   const s = scan.stats;

@@ -7,6 +7,7 @@ import { runRepairTasks } from "../engine/repair-dataset.js";
 import type { RepairTask } from "../execute/execute-repairs.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
+import { jsonDoc } from "./json-doc.js";
 import { printable } from "./printable.js";
 import { newRunId, openSession } from "./session.js";
 
@@ -94,7 +95,7 @@ export async function runRollback(options: RollbackOptions, io: CliIo = processI
       });
     }
     await session.anchorAudit();
-    if (options.json) stdout.write(`${JSON.stringify({ runId, rollbacks: out }, null, 2)}\n`);
+    if (options.json) stdout.write(`${JSON.stringify(jsonDoc({ runId, rollbacks: out }), null, 2)}\n`);
     else {
       for (const r of out)
         stdout.write(

@@ -1,6 +1,7 @@
 /** The `--json` document of scan, plan and repair, streamed from the spills (DESIGN.md's shape). */
 import type { RunMode } from "../engine/run-dataset.js";
 import type { RunReport } from "./collect-run.js";
+import { jsonDoc } from "./json-doc.js";
 import { repairJson } from "./json-items.js";
 
 /** Writes text to a stream, waiting for it to drain when its buffer is full. */
@@ -10,12 +11,13 @@ async function put(stream: NodeJS.WritableStream, text: string): Promise<void> {
 
 /**
  * Writes `doc` as `JSON.stringify(doc, null, 2)` would, except that every member whose value is an
- * iterable in `arrays` (keyed by a marker string standing in `doc`) is streamed element by element.
+ * iterable (or async iterable) in `arrays`, keyed by a marker string standing in `doc`, is streamed element
+ * by element.
  */
 export async function writeJson(
   stream: NodeJS.WritableStream,
   doc: unknown,
-  arrays: ReadonlyMap<string, Iterable<unknown>>,
+  arrays: ReadonlyMap<string, Iterable<unknown> | AsyncIterable<unknown>>,
 ): Promise<void> {
   const text = JSON.stringify(doc, null, 2);
   let from = 0;
@@ -26,7 +28,7 @@ export async function writeJson(
     const items = arrays.get(marker) ?? [];
     let first = true;
     let out = `${indent}${head}[`;
-    for (const item of items) {
+    for await (const item of items) {
       out += `${first ? "" : ","}\n${JSON.stringify(item, null, 2).replace(/^/gm, `${indent}  `)}`;
       first = false;
       if (out.length > 1 << 16) {
@@ -42,8 +44,9 @@ export async function writeJson(
 
 /**
  * The `--json` document of scan, plan or repair over several runs (one per dataset), streamed: the lists
- * come from the spills. Same shape as DESIGN.md's: `plan` adds decisions (and guard), `repair` adds
- * repairs, summary and, when it settled an interrupted run's repairs, recovered.
+ * come from the spills. Same shape as DESIGN.md's: `plan` adds decisions, actions (counted by action) and
+ * guard (null unless tripped), `repair` adds repairs, summary and recovered (the repairs an interrupted run
+ * left pending that it settled). Every list member is present, [] when empty; see README "JSON output".
  */
 export async function writeRunsJson(
   stream: NodeJS.WritableStream,
@@ -71,19 +74,20 @@ export async function writeRunsJson(
       divergences: marker(chain(schema, run.spill.divergences.values())),
       counts: run.totals.counts,
       stats: run.totals.stats,
-      ...(resolved.notes.length ? { notes: resolved.notes } : {}),
+      notes: resolved.notes,
     };
     if (mode === "scan") return doc;
     doc.decisions = marker(run.spill.decisions.values());
-    if (run.guard) doc.guard = run.guard;
+    doc.actions = run.actions;
+    doc.guard = run.guard ?? null;
     if (mode === "plan") return doc;
     doc.repairs = marker(run.spill.repairs.values());
     doc.summary = run.summary;
-    if (run.recovered.length) doc.recovered = run.recovered.map((r) => repairJson(resolved.shape.key, r));
+    doc.recovered = run.recovered.map((r) => repairJson(resolved.shape.key, r));
     return doc;
   });
   const interrupted = runs.some((r) => !r.finished);
-  await writeJson(stream, { runId, ...(interrupted ? { interrupted } : {}), datasets }, arrays);
+  await writeJson(stream, jsonDoc({ runId, interrupted, datasets }), arrays);
 }
 
 function* chain<T>(...parts: Iterable<T>[]): Iterable<T> {

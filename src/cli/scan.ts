@@ -6,7 +6,12 @@ import { SpillDir } from "./json-spill.js";
 import { createProgress } from "./progress.js";
 import { renderRun } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
-import { type DataCommandOptions, newRunId, openSession } from "./session.js";
+import { type DataCommandOptions, newRunId, openSession, recheckKeys } from "./session.js";
+
+/** The line naming the datasets a recheck left alone: the run it re-checks found nothing there. */
+export function recheckNote(runId: string, skipped: readonly string[]): string {
+  return `${skipped.join(", ")}: run ${runId} found no divergent keys there; not re-checked`;
+}
 
 export async function runScan(options: DataCommandOptions, io: CliIo = processIo()): Promise<number> {
   const { stdout } = io;
@@ -16,10 +21,28 @@ export async function runScan(options: DataCommandOptions, io: CliIo = processIo
   try {
     const runId = newRunId();
     const runs: RunReport[] = [];
-    for (const ds of session.datasets)
-      runs.push(await collectRun(session, ds, runId, "scan", "scan", spills, { progress }));
+    const targets = options.recheck ? await recheckKeys(session, options.recheck) : undefined;
+    const skipped: string[] = [];
+    for (const ds of session.datasets) {
+      const keys = targets?.get(ds.name);
+      if (targets && !keys) {
+        skipped.push(ds.name);
+        continue;
+      }
+      runs.push(
+        await collectRun(session, ds, runId, options.recheck ? "recheck" : "scan", "scan", spills, {
+          progress,
+          values: options.values === true,
+          keys,
+        }),
+      );
+    }
     if (options.json) await writeRunsJson(stdout, runId, runs, "scan");
-    else stdout.write(`${runs.map((r) => renderRun(r)).join("\n\n")}\n`);
+    else {
+      const texts = runs.map((r) => renderRun(r, 20, { values: options.values }));
+      if (skipped.length) texts.push(recheckNote(options.recheck!, skipped));
+      stdout.write(`${texts.join("\n\n")}\n`);
+    }
     return runs.some((r) => r.remains) ? EXIT.diverged : EXIT.ok;
   } finally {
     progress.clear();

@@ -4,6 +4,7 @@ import { writeAuditAnchor } from "../audit/write-audit-anchor.js";
 import { type ConcordConfig, type DatasetConfig, loadConfig } from "../config/load-config.js";
 import type { Connector } from "../connectors/connector.js";
 import { openConnector } from "../connectors/open-connector.js";
+import type { Key } from "../core/model.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { StateStore } from "../state/state-store.js";
@@ -16,6 +17,25 @@ export interface DataCommandOptions {
   readonly config: string;
   readonly dataset?: readonly string[] | undefined;
   readonly json?: boolean | undefined;
+  /** Show (and in JSON, include) the values of each divergent record, side by side. */
+  readonly values?: boolean | undefined;
+  /** Re-check only the keys this earlier run found diverging (`concord recheck --run`). */
+  readonly recheck?: string | undefined;
+}
+
+/**
+ * The keys an earlier run found diverging, by dataset (`concord recheck`): a usage error when the state
+ * store has no such run. Datasets where that run found nothing are absent.
+ */
+export async function recheckKeys(session: Session, runId: string): Promise<Map<string, Key[]>> {
+  if ((await session.state.getRun(runId)).length === 0)
+    throw new UsageError(`--run ${runId}: no run with this id in ${session.config.state}`);
+  const out = new Map<string, Key[]>();
+  for (const d of await session.state.listDivergences(runId)) {
+    if (!d.key.length) continue;
+    out.set(d.dataset, [...(out.get(d.dataset) ?? []), d.key]);
+  }
+  return out;
 }
 
 export { newRunId } from "../engine/run-id.js";
@@ -52,7 +72,15 @@ export async function openSession(
   io: Pick<CliIo, "env" | "cwd"> = processIo(),
 ): Promise<Session> {
   const config = loadConfig(options.config, io.env, io.cwd);
-  const datasets = pickDatasets(config, options.dataset);
+  return sessionOf(config, pickDatasets(config, options.dataset), access);
+}
+
+/** A session over a configuration built in memory (`concord diff`), for the given datasets of it. */
+export function sessionOf(
+  config: ConcordConfig,
+  datasets: readonly DatasetConfig[],
+  access: { readonly: boolean },
+): Session {
   const state = lazyStateStore(() => openStateStore(config.state));
   const opened: Connector[] = [];
   const cache = new Map<string, OpenReplica[]>();

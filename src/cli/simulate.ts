@@ -7,6 +7,7 @@ import { FAULT_KINDS, type FaultKind } from "../sim/sim-world.js";
 import { runSimulation, type SimulationOptions, type SimulationReport } from "../sim/simulate.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
+import { jsonDoc } from "./json-doc.js";
 
 export interface SimulateCommandOptions {
   readonly seed?: string | undefined;
@@ -155,7 +156,7 @@ export async function runSimulate(options: SimulateCommandOptions, io: CliIo = p
             })),
             summary: summarise(reports),
           };
-    stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    stdout.write(`${JSON.stringify(jsonDoc(doc as object), null, 2)}\n`);
   } else if (reports.length > 1) {
     const s = summarise(reports);
     stdout.write(

@@ -236,12 +236,12 @@ describe("parseConfig: errors are one line naming the path", () => {
     [
       "bad schedule",
       items("    schedule: soon\n"),
-      'datasets.items.schedule: expected a duration such as "30s", "5m" or "1h"',
+      'datasets.items.schedule: expected a duration such as "5m" or a cron expression such as "*/5 * * * *"',
     ],
     [
       "numeric schedule",
       items("    schedule: 5\n"),
-      'datasets.items.schedule: expected a duration such as "30s", "5m" or "1h"',
+      'datasets.items.schedule: expected a duration such as "5m" or a cron expression such as "*/5 * * * *"',
     ],
     [
       "bad tolerance",

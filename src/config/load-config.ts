@@ -105,6 +105,8 @@ export interface DatasetConfig {
   readonly replicas: readonly ReplicaConfig[];
   readonly policy: PolicyConfig;
   readonly scheduleMs?: number | undefined;
+  /** A cron schedule (UTC) instead of `scheduleMs`: passes start when it fires. */
+  readonly scheduleCron?: string | undefined;
   /** What `serve` does on each pass (default "repair"). */
   readonly mode: "repair" | "scan";
   /** Share of time spent working under `serve` (1: no pause between segments; 0.5: pause as long as each took). */
@@ -387,6 +389,8 @@ export function parseConfig(
       })),
       policy: normalisePolicy(ds.policy),
       scheduleMs: ds.schedule !== undefined ? parseDuration(ds.schedule) : undefined,
+      scheduleCron:
+        ds.schedule !== undefined && parseDuration(ds.schedule) === undefined ? ds.schedule : undefined,
       mode: ds.mode ?? "repair",
       intensity: ds.intensity ?? 1,
       checkpointRows: ds.checkpointRows ?? 100_000,

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { parseAlertCondition } from "../core/alert-condition.js";
 import { COLUMN_TYPES } from "../core/canonical.js";
+import { CronError, parseCron } from "../core/cron.js";
 import { parseDuration } from "../core/duration.js";
 import { STRATEGY_ORDERING } from "../core/policy.js";
 
@@ -32,6 +33,28 @@ const timeouts = z.strictObject(
   },
   { error: 'expected { connect, query, idle, keepalive, statement } with durations such as "10s"' },
 );
+
+/** A pass schedule: a duration between passes, or a cron expression (five fields or @daily…, in UTC). */
+const schedule = z
+  .string({ error: 'expected a duration such as "5m" or a cron expression such as "*/5 * * * *"' })
+  .superRefine((s, ctx) => {
+    if (parseDuration(s) !== undefined) return;
+    if (!/\s|^@/.test(s.trim())) {
+      ctx.addIssue({
+        code: "custom",
+        message: 'expected a duration such as "5m" or a cron expression such as "*/5 * * * *"',
+      });
+      return;
+    }
+    try {
+      parseCron(s);
+    } catch (err) {
+      ctx.addIssue({
+        code: "custom",
+        message: `cron expression: ${err instanceof CronError ? err.message : String(err)}`,
+      });
+    }
+  });
 
 /** URL schemes of Redis replicas: a key prefix (and a record format) instead of a table. */
 const REDIS_SCHEMES = ["redis", "rediss"];
@@ -157,7 +180,7 @@ const dataset = z
       .record(name, replica)
       .refine((r) => Object.keys(r).length >= 2, { error: "a dataset needs at least two replicas" }),
     policy: policy.optional(),
-    schedule: duration.optional(),
+    schedule: schedule.optional(),
     mode: z.enum(["repair", "scan"]).optional(),
     intensity: z
       .number()

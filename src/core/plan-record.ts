@@ -31,6 +31,40 @@ export interface EscalationRecord {
   createdAt: number;
   resolvedAt?: number;
   resolution?: unknown;
+  /** Compared columns whose values differ among the replicas holding the record (see `escalationFacets`). */
+  columns?: readonly string[];
+  /** Replicas lacking the record. */
+  absent?: readonly string[];
+  /** Replicas the divergence concerns: lacking the record, or holding a value another replica does not. */
+  involved?: readonly string[];
+}
+
+/**
+ * What the escalation queue filters and groups by, from one divergence's observations (replica →
+ * fingerprint, null when absent) and its differing columns, in `replicas` order: the replicas lacking the
+ * record, and those the divergence concerns. A replica is concerned when it lacks the record, or holds a
+ * value that fewer replicas hold than some other value (so of a, c agreeing against b, only b; of two
+ * replicas that differ, both).
+ */
+export function escalationFacets(
+  replicas: readonly string[],
+  observed: Readonly<Record<string, string | null>>,
+  columns: readonly string[],
+): { columns: readonly string[]; absent: readonly string[]; involved: readonly string[] } {
+  const holders = new Map<string, number>();
+  for (const r of replicas) {
+    const fp = observed[r] ?? null;
+    if (fp !== null) holders.set(fp, (holders.get(fp) ?? 0) + 1);
+  }
+  const most = Math.max(0, ...holders.values());
+  // Two values held equally often: neither side is the odd one, so both are concerned.
+  const tied = [...holders.values()].filter((n) => n === most).length > 1;
+  const absent = replicas.filter((r) => (observed[r] ?? null) === null);
+  const involved = replicas.filter((r) => {
+    const fp = observed[r] ?? null;
+    return fp === null || tied || holders.get(fp)! < most;
+  });
+  return { columns: [...columns], absent, involved };
 }
 
 /** The parts of a decided scan that its record depends on. */
@@ -42,7 +76,7 @@ export interface PlanRecordInput {
   readonly shape: RecordShape;
   readonly divergences: readonly Divergence[];
   readonly decisions: readonly Decision[];
-  readonly schema: readonly { readonly detail: string }[];
+  readonly schema: readonly { readonly detail: string; readonly column?: string }[];
   readonly guard?: GuardTrip | undefined;
   /** The policy's replicas in config order (escalation ids list observations in this order). */
   readonly replicas: readonly string[];
@@ -75,13 +109,14 @@ export function planRecord(input: PlanRecordInput): {
       type: "detected",
       dataset,
       key,
-      data: { class: d.class, observed, columns: div.columns },
+      data: { class: d.class, observed, columns: div.columns, keyJson: keyToJson(input.shape.key, d.key) },
     });
     events.push({ ts: at, runId, type: "decided", dataset, key, data: decisionSummary(d) });
     if (d.action !== "escalate") continue;
     const inOrder = input.replicas.map((r) =>
       div.replicas[r]?.present ? (div.replicas[r]!.fingerprint ?? null) : null,
     );
+    const observedInOrder = Object.fromEntries(input.replicas.map((r, i) => [r, inOrder[i] ?? null]));
     escalations.push({
       id: escalationId(dataset, d.key, d.class, inOrder),
       dataset,
@@ -90,7 +125,7 @@ export function planRecord(input: PlanRecordInput): {
       reason: d.reason,
       options: d.options,
       detail: {
-        observed: Object.fromEntries(input.replicas.map((r, i) => [r, inOrder[i]])),
+        observed: observedInOrder,
         rule: d.rule,
         policyVersion: d.policyVersion,
         // The key as JSON output shows it (by key-column type): the stored key is text only.
@@ -99,6 +134,7 @@ export function planRecord(input: PlanRecordInput): {
       status: "open",
       runId,
       createdAt: at,
+      ...escalationFacets(input.replicas, observedInOrder, div.columns),
     });
   }
   for (const s of input.schema) {
@@ -113,6 +149,9 @@ export function planRecord(input: PlanRecordInput): {
       status: "open",
       runId,
       createdAt: at,
+      columns: s.column === undefined ? [] : [s.column],
+      absent: [],
+      involved: [],
     });
   }
   const guard = input.guard;
@@ -133,6 +172,9 @@ export function planRecord(input: PlanRecordInput): {
       status: "open",
       runId,
       createdAt: at,
+      columns: [],
+      absent: [],
+      involved: [],
     });
   }
   return { events, escalations };

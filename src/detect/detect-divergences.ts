@@ -53,8 +53,11 @@ export interface DetectOptions {
    * of counting every replica first, and reports exact counts (`onReplicaRows`) from that round.
    */
   readonly expectedRows?: number;
-  /** Told how many rows (of the largest replica) have been settled so far, and the total. */
-  readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * Told how many rows (of the largest replica) have been settled so far, and the total; `estimate` is true
+   * while the total is an estimate (an expected row count, or a store's cheap estimate), not a count.
+   */
+  readonly onProgress?: (done: number, total: number, estimate: boolean) => void;
 }
 
 /** A differing range to list key by key, with its row count (on the replica holding the most). */
@@ -251,6 +254,7 @@ export async function* detectDivergences(
           : r.connector.count(shape, whole),
       );
   let total = Math.max(0, ...counts);
+  let estimate = estimated || (unordered && replicas.some((r) => !!r.connector.estimateCount));
   // Exact counts of the range (the whole key space, or the segment asked for): callers need not count again.
   if (!unordered && !estimated) {
     for (const [i, r] of replicas.entries()) options.onReplicaRows?.(r.name, counts[i]!);
@@ -258,9 +262,9 @@ export async function* detectDivergences(
   let done = 0;
   const progress = (rows: number) => {
     done += rows;
-    options.onProgress?.(Math.min(done, total), total);
+    options.onProgress?.(Math.min(done, total), total, estimate);
   };
-  options.onProgress?.(0, total);
+  options.onProgress?.(0, total, estimate);
 
   if (unordered) {
     if (options.range && (options.range.lo || options.range.hi)) {
@@ -343,6 +347,7 @@ export async function* detectDivergences(
       const exact = sums.map((rs) => rs.reduce((n, c) => n + c.count, 0));
       for (const [i, r] of replicas.entries()) options.onReplicaRows?.(r.name, exact[i]!);
       total = Math.max(0, ...exact);
+      estimate = false;
     }
     firstRound = false;
     const leaves: Leaf[] = [];

@@ -10,7 +10,8 @@ export interface RunContext {
   readonly now: () => number;
   readonly command: string;
   readonly detect?: Omit<DetectOptions, "range">;
-  readonly onProgress?: (dataset: string, done: number, total: number) => void;
+  /** `estimate`: the total is an estimate so far (see DetectOptions.onProgress). */
+  readonly onProgress?: (dataset: string, done: number, total: number, estimate?: boolean) => void;
 }
 
 /** An opened replica of a dataset (datasets list them in config order). */

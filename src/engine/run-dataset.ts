@@ -50,7 +50,7 @@ export interface RunObserver {
     resumedAt: number | undefined;
   }): void | Promise<void>;
   /** Detection progress of the group being scanned, labelled for people ("customers 3–5/12"). */
-  onProgress?(label: string, done: number, total: number): void;
+  onProgress?(label: string, done: number, total: number, estimate?: boolean): void;
   /** Pending repairs of interrupted runs were settled (repair mode, before any segment). */
   onRecovered?(results: readonly RepairResult[]): void | Promise<void>;
   /** A group of segments (or the list of keys) is done; in a checkpointed run, after its checkpoint. */
@@ -276,7 +276,9 @@ export async function runDataset(
         const segment = await runSegment({
           ds,
           replicas,
-          ctx: onProgress ? { ...ctx, onProgress: (_, done, total) => onProgress(label, done, total) } : ctx,
+          ctx: onProgress
+            ? { ...ctx, onProgress: (_, done, total, estimate) => onProgress(label, done, total, estimate) }
+            : ctx,
           resolved,
           policy,
           writes,

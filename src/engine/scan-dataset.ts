@@ -183,7 +183,7 @@ export async function scanDataset(
       {
         ...ctx.detect,
         ...definedOnly(ds.detect),
-        onProgress: (done, total) => ctx.onProgress?.(ds.name, done, total),
+        onProgress: (done, total, estimate) => ctx.onProgress?.(ds.name, done, total, estimate),
         onReplicaRows: (name, n) => knownRows.set(name, n),
         ...(options.range ? { range } : {}),
         ...(options.expectedRows !== undefined ? { expectedRows: options.expectedRows } : {}),

@@ -5,7 +5,7 @@ import type { CanonicalValue } from "../core/canonical.js";
 import type { Divergence } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
 import { WRITE_ACTIONS } from "../core/decide.js";
-import { type Key, keyId, type RecordShape } from "../core/model.js";
+import { type Key, keyId, keyToJson, type RecordShape } from "../core/model.js";
 import { repairId } from "../core/repair-id.js";
 import type { LedgerEntry, RepairOutcome, StateStore } from "../state/state-store.js";
 import { oneLine, writeBatch } from "./write-batch.js";
@@ -268,6 +268,9 @@ async function executeBatch(
         action: t.action,
         expected: t.expected,
         written: t.nextFingerprint,
+        // The key typed as JSON output shows it, and the names of the before/after images' positions.
+        keyJson: keyToJson(ctx.shape.key, t.key),
+        columns: ctx.shape.columns.map((c) => c.name),
         before: t.before,
         after: t.next,
         ...(errors.has(t.id) ? { error: errors.get(t.id) } : {}),

@@ -6,6 +6,7 @@
 import type { DatasetConfig, ServeConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
 import { BENIGN_CLASSES } from "../core/classify.js";
+import { nextCronTime, parseCron } from "../core/cron.js";
 import { keyId } from "../core/model.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { canaryKey, describeDataset } from "../engine/describe-dataset.js";
@@ -98,6 +99,7 @@ export class DatasetRunner {
     const cp = await this.deps.state.getCheckpoint(this.ds.name);
     if (cp) this.schedule(0, cp.mode as PassMode);
     else if (this.ds.scheduleMs !== undefined) this.schedule(0, this.ds.mode);
+    else if (this.cron) this.schedule(this.untilNext()!, this.ds.mode);
     if (this.ds.probe) this.scheduleProbe(0);
   }
 
@@ -134,6 +136,7 @@ export class DatasetRunner {
       name: this.ds.name,
       mode: this.ds.mode,
       scheduleMs: this.ds.scheduleMs ?? null,
+      scheduleCron: this.ds.scheduleCron ?? null,
       intensity: this.ds.intensity,
       state: this.busy ? "running" : this.backoffMs > 0 ? "backing-off" : "idle",
       progress: this.busy ? this.progress : undefined,
@@ -210,6 +213,19 @@ export class DatasetRunner {
     this.probeTimer.unref?.();
   }
 
+  /** The dataset's cron schedule, if it has one instead of an interval. */
+  private get cron() {
+    return this.ds.scheduleCron === undefined ? undefined : parseCron(this.ds.scheduleCron);
+  }
+
+  /** Milliseconds until the next scheduled pass: the interval, or until the cron schedule next fires. */
+  private untilNext(): number | undefined {
+    if (this.ds.scheduleMs !== undefined) return this.ds.scheduleMs;
+    if (!this.cron) return undefined;
+    const now = this.deps.now();
+    return nextCronTime(this.cron, now) - now;
+  }
+
   private schedule(delayMs: number, mode: PassMode): void {
     clearTimeout(this.timer);
     this.nextRunAt = this.deps.now() + delayMs;
@@ -235,14 +251,14 @@ export class DatasetRunner {
         (finished) => {
           this.backoffMs = 0;
           if (!finished || this.stopping) return;
-          const next = this.ds.scheduleMs;
+          const next = this.untilNext();
           if (next !== undefined) this.schedule(next, this.ds.mode);
         },
         (err) => {
           if (err instanceof PassOwnedError) {
             // Another serve process runs this dataset now; this one tries again at its next scheduled time.
             this.deps.log(`${err.message}; not running it here`);
-            const next = this.ds.scheduleMs;
+            const next = this.untilNext();
             if (next !== undefined && !this.stopping) this.schedule(next, this.ds.mode);
             return;
           }

@@ -1,5 +1,26 @@
 /** The Prometheus metrics `serve` exposes at /metrics (prom-client, one registry per service). */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { DIVERGENCE_CLASSES } from "../core/classify.js";
+import { packageVersion } from "../package-version.js";
+
+/**
+ * prom-client's gauges named like counters (`promtool check metrics`: non-counter metrics should not have a
+ * `_total` suffix). Their sums are `sum(nodejs_active_handles)` and so on, which stay.
+ */
+const MISNAMED_DEFAULTS = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+];
+
+/** The repair outcomes `concord_repairs_total` counts. */
+const OUTCOMES = ["applied", "noop", "superseded", "failed"] as const;
+
+/** What `ServeMetrics.declare` needs of a dataset: its name and replicas. */
+export interface DeclaredDataset {
+  readonly name: string;
+  readonly replicas: readonly string[];
+}
 
 /** Seconds: from a fraction of a second (probe lag on one machine) to hours (a slow schedule). */
 const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
@@ -91,10 +112,19 @@ export class ServeMetrics {
     registers: [this.registry],
   });
 
+  readonly buildInfo = new Gauge({
+    name: "concord_build_info",
+    help: "Always 1: the running Concord's version and Node.js version as labels.",
+    labelNames: ["version", "nodejs"] as const,
+    registers: [this.registry],
+  });
+
   /** `openEscalations` counts the open escalations per dataset when /metrics is read. */
   constructor(openEscalations?: () => Promise<Record<string, number>>) {
     // The process's own CPU, memory, event-loop lag and handles, under their standard names.
     collectDefaultMetrics({ register: this.registry });
+    for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(name);
+    this.buildInfo.set({ version: packageVersion(), nodejs: process.version }, 1);
     this.escalationsOpen = new Gauge({
       name: "concord_escalations_open",
       help: "Escalations waiting for a person now, per dataset.",
@@ -106,6 +136,29 @@ export class ServeMetrics {
         for (const [dataset, n] of Object.entries(await openEscalations())) this.set({ dataset }, n);
       },
     });
+  }
+
+  /**
+   * Gives every counter and histogram its series for these datasets at zero, so an alert rule
+   * (`increase(concord_repairs_total{outcome="failed"}[15m]) > 0`, a rate of probe timeouts) has samples from
+   * the start instead of a series that appears with its first event. Gauges stay absent until measured:
+   * a zero there would claim what nobody has looked at yet.
+   */
+  declare(datasets: readonly DeclaredDataset[]): void {
+    for (const { name: dataset, replicas } of datasets) {
+      for (const replica of replicas) {
+        for (const outcome of OUTCOMES) this.repairs.inc({ dataset, replica, outcome }, 0);
+        this.probeTimeouts.inc({ dataset, replica }, 0);
+        this.readAfterWrite.inc({ dataset, replica }, 0);
+        this.retries.inc({ dataset, replica }, 0);
+        this.scanRows.inc({ dataset, replica }, 0);
+        this.convergenceLag.zero({ dataset, replica });
+      }
+      for (const cls of [...DIVERGENCE_CLASSES, "guard"]) this.escalations.inc({ dataset, class: cls }, 0);
+      this.segments.inc({ dataset }, 0);
+      this.timeToConvergence.zero({ dataset });
+      this.scanDuration.zero({ dataset });
+    }
   }
 
   async text(): Promise<{ contentType: string; body: string }> {

@@ -1,9 +1,9 @@
 /** What `concord serve` offers its HTTP API and dashboard: read models and the few actions an operator takes. */
 import type { AuditEntry } from "../core/audit-chain.js";
-import type { EscalationView } from "../engine/escalation-view.js";
-import type { Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
+import type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
+import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
 
-export type { EscalationView } from "../engine/escalation-view.js";
+export type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 
 import type { RunRecord, Sample } from "../state/state-store.js";
 
@@ -25,8 +25,10 @@ export interface ReplicaHealth {
 export interface DatasetStatus {
   readonly name: string;
   readonly mode: "repair" | "scan";
-  /** Milliseconds between passes; null: runs only when triggered. */
+  /** Milliseconds between passes; null: runs only when triggered, or on `scheduleCron`. */
   readonly scheduleMs: number | null;
+  /** The cron schedule (UTC) passes start on, when the dataset has one instead of an interval. */
+  readonly scheduleCron: string | null;
   readonly intensity: number;
   readonly state: "idle" | "running" | "backing-off";
   /** While running: segments finished of the pass, and how many there are. */
@@ -66,11 +68,16 @@ export interface AuditVerification {
   readonly problem?: string | undefined;
 }
 
-/** History for the dashboard's charts and summary figures. */
+/**
+ * History for the dashboard's charts and summary figures: serve's own passes (commands "serve scan" and
+ * "serve repair"); CLI runs (scan, plan, repair) are in `runs()` but not here, so "per pass" means one thing.
+ */
 export interface History {
   /** Finished passes, oldest first. */
   readonly runs: readonly {
     readonly runId: string;
+    /** "serve scan" or "serve repair". */
+    readonly command: string;
     readonly dataset: string;
     readonly at: number;
     readonly durationMs: number;
@@ -84,6 +91,8 @@ export interface History {
   /** Read-after-write anomalies seen by probes (series "anomaly", label = replica). */
   readonly anomalies: readonly Sample[];
   readonly summary: {
+    /** How many passes the figures cover (the length of `runs`). */
+    readonly passes: number;
     /** Share of passes that ended with the replicas agreeing (ignoring tolerated and in-flight). */
     readonly convergenceRate: number | null;
     /** Time to convergence percentiles, seconds. */
@@ -94,6 +103,29 @@ export interface History {
     readonly escalationRate: number | null;
   };
 }
+
+/** Which escalations a list, count, grouping or bulk resolution covers (every field given must match). */
+export interface EscalationQuery {
+  readonly status?: "open" | "resolved" | "rejected" | undefined;
+  readonly dataset?: string | undefined;
+  readonly class?: string | undefined;
+  /** Escalations whose differing columns include this one. */
+  readonly column?: string | undefined;
+  /** Escalations that concern this replica (it lacks the record, or holds the odd value out). */
+  readonly replica?: string | undefined;
+  /** Escalations of this group (an `EscalationGroupView.id`). */
+  readonly group?: string | undefined;
+}
+
+/** A bulk resolution's answer: the preview when not confirmed, else what was done. */
+export type BulkAnswer =
+  | { readonly confirmed: false; readonly preview: MatchPreview }
+  | {
+      readonly confirmed: true;
+      readonly summary: BulkSummary;
+      /** The escalations left open and why (at most 1,000). */
+      readonly open: readonly { readonly id: string; readonly note?: string | undefined }[];
+    };
 
 /** Thrown by `trigger`: `kind` tells the HTTP layer which status to answer (404, 409). */
 export class TriggerError extends Error {
@@ -118,9 +150,32 @@ export interface ServiceApi {
   run(id: string): Promise<RunRecord[]>;
   /** Divergences of each dataset's last finished pass (or of `dataset` only), optionally of one class. */
   divergences(filter: { dataset?: string; class?: string; limit?: number }): Promise<DivergenceView[]>;
-  escalations(filter: { status?: "open" | "resolved" | "rejected" }): Promise<EscalationView[]>;
-  /** Resolves an escalation through the conditional write path; throws ResolveError (see resolve-escalation.ts). */
-  resolve(id: string, choice: Resolution): Promise<ResolveOutcome>;
+  /** Escalations matching the query, oldest first, paged (`offset`, `limit`). */
+  escalations(filter: EscalationQuery & { limit?: number; offset?: number }): Promise<EscalationView[]>;
+  /** How many escalations match the query (what `escalations` would list unpaged). */
+  countEscalations(filter: EscalationQuery): Promise<number>;
+  /** The matching escalations folded into groups alike enough for one decision, largest first. */
+  escalationGroups(filter: EscalationQuery): Promise<EscalationGroupView[]>;
+  /** One escalation; throws ResolveError("not-found"). */
+  escalation(id: string): Promise<EscalationView>;
+  /** The escalated key's current values on every replica, read now; throws ResolveError("not-found"). */
+  escalationValues(id: string): Promise<EscalationValues>;
+  /**
+   * Resolves an escalation through the conditional write path; throws ResolveError (see
+   * resolve-escalation.ts). `by` names who asked (default "api").
+   */
+  resolve(id: string, choice: Resolution, by?: string): Promise<ResolveOutcome>;
+  /**
+   * Resolves every open escalation matching the query with one choice, once confirmed by the count or the
+   * token of the preview; without `confirm` answers the preview and writes nothing. Throws
+   * ResolveError("unconfirmed") when the matching set changed since.
+   */
+  resolveMatching(
+    filter: EscalationQuery,
+    choice: Resolution,
+    confirm: { count?: number | undefined; token?: string | undefined } | undefined,
+    by?: string,
+  ): Promise<BulkAnswer>;
   audit(filter: { run?: string; key?: string; limit?: number }): Promise<AuditEntry[]>;
   verifyAudit(): Promise<AuditVerification>;
   /** Starts a pass of `dataset` now (it runs in the background); throws TriggerError. */

@@ -6,19 +6,35 @@ import type { ConcordConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
 import type { HealthSnapshot } from "../core/alert-condition.js";
 import type { AuditEntry } from "../core/audit-chain.js";
-import { escalationView, keyJsonOf } from "../engine/escalation-view.js";
-import { type Resolution, type ResolveOutcome, resolveEscalation } from "../engine/resolve-escalation.js";
+import {
+  escalationView,
+  groupFilter,
+  groupView,
+  keyJsonOf,
+  observeEscalations,
+} from "../engine/escalation-view.js";
+import {
+  previewMatching,
+  type Resolution,
+  ResolveError,
+  type ResolveOutcome,
+  resolveEscalation,
+  resolveMatching,
+} from "../engine/resolve-escalation.js";
+import type { OpenReplica } from "../engine/run-context.js";
 import { newRunId } from "../engine/run-id.js";
 import { processOwner } from "../engine/run-liveness.js";
 import { openStateStore } from "../state/open-state-store.js";
-import type { RunRecord, Sample, StateStore } from "../state/state-store.js";
+import type { EscalationFilter, RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";
 import { DatasetRunner } from "./dataset-runner.js";
 import { ServeMetrics } from "./metrics.js";
 import {
   type AuditVerification,
+  type BulkAnswer,
   type DatasetStatus,
   type DivergenceView,
+  type EscalationQuery,
   type EscalationView,
   type History,
   type ServiceApi,
@@ -70,11 +86,16 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
   const state = options.state ?? (await openStateStore(config.state));
   const ownsState = !options.state;
   const metrics = new ServeMetrics(async () => {
-    const open: Record<string, number> = Object.fromEntries(config.datasets.map((d) => [d.name, 0]));
-    for (const e of await state.listEscalations({ status: "open" }))
-      open[e.dataset] = (open[e.dataset] ?? 0) + 1;
-    return open;
+    return openByDataset();
   });
+  /** Open escalations per configured dataset (0 when none), counted by the store. */
+  async function openByDataset(): Promise<Record<string, number>> {
+    const open: Record<string, number> = Object.fromEntries(config.datasets.map((d) => [d.name, 0]));
+    for (const g of await state.groupEscalations({ status: "open" }))
+      open[g.dataset] = (open[g.dataset] ?? 0) + g.count;
+    return open;
+  }
+  metrics.declare(config.datasets.map((d) => ({ name: d.name, replicas: d.replicas.map((r) => r.name) })));
   const startedAt = now();
   let stopped = false;
   let auditOk: boolean | undefined;
@@ -131,7 +152,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
     ]),
   );
   const snapshot = async (): Promise<HealthSnapshot> => {
-    const open = await state.listEscalations({ status: "open" });
+    const open = await openByDataset();
     return {
       at: now(),
       auditOk,
@@ -143,7 +164,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
             lag === null ? Number.POSITIVE_INFINITY : lag,
           ]),
         ),
-        openEscalations: open.filter((e) => e.dataset === r.ds.name).length,
+        openEscalations: open[r.ds.name] ?? 0,
         replicasDown: r.replicasDown(),
         lastRunFailedRepairs: r.lastFailed,
       })),
@@ -168,15 +189,61 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       (r) => r.finishedAt !== undefined && r.status !== "failed",
     );
 
+  /** The store filter of a query; null when its group has no escalation (so nothing matches). */
+  const storeFilter = async (q: EscalationQuery): Promise<EscalationFilter | null> => {
+    const { group, ...rest } = q;
+    if (group === undefined) return rest;
+    const found = await groupFilter(state, group, q.status);
+    if (!found || (q.dataset !== undefined && q.dataset !== found.dataset)) return null;
+    return { ...rest, ...found };
+  };
+
+  /**
+   * Runs `work` with replicas opened for it alone (read-write when `write`), closed afterwards: a pass in
+   * flight keeps its own connections.
+   */
+  const withReplicas = async <T>(
+    write: boolean,
+    work: (
+      replicas: (ds: ConcordConfig["datasets"][number]) => Promise<readonly OpenReplica[]>,
+    ) => Promise<T>,
+  ): Promise<T> => {
+    const opened = new Map<string, OpenReplica[]>();
+    const all: { close(): Promise<void> }[] = [];
+    try {
+      return await work(async (ds) => {
+        const hit = opened.get(ds.name);
+        if (hit) return hit;
+        const out: OpenReplica[] = [];
+        for (const r of ds.replicas) {
+          const connector = await openConnector(ds.name, r, { readonly: !write });
+          all.push(connector);
+          out.push({ name: r.name, connector });
+        }
+        opened.set(ds.name, out);
+        return out;
+      });
+    } finally {
+      await Promise.allSettled(all.map((c) => c.close()));
+    }
+  };
+
+  const resolveDeps = (by: string) => ({
+    datasets: config.datasets,
+    state,
+    runId: newRunId(new Date(now())),
+    by,
+    now,
+  });
+
   const api: ServiceApi = {
     health: () => ({ ok: !stopped, startedAt, datasets: runners.size }),
 
     async datasets(): Promise<DatasetStatus[]> {
-      const open = await state.listEscalations({ status: "open" });
+      const open = await openByDataset();
       const out: DatasetStatus[] = [];
-      for (const [name, runner] of runners) {
-        out.push(runner.status(await lastFinished(name), open.filter((e) => e.dataset === name).length));
-      }
+      for (const [name, runner] of runners)
+        out.push(runner.status(await lastFinished(name), open[name] ?? 0));
       return out;
     },
 
@@ -204,34 +271,80 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       return out;
     },
 
-    async escalations(filter): Promise<EscalationView[]> {
-      return (await state.listEscalations(filter.status ? { status: filter.status } : {})).map(
-        escalationView,
-      );
+    async escalations(query): Promise<EscalationView[]> {
+      const filter = await storeFilter(query);
+      if (!filter) return [];
+      const list = await state.listEscalations({ ...filter, limit: query.limit, offset: query.offset });
+      return list.map(escalationView);
     },
 
-    async resolve(id: string, choice: Resolution): Promise<ResolveOutcome> {
-      // Its own connections, closed afterwards: a pass in flight keeps its own.
-      const opened: { close(): Promise<void> }[] = [];
+    async countEscalations(query): Promise<number> {
+      const filter = await storeFilter(query);
+      return filter ? state.countEscalations(filter) : 0;
+    },
+
+    async escalationGroups(query) {
+      const filter = await storeFilter(query);
+      return filter ? (await state.groupEscalations(filter)).map(groupView) : [];
+    },
+
+    async escalation(id) {
+      const e = await state.getEscalation(id);
+      if (!e) throw new ResolveError("not-found", `no escalation with id ${id}`);
+      return escalationView(e);
+    },
+
+    async escalationValues(id) {
+      const e = await state.getEscalation(id);
+      if (!e) throw new ResolveError("not-found", `no escalation with id ${id}`);
+      if (!e.key.length)
+        throw new ResolveError(
+          "bad-choice",
+          `escalation ${id} concerns the whole dataset: it has no key to read`,
+        );
+      if (!config.datasets.some((d) => d.name === e.dataset))
+        throw new ResolveError(
+          "unknown-dataset",
+          `escalation ${id} belongs to dataset ${e.dataset}, which the config no longer declares`,
+        );
+      const values = await withReplicas(false, (replicas) =>
+        observeEscalations([e], { datasets: config.datasets, replicas, now }),
+      );
+      return values.get(id)!;
+    },
+
+    async resolve(id: string, choice: Resolution, by = "api"): Promise<ResolveOutcome> {
       try {
-        return await resolveEscalation(id, choice, {
-          datasets: config.datasets,
-          state,
-          runId: newRunId(new Date(now())),
-          by: "api",
-          now,
-          replicas: async (ds) => {
-            const out = [];
-            for (const r of ds.replicas) {
-              const connector = await openConnector(ds.name, r, { readonly: false });
-              opened.push(connector);
-              out.push({ name: r.name, connector });
-            }
-            return out;
-          },
-        });
+        return await withReplicas(true, (replicas) =>
+          resolveEscalation(id, choice, { ...resolveDeps(by), replicas }),
+        );
       } finally {
-        await Promise.allSettled(opened.map((c) => c.close()));
+        await anchorAudit();
+      }
+    },
+
+    async resolveMatching(query, choice, confirm, by = "api"): Promise<BulkAnswer> {
+      // An unknown group matches nothing: no dataset has an empty name.
+      const filter = (await storeFilter(query)) ?? { dataset: "" };
+      if (!confirm) return { confirmed: false, preview: await previewMatching(state, filter, choice) };
+      const open: { id: string; note?: string }[] = [];
+      try {
+        const summary = await withReplicas(true, (replicas) =>
+          resolveMatching(
+            filter,
+            choice,
+            { ...resolveDeps(by), replicas },
+            {
+              confirm,
+              onOutcome: (o) => {
+                if (o.status === "open" && open.length < 1000)
+                  open.push({ id: o.id, ...(o.note ? { note: o.note } : {}) });
+              },
+            },
+          ),
+        );
+        return { confirmed: true, summary, open };
+      } finally {
         await anchorAudit();
       }
     },
@@ -263,11 +376,14 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       for (const name of names) {
         for (const r of await state.listRuns({ dataset: name, limit: HISTORY_RUNS })) {
           if (r.finishedAt === undefined || r.status === "failed" || r.startedAt < since) continue;
+          // Serve's own passes only: a CLI scan or plan of the same data is not a pass of the service.
+          if (!r.command.startsWith("serve ")) continue;
           const repairs: Record<string, number> = {};
           for (const [k, n] of Object.entries(r.stats))
             if (k.startsWith("repairs.")) repairs[k.slice("repairs.".length)] = n;
           runs.push({
             runId: r.id,
+            command: r.command,
             dataset: name,
             at: r.finishedAt,
             durationMs: r.finishedAt - r.startedAt,
@@ -301,6 +417,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
         ttc,
         anomalies,
         summary: {
+          passes: runs.length,
           convergenceRate: ratio(converged, runs.length),
           ttc: {
             p50: percentile(ttcSorted, 0.5),

@@ -6,22 +6,12 @@ import { keyId } from "../core/model.js";
 import { seededRandom } from "../core/random.js";
 import { compareVectors } from "../core/version.js";
 import { EventQueue } from "./event-queue.js";
+import type { FaultKind } from "./fault-kinds.js";
 import { type Row, SimReplica } from "./sim-replica.js";
 
 export type VersionMode = "counter" | "timestamp" | "vector";
 export type WriterMode = "primary" | "all";
-export const FAULT_KINDS = [
-  "partition",
-  "loss",
-  "duplicate",
-  "reorder",
-  "skew",
-  "crash",
-  "corrupt",
-  "write-fault",
-  "engine-crash",
-] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+export { FAULT_KINDS, type FaultKind } from "./fault-kinds.js";
 
 export const KEY_COLUMNS: readonly ColumnSpec[] = [{ name: "id", type: "integer" }];
 export const COLUMNS: readonly ColumnSpec[] = [

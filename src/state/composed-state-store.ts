@@ -56,6 +56,10 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.escalations.openEscalations(list);
   readonly listEscalations: EscalationStore["listEscalations"] = (filter) =>
     this.parts.escalations.listEscalations(filter);
+  readonly countEscalations: EscalationStore["countEscalations"] = (filter) =>
+    this.parts.escalations.countEscalations(filter);
+  readonly groupEscalations: EscalationStore["groupEscalations"] = (filter) =>
+    this.parts.escalations.groupEscalations(filter);
   readonly getEscalation: EscalationStore["getEscalation"] = (id) => this.parts.escalations.getEscalation(id);
   readonly closeEscalation: EscalationStore["closeEscalation"] = (id, status, resolution, at) =>
     this.parts.escalations.closeEscalation(id, status, resolution, at);

@@ -21,6 +21,18 @@ export interface Escalation {
   resolvedAt?: number;
   /** Free-form JSON: what the operator chose. */
   resolution?: unknown;
+  /**
+   * The compared columns whose values differ. This and the two below are what the queue filters and groups
+   * by; an escalation opened without them (before they were recorded) matches no column or replica filter.
+   */
+  columns?: readonly string[];
+  /** The replicas lacking the record. */
+  absent?: readonly string[];
+  /**
+   * The replicas the divergence concerns: lacking the record, or holding a value fewer replicas hold than
+   * another (of two that differ, both). See core's `escalationFacets`.
+   */
+  involved?: readonly string[];
 }
 
 /** Thrown by `closeEscalation` when the escalation does not exist or is no longer open. */
@@ -35,6 +47,58 @@ export class EscalationNotOpenError extends Error {
   }
 }
 
+/** Which escalations a list, count or grouping covers: those matching every field given. */
+export interface EscalationFilter {
+  readonly status?: Escalation["status"] | undefined;
+  readonly dataset?: string | undefined;
+  readonly class?: string | undefined;
+  /** Escalations whose differing `columns` include this one. */
+  readonly column?: string | undefined;
+  /** Escalations that concern this replica (its name is in `involved`). */
+  readonly replica?: string | undefined;
+  /** Escalations of this pattern (`escalationPattern`'s text, as `groupEscalations` reports it). */
+  readonly pattern?: string | undefined;
+}
+
+/** Where a page of `listEscalations` starts and how long it is. */
+export interface EscalationPage {
+  /** Only escalations after this one in list order (keyset paging: stable while others are closed). */
+  readonly after?: string | undefined;
+  /** Skip this many first (page numbers). Applied after `after`. */
+  readonly offset?: number | undefined;
+  readonly limit?: number | undefined;
+}
+
+/**
+ * The escalations of one pattern: same dataset, class, differing columns and replicas lacking the record.
+ * "Resolve all like this" acts on one group.
+ */
+export interface EscalationGroup {
+  readonly dataset: string;
+  readonly class: string;
+  /** `escalationPattern`'s text: what `EscalationFilter.pattern` takes. */
+  readonly pattern: string;
+  /** Absent for escalations opened before columns were recorded. */
+  readonly columns?: readonly string[] | undefined;
+  readonly absent?: readonly string[] | undefined;
+  readonly count: number;
+  /** The oldest escalation of the group (list order) and when the oldest and newest were opened. */
+  readonly first: string;
+  readonly oldestAt: number;
+  readonly newestAt: number;
+}
+
+/**
+ * The pattern an escalation belongs to, as text: JSON of [class, columns, absent], or [class] for one
+ * opened without its columns recorded. Two escalations of one dataset with the same pattern differ the same
+ * way, so one decision fits both.
+ */
+export function escalationPattern(e: Pick<Escalation, "class" | "columns" | "absent">): string {
+  return e.columns === undefined
+    ? JSON.stringify([e.class])
+    : JSON.stringify([e.class, e.columns, e.absent ?? []]);
+}
+
 /**
  * Escalations, by id.
  *
@@ -43,6 +107,12 @@ export class EscalationNotOpenError extends Error {
  * returns the ids actually inserted, in order; running the same run again inserts nothing and returns [],
  * and an escalation already resolved is not reopened.
  *
+ * ## Reading
+ * List order is oldest first, then in the order opened. `listEscalations` pages through that order
+ * (`after` an id, then `offset`, then `limit`), `countEscalations` counts what it would list unpaged, and
+ * `groupEscalations` folds the same escalations into their patterns, largest group first (then oldest).
+ * Memory is bounded by the page or the number of groups, never by the number of escalations.
+ *
  * ## Closing
  * `closeEscalation` moves an open escalation to `status`, recording `resolution` and `at`. The check and the
  * update are one atomic step, so of two operators closing it at once exactly one wins: the other gets
@@ -50,8 +120,10 @@ export class EscalationNotOpenError extends Error {
  */
 export interface EscalationStore {
   openEscalations(list: readonly Escalation[]): Promise<string[]>;
-  /** The escalations matching every field given, oldest first, then in the order opened. */
-  listEscalations(filter?: { status?: Escalation["status"]; dataset?: string }): Promise<Escalation[]>;
+  /** The escalations matching `filter`, in list order, paged. */
+  listEscalations(filter?: EscalationFilter & EscalationPage): Promise<Escalation[]>;
+  countEscalations(filter?: EscalationFilter): Promise<number>;
+  groupEscalations(filter?: EscalationFilter): Promise<EscalationGroup[]>;
   getEscalation(id: string): Promise<Escalation | undefined>;
   closeEscalation(
     id: string,

@@ -7,7 +7,7 @@ import type { DivergenceClass } from "../core/classify.js";
 import { keyId } from "../core/model.js";
 import type { Checkpoint } from "./checkpoint-store.js";
 import type { StoredDivergence } from "./divergence-store.js";
-import type { Escalation } from "./escalation-store.js";
+import { type Escalation, type EscalationGroup, escalationPattern } from "./escalation-store.js";
 import type { Lease } from "./lease-store.js";
 import { storedText } from "./prepared-audit.js";
 import type { LedgerEntry, RepairOutcome } from "./repair-ledger.js";
@@ -152,7 +152,16 @@ export interface EscalationRow {
   created_at: NumberColumn;
   resolved_at: NumberColumn | null;
   resolution: string | null;
+  /** JSON arrays of names; NULL in escalations opened before they were recorded. */
+  columns: string | null;
+  absent: string | null;
+  involved: string | null;
+  /** `escalationPattern`: what the queue groups by. */
+  pattern: string;
 }
+
+const namesOrNull = (names: readonly string[] | undefined): string | null =>
+  names === undefined ? null : JSON.stringify(names);
 
 export function escalationRow(e: Escalation): EscalationRow {
   return {
@@ -168,6 +177,10 @@ export function escalationRow(e: Escalation): EscalationRow {
     created_at: e.createdAt,
     resolved_at: e.resolvedAt ?? null,
     resolution: e.resolution === undefined ? null : jsonText(e.resolution),
+    columns: namesOrNull(e.columns),
+    absent: namesOrNull(e.absent),
+    involved: namesOrNull(e.involved),
+    pattern: escalationPattern(e),
   };
 }
 
@@ -185,6 +198,34 @@ export function toEscalation(r: EscalationRow): Escalation {
     createdAt: num(r.created_at),
     ...(r.resolved_at === null ? {} : { resolvedAt: num(r.resolved_at) }),
     ...(r.resolution === null ? {} : { resolution: JSON.parse(r.resolution) }),
+    ...(r.columns === null ? {} : { columns: JSON.parse(r.columns) }),
+    ...(r.absent === null ? {} : { absent: JSON.parse(r.absent) }),
+    ...(r.involved === null ? {} : { involved: JSON.parse(r.involved) }),
+  };
+}
+
+/** A group row as both stores' GROUP BY returns it. */
+export interface EscalationGroupRow {
+  dataset: string;
+  class: string;
+  pattern: string;
+  count: NumberColumn;
+  first: string;
+  oldest_at: NumberColumn;
+  newest_at: NumberColumn;
+}
+
+export function toEscalationGroup(r: EscalationGroupRow): EscalationGroup {
+  const parts = JSON.parse(r.pattern) as [string, string[]?, string[]?];
+  return {
+    dataset: r.dataset,
+    class: r.class,
+    pattern: r.pattern,
+    ...(parts[1] === undefined ? {} : { columns: parts[1], absent: parts[2] ?? [] }),
+    count: num(r.count),
+    first: r.first,
+    oldestAt: num(r.oldest_at),
+    newestAt: num(r.newest_at),
   };
 }
 

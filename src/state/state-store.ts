@@ -14,7 +14,15 @@ export type { AuditFilter, AuditLog } from "./audit-log.js";
 export type { Checkpoint, CheckpointStore } from "./checkpoint-store.js";
 export type { DivergenceStore, StoredDivergence } from "./divergence-store.js";
 export type { DivergentKeys } from "./divergent-keys.js";
-export { type Escalation, EscalationNotOpenError, type EscalationStore } from "./escalation-store.js";
+export {
+  type Escalation,
+  type EscalationFilter,
+  type EscalationGroup,
+  EscalationNotOpenError,
+  type EscalationPage,
+  type EscalationStore,
+  escalationPattern,
+} from "./escalation-store.js";
 export type { Lease, LeaseStore } from "./lease-store.js";
 export type {
   LedgerEntry,

@@ -195,6 +195,7 @@ describe("concord audit verify: the ledger against the audit", () => {
     const r = await verify(s, { json: true });
     expect(r.code).toBe(3);
     expect(JSON.parse(r.stdout)).toEqual({
+      schemaVersion: 1,
       ok: false,
       count: 4,
       problem: "audit entry 3 records repair rep1 as applied, but the ledger does not hold that repair",

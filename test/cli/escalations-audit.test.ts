@@ -87,6 +87,24 @@ describe.concurrent("concord escalations", () => {
         status: "open",
         runId,
         createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        // Added members: what differs, who lacks it, what each held, its group, and who closed it (open: null).
+        columns: e.class === "conflict" ? ["note"] : [],
+        absent: e.class !== "missing" ? [] : [20, 301].includes(e.key[0] as number) ? ["a"] : ["b"],
+        replicas: {
+          a: {
+            present: expect.any(Boolean),
+            fingerprint: expect.toBeOneOf([null, expect.stringMatching(/^[0-9a-f]{16}$/)]),
+          },
+          b: {
+            present: expect.any(Boolean),
+            fingerprint: expect.toBeOneOf([null, expect.stringMatching(/^[0-9a-f]{16}$/)]),
+          },
+        },
+        group: expect.stringMatching(/^[0-9a-f]{12}$/),
+        resolvedAt: null,
+        resolvedBy: null,
+        pick: null,
+        note: null,
       });
     }
     expect(escalations[0]!.reason).toContain("no owner is declared");
@@ -117,6 +135,7 @@ describe.concurrent("concord escalations", () => {
       repairs: { id: string; key: unknown[]; target: string; outcome: string }[];
     }>(pick);
     expect(picked).toEqual({
+      schemaVersion: 1,
       id: e40,
       status: "resolved",
       repairs: [{ id: expect.stringMatching(/^[0-9a-f]{24}$/), key: [40], target: "a", outcome: "applied" }],
@@ -136,7 +155,7 @@ describe.concurrent("concord escalations", () => {
     const raw = { a: readRows(a, "items"), b: readRows(b, "items") };
     const reject = await runConcord(["escalations", "resolve", e20!, "--reject", "--json", "-c", config]);
     expect(reject.code, reject.stderr).toBe(0);
-    expect(JSON.parse(reject.stdout)).toEqual({ id: e20, status: "rejected" });
+    expect(JSON.parse(reject.stdout)).toEqual({ schemaVersion: 1, id: e20, status: "rejected" });
     expect({ a: readRows(a, "items"), b: readRows(b, "items") }).toEqual(raw);
 
     // [301] changed on b since it was escalated: nothing is written, the escalation stays open, exit 1.
@@ -144,6 +163,7 @@ describe.concurrent("concord escalations", () => {
     const stale = await runConcord(["escalations", "resolve", e301!, "--pick", "b", "--json", "-c", config]);
     expect(stale.code, stale.stderr).toBe(1);
     expect(JSON.parse(stale.stdout)).toEqual({
+      schemaVersion: 1,
       id: e301,
       status: "open",
       note: "the record changed since it was escalated",
@@ -205,7 +225,7 @@ describe.concurrent("concord audit", () => {
     expect(doc.entries).toEqual(all.slice(0, 5));
     expect(doc.truncated).toBe(true);
     const whole = await runConcord(["audit", "show", "--json", "--limit", String(all.length), "-c", config]);
-    expect(parseJson<{ truncated?: boolean }>(whole).truncated).toBeUndefined();
+    expect(parseJson<{ truncated?: boolean }>(whole).truncated).toBe(false);
     const text = await runConcord(["audit", "show", "--limit", "5", "-c", config]);
     expect(text.stdout.trim().split("\n").at(-1)).toMatch(/^… more entries follow #5; raise --limit/);
     const bad = await runConcord(["audit", "show", "--limit", "many", "-c", config]);
@@ -289,6 +309,7 @@ describe.concurrent("concord audit", () => {
     );
     expect(editJson.code, editJson.stderr).toBe(3);
     expect(JSON.parse(editJson.stdout)).toEqual({
+      schemaVersion: 1,
       ok: false,
       seq: 7,
       problem: "entry 7: content does not match its hash (edited)",

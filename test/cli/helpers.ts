@@ -16,7 +16,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
-import { Writable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { type ExpectStatic, expect, onTestFinished } from "vitest";
@@ -47,6 +47,8 @@ export interface RunOptions {
   readonly cwd?: string;
   /** Extra environment variables; `undefined` removes one. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** In-process runs: stdin is a terminal on which a person types this (answers to confirmations). */
+  readonly typed?: string;
 }
 
 /** How long one run of the binary may take (CONCORD_TEST_RUN_TIMEOUT_MS raises it on a crowded machine). */
@@ -90,7 +92,10 @@ export async function runConcord(args: readonly string[], options: RunOptions = 
   if (dir) running.set(dir, (running.get(dir) ?? 0) + 1);
   let code: number;
   try {
-    code = await main(["node", "concord", ...args], { stdout, stderr, env: runEnv(options), cwd });
+    const typed = options.typed;
+    const stdin =
+      typed === undefined ? undefined : () => Object.assign(Readable.from([typed]), { isTTY: true as const });
+    code = await main(["node", "concord", ...args], { stdout, stderr, env: runEnv(options), cwd, stdin });
   } finally {
     if (dir) running.set(dir, running.get(dir)! - 1);
   }

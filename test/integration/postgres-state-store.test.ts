@@ -116,6 +116,7 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
       schema,
       `DROP TABLE "${schema}".checkpoints, "${schema}".samples, "${schema}".divergent_keys, "${schema}".leases;
        ALTER TABLE "${schema}".runs DROP COLUMN heartbeat_at;
+       ${dropQueueFacets(schema)}
        DELETE FROM "${schema}".schema_migrations WHERE version >= 2`,
     );
     expect(await postgresSql(schema, "SELECT max(version) AS v FROM schema_migrations")).toEqual([{ v: 1 }]);
@@ -161,6 +162,7 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
       schema,
       `DROP TABLE "${schema}".leases;
        ALTER TABLE "${schema}".runs DROP COLUMN heartbeat_at;
+       ${dropQueueFacets(schema)}
        DELETE FROM "${schema}".schema_migrations WHERE version >= 3`,
     );
 
@@ -187,6 +189,47 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
       expect(await upgraded.heartbeatRun("old-run", 5000)).toBe(true);
       expect(await upgraded.listAbandonedRepairs("users", { staleBefore: 5000 })).toEqual([]);
       expect(await upgraded.acquireLease("pass:users", "me", 1, 10)).toBe(true);
+    } finally {
+      await upgraded.close();
+    }
+  });
+
+  it("upgrades a version-3 schema (escalations without facets): each groups by its class", async () => {
+    const schema = fresh("upgrade_v3");
+    const first = await PostgresStateStore.open(postgresUrl(schema));
+    const old = {
+      id: "old",
+      dataset: "users",
+      key: ["7"],
+      class: "conflict",
+      reason: "both changed",
+      options: ["a", "b"],
+      detail: { observed: { a: "00", b: "11" } },
+      status: "open" as const,
+      runId: "run-1",
+      createdAt: 100,
+    };
+    await first.openEscalations([old]);
+    await first.close();
+    await postgresSql(
+      schema,
+      `${dropQueueFacets(schema)} DELETE FROM "${schema}".schema_migrations WHERE version >= 4`,
+    );
+    const upgraded = await PostgresStateStore.open(postgresUrl(schema));
+    try {
+      expect(await upgraded.getEscalation("old")).toEqual(old);
+      expect(await upgraded.groupEscalations({ status: "open" })).toEqual([
+        {
+          dataset: "users",
+          class: "conflict",
+          pattern: '["conflict"]',
+          count: 1,
+          first: "old",
+          oldestAt: 100,
+          newestAt: 100,
+        },
+      ]);
+      expect(await upgraded.countEscalations({ column: "name" })).toBe(0);
     } finally {
       await upgraded.close();
     }
@@ -261,4 +304,11 @@ function pendingRepair(id: string, runId: string): LedgerEntry {
 
 function eventAt(ts: number) {
   return { ts, runId: "run-1", type: "detected" as const, dataset: "users", key: null, data: null };
+}
+
+/** SQL taking version 4's escalation facets away again. */
+function dropQueueFacets(schema: string): string {
+  return `DROP INDEX "${schema}".escalations_queue;
+    ALTER TABLE "${schema}".escalations DROP COLUMN columns, DROP COLUMN absent, DROP COLUMN involved,
+      DROP COLUMN pattern;`;
 }

@@ -10,7 +10,7 @@ import { openRedisConnector } from "../../src/connectors/redis/redis-connector.j
 import { fingerprintRow } from "../../src/core/fingerprint.js";
 import { FULL_RANGE, type Key, type RecordShape } from "../../src/core/model.js";
 import { createRedisTestPrefix, type RedisTestPrefix } from "../support/redis-test-prefix.js";
-import { REDIS, serviceAvailable } from "../support/services.js";
+import { REDIS, serviceAvailable, TEST_PREFIX } from "../support/services.js";
 
 const available = await serviceAvailable(REDIS);
 
@@ -93,7 +93,7 @@ describe.skipIf(!available)("redis connector", () => {
       await expect(
         openConnector("ds", { name: "cache", url: REDIS.url, prefix: "c:", table: "t" }),
       ).rejects.toThrow(/^ds\.cache: redis replica takes "prefix", not "table"/);
-      const c = await openConnector("ds", { name: "cache", url: REDIS.url, prefix: "concord-test:none:" });
+      const c = await openConnector("ds", { name: "cache", url: REDIS.url, prefix: `${TEST_PREFIX}:none:` });
       expect(c.kind).toBe("redis");
       await c.close();
     });

@@ -119,7 +119,8 @@ describe("SqliteStateStore: migrations", () => {
     await first.recordRepairs([repair("r1")].map((e) => ({ ...e, runId: "old-run" })));
     await first.close();
     const db = new Database(path);
-    db.exec("DROP TABLE leases; ALTER TABLE runs DROP COLUMN heartbeat_at; PRAGMA user_version = 4;");
+    db.exec(`DROP TABLE leases; ALTER TABLE runs DROP COLUMN heartbeat_at; ${DROP_QUEUE_FACETS}
+      PRAGMA user_version = 4;`);
     db.close();
 
     const store = open();
@@ -143,4 +144,48 @@ describe("SqliteStateStore: migrations", () => {
     expect(await store.listAbandonedRepairs("users", { staleBefore: 5000 })).toEqual([]);
     expect(await store.acquireLease("pass:users", "me", 1, 10)).toBe(true);
   });
+
+  it("upgrades a version-5 file (escalations without facets): each groups by its class and matches no column filter", async () => {
+    const first = open();
+    await first.openEscalations([legacyEscalation]);
+    await first.close();
+    const db = new Database(path);
+    db.exec(`${DROP_QUEUE_FACETS} PRAGMA user_version = 5;`);
+    db.close();
+
+    const store = open();
+    expect(store.db.pragma("user_version", { simple: true })).toBe(SQLITE_STATE_VERSION);
+    expect(await store.getEscalation("old")).toEqual(legacyEscalation);
+    expect(await store.groupEscalations({ status: "open" })).toEqual([
+      {
+        dataset: "users",
+        class: "conflict",
+        pattern: '["conflict"]',
+        count: 1,
+        first: "old",
+        oldestAt: 100,
+        newestAt: 100,
+      },
+    ]);
+    expect(await store.countEscalations({ column: "name" })).toBe(0);
+    expect(await store.countEscalations({ pattern: '["conflict"]' })).toBe(1);
+  });
 });
+
+/** SQL taking version 6's escalation facets away again (a file as version 5 left it). */
+const DROP_QUEUE_FACETS = `DROP INDEX escalations_queue; ALTER TABLE escalations DROP COLUMN columns;
+  ALTER TABLE escalations DROP COLUMN absent; ALTER TABLE escalations DROP COLUMN involved;
+  ALTER TABLE escalations DROP COLUMN pattern;`;
+
+const legacyEscalation = {
+  id: "old",
+  dataset: "users",
+  key: ["7"],
+  class: "conflict",
+  reason: "both changed",
+  options: ["a", "b"],
+  detail: { observed: { a: "00", b: "11" } },
+  status: "open" as const,
+  runId: "run-1",
+  createdAt: 100,
+};

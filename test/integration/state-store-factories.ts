@@ -7,7 +7,7 @@ import pg from "pg";
 import { PostgresStateStore } from "../../src/state/postgres/postgres-state-store.js";
 import { SqliteStateStore } from "../../src/state/sqlite/sqlite-state-store.js";
 import type { StateStore } from "../../src/state/state-store.js";
-import { POSTGRES, serviceAvailable } from "../support/services.js";
+import { POSTGRES, serviceAvailable, TEST_PREFIX } from "../support/services.js";
 
 /** A fresh, empty state location (a file, a schema) and the ways a test reaches it. */
 export interface StateStoreFixture {
@@ -62,7 +62,7 @@ export const sqliteFactory: StateStoreFactory = {
 };
 
 /** Every schema this test process creates starts with this, so that leftovers are easy to find and drop. */
-export const PG_SCHEMA_PREFIX = `concord_test_${process.pid}_${Date.now().toString(36)}`;
+export const PG_SCHEMA_PREFIX = `${TEST_PREFIX}_${process.pid}_${Date.now().toString(36)}`;
 let schemas = 0;
 
 /** The test server's URL with `?schema=` (or `&schema=`) appended. */

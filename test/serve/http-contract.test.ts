@@ -31,6 +31,7 @@ function stubApi() {
     ttc: [],
     anomalies: [],
     summary: {
+      passes: 0,
       convergenceRate: null,
       ttc: { p50: null, p90: null, p99: null },
       repairSuccessRate: null,
@@ -61,6 +62,15 @@ function stubApi() {
       ),
     divergences: (f) => call("divergences", [f], []),
     escalations: (f) => call("escalations", [f], []),
+    countEscalations: (f) => call("countEscalations", [f], 0),
+    escalationGroups: (f) => call("escalationGroups", [f], []),
+    escalation: (id) => call("escalation", [id], { id } as never),
+    escalationValues: (id) => call("escalationValues", [id], { id } as never),
+    resolveMatching: (f, choice, confirm, by) =>
+      call("resolveMatching", [f, choice, confirm, by], {
+        confirmed: false as const,
+        preview: { count: 0, token: "0123456789abcdef" },
+      }),
     resolve: (id, choice) =>
       call("resolve", [id, choice], {
         id,
@@ -281,7 +291,8 @@ describe("input validation", () => {
     expect(stub.calls.map((c) => [c.method, ...c.args])).toEqual([
       ["runs", { dataset: "d", limit: 25 }],
       ["divergences", { class: "lww-tie", limit: 3 }],
-      ["escalations", { status: "open" }],
+      ["escalations", { status: "open", limit: 10_000, offset: 0 }],
+      ["countEscalations", { status: "open" }],
       ["audit", { run: "r1", key: '["42"]', limit: 5 }],
       ["audit", { key: '["eu","x"]' }],
       ["audit", { key: '["7"]' }],

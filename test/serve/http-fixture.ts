@@ -4,6 +4,8 @@
  * accounts (a, b; counter versions; highest-version with no owner): b is behind on STALE (repaired),
  * holds other values at the same version on CONFLICT and lacks MISSING (both escalated: no owner, no
  * merge rule). catalog (a, b; unversioned; owner a): b differs on two rows and holds one extra (repaired).
+ * queue (a, b; counter versions; no owner; only when asked for): the escalation queue at scale, b holding
+ * another label on QUEUE.conflict rows and lacking QUEUE.missing rows (all escalated).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +16,9 @@ import { createService, type Service } from "../../src/serve/service.js";
 
 export const TOKEN = "http-test-token-5f2c9a1e7b3d";
 export const ACCOUNTS = { rows: 300, stale: [5, 120, 250], conflict: [10, 11], missing: [200] } as const;
+export const QUEUE = { rows: 100, conflict: 60, missing: 10 } as const;
+
+type FixtureDataset = "accounts" | "catalog" | "queue";
 
 export interface ServeFixture {
   readonly dir: string;
@@ -21,11 +26,9 @@ export interface ServeFixture {
   readonly service: Service;
   readonly logs: string[];
   /** Reads one row of a replica's table (null when absent). */
-  row(
-    replica: "a" | "b",
-    table: "accounts" | "catalog",
-    key: number | string,
-  ): Record<string, unknown> | null;
+  row(replica: "a" | "b", table: FixtureDataset, key: number | string): Record<string, unknown> | null;
+  /** Runs SQL on a replica's file behind the service's back (a change the next read sees). */
+  sql(replica: "a" | "b", text: string): void;
   /**
    * The service's clock is the real one shifted by this many milliseconds (default 0): tests spread real
    * passes and probes over the past hour by moving it between them, so charts have time to show.
@@ -42,7 +45,9 @@ function makeReplicas(dir: string): void {
     db.pragma("journal_mode = WAL");
     db.exec(`CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT NOT NULL, balance DECIMAL(12,2) NOT NULL,
                version INTEGER NOT NULL);
-             CREATE TABLE catalog (sku TEXT PRIMARY KEY, title TEXT NOT NULL, price DECIMAL(10,2) NOT NULL);`);
+             CREATE TABLE catalog (sku TEXT PRIMARY KEY, title TEXT NOT NULL, price DECIMAL(10,2) NOT NULL);
+             CREATE TABLE queue (id INTEGER PRIMARY KEY, label TEXT NOT NULL, version INTEGER NOT NULL);`);
+    const queued = db.prepare("INSERT INTO queue VALUES (?, ?, 1)");
     const account = db.prepare("INSERT INTO accounts VALUES (?, ?, ?, ?)");
     const item = db.prepare("INSERT INTO catalog VALUES (?, ?, ?)");
     db.transaction(() => {
@@ -63,12 +68,16 @@ function makeReplicas(dir: string): void {
         item.run(sku, `Item ${i}`, price.toFixed(2));
       }
       if (name === "b") item.run("SKU-9999", "Stray item", "1.00");
+      for (let id = 1; id <= QUEUE.rows; id++) {
+        if (name === "b" && id > QUEUE.conflict && id <= QUEUE.conflict + QUEUE.missing) continue;
+        queued.run(id, name === "b" && id <= QUEUE.conflict ? `label ${id} on b` : `label ${id}`);
+      }
     })();
     db.close();
   }
 }
 
-function configText(datasets: readonly ("accounts" | "catalog")[], probe: boolean): string {
+function configText(datasets: readonly FixtureDataset[], probe: boolean): string {
   const blocks: Record<string, string> = {
     accounts: `  accounts:
     key: id
@@ -87,13 +96,21 @@ ${probe ? "    probe: { every: 1h, key: -1, timeout: 3s }\n" : ""}`,
     checkpointRows: 20
     intensity: 0.2
 `,
+    queue: `  queue:
+    key: id
+    versions: { counter: version }
+    replicas:
+      a: { url: "sqlite:a.db", table: queue }
+      b: { url: "sqlite:b.db", table: queue }
+    policy: { resolve: highest-version }
+`,
   };
   return `state: sqlite:state.db\ndatasets:\n${datasets.map((d) => blocks[d]).join("")}`;
 }
 
 /** A fresh temp dir with diverged replicas and a service over them (not started: passes run when triggered). */
 export async function startFixture(
-  options: { datasets?: readonly ("accounts" | "catalog")[]; probe?: boolean; dir?: string } = {},
+  options: { datasets?: readonly FixtureDataset[]; probe?: boolean; dir?: string } = {},
 ): Promise<ServeFixture> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "concord-http-"));
   if (!options.dir) makeReplicas(dir);
@@ -122,11 +139,19 @@ export async function startFixture(
     row(replica, table, key) {
       const db = new Database(join(dir, `${replica}.db`), { readonly: true });
       try {
-        const column = table === "accounts" ? "id" : "sku";
+        const column = table === "catalog" ? "sku" : "id";
         return (
           (db.prepare(`SELECT * FROM ${table} WHERE ${column} = ?`).get(key) as Record<string, unknown>) ??
           null
         );
+      } finally {
+        db.close();
+      }
+    },
+    sql(replica, text) {
+      const db = new Database(join(dir, `${replica}.db`));
+      try {
+        db.exec(text);
       } finally {
         db.close();
       }

@@ -1,7 +1,7 @@
 /** A MariaDB/MySQL database of its own for one test file: created on first use, dropped at the end. Tests only. */
 import { randomUUID } from "node:crypto";
 import { createPool, type Pool } from "mysql2/promise";
-import { MYSQL } from "./services.js";
+import { MYSQL, serverUrl, TEST_PREFIX } from "./services.js";
 
 export interface MysqlTestDatabase {
   /** The database's name (unique per process and run). */
@@ -18,10 +18,13 @@ export interface MysqlTestDatabase {
   drop(): Promise<void>;
 }
 
-/** Creates `concord_test_<pid>_<random>` on the test server. */
+/**
+ * Creates `<TEST_PREFIX>_<pid>_<random>` on the test server. The server is reached without a database, so
+ * the one CONCORD_TEST_MYSQL_URL names (`test` by default) need not exist.
+ */
 export async function createMysqlTestDatabase(): Promise<MysqlTestDatabase> {
-  const name = `concord_test_${process.pid}_${randomUUID().slice(0, 8)}`;
-  const server = createPool({ uri: MYSQL.url, connectionLimit: 1 });
+  const name = `${TEST_PREFIX}_${process.pid}_${randomUUID().slice(0, 8)}`;
+  const server = createPool({ uri: serverUrl(MYSQL.url), connectionLimit: 1 });
   let mariadb: boolean;
   try {
     await server.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);

@@ -1,7 +1,7 @@
 /** A PostgreSQL schema of its own for one test file: created on first use, dropped at the end. Tests only. */
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { POSTGRES } from "./services.js";
+import { POSTGRES, TEST_PREFIX } from "./services.js";
 
 export interface PostgresTestSchema {
   /** The schema's name (unique per process and run). */
@@ -16,9 +16,9 @@ export interface PostgresTestSchema {
   drop(): Promise<void>;
 }
 
-/** Creates `concord_test_<pid>_<random>` on the test server (CONCORD_TEST_PG_URL). */
+/** Creates `<TEST_PREFIX>_<pid>_<random>` on the test server (CONCORD_TEST_PG_URL). */
 export async function createPostgresTestSchema(): Promise<PostgresTestSchema> {
-  const name = `concord_test_${process.pid}_${randomUUID().slice(0, 8)}`;
+  const name = `${TEST_PREFIX}_${process.pid}_${randomUUID().slice(0, 8)}`;
   const admin = new pg.Pool({ connectionString: POSTGRES.url, max: 4 });
   await admin.query(`CREATE SCHEMA "${name}"`);
   return {

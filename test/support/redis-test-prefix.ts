@@ -6,10 +6,10 @@ import {
   openRedisConnector,
   type RedisConnector,
 } from "../../src/connectors/redis/redis-connector.js";
-import { REDIS } from "./services.js";
+import { REDIS, TEST_PREFIX } from "./services.js";
 
 export interface RedisTestPrefix {
-  /** `concord-test:<what>:<uuid>:`, unique per test. */
+  /** `<TEST_PREFIX>:<what>:<uuid>:`, unique per test. */
   readonly prefix: string;
   /** A client for setting up records and writing as "someone else". */
   readonly admin: Redis;
@@ -20,7 +20,7 @@ export interface RedisTestPrefix {
 }
 
 export function createRedisTestPrefix(what: string): RedisTestPrefix {
-  const prefix = `concord-test:${what}:${randomUUID()}:`;
+  const prefix = `${TEST_PREFIX}:${what}:${randomUUID()}:`;
   const admin = new Redis(REDIS.url, { maxRetriesPerRequest: 1 });
   const opened: RedisConnector[] = [];
   return {

@@ -5,6 +5,31 @@
  */
 import { connect } from "node:net";
 
+/**
+ * What every schema, database and Redis key the tests create starts with: CONCORD_TEST_PREFIX, default
+ * `concord_test` (lower-case letters, digits and _, at most 24, starting with a letter). The tests create and
+ * drop only names that start with it (PostgreSQL schemas, MariaDB/MySQL databases) and delete only keys under
+ * `<prefix>:` in the Redis database of CONCORD_TEST_REDIS_URL, so leftovers are easy to find and nothing else
+ * on a shared server is touched.
+ */
+export const TEST_PREFIX = testPrefix(process.env.CONCORD_TEST_PREFIX);
+
+function testPrefix(text: string | undefined): string {
+  if (text === undefined || text === "") return "concord_test";
+  if (!/^[a-z][a-z0-9_]{0,23}$/.test(text))
+    throw new Error(
+      `CONCORD_TEST_PREFIX=${JSON.stringify(text)}: expected lower-case letters, digits and _, at most 24, starting with a letter`,
+    );
+  return text;
+}
+
+/** The URL of the server itself, without a database: for creating one (none need exist beforehand). */
+export function serverUrl(url: string): string {
+  const u = new URL(url);
+  u.pathname = "/";
+  return u.toString();
+}
+
 export interface TestService {
   readonly name: string;
   readonly env: string;

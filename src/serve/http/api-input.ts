@@ -22,6 +22,20 @@ const divergenceClass = one("class").refine((c) => (DIVERGENCE_CLASSES as readon
   error: `expected one of ${DIVERGENCE_CLASSES.join(", ")}`,
 });
 
+/** An offset into a list: 0 or more. */
+const offset = one("number")
+  .regex(/^(0|[1-9][0-9]{0,8})$/, "expected an integer from 0 to 999999999")
+  .transform(Number);
+
+/** An escalation's class: the taxonomy's, or `guard` (a tripped blast-radius guard). */
+const ESCALATION_CLASSES = [...DIVERGENCE_CLASSES, "guard"];
+const escalationClass = one("class").refine((c) => ESCALATION_CLASSES.includes(c as never), {
+  error: `expected one of ${ESCALATION_CLASSES.join(", ")}`,
+});
+
+/** A group id as `GET /api/escalations/groups` gives it. */
+const groupId = one("group").regex(/^[0-9a-f]{12}$/, "expected a group id (12 hex digits)");
+
 const escalationStatus = z.enum(["open", "resolved", "rejected"], {
   error: "expected one of open, resolved, rejected",
 });
@@ -78,7 +92,20 @@ export const divergencesQuery = z.strictObject({
   class: divergenceClass.optional(),
   limit: limit.optional(),
 });
-export const escalationsQuery = z.strictObject({ status: escalationStatus.optional() });
+const escalationFilter = {
+  status: escalationStatus.optional(),
+  dataset: name.optional(),
+  class: escalationClass.optional(),
+  column: name.optional(),
+  replica: name.optional(),
+  group: groupId.optional(),
+};
+export const escalationsQuery = z.strictObject({
+  ...escalationFilter,
+  limit: limit.optional(),
+  offset: offset.optional(),
+});
+export const escalationGroupsQuery = z.strictObject(escalationFilter);
 export const auditQuery = z.strictObject({
   run: name.optional(),
   key: auditKey.optional(),
@@ -106,6 +133,52 @@ export const resolveBody = z
     error: 'give exactly one of "pick" or "reject"',
   })
   .transform((b) => (b.pick !== undefined ? { pick: b.pick } : { reject: true as const }));
+
+/**
+ * A bulk resolution: which open escalations (the list filters but status), the choice, and the
+ * confirmation (the count or token of the preview this same request answers without it).
+ */
+export const bulkResolveBody = z
+  .strictObject(
+    {
+      dataset: z.string({ error: "expected a dataset name" }).min(1).max(200).optional(),
+      class: z.string({ error: "expected a class" }).min(1).max(200).optional(),
+      column: z.string({ error: "expected a column name" }).min(1).max(200).optional(),
+      replica: z.string({ error: "expected a replica name" }).min(1).max(200).optional(),
+      group: z
+        .string({ error: "expected a group id" })
+        .regex(/^[0-9a-f]{12}$/, "expected a group id (12 hex digits)")
+        .optional(),
+      pick: z
+        .string({ error: "expected a replica name" })
+        .min(1, "expected a replica name")
+        .max(200)
+        .optional(),
+      reject: z.literal(true, { error: "expected true" }).optional(),
+      confirm: z
+        .strictObject(
+          {
+            count: z.number({ error: "expected a number" }).int().min(0).optional(),
+            token: z
+              .string({ error: "expected the preview's token" })
+              .regex(/^[0-9a-f]{16}$/, "expected the preview's token")
+              .optional(),
+          },
+          { error: 'expected { "count": <n> } or { "token": "<preview token>" }' },
+        )
+        .refine((c) => c.count !== undefined || c.token !== undefined, {
+          error: 'expected { "count": <n> } or { "token": "<preview token>" }',
+        })
+        .optional(),
+    },
+    {
+      error:
+        'expected a JSON object: the filters, { "pick": "<replica>" } or { "reject": true }, and "confirm"',
+    },
+  )
+  .refine((b) => (b.pick === undefined) !== (b.reject === undefined), {
+    error: 'give exactly one of "pick" or "reject"',
+  });
 
 /** A trigger takes no options: no body, or an empty JSON object. */
 export const emptyBody = z.union([z.undefined(), z.null(), z.strictObject({})], {

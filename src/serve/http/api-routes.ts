@@ -1,13 +1,16 @@
 /** The JSON API under /api: validates input, calls the ServiceApi, shapes the answer. No auth here (app.ts). */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ServiceApi } from "../service-api.js";
 import {
   auditQuery,
+  bulkResolveBody,
   divergencesQuery,
   emptyBody,
+  escalationGroupsQuery,
   escalationsQuery,
   historyQuery,
   idParams,
+  MAX_LIMIT,
   nameParams,
   noQuery,
   parseInput,
@@ -15,6 +18,11 @@ import {
   runsQuery,
 } from "./api-input.js";
 import { HttpError } from "./http-error.js";
+
+/** Who a request acts as, for the audit: the name of the token it presented (set by app.ts), else "api". */
+export function actorOf(req: FastifyRequest): string {
+  return (req as FastifyRequest & { concordActor?: string }).concordActor ?? "api";
+}
 
 /**
  * Registers the routes under `prefix` (default /api). Lists are wrapped in an object (`{ runs: [...] }`)
@@ -46,14 +54,46 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
 
   app.get(`${prefix}/escalations`, async (req) => {
     const q = parseInput(escalationsQuery, req.query, "query");
-    return { escalations: await api.escalations(q) };
+    const { limit = MAX_LIMIT, offset = 0, ...filter } = q;
+    const [escalations, total] = await Promise.all([
+      api.escalations({ ...filter, limit, offset }),
+      api.countEscalations(filter),
+    ]);
+    return { escalations, total, offset, limit };
+  });
+
+  app.get(`${prefix}/escalations/groups`, async (req) => {
+    const q = parseInput(escalationGroupsQuery, req.query, "query");
+    return { groups: await api.escalationGroups(q) };
+  });
+
+  app.get(`${prefix}/escalations/:id`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    const { id } = parseInput(idParams, req.params, "params");
+    return { escalation: await api.escalation(id) };
+  });
+
+  app.get(`${prefix}/escalations/:id/values`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    const { id } = parseInput(idParams, req.params, "params");
+    return api.escalationValues(id);
+  });
+
+  app.post(`${prefix}/escalations/resolve`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    const { pick, reject, confirm, ...filter } = parseInput(bulkResolveBody, req.body, "body");
+    const choice = pick !== undefined ? { pick } : { reject: true as const };
+    const answer = await api.resolveMatching({ ...filter, status: "open" }, choice, confirm, actorOf(req));
+    return answer.confirmed
+      ? { confirmed: true, ...answer.summary, open: answer.open }
+      : { confirmed: false, matched: answer.preview.count, token: answer.preview.token };
   });
 
   app.post(`${prefix}/escalations/:id/resolve`, async (req) => {
     parseInput(noQuery, req.query, "query");
     const { id } = parseInput(idParams, req.params, "params");
     const choice = parseInput(resolveBody, req.body, "body");
-    const outcome = await api.resolve(id, choice);
+    const outcome = await api.resolve(id, choice, actorOf(req));
     return {
       id: outcome.id,
       status: outcome.status,

@@ -2,13 +2,16 @@
 import fastify, { type FastifyInstance } from "fastify";
 import type { ServiceApi } from "../service-api.js";
 import { registerApiRoutes } from "./api-routes.js";
-import { createBearerCheck } from "./bearer-auth.js";
+import { createBearerCheck, type NamedToken } from "./bearer-auth.js";
 import { type DashboardAsset, loadDashboardAssets, registerDashboard } from "./dashboard-assets.js";
 import { errorReply, oneLine } from "./http-error.js";
 
 export interface HttpAppOptions {
-  /** Every /api request must carry `Authorization: Bearer <token>`. */
-  readonly token: string;
+  /**
+   * Every /api request must carry `Authorization: Bearer <token>`: the one token, or one of several named
+   * ones (a request then acts as its token's name, which the audit records for what it resolves).
+   */
+  readonly token: string | readonly NamedToken[];
   /** Log requests and failures as JSON lines on stdout (default false). Headers are never logged. */
   readonly logger?: boolean;
   /** Where failures are reported, one line each, when `logger` is off (default: stderr). */
@@ -32,7 +35,8 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
   const check = createBearerCheck(options.token);
   const assets = options.assets ?? loadDashboardAssets();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const scrub = (text: string) => oneLine(text).replaceAll(options.token, "***");
+  const secrets = typeof options.token === "string" ? [options.token] : options.token.map((t) => t.token);
+  const scrub = (text: string) => secrets.reduce((t, secret) => t.replaceAll(secret, "***"), oneLine(text));
   const app = fastify({
     logger: options.logger
       ? { level: "info", redact: { paths: ["req.headers.authorization"], censor: "***" } }
@@ -53,6 +57,8 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
           .header("www-authenticate", 'Bearer realm="concord"')
           .send({ error: verdict.error });
       }
+      if (verdict.name !== undefined)
+        (req as typeof req & { concordActor?: string }).concordActor = verdict.name;
     }
     reply.header("x-content-type-options", "nosniff");
   });

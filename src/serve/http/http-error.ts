@@ -25,6 +25,7 @@ const RESOLVE_STATUS: Record<ResolveError["kind"], number> = {
   "not-open": 409,
   "bad-choice": 400,
   "unknown-dataset": 409,
+  unconfirmed: 409,
 };
 
 const TRIGGER_STATUS: Record<TriggerError["kind"], number> = {

@@ -68,6 +68,13 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     CREATE TABLE ${s}.leases (
       name TEXT NOT NULL PRIMARY KEY, owner TEXT NOT NULL, acquired_at DOUBLE PRECISION NOT NULL,
       expires_at DOUBLE PRECISION NOT NULL);`,
+  // What the escalation queue filters and groups by (NULL columns in escalations opened before: they match
+  // no column or replica filter and group by class alone).
+  (s) => `
+    ALTER TABLE ${s}.escalations ADD COLUMN columns TEXT, ADD COLUMN absent TEXT, ADD COLUMN involved TEXT,
+      ADD COLUMN pattern TEXT NOT NULL DEFAULT '';
+    UPDATE ${s}.escalations SET pattern = json_build_array(class)::text;
+    CREATE INDEX escalations_queue ON ${s}.escalations (status, dataset, pattern, created_at, ord);`,
 ];
 
 /** The schema version this code creates and expects. */

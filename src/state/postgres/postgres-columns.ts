@@ -57,6 +57,10 @@ export const ESCALATION_COLUMNS: readonly RecordsetColumn[] = [
   ["created_at", "bigint"],
   ["resolved_at", "bigint"],
   ["resolution", "text"],
+  ["columns", "text"],
+  ["absent", "text"],
+  ["involved", "text"],
+  ["pattern", "text"],
 ];
 
 export const SAMPLE_COLUMNS: readonly RecordsetColumn[] = [

@@ -1,9 +1,46 @@
 /** The EscalationStore port on PostgreSQL. */
-import { type Escalation, EscalationNotOpenError, type EscalationStore } from "../escalation-store.js";
-import { type EscalationRow, escalationRow, jsonText, toEscalation } from "../state-rows.js";
+import {
+  type Escalation,
+  type EscalationFilter,
+  type EscalationGroup,
+  EscalationNotOpenError,
+  type EscalationPage,
+  type EscalationStore,
+} from "../escalation-store.js";
+import {
+  type EscalationGroupRow,
+  type EscalationRow,
+  escalationRow,
+  jsonText,
+  toEscalation,
+  toEscalationGroup,
+} from "../state-rows.js";
 import { ESCALATION_COLUMNS } from "./postgres-columns.js";
-import { columnNames, conditions, recordset, recordsetJson } from "./postgres-sql.js";
+import { columnNames, recordset, recordsetJson } from "./postgres-sql.js";
 import type { PostgresStateDb } from "./postgres-state-db.js";
+
+/** The WHERE clause of a filter (and of a page's `after`) over `table`, with its parameters in order. */
+function where(
+  table: string,
+  filter: EscalationFilter & Pick<EscalationPage, "after">,
+): { sql: string; params: string[] } {
+  const parts: string[] = [];
+  const params: string[] = [];
+  const add = (sql: (p: string) => string, param: string | undefined) => {
+    if (param === undefined) return;
+    params.push(param);
+    parts.push(sql(`$${params.length}`));
+  };
+  add((p) => `status = ${p}`, filter.status);
+  add((p) => `dataset = ${p}`, filter.dataset);
+  add((p) => `class = ${p}`, filter.class);
+  add((p) => `pattern = ${p}`, filter.pattern);
+  // jsonb's ? operator: the array holds this string as an element.
+  add((p) => `columns::jsonb ? ${p}`, filter.column);
+  add((p) => `involved::jsonb ? ${p}`, filter.replica);
+  add((p) => `(created_at, ord) > (SELECT created_at, ord FROM ${table} WHERE id = ${p})`, filter.after);
+  return { sql: parts.length ? ` WHERE ${parts.join(" AND ")}` : "", params };
+}
 
 export class PostgresEscalationStore implements EscalationStore {
   constructor(private readonly db: PostgresStateDb) {}
@@ -27,18 +64,40 @@ export class PostgresEscalationStore implements EscalationStore {
     return unique.filter((e) => inserted.has(e.id)).map((e) => e.id);
   }
 
-  async listEscalations(
-    filter: { status?: Escalation["status"]; dataset?: string } = {},
-  ): Promise<Escalation[]> {
-    const where = conditions([
-      ["status", filter.status],
-      ["dataset", filter.dataset],
-    ]);
+  async listEscalations(filter: EscalationFilter & EscalationPage = {}): Promise<Escalation[]> {
+    const table = this.db.t.escalations;
+    const w = where(table, filter);
+    const limit = filter.limit === undefined ? "" : ` LIMIT ${Math.max(0, Math.floor(filter.limit))}`;
+    const offset = filter.offset ? ` OFFSET ${Math.max(0, Math.floor(filter.offset))}` : "";
     const rows = await this.db.query<EscalationRow>(
-      `SELECT * FROM ${this.db.t.escalations}${where.sql} ORDER BY created_at, ord`,
-      where.params,
+      `SELECT * FROM ${table}${w.sql} ORDER BY created_at, ord${limit}${offset}`,
+      w.params,
     );
     return rows.map(toEscalation);
+  }
+
+  async countEscalations(filter: EscalationFilter = {}): Promise<number> {
+    const table = this.db.t.escalations;
+    const w = where(table, filter);
+    const [row] = await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}${w.sql}`, w.params);
+    return Number(row?.n ?? 0);
+  }
+
+  async groupEscalations(filter: EscalationFilter = {}): Promise<EscalationGroup[]> {
+    const table = this.db.t.escalations;
+    const w = where(table, filter);
+    const rows = await this.db.query<EscalationGroupRow>(
+      `WITH matching AS (
+         SELECT id, dataset, class, pattern, created_at,
+           row_number() OVER (PARTITION BY dataset, pattern ORDER BY created_at, ord) AS n
+         FROM ${table}${w.sql})
+       SELECT dataset, class, pattern, count(*) AS count, min(created_at) AS oldest_at,
+         max(created_at) AS newest_at, max(CASE WHEN n = 1 THEN id END) AS first
+       FROM matching GROUP BY dataset, class, pattern
+       ORDER BY count DESC, oldest_at, first`,
+      w.params,
+    );
+    return rows.map(toEscalationGroup);
   }
 
   async getEscalation(id: string): Promise<Escalation | undefined> {

@@ -57,6 +57,14 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE leases (
      name TEXT NOT NULL PRIMARY KEY, owner TEXT NOT NULL, acquired_at INTEGER NOT NULL,
      expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
+  // What the escalation queue filters and groups by (NULL columns in escalations opened before: they match
+  // no column or replica filter and group by class alone).
+  `ALTER TABLE escalations ADD COLUMN columns TEXT;
+   ALTER TABLE escalations ADD COLUMN absent TEXT;
+   ALTER TABLE escalations ADD COLUMN involved TEXT;
+   ALTER TABLE escalations ADD COLUMN pattern TEXT NOT NULL DEFAULT '';
+   UPDATE escalations SET pattern = json_array(class);
+   CREATE INDEX escalations_queue ON escalations (status, dataset, pattern, created_at);`,
 ];
 
 /** The file version this code creates and expects. */

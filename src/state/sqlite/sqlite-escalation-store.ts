@@ -1,7 +1,43 @@
 /** The EscalationStore port on SQLite. */
-import { type Escalation, EscalationNotOpenError, type EscalationStore } from "../escalation-store.js";
-import { type EscalationRow, escalationRow, jsonText, toEscalation } from "../state-rows.js";
-import { conditions, type SqliteStateDb } from "./sqlite-state-db.js";
+import {
+  type Escalation,
+  type EscalationFilter,
+  type EscalationGroup,
+  EscalationNotOpenError,
+  type EscalationPage,
+  type EscalationStore,
+} from "../escalation-store.js";
+import {
+  type EscalationGroupRow,
+  type EscalationRow,
+  escalationRow,
+  jsonText,
+  toEscalation,
+  toEscalationGroup,
+} from "../state-rows.js";
+import type { SqliteStateDb } from "./sqlite-state-db.js";
+
+/** The WHERE clause of a filter (and of a page's `after`), with its parameters in order. */
+function where(filter: EscalationFilter & Pick<EscalationPage, "after">): {
+  sql: string;
+  params: (string | number)[];
+} {
+  const parts: string[] = [];
+  const params: (string | number)[] = [];
+  const add = (sql: string, param: string | undefined) => {
+    if (param === undefined) return;
+    parts.push(sql);
+    params.push(param);
+  };
+  add("status = ?", filter.status);
+  add("dataset = ?", filter.dataset);
+  add("class = ?", filter.class);
+  add("pattern = ?", filter.pattern);
+  add("EXISTS (SELECT 1 FROM json_each(escalations.columns) WHERE value = ?)", filter.column);
+  add("EXISTS (SELECT 1 FROM json_each(escalations.involved) WHERE value = ?)", filter.replica);
+  add("(created_at, rowid) > (SELECT created_at, rowid FROM escalations WHERE id = ?)", filter.after);
+  return { sql: parts.length ? ` WHERE ${parts.join(" AND ")}` : "", params };
+}
 
 export class SqliteEscalationStore implements EscalationStore {
   constructor(private readonly s: SqliteStateDb) {}
@@ -9,9 +45,9 @@ export class SqliteEscalationStore implements EscalationStore {
   async openEscalations(list: readonly Escalation[]): Promise<string[]> {
     const st = this.s.prepare(
       `INSERT INTO escalations (id, dataset, key, class, reason, options, detail, status, run_id, created_at,
-         resolved_at, resolution)
+         resolved_at, resolution, columns, absent, involved, pattern)
        VALUES (@id, @dataset, @key, @class, @reason, @options, @detail, @status, @run_id, @created_at,
-         @resolved_at, @resolution)
+         @resolved_at, @resolution, @columns, @absent, @involved, @pattern)
        ON CONFLICT (id) DO NOTHING`,
     );
     return this.s.transaction(() => {
@@ -21,17 +57,41 @@ export class SqliteEscalationStore implements EscalationStore {
     });
   }
 
-  async listEscalations(
-    filter: { status?: Escalation["status"]; dataset?: string } = {},
-  ): Promise<Escalation[]> {
-    const where = conditions([
-      ["status", filter.status],
-      ["dataset", filter.dataset],
-    ]);
+  async listEscalations(filter: EscalationFilter & EscalationPage = {}): Promise<Escalation[]> {
+    const w = where(filter);
+    const page =
+      filter.limit !== undefined || filter.offset !== undefined
+        ? ` LIMIT ${filter.limit === undefined ? -1 : Math.max(0, Math.floor(filter.limit))} OFFSET ${Math.max(0, Math.floor(filter.offset ?? 0))}`
+        : "";
     const rows = this.s
-      .prepare(`SELECT * FROM escalations${where.sql} ORDER BY created_at, rowid`)
-      .all(...where.params) as EscalationRow[];
+      .prepare(`SELECT * FROM escalations${w.sql} ORDER BY created_at, rowid${page}`)
+      .all(...w.params) as EscalationRow[];
     return rows.map(toEscalation);
+  }
+
+  async countEscalations(filter: EscalationFilter = {}): Promise<number> {
+    const w = where(filter);
+    return this.s
+      .prepare(`SELECT count(*) FROM escalations${w.sql}`)
+      .pluck()
+      .get(...w.params) as number;
+  }
+
+  async groupEscalations(filter: EscalationFilter = {}): Promise<EscalationGroup[]> {
+    const w = where(filter);
+    const rows = this.s
+      .prepare(
+        `WITH matching AS (
+           SELECT id, dataset, class, pattern, created_at,
+             row_number() OVER (PARTITION BY dataset, pattern ORDER BY created_at, rowid) AS n
+           FROM escalations${w.sql})
+         SELECT dataset, class, pattern, count(*) AS count, min(created_at) AS oldest_at,
+           max(created_at) AS newest_at, max(CASE WHEN n = 1 THEN id END) AS first
+         FROM matching GROUP BY dataset, class, pattern
+         ORDER BY count DESC, oldest_at, first`,
+      )
+      .all(...w.params) as EscalationGroupRow[];
+    return rows.map(toEscalationGroup);
   }
 
   async getEscalation(id: string): Promise<Escalation | undefined> {

@@ -1,0 +1,137 @@
+/**
+ * `concord diff URL1 TABLE1 URL2 TABLE2 -k id`: an ad-hoc comparison of two tables without a config file,
+ * through the same scan as every other command (state kept in memory, nothing written anywhere). Prints
+ * the differing rows as `-` (the first side) and `+` (the second) with their values.
+ */
+import { join } from "node:path";
+import { parseConfig } from "../config/load-config.js";
+import { collectRun } from "./collect-run.js";
+import { EXIT, UsageError } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
+import { SpillDir } from "./json-spill.js";
+import { printable } from "./printable.js";
+import { createProgress } from "./progress.js";
+import { writeRunsJson } from "./run-json.js";
+import { newRunId, sessionOf } from "./session.js";
+import { clip, plural } from "./text-table.js";
+
+export interface DiffOptions {
+  readonly key: string;
+  readonly columns?: string | undefined;
+  readonly names?: string | undefined;
+  readonly limit?: string | undefined;
+  readonly json?: boolean | undefined;
+}
+
+/** How many differing rows a readable diff lists unless --limit says otherwise. */
+const DEFAULT_ROWS = 100;
+
+const list = (text: string) =>
+  text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** One side as a replica: a table (or, for Redis, a key prefix) at a URL. */
+function replica(url: string, table: string): Record<string, unknown> {
+  return /^rediss?:/i.test(url) ? { url, prefix: table } : { url, table };
+}
+
+/** One divergence as the JSON spill holds it (with values). */
+interface DiffItem {
+  key: unknown[];
+  class: string;
+  columns: string[];
+  replicas: Record<string, { present: boolean; values?: Record<string, string | null> }>;
+}
+
+/** A value as a diff row shows it: canonical text, quoted only where it could be misread (NULL, "", a comma). */
+function shownValue(v: string | null): string {
+  if (v === null) return "NULL";
+  const text = clip(v, 60);
+  return printable(/^$|^NULL$|[,=]|^\s|\s$/.test(v) ? JSON.stringify(text) : text);
+}
+
+export async function runDiff(
+  [url1, table1, url2, table2]: readonly [string, string, string, string],
+  options: DiffOptions,
+  io: CliIo = processIo(),
+): Promise<number> {
+  const { stdout } = io;
+  const key = list(options.key);
+  if (!key.length) throw new UsageError("-k: name the key column(s), e.g. -k id or -k region,id");
+  const names = options.names === undefined ? ["left", "right"] : list(options.names);
+  if (names.length !== 2 || names[0] === names[1])
+    throw new UsageError(`--names ${options.names}: expected two different names, e.g. --names pg,cache`);
+  const limit = options.limit === undefined ? DEFAULT_ROWS : Number(options.limit);
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    throw new UsageError(`--limit: expected a positive whole number, got "${options.limit}"`);
+  const [left, right] = names as [string, string];
+  const doc = {
+    state: "sqlite::memory:",
+    datasets: {
+      diff: {
+        key: key.length === 1 ? key[0] : key,
+        ...(options.columns ? { columns: list(options.columns) } : {}),
+        replicas: { [left]: replica(url1, table1), [right]: replica(url2, table2) },
+      },
+    },
+  };
+  // The arguments are validated as a config file would be; an error names them, not a file.
+  const config = parseConfig(JSON.stringify(doc), join(io.cwd, "(arguments)"), io.env, io.cwd);
+  const session = sessionOf(config, config.datasets, { readonly: true });
+  const spills = new SpillDir({ keep: true });
+  const progress = createProgress(io.stderr);
+  try {
+    const runId = newRunId();
+    const run = await collectRun(session, config.datasets[0]!, runId, "diff", "scan", spills, {
+      progress,
+      values: true,
+    });
+    progress.clear();
+    if (options.json) {
+      await writeRunsJson(stdout, runId, [run], "scan");
+      return run.totals.remaining > 0 || run.spill.divergences.count > 0 ? EXIT.diverged : EXIT.ok;
+    }
+    const lines: string[] = [];
+    for (const s of run.resolved.issues) lines.push(`! schema: ${printable(s.detail)}`);
+    for (const n of run.resolved.notes) lines.push(`note: ${printable(n)}`);
+    let shown = 0;
+    let onlyLeft = 0;
+    let onlyRight = 0;
+    let changed = 0;
+    for (const raw of run.spill.divergences.values()) {
+      const d = raw as DiffItem;
+      const l = d.replicas[left];
+      const r = d.replicas[right];
+      if (l?.present && !r?.present) onlyLeft++;
+      else if (!l?.present && r?.present) onlyRight++;
+      else changed++;
+      if (shown >= limit) continue;
+      shown++;
+      const keyText = printable(d.key.map(String).join(","));
+      const row = (values: Record<string, string | null> | undefined) =>
+        Object.entries(values ?? {})
+          .map(([c, v]) => `${printable(c)}=${shownValue(v)}`)
+          .join(", ");
+      if (l?.present) lines.push(`- ${keyText}  ${row(l.values)}`);
+      if (r?.present) lines.push(`+ ${keyText}  ${row(r.values)}`);
+    }
+    const total = onlyLeft + onlyRight + changed;
+    const rows = Object.entries(run.totals.replicas)
+      .map(([name, n]) => `${printable(name)} ${n.rows.toLocaleString("en-US")} rows`)
+      .join(", ");
+    if (total > shown) lines.push(`… ${total - shown} more (--limit N, or --json for all)`);
+    lines.push(
+      total === 0
+        ? `No differences (${rows}).`
+        : `${plural(total, "row")} differ: ${onlyLeft} only in ${printable(left)} (-), ${onlyRight} only in ${printable(right)} (+), ${changed} with other values (${rows}).`,
+    );
+    stdout.write(`${lines.join("\n")}\n`);
+    return total > 0 || run.resolved.issues.length > 0 ? EXIT.diverged : EXIT.ok;
+  } finally {
+    progress.clear();
+    spills.dispose();
+    await session.close();
+  }
+}

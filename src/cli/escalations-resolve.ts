@@ -1,0 +1,239 @@
+/** `concord escalations resolve`: one escalation by id, or every open one matching filters, after confirmation. */
+import { userInfo } from "node:os";
+import {
+  previewMatching,
+  type Resolution,
+  ResolveError,
+  type ResolveOutcome,
+  resolveEscalation,
+  resolveMatching,
+} from "../engine/resolve-escalation.js";
+import { EXIT, UsageError } from "./errors.js";
+import { type EscalationFilterOptions, filterOf } from "./escalations.js";
+import { type CliIo, confirm, processIo } from "./io.js";
+import { jsonDoc } from "./json-doc.js";
+import { SpillDir } from "./json-spill.js";
+import { printable } from "./printable.js";
+import { writeJson } from "./run-json.js";
+import { newRunId, openSession } from "./session.js";
+import { plural } from "./text-table.js";
+
+export interface ResolveOptions extends EscalationFilterOptions {
+  readonly pick?: string | undefined;
+  readonly reject?: boolean | undefined;
+  /** Resolve every open escalation matching the filters (instead of one by id). */
+  readonly allMatching?: boolean | undefined;
+  /** Skip the confirmation of --all-matching. */
+  readonly yes?: boolean | undefined;
+}
+
+/** Who the audit names for a resolution from the command line: `cli:` and the OS user. */
+export function cliActor(io: Pick<CliIo, "env">): string {
+  let user: string | undefined;
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry for this uid (a container): the environment is all there is.
+  }
+  return `cli:${user || io.env.USER || io.env.LOGNAME || "unknown"}`;
+}
+
+/**
+ * Resolves one open escalation, or with --all-matching every open one matching the filters. `--reject`
+ * closes without writing; `--pick R` makes R's state win through the same conditional path as any repair,
+ * only where every replica still holds what was escalated (otherwise nothing is written and the next run
+ * re-detects the key). Exit 0 when everything asked was resolved, 1 when some stay open.
+ */
+export async function runEscalationsResolve(
+  id: string | undefined,
+  options: ResolveOptions,
+  io: CliIo = processIo(),
+): Promise<number> {
+  if (!!options.pick === !!options.reject)
+    throw new UsageError("escalations resolve: give exactly one of --pick REPLICA or --reject");
+  const filtered = [options.dataset, options.class, options.column, options.replica, options.group].some(
+    (f) => f !== undefined,
+  );
+  if (options.allMatching) {
+    if (id !== undefined) throw new UsageError("escalations resolve: give an id or --all-matching, not both");
+    return resolveAll(options, io);
+  }
+  if (id === undefined)
+    throw new UsageError("escalations resolve: give the escalation's id, or --all-matching with filters");
+  if (filtered || options.yes)
+    throw new UsageError(
+      "escalations resolve: filters and --yes go with --all-matching (an id names one escalation)",
+    );
+  return resolveOne(id, options, io);
+}
+
+async function resolveOne(id: string, options: ResolveOptions, io: CliIo): Promise<number> {
+  const { stdout } = io;
+  const session = await openSession({ config: options.config }, { readonly: false }, io);
+  try {
+    let out: ResolveOutcome;
+    try {
+      out = await resolveEscalation(id, options.reject ? { reject: true } : { pick: options.pick! }, {
+        datasets: session.config.datasets,
+        state: session.state,
+        replicas: (ds) => session.replicas(ds),
+        runId: newRunId(),
+        by: cliActor(io),
+      });
+    } catch (err) {
+      if (err instanceof ResolveError)
+        throw new UsageError(`${err.kind === "bad-choice" ? "--" : "escalations resolve: "}${err.message}`);
+      throw err;
+    }
+    await session.anchorAudit();
+    if (out.status === "rejected") {
+      stdout.write(
+        options.json
+          ? `${JSON.stringify(jsonDoc({ id, status: "rejected" }))}\n`
+          : `Escalation ${id} rejected; nothing written.\n`,
+      );
+      return EXIT.ok;
+    }
+    if (out.note) {
+      stdout.write(
+        options.json
+          ? `${JSON.stringify(jsonDoc({ id, status: out.status, note: out.note }))}\n`
+          : `Escalation ${id}: ${out.note}; nothing written.${out.status === "open" ? " Run repair again to re-evaluate." : ""}\n`,
+      );
+      return out.status === "open" ? EXIT.diverged : EXIT.ok;
+    }
+    const ok = out.status === "resolved";
+    if (options.json) {
+      stdout.write(
+        `${JSON.stringify(
+          jsonDoc({
+            id,
+            status: out.status,
+            repairs: out.repairs.map((r) => ({
+              id: r.id,
+              key: out.keyJson,
+              target: r.target,
+              outcome: r.outcome,
+            })),
+          }),
+          null,
+          2,
+        )}\n`,
+      );
+    } else {
+      stdout.write(
+        `Escalation ${id}: ${printable(options.pick!)}'s state ${ok ? "now holds on every replica" : "could not be written everywhere"}.\n`,
+      );
+      for (const r of out.repairs)
+        stdout.write(`  ${printable(r.target)}: ${r.outcome}${r.error ? ` (${printable(r.error)})` : ""}\n`);
+    }
+    return ok ? EXIT.ok : EXIT.diverged;
+  } finally {
+    await session.close();
+  }
+}
+
+/** How many of the escalations left open a readable report lists. */
+const SHOWN_OPEN = 20;
+
+async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
+  const { stdout, stderr } = io;
+  const choice: Resolution = options.reject ? { reject: true } : { pick: options.pick! };
+  const doing = options.reject
+    ? "reject them (nothing written)"
+    : `make ${printable(options.pick!)}'s state win`;
+  const session = await openSession({ config: options.config }, { readonly: false }, io);
+  const spills = new SpillDir({ keep: options.json === true });
+  const abort = new AbortController();
+  const onSigint = () => {
+    stderr.write("\nconcord: interrupted; stopping after the page in flight (Ctrl-C again to kill)\n");
+    abort.abort();
+  };
+  try {
+    const filter = await filterOf(options, session.state, "open");
+    // An unknown group matches nothing: no dataset has an empty name.
+    const preview = await previewMatching(session.state, filter ?? { dataset: "" }, choice);
+    if (preview.count === 0) {
+      stdout.write(
+        options.json
+          ? `${JSON.stringify(jsonDoc({ matched: 0, resolved: 0, rejected: 0, open: 0, repairs: {}, outcomes: [] }), null, 2)}\n`
+          : "No open escalations match; nothing to resolve.\n",
+      );
+      return EXIT.ok;
+    }
+    if (!options.yes) {
+      const answer = await confirm(
+        io,
+        `${plural(preview.count, "open escalation")} match${preview.count === 1 ? "es" : ""}: ${doing} for all of them? Each write is conditional and audited.`,
+      );
+      if (answer === undefined)
+        throw new UsageError(
+          `${plural(preview.count, "open escalation")} match; add --yes to resolve them all (stdin is not a terminal to confirm on)`,
+        );
+      if (!answer) {
+        stderr.write("concord: not confirmed; nothing written\n");
+        return EXIT.usage;
+      }
+    }
+    process.once("SIGINT", onSigint);
+    const outcomes = spills.spill();
+    const left: ResolveOutcome[] = [];
+    const summary = await resolveMatching(
+      filter ?? { dataset: "" },
+      choice,
+      {
+        datasets: session.config.datasets,
+        state: session.state,
+        replicas: (ds) => session.replicas(ds),
+        runId: newRunId(),
+        by: cliActor(io),
+      },
+      {
+        confirm: { token: preview.token },
+        signal: abort.signal,
+        onOutcome: (o) => {
+          outcomes.push(() => ({
+            id: o.id,
+            dataset: o.dataset,
+            key: o.keyJson,
+            status: o.status,
+            ...(o.note ? { note: o.note } : {}),
+            repairs: o.repairs.map((r) => ({ id: r.id, target: r.target, outcome: r.outcome })),
+          }));
+          if (o.status === "open" && left.length < SHOWN_OPEN) left.push(o);
+        },
+      },
+    );
+    await session.anchorAudit();
+    const interrupted = abort.signal.aborted && summary.matched < preview.count;
+    if (options.json) {
+      await writeJson(
+        stdout,
+        jsonDoc({ ...summary, interrupted, outcomes: "@@spill:0@@" }),
+        new Map([["@@spill:0@@", outcomes.values()]]),
+      );
+    } else {
+      const repairs = Object.entries(summary.repairs).map(([k, n]) => `${k} ${n}`);
+      stdout.write(
+        `${plural(summary.matched, "escalation")} of ${preview.count}: ${summary.resolved} resolved, ${summary.rejected} rejected, ${summary.open} left open${repairs.length ? `; repairs: ${repairs.join(" · ")}` : ""}.\n`,
+      );
+      for (const o of left)
+        stdout.write(
+          `  ${o.id}  ${printable(o.dataset)} ${printable(o.keyJson.join(","))}: ${printable(o.note ?? "a write did not verify")}\n`,
+        );
+      if (summary.open > left.length)
+        stdout.write(`  … ${summary.open - left.length} more left open (--json lists all)\n`);
+      if (interrupted)
+        stdout.write(`interrupted: ${preview.count - summary.matched} not attempted (run again to finish)\n`);
+    }
+    if (interrupted) return EXIT.interrupted;
+    return summary.open > 0 ? EXIT.diverged : EXIT.ok;
+  } catch (err) {
+    if (err instanceof ResolveError) throw new UsageError(`escalations resolve: ${err.message}`);
+    throw err;
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+    spills.dispose();
+    await session.close();
+  }
+}
