@@ -81,7 +81,7 @@ export function sessionOf(
   datasets: readonly DatasetConfig[],
   access: { readonly: boolean },
 ): Session {
-  const state = lazyStateStore(() => openStateStore(config.state));
+  const state = lazyStateStore(() => openStateStore(config.state, config.timeouts));
   const opened: Connector[] = [];
   const cache = new Map<string, OpenReplica[]>();
   return {

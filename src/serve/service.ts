@@ -83,7 +83,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
   const now = options.now ?? Date.now;
   const log =
     options.log ?? ((line: string) => process.stderr.write(`${new Date(now()).toISOString()} ${line}\n`));
-  const state = options.state ?? (await openStateStore(config.state));
+  const state = options.state ?? (await openStateStore(config.state, config.timeouts));
   const ownsState = !options.state;
   const metrics = new ServeMetrics(async () => {
     return openByDataset();

@@ -1,5 +1,6 @@
 /** Opens the state store a URL names (sqlite:PATH, postgres://…). The one place that maps state URL schemes. */
 import { redactUrl } from "../config/redact.js";
+import type { TimeoutsConfig } from "../config/timeouts.js";
 import { SqliteStateStore } from "./sqlite/sqlite-state-store.js";
 import type { StateStore } from "./state-store.js";
 import { StateStoreError } from "./state-store-error.js";
@@ -8,10 +9,10 @@ export { StateStoreError } from "./state-store-error.js";
 
 /**
  * The state store `url` names: `sqlite:PATH` (embedded, one host) or `postgres://…` / `postgresql://…`
- * (shared by several processes; `?schema=NAME`, default `concord`). Throws a one-line StateStoreError,
+ * (shared by several processes; `?schema=NAME`, default `concord`; every statement within `timeouts`). Throws a one-line StateStoreError,
  * password redacted, for an unknown scheme or a store that cannot be opened.
  */
-export async function openStateStore(url: string): Promise<StateStore> {
+export async function openStateStore(url: string, timeouts?: TimeoutsConfig): Promise<StateStore> {
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
     try {
@@ -23,7 +24,7 @@ export async function openStateStore(url: string): Promise<StateStore> {
   if (/^postgres(ql)?:/i.test(url)) {
     // Loaded on demand, so that a SQLite setup never loads the PostgreSQL driver.
     const { PostgresStateStore } = await import("./postgres/postgres-state-store.js");
-    return PostgresStateStore.open(url);
+    return PostgresStateStore.open(url, timeouts);
   }
   throw new StateStoreError(
     `state: unsupported state store ${redactUrl(url)} (supported: sqlite:PATH, postgres://…)`,

@@ -1,6 +1,6 @@
 /** MariaDB/MySQL's errors: one-line ConnectorError messages without credentials, and which failures are transient. No I/O. */
 
-import { isStoreTimeout } from "../bound-silence.js";
+import { isStoreTimeout } from "../../deadlines/bound-silence.js";
 import { ConnectorError } from "../connector.js";
 import {
   BROKEN_CONNECTION_CODES,

@@ -4,7 +4,7 @@ import type { Socket } from "node:net";
 import { createConnection } from "mysql2";
 import type { Pool, PoolConnection, PoolOptions, QueryOptions, TypeCast } from "mysql2/promise";
 import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
-import { boundSilence, boundTime } from "../bound-silence.js";
+import { boundSilence, boundTime } from "../../deadlines/bound-silence.js";
 import { ConnectorError, type ConnectorStats } from "../connector.js";
 import { isMysqlFatal, isMysqlTransient, mysqlError } from "./mysql-errors.js";
 

@@ -4,7 +4,7 @@ import type { Socket } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import pg, { type Client, type Pool, type PoolClient, type PoolConfig } from "pg";
 import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
-import { boundSilence, boundTime, isStoreTimeout } from "../bound-silence.js";
+import { boundSilence, boundTime, isStoreTimeout } from "../../deadlines/bound-silence.js";
 import type { ConnectorError, ConnectorStats } from "../connector.js";
 import { isPostgresTransient, postgresError } from "./postgres-errors.js";
 

@@ -1,6 +1,6 @@
 /** Redis's errors: one-line ConnectorError messages without credentials, naming the connection's state. No I/O. */
 
-import { isStoreTimeout } from "../bound-silence.js";
+import { isStoreTimeout } from "../../deadlines/bound-silence.js";
 import { ConnectorError } from "../connector.js";
 import { errorMessage, oneLine } from "../connector-errors.js";
 

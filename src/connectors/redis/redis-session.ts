@@ -2,7 +2,12 @@
 import type { Socket } from "node:net";
 import type { ChainableCommander, Redis, RedisOptions } from "ioredis";
 import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
-import { boundSilence, boundTime, isStoreTimeout, type StoreTimeoutError } from "../bound-silence.js";
+import {
+  boundSilence,
+  boundTime,
+  isStoreTimeout,
+  type StoreTimeoutError,
+} from "../../deadlines/bound-silence.js";
 import type { ConnectorStats } from "../connector.js";
 import { redisError } from "./redis-errors.js";
 

@@ -1,5 +1,6 @@
 /** Creates and upgrades the PostgreSQL state tables in one schema. Only DDL here; no reads or writes of state. */
-import { escapeIdentifier, type Pool } from "pg";
+import { escapeIdentifier } from "pg";
+import type { PostgresStateConnections } from "./postgres-state-connection.js";
 
 /**
  * The schema's history, one entry per version, each applied once in order (version n is entry n - 1). Never
@@ -86,9 +87,12 @@ export const POSTGRES_STATE_VERSION = MIGRATIONS.length;
  * lock for this schema, so the others wait and then find nothing left to do. A schema already at or past
  * this version is left as it is (as the SQLite store leaves a newer file).
  */
-export async function migratePostgresState(pool: Pool, schema: string): Promise<void> {
+export async function migratePostgresState(
+  connections: PostgresStateConnections,
+  schema: string,
+): Promise<void> {
   const s = escapeIdentifier(schema);
-  const client = await pool.connect();
+  const { client, release } = await connections.checkout();
   let broken: Error | undefined;
   try {
     await client.query("BEGIN ISOLATION LEVEL READ COMMITTED");
@@ -129,6 +133,6 @@ export async function migratePostgresState(pool: Pool, schema: string): Promise<
     );
     throw err;
   } finally {
-    client.release(broken);
+    release(broken);
   }
 }

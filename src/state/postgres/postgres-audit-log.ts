@@ -1,5 +1,4 @@
 /** The AuditLog port on PostgreSQL: appends serialised by an advisory lock per schema, so every process extends one chain. */
-import type { PoolClient } from "pg";
 import {
   type AuditEntry,
   type AuditEntryContent,
@@ -18,6 +17,7 @@ import {
   recordset,
   recordsetJson,
 } from "./postgres-sql.js";
+import type { StateClient } from "./postgres-state-connection.js";
 import { BATCH_ROWS, type PostgresStateDb } from "./postgres-state-db.js";
 
 /** Entries per query when streaming the audit log. */
@@ -36,7 +36,7 @@ export class PostgresAuditLog implements AuditLog {
    * Appends prepared entries after the last one, inside the caller's transaction. The primary key on seq
    * turns any writer that bypasses the lock into a failed transaction rather than a forked chain.
    */
-  async insert(c: PoolClient, prepared: readonly PreparedAudit[]): Promise<AuditEntry[]> {
+  async insert(c: StateClient, prepared: readonly PreparedAudit[]): Promise<AuditEntry[]> {
     if (prepared.length === 0) return [];
     // One appender at a time per schema; the tail read after the lock is the previous holder's last entry.
     await this.db.lock(c, "audit");

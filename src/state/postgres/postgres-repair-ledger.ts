@@ -1,5 +1,4 @@
 /** The RepairLedger port on PostgreSQL: claims and settlements read and write under the schema's ledger lock. */
-import type { PoolClient } from "pg";
 import type { AuditEntry, AuditEntryContent } from "../../core/audit-chain.js";
 import {
   checkSettlementAudit,
@@ -29,6 +28,7 @@ import {
   recordsetJson,
   textListJson,
 } from "./postgres-sql.js";
+import type { StateClient } from "./postgres-state-connection.js";
 import { BATCH_ROWS, type PostgresStateDb } from "./postgres-state-db.js";
 
 export class PostgresRepairLedger implements RepairLedger {
@@ -152,7 +152,7 @@ export class PostgresRepairLedger implements RepairLedger {
   }
 
   /** The ledger rows with these ids, read inside the caller's transaction. */
-  private async rows(c: PoolClient, ids: readonly string[]): Promise<Map<string, LedgerRow>> {
+  private async rows(c: StateClient, ids: readonly string[]): Promise<Map<string, LedgerRow>> {
     const found = new Map<string, LedgerRow>();
     for (const batch of chunks([...new Set(ids)], BATCH_ROWS)) {
       const { rows } = await c.query<LedgerRow>(
@@ -165,7 +165,7 @@ export class PostgresRepairLedger implements RepairLedger {
   }
 
   /** Upserts entries by id (at most one per id), in the order given, inside the caller's transaction. */
-  private async upsert(c: PoolClient, entries: readonly LedgerEntry[]): Promise<void> {
+  private async upsert(c: StateClient, entries: readonly LedgerEntry[]): Promise<void> {
     const columns = columnNames(LEDGER_COLUMNS);
     await c.query(
       `INSERT INTO ${this.db.t.ledger} (${columns})

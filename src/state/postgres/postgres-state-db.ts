@@ -1,8 +1,10 @@
 /** The pool, schema and transactions every PostgreSQL state port shares. Only state/postgres imports the driver for state. */
-import { escapeIdentifier, type Pool, type PoolClient } from "pg";
+import { escapeIdentifier, type Pool } from "pg";
+import type { TimeoutsConfig } from "../../config/timeouts.js";
 import { StateStoreError } from "../state-store-error.js";
 import { migratePostgresState } from "./migrate-postgres-state.js";
 import { chunks, describeError, isRetryable } from "./postgres-sql.js";
+import { PostgresStateConnections, type StateClient } from "./postgres-state-connection.js";
 
 /** Rows per statement of a batch write: each sends its rows as one JSON parameter, so a batch is one round trip. */
 export const BATCH_ROWS = 5000;
@@ -30,6 +32,8 @@ type Table =
 export class PostgresStateDb {
   /** Each table's schema-qualified, quoted name. */
   readonly t: Readonly<Record<Table, string>>;
+  /** Connections within the deadlines (`timeouts.connect`, `timeouts.query`). */
+  readonly connections: PostgresStateConnections;
   private migrated: Promise<void> | undefined;
 
   constructor(
@@ -37,7 +41,9 @@ export class PostgresStateDb {
     readonly schema: string,
     /** How error messages name the store, e.g. its URL with the password redacted. */
     readonly label: string,
+    timeouts?: TimeoutsConfig,
   ) {
+    this.connections = new PostgresStateConnections(pool, label, timeouts);
     const s = escapeIdentifier(schema);
     this.t = {
       runs: `${s}.runs`,
@@ -55,7 +61,7 @@ export class PostgresStateDb {
 
   /** Creates or upgrades the tables once; every statement awaits it. A failure is retried on the next call. */
   ready(): Promise<void> {
-    this.migrated ??= migratePostgresState(this.pool, this.schema).catch((err: unknown) => {
+    this.migrated ??= migratePostgresState(this.connections, this.schema).catch((err: unknown) => {
       this.migrated = undefined;
       throw new StateStoreError(`state ${this.label}: ${describeError(err)}`);
     });
@@ -65,14 +71,14 @@ export class PostgresStateDb {
   /** One statement on any pooled connection, once the tables exist; returns its rows. */
   async query<R>(text: string, values: readonly unknown[] = []): Promise<R[]> {
     await this.ready();
-    const result = await this.pool.query(text, values as unknown[]);
+    const result = await this.connections.query(text, values);
     return result.rows as R[];
   }
 
   /** One statement on any pooled connection, once the tables exist; returns how many rows it changed. */
   async execute(text: string, values: readonly unknown[] = []): Promise<number> {
     await this.ready();
-    const result = await this.pool.query(text, values as unknown[]);
+    const result = await this.connections.query(text, values);
     return result.rowCount ?? 0;
   }
 
@@ -81,10 +87,10 @@ export class PostgresStateDb {
    * server's default). A transaction PostgreSQL aborts as a deadlock victim or a serialization failure is
    * run again from the start.
    */
-  async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (client: StateClient) => Promise<T>): Promise<T> {
     await this.ready();
     for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
+      const { client, release } = await this.connections.checkout();
       let broken: Error | undefined;
       try {
         await client.query("BEGIN ISOLATION LEVEL READ COMMITTED");
@@ -99,7 +105,7 @@ export class PostgresStateDb {
         if (attempt < TRANSACTION_TRIES && !broken && isRetryable(err)) continue;
         throw err;
       } finally {
-        client.release(broken);
+        release(broken);
       }
     }
   }
@@ -112,7 +118,7 @@ export class PostgresStateDb {
   async writeBatches<R>(
     name: string,
     rows: readonly R[],
-    write: (client: PoolClient, batch: readonly R[]) => Promise<unknown>,
+    write: (client: StateClient, batch: readonly R[]) => Promise<unknown>,
   ): Promise<void> {
     if (rows.length === 0) return;
     await this.transaction(async (c) => {
@@ -126,7 +132,7 @@ export class PostgresStateDb {
    * statement of its own before the rows it guards are read: under READ COMMITTED each later statement then
    * sees what the previous holder committed.
    */
-  async lock(client: PoolClient, name: string): Promise<void> {
+  async lock(client: StateClient, name: string): Promise<void> {
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
       `concord:${this.schema}:${name}`,
     ]);

@@ -1,6 +1,7 @@
 /** PostgreSQL state store, shared by several Concord processes on several hosts. Only state/postgres imports the driver for state. */
 import { Pool } from "pg";
 import { redactUrl } from "../../config/redact.js";
+import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
 import { ComposedStateStore } from "../composed-state-store.js";
 import type { StateStoreParts } from "../state-store.js";
 import { StateStoreError } from "../state-store-error.js";
@@ -27,6 +28,11 @@ export interface PostgresStateStoreOptions {
   readonly label?: string;
   /** End the pool in `close` (the store created it). By default the pool is the caller's to end. */
   readonly endPoolOnClose?: boolean;
+  /**
+   * Deadlines on every statement (`connect`, `query`; default DEFAULT_TIMEOUTS): a state store that stops
+   * answering fails the call with a StateStoreError naming it, never hangs it.
+   */
+  readonly timeouts?: TimeoutsConfig;
 }
 
 /**
@@ -52,7 +58,7 @@ export class PostgresStateStore extends ComposedStateStore {
     const label = options.label ?? `postgres schema "${schema}"`;
     if (schema === "" || Buffer.byteLength(schema) > 63)
       throw new StateStoreError(`state ${label}: schema must be 1 to 63 bytes long`);
-    const db = new PostgresStateDb(pool, schema, label);
+    const db = new PostgresStateDb(pool, schema, label, options.timeouts);
     super(postgresParts(db));
     this.schema = schema;
     this.db = db;
@@ -62,16 +68,26 @@ export class PostgresStateStore extends ComposedStateStore {
    * Opens `postgres://…` or `postgresql://…` (node-postgres connection string; `?schema=NAME` picks the
    * schema) with a pool of its own, and creates or upgrades the tables. Throws a one-line StateStoreError
    * naming the URL, password redacted, when the server cannot be reached or the tables cannot be created.
+   * `timeouts` bound every statement (the config file's top-level `timeouts`).
    */
-  static async open(url: string): Promise<PostgresStateStore> {
+  static async open(url: string, timeouts: TimeoutsConfig = DEFAULT_TIMEOUTS): Promise<PostgresStateStore> {
     const label = redactUrl(url);
     const { connectionString, schema = DEFAULT_POSTGRES_SCHEMA } = splitSchema(url);
-    const pool = new Pool({ connectionString, application_name: "concord", connectionTimeoutMillis: 10_000 });
+    const pool = new Pool({
+      connectionString,
+      application_name: "concord",
+      connectionTimeoutMillis: timeouts.connectMs,
+      idleTimeoutMillis: timeouts.idleMs,
+      keepAlive: timeouts.keepaliveMs > 0,
+      ...(timeouts.keepaliveMs > 0 ? { keepAliveInitialDelayMillis: timeouts.keepaliveMs } : {}),
+      // A process cut off mid-transaction never holds the ledger's or the audit's lock longer than this.
+      ...(timeouts.idleMs > 0 ? { idle_in_transaction_session_timeout: timeouts.idleMs } : {}),
+    });
     // An idle connection the server drops emits "error" on the pool; unheard, that would crash the process.
     // The next query gets a fresh connection or reports the failure itself.
     pool.on("error", () => {});
     try {
-      const store = new PostgresStateStore(pool, { schema, label, endPoolOnClose: true });
+      const store = new PostgresStateStore(pool, { schema, label, endPoolOnClose: true, timeouts });
       await store.ready();
       return store;
     } catch (err) {
@@ -91,7 +107,7 @@ export class PostgresStateStore extends ComposedStateStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.options.endPoolOnClose) await this.pool.end();
+    if (this.options.endPoolOnClose) await this.db.connections.end();
   }
 }
 

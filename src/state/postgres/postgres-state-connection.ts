@@ -1,0 +1,174 @@
+/**
+ * Deadlines on the PostgreSQL state store, as on the replicas (docs/ARCHITECTURE.md "Deadlines"): checking
+ * a connection out takes at most `timeouts.connect`, a statement may wait at most `timeouts.query` without a
+ * byte from the server unless the server says its backend is still running it (a wait on another process's
+ * advisory lock counts as running). A statement that times out drops its connection and fails with a
+ * StateStoreError naming the store, so a stalled state store ends the command, never hangs it.
+ */
+import type { Socket } from "node:net";
+import pg, { type Pool, type PoolClient, type QueryResult, type QueryResultRow } from "pg";
+import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
+import { boundSilence, boundTime, isStoreTimeout } from "../../deadlines/bound-silence.js";
+import { StateStoreError } from "../state-store-error.js";
+
+/** What the state ports send statements through: one connection, every statement bounded. */
+export interface StateClient {
+  query<R extends QueryResultRow = QueryResultRow>(
+    text: string,
+    values?: readonly unknown[],
+  ): Promise<QueryResult<R>>;
+}
+
+/** A connection checked out of the pool, bounded, and how to give it back. */
+export interface CheckedOut {
+  readonly client: StateClient;
+  /** Returns the connection; with an error (a timeout, a broken connection) it is discarded. */
+  release(err?: Error): void;
+}
+
+/** The parts of node-postgres's client that deadlines need (not in its types). */
+interface ClientInternals {
+  readonly connection?: { readonly stream?: Socket };
+  readonly processID?: number | null;
+}
+
+function socketOf(client: PoolClient | pg.Client): Socket | undefined {
+  return (client as unknown as ClientInternals).connection?.stream;
+}
+
+/** Checks connections out of `pool` within the deadlines and bounds every statement sent on them. */
+export class PostgresStateConnections {
+  /** Connections given an 'error' listener. */
+  private readonly listening = new WeakSet<object>();
+
+  constructor(
+    readonly pool: Pool,
+    private readonly label: string,
+    private readonly timeouts: TimeoutsConfig = DEFAULT_TIMEOUTS,
+  ) {}
+
+  /** A pooled connection within `timeouts.connect` (one that connects later goes back at once). */
+  async checkout(): Promise<CheckedOut> {
+    const connecting = this.pool.connect();
+    const raw = await boundTime(connecting, this.timeouts.connectMs, "connect", () => {
+      connecting.then(
+        (late) => late.release(true),
+        () => undefined,
+      );
+    }).catch((err: unknown) => {
+      throw this.wrap(err);
+    });
+    // Checked out, a connection has no listener of the pool's: the 'error' event of one dropped on a
+    // timeout (or by the server) would end the process. The failed statement reports it instead.
+    if (!this.listening.has(raw)) {
+      raw.on("error", () => undefined);
+      this.listening.add(raw);
+    }
+    let released = false;
+    const client: StateClient = {
+      query: (text, values) => this.bounded(raw, text, values),
+    };
+    return {
+      client,
+      release: (err) => {
+        if (released) return;
+        released = true;
+        raw.release(err);
+      },
+    };
+  }
+
+  /** One statement on a connection of its own, given back (or discarded when it broke). */
+  async query<R extends QueryResultRow>(
+    text: string,
+    values: readonly unknown[] = [],
+  ): Promise<QueryResult<R>> {
+    const { client, release } = await this.checkout();
+    try {
+      const result = await client.query<R>(text, values);
+      release();
+      return result;
+    } catch (err) {
+      release(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+  }
+
+  /**
+   * Ends the pool: connections close politely when the server answers, and are destroyed when it does not
+   * within `timeouts.connect` (a stalled server never acknowledges the goodbye, and an open socket would keep
+   * the process alive).
+   */
+  async end(): Promise<void> {
+    const ending = this.pool.end();
+    await boundTime(ending, this.timeouts.connectMs, "connect", () => {
+      const clients = (this.pool as unknown as { _clients?: PoolClient[] })._clients ?? [];
+      for (const c of clients) socketOf(c)?.destroy();
+      ending.catch(() => undefined);
+    }).catch(() => undefined);
+  }
+
+  /** A StateStoreError naming the store for a deadline; other errors as they are. */
+  wrap(err: unknown): unknown {
+    return isStoreTimeout(err) ? new StateStoreError(`state ${this.label}: ${(err as Error).message}`) : err;
+  }
+
+  private async bounded<R extends QueryResultRow>(
+    raw: PoolClient,
+    text: string,
+    values: readonly unknown[] | undefined,
+  ): Promise<QueryResult<R>> {
+    try {
+      return await boundSilence(raw.query<R>(text, values as unknown[] | undefined), {
+        ms: this.timeouts.queryMs,
+        socket: () => socketOf(raw),
+        stillWorking: () => this.stillRunning(raw),
+        // The answer may still come: the connection is unusable from now on.
+        onTimeout: () => socketOf(raw)?.destroy(),
+      });
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
+  /**
+   * Whether the server is still running the statement in flight on `raw` (waiting on a lock included):
+   * asked on a connection of its own, within the deadlines. A backend waiting to write to us is not working.
+   */
+  private async stillRunning(raw: PoolClient): Promise<boolean> {
+    const pid = (raw as unknown as ClientInternals).processID;
+    if (!pid) return false;
+    const options = this.pool.options as pg.ClientConfig & { password?: unknown };
+    const check = new pg.Client({
+      ...options,
+      password: options.password as string | undefined,
+      connectionTimeoutMillis: this.timeouts.connectMs,
+      application_name: "concord check",
+    });
+    check.on("error", () => undefined);
+    try {
+      await boundTime(check.connect(), this.timeouts.connectMs, "connect", () => socketOf(check)?.destroy());
+      const { rows } = await boundSilence(
+        check.query<{ state: string | null; wait_event: string | null }>(
+          "SELECT state, wait_event FROM pg_stat_activity WHERE pid = $1",
+          [pid],
+        ),
+        {
+          ms: this.timeouts.queryMs,
+          socket: () => socketOf(check),
+          onTimeout: () => socketOf(check)?.destroy(),
+        },
+      );
+      const row = rows[0];
+      return row?.state === "active" && row.wait_event !== "ClientWrite";
+    } finally {
+      const socket = socketOf(check);
+      const timer = setTimeout(() => socket?.destroy(), this.timeouts.connectMs);
+      timer.unref();
+      check.end().then(
+        () => clearTimeout(timer),
+        () => socket?.destroy(),
+      );
+    }
+  }
+}
