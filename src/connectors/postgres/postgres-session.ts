@@ -5,6 +5,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import pg, { type Client, type Pool, type PoolClient, type PoolConfig } from "pg";
 import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
 import { boundSilence, boundTime, isStoreTimeout } from "../../deadlines/bound-silence.js";
+import { postgresStillRunning } from "../../deadlines/postgres-still-running.js";
 import type { ConnectorError, ConnectorStats } from "../connector.js";
 import { isPostgresTransient, postgresError } from "./postgres-errors.js";
 
@@ -228,25 +229,7 @@ export class PostgresSession {
       application_name: "concord check",
       statement_timeout: undefined,
     });
-    check.on("error", () => undefined);
-    try {
-      await boundTime(check.connect(), this.timeouts.connectMs, "connect", () => socketOf(check)?.destroy());
-      const { rows } = await boundSilence(
-        check.query<{ state: string | null; wait_event: string | null }>(
-          "SELECT state, wait_event FROM pg_stat_activity WHERE pid = $1",
-          [pid],
-        ),
-        {
-          ms: this.timeouts.queryMs,
-          socket: () => socketOf(check),
-          onTimeout: () => socketOf(check)?.destroy(),
-        },
-      );
-      const row = rows[0];
-      return row?.state === "active" && row.wait_event !== "ClientWrite";
-    } finally {
-      endQuietly(check, this.timeouts.connectMs);
-    }
+    return postgresStillRunning(check, () => socketOf(check), pid, this.timeouts);
   }
 
   /**
@@ -274,15 +257,4 @@ export class PostgresSession {
       }
     }
   }
-}
-
-/** Ends a client without waiting: politely, or by destroying its socket after `ms`. */
-function endQuietly(client: Client, ms: number): void {
-  const socket = socketOf(client);
-  const timer = setTimeout(() => socket?.destroy(), ms);
-  timer.unref();
-  client.end().then(
-    () => clearTimeout(timer),
-    () => socket?.destroy(),
-  );
 }

@@ -9,6 +9,7 @@ import type { Socket } from "node:net";
 import pg, { type Pool, type PoolClient, type QueryResult, type QueryResultRow } from "pg";
 import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
 import { boundSilence, boundTime, isStoreTimeout } from "../../deadlines/bound-silence.js";
+import { postgresStillRunning } from "../../deadlines/postgres-still-running.js";
 import { StateStoreError } from "../state-store-error.js";
 
 /** What the state ports send statements through: one connection, every statement bounded. */
@@ -145,30 +146,6 @@ export class PostgresStateConnections {
       connectionTimeoutMillis: this.timeouts.connectMs,
       application_name: "concord check",
     });
-    check.on("error", () => undefined);
-    try {
-      await boundTime(check.connect(), this.timeouts.connectMs, "connect", () => socketOf(check)?.destroy());
-      const { rows } = await boundSilence(
-        check.query<{ state: string | null; wait_event: string | null }>(
-          "SELECT state, wait_event FROM pg_stat_activity WHERE pid = $1",
-          [pid],
-        ),
-        {
-          ms: this.timeouts.queryMs,
-          socket: () => socketOf(check),
-          onTimeout: () => socketOf(check)?.destroy(),
-        },
-      );
-      const row = rows[0];
-      return row?.state === "active" && row.wait_event !== "ClientWrite";
-    } finally {
-      const socket = socketOf(check);
-      const timer = setTimeout(() => socket?.destroy(), this.timeouts.connectMs);
-      timer.unref();
-      check.end().then(
-        () => clearTimeout(timer),
-        () => socket?.destroy(),
-      );
-    }
+    return postgresStillRunning(check, () => socketOf(check), pid, this.timeouts);
   }
 }
