@@ -15,7 +15,7 @@ export function feedPositionStoreCases({ open }: StateStoreCase): void {
         position: '{"file":"mysql-bin.000001","pos":4}',
         updatedAt: 7,
       };
-      const other = { dataset: "orders", replica: "pg", position: "it's \"quoted\"\n✓", updatedAt: 8 };
+      const other = { dataset: "orders", replica: "pg", position: 'it\'s "quoted"\n✓', updatedAt: 8 };
       await store.putFeedPosition(pg);
       await store.putFeedPosition(my);
       await store.putFeedPosition(other);
