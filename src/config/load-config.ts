@@ -78,6 +78,20 @@ export interface ProbeConfig {
   readonly values: Readonly<Record<string, string | number | boolean | null>>;
 }
 
+/** Change feeds that trigger targeted checks of the keys they report (`concord watch`, serve). */
+export interface WatchConfig {
+  /** The replicas whose change feeds are read (a change on any of them re-checks the key everywhere). */
+  readonly replicas: readonly string[];
+  /** How long a burst of changes is gathered before its keys are checked (default 200 ms). */
+  readonly batchMs: number;
+  /** Keys checked at once, at most (default 1,000). */
+  readonly maxKeys: number;
+  /** Changed keys held in memory before a feed falls back to a whole pass (default 100,000). */
+  readonly bufferKeys: number;
+  /** WAL a PostgreSQL slot may retain before it is released and a whole pass scheduled (default 1 GiB). */
+  readonly maxLagBytes: number;
+}
+
 export interface ServeConfig {
   /** Host and port to listen on (default 127.0.0.1:7070). */
   readonly host: string;
@@ -114,6 +128,7 @@ export interface DatasetConfig {
   /** Rows per checkpointed segment under `serve` (default 100,000). */
   readonly checkpointRows: number;
   readonly probe?: ProbeConfig | undefined;
+  readonly watch?: WatchConfig | undefined;
   readonly detect: {
     segmentRows?: number | undefined;
     fanout?: number | undefined;
@@ -395,6 +410,13 @@ export function parseConfig(
       intensity: ds.intensity ?? 1,
       checkpointRows: ds.checkpointRows ?? 100_000,
       probe: ds.probe && normaliseProbe(ds.probe, ds),
+      watch: ds.watch && {
+        replicas: ds.watch.replicas,
+        batchMs: ds.watch.batch !== undefined ? parseDuration(ds.watch.batch)! : 200,
+        maxKeys: ds.watch.maxKeys ?? 1000,
+        bufferKeys: ds.watch.bufferKeys ?? 100_000,
+        maxLagBytes: ds.watch.maxLagBytes ?? 2 ** 30,
+      },
       detect: { ...ds.detect },
     })),
     alerts: (cfg.alerts ?? []).map(normaliseAlert),
