@@ -79,9 +79,19 @@ export interface ChangeFeed {
   drop(): Promise<void>;
 }
 
-/** A store that is not set up for change feeds, or a feed that cannot go on: one line naming the setting. */
+/**
+ * A store that is not set up for change feeds (one line naming the setting), or a feed that cannot go on.
+ * `retryable`: a connection or stream failure that starting again later may cure (a slot still held by a
+ * killed process's connection, a server restarting), as opposed to a setting, a grant or a missing table.
+ */
 export class ChangeFeedError extends Error {
   override readonly name = "ChangeFeedError";
+  constructor(
+    message: string,
+    readonly retryable = false,
+  ) {
+    super(message);
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
  * after its keys were checked. Opens no store: feeds come in through `WatchedFeed.open`.
  */
 import type { DatasetConfig } from "../config/load-config.js";
-import type { ChangeBatch, ChangeFeed } from "../connectors/change-feed.js";
+import { type ChangeBatch, type ChangeFeed, ChangeFeedError } from "../connectors/change-feed.js";
 import type { Key } from "../core/model.js";
 import type { OpenReplica } from "./run-context.js";
 import { type DatasetRunResult, type RunDatasetOptions, type RunDeps, runDataset } from "./run-dataset.js";
@@ -59,8 +59,8 @@ export interface WatchDatasetOptions {
  * passed since it was taken, so its changes are old enough to be judged. Only then is the feed's position
  * stored and acknowledged: a restart, a failure or a kill loses no change (some may be checked twice).
  *
- * A feed that fails to open or start the first time rejects the watch (every feed is stopped): that is a
- * setting or a grant to fix, not a moment's outage. Later failures close the feed and start it again at its
+ * A feed that fails to open or start the first time for a reason retrying cannot cure (a setting, a grant, a
+ * missing table: a ChangeFeedError not `retryable`) rejects the watch, and every feed is stopped. Later failures close the feed and start it again at its
  * stored position with back-off.
  */
 export async function watchDataset(
@@ -115,7 +115,7 @@ async function watchFeed(
       }
     } catch (err) {
       if (signal.aborted) break;
-      if (!started) throw err;
+      if (!started && !(err instanceof ChangeFeedError && err.retryable)) throw err;
       const error = err instanceof Error ? err : new Error(String(err));
       await observer.onError?.({ replica: watched.replica, error, retryInMs: retryMs });
       await sleep(retryMs, signal);

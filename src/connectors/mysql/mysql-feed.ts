@@ -64,7 +64,10 @@ export class MysqlChangeFeed implements ChangeFeed {
         resolve();
       });
       zongji.on("error", (err: Error) => {
-        const e = new ChangeFeedError(`mysql replica '${this.label}': binlog: ${redactText(err.message)}`);
+        const e = new ChangeFeedError(
+          `mysql replica '${this.label}': binlog: ${redactText(err.message)}`,
+          true,
+        );
         this.buffer.fail(e);
         if (!ready) reject(e);
       });
@@ -129,7 +132,10 @@ export class MysqlChangeFeed implements ChangeFeed {
     try {
       conn = await mysql.createConnection(this.connectionOptions());
     } catch (err) {
-      this.fail(`cannot connect to ${redactUrl(this.url)}: ${redactText((err as Error).message)}`);
+      throw new ChangeFeedError(
+        `mysql replica '${this.label}': cannot connect to ${redactUrl(this.url)}: ${redactText((err as Error).message)}`,
+        true,
+      );
     }
     try {
       const [rows] = await conn.query<mysql.RowDataPacket[]>(

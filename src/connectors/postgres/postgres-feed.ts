@@ -113,7 +113,10 @@ export class PostgresChangeFeed implements ChangeFeed {
       await client.connect();
     } catch (err) {
       await client.end().catch(() => {});
-      this.fail(redactText(describePgError(err, { table: this.tableName, server: redactUrl(this.url) })));
+      throw new ChangeFeedError(
+        `postgres replica '${this.label}': ${redactText(describePgError(err, { table: this.tableName, server: redactUrl(this.url) }))}`,
+        true,
+      );
     }
     this.admin = client;
     return client;
@@ -279,6 +282,7 @@ export class PostgresChangeFeed implements ChangeFeed {
   private streamError(err: Error): ChangeFeedError {
     return new ChangeFeedError(
       `postgres replica '${this.label}': replication stream: ${redactText(describePgError(err, { table: this.tableName, server: redactUrl(this.url) }))}`,
+      true,
     );
   }
 

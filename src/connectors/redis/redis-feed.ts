@@ -53,7 +53,10 @@ export class RedisChangeFeed implements ChangeFeed {
     } catch (err) {
       await this.close();
       if (err instanceof ChangeFeedError) throw err;
-      this.fail(`cannot connect to ${redactUrl(this.url)}: ${redactText((err as Error).message)}`);
+      throw new ChangeFeedError(
+        `redis replica '${this.label}': cannot connect to ${redactUrl(this.url)}: ${redactText((err as Error).message)}`,
+        true,
+      );
     }
     this.channelPrefix = `__keyspace@${db}__:`;
     client.on("pmessage", (_pattern: string, channel: string, _event: string) => this.onEvent(channel));
