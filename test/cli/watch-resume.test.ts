@@ -6,7 +6,7 @@
  */
 import Database from "better-sqlite3";
 import { Redis } from "ioredis";
-import mysql from "mysql2/promise";
+import type mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMysqlTestDatabase, type MysqlTestDatabase } from "../support/mysql-test-database.js";
 import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
