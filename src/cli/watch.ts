@@ -1,8 +1,6 @@
 /** `concord watch`: checks the keys change feeds report, seconds after the write, until stopped; `--drop` removes the feeds. */
-import type { DatasetConfig } from "../config/load-config.js";
-import type { ChangeFeedOptions } from "../connectors/change-feed.js";
 import { openChangeFeed } from "../connectors/open-change-feed.js";
-import { type WatchCheck, watchDataset } from "../engine/watch-dataset.js";
+import { feedOptions, type WatchCheck, watchDataset } from "../engine/watch-dataset.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { type DataCommandOptions, newRunId, openSession } from "./session.js";
@@ -10,18 +8,6 @@ import { type DataCommandOptions, newRunId, openSession } from "./session.js";
 export interface WatchOptions extends Pick<DataCommandOptions, "config" | "dataset"> {
   /** Remove every watched replica's feed (slot and publication, triggers) and its stored position; exit. */
   readonly drop?: boolean | undefined;
-}
-
-/** The options of a dataset's feed on one of its replicas. */
-export function feedOptions(ds: DatasetConfig, replica: string): ChangeFeedOptions {
-  return {
-    dataset: ds.name,
-    replica,
-    keyColumns: ds.key,
-    bufferKeys: ds.watch?.bufferKeys ?? 100_000,
-    maxLagBytes: ds.watch?.maxLagBytes ?? 2 ** 30,
-    label: `${ds.name}.${replica}`,
-  };
 }
 
 /** One line for a check: what changed, what was found and what was repaired. */

@@ -4,7 +4,12 @@
  * after its keys were checked. Opens no store: feeds come in through `WatchedFeed.open`.
  */
 import type { DatasetConfig } from "../config/load-config.js";
-import { type ChangeBatch, type ChangeFeed, ChangeFeedError } from "../connectors/change-feed.js";
+import {
+  type ChangeBatch,
+  type ChangeFeed,
+  ChangeFeedError,
+  type ChangeFeedOptions,
+} from "../connectors/change-feed.js";
 import type { Key } from "../core/model.js";
 import type { OpenReplica } from "./run-context.js";
 import { type DatasetRunResult, type RunDatasetOptions, type RunDeps, runDataset } from "./run-dataset.js";
@@ -171,6 +176,18 @@ async function watchFeed(
         durationMs: deps.now() - taken,
       });
   }
+}
+
+/** The options of a dataset's feed on one of its replicas (`concord watch` and serve alike). */
+export function feedOptions(ds: DatasetConfig, replica: string): ChangeFeedOptions {
+  return {
+    dataset: ds.name,
+    replica,
+    keyColumns: ds.key,
+    bufferKeys: ds.watch?.bufferKeys ?? 100_000,
+    maxLagBytes: ds.watch?.maxLagBytes ?? 2 ** 30,
+    label: `${ds.name}.${replica}`,
+  };
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

@@ -28,6 +28,7 @@ import { openStateStore } from "../state/open-state-store.js";
 import type { EscalationFilter, RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";
 import { DatasetRunner } from "./dataset-runner.js";
+import { DatasetWatcher } from "./dataset-watcher.js";
 import { ServeMetrics } from "./metrics.js";
 import {
   type AuditVerification,
@@ -95,7 +96,13 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       open[g.dataset] = (open[g.dataset] ?? 0) + g.count;
     return open;
   }
-  metrics.declare(config.datasets.map((d) => ({ name: d.name, replicas: d.replicas.map((r) => r.name) })));
+  metrics.declare(
+    config.datasets.map((d) => ({
+      name: d.name,
+      replicas: d.replicas.map((r) => r.name),
+      watched: d.watch?.replicas,
+    })),
+  );
   const startedAt = now();
   let stopped = false;
   let auditOk: boolean | undefined;
@@ -151,6 +158,20 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       }),
     ]),
   );
+  // Change feeds of the datasets with `watch:`: targeted checks beside the scheduled passes.
+  const watchers = config.datasets
+    .filter((ds) => ds.watch)
+    .map(
+      (ds) =>
+        new DatasetWatcher(ds, {
+          state,
+          metrics,
+          now,
+          log,
+          onChange: () => void evaluateAlerts(),
+          anchor: () => anchorAudit(),
+        }),
+    );
   const snapshot = async (): Promise<HealthSnapshot> => {
     const open = await openByDataset();
     return {
@@ -459,6 +480,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       pruning.unref();
       timers.push(pruning);
       for (const r of runners.values()) await r.start();
+      for (const w of watchers) w.start();
       log(
         `serving ${runners.size} dataset${runners.size === 1 ? "" : "s"}: ${[...runners.keys()].join(", ")}`,
       );
@@ -468,6 +490,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       stopped = true;
       for (const t of timers) clearInterval(t);
       await Promise.all([...runners.values()].map((r) => r.stop()));
+      await Promise.all(watchers.map((w) => w.stop()));
       await evaluating;
       await alerter.flush();
       await alerter.close();
