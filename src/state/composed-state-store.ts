@@ -91,6 +91,10 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.divergentKeys.takeDivergent(dataset, keys);
   readonly purgeDivergent: DivergentKeys["purgeDivergent"] = (dataset, before) =>
     this.parts.divergentKeys.purgeDivergent(dataset, before);
+  readonly countDivergent: DivergentKeys["countDivergent"] = (dataset) =>
+    this.parts.divergentKeys.countDivergent(dataset);
+  readonly getDivergent: DivergentKeys["getDivergent"] = (dataset, key) =>
+    this.parts.divergentKeys.getDivergent(dataset, key);
 
   // Leases.
   readonly acquireLease: LeaseStore["acquireLease"] = (name, owner, now, ttlMs) =>
