@@ -103,6 +103,11 @@ export interface ServeConfig {
    * loading the config does not fail; `serveToken` reports it.
    */
   readonly tokenVariable?: string | undefined;
+  /**
+   * A read-only token for `GET /api/hints/…` only (CONCORD_HINTS_TOKEN overrides), for applications that read
+   * consistency hints and must not resolve escalations or start passes. Undefined: hints need the API token.
+   */
+  readonly hintsToken?: string | undefined;
   /** A replica call slower than this backs work on it off (default 5 s). */
   readonly slowReplicaMs: number;
   /** How long probe and convergence samples are kept (default 30 days). */
@@ -194,7 +199,7 @@ function formatPath(path: readonly PropertyKey[]): string {
  * Secrets only one command uses: an unset `${VAR}` there leaves the value undefined (and is remembered)
  * instead of failing every command. `serve` needs serve.token; `audit anchor` the signing key.
  */
-const DEFERRED = new Set(["serve.token", "audit.anchor.privateKey"]);
+const DEFERRED = new Set(["serve.token", "serve.hintsToken", "audit.anchor.privateKey"]);
 
 function interpolate(
   value: unknown,
@@ -306,6 +311,7 @@ function normaliseServe(s: RawServe | undefined, unset: ReadonlyMap<string, stri
     port: Number(listen.slice(colon + 1)),
     token: s?.token,
     tokenVariable: unset.get("serve.token"),
+    hintsToken: s?.hintsToken,
     slowReplicaMs: s?.slowReplica !== undefined ? parseDuration(s.slowReplica)! : 5000,
     retentionMs: s?.retention !== undefined ? parseDuration(s.retention)! : 30 * 86_400_000,
   };

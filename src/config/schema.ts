@@ -350,6 +350,7 @@ const listen = z
 const serve = z.strictObject({
   listen: listen.optional(),
   token: z.string().min(16, "a token needs at least 16 characters").optional(),
+  hintsToken: z.string().min(16, "a token needs at least 16 characters").optional(),
   slowReplica: duration.optional(),
   retention: duration.optional(),
 });

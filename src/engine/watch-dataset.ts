@@ -12,7 +12,13 @@ import {
 } from "../connectors/change-feed.js";
 import type { Key } from "../core/model.js";
 import type { OpenReplica } from "./run-context.js";
-import { type DatasetRunResult, type RunDatasetOptions, type RunDeps, runDataset } from "./run-dataset.js";
+import {
+  type DatasetRunResult,
+  type RunDatasetOptions,
+  type RunDeps,
+  type RunObserver,
+  runDataset,
+} from "./run-dataset.js";
 
 /** A watched replica and how to open its (not yet started) feed; called again after every failure. */
 export interface WatchedFeed {
@@ -23,8 +29,10 @@ export interface WatchedFeed {
 /** What a check of one batch came to. */
 export interface WatchCheck {
   readonly replica: string;
-  /** The distinct keys checked (0 for a whole pass). */
+  /** How many distinct keys were checked (0 for a whole pass). */
   readonly keys: number;
+  /** The keys checked (none for a whole pass). */
+  readonly checked: readonly Key[];
   /** Set when the batch was a gap: why the whole dataset was checked instead. */
   readonly gap?: string | undefined;
   readonly result: DatasetRunResult;
@@ -53,6 +61,8 @@ export interface WatchDatasetOptions {
   /** Passed to every run (guard, detect, heartbeat…). */
   readonly run?: Pick<RunDatasetOptions, "guard" | "detect" | "heartbeatMs" | "staleRunMs">;
   readonly observer?: WatchObserver;
+  /** Observes every run the watch makes (serve marks divergent keys with it). */
+  readonly runObserver?: RunObserver;
   /** First delay after a failure (doubling to 60 s); default 1 s. */
   readonly retryMs?: number;
 }
@@ -154,6 +164,7 @@ async function watchFeed(
         command: batch.gap ? "watch pass" : "watch",
         mode,
         ...(batch.gap ? {} : { keys: batch.keys }),
+        ...(options.runObserver ? { observer: options.runObserver } : {}),
       });
       // A run stopped by the signal checked only part: its position is not stored.
       if (!result.finished) return;
@@ -171,6 +182,7 @@ async function watchFeed(
       await observer.onChecked?.({
         replica: watched.replica,
         keys: batch.keys.length,
+        checked: batch.keys,
         gap: batch.gap,
         result,
         durationMs: deps.now() - taken,

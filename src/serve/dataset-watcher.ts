@@ -3,11 +3,14 @@ import type { DatasetConfig } from "../config/load-config.js";
 import type { Connector } from "../connectors/connector.js";
 import { openChangeFeed } from "../connectors/open-change-feed.js";
 import { openConnector } from "../connectors/open-connector.js";
+import { keyId } from "../core/model.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import { newRunId } from "../engine/run-id.js";
 import { feedOptions, type WatchCheck, watchDataset } from "../engine/watch-dataset.js";
 import type { StateStore } from "../state/state-store.js";
+import type { ConsistencyHints } from "./consistency-hints.js";
 import type { ServeMetrics } from "./metrics.js";
+import { markSegment } from "./segment-marks.js";
 
 export interface DatasetWatcherDeps {
   readonly state: StateStore;
@@ -18,6 +21,8 @@ export interface DatasetWatcherDeps {
   readonly onChange: () => void;
   /** Sign the audit log's head (after checks that appended to it). */
   readonly anchor: () => Promise<void>;
+  /** Told what each check verified and how long it took. */
+  readonly hints: ConsistencyHints;
 }
 
 /**
@@ -29,6 +34,8 @@ export class DatasetWatcher {
   private readonly stopping = new AbortController();
   private running: Promise<void> | undefined;
   private readonly opened: Connector[] = [];
+  /** Keys (`keyId`) of the check in flight found divergent and not verified converged. */
+  private unsettled = new Set<string>();
 
   constructor(
     readonly ds: DatasetConfig,
@@ -69,6 +76,12 @@ export class DatasetWatcher {
       {
         signal: this.stopping.signal,
         newRunId: () => newRunId(new Date(deps.now())),
+        runObserver: {
+          onSegment: async (segment) => {
+            for (const d of segment.scan.divergences) if (d.key.length) this.unsettled.add(keyId(d.key));
+            for (const k of await markSegment(ds.name, deps, segment)) this.unsettled.delete(k);
+          },
+        },
         observer: {
           onStarted: ({ replica, from }) =>
             deps.log(
@@ -87,6 +100,15 @@ export class DatasetWatcher {
   private async checked(c: WatchCheck): Promise<void> {
     const { ds, deps } = this;
     const labels = { dataset: ds.name, replica: c.replica };
+    const at = deps.now();
+    deps.hints.noteLag(ds.name, c.durationMs / 1000);
+    deps.hints.noteVerified(
+      ds.name,
+      c.checked.map((k) => keyId(k)).filter((k) => !this.unsettled.has(k)),
+      at,
+    );
+    this.unsettled = new Set();
+    deps.hints.poke(ds.name);
     deps.metrics.watchChecks.inc(labels);
     deps.metrics.watchKeys.inc(labels, c.keys);
     deps.metrics.watchCheckDuration.observe({ dataset: ds.name }, c.durationMs / 1000);

@@ -27,6 +27,7 @@ import { processOwner } from "../engine/run-liveness.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { EscalationFilter, RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";
+import { ConsistencyHints } from "./consistency-hints.js";
 import { DatasetRunner } from "./dataset-runner.js";
 import { DatasetWatcher } from "./dataset-watcher.js";
 import { ServeMetrics } from "./metrics.js";
@@ -143,6 +144,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       );
     return anchoring;
   };
+  const hints = new ConsistencyHints(config, state, now);
   const runners = new Map(
     config.datasets.map((ds) => [
       ds.name,
@@ -152,7 +154,10 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
         serve: config.serve,
         now,
         log,
-        onChange: () => void evaluateAlerts(),
+        onChange: () => {
+          void evaluateAlerts();
+          hints.poke(ds.name);
+        },
         anchor: () => anchorAudit(),
         owner,
       }),
@@ -170,6 +175,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
           log,
           onChange: () => void evaluateAlerts(),
           anchor: () => anchorAudit(),
+          hints,
         }),
     );
   const snapshot = async (): Promise<HealthSnapshot> => {
@@ -258,6 +264,9 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
   });
 
   const api: ServiceApi = {
+    hint: (dataset) => hints.hint(dataset),
+    keyHint: (dataset, key) => hints.keyHint(dataset, key),
+    subscribeHints: (dataset, listener) => hints.subscribe(dataset, listener),
     health: () => ({ ok: !stopped, startedAt, datasets: runners.size }),
 
     async datasets(): Promise<DatasetStatus[]> {
@@ -491,6 +500,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       for (const t of timers) clearInterval(t);
       await Promise.all([...runners.values()].map((r) => r.stop()));
       await Promise.all(watchers.map((w) => w.stop()));
+      hints.close();
       await evaluating;
       await alerter.flush();
       await alerter.close();
