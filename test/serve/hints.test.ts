@@ -86,7 +86,7 @@ datasets:
     expect(hint).toMatchObject({ dataset: "t", state: "diverged", openDivergences: 1 });
     expect((hint.lag as { samples: number }).samples).toBeGreaterThan(0);
 
-    const two = await (await get("/api/hints/t?key=2")).json();
+    const two = (await (await get("/api/hints/t?key=2")).json()) as { divergentSince: string };
     expect(two).toMatchObject({ dataset: "t", key: ["2"], divergent: true, repairPending: true });
     expect(Date.parse(two.divergentSince)).not.toBeNaN();
 
@@ -95,7 +95,7 @@ datasets:
     b.prepare("INSERT INTO t VALUES (3, 'three')").run();
     let three: Record<string, unknown>;
     for (;;) {
-      three = await (await get("/api/hints/t?key=3")).json();
+      three = (await (await get("/api/hints/t?key=3")).json()) as Record<string, unknown>;
       if (three.lastVerifiedAt !== null) break;
       await new Promise((r) => setTimeout(r, 25));
     }
