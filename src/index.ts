@@ -38,6 +38,13 @@ export {
 } from "./connectors/memory/memory-connector.js";
 export { memoryTables, openConnector } from "./connectors/open-connector.js";
 export {
+  type ChangeBatch,
+  type ChangeFeed,
+  ChangeFeedError,
+  type ChangeFeedOptions,
+} from "./connectors/change-feed.js";
+export { openChangeFeed } from "./connectors/open-change-feed.js";
+export {
   openSqliteConnector,
   SqliteConnector,
   sqliteLogicalType,

@@ -20,6 +20,7 @@ const KNOWN_ERRORS: ReadonlySet<string> = new Set([
   "AnchorLogError",
   "AuditAnchorError",
   "UnfinishedError",
+  "ChangeFeedError",
 ]);
 
 /** Known errors whose exit code is not the usage one: a log that no longer extends its anchor is a finding. */

@@ -126,6 +126,22 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
           : await (await import("./scan.js")).runScan(options, cli);
     });
 
+  configOption(
+    program
+      .command("watch")
+      .description(
+        "check the keys the watched replicas' change feeds report, seconds after each write, until stopped",
+      ),
+  )
+    .option("-d, --dataset <name>", "only this dataset (repeatable, or comma-separated)", collect)
+    .option(
+      "--drop",
+      "remove the change feeds (replication slots and publications, triggers) and their positions",
+    )
+    .action(async (opts) => {
+      code = await (await import("./watch.js")).runWatch(opts, cli);
+    });
+
   program
     .command("diff <url1> <table1> <url2> <table2>")
     .description(

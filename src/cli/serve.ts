@@ -43,7 +43,10 @@ export async function runServe(options: ServeOptions, io: CliIo = processIo()): 
   // Whatever fails from here on (building the app, listening, starting a runner), the service and the app
   // are closed before the error is reported: nothing is left holding the state store or a connection.
   try {
-    const app = buildHttpApp(service.api, { token, log });
+    const hintsToken = io.env.CONCORD_HINTS_TOKEN || config.serve.hintsToken;
+    if (hintsToken !== undefined && hintsToken.length < 16)
+      throw new UsageError("CONCORD_HINTS_TOKEN: a token needs at least 16 characters");
+    const app = buildHttpApp(service.api, { token, log, hintsToken });
     try {
       try {
         await app.listen({ host, port });

@@ -78,6 +78,20 @@ export interface ProbeConfig {
   readonly values: Readonly<Record<string, string | number | boolean | null>>;
 }
 
+/** Change feeds that trigger targeted checks of the keys they report (`concord watch`, serve). */
+export interface WatchConfig {
+  /** The replicas whose change feeds are read (a change on any of them re-checks the key everywhere). */
+  readonly replicas: readonly string[];
+  /** How long a burst of changes is gathered before its keys are checked (default 200 ms). */
+  readonly batchMs: number;
+  /** Keys checked at once, at most (default 1,000). */
+  readonly maxKeys: number;
+  /** Changed keys held in memory before a feed falls back to a whole pass (default 100,000). */
+  readonly bufferKeys: number;
+  /** WAL a PostgreSQL slot may retain before it is released and a whole pass scheduled (default 1 GiB). */
+  readonly maxLagBytes: number;
+}
+
 export interface ServeConfig {
   /** Host and port to listen on (default 127.0.0.1:7070). */
   readonly host: string;
@@ -89,6 +103,11 @@ export interface ServeConfig {
    * loading the config does not fail; `serveToken` reports it.
    */
   readonly tokenVariable?: string | undefined;
+  /**
+   * A read-only token for `GET /api/hints/…` only (CONCORD_HINTS_TOKEN overrides), for applications that read
+   * consistency hints and must not resolve escalations or start passes. Undefined: hints need the API token.
+   */
+  readonly hintsToken?: string | undefined;
   /** A replica call slower than this backs work on it off (default 5 s). */
   readonly slowReplicaMs: number;
   /** How long probe and convergence samples are kept (default 30 days). */
@@ -114,6 +133,7 @@ export interface DatasetConfig {
   /** Rows per checkpointed segment under `serve` (default 100,000). */
   readonly checkpointRows: number;
   readonly probe?: ProbeConfig | undefined;
+  readonly watch?: WatchConfig | undefined;
   readonly detect: {
     segmentRows?: number | undefined;
     fanout?: number | undefined;
@@ -179,7 +199,7 @@ function formatPath(path: readonly PropertyKey[]): string {
  * Secrets only one command uses: an unset `${VAR}` there leaves the value undefined (and is remembered)
  * instead of failing every command. `serve` needs serve.token; `audit anchor` the signing key.
  */
-const DEFERRED = new Set(["serve.token", "audit.anchor.privateKey"]);
+const DEFERRED = new Set(["serve.token", "serve.hintsToken", "audit.anchor.privateKey"]);
 
 function interpolate(
   value: unknown,
@@ -291,6 +311,7 @@ function normaliseServe(s: RawServe | undefined, unset: ReadonlyMap<string, stri
     port: Number(listen.slice(colon + 1)),
     token: s?.token,
     tokenVariable: unset.get("serve.token"),
+    hintsToken: s?.hintsToken,
     slowReplicaMs: s?.slowReplica !== undefined ? parseDuration(s.slowReplica)! : 5000,
     retentionMs: s?.retention !== undefined ? parseDuration(s.retention)! : 30 * 86_400_000,
   };
@@ -395,6 +416,13 @@ export function parseConfig(
       intensity: ds.intensity ?? 1,
       checkpointRows: ds.checkpointRows ?? 100_000,
       probe: ds.probe && normaliseProbe(ds.probe, ds),
+      watch: ds.watch && {
+        replicas: ds.watch.replicas,
+        batchMs: ds.watch.batch !== undefined ? parseDuration(ds.watch.batch)! : 200,
+        maxKeys: ds.watch.maxKeys ?? 1000,
+        bufferKeys: ds.watch.bufferKeys ?? 100_000,
+        maxLagBytes: ds.watch.maxLagBytes ?? 2 ** 30,
+      },
       detect: { ...ds.detect },
     })),
     alerts: (cfg.alerts ?? []).map(normaliseAlert),

@@ -164,6 +164,20 @@ const probe = z.strictObject({
   values: z.record(z.string(), z.union([scalar, z.null()])).optional(),
 });
 
+/** Stores with a change feed (connectors/open-change-feed.ts). */
+const FEED_SCHEMES = ["postgres", "postgresql", "mysql", "mariadb", "redis", "rediss", "sqlite"];
+
+const watch = z.strictObject(
+  {
+    replicas: z.array(name, { error: "expected a list of replica names" }).min(1),
+    batch: duration.optional(),
+    maxKeys: z.number().int().positive().optional(),
+    bufferKeys: z.number().int().positive().optional(),
+    maxLagBytes: z.number().int().positive().optional(),
+  },
+  { error: "expected { replicas: [...] } (and optionally batch, maxKeys, bufferKeys, maxLagBytes)" },
+);
+
 const keySpec = z.union([name, z.array(name).min(1)], {
   error: "expected a column name or a list of column names",
 });
@@ -189,6 +203,7 @@ const dataset = z
       .optional(),
     checkpointRows: z.number().int().positive().optional(),
     probe: probe.optional(),
+    watch: watch.optional(),
     detect: z
       .strictObject({
         segmentRows: z.number().int().positive().optional(),
@@ -259,6 +274,25 @@ const dataset = z
           message: `expected ${keys.length} key value${keys.length === 1 ? "" : "s"} (${keys.join(", ")})`,
         });
     }
+    if (ds.watch) {
+      duplicates(ds.watch.replicas, ["watch", "replicas"], ctx);
+      ds.watch.replicas.forEach((r, i) => {
+        const replica = ds.replicas[r];
+        const scheme = replica?.url.slice(0, Math.max(0, replica.url.indexOf(":"))).toLowerCase();
+        if (!replica)
+          ctx.addIssue({
+            code: "custom",
+            path: ["watch", "replicas", i],
+            message: `"${r}" is not a replica of {dataset}`,
+          });
+        else if (!FEED_SCHEMES.includes(scheme ?? ""))
+          ctx.addIssue({
+            code: "custom",
+            path: ["watch", "replicas", i],
+            message: `"${r}" is a ${scheme}: replica, which has no change feed (postgres, mysql, mariadb, redis, sqlite have)`,
+          });
+      });
+    }
     for (const col of ds.columns ?? []) {
       if (keys.includes(col))
         ctx.addIssue({ code: "custom", path: ["columns"], message: `"${col}" is a key column` });
@@ -316,6 +350,7 @@ const listen = z
 const serve = z.strictObject({
   listen: listen.optional(),
   token: z.string().min(16, "a token needs at least 16 characters").optional(),
+  hintsToken: z.string().min(16, "a token needs at least 16 characters").optional(),
   slowReplica: duration.optional(),
   retention: duration.optional(),
 });
@@ -385,6 +420,7 @@ export type RawDataset = z.infer<typeof dataset>;
 export type RawReplica = z.infer<typeof replica>;
 export type RawPolicy = z.infer<typeof policy>;
 export type RawProbe = z.infer<typeof probe>;
+export type RawWatch = z.infer<typeof watch>;
 export type RawServe = z.infer<typeof serve>;
 export type RawAudit = z.infer<typeof audit>;
 export type RawAlert = z.infer<typeof alert>;

@@ -29,3 +29,11 @@ export {
   scanDataset,
 } from "./scan-dataset.js";
 export { segmentBounds, segmentGroups, segmentsOf } from "./segments.js";
+export {
+  feedOptions,
+  type WatchCheck,
+  type WatchDatasetOptions,
+  type WatchedFeed,
+  type WatchObserver,
+  watchDataset,
+} from "./watch-dataset.js";

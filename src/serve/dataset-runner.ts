@@ -7,10 +7,8 @@ import type { DatasetConfig, ServeConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
 import { BENIGN_CLASSES } from "../core/classify.js";
 import { nextCronTime, parseCron } from "../core/cron.js";
-import { keyId } from "../core/model.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { canaryKey, describeDataset } from "../engine/describe-dataset.js";
-import { isRepairable } from "../engine/plan-dataset.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import {
   type DatasetRunResult,
@@ -25,6 +23,7 @@ import type { RunRecord, StateStore } from "../state/state-store.js";
 import type { ServeMetrics } from "./metrics.js";
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
+import { countRepairs, markSegment } from "./segment-marks.js";
 import { type DatasetStatus, TriggerError } from "./service-api.js";
 
 export type PassMode = "scan" | "repair";
@@ -383,46 +382,13 @@ export class DatasetRunner {
 
   /** What serve does with a finished group of segments: metrics, divergent-key marks, time to convergence. */
   private async segmentDone(segment: SegmentOutcome): Promise<void> {
-    const { state, metrics, now } = this.deps;
-    const dataset = this.ds.name;
-    const { scan, opened, results } = segment;
-    for (const [replica, { rows }] of Object.entries(scan.replicas))
-      metrics.scanRows.inc({ dataset, replica }, rows);
-    const divergent = scan.divergences.filter(isRepairable).map((d) => keyId(d.key));
-    if (divergent.length) await state.markDivergent(dataset, divergent, now());
-    // Each escalation counts once, when it opens; a later pass that finds it still open adds nothing.
-    for (const e of opened) metrics.escalations.inc({ dataset, class: e.class });
-    this.countRepairs(results);
-    await this.timeToConvergence(results);
-    metrics.segments.inc({ dataset }, segment.to - segment.from);
+    await markSegment(this.ds.name, this.deps, segment);
+    this.deps.metrics.segments.inc({ dataset: this.ds.name }, segment.to - segment.from);
     if (this.progress) this.progress = { ...this.progress, done: segment.to };
   }
 
   private countRepairs(results: readonly RepairResult[]): void {
-    for (const r of results)
-      this.deps.metrics.repairs.inc({ dataset: this.ds.name, replica: r.target, outcome: r.outcome });
-  }
-
-  /** Keys whose every repair verified: the time from their first detection is their time to convergence. */
-  private async timeToConvergence(results: readonly RepairResult[]): Promise<void> {
-    const byKey = new Map<string, boolean>();
-    for (const r of results) {
-      const id = keyId(r.key);
-      const ok = r.outcome === "applied" || r.outcome === "noop";
-      byKey.set(id, (byKey.get(id) ?? true) && ok);
-    }
-    const converged = [...byKey].filter(([, ok]) => ok).map(([id]) => id);
-    if (!converged.length) return;
-    const { state, metrics, now } = this.deps;
-    const dataset = this.ds.name;
-    const first = await state.takeDivergent(dataset, converged);
-    const at = now();
-    const samples = [...first.values()].map((seen) => {
-      const seconds = Math.max(0, (at - seen) / 1000);
-      metrics.timeToConvergence.observe({ dataset }, seconds);
-      return { dataset, series: "ttc", label: "", at, value: seconds };
-    });
-    await state.appendSamples(samples);
+    countRepairs(this.ds.name, this.deps.metrics, results);
   }
 
   /** Sleeps between segments: by intensity, longer while a replica is slow. Cut short by `stop`. */

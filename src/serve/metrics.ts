@@ -20,11 +20,15 @@ const OUTCOMES = ["applied", "noop", "superseded", "failed"] as const;
 export interface DeclaredDataset {
   readonly name: string;
   readonly replicas: readonly string[];
+  /** The replicas whose change feeds are watched (`watch.replicas`). */
+  readonly watched?: readonly string[] | undefined;
 }
 
 /** Seconds: from a fraction of a second (probe lag on one machine) to hours (a slow schedule). */
 const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 const TTC_BUCKETS = [1, 5, 15, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600];
+/** Seconds from taking a batch of changed keys to the end of its check. */
+const WATCH_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
 const SCAN_BUCKETS = [0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
 
 export class ServeMetrics {
@@ -111,6 +115,31 @@ export class ServeMetrics {
     labelNames: ["dataset"] as const,
     registers: [this.registry],
   });
+  readonly watchChecks = new Counter({
+    name: "concord_watch_checks_total",
+    help: "Batches of changed keys (or whole passes after a gap) checked from a replica's change feed.",
+    labelNames: ["dataset", "replica"] as const,
+    registers: [this.registry],
+  });
+  readonly watchKeys = new Counter({
+    name: "concord_watch_keys_total",
+    help: "Changed keys checked from a replica's change feed.",
+    labelNames: ["dataset", "replica"] as const,
+    registers: [this.registry],
+  });
+  readonly watchGaps = new Counter({
+    name: "concord_watch_gaps_total",
+    help: "Times a change feed may have missed changes (restart without history, slot released, overflow) and a whole pass ran.",
+    labelNames: ["dataset", "replica"] as const,
+    registers: [this.registry],
+  });
+  readonly watchCheckDuration = new Histogram({
+    name: "concord_watch_check_seconds",
+    help: "From taking a batch of changed keys from a feed to the end of its check (reconciliation window included).",
+    labelNames: ["dataset"] as const,
+    buckets: WATCH_BUCKETS,
+    registers: [this.registry],
+  });
 
   readonly buildInfo = new Gauge({
     name: "concord_build_info",
@@ -145,7 +174,13 @@ export class ServeMetrics {
    * a zero there would claim what nobody has looked at yet.
    */
   declare(datasets: readonly DeclaredDataset[]): void {
-    for (const { name: dataset, replicas } of datasets) {
+    for (const { name: dataset, replicas, watched } of datasets) {
+      for (const replica of watched ?? []) {
+        this.watchChecks.inc({ dataset, replica }, 0);
+        this.watchKeys.inc({ dataset, replica }, 0);
+        this.watchGaps.inc({ dataset, replica }, 0);
+      }
+      if (watched?.length) this.watchCheckDuration.zero({ dataset });
       for (const replica of replicas) {
         for (const outcome of OUTCOMES) this.repairs.inc({ dataset, replica, outcome }, 0);
         this.probeTimeouts.inc({ dataset, replica }, 0);

@@ -1,5 +1,7 @@
 /** What `concord serve` offers its HTTP API and dashboard: read models and the few actions an operator takes. */
+
 import type { AuditEntry } from "../core/audit-chain.js";
+import type { DatasetHint } from "../core/consistency-hint.js";
 import type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
 
@@ -138,6 +140,30 @@ export class TriggerError extends Error {
   }
 }
 
+/** A dataset's hint with its name and when it was computed. */
+export interface DatasetHintView extends DatasetHint {
+  readonly dataset: string;
+  /** ISO time the hint was computed. */
+  readonly at: string;
+  /** The lag p99 above which the dataset is `lagging`, seconds. */
+  readonly lagThresholdSeconds: number;
+}
+
+/** What an application may want to know about one key before trusting a replica's copy of it. */
+export interface KeyHintView {
+  readonly dataset: string;
+  /** The key's values in key-column order, as given. */
+  readonly key: readonly string[];
+  /** Seen divergent and not yet repaired and verified: read it from the owner meanwhile. */
+  readonly divergent: boolean;
+  /** A repair is still to come (the key is divergent and Concord will repair it, or a person must decide). */
+  readonly repairPending: boolean;
+  /** When it was first seen divergent (ISO), null when it is not. */
+  readonly divergentSince: string | null;
+  /** When Concord last found its copies in agreement (a check of the key, or a whole pass), ISO; null if never. */
+  readonly lastVerifiedAt: string | null;
+}
+
 /**
  * The service behind the HTTP API. Every method answers from the state store and the scheduler's
  * in-memory status; none blocks on a running pass.
@@ -183,4 +209,10 @@ export interface ServiceApi {
   history(filter: { dataset?: string; since?: number }): Promise<History>;
   /** Prometheus text exposition. */
   metrics(): Promise<{ readonly contentType: string; readonly body: string }>;
+  /** The dataset's consistency hint now; throws TriggerError("unknown-dataset"). */
+  hint(dataset: string): Promise<DatasetHintView>;
+  /** One key's hint (`key`: its values in key-column order); throws TriggerError("unknown-dataset"). */
+  keyHint(dataset: string, key: readonly string[]): Promise<KeyHintView>;
+  /** Calls `listener` with the dataset's hint now and on every change; returns the unsubscribe function. */
+  subscribeHints(dataset: string, listener: (hint: DatasetHintView) => void): () => void;
 }

@@ -27,7 +27,9 @@ import { processOwner } from "../engine/run-liveness.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { EscalationFilter, RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";
+import { ConsistencyHints } from "./consistency-hints.js";
 import { DatasetRunner } from "./dataset-runner.js";
+import { DatasetWatcher } from "./dataset-watcher.js";
 import { ServeMetrics } from "./metrics.js";
 import {
   type AuditVerification,
@@ -95,7 +97,13 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       open[g.dataset] = (open[g.dataset] ?? 0) + g.count;
     return open;
   }
-  metrics.declare(config.datasets.map((d) => ({ name: d.name, replicas: d.replicas.map((r) => r.name) })));
+  metrics.declare(
+    config.datasets.map((d) => ({
+      name: d.name,
+      replicas: d.replicas.map((r) => r.name),
+      watched: d.watch?.replicas,
+    })),
+  );
   const startedAt = now();
   let stopped = false;
   let auditOk: boolean | undefined;
@@ -136,6 +144,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       );
     return anchoring;
   };
+  const hints = new ConsistencyHints(config, state, now);
   const runners = new Map(
     config.datasets.map((ds) => [
       ds.name,
@@ -145,12 +154,30 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
         serve: config.serve,
         now,
         log,
-        onChange: () => void evaluateAlerts(),
+        onChange: () => {
+          void evaluateAlerts();
+          hints.poke(ds.name);
+        },
         anchor: () => anchorAudit(),
         owner,
       }),
     ]),
   );
+  // Change feeds of the datasets with `watch:`: targeted checks beside the scheduled passes.
+  const watchers = config.datasets
+    .filter((ds) => ds.watch)
+    .map(
+      (ds) =>
+        new DatasetWatcher(ds, {
+          state,
+          metrics,
+          now,
+          log,
+          onChange: () => void evaluateAlerts(),
+          anchor: () => anchorAudit(),
+          hints,
+        }),
+    );
   const snapshot = async (): Promise<HealthSnapshot> => {
     const open = await openByDataset();
     return {
@@ -237,6 +264,9 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
   });
 
   const api: ServiceApi = {
+    hint: (dataset) => hints.hint(dataset),
+    keyHint: (dataset, key) => hints.keyHint(dataset, key),
+    subscribeHints: (dataset, listener) => hints.subscribe(dataset, listener),
     health: () => ({ ok: !stopped, startedAt, datasets: runners.size }),
 
     async datasets(): Promise<DatasetStatus[]> {
@@ -459,6 +489,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       pruning.unref();
       timers.push(pruning);
       for (const r of runners.values()) await r.start();
+      for (const w of watchers) w.start();
       log(
         `serving ${runners.size} dataset${runners.size === 1 ? "" : "s"}: ${[...runners.keys()].join(", ")}`,
       );
@@ -468,6 +499,8 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       stopped = true;
       for (const t of timers) clearInterval(t);
       await Promise.all([...runners.values()].map((r) => r.stop()));
+      await Promise.all(watchers.map((w) => w.stop()));
+      hints.close();
       await evaluating;
       await alerter.flush();
       await alerter.close();

@@ -4,6 +4,7 @@ import type { CheckpointStore } from "./checkpoint-store.js";
 import type { DivergenceStore } from "./divergence-store.js";
 import type { DivergentKeys } from "./divergent-keys.js";
 import type { EscalationStore } from "./escalation-store.js";
+import type { FeedPositionStore } from "./feed-position-store.js";
 import type { LeaseStore } from "./lease-store.js";
 import type { RepairLedger } from "./repair-ledger.js";
 import type { RunStore } from "./run-store.js";
@@ -90,6 +91,10 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.divergentKeys.takeDivergent(dataset, keys);
   readonly purgeDivergent: DivergentKeys["purgeDivergent"] = (dataset, before) =>
     this.parts.divergentKeys.purgeDivergent(dataset, before);
+  readonly countDivergent: DivergentKeys["countDivergent"] = (dataset) =>
+    this.parts.divergentKeys.countDivergent(dataset);
+  readonly getDivergent: DivergentKeys["getDivergent"] = (dataset, key) =>
+    this.parts.divergentKeys.getDivergent(dataset, key);
 
   // Leases.
   readonly acquireLease: LeaseStore["acquireLease"] = (name, owner, now, ttlMs) =>
@@ -97,4 +102,14 @@ export abstract class ComposedStateStore implements StateStore {
   readonly releaseLease: LeaseStore["releaseLease"] = (name, owner) =>
     this.parts.leases.releaseLease(name, owner);
   readonly getLease: LeaseStore["getLease"] = (name) => this.parts.leases.getLease(name);
+
+  // Change feed positions.
+  readonly getFeedPosition: FeedPositionStore["getFeedPosition"] = (dataset, replica) =>
+    this.parts.feedPositions.getFeedPosition(dataset, replica);
+  readonly putFeedPosition: FeedPositionStore["putFeedPosition"] = (position) =>
+    this.parts.feedPositions.putFeedPosition(position);
+  readonly listFeedPositions: FeedPositionStore["listFeedPositions"] = (dataset) =>
+    this.parts.feedPositions.listFeedPositions(dataset);
+  readonly deleteFeedPosition: FeedPositionStore["deleteFeedPosition"] = (dataset, replica) =>
+    this.parts.feedPositions.deleteFeedPosition(dataset, replica);
 }

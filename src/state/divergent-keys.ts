@@ -9,6 +9,10 @@
  * marks. Several processes marking at once (their clocks and commit order may disagree) leave the same
  * result as any sequence of the same calls.
  *
+ * ## Reading
+ * `countDivergent` is how many keys of the dataset are tracked now; `getDivergent` a tracked key's first and
+ * last seen (undefined when it is not tracked): what consistency hints read.
+ *
  * ## Takes are exclusive
  * `takeDivergent` stops tracking keys and returns when each was first seen, in the order given (untracked
  * keys are absent). Atomic: of several calls taking the same key at once, exactly one returns it.
@@ -21,4 +25,6 @@ export interface DivergentKeys {
    * how many.
    */
   purgeDivergent(dataset: string, before: number): Promise<number>;
+  countDivergent(dataset: string): Promise<number>;
+  getDivergent(dataset: string, key: string): Promise<{ firstSeen: number; lastSeen: number } | undefined>;
 }

@@ -4,6 +4,7 @@ import type { CheckpointStore } from "./checkpoint-store.js";
 import type { DivergenceStore } from "./divergence-store.js";
 import type { DivergentKeys } from "./divergent-keys.js";
 import type { EscalationStore } from "./escalation-store.js";
+import type { FeedPositionStore } from "./feed-position-store.js";
 import type { LeaseStore } from "./lease-store.js";
 import type { RepairLedger } from "./repair-ledger.js";
 import type { RunStore } from "./run-store.js";
@@ -23,6 +24,7 @@ export {
   type EscalationStore,
   escalationPattern,
 } from "./escalation-store.js";
+export type { FeedPosition, FeedPositionStore } from "./feed-position-store.js";
 export type { Lease, LeaseStore } from "./lease-store.js";
 export type {
   LedgerEntry,
@@ -51,7 +53,8 @@ export interface StateStore
     CheckpointStore,
     SampleStore,
     DivergentKeys,
-    LeaseStore {
+    LeaseStore,
+    FeedPositionStore {
   /** Releases the store's connections; the store is not used afterwards. */
   close(): Promise<void>;
 }
@@ -68,4 +71,5 @@ export interface StateStoreParts {
   readonly samples: SampleStore;
   readonly divergentKeys: DivergentKeys;
   readonly leases: LeaseStore;
+  readonly feedPositions: FeedPositionStore;
 }

@@ -85,6 +85,7 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
         "divergences",
         "divergent_keys",
         "escalations",
+        "feed_positions",
         "leases",
         "ledger",
         "observed_versions",
@@ -306,9 +307,10 @@ function eventAt(ts: number) {
   return { ts, runId: "run-1", type: "detected" as const, dataset: "users", key: null, data: null };
 }
 
-/** SQL taking version 4's escalation facets away again. */
+/** SQL taking version 4's escalation facets (and the later feed positions) away again. */
 function dropQueueFacets(schema: string): string {
-  return `DROP INDEX "${schema}".escalations_queue;
+  return `DROP TABLE "${schema}".feed_positions;
+    DROP INDEX "${schema}".escalations_queue;
     ALTER TABLE "${schema}".escalations DROP COLUMN columns, DROP COLUMN absent, DROP COLUMN involved,
       DROP COLUMN pattern;`;
 }

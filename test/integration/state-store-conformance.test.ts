@@ -9,6 +9,7 @@ import { checkpointStoreCases } from "./state-store/checkpoint-store.case.js";
 import { divergenceStoreCases } from "./state-store/divergence-store.case.js";
 import { divergentKeysCases } from "./state-store/divergent-keys.case.js";
 import { escalationStoreCases } from "./state-store/escalation-store.case.js";
+import { feedPositionStoreCases } from "./state-store/feed-position-store.case.js";
 import { leaseStoreCases } from "./state-store/lease-store.case.js";
 import { repairClaimCases } from "./state-store/repair-claim.case.js";
 import { repairLedgerCases } from "./state-store/repair-ledger.case.js";
@@ -32,6 +33,7 @@ const CASES: readonly ((c: StateStoreCase) => void)[] = [
   sampleStoreCases,
   divergentKeysCases,
   leaseStoreCases,
+  feedPositionStoreCases,
 ];
 
 for (const factory of stateStoreFactories) {

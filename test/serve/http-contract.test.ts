@@ -89,6 +89,26 @@ function stubApi() {
         contentType: "text/plain; version=0.0.4; charset=utf-8",
         body: "concord_up 1\n",
       }),
+    hint: (dataset) =>
+      call("hint", [dataset], {
+        dataset,
+        at: "2024-05-01T12:00:00.000Z",
+        lagThresholdSeconds: 30,
+        state: "fresh" as const,
+        lag: { p50: null, p99: null, samples: 0 },
+        openDivergences: 0,
+        openEscalations: 0,
+      }),
+    keyHint: (dataset, key) =>
+      call("keyHint", [dataset, key], {
+        dataset,
+        key,
+        divergent: false,
+        repairPending: false,
+        divergentSince: null,
+        lastVerifiedAt: null,
+      }),
+    subscribeHints: () => () => {},
   };
   return { api, calls, fail };
 }
@@ -105,6 +125,8 @@ const API_ROUTES: readonly { method: "GET" | "POST"; url: string; payload?: unkn
   { method: "POST", url: "/api/datasets/d/scan" },
   { method: "POST", url: "/api/datasets/d/repair" },
   { method: "GET", url: "/api/history" },
+  { method: "GET", url: "/api/hints/d" },
+  { method: "GET", url: "/api/hints/d?key=7" },
   { method: "GET", url: "/api/no-such-route" },
   { method: "GET", url: "/api" },
 ];

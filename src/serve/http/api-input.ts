@@ -113,6 +113,13 @@ export const auditQuery = z.strictObject({
 });
 export const historyQuery = z.strictObject({ dataset: name.optional(), since: since.optional() });
 export const noQuery = z.strictObject({});
+/** `?key=42`, or `?key=eu&key=17` for a composite key (values in key-column order). */
+export const hintQuery = z.strictObject({
+  key: z
+    .union([z.string(), z.array(z.string()).min(1)], { error: "expected the key's values" })
+    .transform((k) => (Array.isArray(k) ? k : [k]))
+    .optional(),
+});
 export const idParams = z.strictObject({ id: name });
 export const nameParams = z.strictObject({ name });
 

@@ -8,6 +8,7 @@ import {
   emptyBody,
   escalationGroupsQuery,
   escalationsQuery,
+  hintQuery,
   historyQuery,
   idParams,
   MAX_LIMIT,
@@ -132,5 +133,37 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
   app.get(`${prefix}/history`, async (req) => {
     const q = parseInput(historyQuery, req.query, "query");
     return api.history(q);
+  });
+
+  app.get(`${prefix}/hints/:name`, async (req) => {
+    const { key } = parseInput(hintQuery, req.query, "query");
+    const { name } = parseInput(nameParams, req.params, "params");
+    return key ? api.keyHint(name, key) : api.hint(name);
+  });
+
+  // Server-Sent Events: `event: hint` with the dataset's hint now and on every change; a comment every 15 s
+  // keeps proxies from closing a quiet stream.
+  app.get(`${prefix}/hints/:name/events`, async (req, reply) => {
+    parseInput(noQuery, req.query, "query");
+    const { name } = parseInput(nameParams, req.params, "params");
+    await api.hint(name); // an unknown dataset is a 404 before the stream starts
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      connection: "keep-alive",
+      "x-content-type-options": "nosniff",
+    });
+    res.write(": concord hints\n\n");
+    const unsubscribe = api.subscribeHints(name, (hint) => {
+      res.write(`event: hint\ndata: ${JSON.stringify(hint)}\n\n`);
+    });
+    const ping = setInterval(() => res.write(": ping\n\n"), 15_000);
+    ping.unref();
+    req.raw.on("close", () => {
+      clearInterval(ping);
+      unsubscribe();
+    });
   });
 }

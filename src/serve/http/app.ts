@@ -12,6 +12,11 @@ export interface HttpAppOptions {
    * ones (a request then acts as its token's name, which the audit records for what it resolves).
    */
   readonly token: string | readonly NamedToken[];
+  /**
+   * A read-only token accepted on `GET /api/hints/…` and nowhere else (an application's, for consistency
+   * hints); requests presenting it act as "hints".
+   */
+  readonly hintsToken?: string | undefined;
   /** Log requests and failures as JSON lines on stdout (default false). Headers are never logged. */
   readonly logger?: boolean;
   /** Where failures are reported, one line each, when `logger` is off (default: stderr). */
@@ -33,9 +38,15 @@ function isApiPath(path: string): boolean {
  */
 export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyInstance {
   const check = createBearerCheck(options.token);
+  const hintsCheck = options.hintsToken
+    ? createBearerCheck([{ name: "hints", token: options.hintsToken }])
+    : undefined;
   const assets = options.assets ?? loadDashboardAssets();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const secrets = typeof options.token === "string" ? [options.token] : options.token.map((t) => t.token);
+  const secrets = [
+    ...(typeof options.token === "string" ? [options.token] : options.token.map((t) => t.token)),
+    ...(options.hintsToken ? [options.hintsToken] : []),
+  ];
   const scrub = (text: string) => secrets.reduce((t, secret) => t.replaceAll(secret, "***"), oneLine(text));
   const app = fastify({
     logger: options.logger
@@ -50,7 +61,9 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
     const path = route ?? decodeURIComponentSafe(req.url.split("?")[0] ?? "");
     if (isApiPath(path)) {
       reply.header("cache-control", "no-store");
-      const verdict = check(req.headers.authorization);
+      const hints = req.method === "GET" && path.startsWith("/api/hints/") && hintsCheck;
+      const viaHints = hints ? hints(req.headers.authorization) : undefined;
+      const verdict = viaHints?.ok ? viaHints : check(req.headers.authorization);
       if (!verdict.ok) {
         return reply
           .code(401)

@@ -76,6 +76,11 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
       ADD COLUMN pattern TEXT NOT NULL DEFAULT '';
     UPDATE ${s}.escalations SET pattern = json_build_array(class)::text;
     CREATE INDEX escalations_queue ON ${s}.escalations (status, dataset, pattern, created_at, ord);`,
+  // Where each change feed resumes (concord watch, serve with watch:).
+  (s) => `
+    CREATE TABLE ${s}.feed_positions (
+      dataset TEXT NOT NULL, replica TEXT NOT NULL, position TEXT NOT NULL,
+      updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (dataset, replica));`,
 ];
 
 /** The schema version this code creates and expects. */

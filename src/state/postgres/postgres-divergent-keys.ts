@@ -59,4 +59,23 @@ export class PostgresDivergentKeys implements DivergentKeys {
       return result.rowCount ?? 0;
     });
   }
+
+  async countDivergent(dataset: string): Promise<number> {
+    const [row] = await this.db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.db.t.divergentKeys} WHERE dataset = $1`,
+      [dataset],
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  async getDivergent(
+    dataset: string,
+    key: string,
+  ): Promise<{ firstSeen: number; lastSeen: number } | undefined> {
+    const [row] = await this.db.query<{ first_seen: number; last_seen: number }>(
+      `SELECT first_seen, last_seen FROM ${this.db.t.divergentKeys} WHERE dataset = $1 AND key = $2`,
+      [dataset, key],
+    );
+    return row && { firstSeen: Number(row.first_seen), lastSeen: Number(row.last_seen) };
+  }
 }

@@ -22,7 +22,8 @@ type Table =
   | "checkpoints"
   | "samples"
   | "divergentKeys"
-  | "leases";
+  | "leases"
+  | "feedPositions";
 
 /**
  * One schema of state tables over a pool. Nothing is sent until the first call, which creates or upgrades
@@ -56,6 +57,7 @@ export class PostgresStateDb {
       samples: `${s}.samples`,
       divergentKeys: `${s}.divergent_keys`,
       leases: `${s}.leases`,
+      feedPositions: `${s}.feed_positions`,
     };
   }
 

@@ -10,6 +10,7 @@ import { PostgresCheckpointStore } from "./postgres-checkpoint-store.js";
 import { PostgresDivergenceStore } from "./postgres-divergence-store.js";
 import { PostgresDivergentKeys } from "./postgres-divergent-keys.js";
 import { PostgresEscalationStore } from "./postgres-escalation-store.js";
+import { PostgresFeedPositionStore } from "./postgres-feed-position-store.js";
 import { PostgresLeaseStore } from "./postgres-lease-store.js";
 import { PostgresRepairLedger } from "./postgres-repair-ledger.js";
 import { PostgresRunStore } from "./postgres-run-store.js";
@@ -124,5 +125,6 @@ function postgresParts(db: PostgresStateDb): StateStoreParts {
     samples: new PostgresSampleStore(db),
     divergentKeys: new PostgresDivergentKeys(db),
     leases: new PostgresLeaseStore(db),
+    feedPositions: new PostgresFeedPositionStore(db),
   };
 }

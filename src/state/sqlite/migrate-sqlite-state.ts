@@ -65,6 +65,10 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE escalations ADD COLUMN pattern TEXT NOT NULL DEFAULT '';
    UPDATE escalations SET pattern = json_array(class);
    CREATE INDEX escalations_queue ON escalations (status, dataset, pattern, created_at);`,
+  // Where each change feed resumes (concord watch, serve with watch:).
+  `CREATE TABLE feed_positions (
+     dataset TEXT NOT NULL, replica TEXT NOT NULL, position TEXT NOT NULL, updated_at INTEGER NOT NULL,
+     PRIMARY KEY (dataset, replica)) WITHOUT ROWID;`,
 ];
 
 /** The file version this code creates and expects. */

@@ -39,4 +39,21 @@ export class SqliteDivergentKeys implements DivergentKeys {
       .prepare("DELETE FROM divergent_keys WHERE dataset = ? AND last_seen < ?")
       .run(dataset, before).changes;
   }
+
+  async countDivergent(dataset: string): Promise<number> {
+    return this.s
+      .prepare("SELECT count(*) FROM divergent_keys WHERE dataset = ?")
+      .pluck()
+      .get(dataset) as number;
+  }
+
+  async getDivergent(
+    dataset: string,
+    key: string,
+  ): Promise<{ firstSeen: number; lastSeen: number } | undefined> {
+    const row = this.s
+      .prepare("SELECT first_seen, last_seen FROM divergent_keys WHERE dataset = ? AND key = ?")
+      .get(dataset, key) as { first_seen: number; last_seen: number } | undefined;
+    return row && { firstSeen: row.first_seen, lastSeen: row.last_seen };
+  }
 }

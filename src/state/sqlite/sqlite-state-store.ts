@@ -10,6 +10,7 @@ import { SqliteCheckpointStore } from "./sqlite-checkpoint-store.js";
 import { SqliteDivergenceStore } from "./sqlite-divergence-store.js";
 import { SqliteDivergentKeys } from "./sqlite-divergent-keys.js";
 import { SqliteEscalationStore } from "./sqlite-escalation-store.js";
+import { SqliteFeedPositionStore } from "./sqlite-feed-position-store.js";
 import { SqliteLeaseStore } from "./sqlite-lease-store.js";
 import { SqliteRepairLedger } from "./sqlite-repair-ledger.js";
 import { SqliteRunStore } from "./sqlite-run-store.js";
@@ -63,5 +64,6 @@ function sqliteParts(s: SqliteStateDb): StateStoreParts {
     samples: new SqliteSampleStore(s),
     divergentKeys: new SqliteDivergentKeys(s),
     leases: new SqliteLeaseStore(s),
+    feedPositions: new SqliteFeedPositionStore(s),
   };
 }

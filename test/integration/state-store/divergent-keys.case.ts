@@ -9,6 +9,21 @@ export function divergentKeysCases({ open }: StateStoreCase): void {
     /** A taken map as [key, firstSeen] pairs, so that its order is compared too. */
     const entries = (taken: Map<string, number>) => [...taken];
 
+    it("counts a dataset's tracked keys and reads one key's first and last seen", async () => {
+      const store = await open();
+      expect(await store.countDivergent("users")).toBe(0);
+      expect(await store.getDivergent("users", k(1))).toBeUndefined();
+      await store.markDivergent("users", [k(1), k(2)], 100);
+      await store.markDivergent("users", [k(1)], 150.5);
+      await store.markDivergent("orders", [k(1)], 7);
+      expect(await store.countDivergent("users")).toBe(2);
+      expect(await store.countDivergent("orders")).toBe(1);
+      expect(await store.getDivergent("users", k(1))).toEqual({ firstSeen: 100, lastSeen: 150.5 });
+      await store.takeDivergent("users", [k(1)]);
+      expect(await store.getDivergent("users", k(1))).toBeUndefined();
+      expect(await store.countDivergent("users")).toBe(1);
+    });
+
     it("keeps the earliest first seen and the latest last seen of a key's marks", async () => {
       const store = await open();
       await store.markDivergent("users", [k(1), k(2)], 100);

@@ -1,0 +1,100 @@
+/** The in-memory queue every change feed fills and `take`s from: whole transactions, bounded, with gaps. No I/O. */
+import type { Key } from "../core/model.js";
+import type { ChangeBatch } from "./change-feed.js";
+
+interface Committed {
+  readonly keys: readonly Key[];
+  readonly position: string;
+}
+
+/**
+ * Committed transactions in commit order, each with its changed keys and the feed position after it. Holds at
+ * most `limit` keys: past that it drops them and records a gap up to the newest position instead (a whole pass
+ * then covers them), and while a gap is open further transactions only move its position. A failure of the
+ * feed is kept and thrown by the next `take`.
+ */
+export class ChangeBuffer {
+  private queue: Committed[] = [];
+  private held = 0;
+  private gap: { reason: string; position: string | undefined } | undefined;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly limit: number) {}
+
+  /** A committed transaction's changed keys (none: only the position moved) and the position after it. */
+  push(keys: readonly Key[], position: string): void {
+    if (this.gap) {
+      this.gap.position = position;
+    } else if (this.held + keys.length > this.limit) {
+      this.open(`more than ${this.limit} changed keys waited to be checked`, position);
+    } else {
+      const last = this.queue.at(-1);
+      // Transactions that changed nothing of ours only move the position: fold them into the last one.
+      if (keys.length === 0 && last) this.queue[this.queue.length - 1] = { keys: last.keys, position };
+      else this.queue.push({ keys, position });
+      this.held += keys.length;
+    }
+    this.notify();
+  }
+
+  /** Changes up to `position` (undefined: the position is unchanged) may have been missed. */
+  open(reason: string, position: string | undefined): void {
+    const before = this.gap?.position ?? this.queue.at(-1)?.position;
+    this.gap = { reason: this.gap ? `${this.gap.reason}; ${reason}` : reason, position: position ?? before };
+    this.queue = [];
+    this.held = 0;
+    this.notify();
+  }
+
+  /** The feed failed: the next `take` throws `err`. */
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.notify();
+  }
+
+  /** Whether nothing is waiting to be taken (no transaction, gap or failure). */
+  get empty(): boolean {
+    return this.queue.length === 0 && !this.gap && !this.failure;
+  }
+
+  /** See ChangeFeed.take. */
+  async take(options: {
+    readonly maxKeys: number;
+    readonly waitMs: number;
+    readonly signal?: AbortSignal | undefined;
+  }): Promise<ChangeBatch> {
+    if (this.empty && options.waitMs > 0 && !options.signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          options.signal?.removeEventListener("abort", done);
+          this.wake = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, options.waitMs);
+        options.signal?.addEventListener("abort", done, { once: true });
+        this.wake = done;
+      });
+    }
+    if (this.failure) throw this.failure;
+    if (this.gap) {
+      const { reason, position } = this.gap;
+      this.gap = undefined;
+      return { keys: [], position, gap: reason };
+    }
+    const seen = new Map<string, Key>();
+    let position: string | undefined;
+    while (this.queue.length && (seen.size === 0 || seen.size < options.maxKeys)) {
+      const t = this.queue.shift()!;
+      this.held -= t.keys.length;
+      for (const k of t.keys) seen.set(JSON.stringify(k), k);
+      position = t.position;
+    }
+    return { keys: [...seen.values()], position };
+  }
+
+  private notify(): void {
+    this.wake?.();
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * MariaDB/MySQL change feed: the row-format binlog, read as a replica would (zongji), filtered to one table.
+ * Positions are binlog file and offset at transaction boundaries; the server's binlog retention, not the
+ * feed, decides how long they stay readable.
+ */
+import { randomInt } from "node:crypto";
+import ZongJi from "@vlasky/zongji";
+import mysql from "mysql2/promise";
+import { redactText, redactUrl } from "../../config/redact.js";
+import type { Key } from "../../core/model.js";
+import { ChangeBuffer } from "../change-buffer.js";
+import {
+  type ChangeBatch,
+  type ChangeFeed,
+  ChangeFeedError,
+  type ChangeFeedOptions,
+  keyPart,
+} from "../change-feed.js";
+
+/** A binlog position: the file and the offset after a whole transaction. */
+interface BinlogPosition {
+  readonly file: string;
+  readonly pos: number;
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * A feed over one MariaDB/MySQL table. Needs `log_bin` on, `binlog_format=ROW`, `binlog_row_image=FULL`
+ * (or NOBLOB) and a user with REPLICATION SLAVE and REPLICATION CLIENT (and SELECT on the table, to read
+ * its column names). Each start connects with a random server id, so two feeds never evict each other.
+ */
+export class MysqlChangeFeed implements ChangeFeed {
+  readonly label: string;
+  private readonly buffer: ChangeBuffer;
+  private readonly database: string;
+  private readonly table: string;
+  private zongji: ZongJi | undefined;
+  private inTransaction: Key[] | undefined;
+
+  constructor(
+    private readonly url: string,
+    table: string,
+    private readonly options: ChangeFeedOptions,
+  ) {
+    this.label = options.label;
+    this.buffer = new ChangeBuffer(options.bufferKeys);
+    const u = new URL(url.replace(/^mariadb:/, "mysql:"));
+    const qualified = /^`?([^`.]+)`?\.`?([^`]+)`?$/.exec(table);
+    this.database = qualified?.[1] ?? decodeURIComponent(u.pathname.replace(/^\//, ""));
+    this.table = qualified?.[2] ?? table.replace(/^`|`$/g, "");
+    if (!this.database) this.fail(`no database selected for table ${table} (name it in the URL path)`);
+  }
+
+  async start(from: string | undefined): Promise<void> {
+    const start = await this.startingPoint(from);
+    const zongji = new ZongJi(this.connectionOptions());
+    this.zongji = zongji;
+    zongji.on("binlog", (event: BinlogEvent) => this.onEvent(zongji, event));
+    await new Promise<void>((resolve, reject) => {
+      let ready = false;
+      zongji.on("ready", () => {
+        ready = true;
+        resolve();
+      });
+      zongji.on("error", (err: Error) => {
+        const e = new ChangeFeedError(
+          `mysql replica '${this.label}': binlog: ${redactText(err.message)}`,
+          true,
+        );
+        this.buffer.fail(e);
+        if (!ready) reject(e);
+      });
+      zongji.start({
+        serverId: randomInt(1_000_000, 2 ** 31),
+        ...start,
+        includeEvents: ["tablemap", "writerows", "updaterows", "deleterows", "xid", "query"],
+        includeSchema: { [this.database]: [this.table] },
+      });
+    }).catch(async (err: unknown) => {
+      await this.close();
+      throw err;
+    });
+  }
+
+  take(options: { maxKeys: number; waitMs: number; signal?: AbortSignal }): Promise<ChangeBatch> {
+    return this.buffer.take(options);
+  }
+
+  /** Nothing to release: the server keeps binlogs by its own retention (binlog_expire_logs_seconds). */
+  async acknowledge(): Promise<void> {}
+
+  async close(): Promise<void> {
+    const zongji = this.zongji;
+    this.zongji = undefined;
+    if (zongji) {
+      zongji.removeAllListeners("binlog");
+      await new Promise<void>((resolve) => {
+        zongji.once("stopped", () => resolve());
+        zongji.on("error", () => {});
+        zongji.stop();
+        setTimeout(resolve, 2000).unref();
+      });
+    }
+  }
+
+  /** A binlog reader leaves nothing on the server. */
+  async drop(): Promise<void> {
+    await this.close();
+  }
+
+  private fail(detail: string): never {
+    throw new ChangeFeedError(`mysql replica '${this.label}': ${detail}`);
+  }
+
+  private connectionOptions(): mysql.ConnectionOptions {
+    const u = new URL(this.url.replace(/^mariadb:/, "mysql:"));
+    return {
+      host: u.hostname,
+      port: u.port ? Number(u.port) : 3306,
+      user: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      connectTimeout: 10_000,
+    };
+  }
+
+  /** Checks the server's settings; where to start: after `from`, or at the end (a purged `from` opens a gap). */
+  private async startingPoint(
+    from: string | undefined,
+  ): Promise<{ filename: string; position: number } | { startAtEnd: true }> {
+    let conn: mysql.Connection;
+    try {
+      conn = await mysql.createConnection(this.connectionOptions());
+    } catch (err) {
+      throw new ChangeFeedError(
+        `mysql replica '${this.label}': cannot connect to ${redactUrl(this.url)}: ${redactText((err as Error).message)}`,
+        true,
+      );
+    }
+    try {
+      const [rows] = await conn.query<mysql.RowDataPacket[]>(
+        "SELECT @@log_bin AS log_bin, @@binlog_format AS format, @@binlog_row_image AS image",
+      );
+      const s = rows[0]!;
+      if (Number(s.log_bin) !== 1)
+        this.fail("log_bin is OFF; change feeds need log_bin=ON with binlog_format=ROW and a server_id");
+      if (String(s.format).toUpperCase() !== "ROW")
+        this.fail(`binlog_format is ${s.format}; change feeds need binlog_format=ROW`);
+      if (!["FULL", "NOBLOB"].includes(String(s.image).toUpperCase()))
+        this.fail(`binlog_row_image is ${s.image}; change feeds need binlog_row_image=FULL`);
+      let logs: string[];
+      try {
+        const [list] = await conn.query<mysql.RowDataPacket[]>("SHOW BINARY LOGS");
+        logs = list.map((r) => String(r.Log_name));
+      } catch (err) {
+        this.fail(
+          `cannot list binary logs (${redactText((err as Error).message)}); change feeds need the REPLICATION CLIENT and REPLICATION SLAVE privileges`,
+        );
+      }
+      if (from === undefined) return { startAtEnd: true };
+      const at = JSON.parse(from) as BinlogPosition;
+      if (logs.includes(at.file)) return { filename: at.file, position: at.pos };
+      this.buffer.open(
+        `binlog ${at.file} was purged by the server before it was read (binlog_expire_logs_seconds)`,
+        undefined,
+      );
+      const [status] = await conn.query<mysql.RowDataPacket[]>("SHOW MASTER STATUS");
+      const end = status[0];
+      if (!end) return { startAtEnd: true };
+      const position = { file: String(end.File), pos: Number(end.Position) };
+      this.buffer.open("binlog read from its current end", JSON.stringify(position));
+      return { filename: position.file, position: position.pos };
+    } finally {
+      await conn.end().catch(() => {});
+    }
+  }
+
+  private onEvent(zongji: ZongJi, event: BinlogEvent): void {
+    const name = event.getEventName();
+    if (name === "writerows" || name === "deleterows") {
+      for (const row of event.rows as Row[]) this.changed(this.keyOf(row));
+    } else if (name === "updaterows") {
+      for (const r of event.rows as { before: Row; after: Row }[]) {
+        this.changed(this.keyOf(r.after));
+        this.changed(this.keyOf(r.before));
+      }
+    } else if (name === "xid") {
+      this.commit(zongji);
+    } else if (name === "query") {
+      const q = String((event as { query?: string }).query ?? "").trim();
+      if (/^BEGIN\b/i.test(q)) this.inTransaction = [];
+      else if (/^COMMIT\b/i.test(q)) this.commit(zongji);
+      else if (new RegExp(`\\b(TRUNCATE|DROP|ALTER|RENAME)\\b[\\s\\S]*\\b${this.table}\\b`, "i").test(q))
+        this.buffer.open(`table ${this.table} was changed by: ${q.slice(0, 60)}`, undefined);
+    }
+  }
+
+  private changed(key: Key): void {
+    if (this.inTransaction) this.inTransaction.push(key);
+    // MariaDB writes a row event of a non-transactional table without BEGIN: it is its own transaction.
+    else this.inTransaction = [key];
+  }
+
+  private commit(zongji: ZongJi): void {
+    const keys = this.inTransaction ?? [];
+    this.inTransaction = undefined;
+    const { filename, position } = zongji.options;
+    if (filename && position) this.buffer.push(keys, JSON.stringify({ file: filename, pos: position }));
+  }
+
+  private keyOf(row: Row): Key {
+    return this.options.keyColumns.map((c) => {
+      const part = keyPart(row[c]);
+      if (part === undefined)
+        this.buffer.fail(
+          new ChangeFeedError(
+            `mysql replica '${this.label}': a change to ${this.table} did not carry key column ${c}; change feeds need binlog_row_image=FULL`,
+          ),
+        );
+      return part ?? "";
+    });
+  }
+}
+
+/** The parts of a zongji event this feed reads. */
+interface BinlogEvent {
+  getEventName(): string;
+  rows?: unknown[];
+}

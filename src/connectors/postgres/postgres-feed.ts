@@ -1,0 +1,355 @@
+/**
+ * PostgreSQL change feed: logical replication (a publication on the table and a pgoutput slot, both named
+ * per dataset and replica). Acknowledges an LSN only when told to, never on its own.
+ */
+import { Client } from "pg";
+import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from "pg-logical-replication";
+import { redactText, redactUrl } from "../../config/redact.js";
+import type { Key } from "../../core/model.js";
+import { ChangeBuffer } from "../change-buffer.js";
+import {
+  type ChangeBatch,
+  type ChangeFeed,
+  ChangeFeedError,
+  type ChangeFeedOptions,
+  feedObjectName,
+  keyPart,
+} from "../change-feed.js";
+import { describePgError } from "./postgres-errors.js";
+
+/** How often the slot's retained WAL is measured while streaming, and the server told where we stand. */
+const STATUS_EVERY_MS = 10_000;
+
+/** The subset of the table's catalogue entry the feed needs. */
+interface PgTableInfo {
+  /** The table as a regclass text (quoted where needed), for CREATE PUBLICATION. */
+  readonly regclass: string;
+  readonly schema: string;
+  readonly name: string;
+}
+
+/**
+ * A feed over one PostgreSQL table. Needs `wal_level=logical`, a role with the REPLICATION attribute (or a
+ * superuser) that owns the table (to create the publication), free `max_replication_slots`, and a replica
+ * identity that includes the key columns (the primary key when the key is the primary key; otherwise
+ * `REPLICA IDENTITY FULL`), so a delete still names its key.
+ */
+export class PostgresChangeFeed implements ChangeFeed {
+  readonly label: string;
+  /** The slot and the publication share this name. */
+  readonly objectName: string;
+  private readonly buffer: ChangeBuffer;
+  private service: LogicalReplicationService | undefined;
+  private admin: Client | undefined;
+  private table: PgTableInfo | undefined;
+  private acked: string | undefined;
+  private inTransaction: Key[] | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private checking = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly tableName: string,
+    private readonly options: ChangeFeedOptions,
+  ) {
+    this.label = options.label;
+    this.objectName = feedObjectName(options.dataset, options.replica);
+    this.buffer = new ChangeBuffer(options.bufferKeys);
+  }
+
+  async start(from: string | undefined): Promise<void> {
+    const admin = await this.connectAdmin();
+    await this.checkSettings(admin);
+    this.table = await this.readTable(admin);
+    await this.ensurePublication(admin, this.table);
+    const slot = await this.ensureSlot(admin, from);
+    this.acked = slot.startAt;
+    await this.stream(slot.startAt);
+    this.statusTimer = setInterval(() => void this.status(), STATUS_EVERY_MS);
+    this.statusTimer.unref();
+  }
+
+  take(options: { maxKeys: number; waitMs: number; signal?: AbortSignal }): Promise<ChangeBatch> {
+    return this.buffer.take(options);
+  }
+
+  async acknowledge(position: string): Promise<void> {
+    this.acked = position;
+    await this.service?.acknowledge(position);
+  }
+
+  async close(): Promise<void> {
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    this.statusTimer = undefined;
+    const service = this.service;
+    this.service = undefined;
+    await service?.destroy().catch(() => {});
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.end().catch(() => {});
+  }
+
+  /** Drops the slot (ending a stream still holding it) and the publication. */
+  async drop(): Promise<void> {
+    await this.close();
+    const admin = await this.connectAdmin();
+    try {
+      await this.dropSlot(admin);
+      await admin.query(`DROP PUBLICATION IF EXISTS ${quote(this.objectName)}`);
+    } finally {
+      this.admin = undefined;
+      await admin.end().catch(() => {});
+    }
+  }
+
+  private fail(detail: string): never {
+    throw new ChangeFeedError(`postgres replica '${this.label}': ${detail}`);
+  }
+
+  private async connectAdmin(): Promise<Client> {
+    const client = new Client({ connectionString: this.url, application_name: "concord feed" });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw new ChangeFeedError(
+        `postgres replica '${this.label}': ${redactText(describePgError(err, { table: this.tableName, server: redactUrl(this.url) }))}`,
+        true,
+      );
+    }
+    this.admin = client;
+    return client;
+  }
+
+  private async checkSettings(admin: Client): Promise<void> {
+    const { rows } = await admin.query<{ wal_level: string; replication: boolean; role: string }>(
+      `SELECT current_setting('wal_level') AS wal_level, (rolreplication OR rolsuper) AS replication,
+              rolname AS role FROM pg_roles WHERE rolname = current_user`,
+    );
+    const s = rows[0]!;
+    if (s.wal_level !== "logical")
+      this.fail(`wal_level is ${s.wal_level}; change feeds need wal_level=logical`);
+    if (!s.replication)
+      this.fail(
+        `role ${s.role} has no REPLICATION attribute; change feeds need ALTER ROLE ${s.role} REPLICATION`,
+      );
+  }
+
+  private async readTable(admin: Client): Promise<PgTableInfo> {
+    const { rows } = await admin.query<{
+      regclass: string | null;
+      schema: string;
+      name: string;
+      ident: string;
+      identity: string[] | null;
+    }>(
+      `SELECT c.oid::regclass::text AS regclass, n.nspname AS schema, c.relname AS name,
+              c.relreplident AS ident,
+              (SELECT array_agg(a.attname::text) FROM pg_index i
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+                WHERE i.indrelid = c.oid AND (CASE c.relreplident WHEN 'd' THEN i.indisprimary
+                                                                  ELSE i.indisreplident END)) AS identity
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = to_regclass($1)`,
+      [this.tableName],
+    );
+    const t = rows[0];
+    if (!t?.regclass) this.fail(`table ${this.tableName} does not exist`);
+    if (t.ident !== "f") {
+      const missing = this.options.keyColumns.filter((k) => !(t.identity ?? []).includes(k));
+      if (missing.length)
+        this.fail(
+          `table ${t.regclass}'s replica identity does not include ${missing.join(", ")}, so a delete would not name its key; change feeds need ALTER TABLE ${t.regclass} REPLICA IDENTITY FULL (or the key as primary key)`,
+        );
+    }
+    return { regclass: t.regclass, schema: t.schema, name: t.name };
+  }
+
+  private async ensurePublication(admin: Client, table: PgTableInfo): Promise<void> {
+    const { rowCount } = await admin.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [
+      this.objectName,
+    ]);
+    if (rowCount) return;
+    try {
+      await admin.query(`CREATE PUBLICATION ${quote(this.objectName)} FOR TABLE ${table.regclass}`);
+    } catch (err) {
+      // Another process created it at the same moment: theirs serves.
+      if ((err as { code?: string }).code !== "42710")
+        this.fail(`cannot create publication ${this.objectName}: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * The slot to stream from, created when missing; where to start (the stored position, else where the slot
+   * stands). A slot that retains more WAL than `maxLagBytes`, or that the server invalidated, is dropped and
+   * created again, and a missing slot with a stored position means changes were lost: both open a gap.
+   */
+  private async ensureSlot(admin: Client, from: string | undefined): Promise<{ startAt: string }> {
+    const slot = await this.readSlot(admin);
+    let gap: string | undefined;
+    if (slot && (slot.lost || slot.retained > this.options.maxLagBytes)) {
+      gap = slot.lost
+        ? `slot ${this.objectName} was invalidated by the server (max_slot_wal_keep_size); created it again`
+        : `slot ${this.objectName} retained ${slot.retained} bytes of WAL (more than maxLagBytes ${this.options.maxLagBytes}); released it and created it again`;
+      await this.dropSlot(admin);
+    } else if (!slot && from !== undefined) {
+      gap = `slot ${this.objectName} was missing (dropped?); created it again`;
+    }
+    if (!slot || gap) {
+      try {
+        const { rows } = await admin.query<{ lsn: string }>(
+          "SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')",
+          [this.objectName],
+        );
+        const startAt = rows[0]!.lsn;
+        if (gap) this.buffer.open(gap, startAt);
+        return { startAt };
+      } catch (err) {
+        this.fail(`cannot create replication slot ${this.objectName}: ${(err as Error).message}`);
+      }
+    }
+    return { startAt: from ?? slot.confirmed };
+  }
+
+  private async readSlot(
+    admin: Client,
+  ): Promise<{ confirmed: string; retained: number; lost: boolean } | undefined> {
+    const { rows } = await admin.query<{ confirmed: string | null; retained: string | null; lost: boolean }>(
+      `SELECT confirmed_flush_lsn::text AS confirmed,
+              pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text AS retained,
+              (wal_status = 'lost' OR restart_lsn IS NULL) AS lost
+         FROM pg_replication_slots WHERE slot_name = $1`,
+      [this.objectName],
+    );
+    const s = rows[0];
+    return s && { confirmed: s.confirmed ?? "0/0", retained: Number(s.retained ?? 0), lost: s.lost };
+  }
+
+  private async dropSlot(admin: Client): Promise<void> {
+    // A slot still held by a stream (ours, gone, or a crashed process's) is freed first.
+    await admin.query(
+      `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+        WHERE slot_name = $1 AND active_pid IS NOT NULL AND active_pid <> pg_backend_pid()`,
+      [this.objectName],
+    );
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await admin.query(
+          "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+          [this.objectName],
+        );
+        return;
+      } catch (err) {
+        // The terminated walsender may hold the slot for a moment longer ("is active for PID").
+        if ((err as { code?: string }).code !== "55006" || attempt >= 50) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  /** Starts streaming at `startAt`; resolves once the server has started, rejects if it refuses. */
+  private async stream(startAt: string): Promise<void> {
+    // Acknowledgements are ours alone: the library's timer would confirm what was received, not checked.
+    const service = new LogicalReplicationService(
+      { connectionString: this.url, application_name: "concord feed" },
+      { acknowledge: { auto: false, timeoutSeconds: 0 } },
+    );
+    this.service = service;
+    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.objectName] });
+    service.on("data", (_lsn: string, message: Pgoutput.Message) => this.onMessage(message));
+    service.on("heartbeat", (lsn: string, _at: number, shouldRespond: boolean) => {
+      // Between transactions the server's WAL end is a position with nothing of ours before it unseen.
+      if (!this.inTransaction && this.buffer.empty) this.buffer.push([], lsn);
+      if (shouldRespond && this.acked) void service.acknowledge(this.acked).catch(() => {});
+    });
+    service.on("error", (err: Error) => this.buffer.fail(this.streamError(err)));
+    await new Promise<void>((resolve, reject) => {
+      service.once("start", () => resolve());
+      service.subscribe(plugin, this.objectName, startAt).then(
+        () => {
+          if (this.service === service) this.buffer.fail(this.streamError(new Error("the stream ended")));
+        },
+        (err: Error) => {
+          const e = this.streamError(err);
+          this.buffer.fail(e);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private streamError(err: Error): ChangeFeedError {
+    return new ChangeFeedError(
+      `postgres replica '${this.label}': replication stream: ${redactText(describePgError(err, { table: this.tableName, server: redactUrl(this.url) }))}`,
+      true,
+    );
+  }
+
+  private onMessage(m: Pgoutput.Message): void {
+    switch (m.tag) {
+      case "begin":
+        this.inTransaction = [];
+        return;
+      case "insert":
+      case "update":
+        this.inTransaction?.push(this.keyOf(m.new));
+        // An update that changed the key also changed the old key's record.
+        if (m.tag === "update" && (m.key || m.old))
+          this.inTransaction?.push(this.keyOf({ ...m.key, ...m.old }));
+        return;
+      case "delete":
+        this.inTransaction?.push(this.keyOf({ ...m.key, ...m.old }));
+        return;
+      case "truncate":
+        this.buffer.open(`table ${this.table?.regclass ?? this.tableName} was truncated`, undefined);
+        return;
+      case "commit": {
+        const keys = this.inTransaction ?? [];
+        this.inTransaction = undefined;
+        this.buffer.push(keys, m.commitEndLsn ?? "0/0");
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private keyOf(row: Record<string, unknown>): Key {
+    return this.options.keyColumns.map((c) => {
+      const part = keyPart(row[c]);
+      if (part === undefined)
+        this.buffer.fail(
+          new ChangeFeedError(
+            `postgres replica '${this.label}': a change to ${this.tableName} did not carry key column ${c}; change feeds need REPLICA IDENTITY FULL or the key as primary key`,
+          ),
+        );
+      return part ?? "";
+    });
+  }
+
+  /** Keeps the server told where we stand, and releases a slot that holds more WAL than allowed. */
+  private async status(): Promise<void> {
+    if (this.checking || !this.admin) return;
+    this.checking = true;
+    try {
+      if (this.acked) await this.service?.acknowledge(this.acked);
+      const slot = await this.readSlot(this.admin);
+      if (slot && (slot.lost || slot.retained > this.options.maxLagBytes)) {
+        await this.service?.destroy().catch(() => {});
+        this.service = undefined;
+        const { startAt } = await this.ensureSlot(this.admin, this.acked);
+        this.acked = startAt;
+        await this.stream(startAt);
+      }
+    } catch (err) {
+      this.buffer.fail(err instanceof ChangeFeedError ? err : this.streamError(err as Error));
+    } finally {
+      this.checking = false;
+    }
+  }
+}
+
+function quote(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

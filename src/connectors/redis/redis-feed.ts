@@ -1,0 +1,122 @@
+/**
+ * Redis change feed: keyspace notifications for the dataset's key prefix. Redis keeps no history of them, so
+ * a feed started again after a stop, or after a lost connection, reports a gap (a whole pass covers it).
+ */
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { redactText, redactUrl } from "../../config/redact.js";
+import { ChangeBuffer } from "../change-buffer.js";
+import {
+  type ChangeBatch,
+  type ChangeFeed,
+  ChangeFeedError,
+  type ChangeFeedOptions,
+} from "../change-feed.js";
+import { RedisKeyCodec } from "./redis-key-codec.js";
+
+/**
+ * A feed over one key prefix. Needs `notify-keyspace-events` with K (keyspace events) and A, or at least g
+ * (DEL, EXPIRE…), $ (strings), h (hashes) and x (expiry). Positions are `<session>:<n>`: only meaningful to
+ * the process that produced them.
+ */
+export class RedisChangeFeed implements ChangeFeed {
+  readonly label: string;
+  private readonly buffer: ChangeBuffer;
+  private readonly codec: RedisKeyCodec;
+  private readonly session = randomUUID();
+  private seq = 0;
+  private client: Redis | undefined;
+  private channelPrefix = "";
+
+  constructor(
+    private readonly url: string,
+    prefix: string,
+    options: ChangeFeedOptions,
+  ) {
+    this.label = options.label;
+    this.buffer = new ChangeBuffer(options.bufferKeys);
+    this.codec = new RedisKeyCodec(prefix, options.keyColumns.length);
+  }
+
+  async start(from: string | undefined): Promise<void> {
+    const db = Number(new URL(this.url).pathname.replace(/^\//, "") || "0");
+    const client = new Redis(this.url, {
+      lazyConnect: true,
+      connectTimeout: 10_000,
+      connectionName: "concord feed",
+    });
+    client.on("error", () => {});
+    this.client = client;
+    try {
+      await client.connect();
+      await this.checkSettings(client);
+    } catch (err) {
+      await this.close();
+      if (err instanceof ChangeFeedError) throw err;
+      throw new ChangeFeedError(
+        `redis replica '${this.label}': cannot connect to ${redactUrl(this.url)}: ${redactText((err as Error).message)}`,
+        true,
+      );
+    }
+    this.channelPrefix = `__keyspace@${db}__:`;
+    client.on("pmessage", (_pattern: string, channel: string, _event: string) => this.onEvent(channel));
+    // Notifications sent while the connection was down are gone.
+    client.on("reconnecting", () =>
+      this.buffer.open("the connection to Redis was lost; notifications sent meanwhile are gone", undefined),
+    );
+    await client.psubscribe(`${this.channelPrefix}${this.codec.pattern()}`);
+    if (from !== undefined)
+      this.buffer.open("keyspace notifications are not kept while the feed is stopped", this.position());
+  }
+
+  take(options: { maxKeys: number; waitMs: number; signal?: AbortSignal }): Promise<ChangeBatch> {
+    return this.buffer.take(options);
+  }
+
+  /** Nothing to release: Redis keeps no history of notifications. */
+  async acknowledge(): Promise<void> {}
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    client?.disconnect();
+  }
+
+  /** A subscription leaves nothing on the server. */
+  async drop(): Promise<void> {
+    await this.close();
+  }
+
+  private fail(detail: string): never {
+    throw new ChangeFeedError(`redis replica '${this.label}': ${detail}`);
+  }
+
+  private async checkSettings(client: Redis): Promise<void> {
+    let flags: string;
+    try {
+      const got = (await client.config("GET", "notify-keyspace-events")) as string[];
+      flags = got[1] ?? "";
+    } catch {
+      // CONFIG may be renamed or refused (managed services): the setting cannot be checked, only trusted.
+      return;
+    }
+    const all = flags.includes("A");
+    const missing = ["g", "$", "h", "x"].filter((c) => !all && !flags.includes(c));
+    if (!flags.includes("K") || missing.length)
+      this.fail(
+        `notify-keyspace-events is "${flags}"; change feeds need notify-keyspace-events=KA (at least K, g, $, h and x)`,
+      );
+  }
+
+  private position(): string {
+    return `${this.session}:${this.seq}`;
+  }
+
+  private onEvent(channel: string): void {
+    const name = channel.slice(this.channelPrefix.length);
+    const parts = this.codec.decode(name);
+    this.seq++;
+    // A name under the prefix that is not a record's (wrong number of parts) is no change of the dataset.
+    this.buffer.push(typeof parts === "string" ? [] : [parts], this.position());
+  }
+}

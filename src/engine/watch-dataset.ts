@@ -1,0 +1,217 @@
+/**
+ * Targeted checks from change feeds: the keys a watched replica reports changed are batched and run through
+ * `runDataset`'s key form (fetch, classify, decide, repair, verify, audit); a feed's position is stored only
+ * after its keys were checked. Opens no store: feeds come in through `WatchedFeed.open`.
+ */
+import type { DatasetConfig } from "../config/load-config.js";
+import {
+  type ChangeBatch,
+  type ChangeFeed,
+  ChangeFeedError,
+  type ChangeFeedOptions,
+} from "../connectors/change-feed.js";
+import type { Key } from "../core/model.js";
+import type { OpenReplica } from "./run-context.js";
+import {
+  type DatasetRunResult,
+  type RunDatasetOptions,
+  type RunDeps,
+  type RunObserver,
+  runDataset,
+} from "./run-dataset.js";
+
+/** A watched replica and how to open its (not yet started) feed; called again after every failure. */
+export interface WatchedFeed {
+  readonly replica: string;
+  open(): Promise<ChangeFeed>;
+}
+
+/** What a check of one batch came to. */
+export interface WatchCheck {
+  readonly replica: string;
+  /** How many distinct keys were checked (0 for a whole pass). */
+  readonly keys: number;
+  /** The keys checked (none for a whole pass). */
+  readonly checked: readonly Key[];
+  /** Set when the batch was a gap: why the whole dataset was checked instead. */
+  readonly gap?: string | undefined;
+  readonly result: DatasetRunResult;
+  /** From taking the batch to the end of its check (waiting out the window included), ms. */
+  readonly durationMs: number;
+}
+
+/** Told what the watcher does; it awaits each call. */
+export interface WatchObserver {
+  /** A feed started (again) at its stored position, or at the store's end when it had none. */
+  onStarted?(info: { replica: string; from: string | undefined }): void | Promise<void>;
+  /** A batch of keys (or a whole pass after a gap) was checked and the feed's position stored. */
+  onChecked?(check: WatchCheck): void | Promise<void>;
+  /** A feed failed or a check threw: the feed is closed and started again at its stored position. */
+  onError?(info: { replica: string; error: Error; retryInMs: number }): void | Promise<void>;
+}
+
+/** Options of a watch. */
+export interface WatchDatasetOptions {
+  /** Stops every feed after the check in flight; `watchDataset` then resolves. */
+  readonly signal: AbortSignal;
+  /** A new run id for each check. */
+  readonly newRunId: () => string;
+  /** "repair" (default: the dataset's mode) or "scan". */
+  readonly mode?: "repair" | "scan";
+  /** Passed to every run (guard, detect, heartbeat…). */
+  readonly run?: Pick<RunDatasetOptions, "guard" | "detect" | "heartbeatMs" | "staleRunMs">;
+  readonly observer?: WatchObserver;
+  /** Observes every run the watch makes (serve marks divergent keys with it). */
+  readonly runObserver?: RunObserver;
+  /** First delay after a failure (doubling to 60 s); default 1 s. */
+  readonly retryMs?: number;
+}
+
+/**
+ * Reads every feed of `feeds` until `signal` aborts, checking what each reports: a batch of keys through
+ * the key form of `runDataset`, a gap (changes possibly missed) through a whole pass. A batch is gathered
+ * for `watch.batchMs` after its first change, and checked once the dataset's reconciliation window has
+ * passed since it was taken, so its changes are old enough to be judged. Only then is the feed's position
+ * stored and acknowledged: a restart, a failure or a kill loses no change (some may be checked twice).
+ *
+ * A feed that fails to open or start the first time for a reason retrying cannot cure (a setting, a grant, a
+ * missing table: a ChangeFeedError not `retryable`) rejects the watch, and every feed is stopped. Later failures close the feed and start it again at its
+ * stored position with back-off.
+ */
+export async function watchDataset(
+  ds: DatasetConfig,
+  replicas: readonly OpenReplica[],
+  feeds: readonly WatchedFeed[],
+  deps: RunDeps,
+  options: WatchDatasetOptions,
+): Promise<void> {
+  if (!ds.watch) throw new Error(`${ds.name}: no watch: configuration`);
+  // A feed that cannot start the first time (a server setting, a grant, a missing table) stops them all.
+  const stop = new AbortController();
+  const signal = AbortSignal.any([options.signal, stop.signal]);
+  const outcomes = await Promise.allSettled(
+    feeds.map((f) =>
+      watchFeed(ds, replicas, f, deps, { ...options, signal }).catch((err: unknown) => {
+        stop.abort();
+        throw err;
+      }),
+    ),
+  );
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+async function watchFeed(
+  ds: DatasetConfig,
+  replicas: readonly OpenReplica[],
+  watched: WatchedFeed,
+  deps: RunDeps,
+  options: WatchDatasetOptions,
+): Promise<void> {
+  const { signal, observer = {} } = options;
+  const watch = ds.watch!;
+  let retryMs = options.retryMs ?? 1000;
+  let started = false;
+  while (!signal.aborted) {
+    let feed: ChangeFeed | undefined;
+    try {
+      feed = await watched.open();
+      const stored = await deps.state.getFeedPosition(ds.name, watched.replica);
+      await feed.start(stored?.position);
+      started = true;
+      await observer.onStarted?.({ replica: watched.replica, from: stored?.position });
+      retryMs = options.retryMs ?? 1000;
+      while (!signal.aborted) {
+        const first = await feed.take({ maxKeys: watch.maxKeys, waitMs: 1000, signal });
+        if (!first.keys.length && !first.gap && first.position === undefined) continue;
+        const taken = deps.now();
+        const batch = first.gap || first.keys.length >= watch.maxKeys ? first : await gather(feed, first);
+        await check(feed, batch, taken);
+      }
+    } catch (err) {
+      if (signal.aborted) break;
+      if (!started && !(err instanceof ChangeFeedError && err.retryable)) throw err;
+      const error = err instanceof Error ? err : new Error(String(err));
+      await observer.onError?.({ replica: watched.replica, error, retryInMs: retryMs });
+      await sleep(retryMs, signal);
+      retryMs = Math.min(retryMs * 2, 60_000);
+    } finally {
+      await feed?.close().catch(() => {});
+    }
+  }
+
+  /** The first batch and whatever else arrives within `batchMs` (a burst is checked once). */
+  async function gather(feed: ChangeFeed, first: ChangeBatch): Promise<ChangeBatch> {
+    if (!first.keys.length || watch.batchMs <= 0) return first;
+    await sleep(watch.batchMs, signal);
+    const more = await feed.take({ maxKeys: watch.maxKeys - first.keys.length, waitMs: 0 });
+    if (more.gap) return more;
+    const keys = new Map<string, Key>();
+    for (const k of [...first.keys, ...more.keys]) keys.set(JSON.stringify(k), k);
+    return { keys: [...keys.values()], position: more.position ?? first.position };
+  }
+
+  async function check(feed: ChangeFeed, batch: ChangeBatch, taken: number): Promise<void> {
+    const mode = options.mode ?? ds.mode;
+    let result: DatasetRunResult | undefined;
+    if (batch.gap || batch.keys.length) {
+      // Changes younger than the window are judged in flight: wait until the batch's are not.
+      const windowMs = ds.policy.windowMs ?? 0;
+      if (windowMs > 0) await sleep(Math.max(0, taken + windowMs - deps.now()), signal);
+      result = await runDataset(ds, replicas, deps, {
+        ...options.run,
+        runId: options.newRunId(),
+        command: batch.gap ? "watch pass" : "watch",
+        mode,
+        ...(batch.gap ? {} : { keys: batch.keys }),
+        ...(options.runObserver ? { observer: options.runObserver } : {}),
+      });
+      // A run stopped by the signal checked only part: its position is not stored.
+      if (!result.finished) return;
+    }
+    if (batch.position !== undefined) {
+      await deps.state.putFeedPosition({
+        dataset: ds.name,
+        replica: watched.replica,
+        position: batch.position,
+        updatedAt: deps.now(),
+      });
+      await feed.acknowledge(batch.position);
+    }
+    if (result)
+      await observer.onChecked?.({
+        replica: watched.replica,
+        keys: batch.keys.length,
+        checked: batch.keys,
+        gap: batch.gap,
+        result,
+        durationMs: deps.now() - taken,
+      });
+  }
+}
+
+/** The options of a dataset's feed on one of its replicas (`concord watch` and serve alike). */
+export function feedOptions(ds: DatasetConfig, replica: string): ChangeFeedOptions {
+  return {
+    dataset: ds.name,
+    replica,
+    keyColumns: ds.key,
+    bufferKeys: ds.watch?.bufferKeys ?? 100_000,
+    maxLagBytes: ds.watch?.maxLagBytes ?? 2 ** 30,
+    label: `${ds.name}.${replica}`,
+  };
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted || ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

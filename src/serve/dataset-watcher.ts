@@ -1,0 +1,126 @@
+/** `serve`'s change-feed side of a dataset with `watch:`: runs the engine's watchDataset and reports it (log, metrics, alerts). */
+import type { DatasetConfig } from "../config/load-config.js";
+import type { Connector } from "../connectors/connector.js";
+import { openChangeFeed } from "../connectors/open-change-feed.js";
+import { openConnector } from "../connectors/open-connector.js";
+import { keyId } from "../core/model.js";
+import type { OpenReplica } from "../engine/run-context.js";
+import { newRunId } from "../engine/run-id.js";
+import { feedOptions, type WatchCheck, watchDataset } from "../engine/watch-dataset.js";
+import type { StateStore } from "../state/state-store.js";
+import type { ConsistencyHints } from "./consistency-hints.js";
+import type { ServeMetrics } from "./metrics.js";
+import { markSegment } from "./segment-marks.js";
+
+export interface DatasetWatcherDeps {
+  readonly state: StateStore;
+  readonly metrics: ServeMetrics;
+  readonly now: () => number;
+  readonly log: (line: string) => void;
+  /** Something an alert may look at changed (a check repaired or escalated). */
+  readonly onChange: () => void;
+  /** Sign the audit log's head (after checks that appended to it). */
+  readonly anchor: () => Promise<void>;
+  /** Told what each check verified and how long it took. */
+  readonly hints: ConsistencyHints;
+}
+
+/**
+ * Watches one dataset's change feeds for as long as the service runs, on replicas of its own (so a check
+ * never waits on a pass's connections). A feed that cannot start (a setting, a grant) is logged once, in one
+ * line naming it, and the dataset goes on with its scheduled passes alone.
+ */
+export class DatasetWatcher {
+  private readonly stopping = new AbortController();
+  private running: Promise<void> | undefined;
+  private readonly opened: Connector[] = [];
+  /** Keys (`keyId`) of the check in flight found divergent and not verified converged. */
+  private unsettled = new Set<string>();
+
+  constructor(
+    readonly ds: DatasetConfig,
+    private readonly deps: DatasetWatcherDeps,
+  ) {}
+
+  start(): void {
+    this.running ??= this.run().catch((err: unknown) => {
+      this.deps.log(
+        `${this.ds.name}: change feeds stopped: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    });
+  }
+
+  /** Stops after the check in flight and closes the watcher's replicas. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.running;
+    await Promise.allSettled(this.opened.splice(0).map((c) => c.close()));
+  }
+
+  private async run(): Promise<void> {
+    const { ds, deps } = this;
+    const replicas: OpenReplica[] = [];
+    for (const r of ds.replicas) {
+      const connector = await openConnector(ds.name, r, { readonly: ds.mode === "scan" });
+      this.opened.push(connector);
+      replicas.push({ name: r.name, connector });
+    }
+    await watchDataset(
+      ds,
+      replicas,
+      ds.watch!.replicas.map((replica) => ({
+        replica,
+        open: () => openChangeFeed(ds.replicas.find((x) => x.name === replica)!, feedOptions(ds, replica)),
+      })),
+      { state: deps.state, now: deps.now },
+      {
+        signal: this.stopping.signal,
+        newRunId: () => newRunId(new Date(deps.now())),
+        runObserver: {
+          onSegment: async (segment) => {
+            for (const d of segment.scan.divergences) if (d.key.length) this.unsettled.add(keyId(d.key));
+            for (const k of await markSegment(ds.name, deps, segment)) this.unsettled.delete(k);
+          },
+        },
+        observer: {
+          onStarted: ({ replica, from }) =>
+            deps.log(
+              `${ds.name}.${replica}: watching its change feed ${from === undefined ? "from now" : `from ${from}`}`,
+            ),
+          onChecked: (c) => this.checked(c),
+          onError: ({ replica, error, retryInMs }) =>
+            deps.log(
+              `${ds.name}.${replica}: change feed: ${error.message}; starting again in ${Math.round(retryInMs / 1000)} s`,
+            ),
+        },
+      },
+    );
+  }
+
+  private async checked(c: WatchCheck): Promise<void> {
+    const { ds, deps } = this;
+    const labels = { dataset: ds.name, replica: c.replica };
+    const at = deps.now();
+    deps.hints.noteLag(ds.name, c.durationMs / 1000);
+    deps.hints.noteVerified(
+      ds.name,
+      c.checked.map((k) => keyId(k)).filter((k) => !this.unsettled.has(k)),
+      at,
+    );
+    this.unsettled = new Set();
+    deps.hints.poke(ds.name);
+    deps.metrics.watchChecks.inc(labels);
+    deps.metrics.watchKeys.inc(labels, c.keys);
+    deps.metrics.watchCheckDuration.observe({ dataset: ds.name }, c.durationMs / 1000);
+    if (c.gap) {
+      deps.metrics.watchGaps.inc(labels);
+      deps.log(`${ds.name}.${c.replica}: change feed gap (${c.gap}); checked the whole dataset`);
+    }
+    const t = c.result.totals;
+    const wrote = Object.values(t.repairs).some((n) => n > 0);
+    if (wrote || t.escalated) {
+      await deps.anchor();
+      deps.onChange();
+    }
+  }
+}

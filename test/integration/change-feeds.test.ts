@@ -1,0 +1,241 @@
+/**
+ * Every store's change feed on a real server: changed keys arrive whole transactions at a time, a feed
+ * started again at a stored position delivers what was written while it was stopped, a missing server setting
+ * is one line naming it, and `drop` leaves nothing behind (a leftover slot would hold WAL forever).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { ChangeBatch, ChangeFeed, ChangeFeedOptions } from "../../src/connectors/change-feed.js";
+import { openChangeFeed } from "../../src/connectors/open-change-feed.js";
+import type { Key } from "../../src/core/model.js";
+import { createMysqlTestDatabase, type MysqlTestDatabase } from "../support/mysql-test-database.js";
+import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
+import { createRedisTestPrefix, type RedisTestPrefix } from "../support/redis-test-prefix.js";
+import { MYSQL, POSTGRES, REDIS, serviceAvailable } from "../support/services.js";
+
+const pgUp = await serviceAvailable(POSTGRES);
+const myUp = await serviceAvailable(MYSQL);
+const redisUp = await serviceAvailable(REDIS);
+
+const opts = (
+  dataset: string,
+  replica: string,
+  over: Partial<ChangeFeedOptions> = {},
+): ChangeFeedOptions => ({
+  dataset,
+  replica,
+  keyColumns: ["id"],
+  bufferKeys: 10_000,
+  maxLagBytes: 1 << 30,
+  label: `${dataset}.${replica}`,
+  ...over,
+});
+
+const feeds: ChangeFeed[] = [];
+afterEach(async () => {
+  for (const f of feeds.splice(0)) await f.drop();
+});
+
+async function open(
+  replica: { name: string; url: string; table?: string; prefix?: string },
+  o: ChangeFeedOptions,
+): Promise<ChangeFeed> {
+  const feed = await openChangeFeed(replica, o);
+  feeds.push(feed);
+  return feed;
+}
+
+/**
+ * Takes batches until `want` keys were seen (or 20 s passed) and then until the feed has been quiet for
+ * half a second (every write of the test delivered); returns the keys and the batches.
+ */
+async function collect(feed: ChangeFeed, want: number): Promise<{ keys: string[]; batches: ChangeBatch[] }> {
+  const seen = new Set<string>();
+  const batches: ChangeBatch[] = [];
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const b = await feed.take({ maxKeys: 1000, waitMs: 500 });
+    if (b.keys.length || b.gap) batches.push(b);
+    for (const k of b.keys) seen.add((k as Key).join(","));
+    if ((seen.size >= want && !b.keys.length) || Date.now() > deadline) break;
+  }
+  return { keys: [...seen].sort(), batches };
+}
+
+const lastPosition = (batches: ChangeBatch[]) => batches.findLast((b) => b.position)?.position;
+
+describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
+  let s: PostgresTestSchema;
+  beforeAll(async () => {
+    s = await createPostgresTestSchema();
+    await s.admin.query(`CREATE TABLE ${s.table("items")} (id bigint PRIMARY KEY, name text)`);
+  });
+  afterAll(async () => {
+    await s.drop();
+  });
+
+  it("delivers inserts, updates and deletes by key, resumes at a stored LSN, and drop removes slot and publication", async () => {
+    const replica = { name: "pg", url: POSTGRES.url, table: s.table("items") };
+    const feed = await open(replica, opts(s.name, "pg"));
+    await feed.start(undefined);
+    await s.admin.query(`INSERT INTO ${s.table("items")} VALUES (1, 'a'), (2, 'b')`);
+    await s.admin.query(`UPDATE ${s.table("items")} SET name = 'c' WHERE id = 2`);
+    await s.admin.query(`DELETE FROM ${s.table("items")} WHERE id = 1`);
+    const first = await collect(feed, 2);
+    expect(first.keys).toEqual(["1", "2"]);
+    expect(first.batches.every((b) => !b.gap)).toBe(true);
+    const stored = lastPosition(first.batches)!;
+    await feed.acknowledge(stored);
+    await feed.close();
+
+    // Written while nobody reads: kept by the slot, delivered after a restart at the stored position.
+    await s.admin.query(`INSERT INTO ${s.table("items")} VALUES (3, 'd')`);
+    await s.admin.query(`UPDATE ${s.table("items")} SET name = 'e' WHERE id = 2`);
+    const again = await open(replica, opts(s.name, "pg"));
+    await again.start(stored);
+    const second = await collect(again, 2);
+    expect(second.keys).toEqual(["2", "3"]);
+
+    await again.drop();
+    const slots = await s.admin.query("SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE $1", [
+      `%${s.name}%`,
+    ]);
+    const pubs = await s.admin.query("SELECT 1 FROM pg_publication WHERE pubname LIKE $1", [`%${s.name}%`]);
+    expect(slots.rowCount).toBe(0);
+    expect(pubs.rowCount).toBe(0);
+  });
+
+  it("releases a slot that retains more WAL than maxLagBytes and reports a gap", async () => {
+    const replica = { name: "pg", url: POSTGRES.url, table: s.table("items") };
+    const dataset = `${s.name}_lag`;
+    const feed = await open(replica, opts(dataset, "pg"));
+    await feed.start(undefined);
+    await s.admin.query(`INSERT INTO ${s.table("items")} VALUES (10, 'x')`);
+    const got = await collect(feed, 1);
+    const stored = lastPosition(got.batches)!;
+    await feed.close();
+    // WAL written past the slot while nobody reads it.
+    await s.admin.query(
+      `INSERT INTO ${s.table("items")} SELECT g, repeat('x', 200) FROM generate_series(100, 2100) g`,
+    );
+    const lagging = await open(replica, opts(dataset, "pg", { maxLagBytes: 1000 }));
+    await lagging.start(stored);
+    const b = await lagging.take({ maxKeys: 100, waitMs: 5000 });
+    expect(b.gap).toMatch(/retained \d+ bytes of WAL \(more than maxLagBytes 1000\); released it/);
+    expect(b.keys).toEqual([]);
+  });
+
+  it("a key outside the replica identity is refused at start with the setting to change", async () => {
+    await s.admin.query(`CREATE TABLE ${s.table("by_code")} (id bigint PRIMARY KEY, code text NOT NULL)`);
+    const feed = await open(
+      { name: "pg", url: POSTGRES.url, table: s.table("by_code") },
+      opts(`${s.name}_code`, "pg", { keyColumns: ["code"] }),
+    );
+    await expect(feed.start(undefined)).rejects.toThrow(
+      /^postgres replica '.*\.pg': table .*by_code's replica identity does not include code, .*REPLICA IDENTITY FULL/,
+    );
+  });
+});
+
+describe.skipIf(!myUp)("MariaDB feed (row binlog)", () => {
+  let db: MysqlTestDatabase;
+  beforeAll(async () => {
+    db = await createMysqlTestDatabase();
+    await db.admin.query("CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT)");
+    await db.admin.query("CREATE TABLE other (id BIGINT PRIMARY KEY)");
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it("delivers the table's changed keys only, and resumes at a stored binlog position", async () => {
+    const replica = { name: "maria", url: db.url, table: "items" };
+    const feed = await open(replica, opts(db.name, "maria"));
+    await feed.start(undefined);
+    await db.admin.query("INSERT INTO items VALUES (1, 'a'), (2, 'b')");
+    await db.admin.query("INSERT INTO other VALUES (99)");
+    await db.admin.query("UPDATE items SET name = 'c' WHERE id = 2");
+    await db.admin.query("DELETE FROM items WHERE id = 1");
+    const first = await collect(feed, 2);
+    expect(first.keys).toEqual(["1", "2"]);
+    const stored = lastPosition(first.batches)!;
+    expect(JSON.parse(stored)).toMatchObject({ file: expect.any(String), pos: expect.any(Number) });
+    await feed.close();
+
+    await db.admin.query("INSERT INTO items VALUES (3, 'd')");
+    await db.admin.query("UPDATE items SET name = 'e' WHERE id = 2");
+    const again = await open(replica, opts(db.name, "maria"));
+    await again.start(stored);
+    const second = await collect(again, 2);
+    expect(second.keys).toEqual(["2", "3"]);
+  });
+});
+
+describe.skipIf(!redisUp)("Redis feed (keyspace notifications)", () => {
+  let t: RedisTestPrefix;
+  beforeAll(() => {
+    t = createRedisTestPrefix("feed");
+  });
+  afterAll(async () => {
+    await t.drop();
+  });
+
+  it("delivers keys written under the prefix, and reports a gap when started again after a stop", async () => {
+    const replica = { name: "cache", url: REDIS.url, prefix: t.prefix };
+    const feed = await open(replica, opts("redisfeed", "cache"));
+    await feed.start(undefined);
+    await t.admin.hset(`${t.prefix}1`, "name", "a");
+    await t.admin.set(`${t.prefix}2`, "{}");
+    await t.admin.set(`${t.prefix.slice(0, -1)}x:3`, "{}");
+    await t.admin.del(`${t.prefix}1`);
+    const first = await collect(feed, 2);
+    expect(first.keys).toEqual(["1", "2"]);
+    const stored = lastPosition(first.batches)!;
+    await feed.close();
+
+    // Notifications are not kept: what was written meanwhile can only be covered by a whole pass.
+    const again = await open(replica, opts("redisfeed", "cache"));
+    await again.start(stored);
+    const b = await again.take({ maxKeys: 100, waitMs: 1000 });
+    expect(b.gap).toMatch(/keyspace notifications are not kept/);
+  });
+});
+
+describe("SQLite feed (triggers into a change table)", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "concord-feed-"));
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("delivers changed keys from its change table, resumes at a stored sequence, and drop removes the triggers", async () => {
+    const path = join(dir, "a.db");
+    const app = new Database(path);
+    app.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)");
+    const replica = { name: "lite", url: `sqlite:${path}`, table: "items" };
+    const feed = await open(replica, opts("litefeed", "lite"));
+    await feed.start(undefined);
+    app.exec("INSERT INTO items VALUES (1, 'a'), (2, 'b'); UPDATE items SET name = 'c' WHERE id = 2");
+    app.exec("DELETE FROM items WHERE id = 1");
+    const first = await collect(feed, 2);
+    expect(first.keys).toEqual(["1", "2"]);
+    const stored = lastPosition(first.batches)!;
+    await feed.acknowledge(stored);
+    await feed.close();
+
+    app.exec("INSERT INTO items VALUES (3, 'd'); UPDATE items SET name = 'e' WHERE id = 2");
+    const again = await open(replica, opts("litefeed", "lite"));
+    await again.start(stored);
+    const second = await collect(again, 2);
+    expect(second.keys).toEqual(["2", "3"]);
+    await again.drop();
+    const left = app.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'concord%' ORDER BY name").all();
+    expect(left).toEqual([]);
+    app.close();
+  });
+});

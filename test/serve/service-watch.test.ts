@@ -1,0 +1,114 @@
+/**
+ * `watch:` in the config and under `serve`: the block is validated naming the field, and a served dataset
+ * with a watched replica repairs a changed key seconds after the write, beside its schedule, with the watch
+ * metrics counting it.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../src/config/load-config.js";
+import { createService } from "../../src/serve/service.js";
+
+const yaml = (watch: string, dir = "/tmp") =>
+  parseConfig(
+    `state: sqlite:state.db
+datasets:
+  t:
+    key: id
+    replicas:
+      a: { url: "sqlite:a.db", table: t }
+      b: { url: "sqlite:b.db", table: t }
+      m: { url: "memory:m" }
+    policy: { owner: a, resolve: owner }
+    watch: ${watch}
+`,
+    join(dir, "concord.yaml"),
+  );
+
+describe("watch: configuration", () => {
+  it("takes the watched replicas and defaults, and refuses what cannot be watched, naming the field", () => {
+    expect(yaml("{ replicas: [a] }").datasets[0]!.watch).toEqual({
+      replicas: ["a"],
+      batchMs: 200,
+      maxKeys: 1000,
+      bufferKeys: 100_000,
+      maxLagBytes: 2 ** 30,
+    });
+    expect(
+      yaml("{ replicas: [a, b], batch: 1s, maxKeys: 10, bufferKeys: 50, maxLagBytes: 4096 }").datasets[0]!
+        .watch,
+    ).toEqual({ replicas: ["a", "b"], batchMs: 1000, maxKeys: 10, bufferKeys: 50, maxLagBytes: 4096 });
+    expect(() => yaml("{ replicas: [c] }")).toThrow(
+      new ConfigError('datasets.t.watch.replicas.0: "c" is not a replica of t'),
+    );
+    expect(() => yaml("{ replicas: [m] }")).toThrow(
+      new ConfigError(
+        'datasets.t.watch.replicas.0: "m" is a memory: replica, which has no change feed (postgres, mysql, mariadb, redis, sqlite have)',
+      ),
+    );
+    expect(() => yaml("{ replicas: [a, a] }")).toThrow(
+      new ConfigError('datasets.t.watch.replicas.1: "a" is listed twice'),
+    );
+    expect(() => yaml("{ replicas: [] }")).toThrow(/^datasets\.t\.watch\.replicas: /);
+    expect(() => yaml("{ replicas: [a], every: 1s }")).toThrow(/^datasets\.t\.watch\.every: unknown key/);
+  });
+});
+
+describe("serve with watch:", () => {
+  let dir: string;
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("repairs a key written to the watched replica within seconds, and counts the check", async () => {
+    dir = mkdtempSync(join(tmpdir(), "concord-serve-watch-"));
+    for (const r of ["a", "b"]) {
+      const db = new Database(join(dir, `${r}.db`));
+      db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+      db.close();
+    }
+    const config = parseConfig(
+      `state: sqlite:state.db
+datasets:
+  t:
+    key: id
+    replicas:
+      a: { url: "sqlite:a.db", table: t }
+      b: { url: "sqlite:b.db", table: t }
+    policy: { owner: a, resolve: owner }
+    watch: { replicas: [a], batch: 20ms }
+`,
+      join(dir, "concord.yaml"),
+    );
+    const lines: string[] = [];
+    const service = await createService(config, { log: (l) => lines.push(l) });
+    const a = new Database(join(dir, "a.db"));
+    const b = new Database(join(dir, "b.db"));
+    try {
+      await service.start();
+      await until(() => lines.some((l) => l === "t.a: watching its change feed from now"));
+      a.prepare("INSERT INTO t VALUES (1, 'one')").run();
+      await until(() => b.prepare("SELECT v FROM t WHERE id = 1").get() !== undefined);
+      expect(b.prepare("SELECT * FROM t").all()).toEqual([{ id: 1, v: "one" }]);
+      await until(async () =>
+        /concord_watch_checks_total\{dataset="t",replica="a"\} [1-9]/.test(
+          (await service.metrics.text()).body,
+        ),
+      );
+      const body = (await service.metrics.text()).body;
+      expect(body).toMatch(/concord_watch_keys_total\{dataset="t",replica="a"\} 1\n/);
+      expect(body).toMatch(/concord_watch_gaps_total\{dataset="t",replica="a"\} 0\n/);
+    } finally {
+      await service.stop();
+      a.close();
+      b.close();
+    }
+  });
+});
+
+/** Polls a condition until it holds (the test's timeout bounds it). */
+async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((r) => setTimeout(r, 25));
+}
