@@ -14,7 +14,8 @@ export type AuditEventType =
   | "rejected"
   | "rolled-back"
   | "guard"
-  | "alert";
+  | "alert"
+  | "policy-changed";
 
 /** The hashed part of an audit entry. */
 export interface AuditEntryContent {

@@ -5,6 +5,7 @@ import type { DivergenceStore } from "./divergence-store.js";
 import type { DivergentKeys } from "./divergent-keys.js";
 import type { EscalationStore } from "./escalation-store.js";
 import type { LeaseStore } from "./lease-store.js";
+import type { PolicyRegistry } from "./policy-registry.js";
 import type { RepairLedger } from "./repair-ledger.js";
 import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
@@ -97,4 +98,14 @@ export abstract class ComposedStateStore implements StateStore {
   readonly releaseLease: LeaseStore["releaseLease"] = (name, owner) =>
     this.parts.leases.releaseLease(name, owner);
   readonly getLease: LeaseStore["getLease"] = (name) => this.parts.leases.getLease(name);
+
+  // Policy versions.
+  readonly adoptPolicy: PolicyRegistry["adoptPolicy"] = (version, audit) =>
+    this.parts.policies.adoptPolicy(version, audit);
+  readonly listPolicies: PolicyRegistry["listPolicies"] = (dataset) =>
+    this.parts.policies.listPolicies(dataset);
+  readonly getPolicy: PolicyRegistry["getPolicy"] = (dataset, version) =>
+    this.parts.policies.getPolicy(dataset, version);
+  readonly currentPolicy: PolicyRegistry["currentPolicy"] = (dataset) =>
+    this.parts.policies.currentPolicy(dataset);
 }

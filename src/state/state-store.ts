@@ -5,6 +5,7 @@ import type { DivergenceStore } from "./divergence-store.js";
 import type { DivergentKeys } from "./divergent-keys.js";
 import type { EscalationStore } from "./escalation-store.js";
 import type { LeaseStore } from "./lease-store.js";
+import type { PolicyRegistry } from "./policy-registry.js";
 import type { RepairLedger } from "./repair-ledger.js";
 import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
@@ -24,6 +25,7 @@ export {
   escalationPattern,
 } from "./escalation-store.js";
 export type { Lease, LeaseStore } from "./lease-store.js";
+export type { PolicyAdoption, PolicyRegistry, PolicyVersion } from "./policy-registry.js";
 export type {
   LedgerEntry,
   RepairClaim,
@@ -51,7 +53,8 @@ export interface StateStore
     CheckpointStore,
     SampleStore,
     DivergentKeys,
-    LeaseStore {
+    LeaseStore,
+    PolicyRegistry {
   /** Releases the store's connections; the store is not used afterwards. */
   close(): Promise<void>;
 }
@@ -68,4 +71,5 @@ export interface StateStoreParts {
   readonly samples: SampleStore;
   readonly divergentKeys: DivergentKeys;
   readonly leases: LeaseStore;
+  readonly policies: PolicyRegistry;
 }

@@ -88,6 +88,8 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
         "leases",
         "ledger",
         "observed_versions",
+        "policy_current",
+        "policy_versions",
         "runs",
         "samples",
         "schema_migrations",
@@ -306,9 +308,10 @@ function eventAt(ts: number) {
   return { ts, runId: "run-1", type: "detected" as const, dataset: "users", key: null, data: null };
 }
 
-/** SQL taking version 4's escalation facets away again. */
+/** SQL taking version 4's escalation facets and version 5's policy registry away again. */
 function dropQueueFacets(schema: string): string {
-  return `DROP INDEX "${schema}".escalations_queue;
+  return `DROP TABLE "${schema}".policy_versions, "${schema}".policy_current;
+    DROP INDEX "${schema}".escalations_queue;
     ALTER TABLE "${schema}".escalations DROP COLUMN columns, DROP COLUMN absent, DROP COLUMN involved,
       DROP COLUMN pattern;`;
 }

@@ -172,8 +172,11 @@ describe("SqliteStateStore: migrations", () => {
   });
 });
 
-/** SQL taking version 6's escalation facets away again (a file as version 5 left it). */
-const DROP_QUEUE_FACETS = `DROP INDEX escalations_queue; ALTER TABLE escalations DROP COLUMN columns;
+/**
+ * SQL taking version 6's escalation facets and version 7's policy registry away again (a file as version 5
+ * left it).
+ */
+const DROP_QUEUE_FACETS = `DROP TABLE policy_versions; DROP TABLE policy_current; DROP INDEX escalations_queue; ALTER TABLE escalations DROP COLUMN columns;
   ALTER TABLE escalations DROP COLUMN absent; ALTER TABLE escalations DROP COLUMN involved;
   ALTER TABLE escalations DROP COLUMN pattern;`;
 

@@ -10,6 +10,7 @@ import { divergenceStoreCases } from "./state-store/divergence-store.case.js";
 import { divergentKeysCases } from "./state-store/divergent-keys.case.js";
 import { escalationStoreCases } from "./state-store/escalation-store.case.js";
 import { leaseStoreCases } from "./state-store/lease-store.case.js";
+import { policyRegistryCases } from "./state-store/policy-registry.case.js";
 import { repairClaimCases } from "./state-store/repair-claim.case.js";
 import { repairLedgerCases } from "./state-store/repair-ledger.case.js";
 import { runStoreCases } from "./state-store/run-store.case.js";
@@ -32,6 +33,7 @@ const CASES: readonly ((c: StateStoreCase) => void)[] = [
   sampleStoreCases,
   divergentKeysCases,
   leaseStoreCases,
+  policyRegistryCases,
 ];
 
 for (const factory of stateStoreFactories) {

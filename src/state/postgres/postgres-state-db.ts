@@ -20,7 +20,9 @@ type Table =
   | "checkpoints"
   | "samples"
   | "divergentKeys"
-  | "leases";
+  | "leases"
+  | "policies"
+  | "currentPolicy";
 
 /**
  * One schema of state tables over a pool. Nothing is sent until the first call, which creates or upgrades
@@ -50,6 +52,8 @@ export class PostgresStateDb {
       samples: `${s}.samples`,
       divergentKeys: `${s}.divergent_keys`,
       leases: `${s}.leases`,
+      policies: `${s}.policy_versions`,
+      currentPolicy: `${s}.policy_current`,
     };
   }
 

@@ -10,6 +10,7 @@ import { PostgresDivergenceStore } from "./postgres-divergence-store.js";
 import { PostgresDivergentKeys } from "./postgres-divergent-keys.js";
 import { PostgresEscalationStore } from "./postgres-escalation-store.js";
 import { PostgresLeaseStore } from "./postgres-lease-store.js";
+import { PostgresPolicyRegistry } from "./postgres-policy-registry.js";
 import { PostgresRepairLedger } from "./postgres-repair-ledger.js";
 import { PostgresRunStore } from "./postgres-run-store.js";
 import { PostgresSampleStore } from "./postgres-sample-store.js";
@@ -108,5 +109,6 @@ function postgresParts(db: PostgresStateDb): StateStoreParts {
     samples: new PostgresSampleStore(db),
     divergentKeys: new PostgresDivergentKeys(db),
     leases: new PostgresLeaseStore(db),
+    policies: new PostgresPolicyRegistry(db, audit),
   };
 }

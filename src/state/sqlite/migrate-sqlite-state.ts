@@ -65,6 +65,14 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE escalations ADD COLUMN pattern TEXT NOT NULL DEFAULT '';
    UPDATE escalations SET pattern = json_array(class);
    CREATE INDEX escalations_queue ON escalations (status, dataset, pattern, created_at);`,
+  // The policy registry: every version a dataset ran under (listed by rowid: first used first), and the
+  // version each dataset runs under now.
+  `CREATE TABLE policy_versions (
+     dataset TEXT NOT NULL, version TEXT NOT NULL, text TEXT NOT NULL, source TEXT NOT NULL,
+     first_used_at INTEGER NOT NULL, first_used_by TEXT NOT NULL, first_run_id TEXT NOT NULL,
+     PRIMARY KEY (dataset, version));
+   CREATE TABLE policy_current (
+     dataset TEXT NOT NULL PRIMARY KEY, version TEXT NOT NULL, adopted_at INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
 
 /** The file version this code creates and expects. */

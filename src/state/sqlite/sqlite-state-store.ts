@@ -11,6 +11,7 @@ import { SqliteDivergenceStore } from "./sqlite-divergence-store.js";
 import { SqliteDivergentKeys } from "./sqlite-divergent-keys.js";
 import { SqliteEscalationStore } from "./sqlite-escalation-store.js";
 import { SqliteLeaseStore } from "./sqlite-lease-store.js";
+import { SqlitePolicyRegistry } from "./sqlite-policy-registry.js";
 import { SqliteRepairLedger } from "./sqlite-repair-ledger.js";
 import { SqliteRunStore } from "./sqlite-run-store.js";
 import { SqliteSampleStore } from "./sqlite-sample-store.js";
@@ -63,5 +64,6 @@ function sqliteParts(s: SqliteStateDb): StateStoreParts {
     samples: new SqliteSampleStore(s),
     divergentKeys: new SqliteDivergentKeys(s),
     leases: new SqliteLeaseStore(s),
+    policies: new SqlitePolicyRegistry(s, audit),
   };
 }
