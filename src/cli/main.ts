@@ -239,6 +239,38 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
       code = await (await import("./audit.js")).runAuditShow(opts, cli);
     });
 
+  const policy = program
+    .command("policy")
+    .description("the policy versions each dataset ran under: history, full text, diffs");
+  configOption(
+    policy.command("history").description("every policy version each dataset ran under, oldest first"),
+  )
+    .option("-d, --dataset <name>", "only this dataset")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (opts) => {
+      code = await (await import("./policy.js")).runPolicyHistory(opts, cli);
+    });
+  configOption(
+    policy.command("show [version]").description("a policy version's full text (default: the current one)"),
+  )
+    .option("-d, --dataset <name>", "the dataset (needed when several have policy history)")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (version: string | undefined, opts) => {
+      code = await (await import("./policy.js")).runPolicyShow(version, opts, cli);
+    });
+  configOption(
+    policy
+      .command("diff [from] [to]")
+      .description(
+        "line diff of two policy versions (default: the current one against the one it replaced); exit 1 when they differ",
+      ),
+  )
+    .option("-d, --dataset <name>", "the dataset (needed when several have policy history)")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (from: string | undefined, to: string | undefined, opts) => {
+      code = await (await import("./policy.js")).runPolicyDiff(from, to, opts, cli);
+    });
+
   configOption(
     program.command("rollback").description("undo the repairs of a run (or one repair), conditionally"),
   )

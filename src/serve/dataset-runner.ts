@@ -41,6 +41,8 @@ export interface RunnerDeps {
   readonly anchor?: () => Promise<void>;
   /** This process as the owner of the passes it runs (`host:pid:random`): one process runs a dataset's pass. */
   readonly owner: string;
+  /** The config file the datasets' policies come from (recorded in the policy registry). */
+  readonly configFile?: string | undefined;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -355,6 +357,8 @@ export class DatasetRunner {
         mode,
         checkpoint: true,
         owner: this.deps.owner,
+        actor: "serve",
+        policySource: this.deps.configFile,
         signal: this.abort.signal,
         guard: { onRetry: (replica) => metrics.retries.inc({ dataset, replica }) },
         // Below full intensity, gentleness over speed: one query at a time against the stores.

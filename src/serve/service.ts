@@ -1,5 +1,6 @@
 /** `concord serve`'s core: a runner per dataset, metrics, and the read models the HTTP API serves. */
 
+import { resolve } from "node:path";
 import { type AuditVerification as Verdict, verifyAudit as verifyAuditOf } from "../audit/verify-audit.js";
 import { writeAuditAnchor } from "../audit/write-audit-anchor.js";
 import type { ConcordConfig } from "../config/load-config.js";
@@ -148,6 +149,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
         onChange: () => void evaluateAlerts(),
         anchor: () => anchorAudit(),
         owner,
+        configFile: resolve(config.path),
       }),
     ]),
   );

@@ -18,6 +18,14 @@ export interface PolicyVersion {
   readonly firstRunId: string;
 }
 
+/** A dataset's current policy: the version adopted last, when, and the one it replaced. */
+export interface CurrentPolicy {
+  readonly policy: PolicyVersion;
+  readonly adoptedAt: number;
+  /** The version current before it (undefined: it was the dataset's first). */
+  readonly previous?: PolicyVersion | undefined;
+}
+
 /** What `adoptPolicy` did. */
 export interface PolicyAdoption {
   /** True when the version was not the dataset's current one (first use, a change, or a return to an old one). */
@@ -40,7 +48,7 @@ export interface PolicyAdoption {
  *
  * ## Reading
  * `listPolicies` lists a dataset's versions (or every dataset's) oldest first by first use; `currentPolicy`
- * is the one adopted last.
+ * is the one adopted last (with when, and the version it replaced).
  */
 export interface PolicyRegistry {
   adoptPolicy(
@@ -49,5 +57,5 @@ export interface PolicyRegistry {
   ): Promise<PolicyAdoption>;
   listPolicies(dataset?: string): Promise<PolicyVersion[]>;
   getPolicy(dataset: string, version: string): Promise<PolicyVersion | undefined>;
-  currentPolicy(dataset: string): Promise<PolicyVersion | undefined>;
+  currentPolicy(dataset: string): Promise<CurrentPolicy | undefined>;
 }

@@ -9,7 +9,7 @@ import type { Checkpoint } from "./checkpoint-store.js";
 import type { StoredDivergence } from "./divergence-store.js";
 import { type Escalation, type EscalationGroup, escalationPattern } from "./escalation-store.js";
 import type { Lease } from "./lease-store.js";
-import type { PolicyVersion } from "./policy-registry.js";
+import type { CurrentPolicy, PolicyVersion } from "./policy-registry.js";
 import { storedText } from "./prepared-audit.js";
 import type { LedgerEntry, RepairOutcome } from "./repair-ledger.js";
 import type { RunRecord } from "./run-store.js";
@@ -346,6 +346,25 @@ export function toPolicyVersion(r: PolicyRow): PolicyVersion {
     firstUsedAt: num(r.first_used_at),
     firstUsedBy: r.first_used_by,
     firstRunId: r.first_run_id,
+  };
+}
+
+export interface CurrentRow {
+  dataset: string;
+  version: string;
+  adopted_at: NumberColumn;
+  previous: string | null;
+}
+
+export function currentPolicy(
+  r: CurrentRow,
+  policy: PolicyRow,
+  previous: PolicyRow | undefined,
+): CurrentPolicy {
+  return {
+    policy: toPolicyVersion(policy),
+    adoptedAt: num(r.adopted_at),
+    ...(previous ? { previous: toPolicyVersion(previous) } : {}),
   };
 }
 

@@ -25,7 +25,7 @@ export {
   escalationPattern,
 } from "./escalation-store.js";
 export type { Lease, LeaseStore } from "./lease-store.js";
-export type { PolicyAdoption, PolicyRegistry, PolicyVersion } from "./policy-registry.js";
+export type { CurrentPolicy, PolicyAdoption, PolicyRegistry, PolicyVersion } from "./policy-registry.js";
 export type {
   LedgerEntry,
   RepairClaim,

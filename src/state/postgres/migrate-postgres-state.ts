@@ -83,7 +83,8 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
       first_used_at DOUBLE PRECISION NOT NULL, first_used_by TEXT NOT NULL, first_run_id TEXT NOT NULL,
       ord BIGINT GENERATED ALWAYS AS IDENTITY, PRIMARY KEY (dataset, version));
     CREATE TABLE ${s}.policy_current (
-      dataset TEXT NOT NULL PRIMARY KEY, version TEXT NOT NULL, adopted_at DOUBLE PRECISION NOT NULL);`,
+      dataset TEXT NOT NULL PRIMARY KEY, version TEXT NOT NULL, adopted_at DOUBLE PRECISION NOT NULL,
+      previous TEXT);`,
 ];
 
 /** The schema version this code creates and expects. */

@@ -1,9 +1,9 @@
 /** The PolicyRegistry port on PostgreSQL: an adoption, its version and its audit entries in one transaction under a lock. */
 import type { PoolClient } from "pg";
 import type { AuditEntryContent } from "../../core/audit-chain.js";
-import type { PolicyAdoption, PolicyRegistry, PolicyVersion } from "../policy-registry.js";
+import type { CurrentPolicy, PolicyAdoption, PolicyRegistry, PolicyVersion } from "../policy-registry.js";
 import { prepareAudit } from "../prepared-audit.js";
-import { type PolicyRow, toPolicyVersion } from "../state-rows.js";
+import { type CurrentRow, currentPolicy, type PolicyRow, toPolicyVersion } from "../state-rows.js";
 import type { PostgresAuditLog } from "./postgres-audit-log.js";
 import type { PostgresStateDb } from "./postgres-state-db.js";
 
@@ -20,7 +20,7 @@ export class PostgresPolicyRegistry implements PolicyRegistry {
     return this.db.transaction(async (c) => {
       // One adopter at a time per schema: the current version read after the lock is the last holder's.
       await this.db.lock(c, "policies");
-      const previous = await this.current(c, version.dataset);
+      const previous = (await this.current(c, version.dataset))?.policy;
       if (previous?.version === version.version) return { changed: false, previous };
       const prepared = prepareAudit(audit(previous));
       await c.query(
@@ -39,9 +39,11 @@ export class PostgresPolicyRegistry implements PolicyRegistry {
         ],
       );
       await c.query(
-        `INSERT INTO ${this.db.t.currentPolicy} (dataset, version, adopted_at) VALUES ($1, $2, $3::double precision)
-         ON CONFLICT (dataset) DO UPDATE SET version = excluded.version, adopted_at = excluded.adopted_at`,
-        [version.dataset, version.version, String(version.firstUsedAt)],
+        `INSERT INTO ${this.db.t.currentPolicy} (dataset, version, adopted_at, previous)
+         VALUES ($1, $2, $3::double precision, $4)
+         ON CONFLICT (dataset) DO UPDATE SET
+           version = excluded.version, adopted_at = excluded.adopted_at, previous = excluded.previous`,
+        [version.dataset, version.version, String(version.firstUsedAt), previous?.version ?? null],
       );
       await this.audit.insert(c, prepared);
       return { changed: true, previous };
@@ -67,7 +69,7 @@ export class PostgresPolicyRegistry implements PolicyRegistry {
     return row && toPolicyVersion(row);
   }
 
-  async currentPolicy(dataset: string): Promise<PolicyVersion | undefined> {
+  async currentPolicy(dataset: string): Promise<CurrentPolicy | undefined> {
     await this.db.ready();
     const client = await this.db.pool.connect();
     try {
@@ -77,13 +79,18 @@ export class PostgresPolicyRegistry implements PolicyRegistry {
     }
   }
 
-  private async current(c: PoolClient, dataset: string): Promise<PolicyVersion | undefined> {
-    const { rows } = await c.query<PolicyRow>(
-      `SELECT v.* FROM ${this.db.t.currentPolicy} c
-         JOIN ${this.db.t.policies} v ON v.dataset = c.dataset AND v.version = c.version
-       WHERE c.dataset = $1`,
+  private async current(c: PoolClient, dataset: string): Promise<CurrentPolicy | undefined> {
+    const { rows } = await c.query<CurrentRow>(
+      `SELECT * FROM ${this.db.t.currentPolicy} WHERE dataset = $1`,
       [dataset],
     );
-    return rows[0] && toPolicyVersion(rows[0]);
+    const row = rows[0];
+    if (!row) return undefined;
+    const { rows: versions } = await c.query<PolicyRow>(
+      `SELECT * FROM ${this.db.t.policies} WHERE dataset = $1 AND version IN ($2, $3)`,
+      [dataset, row.version, row.previous],
+    );
+    const get = (version: string | null) => versions.find((v) => v.version === version);
+    return currentPolicy(row, get(row.version)!, get(row.previous));
   }
 }

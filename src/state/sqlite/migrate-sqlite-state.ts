@@ -72,7 +72,8 @@ const MIGRATIONS: readonly string[] = [
      first_used_at INTEGER NOT NULL, first_used_by TEXT NOT NULL, first_run_id TEXT NOT NULL,
      PRIMARY KEY (dataset, version));
    CREATE TABLE policy_current (
-     dataset TEXT NOT NULL PRIMARY KEY, version TEXT NOT NULL, adopted_at INTEGER NOT NULL) WITHOUT ROWID;`,
+     dataset TEXT NOT NULL PRIMARY KEY, version TEXT NOT NULL, adopted_at INTEGER NOT NULL, previous TEXT)
+     WITHOUT ROWID;`,
 ];
 
 /** The file version this code creates and expects. */

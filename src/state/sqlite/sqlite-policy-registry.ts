@@ -1,8 +1,8 @@
 /** The PolicyRegistry port on SQLite: an adoption, its version and its audit entries in one IMMEDIATE transaction. */
 import type { AuditEntryContent } from "../../core/audit-chain.js";
-import type { PolicyAdoption, PolicyRegistry, PolicyVersion } from "../policy-registry.js";
+import type { CurrentPolicy, PolicyAdoption, PolicyRegistry, PolicyVersion } from "../policy-registry.js";
 import { prepareAudit } from "../prepared-audit.js";
-import { type PolicyRow, policyRow, toPolicyVersion } from "../state-rows.js";
+import { type CurrentRow, currentPolicy, type PolicyRow, policyRow, toPolicyVersion } from "../state-rows.js";
 import type { SqliteAuditLog } from "./sqlite-audit-log.js";
 import type { SqliteStateDb } from "./sqlite-state-db.js";
 
@@ -17,7 +17,7 @@ export class SqlitePolicyRegistry implements PolicyRegistry {
     audit: (previous: PolicyVersion | undefined) => readonly Omit<AuditEntryContent, "seq">[],
   ): Promise<PolicyAdoption> {
     return this.s.immediate(() => {
-      const previous = this.current(version.dataset);
+      const previous = this.current(version.dataset)?.policy;
       if (previous?.version === version.version) return { changed: false, previous };
       // Encoded before any write, so an event with no JSON form leaves nothing half-written.
       const prepared = prepareAudit(audit(previous));
@@ -30,10 +30,11 @@ export class SqlitePolicyRegistry implements PolicyRegistry {
         .run(policyRow(version));
       this.s
         .prepare(
-          `INSERT INTO policy_current (dataset, version, adopted_at) VALUES (?, ?, ?)
-           ON CONFLICT (dataset) DO UPDATE SET version = excluded.version, adopted_at = excluded.adopted_at`,
+          `INSERT INTO policy_current (dataset, version, adopted_at, previous) VALUES (?, ?, ?, ?)
+           ON CONFLICT (dataset) DO UPDATE SET
+             version = excluded.version, adopted_at = excluded.adopted_at, previous = excluded.previous`,
         )
-        .run(version.dataset, version.version, version.firstUsedAt);
+        .run(version.dataset, version.version, version.firstUsedAt, previous?.version ?? null);
       this.audit.insert(prepared);
       return { changed: true, previous };
     });
@@ -57,17 +58,19 @@ export class SqlitePolicyRegistry implements PolicyRegistry {
     return row && toPolicyVersion(row);
   }
 
-  async currentPolicy(dataset: string): Promise<PolicyVersion | undefined> {
+  async currentPolicy(dataset: string): Promise<CurrentPolicy | undefined> {
     return this.current(dataset);
   }
 
-  private current(dataset: string): PolicyVersion | undefined {
-    const row = this.s
-      .prepare(
-        `SELECT v.* FROM policy_current c JOIN policy_versions v ON v.dataset = c.dataset AND v.version = c.version
-         WHERE c.dataset = ?`,
-      )
-      .get(dataset) as PolicyRow | undefined;
-    return row && toPolicyVersion(row);
+  private current(dataset: string): CurrentPolicy | undefined {
+    const row = this.s.prepare("SELECT * FROM policy_current WHERE dataset = ?").get(dataset) as
+      | CurrentRow
+      | undefined;
+    if (!row) return undefined;
+    const get = (version: string) =>
+      this.s
+        .prepare("SELECT * FROM policy_versions WHERE dataset = ? AND version = ?")
+        .get(dataset, version) as PolicyRow | undefined;
+    return currentPolicy(row, get(row.version)!, row.previous === null ? undefined : get(row.previous));
   }
 }

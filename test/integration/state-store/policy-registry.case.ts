@@ -38,11 +38,11 @@ export function policyRegistryCases({ open }: StateStoreCase): void {
       expect(await store.adoptPolicy(again, changed(again))).toEqual({ changed: false, previous: v1 });
       const v2 = policy("bbbb00000002", { firstUsedAt: 3000, firstUsedBy: "token:ops", source: "cand.yaml" });
       expect(await store.adoptPolicy(v2, changed(v2))).toEqual({ changed: true, previous: v1 });
-      expect(await store.currentPolicy("users")).toEqual(v2);
+      expect(await store.currentPolicy("users")).toEqual({ policy: v2, adoptedAt: 3000, previous: v1 });
       // Back to the first: a change again, and the version keeps its first use.
       const back = policy("aaaa00000001", { firstUsedAt: 4000, firstRunId: "run-back" });
       expect(await store.adoptPolicy(back, changed(back))).toEqual({ changed: true, previous: v2 });
-      expect(await store.currentPolicy("users")).toEqual(v1);
+      expect(await store.currentPolicy("users")).toEqual({ policy: v1, adoptedAt: 4000, previous: v2 });
       expect(await store.listPolicies("users")).toEqual([v1, v2]);
       expect(await store.getPolicy("users", "bbbb00000002")).toEqual(v2);
       expect(await store.getPolicy("users", "cccc")).toBeUndefined();
@@ -64,8 +64,8 @@ export function policyRegistryCases({ open }: StateStoreCase): void {
       for (const v of [a, b, c]) await store.adoptPolicy(v, changed(v));
       expect(await store.listPolicies()).toEqual([b, a, c]);
       expect(await store.listPolicies("orders")).toEqual([a]);
-      expect(await store.currentPolicy("orders")).toEqual(a);
-      expect(await store.currentPolicy("users")).toEqual(c);
+      expect(await store.currentPolicy("orders")).toEqual({ policy: a, adoptedAt: 20 });
+      expect(await store.currentPolicy("users")).toEqual({ policy: c, adoptedAt: 30, previous: b });
     });
 
     it("writes nothing when the audit events cannot be encoded", async () => {
