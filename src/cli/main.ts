@@ -97,9 +97,26 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     program
       .command("plan")
       .description("scan and decide by policy; prints decisions with rule and reason, writes nothing"),
-  ).action(async (opts) => {
-    code = await (await import("./plan.js")).runPlanOrRepair(opts, false, cli);
-  });
+  )
+    .option(
+      "--candidate <file>",
+      "the sandbox: decide under the live policy and this candidate (a policy: block) side by side; report disagreements",
+    )
+    .option(
+      "--run <id>",
+      "with --candidate: the keys this recorded run found diverging, read again, instead of a scan",
+    )
+    .action(async (opts) => {
+      if (opts.candidate !== undefined) {
+        code = await (await import("./plan-candidate.js")).runPlanCandidate(opts, cli);
+        return;
+      }
+      if (opts.run !== undefined)
+        throw new UsageError(
+          "plan: --run goes with --candidate (to re-check a run's keys: concord recheck --run)",
+        );
+      code = await (await import("./plan.js")).runPlanOrRepair(opts, false, cli);
+    });
 
   dataOptions(program.command("repair").description("scan, decide, apply conditional repairs, verify, audit"))
     .option("--dry-run", "show the repairs that would be made; write nothing")
