@@ -256,6 +256,18 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
       code = await (await import("./audit.js")).runAuditShow(opts, cli);
     });
 
+  program
+    .command("token")
+    .description("API tokens for serve")
+    .command("hash")
+    .description("print the hash to declare under serve.tokens for a token read on stdin (never the token)")
+    .option("--scrypt", "hash with scrypt (for a token a person chose) instead of SHA-256")
+    .option("--generate", "make a new random token and print it with its hash")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (opts) => {
+      code = await (await import("./token.js")).runTokenHash(opts, cli);
+    });
+
   const policy = program
     .command("policy")
     .description("the policy versions each dataset ran under: history, full text, diffs");

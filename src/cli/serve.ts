@@ -25,11 +25,17 @@ export async function runServe(options: ServeOptions, io: CliIo = processIo()): 
   const { stderr } = io;
   const config = loadConfig(options.config, io.env, io.cwd);
   const token = serveToken(config, io.env);
-  if (!token)
+  if (!token && config.serve.tokens.length === 0)
     throw new UsageError(
-      "serve needs an API token: set CONCORD_TOKEN (at least 16 characters) or serve.token in the config",
+      "serve needs an API token: declare serve.tokens (concord token hash), or set CONCORD_TOKEN (at least 16 characters) or serve.token",
     );
-  if (token.length < 16) throw new UsageError("CONCORD_TOKEN: a token needs at least 16 characters");
+  if (token !== undefined && token.length < 16)
+    throw new UsageError("CONCORD_TOKEN: a token needs at least 16 characters");
+  // The one plain token (serve.token, CONCORD_TOKEN) is an admin, as before roles; named tokens by hash.
+  const tokens = [
+    ...(token ? [{ name: undefined, token, role: "admin" as const }] : []),
+    ...config.serve.tokens,
+  ];
   const { host, port } = options.listen
     ? parseListen(options.listen, "--listen")
     : { host: config.serve.host, port: config.serve.port };
@@ -43,7 +49,7 @@ export async function runServe(options: ServeOptions, io: CliIo = processIo()): 
   // Whatever fails from here on (building the app, listening, starting a runner), the service and the app
   // are closed before the error is reported: nothing is left holding the state store or a connection.
   try {
-    const app = buildHttpApp(service.api, { token, log });
+    const app = buildHttpApp(service.api, { token: tokens, log });
     try {
       try {
         await app.listen({ host, port });

@@ -6,6 +6,7 @@ import type { z } from "zod";
 import { type AlertCondition, formatAlertCondition, parseAlertCondition } from "../core/alert-condition.js";
 import type { ColumnType } from "../core/canonical.js";
 import { parseDuration } from "../core/duration.js";
+import type { Role } from "../core/roles.js";
 import type { VersionColumns } from "../core/version.js";
 import {
   configSchema,
@@ -78,6 +79,14 @@ export interface ProbeConfig {
   readonly values: Readonly<Record<string, string | number | boolean | null>>;
 }
 
+/** An API token as config declares it: a name, a role, and the token's hash (never the token). */
+export interface ApiTokenConfig {
+  readonly name: string;
+  readonly role: Role;
+  /** `sha256:<hex>` or `scrypt:<salt>:<key>` (core/token-hash.ts). */
+  readonly hash: string;
+}
+
 export interface ServeConfig {
   /** Host and port to listen on (default 127.0.0.1:7070). */
   readonly host: string;
@@ -89,6 +98,8 @@ export interface ServeConfig {
    * loading the config does not fail; `serveToken` reports it.
    */
   readonly tokenVariable?: string | undefined;
+  /** Named API tokens by hash, each with its role (`serve.tokens`); requests act as `token:<name>`. */
+  readonly tokens: readonly ApiTokenConfig[];
   /** A replica call slower than this backs work on it off (default 5 s). */
   readonly slowReplicaMs: number;
   /** How long probe and convergence samples are kept (default 30 days). */
@@ -290,6 +301,11 @@ function normaliseServe(s: RawServe | undefined, unset: ReadonlyMap<string, stri
     host: listen.slice(0, colon).replace(/^\[(.*)\]$/, "$1"),
     port: Number(listen.slice(colon + 1)),
     token: s?.token,
+    tokens: Object.entries(s?.tokens ?? {}).map(([tokenName, t]) => ({
+      name: tokenName,
+      role: t.role,
+      hash: t.hash,
+    })),
     tokenVariable: unset.get("serve.token"),
     slowReplicaMs: s?.slowReplica !== undefined ? parseDuration(s.slowReplica)! : 5000,
     retentionMs: s?.retention !== undefined ? parseDuration(s.retention)! : 30 * 86_400_000,

@@ -5,6 +5,8 @@ import { COLUMN_TYPES } from "../core/canonical.js";
 import { CronError, parseCron } from "../core/cron.js";
 import { parseDuration } from "../core/duration.js";
 import { STRATEGY_ORDERING } from "../core/policy.js";
+import { ROLES } from "../core/roles.js";
+import { parseTokenHash } from "../core/token-hash.js";
 
 const name = z.string().min(1, "must not be empty");
 
@@ -313,9 +315,26 @@ const listen = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, 'expected HOST:PORT, e.g. "127.0.0.1:7070"');
 
+/** An API token by its hash and role: the token itself is never written in config. */
+const apiToken = z.strictObject(
+  {
+    role: z.enum(ROLES),
+    hash: z
+      .string({ error: "expected the token's hash (concord token hash)" })
+      .refine((h) => parseTokenHash(h) !== undefined, {
+        error: "expected sha256:<64 hex digits> or scrypt:<salt hex>:<64 hex digits> (concord token hash)",
+      }),
+    token: z
+      .undefined({ error: "never write a token in plain text: declare its hash (concord token hash)" })
+      .optional(),
+  },
+  { error: "expected { role, hash }" },
+);
+
 const serve = z.strictObject({
   listen: listen.optional(),
   token: z.string().min(16, "a token needs at least 16 characters").optional(),
+  tokens: z.record(name, apiToken, { error: "expected a map of token names to { role, hash }" }).optional(),
   slowReplica: duration.optional(),
   retention: duration.optional(),
 });

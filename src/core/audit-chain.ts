@@ -15,7 +15,8 @@ export type AuditEventType =
   | "rolled-back"
   | "guard"
   | "alert"
-  | "policy-changed";
+  | "policy-changed"
+  | "config-reloaded";
 
 /** The hashed part of an audit entry. */
 export interface AuditEntryContent {

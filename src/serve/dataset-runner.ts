@@ -74,10 +74,14 @@ export class DatasetRunner {
   /** Failed repairs in the last finished pass. */
   lastFailed = 0;
 
+  /** Who changed the dataset's policy by a reload, named by the next pass that adopts it. */
+  private policyActor: string | undefined;
+
   constructor(
-    readonly ds: DatasetConfig,
+    private config: DatasetConfig,
     private readonly deps: RunnerDeps,
   ) {
+    const ds = config;
     this.health = new Map(
       ds.replicas.map((r) => [
         r.name,
@@ -86,6 +90,31 @@ export class DatasetRunner {
         ),
       ]),
     );
+  }
+
+  /** The dataset's config (the reloaded one after a reload). */
+  get ds(): DatasetConfig {
+    return this.config;
+  }
+
+  /**
+   * Takes a reloaded config of the dataset (same replicas and shape: see planReload). A pass in flight
+   * finishes under the old settings; the next one uses the new. A changed schedule is rescheduled at once.
+   * `policyBy`: who changed the policy, named in the registry and audit by the next pass that adopts it.
+   */
+  reconfigure(ds: DatasetConfig, policyBy?: string): void {
+    const old = this.config;
+    this.config = ds;
+    if (policyBy !== undefined) this.policyActor = policyBy;
+    const rescheduled =
+      old.scheduleMs !== ds.scheduleMs || old.scheduleCron !== ds.scheduleCron || old.mode !== ds.mode;
+    if (!rescheduled || this.busy || this.stopping || this.backoffMs > 0) return;
+    const next = this.untilNext();
+    if (next !== undefined) this.schedule(next, ds.mode);
+    else {
+      clearTimeout(this.timer);
+      this.nextRunAt = undefined;
+    }
   }
 
   get busy(): boolean {
@@ -357,7 +386,7 @@ export class DatasetRunner {
         mode,
         checkpoint: true,
         owner: this.deps.owner,
-        actor: "serve",
+        actor: this.policyActor ?? "serve",
         policySource: this.deps.configFile,
         signal: this.abort.signal,
         guard: { onRetry: (replica) => metrics.retries.inc({ dataset, replica }) },
@@ -380,6 +409,8 @@ export class DatasetRunner {
       },
     );
     if (!run.finished) return false;
+    // A repair pass adopted the policy (and named who changed it).
+    if (mode === "repair") this.policyActor = undefined;
     await this.deps.anchor?.();
     await this.finish(run, passStarted);
     return true;

@@ -127,6 +127,35 @@ export type BulkAnswer =
       readonly open: readonly { readonly id: string; readonly note?: string | undefined }[];
     };
 
+/** A dataset's policy history for the dashboard: the current version, every version, and the last change's diff. */
+export interface PolicyView {
+  readonly dataset: string;
+  /** The version in force (null: no repair pass has run under a policy yet). */
+  readonly current: string | null;
+  readonly adoptedAt: number | null;
+  /** The version it replaced. */
+  readonly previous: string | null;
+  /** Every version the dataset ran under, first used first. */
+  readonly versions: readonly {
+    readonly version: string;
+    readonly firstUsedAt: number;
+    readonly firstUsedBy: string;
+    readonly firstRunId: string;
+    readonly source: string;
+  }[];
+  /** The current version's full text. */
+  readonly text: string | null;
+  /** The current version against the previous one, line by line ("- ", "+ ", "  "); [] when none. */
+  readonly diff: readonly string[];
+}
+
+/** What a reload applied: per dataset, the settings changed; whether the API tokens changed. */
+export interface ReloadOutcome {
+  readonly reloaded: true;
+  readonly datasets: Readonly<Record<string, readonly string[]>>;
+  readonly tokens: boolean;
+}
+
 /** Thrown by `trigger`: `kind` tells the HTTP layer which status to answer (404, 409). */
 export class TriggerError extends Error {
   override readonly name = "TriggerError";
@@ -183,4 +212,12 @@ export interface ServiceApi {
   history(filter: { dataset?: string; since?: number }): Promise<History>;
   /** Prometheus text exposition. */
   metrics(): Promise<{ readonly contentType: string; readonly body: string }>;
+  /** Each dataset's policy versions, the current one, and the diff of the last change. */
+  policies(): Promise<PolicyView[]>;
+  /**
+   * Reads the config file again and applies it from the next pass on, audited (`config-reloaded`, naming
+   * `by`); a changed policy is adopted, registered and audited by the dataset's next repair pass. Throws
+   * ReloadError (one line) when the file is invalid or changes what needs a restart: the running config is kept.
+   */
+  reload(by: string): Promise<ReloadOutcome>;
 }

@@ -89,6 +89,8 @@ function stubApi() {
         contentType: "text/plain; version=0.0.4; charset=utf-8",
         body: "concord_up 1\n",
       }),
+    policies: () => call("policies", [], []),
+    reload: (by) => call("reload", [by], { reloaded: true as const, datasets: {}, tokens: false }),
   };
   return { api, calls, fail };
 }

@@ -1,17 +1,22 @@
 /** The HTTP face of `concord serve` (fastify): /healthz, /metrics, the bearer-guarded /api, the dashboard at /. Holds no state. */
 import fastify, { type FastifyInstance } from "fastify";
+import { roleAllows } from "../../core/roles.js";
 import type { ServiceApi } from "../service-api.js";
 import { registerApiRoutes } from "./api-routes.js";
-import { createBearerCheck, type NamedToken } from "./bearer-auth.js";
+import { createBearerCheck, type HashedToken, type NamedToken } from "./bearer-auth.js";
 import { type DashboardAsset, loadDashboardAssets, registerDashboard } from "./dashboard-assets.js";
 import { errorReply, oneLine } from "./http-error.js";
+import { routeRole } from "./route-roles.js";
 
 export interface HttpAppOptions {
   /**
-   * Every /api request must carry `Authorization: Bearer <token>`: the one token, or one of several named
-   * ones (a request then acts as its token's name, which the audit records for what it resolves).
+   * Every /api request must carry `Authorization: Bearer <token>`: the one token (admin), or one of several
+   * named ones, in plain text or by hash, each with its role (a request then acts as `token:<name>`, which
+   * the audit records for what it does).
    */
-  readonly token: string | readonly NamedToken[];
+  readonly token: string | readonly (NamedToken | HashedToken)[];
+  /** Told every route as it is registered (tests enumerate them: every /api route has a role rule). */
+  readonly onRoute?: (method: string, url: string) => void;
   /** Log requests and failures as JSON lines on stdout (default false). Headers are never logged. */
   readonly logger?: boolean;
   /** Where failures are reported, one line each, when `logger` is off (default: stderr). */
@@ -35,7 +40,10 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
   const check = createBearerCheck(options.token);
   const assets = options.assets ?? loadDashboardAssets();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const secrets = typeof options.token === "string" ? [options.token] : options.token.map((t) => t.token);
+  const secrets =
+    typeof options.token === "string"
+      ? [options.token]
+      : options.token.flatMap((t) => ("token" in t ? [t.token] : []));
   const scrub = (text: string) => secrets.reduce((t, secret) => t.replaceAll(secret, "***"), oneLine(text));
   const app = fastify({
     logger: options.logger
@@ -43,6 +51,16 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
       : false,
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
+  });
+
+  // Fails closed: an /api route without a role rule cannot be registered.
+  app.addHook("onRoute", (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (isApiPath(route.url) && routeRole(method, route.url) === undefined)
+        throw new Error(`${method} ${route.url}: no role rule (add it to ROUTE_ROLES in route-roles.ts)`);
+      options.onRoute?.(method, route.url);
+    }
   });
 
   app.addHook("onRequest", async (req, reply) => {
@@ -58,7 +76,16 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
           .send({ error: verdict.error });
       }
       if (verdict.name !== undefined)
-        (req as typeof req & { concordActor?: string }).concordActor = verdict.name;
+        (req as typeof req & { concordActor?: string }).concordActor = `token:${verdict.name}`;
+      (req as typeof req & { concordRole?: string }).concordRole = verdict.role;
+      // An unknown /api path has no route: it answers 404 once authenticated.
+      const needed = route === undefined ? undefined : routeRole(req.method, route);
+      if (route !== undefined && (needed === undefined || !roleAllows(verdict.role, needed))) {
+        const who = verdict.name === undefined ? "this token" : `token ${verdict.name}`;
+        return reply.code(403).send({
+          error: `forbidden: ${who} has role ${verdict.role}; ${req.method} ${route} needs ${needed ?? "a role rule"}`,
+        });
+      }
     }
     reply.header("x-content-type-options", "nosniff");
   });
