@@ -43,7 +43,7 @@ function recordingApi(calls: string[]): ServiceApi {
 }
 
 /** A request for each route: its path with parameters filled in, and a body it accepts. */
-function requestFor(method: string, url: string): { url: string; payload?: unknown } {
+function requestFor(method: string, url: string): { url: string; payload?: Record<string, unknown> } {
   const path = url.replace(":id", "e1").replace(":name", "d");
   if (method !== "POST") return { url: path };
   if (url === "/api/escalations/resolve") return { url: path, payload: { reject: true } };
