@@ -318,15 +318,16 @@ const listen = z
 /** An API token by its hash and role: the token itself is never written in config. */
 const apiToken = z.strictObject(
   {
+    // First, so that a token in plain text is named as such rather than as a missing hash.
+    token: z
+      .undefined({ error: "never write a token in plain text: declare its hash (concord token hash)" })
+      .optional(),
     role: z.enum(ROLES),
     hash: z
       .string({ error: "expected the token's hash (concord token hash)" })
       .refine((h) => parseTokenHash(h) !== undefined, {
         error: "expected sha256:<64 hex digits> or scrypt:<salt hex>:<64 hex digits> (concord token hash)",
       }),
-    token: z
-      .undefined({ error: "never write a token in plain text: declare its hash (concord token hash)" })
-      .optional(),
   },
   { error: "expected { role, hash }" },
 );

@@ -8,13 +8,16 @@ import { type DashboardAsset, loadDashboardAssets, registerDashboard } from "./d
 import { errorReply, oneLine } from "./http-error.js";
 import { routeRole } from "./route-roles.js";
 
+/** The tokens /api accepts: one admin token, or named ones (plain or by hash) with their roles. */
+export type TokenSpec = string | readonly (NamedToken | HashedToken)[];
+
 export interface HttpAppOptions {
   /**
    * Every /api request must carry `Authorization: Bearer <token>`: the one token (admin), or one of several
    * named ones, in plain text or by hash, each with its role (a request then acts as `token:<name>`, which
-   * the audit records for what it does).
+   * the audit records for what it does). A function is asked on every request, so a reload can change them.
    */
-  readonly token: string | readonly (NamedToken | HashedToken)[];
+  readonly token: TokenSpec | (() => TokenSpec);
   /** Told every route as it is registered (tests enumerate them: every /api route has a role rule). */
   readonly onRoute?: (method: string, url: string) => void;
   /** Log requests and failures as JSON lines on stdout (default false). Headers are never logged. */
@@ -37,14 +40,26 @@ function isApiPath(path: string): boolean {
  * logged, credentials redacted) for anything else. No reply carries a stack trace or the token.
  */
 export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyInstance {
-  const check = createBearerCheck(options.token);
+  const tokens = typeof options.token === "function" ? options.token : () => options.token as TokenSpec;
+  // The check is rebuilt only when the tokens change (a reload): building it hashes them.
+  let current:
+    | { spec: TokenSpec; check: ReturnType<typeof createBearerCheck>; secrets: string[] }
+    | undefined;
+  const auth = () => {
+    const spec = tokens();
+    if (current?.spec !== spec) {
+      const secrets =
+        typeof spec === "string" ? [spec] : spec.flatMap((t) => ("token" in t ? [t.token] : []));
+      current = { spec, check: createBearerCheck(spec), secrets };
+    }
+    return current;
+  };
+  const check = (header: string | undefined) => auth().check(header);
+  auth();
   const assets = options.assets ?? loadDashboardAssets();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const secrets =
-    typeof options.token === "string"
-      ? [options.token]
-      : options.token.flatMap((t) => ("token" in t ? [t.token] : []));
-  const scrub = (text: string) => secrets.reduce((t, secret) => t.replaceAll(secret, "***"), oneLine(text));
+  const scrub = (text: string) =>
+    auth().secrets.reduce((t, secret) => t.replaceAll(secret, "***"), oneLine(text));
   const app = fastify({
     logger: options.logger
       ? { level: "info", redact: { paths: ["req.headers.authorization"], censor: "***" } }
