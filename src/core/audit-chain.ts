@@ -16,7 +16,8 @@ export type AuditEventType =
   | "guard"
   | "alert"
   | "policy-changed"
-  | "config-reloaded";
+  | "config-reloaded"
+  | "triggered";
 
 /** The hashed part of an audit entry. */
 export interface AuditEntryContent {

@@ -207,8 +207,11 @@ export interface ServiceApi {
   ): Promise<BulkAnswer>;
   audit(filter: { run?: string; key?: string; limit?: number }): Promise<AuditEntry[]>;
   verifyAudit(): Promise<AuditVerification>;
-  /** Starts a pass of `dataset` now (it runs in the background); throws TriggerError. */
-  trigger(dataset: string, mode: "scan" | "repair"): Promise<{ readonly runId: string }>;
+  /**
+   * Starts a pass of `dataset` now (it runs in the background); throws TriggerError. With `by`, a `triggered`
+   * audit entry names who asked.
+   */
+  trigger(dataset: string, mode: "scan" | "repair", by?: string): Promise<{ readonly runId: string }>;
   history(filter: { dataset?: string; since?: number }): Promise<History>;
   /** Prometheus text exposition. */
   metrics(): Promise<{ readonly contentType: string; readonly body: string }>;

@@ -376,9 +376,15 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
       return auditView(await verifyAuditOf(state, config.audit));
     },
 
-    async trigger(dataset, mode) {
+    async trigger(dataset, mode, by) {
       if (stopped) throw new TriggerError("stopping", "the service is stopping");
-      return { runId: await runnerOf(dataset).trigger(mode) };
+      const runId = await runnerOf(dataset).trigger(mode);
+      // Who started it, before anything the pass records (it awaits the state store after this).
+      if (by !== undefined)
+        await state.appendAudit([
+          { ts: now(), runId, type: "triggered", dataset, key: null, data: { by, mode } },
+        ]);
+      return { runId };
     },
 
     async history(filter): Promise<History> {

@@ -131,4 +131,12 @@ describe("config reload", () => {
     expect((await audit()).filter((e) => e.type === "policy-changed")).toHaveLength(2);
     expect((await call("GET", "/api/audit/verify")).body.ok).toBe(true);
   });
+
+  it("names who started a pass over HTTP in the audit", async () => {
+    const r = await call("POST", "/api/datasets/accounts/scan", OPERATOR);
+    expect(r.status).toBe(202);
+    await fx.service.idle();
+    const triggered = (await audit()).filter((e) => e.type === "triggered");
+    expect(triggered.map((e) => e.data)).toEqual([{ by: "token:ops", mode: "scan" }]);
+  });
 });

@@ -130,7 +130,7 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
       parseInput(noQuery, req.query, "query");
       const { name } = parseInput(nameParams, req.params, "params");
       parseInput(emptyBody, req.body, "body");
-      const { runId } = await api.trigger(name, mode);
+      const { runId } = await api.trigger(name, mode, actorOf(req));
       return reply.code(202).send({ runId });
     });
   }
