@@ -182,6 +182,19 @@ const dataset = z
       .record(name, replica)
       .refine((r) => Object.keys(r).length >= 2, { error: "a dataset needs at least two replicas" }),
     policy: policy.optional(),
+    candidate: z
+      .strictObject(
+        {
+          policy: z
+            .string({ error: "expected the path of a candidate policy file (a policy: block)" })
+            .min(1, "must not be empty"),
+          mode: z.enum(["shadow"], {
+            error: 'expected "shadow" (both policies decide; the live one is applied)',
+          }),
+        },
+        { error: "expected { policy: FILE, mode: shadow }" },
+      )
+      .optional(),
     schedule: schedule.optional(),
     mode: z.enum(["repair", "scan"]).optional(),
     intensity: z
@@ -404,6 +417,7 @@ export type RawConfig = z.infer<typeof configSchema>;
 export type RawDataset = z.infer<typeof dataset>;
 export type RawReplica = z.infer<typeof replica>;
 export type RawPolicy = z.infer<typeof policy>;
+export type RawCandidate = NonNullable<RawDataset["candidate"]>;
 export type RawProbe = z.infer<typeof probe>;
 export type RawServe = z.infer<typeof serve>;
 export type RawAudit = z.infer<typeof audit>;

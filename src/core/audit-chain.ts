@@ -17,7 +17,8 @@ export type AuditEventType =
   | "alert"
   | "policy-changed"
   | "config-reloaded"
-  | "triggered";
+  | "triggered"
+  | "shadow";
 
 /** The hashed part of an audit entry. */
 export interface AuditEntryContent {

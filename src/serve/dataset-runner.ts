@@ -9,7 +9,8 @@ import { BENIGN_CLASSES } from "../core/classify.js";
 import { nextCronTime, parseCron } from "../core/cron.js";
 import { keyId } from "../core/model.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
-import { canaryKey, describeDataset } from "../engine/describe-dataset.js";
+import { CandidateDecider } from "../engine/compare-policies.js";
+import { canaryKey, datasetPolicy, describeDataset } from "../engine/describe-dataset.js";
 import { isRepairable } from "../engine/plan-dataset.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import {
@@ -26,6 +27,7 @@ import type { ServeMetrics } from "./metrics.js";
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
 import { type DatasetStatus, TriggerError } from "./service-api.js";
+import { ShadowTracker, type ShadowView } from "./shadow-tracker.js";
 
 export type PassMode = "scan" | "repair";
 
@@ -76,6 +78,8 @@ export class DatasetRunner {
 
   /** Who changed the dataset's policy by a reload, named by the next pass that adopts it. */
   private policyActor: string | undefined;
+  /** The shadow candidate's figures (`candidate: { mode: shadow }`); reset when the candidate changes. */
+  private shadowTracker: ShadowTracker | undefined;
 
   constructor(
     private config: DatasetConfig,
@@ -105,6 +109,7 @@ export class DatasetRunner {
   reconfigure(ds: DatasetConfig, policyBy?: string): void {
     const old = this.config;
     this.config = ds;
+    if (JSON.stringify(old.candidate) !== JSON.stringify(ds.candidate)) this.shadowTracker = undefined;
     if (policyBy !== undefined) this.policyActor = policyBy;
     const rescheduled =
       old.scheduleMs !== ds.scheduleMs || old.scheduleCron !== ds.scheduleCron || old.mode !== ds.mode;
@@ -115,6 +120,12 @@ export class DatasetRunner {
       clearTimeout(this.timer);
       this.nextRunAt = undefined;
     }
+  }
+
+  /** The shadow candidate's figures, or undefined when the dataset has no candidate. */
+  shadow(): ShadowView | undefined {
+    if (!this.ds.candidate) return undefined;
+    return (this.shadowTracker ??= new ShadowTracker(this.ds.candidate.file)).view();
   }
 
   get busy(): boolean {
@@ -376,6 +387,17 @@ export class DatasetRunner {
     const dataset = this.ds.name;
     const passStarted = now();
     const replicas = await this.open();
+    const candidate = this.ds.candidate;
+    const shadow = candidate
+      ? {
+          decider: new CandidateDecider(this.ds, {
+            policy: candidate.policy,
+            where: `datasets.${dataset}.candidate.policy: ${candidate.file}`,
+          }),
+          tracker: (this.shadowTracker ??= new ShadowTracker(candidate.file)),
+          ok: false,
+        }
+      : undefined;
     const run = await runDataset(
       this.ds,
       replicas,
@@ -401,9 +423,25 @@ export class DatasetRunner {
             if (resumedAt !== undefined)
               this.deps.log(`${dataset}: resuming pass ${id} at segment ${resumedAt + 1} of ${segments}`);
             this.progress = { done: resumedAt ?? 0, segments, runId: id };
+            if (shadow) {
+              // A candidate that does not fit the shape is reported, never a reason to stop the live pass.
+              try {
+                const c = shadow.decider.start(resolved);
+                shadow.tracker.start(datasetPolicy(this.ds, resolved).version, c.version);
+                shadow.ok = true;
+              } catch (err) {
+                this.deps.log(`${dataset}: shadow candidate not used: ${message(err)}`);
+              }
+            }
           },
           onRecovered: (settled) => this.countRepairs(settled),
-          onSegment: (segment) => this.segmentDone(segment),
+          onSegment: async (segment) => {
+            if (shadow?.ok && segment.plan) {
+              const compared = shadow.decider.decide(segment.scan, segment.plan);
+              shadow.tracker.add(segment.scan.shape, compared.agree, compared.disagreements);
+            }
+            await this.segmentDone(segment);
+          },
           pause: (ms) => this.pause(ms),
         },
       },
@@ -411,6 +449,18 @@ export class DatasetRunner {
     if (!run.finished) return false;
     // A repair pass adopted the policy (and named who changed it).
     if (mode === "repair") this.policyActor = undefined;
+    // The candidate's decisions are recorded, never applied: one audit entry per pass.
+    if (shadow?.ok)
+      await state.appendAudit([
+        {
+          ts: now(),
+          runId: run.runId,
+          type: "shadow",
+          dataset,
+          key: null,
+          data: shadow.tracker.finishPass(),
+        },
+      ]);
     await this.deps.anchor?.();
     await this.finish(run, passStarted);
     return true;

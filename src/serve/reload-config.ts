@@ -4,6 +4,7 @@ import type { ConcordConfig, DatasetConfig } from "../config/load-config.js";
 /** Dataset settings a reload applies (from the next pass on); anything else about a dataset needs a restart. */
 const APPLIED = [
   "policy",
+  "candidate",
   "scheduleMs",
   "scheduleCron",
   "mode",

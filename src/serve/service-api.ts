@@ -6,6 +6,9 @@ import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../e
 export type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 
 import type { RunRecord, Sample } from "../state/state-store.js";
+import type { ShadowView } from "./shadow-tracker.js";
+
+export type { ShadowView } from "./shadow-tracker.js";
 
 /** A replica's health as the service last saw it. */
 export interface ReplicaHealth {
@@ -215,6 +218,11 @@ export interface ServiceApi {
   history(filter: { dataset?: string; since?: number }): Promise<History>;
   /** Prometheus text exposition. */
   metrics(): Promise<{ readonly contentType: string; readonly body: string }>;
+  /**
+   * The dataset's candidate policy in shadow: agreement with the live policy, disagreements by rule, and what
+   * it would have written; null when the dataset has no candidate. Throws TriggerError("unknown-dataset").
+   */
+  candidate(dataset: string): Promise<ShadowView | null>;
   /** Each dataset's policy versions, the current one, and the diff of the last change. */
   policies(): Promise<PolicyView[]>;
   /**

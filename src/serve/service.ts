@@ -452,6 +452,8 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
 
     metrics: () => metrics.text(),
 
+    candidate: async (dataset) => runnerOf(dataset).shadow() ?? null,
+
     async policies(): Promise<PolicyView[]> {
       const out: PolicyView[] = [];
       for (const ds of config.datasets) {

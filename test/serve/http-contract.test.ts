@@ -90,6 +90,7 @@ function stubApi() {
         body: "concord_up 1\n",
       }),
     policies: () => call("policies", [], []),
+    candidate: (d) => call("candidate", [d], null),
     reload: (by) => call("reload", [by], { reloaded: true as const, datasets: {}, tokens: false }),
   };
   return { api, calls, fail };

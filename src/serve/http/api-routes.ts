@@ -140,6 +140,14 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
     return api.history(q);
   });
 
+  app.get(`${prefix}/datasets/:name/candidate`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    const { name } = parseInput(nameParams, req.params, "params");
+    const candidate = await api.candidate(name);
+    if (!candidate) throw new HttpError(404, `dataset ${name} has no candidate policy`);
+    return { candidate };
+  });
+
   app.get(`${prefix}/policies`, async (req) => {
     parseInput(noQuery, req.query, "query");
     return { policies: await api.policies() };

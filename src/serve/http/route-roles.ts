@@ -20,6 +20,7 @@ export const ROUTE_ROLES: Readonly<Record<string, Role>> = {
   "GET /api/audit/verify": "viewer",
   "GET /api/history": "viewer",
   "GET /api/policies": "viewer",
+  "GET /api/datasets/:name/candidate": "viewer",
   "GET /api/whoami": "viewer",
   "POST /api/escalations/resolve": "operator",
   "POST /api/escalations/:id/resolve": "operator",
