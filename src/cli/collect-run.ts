@@ -73,6 +73,8 @@ export async function collectRun(
         command,
         mode,
         signal: options.signal,
+        actor: session.actor,
+        policySource: session.configFile,
         ...(options.keys ? { keys: options.keys } : {}),
         observer: {
           ...(progress

@@ -1,5 +1,4 @@
 /** `concord escalations resolve`: one escalation by id, or every open one matching filters, after confirmation. */
-import { userInfo } from "node:os";
 import {
   previewMatching,
   type Resolution,
@@ -8,6 +7,7 @@ import {
   resolveEscalation,
   resolveMatching,
 } from "../engine/resolve-escalation.js";
+import { cliActor } from "./actor.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type EscalationFilterOptions, filterOf } from "./escalations.js";
 import { type CliIo, confirm, processIo } from "./io.js";
@@ -25,17 +25,6 @@ export interface ResolveOptions extends EscalationFilterOptions {
   readonly allMatching?: boolean | undefined;
   /** Skip the confirmation of --all-matching. */
   readonly yes?: boolean | undefined;
-}
-
-/** Who the audit names for a resolution from the command line: `cli:` and the OS user. */
-export function cliActor(io: Pick<CliIo, "env">): string {
-  let user: string | undefined;
-  try {
-    user = userInfo().username;
-  } catch {
-    // No passwd entry for this uid (a container): the environment is all there is.
-  }
-  return `cli:${user || io.env.USER || io.env.LOGNAME || "unknown"}`;
 }
 
 /**

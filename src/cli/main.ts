@@ -97,9 +97,26 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     program
       .command("plan")
       .description("scan and decide by policy; prints decisions with rule and reason, writes nothing"),
-  ).action(async (opts) => {
-    code = await (await import("./plan.js")).runPlanOrRepair(opts, false, cli);
-  });
+  )
+    .option(
+      "--candidate <file>",
+      "the sandbox: decide under the live policy and this candidate (a policy: block) side by side; report disagreements",
+    )
+    .option(
+      "--run <id>",
+      "with --candidate: the keys this recorded run found diverging, read again, instead of a scan",
+    )
+    .action(async (opts) => {
+      if (opts.candidate !== undefined) {
+        code = await (await import("./plan-candidate.js")).runPlanCandidate(opts, cli);
+        return;
+      }
+      if (opts.run !== undefined)
+        throw new UsageError(
+          "plan: --run goes with --candidate (to re-check a run's keys: concord recheck --run)",
+        );
+      code = await (await import("./plan.js")).runPlanOrRepair(opts, false, cli);
+    });
 
   dataOptions(program.command("repair").description("scan, decide, apply conditional repairs, verify, audit"))
     .option("--dry-run", "show the repairs that would be made; write nothing")
@@ -253,6 +270,50 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
       code = await (await import("./audit.js")).runAuditShow(opts, cli);
+    });
+
+  program
+    .command("token")
+    .description("API tokens for serve")
+    .command("hash")
+    .description("print the hash to declare under serve.tokens for a token read on stdin (never the token)")
+    .option("--scrypt", "hash with scrypt (for a token a person chose) instead of SHA-256")
+    .option("--generate", "make a new random token and print it with its hash")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (opts) => {
+      code = await (await import("./token.js")).runTokenHash(opts, cli);
+    });
+
+  const policy = program
+    .command("policy")
+    .description("the policy versions each dataset ran under: history, full text, diffs");
+  configOption(
+    policy.command("history").description("every policy version each dataset ran under, oldest first"),
+  )
+    .option("-d, --dataset <name>", "only this dataset")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (opts) => {
+      code = await (await import("./policy.js")).runPolicyHistory(opts, cli);
+    });
+  configOption(
+    policy.command("show [version]").description("a policy version's full text (default: the current one)"),
+  )
+    .option("-d, --dataset <name>", "the dataset (needed when several have policy history)")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (version: string | undefined, opts) => {
+      code = await (await import("./policy.js")).runPolicyShow(version, opts, cli);
+    });
+  configOption(
+    policy
+      .command("diff [from] [to]")
+      .description(
+        "line diff of two policy versions (default: the current one against the one it replaced); exit 1 when they differ",
+      ),
+  )
+    .option("-d, --dataset <name>", "the dataset (needed when several have policy history)")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (from: string | undefined, to: string | undefined, opts) => {
+      code = await (await import("./policy.js")).runPolicyDiff(from, to, opts, cli);
     });
 
   configOption(

@@ -1,5 +1,6 @@
 /** `concord serve`: watches every dataset on its schedule, repairs by policy, serves metrics, API and dashboard. */
-import { loadConfig, serveToken } from "../config/load-config.js";
+import { type ConcordConfig, loadConfig, serveToken } from "../config/load-config.js";
+import type { TokenSpec } from "../serve/http/app.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 
@@ -18,18 +19,32 @@ export function parseListen(text: string, where: string): { host: string; port: 
 }
 
 /**
+ * The tokens /api accepts: the one plain token (CONCORD_TOKEN, else serve.token), an admin acting as "api"
+ * as before roles, and the named ones of serve.tokens, by hash. A usage error when there is none.
+ */
+function apiTokens(config: ConcordConfig, io: Pick<CliIo, "env">): TokenSpec {
+  const token = serveToken(config, io.env);
+  if (!token && config.serve.tokens.length === 0)
+    throw new UsageError(
+      "serve needs an API token: set CONCORD_TOKEN (at least 16 characters) or serve.token in the config, or declare serve.tokens (concord token hash)",
+    );
+  if (token !== undefined && token.length < 16)
+    throw new UsageError("CONCORD_TOKEN: a token needs at least 16 characters");
+  return [...(token ? [{ name: undefined, token, role: "admin" as const }] : []), ...config.serve.tokens];
+}
+
+function oneLineOf(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
+}
+
+/**
  * Runs until SIGTERM or SIGINT: then stops taking requests, lets each dataset finish the write batch in
  * flight and checkpoint, closes everything and resolves 0. Resolves 2 when it cannot start.
  */
 export async function runServe(options: ServeOptions, io: CliIo = processIo()): Promise<number> {
   const { stderr } = io;
   const config = loadConfig(options.config, io.env, io.cwd);
-  const token = serveToken(config, io.env);
-  if (!token)
-    throw new UsageError(
-      "serve needs an API token: set CONCORD_TOKEN (at least 16 characters) or serve.token in the config",
-    );
-  if (token.length < 16) throw new UsageError("CONCORD_TOKEN: a token needs at least 16 characters");
+  let tokens = apiTokens(config, io);
   const { host, port } = options.listen
     ? parseListen(options.listen, "--listen")
     : { host: config.serve.host, port: config.serve.port };
@@ -39,14 +54,24 @@ export async function runServe(options: ServeOptions, io: CliIo = processIo()): 
     import("../serve/http/app.js"),
   ]);
   const log = (line: string) => stderr.write(`${new Date().toISOString()} ${line}\n`);
-  const service = await createService(config, { log });
+  const service = await createService(config, {
+    log,
+    loadConfig: () => {
+      const next = loadConfig(options.config, io.env, io.cwd);
+      apiTokens(next, io);
+      return next;
+    },
+    onReload: (next) => {
+      tokens = apiTokens(next, io);
+    },
+  });
   // Whatever fails from here on (building the app, listening, starting a runner), the service and the app
   // are closed before the error is reported: nothing is left holding the state store or a connection.
   try {
     const hintsToken = io.env.CONCORD_HINTS_TOKEN || config.serve.hintsToken;
     if (hintsToken !== undefined && hintsToken.length < 16)
       throw new UsageError("CONCORD_HINTS_TOKEN: a token needs at least 16 characters");
-    const app = buildHttpApp(service.api, { token, log, hintsToken });
+    const app = buildHttpApp(service.api, { token: () => tokens, log, hintsToken });
     try {
       try {
         await app.listen({ host, port });
@@ -63,10 +88,16 @@ export async function runServe(options: ServeOptions, io: CliIo = processIo()): 
       );
       await service.start();
 
+      // SIGHUP reads the config again, as POST /api/reload does; a bad file is refused in one line.
+      const onHup = () => {
+        service.api.reload("signal:SIGHUP").catch((err: unknown) => log(oneLineOf(err)));
+      };
+      process.on("SIGHUP", onHup);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           process.removeListener("SIGTERM", onTerm);
           process.removeListener("SIGINT", onInt);
+          process.removeListener("SIGHUP", onHup);
           log(`${signal}: finishing the batches in flight and checkpointing`);
           resolve();
         };

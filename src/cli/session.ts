@@ -1,5 +1,6 @@
 /** What every data command does first: load config, pick datasets, open the state store and the replicas. */
 
+import { resolve } from "node:path";
 import { writeAuditAnchor } from "../audit/write-audit-anchor.js";
 import { type ConcordConfig, type DatasetConfig, loadConfig } from "../config/load-config.js";
 import type { Connector } from "../connectors/connector.js";
@@ -8,6 +9,7 @@ import type { Key } from "../core/model.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { StateStore } from "../state/state-store.js";
+import { cliActor } from "./actor.js";
 import { UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { lazyStateStore } from "./lazy-state.js";
@@ -54,6 +56,10 @@ export function pickDatasets(config: ConcordConfig, names: readonly string[] | u
 /** An open session. `close` releases every connector and the state store, whatever happened. */
 export interface Session {
   readonly config: ConcordConfig;
+  /** Who runs the command, as the audit names them (`cli:<user>`). */
+  readonly actor: string;
+  /** The config file's absolute path (where the datasets' policies were read from). */
+  readonly configFile: string;
   readonly datasets: readonly DatasetConfig[];
   readonly state: StateStore;
   /** Opens (once) the replicas of a dataset. */
@@ -72,7 +78,10 @@ export async function openSession(
   io: Pick<CliIo, "env" | "cwd"> = processIo(),
 ): Promise<Session> {
   const config = loadConfig(options.config, io.env, io.cwd);
-  return sessionOf(config, pickDatasets(config, options.dataset), access);
+  return sessionOf(config, pickDatasets(config, options.dataset), access, {
+    actor: cliActor(io),
+    configFile: resolve(io.cwd, options.config),
+  });
 }
 
 /** A session over a configuration built in memory (`concord diff`), for the given datasets of it. */
@@ -80,12 +89,14 @@ export function sessionOf(
   config: ConcordConfig,
   datasets: readonly DatasetConfig[],
   access: { readonly: boolean },
+  who: { actor: string; configFile: string } = { actor: "cli", configFile: config.path },
 ): Session {
   const state = lazyStateStore(() => openStateStore(config.state, config.timeouts));
   const opened: Connector[] = [];
   const cache = new Map<string, OpenReplica[]>();
   return {
     config,
+    ...who,
     datasets,
     state,
     async replicas(ds) {

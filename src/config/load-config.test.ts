@@ -670,6 +670,7 @@ describe("parseConfig: serve and probes", () => {
       host: "127.0.0.1",
       port: 7070,
       token: undefined,
+      tokens: [],
       slowReplicaMs: 5000,
       retentionMs: 30 * 86_400_000,
     });
@@ -686,6 +687,7 @@ describe("parseConfig: serve and probes", () => {
       host: "::1",
       port: 9000,
       token: "0123456789abcdef0123",
+      tokens: [],
       slowReplicaMs: 2000,
       retentionMs: 7 * 86_400_000,
     });

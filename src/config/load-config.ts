@@ -1,17 +1,19 @@
 /** Reads concord.yaml: YAML → ${VAR} interpolation → schema → normalised config. Every error is one line naming the path. */
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { parseDocument } from "yaml";
+import { parse, parseDocument } from "yaml";
 import type { z } from "zod";
 import { type AlertCondition, formatAlertCondition, parseAlertCondition } from "../core/alert-condition.js";
 import type { ColumnType } from "../core/canonical.js";
 import { parseDuration } from "../core/duration.js";
+import type { Role } from "../core/roles.js";
 import type { VersionColumns } from "../core/version.js";
 import {
   configSchema,
   type MERGE_RULES,
   type RawAlert,
   type RawAudit,
+  type RawCandidate,
   type RawDataset,
   type RawPolicy,
   type RawProbe,
@@ -92,6 +94,14 @@ export interface WatchConfig {
   readonly maxLagBytes: number;
 }
 
+/** An API token as config declares it: a name, a role, and the token's hash (never the token). */
+export interface ApiTokenConfig {
+  readonly name: string;
+  readonly role: Role;
+  /** `sha256:<hex>` or `scrypt:<salt>:<key>` (core/token-hash.ts). */
+  readonly hash: string;
+}
+
 export interface ServeConfig {
   /** Host and port to listen on (default 127.0.0.1:7070). */
   readonly host: string;
@@ -108,10 +118,21 @@ export interface ServeConfig {
    * consistency hints and must not resolve escalations or start passes. Undefined: hints need the API token.
    */
   readonly hintsToken?: string | undefined;
+  /** Named API tokens by hash, each with its role (`serve.tokens`); requests act as `token:<name>`. */
+  readonly tokens: readonly ApiTokenConfig[];
   /** A replica call slower than this backs work on it off (default 5 s). */
   readonly slowReplicaMs: number;
   /** How long probe and convergence samples are kept (default 30 days). */
   readonly retentionMs: number;
+}
+
+/** A candidate policy tried beside the live one (`candidate:`): in shadow mode both decide, the live one is applied. */
+export interface CandidateConfig {
+  /** The candidate policy file's absolute path. */
+  readonly file: string;
+  readonly mode: "shadow";
+  /** The candidate, validated for the dataset as its own policy would be. */
+  readonly policy: PolicyConfig;
 }
 
 export interface DatasetConfig {
@@ -123,6 +144,8 @@ export interface DatasetConfig {
   readonly versions: VersionColumns;
   readonly replicas: readonly ReplicaConfig[];
   readonly policy: PolicyConfig;
+  /** A candidate policy in shadow beside the live one (serve). */
+  readonly candidate?: CandidateConfig | undefined;
   readonly scheduleMs?: number | undefined;
   /** A cron schedule (UTC) instead of `scheduleMs`: passes start when it fires. */
   readonly scheduleCron?: string | undefined;
@@ -310,6 +333,11 @@ function normaliseServe(s: RawServe | undefined, unset: ReadonlyMap<string, stri
     host: listen.slice(0, colon).replace(/^\[(.*)\]$/, "$1"),
     port: Number(listen.slice(colon + 1)),
     token: s?.token,
+    tokens: Object.entries(s?.tokens ?? {}).map(([tokenName, t]) => ({
+      name: tokenName,
+      role: t.role,
+      hash: t.hash,
+    })),
     tokenVariable: unset.get("serve.token"),
     hintsToken: s?.hintsToken,
     slowReplicaMs: s?.slowReplica !== undefined ? parseDuration(s.slowReplica)! : 5000,
@@ -409,6 +437,7 @@ export function parseConfig(
         timeouts: resolveTimeouts(timeouts, normaliseTimeouts(r.timeouts)),
       })),
       policy: normalisePolicy(ds.policy),
+      candidate: ds.candidate && candidateOf(raw, dsName, ds.candidate, { path, env, cwd, dir }),
       scheduleMs: ds.schedule !== undefined ? parseDuration(ds.schedule) : undefined,
       scheduleCron:
         ds.schedule !== undefined && parseDuration(ds.schedule) === undefined ? ds.schedule : undefined,
@@ -428,6 +457,41 @@ export function parseConfig(
     alerts: (cfg.alerts ?? []).map(normaliseAlert),
     timeouts: resolveTimeouts(timeouts),
   };
+}
+
+/**
+ * A dataset's candidate policy: its file read and validated as if it were the dataset's own policy (the
+ * config's rules judge it: owner replicas, version columns, merge rules), errors naming the candidate's path.
+ */
+function candidateOf(
+  raw: unknown,
+  dsName: string,
+  c: RawCandidate,
+  at: { path: string; env: Env; cwd: string; dir: string },
+): CandidateConfig {
+  const where = `datasets.${dsName}.candidate.policy`;
+  const file = resolve(at.dir, c.policy);
+  let block: unknown;
+  try {
+    block = parse(readFileSync(file, "utf8"), { uniqueKeys: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      `${where}: ${c.policy}: ${code ? `cannot read (${code === "ENOENT" ? "not found" : code})` : (err as Error).message.split("\n")[0]}`,
+    );
+  }
+  if (block !== null && block !== undefined && (typeof block !== "object" || Array.isArray(block)))
+    throw new ConfigError(`${where}: ${c.policy}: expected a policy block (owner, resolve, merge, …)`);
+  const doc = raw as { datasets: Record<string, Record<string, unknown>> };
+  const { candidate: _candidate, ...ds } = doc.datasets[dsName]!;
+  const only = { ...doc, datasets: { [dsName]: { ...ds, policy: block ?? {} } }, alerts: undefined };
+  try {
+    const policy = parseConfig(JSON.stringify(only), at.path, at.env, at.cwd).datasets[0]!.policy;
+    return { file, mode: c.mode, policy };
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${where}: ${c.policy}: ${err.message}`);
+    throw err;
+  }
 }
 
 /**

@@ -5,6 +5,8 @@ import { COLUMN_TYPES } from "../core/canonical.js";
 import { CronError, parseCron } from "../core/cron.js";
 import { parseDuration } from "../core/duration.js";
 import { STRATEGY_ORDERING } from "../core/policy.js";
+import { ROLES } from "../core/roles.js";
+import { parseTokenHash } from "../core/token-hash.js";
 
 const name = z.string().min(1, "must not be empty");
 
@@ -194,6 +196,19 @@ const dataset = z
       .record(name, replica)
       .refine((r) => Object.keys(r).length >= 2, { error: "a dataset needs at least two replicas" }),
     policy: policy.optional(),
+    candidate: z
+      .strictObject(
+        {
+          policy: z
+            .string({ error: "expected the path of a candidate policy file (a policy: block)" })
+            .min(1, "must not be empty"),
+          mode: z.enum(["shadow"], {
+            error: 'expected "shadow" (both policies decide; the live one is applied)',
+          }),
+        },
+        { error: "expected { policy: FILE, mode: shadow }" },
+      )
+      .optional(),
     schedule: schedule.optional(),
     mode: z.enum(["repair", "scan"]).optional(),
     intensity: z
@@ -347,10 +362,28 @@ const listen = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, 'expected HOST:PORT, e.g. "127.0.0.1:7070"');
 
+/** An API token by its hash and role: the token itself is never written in config. */
+const apiToken = z.strictObject(
+  {
+    // First, so that a token in plain text is named as such rather than as a missing hash.
+    token: z
+      .undefined({ error: "never write a token in plain text: declare its hash (concord token hash)" })
+      .optional(),
+    role: z.enum(ROLES),
+    hash: z
+      .string({ error: "expected the token's hash (concord token hash)" })
+      .refine((h) => parseTokenHash(h) !== undefined, {
+        error: "expected sha256:<64 hex digits> or scrypt:<salt hex>:<64 hex digits> (concord token hash)",
+      }),
+  },
+  { error: "expected { role, hash }" },
+);
+
 const serve = z.strictObject({
   listen: listen.optional(),
   token: z.string().min(16, "a token needs at least 16 characters").optional(),
   hintsToken: z.string().min(16, "a token needs at least 16 characters").optional(),
+  tokens: z.record(name, apiToken, { error: "expected a map of token names to { role, hash }" }).optional(),
   slowReplica: duration.optional(),
   retention: duration.optional(),
 });
@@ -419,6 +452,7 @@ export type RawConfig = z.infer<typeof configSchema>;
 export type RawDataset = z.infer<typeof dataset>;
 export type RawReplica = z.infer<typeof replica>;
 export type RawPolicy = z.infer<typeof policy>;
+export type RawCandidate = NonNullable<RawDataset["candidate"]>;
 export type RawProbe = z.infer<typeof probe>;
 export type RawWatch = z.infer<typeof watch>;
 export type RawServe = z.infer<typeof serve>;

@@ -14,7 +14,11 @@ export type AuditEventType =
   | "rejected"
   | "rolled-back"
   | "guard"
-  | "alert";
+  | "alert"
+  | "policy-changed"
+  | "config-reloaded"
+  | "triggered"
+  | "shadow";
 
 /** The hashed part of an audit entry. */
 export interface AuditEntryContent {

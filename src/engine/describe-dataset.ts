@@ -3,7 +3,8 @@ import { ConfigError, type DatasetConfig } from "../config/load-config.js";
 import type { TableDescription } from "../connectors/connector.js";
 import { canonicalValue } from "../core/canonical.js";
 import type { Key, RecordShape } from "../core/model.js";
-import { type CompiledPolicy, compilePolicy, PolicyError } from "../core/policy.js";
+import { type CompiledPolicy, compilePolicy, type PolicyDeclaration, PolicyError } from "../core/policy.js";
+import { policyText } from "../core/policy-text.js";
 import { type ResolvedShape, resolveShape } from "../detect/resolve-shape.js";
 import type { OpenReplica } from "./run-context.js";
 
@@ -41,25 +42,52 @@ export function canaryKey(ds: DatasetConfig, shape: RecordShape): Key {
   });
 }
 
-/** Compiles a dataset's policy against a resolved shape; a policy error names its config path. */
-export function datasetPolicy(ds: DatasetConfig, resolved: ResolvedShape): CompiledPolicy {
+/** The declaration `compilePolicy` takes, from a dataset's policy (or a candidate's). */
+function declaration(policy: DatasetConfig["policy"]): PolicyDeclaration {
+  return {
+    owner: policy.owner,
+    resolve: policy.resolve,
+    merge: policy.merge,
+    tolerance: policy.tolerance,
+    windowMs: policy.windowMs,
+    escalateAmbiguity: policy.escalateAmbiguity,
+    limits: policy.limits,
+  };
+}
+
+/**
+ * Compiles a dataset's policy (or `policy`, a candidate for it) against a resolved shape; a policy error
+ * names its config path (`where`, default `datasets.<name>`).
+ */
+export function datasetPolicy(
+  ds: DatasetConfig,
+  resolved: ResolvedShape,
+  policy: DatasetConfig["policy"] = ds.policy,
+  where = `datasets.${ds.name}`,
+): CompiledPolicy {
   try {
     return compilePolicy(
-      {
-        owner: ds.policy.owner,
-        resolve: ds.policy.resolve,
-        merge: ds.policy.merge,
-        tolerance: ds.policy.tolerance,
-        windowMs: ds.policy.windowMs,
-        escalateAmbiguity: ds.policy.escalateAmbiguity,
-        limits: ds.policy.limits,
-      },
+      declaration(policy),
       resolved.shape,
       ds.replicas.map((r) => r.name),
       resolved.versionPositions,
     );
   } catch (err) {
-    if (err instanceof PolicyError) throw new ConfigError(`datasets.${ds.name}.${err.message}`);
+    if (err instanceof PolicyError) throw new ConfigError(`${where}.${err.message}`);
     throw err;
   }
+}
+
+/** The text a dataset's policy (or a candidate's) is kept and diffed as in the policy registry. */
+export function datasetPolicyText(
+  ds: DatasetConfig,
+  resolved: ResolvedShape,
+  policy: DatasetConfig["policy"] = ds.policy,
+): string {
+  return policyText(
+    declaration(policy),
+    resolved.shape,
+    ds.replicas.map((r) => r.name),
+    resolved.versionPositions,
+  );
 }

@@ -5,11 +5,12 @@
  */
 import type { DatasetConfig } from "../config/load-config.js";
 import type { Key, KeyRange } from "../core/model.js";
+import { policyChangedEvent } from "../core/policy-change.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { WriteGuard, type WriteGuardOptions } from "../execute/write-guard.js";
 import type { Checkpoint, RunRecord, StateStore } from "../state/state-store.js";
-import { datasetPolicy, describeDataset } from "./describe-dataset.js";
+import { datasetPolicy, datasetPolicyText, describeDataset } from "./describe-dataset.js";
 import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 import {
@@ -93,6 +94,13 @@ export interface RunDatasetOptions {
   /** How old a heartbeat must be for its run to be taken for dead when settling pending repairs (60 s). */
   readonly staleRunMs?: number;
   readonly observer?: RunObserver;
+  /**
+   * Who runs it, as the audit names them (`cli:<user>`, `serve`, `token:<name>`; default "concord"): a
+   * repair run that changes the dataset's policy records them in the policy registry and its audit entry.
+   */
+  readonly actor?: string | undefined;
+  /** The file the dataset's policy was read from (the config file; default "config"). */
+  readonly policySource?: string | undefined;
 }
 
 /** What a run came to. */
@@ -170,6 +178,31 @@ export async function runDataset(
     const resolved = await describeDataset(ds, replicas);
     const policy = options.mode === "scan" ? undefined : datasetPolicy(ds, resolved);
     if (!cp) await state.beginRun({ id: runId, dataset: ds.name, command: options.command, startedAt });
+    // A run that records decisions adopts its policy first: a changed policy is registered and audited, with
+    // its diff, before the first decision made under it.
+    if (writes && policy) {
+      const change = {
+        dataset: ds.name,
+        runId,
+        at: now(),
+        version: policy.version,
+        text: datasetPolicyText(ds, resolved),
+        source: options.policySource ?? "config",
+        by: options.actor ?? "concord",
+      };
+      await state.adoptPolicy(
+        {
+          dataset: ds.name,
+          version: change.version,
+          text: change.text,
+          source: change.source,
+          firstUsedAt: change.at,
+          firstUsedBy: change.by,
+          firstRunId: runId,
+        },
+        (previous) => [policyChangedEvent(change, previous)],
+      );
+    }
     // The run's own lease names the process running it, so a rerun on this host can tell a killed one at once.
     const held = resumed ? await state.getLease(runLease(runId)) : undefined;
     if (held && held.owner !== owner) await state.releaseLease(runLease(runId), held.owner);

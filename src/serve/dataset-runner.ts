@@ -8,7 +8,9 @@ import { openConnector } from "../connectors/open-connector.js";
 import { BENIGN_CLASSES } from "../core/classify.js";
 import { nextCronTime, parseCron } from "../core/cron.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
-import { canaryKey, describeDataset } from "../engine/describe-dataset.js";
+import { CandidateDecider } from "../engine/compare-policies.js";
+import { canaryKey, datasetPolicy, describeDataset } from "../engine/describe-dataset.js";
+import { isRepairable } from "../engine/plan-dataset.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import {
   type DatasetRunResult,
@@ -25,6 +27,7 @@ import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
 import { countRepairs, markSegment } from "./segment-marks.js";
 import { type DatasetStatus, TriggerError } from "./service-api.js";
+import { ShadowTracker, type ShadowView } from "./shadow-tracker.js";
 
 export type PassMode = "scan" | "repair";
 
@@ -40,6 +43,8 @@ export interface RunnerDeps {
   readonly anchor?: () => Promise<void>;
   /** This process as the owner of the passes it runs (`host:pid:random`): one process runs a dataset's pass. */
   readonly owner: string;
+  /** The config file the datasets' policies come from (recorded in the policy registry). */
+  readonly configFile?: string | undefined;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -71,10 +76,16 @@ export class DatasetRunner {
   /** Failed repairs in the last finished pass. */
   lastFailed = 0;
 
+  /** Who changed the dataset's policy by a reload, named by the next pass that adopts it. */
+  private policyActor: string | undefined;
+  /** The shadow candidate's figures (`candidate: { mode: shadow }`); reset when the candidate changes. */
+  private shadowTracker: ShadowTracker | undefined;
+
   constructor(
-    readonly ds: DatasetConfig,
+    private config: DatasetConfig,
     private readonly deps: RunnerDeps,
   ) {
+    const ds = config;
     this.health = new Map(
       ds.replicas.map((r) => [
         r.name,
@@ -83,6 +94,38 @@ export class DatasetRunner {
         ),
       ]),
     );
+  }
+
+  /** The dataset's config (the reloaded one after a reload). */
+  get ds(): DatasetConfig {
+    return this.config;
+  }
+
+  /**
+   * Takes a reloaded config of the dataset (same replicas and shape: see planReload). A pass in flight
+   * finishes under the old settings; the next one uses the new. A changed schedule is rescheduled at once.
+   * `policyBy`: who changed the policy, named in the registry and audit by the next pass that adopts it.
+   */
+  reconfigure(ds: DatasetConfig, policyBy?: string): void {
+    const old = this.config;
+    this.config = ds;
+    if (JSON.stringify(old.candidate) !== JSON.stringify(ds.candidate)) this.shadowTracker = undefined;
+    if (policyBy !== undefined) this.policyActor = policyBy;
+    const rescheduled =
+      old.scheduleMs !== ds.scheduleMs || old.scheduleCron !== ds.scheduleCron || old.mode !== ds.mode;
+    if (!rescheduled || this.busy || this.stopping || this.backoffMs > 0) return;
+    const next = this.untilNext();
+    if (next !== undefined) this.schedule(next, ds.mode);
+    else {
+      clearTimeout(this.timer);
+      this.nextRunAt = undefined;
+    }
+  }
+
+  /** The shadow candidate's figures, or undefined when the dataset has no candidate. */
+  shadow(): ShadowView | undefined {
+    if (!this.ds.candidate) return undefined;
+    return (this.shadowTracker ??= new ShadowTracker(this.ds.candidate.file)).view();
   }
 
   get busy(): boolean {
@@ -344,6 +387,17 @@ export class DatasetRunner {
     const dataset = this.ds.name;
     const passStarted = now();
     const replicas = await this.open();
+    const candidate = this.ds.candidate;
+    const shadow = candidate
+      ? {
+          decider: new CandidateDecider(this.ds, {
+            policy: candidate.policy,
+            where: `datasets.${dataset}.candidate.policy: ${candidate.file}`,
+          }),
+          tracker: (this.shadowTracker ??= new ShadowTracker(candidate.file)),
+          ok: false,
+        }
+      : undefined;
     const run = await runDataset(
       this.ds,
       replicas,
@@ -354,6 +408,8 @@ export class DatasetRunner {
         mode,
         checkpoint: true,
         owner: this.deps.owner,
+        actor: this.policyActor ?? "serve",
+        policySource: this.deps.configFile,
         signal: this.abort.signal,
         guard: { onRetry: (replica) => metrics.retries.inc({ dataset, replica }) },
         // Below full intensity, gentleness over speed: one query at a time against the stores.
@@ -367,14 +423,44 @@ export class DatasetRunner {
             if (resumedAt !== undefined)
               this.deps.log(`${dataset}: resuming pass ${id} at segment ${resumedAt + 1} of ${segments}`);
             this.progress = { done: resumedAt ?? 0, segments, runId: id };
+            if (shadow) {
+              // A candidate that does not fit the shape is reported, never a reason to stop the live pass.
+              try {
+                const c = shadow.decider.start(resolved);
+                shadow.tracker.start(datasetPolicy(this.ds, resolved).version, c.version);
+                shadow.ok = true;
+              } catch (err) {
+                this.deps.log(`${dataset}: shadow candidate not used: ${message(err)}`);
+              }
+            }
           },
           onRecovered: (settled) => this.countRepairs(settled),
-          onSegment: (segment) => this.segmentDone(segment),
+          onSegment: async (segment) => {
+            if (shadow?.ok && segment.plan) {
+              const compared = shadow.decider.decide(segment.scan, segment.plan);
+              shadow.tracker.add(segment.scan.shape, compared.agree, compared.disagreements);
+            }
+            await this.segmentDone(segment);
+          },
           pause: (ms) => this.pause(ms),
         },
       },
     );
     if (!run.finished) return false;
+    // A repair pass adopted the policy (and named who changed it).
+    if (mode === "repair") this.policyActor = undefined;
+    // The candidate's decisions are recorded, never applied: one audit entry per pass.
+    if (shadow?.ok)
+      await state.appendAudit([
+        {
+          ts: now(),
+          runId: run.runId,
+          type: "shadow",
+          dataset,
+          key: null,
+          data: shadow.tracker.finishPass(),
+        },
+      ]);
     await this.deps.anchor?.();
     await this.finish(run, passStarted);
     return true;

@@ -8,6 +8,9 @@ import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../e
 export type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 
 import type { RunRecord, Sample } from "../state/state-store.js";
+import type { ShadowView } from "./shadow-tracker.js";
+
+export type { ShadowView } from "./shadow-tracker.js";
 
 /** A replica's health as the service last saw it. */
 export interface ReplicaHealth {
@@ -129,6 +132,35 @@ export type BulkAnswer =
       readonly open: readonly { readonly id: string; readonly note?: string | undefined }[];
     };
 
+/** A dataset's policy history for the dashboard: the current version, every version, and the last change's diff. */
+export interface PolicyView {
+  readonly dataset: string;
+  /** The version in force (null: no repair pass has run under a policy yet). */
+  readonly current: string | null;
+  readonly adoptedAt: number | null;
+  /** The version it replaced. */
+  readonly previous: string | null;
+  /** Every version the dataset ran under, first used first. */
+  readonly versions: readonly {
+    readonly version: string;
+    readonly firstUsedAt: number;
+    readonly firstUsedBy: string;
+    readonly firstRunId: string;
+    readonly source: string;
+  }[];
+  /** The current version's full text. */
+  readonly text: string | null;
+  /** The current version against the previous one, line by line ("- ", "+ ", "  "); [] when none. */
+  readonly diff: readonly string[];
+}
+
+/** What a reload applied: per dataset, the settings changed; whether the API tokens changed. */
+export interface ReloadOutcome {
+  readonly reloaded: true;
+  readonly datasets: Readonly<Record<string, readonly string[]>>;
+  readonly tokens: boolean;
+}
+
 /** Thrown by `trigger`: `kind` tells the HTTP layer which status to answer (404, 409). */
 export class TriggerError extends Error {
   override readonly name = "TriggerError";
@@ -204,8 +236,11 @@ export interface ServiceApi {
   ): Promise<BulkAnswer>;
   audit(filter: { run?: string; key?: string; limit?: number }): Promise<AuditEntry[]>;
   verifyAudit(): Promise<AuditVerification>;
-  /** Starts a pass of `dataset` now (it runs in the background); throws TriggerError. */
-  trigger(dataset: string, mode: "scan" | "repair"): Promise<{ readonly runId: string }>;
+  /**
+   * Starts a pass of `dataset` now (it runs in the background); throws TriggerError. With `by`, a `triggered`
+   * audit entry names who asked.
+   */
+  trigger(dataset: string, mode: "scan" | "repair", by?: string): Promise<{ readonly runId: string }>;
   history(filter: { dataset?: string; since?: number }): Promise<History>;
   /** Prometheus text exposition. */
   metrics(): Promise<{ readonly contentType: string; readonly body: string }>;
@@ -215,4 +250,17 @@ export interface ServiceApi {
   keyHint(dataset: string, key: readonly string[]): Promise<KeyHintView>;
   /** Calls `listener` with the dataset's hint now and on every change; returns the unsubscribe function. */
   subscribeHints(dataset: string, listener: (hint: DatasetHintView) => void): () => void;
+  /**
+   * The dataset's candidate policy in shadow: agreement with the live policy, disagreements by rule, and what
+   * it would have written; null when the dataset has no candidate. Throws TriggerError("unknown-dataset").
+   */
+  candidate(dataset: string): Promise<ShadowView | null>;
+  /** Each dataset's policy versions, the current one, and the diff of the last change. */
+  policies(): Promise<PolicyView[]>;
+  /**
+   * Reads the config file again and applies it from the next pass on, audited (`config-reloaded`, naming
+   * `by`); a changed policy is adopted, registered and audited by the dataset's next repair pass. Throws
+   * ReloadError (one line) when the file is invalid or changes what needs a restart: the running config is kept.
+   */
+  reload(by: string): Promise<ReloadOutcome>;
 }

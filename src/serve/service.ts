@@ -1,11 +1,13 @@
 /** `concord serve`'s core: a runner per dataset, metrics, and the read models the HTTP API serves. */
 
+import { resolve } from "node:path";
 import { type AuditVerification as Verdict, verifyAudit as verifyAuditOf } from "../audit/verify-audit.js";
 import { writeAuditAnchor } from "../audit/write-audit-anchor.js";
 import type { ConcordConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
 import type { HealthSnapshot } from "../core/alert-condition.js";
 import type { AuditEntry } from "../core/audit-chain.js";
+import { diffLines } from "../core/line-diff.js";
 import {
   escalationView,
   groupFilter,
@@ -31,6 +33,7 @@ import { ConsistencyHints } from "./consistency-hints.js";
 import { DatasetRunner } from "./dataset-runner.js";
 import { DatasetWatcher } from "./dataset-watcher.js";
 import { ServeMetrics } from "./metrics.js";
+import { planReload, ReloadError } from "./reload-config.js";
 import {
   type AuditVerification,
   type BulkAnswer,
@@ -39,6 +42,8 @@ import {
   type EscalationQuery,
   type EscalationView,
   type History,
+  type PolicyView,
+  type ReloadOutcome,
   type ServiceApi,
   TriggerError,
 } from "./service-api.js";
@@ -51,10 +56,16 @@ export interface ServiceOptions {
   readonly state?: StateStore;
   /** This service as the owner of the passes it runs (default: `host:pid:random`). */
   readonly owner?: string;
+  /** Reads the config file again (`reload`); without it the service cannot be reloaded. Throws ConfigError. */
+  readonly loadConfig?: () => ConcordConfig;
+  /** Told the new config after a reload was applied (the HTTP layer takes the new tokens). */
+  readonly onReload?: (config: ConcordConfig) => void;
 }
 
 export interface Service {
   readonly api: ServiceApi;
+  /** The config in force (the reloaded one after a reload). */
+  readonly config: ConcordConfig;
   readonly metrics: ServeMetrics;
   readonly state: StateStore;
   /** Starts every dataset's schedule and probe; unfinished passes resume at once. */
@@ -81,7 +92,9 @@ const AUDIT_VERIFY_EVERY_MS = 5 * 60_000;
 const PRUNE_EVERY_MS = 60 * 60_000;
 const HISTORY_SAMPLES = 5000;
 
-export async function createService(config: ConcordConfig, options: ServiceOptions = {}): Promise<Service> {
+export async function createService(initial: ConcordConfig, options: ServiceOptions = {}): Promise<Service> {
+  // Replaced by a reload (planReload says what may change); everything reads the current one.
+  let config = initial;
   const now = options.now ?? Date.now;
   const log =
     options.log ?? ((line: string) => process.stderr.write(`${new Date(now()).toISOString()} ${line}\n`));
@@ -160,6 +173,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
         },
         anchor: () => anchorAudit(),
         owner,
+        configFile: resolve(config.path),
       }),
     ]),
   );
@@ -392,9 +406,15 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       return auditView(await verifyAuditOf(state, config.audit));
     },
 
-    async trigger(dataset, mode) {
+    async trigger(dataset, mode, by) {
       if (stopped) throw new TriggerError("stopping", "the service is stopping");
-      return { runId: await runnerOf(dataset).trigger(mode) };
+      const runId = await runnerOf(dataset).trigger(mode);
+      // Who started it, before anything the pass records (it awaits the state store after this).
+      if (by !== undefined)
+        await state.appendAudit([
+          { ts: now(), runId, type: "triggered", dataset, key: null, data: { by, mode } },
+        ]);
+      return { runId };
     },
 
     async history(filter): Promise<History> {
@@ -461,10 +481,82 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
     },
 
     metrics: () => metrics.text(),
+
+    candidate: async (dataset) => runnerOf(dataset).shadow() ?? null,
+
+    async policies(): Promise<PolicyView[]> {
+      const out: PolicyView[] = [];
+      for (const ds of config.datasets) {
+        const current = await state.currentPolicy(ds.name);
+        const versions = await state.listPolicies(ds.name);
+        out.push({
+          dataset: ds.name,
+          current: current?.policy.version ?? null,
+          adoptedAt: current?.adoptedAt ?? null,
+          previous: current?.previous?.version ?? null,
+          versions: versions.map((v) => ({
+            version: v.version,
+            firstUsedAt: v.firstUsedAt,
+            firstUsedBy: v.firstUsedBy,
+            firstRunId: v.firstRunId,
+            source: v.source,
+          })),
+          text: current?.policy.text ?? null,
+          diff: current?.previous
+            ? diffLines(current.previous.text, current.policy.text).map((l) => `${l.op} ${l.text}`)
+            : [],
+        });
+      }
+      return out;
+    },
+
+    reload: (by: string): Promise<ReloadOutcome> => {
+      const run = reloading.then(() => reload(by));
+      reloading = run.catch(() => {});
+      return run;
+    },
   };
+
+  // One reload at a time.
+  let reloading: Promise<unknown> = Promise.resolve();
+  async function reload(by: string): Promise<ReloadOutcome> {
+    if (!options.loadConfig) throw new ReloadError("reload: this service was not started from a config file");
+    let next: ConcordConfig;
+    try {
+      next = options.loadConfig();
+    } catch (err) {
+      throw new ReloadError(
+        `reload refused, the running config is kept: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    const plan = planReload(config, next);
+    config = next;
+    for (const ds of next.datasets)
+      runnerOf(ds.name).reconfigure(ds, plan.datasets[ds.name]?.includes("policy") ? by : undefined);
+    await state.appendAudit([
+      {
+        ts: now(),
+        runId: "serve",
+        type: "config-reloaded",
+        dataset: null,
+        key: null,
+        data: { by, file: resolve(next.path), datasets: plan.datasets, tokens: plan.tokens },
+      },
+    ]);
+    await anchorAudit();
+    options.onReload?.(next);
+    const changed = Object.entries(plan.datasets).map(([n, fields]) => `${n} (${fields.join(", ")})`);
+    log(
+      `config reloaded by ${by}: ${changed.length || plan.tokens ? [...changed, ...(plan.tokens ? ["API tokens"] : [])].join(", ") : "nothing changed"}`,
+    );
+    return { reloaded: true, datasets: plan.datasets, tokens: plan.tokens };
+  }
 
   return {
     api,
+    get config() {
+      return config;
+    },
     metrics,
     state,
     async start() {

@@ -6,6 +6,7 @@ import type { DivergentKeys } from "./divergent-keys.js";
 import type { EscalationStore } from "./escalation-store.js";
 import type { FeedPositionStore } from "./feed-position-store.js";
 import type { LeaseStore } from "./lease-store.js";
+import type { PolicyRegistry } from "./policy-registry.js";
 import type { RepairLedger } from "./repair-ledger.js";
 import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
@@ -112,4 +113,13 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.feedPositions.listFeedPositions(dataset);
   readonly deleteFeedPosition: FeedPositionStore["deleteFeedPosition"] = (dataset, replica) =>
     this.parts.feedPositions.deleteFeedPosition(dataset, replica);
+  // Policy versions.
+  readonly adoptPolicy: PolicyRegistry["adoptPolicy"] = (version, audit) =>
+    this.parts.policies.adoptPolicy(version, audit);
+  readonly listPolicies: PolicyRegistry["listPolicies"] = (dataset) =>
+    this.parts.policies.listPolicies(dataset);
+  readonly getPolicy: PolicyRegistry["getPolicy"] = (dataset, version) =>
+    this.parts.policies.getPolicy(dataset, version);
+  readonly currentPolicy: PolicyRegistry["currentPolicy"] = (dataset) =>
+    this.parts.policies.currentPolicy(dataset);
 }

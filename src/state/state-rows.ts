@@ -9,6 +9,7 @@ import type { Checkpoint } from "./checkpoint-store.js";
 import type { StoredDivergence } from "./divergence-store.js";
 import { type Escalation, type EscalationGroup, escalationPattern } from "./escalation-store.js";
 import type { Lease } from "./lease-store.js";
+import type { CurrentPolicy, PolicyVersion } from "./policy-registry.js";
 import { storedText } from "./prepared-audit.js";
 import type { LedgerEntry, RepairOutcome } from "./repair-ledger.js";
 import type { RunRecord } from "./run-store.js";
@@ -324,6 +325,59 @@ export interface LeaseRow {
 
 export function toLease(r: LeaseRow): Lease {
   return { name: r.name, owner: r.owner, acquiredAt: r.acquired_at, expiresAt: r.expires_at };
+}
+
+export interface PolicyRow {
+  dataset: string;
+  version: string;
+  text: string;
+  source: string;
+  first_used_at: NumberColumn;
+  first_used_by: string;
+  first_run_id: string;
+}
+
+export function toPolicyVersion(r: PolicyRow): PolicyVersion {
+  return {
+    dataset: r.dataset,
+    version: r.version,
+    text: r.text,
+    source: r.source,
+    firstUsedAt: num(r.first_used_at),
+    firstUsedBy: r.first_used_by,
+    firstRunId: r.first_run_id,
+  };
+}
+
+export interface CurrentRow {
+  dataset: string;
+  version: string;
+  adopted_at: NumberColumn;
+  previous: string | null;
+}
+
+export function currentPolicy(
+  r: CurrentRow,
+  policy: PolicyRow,
+  previous: PolicyRow | undefined,
+): CurrentPolicy {
+  return {
+    policy: toPolicyVersion(policy),
+    adoptedAt: num(r.adopted_at),
+    ...(previous ? { previous: toPolicyVersion(previous) } : {}),
+  };
+}
+
+export function policyRow(v: PolicyVersion): PolicyRow {
+  return {
+    dataset: v.dataset,
+    version: v.version,
+    text: v.text,
+    source: v.source,
+    first_used_at: v.firstUsedAt,
+    first_used_by: v.firstUsedBy,
+    first_run_id: v.firstRunId,
+  };
 }
 
 /**

@@ -6,6 +6,7 @@ import type { DivergentKeys } from "./divergent-keys.js";
 import type { EscalationStore } from "./escalation-store.js";
 import type { FeedPositionStore } from "./feed-position-store.js";
 import type { LeaseStore } from "./lease-store.js";
+import type { PolicyRegistry } from "./policy-registry.js";
 import type { RepairLedger } from "./repair-ledger.js";
 import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
@@ -26,6 +27,7 @@ export {
 } from "./escalation-store.js";
 export type { FeedPosition, FeedPositionStore } from "./feed-position-store.js";
 export type { Lease, LeaseStore } from "./lease-store.js";
+export type { CurrentPolicy, PolicyAdoption, PolicyRegistry, PolicyVersion } from "./policy-registry.js";
 export type {
   LedgerEntry,
   RepairClaim,
@@ -54,7 +56,8 @@ export interface StateStore
     SampleStore,
     DivergentKeys,
     LeaseStore,
-    FeedPositionStore {
+    FeedPositionStore,
+    PolicyRegistry {
   /** Releases the store's connections; the store is not used afterwards. */
   close(): Promise<void>;
 }
@@ -72,4 +75,5 @@ export interface StateStoreParts {
   readonly divergentKeys: DivergentKeys;
   readonly leases: LeaseStore;
   readonly feedPositions: FeedPositionStore;
+  readonly policies: PolicyRegistry;
 }

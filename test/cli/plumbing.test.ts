@@ -221,6 +221,8 @@ describe.concurrent("plumbing", () => {
     expect(applied.images!.after).toMatchObject({ name: "item 3" });
     const pair = all.entries.filter((e) => e.dataset === "pairs");
     expect(pair.map((e) => [e.type, e.key, e.keyJson])).toEqual([
+      // The dataset's first repair records its policy, before its first decision.
+      ["policy-changed", null, null],
       ["detected", '["eu","7"]', ["eu", 7]],
       ["decided", '["eu","7"]', ["eu", 7]],
       ["applied", '["eu","7"]', ["eu", 7]],

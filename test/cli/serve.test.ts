@@ -55,7 +55,7 @@ describe("concord serve", () => {
     const config = writeConfig(dir, itemsConfig(SEEDED_POLICY));
     const env = { CONCORD_TOKEN: "" };
     expect(expectOneLineError(await runConcord(["serve", "-c", config], { env }))).toBe(
-      "concord: serve needs an API token: set CONCORD_TOKEN (at least 16 characters) or serve.token in the config",
+      "concord: serve needs an API token: set CONCORD_TOKEN (at least 16 characters) or serve.token in the config, or declare serve.tokens (concord token hash)",
     );
     expect(
       expectOneLineError(

@@ -89,6 +89,8 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
         "leases",
         "ledger",
         "observed_versions",
+        "policy_current",
+        "policy_versions",
         "runs",
         "samples",
         "schema_migrations",
@@ -307,9 +309,9 @@ function eventAt(ts: number) {
   return { ts, runId: "run-1", type: "detected" as const, dataset: "users", key: null, data: null };
 }
 
-/** SQL taking version 4's escalation facets (and the later feed positions) away again. */
+/** SQL taking version 4's escalation facets and the later policy registry and feed positions away again. */
 function dropQueueFacets(schema: string): string {
-  return `DROP TABLE "${schema}".feed_positions;
+  return `DROP TABLE "${schema}".feed_positions, "${schema}".policy_versions, "${schema}".policy_current;
     DROP INDEX "${schema}".escalations_queue;
     ALTER TABLE "${schema}".escalations DROP COLUMN columns, DROP COLUMN absent, DROP COLUMN involved,
       DROP COLUMN pattern;`;

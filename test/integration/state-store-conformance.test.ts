@@ -11,6 +11,7 @@ import { divergentKeysCases } from "./state-store/divergent-keys.case.js";
 import { escalationStoreCases } from "./state-store/escalation-store.case.js";
 import { feedPositionStoreCases } from "./state-store/feed-position-store.case.js";
 import { leaseStoreCases } from "./state-store/lease-store.case.js";
+import { policyRegistryCases } from "./state-store/policy-registry.case.js";
 import { repairClaimCases } from "./state-store/repair-claim.case.js";
 import { repairLedgerCases } from "./state-store/repair-ledger.case.js";
 import { runStoreCases } from "./state-store/run-store.case.js";
@@ -34,6 +35,7 @@ const CASES: readonly ((c: StateStoreCase) => void)[] = [
   divergentKeysCases,
   leaseStoreCases,
   feedPositionStoreCases,
+  policyRegistryCases,
 ];
 
 for (const factory of stateStoreFactories) {

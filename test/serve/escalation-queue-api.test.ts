@@ -179,8 +179,8 @@ describe("the escalation queue over HTTP", () => {
     expect(fx.row("b", "accounts", 10)).toEqual(fx.row("a", "accounts", 10));
     const resolved = await get<List>("/api/escalations?status=resolved");
     expect(resolved.escalations.map((e) => [e.key[0], e.resolvedBy, e.pick])).toEqual([
-      [10, "ops", "a"],
-      [11, "ops", "a"],
+      [10, "token:ops", "a"],
+      [11, "token:ops", "a"],
     ]);
     expect(Date.parse(resolved.escalations[0]!.resolvedAt!)).toBeGreaterThan(Date.now() - 60_000);
 
@@ -193,13 +193,13 @@ describe("the escalation queue over HTTP", () => {
     expect(missing.body).toMatchObject({ confirmed: true, matched: 1, rejected: 1 });
     const rejected = await get<List>("/api/escalations?status=rejected");
     expect(rejected.escalations.map((e) => [e.key[0], e.resolvedBy, e.pick])).toEqual([
-      [200, "dashboard", null],
+      [200, "token:dashboard", null],
     ]);
     const { entries } = await get<{ entries: { type: string; data: Record<string, unknown> }[] }>(
       "/api/audit?limit=20",
     );
     expect(
       entries.filter((e) => e.type === "resolved" || e.type === "rejected").map((e) => e.data.by),
-    ).toEqual(["ops", "ops", "dashboard"]);
+    ).toEqual(["token:ops", "token:ops", "token:dashboard"]);
   });
 });

@@ -109,6 +109,9 @@ function stubApi() {
         lastVerifiedAt: null,
       }),
     subscribeHints: () => () => {},
+    policies: () => call("policies", [], []),
+    candidate: (d) => call("candidate", [d], null),
+    reload: (by) => call("reload", [by], { reloaded: true as const, datasets: {}, tokens: false }),
   };
   return { api, calls, fail };
 }

@@ -7,11 +7,11 @@
  * queue (a, b; counter versions; no owner; only when asked for): the escalation queue at scale, b holding
  * another label on QUEUE.conflict rows and lacking QUEUE.missing rows (all escalated).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { type ConcordConfig, parseConfig } from "../../src/config/load-config.js";
+import { type ConcordConfig, loadConfig, parseConfig } from "../../src/config/load-config.js";
 import { createService, type Service } from "../../src/serve/service.js";
 
 export const TOKEN = "http-test-token-5f2c9a1e7b3d";
@@ -114,15 +114,17 @@ export async function startFixture(
 ): Promise<ServeFixture> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "concord-http-"));
   if (!options.dir) makeReplicas(dir);
-  const config = parseConfig(
-    configText(options.datasets ?? ["accounts", "catalog"], options.probe ?? false),
-    join(dir, "concord.yaml"),
-  );
+  // The config is also written to the folder, so that the service can read it again (reload).
+  const path = join(dir, "concord.yaml");
+  const text = configText(options.datasets ?? ["accounts", "catalog"], options.probe ?? false);
+  writeFileSync(path, text);
+  const config = parseConfig(text, path);
   const logs: string[] = [];
   const clock = { offset: 0 };
   const service = await createService(config, {
     log: (line) => logs.push(line),
     now: () => Date.now() + clock.offset,
+    loadConfig: () => loadConfig(path),
   });
   const links: (() => void)[] = [];
   return {

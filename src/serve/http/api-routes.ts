@@ -1,5 +1,6 @@
 /** The JSON API under /api: validates input, calls the ServiceApi, shapes the answer. No auth here (app.ts). */
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { Role } from "../../core/roles.js";
 import type { ServiceApi } from "../service-api.js";
 import {
   auditQuery,
@@ -20,9 +21,14 @@ import {
 } from "./api-input.js";
 import { HttpError } from "./http-error.js";
 
-/** Who a request acts as, for the audit: the name of the token it presented (set by app.ts), else "api". */
+/** Who a request acts as, for the audit: `token:<name>` of the token it presented (set by app.ts), else "api". */
 export function actorOf(req: FastifyRequest): string {
   return (req as FastifyRequest & { concordActor?: string }).concordActor ?? "api";
+}
+
+/** The role of the token a request presented (set by app.ts). */
+export function roleOf(req: FastifyRequest): Role {
+  return (req as FastifyRequest & { concordRole?: Role }).concordRole ?? "viewer";
 }
 
 /**
@@ -125,7 +131,7 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
       parseInput(noQuery, req.query, "query");
       const { name } = parseInput(nameParams, req.params, "params");
       parseInput(emptyBody, req.body, "body");
-      const { runId } = await api.trigger(name, mode);
+      const { runId } = await api.trigger(name, mode, actorOf(req));
       return reply.code(202).send({ runId });
     });
   }
@@ -165,5 +171,29 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
       clearInterval(ping);
       unsubscribe();
     });
+  });
+
+  app.get(`${prefix}/datasets/:name/candidate`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    const { name } = parseInput(nameParams, req.params, "params");
+    const candidate = await api.candidate(name);
+    if (!candidate) throw new HttpError(404, `dataset ${name} has no candidate policy`);
+    return { candidate };
+  });
+
+  app.get(`${prefix}/policies`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    return { policies: await api.policies() };
+  });
+
+  app.post(`${prefix}/reload`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    parseInput(emptyBody, req.body, "body");
+    return api.reload(actorOf(req));
+  });
+
+  app.get(`${prefix}/whoami`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    return { actor: actorOf(req), role: roleOf(req) };
   });
 }

@@ -1,22 +1,30 @@
 /** The HTTP face of `concord serve` (fastify): /healthz, /metrics, the bearer-guarded /api, the dashboard at /. Holds no state. */
 import fastify, { type FastifyInstance } from "fastify";
+import { roleAllows } from "../../core/roles.js";
 import type { ServiceApi } from "../service-api.js";
 import { registerApiRoutes } from "./api-routes.js";
-import { createBearerCheck, type NamedToken } from "./bearer-auth.js";
+import { createBearerCheck, type HashedToken, type NamedToken } from "./bearer-auth.js";
 import { type DashboardAsset, loadDashboardAssets, registerDashboard } from "./dashboard-assets.js";
 import { errorReply, oneLine } from "./http-error.js";
+import { routeRole } from "./route-roles.js";
+
+/** The tokens /api accepts: one admin token, or named ones (plain or by hash) with their roles. */
+export type TokenSpec = string | readonly (NamedToken | HashedToken)[];
 
 export interface HttpAppOptions {
   /**
-   * Every /api request must carry `Authorization: Bearer <token>`: the one token, or one of several named
-   * ones (a request then acts as its token's name, which the audit records for what it resolves).
+   * Every /api request must carry `Authorization: Bearer <token>`: the one token (admin), or one of several
+   * named ones, in plain text or by hash, each with its role (a request then acts as `token:<name>`, which
+   * the audit records for what it does). A function is asked on every request, so a reload can change them.
    */
-  readonly token: string | readonly NamedToken[];
+  readonly token: TokenSpec | (() => TokenSpec);
   /**
-   * A read-only token accepted on `GET /api/hints/…` and nowhere else (an application's, for consistency
-   * hints); requests presenting it act as "hints".
+   * A read-only token for an application's consistency hints (`serve.hintsToken`, CONCORD_HINTS_TOKEN): it
+   * acts as `token:hints` with role `hints`, which reaches `GET /api/hints/…` and nothing else.
    */
   readonly hintsToken?: string | undefined;
+  /** Told every route as it is registered (tests enumerate them: every /api route has a role rule). */
+  readonly onRoute?: (method: string, url: string) => void;
   /** Log requests and failures as JSON lines on stdout (default false). Headers are never logged. */
   readonly logger?: boolean;
   /** Where failures are reported, one line each, when `logger` is off (default: stderr). */
@@ -37,17 +45,41 @@ function isApiPath(path: string): boolean {
  * logged, credentials redacted) for anything else. No reply carries a stack trace or the token.
  */
 export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyInstance {
-  const check = createBearerCheck(options.token);
-  const hintsCheck = options.hintsToken
-    ? createBearerCheck([{ name: "hints", token: options.hintsToken }])
-    : undefined;
+  const given = typeof options.token === "function" ? options.token : () => options.token as TokenSpec;
+  const hints = options.hintsToken;
+  let lastGiven: TokenSpec | undefined;
+  let withHints: TokenSpec | undefined;
+  // The hints token joins the others under role `hints` (the same spec object while the given one is).
+  const tokens = (): TokenSpec => {
+    const spec = given();
+    if (!hints) return spec;
+    if (spec !== lastGiven || withHints === undefined) {
+      lastGiven = spec;
+      const list =
+        typeof spec === "string" ? [{ name: undefined, token: spec, role: "admin" as const }] : spec;
+      withHints = [...list, { name: "hints", token: hints, role: "hints" as const }];
+    }
+    return withHints;
+  };
+  // The check is rebuilt only when the tokens change (a reload): building it hashes them.
+  let current:
+    | { spec: TokenSpec; check: ReturnType<typeof createBearerCheck>; secrets: string[] }
+    | undefined;
+  const auth = () => {
+    const spec = tokens();
+    if (current?.spec !== spec) {
+      const secrets =
+        typeof spec === "string" ? [spec] : spec.flatMap((t) => ("token" in t ? [t.token] : []));
+      current = { spec, check: createBearerCheck(spec), secrets };
+    }
+    return current;
+  };
+  const check = (header: string | undefined) => auth().check(header);
+  auth();
   const assets = options.assets ?? loadDashboardAssets();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const secrets = [
-    ...(typeof options.token === "string" ? [options.token] : options.token.map((t) => t.token)),
-    ...(options.hintsToken ? [options.hintsToken] : []),
-  ];
-  const scrub = (text: string) => secrets.reduce((t, secret) => t.replaceAll(secret, "***"), oneLine(text));
+  const scrub = (text: string) =>
+    auth().secrets.reduce((t, secret) => t.replaceAll(secret, "***"), oneLine(text));
   const app = fastify({
     logger: options.logger
       ? { level: "info", redact: { paths: ["req.headers.authorization"], censor: "***" } }
@@ -56,14 +88,22 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
     return503OnClosing: true,
   });
 
+  // Fails closed: an /api route without a role rule cannot be registered.
+  app.addHook("onRoute", (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (isApiPath(route.url) && routeRole(method, route.url) === undefined)
+        throw new Error(`${method} ${route.url}: no role rule (add it to ROUTE_ROLES in route-roles.ts)`);
+      options.onRoute?.(method, route.url);
+    }
+  });
+
   app.addHook("onRequest", async (req, reply) => {
     const route = req.routeOptions.url;
     const path = route ?? decodeURIComponentSafe(req.url.split("?")[0] ?? "");
     if (isApiPath(path)) {
       reply.header("cache-control", "no-store");
-      const hints = req.method === "GET" && path.startsWith("/api/hints/") && hintsCheck;
-      const viaHints = hints ? hints(req.headers.authorization) : undefined;
-      const verdict = viaHints?.ok ? viaHints : check(req.headers.authorization);
+      const verdict = check(req.headers.authorization);
       if (!verdict.ok) {
         return reply
           .code(401)
@@ -71,7 +111,16 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
           .send({ error: verdict.error });
       }
       if (verdict.name !== undefined)
-        (req as typeof req & { concordActor?: string }).concordActor = verdict.name;
+        (req as typeof req & { concordActor?: string }).concordActor = `token:${verdict.name}`;
+      (req as typeof req & { concordRole?: string }).concordRole = verdict.role;
+      // An unknown /api path has no route: it answers 404 once authenticated.
+      const needed = route === undefined ? undefined : routeRole(req.method, route);
+      if (route !== undefined && (needed === undefined || !roleAllows(verdict.role, needed))) {
+        const who = verdict.name === undefined ? "this token" : `token ${verdict.name}`;
+        return reply.code(403).send({
+          error: `forbidden: ${who} has role ${verdict.role}; ${req.method} ${route} needs ${needed ?? "a role rule"}`,
+        });
+      }
     }
     reply.header("x-content-type-options", "nosniff");
   });

@@ -81,6 +81,16 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     CREATE TABLE ${s}.feed_positions (
       dataset TEXT NOT NULL, replica TEXT NOT NULL, position TEXT NOT NULL,
       updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (dataset, replica));`,
+  // The policy registry: every version a dataset ran under (listed by ord: first used first), and the
+  // version each dataset runs under now.
+  (s) => `
+    CREATE TABLE ${s}.policy_versions (
+      dataset TEXT NOT NULL, version TEXT NOT NULL, text TEXT NOT NULL, source TEXT NOT NULL,
+      first_used_at DOUBLE PRECISION NOT NULL, first_used_by TEXT NOT NULL, first_run_id TEXT NOT NULL,
+      ord BIGINT GENERATED ALWAYS AS IDENTITY, PRIMARY KEY (dataset, version));
+    CREATE TABLE ${s}.policy_current (
+      dataset TEXT NOT NULL PRIMARY KEY, version TEXT NOT NULL, adopted_at DOUBLE PRECISION NOT NULL,
+      previous TEXT);`,
 ];
 
 /** The schema version this code creates and expects. */

@@ -23,7 +23,9 @@ type Table =
   | "samples"
   | "divergentKeys"
   | "leases"
-  | "feedPositions";
+  | "feedPositions"
+  | "policies"
+  | "currentPolicy";
 
 /**
  * One schema of state tables over a pool. Nothing is sent until the first call, which creates or upgrades
@@ -58,6 +60,8 @@ export class PostgresStateDb {
       divergentKeys: `${s}.divergent_keys`,
       leases: `${s}.leases`,
       feedPositions: `${s}.feed_positions`,
+      policies: `${s}.policy_versions`,
+      currentPolicy: `${s}.policy_current`,
     };
   }
 

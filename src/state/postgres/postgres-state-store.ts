@@ -12,6 +12,7 @@ import { PostgresDivergentKeys } from "./postgres-divergent-keys.js";
 import { PostgresEscalationStore } from "./postgres-escalation-store.js";
 import { PostgresFeedPositionStore } from "./postgres-feed-position-store.js";
 import { PostgresLeaseStore } from "./postgres-lease-store.js";
+import { PostgresPolicyRegistry } from "./postgres-policy-registry.js";
 import { PostgresRepairLedger } from "./postgres-repair-ledger.js";
 import { PostgresRunStore } from "./postgres-run-store.js";
 import { PostgresSampleStore } from "./postgres-sample-store.js";
@@ -126,5 +127,6 @@ function postgresParts(db: PostgresStateDb): StateStoreParts {
     divergentKeys: new PostgresDivergentKeys(db),
     leases: new PostgresLeaseStore(db),
     feedPositions: new PostgresFeedPositionStore(db),
+    policies: new PostgresPolicyRegistry(db, audit),
   };
 }

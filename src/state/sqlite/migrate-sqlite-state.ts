@@ -69,6 +69,15 @@ const MIGRATIONS: readonly string[] = [
   `CREATE TABLE feed_positions (
      dataset TEXT NOT NULL, replica TEXT NOT NULL, position TEXT NOT NULL, updated_at INTEGER NOT NULL,
      PRIMARY KEY (dataset, replica)) WITHOUT ROWID;`,
+  // The policy registry: every version a dataset ran under (listed by rowid: first used first), and the
+  // version each dataset runs under now.
+  `CREATE TABLE policy_versions (
+     dataset TEXT NOT NULL, version TEXT NOT NULL, text TEXT NOT NULL, source TEXT NOT NULL,
+     first_used_at INTEGER NOT NULL, first_used_by TEXT NOT NULL, first_run_id TEXT NOT NULL,
+     PRIMARY KEY (dataset, version));
+   CREATE TABLE policy_current (
+     dataset TEXT NOT NULL PRIMARY KEY, version TEXT NOT NULL, adopted_at INTEGER NOT NULL, previous TEXT)
+     WITHOUT ROWID;`,
 ];
 
 /** The file version this code creates and expects. */

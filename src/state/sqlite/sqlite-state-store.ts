@@ -12,6 +12,7 @@ import { SqliteDivergentKeys } from "./sqlite-divergent-keys.js";
 import { SqliteEscalationStore } from "./sqlite-escalation-store.js";
 import { SqliteFeedPositionStore } from "./sqlite-feed-position-store.js";
 import { SqliteLeaseStore } from "./sqlite-lease-store.js";
+import { SqlitePolicyRegistry } from "./sqlite-policy-registry.js";
 import { SqliteRepairLedger } from "./sqlite-repair-ledger.js";
 import { SqliteRunStore } from "./sqlite-run-store.js";
 import { SqliteSampleStore } from "./sqlite-sample-store.js";
@@ -65,5 +66,6 @@ function sqliteParts(s: SqliteStateDb): StateStoreParts {
     divergentKeys: new SqliteDivergentKeys(s),
     leases: new SqliteLeaseStore(s),
     feedPositions: new SqliteFeedPositionStore(s),
+    policies: new SqlitePolicyRegistry(s, audit),
   };
 }
