@@ -111,15 +111,19 @@ datasets:
     expect(wide.status).toBe(400);
     expect(await wide.json()).toEqual({ error: "key: dataset t has 1 key column, got 2 values" });
 
-    // The hints token reads hints and nothing else; the API token reads hints too.
-    expect((await get("/api/datasets")).status).toBe(401);
+    // The hints token reads hints and nothing else (role hints: 403 elsewhere); the API token reads hints too.
+    const other = await get("/api/datasets");
+    expect(other.status).toBe(403);
+    expect(await other.json()).toEqual({
+      error: "forbidden: token hints has role hints; GET /api/datasets needs viewer",
+    });
     expect((await get("/api/hints/t", TOKEN)).status).toBe(200);
     expect((await get("/api/hints/t", "wrong-token-0123456789")).status).toBe(401);
     const post = await fetch(`${base}/api/datasets/t/scan`, {
       method: "POST",
       headers: { authorization: `Bearer ${HINTS}` },
     });
-    expect(post.status).toBe(401);
+    expect(post.status).toBe(403);
   });
 });
 
