@@ -29,3 +29,14 @@ export {
   scanDataset,
 } from "./scan-dataset.js";
 export { segmentBounds, segmentGroups, segmentsOf } from "./segments.js";
+export { type QueuedPassOptions, runQueuedPass } from "./run-queued-pass.js";
+export { runSegmentJob, type SegmentJobOptions, type SegmentJobOutcome } from "./run-segment-job.js";
+export {
+  type QueuedTotals,
+  queuedMode,
+  type SegmentDispatch,
+  SegmentFailedError,
+  type SegmentJob,
+  type SegmentJobResult,
+  type SegmentProgress,
+} from "./segment-dispatch.js";
