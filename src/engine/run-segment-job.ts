@@ -79,8 +79,14 @@ export async function runSegmentJob(
       latched: kept?.run.guard !== undefined,
       target: { range: job.range, expectedRows: job.expectedRows },
     });
+    const repairs: Record<string, Record<string, number>> = {};
+    for (const r of segment.work.results) {
+      const of = repairs[r.target] ?? {};
+      of[r.outcome] = (of[r.outcome] ?? 0) + 1;
+      repairs[r.target] = of;
+    }
     return {
-      result: { totals: segment.totals, worker: options.worker, durationMs: now() - started },
+      result: { totals: segment.totals, worker: options.worker, durationMs: now() - started, repairs },
       outcome: { from: job.index, to: job.index + 1, of: job.of, ...segment.work },
       resolved,
     };

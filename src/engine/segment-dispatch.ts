@@ -24,6 +24,8 @@ export interface SegmentJobResult {
   readonly worker: string;
   /** How long the segment took on the worker, ms (pauses for intensity excluded). */
   readonly durationMs: number;
+  /** Repair outcomes by target replica, then outcome (for per-replica metrics). */
+  readonly repairs?: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** True when the worker found the pass already finished or the segment already folded: nothing was done. */
   readonly skipped?: boolean;
 }

@@ -24,6 +24,7 @@ import {
 import type { OpenReplica } from "../engine/run-context.js";
 import { newRunId } from "../engine/run-id.js";
 import { processOwner } from "../engine/run-liveness.js";
+import type { SegmentDispatch } from "../engine/segment-dispatch.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { EscalationFilter, RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";
@@ -37,6 +38,9 @@ import {
   type EscalationQuery,
   type EscalationView,
   type History,
+  type QueueDepth,
+  type QueueStatus,
+  type QueueView,
   type ServiceApi,
   TriggerError,
 } from "./service-api.js";
@@ -49,6 +53,11 @@ export interface ServiceOptions {
   readonly state?: StateStore;
   /** This service as the owner of the passes it runs (default: `host:pid:random`). */
   readonly owner?: string;
+  /**
+   * A coordinator's job queue: passes run their segments on worker processes, and the queue's depth is
+   * watched (`/metrics`, `/api/queue`).
+   */
+  readonly queue?: (SegmentDispatch & QueueView) | undefined;
 }
 
 export interface Service {
@@ -78,6 +87,7 @@ const ALERT_EVERY_MS = 15_000;
 const AUDIT_VERIFY_EVERY_MS = 5 * 60_000;
 const PRUNE_EVERY_MS = 60 * 60_000;
 const HISTORY_SAMPLES = 5000;
+const QUEUE_WATCH_MS = 5000;
 
 export async function createService(config: ConcordConfig, options: ServiceOptions = {}): Promise<Service> {
   const now = options.now ?? Date.now;
@@ -148,6 +158,7 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
         onChange: () => void evaluateAlerts(),
         anchor: () => anchorAudit(),
         owner,
+        dispatch: options.queue,
       }),
     ]),
   );
@@ -431,7 +442,39 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
     },
 
     metrics: () => metrics.text(),
+
+    ...(options.queue
+      ? {
+          async queue(): Promise<QueueStatus> {
+            const depths = await watchQueue();
+            const done = await metrics.workerSegments.get();
+            return {
+              datasets: depths,
+              workers: done.values.map((v) => ({
+                worker: String(v.labels.worker),
+                dataset: String(v.labels.dataset),
+                segments: v.value,
+              })),
+            };
+          },
+        }
+      : {}),
   };
+
+  /** Reads each dataset's queue depth into the gauges, and returns it. */
+  async function watchQueue(): Promise<QueueDepth[]> {
+    if (!options.queue) return [];
+    const depths = await options.queue.depths(
+      config.datasets.map((d) => d.name),
+      now(),
+    );
+    for (const d of depths) {
+      for (const st of ["waiting", "active", "delayed", "failed", "completed"] as const)
+        metrics.queueJobs.set({ dataset: d.dataset, state: st }, d[st]);
+      metrics.queueOldestWaiting.set({ dataset: d.dataset }, d.oldestWaitingMs / 1000);
+    }
+    return depths;
+  }
 
   return {
     api,
@@ -458,6 +501,17 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       const pruning = setInterval(prune, PRUNE_EVERY_MS);
       pruning.unref();
       timers.push(pruning);
+      if (options.queue) {
+        const watching = setInterval(
+          () =>
+            void watchQueue().catch((err) =>
+              log(`queue: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`),
+            ),
+          QUEUE_WATCH_MS,
+        );
+        watching.unref();
+        timers.push(watching);
+      }
       for (const r of runners.values()) await r.start();
       log(
         `serving ${runners.size} dataset${runners.size === 1 ? "" : "s"}: ${[...runners.keys()].join(", ")}`,

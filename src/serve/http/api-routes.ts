@@ -34,6 +34,13 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
     return { datasets: await api.datasets() };
   });
 
+  app.get(`${prefix}/queue`, async (req, reply) => {
+    parseInput(noQuery, req.query, "query");
+    if (!api.queue)
+      return reply.code(404).send({ error: "not a coordinator: no segment queue (serve --role all)" });
+    return await api.queue();
+  });
+
   app.get(`${prefix}/runs`, async (req) => {
     const q = parseInput(runsQuery, req.query, "query");
     return { runs: await api.runs(q) };
