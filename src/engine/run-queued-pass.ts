@@ -192,7 +192,15 @@ export async function runQueuedPass(
             folded.push([i, r]);
           }
         }
-        if (folded.length) cp = await save(cp);
+        if (folded.length) {
+          cp = await save(cp);
+          // Folded into the checkpoint: their jobs are done with (a late duplicate's result is ignored).
+          await dispatch.forget(
+            ds.name,
+            runId,
+            folded.map(([i]) => i),
+          );
+        }
         for (const [i, r] of folded) await observer.onSegmentDone?.(i, r, done.size, segments.length);
         if (again.length) {
           await dispatch.forget(ds.name, runId, again);
@@ -219,7 +227,10 @@ export async function runQueuedPass(
         }
       }
       const status = totals.remaining > 0 ? "diverged" : "ok";
-      await recordRunEnd(state, record, totals, status, now());
+      // What lets anyone check that no segment was lost: each folded once, and the rows each replica held.
+      const extra: Record<string, number> = { segments: segments.length, "segments.folded": done.size };
+      for (const [r, { rows }] of Object.entries(totals.replicas)) extra[`rows.${r}`] = rows;
+      await recordRunEnd(state, record, totals, status, now(), extra);
       await state.deleteCheckpoint(ds.name);
       await dispatch.forget(
         ds.name,

@@ -1,19 +1,14 @@
 /** The worker's side of the queue: a BullMQ worker per dataset that hands each segment job to a handler. */
 import { Worker } from "bullmq";
-import { Redis } from "ioredis";
 import type { QueueConfig, WorkersConfig } from "../config/queue-config.js";
 import type { SegmentJob, SegmentJobResult } from "../engine/segment-dispatch.js";
-import type { WriteLimiter } from "../execute/write-guard.js";
 import { queueConnection, segmentQueueName } from "./queue-connection.js";
-import { RedisTokenBucket, writeBucketKey } from "./redis-token-bucket.js";
 
 /** Runs one segment job; what it resolves to is the job's result, what it throws fails the attempt. */
 export type SegmentHandler = (job: SegmentJob, attempt: number) => Promise<SegmentJobResult>;
 
-/** Worker processes' BullMQ workers, and the fleet's shared write buckets. */
+/** A worker process's BullMQ workers. */
 export interface SegmentWorkers {
-  /** The write bucket of a dataset's replica shared by every worker (policy.limits.writesPerSecond). */
-  writeLimiter(dataset: string, replica: string, perSecond: number): WriteLimiter;
   /** Stops taking jobs, waits for the jobs running to finish, closes the connections. */
   close(): Promise<void>;
 }
@@ -32,7 +27,6 @@ export async function startSegmentWorkers(
   log: (line: string) => void,
 ): Promise<SegmentWorkers> {
   const connection = queueConnection(queue);
-  const redis = new Redis({ ...connection, lazyConnect: false });
   const started = datasets.map(
     (dataset) =>
       new Worker<SegmentJob, SegmentJobResult>(
@@ -51,11 +45,8 @@ export async function startSegmentWorkers(
     w.on("error", (err) => log(`queue ${w.name}: ${(err.message ?? String(err)).split("\n")[0]}`));
   await Promise.all(started.map((w) => w.waitUntilReady()));
   return {
-    writeLimiter: (dataset, replica, perSecond) =>
-      new RedisTokenBucket(redis, writeBucketKey(dataset, replica), perSecond),
     async close() {
       await Promise.all(started.map((w) => w.close()));
-      redis.disconnect();
     },
   };
 }

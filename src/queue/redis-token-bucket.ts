@@ -1,6 +1,8 @@
 /** A write-rate token bucket in Redis, shared by every worker of a fleet: together they keep to the rate. */
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
+import type { QueueConfig } from "../config/queue-config.js";
 import type { WriteLimiter } from "../execute/write-guard.js";
+import { queueConnection } from "./queue-connection.js";
 
 /**
  * KEYS[1]: the bucket (a hash: tokens, ts). ARGV: rate per second, capacity, tokens wanted.
@@ -61,4 +63,23 @@ export class RedisTokenBucket implements WriteLimiter {
 /** The key of a dataset's replica's write bucket. */
 export function writeBucketKey(dataset: string, replica: string): string {
   return `concord:writes:${dataset}:${replica}`;
+}
+
+/** The fleet's write buckets in the queue's Redis, on one connection of their own. */
+export interface WriteBuckets {
+  /** The bucket of a dataset's replica (policy.limits.writesPerSecond), shared by every worker. */
+  limiter(dataset: string, replica: string, perSecond: number): WriteLimiter;
+  close(): Promise<void>;
+}
+
+/** Opens the connection the write buckets use. */
+export function openWriteBuckets(queue: QueueConfig): WriteBuckets {
+  const redis = new Redis(queueConnection(queue));
+  return {
+    limiter: (dataset, replica, perSecond) =>
+      new RedisTokenBucket(redis, writeBucketKey(dataset, replica), perSecond),
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
 }
