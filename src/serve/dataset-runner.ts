@@ -7,10 +7,8 @@ import type { DatasetConfig, ServeConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
 import { BENIGN_CLASSES } from "../core/classify.js";
 import { nextCronTime, parseCron } from "../core/cron.js";
-import { keyId } from "../core/model.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { canaryKey, describeDataset } from "../engine/describe-dataset.js";
-import { isRepairable } from "../engine/plan-dataset.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import {
   type DatasetRunResult,
