@@ -118,6 +118,8 @@ describe.skipIf(!available)("a coordinator and three workers, killed at random m
     writeFileSync(file, config());
     const random = seededRandom(SEED);
     const history: string[] = [`seed ${SEED} (CONCORD_TEST_SEED replays it)`];
+    const t0 = Date.now();
+    const note = (line: string) => history.push(`+${Date.now() - t0} ms ${line}`);
     const env = { CONCORD_TOKEN: TOKEN };
 
     // Every finished segment line of any worker, dead or alive, counts: the kills wait on this progress.
@@ -160,32 +162,35 @@ describe.skipIf(!available)("a coordinator and three workers, killed at random m
       return p;
     };
 
-    let coordinator = await startCoordinator();
-    const workers = await Promise.all([startWorker(), startWorker(), startWorker()]);
+    const started = await Promise.all([startCoordinator(), startWorker(), startWorker(), startWorker()]);
+    let coordinator = started[0];
+    const workers = started.slice(1);
+    note("fleet ready");
     const report = () =>
       `${history.join("\n")}\n${all.map((p) => `--- ${p.name}\n${p.stderr()}`).join("\n")}`;
 
     try {
-      // Five kills: coordinator, worker, worker, coordinator, worker; each after 1–4 more finished segments
-      // and a random 0–600 ms on top, so they land in scans, in writes and between passes.
-      const victims = ["coordinator", "worker", "worker", "coordinator", "worker"] as const;
+      // Four kills: coordinator, worker, coordinator, worker (which worker: the PRNG); each after 1–3 more
+      // finished segments and a random 0–600 ms on top, so they land in scans, in writes and between passes.
+      const victims = ["coordinator", "worker", "coordinator", "worker"] as const;
       for (const victim of victims) {
-        const after = segmentsLogged + 1 + Math.floor(random() * 4);
+        const after = segmentsLogged + 1 + Math.floor(random() * 3);
         await segmentsReach(after);
         const delay = Math.floor(random() * 600);
         await new Promise((r) => setTimeout(r, delay));
         if (victim === "coordinator") {
-          history.push(`kill -9 ${coordinator.name} after ${after} segments + ${delay} ms`);
+          note(`kill -9 ${coordinator.name} after ${after} segments + ${delay} ms`);
           await killHard(coordinator);
           coordinator = await startCoordinator();
         } else {
           const i = Math.floor(random() * workers.length);
-          history.push(`kill -9 ${workers[i]!.name} after ${after} segments + ${delay} ms`);
+          note(`kill -9 ${workers[i]!.name} after ${after} segments + ${delay} ms`);
           await killHard(workers[i]!);
           workers[i] = await startWorker();
         }
       }
       const lastKill = Date.now();
+      note("last replacement ready");
 
       // Converged: a pass of each dataset that began after the last kill finished ok.
       const passes = (ds: string) =>
@@ -205,9 +210,12 @@ describe.skipIf(!available)("a coordinator and three workers, killed at random m
         }
       };
       await Promise.all([waitOk(ITEMS), waitOk(CACHED)]);
+      note("converged");
 
       for (const p of [coordinator, ...workers]) p.child.kill("SIGTERM");
       for (const p of [coordinator, ...workers]) expect((await p.exited).code, report()).toBe(0);
+      note("stopped");
+      if (process.env.CONCORD_TEST_VERBOSE) console.log(history.join("\n"));
 
       // Every replica agrees (read by a fresh single-process scan).
       const scan = await runConcord(["scan", "-c", file], { env });
