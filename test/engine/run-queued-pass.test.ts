@@ -174,7 +174,7 @@ describe("runQueuedPass", () => {
     expect(stopped.status).toBe("running");
     const cp = await state.getCheckpoint("items");
     expect(cp?.mode).toBe("queue:repair");
-    expect((cp?.totals as QueuedTotals).done).toEqual([0, 1, 2, 3]);
+    expect((cp!.totals as QueuedTotals).done).toEqual([0, 1, 2, 3]);
     // A job left over from the first coordinator, delivered again, finds its segment folded: it does nothing.
     const leftover = await work({ ...[...first.queued.values()][0]!, index: 2 });
     expect(leftover.skipped).toBe(true);
