@@ -46,17 +46,23 @@ export class RedisTokenBucket implements WriteLimiter {
   async take(n: number): Promise<void> {
     let need = n;
     while (need > 0) {
-      const [granted, waitMs] = (await this.redis.eval(
-        TAKE,
-        1,
-        this.key,
-        String(this.perSecond),
-        String(this.capacity),
-        String(need),
-      )) as [number, number];
+      const { granted, waitMs } = await this.tryTake(need);
       need -= granted;
       if (need > 0) await new Promise((r) => setTimeout(r, waitMs));
     }
+  }
+
+  /** Takes what the bucket holds, up to `n`, without waiting; `waitMs`: until the next token, when short. */
+  async tryTake(n: number): Promise<{ granted: number; waitMs: number }> {
+    const [granted, waitMs] = (await this.redis.eval(
+      TAKE,
+      1,
+      this.key,
+      String(this.perSecond),
+      String(this.capacity),
+      String(n),
+    )) as [number, number];
+    return { granted, waitMs };
   }
 }
 
