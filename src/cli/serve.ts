@@ -154,7 +154,12 @@ async function runCoordinator(
             `cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
           );
         }
-        log(`listening on ${host}:${port} as a coordinator (${owner})`);
+        const address = app.server.address();
+        const shown =
+          typeof address === "object" && address ? `${address.address}:${address.port}` : `${host}:${port}`;
+        log(
+          `listening on http://${shown} as a coordinator (${owner}; dashboard /, metrics /metrics, API /api)`,
+        );
         const stopping = new AbortController();
         let lostLease!: () => void;
         const leaseLost = new Promise<void>((r) => {

@@ -25,7 +25,8 @@ export interface WorkerHostDeps {
 
 /** What the host keeps per dataset: open replicas, and the pass it is working on (shape and write guard). */
 interface DatasetSlot {
-  replicas?: OpenReplica[] | undefined;
+  /** The replicas, opened once for every job of the dataset this worker runs (at once or in turn). */
+  replicas?: Promise<OpenReplica[]> | undefined;
   pass?: { runId: string; guard: WriteGuard; resolved?: ResolvedShape | undefined } | undefined;
 }
 
@@ -60,9 +61,10 @@ export class SegmentWorkerHost {
     const label = `${ds.name} segment ${job.index + 1}/${job.of} of pass ${job.runId}`;
     if (attempt > 1) log(`${label}: attempt ${attempt}`);
     try {
-      slot.replicas ??= await this.open(ds);
+      slot.replicas ??= this.open(ds);
+      const replicas = await slot.replicas;
       if (slot.pass?.runId !== job.runId) slot.pass = { runId: job.runId, guard: this.guard(ds) };
-      const out = await runSegmentJob(ds, slot.replicas, { state, now }, job, {
+      const out = await runSegmentJob(ds, replicas, { state, now }, job, {
         worker: this.deps.worker,
         guard: slot.pass.guard,
         resolved: slot.pass.resolved,
@@ -115,8 +117,9 @@ export class SegmentWorkerHost {
   }
 
   private async closeReplicas(slot: DatasetSlot): Promise<void> {
-    const replicas = slot.replicas ?? [];
+    const opening = slot.replicas;
     slot.replicas = undefined;
+    const replicas = (await opening?.catch(() => [])) ?? [];
     await Promise.allSettled(replicas.map((r) => r.connector.close()));
   }
 
