@@ -21,7 +21,7 @@ import {
   type SegmentJob,
   type SegmentJobResult,
 } from "./segment-dispatch.js";
-import { segmentBounds, segmentsOf } from "./segments.js";
+import { MAX_SEGMENT_GROUP, segmentBounds, segmentsOf } from "./segments.js";
 
 /** Options of a distributed pass. */
 export interface QueuedPassOptions {
@@ -91,6 +91,7 @@ export async function runQueuedPass(
     const kept = cp?.totals as QueuedTotals | undefined;
     const totals: RunTotals = { ...emptyTotals(), ...kept?.run };
     const done = new Set(kept?.done ?? []);
+    let jobRows = kept?.jobRows ?? ds.checkpointRows;
     const resolved = await describeDataset(ds, replicas);
     if (!cp) await state.beginRun({ id: runId, dataset: ds.name, command: options.command, startedAt });
     const held = cp ? await state.getLease(runLease(runId)) : undefined;
@@ -122,7 +123,8 @@ export async function runQueuedPass(
       segmentsDone: done.size,
     });
     const save = async (base: Checkpoint) => {
-      const next = { ...base, done: done.size, totals: { run: totals, done: [...done] }, updatedAt: now() };
+      const kept: QueuedTotals = { run: totals, done: [...done], jobRows };
+      const next = { ...base, done: done.size, totals: kept, updatedAt: now() };
       await state.putCheckpoint(next);
       return next;
     };
@@ -136,7 +138,16 @@ export async function runQueuedPass(
           totals.remaining += resolved.issues.length;
           if (options.mode !== "scan") totals.escalated += resolved.issues.length;
         }
-        const bounds = await segmentBounds(replicas, shape, ds.checkpointRows);
+        // Jobs of up to 8 adjacent segments, about four per slot the fleet may run at once: few enough that
+        // each job's fixed costs (a scan, a write batch, its ledger and audit rounds) stay small against its
+        // rows, enough that every slot has work and a dead worker's job is a small part of the pass.
+        const fine = await segmentBounds(replicas, shape, ds.checkpointRows);
+        const per = Math.max(
+          1,
+          Math.min(MAX_SEGMENT_GROUP, Math.floor((fine.length + 1) / (4 * (ds.concurrency ?? 1)))),
+        );
+        const bounds = fine.filter((_, i) => (i + 1) % per === 0);
+        jobRows = per * ds.checkpointRows;
         cp = await save({
           dataset: ds.name,
           runId,
@@ -172,7 +183,7 @@ export async function runQueuedPass(
         index,
         of: segments.length,
         range: segments[index]!,
-        expectedRows: ds.checkpointRows,
+        expectedRows: jobRows,
       });
       const todo = new Set(segments.map((_, i) => i).filter((i) => !done.has(i)));
       await dispatch.submit([...todo].map(job));

@@ -92,4 +92,6 @@ export interface QueuedTotals {
   readonly run: RunTotals;
   /** The segments folded into `run`, by index. */
   readonly done: readonly number[];
+  /** About how many rows one of the pass's segments holds (a segment is up to 8 of `checkpointRows`). */
+  readonly jobRows?: number;
 }

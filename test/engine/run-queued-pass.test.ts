@@ -41,8 +41,9 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function config(): ConcordConfig {
-  return itemsConfig(dir, { extra: "    checkpointRows: 100\n" });
+/** Segments of 100 rows; `concurrency: 3` makes each job one segment (about four jobs per slot). */
+function config(concurrency = 3): ConcordConfig {
+  return itemsConfig(dir, { extra: `    checkpointRows: 100\n    concurrency: ${concurrency}\n` });
 }
 
 async function open(cfg: ConcordConfig): Promise<{ state: StateStore; replicas: OpenReplica[] }> {
@@ -200,6 +201,43 @@ describe("runQueuedPass", () => {
     const [record] = await state.getRun("pass-a");
     expect(record?.status).toBe("ok");
     expect(record?.stats).toMatchObject({ segments: 10, "segments.folded": 10, "rows.a": ROWS });
+  });
+
+  it("cuts jobs of several segments when the fleet may run few at once", async () => {
+    makeItemsReplicas(dir, { rows: ROWS, stale: STALE });
+    const cfg = config(1);
+    const ds = cfg.datasets[0]!;
+    const { state, replicas } = await open(cfg);
+    const guard = new WriteGuard();
+    const jobs: SegmentJob[] = [];
+    const dispatch = new InlineDispatch(async (job) => {
+      jobs.push(job);
+      return (
+        await runSegmentJob(ds, replicas, { state, now: Date.now }, job, {
+          worker: "w",
+          guard,
+          heartbeatMs: 0,
+        })
+      ).result;
+    });
+    const run = await runQueuedPass(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      {
+        runId: "grouped",
+        command: "serve repair",
+        mode: "repair",
+        owner: "test:1:a",
+        dispatch,
+        heartbeatMs: 0,
+      },
+    );
+    // Ten segments of 100 rows, one slot: five jobs of two segments each.
+    expect(run.segments).toBe(5);
+    expect(jobs.map((j) => j.expectedRows)).toEqual([200, 200, 200, 200, 200]);
+    expect(run.totals.repairs).toEqual({ applied: STALE.length });
+    expect(staleOnB(dir)).toEqual([]);
   });
 
   it("a single-process pass abandons a distributed pass's checkpoint rather than mix them", async () => {

@@ -58,10 +58,13 @@ describe.skipIf(!available)("Leadership", () => {
 
   it("takes over at once from a leader on this host that no longer exists", async () => {
     // A process that has exited: its pid is free, its lease would only expire in an hour.
-    const gone = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout.toString();
-    expect(await state.acquireLease(COORDINATOR_LEASE, `${hostname()}:${gone}:dead`, Date.now(), 3_600_000)).toBe(
-      true,
-    );
+    const gone = spawnSync(process.execPath, [
+      "-e",
+      "process.stdout.write(String(process.pid))",
+    ]).stdout.toString();
+    expect(
+      await state.acquireLease(COORDINATOR_LEASE, `${hostname()}:${gone}:dead`, Date.now(), 3_600_000),
+    ).toBe(true);
     const next = new Leadership(state, `${hostname()}:${process.pid}:live`, Date.now, 3_600_000);
     expect(await next.acquire(new AbortController().signal, () => {})).toBe(true);
     await next.release();
