@@ -12,7 +12,8 @@
  * repair pass (the coordinator's first, started at once) and reads its duration from its run record.
  * 1. Scale-out: replicas reached through a local TCP proxy that holds every chunk DELAY/2 ms each way (DELAY ms
  *    per round trip); the state store and the queue are direct. Coordinator + k workers, the dataset's
- *    `concurrency` = k. Reported: pass seconds per k and the speed-up against one worker.
+ *    `concurrency` the largest k (so every k runs the same jobs). Reported: pass seconds per k and the
+ *    speed-up against one worker. BENCH_WORKERS_OVERHEAD=0 skips part 2.
  * 2. Overhead: no proxy; `serve --role all` against coordinator + 1 worker (same segments). Reported: the ratio.
  * Prints a markdown table; pass BENCH_DOCS=0 to leave docs/benchmarks.md alone (it is never edited by this
  * script: copy the table by hand).
@@ -160,13 +161,16 @@ function start(args) {
   };
 }
 
-/** One repair pass: `workers` 0 means `serve --role all`. Returns the pass's seconds from its run record. */
-async function onePass(replicaUrl, workers) {
+/**
+ * One repair pass: `workers` 0 means `serve --role all`; `concurrency` is the dataset's (the fleet's cap,
+ * which also sets how the pass is cut into jobs). Returns the pass's seconds from its run record.
+ */
+async function onePass(replicaUrl, workers, concurrency = Math.max(1, workers)) {
   await diverge();
   const stateSchema = `concord_bench_w_state_${process.pid}`;
   await query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE`);
   const dir = mkdtempSync(join(tmpdir(), "concord-bench-w-"));
-  const file = config(dir, replicaUrl, stateSchema, Math.max(1, workers));
+  const file = config(dir, replicaUrl, stateSchema, concurrency);
   const procs = [];
   try {
     // Workers first, ready before the coordinator queues the pass: startup is not measured.
@@ -205,7 +209,8 @@ async function main() {
   try {
     for (const k of COUNTS) {
       const times = [];
-      for (let r = 0; r < REPS; r++) times.push(await onePass(proxy.url, k));
+      // The same jobs whatever the worker count (cut for the largest fleet): only the workers differ.
+      for (let r = 0; r < REPS; r++) times.push(await onePass(proxy.url, k, Math.max(...COUNTS)));
       delayed.set(k, median(times));
       console.error(`delay ${DELAY} ms, ${k} worker(s): ${times.map((t) => t.toFixed(1)).join(", ")} s`);
     }
@@ -217,6 +222,10 @@ async function main() {
     lines.push(`| ${DELAY} ms delay, ${k} worker(s) | ${t.toFixed(1)} | ${(one / t).toFixed(2)}× |`);
   const all = [];
   const queued = [];
+  if (process.env.BENCH_WORKERS_OVERHEAD === "0") {
+    console.log(lines.join("\n"));
+    return;
+  }
   for (let r = 0; r < REPS; r++) {
     all.push(await onePass(PG_URL, 0));
     queued.push(await onePass(PG_URL, 1));
