@@ -112,7 +112,7 @@ datasets:
 
 describe.skipIf(!available)("a coordinator and three workers, killed at random moments", () => {
   it("converges with no repair applied twice, a verified audit chain and no segment lost", {
-    timeout: 120_000,
+    timeout: 240_000,
   }, async () => {
     const file = join(dir, "concord.yaml");
     writeFileSync(file, config());
