@@ -212,6 +212,27 @@ describe.skipIf(!available)("a coordinator and three workers, killed at random m
       await Promise.all([waitOk(ITEMS), waitOk(CACHED)]);
       note("converged");
 
+      // The coordinator shows the fleet: segments per worker, queue depth and age (API and metrics).
+      const [, address] = (await coordinator.until(/listening on (http:\/\/\S+) as a coordinator/))!;
+      const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
+      const queue = (await (await fetch(`${address}/api/queue`, auth)).json()) as {
+        datasets: { dataset: string; waiting: number; failed: number }[];
+        workers: { worker: string; dataset: string; segments: number }[];
+      };
+      expect(queue.datasets.map((d) => d.dataset).sort()).toEqual([CACHED, ITEMS].sort());
+      expect(
+        queue.workers.some((w) => w.dataset === ITEMS && w.segments > 0),
+        JSON.stringify(queue),
+      ).toBe(true);
+      const metrics = await (await fetch(`${address}/metrics`)).text();
+      for (const name of [
+        "concord_worker_segments_total",
+        "concord_segment_duration_seconds_count",
+        "concord_queue_jobs",
+        "concord_queue_oldest_waiting_seconds",
+      ])
+        expect(metrics).toContain(`${name}{`);
+
       for (const p of [coordinator, ...workers]) p.child.kill("SIGTERM");
       for (const p of [coordinator, ...workers]) expect((await p.exited).code, report()).toBe(0);
       note("stopped");
