@@ -216,9 +216,11 @@ describe.skipIf(!available)("a coordinator and three workers, killed at random m
       const [, address] = (await coordinator.until(/listening on (http:\/\/\S+) as a coordinator/))!;
       const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
       const queue = (await (await fetch(`${address}/api/queue`, auth)).json()) as {
+        role: string;
         datasets: { dataset: string; waiting: number; failed: number }[];
         workers: { worker: string; dataset: string; segments: number }[];
       };
+      expect(queue.role).toBe("coordinator");
       expect(queue.datasets.map((d) => d.dataset).sort()).toEqual([CACHED, ITEMS].sort());
       expect(
         queue.workers.some((w) => w.dataset === ITEMS && w.segments > 0),

@@ -34,11 +34,11 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
     return { datasets: await api.datasets() };
   });
 
-  app.get(`${prefix}/queue`, async (req, reply) => {
+  app.get(`${prefix}/queue`, async (req) => {
     parseInput(noQuery, req.query, "query");
-    if (!api.queue)
-      return reply.code(404).send({ error: "not a coordinator: no segment queue (serve --role all)" });
-    return await api.queue();
+    // `--role all` has no queue: the same shape, empty, so a client needs no special case.
+    if (!api.queue) return { role: "all", datasets: [], workers: [] };
+    return { role: "coordinator", ...(await api.queue()) };
   });
 
   app.get(`${prefix}/runs`, async (req) => {
