@@ -232,6 +232,8 @@
     runs: [],
     audit: [],
     divergences: [],
+    /** `/api/queue`: a coordinator's queue depth and workers (role "all": nothing to show). */
+    queue: null,
     summaryHistory: null,
     chartHistory: null,
     verify: null,
@@ -267,7 +269,7 @@
     const cls = $("divergence-class").value;
     try {
       const filters = escFilterQuery();
-      const [health, ds, esc, groups, allGroups, runs, audit, summary, divs] = await Promise.all([
+      const [health, ds, esc, groups, allGroups, runs, audit, summary, divs, queue] = await Promise.all([
         fetch("/healthz", { cache: "no-store" }).then((r) => r.json()),
         request("/api/datasets"),
         request(
@@ -279,6 +281,7 @@
         request("/api/audit?limit=25"),
         request(`/api/history?since=${since}`),
         request(`/api/divergences?limit=100${cls ? `&class=${encodeURIComponent(cls)}` : ""}`),
+        request("/api/queue"),
       ]);
       const name = $("chart-dataset").value || ds.datasets[0]?.name || "";
       const chart =
@@ -303,6 +306,7 @@
       view.summaryHistory = summary;
       view.chartHistory = chart;
       view.divergences = divs.divergences;
+      view.queue = queue;
       view.updatedAt = Date.now();
       view.error = null;
     } catch (err) {
@@ -329,6 +333,7 @@
     renderEscalations();
     renderDivergences();
     renderRuns();
+    renderQueue();
     renderAudit();
   }
 
@@ -1542,6 +1547,58 @@
         [{ label: "dataset" }, { label: "key" }, { label: "class" }, { label: "detail" }, { label: "run" }],
         rows,
         "No divergences in the last pass.",
+      ),
+    );
+  }
+
+  /** A coordinator's queue and workers (`serve --role coordinator`); hidden under `--role all`. */
+  function renderQueue() {
+    const q = view.queue;
+    $("workers-panel").hidden = q?.role !== "coordinator";
+    if (q?.role !== "coordinator") return;
+    const depth = q.datasets.map((d) =>
+      h(
+        "tr",
+        { data: { dataset: d.dataset } },
+        h("td", {}, d.dataset),
+        h("td", { class: "num" }, String(d.waiting)),
+        h("td", { class: "num" }, String(d.active)),
+        h("td", { class: "num" }, String(d.delayed)),
+        h("td", { class: "num" }, String(d.failed)),
+        h("td", { class: "num" }, d.oldestWaitingMs ? duration(d.oldestWaitingMs) : "–"),
+      ),
+    );
+    $("queue").replaceChildren(
+      table(
+        [
+          { label: "dataset" },
+          { label: "waiting", num: true },
+          { label: "running", num: true },
+          { label: "retrying", num: true },
+          { label: "failed", num: true },
+          { label: "oldest waiting", num: true },
+        ],
+        depth,
+        "No dataset queues.",
+      ),
+    );
+    const workers = q.workers
+      .slice()
+      .sort((a, b) => b.segments - a.segments)
+      .map((w) =>
+        h(
+          "tr",
+          {},
+          h("td", { class: "mono small nowrap" }, w.worker),
+          h("td", {}, w.dataset),
+          h("td", { class: "num" }, String(w.segments)),
+        ),
+      );
+    $("workers").replaceChildren(
+      table(
+        [{ label: "worker" }, { label: "dataset" }, { label: "segments done", num: true }],
+        workers,
+        "No segment finished since this coordinator started.",
       ),
     );
   }

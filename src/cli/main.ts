@@ -23,6 +23,7 @@ Exit codes:
 
 Environment:
   CONCORD_TOKEN         the API token serve needs (else serve.token in the config)
+  CONCORD_QUEUE         the job queue of serve --role coordinator and worker (else queue: in the config)
   CONCORD_DEBUG         also print the stack of an unexpected error
   NO_COLOR, FORCE_COLOR colour in help
   \${VAR} in the config file is read from the environment.
@@ -332,9 +333,23 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
       .description("watch every dataset on its schedule, repair by policy; metrics, HTTP API and dashboard"),
   )
     .option("--listen <host:port>", "where to listen (default: serve.listen, else 127.0.0.1:7070)")
+    .option(
+      "--role <role>",
+      "all (default): run every pass here; coordinator: plan passes, run their segments on concord worker processes",
+    )
     .action(async (opts) => {
       code = await (await import("./serve.js")).runServe(opts, cli);
     });
+
+  configOption(
+    program
+      .command("worker")
+      .description(
+        "run the segment jobs of a coordinator's passes (needs queue: and PostgreSQL state); stop with SIGTERM",
+      ),
+  ).action(async (opts) => {
+    code = await (await import("./worker.js")).runWorker(opts, cli);
+  });
 
   program
     .command("simulate")

@@ -1,5 +1,6 @@
 /** `concord serve`: watches every dataset on its schedule, repairs by policy, serves metrics, API and dashboard. */
 import { type ConcordConfig, loadConfig, serveToken } from "../config/load-config.js";
+import { distributedRoleProblem } from "../config/queue-config.js";
 import type { TokenSpec } from "../serve/http/app.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
@@ -7,6 +8,37 @@ import { type CliIo, processIo } from "./io.js";
 export interface ServeOptions {
   readonly config: string;
   readonly listen?: string | undefined;
+  /** `all` (default): this process runs every pass itself; `coordinator`: workers run the segments. */
+  readonly role?: string | undefined;
+}
+
+/**
+ * Resolves on the first SIGTERM or SIGINT (logging `doing` with it), or when `other` resolves first; the
+ * signal handlers are removed either way.
+ */
+export function untilSignal(
+  log: (line: string) => void,
+  doing: string,
+  other?: Promise<void>,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      process.removeListener("SIGTERM", onTerm);
+      process.removeListener("SIGINT", onInt);
+      resolve();
+    };
+    const onTerm = () => {
+      log(`SIGTERM: ${doing}`);
+      done();
+    };
+    const onInt = () => {
+      log(`SIGINT: ${doing}`);
+      done();
+    };
+    process.once("SIGTERM", onTerm);
+    process.once("SIGINT", onInt);
+    other?.then(done, done);
+  });
 }
 
 /** `HOST:PORT` (IPv6 in brackets) → host and port; a usage error names the flag otherwise. */
@@ -48,12 +80,22 @@ export async function runServe(options: ServeOptions, io: CliIo = processIo()): 
   const { host, port } = options.listen
     ? parseListen(options.listen, "--listen")
     : { host: config.serve.host, port: config.serve.port };
+  const role = options.role ?? "all";
+  if (role !== "all" && role !== "coordinator")
+    throw new UsageError(
+      `--role: expected all or coordinator, got "${role}" (workers run as concord worker)`,
+    );
+  if (role === "coordinator") {
+    const problem = distributedRoleProblem("coordinator", config);
+    if (problem) throw new UsageError(problem);
+  }
 
   const [{ createService }, { buildHttpApp }] = await Promise.all([
     import("../serve/service.js"),
     import("../serve/http/app.js"),
   ]);
   const log = (line: string) => stderr.write(`${new Date().toISOString()} ${line}\n`);
+  if (role === "coordinator") return runCoordinator(config, { host, port, token: () => tokens, log });
   const service = await createService(config, {
     log,
     loadConfig: () => {
@@ -114,4 +156,88 @@ export async function runServe(options: ServeOptions, io: CliIo = processIo()): 
   }
   log("stopped");
   return EXIT.ok;
+}
+
+/**
+ * `serve --role coordinator`: serves the API at once, waits for the coordinator lease (a standby meanwhile),
+ * then schedules every dataset's passes with their segments on the queue. Losing the lease stops it (exit 2:
+ * a supervisor restarts it as a standby); SIGTERM/SIGINT stop it (0), freeing the lease for a standby.
+ */
+async function runCoordinator(
+  config: ConcordConfig,
+  opts: { host: string; port: number; token: TokenSpec | (() => TokenSpec); log: (line: string) => void },
+): Promise<number> {
+  const { host, port, token, log } = opts;
+  const [{ createService }, { buildHttpApp }, { openStateStore }, { BullmqSegmentDispatch }, { Leadership }] =
+    await Promise.all([
+      import("../serve/service.js"),
+      import("../serve/http/app.js"),
+      import("../state/open-state-store.js"),
+      import("../queue/bullmq-segment-dispatch.js"),
+      import("../serve/leadership.js"),
+    ]);
+  const { processOwner } = await import("../engine/run-liveness.js");
+  const owner = processOwner();
+  const state = await openStateStore(config.state);
+  let failures: ((dataset: string) => void) | undefined;
+  const queue = new BullmqSegmentDispatch(
+    config.queue!,
+    new Map(config.datasets.map((d) => [d.name, d.concurrency ?? 1])),
+    (dataset) => failures?.(dataset),
+  );
+  const leadership = new Leadership(state, owner, Date.now);
+  let lost = false;
+  try {
+    const service = await createService(config, { log, state, owner, queue });
+    failures = (dataset) => service.metrics.segmentFailures.inc({ dataset });
+    try {
+      const app = buildHttpApp(service.api, { token, log });
+      try {
+        try {
+          await app.listen({ host, port });
+        } catch (err) {
+          throw new UsageError(
+            `cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+          );
+        }
+        const address = app.server.address();
+        const shown =
+          typeof address === "object" && address ? `${address.address}:${address.port}` : `${host}:${port}`;
+        log(
+          `listening on http://${shown} as a coordinator (${owner}; dashboard /, metrics /metrics, API /api)`,
+        );
+        const stopping = new AbortController();
+        let lostLease!: () => void;
+        const leaseLost = new Promise<void>((r) => {
+          lostLease = r;
+        });
+        const signalled = untilSignal(log, "finishing and checkpointing", leaseLost).then(() =>
+          stopping.abort(),
+        );
+        const leading = await leadership.acquire(stopping.signal, (leader) =>
+          log(`standby: coordinator ${leader} leads; waiting for its lease`),
+        );
+        if (leading) {
+          log(`coordinator: leading as ${owner}`);
+          leadership.keep(() => {
+            lost = true;
+            log("coordinator: lost the coordinator lease; stopping");
+            lostLease();
+          });
+          await service.start();
+        }
+        await signalled;
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await service.stop();
+    }
+  } finally {
+    await leadership.release();
+    await queue.close();
+    await state.close();
+  }
+  log("stopped");
+  return lost ? EXIT.usage : EXIT.ok;
 }

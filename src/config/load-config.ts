@@ -8,6 +8,7 @@ import type { ColumnType } from "../core/canonical.js";
 import { parseDuration } from "../core/duration.js";
 import type { Role } from "../core/roles.js";
 import type { VersionColumns } from "../core/version.js";
+import { parseQueueUrl, type QueueConfig, type WorkersConfig } from "./queue-config.js";
 import {
   configSchema,
   type MERGE_RULES,
@@ -155,6 +156,12 @@ export interface DatasetConfig {
   readonly intensity: number;
   /** Rows per checkpointed segment under `serve` (default 100,000). */
   readonly checkpointRows: number;
+  /**
+   * Segments of the dataset that run at once across every worker process (distributed roles; default 1).
+   * With `intensity`, what the fleet asks of each replica: at most this many segments, each working an
+   * `intensity` share of the time.
+   */
+  readonly concurrency?: number | undefined;
   readonly probe?: ProbeConfig | undefined;
   readonly watch?: WatchConfig | undefined;
   readonly detect: {
@@ -210,6 +217,9 @@ export interface ConcordConfig {
   readonly alerts: readonly AlertConfig[];
   /** The file's top-level `timeouts` over the defaults (each replica's `timeouts` holds its own result). */
   readonly timeouts: TimeoutsConfig;
+  /** The distributed roles' job queue (`queue:`, CONCORD_QUEUE over it); undefined when none is set. */
+  readonly queue?: QueueConfig | undefined;
+  readonly workers: WorkersConfig;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -444,6 +454,7 @@ export function parseConfig(
       mode: ds.mode ?? "repair",
       intensity: ds.intensity ?? 1,
       checkpointRows: ds.checkpointRows ?? 100_000,
+      ...(ds.concurrency !== undefined ? { concurrency: ds.concurrency } : {}),
       probe: ds.probe && normaliseProbe(ds.probe, ds),
       watch: ds.watch && {
         replicas: ds.watch.replicas,
@@ -456,7 +467,24 @@ export function parseConfig(
     })),
     alerts: (cfg.alerts ?? []).map(normaliseAlert),
     timeouts: resolveTimeouts(timeouts),
+    queue: queueOf(cfg.queue, env),
+    workers: {
+      concurrency: cfg.workers?.concurrency ?? 1,
+      stallAfterMs: cfg.workers?.stallAfter !== undefined ? parseDuration(cfg.workers.stallAfter)! : 30_000,
+    },
   };
+}
+
+/** CONCORD_QUEUE over `queue:`; a malformed one is a ConfigError naming where it came from. */
+function queueOf(fromFile: string | undefined, env: Env): QueueConfig | undefined {
+  const fromEnv = env.CONCORD_QUEUE;
+  const [url, where] = fromEnv ? [fromEnv, "CONCORD_QUEUE"] : [fromFile, "queue"];
+  if (url === undefined) return undefined;
+  try {
+    return parseQueueUrl(url, where);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 /**

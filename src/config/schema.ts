@@ -217,6 +217,7 @@ const dataset = z
       .max(1, "expected a number in (0, 1]")
       .optional(),
     checkpointRows: z.number().int().positive().optional(),
+    concurrency: z.number().int().positive().optional(),
     probe: probe.optional(),
     watch: watch.optional(),
     detect: z
@@ -432,6 +433,13 @@ export const configSchema = z
     audit: audit.optional(),
     state: z.string({ error: "expected a state store URL (sqlite:PATH or postgres://…)" }).min(1).optional(),
     timeouts: timeouts.optional(),
+    queue: z.string({ error: "expected a Redis URL: redis://host:port/db" }).min(1).optional(),
+    workers: z
+      .strictObject({
+        concurrency: z.number().int().positive().optional(),
+        stallAfter: positiveTimeout.optional(),
+      })
+      .optional(),
     datasets: z
       .record(name, dataset)
       .refine((d) => Object.keys(d).length >= 1, { error: "declare at least one dataset" }),

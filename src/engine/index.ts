@@ -37,3 +37,14 @@ export {
   type WatchObserver,
   watchDataset,
 } from "./watch-dataset.js";
+export { type QueuedPassOptions, runQueuedPass } from "./run-queued-pass.js";
+export { runSegmentJob, type SegmentJobOptions, type SegmentJobOutcome } from "./run-segment-job.js";
+export {
+  type QueuedTotals,
+  queuedMode,
+  type SegmentDispatch,
+  SegmentFailedError,
+  type SegmentJob,
+  type SegmentJobResult,
+  type SegmentProgress,
+} from "./segment-dispatch.js";

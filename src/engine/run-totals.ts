@@ -69,7 +69,7 @@ export function addTotals(into: RunTotals, from: RunTotals): void {
 
 /**
  * Records a run's end: its status, counts by class, and stats — scan statistics, wall `durationMs` since
- * `startedAt`, `repairs.<outcome>` (recovered ones included) and `escalated`.
+ * `startedAt`, `repairs.<outcome>` (recovered ones included), `escalated`, and any `extra` figures.
  */
 export async function recordRunEnd(
   state: StateStore,
@@ -77,8 +77,9 @@ export async function recordRunEnd(
   totals: RunTotals,
   status: RunRecord["status"],
   finishedAt: number,
+  extra: Readonly<Record<string, number>> = {},
 ): Promise<void> {
-  const stats: Record<string, number> = { ...totals.stats, durationMs: finishedAt - run.startedAt };
+  const stats: Record<string, number> = { ...totals.stats, ...extra, durationMs: finishedAt - run.startedAt };
   const repairs = { ...totals.repairs };
   addCounts(repairs, totals.recovered);
   for (const [k, n] of Object.entries(repairs)) stats[`repairs.${k}`] = n;

@@ -25,6 +25,16 @@ export interface WriteGuardOptions {
   readonly writesPerSecond?: number | undefined;
   /** Told of every retry (for metrics). */
   readonly onRetry?: (replica: string, attempt: number) => void;
+  /**
+   * The write-rate bucket of a replica, in place of this process's own under `writesPerSecond`: a bucket
+   * several processes share (workers of one fleet), so that together they keep to the rate.
+   */
+  readonly limiter?: ((replica: string) => WriteLimiter) | undefined;
+}
+
+/** A write-rate bucket: `take(n)` resolves once `n` writes may be made. */
+export interface WriteLimiter {
+  take(n: number): Promise<void>;
 }
 
 /**
@@ -58,7 +68,10 @@ function notReplicaRetry(err: unknown): boolean {
  * RowsRejectedError is neither retried nor counted by the breaker: the rows failed, not the replica.
  */
 export class WriteGuard {
-  private readonly policies = new Map<string, { policy: IPolicy; breaker: IPolicy; limiter?: RateLimiter }>();
+  private readonly policies = new Map<
+    string,
+    { policy: IPolicy; breaker: IPolicy; limiter?: WriteLimiter }
+  >();
 
   constructor(private readonly options: WriteGuardOptions = {}) {}
 
@@ -91,7 +104,11 @@ export class WriteGuard {
       p = {
         policy: wrap(retryPolicy, breaker),
         breaker,
-        ...(o.writesPerSecond ? { limiter: new RateLimiter(o.writesPerSecond) } : {}),
+        ...(o.limiter
+          ? { limiter: o.limiter(replica) }
+          : o.writesPerSecond
+            ? { limiter: new RateLimiter(o.writesPerSecond) }
+            : {}),
       };
       this.policies.set(replica, p);
     }

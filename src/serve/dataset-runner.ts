@@ -10,7 +10,6 @@ import { nextCronTime, parseCron } from "../core/cron.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { CandidateDecider } from "../engine/compare-policies.js";
 import { canaryKey, datasetPolicy, describeDataset } from "../engine/describe-dataset.js";
-import { isRepairable } from "../engine/plan-dataset.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import {
   type DatasetRunResult,
@@ -19,13 +18,15 @@ import {
   type SegmentOutcome,
 } from "../engine/run-dataset.js";
 import { newRunId } from "../engine/run-id.js";
-import { PassOwnedError } from "../engine/run-liveness.js";
+import { LEASE_TTL_MS, PassOwnedError } from "../engine/run-liveness.js";
+import { runQueuedPass } from "../engine/run-queued-pass.js";
+import { queuedMode, type SegmentDispatch } from "../engine/segment-dispatch.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
 import type { ServeMetrics } from "./metrics.js";
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
-import { countRepairs, markSegment } from "./segment-marks.js";
+import { countRepairs, recordSegment } from "./segment-marks.js";
 import { type DatasetStatus, TriggerError } from "./service-api.js";
 import { ShadowTracker, type ShadowView } from "./shadow-tracker.js";
 
@@ -45,6 +46,11 @@ export interface RunnerDeps {
   readonly owner: string;
   /** The config file the datasets' policies come from (recorded in the policy registry). */
   readonly configFile?: string | undefined;
+  /**
+   * The job queue of a coordinator (`serve --role coordinator`): passes run their segments on worker
+   * processes (runQueuedPass) instead of in this process.
+   */
+  readonly dispatch?: SegmentDispatch | undefined;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -125,7 +131,8 @@ export class DatasetRunner {
   /** The shadow candidate's figures, or undefined when the dataset has no candidate. */
   shadow(): ShadowView | undefined {
     if (!this.ds.candidate) return undefined;
-    return (this.shadowTracker ??= new ShadowTracker(this.ds.candidate.file)).view();
+    this.shadowTracker ??= new ShadowTracker(this.ds.candidate.file);
+    return this.shadowTracker.view();
   }
 
   get busy(): boolean {
@@ -139,7 +146,7 @@ export class DatasetRunner {
   /** Starts the schedule (and the probe); resumes an unfinished pass at once. */
   async start(): Promise<void> {
     const cp = await this.deps.state.getCheckpoint(this.ds.name);
-    if (cp) this.schedule(0, cp.mode as PassMode);
+    if (cp) this.schedule(0, cp.mode.replace(/^queue:/, "") as PassMode);
     else if (this.ds.scheduleMs !== undefined) this.schedule(0, this.ds.mode);
     else if (this.cron) this.schedule(this.untilNext()!, this.ds.mode);
     if (this.ds.probe) this.scheduleProbe(0);
@@ -161,11 +168,18 @@ export class DatasetRunner {
     if (this.stopping) throw new TriggerError("stopping", "the service is stopping");
     if (this.busy) throw new TriggerError("busy", `dataset ${this.ds.name} is already running a pass`);
     clearTimeout(this.timer);
-    const runId = await resumableRunId(this.deps.state, this.ds.name, mode, () =>
-      newRunId(new Date(this.deps.now())),
-    );
+    const runId = await this.runIdFor(mode);
     this.launch(mode, runId);
     return runId;
+  }
+
+  /** The id a pass of `mode` would run under: the dataset's unfinished pass's of that mode, or a new one. */
+  private runIdFor(mode: PassMode): Promise<string> {
+    const fresh = () => newRunId(new Date(this.deps.now()));
+    if (!this.deps.dispatch) return resumableRunId(this.deps.state, this.ds.name, mode, fresh);
+    return this.deps.state
+      .getCheckpoint(this.ds.name)
+      .then((cp) => (cp && cp.mode === queuedMode(mode) ? cp.runId : fresh()));
   }
 
   status(last: RunRecord | undefined, openEscalations: number): DatasetStatus {
@@ -273,9 +287,7 @@ export class DatasetRunner {
     this.nextRunAt = this.deps.now() + delayMs;
     this.timer = setTimeout(() => {
       if (this.stopping || this.busy) return;
-      void resumableRunId(this.deps.state, this.ds.name, mode, () =>
-        newRunId(new Date(this.deps.now())),
-      ).then(
+      void this.runIdFor(mode).then(
         (runId) => this.launch(mode, runId),
         (err) => {
           this.deps.log(`${this.ds.name}: cannot read its checkpoint: ${message(err)}`);
@@ -298,9 +310,10 @@ export class DatasetRunner {
         },
         (err) => {
           if (err instanceof PassOwnedError) {
-            // Another serve process runs this dataset now; this one tries again at its next scheduled time.
+            // Another serve process runs this dataset now; this one tries again at its next scheduled time
+            // (a coordinator sooner: the holder is most likely the leader it took over from, whose lease runs out).
             this.deps.log(`${err.message}; not running it here`);
-            const next = this.untilNext();
+            const next = this.deps.dispatch ? LEASE_TTL_MS / 3 : this.untilNext();
             if (next !== undefined && !this.stopping) this.schedule(next, this.ds.mode);
             return;
           }
@@ -387,14 +400,16 @@ export class DatasetRunner {
     const dataset = this.ds.name;
     const passStarted = now();
     const replicas = await this.open();
+    if (this.deps.dispatch) return this.queuedPass(mode, runId, replicas, passStarted);
     const candidate = this.ds.candidate;
+    if (candidate) this.shadowTracker ??= new ShadowTracker(candidate.file);
     const shadow = candidate
       ? {
           decider: new CandidateDecider(this.ds, {
             policy: candidate.policy,
             where: `datasets.${dataset}.candidate.policy: ${candidate.file}`,
           }),
-          tracker: (this.shadowTracker ??= new ShadowTracker(candidate.file)),
+          tracker: this.shadowTracker!,
           ok: false,
         }
       : undefined;
@@ -466,9 +481,62 @@ export class DatasetRunner {
     return true;
   }
 
+  /** A coordinator's pass: its segments run on workers; this process folds their results and finishes it. */
+  private async queuedPass(
+    mode: PassMode,
+    runId: string,
+    replicas: readonly OpenReplica[],
+    passStarted: number,
+  ): Promise<boolean> {
+    const { state, metrics, now } = this.deps;
+    const dataset = this.ds.name;
+    const run = await runQueuedPass(
+      this.ds,
+      replicas,
+      { state, now },
+      {
+        runId,
+        command: `serve ${mode}`,
+        mode,
+        owner: this.deps.owner,
+        dispatch: this.deps.dispatch!,
+        signal: this.abort.signal,
+        observer: {
+          onAbandoned: (cp) =>
+            this.deps.log(
+              `${dataset}: abandoning unfinished ${cp.mode} pass ${cp.runId} for a queued ${mode} pass`,
+            ),
+          onStart: ({ runId: id, resolved, segments, resumedAt }) => {
+            this.resolved = resolved;
+            this.deps.log(
+              `${dataset}: pass ${id} ${resumedAt !== undefined ? `resumed with ${resumedAt} of ${segments} segments done` : `queued as ${segments} segments`}`,
+            );
+            this.progress = { done: resumedAt ?? 0, segments, runId: id };
+          },
+          onRecovered: (settled) => this.countRepairs(settled),
+          onSegmentDone: (_index, result, done) => {
+            metrics.segments.inc({ dataset });
+            metrics.workerSegments.inc({ dataset, worker: result.worker });
+            metrics.segmentDuration.observe({ dataset }, result.durationMs / 1000);
+            for (const [replica, { rows }] of Object.entries(result.totals.replicas))
+              metrics.scanRows.inc({ dataset, replica }, rows);
+            for (const [replica, outcomes] of Object.entries(result.repairs ?? {}))
+              for (const [outcome, n] of Object.entries(outcomes))
+                metrics.repairs.inc({ dataset, replica, outcome }, n);
+            if (this.progress) this.progress = { ...this.progress, done };
+          },
+        },
+      },
+    );
+    if (!run.finished) return false;
+    await this.deps.anchor?.();
+    await this.finish(run, passStarted);
+    return true;
+  }
+
   /** What serve does with a finished group of segments: metrics, divergent-key marks, time to convergence. */
   private async segmentDone(segment: SegmentOutcome): Promise<void> {
-    await markSegment(this.ds.name, this.deps, segment);
+    await recordSegment(this.ds.name, this.deps, segment);
     this.deps.metrics.segments.inc({ dataset: this.ds.name }, segment.to - segment.from);
     if (this.progress) this.progress = { ...this.progress, done: segment.to };
   }

@@ -10,7 +10,7 @@ import { feedOptions, type WatchCheck, watchDataset } from "../engine/watch-data
 import type { StateStore } from "../state/state-store.js";
 import type { ConsistencyHints } from "./consistency-hints.js";
 import type { ServeMetrics } from "./metrics.js";
-import { markSegment } from "./segment-marks.js";
+import { recordSegment } from "./segment-marks.js";
 
 export interface DatasetWatcherDeps {
   readonly state: StateStore;
@@ -79,7 +79,7 @@ export class DatasetWatcher {
         runObserver: {
           onSegment: async (segment) => {
             for (const d of segment.scan.divergences) if (d.key.length) this.unsettled.add(keyId(d.key));
-            for (const k of await markSegment(ds.name, deps, segment)) this.unsettled.delete(k);
+            for (const k of await recordSegment(ds.name, deps, segment)) this.unsettled.delete(k);
           },
         },
         observer: {

@@ -109,6 +109,37 @@ export class ServeMetrics {
     labelNames: ["dataset"] as const,
     registers: [this.registry],
   });
+  readonly workerSegments = new Counter({
+    name: "concord_worker_segments_total",
+    help: "Segments of distributed passes finished, by the worker process that ran them.",
+    labelNames: ["dataset", "worker"] as const,
+    registers: [this.registry],
+  });
+  readonly segmentDuration = new Histogram({
+    name: "concord_segment_duration_seconds",
+    help: "How long a distributed pass's segment took on its worker.",
+    labelNames: ["dataset"] as const,
+    buckets: SCAN_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly segmentFailures = new Counter({
+    name: "concord_segment_failures_total",
+    help: "Failed attempts of distributed segment jobs (retried until their attempts run out).",
+    labelNames: ["dataset"] as const,
+    registers: [this.registry],
+  });
+  readonly queueJobs = new Gauge({
+    name: "concord_queue_jobs",
+    help: "Segment jobs in the dataset's queue by state (waiting, active, delayed, failed, completed).",
+    labelNames: ["dataset", "state"] as const,
+    registers: [this.registry],
+  });
+  readonly queueOldestWaiting = new Gauge({
+    name: "concord_queue_oldest_waiting_seconds",
+    help: "Age of the oldest segment job waiting for a worker (0 when none waits).",
+    labelNames: ["dataset"] as const,
+    registers: [this.registry],
+  });
   readonly segments = new Counter({
     name: "concord_segments_total",
     help: "Checkpointed segments finished.",

@@ -200,7 +200,36 @@ export interface KeyHintView {
  * The service behind the HTTP API. Every method answers from the state store and the scheduler's
  * in-memory status; none blocks on a running pass.
  */
+/** A dataset's segment queue right now (coordinators). */
+export interface QueueDepth {
+  readonly dataset: string;
+  readonly waiting: number;
+  readonly active: number;
+  readonly delayed: number;
+  readonly failed: number;
+  readonly completed: number;
+  /** Age of the oldest job waiting for a worker, ms (0 when none waits). */
+  readonly oldestWaitingMs: number;
+}
+
+/** What a coordinator's queue reads: each dataset's depth. */
+export interface QueueView {
+  depths(datasets: readonly string[], now: number): Promise<QueueDepth[]>;
+}
+
+/** `/api/queue`: the queue's depth per dataset, and the segments each worker finished (since this start). */
+export interface QueueStatus {
+  readonly datasets: readonly QueueDepth[];
+  readonly workers: readonly {
+    readonly worker: string;
+    readonly dataset: string;
+    readonly segments: number;
+  }[];
+}
+
 export interface ServiceApi {
+  /** A coordinator's queue (absent in `--role all`). */
+  queue?(): Promise<QueueStatus>;
   health(): { readonly ok: boolean; readonly startedAt: number; readonly datasets: number };
   datasets(): Promise<DatasetStatus[]>;
   runs(filter: { dataset?: string; limit?: number }): Promise<RunRecord[]>;

@@ -26,6 +26,7 @@ import {
 import type { OpenReplica } from "../engine/run-context.js";
 import { newRunId } from "../engine/run-id.js";
 import { processOwner } from "../engine/run-liveness.js";
+import type { SegmentDispatch } from "../engine/segment-dispatch.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { EscalationFilter, RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";
@@ -43,6 +44,9 @@ import {
   type EscalationView,
   type History,
   type PolicyView,
+  type QueueDepth,
+  type QueueStatus,
+  type QueueView,
   type ReloadOutcome,
   type ServiceApi,
   TriggerError,
@@ -60,6 +64,11 @@ export interface ServiceOptions {
   readonly loadConfig?: () => ConcordConfig;
   /** Told the new config after a reload was applied (the HTTP layer takes the new tokens). */
   readonly onReload?: (config: ConcordConfig) => void;
+  /**
+   * A coordinator's job queue: passes run their segments on worker processes, and the queue's depth is
+   * watched (`/metrics`, `/api/queue`).
+   */
+  readonly queue?: (SegmentDispatch & QueueView) | undefined;
 }
 
 export interface Service {
@@ -91,6 +100,7 @@ const ALERT_EVERY_MS = 15_000;
 const AUDIT_VERIFY_EVERY_MS = 5 * 60_000;
 const PRUNE_EVERY_MS = 60 * 60_000;
 const HISTORY_SAMPLES = 5000;
+const QUEUE_WATCH_MS = 5000;
 
 export async function createService(initial: ConcordConfig, options: ServiceOptions = {}): Promise<Service> {
   // Replaced by a reload (planReload says what may change); everything reads the current one.
@@ -174,6 +184,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
         anchor: () => anchorAudit(),
         owner,
         configFile: resolve(config.path),
+        dispatch: options.queue,
       }),
     ]),
   );
@@ -515,6 +526,22 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
       reloading = run.catch(() => {});
       return run;
     },
+    ...(options.queue
+      ? {
+          async queue(): Promise<QueueStatus> {
+            const depths = await watchQueue();
+            const done = await metrics.workerSegments.get();
+            return {
+              datasets: depths,
+              workers: done.values.map((v) => ({
+                worker: String(v.labels.worker),
+                dataset: String(v.labels.dataset),
+                segments: v.value,
+              })),
+            };
+          },
+        }
+      : {}),
   };
 
   // One reload at a time.
@@ -552,6 +579,21 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     return { reloaded: true, datasets: plan.datasets, tokens: plan.tokens };
   }
 
+  /** Reads each dataset's queue depth into the gauges, and returns it. */
+  async function watchQueue(): Promise<QueueDepth[]> {
+    if (!options.queue) return [];
+    const depths = await options.queue.depths(
+      config.datasets.map((d) => d.name),
+      now(),
+    );
+    for (const d of depths) {
+      for (const st of ["waiting", "active", "delayed", "failed", "completed"] as const)
+        metrics.queueJobs.set({ dataset: d.dataset, state: st }, d[st]);
+      metrics.queueOldestWaiting.set({ dataset: d.dataset }, d.oldestWaitingMs / 1000);
+    }
+    return depths;
+  }
+
   return {
     api,
     get config() {
@@ -580,6 +622,17 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
       const pruning = setInterval(prune, PRUNE_EVERY_MS);
       pruning.unref();
       timers.push(pruning);
+      if (options.queue) {
+        const watching = setInterval(
+          () =>
+            void watchQueue().catch((err) =>
+              log(`queue: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`),
+            ),
+          QUEUE_WATCH_MS,
+        );
+        watching.unref();
+        timers.push(watching);
+      }
       for (const r of runners.values()) await r.start();
       for (const w of watchers) w.start();
       log(

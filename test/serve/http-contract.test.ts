@@ -192,6 +192,13 @@ describe("bearer auth", () => {
     }
   });
 
+  it("answers /api/queue with an empty queue under --role all (no queue), behind the token", async () => {
+    expect((await app.inject({ url: "/api/queue" })).statusCode).toBe(401);
+    const res = await app.inject({ url: "/api/queue", headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ role: "all", datasets: [], workers: [] });
+  });
+
   it("guards /api paths however they are spelled", async () => {
     for (const url of ["/api/datasets?x=1", "/%61pi/datasets", "/api/datasets/", "/api/runs/%2e%2e"]) {
       const res = await app.inject({ url });

@@ -41,6 +41,13 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
     return { datasets: await api.datasets() };
   });
 
+  app.get(`${prefix}/queue`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    // `--role all` has no queue: the same shape, empty, so a client needs no special case.
+    if (!api.queue) return { role: "all", datasets: [], workers: [] };
+    return { role: "coordinator", ...(await api.queue()) };
+  });
+
   app.get(`${prefix}/runs`, async (req) => {
     const q = parseInput(runsQuery, req.query, "query");
     return { runs: await api.runs(q) };

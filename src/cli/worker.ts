@@ -1,0 +1,56 @@
+/** `concord worker`: takes segment jobs of distributed passes from the queue and runs them through the engine. */
+import { loadConfig } from "../config/load-config.js";
+import { distributedRoleProblem } from "../config/queue-config.js";
+import { processOwner } from "../engine/run-liveness.js";
+import { EXIT, UsageError } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
+import { untilSignal } from "./serve.js";
+
+export interface WorkerOptions {
+  readonly config: string;
+}
+
+/**
+ * Runs until SIGTERM or SIGINT: then takes no new job, lets the jobs in flight finish, closes everything and
+ * resolves 0. Refuses to start (2) without a queue or with a state store other processes cannot share.
+ */
+export async function runWorker(options: WorkerOptions, io: CliIo = processIo()): Promise<number> {
+  const config = loadConfig(options.config, io.env, io.cwd);
+  const problem = distributedRoleProblem("worker", config);
+  if (problem || !config.queue) throw new UsageError(problem ?? "worker needs a queue");
+  const queue = config.queue;
+  const log = (line: string) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const [{ openStateStore }, { SegmentWorkerHost }, { startSegmentWorkers }, { openWriteBuckets }] =
+    await Promise.all([
+      import("../state/open-state-store.js"),
+      import("../serve/segment-worker-host.js"),
+      import("../queue/bullmq-segment-workers.js"),
+      import("../queue/redis-token-bucket.js"),
+    ]);
+  const state = await openStateStore(config.state);
+  const buckets = openWriteBuckets(queue);
+  const worker = processOwner();
+  try {
+    const host = new SegmentWorkerHost(config, {
+      state,
+      now: Date.now,
+      log,
+      worker,
+      writeLimiter: buckets.limiter,
+    });
+    const stop = untilSignal(log, "finishing the segment jobs in flight");
+    const workers = await startSegmentWorkers(queue, config.workers, host.datasets, host.handle, log);
+    log(`worker ${worker} ready: taking segment jobs of ${host.datasets.join(", ")}`);
+    try {
+      await stop;
+    } finally {
+      await workers.close();
+      await host.close();
+    }
+  } finally {
+    await buckets.close();
+    await state.close();
+  }
+  log("stopped");
+  return EXIT.ok;
+}

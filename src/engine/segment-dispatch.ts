@@ -1,0 +1,97 @@
+/** The SegmentDispatch port: how a coordinator hands a pass's segments to worker processes and learns their end. */
+import type { KeyRange } from "../core/model.js";
+import type { RunTotals } from "./run-totals.js";
+
+/** One segment of a distributed pass, as a job a worker runs. Plain JSON. */
+export interface SegmentJob {
+  readonly dataset: string;
+  /** The pass's run id: the coordinator begins and finishes it; workers write under it. */
+  readonly runId: string;
+  readonly mode: "scan" | "repair";
+  /** Which segment of the pass (0-based), of `of`. */
+  readonly index: number;
+  readonly of: number;
+  readonly range: KeyRange;
+  /** About how many rows the segment holds (for detection's progress and leaf sizes). */
+  readonly expectedRows: number;
+}
+
+/** What a worker reports of a finished segment. Plain JSON. */
+export interface SegmentJobResult {
+  /** The segment's totals (schema issues excluded: the coordinator counts them once per pass). */
+  readonly totals: RunTotals;
+  /** The worker that ran it (`host:pid:random`). */
+  readonly worker: string;
+  /** How long the segment took on the worker, ms (pauses for intensity excluded). */
+  readonly durationMs: number;
+  /** Repair outcomes by target replica, then outcome (for per-replica metrics). */
+  readonly repairs?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** True when the worker found the pass already finished or the segment already folded: nothing was done. */
+  readonly skipped?: boolean;
+}
+
+/** Where the segments of a pass stand, as `poll` reports them. */
+export interface SegmentProgress {
+  /** Segments whose job completed, with their results (each reported until `forget`). */
+  readonly done: ReadonlyMap<number, SegmentJobResult>;
+  /** Segments whose job failed for good (every attempt), with the last error in one line. */
+  readonly failed: ReadonlyMap<number, string>;
+}
+
+/**
+ * A distributed job queue for a pass's segments.
+ *
+ * ## Submitting
+ * `submit` makes sure each given segment's job exists: a job already waiting, running or completed is left as
+ * it is (one job per run and segment, whoever submits it, however often), a job that failed for good is tried
+ * again, and a missing one is added. So a coordinator that took over a pass may submit all its unfinished
+ * segments again without running any twice at once.
+ *
+ * ## Delivery
+ * A job runs on one worker at a time. A worker that dies (or stops renewing its lock) has its job run again
+ * elsewhere: a segment may run more than once, never twice at the same moment unless a worker was only
+ * paused past its lock. Segments are idempotent (conditional repairs, ledger claims), so that is safe.
+ *
+ * ## Progress
+ * `poll` returns the state of the given segments of a run; it waits up to `waitMs` for something to change
+ * first (a job completing or failing), so a coordinator can loop on it without busy polling.
+ * `forget` removes a finished run's jobs.
+ */
+export interface SegmentDispatch {
+  submit(jobs: readonly SegmentJob[]): Promise<void>;
+  poll(
+    dataset: string,
+    runId: string,
+    indexes: readonly number[],
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<SegmentProgress>;
+  forget(dataset: string, runId: string, indexes: readonly number[]): Promise<void>;
+}
+
+/** A segment's job failed for good: the pass stops (its checkpoint kept) and is resumed after a back-off. */
+export class SegmentFailedError extends Error {
+  override readonly name = "SegmentFailedError";
+  constructor(
+    readonly dataset: string,
+    readonly index: number,
+    readonly of: number,
+    reason: string,
+  ) {
+    super(`dataset ${dataset}: segment ${index + 1}/${of} failed on every attempt: ${reason}`);
+  }
+}
+
+/** The checkpoint mode of a distributed pass: a single-process pass abandons it, and the other way round. */
+export function queuedMode(mode: "scan" | "repair"): string {
+  return `queue:${mode}`;
+}
+
+/** What a distributed pass keeps in its checkpoint's `totals`: the sum of folded segments and which they are. */
+export interface QueuedTotals {
+  readonly run: RunTotals;
+  /** The segments folded into `run`, by index. */
+  readonly done: readonly number[];
+  /** About how many rows one of the pass's segments holds (a segment is up to 8 of `checkpointRows`). */
+  readonly jobRows?: number;
+}

@@ -1,0 +1,141 @@
+/**
+ * `concord worker`'s core: runs the segment jobs the queue hands it through the engine (runSegmentJob), over
+ * replicas it opens once per dataset and the shared state store. It begins, checkpoints and finishes no run.
+ */
+import type { ConcordConfig, DatasetConfig } from "../config/load-config.js";
+import { openConnector } from "../connectors/open-connector.js";
+import type { ResolvedShape } from "../detect/resolve-shape.js";
+import type { OpenReplica } from "../engine/run-context.js";
+import { runSegmentJob } from "../engine/run-segment-job.js";
+import type { SegmentJob, SegmentJobResult } from "../engine/segment-dispatch.js";
+import { WriteGuard, type WriteLimiter } from "../execute/write-guard.js";
+import type { StateStore } from "../state/state-store.js";
+import { markSegment } from "./segment-marks.js";
+
+/** What a worker host needs. */
+export interface WorkerHostDeps {
+  readonly state: StateStore;
+  readonly now: () => number;
+  readonly log: (line: string) => void;
+  /** This worker process (`host:pid:random`). */
+  readonly worker: string;
+  /** The fleet's shared write bucket of a dataset's replica; without it each worker keeps its own rate. */
+  readonly writeLimiter?: (dataset: string, replica: string, perSecond: number) => WriteLimiter;
+}
+
+/** What the host keeps per dataset: open replicas, and the pass it is working on (shape and write guard). */
+interface DatasetSlot {
+  /** The replicas, opened once for every job of the dataset this worker runs (at once or in turn). */
+  replicas?: Promise<OpenReplica[]> | undefined;
+  pass?: { runId: string; guard: WriteGuard; resolved?: ResolvedShape | undefined } | undefined;
+}
+
+/**
+ * Runs segment jobs. One write guard per worker and pass: its circuit breakers and retries span the segments
+ * of that pass this worker runs (a replica that kept failing stays open-circuited for this worker's next
+ * segment of the pass); the write rate is the fleet's when a shared bucket is given. With `intensity` under 1,
+ * a job holds its slot after its segment for as long as intensity asks (segment time × (1/intensity − 1)), so
+ * the fleet's load on the replicas is at most the dataset's `concurrency` × `intensity`.
+ */
+export class SegmentWorkerHost {
+  private readonly slots = new Map<string, DatasetSlot>();
+  private readonly closing = new AbortController();
+
+  constructor(
+    private readonly config: ConcordConfig,
+    private readonly deps: WorkerHostDeps,
+  ) {}
+
+  /** The datasets this host runs jobs for. */
+  get datasets(): string[] {
+    return this.config.datasets.map((d) => d.name);
+  }
+
+  /** Runs one job; throws (failing the attempt, so the queue retries it) when the segment could not be run. */
+  readonly handle = async (job: SegmentJob, attempt: number): Promise<SegmentJobResult> => {
+    const ds = this.config.datasets.find((d) => d.name === job.dataset);
+    if (!ds) throw new Error(`worker: no dataset named ${job.dataset} in this worker's config`);
+    const slot = this.slots.get(ds.name) ?? {};
+    this.slots.set(ds.name, slot);
+    const { state, now, log } = this.deps;
+    const label = `${ds.name} segment ${job.index + 1}/${job.of} of pass ${job.runId}`;
+    if (attempt > 1) log(`${label}: attempt ${attempt}`);
+    try {
+      slot.replicas ??= this.open(ds);
+      const replicas = await slot.replicas;
+      if (slot.pass?.runId !== job.runId) slot.pass = { runId: job.runId, guard: this.guard(ds) };
+      const out = await runSegmentJob(ds, replicas, { state, now }, job, {
+        worker: this.deps.worker,
+        guard: slot.pass.guard,
+        resolved: slot.pass.resolved,
+      });
+      if (out.result.skipped) {
+        log(`${label}: skipped (the pass is finished or has it already)`);
+        return out.result;
+      }
+      slot.pass.resolved = out.resolved;
+      if (out.outcome) await markSegment(state, ds.name, out.outcome, now);
+      const t = out.result.totals;
+      log(
+        `${label}: ${t.stats.rowsRead} rows read, ${Object.values(t.counts).reduce((a, b) => a + b, 0)} divergent, ${t.repairs.applied ?? 0} repaired in ${out.result.durationMs} ms`,
+      );
+      await this.pause(ds, out.result.durationMs);
+      return out.result;
+    } catch (err) {
+      // The replicas are opened afresh for the next job: a broken connection is not handed on.
+      await this.closeReplicas(slot);
+      slot.pass = undefined;
+      throw err;
+    }
+  };
+
+  /** Closes every replica (after the queue stopped handing out jobs). */
+  async close(): Promise<void> {
+    this.closing.abort();
+    for (const slot of this.slots.values()) await this.closeReplicas(slot);
+  }
+
+  private guard(ds: DatasetConfig): WriteGuard {
+    const rate = ds.policy.limits.writesPerSecond;
+    const shared = this.deps.writeLimiter;
+    return new WriteGuard({
+      writesPerSecond: rate,
+      ...(rate && shared ? { limiter: (replica: string) => shared(ds.name, replica, rate) } : {}),
+    });
+  }
+
+  private async open(ds: DatasetConfig): Promise<OpenReplica[]> {
+    const opened: OpenReplica[] = [];
+    try {
+      for (const r of ds.replicas)
+        opened.push({ name: r.name, connector: await openConnector(ds.name, r, { readonly: false }) });
+      return opened;
+    } catch (err) {
+      await Promise.allSettled(opened.map((r) => r.connector.close()));
+      throw err;
+    }
+  }
+
+  private async closeReplicas(slot: DatasetSlot): Promise<void> {
+    const opening = slot.replicas;
+    slot.replicas = undefined;
+    const replicas = (await opening?.catch(() => [])) ?? [];
+    await Promise.allSettled(replicas.map((r) => r.connector.close()));
+  }
+
+  private async pause(ds: DatasetConfig, segmentMs: number): Promise<void> {
+    const ms = segmentMs * (1 / ds.intensity - 1);
+    if (ms <= 0 || this.closing.signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.closing.signal.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        { once: true },
+      );
+    });
+  }
+}

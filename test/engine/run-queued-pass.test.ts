@@ -1,0 +1,292 @@
+/**
+ * A distributed pass at the engine's level, over real SQLite replicas: the coordinator's runQueuedPass with
+ * an in-process SegmentDispatch whose "workers" run each job through runSegmentJob. A coordinator that stops
+ * part-way and one that takes over finish the pass together without any folded segment run again.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ConcordConfig } from "../../src/config/load-config.js";
+import { openConnector } from "../../src/connectors/open-connector.js";
+import type { OpenReplica } from "../../src/engine/run-context.js";
+import { runDataset } from "../../src/engine/run-dataset.js";
+import { runQueuedPass } from "../../src/engine/run-queued-pass.js";
+import { runSegmentJob } from "../../src/engine/run-segment-job.js";
+import type {
+  QueuedTotals,
+  SegmentDispatch,
+  SegmentJob,
+  SegmentJobResult,
+  SegmentProgress,
+} from "../../src/engine/segment-dispatch.js";
+import { WriteGuard } from "../../src/execute/write-guard.js";
+import { openStateStore } from "../../src/state/open-state-store.js";
+import type { StateStore } from "../../src/state/state-store.js";
+import { itemsConfig, makeItemsReplicas, staleOnB } from "../support/sqlite-items.js";
+
+const ROWS = 1000;
+/** One stale key in each of the ten segments of 100 rows, two in the last. */
+const STALE = [50, 150, 250, 350, 450, 550, 650, 750, 850, 950, 999];
+
+let dir: string;
+const cleanup: (() => Promise<void>)[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "concord-queued-"));
+});
+
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Segments of 100 rows; `concurrency: 3` makes each job one segment (about four jobs per slot). */
+function config(concurrency = 3): ConcordConfig {
+  return itemsConfig(dir, { extra: `    checkpointRows: 100\n    concurrency: ${concurrency}\n` });
+}
+
+async function open(cfg: ConcordConfig): Promise<{ state: StateStore; replicas: OpenReplica[] }> {
+  const ds = cfg.datasets[0]!;
+  const state = await openStateStore(cfg.state);
+  const replicas: OpenReplica[] = [];
+  for (const r of ds.replicas)
+    replicas.push({ name: r.name, connector: await openConnector(ds.name, r, { readonly: false }) });
+  cleanup.push(async () => {
+    for (const r of replicas) await r.connector.close();
+    await state.close();
+  });
+  return { state, replicas };
+}
+
+/**
+ * Jobs kept in memory and run, one per poll, by an in-process worker (runSegmentJob); `ran` lists the
+ * segments each worker run executed. `stopAfter` aborts the coordinator once that many jobs ran.
+ */
+class InlineDispatch implements SegmentDispatch {
+  readonly queued = new Map<number, SegmentJob>();
+  readonly results = new Map<number, SegmentJobResult>();
+  readonly ran: number[] = [];
+  constructor(
+    private readonly work: (job: SegmentJob) => Promise<SegmentJobResult>,
+    private readonly stop?: { after: number; abort: AbortController },
+  ) {}
+  async submit(jobs: readonly SegmentJob[]): Promise<void> {
+    for (const j of jobs)
+      if (!this.queued.has(j.index) && !this.results.has(j.index)) this.queued.set(j.index, j);
+  }
+  async poll(_d: string, _r: string, indexes: readonly number[]): Promise<SegmentProgress> {
+    const [next] = this.queued.values();
+    if (next) {
+      this.queued.delete(next.index);
+      const result = await this.work(next);
+      if (!result.skipped) this.ran.push(next.index);
+      this.results.set(next.index, result);
+      if (this.stop && this.ran.length >= this.stop.after) this.stop.abort.abort();
+    }
+    const want = new Set(indexes);
+    return { done: new Map([...this.results].filter(([i]) => want.has(i))), failed: new Map() };
+  }
+  async forget(_d: string, _r: string, indexes: readonly number[]): Promise<void> {
+    for (const i of indexes) this.results.delete(i);
+  }
+}
+
+describe("runQueuedPass", () => {
+  it("runs every segment once on workers, folds them into one run, and repairs every divergence", async () => {
+    makeItemsReplicas(dir, { rows: ROWS, stale: STALE });
+    const cfg = config();
+    const ds = cfg.datasets[0]!;
+    const { state, replicas } = await open(cfg);
+    const guard = new WriteGuard();
+    const dispatch = new InlineDispatch(
+      async (job) =>
+        (
+          await runSegmentJob(ds, replicas, { state, now: Date.now }, job, {
+            worker: "w1",
+            guard,
+            heartbeatMs: 0,
+          })
+        ).result,
+    );
+    const run = await runQueuedPass(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      {
+        runId: "pass-1",
+        command: "serve repair",
+        mode: "repair",
+        owner: "test:1:a",
+        dispatch,
+        heartbeatMs: 0,
+      },
+    );
+    expect(run.finished).toBe(true);
+    expect(run.status).toBe("ok");
+    expect(dispatch.ran).toEqual(Array.from({ length: run.segments }, (_, i) => i));
+    expect(run.segments).toBe(10);
+    expect(run.totals.repairs).toEqual({ applied: STALE.length });
+    expect(staleOnB(dir)).toEqual([]);
+    const [record] = await state.getRun("pass-1");
+    expect(record?.stats).toMatchObject({
+      segments: 10,
+      "segments.folded": 10,
+      "rows.a": ROWS,
+      "rows.b": ROWS,
+    });
+    expect(await state.getCheckpoint("items")).toBeUndefined();
+  });
+
+  it("a coordinator that takes over resumes the pass: folded segments are never run again", async () => {
+    makeItemsReplicas(dir, { rows: ROWS, stale: STALE });
+    const cfg = config();
+    const ds = cfg.datasets[0]!;
+    const { state, replicas } = await open(cfg);
+    const guard = new WriteGuard();
+    const work = async (job: SegmentJob) =>
+      (
+        await runSegmentJob(ds, replicas, { state, now: Date.now }, job, {
+          worker: "w",
+          guard,
+          heartbeatMs: 0,
+        })
+      ).result;
+    const abort = new AbortController();
+    const first = new InlineDispatch(work, { after: 4, abort });
+    const options = {
+      command: "serve repair",
+      mode: "repair" as const,
+      heartbeatMs: 0,
+    };
+    const stopped = await runQueuedPass(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      {
+        ...options,
+        runId: "pass-a",
+        owner: "test:1:a",
+        dispatch: first,
+        signal: abort.signal,
+      },
+    );
+    expect(stopped.finished).toBe(false);
+    expect(stopped.status).toBe("running");
+    const cp = await state.getCheckpoint("items");
+    expect(cp?.mode).toBe("queue:repair");
+    expect((cp!.totals as QueuedTotals).done).toEqual([0, 1, 2, 3]);
+    // A job left over from the first coordinator, delivered again, finds its segment folded: it does nothing.
+    const leftover = await work({ ...[...first.queued.values()][0]!, index: 2 });
+    expect(leftover.skipped).toBe(true);
+
+    // Another coordinator (another owner, another run id offered) resumes the same pass.
+    const second = new InlineDispatch(work);
+    const run = await runQueuedPass(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      {
+        ...options,
+        runId: "pass-b",
+        owner: "test:2:b",
+        dispatch: second,
+      },
+    );
+    expect(run.runId).toBe("pass-a");
+    expect(run.finished).toBe(true);
+    expect(second.ran).toEqual([4, 5, 6, 7, 8, 9]);
+    expect(run.totals.repairs).toEqual({ applied: STALE.length });
+    expect(staleOnB(dir)).toEqual([]);
+    const [record] = await state.getRun("pass-a");
+    expect(record?.status).toBe("ok");
+    expect(record?.stats).toMatchObject({ segments: 10, "segments.folded": 10, "rows.a": ROWS });
+  });
+
+  it("cuts jobs of several segments when the fleet may run few at once", async () => {
+    makeItemsReplicas(dir, { rows: ROWS, stale: STALE });
+    const cfg = config(1);
+    const ds = cfg.datasets[0]!;
+    const { state, replicas } = await open(cfg);
+    const guard = new WriteGuard();
+    const jobs: SegmentJob[] = [];
+    const dispatch = new InlineDispatch(async (job) => {
+      jobs.push(job);
+      return (
+        await runSegmentJob(ds, replicas, { state, now: Date.now }, job, {
+          worker: "w",
+          guard,
+          heartbeatMs: 0,
+        })
+      ).result;
+    });
+    const run = await runQueuedPass(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      {
+        runId: "grouped",
+        command: "serve repair",
+        mode: "repair",
+        owner: "test:1:a",
+        dispatch,
+        heartbeatMs: 0,
+      },
+    );
+    // Ten segments of 100 rows, one slot: five jobs of two segments each.
+    expect(run.segments).toBe(5);
+    expect(jobs.map((j) => j.expectedRows)).toEqual([200, 200, 200, 200, 200]);
+    expect(run.totals.repairs).toEqual({ applied: STALE.length });
+    expect(staleOnB(dir)).toEqual([]);
+  });
+
+  it("a single-process pass abandons a distributed pass's checkpoint rather than mix them", async () => {
+    makeItemsReplicas(dir, { rows: ROWS, stale: STALE });
+    const cfg = config();
+    const ds = cfg.datasets[0]!;
+    const { state, replicas } = await open(cfg);
+    const abort = new AbortController();
+    const guard = new WriteGuard();
+    const dispatch = new InlineDispatch(
+      async (job) =>
+        (
+          await runSegmentJob(ds, replicas, { state, now: Date.now }, job, {
+            worker: "w",
+            guard,
+            heartbeatMs: 0,
+          })
+        ).result,
+      { after: 2, abort },
+    );
+    await runQueuedPass(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      {
+        runId: "queued",
+        command: "serve repair",
+        mode: "repair",
+        owner: "test:1:a",
+        dispatch,
+        signal: abort.signal,
+        heartbeatMs: 0,
+      },
+    );
+    const run = await runDataset(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      {
+        runId: "single",
+        command: "serve repair",
+        mode: "repair",
+        checkpoint: true,
+        heartbeatMs: 0,
+      },
+    );
+    expect(run.runId).toBe("single");
+    expect(run.finished).toBe(true);
+    expect((await state.getRun("queued"))[0]?.status).toBe("failed");
+    expect(staleOnB(dir)).toEqual([]);
+  });
+});
