@@ -24,6 +24,7 @@ import { MysqlListing } from "./mysql-listing.js";
 import { MysqlSession, mysqlPoolTimeouts } from "./mysql-session.js";
 import { MysqlShapeSql } from "./mysql-shape-sql.js";
 import { mysqlSplitKeys } from "./mysql-split.js";
+import { printMysqlWrites } from "./mysql-write-print.js";
 import { type MysqlTableMeta, mysqlKeyIndex, readMysqlTableMeta } from "./mysql-table-meta.js";
 
 export interface MysqlConnectorOptions {
@@ -435,6 +436,10 @@ export class MysqlConnector implements Connector {
           throw this.session.error("conditional write failed", err);
       }
     }
+  }
+
+  async printWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<string[]> {
+    return printMysqlWrites(await this.sql(shape), writes, this.session.maxPacket ?? 4 * 1024 * 1024);
   }
 
   /**

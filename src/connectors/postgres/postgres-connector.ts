@@ -31,6 +31,7 @@ import {
 } from "./postgres-session.js";
 import { type ClientSideColumn, Params, type PgRange, PostgresShapeSql, T } from "./postgres-shape-sql.js";
 import { hopSplitSql, windowSplitSql } from "./postgres-split.js";
+import { printPostgresWrites } from "./postgres-write-print.js";
 import { type PgTableMeta, readPostgresTableMeta } from "./postgres-table-meta.js";
 import {
   diagnoseDataException,
@@ -456,6 +457,10 @@ export class PostgresConnector implements Connector {
       }
       throw this.error("conditional write failed", err);
     }
+  }
+
+  async printWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<string[]> {
+    return printPostgresWrites(await this.sql(shape), writes);
   }
 
   /** Ends the pool or client it was given (destroying its connections when the server does not answer). */

@@ -16,6 +16,7 @@ import { sqliteColumnInfo, type TimestampStyle, timestampStyleOf } from "./sqlit
 import { applySqliteWrites } from "./sqlite-conditional-writes.js";
 import { sqliteError } from "./sqlite-errors.js";
 import { boundsId, SqliteShapeSql } from "./sqlite-shape-sql.js";
+import { printSqliteWrites } from "./sqlite-write-print.js";
 import {
   quoteIdent,
   readSqliteTableMeta,
@@ -369,6 +370,14 @@ export class SqliteConnector implements Connector {
    * theirs); nothing else Concord does changes the file, so a scan, or a repair that fails before writing,
    * leaves it as it was.
    */
+  async printWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<string[]> {
+    try {
+      return printSqliteWrites(this.sql(shape), this.table, writes, (c) => this.timestampStyle(c));
+    } catch (err) {
+      this.fail("printing the writes failed", err);
+    }
+  }
+
   async applyWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]> {
     if (writes.length === 0) return [];
     const s = this.sql(shape);
