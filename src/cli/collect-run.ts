@@ -55,7 +55,14 @@ export async function collectRun(
   command: string,
   mode: RunMode,
   spills: SpillDir,
-  options: { progress?: Progress; signal?: AbortSignal; values?: boolean; keys?: readonly Key[] } = {},
+  options: {
+    progress?: Progress;
+    signal?: AbortSignal;
+    values?: boolean;
+    keys?: readonly Key[];
+    /** Dry-run: render each planned write as its target would run it (its `statement` in the JSON). */
+    print?: boolean;
+  } = {},
 ): Promise<RunReport> {
   const replicas = await session.replicas(ds);
   const spill = { divergences: spills.spill(), decisions: spills.spill(), repairs: spills.spill() };
@@ -74,11 +81,12 @@ export async function collectRun(
         mode,
         signal: options.signal,
         ...(options.keys ? { keys: options.keys } : {}),
+        ...(options.print ? { print: true } : {}),
         observer: {
           ...(progress
             ? { onProgress: (label, done, total, estimate) => progress.update(label, done, total, estimate) }
             : {}),
-          onSegment({ scan, plan, tasks, results }) {
+          onSegment({ scan, plan, tasks, results, printed }) {
             const keyColumns = scan.shape.key;
             const valueColumns = options.values ? scan.shape.columns.map((c) => c.name) : undefined;
             for (const d of scan.divergences) {
@@ -90,7 +98,14 @@ export async function collectRun(
               spill.decisions.push(() => decisionJson(keyColumns, d));
               if (shownDecisions.length < SHOWN) shownDecisions.push(d);
             }
-            if (mode === "dry-run")
+            if (mode === "dry-run" && options.print)
+              for (const { task, text } of printed)
+                spill.repairs.push(() => ({
+                  ...repairJson(keyColumns, { ...task, outcome: "planned" }),
+                  action: task.action,
+                  statement: text,
+                }));
+            else if (mode === "dry-run")
               for (const t of tasks)
                 spill.repairs.push(() => repairJson(keyColumns, { ...t, outcome: "planned" }));
             for (const r of results) spill.repairs.push(() => repairJson(keyColumns, r));

@@ -103,6 +103,10 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
 
   dataOptions(program.command("repair").description("scan, decide, apply conditional repairs, verify, audit"))
     .option("--dry-run", "show the repairs that would be made; write nothing")
+    .option(
+      "--print",
+      "print the exact statements each write would run on its target (SQL in its dialect, Redis commands), with values; execute none",
+    )
     .action(async (opts) => {
       code = await (await import("./plan.js")).runPlanOrRepair(opts, true, cli);
     });

@@ -1,5 +1,6 @@
 /** `concord plan` and `concord repair`: scan, decide by policy, and (repair) execute with verification. */
 
+import type { DatasetConfig } from "../config/load-config.js";
 import type { Decision } from "../core/decide.js";
 import { keyToJson } from "../core/model.js";
 import type { RunMode } from "../engine/run-dataset.js";
@@ -17,6 +18,8 @@ import { plural, textTable } from "./text-table.js";
 
 export interface RepairCommandOptions extends DataCommandOptions {
   readonly dryRun?: boolean | undefined;
+  /** Print the statements each planned write would run on its target; execute none (a dry run). */
+  readonly print?: boolean | undefined;
 }
 
 /** The order actions are counted in, writes first. */
@@ -70,6 +73,47 @@ function renderDecisions(run: RunReport): string {
   return lines.join("\n");
 }
 
+/** One planned write as the JSON spill keeps it with `--print`. */
+interface PrintedItem {
+  key: unknown[];
+  target: string;
+  action: string;
+  statement: string;
+}
+
+/**
+ * `repair --print` for one dataset: per target, a header, then each planned write's statements (SQL in the
+ * target's dialect, Redis commands), each after a comment naming its key; comments are `-- ` for SQL
+ * targets and `# ` for Redis. Read back from the spill one target at a time, so memory stays bounded.
+ */
+function printedText(run: RunReport, ds: DatasetConfig): string {
+  const lines: string[] = [];
+  const comment = (target: string) =>
+    /^rediss?:/i.test(ds.replicas.find((r) => r.name === target)?.url ?? "") ? "#" : "--";
+  if (run.guard)
+    lines.push(`-- ${run.name}: GUARD: ${printable(run.guard.reason)}: nothing would be written`);
+  for (const s of run.resolved.issues) lines.push(`-- ${run.name}: schema: ${printable(s.detail)}`);
+  const total = run.spill.repairs.count;
+  for (const r of ds.replicas) {
+    let n = 0;
+    const c = comment(r.name);
+    for (const raw of run.spill.repairs.values()) {
+      const item = raw as PrintedItem;
+      if (item.target !== r.name) continue;
+      if (n++ === 0) lines.push(`${c} ${run.name} → ${r.name}`);
+      lines.push(`${c} key ${printable(item.key.map(String).join(","))}: ${item.action}`);
+      lines.push(item.statement);
+    }
+  }
+  const escalated = run.summary.escalated ?? 0;
+  lines.push(
+    `-- ${run.name}: ${total} conditional write${total === 1 ? "" : "s"} printed, none executed` +
+      (escalated ? `; ${escalated} escalated (not printed: a person decides)` : "") +
+      (run.finished ? "" : `; interrupted after segment ${run.segmentsDone} of ${run.segments}`),
+  );
+  return lines.join("\n");
+}
+
 /** `plan` (execute = false) or `repair` (execute = true, unless --dry-run). */
 export async function runPlanOrRepair(
   options: RepairCommandOptions,
@@ -77,7 +121,8 @@ export async function runPlanOrRepair(
   io: CliIo = processIo(),
 ): Promise<number> {
   const { stdout, stderr } = io;
-  const mode: RunMode = execute ? (options.dryRun ? "dry-run" : "repair") : "plan";
+  const print = execute && options.print === true;
+  const mode: RunMode = execute ? (options.dryRun || print ? "dry-run" : "repair") : "plan";
   const writes = mode === "repair";
   const session = await openSession(options, { readonly: !writes }, io);
   // Ctrl-C stops after the step in flight (a detection batch, or a write batch, whose outcome is then in
@@ -88,11 +133,17 @@ export async function runPlanOrRepair(
     abort.abort();
   };
   if (writes) process.once("SIGINT", onSigint);
-  const spills = new SpillDir({ keep: options.json === true });
+  const spills = new SpillDir({ keep: options.json === true || print });
   const progress = createProgress(stderr);
   try {
     const runId = newRunId();
-    const command = execute ? (options.dryRun ? "repair --dry-run" : "repair") : "plan";
+    const command = execute
+      ? print
+        ? "repair --print"
+        : options.dryRun
+          ? "repair --dry-run"
+          : "repair"
+      : "plan";
     const runs: RunReport[] = [];
     const targets = options.recheck ? await recheckKeys(session, options.recheck) : undefined;
     const unchecked: string[] = [];
@@ -111,13 +162,19 @@ export async function runPlanOrRepair(
           signal: abort.signal,
           values: options.values === true,
           keys,
+          print,
         }),
       );
     }
     const skipped = session.datasets.slice(reached).map((d) => d.name);
     if (writes) await session.anchorAudit();
     if (options.json) await writeRunsJson(stdout, runId, runs, mode);
-    else {
+    else if (print) {
+      const texts = runs.map((run) => printedText(run, session.datasets.find((d) => d.name === run.name)!));
+      if (unchecked.length) texts.push(`-- ${recheckNote(options.recheck!, unchecked)}`);
+      if (skipped.length) texts.push(`-- interrupted before ${skipped.join(", ")}: not scanned`);
+      stdout.write(`${texts.join("\n\n")}\n`);
+    } else {
       const texts = runs.map((run) => {
         const lines: string[] = [];
         if (run.recovered.length)

@@ -80,6 +80,11 @@ export interface RunDatasetOptions {
   readonly guard?: Omit<WriteGuardOptions, "writesPerSecond">;
   /** Detection settings for every scan of the run (`serial`: one query at a time against the stores). */
   readonly detect?: RunContext["detect"];
+  /**
+   * Dry-run only: render every planned write as its target would run it (statements in its dialect, Redis
+   * commands; see `Connector.printWrites`), in each segment's `printed`. Nothing is written.
+   */
+  readonly print?: boolean;
   /** Scan adjacent segments as one while differences are sparse (default true). */
   readonly groupSegments?: boolean;
   /**
@@ -285,6 +290,7 @@ export async function runDataset(
           guard,
           signal,
           latched: totals.guard !== undefined,
+          print: options.print === true && options.mode === "dry-run",
           target: options.keys
             ? { keys: options.keys }
             : segments.length > 1

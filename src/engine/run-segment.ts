@@ -4,7 +4,7 @@
  */
 import type { DatasetConfig } from "../config/load-config.js";
 import type { Decision } from "../core/decide.js";
-import type { Key, KeyRange } from "../core/model.js";
+import type { Key, KeyRange, RecordShape } from "../core/model.js";
 import type { EscalationRecord } from "../core/plan-record.js";
 import type { CompiledPolicy } from "../core/policy.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
@@ -29,6 +29,15 @@ export interface SegmentWork {
   /** Escalations this segment opened (each is reported once, when it opens). */
   readonly opened: readonly EscalationRecord[];
   readonly results: readonly RepairResult[];
+  /** With `print` (dry-run): what each planned write would run on its target, in task order. */
+  readonly printed: readonly PrintedWrite[];
+}
+
+/** One planned write as its target's store would run it (`Connector.printWrites`). */
+export interface PrintedWrite {
+  readonly task: RepairTask;
+  /** Statements (SQL) or commands (Redis), with the condition they run under; may span lines. */
+  readonly text: string;
 }
 
 /** What a run hands each of its segments. */
@@ -46,6 +55,8 @@ export interface SegmentInput {
   readonly signal?: AbortSignal | undefined;
   /** True when an earlier segment of the run tripped the blast-radius guard: nothing is recorded or written. */
   readonly latched: boolean;
+  /** Dry-run: also render each planned write as its target would run it (`repair --print`). */
+  readonly print?: boolean;
   /** The range (and about how many rows it holds), or the keys to re-read. */
   readonly target:
     | { readonly range: KeyRange; readonly expectedRows?: number }
@@ -85,7 +96,15 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
         },
   );
   const t = emptyTotals();
-  const base: SegmentWork = { scan, plan: undefined, tasks: [], recorded: false, opened: [], results: [] };
+  const base: SegmentWork = {
+    scan,
+    plan: undefined,
+    tasks: [],
+    recorded: false,
+    opened: [],
+    results: [],
+    printed: [],
+  };
   if (scan.stopped) return { stopped: true, whole: false, totals: t, work: base };
   const { schema: _schema, ...classes } = scan.counts;
   addCounts(t.counts, classes);
@@ -113,7 +132,8 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
   t.plannedWrites += tasks.length;
   if (!writes) {
     t.remaining += repairable;
-    return done({ ...base, plan, tasks });
+    const printed = input.print ? await printTasks(tasks, replicas, scan.shape) : [];
+    return done({ ...base, plan, tasks, printed });
   }
   // After a guard trip nothing more is recorded or written in the run: its escalation says why.
   if (input.latched) {
@@ -136,7 +156,28 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     plan.decisions.filter((d) => d.action === "escalate").length +
     results.filter((r) => r.outcome === "superseded" || r.outcome === "failed").length +
     unsettled;
-  return done({ scan, plan, tasks, recorded: true, opened, results }, unsettled === 0);
+  return done({ ...base, plan, tasks, recorded: true, opened, results }, unsettled === 0);
+}
+
+/** Each task as its target's connector would run it; reads, never writes. */
+async function printTasks(
+  tasks: readonly RepairTask[],
+  replicas: readonly OpenReplica[],
+  shape: RecordShape,
+): Promise<PrintedWrite[]> {
+  const texts = new Map<RepairTask, string>();
+  for (const r of replicas) {
+    const mine = tasks.filter((t) => t.target === r.name);
+    if (!mine.length) continue;
+    const printed = await r.connector.printWrites(
+      shape,
+      mine.map((t) => ({ key: t.key, expected: t.expected, next: t.next })),
+    );
+    mine.forEach((t, i) => {
+      texts.set(t, printed[i] ?? "");
+    });
+  }
+  return tasks.map((task) => ({ task, text: texts.get(task) ?? "" }));
 }
 
 function countDecisions(decisions: readonly Decision[], t: RunTotals): void {

@@ -24,8 +24,8 @@ import { MysqlListing } from "./mysql-listing.js";
 import { MysqlSession, mysqlPoolTimeouts } from "./mysql-session.js";
 import { MysqlShapeSql } from "./mysql-shape-sql.js";
 import { mysqlSplitKeys } from "./mysql-split.js";
-import { printMysqlWrites } from "./mysql-write-print.js";
 import { type MysqlTableMeta, mysqlKeyIndex, readMysqlTableMeta } from "./mysql-table-meta.js";
+import { printMysqlWrites } from "./mysql-write-print.js";
 
 export interface MysqlConnectorOptions {
   /** Label used in error messages (the replica name). */

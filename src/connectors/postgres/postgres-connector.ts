@@ -31,8 +31,8 @@ import {
 } from "./postgres-session.js";
 import { type ClientSideColumn, Params, type PgRange, PostgresShapeSql, T } from "./postgres-shape-sql.js";
 import { hopSplitSql, windowSplitSql } from "./postgres-split.js";
-import { printPostgresWrites } from "./postgres-write-print.js";
 import { type PgTableMeta, readPostgresTableMeta } from "./postgres-table-meta.js";
+import { printPostgresWrites } from "./postgres-write-print.js";
 import {
   diagnoseDataException,
   isDataException,

@@ -33,14 +33,14 @@ export function printPostgresWrites(s: PostgresShapeSql, writes: readonly Condit
         `VALUES (${values.join(", ")}) ON CONFLICT DO NOTHING;`
       );
     }
-    const guard = s.pushdown
-      ? ` AND ${s.fingerprint()} = ${literal(w.expected)}`
-      : "";
+    const guard = s.pushdown ? ` AND ${s.fingerprint()} = ${literal(w.expected)}` : "";
     const note = s.pushdown
       ? ""
       : `-- only if the row's fingerprint is still ${w.expected} (checked by concord under SELECT … FOR UPDATE)\n`;
     if (w.next === null) return `${note}DELETE FROM ${s.table} AS ${T} WHERE ${keyMatch}${guard};`;
-    const sets = s.shape.columns.map((c, i) => `${quoteName(c.name)} = ${value(width + i, w.next![i] ?? null)}`);
+    const sets = s.shape.columns.map(
+      (c, i) => `${quoteName(c.name)} = ${value(width + i, w.next![i] ?? null)}`,
+    );
     if (sets.length === 0) return `-- nothing to write: the record has no columns besides its key`;
     return `${note}UPDATE ${s.table} AS ${T} SET ${sets.join(", ")} WHERE ${keyMatch}${guard};`;
   });

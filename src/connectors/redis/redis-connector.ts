@@ -17,7 +17,6 @@ import {
 } from "../connector.js";
 import { nameHash, RedisKeyCodec } from "./redis-key-codec.js";
 import { type RecordLayout, type RedisFormat, recordLayout } from "./redis-record-layout.js";
-import { redisArg, redisWriteCommands } from "./redis-write-print.js";
 import {
   connectRedis,
   type PageReader,
@@ -25,6 +24,7 @@ import {
   redisClientTimeouts,
   type ScanPage,
 } from "./redis-session.js";
+import { redisArg, redisWriteCommands } from "./redis-write-print.js";
 
 export type { RedisFormat } from "./redis-record-layout.js";
 

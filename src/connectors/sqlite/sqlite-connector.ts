@@ -16,7 +16,6 @@ import { sqliteColumnInfo, type TimestampStyle, timestampStyleOf } from "./sqlit
 import { applySqliteWrites } from "./sqlite-conditional-writes.js";
 import { sqliteError } from "./sqlite-errors.js";
 import { boundsId, SqliteShapeSql } from "./sqlite-shape-sql.js";
-import { printSqliteWrites } from "./sqlite-write-print.js";
 import {
   quoteIdent,
   readSqliteTableMeta,
@@ -24,6 +23,7 @@ import {
   sqliteCollation,
   sqliteKeyIndexed,
 } from "./sqlite-table-meta.js";
+import { printSqliteWrites } from "./sqlite-write-print.js";
 
 export { formatTimestamp, sqliteLogicalType, timestampStyleOf } from "./sqlite-column-types.js";
 export { quoteIdent } from "./sqlite-table-meta.js";

@@ -42,14 +42,17 @@ export function printSqliteWrites(
     else {
       const values = shape.columns.map((c, i) => {
         const v = w.next![i] ?? null;
-        return c.type === "timestamp" && v !== null ? formatTimestamp(v, styleOf(c.name)) : toSqlite(c.type, v);
+        return c.type === "timestamp" && v !== null
+          ? formatTimestamp(v, styleOf(c.name))
+          : toSqlite(c.type, v);
       });
       if (w.expected === null)
         sql = fill(
           `INSERT INTO ${table} (${s.allList}) VALUES (${[...shape.key, ...shape.columns].map(() => "?").join(", ")})`,
           [...keyParams, ...values],
         );
-      else if (shape.columns.length === 0) return "-- nothing to write: the record has no columns besides its key";
+      else if (shape.columns.length === 0)
+        return "-- nothing to write: the record has no columns besides its key";
       else
         sql = fill(
           `UPDATE ${table} SET ${shape.columns.map((c) => `${quoteIdent(c.name)} = ?`).join(", ")} WHERE ${whereKey}`,
