@@ -21,6 +21,8 @@ export interface DiffOptions {
   readonly names?: string | undefined;
   readonly limit?: string | undefined;
   readonly json?: boolean | undefined;
+  /** Compare only the rows this SQL predicate holds, on both sides. */
+  readonly where?: string | undefined;
 }
 
 /** How many differing rows a readable diff lists unless --limit says otherwise. */
@@ -73,6 +75,7 @@ export async function runDiff(
       diff: {
         key: key.length === 1 ? key[0] : key,
         ...(options.columns ? { columns: list(options.columns) } : {}),
+        ...(options.where !== undefined ? { where: options.where } : {}),
         replicas: { [left]: replica(url1, table1), [right]: replica(url2, table2) },
       },
     },

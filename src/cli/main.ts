@@ -43,7 +43,16 @@ function dataOptions(cmd: Command): Command {
   return configOption(cmd)
     .option("-d, --dataset <name>", "only this dataset (repeatable, or comma-separated)", collect)
     .option("--json", "print one JSON document on stdout")
-    .option("--values", "show each divergent record's values on every replica, side by side (JSON: values)");
+    .option("--values", "show each divergent record's values on every replica, side by side (JSON: values)")
+    .option(
+      "--where <predicate>",
+      "compare only the rows this SQL predicate holds, on every replica (ANDed with the config's where; SQL replicas only)",
+    )
+    .option(
+      "--min-age <duration>",
+      "only rows whose timestamp column (versions.timestamp) is at least this old (30m, 12h, 7d)",
+    )
+    .option("--max-age <duration>", "only rows whose timestamp column is at most this old");
 }
 
 function oneLine(text: string): string {
@@ -139,6 +148,10 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     .option("--columns <columns>", "compare only these columns (comma-separated; default: all but the key)")
     .option("--names <a,b>", "what to call the two sides (default: left,right)")
     .option("--limit <n>", "list at most n differing rows (default 100; every one with --json)")
+    .option(
+      "--where <predicate>",
+      "compare only the rows this SQL predicate holds, on both sides (SQL stores)",
+    )
     .option("--json", "print one JSON document on stdout (the scan document, with values)")
     .action(async (url1: string, table1: string, url2: string, table2: string, opts) => {
       code = await (await import("./diff.js")).runDiff([url1, table1, url2, table2], opts, cli);

@@ -36,6 +36,11 @@ export interface ReplicaConfig {
   readonly prefix?: string | undefined;
   readonly format?: "hash" | "json" | undefined;
   /**
+   * The row filter: an SQL predicate on the table's columns that every range read applies (the replica's
+   * own `where:`, else the dataset's). Only SQL replicas have one; undefined compares the whole table.
+   */
+  readonly where?: string | undefined;
+  /**
    * How long to wait on the store: the defaults, then the file's `timeouts`, then the replica's own (always
    * set by `parseConfig`; a replica built in code without it gets the defaults).
    */
@@ -103,6 +108,8 @@ export interface DatasetConfig {
   readonly types: Readonly<Record<string, ColumnType>>;
   readonly versions: VersionColumns;
   readonly replicas: readonly ReplicaConfig[];
+  /** The dataset's row filter as declared (each replica's `where` is what applies). */
+  readonly where?: string | undefined;
   readonly policy: PolicyConfig;
   readonly scheduleMs?: number | undefined;
   /** A cron schedule (UTC) instead of `scheduleMs`: passes start when it fires. */
@@ -384,9 +391,11 @@ export function parseConfig(
       replicas: Object.entries(ds.replicas).map(([rName, r]) => ({
         name: rName,
         ...r,
+        where: r.where ?? ds.where,
         url: resolveSqliteUrl(r.url, dir),
         timeouts: resolveTimeouts(timeouts, normaliseTimeouts(r.timeouts)),
       })),
+      where: ds.where,
       policy: normalisePolicy(ds.policy),
       scheduleMs: ds.schedule !== undefined ? parseDuration(ds.schedule) : undefined,
       scheduleCron:
