@@ -9,6 +9,7 @@ import type { Decision } from "../core/decide.js";
 import type { Key } from "../core/model.js";
 import type { GuardTrip } from "../core/plan-record.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
+import type { RepairMode } from "../engine/repair-dataset.js";
 import { type RunMode, type RunTotals, runDataset } from "../engine/run-dataset.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { decisionJson, divergenceJson, repairJson } from "./json-items.js";
@@ -62,6 +63,8 @@ export async function collectRun(
     keys?: readonly Key[];
     /** Dry-run: render each planned write as its target would run it (its `statement` in the JSON). */
     print?: boolean;
+    /** Which writes a repair makes (`--mode`); default the dataset's `repairMode`. */
+    repairMode?: RepairMode | undefined;
   } = {},
 ): Promise<RunReport> {
   const replicas = await session.replicas(ds);
@@ -82,6 +85,7 @@ export async function collectRun(
         signal: options.signal,
         ...(options.keys ? { keys: options.keys } : {}),
         ...(options.print ? { print: true } : {}),
+        ...(options.repairMode ? { repairMode: options.repairMode } : {}),
         observer: {
           ...(progress
             ? { onProgress: (label, done, total, estimate) => progress.update(label, done, total, estimate) }
@@ -129,6 +133,7 @@ export async function collectRun(
         escalated: t.escalated,
         waiting: t.waiting,
         ignored: t.ignored,
+        heldBack: t.heldBack,
       },
       recovered: run.recovered,
       remains: t.remaining > 0,

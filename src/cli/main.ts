@@ -112,6 +112,12 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
 
   dataOptions(program.command("repair").description("scan, decide, apply conditional repairs, verify, audit"))
     .option("--dry-run", "show the repairs that would be made; write nothing")
+    .addOption(
+      new Option(
+        "--mode <mode>",
+        "which writes to make: all, insert-only (only records a target lacks) or upsert-only (no deletes); default: the dataset's repairMode",
+      ).choices(["all", "insert-only", "upsert-only"]),
+    )
     .option(
       "--print",
       "print the exact statements each write would run on its target (SQL in its dialect, Redis commands), with values; execute none",
@@ -129,6 +135,13 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     .option("--plan", "also decide by policy (writes nothing)")
     .option("--repair", "also repair them: conditional writes, verified and audited")
     .option("--dry-run", "with --repair: show the writes that would be made; make none")
+    .addOption(
+      new Option("--mode <mode>", "with --repair: all, insert-only or upsert-only").choices([
+        "all",
+        "insert-only",
+        "upsert-only",
+      ]),
+    )
     .action(async (opts) => {
       const options = { ...opts, recheck: opts.run };
       if (opts.plan && opts.repair) throw new UsageError("recheck: give --plan or --repair, not both");

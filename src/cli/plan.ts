@@ -3,6 +3,7 @@
 import type { DatasetConfig } from "../config/load-config.js";
 import type { Decision } from "../core/decide.js";
 import { keyToJson } from "../core/model.js";
+import type { RepairMode } from "../engine/repair-dataset.js";
 import type { RunMode } from "../engine/run-dataset.js";
 import { collectRun, type RunReport } from "./collect-run.js";
 import { EXIT } from "./errors.js";
@@ -20,6 +21,8 @@ export interface RepairCommandOptions extends DataCommandOptions {
   readonly dryRun?: boolean | undefined;
   /** Print the statements each planned write would run on its target; execute none (a dry run). */
   readonly print?: boolean | undefined;
+  /** Which writes to make: all, insert-only or upsert-only (default: the dataset's repairMode). */
+  readonly mode?: RepairMode | undefined;
 }
 
 /** The order actions are counted in, writes first. */
@@ -163,6 +166,7 @@ export async function runPlanOrRepair(
           values: options.values === true,
           keys,
           print,
+          repairMode: options.mode,
         }),
       );
     }
@@ -185,9 +189,10 @@ export async function runPlanOrRepair(
           ? `${renderRun(run, 20, { values: true })}\n${renderDecisions(run)}`
           : `${renderRun(run, 0)}\n${renderDecisions(run)}`;
         if (execute) {
+          const mode = options.mode ?? session.datasets.find((d) => d.name === run.name)?.repairMode;
           const parts = Object.entries(run.summary)
             .filter(([, n]) => n > 0)
-            .map(([k, n]) => `${k} ${n}`);
+            .map(([k, n]) => (k === "heldBack" ? `held back by ${mode} ${n}` : `${k} ${n}`));
           const planned = run.totals.plannedWrites;
           if (!writes && planned)
             parts.unshift(`${planned} conditional write${planned === 1 ? "" : "s"} would be made`);

@@ -114,6 +114,8 @@ export interface DatasetConfig {
   readonly scheduleMs?: number | undefined;
   /** A cron schedule (UTC) instead of `scheduleMs`: passes start when it fires. */
   readonly scheduleCron?: string | undefined;
+  /** Which writes a repair makes: all (default), insert-only (missing records only), upsert-only (no deletes). */
+  readonly repairMode?: "all" | "insert-only" | "upsert-only" | undefined;
   /** What `serve` does on each pass (default "repair"). */
   readonly mode: "repair" | "scan";
   /** Share of time spent working under `serve` (1: no pause between segments; 0.5: pause as long as each took). */
@@ -401,6 +403,7 @@ export function parseConfig(
       scheduleCron:
         ds.schedule !== undefined && parseDuration(ds.schedule) === undefined ? ds.schedule : undefined,
       mode: ds.mode ?? "repair",
+      repairMode: ds.repairMode ?? "all",
       intensity: ds.intensity ?? 1,
       checkpointRows: ds.checkpointRows ?? 100_000,
       probe: ds.probe && normaliseProbe(ds.probe, ds),

@@ -197,6 +197,7 @@ const dataset = z
     policy: policy.optional(),
     schedule: schedule.optional(),
     mode: z.enum(["repair", "scan"]).optional(),
+    repairMode: z.enum(["all", "insert-only", "upsert-only"]).optional(),
     intensity: z
       .number()
       .gt(0, "expected a number in (0, 1]")

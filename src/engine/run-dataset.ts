@@ -11,6 +11,7 @@ import { WriteGuard, type WriteGuardOptions } from "../execute/write-guard.js";
 import type { Checkpoint, RunRecord, StateStore } from "../state/state-store.js";
 import { datasetPolicy, describeDataset } from "./describe-dataset.js";
 import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
+import type { RepairMode } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 import {
   acquirePass,
@@ -85,6 +86,8 @@ export interface RunDatasetOptions {
    * commands; see `Connector.printWrites`), in each segment's `printed`. Nothing is written.
    */
   readonly print?: boolean;
+  /** Which writes a repair makes (default: the dataset's `repairMode`, else all); the rest are held back. */
+  readonly repairMode?: RepairMode | undefined;
   /** Scan adjacent segments as one while differences are sparse (default true). */
   readonly groupSegments?: boolean;
   /**
@@ -291,6 +294,7 @@ export async function runDataset(
           signal,
           latched: totals.guard !== undefined,
           print: options.print === true && options.mode === "dry-run",
+          repairMode: options.repairMode ?? ds.repairMode ?? "all",
           target: options.keys
             ? { keys: options.keys }
             : segments.length > 1

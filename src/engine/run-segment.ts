@@ -12,7 +12,7 @@ import type { RepairResult, RepairTask } from "../execute/execute-repairs.js";
 import type { WriteGuard } from "../execute/write-guard.js";
 import { type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
 import { recordPlan } from "./record-plan.js";
-import { repairDataset, repairTasks } from "./repair-dataset.js";
+import { keptByMode, type RepairMode, repairDataset, repairTasks } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 import { addCounts, emptyTotals, type RunTotals } from "./run-totals.js";
 import { type DatasetScan, scanDataset } from "./scan-dataset.js";
@@ -55,6 +55,8 @@ export interface SegmentInput {
   readonly signal?: AbortSignal | undefined;
   /** True when an earlier segment of the run tripped the blast-radius guard: nothing is recorded or written. */
   readonly latched: boolean;
+  /** Which writes are made (insert-only, upsert-only); the others are held back and remain. Default all. */
+  readonly repairMode?: RepairMode;
   /** Dry-run: also render each planned write as its target would run it (`repair --print`). */
   readonly print?: boolean;
   /** The range (and about how many rows it holds), or the keys to re-read. */
@@ -128,7 +130,9 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     t.guard = plan.guard;
     t.escalated++;
   }
-  const tasks = input.latched || trips ? [] : repairTasks(plan);
+  const planned = input.latched || trips ? [] : repairTasks(plan);
+  const tasks = planned.filter((task) => keptByMode(task, input.repairMode));
+  t.heldBack += planned.length - tasks.length;
   t.plannedWrites += tasks.length;
   if (!writes) {
     t.remaining += repairable;
@@ -141,7 +145,11 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     return done({ ...base, plan });
   }
   const opened = await recordPlan(plan, ctx);
-  const results = await repairDataset(plan, replicas, ctx, { signal, guard });
+  const results = await repairDataset(plan, replicas, ctx, {
+    signal,
+    guard,
+    ...(input.repairMode ? { repairMode: input.repairMode } : {}),
+  });
   addCounts(
     t.repairs,
     results.reduce<Record<string, number>>((m, r) => {
@@ -153,6 +161,7 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
   const unsettled = tasks.length - results.length;
   t.remaining +=
     (trips ? repairable : 0) +
+    (planned.length - tasks.length) +
     plan.decisions.filter((d) => d.action === "escalate").length +
     results.filter((r) => r.outcome === "superseded" || r.outcome === "failed").length +
     unsettled;
