@@ -11,7 +11,9 @@ import type { GuardTrip } from "../core/plan-record.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairMode } from "../engine/repair-dataset.js";
 import { type RunMode, type RunTotals, runDataset } from "../engine/run-dataset.js";
+import type { ExpectedState, StaleEntry } from "../engine/run-segment.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
+import type { DiffFileWriter } from "./diff-file.js";
 import { decisionJson, divergenceJson, repairJson } from "./json-items.js";
 import type { JsonSpill, SpillDir } from "./json-spill.js";
 import type { Progress } from "./progress.js";
@@ -43,6 +45,8 @@ export interface RunReport {
   readonly spill: { divergences: JsonSpill; decisions: JsonSpill; repairs: JsonSpill };
   /** Decisions by action (propagate, delete, merge, wait, ignore, escalate), all of them counted. */
   readonly actions: Readonly<Record<string, number>>;
+  /** From a diff file (`repair --from`): its keys left alone because the replicas changed since. */
+  readonly stale: readonly StaleEntry[];
 }
 
 /**
@@ -65,6 +69,10 @@ export async function collectRun(
     print?: boolean;
     /** Which writes a repair makes (`--mode`); default the dataset's `repairMode`. */
     repairMode?: RepairMode | undefined;
+    /** Write every divergence with its full rows to this diff file (`scan --output`). */
+    output?: DiffFileWriter | undefined;
+    /** With `keys`, from a diff file: what each replica held; keys that changed since are left alone. */
+    expected?: ExpectedState | undefined;
   } = {},
 ): Promise<RunReport> {
   const replicas = await session.replicas(ds);
@@ -72,6 +80,9 @@ export async function collectRun(
   const shownDivergences: Divergence[] = [];
   const shownDecisions: Decision[] = [];
   const actions: Record<string, number> = {};
+  const stale: StaleEntry[] = [];
+  const { output } = options;
+  let sectioned = false;
   const { progress } = options;
   try {
     const run = await runDataset(
@@ -86,11 +97,25 @@ export async function collectRun(
         ...(options.keys ? { keys: options.keys } : {}),
         ...(options.print ? { print: true } : {}),
         ...(options.repairMode ? { repairMode: options.repairMode } : {}),
+        ...(options.expected ? { expected: options.expected } : {}),
         observer: {
           ...(progress
             ? { onProgress: (label, done, total, estimate) => progress.update(label, done, total, estimate) }
             : {}),
-          onSegment({ scan, plan, tasks, results, printed }) {
+          onSegment({ scan, plan, tasks, results, printed, stale: staleHere }) {
+            stale.push(...staleHere);
+            if (output) {
+              if (!sectioned)
+                output.section(
+                  ds.name,
+                  runId,
+                  scan.shape,
+                  ds.replicas.map((r) => r.name),
+                );
+              sectioned = true;
+              const columns = scan.shape.columns.map((c) => c.name);
+              for (const d of scan.divergences) output.add(scan.shape.key, d, columns);
+            }
             const keyColumns = scan.shape.key;
             const valueColumns = options.values ? scan.shape.columns.map((c) => c.name) : undefined;
             for (const d of scan.divergences) {
@@ -142,6 +167,7 @@ export async function collectRun(
       segmentsDone: run.segmentsDone,
       spill,
       actions,
+      stale,
     };
   } finally {
     progress?.clear();

@@ -98,9 +98,14 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
 
   dataOptions(
     program.command("scan").description("find and classify divergence between replicas (read-only)"),
-  ).action(async (opts) => {
-    code = await (await import("./scan.js")).runScan(opts, cli);
-  });
+  )
+    .option(
+      "--output <file>",
+      "also write every divergence with its full rows to this diff file (JSON lines), for repair --from",
+    )
+    .action(async (opts) => {
+      code = await (await import("./scan.js")).runScan(opts, cli);
+    });
 
   dataOptions(
     program
@@ -117,6 +122,10 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
         "--mode <mode>",
         "which writes to make: all, insert-only (only records a target lacks) or upsert-only (no deletes); default: the dataset's repairMode",
       ).choices(["all", "insert-only", "upsert-only"]),
+    )
+    .option(
+      "--from <file>",
+      "repair only the entries of a diff file (scan --output) whose replicas still hold what it says; the rest are reported stale",
     )
     .option(
       "--print",

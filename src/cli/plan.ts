@@ -1,12 +1,14 @@
 /** `concord plan` and `concord repair`: scan, decide by policy, and (repair) execute with verification. */
 
+import { resolve } from "node:path";
 import type { DatasetConfig } from "../config/load-config.js";
 import type { Decision } from "../core/decide.js";
 import { keyToJson } from "../core/model.js";
 import type { RepairMode } from "../engine/repair-dataset.js";
 import type { RunMode } from "../engine/run-dataset.js";
 import { collectRun, type RunReport } from "./collect-run.js";
-import { EXIT } from "./errors.js";
+import { readDiffFile } from "./diff-file.js";
+import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
 import { printable } from "./printable.js";
@@ -23,6 +25,8 @@ export interface RepairCommandOptions extends DataCommandOptions {
   readonly print?: boolean | undefined;
   /** Which writes to make: all, insert-only or upsert-only (default: the dataset's repairMode). */
   readonly mode?: RepairMode | undefined;
+  /** Repair only the entries of this diff file (`scan --output`) whose replicas still hold what it says. */
+  readonly from?: string | undefined;
 }
 
 /** The order actions are counted in, writes first. */
@@ -74,6 +78,18 @@ function renderDecisions(run: RunReport): string {
       lines.push(`    … ${total - run.shownDecisions.length} more (use --json for all)`);
   }
   return lines.join("\n");
+}
+
+/** The diff file's entries a run left alone, a few named. */
+function staleText(run: RunReport): string {
+  const key = (k: readonly string[]) => printable(k.join(","));
+  const shown = run.stale
+    .slice(0, 10)
+    .map((s) =>
+      s.converged ? `${key(s.key)} (agrees now)` : `${key(s.key)} (${s.changed.join(", ")} changed since)`,
+    );
+  const more = run.stale.length > shown.length ? `, … ${run.stale.length - shown.length} more` : "";
+  return `  stale: ${plural(run.stale.length, "entry", "entries")} of the diff file left alone: ${shown.join(", ")}${more}`;
 }
 
 /** One planned write as the JSON spill keeps it with `--print`. */
@@ -148,7 +164,11 @@ export async function runPlanOrRepair(
           : "repair"
       : "plan";
     const runs: RunReport[] = [];
-    const targets = options.recheck ? await recheckKeys(session, options.recheck) : undefined;
+    if (options.from && options.recheck) throw new UsageError("--from and recheck: give one of them");
+    const file = options.from ? readDiffFile(resolve(io.cwd, options.from), session.datasets) : undefined;
+    const targets = options.recheck
+      ? await recheckKeys(session, options.recheck)
+      : file && new Map([...file].map(([name, t]) => [name, t.keys]));
     const unchecked: string[] = [];
     let reached = 0;
     for (const ds of session.datasets) {
@@ -160,19 +180,28 @@ export async function runPlanOrRepair(
         continue;
       }
       runs.push(
-        await collectRun(session, ds, runId, options.recheck ? `recheck ${command}` : command, mode, spills, {
-          progress,
-          signal: abort.signal,
-          values: options.values === true,
-          keys,
-          print,
-          repairMode: options.mode,
-        }),
+        await collectRun(
+          session,
+          ds,
+          runId,
+          options.recheck ? `recheck ${command}` : file ? `${command} --from` : command,
+          mode,
+          spills,
+          {
+            progress,
+            signal: abort.signal,
+            values: options.values === true,
+            keys,
+            print,
+            repairMode: options.mode,
+            expected: file?.get(ds.name)?.expected,
+          },
+        ),
       );
     }
     const skipped = session.datasets.slice(reached).map((d) => d.name);
     if (writes) await session.anchorAudit();
-    if (options.json) await writeRunsJson(stdout, runId, runs, mode);
+    if (options.json) await writeRunsJson(stdout, runId, runs, mode, file !== undefined);
     else if (print) {
       const texts = runs.map((run) => printedText(run, session.datasets.find((d) => d.name === run.name)!));
       if (unchecked.length) texts.push(`-- ${recheckNote(options.recheck!, unchecked)}`);
@@ -198,12 +227,18 @@ export async function runPlanOrRepair(
             parts.unshift(`${planned} conditional write${planned === 1 ? "" : "s"} would be made`);
           text += `\n  ${writes ? "repair" : "dry run (nothing written)"}: ${parts.join(" · ") || "nothing to do"}`;
         }
+        if (run.stale.length) text += `\n${staleText(run)}`;
         if (!run.finished)
           text += `\n  interrupted: stopped after segment ${run.segmentsDone} of ${run.segments}; the segments after it were neither decided nor written (run again to finish)`;
         lines.push(text);
         return lines.join("\n\n");
       });
-      if (unchecked.length) texts.push(recheckNote(options.recheck!, unchecked));
+      if (unchecked.length)
+        texts.push(
+          options.recheck
+            ? recheckNote(options.recheck, unchecked)
+            : `${unchecked.join(", ")}: not in ${options.from}; not repaired`,
+        );
       if (skipped.length) texts.push(`interrupted before ${skipped.join(", ")}: not scanned`);
       stdout.write(`${texts.join("\n\n")}\n`);
     }

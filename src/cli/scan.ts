@@ -1,5 +1,7 @@
 /** `concord scan`: detect and classify divergence; read-only for every replica. */
+import { resolve } from "node:path";
 import { collectRun, type RunReport } from "./collect-run.js";
+import { DiffFileWriter } from "./diff-file.js";
 import { EXIT } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
@@ -13,11 +15,16 @@ export function recheckNote(runId: string, skipped: readonly string[]): string {
   return `${skipped.join(", ")}: run ${runId} found no divergent keys there; not re-checked`;
 }
 
-export async function runScan(options: DataCommandOptions, io: CliIo = processIo()): Promise<number> {
+export async function runScan(
+  options: DataCommandOptions & { readonly output?: string | undefined },
+  io: CliIo = processIo(),
+): Promise<number> {
   const { stdout } = io;
   const session = await openSession(options, { readonly: true }, io);
   const spills = new SpillDir({ keep: options.json === true });
   const progress = createProgress(io.stderr);
+  const output =
+    options.output === undefined ? undefined : new DiffFileWriter(resolve(io.cwd, options.output));
   try {
     const runId = newRunId();
     const runs: RunReport[] = [];
@@ -34,9 +41,11 @@ export async function runScan(options: DataCommandOptions, io: CliIo = processIo
           progress,
           values: options.values === true,
           keys,
+          output,
         }),
       );
     }
+    output?.commit();
     if (options.json) await writeRunsJson(stdout, runId, runs, "scan");
     else {
       const texts = runs.map((r) => renderRun(r, 20, { values: options.values }));
@@ -45,6 +54,7 @@ export async function runScan(options: DataCommandOptions, io: CliIo = processIo
     }
     return runs.some((r) => r.remains) ? EXIT.diverged : EXIT.ok;
   } finally {
+    output?.abort();
     progress.clear();
     spills.dispose();
     await session.close();

@@ -22,7 +22,7 @@ import {
   processOwner,
   runLease,
 } from "./run-liveness.js";
-import { runSegment, type SegmentWork } from "./run-segment.js";
+import { type ExpectedState, runSegment, type SegmentWork } from "./run-segment.js";
 import { addTotals, emptyTotals, type RunTotals, recordRunEnd } from "./run-totals.js";
 import { segmentBounds, segmentGroups, segmentsOf } from "./segments.js";
 
@@ -86,6 +86,11 @@ export interface RunDatasetOptions {
    * commands; see `Connector.printWrites`), in each segment's `printed`. Nothing is written.
    */
   readonly print?: boolean;
+  /**
+   * With `keys` (a diff file, `repair --from`): what the file says each replica held, by `keyId`. Only keys
+   * whose replicas still hold exactly that are decided and written; the others are reported stale.
+   */
+  readonly expected?: ExpectedState | undefined;
   /** Which writes a repair makes (default: the dataset's `repairMode`, else all); the rest are held back. */
   readonly repairMode?: RepairMode | undefined;
   /** Scan adjacent segments as one while differences are sparse (default true). */
@@ -295,6 +300,7 @@ export async function runDataset(
           latched: totals.guard !== undefined,
           print: options.print === true && options.mode === "dry-run",
           repairMode: options.repairMode ?? ds.repairMode ?? "all",
+          expected: options.keys ? options.expected : undefined,
           target: options.keys
             ? { keys: options.keys }
             : segments.length > 1

@@ -3,8 +3,9 @@
  * run alone: scan → decide → record → repair → verify, added up into a segment's totals.
  */
 import type { DatasetConfig } from "../config/load-config.js";
+import type { Divergence } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
-import type { Key, KeyRange, RecordShape } from "../core/model.js";
+import { type Key, type KeyRange, keyId, type RecordShape } from "../core/model.js";
 import type { EscalationRecord } from "../core/plan-record.js";
 import type { CompiledPolicy } from "../core/policy.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
@@ -29,9 +30,25 @@ export interface SegmentWork {
   /** Escalations this segment opened (each is reported once, when it opens). */
   readonly opened: readonly EscalationRecord[];
   readonly results: readonly RepairResult[];
+  /**
+   * With `expected` (a diff file): its keys left alone because a replica no longer holds what the file says
+   * (`changed`: the replicas that differ), or because the replicas agree now (`converged`).
+   */
+  readonly stale: readonly StaleEntry[];
   /** With `print` (dry-run): what each planned write would run on its target, in task order. */
   readonly printed: readonly PrintedWrite[];
 }
+
+/** A key of a diff file that a run left alone: the replicas changed since the file was written. */
+export interface StaleEntry {
+  readonly key: Key;
+  /** Replicas whose record is not what the file says (all of them when the key agrees now). */
+  readonly changed: readonly string[];
+  readonly converged: boolean;
+}
+
+/** What a diff file says each replica held, by `keyId`: a fingerprint, or null for absent. */
+export type ExpectedState = ReadonlyMap<string, Readonly<Record<string, string | null>>>;
 
 /** One planned write as its target's store would run it (`Connector.printWrites`). */
 export interface PrintedWrite {
@@ -57,6 +74,11 @@ export interface SegmentInput {
   readonly latched: boolean;
   /** Which writes are made (insert-only, upsert-only); the others are held back and remain. Default all. */
   readonly repairMode?: RepairMode;
+  /**
+   * Only decide the keys whose replicas still hold what this says (a diff file, `repair --from`); the rest
+   * are reported in `stale` and neither decided nor written. Used with a list of keys.
+   */
+  readonly expected?: ExpectedState | undefined;
   /** Dry-run: also render each planned write as its target would run it (`repair --print`). */
   readonly print?: boolean;
   /** The range (and about how many rows it holds), or the keys to re-read. */
@@ -84,7 +106,7 @@ export interface SegmentResult {
  */
 export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
   const { ds, replicas, ctx, resolved, policy, writes, guard, signal } = input;
-  const scan = await scanDataset(
+  const scanned = await scanDataset(
     ds,
     replicas,
     ctx,
@@ -97,22 +119,29 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
           ...(input.target.expectedRows !== undefined ? { expectedRows: input.target.expectedRows } : {}),
         },
   );
+  const { scan, stale } = input.expected
+    ? keepExpected(scanned, input.expected)
+    : { scan: scanned, stale: [] as StaleEntry[] };
   const t = emptyTotals();
+  // Observers see everything the scan found; only the entries that still hold are decided.
   const base: SegmentWork = {
-    scan,
+    scan: scanned,
     plan: undefined,
     tasks: [],
     recorded: false,
     opened: [],
     results: [],
     printed: [],
+    stale,
   };
   if (scan.stopped) return { stopped: true, whole: false, totals: t, work: base };
-  const { schema: _schema, ...classes } = scan.counts;
+  const { schema: _schema, ...classes } = scanned.counts;
   addCounts(t.counts, classes);
   t.replicas = Object.fromEntries(Object.entries(scan.replicas).map(([r, { rows }]) => [r, { rows }]));
   t.stats = { ...scan.stats };
   const repairable = scan.divergences.filter(isRepairable).length;
+  // A changed entry still diverges: it remains for a later run (or a fresh diff file).
+  t.remaining += stale.filter((s) => !s.converged).length;
   const done = (work: SegmentWork, whole = true): SegmentResult => ({
     stopped: false,
     whole,
@@ -166,6 +195,33 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     results.filter((r) => r.outcome === "superseded" || r.outcome === "failed").length +
     unsettled;
   return done({ ...base, plan, tasks, recorded: true, opened, results }, unsettled === 0);
+}
+
+/**
+ * The scan with only the divergences whose every replica holds what `expected` says; the other keys of
+ * `expected` are stale (changed since, or converged).
+ */
+function keepExpected(
+  scan: DatasetScan,
+  expected: ExpectedState,
+): { scan: DatasetScan; stale: StaleEntry[] } {
+  const found = new Map(scan.divergences.map((d) => [keyId(d.key), d]));
+  const kept = new Set<Divergence>();
+  const stale: StaleEntry[] = [];
+  // In the file's order, so reports list its entries as it does.
+  for (const [id, want] of expected) {
+    const d = found.get(id);
+    if (!d) {
+      stale.push({ key: JSON.parse(id) as Key, changed: Object.keys(want), converged: true });
+      continue;
+    }
+    const changed = Object.entries(d.replicas)
+      .filter(([name, r]) => (r.present ? (r.fingerprint ?? null) : null) !== (want[name] ?? null))
+      .map(([name]) => name);
+    if (changed.length) stale.push({ key: d.key, changed, converged: false });
+    else kept.add(d);
+  }
+  return { scan: { ...scan, divergences: scan.divergences.filter((d) => kept.has(d)) }, stale };
 }
 
 /** Each task as its target's connector would run it; reads, never writes. */
