@@ -35,6 +35,8 @@ export interface ReplicaConfig {
   readonly table?: string | undefined;
   readonly prefix?: string | undefined;
   readonly format?: "hash" | "json" | undefined;
+  /** Redis: write values in the form the record already uses (`preserve`) or canonical (default). */
+  readonly writeStyle?: "canonical" | "preserve" | undefined;
   /**
    * The row filter: an SQL predicate on the table's columns that every range read applies (the replica's
    * own `where:`, else the dataset's). Only SQL replicas have one; undefined compares the whole table.

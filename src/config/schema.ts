@@ -72,6 +72,7 @@ const replica = z
     table: z.string().min(1).optional(),
     prefix: z.string().optional(),
     format: z.enum(["hash", "json"]).optional(),
+    writeStyle: z.enum(["canonical", "preserve"]).optional(),
     where: z.string().trim().min(1, "expected an SQL predicate on the table's columns").optional(),
     timeouts: timeouts.optional(),
   })
@@ -110,6 +111,11 @@ const replica = z
       );
     if (r.prefix !== undefined) issue("prefix", `only a Redis replica takes prefix (this one is ${scheme}:)`);
     if (r.format !== undefined) issue("format", `only a Redis replica takes format (this one is ${scheme}:)`);
+    if (r.writeStyle !== undefined)
+      issue(
+        "writeStyle",
+        `only a Redis replica takes writeStyle (this one is ${scheme}:; its columns keep their types)`,
+      );
   });
 
 /** Issues for names listed more than once (`key: [id, id]`), at the path of the second mention. */

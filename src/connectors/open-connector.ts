@@ -50,6 +50,7 @@ export async function openConnector(
     return openRedisConnector(url, {
       prefix: replica.prefix,
       format: replica.format ?? "hash",
+      writeStyle: replica.writeStyle ?? "canonical",
       readonly: options.readonly ?? false,
       label,
       ...(replica.timeouts ? { timeouts: replica.timeouts } : {}),

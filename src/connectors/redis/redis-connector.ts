@@ -37,6 +37,12 @@ export interface RedisConnectorOptions {
   readonly label?: string;
   /** Refuse `applyWrites` (scan and plan never write). */
   readonly readonly?: boolean;
+  /**
+   * `preserve`: a repair writes each value in the form the record already uses for that field ("402.00"
+   * stays two-decimal, timestamps keep their text form, JSON its spacing), so an application reading the
+   * cache sees no change of format; `canonical` (default): the canonical text.
+   */
+  readonly writeStyle?: "canonical" | "preserve" | undefined;
   /** Deadlines of every call (default: DEFAULT_TIMEOUTS; see RedisSession). */
   readonly timeouts?: TimeoutsConfig;
   /** SCAN's COUNT: keys examined per SCAN call, so about the records read per round trip (default 1000). */
@@ -129,7 +135,7 @@ export class RedisConnector implements Connector {
     if (!s) {
       s = {
         codec: new RowCodec(shape),
-        layout: recordLayout(this.format, shape),
+        layout: recordLayout(this.format, shape, this.options.writeStyle === "preserve"),
         keys: new RedisKeyCodec(this.options.prefix, shape.key.length),
       };
       this.shapes.set(shape, s);
