@@ -77,6 +77,11 @@ export interface RunDatasetOptions {
   readonly checkpoint?: boolean;
   /** Stops after the write batch in flight; the segments not reached are neither recorded nor written. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Stops like `signal`, and then ends the run for good: a checkpointed run is recorded `failed` (stats
+   * `aborted: 1`) and its checkpoint dropped, so the next run starts afresh instead of resuming it.
+   */
+  readonly abort?: AbortSignal | undefined;
   /** The run's write guard settings (the policy's write rate is added); one guard serves the whole run. */
   readonly guard?: Omit<WriteGuardOptions, "writesPerSecond">;
   /** Detection settings for every scan of the run (`serial`: one query at a time against the stores). */
@@ -224,6 +229,21 @@ export async function runDataset(
     });
     // A checkpointed run waits to be resumed; any other is finished with what it did.
     const stopped = async (): Promise<DatasetRunResult> => {
+      if (checkpointed && options.abort?.aborted) {
+        await state.finishRun(runId, ds.name, {
+          finishedAt: now(),
+          status: "failed",
+          counts: totals.counts,
+          stats: {
+            ...totals.stats,
+            durationMs: now() - startedAt,
+            aborted: 1,
+            abortedAtSegment: segmentsDone,
+          },
+        });
+        await state.deleteCheckpoint(ds.name);
+        return result(false, "failed");
+      }
       if (checkpointed) return result(false, "running");
       totals.remaining = Math.max(totals.remaining, 1);
       await recordRunEnd(state, record, totals, "diverged", now());
@@ -270,7 +290,9 @@ export async function runDataset(
       }
 
       const guard = new WriteGuard({ ...options.guard, writesPerSecond: policy?.limits.writesPerSecond });
-      const signal = options.signal ? AbortSignal.any([options.signal, leaseLost.signal]) : leaseLost.signal;
+      const signal = AbortSignal.any(
+        [options.signal, options.abort, leaseLost.signal].filter((s): s is AbortSignal => s !== undefined),
+      );
       let lastFound = 0;
       const start = cp?.done ?? 0;
       const groups = options.keys

@@ -25,7 +25,7 @@ import type { RunRecord, StateStore } from "../state/state-store.js";
 import type { ServeMetrics } from "./metrics.js";
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
-import { type DatasetStatus, TriggerError } from "./service-api.js";
+import { type DatasetStatus, type PassControl, type SegmentView, TriggerError } from "./service-api.js";
 
 export type PassMode = "scan" | "repair";
 
@@ -44,6 +44,8 @@ export interface RunnerDeps {
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
+/** Passes per dataset whose segment groups are kept in memory for the drill-down. */
+const SEGMENT_LOG_PASSES = 20;
 const FIRST_BACKOFF_MS = 1000;
 
 function message(err: unknown): string {
@@ -71,6 +73,16 @@ export class DatasetRunner {
   private readonly gaugedClasses = new Set<string>();
   /** Failed repairs in the last finished pass. */
   lastFailed = 0;
+  /** The running pass's own stop (abort), apart from the service's; made when it is launched. */
+  private passAbort = new AbortController();
+  /** The run id of the pass launched last (while `busy`, the running one). */
+  private launched: string | undefined;
+  /** Set while an operator holds the running pass; `release` lets it go on. */
+  private held: { readonly released: Promise<void>; readonly release: () => void } | undefined;
+  /** When the segment group under way started (after any pause before it). */
+  private segmentStartedAt = 0;
+  /** Segment groups of the last few passes, by run id, oldest pass first. */
+  private readonly segmentLog = new Map<string, SegmentView[]>();
 
   constructor(
     readonly ds: DatasetConfig,
@@ -107,6 +119,7 @@ export class DatasetRunner {
   async stop(): Promise<void> {
     this.stopping = true;
     this.abort.abort();
+    this.held?.release();
     clearTimeout(this.timer);
     clearTimeout(this.probeTimer);
     await this.running?.catch(() => {});
@@ -126,6 +139,39 @@ export class DatasetRunner {
     return runId;
   }
 
+  /**
+   * Holds the running pass after the segment in flight (`pause`), lets it go on (`resume`), or ends it after
+   * the step in flight (`abort`: recorded failed with `aborted`, its checkpoint dropped; the schedule goes
+   * on). Throws TriggerError("idle") when no pass is running.
+   */
+  control(action: PassControl): { runId: string; state: DatasetStatus["state"] } {
+    const runId = this.launched;
+    if (!this.busy || runId === undefined)
+      throw new TriggerError("idle", `dataset ${this.ds.name} has no pass running`);
+    if (action === "pause" && !this.held) {
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      this.held = { released, release };
+      this.deps.log(`${this.ds.name}: pass ${runId} paused (after the segment in flight)`);
+    } else if (action !== "pause") {
+      if (action === "abort") {
+        this.passAbort.abort();
+        this.deps.log(`${this.ds.name}: pass ${runId} aborted (after the step in flight)`);
+      } else if (this.held) this.deps.log(`${this.ds.name}: pass ${runId} resumed`);
+      this.held?.release();
+      this.held = undefined;
+    }
+    this.deps.onChange?.();
+    return { runId, state: this.held ? "paused" : "running" };
+  }
+
+  /** The segment groups of run `runId` this runner saw finish (see ServiceApi.segments). */
+  segmentsOf(runId: string): SegmentView[] {
+    return [...(this.segmentLog.get(runId) ?? [])];
+  }
+
   status(last: RunRecord | undefined, openEscalations: number): DatasetStatus {
     const counts: Record<string, number> = {};
     const repairs: Record<string, number> = {};
@@ -138,7 +184,7 @@ export class DatasetRunner {
       scheduleMs: this.ds.scheduleMs ?? null,
       scheduleCron: this.ds.scheduleCron ?? null,
       intensity: this.ds.intensity,
-      state: this.busy ? "running" : this.backoffMs > 0 ? "backing-off" : "idle",
+      state: this.busy ? (this.held ? "paused" : "running") : this.backoffMs > 0 ? "backing-off" : "idle",
       progress: this.busy ? this.progress : undefined,
       nextRunAt: this.busy ? undefined : this.nextRunAt,
       lastRun: last,
@@ -246,6 +292,8 @@ export class DatasetRunner {
 
   private launch(mode: PassMode, runId: string): void {
     this.nextRunAt = undefined;
+    this.launched = runId;
+    this.passAbort = new AbortController();
     this.running = this.pass(mode, runId)
       .then(
         (finished) => {
@@ -269,6 +317,8 @@ export class DatasetRunner {
       .finally(() => {
         this.running = undefined;
         this.progress = undefined;
+        this.held?.release();
+        this.held = undefined;
         this.deps.onChange?.();
       });
   }
@@ -356,6 +406,7 @@ export class DatasetRunner {
         checkpoint: true,
         owner: this.deps.owner,
         signal: this.abort.signal,
+        abort: this.passAbort.signal,
         guard: { onRetry: (replica) => metrics.retries.inc({ dataset, replica }) },
         // Below full intensity, gentleness over speed: one query at a time against the stores.
         ...(this.ds.intensity < 1 ? { detect: { serial: true } } : {}),
@@ -368,6 +419,12 @@ export class DatasetRunner {
             if (resumedAt !== undefined)
               this.deps.log(`${dataset}: resuming pass ${id} at segment ${resumedAt + 1} of ${segments}`);
             this.progress = { done: resumedAt ?? 0, segments, runId: id };
+            this.segmentStartedAt = now();
+            this.segmentLog.delete(id);
+            this.segmentLog.set(id, []);
+            // The last few passes only: memory stays bounded.
+            while (this.segmentLog.size > SEGMENT_LOG_PASSES)
+              this.segmentLog.delete(this.segmentLog.keys().next().value!);
           },
           onRecovered: (settled) => this.countRepairs(settled),
           onSegment: (segment) => this.segmentDone(segment),
@@ -375,7 +432,14 @@ export class DatasetRunner {
         },
       },
     );
-    if (!run.finished) return false;
+    if (!run.finished) {
+      // Aborted: the pass is over (recorded failed); the schedule goes on as after a finished one.
+      if (run.status === "failed") {
+        await this.deps.anchor?.();
+        return !this.stopping;
+      }
+      return false;
+    }
     await this.deps.anchor?.();
     await this.finish(run, passStarted);
     return true;
@@ -395,7 +459,28 @@ export class DatasetRunner {
     this.countRepairs(results);
     await this.timeToConvergence(results);
     metrics.segments.inc({ dataset }, segment.to - segment.from);
-    if (this.progress) this.progress = { ...this.progress, done: segment.to };
+    if (this.progress) {
+      this.progress = { ...this.progress, done: segment.to };
+      const at = now();
+      const repairs: Record<string, number> = {};
+      for (const r of results) repairs[r.outcome] = (repairs[r.outcome] ?? 0) + 1;
+      const { schema: _schema, ...counts } = scan.counts;
+      this.segmentLog.get(this.progress.runId)?.push({
+        dataset,
+        runId: this.progress.runId,
+        from: segment.from,
+        to: segment.to,
+        of: segment.of,
+        startedAt: this.segmentStartedAt,
+        durationMs: at - this.segmentStartedAt,
+        scanMs: scan.stats.durationMs,
+        rows: Object.fromEntries(Object.entries(scan.replicas).map(([r, { rows }]) => [r, rows])),
+        counts: counts as Record<string, number>,
+        repairs,
+        escalated: segment.plan?.decisions.filter((d) => d.action === "escalate").length ?? 0,
+      });
+      this.segmentStartedAt = at;
+    }
   }
 
   private countRepairs(results: readonly RepairResult[]): void {
@@ -438,10 +523,25 @@ export class DatasetRunner {
       h.slow = slow;
       if (slow) ms = Math.max(ms, Math.min(MAX_BACKOFF_MS, segmentMs * 2));
     }
-    if (ms <= 0 || this.stopping) return;
+    if (ms > 0 && !this.stopping) await this.sleep(ms);
+    // Held by an operator: wait here, between segments (the checkpoint is written), until resumed.
+    while (this.held && !this.stopping && !this.passAbort?.signal.aborted) await this.held.released;
+    this.segmentStartedAt = this.deps.now();
+  }
+
+  /** Sleeps `ms`, cut short by `stop` or an abort of the pass. */
+  private async sleep(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
       this.abort.signal.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        { once: true },
+      );
+      this.passAbort?.signal.addEventListener(
         "abort",
         () => {
           clearTimeout(t);

@@ -362,6 +362,12 @@ export async function createService(config: ConcordConfig, options: ServiceOptio
       return auditView(await verifyAuditOf(state, config.audit));
     },
 
+    segments: (id) => [...runners.values()].flatMap((r) => r.segmentsOf(id)),
+
+    async control(dataset, action) {
+      return runnerOf(dataset).control(action);
+    },
+
     async trigger(dataset, mode) {
       if (stopped) throw new TriggerError("stopping", "the service is stopping");
       return { runId: await runnerOf(dataset).trigger(mode) };
