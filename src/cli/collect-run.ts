@@ -69,6 +69,8 @@ export async function collectRun(
     print?: boolean;
     /** Which writes a repair makes (`--mode`); default the dataset's `repairMode`. */
     repairMode?: RepairMode | undefined;
+    /** How many divergences and decisions to keep for the readable report (default 25). */
+    shown?: number | undefined;
     /** Write every divergence with its full rows to this diff file (`scan --output`). */
     output?: DiffFileWriter | undefined;
     /** With `keys`, from a diff file: what each replica held; keys that changed since are left alone. */
@@ -81,6 +83,7 @@ export async function collectRun(
   const shownDecisions: Decision[] = [];
   const actions: Record<string, number> = {};
   const stale: StaleEntry[] = [];
+  const shown = options.shown ?? SHOWN;
   const { output } = options;
   let sectioned = false;
   const { progress } = options;
@@ -120,12 +123,12 @@ export async function collectRun(
             const valueColumns = options.values ? scan.shape.columns.map((c) => c.name) : undefined;
             for (const d of scan.divergences) {
               spill.divergences.push(() => divergenceJson(keyColumns, d, valueColumns));
-              if (shownDivergences.length < SHOWN) shownDivergences.push(d);
+              if (shownDivergences.length < shown) shownDivergences.push(d);
             }
             for (const d of plan?.decisions ?? []) {
               actions[d.action] = (actions[d.action] ?? 0) + 1;
               spill.decisions.push(() => decisionJson(keyColumns, d));
-              if (shownDecisions.length < SHOWN) shownDecisions.push(d);
+              if (shownDecisions.length < shown) shownDecisions.push(d);
             }
             if (mode === "dry-run" && options.print)
               for (const { task, text } of printed)

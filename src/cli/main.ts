@@ -99,6 +99,7 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
   dataOptions(
     program.command("scan").description("find and classify divergence between replicas (read-only)"),
   )
+    .option("--limit <n>", "list at most n divergences per dataset (default 20; every one with --json)")
     .option(
       "--output <file>",
       "also write every divergence with its full rows to this diff file (JSON lines), for repair --from",

@@ -239,3 +239,21 @@ datasets:
     ]);
   });
 });
+
+describe.concurrent("scan --limit", () => {
+  it("lists at most n divergences in text, and refuses a bad n", async ({ expect, onTestFinished }) => {
+    const dir = tempDir(onTestFinished);
+    sqliteReplicas(dir);
+    writeConfig(dir, CONFIG(""));
+    const two = await runConcord(["scan", "--limit", "2"], { cwd: dir });
+    expect(two.stderr).toBe("");
+    expect(two.stdout).toContain("  4    lww-tie");
+    expect(two.stdout).not.toContain("  7    lww-tie");
+    expect(two.stdout).toContain("… 6 more (use --json for all)");
+    const json = await runConcord(["scan", "--limit", "2", "--json"], { cwd: dir });
+    expect(keysOf(json.stdout)).toHaveLength(8);
+    expect(expectOneLineError(await runConcord(["scan", "--limit", "0"], { cwd: dir }), expect)).toBe(
+      'concord: --limit: expected a positive whole number, got "0"',
+    );
+  });
+});
