@@ -33,9 +33,9 @@ export async function runScan(
   const session = await openSession(options, { readonly: true }, io);
   const spills = new SpillDir({ keep: options.json === true });
   const progress = createProgress(io.stderr);
-  const output =
-    options.output === undefined ? undefined : new DiffFileWriter(resolve(io.cwd, options.output));
+  let output: DiffFileWriter | undefined;
   try {
+    if (options.output !== undefined) output = new DiffFileWriter(resolve(io.cwd, options.output));
     const runId = newRunId();
     const runs: RunReport[] = [];
     const targets = options.recheck ? await recheckKeys(session, options.recheck) : undefined;

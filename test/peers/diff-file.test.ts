@@ -141,6 +141,9 @@ describe.concurrent("scan --output and repair --from", () => {
       expectOneLineError(await runConcord(["repair", "--from", "missing.jsonl"], { cwd: dir }), expect),
     ).toContain("missing.jsonl: cannot read (ENOENT)");
     expect(existsSync(join(dir, "state.db"))).toBe(false);
+    expect(
+      expectOneLineError(await runConcord(["scan", "--output", "no/such/dir/d.jsonl"], { cwd: dir }), expect),
+    ).toBe(`concord: --output ${join(dir, "no/such/dir/d.jsonl")}: cannot write (ENOENT)`);
   });
 });
 
