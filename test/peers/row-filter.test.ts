@@ -240,6 +240,46 @@ datasets:
   });
 });
 
+describe.skipIf(!servers)("where: on two PostgreSQL tables (native row hashes)", () => {
+  let pg: PostgresTestSchema;
+  beforeAll(async () => {
+    pg = await createPostgresTestSchema();
+  });
+  afterAll(async () => {
+    await pg?.drop();
+  });
+
+  it("compares only the filtered rows, through the store-native checksums", async ({ onTestFinished }) => {
+    for (const name of ["left_t", "right_t"]) {
+      await pg.admin.query(
+        `CREATE TABLE ${pg.table(name)} (id int PRIMARY KEY, region text NOT NULL, name text)`,
+      );
+      await pg.admin.query(
+        `INSERT INTO ${pg.table(name)} SELECT g, CASE WHEN g % 2 = 1 THEN 'eu' ELSE 'us' END, 'n' || g FROM generate_series(1, 5000) g`,
+      );
+    }
+    await pg.admin.query(`UPDATE ${pg.table("right_t")} SET name = 'x' WHERE id IN (11, 12, 4001, 4002)`);
+    const dir = tempDir(onTestFinished);
+    writeConfig(
+      dir,
+      `state: sqlite:state.db
+datasets:
+  items:
+    key: id
+    where: "region = 'eu'"
+    replicas:
+      l: { url: "${POSTGRES.url}", table: ${pg.table("left_t")} }
+      r: { url: "${POSTGRES.url}", table: ${pg.table("right_t")} }
+`,
+    );
+    const eu = await runConcord(["scan", "--json"], { cwd: dir });
+    expect(eu.stderr).toBe("");
+    expect(keysOf(eu.stdout)).toEqual([11, 4001]);
+    const doc = JSON.parse(eu.stdout) as { datasets: { replicas: Record<string, { rows: number }> }[] };
+    expect(doc.datasets[0]!.replicas).toEqual({ l: { rows: 2500 }, r: { rows: 2500 } });
+  });
+});
+
 describe.concurrent("scan --limit", () => {
   it("lists at most n divergences in text, and refuses a bad n", async ({ expect, onTestFinished }) => {
     const dir = tempDir(onTestFinished);
