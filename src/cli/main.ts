@@ -175,6 +175,10 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
       "--where <predicate>",
       "compare only the rows this SQL predicate holds, on both sides (SQL stores)",
     )
+    .option(
+      "--output <file>",
+      "also write every differing row, full, to this diff file (JSON lines; dataset diff)",
+    )
     .option("--json", "print one JSON document on stdout (the scan document, with values)")
     .action(async (url1: string, table1: string, url2: string, table2: string, opts) => {
       code = await (await import("./diff.js")).runDiff([url1, table1, url2, table2], opts, cli);

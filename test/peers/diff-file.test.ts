@@ -83,6 +83,30 @@ describe.concurrent("scan --output and repair --from", () => {
       },
     });
     expect(lines[1].replicas.b).toEqual({ present: false });
+    // concord diff writes the same file for an ad-hoc comparison (its dataset is "diff").
+    const adhoc = await runConcord(
+      [
+        "diff",
+        "sqlite:a.db",
+        "t",
+        "sqlite:b.db",
+        "t",
+        "-k",
+        "id",
+        "--names",
+        "a,b",
+        "--output",
+        "adhoc.jsonl",
+      ],
+      { cwd: dir },
+    );
+    expect(adhoc.code).toBe(1);
+    const adhocLines = readFileSync(join(dir, "adhoc.jsonl"), "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(adhocLines[0]).toMatchObject({ kind: "concord-diff", dataset: "diff", replicas: ["a", "b"] });
+    expect(adhocLines.slice(1)).toEqual(lines.slice(1));
     // No temporary file is left beside it.
     expect(readdirSync(dir).filter((f) => f.includes("tmp"))).toEqual([]);
 
