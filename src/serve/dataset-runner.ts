@@ -25,6 +25,7 @@ import type { RunRecord, StateStore } from "../state/state-store.js";
 import type { ServeMetrics } from "./metrics.js";
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
+import { SegmentLog } from "./segment-log.js";
 import { type DatasetStatus, type PassControl, type SegmentView, TriggerError } from "./service-api.js";
 
 export type PassMode = "scan" | "repair";
@@ -44,8 +45,6 @@ export interface RunnerDeps {
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
-/** Passes per dataset whose segment groups are kept in memory for the drill-down. */
-const SEGMENT_LOG_PASSES = 20;
 const FIRST_BACKOFF_MS = 1000;
 
 function message(err: unknown): string {
@@ -79,15 +78,14 @@ export class DatasetRunner {
   private launched: string | undefined;
   /** Set while an operator holds the running pass; `release` lets it go on. */
   private held: { readonly released: Promise<void>; readonly release: () => void } | undefined;
-  /** When the segment group under way started (after any pause before it). */
-  private segmentStartedAt = 0;
-  /** Segment groups of the last few passes, by run id, oldest pass first. */
-  private readonly segmentLog = new Map<string, SegmentView[]>();
+  /** Segment groups of the last few passes, for the drill-down. */
+  private readonly segmentLog: SegmentLog;
 
   constructor(
     readonly ds: DatasetConfig,
     private readonly deps: RunnerDeps,
   ) {
+    this.segmentLog = new SegmentLog(ds.name, deps.now);
     this.health = new Map(
       ds.replicas.map((r) => [
         r.name,
@@ -169,7 +167,7 @@ export class DatasetRunner {
 
   /** The segment groups of run `runId` this runner saw finish (see ServiceApi.segments). */
   segmentsOf(runId: string): SegmentView[] {
-    return [...(this.segmentLog.get(runId) ?? [])];
+    return this.segmentLog.of(runId);
   }
 
   status(last: RunRecord | undefined, openEscalations: number): DatasetStatus {
@@ -419,12 +417,7 @@ export class DatasetRunner {
             if (resumedAt !== undefined)
               this.deps.log(`${dataset}: resuming pass ${id} at segment ${resumedAt + 1} of ${segments}`);
             this.progress = { done: resumedAt ?? 0, segments, runId: id };
-            this.segmentStartedAt = now();
-            this.segmentLog.delete(id);
-            this.segmentLog.set(id, []);
-            // The last few passes only: memory stays bounded.
-            while (this.segmentLog.size > SEGMENT_LOG_PASSES)
-              this.segmentLog.delete(this.segmentLog.keys().next().value!);
+            this.segmentLog.begin(id);
           },
           onRecovered: (settled) => this.countRepairs(settled),
           onSegment: (segment) => this.segmentDone(segment),
@@ -461,25 +454,7 @@ export class DatasetRunner {
     metrics.segments.inc({ dataset }, segment.to - segment.from);
     if (this.progress) {
       this.progress = { ...this.progress, done: segment.to };
-      const at = now();
-      const repairs: Record<string, number> = {};
-      for (const r of results) repairs[r.outcome] = (repairs[r.outcome] ?? 0) + 1;
-      const { schema: _schema, ...counts } = scan.counts;
-      this.segmentLog.get(this.progress.runId)?.push({
-        dataset,
-        runId: this.progress.runId,
-        from: segment.from,
-        to: segment.to,
-        of: segment.of,
-        startedAt: this.segmentStartedAt,
-        durationMs: at - this.segmentStartedAt,
-        scanMs: scan.stats.durationMs,
-        rows: Object.fromEntries(Object.entries(scan.replicas).map(([r, { rows }]) => [r, rows])),
-        counts: counts as Record<string, number>,
-        repairs,
-        escalated: segment.plan?.decisions.filter((d) => d.action === "escalate").length ?? 0,
-      });
-      this.segmentStartedAt = at;
+      this.segmentLog.add(this.progress.runId, segment);
     }
   }
 
@@ -526,7 +501,7 @@ export class DatasetRunner {
     if (ms > 0 && !this.stopping) await this.sleep(ms);
     // Held by an operator: wait here, between segments (the checkpoint is written), until resumed.
     while (this.held && !this.stopping && !this.passAbort?.signal.aborted) await this.held.released;
-    this.segmentStartedAt = this.deps.now();
+    this.segmentLog.restart();
   }
 
   /** Sleeps `ms`, cut short by `stop` or an abort of the pass. */
