@@ -403,9 +403,9 @@
   }
 
   function stateBadge(d) {
-    if (d.state === "running") {
+    if (d.state === "running" || d.state === "paused") {
       const p = d.progress;
-      return h("span", { class: "badge running" }, p ? `running ${p.done}/${p.segments}` : "running");
+      return h("span", { class: `badge ${d.state}` }, p ? `${d.state} ${p.done}/${p.segments}` : d.state);
     }
     return h("span", { class: `badge ${d.state}` }, d.state);
   }
@@ -577,11 +577,91 @@
               { type: "button", class: "primary", disabled: busy, onclick: () => trigger(d.name, "repair") },
               "Repair now",
             ),
+            d.state === "running"
+              ? h(
+                  "button",
+                  {
+                    type: "button",
+                    disabled: busy,
+                    data: { control: "pause" },
+                    onclick: () => control(d.name, "pause"),
+                  },
+                  "Pause",
+                )
+              : "",
+            d.state === "paused"
+              ? h(
+                  "button",
+                  {
+                    type: "button",
+                    disabled: busy,
+                    data: { control: "resume" },
+                    onclick: () => control(d.name, "resume"),
+                  },
+                  "Resume",
+                )
+              : "",
+            d.state === "running" || d.state === "paused"
+              ? h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "danger",
+                    disabled: busy,
+                    data: { control: "abort" },
+                    onclick: () => confirmAbort(d),
+                  },
+                  "Abort",
+                )
+              : "",
             note ? h("span", { class: `note ${note.ok ? "" : "error"}` }, note.text) : "",
           ),
         );
       }),
     );
+  }
+
+  /** Pauses (after the segment in flight), resumes or aborts the dataset's running pass. */
+  async function control(name, action) {
+    const k = `trigger:${name}`;
+    view.busy.add(k);
+    renderDatasets();
+    try {
+      const { runId, state } = await request(`/api/datasets/${encodeURIComponent(name)}/${action}`, {
+        method: "POST",
+      });
+      const said = { pause: "pausing after the segment in flight", resume: "resumed", abort: "aborting" };
+      view.notes.set(k, { ok: true, text: `pass ${runId}: ${said[action]} (${state})` });
+      return true;
+    } catch (err) {
+      if (err instanceof AuthError) {
+        askToken("The service rejected the token. Enter it again.");
+        return true;
+      }
+      view.notes.set(k, { ok: false, text: err.message });
+      return true;
+    } finally {
+      view.busy.delete(k);
+      actions++;
+      await refresh(true);
+    }
+  }
+
+  function confirmAbort(d) {
+    const run = d.progress?.runId ?? "the running pass";
+    const c = openConfirm({
+      title: `Abort ${d.name}'s pass?`,
+      body: [
+        h(
+          "p",
+          {},
+          `Pass ${run} stops after the step in flight and is recorded failed (aborted); its checkpoint is dropped, so the next pass starts from the beginning. What it wrote stays in the ledger and the audit log.`,
+        ),
+      ],
+      confirmLabel: "Abort pass",
+      danger: true,
+    });
+    c.onConfirm(() => control(d.name, "abort"));
   }
 
   async function trigger(name, mode) {
@@ -1607,8 +1687,12 @@
     const rows = view.runs.map((r) =>
       h(
         "tr",
-        { data: { runId: r.id } },
-        h("td", { class: "mono small nowrap" }, r.id),
+        { data: { runId: r.id }, class: view.runDetail?.id === r.id ? "selected" : "" },
+        h(
+          "td",
+          { class: "mono small nowrap" },
+          h("button", { type: "button", class: "link", onclick: () => showRun(r.id) }, r.id),
+        ),
         h("td", {}, r.dataset),
         h("td", { class: "nowrap" }, r.command),
         h("td", { class: "nowrap" }, when(r.startedAt)),
@@ -1632,6 +1716,97 @@
         "No runs yet.",
       ),
     );
+    renderRunDetail();
+  }
+
+  /** Opens the drill-down of one run: its record per dataset and its segment groups. */
+  async function showRun(id) {
+    try {
+      view.runDetail = { id, ...(await request(`/api/runs/${encodeURIComponent(id)}`)) };
+    } catch (err) {
+      if (err instanceof AuthError) return askToken("The service rejected the token. Enter it again.");
+      view.runDetail = { id, error: err.message, runs: [], segments: [] };
+    }
+    renderRuns();
+    $("run-detail").scrollIntoView({ block: "nearest" });
+  }
+
+  function renderRunDetail() {
+    const root = $("run-detail");
+    const d = view.runDetail;
+    if (!d) {
+      root.replaceChildren();
+      root.hidden = true;
+      return;
+    }
+    root.hidden = false;
+    const records = d.runs.map((r) =>
+      h(
+        "p",
+        { class: "meta", data: { dataset: r.dataset } },
+        h("strong", {}, r.dataset),
+        " · ",
+        r.command,
+        " · ",
+        statusBadge(r.status),
+        r.finishedAt ? ` · took ${duration(r.finishedAt - r.startedAt)}` : " · under way",
+        r.stats?.aborted ? " · aborted" : "",
+      ),
+    );
+    const segments = d.segments.map((s) =>
+      h(
+        "tr",
+        { data: { from: s.from, to: s.to } },
+        h(
+          "td",
+          { class: "nowrap" },
+          s.to - s.from === 1 ? `${s.from + 1}/${s.of}` : `${s.from + 1}–${s.to}/${s.of}`,
+        ),
+        h("td", {}, s.dataset),
+        h("td", { class: "nowrap" }, when(s.startedAt)),
+        h("td", { class: "num" }, duration(s.durationMs)),
+        h("td", { class: "num" }, duration(s.scanMs)),
+        h(
+          "td",
+          { class: "num" },
+          Object.entries(s.rows)
+            .map(([r, n]) => `${r} ${n}`)
+            .join(" · "),
+        ),
+        h("td", {}, h("div", { class: "chips" }, classChips(s.counts))),
+        h("td", {}, repairLine(s.repairs)),
+      ),
+    );
+    root.replaceChildren(
+      h(
+        "div",
+        { class: "section-head" },
+        h("h3", {}, `Run ${d.id}`),
+        h("button", { type: "button", class: "ghost small", onclick: closeRun }, "Close"),
+      ),
+      d.error ? h("p", { class: "error" }, d.error) : "",
+      ...records,
+      table(
+        [
+          { label: "segments" },
+          { label: "dataset" },
+          { label: "started" },
+          { label: "took", num: true },
+          { label: "scan", num: true },
+          { label: "rows", num: true },
+          { label: "divergences" },
+          { label: "repairs" },
+        ],
+        segments,
+        "No segments recorded for this run (a CLI run, a pass of another process, or one from before the service started).",
+        { id: "segment-table" },
+      ),
+    );
+  }
+
+  function closeRun() {
+    view.runDetail = undefined;
+    renderRuns();
   }
 
   function auditDetail(e) {

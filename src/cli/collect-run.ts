@@ -9,8 +9,11 @@ import type { Decision } from "../core/decide.js";
 import type { Key } from "../core/model.js";
 import type { GuardTrip } from "../core/plan-record.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
+import type { RepairMode } from "../engine/repair-dataset.js";
 import { type RunMode, type RunTotals, runDataset } from "../engine/run-dataset.js";
+import type { ExpectedState, StaleEntry } from "../engine/run-segment.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
+import type { DiffFileWriter } from "./diff-file.js";
 import { decisionJson, divergenceJson, repairJson } from "./json-items.js";
 import type { JsonSpill, SpillDir } from "./json-spill.js";
 import type { Progress } from "./progress.js";
@@ -42,6 +45,8 @@ export interface RunReport {
   readonly spill: { divergences: JsonSpill; decisions: JsonSpill; repairs: JsonSpill };
   /** Decisions by action (propagate, delete, merge, wait, ignore, escalate), all of them counted. */
   readonly actions: Readonly<Record<string, number>>;
+  /** From a diff file (`repair --from`): its keys left alone because the replicas changed since. */
+  readonly stale: readonly StaleEntry[];
 }
 
 /**
@@ -55,13 +60,32 @@ export async function collectRun(
   command: string,
   mode: RunMode,
   spills: SpillDir,
-  options: { progress?: Progress; signal?: AbortSignal; values?: boolean; keys?: readonly Key[] } = {},
+  options: {
+    progress?: Progress;
+    signal?: AbortSignal;
+    values?: boolean;
+    keys?: readonly Key[];
+    /** Dry-run: render each planned write as its target would run it (its `statement` in the JSON). */
+    print?: boolean;
+    /** Which writes a repair makes (`--mode`); default the dataset's `repairMode`. */
+    repairMode?: RepairMode | undefined;
+    /** How many divergences and decisions to keep for the readable report (default 25). */
+    shown?: number | undefined;
+    /** Write every divergence with its full rows to this diff file (`scan --output`). */
+    output?: DiffFileWriter | undefined;
+    /** With `keys`, from a diff file: what each replica held; keys that changed since are left alone. */
+    expected?: ExpectedState | undefined;
+  } = {},
 ): Promise<RunReport> {
   const replicas = await session.replicas(ds);
   const spill = { divergences: spills.spill(), decisions: spills.spill(), repairs: spills.spill() };
   const shownDivergences: Divergence[] = [];
   const shownDecisions: Decision[] = [];
   const actions: Record<string, number> = {};
+  const stale: StaleEntry[] = [];
+  const shown = options.shown ?? SHOWN;
+  const { output } = options;
+  let sectioned = false;
   const { progress } = options;
   try {
     const run = await runDataset(
@@ -76,23 +100,46 @@ export async function collectRun(
         actor: session.actor,
         policySource: session.configFile,
         ...(options.keys ? { keys: options.keys } : {}),
+        ...(options.print ? { print: true } : {}),
+        ...(options.repairMode ? { repairMode: options.repairMode } : {}),
+        ...(options.expected ? { expected: options.expected } : {}),
         observer: {
           ...(progress
             ? { onProgress: (label, done, total, estimate) => progress.update(label, done, total, estimate) }
             : {}),
-          onSegment({ scan, plan, tasks, results }) {
+          onSegment({ scan, plan, tasks, results, printed, stale: staleHere }) {
+            stale.push(...staleHere);
+            if (output) {
+              if (!sectioned)
+                output.section(
+                  ds.name,
+                  runId,
+                  scan.shape,
+                  ds.replicas.map((r) => r.name),
+                );
+              sectioned = true;
+              const columns = scan.shape.columns.map((c) => c.name);
+              for (const d of scan.divergences) output.add(scan.shape.key, d, columns);
+            }
             const keyColumns = scan.shape.key;
             const valueColumns = options.values ? scan.shape.columns.map((c) => c.name) : undefined;
             for (const d of scan.divergences) {
               spill.divergences.push(() => divergenceJson(keyColumns, d, valueColumns));
-              if (shownDivergences.length < SHOWN) shownDivergences.push(d);
+              if (shownDivergences.length < shown) shownDivergences.push(d);
             }
             for (const d of plan?.decisions ?? []) {
               actions[d.action] = (actions[d.action] ?? 0) + 1;
               spill.decisions.push(() => decisionJson(keyColumns, d));
-              if (shownDecisions.length < SHOWN) shownDecisions.push(d);
+              if (shownDecisions.length < shown) shownDecisions.push(d);
             }
-            if (mode === "dry-run")
+            if (mode === "dry-run" && options.print)
+              for (const { task, text } of printed)
+                spill.repairs.push(() => ({
+                  ...repairJson(keyColumns, { ...task, outcome: "planned" }),
+                  action: task.action,
+                  statement: text,
+                }));
+            else if (mode === "dry-run")
               for (const t of tasks)
                 spill.repairs.push(() => repairJson(keyColumns, { ...t, outcome: "planned" }));
             for (const r of results) spill.repairs.push(() => repairJson(keyColumns, r));
@@ -116,6 +163,7 @@ export async function collectRun(
         escalated: t.escalated,
         waiting: t.waiting,
         ignored: t.ignored,
+        heldBack: t.heldBack,
       },
       recovered: run.recovered,
       remains: t.remaining > 0,
@@ -124,6 +172,7 @@ export async function collectRun(
       segmentsDone: run.segmentsDone,
       spill,
       actions,
+      stale,
     };
   } finally {
     progress?.clear();

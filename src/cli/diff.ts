@@ -3,9 +3,10 @@
  * through the same scan as every other command (state kept in memory, nothing written anywhere). Prints
  * the differing rows as `-` (the first side) and `+` (the second) with their values.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseConfig } from "../config/load-config.js";
 import { collectRun } from "./collect-run.js";
+import { DiffFileWriter } from "./diff-file.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
@@ -21,6 +22,10 @@ export interface DiffOptions {
   readonly names?: string | undefined;
   readonly limit?: string | undefined;
   readonly json?: boolean | undefined;
+  /** Compare only the rows this SQL predicate holds, on both sides. */
+  readonly where?: string | undefined;
+  /** Also write every differing row, full, to this diff file (dataset "diff"; see scan --output). */
+  readonly output?: string | undefined;
 }
 
 /** How many differing rows a readable diff lists unless --limit says otherwise. */
@@ -73,6 +78,7 @@ export async function runDiff(
       diff: {
         key: key.length === 1 ? key[0] : key,
         ...(options.columns ? { columns: list(options.columns) } : {}),
+        ...(options.where !== undefined ? { where: options.where } : {}),
         replicas: { [left]: replica(url1, table1), [right]: replica(url2, table2) },
       },
     },
@@ -82,12 +88,16 @@ export async function runDiff(
   const session = sessionOf(config, config.datasets, { readonly: true });
   const spills = new SpillDir({ keep: true });
   const progress = createProgress(io.stderr);
+  let output: DiffFileWriter | undefined;
   try {
+    if (options.output !== undefined) output = new DiffFileWriter(resolve(io.cwd, options.output));
     const runId = newRunId();
     const run = await collectRun(session, config.datasets[0]!, runId, "diff", "scan", spills, {
       progress,
       values: true,
+      output,
     });
+    output?.commit();
     progress.clear();
     if (options.json) {
       await writeRunsJson(stdout, runId, [run], "scan");
@@ -130,6 +140,7 @@ export async function runDiff(
     stdout.write(`${lines.join("\n")}\n`);
     return total > 0 || run.resolved.issues.length > 0 ? EXIT.diverged : EXIT.ok;
   } finally {
+    output?.abort();
     progress.clear();
     spills.dispose();
     await session.close();

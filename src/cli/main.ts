@@ -44,7 +44,16 @@ function dataOptions(cmd: Command): Command {
   return configOption(cmd)
     .option("-d, --dataset <name>", "only this dataset (repeatable, or comma-separated)", collect)
     .option("--json", "print one JSON document on stdout")
-    .option("--values", "show each divergent record's values on every replica, side by side (JSON: values)");
+    .option("--values", "show each divergent record's values on every replica, side by side (JSON: values)")
+    .option(
+      "--where <predicate>",
+      "compare only the rows this SQL predicate holds, on every replica (ANDed with the config's where; SQL replicas only)",
+    )
+    .option(
+      "--min-age <duration>",
+      "only rows whose timestamp column (versions.timestamp) is at least this old (30m, 12h, 7d)",
+    )
+    .option("--max-age <duration>", "only rows whose timestamp column is at most this old");
 }
 
 function oneLine(text: string): string {
@@ -90,9 +99,15 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
 
   dataOptions(
     program.command("scan").description("find and classify divergence between replicas (read-only)"),
-  ).action(async (opts) => {
-    code = await (await import("./scan.js")).runScan(opts, cli);
-  });
+  )
+    .option("--limit <n>", "list at most n divergences per dataset (default 20; every one with --json)")
+    .option(
+      "--output <file>",
+      "also write every divergence with its full rows to this diff file (JSON lines), for repair --from",
+    )
+    .action(async (opts) => {
+      code = await (await import("./scan.js")).runScan(opts, cli);
+    });
 
   dataOptions(
     program
@@ -121,6 +136,20 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
 
   dataOptions(program.command("repair").description("scan, decide, apply conditional repairs, verify, audit"))
     .option("--dry-run", "show the repairs that would be made; write nothing")
+    .addOption(
+      new Option(
+        "--mode <mode>",
+        "which writes to make: all, insert-only (only records a target lacks) or upsert-only (no deletes); default: the dataset's repairMode",
+      ).choices(["all", "insert-only", "upsert-only"]),
+    )
+    .option(
+      "--from <file>",
+      "repair only the entries of a diff file (scan --output) whose replicas still hold what it says; the rest are reported stale",
+    )
+    .option(
+      "--print",
+      "print the exact statements each write would run on its target (SQL in its dialect, Redis commands), with values; execute none",
+    )
     .action(async (opts) => {
       code = await (await import("./plan.js")).runPlanOrRepair(opts, true, cli);
     });
@@ -134,6 +163,13 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     .option("--plan", "also decide by policy (writes nothing)")
     .option("--repair", "also repair them: conditional writes, verified and audited")
     .option("--dry-run", "with --repair: show the writes that would be made; make none")
+    .addOption(
+      new Option("--mode <mode>", "with --repair: all, insert-only or upsert-only").choices([
+        "all",
+        "insert-only",
+        "upsert-only",
+      ]),
+    )
     .action(async (opts) => {
       const options = { ...opts, recheck: opts.run };
       if (opts.plan && opts.repair) throw new UsageError("recheck: give --plan or --repair, not both");
@@ -169,6 +205,14 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     .option("--columns <columns>", "compare only these columns (comma-separated; default: all but the key)")
     .option("--names <a,b>", "what to call the two sides (default: left,right)")
     .option("--limit <n>", "list at most n differing rows (default 100; every one with --json)")
+    .option(
+      "--where <predicate>",
+      "compare only the rows this SQL predicate holds, on both sides (SQL stores)",
+    )
+    .option(
+      "--output <file>",
+      "also write every differing row, full, to this diff file (JSON lines; dataset diff)",
+    )
     .option("--json", "print one JSON document on stdout (the scan document, with values)")
     .action(async (url1: string, table1: string, url2: string, table2: string, opts) => {
       code = await (await import("./diff.js")).runDiff([url1, table1, url2, table2], opts, cli);

@@ -1,10 +1,14 @@
 /** `concord plan` and `concord repair`: scan, decide by policy, and (repair) execute with verification. */
 
+import { resolve } from "node:path";
+import type { DatasetConfig } from "../config/load-config.js";
 import type { Decision } from "../core/decide.js";
 import { keyToJson } from "../core/model.js";
+import type { RepairMode } from "../engine/repair-dataset.js";
 import type { RunMode } from "../engine/run-dataset.js";
 import { collectRun, type RunReport } from "./collect-run.js";
-import { EXIT } from "./errors.js";
+import { readDiffFile } from "./diff-file.js";
+import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
 import { printable } from "./printable.js";
@@ -17,6 +21,12 @@ import { plural, textTable } from "./text-table.js";
 
 export interface RepairCommandOptions extends DataCommandOptions {
   readonly dryRun?: boolean | undefined;
+  /** Print the statements each planned write would run on its target; execute none (a dry run). */
+  readonly print?: boolean | undefined;
+  /** Which writes to make: all, insert-only or upsert-only (default: the dataset's repairMode). */
+  readonly mode?: RepairMode | undefined;
+  /** Repair only the entries of this diff file (`scan --output`) whose replicas still hold what it says. */
+  readonly from?: string | undefined;
 }
 
 /** The order actions are counted in, writes first. */
@@ -70,6 +80,59 @@ function renderDecisions(run: RunReport): string {
   return lines.join("\n");
 }
 
+/** The diff file's entries a run left alone, a few named. */
+function staleText(run: RunReport): string {
+  const key = (k: readonly string[]) => printable(k.join(","));
+  const shown = run.stale
+    .slice(0, 10)
+    .map((s) =>
+      s.converged ? `${key(s.key)} (agrees now)` : `${key(s.key)} (${s.changed.join(", ")} changed since)`,
+    );
+  const more = run.stale.length > shown.length ? `, … ${run.stale.length - shown.length} more` : "";
+  return `  stale: ${plural(run.stale.length, "entry", "entries")} of the diff file left alone: ${shown.join(", ")}${more}`;
+}
+
+/** One planned write as the JSON spill keeps it with `--print`. */
+interface PrintedItem {
+  key: unknown[];
+  target: string;
+  action: string;
+  statement: string;
+}
+
+/**
+ * `repair --print` for one dataset: per target, a header, then each planned write's statements (SQL in the
+ * target's dialect, Redis commands), each after a comment naming its key; comments are `-- ` for SQL
+ * targets and `# ` for Redis. Read back from the spill one target at a time, so memory stays bounded.
+ */
+function printedText(run: RunReport, ds: DatasetConfig): string {
+  const lines: string[] = [];
+  const comment = (target: string) =>
+    /^rediss?:/i.test(ds.replicas.find((r) => r.name === target)?.url ?? "") ? "#" : "--";
+  if (run.guard)
+    lines.push(`-- ${run.name}: GUARD: ${printable(run.guard.reason)}: nothing would be written`);
+  for (const s of run.resolved.issues) lines.push(`-- ${run.name}: schema: ${printable(s.detail)}`);
+  const total = run.spill.repairs.count;
+  for (const r of ds.replicas) {
+    let n = 0;
+    const c = comment(r.name);
+    for (const raw of run.spill.repairs.values()) {
+      const item = raw as PrintedItem;
+      if (item.target !== r.name) continue;
+      if (n++ === 0) lines.push(`${c} ${run.name} → ${r.name}`);
+      lines.push(`${c} key ${printable(item.key.map(String).join(","))}: ${item.action}`);
+      lines.push(item.statement);
+    }
+  }
+  const escalated = run.summary.escalated ?? 0;
+  lines.push(
+    `-- ${run.name}: ${total} conditional write${total === 1 ? "" : "s"} printed, none executed` +
+      (escalated ? `; ${escalated} escalated (not printed: a person decides)` : "") +
+      (run.finished ? "" : `; interrupted after segment ${run.segmentsDone} of ${run.segments}`),
+  );
+  return lines.join("\n");
+}
+
 /** `plan` (execute = false) or `repair` (execute = true, unless --dry-run). */
 export async function runPlanOrRepair(
   options: RepairCommandOptions,
@@ -77,7 +140,8 @@ export async function runPlanOrRepair(
   io: CliIo = processIo(),
 ): Promise<number> {
   const { stdout, stderr } = io;
-  const mode: RunMode = execute ? (options.dryRun ? "dry-run" : "repair") : "plan";
+  const print = execute && options.print === true;
+  const mode: RunMode = execute ? (options.dryRun || print ? "dry-run" : "repair") : "plan";
   const writes = mode === "repair";
   const session = await openSession(options, { readonly: !writes }, io);
   // Ctrl-C stops after the step in flight (a detection batch, or a write batch, whose outcome is then in
@@ -88,13 +152,23 @@ export async function runPlanOrRepair(
     abort.abort();
   };
   if (writes) process.once("SIGINT", onSigint);
-  const spills = new SpillDir({ keep: options.json === true });
+  const spills = new SpillDir({ keep: options.json === true || print });
   const progress = createProgress(stderr);
   try {
     const runId = newRunId();
-    const command = execute ? (options.dryRun ? "repair --dry-run" : "repair") : "plan";
+    const command = execute
+      ? print
+        ? "repair --print"
+        : options.dryRun
+          ? "repair --dry-run"
+          : "repair"
+      : "plan";
     const runs: RunReport[] = [];
-    const targets = options.recheck ? await recheckKeys(session, options.recheck) : undefined;
+    if (options.from && options.recheck) throw new UsageError("--from and recheck: give one of them");
+    const file = options.from ? readDiffFile(resolve(io.cwd, options.from), session.datasets) : undefined;
+    const targets = options.recheck
+      ? await recheckKeys(session, options.recheck)
+      : file && new Map([...file].map(([name, t]) => [name, t.keys]));
     const unchecked: string[] = [];
     let reached = 0;
     for (const ds of session.datasets) {
@@ -106,18 +180,34 @@ export async function runPlanOrRepair(
         continue;
       }
       runs.push(
-        await collectRun(session, ds, runId, options.recheck ? `recheck ${command}` : command, mode, spills, {
-          progress,
-          signal: abort.signal,
-          values: options.values === true,
-          keys,
-        }),
+        await collectRun(
+          session,
+          ds,
+          runId,
+          options.recheck ? `recheck ${command}` : file ? `${command} --from` : command,
+          mode,
+          spills,
+          {
+            progress,
+            signal: abort.signal,
+            values: options.values === true,
+            keys,
+            print,
+            repairMode: options.mode,
+            expected: file?.get(ds.name)?.expected,
+          },
+        ),
       );
     }
     const skipped = session.datasets.slice(reached).map((d) => d.name);
     if (writes) await session.anchorAudit();
-    if (options.json) await writeRunsJson(stdout, runId, runs, mode);
-    else {
+    if (options.json) await writeRunsJson(stdout, runId, runs, mode, file !== undefined);
+    else if (print) {
+      const texts = runs.map((run) => printedText(run, session.datasets.find((d) => d.name === run.name)!));
+      if (unchecked.length) texts.push(`-- ${recheckNote(options.recheck!, unchecked)}`);
+      if (skipped.length) texts.push(`-- interrupted before ${skipped.join(", ")}: not scanned`);
+      stdout.write(`${texts.join("\n\n")}\n`);
+    } else {
       const texts = runs.map((run) => {
         const lines: string[] = [];
         if (run.recovered.length)
@@ -128,20 +218,27 @@ export async function runPlanOrRepair(
           ? `${renderRun(run, 20, { values: true })}\n${renderDecisions(run)}`
           : `${renderRun(run, 0)}\n${renderDecisions(run)}`;
         if (execute) {
+          const mode = options.mode ?? session.datasets.find((d) => d.name === run.name)?.repairMode;
           const parts = Object.entries(run.summary)
             .filter(([, n]) => n > 0)
-            .map(([k, n]) => `${k} ${n}`);
+            .map(([k, n]) => (k === "heldBack" ? `held back by ${mode} ${n}` : `${k} ${n}`));
           const planned = run.totals.plannedWrites;
           if (!writes && planned)
             parts.unshift(`${planned} conditional write${planned === 1 ? "" : "s"} would be made`);
           text += `\n  ${writes ? "repair" : "dry run (nothing written)"}: ${parts.join(" · ") || "nothing to do"}`;
         }
+        if (run.stale.length) text += `\n${staleText(run)}`;
         if (!run.finished)
           text += `\n  interrupted: stopped after segment ${run.segmentsDone} of ${run.segments}; the segments after it were neither decided nor written (run again to finish)`;
         lines.push(text);
         return lines.join("\n\n");
       });
-      if (unchecked.length) texts.push(recheckNote(options.recheck!, unchecked));
+      if (unchecked.length)
+        texts.push(
+          options.recheck
+            ? recheckNote(options.recheck, unchecked)
+            : `${unchecked.join(", ")}: not in ${options.from}; not repaired`,
+        );
       if (skipped.length) texts.push(`interrupted before ${skipped.join(", ")}: not scanned`);
       stdout.write(`${texts.join("\n\n")}\n`);
     }

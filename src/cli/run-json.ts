@@ -1,4 +1,5 @@
 /** The `--json` document of scan, plan and repair, streamed from the spills (DESIGN.md's shape). */
+import { keyToJson } from "../core/model.js";
 import type { RunMode } from "../engine/run-dataset.js";
 import type { RunReport } from "./collect-run.js";
 import { jsonDoc } from "./json-doc.js";
@@ -53,6 +54,8 @@ export async function writeRunsJson(
   runId: string,
   runs: readonly RunReport[],
   mode: RunMode,
+  /** From a diff file (`repair --from`): each dataset lists the file's entries it left alone (`stale`). */
+  fromFile = false,
 ): Promise<void> {
   const arrays = new Map<string, Iterable<unknown>>();
   const marker = (items: Iterable<unknown>) => {
@@ -84,6 +87,12 @@ export async function writeRunsJson(
     doc.repairs = marker(run.spill.repairs.values());
     doc.summary = run.summary;
     doc.recovered = run.recovered.map((r) => repairJson(resolved.shape.key, r));
+    if (fromFile)
+      doc.stale = run.stale.map((s) => ({
+        key: keyToJson(resolved.shape.key, s.key),
+        changed: s.changed,
+        converged: s.converged,
+      }));
     return doc;
   });
   const interrupted = runs.some((r) => !r.finished);

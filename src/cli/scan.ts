@@ -1,6 +1,8 @@
 /** `concord scan`: detect and classify divergence; read-only for every replica. */
+import { resolve } from "node:path";
 import { collectRun, type RunReport } from "./collect-run.js";
-import { EXIT } from "./errors.js";
+import { DiffFileWriter } from "./diff-file.js";
+import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
 import { createProgress } from "./progress.js";
@@ -13,12 +15,27 @@ export function recheckNote(runId: string, skipped: readonly string[]): string {
   return `${skipped.join(", ")}: run ${runId} found no divergent keys there; not re-checked`;
 }
 
-export async function runScan(options: DataCommandOptions, io: CliIo = processIo()): Promise<number> {
+export async function runScan(
+  options: DataCommandOptions & {
+    readonly output?: string | undefined;
+    /** How many divergences the readable report lists per dataset (default 20; --json lists all). */
+    readonly limit?: string | undefined;
+  },
+  io: CliIo = processIo(),
+): Promise<number> {
   const { stdout } = io;
+  const limit = options.limit === undefined ? 20 : Number(options.limit);
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    throw new UsageError(`--limit: expected a positive whole number, got "${options.limit}"`);
+  // The listed divergences are held in memory: past this many, --json or --output lists them all.
+  if (limit > 10_000)
+    throw new UsageError(`--limit ${limit}: at most 10,000 (--json or --output FILE lists every one)`);
   const session = await openSession(options, { readonly: true }, io);
   const spills = new SpillDir({ keep: options.json === true });
   const progress = createProgress(io.stderr);
+  let output: DiffFileWriter | undefined;
   try {
+    if (options.output !== undefined) output = new DiffFileWriter(resolve(io.cwd, options.output));
     const runId = newRunId();
     const runs: RunReport[] = [];
     const targets = options.recheck ? await recheckKeys(session, options.recheck) : undefined;
@@ -34,17 +51,21 @@ export async function runScan(options: DataCommandOptions, io: CliIo = processIo
           progress,
           values: options.values === true,
           keys,
+          output,
+          shown: Math.max(limit, 25),
         }),
       );
     }
+    output?.commit();
     if (options.json) await writeRunsJson(stdout, runId, runs, "scan");
     else {
-      const texts = runs.map((r) => renderRun(r, 20, { values: options.values }));
+      const texts = runs.map((r) => renderRun(r, limit, { values: options.values }));
       if (skipped.length) texts.push(recheckNote(options.recheck!, skipped));
       stdout.write(`${texts.join("\n\n")}\n`);
     }
     return runs.some((r) => r.remains) ? EXIT.diverged : EXIT.ok;
   } finally {
+    output?.abort();
     progress.clear();
     spills.dispose();
     await session.close();

@@ -3,8 +3,10 @@
 import { resolve } from "node:path";
 import { writeAuditAnchor } from "../audit/write-audit-anchor.js";
 import { type ConcordConfig, type DatasetConfig, loadConfig } from "../config/load-config.js";
+import { type RowFilterOptions, withRowFilter } from "../config/row-filter.js";
 import type { Connector } from "../connectors/connector.js";
 import { openConnector } from "../connectors/open-connector.js";
+import { parseDuration } from "../core/duration.js";
 import type { Key } from "../core/model.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import { openStateStore } from "../state/open-state-store.js";
@@ -23,6 +25,31 @@ export interface DataCommandOptions {
   readonly values?: boolean | undefined;
   /** Re-check only the keys this earlier run found diverging (`concord recheck --run`). */
   readonly recheck?: string | undefined;
+  /** Compare only the rows this SQL predicate holds, on every replica (`--where`). */
+  readonly where?: string | undefined;
+  /** Only rows whose timestamp column is at least / at most this old (`--min-age`, `--max-age`: 1h, 7d). */
+  readonly minAge?: string | undefined;
+  readonly maxAge?: string | undefined;
+}
+
+/** The `--where`, `--min-age` and `--max-age` of a command, checked: a bad duration is a usage error. */
+export function rowFilterOf(options: DataCommandOptions, now: number): RowFilterOptions {
+  const age = (flag: string, text: string | undefined) => {
+    if (text === undefined) return undefined;
+    const ms = parseDuration(text);
+    if (ms === undefined || ms <= 0)
+      throw new UsageError(`${flag} ${text}: expected a duration such as 30m, 12h or 7d`);
+    return ms;
+  };
+  if (options.where !== undefined && options.where.trim() === "")
+    throw new UsageError("--where: expected an SQL predicate, e.g. --where \"region = 'eu'\"");
+  const minAgeMs = age("--min-age", options.minAge);
+  const maxAgeMs = age("--max-age", options.maxAge);
+  if (minAgeMs !== undefined && maxAgeMs !== undefined && minAgeMs >= maxAgeMs)
+    throw new UsageError(
+      `--min-age ${options.minAge} --max-age ${options.maxAge}: no row can be older than the one and younger than the other`,
+    );
+  return { where: options.where, minAgeMs, maxAgeMs, now };
 }
 
 /**
@@ -78,7 +105,9 @@ export async function openSession(
   io: Pick<CliIo, "env" | "cwd"> = processIo(),
 ): Promise<Session> {
   const config = loadConfig(options.config, io.env, io.cwd);
-  return sessionOf(config, pickDatasets(config, options.dataset), access, {
+  const filter = rowFilterOf(options, Date.now());
+  const datasets = pickDatasets(config, options.dataset).map((ds) => withRowFilter(ds, filter));
+  return sessionOf(config, datasets, access, {
     actor: cliActor(io),
     configFile: resolve(io.cwd, options.config),
   });

@@ -90,6 +90,7 @@ describe("parseConfig: a valid config", () => {
       },
       scheduleMs: 300_000,
       mode: "repair",
+      repairMode: "all",
       intensity: 1,
       checkpointRows: 100_000,
       probe: undefined,

@@ -38,6 +38,13 @@ export interface ReplicaConfig {
   readonly table?: string | undefined;
   readonly prefix?: string | undefined;
   readonly format?: "hash" | "json" | undefined;
+  /** Redis: write values in the form the record already uses (`preserve`) or canonical (default). */
+  readonly writeStyle?: "canonical" | "preserve" | undefined;
+  /**
+   * The row filter: an SQL predicate on the table's columns that every range read applies (the replica's
+   * own `where:`, else the dataset's). Only SQL replicas have one; undefined compares the whole table.
+   */
+  readonly where?: string | undefined;
   /**
    * How long to wait on the store: the defaults, then the file's `timeouts`, then the replica's own (always
    * set by `parseConfig`; a replica built in code without it gets the defaults).
@@ -144,12 +151,16 @@ export interface DatasetConfig {
   readonly types: Readonly<Record<string, ColumnType>>;
   readonly versions: VersionColumns;
   readonly replicas: readonly ReplicaConfig[];
+  /** The dataset's row filter as declared (each replica's `where` is what applies). */
+  readonly where?: string | undefined;
   readonly policy: PolicyConfig;
   /** A candidate policy in shadow beside the live one (serve). */
   readonly candidate?: CandidateConfig | undefined;
   readonly scheduleMs?: number | undefined;
   /** A cron schedule (UTC) instead of `scheduleMs`: passes start when it fires. */
   readonly scheduleCron?: string | undefined;
+  /** Which writes a repair makes: all (default), insert-only (missing records only), upsert-only (no deletes). */
+  readonly repairMode?: "all" | "insert-only" | "upsert-only" | undefined;
   /** What `serve` does on each pass (default "repair"). */
   readonly mode: "repair" | "scan";
   /** Share of time spent working under `serve` (1: no pause between segments; 0.5: pause as long as each took). */
@@ -443,15 +454,18 @@ export function parseConfig(
       replicas: Object.entries(ds.replicas).map(([rName, r]) => ({
         name: rName,
         ...r,
+        where: r.where ?? ds.where,
         url: resolveSqliteUrl(r.url, dir),
         timeouts: resolveTimeouts(timeouts, normaliseTimeouts(r.timeouts)),
       })),
+      where: ds.where,
       policy: normalisePolicy(ds.policy),
       candidate: ds.candidate && candidateOf(raw, dsName, ds.candidate, { path, env, cwd, dir }),
       scheduleMs: ds.schedule !== undefined ? parseDuration(ds.schedule) : undefined,
       scheduleCron:
         ds.schedule !== undefined && parseDuration(ds.schedule) === undefined ? ds.schedule : undefined,
       mode: ds.mode ?? "repair",
+      repairMode: ds.repairMode ?? "all",
       intensity: ds.intensity ?? 1,
       checkpointRows: ds.checkpointRows ?? 100_000,
       ...(ds.concurrency !== undefined ? { concurrency: ds.concurrency } : {}),

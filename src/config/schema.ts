@@ -61,6 +61,9 @@ const schedule = z
 /** URL schemes of Redis replicas: a key prefix (and a record format) instead of a table. */
 const REDIS_SCHEMES = ["redis", "rediss"];
 
+/** URL schemes of SQL replicas: the ones that can apply a row filter (`where:`). */
+export const SQL_SCHEMES = ["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
+
 const replica = z
   .strictObject({
     url: z
@@ -71,6 +74,8 @@ const replica = z
     table: z.string().min(1).optional(),
     prefix: z.string().optional(),
     format: z.enum(["hash", "json"]).optional(),
+    writeStyle: z.enum(["canonical", "preserve"]).optional(),
+    where: z.string().trim().min(1, "expected an SQL predicate on the table's columns").optional(),
     timeouts: timeouts.optional(),
   })
   .superRefine((r, ctx) => {
@@ -94,10 +99,25 @@ const replica = z
       if (r.prefix === undefined)
         issue("prefix", "a Redis replica needs prefix (the key prefix of its records)");
       if (r.table !== undefined) issue("table", "a Redis replica takes prefix, not table");
+      if (r.where !== undefined)
+        issue(
+          "where",
+          "a Redis replica cannot apply an SQL predicate: it is compared whole (give the SQL replicas their where)",
+        );
       return;
     }
+    if (r.where !== undefined && !SQL_SCHEMES.includes(scheme))
+      issue(
+        "where",
+        `only an SQL replica (sqlite, postgres, mysql, mariadb) takes where (this one is ${scheme}:)`,
+      );
     if (r.prefix !== undefined) issue("prefix", `only a Redis replica takes prefix (this one is ${scheme}:)`);
     if (r.format !== undefined) issue("format", `only a Redis replica takes format (this one is ${scheme}:)`);
+    if (r.writeStyle !== undefined)
+      issue(
+        "writeStyle",
+        `only a Redis replica takes writeStyle (this one is ${scheme}:; its columns keep their types)`,
+      );
   });
 
 /** Issues for names listed more than once (`key: [id, id]`), at the path of the second mention. */
@@ -195,6 +215,7 @@ const dataset = z
     replicas: z
       .record(name, replica)
       .refine((r) => Object.keys(r).length >= 2, { error: "a dataset needs at least two replicas" }),
+    where: z.string().trim().min(1, "expected an SQL predicate on the table's columns").optional(),
     policy: policy.optional(),
     candidate: z
       .strictObject(
@@ -211,6 +232,7 @@ const dataset = z
       .optional(),
     schedule: schedule.optional(),
     mode: z.enum(["repair", "scan"]).optional(),
+    repairMode: z.enum(["all", "insert-only", "upsert-only"]).optional(),
     intensity: z
       .number()
       .gt(0, "expected a number in (0, 1]")
@@ -229,6 +251,18 @@ const dataset = z
       .optional(),
   })
   .superRefine((ds, ctx) => {
+    if (ds.where !== undefined)
+      for (const [rName, r] of Object.entries(ds.replicas)) {
+        const scheme = r.url.slice(0, Math.max(0, r.url.indexOf(":"))).toLowerCase();
+        if (!SQL_SCHEMES.includes(scheme)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["where"],
+            message: `replica ${rName} (${scheme}:) cannot apply an SQL predicate; put the where on each SQL replica instead (replicas.<name>.where), and ${rName} is compared whole`,
+          });
+          break;
+        }
+      }
     const replicas = Object.keys(ds.replicas);
     const isReplica = (r: string) => replicas.includes(r);
     const o = ds.policy?.owner;

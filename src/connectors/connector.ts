@@ -227,6 +227,15 @@ export interface Connector {
   /** Applies conditional writes (see the contract above); one outcome per write, in order. */
   applyWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]>;
 
+  /**
+   * What `applyWrites` would run for each write, as text in the store's own language with the values
+   * inlined (SQL statements in the table's dialect, Redis commands), one entry per write, in order: the
+   * statement(s) for that key alone (a batch groups the same kinds over many keys), with the condition
+   * they run under, as a WHERE clause or a comment line (`-- ` in SQL, `# ` for Redis). Reads at most the
+   * records written (to render what a write keeps of them); never writes. For `repair --print`.
+   */
+  printWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<string[]>;
+
   /** Releases what the connector holds (connections it was given included). Safe to call twice. */
   close(): Promise<void>;
 

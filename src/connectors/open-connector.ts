@@ -29,9 +29,12 @@ export async function openConnector(
     return openSqliteConnector(url.slice("sqlite:".length), replica.table, {
       readonly: options.readonly ?? false,
       label,
+      rowFilter: replica.where,
     });
   }
   if (url.startsWith("memory:")) {
+    if (replica.where !== undefined)
+      throw new ConnectorError(`${label}: a memory replica cannot apply an SQL predicate (where)`);
     const table = memoryTables.get(url.slice("memory:".length));
     if (!table) throw new ConnectorError(`${label}: no in-process table named ${url}`);
     return new MemoryConnector(table);
@@ -41,10 +44,13 @@ export async function openConnector(
       throw new ConnectorError(`${label}: redis replica needs "prefix" (the key prefix of its records)`);
     if (replica.table !== undefined)
       throw new ConnectorError(`${label}: redis replica takes "prefix", not "table"`);
+    if (replica.where !== undefined)
+      throw new ConnectorError(`${label}: a Redis replica cannot apply an SQL predicate (where)`);
     const { openRedisConnector } = await import("./redis/redis-connector.js");
     return openRedisConnector(url, {
       prefix: replica.prefix,
       format: replica.format ?? "hash",
+      writeStyle: replica.writeStyle ?? "canonical",
       readonly: options.readonly ?? false,
       label,
       ...(replica.timeouts ? { timeouts: replica.timeouts } : {}),
@@ -56,6 +62,7 @@ export async function openConnector(
     return openMysqlConnector(url, replica.table, {
       readonly: options.readonly ?? false,
       label,
+      rowFilter: replica.where,
       ...(replica.timeouts ? { timeouts: replica.timeouts } : {}),
     });
   }
@@ -66,6 +73,7 @@ export async function openConnector(
     return openPostgresConnector(url, replica.table, {
       readonly: options.readonly ?? false,
       label,
+      rowFilter: replica.where,
       ...(replica.timeouts ? { timeouts: replica.timeouts } : {}),
     });
   }

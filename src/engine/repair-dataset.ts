@@ -21,6 +21,22 @@ export interface RepairOptions extends WriteGuardOptions {
    * buckets and retry budget span the whole run; without one, a guard is made for this call alone.
    */
   readonly guard?: WriteGuard | undefined;
+  /** The repair mode: which of the plan's writes are made (see `keptByMode`); default all. */
+  readonly repairMode?: RepairMode | undefined;
+}
+
+/** Which writes a repair makes: all, only inserts of missing records, or inserts and updates (no deletes). */
+export type RepairMode = "all" | "insert-only" | "upsert-only";
+
+/**
+ * Whether `mode` lets `task` be written: insert-only keeps writes to a target that lacks the record,
+ * upsert-only also keeps updates, neither deletes. The others are held back: not claimed, not written, and
+ * their divergence remains.
+ */
+export function keptByMode(task: Pick<RepairTask, "expected" | "next">, mode: RepairMode = "all"): boolean {
+  if (mode === "all") return true;
+  if (task.next === null) return false;
+  return mode === "upsert-only" || task.expected === null;
 }
 
 /**
@@ -67,7 +83,7 @@ export async function repairDataset(
   ctx: Pick<RunContext, "runId" | "state" | "now">,
   options: RepairOptions = {},
 ): Promise<RepairResult[]> {
-  const tasks = repairTasks(plan);
+  const tasks = repairTasks(plan).filter((t) => keptByMode(t, options.repairMode));
   if (options.dryRun || tasks.length === 0) return [];
   const results = await runRepairTasks(plan.scan.name, tasks, replicas, plan.scan.shape, ctx, {
     ...options,

@@ -12,6 +12,7 @@ import { WriteGuard, type WriteGuardOptions } from "../execute/write-guard.js";
 import type { Checkpoint, RunRecord, StateStore } from "../state/state-store.js";
 import { datasetPolicy, datasetPolicyText, describeDataset } from "./describe-dataset.js";
 import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
+import type { RepairMode } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 import {
   acquirePass,
@@ -22,7 +23,7 @@ import {
   processOwner,
   runLease,
 } from "./run-liveness.js";
-import { runSegment, type SegmentWork } from "./run-segment.js";
+import { type ExpectedState, runSegment, type SegmentWork } from "./run-segment.js";
 import { addTotals, emptyTotals, type RunTotals, recordRunEnd } from "./run-totals.js";
 import { segmentBounds, segmentGroups, segmentsOf } from "./segments.js";
 
@@ -77,10 +78,27 @@ export interface RunDatasetOptions {
   readonly checkpoint?: boolean;
   /** Stops after the write batch in flight; the segments not reached are neither recorded nor written. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Stops like `signal`, and then ends the run for good: a checkpointed run is recorded `failed` (stats
+   * `aborted: 1`) and its checkpoint dropped, so the next run starts afresh instead of resuming it.
+   */
+  readonly abort?: AbortSignal | undefined;
   /** The run's write guard settings (the policy's write rate is added); one guard serves the whole run. */
   readonly guard?: Omit<WriteGuardOptions, "writesPerSecond">;
   /** Detection settings for every scan of the run (`serial`: one query at a time against the stores). */
   readonly detect?: RunContext["detect"];
+  /**
+   * Dry-run only: render every planned write as its target would run it (statements in its dialect, Redis
+   * commands; see `Connector.printWrites`), in each segment's `printed`. Nothing is written.
+   */
+  readonly print?: boolean;
+  /**
+   * With `keys` (a diff file, `repair --from`): what the file says each replica held, by `keyId`. Only keys
+   * whose replicas still hold exactly that are decided and written; the others are reported stale.
+   */
+  readonly expected?: ExpectedState | undefined;
+  /** Which writes a repair makes (default: the dataset's `repairMode`, else all); the rest are held back. */
+  readonly repairMode?: RepairMode | undefined;
   /** Scan adjacent segments as one while differences are sparse (default true). */
   readonly groupSegments?: boolean;
   /**
@@ -244,6 +262,21 @@ export async function runDataset(
     });
     // A checkpointed run waits to be resumed; any other is finished with what it did.
     const stopped = async (): Promise<DatasetRunResult> => {
+      if (checkpointed && options.abort?.aborted) {
+        await state.finishRun(runId, ds.name, {
+          finishedAt: now(),
+          status: "failed",
+          counts: totals.counts,
+          stats: {
+            ...totals.stats,
+            durationMs: now() - startedAt,
+            aborted: 1,
+            abortedAtSegment: segmentsDone,
+          },
+        });
+        await state.deleteCheckpoint(ds.name);
+        return result(false, "failed");
+      }
       if (checkpointed) return result(false, "running");
       totals.remaining = Math.max(totals.remaining, 1);
       await recordRunEnd(state, record, totals, "diverged", now());
@@ -290,7 +323,9 @@ export async function runDataset(
       }
 
       const guard = new WriteGuard({ ...options.guard, writesPerSecond: policy?.limits.writesPerSecond });
-      const signal = options.signal ? AbortSignal.any([options.signal, leaseLost.signal]) : leaseLost.signal;
+      const signal = AbortSignal.any(
+        [options.signal, options.abort, leaseLost.signal].filter((s): s is AbortSignal => s !== undefined),
+      );
       let lastFound = 0;
       const start = cp?.done ?? 0;
       const groups = options.keys
@@ -318,6 +353,9 @@ export async function runDataset(
           guard,
           signal,
           latched: totals.guard !== undefined,
+          print: options.print === true && options.mode === "dry-run",
+          repairMode: options.repairMode ?? ds.repairMode ?? "all",
+          expected: options.keys ? options.expected : undefined,
           target: options.keys
             ? { keys: options.keys }
             : segments.length > 1

@@ -3,8 +3,9 @@
  * run alone: scan → decide → record → repair → verify, added up into a segment's totals.
  */
 import type { DatasetConfig } from "../config/load-config.js";
+import type { Divergence } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
-import type { Key, KeyRange } from "../core/model.js";
+import { type Key, type KeyRange, keyId, type RecordShape } from "../core/model.js";
 import type { EscalationRecord } from "../core/plan-record.js";
 import type { CompiledPolicy } from "../core/policy.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
@@ -12,7 +13,7 @@ import type { RepairResult, RepairTask } from "../execute/execute-repairs.js";
 import type { WriteGuard } from "../execute/write-guard.js";
 import { type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
 import { recordPlan } from "./record-plan.js";
-import { repairDataset, repairTasks } from "./repair-dataset.js";
+import { keptByMode, type RepairMode, repairDataset, repairTasks } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 import { addCounts, emptyTotals, type RunTotals } from "./run-totals.js";
 import { type DatasetScan, scanDataset } from "./scan-dataset.js";
@@ -29,6 +30,31 @@ export interface SegmentWork {
   /** Escalations this segment opened (each is reported once, when it opens). */
   readonly opened: readonly EscalationRecord[];
   readonly results: readonly RepairResult[];
+  /**
+   * With `expected` (a diff file): its keys left alone because a replica no longer holds what the file says
+   * (`changed`: the replicas that differ), or because the replicas agree now (`converged`).
+   */
+  readonly stale: readonly StaleEntry[];
+  /** With `print` (dry-run): what each planned write would run on its target, in task order. */
+  readonly printed: readonly PrintedWrite[];
+}
+
+/** A key of a diff file that a run left alone: the replicas changed since the file was written. */
+export interface StaleEntry {
+  readonly key: Key;
+  /** Replicas whose record is not what the file says (all of them when the key agrees now). */
+  readonly changed: readonly string[];
+  readonly converged: boolean;
+}
+
+/** What a diff file says each replica held, by `keyId`: a fingerprint, or null for absent. */
+export type ExpectedState = ReadonlyMap<string, Readonly<Record<string, string | null>>>;
+
+/** One planned write as its target's store would run it (`Connector.printWrites`). */
+export interface PrintedWrite {
+  readonly task: RepairTask;
+  /** Statements (SQL) or commands (Redis), with the condition they run under; may span lines. */
+  readonly text: string;
 }
 
 /** What a run hands each of its segments. */
@@ -46,6 +72,15 @@ export interface SegmentInput {
   readonly signal?: AbortSignal | undefined;
   /** True when an earlier segment of the run tripped the blast-radius guard: nothing is recorded or written. */
   readonly latched: boolean;
+  /** Which writes are made (insert-only, upsert-only); the others are held back and remain. Default all. */
+  readonly repairMode?: RepairMode;
+  /**
+   * Only decide the keys whose replicas still hold what this says (a diff file, `repair --from`); the rest
+   * are reported in `stale` and neither decided nor written. Used with a list of keys.
+   */
+  readonly expected?: ExpectedState | undefined;
+  /** Dry-run: also render each planned write as its target would run it (`repair --print`). */
+  readonly print?: boolean;
   /** The range (and about how many rows it holds), or the keys to re-read. */
   readonly target:
     | { readonly range: KeyRange; readonly expectedRows?: number }
@@ -71,7 +106,7 @@ export interface SegmentResult {
  */
 export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
   const { ds, replicas, ctx, resolved, policy, writes, guard, signal } = input;
-  const scan = await scanDataset(
+  const scanned = await scanDataset(
     ds,
     replicas,
     ctx,
@@ -84,14 +119,29 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
           ...(input.target.expectedRows !== undefined ? { expectedRows: input.target.expectedRows } : {}),
         },
   );
+  const { scan, stale } = input.expected
+    ? keepExpected(scanned, input.expected)
+    : { scan: scanned, stale: [] as StaleEntry[] };
   const t = emptyTotals();
-  const base: SegmentWork = { scan, plan: undefined, tasks: [], recorded: false, opened: [], results: [] };
+  // Observers see everything the scan found; only the entries that still hold are decided.
+  const base: SegmentWork = {
+    scan: scanned,
+    plan: undefined,
+    tasks: [],
+    recorded: false,
+    opened: [],
+    results: [],
+    printed: [],
+    stale,
+  };
   if (scan.stopped) return { stopped: true, whole: false, totals: t, work: base };
-  const { schema: _schema, ...classes } = scan.counts;
+  const { schema: _schema, ...classes } = scanned.counts;
   addCounts(t.counts, classes);
   t.replicas = Object.fromEntries(Object.entries(scan.replicas).map(([r, { rows }]) => [r, { rows }]));
   t.stats = { ...scan.stats };
   const repairable = scan.divergences.filter(isRepairable).length;
+  // A changed entry still diverges: it remains for a later run (or a fresh diff file).
+  t.remaining += stale.filter((s) => !s.converged).length;
   const done = (work: SegmentWork, whole = true): SegmentResult => ({
     stopped: false,
     whole,
@@ -109,11 +159,14 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     t.guard = plan.guard;
     t.escalated++;
   }
-  const tasks = input.latched || trips ? [] : repairTasks(plan);
+  const planned = input.latched || trips ? [] : repairTasks(plan);
+  const tasks = planned.filter((task) => keptByMode(task, input.repairMode));
+  t.heldBack += planned.length - tasks.length;
   t.plannedWrites += tasks.length;
   if (!writes) {
     t.remaining += repairable;
-    return done({ ...base, plan, tasks });
+    const printed = input.print ? await printTasks(tasks, replicas, scan.shape) : [];
+    return done({ ...base, plan, tasks, printed });
   }
   // After a guard trip nothing more is recorded or written in the run: its escalation says why.
   if (input.latched) {
@@ -121,7 +174,11 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     return done({ ...base, plan });
   }
   const opened = await recordPlan(plan, ctx);
-  const results = await repairDataset(plan, replicas, ctx, { signal, guard });
+  const results = await repairDataset(plan, replicas, ctx, {
+    signal,
+    guard,
+    ...(input.repairMode ? { repairMode: input.repairMode } : {}),
+  });
   addCounts(
     t.repairs,
     results.reduce<Record<string, number>>((m, r) => {
@@ -133,10 +190,59 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
   const unsettled = tasks.length - results.length;
   t.remaining +=
     (trips ? repairable : 0) +
+    (planned.length - tasks.length) +
     plan.decisions.filter((d) => d.action === "escalate").length +
     results.filter((r) => r.outcome === "superseded" || r.outcome === "failed").length +
     unsettled;
-  return done({ scan, plan, tasks, recorded: true, opened, results }, unsettled === 0);
+  return done({ ...base, plan, tasks, recorded: true, opened, results }, unsettled === 0);
+}
+
+/**
+ * The scan with only the divergences whose every replica holds what `expected` says; the other keys of
+ * `expected` are stale (changed since, or converged).
+ */
+function keepExpected(
+  scan: DatasetScan,
+  expected: ExpectedState,
+): { scan: DatasetScan; stale: StaleEntry[] } {
+  const found = new Map(scan.divergences.map((d) => [keyId(d.key), d]));
+  const kept = new Set<Divergence>();
+  const stale: StaleEntry[] = [];
+  // In the file's order, so reports list its entries as it does.
+  for (const [id, want] of expected) {
+    const d = found.get(id);
+    if (!d) {
+      stale.push({ key: JSON.parse(id) as Key, changed: Object.keys(want), converged: true });
+      continue;
+    }
+    const changed = Object.entries(d.replicas)
+      .filter(([name, r]) => (r.present ? (r.fingerprint ?? null) : null) !== (want[name] ?? null))
+      .map(([name]) => name);
+    if (changed.length) stale.push({ key: d.key, changed, converged: false });
+    else kept.add(d);
+  }
+  return { scan: { ...scan, divergences: scan.divergences.filter((d) => kept.has(d)) }, stale };
+}
+
+/** Each task as its target's connector would run it; reads, never writes. */
+async function printTasks(
+  tasks: readonly RepairTask[],
+  replicas: readonly OpenReplica[],
+  shape: RecordShape,
+): Promise<PrintedWrite[]> {
+  const texts = new Map<RepairTask, string>();
+  for (const r of replicas) {
+    const mine = tasks.filter((t) => t.target === r.name);
+    if (!mine.length) continue;
+    const printed = await r.connector.printWrites(
+      shape,
+      mine.map((t) => ({ key: t.key, expected: t.expected, next: t.next })),
+    );
+    mine.forEach((t, i) => {
+      texts.set(t, printed[i] ?? "");
+    });
+  }
+  return tasks.map((task) => ({ task, text: texts.get(task) ?? "" }));
 }
 
 function countDecisions(decisions: readonly Decision[], t: RunTotals): void {

@@ -21,6 +21,8 @@ export interface RunTotals {
   ignored: number;
   /** Writes planned (dry-run: the writes that would be made; repair: the writes attempted). */
   plannedWrites: number;
+  /** Writes the repair mode held back (insert-only: updates and deletes; upsert-only: deletes). */
+  heldBack: number;
   /** What remains for a person or a later run: divergence not repaired (scan, plan, dry-run: all of it). */
   remaining: number;
   /** The blast-radius guard's trip: once set, nothing more is recorded or written in the run. */
@@ -39,6 +41,7 @@ export function emptyTotals(): RunTotals {
     waiting: 0,
     ignored: 0,
     plannedWrites: 0,
+    heldBack: 0,
     remaining: 0,
   };
 }
@@ -63,6 +66,7 @@ export function addTotals(into: RunTotals, from: RunTotals): void {
   into.waiting += from.waiting;
   into.ignored += from.ignored;
   into.plannedWrites += from.plannedWrites;
+  into.heldBack += from.heldBack ?? 0;
   into.remaining += from.remaining;
   into.guard ??= from.guard;
 }
@@ -84,5 +88,6 @@ export async function recordRunEnd(
   addCounts(repairs, totals.recovered);
   for (const [k, n] of Object.entries(repairs)) stats[`repairs.${k}`] = n;
   stats.escalated = totals.escalated;
+  if (totals.heldBack) stats.heldBack = totals.heldBack;
   await state.finishRun(run.runId, run.dataset, { finishedAt, status, counts: totals.counts, stats });
 }

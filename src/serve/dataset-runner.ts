@@ -26,8 +26,9 @@ import type { RunRecord, StateStore } from "../state/state-store.js";
 import type { ServeMetrics } from "./metrics.js";
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
+import { SegmentLog } from "./segment-log.js";
 import { countRepairs, recordSegment } from "./segment-marks.js";
-import { type DatasetStatus, TriggerError } from "./service-api.js";
+import { type DatasetStatus, type PassControl, type SegmentView, TriggerError } from "./service-api.js";
 import { ShadowTracker, type ShadowView } from "./shadow-tracker.js";
 
 export type PassMode = "scan" | "repair";
@@ -81,6 +82,14 @@ export class DatasetRunner {
   private readonly gaugedClasses = new Set<string>();
   /** Failed repairs in the last finished pass. */
   lastFailed = 0;
+  /** The running pass's own stop (abort), apart from the service's; made when it is launched. */
+  private passAbort = new AbortController();
+  /** The run id of the pass launched last (while `busy`, the running one). */
+  private launched: string | undefined;
+  /** Set while an operator holds the running pass; `release` lets it go on. */
+  private held: { readonly released: Promise<void>; readonly release: () => void } | undefined;
+  /** Segment groups of the last few passes, for the drill-down. */
+  private readonly segmentLog: SegmentLog;
 
   /** Who changed the dataset's policy by a reload, named by the next pass that adopts it. */
   private policyActor: string | undefined;
@@ -92,6 +101,7 @@ export class DatasetRunner {
     private readonly deps: RunnerDeps,
   ) {
     const ds = config;
+    this.segmentLog = new SegmentLog(ds.name, deps.now);
     this.health = new Map(
       ds.replicas.map((r) => [
         r.name,
@@ -156,6 +166,7 @@ export class DatasetRunner {
   async stop(): Promise<void> {
     this.stopping = true;
     this.abort.abort();
+    this.held?.release();
     clearTimeout(this.timer);
     clearTimeout(this.probeTimer);
     await this.running?.catch(() => {});
@@ -182,6 +193,39 @@ export class DatasetRunner {
       .then((cp) => (cp && cp.mode === queuedMode(mode) ? cp.runId : fresh()));
   }
 
+  /**
+   * Holds the running pass after the segment in flight (`pause`), lets it go on (`resume`), or ends it after
+   * the step in flight (`abort`: recorded failed with `aborted`, its checkpoint dropped; the schedule goes
+   * on). Throws TriggerError("idle") when no pass is running.
+   */
+  control(action: PassControl): { runId: string; state: DatasetStatus["state"] } {
+    const runId = this.launched;
+    if (!this.busy || runId === undefined)
+      throw new TriggerError("idle", `dataset ${this.ds.name} has no pass running`);
+    if (action === "pause" && !this.held) {
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      this.held = { released, release };
+      this.deps.log(`${this.ds.name}: pass ${runId} paused (after the segment in flight)`);
+    } else if (action !== "pause") {
+      if (action === "abort") {
+        this.passAbort.abort();
+        this.deps.log(`${this.ds.name}: pass ${runId} aborted (after the step in flight)`);
+      } else if (this.held) this.deps.log(`${this.ds.name}: pass ${runId} resumed`);
+      this.held?.release();
+      this.held = undefined;
+    }
+    this.deps.onChange?.();
+    return { runId, state: this.held ? "paused" : "running" };
+  }
+
+  /** The segment groups of run `runId` this runner saw finish (see ServiceApi.segments). */
+  segmentsOf(runId: string): SegmentView[] {
+    return this.segmentLog.of(runId);
+  }
+
   status(last: RunRecord | undefined, openEscalations: number): DatasetStatus {
     const counts: Record<string, number> = {};
     const repairs: Record<string, number> = {};
@@ -194,7 +238,7 @@ export class DatasetRunner {
       scheduleMs: this.ds.scheduleMs ?? null,
       scheduleCron: this.ds.scheduleCron ?? null,
       intensity: this.ds.intensity,
-      state: this.busy ? "running" : this.backoffMs > 0 ? "backing-off" : "idle",
+      state: this.busy ? (this.held ? "paused" : "running") : this.backoffMs > 0 ? "backing-off" : "idle",
       progress: this.busy ? this.progress : undefined,
       nextRunAt: this.busy ? undefined : this.nextRunAt,
       lastRun: last,
@@ -300,6 +344,8 @@ export class DatasetRunner {
 
   private launch(mode: PassMode, runId: string): void {
     this.nextRunAt = undefined;
+    this.launched = runId;
+    this.passAbort = new AbortController();
     this.running = this.pass(mode, runId)
       .then(
         (finished) => {
@@ -324,6 +370,8 @@ export class DatasetRunner {
       .finally(() => {
         this.running = undefined;
         this.progress = undefined;
+        this.held?.release();
+        this.held = undefined;
         this.deps.onChange?.();
       });
   }
@@ -426,6 +474,7 @@ export class DatasetRunner {
         actor: this.policyActor ?? "serve",
         policySource: this.deps.configFile,
         signal: this.abort.signal,
+        abort: this.passAbort.signal,
         guard: { onRetry: (replica) => metrics.retries.inc({ dataset, replica }) },
         // Below full intensity, gentleness over speed: one query at a time against the stores.
         ...(this.ds.intensity < 1 ? { detect: { serial: true } } : {}),
@@ -448,6 +497,7 @@ export class DatasetRunner {
                 this.deps.log(`${dataset}: shadow candidate not used: ${message(err)}`);
               }
             }
+            this.segmentLog.begin(id);
           },
           onRecovered: (settled) => this.countRepairs(settled),
           onSegment: async (segment) => {
@@ -461,7 +511,14 @@ export class DatasetRunner {
         },
       },
     );
-    if (!run.finished) return false;
+    if (!run.finished) {
+      // Aborted: the pass is over (recorded failed); the schedule goes on as after a finished one.
+      if (run.status === "failed") {
+        await this.deps.anchor?.();
+        return !this.stopping;
+      }
+      return false;
+    }
     // A repair pass adopted the policy (and named who changed it).
     if (mode === "repair") this.policyActor = undefined;
     // The candidate's decisions are recorded, never applied: one audit entry per pass.
@@ -538,7 +595,10 @@ export class DatasetRunner {
   private async segmentDone(segment: SegmentOutcome): Promise<void> {
     await recordSegment(this.ds.name, this.deps, segment);
     this.deps.metrics.segments.inc({ dataset: this.ds.name }, segment.to - segment.from);
-    if (this.progress) this.progress = { ...this.progress, done: segment.to };
+    if (this.progress) {
+      this.progress = { ...this.progress, done: segment.to };
+      this.segmentLog.add(this.progress.runId, segment);
+    }
   }
 
   private countRepairs(results: readonly RepairResult[]): void {
@@ -558,10 +618,25 @@ export class DatasetRunner {
       h.slow = slow;
       if (slow) ms = Math.max(ms, Math.min(MAX_BACKOFF_MS, segmentMs * 2));
     }
-    if (ms <= 0 || this.stopping) return;
+    if (ms > 0 && !this.stopping) await this.sleep(ms);
+    // Held by an operator: wait here, between segments (the checkpoint is written), until resumed.
+    while (this.held && !this.stopping && !this.passAbort?.signal.aborted) await this.held.released;
+    this.segmentLog.restart();
+  }
+
+  /** Sleeps `ms`, cut short by `stop` or an abort of the pass. */
+  private async sleep(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
       this.abort.signal.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        { once: true },
+      );
+      this.passAbort?.signal.addEventListener(
         "abort",
         () => {
           clearTimeout(t);

@@ -35,7 +35,8 @@ export interface DatasetStatus {
   /** The cron schedule (UTC) passes start on, when the dataset has one instead of an interval. */
   readonly scheduleCron: string | null;
   readonly intensity: number;
-  readonly state: "idle" | "running" | "backing-off";
+  /** `paused`: a pass is under way but waits between segments until resumed (or aborted). */
+  readonly state: "idle" | "running" | "paused" | "backing-off";
   /** While running: segments finished of the pass, and how many there are. */
   readonly progress?:
     | { readonly done: number; readonly segments: number; readonly runId: string }
@@ -52,6 +53,30 @@ export interface DatasetStatus {
   readonly lag: Readonly<Record<string, number | null>>;
   readonly replicas: readonly ReplicaHealth[];
 }
+
+/** One group of segments of a serve pass, as the runner saw it finish (kept in memory for recent passes). */
+export interface SegmentView {
+  readonly dataset: string;
+  readonly runId: string;
+  /** Segments `[from, to)` of `of`. */
+  readonly from: number;
+  readonly to: number;
+  readonly of: number;
+  /** When the group started (after any pause before it), ms since the epoch, and how long it took. */
+  readonly startedAt: number;
+  readonly durationMs: number;
+  /** Of that, time spent detecting (scan). */
+  readonly scanMs: number;
+  readonly rows: Readonly<Record<string, number>>;
+  /** Divergences found, by class. */
+  readonly counts: Readonly<Record<string, number>>;
+  /** Repair outcomes (applied, noop, superseded, failed). */
+  readonly repairs: Readonly<Record<string, number>>;
+  readonly escalated: number;
+}
+
+/** What an operator can do to a running pass: hold it between segments, let it go on, or end it. */
+export type PassControl = "pause" | "resume" | "abort";
 
 /** A divergence of a dataset's last finished pass. */
 export interface DivergenceView {
@@ -165,7 +190,7 @@ export interface ReloadOutcome {
 export class TriggerError extends Error {
   override readonly name = "TriggerError";
   constructor(
-    readonly kind: "unknown-dataset" | "busy" | "stopping",
+    readonly kind: "unknown-dataset" | "busy" | "stopping" | "idle",
     message: string,
   ) {
     super(message);
@@ -235,6 +260,20 @@ export interface ServiceApi {
   runs(filter: { dataset?: string; limit?: number }): Promise<RunRecord[]>;
   /** The per-dataset records of one run; empty when there is no such run. */
   run(id: string): Promise<RunRecord[]>;
+  /**
+   * The segment groups of a serve pass, in order, as this process saw them finish; empty for CLI runs,
+   * passes of another process, and passes older than the last few per dataset (kept in memory only).
+   */
+  segments(id: string): SegmentView[];
+  /**
+   * Pauses (after the segment in flight), resumes or aborts (after the step in flight; the pass is recorded
+   * failed with `aborted`, its checkpoint dropped) the dataset's running pass. Throws TriggerError:
+   * unknown-dataset, or idle when no pass is running. Answers the dataset's state after the call.
+   */
+  control(
+    dataset: string,
+    action: PassControl,
+  ): Promise<{ readonly runId: string; readonly state: DatasetStatus["state"] }>;
   /** Divergences of each dataset's last finished pass (or of `dataset` only), optionally of one class. */
   divergences(filter: { dataset?: string; class?: string; limit?: number }): Promise<DivergenceView[]>;
   /** Escalations matching the query, oldest first, paged (`offset`, `limit`). */

@@ -417,6 +417,12 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
       return auditView(await verifyAuditOf(state, config.audit));
     },
 
+    segments: (id) => [...runners.values()].flatMap((r) => r.segmentsOf(id)),
+
+    async control(dataset, action) {
+      return runnerOf(dataset).control(action);
+    },
+
     async trigger(dataset, mode, by) {
       if (stopped) throw new TriggerError("stopping", "the service is stopping");
       const runId = await runnerOf(dataset).trigger(mode);

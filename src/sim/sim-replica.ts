@@ -183,5 +183,9 @@ export class SimConnector implements Connector {
     return outcomes;
   }
 
+  printWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<string[]> {
+    return this.inner.printWrites(shape, writes);
+  }
+
   async close(): Promise<void> {}
 }

@@ -446,6 +446,7 @@ describe.concurrent("concord repair --json", () => {
       escalated: 4,
       waiting: 1,
       ignored: 1,
+      heldBack: 0,
     });
     // A dry run records no escalation.
     expect(storedEscalations(join(dir, "state.db"))).toEqual([]);
@@ -467,6 +468,7 @@ describe.concurrent("concord repair --json", () => {
       escalated: 4,
       waiting: 1,
       ignored: 1,
+      heldBack: 0,
     });
     expect(plain!.repairs).toEqual([]);
     expect(plain!.summary!.escalated).toBe(2);

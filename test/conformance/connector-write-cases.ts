@@ -60,6 +60,28 @@ export function writeCases(ctx: SuiteContext): void {
     },
   );
 
+  test(
+    "print",
+    "printWrites renders one text per write, naming the key's values, and changes nothing",
+    async () => {
+      const { connector } = await create(TYPED.fixture);
+      const before = await streamAll(connector, shape, FULL_RANGE, 1000);
+      const writes: ConditionalWrite[] = [
+        { key, expected: original.get(keyId(key))!.fingerprint, next },
+        { key: ["3"], expected: original.get(keyId(["3"]))!.fingerprint, next: null },
+        { key: ["424242"], expected: null, next },
+      ];
+      const texts = await connector.printWrites(shape, writes);
+      expect(texts).toHaveLength(3);
+      for (const t of texts) expect(t).toMatch(/\S/);
+      // The update and the insert carry a value of the record written; the delete names no value.
+      expect(texts[0]).toContain("changed|value");
+      expect(texts[2]).toContain("changed|value");
+      expect(texts[1]).not.toContain("changed|value");
+      expect(await streamAll(connector, shape, FULL_RANGE, 1000)).toEqual(before);
+    },
+  );
+
   test("every-type", "writes every type and null faithfully", async () => {
     const { connector } = await create(TYPED.fixture);
     const writes: ConditionalWrite[] = IDS.map((id, i) => {

@@ -242,6 +242,7 @@ function withCallBudget(c: Connector, budget: number): Connector {
       spend(() => c.streamFingerprints(shape, range, batchSize)),
     fetchRecords: (shape, keys) => c.fetchRecords(shape, keys),
     applyWrites: (shape, writes) => c.applyWrites(shape, writes),
+    printWrites: (shape, writes) => c.printWrites(shape, writes),
     close: () => c.close(),
   };
 }

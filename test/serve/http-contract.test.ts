@@ -60,6 +60,8 @@ function stubApi() {
             ]
           : [],
       ),
+    segments: () => [],
+    control: (name, action) => call("control", [name, action], { runId: "r1", state: "paused" as const }),
     divergences: (f) => call("divergences", [f], []),
     escalations: (f) => call("escalations", [f], []),
     countEscalations: (f) => call("countEscalations", [f], 0),
@@ -127,6 +129,9 @@ const API_ROUTES: readonly { method: "GET" | "POST"; url: string; payload?: unkn
   { method: "GET", url: "/api/audit/verify" },
   { method: "POST", url: "/api/datasets/d/scan" },
   { method: "POST", url: "/api/datasets/d/repair" },
+  { method: "POST", url: "/api/datasets/d/pause" },
+  { method: "POST", url: "/api/datasets/d/resume" },
+  { method: "POST", url: "/api/datasets/d/abort" },
   { method: "GET", url: "/api/history" },
   { method: "GET", url: "/api/hints/d" },
   { method: "GET", url: "/api/hints/d?key=7" },

@@ -213,6 +213,16 @@ export class MemoryConnector implements Connector {
     });
   }
 
+  /** The writes as `PUT <key json> <values json>` / `DELETE <key json>` lines (a memory table has no dialect). */
+  async printWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<string[]> {
+    return writes.map((w) => {
+      const guard = `# only if ${JSON.stringify(w.key)} still holds ${w.expected ?? "nothing"}`;
+      if (!w.next) return `${guard}\nDELETE ${JSON.stringify(w.key)}`;
+      const row = Object.fromEntries(shape.columns.map((c, i) => [c.name, w.next![i] ?? null]));
+      return `${guard}\nPUT ${JSON.stringify(w.key)} ${JSON.stringify(row)}`;
+    });
+  }
+
   async close(): Promise<void> {}
 }
 

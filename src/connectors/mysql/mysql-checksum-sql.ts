@@ -68,7 +68,7 @@ function joinSql(
   const on = `${tupleCompare(s.keyOrder, lo, ">=")} AND ${tupleCompare(s.keyOrder, hi, "<")}`;
   return (
     `SELECT STRAIGHT_JOIN b.i, ${select} FROM (${rows.join(" UNION ALL ")}) AS b ` +
-    `JOIN ${s.table}${s.forceIndex} ON ${on}${mode === "aggregate" ? " GROUP BY b.i" : ""}`
+    `JOIN ${s.source}${s.forceIndex} ON ${on}${mode === "aggregate" ? " GROUP BY b.i" : ""}`
   );
 }
 
@@ -103,5 +103,5 @@ function treeSql(
   };
   const where = s.where({ lo: live[0]!.range.lo, hi: live.at(-1)!.range.hi });
   const group = mode === "aggregate" ? " GROUP BY i" : "";
-  return `SELECT ${tree(0, cuts.length)} AS i, ${select} FROM ${s.table}${where}${group} HAVING i >= 0`;
+  return `SELECT ${tree(0, cuts.length)} AS i, ${select} FROM ${s.source}${where}${group} HAVING i >= 0`;
 }

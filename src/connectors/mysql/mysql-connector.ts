@@ -25,10 +25,17 @@ import { MysqlSession, mysqlPoolTimeouts } from "./mysql-session.js";
 import { MysqlShapeSql } from "./mysql-shape-sql.js";
 import { mysqlSplitKeys } from "./mysql-split.js";
 import { type MysqlTableMeta, mysqlKeyIndex, readMysqlTableMeta } from "./mysql-table-meta.js";
+import { printMysqlWrites } from "./mysql-write-print.js";
 
 export interface MysqlConnectorOptions {
   /** Label used in error messages (the replica name). */
   readonly label?: string;
+  /**
+   * An SQL predicate on the table's columns (config `where:`): every range read (count, checksums, splits,
+   * key lists) sees only the rows it holds. Reads by key (`fetchRecords`) and conditional writes see the
+   * whole table, so a write never misses a row.
+   */
+  readonly rowFilter?: string | undefined;
   /** Where the store is, for error messages (a URL; its password is redacted). */
   readonly where?: string;
   /** Refuse writes (scan and plan never write). */
@@ -130,7 +137,13 @@ export class MysqlConnector implements Connector {
         const names = shape.key.map((c) => c.name);
         let built: MysqlShapeSql;
         try {
-          built = new MysqlShapeSql(shape, this.table, meta.byName, mysqlKeyIndex(meta, names));
+          built = new MysqlShapeSql(
+            shape,
+            this.table,
+            meta.byName,
+            mysqlKeyIndex(meta, names),
+            this.options.rowFilter,
+          );
         } catch (err) {
           throw this.session.error("cannot read the dataset's columns", err);
         }
@@ -222,7 +235,7 @@ export class MysqlConnector implements Connector {
   async keyBounds(shape: RecordShape, range: KeyRange): Promise<{ first: Key; last: Key } | null> {
     const s = await this.sql(shape);
     if (!s.sargable || !s.forceIndex) return null;
-    const from = `${s.table}${s.forceIndex}${s.where(range)}`;
+    const from = `${s.source}${s.forceIndex}${s.where(range)}`;
     const keys = s.keyRefs.join(", ");
     const probe = (order: number, dir: string) =>
       `(SELECT ${order} AS o, ${keys} FROM ${from} ORDER BY ${s.keyOrder.map((k) => `${k} ${dir}`).join(", ")} LIMIT 1)`;
@@ -328,7 +341,7 @@ export class MysqlConnector implements Connector {
     const acc = new ChecksumAccumulator();
     acc.add(xor);
     const cond = s.rangeCondition(range);
-    const sql = `SELECT ${s.rawList} FROM ${s.table} WHERE ${cond ? `(${cond}) AND ` : ""}${s.oversize}`;
+    const sql = `SELECT ${s.rawList} FROM ${s.source} WHERE ${cond ? `(${cond}) AND ` : ""}${s.oversize}`;
     // A few rows a batch: each may be as long as the packet.
     for await (const rows of this.session.stream("range checksum failed", sql, 4)) {
       for (const row of rows)
@@ -437,6 +450,10 @@ export class MysqlConnector implements Connector {
     }
   }
 
+  async printWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<string[]> {
+    return printMysqlWrites(await this.sql(shape), writes, this.session.maxPacket ?? 4 * 1024 * 1024);
+  }
+
   /**
    * After a duplicate-key failure: when a key to be written equals one the table holds under a key column's
    * collation (utf8mb4_general_ci holds 'a' or 'A', not both), no retry can succeed; throws one line naming
@@ -474,6 +491,8 @@ export class MysqlConnector implements Connector {
 export interface OpenMysqlOptions {
   readonly label?: string;
   readonly readonly?: boolean;
+  /** The row filter (see MysqlConnectorOptions.rowFilter). */
+  readonly rowFilter?: string | undefined;
   /** Connections in the pool (default 4: detection reads each replica on one or two at a time). */
   readonly poolSize?: number;
   readonly connectTimeoutMs?: number;
@@ -538,6 +557,7 @@ export function openMysqlConnector(
   return new MysqlConnector(pool, table, {
     label,
     where: redactUrl(url),
+    rowFilter: options.rowFilter,
     readonly: options.readonly ?? false,
     queryTimeoutMs: timeouts.statementMs,
     timeouts,

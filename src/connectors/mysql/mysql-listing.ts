@@ -55,7 +55,7 @@ export class MysqlListing {
   ): AsyncIterable<readonly KeyFingerprint[]> {
     const statement = (after: Key | null, limit: string) => {
       const cond = s.pageCondition(range, after);
-      return `SELECT ${s.listColumns(hash)} FROM ${s.table}${s.forceIndex}${cond ? ` WHERE ${cond}` : ""}${s.orderBy()}${limit}`;
+      return `SELECT ${s.listColumns(hash)} FROM ${s.source}${s.forceIndex}${cond ? ` WHERE ${cond}` : ""}${s.orderBy()}${limit}`;
     };
     if (!s.sargable) {
       yield* this.streamPairs(s, (after) => statement(after, ""), size, hash);

@@ -59,6 +59,8 @@ export class MysqlShapeSql {
   readonly table: string;
   /** The quoted table name alone (INSERT takes no alias). */
   readonly tableName: string;
+  /** What range reads select from: `table`, or the rows of it the row filter keeps, aliased alike. */
+  readonly source: string;
   readonly keyWidth: number;
   /** Raw key columns (`t`.`id`). */
   readonly keyRefs: readonly string[];
@@ -95,11 +97,16 @@ export class MysqlShapeSql {
     table: string,
     columns: ReadonlyMap<string, MysqlColumn>,
     keyIndex: string | null,
+    /** The replica's row filter (config `where:`): an SQL predicate every range read applies. */
+    filter?: string | undefined,
   ) {
     this.codec = new RowCodec(shape);
     this.tableName = quoteMysqlTable(table);
     this.table = `${this.tableName} AS ${ALIAS}`;
-    this.forceIndex = keyIndex ? ` FORCE INDEX (${escapeId(keyIndex)})` : "";
+    // A derived table takes no index hint; MariaDB and MySQL merge it into the outer query, so the key's
+    // index still serves its order and ranges.
+    this.source = filter ? `(SELECT * FROM ${this.tableName} WHERE ${filter}) AS ${ALIAS}` : this.table;
+    this.forceIndex = keyIndex && !filter ? ` FORCE INDEX (${escapeId(keyIndex)})` : "";
     const all = [...shape.key, ...shape.columns];
     this.natives = all.map((c) => {
       const native = columns.get(c.name);
@@ -221,7 +228,7 @@ export class MysqlShapeSql {
     const where = [after ? this.afterCondition(after) : "", all ? `(${all})` : ""]
       .filter((c) => c)
       .join(" AND ");
-    return `SELECT ${this.listColumns(hash)} FROM ${this.table}${this.forceIndex}${where ? ` WHERE ${where}` : ""}${this.orderBy()}`;
+    return `SELECT ${this.listColumns(hash)} FROM ${this.source}${this.forceIndex}${where ? ` WHERE ${where}` : ""}${this.orderBy()}`;
   }
 
   where(range: KeyRange): string {
@@ -234,7 +241,7 @@ export class MysqlShapeSql {
    * misjudges wide ones), left to the optimizer for the whole table (COUNT(*) may prefer a smaller index).
    */
   from(range: KeyRange): string {
-    return `${this.table}${range.lo || range.hi ? this.forceIndex : ""}${this.where(range)}`;
+    return `${this.source}${range.lo || range.hi ? this.forceIndex : ""}${this.where(range)}`;
   }
 
   orderBy(): string {

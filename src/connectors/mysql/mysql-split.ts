@@ -73,7 +73,7 @@ export async function mysqlSplitKeys(
   if (!(integer && parts >= 64)) {
     const cap = Math.min(parts * 64, 4096);
     const read = await rows(
-      `SELECT ${s.keyRefs.join(", ")} FROM ${s.table}${s.forceIndex}${s.where(range)}${s.orderBy()} LIMIT ${cap + 1}`,
+      `SELECT ${s.keyRefs.join(", ")} FROM ${s.source}${s.forceIndex}${s.where(range)}${s.orderBy()} LIMIT ${cap + 1}`,
     );
     if (read.length <= cap) {
       const step = Math.ceil(read.length / parts);
@@ -89,7 +89,7 @@ export async function mysqlSplitKeys(
   const numbered = await rows(
     `SELECT ${s.keyRefs.map((_, i) => `x.k${i}`).join(", ")} FROM (SELECT ${cols}, ` +
       `ROW_NUMBER() OVER (ORDER BY ${s.keyOrder.join(", ")}) AS rn, COUNT(*) OVER () AS n ` +
-      `FROM ${s.table}${s.forceIndex}${s.where(range)}) AS x ` +
+      `FROM ${s.source}${s.forceIndex}${s.where(range)}) AS x ` +
       `WHERE x.rn > 1 AND (x.rn - 1) % CEIL(x.n / ${parts}) = 0 ORDER BY x.rn`,
   );
   return numbered.map((r) => s.codec.key(r));

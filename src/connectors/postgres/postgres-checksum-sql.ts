@@ -81,7 +81,7 @@ export function listQuery(
   const text =
     `SELECT ${s.keys.map((_, i) => `s.k${i}`).join(", ")}, s.fp FROM unnest(${arrays.join(", ")}) ` +
     `WITH ORDINALITY AS b(${names.join(", ")}, o) CROSS JOIN LATERAL (SELECT ${order}, ${outs}, ` +
-    `${listedHash(s, hash)} AS fp FROM ${s.table} AS ${T} WHERE ${conditions.join(" AND ")}) AS s ` +
+    `${listedHash(s, hash)} AS fp FROM ${s.source} AS ${T} WHERE ${conditions.join(" AND ")}) AS s ` +
     `ORDER BY b.o, ${s.keys.map((_, i) => `s.q${i}`).join(", ")}`;
   return { text, values: params.values };
 }
@@ -143,7 +143,7 @@ function scanQuery(
   }
   const where = s.rangeWhere({ lo: first.range.lo, hi: ranges.at(-1)!.range.hi }, params);
   const text =
-    `SELECT ${bucket} AS b, count(*)::text AS n, ${XOR(s, hash)} AS x FROM ${s.table} AS ${T}` +
+    `SELECT ${bucket} AS b, count(*)::text AS n, ${XOR(s, hash)} AS x FROM ${s.source} AS ${T}` +
     `${where ? ` WHERE ${where}` : ""}${inner.length > 0 ? " GROUP BY 1" : ""}`;
   return { text, values: params.values, plan: "scan" };
 }
@@ -190,7 +190,7 @@ function probeQuery(
     }
     branches.push(
       `SELECT b.i, s.n, s.x FROM unnest(${arrays.join(", ")}) AS b(${names.join(", ")}) CROSS JOIN LATERAL ` +
-        `(SELECT count(*)::text AS n, ${XOR(s, hash)} AS x FROM ${s.table} AS ${T}` +
+        `(SELECT count(*)::text AS n, ${XOR(s, hash)} AS x FROM ${s.source} AS ${T}` +
         `${conditions.length ? ` WHERE ${conditions.join(" AND ")}` : ""}) AS s`,
     );
   }

@@ -32,6 +32,7 @@ import {
 import { type ClientSideColumn, Params, type PgRange, PostgresShapeSql, T } from "./postgres-shape-sql.js";
 import { hopSplitSql, windowSplitSql } from "./postgres-split.js";
 import { type PgTableMeta, readPostgresTableMeta } from "./postgres-table-meta.js";
+import { printPostgresWrites } from "./postgres-write-print.js";
 import {
   diagnoseDataException,
   isDataException,
@@ -44,6 +45,12 @@ export type { PostgresClient } from "./postgres-session.js";
 export interface PostgresConnectorOptions {
   /** Label used in error messages (`dataset.replica`). */
   readonly label?: string;
+  /**
+   * An SQL predicate on the table's columns (config `where:`): every range read (count, checksums, splits,
+   * key lists) sees only the rows it holds. Reads by key (`fetchRecords`) and conditional writes see the
+   * whole table, so a write never misses a row.
+   */
+  readonly rowFilter?: string | undefined;
   /** The server as messages name it: a URL with the password already removed. */
   readonly server?: string;
   /** Refuse `applyWrites` (scan and plan never write). */
@@ -82,6 +89,8 @@ export class PostgresConnector implements Connector {
   readonly pushdown = true;
   readonly stats: ConnectorStats = emptyStats();
   private readonly table: string;
+  /** What range reads select from: the table, or the rows of it the `rowFilter` option keeps. */
+  private readonly source: string;
   private described: Promise<PgTableMeta> | undefined;
   private readonly shapes = new Map<RecordShape, Promise<PostgresShapeSql>>();
   /** The verdict on each key (by its column names) being unique: checked once, shared by shapes. */
@@ -98,6 +107,7 @@ export class PostgresConnector implements Connector {
     private readonly options: PostgresConnectorOptions = {},
   ) {
     this.table = quotePostgresTable(table);
+    this.source = options.rowFilter ? `(SELECT * FROM ${this.table} WHERE ${options.rowFilter})` : this.table;
     this.session = new PostgresSession(db, this.stats, {
       label: options.label ?? "",
       server: options.server ?? "",
@@ -105,7 +115,7 @@ export class PostgresConnector implements Connector {
       readAttempts: options.readAttempts ?? 3,
       ...(options.timeouts ? { timeouts: options.timeouts } : {}),
     });
-    this.listing = new PostgresListing(this.session, this.stats, this.table, options.pageRows ?? 5000);
+    this.listing = new PostgresListing(this.session, this.stats, this.source, options.pageRows ?? 5000);
   }
 
   private error(what: string, err: unknown): ConnectorError {
@@ -133,7 +143,7 @@ export class PostgresConnector implements Connector {
       s = this.columns().then(async (meta) => {
         let built: PostgresShapeSql;
         try {
-          built = new PostgresShapeSql(shape, meta.columns, meta.indexes, this.table);
+          built = new PostgresShapeSql(shape, meta.columns, meta.indexes, this.table, this.source);
         } catch (err) {
           throw this.error("unsupported record shape", err);
         }
@@ -232,7 +242,7 @@ export class PostgresConnector implements Connector {
       const params = new Params();
       const where = s.rangeWhere(r, params);
       const rows = await run(
-        `SELECT count(*)::text FROM ${this.table} AS ${T}${where ? ` WHERE ${where}` : ""}`,
+        `SELECT count(*)::text FROM ${s.source} AS ${T}${where ? ` WHERE ${where}` : ""}`,
         params.values,
         true,
       );
@@ -267,7 +277,7 @@ export class PostgresConnector implements Connector {
       const params = new Params();
       const where = s.rangeWhere(r, params);
       const probe = (dir: string) =>
-        `(SELECT ${s.keyOut} FROM ${this.table} AS ${T}${where ? ` WHERE ${where}` : ""} ` +
+        `(SELECT ${s.keyOut} FROM ${s.source} AS ${T}${where ? ` WHERE ${where}` : ""} ` +
         `ORDER BY ${s.keys.map((k) => `${k.order} ${dir}`).join(", ")} LIMIT 1)`;
       const rows = await run(`${probe("ASC")} UNION ALL ${probe("DESC")}`, params.values, true);
       this.stats.rowsRead += rows.length;
@@ -379,7 +389,7 @@ export class PostgresConnector implements Connector {
     const r = this.normalize(s, range);
     if (!r || parts < 2) return [];
     return this.read("range split failed", async (run) => {
-      const q = s.indexed ? hopSplitSql(s, this.table, r, parts) : windowSplitSql(s, this.table, r, parts);
+      const q = s.indexed ? hopSplitSql(s, s.source, r, parts) : windowSplitSql(s, s.source, r, parts);
       const rows = await run(q.text, q.values, true);
       this.stats.rowsRead += rows.length;
       this.stats.bytesRead += rowBytes(rows);
@@ -458,6 +468,10 @@ export class PostgresConnector implements Connector {
     }
   }
 
+  async printWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<string[]> {
+    return printPostgresWrites(await this.sql(shape), writes);
+  }
+
   /** Ends the pool or client it was given (destroying its connections when the server does not answer). */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -469,6 +483,8 @@ export class PostgresConnector implements Connector {
 export interface OpenPostgresOptions {
   /** Open for reading only: sessions default to read-only transactions and `applyWrites` is refused. */
   readonly readonly?: boolean;
+  /** The row filter (see PostgresConnectorOptions.rowFilter). */
+  readonly rowFilter?: string | undefined;
   /** Label used in error messages (`dataset.replica`). */
   readonly label?: string;
   /** Connections the pool may open (default 4). */
@@ -512,5 +528,6 @@ export function openPostgresConnector(
     server: redactUrl(url),
     readonly: options.readonly ?? false,
     timeouts,
+    rowFilter: options.rowFilter,
   });
 }

@@ -93,6 +93,8 @@ export class PostgresShapeSql {
     columns: ReadonlyMap<string, PgColumn>,
     indexes: readonly PgIndex[],
     readonly table: string,
+    /** What reads select from: the table, or `(SELECT * FROM table WHERE <row filter>)` (config `where:`). */
+    readonly source: string = table,
   ) {
     this.codec = new RowCodec(shape);
     const all = [...shape.key, ...shape.columns];

@@ -24,6 +24,7 @@ import {
   redisClientTimeouts,
   type ScanPage,
 } from "./redis-session.js";
+import { redisArg, redisWriteCommands } from "./redis-write-print.js";
 
 export type { RedisFormat } from "./redis-record-layout.js";
 
@@ -36,6 +37,12 @@ export interface RedisConnectorOptions {
   readonly label?: string;
   /** Refuse `applyWrites` (scan and plan never write). */
   readonly readonly?: boolean;
+  /**
+   * `preserve`: a repair writes each value in the form the record already uses for that field ("402.00"
+   * stays two-decimal, timestamps keep their text form, JSON its spacing), so an application reading the
+   * cache sees no change of format; `canonical` (default): the canonical text.
+   */
+  readonly writeStyle?: "canonical" | "preserve" | undefined;
   /** Deadlines of every call (default: DEFAULT_TIMEOUTS; see RedisSession). */
   readonly timeouts?: TimeoutsConfig;
   /** SCAN's COUNT: keys examined per SCAN call, so about the records read per round trip (default 1000). */
@@ -128,7 +135,7 @@ export class RedisConnector implements Connector {
     if (!s) {
       s = {
         codec: new RowCodec(shape),
-        layout: recordLayout(this.format, shape),
+        layout: recordLayout(this.format, shape, this.options.writeStyle === "preserve"),
         keys: new RedisKeyCodec(this.options.prefix, shape.key.length),
       };
       this.shapes.set(shape, s);
@@ -376,6 +383,36 @@ export class RedisConnector implements Connector {
   }
 
   // ---------------------------------------------------------------------------------------------- writing
+
+  /**
+   * Reads each write's record (read-only) and renders what `applyWrites` would run for it now: the commands
+   * its compare-and-set script runs (the record's other fields or properties kept as they are), after a line
+   * naming the guard; or why it would write nothing (already done, or changed since it was observed).
+   */
+  async printWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<string[]> {
+    const s = this.shape(shape);
+    const names = writes.map((w) => s.keys.encode(w.key));
+    const replies = await this.redis.readMany(
+      names,
+      s.layout.readRecord.bind(s.layout),
+      this.pipelineSize,
+      "reading the records to print failed",
+    );
+    return writes.map((w, i) => {
+      const name = names[i]!;
+      const current = this.fetched(s, name, w.key, replies[i])?.fingerprint ?? null;
+      const next = w.next ? fingerprintRow(w.key, w.next) : null;
+      if (current === next) return `# ${redisArg(name)} already holds it: nothing to write`;
+      if (current !== w.expected)
+        return `# ${redisArg(name)} changed since it was observed: nothing would be written (superseded)`;
+      const guard =
+        w.expected === null
+          ? `# only if ${redisArg(name)} is still absent (compare-and-set script, one atomic step)`
+          : `# only if ${redisArg(name)} still holds what was read (fingerprint ${w.expected}; compare-and-set script, one atomic step)`;
+      const commands = redisWriteCommands(name, s.layout.format, s.layout.write(w.key, w.next, replies[i]));
+      return [guard, ...commands].join("\n");
+    });
+  }
 
   /**
    * Writes in rounds of up to `pipelineSize` distinct keys (a key repeated in the batch starts a new

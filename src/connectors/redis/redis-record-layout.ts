@@ -12,6 +12,7 @@ import {
 } from "../../core/canonical-json-text.js";
 import type { ColumnSpec, Key, RecordShape } from "../../core/model.js";
 import { RowError } from "../../core/row-codec.js";
+import { jsonLike, styledLike } from "./redis-value-style.js";
 
 /** The value type a replica keeps its records in. */
 export type RedisFormat = "hash" | "json";
@@ -54,9 +55,12 @@ export interface RecordLayout {
   sampleFields(reply: unknown): [name: string, nativeType: string][];
 }
 
-/** The layout for a format and record shape. */
-export function recordLayout(format: RedisFormat, shape: RecordShape): RecordLayout {
-  return format === "hash" ? new HashLayout(shape) : new JsonLayout(shape);
+/**
+ * The layout for a format and record shape. With `preserve`, writes keep the form each field (hash) or the
+ * document (JSON: its spacing) already has, where the value allows (see `styledLike`).
+ */
+export function recordLayout(format: RedisFormat, shape: RecordShape, preserve = false): RecordLayout {
+  return format === "hash" ? new HashLayout(shape, preserve) : new JsonLayout(shape, preserve);
 }
 
 // -----------------------------------------------------------------------------------------------------------
@@ -140,7 +144,10 @@ class HashLayout implements RecordLayout {
   readonly script = HASH_SCRIPT;
   private readonly names: readonly string[];
 
-  constructor(private readonly shape: RecordShape) {
+  constructor(
+    private readonly shape: RecordShape,
+    private readonly preserve: boolean,
+  ) {
     this.names = shape.columns.map((c) => c.name);
   }
 
@@ -184,8 +191,9 @@ class HashLayout implements RecordLayout {
     return out;
   }
 
-  write(key: Key, next: readonly CanonicalValue[] | null): string[] {
+  write(key: Key, next: readonly CanonicalValue[] | null, reply?: unknown): string[] {
     if (!next) return ["D"];
+    const held = this.preserve && reply ? (reply as HashReply) : undefined;
     // Key columns are written too: Redis has no empty hash, and a record whose columns are all null must exist.
     const set: string[] = [];
     this.shape.key.forEach((c, i) => {
@@ -195,6 +203,8 @@ class HashLayout implements RecordLayout {
     this.names.forEach((name, i) => {
       const v = next[i] ?? null;
       if (v === null) del.push(name);
+      else if (held && Object.hasOwn(held, name))
+        set.push(name, styledLike(this.shape.columns[i]!.type, v, held[name]) ?? v);
       else set.push(name, v);
     });
     return ["W", String(set.length / 2), ...set, ...del];
@@ -288,7 +298,10 @@ class JsonLayout implements RecordLayout {
   readonly format = "json";
   readonly script = JSON_SCRIPT;
 
-  constructor(private readonly shape: RecordShape) {}
+  constructor(
+    private readonly shape: RecordShape,
+    private readonly preserve: boolean,
+  ) {}
 
   readRecord(p: ChainableCommander, name: string): void {
     p.get(name);
@@ -355,7 +368,8 @@ class JsonLayout implements RecordLayout {
       if (c.type === "json" && v === null) doc.delete(c.name);
       else doc.set(c.name, jsonNative(c.type, v, doc.get(c.name)));
     });
-    return ["W", stringifyJsonExact(doc)];
+    const text = stringifyJsonExact(doc);
+    return ["W", this.preserve && typeof reply === "string" ? jsonLike(text, reply) : text];
   }
 
   sampleFields(reply: unknown): [string, string][] {

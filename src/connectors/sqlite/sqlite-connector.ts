@@ -23,6 +23,7 @@ import {
   sqliteCollation,
   sqliteKeyIndexed,
 } from "./sqlite-table-meta.js";
+import { printSqliteWrites } from "./sqlite-write-print.js";
 
 export { formatTimestamp, sqliteLogicalType, timestampStyleOf } from "./sqlite-column-types.js";
 export { quoteIdent } from "./sqlite-table-meta.js";
@@ -32,6 +33,12 @@ type Db = Database.Database;
 export interface SqliteConnectorOptions {
   /** Label used in error messages (the replica name). */
   readonly label?: string;
+  /**
+   * An SQL predicate on the table's columns (config `where:`): every range read (count, checksums, splits,
+   * key lists) sees only the rows it holds, so rows outside it are neither compared nor reported. Reads by
+   * key (`fetchRecords`) and conditional writes see the whole table, so a write never misses a row.
+   */
+  readonly rowFilter?: string | undefined;
 }
 
 /**
@@ -49,6 +56,7 @@ export class SqliteConnector implements Connector {
   private readonly styles = new Map<string, TimestampStyle>();
   /** Keys (by column names) already found unique. */
   private readonly uniqueKeys = new Set<string>();
+  private readonly rowFilter: string | undefined;
   private readonly table: string;
   private readonly label: string;
   /** Whether the journal mode was seen to (see `useWal`). */
@@ -61,6 +69,7 @@ export class SqliteConnector implements Connector {
   ) {
     this.table = quoteIdent(table);
     this.label = options.label ?? "";
+    this.rowFilter = options.rowFilter;
   }
 
   private fail(what: string, err: unknown): never {
@@ -103,7 +112,7 @@ export class SqliteConnector implements Connector {
         const collation = c.type === "text" ? sqliteCollation(this.db, this.table, c.name) : "BINARY";
         if (collation !== "BINARY") collated.set(c.name, collation);
       }
-      s = new SqliteShapeSql(this.db, shape, this.shapes.size, collated);
+      s = new SqliteShapeSql(this.db, shape, this.shapes.size, collated, this.rowFilter);
       this.checkKey(s, meta);
     } catch (err) {
       this.fail("cannot read the dataset's columns", err);
@@ -369,6 +378,14 @@ export class SqliteConnector implements Connector {
    * theirs); nothing else Concord does changes the file, so a scan, or a repair that fails before writing,
    * leaves it as it was.
    */
+  async printWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<string[]> {
+    try {
+      return printSqliteWrites(this.sql(shape), this.table, writes, (c) => this.timestampStyle(c));
+    } catch (err) {
+      this.fail("printing the writes failed", err);
+    }
+  }
+
   async applyWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]> {
     if (writes.length === 0) return [];
     const s = this.sql(shape);
@@ -413,6 +430,8 @@ export class SqliteConnector implements Connector {
 export interface OpenSqliteOptions {
   /** Open read-only (scan and plan never write). */
   readonly readonly?: boolean;
+  /** The row filter (see SqliteConnectorOptions.rowFilter). */
+  readonly rowFilter?: string | undefined;
   readonly label?: string;
 }
 
@@ -433,5 +452,5 @@ export function openSqliteConnector(
     db?.close();
     throw sqliteError(options.label ?? "", `cannot open sqlite:${path}`, err);
   }
-  return new SqliteConnector(db, table, { label: options.label ?? "" });
+  return new SqliteConnector(db, table, { label: options.label ?? "", rowFilter: options.rowFilter });
 }

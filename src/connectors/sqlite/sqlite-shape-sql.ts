@@ -40,6 +40,8 @@ export class SqliteShapeSql {
     id: number,
     /** Key columns whose own collation is not BINARY, and that collation. */
     readonly collated: ReadonlyMap<string, string>,
+    /** The replica's row filter (config `where:`), an SQL predicate every range read applies; none if undefined. */
+    private readonly filter?: string | undefined,
   ) {
     const codec = new RowCodec(shape);
     this.codec = codec;
@@ -78,9 +80,9 @@ export class SqliteShapeSql {
     return this.keyOrder.length === 1 ? "?" : `(${this.keyOrder.map(() => "?").join(", ")})`;
   }
 
-  /** `WHERE` for a range (bind `rangeParams`), or "" for the full range. */
+  /** `WHERE` for a range (bind `rangeParams`) and the row filter, or "" for the full range of an unfiltered table. */
   where(range: KeyRange): string {
-    const parts: string[] = [];
+    const parts: string[] = this.filter ? [`(${this.filter})`] : [];
     if (range.lo) parts.push(`${this.tuple()} >= ${this.marks()}`);
     if (range.hi) parts.push(`${this.tuple()} < ${this.marks()}`);
     return parts.length ? `WHERE ${parts.join(" AND ")}` : "";

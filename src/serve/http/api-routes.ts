@@ -58,7 +58,7 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
     const { id } = parseInput(idParams, req.params, "params");
     const runs = await api.run(id);
     if (runs.length === 0) throw new HttpError(404, `no run with id ${id}`);
-    return { runs };
+    return { runs, segments: api.segments(id) };
   });
 
   app.get(`${prefix}/divergences`, async (req) => {
@@ -140,6 +140,15 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
       parseInput(emptyBody, req.body, "body");
       const { runId } = await api.trigger(name, mode, actorOf(req));
       return reply.code(202).send({ runId });
+    });
+  }
+
+  for (const action of ["pause", "resume", "abort"] as const) {
+    app.post(`${prefix}/datasets/:name/${action}`, async (req) => {
+      parseInput(noQuery, req.query, "query");
+      const { name } = parseInput(nameParams, req.params, "params");
+      parseInput(emptyBody, req.body, "body");
+      return api.control(name, action);
     });
   }
 

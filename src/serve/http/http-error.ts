@@ -33,6 +33,7 @@ const TRIGGER_STATUS: Record<TriggerError["kind"], number> = {
   "unknown-dataset": 404,
   busy: 409,
   stopping: 503,
+  idle: 409,
 };
 
 /** One line, at most 300 characters, credentials redacted. */

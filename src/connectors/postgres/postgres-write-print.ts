@@ -1,0 +1,47 @@
+/** The statements a conditional write runs on PostgreSQL, as text with its values inlined (`repair --print`). Builds text only: no I/O. */
+import type { ConditionalWrite } from "../connector.js";
+import { nativeSql, quoteName } from "./postgres-canonical-sql.js";
+import { PostgresShapeSql, T } from "./postgres-shape-sql.js";
+import { postgresWriteValue } from "./postgres-write-values.js";
+
+/** A string literal (standard_conforming_strings, PostgreSQL's default since 9.1: only quotes are doubled). */
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
+ * One statement per write, as `applyConditionalWrites` writes that key alone (it batches the same statements
+ * over unnest arrays): an INSERT … ON CONFLICT DO NOTHING for a record expected absent; an UPDATE or DELETE
+ * whose WHERE holds the key and, when PostgreSQL computes the shape's fingerprint, the fingerprint observed
+ * (so the statement run by hand is still conditional); otherwise a comment says the engine checks it under
+ * the row lock it takes first (SELECT … FOR UPDATE).
+ */
+export function printPostgresWrites(s: PostgresShapeSql, writes: readonly ConditionalWrite[]): string[] {
+  const width = s.keys.length;
+  const all = [...s.shape.key, ...s.shape.columns];
+  const value = (i: number, v: string | null) =>
+    v === null ? "NULL" : nativeSql(literal(postgresWriteValue(s.native[i]!, all[i]!.type, v)), s.native[i]!);
+  return writes.map((w) => {
+    const keyMatch = s.keys
+      .map((k, i) => PostgresShapeSql.equals(k, `${literal(w.key[i]!)}::${k.param}`))
+      .join(" AND ");
+    if (w.expected === null) {
+      if (w.next === null) return "-- nothing to write: the record is expected absent and stays absent";
+      const values = [...w.key, ...w.next].map((v, i) => value(i, v));
+      return (
+        `INSERT INTO ${s.table} AS ${T} (${all.map((c) => quoteName(c.name)).join(", ")}) ` +
+        `VALUES (${values.join(", ")}) ON CONFLICT DO NOTHING;`
+      );
+    }
+    const guard = s.pushdown ? ` AND ${s.fingerprint()} = ${literal(w.expected)}` : "";
+    const note = s.pushdown
+      ? ""
+      : `-- only if the row's fingerprint is still ${w.expected} (checked by concord under SELECT … FOR UPDATE)\n`;
+    if (w.next === null) return `${note}DELETE FROM ${s.table} AS ${T} WHERE ${keyMatch}${guard};`;
+    const sets = s.shape.columns.map(
+      (c, i) => `${quoteName(c.name)} = ${value(width + i, w.next![i] ?? null)}`,
+    );
+    if (sets.length === 0) return `-- nothing to write: the record has no columns besides its key`;
+    return `${note}UPDATE ${s.table} AS ${T} SET ${sets.join(", ")} WHERE ${keyMatch}${guard};`;
+  });
+}

@@ -1,0 +1,34 @@
+/** The commands a conditional write runs on Redis, as redis-cli text (`repair --print`). Pure. */
+
+/** One argument as redis-cli reads it: bare when it can be, else double-quoted with escapes. */
+export function redisArg(arg: string): string {
+  if (arg !== "" && /^[\x21-\x7e\u0080-\uffff]+$/u.test(arg) && !/["'\\]/.test(arg)) return arg;
+  let out = '"';
+  for (const ch of arg) {
+    const code = ch.codePointAt(0)!;
+    if (ch === '"' || ch === "\\") out += `\\${ch}`;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/**
+ * The commands the compare-and-set script runs for write arguments `args` (RecordLayout.write: "D", or "W"
+ * and a hash's field/value pairs and fields to delete, or "W" and a JSON string), as redis-cli lines.
+ */
+export function redisWriteCommands(name: string, format: "hash" | "json", args: readonly string[]): string[] {
+  const cmd = (...parts: string[]) => parts.map(redisArg).join(" ");
+  if (args[0] === "D") return [cmd("DEL", name)];
+  if (format === "json") return [cmd("SET", name, args[1] ?? "", "KEEPTTL")];
+  const pairs = Number(args[1]);
+  const set = args.slice(2, 2 + 2 * pairs);
+  const del = args.slice(2 + 2 * pairs);
+  const out: string[] = [];
+  if (set.length) out.push(cmd("HSET", name, ...set));
+  if (del.length) out.push(cmd("HDEL", name, ...del));
+  return out;
+}
