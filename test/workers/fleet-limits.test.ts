@@ -11,7 +11,7 @@ import { emptyTotals } from "../../src/engine/run-totals.js";
 import type { SegmentJob, SegmentJobResult } from "../../src/engine/segment-dispatch.js";
 import { BullmqSegmentDispatch } from "../../src/queue/bullmq-segment-dispatch.js";
 import { startSegmentWorkers } from "../../src/queue/bullmq-segment-workers.js";
-import { segmentQueueName } from "../../src/queue/queue-connection.js";
+import { queueConnection, segmentQueueName } from "../../src/queue/queue-connection.js";
 import { RedisTokenBucket } from "../../src/queue/redis-token-bucket.js";
 import { REDIS, serviceAvailable, TEST_PREFIX } from "../support/services.js";
 
@@ -49,9 +49,7 @@ describe.skipIf(!available)("fleet-wide limits", () => {
     const dataset = `limits_${tag}`;
     const dispatch = new BullmqSegmentDispatch(queue, new Map([[dataset, 2]]));
     cleanup.push(async () => {
-      const q = new Queue(segmentQueueName(dataset), {
-        connection: { url: REDIS.url, maxRetriesPerRequest: null },
-      });
+      const q = new Queue(segmentQueueName(dataset), { connection: queueConnection(queue) });
       await q.obliterate({ force: true });
       await q.close();
     });

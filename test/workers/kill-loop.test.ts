@@ -12,7 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseQueueUrl } from "../../src/config/queue-config.js";
 import { seededRandom } from "../../src/core/random.js";
+import { queueConnection } from "../../src/queue/queue-connection.js";
 import { runConcord } from "../cli/helpers.js";
 import { createMysqlTestDatabase, type MysqlTestDatabase } from "../support/mysql-test-database.js";
 import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
@@ -68,7 +70,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!available) return;
-  const connection = { url: REDIS.url, maxRetriesPerRequest: null };
+  const connection = queueConnection(parseQueueUrl(REDIS.url, "CONCORD_TEST_REDIS_URL"));
   for (const ds of [ITEMS, CACHED]) {
     const q = new Queue(`concord-segments-${ds}`, { connection });
     await q.obliterate({ force: true }).catch(() => {});
