@@ -124,8 +124,12 @@ export class DatasetRunner {
 
   /** The shadow candidate's figures, or undefined when the dataset has no candidate. */
   shadow(): ShadowView | undefined {
-    if (!this.ds.candidate) return undefined;
-    return (this.shadowTracker ??= new ShadowTracker(this.ds.candidate.file)).view();
+    return this.ds.candidate && this.tracker(this.ds.candidate.file).view();
+  }
+
+  private tracker(file: string): ShadowTracker {
+    this.shadowTracker ??= new ShadowTracker(file);
+    return this.shadowTracker;
   }
 
   get busy(): boolean {
@@ -394,7 +398,7 @@ export class DatasetRunner {
             policy: candidate.policy,
             where: `datasets.${dataset}.candidate.policy: ${candidate.file}`,
           }),
-          tracker: (this.shadowTracker ??= new ShadowTracker(candidate.file)),
+          tracker: this.tracker(candidate.file),
           ok: false,
         }
       : undefined;
