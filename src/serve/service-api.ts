@@ -150,6 +150,8 @@ export interface PolicyView {
   readonly text: string | null;
   /** The current version against the previous one, line by line ("- ", "+ ", "  "); [] when none. */
   readonly diff: readonly string[];
+  /** The candidate in shadow, as `candidate(dataset)` gives it; null when the dataset has none. */
+  readonly candidate: ShadowView | null;
 }
 
 /** What a reload applied: per dataset, the settings changed; whether the API tokens changed. */

@@ -475,6 +475,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
           diff: current?.previous
             ? diffLines(current.previous.text, current.policy.text).map((l) => `${l.op} ${l.text}`)
             : [],
+          candidate: runnerOf(ds.name).shadow() ?? null,
         });
       }
       return out;
