@@ -453,6 +453,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     metrics: () => metrics.text(),
 
     candidate: async (dataset) => runnerOf(dataset).shadow() ?? null,
+    approveCandidate: (dataset, by) => runnerOf(dataset).approve(by),
 
     async policies(): Promise<PolicyView[]> {
       const out: PolicyView[] = [];
