@@ -339,6 +339,46 @@
     renderAudit();
   }
 
+  const APPROVERS = ["approver", "admin"];
+
+  /** A canary rollout: its step, how long it has held, its approvals; Approve for approvers when it waits. */
+  function canaryBlock(dataset, c) {
+    const pct = (f) => `${Math.round(f * 1000) / 10}%`;
+    const approve = async (event) => {
+      const button = event.currentTarget;
+      button.disabled = true;
+      try {
+        await request(`/api/datasets/${encodeURIComponent(dataset)}/candidate/approve`, {
+          method: "POST",
+          body: "{}",
+        });
+        actions++;
+        void refresh(true);
+      } catch (err) {
+        if (err instanceof AuthError) askToken("The service rejected the token. Enter it again.");
+        else view.error = err.message;
+        button.disabled = false;
+        render();
+      }
+    };
+    return h(
+      "div",
+      { class: "candidate", data: { candidateOf: dataset, canaryStatus: c.status } },
+      h(
+        "p",
+        {},
+        h("b", {}, "Canary rollout"),
+        ` ${c.candidatePolicyVersion ?? ""} from ${c.file}: `,
+        h("span", { data: { canary: "" } }, `${c.status}, ${pct(c.fraction)} of keys`),
+        ` (step ${c.step + 1} of ${c.steps.length}: ${c.steps.map(pct).join(" → ")}; held ${c.goodPasses} of ${c.passesNeeded} passes; approvals ${c.approvals.length} of ${c.approvalsNeeded}${c.approvals.length ? `: ${c.approvals.join(", ")}` : ""})`,
+      ),
+      c.rollback ? h("p", { class: "error" }, `Rolled back: ${c.rollback}`) : "",
+      c.status === "awaiting-approval" && APPROVERS.includes(view.role)
+        ? h("button", { type: "button", data: { approve: dataset }, onclick: approve }, "Approve next step")
+        : "",
+    );
+  }
+
   /** Each dataset's policy versions, the last change's diff, its candidate; buttons by the token's role. */
   function renderPolicies() {
     document.body.dataset.role = view.role ?? "";
@@ -380,39 +420,45 @@
               ),
             )
           : "",
-        c
-          ? h(
-              "div",
-              { class: "candidate", data: { candidateOf: p.dataset } },
-              h(
-                "p",
-                {},
-                h("b", {}, `Candidate in ${c.mode}`),
-                ` ${c.candidatePolicyVersion ?? "(not compiled yet)"} from ${c.file}: `,
+        c && c.mode === "canary"
+          ? canaryBlock(p.dataset, c)
+          : c
+            ? h(
+                "div",
+                { class: "candidate", data: { candidateOf: p.dataset } },
                 h(
-                  "span",
-                  { data: { agreement: "" } },
-                  c.agreementRate === null
-                    ? "no divergence decided yet"
-                    : `${(c.agreementRate * 100).toFixed(1)}% agreement`,
-                ),
-                ` (${c.agree} agree, ${c.disagree} disagree over ${plural(c.passes, "pass", "passes")}; would have made ${plural(c.wouldWrite, "write")})`,
-              ),
-              table(
-                [{ label: "live rule" }, { label: "candidate rule" }, { label: "disagreements", num: true }],
-                c.byRule.map((r) =>
+                  "p",
+                  {},
+                  h("b", {}, `Candidate in ${c.mode}`),
+                  ` ${c.candidatePolicyVersion ?? "(not compiled yet)"} from ${c.file}: `,
                   h(
-                    "tr",
-                    {},
-                    h("td", {}, r.live),
-                    h("td", {}, r.candidate),
-                    h("td", { class: "num" }, String(r.count)),
+                    "span",
+                    { data: { agreement: "" } },
+                    c.agreementRate === null
+                      ? "no divergence decided yet"
+                      : `${(c.agreementRate * 100).toFixed(1)}% agreement`,
                   ),
+                  ` (${c.agree} agree, ${c.disagree} disagree over ${plural(c.passes, "pass", "passes")}; would have made ${plural(c.wouldWrite, "write")})`,
                 ),
-                "No disagreement.",
-              ),
-            )
-          : "",
+                table(
+                  [
+                    { label: "live rule" },
+                    { label: "candidate rule" },
+                    { label: "disagreements", num: true },
+                  ],
+                  c.byRule.map((r) =>
+                    h(
+                      "tr",
+                      {},
+                      h("td", {}, r.live),
+                      h("td", {}, r.candidate),
+                      h("td", { class: "num" }, String(r.count)),
+                    ),
+                  ),
+                  "No disagreement.",
+                ),
+              )
+            : "",
       );
     });
     $("policies").replaceChildren(...(blocks.length ? blocks : [h("p", { class: "muted" }, "No datasets.")]));

@@ -111,10 +111,35 @@ describe.skipIf(!haveChromium)("dashboard policies in headless Chromium", () => 
     await page.close();
   });
 
+  it("shows a canary rollout, with Approve for approvers only, and promotes it from the page", async () => {
+    const path = join(fx.dir, "concord.yaml");
+    writeFileSync(
+      path,
+      readFileSync(path, "utf8").replace("mode: shadow }", "mode: canary, steps: [0.5, 1], passes: 1 }"),
+    );
+    await fx.service.api.reload("test");
+    await fx.service.api.trigger("accounts", "repair");
+    await fx.service.idle();
+    const viewer = await signIn(VIEWER);
+    const block = viewer.locator('[data-candidate-of="accounts"]');
+    await expect.poll(() => block.getAttribute("data-canary-status")).toBe("awaiting-approval");
+    expect(await block.locator("[data-canary]").textContent()).toBe("awaiting-approval, 50% of keys");
+    expect(await block.locator("button[data-approve]").count()).toBe(0);
+    await viewer.close();
+
+    const admin = await signIn(ADMIN);
+    await admin.click('button[data-approve="accounts"]');
+    await expect
+      .poll(() => admin.locator('[data-candidate-of="accounts"] [data-canary]').textContent())
+      .toBe("running, 100% of keys");
+    expect(problems).toEqual([]);
+    await admin.close();
+  });
+
   it("lets an admin reload the config from the page", async () => {
     const page = await signIn(ADMIN);
     await expect.poll(() => page.locator("#reload").isVisible()).toBe(true);
-    expect(await page.locator("#escalation-table button[data-pick]").first().isVisible()).toBe(true);
+    expect(await page.getAttribute("body", "data-role")).toBe("admin");
     await page.click("#reload");
     await expect.poll(() => page.textContent("#reload-result")).toBe("Reloaded: nothing changed");
     const { body } = await app.inject({
@@ -124,7 +149,7 @@ describe.skipIf(!haveChromium)("dashboard policies in headless Chromium", () => 
     const reloads = (
       JSON.parse(body) as { entries: { type: string; data: { by: string } }[] }
     ).entries.filter((e) => e.type === "config-reloaded");
-    expect(reloads.map((e) => e.data.by)).toEqual(["test", "token:root"]);
+    expect(reloads.map((e) => e.data.by)).toEqual(["test", "test", "token:root"]);
     expect(problems).toEqual([]);
     await page.close();
   });
