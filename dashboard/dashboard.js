@@ -269,20 +269,23 @@
     const cls = $("divergence-class").value;
     try {
       const filters = escFilterQuery();
-      const [health, ds, esc, groups, allGroups, runs, audit, summary, divs, queue] = await Promise.all([
-        fetch("/healthz", { cache: "no-store" }).then((r) => r.json()),
-        request("/api/datasets"),
-        request(
-          `/api/escalations?status=open&limit=${escPageSize()}&offset=${view.esc.page * escPageSize()}${filters}`,
-        ),
-        request(`/api/escalations/groups?status=open${filters}`),
-        filters ? request("/api/escalations/groups?status=open") : null,
-        request("/api/runs?limit=15"),
-        request("/api/audit?limit=25"),
-        request(`/api/history?since=${since}`),
-        request(`/api/divergences?limit=100${cls ? `&class=${encodeURIComponent(cls)}` : ""}`),
-        request("/api/queue"),
-      ]);
+      const [health, ds, esc, groups, allGroups, runs, audit, summary, divs, queue, policies, whoami] =
+        await Promise.all([
+          fetch("/healthz", { cache: "no-store" }).then((r) => r.json()),
+          request("/api/datasets"),
+          request(
+            `/api/escalations?status=open&limit=${escPageSize()}&offset=${view.esc.page * escPageSize()}${filters}`,
+          ),
+          request(`/api/escalations/groups?status=open${filters}`),
+          filters ? request("/api/escalations/groups?status=open") : null,
+          request("/api/runs?limit=15"),
+          request("/api/audit?limit=25"),
+          request(`/api/history?since=${since}`),
+          request(`/api/divergences?limit=100${cls ? `&class=${encodeURIComponent(cls)}` : ""}`),
+          request("/api/queue"),
+          request("/api/policies"),
+          request("/api/whoami"),
+        ]);
       const name = $("chart-dataset").value || ds.datasets[0]?.name || "";
       const chart =
         ds.datasets.length > 1 && name
@@ -307,6 +310,9 @@
       view.chartHistory = chart;
       view.divergences = divs.divergences;
       view.queue = queue;
+      view.policies = policies.policies;
+      view.role = whoami.role;
+      view.actor = whoami.actor;
       view.updatedAt = Date.now();
       view.error = null;
     } catch (err) {
@@ -334,7 +340,133 @@
     renderDivergences();
     renderRuns();
     renderQueue();
+    renderPolicies();
     renderAudit();
+  }
+
+  const APPROVERS = ["approver", "admin"];
+
+  /** A canary rollout: its step, how long it has held, its approvals; Approve for approvers when it waits. */
+  function canaryBlock(dataset, c) {
+    const pct = (f) => `${Math.round(f * 1000) / 10}%`;
+    const approve = async (event) => {
+      const button = event.currentTarget;
+      button.disabled = true;
+      try {
+        await request(`/api/datasets/${encodeURIComponent(dataset)}/candidate/approve`, {
+          method: "POST",
+          body: "{}",
+        });
+        actions++;
+        void refresh(true);
+      } catch (err) {
+        if (err instanceof AuthError) askToken("The service rejected the token. Enter it again.");
+        else view.error = err.message;
+        button.disabled = false;
+        render();
+      }
+    };
+    return h(
+      "div",
+      { class: "candidate", data: { candidateOf: dataset, canaryStatus: c.status } },
+      h(
+        "p",
+        {},
+        h("b", {}, "Canary rollout"),
+        ` ${c.candidatePolicyVersion ?? ""} from ${c.file}: `,
+        h("span", { data: { canary: "" } }, `${c.status}, ${pct(c.fraction)} of keys`),
+        ` (step ${c.step + 1} of ${c.steps.length}: ${c.steps.map(pct).join(" → ")}; held ${c.goodPasses} of ${c.passesNeeded} passes; approvals ${c.approvals.length} of ${c.approvalsNeeded}${c.approvals.length ? `: ${c.approvals.join(", ")}` : ""})`,
+      ),
+      c.rollback ? h("p", { class: "error" }, `Rolled back: ${c.rollback}`) : "",
+      c.status === "awaiting-approval" && APPROVERS.includes(view.role)
+        ? h("button", { type: "button", data: { approve: dataset }, onclick: approve }, "Approve next step")
+        : "",
+    );
+  }
+
+  /** Each dataset's policy versions, the last change's diff, its candidate; buttons by the token's role. */
+  function renderPolicies() {
+    document.body.dataset.role = view.role ?? "";
+    $("reload").hidden = view.role !== "admin";
+    const blocks = (view.policies ?? []).map((p) => {
+      const c = p.candidate;
+      const versions = p.versions.map((v) =>
+        h(
+          "tr",
+          { data: { version: v.version } },
+          h("td", { class: "mono small nowrap" }, v.version, v.version === p.current ? " (current)" : ""),
+          h("td", { class: "nowrap" }, when(v.firstUsedAt)),
+          h("td", {}, v.firstUsedBy),
+          h("td", { class: "small" }, v.source),
+        ),
+      );
+      return h(
+        "div",
+        { class: "policy", data: { policyDataset: p.dataset } },
+        h("h3", {}, p.dataset),
+        p.current
+          ? h("p", { class: "muted small" }, `current ${p.current}, adopted ${ago(p.adoptedAt)}`)
+          : h("p", { class: "muted small" }, "no repair pass has run under a policy yet"),
+        table(
+          [{ label: "version" }, { label: "first used" }, { label: "by" }, { label: "from" }],
+          versions,
+          "No versions yet.",
+        ),
+        p.diff.length
+          ? h(
+              "pre",
+              { class: "diff", data: { diffOf: p.dataset } },
+              p.diff.map((line) =>
+                h(
+                  "span",
+                  { class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "" },
+                  `${line}\n`,
+                ),
+              ),
+            )
+          : "",
+        c && c.mode === "canary"
+          ? canaryBlock(p.dataset, c)
+          : c
+            ? h(
+                "div",
+                { class: "candidate", data: { candidateOf: p.dataset } },
+                h(
+                  "p",
+                  {},
+                  h("b", {}, `Candidate in ${c.mode}`),
+                  ` ${c.candidatePolicyVersion ?? "(not compiled yet)"} from ${c.file}: `,
+                  h(
+                    "span",
+                    { data: { agreement: "" } },
+                    c.agreementRate === null
+                      ? "no divergence decided yet"
+                      : `${(c.agreementRate * 100).toFixed(1)}% agreement`,
+                  ),
+                  ` (${c.agree} agree, ${c.disagree} disagree over ${plural(c.passes, "pass", "passes")}; would have made ${plural(c.wouldWrite, "write")})`,
+                ),
+                table(
+                  [
+                    { label: "live rule" },
+                    { label: "candidate rule" },
+                    { label: "disagreements", num: true },
+                  ],
+                  c.byRule.map((r) =>
+                    h(
+                      "tr",
+                      {},
+                      h("td", {}, r.live),
+                      h("td", {}, r.candidate),
+                      h("td", { class: "num" }, String(r.count)),
+                    ),
+                  ),
+                  "No disagreement.",
+                ),
+              )
+            : "",
+      );
+    });
+    $("policies").replaceChildren(...(blocks.length ? blocks : [h("p", { class: "muted" }, "No datasets.")]));
   }
 
   function renderTopbar() {
@@ -1898,6 +2030,24 @@
       button.textContent = "Verify chain";
     }
     renderAudit();
+  });
+
+  $("reload").addEventListener("click", async () => {
+    const button = $("reload");
+    button.disabled = true;
+    try {
+      const r = await request("/api/reload", { method: "POST", body: "{}" });
+      const changed = Object.entries(r.datasets).map(([name, fields]) => `${name} (${fields.join(", ")})`);
+      $("reload-result").textContent =
+        `Reloaded: ${changed.length ? changed.join(", ") : "nothing changed"}${r.tokens ? "; tokens" : ""}`;
+      actions++;
+      void refresh(true);
+    } catch (err) {
+      if (err instanceof AuthError) askToken("The service rejected the token. Enter it again.");
+      else $("reload-result").textContent = `Refused: ${err.message}`;
+    } finally {
+      button.disabled = false;
+    }
   });
 
   // ---------- wiring ----------

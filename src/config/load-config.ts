@@ -138,7 +138,19 @@ export interface ServeConfig {
 export interface CandidateConfig {
   /** The candidate policy file's absolute path. */
   readonly file: string;
-  readonly mode: "shadow";
+  /** shadow: both decide, the live one is applied; canary: the candidate decides a growing share of keys. */
+  readonly mode: "shadow" | "canary";
+  /** canary: the share of keys at each step, growing (default 0.05, 0.25, 1). */
+  readonly steps: readonly number[];
+  /** canary: passes a step must go through without a rollback before it may be promoted (default 3). */
+  readonly passes: number;
+  /** canary: distinct approvers a promotion needs (default 1). */
+  readonly approvals: number;
+  /**
+   * canary: how much worse the candidate's keys may fare than the live policy's (escalated, failed or
+   * superseded over decided) before the rollout is rolled back (default 0.05).
+   */
+  readonly margin: number;
   /** The candidate, validated for the dataset as its own policy would be. */
   readonly policy: PolicyConfig;
 }
@@ -529,7 +541,15 @@ function candidateOf(
   const only = { ...doc, datasets: { [dsName]: { ...ds, policy: block ?? {} } }, alerts: undefined };
   try {
     const policy = parseConfig(JSON.stringify(only), at.path, at.env, at.cwd).datasets[0]!.policy;
-    return { file, mode: c.mode, policy };
+    return {
+      file,
+      mode: c.mode,
+      steps: c.steps ?? [0.05, 0.25, 1],
+      passes: c.passes ?? 3,
+      approvals: c.approvals ?? 1,
+      margin: c.margin ?? 0.05,
+      policy,
+    };
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError(`${where}: ${c.policy}: ${err.message}`);
     throw err;

@@ -223,12 +223,27 @@ const dataset = z
           policy: z
             .string({ error: "expected the path of a candidate policy file (a policy: block)" })
             .min(1, "must not be empty"),
-          mode: z.enum(["shadow"], {
-            error: 'expected "shadow" (both policies decide; the live one is applied)',
+          mode: z.enum(["shadow", "canary"], {
+            error:
+              'expected "shadow" (both decide, the live one is applied) or "canary" (a growing share of keys)',
           }),
+          steps: z
+            .array(z.number().gt(0, "expected a fraction in (0, 1]").max(1, "expected a fraction in (0, 1]"))
+            .min(1)
+            .refine((a) => a.every((f, i) => i === 0 || f > a[i - 1]!), { error: "steps must grow" })
+            .optional(),
+          passes: z.number().int().positive().optional(),
+          approvals: z.number().int().positive().optional(),
+          margin: z.number().min(0).max(1).optional(),
         },
-        { error: "expected { policy: FILE, mode: shadow }" },
+        { error: "expected { policy: FILE, mode: shadow | canary }" },
       )
+      .superRefine((c, ctx) => {
+        if (c.mode === "canary") return;
+        for (const k of ["steps", "passes", "approvals", "margin"] as const)
+          if (c[k] !== undefined)
+            ctx.addIssue({ code: "custom", path: [k], message: "only a canary takes it (mode: canary)" });
+      })
       .optional(),
     schedule: schedule.optional(),
     mode: z.enum(["repair", "scan"]).optional(),

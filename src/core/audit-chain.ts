@@ -18,7 +18,9 @@ export type AuditEventType =
   | "policy-changed"
   | "config-reloaded"
   | "triggered"
-  | "shadow";
+  | "shadow"
+  | "canary-step"
+  | "canary-rolled-back";
 
 /** The hashed part of an audit entry. */
 export interface AuditEntryContent {

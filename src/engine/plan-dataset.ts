@@ -1,5 +1,6 @@
 /** The decide stage: a decision for every divergence of a scan by the dataset's policy, and the blast-radius guard. */
 import type { DatasetConfig } from "../config/load-config.js";
+import { inCanary } from "../core/canary.js";
 import { BENIGN_CLASSES, type DivergenceClass } from "../core/classify.js";
 import { type Decision, decideRepair, WRITE_ACTIONS } from "../core/decide.js";
 import type { GuardTrip } from "../core/plan-record.js";
@@ -8,6 +9,15 @@ import { datasetPolicy } from "./describe-dataset.js";
 import type { DatasetScan } from "./scan-dataset.js";
 
 export type { GuardTrip } from "../core/plan-record.js";
+
+/**
+ * A staged rollout's candidate: the keys `inCanary(key, fraction)` picks are decided by `policy` instead of
+ * the live one (each decision names the version that made it); limits stay the live policy's.
+ */
+export interface Canary {
+  readonly policy: CompiledPolicy;
+  readonly fraction: number;
+}
 
 /** A scanned dataset with a decision for every divergence. */
 export interface DatasetPlan {
@@ -26,13 +36,17 @@ export function isRepairable(d: { class: DivergenceClass }): boolean {
  * Decides every divergence of a scan by the dataset's policy (compiled once per run and passed in, or
  * compiled here), and applies the blast-radius guard: when divergent keys exceed `maxDivergentFraction` of
  * the largest replica, or write decisions exceed `maxRepairs`, the plan is marked so nothing is written.
+ * With a `canary`, its share of keys is decided by the candidate policy.
  */
 export function planDataset(
   ds: DatasetConfig,
   scan: DatasetScan,
   policy: CompiledPolicy = datasetPolicy(ds, scan.resolved),
+  canary?: Canary,
 ): DatasetPlan {
-  const decisions = scan.divergences.map((d) => decideRepair(d, scan.shape, policy));
+  const decisions = scan.divergences.map((d) =>
+    decideRepair(d, scan.shape, canary && inCanary(d.key, canary.fraction) ? canary.policy : policy),
+  );
   const rows = Math.max(0, ...Object.values(scan.replicas).map((r) => r.rows));
   const divergent = scan.divergences.filter(isRepairable).length;
   const writes = decisions

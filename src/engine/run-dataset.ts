@@ -119,6 +119,15 @@ export interface RunDatasetOptions {
   readonly actor?: string | undefined;
   /** The file the dataset's policy was read from (the config file; default "config"). */
   readonly policySource?: string | undefined;
+  /**
+   * A staged rollout: the keys `inCanary(key, fraction)` picks are decided by this candidate policy
+   * (compiled against the run's shape; `where` names it in errors). The live policy is still the one adopted.
+   */
+  readonly canary?: {
+    readonly policy: DatasetConfig["policy"];
+    readonly where: string;
+    readonly fraction: number;
+  };
 }
 
 /** What a run came to. */
@@ -195,6 +204,13 @@ export async function runDataset(
     // command before anything is written anywhere.
     const resolved = await describeDataset(ds, replicas);
     const policy = options.mode === "scan" ? undefined : datasetPolicy(ds, resolved);
+    const canary =
+      policy && options.canary && options.canary.fraction > 0
+        ? {
+            policy: datasetPolicy(ds, resolved, options.canary.policy, options.canary.where),
+            fraction: options.canary.fraction,
+          }
+        : undefined;
     if (!cp) await state.beginRun({ id: runId, dataset: ds.name, command: options.command, startedAt });
     // A run that records decisions adopts its policy first: a changed policy is registered and audited, with
     // its diff, before the first decision made under it.
@@ -349,6 +365,7 @@ export async function runDataset(
             : ctx,
           resolved,
           policy,
+          canary,
           writes,
           guard,
           signal,

@@ -11,7 +11,7 @@ import type { CompiledPolicy } from "../core/policy.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult, RepairTask } from "../execute/execute-repairs.js";
 import type { WriteGuard } from "../execute/write-guard.js";
-import { type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
+import { type Canary, type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
 import { recordPlan } from "./record-plan.js";
 import { keptByMode, type RepairMode, repairDataset, repairTasks } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
@@ -65,6 +65,8 @@ export interface SegmentInput {
   readonly resolved: ResolvedShape;
   /** The compiled policy; undefined in scan mode (nothing is decided). */
   readonly policy: CompiledPolicy | undefined;
+  /** A staged rollout: its share of keys decided by the candidate. */
+  readonly canary?: Canary | undefined;
   /** Whether the plan is recorded and written (repair), or only reported. */
   readonly writes: boolean;
   /** The run's write guard (one per run: its breaker and rate bucket span the segments). */
@@ -152,7 +154,7 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     t.remaining += repairable;
     return done(base);
   }
-  const plan = planDataset(ds, scan, policy);
+  const plan = planDataset(ds, scan, policy, input.canary);
   countDecisions(plan.decisions, t);
   const trips = plan.guard !== undefined && !input.latched;
   if (trips) {

@@ -3,7 +3,7 @@
  * segment so a restart resumes where it stopped; pauses between segments by `intensity`; backs off a slow
  * or failing replica; never runs two passes at once. Also runs the dataset's convergence probe.
  */
-import type { DatasetConfig, ServeConfig } from "../config/load-config.js";
+import type { CandidateConfig, DatasetConfig, ServeConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
 import { BENIGN_CLASSES } from "../core/classify.js";
 import { nextCronTime, parseCron } from "../core/cron.js";
@@ -23,6 +23,7 @@ import { runQueuedPass } from "../engine/run-queued-pass.js";
 import { queuedMode, type SegmentDispatch } from "../engine/segment-dispatch.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
+import { CanaryError, type CanaryEvent, CanaryRollout, type CanaryView } from "./canary-rollout.js";
 import type { ServeMetrics } from "./metrics.js";
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
@@ -95,6 +96,8 @@ export class DatasetRunner {
   private policyActor: string | undefined;
   /** The shadow candidate's figures (`candidate: { mode: shadow }`); reset when the candidate changes. */
   private shadowTracker: ShadowTracker | undefined;
+  /** The staged rollout (`candidate: { mode: canary }`); reset when the candidate changes. */
+  private rollout: CanaryRollout | undefined;
 
   constructor(
     private config: DatasetConfig,
@@ -125,7 +128,10 @@ export class DatasetRunner {
   reconfigure(ds: DatasetConfig, policyBy?: string): void {
     const old = this.config;
     this.config = ds;
-    if (JSON.stringify(old.candidate) !== JSON.stringify(ds.candidate)) this.shadowTracker = undefined;
+    if (JSON.stringify(old.candidate) !== JSON.stringify(ds.candidate)) {
+      this.shadowTracker = undefined;
+      this.rollout = undefined;
+    }
     if (policyBy !== undefined) this.policyActor = policyBy;
     const rescheduled =
       old.scheduleMs !== ds.scheduleMs || old.scheduleCron !== ds.scheduleCron || old.mode !== ds.mode;
@@ -138,11 +144,52 @@ export class DatasetRunner {
     }
   }
 
-  /** The shadow candidate's figures, or undefined when the dataset has no candidate. */
-  shadow(): ShadowView | undefined {
-    if (!this.ds.candidate) return undefined;
-    this.shadowTracker ??= new ShadowTracker(this.ds.candidate.file);
-    return this.shadowTracker.view();
+  /** The candidate's figures (shadow) or rollout (canary), or undefined when the dataset has no candidate. */
+  shadow(): ShadowView | CanaryView | undefined {
+    const c = this.ds.candidate;
+    if (!c) return undefined;
+    return c.mode === "canary" ? this.canary(c).view() : this.tracker(c.file).view();
+  }
+
+  /** An approver approves promoting the rollout to its next step; audited. Throws CanaryError. */
+  async approve(by: string): Promise<CanaryView> {
+    const c = this.ds.candidate;
+    if (c?.mode !== "canary") throw new CanaryError(`dataset ${this.ds.name} has no canary rollout`);
+    const rollout = this.canary(c);
+    await this.recordCanary(rollout.approve(by), undefined);
+    return rollout.view();
+  }
+
+  private canary(c: CandidateConfig): CanaryRollout {
+    this.rollout ??= new CanaryRollout(c);
+    return this.rollout;
+  }
+
+  private async recordCanary(events: readonly CanaryEvent[], runId: string | undefined): Promise<void> {
+    if (!events.length) return;
+    const { state, now } = this.deps;
+    await state.appendAudit(
+      events.map((e) => ({
+        ts: now(),
+        runId: runId ?? null,
+        type: e.type,
+        dataset: this.ds.name,
+        key: null,
+        data: e.data,
+      })),
+    );
+    for (const e of events)
+      this.deps.log(
+        e.type === "canary-rolled-back"
+          ? `ALERT ${this.ds.name}: canary rolled back: ${String(e.data.reason)}`
+          : `${this.ds.name}: canary promoted from ${String(e.data.from)} to ${String(e.data.to)} by ${(e.data.approvers as string[]).join(", ")}`,
+      );
+    this.deps.onChange?.();
+  }
+
+  private tracker(file: string): ShadowTracker {
+    this.shadowTracker ??= new ShadowTracker(file);
+    return this.shadowTracker;
   }
 
   get busy(): boolean {
@@ -450,17 +497,20 @@ export class DatasetRunner {
     const replicas = await this.open();
     if (this.deps.dispatch) return this.queuedPass(mode, runId, replicas, passStarted);
     const candidate = this.ds.candidate;
-    if (candidate) this.shadowTracker ??= new ShadowTracker(candidate.file);
-    const shadow = candidate
-      ? {
-          decider: new CandidateDecider(this.ds, {
-            policy: candidate.policy,
-            where: `datasets.${dataset}.candidate.policy: ${candidate.file}`,
-          }),
-          tracker: this.shadowTracker!,
-          ok: false,
-        }
-      : undefined;
+    const where = `datasets.${dataset}.candidate.policy: ${candidate?.file}`;
+    const rollout = candidate?.mode === "canary" && mode === "repair" ? this.canary(candidate) : undefined;
+    const fraction = rollout?.fraction ?? 0;
+    const shadow =
+      candidate?.mode === "shadow"
+        ? {
+            decider: new CandidateDecider(this.ds, {
+              policy: candidate.policy,
+              where: `datasets.${dataset}.candidate.policy: ${candidate.file}`,
+            }),
+            tracker: this.tracker(candidate.file),
+            ok: false,
+          }
+        : undefined;
     const run = await runDataset(
       this.ds,
       replicas,
@@ -472,6 +522,7 @@ export class DatasetRunner {
         checkpoint: true,
         owner: this.deps.owner,
         actor: this.policyActor ?? "serve",
+        ...(rollout && fraction > 0 ? { canary: { policy: candidate!.policy, where, fraction } } : {}),
         policySource: this.deps.configFile,
         signal: this.abort.signal,
         abort: this.passAbort.signal,
@@ -487,6 +538,8 @@ export class DatasetRunner {
             if (resumedAt !== undefined)
               this.deps.log(`${dataset}: resuming pass ${id} at segment ${resumedAt + 1} of ${segments}`);
             this.progress = { done: resumedAt ?? 0, segments, runId: id };
+            if (rollout && fraction > 0)
+              rollout.startPass(datasetPolicy(this.ds, resolved, candidate!.policy, where).version);
             if (shadow) {
               // A candidate that does not fit the shape is reported, never a reason to stop the live pass.
               try {
@@ -501,6 +554,8 @@ export class DatasetRunner {
           },
           onRecovered: (settled) => this.countRepairs(settled),
           onSegment: async (segment) => {
+            if (rollout && fraction > 0 && segment.plan)
+              rollout.add(segment.plan.decisions, segment.results, fraction);
             if (shadow?.ok && segment.plan) {
               const compared = shadow.decider.decide(segment.scan, segment.plan);
               shadow.tracker.add(segment.scan.shape, compared.agree, compared.disagreements);
@@ -521,6 +576,7 @@ export class DatasetRunner {
     }
     // A repair pass adopted the policy (and named who changed it).
     if (mode === "repair") this.policyActor = undefined;
+    if (rollout && fraction > 0) await this.recordCanary(rollout.finishPass(), run.runId);
     // The candidate's decisions are recorded, never applied: one audit entry per pass.
     if (shadow?.ok)
       await state.appendAudit([

@@ -8,8 +8,10 @@ import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../e
 export type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 
 import type { RunRecord, Sample } from "../state/state-store.js";
+import type { CanaryView } from "./canary-rollout.js";
 import type { ShadowView } from "./shadow-tracker.js";
 
+export type { CanaryView } from "./canary-rollout.js";
 export type { ShadowView } from "./shadow-tracker.js";
 
 /** A replica's health as the service last saw it. */
@@ -177,6 +179,8 @@ export interface PolicyView {
   readonly text: string | null;
   /** The current version against the previous one, line by line ("- ", "+ ", "  "); [] when none. */
   readonly diff: readonly string[];
+  /** The candidate in shadow, as `candidate(dataset)` gives it; null when the dataset has none. */
+  readonly candidate: ShadowView | CanaryView | null;
 }
 
 /** What a reload applied: per dataset, the settings changed; whether the API tokens changed. */
@@ -322,7 +326,13 @@ export interface ServiceApi {
    * The dataset's candidate policy in shadow: agreement with the live policy, disagreements by rule, and what
    * it would have written; null when the dataset has no candidate. Throws TriggerError("unknown-dataset").
    */
-  candidate(dataset: string): Promise<ShadowView | null>;
+  candidate(dataset: string): Promise<ShadowView | CanaryView | null>;
+  /**
+   * An approver approves promoting the dataset's canary rollout to its next step (audited `canary-step` once
+   * enough distinct approvers have); throws CanaryError when there is no rollout awaiting approval, or
+   * `by` already approved this step.
+   */
+  approveCandidate(dataset: string, by: string): Promise<CanaryView>;
   /** Each dataset's policy versions, the current one, and the diff of the last change. */
   policies(): Promise<PolicyView[]>;
   /**

@@ -197,6 +197,13 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
     return { candidate };
   });
 
+  app.post(`${prefix}/datasets/:name/candidate/approve`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    const { name } = parseInput(nameParams, req.params, "params");
+    parseInput(emptyBody, req.body, "body");
+    return { candidate: await api.approveCandidate(name, actorOf(req)) };
+  });
+
   app.get(`${prefix}/policies`, async (req) => {
     parseInput(noQuery, req.query, "query");
     return { policies: await api.policies() };

@@ -1,6 +1,7 @@
 /** HTTP error answers: maps the service's typed errors to statuses and keeps every reply one safe line. */
 import { redactText } from "../../config/redact.js";
 import { ResolveError } from "../../engine/resolve-escalation.js";
+import { CanaryError } from "../canary-rollout.js";
 import { ReloadError } from "../reload-config.js";
 import { TriggerError } from "../service-api.js";
 
@@ -54,6 +55,7 @@ export function errorReply(err: unknown): ErrorReply {
   if (err instanceof ResolveError) return { status: RESOLVE_STATUS[err.kind], message: oneLine(err.message) };
   if (err instanceof TriggerError) return { status: TRIGGER_STATUS[err.kind], message: oneLine(err.message) };
   if (err instanceof ReloadError) return { status: 400, message: oneLine(err.message) };
+  if (err instanceof CanaryError) return { status: 409, message: oneLine(err.message) };
   const status = (err as { statusCode?: unknown } | null)?.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500 && err instanceof Error) {
     return { status, message: oneLine(err.message) };

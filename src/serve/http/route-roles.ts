@@ -29,6 +29,7 @@ export const ROUTE_ROLES: Readonly<Record<string, Role>> = {
   "POST /api/escalations/:id/resolve": "operator",
   "POST /api/datasets/:name/scan": "operator",
   "POST /api/datasets/:name/repair": "operator",
+  "POST /api/datasets/:name/candidate/approve": "approver",
   "POST /api/reload": "admin",
 };
 
