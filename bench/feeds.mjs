@@ -53,8 +53,12 @@ let concord;
 try {
   console.log(`setting up ${ROWS} rows in PostgreSQL, MariaDB and Redis…`);
   await pgPool.query(`CREATE SCHEMA ${NAME}`);
-  await pgPool.query(`CREATE TABLE ${NAME}.items (id bigint PRIMARY KEY, name text NOT NULL, n bigint NOT NULL)`);
-  await pgPool.query(`INSERT INTO ${NAME}.items SELECT g, 'item ' || g, 0 FROM generate_series(1, ${ROWS}) g`);
+  await pgPool.query(
+    `CREATE TABLE ${NAME}.items (id bigint PRIMARY KEY, name text NOT NULL, n bigint NOT NULL)`,
+  );
+  await pgPool.query(
+    `INSERT INTO ${NAME}.items SELECT g, 'item ' || g, 0 FROM generate_series(1, ${ROWS}) g`,
+  );
   await my.query("CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL, n BIGINT NOT NULL)");
   for (let from = 1; from <= ROWS; from += 5000) {
     const rows = [];
