@@ -33,13 +33,21 @@ describe("watch: configuration", () => {
       replicas: ["a"],
       batchMs: 200,
       maxKeys: 1000,
+      checkTargetMs: 1000,
       bufferKeys: 100_000,
       maxLagBytes: 2 ** 30,
     });
     expect(
       yaml("{ replicas: [a, b], batch: 1s, maxKeys: 10, bufferKeys: 50, maxLagBytes: 4096 }").datasets[0]!
         .watch,
-    ).toEqual({ replicas: ["a", "b"], batchMs: 1000, maxKeys: 10, bufferKeys: 50, maxLagBytes: 4096 });
+    ).toEqual({
+      replicas: ["a", "b"],
+      batchMs: 1000,
+      maxKeys: 10,
+      checkTargetMs: 1000,
+      bufferKeys: 50,
+      maxLagBytes: 4096,
+    });
     expect(() => yaml("{ replicas: [c] }")).toThrow(
       new ConfigError('datasets.t.watch.replicas.0: "c" is not a replica of t'),
     );
@@ -100,6 +108,8 @@ datasets:
       const body = (await service.metrics.text()).body;
       expect(body).toMatch(/concord_watch_keys_total\{dataset="t",replica="a"\} 1\n/);
       expect(body).toMatch(/concord_watch_gaps_total\{dataset="t",replica="a"\} 0\n/);
+      // A fast check raised the batch size back to its ceiling.
+      expect(body).toMatch(/concord_watch_batch_limit\{dataset="t",replica="a"\} 1000\n/);
     } finally {
       await service.stop();
       a.close();
