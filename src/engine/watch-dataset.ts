@@ -127,6 +127,8 @@ async function watchFeed(
     targetMs: watch.checkTargetMs,
   };
   let limit = watch.maxKeys;
+  let idle: string | undefined;
+  let storedAt = 0;
   while (!signal.aborted) {
     let feed: ChangeFeed | undefined;
     try {
@@ -138,7 +140,17 @@ async function watchFeed(
       retryMs = options.retryMs ?? 1000;
       while (!signal.aborted) {
         const first = await feed.take({ maxKeys: limit, waitMs: 1000, signal });
-        if (!first.keys.length && !first.gap && first.position === undefined) continue;
+        if (!first.keys.length && !first.gap) {
+          // Only the position moved (other tables' transactions, heartbeats): stored at most once a second,
+          // so a busy server does not turn into a stream of state writes.
+          if (first.position !== undefined) idle = first.position;
+          if (idle !== undefined && deps.now() - storedAt >= IDLE_STORE_MS) {
+            await store(feed, idle);
+            idle = undefined;
+          }
+          continue;
+        }
+        idle = undefined;
         const taken = deps.now();
         const batch = first.gap || first.keys.length >= limit ? first : await gather(feed, first);
         await check(feed, batch, taken);
@@ -154,6 +166,18 @@ async function watchFeed(
     } finally {
       await feed?.close().catch(() => {});
     }
+  }
+
+  /** Stores the feed's position, then tells the store it may release what precedes it. */
+  async function store(feed: ChangeFeed, position: string): Promise<void> {
+    await deps.state.putFeedPosition({
+      dataset: ds.name,
+      replica: watched.replica,
+      position,
+      updatedAt: deps.now(),
+    });
+    storedAt = deps.now();
+    await feed.acknowledge(position);
   }
 
   /** The first batch and whatever else arrives within `batchMs` (a burst is checked once). */
@@ -187,15 +211,7 @@ async function watchFeed(
       if (!result.finished) return;
       if (!batch.gap) limit = nextAimdLimit(limit, { ok: true, durationMs: deps.now() - began }, aimd);
     }
-    if (batch.position !== undefined) {
-      await deps.state.putFeedPosition({
-        dataset: ds.name,
-        replica: watched.replica,
-        position: batch.position,
-        updatedAt: deps.now(),
-      });
-      await feed.acknowledge(batch.position);
-    }
+    if (batch.position !== undefined) await store(feed, batch.position);
     if (result)
       await observer.onChecked?.({
         replica: watched.replica,
@@ -220,6 +236,9 @@ export function feedOptions(ds: DatasetConfig, replica: string): ChangeFeedOptio
     label: `${ds.name}.${replica}`,
   };
 }
+
+/** How often a position that moved without changes of ours is stored. */
+const IDLE_STORE_MS = 1000;
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
