@@ -153,11 +153,12 @@ async function watchFeed(
         idle = undefined;
         const taken = deps.now();
         const batch = first.gap || first.keys.length >= limit ? first : await gather(feed, first);
-        await check(feed, batch, taken);
+        await check(feed, batch, taken, deps.now());
       }
     } catch (err) {
       if (signal.aborted) break;
       if (!started && !(err instanceof ChangeFeedError && err.retryable)) throw err;
+      idle = undefined;
       limit = nextAimdLimit(limit, { ok: false, durationMs: 0 }, aimd);
       const error = err instanceof Error ? err : new Error(String(err));
       await observer.onError?.({ replica: watched.replica, error, retryInMs: retryMs });
@@ -191,13 +192,14 @@ async function watchFeed(
     return { keys: [...keys.values()], position: more.position ?? first.position };
   }
 
-  async function check(feed: ChangeFeed, batch: ChangeBatch, taken: number): Promise<void> {
+  /** `taken`: when its first changes were taken; `gathered`: when its last were (the window counts from it). */
+  async function check(feed: ChangeFeed, batch: ChangeBatch, taken: number, gathered: number): Promise<void> {
     const mode = options.mode ?? ds.mode;
     let result: DatasetRunResult | undefined;
     if (batch.gap || batch.keys.length) {
       // Changes younger than the window are judged in flight: wait until the batch's are not.
       const windowMs = ds.policy.windowMs ?? 0;
-      if (windowMs > 0) await sleep(Math.max(0, taken + windowMs - deps.now()), signal);
+      if (windowMs > 0) await sleep(Math.max(0, gathered + windowMs - deps.now()), signal);
       const began = deps.now();
       result = await runDataset(ds, replicas, deps, {
         ...options.run,
