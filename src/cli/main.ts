@@ -24,6 +24,7 @@ Exit codes:
 Environment:
   CONCORD_TOKEN         the API token serve needs (else serve.token in the config)
   CONCORD_QUEUE         the job queue of serve --role coordinator and worker (else queue: in the config)
+  CONCORD_HINTS_TOKEN   a read-only token for serve's /api/hints (else serve.hintsToken)
   CONCORD_DEBUG         also print the stack of an unexpected error
   NO_COLOR, FORCE_COLOR colour in help
   \${VAR} in the config file is read from the environment.

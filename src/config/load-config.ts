@@ -94,8 +94,10 @@ export interface WatchConfig {
   readonly replicas: readonly string[];
   /** How long a burst of changes is gathered before its keys are checked (default 200 ms). */
   readonly batchMs: number;
-  /** Keys checked at once, at most (default 1,000). */
+  /** Keys checked at once, at most (default 1,000); the batch size adapts below it (AIMD). */
   readonly maxKeys: number;
+  /** A check slower than this halves the batch size (default 1 s). */
+  readonly checkTargetMs: number;
   /** Changed keys held in memory before a feed falls back to a whole pass (default 100,000). */
   readonly bufferKeys: number;
   /** WAL a PostgreSQL slot may retain before it is released and a whole pass scheduled (default 1 GiB). */
@@ -486,6 +488,7 @@ export function parseConfig(
         replicas: ds.watch.replicas,
         batchMs: ds.watch.batch !== undefined ? parseDuration(ds.watch.batch)! : 200,
         maxKeys: ds.watch.maxKeys ?? 1000,
+        checkTargetMs: ds.watch.checkTarget !== undefined ? parseDuration(ds.watch.checkTarget)! : 1000,
         bufferKeys: ds.watch.bufferKeys ?? 100_000,
         maxLagBytes: ds.watch.maxLagBytes ?? 2 ** 30,
       },

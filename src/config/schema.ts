@@ -194,10 +194,14 @@ const watch = z.strictObject(
     replicas: z.array(name, { error: "expected a list of replica names" }).min(1),
     batch: duration.optional(),
     maxKeys: z.number().int().positive().optional(),
+    checkTarget: duration.optional(),
     bufferKeys: z.number().int().positive().optional(),
     maxLagBytes: z.number().int().positive().optional(),
   },
-  { error: "expected { replicas: [...] } (and optionally batch, maxKeys, bufferKeys, maxLagBytes)" },
+  {
+    error:
+      "expected { replicas: [...] } (and optionally batch, maxKeys, checkTarget, bufferKeys, maxLagBytes)",
+  },
 );
 
 const keySpec = z.union([name, z.array(name).min(1)], {

@@ -10,6 +10,7 @@ import {
   ChangeFeedError,
   type ChangeFeedOptions,
 } from "../connectors/change-feed.js";
+import { type AimdConfig, nextAimdLimit } from "../core/aimd.js";
 import type { Key } from "../core/model.js";
 import type { OpenReplica } from "./run-context.js";
 import {
@@ -33,6 +34,8 @@ export interface WatchCheck {
   readonly keys: number;
   /** The keys checked (none for a whole pass). */
   readonly checked: readonly Key[];
+  /** Keys the next batch may hold: the batch size, adapted to how long checks take (AIMD). */
+  readonly batchLimit: number;
   /** Set when the batch was a gap: why the whole dataset was checked instead. */
   readonly gap?: string | undefined;
   readonly result: DatasetRunResult;
@@ -74,6 +77,9 @@ export interface WatchDatasetOptions {
  * passed since it was taken, so its changes are old enough to be judged. Only then is the feed's position
  * stored and acknowledged: a restart, a failure or a kill loses no change (some may be checked twice).
  *
+ * The batch size starts at `watch.maxKeys` and adapts to how long checks take: halved after a check slower
+ * than `watch.checkTargetMs` or a failure, raised by a twentieth of `maxKeys` after a fast one (AIMD).
+ *
  * A feed that fails to open or start the first time for a reason retrying cannot cure (a setting, a grant, a
  * missing table: a ChangeFeedError not `retryable`) rejects the watch, and every feed is stopped. Later failures close the feed and start it again at its
  * stored position with back-off.
@@ -112,6 +118,17 @@ async function watchFeed(
   const watch = ds.watch!;
   let retryMs = options.retryMs ?? 1000;
   let started = false;
+  // Batch size backs off when checks are slow or fail, and grows back slowly (AIMD): under load the stores
+  // get smaller batches instead of retries in cascade.
+  const aimd: AimdConfig = {
+    min: Math.max(1, Math.floor(watch.maxKeys / 100)),
+    max: watch.maxKeys,
+    step: Math.max(1, Math.ceil(watch.maxKeys / 20)),
+    targetMs: watch.checkTargetMs,
+  };
+  let limit = watch.maxKeys;
+  let idle: string | undefined;
+  let storedAt = 0;
   while (!signal.aborted) {
     let feed: ChangeFeed | undefined;
     try {
@@ -122,15 +139,27 @@ async function watchFeed(
       await observer.onStarted?.({ replica: watched.replica, from: stored?.position });
       retryMs = options.retryMs ?? 1000;
       while (!signal.aborted) {
-        const first = await feed.take({ maxKeys: watch.maxKeys, waitMs: 1000, signal });
-        if (!first.keys.length && !first.gap && first.position === undefined) continue;
+        const first = await feed.take({ maxKeys: limit, waitMs: 1000, signal });
+        if (!first.keys.length && !first.gap) {
+          // Only the position moved (other tables' transactions, heartbeats): stored at most once a second,
+          // so a busy server does not turn into a stream of state writes.
+          if (first.position !== undefined) idle = first.position;
+          if (idle !== undefined && deps.now() - storedAt >= IDLE_STORE_MS) {
+            await store(feed, idle);
+            idle = undefined;
+          }
+          continue;
+        }
+        idle = undefined;
         const taken = deps.now();
-        const batch = first.gap || first.keys.length >= watch.maxKeys ? first : await gather(feed, first);
-        await check(feed, batch, taken);
+        const batch = first.gap || first.keys.length >= limit ? first : await gather(feed, first);
+        await check(feed, batch, taken, deps.now());
       }
     } catch (err) {
       if (signal.aborted) break;
       if (!started && !(err instanceof ChangeFeedError && err.retryable)) throw err;
+      idle = undefined;
+      limit = nextAimdLimit(limit, { ok: false, durationMs: 0 }, aimd);
       const error = err instanceof Error ? err : new Error(String(err));
       await observer.onError?.({ replica: watched.replica, error, retryInMs: retryMs });
       await sleep(retryMs, signal);
@@ -140,24 +169,38 @@ async function watchFeed(
     }
   }
 
+  /** Stores the feed's position, then tells the store it may release what precedes it. */
+  async function store(feed: ChangeFeed, position: string): Promise<void> {
+    await deps.state.putFeedPosition({
+      dataset: ds.name,
+      replica: watched.replica,
+      position,
+      updatedAt: deps.now(),
+    });
+    storedAt = deps.now();
+    await feed.acknowledge(position);
+  }
+
   /** The first batch and whatever else arrives within `batchMs` (a burst is checked once). */
   async function gather(feed: ChangeFeed, first: ChangeBatch): Promise<ChangeBatch> {
     if (!first.keys.length || watch.batchMs <= 0) return first;
     await sleep(watch.batchMs, signal);
-    const more = await feed.take({ maxKeys: watch.maxKeys - first.keys.length, waitMs: 0 });
+    const more = await feed.take({ maxKeys: Math.max(1, limit - first.keys.length), waitMs: 0 });
     if (more.gap) return more;
     const keys = new Map<string, Key>();
     for (const k of [...first.keys, ...more.keys]) keys.set(JSON.stringify(k), k);
     return { keys: [...keys.values()], position: more.position ?? first.position };
   }
 
-  async function check(feed: ChangeFeed, batch: ChangeBatch, taken: number): Promise<void> {
+  /** `taken`: when its first changes were taken; `gathered`: when its last were (the window counts from it). */
+  async function check(feed: ChangeFeed, batch: ChangeBatch, taken: number, gathered: number): Promise<void> {
     const mode = options.mode ?? ds.mode;
     let result: DatasetRunResult | undefined;
     if (batch.gap || batch.keys.length) {
       // Changes younger than the window are judged in flight: wait until the batch's are not.
       const windowMs = ds.policy.windowMs ?? 0;
-      if (windowMs > 0) await sleep(Math.max(0, taken + windowMs - deps.now()), signal);
+      if (windowMs > 0) await sleep(Math.max(0, gathered + windowMs - deps.now()), signal);
+      const began = deps.now();
       result = await runDataset(ds, replicas, deps, {
         ...options.run,
         runId: options.newRunId(),
@@ -168,21 +211,15 @@ async function watchFeed(
       });
       // A run stopped by the signal checked only part: its position is not stored.
       if (!result.finished) return;
+      if (!batch.gap) limit = nextAimdLimit(limit, { ok: true, durationMs: deps.now() - began }, aimd);
     }
-    if (batch.position !== undefined) {
-      await deps.state.putFeedPosition({
-        dataset: ds.name,
-        replica: watched.replica,
-        position: batch.position,
-        updatedAt: deps.now(),
-      });
-      await feed.acknowledge(batch.position);
-    }
+    if (batch.position !== undefined) await store(feed, batch.position);
     if (result)
       await observer.onChecked?.({
         replica: watched.replica,
         keys: batch.keys.length,
         checked: batch.keys,
+        batchLimit: limit,
         gap: batch.gap,
         result,
         durationMs: deps.now() - taken,
@@ -201,6 +238,9 @@ export function feedOptions(ds: DatasetConfig, replica: string): ChangeFeedOptio
     label: `${ds.name}.${replica}`,
   };
 }
+
+/** How often a position that moved without changes of ours is stored. */
+const IDLE_STORE_MS = 1000;
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

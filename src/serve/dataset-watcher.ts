@@ -111,6 +111,7 @@ export class DatasetWatcher {
     deps.hints.poke(ds.name);
     deps.metrics.watchChecks.inc(labels);
     deps.metrics.watchKeys.inc(labels, c.keys);
+    deps.metrics.watchBatchLimit.set(labels, c.batchLimit);
     deps.metrics.watchCheckDuration.observe({ dataset: ds.name }, c.durationMs / 1000);
     if (c.gap) {
       deps.metrics.watchGaps.inc(labels);

@@ -164,6 +164,12 @@ export class ServeMetrics {
     labelNames: ["dataset", "replica"] as const,
     registers: [this.registry],
   });
+  readonly watchBatchLimit = new Gauge({
+    name: "concord_watch_batch_limit",
+    help: "Keys the next change-feed batch may hold: the batch size as backpressure (AIMD) has set it.",
+    labelNames: ["dataset", "replica"] as const,
+    registers: [this.registry],
+  });
   readonly watchCheckDuration = new Histogram({
     name: "concord_watch_check_seconds",
     help: "From taking a batch of changed keys from a feed to the end of its check (reconciliation window included).",

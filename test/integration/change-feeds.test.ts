@@ -128,6 +128,33 @@ describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
     expect(b.keys).toEqual([]);
   });
 
+  it("while streaming, a slot that comes to retain more than maxLagBytes is released and recreated, with a gap", async () => {
+    const { PostgresChangeFeed } = await import("../../src/connectors/postgres/postgres-feed.js");
+    const dataset = `${s.name}_live`;
+    const feed = new PostgresChangeFeed(
+      POSTGRES.url,
+      s.table("items"),
+      opts(dataset, "pg", { maxLagBytes: 64 * 1024 }),
+      100,
+    );
+    feeds.push(feed);
+    await feed.start(undefined);
+    // Nothing is acknowledged: the WAL these writes make stays retained by the slot until it is released.
+    await s.admin.query(
+      `INSERT INTO ${s.table("items")} SELECT g, repeat('y', 500) FROM generate_series(5000, 6000) g`,
+    );
+    let b: ChangeBatch;
+    do b = await feed.take({ maxKeys: 10_000, waitMs: 500 });
+    while (!b.gap);
+    expect(b.gap).toMatch(
+      /retained \d+ bytes of WAL \(more than maxLagBytes 65536\); released it and created it again/,
+    );
+    // The new slot streams what comes after.
+    await s.admin.query(`INSERT INTO ${s.table("items")} VALUES (7001, 'z')`);
+    const after = await collect(feed, 1);
+    expect(after.keys).toContain("7001");
+  });
+
   it("a key outside the replica identity is refused at start with the setting to change", async () => {
     await s.admin.query(`CREATE TABLE ${s.table("by_code")} (id bigint PRIMARY KEY, code text NOT NULL)`);
     const feed = await open(

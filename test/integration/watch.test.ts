@@ -51,6 +51,11 @@ describe.skipIf(!up)("concord watch: PostgreSQL → MariaDB and Redis", () => {
         WHERE slot_name LIKE $1 AND NOT active`,
       [`concord_${pg.name}%`],
     );
+    const pubs = await pg.admin.query<{ pubname: string }>(
+      "SELECT pubname FROM pg_publication WHERE pubname LIKE $1",
+      [`concord_${pg.name}%`],
+    );
+    for (const { pubname } of pubs.rows) await pg.admin.query(`DROP PUBLICATION "${pubname}"`);
     await pg.drop();
     await my.drop();
     await cache.drop();

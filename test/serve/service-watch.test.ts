@@ -3,11 +3,13 @@
  * with a watched replica repairs a changed key seconds after the write, beside its schedule, with the watch
  * metrics counting it.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
 import { ConfigError, parseConfig } from "../../src/config/load-config.js";
 import { createService } from "../../src/serve/service.js";
 
@@ -33,13 +35,21 @@ describe("watch: configuration", () => {
       replicas: ["a"],
       batchMs: 200,
       maxKeys: 1000,
+      checkTargetMs: 1000,
       bufferKeys: 100_000,
       maxLagBytes: 2 ** 30,
     });
     expect(
       yaml("{ replicas: [a, b], batch: 1s, maxKeys: 10, bufferKeys: 50, maxLagBytes: 4096 }").datasets[0]!
         .watch,
-    ).toEqual({ replicas: ["a", "b"], batchMs: 1000, maxKeys: 10, bufferKeys: 50, maxLagBytes: 4096 });
+    ).toEqual({
+      replicas: ["a", "b"],
+      batchMs: 1000,
+      maxKeys: 10,
+      checkTargetMs: 1000,
+      bufferKeys: 50,
+      maxLagBytes: 4096,
+    });
     expect(() => yaml("{ replicas: [c] }")).toThrow(
       new ConfigError('datasets.t.watch.replicas.0: "c" is not a replica of t'),
     );
@@ -53,6 +63,60 @@ describe("watch: configuration", () => {
     );
     expect(() => yaml("{ replicas: [] }")).toThrow(/^datasets\.t\.watch\.replicas: /);
     expect(() => yaml("{ replicas: [a], every: 1s }")).toThrow(/^datasets\.t\.watch\.every: unknown key/);
+  });
+});
+
+describe("concord watch without watch:", () => {
+  it("is a usage error naming the config, or the dataset given with -d", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "concord-watch-usage-"));
+    try {
+      writeFileSync(
+        join(dir, "concord.yaml"),
+        `datasets:
+  t:
+    key: id
+    replicas:
+      a: { url: "sqlite:a.db", table: t }
+      b: { url: "sqlite:b.db", table: t }
+  u:
+    key: id
+    replicas:
+      a: { url: "sqlite:a.db", table: u }
+      b: { url: "sqlite:b.db", table: u }
+    watch: { replicas: [a] }
+`,
+      );
+      const run = async (...args: string[]) => {
+        let err = "";
+        const stderr = new Writable({
+          write: (c, _e, done) => {
+            err += String(c);
+            done();
+          },
+        });
+        const code = await main(["node", "concord", "watch", ...args], {
+          stdout: stderr,
+          stderr,
+          env: {},
+          cwd: dir,
+        });
+        return { code, err };
+      };
+      expect(await run("-d", "t")).toEqual({
+        code: 2,
+        err: 'concord: -d t: dataset "t" has no watch: in concord.yaml\n',
+      });
+      writeFileSync(
+        join(dir, "none.yaml"),
+        'datasets:\n  t:\n    key: id\n    replicas:\n      a: { url: "sqlite:a.db", table: t }\n      b: { url: "sqlite:b.db", table: t }\n',
+      );
+      expect(await run("-c", "none.yaml")).toEqual({
+        code: 2,
+        err: "concord: no dataset in none.yaml has watch: { replicas: [...] }\n",
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -100,6 +164,8 @@ datasets:
       const body = (await service.metrics.text()).body;
       expect(body).toMatch(/concord_watch_keys_total\{dataset="t",replica="a"\} 1\n/);
       expect(body).toMatch(/concord_watch_gaps_total\{dataset="t",replica="a"\} 0\n/);
+      // A fast check raised the batch size back to its ceiling.
+      expect(body).toMatch(/concord_watch_batch_limit\{dataset="t",replica="a"\} 1000\n/);
     } finally {
       await service.stop();
       a.close();

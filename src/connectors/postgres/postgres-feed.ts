@@ -51,6 +51,8 @@ export class PostgresChangeFeed implements ChangeFeed {
     private readonly url: string,
     private readonly tableName: string,
     private readonly options: ChangeFeedOptions,
+    /** How often the slot is measured and the server told where we stand (tests shorten it). */
+    private readonly statusEveryMs = STATUS_EVERY_MS,
   ) {
     this.label = options.label;
     this.objectName = feedObjectName(options.dataset, options.replica);
@@ -65,7 +67,7 @@ export class PostgresChangeFeed implements ChangeFeed {
     const slot = await this.ensureSlot(admin, from);
     this.acked = slot.startAt;
     await this.stream(slot.startAt);
-    this.statusTimer = setInterval(() => void this.status(), STATUS_EVERY_MS);
+    this.statusTimer = setInterval(() => void this.status(), this.statusEveryMs);
     this.statusTimer.unref();
   }
 
