@@ -1,4 +1,5 @@
 /** Builds the one aggregate query that checksums a whole round of key ranges inside PostgreSQL. Builds text only: no I/O. */
+import { keyHasNull } from "../../core/model.js";
 import type { RowHash } from "../row-hash.js";
 import { Params, type PgRange, type PostgresShapeSql, T } from "./postgres-shape-sql.js";
 
@@ -60,6 +61,7 @@ export function listQuery(
   const arrays: string[] = [];
   const names: string[] = [];
   const conditions: string[] = [];
+  const nullBound = ranges.some((r) => keyHasNull(r.lo!) || keyHasNull(r.hi!));
   for (const [side, op] of [
     ["l", ">="],
     ["h", "<"],
@@ -74,7 +76,7 @@ export function listQuery(
       names.push(`${side}${p}`);
       return `b.${side}${p}`;
     });
-    conditions.push(`${s.tuple()} ${op} ${cols.length === 1 ? cols[0] : `(${cols.join(", ")})`}`);
+    conditions.push(s.compareColumns(cols, op, nullBound));
   }
   const order = s.keys.map((k, i) => `${k.order} AS q${i}`).join(", ");
   const outs = s.keys.map((k, i) => `${k.out} AS k${i}`).join(", ");
@@ -82,7 +84,7 @@ export function listQuery(
     `SELECT ${s.keys.map((_, i) => `s.k${i}`).join(", ")}, s.fp FROM unnest(${arrays.join(", ")}) ` +
     `WITH ORDINALITY AS b(${names.join(", ")}, o) CROSS JOIN LATERAL (SELECT ${order}, ${outs}, ` +
     `${listedHash(s, hash)} AS fp FROM ${s.table} AS ${T} WHERE ${conditions.join(" AND ")}) AS s ` +
-    `ORDER BY b.o, ${s.keys.map((_, i) => `s.q${i}`).join(", ")}`;
+    `ORDER BY b.o, ${s.keys.map((k, i) => `s.q${i}${k.nullable ? " NULLS FIRST" : ""}`).join(", ")}`;
   return { text, values: params.values };
 }
 
@@ -97,6 +99,8 @@ export function listedHash(s: PostgresShapeSql, hash: RowHash): string {
  */
 function tiles(s: PostgresShapeSql, ranges: readonly { index: number; range: PgRange }[]): boolean {
   if (s.keys.length !== 1 || (s.keys[0]!.param !== "int8" && s.keys[0]!.param !== "uuid")) return false;
+  // width_bucket and the arithmetic have no bucket for NULL.
+  if (s.nullableKey) return false;
   for (let i = 0; i + 1 < ranges.length; i++) {
     const hi = ranges[i]!.range.hi;
     const lo = ranges[i + 1]!.range.lo;
@@ -186,7 +190,8 @@ function probeQuery(
         names.push(`${side}${p}`);
         return `b.${side}${p}`;
       });
-      conditions.push(`${s.tuple()} ${op} ${cols.length === 1 ? cols[0] : `(${cols.join(", ")})`}`);
+      const nullBound = group.some((r) => keyHasNull((side === "l" ? r.range.lo : r.range.hi)!));
+      conditions.push(s.compareColumns(cols, op, nullBound));
     }
     branches.push(
       `SELECT b.i, s.n, s.x FROM unnest(${arrays.join(", ")}) AS b(${names.join(", ")}) CROSS JOIN LATERAL ` +

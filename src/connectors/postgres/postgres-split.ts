@@ -25,7 +25,7 @@ export function hopSplitSql(s: PostgresShapeSql, table: string, range: PgRange, 
   const upper = s.rangeWhere({ lo: null, hi: range.hi }, params);
   const cols = s.keys.map((k, i) => `${k.eq} AS k${i}, ${k.out} AS o${i}`).join(", ");
   const prev = s.keys.map((_, i) => `h.k${i}`);
-  const after = `${s.tuple()} > ${prev.length === 1 ? prev[0] : `(${prev.join(", ")})`}`;
+  const after = s.compareColumns(prev, ">", s.nullableKey);
   const text =
     `WITH RECURSIVE ${stepCte(table, where, p)}, concord_hop AS (` +
     `(SELECT ${cols}, 1 AS n FROM ${table} AS ${T}${where ? ` WHERE ${where}` : ""} ` +

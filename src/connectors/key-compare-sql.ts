@@ -1,0 +1,135 @@
+/** NULL-aware key comparisons in SQL, in Concord's key order (NULLS FIRST), for every SQL dialect. Builds text only: no I/O. */
+
+/**
+ * One key part of a comparison: the column's order expression against the bound's part.
+ * - `bound` is the SQL of the bound's part (a literal, a placeholder, or a column of a derived table);
+ * - `boundNull` says whether that part is NULL: `true` (known NULL: `bound` is not used), `false` (known
+ *   not NULL), or `"maybe"` (only known when the statement runs: a column of a derived table);
+ * - `nullable` is false when the column cannot hold NULL (NOT NULL), which lets the terms simplify.
+ */
+export interface KeyCompareTerm {
+  readonly expr: string;
+  readonly bound: string;
+  readonly boundNull: boolean | "maybe";
+  readonly nullable: boolean;
+}
+
+/** How a dialect spells NULL-safe equality (`a IS NOT DISTINCT FROM b`, `a <=> b`, `a IS b`). */
+export type NullSafeEquals = (a: string, b: string) => string;
+
+/** A condition under construction: SQL text, or a constant. */
+type Cond = string | boolean;
+
+function or(a: Cond, b: Cond): Cond {
+  if (a === true || b === true) return true;
+  if (a === false) return b;
+  if (b === false) return a;
+  return `(${a} OR ${b})`;
+}
+
+function and(a: Cond, b: Cond): Cond {
+  if (a === false || b === false) return false;
+  if (a === true) return b;
+  if (b === true) return a;
+  return `${a} AND ${b}`;
+}
+
+/** `expr > bound` with NULL before every value. */
+function greater(t: KeyCompareTerm): Cond {
+  if (t.boundNull === true) return t.nullable ? `${t.expr} IS NOT NULL` : true;
+  if (t.boundNull === false) return `${t.expr} > ${t.bound}`;
+  return t.nullable
+    ? `((${t.bound} IS NULL AND ${t.expr} IS NOT NULL) OR ${t.expr} > ${t.bound})`
+    : `(${t.bound} IS NULL OR ${t.expr} > ${t.bound})`;
+}
+
+/** `expr < bound` with NULL before every value. */
+function less(t: KeyCompareTerm): Cond {
+  if (t.boundNull === true) return false;
+  if (!t.nullable) return `${t.expr} < ${t.bound}`;
+  const lt = `(${t.expr} IS NULL OR ${t.expr} < ${t.bound})`;
+  return t.boundNull === false ? lt : `(${t.bound} IS NOT NULL AND ${lt})`;
+}
+
+/** `expr = bound` where NULL equals NULL. */
+function equal(t: KeyCompareTerm, nullSafe: NullSafeEquals): Cond {
+  if (t.boundNull === true) return t.nullable ? `${t.expr} IS NULL` : false;
+  if (t.boundNull === false || !t.nullable) return `${t.expr} = ${t.bound}`;
+  return nullSafe(t.expr, t.bound);
+}
+
+/** True when a comparison of these terms needs NULL-aware SQL: a column may hold NULL or a bound part may be NULL. */
+export function needsNullAware(terms: readonly KeyCompareTerm[]): boolean {
+  return terms.some((t) => t.nullable || t.boundNull !== false);
+}
+
+/**
+ * The key (lexicographically over `terms`) compared with the bound by `op`, in Concord's key order: NULL
+ * orders before every value of its column and equals only NULL. Expanded as
+ * `gt1 OR (eq1 AND (gt2 OR (eq2 AND …)))`, never as a row-value comparison, which is NULL (no row) as soon
+ * as a part is NULL. Constant parts fold away, so NOT NULL columns compared with known values give the plain
+ * lexicographic expansion. Always a parenthesised condition, or `TRUE`/`FALSE` spelled as `1 = 1`/`1 = 0`.
+ */
+export function keyCompareSql(
+  terms: readonly KeyCompareTerm[],
+  op: ">=" | ">" | "<" | "<=",
+  nullSafe: NullSafeEquals,
+): string {
+  const strict = op === ">=" || op === ">" ? greater : less;
+  const inclusive = op === ">=" || op === "<=";
+  let out: Cond = inclusive;
+  for (let i = terms.length - 1; i >= 0; i--) {
+    const t = terms[i]!;
+    if (i === terms.length - 1 && op === ">=" && t.boundNull === true)
+      // Every value, NULL included, is at or after NULL.
+      out = true;
+    else if (i === terms.length - 1 && inclusive && t.boundNull === false && (op === ">=" || !t.nullable))
+      // `expr >= b` is false for a NULL expr, as it must be (NULL is below b); `<=` is, only for NOT NULL.
+      out = `${t.expr} ${op} ${t.bound}`;
+    else out = or(strict(t), and(equal(t, nullSafe), out));
+  }
+  if (out === true) return "1 = 1";
+  if (out === false) return "1 = 0";
+  return `(${out})`;
+}
+
+/**
+ * The rows of a key range in Concord's key order: `lo` (inclusive, or strictly after it when `loStrict`:
+ * keyset pagination) and `hi` (exclusive), each as terms or null for an open end; "" for the whole range.
+ * When the lower bound's first part is a value, no row in the range holds NULL there, so the upper bound is
+ * compared as for a NOT NULL column; and for several key columns the first column's bounds are repeated as
+ * plain conditions an index range scan can use (the expansion alone is an OR the optimizer may not).
+ */
+export function keyRangeSql(
+  lo: readonly KeyCompareTerm[] | null,
+  hi: readonly KeyCompareTerm[] | null,
+  nullSafe: NullSafeEquals,
+  loStrict = false,
+): string {
+  const parts: string[] = [];
+  const leadingValue = lo !== null && lo[0]!.boundNull === false;
+  if (lo) {
+    if (lo.length > 1 && leadingValue) parts.push(`${lo[0]!.expr} >= ${lo[0]!.bound}`);
+    parts.push(keyCompareSql(lo, loStrict ? ">" : ">=", nullSafe));
+  }
+  if (hi) {
+    const first = hi[0]!;
+    const terms = leadingValue ? [{ ...first, nullable: false }, ...hi.slice(1)] : hi;
+    if (hi.length > 1 && first.boundNull === false && !terms[0]!.nullable)
+      parts.push(`${first.expr} <= ${first.bound}`);
+    parts.push(keyCompareSql(terms, "<", nullSafe));
+  }
+  return parts.join(" AND ");
+}
+
+/**
+ * A condition matching exactly one key: each part equal to its bound, `IS NULL` for a NULL part (never
+ * `= NULL`, which matches no row).
+ */
+export function keyEqualsSql(terms: readonly KeyCompareTerm[], nullSafe: NullSafeEquals): string {
+  let out: Cond = true;
+  for (const t of terms) out = and(out, equal(t, nullSafe));
+  if (out === true) return "1 = 1";
+  if (out === false) return "1 = 0";
+  return out;
+}
