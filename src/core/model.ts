@@ -128,3 +128,11 @@ export function keyToJson(keyColumns: readonly ColumnSpec[], key: Key): (string 
     return part;
   });
 }
+
+/**
+ * A key as text reports show it: its parts joined with ",", or, when a part is NULL, its JSON (`[null,3]`),
+ * since a joined NULL would read as an empty part ('') or as the text NULL.
+ */
+export function keyText(parts: readonly unknown[]): string {
+  return parts.some((p) => p === null) ? JSON.stringify(parts) : parts.join(",");
+}
