@@ -220,7 +220,7 @@ export class PostgresConnector implements Connector {
     if (!s.indexed) {
       notes.push(
         `${label}no btree index serves the key order (${s.orderBy}): range queries scan the table; ` +
-          `index the key columns (text key columns with COLLATE "C")`,
+          `index the key columns (text key columns with COLLATE "C"${s.nullableKey ? "; nullable ones NULLS FIRST, Concord's key order" : ""})`,
       );
     }
     return notes;
