@@ -141,8 +141,11 @@ const SIDES: Record<string, () => Side> = {
   }),
 };
 
-/** A config with one dataset from `owner` to `target`, cut into many small segments and ranges. */
-function config(name: string, owner: Side, target: Side, table: string): string {
+/**
+ * A config with one dataset from `owner` to `target`, cut into many small segments and ranges; with
+ * `policy`, that policy instead of `s` owning every record.
+ */
+function config(name: string, owner: Side, target: Side, table: string, policy?: string): string {
   return writeConfig(
     dir,
     `state: sqlite:${name}.db
@@ -154,7 +157,7 @@ datasets:
     replicas:
       s: ${owner.replica(table)}
       d: ${target.replica(table)}
-    policy: { owner: s, resolve: owner, limits: { maxDivergentFraction: 1 } }
+    policy: ${policy ?? "{ owner: s, resolve: owner, limits: { maxDivergentFraction: 1 } }"}
 `,
     `${name}.yaml`,
   );
@@ -258,6 +261,42 @@ describe.skipIf(!available)("keys with NULL parts", () => {
     expect(rollback.stderr).toBe("");
     expect(rollback.code).toBe(0);
     expect(sorted(await target.read(table))).toEqual(sorted(TARGET));
+  });
+
+  it("escalates keys with NULL parts, lists them with JSON null, and resolves them by a pick", async () => {
+    const owner = SIDES.sqlite!();
+    const target = SIDES.postgres!();
+    const table = "nk_escalate";
+    const cfg = config(table, owner, target, table, "{ limits: { maxDivergentFraction: 1 } }");
+    await owner.create(table, OWNER);
+    await target.create(table, TARGET);
+
+    const repair = await runConcord(["repair", "--json", "-c", cfg]);
+    expect(repair.code, repair.stderr).toBe(1);
+    const list = await runConcord(["escalations", "list", "--json", "-c", cfg]);
+    expect(list.code, list.stderr).toBe(0);
+    const escalations = (JSON.parse(list.stdout) as { escalations: { id: string; key: unknown[] }[] })
+      .escalations;
+    expect(escalations.map((e) => JSON.stringify(e.key)).sort()).toEqual(
+      DIVERGENT.map((k) => JSON.stringify(k)).sort(),
+    );
+    const show = await runConcord(["escalations", "list", "-c", cfg]);
+    expect(show.stdout).toContain("[null,3]");
+
+    const id = (key: unknown[]) => escalations.find((e) => JSON.stringify(e.key) === JSON.stringify(key))!.id;
+    for (const key of [keyJson(null, "3"), keyJson("NULL", null), keyJson("c", null)]) {
+      const r = await runConcord(["escalations", "resolve", id(key), "--pick", "s", "--json", "-c", cfg]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+    }
+    const held = await target.read(table);
+    const find = (t: string | null, n: string | null) => held.filter((r) => same(r, t, n));
+    expect(find(null, "3")).toEqual([OWNER.find((r) => same(r, null, "3"))]);
+    expect(find("NULL", null)).toEqual([OWNER.find((r) => same(r, "NULL", null))]);
+    expect(find("c", null)).toEqual([]);
+    // The others are left as they were: ['', null] and [null, null] are other keys.
+    expect(find(null, null)).toEqual([[null, null, "changed"]]);
+    expect(find("", null)).toEqual([OWNER.find((r) => same(r, "", null))]);
   });
 
   it.each(["postgres", "mariadb", "sqlite"])(
