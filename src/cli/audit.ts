@@ -127,7 +127,7 @@ audit:
  * Normalises a --key argument: "42" and "[42]" both mean the key [42]; "a,b" a composite key; a JSON array
  * may hold null for a NULL key part (`[10,null]`).
  */
-export function keyFilter(text: string): string {
+function keyFilter(text: string): string {
   if (text.startsWith("[")) {
     try {
       const parts: unknown = JSON.parse(text);
