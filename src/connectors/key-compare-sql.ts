@@ -2,20 +2,18 @@
 
 /**
  * One key part of a comparison: the column's order expression against the bound's part.
- * - `bound` is the SQL of the bound's part (a literal, a placeholder, or a column of a derived table);
- * - `boundNull` says whether that part is NULL: `true` (known NULL: `bound` is not used), `false` (known
- *   not NULL), or `"maybe"` (only known when the statement runs: a column of a derived table);
+ * - `bound` is the SQL of the bound's part (a literal, a placeholder, or a column of a derived table whose
+ *   rows all have NULL in the same parts: callers group bounds so);
+ * - `boundNull` says whether that part is NULL (then `bound` is not used: a NULL part is spelled IS NULL or
+ *   folds to a constant, never compared);
  * - `nullable` is false when the column cannot hold NULL (NOT NULL), which lets the terms simplify.
  */
 export interface KeyCompareTerm {
   readonly expr: string;
   readonly bound: string;
-  readonly boundNull: boolean | "maybe";
+  readonly boundNull: boolean;
   readonly nullable: boolean;
 }
-
-/** How a dialect spells NULL-safe equality (`a IS NOT DISTINCT FROM b`, `a <=> b`, `a IS b`). */
-export type NullSafeEquals = (a: string, b: string) => string;
 
 /** A condition under construction: SQL text, or a constant. */
 type Cond = string | boolean;
@@ -36,31 +34,26 @@ function and(a: Cond, b: Cond): Cond {
 
 /** `expr > bound` with NULL before every value. */
 function greater(t: KeyCompareTerm): Cond {
-  if (t.boundNull === true) return t.nullable ? `${t.expr} IS NOT NULL` : true;
-  if (t.boundNull === false) return `${t.expr} > ${t.bound}`;
-  return t.nullable
-    ? `((${t.bound} IS NULL AND ${t.expr} IS NOT NULL) OR ${t.expr} > ${t.bound})`
-    : `(${t.bound} IS NULL OR ${t.expr} > ${t.bound})`;
+  if (t.boundNull) return t.nullable ? `${t.expr} IS NOT NULL` : true;
+  // A NULL expr makes this NULL, which excludes the row as it must (NULL is below every value).
+  return `${t.expr} > ${t.bound}`;
 }
 
 /** `expr < bound` with NULL before every value. */
 function less(t: KeyCompareTerm): Cond {
-  if (t.boundNull === true) return false;
-  if (!t.nullable) return `${t.expr} < ${t.bound}`;
-  const lt = `(${t.expr} IS NULL OR ${t.expr} < ${t.bound})`;
-  return t.boundNull === false ? lt : `(${t.bound} IS NOT NULL AND ${lt})`;
+  if (t.boundNull) return false;
+  return t.nullable ? `(${t.expr} IS NULL OR ${t.expr} < ${t.bound})` : `${t.expr} < ${t.bound}`;
 }
 
-/** `expr = bound` where NULL equals NULL. */
-function equal(t: KeyCompareTerm, nullSafe: NullSafeEquals): Cond {
-  if (t.boundNull === true) return t.nullable ? `${t.expr} IS NULL` : false;
-  if (t.boundNull === false || !t.nullable) return `${t.expr} = ${t.bound}`;
-  return nullSafe(t.expr, t.bound);
+/** `expr = bound` where NULL equals only NULL. */
+function equal(t: KeyCompareTerm): Cond {
+  if (t.boundNull) return t.nullable ? `${t.expr} IS NULL` : false;
+  return `${t.expr} = ${t.bound}`;
 }
 
-/** True when a comparison of these terms needs NULL-aware SQL: a column may hold NULL or a bound part may be NULL. */
+/** True when a comparison of these terms needs NULL-aware SQL: a column may hold NULL or a bound part is NULL. */
 export function needsNullAware(terms: readonly KeyCompareTerm[]): boolean {
-  return terms.some((t) => t.nullable || t.boundNull !== false);
+  return terms.some((t) => t.nullable || t.boundNull);
 }
 
 /**
@@ -70,11 +63,7 @@ export function needsNullAware(terms: readonly KeyCompareTerm[]): boolean {
  * as a part is NULL. Constant parts fold away, so NOT NULL columns compared with known values give the plain
  * lexicographic expansion. Always a parenthesised condition, or `TRUE`/`FALSE` spelled as `1 = 1`/`1 = 0`.
  */
-export function keyCompareSql(
-  terms: readonly KeyCompareTerm[],
-  op: ">=" | ">" | "<" | "<=",
-  nullSafe: NullSafeEquals,
-): string {
+export function keyCompareSql(terms: readonly KeyCompareTerm[], op: ">=" | ">" | "<" | "<="): string {
   const strict = op === ">=" || op === ">" ? greater : less;
   const inclusive = op === ">=" || op === "<=";
   let out: Cond = inclusive;
@@ -86,7 +75,7 @@ export function keyCompareSql(
     else if (i === terms.length - 1 && inclusive && t.boundNull === false && (op === ">=" || !t.nullable))
       // `expr >= b` is false for a NULL expr, as it must be (NULL is below b); `<=` is, only for NOT NULL.
       out = `${t.expr} ${op} ${t.bound}`;
-    else out = or(strict(t), and(equal(t, nullSafe), out));
+    else out = or(strict(t), and(equal(t), out));
   }
   if (out === true) return "1 = 1";
   if (out === false) return "1 = 0";
@@ -103,21 +92,20 @@ export function keyCompareSql(
 export function keyRangeSql(
   lo: readonly KeyCompareTerm[] | null,
   hi: readonly KeyCompareTerm[] | null,
-  nullSafe: NullSafeEquals,
   loStrict = false,
 ): string {
   const parts: string[] = [];
   const leadingValue = lo !== null && lo[0]!.boundNull === false;
   if (lo) {
     if (lo.length > 1 && leadingValue) parts.push(`${lo[0]!.expr} >= ${lo[0]!.bound}`);
-    parts.push(keyCompareSql(lo, loStrict ? ">" : ">=", nullSafe));
+    parts.push(keyCompareSql(lo, loStrict ? ">" : ">="));
   }
   if (hi) {
     const first = hi[0]!;
     const terms = leadingValue ? [{ ...first, nullable: false }, ...hi.slice(1)] : hi;
     if (hi.length > 1 && first.boundNull === false && !terms[0]!.nullable)
       parts.push(`${first.expr} <= ${first.bound}`);
-    parts.push(keyCompareSql(terms, "<", nullSafe));
+    parts.push(keyCompareSql(terms, "<"));
   }
   return parts.join(" AND ");
 }
@@ -126,9 +114,9 @@ export function keyRangeSql(
  * A condition matching exactly one key: each part equal to its bound, `IS NULL` for a NULL part (never
  * `= NULL`, which matches no row).
  */
-export function keyEqualsSql(terms: readonly KeyCompareTerm[], nullSafe: NullSafeEquals): string {
+export function keyEqualsSql(terms: readonly KeyCompareTerm[]): string {
   let out: Cond = true;
-  for (const t of terms) out = and(out, equal(t, nullSafe));
+  for (const t of terms) out = and(out, equal(t));
   if (out === true) return "1 = 1";
   if (out === false) return "1 = 0";
   return out;

@@ -31,9 +31,6 @@ import {
 import { LONG_TYPES, type NativeRowHash, nativeRowHash } from "./mysql-native-hash.js";
 import { writeLiteral } from "./mysql-write-literals.js";
 
-/** MariaDB/MySQL's NULL-safe equality. */
-const nullSafeEquals = (a: string, b: string) => `${a} <=> ${b}`;
-
 /** Quotes a table name, allowing `schema.table`. */
 export function quoteMysqlTable(name: string): string {
   return name
@@ -198,7 +195,7 @@ export class MysqlShapeSql {
         terms.map((t) => t.bound),
         op,
       );
-    return keyCompareSql(terms, op, nullSafeEquals);
+    return keyCompareSql(terms, op);
   }
 
   /** True when some comparison of this shape's keys must be NULL-aware (see `keyNullable`). */
@@ -219,7 +216,7 @@ export class MysqlShapeSql {
       return keyRangeSql(
         lo ? this.terms(lo) : null,
         range.hi ? this.terms(range.hi) : null,
-        nullSafeEquals,
+
         !!after,
       );
     const parts: string[] = [];
@@ -331,7 +328,7 @@ export class MysqlShapeSql {
   keysCondition(keys: readonly Key[]): string {
     const plain = keys.filter((k) => !keyHasNull(k));
     // A key with NULL parts matches by IS NULL there (never `= NULL`, which matches no row).
-    const nulls = keys.filter(keyHasNull).map((k) => `(${keyEqualsSql(this.terms(k), nullSafeEquals)})`);
+    const nulls = keys.filter(keyHasNull).map((k) => `(${keyEqualsSql(this.terms(k))})`);
     if (nulls.length === 0) return this.plainKeysCondition(plain);
     if (plain.length === 0) return nulls.join(" OR ");
     return `(${this.plainKeysCondition(plain)}) OR ${nulls.join(" OR ")}`;

@@ -386,7 +386,11 @@ export class PostgresConnector implements Connector {
     const r = this.normalize(s, range);
     if (!r || parts < 2) return [];
     return this.read("range split failed", async (run) => {
-      const q = s.indexed ? hopSplitSql(s, this.table, r, parts) : windowSplitSql(s, this.table, r, parts);
+      // A hop compares with the previous split key, which may hold NULL: no index condition then.
+      const q =
+        s.indexed && !s.nullableKey
+          ? hopSplitSql(s, this.table, r, parts)
+          : windowSplitSql(s, this.table, r, parts);
       const rows = await run(q.text, q.values, true);
       this.stats.rowsRead += rows.length;
       this.stats.bytesRead += rowBytes(rows);

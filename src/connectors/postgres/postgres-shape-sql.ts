@@ -2,7 +2,7 @@
 import type { ColumnType } from "../../core/canonical.js";
 import { compareKeys, type Key, type KeyRange, keyHasNull, type RecordShape } from "../../core/model.js";
 import { RowCodec } from "../../core/row-codec.js";
-import { type KeyCompareTerm, keyCompareSql, keyEqualsSql, keyRangeSql } from "../key-compare-sql.js";
+import { type KeyCompareTerm, keyEqualsSql, keyRangeSql } from "../key-compare-sql.js";
 import {
   clientSideReason,
   encodeRowSql,
@@ -205,20 +205,32 @@ export class PostgresShapeSql {
   }
 
   /**
-   * The key compared with the columns `cols` of a derived table (one per key part, NULL where the bound's
-   * part is), NULL-aware when a key column may hold NULL or `maybeNull` says a bound may: only known when the
-   * statement runs.
+   * The rows between the columns `lo` (inclusive) and `hi` (exclusive) of a derived table (one column per key
+   * part, null for an open end), whose NULL parts are `loNull` and `hiNull` (known for every row of the
+   * table: callers group bounds by them). NULL-aware (see `KeyPart.nullable`) where needed, with plain
+   * bounds an index range scan can use.
    */
-  compareColumns(cols: readonly string[], op: ">=" | ">" | "<", maybeNull: boolean): string {
-    if (!this.nullableKey && !maybeNull)
-      return `${this.tuple()} ${op} ${cols.length === 1 ? cols[0] : `(${cols.join(", ")})`}`;
-    const terms = this.keys.map((k, i) => ({
-      expr: k.order,
-      bound: cols[i]!,
-      boundNull: maybeNull ? ("maybe" as const) : false,
-      nullable: k.nullable,
-    }));
-    return keyCompareSql(terms, op, notDistinct);
+  rangeColumns(
+    lo: readonly string[] | null,
+    hi: readonly string[] | null,
+    loNull: readonly boolean[],
+    hiNull: readonly boolean[],
+  ): string {
+    const tuple = (cols: readonly string[]) => (cols.length === 1 ? cols[0]! : `(${cols.join(", ")})`);
+    if (!this.nullableKey && !loNull.includes(true) && !hiNull.includes(true)) {
+      const parts: string[] = [];
+      if (lo) parts.push(`${this.tuple()} >= ${tuple(lo)}`);
+      if (hi) parts.push(`${this.tuple()} < ${tuple(hi)}`);
+      return parts.join(" AND ");
+    }
+    const terms = (cols: readonly string[], nulls: readonly boolean[]): KeyCompareTerm[] =>
+      this.keys.map((k, i) => ({
+        expr: k.order,
+        bound: cols[i]!,
+        boundNull: nulls[i]!,
+        nullable: k.nullable,
+      }));
+    return keyRangeSql(lo ? terms(lo, loNull) : null, hi ? terms(hi, hiNull) : null);
   }
 
   /**
@@ -266,7 +278,7 @@ export class PostgresShapeSql {
       return keyRangeSql(
         lo ? this.terms(lo, params) : null,
         range.hi ? this.terms(range.hi, params) : null,
-        notDistinct,
+
         after !== null,
       );
     const parts: string[] = [];
@@ -289,7 +301,7 @@ export class PostgresShapeSql {
     const exact = this.keys.flatMap((k, i) =>
       k.exact && key[i] !== null ? [`${k.exact} = ${terms[i]!.bound}`] : [],
     );
-    return [keyEqualsSql(terms, notDistinct), ...exact].join(" AND ");
+    return [keyEqualsSql(terms), ...exact].join(" AND ");
   }
 
   /**
@@ -342,9 +354,6 @@ export class PostgresShapeSql {
     return this.keys.every((k, i) => k.param !== "int8" || key[i] === null || fitsInt8(key[i]!));
   }
 }
-
-/** PostgreSQL's NULL-safe equality. */
-const notDistinct = (a: string, b: string) => `${a} IS NOT DISTINCT FROM ${b}`;
 
 /** A column reference through the table alias. */
 export function ref(name: string): string {

@@ -109,7 +109,6 @@ export class SqliteShapeSql {
       const cond = keyRangeSql(
         range.lo ? this.terms(range.lo, "l") : null,
         range.hi ? this.terms(range.hi, "h") : null,
-        isSame,
       );
       return cond ? `WHERE ${cond}` : "";
     }
@@ -137,7 +136,6 @@ export class SqliteShapeSql {
         boundNull: key[i] === null,
         nullable: true,
       })),
-      isSame,
     );
   }
 
@@ -178,9 +176,6 @@ export class SqliteShapeSql {
     return st;
   }
 }
-
-/** SQLite's NULL-safe equality. */
-const isSame = (a: string, b: string) => `${a} IS ${b}`;
 
 /**
  * Which bounds a range has, and which of their parts are NULL, for naming prepared statements: "", "l",
