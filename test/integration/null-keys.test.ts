@@ -14,9 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runConcord, writeConfig } from "../cli/helpers.js";
 import { createMysqlTestDatabase, type MysqlTestDatabase } from "../support/mysql-test-database.js";
 import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
-import { MYSQL, POSTGRES, serviceAvailable } from "../support/services.js";
+import { createRedisTestPrefix } from "../support/redis-test-prefix.js";
+import { MYSQL, POSTGRES, REDIS, serviceAvailable } from "../support/services.js";
 
 const available = (await serviceAvailable(POSTGRES)) && (await serviceAvailable(MYSQL));
+const redisAvailable = available && (await serviceAvailable(REDIS));
 
 /** A row: tenant (text or NULL), n (integer text or NULL), v. */
 type Row = readonly [string | null, string | null, string | null];
@@ -318,4 +320,69 @@ describe.skipIf(!available)("keys with NULL parts", () => {
       expect(r.stderr.trim()).not.toContain("\n");
     },
   );
+});
+
+describe.skipIf(!redisAvailable)("keys with NULL parts beside Redis", () => {
+  it("copies a composite key's NULL part to Redis as \\N, and refuses a NULL one-column key naming its column", async () => {
+    const redis = createRedisTestPrefix("null-keys");
+    try {
+      const owner = SIDES.postgres!();
+      const table = "nk_redis";
+      await owner.create(table, OWNER);
+      const cfg = writeConfig(
+        dir,
+        `state: sqlite:${table}.db
+datasets:
+  ${table}:
+    key: [tenant, n]
+    replicas:
+      s: ${owner.replica(table)}
+      d: { url: "${REDIS.url}", prefix: "${redis.prefix}" }
+    policy: { owner: s, resolve: owner, limits: { maxDivergentFraction: 1 } }
+`,
+        `${table}.yaml`,
+      );
+      const repair = await runConcord(["repair", "--json", "-c", cfg]);
+      expect(repair.stderr).toBe("");
+      expect(repair.code).toBe(0);
+      expect(await redis.admin.hgetall(`${redis.prefix}a:\\N`)).toEqual({ tenant: "a", v: "v3.0" });
+      expect(await redis.admin.hgetall(`${redis.prefix}\\N:\\N`)).toEqual({ v: "v0.0" });
+      expect(await redis.admin.hgetall(`${redis.prefix}:\\N`)).toEqual({ tenant: "", v: "v1.0" });
+      expect(await redis.admin.hgetall(`${redis.prefix}NULL:\\N`)).toEqual({ tenant: "NULL", v: "v2.0" });
+      expect(await scan(cfg)).toMatchObject({ code: 0, divergences: [] });
+
+      const single = "nk_redis_single";
+      await pg.admin.query(`CREATE TABLE ${pg.table(single)} (id bigint UNIQUE, v text)`);
+      await pg.admin.query(`INSERT INTO ${pg.table(single)} VALUES (1, 'one'), (NULL, 'none')`);
+      const cfg1 = writeConfig(
+        dir,
+        `state: sqlite:${single}.db
+datasets:
+  ${single}:
+    key: id
+    replicas:
+      s: { url: "${POSTGRES.url}", table: ${pg.table(single)} }
+      d: { url: "${REDIS.url}", prefix: "${redis.prefix}single:" }
+    policy: { owner: s, resolve: owner, limits: { maxDivergentFraction: 1 } }
+`,
+        `${single}.yaml`,
+      );
+      const r = await runConcord(["repair", "--json", "-c", cfg1]);
+      expect(r.code).toBe(1);
+      const repairs = (
+        JSON.parse(r.stdout) as {
+          datasets: { repairs: { key: unknown[]; outcome: string; error?: string }[] }[];
+        }
+      ).datasets[0]!.repairs;
+      const byKey = new Map(repairs.map((x) => [JSON.stringify(x.key), x]));
+      expect(byKey.get("[1]")?.outcome).toBe("applied");
+      expect(byKey.get("[null]")?.outcome).toBe("failed");
+      expect(byKey.get("[null]")?.error).toMatch(
+        /key column id is NULL, and a one-column key that is NULL has no Redis key name/,
+      );
+      expect(await redis.admin.hgetall(`${redis.prefix}single:1`)).toEqual({ id: "1", v: "one" });
+    } finally {
+      await redis.drop();
+    }
+  });
 });
