@@ -82,30 +82,66 @@ export function keyCompareSql(terms: readonly KeyCompareTerm[], op: ">=" | ">" |
   return `(${out})`;
 }
 
+/** How `keyRangeSql` may spell its conditions. */
+export interface KeyRangeOptions {
+  /** Strictly after `lo` (keyset pagination) instead of from it. Default false. */
+  readonly loStrict?: boolean;
+  /**
+   * The dialect compares row values and its index serves them (PostgreSQL, SQLite): a bound without NULL
+   * parts is then compared as a row value, which is exact under NULLS FIRST for `>=` and `>` (a row value
+   * is NULL, so no row, exactly where the row is below such a bound) and, for `<`, exact once the rows whose
+   * first part that differs from the bound is NULL are added back (`a = x AND b IS NULL`, index prefixes
+   * too). Default false: lexicographic expansions (MariaDB/MySQL's range optimizer reads those).
+   */
+  readonly rowValues?: boolean;
+}
+
+/** `(e1, e2) op (b1, b2)`, or `e op b` for one part. */
+function rowCompare(terms: readonly KeyCompareTerm[], op: string): string {
+  if (terms.length === 1) return `${terms[0]!.expr} ${op} ${terms[0]!.bound}`;
+  return `(${terms.map((t) => t.expr).join(", ")}) ${op} (${terms.map((t) => t.bound).join(", ")})`;
+}
+
 /**
- * The rows of a key range in Concord's key order: `lo` (inclusive, or strictly after it when `loStrict`:
- * keyset pagination) and `hi` (exclusive), each as terms or null for an open end; "" for the whole range.
- * When the lower bound's first part is a value, no row in the range holds NULL there, so the upper bound is
- * compared as for a NOT NULL column; and for several key columns the first column's bounds are repeated as
- * plain conditions an index range scan can use (the expansion alone is an OR the optimizer may not).
+ * The rows of a key range in Concord's key order: from `lo` (inclusive, or strictly after it with
+ * `loStrict`) to `hi` (exclusive), each as terms or null for an open end; "" for the whole range. When the
+ * lower bound's first part is a value, no row in the range holds NULL there, so the upper bound is compared
+ * as for a NOT NULL column; for several key columns expanded lexicographically, the first column's bounds
+ * are repeated as plain conditions an index range scan can use (the expansion alone is an OR).
  */
 export function keyRangeSql(
   lo: readonly KeyCompareTerm[] | null,
   hi: readonly KeyCompareTerm[] | null,
-  loStrict = false,
+  options: KeyRangeOptions = {},
 ): string {
   const parts: string[] = [];
   const leadingValue = lo !== null && lo[0]!.boundNull === false;
+  const asRow = (terms: readonly KeyCompareTerm[]) =>
+    options.rowValues === true && terms.every((t) => !t.boundNull);
   if (lo) {
-    if (lo.length > 1 && leadingValue) parts.push(`${lo[0]!.expr} >= ${lo[0]!.bound}`);
-    parts.push(keyCompareSql(lo, loStrict ? ">" : ">="));
+    const op = options.loStrict ? ">" : ">=";
+    if (asRow(lo)) parts.push(rowCompare(lo, op));
+    else {
+      if (lo.length > 1 && leadingValue) parts.push(`${lo[0]!.expr} >= ${lo[0]!.bound}`);
+      parts.push(keyCompareSql(lo, op));
+    }
   }
   if (hi) {
     const first = hi[0]!;
     const terms = leadingValue ? [{ ...first, nullable: false }, ...hi.slice(1)] : hi;
-    if (hi.length > 1 && first.boundNull === false && !terms[0]!.nullable)
-      parts.push(`${first.expr} <= ${first.bound}`);
-    parts.push(keyCompareSql(terms, "<"));
+    if (asRow(terms)) {
+      const below = terms.flatMap((t, i) =>
+        t.nullable
+          ? [[...terms.slice(0, i).map((p) => `${p.expr} = ${p.bound}`), `${t.expr} IS NULL`].join(" AND ")]
+          : [],
+      );
+      const lt = rowCompare(terms, "<");
+      parts.push(below.length ? `(${lt} OR ${below.map((c) => `(${c})`).join(" OR ")})` : lt);
+    } else {
+      if (hi.length > 1 && first.boundNull === false && !terms[0]!.nullable)
+        parts.push(`${first.expr} <= ${first.bound}`);
+      parts.push(keyCompareSql(terms, "<"));
+    }
   }
   return parts.join(" AND ");
 }

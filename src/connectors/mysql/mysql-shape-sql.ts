@@ -213,12 +213,9 @@ export class MysqlShapeSql {
     const lo = after ?? range.lo;
     const bounds = [lo, range.hi].filter((b): b is Key => b !== null);
     if (this.nullableKey || bounds.some(keyHasNull))
-      return keyRangeSql(
-        lo ? this.terms(lo) : null,
-        range.hi ? this.terms(range.hi) : null,
-
-        !!after,
-      );
+      return keyRangeSql(lo ? this.terms(lo) : null, range.hi ? this.terms(range.hi) : null, {
+        loStrict: after !== null,
+      });
     const parts: string[] = [];
     if (lo) parts.push(this.compareKey(lo, after ? ">" : ">="));
     if (range.hi) parts.push(this.compareKey(range.hi, "<"));

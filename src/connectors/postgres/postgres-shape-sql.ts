@@ -230,7 +230,7 @@ export class PostgresShapeSql {
         boundNull: nulls[i]!,
         nullable: k.nullable,
       }));
-    return keyRangeSql(lo ? terms(lo, loNull) : null, hi ? terms(hi, hiNull) : null);
+    return keyRangeSql(lo ? terms(lo, loNull) : null, hi ? terms(hi, hiNull) : null, { rowValues: true });
   }
 
   /**
@@ -275,12 +275,10 @@ export class PostgresShapeSql {
   pageWhere(range: PgRange, after: Key | null, params: Params): string {
     const lo = after ?? range.lo;
     if (this.nullableKey || (lo !== null && keyHasNull(lo)) || (range.hi !== null && keyHasNull(range.hi)))
-      return keyRangeSql(
-        lo ? this.terms(lo, params) : null,
-        range.hi ? this.terms(range.hi, params) : null,
-
-        after !== null,
-      );
+      return keyRangeSql(lo ? this.terms(lo, params) : null, range.hi ? this.terms(range.hi, params) : null, {
+        loStrict: after !== null,
+        rowValues: true,
+      });
     const parts: string[] = [];
     if (lo) parts.push(`${this.tuple()} ${after ? ">" : ">="} ${this.keyParams(lo, params)}`);
     if (range.hi) parts.push(`${this.tuple()} < ${this.keyParams(range.hi, params)}`);

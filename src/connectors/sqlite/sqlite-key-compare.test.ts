@@ -55,15 +55,19 @@ describe("keyCompareSql, keyRangeSql and keyEqualsSql", () => {
         }
         expect(holds(row, keyEqualsSql(terms(lo, nullable)))).toBe(compareKeys(COLUMNS, row, lo) === 0);
         const inRange = compareKeys(COLUMNS, row, lo) >= 0 && compareKeys(COLUMNS, row, hi) < 0;
-        const range = keyRangeSql(terms(lo, nullable), terms(hi, nullable));
-        expect(
-          holds(row, range),
-          `${JSON.stringify(row)} in [${JSON.stringify(lo)}, ${JSON.stringify(hi)})`,
-        ).toBe(inRange);
-        const after = keyRangeSql(terms(lo, nullable), terms(hi, nullable), true);
-        expect(holds(row, after)).toBe(
-          compareKeys(COLUMNS, row, lo) > 0 && compareKeys(COLUMNS, row, hi) < 0,
-        );
+        for (const rowValues of [false, true]) {
+          const range = keyRangeSql(terms(lo, nullable), terms(hi, nullable), { rowValues });
+          expect(
+            holds(row, range),
+            `${JSON.stringify(row)} in [${JSON.stringify(lo)}, ${JSON.stringify(hi)}) ${rowValues}`,
+          ).toBe(inRange);
+          const after = keyRangeSql(terms(lo, nullable), terms(hi, nullable), { loStrict: true, rowValues });
+          expect(holds(row, after)).toBe(
+            compareKeys(COLUMNS, row, lo) > 0 && compareKeys(COLUMNS, row, hi) < 0,
+          );
+          const below = keyRangeSql(null, terms(hi, nullable), { rowValues });
+          expect(holds(row, below)).toBe(compareKeys(COLUMNS, row, hi) < 0);
+        }
       }),
       { numRuns: 400 },
     );

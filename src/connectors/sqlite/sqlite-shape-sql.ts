@@ -109,6 +109,7 @@ export class SqliteShapeSql {
       const cond = keyRangeSql(
         range.lo ? this.terms(range.lo, "l") : null,
         range.hi ? this.terms(range.hi, "h") : null,
+        { rowValues: true },
       );
       return cond ? `WHERE ${cond}` : "";
     }
