@@ -74,7 +74,7 @@ export interface DeclaredCapabilities {
 /** Why a store without a schema skips the cases about what keeps keys unique. */
 const UNIQUE_BY_CONSTRUCTION = {
   reason: "keys are unique by construction (one entry per key), with no schema to declare it",
-  tests: ["keys/unique-index", "keys/not-unique", "null-keys/duplicates"],
+  tests: ["keys/unique-index", "keys/not-unique", "null-keys/duplicates", "null-keys/duplicate-write"],
 };
 
 function makeMemoryFactory(name: string, pushdown: boolean, ordered = true): ConnectorFactory {

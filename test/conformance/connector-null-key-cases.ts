@@ -213,4 +213,26 @@ export function nullKeyCases(ctx: SuiteContext): void {
       expect((err as Error).message).not.toContain("\n");
     },
   );
+
+  ctx.test(
+    "null-keys/duplicate-write",
+    "refuses a write to a NULL key that a second row took after the first read, writing neither row",
+    async () => {
+      const store = await create(NULL_KEYS);
+      const { connector } = store;
+      expect(await connector.count(shape, FULL_RANGE)).toBe(keys.length);
+      await store.put(["b", null, "a second row"]);
+      const key: Key = ["b", null];
+      const err = await connector
+        .applyWrites(shape, [{ key, expected: expected.get(keyId(key))!.fingerprint, next: ["changed"] }])
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(err).toBeInstanceOf(ConnectorError);
+      expect((err as Error).message).toMatch(/key \["b",null\] names several rows of table/);
+      const held = await connector.fetchRecords(shape, [key]);
+      expect(held.map((r) => r.values).sort()).toEqual([[""], ["a second row"]]);
+    },
+  );
 }
