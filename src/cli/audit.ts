@@ -123,17 +123,26 @@ audit:
   return EXIT.ok;
 }
 
-/** Normalises a --key argument: "42" and "[42]" both mean the key [42]; "a,b" a composite key. */
+/**
+ * Normalises a --key argument: "42" and "[42]" both mean the key [42]; "a,b" a composite key; a JSON array
+ * may hold null for a NULL key part (`[10,null]`).
+ */
 function keyFilter(text: string): string {
   if (text.startsWith("[")) {
     try {
       const parts: unknown = JSON.parse(text);
-      if (Array.isArray(parts) && parts.length && parts.every((p) => ["string", "number"].includes(typeof p)))
-        return JSON.stringify(parts.map(String));
+      if (
+        Array.isArray(parts) &&
+        parts.length &&
+        parts.every((p) => p === null || ["string", "number"].includes(typeof p))
+      )
+        return JSON.stringify(parts.map((p) => (p === null ? null : String(p))));
     } catch {
       // reported below
     }
-    throw new UsageError(`--key ${text}: expected 42, a,b or a JSON array such as [42] or ["eu","x"]`);
+    throw new UsageError(
+      `--key ${text}: expected 42, a,b or a JSON array such as [42], ["eu","x"] or [10,null]`,
+    );
   }
   return JSON.stringify(text.split(","));
 }

@@ -3,7 +3,7 @@ import { relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { verifyAuditChainAsync } from "../core/audit-chain.js";
 import type { Decision } from "../core/decide.js";
-import { keyToJson } from "../core/model.js";
+import { keyText, keyToJson } from "../core/model.js";
 import { createDemo, restoreOldBackup } from "../demo/create-demo.js";
 import { runDataset } from "../engine/run-dataset.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
@@ -135,7 +135,7 @@ export async function runDemo(options: DemoOptions, io: CliIo = processIo()): Pr
     const open = await session.state.listEscalations({ status: "open" });
     out(`5. Left for a person: ${open.length} escalation${open.length === 1 ? "" : "s"}`);
     for (const e of open)
-      out(`   ${e.id}  ${e.dataset}${e.key.length ? ` ${e.key.join(",")}` : ""}  ${e.class}: ${e.reason}`);
+      out(`   ${e.id}  ${e.dataset}${e.key.length ? ` ${keyText(e.key)}` : ""}  ${e.class}: ${e.reason}`);
     out();
 
     const verdict = await verifyAuditChainAsync(session.state.iterateAudit());

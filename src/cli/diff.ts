@@ -5,6 +5,7 @@
  */
 import { join, resolve } from "node:path";
 import { parseConfig } from "../config/load-config.js";
+import { keyText } from "../core/model.js";
 import { collectRun } from "./collect-run.js";
 import { DiffFileWriter } from "./diff-file.js";
 import { EXIT, UsageError } from "./errors.js";
@@ -119,13 +120,13 @@ export async function runDiff(
       else changed++;
       if (shown >= limit) continue;
       shown++;
-      const keyText = printable(d.key.map(String).join(","));
+      const keyShown = printable(keyText(d.key));
       const row = (values: Record<string, string | null> | undefined) =>
         Object.entries(values ?? {})
           .map(([c, v]) => `${printable(c)}=${shownValue(v)}`)
           .join(", ");
-      if (l?.present) lines.push(`- ${keyText}  ${row(l.values)}`);
-      if (r?.present) lines.push(`+ ${keyText}  ${row(r.values)}`);
+      if (l?.present) lines.push(`- ${keyShown}  ${row(l.values)}`);
+      if (r?.present) lines.push(`+ ${keyShown}  ${row(r.values)}`);
     }
     const total = onlyLeft + onlyRight + changed;
     const rows = Object.entries(run.totals.replicas)

@@ -1,5 +1,6 @@
 /** `concord escalations list|show`: the queue of divergences the policy would not decide alone, read-only. */
 import { DIVERGENCE_CLASSES } from "../core/classify.js";
+import { keyText } from "../core/model.js";
 import {
   describePattern,
   type EscalationGroupView,
@@ -173,7 +174,7 @@ export async function runEscalationsShow(
       return EXIT.ok;
     }
     const lines = [
-      `${view.id}  ${printable(view.dataset)}${view.key.length ? ` key ${printable(view.key.join(","))}` : ""}  ${view.class}  (${view.status})`,
+      `${view.id}  ${printable(view.dataset)}${view.key.length ? ` key ${printable(keyText(view.key))}` : ""}  ${view.class}  (${view.status})`,
       `  reason:  ${printable(view.reason)}`,
       `  opened:  ${view.createdAt} by run ${view.runId}`,
     ];
@@ -253,7 +254,7 @@ function renderList(
   const rows = list.map((e) => [
     e.id,
     printable(e.dataset),
-    printable(clip(e.key.join(","), 40)),
+    printable(clip(keyText(e.key), 40)),
     e.class,
     printable(clip(describePattern(e), 40)),
     e.createdAt,

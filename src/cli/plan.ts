@@ -3,7 +3,7 @@
 import { resolve } from "node:path";
 import type { DatasetConfig } from "../config/load-config.js";
 import type { Decision } from "../core/decide.js";
-import { keyToJson } from "../core/model.js";
+import { type Key, keyText, keyToJson } from "../core/model.js";
 import type { RepairMode } from "../engine/repair-dataset.js";
 import type { RunMode } from "../engine/run-dataset.js";
 import { collectRun, type RunReport } from "./collect-run.js";
@@ -82,7 +82,7 @@ function renderDecisions(run: RunReport): string {
 
 /** The diff file's entries a run left alone, a few named. */
 function staleText(run: RunReport): string {
-  const key = (k: readonly string[]) => printable(k.join(","));
+  const key = (k: Key) => printable(keyText(k));
   const shown = run.stale
     .slice(0, 10)
     .map((s) =>

@@ -1,7 +1,7 @@
 /** Renders scan results as a readable report for people (the JSON document is run-json.ts). */
 import { BENIGN_CLASSES, DIVERGENCE_CLASSES, type Divergence } from "../core/classify.js";
 import { formatDuration } from "../core/duration.js";
-import { keyToJson, type RecordShape } from "../core/model.js";
+import { keyText, keyToJson, type RecordShape } from "../core/model.js";
 import type { SchemaIssue } from "../detect/resolve-shape.js";
 import type { ScanStats } from "../engine/scan-dataset.js";
 import type { RunReport } from "./collect-run.js";
@@ -94,7 +94,7 @@ export function renderScan(scan: ScanView, limit = 20, divergenceCount = scan.di
     const body = scan.divergences
       .slice(0, limit)
       .map((d) => [
-        printable(keyToJson(scan.shape.key, d.key).join(",")),
+        printable(keyText(keyToJson(scan.shape.key, d.key))),
         d.class,
         ...replicaNames.map((r) => printable(cell(d, r))),
         printable(d.columns.join(", ")),

@@ -1,4 +1,5 @@
 /** Whether a table's indexes keep a dataset's key unique: the rule every SQL connector applies, and its messages. Pure. */
+import type { Key } from "../core/model.js";
 
 /** A primary key or unique index of a table, as its catalog declares it. */
 export interface UniqueIndex {
@@ -17,8 +18,8 @@ export interface UniqueIndex {
 export interface KeyUniqueness {
   readonly index: UniqueIndex;
   /**
-   * Nullable key columns the index exempts when NULL: the key is unique only while no row holds NULL in
-   * them (such a row is no record: a key is never null), which the connector checks once.
+   * Nullable key columns the index exempts when NULL: rows whose key holds NULL in them may repeat a key,
+   * which the connector checks (`duplicateNullKeyMessage`) before it reads, and again before it writes one.
    */
   readonly nullable: readonly string[];
 }
@@ -56,16 +57,21 @@ export function notUniqueMessage(label: string, table: string, key: readonly str
   );
 }
 
-/** The refusal of a key whose unique index exempts NULLs, when some row holds NULL in a key column. */
-export function nullKeyMessage(label: string, table: string, column: string, index: string): string {
+/**
+ * The refusal of a key with NULL parts that several rows hold: their unique index lets NULLs repeat (NULL ≠
+ * NULL), so the key names no single row, and no repair may pick one of them. Names the key and the replica.
+ */
+export function duplicateNullKeyMessage(label: string, table: string, key: Key, index?: string): string {
+  const why = index ? `its unique index ${index} lets` : "a unique index lets";
   return (
-    `${prefix(label)}table ${table}: key column ${column} holds NULL in some rows, and its unique index ` +
-    `${index} lets NULLs repeat; a record needs a key (declare ${column} NOT NULL, or delete those rows)`
+    `${prefix(label)}key ${JSON.stringify(key)} names several rows of table ${table} (${why} rows whose key ` +
+    "holds NULL repeat); a key must name one row: delete or merge the duplicates, or make the index NULLS NOT " +
+    "DISTINCT (PostgreSQL 15+)"
   );
 }
 
 /** A duplicate key found where no index keeps the key unique (a view): names the key and the replica. */
-export function duplicateKeyMessage(label: string, table: string, key: readonly string[]): string {
+export function duplicateKeyMessage(label: string, table: string, key: Key): string {
   return (
     `duplicate key ${JSON.stringify(key)} in replica ${label || table}: ${table} is not kept unique by any ` +
     "index (a view?), and key columns must be unique"

@@ -9,7 +9,7 @@ import { type CanonicalValue, encodeRow } from "./canonical.js";
  * is a change detector, not a security boundary. The key is part of the input so that two keys holding
  * the same values do not cancel out in a range checksum.
  */
-export function fingerprintRow(key: readonly string[], values: readonly CanonicalValue[]): string {
+export function fingerprintRow(key: readonly CanonicalValue[], values: readonly CanonicalValue[]): string {
   return hash("md5", encodeRow([...key, ...values]), "hex").slice(0, 16);
 }
 

@@ -9,6 +9,7 @@ import {
   type KeyRange,
   keyId,
   keyInRange,
+  keyText,
   keyToJson,
 } from "./model.js";
 
@@ -168,5 +169,44 @@ describe("keyId", () => {
 describe("compareKeyPart on equal negative integers", () => {
   it("returns 0, not -0", () => {
     expect(Object.is(compareKeyPart("integer", "-59", "-59"), 0)).toBe(true);
+  });
+});
+
+describe("keys with NULL parts", () => {
+  const columns = [
+    { name: "tenant", type: "text" as const },
+    { name: "n", type: "integer" as const },
+  ];
+  it("order NULL before every value, '' and 'NULL' included, and equal only NULL", () => {
+    const keys = [
+      ["", "1"],
+      [null, "5"],
+      ["NULL", null],
+      [null, null],
+      ["", null],
+      [null, "-7"],
+    ];
+    const sorted = [...keys].sort((a, b) => compareKeys(columns, a, b));
+    expect(sorted).toEqual([
+      [null, null],
+      [null, "-7"],
+      [null, "5"],
+      ["", null],
+      ["", "1"],
+      ["NULL", null],
+    ]);
+    expect(compareKeys(columns, [null, null], [null, null])).toBe(0);
+    expect(keyInRange(columns, { lo: [null, "0"], hi: ["", null] }, [null, "5"])).toBe(true);
+    expect(keyInRange(columns, { lo: [null, "0"], hi: ["", null] }, ["", null])).toBe(false);
+    expect(keyInRange(columns, { lo: [null, "0"], hi: ["", null] }, [null, null])).toBe(false);
+  });
+
+  it("show NULL as JSON null, never as '' or the text NULL", () => {
+    expect(keyToJson(columns, [null, "3"])).toEqual([null, 3]);
+    expect(keyId([null, "3"])).toBe('[null,"3"]');
+    expect(keyId([null, "3"])).not.toBe(keyId(["null", "3"]));
+    expect(keyText([null, 3])).toBe("[null,3]");
+    expect(keyText(["", 3])).toBe(",3");
+    expect(keyText(["eu", 3])).toBe("eu,3");
   });
 });

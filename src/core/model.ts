@@ -8,10 +8,17 @@ export interface ColumnSpec {
 }
 
 /**
- * A record's identity: the canonical text of each key column, in the order of the dataset's `key:`.
- * Keys are never null.
+ * One part of a key: the canonical text of a key column's value, or null when a nullable unique key holds
+ * NULL there. NULL is a key value like any other: it orders before every non-null value of its column
+ * (NULLS FIRST, in every store), equals only NULL, and is JSON null in output and state.
  */
-export type Key = readonly string[];
+export type KeyPart = string | null;
+
+/**
+ * A record's identity: the canonical text (or null) of each key column, in the order of the dataset's
+ * `key:`.
+ */
+export type Key = readonly KeyPart[];
 
 /**
  * What the engine compares for a dataset: the key columns, then the compared columns in fingerprint
@@ -73,18 +80,27 @@ function compareIntegerText(a: string, b: string): number {
   return an && c !== 0 ? -c : c;
 }
 
-/** Compares one key part of the given type. Canonical integers compare numerically without parsing. */
-export function compareKeyPart(type: ColumnType, a: string, b: string): number {
+/**
+ * Compares one key part of the given type. Canonical integers compare numerically without parsing. NULL
+ * orders before every value (NULLS FIRST) and equals only NULL.
+ */
+export function compareKeyPart(type: ColumnType, a: KeyPart, b: KeyPart): number {
+  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
   return type === "integer" ? compareIntegerText(a, b) : compareCodePoints(a, b);
 }
 
-/** Total order on keys of a shape: lexicographic over key parts. */
+/** Total order on keys of a shape: lexicographic over key parts, NULL first in each. */
 export function compareKeys(keyColumns: readonly ColumnSpec[], a: Key, b: Key): number {
   for (let i = 0; i < keyColumns.length; i++) {
-    const c = compareKeyPart(keyColumns[i]!.type, a[i]!, b[i]!);
+    const c = compareKeyPart(keyColumns[i]!.type, a[i] ?? null, b[i] ?? null);
     if (c !== 0) return c;
   }
   return 0;
+}
+
+/** True when some part of `key` is NULL. */
+export function keyHasNull(key: Key): boolean {
+  return key.includes(null);
 }
 
 /** True when `key` lies in the half-open range. */
@@ -94,18 +110,29 @@ export function keyInRange(keyColumns: readonly ColumnSpec[], range: KeyRange, k
   return true;
 }
 
-/** A stable text id for a key, for maps and the state store. */
+/** A stable text id for a key, for maps and the state store (a NULL part is JSON null). */
 export function keyId(key: Key): string {
   return JSON.stringify(key);
 }
 
-/** The key values as JSON output shows them: integers as numbers where exact, everything else as text. */
-export function keyToJson(keyColumns: readonly ColumnSpec[], key: Key): (string | number)[] {
+/**
+ * The key values as JSON output shows them: integers as numbers where exact, NULL as null, everything else
+ * as text.
+ */
+export function keyToJson(keyColumns: readonly ColumnSpec[], key: Key): (string | number | null)[] {
   return key.map((part, i) => {
-    if (keyColumns[i]?.type === "integer") {
+    if (part !== null && keyColumns[i]?.type === "integer") {
       const n = Number(part);
       if (Number.isSafeInteger(n)) return n;
     }
     return part;
   });
+}
+
+/**
+ * A key as text reports show it: its parts joined with ",", or, when a part is NULL, its JSON (`[null,3]`),
+ * since a joined NULL would read as an empty part ('') or as the text NULL.
+ */
+export function keyText(parts: readonly unknown[]): string {
+  return parts.some((p) => p === null) ? JSON.stringify(parts) : parts.join(",");
 }

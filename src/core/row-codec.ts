@@ -36,7 +36,6 @@ export class RowCodec {
         if (err instanceof ValueError) throw new RowError(`column ${this.names[i]}: ${err.message}`);
         throw err;
       }
-      if (i < this.keyWidth && out[i] === null) throw new RowError(`key column ${this.names[i]} is null`);
     }
     return out;
   }
@@ -50,19 +49,17 @@ export class RowCodec {
   record(raw: ArrayLike<unknown>): StoredRecord {
     const all = this.canonicalRow(raw);
     return {
-      key: all.slice(0, this.keyWidth) as string[],
+      key: all.slice(0, this.keyWidth),
       values: all.slice(this.keyWidth),
       fingerprint: fingerprintEncoded(encodeRow(all)),
     };
   }
 
-  /** Canonical key of raw key values. */
+  /** Canonical key of raw key values; a NULL part is null (a nullable unique key's NULL). */
   key(raw: ArrayLike<unknown>): Key {
-    const out: string[] = [];
+    const out: (string | null)[] = [];
     for (let i = 0; i < this.keyWidth; i++) {
-      const v = canonicalValue(this.types[i]!, raw[i]);
-      if (v === null) throw new RowError(`key column ${this.names[i]} is null`);
-      out.push(v);
+      out.push(canonicalValue(this.types[i]!, raw[i]));
     }
     return out;
   }

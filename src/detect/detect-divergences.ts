@@ -125,6 +125,8 @@ export function rangesBetween(range: KeyRange, splits: readonly Key[]): KeyRange
  */
 export function integerSplit(shape: RecordShape, range: KeyRange, parts: number): Key[] | undefined {
   if (shape.key.length !== 1 || shape.key[0]!.type !== "integer" || !range.lo || !range.hi) return undefined;
+  // NULL (a nullable key's) has no place on the number line.
+  if (range.lo[0] === null || range.hi[0] === null) return undefined;
   let lo: bigint;
   let hi: bigint;
   try {
@@ -162,9 +164,10 @@ export async function arithmeticSplit(
   let closed = range;
   if (!range.lo || !range.hi) {
     const bounds = await connector.keyBounds?.(shape, range);
-    if (!bounds) return undefined;
+    if (!bounds || bounds.first[0] === null || bounds.last[0] === null) return undefined;
     closed = { lo: range.lo ?? bounds.first, hi: range.hi ?? [(BigInt(bounds.last[0]!) + 1n).toString()] };
   }
+  if (closed.lo![0] === null || closed.hi![0] === null) return undefined;
   try {
     const span = BigInt(closed.hi![0]!) - BigInt(closed.lo![0]!);
     if (span > BigInt(Math.max(1, rows)) * BigInt(SPARSEST)) return undefined;

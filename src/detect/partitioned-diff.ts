@@ -28,12 +28,12 @@ function textPartition(text: string, parts: number): number {
 }
 
 /**
- * A key as one line-safe string and back: a single integer key is its own digits; any other key is its
- * JSON (which escapes newlines and tabs).
+ * A key as one line-safe string and back: a single integer key is its own digits (a NULL one is "N", which
+ * no integer's digits spell); any other key is its JSON (which escapes newlines and tabs; NULL is null).
  */
 function keyCodec(shape: RecordShape): { text: (key: Key) => string; key: (text: string) => Key } {
   if (shape.key.length === 1 && shape.key[0]!.type === "integer")
-    return { text: (key) => key[0]!, key: (text) => [text] };
+    return { text: (key) => key[0] ?? "N", key: (text) => [text === "N" ? null : text] };
   return { text: (key) => JSON.stringify(key), key: (text) => JSON.parse(text) as Key };
 }
 

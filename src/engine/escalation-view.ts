@@ -99,10 +99,10 @@ export interface EscalationValues {
 }
 
 /** Typed key values as JSON output shows them, from a stored divergence's or escalation's detail. */
-export function keyJsonOf(key: readonly string[], detail: unknown): unknown[] {
+export function keyJsonOf(key: Key, detail: unknown): unknown[] {
   const recorded = (detail as { keyJson?: unknown } | null)?.keyJson;
   if (Array.isArray(recorded)) return recorded;
-  return key.map((k) => (/^-?\d+$/.test(k) && Number.isSafeInteger(Number(k)) ? Number(k) : k));
+  return key.map((k) => (k !== null && /^-?\d+$/.test(k) && Number.isSafeInteger(Number(k)) ? Number(k) : k));
 }
 
 /** The id of a dataset's pattern group: the first 12 hex digits of SHA-256 over dataset and pattern. */

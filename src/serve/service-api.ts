@@ -2,6 +2,7 @@
 
 import type { AuditEntry } from "../core/audit-chain.js";
 import type { DatasetHint } from "../core/consistency-hint.js";
+import type { Key } from "../core/model.js";
 import type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
 
@@ -213,8 +214,8 @@ export interface DatasetHintView extends DatasetHint {
 /** What an application may want to know about one key before trusting a replica's copy of it. */
 export interface KeyHintView {
   readonly dataset: string;
-  /** The key's values in key-column order, as given. */
-  readonly key: readonly string[];
+  /** The key's values in key-column order, as given (null for a NULL part). */
+  readonly key: Key;
   /** Seen divergent and not yet repaired and verified: read it from the owner meanwhile. */
   readonly divergent: boolean;
   /** A repair is still to come (the key is divergent and Concord will repair it, or a person must decide). */
@@ -319,7 +320,7 @@ export interface ServiceApi {
   /** The dataset's consistency hint now; throws TriggerError("unknown-dataset"). */
   hint(dataset: string): Promise<DatasetHintView>;
   /** One key's hint (`key`: its values in key-column order); throws TriggerError("unknown-dataset"). */
-  keyHint(dataset: string, key: readonly string[]): Promise<KeyHintView>;
+  keyHint(dataset: string, key: Key): Promise<KeyHintView>;
   /** Calls `listener` with the dataset's hint now and on every change; returns the unsubscribe function. */
   subscribeHints(dataset: string, listener: (hint: DatasetHintView) => void): () => void;
   /**

@@ -26,6 +26,7 @@ import {
   TYPED_COLUMNS,
   TYPED_KEY,
 } from "./connector-fixtures.js";
+import { nullKeyCases } from "./connector-null-key-cases.js";
 import { readCases } from "./connector-read-cases.js";
 import { keyCases, writeCases } from "./connector-write-cases.js";
 
@@ -106,6 +107,7 @@ describe.each(connectorFactories)("$name connector", (factory: ConnectorFactory)
   describe.each(CASES)("$name table", (tc) => readCases(ctx, tc));
   describe("conditional writes", () => writeCases(ctx));
   describe("unique keys", () => keyCases(ctx));
+  describe("keys with NULL parts", () => nullKeyCases(ctx));
 });
 
 /** Capabilities in the order `capabilitiesOf` lists them. */

@@ -13,7 +13,7 @@ import type { CanonicalValue, ColumnType } from "../../src/core/canonical.js";
 import type { ColumnSpec } from "../../src/core/model.js";
 import { createRedisTestPrefix } from "../support/redis-test-prefix.js";
 import { REDIS, serviceAvailable } from "../support/services.js";
-import { keyClause } from "./key-clause.js";
+import { keyClause, keyNotNull } from "./key-clause.js";
 import { mysqlFactory, mysqlPadCollationFactory } from "./mysql-factory.js";
 import { postgresDefaultCollationFactory, postgresFactory } from "./postgres-factory.js";
 
@@ -23,10 +23,11 @@ export interface TableFixture {
   readonly columns: readonly ColumnSpec[];
   readonly rows: readonly (readonly CanonicalValue[])[];
   /**
-   * What keeps the key unique (default "primary key"): a unique index over NOT NULL key columns instead, or
-   * nothing at all (a store with a schema must then refuse the key).
+   * What keeps the key unique (default "primary key"): a unique index over NOT NULL key columns instead, a
+   * unique index over nullable key columns (rows whose key holds NULL may then repeat it), or nothing at all
+   * (a store with a schema must then refuse the key).
    */
-  readonly keyConstraint?: "primary key" | "unique index" | "none";
+  readonly keyConstraint?: "primary key" | "unique index" | "nullable unique index" | "none";
 }
 
 /** A freshly created table, its connector, and a back door for writing as "someone else" would. */
@@ -73,7 +74,7 @@ export interface DeclaredCapabilities {
 /** Why a store without a schema skips the cases about what keeps keys unique. */
 const UNIQUE_BY_CONSTRUCTION = {
   reason: "keys are unique by construction (one entry per key), with no schema to declare it",
-  tests: ["keys/unique-index", "keys/not-unique"],
+  tests: ["keys/unique-index", "keys/not-unique", "null-keys/duplicates", "null-keys/duplicate-write"],
 };
 
 function makeMemoryFactory(name: string, pushdown: boolean, ordered = true): ConnectorFactory {
@@ -157,7 +158,8 @@ async function createSqliteTable(fixture: TableFixture, inMemory: boolean): Prom
   const db = new Database(dir ? join(dir, "replica.db") : ":memory:");
   const all = [...fixture.key, ...fixture.columns];
   const columnsSql = all.map(
-    (c, i) => `${quoteIdent(c.name)} ${SQLITE_TYPES[c.type]}${i < fixture.key.length ? " NOT NULL" : ""}`,
+    (c, i) =>
+      `${quoteIdent(c.name)} ${SQLITE_TYPES[c.type]}${i < fixture.key.length && keyNotNull(fixture) ? " NOT NULL" : ""}`,
   );
   const key = keyClause(
     fixture,

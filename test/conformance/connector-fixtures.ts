@@ -226,9 +226,10 @@ export const COMPOSITE: Case = {
 export const CASES: readonly Case[] = [TYPED, COMPOSITE];
 
 // ---------------------------------------------------------------------------------------------------------
-// An independent model of the contract's key order: integers as BigInt, text by code point.
+// An independent model of the contract's key order: NULL first, integers as BigInt, text by code point.
 
-function comparePart(type: ColumnSpec["type"], a: string, b: string): number {
+function comparePart(type: ColumnSpec["type"], a: string | null, b: string | null): number {
+  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
   if (type === "integer") return BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0;
   const x = Array.from(a, (ch) => ch.codePointAt(0)!);
   const y = Array.from(b, (ch) => ch.codePointAt(0)!);
@@ -238,7 +239,7 @@ function comparePart(type: ColumnSpec["type"], a: string, b: string): number {
 
 export function oracleCompare(key: readonly ColumnSpec[], a: Key, b: Key): number {
   for (let i = 0; i < key.length; i++) {
-    const c = comparePart(key[i]!.type, a[i]!, b[i]!);
+    const c = comparePart(key[i]!.type, a[i] ?? null, b[i] ?? null);
     if (c !== 0) return Math.sign(c);
   }
   return 0;

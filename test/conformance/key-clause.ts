@@ -5,6 +5,12 @@ import type { TableFixture } from "./connector-factories.js";
 export function keyClause(fixture: TableFixture, quoted: readonly string[], table: string): string {
   const constraint = fixture.keyConstraint ?? "primary key";
   if (constraint === "none") return "";
-  if (constraint === "unique index") return `, CONSTRAINT ${table}_key UNIQUE (${quoted.join(", ")})`;
+  if (constraint === "unique index" || constraint === "nullable unique index")
+    return `, CONSTRAINT ${table}_key UNIQUE (${quoted.join(", ")})`;
   return `, PRIMARY KEY (${quoted.join(", ")})`;
+}
+
+/** Whether a fixture's key columns are declared NOT NULL (all but "nullable unique index"). */
+export function keyNotNull(fixture: TableFixture): boolean {
+  return fixture.keyConstraint !== "nullable unique index";
 }

@@ -7,7 +7,7 @@ import type { CanonicalValue, ColumnType } from "../../src/core/canonical.js";
 import { createMysqlTestDatabase, type MysqlTestDatabase } from "../support/mysql-test-database.js";
 import { MYSQL, serviceAvailable } from "../support/services.js";
 import type { ConnectorFactory, StoreTable, TableFixture } from "./connector-factories.js";
-import { keyClause } from "./key-clause.js";
+import { keyClause, keyNotNull } from "./key-clause.js";
 
 /**
  * Declared MariaDB types per logical type; `describe()` must read each back as the logical type. Floats are
@@ -84,7 +84,7 @@ export function makeMysqlFactory(name: string, nopad: boolean): ConnectorFactory
       const columnsSql = all.map((c, i) => {
         const isKey = i < fixture.key.length;
         const type = isKey && c.type === "text" ? `VARCHAR(64) COLLATE ${collation}` : MYSQL_TYPES[c.type];
-        return `\`${c.name}\` ${type}${isKey ? " NOT NULL" : ""}`;
+        return `\`${c.name}\` ${type}${isKey && keyNotNull(fixture) ? " NOT NULL" : ""}`;
       });
       const quoted = fixture.key.map((c) => `\`${c.name}\``);
       await db.admin.query(

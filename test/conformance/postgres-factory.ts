@@ -6,7 +6,7 @@ import type { CanonicalValue, ColumnType } from "../../src/core/canonical.js";
 import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
 import { POSTGRES, serviceAvailable } from "../support/services.js";
 import type { ConnectorFactory, StoreTable, TableFixture } from "./connector-factories.js";
-import { keyClause } from "./key-clause.js";
+import { keyClause, keyNotNull } from "./key-clause.js";
 
 /** Declared PostgreSQL types per logical type; `describe()` must read each back as the logical type. */
 const PG_TYPES: Record<ColumnType, string> = {
@@ -61,7 +61,7 @@ export function makePostgresFactory(name: string, binaryKeys: boolean): Connecto
       const width = fixture.key.length;
       const columnsSql = all.map((c, i) => {
         const collate = i < width && c.type === "text" && binaryKeys ? ' COLLATE "C"' : "";
-        return `"${c.name}" ${PG_TYPES[c.type]}${collate}${i < width ? " NOT NULL" : ""}`;
+        return `"${c.name}" ${PG_TYPES[c.type]}${collate}${i < width && keyNotNull(fixture) ? " NOT NULL" : ""}`;
       });
       const quoted = fixture.key.map((c) => `"${c.name}"`);
       const key = quoted.join(", ");

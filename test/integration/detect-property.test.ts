@@ -14,6 +14,7 @@ import {
   memoryUnorderedFactory,
   type StoreTable,
   sqliteInMemoryFactory,
+  type TableFixture,
 } from "../conformance/connector-factories.js";
 
 const COLUMNS: readonly ColumnSpec[] = [
@@ -76,6 +77,14 @@ const compositeKeyArb: fc.Arbitrary<Key> = fc
   )
   .map(([text, n]) => [text, String(n)]);
 
+/** Keys of a unique index over nullable columns: NULL in either part or both, beside '' and 'NULL'. */
+const nullableKeyArb: fc.Arbitrary<Key> = fc
+  .tuple(
+    fc.option(fc.constantFrom("", "NULL", "a", "b", "\\N"), { nil: null, freq: 3 }),
+    fc.option(fc.integer({ min: -6, max: 6 }), { nil: null, freq: 3 }),
+  )
+  .map(([text, n]) => [text, n === null ? null : String(n)]);
+
 function entriesArb(keyArb: fc.Arbitrary<Key>): fc.Arbitrary<Entry[]> {
   return fc
     .uniqueArray(
@@ -127,7 +136,9 @@ function scenarioArb(keyColumns: readonly ColumnSpec[], keyArb: fc.Arbitrary<Key
 function modelCompare(keyColumns: readonly ColumnSpec[], a: Key, b: Key): number {
   for (let i = 0; i < keyColumns.length; i++) {
     let c: number;
-    if (keyColumns[i]!.type === "integer") {
+    // NULL (a nullable unique key's) before every value, equal only to NULL.
+    if (a[i] === null || b[i] === null) c = a[i] === b[i] ? 0 : a[i] === null ? -1 : 1;
+    else if (keyColumns[i]!.type === "integer") {
       const [x, y] = [BigInt(a[i]!), BigInt(b[i]!)];
       c = x < y ? -1 : x > y ? 1 : 0;
     } else {
@@ -211,9 +222,20 @@ const MIXES: readonly StoreMix[] = [
   },
 ];
 
-const KEYS = [
+const KEYS: readonly {
+  name: string;
+  key: readonly ColumnSpec[];
+  arb: fc.Arbitrary<Key>;
+  constraint?: TableFixture["keyConstraint"];
+}[] = [
   { name: "integer keys", key: INTEGER_KEY, arb: integerKeyArb },
   { name: "composite [text, integer] keys", key: COMPOSITE_KEY, arb: compositeKeyArb },
+  {
+    name: "nullable [text, integer] keys with NULL parts",
+    key: COMPOSITE_KEY,
+    arb: nullableKeyArb,
+    constraint: "nullable unique index",
+  },
 ];
 
 /**
@@ -247,7 +269,12 @@ function withCallBudget(c: Connector, budget: number): Connector {
   };
 }
 
-async function checkScenario(mix: StoreMix, keyColumns: readonly ColumnSpec[], s: Scenario): Promise<void> {
+async function checkScenario(
+  mix: StoreMix,
+  keyColumns: readonly ColumnSpec[],
+  s: Scenario,
+  keyConstraint?: TableFixture["keyConstraint"],
+): Promise<void> {
   const shape: RecordShape = { key: keyColumns, columns: COLUMNS };
   const stores: StoreTable[] = [];
   try {
@@ -257,7 +284,12 @@ async function checkScenario(mix: StoreMix, keyColumns: readonly ColumnSpec[], s
         return held ? [[...e.key, ...held]] : [];
       });
       stores.push(
-        await mix.stores[r % mix.stores.length]!.create({ key: keyColumns, columns: COLUMNS, rows }),
+        await mix.stores[r % mix.stores.length]!.create({
+          key: keyColumns,
+          columns: COLUMNS,
+          rows,
+          ...(keyConstraint ? { keyConstraint } : {}),
+        }),
       );
     }
     const names = NAMES.slice(0, s.replicaCount);
@@ -311,12 +343,15 @@ async function checkScenario(mix: StoreMix, keyColumns: readonly ColumnSpec[], s
 }
 
 describe.each(MIXES)("detectDivergences over $name", (mix: StoreMix) => {
-  it.each(KEYS)("finds exactly the differing keys among 2 or 3 replicas ($name)", async ({ key, arb }) => {
-    await fc.assert(
-      fc.asyncProperty(scenarioArb(key, arb), (s) => checkScenario(mix, key, s)),
-      { numRuns: 100 },
-    );
-  });
+  it.each(KEYS)(
+    "finds exactly the differing keys among 2 or 3 replicas ($name)",
+    async ({ key, arb, constraint }) => {
+      await fc.assert(
+        fc.asyncProperty(scenarioArb(key, arb), (s) => checkScenario(mix, key, s, constraint)),
+        { numRuns: 100 },
+      );
+    },
+  );
 });
 
 describe("detectDivergences with pushdown", () => {

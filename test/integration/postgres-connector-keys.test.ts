@@ -103,18 +103,18 @@ describe.skipIf(!available)("PostgresConnector: keys must be unique", () => {
     ).toMatch(/does not keep key \(region\) unique/);
   });
 
-  it("takes a nullable unique column while no row holds NULL in it, and says which column when one does", async () => {
-    await table("nullable", "id bigint UNIQUE, v text", "(1, 'x'), (2, 'y')");
-    expect(await connect("nullable").count(SHAPE, FULL_RANGE)).toBe(2);
-    await db.admin.query(`INSERT INTO ${db.table("nullable")} VALUES (NULL, 'a'), (NULL, 'b')`);
+  it("takes a nullable unique column holding one NULL key, and names a NULL key several rows hold", async () => {
+    await table("nullable", "id bigint UNIQUE, v text", "(1, 'x'), (2, 'y'), (NULL, 'n')");
+    expect(await connect("nullable").count(SHAPE, FULL_RANGE)).toBe(3);
+    await db.admin.query(`INSERT INTO ${db.table("nullable")} VALUES (NULL, 'b')`);
     expect(await refusal(connect("nullable").count(SHAPE, FULL_RANGE))).toMatch(
-      /^ds\.nullable: table "[^"]+"\."nullable": key column id holds NULL in some rows, and its unique index nullable_id_key lets NULLs repeat/,
+      /^ds\.nullable: key \[null\] names several rows of table "[^"]+"\."nullable" \(its unique index nullable_id_key lets rows whose key holds NULL repeat\); a key must name one row/,
     );
     // NULLS NOT DISTINCT (PostgreSQL 15) keeps even NULLs unique: nothing to check.
     const [{ v }] = (await db.admin.query("SELECT current_setting('server_version_num')::int AS v")).rows;
     if (v >= 150000) {
-      await table("nnd", "id bigint, v text, UNIQUE NULLS NOT DISTINCT (id)", "(1, 'x')");
-      expect(await connect("nnd").count(SHAPE, FULL_RANGE)).toBe(1);
+      await table("nnd", "id bigint, v text, UNIQUE NULLS NOT DISTINCT (id)", "(1, 'x'), (NULL, 'n')");
+      expect(await connect("nnd").count(SHAPE, FULL_RANGE)).toBe(2);
     }
   });
 

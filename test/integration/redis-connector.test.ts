@@ -277,6 +277,39 @@ describe.skipIf(!available)("redis connector", () => {
   });
 
   describe("writing", () => {
+    it("has no record for a NULL one-column key, and refuses its write naming the key column", async () => {
+      const t = testPrefix("null-key");
+      const c = await t.open({ format: "hash" });
+      expect(await c.fetchRecords(SHAPE, [[null], ["1"]])).toEqual([]);
+      const err = await rejection(
+        c.applyWrites(SHAPE, [{ key: [null], expected: null, next: ["x", null, null, null] }]),
+      );
+      expect(err).toBeInstanceOf(ConnectorError);
+      expect(err.message).toMatch(
+        /key \[null\] cannot be written: key column id is NULL, and a one-column key that is NULL has no Redis key name/,
+      );
+      expect(err.message).not.toContain("\n");
+      expect(await t.admin.keys(`${t.prefix}*`)).toEqual([]);
+    });
+
+    it("writes a NULL part of a composite key as \\N, and reads it back as NULL", async () => {
+      const t = testPrefix("null-part");
+      const c = await t.open({ format: "hash" });
+      const shape: RecordShape = {
+        key: [
+          { name: "tenant", type: "text" },
+          { name: "n", type: "integer" },
+        ],
+        columns: [{ name: "name", type: "text" }],
+      };
+      expect(await c.applyWrites(shape, [{ key: ["eu", null], expected: null, next: ["x"] }])).toEqual([
+        "applied",
+      ]);
+      expect(await t.admin.hgetall(`${t.prefix}eu:\\N`)).toEqual({ tenant: "eu", name: "x" });
+      const listed = (await streamAll(c, shape)) as { key: Key }[];
+      expect(listed.map((r) => r.key)).toEqual([["eu", null]]);
+    });
+
     it.each(["hash", "json"] as const)(
       "keeps what the shape does not cover, and the TTL (%s)",
       async (format) => {

@@ -324,6 +324,7 @@ describe("input validation", () => {
     await app.inject({ url: "/api/audit?run=r1&key=42&limit=5", headers: auth });
     await app.inject({ url: "/api/audit?key=eu,x", headers: auth });
     await app.inject({ url: "/api/audit?key=[7]", headers: auth });
+    await app.inject({ url: `/api/audit?key=${encodeURIComponent("[10,null]")}`, headers: auth });
     await app.inject({ url: "/api/history?dataset=d&since=2026-01-01T00:00:00Z", headers: auth });
     await app.inject({ url: "/api/history?since=1700000000000", headers: auth });
     expect(stub.calls.map((c) => [c.method, ...c.args])).toEqual([
@@ -334,6 +335,7 @@ describe("input validation", () => {
       ["audit", { run: "r1", key: '["42"]', limit: 5 }],
       ["audit", { key: '["eu","x"]' }],
       ["audit", { key: '["7"]' }],
+      ["audit", { key: '["10",null]' }],
       ["history", { dataset: "d", since: Date.UTC(2026, 0, 1) }],
       ["history", { since: 1_700_000_000_000 }],
     ]);

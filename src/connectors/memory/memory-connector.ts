@@ -24,7 +24,7 @@ import {
  * ordered reads are cheap after a burst of writes.
  */
 export class MemoryTable {
-  private readonly rows = new Map<string, { key: Key; row: Record<string, CanonicalValue> }>();
+  private readonly rows = new Map<string | null, { key: Key; row: Record<string, CanonicalValue> }>();
   private sorted: Key[] | null = null;
 
   constructor(
@@ -40,7 +40,8 @@ export class MemoryTable {
   put(row: Record<string, CanonicalValue>): void {
     const key = this.keyColumns.map((c) => {
       const v = row[c.name];
-      if (v === null || v === undefined) throw new Error(`key column ${c.name} is missing`);
+      // null is a NULL key part (a nullable unique key); a column left out is a mistake.
+      if (v === undefined) throw new Error(`key column ${c.name} is missing`);
       return v;
     });
     const id = rowId(key);
@@ -199,7 +200,7 @@ export class MemoryConnector implements Connector {
       if (w.next) {
         const row: Record<string, CanonicalValue> = { ...(this.table.get(w.key) ?? {}) };
         shape.key.forEach((c, i) => {
-          row[c.name] = w.key[i]!;
+          row[c.name] = w.key[i] ?? null;
         });
         shape.columns.forEach((c, i) => {
           row[c.name] = w.next![i] ?? null;
@@ -226,9 +227,9 @@ export class MemoryConnector implements Connector {
   async close(): Promise<void> {}
 }
 
-/** The table's own key id: the value itself for one-column keys (the hot path), JSON otherwise. */
-function rowId(key: Key): string {
-  return key.length === 1 ? key[0]! : JSON.stringify(key);
+/** The table's own key id: the value itself for one-column keys (the hot path; null for NULL), JSON otherwise. */
+function rowId(key: Key): string | null {
+  return key.length === 1 ? (key[0] ?? null) : JSON.stringify(key);
 }
 
 const signatures = new WeakMap<RecordShape, string>();

@@ -1,5 +1,5 @@
 /** The one statement that checksums (or lists) a whole round of key ranges on MariaDB/MySQL. Builds text only: no I/O. */
-import { compareKeys, type Key, type KeyRange } from "../../core/model.js";
+import { compareKeys, type Key, type KeyRange, keyHasNull } from "../../core/model.js";
 import type { RowHash } from "../row-hash.js";
 import { type MysqlShapeSql, tupleCompare } from "./mysql-shape-sql.js";
 
@@ -24,6 +24,7 @@ function aggregate(s: MysqlShapeSql, hash: RowHash): string {
  *   FORCE INDEX make each bucket an index range scan, "Range checked for each record", where MariaDB
  *   would otherwise pick a block nested loop and MySQL 8 a hash join, both bucket × table comparisons);
  *   each range open at one end is a UNION ALL branch of its own.
+ *   A key column that may hold NULL (or a bound holding NULL) makes every range a branch of its own.
  * - Otherwise, when the ranges are ascending and disjoint (as detection asks): one scan that assigns each
  *   row its bucket with a binary search tree of IF()s over the bounds.
  * - Otherwise: one UNION ALL branch per range.
@@ -40,6 +41,11 @@ export function bucketSql(
     .filter(({ range }) => !(range.lo && range.hi && compareKeys(s.shape.key, range.lo, range.hi) >= 0));
   if (live.length === 0) return "";
   const branch = (range: KeyRange, i: number) => `SELECT ${i}, ${select} FROM ${s.from(range)}`;
+  // The join compares keys with its derived table's columns, whose NULLs are only known when it runs: a
+  // key that may hold NULL has each range as a branch of its own (an index range scan each) instead.
+  const nullBound = live.some(({ range }) => [range.lo, range.hi].some((b) => b !== null && keyHasNull(b)));
+  if (s.sargable && (s.nullableKey || nullBound))
+    return live.map((b) => branch(b.range, b.i)).join(" UNION ALL ");
   if (s.sargable) {
     const bounded = live.filter(({ range }) => range.lo && range.hi);
     const statements = live.filter(({ range }) => !(range.lo && range.hi)).map((b) => branch(b.range, b.i));
@@ -95,11 +101,10 @@ function treeSql(
       labels.push(-1);
     }
   }
-  const lits = cuts.map((k) => s.keyLiterals(k));
   const tree = (a: number, b: number): string => {
     if (labels.slice(a, b + 1).every((l) => l === labels[a])) return String(labels[a]);
     const mid = Math.ceil((a + b) / 2);
-    return `IF(${tupleCompare(s.keyOrder, lits[mid - 1]!, "<")}, ${tree(a, mid - 1)}, ${tree(mid, b)})`;
+    return `IF(${s.compareKey(cuts[mid - 1]!, "<")}, ${tree(a, mid - 1)}, ${tree(mid, b)})`;
   };
   const where = s.where({ lo: live[0]!.range.lo, hi: live.at(-1)!.range.hi });
   const group = mode === "aggregate" ? " GROUP BY i" : "";

@@ -3,6 +3,8 @@ import type { PoolConnection } from "mysql2/promise";
 import { fingerprintRow } from "../../core/fingerprint.js";
 import { type Key, keyId } from "../../core/model.js";
 import type { ConditionalWrite, WriteOutcome } from "../connector.js";
+import { duplicateNullKeyMessage } from "../unique-key.js";
+import { UnstorableValueError } from "./mysql-errors.js";
 import type { MysqlSession } from "./mysql-session.js";
 import type { MysqlShapeSql } from "./mysql-shape-sql.js";
 import { statementBudget, writeStatements } from "./mysql-write-statements.js";
@@ -43,6 +45,9 @@ export async function writeConditionally(
       const oversize: Key[] = [];
       for (const row of rows) {
         const key = s.codec.key(row);
+        // Only a key with NULL parts can name several rows (a unique index lets those repeat): never guess one.
+        if (initial.has(keyId(key)) || oversize.some((k) => keyId(k) === keyId(key)))
+          throw new UnstorableValueError(duplicateNullKeyMessage("", s.tableName, key));
         if (!s.pushable) initial.set(keyId(key), s.codec.fingerprintRaw(row));
         else if (row[s.keyWidth] == null) oversize.push(key);
         else initial.set(keyId(key), String(row[s.keyWidth]));

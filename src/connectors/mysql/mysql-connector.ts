@@ -3,7 +3,14 @@ import { createPool, type Pool } from "mysql2/promise";
 import { redactUrl } from "../../config/redact.js";
 import { resolveTimeouts, type TimeoutsConfig } from "../../config/timeouts.js";
 import { ChecksumAccumulator, type RangeChecksum } from "../../core/fingerprint.js";
-import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../../core/model.js";
+import {
+  type Key,
+  type KeyFingerprint,
+  type KeyRange,
+  keyHasNull,
+  type RecordShape,
+  type StoredRecord,
+} from "../../core/model.js";
 import {
   type ConditionalWrite,
   type Connector,
@@ -15,7 +22,12 @@ import {
   type WriteOutcome,
 } from "../connector.js";
 import type { RowHash } from "../row-hash.js";
-import { duplicateKeyMessage, keyUniqueness, notUniqueMessage, nullKeyMessage } from "../unique-key.js";
+import {
+  duplicateKeyMessage,
+  duplicateNullKeyMessage,
+  keyUniqueness,
+  notUniqueMessage,
+} from "../unique-key.js";
 import { bucketSql } from "./mysql-checksum-sql.js";
 import { mysqlColumnInfo } from "./mysql-column-types.js";
 import { writeConditionally } from "./mysql-conditional-writes.js";
@@ -164,35 +176,34 @@ export class MysqlConnector implements Connector {
   }
 
   /**
-   * Refuses a key the table does not keep unique: no primary key or unique index made of key columns, or
-   * only one that lets NULLs repeat while a row holds NULL in a key column. A view's rows are searched for a
-   * duplicate key instead (one aggregate over it, once per run).
+   * Refuses a key the table does not keep unique: no primary key or unique index made of key columns. A key
+   * with NULL parts is a key like any other, but a unique index lets rows whose key holds NULL repeat, and
+   * such a key names no single row: the first one found is refused, naming it (one aggregate over the rows
+   * holding NULL in a key column, once per run). A view's rows are searched for a duplicate key instead.
    */
   private async checkKey(s: MysqlShapeSql, meta: MysqlTableMeta): Promise<void> {
     const key = s.shape.key.map((c) => c.name);
     const what = "cannot check that keys are unique";
-    if (meta.unique === null) {
-      const present = s.keyRefs.map((k) => `${k} IS NOT NULL`).join(" AND ");
-      // MIN of a group's equal keys: MySQL's ONLY_FULL_GROUP_BY refuses a bare column grouped by an expression.
+    // MIN of a group's equal keys: MySQL's ONLY_FULL_GROUP_BY refuses a bare column grouped by an expression.
+    const duplicate = async (where: string) => {
       const sql =
-        `SELECT ${s.keyRefs.map((k) => `MIN(${k})`).join(", ")} FROM ${s.table} WHERE ${present} ` +
+        `SELECT ${s.keyRefs.map((k) => `MIN(${k})`).join(", ")} FROM ${s.table}${where} ` +
         `GROUP BY ${s.keyOrder.join(", ")} HAVING COUNT(*) > 1 LIMIT 1`;
       const [dup] = await this.session.read(what, (conn) => this.session.rows(conn, sql));
-      if (dup) {
-        const found = this.decode(what, () => s.codec.key(dup));
-        throw new ConnectorError(duplicateKeyMessage(this.label, this.table, found));
-      }
+      return dup ? this.decode(what, () => s.codec.key(dup)) : undefined;
+    };
+    if (meta.unique === null) {
+      const found = await duplicate("");
+      if (found) throw new ConnectorError(duplicateKeyMessage(this.label, this.table, found));
       return;
     }
     const unique = keyUniqueness(key, meta.unique, (c) => meta.byName.get(c)?.nullable === false);
     if (!unique) throw new ConnectorError(notUniqueMessage(this.label, this.table, key));
-    for (const column of unique.nullable) {
-      const ref = s.keyRefs[key.indexOf(column)]!;
-      const sql = `SELECT 1 FROM ${s.table} WHERE ${ref} IS NULL LIMIT 1`;
-      const held = await this.session.read(what, (conn) => this.session.rows(conn, sql));
-      if (held.length > 0)
-        throw new ConnectorError(nullKeyMessage(this.label, this.table, column, unique.index.name));
-    }
+    if (unique.nullable.length === 0) return;
+    const held = unique.nullable.map((c) => `${s.keyRefs[key.indexOf(c)]!} IS NULL`).join(" OR ");
+    const found = await duplicate(` WHERE ${held}`);
+    if (found)
+      throw new ConnectorError(duplicateNullKeyMessage(this.label, this.table, found, unique.index.name));
   }
 
   /**
@@ -239,13 +250,14 @@ export class MysqlConnector implements Connector {
     const keys = s.keyRefs.join(", ");
     const probe = (order: number, dir: string) =>
       `(SELECT ${order} AS o, ${keys} FROM ${from} ORDER BY ${s.keyOrder.map((k) => `${k} ${dir}`).join(", ")} LIMIT 1)`;
+    // MIN and MAX skip NULLs: a key that may hold NULL is probed in key order (NULL first) instead.
     const sql =
-      s.keyWidth === 1
+      s.keyWidth === 1 && !s.nullableKey
         ? `SELECT MIN(${keys}), MAX(${keys}) FROM ${from}`
         : `SELECT b.* FROM (${probe(0, "ASC")} UNION ALL ${probe(1, "DESC")}) AS b ORDER BY b.o`;
     const rows = await this.session.read("key bounds failed", (conn) => this.session.rows(conn, sql));
     return this.decode("key bounds failed", () => {
-      if (s.keyWidth === 1) {
+      if (s.keyWidth === 1 && !s.nullableKey) {
         const [min, max] = rows[0] ?? [];
         return min == null || max == null ? null : { first: s.codec.key([min]), last: s.codec.key([max]) };
       }
@@ -463,7 +475,8 @@ export class MysqlConnector implements Connector {
   private async refuseCollidingKeys(s: MysqlShapeSql, writes: readonly ConditionalWrite[]): Promise<void> {
     const lenient = s.lenientKeyColumns();
     if (lenient.length === 0) return;
-    const keys = writes.filter((w) => w.next).map((w) => w.key);
+    // A key with NULL parts collides with nothing: its unique index lets it repeat.
+    const keys = writes.filter((w) => w.next && !keyHasNull(w.key)).map((w) => w.key);
     for (let i = 0; i < keys.length; i += this.keysPerStatement) {
       const part = keys.slice(i, i + this.keysPerStatement);
       const rows = await this.session.read("conditional write failed", (conn) =>

@@ -68,7 +68,6 @@ export function nativeRowHash(
   all: readonly { name: string; type: ColumnType }[],
   natives: readonly MysqlColumn[],
   refs: readonly string[],
-  keyWidth: number,
 ): NativeRowHash | null {
   const parts: string[] = [];
   const columns: string[][] = [];
@@ -91,7 +90,7 @@ export function nativeRowHash(
     // row's CONCAT would be NULL, and the row would drop out of the XOR unseen).
     const content = LONG_TYPES.has(col.dataType) ? `SHA1(${bytes})` : bytes;
     const text = c.type === "text" || c.type === "bytes" ? `CONCAT(LENGTH(${ref}), ':', ${content})` : ref;
-    parts.push(i < keyWidth || !col.nullable ? text : `COALESCE(${text}, 'N')`);
+    parts.push(!col.nullable ? text : `COALESCE(${text}, 'N')`);
     columns.push([c.name, col.columnType, c.type, c.type === "text" ? "utf-8" : ""]);
   }
   return { expression: `LEFT(SHA1(CONCAT(${parts.join(", '|', ")})), 16)`, columns };

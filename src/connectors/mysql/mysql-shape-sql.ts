@@ -1,9 +1,16 @@
 /** The SQL one record shape needs on one MariaDB/MySQL table: fingerprints, key predicates, bucket checksums. No I/O. */
 import { escapeId } from "mysql2/promise";
 import type { ColumnType } from "../../core/canonical.js";
-import { compareKeys, type Key, type KeyRange, type RecordShape } from "../../core/model.js";
+import { compareKeys, type Key, type KeyRange, keyHasNull, type RecordShape } from "../../core/model.js";
 import { RowCodec } from "../../core/row-codec.js";
 import { ConnectorError } from "../connector.js";
+import {
+  type KeyCompareTerm,
+  keyCompareSql,
+  keyEqualsSql,
+  keyRangeSql,
+  needsNullAware,
+} from "../key-compare-sql.js";
 import type { RowHash } from "../row-hash.js";
 import {
   integerLiteral,
@@ -68,6 +75,11 @@ export class MysqlShapeSql {
   readonly keyOrder: readonly string[];
   /** True when every key expression is a bare column, so ranges and ORDER BY can use the key's index. */
   readonly sargable: boolean;
+  /**
+   * Per key column, true when it may hold NULL (a nullable unique key): its comparisons are then NULL-aware
+   * (NULL before every value, as MariaDB/MySQL order it ascending), never row-value comparisons.
+   */
+  readonly keyNullable: readonly boolean[];
   /** Columns (with native types) whose canonical text is computed in the engine, not in SQL. */
   readonly clientColumns: readonly string[];
   readonly pushable: boolean;
@@ -119,6 +131,7 @@ export class MysqlShapeSql {
     this.keyRefs = refs.slice(0, this.keyWidth);
     this.keyOrder = shape.key.map((c, i) => keyOrderSql(c.type, this.natives[i]!, refs[i]!));
     this.sargable = this.keyOrder.every((e, i) => e === refs[i]);
+    this.keyNullable = this.natives.slice(0, this.keyWidth).map((n) => n.nullable);
     this.rawList = refs.map((ref, i) => mysqlReadSql(this.natives[i]!, ref)).join(", ");
 
     const parts: string[] = [];
@@ -133,7 +146,7 @@ export class MysqlShapeSql {
       // Only text can hold the separator or the escape character; null is \N.
       const escaped =
         c.type === "text" ? `REPLACE(REPLACE(${canon}, '\\\\', '\\\\\\\\'), '|', '\\\\|')` : canon;
-      parts.push(i < this.keyWidth || !native.nullable ? escaped : `COALESCE(${escaped}, '\\\\N')`);
+      parts.push(!native.nullable ? escaped : `COALESCE(${escaped}, '\\\\N')`);
     });
     this.clientColumns = client;
     this.pushable = client.length === 0;
@@ -151,7 +164,7 @@ export class MysqlShapeSql {
     // CONCAT, not CONCAT_WS: every part is already non-null, and it is the cheaper call per row.
     const md5 = `LEFT(MD5(CONCAT(${parts.join(", '|', ")})), 16)`;
     this.fingerprint = !this.pushable ? "" : this.oversize ? `IF(${this.oversize}, NULL, ${md5})` : md5;
-    this.native = this.pushable ? nativeRowHash(all, this.natives, refs, this.keyWidth) : null;
+    this.native = this.pushable ? nativeRowHash(all, this.natives, refs) : null;
   }
 
   /** The per-row hash as 16 hex digits; the native one only when `native` is set. */
@@ -161,30 +174,64 @@ export class MysqlShapeSql {
     return this.native.expression;
   }
 
-  /** Literals a key is compared with, matching `keyOrder`. */
+  /** Literals a key is compared with, matching `keyOrder` (`NULL` for a NULL part). */
   keyLiterals(key: Key): string[] {
-    return this.shape.key.map((c, i) => keyLiteral(c.type, this.natives[i]!, key[i]!));
+    return this.shape.key.map((c, i) => {
+      const v = key[i];
+      return v === null || v === undefined ? "NULL" : keyLiteral(c.type, this.natives[i]!, v);
+    });
+  }
+
+  /** A key as NULL-aware comparison terms against `keyOrder`. */
+  private terms(key: Key): KeyCompareTerm[] {
+    const lits = this.keyLiterals(key);
+    return this.keyOrder.map((expr, i) => ({
+      expr,
+      bound: lits[i]!,
+      boundNull: key[i] === null,
+      nullable: this.keyNullable[i]!,
+    }));
+  }
+
+  /** The key compared with `bound` by `op` in key order (NULL first), expanded so the index can serve it. */
+  compareKey(bound: Key, op: ">=" | ">" | "<"): string {
+    const terms = this.terms(bound);
+    if (!needsNullAware(terms))
+      return tupleCompare(
+        this.keyOrder,
+        terms.map((t) => t.bound),
+        op,
+      );
+    return keyCompareSql(terms, op);
+  }
+
+  /** True when some comparison of this shape's keys must be NULL-aware (see `keyNullable`). */
+  get nullableKey(): boolean {
+    return this.keyNullable.some((n) => n);
   }
 
   /** The WHERE condition of a range (without WHERE), or "" for the whole table. */
   rangeCondition(range: KeyRange): string {
-    const parts: string[] = [];
-    if (range.lo) parts.push(tupleCompare(this.keyOrder, this.keyLiterals(range.lo), ">="));
-    if (range.hi) parts.push(tupleCompare(this.keyOrder, this.keyLiterals(range.hi), "<"));
-    return parts.join(" AND ");
+    return this.pageCondition(range, null);
   }
 
   /** The condition for the keys of `range` after `after` (keyset pagination), or of the whole range. */
   pageCondition(range: KeyRange, after: Key | null): string {
-    if (!after) return this.rangeCondition(range);
-    const parts = [this.afterCondition(after)];
-    if (range.hi) parts.push(tupleCompare(this.keyOrder, this.keyLiterals(range.hi), "<"));
+    const lo = after ?? range.lo;
+    const bounds = [lo, range.hi].filter((b): b is Key => b !== null);
+    if (this.nullableKey || bounds.some(keyHasNull))
+      return keyRangeSql(lo ? this.terms(lo) : null, range.hi ? this.terms(range.hi) : null, {
+        loStrict: after !== null,
+      });
+    const parts: string[] = [];
+    if (lo) parts.push(this.compareKey(lo, after ? ">" : ">="));
+    if (range.hi) parts.push(this.compareKey(range.hi, "<"));
     return parts.join(" AND ");
   }
 
   /** Keys strictly after `after` in key order. */
   afterCondition(after: Key): string {
-    return tupleCompare(this.keyOrder, this.keyLiterals(after), ">");
+    return this.compareKey(after, ">");
   }
 
   /**
@@ -199,7 +246,7 @@ export class MysqlShapeSql {
     const nest = (a: number, b: number): string => {
       if (b - a === 1) return this.rangeCondition(ranges[a]!);
       const mid = Math.floor((a + b) / 2);
-      const guard = tupleCompare(this.keyOrder, this.keyLiterals(ranges[mid]!.lo!), "<");
+      const guard = this.compareKey(ranges[mid]!.lo!, "<");
       return `(${guard} AND (${nest(a, mid)}) OR (${nest(mid, b)}))`;
     };
     return ranges.length === 0 ? "FALSE" : nest(0, ranges.length);
@@ -283,6 +330,15 @@ export class MysqlShapeSql {
    * bare column, which is looser (case- or pad-insensitive) but lets the index find the candidates.
    */
   keysCondition(keys: readonly Key[]): string {
+    const plain = keys.filter((k) => !keyHasNull(k));
+    // A key with NULL parts matches by IS NULL there (never `= NULL`, which matches no row).
+    const nulls = keys.filter(keyHasNull).map((k) => `(${keyEqualsSql(this.terms(k))})`);
+    if (nulls.length === 0) return this.plainKeysCondition(plain);
+    if (plain.length === 0) return nulls.join(" OR ");
+    return `(${this.plainKeysCondition(plain)}) OR ${nulls.join(" OR ")}`;
+  }
+
+  private plainKeysCondition(keys: readonly Key[]): string {
     const loose = this.shape.key.map((c, i) => {
       const n = this.natives[i]!;
       return c.type === "text" && !exactTextOrder(n) && (n.charset ?? "").startsWith("utf8");

@@ -69,7 +69,9 @@ export async function mysqlSplitKeys(
   parts: number,
   rows: (sql: string) => Promise<unknown[][]>,
 ): Promise<Key[]> {
-  const integer = s.shape.key.length === 1 && s.shape.key[0]!.type === "integer" && s.sargable;
+  // The histogram's arithmetic has no bucket for NULL: a key that may hold NULL is split another way.
+  const integer =
+    s.shape.key.length === 1 && s.shape.key[0]!.type === "integer" && s.sargable && !s.nullableKey;
   if (!(integer && parts >= 64)) {
     const cap = Math.min(parts * 64, 4096);
     const read = await rows(

@@ -1,4 +1,5 @@
 /** Builds the one aggregate query that checksums a whole round of key ranges inside PostgreSQL. Builds text only: no I/O. */
+import type { Key } from "../../core/model.js";
 import type { RowHash } from "../row-hash.js";
 import { Params, type PgRange, type PostgresShapeSql, T } from "./postgres-shape-sql.js";
 
@@ -57,14 +58,85 @@ export function listQuery(
   hash: RowHash = "fingerprint",
 ): { text: string; values: unknown[] } {
   const params = new Params();
+  const order = s.keys.map((k, i) => `${k.order} AS q${i}`).join(", ");
+  const outs = s.keys.map((k, i) => `${k.out} AS k${i}`).join(", ");
+  const inner = (where: string) =>
+    `CROSS JOIN LATERAL (SELECT ${order}, ${outs}, ${listedHash(s, hash)} AS fp FROM ${s.source} AS ${T} ` +
+    `WHERE ${where}) AS s`;
+  const keyOrder = s.keys.map((k, i) => `q${i}${k.nullable ? " NULLS FIRST" : ""}`).join(", ");
+  const groups = byNullParts(ranges.map((range, o) => ({ range, o })));
+  if (groups.length === 1 && !s.nullableKey) {
+    const { from, names, where } = boundArrays(s, ranges, params, true, true);
+    return {
+      text:
+        `SELECT ${s.keys.map((_, i) => `s.k${i}`).join(", ")}, s.fp FROM unnest(${from}) ` +
+        `WITH ORDINALITY AS b(${names.join(", ")}, o) ${inner(where)} ORDER BY b.o, s.${keyOrder.replaceAll(", q", ", s.q")}`,
+      values: params.values,
+    };
+  }
+  // Bounds with NULL parts in other places need other conditions (IS NULL, never a comparison with NULL):
+  // one branch per pattern, each range keeping its position for the order.
+  const branches = groups.map((group) => {
+    const ords = params.add(
+      group.map((g) => g.o),
+      "int4[]",
+    );
+    const { from, names, where } = boundArrays(
+      s,
+      group.map((g) => g.range),
+      params,
+      true,
+      true,
+    );
+    return `SELECT b.o, s.* FROM unnest(${ords}, ${from}) AS b(o, ${names.join(", ")}) ${inner(where)}`;
+  });
+  return {
+    text:
+      `SELECT ${s.keys.map((_, i) => `u.k${i}`).join(", ")}, u.fp FROM (${branches.join(" UNION ALL ")}) AS u ` +
+      `ORDER BY u.o, u.${keyOrder.replaceAll(", q", ", u.q")}`,
+    values: params.values,
+  };
+}
+
+/** Which parts of a bound are NULL (none for an open bound). */
+function nullParts(s: PostgresShapeSql, bound: Key | null): boolean[] {
+  return s.keys.map((_, i) => bound !== null && bound[i] === null);
+}
+
+/** Ranges grouped by which parts of their bounds are NULL (most have none: one group), in order. */
+function byNullParts<R extends { range: PgRange }>(ranges: readonly R[]): R[][] {
+  const groups = new Map<string, R[]>();
+  for (const r of ranges) {
+    const mask = [r.range.lo, r.range.hi]
+      .map((b) => (b ? b.map((v) => (v === null ? 1 : 0)).join("") : "-"))
+      .join("/");
+    const group = groups.get(mask);
+    if (group) group.push(r);
+    else groups.set(mask, [r]);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * The bound arrays of `ranges` (all with the same NULL parts) as unnest arguments, their column names
+ * (`l0…`, `h0…`) and the condition keeping a row of `t` between them.
+ */
+function boundArrays(
+  s: PostgresShapeSql,
+  ranges: readonly PgRange[],
+  params: Params,
+  hasLo: boolean,
+  hasHi: boolean,
+): { from: string; names: string[]; where: string } {
   const arrays: string[] = [];
   const names: string[] = [];
-  const conditions: string[] = [];
-  for (const [side, op] of [
-    ["l", ">="],
-    ["h", "<"],
+  const sides: Record<"l" | "h", string[] | null> = { l: null, h: null };
+  for (const [side, has] of [
+    ["l", hasLo],
+    ["h", hasHi],
   ] as const) {
-    const cols = s.keys.map((k, p) => {
+    if (!has) continue;
+    sides[side] = s.keys.map((k, p) => {
       arrays.push(
         params.add(
           ranges.map((r) => (side === "l" ? r.lo : r.hi)![p]),
@@ -74,16 +146,15 @@ export function listQuery(
       names.push(`${side}${p}`);
       return `b.${side}${p}`;
     });
-    conditions.push(`${s.tuple()} ${op} ${cols.length === 1 ? cols[0] : `(${cols.join(", ")})`}`);
   }
-  const order = s.keys.map((k, i) => `${k.order} AS q${i}`).join(", ");
-  const outs = s.keys.map((k, i) => `${k.out} AS k${i}`).join(", ");
-  const text =
-    `SELECT ${s.keys.map((_, i) => `s.k${i}`).join(", ")}, s.fp FROM unnest(${arrays.join(", ")}) ` +
-    `WITH ORDINALITY AS b(${names.join(", ")}, o) CROSS JOIN LATERAL (SELECT ${order}, ${outs}, ` +
-    `${listedHash(s, hash)} AS fp FROM ${s.source} AS ${T} WHERE ${conditions.join(" AND ")}) AS s ` +
-    `ORDER BY b.o, ${s.keys.map((_, i) => `s.q${i}`).join(", ")}`;
-  return { text, values: params.values };
+  const first = ranges[0]!;
+  const where = s.rangeColumns(
+    sides.l,
+    sides.h,
+    nullParts(s, hasLo ? first.lo : null),
+    nullParts(s, hasHi ? first.hi : null),
+  );
+  return { from: arrays.join(", "), names, where };
 }
 
 /** The per-row hash as listed: the fingerprint's 16 hex digits, or the native hash in decimal. */
@@ -97,6 +168,8 @@ export function listedHash(s: PostgresShapeSql, hash: RowHash): string {
  */
 function tiles(s: PostgresShapeSql, ranges: readonly { index: number; range: PgRange }[]): boolean {
   if (s.keys.length !== 1 || (s.keys[0]!.param !== "int8" && s.keys[0]!.param !== "uuid")) return false;
+  // width_bucket and the arithmetic have no bucket for NULL.
+  if (s.nullableKey) return false;
   for (let i = 0; i + 1 < ranges.length; i++) {
     const hi = ranges[i]!.range.hi;
     const lo = ranges[i + 1]!.range.lo;
@@ -161,38 +234,25 @@ function probeQuery(
     [true, false],
     [false, false],
   ] as const) {
-    const group = ranges.filter((r) => !!r.range.lo === hasLo && !!r.range.hi === hasHi);
-    if (group.length === 0) continue;
-    const arrays = [
-      params.add(
+    const kind = ranges.filter((r) => !!r.range.lo === hasLo && !!r.range.hi === hasHi);
+    for (const group of kind.length ? byNullParts(kind) : []) {
+      const ids = params.add(
         group.map((r) => r.index),
         "int4[]",
-      ),
-    ];
-    const names = ["i"];
-    const conditions: string[] = [];
-    for (const [side, has, op] of [
-      ["l", hasLo, ">="],
-      ["h", hasHi, "<"],
-    ] as const) {
-      if (!has) continue;
-      const cols = s.keys.map((k, p) => {
-        arrays.push(
-          params.add(
-            group.map((r) => (side === "l" ? r.range.lo : r.range.hi)![p]),
-            `${k.param}[]`,
-          ),
-        );
-        names.push(`${side}${p}`);
-        return `b.${side}${p}`;
-      });
-      conditions.push(`${s.tuple()} ${op} ${cols.length === 1 ? cols[0] : `(${cols.join(", ")})`}`);
+      );
+      const { from, names, where } = boundArrays(
+        s,
+        group.map((r) => r.range),
+        params,
+        hasLo,
+        hasHi,
+      );
+      branches.push(
+        `SELECT b.i, s.n, s.x FROM unnest(${[ids, from].filter((a) => a).join(", ")}) AS b(${["i", ...names].join(", ")}) CROSS JOIN LATERAL ` +
+          `(SELECT count(*)::text AS n, ${XOR(s, hash)} AS x FROM ${s.source} AS ${T}` +
+          `${where ? ` WHERE ${where}` : ""}) AS s`,
+      );
     }
-    branches.push(
-      `SELECT b.i, s.n, s.x FROM unnest(${arrays.join(", ")}) AS b(${names.join(", ")}) CROSS JOIN LATERAL ` +
-        `(SELECT count(*)::text AS n, ${XOR(s, hash)} AS x FROM ${s.source} AS ${T}` +
-        `${conditions.length ? ` WHERE ${conditions.join(" AND ")}` : ""}) AS s`,
-    );
   }
   return { text: branches.join(" UNION ALL "), values: params.values, plan: "probe" };
 }

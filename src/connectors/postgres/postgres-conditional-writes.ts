@@ -3,10 +3,11 @@ import type { CanonicalValue } from "../../core/canonical.js";
 import { fingerprintRow } from "../../core/fingerprint.js";
 import { compareKeys, type Key, keyId } from "../../core/model.js";
 import type { ConditionalWrite, WriteOutcome } from "../connector.js";
+import { duplicateNullKeyMessage } from "../unique-key.js";
 import { nativeSql, quoteName } from "./postgres-canonical-sql.js";
 import type { RunQuery } from "./postgres-session.js";
 import { Params, PostgresShapeSql, T } from "./postgres-shape-sql.js";
-import { explainSkippedInserts } from "./postgres-write-refusals.js";
+import { explainSkippedInserts, WriteRefusal } from "./postgres-write-refusals.js";
 import { postgresWriteValue } from "./postgres-write-values.js";
 
 /** What a batch of writes changes for one key: from the row it held to the row it ends with. */
@@ -76,8 +77,11 @@ export async function applyConditionalWrites(
   const record = (rows: (string | null)[][]) => {
     for (const row of rows) written.add(keyId(s.codec.key(row)));
   };
-  if (updates.length > 0 && s.shape.columns.length > 0) record(await run(...updateSql(s, updates)));
-  if (deletes.length > 0) record(await run(...deleteSql(s, deletes)));
+  // One statement per pattern of NULL key parts: a NULL part joins by IS NULL (never `= NULL`), the others
+  // by equality an index serves.
+  if (s.shape.columns.length > 0)
+    for (const group of byNullParts(updates)) record(await run(...updateSql(s, group)));
+  for (const group of byNullParts(deletes)) record(await run(...deleteSql(s, group)));
   if (inserts.length > 0) {
     record(await run(...insertSql(s, inserts)));
     const skipped = inserts.filter((p) => !written.has(keyId(p.key))).map((p) => p.key);
@@ -107,13 +111,24 @@ async function lockCurrent(
     params.values,
   );
   for (const row of rows) {
-    if (s.pushdown) out.set(keyId(s.codec.key(row)), row[s.keys.length]!);
-    else {
-      const rec = s.codec.record(row);
-      out.set(keyId(rec.key), rec.fingerprint);
-    }
+    const key = s.codec.key(row);
+    // Only a key with NULL parts can name several rows (a unique index lets those repeat): never guess one.
+    if (out.has(keyId(key))) throw new WriteRefusal(duplicateNullKeyMessage("", s.table, key));
+    out.set(keyId(key), s.pushdown ? row[s.keys.length]! : s.codec.record(row).fingerprint);
   }
   return out;
+}
+
+/** Plans grouped by which key parts are NULL (most keys have none: one group). */
+function byNullParts(plans: readonly KeyPlan[]): KeyPlan[][] {
+  const groups = new Map<string, KeyPlan[]>();
+  for (const p of plans) {
+    const mask = p.key.map((v) => (v === null ? "1" : "0")).join("");
+    const group = groups.get(mask);
+    if (group) group.push(p);
+    else groups.set(mask, [p]);
+  }
+  return [...groups.values()];
 }
 
 /** unnest(<key arrays>, [fingerprints], [value arrays]) AS u(k0…, fp, c0…) and the join on the key. */
@@ -161,7 +176,10 @@ function source(
     });
   }
   const from = `unnest(${arrays.join(", ")}) AS u(${names.join(", ")})`;
-  const join = s.keys.map((k, i) => PostgresShapeSql.equals(k, `u.k${i}`)).join(" AND ");
+  // Plans come grouped by their NULL key parts (`byNullParts`), except inserts, which join nothing.
+  const join = s.keys
+    .map((k, i) => (plans[0]!.key[i] === null ? `${k.eq} IS NULL` : PostgresShapeSql.equals(k, `u.k${i}`)))
+    .join(" AND ");
   const guard = withFp && s.pushdown ? ` AND ${s.fingerprint()} = u.fp` : "";
   return { from, where: `${join}${guard}` };
 }

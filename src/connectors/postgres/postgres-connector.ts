@@ -15,7 +15,12 @@ import {
   type WriteOutcome,
 } from "../connector.js";
 import type { RowHash } from "../row-hash.js";
-import { duplicateKeyMessage, keyUniqueness, notUniqueMessage, nullKeyMessage } from "../unique-key.js";
+import {
+  duplicateKeyMessage,
+  duplicateNullKeyMessage,
+  keyUniqueness,
+  notUniqueMessage,
+} from "../unique-key.js";
 import { quoteName, quotePostgresTable } from "./postgres-canonical-sql.js";
 import { checksumQuery } from "./postgres-checksum-sql.js";
 import { applyConditionalWrites } from "./postgres-conditional-writes.js";
@@ -164,34 +169,36 @@ export class PostgresConnector implements Connector {
   }
 
   /**
-   * Refuses a key the table does not keep unique: no primary key or unique index made of key columns, or one
-   * that lets NULLs repeat while a row holds NULL in a key column. A relation without indexes (a view, a
-   * foreign table) is searched for a duplicate key instead (one aggregate over it, once per run).
+   * Refuses a key the table does not keep unique: no primary key or unique index made of key columns. A key
+   * with NULL parts is a key like any other, but a unique index lets rows whose key holds NULL repeat (unless
+   * it is NULLS NOT DISTINCT), and such a key names no single row: the first one found is refused, naming it
+   * (one aggregate over the rows holding NULL in a key column, once per run). A relation without indexes (a
+   * view, a foreign table) is searched for a duplicate key instead (one aggregate over it, once per run).
    */
   private async checkKey(s: PostgresShapeSql, meta: PgTableMeta): Promise<void> {
     const key = s.shape.key.map((c) => c.name);
     const label = this.options.label ?? "";
-    if (meta.unique === null) {
-      const outs = s.keys.map((k) => k.out).join(", ");
-      const present = s.keys.map((k) => `${k.eq} IS NOT NULL`).join(" AND ");
+    const outs = s.keys.map((k) => k.out).join(", ");
+    const duplicate = async (where: string) => {
       const dup = await this.read("cannot check that keys are unique", (run) =>
         run(
-          `SELECT ${outs} FROM ${this.table} AS ${T} WHERE ${present} GROUP BY ${outs} HAVING count(*) > 1 LIMIT 1`,
+          `SELECT ${outs} FROM ${this.table} AS ${T}${where} GROUP BY ${outs} HAVING count(*) > 1 LIMIT 1`,
           [],
         ),
       );
-      if (dup[0]) throw new ConnectorError(duplicateKeyMessage(label, this.table, s.codec.key(dup[0])));
+      return dup[0] ? s.codec.key(dup[0]) : undefined;
+    };
+    if (meta.unique === null) {
+      const found = await duplicate("");
+      if (found) throw new ConnectorError(duplicateKeyMessage(label, this.table, found));
       return;
     }
     const unique = keyUniqueness(key, meta.unique, (c) => meta.columns.get(c)?.notNull ?? false);
     if (!unique) throw new ConnectorError(notUniqueMessage(label, this.table, key));
-    for (const column of unique.nullable) {
-      const held = await this.read("cannot check that keys are unique", (run) =>
-        run(`SELECT 1 FROM ${this.table} WHERE ${quoteName(column)} IS NULL LIMIT 1`, []),
-      );
-      if (held.length > 0)
-        throw new ConnectorError(nullKeyMessage(label, this.table, column, unique.index.name));
-    }
+    if (unique.nullable.length === 0) return;
+    const held = unique.nullable.map((c) => `${T}.${quoteName(c)} IS NULL`).join(" OR ");
+    const found = await duplicate(` WHERE ${held}`);
+    if (found) throw new ConnectorError(duplicateNullKeyMessage(label, this.table, found, unique.index.name));
   }
 
   private normalize(s: PostgresShapeSql, range: KeyRange): PgRange | null {
@@ -223,7 +230,7 @@ export class PostgresConnector implements Connector {
     if (!s.indexed) {
       notes.push(
         `${label}no btree index serves the key order (${s.orderBy}): range queries scan the table; ` +
-          `index the key columns (text key columns with COLLATE "C")`,
+          `index the key columns (text key columns with COLLATE "C"${s.nullableKey ? "; nullable ones NULLS FIRST, Concord's key order" : ""})`,
       );
     }
     return notes;
@@ -276,9 +283,9 @@ export class PostgresConnector implements Connector {
     return this.read("key bounds failed", async (run) => {
       const params = new Params();
       const where = s.rangeWhere(r, params);
-      const probe = (dir: string) =>
+      const probe = (dir: "ASC" | "DESC") =>
         `(SELECT ${s.keyOut} FROM ${s.source} AS ${T}${where ? ` WHERE ${where}` : ""} ` +
-        `ORDER BY ${s.keys.map((k) => `${k.order} ${dir}`).join(", ")} LIMIT 1)`;
+        `ORDER BY ${s.orderIn(dir)} LIMIT 1)`;
       const rows = await run(`${probe("ASC")} UNION ALL ${probe("DESC")}`, params.values, true);
       this.stats.rowsRead += rows.length;
       this.stats.bytesRead += rowBytes(rows);
@@ -389,7 +396,11 @@ export class PostgresConnector implements Connector {
     const r = this.normalize(s, range);
     if (!r || parts < 2) return [];
     return this.read("range split failed", async (run) => {
-      const q = s.indexed ? hopSplitSql(s, s.source, r, parts) : windowSplitSql(s, s.source, r, parts);
+      // A hop compares with the previous split key, which may hold NULL: no index condition then.
+      const q =
+        s.indexed && !s.nullableKey
+          ? hopSplitSql(s, s.source, r, parts)
+          : windowSplitSql(s, s.source, r, parts);
       const rows = await run(q.text, q.values, true);
       this.stats.rowsRead += rows.length;
       this.stats.bytesRead += rowBytes(rows);

@@ -126,13 +126,10 @@ export class PostgresListing {
       const from: Key | null = after;
       const page = await this.session.read(what, async (run) => {
         const params = new Params();
-        const where: string[] = [];
-        if (from) where.push(`${s.tuple()} > ${s.keyParams(from, params)}`);
-        const bounds = s.rangeWhere(from ? { lo: null, hi: range.hi } : range, params);
-        if (bounds) where.push(bounds);
+        const where = s.pageWhere(range, from, params);
         const limit = params.add(pageRows, "int8");
         const rows = await run(
-          `SELECT ${select} FROM ${this.table} AS ${T}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ` +
+          `SELECT ${select} FROM ${this.table} AS ${T}${where ? ` WHERE ${where}` : ""} ` +
             `ORDER BY ${s.orderBy} LIMIT ${limit}`,
           params.values,
           true,

@@ -10,10 +10,16 @@ import {
   postgresColumnInfo,
   postgresLogicalType,
 } from "./postgres-column-types.js";
-import { PostgresShapeSql } from "./postgres-shape-sql.js";
+import { Params, PostgresShapeSql } from "./postgres-shape-sql.js";
 
-function col(name: string, base: string, collation = "", dbCollation = "en_US.UTF-8"): PgColumn {
-  return pgColumnOf([name, base, base, collation, dbCollation, "f", "-1"]);
+function col(
+  name: string,
+  base: string,
+  collation = "",
+  dbCollation = "en_US.UTF-8",
+  notNull = "t",
+): PgColumn {
+  return pgColumnOf([name, base, base, collation, dbCollation, notNull, "-1"]);
 }
 
 const COLUMNS = new Map(
@@ -236,5 +242,83 @@ describe("checksumQuery", () => {
     expect(q.text).toContain(
       'WHERE (t."code", t."id") >= (b.l0, b.l1) AND (t."code", t."id") < (b.h0, b.h1)',
     );
+  });
+});
+
+describe("PostgresShapeSql: a key column that may hold NULL", () => {
+  const columns = new Map(
+    [
+      col("tenant", "text", "C", "en_US.UTF-8", "f"),
+      col("n", "int8", "", "en_US.UTF-8", "f"),
+      col("v", "text"),
+    ].map((c) => [c.name, c]),
+  );
+  const s = new PostgresShapeSql(
+    shapeOf(
+      [
+        ["tenant", "text"],
+        ["n", "integer"],
+      ],
+      [["v", "text"]],
+    ),
+    columns,
+    [
+      {
+        columns: [
+          { name: "tenant", collation: "C" },
+          { name: "n", collation: "" },
+        ],
+      },
+    ],
+    "x",
+  );
+
+  it("orders NULL first, and an index serves that only when built NULLS FIRST", () => {
+    expect(s.orderBy).toBe('t."tenant" NULLS FIRST, t."n" NULLS FIRST');
+    expect(s.orderIn("DESC")).toBe('t."tenant" DESC NULLS LAST, t."n" DESC NULLS LAST');
+    expect(s.indexed).toBe(false);
+    const nullsFirst = new PostgresShapeSql(
+      s.shape,
+      columns,
+      [
+        {
+          columns: [
+            { name: "tenant", collation: "C", nullsFirst: true },
+            { name: "n", collation: "", nullsFirst: true },
+          ],
+        },
+      ],
+      "x",
+    );
+    expect(nullsFirst.indexed).toBe(true);
+  });
+
+  it("bounds ranges without row comparisons, IS NULL for a NULL part, never = NULL", () => {
+    const params = new Params();
+    const where = s.rangeWhere({ lo: [null, "5"], hi: ["eu", null] }, params);
+    expect(where).toBe(
+      '((t."tenant" IS NOT NULL OR t."tenant" IS NULL AND t."n" >= $1::int8)) AND ((t."tenant" IS NULL OR t."tenant" < $2::text))',
+    );
+    expect(params.values).toEqual(["5", "eu"]);
+    const eq = new Params();
+    expect(s.keyEquals(["eu", null], eq)).toBe('t."tenant" = $1::text AND t."n" IS NULL');
+    expect(
+      s.keyIn(
+        [
+          ["eu", null],
+          ["eu", "1"],
+        ],
+        new Params(),
+      ),
+    ).toContain('t."n" IS NULL');
+  });
+
+  it("never buckets by width_bucket or arithmetic, which have no bucket for NULL", () => {
+    const one = new PostgresShapeSql(shapeOf([["n", "integer"]], [["v", "text"]]), columns, [], "x");
+    const tiles = [
+      { index: 0, range: { lo: null, hi: ["10"] } },
+      { index: 1, range: { lo: ["10"], hi: ["20"] } },
+    ];
+    expect(checksumQuery(one, tiles).plan).toBe("probe");
   });
 });

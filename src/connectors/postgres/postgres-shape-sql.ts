@@ -1,7 +1,8 @@
 /** The SQL one record shape needs against one PostgreSQL table: key order, range predicates, fingerprints. Builds text only: no I/O. */
 import type { ColumnType } from "../../core/canonical.js";
-import { compareKeys, type Key, type KeyRange, type RecordShape } from "../../core/model.js";
+import { compareKeys, type Key, type KeyRange, keyHasNull, type RecordShape } from "../../core/model.js";
 import { RowCodec } from "../../core/row-codec.js";
+import { type KeyCompareTerm, keyEqualsSql, keyRangeSql } from "../key-compare-sql.js";
 import {
   clientSideReason,
   encodeRowSql,
@@ -39,6 +40,11 @@ export interface KeyPart {
   readonly param: "int8" | "numeric" | "text" | "uuid";
   /** The canonical text of the part. */
   readonly out: string;
+  /**
+   * True when the column may hold NULL (a nullable unique key): its comparisons are NULL-aware and it is
+   * ordered `NULLS FIRST`, Concord's key order (PostgreSQL's own default puts NULLs last).
+   */
+  readonly nullable: boolean;
 }
 
 /** A column of a shape that is fingerprinted in the engine rather than in PostgreSQL, and why. */
@@ -103,7 +109,10 @@ export class PostgresShapeSql {
       if (!col) throw new Error(`column ${c.name} does not exist in ${table}`);
       return col;
     });
-    this.keys = shape.key.map((c, i) => keyPart(c.name, c.type, this.native[i]!));
+    this.keys = shape.key.map((c, i) => {
+      const col = this.native[i]!;
+      return { ...keyPart(c.name, c.type, col), nullable: !col.notNull };
+    });
     const clientSide: ClientSideColumn[] = [];
     const parts: { expr: string; type: ColumnType; key: boolean }[] = [];
     all.forEach((c, i) => {
@@ -115,7 +124,8 @@ export class PostgresShapeSql {
           nativeType: col.nativeType,
           reason: clientSideReason(col, c.type),
         });
-      else parts.push({ expr, type: c.type, key: i < shape.key.length });
+      // A key part that may hold NULL is encoded like any nullable column (\\N): NULL, never '' or 'NULL'.
+      else parts.push({ expr, type: c.type, key: i < shape.key.length && col.notNull });
     });
     this.clientSide = clientSide;
     this.pushdown = clientSide.length === 0;
@@ -123,11 +133,27 @@ export class PostgresShapeSql {
     this.nativeHashable = this.pushdown && postgresNativeHashable(shape, this.native);
     this.readsFloats = this.native.some((c) => c.baseType === "float4" || c.baseType === "float8");
     this.indexed = indexes.some((ix) =>
-      this.keys.every((k, i) => servesOrder(k, this.native[i]!, ix.columns[i])),
+      this.keys.every(
+        (k, i) =>
+          servesOrder(k, this.native[i]!, ix.columns[i]) && (!k.nullable || ix.columns[i]!.nullsFirst),
+      ),
     );
     this.keyOut = this.keys.map((k) => k.out).join(", ");
     this.rawList = all.map((c, i) => rawSql(ref(c.name), this.native[i]!, c.type)).join(", ");
-    this.orderBy = this.keys.map((k) => k.order).join(", ");
+    this.orderBy = this.orderIn("ASC");
+  }
+
+  /** ORDER BY list in key order (`ASC`) or its reverse (`DESC`): NULL first ascending, last descending. */
+  orderIn(dir: "ASC" | "DESC"): string {
+    const nulls = dir === "ASC" ? " NULLS FIRST" : " NULLS LAST";
+    return this.keys
+      .map((k) => `${k.order}${dir === "DESC" ? " DESC" : ""}${k.nullable ? nulls : ""}`)
+      .join(", ");
+  }
+
+  /** True when a key column may hold NULL: comparisons and bounds are then NULL-aware (see `KeyPart.nullable`). */
+  get nullableKey(): boolean {
+    return this.keys.some((k) => k.nullable);
   }
 
   /** `left(md5(encoding), 16)`: the fingerprint, computed by PostgreSQL. Only when `pushdown`. */
@@ -161,10 +187,52 @@ export class PostgresShapeSql {
     return orders.length === 1 ? orders[0]! : `(${orders.join(", ")})`;
   }
 
-  /** A key as typed placeholders, shaped like `tuple()`. */
+  /** A key without NULL parts as typed placeholders, shaped like `tuple()`. */
   keyParams(key: Key, params: Params): string {
     const marks = this.keys.map((k, i) => params.add(key[i], k.param));
     return marks.length === 1 ? marks[0]! : `(${marks.join(", ")})`;
+  }
+
+  /** A key as NULL-aware comparison terms, its non-NULL parts as typed placeholders. */
+  private terms(key: Key, params: Params): KeyCompareTerm[] {
+    return this.keys.map((k, i) => {
+      const v = key[i] ?? null;
+      return {
+        expr: k.order,
+        bound: v === null ? "NULL" : params.add(v, k.param),
+        boundNull: v === null,
+        nullable: k.nullable,
+      };
+    });
+  }
+
+  /**
+   * The rows between the columns `lo` (inclusive) and `hi` (exclusive) of a derived table (one column per key
+   * part, null for an open end), whose NULL parts are `loNull` and `hiNull` (known for every row of the
+   * table: callers group bounds by them). NULL-aware (see `KeyPart.nullable`) where needed, with plain
+   * bounds an index range scan can use.
+   */
+  rangeColumns(
+    lo: readonly string[] | null,
+    hi: readonly string[] | null,
+    loNull: readonly boolean[],
+    hiNull: readonly boolean[],
+  ): string {
+    const tuple = (cols: readonly string[]) => (cols.length === 1 ? cols[0]! : `(${cols.join(", ")})`);
+    if (!this.nullableKey && !loNull.includes(true) && !hiNull.includes(true)) {
+      const parts: string[] = [];
+      if (lo) parts.push(`${this.tuple()} >= ${tuple(lo)}`);
+      if (hi) parts.push(`${this.tuple()} < ${tuple(hi)}`);
+      return parts.join(" AND ");
+    }
+    const terms = (cols: readonly string[], nulls: readonly boolean[]): KeyCompareTerm[] =>
+      this.keys.map((k, i) => ({
+        expr: k.order,
+        bound: cols[i]!,
+        boundNull: nulls[i]!,
+        nullable: k.nullable,
+      }));
+    return keyRangeSql(lo ? terms(lo, loNull) : null, hi ? terms(hi, hiNull) : null, { rowValues: true });
   }
 
   /**
@@ -176,17 +244,18 @@ export class PostgresShapeSql {
     let { lo, hi } = range;
     for (const bound of [lo, hi]) {
       this.keys.forEach((k, i) => {
-        if (i > 0 && bound && k.param === "int8" && !fitsInt8(bound[i]!))
+        const v = bound?.[i] ?? null;
+        if (i > 0 && v !== null && k.param === "int8" && !fitsInt8(v))
           throw new Error(`key bound ${JSON.stringify(bound)} is out of range for bigint`);
       });
     }
     if (this.keys[0]!.param === "int8") {
-      if (lo) {
+      if (lo && lo[0] !== null) {
         const v = BigInt(lo[0]!);
         if (v > INT8_MAX) return null;
         if (v < INT8_MIN) lo = null;
       }
-      if (hi) {
+      if (hi && hi[0] !== null) {
         const v = BigInt(hi[0]!);
         if (v < INT8_MIN) return null;
         if (v > INT8_MAX) hi = null;
@@ -198,10 +267,41 @@ export class PostgresShapeSql {
 
   /** Predicates (joined with AND, or "" for the full range) that keep the rows of a normalised range. */
   rangeWhere(range: PgRange, params: Params): string {
+    return this.pageWhere(range, null, params);
+  }
+
+  /**
+   * Predicates for the keys of `range` strictly after `after` (keyset pagination), or of the whole range;
+   * NULL-aware (see `KeyPart.nullable`) when a key column may hold NULL or a bound has a NULL part.
+   */
+  pageWhere(range: PgRange, after: Key | null, params: Params): string {
+    const lo = after ?? range.lo;
+    if (this.nullableKey || (lo !== null && keyHasNull(lo)) || (range.hi !== null && keyHasNull(range.hi)))
+      return keyRangeSql(lo ? this.terms(lo, params) : null, range.hi ? this.terms(range.hi, params) : null, {
+        loStrict: after !== null,
+        rowValues: true,
+      });
     const parts: string[] = [];
-    if (range.lo) parts.push(`${this.tuple()} >= ${this.keyParams(range.lo, params)}`);
+    if (lo) parts.push(`${this.tuple()} ${after ? ">" : ">="} ${this.keyParams(lo, params)}`);
     if (range.hi) parts.push(`${this.tuple()} < ${this.keyParams(range.hi, params)}`);
     return parts.join(" AND ");
+  }
+
+  /** A condition matching exactly `key`, `IS NULL` for its NULL parts (never `= NULL`, which matches no row). */
+  keyEquals(key: Key, params: Params): string {
+    const terms = this.keys.map((k, i) => {
+      const v = key[i] ?? null;
+      return {
+        expr: k.eq,
+        bound: v === null ? "NULL" : params.add(v, k.param),
+        boundNull: v === null,
+        nullable: true,
+      };
+    });
+    const exact = this.keys.flatMap((k, i) =>
+      k.exact && key[i] !== null ? [`${k.exact} = ${terms[i]!.bound}`] : [],
+    );
+    return [keyEqualsSql(terms), ...exact].join(" AND ");
   }
 
   /**
@@ -209,6 +309,15 @@ export class PostgresShapeSql {
    * Under a nondeterministic collation a key matches only its own bytes (see `KeyPart.exact`).
    */
   keyIn(keys: readonly Key[], params: Params): string {
+    const plain = keys.filter((k) => !keyHasNull(k));
+    // A key with NULL parts matches by IS NULL there, which no array comparison says: one condition each.
+    const nulls = keys.filter(keyHasNull).map((k) => `(${this.keyEquals(k, params)})`);
+    if (nulls.length === 0) return this.plainKeyIn(plain, params);
+    if (plain.length === 0) return `(${nulls.join(" OR ")})`;
+    return `((${this.plainKeyIn(plain, params)}) OR ${nulls.join(" OR ")})`;
+  }
+
+  private plainKeyIn(keys: readonly Key[], params: Params): string {
     if (this.keys.length === 1) {
       const k = this.keys[0]!;
       const any = `ANY(${params.add(
@@ -240,9 +349,9 @@ export class PostgresShapeSql {
     return k.exact ? `${eq} AND ${k.exact} = ${placeholder}` : eq;
   }
 
-  /** True when the key can be looked up: integer parts within bigint. */
+  /** True when the key can be looked up: integer parts within bigint (or NULL). */
   lookupable(key: Key): boolean {
-    return this.keys.every((k, i) => k.param !== "int8" || fitsInt8(key[i]!));
+    return this.keys.every((k, i) => k.param !== "int8" || key[i] === null || fitsInt8(key[i]!));
   }
 }
 
@@ -262,7 +371,7 @@ function fitsInt8(text: string): boolean {
 
 /** True when an index column orders a key part exactly as its `order` expression does. */
 function servesOrder(
-  k: KeyPart,
+  k: Omit<KeyPart, "nullable">,
   col: PgColumn,
   ix: { name: string; collation: string } | undefined,
 ): boolean {
@@ -272,7 +381,7 @@ function servesOrder(
   return k.order === `${k.eq} COLLATE "C"` && ix.collation === "C";
 }
 
-function keyPart(name: string, type: ColumnType, col: PgColumn): KeyPart {
+function keyPart(name: string, type: ColumnType, col: PgColumn): Omit<KeyPart, "nullable"> {
   const r = ref(name);
   const base = col.baseType;
   if (type === "integer") {

@@ -24,11 +24,13 @@ WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`;
 
 /**
- * One row per valid, non-partial btree index of the relation named by $1: the names and collation
- * names ("" when none) of its leading plain columns, in index order (an expression column ends the list).
+ * One row per valid, non-partial btree index of the relation named by $1: the names, collation names ("" when
+ * none) and whether NULLs come first ascending (`indoption`: bit 0 DESC, bit 1 NULLS FIRST) of its leading
+ * plain columns, in index order (an expression column ends the list).
  */
 const INDEXES_SQL = `SELECT array_agg(a.attname::text ORDER BY k.ord) AS names,
-  array_agg(coalesce(co.collname::text, '') ORDER BY k.ord) AS collations
+  array_agg(coalesce(co.collname::text, '') ORDER BY k.ord) AS collations,
+  array_agg(((i.indoption::int2[])[k.ord - 1] & 3) IN (1, 2) ORDER BY k.ord)::text[] AS nulls_first
 FROM pg_catalog.pg_index i
 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_catalog.pg_am am ON am.oid = ic.relam AND am.amname = 'btree'
@@ -64,9 +66,16 @@ const RELKIND_SQL = "SELECT c.relkind::text FROM pg_catalog.pg_class c WHERE c.o
 /** Relation kinds whose unique indexes the catalog lists; views and foreign tables have none. */
 const INDEXED_KINDS = new Set(["r", "p", "m"]);
 
-/** The leading plain columns of a btree index and their collations. */
+/**
+ * The leading plain columns of a btree index, their collations, and whether a forward or backward scan of
+ * the column gives NULLs first in ascending order (`ASC NULLS FIRST` or `DESC NULLS LAST`).
+ */
 export interface PgIndex {
-  readonly columns: readonly { readonly name: string; readonly collation: string }[];
+  readonly columns: readonly {
+    readonly name: string;
+    readonly collation: string;
+    readonly nullsFirst?: boolean;
+  }[];
 }
 
 /** What the catalog says of one relation. */
@@ -88,8 +97,14 @@ export async function readPostgresTableMeta(run: RunQuery, table: string): Promi
   if (rows.length === 0) throw new Error(`table ${table} does not exist`);
   const cols = rows.map((r) => pgColumnOf(r));
   const indexes = (await run(INDEXES_SQL, [table])).map((r) => {
-    const [names, collations] = r as unknown as [string[], string[]];
-    return { columns: names.map((name, i) => ({ name, collation: collations[i] ?? "" })) };
+    const [names, collations, nullsFirst] = r as unknown as [string[], string[], string[]];
+    return {
+      columns: names.map((name, i) => ({
+        name,
+        collation: collations[i] ?? "",
+        nullsFirst: nullsFirst[i] === "true",
+      })),
+    };
   });
   const kind = (await run(RELKIND_SQL, [table]))[0]?.[0] ?? "";
   const unique = INDEXED_KINDS.has(kind)

@@ -151,7 +151,7 @@ export class RedisConnector implements Connector {
   // ---------------------------------------------------------------------------------------------- reading
 
   /** The raw key parts of a scanned name; a name that is no record key of the shape is an error. */
-  private keyParts(s: ShapeState, name: string): string[] {
+  private keyParts(s: ShapeState, name: string): (string | null)[] {
     const parts = s.keys.decode(name);
     if (typeof parts === "string") this.redis.fail(`${name} is not a record key of this dataset: ${parts}`);
     return parts;
@@ -367,6 +367,8 @@ export class RedisConnector implements Connector {
 
   async fetchRecords(shape: RecordShape, keys: readonly Key[]): Promise<StoredRecord[]> {
     const s = this.shape(shape);
+    // A NULL one-column key names no Redis key: no record of it can exist here.
+    keys = keys.filter((k) => s.keys.nameable(k));
     const names = keys.map((k) => s.keys.encode(k));
     const replies = await this.redis.readMany(
       names,
@@ -425,6 +427,12 @@ export class RedisConnector implements Connector {
     const out = new Array<WriteOutcome>(writes.length);
     let round: number[] = [];
     const names = new Set<string>();
+    for (const w of writes) {
+      if (!s.keys.nameable(w.key))
+        this.redis.fail(
+          `key ${JSON.stringify(w.key)} cannot be written: key column ${shape.key[0]!.name} is NULL, and a one-column key that is NULL has no Redis key name (docs/redis.md)`,
+        );
+    }
     for (let i = 0; i < writes.length; i++) {
       const name = s.keys.encode(writes[i]!.key);
       if (names.has(name) || round.length >= this.pipelineSize) {

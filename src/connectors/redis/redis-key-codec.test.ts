@@ -13,6 +13,12 @@ describe("RedisKeyCodec", () => {
     { prefix: "order:", key: ["a\\", "1"], name: "order:a\\\\:1" },
     { prefix: "order:", key: ["", ""], name: "order::" },
     { prefix: "t:", key: ["x", ":", "\\:"], name: "t:x:\\::\\\\\\:" },
+    // A NULL part of a composite key is `\N`; the text `\N` is `\\N`, the text "N" is N.
+    { prefix: "order:", key: ["eu", null], name: "order:eu:\\N" },
+    { prefix: "order:", key: [null, "7"], name: "order:\\N:7" },
+    { prefix: "order:", key: [null, null], name: "order:\\N:\\N" },
+    { prefix: "order:", key: ["\\N", "N"], name: "order:\\\\N:N" },
+    { prefix: "order:", key: [null, ""], name: "order:\\N:" },
   ])("$key under $prefix is $name, and back", ({ prefix, key, name }) => {
     const codec = new RedisKeyCodec(prefix, key.length);
     expect(codec.encode(key)).toBe(name);
@@ -25,6 +31,9 @@ describe("RedisKeyCodec", () => {
     { width: 2, name: "order:eu:1:2", reason: /3 ':'-separated/ },
     { width: 2, name: "order:eu\\x:1", reason: /escapes neither/ },
     { width: 2, name: "order:eu:1\\", reason: /escapes neither/ },
+    { width: 2, name: "order:eu:x\\N", reason: /escapes neither/ },
+    { width: 2, name: "order:\\Nx:1", reason: /escapes neither/ },
+    { width: 3, name: "order:\\N:\\N", reason: /2 ':'-separated key part\(s\), the key has 3/ },
   ])("refuses $name for a key of $width part(s)", ({ width, name, reason }) => {
     const prefix = width === 1 ? "customer:" : "order:";
     const got = new RedisKeyCodec(prefix, width).decode(name);
@@ -32,12 +41,22 @@ describe("RedisKeyCodec", () => {
     expect(got).toMatch(reason);
   });
 
-  it("round-trips any composite key", () => {
+  it("has no name for a NULL one-column key", () => {
+    const codec = new RedisKeyCodec("customer:", 1);
+    expect(codec.nameable([null])).toBe(false);
+    expect(codec.nameable(["\\N"])).toBe(true);
+    expect(() => codec.encode([null])).toThrow(/one-column key that is NULL has no Redis key name/);
+  });
+
+  it("round-trips any composite key, NULL parts included", () => {
     fc.assert(
-      fc.property(fc.array(fc.string({ unit: "grapheme" }), { minLength: 2, maxLength: 4 }), (key) => {
-        const codec = new RedisKeyCodec("p:", key.length);
-        expect(codec.decode(codec.encode(key))).toEqual(key);
-      }),
+      fc.property(
+        fc.array(fc.option(fc.string({ unit: "grapheme" })), { minLength: 2, maxLength: 4 }),
+        (key) => {
+          const codec = new RedisKeyCodec("p:", key.length);
+          expect(codec.decode(codec.encode(key))).toEqual(key);
+        },
+      ),
     );
   });
 

@@ -8,6 +8,11 @@ import type { Key } from "../../core/model.js";
  * - several key columns: the parts joined with ':', each part with '\' written as '\\' and ':' as '\:'
  *   (`order:eu:17`, `order:a\:b:1` for ["a:b", "1"]), so any part, even one holding ':', decodes back.
  *
+ * A NULL part of a composite key (a nullable unique key's NULL) is written `\N`, which no text part can
+ * spell (a text `\N` is written `\\N`): `order:eu:\N` is ["eu", NULL]. A one-column key has no spare
+ * spelling (every text is some text key's name), so a NULL one-column key has no Redis key at all
+ * (`nameable` is false, and `encode` throws).
+ *
  * Names are compared as text: a name whose parts are not the canonical text of the key (`customer:007`
  * for the integer 7) is not a record of the dataset, because writes would go to another name.
  */
@@ -17,14 +22,25 @@ export class RedisKeyCodec {
     readonly width: number,
   ) {}
 
-  /** The Redis key of a record. */
+  /** False for a key no Redis key can name: a one-column key that is NULL. */
+  nameable(key: Key): boolean {
+    return this.width !== 1 || key[0] !== null;
+  }
+
+  /** The Redis key of a record; throws for a key that is not `nameable`. */
   encode(key: Key): string {
-    if (this.width === 1) return this.prefix + key[0]!;
+    if (this.width === 1) {
+      const only = key[0];
+      if (only === null || only === undefined)
+        throw new Error("a one-column key that is NULL has no Redis key name (docs/redis.md)");
+      return this.prefix + only;
+    }
     let out = this.prefix;
     for (let i = 0; i < key.length; i++) {
       if (i > 0) out += ":";
-      const part = key[i]!;
-      out += part.includes("\\") || part.includes(":") ? part.replace(/[\\:]/g, "\\$&") : part;
+      const part = key[i];
+      if (part === null || part === undefined) out += "\\N";
+      else out += part.includes("\\") || part.includes(":") ? part.replace(/[\\:]/g, "\\$&") : part;
     }
     return out;
   }
@@ -33,17 +49,31 @@ export class RedisKeyCodec {
    * The raw key parts of a Redis key, or a reason why it is not a record key of this shape (not under the
    * prefix, wrong number of parts, a dangling escape). The parts still need reading as the key's types.
    */
-  decode(name: string): string[] | string {
+  decode(name: string): (string | null)[] | string {
     if (!name.startsWith(this.prefix)) return `it does not start with the prefix "${this.prefix}"`;
     const rest = name.slice(this.prefix.length);
     if (this.width === 1) return [rest];
-    const parts: string[] = [];
+    const parts: (string | null)[] = [];
     let part = "";
     for (let i = 0; i < rest.length; i++) {
       const ch = rest[i]!;
+      if (
+        ch === "\\" &&
+        rest[i + 1] === "N" &&
+        part === "" &&
+        (i + 2 === rest.length || rest[i + 2] === ":")
+      ) {
+        // A whole part `\N` is NULL (a text part never holds an unescaped '\').
+        parts.push(null);
+        i += 2;
+        if (i === rest.length)
+          return parts.length === this.width ? parts : widthReason(parts.length, this.width);
+        continue;
+      }
       if (ch === "\\") {
         const next = rest[i + 1];
-        if (next !== "\\" && next !== ":") return `'\\' at position ${i} escapes neither '\\' nor ':'`;
+        if (next !== "\\" && next !== ":")
+          return `'\\' at position ${i} escapes neither '\\', ':' nor (as a whole part) 'N'`;
         part += next;
         i++;
       } else if (ch === ":") {
@@ -54,8 +84,7 @@ export class RedisKeyCodec {
       }
     }
     parts.push(part);
-    if (parts.length !== this.width)
-      return `it has ${parts.length} ':'-separated key part(s), the key has ${this.width}`;
+    if (parts.length !== this.width) return widthReason(parts.length, this.width);
     return parts;
   }
 
@@ -76,4 +105,8 @@ export function nameHash(name: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+function widthReason(parts: number, width: number): string {
+  return `it has ${parts} ':'-separated key part(s), the key has ${width}`;
 }

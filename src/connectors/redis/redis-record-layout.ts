@@ -196,10 +196,13 @@ class HashLayout implements RecordLayout {
     const held = this.preserve && reply ? (reply as HashReply) : undefined;
     // Key columns are written too: Redis has no empty hash, and a record whose columns are all null must exist.
     const set: string[] = [];
-    this.shape.key.forEach((c, i) => {
-      set.push(c.name, key[i]!);
-    });
     const del: string[] = [];
+    this.shape.key.forEach((c, i) => {
+      // A NULL key part is an absent field, like any null column (its name spells the NULL).
+      const part = key[i] ?? null;
+      if (part === null) del.push(c.name);
+      else set.push(c.name, part);
+    });
     this.names.forEach((name, i) => {
       const v = next[i] ?? null;
       if (v === null) del.push(name);
@@ -361,7 +364,7 @@ class JsonLayout implements RecordLayout {
     // Properties outside the shape are kept, in their order and with their exact numbers.
     const doc: JsonDocument = reply === null || reply === undefined ? new Map() : this.parse(reply as string);
     this.shape.key.forEach((c, i) => {
-      doc.set(c.name, jsonNative(c.type, key[i]!, doc.get(c.name)));
+      doc.set(c.name, jsonNative(c.type, key[i] ?? null, doc.get(c.name)));
     });
     this.shape.columns.forEach((c, i) => {
       const v = next[i] ?? null;

@@ -1,7 +1,7 @@
 /** Conditional writes on SQLite: read, compare fingerprints and write each key inside one IMMEDIATE transaction. */
 import type Database from "better-sqlite3";
 import { fingerprintRow } from "../../core/fingerprint.js";
-import type { Key } from "../../core/model.js";
+import { type Key, keyHasNull } from "../../core/model.js";
 import {
   type ConditionalWrite,
   ConnectorError,
@@ -9,8 +9,9 @@ import {
   type WriteOutcome,
 } from "../connector.js";
 import { errorCode } from "../connector-errors.js";
+import { duplicateNullKeyMessage } from "../unique-key.js";
 import { formatTimestamp, type TimestampStyle, toSqlite, unstorable } from "./sqlite-column-types.js";
-import type { SqliteShapeSql } from "./sqlite-shape-sql.js";
+import { nullMask, type SqliteShapeSql } from "./sqlite-shape-sql.js";
 import { quoteIdent } from "./sqlite-table-meta.js";
 
 /** What the writes need to know of the table beyond the shape's SQL. */
@@ -51,29 +52,34 @@ export function applySqliteWrites(
       if (why) throw refuse(why);
     });
   }
-  const whereKey = s.keyEquals();
-  // Prepared when first needed: a key-only table has no UPDATE to prepare (SET with nothing is a syntax error).
-  const read = () => s.statement("wread", () => `SELECT ${s.allList} FROM ${table} WHERE ${whereKey}`);
+  // Statements by which key parts are NULL (`IS NULL` for those), prepared when first needed: a key-only
+  // table has no UPDATE to prepare (SET with nothing is a syntax error).
+  const read = (key: Key) =>
+    s.statement(`wread${nullMask(key)}`, () => `SELECT ${s.allList} FROM ${table} WHERE ${s.keyEquals(key)}`);
   const insert = () =>
     s.statement(
       "winsert",
       () =>
         `INSERT INTO ${table} (${s.allList}) VALUES (${[...shape.key, ...shape.columns].map(() => "?").join(", ")})`,
     );
-  const update = () =>
+  const update = (key: Key) =>
     s.statement(
-      "wupdate",
+      `wupdate${nullMask(key)}`,
       () =>
-        `UPDATE ${table} SET ${shape.columns.map((c) => `${quoteIdent(c.name)} = ?`).join(", ")} WHERE ${whereKey}`,
+        `UPDATE ${table} SET ${shape.columns.map((c) => `${quoteIdent(c.name)} = ?`).join(", ")} WHERE ${s.keyEquals(key)}`,
     );
-  const del = () => s.statement("wdelete", () => `DELETE FROM ${table} WHERE ${whereKey}`);
+  const del = (key: Key) =>
+    s.statement(`wdelete${nullMask(key)}`, () => `DELETE FROM ${table} WHERE ${s.keyEquals(key)}`);
   const run = db.transaction((batch: readonly ConditionalWrite[]): WriteOutcome[] =>
     batch.map((w) => {
-      const keyParams = s.bindKey(w.key);
-      const row = read()
+      const keyParams = s.bindKeyValues(w.key);
+      const rows = read(w.key)
         .raw(true)
         .safeIntegers(true)
-        .get(...keyParams) as unknown[] | undefined;
+        .all(...keyParams) as unknown[][];
+      // Only a key with NULL parts can name several rows (a unique index lets those repeat): never guess one.
+      if (rows.length > 1) throw refuse(duplicateNullKeyMessage("", table, w.key));
+      const row = rows[0];
       const current = row ? s.codec.record(row).fingerprint : null;
       // `next` is canonical already: its fingerprint needs no decoding.
       const next = w.next ? fingerprintRow(w.key, w.next) : null;
@@ -87,12 +93,12 @@ export function applySqliteWrites(
               : toSqlite(c.type, v);
           })
         : [];
-      if (!w.next) del().run(...keyParams);
+      if (!w.next) del(w.key).run(...keyParams);
       else if (row) {
-        if (shape.columns.length > 0) update().run(...values, ...keyParams);
+        if (shape.columns.length > 0) update(w.key).run(...values, ...keyParams);
       } else {
         try {
-          insert().run(...keyParams, ...values);
+          insert().run(...shape.key.map((c, i) => toSqlite(c.type, w.key[i] ?? null)), ...values);
         } catch (err) {
           const why = collatedDuplicate(target, s, w.key, err);
           throw why ? refuse(why) : err;
@@ -117,7 +123,8 @@ function collatedDuplicate(
   err: unknown,
 ): string | undefined {
   const code = errorCode(err);
-  if (s.collated.size === 0 || !/^SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)$/.test(code)) return undefined;
+  if (keyHasNull(key) || s.collated.size === 0 || !/^SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)$/.test(code))
+    return undefined;
   const names = s.shape.key.map((c) => quoteIdent(c.name));
   const held = target.db
     .prepare(

@@ -1,7 +1,14 @@
 /** SQLite connector (better-sqlite3): range checksums pushed down through registered functions. Only this folder imports the driver. */
 import Database from "better-sqlite3";
 import type { RangeChecksum } from "../../core/fingerprint.js";
-import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../../core/model.js";
+import {
+  type Key,
+  type KeyFingerprint,
+  type KeyRange,
+  keyHasNull,
+  type RecordShape,
+  type StoredRecord,
+} from "../../core/model.js";
 import {
   type ConditionalWrite,
   type Connector,
@@ -11,11 +18,16 @@ import {
   type TableDescription,
   type WriteOutcome,
 } from "../connector.js";
-import { duplicateKeyMessage, keyUniqueness, notUniqueMessage, nullKeyMessage } from "../unique-key.js";
+import {
+  duplicateKeyMessage,
+  duplicateNullKeyMessage,
+  keyUniqueness,
+  notUniqueMessage,
+} from "../unique-key.js";
 import { sqliteColumnInfo, type TimestampStyle, timestampStyleOf } from "./sqlite-column-types.js";
 import { applySqliteWrites } from "./sqlite-conditional-writes.js";
 import { sqliteError } from "./sqlite-errors.js";
-import { boundsId, SqliteShapeSql } from "./sqlite-shape-sql.js";
+import { boundsId, nullMask, SqliteShapeSql } from "./sqlite-shape-sql.js";
 import {
   quoteIdent,
   readSqliteTableMeta,
@@ -112,7 +124,11 @@ export class SqliteConnector implements Connector {
         const collation = c.type === "text" ? sqliteCollation(this.db, this.table, c.name) : "BINARY";
         if (collation !== "BINARY") collated.set(c.name, collation);
       }
-      s = new SqliteShapeSql(this.db, shape, this.shapes.size, collated, this.rowFilter);
+      const notNull = new Set(meta.columns.filter((c) => c.notNull).map((c) => c.name));
+      // The rowid (INTEGER PRIMARY KEY) is never NULL, whatever the declaration says.
+      const rowid = meta.unique?.find((u) => u.name === "rowid")?.columns[0];
+      const nullable = new Set(shape.key.map((c) => c.name).filter((c) => !notNull.has(c) && c !== rowid));
+      s = new SqliteShapeSql(this.db, shape, this.shapes.size, collated, nullable, this.rowFilter);
       this.checkKey(s, meta);
     } catch (err) {
       this.fail("cannot read the dataset's columns", err);
@@ -123,34 +139,39 @@ export class SqliteConnector implements Connector {
 
   /**
    * Refuses a key the table does not keep unique: neither the rowid nor a primary key or unique index made of
-   * key columns, or only one that lets NULLs repeat while a row holds NULL in a key column. A view's rows are
-   * searched for a duplicate key instead (one aggregate over it).
+   * key columns. A key with NULL parts is a key like any other, but a unique index lets rows whose key holds
+   * NULL repeat (NULL ≠ NULL), and such a key names no single row: the first one found is refused, naming it
+   * (one aggregate over the rows holding NULL in a key column). A view's rows are searched for a duplicate key
+   * instead (one aggregate over it).
    */
   private checkKey(s: SqliteShapeSql, meta: SqliteTableMeta): void {
     const key = s.shape.key.map((c) => c.name);
     const id = JSON.stringify(key);
     if (this.uniqueKeys.has(id)) return;
-    if (meta.unique === null) {
-      const present = key.map((k) => `${quoteIdent(k)} IS NOT NULL`).join(" AND ");
-      const dup = this.db
+    const duplicate = (where: string) => {
+      this.stats.queries++;
+      return this.db
         .prepare(
-          `SELECT ${s.keyList} FROM ${this.table} WHERE ${present} GROUP BY ${s.orderBy} HAVING count(*) > 1 LIMIT 1`,
+          `SELECT ${s.keyList} FROM ${this.table}${where} GROUP BY ${s.orderBy} HAVING count(*) > 1 LIMIT 1`,
         )
         .raw(true)
         .safeIntegers(true)
         .get() as unknown[] | undefined;
-      this.stats.queries++;
+    };
+    if (meta.unique === null) {
+      const dup = duplicate("");
       if (dup) throw new ConnectorError(duplicateKeyMessage(this.label, this.table, s.codec.key(dup)));
     } else {
       const notNull = new Set(meta.columns.filter((c) => c.notNull).map((c) => c.name));
       const unique = keyUniqueness(key, meta.unique, (c) => notNull.has(c));
       if (!unique) throw new ConnectorError(notUniqueMessage(this.label, this.table, key));
-      for (const column of unique.nullable) {
-        const held = this.db
-          .prepare(`SELECT 1 FROM ${this.table} WHERE ${quoteIdent(column)} IS NULL LIMIT 1`)
-          .get();
-        this.stats.queries++;
-        if (held) throw new ConnectorError(nullKeyMessage(this.label, this.table, column, unique.index.name));
+      if (unique.nullable.length > 0) {
+        const held = unique.nullable.map((c) => `${quoteIdent(c)} IS NULL`).join(" OR ");
+        const dup = duplicate(` WHERE ${held}`);
+        if (dup)
+          throw new ConnectorError(
+            duplicateNullKeyMessage(this.label, this.table, s.codec.key(dup), unique.index.name),
+          );
       }
     }
     this.uniqueKeys.add(id);
@@ -311,7 +332,7 @@ export class SqliteConnector implements Connector {
         const fingerprint = row[width] as string;
         const key = s.codec.key(row);
         batch.push({ key, fingerprint });
-        this.stats.bytesRead += 16 + key.reduce((n, k) => n + k.length, 0);
+        this.stats.bytesRead += 16 + key.reduce((n, k) => n + (k?.length ?? 0), 0);
         if (batch.length >= batchSize) {
           this.stats.rowsRead += batch.length;
           yield batch;
@@ -331,24 +352,40 @@ export class SqliteConnector implements Connector {
     const s = this.sql(shape);
     const out: StoredRecord[] = [];
     const chunk = Math.max(1, Math.floor(900 / shape.key.length));
+    const read = (st: ReturnType<SqliteShapeSql["statement"]>, params: unknown[]) => {
+      const rows = st
+        .raw(true)
+        .safeIntegers(true)
+        .all(...params) as unknown[][];
+      this.stats.queries++;
+      for (const row of rows) {
+        const rec = s.codec.record(row);
+        this.stats.rowsRead++;
+        this.stats.bytesRead += rec.values.reduce((n, v) => n + (v?.length ?? 0), 0);
+        out.push(rec);
+      }
+    };
     try {
-      for (let i = 0; i < keys.length; i += chunk) {
-        const part = keys.slice(i, i + chunk);
+      const plain = keys.filter((k) => !keyHasNull(k));
+      for (let i = 0; i < plain.length; i += chunk) {
+        const part = plain.slice(i, i + chunk);
         const st = s.statement(
           `fetch${part.length}`,
           () => `SELECT ${s.allList} FROM ${this.table} WHERE ${s.keysIn(part.length)}`,
         );
-        const rows = st
-          .raw(true)
-          .safeIntegers(true)
-          .all(...part.flatMap((k) => s.bindKey(k))) as unknown[][];
-        this.stats.queries++;
-        for (const row of rows) {
-          const rec = s.codec.record(row);
-          this.stats.rowsRead++;
-          this.stats.bytesRead += rec.values.reduce((n, v) => n + (v?.length ?? 0), 0);
-          out.push(rec);
-        }
+        read(
+          st,
+          part.flatMap((k) => s.bindKey(k)),
+        );
+      }
+      // A key with NULL parts matches by IS NULL, which no IN list can say: one lookup each (they are rare).
+      for (const k of keys) {
+        if (!keyHasNull(k)) continue;
+        const st = s.statement(
+          `fetchn${nullMask(k)}`,
+          () => `SELECT ${s.allList} FROM ${this.table} WHERE ${s.keyEquals(k)}`,
+        );
+        read(st, s.bindKeyValues(k));
       }
     } catch (err) {
       this.fail("record fetch failed", err);

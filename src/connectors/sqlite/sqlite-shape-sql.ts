@@ -1,8 +1,9 @@
 /** The SQL one record shape needs on one SQLite table: registered fingerprint functions, key predicates, statements. */
 import type Database from "better-sqlite3";
 import { ChecksumAccumulator } from "../../core/fingerprint.js";
-import type { Key, KeyRange, RecordShape } from "../../core/model.js";
+import { type Key, type KeyRange, keyHasNull, type RecordShape } from "../../core/model.js";
 import { RowCodec } from "../../core/row-codec.js";
+import { type KeyCompareTerm, keyEqualsSql, keyRangeSql } from "../key-compare-sql.js";
 import { toSqlite } from "./sqlite-column-types.js";
 import { quoteIdent } from "./sqlite-table-meta.js";
 
@@ -40,6 +41,8 @@ export class SqliteShapeSql {
     id: number,
     /** Key columns whose own collation is not BINARY, and that collation. */
     readonly collated: ReadonlyMap<string, string>,
+    /** Key columns that may hold NULL (not declared NOT NULL; SQLite lets even a primary key hold NULL). */
+    readonly nullable: ReadonlySet<string> = new Set(),
     /** The replica's row filter (config `where:`), an SQL predicate every range read applies; none if undefined. */
     private readonly filter?: string | undefined,
   ) {
@@ -80,32 +83,90 @@ export class SqliteShapeSql {
     return this.keyOrder.length === 1 ? "?" : `(${this.keyOrder.map(() => "?").join(", ")})`;
   }
 
+  /**
+   * True when a range's predicates must be NULL-aware (a key column may hold NULL, or a bound has a NULL
+   * part): a row-value comparison is NULL, so no row, as soon as a part is NULL.
+   */
+  private nullAware(range: KeyRange): boolean {
+    return (
+      this.nullable.size > 0 ||
+      (range.lo !== null && keyHasNull(range.lo)) ||
+      (range.hi !== null && keyHasNull(range.hi))
+    );
+  }
+
+  /** A bound as comparison terms with named parameters (`@l0`, `@h1`, …). */
+  private terms(bound: Key, side: "l" | "h"): KeyCompareTerm[] {
+    return this.shape.key.map((c, i) => ({
+      expr: this.keyOrder[i]!,
+      bound: `@${side}${i}`,
+      boundNull: bound[i] === null,
+      nullable: this.nullable.has(c.name),
+    }));
+  }
+
   /** `WHERE` for a range (bind `rangeParams`) and the row filter, or "" for the full range of an unfiltered table. */
   where(range: KeyRange): string {
     const parts: string[] = this.filter ? [`(${this.filter})`] : [];
+    if (this.nullAware(range)) {
+      const cond = keyRangeSql(
+        range.lo ? this.terms(range.lo, "l") : null,
+        range.hi ? this.terms(range.hi, "h") : null,
+        { rowValues: true },
+      );
+      if (cond) parts.push(`(${cond})`);
+      return parts.length ? `WHERE ${parts.join(" AND ")}` : "";
+    }
     if (range.lo) parts.push(`${this.tuple()} >= ${this.marks()}`);
     if (range.hi) parts.push(`${this.tuple()} < ${this.marks()}`);
     return parts.length ? `WHERE ${parts.join(" AND ")}` : "";
   }
 
-  /** A condition matching exactly `count` keys (bind them with `bindKey`, one after the other). */
+  /** A condition matching exactly `count` keys without NULL parts (bind them with `bindKey`, one after the other). */
   keysIn(count: number): string {
     if (this.keyOrder.length === 1) return `${this.keyOrder[0]} IN (${Array(count).fill("?").join(", ")})`;
     return `${this.tuple()} IN (VALUES ${Array(count).fill(this.marks()).join(", ")})`;
   }
 
-  /** A condition matching one key exactly. */
-  keyEquals(): string {
-    return this.keyOrder.map((k) => `${k} = ?`).join(" AND ");
+  /**
+   * A condition matching exactly `key`, shaped by which of its parts are NULL (`IS NULL` for those); bind
+   * `bindKeyValues(key)`.
+   */
+  keyEquals(key: Key): string {
+    return keyEqualsSql(
+      this.shape.key.map((_, i) => ({
+        expr: this.keyOrder[i]!,
+        bound: "?",
+        boundNull: key[i] === null,
+        nullable: true,
+      })),
+    );
   }
 
-  /** The native values a key binds as. */
+  /** The native values a key without NULL parts binds as. */
   bindKey(key: Key): unknown[] {
     return this.shape.key.map((c, i) => toSqlite(c.type, key[i]!));
   }
 
+  /** What `keyEquals(key)` binds: the key's non-NULL parts. */
+  bindKeyValues(key: Key): unknown[] {
+    return this.shape.key.flatMap((c, i) => (key[i] === null ? [] : [toSqlite(c.type, key[i]!)]));
+  }
+
   /** What `where(range)` binds. */
   rangeParams(range: KeyRange): unknown[] {
+    if (this.nullAware(range)) {
+      const named: Record<string, unknown> = {};
+      for (const [side, bound] of [
+        ["l", range.lo],
+        ["h", range.hi],
+      ] as const) {
+        bound?.forEach((v, i) => {
+          if (v !== null) named[`${side}${i}`] = toSqlite(this.shape.key[i]!.type, v);
+        });
+      }
+      return Object.keys(named).length ? [named] : [];
+    }
     return [...(range.lo ? this.bindKey(range.lo) : []), ...(range.hi ? this.bindKey(range.hi) : [])];
   }
 
@@ -120,7 +181,15 @@ export class SqliteShapeSql {
   }
 }
 
-/** Which bounds a range has, for naming prepared statements: "", "l", "h" or "lh". */
+/**
+ * Which bounds a range has, and which of their parts are NULL, for naming prepared statements: "", "l",
+ * "h", "lh", with a mask after a bound holding NULL parts ("l01h").
+ */
 export function boundsId(range: KeyRange): string {
-  return `${range.lo ? "l" : ""}${range.hi ? "h" : ""}`;
+  return `${range.lo ? `l${nullMask(range.lo)}` : ""}${range.hi ? `h${nullMask(range.hi)}` : ""}`;
+}
+
+/** "" for a key without NULL parts, else one digit per part (1 for NULL). */
+export function nullMask(key: Key): string {
+  return keyHasNull(key) ? key.map((p) => (p === null ? "1" : "0")).join("") : "";
 }

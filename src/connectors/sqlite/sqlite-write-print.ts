@@ -31,12 +31,12 @@ export function printSqliteWrites(
     return sql.replace(/\?/g, () => literal(params[i++]));
   };
   return writes.map((w) => {
-    const keyParams = s.bindKey(w.key);
+    const keyParams = s.bindKeyValues(w.key);
     const condition =
       w.expected === null
         ? "-- only if the row is still absent (checked in the same BEGIN IMMEDIATE transaction)"
         : `-- only if the row's fingerprint is still ${w.expected} (checked in the same BEGIN IMMEDIATE transaction)`;
-    const whereKey = s.keyEquals();
+    const whereKey = s.keyEquals(w.key);
     let sql: string;
     if (!w.next) sql = fill(`DELETE FROM ${table} WHERE ${whereKey}`, keyParams);
     else {
@@ -49,7 +49,7 @@ export function printSqliteWrites(
       if (w.expected === null)
         sql = fill(
           `INSERT INTO ${table} (${s.allList}) VALUES (${[...shape.key, ...shape.columns].map(() => "?").join(", ")})`,
-          [...keyParams, ...values],
+          [...s.bindKey(w.key), ...values],
         );
       else if (shape.columns.length === 0)
         return "-- nothing to write: the record has no columns besides its key";

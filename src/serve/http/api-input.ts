@@ -60,8 +60,8 @@ const since = one("time")
   .pipe(z.number());
 
 /**
- * An audit key filter as `keyId` text: `42` and `[42]` both mean the key ["42"], `a,b` a composite key
- * (the same reading as `concord audit show --key`).
+ * An audit key filter as `keyId` text: `42` and `[42]` both mean the key ["42"], `a,b` a composite key,
+ * null in a JSON array a NULL key part (`[10,null]`; the same reading as `concord audit show --key`).
  */
 const auditKey = one("key")
   .min(1, "must not be empty")
@@ -73,15 +73,15 @@ const auditKey = one("key")
       if (
         Array.isArray(parts) &&
         parts.length > 0 &&
-        parts.every((p) => ["string", "number"].includes(typeof p))
+        parts.every((p) => p === null || ["string", "number"].includes(typeof p))
       )
-        return JSON.stringify(parts.map(String));
+        return JSON.stringify(parts.map((p) => (p === null ? null : String(p))));
     } catch {
       // reported below
     }
     ctx.addIssue({
       code: "custom",
-      message: 'expected a JSON array of key values such as [42] or ["eu","x"]',
+      message: 'expected a JSON array of key values such as [42], ["eu","x"] or [10,null]',
     });
     return z.NEVER;
   });
