@@ -1,4 +1,6 @@
 /** SQLite connector (better-sqlite3): range checksums pushed down through registered functions. Only this folder imports the driver. */
+import { realpathSync } from "node:fs";
+import { resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { RangeChecksum } from "../../core/fingerprint.js";
 import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../../core/model.js";
@@ -8,6 +10,7 @@ import {
   ConnectorError,
   type ConnectorStats,
   emptyStats,
+  type PairDiffCapability,
   type TableDescription,
   type WriteOutcome,
 } from "../connector.js";
@@ -15,6 +18,7 @@ import { duplicateKeyMessage, keyUniqueness, notUniqueMessage, nullKeyMessage } 
 import { sqliteColumnInfo, type TimestampStyle, timestampStyleOf } from "./sqlite-column-types.js";
 import { applySqliteWrites } from "./sqlite-conditional-writes.js";
 import { sqliteError } from "./sqlite-errors.js";
+import { pairRefusal, type SqlitePairSide, sqlitePair } from "./sqlite-pair-diff.js";
 import { boundsId, SqliteShapeSql } from "./sqlite-shape-sql.js";
 import {
   quoteIdent,
@@ -50,6 +54,8 @@ export class SqliteConnector implements Connector {
   /** Keys (by column names) already found unique. */
   private readonly uniqueKeys = new Set<string>();
   private readonly table: string;
+  /** The table as configured, unquoted. */
+  private readonly tableName: string;
   private readonly label: string;
   /** Whether the journal mode was seen to (see `useWal`). */
   private walChecked = false;
@@ -60,6 +66,7 @@ export class SqliteConnector implements Connector {
     options: SqliteConnectorOptions = {},
   ) {
     this.table = quoteIdent(table);
+    this.tableName = table;
     this.label = options.label ?? "";
   }
 
@@ -174,6 +181,59 @@ export class SqliteConnector implements Connector {
         s.shape.key.map((c) => c.name),
       );
     return s.indexed;
+  }
+
+  /**
+   * Two SQLite replicas compared inside SQLite (see `sqlitePair`): the other's file attached to this
+   * connection. Declined, with the reason, for another kind of store, an in-memory database, or columns whose
+   * declared types store values differently on the two sides.
+   */
+  readonly pairDiff: PairDiffCapability = {
+    pair: async (shape, other) => {
+      if (!(other instanceof SqliteConnector))
+        return `${this.label || "a SQLite replica"} is compared with a ${other.kind} replica`;
+      let here: SqlitePairSide;
+      let there: SqlitePairSide;
+      const s = this.sql(shape);
+      try {
+        here = this.pairSide(shape);
+        there = other.pairSide(shape);
+      } catch (err) {
+        this.fail("cannot prepare the in-SQLite comparison", err);
+      }
+      const refused = pairRefusal(s, here, there);
+      if (refused) return refused;
+      return sqlitePair({ db: this.db, label: this.label, stats: this.stats }, s, here, there);
+    },
+  };
+
+  /** What the other replica of a pair needs to know of this one (see `SqlitePairSide`). */
+  pairSide(shape: RecordShape): SqlitePairSide {
+    const s = this.sql(shape);
+    let file = "";
+    if (!this.db.memory && this.db.name !== "") {
+      try {
+        file = realpathSync(this.db.name);
+      } catch {
+        file = resolve(this.db.name);
+      }
+    }
+    const declared = new Map(this.meta().columns.map((c) => [c.name, c.type]));
+    const styles = new Map(
+      [...shape.key, ...shape.columns]
+        .filter((c) => c.type === "timestamp")
+        .map((c) => [c.name, JSON.stringify(this.timestampStyle(c.name))]),
+    );
+    this.stats.queries++;
+    return {
+      label: this.label,
+      file,
+      table: this.tableName.includes(".") ? undefined : this.table,
+      encoding: String(this.db.pragma("encoding", { simple: true })),
+      declared,
+      styles,
+      indexed: this.indexed(s),
+    };
   }
 
   async count(shape: RecordShape, range: KeyRange): Promise<number> {
