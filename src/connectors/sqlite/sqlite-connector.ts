@@ -219,11 +219,14 @@ export class SqliteConnector implements Connector {
       }
     }
     const declared = new Map(this.meta().columns.map((c) => [c.name, c.type]));
-    const styles = new Map(
-      [...shape.key, ...shape.columns]
-        .filter((c) => c.type === "timestamp")
-        .map((c) => [c.name, JSON.stringify(this.timestampStyle(c.name))]),
-    );
+    // The layout of a stored timestamp, where the column holds one (an empty column tells nothing).
+    const styles = new Map<string, string>();
+    for (const c of [...shape.key, ...shape.columns]) {
+      if (c.type !== "timestamp") continue;
+      const q = quoteIdent(c.name);
+      const held = this.db.prepare(`SELECT 1 FROM ${this.table} WHERE ${q} IS NOT NULL LIMIT 1`).get();
+      if (held) styles.set(c.name, JSON.stringify(this.timestampStyle(c.name)));
+    }
     this.stats.queries++;
     return {
       label: this.label,

@@ -24,7 +24,7 @@ export interface SqlitePairSide {
   readonly encoding: string;
   /** Declared type of each of the shape's columns (key columns included). */
   readonly declared: ReadonlyMap<string, string>;
-  /** The stored layout of each timestamp column (as sampled for writes), as text. */
+  /** The stored layout of each timestamp column that holds a value (as sampled for writes), as text. */
   readonly styles: ReadonlyMap<string, string>;
   /** Whether an index (or the rowid) serves the key order. */
   readonly indexed: boolean;
@@ -57,7 +57,8 @@ export function pairRefusal(
     const b = there.declared.get(c.name) ?? "";
     if (storage(a) !== storage(b))
       return `column ${c.name} is declared ${a || "without a type"} on ${here.label} and ${b || "without a type"} on ${there.label} (another type affinity: values are stored differently)`;
-    if (here.styles.get(c.name) !== there.styles.get(c.name))
+    const styles = [here.styles.get(c.name), there.styles.get(c.name)];
+    if (styles[0] !== undefined && styles[1] !== undefined && styles[0] !== styles[1])
       return `column ${c.name} holds timestamps laid out differently on ${here.label} and ${there.label}`;
   }
   for (const c of s.shape.key) {
