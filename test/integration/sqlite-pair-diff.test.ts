@@ -175,7 +175,7 @@ function write(dir: string, c: Case): void {
     else if (e.kind === "write") insB.run(...key, ...restyle(e.values));
     else if (e.kind === "respell") insB.run(...key, ...restyle(respell(row)));
   });
-  c.inserts.forEach((row, i) => insB.run(...keyOf(c.keyKind, 100 + i), ...restyle(row)));
+  for (const [i, row] of c.inserts.entries()) insB.run(...keyOf(c.keyKind, 100 + i), ...restyle(row));
   a.close();
   b.close();
 }
