@@ -144,8 +144,13 @@ export interface InStorePair {
    * Every key in `range` whose records differ between the two replicas, in key order, in batches of at most
    * `batchSize`, with where it is held. It may also list keys whose records are stored differently but read
    * as equal values (the engine fetches the records and drops them); it never leaves out a key that differs.
+   * `onRows` is told, before the first batch, how many rows the pair's own replica holds in the range.
    */
-  diff(range: KeyRange, batchSize: number): AsyncIterable<readonly PairedKey[]>;
+  diff(
+    range: KeyRange,
+    batchSize: number,
+    onRows: (rows: number) => void,
+  ): AsyncIterable<readonly PairedKey[]>;
 }
 
 /**

@@ -245,16 +245,26 @@ export async function* detectDivergences(
   const unordered = replicas.some((r) => r.connector.ordered === false);
   const pair = unordered ? undefined : await inStorePair(shape, replicas, options.inStore !== false);
   if (pair !== undefined && typeof pair !== "string") {
-    // Compared inside the store: one count, and the other replica's rows follow from what differs.
+    // Compared inside the store: the first replica's rows are counted there, and the other's follow from
+    // what differs.
     const [a, b] = replicas as readonly [DetectReplica, DetectReplica];
-    const rows = await a.connector.count(shape, whole);
-    options.onProgress?.(0, rows, false);
+    let rows = 0;
     let onlyHere = 0;
     let onlyThere = 0;
-    yield* pairedObservations(pair, [a.name, b.name], whole, batchSize, (here, there) => {
-      onlyHere += here;
-      onlyThere += there;
-    });
+    yield* pairedObservations(
+      pair,
+      [a.name, b.name],
+      whole,
+      batchSize,
+      (n) => {
+        rows = n;
+        options.onProgress?.(0, n, true);
+      },
+      (here, there) => {
+        onlyHere += here;
+        onlyThere += there;
+      },
+    );
     const other = rows - onlyHere + onlyThere;
     options.onReplicaRows?.(a.name, rows);
     options.onReplicaRows?.(b.name, other);

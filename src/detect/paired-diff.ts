@@ -30,17 +30,19 @@ export function pairNote(pair: InStorePair | string | undefined): string | undef
 /**
  * Observations of the keys the pair lists in `range` (in key order, batches as listed). The two replicas'
  * fingerprints are only placeholders telling them apart, comparable within the observation: the caller
- * fetches the records. `onListed` is told the keys each replica holds among those listed.
+ * fetches the records. `onRows` is told the first replica's rows in the range, `onListed` the keys each
+ * replica holds among those listed.
  */
 export async function* pairedObservations(
   pair: InStorePair,
   names: readonly [string, string],
   range: KeyRange,
   batchSize: number,
+  onRows: (rows: number) => void,
   onListed: (here: number, there: number) => void,
 ): AsyncIterable<Observation[]> {
   const [a, b] = names;
-  for await (const batch of pair.diff(range, batchSize)) {
+  for await (const batch of pair.diff(range, batchSize, onRows)) {
     let here = 0;
     let there = 0;
     const out = batch.map((k) => {
