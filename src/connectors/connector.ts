@@ -138,8 +138,6 @@ export interface PairedKey {
 
 /** Two replicas compared inside one store (see PairDiffCapability). */
 export interface InStorePair {
-  /** One sentence for the scan's notes saying how the two replicas are compared. */
-  readonly note: string;
   /**
    * Every key in `range` whose records differ between the two replicas, in key order, in batches of at most
    * `batchSize`, with where it is held. It may also list keys whose records are stored differently but read

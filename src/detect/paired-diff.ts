@@ -20,11 +20,13 @@ export async function inStorePair(
   return replicas[0]!.connector.pairDiff!.pair(shape, replicas[1]!.connector);
 }
 
-/** The scan note saying how the replicas are compared, or undefined when the capability plays no part. */
+/**
+ * The scan note saying why replicas that could be compared inside their store are not (a slower scan), or
+ * undefined when they are or the capability plays no part.
+ */
 export function pairNote(pair: InStorePair | string | undefined): string | undefined {
-  if (pair === undefined) return undefined;
-  if (typeof pair !== "string") return pair.note;
-  return `${pair}; compared with range checksums and fingerprints computed in the engine instead`;
+  if (typeof pair !== "string") return undefined;
+  return `${pair}: compared with range checksums and fingerprints computed in the engine instead of inside the store`;
 }
 
 /**

@@ -25,7 +25,7 @@ export async function describeDataset(
   const limits: string[] = [];
   for (const { connector } of replicas)
     if (connector.pushdownLimits) limits.push(...(await connector.pushdownLimits(resolved.shape)));
-  // Whether detection will compare the replicas inside their store (two SQLite files), and if not, why.
+  // Why detection will not compare the replicas inside their store when they look as if it could.
   const pairing = pairNote(await inStorePair(resolved.shape, replicas, ds.detect.inStore !== false));
   if (pairing) limits.push(pairing);
   return limits.length ? { ...resolved, notes: [...resolved.notes, ...limits] } : resolved;

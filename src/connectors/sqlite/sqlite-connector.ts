@@ -18,7 +18,7 @@ import { duplicateKeyMessage, keyUniqueness, notUniqueMessage, nullKeyMessage } 
 import { sqliteColumnInfo, type TimestampStyle, timestampStyleOf } from "./sqlite-column-types.js";
 import { applySqliteWrites } from "./sqlite-conditional-writes.js";
 import { sqliteError } from "./sqlite-errors.js";
-import { pairRefusal, type SqlitePairSide, sqlitePair } from "./sqlite-pair-diff.js";
+import { attachPeer, pairRefusal, type SqlitePairSide, sqlitePair } from "./sqlite-pair-diff.js";
 import { boundsId, SqliteShapeSql } from "./sqlite-shape-sql.js";
 import {
   quoteIdent,
@@ -203,7 +203,13 @@ export class SqliteConnector implements Connector {
       }
       const refused = pairRefusal(s, here, there);
       if (refused) return refused;
-      return sqlitePair({ db: this.db, label: this.label, stats: this.stats }, s, here, there);
+      let peer = "main";
+      try {
+        if (here.file !== there.file) peer = attachPeer(this.db, there.file);
+      } catch (err) {
+        return `${there.label}'s file cannot be attached to ${this.label}'s connection (${err instanceof Error ? err.message : String(err)})`;
+      }
+      return sqlitePair({ db: this.db, label: this.label, stats: this.stats }, s, here, there, peer);
     },
   };
 

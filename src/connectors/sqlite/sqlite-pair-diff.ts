@@ -109,7 +109,7 @@ function diffSql(
 const attached = new WeakMap<Db, Map<string, string>>();
 
 /** The peer's file ATTACHed to `db` (once per connection), as a schema name. */
-function attach(db: Db, file: string): string {
+export function attachPeer(db: Db, file: string): string {
   let peers = attached.get(db);
   if (!peers) {
     peers = new Map();
@@ -124,21 +124,6 @@ function attach(db: Db, file: string): string {
   return schema;
 }
 
-/**
- * Bytes of each file read through a memory map during a comparison: the two tables are read whole, and a map
- * spares a copy of every page through read() (about a third of the comparison's CPU time).
- */
-const MMAP_BYTES = 2 ** 30;
-
-/** Maps `schemas` for the comparison; returns how to put back what they had. */
-function mapFiles(db: Db, schemas: readonly string[]): () => void {
-  const before = schemas.map((schema) => db.pragma(`${schema}.mmap_size`, { simple: true }));
-  for (const schema of schemas) db.pragma(`${schema}.mmap_size = ${MMAP_BYTES}`);
-  return () => {
-    for (const [i, schema] of schemas.entries()) db.pragma(`${schema}.mmap_size = ${Number(before[i])}`);
-  };
-}
-
 /** What the pair needs from the connector that made it. */
 export interface SqlitePairHost {
   readonly db: Db;
@@ -146,31 +131,28 @@ export interface SqlitePairHost {
   readonly stats: { queries: number; rowsRead: number; bytesRead: number };
 }
 
-/** The pair of `here` (on `host`'s connection) and `there`, compared inside SQLite. */
+/**
+ * The pair of `here` (on `host`'s connection) and `there`, whose table is in schema `peer` of that connection
+ * (see `attachPeer`; "main" when both tables are in one file), compared inside SQLite.
+ */
 export function sqlitePair(
   host: SqlitePairHost,
   s: SqliteShapeSql,
   here: SqlitePairSide,
   there: SqlitePairSide,
+  peer: string,
 ): InStorePair {
-  const peer = here.file === there.file ? "its own file" : "attached to its connection";
   return {
-    note:
-      `${here.label} and ${there.label} are compared inside SQLite (${there.label}'s table ${peer}, rows compared ` +
-      "by their stored values with EXCEPT both ways); only the rows that differ are read and fingerprinted",
     async *diff(
       range: KeyRange,
       batchSize: number,
       onRows: (rows: number) => void,
     ): AsyncIterable<readonly PairedKey[]> {
       let iterator: IterableIterator<unknown[]>;
-      let unmap = () => {};
       try {
-        const peer = here.file === there.file ? "main" : attach(host.db, there.file);
-        unmap = mapFiles(host.db, peer === "main" ? ["main"] : ["main", peer]);
         const sql = diffSql(s, `main.${here.table}`, `${peer}.${there.table}`, here.declared, range);
         const params = s.rangeParams(range);
-        // Counted while the file is mapped: the comparison reads the same pages next.
+        // Counted here, just before the comparison reads the same pages.
         onRows(
           Number(
             host.db
@@ -187,7 +169,6 @@ export function sqlitePair(
           .iterate(...params, ...params, ...params, ...params) as IterableIterator<unknown[]>;
         host.stats.queries++;
       } catch (err) {
-        unmap();
         throw new ConnectorError(
           `${host.label ? `${host.label}: ` : ""}in-SQLite comparison with ${there.label} failed: ${err instanceof Error ? err.message : String(err)}`,
         );
@@ -218,7 +199,6 @@ export function sqlitePair(
         }
       } finally {
         iterator.return?.();
-        unmap();
       }
       if (last) batch.push(last);
       if (batch.length) yield batch;
