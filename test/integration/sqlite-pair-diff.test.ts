@@ -235,6 +235,13 @@ function row(an: Raw, t: Raw, ver = 1n): Raw[] {
 describe("two SQLite replicas compared inside SQLite", () => {
   it("finds what only the engine reads as different, and nothing that only SQLite stores differently", async () => {
     const base = [row(2n ** 60n, "a"), row(1n, "x\u0000y"), row(0n, "a "), row("1", "é"), row(1n, "A")];
+    // -2^63 in a DECIMAL column: an integer on a, a real on b (NUMERIC affinity keeps it a real), equal to
+    // SQLite, read as other decimals.
+    const low = [...row(3n, "b")];
+    low[5] = -(2n ** 63n);
+    const lowReal = [...low];
+    lowReal[5] = -(2 ** 63);
+    base.push(low);
     const c: Case = {
       keyKind: "rowid",
       variant: "same",
@@ -245,6 +252,7 @@ describe("two SQLite replicas compared inside SQLite", () => {
         { kind: "respell" }, // 0 as -0.0: read alike
         { kind: "respell" }, // '1' as 1.0: read alike
         { kind: "write", values: row(1n, "a", 2n) }, // 'A' and 'a': differ in bytes
+        { kind: "write", values: lowReal },
       ],
       inserts: [],
       checkpointRows: 100_000,
@@ -253,7 +261,7 @@ describe("two SQLite replicas compared inside SQLite", () => {
     expect(inStore.doc).toEqual(engine.doc);
     expect(inStore.b).toEqual(engine.b);
     const doc = inStore.doc as { datasets: { divergences: { key: string[] }[] }[] };
-    expect(doc.datasets[0]!.divergences.map((d) => d.key)).toEqual([[-50], [-47], [-38]]);
+    expect(doc.datasets[0]!.divergences.map((d) => d.key)).toEqual([[-50], [-47], [-38], [-35]]);
     expect(inStore.notes).toEqual(engine.notes);
   });
 

@@ -71,17 +71,22 @@ export function pairRefusal(
 /**
  * The compared list of one table: every column of the shape (key first, aliased c0, c1, …) compared by its
  * bytes (COLLATE BINARY), and for columns that keep values as given (BLOB affinity) also by kind of value,
- * since SQLite compares the integer 1 and the real 1.0 as equal. Other affinities never hold an integer and a
- * real of equal value (INTEGER and NUMERIC store an integral real as an integer, REAL stores every number as
- * a real), and text and blobs never compare equal to numbers. SQLite's equality also holds between 0.0 and
- * -0.0, which every logical type reads as the same value.
+ * since SQLite compares the integer 1 and the real 1.0 as equal. REAL affinity stores every number as a real;
+ * INTEGER and NUMERIC store an integral real as an integer, except -2^63, which they keep as a real equal to
+ * the integer -2^63: where the column is not read as an integer (a decimal reads the real as
+ * -9223372036854776000), that value's kind is compared too. Text and blobs never compare equal to numbers.
+ * SQLite's equality also holds between 0.0 and -0.0, which every logical type reads as the same value.
  */
 function comparedList(s: SqliteShapeSql, declared: ReadonlyMap<string, string>): string {
   return [...s.shape.key, ...s.shape.columns]
     .flatMap((c, i) => {
       const q = quoteIdent(c.name);
       const col = `${q} COLLATE BINARY AS c${i}`;
-      return storage(declared.get(c.name) ?? "") === "BLOB" ? [col, `typeof(${q}) AS t${i}`] : [col];
+      const stored = storage(declared.get(c.name) ?? "");
+      if (stored === "BLOB") return [col, `typeof(${q}) AS t${i}`];
+      if ((stored === "INTEGER" || stored === "NUMERIC") && c.type !== "integer")
+        return [col, `CASE ${q} WHEN -9223372036854775808 THEN typeof(${q}) END AS t${i}`];
+      return [col];
     })
     .join(", ");
 }
