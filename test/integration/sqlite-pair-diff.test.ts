@@ -296,3 +296,37 @@ describe("two SQLite replicas compared inside SQLite", () => {
     );
   }, 300_000);
 });
+
+describe("when the replicas cannot be compared inside SQLite", () => {
+  it("three replicas are compared in the engine, and the scan says why", async () => {
+    const dir = tempDir();
+    for (const [name, changed] of [
+      ["a", 0],
+      ["b", 3],
+      ["c", 7],
+    ] as const) {
+      const db = new Database(join(dir, `${name}.db`));
+      db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, ver INTEGER NOT NULL)");
+      const insert = db.prepare("INSERT INTO t VALUES (?, ?, ?)");
+      for (let i = 1; i <= 10; i++) insert.run(i, i === changed ? `${name} ${i}` : `v ${i}`, 1);
+      db.close();
+    }
+    const replicas = ["a", "b", "c"].map((r) => `      ${r}: { url: "sqlite:${r}.db", table: t }`).join("\n");
+    const yaml = (extra: string) =>
+      `state: sqlite:state.db\ndatasets:\n  t:\n    key: id\n${extra}    replicas:\n${replicas}\n`;
+    writeFileSync(join(dir, "in-store.yaml"), yaml(""));
+    writeFileSync(join(dir, "engine.yaml"), yaml("    detect: { inStore: false }\n"));
+    const inStore = await runConcord(["scan", "--json", "-c", join(dir, "in-store.yaml")]);
+    const engine = await runConcord(["scan", "--json", "-c", join(dir, "engine.yaml")]);
+    expect(inStore.code).toBe(1);
+    expect(comparable(inStore.stdout)).toEqual(comparable(engine.stdout));
+    const keys = (JSON.parse(inStore.stdout).datasets[0].divergences as { key: number[] }[]).map(
+      (d) => d.key,
+    );
+    expect(keys).toEqual([[3], [7]]);
+    expect(JSON.parse(inStore.stdout).datasets[0].notes).toEqual([
+      "the 3 replicas are not compared inside their store, which compares two at a time: compared with range checksums and fingerprints computed in the engine instead of inside the store",
+    ]);
+    expect(JSON.parse(engine.stdout).datasets[0].notes).toEqual([]);
+  });
+});
