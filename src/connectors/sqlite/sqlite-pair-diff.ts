@@ -77,6 +77,13 @@ export function pairRefusal(
  * -9223372036854776000), that value's kind is compared too. Text and blobs never compare equal to numbers.
  * SQLite's equality also holds between 0.0 and -0.0, which every logical type reads as the same value.
  */
+/**
+ * Logical types that read an integer and a real of equal value as different values (the real's shortest
+ * text): -9223372036854776000 against -9223372036854775808. Integers and floats read both alike; booleans,
+ * timestamps, times and bytes cannot read -2^63 at all.
+ */
+const READ_AS_WRITTEN: ReadonlySet<string> = new Set(["decimal", "json", "text"]);
+
 function comparedList(s: SqliteShapeSql, declared: ReadonlyMap<string, string>): string {
   return [...s.shape.key, ...s.shape.columns]
     .flatMap((c, i) => {
@@ -84,7 +91,7 @@ function comparedList(s: SqliteShapeSql, declared: ReadonlyMap<string, string>):
       const col = `${q} COLLATE BINARY AS c${i}`;
       const stored = storage(declared.get(c.name) ?? "");
       if (stored === "BLOB") return [col, `typeof(${q}) AS t${i}`];
-      if ((stored === "INTEGER" || stored === "NUMERIC") && c.type !== "integer")
+      if ((stored === "INTEGER" || stored === "NUMERIC") && READ_AS_WRITTEN.has(c.type))
         return [col, `CASE ${q} WHEN -9223372036854775808 THEN typeof(${q}) END AS t${i}`];
       return [col];
     })
@@ -133,7 +140,7 @@ export function attachPeer(db: Db, file: string): string {
 export interface SqlitePairHost {
   readonly db: Db;
   readonly label: string;
-  readonly stats: { queries: number; rowsRead: number; bytesRead: number };
+  readonly stats: { queries: number; rowsRead: number; bytesRead: number; rowsScanned: number };
 }
 
 /**
@@ -154,18 +161,20 @@ export function sqlitePair(
       onRows: (rows: number) => void,
     ): AsyncIterable<readonly PairedKey[]> {
       let iterator: IterableIterator<unknown[]>;
+      let rows = 0;
+      let onlyHere = 0;
+      let onlyThere = 0;
       try {
         const sql = diffSql(s, `main.${here.table}`, `${peer}.${there.table}`, here.declared, range);
         const params = s.rangeParams(range);
         // Counted here, just before the comparison reads the same pages.
-        onRows(
-          Number(
-            host.db
-              .prepare(`SELECT count(*) FROM main.${here.table} ${s.where(range)}`)
-              .pluck()
-              .get(...params),
-          ),
+        rows = Number(
+          host.db
+            .prepare(`SELECT count(*) FROM main.${here.table} ${s.where(range)}`)
+            .pluck()
+            .get(...params),
         );
+        onRows(rows);
         host.stats.queries++;
         iterator = host.db
           .prepare(sql)
@@ -195,7 +204,11 @@ export function sqlitePair(
             throw new ConnectorError(
               `${host.label ? `${host.label}: ` : ""}SQLite listed key ${JSON.stringify(key)} after ${JSON.stringify(last!.key)}: keys are not in binary order`,
             );
-          if (last) batch.push(last);
+          if (last) {
+            batch.push(last);
+            if (last.here) onlyHere++;
+            if (last.there) onlyThere++;
+          }
           if (batch.length >= batchSize) {
             yield batch;
             batch = [];
@@ -205,8 +218,14 @@ export function sqlitePair(
       } finally {
         iterator.return?.();
       }
-      if (last) batch.push(last);
+      if (last) {
+        batch.push(last);
+        if (last.here) onlyHere++;
+        if (last.there) onlyThere++;
+      }
       if (batch.length) yield batch;
+      // Both tables were read whole (within the range): the other's rows follow from what differed.
+      host.stats.rowsScanned += 2 * rows - onlyHere + onlyThere;
     },
   };
 }
