@@ -193,6 +193,8 @@ export interface DatasetConfig {
     segmentRows?: number | undefined;
     fanout?: number | undefined;
     leafRows?: number | undefined;
+    /** Compare two SQLite replicas inside SQLite (default true); see DetectOptions.inStore. */
+    inStore?: boolean | undefined;
   };
 }
 

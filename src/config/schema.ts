@@ -266,6 +266,7 @@ const dataset = z
         segmentRows: z.number().int().positive().optional(),
         fanout: z.number().int().min(2).optional(),
         leafRows: z.number().int().positive().optional(),
+        inStore: z.boolean().optional(),
       })
       .optional(),
   })

@@ -127,6 +127,44 @@ export interface NativeHashCapability {
   ): AsyncIterable<readonly KeyFingerprint[]>;
 }
 
+/** A key `InStorePair.diff` found differing, and which of the pair's two replicas hold it. */
+export interface PairedKey {
+  readonly key: Key;
+  /** Held by the replica whose connector made the pair. */
+  readonly here: boolean;
+  /** Held by the other replica. */
+  readonly there: boolean;
+}
+
+/** Two replicas compared inside one store (see PairDiffCapability). */
+export interface InStorePair {
+  /**
+   * Every key in `range` whose records differ between the two replicas, in key order, in batches of at most
+   * `batchSize`, with where it is held. It may also list keys whose records are stored differently but read
+   * as equal values (the engine fetches the records and drops them); it never leaves out a key that differs.
+   * `onRows` is told, before the first batch, how many rows the pair's own replica holds in the range.
+   */
+  diff(
+    range: KeyRange,
+    batchSize: number,
+    onRows: (rows: number) => void,
+  ): AsyncIterable<readonly PairedKey[]>;
+}
+
+/**
+ * Comparing two replicas of the same kind of store inside the store itself, where one connection can reach
+ * both (two SQLite files in this process: ATTACH), without reading their rows into the engine. Detection
+ * uses it for a dataset of exactly two replicas that both offer it.
+ */
+export interface PairDiffCapability {
+  /**
+   * The pair of this replica and `other`, or a sentence saying why they cannot be compared in the store
+   * (another kind of store, an in-memory database, columns declared with different types…): the engine then
+   * compares them as it would without this capability and says so in the scan's notes.
+   */
+  pair(shape: RecordShape, other: Connector): Promise<InStorePair | string>;
+}
+
 /** The optional capabilities a connector may offer, by the member that offers it. */
 export const OPTIONAL_CAPABILITIES = [
   "estimateCount",
@@ -134,6 +172,7 @@ export const OPTIONAL_CAPABILITIES = [
   "pushdownLimits",
   "streamFingerprintsIn",
   "nativeHash",
+  "pairDiff",
 ] as const;
 export type OptionalCapability = (typeof OPTIONAL_CAPABILITIES)[number];
 
@@ -279,6 +318,12 @@ export interface Connector {
    * `streamFingerprintsIn`. Without it detection compares canonical checksums only.
    */
   readonly nativeHash?: NativeHashCapability;
+
+  /**
+   * Comparison of two replicas inside the store (see PairDiffCapability). Without it (or when it declines
+   * a pair) detection compares checksums and fingerprints as above.
+   */
+  readonly pairDiff?: PairDiffCapability;
 }
 
 /** A store could not be reached, answered with an error, or holds what the dataset cannot use. Messages never contain credentials. */

@@ -12,6 +12,7 @@ import {
   type RecordShape,
 } from "../core/model.js";
 import { mergeStreams } from "./merge-streams.js";
+import { inStorePair, pairedObservations } from "./paired-diff.js";
 import { partitionedDiff } from "./partitioned-diff.js";
 
 /** A replica of the dataset under detection. */
@@ -58,6 +59,11 @@ export interface DetectOptions {
    * while the total is an estimate (an expected row count, or a store's cheap estimate), not a count.
    */
   readonly onProgress?: (done: number, total: number, estimate: boolean) => void;
+  /**
+   * Compare two replicas inside their store when their connectors can (`pairDiff`: two SQLite files), instead
+   * of by range checksums (default true). The result is the same; false is for measuring the difference.
+   */
+  readonly inStore?: boolean;
 }
 
 /** A differing range to list key by key, with its row count (on the replica holding the most). */
@@ -240,6 +246,35 @@ export async function* detectDivergences(
   const whole = options.range ?? FULL_RANGE;
 
   const unordered = replicas.some((r) => r.connector.ordered === false);
+  const pair = unordered ? undefined : await inStorePair(shape, replicas, options.inStore !== false);
+  if (pair !== undefined && typeof pair !== "string") {
+    // Compared inside the store: the first replica's rows are counted there, and the other's follow from
+    // what differs.
+    const [a, b] = replicas as readonly [DetectReplica, DetectReplica];
+    let rows = 0;
+    let onlyHere = 0;
+    let onlyThere = 0;
+    yield* pairedObservations(
+      pair,
+      [a.name, b.name],
+      whole,
+      batchSize,
+      (n) => {
+        rows = n;
+        options.onProgress?.(0, n, true);
+      },
+      (here, there) => {
+        onlyHere += here;
+        onlyThere += there;
+      },
+    );
+    const other = rows - onlyHere + onlyThere;
+    options.onReplicaRows?.(a.name, rows);
+    options.onReplicaRows?.(b.name, other);
+    const total = Math.max(rows, other);
+    options.onProgress?.(total, total, false);
+    return;
+  }
   // Given an estimate for a range of an integer key, nothing is counted up front: the first checksum round
   // counts every replica's rows as a by-product.
   const estimated =

@@ -5,13 +5,14 @@ import { canonicalValue } from "../core/canonical.js";
 import type { Key, RecordShape } from "../core/model.js";
 import { type CompiledPolicy, compilePolicy, type PolicyDeclaration, PolicyError } from "../core/policy.js";
 import { policyText } from "../core/policy-text.js";
+import { inStorePair, pairNote } from "../detect/paired-diff.js";
 import { type ResolvedShape, resolveShape } from "../detect/resolve-shape.js";
 import type { OpenReplica } from "./run-context.js";
 
 /**
  * Describes every replica and resolves the dataset's shape from what they hold (schema issues included).
- * With `pushdown`, its notes also say what pushdown the connectors cannot do for that shape (a scan wants
- * them; re-reading a few keys does not). Once per run: segments share it.
+ * With `pushdown`, its notes also say what pushdown the connectors cannot do for that shape, and whether two
+ * replicas are compared inside their store (a scan wants them; re-reading a few keys does not). Once per run: segments share it.
  */
 export async function describeDataset(
   ds: DatasetConfig,
@@ -25,6 +26,9 @@ export async function describeDataset(
   const limits: string[] = [];
   for (const { connector } of replicas)
     if (connector.pushdownLimits) limits.push(...(await connector.pushdownLimits(resolved.shape)));
+  // Why detection will not compare the replicas inside their store when they look as if it could.
+  const pairing = pairNote(await inStorePair(resolved.shape, replicas, ds.detect.inStore !== false));
+  if (pairing) limits.push(pairing);
   return limits.length ? { ...resolved, notes: [...resolved.notes, ...limits] } : resolved;
 }
 

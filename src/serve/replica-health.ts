@@ -75,12 +75,13 @@ export function watch(connector: Connector, health: HealthTracker): Connector {
   return timed(connector, health);
 }
 
-/** `target` with every method call timed into `health`; capability objects (`nativeHash`) likewise. */
+/** `target` with every method call timed into `health`; capability objects (`nativeHash`, `pairDiff`) likewise. */
 function timed<T extends object>(target: T, health: HealthTracker): T {
   return new Proxy(target, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
-      if (prop === "nativeHash" && value && typeof value === "object") return timed(value, health);
+      if ((prop === "nativeHash" || prop === "pairDiff") && value && typeof value === "object")
+        return timed(value, health);
       if (typeof value !== "function" || prop === "close") return value;
       return (...args: unknown[]) => {
         const started = performance.now();

@@ -145,7 +145,7 @@ function makeSqliteFactory(name: string, inMemory: boolean): ConnectorFactory {
     capabilities: {
       pushdown: true,
       ordered: true,
-      optional: ["keyBounds", "pushdownLimits"],
+      optional: ["keyBounds", "pushdownLimits", "pairDiff"],
       // SQLite keeps DECIMAL fractions as 64-bit floats, and timestamps as text or numbers of any precision.
       columnFacts: { fractionalDigits: undefined, exactDecimal: false },
     },

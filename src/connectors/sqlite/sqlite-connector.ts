@@ -1,4 +1,6 @@
 /** SQLite connector (better-sqlite3): range checksums pushed down through registered functions. Only this folder imports the driver. */
+import { realpathSync } from "node:fs";
+import { resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { RangeChecksum } from "../../core/fingerprint.js";
 import {
@@ -15,6 +17,7 @@ import {
   ConnectorError,
   type ConnectorStats,
   emptyStats,
+  type PairDiffCapability,
   type TableDescription,
   type WriteOutcome,
 } from "../connector.js";
@@ -27,6 +30,7 @@ import {
 import { sqliteColumnInfo, type TimestampStyle, timestampStyleOf } from "./sqlite-column-types.js";
 import { applySqliteWrites } from "./sqlite-conditional-writes.js";
 import { sqliteError } from "./sqlite-errors.js";
+import { attachPeer, pairRefusal, type SqlitePairSide, sqlitePair } from "./sqlite-pair-diff.js";
 import { boundsId, nullMask, SqliteShapeSql } from "./sqlite-shape-sql.js";
 import {
   quoteIdent,
@@ -70,6 +74,8 @@ export class SqliteConnector implements Connector {
   private readonly uniqueKeys = new Set<string>();
   private readonly rowFilter: string | undefined;
   private readonly table: string;
+  /** The table as configured, unquoted. */
+  private readonly tableName: string;
   private readonly label: string;
   /** Whether the journal mode was seen to (see `useWal`). */
   private walChecked = false;
@@ -80,6 +86,7 @@ export class SqliteConnector implements Connector {
     options: SqliteConnectorOptions = {},
   ) {
     this.table = quoteIdent(table);
+    this.tableName = table;
     this.label = options.label ?? "";
     this.rowFilter = options.rowFilter;
   }
@@ -204,6 +211,70 @@ export class SqliteConnector implements Connector {
         s.shape.key.map((c) => c.name),
       );
     return s.indexed;
+  }
+
+  /**
+   * Two SQLite replicas compared inside SQLite (see `sqlitePair`): the other's file attached to this
+   * connection. Declined, with the reason, for another kind of store, an in-memory database, or columns whose
+   * declared types store values differently on the two sides.
+   */
+  readonly pairDiff: PairDiffCapability = {
+    pair: async (shape, other) => {
+      if (!(other instanceof SqliteConnector))
+        return `${this.label || "a SQLite replica"} is compared with a ${other.kind} replica`;
+      let here: SqlitePairSide;
+      let there: SqlitePairSide;
+      const s = this.sql(shape);
+      try {
+        here = this.pairSide(shape);
+        there = other.pairSide(shape);
+      } catch (err) {
+        this.fail("cannot prepare the in-SQLite comparison", err);
+      }
+      const refused = pairRefusal(s, here, there);
+      if (refused) return refused;
+      let peer = "main";
+      try {
+        if (here.file !== there.file) peer = attachPeer(this.db, there.file);
+      } catch (err) {
+        return `${there.label}'s file cannot be attached to ${this.label}'s connection (${err instanceof Error ? err.message : String(err)})`;
+      }
+      return sqlitePair({ db: this.db, label: this.label, stats: this.stats }, s, here, there, peer);
+    },
+  };
+
+  /** What the other replica of a pair needs to know of this one (see `SqlitePairSide`). */
+  pairSide(shape: RecordShape): SqlitePairSide {
+    const s = this.sql(shape);
+    let file = "";
+    if (!this.db.memory && this.db.name !== "") {
+      try {
+        file = realpathSync(this.db.name);
+      } catch {
+        file = resolve(this.db.name);
+      }
+    }
+    const declared = new Map(this.meta().columns.map((c) => [c.name, c.type]));
+    // The layout of a stored timestamp, where the column holds one (an empty column tells nothing).
+    const styles = new Map<string, string>();
+    for (const c of [...shape.key, ...shape.columns]) {
+      if (c.type !== "timestamp") continue;
+      const q = quoteIdent(c.name);
+      const held = this.db.prepare(`SELECT 1 FROM ${this.table} WHERE ${q} IS NOT NULL LIMIT 1`).get();
+      if (held) styles.set(c.name, JSON.stringify(this.timestampStyle(c.name)));
+    }
+    this.stats.queries++;
+    return {
+      label: this.label,
+      file,
+      table: this.tableName.includes(".") ? undefined : this.table,
+      encoding: String(this.db.pragma("encoding", { simple: true })),
+      declared,
+      styles,
+      indexed: this.indexed(s),
+      nullableKey: s.nullable.size > 0,
+      filtered: this.rowFilter !== undefined,
+    };
   }
 
   async count(shape: RecordShape, range: KeyRange): Promise<number> {
