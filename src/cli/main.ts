@@ -409,6 +409,10 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
       `comma-separated faults, all (default) or none; the faults: ${FAULT_KINDS.join(", ")}`,
     )
     .option("--policy <file>", "a YAML policy block (as under datasets.<name>.policy)")
+    .option(
+      "--candidate <file>",
+      "also run every seed under this candidate policy and compare invariants and counts with --policy's",
+    )
     .option("--versions <kind>", "counter (default), timestamp or vector")
     .option("--writers <mode>", "primary (default: clients write to r0) or all")
     .option("--unsafe-writes", "drop the conditional check from repairs (shows the checkers catching it)")

@@ -17,6 +17,8 @@ export interface SimulateCommandOptions {
   readonly writes?: string | undefined;
   readonly faults?: string | undefined;
   readonly policy?: string | undefined;
+  /** Run every seed again under this candidate policy and compare invariants and counts with the live one. */
+  readonly candidate?: string | undefined;
   readonly versions?: string | undefined;
   readonly writers?: string | undefined;
   readonly unsafeWrites?: boolean | undefined;
@@ -60,12 +62,17 @@ function parseFaults(text: string | undefined): FaultKind[] {
 }
 
 /** A policy file holds the `policy:` block of a dataset, validated exactly as in concord.yaml. */
-function loadPolicy(path: string, replicas: number, io: CliIo): SimulationOptions["policy"] {
+function loadPolicy(
+  path: string,
+  replicas: number,
+  io: CliIo,
+  flag = "--policy",
+): SimulationOptions["policy"] {
   let block: unknown;
   try {
     block = parse(readFileSync(resolve(io.cwd, path), "utf8"));
   } catch (err) {
-    throw new UsageError(`--policy ${path}: ${(err as Error).message.split("\n")[0]}`);
+    throw new UsageError(`${flag} ${path}: ${(err as Error).message.split("\n")[0]}`);
   }
   const names = Array.from({ length: replicas }, (_, i) => `r${i}`);
   const doc = {
@@ -129,6 +136,14 @@ export async function runSimulate(options: SimulateCommandOptions, io: CliIo = p
     ...(options.policy ? { policy: loadPolicy(options.policy, replicas, io) } : {}),
     unsafeWrites: options.unsafeWrites ?? false,
   };
+  if (options.candidate !== undefined)
+    return compareSimulations(
+      seeds,
+      base,
+      loadPolicy(options.candidate, replicas, io, "--candidate")!,
+      options,
+      io,
+    );
   const reports: SimulationReport[] = [];
   for (const seed of seeds) {
     const r = await runSimulation({ ...base, seed });
@@ -165,6 +180,63 @@ export async function runSimulate(options: SimulateCommandOptions, io: CliIo = p
     );
   }
   return failed.length ? EXIT.diverged : EXIT.ok;
+}
+
+/** A seed's figures side by side: whether its invariants held, repairs, escalations, time to convergence. */
+function figures(r: SimulationReport) {
+  return {
+    ok: r.ok,
+    failedInvariants: r.invariants.filter((i) => !i.ok).map((i) => i.name),
+    repairs: r.repairs,
+    escalations: r.escalations,
+    convergedAtMs: r.convergence.convergedAtMs,
+    timeToConvergenceMs: r.timeToConvergenceMs,
+  };
+}
+
+/**
+ * Live against candidate over the same seeds: each seed's world (workload, faults) is the same in both runs,
+ * only the policy differs. Prints each seed's figures for both, then both summaries; exit 1 when an invariant
+ * fails under either policy.
+ */
+async function compareSimulations(
+  seeds: readonly number[],
+  base: Omit<SimulationOptions, "seed">,
+  candidate: NonNullable<SimulationOptions["policy"]>,
+  options: SimulateCommandOptions,
+  io: CliIo,
+): Promise<number> {
+  const rows: { seed: number; live: SimulationReport; candidate: SimulationReport }[] = [];
+  for (const seed of seeds) {
+    const live = await runSimulation({ ...base, seed });
+    const cand = await runSimulation({ ...base, policy: candidate, seed });
+    rows.push({ seed, live, candidate: cand });
+    if (!options.json) {
+      io.stdout.write(`seed ${seed}
+  live:      ${line(live).replace(/^seed \d+: /, "")}
+  candidate: ${line(cand).replace(/^seed \d+: /, "")}
+`);
+      for (const r of [live, cand])
+        if (!r.ok)
+          io.stdout.write(`${violationText(r)}
+`);
+    }
+  }
+  const live = summarise(rows.map((r) => r.live));
+  const cand = summarise(rows.map((r) => r.candidate));
+  if (options.json) {
+    const doc = jsonDoc({
+      seeds: rows.map((r) => ({ seed: r.seed, live: figures(r.live), candidate: figures(r.candidate) })),
+      summary: { live, candidate: cand },
+    });
+    io.stdout.write(`${JSON.stringify(doc, null, 2)}
+`);
+  } else {
+    const say = (name: string, s: ReturnType<typeof summarise>) =>
+      `${name}: ${s.passed} of ${s.seeds} seeds passed${s.failed ? ` (failed: ${s.failedSeeds.join(", ")})` : ""}; escalations ${s.escalations}; repairs ${JSON.stringify(s.repairs)}; time to convergence p50 ${s.timeToConvergenceMs.p50}ms p99 ${s.timeToConvergenceMs.p99}ms`;
+    io.stdout.write(`\n${say("live", live)}\n${say("candidate", cand)}\n`);
+  }
+  return live.failed || cand.failed ? EXIT.diverged : EXIT.ok;
 }
 
 /** Aggregates a sweep: pass/fail counts, repairs by outcome, and percentiles of the per-seed p50/p99. */

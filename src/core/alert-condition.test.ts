@@ -20,6 +20,7 @@ describe("parseAlertCondition: valid", () => {
     ["repair-failures>3", { kind: "repair-failures", op: ">", threshold: 3 }, "repair-failures > 3"],
     ["replica-down", { kind: "replica-down" }, "replica-down"],
     [" audit-broken ", { kind: "audit-broken" }, "audit-broken"],
+    ["canary-rolled-back", { kind: "canary-rolled-back" }, "canary-rolled-back"],
   ])("%j", (text, expected, canonical) => {
     const c = parseAlertCondition(text);
     expect(c).toEqual(expected);
@@ -29,7 +30,8 @@ describe("parseAlertCondition: valid", () => {
 });
 
 describe("parseAlertCondition: invalid, one line naming the problem", () => {
-  const expected = "(expected lag, escalations, replica-down, repair-failures, audit-broken)";
+  const expected =
+    "(expected lag, escalations, replica-down, repair-failures, audit-broken, canary-rolled-back)";
   it.each<[string, string]>([
     ["lagg > 30s", `unknown condition "lagg > 30s" ${expected}`],
     ["", `empty condition ${expected}`],
@@ -130,6 +132,19 @@ describe("evaluateAlert", () => {
     ["lag > 1s", { dataset: "nonexistent" }, []],
   ])("%j %j", (when, options, expected) => {
     expect(incidents(when, options)).toEqual(expected);
+  });
+
+  it("canary-rolled-back holds for a dataset whose rollout rolled back, and only for it", () => {
+    const s: HealthSnapshot = {
+      ...snapshot,
+      datasets: snapshot.datasets.map((d, i) => ({ ...d, canaryRolledBack: i === 0 })),
+    };
+    const first = snapshot.datasets[0]!.name;
+    expect(incidents("canary-rolled-back", {}, s)).toEqual([
+      [`[0,${JSON.stringify(first)}]`, true, `${first}: the canary rollout rolled back`],
+    ]);
+    expect(incidents("canary-rolled-back", {}, snapshot)).toEqual([]);
+    expect(() => parseAlertCondition("canary-rolled-back > 0")).toThrow(/takes no threshold/);
   });
 
   it("audit-broken holds when verification failed, and is unknown before any verification", () => {

@@ -15,7 +15,9 @@ export type AlertCondition =
   /** Failed repairs in the dataset's last run exceed a count. */
   | { readonly kind: "repair-failures"; readonly op: AlertOperator; readonly threshold: number }
   /** Audit chain verification failed. */
-  | { readonly kind: "audit-broken" };
+  | { readonly kind: "audit-broken" }
+  /** A dataset's canary rollout rolled back on its own (its candidate fared worse than the margin allows). */
+  | { readonly kind: "canary-rolled-back" };
 
 export type AlertConditionKind = AlertCondition["kind"];
 
@@ -26,6 +28,7 @@ export const ALERT_CONDITION_KINDS: readonly AlertConditionKind[] = [
   "replica-down",
   "repair-failures",
   "audit-broken",
+  "canary-rolled-back",
 ];
 
 /** What `serve` knows about the system at one moment; the input of every alert rule. */
@@ -42,6 +45,8 @@ export interface HealthSnapshot {
     /** Replicas unreachable on their last contact. */
     readonly replicasDown: readonly string[];
     readonly lastRunFailedRepairs: number;
+    /** True while the dataset's canary rollout stands rolled back. */
+    readonly canaryRolledBack?: boolean | undefined;
   }[];
 }
 
@@ -93,7 +98,7 @@ export function parseAlertCondition(text: string): AlertCondition {
     throw new Error(`unknown condition ${JSON.stringify(s)} (${EXPECTED})`);
   const op = m[2];
   const operand = m[3]?.trim();
-  if (kind === "replica-down" || kind === "audit-broken") {
+  if (kind === "replica-down" || kind === "audit-broken" || kind === "canary-rolled-back") {
     if (op !== undefined) throw new Error(`"${kind}" takes no threshold (write just "${kind}")`);
     return { kind };
   }
@@ -124,6 +129,7 @@ export function formatAlertCondition(c: AlertCondition): string {
       return `${c.kind} ${c.op} ${c.threshold}`;
     case "replica-down":
     case "audit-broken":
+    case "canary-rolled-back":
       return c.kind;
   }
 }
@@ -224,6 +230,15 @@ export function observeAlert(
           summary: `${d.name}: ${n} failed repair${n === 1 ? "" : "s"} in the last run (${rel(condition)} ${condition.threshold})`,
         };
       });
+    case "canary-rolled-back":
+      return datasets.map((d) => ({
+        key: incidentKey(rule, d.name),
+        rule,
+        dataset: d.name,
+        value: d.canaryRolledBack === true,
+        active: d.canaryRolledBack === true,
+        summary: `${d.name}: ${d.canaryRolledBack ? "the canary rollout rolled back" : "no canary rolled back"}`,
+      }));
     case "audit-broken":
       if (snapshot.auditOk === undefined) return [];
       return [

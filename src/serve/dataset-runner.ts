@@ -151,6 +151,11 @@ export class DatasetRunner {
     return c.mode === "canary" ? this.canary(c).view() : this.tracker(c.file).view();
   }
 
+  /** True while the dataset's canary rollout stands rolled back (the `canary-rolled-back` alert). */
+  canaryRolledBack(): boolean {
+    return this.ds.candidate?.mode === "canary" && this.rollout?.view().status === "rolled-back";
+  }
+
   /** An approver approves promoting the rollout to its next step; audited. Throws CanaryError. */
   async approve(by: string): Promise<CanaryView> {
     const c = this.ds.candidate;

@@ -219,6 +219,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
         openEscalations: open[r.ds.name] ?? 0,
         replicasDown: r.replicasDown(),
         lastRunFailedRepairs: r.lastFailed,
+        canaryRolledBack: r.canaryRolledBack(),
       })),
     };
   };
