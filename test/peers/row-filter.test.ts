@@ -162,7 +162,8 @@ ${where}    replicas:
     );
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe(
-      "- 4  name=n4\n+ 4  name=x\n- 8  name=n8\n+ 8  name=x\n2 rows differ: 0 only in left (-), 0 only in right (+), 2 with other values (left 4 rows, right 4 rows).\n",
+      "note: diff.left reads through a row filter (where:): compared with range checksums and fingerprints computed in the engine instead of inside the store\n" +
+        "- 4  name=n4\n+ 4  name=x\n- 8  name=n8\n+ 8  name=x\n2 rows differ: 0 only in left (-), 0 only in right (+), 2 with other values (left 4 rows, right 4 rows).\n",
     );
   });
 });

@@ -243,6 +243,13 @@ export class SqliteConnector implements Connector {
     },
   };
 
+  /** Whether a row's key holds NULL in a column that may (SQLite lets even a primary key hold NULL). */
+  private holdsNullKey(s: SqliteShapeSql): boolean {
+    const cond = [...s.nullable].map((c) => `${quoteIdent(c)} IS NULL`).join(" OR ");
+    this.stats.queries++;
+    return this.db.prepare(`SELECT 1 FROM ${this.table} WHERE ${cond} LIMIT 1`).get() !== undefined;
+  }
+
   /** What the other replica of a pair needs to know of this one (see `SqlitePairSide`). */
   pairSide(shape: RecordShape): SqlitePairSide {
     const s = this.sql(shape);
@@ -272,7 +279,7 @@ export class SqliteConnector implements Connector {
       declared,
       styles,
       indexed: this.indexed(s),
-      nullableKey: s.nullable.size > 0,
+      nullableKey: s.nullable.size > 0 && this.holdsNullKey(s),
       filtered: this.rowFilter !== undefined,
     };
   }

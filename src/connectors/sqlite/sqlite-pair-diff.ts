@@ -28,7 +28,7 @@ export interface SqlitePairSide {
   readonly styles: ReadonlyMap<string, string>;
   /** Whether an index (or the rowid) serves the key order. */
   readonly indexed: boolean;
-  /** Whether a key column may hold NULL (the comparison joins keys by equality, which NULL never meets). */
+  /** Whether a row's key holds NULL (such tables are compared in the engine, whose NULL-key path is tested). */
   readonly nullableKey: boolean;
   /** Whether the replica reads through a row filter (`where:`), which the comparison does not apply. */
   readonly filtered: boolean;
@@ -53,7 +53,7 @@ export function pairRefusal(
     if (!side.file) return `${side.label} is an in-memory database, which another connection cannot attach`;
     if (!side.table) return `${side.label}'s table is named with its schema`;
     if (!side.indexed) return `no index serves ${side.label}'s key order`;
-    if (side.nullableKey) return `a key column of ${side.label} may hold NULL`;
+    if (side.nullableKey) return `a key of ${side.label} holds NULL`;
     if (side.filtered) return `${side.label} reads through a row filter (where:)`;
   }
   if (here.encoding !== there.encoding)
