@@ -41,6 +41,28 @@ export function untilSignal(
   });
 }
 
+/**
+ * Listens on `host:port` and returns the address as a URL shows it (IPv6 in brackets); a usage error names
+ * the address when it cannot.
+ */
+async function listen(
+  app: { listen(o: { host: string; port: number }): Promise<unknown>; server: { address(): unknown } },
+  host: string,
+  port: number,
+): Promise<string> {
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    throw new UsageError(
+      `cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  const address = app.server.address() as { address: string; port: number } | string | null;
+  const shown =
+    typeof address === "object" && address ? `${address.address}:${address.port}` : `${host}:${port}`;
+  return shown.includes(":") && !shown.includes(".") ? `[${shown}]` : shown;
+}
+
 /** `HOST:PORT` (IPv6 in brackets) → host and port; a usage error names the flag otherwise. */
 export function parseListen(text: string, where: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(text);
@@ -115,19 +137,8 @@ export async function runServe(options: ServeOptions, io: CliIo = processIo()): 
       throw new UsageError("CONCORD_HINTS_TOKEN: a token needs at least 16 characters");
     const app = buildHttpApp(service.api, { token: () => tokens, log, hintsToken });
     try {
-      try {
-        await app.listen({ host, port });
-      } catch (err) {
-        throw new UsageError(
-          `cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-        );
-      }
-      const address = app.server.address();
-      const shown =
-        typeof address === "object" && address ? `${address.address}:${address.port}` : `${host}:${port}`;
-      log(
-        `listening on http://${shown.includes(":") && !shown.includes(".") ? `[${shown}]` : shown} (dashboard /, metrics /metrics, API /api)`,
-      );
+      const shown = await listen(app, host, port);
+      log(`listening on http://${shown} (dashboard /, metrics /metrics, API /api)`);
       await service.start();
 
       // SIGHUP reads the config again, as POST /api/reload does; a bad file is refused in one line.
@@ -193,16 +204,7 @@ async function runCoordinator(
     try {
       const app = buildHttpApp(service.api, { token, log });
       try {
-        try {
-          await app.listen({ host, port });
-        } catch (err) {
-          throw new UsageError(
-            `cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-          );
-        }
-        const address = app.server.address();
-        const shown =
-          typeof address === "object" && address ? `${address.address}:${address.port}` : `${host}:${port}`;
+        const shown = await listen(app, host, port);
         log(
           `listening on http://${shown} as a coordinator (${owner}; dashboard /, metrics /metrics, API /api)`,
         );

@@ -95,3 +95,15 @@ export interface QueuedTotals {
   /** About how many rows one of the pass's segments holds (a segment is up to 8 of `checkpointRows`). */
   readonly jobRows?: number;
 }
+
+/** How a dataset's queue looks right now, for metrics and the API. */
+export interface QueueDepth {
+  readonly dataset: string;
+  readonly waiting: number;
+  readonly active: number;
+  readonly delayed: number;
+  readonly failed: number;
+  readonly completed: number;
+  /** Age of the oldest job waiting to start, ms (0 when none waits). */
+  readonly oldestWaitingMs: number;
+}

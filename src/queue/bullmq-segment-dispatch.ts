@@ -2,24 +2,13 @@
 import { type Job, Queue, QueueEvents } from "bullmq";
 import type { QueueConfig } from "../config/queue-config.js";
 import type {
+  QueueDepth,
   SegmentDispatch,
   SegmentJob,
   SegmentJobResult,
   SegmentProgress,
 } from "../engine/segment-dispatch.js";
 import { queueConnection, segmentIndexOf, segmentJobId, segmentQueueName } from "./queue-connection.js";
-
-/** How a dataset's queue looks right now, for metrics and the API. */
-export interface QueueDepth {
-  readonly dataset: string;
-  readonly waiting: number;
-  readonly active: number;
-  readonly delayed: number;
-  readonly failed: number;
-  readonly completed: number;
-  /** Age of the oldest job waiting to start, ms (0 when none waits). */
-  readonly oldestWaitingMs: number;
-}
 
 /** Attempts of a segment job before it is failed for good (a replica down for longer stops the pass). */
 const ATTEMPTS = 5;

@@ -5,10 +5,14 @@ import type { DatasetHint } from "../core/consistency-hint.js";
 import type { Key } from "../core/model.js";
 import type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
+import type { QueueDepth } from "../engine/segment-dispatch.js";
 
 export type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 
 import type { RunRecord, Sample } from "../state/state-store.js";
+
+export type { QueueDepth } from "../engine/segment-dispatch.js";
+
 import type { CanaryView } from "./canary-rollout.js";
 import type { ShadowView } from "./shadow-tracker.js";
 
@@ -230,17 +234,6 @@ export interface KeyHintView {
  * The service behind the HTTP API. Every method answers from the state store and the scheduler's
  * in-memory status; none blocks on a running pass.
  */
-/** A dataset's segment queue right now (coordinators). */
-export interface QueueDepth {
-  readonly dataset: string;
-  readonly waiting: number;
-  readonly active: number;
-  readonly delayed: number;
-  readonly failed: number;
-  readonly completed: number;
-  /** Age of the oldest job waiting for a worker, ms (0 when none waits). */
-  readonly oldestWaitingMs: number;
-}
 
 /** What a coordinator's queue reads: each dataset's depth. */
 export interface QueueView {
