@@ -184,18 +184,8 @@ export async function runDataset(
 
   async function runOwned(): Promise<DatasetRunResult> {
     let cp = checkpointed ? await state.getCheckpoint(ds.name) : undefined;
-    if (cp && cp.mode !== options.mode) {
-      // An unfinished run of another mode: this one covers the whole key space again.
-      await state.finishRun(cp.runId, ds.name, {
-        finishedAt: now(),
-        status: "failed",
-        counts: {},
-        stats: { abandonedAtSegment: cp.done },
-      });
-      await state.deleteCheckpoint(ds.name);
-      await observer.onAbandoned?.(cp);
-      cp = undefined;
-    }
+    // An unfinished run of another mode: this one covers the whole key space again.
+    if (cp && cp.mode !== options.mode) cp = await abandonCheckpoint(state, ds.name, cp, now, observer);
     const resumed = cp !== undefined;
     const runId = cp?.runId ?? options.runId;
     const startedAt = cp?.startedAt ?? now();
@@ -423,4 +413,26 @@ export async function resumableRunId(
 ): Promise<string> {
   const cp: Checkpoint | undefined = await state.getCheckpoint(dataset);
   return cp && cp.mode === mode ? cp.runId : fresh();
+}
+
+/**
+ * Ends the dataset's unfinished run of another mode (recorded failed, with the segment it stopped at) and
+ * drops its checkpoint, telling the observer; the caller's run covers the whole key space again.
+ */
+export async function abandonCheckpoint(
+  state: StateStore,
+  dataset: string,
+  cp: Checkpoint,
+  now: () => number,
+  observer: Pick<RunObserver, "onAbandoned">,
+): Promise<undefined> {
+  await state.finishRun(cp.runId, dataset, {
+    finishedAt: now(),
+    status: "failed",
+    counts: {},
+    stats: { abandonedAtSegment: cp.done },
+  });
+  await state.deleteCheckpoint(dataset);
+  await observer.onAbandoned?.(cp);
+  return undefined;
 }

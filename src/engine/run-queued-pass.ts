@@ -10,7 +10,7 @@ import type { Checkpoint, RunRecord } from "../state/state-store.js";
 import { describeDataset } from "./describe-dataset.js";
 import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
-import type { DatasetRunResult, RunDeps, RunObserver } from "./run-dataset.js";
+import { abandonCheckpoint, type DatasetRunResult, type RunDeps, type RunObserver } from "./run-dataset.js";
 import { acquirePass, HEARTBEAT_MS, keepAlive, LEASE_TTL_MS, passLease, runLease } from "./run-liveness.js";
 import { addTotals, emptyTotals, type RunTotals, recordRunEnd } from "./run-totals.js";
 import {
@@ -75,17 +75,7 @@ export async function runQueuedPass(
 
   async function owned(): Promise<DatasetRunResult> {
     let cp = await state.getCheckpoint(ds.name);
-    if (cp && cp.mode !== mode) {
-      await state.finishRun(cp.runId, ds.name, {
-        finishedAt: now(),
-        status: "failed",
-        counts: {},
-        stats: { abandonedAtSegment: cp.done },
-      });
-      await state.deleteCheckpoint(ds.name);
-      await observer.onAbandoned?.(cp);
-      cp = undefined;
-    }
+    if (cp && cp.mode !== mode) cp = await abandonCheckpoint(state, ds.name, cp, now, observer);
     const runId = cp?.runId ?? options.runId;
     const startedAt = cp?.startedAt ?? now();
     const kept = cp?.totals as QueuedTotals | undefined;
