@@ -3,7 +3,8 @@
  *
  * accounts (a, b; counter versions; highest-version with no owner): b is behind on STALE (repaired),
  * holds other values at the same version on CONFLICT and lacks MISSING (both escalated: no owner, no
- * merge rule). catalog (a, b; unversioned; owner a): b differs on two rows and holds one extra (repaired).
+ * merge rule). catalog (a, b; unversioned; owner a; compared in the engine, segment by segment, so its
+ * passes last long enough to be watched and paused): b differs on two rows and holds one extra (repaired).
  * queue (a, b; counter versions; no owner; only when asked for): the escalation queue at scale, b holding
  * another label on QUEUE.conflict rows and lacking QUEUE.missing rows (all escalated).
  */
@@ -95,6 +96,7 @@ ${probe ? "    probe: { every: 1h, key: -1, timeout: 3s }\n" : ""}`,
     policy: { owner: a, resolve: owner }
     checkpointRows: 20
     intensity: 0.2
+    detect: { inStore: false }
 `,
     queue: `  queue:
     key: id

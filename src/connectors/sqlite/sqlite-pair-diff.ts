@@ -186,7 +186,11 @@ export function sqlitePair(
           .prepare(sql)
           .raw(true)
           .safeIntegers(true)
-          .iterate(...params, ...params, ...params, ...params) as IterableIterator<unknown[]>;
+          // The range's condition appears four times: positional parameters are bound for each, named ones
+          // (NULL-aware ranges) once for all.
+          .iterate(
+            ...(isNamed(params) ? params : [...params, ...params, ...params, ...params]),
+          ) as IterableIterator<unknown[]>;
         host.stats.queries++;
       } catch (err) {
         throw new ConnectorError(
@@ -234,4 +238,11 @@ export function sqlitePair(
       host.stats.rowsScanned += 2 * rows - onlyHere + onlyThere;
     },
   };
+}
+
+/** True when `params` is one object of named parameters (see SqliteShapeSql.rangeParams). */
+function isNamed(params: readonly unknown[]): boolean {
+  return (
+    params.length === 1 && typeof params[0] === "object" && params[0] !== null && !Array.isArray(params[0])
+  );
 }
