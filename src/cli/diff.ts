@@ -25,8 +25,13 @@ export interface DiffOptions {
   readonly json?: boolean | undefined;
   /** Compare only the rows this SQL predicate holds, on both sides. */
   readonly where?: string | undefined;
-  /** Also write every differing row, full, to this diff file (dataset "diff"; see scan --output). */
+  /** Also write every differing row, full, to this diff file (see scan --output). */
   readonly output?: string | undefined;
+  /**
+   * The comparison's dataset name (default "diff"): what reports and the diff file name it, so that
+   * `repair --from` can apply the file with a config holding a dataset of that name.
+   */
+  readonly dataset?: string | undefined;
 }
 
 /** How many differing rows a readable diff lists unless --limit says otherwise. */
@@ -76,7 +81,7 @@ export async function runDiff(
   const doc = {
     state: "sqlite::memory:",
     datasets: {
-      diff: {
+      [options.dataset ?? "diff"]: {
         key: key.length === 1 ? key[0] : key,
         ...(options.columns ? { columns: list(options.columns) } : {}),
         ...(options.where !== undefined ? { where: options.where } : {}),

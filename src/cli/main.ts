@@ -212,7 +212,11 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     )
     .option(
       "--output <file>",
-      "also write every differing row, full, to this diff file (JSON lines; dataset diff)",
+      "also write every differing row, full, to this diff file (JSON lines), for repair --from",
+    )
+    .option(
+      "--dataset <name>",
+      "name the comparison (default diff); a diff file then names this dataset, so repair --from applies it with a config that has it",
     )
     .option("--json", "print one JSON document on stdout (the scan document, with values)")
     .action(async (url1: string, table1: string, url2: string, table2: string, opts) => {

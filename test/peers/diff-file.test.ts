@@ -3,7 +3,7 @@
  * `repair --from FILE` repairs only the entries whose replicas still hold what the file says — each write
  * conditional, audited, idempotent — and reports the stale ones (changed since, or agreeing now).
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, it } from "vitest";
@@ -107,6 +107,23 @@ describe.concurrent("scan --output and repair --from", () => {
       .map((l) => JSON.parse(l));
     expect(adhocLines[0]).toMatchObject({ kind: "concord-diff", dataset: "diff", replicas: ["a", "b"] });
     expect(adhocLines.slice(1)).toEqual(lines.slice(1));
+    // Named after the config's dataset (--dataset), the ad-hoc file is one repair --from applies.
+    const named = await runConcord(
+      ["diff", "sqlite:a.db", "t", "sqlite:b.db", "t", "-k", "id", "--names", "a,b"].concat([
+        "--dataset",
+        "items",
+        "--output",
+        "named.jsonl",
+      ]),
+      { cwd: dir },
+    );
+    expect(named.code, named.stderr).toBe(1);
+    const namedLines = readFileSync(join(dir, "named.jsonl"), "utf8").trimEnd().split("\n");
+    expect(JSON.parse(namedLines[0]!)).toMatchObject({ dataset: "items", replicas: ["a", "b"] });
+    const dry = await runConcord(["repair", "--from", "named.jsonl", "--dry-run", "--json"], { cwd: dir });
+    expect(dry.stderr).toBe("");
+    expect((JSON.parse(dry.stdout) as RepairJson).datasets[0]!.stale).toEqual([]);
+    rmSync(join(dir, "named.jsonl"));
     // No temporary file is left beside it.
     expect(readdirSync(dir).filter((f) => f.includes("tmp"))).toEqual([]);
 
