@@ -9,7 +9,7 @@ import type { WriteGuard } from "../execute/write-guard.js";
 import { datasetPolicy, describeDataset } from "./describe-dataset.js";
 import type { OpenReplica } from "./run-context.js";
 import type { RunDeps, SegmentOutcome } from "./run-dataset.js";
-import { HEARTBEAT_MS } from "./run-liveness.js";
+import { HEARTBEAT_MS, keepAlive } from "./run-liveness.js";
 import { runSegment } from "./run-segment.js";
 import { emptyTotals } from "./run-totals.js";
 import { type QueuedTotals, queuedMode, type SegmentJob, type SegmentJobResult } from "./segment-dispatch.js";
@@ -60,13 +60,9 @@ export async function runSegmentJob(
   const resolved = options.resolved ?? (await describeDataset(ds, replicas));
   const policy = job.mode === "scan" ? undefined : datasetPolicy(ds, resolved);
   const everyMs = options.heartbeatMs ?? HEARTBEAT_MS;
-  const timer =
-    everyMs > 0
-      ? setInterval(() => {
-          state.heartbeatRun(job.runId, now()).catch(() => {});
-        }, everyMs)
-      : undefined;
-  timer?.unref();
+  // The pass's lease is the coordinator's: a worker only keeps the run's heartbeat fresh.
+  const alive =
+    everyMs > 0 ? keepAlive({ state, now, runId: job.runId, everyMs, lost: () => {} }) : undefined;
   try {
     const segment = await runSegment({
       ds,
@@ -91,6 +87,6 @@ export async function runSegmentJob(
       resolved,
     };
   } finally {
-    clearInterval(timer);
+    await alive?.stop();
   }
 }
