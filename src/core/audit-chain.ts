@@ -116,10 +116,20 @@ export function hashAuditEntry(
 ): string {
   // The members in sorted order, so this is canonicalJson of the content without building a copy of it.
   const text =
-    `{"data":${dataJson},"dataset":${canonicalJson(content.dataset)},"key":${canonicalJson(content.key)}` +
-    `,"runId":${canonicalJson(content.runId)},"seq":${canonicalJson(content.seq)},"ts":${canonicalJson(content.ts)}` +
-    `,"type":${canonicalJson(content.type)}}`;
+    `{"data":${dataJson},"dataset":${scalarJson(content.dataset)},"key":${scalarJson(content.key)}` +
+    `,"runId":${scalarJson(content.runId)},"seq":${scalarJson(content.seq)},"ts":${scalarJson(content.ts)}` +
+    `,"type":${scalarJson(content.type)}}`;
   return hash("sha256", `${prevHash}\n${text}`, "hex");
+}
+
+/**
+ * canonicalJson of an entry's scalar field without its general walk: JSON.stringify gives the same text for a
+ * string, a finite number and null; anything else (an edited row can hold any JSON) takes the general path.
+ */
+function scalarJson(value: unknown): string {
+  if (typeof value === "string" || value === null) return JSON.stringify(value);
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  return canonicalJson(value);
 }
 
 /**

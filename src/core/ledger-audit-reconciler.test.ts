@@ -30,6 +30,8 @@ function ledger(id: string, outcome: string, key = "1"): LedgerFacts {
     outcome,
     nextFingerprint: fingerprintRow([key], AFTER),
     before: BEFORE,
+    expected: null,
+    after: AFTER,
   };
 }
 
@@ -146,5 +148,54 @@ describe("LedgerAuditReconciler", () => {
     ],
   ])("%s", (_name, events, entries, expected) => {
     expect(reconcile(events, entries)).toEqual(expected);
+  });
+
+  /** An applied entry as executeRepairs writes it: target, fingerprints and both images. */
+  function applied(seq: number, repair: string, data: Record<string, unknown> = {}): AuditEntry {
+    return {
+      ...audit([["applied", repair]])[0]!,
+      seq,
+      data: {
+        repair,
+        target: "b",
+        expected: null,
+        written: fingerprintRow(["1"], AFTER),
+        before: BEFORE,
+        after: AFTER,
+        ...data,
+      },
+    };
+  }
+
+  it.each<[string, Partial<LedgerFacts>]>([
+    ["the before image", { before: ["forged"] }],
+    ["the after image", { after: ["forged"] }],
+    ["an image removed", { before: null }],
+    ["the written fingerprint", { nextFingerprint: "f0" }],
+    ["the expected fingerprint", { expected: "f0" }],
+    ["the target", { target: "c" }],
+    ["the key", { key: ["2"] }],
+  ])("an edit of the ledger row's %s since it was settled is found", (_name, edit) => {
+    const r = new LedgerAuditReconciler();
+    r.pushAudit(applied(1, "a1"));
+    r.pushLedger({ ...ledger("a1", "applied"), ...edit });
+    expect(r.verdict()).toMatchObject({
+      ok: false,
+      problem: expect.stringContaining("does not match its audit entry 1"),
+    });
+  });
+
+  it("the row as settled matches, and only the facts an entry records are compared", () => {
+    const r = new LedgerAuditReconciler();
+    r.pushAudit(applied(1, "a1"));
+    // Recovery's entries record no images: the ledger's are not compared with anything.
+    r.pushAudit({
+      ...audit([["applied", "a2"]])[0]!,
+      seq: 2,
+      data: { repair: "a2", target: "b", recovered: true },
+    });
+    r.pushLedger(ledger("a1", "applied"));
+    r.pushLedger({ ...ledger("a2", "applied"), before: ["any"] });
+    expect(r.verdict()).toEqual({ ok: true, settled: 2, outcomes: 2 });
   });
 });

@@ -1,5 +1,6 @@
 /** Reconciles the repair ledger with the audit log: every settled repair has its audit entry, and back. Pure. */
-import type { AuditEntry } from "./audit-chain.js";
+import { hash } from "node:crypto";
+import { type AuditEntry, canonicalJson } from "./audit-chain.js";
 import { fingerprintRow } from "./fingerprint.js";
 import { type Key, keyId } from "./model.js";
 import { repairId } from "./repair-id.js";
@@ -24,6 +25,26 @@ export interface LedgerFacts {
   readonly nextFingerprint: string | null;
   /** The target's values before the repair (null: absent); a rollback writes them back. */
   readonly before: readonly (string | null)[] | null;
+  /** The fingerprint the target held when the repair was planned (null: absent). */
+  readonly expected: string | null;
+  /** The values the repair wrote (null: a delete). */
+  readonly after: readonly (string | null)[] | null;
+}
+
+/**
+ * The facts of a repair an outcome entry vouches for, as [field, value] pairs: the entry's dataset and key,
+ * and each of target, expected, written (the fingerprint written) and the before and after images that its
+ * data holds (entries settled by recovery before images were recorded hold none of them).
+ */
+const FACTS = ["target", "expected", "written", "before", "after"] as const;
+
+/** A digest of the facts in `present` (a bit per FACTS member), the same for an entry and its ledger row. */
+function factsDigest(dataset: unknown, key: unknown, present: number, values: readonly unknown[]): string {
+  const parts: unknown[] = [dataset, key];
+  FACTS.forEach((_, i) => {
+    if (present & (1 << i)) parts.push(values[i]);
+  });
+  return hash("sha256", canonicalJson(parts), "base64");
 }
 
 /** The verdict: how many ledger entries and outcome entries agreed, or the first disagreement. */
@@ -43,7 +64,10 @@ export type ReconcileVerdict =
  * Memory: one id and outcome per repair in the audit log.
  */
 export class LedgerAuditReconciler {
-  private readonly last = new Map<string, { outcome: string; seq: number }>();
+  private readonly last = new Map<
+    string,
+    { outcome: string; seq: number; present: number; digest: string }
+  >();
   private readonly inLedger = new Set<string>();
   private outcomes = 0;
   private settled = 0;
@@ -58,7 +82,18 @@ export class LedgerAuditReconciler {
       return;
     }
     this.outcomes++;
-    this.last.set(repair, { outcome: entry.type, seq: entry.seq });
+    const data = entry.data as Record<string, unknown>;
+    let present = 0;
+    FACTS.forEach((f, i) => {
+      if (f in data) present |= 1 << i;
+    });
+    const digest = factsDigest(
+      entry.dataset,
+      entry.key,
+      present,
+      FACTS.map((f) => data[f]),
+    );
+    this.last.set(repair, { outcome: entry.type, seq: entry.seq, present, digest });
   }
 
   /** Reads one ledger entry (after the whole audit log). */
@@ -71,6 +106,13 @@ export class LedgerAuditReconciler {
     const last = this.last.get(e.id);
     if (!last) {
       this.failure = `the ledger says ${what} is ${e.outcome}, but no audit entry records it`;
+      return;
+    }
+    // An edit of the ledger row (its key, target, fingerprints or before and after images) since it was
+    // settled: rollback would write a before image no audit entry vouches for.
+    const values = [e.target, e.expected, e.nextFingerprint, e.before, e.after];
+    if (factsDigest(e.dataset, keyId(e.key), last.present, values) !== last.digest) {
+      this.failure = `the ledger row of ${what} does not match its audit entry ${last.seq} (the row or its before/after image was edited)`;
       return;
     }
     if (last.outcome === e.outcome) return;

@@ -108,6 +108,9 @@ async function settle(
           interruptedRun: e.runId,
           expected: e.expected,
           written: e.nextFingerprint,
+          // The images the ledger row holds, so that verification finds an edit of them later.
+          before: e.before,
+          after: e.after,
         },
       })),
     );

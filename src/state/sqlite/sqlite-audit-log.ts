@@ -7,8 +7,10 @@ import {
 } from "../../core/audit-chain.js";
 import type { AuditFilter, AuditLog } from "../audit-log.js";
 import { type PreparedAudit, prepareAudit, storedEntry } from "../prepared-audit.js";
-import { type AuditRow, auditRow, toAuditEntry } from "../state-rows.js";
-import { conditions, type SqliteStateDb } from "./sqlite-state-db.js";
+import { type AuditRow, toAuditEntry } from "../state-rows.js";
+import { conditions, insertRows, type SqliteStateDb } from "./sqlite-state-db.js";
+
+const AUDIT_COLUMNS = ["seq", "ts", "run_id", "type", "dataset", "key", "data", "prev_hash", "hash"] as const;
 
 /** Entries per query when streaming the audit log. */
 const AUDIT_BATCH = 1000;
@@ -31,21 +33,21 @@ export class SqliteAuditLog implements AuditLog {
     const tail = this.s.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as
       | { seq: number; hash: string }
       | undefined;
-    const insert = this.s.prepare(
-      `INSERT INTO audit (seq, ts, run_id, type, dataset, key, data, prev_hash, hash)
-       VALUES (@seq, @ts, @run_id, @type, @dataset, @key, @data, @prev_hash, @hash)`,
-    );
     let seq = tail?.seq ?? 0;
     let prevHash = tail?.hash ?? GENESIS_HASH;
-    return prepared.map((p) => {
+    const entries: AuditEntry[] = [];
+    const values: unknown[] = [];
+    for (const p of prepared) {
       seq++;
       // The data is hashed as its stored text (dataJson), never re-encoded.
       const hash = hashAuditEntry(prevHash, { ...p.content, seq, data: undefined }, p.dataJson);
-      const entry = storedEntry(p, seq, prevHash, hash);
-      insert.run(auditRow(entry, p.dataJson));
+      const c = p.content;
+      values.push(seq, c.ts, c.runId, c.type, c.dataset, c.key, p.dataJson, prevHash, hash);
+      entries.push(storedEntry(p, seq, prevHash, hash));
       prevHash = hash;
-      return entry;
-    });
+    }
+    insertRows(this.s, "audit", AUDIT_COLUMNS, values);
+    return entries;
   }
 
   async readAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {

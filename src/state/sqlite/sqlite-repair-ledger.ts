@@ -18,13 +18,27 @@ import type {
 } from "../repair-ledger.js";
 import { type LedgerRow, ledgerRow, toLedgerEntry } from "../state-rows.js";
 import type { SqliteAuditLog } from "./sqlite-audit-log.js";
-import { conditions, type SqliteStateDb } from "./sqlite-state-db.js";
+import { conditions, insertRows, type SqliteStateDb } from "./sqlite-state-db.js";
 
 /** Upserts an entry by id; an existing row keeps its rowid, so the ledger lists in the order first recorded. */
-const UPSERT = `INSERT INTO ledger (id, run_id, dataset, key, target, expected, next_fingerprint, before_values,
-    after_values, outcome, attempts, error, updated_at)
-  VALUES (@id, @run_id, @dataset, @key, @target, @expected, @next_fingerprint, @before_values, @after_values,
-    @outcome, @attempts, @error, @updated_at)
+const LEDGER_COLUMNS = [
+  "id",
+  "run_id",
+  "dataset",
+  "key",
+  "target",
+  "expected",
+  "next_fingerprint",
+  "before_values",
+  "after_values",
+  "outcome",
+  "attempts",
+  "error",
+  "updated_at",
+] as const;
+
+/** What follows the VALUES of an upsert: an existing row is updated in place. */
+const ON_CONFLICT = `
   ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, dataset = excluded.dataset, key = excluded.key,
     target = excluded.target, expected = excluded.expected, next_fingerprint = excluded.next_fingerprint,
     before_values = excluded.before_values, after_values = excluded.after_values, outcome = excluded.outcome,
@@ -47,29 +61,30 @@ export class SqliteRepairLedger implements RepairLedger {
   }
 
   async recordRepairs(entries: readonly LedgerEntry[]): Promise<void> {
-    const upsert = this.s.prepare(UPSERT);
-    this.s.transaction(() => {
-      for (const e of entries) upsert.run(ledgerRow(e));
-    });
+    // One row per id with its last values, in the place of its first mention, as upserting one at a time would.
+    const latest = new Map<string, LedgerEntry>();
+    for (const e of entries) latest.set(e.id, e);
+    this.s.transaction(() => this.upsert([...latest.values()]));
   }
 
   async claimRepairs(entries: readonly LedgerEntry[]): Promise<Map<string, RepairClaim>> {
     const given = claimsById(entries);
-    const find = this.s.prepare("SELECT * FROM ledger WHERE id = ?");
-    const upsert = this.s.prepare(UPSERT);
     return this.s.immediate(() => {
       const out = new Map<string, RepairClaim>();
+      const found = this.rows(given.map((e) => e.id));
+      const claimed: LedgerEntry[] = [];
       for (const e of given) {
-        const row = find.get(e.id) as LedgerRow | undefined;
+        const row = found.get(e.id);
         const verdict = claimVerdict(row && ownership(row), e.runId);
         if (verdict !== "claim") {
           out.set(e.id, { kind: verdict, entry: toLedgerEntry(row!) });
           continue;
         }
         const entry = claimedEntry(e, row?.attempts);
-        upsert.run(ledgerRow(entry));
+        claimed.push(entry);
         out.set(e.id, { kind: "claimed", entry });
       }
+      this.upsert(claimed);
       return out;
     });
   }
@@ -81,17 +96,12 @@ export class SqliteRepairLedger implements RepairLedger {
     checkSettlementAudit(settlements, audit);
     const prepared = prepareAudit(audit);
     if (settlements.length === 0) return [];
-    const find = this.s.prepare("SELECT run_id, outcome FROM ledger WHERE id = ?");
     const update = this.s.prepare(
       "UPDATE ledger SET run_id = ?, outcome = ?, attempts = ?, error = ?, updated_at = ? WHERE id = ?",
     );
     return this.s.immediate(() => {
       const found = new Map<string, LedgerOwnership>();
-      for (const s of settlements) {
-        if (found.has(s.id)) continue;
-        const row = find.get(s.id) as Pick<LedgerRow, "run_id" | "outcome"> | undefined;
-        if (row) found.set(s.id, ownership(row));
-      }
+      for (const [id, row] of this.rows(settlements.map((s) => s.id))) found.set(id, ownership(row));
       const { taken, final } = effectiveSettlements(found, settlements);
       for (const s of final.values())
         update.run(s.runId, s.outcome, s.attempts, s.error ?? null, s.updatedAt, s.id);
@@ -129,6 +139,26 @@ export class SqliteRepairLedger implements RepairLedger {
       )
       .all(dataset, options.staleBefore, options.staleBefore, options.limit ?? -1) as LedgerRow[];
     return rows.map(toLedgerEntry);
+  }
+
+  /** The ledger rows with these ids, read in one statement per 500 ids (inside the caller's transaction). */
+  private rows(ids: readonly string[]): Map<string, LedgerRow> {
+    const found = new Map<string, LedgerRow>();
+    const unique = [...new Set(ids)];
+    const select = this.s.prepare("SELECT * FROM ledger WHERE id IN (SELECT value FROM json_each(?))");
+    for (let i = 0; i < unique.length; i += 500)
+      for (const r of select.all(JSON.stringify(unique.slice(i, i + 500))) as LedgerRow[]) found.set(r.id, r);
+    return found;
+  }
+
+  /** Upserts entries by id (at most one per id), in the order given, in multi-row statements. */
+  private upsert(entries: readonly LedgerEntry[]): void {
+    const values: unknown[] = [];
+    for (const e of entries) {
+      const r = ledgerRow(e);
+      for (const c of LEDGER_COLUMNS) values.push(r[c]);
+    }
+    insertRows(this.s, "ledger", LEDGER_COLUMNS, values, ON_CONFLICT);
   }
 }
 

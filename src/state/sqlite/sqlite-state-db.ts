@@ -48,3 +48,33 @@ export function conditions(
     params: given.map((p) => p[1]),
   };
 }
+
+/** Rows per multi-row INSERT: one statement per 64 rows instead of one per row. */
+const ROWS_PER_INSERT = 64;
+
+/**
+ * Inserts rows into `table`, `values` holding each row's values in `columns` order, back to back: 64 rows
+ * per statement (prepared once per shape), the rest in one shorter statement. `suffix` follows each VALUES
+ * list (an ON CONFLICT clause). Runs inside the caller's transaction.
+ */
+export function insertRows(
+  s: SqliteStateDb,
+  table: string,
+  columns: readonly string[],
+  values: readonly unknown[],
+  suffix = "",
+): void {
+  const width = columns.length;
+  const rows = values.length / width;
+  const statement = (n: number) =>
+    s.prepare(
+      `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${Array.from(
+        { length: n },
+        () => `(${columns.map(() => "?").join(", ")})`,
+      ).join(", ")}${suffix}`,
+    );
+  let row = 0;
+  for (; row + ROWS_PER_INSERT <= rows; row += ROWS_PER_INSERT)
+    statement(ROWS_PER_INSERT).run(values.slice(row * width, (row + ROWS_PER_INSERT) * width));
+  if (row < rows) statement(rows - row).run(values.slice(row * width));
+}
