@@ -1,12 +1,13 @@
 /** AuditLog cases: a change behind the store's back fails verification at the entry changed. Run against every state store by state-store-conformance.test.ts. */
 import { describe, expect, it } from "vitest";
+import { verifyAudit } from "../../../src/audit/verify-audit.js";
 import {
   type AuditEntryContent,
   GENESIS_HASH,
   hashAuditEntry,
   verifyAuditChainAsync,
 } from "../../../src/core/audit-chain.js";
-import { event, lit, range, type StateStoreCase } from "./state-store-case.js";
+import { event, lit, range, repair, type StateStoreCase } from "./state-store-case.js";
 
 export function auditTamperingCases({ open, sql }: StateStoreCase): void {
   describe("audit tampering is detected at the right entry", () => {
@@ -81,6 +82,54 @@ export function auditTamperingCases({ open, sql }: StateStoreCase): void {
       const [next] = await store.appendAudit([event(6)]);
       expect(next!.seq).toBe(6);
       expect(await verifyAuditChainAsync(store.iterateAudit())).toMatchObject({ ok: false, seq: 5 });
+    });
+  });
+
+  describe("a settled repair's ledger row is vouched for by its outcome entry", () => {
+    /** Three repairs claimed and settled applied with the audit data executeRepairs writes. */
+    async function settled() {
+      const store = await open();
+      const entries = ["r1", "r2", "r3"].map((id) => repair(id));
+      await store.claimRepairs(entries);
+      await store.settleRepairs(
+        entries.map((e) => ({ id: e.id, runId: e.runId, outcome: "applied", attempts: 1, updatedAt: 2000 })),
+        entries.map((e) => ({
+          ts: 2000,
+          runId: e.runId,
+          type: "applied",
+          dataset: e.dataset,
+          key: JSON.stringify(e.key),
+          data: {
+            repair: e.id,
+            target: e.target,
+            action: "propagate",
+            expected: e.expected,
+            written: e.nextFingerprint,
+            before: e.before,
+            after: e.after,
+          },
+        })),
+      );
+      return store;
+    }
+
+    it("verifies as written", async () => {
+      const store = await settled();
+      expect(await verifyAudit(store, {})).toMatchObject({ ok: true, count: 3, ledger: { settled: 3 } });
+    });
+
+    it.each<[string, string]>([
+      ["before image", `UPDATE ledger SET before_values = '["mallory",null]' WHERE id = 'r2'`],
+      ["after image", `UPDATE ledger SET after_values = '["mallory","x"]' WHERE id = 'r2'`],
+      ["written fingerprint", `UPDATE ledger SET next_fingerprint = 'ffffffffffffffff' WHERE id = 'r2'`],
+      ["key", `UPDATE ledger SET key = '["9"]' WHERE id = 'r2'`],
+    ])("an edit of one row's %s is found, naming that repair and its entry", async (_name, statement) => {
+      const store = await settled();
+      await sql(statement);
+      const verdict = await verifyAudit(store, {});
+      expect(verdict.ok).toBe(false);
+      if (!verdict.ok)
+        expect(verdict.problem).toMatch(/^the ledger row of repair r2 .* does not match its audit entry 2 /);
     });
   });
 }
