@@ -141,13 +141,15 @@ export class SqliteRepairLedger implements RepairLedger {
     return rows.map(toLedgerEntry);
   }
 
-  /** The ledger rows with these ids, read in one statement per 500 ids (inside the caller's transaction). */
+  /** The ledger rows with these ids (inside the caller's transaction): one indexed lookup each. */
   private rows(ids: readonly string[]): Map<string, LedgerRow> {
     const found = new Map<string, LedgerRow>();
-    const unique = [...new Set(ids)];
-    const select = this.s.prepare("SELECT * FROM ledger WHERE id IN (SELECT value FROM json_each(?))");
-    for (let i = 0; i < unique.length; i += 500)
-      for (const r of select.all(JSON.stringify(unique.slice(i, i + 500))) as LedgerRow[]) found.set(r.id, r);
+    const find = this.s.prepare("SELECT * FROM ledger WHERE id = ?");
+    for (const id of ids) {
+      if (found.has(id)) continue;
+      const row = find.get(id) as LedgerRow | undefined;
+      if (row) found.set(id, row);
+    }
     return found;
   }
 
