@@ -1930,7 +1930,7 @@
           { label: "repairs" },
         ],
         segments,
-        "No segments recorded for this run (a CLI run, a pass of another process, or one from before the service started).",
+        "No segments recorded for this run (a run over a list of keys, or one past the retention).",
         { id: "segment-table" },
       ),
     );

@@ -27,9 +27,8 @@ import { CanaryError, type CanaryEvent, CanaryRollout, type CanaryView } from ".
 import type { ServeMetrics } from "./metrics.js";
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
-import { SegmentLog } from "./segment-log.js";
 import { countRepairs, recordSegment } from "./segment-marks.js";
-import { type DatasetStatus, type PassControl, type SegmentView, TriggerError } from "./service-api.js";
+import { type DatasetStatus, type PassControl, TriggerError } from "./service-api.js";
 import { ShadowTracker, type ShadowView } from "./shadow-tracker.js";
 
 export type PassMode = "scan" | "repair";
@@ -89,8 +88,6 @@ export class DatasetRunner {
   private launched: string | undefined;
   /** Set while an operator holds the running pass; `release` lets it go on. */
   private held: { readonly released: Promise<void>; readonly release: () => void } | undefined;
-  /** Segment groups of the last few passes, for the drill-down. */
-  private readonly segmentLog: SegmentLog;
 
   /** Who changed the dataset's policy by a reload, named by the next pass that adopts it. */
   private policyActor: string | undefined;
@@ -104,7 +101,6 @@ export class DatasetRunner {
     private readonly deps: RunnerDeps,
   ) {
     const ds = config;
-    this.segmentLog = new SegmentLog(ds.name, deps.now);
     this.health = new Map(
       ds.replicas.map((r) => [
         r.name,
@@ -271,11 +267,6 @@ export class DatasetRunner {
     }
     this.deps.onChange?.();
     return { runId, state: this.held ? "paused" : "running" };
-  }
-
-  /** The segment groups of run `runId` this runner saw finish (see ServiceApi.segments). */
-  segmentsOf(runId: string): SegmentView[] {
-    return this.segmentLog.of(runId);
   }
 
   status(last: RunRecord | undefined, openEscalations: number): DatasetStatus {
@@ -555,7 +546,6 @@ export class DatasetRunner {
                 this.deps.log(`${dataset}: shadow candidate not used: ${message(err)}`);
               }
             }
-            this.segmentLog.begin(id);
           },
           onRecovered: (settled) => this.countRepairs(settled),
           onSegment: async (segment) => {
@@ -656,10 +646,7 @@ export class DatasetRunner {
   private async segmentDone(segment: SegmentOutcome): Promise<void> {
     await recordSegment(this.ds.name, this.deps, segment);
     this.deps.metrics.segments.inc({ dataset: this.ds.name }, segment.to - segment.from);
-    if (this.progress) {
-      this.progress = { ...this.progress, done: segment.to };
-      this.segmentLog.add(this.progress.runId, segment);
-    }
+    if (this.progress) this.progress = { ...this.progress, done: segment.to };
   }
 
   private countRepairs(results: readonly RepairResult[]): void {
@@ -682,7 +669,6 @@ export class DatasetRunner {
     if (ms > 0 && !this.stopping) await this.sleep(ms);
     // Held by an operator: wait here, between segments (the checkpoint is written), until resumed.
     while (this.held && !this.stopping && !this.passAbort?.signal.aborted) await this.held.released;
-    this.segmentLog.restart();
   }
 
   /** Sleeps `ms`, cut short by `stop` or an abort of the pass. */

@@ -9,7 +9,7 @@ import type { QueueDepth } from "../engine/segment-dispatch.js";
 
 export type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 
-import type { RunRecord, Sample } from "../state/state-store.js";
+import type { RunRecord, RunSegment, Sample } from "../state/state-store.js";
 
 export type { QueueDepth } from "../engine/segment-dispatch.js";
 
@@ -62,25 +62,8 @@ export interface DatasetStatus {
 }
 
 /** One group of segments of a serve pass, as the runner saw it finish (kept in memory for recent passes). */
-export interface SegmentView {
-  readonly dataset: string;
-  readonly runId: string;
-  /** Segments `[from, to)` of `of`. */
-  readonly from: number;
-  readonly to: number;
-  readonly of: number;
-  /** When the group started (after any pause before it), ms since the epoch, and how long it took. */
-  readonly startedAt: number;
-  readonly durationMs: number;
-  /** Of that, time spent detecting (scan). */
-  readonly scanMs: number;
-  readonly rows: Readonly<Record<string, number>>;
-  /** Divergences found, by class. */
-  readonly counts: Readonly<Record<string, number>>;
-  /** Repair outcomes (applied, noop, superseded, failed). */
-  readonly repairs: Readonly<Record<string, number>>;
-  readonly escalated: number;
-}
+/** A group of segments of a run, as the state store keeps it for the drill-down (see SegmentStore). */
+export type SegmentView = RunSegment;
 
 /** What an operator can do to a running pass: hold it between segments, let it go on, or end it. */
 export type PassControl = "pause" | "resume" | "abort";
@@ -259,10 +242,10 @@ export interface ServiceApi {
   /** The per-dataset records of one run; empty when there is no such run. */
   run(id: string): Promise<RunRecord[]>;
   /**
-   * The segment groups of a serve pass, in order, as this process saw them finish; empty for CLI runs,
-   * passes of another process, and passes older than the last few per dataset (kept in memory only).
+   * The segment groups of a run, in order, from the state store: serve passes, CLI runs and worker segments
+   * alike, whichever process ran them; empty for runs over a list of keys and runs past the retention.
    */
-  segments(id: string): SegmentView[];
+  segments(id: string): Promise<SegmentView[]>;
   /**
    * Pauses (after the segment in flight), resumes or aborts (after the step in flight; the pass is recorded
    * failed with `aborted`, its checkpoint dropped) the dataset's running pass. Throws TriggerError:

@@ -418,7 +418,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
       return auditView(await verifyAuditOf(state, config.audit));
     },
 
-    segments: (id) => [...runners.values()].flatMap((r) => r.segmentsOf(id)),
+    segments: (id) => state.listSegments(id),
 
     async control(dataset, action) {
       return runnerOf(dataset).control(action);
@@ -622,11 +622,17 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
         ];
         for (const t of timers) t.unref();
       }
-      const prune = () =>
-        void state.pruneSamples(now() - config.serve.retentionMs).then(
+      const prune = () => {
+        const before = now() - config.serve.retentionMs;
+        void state.pruneSamples(before).then(
           (n) => n && log(`pruned ${n} samples older than the retention`),
           (err) => log(`pruning samples: ${err instanceof Error ? err.message : String(err)}`),
         );
+        void state.pruneSegments(before).then(
+          (n) => n && log(`pruned ${n} run segments older than the retention`),
+          (err) => log(`pruning run segments: ${err instanceof Error ? err.message : String(err)}`),
+        );
+      };
       prune();
       const pruning = setInterval(prune, PRUNE_EVERY_MS);
       pruning.unref();

@@ -10,6 +10,7 @@ import type { PolicyRegistry } from "./policy-registry.js";
 import type { RepairLedger } from "./repair-ledger.js";
 import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
+import type { SegmentStore } from "./segment-store.js";
 import type { StateStore, StateStoreParts } from "./state-store.js";
 import type { VersionMemory } from "./version-memory.js";
 
@@ -122,4 +123,13 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.policies.getPolicy(dataset, version);
   readonly currentPolicy: PolicyRegistry["currentPolicy"] = (dataset) =>
     this.parts.policies.currentPolicy(dataset);
+
+  // Run segments.
+  readonly recordSegment: SegmentStore["recordSegment"] = (segment) =>
+    this.parts.segments.recordSegment(segment);
+  readonly listSegments: SegmentStore["listSegments"] = (runId) => this.parts.segments.listSegments(runId);
+  readonly keepSegmentRuns: SegmentStore["keepSegmentRuns"] = (dataset, runs) =>
+    this.parts.segments.keepSegmentRuns(dataset, runs);
+  readonly pruneSegments: SegmentStore["pruneSegments"] = (before) =>
+    this.parts.segments.pruneSegments(before);
 }

@@ -10,6 +10,7 @@ import type { PolicyRegistry } from "./policy-registry.js";
 import type { RepairLedger } from "./repair-ledger.js";
 import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
+import type { SegmentStore } from "./segment-store.js";
 import type { VersionMemory } from "./version-memory.js";
 
 export type { AuditFilter, AuditLog } from "./audit-log.js";
@@ -38,6 +39,7 @@ export type {
 } from "./repair-ledger.js";
 export type { RunRecord, RunResult, RunStore } from "./run-store.js";
 export type { Sample, SampleFilter, SampleStore } from "./sample-store.js";
+export type { RunSegment, SegmentStore } from "./segment-store.js";
 export type { ObservedVersion, VersionMemory } from "./version-memory.js";
 
 /**
@@ -57,7 +59,8 @@ export interface StateStore
     DivergentKeys,
     LeaseStore,
     FeedPositionStore,
-    PolicyRegistry {
+    PolicyRegistry,
+    SegmentStore {
   /** Releases the store's connections; the store is not used afterwards. */
   close(): Promise<void>;
 }
@@ -76,4 +79,5 @@ export interface StateStoreParts {
   readonly leases: LeaseStore;
   readonly feedPositions: FeedPositionStore;
   readonly policies: PolicyRegistry;
+  readonly segments: SegmentStore;
 }

@@ -60,7 +60,7 @@ function stubApi() {
             ]
           : [],
       ),
-    segments: () => [],
+    segments: async () => [],
     control: (name, action) => call("control", [name, action], { runId: "r1", state: "paused" as const }),
     divergences: (f) => call("divergences", [f], []),
     escalations: (f) => call("escalations", [f], []),

@@ -58,7 +58,7 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
     const { id } = parseInput(idParams, req.params, "params");
     const runs = await api.run(id);
     if (runs.length === 0) throw new HttpError(404, `no run with id ${id}`);
-    return { runs, segments: api.segments(id) };
+    return { runs, segments: await api.segments(id) };
   });
 
   app.get(`${prefix}/divergences`, async (req) => {

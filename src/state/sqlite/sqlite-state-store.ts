@@ -16,6 +16,7 @@ import { SqlitePolicyRegistry } from "./sqlite-policy-registry.js";
 import { SqliteRepairLedger } from "./sqlite-repair-ledger.js";
 import { SqliteRunStore } from "./sqlite-run-store.js";
 import { SqliteSampleStore } from "./sqlite-sample-store.js";
+import { SqliteSegmentStore } from "./sqlite-segment-store.js";
 import { SqliteStateDb } from "./sqlite-state-db.js";
 import { SqliteVersionMemory } from "./sqlite-version-memory.js";
 
@@ -67,5 +68,6 @@ function sqliteParts(s: SqliteStateDb): StateStoreParts {
     leases: new SqliteLeaseStore(s),
     feedPositions: new SqliteFeedPositionStore(s),
     policies: new SqlitePolicyRegistry(s, audit),
+    segments: new SqliteSegmentStore(s),
   };
 }
