@@ -23,7 +23,14 @@ import { runQueuedPass } from "../engine/run-queued-pass.js";
 import { queuedMode, type SegmentDispatch } from "../engine/segment-dispatch.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
-import { CanaryError, type CanaryEvent, CanaryRollout, type CanaryView } from "./canary-rollout.js";
+import {
+  CanaryError,
+  type CanaryEvent,
+  CanaryRollout,
+  type CanarySnapshot,
+  type CanaryView,
+  candidateSubject,
+} from "./canary-rollout.js";
 import type { ServeMetrics } from "./metrics.js";
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
@@ -93,8 +100,13 @@ export class DatasetRunner {
   private policyActor: string | undefined;
   /** The shadow candidate's figures (`candidate: { mode: shadow }`); reset when the candidate changes. */
   private shadowTracker: ShadowTracker | undefined;
-  /** The staged rollout (`candidate: { mode: canary }`); reset when the candidate changes. */
+  /**
+   * The staged rollout (`candidate: { mode: canary }`), read from the state store once (where a restart left
+   * it) and saved there after every change; reset when the candidate changes.
+   */
   private rollout: CanaryRollout | undefined;
+  private rolloutLoad: Promise<CanaryRollout> | undefined;
+  private rolloutReset: Promise<void> = Promise.resolve();
 
   constructor(
     private config: DatasetConfig,
@@ -127,6 +139,15 @@ export class DatasetRunner {
     if (JSON.stringify(old.candidate) !== JSON.stringify(ds.candidate)) {
       this.shadowTracker = undefined;
       this.rollout = undefined;
+      this.rolloutLoad = undefined;
+      // Another candidate starts afresh: the stored progress was the old one's, dropped before it is read.
+      this.rolloutReset = this.deps.state
+        .deleteRollout(ds.name, "canary")
+        .catch((err) => this.deps.log(`${ds.name}: cannot reset the canary rollout: ${message(err)}`));
+      if (ds.candidate?.mode === "canary")
+        this.canary(ds.candidate).catch((err) =>
+          this.deps.log(`${ds.name}: cannot read the canary rollout: ${message(err)}`),
+        );
     }
     if (policyBy !== undefined) this.policyActor = policyBy;
     const rescheduled =
@@ -141,10 +162,10 @@ export class DatasetRunner {
   }
 
   /** The candidate's figures (shadow) or rollout (canary), or undefined when the dataset has no candidate. */
-  shadow(): ShadowView | CanaryView | undefined {
+  async shadow(): Promise<ShadowView | CanaryView | undefined> {
     const c = this.ds.candidate;
     if (!c) return undefined;
-    return c.mode === "canary" ? this.canary(c).view() : this.tracker(c.file).view();
+    return c.mode === "canary" ? (await this.canary(c)).view() : this.tracker(c.file).view();
   }
 
   /** True while the dataset's canary rollout stands rolled back (the `canary-rolled-back` alert). */
@@ -156,14 +177,43 @@ export class DatasetRunner {
   async approve(by: string): Promise<CanaryView> {
     const c = this.ds.candidate;
     if (c?.mode !== "canary") throw new CanaryError(`dataset ${this.ds.name} has no canary rollout`);
-    const rollout = this.canary(c);
-    await this.recordCanary(rollout.approve(by), undefined);
+    const rollout = await this.canary(c);
+    const events = rollout.approve(by);
+    await this.saveCanary(rollout);
+    await this.recordCanary(events, undefined);
     return rollout.view();
   }
 
-  private canary(c: CandidateConfig): CanaryRollout {
-    this.rollout ??= new CanaryRollout(c);
-    return this.rollout;
+  /** The rollout of candidate `c`: where the state store says it stands, or at its first step. */
+  private canary(c: CandidateConfig): Promise<CanaryRollout> {
+    this.rolloutLoad ??= this.rolloutReset
+      .then(() => this.deps.state.getRollout(this.ds.name, "canary"))
+      .then(
+        (saved) => {
+          const resumed = saved?.subject === candidateSubject(c);
+          const rollout = new CanaryRollout(c, resumed ? (saved.state as CanarySnapshot) : undefined);
+          // A reload may have replaced the candidate while the store answered.
+          if (this.ds.candidate === c) this.rollout = rollout;
+          return rollout;
+        },
+        (err: unknown) => {
+          this.rolloutLoad = undefined;
+          throw err;
+        },
+      );
+    return this.rolloutLoad;
+  }
+
+  /** Keeps the rollout's progress in the state store (a restart resumes it there). */
+  private async saveCanary(rollout: CanaryRollout): Promise<void> {
+    if (this.rollout !== rollout) return;
+    await this.deps.state.putRollout({
+      dataset: this.ds.name,
+      kind: "canary",
+      subject: candidateSubject(rollout.config),
+      state: rollout.snapshot(),
+      updatedAt: this.deps.now(),
+    });
   }
 
   private async recordCanary(events: readonly CanaryEvent[], runId: string | undefined): Promise<void> {
@@ -203,6 +253,9 @@ export class DatasetRunner {
 
   /** Starts the schedule (and the probe); resumes an unfinished pass at once. */
   async start(): Promise<void> {
+    // A rollout resumes where it stood before the restart (and its rolled-back alert holds).
+    const c = this.ds.candidate;
+    if (c?.mode === "canary") await this.canary(c);
     const cp = await this.deps.state.getCheckpoint(this.ds.name);
     if (cp) this.schedule(0, cp.mode.replace(/^queue:/, "") as PassMode);
     else if (this.ds.scheduleMs !== undefined) this.schedule(0, this.ds.mode);
@@ -494,7 +547,8 @@ export class DatasetRunner {
     if (this.deps.dispatch) return this.queuedPass(mode, runId, replicas, passStarted);
     const candidate = this.ds.candidate;
     const where = `datasets.${dataset}.candidate.policy: ${candidate?.file}`;
-    const rollout = candidate?.mode === "canary" && mode === "repair" ? this.canary(candidate) : undefined;
+    const rollout =
+      candidate?.mode === "canary" && mode === "repair" ? await this.canary(candidate) : undefined;
     const fraction = rollout?.fraction ?? 0;
     const shadow =
       candidate?.mode === "shadow"
@@ -528,14 +582,16 @@ export class DatasetRunner {
         observer: {
           onAbandoned: (cp) =>
             this.deps.log(`${dataset}: abandoning unfinished ${cp.mode} pass ${cp.runId} for a ${mode} pass`),
-          onStart: ({ runId: id, resolved, segments, resumedAt }) => {
+          onStart: async ({ runId: id, resolved, segments, resumedAt }) => {
             // A replica's schema may have changed since the last pass: the probe uses this pass's shape.
             this.resolved = resolved;
             if (resumedAt !== undefined)
               this.deps.log(`${dataset}: resuming pass ${id} at segment ${resumedAt + 1} of ${segments}`);
             this.progress = { done: resumedAt ?? 0, segments, runId: id };
-            if (rollout && fraction > 0)
-              rollout.startPass(datasetPolicy(this.ds, resolved, candidate!.policy, where).version);
+            if (rollout && fraction > 0) {
+              rollout.startPass(datasetPolicy(this.ds, resolved, candidate!.policy, where).version, id);
+              await this.saveCanary(rollout);
+            }
             if (shadow) {
               // A candidate that does not fit the shape is reported, never a reason to stop the live pass.
               try {
@@ -549,8 +605,10 @@ export class DatasetRunner {
           },
           onRecovered: (settled) => this.countRepairs(settled),
           onSegment: async (segment) => {
-            if (rollout && fraction > 0 && segment.plan)
+            if (rollout && fraction > 0 && segment.plan) {
               rollout.add(segment.plan.decisions, segment.results, fraction);
+              await this.saveCanary(rollout);
+            }
             if (shadow?.ok && segment.plan) {
               const compared = shadow.decider.decide(segment.scan, segment.plan);
               shadow.tracker.add(segment.scan.shape, compared.agree, compared.disagreements);
@@ -571,7 +629,11 @@ export class DatasetRunner {
     }
     // A repair pass adopted the policy (and named who changed it).
     if (mode === "repair") this.policyActor = undefined;
-    if (rollout && fraction > 0) await this.recordCanary(rollout.finishPass(), run.runId);
+    if (rollout && fraction > 0) {
+      const events = rollout.finishPass();
+      await this.saveCanary(rollout);
+      await this.recordCanary(events, run.runId);
+    }
     // The candidate's decisions are recorded, never applied: one audit entry per pass.
     if (shadow?.ok)
       await state.appendAudit([

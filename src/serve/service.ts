@@ -500,7 +500,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
 
     metrics: () => metrics.text(),
 
-    candidate: async (dataset) => runnerOf(dataset).shadow() ?? null,
+    candidate: async (dataset) => (await runnerOf(dataset).shadow()) ?? null,
     approveCandidate: (dataset, by) => runnerOf(dataset).approve(by),
 
     async policies(): Promise<PolicyView[]> {
@@ -524,7 +524,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
           diff: current?.previous
             ? diffLines(current.previous.text, current.policy.text).map((l) => `${l.op} ${l.text}`)
             : [],
-          candidate: runnerOf(ds.name).shadow() ?? null,
+          candidate: (await runnerOf(ds.name).shadow()) ?? null,
         });
       }
       return out;

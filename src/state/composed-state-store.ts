@@ -8,6 +8,7 @@ import type { FeedPositionStore } from "./feed-position-store.js";
 import type { LeaseStore } from "./lease-store.js";
 import type { PolicyRegistry } from "./policy-registry.js";
 import type { RepairLedger } from "./repair-ledger.js";
+import type { RolloutStore } from "./rollout-store.js";
 import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
 import type { SegmentStore } from "./segment-store.js";
@@ -132,4 +133,11 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.segments.keepSegmentRuns(dataset, runs);
   readonly pruneSegments: SegmentStore["pruneSegments"] = (before) =>
     this.parts.segments.pruneSegments(before);
+
+  // Rollouts.
+  readonly getRollout: RolloutStore["getRollout"] = (dataset, kind) =>
+    this.parts.rollouts.getRollout(dataset, kind);
+  readonly putRollout: RolloutStore["putRollout"] = (state) => this.parts.rollouts.putRollout(state);
+  readonly deleteRollout: RolloutStore["deleteRollout"] = (dataset, kind) =>
+    this.parts.rollouts.deleteRollout(dataset, kind);
 }

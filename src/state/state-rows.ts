@@ -12,6 +12,7 @@ import type { Lease } from "./lease-store.js";
 import type { CurrentPolicy, PolicyVersion } from "./policy-registry.js";
 import { storedText } from "./prepared-audit.js";
 import type { LedgerEntry, RepairOutcome } from "./repair-ledger.js";
+import type { RolloutState } from "./rollout-store.js";
 import type { RunRecord } from "./run-store.js";
 import type { RunSegment } from "./segment-store.js";
 
@@ -440,5 +441,34 @@ export function toRunSegment(r: SegmentRow): RunSegment {
     counts: f.counts,
     repairs: f.repairs,
     escalated: f.escalated,
+  };
+}
+
+export interface RolloutRow {
+  dataset: string;
+  kind: string;
+  subject: string;
+  /** JSON text. */
+  state: string;
+  updated_at: NumberColumn;
+}
+
+export function rolloutRow(r: RolloutState): RolloutRow {
+  return {
+    dataset: r.dataset,
+    kind: r.kind,
+    subject: r.subject,
+    state: jsonText(r.state),
+    updated_at: r.updatedAt,
+  };
+}
+
+export function toRolloutState(r: RolloutRow): RolloutState {
+  return {
+    dataset: r.dataset,
+    kind: r.kind,
+    subject: r.subject,
+    state: JSON.parse(r.state) as unknown,
+    updatedAt: num(r.updated_at),
   };
 }

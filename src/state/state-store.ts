@@ -8,6 +8,7 @@ import type { FeedPositionStore } from "./feed-position-store.js";
 import type { LeaseStore } from "./lease-store.js";
 import type { PolicyRegistry } from "./policy-registry.js";
 import type { RepairLedger } from "./repair-ledger.js";
+import type { RolloutStore } from "./rollout-store.js";
 import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
 import type { SegmentStore } from "./segment-store.js";
@@ -37,6 +38,7 @@ export type {
   RepairOutcome,
   RepairSettlement,
 } from "./repair-ledger.js";
+export type { RolloutState, RolloutStore } from "./rollout-store.js";
 export type { RunRecord, RunResult, RunStore } from "./run-store.js";
 export type { Sample, SampleFilter, SampleStore } from "./sample-store.js";
 export type { RunSegment, SegmentStore } from "./segment-store.js";
@@ -60,7 +62,8 @@ export interface StateStore
     LeaseStore,
     FeedPositionStore,
     PolicyRegistry,
-    SegmentStore {
+    SegmentStore,
+    RolloutStore {
   /** Releases the store's connections; the store is not used afterwards. */
   close(): Promise<void>;
 }
@@ -80,4 +83,5 @@ export interface StateStoreParts {
   readonly feedPositions: FeedPositionStore;
   readonly policies: PolicyRegistry;
   readonly segments: SegmentStore;
+  readonly rollouts: RolloutStore;
 }

@@ -99,6 +99,11 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
       scan_ms DOUBLE PRECISION NOT NULL, figures TEXT NOT NULL, PRIMARY KEY (run_id, seg_from));
     CREATE INDEX run_segments_dataset ON ${s}.run_segments (dataset, run_id, started_at);
     CREATE INDEX run_segments_started ON ${s}.run_segments (started_at);`,
+  // Where each dataset's policy rollout stands (a canary's step, approvals collected), kept across restarts.
+  (s) => `
+    CREATE TABLE ${s}.rollouts (
+      dataset TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, state TEXT NOT NULL,
+      updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (dataset, kind));`,
 ];
 
 /** The schema version this code creates and expects. */

@@ -26,7 +26,8 @@ type Table =
   | "feedPositions"
   | "policies"
   | "currentPolicy"
-  | "segments";
+  | "segments"
+  | "rollouts";
 
 /**
  * One schema of state tables over a pool. Nothing is sent until the first call, which creates or upgrades
@@ -64,6 +65,7 @@ export class PostgresStateDb {
       policies: `${s}.policy_versions`,
       currentPolicy: `${s}.policy_current`,
       segments: `${s}.run_segments`,
+      rollouts: `${s}.rollouts`,
     };
   }
 

@@ -14,6 +14,7 @@ import { PostgresFeedPositionStore } from "./postgres-feed-position-store.js";
 import { PostgresLeaseStore } from "./postgres-lease-store.js";
 import { PostgresPolicyRegistry } from "./postgres-policy-registry.js";
 import { PostgresRepairLedger } from "./postgres-repair-ledger.js";
+import { PostgresRolloutStore } from "./postgres-rollout-store.js";
 import { PostgresRunStore } from "./postgres-run-store.js";
 import { PostgresSampleStore } from "./postgres-sample-store.js";
 import { PostgresSegmentStore } from "./postgres-segment-store.js";
@@ -130,5 +131,6 @@ function postgresParts(db: PostgresStateDb): StateStoreParts {
     feedPositions: new PostgresFeedPositionStore(db),
     policies: new PostgresPolicyRegistry(db, audit),
     segments: new PostgresSegmentStore(db),
+    rollouts: new PostgresRolloutStore(db),
   };
 }

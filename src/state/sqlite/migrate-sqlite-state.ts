@@ -85,6 +85,10 @@ const MIGRATIONS: readonly string[] = [
      figures TEXT NOT NULL, PRIMARY KEY (run_id, seg_from)) WITHOUT ROWID;
    CREATE INDEX run_segments_dataset ON run_segments (dataset, run_id, started_at);
    CREATE INDEX run_segments_started ON run_segments (started_at);`,
+  // Where each dataset's policy rollout stands (a canary's step, approvals collected), kept across restarts.
+  `CREATE TABLE rollouts (
+     dataset TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, state TEXT NOT NULL,
+     updated_at REAL NOT NULL, PRIMARY KEY (dataset, kind)) WITHOUT ROWID;`,
 ];
 
 /** The file version this code creates and expects. */
