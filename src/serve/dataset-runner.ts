@@ -48,6 +48,8 @@ export interface RunnerDeps {
   readonly log: (line: string) => void;
   /** Told when a pass or a probe finished (alert evaluation). */
   readonly onChange?: () => void;
+  /** Told when a pass ended, finished or not (the hints' last agreeing pass is read again). */
+  readonly onPassEnd?: () => void;
   /** Signs the audit log's head once a pass has written its entries (when anchoring is configured). */
   readonly anchor?: () => Promise<void>;
   /** This process as the owner of the passes it runs (`host:pid:random`): one process runs a dataset's pass. */
@@ -468,6 +470,7 @@ export class DatasetRunner {
         this.progress = undefined;
         this.held?.release();
         this.held = undefined;
+        this.deps.onPassEnd?.();
         this.deps.onChange?.();
       });
   }

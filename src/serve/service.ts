@@ -181,6 +181,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
           void evaluateAlerts();
           hints.poke(ds.name);
         },
+        onPassEnd: () => hints.noteRun(ds.name),
         anchor: () => anchorAudit(),
         owner,
         configFile: resolve(config.path),
@@ -648,6 +649,8 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
         watching.unref();
         timers.push(watching);
       }
+      // Each dataset's last agreeing pass is read once here, so a key's hint never reads the runs.
+      await hints.load();
       for (const r of runners.values()) await r.start();
       for (const w of watchers) w.start();
       log(
