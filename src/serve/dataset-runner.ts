@@ -32,6 +32,13 @@ import {
   candidateSubject,
 } from "./canary-rollout.js";
 import type { ServeMetrics } from "./metrics.js";
+import {
+  ApprovalError,
+  type ApprovalSnapshot,
+  type ApprovalView,
+  PolicyApproval,
+  policySubject,
+} from "./policy-approval.js";
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
 import { countRepairs, recordSegment } from "./segment-marks.js";
@@ -110,11 +117,19 @@ export class DatasetRunner {
   private rolloutLoad: Promise<CanaryRollout> | undefined;
   private rolloutReset: Promise<void> = Promise.resolve();
 
+  /** The dataset as the config file declares it; `config` is what runs (a promotion or a held reload applied). */
+  private fileConfig: DatasetConfig;
+  /** A policy change waiting for its approvers (kept in the state store, kind `approval`). */
+  private approval: PolicyApproval | undefined;
+  /** The shadow candidate promoted to live, by its subject and approvers (kept, kind `promoted`). */
+  private promoted: { readonly subject: string; readonly approvers: readonly string[] } | undefined;
+
   constructor(
     private config: DatasetConfig,
     private readonly deps: RunnerDeps,
   ) {
     const ds = config;
+    this.fileConfig = config;
     this.health = new Map(
       ds.replicas.map((r) => [
         r.name,
@@ -134,11 +149,14 @@ export class DatasetRunner {
    * Takes a reloaded config of the dataset (same replicas and shape: see planReload). A pass in flight
    * finishes under the old settings; the next one uses the new. A changed schedule is rescheduled at once.
    * `policyBy`: who changed the policy, named in the registry and audit by the next pass that adopts it.
+   * With `policyApprovals`, a changed policy waits for its approvers (approvePolicy) and the live one runs
+   * meanwhile; a changed candidate drops a promotion waiting for approvers, or one made of the old candidate.
    */
-  reconfigure(ds: DatasetConfig, policyBy?: string): void {
+  async reconfigure(ds: DatasetConfig, policyBy?: string): Promise<void> {
     const old = this.config;
-    this.config = ds;
-    if (JSON.stringify(old.candidate) !== JSON.stringify(ds.candidate)) {
+    const oldFile = this.fileConfig;
+    this.fileConfig = ds;
+    if (JSON.stringify(oldFile.candidate) !== JSON.stringify(ds.candidate)) {
       this.shadowTracker = undefined;
       this.rollout = undefined;
       this.rolloutLoad = undefined;
@@ -150,8 +168,17 @@ export class DatasetRunner {
         this.canary(ds.candidate).catch((err) =>
           this.deps.log(`${ds.name}: cannot read the canary rollout: ${message(err)}`),
         );
+      if (this.approval?.snapshot.kind === "promotion") await this.dropApproval();
+      if (this.promoted && this.promoted.subject !== (ds.candidate && candidateSubject(ds.candidate))) {
+        this.promoted = undefined;
+        await this.deps.state.deleteRollout(ds.name, "promoted");
+      }
     }
-    if (policyBy !== undefined) this.policyActor = policyBy;
+    if (JSON.stringify(oldFile.policy) !== JSON.stringify(ds.policy))
+      await this.holdPolicy(ds, old, policyBy);
+    this.config = this.effective(ds);
+    if (policyBy !== undefined && JSON.stringify(old.policy) !== JSON.stringify(this.config.policy))
+      this.policyActor = policyBy;
     const rescheduled =
       old.scheduleMs !== ds.scheduleMs || old.scheduleCron !== ds.scheduleCron || old.mode !== ds.mode;
     if (!rescheduled || this.busy || this.stopping || this.backoffMs > 0) return;
@@ -161,6 +188,175 @@ export class DatasetRunner {
       clearTimeout(this.timer);
       this.nextRunAt = undefined;
     }
+  }
+
+  /** The dataset as it runs: the file's, with a promoted candidate as its policy or a held reload's old one. */
+  private effective(file: DatasetConfig): DatasetConfig {
+    const c = file.candidate;
+    if (c && this.promoted?.subject === candidateSubject(c))
+      return { ...file, policy: c.policy, candidate: undefined };
+    const a = this.approval?.snapshot;
+    if (a?.kind === "reload" && a.from && JSON.stringify(file.policy) === JSON.stringify(a.policy))
+      return { ...file, policy: a.from };
+    return file;
+  }
+
+  /**
+   * A reload changed the file's policy: with approvers required, the running policy stays live and the new
+   * one waits (a `policy-approval-requested` entry); back to the running policy, what waited is dropped.
+   */
+  private async holdPolicy(ds: DatasetConfig, running: DatasetConfig, by: string | undefined): Promise<void> {
+    const needed = ds.policyApprovals ?? 0;
+    const live = this.approval?.snapshot.kind === "reload" ? this.approval.snapshot.from! : running.policy;
+    if (this.approval?.snapshot.kind === "reload") await this.dropApproval();
+    if (needed === 0 || JSON.stringify(ds.policy) === JSON.stringify(live)) return;
+    this.approval = new PolicyApproval({
+      kind: "reload",
+      subject: policySubject(ds.policy),
+      source: this.deps.configFile ?? "config",
+      requestedBy: by ?? "serve",
+      requestedAt: this.deps.now(),
+      approvals: [],
+      approvalsNeeded: needed,
+      policy: ds.policy,
+      from: live,
+    });
+    await this.saveApproval();
+    await this.audit("policy-approval-requested", {
+      kind: "reload",
+      by: by ?? "serve",
+      source: this.approval.snapshot.source,
+      needed,
+    });
+    this.deps.log(`${ds.name}: the reloaded policy waits for ${needed} approver${needed === 1 ? "" : "s"}`);
+  }
+
+  /** The policy change waiting for approvers, if any. */
+  approvalView(): ApprovalView | undefined {
+    return this.approval?.view();
+  }
+
+  /**
+   * An approver approves promoting the shadow candidate to the live policy; with the candidate's `approvals`
+   * distinct approvers it is live from the next pass (`candidate-promoted`; the pass adopts it in the
+   * registry, named after its approvers). Throws ApprovalError.
+   */
+  async promote(by: string): Promise<ApprovalView> {
+    const c = this.fileConfig.candidate;
+    if (this.promoted && c && this.promoted.subject === candidateSubject(c))
+      throw new ApprovalError(`dataset ${this.ds.name}: its candidate was already promoted`);
+    if (c?.mode !== "shadow")
+      throw new ApprovalError(`dataset ${this.ds.name} has no shadow candidate to promote`);
+    const subject = candidateSubject(c);
+    if (this.approval?.snapshot.kind !== "promotion" || this.approval.snapshot.subject !== subject)
+      this.approval = new PolicyApproval({
+        kind: "promotion",
+        subject,
+        source: c.file,
+        requestedBy: by,
+        requestedAt: this.deps.now(),
+        approvals: [],
+        approvalsNeeded: c.approvals,
+        policy: c.policy,
+      });
+    const approval = this.approval;
+    const outcome = approval.approve(by);
+    await this.saveApproval();
+    await this.audit("policy-approval", outcome.data);
+    if (outcome.done) {
+      const approvers = approval.view().approvals;
+      this.promoted = { subject, approvers };
+      await this.deps.state.putRollout({
+        dataset: this.ds.name,
+        kind: "promoted",
+        subject,
+        state: { approvers },
+        updatedAt: this.deps.now(),
+      });
+      await this.dropApproval();
+      this.shadowTracker = undefined;
+      this.config = this.effective(this.fileConfig);
+      this.policyActor = approvers.join(", ");
+      await this.audit("candidate-promoted", { file: c.file, approvers });
+      this.deps.log(`${this.ds.name}: candidate ${c.file} promoted to live by ${approvers.join(", ")}`);
+    }
+    return approval.view();
+  }
+
+  /**
+   * An approver approves the policy a reload brought; with `policyApprovals` distinct approvers it is live
+   * from the next pass (`policy-approved`). Throws ApprovalError when none waits or `by` already approved.
+   */
+  async approvePolicy(by: string): Promise<ApprovalView> {
+    const approval = this.approval;
+    if (approval?.snapshot.kind !== "reload")
+      throw new ApprovalError(`dataset ${this.ds.name} has no reloaded policy waiting for approval`);
+    const outcome = approval.approve(by);
+    await this.saveApproval();
+    await this.audit("policy-approval", outcome.data);
+    if (outcome.done) {
+      const approvers = approval.view().approvals;
+      await this.dropApproval();
+      this.config = this.effective(this.fileConfig);
+      this.policyActor = `${approval.snapshot.requestedBy} (approved by ${approvers.join(", ")})`;
+      await this.audit("policy-approved", { requestedBy: approval.snapshot.requestedBy, approvers });
+      this.deps.log(`${this.ds.name}: the reloaded policy approved by ${approvers.join(", ")}`);
+    }
+    return approval.view();
+  }
+
+  /** Reads what a restart must not forget: a promotion made, and a change waiting for approvers. */
+  private async restoreApprovals(): Promise<void> {
+    const { state } = this.deps;
+    const file = this.fileConfig;
+    const [promoted, waiting] = await Promise.all([
+      state.getRollout(file.name, "promoted"),
+      state.getRollout(file.name, "approval"),
+    ]);
+    if (promoted && file.candidate && promoted.subject === candidateSubject(file.candidate))
+      this.promoted = {
+        subject: promoted.subject,
+        approvers: (promoted.state as { approvers: string[] }).approvers,
+      };
+    else if (promoted) await state.deleteRollout(file.name, "promoted");
+    const a = waiting?.state as ApprovalSnapshot | undefined;
+    const stillAsked =
+      a &&
+      (a.kind === "promotion"
+        ? file.candidate?.mode === "shadow" && waiting!.subject === candidateSubject(file.candidate)
+        : waiting!.subject === policySubject(file.policy));
+    if (stillAsked) this.approval = new PolicyApproval(a);
+    else if (waiting) await state.deleteRollout(file.name, "approval");
+    this.config = this.effective(file);
+  }
+
+  private async saveApproval(): Promise<void> {
+    const a = this.approval;
+    if (!a) return;
+    const s = a.state();
+    await this.deps.state.putRollout({
+      dataset: this.ds.name,
+      kind: "approval",
+      subject: s.subject,
+      state: s,
+      updatedAt: this.deps.now(),
+    });
+  }
+
+  private async dropApproval(): Promise<void> {
+    this.approval = undefined;
+    await this.deps.state.deleteRollout(this.ds.name, "approval");
+  }
+
+  private async audit(
+    type: "policy-approval-requested" | "policy-approval" | "policy-approved" | "candidate-promoted",
+    data: Record<string, unknown>,
+  ): Promise<void> {
+    await this.deps.state.appendAudit([
+      { ts: this.deps.now(), runId: null, type, dataset: this.ds.name, key: null, data },
+    ]);
+    await this.deps.anchor?.();
+    this.deps.onChange?.();
   }
 
   /** The candidate's figures (shadow) or rollout (canary), or undefined when the dataset has no candidate. */
@@ -255,6 +451,7 @@ export class DatasetRunner {
 
   /** Starts the schedule (and the probe); resumes an unfinished pass at once. */
   async start(): Promise<void> {
+    await this.restoreApprovals();
     // A rollout resumes where it stood before the restart (and its rolled-back alert holds).
     const c = this.ds.candidate;
     if (c?.mode === "canary") await this.canary(c);

@@ -14,6 +14,7 @@ import type { RunRecord, RunSegment, Sample } from "../state/state-store.js";
 export type { QueueDepth } from "../engine/segment-dispatch.js";
 
 import type { CanaryView } from "./canary-rollout.js";
+import type { ApprovalView } from "./policy-approval.js";
 import type { ShadowView } from "./shadow-tracker.js";
 
 export type { CanaryView } from "./canary-rollout.js";
@@ -169,6 +170,8 @@ export interface PolicyView {
   readonly diff: readonly string[];
   /** The candidate in shadow, as `candidate(dataset)` gives it; null when the dataset has none. */
   readonly candidate: ShadowView | CanaryView | null;
+  /** A promotion or a reloaded policy waiting for approvers, as `approval(dataset)` gives it. */
+  readonly approval: ApprovalView | null;
 }
 
 /** What a reload applied: per dataset, the settings changed; whether the API tokens changed. */
@@ -310,6 +313,22 @@ export interface ServiceApi {
    * `by` already approved this step.
    */
   approveCandidate(dataset: string, by: string): Promise<CanaryView>;
+  /**
+   * The policy change waiting for approvers: promoting the shadow candidate, or the policy a reload brought
+   * (`policyApprovals`); null when none waits. Throws TriggerError("unknown-dataset").
+   */
+  approval(dataset: string): Promise<ApprovalView | null>;
+  /**
+   * An approver approves promoting the dataset's shadow candidate to its live policy; with the candidate's
+   * `approvals` distinct approvers (audited `policy-approval` each, then `candidate-promoted`) the next pass
+   * decides by it and adopts it. Throws ApprovalError: no shadow candidate, or `by` already approved.
+   */
+  promoteCandidate(dataset: string, by: string): Promise<ApprovalView>;
+  /**
+   * An approver approves the policy a reload brought; with `policyApprovals` distinct approvers (audited
+   * `policy-approval` each, then `policy-approved`) the next pass adopts it. Throws ApprovalError.
+   */
+  approvePolicy(dataset: string, by: string): Promise<ApprovalView>;
   /** Each dataset's policy versions, the current one, and the diff of the last change. */
   policies(): Promise<PolicyView[]>;
   /**

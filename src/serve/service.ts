@@ -503,6 +503,9 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
 
     candidate: async (dataset) => (await runnerOf(dataset).shadow()) ?? null,
     approveCandidate: (dataset, by) => runnerOf(dataset).approve(by),
+    approval: async (dataset) => runnerOf(dataset).approvalView() ?? null,
+    promoteCandidate: (dataset, by) => runnerOf(dataset).promote(by),
+    approvePolicy: (dataset, by) => runnerOf(dataset).approvePolicy(by),
 
     async policies(): Promise<PolicyView[]> {
       const out: PolicyView[] = [];
@@ -526,6 +529,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
             ? diffLines(current.previous.text, current.policy.text).map((l) => `${l.op} ${l.text}`)
             : [],
           candidate: (await runnerOf(ds.name).shadow()) ?? null,
+          approval: runnerOf(ds.name).approvalView() ?? null,
         });
       }
       return out;
@@ -569,7 +573,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     const plan = planReload(config, next);
     config = next;
     for (const ds of next.datasets)
-      runnerOf(ds.name).reconfigure(ds, plan.datasets[ds.name]?.includes("policy") ? by : undefined);
+      await runnerOf(ds.name).reconfigure(ds, plan.datasets[ds.name]?.includes("policy") ? by : undefined);
     await state.appendAudit([
       {
         ts: now(),

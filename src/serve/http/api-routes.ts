@@ -204,6 +204,26 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
     return { candidate: await api.approveCandidate(name, actorOf(req)) };
   });
 
+  app.get(`${prefix}/datasets/:name/approval`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    const { name } = parseInput(nameParams, req.params, "params");
+    return { approval: await api.approval(name) };
+  });
+
+  app.post(`${prefix}/datasets/:name/candidate/promote`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    const { name } = parseInput(nameParams, req.params, "params");
+    parseInput(emptyBody, req.body, "body");
+    return { approval: await api.promoteCandidate(name, actorOf(req)) };
+  });
+
+  app.post(`${prefix}/datasets/:name/policy/approve`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    const { name } = parseInput(nameParams, req.params, "params");
+    parseInput(emptyBody, req.body, "body");
+    return { approval: await api.approvePolicy(name, actorOf(req)) };
+  });
+
   app.get(`${prefix}/policies`, async (req) => {
     parseInput(noQuery, req.query, "query");
     return { policies: await api.policies() };
