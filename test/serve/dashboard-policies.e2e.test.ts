@@ -111,6 +111,27 @@ describe.skipIf(!haveChromium)("dashboard policies in headless Chromium", () => 
     await page.close();
   });
 
+  it("offers Promote to live to approvers only, and promotes the shadow candidate from the page", async () => {
+    const viewer = await signIn(VIEWER);
+    await viewer.waitForSelector('[data-candidate-of="accounts"]');
+    expect(await viewer.locator("button[data-promote]").count()).toBe(0);
+    await viewer.close();
+    const admin = await signIn(ADMIN);
+    await admin.click('button[data-promote="accounts"]');
+    // One approval is all this candidate needs: it is live, and no candidate is left in shadow.
+    await expect.poll(() => admin.locator('[data-candidate-of="accounts"]').count()).toBe(0);
+    const { body } = await app.inject({
+      url: "/api/audit?limit=1000",
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    const promoted = (
+      JSON.parse(body) as { entries: { type: string; data: { approvers: string[] } }[] }
+    ).entries.filter((e) => e.type === "candidate-promoted");
+    expect(promoted.map((e) => e.data.approvers)).toEqual([["token:root"]]);
+    expect(problems).toEqual([]);
+    await admin.close();
+  });
+
   it("shows a canary rollout, with Approve for approvers only, and promotes it from the page", async () => {
     const path = join(fx.dir, "concord.yaml");
     writeFileSync(
