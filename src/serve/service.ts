@@ -283,7 +283,8 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
   };
 
   const resolveDeps = (by: string) => ({
-    datasets: config.datasets,
+    // As the runners run them: a promoted candidate, or a held reload's running policy.
+    datasets: [...runners.values()].map((r) => r.ds),
     state,
     runId: newRunId(new Date(now())),
     by,
