@@ -174,4 +174,28 @@ describe.skipIf(!haveChromium)("dashboard policies in headless Chromium", () => 
     expect(problems).toEqual([]);
     await page.close();
   });
+
+  it("holds a reloaded policy under policyApprovals, with Approve policy change for approvers only", async () => {
+    const path = join(fx.dir, "concord.yaml");
+    writeFileSync(
+      path,
+      readFileSync(path, "utf8").replace(
+        "limits: { maxRepairs: 900 } }",
+        "limits: { maxRepairs: 800 } }\n    policyApprovals: 1",
+      ),
+    );
+    await fx.service.api.reload("test");
+    const viewer = await signIn(VIEWER);
+    const held = viewer.locator('[data-approval-of="accounts"]');
+    await expect.poll(() => held.getAttribute("data-approval-kind")).toBe("reload");
+    expect(await held.locator("[data-approvals]").textContent()).toBe("approvals 0 of 1");
+    expect(await held.locator("button[data-approve-policy]").count()).toBe(0);
+    await viewer.close();
+    const admin = await signIn(ADMIN);
+    await admin.click('button[data-approve-policy="accounts"]');
+    await expect.poll(() => admin.locator('[data-approval-of="accounts"]').count()).toBe(0);
+    expect(await fx.service.api.approval("accounts")).toBeNull();
+    expect(problems).toEqual([]);
+    await admin.close();
+  });
 });
