@@ -333,7 +333,8 @@ export interface ServiceApi {
   policies(): Promise<PolicyView[]>;
   /**
    * Reads the config file again and applies it from the next pass on, audited (`config-reloaded`, naming
-   * `by`); a changed policy is adopted, registered and audited by the dataset's next repair pass. Throws
+   * `by`); a changed policy is adopted, registered and audited by the dataset's next repair pass (once
+   * approved, under `policyApprovals`: see approvePolicy). Throws
    * ReloadError (one line) when the file is invalid or changes what needs a restart: the running config is kept.
    */
   reload(by: string): Promise<ReloadOutcome>;
