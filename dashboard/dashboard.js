@@ -346,17 +346,13 @@
 
   const APPROVERS = ["approver", "admin"];
 
-  /** A canary rollout: its step, how long it has held, its approvals; Approve for approvers when it waits. */
-  function canaryBlock(dataset, c) {
-    const pct = (f) => `${Math.round(f * 1000) / 10}%`;
-    const approve = async (event) => {
+  /** Posts an approver's action (`{}` body), then refreshes; an error shows in the banner. */
+  function approverAction(url) {
+    return async (event) => {
       const button = event.currentTarget;
       button.disabled = true;
       try {
-        await request(`/api/datasets/${encodeURIComponent(dataset)}/candidate/approve`, {
-          method: "POST",
-          body: "{}",
-        });
+        await request(url, { method: "POST", body: "{}" });
         actions++;
         void refresh(true);
       } catch (err) {
@@ -366,6 +362,45 @@
         render();
       }
     };
+  }
+
+  /**
+   * A policy change waiting for approvers (a shadow candidate's promotion, or a reloaded policy held by
+   * `policyApprovals`): who asked, the approvals so far; Approve for approvers.
+   */
+  function approvalBlock(dataset, a) {
+    const url =
+      a.kind === "promotion"
+        ? `/api/datasets/${encodeURIComponent(dataset)}/candidate/promote`
+        : `/api/datasets/${encodeURIComponent(dataset)}/policy/approve`;
+    return h(
+      "div",
+      { class: "candidate", data: { approvalOf: dataset, approvalKind: a.kind } },
+      h(
+        "p",
+        {},
+        h("b", {}, a.kind === "promotion" ? "Promotion to live" : "Reloaded policy held"),
+        ` from ${a.source}, asked by ${a.requestedBy} ${ago(a.requestedAt)}: `,
+        h(
+          "span",
+          { data: { approvals: "" } },
+          `approvals ${a.approvals.length} of ${a.approvalsNeeded}${a.approvals.length ? `: ${a.approvals.join(", ")}` : ""}`,
+        ),
+      ),
+      APPROVERS.includes(view.role)
+        ? h(
+            "button",
+            { type: "button", data: { approvePolicy: dataset }, onclick: approverAction(url) },
+            a.kind === "promotion" ? "Approve promotion" : "Approve policy change",
+          )
+        : "",
+    );
+  }
+
+  /** A canary rollout: its step, how long it has held, its approvals; Approve for approvers when it waits. */
+  function canaryBlock(dataset, c) {
+    const pct = (f) => `${Math.round(f * 1000) / 10}%`;
+    const approve = approverAction(`/api/datasets/${encodeURIComponent(dataset)}/candidate/approve`);
     return h(
       "div",
       { class: "candidate", data: { candidateOf: dataset, canaryStatus: c.status } },
@@ -462,8 +497,23 @@
                   ),
                   "No disagreement.",
                 ),
+                // Promotion to live starts here; once asked, the approval block below carries it.
+                !p.approval && APPROVERS.includes(view.role)
+                  ? h(
+                      "button",
+                      {
+                        type: "button",
+                        data: { promote: p.dataset },
+                        onclick: approverAction(
+                          `/api/datasets/${encodeURIComponent(p.dataset)}/candidate/promote`,
+                        ),
+                      },
+                      "Promote to live",
+                    )
+                  : "",
               )
             : "",
+        p.approval ? approvalBlock(p.dataset, p.approval) : "",
       );
     });
     $("policies").replaceChildren(...(blocks.length ? blocks : [h("p", { class: "muted" }, "No datasets.")]));
@@ -1930,7 +1980,7 @@
           { label: "repairs" },
         ],
         segments,
-        "No segments recorded for this run (a CLI run, a pass of another process, or one from before the service started).",
+        "No segments recorded for this run (a run over a list of keys, or one past the retention).",
         { id: "segment-table" },
       ),
     );

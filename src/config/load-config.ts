@@ -134,6 +134,8 @@ export interface ServeConfig {
   readonly slowReplicaMs: number;
   /** How long probe and convergence samples are kept (default 30 days). */
   readonly retentionMs: number;
+  /** Distinct approvers a policy changed by a reload needs before serve adopts it, by default (0: none). */
+  readonly policyApprovals: number;
 }
 
 /** A candidate policy tried beside the live one (`candidate:`): in shadow mode both decide, the live one is applied. */
@@ -146,7 +148,10 @@ export interface CandidateConfig {
   readonly steps: readonly number[];
   /** canary: passes a step must go through without a rollback before it may be promoted (default 3). */
   readonly passes: number;
-  /** canary: distinct approvers a promotion needs (default 1). */
+  /**
+   * Distinct approvers a promotion needs (default 1): canary, to the next step; shadow, of the candidate to
+   * the live policy (`POST /api/datasets/<name>/candidate/promote`).
+   */
   readonly approvals: number;
   /**
    * canary: how much worse the candidate's keys may fare than the live policy's (escalated, failed or
@@ -170,6 +175,11 @@ export interface DatasetConfig {
   readonly policy: PolicyConfig;
   /** A candidate policy in shadow beside the live one (serve). */
   readonly candidate?: CandidateConfig | undefined;
+  /**
+   * Distinct approvers a policy change brought by a reload needs before serve adopts it (default
+   * `serve.policyApprovals`, else 0: adopted by the next repair pass). Undefined reads as 0.
+   */
+  readonly policyApprovals?: number | undefined;
   readonly scheduleMs?: number | undefined;
   /** A cron schedule (UTC) instead of `scheduleMs`: passes start when it fires. */
   readonly scheduleCron?: string | undefined;
@@ -379,6 +389,7 @@ function normaliseServe(s: RawServe | undefined, unset: ReadonlyMap<string, stri
     hintsToken: s?.hintsToken,
     slowReplicaMs: s?.slowReplica !== undefined ? parseDuration(s.slowReplica)! : 5000,
     retentionMs: s?.retention !== undefined ? parseDuration(s.retention)! : 30 * 86_400_000,
+    policyApprovals: s?.policyApprovals ?? 0,
   };
 }
 
@@ -477,6 +488,7 @@ export function parseConfig(
       where: ds.where,
       policy: normalisePolicy(ds.policy),
       candidate: ds.candidate && candidateOf(raw, dsName, ds.candidate, { path, env, cwd, dir }),
+      policyApprovals: ds.policyApprovals ?? cfg.serve?.policyApprovals ?? 0,
       scheduleMs: ds.schedule !== undefined ? parseDuration(ds.schedule) : undefined,
       scheduleCron:
         ds.schedule !== undefined && parseDuration(ds.schedule) === undefined ? ds.schedule : undefined,

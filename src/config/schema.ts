@@ -244,11 +244,13 @@ const dataset = z
       )
       .superRefine((c, ctx) => {
         if (c.mode === "canary") return;
-        for (const k of ["steps", "passes", "approvals", "margin"] as const)
+        // approvals: a shadow candidate's promotion to live needs them too.
+        for (const k of ["steps", "passes", "margin"] as const)
           if (c[k] !== undefined)
             ctx.addIssue({ code: "custom", path: [k], message: "only a canary takes it (mode: canary)" });
       })
       .optional(),
+    policyApprovals: z.number().int().min(0).optional(),
     schedule: schedule.optional(),
     mode: z.enum(["repair", "scan"]).optional(),
     repairMode: z.enum(["all", "insert-only", "upsert-only"]).optional(),
@@ -441,6 +443,7 @@ const serve = z.strictObject({
   tokens: z.record(name, apiToken, { error: "expected a map of token names to { role, hash }" }).optional(),
   slowReplica: duration.optional(),
   retention: duration.optional(),
+  policyApprovals: z.number().int().min(0).optional(),
 });
 
 const keyText = z

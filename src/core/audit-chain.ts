@@ -20,7 +20,11 @@ export type AuditEventType =
   | "triggered"
   | "shadow"
   | "canary-step"
-  | "canary-rolled-back";
+  | "canary-rolled-back"
+  | "policy-approval-requested"
+  | "policy-approval"
+  | "policy-approved"
+  | "candidate-promoted";
 
 /** The hashed part of an audit entry. */
 export interface AuditEntryContent {

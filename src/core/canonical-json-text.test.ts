@@ -251,6 +251,13 @@ describe("parseJsonExact, canonicalJsonOf, stringifyJsonExact", () => {
     const tree = parseJsonExact('{"z":1.0,"a":{"d":[],"c":"\\u00e9"}}');
     expect(stringifyJsonExact(tree)).toBe('{"z":1,"a":{"d":[],"c":"é"}}');
     expect(canonicalJsonOf(tree)).toBe('{"a":{"c":"é","d":[]},"z":1}');
+    // Or with every number as the text spelled it (writeStyle: preserve).
+    const spelled = parseJsonExact('{"p":402.00,"q":[1.50,2,-0.0,1E3],"r":7}');
+    expect(stringifyJsonExact(spelled, { sourceNumbers: true })).toBe(
+      '{"p":402.00,"q":[1.50,2,-0.0,1E3],"r":7}',
+    );
+    expect(stringifyJsonExact(spelled)).toBe('{"p":402,"q":[1.5,2,0,1000],"r":7}');
+    expect(canonicalJsonOf(spelled)).toBe('{"p":402,"q":[1.5,2,0,1000],"r":7}');
   });
 
   it("the tree's canonical text is the text's canonical text", () => {

@@ -10,10 +10,14 @@ export class JsonSyntaxError extends Error {
 
 /**
  * A JSON number kept as its exact decimal value, in canonical text (`canonicalJsonNumber`). Two numbers
- * are equal exactly when their `text` is.
+ * are equal exactly when their `text` is. `source` is the token as the parsed document spelled it, when
+ * that differs from `text` ("1.50" for 1.5): `stringifyJsonExact` can write it back unchanged.
  */
 export class JsonNumber {
-  constructor(readonly text: string) {}
+  constructor(
+    readonly text: string,
+    readonly source?: string,
+  ) {}
 }
 
 /**
@@ -405,8 +409,12 @@ class TreeReader extends JsonLexer {
       case 110:
         this.literal("null");
         return null;
-      default:
-        return new JsonNumber(this.number());
+      default: {
+        const start = this.pos;
+        const text = this.number();
+        const source = this.text.slice(start, this.pos);
+        return source === text ? new JsonNumber(text) : new JsonNumber(text, source);
+      }
     }
   }
 }
@@ -447,19 +455,20 @@ export function canonicalJsonOf(value: JsonValue): string {
 
 /**
  * JSON text of a tree with its members in their own order (a document written back as an application
- * laid it out), numbers exact, no whitespace.
+ * laid it out), numbers exact, no whitespace. Numbers in canonical text, or with `sourceNumbers` as the
+ * parsed document spelled them (`JsonNumber.source`: "402.00" stays "402.00").
  */
-export function stringifyJsonExact(value: JsonValue): string {
-  return writeTree(value, false);
+export function stringifyJsonExact(value: JsonValue, options: { sourceNumbers?: boolean } = {}): string {
+  return writeTree(value, false, options.sourceNumbers === true);
 }
 
-function writeTree(value: JsonValue, sorted: boolean): string {
+function writeTree(value: JsonValue, sorted: boolean, source = false): string {
   if (value === null) return "null";
   if (typeof value === "boolean") return value ? "true" : "false";
   if (typeof value === "string") return JSON.stringify(value);
-  if (value instanceof JsonNumber) return value.text;
-  if (Array.isArray(value)) return `[${value.map((v) => writeTree(v, sorted)).join(",")}]`;
+  if (value instanceof JsonNumber) return source ? (value.source ?? value.text) : value.text;
+  if (Array.isArray(value)) return `[${value.map((v) => writeTree(v, sorted, source)).join(",")}]`;
   const keys = [...value.keys()];
   if (sorted) keys.sort(compareMemberKeys);
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${writeTree(value.get(k)!, sorted)}`).join(",")}}`;
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${writeTree(value.get(k)!, sorted, source)}`).join(",")}}`;
 }

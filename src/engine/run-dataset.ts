@@ -25,6 +25,7 @@ import {
 } from "./run-liveness.js";
 import { type ExpectedState, runSegment, type SegmentWork } from "./run-segment.js";
 import { addTotals, emptyTotals, type RunTotals, recordRunEnd } from "./run-totals.js";
+import { SEGMENT_RUNS_KEPT, segmentFigures } from "./segment-figures.js";
 import { segmentBounds, segmentGroups, segmentsOf } from "./segments.js";
 
 /** scan: detect only; plan: + decide; dry-run: + the writes repair would make; repair: + record and write. */
@@ -310,6 +311,10 @@ export async function runDataset(
         : (cp?.bounds ?? (await segmentBounds(replicas, shape, ds.checkpointRows)));
       segments = segmentsOf(bounds);
       const resumedAt = cp && cp.done > 0 ? cp.done : undefined;
+      // The drill-down keeps the groups of the dataset's last runs; a run over a list of keys (a change-feed
+      // batch, a re-check) records none, so frequent small runs never push whole passes out.
+      const drillDown = !options.keys;
+      if (drillDown && !resumed) await state.keepSegmentRuns(ds.name, SEGMENT_RUNS_KEPT - 1);
       await observer.onStart?.({ runId, resolved, segments: segments.length, resumedAt });
       if (resolved.issues.length && totals.counts.schema === undefined) {
         // Every segment reports the same schema issues: they count once per run.
@@ -376,11 +381,15 @@ export async function runDataset(
         if (!segment.whole) {
           // Cut short by the signal between writes: what was written is reported, but a checkpointed run does
           // this group again when it resumes (its totals and checkpoint stay as they were).
-          if (!checkpointed) addTotals(totals, segment.totals);
+          if (!checkpointed) {
+            addTotals(totals, segment.totals);
+            if (drillDown) await state.recordSegment(segmentFigures(ds.name, runId, outcome, started, now()));
+          }
           await observer.onSegment?.(outcome);
           return await stopped();
         }
         addTotals(totals, segment.totals);
+        if (drillDown) await state.recordSegment(segmentFigures(ds.name, runId, outcome, started, now()));
         if (cp) {
           cp = { ...cp, done: to, totals, updatedAt: now() };
           await state.putCheckpoint(cp);

@@ -21,6 +21,7 @@ import {
   type SegmentJob,
   type SegmentJobResult,
 } from "./segment-dispatch.js";
+import { SEGMENT_RUNS_KEPT } from "./segment-figures.js";
 import { MAX_SEGMENT_GROUP, segmentBounds, segmentsOf } from "./segments.js";
 
 /** Options of a distributed pass. */
@@ -83,7 +84,11 @@ export async function runQueuedPass(
     const done = new Set(kept?.done ?? []);
     let jobRows = kept?.jobRows ?? ds.checkpointRows;
     const resolved = await describeDataset(ds, replicas);
-    if (!cp) await state.beginRun({ id: runId, dataset: ds.name, command: options.command, startedAt });
+    if (!cp) {
+      await state.beginRun({ id: runId, dataset: ds.name, command: options.command, startedAt });
+      // Workers record each segment for the drill-down; the dataset keeps its last runs' (segment-figures.ts).
+      await state.keepSegmentRuns(ds.name, SEGMENT_RUNS_KEPT - 1);
+    }
     const held = cp ? await state.getLease(runLease(runId)) : undefined;
     if (held && held.owner !== owner) await state.releaseLease(runLease(runId), held.owner);
     await state.acquireLease(runLease(runId), owner, now(), STALE_RUN_MS);

@@ -13,6 +13,7 @@ import { HEARTBEAT_MS, keepAlive } from "./run-liveness.js";
 import { runSegment } from "./run-segment.js";
 import { emptyTotals } from "./run-totals.js";
 import { type QueuedTotals, queuedMode, type SegmentJob, type SegmentJobResult } from "./segment-dispatch.js";
+import { segmentFigures } from "./segment-figures.js";
 
 /** What a worker hands a segment job besides the job. */
 export interface SegmentJobOptions {
@@ -81,9 +82,12 @@ export async function runSegmentJob(
       of[r.outcome] = (of[r.outcome] ?? 0) + 1;
       repairs[r.target] = of;
     }
+    const outcome = { from: job.index, to: job.index + 1, of: job.of, ...segment.work };
+    // The drill-down's record of the segment, written where it ran (a retried job replaces it).
+    if (segment.whole) await state.recordSegment(segmentFigures(ds.name, job.runId, outcome, started, now()));
     return {
       result: { totals: segment.totals, worker: options.worker, durationMs: now() - started, repairs },
-      outcome: { from: job.index, to: job.index + 1, of: job.of, ...segment.work },
+      outcome,
       resolved,
     };
   } finally {

@@ -3,6 +3,7 @@
  * approvals a promotion collects, and the automatic rollback when the candidate's keys fare worse than the
  * live policy's by more than the declared margin. Pure bookkeeping: the runner feeds it and records its events.
  */
+import { createHash } from "node:crypto";
 import type { CandidateConfig } from "../config/load-config.js";
 import { inCanary } from "../core/canary.js";
 import type { Decision } from "../core/decide.js";
@@ -46,6 +47,33 @@ export class CanaryError extends Error {
 
 const BAD_OUTCOMES = new Set(["failed", "superseded"]);
 
+/**
+ * What a rollout's progress is kept as in the state store (RolloutStore, kind `canary`): everything but the
+ * candidate's settings, which come from the config; the pass in flight's tallies with the pass's run id, so
+ * a resumed pass goes on counting where it stopped.
+ */
+export interface CanarySnapshot {
+  readonly status: CanaryView["status"];
+  readonly step: number;
+  readonly goodPasses: number;
+  readonly approvers: readonly string[];
+  readonly candidateVersion: string | null;
+  readonly last: CanaryView["last"];
+  readonly rollback: string | null;
+  readonly pass: { readonly live: SideFigures; readonly candidate: SideFigures };
+  readonly passRun: string | null;
+}
+
+/**
+ * The identity of a candidate as a rollout: its file, settings and policy, hashed. A stored rollout whose
+ * subject differs belongs to another candidate (the config changed while serve was down) and is not resumed.
+ */
+export function candidateSubject(c: CandidateConfig): string {
+  const { file, mode, steps, passes, approvals, margin, policy } = c;
+  const text = JSON.stringify({ file, mode, steps, passes, approvals, margin, policy });
+  return `sha256:${createHash("sha256").update(text).digest("hex")}`;
+}
+
 export class CanaryRollout {
   private status: CanaryView["status"] = "running";
   private step = 0;
@@ -55,18 +83,56 @@ export class CanaryRollout {
   private last: CanaryView["last"] = null;
   private rollback: string | null = null;
   private pass = { live: { decided: 0, bad: 0 }, candidate: { decided: 0, bad: 0 } };
+  private passRun: string | null = null;
 
-  constructor(readonly config: CandidateConfig) {}
+  /** A rollout at its first step, or where `saved` left it (a snapshot of the same candidate). */
+  constructor(
+    readonly config: CandidateConfig,
+    saved?: CanarySnapshot,
+  ) {
+    if (!saved) return;
+    this.status = saved.status;
+    // A step past the declared ones (steps shortened without changing the subject cannot happen, but a
+    // snapshot is read from outside): the last step.
+    this.step = Math.min(Math.max(0, Math.floor(saved.step)), config.steps.length - 1);
+    this.goodPasses = saved.goodPasses;
+    this.approvers = new Set(saved.approvers);
+    this.candidateVersion = saved.candidateVersion;
+    this.last = saved.last;
+    this.rollback = saved.rollback;
+    this.pass = { live: { ...saved.pass.live }, candidate: { ...saved.pass.candidate } };
+    this.passRun = saved.passRun;
+  }
+
+  /** The progress to keep (see CanarySnapshot). */
+  snapshot(): CanarySnapshot {
+    return {
+      status: this.status,
+      step: this.step,
+      goodPasses: this.goodPasses,
+      approvers: [...this.approvers],
+      candidateVersion: this.candidateVersion,
+      last: this.last,
+      rollback: this.rollback,
+      pass: { live: { ...this.pass.live }, candidate: { ...this.pass.candidate } },
+      passRun: this.passRun,
+    };
+  }
 
   /** The share of keys the candidate decides in the next pass (0: not applied). */
   get fraction(): number {
     return this.status === "rolled-back" ? 0 : (this.config.steps[this.step] ?? 1);
   }
 
-  /** A pass starts, under `version` of the candidate. */
-  startPass(version: string): void {
+  /**
+   * A pass starts, under `version` of the candidate. A pass resumed after a restart (`runId` the pass whose
+   * tallies are kept) goes on counting; any other starts its tallies afresh.
+   */
+  startPass(version: string, runId?: string): void {
+    const resumed = runId !== undefined && runId === this.passRun && version === this.candidateVersion;
     this.candidateVersion = version;
-    this.pass = { live: { decided: 0, bad: 0 }, candidate: { decided: 0, bad: 0 } };
+    this.passRun = runId ?? null;
+    if (!resumed) this.pass = { live: { decided: 0, bad: 0 }, candidate: { decided: 0, bad: 0 } };
   }
 
   /** A group of segments: its decisions (each names the policy that made it) and its repair outcomes. */
@@ -87,6 +153,7 @@ export class CanaryRollout {
 
   /** A repair pass finished: rolls back past the margin, else counts a good pass. Returns what to audit. */
   finishPass(): CanaryEvent[] {
+    this.passRun = null;
     if (this.status === "rolled-back" || this.status === "complete") return [];
     const { live, candidate } = this.pass;
     this.last = { live: { ...live }, candidate: { ...candidate } };

@@ -1,7 +1,8 @@
 /**
  * Consistency hints for applications (`GET /api/hints/…`): per dataset fresh, lagging or diverged, per key
  * divergent or not and when last verified, and a stream of changes. Reads the state store; keeps in memory
- * only bounded recent figures (change-feed check latencies, keys recently verified).
+ * only bounded recent figures (change-feed check latencies, keys recently verified) and, per dataset, when
+ * its last whole pass found it in agreement (read again when a pass ends, never on a key's request).
  */
 import type { ConcordConfig } from "../config/load-config.js";
 import { datasetHint } from "../core/consistency-hint.js";
@@ -17,6 +18,13 @@ const VERIFIED_KEYS = 100_000;
 const LAG_WINDOW_MS = 15 * 60_000;
 /** How often a subscribed dataset's hint is recomputed when nothing pokes it. */
 const POLL_MS = 1000;
+/** Runs read back for the last whole pass that agreed. */
+const AGREED_RUNS = 50;
+/**
+ * How old the cached "last pass that agreed" may grow before a key's request refreshes it in the background
+ * (a pass another process ran tells this one nothing); the request itself never waits for it.
+ */
+const AGREED_REFRESH_MS = 60_000;
 
 interface DatasetBoard {
   readonly watchLag: number[];
@@ -24,6 +32,13 @@ interface DatasetBoard {
   readonly listeners: Set<(hint: DatasetHintView) => void>;
   timer?: NodeJS.Timeout | undefined;
   last?: string | undefined;
+  /** When the last whole pass that found the dataset in agreement finished (null: none); undefined: not read. */
+  agreed?: number | null | undefined;
+  /** When `agreed` was read, and the read in flight. */
+  agreedAt?: number | undefined;
+  loading?: Promise<void> | undefined;
+  /** Bumped by every run that ends: a read begun before it does not overwrite what it read later. */
+  generation: number;
 }
 
 export class ConsistencyHints {
@@ -35,7 +50,24 @@ export class ConsistencyHints {
     private readonly now: () => number,
   ) {
     for (const ds of config.datasets)
-      this.boards.set(ds.name, { watchLag: [], verified: new Map(), listeners: new Set() });
+      this.boards.set(ds.name, { watchLag: [], verified: new Map(), listeners: new Set(), generation: 0 });
+  }
+
+  /** Reads every dataset's last agreeing pass (serve's start), so no key's request has to. */
+  async load(): Promise<void> {
+    await Promise.all([...this.boards.keys()].map((d) => this.loadAgreed(d)));
+  }
+
+  /**
+   * A whole pass of the dataset ended (a serve pass, or a change feed's gap pass): the last pass that
+   * agreed may have changed, so it is read again, in the background.
+   */
+  noteRun(dataset: string): void {
+    const b = this.boards.get(dataset);
+    if (!b) return;
+    b.generation++;
+    b.loading = undefined;
+    void this.loadAgreed(dataset).catch(() => {});
   }
 
   /** A change-feed check took `seconds` from taking the batch to its verified end. */
@@ -97,13 +129,12 @@ export class ConsistencyHints {
     const id = keyId(key);
     const seen = await this.state.getDivergent(dataset, id);
     let verified = b.verified.get(id);
-    // A whole pass that found the dataset in agreement verified every key.
-    const runs = await this.state.listRuns({ dataset, limit: 50 });
-    const pass = runs.find(
-      (r) => r.status === "ok" && r.finishedAt !== undefined && /^(serve |watch pass)/.test(r.command),
-    );
-    if (pass?.finishedAt !== undefined && (verified === undefined || pass.finishedAt > verified))
-      verified = pass.finishedAt;
+    // A whole pass that found the dataset in agreement verified every key (cached: see noteRun).
+    if (b.agreed === undefined) await this.loadAgreed(dataset);
+    else if (this.now() - (b.agreedAt ?? 0) > AGREED_REFRESH_MS)
+      void this.loadAgreed(dataset).catch(() => {});
+    const agreed = b.agreed ?? undefined;
+    if (agreed !== undefined && (verified === undefined || agreed > verified)) verified = agreed;
     const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
     return {
       dataset,
@@ -142,6 +173,32 @@ export class ConsistencyHints {
       b.timer = undefined;
       b.listeners.clear();
     }
+  }
+
+  /**
+   * Reads when the dataset's last whole pass that agreed finished: one read at a time per dataset, and a
+   * read overtaken by a run that ended meanwhile (noteRun) leaves the value to the read that run started.
+   */
+  private loadAgreed(dataset: string): Promise<void> {
+    const b = this.board(dataset);
+    if (b.loading !== undefined) return b.loading;
+    const generation = b.generation;
+    const at = this.now();
+    const loading: Promise<void> = this.state
+      .listRuns({ dataset, limit: AGREED_RUNS })
+      .then((runs) => {
+        const pass = runs.find(
+          (r) => r.status === "ok" && r.finishedAt !== undefined && /^(serve |watch pass)/.test(r.command),
+        );
+        if (b.generation !== generation) return;
+        b.agreed = pass?.finishedAt ?? null;
+        b.agreedAt = at;
+      })
+      .finally(() => {
+        if (b.loading === loading) b.loading = undefined;
+      });
+    b.loading = loading;
+    return loading;
   }
 
   private board(dataset: string): DatasetBoard {

@@ -23,13 +23,26 @@ import { runQueuedPass } from "../engine/run-queued-pass.js";
 import { queuedMode, type SegmentDispatch } from "../engine/segment-dispatch.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
-import { CanaryError, type CanaryEvent, CanaryRollout, type CanaryView } from "./canary-rollout.js";
+import {
+  CanaryError,
+  type CanaryEvent,
+  CanaryRollout,
+  type CanarySnapshot,
+  type CanaryView,
+  candidateSubject,
+} from "./canary-rollout.js";
 import type { ServeMetrics } from "./metrics.js";
+import {
+  ApprovalError,
+  type ApprovalSnapshot,
+  type ApprovalView,
+  PolicyApproval,
+  policySubject,
+} from "./policy-approval.js";
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
-import { SegmentLog } from "./segment-log.js";
 import { countRepairs, recordSegment } from "./segment-marks.js";
-import { type DatasetStatus, type PassControl, type SegmentView, TriggerError } from "./service-api.js";
+import { type DatasetStatus, type PassControl, TriggerError } from "./service-api.js";
 import { ShadowTracker, type ShadowView } from "./shadow-tracker.js";
 
 export type PassMode = "scan" | "repair";
@@ -42,6 +55,8 @@ export interface RunnerDeps {
   readonly log: (line: string) => void;
   /** Told when a pass or a probe finished (alert evaluation). */
   readonly onChange?: () => void;
+  /** Told when a pass ended, finished or not (the hints' last agreeing pass is read again). */
+  readonly onPassEnd?: () => void;
   /** Signs the audit log's head once a pass has written its entries (when anchoring is configured). */
   readonly anchor?: () => Promise<void>;
   /** This process as the owner of the passes it runs (`host:pid:random`): one process runs a dataset's pass. */
@@ -89,22 +104,32 @@ export class DatasetRunner {
   private launched: string | undefined;
   /** Set while an operator holds the running pass; `release` lets it go on. */
   private held: { readonly released: Promise<void>; readonly release: () => void } | undefined;
-  /** Segment groups of the last few passes, for the drill-down. */
-  private readonly segmentLog: SegmentLog;
 
   /** Who changed the dataset's policy by a reload, named by the next pass that adopts it. */
   private policyActor: string | undefined;
   /** The shadow candidate's figures (`candidate: { mode: shadow }`); reset when the candidate changes. */
   private shadowTracker: ShadowTracker | undefined;
-  /** The staged rollout (`candidate: { mode: canary }`); reset when the candidate changes. */
+  /**
+   * The staged rollout (`candidate: { mode: canary }`), read from the state store once (where a restart left
+   * it) and saved there after every change; reset when the candidate changes.
+   */
   private rollout: CanaryRollout | undefined;
+  private rolloutLoad: Promise<CanaryRollout> | undefined;
+  private rolloutReset: Promise<void> = Promise.resolve();
+
+  /** The dataset as the config file declares it; `config` is what runs (a promotion or a held reload applied). */
+  private fileConfig: DatasetConfig;
+  /** A policy change waiting for its approvers (kept in the state store, kind `approval`). */
+  private approval: PolicyApproval | undefined;
+  /** The shadow candidate promoted to live, by its subject and approvers (kept, kind `promoted`). */
+  private promoted: { readonly subject: string; readonly approvers: readonly string[] } | undefined;
 
   constructor(
     private config: DatasetConfig,
     private readonly deps: RunnerDeps,
   ) {
     const ds = config;
-    this.segmentLog = new SegmentLog(ds.name, deps.now);
+    this.fileConfig = config;
     this.health = new Map(
       ds.replicas.map((r) => [
         r.name,
@@ -124,15 +149,36 @@ export class DatasetRunner {
    * Takes a reloaded config of the dataset (same replicas and shape: see planReload). A pass in flight
    * finishes under the old settings; the next one uses the new. A changed schedule is rescheduled at once.
    * `policyBy`: who changed the policy, named in the registry and audit by the next pass that adopts it.
+   * With `policyApprovals`, a changed policy waits for its approvers (approvePolicy) and the live one runs
+   * meanwhile; a changed candidate drops a promotion waiting for approvers, or one made of the old candidate.
    */
-  reconfigure(ds: DatasetConfig, policyBy?: string): void {
+  async reconfigure(ds: DatasetConfig, policyBy?: string): Promise<void> {
     const old = this.config;
-    this.config = ds;
-    if (JSON.stringify(old.candidate) !== JSON.stringify(ds.candidate)) {
+    const oldFile = this.fileConfig;
+    this.fileConfig = ds;
+    if (JSON.stringify(oldFile.candidate) !== JSON.stringify(ds.candidate)) {
       this.shadowTracker = undefined;
       this.rollout = undefined;
+      this.rolloutLoad = undefined;
+      // Another candidate starts afresh: the stored progress was the old one's, dropped before it is read.
+      this.rolloutReset = this.deps.state
+        .deleteRollout(ds.name, "canary")
+        .catch((err) => this.deps.log(`${ds.name}: cannot reset the canary rollout: ${message(err)}`));
+      if (ds.candidate?.mode === "canary")
+        this.canary(ds.candidate).catch((err) =>
+          this.deps.log(`${ds.name}: cannot read the canary rollout: ${message(err)}`),
+        );
+      if (this.approval?.snapshot.kind === "promotion") await this.dropApproval();
+      if (this.promoted && this.promoted.subject !== (ds.candidate && candidateSubject(ds.candidate))) {
+        this.promoted = undefined;
+        await this.deps.state.deleteRollout(ds.name, "promoted");
+      }
     }
-    if (policyBy !== undefined) this.policyActor = policyBy;
+    if (JSON.stringify(oldFile.policy) !== JSON.stringify(ds.policy))
+      await this.holdPolicy(ds, old, policyBy);
+    this.config = this.effective(ds);
+    if (policyBy !== undefined && JSON.stringify(old.policy) !== JSON.stringify(this.config.policy))
+      this.policyActor = policyBy;
     const rescheduled =
       old.scheduleMs !== ds.scheduleMs || old.scheduleCron !== ds.scheduleCron || old.mode !== ds.mode;
     if (!rescheduled || this.busy || this.stopping || this.backoffMs > 0) return;
@@ -144,11 +190,180 @@ export class DatasetRunner {
     }
   }
 
+  /** The dataset as it runs: the file's, with a promoted candidate as its policy or a held reload's old one. */
+  private effective(file: DatasetConfig): DatasetConfig {
+    const c = file.candidate;
+    if (c && this.promoted?.subject === candidateSubject(c))
+      return { ...file, policy: c.policy, candidate: undefined };
+    const a = this.approval?.snapshot;
+    if (a?.kind === "reload" && a.from && JSON.stringify(file.policy) === JSON.stringify(a.policy))
+      return { ...file, policy: a.from };
+    return file;
+  }
+
+  /**
+   * A reload changed the file's policy: with approvers required, the running policy stays live and the new
+   * one waits (a `policy-approval-requested` entry); back to the running policy, what waited is dropped.
+   */
+  private async holdPolicy(ds: DatasetConfig, running: DatasetConfig, by: string | undefined): Promise<void> {
+    const needed = ds.policyApprovals ?? 0;
+    const live = this.approval?.snapshot.kind === "reload" ? this.approval.snapshot.from! : running.policy;
+    if (this.approval?.snapshot.kind === "reload") await this.dropApproval();
+    if (needed === 0 || JSON.stringify(ds.policy) === JSON.stringify(live)) return;
+    this.approval = new PolicyApproval({
+      kind: "reload",
+      subject: policySubject(ds.policy),
+      source: this.deps.configFile ?? "config",
+      requestedBy: by ?? "serve",
+      requestedAt: this.deps.now(),
+      approvals: [],
+      approvalsNeeded: needed,
+      policy: ds.policy,
+      from: live,
+    });
+    await this.saveApproval();
+    await this.audit("policy-approval-requested", {
+      kind: "reload",
+      by: by ?? "serve",
+      source: this.approval.snapshot.source,
+      needed,
+    });
+    this.deps.log(`${ds.name}: the reloaded policy waits for ${needed} approver${needed === 1 ? "" : "s"}`);
+  }
+
+  /** The policy change waiting for approvers, if any. */
+  approvalView(): ApprovalView | undefined {
+    return this.approval?.view();
+  }
+
+  /**
+   * An approver approves promoting the shadow candidate to the live policy; with the candidate's `approvals`
+   * distinct approvers it is live from the next pass (`candidate-promoted`; the pass adopts it in the
+   * registry, named after its approvers). Throws ApprovalError.
+   */
+  async promote(by: string): Promise<ApprovalView> {
+    const c = this.fileConfig.candidate;
+    if (this.promoted && c && this.promoted.subject === candidateSubject(c))
+      throw new ApprovalError(`dataset ${this.ds.name}: its candidate was already promoted`);
+    if (c?.mode !== "shadow")
+      throw new ApprovalError(`dataset ${this.ds.name} has no shadow candidate to promote`);
+    const subject = candidateSubject(c);
+    if (this.approval?.snapshot.kind !== "promotion" || this.approval.snapshot.subject !== subject)
+      this.approval = new PolicyApproval({
+        kind: "promotion",
+        subject,
+        source: c.file,
+        requestedBy: by,
+        requestedAt: this.deps.now(),
+        approvals: [],
+        approvalsNeeded: c.approvals,
+        policy: c.policy,
+      });
+    const approval = this.approval;
+    const outcome = approval.approve(by);
+    await this.saveApproval();
+    await this.audit("policy-approval", outcome.data);
+    if (outcome.done) {
+      const approvers = approval.view().approvals;
+      this.promoted = { subject, approvers };
+      await this.deps.state.putRollout({
+        dataset: this.ds.name,
+        kind: "promoted",
+        subject,
+        state: { approvers },
+        updatedAt: this.deps.now(),
+      });
+      await this.dropApproval();
+      this.shadowTracker = undefined;
+      this.config = this.effective(this.fileConfig);
+      this.policyActor = approvers.join(", ");
+      await this.audit("candidate-promoted", { file: c.file, approvers });
+      this.deps.log(`${this.ds.name}: candidate ${c.file} promoted to live by ${approvers.join(", ")}`);
+    }
+    return approval.view();
+  }
+
+  /**
+   * An approver approves the policy a reload brought; with `policyApprovals` distinct approvers it is live
+   * from the next pass (`policy-approved`). Throws ApprovalError when none waits or `by` already approved.
+   */
+  async approvePolicy(by: string): Promise<ApprovalView> {
+    const approval = this.approval;
+    if (approval?.snapshot.kind !== "reload")
+      throw new ApprovalError(`dataset ${this.ds.name} has no reloaded policy waiting for approval`);
+    const outcome = approval.approve(by);
+    await this.saveApproval();
+    await this.audit("policy-approval", outcome.data);
+    if (outcome.done) {
+      const approvers = approval.view().approvals;
+      await this.dropApproval();
+      this.config = this.effective(this.fileConfig);
+      this.policyActor = `${approval.snapshot.requestedBy} (approved by ${approvers.join(", ")})`;
+      await this.audit("policy-approved", { requestedBy: approval.snapshot.requestedBy, approvers });
+      this.deps.log(`${this.ds.name}: the reloaded policy approved by ${approvers.join(", ")}`);
+    }
+    return approval.view();
+  }
+
+  /** Reads what a restart must not forget: a promotion made, and a change waiting for approvers. */
+  private async restoreApprovals(): Promise<void> {
+    const { state } = this.deps;
+    const file = this.fileConfig;
+    const [promoted, waiting] = await Promise.all([
+      state.getRollout(file.name, "promoted"),
+      state.getRollout(file.name, "approval"),
+    ]);
+    if (promoted && file.candidate && promoted.subject === candidateSubject(file.candidate))
+      this.promoted = {
+        subject: promoted.subject,
+        approvers: (promoted.state as { approvers: string[] }).approvers,
+      };
+    else if (promoted) await state.deleteRollout(file.name, "promoted");
+    const a = waiting?.state as ApprovalSnapshot | undefined;
+    const stillAsked =
+      a &&
+      (a.kind === "promotion"
+        ? file.candidate?.mode === "shadow" && waiting!.subject === candidateSubject(file.candidate)
+        : waiting!.subject === policySubject(file.policy));
+    if (stillAsked) this.approval = new PolicyApproval(a);
+    else if (waiting) await state.deleteRollout(file.name, "approval");
+    this.config = this.effective(file);
+  }
+
+  private async saveApproval(): Promise<void> {
+    const a = this.approval;
+    if (!a) return;
+    const s = a.state();
+    await this.deps.state.putRollout({
+      dataset: this.ds.name,
+      kind: "approval",
+      subject: s.subject,
+      state: s,
+      updatedAt: this.deps.now(),
+    });
+  }
+
+  private async dropApproval(): Promise<void> {
+    this.approval = undefined;
+    await this.deps.state.deleteRollout(this.ds.name, "approval");
+  }
+
+  private async audit(
+    type: "policy-approval-requested" | "policy-approval" | "policy-approved" | "candidate-promoted",
+    data: Record<string, unknown>,
+  ): Promise<void> {
+    await this.deps.state.appendAudit([
+      { ts: this.deps.now(), runId: null, type, dataset: this.ds.name, key: null, data },
+    ]);
+    await this.deps.anchor?.();
+    this.deps.onChange?.();
+  }
+
   /** The candidate's figures (shadow) or rollout (canary), or undefined when the dataset has no candidate. */
-  shadow(): ShadowView | CanaryView | undefined {
+  async shadow(): Promise<ShadowView | CanaryView | undefined> {
     const c = this.ds.candidate;
     if (!c) return undefined;
-    return c.mode === "canary" ? this.canary(c).view() : this.tracker(c.file).view();
+    return c.mode === "canary" ? (await this.canary(c)).view() : this.tracker(c.file).view();
   }
 
   /** True while the dataset's canary rollout stands rolled back (the `canary-rolled-back` alert). */
@@ -160,14 +375,43 @@ export class DatasetRunner {
   async approve(by: string): Promise<CanaryView> {
     const c = this.ds.candidate;
     if (c?.mode !== "canary") throw new CanaryError(`dataset ${this.ds.name} has no canary rollout`);
-    const rollout = this.canary(c);
-    await this.recordCanary(rollout.approve(by), undefined);
+    const rollout = await this.canary(c);
+    const events = rollout.approve(by);
+    await this.saveCanary(rollout);
+    await this.recordCanary(events, undefined);
     return rollout.view();
   }
 
-  private canary(c: CandidateConfig): CanaryRollout {
-    this.rollout ??= new CanaryRollout(c);
-    return this.rollout;
+  /** The rollout of candidate `c`: where the state store says it stands, or at its first step. */
+  private canary(c: CandidateConfig): Promise<CanaryRollout> {
+    this.rolloutLoad ??= this.rolloutReset
+      .then(() => this.deps.state.getRollout(this.ds.name, "canary"))
+      .then(
+        (saved) => {
+          const resumed = saved?.subject === candidateSubject(c);
+          const rollout = new CanaryRollout(c, resumed ? (saved.state as CanarySnapshot) : undefined);
+          // A reload may have replaced the candidate while the store answered.
+          if (this.ds.candidate === c) this.rollout = rollout;
+          return rollout;
+        },
+        (err: unknown) => {
+          this.rolloutLoad = undefined;
+          throw err;
+        },
+      );
+    return this.rolloutLoad;
+  }
+
+  /** Keeps the rollout's progress in the state store (a restart resumes it there). */
+  private async saveCanary(rollout: CanaryRollout): Promise<void> {
+    if (this.rollout !== rollout) return;
+    await this.deps.state.putRollout({
+      dataset: this.ds.name,
+      kind: "canary",
+      subject: candidateSubject(rollout.config),
+      state: rollout.snapshot(),
+      updatedAt: this.deps.now(),
+    });
   }
 
   private async recordCanary(events: readonly CanaryEvent[], runId: string | undefined): Promise<void> {
@@ -207,6 +451,10 @@ export class DatasetRunner {
 
   /** Starts the schedule (and the probe); resumes an unfinished pass at once. */
   async start(): Promise<void> {
+    await this.restoreApprovals();
+    // A rollout resumes where it stood before the restart (and its rolled-back alert holds).
+    const c = this.ds.candidate;
+    if (c?.mode === "canary") await this.canary(c);
     const cp = await this.deps.state.getCheckpoint(this.ds.name);
     if (cp) this.schedule(0, cp.mode.replace(/^queue:/, "") as PassMode);
     else if (this.ds.scheduleMs !== undefined) this.schedule(0, this.ds.mode);
@@ -271,11 +519,6 @@ export class DatasetRunner {
     }
     this.deps.onChange?.();
     return { runId, state: this.held ? "paused" : "running" };
-  }
-
-  /** The segment groups of run `runId` this runner saw finish (see ServiceApi.segments). */
-  segmentsOf(runId: string): SegmentView[] {
-    return this.segmentLog.of(runId);
   }
 
   status(last: RunRecord | undefined, openEscalations: number): DatasetStatus {
@@ -424,6 +667,7 @@ export class DatasetRunner {
         this.progress = undefined;
         this.held?.release();
         this.held = undefined;
+        this.deps.onPassEnd?.();
         this.deps.onChange?.();
       });
   }
@@ -503,7 +747,8 @@ export class DatasetRunner {
     if (this.deps.dispatch) return this.queuedPass(mode, runId, replicas, passStarted);
     const candidate = this.ds.candidate;
     const where = `datasets.${dataset}.candidate.policy: ${candidate?.file}`;
-    const rollout = candidate?.mode === "canary" && mode === "repair" ? this.canary(candidate) : undefined;
+    const rollout =
+      candidate?.mode === "canary" && mode === "repair" ? await this.canary(candidate) : undefined;
     const fraction = rollout?.fraction ?? 0;
     const shadow =
       candidate?.mode === "shadow"
@@ -537,14 +782,16 @@ export class DatasetRunner {
         observer: {
           onAbandoned: (cp) =>
             this.deps.log(`${dataset}: abandoning unfinished ${cp.mode} pass ${cp.runId} for a ${mode} pass`),
-          onStart: ({ runId: id, resolved, segments, resumedAt }) => {
+          onStart: async ({ runId: id, resolved, segments, resumedAt }) => {
             // A replica's schema may have changed since the last pass: the probe uses this pass's shape.
             this.resolved = resolved;
             if (resumedAt !== undefined)
               this.deps.log(`${dataset}: resuming pass ${id} at segment ${resumedAt + 1} of ${segments}`);
             this.progress = { done: resumedAt ?? 0, segments, runId: id };
-            if (rollout && fraction > 0)
-              rollout.startPass(datasetPolicy(this.ds, resolved, candidate!.policy, where).version);
+            if (rollout && fraction > 0) {
+              rollout.startPass(datasetPolicy(this.ds, resolved, candidate!.policy, where).version, id);
+              await this.saveCanary(rollout);
+            }
             if (shadow) {
               // A candidate that does not fit the shape is reported, never a reason to stop the live pass.
               try {
@@ -555,12 +802,13 @@ export class DatasetRunner {
                 this.deps.log(`${dataset}: shadow candidate not used: ${message(err)}`);
               }
             }
-            this.segmentLog.begin(id);
           },
           onRecovered: (settled) => this.countRepairs(settled),
           onSegment: async (segment) => {
-            if (rollout && fraction > 0 && segment.plan)
+            if (rollout && fraction > 0 && segment.plan) {
               rollout.add(segment.plan.decisions, segment.results, fraction);
+              await this.saveCanary(rollout);
+            }
             if (shadow?.ok && segment.plan) {
               const compared = shadow.decider.decide(segment.scan, segment.plan);
               shadow.tracker.add(segment.scan.shape, compared.agree, compared.disagreements);
@@ -581,7 +829,11 @@ export class DatasetRunner {
     }
     // A repair pass adopted the policy (and named who changed it).
     if (mode === "repair") this.policyActor = undefined;
-    if (rollout && fraction > 0) await this.recordCanary(rollout.finishPass(), run.runId);
+    if (rollout && fraction > 0) {
+      const events = rollout.finishPass();
+      await this.saveCanary(rollout);
+      await this.recordCanary(events, run.runId);
+    }
     // The candidate's decisions are recorded, never applied: one audit entry per pass.
     if (shadow?.ok)
       await state.appendAudit([
@@ -656,10 +908,7 @@ export class DatasetRunner {
   private async segmentDone(segment: SegmentOutcome): Promise<void> {
     await recordSegment(this.ds.name, this.deps, segment);
     this.deps.metrics.segments.inc({ dataset: this.ds.name }, segment.to - segment.from);
-    if (this.progress) {
-      this.progress = { ...this.progress, done: segment.to };
-      this.segmentLog.add(this.progress.runId, segment);
-    }
+    if (this.progress) this.progress = { ...this.progress, done: segment.to };
   }
 
   private countRepairs(results: readonly RepairResult[]): void {
@@ -682,7 +931,6 @@ export class DatasetRunner {
     if (ms > 0 && !this.stopping) await this.sleep(ms);
     // Held by an operator: wait here, between segments (the checkpoint is written), until resumed.
     while (this.held && !this.stopping && !this.passAbort?.signal.aborted) await this.held.released;
-    this.segmentLog.restart();
   }
 
   /** Sleeps `ms`, cut short by `stop` or an abort of the pass. */

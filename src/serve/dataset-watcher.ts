@@ -114,6 +114,8 @@ export class DatasetWatcher {
     deps.metrics.watchBatchLimit.set(labels, c.batchLimit);
     deps.metrics.watchCheckDuration.observe({ dataset: ds.name }, c.durationMs / 1000);
     if (c.gap) {
+      // A gap is checked by a whole pass: the hints' last agreeing pass may be this one.
+      deps.hints.noteRun(ds.name);
       deps.metrics.watchGaps.inc(labels);
       deps.log(`${ds.name}.${c.replica}: change feed gap (${c.gap}); checked the whole dataset`);
     }

@@ -5,6 +5,7 @@ import type { ConcordConfig, DatasetConfig } from "../config/load-config.js";
 const APPLIED = [
   "policy",
   "candidate",
+  "policyApprovals",
   "scheduleMs",
   "scheduleCron",
   "mode",

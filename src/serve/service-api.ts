@@ -9,11 +9,12 @@ import type { QueueDepth } from "../engine/segment-dispatch.js";
 
 export type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 
-import type { RunRecord, Sample } from "../state/state-store.js";
+import type { RunRecord, RunSegment, Sample } from "../state/state-store.js";
 
 export type { QueueDepth } from "../engine/segment-dispatch.js";
 
 import type { CanaryView } from "./canary-rollout.js";
+import type { ApprovalView } from "./policy-approval.js";
 import type { ShadowView } from "./shadow-tracker.js";
 
 export type { CanaryView } from "./canary-rollout.js";
@@ -62,25 +63,8 @@ export interface DatasetStatus {
 }
 
 /** One group of segments of a serve pass, as the runner saw it finish (kept in memory for recent passes). */
-export interface SegmentView {
-  readonly dataset: string;
-  readonly runId: string;
-  /** Segments `[from, to)` of `of`. */
-  readonly from: number;
-  readonly to: number;
-  readonly of: number;
-  /** When the group started (after any pause before it), ms since the epoch, and how long it took. */
-  readonly startedAt: number;
-  readonly durationMs: number;
-  /** Of that, time spent detecting (scan). */
-  readonly scanMs: number;
-  readonly rows: Readonly<Record<string, number>>;
-  /** Divergences found, by class. */
-  readonly counts: Readonly<Record<string, number>>;
-  /** Repair outcomes (applied, noop, superseded, failed). */
-  readonly repairs: Readonly<Record<string, number>>;
-  readonly escalated: number;
-}
+/** A group of segments of a run, as the state store keeps it for the drill-down (see SegmentStore). */
+export type SegmentView = RunSegment;
 
 /** What an operator can do to a running pass: hold it between segments, let it go on, or end it. */
 export type PassControl = "pause" | "resume" | "abort";
@@ -186,6 +170,8 @@ export interface PolicyView {
   readonly diff: readonly string[];
   /** The candidate in shadow, as `candidate(dataset)` gives it; null when the dataset has none. */
   readonly candidate: ShadowView | CanaryView | null;
+  /** A promotion or a reloaded policy waiting for approvers, as `approval(dataset)` gives it. */
+  readonly approval: ApprovalView | null;
 }
 
 /** What a reload applied: per dataset, the settings changed; whether the API tokens changed. */
@@ -259,10 +245,10 @@ export interface ServiceApi {
   /** The per-dataset records of one run; empty when there is no such run. */
   run(id: string): Promise<RunRecord[]>;
   /**
-   * The segment groups of a serve pass, in order, as this process saw them finish; empty for CLI runs,
-   * passes of another process, and passes older than the last few per dataset (kept in memory only).
+   * The segment groups of a run, in order, from the state store: serve passes, CLI runs and worker segments
+   * alike, whichever process ran them; empty for runs over a list of keys and runs past the retention.
    */
-  segments(id: string): SegmentView[];
+  segments(id: string): Promise<SegmentView[]>;
   /**
    * Pauses (after the segment in flight), resumes or aborts (after the step in flight; the pass is recorded
    * failed with `aborted`, its checkpoint dropped) the dataset's running pass. Throws TriggerError:
@@ -327,11 +313,28 @@ export interface ServiceApi {
    * `by` already approved this step.
    */
   approveCandidate(dataset: string, by: string): Promise<CanaryView>;
+  /**
+   * The policy change waiting for approvers: promoting the shadow candidate, or the policy a reload brought
+   * (`policyApprovals`); null when none waits. Throws TriggerError("unknown-dataset").
+   */
+  approval(dataset: string): Promise<ApprovalView | null>;
+  /**
+   * An approver approves promoting the dataset's shadow candidate to its live policy; with the candidate's
+   * `approvals` distinct approvers (audited `policy-approval` each, then `candidate-promoted`) the next pass
+   * decides by it and adopts it. Throws ApprovalError: no shadow candidate, or `by` already approved.
+   */
+  promoteCandidate(dataset: string, by: string): Promise<ApprovalView>;
+  /**
+   * An approver approves the policy a reload brought; with `policyApprovals` distinct approvers (audited
+   * `policy-approval` each, then `policy-approved`) the next pass adopts it. Throws ApprovalError.
+   */
+  approvePolicy(dataset: string, by: string): Promise<ApprovalView>;
   /** Each dataset's policy versions, the current one, and the diff of the last change. */
   policies(): Promise<PolicyView[]>;
   /**
    * Reads the config file again and applies it from the next pass on, audited (`config-reloaded`, naming
-   * `by`); a changed policy is adopted, registered and audited by the dataset's next repair pass. Throws
+   * `by`); a changed policy is adopted, registered and audited by the dataset's next repair pass (once
+   * approved, under `policyApprovals`: see approvePolicy). Throws
    * ReloadError (one line) when the file is invalid or changes what needs a restart: the running config is kept.
    */
   reload(by: string): Promise<ReloadOutcome>;

@@ -181,6 +181,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
           void evaluateAlerts();
           hints.poke(ds.name);
         },
+        onPassEnd: () => hints.noteRun(ds.name),
         anchor: () => anchorAudit(),
         owner,
         configFile: resolve(config.path),
@@ -282,7 +283,8 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
   };
 
   const resolveDeps = (by: string) => ({
-    datasets: config.datasets,
+    // As the runners run them: a promoted candidate, or a held reload's running policy.
+    datasets: [...runners.values()].map((r) => r.ds),
     state,
     runId: newRunId(new Date(now())),
     by,
@@ -418,7 +420,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
       return auditView(await verifyAuditOf(state, config.audit));
     },
 
-    segments: (id) => [...runners.values()].flatMap((r) => r.segmentsOf(id)),
+    segments: (id) => state.listSegments(id),
 
     async control(dataset, action) {
       return runnerOf(dataset).control(action);
@@ -500,8 +502,11 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
 
     metrics: () => metrics.text(),
 
-    candidate: async (dataset) => runnerOf(dataset).shadow() ?? null,
+    candidate: async (dataset) => (await runnerOf(dataset).shadow()) ?? null,
     approveCandidate: (dataset, by) => runnerOf(dataset).approve(by),
+    approval: async (dataset) => runnerOf(dataset).approvalView() ?? null,
+    promoteCandidate: (dataset, by) => runnerOf(dataset).promote(by),
+    approvePolicy: (dataset, by) => runnerOf(dataset).approvePolicy(by),
 
     async policies(): Promise<PolicyView[]> {
       const out: PolicyView[] = [];
@@ -524,7 +529,8 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
           diff: current?.previous
             ? diffLines(current.previous.text, current.policy.text).map((l) => `${l.op} ${l.text}`)
             : [],
-          candidate: runnerOf(ds.name).shadow() ?? null,
+          candidate: (await runnerOf(ds.name).shadow()) ?? null,
+          approval: runnerOf(ds.name).approvalView() ?? null,
         });
       }
       return out;
@@ -568,7 +574,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     const plan = planReload(config, next);
     config = next;
     for (const ds of next.datasets)
-      runnerOf(ds.name).reconfigure(ds, plan.datasets[ds.name]?.includes("policy") ? by : undefined);
+      await runnerOf(ds.name).reconfigure(ds, plan.datasets[ds.name]?.includes("policy") ? by : undefined);
     await state.appendAudit([
       {
         ts: now(),
@@ -622,11 +628,17 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
         ];
         for (const t of timers) t.unref();
       }
-      const prune = () =>
-        void state.pruneSamples(now() - config.serve.retentionMs).then(
+      const prune = () => {
+        const before = now() - config.serve.retentionMs;
+        void state.pruneSamples(before).then(
           (n) => n && log(`pruned ${n} samples older than the retention`),
           (err) => log(`pruning samples: ${err instanceof Error ? err.message : String(err)}`),
         );
+        void state.pruneSegments(before).then(
+          (n) => n && log(`pruned ${n} run segments older than the retention`),
+          (err) => log(`pruning run segments: ${err instanceof Error ? err.message : String(err)}`),
+        );
+      };
       prune();
       const pruning = setInterval(prune, PRUNE_EVERY_MS);
       pruning.unref();
@@ -642,6 +654,8 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
         watching.unref();
         timers.push(watching);
       }
+      // Each dataset's last agreeing pass is read once here, so a key's hint never reads the runs.
+      await hints.load();
       for (const r of runners.values()) await r.start();
       for (const w of watchers) w.start();
       log(

@@ -8,8 +8,10 @@ import type { FeedPositionStore } from "./feed-position-store.js";
 import type { LeaseStore } from "./lease-store.js";
 import type { PolicyRegistry } from "./policy-registry.js";
 import type { RepairLedger } from "./repair-ledger.js";
+import type { RolloutStore } from "./rollout-store.js";
 import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
+import type { SegmentStore } from "./segment-store.js";
 import type { StateStore, StateStoreParts } from "./state-store.js";
 import type { VersionMemory } from "./version-memory.js";
 
@@ -122,4 +124,20 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.policies.getPolicy(dataset, version);
   readonly currentPolicy: PolicyRegistry["currentPolicy"] = (dataset) =>
     this.parts.policies.currentPolicy(dataset);
+
+  // Run segments.
+  readonly recordSegment: SegmentStore["recordSegment"] = (segment) =>
+    this.parts.segments.recordSegment(segment);
+  readonly listSegments: SegmentStore["listSegments"] = (runId) => this.parts.segments.listSegments(runId);
+  readonly keepSegmentRuns: SegmentStore["keepSegmentRuns"] = (dataset, runs) =>
+    this.parts.segments.keepSegmentRuns(dataset, runs);
+  readonly pruneSegments: SegmentStore["pruneSegments"] = (before) =>
+    this.parts.segments.pruneSegments(before);
+
+  // Rollouts.
+  readonly getRollout: RolloutStore["getRollout"] = (dataset, kind) =>
+    this.parts.rollouts.getRollout(dataset, kind);
+  readonly putRollout: RolloutStore["putRollout"] = (state) => this.parts.rollouts.putRollout(state);
+  readonly deleteRollout: RolloutStore["deleteRollout"] = (dataset, kind) =>
+    this.parts.rollouts.deleteRollout(dataset, kind);
 }

@@ -7,7 +7,7 @@ import type { VersionMemory } from "./version-memory.js";
 /**
  * A StateStore over an in-memory SQLite store, except that the versions last seen are read from `real`
  * (so a sandboxed run classifies regressions as a real one would) and never remembered. A run through it
- * (the policy sandbox, `plan --candidate`) records its run, divergences and leases in memory only: the real
+ * (the policy sandbox, `plan --candidate`) records its run, divergences, segments and leases in memory only: the real
  * store is only read. `close` drops the memory, never `real`.
  */
 export class SandboxStateStore extends ComposedStateStore {

@@ -12,7 +12,9 @@ import type { Lease } from "./lease-store.js";
 import type { CurrentPolicy, PolicyVersion } from "./policy-registry.js";
 import { storedText } from "./prepared-audit.js";
 import type { LedgerEntry, RepairOutcome } from "./repair-ledger.js";
+import type { RolloutState } from "./rollout-store.js";
 import type { RunRecord } from "./run-store.js";
+import type { RunSegment } from "./segment-store.js";
 
 /**
  * A number column as a driver returns it: SQLite gives numbers; node-postgres gives BIGINT as text (it does
@@ -395,4 +397,78 @@ export function takenInOrder(
     if (seen !== undefined) out.set(key, seen);
   }
   return out;
+}
+
+export interface SegmentRow {
+  dataset: string;
+  run_id: string;
+  seg_from: NumberColumn;
+  seg_to: NumberColumn;
+  seg_of: NumberColumn;
+  started_at: NumberColumn;
+  duration_ms: NumberColumn;
+  scan_ms: NumberColumn;
+  /** `{ rows, counts, repairs, escalated }` as JSON text. */
+  figures: string;
+}
+
+export function segmentRow(s: RunSegment): SegmentRow {
+  return {
+    dataset: s.dataset,
+    run_id: s.runId,
+    seg_from: s.from,
+    seg_to: s.to,
+    seg_of: s.of,
+    started_at: s.startedAt,
+    duration_ms: s.durationMs,
+    scan_ms: s.scanMs,
+    figures: JSON.stringify({ rows: s.rows, counts: s.counts, repairs: s.repairs, escalated: s.escalated }),
+  };
+}
+
+export function toRunSegment(r: SegmentRow): RunSegment {
+  const f = JSON.parse(r.figures) as Pick<RunSegment, "rows" | "counts" | "repairs" | "escalated">;
+  return {
+    dataset: r.dataset,
+    runId: r.run_id,
+    from: num(r.seg_from),
+    to: num(r.seg_to),
+    of: num(r.seg_of),
+    startedAt: num(r.started_at),
+    durationMs: num(r.duration_ms),
+    scanMs: num(r.scan_ms),
+    rows: f.rows,
+    counts: f.counts,
+    repairs: f.repairs,
+    escalated: f.escalated,
+  };
+}
+
+export interface RolloutRow {
+  dataset: string;
+  kind: string;
+  subject: string;
+  /** JSON text. */
+  state: string;
+  updated_at: NumberColumn;
+}
+
+export function rolloutRow(r: RolloutState): RolloutRow {
+  return {
+    dataset: r.dataset,
+    kind: r.kind,
+    subject: r.subject,
+    state: jsonText(r.state),
+    updated_at: r.updatedAt,
+  };
+}
+
+export function toRolloutState(r: RolloutRow): RolloutState {
+  return {
+    dataset: r.dataset,
+    kind: r.kind,
+    subject: r.subject,
+    state: JSON.parse(r.state) as unknown,
+    updatedAt: num(r.updated_at),
+  };
 }

@@ -8,8 +8,10 @@ import type { FeedPositionStore } from "./feed-position-store.js";
 import type { LeaseStore } from "./lease-store.js";
 import type { PolicyRegistry } from "./policy-registry.js";
 import type { RepairLedger } from "./repair-ledger.js";
+import type { RolloutStore } from "./rollout-store.js";
 import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
+import type { SegmentStore } from "./segment-store.js";
 import type { VersionMemory } from "./version-memory.js";
 
 export type { AuditFilter, AuditLog } from "./audit-log.js";
@@ -36,8 +38,10 @@ export type {
   RepairOutcome,
   RepairSettlement,
 } from "./repair-ledger.js";
+export type { RolloutState, RolloutStore } from "./rollout-store.js";
 export type { RunRecord, RunResult, RunStore } from "./run-store.js";
 export type { Sample, SampleFilter, SampleStore } from "./sample-store.js";
+export type { RunSegment, SegmentStore } from "./segment-store.js";
 export type { ObservedVersion, VersionMemory } from "./version-memory.js";
 
 /**
@@ -57,7 +61,9 @@ export interface StateStore
     DivergentKeys,
     LeaseStore,
     FeedPositionStore,
-    PolicyRegistry {
+    PolicyRegistry,
+    SegmentStore,
+    RolloutStore {
   /** Releases the store's connections; the store is not used afterwards. */
   close(): Promise<void>;
 }
@@ -76,4 +82,6 @@ export interface StateStoreParts {
   readonly leases: LeaseStore;
   readonly feedPositions: FeedPositionStore;
   readonly policies: PolicyRegistry;
+  readonly segments: SegmentStore;
+  readonly rollouts: RolloutStore;
 }

@@ -136,6 +136,10 @@ describe("runQueuedPass", () => {
       "rows.b": ROWS,
     });
     expect(await state.getCheckpoint("items")).toBeUndefined();
+    // Each worker recorded its segment for the drill-down.
+    const segments = await state.listSegments("pass-1");
+    expect(segments.map((s) => [s.from, s.to])).toEqual(dispatch.ran.map((i) => [i, i + 1]));
+    expect(segments.reduce((n, s) => n + (s.repairs.applied ?? 0), 0)).toBe(STALE.length);
   });
 
   it("a coordinator that takes over resumes the pass: folded segments are never run again", async () => {

@@ -14,8 +14,10 @@ import { leaseStoreCases } from "./state-store/lease-store.case.js";
 import { policyRegistryCases } from "./state-store/policy-registry.case.js";
 import { repairClaimCases } from "./state-store/repair-claim.case.js";
 import { repairLedgerCases } from "./state-store/repair-ledger.case.js";
+import { rolloutStoreCases } from "./state-store/rollout-store.case.js";
 import { runStoreCases } from "./state-store/run-store.case.js";
 import { sampleStoreCases } from "./state-store/sample-store.case.js";
+import { segmentStoreCases } from "./state-store/segment-store.case.js";
 import type { StateStoreCase } from "./state-store/state-store-case.js";
 import { versionMemoryCases } from "./state-store/version-memory.case.js";
 import { type StateStoreFixture, stateStoreFactories } from "./state-store-factories.js";
@@ -36,6 +38,8 @@ const CASES: readonly ((c: StateStoreCase) => void)[] = [
   leaseStoreCases,
   feedPositionStoreCases,
   policyRegistryCases,
+  segmentStoreCases,
+  rolloutStoreCases,
 ];
 
 for (const factory of stateStoreFactories) {

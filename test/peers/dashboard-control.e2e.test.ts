@@ -108,7 +108,7 @@ describe.skipIf(!haveChromium)("dashboard: pause, resume, abort and the run dril
     await page.click("#refresh");
     await page.locator(`tr[data-run-id="${runId}"] button.link`).click();
     await page.waitForSelector("#segment-table");
-    const segments = fx.service.api.segments(runId);
+    const segments = await fx.service.api.segments(runId);
     expect(segments.length).toBeGreaterThan(1);
     const shown = await page
       .locator("#segment-table tbody tr")

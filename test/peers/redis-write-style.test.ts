@@ -84,4 +84,54 @@ datasets:
     // Both now agree with the owner.
     expect((await runConcord(["scan"], { cwd: dir })).code).toBe(0);
   });
+
+  it("keeps a JSON-string record's number texts where the value is unchanged, and their form where it changed", async ({
+    onTestFinished,
+  }) => {
+    const t = pg.table("offers");
+    await pg.admin.query(
+      `CREATE TABLE ${t} (id int PRIMARY KEY, price numeric(10,2), rate double precision, qty int, attrs jsonb, title text)`,
+    );
+    await pg.admin.query(
+      `INSERT INTO ${t} VALUES (1, 402.00, 1.5, 7, '{"w": 1.50, "tags": ["a"]}', 'new title'),
+                              (2, 19.90, 0.25, 3, '{"w": 2}', 'kept')`,
+    );
+    // The application writes two-decimal prices, 1.50 for 1.5, spaced JSON and an extra property.
+    const one =
+      '{"id": 1, "price": 399.00, "rate": 1.50, "qty": 7, "attrs": {"w": 1.50, "tags": ["a"]}, "title": "old title", "app": 1.0}';
+    const two = '{"id": 2, "price": 19.90, "rate": 0.250, "qty": 3, "attrs": {"w": 2.0}, "title": "stale"}';
+    for (const p of [kept, canon]) {
+      await p.admin.set(`${p.prefix}1`, one);
+      await p.admin.set(`${p.prefix}2`, two);
+    }
+    const dir = tempDir(onTestFinished);
+    writeConfig(
+      dir,
+      `state: sqlite:state.db
+datasets:
+  offers:
+    key: id
+    replicas:
+      pg:    { url: "${POSTGRES.url}", table: ${t} }
+      kept:  { url: "${REDIS.url}", prefix: "${kept.prefix}", format: json, writeStyle: preserve }
+      canon: { url: "${REDIS.url}", prefix: "${canon.prefix}", format: json }
+    policy: { owner: pg, resolve: owner }
+`,
+    );
+    const r = await runConcord(["repair"], { cwd: dir });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    // Unchanged values keep their exact text (399.00 → 402.00 keeps two decimals; 1.50, 0.250, 2.0 stay).
+    expect(await kept.admin.get(`${kept.prefix}1`)).toBe(
+      '{"id": 1, "price": 402.00, "rate": 1.50, "qty": 7, "attrs": {"w": 1.50, "tags": ["a"]}, "title": "new title", "app": 1.0}',
+    );
+    expect(await kept.admin.get(`${kept.prefix}2`)).toBe(
+      '{"id": 2, "price": 19.90, "rate": 0.250, "qty": 3, "attrs": {"w": 2.0}, "title": "kept"}',
+    );
+    // Without preserve: canonical numbers, outside the shape too.
+    expect(await canon.admin.get(`${canon.prefix}1`)).toBe(
+      '{"id":1,"price":402,"rate":1.5,"qty":7,"attrs":{"tags":["a"],"w":1.5},"title":"new title","app":1}',
+    );
+    expect((await runConcord(["scan"], { cwd: dir })).code).toBe(0);
+  });
 });

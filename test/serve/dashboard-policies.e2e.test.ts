@@ -111,6 +111,27 @@ describe.skipIf(!haveChromium)("dashboard policies in headless Chromium", () => 
     await page.close();
   });
 
+  it("offers Promote to live to approvers only, and promotes the shadow candidate from the page", async () => {
+    const viewer = await signIn(VIEWER);
+    await viewer.waitForSelector('[data-candidate-of="accounts"]');
+    expect(await viewer.locator("button[data-promote]").count()).toBe(0);
+    await viewer.close();
+    const admin = await signIn(ADMIN);
+    await admin.click('button[data-promote="accounts"]');
+    // One approval is all this candidate needs: it is live, and no candidate is left in shadow.
+    await expect.poll(() => admin.locator('[data-candidate-of="accounts"]').count()).toBe(0);
+    const { body } = await app.inject({
+      url: "/api/audit?limit=1000",
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    const promoted = (
+      JSON.parse(body) as { entries: { type: string; data: { approvers: string[] } }[] }
+    ).entries.filter((e) => e.type === "candidate-promoted");
+    expect(promoted.map((e) => e.data.approvers)).toEqual([["token:root"]]);
+    expect(problems).toEqual([]);
+    await admin.close();
+  });
+
   it("shows a canary rollout, with Approve for approvers only, and promotes it from the page", async () => {
     const path = join(fx.dir, "concord.yaml");
     writeFileSync(
@@ -152,5 +173,29 @@ describe.skipIf(!haveChromium)("dashboard policies in headless Chromium", () => 
     expect(reloads.map((e) => e.data.by)).toEqual(["test", "test", "token:root"]);
     expect(problems).toEqual([]);
     await page.close();
+  });
+
+  it("holds a reloaded policy under policyApprovals, with Approve policy change for approvers only", async () => {
+    const path = join(fx.dir, "concord.yaml");
+    writeFileSync(
+      path,
+      readFileSync(path, "utf8").replace(
+        "limits: { maxRepairs: 900 } }",
+        "limits: { maxRepairs: 800 } }\n    policyApprovals: 1",
+      ),
+    );
+    await fx.service.api.reload("test");
+    const viewer = await signIn(VIEWER);
+    const held = viewer.locator('[data-approval-of="accounts"]');
+    await expect.poll(() => held.getAttribute("data-approval-kind")).toBe("reload");
+    expect(await held.locator("[data-approvals]").textContent()).toBe("approvals 0 of 1");
+    expect(await held.locator("button[data-approve-policy]").count()).toBe(0);
+    await viewer.close();
+    const admin = await signIn(ADMIN);
+    await admin.click('button[data-approve-policy="accounts"]');
+    await expect.poll(() => admin.locator('[data-approval-of="accounts"]').count()).toBe(0);
+    expect(await fx.service.api.approval("accounts")).toBeNull();
+    expect(problems).toEqual([]);
+    await admin.close();
   });
 });

@@ -60,7 +60,7 @@ function stubApi() {
             ]
           : [],
       ),
-    segments: () => [],
+    segments: async () => [],
     control: (name, action) => call("control", [name, action], { runId: "r1", state: "paused" as const }),
     divergences: (f) => call("divergences", [f], []),
     escalations: (f) => call("escalations", [f], []),
@@ -114,6 +114,9 @@ function stubApi() {
     policies: () => call("policies", [], []),
     candidate: (d) => call("candidate", [d], null),
     approveCandidate: (d, by) => call("approveCandidate", [d, by], {} as never),
+    approval: (d) => call("approval", [d], null),
+    promoteCandidate: (d, by) => call("promoteCandidate", [d, by], {} as never),
+    approvePolicy: (d, by) => call("approvePolicy", [d, by], {} as never),
     reload: (by) => call("reload", [by], { reloaded: true as const, datasets: {}, tokens: false }),
   };
   return { api, calls, fail };

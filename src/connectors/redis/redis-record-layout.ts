@@ -255,8 +255,15 @@ function doubleExact(v: string): boolean {
  * they stay strings; a new property is a number only where a double holds it exactly (so an application
  * parsing with JSON.parse reads what was meant), else a string. NaN and ±Infinity are always strings.
  */
-function jsonNative(type: ColumnType, v: CanonicalValue, current: JsonValue | undefined): JsonValue {
+function jsonNative(
+  type: ColumnType,
+  v: CanonicalValue,
+  current: JsonValue | undefined,
+  preserve = false,
+): JsonValue {
   if (v === null) return null;
+  const kept = preserve ? preservedJson(type, v, current) : undefined;
+  if (kept !== undefined) return kept;
   switch (type) {
     case "integer":
     case "decimal":
@@ -274,6 +281,25 @@ function jsonNative(type: ColumnType, v: CanonicalValue, current: JsonValue | un
     default:
       return v;
   }
+}
+
+const NUMERIC: ReadonlySet<ColumnType> = new Set(["integer", "decimal", "float", "float32"]);
+
+/**
+ * `writeStyle: preserve` in a JSON record: what the property already holds when it reads as `v` (a number's
+ * own text, "402.00" or 1.50, a JSON column's spacing and number texts kept), else `v` as a number in the
+ * form the property's number uses ("399.00" → "402.00"); undefined when no form applies (written as usual).
+ */
+function preservedJson(type: ColumnType, v: string, current: JsonValue | undefined): JsonValue | undefined {
+  if (current === undefined || current === null) return undefined;
+  // A JSON column: the whole value kept as held (its numbers' spelling too) when it has not changed.
+  if (type === "json") return canonicalJsonOf(current) === v ? current : undefined;
+  if (!(current instanceof JsonNumber) || !NUMERIC.has(type)) return undefined;
+  const spelled = current.source ?? current.text;
+  const text = styledLike(type, v, spelled);
+  if (text === spelled) return current;
+  // Not restyled (no form of the current number applies): written as any new number is.
+  return text !== null && text !== v && JSON_NUMBER.test(text) ? new JsonNumber(text) : undefined;
 }
 
 /** A JSON number's raw value for RowCodec as `type` reads it: its exact text, or for an integer its exact digits. */
@@ -364,14 +390,15 @@ class JsonLayout implements RecordLayout {
     // Properties outside the shape are kept, in their order and with their exact numbers.
     const doc: JsonDocument = reply === null || reply === undefined ? new Map() : this.parse(reply as string);
     this.shape.key.forEach((c, i) => {
-      doc.set(c.name, jsonNative(c.type, key[i] ?? null, doc.get(c.name)));
+      doc.set(c.name, jsonNative(c.type, key[i] ?? null, doc.get(c.name), this.preserve));
     });
     this.shape.columns.forEach((c, i) => {
       const v = next[i] ?? null;
       if (c.type === "json" && v === null) doc.delete(c.name);
-      else doc.set(c.name, jsonNative(c.type, v, doc.get(c.name)));
+      else doc.set(c.name, jsonNative(c.type, v, doc.get(c.name), this.preserve));
     });
-    const text = stringifyJsonExact(doc);
+    // Preserving: numbers kept from the record (preservedJson) are written as the record spelled them.
+    const text = stringifyJsonExact(doc, { sourceNumbers: this.preserve });
     return ["W", this.preserve && typeof reply === "string" ? jsonLike(text, reply) : text];
   }
 

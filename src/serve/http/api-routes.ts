@@ -58,7 +58,7 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
     const { id } = parseInput(idParams, req.params, "params");
     const runs = await api.run(id);
     if (runs.length === 0) throw new HttpError(404, `no run with id ${id}`);
-    return { runs, segments: api.segments(id) };
+    return { runs, segments: await api.segments(id) };
   });
 
   app.get(`${prefix}/divergences`, async (req) => {
@@ -202,6 +202,26 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
     const { name } = parseInput(nameParams, req.params, "params");
     parseInput(emptyBody, req.body, "body");
     return { candidate: await api.approveCandidate(name, actorOf(req)) };
+  });
+
+  app.get(`${prefix}/datasets/:name/approval`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    const { name } = parseInput(nameParams, req.params, "params");
+    return { approval: await api.approval(name) };
+  });
+
+  app.post(`${prefix}/datasets/:name/candidate/promote`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    const { name } = parseInput(nameParams, req.params, "params");
+    parseInput(emptyBody, req.body, "body");
+    return { approval: await api.promoteCandidate(name, actorOf(req)) };
+  });
+
+  app.post(`${prefix}/datasets/:name/policy/approve`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    const { name } = parseInput(nameParams, req.params, "params");
+    parseInput(emptyBody, req.body, "body");
+    return { approval: await api.approvePolicy(name, actorOf(req)) };
   });
 
   app.get(`${prefix}/policies`, async (req) => {

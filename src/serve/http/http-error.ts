@@ -2,6 +2,7 @@
 import { redactText } from "../../config/redact.js";
 import { ResolveError } from "../../engine/resolve-escalation.js";
 import { CanaryError } from "../canary-rollout.js";
+import { ApprovalError } from "../policy-approval.js";
 import { ReloadError } from "../reload-config.js";
 import { TriggerError } from "../service-api.js";
 
@@ -56,6 +57,7 @@ export function errorReply(err: unknown): ErrorReply {
   if (err instanceof TriggerError) return { status: TRIGGER_STATUS[err.kind], message: oneLine(err.message) };
   if (err instanceof ReloadError) return { status: 400, message: oneLine(err.message) };
   if (err instanceof CanaryError) return { status: 409, message: oneLine(err.message) };
+  if (err instanceof ApprovalError) return { status: 409, message: oneLine(err.message) };
   const status = (err as { statusCode?: unknown } | null)?.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500 && err instanceof Error) {
     return { status, message: oneLine(err.message) };

@@ -33,7 +33,10 @@ export const ROUTE_ROLES: Readonly<Record<string, Role>> = {
   "POST /api/datasets/:name/pause": "operator",
   "POST /api/datasets/:name/resume": "operator",
   "POST /api/datasets/:name/abort": "operator",
+  "GET /api/datasets/:name/approval": "viewer",
   "POST /api/datasets/:name/candidate/approve": "approver",
+  "POST /api/datasets/:name/candidate/promote": "approver",
+  "POST /api/datasets/:name/policy/approve": "approver",
   "POST /api/reload": "admin",
 };
 

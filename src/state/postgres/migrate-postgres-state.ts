@@ -91,6 +91,19 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     CREATE TABLE ${s}.policy_current (
       dataset TEXT NOT NULL PRIMARY KEY, version TEXT NOT NULL, adopted_at DOUBLE PRECISION NOT NULL,
       previous TEXT);`,
+  // The run drill-down: each group of segments a run went through, bounded per dataset by the runs kept.
+  (s) => `
+    CREATE TABLE ${s}.run_segments (
+      dataset TEXT NOT NULL, run_id TEXT NOT NULL, seg_from INTEGER NOT NULL, seg_to INTEGER NOT NULL,
+      seg_of INTEGER NOT NULL, started_at DOUBLE PRECISION NOT NULL, duration_ms DOUBLE PRECISION NOT NULL,
+      scan_ms DOUBLE PRECISION NOT NULL, figures TEXT NOT NULL, PRIMARY KEY (run_id, seg_from));
+    CREATE INDEX run_segments_dataset ON ${s}.run_segments (dataset, run_id, started_at);
+    CREATE INDEX run_segments_started ON ${s}.run_segments (started_at);`,
+  // Where each dataset's policy rollout stands (a canary's step, approvals collected), kept across restarts.
+  (s) => `
+    CREATE TABLE ${s}.rollouts (
+      dataset TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, state TEXT NOT NULL,
+      updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (dataset, kind));`,
 ];
 
 /** The schema version this code creates and expects. */

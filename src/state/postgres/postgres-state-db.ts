@@ -25,7 +25,9 @@ type Table =
   | "leases"
   | "feedPositions"
   | "policies"
-  | "currentPolicy";
+  | "currentPolicy"
+  | "segments"
+  | "rollouts";
 
 /**
  * One schema of state tables over a pool. Nothing is sent until the first call, which creates or upgrades
@@ -62,6 +64,8 @@ export class PostgresStateDb {
       feedPositions: `${s}.feed_positions`,
       policies: `${s}.policy_versions`,
       currentPolicy: `${s}.policy_current`,
+      segments: `${s}.run_segments`,
+      rollouts: `${s}.rollouts`,
     };
   }
 

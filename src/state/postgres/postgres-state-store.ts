@@ -14,8 +14,10 @@ import { PostgresFeedPositionStore } from "./postgres-feed-position-store.js";
 import { PostgresLeaseStore } from "./postgres-lease-store.js";
 import { PostgresPolicyRegistry } from "./postgres-policy-registry.js";
 import { PostgresRepairLedger } from "./postgres-repair-ledger.js";
+import { PostgresRolloutStore } from "./postgres-rollout-store.js";
 import { PostgresRunStore } from "./postgres-run-store.js";
 import { PostgresSampleStore } from "./postgres-sample-store.js";
+import { PostgresSegmentStore } from "./postgres-segment-store.js";
 import { describeError, splitSchema } from "./postgres-sql.js";
 import { PostgresStateDb } from "./postgres-state-db.js";
 import { PostgresVersionMemory } from "./postgres-version-memory.js";
@@ -128,5 +130,7 @@ function postgresParts(db: PostgresStateDb): StateStoreParts {
     leases: new PostgresLeaseStore(db),
     feedPositions: new PostgresFeedPositionStore(db),
     policies: new PostgresPolicyRegistry(db, audit),
+    segments: new PostgresSegmentStore(db),
+    rollouts: new PostgresRolloutStore(db),
   };
 }

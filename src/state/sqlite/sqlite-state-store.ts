@@ -14,8 +14,10 @@ import { SqliteFeedPositionStore } from "./sqlite-feed-position-store.js";
 import { SqliteLeaseStore } from "./sqlite-lease-store.js";
 import { SqlitePolicyRegistry } from "./sqlite-policy-registry.js";
 import { SqliteRepairLedger } from "./sqlite-repair-ledger.js";
+import { SqliteRolloutStore } from "./sqlite-rollout-store.js";
 import { SqliteRunStore } from "./sqlite-run-store.js";
 import { SqliteSampleStore } from "./sqlite-sample-store.js";
+import { SqliteSegmentStore } from "./sqlite-segment-store.js";
 import { SqliteStateDb } from "./sqlite-state-db.js";
 import { SqliteVersionMemory } from "./sqlite-version-memory.js";
 
@@ -67,5 +69,7 @@ function sqliteParts(s: SqliteStateDb): StateStoreParts {
     leases: new SqliteLeaseStore(s),
     feedPositions: new SqliteFeedPositionStore(s),
     policies: new SqlitePolicyRegistry(s, audit),
+    segments: new SqliteSegmentStore(s),
+    rollouts: new SqliteRolloutStore(s),
   };
 }
