@@ -1,5 +1,6 @@
 /** The conformance cases about reading one table: order, fingerprints, checksums, listings, splits. Tests only. */
 import { expect } from "vitest";
+import { keyBucket } from "../../src/core/key-bucket.js";
 import { FULL_RANGE, type KeyFingerprint, keyId } from "../../src/core/model.js";
 import type { Need, SuiteContext } from "./conformance-suite.js";
 import {
@@ -184,6 +185,33 @@ export function readCases(ctx: SuiteContext, tc: Case): void {
       expect(sums.reduce((n, s) => n + s.count, 0)).toBe(listed.length);
     },
     "nativeHash",
+  );
+
+  test(
+    "key-buckets",
+    "checksums and lists key-hash buckets exactly as the engine buckets keys",
+    async () => {
+      const { connector } = await create(tc.fixture);
+      const buckets = connector.keyBuckets;
+      if (!buckets) throw new Error("keyBuckets is declared but not offered");
+      const records = [...expected.values()];
+      for (const modulus of [1, 3, 7]) {
+        const all = Array.from({ length: modulus }, (_, b) => b);
+        const of = (b: number) => records.filter((r) => keyBucket(r.key, modulus) === b);
+        const sums = await buckets.checksumBuckets(shape, modulus, all);
+        expect(sums, `modulus ${modulus}`).toEqual(
+          all.map((b) => checksumOf(of(b).map((r) => r.fingerprint))),
+        );
+        // Some buckets, in an order of the caller's: answered in that order, listed with their fingerprints.
+        const some = all.filter((b) => b % 2 === 1).reverse();
+        expect(await buckets.checksumBuckets(shape, modulus, some)).toEqual(some.map((b) => sums[b]));
+        const listed: KeyFingerprint[] = [];
+        for await (const batch of buckets.streamBuckets(shape, modulus, some, 2)) listed.push(...batch);
+        const want = some.flatMap(of).map((r) => `${keyId(r.key)} ${r.fingerprint}`);
+        expect(listed.map((r) => `${keyId(r.key)} ${r.fingerprint}`).sort()).toEqual(want.sort());
+      }
+    },
+    "keyBuckets",
   );
 
   // Split points are key order; the engine never asks an unordered store for them.
