@@ -2,6 +2,7 @@
 import type { CanonicalValue, ColumnType } from "../core/canonical.js";
 import type { RangeChecksum } from "../core/fingerprint.js";
 import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../core/model.js";
+import type { RowHash } from "./row-hash.js";
 
 // -----------------------------------------------------------------------------------------------------------
 // What `describe` reports
@@ -142,15 +143,25 @@ export interface KeyBucketsCapability {
    */
   orderServed(shape: RecordShape): Promise<boolean>;
   /**
-   * (count, XOR of canonical fingerprints) of each of `buckets` at `modulus`, in the order given, in one
-   * pass over the table. Equals the checksum of what `streamBuckets` returns for the same buckets.
+   * (count, XOR of row hashes) of each of `buckets` at `modulus`, in the order given, in one pass over the
+   * table. Equals the checksum of what `streamBuckets` returns for the same buckets and `hash`.
+   * `hash` "fingerprint": buckets by `keyBucket`, rows by canonical fingerprint (comparable with every
+   * store). "native" (only among connectors whose `nativeHash.signature` is equal and non-null): buckets by
+   * the store's native hash of the key and rows by its native row hash, both cheaper; comparable only among
+   * those connectors, so the engine fetches the records of the keys found, as after a native listing.
    */
-  checksumBuckets(shape: RecordShape, modulus: number, buckets: readonly number[]): Promise<RangeChecksum[]>;
-  /** Key and canonical fingerprint of every row in `buckets` at `modulus`, in any order, in one pass. */
+  checksumBuckets(
+    shape: RecordShape,
+    modulus: number,
+    buckets: readonly number[],
+    hash: RowHash,
+  ): Promise<RangeChecksum[]>;
+  /** Key and row hash (see `checksumBuckets`) of every row in `buckets` at `modulus`, any order, one pass. */
   streamBuckets(
     shape: RecordShape,
     modulus: number,
     buckets: readonly number[],
+    hash: RowHash,
     batchSize: number,
   ): AsyncIterable<readonly KeyFingerprint[]>;
 }

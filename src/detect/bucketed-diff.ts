@@ -1,5 +1,6 @@
 /** Detection by key-hash buckets, for replicas whose key order no index serves: checksums per bucket, bisection by refining the modulus. */
 import type { Connector, KeyBucketsCapability } from "../connectors/connector.js";
+import type { RowHash } from "../connectors/row-hash.js";
 import type { Observation } from "../core/classify.js";
 import { checksumsEqual, type RangeChecksum } from "../core/fingerprint.js";
 import { MAX_BUCKET_MODULUS } from "../core/key-bucket.js";
@@ -54,6 +55,11 @@ export interface BucketedOptions {
   readonly batchSize: number;
   readonly serial: boolean;
   readonly progress: (rows: number) => void;
+  /**
+   * "native" when every replica's native hash signature agrees: buckets and rows by the store's cheaper
+   * native hashes (observations then carry native hashes, as after a native listing).
+   */
+  readonly hash: RowHash;
 }
 
 /** Rows listed per statement (each statement is one pass over every replica's table). */
@@ -85,7 +91,7 @@ export async function* bucketedDiff(
   while (buckets.length > 0) {
     const m = modulus;
     const current = buckets;
-    const sums: RangeChecksum[][] = await each((c) => c.checksumBuckets(shape, m, current));
+    const sums: RangeChecksum[][] = await each((c) => c.checksumBuckets(shape, m, current, options.hash));
     const leaves: { bucket: number; rows: number }[] = [];
     const splits: number[] = [];
     const finer = m * options.fanout;
@@ -105,7 +111,7 @@ export async function* bucketedDiff(
     for (const group of groupByRows(leaves, LIST_ROWS)) {
       const streams = replicas.map((r, i) => ({
         name: r.name,
-        batches: caps[i]!.streamBuckets(shape, m, group, options.batchSize),
+        batches: caps[i]!.streamBuckets(shape, m, group, options.hash, options.batchSize),
       }));
       let rows = 0;
       for await (const batch of partitionedDiff(shape, streams, {

@@ -364,6 +364,7 @@ export async function* detectDivergences(
       batchSize,
       serial: options.serial ?? false,
       progress,
+      hash: (await agreedNativeHash(shape, replicas)) ? "native" : "fingerprint",
     });
     return;
   }

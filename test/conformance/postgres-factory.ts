@@ -63,7 +63,7 @@ export function makePostgresFactory(name: string, binaryKeys: boolean): Connecto
       {
         reason:
           "float and json columns are fingerprinted in the engine, so keys are not bucketed in the store",
-        tests: ["typed/key-buckets"],
+        tests: ["typed/key-buckets", "typed/key-buckets-native"],
       },
     ],
     async create(fixture: TableFixture): Promise<StoreTable> {

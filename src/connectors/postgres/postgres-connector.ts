@@ -23,7 +23,7 @@ import {
   notUniqueMessage,
 } from "../unique-key.js";
 import { quoteName, quotePostgresTable } from "./postgres-canonical-sql.js";
-import { checksumQuery } from "./postgres-checksum-sql.js";
+import { checksumQuery, listedHash } from "./postgres-checksum-sql.js";
 import { applyConditionalWrites } from "./postgres-conditional-writes.js";
 import { PostgresListing } from "./postgres-listing.js";
 import { postgresNativeSignature, SERVER_FACTS_SQL } from "./postgres-native-hash.js";
@@ -366,14 +366,16 @@ export class PostgresConnector implements Connector {
    */
   readonly keyBuckets: KeyBucketsCapability = {
     orderServed: async (shape) => (await this.sql(shape)).indexed,
-    checksumBuckets: (shape, modulus, buckets) => this.checksumBuckets(shape, modulus, buckets),
-    streamBuckets: (shape, modulus, buckets, batchSize) =>
-      this.streamBuckets(shape, modulus, buckets, batchSize),
+    checksumBuckets: (shape, modulus, buckets, hash) => this.checksumBuckets(shape, modulus, buckets, hash),
+    streamBuckets: (shape, modulus, buckets, hash, batchSize) =>
+      this.streamBuckets(shape, modulus, buckets, hash, batchSize),
   };
 
-  private async bucketed(shape: RecordShape, what: string): Promise<PostgresShapeSql> {
+  private async bucketed(shape: RecordShape, what: string, hash: RowHash): Promise<PostgresShapeSql> {
     const s = await this.sql(shape);
     if (!s.pushdown) throw this.error(what, new Error("shape is fingerprinted client-side"));
+    if (hash === "native" && !s.nativeHashable)
+      throw this.error(what, new Error("shape has no native row hash"));
     return s;
   }
 
@@ -381,8 +383,9 @@ export class PostgresConnector implements Connector {
     shape: RecordShape,
     modulus: number,
     buckets: readonly number[],
+    hash: RowHash,
   ): Promise<RangeChecksum[]> {
-    const s = await this.bucketed(shape, "bucket checksum failed");
+    const s = await this.bucketed(shape, "bucket checksum failed", hash);
     if (buckets.length === 0) return [];
     const params = new Params();
     const m = params.add(String(modulus), "int8");
@@ -390,10 +393,11 @@ export class PostgresConnector implements Connector {
     const filter =
       buckets.length === modulus
         ? ""
-        : ` WHERE ${s.bucket(m)} = ANY(${params.add(buckets.map(String), "int8[]")})`;
+        : ` WHERE ${s.bucket(m, hash)} = ANY(${params.add(buckets.map(String), "int8[]")})`;
+    const row = hash === "native" ? s.nativeHash64() : s.fingerprint64();
     const text =
-      `SELECT ${s.bucket(m)}::text, count(*)::text, ` +
-      `lpad(to_hex(bit_xor(${s.fingerprint64()})), 16, '0') FROM ${s.source} AS ${T}${filter} GROUP BY 1`;
+      `SELECT ${s.bucket(m, hash)}::text, count(*)::text, ` +
+      `lpad(to_hex(bit_xor(${row})), 16, '0') FROM ${s.source} AS ${T}${filter} GROUP BY 1`;
     const rows = await this.read("bucket checksum failed", (run) => run(text, params.values));
     const found = new Map<number, RangeChecksum>();
     for (const [b, count, x] of rows) found.set(Number(b), { count: Number(count), xor: x ?? ZERO });
@@ -410,15 +414,16 @@ export class PostgresConnector implements Connector {
     shape: RecordShape,
     modulus: number,
     buckets: readonly number[],
+    hash: RowHash,
     batchSize: number,
   ): AsyncIterable<readonly KeyFingerprint[]> {
-    const s = await this.bucketed(shape, "bucket listing failed");
+    const s = await this.bucketed(shape, "bucket listing failed", hash);
     if (buckets.length === 0) return;
     const params = new Params();
     const m = params.add(String(modulus), "int8");
     const text =
-      `SELECT ${s.keyOut}, ${s.fingerprint()} FROM ${s.source} AS ${T} ` +
-      `WHERE ${s.bucket(m)} = ANY(${params.add(buckets.map(String), "int8[]")})`;
+      `SELECT ${s.keyOut}, ${listedHash(s, hash)} FROM ${s.source} AS ${T} ` +
+      `WHERE ${s.bucket(m, hash)} = ANY(${params.add(buckets.map(String), "int8[]")})`;
     // The caller bounds the rows a call lists (detection lists a bounded group of buckets at a time).
     const rows = await this.read("bucket listing failed", (run) => run(text, params.values));
     this.stats.rowsRead += rows.length;

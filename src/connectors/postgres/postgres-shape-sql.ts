@@ -3,6 +3,7 @@ import type { ColumnType } from "../../core/canonical.js";
 import { compareKeys, type Key, type KeyRange, keyHasNull, type RecordShape } from "../../core/model.js";
 import { RowCodec } from "../../core/row-codec.js";
 import { type KeyCompareTerm, keyEqualsSql, keyRangeSql } from "../key-compare-sql.js";
+import type { RowHash } from "../row-hash.js";
 import {
   clientSideReason,
   encodeRowSql,
@@ -182,9 +183,16 @@ export class PostgresShapeSql {
   /**
    * The key's bucket among `modulus` buckets (a bigint placeholder), exactly as `keyBucket` computes it:
    * the first 32 bits of MD5 over the key's canonical encoding, unsigned, modulo `modulus`. Only when
-   * `pushdown`.
+   * `pushdown`. With `hash` "native" (only when `nativeHashable`), the residue of the key's native hash
+   * instead: cheaper, and the same among tables with equal native signatures only.
    */
-  bucket(modulus: string): string {
+  bucket(modulus: string, hash: RowHash = "fingerprint"): string {
+    if (hash === "native") {
+      // The key's native hash, reduced to a residue in [0, modulus) (`%` keeps the dividend's sign).
+      const refs = this.shape.key.map((c) => ref(c.name));
+      const h = postgresNativeHashSql(refs, this.native.slice(0, refs.length));
+      return `(((${h} % ${modulus}) + ${modulus}) % ${modulus})`;
+    }
     if (this.keyEncoding === undefined) throw new Error("shape is fingerprinted client-side");
     return `(('x' || left(md5(${this.keyEncoding}), 8))::bit(32)::int8 % ${modulus})`;
   }
