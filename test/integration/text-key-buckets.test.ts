@@ -5,6 +5,7 @@
  * (PostgreSQL ↔ MariaDB, PostgreSQL ↔ SQLite).
  */
 import Database from "better-sqlite3";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Connector } from "../../src/connectors/connector.js";
 import { MysqlConnector } from "../../src/connectors/mysql/mysql-connector.js";
@@ -298,4 +299,63 @@ describe.skipIf(!pgUp)("text keys in a linguistic collation", () => {
     connectors.push(m);
     expect(lines(await detect(a, m))).toEqual(EXPECTED);
   });
+
+  it("property: buckets find exactly the differing keys, for random keys, edits and tunings", async () => {
+    const chars = [
+      "a",
+      "A",
+      "b",
+      "B",
+      "e",
+      "E",
+      "é",
+      "É",
+      "è",
+      "ß",
+      " ",
+      ".",
+      "_",
+      "-",
+      "!",
+      "|",
+      "\\",
+      "😀",
+      "中",
+    ];
+    const text = fc.array(fc.constantFrom(...chars), { maxLength: 4 }).map((cs) => cs.join(""));
+    const row = fc.record({
+      k: text,
+      seq: fc.integer({ min: -3, max: 3 }),
+      v: fc.constantFrom("x", "y", ""),
+    });
+    const edit = fc.constantFrom("keep", "keep", "update", "delete");
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(row, { minLength: 1, maxLength: 120, selector: (r) => `${r.k}\u0000${r.seq}` }),
+        fc.array(edit, { minLength: 120, maxLength: 120 }),
+        fc.uniqueArray(row, { maxLength: 10, selector: (r) => `${r.k}\u0000${r.seq}` }),
+        fc.record({ leafRows: fc.integer({ min: 1, max: 16 }), fanout: fc.integer({ min: 2, max: 8 }) }),
+        async (base, edits, extra, tuning) => {
+          const a = base;
+          const held = new Set(a.map((r) => `${r.k}\u0000${r.seq}`));
+          const b = [
+            ...a.flatMap((r, i) =>
+              edits[i] === "delete" ? [] : edits[i] === "update" ? [{ ...r, v: `${r.v}!` }] : [r],
+            ),
+            ...extra.filter((r) => !held.has(`${r.k}\u0000${r.seq}`)),
+          ];
+          n++;
+          await pgTable(`pa${n}`, "und-x-icu", a);
+          await pgTable(`pb${n}`, "und-x-icu", b);
+          const x = pgConnector(`pa${n}`);
+          const y = pgConnector(`pb${n}`);
+          const options = { ...tuning, segmentRows: 8 };
+          expect(lines(await detect(canonical(x), canonical(y), options))).toEqual(expected(a, b));
+          expect(presence(lines(await detect(x, y, options)))).toEqual(presence(expected(a, b)));
+        },
+      ),
+      { numRuns: 12 },
+    );
+  }, 120_000);
 });
