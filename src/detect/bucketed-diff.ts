@@ -4,7 +4,8 @@ import type { RowHash } from "../connectors/row-hash.js";
 import type { Observation } from "../core/classify.js";
 import { checksumsEqual, type RangeChecksum } from "../core/fingerprint.js";
 import { MAX_BUCKET_MODULUS } from "../core/key-bucket.js";
-import type { RecordShape } from "../core/model.js";
+import { type KeyFingerprint, keyId, type RecordShape } from "../core/model.js";
+import { OrderError } from "./merge-streams.js";
 import { partitionedDiff } from "./partitioned-diff.js";
 
 /** A replica as detection sees it (DetectReplica, without importing detection's entry). */
@@ -111,7 +112,7 @@ export async function* bucketedDiff(
     for (const group of groupByRows(leaves, LIST_ROWS)) {
       const streams = replicas.map((r, i) => ({
         name: r.name,
-        batches: caps[i]!.streamBuckets(shape, m, group, options.hash, options.batchSize),
+        batches: once(r.name, caps[i]!.streamBuckets(shape, m, group, options.hash, options.batchSize)),
       }));
       let rows = 0;
       for await (const batch of partitionedDiff(shape, streams, {
@@ -126,6 +127,28 @@ export async function* bucketedDiff(
     // Bucket b at modulus m is buckets b + i·m at modulus m·fanout.
     buckets = splits.flatMap((b) => Array.from({ length: options.fanout }, (_, i) => b + i * m));
     modulus = finer;
+  }
+}
+
+/**
+ * `batches`, failing on a key listed twice: the store promised unique keys (a view checked at first use can
+ * gain a duplicate during the run), and a listing that silently kept one of them would hide a row.
+ */
+async function* once(
+  name: string,
+  batches: AsyncIterable<readonly KeyFingerprint[]>,
+): AsyncIterable<readonly KeyFingerprint[]> {
+  const seen = new Set<string>();
+  for await (const batch of batches) {
+    for (const { key } of batch) {
+      const id = keyId(key);
+      if (seen.has(id))
+        throw new OrderError(
+          `duplicate key ${JSON.stringify(key)} in replica ${name}: key columns must be unique (back them with a primary key or unique index)`,
+        );
+      seen.add(id);
+    }
+    yield batch;
   }
 }
 
