@@ -2,6 +2,7 @@
 import type { CanonicalValue, ColumnType } from "../core/canonical.js";
 import type { RangeChecksum } from "../core/fingerprint.js";
 import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../core/model.js";
+import type { RowHash } from "./row-hash.js";
 
 // -----------------------------------------------------------------------------------------------------------
 // What `describe` reports
@@ -127,6 +128,44 @@ export interface NativeHashCapability {
   ): AsyncIterable<readonly KeyFingerprint[]>;
 }
 
+/**
+ * Comparing replicas by key-hash buckets instead of key ranges, for stores whose key order no index serves
+ * (a text key in a linguistic collation: every range query would sort or scan). Bucket b at modulus m holds
+ * the rows whose `keyBucket(key, m)` is b (core/key-bucket.ts): computed from the key's canonical text, so it
+ * is the same in every store and under every collation, and no key order is needed. Each call is one pass
+ * over the table. Its three methods only work together, so a connector offers all of them or none.
+ * Detection uses it when every replica offers it with pushdown and some replica's `orderServed` is false.
+ */
+export interface KeyBucketsCapability {
+  /**
+   * True when ranges in Concord's key order are index range scans in this store; false when each costs a
+   * scan or a sort of the table (no index in binary order serves a text key).
+   */
+  orderServed(shape: RecordShape): Promise<boolean>;
+  /**
+   * (count, XOR of row hashes) of each of `buckets` at `modulus`, in the order given, in one pass over the
+   * table. Equals the checksum of what `streamBuckets` returns for the same buckets and `hash`.
+   * `hash` "fingerprint": buckets by `keyBucket`, rows by canonical fingerprint (comparable with every
+   * store). "native" (only among connectors whose `nativeHash.signature` is equal and non-null): buckets by
+   * the store's native hash of the key and rows by its native row hash, both cheaper; comparable only among
+   * those connectors, so the engine fetches the records of the keys found, as after a native listing.
+   */
+  checksumBuckets(
+    shape: RecordShape,
+    modulus: number,
+    buckets: readonly number[],
+    hash: RowHash,
+  ): Promise<RangeChecksum[]>;
+  /** Key and row hash (see `checksumBuckets`) of every row in `buckets` at `modulus`, any order, one pass. */
+  streamBuckets(
+    shape: RecordShape,
+    modulus: number,
+    buckets: readonly number[],
+    hash: RowHash,
+    batchSize: number,
+  ): AsyncIterable<readonly KeyFingerprint[]>;
+}
+
 /** A key `InStorePair.diff` found differing, and which of the pair's two replicas hold it. */
 export interface PairedKey {
   readonly key: Key;
@@ -173,6 +212,7 @@ export const OPTIONAL_CAPABILITIES = [
   "streamFingerprintsIn",
   "nativeHash",
   "pairDiff",
+  "keyBuckets",
 ] as const;
 export type OptionalCapability = (typeof OPTIONAL_CAPABILITIES)[number];
 
@@ -324,6 +364,12 @@ export interface Connector {
    * a pair) detection compares checksums and fingerprints as above.
    */
   readonly pairDiff?: PairDiffCapability;
+
+  /**
+   * Checksums and listings by key-hash bucket (see KeyBucketsCapability). Without it detection reads key
+   * ranges, sorted by the store where no index serves the key order.
+   */
+  readonly keyBuckets?: KeyBucketsCapability;
 }
 
 /** A store could not be reached, answered with an error, or holds what the dataset cannot use. Messages never contain credentials. */

@@ -11,6 +11,7 @@ import {
   type KeyRange,
   type RecordShape,
 } from "../core/model.js";
+import { bucketedDiff, bucketedReason } from "./bucketed-diff.js";
 import { mergeStreams } from "./merge-streams.js";
 import { inStorePair, pairedObservations } from "./paired-diff.js";
 import { partitionedDiff } from "./partitioned-diff.js";
@@ -352,6 +353,21 @@ export async function* detectDivergences(
   }
 
   if (total === 0) return;
+  // No index serves the key order somewhere: ranges would sort or scan the table, hash buckets do not.
+  if (!whole.lo && !whole.hi && (await bucketedReason(shape, replicas)) !== undefined) {
+    yield* bucketedDiff(shape, replicas, {
+      total,
+      segmentRows,
+      maxSegments,
+      fanout,
+      leafRows,
+      batchSize,
+      serial: options.serial ?? false,
+      progress,
+      hash: (await agreedNativeHash(shape, replicas)) ? "native" : "fingerprint",
+    });
+    return;
+  }
   const reference = replicas[counts.indexOf(total)]!;
   const segments = Math.min(maxSegments, Math.max(1, Math.ceil(total / segmentRows)));
   // A range of an integer key is cut by arithmetic; otherwise the store finds split points among its rows.

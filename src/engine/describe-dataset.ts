@@ -5,6 +5,7 @@ import { canonicalValue } from "../core/canonical.js";
 import type { Key, RecordShape } from "../core/model.js";
 import { type CompiledPolicy, compilePolicy, type PolicyDeclaration, PolicyError } from "../core/policy.js";
 import { policyText } from "../core/policy-text.js";
+import { bucketedReason } from "../detect/bucketed-diff.js";
 import { inStorePair, pairNote } from "../detect/paired-diff.js";
 import { type ResolvedShape, resolveShape } from "../detect/resolve-shape.js";
 import type { OpenReplica } from "./run-context.js";
@@ -29,6 +30,9 @@ export async function describeDataset(
   // Why detection will not compare the replicas inside their store when they look as if it could.
   const pairing = pairNote(await inStorePair(resolved.shape, replicas, ds.detect.inStore !== false));
   if (pairing) limits.push(pairing);
+  // Which path detection takes when some replica cannot read the key order from an index, and why.
+  const bucketed = await bucketedReason(resolved.shape, replicas);
+  if (bucketed) limits.push(bucketed);
   return limits.length ? { ...resolved, notes: [...resolved.notes, ...limits] } : resolved;
 }
 

@@ -1,5 +1,6 @@
 /** How a run cuts a dataset's key space into segments, and takes them a group at a time. */
 import { FULL_RANGE, type Key, type KeyRange, type RecordShape } from "../core/model.js";
+import { bucketedReason } from "../detect/bucketed-diff.js";
 import { arithmeticSplit, rangesBetween } from "../detect/detect-divergences.js";
 import type { OpenReplica } from "./run-context.js";
 
@@ -10,7 +11,8 @@ export function segmentsOf(bounds: readonly Key[]): KeyRange[] {
 
 /**
  * Bounds that cut a dataset's key space into segments of about `rowsPerSegment` rows, split on its
- * largest replica (none: one segment, also when a replica has no key order): by arithmetic on an integer
+ * largest replica (none: one segment, also when a replica has no key order or no index serving it on
+ * some replica, where detection compares key-hash buckets): by arithmetic on an integer
  * key whose keys are not sparse in their span, otherwise at rows the store picks. Runs over large tables
  * go segment by segment, so what they hold in memory is bounded by the segment, not the table.
  */
@@ -20,6 +22,8 @@ export async function segmentBounds(
   rowsPerSegment: number,
 ): Promise<Key[]> {
   if (replicas.some((r) => r.connector.ordered === false)) return [];
+  // Compared by key-hash buckets: a key range would cost a sort or a scan on some replica.
+  if ((await bucketedReason(shape, replicas)) !== undefined) return [];
   let largest: OpenReplica | undefined;
   let rows = 0;
   for (const r of replicas) {

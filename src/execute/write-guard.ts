@@ -1,14 +1,5 @@
-/** Per-replica resilience for writes: retries with backoff and jitter, a circuit breaker, a rate limit (cockatiel). */
-import {
-  BrokenCircuitError,
-  ConsecutiveBreaker,
-  circuitBreaker,
-  ExponentialBackoff,
-  handleWhen,
-  type IPolicy,
-  retry,
-  wrap,
-} from "cockatiel";
+/** Per-replica resilience for writes: retries with backoff and jitter, a circuit breaker, a rate limit (cockatiel, loaded on the first write). */
+import type { IPolicy } from "cockatiel";
 import { ConnectorError } from "../connectors/connector.js";
 import { RateLimiter } from "./rate-limiter.js";
 
@@ -49,18 +40,20 @@ export class RowsRejectedError extends Error {
   }
 }
 
-/** Whether the retry and the circuit breaker handle `err`: failures of the replica, not of the rows. */
-const replicaFailure = handleWhen(
-  (err) => !(err instanceof BrokenCircuitError) && !(err instanceof RowsRejectedError),
-);
+type Cockatiel = typeof import("cockatiel");
+let loading: Promise<Cockatiel> | undefined;
 
-/** Errors a batch is not retried for: an open circuit, rows the store refused, a deadline the replica missed. */
-function notReplicaRetry(err: unknown): boolean {
-  return (
-    err instanceof BrokenCircuitError ||
-    err instanceof RowsRejectedError ||
-    (err instanceof ConnectorError && err.timedOut === true)
-  );
+/** cockatiel, imported on the first write: a scan never writes, and the import is a noticeable share of start-up. */
+function cockatiel(): Promise<Cockatiel> {
+  loading ??= import("cockatiel");
+  return loading;
+}
+
+/** A replica's retry, breaker and write-rate bucket. */
+interface ReplicaPolicies {
+  readonly policy: IPolicy;
+  readonly breaker: IPolicy;
+  readonly limiter?: WriteLimiter;
 }
 
 /**
@@ -68,10 +61,8 @@ function notReplicaRetry(err: unknown): boolean {
  * RowsRejectedError is neither retried nor counted by the breaker: the rows failed, not the replica.
  */
 export class WriteGuard {
-  private readonly policies = new Map<
-    string,
-    { policy: IPolicy; breaker: IPolicy; limiter?: WriteLimiter }
-  >();
+  /** Built once per replica (a promise, so concurrent first batches share one breaker). */
+  private readonly policies = new Map<string, Promise<ReplicaPolicies>>();
 
   constructor(private readonly options: WriteGuardOptions = {}) {}
 
@@ -81,43 +72,57 @@ export class WriteGuard {
     return rate ? Math.max(1, Math.min(fallback, Math.floor(rate))) : fallback;
   }
 
-  private for(replica: string) {
+  private for(replica: string): Promise<ReplicaPolicies> {
     let p = this.policies.get(replica);
     if (!p) {
-      const o = this.options;
-      // A replica that did not answer within its deadline has had its chance: the run stops instead.
-      const retryPolicy = retry(
-        handleWhen((err) => !notReplicaRetry(err)),
-        {
-          maxAttempts: (o.maxAttempts ?? 4) - 1,
-          backoff: new ExponentialBackoff({
-            initialDelay: o.initialDelayMs ?? 50,
-            maxDelay: o.maxDelayMs ?? 2000,
-          }),
-        },
-      );
-      retryPolicy.onRetry((e) => o.onRetry?.(replica, e.attempt));
-      const breaker = circuitBreaker(replicaFailure, {
-        halfOpenAfter: o.halfOpenAfterMs ?? 30_000,
-        breaker: new ConsecutiveBreaker(o.breakAfter ?? 5),
-      });
-      p = {
-        policy: wrap(retryPolicy, breaker),
-        breaker,
-        ...(o.limiter
-          ? { limiter: o.limiter(replica) }
-          : o.writesPerSecond
-            ? { limiter: new RateLimiter(o.writesPerSecond) }
-            : {}),
-      };
+      p = this.build(replica);
       this.policies.set(replica, p);
     }
     return p;
   }
 
+  private async build(replica: string): Promise<ReplicaPolicies> {
+    const c = await cockatiel();
+    const o = this.options;
+    // Errors a batch is not retried for: an open circuit, rows the store refused, a deadline the replica
+    // missed (a replica that did not answer within its deadline has had its chance: the run stops instead).
+    const notReplicaRetry = (err: unknown) =>
+      err instanceof c.BrokenCircuitError ||
+      err instanceof RowsRejectedError ||
+      (err instanceof ConnectorError && err.timedOut === true);
+    const retryPolicy = c.retry(
+      c.handleWhen((err) => !notReplicaRetry(err)),
+      {
+        maxAttempts: (o.maxAttempts ?? 4) - 1,
+        backoff: new c.ExponentialBackoff({
+          initialDelay: o.initialDelayMs ?? 50,
+          maxDelay: o.maxDelayMs ?? 2000,
+        }),
+      },
+    );
+    retryPolicy.onRetry((e) => o.onRetry?.(replica, e.attempt));
+    // The breaker counts failures of the replica, not of the rows.
+    const replicaFailure = c.handleWhen(
+      (err) => !(err instanceof c.BrokenCircuitError) && !(err instanceof RowsRejectedError),
+    );
+    const breaker = c.circuitBreaker(replicaFailure, {
+      halfOpenAfter: o.halfOpenAfterMs ?? 30_000,
+      breaker: new c.ConsecutiveBreaker(o.breakAfter ?? 5),
+    });
+    return {
+      policy: c.wrap(retryPolicy, breaker),
+      breaker,
+      ...(o.limiter
+        ? { limiter: o.limiter(replica) }
+        : o.writesPerSecond
+          ? { limiter: new RateLimiter(o.writesPerSecond) }
+          : {}),
+    };
+  }
+
   /** Executes `fn` (one batch of `size` writes) for `replica`. Rejects after retries or on an open circuit. */
   async run<T>(replica: string, size: number, fn: () => Promise<T>): Promise<T> {
-    const p = this.for(replica);
+    const p = await this.for(replica);
     if (p.limiter) await p.limiter.take(size);
     return p.policy.execute(() => fn());
   }
@@ -127,8 +132,6 @@ export class WriteGuard {
    * every write was refused row by row (a replica that takes no writes at all, while it answers reads).
    */
   async countFailure(replica: string, err: unknown): Promise<void> {
-    await this.for(replica)
-      .breaker.execute(() => Promise.reject(err))
-      .catch(() => {});
+    await (await this.for(replica)).breaker.execute(() => Promise.reject(err)).catch(() => {});
   }
 }

@@ -1,5 +1,6 @@
 /** The conformance cases about reading one table: order, fingerprints, checksums, listings, splits. Tests only. */
 import { expect } from "vitest";
+import { keyBucket } from "../../src/core/key-bucket.js";
 import { FULL_RANGE, type KeyFingerprint, keyId } from "../../src/core/model.js";
 import type { Need, SuiteContext } from "./conformance-suite.js";
 import {
@@ -184,6 +185,66 @@ export function readCases(ctx: SuiteContext, tc: Case): void {
       expect(sums.reduce((n, s) => n + s.count, 0)).toBe(listed.length);
     },
     "nativeHash",
+  );
+
+  test(
+    "key-buckets",
+    "checksums and lists key-hash buckets exactly as the engine buckets keys",
+    async () => {
+      const { connector } = await create(tc.fixture);
+      const buckets = connector.keyBuckets;
+      if (!buckets) throw new Error("keyBuckets is declared but not offered");
+      const records = [...expected.values()];
+      for (const modulus of [1, 3, 7]) {
+        const all = Array.from({ length: modulus }, (_, b) => b);
+        const of = (b: number) => records.filter((r) => keyBucket(r.key, modulus) === b);
+        const sums = await buckets.checksumBuckets(shape, modulus, all, "fingerprint");
+        expect(sums, `modulus ${modulus}`).toEqual(
+          all.map((b) => checksumOf(of(b).map((r) => r.fingerprint))),
+        );
+        // Some buckets, in an order of the caller's: answered in that order, listed with their fingerprints.
+        const some = all.filter((b) => b % 2 === 1).reverse();
+        expect(await buckets.checksumBuckets(shape, modulus, some, "fingerprint")).toEqual(
+          some.map((b) => sums[b]),
+        );
+        const listed: KeyFingerprint[] = [];
+        for await (const batch of buckets.streamBuckets(shape, modulus, some, "fingerprint", 2))
+          listed.push(...batch);
+        const want = some.flatMap(of).map((r) => `${keyId(r.key)} ${r.fingerprint}`);
+        expect(listed.map((r) => `${keyId(r.key)} ${r.fingerprint}`).sort()).toEqual(want.sort());
+      }
+    },
+    "keyBuckets",
+  );
+
+  test(
+    "key-buckets-native",
+    "native key-hash buckets partition the table, refine by modulus and list what they count",
+    async () => {
+      const { connector } = await create(tc.fixture);
+      const buckets = connector.keyBuckets;
+      if (!buckets) throw new Error("keyBuckets is declared but not offered");
+      const list = async (modulus: number, bs: number[]) => {
+        const out: string[] = [];
+        for await (const batch of buckets.streamBuckets(shape, modulus, bs, "native", 2))
+          out.push(...batch.map((r) => keyId(r.key)));
+        return out.sort();
+      };
+      const coarse = await buckets.checksumBuckets(shape, 3, [0, 1, 2], "native");
+      expect(coarse.reduce((n, c) => n + c.count, 0)).toBe(expected.size);
+      const fine = await buckets.checksumBuckets(shape, 9, [0, 1, 2, 3, 4, 5, 6, 7, 8], "native");
+      const seen = new Set<string>();
+      for (const b of [0, 1, 2]) {
+        const keys = await list(3, [b]);
+        expect(keys.length).toBe(coarse[b]!.count);
+        // Bucket b at 3 is buckets b, b + 3, b + 6 at 9.
+        expect(await list(9, [b, b + 3, b + 6])).toEqual(keys);
+        expect(fine[b]!.count + fine[b + 3]!.count + fine[b + 6]!.count).toBe(keys.length);
+        for (const k of keys) seen.add(k);
+      }
+      expect(seen).toEqual(new Set(expected.keys()));
+    },
+    "keyBuckets",
   );
 
   // Split points are key order; the engine never asks an unordered store for them.

@@ -10,6 +10,7 @@ import {
   ConnectorError,
   type ConnectorStats,
   emptyStats,
+  type KeyBucketsCapability,
   type NativeHashCapability,
   type TableDescription,
   type WriteOutcome,
@@ -22,7 +23,7 @@ import {
   notUniqueMessage,
 } from "../unique-key.js";
 import { quoteName, quotePostgresTable } from "./postgres-canonical-sql.js";
-import { checksumQuery } from "./postgres-checksum-sql.js";
+import { checksumQuery, listedHash } from "./postgres-checksum-sql.js";
 import { applyConditionalWrites } from "./postgres-conditional-writes.js";
 import { PostgresListing } from "./postgres-listing.js";
 import { postgresNativeSignature, SERVER_FACTS_SQL } from "./postgres-native-hash.js";
@@ -229,7 +230,8 @@ export class PostgresConnector implements Connector {
       notes.push(`${label}checksums therefore stream the rows instead of running in the store`);
     if (!s.indexed) {
       notes.push(
-        `${label}no btree index serves the key order (${s.orderBy}): range queries scan the table; ` +
+        `${label}no btree index serves the key order (${s.orderBy}): key ranges scan the table ` +
+          `(detection compares key-hash buckets instead when every replica can); ` +
           `index the key columns (text key columns with COLLATE "C"${s.nullableKey ? "; nullable ones NULLS FIRST, Concord's key order" : ""})`,
       );
     }
@@ -357,6 +359,81 @@ export class PostgresConnector implements Connector {
     checksumRanges: (shape, ranges) => this.checksumNative(shape, ranges),
     streamHashesIn: (shape, ranges, batchSize) => this.listIn(shape, ranges, batchSize, "native"),
   };
+
+  /**
+   * Key-hash buckets (see KeyBucketsCapability): one aggregate pass for a round's checksums, one pass per
+   * listing, no sort. Only for shapes pushed down (the bucket and the fingerprints are computed here).
+   */
+  readonly keyBuckets: KeyBucketsCapability = {
+    orderServed: async (shape) => (await this.sql(shape)).indexed,
+    checksumBuckets: (shape, modulus, buckets, hash) => this.checksumBuckets(shape, modulus, buckets, hash),
+    streamBuckets: (shape, modulus, buckets, hash, batchSize) =>
+      this.streamBuckets(shape, modulus, buckets, hash, batchSize),
+  };
+
+  private async bucketed(shape: RecordShape, what: string, hash: RowHash): Promise<PostgresShapeSql> {
+    const s = await this.sql(shape);
+    if (!s.pushdown) throw this.error(what, new Error("shape is fingerprinted client-side"));
+    if (hash === "native" && !s.nativeHashable)
+      throw this.error(what, new Error("shape has no native row hash"));
+    return s;
+  }
+
+  private async checksumBuckets(
+    shape: RecordShape,
+    modulus: number,
+    buckets: readonly number[],
+    hash: RowHash,
+  ): Promise<RangeChecksum[]> {
+    const s = await this.bucketed(shape, "bucket checksum failed", hash);
+    if (buckets.length === 0) return [];
+    const params = new Params();
+    const m = params.add(String(modulus), "int8");
+    // Every bucket of the modulus: no filter, the pass groups all rows.
+    const filter =
+      buckets.length === modulus
+        ? ""
+        : ` WHERE ${s.bucket(m, hash)} = ANY(${params.add(buckets.map(String), "int8[]")})`;
+    const row = hash === "native" ? s.nativeHash64() : s.fingerprint64();
+    const text =
+      `SELECT ${s.bucket(m, hash)}::text, count(*)::text, ` +
+      `lpad(to_hex(bit_xor(${row})), 16, '0') FROM ${s.source} AS ${T}${filter} GROUP BY 1`;
+    const rows = await this.read("bucket checksum failed", (run) => run(text, params.values));
+    const found = new Map<number, RangeChecksum>();
+    for (const [b, count, x] of rows) found.set(Number(b), { count: Number(count), xor: x ?? ZERO });
+    this.stats.rowsRead += rows.length;
+    this.stats.bytesRead += rowBytes(rows);
+    return buckets.map((b) => {
+      const c = found.get(b) ?? { count: 0, xor: ZERO };
+      this.stats.rowsScanned += c.count;
+      return c;
+    });
+  }
+
+  private async *streamBuckets(
+    shape: RecordShape,
+    modulus: number,
+    buckets: readonly number[],
+    hash: RowHash,
+    batchSize: number,
+  ): AsyncIterable<readonly KeyFingerprint[]> {
+    const s = await this.bucketed(shape, "bucket listing failed", hash);
+    if (buckets.length === 0) return;
+    const params = new Params();
+    const m = params.add(String(modulus), "int8");
+    const text =
+      `SELECT ${s.keyOut}, ${listedHash(s, hash)} FROM ${s.source} AS ${T} ` +
+      `WHERE ${s.bucket(m, hash)} = ANY(${params.add(buckets.map(String), "int8[]")})`;
+    // The caller bounds the rows a call lists (detection lists a bounded group of buckets at a time).
+    const rows = await this.read("bucket listing failed", (run) => run(text, params.values));
+    this.stats.rowsRead += rows.length;
+    this.stats.bytesRead += rowBytes(rows);
+    const width = s.keys.length;
+    const size = Math.max(1, batchSize);
+    for (let i = 0; i < rows.length; i += size) {
+      yield rows.slice(i, i + size).map((row) => ({ key: s.codec.key(row), fingerprint: row[width]! }));
+    }
+  }
 
   private async checksumNative(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
     const s = await this.sql(shape);

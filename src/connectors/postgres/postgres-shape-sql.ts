@@ -3,6 +3,7 @@ import type { ColumnType } from "../../core/canonical.js";
 import { compareKeys, type Key, type KeyRange, keyHasNull, type RecordShape } from "../../core/model.js";
 import { RowCodec } from "../../core/row-codec.js";
 import { type KeyCompareTerm, keyEqualsSql, keyRangeSql } from "../key-compare-sql.js";
+import type { RowHash } from "../row-hash.js";
 import {
   clientSideReason,
   encodeRowSql,
@@ -88,6 +89,8 @@ export class PostgresShapeSql {
   /** Native column of each shape column (key columns first). */
   readonly native: readonly PgColumn[];
   private readonly encoding: string | undefined;
+  /** The canonical encoding of the key alone (see `keyHash32`); only when `pushdown`. */
+  private readonly keyEncoding: string | undefined;
   /**
    * True when the native row hash is equal exactly when the canonical texts are: pushed-down shapes whose
    * columns all have a native hash (see `postgresNativeHashable`).
@@ -130,6 +133,7 @@ export class PostgresShapeSql {
     this.clientSide = clientSide;
     this.pushdown = clientSide.length === 0;
     this.encoding = this.pushdown ? encodeRowSql(parts) : undefined;
+    this.keyEncoding = this.pushdown ? encodeRowSql(parts.slice(0, shape.key.length)) : undefined;
     this.nativeHashable = this.pushdown && postgresNativeHashable(shape, this.native);
     this.readsFloats = this.native.some((c) => c.baseType === "float4" || c.baseType === "float8");
     this.indexed = indexes.some((ix) =>
@@ -174,6 +178,23 @@ export class PostgresShapeSql {
     if (!this.nativeHashable) throw new Error("shape has no native row hash");
     const refs = [...this.shape.key, ...this.shape.columns].map((c) => ref(c.name));
     return postgresNativeHashSql(refs, this.native);
+  }
+
+  /**
+   * The key's bucket among `modulus` buckets (a bigint placeholder), exactly as `keyBucket` computes it:
+   * the first 32 bits of MD5 over the key's canonical encoding, unsigned, modulo `modulus`. Only when
+   * `pushdown`. With `hash` "native" (only when `nativeHashable`), the residue of the key's native hash
+   * instead: cheaper, and the same among tables with equal native signatures only.
+   */
+  bucket(modulus: string, hash: RowHash = "fingerprint"): string {
+    if (hash === "native") {
+      // The key's native hash, reduced to a residue in [0, modulus) (`%` keeps the dividend's sign).
+      const refs = this.shape.key.map((c) => ref(c.name));
+      const h = postgresNativeHashSql(refs, this.native.slice(0, refs.length));
+      return `(((${h} % ${modulus}) + ${modulus}) % ${modulus})`;
+    }
+    if (this.keyEncoding === undefined) throw new Error("shape is fingerprinted client-side");
+    return `(('x' || left(md5(${this.keyEncoding}), 8))::bit(32)::int8 % ${modulus})`;
   }
 
   private requireEncoding(): string {
