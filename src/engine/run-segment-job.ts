@@ -6,6 +6,7 @@
 import type { DatasetConfig } from "../config/load-config.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { WriteGuard } from "../execute/write-guard.js";
+import { CandidateDecider } from "./candidate-decider.js";
 import { datasetPolicy, describeDataset } from "./describe-dataset.js";
 import type { OpenReplica } from "./run-context.js";
 import type { RunDeps, SegmentOutcome } from "./run-dataset.js";
@@ -13,6 +14,7 @@ import { HEARTBEAT_MS, keepAlive } from "./run-liveness.js";
 import { runSegment } from "./run-segment.js";
 import { emptyTotals } from "./run-totals.js";
 import { type QueuedTotals, queuedMode, type SegmentJob, type SegmentJobResult } from "./segment-dispatch.js";
+import { candidateFigures, segmentReport } from "./segment-report.js";
 
 /** What a worker hands a segment job besides the job. */
 export interface SegmentJobOptions {
@@ -59,6 +61,23 @@ export async function runSegmentJob(
     };
   const resolved = options.resolved ?? (await describeDataset(ds, replicas));
   const policy = job.mode === "scan" ? undefined : datasetPolicy(ds, resolved);
+  // The pass's candidates decide here as they would in a single-process pass: a shadow beside the live
+  // policy (a shadow that does not fit the shape is left out, as the coordinator left it out), a canary on
+  // its share of keys.
+  const { shadow: shadowPolicy, canary: canaryPolicy } = (policy && job.candidate) || {};
+  let shadow = shadowPolicy ? new CandidateDecider(ds, shadowPolicy) : undefined;
+  try {
+    shadow?.start(resolved);
+  } catch {
+    shadow = undefined;
+  }
+  const canary =
+    canaryPolicy && canaryPolicy.fraction > 0
+      ? {
+          policy: datasetPolicy(ds, resolved, canaryPolicy.policy, canaryPolicy.where),
+          fraction: canaryPolicy.fraction,
+        }
+      : undefined;
   const everyMs = options.heartbeatMs ?? HEARTBEAT_MS;
   // The pass's lease is the coordinator's: a worker only keeps the run's heartbeat fresh.
   const alive =
@@ -70,20 +89,31 @@ export async function runSegmentJob(
       ctx: { runId: job.runId, state, now, command: `worker ${job.mode}` },
       resolved,
       policy,
+      canary,
       writes: job.mode === "repair",
       guard: options.guard,
       latched: kept?.run.guard !== undefined,
       target: { range: job.range, expectedRows: job.expectedRows },
     });
-    const repairs: Record<string, Record<string, number>> = {};
-    for (const r of segment.work.results) {
-      const of = repairs[r.target] ?? {};
-      of[r.outcome] = (of[r.outcome] ?? 0) + 1;
-      repairs[r.target] = of;
-    }
+    const where = { from: job.index, to: job.index + 1, of: job.of };
+    const durationMs = now() - started;
+    const report = segmentReport(
+      where,
+      segment.work,
+      segment.totals,
+      durationMs,
+      candidateFigures(segment.work, shadow, canary),
+    );
     return {
-      result: { totals: segment.totals, worker: options.worker, durationMs: now() - started, repairs },
-      outcome: { from: job.index, to: job.index + 1, of: job.of, ...segment.work },
+      result: {
+        totals: segment.totals,
+        worker: options.worker,
+        durationMs,
+        repairs: report.repairs,
+        opened: report.opened,
+        ...(report.candidate ? { candidate: report.candidate } : {}),
+      },
+      outcome: { ...where, ...segment.work },
       resolved,
     };
   } finally {

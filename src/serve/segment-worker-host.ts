@@ -74,13 +74,13 @@ export class SegmentWorkerHost {
         return out.result;
       }
       slot.pass.resolved = out.resolved;
-      if (out.outcome) await markSegment(state, ds.name, out.outcome, now);
+      const marks = out.outcome ? await markSegment(state, ds.name, out.outcome, now) : undefined;
       const t = out.result.totals;
       log(
         `${label}: ${t.stats.rowsRead} rows read, ${Object.values(t.counts).reduce((a, b) => a + b, 0)} divergent, ${t.repairs.applied ?? 0} repaired in ${out.result.durationMs} ms`,
       );
       await this.pause(ds, out.result.durationMs);
-      return out.result;
+      return marks?.ttcSeconds.length ? { ...out.result, ttcSeconds: marks.ttcSeconds } : out.result;
     } catch (err) {
       // The replicas are opened afresh for the next job: a broken connection is not handed on.
       await this.closeReplicas(slot);

@@ -1,5 +1,5 @@
 /**
- * A distributed pass at the engine's level, over real SQLite replicas: the coordinator's runQueuedPass with
+ * A distributed pass at the engine's level, over real SQLite replicas: the coordinator's runDataset with
  * an in-process SegmentDispatch whose "workers" run each job through runSegmentJob. A coordinator that stops
  * part-way and one that takes over finish the pass together without any folded segment run again.
  */
@@ -11,7 +11,6 @@ import type { ConcordConfig } from "../../src/config/load-config.js";
 import { openConnector } from "../../src/connectors/open-connector.js";
 import type { OpenReplica } from "../../src/engine/run-context.js";
 import { runDataset } from "../../src/engine/run-dataset.js";
-import { runQueuedPass } from "../../src/engine/run-queued-pass.js";
 import { runSegmentJob } from "../../src/engine/run-segment-job.js";
 import type {
   QueuedTotals,
@@ -92,7 +91,7 @@ class InlineDispatch implements SegmentDispatch {
   }
 }
 
-describe("runQueuedPass", () => {
+describe("runDataset with a SegmentDispatch", () => {
   it("runs every segment once on workers, folds them into one run, and repairs every divergence", async () => {
     makeItemsReplicas(dir, { rows: ROWS, stale: STALE });
     const cfg = config();
@@ -109,7 +108,7 @@ describe("runQueuedPass", () => {
           })
         ).result,
     );
-    const run = await runQueuedPass(
+    const run = await runDataset(
       ds,
       replicas,
       { state, now: Date.now },
@@ -159,7 +158,7 @@ describe("runQueuedPass", () => {
       mode: "repair" as const,
       heartbeatMs: 0,
     };
-    const stopped = await runQueuedPass(
+    const stopped = await runDataset(
       ds,
       replicas,
       { state, now: Date.now },
@@ -182,7 +181,7 @@ describe("runQueuedPass", () => {
 
     // Another coordinator (another owner, another run id offered) resumes the same pass.
     const second = new InlineDispatch(work);
-    const run = await runQueuedPass(
+    const run = await runDataset(
       ds,
       replicas,
       { state, now: Date.now },
@@ -220,7 +219,7 @@ describe("runQueuedPass", () => {
         })
       ).result;
     });
-    const run = await runQueuedPass(
+    const run = await runDataset(
       ds,
       replicas,
       { state, now: Date.now },
@@ -258,7 +257,7 @@ describe("runQueuedPass", () => {
         ).result,
       { after: 2, abort },
     );
-    await runQueuedPass(
+    await runDataset(
       ds,
       replicas,
       { state, now: Date.now },
