@@ -171,22 +171,28 @@ export async function runServe(options: ServeOptions, io: CliIo = processIo()): 
 
 /**
  * `serve --role coordinator`: serves the API at once, waits for the coordinator lease (a standby meanwhile),
- * then schedules every dataset's passes with their segments on the queue. Losing the lease stops it (exit 2:
- * a supervisor restarts it as a standby); SIGTERM/SIGINT stop it (0), freeing the lease for a standby.
+ * then schedules every dataset's passes with their segments on the queue. Losing the lease makes it a standby
+ * again (scheduling stops, the API stays up, it campaigns again); SIGTERM/SIGINT stop it (0), freeing the
+ * lease for a standby.
  */
 async function runCoordinator(
   config: ConcordConfig,
   opts: { host: string; port: number; token: TokenSpec | (() => TokenSpec); log: (line: string) => void },
 ): Promise<number> {
   const { host, port, token, log } = opts;
-  const [{ createService }, { buildHttpApp }, { openStateStore }, { BullmqSegmentDispatch }, { Leadership }] =
-    await Promise.all([
-      import("../serve/service.js"),
-      import("../serve/http/app.js"),
-      import("../state/open-state-store.js"),
-      import("../queue/bullmq-segment-dispatch.js"),
-      import("../serve/leadership.js"),
-    ]);
+  const [
+    { createService },
+    { buildHttpApp },
+    { openStateStore },
+    { BullmqSegmentDispatch },
+    { Leadership, coordinate },
+  ] = await Promise.all([
+    import("../serve/service.js"),
+    import("../serve/http/app.js"),
+    import("../state/open-state-store.js"),
+    import("../queue/bullmq-segment-dispatch.js"),
+    import("../serve/leadership.js"),
+  ]);
   const { processOwner } = await import("../engine/run-liveness.js");
   const owner = processOwner();
   const state = await openStateStore(config.state);
@@ -197,7 +203,6 @@ async function runCoordinator(
     (dataset) => failures?.(dataset),
   );
   const leadership = new Leadership(state, owner, Date.now);
-  let lost = false;
   try {
     const service = await createService(config, { log, state, owner, queue });
     failures = (dataset) => service.metrics.segmentFailures.inc({ dataset });
@@ -209,25 +214,8 @@ async function runCoordinator(
           `listening on http://${shown} as a coordinator (${owner}; dashboard /, metrics /metrics, API /api)`,
         );
         const stopping = new AbortController();
-        let lostLease!: () => void;
-        const leaseLost = new Promise<void>((r) => {
-          lostLease = r;
-        });
-        const signalled = untilSignal(log, "finishing and checkpointing", leaseLost).then(() =>
-          stopping.abort(),
-        );
-        const leading = await leadership.acquire(stopping.signal, (leader) =>
-          log(`standby: coordinator ${leader} leads; waiting for its lease`),
-        );
-        if (leading) {
-          log(`coordinator: leading as ${owner}`);
-          leadership.keep(() => {
-            lost = true;
-            log("coordinator: lost the coordinator lease; stopping");
-            lostLease();
-          });
-          await service.start();
-        }
+        const signalled = untilSignal(log, "finishing and checkpointing").then(() => stopping.abort());
+        await coordinate(leadership, service, stopping.signal, log, owner);
         await signalled;
       } finally {
         await app.close();
@@ -241,5 +229,5 @@ async function runCoordinator(
     await state.close();
   }
   log("stopped");
-  return lost ? EXIT.usage : EXIT.ok;
+  return EXIT.ok;
 }

@@ -76,7 +76,7 @@ export class DatasetRunner {
   private probing: Promise<void> | undefined;
   private prober: Prober | undefined;
   private stopping = false;
-  private readonly abort = new AbortController();
+  private abort = new AbortController();
   /** Last probe's lag per replica, seconds (null: not converged within the timeout). */
   readonly lag: Record<string, number | null> = {};
   private readonly gaugedClasses = new Set<string>();
@@ -204,8 +204,13 @@ export class DatasetRunner {
     return [...this.health.values()].filter((h) => !h.up).map((h) => h.name);
   }
 
-  /** Starts the schedule (and the probe); resumes an unfinished pass at once. */
+  /** Starts the schedule (and the probe), again after a stop; resumes an unfinished pass at once. */
   async start(): Promise<void> {
+    if (this.stopping) {
+      await this.running?.catch(() => {});
+      this.stopping = false;
+      this.abort = new AbortController();
+    }
     const cp = await this.deps.state.getCheckpoint(this.ds.name);
     if (cp) this.schedule(0, cp.mode.replace(/^queue:/, "") as PassMode);
     else if (this.ds.scheduleMs !== undefined) this.schedule(0, this.ds.mode);

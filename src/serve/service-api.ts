@@ -199,7 +199,7 @@ export interface ReloadOutcome {
 export class TriggerError extends Error {
   override readonly name = "TriggerError";
   constructor(
-    readonly kind: "unknown-dataset" | "busy" | "stopping" | "idle",
+    readonly kind: "unknown-dataset" | "busy" | "stopping" | "idle" | "standby",
     message: string,
   ) {
     super(message);

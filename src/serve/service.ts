@@ -79,6 +79,12 @@ export interface Service {
   readonly state: StateStore;
   /** Starts every dataset's schedule and probe; unfinished passes resume at once. */
   start(): Promise<void>;
+  /**
+   * A coordinator that lost its lease: stops scheduling (the passes in flight stop after their step and keep
+   * their checkpoints; another leader resumes them) and keeps serving the read APIs; `start` again when it
+   * leads again. Triggers are refused meanwhile (503, `standby`).
+   */
+  standby(): Promise<void>;
   /** Finishes the write batches in flight, checkpoints, closes replicas and the state store. */
   stop(): Promise<void>;
   /** Resolves when no pass is running (tests). */
@@ -229,6 +235,8 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     return auditView(v);
   };
   let timers: NodeJS.Timeout[] = [];
+  // A coordinator schedules and triggers passes only while it leads (between start and standby).
+  let leading = false;
 
   const runnerOf = (dataset: string): DatasetRunner => {
     const r = runners.get(dataset);
@@ -426,6 +434,11 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
 
     async trigger(dataset, mode, by) {
       if (stopped) throw new TriggerError("stopping", "the service is stopping");
+      if (options.queue && !leading)
+        throw new TriggerError(
+          "standby",
+          "this coordinator is on standby: the leading coordinator runs passes",
+        );
       const runId = await runnerOf(dataset).trigger(mode);
       // Who started it, before anything the pass records (it awaits the state store after this).
       if (by !== undefined)
@@ -611,6 +624,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     metrics,
     state,
     async start() {
+      leading = true;
       if (config.alerts.length) {
         await verifyAudit().catch((err) => log(`audit verification failed to run: ${String(err)}`));
         timers = [
@@ -647,6 +661,12 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
       log(
         `serving ${runners.size} dataset${runners.size === 1 ? "" : "s"}: ${[...runners.keys()].join(", ")}`,
       );
+    },
+    async standby() {
+      leading = false;
+      for (const t of timers.splice(0)) clearInterval(t);
+      await Promise.all([...runners.values()].map((r) => r.stop()));
+      await Promise.all(watchers.map((w) => w.stop()));
     },
     async stop() {
       if (stopped) return;

@@ -9,51 +9,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ConcordConfig, loadConfig } from "../../src/config/load-config.js";
 import { inCanary } from "../../src/core/canary.js";
-import type {
-  QueueDepth,
-  SegmentDispatch,
-  SegmentJob,
-  SegmentJobResult,
-  SegmentProgress,
-} from "../../src/engine/segment-dispatch.js";
 import { SegmentWorkerHost } from "../../src/serve/segment-worker-host.js";
 import { ACCOUNTS, type ServeFixture, startFixture } from "./http-fixture.js";
-
-/** A queue in memory: each poll hands one waiting job to the worker host and reports what finished. */
-class InlineQueue implements SegmentDispatch {
-  host: SegmentWorkerHost | undefined;
-  readonly waiting = new Map<string, SegmentJob>();
-  readonly results = new Map<string, SegmentJobResult>();
-  readonly ran: SegmentJob[] = [];
-  async submit(jobs: readonly SegmentJob[]): Promise<void> {
-    for (const j of jobs) {
-      const id = `${j.runId}.${j.index}`;
-      if (!this.waiting.has(id) && !this.results.has(id)) this.waiting.set(id, j);
-    }
-  }
-  async poll(_d: string, runId: string, indexes: readonly number[]): Promise<SegmentProgress> {
-    const [next] = this.waiting;
-    if (next && this.host) {
-      const [id, job] = next;
-      this.waiting.delete(id);
-      const result = await this.host.handle(job, 1);
-      if (!result.skipped) this.ran.push(job);
-      this.results.set(id, result);
-    }
-    const done = new Map<number, SegmentJobResult>();
-    for (const i of indexes) {
-      const r = this.results.get(`${runId}.${i}`);
-      if (r) done.set(i, r);
-    }
-    return { done, failed: new Map() };
-  }
-  async forget(_d: string, runId: string, indexes: readonly number[]): Promise<void> {
-    for (const i of indexes) this.results.delete(`${runId}.${i}`);
-  }
-  async depths(): Promise<QueueDepth[]> {
-    return [];
-  }
-}
+import { InlineQueue } from "./inline-queue.js";
 
 let fx: ServeFixture | undefined;
 let host: SegmentWorkerHost | undefined;
@@ -97,6 +55,8 @@ async function coordinatorAndWorker(candidateFile: string, block: string): Promi
     ),
   );
   await fx.service.api.reload("test");
+  // A coordinator runs passes only while it leads: started, as a leader would be.
+  await fx.service.start();
   expect(workerConfig.datasets[0]!.candidate).toBeUndefined();
   return queue;
 }
