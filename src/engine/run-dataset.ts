@@ -22,6 +22,7 @@ import {
   HEARTBEAT_MS,
   keepAlive,
   LEASE_TTL_MS,
+  latchLease,
   passLease,
   processOwner,
   runLease,
@@ -330,7 +331,10 @@ export async function runDataset(
       return next;
     };
     const forgetJobs = async () => {
-      await dispatch?.forget(
+      if (!dispatch) return;
+      const latch = await state.getLease(latchLease(runId));
+      if (latch) await state.releaseLease(latch.name, latch.owner);
+      await dispatch.forget(
         ds.name,
         runId,
         segments.map((_, i) => i),

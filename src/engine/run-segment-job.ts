@@ -10,7 +10,7 @@ import { CandidateDecider } from "./candidate-decider.js";
 import { datasetPolicy, describeDataset } from "./describe-dataset.js";
 import type { OpenReplica } from "./run-context.js";
 import type { RunDeps, SegmentOutcome } from "./run-dataset.js";
-import { HEARTBEAT_MS, keepAlive } from "./run-liveness.js";
+import { HEARTBEAT_MS, keepAlive, LATCH_TTL_MS, latchLease } from "./run-liveness.js";
 import { runSegment } from "./run-segment.js";
 import { emptyTotals } from "./run-totals.js";
 import { type QueuedTotals, queuedMode, type SegmentJob, type SegmentJobResult } from "./segment-dispatch.js";
@@ -42,7 +42,8 @@ export interface SegmentJobOutcome {
  * again after its result was taken in. While it runs it beats the pass's heartbeat, so the pass stays live
  * while any worker works on it. Repair mode writes under the pass's run id: ledger claims by the same run
  * are taken again, so a job retried after its worker died redoes only what did not land (its scan no longer
- * finds what did). The blast-radius latch holds for segments that start after the trip was folded.
+ * finds what did). The blast-radius latch holds across workers: a segment that trips the guard latches the
+ * run at once (latchLease), and every segment asks again just before it records and writes.
  */
 export async function runSegmentJob(
   ds: DatasetConfig,
@@ -78,6 +79,9 @@ export async function runSegmentJob(
           fraction: canaryPolicy.fraction,
         }
       : undefined;
+  // The run's latch as its workers share it: a segment that trips the guard takes it at once.
+  const latch = latchLease(job.runId);
+  const tripped = async () => (await state.getLease(latch)) !== undefined;
   const everyMs = options.heartbeatMs ?? HEARTBEAT_MS;
   // The pass's lease is the coordinator's: a worker only keeps the run's heartbeat fresh.
   const alive =
@@ -92,9 +96,11 @@ export async function runSegmentJob(
       canary,
       writes: job.mode === "repair",
       guard: options.guard,
-      latched: kept?.run.guard !== undefined,
+      latched: kept?.run.guard !== undefined || (await tripped()),
+      latch: tripped,
       target: { range: job.range, expectedRows: job.expectedRows },
     });
+    if (segment.totals.guard) await state.acquireLease(latch, options.worker, now(), LATCH_TTL_MS);
     const where = { from: job.index, to: job.index + 1, of: job.of };
     const durationMs = now() - started;
     const report = segmentReport(
