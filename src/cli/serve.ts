@@ -1,6 +1,7 @@
 /** `concord serve`: watches every dataset on its schedule, repairs by policy, serves metrics, API and dashboard. */
 import { type ConcordConfig, loadConfig, serveToken } from "../config/load-config.js";
 import { distributedRoleProblem } from "../config/queue-config.js";
+import type { SegmentFailure } from "../engine/segment-dispatch.js";
 import type { TokenSpec } from "../serve/http/app.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
@@ -196,16 +197,16 @@ async function runCoordinator(
   const { processOwner } = await import("../engine/run-liveness.js");
   const owner = processOwner();
   const state = await openStateStore(config.state);
-  let failures: ((dataset: string) => void) | undefined;
+  let failed: ((failure: SegmentFailure) => void) | undefined;
   const queue = new BullmqSegmentDispatch(
     config.queue!,
     new Map(config.datasets.map((d) => [d.name, d.concurrency ?? 1])),
-    (dataset) => failures?.(dataset),
+    (failure) => failed?.(failure),
   );
   const leadership = new Leadership(state, owner, Date.now);
   try {
     const service = await createService(config, { log, state, owner, queue });
-    failures = (dataset) => service.metrics.segmentFailures.inc({ dataset });
+    failed = (failure) => service.segmentFailed(failure);
     try {
       const app = buildHttpApp(service.api, { token, log });
       try {

@@ -39,7 +39,7 @@ export async function runWorker(options: WorkerOptions, io: CliIo = processIo())
       writeLimiter: buckets.limiter,
     });
     const stop = untilSignal(log, "finishing the segment jobs in flight");
-    const workers = await startSegmentWorkers(queue, config.workers, host.datasets, host.handle, log);
+    const workers = await startSegmentWorkers(queue, config.workers, host.datasets, host.handle, log, worker);
     log(`worker ${worker} ready: taking segment jobs of ${host.datasets.join(", ")}`);
     try {
       await stop;

@@ -86,6 +86,21 @@ export interface SegmentDispatch {
   forget(dataset: string, runId: string, indexes: readonly number[]): Promise<void>;
 }
 
+/** One failed attempt of a segment job: which worker failed which segment, and why. Plain JSON. */
+export interface SegmentFailure {
+  readonly dataset: string;
+  readonly runId: string;
+  /** The segment (0-based); undefined when the job could not be read back. */
+  readonly index: number | undefined;
+  /** The worker that ran the attempt (`host:pid:random`), when the queue knows it. */
+  readonly worker: string | undefined;
+  /** The error, one line. */
+  readonly error: string;
+  /** Which attempt failed (1-based), and whether it was the last (the segment failed for good). */
+  readonly attempt: number;
+  readonly final: boolean;
+}
+
 /** A segment's job failed for good: the pass stops (its checkpoint kept) and is resumed after a back-off. */
 export class SegmentFailedError extends Error {
   override readonly name = "SegmentFailedError";

@@ -5,7 +5,7 @@ import type { DatasetHint } from "../core/consistency-hint.js";
 import type { Key } from "../core/model.js";
 import type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
-import type { QueueDepth } from "../engine/segment-dispatch.js";
+import type { QueueDepth, SegmentFailure } from "../engine/segment-dispatch.js";
 
 export type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 
@@ -248,6 +248,8 @@ export interface QueueStatus {
     readonly dataset: string;
     readonly segments: number;
   }[];
+  /** The latest failed attempts of segment jobs (at most 50), newest last: which worker failed which segment. */
+  readonly failures: readonly (SegmentFailure & { readonly at: number })[];
 }
 
 export interface ServiceApi {

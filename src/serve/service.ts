@@ -26,7 +26,7 @@ import {
 import type { OpenReplica } from "../engine/run-context.js";
 import { newRunId } from "../engine/run-id.js";
 import { processOwner } from "../engine/run-liveness.js";
-import type { SegmentDispatch } from "../engine/segment-dispatch.js";
+import type { SegmentDispatch, SegmentFailure } from "../engine/segment-dispatch.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { EscalationFilter, RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";
@@ -89,8 +89,16 @@ export interface Service {
   stop(): Promise<void>;
   /** Resolves when no pass is running (tests). */
   idle(): Promise<void>;
+  /**
+   * A coordinator's queue reports a failed attempt of a segment job: counted by dataset and worker
+   * (`concord_segment_failures_total`), logged, and kept among the latest shown by `/api/queue`.
+   */
+  segmentFailed(failure: SegmentFailure): void;
   runner(dataset: string): DatasetRunner;
 }
+
+/** Failed segment attempts `/api/queue` shows. */
+const MAX_FAILURES_KEPT = 50;
 
 function percentile(sorted: readonly number[], p: number): number | null {
   if (!sorted.length) return null;
@@ -237,6 +245,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
   let timers: NodeJS.Timeout[] = [];
   // A coordinator schedules and triggers passes only while it leads (between start and standby).
   let leading = false;
+  const failures: (SegmentFailure & { at: number })[] = [];
 
   const runnerOf = (dataset: string): DatasetRunner => {
     const r = runners.get(dataset);
@@ -560,6 +569,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
                 dataset: String(v.labels.dataset),
                 segments: v.value,
               })),
+              failures: [...failures],
             };
           },
         }
@@ -682,6 +692,14 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     },
     async idle() {
       for (const r of runners.values()) await r.idle();
+    },
+    segmentFailed(f) {
+      metrics.segmentFailures.inc({ dataset: f.dataset, worker: f.worker ?? "unknown" });
+      failures.push({ ...f, at: now() });
+      if (failures.length > MAX_FAILURES_KEPT) failures.shift();
+      log(
+        `${f.dataset}: segment ${f.index === undefined ? "?" : f.index + 1} of pass ${f.runId} failed on ${f.worker ?? "a worker"} (attempt ${f.attempt}${f.final ? ", the last" : ""}): ${f.error}`,
+      );
     },
     runner: (dataset) => runnerOf(dataset),
   };

@@ -72,4 +72,26 @@ describe("a coordinator that loses its lease", () => {
       await leadership.release();
     }
   });
+
+  it("shows which worker failed which segment in /api/queue and the failures metric", async () => {
+    fx = await startFixture({ datasets: ["accounts"], queue: new InlineQueue() });
+    const { service } = fx;
+    const failure = {
+      dataset: "accounts",
+      runId: "pass-9",
+      index: 3,
+      worker: "host-w:7:ww",
+      error: "replica b: connection refused",
+      attempt: 2,
+      final: false,
+    };
+    service.segmentFailed(failure);
+    const status = await service.api.queue!();
+    expect(status.failures).toEqual([{ ...failure, at: expect.any(Number) }]);
+    const { body } = await service.api.metrics();
+    expect(body).toContain('concord_segment_failures_total{dataset="accounts",worker="host-w:7:ww"} 1');
+    expect(
+      fx.logs.some((l) => l.includes("segment 4 of pass pass-9 failed on host-w:7:ww (attempt 2)")),
+    ).toBe(true);
+  });
 });
