@@ -12,7 +12,7 @@ import { serveWorkerMetrics, WorkerMetrics } from "../../src/serve/worker-metric
 import { openStateStore } from "../../src/state/open-state-store.js";
 import { itemsConfig, makeItemsReplicas } from "../support/sqlite-items.js";
 
-const cleanup: (() => Promise<unknown> | void)[] = [];
+const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
