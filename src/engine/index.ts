@@ -46,11 +46,13 @@ export {
   watchDataset,
 } from "./watch-dataset.js";
 export { runSegmentJob, type SegmentJobOptions, type SegmentJobOutcome } from "./run-segment-job.js";
+export { dispatchSegments } from "./dispatch-segments.js";
 export {
   type QueuedTotals,
   queuedMode,
   type SegmentDispatch,
   SegmentFailedError,
+  type SegmentFailure,
   type SegmentJob,
   type SegmentJobResult,
   type SegmentProgress,
