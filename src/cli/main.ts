@@ -396,9 +396,11 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
       .description(
         "run the segment jobs of a coordinator's passes (needs queue: and PostgreSQL state); stop with SIGTERM",
       ),
-  ).action(async (opts) => {
-    code = await (await import("./worker.js")).runWorker(opts, cli);
-  });
+  )
+    .option("--metrics <host:port>", "serve this worker's own metrics there (/metrics, /healthz)")
+    .action(async (opts) => {
+      code = await (await import("./worker.js")).runWorker(opts, cli);
+    });
 
   program
     .command("simulate")

@@ -1,6 +1,7 @@
 /** `concord serve`: watches every dataset on its schedule, repairs by policy, serves metrics, API and dashboard. */
 import { type ConcordConfig, loadConfig, serveToken } from "../config/load-config.js";
 import { distributedRoleProblem } from "../config/queue-config.js";
+import type { SegmentFailure } from "../engine/segment-dispatch.js";
 import type { TokenSpec } from "../serve/http/app.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
@@ -171,36 +172,41 @@ export async function runServe(options: ServeOptions, io: CliIo = processIo()): 
 
 /**
  * `serve --role coordinator`: serves the API at once, waits for the coordinator lease (a standby meanwhile),
- * then schedules every dataset's passes with their segments on the queue. Losing the lease stops it (exit 2:
- * a supervisor restarts it as a standby); SIGTERM/SIGINT stop it (0), freeing the lease for a standby.
+ * then schedules every dataset's passes with their segments on the queue. Losing the lease makes it a standby
+ * again (scheduling stops, the API stays up, it campaigns again); SIGTERM/SIGINT stop it (0), freeing the
+ * lease for a standby.
  */
 async function runCoordinator(
   config: ConcordConfig,
   opts: { host: string; port: number; token: TokenSpec | (() => TokenSpec); log: (line: string) => void },
 ): Promise<number> {
   const { host, port, token, log } = opts;
-  const [{ createService }, { buildHttpApp }, { openStateStore }, { BullmqSegmentDispatch }, { Leadership }] =
-    await Promise.all([
-      import("../serve/service.js"),
-      import("../serve/http/app.js"),
-      import("../state/open-state-store.js"),
-      import("../queue/bullmq-segment-dispatch.js"),
-      import("../serve/leadership.js"),
-    ]);
+  const [
+    { createService },
+    { buildHttpApp },
+    { openStateStore },
+    { BullmqSegmentDispatch },
+    { Leadership, coordinate },
+  ] = await Promise.all([
+    import("../serve/service.js"),
+    import("../serve/http/app.js"),
+    import("../state/open-state-store.js"),
+    import("../queue/bullmq-segment-dispatch.js"),
+    import("../serve/leadership.js"),
+  ]);
   const { processOwner } = await import("../engine/run-liveness.js");
   const owner = processOwner();
   const state = await openStateStore(config.state);
-  let failures: ((dataset: string) => void) | undefined;
+  let failed: ((failure: SegmentFailure) => void) | undefined;
   const queue = new BullmqSegmentDispatch(
     config.queue!,
     new Map(config.datasets.map((d) => [d.name, d.concurrency ?? 1])),
-    (dataset) => failures?.(dataset),
+    (failure) => failed?.(failure),
   );
   const leadership = new Leadership(state, owner, Date.now);
-  let lost = false;
   try {
     const service = await createService(config, { log, state, owner, queue });
-    failures = (dataset) => service.metrics.segmentFailures.inc({ dataset });
+    failed = (failure) => service.segmentFailed(failure);
     try {
       const app = buildHttpApp(service.api, { token, log });
       try {
@@ -209,25 +215,8 @@ async function runCoordinator(
           `listening on http://${shown} as a coordinator (${owner}; dashboard /, metrics /metrics, API /api)`,
         );
         const stopping = new AbortController();
-        let lostLease!: () => void;
-        const leaseLost = new Promise<void>((r) => {
-          lostLease = r;
-        });
-        const signalled = untilSignal(log, "finishing and checkpointing", leaseLost).then(() =>
-          stopping.abort(),
-        );
-        const leading = await leadership.acquire(stopping.signal, (leader) =>
-          log(`standby: coordinator ${leader} leads; waiting for its lease`),
-        );
-        if (leading) {
-          log(`coordinator: leading as ${owner}`);
-          leadership.keep(() => {
-            lost = true;
-            log("coordinator: lost the coordinator lease; stopping");
-            lostLease();
-          });
-          await service.start();
-        }
+        const signalled = untilSignal(log, "finishing and checkpointing").then(() => stopping.abort());
+        await coordinate(leadership, service, stopping.signal, log, owner);
         await signalled;
       } finally {
         await app.close();
@@ -241,5 +230,5 @@ async function runCoordinator(
     await state.close();
   }
   log("stopped");
-  return lost ? EXIT.usage : EXIT.ok;
+  return EXIT.ok;
 }

@@ -4,10 +4,12 @@ import { distributedRoleProblem } from "../config/queue-config.js";
 import { processOwner } from "../engine/run-liveness.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
-import { untilSignal } from "./serve.js";
+import { parseListen, untilSignal } from "./serve.js";
 
 export interface WorkerOptions {
   readonly config: string;
+  /** `HOST:PORT` to serve this worker's own metrics on (`/metrics`, `/healthz`); none by default. */
+  readonly metrics?: string | undefined;
 }
 
 /**
@@ -19,15 +21,35 @@ export async function runWorker(options: WorkerOptions, io: CliIo = processIo())
   const problem = distributedRoleProblem("worker", config);
   if (problem || !config.queue) throw new UsageError(problem ?? "worker needs a queue");
   const queue = config.queue;
+  const metricsAt = options.metrics ? parseListen(options.metrics, "--metrics") : undefined;
   const log = (line: string) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
-  const [{ openStateStore }, { SegmentWorkerHost }, { startSegmentWorkers }, { openWriteBuckets }] =
-    await Promise.all([
-      import("../state/open-state-store.js"),
-      import("../serve/segment-worker-host.js"),
-      import("../queue/bullmq-segment-workers.js"),
-      import("../queue/redis-token-bucket.js"),
-    ]);
-  const state = await openStateStore(config.state);
+  const [
+    { openStateStore },
+    { SegmentWorkerHost },
+    { startSegmentWorkers },
+    { openWriteBuckets },
+    { WorkerMetrics, serveWorkerMetrics },
+  ] = await Promise.all([
+    import("../state/open-state-store.js"),
+    import("../serve/segment-worker-host.js"),
+    import("../queue/bullmq-segment-workers.js"),
+    import("../queue/redis-token-bucket.js"),
+    import("../serve/worker-metrics.js"),
+  ]);
+  const metrics = metricsAt ? new WorkerMetrics() : undefined;
+  let listener: Awaited<ReturnType<typeof serveWorkerMetrics>> | undefined;
+  if (metrics && metricsAt) {
+    listener = await serveWorkerMetrics(metrics, metricsAt.host, metricsAt.port).catch((err: unknown) => {
+      throw new UsageError(
+        `--metrics: cannot listen on ${options.metrics}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
+    });
+    log(`worker metrics on http://${options.metrics}/metrics`);
+  }
+  const state = await openStateStore(config.state).catch(async (err: unknown) => {
+    await listener?.close();
+    throw err;
+  });
   const buckets = openWriteBuckets(queue);
   const worker = processOwner();
   try {
@@ -37,9 +59,10 @@ export async function runWorker(options: WorkerOptions, io: CliIo = processIo())
       log,
       worker,
       writeLimiter: buckets.limiter,
+      metrics,
     });
     const stop = untilSignal(log, "finishing the segment jobs in flight");
-    const workers = await startSegmentWorkers(queue, config.workers, host.datasets, host.handle, log);
+    const workers = await startSegmentWorkers(queue, config.workers, host.datasets, host.handle, log, worker);
     log(`worker ${worker} ready: taking segment jobs of ${host.datasets.join(", ")}`);
     try {
       await stop;
@@ -50,6 +73,7 @@ export async function runWorker(options: WorkerOptions, io: CliIo = processIo())
   } finally {
     await buckets.close();
     await state.close();
+    await listener?.close();
   }
   log("stopped");
   return EXIT.ok;

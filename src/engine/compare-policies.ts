@@ -3,53 +3,14 @@
  * side by side, through the one run pipeline (an observer of a `plan` run). Writes to no replica; the run
  * itself goes to whatever state store it is given (the CLI gives a sandbox one).
  */
-import type { DatasetConfig, PolicyConfig } from "../config/load-config.js";
-import { compareDecisions, type Disagreement } from "../core/compare-decisions.js";
+import type { DatasetConfig } from "../config/load-config.js";
+import type { Disagreement } from "../core/compare-decisions.js";
 import type { Key, RecordShape } from "../core/model.js";
 import type { GuardTrip } from "../core/plan-record.js";
-import type { CompiledPolicy } from "../core/policy.js";
-import type { ResolvedShape } from "../detect/resolve-shape.js";
+import { CandidateDecider, type CandidatePolicy } from "./candidate-decider.js";
 import { datasetPolicy } from "./describe-dataset.js";
-import { type DatasetPlan, planDataset } from "./plan-dataset.js";
 import type { OpenReplica } from "./run-context.js";
 import { type DatasetRunResult, type RunDeps, runDataset } from "./run-dataset.js";
-import type { DatasetScan } from "./scan-dataset.js";
-
-/** A candidate policy for a dataset, and how messages name where it came from. */
-export interface CandidatePolicy {
-  readonly policy: PolicyConfig;
-  /** Prefix of a compile error's path (e.g. "cand.yaml: datasets.items.policy"). */
-  readonly where: string;
-}
-
-/** Decides each scan of a run under a candidate policy too, and compares the two plans. */
-export class CandidateDecider {
-  private compiled: CompiledPolicy | undefined;
-
-  constructor(
-    private readonly ds: DatasetConfig,
-    private readonly candidate: CandidatePolicy,
-  ) {}
-
-  /** The candidate compiled against the run's shape; a policy that does not fit it is a ConfigError. */
-  start(resolved: ResolvedShape): CompiledPolicy {
-    this.compiled = datasetPolicy(this.ds, resolved, this.candidate.policy, this.candidate.where);
-    return this.compiled;
-  }
-
-  get policy(): CompiledPolicy | undefined {
-    return this.compiled;
-  }
-
-  /** The candidate's plan of a scan, and how it compares with the live plan of the same scan. */
-  decide(
-    scan: DatasetScan,
-    live: DatasetPlan,
-  ): { plan: DatasetPlan; agree: number; disagreements: readonly Disagreement[] } {
-    const plan = planDataset(this.ds, scan, this.compiled ?? this.start(scan.resolved));
-    return { plan, ...compareDecisions(live.decisions, plan.decisions) };
-  }
-}
 
 /** What the sandbox found over one dataset. */
 export interface PolicyComparison {

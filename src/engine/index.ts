@@ -29,6 +29,14 @@ export {
   scanDataset,
 } from "./scan-dataset.js";
 export { segmentBounds, segmentGroups, segmentsOf } from "./segments.js";
+export { CandidateDecider, type CandidatePolicy } from "./candidate-decider.js";
+export type {
+  CandidateFigures,
+  CanaryFigures,
+  SegmentReport,
+  ShadowFigures,
+  SideFigures,
+} from "./segment-report.js";
 export {
   feedOptions,
   type WatchCheck,
@@ -37,13 +45,14 @@ export {
   type WatchObserver,
   watchDataset,
 } from "./watch-dataset.js";
-export { type QueuedPassOptions, runQueuedPass } from "./run-queued-pass.js";
 export { runSegmentJob, type SegmentJobOptions, type SegmentJobOutcome } from "./run-segment-job.js";
+export { dispatchSegments } from "./dispatch-segments.js";
 export {
   type QueuedTotals,
   queuedMode,
   type SegmentDispatch,
   SegmentFailedError,
+  type SegmentFailure,
   type SegmentJob,
   type SegmentJobResult,
   type SegmentProgress,

@@ -1,7 +1,8 @@
 /**
  * The one orchestrator of a run over a dataset: begin (or resume) → settle pending repairs → segments (or a
- * list of keys) → scan → decide → record → repair → verify → checkpoint → finish. The CLI, serve, the
- * simulator and the demo call it and observe it; none of them assembles the stages themselves.
+ * list of keys) → scan → decide → record → repair → verify → checkpoint → finish. Each group of segments runs
+ * here or, given a SegmentDispatch, as a job on a worker; the lifecycle around them is the same. The CLI,
+ * serve, the simulator and the demo call it and observe it; none of them assembles the stages themselves.
  */
 import type { DatasetConfig } from "../config/load-config.js";
 import type { Key, KeyRange } from "../core/model.js";
@@ -10,7 +11,9 @@ import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { WriteGuard, type WriteGuardOptions } from "../execute/write-guard.js";
 import type { Checkpoint, RunRecord, StateStore } from "../state/state-store.js";
+import { CandidateDecider, type CandidatePolicy } from "./candidate-decider.js";
 import { datasetPolicy, datasetPolicyText, describeDataset } from "./describe-dataset.js";
+import { dispatchSegments } from "./dispatch-segments.js";
 import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
 import type { RepairMode } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
@@ -19,14 +22,17 @@ import {
   HEARTBEAT_MS,
   keepAlive,
   LEASE_TTL_MS,
+  latchLease,
   passLease,
   processOwner,
   runLease,
 } from "./run-liveness.js";
 import { type ExpectedState, runSegment, type SegmentWork } from "./run-segment.js";
 import { addTotals, emptyTotals, type RunTotals, recordRunEnd } from "./run-totals.js";
+import { type QueuedTotals, queuedMode, type SegmentDispatch } from "./segment-dispatch.js";
 import { SEGMENT_RUNS_KEPT, segmentFigures } from "./segment-figures.js";
-import { segmentBounds, segmentGroups, segmentsOf } from "./segments.js";
+import { candidateFigures, type SegmentReport, segmentReport } from "./segment-report.js";
+import { MAX_SEGMENT_GROUP, segmentBounds, segmentGroups, segmentsOf } from "./segments.js";
 
 /** scan: detect only; plan: + decide; dry-run: + the writes repair would make; repair: + record and write. */
 export type RunMode = "scan" | "plan" | "dry-run" | "repair";
@@ -51,13 +57,27 @@ export interface RunObserver {
     resolved: ResolvedShape;
     segments: number;
     resumedAt: number | undefined;
+    /** Segments of the run already done (a resumed run's; with a dispatch, not always the first ones). */
+    done: number;
+    /** The policy versions of the run's candidates, or why the shadow could not be used (it is left out). */
+    candidate?: {
+      readonly live: string;
+      readonly shadow?: string | undefined;
+      readonly shadowError?: string | undefined;
+      readonly canary?: string | undefined;
+    };
   }): void | Promise<void>;
   /** Detection progress of the group being scanned, labelled for people ("customers 3–5/12"). */
   onProgress?(label: string, done: number, total: number, estimate?: boolean): void;
   /** Pending repairs of interrupted runs were settled (repair mode, before any segment). */
   onRecovered?(results: readonly RepairResult[]): void | Promise<void>;
-  /** A group of segments (or the list of keys) is done; in a checkpointed run, after its checkpoint. */
+  /** A group of segments (or the list of keys) run in this process is done; in a checkpointed run, after its checkpoint. */
   onSegment?(outcome: SegmentOutcome): void | Promise<void>;
+  /**
+   * A group of segments is done, wherever it ran: its report (the same for a group run here and a job run on
+   * a worker), and its work when it ran in this process. After its checkpoint; after `onSegment`.
+   */
+  onSegmentDone?(report: SegmentReport, work: SegmentOutcome | undefined): void | Promise<void>;
   /** Between groups, with the time the last one took; the next starts when this resolves. */
   pause?(segmentMs: number): Promise<void>;
 }
@@ -129,6 +149,22 @@ export interface RunDatasetOptions {
     readonly where: string;
     readonly fraction: number;
   };
+  /**
+   * Shadow mode: a candidate policy decides every group beside the live one (plan, dry-run and repair); its
+   * figures come in each group's report (`onSegmentDone`); nothing it decides is recorded or written. A
+   * candidate that does not fit the shape is left out (`onStart` says why), never a reason to stop the run.
+   */
+  readonly shadow?: CandidatePolicy | undefined;
+  /**
+   * Hand each segment to worker processes through this queue instead of running it here (scan and repair;
+   * implies `checkpoint`, needs `owner`). The run is begun, its pending repairs settled, its checkpoint kept
+   * (which segments are folded, under the mode `queue:<mode>`) and finished here, as any run's; the workers
+   * run the segments (runSegmentJob). Segments are cut into jobs of up to 8, about four per slot of the
+   * dataset's `concurrency`. Without a pause between segments: the workers keep to `intensity`.
+   */
+  readonly dispatch?: SegmentDispatch | undefined;
+  /** With `dispatch`: how long one wait for finished segments lasts before the signals are looked at (1 s). */
+  readonly pollMs?: number;
 }
 
 /** What a run came to. */
@@ -171,8 +207,13 @@ export async function runDataset(
 ): Promise<DatasetRunResult> {
   const { state, now } = deps;
   const observer = options.observer ?? {};
-  const checkpointed = options.checkpoint === true && !options.keys;
+  const dispatch = options.keys ? undefined : options.dispatch;
+  if (dispatch && options.mode !== "scan" && options.mode !== "repair")
+    throw new Error(`runDataset: a ${options.mode} run cannot dispatch its segments (scan and repair can)`);
+  const checkpointed = (options.checkpoint === true || dispatch !== undefined) && !options.keys;
   const writes = options.mode === "repair";
+  // A pass run on workers keeps its checkpoint in its own shape: a pass of the other kind abandons it.
+  const cpMode = dispatch ? queuedMode(options.mode as "scan" | "repair") : options.mode;
 
   const owner = options.owner ?? processOwner();
   const lease = checkpointed && options.owner ? { name: passLease(ds.name), owner } : undefined;
@@ -186,11 +227,21 @@ export async function runDataset(
   async function runOwned(): Promise<DatasetRunResult> {
     let cp = checkpointed ? await state.getCheckpoint(ds.name) : undefined;
     // An unfinished run of another mode: this one covers the whole key space again.
-    if (cp && cp.mode !== options.mode) cp = await abandonCheckpoint(state, ds.name, cp, now, observer);
+    if (cp && cp.mode !== cpMode) cp = await abandonCheckpoint(state, ds.name, cp, now, observer);
     const resumed = cp !== undefined;
     const runId = cp?.runId ?? options.runId;
     const startedAt = cp?.startedAt ?? now();
-    const totals: RunTotals = cp ? { ...emptyTotals(), ...(cp.totals as Partial<RunTotals>) } : emptyTotals();
+    // What a checkpoint keeps: a local run its totals, done being the first `cp.done` segments; a dispatched
+    // one the totals of its folded segments and which they are (workers finish them in any order).
+    const queued = dispatch && cp ? (cp.totals as QueuedTotals | undefined) : undefined;
+    const totals: RunTotals = {
+      ...emptyTotals(),
+      ...(dispatch ? queued?.run : (cp?.totals as Partial<RunTotals> | undefined)),
+    };
+    const done = new Set<number>(
+      dispatch ? (queued?.done ?? []) : Array.from({ length: cp?.done ?? 0 }, (_, i) => i),
+    );
+    let jobRows = queued?.jobRows ?? ds.checkpointRows;
     // The replicas are described before the run is recorded: one whose table cannot be read fails the
     // command before anything is written anywhere.
     const resolved = await describeDataset(ds, replicas);
@@ -202,6 +253,13 @@ export async function runDataset(
             fraction: options.canary.fraction,
           }
         : undefined;
+    const shadow = options.shadow && policy ? new CandidateDecider(ds, options.shadow) : undefined;
+    let shadowError: string | undefined;
+    try {
+      shadow?.start(resolved);
+    } catch (err) {
+      shadowError = (err instanceof Error ? err.message : String(err)).split("\n")[0];
+    }
     if (!cp) await state.beginRun({ id: runId, dataset: ds.name, command: options.command, startedAt });
     // A run that records decisions adopts its policy first: a changed policy is registered and audited, with
     // its diff, before the first decision made under it.
@@ -255,7 +313,6 @@ export async function runDataset(
     };
     const record = { runId, dataset: ds.name, startedAt };
     let segments: KeyRange[] = [];
-    let segmentsDone = cp?.done ?? 0;
     let recovered: RepairResult[] = [];
     const result = (finished: boolean, status: RunRecord["status"]): DatasetRunResult => ({
       ...record,
@@ -265,8 +322,25 @@ export async function runDataset(
       finished,
       status,
       segments: segments.length,
-      segmentsDone: finished ? segments.length : segmentsDone,
+      segmentsDone: finished ? segments.length : done.size,
     });
+    const save = async (base: Checkpoint): Promise<Checkpoint> => {
+      const next: Checkpoint = dispatch
+        ? { ...base, done: done.size, totals: { run: totals, done: [...done], jobRows }, updatedAt: now() }
+        : { ...base, done: done.size, totals, updatedAt: now() };
+      await state.putCheckpoint(next);
+      return next;
+    };
+    const forgetJobs = async () => {
+      if (!dispatch) return;
+      const latch = await state.getLease(latchLease(runId));
+      if (latch) await state.releaseLease(latch.name, latch.owner);
+      await dispatch.forget(
+        ds.name,
+        runId,
+        segments.map((_, i) => i),
+      );
+    };
     // A checkpointed run waits to be resumed; any other is finished with what it did.
     const stopped = async (): Promise<DatasetRunResult> => {
       if (checkpointed && options.abort?.aborted) {
@@ -278,10 +352,12 @@ export async function runDataset(
             ...totals.stats,
             durationMs: now() - startedAt,
             aborted: 1,
-            abortedAtSegment: segmentsDone,
+            abortedAtSegment: done.size,
           },
         });
         await state.deleteCheckpoint(ds.name);
+        // Jobs still queued find no checkpoint of theirs and do nothing; those not started are dropped.
+        await forgetJobs();
         return result(false, "failed");
       }
       if (checkpointed) return result(false, "running");
@@ -289,22 +365,41 @@ export async function runDataset(
       await recordRunEnd(state, record, totals, "diverged", now());
       return result(false, "diverged");
     };
+    const settlePending = async (own: boolean): Promise<RepairResult[]> => {
+      const settled = await recoverPending(ds.name, replicas, resolved.shape, ctx, {
+        resumed: own,
+        ...(options.staleRunMs !== undefined ? { staleAfterMs: options.staleRunMs } : {}),
+      });
+      for (const r of settled) totals.recovered[r.outcome] = (totals.recovered[r.outcome] ?? 0) + 1;
+      if (settled.length) await observer.onRecovered?.(settled);
+      return settled;
+    };
 
     try {
       const { shape } = resolved;
       if (!cp && checkpointed) {
-        const bounds = await segmentBounds(replicas, shape, ds.checkpointRows);
-        cp = {
+        let bounds = await segmentBounds(replicas, shape, ds.checkpointRows);
+        if (dispatch) {
+          // Jobs of up to 8 adjacent segments, about four per slot the fleet may run at once: few enough that
+          // each job's fixed costs (a scan, a write batch, its ledger and audit rounds) stay small against its
+          // rows, enough that every slot has work and a dead worker's job is a small part of the pass.
+          const per = Math.max(
+            1,
+            Math.min(MAX_SEGMENT_GROUP, Math.floor((bounds.length + 1) / (4 * (ds.concurrency ?? 1)))),
+          );
+          bounds = bounds.filter((_, i) => (i + 1) % per === 0);
+          jobRows = per * ds.checkpointRows;
+        }
+        cp = await save({
           dataset: ds.name,
           runId,
-          mode: options.mode,
+          mode: cpMode,
           bounds,
           done: 0,
-          totals,
+          totals: undefined,
           startedAt,
           updatedAt: now(),
-        };
-        await state.putCheckpoint(cp);
+        });
       }
       const bounds = options.keys
         ? []
@@ -312,10 +407,27 @@ export async function runDataset(
       segments = segmentsOf(bounds);
       const resumedAt = cp && cp.done > 0 ? cp.done : undefined;
       // The drill-down keeps the groups of the dataset's last runs; a run over a list of keys (a change-feed
-      // batch, a re-check) records none, so frequent small runs never push whole passes out.
+      // batch, a re-check) records none, so frequent small runs never push whole passes out. Queued segments
+      // are recorded by the worker that ran them.
       const drillDown = !options.keys;
       if (drillDown && !resumed) await state.keepSegmentRuns(ds.name, SEGMENT_RUNS_KEPT - 1);
-      await observer.onStart?.({ runId, resolved, segments: segments.length, resumedAt });
+      await observer.onStart?.({
+        runId,
+        resolved,
+        segments: segments.length,
+        resumedAt,
+        done: done.size,
+        ...(policy
+          ? {
+              candidate: {
+                live: policy.version,
+                shadow: shadow?.policy?.version,
+                shadowError,
+                canary: canary?.policy.version,
+              },
+            }
+          : {}),
+      });
       if (resolved.issues.length && totals.counts.schema === undefined) {
         // Every segment reports the same schema issues: they count once per run.
         totals.counts.schema = resolved.issues.length;
@@ -323,85 +435,146 @@ export async function runDataset(
         if (options.mode !== "scan") totals.escalated += resolved.issues.length;
       }
 
-      // Repairs an interrupted run left pending are settled before anything is decided again.
-      if (writes) {
-        recovered = await recoverPending(ds.name, replicas, shape, ctx, {
-          resumed,
-          ...(options.staleRunMs !== undefined ? { staleAfterMs: options.staleRunMs } : {}),
-        });
-        for (const r of recovered) totals.recovered[r.outcome] = (totals.recovered[r.outcome] ?? 0) + 1;
-        if (recovered.length) await observer.onRecovered?.(recovered);
-      }
+      // Repairs an interrupted run left pending are settled before anything is decided again; a dispatched
+      // run's own stay with its workers (some may still be at work) until every segment is in.
+      if (writes) recovered = await settlePending(resumed && !dispatch);
 
-      const guard = new WriteGuard({ ...options.guard, writesPerSecond: policy?.limits.writesPerSecond });
       const signal = AbortSignal.any(
         [options.signal, options.abort, leaseLost.signal].filter((s): s is AbortSignal => s !== undefined),
       );
-      let lastFound = 0;
-      const start = cp?.done ?? 0;
-      const groups = options.keys
-        ? [{ range: segments[0]!, from: 0, to: 1 }]
-        : options.groupSegments === false
-          ? segments.slice(start).map((range, i) => ({ range, from: start + i, to: start + i + 1 }))
-          : segmentGroups(segments, ds.checkpointRows / 10, () => lastFound, start);
-      for (const { range, from, to } of groups) {
-        if (signal.aborted) return await stopped();
-        const started = now();
-        const label =
-          segments.length === 1
-            ? ds.name
-            : `${ds.name} ${from + 1}${to > from + 1 ? `–${to}` : ""}/${segments.length}`;
-        const onProgress = observer.onProgress;
-        const segment = await runSegment({
-          ds,
-          replicas,
-          ctx: onProgress
-            ? { ...ctx, onProgress: (_, done, total, estimate) => onProgress(label, done, total, estimate) }
-            : ctx,
-          resolved,
-          policy,
-          canary,
-          writes,
-          guard,
+      if (dispatch) {
+        const shadowPolicy = shadow?.policy ? options.shadow : undefined;
+        const all = await dispatchSegments({
+          dispatch,
+          job: {
+            dataset: ds.name,
+            runId,
+            mode: options.mode as "scan" | "repair",
+            expectedRows: jobRows,
+            ...(shadowPolicy || canary
+              ? { candidate: { shadow: shadowPolicy, canary: canary && options.canary } }
+              : {}),
+          },
+          segments,
+          done,
           signal,
-          latched: totals.guard !== undefined,
-          print: options.print === true && options.mode === "dry-run",
-          repairMode: options.repairMode ?? ds.repairMode ?? "all",
-          expected: options.keys ? options.expected : undefined,
-          target: options.keys
-            ? { keys: options.keys }
-            : segments.length > 1
-              ? { range, expectedRows: (to - from) * ds.checkpointRows }
-              : { range },
+          pollMs: options.pollMs,
+          fold: async (finished) => {
+            for (const [i, r] of finished) {
+              addTotals(totals, r.totals);
+              done.add(i);
+            }
+            cp = await save(cp!);
+            for (const [i, r] of finished)
+              await observer.onSegmentDone?.(
+                {
+                  from: i,
+                  to: i + 1,
+                  of: segments.length,
+                  totals: r.totals,
+                  durationMs: r.durationMs,
+                  worker: r.worker,
+                  repairs: r.repairs ?? {},
+                  opened: r.opened ?? {},
+                  ttcSeconds: r.ttcSeconds,
+                  candidate: r.candidate,
+                },
+                undefined,
+              );
+          },
         });
-        // Stopped mid-scan: nothing of this group is decided, recorded or written.
-        if (segment.stopped) return await stopped();
-        lastFound = segment.work.scan.divergences.length;
-        const outcome: SegmentOutcome = { from, to, of: segments.length, ...segment.work };
-        if (!segment.whole) {
-          // Cut short by the signal between writes: what was written is reported, but a checkpointed run does
-          // this group again when it resumes (its totals and checkpoint stay as they were).
-          if (!checkpointed) {
-            addTotals(totals, segment.totals);
-            if (drillDown) await state.recordSegment(segmentFigures(ds.name, runId, outcome, started, now()));
+        if (!all) return await stopped();
+        // Every segment is in: what this pass's dead workers left pending is settled by what the targets hold.
+        if (writes) {
+          const own = await settlePending(true);
+          // Not landed: its divergence is still there for the next pass.
+          totals.remaining += own.filter((r) => r.outcome === "failed").length;
+          recovered = [...recovered, ...own];
+        }
+      } else {
+        const guard = new WriteGuard({ ...options.guard, writesPerSecond: policy?.limits.writesPerSecond });
+        let lastFound = 0;
+        const start = done.size;
+        const groups = options.keys
+          ? [{ range: segments[0]!, from: 0, to: 1 }]
+          : options.groupSegments === false
+            ? segments.slice(start).map((range, i) => ({ range, from: start + i, to: start + i + 1 }))
+            : segmentGroups(segments, ds.checkpointRows / 10, () => lastFound, start);
+        for (const { range, from, to } of groups) {
+          if (signal.aborted) return await stopped();
+          const started = now();
+          const label =
+            segments.length === 1
+              ? ds.name
+              : `${ds.name} ${from + 1}${to > from + 1 ? `–${to}` : ""}/${segments.length}`;
+          const onProgress = observer.onProgress;
+          const segment = await runSegment({
+            ds,
+            replicas,
+            ctx: onProgress
+              ? { ...ctx, onProgress: (_, n, total, estimate) => onProgress(label, n, total, estimate) }
+              : ctx,
+            resolved,
+            policy,
+            canary,
+            writes,
+            guard,
+            signal,
+            latched: totals.guard !== undefined,
+            print: options.print === true && options.mode === "dry-run",
+            repairMode: options.repairMode ?? ds.repairMode ?? "all",
+            expected: options.keys ? options.expected : undefined,
+            target: options.keys
+              ? { keys: options.keys }
+              : segments.length > 1
+                ? { range, expectedRows: (to - from) * ds.checkpointRows }
+                : { range },
+          });
+          // Stopped mid-scan: nothing of this group is decided, recorded or written.
+          if (segment.stopped) return await stopped();
+          lastFound = segment.work.scan.divergences.length;
+          const outcome: SegmentOutcome = { from, to, of: segments.length, ...segment.work };
+          const report = () =>
+            segmentReport(
+              outcome,
+              segment.work,
+              segment.totals,
+              now() - started,
+              candidateFigures(segment.work, shadow, canary),
+            );
+          if (!segment.whole) {
+            // Cut short by the signal between writes: what was written is reported, but a checkpointed run does
+            // this group again when it resumes (its totals and checkpoint stay as they were).
+            if (!checkpointed) {
+              addTotals(totals, segment.totals);
+              if (drillDown) await state.recordSegment(segmentFigures(ds.name, runId, outcome, started, now()));
+            }
+            await observer.onSegment?.(outcome);
+            await observer.onSegmentDone?.(report(), outcome);
+            return await stopped();
           }
+          addTotals(totals, segment.totals);
+          if (drillDown) await state.recordSegment(segmentFigures(ds.name, runId, outcome, started, now()));
+          for (let i = from; i < to; i++) done.add(i);
+          if (cp) cp = await save(cp);
           await observer.onSegment?.(outcome);
-          return await stopped();
+          await observer.onSegmentDone?.(report(), outcome);
+          if (to < segments.length && observer.pause && !signal.aborted)
+            await observer.pause(now() - started);
         }
-        addTotals(totals, segment.totals);
-        if (drillDown) await state.recordSegment(segmentFigures(ds.name, runId, outcome, started, now()));
-        if (cp) {
-          cp = { ...cp, done: to, totals, updatedAt: now() };
-          await state.putCheckpoint(cp);
-        }
-        await observer.onSegment?.(outcome);
-        segmentsDone = to;
-        if (to < segments.length && observer.pause && !signal.aborted) await observer.pause(now() - started);
       }
 
       const status = totals.remaining > 0 ? "diverged" : "ok";
-      await recordRunEnd(state, record, totals, status, now());
+      // What lets anyone check that no dispatched segment was lost: each folded once, and the rows each held.
+      const extra: Record<string, number> = {};
+      if (dispatch) {
+        extra.segments = segments.length;
+        extra["segments.folded"] = done.size;
+        for (const [r, { rows }] of Object.entries(totals.replicas)) extra[`rows.${r}`] = rows;
+      }
+      await recordRunEnd(state, record, totals, status, now(), extra);
       if (cp) await state.deleteCheckpoint(ds.name);
+      await forgetJobs();
       return result(true, status);
     } catch (err) {
       if (!checkpointed) await recordRunEnd(state, record, totals, "failed", now()).catch(() => {});

@@ -51,6 +51,18 @@ export function passLease(dataset: string): string {
 }
 
 /**
+ * A distributed run's blast-radius latch, shared by its workers: taken (by the worker whose segment tripped
+ * the guard) the moment a segment trips it, so segments already queued or running record and write nothing
+ * more, without waiting for the coordinator to fold the trip. Released when the run ends.
+ */
+export function latchLease(runId: string): string {
+  return `latch:${runId}`;
+}
+
+/** How long a run's latch is held: longer than any run; the run's end releases it. */
+export const LATCH_TTL_MS = 7 * 24 * 3600_000;
+
+/**
  * Takes the dataset's pass lease for `owner`, or throws PassOwnedError naming who holds it. A lease held by a
  * process on this host that no longer exists (kill -9) is taken over at once instead of waiting for it to expire.
  */

@@ -6,14 +6,16 @@
 import type { DatasetConfig } from "../config/load-config.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { WriteGuard } from "../execute/write-guard.js";
+import { CandidateDecider } from "./candidate-decider.js";
 import { datasetPolicy, describeDataset } from "./describe-dataset.js";
 import type { OpenReplica } from "./run-context.js";
 import type { RunDeps, SegmentOutcome } from "./run-dataset.js";
-import { HEARTBEAT_MS, keepAlive } from "./run-liveness.js";
+import { HEARTBEAT_MS, keepAlive, LATCH_TTL_MS, latchLease } from "./run-liveness.js";
 import { runSegment } from "./run-segment.js";
 import { emptyTotals } from "./run-totals.js";
 import { type QueuedTotals, queuedMode, type SegmentJob, type SegmentJobResult } from "./segment-dispatch.js";
 import { segmentFigures } from "./segment-figures.js";
+import { candidateFigures, segmentReport } from "./segment-report.js";
 
 /** What a worker hands a segment job besides the job. */
 export interface SegmentJobOptions {
@@ -41,7 +43,8 @@ export interface SegmentJobOutcome {
  * again after its result was taken in. While it runs it beats the pass's heartbeat, so the pass stays live
  * while any worker works on it. Repair mode writes under the pass's run id: ledger claims by the same run
  * are taken again, so a job retried after its worker died redoes only what did not land (its scan no longer
- * finds what did). The blast-radius latch holds for segments that start after the trip was folded.
+ * finds what did). The blast-radius latch holds across workers: a segment that trips the guard latches the
+ * run at once (latchLease), and every segment asks again just before it records and writes.
  */
 export async function runSegmentJob(
   ds: DatasetConfig,
@@ -60,6 +63,26 @@ export async function runSegmentJob(
     };
   const resolved = options.resolved ?? (await describeDataset(ds, replicas));
   const policy = job.mode === "scan" ? undefined : datasetPolicy(ds, resolved);
+  // The pass's candidates decide here as they would in a single-process pass: a shadow beside the live
+  // policy (a shadow that does not fit the shape is left out, as the coordinator left it out), a canary on
+  // its share of keys.
+  const { shadow: shadowPolicy, canary: canaryPolicy } = (policy && job.candidate) || {};
+  let shadow = shadowPolicy ? new CandidateDecider(ds, shadowPolicy) : undefined;
+  try {
+    shadow?.start(resolved);
+  } catch {
+    shadow = undefined;
+  }
+  const canary =
+    canaryPolicy && canaryPolicy.fraction > 0
+      ? {
+          policy: datasetPolicy(ds, resolved, canaryPolicy.policy, canaryPolicy.where),
+          fraction: canaryPolicy.fraction,
+        }
+      : undefined;
+  // The run's latch as its workers share it: a segment that trips the guard takes it at once.
+  const latch = latchLease(job.runId);
+  const tripped = async () => (await state.getLease(latch)) !== undefined;
   const everyMs = options.heartbeatMs ?? HEARTBEAT_MS;
   // The pass's lease is the coordinator's: a worker only keeps the run's heartbeat fresh.
   const alive =
@@ -71,22 +94,35 @@ export async function runSegmentJob(
       ctx: { runId: job.runId, state, now, command: `worker ${job.mode}` },
       resolved,
       policy,
+      canary,
       writes: job.mode === "repair",
       guard: options.guard,
-      latched: kept?.run.guard !== undefined,
+      latched: kept?.run.guard !== undefined || (await tripped()),
+      latch: tripped,
       target: { range: job.range, expectedRows: job.expectedRows },
     });
-    const repairs: Record<string, Record<string, number>> = {};
-    for (const r of segment.work.results) {
-      const of = repairs[r.target] ?? {};
-      of[r.outcome] = (of[r.outcome] ?? 0) + 1;
-      repairs[r.target] = of;
-    }
-    const outcome = { from: job.index, to: job.index + 1, of: job.of, ...segment.work };
+    if (segment.totals.guard) await state.acquireLease(latch, options.worker, now(), LATCH_TTL_MS);
+    const where = { from: job.index, to: job.index + 1, of: job.of };
+    const durationMs = now() - started;
+    const report = segmentReport(
+      where,
+      segment.work,
+      segment.totals,
+      durationMs,
+      candidateFigures(segment.work, shadow, canary),
+    );
+    const outcome = { ...where, ...segment.work };
     // The drill-down's record of the segment, written where it ran (a retried job replaces it).
     if (segment.whole) await state.recordSegment(segmentFigures(ds.name, job.runId, outcome, started, now()));
     return {
-      result: { totals: segment.totals, worker: options.worker, durationMs: now() - started, repairs },
+      result: {
+        totals: segment.totals,
+        worker: options.worker,
+        durationMs,
+        repairs: report.repairs,
+        opened: report.opened,
+        ...(report.candidate ? { candidate: report.candidate } : {}),
+      },
       outcome,
       resolved,
     };

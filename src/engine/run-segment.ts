@@ -74,6 +74,11 @@ export interface SegmentInput {
   readonly signal?: AbortSignal | undefined;
   /** True when an earlier segment of the run tripped the blast-radius guard: nothing is recorded or written. */
   readonly latched: boolean;
+  /**
+   * Asked again just before the plan is recorded and written (a distributed run: another worker's segment
+   * may have tripped the guard since this one started); true latches this segment as `latched` would.
+   */
+  readonly latch?: (() => Promise<boolean>) | undefined;
   /** Which writes are made (insert-only, upsert-only); the others are held back and remain. Default all. */
   readonly repairMode?: RepairMode;
   /**
@@ -161,7 +166,9 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     t.guard = plan.guard;
     t.escalated++;
   }
-  const planned = input.latched || trips ? [] : repairTasks(plan);
+  // Asked as late as possible, so a trip elsewhere in the run since this segment began still holds it back.
+  const latched = input.latched || (writes && !trips && (await input.latch?.()) === true);
+  const planned = latched || trips ? [] : repairTasks(plan);
   const tasks = planned.filter((task) => keptByMode(task, input.repairMode));
   t.heldBack += planned.length - tasks.length;
   t.plannedWrites += tasks.length;
@@ -171,7 +178,7 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     return done({ ...base, plan, tasks, printed });
   }
   // After a guard trip nothing more is recorded or written in the run: its escalation says why.
-  if (input.latched) {
+  if (latched) {
     t.remaining += repairable;
     return done({ ...base, plan });
   }

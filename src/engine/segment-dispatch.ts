@@ -1,6 +1,8 @@
 /** The SegmentDispatch port: how a coordinator hands a pass's segments to worker processes and learns their end. */
 import type { KeyRange } from "../core/model.js";
+import type { CandidatePolicy } from "./candidate-decider.js";
 import type { RunTotals } from "./run-totals.js";
+import type { CandidateFigures } from "./segment-report.js";
 
 /** One segment of a distributed pass, as a job a worker runs. Plain JSON. */
 export interface SegmentJob {
@@ -14,6 +16,15 @@ export interface SegmentJob {
   readonly range: KeyRange;
   /** About how many rows the segment holds (for detection's progress and leaf sizes). */
   readonly expectedRows: number;
+  /**
+   * The pass's candidate policies, as the coordinator runs them: a shadow decides beside the live policy
+   * (its figures come back in the result), a canary decides its `fraction` of keys. The coordinator's, not
+   * the worker's config: a reload on the coordinator reaches every worker with the next pass.
+   */
+  readonly candidate?: {
+    readonly shadow?: CandidatePolicy | undefined;
+    readonly canary?: (CandidatePolicy & { readonly fraction: number }) | undefined;
+  };
 }
 
 /** What a worker reports of a finished segment. Plain JSON. */
@@ -28,6 +39,12 @@ export interface SegmentJobResult {
   readonly repairs?: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** True when the worker found the pass already finished or the segment already folded: nothing was done. */
   readonly skipped?: boolean;
+  /** Escalations the segment opened, by class. */
+  readonly opened?: Readonly<Record<string, number>>;
+  /** Times to convergence of the keys the segment took back, seconds. */
+  readonly ttcSeconds?: readonly number[];
+  /** The job's candidates' figures (see SegmentJob.candidate). */
+  readonly candidate?: CandidateFigures | undefined;
 }
 
 /** Where the segments of a pass stand, as `poll` reports them. */
@@ -67,6 +84,21 @@ export interface SegmentDispatch {
     signal?: AbortSignal,
   ): Promise<SegmentProgress>;
   forget(dataset: string, runId: string, indexes: readonly number[]): Promise<void>;
+}
+
+/** One failed attempt of a segment job: which worker failed which segment, and why. Plain JSON. */
+export interface SegmentFailure {
+  readonly dataset: string;
+  readonly runId: string;
+  /** The segment (0-based); undefined when the job could not be read back. */
+  readonly index: number | undefined;
+  /** The worker that ran the attempt (`host:pid:random`), when the queue knows it. */
+  readonly worker: string | undefined;
+  /** The error, one line. */
+  readonly error: string;
+  /** Which attempt failed (1-based), and whether it was the last (the segment failed for good). */
+  readonly attempt: number;
+  readonly final: boolean;
 }
 
 /** A segment's job failed for good: the pass stops (its checkpoint kept) and is resumed after a back-off. */

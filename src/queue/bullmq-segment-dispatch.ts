@@ -4,6 +4,7 @@ import type { QueueConfig } from "../config/queue-config.js";
 import type {
   QueueDepth,
   SegmentDispatch,
+  SegmentFailure,
   SegmentJob,
   SegmentJobResult,
   SegmentProgress,
@@ -30,7 +31,8 @@ export class BullmqSegmentDispatch implements SegmentDispatch {
   constructor(
     private readonly config: QueueConfig,
     private readonly concurrency: ReadonlyMap<string, number>,
-    private readonly onFailedAttempt?: (dataset: string, reason: string) => void,
+    /** Told each failed attempt, with the worker that made it (BullMQ's `processedBy`: the worker's name). */
+    private readonly onFailedAttempt?: (failure: SegmentFailure) => void,
   ) {}
 
   private async queueOf(dataset: string): Promise<DatasetQueue> {
@@ -45,17 +47,46 @@ export class BullmqSegmentDispatch implements SegmentDispatch {
       };
       const events = new QueueEvents(name, { connection });
       events.on("completed", wake);
-      events.on("failed", ({ failedReason }) => {
-        this.onFailedAttempt?.(dataset, failedReason);
+      const queue = new Queue(name, { connection });
+      const tell = (jobId: string, reason: string | undefined) => {
+        const told = this.onFailedAttempt;
+        if (told) void this.failureOf(queue, dataset, jobId, reason).then(told, () => {});
+      };
+      events.on("failed", ({ jobId, failedReason }) => {
         wake();
+        tell(jobId, failedReason);
       });
+      // An attempt that failed with attempts left: the job waits out its back-off (jobs are delayed for
+      // nothing else here), its failedReason that attempt's.
+      events.on("delayed", ({ jobId }) => tell(jobId, undefined));
       events.on("retries-exhausted", wake);
-      q = { queue: new Queue(name, { connection }), events, waiters };
+      q = { queue, events, waiters };
       this.queues.set(dataset, q);
       await q.queue.setGlobalConcurrency(this.concurrency.get(dataset) ?? 1);
       await events.waitUntilReady();
     }
     return q;
+  }
+
+  /** A failed attempt as the job records it: segment, worker, attempt (the job may be gone: then less). */
+  private async failureOf(
+    queue: Queue,
+    dataset: string,
+    jobId: string,
+    reason: string | undefined,
+  ): Promise<SegmentFailure> {
+    const job = (await queue.getJob(jobId)) as Job<SegmentJob> | undefined;
+    reason ??= job?.failedReason;
+    const attempt = job?.attemptsMade ?? 1;
+    return {
+      dataset,
+      runId: job?.data.runId ?? jobId.replace(/\.\d+$/, ""),
+      index: job?.data.index,
+      worker: job?.processedBy,
+      error: (reason ?? "failed").split("\n")[0]!,
+      attempt,
+      final: attempt >= (job?.opts.attempts ?? ATTEMPTS),
+    };
   }
 
   async submit(jobs: readonly SegmentJob[]): Promise<void> {

@@ -25,6 +25,8 @@ export async function startSegmentWorkers(
   datasets: readonly string[],
   handler: SegmentHandler,
   log: (line: string) => void,
+  /** This worker process (`host:pid:random`): the queue records it on each job it runs (`processedBy`). */
+  name?: string,
 ): Promise<SegmentWorkers> {
   const connection = queueConnection(queue);
   const started = datasets.map(
@@ -34,6 +36,7 @@ export async function startSegmentWorkers(
         (job) => handler(job.data, job.attemptsMade + 1),
         {
           connection,
+          ...(name ? { name } : {}),
           concurrency: workers.concurrency,
           lockDuration: workers.stallAfterMs,
           stalledInterval: Math.max(500, Math.floor(workers.stallAfterMs / 2)),

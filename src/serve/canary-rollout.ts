@@ -5,15 +5,9 @@
  */
 import { createHash } from "node:crypto";
 import type { CandidateConfig } from "../config/load-config.js";
-import { inCanary } from "../core/canary.js";
-import type { Decision } from "../core/decide.js";
-import type { Key } from "../core/model.js";
+import type { CanaryFigures, SideFigures } from "../engine/segment-report.js";
 
-/** How one side of a pass fared: divergences decided, and how many ended badly (escalated, failed, superseded). */
-export interface SideFigures {
-  decided: number;
-  bad: number;
-}
+export type { SideFigures } from "../engine/segment-report.js";
 
 /** The rollout as the API shows it. */
 export interface CanaryView {
@@ -44,8 +38,6 @@ export type CanaryEvent =
 export class CanaryError extends Error {
   override readonly name = "CanaryError";
 }
-
-const BAD_OUTCOMES = new Set(["failed", "superseded"]);
 
 /**
  * What a rollout's progress is kept as in the state store (RolloutStore, kind `canary`): everything but the
@@ -135,20 +127,12 @@ export class CanaryRollout {
     if (!resumed) this.pass = { live: { decided: 0, bad: 0 }, candidate: { decided: 0, bad: 0 } };
   }
 
-  /** A group of segments: its decisions (each names the policy that made it) and its repair outcomes. */
-  add(
-    decisions: readonly Decision[],
-    results: readonly { key: Key; outcome: string }[],
-    fraction: number,
-  ): void {
-    for (const d of decisions) {
-      const side = d.policyVersion === this.candidateVersion ? this.pass.candidate : this.pass.live;
-      side.decided++;
-      if (d.action === "escalate") side.bad++;
+  /** A group of segments (in this process or on a worker): how each side's keys fared. */
+  add(figures: CanaryFigures): void {
+    for (const side of ["live", "candidate"] as const) {
+      this.pass[side].decided += figures[side].decided;
+      this.pass[side].bad += figures[side].bad;
     }
-    for (const r of results)
-      if (BAD_OUTCOMES.has(r.outcome))
-        (inCanary(r.key, fraction) ? this.pass.candidate : this.pass.live).bad++;
   }
 
   /** A repair pass finished: rolls back past the margin, else counts a good pass. Returns what to audit. */

@@ -8,8 +8,7 @@ import { openConnector } from "../connectors/open-connector.js";
 import { BENIGN_CLASSES } from "../core/classify.js";
 import { nextCronTime, parseCron } from "../core/cron.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
-import { CandidateDecider } from "../engine/compare-policies.js";
-import { canaryKey, datasetPolicy, describeDataset } from "../engine/describe-dataset.js";
+import { canaryKey, describeDataset } from "../engine/describe-dataset.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import {
   type DatasetRunResult,
@@ -19,8 +18,8 @@ import {
 } from "../engine/run-dataset.js";
 import { newRunId } from "../engine/run-id.js";
 import { LEASE_TTL_MS, PassOwnedError } from "../engine/run-liveness.js";
-import { runQueuedPass } from "../engine/run-queued-pass.js";
 import { queuedMode, type SegmentDispatch } from "../engine/segment-dispatch.js";
+import type { SegmentReport } from "../engine/segment-report.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
 import {
@@ -41,7 +40,7 @@ import {
 } from "./policy-approval.js";
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
-import { countRepairs, recordSegment } from "./segment-marks.js";
+import { countRepairs, markSegment } from "./segment-marks.js";
 import { type DatasetStatus, type PassControl, TriggerError } from "./service-api.js";
 import { ShadowTracker, type ShadowView } from "./shadow-tracker.js";
 
@@ -65,7 +64,7 @@ export interface RunnerDeps {
   readonly configFile?: string | undefined;
   /**
    * The job queue of a coordinator (`serve --role coordinator`): passes run their segments on worker
-   * processes (runQueuedPass) instead of in this process.
+   * processes (runDataset's `dispatch`) instead of in this process.
    */
   readonly dispatch?: SegmentDispatch | undefined;
 }
@@ -92,7 +91,7 @@ export class DatasetRunner {
   private probing: Promise<void> | undefined;
   private prober: Prober | undefined;
   private stopping = false;
-  private readonly abort = new AbortController();
+  private abort = new AbortController();
   /** Last probe's lag per replica, seconds (null: not converged within the timeout). */
   readonly lag: Record<string, number | null> = {};
   private readonly gaugedClasses = new Set<string>();
@@ -449,8 +448,13 @@ export class DatasetRunner {
     return [...this.health.values()].filter((h) => !h.up).map((h) => h.name);
   }
 
-  /** Starts the schedule (and the probe); resumes an unfinished pass at once. */
+  /** Starts the schedule (and the probe), again after a stop; resumes an unfinished pass at once. */
   async start(): Promise<void> {
+    if (this.stopping) {
+      await this.running?.catch(() => {});
+      this.stopping = false;
+      this.abort = new AbortController();
+    }
     await this.restoreApprovals();
     // A rollout resumes where it stood before the restart (and its rolled-back alert holds).
     const c = this.ds.candidate;
@@ -738,29 +742,24 @@ export class DatasetRunner {
     return this.resolved;
   }
 
-  /** One pass (new or resumed) through the engine's run. True when it covered the whole key space. */
+  /**
+   * One pass (new or resumed) through the engine's run: its segments run here, or on workers when this is a
+   * coordinator (the same run, observed the same way). True when it covered the whole key space.
+   */
   private async pass(mode: PassMode, runId: string): Promise<boolean> {
     const { state, metrics, now } = this.deps;
     const dataset = this.ds.name;
+    const dispatch = this.deps.dispatch;
     const passStarted = now();
     const replicas = await this.open();
-    if (this.deps.dispatch) return this.queuedPass(mode, runId, replicas, passStarted);
     const candidate = this.ds.candidate;
     const where = `datasets.${dataset}.candidate.policy: ${candidate?.file}`;
     const rollout =
       candidate?.mode === "canary" && mode === "repair" ? await this.canary(candidate) : undefined;
     const fraction = rollout?.fraction ?? 0;
-    const shadow =
-      candidate?.mode === "shadow"
-        ? {
-            decider: new CandidateDecider(this.ds, {
-              policy: candidate.policy,
-              where: `datasets.${dataset}.candidate.policy: ${candidate.file}`,
-            }),
-            tracker: this.tracker(candidate.file),
-            ok: false,
-          }
-        : undefined;
+    const tracker = candidate?.mode === "shadow" ? this.tracker(candidate.file) : undefined;
+    let shadowUsed = false;
+    let canaryUsed = false;
     const run = await runDataset(
       this.ds,
       replicas,
@@ -772,7 +771,9 @@ export class DatasetRunner {
         checkpoint: true,
         owner: this.deps.owner,
         actor: this.policyActor ?? "serve",
+        ...(dispatch ? { dispatch } : {}),
         ...(rollout && fraction > 0 ? { canary: { policy: candidate!.policy, where, fraction } } : {}),
+        ...(tracker ? { shadow: { policy: candidate!.policy, where } } : {}),
         policySource: this.deps.configFile,
         signal: this.abort.signal,
         abort: this.passAbort.signal,
@@ -782,38 +783,36 @@ export class DatasetRunner {
         observer: {
           onAbandoned: (cp) =>
             this.deps.log(`${dataset}: abandoning unfinished ${cp.mode} pass ${cp.runId} for a ${mode} pass`),
-          onStart: async ({ runId: id, resolved, segments, resumedAt }) => {
+          onStart: async ({ runId: id, resolved, segments, resumedAt, done, candidate: versions }) => {
             // A replica's schema may have changed since the last pass: the probe uses this pass's shape.
             this.resolved = resolved;
-            if (resumedAt !== undefined)
+            if (dispatch)
+              this.deps.log(
+                `${dataset}: pass ${id} ${resumedAt !== undefined ? `resumed with ${done} of ${segments} segments done` : `queued as ${segments} segments`}`,
+              );
+            else if (resumedAt !== undefined)
               this.deps.log(`${dataset}: resuming pass ${id} at segment ${resumedAt + 1} of ${segments}`);
-            this.progress = { done: resumedAt ?? 0, segments, runId: id };
-            if (rollout && fraction > 0) {
-              rollout.startPass(datasetPolicy(this.ds, resolved, candidate!.policy, where).version, id);
+            this.progress = { done, segments, runId: id };
+            if (rollout && versions?.canary) {
+              rollout.startPass(versions.canary, id);
+              canaryUsed = true;
               await this.saveCanary(rollout);
             }
-            if (shadow) {
-              // A candidate that does not fit the shape is reported, never a reason to stop the live pass.
-              try {
-                const c = shadow.decider.start(resolved);
-                shadow.tracker.start(datasetPolicy(this.ds, resolved).version, c.version);
-                shadow.ok = true;
-              } catch (err) {
-                this.deps.log(`${dataset}: shadow candidate not used: ${message(err)}`);
-              }
-            }
+            // A candidate that does not fit the shape is reported, never a reason to stop the live pass.
+            if (tracker && versions?.shadow) {
+              tracker.start(versions.live, versions.shadow);
+              shadowUsed = true;
+            } else if (tracker && versions?.shadowError)
+              this.deps.log(`${dataset}: shadow candidate not used: ${versions.shadowError}`);
           },
           onRecovered: (settled) => this.countRepairs(settled),
-          onSegment: async (segment) => {
-            if (rollout && fraction > 0 && segment.plan) {
-              rollout.add(segment.plan.decisions, segment.results, fraction);
-              await this.saveCanary(rollout);
+          onSegmentDone: async (report, work) => {
+            if (canaryUsed && report.candidate?.canary) {
+              rollout!.add(report.candidate.canary);
+              await this.saveCanary(rollout!);
             }
-            if (shadow?.ok && segment.plan) {
-              const compared = shadow.decider.decide(segment.scan, segment.plan);
-              shadow.tracker.add(segment.scan.shape, compared.agree, compared.disagreements);
-            }
-            await this.segmentDone(segment);
+            if (shadowUsed && report.candidate?.shadow) tracker!.add(report.candidate.shadow);
+            await this.segmentDone(report, work);
           },
           pause: (ms) => this.pause(ms),
         },
@@ -829,86 +828,43 @@ export class DatasetRunner {
     }
     // A repair pass adopted the policy (and named who changed it).
     if (mode === "repair") this.policyActor = undefined;
-    if (rollout && fraction > 0) {
-      const events = rollout.finishPass();
-      await this.saveCanary(rollout);
+    if (canaryUsed) {
+      const events = rollout!.finishPass();
+      await this.saveCanary(rollout!);
       await this.recordCanary(events, run.runId);
     }
     // The candidate's decisions are recorded, never applied: one audit entry per pass.
-    if (shadow?.ok)
+    if (shadowUsed)
       await state.appendAudit([
-        {
-          ts: now(),
-          runId: run.runId,
-          type: "shadow",
-          dataset,
-          key: null,
-          data: shadow.tracker.finishPass(),
-        },
+        { ts: now(), runId: run.runId, type: "shadow", dataset, key: null, data: tracker!.finishPass() },
       ]);
     await this.deps.anchor?.();
     await this.finish(run, passStarted);
     return true;
   }
 
-  /** A coordinator's pass: its segments run on workers; this process folds their results and finishes it. */
-  private async queuedPass(
-    mode: PassMode,
-    runId: string,
-    replicas: readonly OpenReplica[],
-    passStarted: number,
-  ): Promise<boolean> {
-    const { state, metrics, now } = this.deps;
+  /**
+   * What serve does with a finished group of segments, wherever it ran: metrics (rows, repairs, escalations,
+   * durations, the worker's count), and — for a group run here — divergent-key marks and times to
+   * convergence (a worker records its own marks and reports the times).
+   */
+  private async segmentDone(report: SegmentReport, work: SegmentOutcome | undefined): Promise<void> {
+    const { metrics } = this.deps;
     const dataset = this.ds.name;
-    const run = await runQueuedPass(
-      this.ds,
-      replicas,
-      { state, now },
-      {
-        runId,
-        command: `serve ${mode}`,
-        mode,
-        owner: this.deps.owner,
-        dispatch: this.deps.dispatch!,
-        signal: this.abort.signal,
-        observer: {
-          onAbandoned: (cp) =>
-            this.deps.log(
-              `${dataset}: abandoning unfinished ${cp.mode} pass ${cp.runId} for a queued ${mode} pass`,
-            ),
-          onStart: ({ runId: id, resolved, segments, resumedAt }) => {
-            this.resolved = resolved;
-            this.deps.log(
-              `${dataset}: pass ${id} ${resumedAt !== undefined ? `resumed with ${resumedAt} of ${segments} segments done` : `queued as ${segments} segments`}`,
-            );
-            this.progress = { done: resumedAt ?? 0, segments, runId: id };
-          },
-          onRecovered: (settled) => this.countRepairs(settled),
-          onSegmentDone: (_index, result, done) => {
-            metrics.segments.inc({ dataset });
-            metrics.workerSegments.inc({ dataset, worker: result.worker });
-            metrics.segmentDuration.observe({ dataset }, result.durationMs / 1000);
-            for (const [replica, { rows }] of Object.entries(result.totals.replicas))
-              metrics.scanRows.inc({ dataset, replica }, rows);
-            for (const [replica, outcomes] of Object.entries(result.repairs ?? {}))
-              for (const [outcome, n] of Object.entries(outcomes))
-                metrics.repairs.inc({ dataset, replica, outcome }, n);
-            if (this.progress) this.progress = { ...this.progress, done };
-          },
-        },
-      },
-    );
-    if (!run.finished) return false;
-    await this.deps.anchor?.();
-    await this.finish(run, passStarted);
-    return true;
-  }
-
-  /** What serve does with a finished group of segments: metrics, divergent-key marks, time to convergence. */
-  private async segmentDone(segment: SegmentOutcome): Promise<void> {
-    await recordSegment(this.ds.name, this.deps, segment);
-    this.deps.metrics.segments.inc({ dataset: this.ds.name }, segment.to - segment.from);
-    if (this.progress) this.progress = { ...this.progress, done: segment.to };
+    metrics.segments.inc({ dataset }, report.to - report.from);
+    metrics.segmentDuration.observe({ dataset }, report.durationMs / 1000);
+    if (report.worker) metrics.workerSegments.inc({ dataset, worker: report.worker });
+    for (const [replica, { rows }] of Object.entries(report.totals.replicas))
+      metrics.scanRows.inc({ dataset, replica }, rows);
+    for (const [cls, n] of Object.entries(report.opened)) metrics.escalations.inc({ dataset, class: cls }, n);
+    for (const [replica, outcomes] of Object.entries(report.repairs))
+      for (const [outcome, n] of Object.entries(outcomes))
+        metrics.repairs.inc({ dataset, replica, outcome }, n);
+    const ttc = work
+      ? (await markSegment(this.deps.state, dataset, work, this.deps.now)).ttcSeconds
+      : report.ttcSeconds;
+    for (const seconds of ttc ?? []) metrics.timeToConvergence.observe({ dataset }, seconds);
+    if (this.progress) this.progress = { ...this.progress, done: this.progress.done + report.to - report.from };
   }
 
   private countRepairs(results: readonly RepairResult[]): void {

@@ -31,7 +31,7 @@ export interface DatasetWatcherDeps {
  * line naming it, and the dataset goes on with its scheduled passes alone.
  */
 export class DatasetWatcher {
-  private readonly stopping = new AbortController();
+  private stopping = new AbortController();
   private running: Promise<void> | undefined;
   private readonly opened: Connector[] = [];
   /** Keys (`keyId`) of the check in flight found divergent and not verified converged. */
@@ -42,7 +42,9 @@ export class DatasetWatcher {
     private readonly deps: DatasetWatcherDeps,
   ) {}
 
+  /** Starts watching (again, after a stop: a coordinator back from standby). */
   start(): void {
+    if (this.stopping.signal.aborted) this.stopping = new AbortController();
     this.running ??= this.run().catch((err: unknown) => {
       this.deps.log(
         `${this.ds.name}: change feeds stopped: ${err instanceof Error ? err.message : String(err)}`,
@@ -54,6 +56,7 @@ export class DatasetWatcher {
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.running;
+    this.running = undefined;
     await Promise.allSettled(this.opened.splice(0).map((c) => c.close()));
   }
 

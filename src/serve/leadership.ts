@@ -13,11 +13,13 @@ export const LEADER_TTL_MS = 15_000;
  * standby tries every third of the TTL and takes over when the leader stopped renewing (it died, or lost
  * the store), or at once when the leader was a process on this host that no longer exists. The leader
  * renews every third of the TTL; a renewal that fails means another may lead now: `lost` is called and the
- * leader must stop scheduling. Passes also hold their dataset's pass lease, so even then no pass runs twice.
+ * leader must stop scheduling (and may campaign again: `acquire` after a loss). Passes also hold their
+ * dataset's pass lease, so even then no pass runs twice.
  */
 export class Leadership {
   private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  /** Set by `release`: no more campaigning or renewing. */
+  private released = false;
 
   constructor(
     private readonly state: StateStore,
@@ -29,7 +31,7 @@ export class Leadership {
   /** Resolves once this process leads; `waiting` is told who leads meanwhile (once per leader seen). */
   async acquire(signal: AbortSignal, waiting: (leader: string) => void): Promise<boolean> {
     let seen: string | undefined;
-    while (!signal.aborted && !this.stopped) {
+    while (!signal.aborted && !this.released) {
       if (await this.state.acquireLease(COORDINATOR_LEASE, this.owner, this.now(), this.ttlMs)) return true;
       const held = await this.state.getLease(COORDINATOR_LEASE);
       if (held && deadLocalOwner(held.owner)) {
@@ -57,12 +59,14 @@ export class Leadership {
 
   /** Renews the lease every third of the TTL; `lost` once when a renewal is refused. */
   keep(lost: () => void): void {
-    this.timer = setInterval(() => {
+    clearInterval(this.timer);
+    let gone = false;
+    const timer = setInterval(() => {
       this.state.acquireLease(COORDINATOR_LEASE, this.owner, this.now(), this.ttlMs).then(
         (ok) => {
-          if (!ok && !this.stopped) {
-            this.stopped = true;
-            clearInterval(this.timer);
+          if (!ok && !gone && !this.released) {
+            gone = true;
+            clearInterval(timer);
             lost();
           }
         },
@@ -70,13 +74,50 @@ export class Leadership {
         () => {},
       );
     }, this.ttlMs / 3);
-    this.timer.unref();
+    timer.unref();
+    this.timer = timer;
   }
 
   /** Stops renewing and frees the lease, so a standby takes over at once. */
   async release(): Promise<void> {
-    this.stopped = true;
+    this.released = true;
     clearInterval(this.timer);
     await this.state.releaseLease(COORDINATOR_LEASE, this.owner).catch(() => {});
+  }
+}
+
+/** What the coordinator loop drives: a service that schedules while it leads and stands by otherwise. */
+export interface Coordinated {
+  start(): Promise<void>;
+  standby(): Promise<void>;
+}
+
+/**
+ * A coordinator's life until `signal`: campaign for the lease (a standby meanwhile, serving the read APIs),
+ * schedule while leading, and on losing the lease stand by and campaign again — never exit for it. Resolves
+ * when the signal is aborted (the caller then stops the service and releases the lease).
+ */
+export async function coordinate(
+  leadership: Leadership,
+  service: Coordinated,
+  signal: AbortSignal,
+  log: (line: string) => void,
+  owner: string,
+): Promise<void> {
+  const aborted = new Promise<"aborted">((resolve) => {
+    if (signal.aborted) resolve("aborted");
+    signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+  });
+  while (!signal.aborted) {
+    const leading = await leadership.acquire(signal, (leader) =>
+      log(`standby: coordinator ${leader} leads; waiting for its lease`),
+    );
+    if (!leading) return;
+    log(`coordinator: leading as ${owner}`);
+    const lost = new Promise<"lost">((resolve) => leadership.keep(() => resolve("lost")));
+    await service.start();
+    if ((await Promise.race([lost, aborted])) === "aborted") return;
+    log("coordinator: lost the coordinator lease; standing by (read APIs stay up) and campaigning again");
+    await service.standby();
   }
 }

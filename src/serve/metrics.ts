@@ -124,8 +124,8 @@ export class ServeMetrics {
   });
   readonly segmentFailures = new Counter({
     name: "concord_segment_failures_total",
-    help: "Failed attempts of distributed segment jobs (retried until their attempts run out).",
-    labelNames: ["dataset"] as const,
+    help: "Failed attempts of distributed segment jobs (retried until their attempts run out), by the worker that made them.",
+    labelNames: ["dataset", "worker"] as const,
     registers: [this.registry],
   });
   readonly queueJobs = new Gauge({

@@ -11,6 +11,7 @@ import type { SegmentJob, SegmentJobResult } from "../engine/segment-dispatch.js
 import { WriteGuard, type WriteLimiter } from "../execute/write-guard.js";
 import type { StateStore } from "../state/state-store.js";
 import { markSegment } from "./segment-marks.js";
+import type { WorkerMetrics } from "./worker-metrics.js";
 
 /** What a worker host needs. */
 export interface WorkerHostDeps {
@@ -21,6 +22,8 @@ export interface WorkerHostDeps {
   readonly worker: string;
   /** The fleet's shared write bucket of a dataset's replica; without it each worker keeps its own rate. */
   readonly writeLimiter?: (dataset: string, replica: string, perSecond: number) => WriteLimiter;
+  /** The worker's own metrics (`concord worker --metrics`). */
+  readonly metrics?: WorkerMetrics | undefined;
 }
 
 /** What the host keeps per dataset: open replicas, and the pass it is working on (shape and write guard). */
@@ -53,6 +56,18 @@ export class SegmentWorkerHost {
 
   /** Runs one job; throws (failing the attempt, so the queue retries it) when the segment could not be run. */
   readonly handle = async (job: SegmentJob, attempt: number): Promise<SegmentJobResult> => {
+    const ended = this.deps.metrics?.started(job.dataset);
+    try {
+      const result = await this.run(job, attempt);
+      ended?.(result);
+      return result;
+    } catch (err) {
+      ended?.(undefined);
+      throw err;
+    }
+  };
+
+  private async run(job: SegmentJob, attempt: number): Promise<SegmentJobResult> {
     const ds = this.config.datasets.find((d) => d.name === job.dataset);
     if (!ds) throw new Error(`worker: no dataset named ${job.dataset} in this worker's config`);
     const slot = this.slots.get(ds.name) ?? {};
@@ -74,20 +89,20 @@ export class SegmentWorkerHost {
         return out.result;
       }
       slot.pass.resolved = out.resolved;
-      if (out.outcome) await markSegment(state, ds.name, out.outcome, now);
+      const marks = out.outcome ? await markSegment(state, ds.name, out.outcome, now) : undefined;
       const t = out.result.totals;
       log(
         `${label}: ${t.stats.rowsRead} rows read, ${Object.values(t.counts).reduce((a, b) => a + b, 0)} divergent, ${t.repairs.applied ?? 0} repaired in ${out.result.durationMs} ms`,
       );
       await this.pause(ds, out.result.durationMs);
-      return out.result;
+      return marks?.ttcSeconds.length ? { ...out.result, ttcSeconds: marks.ttcSeconds } : out.result;
     } catch (err) {
       // The replicas are opened afresh for the next job: a broken connection is not handed on.
       await this.closeReplicas(slot);
       slot.pass = undefined;
       throw err;
     }
-  };
+  }
 
   /** Closes every replica (after the queue stopped handing out jobs). */
   async close(): Promise<void> {

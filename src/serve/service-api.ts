@@ -5,7 +5,7 @@ import type { DatasetHint } from "../core/consistency-hint.js";
 import type { Key } from "../core/model.js";
 import type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
-import type { QueueDepth } from "../engine/segment-dispatch.js";
+import type { QueueDepth, SegmentFailure } from "../engine/segment-dispatch.js";
 
 export type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 
@@ -185,7 +185,7 @@ export interface ReloadOutcome {
 export class TriggerError extends Error {
   override readonly name = "TriggerError";
   constructor(
-    readonly kind: "unknown-dataset" | "busy" | "stopping" | "idle",
+    readonly kind: "unknown-dataset" | "busy" | "stopping" | "idle" | "standby",
     message: string,
   ) {
     super(message);
@@ -234,6 +234,8 @@ export interface QueueStatus {
     readonly dataset: string;
     readonly segments: number;
   }[];
+  /** The latest failed attempts of segment jobs (at most 50), newest last: which worker failed which segment. */
+  readonly failures: readonly (SegmentFailure & { readonly at: number })[];
 }
 
 export interface ServiceApi {

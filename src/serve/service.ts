@@ -26,7 +26,7 @@ import {
 import type { OpenReplica } from "../engine/run-context.js";
 import { newRunId } from "../engine/run-id.js";
 import { processOwner } from "../engine/run-liveness.js";
-import type { SegmentDispatch } from "../engine/segment-dispatch.js";
+import type { SegmentDispatch, SegmentFailure } from "../engine/segment-dispatch.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { EscalationFilter, RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";
@@ -79,12 +79,26 @@ export interface Service {
   readonly state: StateStore;
   /** Starts every dataset's schedule and probe; unfinished passes resume at once. */
   start(): Promise<void>;
+  /**
+   * A coordinator that lost its lease: stops scheduling (the passes in flight stop after their step and keep
+   * their checkpoints; another leader resumes them) and keeps serving the read APIs; `start` again when it
+   * leads again. Triggers are refused meanwhile (503, `standby`).
+   */
+  standby(): Promise<void>;
   /** Finishes the write batches in flight, checkpoints, closes replicas and the state store. */
   stop(): Promise<void>;
   /** Resolves when no pass is running (tests). */
   idle(): Promise<void>;
+  /**
+   * A coordinator's queue reports a failed attempt of a segment job: counted by dataset and worker
+   * (`concord_segment_failures_total`), logged, and kept among the latest shown by `/api/queue`.
+   */
+  segmentFailed(failure: SegmentFailure): void;
   runner(dataset: string): DatasetRunner;
 }
+
+/** Failed segment attempts `/api/queue` shows. */
+const MAX_FAILURES_KEPT = 50;
 
 function percentile(sorted: readonly number[], p: number): number | null {
   if (!sorted.length) return null;
@@ -230,6 +244,9 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     return auditView(v);
   };
   let timers: NodeJS.Timeout[] = [];
+  // A coordinator schedules and triggers passes only while it leads (between start and standby).
+  let leading = false;
+  const failures: (SegmentFailure & { at: number })[] = [];
 
   const runnerOf = (dataset: string): DatasetRunner => {
     const r = runners.get(dataset);
@@ -428,6 +445,11 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
 
     async trigger(dataset, mode, by) {
       if (stopped) throw new TriggerError("stopping", "the service is stopping");
+      if (options.queue && !leading)
+        throw new TriggerError(
+          "standby",
+          "this coordinator is on standby: the leading coordinator runs passes",
+        );
       const runId = await runnerOf(dataset).trigger(mode);
       // Who started it, before anything the pass records (it awaits the state store after this).
       if (by !== undefined)
@@ -553,6 +575,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
                 dataset: String(v.labels.dataset),
                 segments: v.value,
               })),
+              failures: [...failures],
             };
           },
         }
@@ -617,6 +640,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     metrics,
     state,
     async start() {
+      leading = true;
       if (config.alerts.length) {
         await verifyAudit().catch((err) => log(`audit verification failed to run: ${String(err)}`));
         timers = [
@@ -662,6 +686,12 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
         `serving ${runners.size} dataset${runners.size === 1 ? "" : "s"}: ${[...runners.keys()].join(", ")}`,
       );
     },
+    async standby() {
+      leading = false;
+      for (const t of timers.splice(0)) clearInterval(t);
+      await Promise.all([...runners.values()].map((r) => r.stop()));
+      await Promise.all(watchers.map((w) => w.stop()));
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -676,6 +706,14 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     },
     async idle() {
       for (const r of runners.values()) await r.idle();
+    },
+    segmentFailed(f) {
+      metrics.segmentFailures.inc({ dataset: f.dataset, worker: f.worker ?? "unknown" });
+      failures.push({ ...f, at: now() });
+      if (failures.length > MAX_FAILURES_KEPT) failures.shift();
+      log(
+        `${f.dataset}: segment ${f.index === undefined ? "?" : f.index + 1} of pass ${f.runId} failed on ${f.worker ?? "a worker"} (attempt ${f.attempt}${f.final ? ", the last" : ""}): ${f.error}`,
+      );
     },
     runner: (dataset) => runnerOf(dataset),
   };

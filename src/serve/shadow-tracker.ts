@@ -1,27 +1,10 @@
 /** What a candidate policy in shadow would have done, pass by pass: agreement, disagreements by rule, its writes. */
-import type { Disagreement } from "../core/compare-decisions.js";
-import type { Decision } from "../core/decide.js";
-import { keyToJson, type RecordShape } from "../core/model.js";
+import type { ShadowDisagreement, ShadowFigures } from "../engine/segment-report.js";
 
 /** Disagreements kept for the API (the latest), and per pass in its audit entry. */
 const KEPT = 100;
 
-/** One decision as the shadow view shows it. */
-export interface ShadowDecision {
-  readonly action: string;
-  readonly source: string | null;
-  readonly targets: readonly string[];
-  readonly rule: string;
-  readonly reason: string;
-}
-
-/** A divergence the candidate decided differently: both decisions; the candidate's is what it would have written. */
-export interface ShadowDisagreement {
-  readonly key: readonly unknown[];
-  readonly class: string;
-  readonly live: ShadowDecision;
-  readonly candidate: ShadowDecision;
-}
+export type { ShadowDecision, ShadowDisagreement } from "../engine/segment-report.js";
 
 /** The shadow's figures: since the service started (or the candidate changed), and the last finished pass. */
 export interface ShadowView {
@@ -40,12 +23,6 @@ export interface ShadowView {
   readonly disagreements: readonly ShadowDisagreement[];
   /** Writes the candidate would have made that the live policy did not make (or made otherwise), since it started. */
   readonly wouldWrite: number;
-}
-
-const WRITES = new Set(["propagate", "delete", "merge"]);
-
-function decisionView(d: Decision): ShadowDecision {
-  return { action: d.action, source: d.source ?? null, targets: d.targets, rule: d.rule, reason: d.reason };
 }
 
 /** Accumulates a shadow candidate's comparisons; one per dataset runner. */
@@ -67,24 +44,20 @@ export class ShadowTracker {
     this.pass = { agree: 0, disagree: 0, disagreements: [] };
   }
 
-  /** One group of segments compared. */
-  add(shape: RecordShape, agree: number, disagreements: readonly Disagreement[]): void {
-    this.agree += agree;
-    this.pass.agree += agree;
-    for (const { live, candidate } of disagreements) {
-      this.disagree++;
-      this.pass.disagree++;
-      if (WRITES.has(candidate.action)) this.wouldWrite += candidate.targets.length;
-      const id = `${live.rule}\u0000${candidate.rule}`;
-      const r = this.byRule.get(id) ?? { live: live.rule, candidate: candidate.rule, count: 0 };
-      r.count++;
+  /** One group of segments compared (in this process or on a worker). */
+  add(figures: ShadowFigures): void {
+    this.agree += figures.agree;
+    this.pass.agree += figures.agree;
+    this.disagree += figures.disagree;
+    this.pass.disagree += figures.disagree;
+    this.wouldWrite += figures.wouldWrite;
+    for (const { live, candidate, count } of figures.byRule) {
+      const id = `${live}\u0000${candidate}`;
+      const r = this.byRule.get(id) ?? { live, candidate, count: 0 };
+      r.count += count;
       this.byRule.set(id, r);
-      const view = {
-        key: keyToJson(shape.key, live.key),
-        class: live.class,
-        live: decisionView(live),
-        candidate: decisionView(candidate),
-      };
+    }
+    for (const view of figures.disagreements) {
       if (this.pass.disagreements.length < KEPT) this.pass.disagreements.push(view);
       this.latest.push(view);
     }

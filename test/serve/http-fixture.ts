@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { type ConcordConfig, loadConfig, parseConfig } from "../../src/config/load-config.js";
-import { createService, type Service } from "../../src/serve/service.js";
+import { createService, type Service, type ServiceOptions } from "../../src/serve/service.js";
 
 export const TOKEN = "http-test-token-5f2c9a1e7b3d";
 export const ACCOUNTS = { rows: 300, stale: [5, 120, 250], conflict: [10, 11], missing: [200] } as const;
@@ -112,7 +112,13 @@ ${probe ? "    probe: { every: 1h, key: -1, timeout: 3s }\n" : ""}`,
 
 /** A fresh temp dir with diverged replicas and a service over them (not started: passes run when triggered). */
 export async function startFixture(
-  options: { datasets?: readonly FixtureDataset[]; probe?: boolean; dir?: string } = {},
+  options: {
+    datasets?: readonly FixtureDataset[];
+    probe?: boolean;
+    dir?: string;
+    /** A coordinator's job queue: passes run their segments as jobs (see test/serve/queued-candidates). */
+    queue?: ServiceOptions["queue"];
+  } = {},
 ): Promise<ServeFixture> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "concord-http-"));
   if (!options.dir) makeReplicas(dir);
@@ -127,6 +133,7 @@ export async function startFixture(
     log: (line) => logs.push(line),
     now: () => Date.now() + clock.offset,
     loadConfig: () => loadConfig(path),
+    ...(options.queue ? { queue: options.queue } : {}),
   });
   const links: (() => void)[] = [];
   return {

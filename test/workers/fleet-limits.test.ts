@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseQueueUrl } from "../../src/config/queue-config.js";
 import { emptyTotals } from "../../src/engine/run-totals.js";
-import type { SegmentJob, SegmentJobResult } from "../../src/engine/segment-dispatch.js";
+import type { SegmentFailure, SegmentJob, SegmentJobResult } from "../../src/engine/segment-dispatch.js";
 import { BullmqSegmentDispatch } from "../../src/queue/bullmq-segment-dispatch.js";
 import { startSegmentWorkers } from "../../src/queue/bullmq-segment-workers.js";
 import { queueConnection, segmentQueueName } from "../../src/queue/queue-connection.js";
@@ -113,5 +113,57 @@ describe.skipIf(!available)("fleet-wide limits", () => {
     while (done.length < jobs.length)
       done = [...(await dispatch.poll(dataset, `limits-${tag}`, [0, 1, 2, 3, 4, 5], 1000)).done.keys()];
     expect(done.sort()).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it("a failed attempt names the worker that made it, the segment and the error", async () => {
+    const dataset = `failing_${tag}`;
+    const failures: SegmentFailure[] = [];
+    let told!: () => void;
+    const first = new Promise<void>((resolve) => {
+      told = resolve;
+    });
+    const dispatch = new BullmqSegmentDispatch(queue, new Map([[dataset, 2]]), (f) => {
+      failures.push(f);
+      told();
+    });
+    cleanup.push(async () => {
+      const q = new Queue(segmentQueueName(dataset), { connection: queueConnection(queue) });
+      await q.obliterate({ force: true });
+      await q.close();
+    });
+    cleanup.push(() => dispatch.close());
+    const worker = `host-f:4242:${tag}`;
+    const workers = await startSegmentWorkers(
+      queue,
+      { concurrency: 1, stallAfterMs: 30_000 },
+      [dataset],
+      async (job) => {
+        if (job.index === 1) throw new Error("replica b refused the write\nstack line");
+        return { totals: emptyTotals(), worker, durationMs: 0 };
+      },
+      () => {},
+      worker,
+    );
+    cleanup.push(() => workers.close());
+    const job = (index: number) => ({
+      dataset,
+      runId: `failing-${tag}`,
+      mode: "repair" as const,
+      index,
+      of: 2,
+      range: { lo: null, hi: null },
+      expectedRows: 1,
+    });
+    await dispatch.submit([job(0), job(1)]);
+    await first;
+    expect(failures[0]).toEqual({
+      dataset,
+      runId: `failing-${tag}`,
+      index: 1,
+      worker,
+      error: "replica b refused the write",
+      attempt: 1,
+      final: false,
+    });
   });
 });

@@ -38,6 +38,12 @@ describe("serve --role and worker", () => {
       'concord: --role: expected all or coordinator, got "worker" (workers run as concord worker)',
     ],
     [
+      "a malformed --metrics address",
+      ["worker", "--metrics", "7071"],
+      `queue: redis://127.0.0.1:6379/0\nstate: "postgres://h/db"\n${DATASET}`,
+      'concord: --metrics: expected HOST:PORT such as 127.0.0.1:7070, got "7071"',
+    ],
+    [
       "a malformed queue",
       ["worker"],
       `queue: "redis://u:secret@q:6379"\nstate: "postgres://h/db"\n${DATASET}`,

@@ -36,6 +36,7 @@ const TRIGGER_STATUS: Record<TriggerError["kind"], number> = {
   busy: 409,
   stopping: 503,
   idle: 409,
+  standby: 503,
 };
 
 /** One line, at most 300 characters, credentials redacted. */

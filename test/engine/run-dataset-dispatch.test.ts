@@ -1,5 +1,5 @@
 /**
- * A distributed pass at the engine's level, over real SQLite replicas: the coordinator's runQueuedPass with
+ * A distributed pass at the engine's level, over real SQLite replicas: the coordinator's runDataset with
  * an in-process SegmentDispatch whose "workers" run each job through runSegmentJob. A coordinator that stops
  * part-way and one that takes over finish the pass together without any folded segment run again.
  */
@@ -11,7 +11,6 @@ import type { ConcordConfig } from "../../src/config/load-config.js";
 import { openConnector } from "../../src/connectors/open-connector.js";
 import type { OpenReplica } from "../../src/engine/run-context.js";
 import { runDataset } from "../../src/engine/run-dataset.js";
-import { runQueuedPass } from "../../src/engine/run-queued-pass.js";
 import { runSegmentJob } from "../../src/engine/run-segment-job.js";
 import type {
   QueuedTotals,
@@ -42,8 +41,11 @@ afterEach(async () => {
 });
 
 /** Segments of 100 rows; `concurrency: 3` makes each job one segment (about four jobs per slot). */
-function config(concurrency = 3): ConcordConfig {
-  return itemsConfig(dir, { extra: `    checkpointRows: 100\n    concurrency: ${concurrency}\n` });
+function config(concurrency = 3, policy?: string): ConcordConfig {
+  return itemsConfig(dir, {
+    extra: `    checkpointRows: 100\n    concurrency: ${concurrency}\n`,
+    ...(policy ? { policy } : {}),
+  });
 }
 
 async function open(cfg: ConcordConfig): Promise<{ state: StateStore; replicas: OpenReplica[] }> {
@@ -92,7 +94,7 @@ class InlineDispatch implements SegmentDispatch {
   }
 }
 
-describe("runQueuedPass", () => {
+describe("runDataset with a SegmentDispatch", () => {
   it("runs every segment once on workers, folds them into one run, and repairs every divergence", async () => {
     makeItemsReplicas(dir, { rows: ROWS, stale: STALE });
     const cfg = config();
@@ -109,7 +111,7 @@ describe("runQueuedPass", () => {
           })
         ).result,
     );
-    const run = await runQueuedPass(
+    const run = await runDataset(
       ds,
       replicas,
       { state, now: Date.now },
@@ -163,7 +165,7 @@ describe("runQueuedPass", () => {
       mode: "repair" as const,
       heartbeatMs: 0,
     };
-    const stopped = await runQueuedPass(
+    const stopped = await runDataset(
       ds,
       replicas,
       { state, now: Date.now },
@@ -186,7 +188,7 @@ describe("runQueuedPass", () => {
 
     // Another coordinator (another owner, another run id offered) resumes the same pass.
     const second = new InlineDispatch(work);
-    const run = await runQueuedPass(
+    const run = await runDataset(
       ds,
       replicas,
       { state, now: Date.now },
@@ -224,7 +226,7 @@ describe("runQueuedPass", () => {
         })
       ).result;
     });
-    const run = await runQueuedPass(
+    const run = await runDataset(
       ds,
       replicas,
       { state, now: Date.now },
@@ -262,7 +264,7 @@ describe("runQueuedPass", () => {
         ).result,
       { after: 2, abort },
     );
-    await runQueuedPass(
+    await runDataset(
       ds,
       replicas,
       { state, now: Date.now },
@@ -292,5 +294,59 @@ describe("runQueuedPass", () => {
     expect(run.finished).toBe(true);
     expect((await state.getRun("queued"))[0]?.status).toBe("failed");
     expect(staleOnB(dir)).toEqual([]);
+  });
+
+  it("a segment that trips the blast-radius guard latches the run for segments already running ahead of the coordinator", async () => {
+    // Segment 2 (keys 201–300) is 40% stale: it trips maxDivergentFraction 0.3. One stale key elsewhere.
+    const tripping = Array.from({ length: 40 }, (_, i) => 211 + i * 2);
+    makeItemsReplicas(dir, { rows: ROWS, stale: [...STALE.filter((k) => k < 200 || k >= 300), ...tripping] });
+    const cfg = config(3, "owner: a, resolve: highest-version, limits: { maxDivergentFraction: 0.3 }");
+    const ds = cfg.datasets[0]!;
+    const { state, replicas } = await open(cfg);
+    const guard = new WriteGuard();
+    const work = async (job: SegmentJob) =>
+      (
+        await runSegmentJob(ds, replicas, { state, now: Date.now }, job, {
+          worker: "w",
+          guard,
+          heartbeatMs: 0,
+        })
+      ).result;
+    // Workers ahead of the coordinator: every job runs, in order, before any result is folded.
+    const ahead: SegmentDispatch = {
+      results: new Map<number, SegmentJobResult>(),
+      async submit(jobs: readonly SegmentJob[]) {
+        for (const j of [...jobs].sort((a, b) => a.index - b.index)) this.results.set(j.index, await work(j));
+      },
+      async poll(_d: string, _r: string, indexes: readonly number[]): Promise<SegmentProgress> {
+        return {
+          done: new Map([...this.results].filter(([i]) => indexes.includes(i))),
+          failed: new Map(),
+        };
+      },
+      async forget(_d: string, _r: string, indexes: readonly number[]) {
+        for (const i of indexes) this.results.delete(i);
+      },
+    } as SegmentDispatch & { results: Map<number, SegmentJobResult> };
+    const run = await runDataset(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      {
+        runId: "latched",
+        command: "serve repair",
+        mode: "repair",
+        owner: "test:1:a",
+        dispatch: ahead,
+        heartbeatMs: 0,
+      },
+    );
+    expect(run.finished).toBe(true);
+    expect(run.totals.guard?.reason).toMatch(/maxDivergentFraction 0.3/);
+    // Segments 0 and 1 wrote their stale key before the trip; nothing after it was written.
+    expect(run.totals.repairs).toEqual({ applied: 2 });
+    expect(staleOnB(dir)).toEqual([...tripping, ...STALE.filter((k) => k >= 300)]);
+    // The latch ends with the run.
+    expect(await state.getLease("latch:latched")).toBeUndefined();
   });
 });
