@@ -547,7 +547,8 @@ export async function runDataset(
             // this group again when it resumes (its totals and checkpoint stay as they were).
             if (!checkpointed) {
               addTotals(totals, segment.totals);
-              if (drillDown) await state.recordSegment(segmentFigures(ds.name, runId, outcome, started, now()));
+              if (drillDown)
+                await state.recordSegment(segmentFigures(ds.name, runId, outcome, started, now()));
             }
             await observer.onSegment?.(outcome);
             await observer.onSegmentDone?.(report(), outcome);

@@ -864,7 +864,8 @@ export class DatasetRunner {
       ? (await markSegment(this.deps.state, dataset, work, this.deps.now)).ttcSeconds
       : report.ttcSeconds;
     for (const seconds of ttc ?? []) metrics.timeToConvergence.observe({ dataset }, seconds);
-    if (this.progress) this.progress = { ...this.progress, done: this.progress.done + report.to - report.from };
+    if (this.progress)
+      this.progress = { ...this.progress, done: this.progress.done + report.to - report.from };
   }
 
   private countRepairs(results: readonly RepairResult[]): void {
