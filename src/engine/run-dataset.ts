@@ -392,7 +392,15 @@ export async function runDataset(
       }
 
       const status = totals.remaining > 0 ? "diverged" : "ok";
-      await recordRunEnd(state, record, totals, status, now());
+      // How many key ranges the pass cut: insights weigh a range's drift against the others'.
+      await recordRunEnd(
+        state,
+        record,
+        totals,
+        status,
+        now(),
+        options.keys ? {} : { segments: segments.length },
+      );
       if (cp) await state.deleteCheckpoint(ds.name);
       return result(true, status);
     } catch (err) {

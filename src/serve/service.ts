@@ -27,6 +27,7 @@ import type { OpenReplica } from "../engine/run-context.js";
 import { newRunId } from "../engine/run-id.js";
 import { processOwner } from "../engine/run-liveness.js";
 import type { SegmentDispatch } from "../engine/segment-dispatch.js";
+import { EVIDENCE_HOURLY_MS } from "../state/evidence-store.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { EscalationFilter, RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";
@@ -622,11 +623,20 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
         ];
         for (const t of timers) t.unref();
       }
-      const prune = () =>
+      const prune = () => {
         void state.pruneSamples(now() - config.serve.retentionMs).then(
           (n) => n && log(`pruned ${n} samples older than the retention`),
           (err) => log(`pruning samples: ${err instanceof Error ? err.message : String(err)}`),
         );
+        // Evidence: hours past the horizon become days, days past the retention go (bounded size).
+        void state
+          .rollUpEvidence(now() - EVIDENCE_HOURLY_MS)
+          .then(() => state.pruneEvidence(now() - config.serve.retentionMs))
+          .then(
+            (n) => n && log(`pruned ${n} evidence cells older than the retention`),
+            (err) => log(`rolling up evidence: ${err instanceof Error ? err.message : String(err)}`),
+          );
+      };
       prune();
       const pruning = setInterval(prune, PRUNE_EVERY_MS);
       pruning.unref();

@@ -54,6 +54,8 @@ export interface EvidenceTotal extends EvidenceCounts {
 /** An hour, in ms. Increments land in the hour bucket holding them; rolled-up buckets span a UTC day. */
 export const EVIDENCE_HOUR_MS = 3_600_000;
 export const EVIDENCE_DAY_MS = 86_400_000;
+/** How long hour buckets are kept before `serve` rolls them up into days (hour-of-day hotspots see this far). */
+export const EVIDENCE_HOURLY_MS = 7 * EVIDENCE_DAY_MS;
 
 /**
  * Evidence aggregates for the learning loop, kept incrementally: a recorded event adds to the counters of
