@@ -133,7 +133,7 @@ describe("findHotspots", () => {
         byBucket: [
           row({ bucket: NOW - DAY + 14 * H, spanHours: 1, class: "stale", divergences: 8 }),
           row({ bucket: NOW - 2 * DAY + 14 * H, spanHours: 1, class: "stale", divergences: 8 }),
-          row({ bucket: NOW - 2 * DAY + 3 * H, spanHours: 1, class: "stale", divergences: 1 }),
+          row({ bucket: NOW - 3 * DAY + 3 * H, spanHours: 1, class: "stale", divergences: 1 }),
           // A rolled-up day does not say which hour.
           row({ bucket: NOW - 3 * DAY, spanHours: 24, class: "stale", divergences: 50 }),
         ],

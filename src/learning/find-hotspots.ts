@@ -112,7 +112,8 @@ function hot(
  * at least `minLift` (default 2) times the mean place's count — the mean over every range the last pass
  * cut, every compared column, every field value seen, or the 24 hours of the day. Tolerated differences and
  * probe anomalies are not counted. A hotspot's `nature` is `transient` when more of its divergences went
- * away by themselves (or were in flight) than needed a repair.
+ * away by themselves (or were in flight) than needed a repair. Hours of the day need at least two days of
+ * hour buckets (before that an hour only says when the runs ran).
  */
 export function findHotspots(snapshot: EvidenceSnapshot, options: HotspotOptions = {}): Hotspot[] {
   const o = { minDivergences: options.minDivergences ?? 3, minLift: options.minLift ?? 2 };
@@ -149,10 +150,14 @@ export function findHotspots(snapshot: EvidenceSnapshot, options: HotspotOptions
   const hourly = snapshot.byBucket.filter((r) => r.spanHours === 1 && r.bucket !== undefined);
   const span = hourly.length ? Math.max(DAY, snapshot.now - Math.min(...hourly.map((r) => r.bucket!))) : DAY;
   const hourOf = (r: EvidenceRow) => `${String(Math.floor((r.bucket! % DAY) / HOUR)).padStart(2, "0")}:00`;
-  const hours = hot("hour", gather(hourly, hourOf), new Map(), 24, span, o).map((h) => ({
-    ...h,
-    trend: "steady" as const,
-  }));
+  // Under two days of hours, an hour of the day is only when the runs happened: no profile yet.
+  const hours =
+    span < 2 * DAY
+      ? []
+      : hot("hour", gather(hourly, hourOf), new Map(), 24, span, o).map((h) => ({
+          ...h,
+          trend: "steady" as const,
+        }));
   const kinds: HotspotKind[] = ["range", "column", "field", "hour"];
   return [...ranges, ...columns, ...fields, ...hours].sort(
     (a, b) =>
