@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { stringify } from "yaml";
-import { readInsights } from "../engine/read-insights.js";
+import { INSIGHTS_WINDOW_MS, readInsights } from "../engine/read-insights.js";
 import type { DatasetInsights } from "../learning/dataset-insights.js";
 import type { Reliability } from "../learning/evidence.js";
 import type { Recommendation } from "../learning/recommend.js";
@@ -43,7 +43,14 @@ export async function runInsights(options: InsightsOptions, io: CliIo = processI
     for (const ds of session.datasets)
       insights.push(
         fresh
-          ? { name: ds.name, replicas: [], hotspots: [], patterns: [], recommendations: [] }
+          ? {
+              name: ds.name,
+              replicas: [],
+              hotspots: [],
+              patterns: [],
+              recommendations: [],
+              heatmap: { segments: 0, columns: ds.columns ?? [], windowMs: INSIGHTS_WINDOW_MS, cells: [] },
+            }
           : await readInsights(session.state, ds, now),
       );
     if (options.export !== undefined) return exportCandidate(insights, options, io);

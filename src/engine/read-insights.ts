@@ -52,6 +52,7 @@ export async function readEvidenceSnapshot(
     twoWindowsByFacet,
     byBucket,
     lostBySegment,
+    recentBySegmentColumn,
     runs,
     audit,
   ] = await Promise.all([
@@ -64,6 +65,7 @@ export async function readEvidenceSnapshot(
     totals({ by: ["facet", "class"], replica: "", column: "", since: both }),
     totals({ by: ["bucket", "class"], replica: "", column: "", since: now - EVIDENCE_HOURLY_MS }),
     totals({ by: ["replica", "segment", "class"], column: "" }),
+    totals({ by: ["segment", "column"], replica: "", since: recent }),
     state.listRuns({ dataset, limit: 20 }),
     state.readAudit({ newest: true, limit: AUDIT_EXAMPLES }),
   ]);
@@ -86,6 +88,7 @@ export async function readEvidenceSnapshot(
     twoWindowsByFacet,
     byBucket,
     lostBySegment: lostBySegment.filter((r) => r.replica !== ""),
+    recentBySegmentColumn: recentBySegmentColumn.filter((r) => r.column !== ""),
     audit: audit.filter((e) => e.dataset === dataset),
     policy: policyBlock(ds.policy) as PolicyBlock,
   };

@@ -42,6 +42,7 @@ const snapshot = (over: Partial<EvidenceSnapshot>): EvidenceSnapshot => ({
   twoWindowsByFacet: [],
   byBucket: [],
   lostBySegment: [],
+  recentBySegmentColumn: [],
   audit: [],
   policy: { resolve: "highest-version" },
   ...over,
@@ -341,5 +342,26 @@ describe("datasetInsights", () => {
     });
     expect(datasetInsights(s)).toEqual(datasetInsights(s));
     expect(datasetInsights(s).replicas.map((r) => r.name)).toEqual(["a", "c", "b"]);
+  });
+
+  it("maps drift over ranges × columns for the heat map, declared columns first", () => {
+    const s = snapshot({
+      segments: 4,
+      recentBySegmentColumn: [
+        row({ segment: 1, column: "price", divergences: 5 }),
+        row({ segment: 2, column: "extra", divergences: 1 }),
+        row({ segment: -1, column: "price", divergences: 9 }),
+        row({ segment: 3, column: "name", divergences: 0 }),
+      ],
+    });
+    expect(datasetInsights(s).heatmap).toEqual({
+      segments: 4,
+      columns: ["name", "price", "extra"],
+      windowMs: 7 * DAY,
+      cells: [
+        { segment: 1, column: "price", divergences: 5 },
+        { segment: 2, column: "extra", divergences: 1 },
+      ],
+    });
   });
 });

@@ -12,6 +12,21 @@ export interface DatasetInsights {
   readonly hotspots: readonly Hotspot[];
   readonly patterns: readonly Pattern[];
   readonly recommendations: readonly Recommendation[];
+  /** Drift over the key space and the columns in the recent window (the dashboard's heat map). */
+  readonly heatmap: DriftHeatmap;
+}
+
+/** Divergences per key range × column in the recent window; cells without any are left out. */
+export interface DriftHeatmap {
+  /** How many ranges the last pass cut (undefined: not known; the highest range seen + 1 stands in). */
+  readonly segments: number;
+  readonly columns: readonly string[];
+  readonly windowMs: number;
+  readonly cells: readonly {
+    readonly segment: number;
+    readonly column: string;
+    readonly divergences: number;
+  }[];
 }
 
 export interface InsightsOptions extends HotspotOptions, PatternOptions, RecommendOptions {}
@@ -30,5 +45,21 @@ export function datasetInsights(snapshot: EvidenceSnapshot, options: InsightsOpt
     hotspots,
     patterns,
     recommendations: recommend(snapshot, replicas, patterns, hotspots, options),
+    heatmap: heatmapOf(snapshot),
+  };
+}
+
+function heatmapOf(snapshot: EvidenceSnapshot): DriftHeatmap {
+  const cells = snapshot.recentBySegmentColumn
+    .filter((r) => r.segment !== undefined && r.segment >= 0 && r.column && r.divergences > 0)
+    .map((r) => ({ segment: r.segment!, column: r.column!, divergences: r.divergences }));
+  const seen = Math.max(0, ...cells.map((c) => c.segment + 1));
+  const columns = [...snapshot.columns];
+  for (const c of cells) if (!columns.includes(c.column)) columns.push(c.column);
+  return {
+    segments: Math.max(snapshot.segments ?? 0, seen),
+    columns,
+    windowMs: snapshot.windowMs,
+    cells,
   };
 }

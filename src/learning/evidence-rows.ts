@@ -53,6 +53,8 @@ export interface EvidenceSnapshot {
   readonly twoWindowsByFacet: readonly EvidenceRow[];
   /** The dataset as a whole by bucket, column "": hour buckets give the hour-of-day profile. */
   readonly byBucket: readonly EvidenceRow[];
+  /** The dataset as a whole by segment × column (columns only, classes summed), recent window: the heat map. */
+  readonly recentBySegmentColumn: readonly EvidenceRow[];
   /** Per replica × segment × class, column "" (where each replica loses). */
   readonly lostBySegment: readonly EvidenceRow[];
   /** The newest audit entries of the dataset, oldest first (examples for recommendations). */
