@@ -4,7 +4,7 @@ import type { AuditExample, EvidenceRow, EvidenceSnapshot } from "./evidence-row
 import { findHotspots } from "./find-hotspots.js";
 import { findPatterns } from "./find-patterns.js";
 import { rankReliability } from "./rank-reliability.js";
-import { recommend } from "./recommend.js";
+import { recommend, roundUp } from "./recommend.js";
 
 const DAY = 86_400_000;
 const NOW = 20_000 * DAY;
@@ -22,6 +22,8 @@ const row = (over: Partial<EvidenceRow>): EvidenceRow => ({
   selfConverged: 0,
   converged: 0,
   convergedMs: 0,
+  noise: 0,
+  noiseMax: 0,
   lastAt: NOW,
   ...over,
 });
@@ -312,6 +314,45 @@ describe("recommend", () => {
       'conflicts on price: people picked replica a in 9 of 10: add the merge rule "price: owner" with a as owner',
     );
     expect(recs[1]!.summary).toMatch(/^scan range 3 more often: 30 divergences/);
+  });
+
+  it("tolerance where nearly every difference of a numeric column is noise, unless one covers it", () => {
+    const rows = [
+      row({
+        replica: "",
+        column: "price",
+        class: "unversioned",
+        divergences: 20,
+        noise: 19,
+        noiseMax: 0.0042,
+      }),
+      row({ replica: "", column: "price", class: "tolerated", divergences: 50 }),
+      row({ replica: "", column: "name", class: "unversioned", divergences: 20, noise: 10, noiseMax: 1 }),
+    ];
+    const s = snapshot({ byReplica: rows, policy: { owner: "a", tolerance: { qty: 1 } } });
+    const recs = recommend(s, rankReliability(s.replicas, s.columns, []), [], []);
+    expect(recs.map((r) => [r.kind, r.candidatePolicy, r.changes])).toEqual([
+      [
+        "tolerance",
+        { owner: "a", tolerance: { qty: 1, price: 0.0042 } },
+        [{ path: "datasets.items.policy.tolerance.price", from: null, to: 0.0042 }],
+      ],
+    ]);
+    expect(recs[0]!.summary).toBe(
+      "tolerate differences up to 0.0042 in price: 19 of its 20 divergences differed only by noise (at most 0.0042)",
+    );
+    const covered = snapshot({ byReplica: rows, policy: { tolerance: { price: 0.01 } } });
+    expect(recommend(covered, [], [], [])).toEqual([]);
+  });
+
+  it.each([
+    [0.0042, 0.0042],
+    [0.00421, 0.0043],
+    [123, 130],
+    [1, 1],
+    [9.99, 10],
+  ])("roundUp(%d) is %d", (x, up) => {
+    expect(roundUp(x)).toBe(up);
   });
 
   it("owner of one column under a merge policy", () => {

@@ -26,7 +26,17 @@ export interface EvidenceCounts {
   readonly converged: number;
   /** Sum of times to convergence, ms (from detection or decision to the verified repair or agreement). */
   readonly convergedMs: number;
+  /**
+   * For a numeric column: divergences in which it was the only kind of difference and its values differed
+   * by at most NOISE_RELATIVE of their magnitude (noise a tolerance could absorb).
+   */
+  readonly noise: number;
+  /** The largest absolute difference among those `noise` divergences (kept as a maximum, not a sum). */
+  readonly noiseMax: number;
 }
+
+/** How small a numeric difference is, relative to the values, to count as noise: 1 in 10,000. */
+export const NOISE_RELATIVE = 1e-4;
 
 /** One increment: counts to add to the cell of (dataset, replica, column, segment, class, facet, hour of `at`). */
 export interface EvidenceIncrement {

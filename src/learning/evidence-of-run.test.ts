@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { Divergence } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
-import { facetOf, personEvidence, planEvidence, repairEvidence, segmentOfKey } from "./evidence-of-run.js";
+import {
+  facetOf,
+  noiseOf,
+  personEvidence,
+  planEvidence,
+  repairEvidence,
+  segmentOfKey,
+} from "./evidence-of-run.js";
 
 const shape = {
   key: [{ name: "id", type: "integer" as const }],
@@ -163,5 +170,30 @@ describe("personEvidence", () => {
       ["", "", { repaired: 1, converged: 1, convergedMs: 60_000 }],
       ["", "price", { repaired: 1, converged: 1, convergedMs: 60_000 }],
     ]);
+  });
+});
+
+describe("noiseOf", () => {
+  const numeric = (a: string, b: string, over: Partial<Divergence> = {}) =>
+    div("1", {
+      class: "unversioned",
+      columns: ["price"],
+      replicas: {
+        a: { present: true, values: ["x", a, "eu"] },
+        b: { present: true, values: ["x", b, "eu"] },
+      },
+      ...over,
+    });
+  it.each([
+    ["1000.00", "1000.05", 0.05],
+    ["0.1", "0.10000000000000002", 1.3877787807814457e-17],
+  ])("%s vs %s is noise of %d", (a, b, diff) => {
+    expect(noiseOf(numeric(a, b), shape.columns)?.get("price")).toBeCloseTo(diff, 10);
+  });
+  it("is not noise: a large difference, a text column, a tolerated or missing record", () => {
+    expect(noiseOf(numeric("100", "101"), shape.columns)).toBeUndefined();
+    expect(noiseOf(numeric("1", "1.00001", { columns: ["name", "price"] }), shape.columns)).toBeUndefined();
+    expect(noiseOf(numeric("1", "1.00001", { class: "tolerated" }), shape.columns)).toBeUndefined();
+    expect(noiseOf(numeric("1", "1.00001", { class: "missing" }), shape.columns)).toBeUndefined();
   });
 });

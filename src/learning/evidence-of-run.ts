@@ -7,7 +7,7 @@ import type { Decision } from "../core/decide.js";
 import type { Key, RecordShape } from "../core/model.js";
 import { compareKeys, keyId } from "../core/model.js";
 import type { CompiledPolicy } from "../core/policy.js";
-import type { EvidenceCounts, EvidenceIncrement } from "./evidence-increment.js";
+import { type EvidenceCounts, type EvidenceIncrement, NOISE_RELATIVE } from "./evidence-increment.js";
 
 /** Where a key lies: its key range (segment index, -1 unknown) and the declared field's value ("" none). */
 export interface EvidencePlace {
@@ -88,9 +88,15 @@ export function planEvidence(input: PlanEvidenceInput): EvidenceIncrement[] {
   for (const d of input.divergences) {
     const place = input.placeOf(d);
     const cls = d.class;
+    const noise = noiseOf(d, input.shape.columns);
     push(place, [
       { replica: "", column: "", class: cls, counts: { divergences: 1 } },
-      ...d.columns.map((column) => ({ replica: "", column, class: cls, counts: { divergences: 1 } })),
+      ...d.columns.map((column) => ({
+        replica: "",
+        column,
+        class: cls,
+        counts: noise ? { divergences: 1, noise: 1, noiseMax: noise.get(column)! } : { divergences: 1 },
+      })),
       ...d.regressed.map((replica) => ({ replica, column: "", class: cls, counts: { regressions: 1 } })),
     ]);
   }
@@ -123,6 +129,34 @@ export interface RepairEvidenceResult {
   readonly key: Key;
   readonly target: string;
   readonly outcome: "applied" | "noop" | "superseded" | "failed" | "rolled-back";
+}
+
+const NUMERIC: ReadonlySet<string> = new Set(["integer", "decimal", "float", "float32"]);
+
+/**
+ * When every column a divergence differs in is numeric and differs by at most NOISE_RELATIVE of its values'
+ * magnitude among the replicas holding the record, each column's absolute difference; otherwise undefined.
+ * Tolerated and absent-record divergences are never noise.
+ */
+export function noiseOf(
+  d: Divergence,
+  columns: readonly { readonly name: string; readonly type: string }[],
+): Map<string, number> | undefined {
+  if (d.class === "tolerated" || d.class === "missing" || d.columns.length === 0) return undefined;
+  const held = Object.values(d.replicas).filter((r) => r.present && r.values);
+  if (held.length < 2) return undefined;
+  const out = new Map<string, number>();
+  for (const name of d.columns) {
+    const i = columns.findIndex((c) => c.name === name);
+    if (i < 0 || !NUMERIC.has(columns[i]!.type)) return undefined;
+    const values = held.map((r) => Number(r.values![i]));
+    if (values.some((v) => !Number.isFinite(v))) return undefined;
+    const diff = Math.max(...values) - Math.min(...values);
+    const scale = Math.max(...values.map(Math.abs));
+    if (!(diff > 0) || diff > NOISE_RELATIVE * scale) return undefined;
+    out.set(name, diff);
+  }
+  return out;
 }
 
 /** What settling a run's repairs adds. */

@@ -12,10 +12,11 @@ import type { ReplicaReliability } from "./rank-reliability.js";
 /**
  * - `owner`: make the replica that is reliably right the owner (of the dataset, or of a column's merge rule).
  * - `merge-rule`: add the rule people keep choosing on escalated divergences of a column.
+ * - `tolerance`: tolerate a numeric column's differences where nearly all of them are noise.
  * - `scan-hotspot`: scan a range where drift is genuine and not falling more often (no policy change:
  *   adaptive focus or a shorter schedule; `candidatePolicy` is null).
  */
-export type RecommendationKind = "owner" | "merge-rule" | "scan-hotspot";
+export type RecommendationKind = "owner" | "merge-rule" | "tolerance" | "scan-hotspot";
 
 /** One setting a recommendation changes, as a path in the config file. */
 export interface PolicyChange {
@@ -51,6 +52,8 @@ export interface Recommendation {
 export interface RecommendOptions {
   /** Settled decisions the recommended owner needs (default 10). */
   readonly minSettled?: number;
+  /** Noise-only divergences a column needs before a tolerance is recommended (default 10, and 80% of them). */
+  readonly minNoise?: number;
 }
 
 const EXAMPLES = 5;
@@ -113,7 +116,10 @@ function examples(found: readonly { keyJson: unknown; seqs: readonly number[] }[
  * when one replica's interval lies wholly above every other's (overall: the dataset's owner; on a column
  * under `resolve: merge`: that column's merge rule `owner`) with at least `minSettled` settled decisions, and
  * the policy does not already say so. A merge rule is recommended from a `person-choice` pattern. A scan is
- * recommended for a range hotspot whose drift is genuine and not falling.
+ * recommended for a range hotspot whose drift is genuine and not falling. A tolerance is recommended for a
+ * numeric column when at least `minNoise` (and 80%) of its divergences differed only by noise (see
+ * evidence-of-run's `noiseOf`), at the largest such difference rounded up, unless the policy's tolerance
+ * already covers it.
  */
 export function recommend(
   snapshot: EvidenceSnapshot,
@@ -236,6 +242,35 @@ export function recommend(
     });
   }
 
+  const minNoise = options.minNoise ?? 10;
+  for (const column of snapshot.columns) {
+    const rows = snapshot.byReplica.filter(
+      (r) => r.replica === "" && r.column === column && r.class !== "tolerated",
+    );
+    const divergences = rows.reduce((n, r) => n + r.divergences, 0);
+    const noise = rows.reduce((n, r) => n + r.noise, 0);
+    const largest = Math.max(0, ...rows.map((r) => r.noiseMax));
+    const declared = policy.tolerance?.[column];
+    if (noise < minNoise || noise < 0.8 * divergences || !(largest > 0)) continue;
+    if (typeof declared === "number" && declared >= largest) continue;
+    if (typeof declared === "string") continue;
+    const bound = roundUp(largest);
+    const seen = audit.decided.filter(
+      (d) => d.detected.columns.length === 1 && d.detected.columns[0] === column,
+    );
+    out.push({
+      id: recommendationId(dataset, "tolerance", column),
+      kind: "tolerance",
+      summary: `tolerate differences up to ${bound} in ${column}: ${noise} of its ${divergences} divergences differed only by noise (at most ${largest})`,
+      evidence: {
+        counts: { noise, divergences, largest },
+        ...examples(seen.map((d) => ({ keyJson: d.detected.keyJson, seqs: [d.detected.seq, d.seq] }))),
+      },
+      candidatePolicy: { ...policy, tolerance: { ...(policy.tolerance ?? {}), [column]: bound } },
+      changes: [{ path: `${prefix}.tolerance.${column}`, from: declared ?? null, to: bound }],
+    });
+  }
+
   for (const h of hotspots) {
     if (h.kind !== "range" || h.nature !== "drift" || h.trend === "falling") continue;
     out.push({
@@ -257,6 +292,12 @@ export function recommend(
     });
   }
   return out;
+}
+
+/** `x` rounded up to two significant digits (a bound that reads cleanly and still covers `x`). */
+export function roundUp(x: number): number {
+  const step = 10 ** (Math.floor(Math.log10(x)) - 1);
+  return Number((Math.ceil(x / step - 1e-9) * step).toPrecision(2));
 }
 
 function pct(x: number): string {

@@ -1,6 +1,7 @@
 /** What both evidence adapters share: the SQL they read with (dialect-neutral) and the mapping of rows. No queries run here. */
 import type { ReplicaEvidence } from "../learning/evidence.js";
 import {
+  EVIDENCE_AGGREGATES,
   EVIDENCE_COUNTER_COLUMNS,
   EVIDENCE_COUNTERS,
   EVIDENCE_DIMENSION_COLUMNS,
@@ -42,7 +43,7 @@ export function evidenceGroupColumns(by: readonly EvidenceDimension[]): string[]
 
 /** `SELECT` list of a totals query: the grouping columns, every counter summed, the latest time. */
 export function evidenceTotalsSelect(groups: readonly string[]): string {
-  const sums = EVIDENCE_COUNTER_COLUMNS.map((c) => `SUM(${c}) AS ${c}`);
+  const sums = EVIDENCE_COUNTER_COLUMNS.map((c, i) => `${EVIDENCE_AGGREGATES[i]}(${c}) AS ${c}`);
   return [...groups, ...sums, "MAX(last_at) AS last_at"].join(", ");
 }
 
@@ -112,10 +113,19 @@ export const EVIDENCE_WRITE_COLUMNS: readonly string[] = [
 /** The primary key's columns (the upsert's conflict target). */
 export const EVIDENCE_KEY = "dataset, replica, col, segment, class, facet, span, bucket";
 
-/** `c = t.c + excluded.c` for every counter, and the later of the two times: the upsert's update. */
+/** `c = t.c + excluded.c` for every counter (the larger for maxima), and the later time: the upsert's update. */
 export function evidenceAddition(table: string, greatest: string): string {
   return [
-    ...EVIDENCE_COUNTER_COLUMNS.map((c) => `${c} = ${table}.${c} + excluded.${c}`),
+    ...EVIDENCE_COUNTER_COLUMNS.map((c, i) =>
+      EVIDENCE_AGGREGATES[i] === "MAX"
+        ? `${c} = ${greatest}(${table}.${c}, excluded.${c})`
+        : `${c} = ${table}.${c} + excluded.${c}`,
+    ),
     `last_at = ${greatest}(${table}.last_at, excluded.last_at)`,
   ].join(", ");
+}
+
+/** The aggregates of a roll-up's SELECT: every counter summed (maxima: their maximum), in column order. */
+export function evidenceRollUpAggregates(): string {
+  return EVIDENCE_COUNTER_COLUMNS.map((c, i) => `${EVIDENCE_AGGREGATES[i]}(${c})`).join(", ");
 }

@@ -18,7 +18,17 @@ export const EVIDENCE_COUNTERS: readonly (keyof EvidenceCounts)[] = [
   "selfConverged",
   "converged",
   "convergedMs",
+  "noise",
+  "noiseMax",
 ];
+
+/** Counters kept as a maximum (added with MAX, rolled up with MAX) rather than a sum. */
+export const EVIDENCE_MAXIMA: ReadonlySet<keyof EvidenceCounts> = new Set(["noiseMax"]);
+
+/** The SQL aggregate of each counter, in EVIDENCE_COUNTERS order: SUM, or MAX for the maxima. */
+export const EVIDENCE_AGGREGATES: readonly ("SUM" | "MAX")[] = EVIDENCE_COUNTERS.map((c) =>
+  EVIDENCE_MAXIMA.has(c) ? "MAX" : "SUM",
+);
 
 /** A dimension evidence totals can be grouped by. `bucket`: the time bucket's start (and its span). */
 export type EvidenceDimension = "replica" | "column" | "segment" | "class" | "facet" | "bucket";
@@ -104,6 +114,8 @@ export function zeroEvidenceCounts(): { -readonly [K in keyof EvidenceCounts]: n
     selfConverged: 0,
     converged: 0,
     convergedMs: 0,
+    noise: 0,
+    noiseMax: 0,
   };
 }
 
@@ -174,7 +186,7 @@ export function evidenceCells(increments: readonly EvidenceIncrement[]): Evidenc
     for (const c of EVIDENCE_COUNTERS) {
       const v = inc.counts[c] ?? 0;
       if (!Number.isFinite(v)) throw new RangeError(`evidence: ${c} must be finite, got ${v}`);
-      entry.counts[c] += v;
+      entry.counts[c] = EVIDENCE_MAXIMA.has(c) ? Math.max(entry.counts[c], v) : entry.counts[c] + v;
     }
   }
   return [...cells.values()].map((e) => ({ ...e.cell, counts: e.counts }));

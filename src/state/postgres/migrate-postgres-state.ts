@@ -104,6 +104,7 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
       failed DOUBLE PRECISION NOT NULL DEFAULT 0, rejected DOUBLE PRECISION NOT NULL DEFAULT 0,
       repaired DOUBLE PRECISION NOT NULL DEFAULT 0, self_converged DOUBLE PRECISION NOT NULL DEFAULT 0,
       converged DOUBLE PRECISION NOT NULL DEFAULT 0, converged_ms DOUBLE PRECISION NOT NULL DEFAULT 0,
+      noise DOUBLE PRECISION NOT NULL DEFAULT 0, noise_max DOUBLE PRECISION NOT NULL DEFAULT 0,
       last_at DOUBLE PRECISION NOT NULL,
       PRIMARY KEY (dataset, replica, col, segment, class, facet, span, bucket));
     CREATE INDEX evidence_bucket ON ${s}.evidence (span, bucket);`,

@@ -7,6 +7,7 @@ import {
   evidenceAddition,
   evidenceConditions,
   evidenceGroupColumns,
+  evidenceRollUpAggregates,
   evidenceTotalsSelect,
   RANGE_DRIFT_SQL,
   REPLICA_EVIDENCE_SQL,
@@ -115,7 +116,7 @@ export class PostgresEvidenceStore implements EvidenceStore {
 
   async rollUpEvidence(before: number): Promise<number> {
     const dims = "dataset, replica, col, segment, class, facet";
-    const sums = EVIDENCE_COUNTER_COLUMNS.map((c) => `SUM(${c})`).join(", ");
+    const sums = evidenceRollUpAggregates();
     const t = this.db.t.evidence;
     return this.db.transaction(async (c) => {
       await this.db.lock(c, "evidence");

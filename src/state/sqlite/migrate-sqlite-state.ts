@@ -87,7 +87,8 @@ const MIGRATIONS: readonly string[] = [
      person_settled INTEGER NOT NULL DEFAULT 0, person_lost INTEGER NOT NULL DEFAULT 0,
      regressions INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, rejected INTEGER NOT NULL DEFAULT 0,
      repaired INTEGER NOT NULL DEFAULT 0, self_converged INTEGER NOT NULL DEFAULT 0,
-     converged INTEGER NOT NULL DEFAULT 0, converged_ms INTEGER NOT NULL DEFAULT 0, last_at INTEGER NOT NULL,
+     converged INTEGER NOT NULL DEFAULT 0, converged_ms INTEGER NOT NULL DEFAULT 0,
+     noise INTEGER NOT NULL DEFAULT 0, noise_max INTEGER NOT NULL DEFAULT 0, last_at INTEGER NOT NULL,
      PRIMARY KEY (dataset, replica, col, segment, class, facet, span, bucket)) WITHOUT ROWID;
    CREATE INDEX evidence_bucket ON evidence (span, bucket);`,
 ];

@@ -7,6 +7,7 @@ import {
   evidenceAddition,
   evidenceConditions,
   evidenceGroupColumns,
+  evidenceRollUpAggregates,
   evidenceTotalsSelect,
   RANGE_DRIFT_SQL,
   REPLICA_EVIDENCE_SQL,
@@ -14,7 +15,6 @@ import {
   toReplicaEvidence,
 } from "../evidence-rows.js";
 import {
-  EVIDENCE_COUNTER_COLUMNS,
   EVIDENCE_COUNTERS,
   EVIDENCE_DAY_MS,
   EVIDENCE_HOUR_MS,
@@ -89,7 +89,7 @@ export class SqliteEvidenceStore implements EvidenceStore {
 
   async rollUpEvidence(before: number): Promise<number> {
     const dims = "dataset, replica, col, segment, class, facet";
-    const sums = EVIDENCE_COUNTER_COLUMNS.map((c) => `SUM(${c})`).join(", ");
+    const sums = evidenceRollUpAggregates();
     return this.s.immediate(() => {
       this.s
         .prepare(

@@ -174,6 +174,23 @@ export function evidenceStoreCases({ open, sql }: StateStoreCase): void {
       await store.close();
     });
 
+    it("keeps noiseMax as a maximum through additions, stores and roll-ups, and sums noise", async () => {
+      const a = await open();
+      const b = await open();
+      await a.addEvidence([
+        inc({ column: "price", counts: { noise: 1, noiseMax: 0.25 }, at: T0 + 1000 }),
+        inc({ column: "price", counts: { noise: 1, noiseMax: 0.5 }, at: T0 + 2000 }),
+      ]);
+      await b.addEvidence([inc({ column: "price", counts: { noise: 1, noiseMax: 0.125 }, at: T0 + H })]);
+      const total = async () =>
+        (await a.evidenceTotals({ dataset: "users", by: ["column"], column: "price" }))[0];
+      expect(await total()).toMatchObject({ noise: 3, noiseMax: 0.5 });
+      await a.rollUpEvidence(T0 + DAY);
+      expect(await total()).toMatchObject({ noise: 3, noiseMax: 0.5 });
+      await a.close();
+      await b.close();
+    });
+
     it("refuses a non-finite time or count, and a fractional segment, writing nothing", async () => {
       const store = await open();
       await expect(
