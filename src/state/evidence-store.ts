@@ -148,25 +148,20 @@ export interface EvidenceCell {
  * nothing are dropped. Both adapters write cells, so a batch touches each row once.
  */
 export function evidenceCells(increments: readonly EvidenceIncrement[]): EvidenceCell[] {
-  const cells = new Map<string, { cell: EvidenceCell; counts: ReturnType<typeof zeroEvidenceCounts> }>();
+  type Entry = { cell: Omit<EvidenceCell, "counts" | "lastAt">; counts: EvidenceCountsDraft; lastAt: number };
+  const cells = new Map<string, Entry>();
   for (const inc of increments) {
-    if (!countsSomething(inc)) continue;
+    // Only the counters an increment names are read: most name one or two of the fourteen.
+    const named = Object.keys(inc.counts) as (keyof EvidenceCounts)[];
+    if (!named.some((c) => (inc.counts[c] ?? 0) !== 0)) continue;
     if (!Number.isFinite(inc.at)) throw new RangeError(`evidence: time must be finite, got ${inc.at}`);
     if (!Number.isInteger(inc.segment))
       throw new RangeError(`evidence: segment must be an integer, got ${inc.segment}`);
     const bucket = evidenceHour(inc.at);
-    const id = JSON.stringify([
-      inc.dataset,
-      inc.replica,
-      inc.column,
-      inc.segment,
-      inc.class,
-      inc.facet,
-      bucket,
-    ]);
+    // NUL occurs in no name (datasets, replicas, columns, classes), so it separates them safely.
+    const id = `${inc.dataset}\0${inc.replica}\0${inc.column}\0${inc.segment}\0${inc.class}\0${inc.facet}\0${bucket}`;
     let entry = cells.get(id);
     if (!entry) {
-      const counts = zeroEvidenceCounts();
       entry = {
         cell: {
           dataset: inc.dataset,
@@ -176,21 +171,23 @@ export function evidenceCells(increments: readonly EvidenceIncrement[]): Evidenc
           class: inc.class,
           facet: inc.facet,
           bucket,
-          counts,
-          lastAt: inc.at,
         },
-        counts,
+        counts: zeroEvidenceCounts(),
+        lastAt: inc.at,
       };
       cells.set(id, entry);
-    } else if (inc.at > entry.cell.lastAt) entry.cell = { ...entry.cell, lastAt: inc.at };
-    for (const c of EVIDENCE_COUNTERS) {
+    } else if (inc.at > entry.lastAt) entry.lastAt = inc.at;
+    for (const c of named) {
+      if (!(c in entry.counts)) continue;
       const v = inc.counts[c] ?? 0;
       if (!Number.isFinite(v)) throw new RangeError(`evidence: ${c} must be finite, got ${v}`);
       entry.counts[c] = EVIDENCE_MAXIMA.has(c) ? Math.max(entry.counts[c], v) : entry.counts[c] + v;
     }
   }
-  return [...cells.values()].map((e) => ({ ...e.cell, counts: e.counts }));
+  return [...cells.values()].map((e) => ({ ...e.cell, counts: e.counts, lastAt: e.lastAt }));
 }
+
+type EvidenceCountsDraft = { -readonly [K in keyof EvidenceCounts]: number };
 
 /** The SQL column of each counter (snake case), in EVIDENCE_COUNTERS order. */
 export const EVIDENCE_COUNTER_COLUMNS: readonly string[] = EVIDENCE_COUNTERS.map((c) =>
