@@ -653,11 +653,14 @@
           ),
         ),
         d.patterns.length
-          ? h(
-              "ul",
-              { class: "patterns small" },
-              d.patterns.map((p) => h("li", {}, p.summary)),
-            )
+          ? [
+              h("h4", {}, "Recurring patterns"),
+              h(
+                "ul",
+                { class: "patterns small" },
+                d.patterns.map((p) => h("li", {}, p.summary)),
+              ),
+            ]
           : "",
         h("h4", {}, "Recommendations"),
         d.recommendations.length
