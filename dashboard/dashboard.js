@@ -558,6 +558,25 @@
           `Divergences per key range × column, last ${duration(m.windowMs)}`,
         ),
         h("tbody", {}, rows),
+        h(
+          "tfoot",
+          {},
+          h(
+            "tr",
+            {},
+            h("th", {}, ""),
+            h(
+              "td",
+              { colspan: groups },
+              h(
+                "div",
+                { class: "heat-axis muted small" },
+                h("span", {}, label(0)),
+                h("span", {}, `key ranges → ${label(groups - 1)}`),
+              ),
+            ),
+          ),
+        ),
       ),
     );
   }
