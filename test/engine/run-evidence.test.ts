@@ -13,6 +13,7 @@ import { resolveEscalation } from "../../src/engine/resolve-escalation.js";
 import type { OpenReplica } from "../../src/engine/run-context.js";
 import { runDataset } from "../../src/engine/run-dataset.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
+import { SandboxStateStore } from "../../src/state/sandbox-state-store.js";
 import type { StateStore } from "../../src/state/state-store.js";
 import { itemsConfig, makeItemsReplicas } from "../support/sqlite-items.js";
 
@@ -132,5 +133,36 @@ describe("evidence recorded by the run pipeline", () => {
     const [all] = await state.evidenceTotals({ dataset: "items", by: [], replica: "", column: "" });
     // 4 stale repaired at once (0 ms), the pick after 60 s, the self-converged one after 90 s.
     expect(all).toMatchObject({ converged: 6, convergedMs: 150_000, selfConverged: 1 });
+  });
+
+  it("a run over the sandbox store reads the real evidence and adds none (even writing)", async () => {
+    makeItemsReplicas(dir, { rows: 300, stale: [3, 4, 5] });
+    const { state, replicas } = await open();
+    await repair(state, replicas, "run-real");
+    const real = await state.replicaEvidence("items");
+    expect(real.find((e) => e.replica === "b" && e.column === undefined)).toMatchObject({
+      settled: 3,
+      lost: 3,
+    });
+    const sandbox = SandboxStateStore.over(state);
+    try {
+      expect(await sandbox.replicaEvidence("items")).toEqual(real);
+      const b = new Database(join(dir, "b.db"));
+      b.prepare("UPDATE items SET name = 'old 9', version = 1 WHERE id = 9").run();
+      b.close();
+      await runDataset(
+        config().datasets[0]!,
+        replicas,
+        { state: sandbox, now },
+        {
+          runId: "run-sandbox",
+          command: "plan --candidate",
+          mode: "repair",
+        },
+      );
+      expect(await state.replicaEvidence("items")).toEqual(real);
+    } finally {
+      await sandbox.close();
+    }
   });
 });
