@@ -150,7 +150,7 @@ describe("evidence recorded by the run pipeline", () => {
       const b = new Database(join(dir, "b.db"));
       b.prepare("UPDATE items SET name = 'old 9', version = 1 WHERE id = 9").run();
       b.close();
-      await runDataset(
+      const run = await runDataset(
         config().datasets[0]!,
         replicas,
         { state: sandbox, now },
@@ -160,6 +160,8 @@ describe("evidence recorded by the run pipeline", () => {
           mode: "repair",
         },
       );
+      // It decided and wrote key 9: evidence a real run would have added.
+      expect(run.totals.repairs).toEqual({ applied: 1 });
       expect(await state.replicaEvidence("items")).toEqual(real);
     } finally {
       await sandbox.close();
