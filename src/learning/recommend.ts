@@ -116,7 +116,7 @@ function examples(found: readonly { keyJson: unknown; seqs: readonly number[] }[
  * when one replica's interval lies wholly above every other's (overall: the dataset's owner; on a column
  * under `resolve: merge`: that column's merge rule `owner`) with at least `minSettled` settled decisions, and
  * the policy does not already say so. A merge rule is recommended from a `person-choice` pattern. A scan is
- * recommended for a range hotspot whose drift is genuine and not falling. A tolerance is recommended for a
+ * recommended for a range hotspot whose drift is genuine (it needed repairs) and not falling. A tolerance is recommended for a
  * numeric column when at least `minNoise` (and 80%) of its divergences differed only by noise (see
  * evidence-of-run's `noiseOf`), at the largest such difference rounded up, unless the policy's tolerance
  * already covers it.
@@ -261,9 +261,9 @@ export function recommend(
     out.push({
       id: recommendationId(dataset, "tolerance", column),
       kind: "tolerance",
-      summary: `tolerate differences up to ${bound} in ${column}: ${noise} of its ${divergences} divergences differed only by noise (at most ${largest})`,
+      summary: `tolerate differences up to ${bound} in ${column}: ${noise} of its ${divergences} divergences differed only by noise (at most ${Number(largest.toPrecision(3))})`,
       evidence: {
-        counts: { noise, divergences, largest },
+        counts: { noise, divergences, largest: Number(largest.toPrecision(3)) },
         ...examples(seen.map((d) => ({ keyJson: d.detected.keyJson, seqs: [d.detected.seq, d.seq] }))),
       },
       candidatePolicy: { ...policy, tolerance: { ...(policy.tolerance ?? {}), [column]: bound } },
@@ -272,7 +272,8 @@ export function recommend(
   }
 
   for (const h of hotspots) {
-    if (h.kind !== "range" || h.nature !== "drift" || h.trend === "falling") continue;
+    // Drift that needed repairs: escalated or transient divergences are not what more scanning fixes.
+    if (h.kind !== "range" || h.nature !== "drift" || h.repaired === 0 || h.trend === "falling") continue;
     out.push({
       id: recommendationId(dataset, "scan-hotspot", h.where),
       kind: "scan-hotspot",
