@@ -269,23 +269,37 @@
     const cls = $("divergence-class").value;
     try {
       const filters = escFilterQuery();
-      const [health, ds, esc, groups, allGroups, runs, audit, summary, divs, queue, policies, whoami] =
-        await Promise.all([
-          fetch("/healthz", { cache: "no-store" }).then((r) => r.json()),
-          request("/api/datasets"),
-          request(
-            `/api/escalations?status=open&limit=${escPageSize()}&offset=${view.esc.page * escPageSize()}${filters}`,
-          ),
-          request(`/api/escalations/groups?status=open${filters}`),
-          filters ? request("/api/escalations/groups?status=open") : null,
-          request("/api/runs?limit=15"),
-          request("/api/audit?limit=25"),
-          request(`/api/history?since=${since}`),
-          request(`/api/divergences?limit=100${cls ? `&class=${encodeURIComponent(cls)}` : ""}`),
-          request("/api/queue"),
-          request("/api/policies"),
-          request("/api/whoami"),
-        ]);
+      const [
+        health,
+        ds,
+        esc,
+        groups,
+        allGroups,
+        runs,
+        audit,
+        summary,
+        divs,
+        queue,
+        policies,
+        whoami,
+        insights,
+      ] = await Promise.all([
+        fetch("/healthz", { cache: "no-store" }).then((r) => r.json()),
+        request("/api/datasets"),
+        request(
+          `/api/escalations?status=open&limit=${escPageSize()}&offset=${view.esc.page * escPageSize()}${filters}`,
+        ),
+        request(`/api/escalations/groups?status=open${filters}`),
+        filters ? request("/api/escalations/groups?status=open") : null,
+        request("/api/runs?limit=15"),
+        request("/api/audit?limit=25"),
+        request(`/api/history?since=${since}`),
+        request(`/api/divergences?limit=100${cls ? `&class=${encodeURIComponent(cls)}` : ""}`),
+        request("/api/queue"),
+        request("/api/policies"),
+        request("/api/whoami"),
+        request("/api/insights"),
+      ]);
       const name = $("chart-dataset").value || ds.datasets[0]?.name || "";
       const chart =
         ds.datasets.length > 1 && name
@@ -311,6 +325,7 @@
       view.divergences = divs.divergences;
       view.queue = queue;
       view.policies = policies.policies;
+      view.insights = insights.datasets;
       view.role = whoami.role;
       view.actor = whoami.actor;
       view.updatedAt = Date.now();
@@ -341,6 +356,7 @@
     renderRuns();
     renderQueue();
     renderPolicies();
+    renderInsights();
     renderAudit();
   }
 
@@ -517,6 +533,234 @@
       );
     });
     $("policies").replaceChildren(...(blocks.length ? blocks : [h("p", { class: "muted" }, "No datasets.")]));
+  }
+
+  // ---------- insights ----------
+
+  /** A reliability interval as a bar: the 95% interval shaded on [0, 1], the score as a tick. */
+  function intervalBar(r) {
+    if (!r.settled) return h("span", { class: "muted small" }, "no evidence");
+    const pct = (x) => `${(x * 100).toFixed(1)}%`;
+    return h(
+      "span",
+      {
+        class: "interval",
+        role: "img",
+        "aria-label": `95% interval ${pct(r.low)} to ${pct(r.high)}, score ${pct(r.score)}`,
+        title: `${pct(r.low)} – ${pct(r.high)}`,
+        data: { low: r.low.toFixed(4), high: r.high.toFixed(4) },
+      },
+      styled(h("span", { class: "interval-range" }), {
+        left: `${r.low * 100}%`,
+        width: `${(r.high - r.low) * 100}%`,
+      }),
+      styled(h("span", { class: "interval-score" }), { left: `${r.score * 100}%` }),
+    );
+  }
+
+  /** Sets styles through the CSSOM (the page's CSP refuses style attributes in markup). */
+  function styled(el, styles) {
+    for (const [k, v] of Object.entries(styles)) el.style.setProperty(k, v);
+    return el;
+  }
+
+  /** At most this many columns of ranges in the heat map; more ranges are folded into groups. */
+  const HEAT_RANGES = 48;
+
+  /** Drift over key ranges (across) and columns (down): darker cells held more divergences. */
+  function heatmap(name, m) {
+    if (!m.cells.length) return h("p", { class: "muted small" }, "No drift in the window.");
+    const per = Math.max(1, Math.ceil(m.segments / HEAT_RANGES));
+    const groups = Math.max(1, Math.ceil(m.segments / per));
+    const counts = new Map();
+    for (const c of m.cells) {
+      const k = `${c.column}\n${Math.floor(c.segment / per)}`;
+      counts.set(k, (counts.get(k) ?? 0) + c.divergences);
+    }
+    const max = Math.max(...counts.values());
+    const label = (g) =>
+      per === 1 ? `range ${g}` : `ranges ${g * per}–${Math.min(m.segments, (g + 1) * per) - 1}`;
+    const rows = m.columns.map((column) =>
+      h(
+        "tr",
+        {},
+        h("th", { scope: "row", class: "mono small" }, column),
+        Array.from({ length: groups }, (_, g) => {
+          const n = counts.get(`${column}\n${g}`) ?? 0;
+          const cell = h("td", {
+            class: n ? "heat-cell hot" : "heat-cell",
+            title: `${column}, ${label(g)}: ${plural(n, "divergence")}`,
+            data: { column, range: g, count: n },
+          });
+          return n ? styled(cell, { "--heat": (0.15 + 0.85 * (n / max)).toFixed(3) }) : cell;
+        }),
+      ),
+    );
+    return h(
+      "div",
+      { class: "heat-wrap" },
+      h(
+        "table",
+        { class: "heatmap", data: { heatmapOf: name } },
+        h(
+          "caption",
+          { class: "muted small" },
+          `Divergences per key range × column, last ${duration(m.windowMs)}`,
+        ),
+        h("tbody", {}, rows),
+        h(
+          "tfoot",
+          {},
+          h(
+            "tr",
+            {},
+            h("th", {}, ""),
+            h(
+              "td",
+              { colspan: groups },
+              h(
+                "div",
+                { class: "heat-axis muted small" },
+                h("span", {}, label(0)),
+                h("span", {}, `key ranges → ${label(groups - 1)}`),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  /** Downloads a recommendation's candidate policy: the file `concord plan --candidate FILE` reads. */
+  function exportCandidate(dataset, r) {
+    const head = [
+      `# Candidate policy for dataset ${dataset}: ${r.summary}`,
+      `# Recommendation ${r.id} (${r.kind}). Try it: concord plan -d ${dataset} --candidate FILE`,
+      ...r.changes.map((c) => `# ${c.path}: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`),
+    ].map((line) => line.replace(/[\r\n]/g, " "));
+    // JSON is YAML: the file reads back as the same policy block.
+    const text = `${head.join("\n")}\n${JSON.stringify(r.candidatePolicy, null, 2)}\n`;
+    const url = URL.createObjectURL(new Blob([text], { type: "application/yaml" }));
+    const a = h("a", { href: url, download: `candidate-${dataset}-${r.id}.yaml`, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+
+  function evidenceText(e) {
+    const parts = [
+      Object.entries(e.counts)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", "),
+    ];
+    if (e.interval) parts.push(`interval ${percent(e.interval.low)}–${percent(e.interval.high)}`);
+    if (e.exampleKeys.length) parts.push(`keys ${e.exampleKeys.map((k) => JSON.stringify(k)).join(" ")}`);
+    if (e.auditIds.length) parts.push(`audit entries ${e.auditIds.join(", ")}`);
+    return parts.join(" · ");
+  }
+
+  function renderInsights() {
+    const blocks = (view.insights ?? []).map((d) =>
+      h(
+        "div",
+        { class: "insight", data: { insightsDataset: d.name } },
+        h("h3", {}, d.name),
+        h(
+          "div",
+          { class: "insight-grid" },
+          h(
+            "div",
+            {},
+            h("h4", {}, "Reliability, most reliable first"),
+            table(
+              [
+                { label: "replica" },
+                { label: "score", num: true },
+                { label: "95% interval" },
+                { label: "settled", num: true },
+                { label: "lost", num: true },
+              ],
+              d.replicas.map((r) =>
+                h(
+                  "tr",
+                  { data: { replica: r.name }, class: r.flagged ? "flagged" : "" },
+                  h(
+                    "td",
+                    {},
+                    r.name,
+                    r.flagged ? h("span", { class: "badge run-failed" }, "unreliable") : "",
+                  ),
+                  h("td", { class: "num" }, r.reliability.settled ? percent(r.reliability.score) : "—"),
+                  h("td", {}, intervalBar(r.reliability)),
+                  h("td", { class: "num" }, String(r.reliability.settled)),
+                  h("td", { class: "num" }, String(r.reliability.lost)),
+                ),
+              ),
+              "No replicas.",
+            ),
+          ),
+          h(
+            "div",
+            {},
+            h("h4", {}, "Drift heat map"),
+            heatmap(d.name, d.heatmap),
+            d.hotspots.length
+              ? h(
+                  "ul",
+                  { class: "hotspots small" },
+                  d.hotspots.map((s) =>
+                    h(
+                      "li",
+                      { data: { hotspot: `${s.kind}:${s.where}` } },
+                      h("b", {}, `${s.kind} ${s.where}`),
+                      `: ${plural(s.divergences, "divergence")} (${s.rate.toFixed(1)}/day, ${s.trend}, ${s.nature})`,
+                    ),
+                  ),
+                )
+              : "",
+          ),
+        ),
+        d.patterns.length
+          ? [
+              h("h4", {}, "Recurring patterns"),
+              h(
+                "ul",
+                { class: "patterns small" },
+                d.patterns.map((p) => h("li", {}, p.summary)),
+              ),
+            ]
+          : "",
+        h("h4", {}, "Recommendations"),
+        d.recommendations.length
+          ? h(
+              "ul",
+              { class: "recommendations" },
+              d.recommendations.map((r) =>
+                h(
+                  "li",
+                  { data: { recommendation: r.id, kind: r.kind } },
+                  h("p", {}, h("span", { class: "badge" }, r.kind), " ", r.summary),
+                  h("p", { class: "muted small evidence" }, evidenceText(r.evidence)),
+                  r.candidatePolicy
+                    ? h(
+                        "button",
+                        {
+                          type: "button",
+                          class: "small",
+                          data: { export: r.id },
+                          onclick: () => exportCandidate(d.name, r),
+                        },
+                        "Export candidate policy",
+                      )
+                    : h("p", { class: "muted small" }, "No policy change: scan this range more often."),
+                ),
+              ),
+            )
+          : h("p", { class: "muted small" }, "None: not enough evidence for a change yet."),
+      ),
+    );
+    $("insights").replaceChildren(...(blocks.length ? blocks : [h("p", { class: "muted" }, "No datasets.")]));
   }
 
   function renderTopbar() {

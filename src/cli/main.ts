@@ -282,6 +282,21 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
       code = await (await import("./escalations-resolve.js")).runEscalationsResolve(id, opts, cli);
     });
 
+  configOption(
+    program
+      .command("insights")
+      .description(
+        "what the evidence says: replica reliability, drift hotspots, recurring patterns, recommendations",
+      ),
+  )
+    .option("-d, --dataset <name>", "only this dataset (repeatable, or comma-separated)", collect)
+    .option("--json", "print one JSON document on stdout")
+    .option("--export <id>", "print a recommendation's candidate policy (the file plan --candidate reads)")
+    .option("-o, --output <file>", "with --export: write it to this file instead")
+    .action(async (opts) => {
+      code = await (await import("./insights.js")).runInsights(opts, cli);
+    });
+
   const audit = program.command("audit").description("the hash-chained audit log");
   configOption(
     audit

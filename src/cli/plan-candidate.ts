@@ -121,7 +121,7 @@ export async function runPlanCandidate(options: CandidateOptions, io: CliIo = pr
 }
 
 /** True when the state store is an SQLite file not created yet (nothing to read; nothing to create). */
-function stateIsNew(url: string): boolean {
+export function stateIsNew(url: string): boolean {
   return url.startsWith("sqlite:") && url !== "sqlite::memory:" && !existsSync(url.slice("sqlite:".length));
 }
 

@@ -524,6 +524,7 @@ export async function runDataset(
             print: options.print === true && options.mode === "dry-run",
             repairMode: options.repairMode ?? ds.repairMode ?? "all",
             expected: options.keys ? options.expected : undefined,
+            bounds: options.keys ? undefined : bounds,
             target: options.keys
               ? { keys: options.keys }
               : segments.length > 1
@@ -566,10 +567,10 @@ export async function runDataset(
       }
 
       const status = totals.remaining > 0 ? "diverged" : "ok";
-      // What lets anyone check that no dispatched segment was lost: each folded once, and the rows each held.
-      const extra: Record<string, number> = {};
+      // What lets anyone check that no dispatched segment was lost: each folded once, and the rows each held;
+      // and how many key ranges the pass cut (insights weigh a range's drift against the others').
+      const extra: Record<string, number> = options.keys ? {} : { segments: segments.length };
       if (dispatch) {
-        extra.segments = segments.length;
         extra["segments.folded"] = done.size;
         for (const [r, { rows }] of Object.entries(totals.replicas)) extra[`rows.${r}`] = rows;
       }

@@ -99,6 +99,7 @@ export async function runSegmentJob(
       guard: options.guard,
       latched: kept?.run.guard !== undefined || (await tripped()),
       latch: tripped,
+      bounds: cp.bounds,
       target: { range: job.range, expectedRows: job.expectedRows },
     });
     if (segment.totals.guard) await state.acquireLease(latch, options.worker, now(), LATCH_TTL_MS);

@@ -13,6 +13,15 @@ const MISNAMED_DEFAULTS = [
   "nodejs_active_resources_total",
 ];
 
+/** One replica's reliability as `/metrics` shows it (the Wilson score and its 95% interval). */
+export interface ReliabilityReading {
+  readonly dataset: string;
+  readonly replica: string;
+  readonly score: number;
+  readonly low: number;
+  readonly high: number;
+}
+
 /** The repair outcomes `concord_repairs_total` counts. */
 const OUTCOMES = ["applied", "noop", "superseded", "failed"] as const;
 
@@ -78,6 +87,9 @@ export class ServeMetrics {
     registers: [this.registry],
   });
   readonly escalationsOpen: Gauge<"dataset">;
+  readonly replicaReliability: Gauge<"dataset" | "replica">;
+  readonly replicaReliabilityLow: Gauge<"dataset" | "replica">;
+  readonly replicaReliabilityHigh: Gauge<"dataset" | "replica">;
   readonly retries = new Counter({
     name: "concord_retries_total",
     help: "Write batches retried after a transient failure.",
@@ -185,8 +197,14 @@ export class ServeMetrics {
     registers: [this.registry],
   });
 
-  /** `openEscalations` counts the open escalations per dataset when /metrics is read. */
-  constructor(openEscalations?: () => Promise<Record<string, number>>) {
+  /**
+   * `openEscalations` counts the open escalations per dataset when /metrics is read; `reliability` reads each
+   * replica's reliability from the evidence then (replicas without settled decisions have no sample).
+   */
+  constructor(
+    openEscalations?: () => Promise<Record<string, number>>,
+    reliability?: () => Promise<readonly ReliabilityReading[]>,
+  ) {
     // The process's own CPU, memory, event-loop lag and handles, under their standard names.
     collectDefaultMetrics({ register: this.registry });
     for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(name);
@@ -202,6 +220,43 @@ export class ServeMetrics {
         for (const [dataset, n] of Object.entries(await openEscalations())) this.set({ dataset }, n);
       },
     });
+    // One read of the evidence per scrape serves the three gauges: the registry collects them at once, and
+    // each awaits the read the first one started.
+    let pending: Promise<readonly ReliabilityReading[]> | undefined;
+    const read = () => {
+      pending ??= (reliability ? reliability() : Promise.resolve([])).finally(() => {
+        pending = undefined;
+      });
+      return pending;
+    };
+    const gauge = (name: string, help: string, value: (r: ReliabilityReading) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["dataset", "replica"] as const,
+        registers: [this.registry],
+        async collect() {
+          if (!reliability) return;
+          const readings = await read();
+          this.reset();
+          for (const r of readings) this.set({ dataset: r.dataset, replica: r.replica }, value(r));
+        },
+      });
+    this.replicaReliability = gauge(
+      "concord_replica_reliability",
+      "Share of settled decisions in which the replica held the winning value (learned from evidence).",
+      (r) => r.score,
+    );
+    this.replicaReliabilityLow = gauge(
+      "concord_replica_reliability_low",
+      "Lower bound of the 95% Wilson interval of concord_replica_reliability.",
+      (r) => r.low,
+    );
+    this.replicaReliabilityHigh = gauge(
+      "concord_replica_reliability_high",
+      "Upper bound of the 95% Wilson interval of concord_replica_reliability.",
+      (r) => r.high,
+    );
   }
 
   /**

@@ -6,6 +6,7 @@ import type { Key } from "../core/model.js";
 import type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
 import type { QueueDepth, SegmentFailure } from "../engine/segment-dispatch.js";
+import type { DatasetInsights } from "../learning/dataset-insights.js";
 
 export type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 
@@ -333,6 +334,11 @@ export interface ServiceApi {
   approvePolicy(dataset: string, by: string): Promise<ApprovalView>;
   /** Each dataset's policy versions, the current one, and the diff of the last change. */
   policies(): Promise<PolicyView[]>;
+  /**
+   * What the evidence says about each dataset (or only `dataset`): reliability ranking, hotspots, patterns,
+   * recommendations — the `concord insights --json` datasets. Throws TriggerError("unknown-dataset").
+   */
+  insights(dataset?: string): Promise<DatasetInsights[]>;
   /**
    * Reads the config file again and applies it from the next pass on, audited (`config-reloaded`, naming
    * `by`); a changed policy is adopted, registered and audited by the dataset's next repair pass (once

@@ -15,6 +15,7 @@ import {
   keyJsonOf,
   observeEscalations,
 } from "../engine/escalation-view.js";
+import { readInsights } from "../engine/read-insights.js";
 import {
   previewMatching,
   type Resolution,
@@ -27,13 +28,16 @@ import type { OpenReplica } from "../engine/run-context.js";
 import { newRunId } from "../engine/run-id.js";
 import { processOwner } from "../engine/run-liveness.js";
 import type { SegmentDispatch, SegmentFailure } from "../engine/segment-dispatch.js";
+import type { DatasetInsights } from "../learning/dataset-insights.js";
+import { reliability } from "../learning/evidence.js";
+import { EVIDENCE_HOURLY_MS } from "../state/evidence-store.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { EscalationFilter, RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";
 import { ConsistencyHints } from "./consistency-hints.js";
 import { DatasetRunner } from "./dataset-runner.js";
 import { DatasetWatcher } from "./dataset-watcher.js";
-import { ServeMetrics } from "./metrics.js";
+import { type ReliabilityReading, ServeMetrics } from "./metrics.js";
 import { planReload, ReloadError } from "./reload-config.js";
 import {
   type AuditVerification,
@@ -124,9 +128,19 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     options.log ?? ((line: string) => process.stderr.write(`${new Date(now()).toISOString()} ${line}\n`));
   const state = options.state ?? (await openStateStore(config.state, config.timeouts));
   const ownsState = !options.state;
-  const metrics = new ServeMetrics(async () => {
-    return openByDataset();
-  });
+  const metrics = new ServeMetrics(
+    async () => {
+      return openByDataset();
+    },
+    async () => {
+      const out: ReliabilityReading[] = [];
+      for (const ds of config.datasets)
+        for (const e of await state.replicaEvidence(ds.name))
+          if (e.column === undefined && e.settled > 0)
+            out.push({ dataset: ds.name, replica: e.replica, ...reliability(e.settled, e.lost) });
+      return out;
+    },
+  );
   /** Open escalations per configured dataset (0 when none), counted by the store. */
   async function openByDataset(): Promise<Record<string, number>> {
     const open: Record<string, number> = Object.fromEntries(config.datasets.map((d) => [d.name, 0]));
@@ -530,6 +544,16 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     promoteCandidate: (dataset, by) => runnerOf(dataset).promote(by),
     approvePolicy: (dataset, by) => runnerOf(dataset).approvePolicy(by),
 
+    async insights(dataset?: string): Promise<DatasetInsights[]> {
+      const list =
+        dataset === undefined ? config.datasets : config.datasets.filter((d) => d.name === dataset);
+      if (dataset !== undefined && !list.length)
+        throw new TriggerError("unknown-dataset", `no dataset named ${dataset}`);
+      const at = now();
+      const out: DatasetInsights[] = [];
+      for (const ds of list) out.push(await readInsights(state, ds, at));
+      return out;
+    },
     async policies(): Promise<PolicyView[]> {
       const out: PolicyView[] = [];
       for (const ds of config.datasets) {
@@ -662,6 +686,14 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
           (n) => n && log(`pruned ${n} run segments older than the retention`),
           (err) => log(`pruning run segments: ${err instanceof Error ? err.message : String(err)}`),
         );
+        // Evidence: hours past the horizon become days, days past the retention go (bounded size).
+        void state
+          .rollUpEvidence(now() - EVIDENCE_HOURLY_MS)
+          .then(() => state.pruneEvidence(before))
+          .then(
+            (n) => n && log(`pruned ${n} evidence cells older than the retention`),
+            (err) => log(`rolling up evidence: ${err instanceof Error ? err.message : String(err)}`),
+          );
       };
       prune();
       const pruning = setInterval(prune, PRUNE_EVERY_MS);

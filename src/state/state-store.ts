@@ -4,6 +4,7 @@ import type { CheckpointStore } from "./checkpoint-store.js";
 import type { DivergenceStore } from "./divergence-store.js";
 import type { DivergentKeys } from "./divergent-keys.js";
 import type { EscalationStore } from "./escalation-store.js";
+import type { EvidenceStore } from "./evidence-store.js";
 import type { FeedPositionStore } from "./feed-position-store.js";
 import type { LeaseStore } from "./lease-store.js";
 import type { PolicyRegistry } from "./policy-registry.js";
@@ -27,6 +28,14 @@ export {
   type EscalationStore,
   escalationPattern,
 } from "./escalation-store.js";
+export type {
+  EvidenceCounts,
+  EvidenceDimension,
+  EvidenceIncrement,
+  EvidenceQuery,
+  EvidenceStore,
+  EvidenceTotal,
+} from "./evidence-store.js";
 export type { FeedPosition, FeedPositionStore } from "./feed-position-store.js";
 export type { Lease, LeaseStore } from "./lease-store.js";
 export type { CurrentPolicy, PolicyAdoption, PolicyRegistry, PolicyVersion } from "./policy-registry.js";
@@ -63,7 +72,8 @@ export interface StateStore
     FeedPositionStore,
     PolicyRegistry,
     SegmentStore,
-    RolloutStore {
+    RolloutStore,
+    EvidenceStore {
   /** Releases the store's connections; the store is not used afterwards. */
   close(): Promise<void>;
 }
@@ -84,4 +94,5 @@ export interface StateStoreParts {
   readonly policies: PolicyRegistry;
   readonly segments: SegmentStore;
   readonly rollouts: RolloutStore;
+  readonly evidence: EvidenceStore;
 }

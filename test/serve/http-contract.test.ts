@@ -112,6 +112,7 @@ function stubApi() {
       }),
     subscribeHints: () => () => {},
     policies: () => call("policies", [], []),
+    insights: (dataset) => call("insights", [dataset], []),
     candidate: (d) => call("candidate", [d], null),
     approveCandidate: (d, by) => call("approveCandidate", [d, by], {} as never),
     approval: (d) => call("approval", [d], null),

@@ -113,6 +113,8 @@ export const auditQuery = z.strictObject({
 });
 export const historyQuery = z.strictObject({ dataset: name.optional(), since: since.optional() });
 export const noQuery = z.strictObject({});
+/** `?dataset=NAME`: only this dataset's insights. */
+export const insightsQuery = z.strictObject({ dataset: name.optional() });
 /** `?key=42`, or `?key=eu&key=17` for a composite key (values in key-column order). */
 export const hintQuery = z.strictObject({
   key: z

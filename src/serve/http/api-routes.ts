@@ -12,6 +12,7 @@ import {
   hintQuery,
   historyQuery,
   idParams,
+  insightsQuery,
   MAX_LIMIT,
   nameParams,
   noQuery,
@@ -227,6 +228,11 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
   app.get(`${prefix}/policies`, async (req) => {
     parseInput(noQuery, req.query, "query");
     return { policies: await api.policies() };
+  });
+
+  app.get(`${prefix}/insights`, async (req) => {
+    const q = parseInput(insightsQuery, req.query, "query");
+    return { datasets: await api.insights(q.dataset) };
   });
 
   app.post(`${prefix}/reload`, async (req) => {

@@ -21,6 +21,7 @@ export const ROUTE_ROLES: Readonly<Record<string, Role>> = {
   "GET /api/audit/verify": "viewer",
   "GET /api/history": "viewer",
   "GET /api/policies": "viewer",
+  "GET /api/insights": "viewer",
   "GET /api/datasets/:name/candidate": "viewer",
   "GET /api/whoami": "viewer",
   "GET /api/queue": "viewer",

@@ -27,7 +27,8 @@ type Table =
   | "policies"
   | "currentPolicy"
   | "segments"
-  | "rollouts";
+  | "rollouts"
+  | "evidence";
 
 /**
  * One schema of state tables over a pool. Nothing is sent until the first call, which creates or upgrades
@@ -66,6 +67,7 @@ export class PostgresStateDb {
       currentPolicy: `${s}.policy_current`,
       segments: `${s}.run_segments`,
       rollouts: `${s}.rollouts`,
+      evidence: `${s}.evidence`,
     };
   }
 

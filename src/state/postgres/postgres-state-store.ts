@@ -10,6 +10,7 @@ import { PostgresCheckpointStore } from "./postgres-checkpoint-store.js";
 import { PostgresDivergenceStore } from "./postgres-divergence-store.js";
 import { PostgresDivergentKeys } from "./postgres-divergent-keys.js";
 import { PostgresEscalationStore } from "./postgres-escalation-store.js";
+import { PostgresEvidenceStore } from "./postgres-evidence-store.js";
 import { PostgresFeedPositionStore } from "./postgres-feed-position-store.js";
 import { PostgresLeaseStore } from "./postgres-lease-store.js";
 import { PostgresPolicyRegistry } from "./postgres-policy-registry.js";
@@ -132,5 +133,6 @@ function postgresParts(db: PostgresStateDb): StateStoreParts {
     policies: new PostgresPolicyRegistry(db, audit),
     segments: new PostgresSegmentStore(db),
     rollouts: new PostgresRolloutStore(db),
+    evidence: new PostgresEvidenceStore(db),
   };
 }
