@@ -85,12 +85,15 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
         "divergences",
         "divergent_keys",
         "escalations",
+        "evidence",
         "feed_positions",
         "leases",
         "ledger",
         "observed_versions",
         "policy_current",
         "policy_versions",
+        "rollouts",
+        "run_segments",
         "runs",
         "samples",
         "schema_migrations",
@@ -309,9 +312,13 @@ function eventAt(ts: number) {
   return { ts, runId: "run-1", type: "detected" as const, dataset: "users", key: null, data: null };
 }
 
-/** SQL taking version 4's escalation facets and the later policy registry and feed positions away again. */
+/**
+ * SQL taking version 4's escalation facets and the later tables (policy registry, feed positions, run segments,
+ * rollouts, evidence) away again.
+ */
 function dropQueueFacets(schema: string): string {
-  return `DROP TABLE "${schema}".feed_positions, "${schema}".policy_versions, "${schema}".policy_current;
+  return `DROP TABLE "${schema}".feed_positions, "${schema}".policy_versions, "${schema}".policy_current,
+      "${schema}".run_segments, "${schema}".rollouts, "${schema}".evidence;
     DROP INDEX "${schema}".escalations_queue;
     ALTER TABLE "${schema}".escalations DROP COLUMN columns, DROP COLUMN absent, DROP COLUMN involved,
       DROP COLUMN pattern;`;
