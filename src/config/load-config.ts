@@ -102,6 +102,15 @@ export interface WatchConfig {
   readonly bufferKeys: number;
   /** WAL a PostgreSQL slot may retain before it is released and a whole pass scheduled (default 1 GiB). */
   readonly maxLagBytes: number;
+  /**
+   * Scheduled passes check only the segments the feeds marked dirty since the last verified whole pass
+   * (default true); a gap, a feed without a stored position, or no verified pass yet make a pass whole.
+   */
+  readonly incremental: boolean;
+  /** A whole pass at least this often even when the feeds saw every change (default 1 day). */
+  readonly wholeEveryMs: number;
+  /** Rows per segment of the dirty-segment summary (default 10,000): the grain a changed key re-reads. */
+  readonly segmentRows: number;
 }
 
 /** An API token as config declares it: a name, a role, and the token's hash (never the token). */
@@ -493,6 +502,9 @@ export function parseConfig(
         checkTargetMs: ds.watch.checkTarget !== undefined ? parseDuration(ds.watch.checkTarget)! : 1000,
         bufferKeys: ds.watch.bufferKeys ?? 100_000,
         maxLagBytes: ds.watch.maxLagBytes ?? 2 ** 30,
+        incremental: ds.watch.incremental ?? true,
+        segmentRows: ds.watch.segmentRows ?? 10_000,
+        wholeEveryMs: ds.watch.wholeEvery !== undefined ? parseDuration(ds.watch.wholeEvery)! : 86_400_000,
       },
       detect: { ...ds.detect },
     })),

@@ -197,6 +197,9 @@ const watch = z.strictObject(
     checkTarget: duration.optional(),
     bufferKeys: z.number().int().positive().optional(),
     maxLagBytes: z.number().int().positive().optional(),
+    incremental: z.boolean().optional(),
+    segmentRows: z.number().int().positive().optional(),
+    wholeEvery: duration.optional(),
   },
   {
     error:

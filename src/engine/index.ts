@@ -30,6 +30,15 @@ export {
 } from "./scan-dataset.js";
 export { segmentBounds, segmentGroups, segmentsOf } from "./segments.js";
 export {
+  markChangedKeys,
+  type PassPlan,
+  type PlannedPassResult,
+  planPass,
+  recordWholePass,
+  runPlannedPass,
+  segmentOf,
+} from "./dirty-segment-pass.js";
+export {
   feedOptions,
   type WatchCheck,
   type WatchDatasetOptions,

@@ -71,6 +71,13 @@ export interface RunDatasetOptions {
   /** Re-read exactly these keys instead of covering the key space (targeted checks); no segments. */
   readonly keys?: readonly Key[] | undefined;
   /**
+   * Cover only these ranges, one group each (a dirty-segment pass: see `runPlannedPass`), instead of the
+   * whole key space; no checkpoint.
+   */
+  readonly ranges?: readonly KeyRange[] | undefined;
+  /** Added to the run's notes (why a pass covers what it covers). */
+  readonly notes?: readonly string[] | undefined;
+  /**
    * Keep a checkpoint after every group of segments and resume the dataset's unfinished run of the same
    * mode; a run that stops or fails keeps it (and stays `running`) so a later call resumes it. A checkpoint
    * of another mode is abandoned. Without it a run is finished whatever happens (`failed` on an error).
@@ -170,7 +177,7 @@ export async function runDataset(
 ): Promise<DatasetRunResult> {
   const { state, now } = deps;
   const observer = options.observer ?? {};
-  const checkpointed = options.checkpoint === true && !options.keys;
+  const checkpointed = options.checkpoint === true && !options.keys && !options.ranges;
   const writes = options.mode === "repair";
 
   const owner = options.owner ?? processOwner();
@@ -192,7 +199,10 @@ export async function runDataset(
     const totals: RunTotals = cp ? { ...emptyTotals(), ...(cp.totals as Partial<RunTotals>) } : emptyTotals();
     // The replicas are described before the run is recorded: one whose table cannot be read fails the
     // command before anything is written anywhere.
-    const resolved = await describeDataset(ds, replicas);
+    const described = await describeDataset(ds, replicas);
+    const resolved = options.notes?.length
+      ? { ...described, notes: [...described.notes, ...options.notes] }
+      : described;
     const policy = options.mode === "scan" ? undefined : datasetPolicy(ds, resolved);
     const canary =
       policy && options.canary && options.canary.fraction > 0
@@ -305,10 +315,11 @@ export async function runDataset(
         };
         await state.putCheckpoint(cp);
       }
-      const bounds = options.keys
-        ? []
-        : (cp?.bounds ?? (await segmentBounds(replicas, shape, ds.checkpointRows)));
-      segments = segmentsOf(bounds);
+      const bounds =
+        options.keys || options.ranges
+          ? []
+          : (cp?.bounds ?? (await segmentBounds(replicas, shape, ds.checkpointRows)));
+      segments = options.ranges ? [...options.ranges] : segmentsOf(bounds);
       const resumedAt = cp && cp.done > 0 ? cp.done : undefined;
       await observer.onStart?.({ runId, resolved, segments: segments.length, resumedAt });
       if (resolved.issues.length && totals.counts.schema === undefined) {
@@ -336,7 +347,7 @@ export async function runDataset(
       const start = cp?.done ?? 0;
       const groups = options.keys
         ? [{ range: segments[0]!, from: 0, to: 1 }]
-        : options.groupSegments === false
+        : options.groupSegments === false || options.ranges
           ? segments.slice(start).map((range, i) => ({ range, from: start + i, to: start + i + 1 }))
           : segmentGroups(segments, ds.checkpointRows / 10, () => lastFound, start);
       for (const { range, from, to } of groups) {

@@ -12,6 +12,7 @@ import {
 } from "../connectors/change-feed.js";
 import { type AimdConfig, nextAimdLimit } from "../core/aimd.js";
 import type { Key } from "../core/model.js";
+import { markChangedKeys, recordWholePass } from "./dirty-segment-pass.js";
 import type { OpenReplica } from "./run-context.js";
 import {
   type DatasetRunResult,
@@ -136,6 +137,13 @@ async function watchFeed(
       const stored = await deps.state.getFeedPosition(ds.name, watched.replica);
       await feed.start(stored?.position);
       started = true;
+      // Changes before a feed's first start were never seen: dirty marks cannot vouch for them.
+      if (!stored)
+        await deps.state.invalidateSegmentSummary(
+          ds.name,
+          `the feed of ${watched.replica} started without a stored position`,
+          deps.now(),
+        );
       await observer.onStarted?.({ replica: watched.replica, from: stored?.position });
       retryMs = options.retryMs ?? 1000;
       while (!signal.aborted) {
@@ -200,6 +208,14 @@ async function watchFeed(
       // Changes younger than the window are judged in flight: wait until the batch's are not.
       const windowMs = ds.policy.windowMs ?? 0;
       if (windowMs > 0) await sleep(Math.max(0, gathered + windowMs - deps.now()), signal);
+      // The next scheduled pass must be whole after a gap; otherwise it re-reads the changed keys' segments.
+      if (batch.gap)
+        await deps.state.invalidateSegmentSummary(
+          ds.name,
+          `the feed of ${watched.replica} had a gap: ${batch.gap}`,
+          deps.now(),
+        );
+      else await markChangedKeys(deps.state, ds.name, batch.keys, deps.now());
       const began = deps.now();
       result = await runDataset(ds, replicas, deps, {
         ...options.run,
@@ -211,6 +227,7 @@ async function watchFeed(
       });
       // A run stopped by the signal checked only part: its position is not stored.
       if (!result.finished) return;
+      if (batch.gap) await recordWholePass(deps.state, ds.name, result);
       if (!batch.gap) limit = nextAimdLimit(limit, { ok: true, durationMs: deps.now() - began }, aimd);
     }
     if (batch.position !== undefined) await store(feed, batch.position);

@@ -10,13 +10,9 @@ import { nextCronTime, parseCron } from "../core/cron.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { CandidateDecider } from "../engine/compare-policies.js";
 import { canaryKey, datasetPolicy, describeDataset } from "../engine/describe-dataset.js";
+import { runPlannedPass } from "../engine/dirty-segment-pass.js";
 import type { OpenReplica } from "../engine/run-context.js";
-import {
-  type DatasetRunResult,
-  resumableRunId,
-  runDataset,
-  type SegmentOutcome,
-} from "../engine/run-dataset.js";
+import { type DatasetRunResult, resumableRunId, type SegmentOutcome } from "../engine/run-dataset.js";
 import { newRunId } from "../engine/run-id.js";
 import { LEASE_TTL_MS, PassOwnedError } from "../engine/run-liveness.js";
 import { runQueuedPass } from "../engine/run-queued-pass.js";
@@ -516,7 +512,8 @@ export class DatasetRunner {
             ok: false,
           }
         : undefined;
-    const run = await runDataset(
+    // A watched dataset's pass re-reads only the segments its feeds marked dirty, when the marks can be trusted.
+    const { run, plan } = await runPlannedPass(
       this.ds,
       replicas,
       { state, now },
@@ -571,6 +568,8 @@ export class DatasetRunner {
         },
       },
     );
+    if (this.ds.watch?.incremental)
+      this.deps.log(`${dataset}: ${plan.kind === "dirty" ? "dirty-segment" : "whole"} pass: ${plan.reason}`);
     if (!run.finished) {
       // Aborted: the pass is over (recorded failed); the schedule goes on as after a finished one.
       if (run.status === "failed") {

@@ -10,6 +10,7 @@ import type { PolicyRegistry } from "./policy-registry.js";
 import type { RepairLedger } from "./repair-ledger.js";
 import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
+import type { SegmentSummaryStore } from "./segment-summary-store.js";
 import type { VersionMemory } from "./version-memory.js";
 
 export type { AuditFilter, AuditLog } from "./audit-log.js";
@@ -38,6 +39,7 @@ export type {
 } from "./repair-ledger.js";
 export type { RunRecord, RunResult, RunStore } from "./run-store.js";
 export type { Sample, SampleFilter, SampleStore } from "./sample-store.js";
+export type { DirtySegment, SegmentSummary, SegmentSummaryStore } from "./segment-summary-store.js";
 export type { ObservedVersion, VersionMemory } from "./version-memory.js";
 
 /**
@@ -57,6 +59,7 @@ export interface StateStore
     DivergentKeys,
     LeaseStore,
     FeedPositionStore,
+    SegmentSummaryStore,
     PolicyRegistry {
   /** Releases the store's connections; the store is not used afterwards. */
   close(): Promise<void>;
@@ -75,5 +78,6 @@ export interface StateStoreParts {
   readonly divergentKeys: DivergentKeys;
   readonly leases: LeaseStore;
   readonly feedPositions: FeedPositionStore;
+  readonly segmentSummaries: SegmentSummaryStore;
   readonly policies: PolicyRegistry;
 }

@@ -16,6 +16,7 @@ import { repairClaimCases } from "./state-store/repair-claim.case.js";
 import { repairLedgerCases } from "./state-store/repair-ledger.case.js";
 import { runStoreCases } from "./state-store/run-store.case.js";
 import { sampleStoreCases } from "./state-store/sample-store.case.js";
+import { segmentSummaryStoreCases } from "./state-store/segment-summary-store.case.js";
 import type { StateStoreCase } from "./state-store/state-store-case.js";
 import { versionMemoryCases } from "./state-store/version-memory.case.js";
 import { type StateStoreFixture, stateStoreFactories } from "./state-store-factories.js";
@@ -35,6 +36,7 @@ const CASES: readonly ((c: StateStoreCase) => void)[] = [
   divergentKeysCases,
   leaseStoreCases,
   feedPositionStoreCases,
+  segmentSummaryStoreCases,
   policyRegistryCases,
 ];
 

@@ -91,6 +91,14 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     CREATE TABLE ${s}.policy_current (
       dataset TEXT NOT NULL PRIMARY KEY, version TEXT NOT NULL, adopted_at DOUBLE PRECISION NOT NULL,
       previous TEXT);`,
+  // Dirty-segment passes: what the last verified whole pass vouches for, and the segments changed since.
+  (s) => `
+    CREATE TABLE ${s}.segment_summaries (
+      dataset TEXT NOT NULL PRIMARY KEY, key_columns TEXT NOT NULL, bounds TEXT NOT NULL,
+      verified_at DOUBLE PRECISION, run_id TEXT, invalid TEXT, invalid_at DOUBLE PRECISION);
+    CREATE TABLE ${s}.dirty_segments (
+      dataset TEXT NOT NULL, segment INTEGER NOT NULL, marked_at DOUBLE PRECISION NOT NULL,
+      PRIMARY KEY (dataset, segment));`,
 ];
 
 /** The schema version this code creates and expects. */

@@ -16,6 +16,7 @@ import { PostgresPolicyRegistry } from "./postgres-policy-registry.js";
 import { PostgresRepairLedger } from "./postgres-repair-ledger.js";
 import { PostgresRunStore } from "./postgres-run-store.js";
 import { PostgresSampleStore } from "./postgres-sample-store.js";
+import { PostgresSegmentSummaryStore } from "./postgres-segment-summary-store.js";
 import { describeError, splitSchema } from "./postgres-sql.js";
 import { PostgresStateDb } from "./postgres-state-db.js";
 import { PostgresVersionMemory } from "./postgres-version-memory.js";
@@ -127,6 +128,7 @@ function postgresParts(db: PostgresStateDb): StateStoreParts {
     divergentKeys: new PostgresDivergentKeys(db),
     leases: new PostgresLeaseStore(db),
     feedPositions: new PostgresFeedPositionStore(db),
+    segmentSummaries: new PostgresSegmentSummaryStore(db),
     policies: new PostgresPolicyRegistry(db, audit),
   };
 }

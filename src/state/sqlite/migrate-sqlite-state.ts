@@ -78,6 +78,13 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE policy_current (
      dataset TEXT NOT NULL PRIMARY KEY, version TEXT NOT NULL, adopted_at INTEGER NOT NULL, previous TEXT)
      WITHOUT ROWID;`,
+  // Dirty-segment passes: what the last verified whole pass vouches for, and the segments changed since.
+  `CREATE TABLE segment_summaries (
+     dataset TEXT NOT NULL PRIMARY KEY, key_columns TEXT NOT NULL, bounds TEXT NOT NULL, verified_at INTEGER,
+     run_id TEXT, invalid TEXT, invalid_at INTEGER) WITHOUT ROWID;
+   CREATE TABLE dirty_segments (
+     dataset TEXT NOT NULL, segment INTEGER NOT NULL, marked_at INTEGER NOT NULL,
+     PRIMARY KEY (dataset, segment)) WITHOUT ROWID;`,
 ];
 
 /** The file version this code creates and expects. */

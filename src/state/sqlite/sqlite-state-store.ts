@@ -16,6 +16,7 @@ import { SqlitePolicyRegistry } from "./sqlite-policy-registry.js";
 import { SqliteRepairLedger } from "./sqlite-repair-ledger.js";
 import { SqliteRunStore } from "./sqlite-run-store.js";
 import { SqliteSampleStore } from "./sqlite-sample-store.js";
+import { SqliteSegmentSummaryStore } from "./sqlite-segment-summary-store.js";
 import { SqliteStateDb } from "./sqlite-state-db.js";
 import { SqliteVersionMemory } from "./sqlite-version-memory.js";
 
@@ -66,6 +67,7 @@ function sqliteParts(s: SqliteStateDb): StateStoreParts {
     divergentKeys: new SqliteDivergentKeys(s),
     leases: new SqliteLeaseStore(s),
     feedPositions: new SqliteFeedPositionStore(s),
+    segmentSummaries: new SqliteSegmentSummaryStore(s),
     policies: new SqlitePolicyRegistry(s, audit),
   };
 }
