@@ -39,6 +39,8 @@ export interface WatchCheck {
   readonly batchLimit: number;
   /** Set when the batch was a gap: why the whole dataset was checked instead. */
   readonly gap?: string | undefined;
+  /** With a gap: the store released changes the feed lagged behind on (a replication slot past maxLagBytes). */
+  readonly released?: boolean | undefined;
   readonly result: DatasetRunResult;
   /** From taking the batch to the end of its check (waiting out the window included), ms. */
   readonly durationMs: number;
@@ -48,6 +50,8 @@ export interface WatchCheck {
 export interface WatchObserver {
   /** A feed started (again) at its stored position, or at the store's end when it had none. */
   onStarted?(info: { replica: string; from: string | undefined }): void | Promise<void>;
+  /** A feed reported a gap; the whole pass that covers it starts now. */
+  onGap?(info: { replica: string; gap: string; released: boolean }): void | Promise<void>;
   /** A batch of keys (or a whole pass after a gap) was checked and the feed's position stored. */
   onChecked?(check: WatchCheck): void | Promise<void>;
   /** A feed failed or a check threw: the feed is closed and started again at its stored position. */
@@ -210,6 +214,12 @@ async function watchFeed(
       if (windowMs > 0) await sleep(Math.max(0, gathered + windowMs - deps.now()), signal);
       // The next scheduled pass must be whole after a gap; otherwise it re-reads the changed keys' segments.
       if (batch.gap)
+        await observer.onGap?.({
+          replica: watched.replica,
+          gap: batch.gap,
+          released: batch.released === true,
+        });
+      if (batch.gap)
         await deps.state.invalidateSegmentSummary(
           ds.name,
           `the feed of ${watched.replica} had a gap: ${batch.gap}`,
@@ -238,6 +248,7 @@ async function watchFeed(
         checked: batch.keys,
         batchLimit: limit,
         gap: batch.gap,
+        ...(batch.released ? { released: true } : {}),
         result,
         durationMs: deps.now() - taken,
       });

@@ -36,6 +36,8 @@ export class DatasetWatcher {
   private readonly opened: Connector[] = [];
   /** Keys (`keyId`) of the check in flight found divergent and not verified converged. */
   private unsettled = new Set<string>();
+  /** Per watched replica, when its feed's slot was last released for lagging (the `slot-released` alert). */
+  readonly slotReleases: Record<string, number> = {};
 
   constructor(
     readonly ds: DatasetConfig,
@@ -88,6 +90,11 @@ export class DatasetWatcher {
               `${ds.name}.${replica}: watching its change feed ${from === undefined ? "from now" : `from ${from}`}`,
             ),
           onChecked: (c) => this.checked(c),
+          onGap: ({ replica, released }) => {
+            if (!released) return;
+            this.slotReleases[replica] = deps.now();
+            deps.onChange();
+          },
           onError: ({ replica, error, retryInMs }) =>
             deps.log(
               `${ds.name}.${replica}: change feed: ${error.message}; starting again in ${Math.round(retryInMs / 1000)} s`,
@@ -115,6 +122,7 @@ export class DatasetWatcher {
     deps.metrics.watchCheckDuration.observe({ dataset: ds.name }, c.durationMs / 1000);
     if (c.gap) {
       deps.metrics.watchGaps.inc(labels);
+
       deps.log(`${ds.name}.${c.replica}: change feed gap (${c.gap}); checked the whole dataset`);
     }
     const t = c.result.totals;

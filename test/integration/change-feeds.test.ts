@@ -146,6 +146,7 @@ describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
     await lagging.start(stored);
     const b = await lagging.take({ maxKeys: 100, waitMs: 5000 });
     expect(b.gap).toMatch(/retained \d+ bytes of WAL \(more than maxLagBytes 1000\); released it/);
+    expect(b.released).toBe(true);
     expect(b.keys).toEqual([]);
   });
 
@@ -170,6 +171,7 @@ describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
     expect(b.gap).toMatch(
       /retained \d+ bytes of WAL \(more than maxLagBytes 65536\); released it and created it again/,
     );
+    expect(b.released).toBe(true);
     // The new slot streams what comes after.
     await s.admin.query(`INSERT INTO ${s.table("items")} VALUES (7001, 'z')`);
     const after = await collect(feed, 1);
