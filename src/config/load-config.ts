@@ -111,6 +111,11 @@ export interface WatchConfig {
   readonly wholeEveryMs: number;
   /** Rows per segment of the dirty-segment summary (default 10,000): the grain a changed key re-reads. */
   readonly segmentRows: number;
+  /**
+   * Change-feed checks that found nothing are kept as runs only for the newest this many (default 1,000);
+   * older quiet ones are pruned, so `runs` grows with divergence, not with write traffic.
+   */
+  readonly keepRuns: number;
 }
 
 /** An API token as config declares it: a name, a role, and the token's hash (never the token). */
@@ -504,6 +509,7 @@ export function parseConfig(
         maxLagBytes: ds.watch.maxLagBytes ?? 2 ** 30,
         incremental: ds.watch.incremental ?? true,
         segmentRows: ds.watch.segmentRows ?? 10_000,
+        keepRuns: ds.watch.keepRuns ?? 1000,
         wholeEveryMs: ds.watch.wholeEvery !== undefined ? parseDuration(ds.watch.wholeEvery)! : 86_400_000,
       },
       detect: { ...ds.detect },

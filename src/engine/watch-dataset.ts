@@ -134,6 +134,7 @@ async function watchFeed(
   let limit = watch.maxKeys;
   let idle: string | undefined;
   let storedAt = 0;
+  let checks = 0;
   while (!signal.aborted) {
     let feed: ChangeFeed | undefined;
     try {
@@ -238,6 +239,9 @@ async function watchFeed(
       // A run stopped by the signal checked only part: its position is not stored.
       if (!result.finished) return;
       if (batch.gap) await recordWholePass(deps.state, ds.name, result);
+      // Each check is a run: quiet ones past the newest keepRuns go, so runs grow with divergence, not writes.
+      if (++checks % PRUNE_EVERY === 0)
+        await deps.state.pruneQuietRuns(ds.name, WATCH_COMMANDS, watch.keepRuns);
       if (!batch.gap) limit = nextAimdLimit(limit, { ok: true, durationMs: deps.now() - began }, aimd);
     }
     if (batch.position !== undefined) await store(feed, batch.position);
@@ -266,6 +270,12 @@ export function feedOptions(ds: DatasetConfig, replica: string): ChangeFeedOptio
     label: `${ds.name}.${replica}`,
   };
 }
+
+/** The commands of the runs a watch makes (a batch of keys; a whole pass after a gap). */
+export const WATCH_COMMANDS = ["watch", "watch pass"] as const;
+
+/** Quiet watch runs are pruned after every this many checks of a feed. */
+const PRUNE_EVERY = 20;
 
 /** How often a position that moved without changes of ours is stored. */
 const IDLE_STORE_MS = 1000;

@@ -30,6 +30,8 @@ export abstract class ComposedStateStore implements StateStore {
   readonly heartbeatRun: RunStore["heartbeatRun"] = (id, at) => this.parts.runs.heartbeatRun(id, at);
   readonly getRun: RunStore["getRun"] = (id) => this.parts.runs.getRun(id);
   readonly listRuns: RunStore["listRuns"] = (options) => this.parts.runs.listRuns(options);
+  readonly pruneQuietRuns: RunStore["pruneQuietRuns"] = (dataset, commands, keep) =>
+    this.parts.runs.pruneQuietRuns(dataset, commands, keep);
 
   // Divergences.
   readonly recordDivergences: DivergenceStore["recordDivergences"] = (divergences) =>
