@@ -196,6 +196,12 @@ export interface DatasetConfig {
   /** Rows per checkpointed segment under `serve` (default 100,000). */
   readonly checkpointRows: number;
   /**
+   * Latency-aware backpressure of repair writes (CLI and serve alike): a replica's write batch slower than
+   * `latencyMs` (default 1 s), or one that failed or was retried, halves its write rate (not below
+   * `minWritesPerSecond`, default 1); healthy batches raise it back towards `limits.writesPerSecond`.
+   */
+  readonly backpressure?: { readonly latencyMs: number; readonly minWritesPerSecond: number } | undefined;
+  /**
    * Segments of the dataset that run at once across every worker process (distributed roles; default 1).
    * With `intensity`, what the fleet asks of each replica: at most this many segments, each working an
    * `intensity` share of the time.
@@ -498,6 +504,10 @@ export function parseConfig(
       repairMode: ds.repairMode ?? "all",
       intensity: ds.intensity ?? 1,
       checkpointRows: ds.checkpointRows ?? 100_000,
+      backpressure: ds.backpressure && {
+        latencyMs: ds.backpressure.latency !== undefined ? parseDuration(ds.backpressure.latency)! : 1000,
+        minWritesPerSecond: ds.backpressure.minWritesPerSecond ?? 1,
+      },
       ...(ds.concurrency !== undefined ? { concurrency: ds.concurrency } : {}),
       probe: ds.probe && normaliseProbe(ds.probe, ds),
       watch: ds.watch && {

@@ -262,6 +262,12 @@ const dataset = z
       .max(1, "expected a number in (0, 1]")
       .optional(),
     checkpointRows: z.number().int().positive().optional(),
+    backpressure: z
+      .strictObject({
+        latency: duration.optional(),
+        minWritesPerSecond: z.number().positive().optional(),
+      })
+      .optional(),
     concurrency: z.number().int().positive().optional(),
     probe: probe.optional(),
     watch: watch.optional(),

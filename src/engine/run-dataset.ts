@@ -339,7 +339,11 @@ export async function runDataset(
         if (recovered.length) await observer.onRecovered?.(recovered);
       }
 
-      const guard = new WriteGuard({ ...options.guard, writesPerSecond: policy?.limits.writesPerSecond });
+      const guard = new WriteGuard({
+        backpressure: ds.backpressure,
+        ...options.guard,
+        writesPerSecond: policy?.limits.writesPerSecond,
+      });
       const signal = AbortSignal.any(
         [options.signal, options.abort, leaseLost.signal].filter((s): s is AbortSignal => s !== undefined),
       );

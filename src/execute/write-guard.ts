@@ -10,6 +10,7 @@ import {
   wrap,
 } from "cockatiel";
 import { ConnectorError } from "../connectors/connector.js";
+import { AdaptiveWriteRate, type BackpressureConfig } from "./adaptive-rate.js";
 import { RateLimiter } from "./rate-limiter.js";
 
 export interface WriteGuardOptions {
@@ -30,6 +31,13 @@ export interface WriteGuardOptions {
    * several processes share (workers of one fleet), so that together they keep to the rate.
    */
   readonly limiter?: ((replica: string) => WriteLimiter) | undefined;
+  /**
+   * Latency-aware backpressure: each replica's write rate adapts to how its batches go (AIMD under
+   * `writesPerSecond`; see AdaptiveWriteRate). Off when undefined.
+   */
+  readonly backpressure?: BackpressureConfig | undefined;
+  /** Told the replica's adapted write rate whenever it changes (for metrics). */
+  readonly onRate?: ((replica: string, perSecond: number | undefined) => void) | undefined;
 }
 
 /** A write-rate bucket: `take(n)` resolves once `n` writes may be made. */
@@ -70,7 +78,13 @@ function notReplicaRetry(err: unknown): boolean {
 export class WriteGuard {
   private readonly policies = new Map<
     string,
-    { policy: IPolicy; breaker: IPolicy; limiter?: WriteLimiter }
+    {
+      policy: IPolicy;
+      breaker: IPolicy;
+      limiter?: WriteLimiter;
+      adaptive?: AdaptiveWriteRate;
+      retries: number;
+    }
   >();
 
   constructor(private readonly options: WriteGuardOptions = {}) {}
@@ -96,7 +110,11 @@ export class WriteGuard {
           }),
         },
       );
-      retryPolicy.onRetry((e) => o.onRetry?.(replica, e.attempt));
+      retryPolicy.onRetry((e) => {
+        const q = this.policies.get(replica);
+        if (q) q.retries++;
+        o.onRetry?.(replica, e.attempt);
+      });
       const breaker = circuitBreaker(replicaFailure, {
         halfOpenAfter: o.halfOpenAfterMs ?? 30_000,
         breaker: new ConsecutiveBreaker(o.breakAfter ?? 5),
@@ -104,6 +122,14 @@ export class WriteGuard {
       p = {
         policy: wrap(retryPolicy, breaker),
         breaker,
+        retries: 0,
+        ...(o.backpressure
+          ? {
+              adaptive: new AdaptiveWriteRate(o.backpressure, o.writesPerSecond, (rate) =>
+                o.onRate?.(replica, rate),
+              ),
+            }
+          : {}),
         ...(o.limiter
           ? { limiter: o.limiter(replica) }
           : o.writesPerSecond
@@ -119,7 +145,25 @@ export class WriteGuard {
   async run<T>(replica: string, size: number, fn: () => Promise<T>): Promise<T> {
     const p = this.for(replica);
     if (p.limiter) await p.limiter.take(size);
-    return p.policy.execute(() => fn());
+    if (!p.adaptive) return p.policy.execute(() => fn());
+    await p.adaptive.take(size);
+    // The batch's own time (retries and their back-off included), after any wait for the rate.
+    const started = Date.now();
+    const retriesBefore = p.retries;
+    try {
+      const result = await p.policy.execute(() => fn());
+      p.adaptive.observe(size, Date.now() - started, p.retries === retriesBefore);
+      return result;
+    } catch (err) {
+      // Rows the store refused say nothing of the replica's health.
+      if (!(err instanceof RowsRejectedError)) p.adaptive.observe(size, Date.now() - started, false);
+      throw err;
+    }
+  }
+
+  /** The replica's adapted write rate (undefined: unlimited, or no backpressure). */
+  rate(replica: string): number | undefined {
+    return this.policies.get(replica)?.adaptive?.perSecond;
   }
 
   /**

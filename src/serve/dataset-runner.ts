@@ -528,7 +528,10 @@ export class DatasetRunner {
         policySource: this.deps.configFile,
         signal: this.abort.signal,
         abort: this.passAbort.signal,
-        guard: { onRetry: (replica) => metrics.retries.inc({ dataset, replica }) },
+        guard: {
+          onRetry: (replica) => metrics.retries.inc({ dataset, replica }),
+          onRate: (replica, rate) => metrics.repairWriteRate.set({ dataset, replica }, rate ?? -1),
+        },
         // Below full intensity, gentleness over speed: one query at a time against the stores.
         ...(this.ds.intensity < 1 ? { detect: { serial: true } } : {}),
         observer: {
