@@ -40,7 +40,7 @@ export interface DirtySegment {
  * returns it exactly as given. `invalidateSegmentSummary` sets `invalid` and `invalidAt` when the summary
  * is valid (the first reason stays until a verified pass), and does nothing when there is none.
  * `verifySegmentSummary(dataset, runId, startedAt)` records a whole pass that began at `startedAt` and found
- * every replica equal: `verifiedAt` and `runId` are set, `invalid` is cleared only when it was set before
+ * every replica equal: `verifiedAt` and `runId` are set, `invalid` is cleared only when it was set at or before
  * `startedAt` (a gap during the pass may have hidden a change the pass had already passed), and dirty marks
  * made before `startedAt` are dropped. `deleteSegmentSummary` drops the summary and its marks; idempotent.
  *

@@ -74,8 +74,8 @@ export class PostgresSegmentSummaryStore implements SegmentSummaryStore {
       await this.db.lock(c, `segments:${dataset}`);
       await c.query(
         `UPDATE ${summaries} SET verified_at = $1, run_id = $2,
-           invalid = CASE WHEN invalid_at < $1 THEN NULL ELSE invalid END,
-           invalid_at = CASE WHEN invalid_at < $1 THEN NULL ELSE invalid_at END
+           invalid = CASE WHEN invalid_at <= $1 THEN NULL ELSE invalid END,
+           invalid_at = CASE WHEN invalid_at <= $1 THEN NULL ELSE invalid_at END
          WHERE dataset = $3`,
         [startedAt, runId, dataset],
       );

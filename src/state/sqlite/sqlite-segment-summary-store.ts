@@ -70,8 +70,8 @@ export class SqliteSegmentSummaryStore implements SegmentSummaryStore {
       this.s
         .prepare(
           `UPDATE segment_summaries SET verified_at = ?, run_id = ?,
-             invalid = CASE WHEN invalid_at < ? THEN NULL ELSE invalid END,
-             invalid_at = CASE WHEN invalid_at < ? THEN NULL ELSE invalid_at END
+             invalid = CASE WHEN invalid_at <= ? THEN NULL ELSE invalid END,
+             invalid_at = CASE WHEN invalid_at <= ? THEN NULL ELSE invalid_at END
            WHERE dataset = ?`,
         )
         .run(startedAt, runId, startedAt, startedAt, dataset);

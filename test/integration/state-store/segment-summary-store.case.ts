@@ -34,6 +34,9 @@ export function segmentSummaryStoreCases({ open }: StateStoreCase): void {
         invalid: "no verified whole pass yet",
         invalidAt: 10,
       });
+      // A pass that began in the same millisecond the reason was recorded reads everything after it.
+      await store.verifySegmentSummary("users", "run-2", 10);
+      expect((await store.getSegmentSummary("users"))?.invalid).toBeUndefined();
       await store.verifySegmentSummary("users", "run-2", 20);
       const verified = await store.getSegmentSummary("users");
       expect(verified).toMatchObject({ verifiedAt: 20, runId: "run-2" });
