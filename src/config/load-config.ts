@@ -112,6 +112,11 @@ export interface WatchConfig {
   /** Rows per segment of the dirty-segment summary (default 10,000): the grain a changed key re-reads. */
   readonly segmentRows: number;
   /**
+   * Clean segments each dirty-segment pass re-verifies too, in rotation (default 1), because feeds miss
+   * some changes (restores, manual edits, corruption): every segment is looked at within `of` passes.
+   */
+  readonly sweepSegments: number;
+  /**
    * Change-feed checks that found nothing are kept as runs only for the newest this many (default 1,000);
    * older quiet ones are pruned, so `runs` grows with divergence, not with write traffic.
    */
@@ -519,6 +524,7 @@ export function parseConfig(
         maxLagBytes: ds.watch.maxLagBytes ?? 2 ** 30,
         incremental: ds.watch.incremental ?? true,
         segmentRows: ds.watch.segmentRows ?? 10_000,
+        sweepSegments: ds.watch.sweepSegments ?? 1,
         keepRuns: ds.watch.keepRuns ?? 1000,
         wholeEveryMs: ds.watch.wholeEvery !== undefined ? parseDuration(ds.watch.wholeEvery)! : 86_400_000,
       },

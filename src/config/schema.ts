@@ -199,6 +199,7 @@ const watch = z.strictObject(
     maxLagBytes: z.number().int().positive().optional(),
     incremental: z.boolean().optional(),
     segmentRows: z.number().int().positive().optional(),
+    sweepSegments: z.number().int().nonnegative().optional(),
     keepRuns: z.number().int().nonnegative().optional(),
     wholeEvery: duration.optional(),
   },

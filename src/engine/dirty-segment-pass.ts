@@ -18,6 +18,10 @@ export type PassPlan =
       readonly kind: "dirty";
       /** The dirty segments' numbers, ascending. */
       readonly segments: readonly number[];
+      /** Clean segments the background sweep re-verifies in this pass (`watch.sweepSegments`, in rotation). */
+      readonly swept: readonly number[];
+      /** Where the sweep goes on next time. */
+      readonly sweepNext: number;
       /** Adjacent dirty segments joined (up to 8 at once): what the pass reads. */
       readonly ranges: readonly KeyRange[];
       /** How many segments the dataset has. */
@@ -108,13 +112,27 @@ export async function planPass(
       };
   const of = summary.bounds.length + 1;
   const segments = (await state.listDirtySegments(ds.name)).map((d) => d.segment).filter((s) => s < of);
-  const ranges = joinSegments(segmentsOf(summary.bounds), segments);
+  // The sweep: the next clean segments from the cursor on, so every segment is re-read now and then.
+  const dirty = new Set(segments);
+  const swept: number[] = [];
+  let cursor = summary.sweepCursor % of;
+  for (let looked = 0; looked < of && swept.length < watch.sweepSegments; looked++) {
+    if (!dirty.has(cursor)) swept.push(cursor);
+    cursor = (cursor + 1) % of;
+  }
+  const ranges = joinSegments(
+    segmentsOf(summary.bounds),
+    [...segments, ...swept].sort((a, b) => a - b),
+  );
+  const sweep = swept.length ? `; ${swept.length} clean re-verified by the sweep` : "";
   return {
     kind: "dirty",
     segments,
+    swept,
+    sweepNext: cursor,
     ranges,
     of,
-    reason: `${segments.length} of ${of} segments changed since the verified whole pass ${summary.runId}`,
+    reason: `${segments.length} of ${of} segments changed since the verified whole pass ${summary.runId}${sweep}`,
   };
 }
 
@@ -172,6 +190,7 @@ export async function runPlannedPass(
       ranges: plan.ranges,
       notes: [`dirty-segment pass: ${plan.reason}`],
     });
+    if (run.finished) await state.moveSweepCursor(ds.name, plan.sweepNext);
     if (run.finished && run.status === "ok") await state.clearDirtySegments(ds.name, plan.segments, began);
     return { plan, run };
   }
@@ -186,6 +205,7 @@ export async function runPlannedPass(
       runId: undefined,
       invalid: plan.reason,
       invalidAt: began,
+      sweepCursor: 0,
     });
   }
   const run = await runDataset(ds, replicas, deps, { ...options, notes: [`whole pass: ${plan.reason}`] });

@@ -130,6 +130,8 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.segmentSummaries.verifySegmentSummary(dataset, runId, startedAt);
   readonly deleteSegmentSummary: SegmentSummaryStore["deleteSegmentSummary"] = (dataset) =>
     this.parts.segmentSummaries.deleteSegmentSummary(dataset);
+  readonly moveSweepCursor: SegmentSummaryStore["moveSweepCursor"] = (dataset, cursor) =>
+    this.parts.segmentSummaries.moveSweepCursor(dataset, cursor);
   readonly markSegmentsDirty: SegmentSummaryStore["markSegmentsDirty"] = (dataset, segments, at) =>
     this.parts.segmentSummaries.markSegmentsDirty(dataset, segments, at);
   readonly listDirtySegments: SegmentSummaryStore["listDirtySegments"] = (dataset) =>

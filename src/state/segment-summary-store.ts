@@ -23,6 +23,8 @@ export interface SegmentSummary {
   readonly invalid: string | undefined;
   /** When `invalid` was set. */
   readonly invalidAt: number | undefined;
+  /** The next segment the background sweep re-verifies although no feed marked it (0 in a new summary). */
+  readonly sweepCursor: number;
 }
 
 /** One segment a change feed reported a change in, and when it last did. */
@@ -43,6 +45,7 @@ export interface DirtySegment {
  * every replica equal: `verifiedAt` and `runId` are set, `invalid` is cleared only when it was set at or before
  * `startedAt` (a gap during the pass may have hidden a change the pass had already passed), and dirty marks
  * made before `startedAt` are dropped. `deleteSegmentSummary` drops the summary and its marks; idempotent.
+ * `moveSweepCursor` sets `sweepCursor` (nothing else); no summary, nothing happens.
  *
  * ## Dirty marks
  * `markSegmentsDirty` records (or moves forward) each segment's `markedAt`; `listDirtySegments` lists a
@@ -55,6 +58,7 @@ export interface SegmentSummaryStore {
   invalidateSegmentSummary(dataset: string, reason: string, at: number): Promise<void>;
   verifySegmentSummary(dataset: string, runId: string, startedAt: number): Promise<void>;
   deleteSegmentSummary(dataset: string): Promise<void>;
+  moveSweepCursor(dataset: string, cursor: number): Promise<void>;
   markSegmentsDirty(dataset: string, segments: readonly number[], at: number): Promise<void>;
   listDirtySegments(dataset: string): Promise<DirtySegment[]>;
   clearDirtySegments(dataset: string, segments: readonly number[], before: number): Promise<void>;

@@ -1,7 +1,7 @@
 /**
  * Dirty-segment passes on the real servers: PostgreSQL (watched through its logical-replication feed) →
  * MariaDB. A scheduled pass after a verified whole pass re-reads only the segments the feed marked dirty —
- * finding there a divergence the feed never saw, and not one in a clean segment — and falls back to a whole
+ * finding there a divergence the feed never saw, and not one in a clean segment until the sweep reaches it — and falls back to a whole
  * pass (its notes say why) when there is no summary, a feed has no stored position, or the feed had a gap.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -145,9 +145,19 @@ datasets:
       ]);
       // Checked equal: its marks are cleared, and the next pass reads nothing.
       expect(await state.listDirtySegments(ds.name)).toEqual([]);
+      // Nothing changed since, but the sweep re-verifies the next clean segment, finding drift no feed saw.
+      const next = (await state.getSegmentSummary(ds.name))!.sweepCursor;
+      expect(next).toBeGreaterThan(0);
+      const inNext = Number(summary.bounds[next - 1]![0]);
+      await my.admin.query("UPDATE items SET name = 'drift' WHERE id = ?", [inNext]);
       const idle = await pass();
-      expect(idle.plan).toMatchObject({ kind: "dirty", segments: [] });
-      expect(idle.run.totals.stats.rowsScanned).toBe(0);
+      expect(idle.plan).toMatchObject({ kind: "dirty", segments: [], swept: [next] });
+      expect(idle.run.resolved.notes.join("\n")).toMatch(
+        /0 of \d+ segments changed .*; 1 clean re-verified by the sweep/,
+      );
+      expect(idle.run.totals.repairs).toEqual({ applied: 1 });
+      expect(idle.run.totals.stats.rowsScanned).toBeLessThan(first.run.totals.stats.rowsScanned / 10);
+      expect((await state.getSegmentSummary(ds.name))!.sweepCursor).toBe(next + 1);
 
       // More changed keys at once than bufferKeys: the feed reports a gap, the summary is invalidated and the
       // watcher's whole pass (which repairs id 2000 too) verifies it again.

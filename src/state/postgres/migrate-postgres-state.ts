@@ -95,7 +95,8 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   (s) => `
     CREATE TABLE ${s}.segment_summaries (
       dataset TEXT NOT NULL PRIMARY KEY, key_columns TEXT NOT NULL, bounds TEXT NOT NULL,
-      verified_at DOUBLE PRECISION, run_id TEXT, invalid TEXT, invalid_at DOUBLE PRECISION);
+      verified_at DOUBLE PRECISION, run_id TEXT, invalid TEXT, invalid_at DOUBLE PRECISION,
+      sweep_cursor INTEGER NOT NULL DEFAULT 0);
     CREATE TABLE ${s}.dirty_segments (
       dataset TEXT NOT NULL, segment INTEGER NOT NULL, marked_at DOUBLE PRECISION NOT NULL,
       PRIMARY KEY (dataset, segment));`,

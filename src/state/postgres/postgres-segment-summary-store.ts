@@ -10,6 +10,7 @@ interface SummaryRow {
   run_id: string | null;
   invalid: string | null;
   invalid_at: number | null;
+  sweep_cursor: number;
 }
 
 const toSummary = (r: SummaryRow): SegmentSummary => ({
@@ -20,6 +21,7 @@ const toSummary = (r: SummaryRow): SegmentSummary => ({
   runId: r.run_id ?? undefined,
   invalid: r.invalid ?? undefined,
   invalidAt: r.invalid_at === null ? undefined : Number(r.invalid_at),
+  sweepCursor: Number(r.sweep_cursor),
 });
 
 export class PostgresSegmentSummaryStore implements SegmentSummaryStore {
@@ -43,11 +45,12 @@ export class PostgresSegmentSummaryStore implements SegmentSummaryStore {
       if (was && was.bounds !== bounds)
         await c.query(`DELETE FROM ${dirty} WHERE dataset = $1`, [summary.dataset]);
       await c.query(
-        `INSERT INTO ${summaries} (dataset, key_columns, bounds, verified_at, run_id, invalid, invalid_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        `INSERT INTO ${summaries}
+           (dataset, key_columns, bounds, verified_at, run_id, invalid, invalid_at, sweep_cursor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (dataset) DO UPDATE SET key_columns = excluded.key_columns, bounds = excluded.bounds,
            verified_at = excluded.verified_at, run_id = excluded.run_id, invalid = excluded.invalid,
-           invalid_at = excluded.invalid_at`,
+           invalid_at = excluded.invalid_at, sweep_cursor = excluded.sweep_cursor`,
         [
           summary.dataset,
           JSON.stringify(summary.keyColumns),
@@ -56,6 +59,7 @@ export class PostgresSegmentSummaryStore implements SegmentSummaryStore {
           summary.runId ?? null,
           summary.invalid ?? null,
           summary.invalidAt ?? null,
+          summary.sweepCursor,
         ],
       );
     });
@@ -81,6 +85,13 @@ export class PostgresSegmentSummaryStore implements SegmentSummaryStore {
       );
       await c.query(`DELETE FROM ${dirty} WHERE dataset = $1 AND marked_at < $2`, [dataset, startedAt]);
     });
+  }
+
+  async moveSweepCursor(dataset: string, cursor: number): Promise<void> {
+    await this.db.query(`UPDATE ${this.db.t.segmentSummaries} SET sweep_cursor = $1 WHERE dataset = $2`, [
+      cursor,
+      dataset,
+    ]);
   }
 
   async deleteSegmentSummary(dataset: string): Promise<void> {

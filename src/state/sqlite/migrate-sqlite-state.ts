@@ -81,7 +81,7 @@ const MIGRATIONS: readonly string[] = [
   // Dirty-segment passes: what the last verified whole pass vouches for, and the segments changed since.
   `CREATE TABLE segment_summaries (
      dataset TEXT NOT NULL PRIMARY KEY, key_columns TEXT NOT NULL, bounds TEXT NOT NULL, verified_at INTEGER,
-     run_id TEXT, invalid TEXT, invalid_at INTEGER) WITHOUT ROWID;
+     run_id TEXT, invalid TEXT, invalid_at INTEGER, sweep_cursor INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
    CREATE TABLE dirty_segments (
      dataset TEXT NOT NULL, segment INTEGER NOT NULL, marked_at INTEGER NOT NULL,
      PRIMARY KEY (dataset, segment)) WITHOUT ROWID;`,

@@ -10,6 +10,7 @@ interface SummaryRow {
   run_id: string | null;
   invalid: string | null;
   invalid_at: number | null;
+  sweep_cursor: number;
 }
 
 const toSummary = (r: SummaryRow): SegmentSummary => ({
@@ -20,6 +21,7 @@ const toSummary = (r: SummaryRow): SegmentSummary => ({
   runId: r.run_id ?? undefined,
   invalid: r.invalid ?? undefined,
   invalidAt: r.invalid_at ?? undefined,
+  sweepCursor: Number(r.sweep_cursor),
 });
 
 export class SqliteSegmentSummaryStore implements SegmentSummaryStore {
@@ -43,7 +45,8 @@ export class SqliteSegmentSummaryStore implements SegmentSummaryStore {
       this.s
         .prepare(
           `INSERT OR REPLACE INTO segment_summaries
-             (dataset, key_columns, bounds, verified_at, run_id, invalid, invalid_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+             (dataset, key_columns, bounds, verified_at, run_id, invalid, invalid_at, sweep_cursor)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           summary.dataset,
@@ -53,6 +56,7 @@ export class SqliteSegmentSummaryStore implements SegmentSummaryStore {
           summary.runId ?? null,
           summary.invalid ?? null,
           summary.invalidAt ?? null,
+          summary.sweepCursor,
         );
     });
   }
@@ -79,6 +83,10 @@ export class SqliteSegmentSummaryStore implements SegmentSummaryStore {
         .prepare("DELETE FROM dirty_segments WHERE dataset = ? AND marked_at < ?")
         .run(dataset, startedAt);
     });
+  }
+
+  async moveSweepCursor(dataset: string, cursor: number): Promise<void> {
+    this.s.prepare("UPDATE segment_summaries SET sweep_cursor = ? WHERE dataset = ?").run(cursor, dataset);
   }
 
   async deleteSegmentSummary(dataset: string): Promise<void> {

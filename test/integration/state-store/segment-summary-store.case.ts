@@ -11,6 +11,7 @@ const summary = (over: Partial<SegmentSummary> = {}): SegmentSummary => ({
   runId: undefined,
   invalid: "no verified whole pass yet",
   invalidAt: 10,
+  sweepCursor: 0,
   ...over,
 });
 
@@ -47,8 +48,11 @@ export function segmentSummaryStoreCases({ open }: StateStoreCase): void {
         invalid: "feed pg: slot released",
         invalidAt: 30,
       });
+      await store.moveSweepCursor("users", 7);
+      expect(await store.getSegmentSummary("users")).toMatchObject({ sweepCursor: 7, invalidAt: 30 });
       await store.deleteSegmentSummary("users");
       await store.deleteSegmentSummary("users");
+      await store.moveSweepCursor("users", 1); // no summary: nothing happens
       expect(await store.getSegmentSummary("users")).toBeUndefined();
     });
 
