@@ -13,8 +13,9 @@
  * dirty; it is stopped once it has stored the position after the last change. Then, alternately, a whole
  * pass (runDataset over the key space) and the dirty-segment pass (runDataset over the planned dirty ranges,
  * the pass runPlannedPass makes), BENCH_DIRTY_REPEAT times each, all in scan mode so every pass reads the
- * same state. Two workloads: the changes clustered (ids in a window of 5× their count, e.g. recent rows) and
- * spread uniformly over the table. Reported: wall time and rows read per pass (median), and the ratios.
+ * same state (each dirty-segment pass includes its `sweepSegments: 1` clean segment). Two workloads: the
+ * changes clustered (ids in a window of 5× their count, e.g. recent rows) and spread uniformly over the table.
+ * Reported: wall time and rows read per pass (median), and the ratios.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
