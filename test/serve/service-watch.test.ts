@@ -40,6 +40,7 @@ describe("watch: configuration", () => {
       maxLagBytes: 2 ** 30,
       incremental: true,
       segmentRows: 10_000,
+      sweepSegments: 1,
       keepRuns: 1000,
       wholeEveryMs: 86_400_000,
     });
@@ -55,6 +56,7 @@ describe("watch: configuration", () => {
       maxLagBytes: 4096,
       incremental: true,
       segmentRows: 10_000,
+      sweepSegments: 1,
       keepRuns: 1000,
       wholeEveryMs: 86_400_000,
     });
