@@ -78,6 +78,13 @@ export class DatasetWatcher {
       {
         signal: this.stopping.signal,
         newRunId: () => newRunId(new Date(deps.now())),
+        run: {
+          guard: {
+            onRetry: (replica) => deps.metrics.retries.inc({ dataset: ds.name, replica }),
+            onRate: (replica, rate) =>
+              deps.metrics.repairWriteRate.set({ dataset: ds.name, replica }, rate ?? -1),
+          },
+        },
         runObserver: {
           onSegment: async (segment) => {
             for (const d of segment.scan.divergences) if (d.key.length) this.unsettled.add(keyId(d.key));
