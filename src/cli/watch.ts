@@ -55,6 +55,8 @@ export async function runWatch(
           await session.state.deleteFeedPosition(ds.name, replica);
           io.stdout.write(`${ds.name}.${replica}: change feed dropped\n`);
         }
+      // Without its feeds, the dataset's dirty marks vouch for nothing.
+      for (const ds of datasets) await session.state.deleteSegmentSummary(ds.name);
       return EXIT.ok;
     }
 

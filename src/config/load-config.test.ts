@@ -612,7 +612,7 @@ describe("parseConfig: alerts", () => {
     [
       "misspelt condition",
       '  - { when: "lagg > 30s", webhook: "https://h.example.com/x" }\n',
-      'alerts.0.when: unknown condition "lagg > 30s" (expected lag, escalations, replica-down, repair-failures, audit-broken, canary-rolled-back)',
+      'alerts.0.when: unknown condition "lagg > 30s" (expected lag, escalations, replica-down, repair-failures, audit-broken, canary-rolled-back, slot-released)',
     ],
     [
       "lag without a unit",

@@ -102,6 +102,25 @@ export interface WatchConfig {
   readonly bufferKeys: number;
   /** WAL a PostgreSQL slot may retain before it is released and a whole pass scheduled (default 1 GiB). */
   readonly maxLagBytes: number;
+  /**
+   * Scheduled passes check only the segments the feeds marked dirty since the last verified whole pass
+   * (default true); a gap, a feed without a stored position, or no verified pass yet make a pass whole.
+   */
+  readonly incremental: boolean;
+  /** A whole pass at least this often even when the feeds saw every change (default 1 day). */
+  readonly wholeEveryMs: number;
+  /** Rows per segment of the dirty-segment summary (default 10,000): the grain a changed key re-reads. */
+  readonly segmentRows: number;
+  /**
+   * Clean segments each dirty-segment pass re-verifies too, in rotation (default 1), because feeds miss
+   * some changes (restores, manual edits, corruption): every segment is looked at within `of` passes.
+   */
+  readonly sweepSegments: number;
+  /**
+   * Change-feed checks that found nothing are kept as runs only for the newest this many (default 1,000);
+   * older quiet ones are pruned, so `runs` grows with divergence, not with write traffic.
+   */
+  readonly keepRuns: number;
 }
 
 /** An API token as config declares it: a name, a role, and the token's hash (never the token). */
@@ -191,6 +210,12 @@ export interface DatasetConfig {
   readonly intensity: number;
   /** Rows per checkpointed segment under `serve` (default 100,000). */
   readonly checkpointRows: number;
+  /**
+   * Latency-aware backpressure of repair writes (CLI and serve alike): a replica's write batch slower than
+   * `latencyMs` (default 1 s), or one that failed or was retried, halves its write rate (not below
+   * `minWritesPerSecond`, default 1); healthy batches raise it back towards `limits.writesPerSecond`.
+   */
+  readonly backpressure?: { readonly latencyMs: number; readonly minWritesPerSecond: number } | undefined;
   /**
    * Segments of the dataset that run at once across every worker process (distributed roles; default 1).
    * With `intensity`, what the fleet asks of each replica: at most this many segments, each working an
@@ -496,6 +521,10 @@ export function parseConfig(
       repairMode: ds.repairMode ?? "all",
       intensity: ds.intensity ?? 1,
       checkpointRows: ds.checkpointRows ?? 100_000,
+      backpressure: ds.backpressure && {
+        latencyMs: ds.backpressure.latency !== undefined ? parseDuration(ds.backpressure.latency)! : 1000,
+        minWritesPerSecond: ds.backpressure.minWritesPerSecond ?? 1,
+      },
       ...(ds.concurrency !== undefined ? { concurrency: ds.concurrency } : {}),
       probe: ds.probe && normaliseProbe(ds.probe, ds),
       watch: ds.watch && {
@@ -505,6 +534,11 @@ export function parseConfig(
         checkTargetMs: ds.watch.checkTarget !== undefined ? parseDuration(ds.watch.checkTarget)! : 1000,
         bufferKeys: ds.watch.bufferKeys ?? 100_000,
         maxLagBytes: ds.watch.maxLagBytes ?? 2 ** 30,
+        incremental: ds.watch.incremental ?? true,
+        segmentRows: ds.watch.segmentRows ?? 10_000,
+        sweepSegments: ds.watch.sweepSegments ?? 1,
+        keepRuns: ds.watch.keepRuns ?? 1000,
+        wholeEveryMs: ds.watch.wholeEvery !== undefined ? parseDuration(ds.watch.wholeEvery)! : 86_400_000,
       },
       detect: { ...ds.detect },
     })),

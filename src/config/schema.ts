@@ -197,6 +197,11 @@ const watch = z.strictObject(
     checkTarget: duration.optional(),
     bufferKeys: z.number().int().positive().optional(),
     maxLagBytes: z.number().int().positive().optional(),
+    incremental: z.boolean().optional(),
+    segmentRows: z.number().int().positive().optional(),
+    sweepSegments: z.number().int().nonnegative().optional(),
+    keepRuns: z.number().int().nonnegative().optional(),
+    wholeEvery: duration.optional(),
   },
   {
     error:
@@ -260,6 +265,12 @@ const dataset = z
       .max(1, "expected a number in (0, 1]")
       .optional(),
     checkpointRows: z.number().int().positive().optional(),
+    backpressure: z
+      .strictObject({
+        latency: duration.optional(),
+        minWritesPerSecond: z.number().positive().optional(),
+      })
+      .optional(),
     concurrency: z.number().int().positive().optional(),
     probe: probe.optional(),
     watch: watch.optional(),

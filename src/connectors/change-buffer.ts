@@ -16,7 +16,7 @@ interface Committed {
 export class ChangeBuffer {
   private queue: Committed[] = [];
   private held = 0;
-  private gap: { reason: string; position: string | undefined } | undefined;
+  private gap: { reason: string; position: string | undefined; released: boolean } | undefined;
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
 
@@ -38,10 +38,17 @@ export class ChangeBuffer {
     this.notify();
   }
 
-  /** Changes up to `position` (undefined: the position is unchanged) may have been missed. */
-  open(reason: string, position: string | undefined): void {
+  /**
+   * Changes up to `position` (undefined: the position is unchanged) may have been missed; `released` when the
+   * store released changes the feed had not acknowledged (see ChangeBatch.released).
+   */
+  open(reason: string, position: string | undefined, released = false): void {
     const before = this.gap?.position ?? this.queue.at(-1)?.position;
-    this.gap = { reason: this.gap ? `${this.gap.reason}; ${reason}` : reason, position: position ?? before };
+    this.gap = {
+      reason: this.gap ? `${this.gap.reason}; ${reason}` : reason,
+      position: position ?? before,
+      released: released || this.gap?.released === true,
+    };
     this.queue = [];
     this.held = 0;
     this.notify();
@@ -79,9 +86,9 @@ export class ChangeBuffer {
     }
     if (this.failure) throw this.failure;
     if (this.gap) {
-      const { reason, position } = this.gap;
+      const { reason, position, released } = this.gap;
       this.gap = undefined;
-      return { keys: [], position, gap: reason };
+      return { keys: [], position, gap: reason, ...(released ? { released } : {}) };
     }
     const seen = new Map<string, Key>();
     let position: string | undefined;

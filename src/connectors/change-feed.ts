@@ -41,6 +41,11 @@ export interface ChangeBatch {
    * `position`. Undefined when the feed knows every change.
    */
   readonly gap?: string | undefined;
+  /**
+   * With a gap: the store released changes this feed had not acknowledged because it lagged (a PostgreSQL
+   * slot past `maxLagBytes`, or invalidated by the server), so serve raises the `slot-released` alert.
+   */
+  readonly released?: boolean | undefined;
 }
 
 /**

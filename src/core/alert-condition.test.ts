@@ -6,6 +6,7 @@ import {
   type HealthSnapshot,
   observeAlert,
   parseAlertCondition,
+  SLOT_RELEASE_HOLD_MS,
 } from "./alert-condition.js";
 
 describe("parseAlertCondition: valid", () => {
@@ -31,7 +32,7 @@ describe("parseAlertCondition: valid", () => {
 
 describe("parseAlertCondition: invalid, one line naming the problem", () => {
   const expected =
-    "(expected lag, escalations, replica-down, repair-failures, audit-broken, canary-rolled-back)";
+    "(expected lag, escalations, replica-down, repair-failures, audit-broken, canary-rolled-back, slot-released)";
   it.each<[string, string]>([
     ["lagg > 30s", `unknown condition "lagg > 30s" ${expected}`],
     ["", `empty condition ${expected}`],
@@ -145,6 +146,27 @@ describe("evaluateAlert", () => {
     ]);
     expect(incidents("canary-rolled-back", {}, snapshot)).toEqual([]);
     expect(() => parseAlertCondition("canary-rolled-back > 0")).toThrow(/takes no threshold/);
+  });
+
+  it("slot-released holds per replica for SLOT_RELEASE_HOLD_MS after a release, then resolves", () => {
+    const first = snapshot.datasets[0]!.name;
+    const at = snapshot.at;
+    const s = (releasedAt: number): HealthSnapshot => ({
+      ...snapshot,
+      datasets: snapshot.datasets.map((d, i) => (i === 0 ? { ...d, slotReleases: { pg: releasedAt } } : d)),
+    });
+    expect(incidents("slot-released", {}, s(at - 60_000))).toEqual([
+      [
+        `[0,${JSON.stringify(first)},"pg"]`,
+        true,
+        `${first}/pg: change feed's replication slot released for lagging 60s ago (more WAL than maxLagBytes); a whole pass covers the changes it dropped`,
+      ],
+    ]);
+    expect(incidents("slot-released", {}, s(at - SLOT_RELEASE_HOLD_MS))).toEqual([]);
+    const obs = observeAlert(parseAlertCondition("slot-released"), s(at - SLOT_RELEASE_HOLD_MS));
+    expect(obs.map((o) => [o.replica, o.active])).toEqual([["pg", false]]);
+    expect(incidents("slot-released", {}, snapshot)).toEqual([]);
+    expect(() => parseAlertCondition("slot-released > 0")).toThrow(/takes no threshold/);
   });
 
   it("audit-broken holds when verification failed, and is unknown before any verification", () => {

@@ -17,7 +17,15 @@ export type AlertCondition =
   /** Audit chain verification failed. */
   | { readonly kind: "audit-broken" }
   /** A dataset's canary rollout rolled back on its own (its candidate fared worse than the margin allows). */
-  | { readonly kind: "canary-rolled-back" };
+  | { readonly kind: "canary-rolled-back" }
+  /**
+   * A change feed's replication slot was released for lagging (more WAL than `maxLagBytes`, or invalidated
+   * by the server) within the last SLOT_RELEASE_HOLD_MS; a whole pass covers the changes it dropped.
+   */
+  | { readonly kind: "slot-released" };
+
+/** How long a slot release keeps its alert firing (then it resolves unless the slot is released again). */
+export const SLOT_RELEASE_HOLD_MS = 15 * 60_000;
 
 export type AlertConditionKind = AlertCondition["kind"];
 
@@ -29,6 +37,7 @@ export const ALERT_CONDITION_KINDS: readonly AlertConditionKind[] = [
   "repair-failures",
   "audit-broken",
   "canary-rolled-back",
+  "slot-released",
 ];
 
 /** What `serve` knows about the system at one moment; the input of every alert rule. */
@@ -47,6 +56,8 @@ export interface HealthSnapshot {
     readonly lastRunFailedRepairs: number;
     /** True while the dataset's canary rollout stands rolled back. */
     readonly canaryRolledBack?: boolean | undefined;
+    /** Per watched replica, when its feed's replication slot was last released for lagging (ms). */
+    readonly slotReleases?: Readonly<Record<string, number>> | undefined;
   }[];
 }
 
@@ -98,7 +109,12 @@ export function parseAlertCondition(text: string): AlertCondition {
     throw new Error(`unknown condition ${JSON.stringify(s)} (${EXPECTED})`);
   const op = m[2];
   const operand = m[3]?.trim();
-  if (kind === "replica-down" || kind === "audit-broken" || kind === "canary-rolled-back") {
+  if (
+    kind === "replica-down" ||
+    kind === "audit-broken" ||
+    kind === "canary-rolled-back" ||
+    kind === "slot-released"
+  ) {
     if (op !== undefined) throw new Error(`"${kind}" takes no threshold (write just "${kind}")`);
     return { kind };
   }
@@ -130,6 +146,7 @@ export function formatAlertCondition(c: AlertCondition): string {
     case "replica-down":
     case "audit-broken":
     case "canary-rolled-back":
+    case "slot-released":
       return c.kind;
   }
 }
@@ -239,6 +256,22 @@ export function observeAlert(
         active: d.canaryRolledBack === true,
         summary: `${d.name}: ${d.canaryRolledBack ? "the canary rollout rolled back" : "no canary rolled back"}`,
       }));
+    case "slot-released":
+      return datasets.flatMap((d) =>
+        Object.entries(d.slotReleases ?? {}).map(([replica, at]) => {
+          const ago = Math.max(0, Math.round((snapshot.at - at) / 1000));
+          const active = snapshot.at - at < SLOT_RELEASE_HOLD_MS;
+          return {
+            key: incidentKey(rule, d.name, replica),
+            rule,
+            dataset: d.name,
+            replica,
+            value: active,
+            active,
+            summary: `${d.name}/${replica}: change feed's replication slot released for lagging ${ago}s ago (more WAL than maxLagBytes); a whole pass covers the changes it dropped`,
+          };
+        }),
+      );
     case "audit-broken":
       if (snapshot.auditOk === undefined) return [];
       return [

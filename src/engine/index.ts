@@ -38,6 +38,15 @@ export type {
   SideFigures,
 } from "./segment-report.js";
 export {
+  markChangedKeys,
+  type PassPlan,
+  type PlannedPassResult,
+  planPass,
+  recordWholePass,
+  runPlannedPass,
+  segmentOf,
+} from "./dirty-segment-pass.js";
+export {
   feedOptions,
   type WatchCheck,
   type WatchDatasetOptions,

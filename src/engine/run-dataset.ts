@@ -92,6 +92,13 @@ export interface RunDatasetOptions {
   /** Re-read exactly these keys instead of covering the key space (targeted checks); no segments. */
   readonly keys?: readonly Key[] | undefined;
   /**
+   * Cover only these ranges, one group each (a dirty-segment pass: see `runPlannedPass`), instead of the
+   * whole key space; in this process, no checkpoint.
+   */
+  readonly ranges?: readonly KeyRange[] | undefined;
+  /** Added to the run's notes (why a pass covers what it covers). */
+  readonly notes?: readonly string[] | undefined;
+  /**
    * Keep a checkpoint after every group of segments and resume the dataset's unfinished run of the same
    * mode; a run that stops or fails keeps it (and stays `running`) so a later call resumes it. A checkpoint
    * of another mode is abandoned. Without it a run is finished whatever happens (`failed` on an error).
@@ -207,10 +214,11 @@ export async function runDataset(
 ): Promise<DatasetRunResult> {
   const { state, now } = deps;
   const observer = options.observer ?? {};
-  const dispatch = options.keys ? undefined : options.dispatch;
+  const dispatch = options.keys || options.ranges ? undefined : options.dispatch;
   if (dispatch && options.mode !== "scan" && options.mode !== "repair")
     throw new Error(`runDataset: a ${options.mode} run cannot dispatch its segments (scan and repair can)`);
-  const checkpointed = (options.checkpoint === true || dispatch !== undefined) && !options.keys;
+  const checkpointed =
+    (options.checkpoint === true || dispatch !== undefined) && !options.keys && !options.ranges;
   const writes = options.mode === "repair";
   // A pass run on workers keeps its checkpoint in its own shape: a pass of the other kind abandons it.
   const cpMode = dispatch ? queuedMode(options.mode as "scan" | "repair") : options.mode;
@@ -244,7 +252,10 @@ export async function runDataset(
     let jobRows = queued?.jobRows ?? ds.checkpointRows;
     // The replicas are described before the run is recorded: one whose table cannot be read fails the
     // command before anything is written anywhere.
-    const resolved = await describeDataset(ds, replicas);
+    const described = await describeDataset(ds, replicas);
+    const resolved = options.notes?.length
+      ? { ...described, notes: [...described.notes, ...options.notes] }
+      : described;
     const policy = options.mode === "scan" ? undefined : datasetPolicy(ds, resolved);
     const canary =
       policy && options.canary && options.canary.fraction > 0
@@ -401,15 +412,16 @@ export async function runDataset(
           updatedAt: now(),
         });
       }
-      const bounds = options.keys
-        ? []
-        : (cp?.bounds ?? (await segmentBounds(replicas, shape, ds.checkpointRows)));
-      segments = segmentsOf(bounds);
+      const bounds =
+        options.keys || options.ranges
+          ? []
+          : (cp?.bounds ?? (await segmentBounds(replicas, shape, ds.checkpointRows)));
+      segments = options.ranges ? [...options.ranges] : segmentsOf(bounds);
       const resumedAt = cp && cp.done > 0 ? cp.done : undefined;
       // The drill-down keeps the groups of the dataset's last runs; a run over a list of keys (a change-feed
       // batch, a re-check) records none, so frequent small runs never push whole passes out. Queued segments
       // are recorded by the worker that ran them.
-      const drillDown = !options.keys;
+      const drillDown = !options.keys && !options.ranges;
       if (drillDown && !resumed) await state.keepSegmentRuns(ds.name, SEGMENT_RUNS_KEPT - 1);
       await observer.onStart?.({
         runId,
@@ -492,12 +504,16 @@ export async function runDataset(
           recovered = [...recovered, ...own];
         }
       } else {
-        const guard = new WriteGuard({ ...options.guard, writesPerSecond: policy?.limits.writesPerSecond });
+        const guard = new WriteGuard({
+          backpressure: ds.backpressure,
+          ...options.guard,
+          writesPerSecond: policy?.limits.writesPerSecond,
+        });
         let lastFound = 0;
         const start = done.size;
         const groups = options.keys
           ? [{ range: segments[0]!, from: 0, to: 1 }]
-          : options.groupSegments === false
+          : options.groupSegments === false || options.ranges
             ? segments.slice(start).map((range, i) => ({ range, from: start + i, to: start + i + 1 }))
             : segmentGroups(segments, ds.checkpointRows / 10, () => lastFound, start);
         for (const { range, from, to } of groups) {
@@ -524,7 +540,7 @@ export async function runDataset(
             print: options.print === true && options.mode === "dry-run",
             repairMode: options.repairMode ?? ds.repairMode ?? "all",
             expected: options.keys ? options.expected : undefined,
-            bounds: options.keys ? undefined : bounds,
+            bounds: options.keys || options.ranges ? undefined : bounds,
             target: options.keys
               ? { keys: options.keys }
               : segments.length > 1

@@ -12,6 +12,7 @@ import {
 } from "../connectors/change-feed.js";
 import { type AimdConfig, nextAimdLimit } from "../core/aimd.js";
 import type { Key } from "../core/model.js";
+import { markChangedKeys, recordWholePass } from "./dirty-segment-pass.js";
 import type { OpenReplica } from "./run-context.js";
 import {
   type DatasetRunResult,
@@ -38,6 +39,8 @@ export interface WatchCheck {
   readonly batchLimit: number;
   /** Set when the batch was a gap: why the whole dataset was checked instead. */
   readonly gap?: string | undefined;
+  /** With a gap: the store released changes the feed lagged behind on (a replication slot past maxLagBytes). */
+  readonly released?: boolean | undefined;
   readonly result: DatasetRunResult;
   /** From taking the batch to the end of its check (waiting out the window included), ms. */
   readonly durationMs: number;
@@ -47,6 +50,8 @@ export interface WatchCheck {
 export interface WatchObserver {
   /** A feed started (again) at its stored position, or at the store's end when it had none. */
   onStarted?(info: { replica: string; from: string | undefined }): void | Promise<void>;
+  /** A feed reported a gap; the whole pass that covers it starts now. */
+  onGap?(info: { replica: string; gap: string; released: boolean }): void | Promise<void>;
   /** A batch of keys (or a whole pass after a gap) was checked and the feed's position stored. */
   onChecked?(check: WatchCheck): void | Promise<void>;
   /** A feed failed or a check threw: the feed is closed and started again at its stored position. */
@@ -129,6 +134,7 @@ async function watchFeed(
   let limit = watch.maxKeys;
   let idle: string | undefined;
   let storedAt = 0;
+  let checks = 0;
   while (!signal.aborted) {
     let feed: ChangeFeed | undefined;
     try {
@@ -136,6 +142,13 @@ async function watchFeed(
       const stored = await deps.state.getFeedPosition(ds.name, watched.replica);
       await feed.start(stored?.position);
       started = true;
+      // Changes before a feed's first start were never seen: dirty marks cannot vouch for them.
+      if (!stored)
+        await deps.state.invalidateSegmentSummary(
+          ds.name,
+          `the feed of ${watched.replica} started without a stored position`,
+          deps.now(),
+        );
       await observer.onStarted?.({ replica: watched.replica, from: stored?.position });
       retryMs = options.retryMs ?? 1000;
       while (!signal.aborted) {
@@ -200,6 +213,20 @@ async function watchFeed(
       // Changes younger than the window are judged in flight: wait until the batch's are not.
       const windowMs = ds.policy.windowMs ?? 0;
       if (windowMs > 0) await sleep(Math.max(0, gathered + windowMs - deps.now()), signal);
+      // The next scheduled pass must be whole after a gap; otherwise it re-reads the changed keys' segments.
+      if (batch.gap)
+        await observer.onGap?.({
+          replica: watched.replica,
+          gap: batch.gap,
+          released: batch.released === true,
+        });
+      if (batch.gap)
+        await deps.state.invalidateSegmentSummary(
+          ds.name,
+          `the feed of ${watched.replica} had a gap: ${batch.gap}`,
+          deps.now(),
+        );
+      else await markChangedKeys(deps.state, ds.name, batch.keys, deps.now());
       const began = deps.now();
       result = await runDataset(ds, replicas, deps, {
         ...options.run,
@@ -211,6 +238,10 @@ async function watchFeed(
       });
       // A run stopped by the signal checked only part: its position is not stored.
       if (!result.finished) return;
+      if (batch.gap) await recordWholePass(deps.state, ds.name, result);
+      // Each check is a run: quiet ones past the newest keepRuns go, so runs grow with divergence, not writes.
+      if (++checks % PRUNE_EVERY === 0)
+        await deps.state.pruneQuietRuns(ds.name, WATCH_COMMANDS, watch.keepRuns);
       if (!batch.gap) limit = nextAimdLimit(limit, { ok: true, durationMs: deps.now() - began }, aimd);
     }
     if (batch.position !== undefined) await store(feed, batch.position);
@@ -221,6 +252,7 @@ async function watchFeed(
         checked: batch.keys,
         batchLimit: limit,
         gap: batch.gap,
+        ...(batch.released ? { released: true } : {}),
         result,
         durationMs: deps.now() - taken,
       });
@@ -238,6 +270,12 @@ export function feedOptions(ds: DatasetConfig, replica: string): ChangeFeedOptio
     label: `${ds.name}.${replica}`,
   };
 }
+
+/** The commands of the runs a watch makes (a batch of keys; a whole pass after a gap). */
+export const WATCH_COMMANDS = ["watch", "watch pass"] as const;
+
+/** Quiet watch runs are pruned after every this many checks of a feed. */
+const PRUNE_EVERY = 20;
 
 /** How often a position that moved without changes of ours is stored. */
 const IDLE_STORE_MS = 1000;

@@ -1,6 +1,7 @@
 /** Per-replica resilience for writes: retries with backoff and jitter, a circuit breaker, a rate limit (cockatiel, loaded on the first write). */
 import type { IPolicy } from "cockatiel";
 import { ConnectorError } from "../connectors/connector.js";
+import { AdaptiveWriteRate, type BackpressureConfig } from "./adaptive-rate.js";
 import { RateLimiter } from "./rate-limiter.js";
 
 export interface WriteGuardOptions {
@@ -21,6 +22,13 @@ export interface WriteGuardOptions {
    * several processes share (workers of one fleet), so that together they keep to the rate.
    */
   readonly limiter?: ((replica: string) => WriteLimiter) | undefined;
+  /**
+   * Latency-aware backpressure: each replica's write rate adapts to how its batches go (AIMD under
+   * `writesPerSecond`; see AdaptiveWriteRate). Off when undefined.
+   */
+  readonly backpressure?: BackpressureConfig | undefined;
+  /** Told the replica's adapted write rate whenever it changes (for metrics). */
+  readonly onRate?: ((replica: string, perSecond: number | undefined) => void) | undefined;
 }
 
 /** A write-rate bucket: `take(n)` resolves once `n` writes may be made. */
@@ -54,6 +62,9 @@ interface ReplicaPolicies {
   readonly policy: IPolicy;
   readonly breaker: IPolicy;
   readonly limiter?: WriteLimiter;
+  readonly adaptive?: AdaptiveWriteRate;
+  /** Retries so far (a batch that needed one was not healthy). */
+  readonly retries: number;
 }
 
 /**
@@ -63,6 +74,8 @@ interface ReplicaPolicies {
 export class WriteGuard {
   /** Built once per replica (a promise, so concurrent first batches share one breaker). */
   private readonly policies = new Map<string, Promise<ReplicaPolicies>>();
+  /** Each replica's adaptive rate, for reading it synchronously. */
+  private readonly adaptive = new Map<string, AdaptiveWriteRate>();
 
   constructor(private readonly options: WriteGuardOptions = {}) {}
 
@@ -100,7 +113,11 @@ export class WriteGuard {
         }),
       },
     );
-    retryPolicy.onRetry((e) => o.onRetry?.(replica, e.attempt));
+    const counted = { retries: 0 };
+    retryPolicy.onRetry((e) => {
+      counted.retries++;
+      o.onRetry?.(replica, e.attempt);
+    });
     // The breaker counts failures of the replica, not of the rows.
     const replicaFailure = c.handleWhen(
       (err) => !(err instanceof c.BrokenCircuitError) && !(err instanceof RowsRejectedError),
@@ -109,9 +126,17 @@ export class WriteGuard {
       halfOpenAfter: o.halfOpenAfterMs ?? 30_000,
       breaker: new c.ConsecutiveBreaker(o.breakAfter ?? 5),
     });
+    const adaptive = o.backpressure
+      ? new AdaptiveWriteRate(o.backpressure, o.writesPerSecond, (rate) => o.onRate?.(replica, rate))
+      : undefined;
+    if (adaptive) this.adaptive.set(replica, adaptive);
     return {
       policy: c.wrap(retryPolicy, breaker),
       breaker,
+      get retries() {
+        return counted.retries;
+      },
+      ...(adaptive ? { adaptive } : {}),
       ...(o.limiter
         ? { limiter: o.limiter(replica) }
         : o.writesPerSecond
@@ -124,7 +149,25 @@ export class WriteGuard {
   async run<T>(replica: string, size: number, fn: () => Promise<T>): Promise<T> {
     const p = await this.for(replica);
     if (p.limiter) await p.limiter.take(size);
-    return p.policy.execute(() => fn());
+    if (!p.adaptive) return p.policy.execute(() => fn());
+    await p.adaptive.take(size);
+    // The batch's own time (retries and their back-off included), after any wait for the rate.
+    const started = Date.now();
+    const retriesBefore = p.retries;
+    try {
+      const result = await p.policy.execute(() => fn());
+      p.adaptive.observe(size, Date.now() - started, p.retries === retriesBefore);
+      return result;
+    } catch (err) {
+      // Rows the store refused say nothing of the replica's health.
+      if (!(err instanceof RowsRejectedError)) p.adaptive.observe(size, Date.now() - started, false);
+      throw err;
+    }
+  }
+
+  /** The replica's adapted write rate (undefined: unlimited, or no backpressure). */
+  rate(replica: string): number | undefined {
+    return this.adaptive.get(replica)?.perSecond;
   }
 
   /**

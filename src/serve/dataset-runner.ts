@@ -9,6 +9,7 @@ import { BENIGN_CLASSES } from "../core/classify.js";
 import { nextCronTime, parseCron } from "../core/cron.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { canaryKey, describeDataset } from "../engine/describe-dataset.js";
+import { runPlannedPass } from "../engine/dirty-segment-pass.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import {
   type DatasetRunResult,
@@ -760,7 +761,8 @@ export class DatasetRunner {
     const tracker = candidate?.mode === "shadow" ? this.tracker(candidate.file) : undefined;
     let shadowUsed = false;
     let canaryUsed = false;
-    const run = await runDataset(
+    // A watched dataset's pass re-reads only the segments its feeds marked dirty, when the marks can be trusted.
+    const { run, plan } = await runPlannedPass(
       this.ds,
       replicas,
       { state, now },
@@ -777,7 +779,10 @@ export class DatasetRunner {
         policySource: this.deps.configFile,
         signal: this.abort.signal,
         abort: this.passAbort.signal,
-        guard: { onRetry: (replica) => metrics.retries.inc({ dataset, replica }) },
+        guard: {
+          onRetry: (replica) => metrics.retries.inc({ dataset, replica }),
+          onRate: (replica, rate) => metrics.repairWriteRate.set({ dataset, replica }, rate ?? -1),
+        },
         // Below full intensity, gentleness over speed: one query at a time against the stores.
         ...(this.ds.intensity < 1 ? { detect: { serial: true } } : {}),
         observer: {
@@ -818,6 +823,8 @@ export class DatasetRunner {
         },
       },
     );
+    if (this.ds.watch?.incremental)
+      this.deps.log(`${dataset}: ${plan.kind === "dirty" ? "dirty-segment" : "whole"} pass: ${plan.reason}`);
     if (!run.finished) {
       // Aborted: the pass is over (recorded failed); the schedule goes on as after a finished one.
       if (run.status === "failed") {

@@ -36,6 +36,8 @@ export class DatasetWatcher {
   private readonly opened: Connector[] = [];
   /** Keys (`keyId`) of the check in flight found divergent and not verified converged. */
   private unsettled = new Set<string>();
+  /** Per watched replica, when its feed's slot was last released for lagging (the `slot-released` alert). */
+  readonly slotReleases: Record<string, number> = {};
 
   constructor(
     readonly ds: DatasetConfig,
@@ -79,6 +81,13 @@ export class DatasetWatcher {
       {
         signal: this.stopping.signal,
         newRunId: () => newRunId(new Date(deps.now())),
+        run: {
+          guard: {
+            onRetry: (replica) => deps.metrics.retries.inc({ dataset: ds.name, replica }),
+            onRate: (replica, rate) =>
+              deps.metrics.repairWriteRate.set({ dataset: ds.name, replica }, rate ?? -1),
+          },
+        },
         runObserver: {
           onSegment: async (segment) => {
             for (const d of segment.scan.divergences) if (d.key.length) this.unsettled.add(keyId(d.key));
@@ -91,6 +100,11 @@ export class DatasetWatcher {
               `${ds.name}.${replica}: watching its change feed ${from === undefined ? "from now" : `from ${from}`}`,
             ),
           onChecked: (c) => this.checked(c),
+          onGap: ({ replica, released }) => {
+            if (!released) return;
+            this.slotReleases[replica] = deps.now();
+            deps.onChange();
+          },
           onError: ({ replica, error, retryInMs }) =>
             deps.log(
               `${ds.name}.${replica}: change feed: ${error.message}; starting again in ${Math.round(retryInMs / 1000)} s`,
@@ -120,6 +134,7 @@ export class DatasetWatcher {
       // A gap is checked by a whole pass: the hints' last agreeing pass may be this one.
       deps.hints.noteRun(ds.name);
       deps.metrics.watchGaps.inc(labels);
+
       deps.log(`${ds.name}.${c.replica}: change feed gap (${c.gap}); checked the whole dataset`);
     }
     const t = c.result.totals;

@@ -96,6 +96,12 @@ export class ServeMetrics {
     labelNames: ["dataset", "replica"] as const,
     registers: [this.registry],
   });
+  readonly repairWriteRate = new Gauge({
+    name: "concord_repair_write_rate",
+    help: "The repair write rate backpressure allows a replica now, writes per second (backpressure: only; -1 while unlimited).",
+    labelNames: ["dataset", "replica"] as const,
+    registers: [this.registry],
+  });
   readonly scanDuration = new Histogram({
     name: "concord_scan_duration_seconds",
     help: "Wall time of a whole pass over a dataset (pauses for intensity included).",

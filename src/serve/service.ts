@@ -249,6 +249,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
         replicasDown: r.replicasDown(),
         lastRunFailedRepairs: r.lastFailed,
         canaryRolledBack: r.canaryRolledBack(),
+        slotReleases: watchers.find((w) => w.ds.name === r.ds.name)?.slotReleases,
       })),
     };
   };

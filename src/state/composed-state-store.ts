@@ -13,6 +13,7 @@ import type { RolloutStore } from "./rollout-store.js";
 import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
 import type { SegmentStore } from "./segment-store.js";
+import type { SegmentSummaryStore } from "./segment-summary-store.js";
 import type { StateStore, StateStoreParts } from "./state-store.js";
 import type { VersionMemory } from "./version-memory.js";
 
@@ -32,6 +33,8 @@ export abstract class ComposedStateStore implements StateStore {
   readonly heartbeatRun: RunStore["heartbeatRun"] = (id, at) => this.parts.runs.heartbeatRun(id, at);
   readonly getRun: RunStore["getRun"] = (id) => this.parts.runs.getRun(id);
   readonly listRuns: RunStore["listRuns"] = (options) => this.parts.runs.listRuns(options);
+  readonly pruneQuietRuns: RunStore["pruneQuietRuns"] = (dataset, commands, keep) =>
+    this.parts.runs.pruneQuietRuns(dataset, commands, keep);
 
   // Divergences.
   readonly recordDivergences: DivergenceStore["recordDivergences"] = (divergences) =>
@@ -116,6 +119,28 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.feedPositions.listFeedPositions(dataset);
   readonly deleteFeedPosition: FeedPositionStore["deleteFeedPosition"] = (dataset, replica) =>
     this.parts.feedPositions.deleteFeedPosition(dataset, replica);
+  // Segment summaries and dirty segments.
+  readonly getSegmentSummary: SegmentSummaryStore["getSegmentSummary"] = (dataset) =>
+    this.parts.segmentSummaries.getSegmentSummary(dataset);
+  readonly putSegmentSummary: SegmentSummaryStore["putSegmentSummary"] = (summary) =>
+    this.parts.segmentSummaries.putSegmentSummary(summary);
+  readonly invalidateSegmentSummary: SegmentSummaryStore["invalidateSegmentSummary"] = (
+    dataset,
+    reason,
+    at,
+  ) => this.parts.segmentSummaries.invalidateSegmentSummary(dataset, reason, at);
+  readonly verifySegmentSummary: SegmentSummaryStore["verifySegmentSummary"] = (dataset, runId, startedAt) =>
+    this.parts.segmentSummaries.verifySegmentSummary(dataset, runId, startedAt);
+  readonly deleteSegmentSummary: SegmentSummaryStore["deleteSegmentSummary"] = (dataset) =>
+    this.parts.segmentSummaries.deleteSegmentSummary(dataset);
+  readonly moveSweepCursor: SegmentSummaryStore["moveSweepCursor"] = (dataset, cursor) =>
+    this.parts.segmentSummaries.moveSweepCursor(dataset, cursor);
+  readonly markSegmentsDirty: SegmentSummaryStore["markSegmentsDirty"] = (dataset, segments, at) =>
+    this.parts.segmentSummaries.markSegmentsDirty(dataset, segments, at);
+  readonly listDirtySegments: SegmentSummaryStore["listDirtySegments"] = (dataset) =>
+    this.parts.segmentSummaries.listDirtySegments(dataset);
+  readonly clearDirtySegments: SegmentSummaryStore["clearDirtySegments"] = (dataset, segments, before) =>
+    this.parts.segmentSummaries.clearDirtySegments(dataset, segments, before);
   // Policy versions.
   readonly adoptPolicy: PolicyRegistry["adoptPolicy"] = (version, audit) =>
     this.parts.policies.adoptPolicy(version, audit);

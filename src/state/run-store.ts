@@ -56,4 +56,12 @@ export interface RunStore {
   getRun(id: string): Promise<RunRecord[]>;
   /** Records newest first (by start, then the order begun); `limit` defaults to 100. */
   listRuns(options?: { dataset?: string; limit?: number }): Promise<RunRecord[]>;
+  /**
+   * Retention for runs made per change (change-feed checks): deletes the dataset's runs of `commands` that
+   * found nothing — finished `ok`, no divergence counted, no repair settled (so no divergence row, ledger
+   * entry, audit entry or escalation refers to them) — except the newest `keep` runs of those commands.
+   * Runs that found or repaired anything are kept whatever their age; nothing else is touched. Returns how
+   * many runs were deleted.
+   */
+  pruneQuietRuns(dataset: string, commands: readonly string[], keep: number): Promise<number>;
 }

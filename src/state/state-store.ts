@@ -13,6 +13,7 @@ import type { RolloutStore } from "./rollout-store.js";
 import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
 import type { SegmentStore } from "./segment-store.js";
+import type { SegmentSummaryStore } from "./segment-summary-store.js";
 import type { VersionMemory } from "./version-memory.js";
 
 export type { AuditFilter, AuditLog } from "./audit-log.js";
@@ -51,6 +52,7 @@ export type { RolloutState, RolloutStore } from "./rollout-store.js";
 export type { RunRecord, RunResult, RunStore } from "./run-store.js";
 export type { Sample, SampleFilter, SampleStore } from "./sample-store.js";
 export type { RunSegment, SegmentStore } from "./segment-store.js";
+export type { DirtySegment, SegmentSummary, SegmentSummaryStore } from "./segment-summary-store.js";
 export type { ObservedVersion, VersionMemory } from "./version-memory.js";
 
 /**
@@ -70,6 +72,7 @@ export interface StateStore
     DivergentKeys,
     LeaseStore,
     FeedPositionStore,
+    SegmentSummaryStore,
     PolicyRegistry,
     SegmentStore,
     RolloutStore,
@@ -91,6 +94,7 @@ export interface StateStoreParts {
   readonly divergentKeys: DivergentKeys;
   readonly leases: LeaseStore;
   readonly feedPositions: FeedPositionStore;
+  readonly segmentSummaries: SegmentSummaryStore;
   readonly policies: PolicyRegistry;
   readonly segments: SegmentStore;
   readonly rollouts: RolloutStore;

@@ -146,6 +146,7 @@ describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
     await lagging.start(stored);
     const b = await lagging.take({ maxKeys: 100, waitMs: 5000 });
     expect(b.gap).toMatch(/retained \d+ bytes of WAL \(more than maxLagBytes 1000\); released it/);
+    expect(b.released).toBe(true);
     expect(b.keys).toEqual([]);
   });
 
@@ -170,6 +171,7 @@ describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
     expect(b.gap).toMatch(
       /retained \d+ bytes of WAL \(more than maxLagBytes 65536\); released it and created it again/,
     );
+    expect(b.released).toBe(true);
     // The new slot streams what comes after.
     await s.admin.query(`INSERT INTO ${s.table("items")} VALUES (7001, 'z')`);
     const after = await collect(feed, 1);
@@ -219,6 +221,24 @@ describe.skipIf(!myUp)("MariaDB feed (row binlog)", () => {
     await again.start(stored);
     const second = await collect(again, 2);
     expect(second.keys).toEqual(["2", "3"]);
+  });
+
+  it("delivers BIGINT keys beyond 2^53 exactly (signed and unsigned)", async () => {
+    await db.admin.query("CREATE TABLE big (id BIGINT PRIMARY KEY, name TEXT)");
+    await db.admin.query("CREATE TABLE ubig (id BIGINT UNSIGNED PRIMARY KEY, name TEXT)");
+    const signed = ["9223372036854775807", "-9223372036854775808", "9007199254740993", "-9007199254740993"];
+    const unsigned = ["18446744073709551615", "9223372036854775808", "9007199254740993"];
+    const feed = await open({ name: "maria", url: db.url, table: "big" }, opts(`${db.name}_big`, "maria"));
+    const ufeed = await open({ name: "maria", url: db.url, table: "ubig" }, opts(`${db.name}_ubig`, "maria"));
+    await feed.start(undefined);
+    await ufeed.start(undefined);
+    // Literal text, so no client-side number ever rounds them on the way in.
+    await db.admin.query(`INSERT INTO big VALUES ${signed.map((k) => `(${k}, 'x')`).join(", ")}`);
+    await db.admin.query(`UPDATE big SET name = 'y' WHERE id = 9223372036854775807`);
+    await db.admin.query(`INSERT INTO ubig VALUES ${unsigned.map((k) => `(${k}, 'x')`).join(", ")}`);
+    await db.admin.query("DELETE FROM ubig WHERE id = 18446744073709551615");
+    expect((await collect(feed, signed.length)).keys).toEqual([...signed].sort());
+    expect((await collect(ufeed, unsigned.length)).keys).toEqual([...unsigned].sort());
   });
 });
 

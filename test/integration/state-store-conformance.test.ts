@@ -19,6 +19,7 @@ import { rolloutStoreCases } from "./state-store/rollout-store.case.js";
 import { runStoreCases } from "./state-store/run-store.case.js";
 import { sampleStoreCases } from "./state-store/sample-store.case.js";
 import { segmentStoreCases } from "./state-store/segment-store.case.js";
+import { segmentSummaryStoreCases } from "./state-store/segment-summary-store.case.js";
 import type { StateStoreCase } from "./state-store/state-store-case.js";
 import { versionMemoryCases } from "./state-store/version-memory.case.js";
 import { type StateStoreFixture, stateStoreFactories } from "./state-store-factories.js";
@@ -38,6 +39,7 @@ const CASES: readonly ((c: StateStoreCase) => void)[] = [
   divergentKeysCases,
   leaseStoreCases,
   feedPositionStoreCases,
+  segmentSummaryStoreCases,
   policyRegistryCases,
   segmentStoreCases,
   rolloutStoreCases,

@@ -5,6 +5,7 @@
  * one line naming the setting, and `--drop` removes the slot and the publication.
  */
 import { Writable } from "node:stream";
+import Database from "better-sqlite3";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
@@ -136,7 +137,13 @@ datasets:
     }
     expect(await watching).toBe(0);
 
-    // --drop removes the slot and the publication (and forgets the positions).
+    // --drop removes the slot and the publication (and forgets the positions and the segment summary).
+    const db = new Database(`${dir}/state.db`);
+    db.prepare("INSERT INTO segment_summaries (dataset, key_columns, bounds) VALUES (?, '[]', '[]')").run(
+      dataset,
+    );
+    db.prepare("INSERT INTO dirty_segments VALUES (?, 0, 1)").run(dataset);
+    db.close();
     const out = sink();
     expect(
       await main(["node", "concord", "watch", "--drop", "-c", cfg], {
@@ -156,6 +163,8 @@ datasets:
     ]);
     expect(pubs.rowCount).toBe(0);
     expect(query(`${dir}/state.db`, "SELECT * FROM feed_positions")).toEqual([]);
+    expect(query(`${dir}/state.db`, "SELECT * FROM segment_summaries")).toEqual([]);
+    expect(query(`${dir}/state.db`, "SELECT * FROM dirty_segments")).toEqual([]);
   });
 
   it("a feed that cannot start ends the command with one line naming the setting (exit 2)", async () => {

@@ -38,6 +38,11 @@ describe("watch: configuration", () => {
       checkTargetMs: 1000,
       bufferKeys: 100_000,
       maxLagBytes: 2 ** 30,
+      incremental: true,
+      segmentRows: 10_000,
+      sweepSegments: 1,
+      keepRuns: 1000,
+      wholeEveryMs: 86_400_000,
     });
     expect(
       yaml("{ replicas: [a, b], batch: 1s, maxKeys: 10, bufferKeys: 50, maxLagBytes: 4096 }").datasets[0]!
@@ -49,6 +54,11 @@ describe("watch: configuration", () => {
       checkTargetMs: 1000,
       bufferKeys: 50,
       maxLagBytes: 4096,
+      incremental: true,
+      segmentRows: 10_000,
+      sweepSegments: 1,
+      keepRuns: 1000,
+      wholeEveryMs: 86_400_000,
     });
     expect(() => yaml("{ replicas: [c] }")).toThrow(
       new ConfigError('datasets.t.watch.replicas.0: "c" is not a replica of t'),

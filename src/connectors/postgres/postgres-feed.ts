@@ -205,7 +205,7 @@ export class PostgresChangeFeed implements ChangeFeed {
           [this.objectName],
         );
         const startAt = rows[0]!.lsn;
-        if (gap) this.buffer.open(gap, startAt);
+        if (gap) this.buffer.open(gap, startAt, slot !== undefined);
         return { startAt };
       } catch (err) {
         this.fail(`cannot create replication slot ${this.objectName}: ${(err as Error).message}`);

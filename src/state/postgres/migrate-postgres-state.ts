@@ -121,6 +121,15 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
       last_at DOUBLE PRECISION NOT NULL,
       PRIMARY KEY (dataset, replica, col, segment, class, facet, span, bucket));
     CREATE INDEX evidence_bucket ON ${s}.evidence (span, bucket);`,
+  // Dirty-segment passes: what the last verified whole pass vouches for, and the segments changed since.
+  (s) => `
+    CREATE TABLE ${s}.segment_summaries (
+      dataset TEXT NOT NULL PRIMARY KEY, key_columns TEXT NOT NULL, bounds TEXT NOT NULL,
+      verified_at DOUBLE PRECISION, run_id TEXT, invalid TEXT, invalid_at DOUBLE PRECISION,
+      sweep_cursor INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE ${s}.dirty_segments (
+      dataset TEXT NOT NULL, segment INTEGER NOT NULL, marked_at DOUBLE PRECISION NOT NULL,
+      PRIMARY KEY (dataset, segment));`,
 ];
 
 /** The schema version this code creates and expects. */

@@ -15,6 +15,18 @@ export class PostgresRunStore implements RunStore {
     );
   }
 
+  async pruneQuietRuns(dataset: string, commands: readonly string[], keep: number): Promise<number> {
+    if (!commands.length) return 0;
+    const runs = this.db.t.runs;
+    return this.db.execute(
+      `DELETE FROM ${runs} WHERE dataset = $1 AND command = ANY($2::text[])
+         AND status = 'ok' AND counts = '{}' AND stats NOT LIKE '%"repairs.%'
+         AND id NOT IN (SELECT id FROM ${runs} WHERE dataset = $1 AND command = ANY($2::text[])
+                        ORDER BY started_at DESC, ord DESC LIMIT $3)`,
+      [dataset, [...commands], keep],
+    );
+  }
+
   async finishRun(id: string, dataset: string, result: RunResult): Promise<void> {
     await this.db.query(
       `UPDATE ${this.db.t.runs} SET finished_at = $1, status = $2, counts = $3, stats = $4

@@ -24,6 +24,8 @@ type Table =
   | "divergentKeys"
   | "leases"
   | "feedPositions"
+  | "segmentSummaries"
+  | "dirtySegments"
   | "policies"
   | "currentPolicy"
   | "segments"
@@ -63,6 +65,8 @@ export class PostgresStateDb {
       divergentKeys: `${s}.divergent_keys`,
       leases: `${s}.leases`,
       feedPositions: `${s}.feed_positions`,
+      segmentSummaries: `${s}.segment_summaries`,
+      dirtySegments: `${s}.dirty_segments`,
       policies: `${s}.policy_versions`,
       currentPolicy: `${s}.policy_current`,
       segments: `${s}.run_segments`,

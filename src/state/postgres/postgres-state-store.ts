@@ -19,6 +19,7 @@ import { PostgresRolloutStore } from "./postgres-rollout-store.js";
 import { PostgresRunStore } from "./postgres-run-store.js";
 import { PostgresSampleStore } from "./postgres-sample-store.js";
 import { PostgresSegmentStore } from "./postgres-segment-store.js";
+import { PostgresSegmentSummaryStore } from "./postgres-segment-summary-store.js";
 import { describeError, splitSchema } from "./postgres-sql.js";
 import { PostgresStateDb } from "./postgres-state-db.js";
 import { PostgresVersionMemory } from "./postgres-version-memory.js";
@@ -130,6 +131,7 @@ function postgresParts(db: PostgresStateDb): StateStoreParts {
     divergentKeys: new PostgresDivergentKeys(db),
     leases: new PostgresLeaseStore(db),
     feedPositions: new PostgresFeedPositionStore(db),
+    segmentSummaries: new PostgresSegmentSummaryStore(db),
     policies: new PostgresPolicyRegistry(db, audit),
     segments: new PostgresSegmentStore(db),
     rollouts: new PostgresRolloutStore(db),

@@ -102,6 +102,13 @@ const MIGRATIONS: readonly string[] = [
      noise INTEGER NOT NULL DEFAULT 0, noise_max INTEGER NOT NULL DEFAULT 0, last_at INTEGER NOT NULL,
      PRIMARY KEY (dataset, replica, col, segment, class, facet, span, bucket)) WITHOUT ROWID;
    CREATE INDEX evidence_bucket ON evidence (span, bucket);`,
+  // Dirty-segment passes: what the last verified whole pass vouches for, and the segments changed since.
+  `CREATE TABLE segment_summaries (
+     dataset TEXT NOT NULL PRIMARY KEY, key_columns TEXT NOT NULL, bounds TEXT NOT NULL, verified_at INTEGER,
+     run_id TEXT, invalid TEXT, invalid_at INTEGER, sweep_cursor INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+   CREATE TABLE dirty_segments (
+     dataset TEXT NOT NULL, segment INTEGER NOT NULL, marked_at INTEGER NOT NULL,
+     PRIMARY KEY (dataset, segment)) WITHOUT ROWID;`,
 ];
 
 /** The file version this code creates and expects. */

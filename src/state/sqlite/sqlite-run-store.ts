@@ -15,6 +15,19 @@ export class SqliteRunStore implements RunStore {
       .run(run.id, run.dataset, run.command, run.startedAt, run.startedAt);
   }
 
+  async pruneQuietRuns(dataset: string, commands: readonly string[], keep: number): Promise<number> {
+    if (!commands.length) return 0;
+    const list = JSON.stringify(commands);
+    return this.s
+      .prepare(
+        `DELETE FROM runs WHERE dataset = ? AND command IN (SELECT value FROM json_each(?))
+           AND status = 'ok' AND counts = '{}' AND stats NOT LIKE '%"repairs.%'
+           AND id NOT IN (SELECT id FROM runs WHERE dataset = ? AND command IN (SELECT value FROM json_each(?))
+                          ORDER BY started_at DESC, rowid DESC LIMIT ?)`,
+      )
+      .run(dataset, list, dataset, list, keep).changes;
+  }
+
   async finishRun(id: string, dataset: string, result: RunResult): Promise<void> {
     this.s
       .prepare(

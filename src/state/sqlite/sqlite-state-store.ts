@@ -19,6 +19,7 @@ import { SqliteRolloutStore } from "./sqlite-rollout-store.js";
 import { SqliteRunStore } from "./sqlite-run-store.js";
 import { SqliteSampleStore } from "./sqlite-sample-store.js";
 import { SqliteSegmentStore } from "./sqlite-segment-store.js";
+import { SqliteSegmentSummaryStore } from "./sqlite-segment-summary-store.js";
 import { SqliteStateDb } from "./sqlite-state-db.js";
 import { SqliteVersionMemory } from "./sqlite-version-memory.js";
 
@@ -69,6 +70,7 @@ function sqliteParts(s: SqliteStateDb): StateStoreParts {
     divergentKeys: new SqliteDivergentKeys(s),
     leases: new SqliteLeaseStore(s),
     feedPositions: new SqliteFeedPositionStore(s),
+    segmentSummaries: new SqliteSegmentSummaryStore(s),
     policies: new SqlitePolicyRegistry(s, audit),
     segments: new SqliteSegmentStore(s),
     rollouts: new SqliteRolloutStore(s),

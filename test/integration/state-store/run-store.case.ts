@@ -71,5 +71,36 @@ export function runStoreCases({ open }: StateStoreCase): void {
       expect(await beats("run-1")).toEqual([500.5, 700]);
       expect(await store.heartbeatRun("never-begun", 900)).toBe(false);
     });
+
+    it("prunes quiet runs of the given commands beyond the newest `keep`, and nothing that found anything", async () => {
+      const store = await open();
+      const run = async (id: string, command: string, at: number, over: Record<string, unknown> = {}) => {
+        await store.beginRun({ id, dataset: "users", command, startedAt: at });
+        await store.finishRun(id, "users", {
+          finishedAt: at + 1,
+          status: "ok",
+          counts: {},
+          stats: { durationMs: 1 },
+          ...over,
+        });
+      };
+      for (let i = 1; i <= 6; i++) await run(`w${i}`, "watch", i * 10);
+      await run("found", "watch", 15, { status: "diverged", counts: { missing: 1 } });
+      await run("repaired", "watch", 16, { stats: { "repairs.applied": 2 } });
+      await run("gap", "watch pass", 17);
+      await run("scan", "repair", 18);
+      await store.beginRun({ id: "live", dataset: "users", command: "watch", startedAt: 19 });
+      await run("other", "watch", 5);
+      await store.beginRun({ id: "w1", dataset: "orders", command: "watch", startedAt: 1 });
+      await store.finishRun("w1", "orders", { finishedAt: 2, status: "ok", counts: {}, stats: {} });
+
+      // The newest 3 watch runs (w6, w5, w4) stay; of the older ones only the quiet ones go.
+      expect(await store.pruneQuietRuns("users", ["watch", "watch pass"], 3)).toBe(5);
+      const left = (await store.listRuns({ dataset: "users", limit: 100 })).map((r) => r.id).sort();
+      expect(left).toEqual(["found", "live", "repaired", "scan", "w4", "w5", "w6"].sort());
+      expect(await store.getRun("w1")).toHaveLength(1); // orders' run of the same id is untouched
+      expect(await store.pruneQuietRuns("users", ["watch", "watch pass"], 3)).toBe(0);
+      expect(await store.pruneQuietRuns("users", [], 0)).toBe(0);
+    });
   });
 }
