@@ -82,6 +82,7 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
       expect(tables.map((t) => t.table_name)).toEqual([
         "audit",
         "checkpoints",
+        "dirty_segments",
         "divergences",
         "divergent_keys",
         "escalations",
@@ -97,6 +98,7 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
         "runs",
         "samples",
         "schema_migrations",
+        "segment_summaries",
       ]);
       await Promise.all(stores.map((s, i) => s.appendAudit([eventAt(i)])));
       expect((await stores[0]!.readAudit()).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -314,11 +316,12 @@ function eventAt(ts: number) {
 
 /**
  * SQL taking version 4's escalation facets and the later tables (policy registry, feed positions, run segments,
- * rollouts, evidence) away again.
+ * rollouts, evidence, segment summaries) away again.
  */
 function dropQueueFacets(schema: string): string {
   return `DROP TABLE "${schema}".feed_positions, "${schema}".policy_versions, "${schema}".policy_current,
-      "${schema}".run_segments, "${schema}".rollouts, "${schema}".evidence;
+      "${schema}".run_segments, "${schema}".rollouts, "${schema}".evidence, "${schema}".segment_summaries,
+      "${schema}".dirty_segments;
     DROP INDEX "${schema}".escalations_queue;
     ALTER TABLE "${schema}".escalations DROP COLUMN columns, DROP COLUMN absent, DROP COLUMN involved,
       DROP COLUMN pattern;`;
