@@ -5,6 +5,7 @@ import { parse, parseDocument } from "yaml";
 import type { z } from "zod";
 import { type AlertCondition, formatAlertCondition, parseAlertCondition } from "../core/alert-condition.js";
 import type { ColumnType } from "../core/canonical.js";
+import type { InferredBasis } from "../core/inferred-owner.js";
 import { parseDuration } from "../core/duration.js";
 import type { Role } from "../core/roles.js";
 import type { VersionColumns } from "../core/version.js";
@@ -52,7 +53,20 @@ export interface ReplicaConfig {
   readonly timeouts?: TimeoutsConfig | undefined;
 }
 
-export type OwnerConfig = string | { readonly field: string; readonly map: Readonly<Record<string, string>> };
+/** The lower bound an inferred owner's interval must reach when `minConfidence` is not given. */
+export const DEFAULT_MIN_CONFIDENCE = 0.9;
+
+export type OwnerConfig =
+  | string
+  | { readonly field: string; readonly map: Readonly<Record<string, string>> }
+  | {
+      /** What the owner is chosen by, per decision, from the run's evidence snapshot. */
+      readonly inferred: InferredBasis;
+      /** The winner's 95% interval lower bound must reach this (default 0.9). */
+      readonly minConfidence: number;
+      /** Owns the decision when no replica is confident; undefined: escalate. */
+      readonly fallback?: string | undefined;
+    };
 export type ResolveStrategy = (typeof RESOLVE_STRATEGIES)[number];
 export type MergeRule = (typeof MERGE_RULES)[number];
 
@@ -315,6 +329,15 @@ function resolveSqliteUrl(url: string, dir: string): string {
   return `sqlite:${resolve(dir, path)}`;
 }
 
+function normaliseOwner(o: RawPolicy["owner"]): OwnerConfig | undefined {
+  if (o === undefined || typeof o === "string" || !("inferred" in o)) return o;
+  return {
+    inferred: o.inferred,
+    minConfidence: o.minConfidence ?? DEFAULT_MIN_CONFIDENCE,
+    ...(o.fallback !== undefined ? { fallback: o.fallback } : {}),
+  };
+}
+
 function normalisePolicy(p: RawPolicy | undefined): PolicyConfig {
   const tolerance: PolicyConfig["tolerance"] = {};
   for (const [col, t] of Object.entries(p?.tolerance ?? {})) {
@@ -322,7 +345,7 @@ function normalisePolicy(p: RawPolicy | undefined): PolicyConfig {
       typeof t === "number" ? { kind: "numeric", bound: t } : { kind: "duration", ms: parseDuration(t)! };
   }
   return {
-    owner: p?.owner,
+    owner: normaliseOwner(p?.owner),
     resolve: p?.resolve,
     merge: p?.merge ?? {},
     tolerance,

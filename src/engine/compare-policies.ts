@@ -7,12 +7,13 @@ import type { DatasetConfig, PolicyConfig } from "../config/load-config.js";
 import { compareDecisions, type Disagreement } from "../core/compare-decisions.js";
 import type { Key, RecordShape } from "../core/model.js";
 import type { GuardTrip } from "../core/plan-record.js";
+import type { DecisionContext } from "../core/inferred-owner.js";
 import type { CompiledPolicy } from "../core/policy.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { datasetPolicy } from "./describe-dataset.js";
 import { type DatasetPlan, planDataset } from "./plan-dataset.js";
 import type { OpenReplica } from "./run-context.js";
-import { type DatasetRunResult, type RunDeps, runDataset } from "./run-dataset.js";
+import { type DatasetRunResult, type RunDeps, runDataset, runDecisionContext } from "./run-dataset.js";
 import type { DatasetScan } from "./scan-dataset.js";
 
 /** A candidate policy for a dataset, and how messages name where it came from. */
@@ -45,8 +46,9 @@ export class CandidateDecider {
   decide(
     scan: DatasetScan,
     live: DatasetPlan,
+    context: DecisionContext = {},
   ): { plan: DatasetPlan; agree: number; disagreements: readonly Disagreement[] } {
-    const plan = planDataset(this.ds, scan, this.compiled ?? this.start(scan.resolved));
+    const plan = planDataset(this.ds, scan, this.compiled ?? this.start(scan.resolved), undefined, context);
     return { plan, ...compareDecisions(live.decisions, plan.decisions) };
   }
 }
@@ -89,6 +91,8 @@ export async function comparePolicies(
   let liveVersion: string | undefined;
   let liveGuard: GuardTrip | null = null;
   let candidateGuard: GuardTrip | null = null;
+  // A candidate with an inferred owner decides by one evidence snapshot, read when the run starts.
+  let context: DecisionContext = {};
   const run = await runDataset(ds, replicas, deps, {
     runId: options.runId,
     command: options.command,
@@ -97,13 +101,13 @@ export async function comparePolicies(
     signal: options.signal,
     observer: {
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      onStart: ({ resolved }) => {
-        decider.start(resolved);
+      onStart: async ({ resolved }) => {
+        context = await runDecisionContext(deps, ds.name, decider.start(resolved));
         liveVersion = datasetPolicy(ds, resolved).version;
       },
       onSegment: ({ scan, plan }) => {
         if (!plan) return;
-        const compared = decider.decide(scan, plan);
+        const compared = decider.decide(scan, plan, context);
         agree += compared.agree;
         disagree += compared.disagreements.length;
         liveGuard ??= plan.guard ?? null;

@@ -4,13 +4,17 @@
  * simulator and the demo call it and observe it; none of them assembles the stages themselves.
  */
 import type { DatasetConfig } from "../config/load-config.js";
+import type { DecisionContext } from "../core/inferred-owner.js";
 import type { Key, KeyRange } from "../core/model.js";
+import type { CompiledPolicy } from "../core/policy.js";
 import { policyChangedEvent } from "../core/policy-change.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { WriteGuard, type WriteGuardOptions } from "../execute/write-guard.js";
+import type { EvidenceReader } from "../learning/evidence.js";
 import type { Checkpoint, RunRecord, StateStore } from "../state/state-store.js";
 import { datasetPolicy, datasetPolicyText, describeDataset } from "./describe-dataset.js";
+import { inferredBasis, readOwnerEvidence } from "./owner-evidence.js";
 import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
 import type { RepairMode } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
@@ -154,6 +158,33 @@ export interface DatasetRunResult {
 export interface RunDeps {
   readonly state: StateStore;
   readonly now: () => number;
+  /**
+   * Where an inferred owner's evidence is read (default: the state store, when it keeps evidence). Read
+   * once per run, before the first decision.
+   */
+  readonly evidence?: EvidenceReader | undefined;
+}
+
+/** The evidence reader of a run: the one given, else the state store when it keeps evidence aggregates. */
+export function evidenceReader(deps: RunDeps): EvidenceReader | undefined {
+  if (deps.evidence) return deps.evidence;
+  const state = deps.state as Partial<EvidenceReader>;
+  return typeof state.replicaEvidence === "function" ? (state as EvidenceReader) : undefined;
+}
+
+/**
+ * The decision context of a run: the evidence snapshot its inferred owner (live or canary policy) decides by,
+ * read once; empty when no owner is inferred. Without a reader the snapshot is empty: nobody is confident.
+ */
+export async function runDecisionContext(
+  deps: RunDeps,
+  dataset: string,
+  ...policies: readonly (CompiledPolicy | undefined)[]
+): Promise<DecisionContext> {
+  const basis = inferredBasis(...policies);
+  if (!basis) return {};
+  const reader = evidenceReader(deps);
+  return { evidence: reader ? await readOwnerEvidence(reader, dataset, basis) : { basis, replicas: {} } };
 }
 
 /**
@@ -201,6 +232,8 @@ export async function runDataset(
             fraction: options.canary.fraction,
           }
         : undefined;
+    // Inferred ownership decides by one evidence snapshot for the whole run (a resumed run reads it anew).
+    const decisionContext = await runDecisionContext(deps, ds.name, policy, canary?.policy);
     if (!cp) await state.beginRun({ id: runId, dataset: ds.name, command: options.command, startedAt });
     // A run that records decisions adopts its policy first: a changed policy is registered and audited, with
     // its diff, before the first decision made under it.
@@ -356,6 +389,7 @@ export async function runDataset(
           resolved,
           policy,
           canary,
+          decisionContext,
           writes,
           guard,
           signal,

@@ -8,7 +8,7 @@ import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { WriteGuard } from "../execute/write-guard.js";
 import { datasetPolicy, describeDataset } from "./describe-dataset.js";
 import type { OpenReplica } from "./run-context.js";
-import type { RunDeps, SegmentOutcome } from "./run-dataset.js";
+import { type RunDeps, runDecisionContext, type SegmentOutcome } from "./run-dataset.js";
 import { HEARTBEAT_MS, keepAlive } from "./run-liveness.js";
 import { runSegment } from "./run-segment.js";
 import { emptyTotals } from "./run-totals.js";
@@ -59,6 +59,8 @@ export async function runSegmentJob(
     };
   const resolved = options.resolved ?? (await describeDataset(ds, replicas));
   const policy = job.mode === "scan" ? undefined : datasetPolicy(ds, resolved);
+  // A worker reads the inferred owner's evidence once per job: one snapshot for every decision of its segment.
+  const decisionContext = await runDecisionContext(deps, ds.name, policy);
   const everyMs = options.heartbeatMs ?? HEARTBEAT_MS;
   // The pass's lease is the coordinator's: a worker only keeps the run's heartbeat fresh.
   const alive =
@@ -70,6 +72,7 @@ export async function runSegmentJob(
       ctx: { runId: job.runId, state, now, command: `worker ${job.mode}` },
       resolved,
       policy,
+      decisionContext,
       writes: job.mode === "repair",
       guard: options.guard,
       latched: kept?.run.guard !== undefined,
