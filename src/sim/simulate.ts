@@ -8,7 +8,14 @@ import { SqliteStateStore } from "../state/sqlite/sqlite-state-store.js";
 import type { StateStore } from "../state/state-store.js";
 import { type Checked, checkInvariants } from "./checkers.js";
 import { SimConnector } from "./sim-replica.js";
-import { FAULT_KINDS, type FaultKind, SimWorld, type VersionMode, type WriterMode } from "./sim-world.js";
+import {
+  FAULT_KINDS,
+  type FaultKind,
+  type FaultSkew,
+  SimWorld,
+  type VersionMode,
+  type WriterMode,
+} from "./sim-world.js";
 
 export interface SimulationOptions {
   readonly seed: number;
@@ -29,6 +36,13 @@ export interface SimulationOptions {
   readonly unsafeWrites?: boolean;
   /** Rows per checkpointed segment of a pass (default: a quarter of the keys, so a pass has several). */
   readonly checkpointRows?: number;
+  /** Standing fault rates skewed by replica, column and key range (the learning benchmark). */
+  readonly skew?: FaultSkew;
+  /**
+   * Told after every engine run (pass), with the state store: the learning benchmark reads the evidence
+   * aggregates there. Must not write.
+   */
+  readonly afterPass?: (pass: number, state: StateStore) => Promise<void>;
 }
 
 /** The report of one seed. Same seed and options → byte-identical JSON. */
@@ -40,6 +54,11 @@ export interface SimulationReport {
   readonly operations: Record<string, number>;
   readonly repairs: Record<string, number>;
   readonly escalations: number;
+  /**
+   * Escalations opened over the whole simulation (closed ones included), and Concord writes that copied a
+   * silently corrupted record (a wrong repair: the oracle knows which rows were corrupted).
+   */
+  readonly learning: { readonly escalationsOpened: number; readonly wrongRepairs: number };
   readonly convergence: { healedAtMs: number; convergedAtMs: number | null; boundMs: number };
   readonly timeToConvergenceMs: { samples: number; p50: number; p90: number; p99: number; max: number };
   readonly invariants: readonly Checked[];
@@ -135,6 +154,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     versions,
     writers,
     deleteFraction: 0.05,
+    skew: options.skew,
   });
   world.seedRows();
   world.schedule();
@@ -149,6 +169,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     options.checkpointRows ?? Math.max(16, Math.ceil(keys / 4)),
   );
   const ownerDeclared = typeof ds.policy.owner === "string";
+  let wrongRepairs = 0;
   let stepBudget = Number.POSITIVE_INFINITY;
   const step = () => {
     if (--stepBudget <= 0) {
@@ -167,6 +188,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       expected: string | null,
     ) => {
       world.trace(key, `Concord wrote on ${replica}: ${outcome}`);
+      if (outcome === "applied") {
+        const row = world.replicas.find((r) => r.name === replica)?.get(key);
+        if (row && world.corruptRows.has(SimWorld.rowText(row))) {
+          wrongRepairs++;
+          world.trace(key, `WRONG REPAIR on ${replica}: copied a corrupted record`);
+        }
+      }
       if (outcome === "applied" && before !== expected) {
         world.clobbers.push({ t: world.now, replica, key: keyId(key), before, expected });
         world.trace(
@@ -226,6 +254,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         },
       );
       if (run.runId !== runId) counters.engineResumes++;
+      await options.afterPass?.(runNo, rawState);
     } catch (err) {
       if (err instanceof EngineCrash) {
         counters.engineCrashes++;
@@ -318,6 +347,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     operations: { ...world.counters, ...counters, events: world.queue.processed },
     repairs: Object.fromEntries(Object.entries(repairs).sort(([a], [b]) => (a < b ? -1 : 1))),
     escalations: openEscalations.length,
+    learning: { escalationsOpened: audit.filter((e) => e.type === "escalated").length, wrongRepairs },
     convergence: {
       healedAtMs: healedAt,
       convergedAtMs: convergedAt === null ? null : round(convergedAt),
