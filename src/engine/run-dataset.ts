@@ -42,6 +42,8 @@ export interface SegmentOutcome extends SegmentWork {
   readonly from: number;
   readonly to: number;
   readonly of: number;
+  /** With a focus order: this visit's position (1-based, after it) among the pass's `of` visits. */
+  readonly visit?: { readonly at: number; readonly of: number } | undefined;
 }
 
 /** Told what a run does as it goes; the run awaits each call, so an observer may do I/O. */
@@ -54,6 +56,8 @@ export interface RunObserver {
     resolved: ResolvedShape;
     segments: number;
     resumedAt: number | undefined;
+    /** With a focus order: how many segment visits the pass makes (`resumedAt` is then a visit position). */
+    visits?: number | undefined;
   }): void | Promise<void>;
   /** Detection progress of the group being scanned, labelled for people ("customers 3–5/12"). */
   onProgress?(label: string, done: number, total: number, estimate?: boolean): void;
@@ -105,6 +109,13 @@ export interface RunDatasetOptions {
   readonly repairMode?: RepairMode | undefined;
   /** Scan adjacent segments as one while differences are sparse (default true). */
   readonly groupSegments?: boolean;
+  /**
+   * Adaptive focus: the order the pass visits its segments in, given how many there are — indexes, repeats
+   * allowed (a hot segment visited several times, spread over the pass). Every segment is still visited at
+   * least once (missing ones are appended), so a pass still covers the whole key space. Called once per
+   * pass; a checkpointed pass keeps its order in the checkpoint and resumes it. No grouping.
+   */
+  readonly focus?: ((segments: number) => readonly number[] | Promise<readonly number[]>) | undefined;
   /**
    * With a checkpoint: the process that runs the pass (`host:pid:random`). The run takes the dataset's pass
    * lease first (PassOwnedError when another live process holds it), renews it with every heartbeat, stops
@@ -220,7 +231,13 @@ export async function runDataset(
     const resumed = cp !== undefined;
     const runId = cp?.runId ?? options.runId;
     const startedAt = cp?.startedAt ?? now();
-    const totals: RunTotals = cp ? { ...emptyTotals(), ...(cp.totals as Partial<RunTotals>) } : emptyTotals();
+    // A focused pass keeps its visit order beside its totals in the checkpoint.
+    const { focus: keptOrder, ...keptTotals } = (cp?.totals ?? {}) as Partial<RunTotals> & {
+      focus?: number[];
+    };
+    const totals: RunTotals = cp ? { ...emptyTotals(), ...keptTotals } : emptyTotals();
+    let order: readonly number[] | undefined;
+    const saved = (): unknown => (order ? { ...totals, focus: order } : totals);
     // The replicas are described before the run is recorded: one whose table cannot be read fails the
     // command before anything is written anywhere.
     const resolved = await describeDataset(ds, replicas);
@@ -296,8 +313,8 @@ export async function runDataset(
       recovered,
       finished,
       status,
-      segments: segments.length,
-      segmentsDone: finished ? segments.length : segmentsDone,
+      segments: order?.length ?? segments.length,
+      segmentsDone: finished ? (order?.length ?? segments.length) : segmentsDone,
     });
     // A checkpointed run waits to be resumed; any other is finished with what it did.
     const stopped = async (): Promise<DatasetRunResult> => {
@@ -342,8 +359,22 @@ export async function runDataset(
         ? []
         : (cp?.bounds ?? (await segmentBounds(replicas, shape, ds.checkpointRows)));
       segments = segmentsOf(bounds);
+      if (!options.keys && segments.length > 1)
+        order =
+          keptOrder ??
+          (options.focus ? visitOrder(await options.focus(segments.length), segments.length) : undefined);
+      if (cp && order && !keptOrder) {
+        cp = { ...cp, totals: saved(), updatedAt: now() };
+        await state.putCheckpoint(cp);
+      }
       const resumedAt = cp && cp.done > 0 ? cp.done : undefined;
-      await observer.onStart?.({ runId, resolved, segments: segments.length, resumedAt });
+      await observer.onStart?.({
+        runId,
+        resolved,
+        segments: segments.length,
+        resumedAt,
+        ...(order ? { visits: order.length } : {}),
+      });
       if (resolved.issues.length && totals.counts.schema === undefined) {
         // Every segment reports the same schema issues: they count once per run.
         totals.counts.schema = resolved.issues.length;
@@ -367,12 +398,18 @@ export async function runDataset(
       );
       let lastFound = 0;
       const start = cp?.done ?? 0;
-      const groups = options.keys
+      // `pos`: where the checkpoint stands after the group (a segment index, or a position in the focus order).
+      const total = order?.length ?? segments.length;
+      const groups: Iterable<{ range: KeyRange; from: number; to: number; pos?: number }> = options.keys
         ? [{ range: segments[0]!, from: 0, to: 1 }]
-        : options.groupSegments === false
-          ? segments.slice(start).map((range, i) => ({ range, from: start + i, to: start + i + 1 }))
-          : segmentGroups(segments, ds.checkpointRows / 10, () => lastFound, start);
-      for (const { range, from, to } of groups) {
+        : order
+          ? order
+              .slice(start)
+              .map((seg, i) => ({ range: segments[seg]!, from: seg, to: seg + 1, pos: start + i + 1 }))
+          : options.groupSegments === false
+            ? segments.slice(start).map((range, i) => ({ range, from: start + i, to: start + i + 1 }))
+            : segmentGroups(segments, ds.checkpointRows / 10, () => lastFound, start);
+      for (const { range, from, to, pos = to } of groups) {
         if (signal.aborted) return await stopped();
         const started = now();
         const label =
@@ -406,7 +443,13 @@ export async function runDataset(
         // Stopped mid-scan: nothing of this group is decided, recorded or written.
         if (segment.stopped) return await stopped();
         lastFound = segment.work.scan.divergences.length;
-        const outcome: SegmentOutcome = { from, to, of: segments.length, ...segment.work };
+        const outcome: SegmentOutcome = {
+          from,
+          to,
+          of: segments.length,
+          ...(order ? { visit: { at: pos, of: total } } : {}),
+          ...segment.work,
+        };
         if (!segment.whole) {
           // Cut short by the signal between writes: what was written is reported, but a checkpointed run does
           // this group again when it resumes (its totals and checkpoint stay as they were).
@@ -416,12 +459,12 @@ export async function runDataset(
         }
         addTotals(totals, segment.totals);
         if (cp) {
-          cp = { ...cp, done: to, totals, updatedAt: now() };
+          cp = { ...cp, done: pos, totals: saved(), updatedAt: now() };
           await state.putCheckpoint(cp);
         }
         await observer.onSegment?.(outcome);
-        segmentsDone = to;
-        if (to < segments.length && observer.pause && !signal.aborted) await observer.pause(now() - started);
+        segmentsDone = pos;
+        if (pos < total && observer.pause && !signal.aborted) await observer.pause(now() - started);
       }
 
       const status = totals.remaining > 0 ? "diverged" : "ok";
@@ -469,4 +512,15 @@ export async function abandonCheckpoint(
   await state.deleteCheckpoint(dataset);
   await observer.onAbandoned?.(cp);
   return undefined;
+}
+
+/**
+ * A focus order made whole: indexes outside `[0, segments)` dropped, and every segment the order never
+ * visits appended in index order, so a focused pass still covers the whole key space.
+ */
+export function visitOrder(order: readonly number[], segments: number): number[] {
+  const kept = order.filter((i) => Number.isInteger(i) && i >= 0 && i < segments);
+  const seen = new Set(kept);
+  for (let i = 0; i < segments; i++) if (!seen.has(i)) kept.push(i);
+  return kept;
 }
