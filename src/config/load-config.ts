@@ -5,8 +5,8 @@ import { parse, parseDocument } from "yaml";
 import type { z } from "zod";
 import { type AlertCondition, formatAlertCondition, parseAlertCondition } from "../core/alert-condition.js";
 import type { ColumnType } from "../core/canonical.js";
-import type { InferredBasis } from "../core/inferred-owner.js";
 import { parseDuration } from "../core/duration.js";
+import type { InferredBasis } from "../core/inferred-owner.js";
 import type { Role } from "../core/roles.js";
 import type { VersionColumns } from "../core/version.js";
 import { parseQueueUrl, type QueueConfig, type WorkersConfig } from "./queue-config.js";
@@ -196,6 +196,12 @@ export interface DatasetConfig {
   /** Rows per checkpointed segment under `serve` (default 100,000). */
   readonly checkpointRows: number;
   /**
+   * Adaptive focus under `serve` (`focus: adaptive`; off by default): each pass visits the segments whose
+   * ranges drifted inside `windowMs` several times, spread over the pass, and waits longer before the next
+   * pass so the rows read per unit of time stay a plain pass's.
+   */
+  readonly focus?: FocusConfig | undefined;
+  /**
    * Segments of the dataset that run at once across every worker process (distributed roles; default 1).
    * With `intensity`, what the fleet asks of each replica: at most this many segments, each working an
    * `intensity` share of the time.
@@ -210,6 +216,14 @@ export interface DatasetConfig {
     /** Compare two SQLite replicas inside SQLite (default true); see DetectOptions.inStore. */
     inStore?: boolean | undefined;
   };
+}
+
+/** Adaptive focus settings (learning/focus-order.ts). */
+export interface FocusConfig {
+  /** Drift first seen within this long before a pass makes its range hot (default 1 h). */
+  readonly windowMs: number;
+  /** Extra visits to hot segments per pass, as a share of the segment count (default 1). */
+  readonly extraShare: number;
 }
 
 /** An alert rule: when `condition` holds, POST to `webhook` once per incident, and again when it clears. */
@@ -327,6 +341,14 @@ function resolveSqliteUrl(url: string, dir: string): string {
   const path = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
   if (path === ":memory:" || isAbsolute(path)) return `sqlite:${path}`;
   return `sqlite:${resolve(dir, path)}`;
+}
+
+function normaliseFocus(f: NonNullable<RawDataset["focus"]>): FocusConfig {
+  const o = typeof f === "string" ? {} : f;
+  return {
+    windowMs: o.window !== undefined ? parseDuration(o.window)! : 3_600_000,
+    extraShare: o.extraShare ?? 1,
+  };
 }
 
 function normaliseOwner(o: RawPolicy["owner"]): OwnerConfig | undefined {
@@ -507,6 +529,7 @@ export function parseConfig(
       repairMode: ds.repairMode ?? "all",
       intensity: ds.intensity ?? 1,
       checkpointRows: ds.checkpointRows ?? 100_000,
+      ...(ds.focus !== undefined ? { focus: normaliseFocus(ds.focus) } : {}),
       ...(ds.concurrency !== undefined ? { concurrency: ds.concurrency } : {}),
       probe: ds.probe && normaliseProbe(ds.probe, ds),
       watch: ds.watch && {

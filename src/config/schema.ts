@@ -142,7 +142,11 @@ const INFERRED = ["reliability", "recent-activity", "latency"] as const;
 const inferredOwner = z.strictObject(
   {
     inferred: z.enum(INFERRED),
-    minConfidence: z.number().min(0, "expected a number in [0, 1]").max(1, "expected a number in [0, 1]").optional(),
+    minConfidence: z
+      .number()
+      .min(0, "expected a number in [0, 1]")
+      .max(1, "expected a number in [0, 1]")
+      .optional(),
     fallback: name.optional(),
   },
   { error: "expected { inferred: reliability, minConfidence, fallback }" },
@@ -272,6 +276,22 @@ const dataset = z
       .max(1, "expected a number in (0, 1]")
       .optional(),
     checkpointRows: z.number().int().positive().optional(),
+    focus: z
+      .union(
+        [
+          z.literal("adaptive"),
+          z.strictObject({
+            window: duration.optional(),
+            extraShare: z
+              .number()
+              .gt(0, "expected a number in (0, 4]")
+              .max(4, "expected a number in (0, 4]")
+              .optional(),
+          }),
+        ],
+        { error: 'expected "adaptive" or { window, extraShare }' },
+      )
+      .optional(),
     concurrency: z.number().int().positive().optional(),
     probe: probe.optional(),
     watch: watch.optional(),

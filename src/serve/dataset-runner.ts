@@ -7,14 +7,17 @@ import type { CandidateConfig, DatasetConfig, ServeConfig } from "../config/load
 import { openConnector } from "../connectors/open-connector.js";
 import { BENIGN_CLASSES } from "../core/classify.js";
 import { nextCronTime, parseCron } from "../core/cron.js";
+import type { DecisionContext } from "../core/inferred-owner.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { CandidateDecider } from "../engine/compare-policies.js";
 import { canaryKey, datasetPolicy, describeDataset } from "../engine/describe-dataset.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import {
   type DatasetRunResult,
+  evidenceReader,
   resumableRunId,
   runDataset,
+  runDecisionContext,
   type SegmentOutcome,
 } from "../engine/run-dataset.js";
 import { newRunId } from "../engine/run-id.js";
@@ -22,6 +25,7 @@ import { LEASE_TTL_MS, PassOwnedError } from "../engine/run-liveness.js";
 import { runQueuedPass } from "../engine/run-queued-pass.js";
 import { queuedMode, type SegmentDispatch } from "../engine/segment-dispatch.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
+import { focusStretch, planFocus } from "../learning/focus-order.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
 import { CanaryError, type CanaryEvent, CanaryRollout, type CanaryView } from "./canary-rollout.js";
 import type { ServeMetrics } from "./metrics.js";
@@ -29,7 +33,13 @@ import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
 import { SegmentLog } from "./segment-log.js";
 import { countRepairs, recordSegment } from "./segment-marks.js";
-import { type DatasetStatus, type PassControl, type SegmentView, TriggerError } from "./service-api.js";
+import {
+  type DatasetStatus,
+  type FocusView,
+  type PassControl,
+  type SegmentView,
+  TriggerError,
+} from "./service-api.js";
 import { ShadowTracker, type ShadowView } from "./shadow-tracker.js";
 
 export type PassMode = "scan" | "repair";
@@ -98,6 +108,10 @@ export class DatasetRunner {
   private shadowTracker: ShadowTracker | undefined;
   /** The staged rollout (`candidate: { mode: canary }`); reset when the candidate changes. */
   private rollout: CanaryRollout | undefined;
+  /** What adaptive focus planned for the latest pass (`focus: adaptive`). */
+  private focusView: FocusView | null = null;
+  /** Visits ÷ segments of the last focused pass: the wait before the next pass grows by it (same read rate). */
+  private stretch = 1;
 
   constructor(
     private config: DatasetConfig,
@@ -299,6 +313,7 @@ export class DatasetRunner {
       openEscalations,
       lag: { ...this.lag },
       replicas: [...this.health.values()].map((h) => h.view()),
+      focus: this.ds.focus ? this.focusView : null,
     };
   }
 
@@ -404,7 +419,9 @@ export class DatasetRunner {
           this.backoffMs = 0;
           if (!finished || this.stopping) return;
           const next = this.untilNext();
-          if (next !== undefined) this.schedule(next, this.ds.mode);
+          // After a focused pass, the interval grows with its extra visits: rows read per unit of time stay.
+          const stretch = this.ds.scheduleMs !== undefined ? this.stretch : 1;
+          if (next !== undefined) this.schedule(next * stretch, this.ds.mode);
         },
         (err) => {
           if (err instanceof PassOwnedError) {
@@ -514,6 +531,7 @@ export class DatasetRunner {
             }),
             tracker: this.tracker(candidate.file),
             ok: false,
+            context: {} as DecisionContext,
           }
         : undefined;
     const run = await runDataset(
@@ -534,21 +552,25 @@ export class DatasetRunner {
         guard: { onRetry: (replica) => metrics.retries.inc({ dataset, replica }) },
         // Below full intensity, gentleness over speed: one query at a time against the stores.
         ...(this.ds.intensity < 1 ? { detect: { serial: true } } : {}),
+        ...(this.ds.focus ? { focus: (segments: number) => this.planFocus(segments) } : {}),
         observer: {
           onAbandoned: (cp) =>
             this.deps.log(`${dataset}: abandoning unfinished ${cp.mode} pass ${cp.runId} for a ${mode} pass`),
-          onStart: ({ runId: id, resolved, segments, resumedAt }) => {
+          onStart: async ({ runId: id, resolved, segments, resumedAt, visits }) => {
             // A replica's schema may have changed since the last pass: the probe uses this pass's shape.
             this.resolved = resolved;
             if (resumedAt !== undefined)
               this.deps.log(`${dataset}: resuming pass ${id} at segment ${resumedAt + 1} of ${segments}`);
-            this.progress = { done: resumedAt ?? 0, segments, runId: id };
+            this.progress = { done: resumedAt ?? 0, segments: visits ?? segments, runId: id };
+            if (!visits) this.stretch = 1;
             if (rollout && fraction > 0)
               rollout.startPass(datasetPolicy(this.ds, resolved, candidate!.policy, where).version);
             if (shadow) {
               // A candidate that does not fit the shape is reported, never a reason to stop the live pass.
               try {
                 const c = shadow.decider.start(resolved);
+                // A candidate with an inferred owner decides by one evidence snapshot per pass.
+                shadow.context = await runDecisionContext({ state, now }, dataset, c);
                 shadow.tracker.start(datasetPolicy(this.ds, resolved).version, c.version);
                 shadow.ok = true;
               } catch (err) {
@@ -562,7 +584,7 @@ export class DatasetRunner {
             if (rollout && fraction > 0 && segment.plan)
               rollout.add(segment.plan.decisions, segment.results, fraction);
             if (shadow?.ok && segment.plan) {
-              const compared = shadow.decider.decide(segment.scan, segment.plan);
+              const compared = shadow.decider.decide(segment.scan, segment.plan, shadow.context);
               shadow.tracker.add(segment.scan.shape, compared.agree, compared.disagreements);
             }
             await this.segmentDone(segment);
@@ -652,12 +674,36 @@ export class DatasetRunner {
     return true;
   }
 
+  /**
+   * Adaptive focus: the visit order of a pass over `segments` segments, from the drift each range showed
+   * inside the window (the state store's evidence; none kept: the plain order). Logged and shown in status.
+   */
+  private async planFocus(segments: number): Promise<readonly number[]> {
+    const focus = this.ds.focus!;
+    const now = this.deps.now();
+    const since = now - focus.windowMs;
+    const reader = evidenceReader({ state: this.deps.state, now: this.deps.now });
+    const drift = reader ? await reader.rangeDrift(this.ds.name, since) : [];
+    const plan = planFocus(segments, drift, { extraShare: focus.extraShare });
+    this.stretch = focusStretch(plan);
+    this.focusView = {
+      plannedAt: now,
+      since,
+      segments,
+      visits: plan.order.length,
+      hot: plan.hot,
+      reason: reader ? plan.reason : "the state store keeps no drift evidence: every segment once",
+    };
+    this.deps.log(`${this.ds.name}: focus: ${this.focusView.reason}`);
+    return plan.order;
+  }
+
   /** What serve does with a finished group of segments: metrics, divergent-key marks, time to convergence. */
   private async segmentDone(segment: SegmentOutcome): Promise<void> {
     await recordSegment(this.ds.name, this.deps, segment);
     this.deps.metrics.segments.inc({ dataset: this.ds.name }, segment.to - segment.from);
     if (this.progress) {
-      this.progress = { ...this.progress, done: segment.to };
+      this.progress = { ...this.progress, done: segment.visit?.at ?? segment.to };
       this.segmentLog.add(this.progress.runId, segment);
     }
   }

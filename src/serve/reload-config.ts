@@ -10,6 +10,7 @@ const APPLIED = [
   "mode",
   "intensity",
   "checkpointRows",
+  "focus",
   "detect",
 ] as const;
 
