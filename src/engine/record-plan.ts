@@ -1,5 +1,6 @@
 /** The record stage: a plan's audit entries and escalations into the state store, stale escalations closed. */
-import { keyId } from "../core/model.js";
+import type { Divergence } from "../core/classify.js";
+import { type Key, keyId } from "../core/model.js";
 import {
   type EscalationRecord,
   escalationClosedEvent,
@@ -7,7 +8,14 @@ import {
   planRecord,
   staleEscalations,
 } from "../core/plan-record.js";
-import { EscalationNotOpenError } from "../state/state-store.js";
+import {
+  type EvidencePlace,
+  facetOf,
+  planEvidence,
+  segmentOfKey,
+  selfConvergedEvidence,
+} from "../learning/evidence-of-run.js";
+import { EscalationNotOpenError, type EvidenceIncrement } from "../state/state-store.js";
 import type { DatasetPlan } from "./plan-dataset.js";
 import type { RunContext } from "./run-context.js";
 import { scanCovers } from "./scan-dataset.js";
@@ -18,10 +26,16 @@ import { scanCovers } from "./scan-dataset.js";
  * escalations of keys the scan covered that it no longer supports. Escalations are idempotent: the same
  * divergence in the same state is not escalated twice. Returns the escalations newly opened (each counts
  * once, whatever later runs find).
+ *
+ * It also adds the plan's evidence (learning/evidence-of-run.ts: divergences by class, regressions, what
+ * the policy settled and who lost) and counts each escalation closed because its replicas agree again as
+ * a divergence that converged by itself. `bounds` are the run's segment cut points, which place each key
+ * in its key range (undefined: a run over a list of keys, range unknown).
  */
 export async function recordPlan(
   plan: DatasetPlan,
   ctx: Pick<RunContext, "runId" | "state" | "now">,
+  bounds?: readonly Key[],
 ): Promise<EscalationRecord[]> {
   const { scan } = plan;
   const at = ctx.now();
@@ -37,13 +51,26 @@ export async function recordPlan(
     replicas: plan.policy.replicas,
     policyVersion: plan.policy.version,
   });
+  const placeOf = (d: Divergence): EvidencePlace => ({
+    segment: segmentOfKey(scan.shape, bounds, d.key),
+    facet: facetOf(d, plan.policy),
+  });
+  const evidence: EvidenceIncrement[] = planEvidence({
+    dataset: scan.name,
+    at,
+    shape: scan.shape,
+    divergences: scan.divergences,
+    decisions: plan.decisions,
+    placeOf,
+  });
   const opened = new Set(await ctx.state.openEscalations(escalations));
   const fresh = escalations.filter((e) => opened.has(e.id));
   for (const e of fresh) events.push(escalationOpenedEvent(e, at));
+  const divergent = new Set(scan.divergences.map((d) => keyId(d.key)));
   const stale = staleEscalations(
     await ctx.state.listEscalations({ status: "open", dataset: scan.name }),
     new Set(escalations.map((e) => e.id)),
-    new Set(scan.divergences.map((d) => keyId(d.key))),
+    divergent,
     (key) => scanCovers(scan, key),
   );
   for (const { escalation, note } of stale) {
@@ -54,7 +81,15 @@ export async function recordPlan(
       throw err;
     }
     events.push(escalationClosedEvent(escalation, note, ctx.runId, at));
+    if (escalation.key.length && escalation.class !== "schema" && !divergent.has(keyId(escalation.key)))
+      evidence.push(
+        ...selfConvergedEvidence({ ...escalation, dataset: scan.name }, at, {
+          segment: segmentOfKey(scan.shape, bounds, escalation.key),
+          facet: "",
+        }),
+      );
   }
   await ctx.state.appendAudit(events);
+  await ctx.state.addEvidence(evidence);
   return fresh;
 }

@@ -6,6 +6,7 @@ import { decidePick } from "../core/decide.js";
 import { type Key, keyId, keyToJson } from "../core/model.js";
 import type { AuditEvent } from "../core/plan-record.js";
 import { planRepairTasks, type RepairResult } from "../execute/execute-repairs.js";
+import { personEvidence, selfConvergedEvidence } from "../learning/evidence-of-run.js";
 import {
   type Escalation,
   type EscalationFilter,
@@ -277,6 +278,9 @@ async function resolveBatch(
   return list.map((e) => outcomes.get(e.id)!);
 }
 
+/** Escalations do not keep the key range they were found in, nor the owning field's value. */
+const UNPLACED = { segment: -1, facet: "" } as const;
+
 type Close = (
   e: Escalation,
   status: "resolved" | "rejected",
@@ -311,14 +315,16 @@ async function pickBatch(
       Object.entries(observed).every(
         ([r, fp]) => (div.replicas[r]?.present ? (div.replicas[r]!.fingerprint ?? null) : null) === fp,
       );
-    if (!div)
+    if (!div) {
       await close(
         e,
         "resolved",
         { pick, note: "the replicas agree now" },
         { ...outcome, note: "the replicas agree now" },
       );
-    else if (!unchanged)
+      if (outcomes.get(e.id)?.status === "resolved")
+        await deps.state.addEvidence(selfConvergedEvidence(e, now(), UNPLACED));
+    } else if (!unchanged)
       outcomes.set(e.id, { ...outcome, status: "open", note: "the record changed since it was escalated" });
     else decided.set(k, { e, decision: decidePick(div, policy, pick) });
   }
@@ -343,8 +349,20 @@ async function pickBatch(
     const outcome = { ...base(e), keyJson: keyToJson(resolved.shape.key, e.key), repairs };
     const ok = repairs.every((r) => r.outcome === "applied" || r.outcome === "noop");
     const summary = repairs.map((r) => ({ id: r.id, target: r.target, outcome: r.outcome }));
-    if (ok) await close(e, "resolved", { pick, ok, repairs: summary }, outcome);
-    else {
+    if (ok) {
+      await close(e, "resolved", { pick, ok, repairs: summary }, outcome);
+      // A person's pick is evidence: the picked replica held the right value, the other options did not.
+      if (outcomes.get(e.id)?.status === "resolved")
+        await deps.state.addEvidence(
+          personEvidence(
+            e,
+            pick,
+            replicas.map((r) => r.name),
+            now(),
+            UNPLACED,
+          ),
+        );
+    } else {
       outcomes.set(e.id, { ...outcome, status: "open" });
       await deps.state.appendAudit([
         {

@@ -434,6 +434,7 @@ export async function runDataset(
           print: options.print === true && options.mode === "dry-run",
           repairMode: options.repairMode ?? ds.repairMode ?? "all",
           expected: options.keys ? options.expected : undefined,
+          bounds: options.keys ? undefined : bounds,
           target: options.keys
             ? { keys: options.keys }
             : segments.length > 1

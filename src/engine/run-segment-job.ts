@@ -76,6 +76,7 @@ export async function runSegmentJob(
       writes: job.mode === "repair",
       guard: options.guard,
       latched: kept?.run.guard !== undefined,
+      bounds: cp.bounds,
       target: { range: job.range, expectedRows: job.expectedRows },
     });
     const repairs: Record<string, Record<string, number>> = {};

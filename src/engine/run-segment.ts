@@ -12,6 +12,7 @@ import type { CompiledPolicy } from "../core/policy.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult, RepairTask } from "../execute/execute-repairs.js";
 import type { WriteGuard } from "../execute/write-guard.js";
+import { facetOf, repairEvidence, segmentOfKey } from "../learning/evidence-of-run.js";
 import { type Canary, type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
 import { recordPlan } from "./record-plan.js";
 import { keptByMode, type RepairMode, repairDataset, repairTasks } from "./repair-dataset.js";
@@ -86,6 +87,11 @@ export interface SegmentInput {
   readonly expected?: ExpectedState | undefined;
   /** Dry-run: also render each planned write as its target would run it (`repair --print`). */
   readonly print?: boolean;
+  /**
+   * The run's segment cut points (segment i is [bounds[i-1], bounds[i])), which place evidence in its key
+   * range; undefined for a list of keys (the range is then unknown).
+   */
+  readonly bounds?: readonly Key[] | undefined;
   /** The range (and about how many rows it holds), or the keys to re-read. */
   readonly target:
     | { readonly range: KeyRange; readonly expectedRows?: number }
@@ -178,12 +184,24 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     t.remaining += repairable;
     return done({ ...base, plan });
   }
-  const opened = await recordPlan(plan, ctx);
+  const decidedAt = ctx.now();
+  const opened = await recordPlan(plan, ctx, input.bounds);
   const results = await repairDataset(plan, replicas, ctx, {
     signal,
     guard,
     ...(input.repairMode ? { repairMode: input.repairMode } : {}),
   });
+  const divergent = new Map(scan.divergences.map((d) => [keyId(d.key), d]));
+  await ctx.state.addEvidence(
+    repairEvidence({
+      dataset: ds.name,
+      at: ctx.now(),
+      results,
+      divergenceOf: (key) => divergent.get(keyId(key)),
+      placeOf: (d) => ({ segment: segmentOfKey(scan.shape, input.bounds, d.key), facet: facetOf(d, policy) }),
+      decidedAt,
+    }),
+  );
   addCounts(
     t.repairs,
     results.reduce<Record<string, number>>((m, r) => {

@@ -4,6 +4,7 @@ import type { CheckpointStore } from "./checkpoint-store.js";
 import type { DivergenceStore } from "./divergence-store.js";
 import type { DivergentKeys } from "./divergent-keys.js";
 import type { EscalationStore } from "./escalation-store.js";
+import type { EvidenceStore } from "./evidence-store.js";
 import type { FeedPositionStore } from "./feed-position-store.js";
 import type { LeaseStore } from "./lease-store.js";
 import type { PolicyRegistry } from "./policy-registry.js";
@@ -122,4 +123,18 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.policies.getPolicy(dataset, version);
   readonly currentPolicy: PolicyRegistry["currentPolicy"] = (dataset) =>
     this.parts.policies.currentPolicy(dataset);
+
+  // Evidence (the learning loop).
+  readonly addEvidence: EvidenceStore["addEvidence"] = (increments) =>
+    this.parts.evidence.addEvidence(increments);
+  readonly evidenceTotals: EvidenceStore["evidenceTotals"] = (query) =>
+    this.parts.evidence.evidenceTotals(query);
+  readonly replicaEvidence: EvidenceStore["replicaEvidence"] = (dataset) =>
+    this.parts.evidence.replicaEvidence(dataset);
+  readonly rangeDrift: EvidenceStore["rangeDrift"] = (dataset, since) =>
+    this.parts.evidence.rangeDrift(dataset, since);
+  readonly rollUpEvidence: EvidenceStore["rollUpEvidence"] = (before) =>
+    this.parts.evidence.rollUpEvidence(before);
+  readonly pruneEvidence: EvidenceStore["pruneEvidence"] = (before) =>
+    this.parts.evidence.pruneEvidence(before);
 }

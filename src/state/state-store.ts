@@ -4,6 +4,7 @@ import type { CheckpointStore } from "./checkpoint-store.js";
 import type { DivergenceStore } from "./divergence-store.js";
 import type { DivergentKeys } from "./divergent-keys.js";
 import type { EscalationStore } from "./escalation-store.js";
+import type { EvidenceStore } from "./evidence-store.js";
 import type { FeedPositionStore } from "./feed-position-store.js";
 import type { LeaseStore } from "./lease-store.js";
 import type { PolicyRegistry } from "./policy-registry.js";
@@ -25,6 +26,14 @@ export {
   type EscalationStore,
   escalationPattern,
 } from "./escalation-store.js";
+export type {
+  EvidenceCounts,
+  EvidenceDimension,
+  EvidenceIncrement,
+  EvidenceQuery,
+  EvidenceStore,
+  EvidenceTotal,
+} from "./evidence-store.js";
 export type { FeedPosition, FeedPositionStore } from "./feed-position-store.js";
 export type { Lease, LeaseStore } from "./lease-store.js";
 export type { CurrentPolicy, PolicyAdoption, PolicyRegistry, PolicyVersion } from "./policy-registry.js";
@@ -57,7 +66,8 @@ export interface StateStore
     DivergentKeys,
     LeaseStore,
     FeedPositionStore,
-    PolicyRegistry {
+    PolicyRegistry,
+    EvidenceStore {
   /** Releases the store's connections; the store is not used afterwards. */
   close(): Promise<void>;
 }
@@ -76,4 +86,5 @@ export interface StateStoreParts {
   readonly leases: LeaseStore;
   readonly feedPositions: FeedPositionStore;
   readonly policies: PolicyRegistry;
+  readonly evidence: EvidenceStore;
 }

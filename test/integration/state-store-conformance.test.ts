@@ -9,6 +9,7 @@ import { checkpointStoreCases } from "./state-store/checkpoint-store.case.js";
 import { divergenceStoreCases } from "./state-store/divergence-store.case.js";
 import { divergentKeysCases } from "./state-store/divergent-keys.case.js";
 import { escalationStoreCases } from "./state-store/escalation-store.case.js";
+import { evidenceStoreCases } from "./state-store/evidence-store.case.js";
 import { feedPositionStoreCases } from "./state-store/feed-position-store.case.js";
 import { leaseStoreCases } from "./state-store/lease-store.case.js";
 import { policyRegistryCases } from "./state-store/policy-registry.case.js";
@@ -36,6 +37,7 @@ const CASES: readonly ((c: StateStoreCase) => void)[] = [
   leaseStoreCases,
   feedPositionStoreCases,
   policyRegistryCases,
+  evidenceStoreCases,
 ];
 
 for (const factory of stateStoreFactories) {

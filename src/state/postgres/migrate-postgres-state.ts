@@ -91,6 +91,22 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     CREATE TABLE ${s}.policy_current (
       dataset TEXT NOT NULL PRIMARY KEY, version TEXT NOT NULL, adopted_at DOUBLE PRECISION NOT NULL,
       previous TEXT);`,
+  // The learning loop's evidence: counters per cell (dataset × replica × column × key range × class × facet ×
+  // time bucket), added to in place. `span` is the bucket's length in hours (1, or 24 once rolled up).
+  // Counters are double precision so that sums read back as numbers (exact to 2^53).
+  (s) => `
+    CREATE TABLE ${s}.evidence (
+      dataset TEXT NOT NULL, replica TEXT NOT NULL, col TEXT NOT NULL, segment INTEGER NOT NULL,
+      class TEXT NOT NULL, facet TEXT NOT NULL, span INTEGER NOT NULL, bucket BIGINT NOT NULL,
+      divergences DOUBLE PRECISION NOT NULL DEFAULT 0, settled DOUBLE PRECISION NOT NULL DEFAULT 0,
+      lost DOUBLE PRECISION NOT NULL DEFAULT 0, person_settled DOUBLE PRECISION NOT NULL DEFAULT 0,
+      person_lost DOUBLE PRECISION NOT NULL DEFAULT 0, regressions DOUBLE PRECISION NOT NULL DEFAULT 0,
+      failed DOUBLE PRECISION NOT NULL DEFAULT 0, rejected DOUBLE PRECISION NOT NULL DEFAULT 0,
+      repaired DOUBLE PRECISION NOT NULL DEFAULT 0, self_converged DOUBLE PRECISION NOT NULL DEFAULT 0,
+      converged DOUBLE PRECISION NOT NULL DEFAULT 0, converged_ms DOUBLE PRECISION NOT NULL DEFAULT 0,
+      last_at DOUBLE PRECISION NOT NULL,
+      PRIMARY KEY (dataset, replica, col, segment, class, facet, span, bucket));
+    CREATE INDEX evidence_bucket ON ${s}.evidence (span, bucket);`,
 ];
 
 /** The schema version this code creates and expects. */

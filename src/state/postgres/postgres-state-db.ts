@@ -25,7 +25,8 @@ type Table =
   | "leases"
   | "feedPositions"
   | "policies"
-  | "currentPolicy";
+  | "currentPolicy"
+  | "evidence";
 
 /**
  * One schema of state tables over a pool. Nothing is sent until the first call, which creates or upgrades
@@ -62,6 +63,7 @@ export class PostgresStateDb {
       feedPositions: `${s}.feed_positions`,
       policies: `${s}.policy_versions`,
       currentPolicy: `${s}.policy_current`,
+      evidence: `${s}.evidence`,
     };
   }
 

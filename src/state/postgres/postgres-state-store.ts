@@ -10,6 +10,7 @@ import { PostgresCheckpointStore } from "./postgres-checkpoint-store.js";
 import { PostgresDivergenceStore } from "./postgres-divergence-store.js";
 import { PostgresDivergentKeys } from "./postgres-divergent-keys.js";
 import { PostgresEscalationStore } from "./postgres-escalation-store.js";
+import { PostgresEvidenceStore } from "./postgres-evidence-store.js";
 import { PostgresFeedPositionStore } from "./postgres-feed-position-store.js";
 import { PostgresLeaseStore } from "./postgres-lease-store.js";
 import { PostgresPolicyRegistry } from "./postgres-policy-registry.js";
@@ -128,5 +129,6 @@ function postgresParts(db: PostgresStateDb): StateStoreParts {
     leases: new PostgresLeaseStore(db),
     feedPositions: new PostgresFeedPositionStore(db),
     policies: new PostgresPolicyRegistry(db, audit),
+    evidence: new PostgresEvidenceStore(db),
   };
 }

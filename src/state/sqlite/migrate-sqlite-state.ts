@@ -78,6 +78,18 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE policy_current (
      dataset TEXT NOT NULL PRIMARY KEY, version TEXT NOT NULL, adopted_at INTEGER NOT NULL, previous TEXT)
      WITHOUT ROWID;`,
+  // The learning loop's evidence: counters per cell (dataset × replica × column × key range × class × facet ×
+  // time bucket), added to in place. `span` is the bucket's length in hours (1, or 24 once rolled up).
+  `CREATE TABLE evidence (
+     dataset TEXT NOT NULL, replica TEXT NOT NULL, col TEXT NOT NULL, segment INTEGER NOT NULL,
+     class TEXT NOT NULL, facet TEXT NOT NULL, span INTEGER NOT NULL, bucket INTEGER NOT NULL,
+     divergences INTEGER NOT NULL DEFAULT 0, settled INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0,
+     person_settled INTEGER NOT NULL DEFAULT 0, person_lost INTEGER NOT NULL DEFAULT 0,
+     regressions INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, rejected INTEGER NOT NULL DEFAULT 0,
+     repaired INTEGER NOT NULL DEFAULT 0, self_converged INTEGER NOT NULL DEFAULT 0,
+     converged INTEGER NOT NULL DEFAULT 0, converged_ms INTEGER NOT NULL DEFAULT 0, last_at INTEGER NOT NULL,
+     PRIMARY KEY (dataset, replica, col, segment, class, facet, span, bucket)) WITHOUT ROWID;
+   CREATE INDEX evidence_bucket ON evidence (span, bucket);`,
 ];
 
 /** The file version this code creates and expects. */

@@ -10,6 +10,7 @@ import { SqliteCheckpointStore } from "./sqlite-checkpoint-store.js";
 import { SqliteDivergenceStore } from "./sqlite-divergence-store.js";
 import { SqliteDivergentKeys } from "./sqlite-divergent-keys.js";
 import { SqliteEscalationStore } from "./sqlite-escalation-store.js";
+import { SqliteEvidenceStore } from "./sqlite-evidence-store.js";
 import { SqliteFeedPositionStore } from "./sqlite-feed-position-store.js";
 import { SqliteLeaseStore } from "./sqlite-lease-store.js";
 import { SqlitePolicyRegistry } from "./sqlite-policy-registry.js";
@@ -67,5 +68,6 @@ function sqliteParts(s: SqliteStateDb): StateStoreParts {
     leases: new SqliteLeaseStore(s),
     feedPositions: new SqliteFeedPositionStore(s),
     policies: new SqlitePolicyRegistry(s, audit),
+    evidence: new SqliteEvidenceStore(s),
   };
 }

@@ -1,0 +1,260 @@
+/**
+ * What each step of a run adds to the evidence aggregates: pure functions from what the engine records
+ * (a plan, repair results, closed escalations, a person's pick) to increments. No I/O, no clock.
+ */
+import type { Divergence } from "../core/classify.js";
+import type { Decision } from "../core/decide.js";
+import type { Key, RecordShape } from "../core/model.js";
+import { compareKeys, keyId } from "../core/model.js";
+import type { CompiledPolicy } from "../core/policy.js";
+import type { EvidenceCounts, EvidenceIncrement } from "./evidence-increment.js";
+
+/** Where a key lies: its key range (segment index, -1 unknown) and the declared field's value ("" none). */
+export interface EvidencePlace {
+  readonly segment: number;
+  readonly facet: string;
+}
+
+/**
+ * The segment index of `key` among a run's segments cut at `bounds` (segment i is [bounds[i-1], bounds[i])),
+ * by binary search. Undefined bounds (a run over a list of keys): -1, unknown.
+ */
+export function segmentOfKey(
+  shape: Pick<RecordShape, "key">,
+  bounds: readonly Key[] | undefined,
+  key: Key,
+): number {
+  if (!bounds) return -1;
+  let lo = 0;
+  let hi = bounds.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareKeys(shape.key, bounds[mid]!, key) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The facet of a divergence: `field=value` when the policy owns records by a field's value (site-based
+ * ownership) and the replicas holding the record agree on it; "" otherwise.
+ */
+export function facetOf(d: Divergence, policy: Pick<CompiledPolicy, "owner" | "replicas">): string {
+  const o = policy.owner;
+  if (o?.kind !== "field") return "";
+  let value: string | null | undefined;
+  for (const r of policy.replicas) {
+    const rec = d.replicas[r];
+    if (!rec?.present || !rec.values) continue;
+    const v = rec.values[o.column] ?? null;
+    if (value !== undefined && v !== value) return "";
+    value = v;
+  }
+  return value === undefined || value === null ? "" : `${o.field}=${value}`;
+}
+
+interface Cell {
+  readonly replica: string;
+  readonly column: string;
+  readonly class: string;
+  readonly counts: Partial<EvidenceCounts>;
+}
+
+/** What recording a plan adds. */
+export interface PlanEvidenceInput {
+  readonly dataset: string;
+  readonly at: number;
+  readonly shape: Pick<RecordShape, "columns">;
+  readonly divergences: readonly Divergence[];
+  readonly decisions: readonly Decision[];
+  /** Where each divergence lies. */
+  readonly placeOf: (d: Divergence) => EvidencePlace;
+}
+
+/**
+ * A recorded plan's evidence. Per divergence, on the dataset as a whole (replica ""): one divergence of its
+ * class, for the record and for each differing column. Per replica whose version went backwards: one
+ * regression. Per decision that writes (propagate, delete, merge): every replica that took part is
+ * `settled`, and each target `lost` (for the record, and for each differing column whose value the target
+ * held differently from what is written; all differing columns when values are not known).
+ */
+export function planEvidence(input: PlanEvidenceInput): EvidenceIncrement[] {
+  const out: EvidenceIncrement[] = [];
+  const byKey = new Map(input.divergences.map((d) => [keyId(d.key), d]));
+  const columnIndex = new Map(input.shape.columns.map((c, i) => [c.name, i]));
+  const push = (place: EvidencePlace, cells: readonly Cell[]) => {
+    for (const c of cells) out.push({ dataset: input.dataset, at: input.at, ...place, ...c });
+  };
+  for (const d of input.divergences) {
+    const place = input.placeOf(d);
+    const cls = d.class;
+    push(place, [
+      { replica: "", column: "", class: cls, counts: { divergences: 1 } },
+      ...d.columns.map((column) => ({ replica: "", column, class: cls, counts: { divergences: 1 } })),
+      ...d.regressed.map((replica) => ({ replica, column: "", class: cls, counts: { regressions: 1 } })),
+    ]);
+  }
+  for (const decision of input.decisions) {
+    if (decision.action !== "propagate" && decision.action !== "delete" && decision.action !== "merge")
+      continue;
+    const d = byKey.get(keyId(decision.key));
+    if (!d) continue;
+    const place = input.placeOf(d);
+    const targets = new Set(decision.targets);
+    const cells: Cell[] = [];
+    for (const replica of Object.keys(d.replicas)) {
+      const lost = targets.has(replica);
+      cells.push({ replica, column: "", class: d.class, counts: { settled: 1, lost: lost ? 1 : 0 } });
+      for (const column of d.columns) {
+        const i = columnIndex.get(column);
+        const held = d.replicas[replica];
+        const known = i !== undefined && Array.isArray(decision.record) && held?.present && held.values;
+        const lostHere = lost && (!known || held.values![i] !== decision.record![i]);
+        cells.push({ replica, column, class: d.class, counts: { settled: 1, lost: lostHere ? 1 : 0 } });
+      }
+    }
+    push(place, cells);
+  }
+  return out;
+}
+
+/** One repair's result, as the evidence needs it. */
+export interface RepairEvidenceResult {
+  readonly key: Key;
+  readonly target: string;
+  readonly outcome: "applied" | "noop" | "superseded" | "failed" | "rolled-back";
+}
+
+/** What settling a run's repairs adds. */
+export interface RepairEvidenceInput {
+  readonly dataset: string;
+  readonly at: number;
+  readonly results: readonly RepairEvidenceResult[];
+  /** The divergence each repaired key was decided from (by `keyId`); keys without one are skipped. */
+  readonly divergenceOf: (key: Key) => Divergence | undefined;
+  readonly placeOf: (d: Divergence) => EvidencePlace;
+  /** When the divergences were decided (the plan's time): time to convergence counts from here. */
+  readonly decidedAt: number;
+}
+
+/**
+ * Settled repairs' evidence. Per target replica: `repaired` (applied), `failed`, `rejected` (superseded: the
+ * conditional write found the record changed). Per key whose every repair verified (applied or already
+ * there) with at least one write: on the dataset as a whole, one divergence `repaired` and converged, its
+ * time from decision to now, for the record and each differing column.
+ */
+export function repairEvidence(input: RepairEvidenceInput): EvidenceIncrement[] {
+  const out: EvidenceIncrement[] = [];
+  const perKey = new Map<string, { d: Divergence; wrote: boolean; ok: boolean }>();
+  for (const r of input.results) {
+    const d = input.divergenceOf(r.key);
+    if (!d) continue;
+    const place = input.placeOf(d);
+    const counts: Partial<EvidenceCounts> =
+      r.outcome === "applied"
+        ? { repaired: 1 }
+        : r.outcome === "failed"
+          ? { failed: 1 }
+          : r.outcome === "superseded"
+            ? { rejected: 1 }
+            : {};
+    out.push({
+      dataset: input.dataset,
+      at: input.at,
+      ...place,
+      replica: r.target,
+      column: "",
+      class: d.class,
+      counts,
+    });
+    const id = keyId(r.key);
+    const k = perKey.get(id) ?? { d, wrote: false, ok: true };
+    k.wrote ||= r.outcome === "applied";
+    k.ok &&= r.outcome === "applied" || r.outcome === "noop";
+    perKey.set(id, k);
+  }
+  const ms = Math.max(0, input.at - input.decidedAt);
+  for (const { d, wrote, ok } of perKey.values()) {
+    if (!wrote || !ok) continue;
+    const place = input.placeOf(d);
+    for (const column of ["", ...d.columns])
+      out.push({
+        dataset: input.dataset,
+        at: input.at,
+        ...place,
+        replica: "",
+        column,
+        class: d.class,
+        counts: { repaired: 1, converged: 1, convergedMs: ms },
+      });
+  }
+  return out;
+}
+
+/** An escalation as the evidence needs it. */
+export interface EscalationEvidence {
+  readonly dataset: string;
+  readonly key: Key;
+  readonly class: string;
+  readonly columns?: readonly string[] | undefined;
+  readonly options: readonly string[];
+  readonly createdAt: number;
+}
+
+/**
+ * An open escalation closed because its key agrees again without any write: on the dataset as a whole, one
+ * divergence that converged by itself, its time since the escalation opened.
+ */
+export function selfConvergedEvidence(
+  e: EscalationEvidence,
+  at: number,
+  place: EvidencePlace,
+): EvidenceIncrement[] {
+  return ["", ...(e.columns ?? [])].map((column) => ({
+    dataset: e.dataset,
+    at,
+    ...place,
+    replica: "",
+    column,
+    class: e.class,
+    counts: { selfConverged: 1, converged: 1, convergedMs: Math.max(0, at - e.createdAt) },
+  }));
+}
+
+/**
+ * A person settled an escalation by picking `pick` and the write verified: every replica among its options
+ * (`replicas` filters options to the dataset's replicas) is `settled` and `personSettled`, every one but the
+ * pick `lost` and `personLost`, for the record and each differing column; on the dataset as a whole, one
+ * divergence repaired and converged, its time since the escalation opened.
+ */
+export function personEvidence(
+  e: EscalationEvidence,
+  pick: string,
+  replicas: readonly string[],
+  at: number,
+  place: EvidencePlace,
+): EvidenceIncrement[] {
+  const known = new Set(replicas);
+  const columns = ["", ...(e.columns ?? [])];
+  const out: EvidenceIncrement[] = [];
+  const base = { dataset: e.dataset, at, ...place, class: e.class };
+  for (const replica of e.options) {
+    if (!known.has(replica)) continue;
+    const lost = replica === pick ? 0 : 1;
+    for (const column of columns)
+      out.push({
+        ...base,
+        replica,
+        column,
+        counts: { settled: 1, lost, personSettled: 1, personLost: lost },
+      });
+  }
+  for (const column of columns)
+    out.push({
+      ...base,
+      replica: "",
+      column,
+      counts: { repaired: 1, converged: 1, convergedMs: Math.max(0, at - e.createdAt) },
+    });
+  return out;
+}
