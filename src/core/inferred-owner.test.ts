@@ -150,7 +150,12 @@ function base() {
 describe("decideRepair with an inferred owner", () => {
   it("propagates the confident owner's record, its evidence in the reason and the decision", () => {
     const d = decideRepair(CONFLICT, SHAPE, policy(INFERRED), { evidence: EVIDENCE });
-    expect(d).toMatchObject({ action: "propagate", source: "b", targets: ["a", "c"], rule: "resolve: owner" });
+    expect(d).toMatchObject({
+      action: "propagate",
+      source: "b",
+      targets: ["a", "c"],
+      rule: "resolve: owner",
+    });
     expect(d.reason).toMatch(
       /owner b's record wins; owner inferred by reliability of b 0\.990 \(95% interval 0\.96\d–0\.99\d over 200 settled, 2 lost\)/,
     );

@@ -5,9 +5,9 @@
  */
 import type { DatasetConfig, PolicyConfig } from "../config/load-config.js";
 import { compareDecisions, type Disagreement } from "../core/compare-decisions.js";
+import type { DecisionContext } from "../core/inferred-owner.js";
 import type { Key, RecordShape } from "../core/model.js";
 import type { GuardTrip } from "../core/plan-record.js";
-import type { DecisionContext } from "../core/inferred-owner.js";
 import type { CompiledPolicy } from "../core/policy.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { datasetPolicy } from "./describe-dataset.js";

@@ -29,7 +29,7 @@ export async function readOwnerEvidence(
     for (const e of await reader.replicaEvidence(dataset)) {
       const score = reliability(e.settled, e.lost);
       if (e.column === undefined) replicas[e.replica] = score;
-      else (columns[e.replica] ??= {})[e.column] = score;
+      else columns[e.replica] = { ...columns[e.replica], [e.column]: score };
     }
   }
   return { basis, replicas, columns };

@@ -48,12 +48,7 @@ export function planDataset(
   context: DecisionContext = {},
 ): DatasetPlan {
   const decisions = scan.divergences.map((d) =>
-    decideRepair(
-      d,
-      scan.shape,
-      canary && inCanary(d.key, canary.fraction) ? canary.policy : policy,
-      context,
-    ),
+    decideRepair(d, scan.shape, canary && inCanary(d.key, canary.fraction) ? canary.policy : policy, context),
   );
   const rows = Math.max(0, ...Object.values(scan.replicas).map((r) => r.rows));
   const divergent = scan.divergences.filter(isRepairable).length;

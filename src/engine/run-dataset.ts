@@ -170,22 +170,20 @@ export interface RunDeps {
   readonly state: StateStore;
   readonly now: () => number;
   /**
-   * Where an inferred owner's evidence is read (default: the state store, when it keeps evidence). Read
-   * once per run, before the first decision.
+   * Where an inferred owner's evidence is read (default: the state store's aggregates). Read once per run,
+   * before the first decision.
    */
   readonly evidence?: EvidenceReader | undefined;
 }
 
-/** The evidence reader of a run: the one given, else the state store when it keeps evidence aggregates. */
-export function evidenceReader(deps: RunDeps): EvidenceReader | undefined {
-  if (deps.evidence) return deps.evidence;
-  const state = deps.state as Partial<EvidenceReader>;
-  return typeof state.replicaEvidence === "function" ? (state as EvidenceReader) : undefined;
+/** The evidence reader of a run: the one given, else the state store's evidence aggregates. */
+export function evidenceReader(deps: RunDeps): EvidenceReader {
+  return deps.evidence ?? deps.state;
 }
 
 /**
  * The decision context of a run: the evidence snapshot its inferred owner (live or canary policy) decides by,
- * read once; empty when no owner is inferred. Without a reader the snapshot is empty: nobody is confident.
+ * read once; empty when no owner is inferred.
  */
 export async function runDecisionContext(
   deps: RunDeps,
@@ -194,8 +192,7 @@ export async function runDecisionContext(
 ): Promise<DecisionContext> {
   const basis = inferredBasis(...policies);
   if (!basis) return {};
-  const reader = evidenceReader(deps);
-  return { evidence: reader ? await readOwnerEvidence(reader, dataset, basis) : { basis, replicas: {} } };
+  return { evidence: await readOwnerEvidence(evidenceReader(deps), dataset, basis) };
 }
 
 /**

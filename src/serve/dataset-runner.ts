@@ -676,14 +676,16 @@ export class DatasetRunner {
 
   /**
    * Adaptive focus: the visit order of a pass over `segments` segments, from the drift each range showed
-   * inside the window (the state store's evidence; none kept: the plain order). Logged and shown in status.
+   * inside the window (the state store's evidence aggregates). Logged and shown in status.
    */
   private async planFocus(segments: number): Promise<readonly number[]> {
     const focus = this.ds.focus!;
     const now = this.deps.now();
     const since = now - focus.windowMs;
-    const reader = evidenceReader({ state: this.deps.state, now: this.deps.now });
-    const drift = reader ? await reader.rangeDrift(this.ds.name, since) : [];
+    const drift = await evidenceReader({ state: this.deps.state, now: this.deps.now }).rangeDrift(
+      this.ds.name,
+      since,
+    );
     const plan = planFocus(segments, drift, { extraShare: focus.extraShare });
     this.stretch = focusStretch(plan);
     this.focusView = {
@@ -692,7 +694,7 @@ export class DatasetRunner {
       segments,
       visits: plan.order.length,
       hot: plan.hot,
-      reason: reader ? plan.reason : "the state store keeps no drift evidence: every segment once",
+      reason: plan.reason,
     };
     this.deps.log(`${this.ds.name}: focus: ${this.focusView.reason}`);
     return plan.order;

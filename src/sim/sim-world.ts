@@ -300,8 +300,13 @@ export class SimWorld {
       string,
       number,
     ][];
-    let pick = this.rand() * weights.reduce((n, [, w]) => n + w, 0);
-    const column = weights.find(([, w]) => (pick -= w) < 0)?.[0] ?? "value";
+    const pick = this.rand() * weights.reduce((n, [, w]) => n + w, 0);
+    let upTo = 0;
+    const column =
+      weights.find(([, w]) => {
+        upTo += w;
+        return pick < upTo;
+      })?.[0] ?? "value";
     if (column === "updated_at") {
       // The last microsecond digit moves: still a valid timestamp, now another one.
       const text = String(row.updated_at);
