@@ -33,19 +33,25 @@ describe("planFocus", () => {
     {
       name: "two hot segments share the extra visits by divergences",
       segments: 8,
-      drift: [drift(1, 3), drift(6, 1)],
-      visits: [1, 7, 1, 1, 1, 1, 3, 1],
+      drift: [drift(1, 3), drift(6, 2)],
+      visits: [1, 6, 1, 1, 1, 1, 4, 1],
     },
     {
-      name: "at most a quarter of the segments are hot, the most divergent first",
-      segments: 8,
-      drift: [drift(0, 1), drift(3, 9), drift(5, 2)],
-      visits: [1, 1, 1, 7, 1, 3, 1, 1],
+      name: "at most a quarter of the segments are hot, the most repaired first",
+      segments: 12,
+      drift: [drift(0, 5), drift(3, 9), drift(5, 6), drift(8, 7)],
+      visits: [1, 1, 1, 6, 1, 4, 1, 1, 5, 1, 1, 1],
     },
     {
-      name: "ranges outside the segments and ranges without divergences are ignored",
+      name: "background drift spread over every range stays cold (hot: over twice the mean)",
       segments: 4,
-      drift: [drift(9, 50), drift(1, 0), drift(2, 1)],
+      drift: [drift(0, 2), drift(1, 2), drift(2, 2), drift(3, 3)],
+      visits: [1, 1, 1, 1],
+    },
+    {
+      name: "ranges outside the segments and ranges without repaired drift are ignored",
+      segments: 4,
+      drift: [drift(9, 50), drift(1, 0), drift(3, 40, 0), drift(2, 1)],
       visits: [1, 1, 5, 1],
     },
     {
@@ -69,13 +75,13 @@ describe("planFocus", () => {
   });
 
   it("says what it prioritised and why", () => {
-    const plan = planFocus(8, [drift(1, 3, 2), drift(6, 1, 0)]);
+    const plan = planFocus(8, [drift(1, 5, 3), drift(6, 9, 2)]);
     expect(plan.hot).toEqual([
-      { segment: 1, visits: 7, divergences: 3, repaired: 2 },
-      { segment: 6, visits: 3, divergences: 1, repaired: 0 },
+      { segment: 1, visits: 6, divergences: 5, repaired: 3 },
+      { segment: 6, visits: 4, divergences: 9, repaired: 2 },
     ]);
     expect(plan.reason).toBe(
-      "hot ranges scanned more often: segment 2 7× (3 divergences, 2 repaired), segment 7 3× (1 divergence, 0 repaired); the other 6 once per pass",
+      "hot ranges scanned more often: segment 2 6× (5 divergences, 3 repaired), segment 7 4× (9 divergences, 2 repaired); the other 6 once per pass",
     );
   });
 

@@ -38,9 +38,13 @@ export interface FocusPlan {
 }
 
 /**
- * Plans a pass over `segments` segments: the segments whose ranges drifted inside the window are hot (the most
- * divergences first, ties by index, at most `maxHot`), and share `extraShare × segments` extra visits in
- * proportion to their divergences (each at least one). Visits are spread evenly over the pass (a hot segment's
+ * Plans a pass over `segments` segments: the segments whose ranges drifted inside the window are hot, and
+ * share `extraShare × segments` extra visits in proportion to their heat (each at least one). Heat is the
+ * drift that needed a repair (`repaired`), not every divergence seen: a transient one (replication in
+ * flight, converging by itself) is seen more often the more often its range is scanned, so counting it
+ * would feed focus on itself. A segment is hot when its repairs exceed twice the mean per segment (background
+ * drift spread over every range stays cold); the most repairs first (then divergences, then index), at most
+ * `maxHot`. Visits are spread evenly over the pass (a hot segment's
  * k visits fall at (j + ½)/k of it, the cold segments in order at (c + ½)/C), so a hot range is re-checked
  * every few segments instead of once a pass.
  * No drift: the plain order 0…N−1. Same drift, same plan.
@@ -52,18 +56,21 @@ export function planFocus(
 ): FocusPlan {
   const plain = Array.from({ length: segments }, (_, i) => i);
   const maxHot = options.maxHot ?? Math.max(1, Math.floor(segments / 4));
-  const candidates = drift
-    .filter((d) => d.segment >= 0 && d.segment < segments && d.divergences > 0)
-    .sort((a, b) => b.divergences - a.divergences || a.segment - b.segment)
+  const inRange = drift.filter((d) => d.segment >= 0 && d.segment < segments);
+  // Hot: more than twice the mean repairs per segment, so ranges with background drift stay cold.
+  const mean = inRange.reduce((n, d) => n + d.repaired, 0) / Math.max(1, segments);
+  const candidates = inRange
+    .filter((d) => d.repaired > 0 && d.repaired > 2 * mean)
+    .sort((a, b) => b.repaired - a.repaired || b.divergences - a.divergences || a.segment - b.segment)
     .slice(0, maxHot);
   if (segments < 2 || candidates.length === 0)
-    return { order: plain, segments, hot: [], reason: "no drift seen lately: every segment once" };
+    return { order: plain, segments, hot: [], reason: "no drift needed a repair lately: every segment once" };
   const extra = Math.max(candidates.length, Math.round((options.extraShare ?? 1) * segments));
-  const heat = candidates.reduce((n, d) => n + d.divergences, 0);
-  // Each hot segment gets one extra visit, and the rest in proportion to its divergences (largest remainder).
+  const heat = candidates.reduce((n, d) => n + d.repaired, 0);
+  // Each hot segment gets one extra visit, and the rest in proportion to its repairs (largest remainder).
   const rest = extra - candidates.length;
   const shares = candidates.map((d) => {
-    const exact = (rest * d.divergences) / heat;
+    const exact = (rest * d.repaired) / heat;
     return { d, extra: 1 + Math.floor(exact), remainder: exact - Math.floor(exact) };
   });
   let left = extra - shares.reduce((n, s) => n + s.extra, 0);

@@ -102,8 +102,8 @@ export class SimWorld {
   counters = { clientWrites: 0, acked: 0, refused: 0, messages: 0, delivered: 0, dropped: 0, lostOnCrash: 0 };
   /** Row texts a skewed corruption produced: a Concord write that copies one is a wrong repair. */
   readonly corruptRows = new Set<string>();
-  /** When each key last became divergent through a skewed fault (virtual ms), for detection latency. */
-  readonly driftSince = new Map<string, number>();
+  /** Every skewed fault that made a key diverge, and when (virtual ms): detection latency is measured from it. */
+  readonly driftEvents: { readonly key: Key; readonly t: number }[] = [];
   private lossRate = 0;
   private duplicateRate = 0;
   private reorderRate = 0;
@@ -246,8 +246,7 @@ export class SimWorld {
   }
 
   private markDrift(key: Key): void {
-    const id = keyId(key);
-    if (!this.driftSince.has(id)) this.driftSince.set(id, this.now);
+    this.driftEvents.push({ key, t: this.now });
   }
 
   private send(from: SimReplica, to: SimReplica, key: Key, row: Row | null): void {

@@ -4,6 +4,7 @@ import { verifyAuditChainAsync } from "../core/audit-chain.js";
 import { keyId } from "../core/model.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import { runDataset } from "../engine/run-dataset.js";
+import { focusStretch, planFocus } from "../learning/focus-order.js";
 import { SqliteStateStore } from "../state/sqlite/sqlite-state-store.js";
 import type { StateStore } from "../state/state-store.js";
 import { type Checked, checkInvariants } from "./checkers.js";
@@ -43,6 +44,12 @@ export interface SimulationOptions {
    * aggregates there. Must not write.
    */
   readonly afterPass?: (pass: number, state: StateStore) => Promise<void>;
+  /**
+   * Adaptive focus as serve runs it (`focus: adaptive`): each pass's visit order planned from the state
+   * store's range drift (`planFocus`), and the next pass held back by its extra visits (the same rows read
+   * per unit of time as uniform passes).
+   */
+  readonly focus?: { readonly extraShare?: number } | undefined;
 }
 
 /** The report of one seed. Same seed and options → byte-identical JSON. */
@@ -58,7 +65,22 @@ export interface SimulationReport {
    * Escalations opened over the whole simulation (closed ones included), and Concord writes that copied a
    * silently corrupted record (a wrong repair: the oracle knows which rows were corrupted).
    */
-  readonly learning: { readonly escalationsOpened: number; readonly wrongRepairs: number };
+  readonly learning: {
+    readonly escalationsOpened: number;
+    readonly wrongRepairs: number;
+    /** Rows read by the engine's scans, and the virtual time its passes spanned. */
+    readonly rowsRead: number;
+    readonly passMs: number;
+    /**
+     * Per skewed fault that made a key diverge, in a hot range or not: how long until a scan detected it
+     * (virtual ms), for those detected before a client wrote the key again; `undetected` the others.
+     */
+    readonly detection: {
+      readonly hot: readonly number[];
+      readonly cold: readonly number[];
+      readonly undetected: number;
+    };
+  };
   readonly convergence: { healedAtMs: number; convergedAtMs: number | null; boundMs: number };
   readonly timeToConvergenceMs: { samples: number; p50: number; p90: number; p99: number; max: number };
   readonly invariants: readonly Checked[];
@@ -134,6 +156,35 @@ function datasetFor(
     intensity: 1,
     checkpointRows,
   };
+}
+
+/**
+ * For each skewed fault that made a key diverge: the time until a scan first detected the key (an audit
+ * `detected` entry) at or after it, when that came before the next client write to the key (which may heal
+ * or supersede it); the others count as undetected. Split by whether the key lies in a hot range.
+ */
+function detectionLatency(
+  world: SimWorld,
+  audit: readonly { type: string; key: string | null; ts: number }[],
+): SimulationReport["learning"]["detection"] {
+  const detected = new Map<string, number[]>();
+  for (const e of audit)
+    if (e.type === "detected" && e.key) {
+      const list = detected.get(e.key) ?? [];
+      list.push(e.ts - EPOCH_MS);
+      detected.set(e.key, list);
+    }
+  const hot: number[] = [];
+  const cold: number[] = [];
+  let undetected = 0;
+  for (const { key, t } of world.driftEvents) {
+    const id = keyId(key);
+    const next = (world.acked.get(id) ?? []).find((w) => w.at > t)?.at ?? Number.POSITIVE_INFINITY;
+    const seen = (detected.get(id) ?? []).find((d) => d >= t);
+    if (seen === undefined || seen > next) undetected++;
+    else (world.isHot(key) ? hot : cold).push(round(seen - t));
+  }
+  return { hot, cold, undetected };
 }
 
 /** Runs one seed and returns its report. */
@@ -220,9 +271,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const boundMs = 12 * scheduleMs;
   let convergedAt: number | null = null;
 
+  let rowsRead = 0;
+  let firstPassAt: number | undefined;
+  let lastPassEnd = 0;
+  /** A focused pass holds the next one back by its extra visits (serve stretches its interval alike). */
+  let notBefore = 0;
   const engineRun = async () => {
-    if (running) return;
+    if (running || world.now < notBefore) return;
     running = true;
+    const passStart = world.now;
+    firstPassAt ??= passStart;
+    let stretch = 1;
     const runId = `run-${String(++runNo).padStart(4, "0")}`;
     counters.engineRuns++;
     if (faults.has("engine-crash") && world.now < healedAt && world.rand() < 0.15) {
@@ -247,10 +306,21 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             onRecovered: (settled) => {
               for (const r of settled) repairs[r.outcome] = (repairs[r.outcome] ?? 0) + 1;
             },
-            onSegment: ({ results }) => {
+            onSegment: ({ results, scan }) => {
+              rowsRead += scan.stats.rowsRead ?? 0;
               for (const r of results) repairs[r.outcome] = (repairs[r.outcome] ?? 0) + 1;
             },
           },
+          ...(options.focus
+            ? {
+                focus: async (segments: number) => {
+                  const drift = await rawState.rangeDrift(ds.name, 0);
+                  const plan = planFocus(segments, drift, options.focus);
+                  stretch = focusStretch(plan);
+                  return plan.order;
+                },
+              }
+            : {}),
         },
       );
       if (run.runId !== runId) counters.engineResumes++;
@@ -267,6 +337,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     } finally {
       stepBudget = Number.POSITIVE_INFINITY;
       running = false;
+      lastPassEnd = world.now;
+      notBefore = passStart + scheduleMs * stretch;
     }
     if (world.now >= healedAt && convergedAt === null && (await converged())) convergedAt = world.now;
   };
@@ -347,7 +419,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     operations: { ...world.counters, ...counters, events: world.queue.processed },
     repairs: Object.fromEntries(Object.entries(repairs).sort(([a], [b]) => (a < b ? -1 : 1))),
     escalations: openEscalations.length,
-    learning: { escalationsOpened: audit.filter((e) => e.type === "escalated").length, wrongRepairs },
+    learning: {
+      escalationsOpened: audit.filter((e) => e.type === "escalated").length,
+      wrongRepairs,
+      rowsRead,
+      passMs: round(lastPassEnd - (firstPassAt ?? 0)),
+      detection: detectionLatency(world, audit),
+    },
     convergence: {
       healedAtMs: healedAt,
       convergedAtMs: convergedAt === null ? null : round(convergedAt),
