@@ -8,7 +8,7 @@
 //      hot range to its detection, and rows read per virtual second (the read budget).
 // Writes test-output/learning.json. Figures are virtual time: deterministic per seed, independent of load.
 import { fork } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 
@@ -16,16 +16,17 @@ const here = fileURLToPath(import.meta.url);
 
 /** (a) and (c): r2 five times as faulty; drift 8× in two ranges; corruption mostly of `value`. */
 const OWNER_SCENARIO = {
-  keys: 400,
-  writes: 3000,
+  keys: 200,
+  writes: 1200,
+  writePeriodMs: 10_000,
   faults: [],
   skew: {
     loss: 0.02,
     corrupt: 0.01,
     replicas: { r2: 5 },
     hotRanges: [
-      [1, 25],
-      [201, 225],
+      [1, 12],
+      [101, 112],
     ],
     hotFactor: 8,
     columns: { value: 3, updated_at: 1 },
@@ -38,6 +39,7 @@ const INFERRED = { ...STATIC, owner: { inferred: "reliability", minConfidence: 0
 const FOCUS_SCENARIO = {
   keys: 640,
   writes: 3000,
+  writePeriodMs: 20_000,
   faults: [],
   checkpointRows: 40,
   scheduleMs: 200,
@@ -119,13 +121,21 @@ const workers = Number(process.env.LEARN_WORKERS ?? Math.min(2, availableParalle
 const seeds = Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const started = Date.now();
 const results = [];
+// Each seed's result is appended as it arrives; `--summarize` summarises that file (e.g. a cut-short run).
+const LINES = "test-output/learning.jsonl";
+mkdirSync("test-output", { recursive: true });
+const summarizing = process.argv[2] === "--summarize";
+if (summarizing) {
+  for (const line of readFileSync(LINES, "utf8").split("\n")) if (line) results.push(JSON.parse(line));
+} else writeFileSync(LINES, "");
 await Promise.all(
-  Array.from({ length: workers }, (_, w) => {
+  Array.from({ length: summarizing ? 0 : workers }, (_, w) => {
     const mine = seeds.filter((_, i) => i % workers === w);
     return new Promise((resolve, reject) => {
       const child = fork(here, ["--worker", JSON.stringify({ seeds: mine })]);
       child.on("message", (m) => {
         results.push(m);
+        appendFileSync(LINES, `${JSON.stringify(m)}\n`);
         if (results.length % 10 === 0) process.stderr.write(`  ${results.length}/${seeds.length} seeds\n`);
       });
       child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`))));
@@ -184,7 +194,7 @@ const b = {
     adaptive: results.filter((r) => !r.b.adaptive.ok).length,
   },
 };
-const summary = { seeds: `${from}..${to}`, wallS: (Date.now() - started) / 1000, a, c, b };
+const summary = { seeds: results.length, wallS: (Date.now() - started) / 1000, a, c, b };
 mkdirSync("test-output", { recursive: true });
 writeFileSync("test-output/learning.json", `${JSON.stringify({ summary, results }, null, 2)}\n`);
 console.log(JSON.stringify(summary, null, 2));
