@@ -8,7 +8,7 @@
 //      hot range to its detection, and rows read per virtual second (the read budget).
 // Writes test-output/learning.json. Figures are virtual time: deterministic per seed, independent of load.
 import { fork } from "node:child_process";
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 
@@ -58,6 +58,9 @@ const FOCUS_SCENARIO = {
 };
 const EXTRA_SHARE = Number(process.env.LEARN_EXTRA_SHARE ?? 2);
 
+/** Which parts run: `owner` ((a) and (c)), `focus` ((b)); default both (LEARN_PARTS=owner,focus). */
+const PARTS = new Set((process.env.LEARN_PARTS ?? "owner,focus").split(","));
+
 const mean = (a) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : Number.NaN);
 
 if (process.argv[2] === "--worker") {
@@ -83,10 +86,13 @@ if (process.argv[2] === "--worker") {
       if (ok && separatedAt === null) separatedAt = pass;
       separatedAtEnd = ok;
     };
-    const stat = await runSimulation({ ...OWNER_SCENARIO, seed, policy: STATIC, afterPass });
-    const inferred = await runSimulation({ ...OWNER_SCENARIO, seed, policy: INFERRED });
-    const uniform = await runSimulation({ ...FOCUS_SCENARIO, seed });
-    const focused = await runSimulation({ ...FOCUS_SCENARIO, seed, focus: { extraShare: EXTRA_SHARE } });
+    const owner = PARTS.has("owner");
+    const stat = owner && (await runSimulation({ ...OWNER_SCENARIO, seed, policy: STATIC, afterPass }));
+    const inferred = owner && (await runSimulation({ ...OWNER_SCENARIO, seed, policy: INFERRED }));
+    const focusing = PARTS.has("focus");
+    const uniform = focusing && (await runSimulation({ ...FOCUS_SCENARIO, seed }));
+    const focused =
+      focusing && (await runSimulation({ ...FOCUS_SCENARIO, seed, focus: { extraShare: EXTRA_SHARE } }));
     const focus = (r) => ({
       hot: r.learning.detection.hot,
       cold: r.learning.detection.cold,
@@ -96,22 +102,27 @@ if (process.argv[2] === "--worker") {
     });
     process.send({
       seed,
-      a: { separatedAt, separatedAtEnd, passes: stat.operations.engineRuns },
-      c: {
-        static: {
-          escalations: stat.learning.escalationsOpened,
-          wrong: stat.learning.wrongRepairs,
-          ok: stat.ok,
-        },
-        inferred: {
-          escalations: inferred.learning.escalationsOpened,
-          wrong: inferred.learning.wrongRepairs,
-          ok: inferred.ok,
-          failed: inferred.invariants.filter((i) => !i.ok).map((i) => `${i.name}: ${i.detail}`),
-        },
-      },
-      b: { uniform: focus(uniform), adaptive: focus(focused) },
+      ...(owner ? ownerPart() : {}),
+      ...(focusing ? { b: { uniform: focus(uniform), adaptive: focus(focused) } } : {}),
     });
+    function ownerPart() {
+      return {
+        a: { separatedAt, separatedAtEnd, passes: stat.operations.engineRuns },
+        c: {
+          static: {
+            escalations: stat.learning.escalationsOpened,
+            wrong: stat.learning.wrongRepairs,
+            ok: stat.ok,
+          },
+          inferred: {
+            escalations: inferred.learning.escalationsOpened,
+            wrong: inferred.learning.wrongRepairs,
+            ok: inferred.ok,
+            failed: inferred.invariants.filter((i) => !i.ok).map((i) => `${i.name}: ${i.detail}`),
+          },
+        },
+      };
+    }
   }
   process.exit(0);
 }
@@ -121,12 +132,20 @@ const workers = Number(process.env.LEARN_WORKERS ?? Math.min(2, availableParalle
 const seeds = Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const started = Date.now();
 const results = [];
-// Each seed's result is appended as it arrives; `--summarize` summarises that file (e.g. a cut-short run).
-const LINES = "test-output/learning.jsonl";
+// Each seed's result is appended as it arrives; `--summarize` summarises what the files hold (a cut-short run).
+// One file per set of parts, so the parts can run apart; `--summarize` merges every one by seed.
+const LINES = `test-output/learning-${[...PARTS].sort().join("-")}.jsonl`;
 mkdirSync("test-output", { recursive: true });
 const summarizing = process.argv[2] === "--summarize";
 if (summarizing) {
-  for (const line of readFileSync(LINES, "utf8").split("\n")) if (line) results.push(JSON.parse(line));
+  const bySeed = new Map();
+  for (const file of readdirSync("test-output").filter((f) => /^learning-.*\.jsonl$/.test(f)))
+    for (const line of readFileSync(`test-output/${file}`, "utf8").split("\n"))
+      if (line) {
+        const m = JSON.parse(line);
+        bySeed.set(m.seed, { ...bySeed.get(m.seed), ...m });
+      }
+  results.push(...bySeed.values());
 } else writeFileSync(LINES, "");
 await Promise.all(
   Array.from({ length: summarizing ? 0 : workers }, (_, w) => {
@@ -143,55 +162,58 @@ await Promise.all(
   }),
 );
 results.sort((x, y) => x.seed - y.seed);
+const ownerResults = results.filter((r) => r.a);
+const focusResults = results.filter((r) => r.b);
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-const ns = results
+const ns = ownerResults
   .map((r) => r.a.separatedAt)
   .filter((n) => n !== null)
   .sort((x, y) => x - y);
-const a = {
-  seeds: results.length,
+const a = ownerResults.length && {
+  seeds: ownerResults.length,
   separated: ns.length,
-  separatedAtEnd: results.filter((r) => r.a.separatedAtEnd).length,
+  separatedAtEnd: ownerResults.filter((r) => r.a.separatedAtEnd).length,
   passes: { min: ns[0], p50: pct(ns, 50), p90: pct(ns, 90), max: ns.at(-1), mean: mean(ns) },
-  passesPerRun: mean(results.map((r) => r.a.passes)),
+  passesPerRun: mean(ownerResults.map((r) => r.a.passes)),
 };
-const c = {
-  staticEscalations: mean(results.map((r) => r.c.static.escalations)),
-  inferredEscalations: mean(results.map((r) => r.c.inferred.escalations)),
-  seedsWithFewerEscalations: results.filter((r) => r.c.inferred.escalations < r.c.static.escalations).length,
-  staticWrongRepairs: results.reduce((n, r) => n + r.c.static.wrong, 0),
-  inferredWrongRepairs: results.reduce((n, r) => n + r.c.inferred.wrong, 0),
+const c = ownerResults.length && {
+  staticEscalations: mean(ownerResults.map((r) => r.c.static.escalations)),
+  inferredEscalations: mean(ownerResults.map((r) => r.c.inferred.escalations)),
+  seedsWithFewerEscalations: ownerResults.filter((r) => r.c.inferred.escalations < r.c.static.escalations)
+    .length,
+  staticWrongRepairs: ownerResults.reduce((n, r) => n + r.c.static.wrong, 0),
+  inferredWrongRepairs: ownerResults.reduce((n, r) => n + r.c.inferred.wrong, 0),
   seedsWithInvariantViolations: {
-    static: results.filter((r) => !r.c.static.ok).length,
-    inferred: results.filter((r) => !r.c.inferred.ok).length,
+    static: ownerResults.filter((r) => !r.c.static.ok).length,
+    inferred: ownerResults.filter((r) => !r.c.inferred.ok).length,
   },
-  inferredViolations: results
+  inferredViolations: ownerResults
     .flatMap((r) => r.c.inferred.failed.map((f) => `seed ${r.seed}: ${f}`))
     .slice(0, 5),
 };
-const pooled = (mode, side) => mean(results.flatMap((r) => r.b[mode][side]));
-const ratios = results
+const pooled = (mode, side) => mean(focusResults.flatMap((r) => r.b[mode][side]));
+const ratios = focusResults
   .map((r) => mean(r.b.uniform.hot) / mean(r.b.adaptive.hot))
   .filter(Number.isFinite)
   .sort((x, y) => x - y);
-const b = {
+const b = focusResults.length && {
   extraShare: EXTRA_SHARE,
   hotDetectionMs: { uniform: pooled("uniform", "hot"), adaptive: pooled("adaptive", "hot") },
   coldDetectionMs: { uniform: pooled("uniform", "cold"), adaptive: pooled("adaptive", "cold") },
   speedup: pooled("uniform", "hot") / pooled("adaptive", "hot"),
   perSeedSpeedup: { min: ratios[0], p10: pct(ratios, 10), p50: pct(ratios, 50), max: ratios.at(-1) },
   rowsPerVirtualS: {
-    uniform: mean(results.map((r) => r.b.uniform.rowsPerS)),
-    adaptive: mean(results.map((r) => r.b.adaptive.rowsPerS)),
+    uniform: mean(focusResults.map((r) => r.b.uniform.rowsPerS)),
+    adaptive: mean(focusResults.map((r) => r.b.adaptive.rowsPerS)),
   },
   undetected: {
-    uniform: results.reduce((n, r) => n + r.b.uniform.undetected, 0),
-    adaptive: results.reduce((n, r) => n + r.b.adaptive.undetected, 0),
+    uniform: focusResults.reduce((n, r) => n + r.b.uniform.undetected, 0),
+    adaptive: focusResults.reduce((n, r) => n + r.b.adaptive.undetected, 0),
   },
   seedsWithInvariantViolations: {
-    uniform: results.filter((r) => !r.b.uniform.ok).length,
-    adaptive: results.filter((r) => !r.b.adaptive.ok).length,
+    uniform: focusResults.filter((r) => !r.b.uniform.ok).length,
+    adaptive: focusResults.filter((r) => !r.b.adaptive.ok).length,
   },
 };
 const summary = { seeds: results.length, wallS: (Date.now() - started) / 1000, a, c, b };
