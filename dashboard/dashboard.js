@@ -988,6 +988,15 @@
                 d.openEscalations ? `${d.openEscalations} open` : "none open",
               ),
             ),
+            // Adaptive focus: what the latest pass prioritised and why (focus: adaptive).
+            d.focus ? h("dt", {}, "Focus") : false,
+            d.focus
+              ? h(
+                  "dd",
+                  { class: "focus", data: { visits: d.focus.visits, segments: d.focus.segments } },
+                  `${d.focus.visits} visits over ${d.focus.segments} segments: ${d.focus.reason}`,
+                )
+              : false,
           ),
           replicaTable(d),
           h(

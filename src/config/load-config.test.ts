@@ -144,6 +144,16 @@ describe("parseConfig: a valid config", () => {
     });
     expect(cfg.datasets[0]!.types).toEqual({ seen_at: "timestamp" });
   });
+  it("reads an inferred owner, minConfidence 0.9 unless given", () => {
+    const owner = (line: string) =>
+      parseConfig(items(`    policy: { owner: ${line} }\n`), PATH, {}).datasets[0]!.policy.owner;
+    expect(owner("{ inferred: reliability }")).toEqual({ inferred: "reliability", minConfidence: 0.9 });
+    expect(owner("{ inferred: reliability, minConfidence: 0.75, fallback: b }")).toEqual({
+      inferred: "reliability",
+      minConfidence: 0.75,
+      fallback: "b",
+    });
+  });
 });
 
 describe("parseConfig: SQLite paths", () => {
@@ -212,6 +222,21 @@ describe("parseConfig: errors are one line naming the path", () => {
       "owner map value not a replica",
       items("    policy: { owner: { field: region, map: { eu: a, us: z } } }\n"),
       'datasets.items.policy.owner.map.us: "z" is not a replica of items',
+    ],
+    [
+      "inferred owner's fallback not a replica",
+      items("    policy: { owner: { inferred: reliability, fallback: z } }\n"),
+      'datasets.items.policy.owner.fallback: "z" is not a replica of items',
+    ],
+    [
+      "inferred owner by a basis not implemented",
+      items("    policy: { owner: { inferred: latency } }\n"),
+      "datasets.items.policy.owner.inferred: latency is not implemented yet; use reliability",
+    ],
+    [
+      "inferred owner's minConfidence out of range",
+      items("    policy: { owner: { inferred: reliability, minConfidence: 1.5 } }\n"),
+      "datasets.items.policy.owner.minConfidence: expected a number in [0, 1]",
     ],
     [
       "unknown dataset key",

@@ -6,6 +6,7 @@ import type { z } from "zod";
 import { type AlertCondition, formatAlertCondition, parseAlertCondition } from "../core/alert-condition.js";
 import type { ColumnType } from "../core/canonical.js";
 import { parseDuration } from "../core/duration.js";
+import type { InferredBasis } from "../core/inferred-owner.js";
 import type { Role } from "../core/roles.js";
 import type { VersionColumns } from "../core/version.js";
 import { parseQueueUrl, type QueueConfig, type WorkersConfig } from "./queue-config.js";
@@ -52,7 +53,20 @@ export interface ReplicaConfig {
   readonly timeouts?: TimeoutsConfig | undefined;
 }
 
-export type OwnerConfig = string | { readonly field: string; readonly map: Readonly<Record<string, string>> };
+/** The lower bound an inferred owner's interval must reach when `minConfidence` is not given. */
+export const DEFAULT_MIN_CONFIDENCE = 0.9;
+
+export type OwnerConfig =
+  | string
+  | { readonly field: string; readonly map: Readonly<Record<string, string>> }
+  | {
+      /** What the owner is chosen by, per decision, from the run's evidence snapshot. */
+      readonly inferred: InferredBasis;
+      /** The winner's 95% interval lower bound must reach this (default 0.9). */
+      readonly minConfidence: number;
+      /** Owns the decision when no replica is confident; undefined: escalate. */
+      readonly fallback?: string | undefined;
+    };
 export type ResolveStrategy = (typeof RESOLVE_STRATEGIES)[number];
 export type MergeRule = (typeof MERGE_RULES)[number];
 
@@ -217,6 +231,12 @@ export interface DatasetConfig {
    */
   readonly backpressure?: { readonly latencyMs: number; readonly minWritesPerSecond: number } | undefined;
   /**
+   * Adaptive focus under `serve` (`focus: adaptive`; off by default): each pass visits the segments whose
+   * ranges drifted inside `windowMs` several times, spread over the pass, and waits longer before the next
+   * pass so the rows read per unit of time stay a plain pass's.
+   */
+  readonly focus?: FocusConfig | undefined;
+  /**
    * Segments of the dataset that run at once across every worker process (distributed roles; default 1).
    * With `intensity`, what the fleet asks of each replica: at most this many segments, each working an
    * `intensity` share of the time.
@@ -231,6 +251,14 @@ export interface DatasetConfig {
     /** Compare two SQLite replicas inside SQLite (default true); see DetectOptions.inStore. */
     inStore?: boolean | undefined;
   };
+}
+
+/** Adaptive focus settings (learning/focus-order.ts). */
+export interface FocusConfig {
+  /** Drift first seen within this long before a pass makes its range hot (default 1 h). */
+  readonly windowMs: number;
+  /** Extra visits to hot segments per pass, as a share of the segment count (default 1). */
+  readonly extraShare: number;
 }
 
 /** An alert rule: when `condition` holds, POST to `webhook` once per incident, and again when it clears. */
@@ -350,6 +378,23 @@ function resolveSqliteUrl(url: string, dir: string): string {
   return `sqlite:${resolve(dir, path)}`;
 }
 
+function normaliseFocus(f: NonNullable<RawDataset["focus"]>): FocusConfig {
+  const o = typeof f === "string" ? {} : f;
+  return {
+    windowMs: o.window !== undefined ? parseDuration(o.window)! : 3_600_000,
+    extraShare: o.extraShare ?? 1,
+  };
+}
+
+function normaliseOwner(o: RawPolicy["owner"]): OwnerConfig | undefined {
+  if (o === undefined || typeof o === "string" || !("inferred" in o)) return o;
+  return {
+    inferred: o.inferred,
+    minConfidence: o.minConfidence ?? DEFAULT_MIN_CONFIDENCE,
+    ...(o.fallback !== undefined ? { fallback: o.fallback } : {}),
+  };
+}
+
 function normalisePolicy(p: RawPolicy | undefined): PolicyConfig {
   const tolerance: PolicyConfig["tolerance"] = {};
   for (const [col, t] of Object.entries(p?.tolerance ?? {})) {
@@ -357,7 +402,7 @@ function normalisePolicy(p: RawPolicy | undefined): PolicyConfig {
       typeof t === "number" ? { kind: "numeric", bound: t } : { kind: "duration", ms: parseDuration(t)! };
   }
   return {
-    owner: p?.owner,
+    owner: normaliseOwner(p?.owner),
     resolve: p?.resolve,
     merge: p?.merge ?? {},
     tolerance,
@@ -525,6 +570,7 @@ export function parseConfig(
         latencyMs: ds.backpressure.latency !== undefined ? parseDuration(ds.backpressure.latency)! : 1000,
         minWritesPerSecond: ds.backpressure.minWritesPerSecond ?? 1,
       },
+      ...(ds.focus !== undefined ? { focus: normaliseFocus(ds.focus) } : {}),
       ...(ds.concurrency !== undefined ? { concurrency: ds.concurrency } : {}),
       probe: ds.probe && normaliseProbe(ds.probe, ds),
       watch: ds.watch && {

@@ -4,6 +4,7 @@ import { parseAlertCondition } from "../core/alert-condition.js";
 import { COLUMN_TYPES } from "../core/canonical.js";
 import { CronError, parseCron } from "../core/cron.js";
 import { parseDuration } from "../core/duration.js";
+import { INFERRED_BASES } from "../core/inferred-owner.js";
 import { STRATEGY_ORDERING } from "../core/policy.js";
 import { ROLES } from "../core/roles.js";
 import { parseTokenHash } from "../core/token-hash.js";
@@ -135,6 +136,22 @@ function duplicates(
 export const RESOLVE_STRATEGIES = ["owner", "lww", "highest-version", "version-vector", "merge"] as const;
 export const MERGE_RULES = ["max", "min", "lww", "union", "owner"] as const;
 
+/** What an inferred owner may be chosen by; only the implemented ones pass (core/inferred-owner.ts). */
+const INFERRED = ["reliability", "recent-activity", "latency"] as const;
+
+const inferredOwner = z.strictObject(
+  {
+    inferred: z.enum(INFERRED),
+    minConfidence: z
+      .number()
+      .min(0, "expected a number in [0, 1]")
+      .max(1, "expected a number in [0, 1]")
+      .optional(),
+    fallback: name.optional(),
+  },
+  { error: "expected { inferred: reliability, minConfidence, fallback }" },
+);
+
 const owner = z.union(
   [
     name,
@@ -144,8 +161,9 @@ const owner = z.union(
         error: "map at least one value of the field to a replica",
       }),
     }),
+    inferredOwner,
   ],
-  { error: "expected a replica name or { field, map }" },
+  { error: "expected a replica name, { field, map } or { inferred, minConfidence, fallback }" },
 );
 
 const policy = z.strictObject({
@@ -271,6 +289,22 @@ const dataset = z
         minWritesPerSecond: z.number().positive().optional(),
       })
       .optional(),
+    focus: z
+      .union(
+        [
+          z.literal("adaptive"),
+          z.strictObject({
+            window: duration.optional(),
+            extraShare: z
+              .number()
+              .gt(0, "expected a number in (0, 4]")
+              .max(4, "expected a number in (0, 4]")
+              .optional(),
+          }),
+        ],
+        { error: 'expected "adaptive" or { window, extraShare }' },
+      )
+      .optional(),
     concurrency: z.number().int().positive().optional(),
     probe: probe.optional(),
     watch: watch.optional(),
@@ -305,6 +339,19 @@ const dataset = z
         path: ["policy", "owner"],
         message: `"${o}" is not a replica of {dataset}`,
       });
+    } else if (o && typeof o === "object" && "inferred" in o) {
+      if (!INFERRED_BASES.includes(o.inferred))
+        ctx.addIssue({
+          code: "custom",
+          path: ["policy", "owner", "inferred"],
+          message: `${o.inferred} is not implemented yet; use reliability`,
+        });
+      if (o.fallback !== undefined && !isReplica(o.fallback))
+        ctx.addIssue({
+          code: "custom",
+          path: ["policy", "owner", "fallback"],
+          message: `"${o.fallback}" is not a replica of {dataset}`,
+        });
     } else if (o && typeof o === "object") {
       for (const [value, r] of Object.entries(o.map)) {
         if (!isReplica(r)) {

@@ -218,7 +218,7 @@ export function classifyDivergence(obs: Observation, ctx: ClassifyContext): Dive
     }
     if (
       newest !== undefined &&
-      BigInt(ctx.nowMs) * 1000n - newest < BigInt(Math.round(rules.windowMs * 1000))
+      BigInt(Math.round(ctx.nowMs * 1000)) - newest < BigInt(Math.round(rules.windowMs * 1000))
     ) {
       return result("in-flight", held);
     }

@@ -2,6 +2,7 @@
 import type { CanonicalValue } from "./canonical.js";
 import type { Divergence, DivergenceClass } from "./classify.js";
 import { fingerprintRow } from "./fingerprint.js";
+import { choiceText, type DecisionContext, inferOwner, type OwnerChoice } from "./inferred-owner.js";
 import { mergeRecords } from "./merge.js";
 import type { Key, RecordShape } from "./model.js";
 import type { CompiledPolicy } from "./policy.js";
@@ -39,6 +40,8 @@ export interface Decision {
   readonly policyVersion: string;
   /** For escalations: the replicas a person may pick. */
   readonly options: readonly string[];
+  /** With an inferred owner, when the decision turned on it: the evidence that chose (or failed to choose) it. */
+  readonly evidence?: OwnerChoice | undefined;
 }
 
 /** What a decision says, without its data: the form shown in `plan --json` and kept in the audit log. */
@@ -51,13 +54,29 @@ export function decisionSummary(d: Decision) {
     reason: d.reason,
     ambiguity: d.ambiguity,
     policyVersion: d.policyVersion,
+    ...(d.evidence ? { evidence: d.evidence } : {}),
   };
 }
 
-function ownerOf(d: Divergence, policy: CompiledPolicy): { owner?: string; why?: string } {
+interface OwnerOf {
+  owner?: string;
+  why?: string;
+  /** The evidence behind an inferred owner. */
+  choice?: OwnerChoice;
+}
+
+function ownerOf(d: Divergence, policy: CompiledPolicy, ctx: DecisionContext): OwnerOf {
   const o = policy.owner;
   if (!o) return { why: "no owner is declared" };
   if (o.kind === "replica") return { owner: o.replica };
+  if (o.kind === "inferred") {
+    const choice = inferOwner(d, o, policy.replicas, ctx.evidence);
+    if (choice.owner) return { owner: choice.owner, choice };
+    return {
+      choice,
+      why: `no replica is a confident owner (${choiceText(choice)}; its interval's lower bound is below minConfidence ${choice.minConfidence}) and no fallback is declared`,
+    };
+  }
   const values = new Set<CanonicalValue>();
   for (const r of policy.replicas) {
     const rec = d.replicas[r];
@@ -121,9 +140,11 @@ interface Draft {
   rule: string;
   reason: string;
   ambiguity: number;
+  /** True when the owner (or the lack of one) chose the action: an inferred owner's evidence then goes with it. */
+  ownerUsed?: boolean;
 }
 
-function finish(d: Divergence, policy: CompiledPolicy, draft: Draft): Decision {
+function finish(d: Divergence, policy: CompiledPolicy, draft: Draft, choice?: OwnerChoice): Decision {
   const all = policy.replicas.filter((r) => d.replicas[r] !== undefined);
   const expected: Record<string, string | null> = {};
   let targets: string[] = [];
@@ -147,6 +168,7 @@ function finish(d: Divergence, policy: CompiledPolicy, draft: Draft): Decision {
     ambiguity: draft.ambiguity,
     policyVersion: policy.version,
     options: draft.action === "escalate" ? all : [],
+    ...(choice && draft.ownerUsed ? { evidence: choice } : {}),
   };
   if (WRITE_ACTIONS.has(draft.action) && targets.length === 0) {
     decision = {
@@ -176,8 +198,8 @@ function finish(d: Divergence, policy: CompiledPolicy, draft: Draft): Decision {
   return decision;
 }
 
-function escalate(reason: string, rule: string): Draft {
-  return { action: "escalate", rule, reason, ambiguity: 1 };
+function escalate(reason: string, rule: string, ownerUsed = false): Draft {
+  return { action: "escalate", rule, reason, ambiguity: 1, ...(ownerUsed ? { ownerUsed } : {}) };
 }
 
 function fromOwner(d: Divergence, owner: string, rule: string, ambiguity: number, why: string): Draft {
@@ -185,7 +207,7 @@ function fromOwner(d: Divergence, owner: string, rule: string, ambiguity: number
   if (rec?.present) {
     // A record known only by its fingerprint cannot be copied; reading it as null would delete it everywhere.
     if (!rec.values)
-      return escalate(`${why}: ${owner}'s record was not fetched, so it cannot be copied`, rule);
+      return escalate(`${why}: ${owner}'s record was not fetched, so it cannot be copied`, rule, true);
     return {
       action: "propagate",
       source: owner,
@@ -193,6 +215,7 @@ function fromOwner(d: Divergence, owner: string, rule: string, ambiguity: number
       rule,
       reason: `${why}: owner ${owner}'s record wins`,
       ambiguity,
+      ownerUsed: true,
     };
   }
   return {
@@ -202,6 +225,26 @@ function fromOwner(d: Divergence, owner: string, rule: string, ambiguity: number
     rule,
     reason: `${why}: owner ${owner} does not hold the record, so it is deleted elsewhere`,
     ambiguity,
+    ownerUsed: true,
+  };
+}
+
+/**
+ * An owner decision's reason and ambiguity with the inferred owner's evidence: a confident owner's decision is
+ * as ambiguous as its interval's lower bound leaves it (1 − low, at least the rule's own); a fallback's is the
+ * rule's, like a static owner's.
+ */
+function withEvidence(draft: Draft, choice: OwnerChoice | undefined): Draft {
+  if (!choice || !draft.ownerUsed || draft.action === "escalate") return draft;
+  if (choice.confident)
+    return {
+      ...draft,
+      reason: `${draft.reason}; owner inferred by ${choiceText(choice)}`,
+      ambiguity: Math.max(draft.ambiguity, Math.round((1 - choice.low) * 1000) / 1000),
+    };
+  return {
+    ...draft,
+    reason: `${draft.reason}; fallback owner, since ${choiceText(choice)} has an interval lower bound below minConfidence ${choice.minConfidence}`,
   };
 }
 
@@ -235,11 +278,24 @@ function tryMerge(
  *   column, else escalate.
  * A decision more ambiguous than `escalate.ambiguity` is escalated. Same inputs, same decision.
  */
-export function decideRepair(d: Divergence, shape: RecordShape, policy: CompiledPolicy): Decision {
-  return finish(d, policy, draftDecision(d, shape, policy));
+export function decideRepair(
+  d: Divergence,
+  shape: RecordShape,
+  policy: CompiledPolicy,
+  ctx: DecisionContext = {},
+): Decision {
+  const choice: { value?: OwnerChoice } = {};
+  const draft = draftDecision(d, shape, policy, ctx, choice);
+  return finish(d, policy, withEvidence(draft, choice.value), choice.value);
 }
 
-function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy): Draft {
+function draftDecision(
+  d: Divergence,
+  shape: RecordShape,
+  policy: CompiledPolicy,
+  ctx: DecisionContext,
+  chosen: { value?: OwnerChoice },
+): Draft {
   switch (d.class) {
     case "tolerated":
       return {
@@ -266,9 +322,10 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
       return escalate("columns or types differ between replicas; a person must align the schemas", "schema");
     default:
   }
-  const { owner, why } = ownerOf(d, policy);
+  const { owner, why, choice } = ownerOf(d, policy, ctx);
+  if (choice) chosen.value = choice;
   if (policy.resolve === "owner") {
-    if (!owner) return escalate(`resolve is owner but ${why}`, "resolve: owner");
+    if (!owner) return escalate(`resolve is owner but ${why}`, "resolve: owner", true);
     return fromOwner(
       d,
       owner,
@@ -283,6 +340,7 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
       return escalate(
         `missing on some replicas and ${why}: a lost insert and an unpropagated delete look the same`,
         "missing: no owner",
+        true,
       );
     case "stale":
     case "regression": {
@@ -294,6 +352,7 @@ function draftDecision(d: Divergence, shape: RecordShape, policy: CompiledPolicy
         return escalate(
           `regressed and missing on some replicas, and ${why}: a lost insert and an unpropagated delete look the same`,
           "missing: no owner",
+          true,
         );
       }
       if (!policy.resolve)
@@ -349,6 +408,7 @@ function resolveTie(
   return escalate(
     `${what}, ${why} and no merge rule covers ${d.columns.join(", ") || "the difference"}`,
     `${d.class}: escalate`,
+    true,
   );
 }
 

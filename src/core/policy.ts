@@ -1,14 +1,19 @@
 /** Compiles a dataset's declared policy into the form `decideRepair` evaluates, with its version hash. Pure. */
 import { hash } from "node:crypto";
+import type { InferredBasis, InferredOwnership } from "./inferred-owner.js";
 import type { RecordShape } from "./model.js";
 import type { VersionOrdering } from "./version.js";
 
 export type ResolveStrategy = "owner" | "lww" | "highest-version" | "version-vector" | "merge";
 export type MergeRule = "max" | "min" | "lww" | "union" | "owner";
 
-/** Who owns a record: one replica, or the replica a field's value maps to (site-based ownership). */
+/**
+ * Who owns a record: one replica, the replica a field's value maps to (site-based ownership), or the replica
+ * the evidence scores best (inferred ownership, decided per divergence from the run's evidence snapshot).
+ */
 export type Ownership =
   | { readonly kind: "replica"; readonly replica: string }
+  | InferredOwnership
   | {
       readonly kind: "field";
       readonly field: string;
@@ -96,6 +101,11 @@ export interface PolicyDeclaration {
   readonly owner?:
     | string
     | { readonly field: string; readonly map: Readonly<Record<string, string>> }
+    | {
+        readonly inferred: InferredBasis;
+        readonly minConfidence: number;
+        readonly fallback?: string | undefined;
+      }
     | undefined;
   readonly resolve?: ResolveStrategy | undefined;
   readonly merge?: Readonly<Record<string, MergeRule>> | undefined;
@@ -140,7 +150,14 @@ export function compilePolicy(
   };
   let owner: Ownership | undefined;
   if (typeof decl.owner === "string") owner = { kind: "replica", replica: decl.owner };
-  else if (decl.owner) {
+  else if (decl.owner && "inferred" in decl.owner) {
+    owner = {
+      kind: "inferred",
+      basis: decl.owner.inferred,
+      minConfidence: decl.owner.minConfidence,
+      fallback: decl.owner.fallback,
+    };
+  } else if (decl.owner) {
     owner = {
       kind: "field",
       field: decl.owner.field,

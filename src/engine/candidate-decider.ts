@@ -1,6 +1,7 @@
 /** A candidate policy deciding each scan beside the live one (the sandbox, shadow mode); decides only, writes nothing. */
 import type { DatasetConfig, PolicyConfig } from "../config/load-config.js";
 import { compareDecisions, type Disagreement } from "../core/compare-decisions.js";
+import type { DecisionContext } from "../core/inferred-owner.js";
 import type { CompiledPolicy } from "../core/policy.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { datasetPolicy } from "./describe-dataset.js";
@@ -17,6 +18,8 @@ export interface CandidatePolicy {
 /** Decides each scan of a run under a candidate policy too, and compares the two plans. */
 export class CandidateDecider {
   private compiled: CompiledPolicy | undefined;
+  /** The evidence snapshot an inferred owner decides by (see `useContext`); empty by default. */
+  private context: DecisionContext = {};
 
   constructor(
     private readonly ds: DatasetConfig,
@@ -29,6 +32,11 @@ export class CandidateDecider {
     return this.compiled;
   }
 
+  /** Decide by this context from now on (the run's evidence snapshot, read once). */
+  useContext(context: DecisionContext): void {
+    this.context = context;
+  }
+
   get policy(): CompiledPolicy | undefined {
     return this.compiled;
   }
@@ -37,8 +45,9 @@ export class CandidateDecider {
   decide(
     scan: DatasetScan,
     live: DatasetPlan,
+    context: DecisionContext = this.context,
   ): { plan: DatasetPlan; agree: number; disagreements: readonly Disagreement[] } {
-    const plan = planDataset(this.ds, scan, this.compiled ?? this.start(scan.resolved));
+    const plan = planDataset(this.ds, scan, this.compiled ?? this.start(scan.resolved), undefined, context);
     return { plan, ...compareDecisions(live.decisions, plan.decisions) };
   }
 }

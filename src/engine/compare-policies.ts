@@ -5,12 +5,13 @@
  */
 import type { DatasetConfig } from "../config/load-config.js";
 import type { Disagreement } from "../core/compare-decisions.js";
+import type { DecisionContext } from "../core/inferred-owner.js";
 import type { Key, RecordShape } from "../core/model.js";
 import type { GuardTrip } from "../core/plan-record.js";
 import { CandidateDecider, type CandidatePolicy } from "./candidate-decider.js";
 import { datasetPolicy } from "./describe-dataset.js";
 import type { OpenReplica } from "./run-context.js";
-import { type DatasetRunResult, type RunDeps, runDataset } from "./run-dataset.js";
+import { type DatasetRunResult, type RunDeps, runDataset, runDecisionContext } from "./run-dataset.js";
 
 /** What the sandbox found over one dataset. */
 export interface PolicyComparison {
@@ -50,6 +51,8 @@ export async function comparePolicies(
   let liveVersion: string | undefined;
   let liveGuard: GuardTrip | null = null;
   let candidateGuard: GuardTrip | null = null;
+  // A candidate with an inferred owner decides by one evidence snapshot, read when the run starts.
+  let context: DecisionContext = {};
   const run = await runDataset(ds, replicas, deps, {
     runId: options.runId,
     command: options.command,
@@ -58,13 +61,13 @@ export async function comparePolicies(
     signal: options.signal,
     observer: {
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      onStart: ({ resolved }) => {
-        decider.start(resolved);
+      onStart: async ({ resolved }) => {
+        context = await runDecisionContext(deps, ds.name, decider.start(resolved));
         liveVersion = datasetPolicy(ds, resolved).version;
       },
       onSegment: ({ scan, plan }) => {
         if (!plan) return;
-        const compared = decider.decide(scan, plan);
+        const compared = decider.decide(scan, plan, context);
         agree += compared.agree;
         disagree += compared.disagreements.length;
         liveGuard ??= plan.guard ?? null;

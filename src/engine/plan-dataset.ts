@@ -3,6 +3,7 @@ import type { DatasetConfig } from "../config/load-config.js";
 import { inCanary } from "../core/canary.js";
 import { BENIGN_CLASSES, type DivergenceClass } from "../core/classify.js";
 import { type Decision, decideRepair, WRITE_ACTIONS } from "../core/decide.js";
+import type { DecisionContext } from "../core/inferred-owner.js";
 import type { GuardTrip } from "../core/plan-record.js";
 import type { CompiledPolicy } from "../core/policy.js";
 import { datasetPolicy } from "./describe-dataset.js";
@@ -36,16 +37,18 @@ export function isRepairable(d: { class: DivergenceClass }): boolean {
  * Decides every divergence of a scan by the dataset's policy (compiled once per run and passed in, or
  * compiled here), and applies the blast-radius guard: when divergent keys exceed `maxDivergentFraction` of
  * the largest replica, or write decisions exceed `maxRepairs`, the plan is marked so nothing is written.
- * With a `canary`, its share of keys is decided by the candidate policy.
+ * With a `canary`, its share of keys is decided by the candidate policy. `context` carries the run's
+ * evidence snapshot (inferred ownership), the same for every decision of the run.
  */
 export function planDataset(
   ds: DatasetConfig,
   scan: DatasetScan,
   policy: CompiledPolicy = datasetPolicy(ds, scan.resolved),
   canary?: Canary,
+  context: DecisionContext = {},
 ): DatasetPlan {
   const decisions = scan.divergences.map((d) =>
-    decideRepair(d, scan.shape, canary && inCanary(d.key, canary.fraction) ? canary.policy : policy),
+    decideRepair(d, scan.shape, canary && inCanary(d.key, canary.fraction) ? canary.policy : policy, context),
   );
   const rows = Math.max(0, ...Object.values(scan.replicas).map((r) => r.rows));
   const divergent = scan.divergences.filter(isRepairable).length;

@@ -5,15 +5,19 @@
  * serve, the simulator and the demo call it and observe it; none of them assembles the stages themselves.
  */
 import type { DatasetConfig } from "../config/load-config.js";
+import type { DecisionContext } from "../core/inferred-owner.js";
 import type { Key, KeyRange } from "../core/model.js";
+import type { CompiledPolicy } from "../core/policy.js";
 import { policyChangedEvent } from "../core/policy-change.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { WriteGuard, type WriteGuardOptions } from "../execute/write-guard.js";
+import type { EvidenceReader } from "../learning/evidence.js";
 import type { Checkpoint, RunRecord, StateStore } from "../state/state-store.js";
 import { CandidateDecider, type CandidatePolicy } from "./candidate-decider.js";
 import { datasetPolicy, datasetPolicyText, describeDataset } from "./describe-dataset.js";
 import { dispatchSegments } from "./dispatch-segments.js";
+import { inferredBasis, readOwnerEvidence } from "./owner-evidence.js";
 import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
 import type { RepairMode } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
@@ -45,6 +49,8 @@ export interface SegmentOutcome extends SegmentWork {
   readonly from: number;
   readonly to: number;
   readonly of: number;
+  /** With a focus order: this visit's position (1-based, after it) among the pass's `of` visits. */
+  readonly visit?: { readonly at: number; readonly of: number } | undefined;
 }
 
 /** Told what a run does as it goes; the run awaits each call, so an observer may do I/O. */
@@ -57,8 +63,13 @@ export interface RunObserver {
     resolved: ResolvedShape;
     segments: number;
     resumedAt: number | undefined;
-    /** Segments of the run already done (a resumed run's; with a dispatch, not always the first ones). */
+    /**
+     * Segments of the run already done (a resumed run's; with a dispatch, not always the first ones; with a
+     * focus order, the visits made).
+     */
     done: number;
+    /** With a focus order: how many segment visits the pass makes (`resumedAt` is then a visit position). */
+    visits?: number | undefined;
     /** The policy versions of the run's candidates, or why the shadow could not be used (it is left out). */
     candidate?: {
       readonly live: string;
@@ -130,6 +141,14 @@ export interface RunDatasetOptions {
   /** Scan adjacent segments as one while differences are sparse (default true). */
   readonly groupSegments?: boolean;
   /**
+   * Adaptive focus: the order the pass visits its segments in, given how many there are — indexes, repeats
+   * allowed (a hot segment visited several times, spread over the pass). Every segment is still visited at
+   * least once (missing ones are appended), so a pass still covers the whole key space. Called once per
+   * pass; a checkpointed pass keeps its order in the checkpoint and resumes it. No grouping; in this process
+   * only (a dispatched pass ignores it).
+   */
+  readonly focus?: ((segments: number) => readonly number[] | Promise<readonly number[]>) | undefined;
+  /**
    * With a checkpoint: the process that runs the pass (`host:pid:random`). The run takes the dataset's pass
    * lease first (PassOwnedError when another live process holds it), renews it with every heartbeat, stops
    * after the step in flight if it loses it, and releases it at the end.
@@ -198,6 +217,30 @@ export interface DatasetRunResult {
 export interface RunDeps {
   readonly state: StateStore;
   readonly now: () => number;
+  /**
+   * Where an inferred owner's evidence is read (default: the state store's aggregates). Read once per run,
+   * before the first decision.
+   */
+  readonly evidence?: EvidenceReader | undefined;
+}
+
+/** The evidence reader of a run: the one given, else the state store's evidence aggregates. */
+export function evidenceReader(deps: RunDeps): EvidenceReader {
+  return deps.evidence ?? deps.state;
+}
+
+/**
+ * The decision context of a run: the evidence snapshot its inferred owner (live or canary policy) decides by,
+ * read once; empty when no owner is inferred.
+ */
+export async function runDecisionContext(
+  deps: RunDeps,
+  dataset: string,
+  ...policies: readonly (CompiledPolicy | undefined)[]
+): Promise<DecisionContext> {
+  const basis = inferredBasis(...policies);
+  if (!basis) return {};
+  return { evidence: await readOwnerEvidence(evidenceReader(deps), dataset, basis) };
 }
 
 /**
@@ -241,11 +284,16 @@ export async function runDataset(
     const startedAt = cp?.startedAt ?? now();
     // What a checkpoint keeps: a local run its totals, done being the first `cp.done` segments; a dispatched
     // one the totals of its folded segments and which they are (workers finish them in any order).
+    // A focused local pass keeps its visit order beside its totals, `cp.done` being its position in it.
     const queued = dispatch && cp ? (cp.totals as QueuedTotals | undefined) : undefined;
-    const totals: RunTotals = {
-      ...emptyTotals(),
-      ...(dispatch ? queued?.run : (cp?.totals as Partial<RunTotals> | undefined)),
+    const { focus: keptOrder, ...keptTotals } = (
+      !dispatch && cp?.totals ? cp.totals : {}
+    ) as Partial<RunTotals> & {
+      focus?: number[];
     };
+    const totals: RunTotals = { ...emptyTotals(), ...(dispatch ? queued?.run : keptTotals) };
+    let order: readonly number[] | undefined;
+    let position = cp?.done ?? 0;
     const done = new Set<number>(
       dispatch ? (queued?.done ?? []) : Array.from({ length: cp?.done ?? 0 }, (_, i) => i),
     );
@@ -264,10 +312,14 @@ export async function runDataset(
             fraction: options.canary.fraction,
           }
         : undefined;
+    // Inferred ownership decides by one evidence snapshot for the whole run (a resumed run reads it anew).
+    const decisionContext = await runDecisionContext(deps, ds.name, policy, canary?.policy);
     const shadow = options.shadow && policy ? new CandidateDecider(ds, options.shadow) : undefined;
     let shadowError: string | undefined;
     try {
-      shadow?.start(resolved);
+      const compiled = shadow?.start(resolved);
+      // A candidate with an inferred owner decides by one evidence snapshot per run too.
+      if (shadow && compiled) shadow.useContext(await runDecisionContext(deps, ds.name, compiled));
     } catch (err) {
       shadowError = (err instanceof Error ? err.message : String(err)).split("\n")[0];
     }
@@ -332,13 +384,15 @@ export async function runDataset(
       recovered,
       finished,
       status,
-      segments: segments.length,
-      segmentsDone: finished ? segments.length : done.size,
+      segments: order?.length ?? segments.length,
+      segmentsDone: finished ? (order?.length ?? segments.length) : order ? position : done.size,
     });
     const save = async (base: Checkpoint): Promise<Checkpoint> => {
       const next: Checkpoint = dispatch
         ? { ...base, done: done.size, totals: { run: totals, done: [...done], jobRows }, updatedAt: now() }
-        : { ...base, done: done.size, totals, updatedAt: now() };
+        : order
+          ? { ...base, done: position, totals: { ...totals, focus: order }, updatedAt: now() }
+          : { ...base, done: done.size, totals, updatedAt: now() };
       await state.putCheckpoint(next);
       return next;
     };
@@ -417,6 +471,11 @@ export async function runDataset(
           ? []
           : (cp?.bounds ?? (await segmentBounds(replicas, shape, ds.checkpointRows)));
       segments = options.ranges ? [...options.ranges] : segmentsOf(bounds);
+      if (!dispatch && !options.keys && !options.ranges && segments.length > 1)
+        order =
+          keptOrder ??
+          (options.focus ? visitOrder(await options.focus(segments.length), segments.length) : undefined);
+      if (cp && order && !keptOrder) cp = await save(cp);
       const resumedAt = cp && cp.done > 0 ? cp.done : undefined;
       // The drill-down keeps the groups of the dataset's last runs; a run over a list of keys (a change-feed
       // batch, a re-check) records none, so frequent small runs never push whole passes out. Queued segments
@@ -428,7 +487,8 @@ export async function runDataset(
         resolved,
         segments: segments.length,
         resumedAt,
-        done: done.size,
+        done: order ? position : done.size,
+        ...(order ? { visits: order.length } : {}),
         ...(policy
           ? {
               candidate: {
@@ -510,13 +570,19 @@ export async function runDataset(
           writesPerSecond: policy?.limits.writesPerSecond,
         });
         let lastFound = 0;
-        const start = done.size;
-        const groups = options.keys
+        const start = order ? position : done.size;
+        // `pos`: where the checkpoint stands after the group (a segment index, or a position in the focus order).
+        const total = order?.length ?? segments.length;
+        const groups: Iterable<{ range: KeyRange; from: number; to: number; pos?: number }> = options.keys
           ? [{ range: segments[0]!, from: 0, to: 1 }]
-          : options.groupSegments === false || options.ranges
-            ? segments.slice(start).map((range, i) => ({ range, from: start + i, to: start + i + 1 }))
-            : segmentGroups(segments, ds.checkpointRows / 10, () => lastFound, start);
-        for (const { range, from, to } of groups) {
+          : order
+            ? order
+                .slice(start)
+                .map((seg, i) => ({ range: segments[seg]!, from: seg, to: seg + 1, pos: start + i + 1 }))
+            : options.groupSegments === false || options.ranges
+              ? segments.slice(start).map((range, i) => ({ range, from: start + i, to: start + i + 1 }))
+              : segmentGroups(segments, ds.checkpointRows / 10, () => lastFound, start);
+        for (const { range, from, to, pos = to } of groups) {
           if (signal.aborted) return await stopped();
           const started = now();
           const label =
@@ -533,6 +599,7 @@ export async function runDataset(
             resolved,
             policy,
             canary,
+            decisionContext,
             writes,
             guard,
             signal,
@@ -550,7 +617,13 @@ export async function runDataset(
           // Stopped mid-scan: nothing of this group is decided, recorded or written.
           if (segment.stopped) return await stopped();
           lastFound = segment.work.scan.divergences.length;
-          const outcome: SegmentOutcome = { from, to, of: segments.length, ...segment.work };
+          const outcome: SegmentOutcome = {
+            from,
+            to,
+            of: segments.length,
+            ...(order ? { visit: { at: pos, of: total } } : {}),
+            ...segment.work,
+          };
           const report = () =>
             segmentReport(
               outcome,
@@ -574,11 +647,11 @@ export async function runDataset(
           addTotals(totals, segment.totals);
           if (drillDown) await state.recordSegment(segmentFigures(ds.name, runId, outcome, started, now()));
           for (let i = from; i < to; i++) done.add(i);
+          position = pos;
           if (cp) cp = await save(cp);
           await observer.onSegment?.(outcome);
           await observer.onSegmentDone?.(report(), outcome);
-          if (to < segments.length && observer.pause && !signal.aborted)
-            await observer.pause(now() - started);
+          if (pos < total && observer.pause && !signal.aborted) await observer.pause(now() - started);
         }
       }
 
@@ -635,4 +708,15 @@ export async function abandonCheckpoint(
   await state.deleteCheckpoint(dataset);
   await observer.onAbandoned?.(cp);
   return undefined;
+}
+
+/**
+ * A focus order made whole: indexes outside `[0, segments)` dropped, and every segment the order never
+ * visits appended in index order, so a focused pass still covers the whole key space.
+ */
+export function visitOrder(order: readonly number[], segments: number): number[] {
+  const kept = order.filter((i) => Number.isInteger(i) && i >= 0 && i < segments);
+  const seen = new Set(kept);
+  for (let i = 0; i < segments; i++) if (!seen.has(i)) kept.push(i);
+  return kept;
 }

@@ -9,7 +9,7 @@ import type { WriteGuard } from "../execute/write-guard.js";
 import { CandidateDecider } from "./candidate-decider.js";
 import { datasetPolicy, describeDataset } from "./describe-dataset.js";
 import type { OpenReplica } from "./run-context.js";
-import type { RunDeps, SegmentOutcome } from "./run-dataset.js";
+import { type RunDeps, runDecisionContext, type SegmentOutcome } from "./run-dataset.js";
 import { HEARTBEAT_MS, keepAlive, LATCH_TTL_MS, latchLease } from "./run-liveness.js";
 import { runSegment } from "./run-segment.js";
 import { emptyTotals } from "./run-totals.js";
@@ -69,7 +69,8 @@ export async function runSegmentJob(
   const { shadow: shadowPolicy, canary: canaryPolicy } = (policy && job.candidate) || {};
   let shadow = shadowPolicy ? new CandidateDecider(ds, shadowPolicy) : undefined;
   try {
-    shadow?.start(resolved);
+    const compiled = shadow?.start(resolved);
+    if (shadow && compiled) shadow.useContext(await runDecisionContext(deps, ds.name, compiled));
   } catch {
     shadow = undefined;
   }
@@ -83,6 +84,8 @@ export async function runSegmentJob(
   // The run's latch as its workers share it: a segment that trips the guard takes it at once.
   const latch = latchLease(job.runId);
   const tripped = async () => (await state.getLease(latch)) !== undefined;
+  // A worker reads the inferred owner's evidence once per job: one snapshot for every decision of its segment.
+  const decisionContext = await runDecisionContext(deps, ds.name, policy, canary?.policy);
   const everyMs = options.heartbeatMs ?? HEARTBEAT_MS;
   // The pass's lease is the coordinator's: a worker only keeps the run's heartbeat fresh.
   const alive =
@@ -95,6 +98,7 @@ export async function runSegmentJob(
       resolved,
       policy,
       canary,
+      decisionContext,
       writes: job.mode === "repair",
       guard: options.guard,
       latched: kept?.run.guard !== undefined || (await tripped()),

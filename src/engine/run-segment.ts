@@ -5,6 +5,7 @@
 import type { DatasetConfig } from "../config/load-config.js";
 import type { Divergence } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
+import type { DecisionContext } from "../core/inferred-owner.js";
 import { type Key, type KeyRange, keyId, type RecordShape } from "../core/model.js";
 import type { EscalationRecord } from "../core/plan-record.js";
 import type { CompiledPolicy } from "../core/policy.js";
@@ -68,6 +69,8 @@ export interface SegmentInput {
   readonly policy: CompiledPolicy | undefined;
   /** A staged rollout: its share of keys decided by the candidate. */
   readonly canary?: Canary | undefined;
+  /** The run's evidence snapshot for inferred ownership (read once per run: `readOwnerEvidence`). */
+  readonly decisionContext?: DecisionContext | undefined;
   /** Whether the plan is recorded and written (repair), or only reported. */
   readonly writes: boolean;
   /** The run's write guard (one per run: its breaker and rate bucket span the segments). */
@@ -165,7 +168,7 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     t.remaining += repairable;
     return done(base);
   }
-  const plan = planDataset(ds, scan, policy, input.canary);
+  const plan = planDataset(ds, scan, policy, input.canary, input.decisionContext);
   countDecisions(plan.decisions, t);
   const trips = plan.guard !== undefined && !input.latched;
   if (trips) {

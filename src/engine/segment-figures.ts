@@ -29,6 +29,7 @@ export function segmentFigures(
     from: outcome.from,
     to: outcome.to,
     of: outcome.of,
+    visit: outcome.visit?.at ?? 0,
     startedAt,
     durationMs: finishedAt - startedAt,
     scanMs: scan.stats.durationMs,

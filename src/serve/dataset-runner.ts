@@ -13,6 +13,7 @@ import { runPlannedPass } from "../engine/dirty-segment-pass.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import {
   type DatasetRunResult,
+  evidenceReader,
   resumableRunId,
   runDataset,
   type SegmentOutcome,
@@ -22,6 +23,7 @@ import { LEASE_TTL_MS, PassOwnedError } from "../engine/run-liveness.js";
 import { queuedMode, type SegmentDispatch } from "../engine/segment-dispatch.js";
 import type { SegmentReport } from "../engine/segment-report.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
+import { focusStretch, planFocus } from "../learning/focus-order.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
 import {
   CanaryError,
@@ -42,7 +44,7 @@ import {
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
 import { countRepairs, markSegment } from "./segment-marks.js";
-import { type DatasetStatus, type PassControl, TriggerError } from "./service-api.js";
+import { type DatasetStatus, type FocusView, type PassControl, TriggerError } from "./service-api.js";
 import { ShadowTracker, type ShadowView } from "./shadow-tracker.js";
 
 export type PassMode = "scan" | "repair";
@@ -114,6 +116,10 @@ export class DatasetRunner {
    * it) and saved there after every change; reset when the candidate changes.
    */
   private rollout: CanaryRollout | undefined;
+  /** What adaptive focus planned for the latest pass (`focus: adaptive`). */
+  private focusView: FocusView | null = null;
+  /** Visits ÷ segments of the last focused pass: the wait before the next pass grows by it (same read rate). */
+  private stretch = 1;
   private rolloutLoad: Promise<CanaryRollout> | undefined;
   private rolloutReset: Promise<void> = Promise.resolve();
 
@@ -547,6 +553,7 @@ export class DatasetRunner {
       openEscalations,
       lag: { ...this.lag },
       replicas: [...this.health.values()].map((h) => h.view()),
+      focus: this.ds.focus ? this.focusView : null,
     };
   }
 
@@ -652,7 +659,9 @@ export class DatasetRunner {
           this.backoffMs = 0;
           if (!finished || this.stopping) return;
           const next = this.untilNext();
-          if (next !== undefined) this.schedule(next, this.ds.mode);
+          // After a focused pass, the interval grows with its extra visits: rows read per unit of time stay.
+          const stretch = this.ds.scheduleMs !== undefined ? this.stretch : 1;
+          if (next !== undefined) this.schedule(next * stretch, this.ds.mode);
         },
         (err) => {
           if (err instanceof PassOwnedError) {
@@ -785,10 +794,19 @@ export class DatasetRunner {
         },
         // Below full intensity, gentleness over speed: one query at a time against the stores.
         ...(this.ds.intensity < 1 ? { detect: { serial: true } } : {}),
+        ...(this.ds.focus ? { focus: (segments: number) => this.planFocus(segments) } : {}),
         observer: {
           onAbandoned: (cp) =>
             this.deps.log(`${dataset}: abandoning unfinished ${cp.mode} pass ${cp.runId} for a ${mode} pass`),
-          onStart: async ({ runId: id, resolved, segments, resumedAt, done, candidate: versions }) => {
+          onStart: async ({
+            runId: id,
+            resolved,
+            segments,
+            resumedAt,
+            done,
+            visits,
+            candidate: versions,
+          }) => {
             // A replica's schema may have changed since the last pass: the probe uses this pass's shape.
             this.resolved = resolved;
             if (dispatch)
@@ -797,7 +815,8 @@ export class DatasetRunner {
               );
             else if (resumedAt !== undefined)
               this.deps.log(`${dataset}: resuming pass ${id} at segment ${resumedAt + 1} of ${segments}`);
-            this.progress = { done, segments, runId: id };
+            this.progress = { done, segments: visits ?? segments, runId: id };
+            if (!visits) this.stretch = 1;
             if (rollout && versions?.canary) {
               rollout.startPass(versions.canary, id);
               canaryUsed = true;
@@ -848,6 +867,32 @@ export class DatasetRunner {
     await this.deps.anchor?.();
     await this.finish(run, passStarted);
     return true;
+  }
+
+  /**
+   * Adaptive focus: the visit order of a pass over `segments` segments, from the drift each range showed
+   * inside the window (the state store's evidence aggregates). Logged and shown in status.
+   */
+  private async planFocus(segments: number): Promise<readonly number[]> {
+    const focus = this.ds.focus!;
+    const now = this.deps.now();
+    const since = now - focus.windowMs;
+    const drift = await evidenceReader({ state: this.deps.state, now: this.deps.now }).rangeDrift(
+      this.ds.name,
+      since,
+    );
+    const plan = planFocus(segments, drift, { extraShare: focus.extraShare });
+    this.stretch = focusStretch(plan);
+    this.focusView = {
+      plannedAt: now,
+      since,
+      segments,
+      visits: plan.order.length,
+      hot: plan.hot,
+      reason: plan.reason,
+    };
+    this.deps.log(`${this.ds.name}: focus: ${this.focusView.reason}`);
+    return plan.order;
   }
 
   /**

@@ -11,6 +11,7 @@ const APPLIED = [
   "mode",
   "intensity",
   "checkpointRows",
+  "focus",
   "detect",
 ] as const;
 

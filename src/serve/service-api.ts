@@ -7,6 +7,7 @@ import type { EscalationGroupView, EscalationValues, EscalationView } from "../e
 import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
 import type { QueueDepth, SegmentFailure } from "../engine/segment-dispatch.js";
 import type { DatasetInsights } from "../learning/dataset-insights.js";
+import type { HotSegment } from "../learning/focus-order.js";
 
 export type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 
@@ -61,6 +62,25 @@ export interface DatasetStatus {
   /** Last probe's convergence lag per polled replica, in seconds (null: not converged within the timeout). */
   readonly lag: Readonly<Record<string, number | null>>;
   readonly replicas: readonly ReplicaHealth[];
+  /**
+   * Adaptive focus (`focus: adaptive`): what the last planned pass prioritised and why; null when the dataset
+   * scans uniformly.
+   */
+  readonly focus: FocusView | null;
+}
+
+/** What adaptive focus planned for the dataset's latest pass. */
+export interface FocusView {
+  /** When the pass was planned, and the start of the drift window it read (ms since the epoch). */
+  readonly plannedAt: number;
+  readonly since: number;
+  /** Segments of the pass, and visits it makes (more than segments when a range is hot). */
+  readonly segments: number;
+  readonly visits: number;
+  /** Hot segments (0-based), hottest first, with their visits and the drift that made them hot. */
+  readonly hot: readonly HotSegment[];
+  /** One sentence: what was prioritised and why. */
+  readonly reason: string;
 }
 
 /** One group of segments of a serve pass, as the runner saw it finish (kept in memory for recent passes). */

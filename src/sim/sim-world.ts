@@ -40,6 +40,28 @@ export interface WorldOptions {
   readonly writers: WriterMode;
   /** Fraction of client operations that delete (primary mode only: without tombstones a multi-writer delete is ambiguous). */
   readonly deleteFraction: number;
+  /** Standing fault rates skewed by replica, column and key range (the learning benchmark); none by default. */
+  readonly skew?: FaultSkew | undefined;
+}
+
+/**
+ * Fault rates that stay on for the whole write period, skewed so evidence has something to learn: a replica
+ * several times less reliable than the others, drift concentrated in a few key ranges, corruption that hits
+ * some columns more than others. A rate is `base × replica factor × (hot range ? hotFactor : 1)`, drawn from
+ * the world's seeded generator, so a seed replays exactly.
+ */
+export interface FaultSkew {
+  /** Probability that a replication message to a replica is lost (then the replica lags: stale, missing). */
+  readonly loss: number;
+  /** Probability that a replicated write lands silently corrupted (same version, another value: a conflict). */
+  readonly corrupt: number;
+  /** Factor per replica name (default 1): `{ r2: 5 }` makes r2 five times as faulty. */
+  readonly replicas?: Readonly<Record<string, number>>;
+  /** Key id ranges, inclusive, where the rates are multiplied by `hotFactor`. */
+  readonly hotRanges?: readonly (readonly [number, number])[];
+  readonly hotFactor?: number;
+  /** Relative weight of each column a corruption alters (default: value only). */
+  readonly columns?: Readonly<Partial<Record<"value" | "updated_at", number>>>;
 }
 
 /** One line of a key's history, for the minimal trace printed with a violation. */
@@ -78,6 +100,10 @@ export class SimWorld {
     expected: string | null;
   }[] = [];
   counters = { clientWrites: 0, acked: 0, refused: 0, messages: 0, delivered: 0, dropped: 0, lostOnCrash: 0 };
+  /** Row texts a skewed corruption produced: a Concord write that copies one is a wrong repair. */
+  readonly corruptRows = new Set<string>();
+  /** Every skewed fault that made a key diverge, and when (virtual ms): detection latency is measured from it. */
+  readonly driftEvents: { readonly key: Key; readonly t: number }[] = [];
   private lossRate = 0;
   private duplicateRate = 0;
   private reorderRate = 0;
@@ -204,9 +230,30 @@ export class SimWorld {
     return a.name < b.name ? `${a.name}|${b.name}` : `${b.name}|${a.name}`;
   }
 
+  /** The skewed rate of a standing fault on replica `to` for `key` (0 without skew). */
+  private skewed(base: number, to: SimReplica, key: Key): number {
+    const skew = this.options.skew;
+    if (!skew || base === 0) return 0;
+    const id = Number(key[0]);
+    const hot = (skew.hotRanges ?? []).some(([a, b]) => id >= a && id <= b);
+    return base * (skew.replicas?.[to.name] ?? 1) * (hot ? (skew.hotFactor ?? 1) : 1);
+  }
+
+  /** True when `key` falls in a hot range of the skew. */
+  isHot(key: Key): boolean {
+    const id = Number(key[0]);
+    return (this.options.skew?.hotRanges ?? []).some(([a, b]) => id >= a && id <= b);
+  }
+
+  private markDrift(key: Key): void {
+    this.driftEvents.push({ key, t: this.now });
+  }
+
   private send(from: SimReplica, to: SimReplica, key: Key, row: Row | null): void {
     this.counters.messages++;
-    if (this.cut.has(this.link(from, to)) || this.rand() < this.lossRate) {
+    const skewLoss = this.options.skew ? this.rand() < this.skewed(this.options.skew.loss, to, key) : false;
+    if (skewLoss) this.markDrift(key);
+    if (this.cut.has(this.link(from, to)) || skewLoss || this.rand() < this.lossRate) {
       this.counters.dropped++;
       this.trace(key, `replication ${from.name}→${to.name} lost`);
       return;
@@ -230,12 +277,42 @@ export class SimWorld {
       this.trace(key, `replication ${from.name}→${to.name} ignored (not newer)`);
       return;
     }
-    to.write(key, row, false);
+    const skew = this.options.skew;
+    let landed = row;
+    if (row && skew && this.rand() < this.skewed(skew.corrupt, to, key)) {
+      landed = this.corrupted(row, skew);
+      this.corruptRows.add(SimWorld.rowText(landed));
+      this.markDrift(key);
+      this.trace(key, `silent corruption on ${to.name} (skewed)`);
+    }
+    to.write(key, landed, false);
     this.counters.delivered++;
     this.trace(
       key,
       `replication ${from.name}→${to.name} applied ${row ? `${row.value} v${row.version}` : "delete"}`,
     );
+  }
+
+  /** The row with one column altered, the column drawn by the skew's weights. */
+  private corrupted(row: Row, skew: FaultSkew): Row {
+    const weights = Object.entries(skew.columns ?? { value: 1 }).filter(([, w]) => (w ?? 0) > 0) as [
+      string,
+      number,
+    ][];
+    const pick = this.rand() * weights.reduce((n, [, w]) => n + w, 0);
+    let upTo = 0;
+    const column =
+      weights.find(([, w]) => {
+        upTo += w;
+        return pick < upTo;
+      })?.[0] ?? "value";
+    if (column === "updated_at") {
+      // The last microsecond digit moves: still a valid timestamp, now another one.
+      const text = String(row.updated_at);
+      const digit = Number(text.at(-2));
+      return { ...row, updated_at: `${text.slice(0, -2)}${(digit + 1) % 10}Z` };
+    }
+    return { ...row, value: `${row.value}~corrupt` };
   }
 
   private newer(incoming: Row | null, local: Row | undefined): boolean {

@@ -4,11 +4,19 @@ import { verifyAuditChainAsync } from "../core/audit-chain.js";
 import { keyId } from "../core/model.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import { runDataset } from "../engine/run-dataset.js";
+import { focusStretch, planFocus } from "../learning/focus-order.js";
 import { SqliteStateStore } from "../state/sqlite/sqlite-state-store.js";
 import type { StateStore } from "../state/state-store.js";
 import { type Checked, checkInvariants } from "./checkers.js";
 import { SimConnector } from "./sim-replica.js";
-import { FAULT_KINDS, type FaultKind, SimWorld, type VersionMode, type WriterMode } from "./sim-world.js";
+import {
+  FAULT_KINDS,
+  type FaultKind,
+  type FaultSkew,
+  SimWorld,
+  type VersionMode,
+  type WriterMode,
+} from "./sim-world.js";
 
 export interface SimulationOptions {
   readonly seed: number;
@@ -29,6 +37,19 @@ export interface SimulationOptions {
   readonly unsafeWrites?: boolean;
   /** Rows per checkpointed segment of a pass (default: a quarter of the keys, so a pass has several). */
   readonly checkpointRows?: number;
+  /** Standing fault rates skewed by replica, column and key range (the learning benchmark). */
+  readonly skew?: FaultSkew;
+  /**
+   * Told after every engine run (pass), with the state store: the learning benchmark reads the evidence
+   * aggregates there. Must not write.
+   */
+  readonly afterPass?: (pass: number, state: StateStore) => Promise<void>;
+  /**
+   * Adaptive focus as serve runs it (`focus: adaptive`): each pass's visit order planned from the state
+   * store's range drift (`planFocus`), and the next pass held back by its extra visits (the same rows read
+   * per unit of time as uniform passes).
+   */
+  readonly focus?: { readonly extraShare?: number } | undefined;
 }
 
 /** The report of one seed. Same seed and options → byte-identical JSON. */
@@ -40,6 +61,26 @@ export interface SimulationReport {
   readonly operations: Record<string, number>;
   readonly repairs: Record<string, number>;
   readonly escalations: number;
+  /**
+   * Escalations opened over the whole simulation (closed ones included), and Concord writes that copied a
+   * silently corrupted record (a wrong repair: the oracle knows which rows were corrupted).
+   */
+  readonly learning: {
+    readonly escalationsOpened: number;
+    readonly wrongRepairs: number;
+    /** Rows read by the engine's scans, and the virtual time its passes spanned. */
+    readonly rowsRead: number;
+    readonly passMs: number;
+    /**
+     * Per skewed fault that made a key diverge, in a hot range or not: how long until a scan detected it
+     * (virtual ms), for those detected before a client wrote the key again; `undetected` the others.
+     */
+    readonly detection: {
+      readonly hot: readonly number[];
+      readonly cold: readonly number[];
+      readonly undetected: number;
+    };
+  };
   readonly convergence: { healedAtMs: number; convergedAtMs: number | null; boundMs: number };
   readonly timeToConvergenceMs: { samples: number; p50: number; p90: number; p99: number; max: number };
   readonly invariants: readonly Checked[];
@@ -117,6 +158,35 @@ function datasetFor(
   };
 }
 
+/**
+ * For each skewed fault that made a key diverge: the time until a scan first detected the key (an audit
+ * `detected` entry) at or after it, when that came before the next client write to the key (which may heal
+ * or supersede it); the others count as undetected. Split by whether the key lies in a hot range.
+ */
+function detectionLatency(
+  world: SimWorld,
+  audit: readonly { type: string; key: string | null; ts: number }[],
+): SimulationReport["learning"]["detection"] {
+  const detected = new Map<string, number[]>();
+  for (const e of audit)
+    if (e.type === "detected" && e.key) {
+      const list = detected.get(e.key) ?? [];
+      list.push(e.ts - EPOCH_MS);
+      detected.set(e.key, list);
+    }
+  const hot: number[] = [];
+  const cold: number[] = [];
+  let undetected = 0;
+  for (const { key, t } of world.driftEvents) {
+    const id = keyId(key);
+    const next = (world.acked.get(id) ?? []).find((w) => w.at > t)?.at ?? Number.POSITIVE_INFINITY;
+    const seen = (detected.get(id) ?? []).find((d) => d >= t);
+    if (seen === undefined || seen > next) undetected++;
+    else (world.isHot(key) ? hot : cold).push(round(seen - t));
+  }
+  return { hot, cold, undetected };
+}
+
 /** Runs one seed and returns its report. */
 export async function runSimulation(options: SimulationOptions): Promise<SimulationReport> {
   const faults = new Set<FaultKind>(options.faults ?? FAULT_KINDS);
@@ -135,6 +205,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     versions,
     writers,
     deleteFraction: 0.05,
+    skew: options.skew,
   });
   world.seedRows();
   world.schedule();
@@ -149,6 +220,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     options.checkpointRows ?? Math.max(16, Math.ceil(keys / 4)),
   );
   const ownerDeclared = typeof ds.policy.owner === "string";
+  let wrongRepairs = 0;
   let stepBudget = Number.POSITIVE_INFINITY;
   const step = () => {
     if (--stepBudget <= 0) {
@@ -167,6 +239,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       expected: string | null,
     ) => {
       world.trace(key, `Concord wrote on ${replica}: ${outcome}`);
+      if (outcome === "applied") {
+        const row = world.replicas.find((r) => r.name === replica)?.get(key);
+        if (row && world.corruptRows.has(SimWorld.rowText(row))) {
+          wrongRepairs++;
+          world.trace(key, `WRONG REPAIR on ${replica}: copied a corrupted record`);
+        }
+      }
       if (outcome === "applied" && before !== expected) {
         world.clobbers.push({ t: world.now, replica, key: keyId(key), before, expected });
         world.trace(
@@ -192,9 +271,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const boundMs = 12 * scheduleMs;
   let convergedAt: number | null = null;
 
+  let rowsRead = 0;
+  let firstPassAt: number | undefined;
+  let lastPassEnd = 0;
+  /** A focused pass holds the next one back by its extra visits (serve stretches its interval alike). */
+  let notBefore = 0;
   const engineRun = async () => {
-    if (running) return;
+    if (running || world.now < notBefore) return;
     running = true;
+    const passStart = world.now;
+    firstPassAt ??= passStart;
+    let stretch = 1;
     const runId = `run-${String(++runNo).padStart(4, "0")}`;
     counters.engineRuns++;
     if (faults.has("engine-crash") && world.now < healedAt && world.rand() < 0.15) {
@@ -219,13 +306,25 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             onRecovered: (settled) => {
               for (const r of settled) repairs[r.outcome] = (repairs[r.outcome] ?? 0) + 1;
             },
-            onSegment: ({ results }) => {
+            onSegment: ({ results, scan }) => {
+              rowsRead += scan.stats.rowsRead ?? 0;
               for (const r of results) repairs[r.outcome] = (repairs[r.outcome] ?? 0) + 1;
             },
           },
+          ...(options.focus
+            ? {
+                focus: async (segments: number) => {
+                  const drift = await rawState.rangeDrift(ds.name, 0);
+                  const plan = planFocus(segments, drift, options.focus);
+                  stretch = focusStretch(plan);
+                  return plan.order;
+                },
+              }
+            : {}),
         },
       );
       if (run.runId !== runId) counters.engineResumes++;
+      await options.afterPass?.(runNo, rawState);
     } catch (err) {
       if (err instanceof EngineCrash) {
         counters.engineCrashes++;
@@ -238,6 +337,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     } finally {
       stepBudget = Number.POSITIVE_INFINITY;
       running = false;
+      lastPassEnd = world.now;
+      notBefore = passStart + scheduleMs * stretch;
     }
     if (world.now >= healedAt && convergedAt === null && (await converged())) convergedAt = world.now;
   };
@@ -318,6 +419,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     operations: { ...world.counters, ...counters, events: world.queue.processed },
     repairs: Object.fromEntries(Object.entries(repairs).sort(([a], [b]) => (a < b ? -1 : 1))),
     escalations: openEscalations.length,
+    learning: {
+      escalationsOpened: audit.filter((e) => e.type === "escalated").length,
+      wrongRepairs,
+      rowsRead,
+      passMs: round(lastPassEnd - (firstPassAt ?? 0)),
+      detection: detectionLatency(world, audit),
+    },
     convergence: {
       healedAtMs: healedAt,
       convergedAtMs: convergedAt === null ? null : round(convergedAt),

@@ -8,6 +8,11 @@ export interface RunSegment {
   readonly from: number;
   readonly to: number;
   readonly of: number;
+  /**
+   * With a focus order, the visit's position in the pass (a hot segment is visited several times, each its
+   * own record); 0 for a pass in segment order.
+   */
+  readonly visit: number;
   /** When the group started (after any pause before it), ms since the epoch, and how long it took. */
   readonly startedAt: number;
   readonly durationMs: number;

@@ -405,6 +405,7 @@ export interface SegmentRow {
   seg_from: NumberColumn;
   seg_to: NumberColumn;
   seg_of: NumberColumn;
+  visit: NumberColumn;
   started_at: NumberColumn;
   duration_ms: NumberColumn;
   scan_ms: NumberColumn;
@@ -419,6 +420,7 @@ export function segmentRow(s: RunSegment): SegmentRow {
     seg_from: s.from,
     seg_to: s.to,
     seg_of: s.of,
+    visit: s.visit,
     started_at: s.startedAt,
     duration_ms: s.durationMs,
     scan_ms: s.scanMs,
@@ -434,6 +436,7 @@ export function toRunSegment(r: SegmentRow): RunSegment {
     from: num(r.seg_from),
     to: num(r.seg_to),
     of: num(r.seg_of),
+    visit: num(r.visit),
     startedAt: num(r.started_at),
     durationMs: num(r.duration_ms),
     scanMs: num(r.scan_ms),

@@ -95,8 +95,9 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   (s) => `
     CREATE TABLE ${s}.run_segments (
       dataset TEXT NOT NULL, run_id TEXT NOT NULL, seg_from INTEGER NOT NULL, seg_to INTEGER NOT NULL,
-      seg_of INTEGER NOT NULL, started_at DOUBLE PRECISION NOT NULL, duration_ms DOUBLE PRECISION NOT NULL,
-      scan_ms DOUBLE PRECISION NOT NULL, figures TEXT NOT NULL, PRIMARY KEY (run_id, seg_from));
+      seg_of INTEGER NOT NULL, visit INTEGER NOT NULL, started_at DOUBLE PRECISION NOT NULL,
+      duration_ms DOUBLE PRECISION NOT NULL, scan_ms DOUBLE PRECISION NOT NULL, figures TEXT NOT NULL,
+      PRIMARY KEY (run_id, seg_from, visit));
     CREATE INDEX run_segments_dataset ON ${s}.run_segments (dataset, run_id, started_at);
     CREATE INDEX run_segments_started ON ${s}.run_segments (started_at);`,
   // Where each dataset's policy rollout stands (a canary's step, approvals collected), kept across restarts.

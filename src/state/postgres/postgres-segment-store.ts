@@ -3,7 +3,7 @@ import type { RunSegment, SegmentStore } from "../segment-store.js";
 import { type SegmentRow, segmentRow, toRunSegment } from "../state-rows.js";
 import type { PostgresStateDb } from "./postgres-state-db.js";
 
-const COLUMNS = "dataset, run_id, seg_from, seg_to, seg_of, started_at, duration_ms, scan_ms, figures";
+const COLUMNS = "dataset, run_id, seg_from, seg_to, seg_of, visit, started_at, duration_ms, scan_ms, figures";
 
 export class PostgresSegmentStore implements SegmentStore {
   constructor(private readonly db: PostgresStateDb) {}
@@ -11,8 +11,8 @@ export class PostgresSegmentStore implements SegmentStore {
   async recordSegment(segment: RunSegment): Promise<void> {
     const r = segmentRow(segment);
     await this.db.query(
-      `INSERT INTO ${this.db.t.segments} (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-       ON CONFLICT (run_id, seg_from) DO UPDATE SET dataset = excluded.dataset, seg_to = excluded.seg_to,
+      `INSERT INTO ${this.db.t.segments} (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (run_id, seg_from, visit) DO UPDATE SET dataset = excluded.dataset, seg_to = excluded.seg_to,
          seg_of = excluded.seg_of, started_at = excluded.started_at, duration_ms = excluded.duration_ms,
          scan_ms = excluded.scan_ms, figures = excluded.figures`,
       [
@@ -21,6 +21,7 @@ export class PostgresSegmentStore implements SegmentStore {
         r.seg_from,
         r.seg_to,
         r.seg_of,
+        r.visit,
         r.started_at,
         r.duration_ms,
         r.scan_ms,
@@ -31,7 +32,7 @@ export class PostgresSegmentStore implements SegmentStore {
 
   async listSegments(runId: string): Promise<RunSegment[]> {
     const rows = await this.db.query<SegmentRow>(
-      `SELECT ${COLUMNS} FROM ${this.db.t.segments} WHERE run_id = $1 ORDER BY seg_from`,
+      `SELECT ${COLUMNS} FROM ${this.db.t.segments} WHERE run_id = $1 ORDER BY visit, seg_from`,
       [runId],
     );
     return rows.map(toRunSegment);

@@ -81,8 +81,8 @@ const MIGRATIONS: readonly string[] = [
   // The run drill-down: each group of segments a run went through, bounded per dataset by the runs kept.
   `CREATE TABLE run_segments (
      dataset TEXT NOT NULL, run_id TEXT NOT NULL, seg_from INTEGER NOT NULL, seg_to INTEGER NOT NULL,
-     seg_of INTEGER NOT NULL, started_at REAL NOT NULL, duration_ms REAL NOT NULL, scan_ms REAL NOT NULL,
-     figures TEXT NOT NULL, PRIMARY KEY (run_id, seg_from)) WITHOUT ROWID;
+     seg_of INTEGER NOT NULL, visit INTEGER NOT NULL, started_at REAL NOT NULL, duration_ms REAL NOT NULL,
+     scan_ms REAL NOT NULL, figures TEXT NOT NULL, PRIMARY KEY (run_id, seg_from, visit)) WITHOUT ROWID;
    CREATE INDEX run_segments_dataset ON run_segments (dataset, run_id, started_at);
    CREATE INDEX run_segments_started ON run_segments (started_at);`,
   // Where each dataset's policy rollout stands (a canary's step, approvals collected), kept across restarts.

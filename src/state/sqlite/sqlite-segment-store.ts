@@ -3,7 +3,7 @@ import type { RunSegment, SegmentStore } from "../segment-store.js";
 import { type SegmentRow, segmentRow, toRunSegment } from "../state-rows.js";
 import type { SqliteStateDb } from "./sqlite-state-db.js";
 
-const COLUMNS = "dataset, run_id, seg_from, seg_to, seg_of, started_at, duration_ms, scan_ms, figures";
+const COLUMNS = "dataset, run_id, seg_from, seg_to, seg_of, visit, started_at, duration_ms, scan_ms, figures";
 
 export class SqliteSegmentStore implements SegmentStore {
   constructor(private readonly s: SqliteStateDb) {}
@@ -12,8 +12,8 @@ export class SqliteSegmentStore implements SegmentStore {
     this.s
       .prepare(
         `INSERT INTO run_segments (${COLUMNS})
-         VALUES (@dataset, @run_id, @seg_from, @seg_to, @seg_of, @started_at, @duration_ms, @scan_ms, @figures)
-         ON CONFLICT (run_id, seg_from) DO UPDATE SET dataset = excluded.dataset, seg_to = excluded.seg_to,
+         VALUES (@dataset, @run_id, @seg_from, @seg_to, @seg_of, @visit, @started_at, @duration_ms, @scan_ms, @figures)
+         ON CONFLICT (run_id, seg_from, visit) DO UPDATE SET dataset = excluded.dataset, seg_to = excluded.seg_to,
            seg_of = excluded.seg_of, started_at = excluded.started_at, duration_ms = excluded.duration_ms,
            scan_ms = excluded.scan_ms, figures = excluded.figures`,
       )
@@ -22,7 +22,7 @@ export class SqliteSegmentStore implements SegmentStore {
 
   async listSegments(runId: string): Promise<RunSegment[]> {
     const rows = this.s
-      .prepare(`SELECT ${COLUMNS} FROM run_segments WHERE run_id = ? ORDER BY seg_from`)
+      .prepare(`SELECT ${COLUMNS} FROM run_segments WHERE run_id = ? ORDER BY visit, seg_from`)
       .all(runId) as SegmentRow[];
     return rows.map(toRunSegment);
   }

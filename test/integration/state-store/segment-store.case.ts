@@ -9,6 +9,7 @@ const group = (runId: string, from: number, over: Partial<RunSegment> = {}): Run
   from,
   to: from + 1,
   of: 4,
+  visit: 0,
   startedAt: 1_700_000_000_000 + from * 1000 + 0.25,
   durationMs: 812.5,
   scanMs: 400.125,
@@ -21,6 +22,20 @@ const group = (runId: string, from: number, over: Partial<RunSegment> = {}): Run
 
 export function segmentStoreCases({ open }: StateStoreCase): void {
   describe("run segments", () => {
+    it("keeps each visit of a focused pass, listed in visit order", async () => {
+      const store = await open();
+      // Segment 2 is hot: visited at positions 1, 3 and 5; the others once.
+      const visits = [2, 0, 2, 1, 2, 3].map((from, i) => group("run-f", from, { visit: i + 1 }));
+      for (const v of [...visits].reverse()) await store.recordSegment(v);
+      const listed = await store.listSegments("run-f");
+      expect(listed.map((s) => [s.visit, s.from])).toEqual(visits.map((v) => [v.visit, v.from]));
+      // Recording a visit again replaces it (a retried group), it does not add one.
+      await store.recordSegment({ ...visits[2]!, durationMs: 1 });
+      const again = await store.listSegments("run-f");
+      expect(again).toHaveLength(6);
+      expect(again[2]!.durationMs).toBe(1);
+    });
+
     it("round-trips a run's groups by segment, and a redone group replaces the one it redoes", async () => {
       const store = await open();
       expect(await store.listSegments("run-1")).toEqual([]);

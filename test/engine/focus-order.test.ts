@@ -1,0 +1,82 @@
+/**
+ * A focused pass through the one run pipeline on real SQLite replicas: segments are visited in the focus
+ * order (every one at least once), and a checkpointed pass that stops resumes the order it started with.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { openConnector } from "../../src/connectors/open-connector.js";
+import type { OpenReplica } from "../../src/engine/run-context.js";
+import { runDataset } from "../../src/engine/run-dataset.js";
+import { openStateStore } from "../../src/state/open-state-store.js";
+import { itemsConfig, makeItemsReplicas } from "../support/sqlite-items.js";
+
+let dir: string;
+const cleanup: (() => Promise<void>)[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "concord-focus-"));
+  makeItemsReplicas(dir, { rows: 100, stale: [60] });
+});
+
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it("visits segments in the focus order, resuming a stopped pass in the order it started with", async () => {
+  const cfg = itemsConfig(dir, { extra: "    checkpointRows: 25\n" });
+  const ds = cfg.datasets[0]!;
+  const state = await openStateStore(cfg.state);
+  const replicas: OpenReplica[] = [];
+  for (const r of ds.replicas)
+    replicas.push({ name: r.name, connector: await openConnector(ds.name, r, { readonly: false }) });
+  cleanup.push(async () => {
+    for (const r of replicas) await r.connector.close();
+    await state.close();
+  });
+  let t = 1_000;
+  const visited: number[] = [];
+  const stop = new AbortController();
+  const first = await runDataset(
+    ds,
+    replicas,
+    { state, now: () => t++ },
+    {
+      runId: "focus-1",
+      command: "serve scan",
+      mode: "scan",
+      checkpoint: true,
+      focus: (n) => (n === 4 ? [2, 9, 2, 2] : []),
+      observer: {
+        onSegment: ({ from, visit }) => {
+          visited.push(from);
+          expect(visit?.of).toBe(6);
+          if (visit?.at === 3) stop.abort();
+        },
+      },
+      signal: stop.signal,
+    },
+  );
+  expect(first).toMatchObject({ finished: false, status: "running", segmentsDone: 3, segments: 6 });
+  // Resumed with another focus function: the pass keeps the order it was started with.
+  const second = await runDataset(
+    ds,
+    replicas,
+    { state, now: () => t++ },
+    {
+      runId: "focus-2",
+      command: "serve scan",
+      mode: "scan",
+      checkpoint: true,
+      focus: () => [0, 0, 0],
+      observer: { onSegment: ({ from }) => void visited.push(from) },
+    },
+  );
+  expect(second).toMatchObject({ runId: "focus-1", finished: true, segments: 6, segmentsDone: 6 });
+  expect(visited).toEqual([2, 2, 2, 0, 1, 3]);
+  // The stale key in segment 3 (ids 51–75) was found on each of its three visits.
+  expect(second.totals.counts.stale).toBe(3);
+  expect(await state.getCheckpoint(ds.name)).toBeUndefined();
+});

@@ -1,0 +1,91 @@
+/**
+ * Adaptive focus in serve on real SQLite replicas: with drift recorded in one key range, a pass visits that
+ * segment several times, and the dataset's status says what it prioritised and why; without `focus` the
+ * status field is null and the pass visits each segment once.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createService, type Service } from "../../src/serve/service.js";
+import { openStateStore } from "../../src/state/open-state-store.js";
+import { itemsConfig, makeItemsReplicas } from "../support/sqlite-items.js";
+
+let dir: string;
+const cleanup: (() => Promise<void>)[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "concord-focus-serve-"));
+  makeItemsReplicas(dir, { rows: 100 });
+});
+
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Evidence that segment 2 (of 4) drifted and needed repairs lately. */
+async function recordDrift(stateUrl: string): Promise<void> {
+  const state = await openStateStore(stateUrl);
+  try {
+    await state.addEvidence([
+      {
+        dataset: "items",
+        replica: "",
+        column: "",
+        segment: 2,
+        class: "stale",
+        facet: "",
+        at: Date.now() - 60_000,
+        counts: { divergences: 6, repaired: 6 },
+      },
+    ]);
+  } finally {
+    await state.close();
+  }
+}
+
+async function scanPass(focus: string): Promise<{ service: Service; log: string[] }> {
+  const cfg = itemsConfig(dir, { extra: `    checkpointRows: 25\n${focus}` });
+  await recordDrift(cfg.state);
+  const log: string[] = [];
+  const service = await createService(cfg, { log: (l) => log.push(l) });
+  cleanup.push(() => service.stop());
+  await service.api.trigger("items", "scan");
+  await service.idle();
+  return { service, log };
+}
+
+describe("serve focus: adaptive", () => {
+  it("visits the hot segment more often and shows why", async () => {
+    const { service, log } = await scanPass("    focus: adaptive\n");
+    const [status] = await service.api.datasets();
+    expect(status!.focus).toMatchObject({
+      segments: 4,
+      visits: 8,
+      hot: [{ segment: 2, visits: 5, divergences: 6, repaired: 6 }],
+      reason:
+        "hot ranges scanned more often: segment 3 5× (6 divergences, 6 repaired); the other 3 once per pass",
+    });
+    expect(status!.lastRun?.status).toBe("ok");
+    expect(log.some((l) => l.startsWith("items: focus: hot ranges scanned more often: segment 3 5×"))).toBe(
+      true,
+    );
+    // The drill-down lists each visit: segment 3 five times, spread over the pass, the others once.
+    const visited = (await service.api.segments(status!.lastRun!.id)).map((v) => v.from);
+    expect(visited).toHaveLength(8);
+    expect(visited.filter((f) => f === 2)).toHaveLength(5);
+    expect([...new Set(visited)].sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  it("is off by default: status focus is null", async () => {
+    const { service } = await scanPass("");
+    const [status] = await service.api.datasets();
+    expect(status!.focus).toBeNull();
+    // Segments grouped while sparse, each once.
+    expect((await service.api.segments(status!.lastRun!.id)).map((v) => [v.from, v.to])).toEqual([
+      [0, 1],
+      [1, 4],
+    ]);
+  });
+});
