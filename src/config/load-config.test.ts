@@ -55,6 +55,7 @@ describe("parseConfig: a valid config", () => {
     const ds = cfg.datasets[0]!;
     expect(ds).toEqual({
       name: "customers",
+      policyApprovals: 0,
       key: ["id"],
       columns: ["name", "email", "balance", "updated_at", "version"],
       types: {},
@@ -699,6 +700,7 @@ describe("parseConfig: serve and probes", () => {
       tokens: [],
       slowReplicaMs: 5000,
       retentionMs: 30 * 86_400_000,
+      policyApprovals: 0,
     });
     expect(cfg.datasets[0]).toMatchObject({ mode: "repair", intensity: 1, checkpointRows: 100_000 });
   });
@@ -716,6 +718,7 @@ describe("parseConfig: serve and probes", () => {
       tokens: [],
       slowReplicaMs: 2000,
       retentionMs: 7 * 86_400_000,
+      policyApprovals: 0,
     });
     expect(cfg.datasets[0]).toMatchObject({
       mode: "scan",

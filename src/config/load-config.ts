@@ -566,10 +566,15 @@ export function parseConfig(
       repairMode: ds.repairMode ?? "all",
       intensity: ds.intensity ?? 1,
       checkpointRows: ds.checkpointRows ?? 100_000,
-      backpressure: ds.backpressure && {
-        latencyMs: ds.backpressure.latency !== undefined ? parseDuration(ds.backpressure.latency)! : 1000,
-        minWritesPerSecond: ds.backpressure.minWritesPerSecond ?? 1,
-      },
+      ...(ds.backpressure
+        ? {
+            backpressure: {
+              latencyMs:
+                ds.backpressure.latency !== undefined ? parseDuration(ds.backpressure.latency)! : 1000,
+              minWritesPerSecond: ds.backpressure.minWritesPerSecond ?? 1,
+            },
+          }
+        : {}),
       ...(ds.focus !== undefined ? { focus: normaliseFocus(ds.focus) } : {}),
       ...(ds.concurrency !== undefined ? { concurrency: ds.concurrency } : {}),
       probe: ds.probe && normaliseProbe(ds.probe, ds),
