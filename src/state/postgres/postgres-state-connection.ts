@@ -37,6 +37,10 @@ function socketOf(client: PoolClient | pg.Client): Socket | undefined {
   return (client as unknown as ClientInternals).connection?.stream;
 }
 
+/** Messages of node-postgres and Node for a connection that is gone (not a statement the server refused). */
+const CONNECTION_LOST =
+  /Connection terminated|Client has encountered a connection error|ECONNRESET|ECONNREFUSED|EPIPE|socket hang up/;
+
 /** Checks connections out of `pool` within the deadlines and bounds every statement sent on them. */
 export class PostgresStateConnections {
   /** Connections given an 'error' listener. */
@@ -109,9 +113,15 @@ export class PostgresStateConnections {
     }).catch(() => undefined);
   }
 
-  /** A StateStoreError naming the store for a deadline; other errors as they are. */
+  /**
+   * A StateStoreError naming the store for a deadline or a connection the server (or the network) dropped;
+   * other errors (a statement the server refused) as they are.
+   */
   wrap(err: unknown): unknown {
-    return isStoreTimeout(err) ? new StateStoreError(`state ${this.label}: ${(err as Error).message}`) : err;
+    if (isStoreTimeout(err)) return new StateStoreError(`state ${this.label}: ${(err as Error).message}`);
+    if (err instanceof Error && CONNECTION_LOST.test(err.message))
+      return new StateStoreError(`state ${this.label}: connection lost: ${err.message}`);
+    return err;
   }
 
   private async bounded<R extends QueryResultRow>(
