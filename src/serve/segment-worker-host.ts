@@ -4,6 +4,7 @@
  */
 import type { ConcordConfig, DatasetConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
+import { keyId } from "../core/model.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import { runSegmentJob } from "../engine/run-segment-job.js";
@@ -73,7 +74,9 @@ export class SegmentWorkerHost {
     const slot = this.slots.get(ds.name) ?? {};
     this.slots.set(ds.name, slot);
     const { state, now, log } = this.deps;
-    const label = `${ds.name} segment ${job.index + 1}/${job.of} of pass ${job.runId}`;
+    const label = job.keys
+      ? `${ds.name} ${job.keys.length} key${job.keys.length === 1 ? "" : "s"} of run ${job.runId}`
+      : `${ds.name} segment ${job.index + 1}/${job.of} of pass ${job.runId}`;
     if (attempt > 1) log(`${label}: attempt ${attempt}`);
     try {
       slot.replicas ??= this.open(ds);
@@ -95,7 +98,14 @@ export class SegmentWorkerHost {
         `${label}: ${t.stats.rowsRead} rows read, ${Object.values(t.counts).reduce((a, b) => a + b, 0)} divergent, ${t.repairs.applied ?? 0} repaired in ${out.result.durationMs} ms`,
       );
       await this.pause(ds, out.result.durationMs);
-      return marks?.ttcSeconds.length ? { ...out.result, ttcSeconds: marks.ttcSeconds } : out.result;
+      const result = marks?.ttcSeconds.length ? { ...out.result, ttcSeconds: marks.ttcSeconds } : out.result;
+      if (!job.keys || !out.outcome) return result;
+      // A key job tells the coordinator which of its keys are still divergent (its consistency hints).
+      const converged = new Set(marks?.converged);
+      const unsettled = new Set(
+        out.outcome.scan.divergences.filter((d) => d.key.length).map((d) => keyId(d.key)),
+      );
+      return { ...result, unsettled: [...unsettled].filter((k) => !converged.has(k)) };
     } catch (err) {
       // The replicas are opened afresh for the next job: a broken connection is not handed on.
       await this.closeReplicas(slot);
