@@ -32,6 +32,8 @@ interface DatasetSlot {
   /** The replicas, opened once for every job of the dataset this worker runs (at once or in turn). */
   replicas?: Promise<OpenReplica[]> | undefined;
   pass?: { runId: string; guard: WriteGuard; resolved?: ResolvedShape | undefined } | undefined;
+  /** The write guard of key jobs (change-feed batches): kept across them, apart from the pass's. */
+  keys?: WriteGuard | undefined;
 }
 
 /**
@@ -81,17 +83,23 @@ export class SegmentWorkerHost {
     try {
       slot.replicas ??= this.open(ds);
       const replicas = await slot.replicas;
-      if (slot.pass?.runId !== job.runId) slot.pass = { runId: job.runId, guard: this.guard(ds) };
+      // A key job (its own short run) leaves the pass this worker is working on as it is.
+      if (job.keys) slot.keys ??= this.guard(ds);
+      else if (slot.pass?.runId !== job.runId) slot.pass = { runId: job.runId, guard: this.guard(ds) };
+      const pass: NonNullable<DatasetSlot["pass"]> =
+        job.keys || !slot.pass ? { runId: job.runId, guard: slot.keys ?? this.guard(ds) } : slot.pass;
       const out = await runSegmentJob(ds, replicas, { state, now }, job, {
         worker: this.deps.worker,
-        guard: slot.pass.guard,
-        resolved: slot.pass.resolved,
+        guard: pass.guard,
+        resolved: pass.resolved,
       });
       if (out.result.skipped) {
-        log(`${label}: skipped (the pass is finished or has it already)`);
+        log(
+          `${label}: skipped (${job.keys ? "its run is finished" : "the pass is finished or has it already"})`,
+        );
         return out.result;
       }
-      slot.pass.resolved = out.resolved;
+      pass.resolved = out.resolved;
       const marks = out.outcome ? await markSegment(state, ds.name, out.outcome, now) : undefined;
       const t = out.result.totals;
       log(
@@ -110,6 +118,7 @@ export class SegmentWorkerHost {
       // The replicas are opened afresh for the next job: a broken connection is not handed on.
       await this.closeReplicas(slot);
       slot.pass = undefined;
+      slot.keys = undefined;
       throw err;
     }
   }
