@@ -416,4 +416,46 @@ describe("runDataset's key form with a SegmentDispatch", () => {
     expect(again.totals.repairs).toEqual({});
     expect(staleOnB(dir)).toContain(250);
   });
+
+  it("stopped while its key job waits: not finished (a feed keeps its position), the job dropped", async () => {
+    makeItemsReplicas(dir, { rows: ROWS, stale: STALE });
+    const cfg = config();
+    const ds = cfg.datasets[0]!;
+    const { state, replicas } = await open(cfg);
+    const stop = new AbortController();
+    const submitted: SegmentJob[] = [];
+    const forgotten: number[] = [];
+    // No worker takes the job: the coordinator waits until it is stopped.
+    const idle: SegmentDispatch = {
+      async submit(jobs) {
+        submitted.push(...jobs);
+      },
+      async poll() {
+        stop.abort();
+        return { done: new Map(), failed: new Map() };
+      },
+      async forget(_d, _r, indexes) {
+        forgotten.push(...indexes);
+      },
+    };
+    const run = await runDataset(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      {
+        runId: "keys-3",
+        command: "watch",
+        mode: "repair",
+        keys: [["50"]],
+        dispatch: idle,
+        signal: stop.signal,
+        heartbeatMs: 0,
+      },
+    );
+    expect(run.finished).toBe(false);
+    expect(submitted.map((j) => j.keys)).toEqual([[["50"]]]);
+    expect(forgotten).toEqual([0]);
+    expect((await state.getRun("keys-3"))[0]).toMatchObject({ status: "diverged" });
+    expect(staleOnB(dir)).toContain(50);
+  });
 });
