@@ -2116,6 +2116,38 @@
         "No segment finished since this coordinator started.",
       ),
     );
+    // The latest failed attempts (the API keeps 50, oldest first): newest first, the last attempt marked.
+    const failures = (q.failures ?? []).slice().reverse();
+    $("failure-count").textContent = failures.length ? String(failures.length) : "";
+    const failed = failures.map((f) =>
+      h(
+        "tr",
+        { data: { failure: f.runId, final: f.final ? "true" : "false" }, class: f.final ? "bad" : "" },
+        h("td", { class: "mono small nowrap" }, f.worker ?? "unknown"),
+        h("td", {}, f.dataset),
+        h("td", { class: "num" }, f.index === undefined || f.index === null ? "–" : String(f.index + 1)),
+        h("td", { class: "mono small nowrap" }, f.runId),
+        h("td", { class: "num" }, f.final ? `${f.attempt} (last)` : String(f.attempt)),
+        h("td", { class: "detail" }, f.error),
+        h("td", { class: "nowrap" }, when(f.at)),
+      ),
+    );
+    $("failures").replaceChildren(
+      table(
+        [
+          { label: "worker" },
+          { label: "dataset" },
+          { label: "segment", num: true },
+          { label: "run" },
+          { label: "attempt", num: true },
+          { label: "error" },
+          { label: "time" },
+        ],
+        failed,
+        "No failed attempt since this coordinator started.",
+        { "aria-labelledby": "failures-title" },
+      ),
+    );
   }
 
   function renderRuns() {

@@ -186,7 +186,9 @@ export interface RunDatasetOptions {
    * implies `checkpoint`, needs `owner`). The run is begun, its pending repairs settled, its checkpoint kept
    * (which segments are folded, under the mode `queue:<mode>`) and finished here, as any run's; the workers
    * run the segments (runSegmentJob). Segments are cut into jobs of up to 8, about four per slot of the
-   * dataset's `concurrency`. Without a pause between segments: the workers keep to `intensity`.
+   * dataset's `concurrency`. Without a pause between segments: the workers keep to `intensity`. With `keys`
+   * (a change-feed batch), the list is one key job (and `expected` goes with it): no checkpoint, no pass
+   * lease; the run is begun and finished here, and what a dead worker left pending is settled at its end.
    */
   readonly dispatch?: SegmentDispatch | undefined;
   /** With `dispatch`: how long one wait for finished segments lasts before the signals are looked at (1 s). */
@@ -257,9 +259,13 @@ export async function runDataset(
 ): Promise<DatasetRunResult> {
   const { state, now } = deps;
   const observer = options.observer ?? {};
-  const dispatch = options.keys || options.ranges ? undefined : options.dispatch;
+  // With keys, a dispatch hands the list to a worker as one key job: no checkpoint, begun and finished here.
+  // A dirty-segment pass (ranges) runs here.
+  const dispatch = options.ranges ? undefined : options.dispatch;
   if (dispatch && options.mode !== "scan" && options.mode !== "repair")
     throw new Error(`runDataset: a ${options.mode} run cannot dispatch its segments (scan and repair can)`);
+  if (dispatch && options.keys && options.print)
+    throw new Error("runDataset: a run that prints its writes cannot dispatch its keys");
   const checkpointed =
     (options.checkpoint === true || dispatch !== undefined) && !options.keys && !options.ranges;
   const writes = options.mode === "repair";
@@ -428,6 +434,8 @@ export async function runDataset(
       if (checkpointed) return result(false, "running");
       totals.remaining = Math.max(totals.remaining, 1);
       await recordRunEnd(state, record, totals, "diverged", now());
+      // A key job not started is dropped; one running finds its run finished when it is delivered again.
+      await forgetJobs();
       return result(false, "diverged");
     };
     const settlePending = async (own: boolean): Promise<RepairResult[]> => {
@@ -526,6 +534,12 @@ export async function runDataset(
             ...(shadowPolicy || canary
               ? { candidate: { shadow: shadowPolicy, canary: canary && options.canary } }
               : {}),
+            ...(options.keys
+              ? {
+                  keys: options.keys,
+                  ...(options.expected ? { expected: [...options.expected] } : {}),
+                }
+              : {}),
           },
           segments,
           done,
@@ -536,7 +550,7 @@ export async function runDataset(
               addTotals(totals, r.totals);
               done.add(i);
             }
-            cp = await save(cp!);
+            if (cp) cp = await save(cp);
             for (const [i, r] of finished)
               await observer.onSegmentDone?.(
                 {
@@ -550,6 +564,7 @@ export async function runDataset(
                   opened: r.opened ?? {},
                   ttcSeconds: r.ttcSeconds,
                   candidate: r.candidate,
+                  unsettled: r.unsettled,
                 },
                 undefined,
               );
@@ -659,7 +674,7 @@ export async function runDataset(
       // What lets anyone check that no dispatched segment was lost: each folded once, and the rows each held;
       // and how many key ranges the pass cut (insights weigh a range's drift against the others').
       const extra: Record<string, number> = options.keys ? {} : { segments: segments.length };
-      if (dispatch) {
+      if (dispatch && !options.keys) {
         extra["segments.folded"] = done.size;
         for (const [r, { rows }] of Object.entries(totals.replicas)) extra[`rows.${r}`] = rows;
       }
@@ -668,7 +683,10 @@ export async function runDataset(
       await forgetJobs();
       return result(true, status);
     } catch (err) {
-      if (!checkpointed) await recordRunEnd(state, record, totals, "failed", now()).catch(() => {});
+      if (!checkpointed) {
+        await recordRunEnd(state, record, totals, "failed", now()).catch(() => {});
+        await forgetJobs().catch(() => {});
+      }
       throw err;
     } finally {
       await alive?.stop();

@@ -38,13 +38,14 @@ export interface SegmentJobOutcome {
 }
 
 /**
- * Runs one segment of a distributed pass. Skips it (nothing read or written) when the dataset's checkpoint is
- * not this pass's or already has the segment folded: a job left over from a finished pass, or delivered
- * again after its result was taken in. While it runs it beats the pass's heartbeat, so the pass stays live
- * while any worker works on it. Repair mode writes under the pass's run id: ledger claims by the same run
- * are taken again, so a job retried after its worker died redoes only what did not land (its scan no longer
- * finds what did). The blast-radius latch holds across workers: a segment that trips the guard latches the
- * run at once (latchLease), and every segment asks again just before it records and writes.
+ * Runs one segment of a distributed pass, or a key job (a run's list of keys). Skips a segment (nothing read
+ * or written) when the dataset's checkpoint is not this pass's or already has the segment folded: a job left
+ * over from a finished pass, or delivered again after its result was taken in; a key job once its run is
+ * finished. While it runs it beats the run's heartbeat, so the run stays live while any worker works on it.
+ * Repair mode writes under the run's id: ledger claims by the same run are taken again, so a job retried
+ * after its worker died redoes only what did not land (its scan no longer finds what did). The blast-radius
+ * latch holds across workers: a segment that trips the guard latches the run at once (latchLease), and every
+ * segment asks again just before it records and writes.
  */
 export async function runSegmentJob(
   ds: DatasetConfig,
@@ -55,12 +56,21 @@ export async function runSegmentJob(
 ): Promise<SegmentJobOutcome> {
   const { state, now } = deps;
   const started = now();
-  const cp = await state.getCheckpoint(ds.name);
+  const skipped = { result: { totals: emptyTotals(), worker: options.worker, durationMs: 0, skipped: true } };
+  // A key job has no checkpoint: it is left alone once its run is finished (or was never begun).
+  const keyJob = job.keys !== undefined;
+  const cp = keyJob ? undefined : await state.getCheckpoint(ds.name);
   const kept = cp?.totals as QueuedTotals | undefined;
-  if (!cp || cp.runId !== job.runId || cp.mode !== queuedMode(job.mode) || kept?.done.includes(job.index))
-    return {
-      result: { totals: emptyTotals(), worker: options.worker, durationMs: 0, skipped: true },
-    };
+  if (keyJob) {
+    const run = (await state.getRun(job.runId)).find((r) => r.dataset === ds.name);
+    if (!run || run.finishedAt !== undefined) return skipped;
+  } else if (
+    !cp ||
+    cp.runId !== job.runId ||
+    cp.mode !== queuedMode(job.mode) ||
+    kept?.done.includes(job.index)
+  )
+    return skipped;
   const resolved = options.resolved ?? (await describeDataset(ds, replicas));
   const policy = job.mode === "scan" ? undefined : datasetPolicy(ds, resolved);
   // The pass's candidates decide here as they would in a single-process pass: a shadow beside the live
@@ -103,8 +113,11 @@ export async function runSegmentJob(
       guard: options.guard,
       latched: kept?.run.guard !== undefined || (await tripped()),
       latch: tripped,
-      bounds: cp.bounds,
-      target: { range: job.range, expectedRows: job.expectedRows },
+      repairMode: ds.repairMode ?? "all",
+      ...(job.keys && job.expected ? { expected: new Map(job.expected) } : {}),
+      // A range job's segment bounds place its evidence in the pass's key ranges (a key job has none).
+      ...(cp ? { bounds: cp.bounds } : {}),
+      target: job.keys ? { keys: job.keys } : { range: job.range, expectedRows: job.expectedRows },
     });
     if (segment.totals.guard) await state.acquireLease(latch, options.worker, now(), LATCH_TTL_MS);
     const where = { from: job.index, to: job.index + 1, of: job.of };
@@ -118,7 +131,8 @@ export async function runSegmentJob(
     );
     const outcome = { ...where, ...segment.work };
     // The drill-down's record of the segment, written where it ran (a retried job replaces it).
-    if (segment.whole) await state.recordSegment(segmentFigures(ds.name, job.runId, outcome, started, now()));
+    if (segment.whole && !keyJob)
+      await state.recordSegment(segmentFigures(ds.name, job.runId, outcome, started, now()));
     return {
       result: {
         totals: segment.totals,

@@ -1,10 +1,13 @@
 /** The SegmentDispatch port: how a coordinator hands a pass's segments to worker processes and learns their end. */
-import type { KeyRange } from "../core/model.js";
+import type { Key, KeyRange } from "../core/model.js";
 import type { CandidatePolicy } from "./candidate-decider.js";
 import type { RunTotals } from "./run-totals.js";
 import type { CandidateFigures } from "./segment-report.js";
 
-/** One segment of a distributed pass, as a job a worker runs. Plain JSON. */
+/**
+ * One segment of a distributed pass, or one batch of keys of a targeted run (a change-feed batch), as a job a
+ * worker runs. Plain JSON.
+ */
 export interface SegmentJob {
   readonly dataset: string;
   /** The pass's run id: the coordinator begins and finishes it; workers write under it. */
@@ -16,6 +19,14 @@ export interface SegmentJob {
   readonly range: KeyRange;
   /** About how many rows the segment holds (for detection's progress and leaf sizes). */
   readonly expectedRows: number;
+  /**
+   * A key job: re-read exactly these keys instead of the range (a run's key form, segment 0 of 1). No
+   * checkpoint: the run is begun and finished by the coordinator, and a worker skips the job once the run is
+   * finished. Retried after a worker died, it claims under the same run id, so each repair lands once.
+   */
+  readonly keys?: readonly Key[] | undefined;
+  /** With `keys`: what each replica is expected to hold, by `keyId` (fingerprint, or null for absent). */
+  readonly expected?: readonly (readonly [string, Readonly<Record<string, string | null>>])[] | undefined;
   /**
    * The pass's candidate policies, as the coordinator runs them: a shadow decides beside the live policy
    * (its figures come back in the result), a canary decides its `fraction` of keys. The coordinator's, not
@@ -45,6 +56,8 @@ export interface SegmentJobResult {
   readonly ttcSeconds?: readonly number[];
   /** The job's candidates' figures (see SegmentJob.candidate). */
   readonly candidate?: CandidateFigures | undefined;
+  /** A key job's keys (`keyId`) found divergent and not verified converged (for serve's consistency hints). */
+  readonly unsettled?: readonly string[] | undefined;
 }
 
 /** Where the segments of a pass stand, as `poll` reports them. */

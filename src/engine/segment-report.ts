@@ -79,6 +79,8 @@ export interface SegmentReport {
   /** Times to convergence of the keys the group took back, seconds (recorded where it ran). */
   readonly ttcSeconds?: readonly number[] | undefined;
   readonly candidate?: CandidateFigures | undefined;
+  /** A key job's keys (`keyId`) found divergent and not verified converged, as its worker reports them. */
+  readonly unsettled?: readonly string[] | undefined;
 }
 
 const WRITES = new Set(["propagate", "delete", "merge"]);

@@ -21,6 +21,7 @@ import {
   type RunObserver,
   runDataset,
 } from "./run-dataset.js";
+import type { SegmentDispatch } from "./segment-dispatch.js";
 
 /** A watched replica and how to open its (not yet started) feed; called again after every failure. */
 export interface WatchedFeed {
@@ -73,6 +74,11 @@ export interface WatchDatasetOptions {
   readonly runObserver?: RunObserver;
   /** First delay after a failure (doubling to 60 s); default 1 s. */
   readonly retryMs?: number;
+  /**
+   * A coordinator's queue: each batch of keys is checked by a worker as a key job (a gap's whole pass still
+   * runs here). The position is stored only once the job's keys are checked, as without a queue.
+   */
+  readonly dispatch?: SegmentDispatch | undefined;
 }
 
 /**
@@ -233,7 +239,9 @@ async function watchFeed(
         runId: options.newRunId(),
         command: batch.gap ? "watch pass" : "watch",
         mode,
-        ...(batch.gap ? {} : { keys: batch.keys }),
+        ...(batch.gap
+          ? {}
+          : { keys: batch.keys, ...(options.dispatch ? { dispatch: options.dispatch, signal } : {}) }),
         ...(options.runObserver ? { observer: options.runObserver } : {}),
       });
       // A run stopped by the signal checked only part: its position is not stored.

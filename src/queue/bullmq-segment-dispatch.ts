@@ -97,7 +97,7 @@ export class BullmqSegmentDispatch implements SegmentDispatch {
       // Jobs that exist (waiting, running, completed) are left as they are: addBulk adds none twice.
       await queue.addBulk(
         list.map((job) => ({
-          name: "segment",
+          name: job.keys ? "keys" : "segment",
           data: job,
           opts: {
             jobId: segmentJobId(job.runId, job.index),

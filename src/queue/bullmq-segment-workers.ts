@@ -9,8 +9,11 @@ export type SegmentHandler = (job: SegmentJob, attempt: number) => Promise<Segme
 
 /** A worker process's BullMQ workers. */
 export interface SegmentWorkers {
-  /** Stops taking jobs, waits for the jobs running to finish, closes the connections. */
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs, waits for the jobs running to finish, closes the connections. `force`: without waiting
+   * (their locks are no longer renewed: another worker takes them up as stalled, as after a crash).
+   */
+  close(force?: boolean): Promise<void>;
 }
 
 /**
@@ -48,8 +51,8 @@ export async function startSegmentWorkers(
     w.on("error", (err) => log(`queue ${w.name}: ${(err.message ?? String(err)).split("\n")[0]}`));
   await Promise.all(started.map((w) => w.waitUntilReady()));
   return {
-    async close() {
-      await Promise.all(started.map((w) => w.close()));
+    async close(force = false) {
+      await Promise.all(started.map((w) => w.close(force)));
     },
   };
 }

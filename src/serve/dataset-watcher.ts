@@ -6,6 +6,7 @@ import { openConnector } from "../connectors/open-connector.js";
 import { keyId } from "../core/model.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import { newRunId } from "../engine/run-id.js";
+import type { SegmentDispatch } from "../engine/segment-dispatch.js";
 import { feedOptions, type WatchCheck, watchDataset } from "../engine/watch-dataset.js";
 import type { StateStore } from "../state/state-store.js";
 import type { ConsistencyHints } from "./consistency-hints.js";
@@ -23,6 +24,8 @@ export interface DatasetWatcherDeps {
   readonly anchor: () => Promise<void>;
   /** Told what each check verified and how long it took. */
   readonly hints: ConsistencyHints;
+  /** A coordinator's queue: batches of keys are checked by workers as key jobs. */
+  readonly dispatch?: SegmentDispatch | undefined;
 }
 
 /**
@@ -88,10 +91,28 @@ export class DatasetWatcher {
               deps.metrics.repairWriteRate.set({ dataset: ds.name, replica }, rate ?? -1),
           },
         },
+        ...(deps.dispatch ? { dispatch: deps.dispatch } : {}),
         runObserver: {
           onSegment: async (segment) => {
             for (const d of segment.scan.divergences) if (d.key.length) this.unsettled.add(keyId(d.key));
             for (const k of await recordSegment(ds.name, deps, segment)) this.unsettled.delete(k);
+          },
+          // A key job run on a worker: the worker marked its keys; here its figures are counted.
+          onSegmentDone: (report, work) => {
+            if (work) return;
+            for (const k of report.unsettled ?? []) this.unsettled.add(k);
+            const { metrics } = deps;
+            const dataset = ds.name;
+            if (report.worker) metrics.workerSegments.inc({ dataset, worker: report.worker });
+            for (const [replica, { rows }] of Object.entries(report.totals.replicas))
+              metrics.scanRows.inc({ dataset, replica }, rows);
+            for (const [cls, n] of Object.entries(report.opened))
+              metrics.escalations.inc({ dataset, class: cls }, n);
+            for (const [replica, outcomes] of Object.entries(report.repairs))
+              for (const [outcome, n] of Object.entries(outcomes))
+                metrics.repairs.inc({ dataset, replica, outcome }, n);
+            for (const seconds of report.ttcSeconds ?? [])
+              metrics.timeToConvergence.observe({ dataset }, seconds);
           },
         },
         observer: {

@@ -4,6 +4,7 @@
  */
 import type { ConcordConfig, DatasetConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
+import { keyId } from "../core/model.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import { runSegmentJob } from "../engine/run-segment-job.js";
@@ -31,6 +32,8 @@ interface DatasetSlot {
   /** The replicas, opened once for every job of the dataset this worker runs (at once or in turn). */
   replicas?: Promise<OpenReplica[]> | undefined;
   pass?: { runId: string; guard: WriteGuard; resolved?: ResolvedShape | undefined } | undefined;
+  /** The write guard of key jobs (change-feed batches): kept across them, apart from the pass's. */
+  keys?: WriteGuard | undefined;
 }
 
 /**
@@ -73,33 +76,49 @@ export class SegmentWorkerHost {
     const slot = this.slots.get(ds.name) ?? {};
     this.slots.set(ds.name, slot);
     const { state, now, log } = this.deps;
-    const label = `${ds.name} segment ${job.index + 1}/${job.of} of pass ${job.runId}`;
+    const label = job.keys
+      ? `${ds.name} ${job.keys.length} key${job.keys.length === 1 ? "" : "s"} of run ${job.runId}`
+      : `${ds.name} segment ${job.index + 1}/${job.of} of pass ${job.runId}`;
     if (attempt > 1) log(`${label}: attempt ${attempt}`);
     try {
       slot.replicas ??= this.open(ds);
       const replicas = await slot.replicas;
-      if (slot.pass?.runId !== job.runId) slot.pass = { runId: job.runId, guard: this.guard(ds) };
+      // A key job (its own short run) leaves the pass this worker is working on as it is.
+      if (job.keys) slot.keys ??= this.guard(ds);
+      else if (slot.pass?.runId !== job.runId) slot.pass = { runId: job.runId, guard: this.guard(ds) };
+      const pass: NonNullable<DatasetSlot["pass"]> =
+        job.keys || !slot.pass ? { runId: job.runId, guard: slot.keys ?? this.guard(ds) } : slot.pass;
       const out = await runSegmentJob(ds, replicas, { state, now }, job, {
         worker: this.deps.worker,
-        guard: slot.pass.guard,
-        resolved: slot.pass.resolved,
+        guard: pass.guard,
+        resolved: pass.resolved,
       });
       if (out.result.skipped) {
-        log(`${label}: skipped (the pass is finished or has it already)`);
+        log(
+          `${label}: skipped (${job.keys ? "its run is finished" : "the pass is finished or has it already"})`,
+        );
         return out.result;
       }
-      slot.pass.resolved = out.resolved;
+      pass.resolved = out.resolved;
       const marks = out.outcome ? await markSegment(state, ds.name, out.outcome, now) : undefined;
       const t = out.result.totals;
       log(
         `${label}: ${t.stats.rowsRead} rows read, ${Object.values(t.counts).reduce((a, b) => a + b, 0)} divergent, ${t.repairs.applied ?? 0} repaired in ${out.result.durationMs} ms`,
       );
       await this.pause(ds, out.result.durationMs);
-      return marks?.ttcSeconds.length ? { ...out.result, ttcSeconds: marks.ttcSeconds } : out.result;
+      const result = marks?.ttcSeconds.length ? { ...out.result, ttcSeconds: marks.ttcSeconds } : out.result;
+      if (!job.keys || !out.outcome) return result;
+      // A key job tells the coordinator which of its keys are still divergent (its consistency hints).
+      const converged = new Set(marks?.converged);
+      const unsettled = new Set(
+        out.outcome.scan.divergences.filter((d) => d.key.length).map((d) => keyId(d.key)),
+      );
+      return { ...result, unsettled: [...unsettled].filter((k) => !converged.has(k)) };
     } catch (err) {
       // The replicas are opened afresh for the next job: a broken connection is not handed on.
       await this.closeReplicas(slot);
       slot.pass = undefined;
+      slot.keys = undefined;
       throw err;
     }
   }

@@ -230,6 +230,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
           onChange: () => void evaluateAlerts(),
           anchor: () => anchorAudit(),
           hints,
+          dispatch: options.queue,
         }),
     );
   const snapshot = async (): Promise<HealthSnapshot> => {

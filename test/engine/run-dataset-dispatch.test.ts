@@ -350,3 +350,112 @@ describe("runDataset with a SegmentDispatch", () => {
     expect(await state.getLease("latch:latched")).toBeUndefined();
   });
 });
+
+describe("runDataset's key form with a SegmentDispatch", () => {
+  it("hands the keys to a worker as one key job, finishes the run here, and a late delivery does nothing", async () => {
+    makeItemsReplicas(dir, { rows: ROWS, stale: STALE });
+    const cfg = config();
+    const ds = cfg.datasets[0]!;
+    const { state, replicas } = await open(cfg);
+    const jobs: SegmentJob[] = [];
+    const work = async (job: SegmentJob) => {
+      jobs.push(job);
+      return (
+        await runSegmentJob(ds, replicas, { state, now: Date.now }, job, {
+          worker: "w1",
+          guard: new WriteGuard(),
+          heartbeatMs: 0,
+        })
+      ).result;
+    };
+    const keys = [["50"], ["150"]];
+    const run = await runDataset(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      {
+        runId: "keys-1",
+        command: "watch",
+        mode: "repair",
+        keys,
+        dispatch: new InlineDispatch(work),
+        heartbeatMs: 0,
+      },
+    );
+    expect(run).toMatchObject({ finished: true, status: "ok", segments: 1 });
+    expect(run.totals.repairs).toEqual({ applied: 2 });
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]).toMatchObject({ runId: "keys-1", index: 0, of: 1, keys });
+    expect(staleOnB(dir)).toEqual(STALE.filter((id) => id !== 50 && id !== 150));
+    // No checkpoint, no drill-down: a run over a list of keys records neither.
+    expect(await state.getCheckpoint("items")).toBeUndefined();
+    expect(await state.listSegments("keys-1")).toEqual([]);
+    expect((await state.getRun("keys-1"))[0]).toMatchObject({ command: "watch", status: "ok" });
+    // The same job delivered again after its run finished reads and writes nothing.
+    const late = await work({ ...jobs[0]!, keys: [["250"]] });
+    expect(late.skipped).toBe(true);
+    expect(staleOnB(dir)).toContain(250);
+
+    // The expected state travels with the job: a key whose replicas no longer hold it is left alone.
+    const expected = new Map([[JSON.stringify(["250"]), { a: "0000000000000000", b: "0000000000000000" }]]);
+    const again = await runDataset(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      {
+        runId: "keys-2",
+        command: "repair",
+        mode: "repair",
+        keys: [["250"]],
+        expected,
+        dispatch: new InlineDispatch(work),
+        heartbeatMs: 0,
+      },
+    );
+    expect(jobs[2]?.expected).toEqual([...expected]);
+    expect(again.totals.repairs).toEqual({});
+    expect(staleOnB(dir)).toContain(250);
+  });
+
+  it("stopped while its key job waits: not finished (a feed keeps its position), the job dropped", async () => {
+    makeItemsReplicas(dir, { rows: ROWS, stale: STALE });
+    const cfg = config();
+    const ds = cfg.datasets[0]!;
+    const { state, replicas } = await open(cfg);
+    const stop = new AbortController();
+    const submitted: SegmentJob[] = [];
+    const forgotten: number[] = [];
+    // No worker takes the job: the coordinator waits until it is stopped.
+    const idle: SegmentDispatch = {
+      async submit(jobs) {
+        submitted.push(...jobs);
+      },
+      async poll() {
+        stop.abort();
+        return { done: new Map(), failed: new Map() };
+      },
+      async forget(_d, _r, indexes) {
+        forgotten.push(...indexes);
+      },
+    };
+    const run = await runDataset(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      {
+        runId: "keys-3",
+        command: "watch",
+        mode: "repair",
+        keys: [["50"]],
+        dispatch: idle,
+        signal: stop.signal,
+        heartbeatMs: 0,
+      },
+    );
+    expect(run.finished).toBe(false);
+    expect(submitted.map((j) => j.keys)).toEqual([[["50"]]]);
+    expect(forgotten).toEqual([0]);
+    expect((await state.getRun("keys-3"))[0]).toMatchObject({ status: "diverged" });
+    expect(staleOnB(dir)).toContain(50);
+  });
+});

@@ -1,0 +1,271 @@
+/**
+ * Change-feed key batches as jobs on workers: a coordinator's watcher hands each batch to a worker over the
+ * real BullMQ on Redis, with the state in PostgreSQL and SQLite replicas whose triggers are the feed. The
+ * worker repairs the written keys; a key job whose worker dies after writing is taken up by another worker
+ * and its repairs are applied once; the feed position is stored only after the job's keys were checked.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { Queue } from "bullmq";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config/load-config.js";
+import { parseQueueUrl } from "../../src/config/queue-config.js";
+import type { SegmentJob, SegmentJobResult } from "../../src/engine/segment-dispatch.js";
+import { BullmqSegmentDispatch } from "../../src/queue/bullmq-segment-dispatch.js";
+import { startSegmentWorkers } from "../../src/queue/bullmq-segment-workers.js";
+import { queueConnection, segmentQueueName } from "../../src/queue/queue-connection.js";
+import { SegmentWorkerHost } from "../../src/serve/segment-worker-host.js";
+import { createService, type Service } from "../../src/serve/service.js";
+import { openStateStore } from "../../src/state/open-state-store.js";
+import type { StateStore } from "../../src/state/state-store.js";
+import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
+import { POSTGRES, REDIS, serviceAvailable } from "../support/services.js";
+import { makeItemsReplicas } from "../support/sqlite-items.js";
+
+const available = (await serviceAvailable(REDIS)) && (await serviceAvailable(POSTGRES));
+const queue = parseQueueUrl(REDIS.url, "queue");
+const cleanup: (() => Promise<unknown>)[] = [];
+
+let pg: PostgresTestSchema;
+beforeAll(async () => {
+  if (available) pg = await createPostgresTestSchema();
+  return async () => {
+    if (available) await pg.drop();
+  };
+});
+
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c().catch(() => {});
+});
+
+/** The coordinator's service and its state, a worker host on a state store of its own, the replicas' dir. */
+interface Fleet {
+  readonly dataset: string;
+  readonly dir: string;
+  readonly service: Service;
+  readonly state: StateStore;
+  readonly host: SegmentWorkerHost;
+  readonly log: string[];
+}
+
+async function startFleet(): Promise<Fleet> {
+  const tag = randomBytes(4).toString("hex");
+  const dataset = `keys_${tag}`;
+  const dir = mkdtempSync(join(tmpdir(), "concord-key-jobs-"));
+  cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+  makeItemsReplicas(dir, { rows: 200 });
+  const stateUrl = `${POSTGRES.url}${POSTGRES.url.includes("?") ? "&" : "?"}schema=${pg.name}`;
+  const config = parseConfig(
+    `state: "${stateUrl}"
+queue: "${REDIS.url}"
+datasets:
+  ${dataset}:
+    key: id
+    versions: { counter: version }
+    replicas:
+      a: { url: "sqlite:a.db", table: items }
+      b: { url: "sqlite:b.db", table: items }
+    policy: { owner: a, resolve: highest-version }
+    schedule: 1h
+    watch: { replicas: [a], batch: 50ms }
+`,
+    join(dir, "concord.yaml"),
+  );
+  const log: string[] = [];
+  const dispatch = new BullmqSegmentDispatch(queue, new Map([[dataset, 2]]));
+  cleanup.push(async () => {
+    const q = new Queue(segmentQueueName(dataset), { connection: queueConnection(queue) });
+    await q.obliterate({ force: true });
+    await q.close();
+  });
+  cleanup.push(() => dispatch.close());
+  const state = await openStateStore(stateUrl);
+  cleanup.push(() => state.close());
+  const workerState = await openStateStore(stateUrl);
+  cleanup.push(() => workerState.close());
+  const host = new SegmentWorkerHost(config, {
+    state: workerState,
+    now: Date.now,
+    log: (line) => log.push(`worker: ${line}`),
+    worker: "worker-1",
+  });
+  cleanup.push(() => host.close());
+  const service = await createService(config, {
+    state,
+    owner: `coordinator-${tag}`,
+    queue: dispatch,
+    log: (line) => log.push(line),
+  });
+  cleanup.push(() => service.stop());
+  return { dataset, dir, service, state, host, log };
+}
+
+/** Waits for `cond`, polling; fails naming `what` (with the log) after `ms`. */
+async function until(what: string, cond: () => boolean | Promise<boolean>, log: string[], ms = 30_000) {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}:\n${log.join("\n")}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function rows(dir: string, replica: string, ids: readonly number[]): unknown[] {
+  const db = new Database(join(dir, `${replica}.db`), { readonly: true });
+  try {
+    return ids.map((id) => db.prepare("SELECT * FROM items WHERE id = ?").get(id));
+  } finally {
+    db.close();
+  }
+}
+
+function writeOnA(dir: string, ids: readonly number[]): void {
+  const db = new Database(join(dir, "a.db"));
+  try {
+    db.prepare(
+      `UPDATE items SET name = 'changed ' || id, version = 3 WHERE id IN (${ids.map(() => "?").join(",")})`,
+    ).run(...ids);
+  } finally {
+    db.close();
+  }
+}
+
+/** Applied audit entries per repair id, and the runs that wrote them. */
+async function applied(state: StateStore, dataset: string) {
+  const entries = (await state.readAudit({ limit: 10_000 })).filter(
+    (e) => e.dataset === dataset && e.type === "applied",
+  );
+  const perRepair = new Map<string, number>();
+  for (const e of entries) {
+    const id = String((e.data as { repair?: string }).repair);
+    perRepair.set(id, (perRepair.get(id) ?? 0) + 1);
+  }
+  return { perRepair, runs: new Set(entries.map((e) => e.runId)) };
+}
+
+describe.skipIf(!available)("change-feed key batches as jobs on workers", () => {
+  it("a coordinator's watcher hands the keys written on a replica to a worker, which repairs them", async () => {
+    const fx = await startFleet();
+    const ran: SegmentJob[] = [];
+    const workers = await startSegmentWorkers(
+      queue,
+      { concurrency: 1, stallAfterMs: 5000 },
+      [fx.dataset],
+      async (job, attempt) => {
+        ran.push(job);
+        return fx.host.handle(job, attempt);
+      },
+      (line) => fx.log.push(line),
+      "worker-1",
+    );
+    cleanup.push(() => workers.close());
+    await fx.service.start();
+    await until("the feed", () => fx.log.some((l) => l.includes("watching its change feed")), fx.log);
+    await fx.service.idle();
+    const ids = [5, 6, 77];
+    writeOnA(fx.dir, ids);
+    await until(
+      "the repair",
+      () => JSON.stringify(rows(fx.dir, "b", ids)) === JSON.stringify(rows(fx.dir, "a", ids)),
+      fx.log,
+    );
+    // The keys went to the worker as a key job, under a run the coordinator began and finished.
+    const keyJobs = ran.filter((j) => j.keys);
+    expect(keyJobs).toHaveLength(1);
+    expect(keyJobs[0]!.keys!.map((k) => k[0]).sort()).toEqual(ids.map(String).sort());
+    // The row lands before its repair is settled: the run's end (and the position after it) says all is in.
+    await until(
+      "the run's end and the feed position",
+      async () =>
+        (await fx.state.getRun(keyJobs[0]!.runId))[0]?.status === "ok" &&
+        (await fx.state.getFeedPosition(fx.dataset, "a")) !== undefined,
+      fx.log,
+    );
+    const { perRepair, runs } = await applied(fx.state, fx.dataset);
+    expect(perRepair.size).toBe(ids.length);
+    expect([...runs]).toEqual([keyJobs[0]!.runId]);
+    const [run] = await fx.state.getRun(keyJobs[0]!.runId);
+    expect(run).toMatchObject({ command: "watch", status: "ok" });
+    // The job is forgotten once folded: nothing is left in the queue.
+    const q = new Queue(segmentQueueName(fx.dataset), { connection: queueConnection(queue) });
+    cleanup.push(() => q.close());
+    await until(
+      "the job's removal",
+      async () => (await q.getJobs(["completed", "waiting", "active"])).length === 0,
+      fx.log,
+    );
+  }, 60_000);
+
+  it("a key job whose worker dies after writing is retried on another worker and applied once; the position waits for it", async () => {
+    const fx = await startFleet();
+    const attempts: { worker: string; result?: SegmentJobResult }[] = [];
+    let died!: () => void;
+    const dead = new Promise<void>((r) => {
+      died = r;
+    });
+    // Worker 1 runs the job for real (its repairs land), then dies before reporting: it never answers, and
+    // its BullMQ worker is closed without waiting, so its lock is no longer renewed.
+    const first = await startSegmentWorkers(
+      queue,
+      { concurrency: 1, stallAfterMs: 1000 },
+      [fx.dataset],
+      async (job, attempt) => {
+        const result = await fx.host.handle(job, attempt);
+        // The first pass's segments (nothing to repair) are answered; the key job is not.
+        if (!job.keys) return result;
+        attempts.push({ worker: "worker-1", result });
+        died();
+        return new Promise<SegmentJobResult>(() => {});
+      },
+      (line) => fx.log.push(line),
+      "worker-1",
+    );
+    let firstClosed = false;
+    cleanup.push(() => (firstClosed ? Promise.resolve() : first.close()));
+    await fx.service.start();
+    await until("the feed", () => fx.log.some((l) => l.includes("watching its change feed")), fx.log);
+    await fx.service.idle();
+    const ids = [10, 11, 12, 150];
+    writeOnA(fx.dir, ids);
+    await dead;
+    const closing = first.close(true);
+    firstClosed = true;
+    await closing;
+    // The repairs landed, but the coordinator has no answer yet: the feed position is not stored.
+    expect(rows(fx.dir, "b", ids)).toEqual(rows(fx.dir, "a", ids));
+    expect(await fx.state.getFeedPosition(fx.dataset, "a")).toBeUndefined();
+    const second = await startSegmentWorkers(
+      queue,
+      { concurrency: 1, stallAfterMs: 1000 },
+      [fx.dataset],
+      async (job, attempt) => {
+        const result = await fx.host.handle(job, attempt);
+        if (job.keys) attempts.push({ worker: "worker-2", result });
+        return result;
+      },
+      (line) => fx.log.push(line),
+      "worker-2",
+    );
+    cleanup.push(() => second.close());
+    await until("the retried job", () => attempts.some((a) => a.worker === "worker-2"), fx.log);
+    await until(
+      "the feed position",
+      async () => (await fx.state.getFeedPosition(fx.dataset, "a")) !== undefined,
+      fx.log,
+    );
+    // Worker 1 applied every repair; worker 2 found the keys converged and wrote nothing.
+    expect(attempts.map((a) => [a.worker, a.result?.totals.repairs.applied ?? 0])).toEqual([
+      ["worker-1", ids.length],
+      ["worker-2", 0],
+    ]);
+    const { perRepair, runs } = await applied(fx.state, fx.dataset);
+    expect(perRepair.size).toBe(ids.length);
+    expect([...perRepair.values()].every((n) => n === 1)).toBe(true);
+    expect(runs.size).toBe(1);
+    const [run] = await fx.state.getRun([...runs][0]!);
+    expect(run).toMatchObject({ command: "watch", status: "ok" });
+    expect(await fx.state.listRepairs({ dataset: fx.dataset, outcome: "pending" })).toEqual([]);
+  }, 60_000);
+});
