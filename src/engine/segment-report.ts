@@ -79,6 +79,11 @@ export interface SegmentReport {
   /** Times to convergence of the keys the group took back, seconds (recorded where it ran). */
   readonly ttcSeconds?: readonly number[] | undefined;
   readonly candidate?: CandidateFigures | undefined;
+  /**
+   * A piece of a group too dense to hold at once (its range cut smaller): each piece is reported as it is
+   * done, with the group's `from`/`to`; only the `last` one completes the group's segments.
+   */
+  readonly part?: { readonly index: number; readonly last: boolean } | undefined;
 }
 
 const WRITES = new Set(["propagate", "delete", "merge"]);
