@@ -33,29 +33,6 @@ export function isRepairable(d: { class: DivergenceClass }): boolean {
 }
 
 /**
- * The pieces of a group decided before this one (a group too dense to hold at once is cut into pieces): the
- * guard weighs their divergent keys and writes with this piece's, against the whole group's `rows`.
- */
-export interface PriorPieces {
-  readonly rows: number;
-  readonly divergent: number;
-  readonly writes: number;
-}
-
-/** A plan's own figures as the guard weighs them (without any prior pieces'). */
-export function guardFigures(plan: Pick<DatasetPlan, "scan" | "decisions">): {
-  divergent: number;
-  writes: number;
-} {
-  return {
-    divergent: plan.scan.divergences.filter(isRepairable).length,
-    writes: plan.decisions
-      .filter((d) => WRITE_ACTIONS.has(d.action))
-      .reduce((n, d) => n + d.targets.length, 0),
-  };
-}
-
-/**
  * Decides every divergence of a scan by the dataset's policy (compiled once per run and passed in, or
  * compiled here), and applies the blast-radius guard: when divergent keys exceed `maxDivergentFraction` of
  * the largest replica, or write decisions exceed `maxRepairs`, the plan is marked so nothing is written.
@@ -66,16 +43,15 @@ export function planDataset(
   scan: DatasetScan,
   policy: CompiledPolicy = datasetPolicy(ds, scan.resolved),
   canary?: Canary,
-  prior?: PriorPieces,
 ): DatasetPlan {
   const decisions = scan.divergences.map((d) =>
     decideRepair(d, scan.shape, canary && inCanary(d.key, canary.fraction) ? canary.policy : policy),
   );
-  const rows = prior?.rows || Math.max(0, ...Object.values(scan.replicas).map((r) => r.rows));
-  const divergent = (prior?.divergent ?? 0) + scan.divergences.filter(isRepairable).length;
-  const writes =
-    (prior?.writes ?? 0) +
-    decisions.filter((d) => WRITE_ACTIONS.has(d.action)).reduce((n, d) => n + d.targets.length, 0);
+  const rows = Math.max(0, ...Object.values(scan.replicas).map((r) => r.rows));
+  const divergent = scan.divergences.filter(isRepairable).length;
+  const writes = decisions
+    .filter((d) => WRITE_ACTIONS.has(d.action))
+    .reduce((n, d) => n + d.targets.length, 0);
   const { maxDivergentFraction, maxRepairs } = policy.limits;
   let guard: GuardTrip | undefined;
   if (maxDivergentFraction !== undefined && rows > 0 && divergent / rows > maxDivergentFraction) {

@@ -15,7 +15,6 @@ import type { Checkpoint, RunRecord, StateStore } from "../state/state-store.js"
 import { CandidateDecider, type CandidatePolicy } from "./candidate-decider.js";
 import { datasetPolicy, datasetPolicyText, describeDataset } from "./describe-dataset.js";
 import { dispatchSegments } from "./dispatch-segments.js";
-import { guardFigures } from "./plan-dataset.js";
 import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
 import type { RepairMode } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
@@ -509,8 +508,13 @@ export async function runDataset(
         const guard = new WriteGuard({ ...options.guard, writesPerSecond: policy?.limits.writesPerSecond });
         let lastFound = 0;
         // How many differing keys one piece of a group may hold: the budget segment groups adapt to.
+        // A policy with blast-radius limits weighs each group whole (a trip writes nothing of it), so its
+        // groups are not cut: their memory stays bounded by the segment.
+        const limited =
+          policy !== undefined &&
+          (policy.limits.maxRepairs !== undefined || policy.limits.maxDivergentFraction !== undefined);
         const pieceBudget =
-          options.keys || !(await rangesCut(replicas, resolved.shape))
+          options.keys || limited || !(await rangesCut(replicas, resolved.shape))
             ? undefined
             : Math.max(1, Math.floor(options.pieceDivergences ?? ds.checkpointRows / 10));
         let budget = pieceBudget;
@@ -536,9 +540,6 @@ export async function runDataset(
           // A group is scanned, decided, recorded and written a piece at a time: the whole range first, and a
           // range that lists more than `budget` differing keys is cut smaller and its pieces done in key order,
           // so what the run holds is bounded by the budget, not by how many of the group's rows differ.
-          // Once the group is cut: its rows, and what its pieces so far decided (the guard weighs them all).
-          let groupRows: number | undefined;
-          const prior = { divergent: 0, writes: 0 };
           let pieces: { range: KeyRange; expectedRows?: number }[] = [
             segments.length > 1 ? { range, expectedRows: (to - from) * ds.checkpointRows } : { range },
           ];
@@ -546,10 +547,7 @@ export async function runDataset(
             // The last group had to be cut: this one likely too, so it is cut before any of it is scanned.
             const cut = await cutDenseRange(replicas, resolved.shape, range, budget);
             const each = Math.ceil(cut.rows / Math.max(1, cut.pieces.length));
-            if (cut.pieces.length) {
-              pieces = cut.pieces.map((r) => ({ range: r, expectedRows: each }));
-              groupRows = cut.rows;
-            }
+            if (cut.pieces.length) pieces = cut.pieces.map((r) => ({ range: r, expectedRows: each }));
           }
           const group = emptyTotals();
           let figures: SegmentFigures | undefined;
@@ -573,7 +571,6 @@ export async function runDataset(
               print: options.print === true && options.mode === "dry-run",
               repairMode: options.repairMode ?? ds.repairMode ?? "all",
               expected: options.keys ? options.expected : undefined,
-              prior: groupRows === undefined ? undefined : { ...prior, rows: groupRows },
               target: options.keys
                 ? { keys: options.keys }
                 : { ...piece, ...(budget !== undefined ? { limit: budget } : {}) },
@@ -594,16 +591,10 @@ export async function runDataset(
                   : [{ range: piece.range, expectedRows: cut.rows }]),
               );
               if (!cut.pieces.length) budget = undefined;
-              groupRows ??= cut.rows;
               continue;
             }
             if (budget === undefined && !options.keys) budget = pieceBudget;
             lastFound += segment.work.scan.divergences.length;
-            if (segment.work.plan) {
-              const f = guardFigures(segment.work.plan);
-              prior.divergent += f.divergent;
-              prior.writes += f.writes;
-            }
             addTotals(group, segment.totals);
             const cutUp = part > 0 || pieces.length > 0;
             const outcome: SegmentOutcome = { from, to, of: segments.length, ...segment.work };

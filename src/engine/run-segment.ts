@@ -11,13 +11,7 @@ import type { CompiledPolicy } from "../core/policy.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult, RepairTask } from "../execute/execute-repairs.js";
 import type { WriteGuard } from "../execute/write-guard.js";
-import {
-  type Canary,
-  type DatasetPlan,
-  isRepairable,
-  type PriorPieces,
-  planDataset,
-} from "./plan-dataset.js";
+import { type Canary, type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
 import { recordPlan } from "./record-plan.js";
 import { keptByMode, type RepairMode, repairDataset, repairTasks } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
@@ -94,8 +88,6 @@ export interface SegmentInput {
   readonly expected?: ExpectedState | undefined;
   /** Dry-run: also render each planned write as its target would run it (`repair --print`). */
   readonly print?: boolean;
-  /** A piece of a group: the group's earlier pieces, which the blast-radius guard weighs with this one. */
-  readonly prior?: PriorPieces | undefined;
   /** The range (and about how many rows it holds), or the keys to re-read. */
   readonly target:
     | { readonly range: KeyRange; readonly expectedRows?: number; readonly limit?: number }
@@ -172,7 +164,7 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     t.remaining += repairable;
     return done(base);
   }
-  const plan = planDataset(ds, scan, policy, input.canary, input.prior);
+  const plan = planDataset(ds, scan, policy, input.canary);
   countDecisions(plan.decisions, t);
   const trips = plan.guard !== undefined && !input.latched;
   if (trips) {
