@@ -13,6 +13,7 @@ import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { WriteGuard, type WriteGuardOptions } from "../execute/write-guard.js";
 import type { EvidenceReader } from "../learning/evidence.js";
+import type { RunSegment as SegmentFigures } from "../state/segment-store.js";
 import type { Checkpoint, RunRecord, StateStore } from "../state/state-store.js";
 import { CandidateDecider, type CandidatePolicy } from "./candidate-decider.js";
 import { datasetPolicy, datasetPolicyText, describeDataset } from "./describe-dataset.js";
@@ -34,9 +35,16 @@ import {
 import { type ExpectedState, runSegment, type SegmentWork } from "./run-segment.js";
 import { addTotals, emptyTotals, type RunTotals, recordRunEnd } from "./run-totals.js";
 import { type QueuedTotals, queuedMode, type SegmentDispatch } from "./segment-dispatch.js";
-import { SEGMENT_RUNS_KEPT, segmentFigures } from "./segment-figures.js";
+import { addFigures, SEGMENT_RUNS_KEPT, segmentFigures } from "./segment-figures.js";
 import { candidateFigures, type SegmentReport, segmentReport } from "./segment-report.js";
-import { MAX_SEGMENT_GROUP, segmentBounds, segmentGroups, segmentsOf } from "./segments.js";
+import {
+  cutDenseRange,
+  MAX_SEGMENT_GROUP,
+  rangesCut,
+  segmentBounds,
+  segmentGroups,
+  segmentsOf,
+} from "./segments.js";
 
 /** scan: detect only; plan: + decide; dry-run: + the writes repair would make; repair: + record and write. */
 export type RunMode = "scan" | "plan" | "dry-run" | "repair";
@@ -138,6 +146,11 @@ export interface RunDatasetOptions {
   readonly expected?: ExpectedState | undefined;
   /** Which writes a repair makes (default: the dataset's `repairMode`, else all); the rest are held back. */
   readonly repairMode?: RepairMode | undefined;
+  /**
+   * How many differing keys one piece of a group may hold (default `checkpointRows / 10`): a range that lists
+   * more is cut smaller and done a piece at a time, so memory is bounded by this, not by the divergences.
+   */
+  readonly pieceDivergences?: number | undefined;
   /** Scan adjacent segments as one while differences are sparse (default true). */
   readonly groupSegments?: boolean;
   /**
@@ -585,6 +598,19 @@ export async function runDataset(
           writesPerSecond: policy?.limits.writesPerSecond,
         });
         let lastFound = 0;
+        // How many differing keys one piece of a group may hold: the budget segment groups adapt to.
+        // A policy with blast-radius limits weighs each group whole (a trip writes nothing of it), so its
+        // groups are not cut: their memory stays bounded by the segment.
+        const limited =
+          policy !== undefined &&
+          (policy.limits.maxRepairs !== undefined || policy.limits.maxDivergentFraction !== undefined);
+        const pieceBudget =
+          options.keys || limited || !(await rangesCut(replicas, resolved.shape))
+            ? undefined
+            : Math.max(1, Math.floor(options.pieceDivergences ?? ds.checkpointRows / 10));
+        let budget = pieceBudget;
+        // The last group held more differing keys than the budget (it was cut into pieces).
+        let dense = false;
         const start = order ? position : done.size;
         // `pos`: where the checkpoint stands after the group (a segment index, or a position in the focus order).
         const total = order?.length ?? segments.length;
@@ -605,67 +631,120 @@ export async function runDataset(
               ? ds.name
               : `${ds.name} ${from + 1}${to > from + 1 ? `–${to}` : ""}/${segments.length}`;
           const onProgress = observer.onProgress;
-          const segment = await runSegment({
-            ds,
-            replicas,
-            ctx: onProgress
-              ? { ...ctx, onProgress: (_, n, total, estimate) => onProgress(label, n, total, estimate) }
-              : ctx,
-            resolved,
-            policy,
-            canary,
-            decisionContext,
-            writes,
-            guard,
-            signal,
-            latched: totals.guard !== undefined,
-            print: options.print === true && options.mode === "dry-run",
-            repairMode: options.repairMode ?? ds.repairMode ?? "all",
-            expected: options.keys ? options.expected : undefined,
-            bounds: options.keys || options.ranges ? undefined : bounds,
-            target: options.keys
-              ? { keys: options.keys }
-              : segments.length > 1
-                ? { range, expectedRows: (to - from) * ds.checkpointRows }
-                : { range },
-          });
-          // Stopped mid-scan: nothing of this group is decided, recorded or written.
-          if (segment.stopped) return await stopped();
-          lastFound = segment.work.scan.divergences.length;
-          const outcome: SegmentOutcome = {
-            from,
-            to,
-            of: segments.length,
-            ...(order ? { visit: { at: pos, of: total } } : {}),
-            ...segment.work,
-          };
-          const report = () =>
-            segmentReport(
-              outcome,
-              segment.work,
-              segment.totals,
-              now() - started,
-              candidateFigures(segment.work, shadow, canary),
-            );
-          if (!segment.whole) {
-            // Cut short by the signal between writes: what was written is reported, but a checkpointed run does
-            // this group again when it resumes (its totals and checkpoint stay as they were).
-            if (!checkpointed) {
-              addTotals(totals, segment.totals);
-              if (drillDown)
-                await state.recordSegment(segmentFigures(ds.name, runId, outcome, started, now()));
+          const segmentCtx: RunContext = onProgress
+            ? { ...ctx, onProgress: (_, n, total, estimate) => onProgress(label, n, total, estimate) }
+            : ctx;
+          // A group is scanned, decided, recorded and written a piece at a time: the whole range first, and a
+          // range that lists more than `budget` differing keys is cut smaller and its pieces done in key order,
+          // so what the run holds is bounded by the budget, not by how many of the group's rows differ.
+          let pieces: { range: KeyRange; expectedRows?: number }[] = [
+            segments.length > 1 ? { range, expectedRows: (to - from) * ds.checkpointRows } : { range },
+          ];
+          if (dense && budget !== undefined) {
+            // The last group had to be cut: this one likely too, so it is cut before any of it is scanned.
+            const cut = await cutDenseRange(replicas, resolved.shape, range, budget);
+            const each = Math.ceil(cut.rows / Math.max(1, cut.pieces.length));
+            if (cut.pieces.length) pieces = cut.pieces.map((r) => ({ range: r, expectedRows: each }));
+          }
+          const group = emptyTotals();
+          let figures: SegmentFigures | undefined;
+          let part = 0;
+          lastFound = 0;
+          dense = false;
+          while (pieces.length > 0) {
+            const piece = pieces.shift()!;
+            const pieceStarted = now();
+            const segment = await runSegment({
+              ds,
+              replicas,
+              ctx: segmentCtx,
+              resolved,
+              policy,
+              canary,
+              decisionContext,
+              writes,
+              guard,
+              signal,
+              latched: totals.guard !== undefined || group.guard !== undefined,
+              print: options.print === true && options.mode === "dry-run",
+              repairMode: options.repairMode ?? ds.repairMode ?? "all",
+              expected: options.keys ? options.expected : undefined,
+              bounds: options.keys || options.ranges ? undefined : bounds,
+              target: options.keys
+                ? { keys: options.keys }
+                : { ...piece, ...(budget !== undefined ? { limit: budget } : {}) },
+            });
+            // Stopped mid-scan: nothing of this piece is decided, recorded or written.
+            if (segment.stopped) {
+              if (!checkpointed) addTotals(totals, group);
+              return await stopped();
+            }
+            if (segment.overflow) {
+              dense = true;
+              const cut = await cutDenseRange(replicas, resolved.shape, piece.range, budget!);
+              const each = Math.ceil(cut.rows / Math.max(1, cut.pieces.length));
+              // A range the store cannot cut is done whole (unbounded: there is no smaller piece).
+              pieces.unshift(
+                ...(cut.pieces.length
+                  ? cut.pieces.map((r) => ({ range: r, expectedRows: each }))
+                  : [{ range: piece.range, expectedRows: cut.rows }]),
+              );
+              if (!cut.pieces.length) budget = undefined;
+              continue;
+            }
+            if (budget === undefined && !options.keys) budget = pieceBudget;
+            lastFound += segment.work.scan.divergences.length;
+            addTotals(group, segment.totals);
+            const cutUp = part > 0 || pieces.length > 0;
+            const outcome: SegmentOutcome = {
+              from,
+              to,
+              of: segments.length,
+              ...(order ? { visit: { at: pos, of: total } } : {}),
+              ...segment.work,
+            };
+            const here = segmentFigures(ds.name, runId, outcome, pieceStarted, now());
+            figures = figures ? addFigures(figures, here) : { ...here, startedAt: started };
+            const report = () => {
+              const r = segmentReport(
+                outcome,
+                segment.work,
+                segment.totals,
+                now() - pieceStarted,
+                candidateFigures(segment.work, shadow, canary),
+              );
+              return cutUp ? { ...r, part: { index: part, last: pieces.length === 0 } } : r;
+            };
+            if (!segment.whole) {
+              // Cut short by the signal between writes: what was written is reported, but a checkpointed run
+              // does this group again when it resumes (its totals and checkpoint stay as they were).
+              if (!checkpointed) {
+                addTotals(totals, group);
+                if (drillDown) await state.recordSegment(figures);
+              }
+              await observer.onSegment?.(outcome);
+              await observer.onSegmentDone?.(report(), outcome);
+              return await stopped();
+            }
+            if (pieces.length === 0) {
+              addTotals(totals, group);
+              if (drillDown) await state.recordSegment(figures);
+              for (let i = from; i < to; i++) done.add(i);
+              position = pos;
+              if (cp) cp = await save(cp);
             }
             await observer.onSegment?.(outcome);
             await observer.onSegmentDone?.(report(), outcome);
-            return await stopped();
+            part++;
+            if (pieces.length > 0 && signal.aborted) {
+              if (!checkpointed) {
+                addTotals(totals, group);
+                if (drillDown) await state.recordSegment(figures);
+              }
+              return await stopped();
+            }
           }
-          addTotals(totals, segment.totals);
-          if (drillDown) await state.recordSegment(segmentFigures(ds.name, runId, outcome, started, now()));
-          for (let i = from; i < to; i++) done.add(i);
-          position = pos;
-          if (cp) cp = await save(cp);
-          await observer.onSegment?.(outcome);
-          await observer.onSegmentDone?.(report(), outcome);
+          if (pieceBudget !== undefined && lastFound > pieceBudget) dense = true;
           if (pos < total && observer.pause && !signal.aborted) await observer.pause(now() - started);
         }
       }

@@ -99,7 +99,7 @@ export interface SegmentInput {
   readonly bounds?: readonly Key[] | undefined;
   /** The range (and about how many rows it holds), or the keys to re-read. */
   readonly target:
-    | { readonly range: KeyRange; readonly expectedRows?: number }
+    | { readonly range: KeyRange; readonly expectedRows?: number; readonly limit?: number }
     | { readonly keys: readonly Key[] };
 }
 
@@ -109,6 +109,8 @@ export interface SegmentResult {
   readonly stopped: boolean;
   /** False when the signal stopped its writes between batches (what was written is in `work.results`). */
   readonly whole: boolean;
+  /** The range held more differing keys than `target.limit`: nothing was done, it is to be cut smaller. */
+  readonly overflow?: boolean;
   readonly totals: RunTotals;
   readonly work: SegmentWork;
 }
@@ -133,6 +135,7 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
           resolved,
           signal,
           ...(input.target.expectedRows !== undefined ? { expectedRows: input.target.expectedRows } : {}),
+          ...(input.target.limit !== undefined ? { limit: input.target.limit } : {}),
         },
   );
   const { scan, stale } = input.expected
@@ -151,6 +154,8 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     stale,
   };
   if (scan.stopped) return { stopped: true, whole: false, totals: t, work: base };
+  // Too dense to hold at once: nothing was found, decided or written; the caller cuts the range smaller.
+  if (scan.overflow) return { stopped: false, whole: false, overflow: true, totals: t, work: base };
   const { schema: _schema, ...classes } = scanned.counts;
   addCounts(t.counts, classes);
   t.replicas = Object.fromEntries(Object.entries(scan.replicas).map(([r, { rows }]) => [r, { rows }]));

@@ -48,6 +48,11 @@ export interface DatasetScan {
   readonly notes: readonly string[];
   /** True when the signal stopped detection before the range was covered (what was found is kept). */
   readonly stopped?: boolean;
+  /**
+   * True when detection listed more than `limit` keys: the scan stopped there and found nothing (no
+   * divergences kept or recorded); the caller scans the range again in smaller pieces.
+   */
+  readonly overflow?: boolean;
 }
 
 /** True when the scan looked at this key (its range holds it, or it was one of the keys re-read). */
@@ -110,6 +115,11 @@ export interface ScanOptions {
   readonly resolved?: ResolvedShape;
   /** Stops detection between batches (Ctrl-C); the scan then says `stopped`. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * At most this many differing keys are held: detection listing more stops the scan, which then says
+   * `overflow` and keeps nothing (a range scan only).
+   */
+  readonly limit?: number | undefined;
 }
 
 /**
@@ -136,6 +146,7 @@ export async function scanDataset(
   const divergences: Divergence[] = [];
   const knownRows = new Map<string, number>();
   let stopped = false;
+  let overflow = false;
   const classify = async (batch: readonly Observation[]) => {
     for (let i = 0; i < batch.length; i += FETCH_BATCH) {
       const slice = batch.slice(i, i + FETCH_BATCH).filter((o) => keyId(o.key) !== canary);
@@ -192,13 +203,36 @@ export async function scanDataset(
     // Stores list the next batch while this one's records are fetched and classified; a serial scan keeps
     // to one query at a time.
     const serial = ctx.detect?.serial === true;
+    let listed = 0;
     for await (const batch of serial ? detect : readAhead(detect)) {
       if (options.signal?.aborted) {
         stopped = true;
         break;
       }
+      listed += batch.length;
+      if (options.limit !== undefined && listed > options.limit) {
+        overflow = true;
+        break;
+      }
       await classify(batch);
     }
+  }
+  if (overflow) {
+    // Nothing of a range too dense to hold is kept: the caller cuts it smaller.
+    divergences.length = 0;
+    return {
+      name: ds.name,
+      shape,
+      resolved,
+      replicas: {},
+      divergences: [],
+      schema: resolved.issues,
+      counts: {},
+      stats: { durationMs: ctx.now() - started, rowsRead: 0, rowsScanned: 0, bytesRead: 0, queries: 0 },
+      range,
+      notes: resolved.notes,
+      overflow,
+    };
   }
 
   const counts: Partial<Record<DivergenceClass, number>> = {};

@@ -39,3 +39,21 @@ export function segmentFigures(
     escalated: outcome.plan?.decisions.filter((d) => d.action === "escalate").length ?? 0,
   };
 }
+
+/** Two pieces of one group as one record: `b`'s figures added to `a`'s, spanning from `a`'s start to `b`'s end. */
+export function addFigures(a: RunSegment, b: RunSegment): RunSegment {
+  const sum = (x: Readonly<Record<string, number>>, y: Readonly<Record<string, number>>) => {
+    const out: Record<string, number> = { ...x };
+    for (const [k, n] of Object.entries(y)) out[k] = (out[k] ?? 0) + n;
+    return out;
+  };
+  return {
+    ...a,
+    durationMs: b.startedAt + b.durationMs - a.startedAt,
+    scanMs: a.scanMs + b.scanMs,
+    rows: sum(a.rows, b.rows),
+    counts: sum(a.counts, b.counts),
+    repairs: sum(a.repairs, b.repairs),
+    escalated: a.escalated + b.escalated,
+  };
+}

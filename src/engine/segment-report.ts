@@ -81,6 +81,11 @@ export interface SegmentReport {
   readonly candidate?: CandidateFigures | undefined;
   /** A key job's keys (`keyId`) found divergent and not verified converged, as its worker reports them. */
   readonly unsettled?: readonly string[] | undefined;
+  /**
+   * A piece of a group too dense to hold at once (its range cut smaller): each piece is reported as it is
+   * done, with the group's `from`/`to`; only the `last` one completes the group's segments.
+   */
+  readonly part?: { readonly index: number; readonly last: boolean } | undefined;
 }
 
 const WRITES = new Set(["propagate", "delete", "merge"]);

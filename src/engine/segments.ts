@@ -79,3 +79,41 @@ export function* segmentGroups(
     from = to;
   }
 }
+
+/**
+ * A range that held more differing keys than a run holds at once, cut into about `rows / budget` adjacent
+ * pieces (at least two) on its largest replica: by arithmetic on an integer key, otherwise at rows the store
+ * picks. Empty when the range cannot be cut (the store finds no split point in it).
+ */
+export async function cutDenseRange(
+  replicas: readonly OpenReplica[],
+  shape: RecordShape,
+  range: KeyRange,
+  budget: number,
+): Promise<{ pieces: KeyRange[]; rows: number }> {
+  if (!(await rangesCut(replicas, shape))) return { pieces: [], rows: 0 };
+  let largest: OpenReplica | undefined;
+  let rows = 0;
+  for (const r of replicas) {
+    const n = await r.connector.count(shape, range);
+    if (n >= rows) {
+      rows = n;
+      largest = r;
+    }
+  }
+  const parts = Math.max(2, Math.ceil(rows / Math.max(1, budget)));
+  if (!largest || rows <= 1) return { pieces: [], rows };
+  const keys =
+    (await arithmeticSplit(shape, largest.connector, range, parts, rows)) ??
+    (await largest.connector.splitRange(shape, range, parts));
+  return { pieces: keys.length ? rangesBetween(range, keys) : [], rows };
+}
+
+/**
+ * Whether the dataset's key space can be cut into ranges detection compares as cheaply as the whole: every
+ * replica ordered, and no key compared by key-hash buckets (a range would cost a sort or a scan).
+ */
+export async function rangesCut(replicas: readonly OpenReplica[], shape: RecordShape): Promise<boolean> {
+  if (replicas.some((r) => r.connector.ordered === false)) return false;
+  return (await bucketedReason(shape, replicas)) === undefined;
+}

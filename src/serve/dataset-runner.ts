@@ -903,7 +903,8 @@ export class DatasetRunner {
   private async segmentDone(report: SegmentReport, work: SegmentOutcome | undefined): Promise<void> {
     const { metrics } = this.deps;
     const dataset = this.ds.name;
-    metrics.segments.inc({ dataset }, report.to - report.from);
+    // A group cut into pieces completes its segments with its last piece.
+    if (!report.part || report.part.last) metrics.segments.inc({ dataset }, report.to - report.from);
     metrics.segmentDuration.observe({ dataset }, report.durationMs / 1000);
     if (report.worker) metrics.workerSegments.inc({ dataset, worker: report.worker });
     for (const [replica, { rows }] of Object.entries(report.totals.replicas))

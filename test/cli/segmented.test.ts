@@ -5,6 +5,7 @@
 import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "vitest";
+import { makeItemsReplicas, staleOnB, writeItemsConfig } from "../support/sqlite-items.js";
 import {
   itemsConfig,
   type PlanJson,
@@ -86,5 +87,38 @@ describe.concurrent("segmented runs", () => {
     expect((da.summary as Record<string, number>).applied).toBeGreaterThan(0);
     const again = parseJson<PlanJson>(await runConcord(["repair", "--json", "-c", segmented])).datasets[0]!;
     expect((again.summary as Record<string, number>).applied).toBe(0);
+  });
+});
+
+describe("dense segments", () => {
+  it("repair --json over segments cut into pieces gives the document of the segments held whole", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const one = tempDir(onTestFinished);
+    const two = tempDir(onTestFinished);
+    const stale = Array.from({ length: 2000 }, (_, i) => i + 1).filter((id) => id % 4 !== 0);
+    makeItemsReplicas(one, { rows: 2000, stale });
+    makeItemsReplicas(two, { rows: 2000, stale });
+    // Segments of 1,000 rows with 750 divergences: cut into pieces of 100 unless blast-radius limits are set.
+    const extra = "    checkpointRows: 1000\n";
+    const pieces = writeItemsConfig(one, { policy: "owner: a, resolve: highest-version", extra });
+    const whole = writeItemsConfig(two, {
+      policy: "owner: a, resolve: highest-version, limits: { maxDivergentFraction: 1 }",
+      extra,
+    });
+    const [ra, rb] = await Promise.all([
+      runConcord(["repair", "--json", "-c", pieces]),
+      runConcord(["repair", "--json", "-c", whole]),
+    ]);
+    expect([ra.code, rb.code]).toEqual([0, 0]);
+    const [da, db] = [parseJson<PlanJson>(ra), parseJson<PlanJson>(rb)];
+    expect((da.datasets[0]!.summary as Record<string, number>).applied).toBe(stale.length);
+    // The two policies differ only in their limits, so only their version does.
+    const same = (doc: unknown) =>
+      JSON.parse(JSON.stringify(comparable(doc as never), (k, v) => (k === "policyVersion" ? undefined : v)));
+    expect(same(da)).toEqual(same(db));
+    expect(JSON.stringify(da)).toContain("policyVersion");
+    expect(staleOnB(one)).toEqual([]);
   });
 });
