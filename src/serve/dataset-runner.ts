@@ -15,7 +15,6 @@ import {
   type DatasetRunResult,
   evidenceReader,
   resumableRunId,
-  runDataset,
   type SegmentOutcome,
 } from "../engine/run-dataset.js";
 import { newRunId } from "../engine/run-id.js";
