@@ -182,11 +182,14 @@ export async function runPlannedPass(
       plan: { kind: "whole", reason: "not watched" },
       run: await runDataset(ds, replicas, deps, options),
     };
-  const { shape } = await describeDataset(ds, replicas);
+  // Described once: the plan needs the key, and the run goes on with the same description.
+  const described = await describeDataset(ds, replicas);
+  const { shape } = described;
   const plan = await planPass(ds, state, shape.key, began);
   if (plan.kind === "dirty") {
     const run = await runDataset(ds, replicas, deps, {
       ...options,
+      described,
       ranges: plan.ranges,
       notes: [`dirty-segment pass: ${plan.reason}`],
     });
@@ -208,7 +211,11 @@ export async function runPlannedPass(
       sweepCursor: 0,
     });
   }
-  const run = await runDataset(ds, replicas, deps, { ...options, notes: [`whole pass: ${plan.reason}`] });
+  const run = await runDataset(ds, replicas, deps, {
+    ...options,
+    described,
+    notes: [`whole pass: ${plan.reason}`],
+  });
   await recordWholePass(state, ds.name, run);
   return { plan, run };
 }

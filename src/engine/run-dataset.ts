@@ -117,6 +117,8 @@ export interface RunDatasetOptions {
   readonly ranges?: readonly KeyRange[] | undefined;
   /** Added to the run's notes (why a pass covers what it covers). */
   readonly notes?: readonly string[] | undefined;
+  /** The dataset as its caller just described it (describing once per pass); described here otherwise. */
+  readonly described?: ResolvedShape | undefined;
   /**
    * Keep a checkpoint after every group of segments and resume the dataset's unfinished run of the same
    * mode; a run that stops or fails keeps it (and stays `running`) so a later call resumes it. A checkpoint
@@ -319,7 +321,7 @@ export async function runDataset(
     let jobRows = queued?.jobRows ?? ds.checkpointRows;
     // The replicas are described before the run is recorded: one whose table cannot be read fails the
     // command before anything is written anywhere.
-    const described = await describeDataset(ds, replicas);
+    const described = options.described ?? (await describeDataset(ds, replicas));
     const resolved = options.notes?.length
       ? { ...described, notes: [...described.notes, ...options.notes] }
       : described;

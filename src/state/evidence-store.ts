@@ -119,11 +119,6 @@ export function zeroEvidenceCounts(): { -readonly [K in keyof EvidenceCounts]: n
   };
 }
 
-/** Whether the increment adds anything (an increment of zeros is skipped by the stores). */
-export function countsSomething(increment: EvidenceIncrement): boolean {
-  return EVIDENCE_COUNTERS.some((c) => (increment.counts[c] ?? 0) !== 0);
-}
-
 /** The start of the UTC hour holding `at`. */
 export function evidenceHour(at: number): number {
   return Math.floor(at / EVIDENCE_HOUR_MS) * EVIDENCE_HOUR_MS;
