@@ -104,8 +104,10 @@ export function escalationPattern(e: Pick<Escalation, "class" | "columns" | "abs
  *
  * ## Opening
  * Must be idempotent: `openEscalations` stores each escalation whose id is not present yet, as given, and
- * returns the ids actually inserted, in order; running the same run again inserts nothing and returns [],
- * and an escalation already resolved is not reopened.
+ * returns the ids actually opened, in order; running the same run again opens nothing and returns []. An id
+ * is (dataset, key, class, observed state), so an id stored as `resolved` (Concord closed it when that state
+ * went away, or a person settled it) is the same divergence recurring: it is opened again, as given, and
+ * returned. A `rejected` one stays rejected: a person chose to leave that state as it is.
  *
  * ## Reading
  * List order is oldest first, then in the order opened. `listEscalations` pages through that order

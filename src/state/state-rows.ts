@@ -166,6 +166,30 @@ export interface EscalationRow {
 const namesOrNull = (names: readonly string[] | undefined): string | null =>
   names === undefined ? null : JSON.stringify(names);
 
+/**
+ * The SET list of `openEscalations`' upsert (both adapters): an escalation whose id is already stored as
+ * `resolved` is the same divergence recurring — its id is (dataset, key, class, observed state), and Concord
+ * closes an escalation when that state goes away (the replicas agreed, or the record changed) or a person
+ * settles it — so it is opened again as given. A `rejected` one stays rejected (a person chose to leave that
+ * state as it is) and an open one is left alone (running the same run again opens nothing).
+ */
+export const REOPEN_ESCALATION = [
+  "reason",
+  "options",
+  "detail",
+  "status",
+  "run_id",
+  "created_at",
+  "resolved_at",
+  "resolution",
+  "columns",
+  "absent",
+  "involved",
+  "pattern",
+]
+  .map((c) => `${c} = excluded.${c}`)
+  .join(", ");
+
 export function escalationRow(e: Escalation): EscalationRow {
   return {
     id: e.id,

@@ -12,6 +12,7 @@ import {
   type EscalationRow,
   escalationRow,
   jsonText,
+  REOPEN_ESCALATION,
   toEscalation,
   toEscalationGroup,
 } from "../state-rows.js";
@@ -55,7 +56,8 @@ export class PostgresEscalationStore implements EscalationStore {
       const { rows } = await c.query<{ id: string }>(
         `INSERT INTO ${this.db.t.escalations} (${columns})
          SELECT ${columns} FROM ${recordset(ESCALATION_COLUMNS)}
-         ON CONFLICT (id) DO NOTHING RETURNING id`,
+         ON CONFLICT (id) DO UPDATE SET ${REOPEN_ESCALATION}, ord = DEFAULT
+         WHERE ${this.db.t.escalations}.status = 'resolved' RETURNING id`,
         [recordsetJson(ESCALATION_COLUMNS, batch.map(escalationRow))],
       );
       for (const r of rows) inserted.add(r.id);

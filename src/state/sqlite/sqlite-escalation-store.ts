@@ -12,6 +12,7 @@ import {
   type EscalationRow,
   escalationRow,
   jsonText,
+  REOPEN_ESCALATION,
   toEscalation,
   toEscalationGroup,
 } from "../state-rows.js";
@@ -48,7 +49,8 @@ export class SqliteEscalationStore implements EscalationStore {
          resolved_at, resolution, columns, absent, involved, pattern)
        VALUES (@id, @dataset, @key, @class, @reason, @options, @detail, @status, @run_id, @created_at,
          @resolved_at, @resolution, @columns, @absent, @involved, @pattern)
-       ON CONFLICT (id) DO NOTHING`,
+       ON CONFLICT (id) DO UPDATE SET ${REOPEN_ESCALATION}
+       WHERE escalations.status = 'resolved'`,
     );
     return this.s.transaction(() => {
       const inserted: string[] = [];

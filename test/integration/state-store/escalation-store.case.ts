@@ -35,7 +35,7 @@ export function escalationStoreCases({ open }: StateStoreCase): void {
       expect((await store.listEscalations()).map((e) => e.id)).toEqual(["b", "a", "late"]);
     });
 
-    it("closes an open escalation once; a closed one is not reopened", async () => {
+    it("closes an open escalation once; a rejected one is not reopened, a resolved one recurs", async () => {
       const store = await open();
       await store.openEscalations([escalation("e1"), escalation("e2")]);
       await store.closeEscalation("e1", "resolved", { chose: "take:b", by: "ops" }, 500);
@@ -64,8 +64,15 @@ export function escalationStoreCases({ open }: StateStoreCase): void {
       await expect(store.closeEscalation("zz", "resolved", null, 700)).rejects.toThrow(
         "escalation zz does not exist",
       );
+      // The same escalation again (its id is its dataset, key, class and observed state): a rejected one
+      // stays rejected; a resolved one is that divergence recurring and is opened again, as given.
+      expect(await store.openEscalations([escalation("e2"), escalation("e1", { runId: "r9" })])).toEqual([
+        "e1",
+      ]);
+      expect(await store.getEscalation("e2")).toMatchObject({ status: "rejected", resolvedAt: 600 });
+      expect(await store.getEscalation("e1")).toEqual(escalation("e1", { runId: "r9" }));
       expect(await store.openEscalations([escalation("e1")])).toEqual([]);
-      expect(await store.getEscalation("e1")).toMatchObject({ status: "resolved", resolvedAt: 500 });
+      expect(await store.getEscalation("e1")).toEqual(escalation("e1", { runId: "r9" }));
     });
 
     it("lets exactly one of two stores closing the same escalation at once win", async () => {
