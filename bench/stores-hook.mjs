@@ -2,14 +2,16 @@
 // Usage: node bench/stores-hook.mjs detect CONFIG   runs `concord scan --json -c CONFIG` and prints one line
 //                                                    per divergence: `upd ID` | `del ID` | `ins ID`
 //        node bench/stores-hook.mjs repair CONFIG   runs `concord repair -c CONFIG`
-// The CLI runs in this process (CONCORD_DIST, default dist/: what bin/concord.js runs), so the harness's
-// timer and peak-RSS sampler see one process, as they do for the other tools. The state store the config
-// names is deleted first: every run starts from a fresh state, as a first run would.
+// Concord runs as the package's own executable (bin/concord.js, which runs CONCORD_DIST's CLI, default
+// dist/), a child of this adapter, as the harness runs the incumbents; the harness's timer covers both and
+// its peak-RSS sampler reports the larger process (Concord's). The state store the config names is deleted
+// first: every run starts from a fresh state, as a first run would.
 // Replica "a" is the reference and "b" the replica: `del` = in a, missing in b; `ins` = only in b.
 // A `# concord …` line carries the scan's counts and stats (the harness ignores it).
+import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DIST = resolve(process.env.CONCORD_DIST ?? join(ROOT, "dist"));
@@ -21,16 +23,38 @@ if ((mode !== "detect" && mode !== "repair") || !config) {
 const state = process.env.CONCORD_BENCH_STATE;
 if (state) for (const suffix of ["", "-wal", "-shm"]) rmSync(`${state}${suffix}`, { force: true });
 
-const { main } = await import(pathToFileURL(join(DIST, "cli", "main.js")).href);
+/** bin/concord.js with `args`, its stdout handed to `onChunk` (or inherited); resolves to its exit code. */
+function concord(args, onChunk) {
+  // bin/concord.js imports ../dist; another build (CONCORD_DIST) is run through its own cli/main.js the
+  // same way bin/concord.js runs dist's.
+  const entry =
+    DIST === resolve(ROOT, "dist")
+      ? [join(ROOT, "bin", "concord.js")]
+      : [
+          "--input-type=module",
+          "-e",
+          `import(${JSON.stringify(join(DIST, "cli", "main.js"))}).then((m) => m.run([process.argv[0], "concord", ...process.argv.slice(1)]))`,
+          "--",
+        ];
+  const child = spawn(process.execPath, [...entry, ...args], {
+    stdio: ["ignore", onChunk ? "pipe" : "inherit", "inherit"],
+  });
+  if (onChunk) {
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", onChunk);
+  }
+  return new Promise((done, fail) => {
+    child.on("error", fail);
+    child.on("close", (code) => done(code ?? 1));
+  });
+}
 
 if (mode === "repair") {
-  const code = await main(["node", "concord", "repair", "-c", config]);
-  process.exitCode = code;
+  process.exitCode = await concord(["repair", "-c", config]);
 } else {
   // Read the CLI's stdout (one JSON document, pretty-printed) line by line as it is written, so this
   // adapter holds one divergence at a time, not the document: its memory is not charged to Concord.
   // Everything outside the datasets' "divergences" arrays is kept and parsed at the end.
-  const write = process.stdout.write.bind(process.stdout);
   const lines = [];
   const skeleton = [];
   let rest = "";
@@ -67,21 +91,11 @@ if (mode === "repair") {
     else if (line.startsWith('              "present": '))
       item.replicas[item.replica] = line.includes("true");
   };
-  process.stdout.write = (chunk, ...rest_) => {
-    const text = rest + (typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"));
-    const parts = text.split("\n");
+  const code = await concord(["scan", "--json", "-c", config], (chunk) => {
+    const parts = (rest + chunk).split("\n");
     rest = parts.pop();
     for (const line of parts) take(line);
-    const done = rest_.find((r) => typeof r === "function");
-    if (done) done();
-    return true;
-  };
-  let code;
-  try {
-    code = await main(["node", "concord", "scan", "--json", "-c", config]);
-  } finally {
-    process.stdout.write = write;
-  }
+  });
   if (rest) take(rest);
   if (code !== 0 && code !== 1) {
     process.exitCode = code;
@@ -92,7 +106,7 @@ if (mode === "repair") {
         `# concord ${JSON.stringify({ dataset: ds.name, counts: ds.counts, replicas: ds.replicas, stats: ds.stats })}`,
       );
     }
-    write(`${lines.join("\n")}\n`);
+    process.stdout.write(`${lines.join("\n")}\n`);
     process.exitCode = 0;
   }
 }
