@@ -1,25 +1,29 @@
 /** Canonical JSON text (core/canonical-json-text.ts) of a jsonb value, built by PostgreSQL in one expression. Builds text only: no I/O. */
 
 /**
- * The canonical number text (`canonicalJsonNumber`) of a numeric expression `x`, which must be a column of
- * a FROM item (it is referenced several times). jsonb keeps a number as numeric, exactly as written (1.50
- * keeps its scale, 1e2 is 100, 1e400 is 1 and 400 zeros), so `trim_scale(abs(x))::text` holds its
- * significant digits with no exponent: it is the canonical text whenever the scientific exponent e lies in
- * −6…20 (ECMAScript's plain layout), and otherwise gives the mantissa's digits and e.
+ * The canonical number text (`canonicalJsonNumber`) of a numeric expression `x` (referenced several times:
+ * a column or a cast of one). jsonb keeps a number as numeric, exactly as written (1.50 keeps its scale,
+ * 1e2 is 100, 1e400 is 1 and 400 zeros), so `trim_scale(x)::text` holds its digits without exponent: the
+ * canonical text when 1e-6 ≤ |x| < 1e21 (ECMAScript's plain layout) or x = 0. Past those bounds the exponent
+ * form is built from the digits of |x|: the mantissa `d[.ddd]` and the exponent, the integer part's length
+ * − 1 (≥ 1e21) or −(leading fractional zeros + 1) (< 1e-6). No subquery: a subquery here, even one never
+ * run, made every document several times slower to walk.
  */
-function numberSql(x: string): string {
-  // s: the digits without trailing fractional zeros; ip/fp: its integer and fractional parts.
-  const digits =
-    `SELECT y.d, y.s, CASE WHEN y.ip <> '0' THEN length(y.ip) - 1 ELSE length(ltrim(y.fp, '0')) - length(y.fp) - 1 END AS e, ` +
-    `CASE WHEN y.ip <> '0' THEN rtrim(y.ip || y.fp, '0') ELSE ltrim(y.fp, '0') END AS m ` +
-    `FROM (SELECT z.d, z.s, split_part(z.s, '.', 1) AS ip, split_part(z.s, '.', 2) AS fp ` +
-    `FROM (SELECT ${x} AS d, trim_scale(abs(${x}))::text AS s) z) y`;
+export function numberSql(x: string): string {
+  const s = `trim_scale(abs(${x}))::text`;
+  const mantissa = (digits: string) => `regexp_replace(${digits}, '^(.)(.)', '\\1.\\2')`;
+  const sign = `CASE WHEN ${x} < 0 THEN '-' ELSE '' END`;
+  const big = `${sign} || ${mantissa(`rtrim(replace(${s}, '.', ''), '0')`)} || 'e+' || (length(split_part(${s}, '.', 1)) - 1)::text`;
+  const fraction = `substr(${s}, 3)`;
+  const small = `${sign} || ${mantissa(`ltrim(${fraction}, '0')`)} || 'e-' || (length(${fraction}) - length(ltrim(${fraction}, '0')) + 1)::text`;
   return (
-    `(SELECT CASE WHEN x.d < 0 THEN '-' ELSE '' END || CASE WHEN x.e BETWEEN -6 AND 20 THEN x.s ` +
-    `ELSE left(x.m, 1) || CASE WHEN length(x.m) > 1 THEN '.' || substr(x.m, 2) ELSE '' END ` +
-    `|| 'e' || CASE WHEN x.e >= 0 THEN '+' ELSE '' END || x.e::text END FROM (${digits}) x)`
+    `CASE WHEN ${x} = 0 OR abs(${x}) >= 0.000001 AND abs(${x}) < 1e21 THEN trim_scale(${x})::text ` +
+    `WHEN abs(${x}) >= 1e21 THEN ${big} ELSE ${small} END`
   );
 }
+
+/** Characters whose code point order is not their UTF-16 order (U+E000 and above). */
+const UTF16_ORDER_DIFFERS = "[\\uE000-\\U0010FFFF]";
 
 /**
  * A key's sort text: ordered under COLLATE "C" (by code point) exactly as the key is by UTF-16 code units.
@@ -32,7 +36,7 @@ function utf16OrderSql(key: string): string {
     `(SELECT string_agg(CASE WHEN ascii(ch) >= 65536 THEN chr(ascii(ch) - 8192) ` +
     `WHEN ascii(ch) >= 57344 THEN chr(ascii(ch) + 1048576) ELSE ch END, '' ORDER BY o) ` +
     `FROM regexp_split_to_table(${key}, '') WITH ORDINALITY s(ch, o))`;
-  return `(CASE WHEN ${key} ~ '[\\uE000-\\U0010FFFF]' THEN ${mapped} ELSE ${key} END) COLLATE "C"`;
+  return `(CASE WHEN ${key} ~ '${UTF16_ORDER_DIFFERS}' THEN ${mapped} ELSE ${key} END) COLLATE "C"`;
 }
 
 /** ECMAScript array-index keys ("0" … "4294967294", no leading zeros) sort first, by value; others after. */
@@ -53,7 +57,7 @@ function arrayIndexSql(key: string): string {
  * - Numbers: `numberSql`.
  * - Duplicate keys: jsonb kept the last one already.
  */
-export function postgresCanonicalJsonSql(jsonb: string): string {
+export function postgresCanonicalJsonWalkSql(jsonb: string): string {
   const rank = "lpad(row_number() OVER w::text, 10, '0')";
   const members =
     `SELECT ${rank}, e.value, CASE WHEN row_number() OVER w > 1 THEN ',' ELSE '' END || to_json(e.key)::text || ':' ` +
@@ -74,3 +78,48 @@ export function postgresCanonicalJsonSql(jsonb: string): string {
     `WHERE jsonb_typeof(n.v) IN ('object', 'array')`;
   return `(${nodes} SELECT string_agg(s.tok, '' ORDER BY s.p) FROM (${open} UNION ALL ${close}) s)`;
 }
+
+/**
+ * The canonical text of a number, a string, true, false or null; NULL for an object or an array (which
+ * `shallowSql` reads as "deeper than I go"). Numbers in 1e-6 ≤ |x| < 1e21 (and 0) are their digits without
+ * trailing fractional zeros; others go through `numberSql`.
+ */
+function scalarSql(v: string): string {
+  return `CASE jsonb_typeof(${v}) WHEN 'number' THEN ${numberSql(`(${v})::numeric`)} WHEN 'object' THEN NULL WHEN 'array' THEN NULL ELSE (${v})::text END`;
+}
+
+/**
+ * The canonical text of `v` when it is a scalar, or a container whose children `child` can write (NULL
+ * from `child` for any of them makes the whole NULL: count(*) = count(t) tells). Object keys holding a
+ * character from U+E000 up (whose order `utf16OrderSql` must remap) are left to the walk too. The member
+ * lists are fenced with OFFSET 0: pulled up into the aggregate, each child's text was computed twice.
+ */
+function levelSql(v: string, child: (c: string) => string): string {
+  const object =
+    `(SELECT CASE WHEN count(*) = count(m.t) THEN '{' || coalesce(string_agg(m.t, ',' ORDER BY m.i NULLS LAST, m.k), '') || '}' END ` +
+    `FROM (SELECT ${arrayIndexSql("e.key").replace(" NULLS LAST", "")} AS i, e.key COLLATE "C" AS k, ` +
+    `CASE WHEN e.key !~ '${UTF16_ORDER_DIFFERS}' THEN to_json(e.key)::text || ':' || ${child("e.value")} END AS t ` +
+    `FROM jsonb_each(${v}) e OFFSET 0) m)`;
+  const array =
+    `(SELECT CASE WHEN count(*) = count(m.t) THEN '[' || coalesce(string_agg(m.t, ',' ORDER BY m.o), '') || ']' END ` +
+    `FROM (SELECT a.o, ${child("a.value")} AS t FROM jsonb_array_elements(${v}) WITH ORDINALITY a(value, o) OFFSET 0) m)`;
+  return `CASE jsonb_typeof(${v}) WHEN 'object' THEN ${object} WHEN 'array' THEN ${array} ELSE ${scalarSql(v)} END`;
+}
+
+/** Canonical text of documents nested at most `depth` containers deep (a flat object is 1), else NULL. */
+export function shallowSql(v: string, depth: number): string {
+  if (depth === 0) return scalarSql(v);
+  return levelSql(v, (c) => shallowSql(c, depth - 1));
+}
+
+/**
+ * A text expression equal to `canonicalJsonText(<the jsonb's ::text>)` for every jsonb value (NULL for
+ * NULL): `shallowSql` for documents nested at most SHALLOW_DEPTH deep (nested scalar subqueries over
+ * jsonb_each and jsonb_array_elements: several times cheaper than the walk), `postgresCanonicalJsonWalkSql`
+ * for deeper ones.
+ */
+export function postgresCanonicalJsonSql(jsonb: string): string {
+  return `CASE WHEN ${jsonb} IS NULL THEN NULL ELSE coalesce(${shallowSql(jsonb, SHALLOW_DEPTH)}, ${postgresCanonicalJsonWalkSql(jsonb)}) END`;
+}
+
+const SHALLOW_DEPTH = 2;
