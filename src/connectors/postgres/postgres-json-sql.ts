@@ -6,10 +6,10 @@
  * 1e2 is 100, 1e400 is 1 and 400 zeros), so `trim_scale(x)::text` holds its digits without exponent: the
  * canonical text when 1e-6 ≤ |x| < 1e21 (ECMAScript's plain layout) or x = 0. Past those bounds the exponent
  * form is built from the digits of |x|: the mantissa `d[.ddd]` and the exponent, the integer part's length
- * − 1 (≥ 1e21) or −(leading fractional zeros + 1) (< 1e-6). No subquery: a subquery here, even one never
- * run, made every document several times slower to walk.
+ * − 1 (≥ 1e21) or −(leading fractional zeros + 1) (< 1e-6). No subquery: one here, even never run, made
+ * the walk about twice as slow.
  */
-export function numberSql(x: string): string {
+function numberSql(x: string): string {
   const s = `trim_scale(abs(${x}))::text`;
   const mantissa = (digits: string) => `regexp_replace(${digits}, '^(.)(.)', '\\1.\\2')`;
   const sign = `CASE WHEN ${x} < 0 THEN '-' ELSE '' END`;
@@ -22,8 +22,6 @@ export function numberSql(x: string): string {
   );
 }
 
-/** Characters whose code point order is not their UTF-16 order (U+E000 and above). */
-const UTF16_ORDER_DIFFERS = "[\\uE000-\\U0010FFFF]";
 
 /**
  * A key's sort text: ordered under COLLATE "C" (by code point) exactly as the key is by UTF-16 code units.
@@ -36,7 +34,7 @@ function utf16OrderSql(key: string): string {
     `(SELECT string_agg(CASE WHEN ascii(ch) >= 65536 THEN chr(ascii(ch) - 8192) ` +
     `WHEN ascii(ch) >= 57344 THEN chr(ascii(ch) + 1048576) ELSE ch END, '' ORDER BY o) ` +
     `FROM regexp_split_to_table(${key}, '') WITH ORDINALITY s(ch, o))`;
-  return `(CASE WHEN ${key} ~ '${UTF16_ORDER_DIFFERS}' THEN ${mapped} ELSE ${key} END) COLLATE "C"`;
+  return `(CASE WHEN ${key} ~ '[\\uE000-\\U0010FFFF]' THEN ${mapped} ELSE ${key} END) COLLATE "C"`;
 }
 
 /** ECMAScript array-index keys ("0" … "4294967294", no leading zeros) sort first, by value; others after. */
@@ -56,8 +54,10 @@ function arrayIndexSql(key: string): string {
  *   lone surrogate, the only strings where the two could differ.
  * - Numbers: `numberSql`.
  * - Duplicate keys: jsonb kept the last one already.
+ * One walk per document costs far more than `::text` (measured in docs/benchmarks.md); nested scalar
+ * subqueries per level (no recursion) were slower still.
  */
-export function postgresCanonicalJsonWalkSql(jsonb: string): string {
+export function postgresCanonicalJsonSql(jsonb: string): string {
   const rank = "lpad(row_number() OVER w::text, 10, '0')";
   const members =
     `SELECT ${rank}, e.value, CASE WHEN row_number() OVER w > 1 THEN ',' ELSE '' END || to_json(e.key)::text || ':' ` +
@@ -78,48 +78,3 @@ export function postgresCanonicalJsonWalkSql(jsonb: string): string {
     `WHERE jsonb_typeof(n.v) IN ('object', 'array')`;
   return `(${nodes} SELECT string_agg(s.tok, '' ORDER BY s.p) FROM (${open} UNION ALL ${close}) s)`;
 }
-
-/**
- * The canonical text of a number, a string, true, false or null; NULL for an object or an array (which
- * `shallowSql` reads as "deeper than I go"). Numbers in 1e-6 ≤ |x| < 1e21 (and 0) are their digits without
- * trailing fractional zeros; others go through `numberSql`.
- */
-function scalarSql(v: string): string {
-  return `CASE jsonb_typeof(${v}) WHEN 'number' THEN ${numberSql(`(${v})::numeric`)} WHEN 'object' THEN NULL WHEN 'array' THEN NULL ELSE (${v})::text END`;
-}
-
-/**
- * The canonical text of `v` when it is a scalar, or a container whose children `child` can write (NULL
- * from `child` for any of them makes the whole NULL: count(*) = count(t) tells). Object keys holding a
- * character from U+E000 up (whose order `utf16OrderSql` must remap) are left to the walk too. The member
- * lists are fenced with OFFSET 0: pulled up into the aggregate, each child's text was computed twice.
- */
-function levelSql(v: string, child: (c: string) => string): string {
-  const object =
-    `(SELECT CASE WHEN count(*) = count(m.t) THEN '{' || coalesce(string_agg(m.t, ',' ORDER BY m.i NULLS LAST, m.k), '') || '}' END ` +
-    `FROM (SELECT ${arrayIndexSql("e.key").replace(" NULLS LAST", "")} AS i, e.key COLLATE "C" AS k, ` +
-    `CASE WHEN e.key !~ '${UTF16_ORDER_DIFFERS}' THEN to_json(e.key)::text || ':' || ${child("e.value")} END AS t ` +
-    `FROM jsonb_each(${v}) e OFFSET 0) m)`;
-  const array =
-    `(SELECT CASE WHEN count(*) = count(m.t) THEN '[' || coalesce(string_agg(m.t, ',' ORDER BY m.o), '') || ']' END ` +
-    `FROM (SELECT a.o, ${child("a.value")} AS t FROM jsonb_array_elements(${v}) WITH ORDINALITY a(value, o) OFFSET 0) m)`;
-  return `CASE jsonb_typeof(${v}) WHEN 'object' THEN ${object} WHEN 'array' THEN ${array} ELSE ${scalarSql(v)} END`;
-}
-
-/** Canonical text of documents nested at most `depth` containers deep (a flat object is 1), else NULL. */
-export function shallowSql(v: string, depth: number): string {
-  if (depth === 0) return scalarSql(v);
-  return levelSql(v, (c) => shallowSql(c, depth - 1));
-}
-
-/**
- * A text expression equal to `canonicalJsonText(<the jsonb's ::text>)` for every jsonb value (NULL for
- * NULL): `shallowSql` for documents nested at most SHALLOW_DEPTH deep (nested scalar subqueries over
- * jsonb_each and jsonb_array_elements: several times cheaper than the walk), `postgresCanonicalJsonWalkSql`
- * for deeper ones.
- */
-export function postgresCanonicalJsonSql(jsonb: string): string {
-  return `CASE WHEN ${jsonb} IS NULL THEN NULL ELSE coalesce(${shallowSql(jsonb, SHALLOW_DEPTH)}, ${postgresCanonicalJsonWalkSql(jsonb)}) END`;
-}
-
-const SHALLOW_DEPTH = 2;
