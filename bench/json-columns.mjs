@@ -18,7 +18,7 @@
 // the load average.
 
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -68,7 +68,9 @@ async function buildPostgres() {
   ]) {
     await db.query(`CREATE TABLE ${P}.${t} (id ${key} PRIMARY KEY, doc jsonb)`);
     await db.query(`INSERT INTO ${P}.${t} SELECT * FROM ${P}.a`);
-    await db.query(`UPDATE ${P}.${t} SET doc = jsonb_set(doc, '{age}', '1000.50') WHERE id = ANY($1)`, [update]);
+    await db.query(`UPDATE ${P}.${t} SET doc = jsonb_set(doc, '{age}', '1000.50') WHERE id = ANY($1)`, [
+      update,
+    ]);
     await db.query(`DELETE FROM ${P}.${t} WHERE id = ANY($1)`, [remove]);
     await db.query(
       `INSERT INTO ${P}.${t} SELECT g, jsonb_build_object('new', g, 'big', 9007199254740993) FROM unnest($1::int8[]) g`,
@@ -120,7 +122,11 @@ const PAIRS = {
   "pg-native": () => config("pgn", { url: PG_URL, table: `${P}.a` }, { url: PG_URL, table: `${P}.b` }),
   "pg-canonical": () => config("pgc", { url: PG_URL, table: `${P}.a` }, { url: PG_URL, table: `${P}.c` }),
   "maria-native": () =>
-    config("my", { url: MY_URL.replace(/\/[^/]*$/, `/${P}`), table: "a" }, { url: MY_URL.replace(/\/[^/]*$/, `/${P}`), table: "b" }),
+    config(
+      "my",
+      { url: MY_URL.replace(/\/[^/]*$/, `/${P}`), table: "a" },
+      { url: MY_URL.replace(/\/[^/]*$/, `/${P}`), table: "b" },
+    ),
 };
 
 /** One `concord scan --json`: wall time, the scan's stats, and its divergences in a comparable form. */
@@ -128,7 +134,11 @@ async function scan(distRoot, file) {
   const t0 = performance.now();
   let out;
   try {
-    out = (await run("node", [join(distRoot, "bin/concord.js"), "scan", "--config", file, "--json"], { maxBuffer: 1 << 28 })).stdout;
+    out = (
+      await run("node", [join(distRoot, "bin/concord.js"), "scan", "--config", file, "--json"], {
+        maxBuffer: 1 << 28,
+      })
+    ).stdout;
   } catch (err) {
     // Exit code 1: divergences found (the expected outcome here).
     if (err.code !== 1) throw err;
@@ -137,7 +147,9 @@ async function scan(distRoot, file) {
   const wall = performance.now() - t0;
   const ds = JSON.parse(out).datasets[0];
   const divergences = JSON.stringify(
-    ds.divergences.map((d) => [d.key, d.class, d.replicas, d.columns]).sort((x, y) => (JSON.stringify(x) < JSON.stringify(y) ? -1 : 1)),
+    ds.divergences
+      .map((d) => [d.key, d.class, d.replicas, d.columns])
+      .sort((x, y) => (JSON.stringify(x) < JSON.stringify(y) ? -1 : 1)),
   );
   return { wall, stats: ds.stats, notes: ds.notes ?? [], count: ds.divergences.length, divergences };
 }
@@ -160,8 +172,9 @@ try {
         reference ??= new Map();
         const ref = reference.get(pair.startsWith("pg") ? "pg" : "maria");
         if (ref === undefined) reference.set(pair.startsWith("pg") ? "pg" : "maria", r.divergences);
-        else if (ref !== r.divergences) throw new Error(`${pair} ${build}: divergences differ from the first run's`);
-        (results[`${pair} ${build}`] ??= []).push(r);
+        else if (ref !== r.divergences)
+          throw new Error(`${pair} ${build}: divergences differ from the first run's`);
+        results[`${pair} ${build}`] = [...(results[`${pair} ${build}`] ?? []), r];
       }
     }
     loads.push(loadavg()[0]);
@@ -174,8 +187,12 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`rows ${ROWS}, differences ${DIFFS}, runs ${RUNS}, load average ${loads.map((l) => l.toFixed(1)).join(" → ")}`);
-console.log("| pair | build | wall (median, min–max) | scan durationMs | rows scanned | rows read | bytes read | queries |");
+console.log(
+  `rows ${ROWS}, differences ${DIFFS}, runs ${RUNS}, load average ${loads.map((l) => l.toFixed(1)).join(" → ")}`,
+);
+console.log(
+  "| pair | build | wall (median, min–max) | scan durationMs | rows scanned | rows read | bytes read | queries |",
+);
 console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const [name, rs] of Object.entries(results)) {
   const walls = rs.map((r) => r.wall);
@@ -193,5 +210,6 @@ if (BEFORE)
     const ratios = b.map((r, i) => (r.wall / a[i].wall).toFixed(2));
     console.log(`${pair}: before/after wall per repetition ${ratios.join(", ")}`);
   }
-for (const [name, rs] of Object.entries(results)) if (rs[0].notes.length) console.log(`${name} notes: ${rs[0].notes.join(" / ")}`);
+for (const [name, rs] of Object.entries(results))
+  if (rs[0].notes.length) console.log(`${name} notes: ${rs[0].notes.join(" / ")}`);
 console.log("every run reported the same divergences");

@@ -142,9 +142,10 @@ describe.skipIf(!available)("MysqlConnector native checksums", () => {
       ["jd", ['{"b":[1,"x"],"a":1}', docs[1], docs[2], docs[3]]],
     ] as const) {
       await db.admin.query(`CREATE TABLE ${table} (id BIGINT PRIMARY KEY, doc JSON)`);
-      await db.admin.query(`INSERT INTO ${table} VALUES ${changed.map((d, i) => `(${i + 1}, ?)`).join(", ")}`, [
-        ...changed,
-      ]);
+      await db.admin.query(
+        `INSERT INTO ${table} VALUES ${changed.map((_, i) => `(${i + 1}, ?)`).join(", ")}`,
+        [...changed],
+      );
     }
     const sig = await connect("ja").nativeHash.signature(json);
     expect(sig).not.toBeNull();

@@ -217,7 +217,9 @@ export class MysqlConnector implements Connector {
       notes.push(
         `${this.label}: rows are fingerprinted in the engine, not in the store, because SQL cannot reproduce ` +
           `the canonical text of ${s.clientColumns.join(", ")}: checksums stream those rows` +
-          (s.native ? " (beside a table of the same types, the native row hash still runs in the store)" : ""),
+          (s.native
+            ? " (beside a table of the same types, the native row hash still runs in the store)"
+            : ""),
       );
     }
     if (!s.sargable) {

@@ -22,7 +22,6 @@ function numberSql(x: string): string {
   );
 }
 
-
 /**
  * A key's sort text: ordered under COLLATE "C" (by code point) exactly as the key is by UTF-16 code units.
  * The orders differ only between a character in U+E000–U+FFFF and one past U+FFFF (a surrogate pair, which
