@@ -186,6 +186,6 @@ describe.skipIf(!available)("canonical JSON in PostgreSQL", () => {
       text: `SELECT ${postgresCanonicalJsonSql("NULL::jsonb")}`,
       rowMode: "array",
     });
-    expect(res.rows[0][0]).toBeNull();
+    expect(res.rows[0]?.[0]).toBeNull();
   });
 });
