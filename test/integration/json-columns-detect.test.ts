@@ -141,6 +141,45 @@ async function differing(a: Connector, b: Connector): Promise<string[]> {
 }
 
 describe.skipIf(!available)("detection over JSON columns", () => {
+  it.each(["json", "jsonb"])(
+    "PostgreSQL %s beside a text key no index serves (key-hash buckets where pushed down, else key ranges)",
+    async (type) => {
+      const keyed: RecordShape = {
+        key: [
+          { name: "k", type: "text" },
+          { name: "seq", type: "integer" },
+        ],
+        columns: [{ name: "doc", type: "json" }],
+      };
+      for (const t of [`k${type}a`, `k${type}b`]) {
+        // The database's default collation: not binary, so no index serves Concord's key order.
+        await pgdb.admin.query(
+          `CREATE TABLE ${pgdb.table(t)} (k text, seq int8, doc ${type}, PRIMARY KEY (k, seq))`,
+        );
+        await pgdb.admin.query(
+          `INSERT INTO ${pgdb.table(t)} SELECT 'k' || g, g, '{"b": 1, "a": [1.0]}' FROM generate_series(1, 300) g`,
+        );
+      }
+      await pgdb.admin.query(
+        `UPDATE ${pgdb.table(`k${type}b`)} SET doc = '{"a": [1], "b": 2}' WHERE seq = 7`,
+      );
+      await pgdb.admin.query(
+        `UPDATE ${pgdb.table(`k${type}b`)} SET doc = '{"a": [1], "b": 1}' WHERE seq = 8`,
+      );
+      const [a, b] = [pg(`k${type}a`), pg(`k${type}b`)];
+      const found: string[] = [];
+      for await (const batch of detectDivergences(keyed, [
+        { name: "a", connector: a },
+        { name: "b", connector: b },
+      ])) {
+        const keys = batch.map((o) => o.key);
+        const [ra, rb] = await Promise.all([a.fetchRecords(keyed, keys), b.fetchRecords(keyed, keys)]);
+        for (const [i, r] of ra.entries()) if (r.fingerprint !== rb[i]?.fingerprint) found.push(r.key[0]!);
+      }
+      expect(found).toEqual(["k7"]);
+    },
+  );
+
   it("PostgreSQL jsonb by native row hash (same types): exactly the canonical differences", async () => {
     const [a, b] = [pg("a"), pg("b")];
     expect(await a.nativeHash.signature(SHAPE)).toBe(await b.nativeHash.signature(SHAPE));
