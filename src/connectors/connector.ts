@@ -111,9 +111,11 @@ export interface NativeHashCapability {
    */
   signature(shape: RecordShape): Promise<string | null>;
   /**
-   * (count, XOR of native row hashes) of each range. Among connectors with equal signatures, equal records
-   * hash equal (so equal ranges have equal checksums) and different records differ except with probability
-   * about 2^-64; the hash mixes all columns of a row non-linearly (values swapped between rows change the
+   * (count, XOR of native row hashes) of each range. Among connectors with equal signatures, different
+   * records differ except with probability about 2^-64, and equal records hash equal (so equal ranges have
+   * equal checksums) except where the stored forms of an equal value differ (JSON documents spelled
+   * differently, `1.0` and `1`): such rows cost a listing and a fetch, where their canonical fingerprints
+   * agree and they are dropped, never a missed difference; the hash mixes all columns of a row non-linearly (values swapped between rows change the
    * checksum). Not comparable with `Connector.checksumRanges`. Throws when `signature` is null.
    */
   checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]>;

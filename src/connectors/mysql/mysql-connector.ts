@@ -216,7 +216,10 @@ export class MysqlConnector implements Connector {
     if (!s.pushable) {
       notes.push(
         `${this.label}: rows are fingerprinted in the engine, not in the store, because SQL cannot reproduce ` +
-          `the canonical text of ${s.clientColumns.join(", ")}: checksums stream those rows`,
+          `the canonical text of ${s.clientColumns.join(", ")}: checksums stream those rows` +
+          (s.native
+            ? " (beside a table of the same types, the native row hash still runs in the store)"
+            : ""),
       );
     }
     if (!s.sargable) {
@@ -275,8 +278,9 @@ export class MysqlConnector implements Connector {
    * SHA1 of each row's length-prefixed native texts (see `nativeRowHash`), for shapes whose columns all have
    * one. The signature names the server (flavour and major.minor version) and each column's name, native
    * type, logical type and character set family (collations are left out: they order and compare text but
-   * do not change its bytes). None for FLOAT/DOUBLE, JSON, BIT, TIME, ENUM, non-UTF-8 text, a type read as
-   * another logical type, or a shape fingerprinted in the engine.
+   * do not change its bytes). MariaDB's JSON is hashed by its stored text, although the engine fingerprints
+   * it. None for FLOAT/DOUBLE, MySQL 8's JSON, BIT, TIME, ENUM, non-UTF-8 text, or a type read as another
+   * logical type.
    */
   readonly nativeHash: NativeHashCapability = {
     signature: async (shape) => {

@@ -6,8 +6,9 @@ import { type MysqlColumn, mysqlLogicalType } from "./mysql-column-types.js";
  * Native types whose text, as the connector's session reads it (UTC, utf8mb4), separates exactly the values
  * whose canonical texts differ, given the same column type on both sides: integers print their value,
  * TINYINT(1) its 0/1, DECIMAL(p,s) its value at a fixed scale s, DATE/DATETIME(n)/TIMESTAMP(n) their value
- * with exactly n fraction digits, UTF-8 text and binary strings their bytes. Not FLOAT/DOUBLE or JSON
- * (canonical text is the engine's), BIT, TIME, ENUM/SET, UUID/INET, or text in other character sets.
+ * with exactly n fraction digits, UTF-8 text and binary strings their bytes. Not FLOAT/DOUBLE (canonical
+ * text is the engine's), BIT, TIME, ENUM/SET, UUID/INET, or text in other character sets. MariaDB's JSON
+ * (LONGTEXT) is hashed by its stored text (see `nativeRowHash`); MySQL 8's binary JSON type is not hashed.
  */
 const NATIVE_TYPES: ReadonlySet<string> = new Set([
   "tinyint",
@@ -74,24 +75,28 @@ export function nativeRowHash(
   for (const [i, c] of all.entries()) {
     const col = natives[i]!;
     // Read as the native type's own logical type only (TINYINT(1) as boolean): not as a COMMENT declaration
-    // or a config override has it, nor JSON (MariaDB keeps it as LONGTEXT).
+    // or a config override has it. MariaDB's JSON (LONGTEXT with a json_valid check) counts as text: the
+    // engine canonicalises exactly the stored text, so equal texts are equal documents; documents spelled
+    // differently (`{"a": 1}`, `{"a":1.0}`) hash apart, are listed and fetched, and their canonical
+    // fingerprints agree: more work, never a missed difference.
+    const json = col.json && c.type === "json";
     if (
-      col.json ||
       !NATIVE_TYPES.has(col.dataType) ||
-      mysqlLogicalType({ ...col, declared: null }) !== c.type
+      (!json && (col.json || mysqlLogicalType({ ...col, declared: null }) !== c.type))
     )
       return null;
-    if (c.type === "text" && !UTF8.has(col.charset ?? "")) return null;
+    const textual = c.type === "text" || json;
+    if (textual && !UTF8.has(col.charset ?? "")) return null;
     const ref = refs[i]!;
     // Text as its bytes: columns in different collations (utf8mb4_bin beside utf8mb4_nopad_bin) cannot be
     // CONCATenated as text ("Illegal mix of collations"); their UTF-8 bytes can.
-    const bytes = c.type === "text" ? `CAST(${ref} AS BINARY)` : ref;
+    const bytes = textual ? `CAST(${ref} AS BINARY)` : ref;
     // A MEDIUM or LONG value stands in by its SHA1: the server builds no string past max_allowed_packet (the
     // row's CONCAT would be NULL, and the row would drop out of the XOR unseen).
     const content = LONG_TYPES.has(col.dataType) ? `SHA1(${bytes})` : bytes;
-    const text = c.type === "text" || c.type === "bytes" ? `CONCAT(LENGTH(${ref}), ':', ${content})` : ref;
+    const text = textual || c.type === "bytes" ? `CONCAT(LENGTH(${ref}), ':', ${content})` : ref;
     parts.push(!col.nullable ? text : `COALESCE(${text}, 'N')`);
-    columns.push([c.name, col.columnType, c.type, c.type === "text" ? "utf-8" : ""]);
+    columns.push([c.name, col.columnType, c.type, textual ? "utf-8" : ""]);
   }
   return { expression: `LEFT(SHA1(CONCAT(${parts.join(", '|', ")})), 16)`, columns };
 }

@@ -99,7 +99,10 @@ export class MysqlShapeSql {
   readonly rawList: string;
   /** ` FORCE INDEX (...)` for the index on the key columns, or "". */
   readonly forceIndex: string;
-  /** The store-native row hash (see `nativeRowHash`), or null when a column has none. */
+  /**
+   * The store-native row hash (see `nativeRowHash`), or null when a column has none. It does not need
+   * `pushable`: a MariaDB JSON column has a native hash (its text) but no canonical SQL.
+   */
   readonly native: NativeRowHash | null;
   private readonly types: readonly ColumnType[];
   private readonly natives: readonly MysqlColumn[];
@@ -164,7 +167,9 @@ export class MysqlShapeSql {
     // CONCAT, not CONCAT_WS: every part is already non-null, and it is the cheaper call per row.
     const md5 = `LEFT(MD5(CONCAT(${parts.join(", '|', ")})), 16)`;
     this.fingerprint = !this.pushable ? "" : this.oversize ? `IF(${this.oversize}, NULL, ${md5})` : md5;
-    this.native = this.pushable ? nativeRowHash(all, this.natives, refs) : null;
+    // A JSON column is fingerprinted by the engine (no canonical JSON in SQL here) but hashed natively by its
+    // text; every other column a native hash takes has canonical SQL too.
+    this.native = nativeRowHash(all, this.natives, refs);
   }
 
   /** The per-row hash as 16 hex digits; the native one only when `native` is set. */

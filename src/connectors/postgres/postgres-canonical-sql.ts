@@ -1,6 +1,7 @@
 /** SQL expressions that build Concord's canonical encoding of PostgreSQL values inside a query. Builds text only: no I/O. */
 import type { ColumnType } from "../../core/canonical.js";
 import type { PgColumn } from "./postgres-column-types.js";
+import { postgresCanonicalJsonSql } from "./postgres-json-sql.js";
 
 /** Quotes one SQL identifier (a column name may contain dots). */
 export function quoteName(name: string): string {
@@ -95,7 +96,9 @@ export function rawSql(ref: string, column: PgColumn, type?: ColumnType): string
  * - float: PostgreSQL's shortest output differs from ECMAScript's `String(number)` for some doubles of
  *   magnitude ≥ 2^53 (it prints all digits of the integer), not only in exponent notation; float32 alike
  *   (16777216 prints as 1.6777216e+07);
- * - json: canonical JSON (keys sorted by UTF-16 code units, ECMAScript number formatting) has no SQL form;
+ * - json (the text type, not jsonb): its text may hold what jsonb cannot (`\u0000`, lone surrogates,
+ *   exponents past numeric's range), so it cannot be cast to jsonb for `postgresCanonicalJsonSql` without
+ *   failing the whole query on such a row; jsonb is canonicalised in SQL;
  * - conversions the engine performs by parsing (text read as timestamp, json or bytes; integers read as
  *   booleans; numerics read as integers).
  * Such columns are fingerprinted in the engine instead.
@@ -123,6 +126,8 @@ export function postgresCanonicalSql(ref: string, column: PgColumn, type: Column
       return type === "time" ? rawSql(ref, column) : undefined;
     case "bytea":
       return type === "bytes" ? `encode(${ref}, 'hex')` : undefined;
+    case "jsonb":
+      return type === "json" ? postgresCanonicalJsonSql(ref) : undefined;
     default:
       return undefined;
   }
@@ -132,8 +137,8 @@ export function postgresCanonicalSql(ref: string, column: PgColumn, type: Column
 export function clientSideReason(column: PgColumn, type: ColumnType): string {
   if (type === "float" || type === "float32")
     return `${type}: PostgreSQL's shortest float text differs from ECMAScript's for some values`;
-  if (type === "json")
-    return "json: canonical JSON (sorted keys, ECMAScript numbers) is not expressible in SQL";
+  if (type === "json" && column.baseType === "json")
+    return "json: its text may hold what jsonb cannot (\\u0000, lone surrogates), so the engine canonicalises it (jsonb is canonicalised in SQL)";
   return `${column.nativeType} read as ${type} is converted by the engine`;
 }
 

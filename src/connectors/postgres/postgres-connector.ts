@@ -365,7 +365,13 @@ export class PostgresConnector implements Connector {
    * listing, no sort. Only for shapes pushed down (the bucket and the fingerprints are computed here).
    */
   readonly keyBuckets: KeyBucketsCapability = {
-    orderServed: async (shape) => (await this.sql(shape)).indexed,
+    orderServed: async (shape) => {
+      const s = await this.sql(shape);
+      // A shape fingerprinted in the engine (a json or float column) cannot be bucketed: saying so here keeps
+      // detection on key ranges (bucketedReason) instead of failing at the first bucket checksum.
+      if (!s.pushdown) throw this.error("cannot bucket", new Error("shape is fingerprinted client-side"));
+      return s.indexed;
+    },
     checksumBuckets: (shape, modulus, buckets, hash) => this.checksumBuckets(shape, modulus, buckets, hash),
     streamBuckets: (shape, modulus, buckets, hash, batchSize) =>
       this.streamBuckets(shape, modulus, buckets, hash, batchSize),

@@ -4,7 +4,8 @@ import { type PgColumn, postgresLogicalType, TEXT_BASE_TYPES } from "./postgres-
 
 /**
  * Base types whose extended hash function separates exactly the values whose canonical texts differ: not
- * interval ('1 day' and '24:00:00' hash equal), citext, bpchar, float, json or jsonb.
+ * interval ('1 day' and '24:00:00' hash equal), citext, bpchar, float or json. jsonb is hashed by its text
+ * (`postgresNativeHashSql`): jsonb's own hash ignores structure (`[1,[2]]` and `[[1],2]` hash equal).
  */
 const NATIVE_HASHABLE: ReadonlySet<string> = new Set([
   "int2",
@@ -20,10 +21,12 @@ const NATIVE_HASHABLE: ReadonlySet<string> = new Set([
   "time",
   "bytea",
   "uuid",
+  "jsonb",
 ]);
 
 /**
- * True when the native row hash is equal exactly when the canonical texts are: every column (key first, in
+ * True when an equal native row hash means equal canonical texts, and (but for jsonb numbers kept at another
+ * scale, see `postgresNativeHashSql`) conversely: every column (key first, in
  * shape order, `native` alongside) has a base type in NATIVE_HASHABLE and is read as its own logical type
  * (so no conversion such as numeric read as text, where 1.5 and 1.50 hash equal but differ as text). The
  * caller also requires the shape to be pushed down.
@@ -38,10 +41,16 @@ export function postgresNativeHashable(shape: RecordShape, native: readonly PgCo
 /**
  * A store-native 64-bit row hash over the key and compared columns (`refs` and `native` in shape order,
  * key first): `hash_record_extended` of the row, text under COLLATE "C" (bytes, whatever the column's
- * collation).
+ * collation). jsonb by its text (`::text`, which the engine canonicalises: equal text is equal canonical
+ * JSON); numbers jsonb keeps at another scale (`1.0`, `1`) hash apart although their canonical texts are
+ * equal, so such rows are listed, fetched and found equal: more work, never a missed difference.
  */
 export function postgresNativeHashSql(refs: readonly string[], native: readonly PgColumn[]): string {
-  const cols = refs.map((r, i) => (TEXT_BASE_TYPES.has(native[i]!.baseType) ? `${r} COLLATE "C"` : r));
+  const cols = refs.map((r, i) => {
+    const base = native[i]!.baseType;
+    if (base === "jsonb") return `(${r})::text COLLATE "C"`;
+    return TEXT_BASE_TYPES.has(base) ? `${r} COLLATE "C"` : r;
+  });
   return `hash_record_extended(ROW(${cols.join(", ")}), 0)`;
 }
 

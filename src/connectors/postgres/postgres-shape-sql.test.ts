@@ -10,6 +10,7 @@ import {
   postgresColumnInfo,
   postgresLogicalType,
 } from "./postgres-column-types.js";
+import { postgresCanonicalJsonSql } from "./postgres-json-sql.js";
 import { Params, PostgresShapeSql } from "./postgres-shape-sql.js";
 
 function col(
@@ -90,7 +91,9 @@ describe("postgresCanonicalSql", () => {
     ["numeric", "decimal", "trim_scale(t.x)::text"],
     ["bool", "boolean", "CASE t.x WHEN true THEN 't' WHEN false THEN 'f' END"],
     ["float8", "float", undefined],
-    ["jsonb", "json", undefined],
+    ["jsonb", "json", postgresCanonicalJsonSql("t.x")],
+    ["json", "json", undefined],
+    ["jsonb", "text", "(t.x)::text"],
     ["text", "json", undefined],
     ["text", "timestamp", undefined],
     ["bytea", "bytes", "encode(t.x, 'hex')"],
@@ -128,7 +131,12 @@ describe("PostgresShapeSql", () => {
       "x",
     );
     expect(mixed.pushdown).toBe(false);
-    expect(mixed.clientSide.map((c) => c.column)).toEqual(["ratio", "doc"]);
+    // jsonb has canonical SQL (postgres-json-sql.ts); the float keeps the shape in the engine.
+    expect(mixed.clientSide.map((c) => c.column)).toEqual(["ratio"]);
+    const json = new PostgresShapeSql(shapeOf([["id", "integer"]], [["doc", "json"]]), COLUMNS, [], "x");
+    expect(json.pushdown).toBe(true);
+    expect(json.nativeHashable).toBe(true);
+    expect(json.nativeHash64()).toContain(`(t."doc")::text COLLATE "C"`);
   });
 
   it("orders text keys in binary order, and knows which index serves that order", () => {

@@ -92,8 +92,8 @@ export class PostgresShapeSql {
   /** The canonical encoding of the key alone (see `keyHash32`); only when `pushdown`. */
   private readonly keyEncoding: string | undefined;
   /**
-   * True when the native row hash is equal exactly when the canonical texts are: pushed-down shapes whose
-   * columns all have a native hash (see `postgresNativeHashable`).
+   * True when an equal native row hash means equal canonical texts: pushed-down shapes whose columns all
+   * have a native hash (see `postgresNativeHashable`).
    */
   readonly nativeHashable: boolean;
 
