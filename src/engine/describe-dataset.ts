@@ -1,4 +1,5 @@
 /** What a run learns once, before any segment: the dataset's resolved shape, its policy, its canary key. */
+import { createHash } from "node:crypto";
 import { ConfigError, type DatasetConfig } from "../config/load-config.js";
 import type { TableDescription } from "../connectors/connector.js";
 import { canonicalValue } from "../core/canonical.js";
@@ -20,8 +21,9 @@ export async function describeDataset(
   replicas: readonly OpenReplica[],
   options: { pushdown?: boolean } = {},
 ): Promise<ResolvedShape> {
-  const descriptions = new Map<string, TableDescription>();
-  for (const r of replicas) descriptions.set(r.name, await r.connector.describe());
+  // Every replica at once: behind a slow link, describing them in turn cost their round trips end to end.
+  const described = await Promise.all(replicas.map((r) => r.connector.describe()));
+  const descriptions = new Map<string, TableDescription>(replicas.map((r, i) => [r.name, described[i]!]));
   const resolved = resolveShape(ds, descriptions);
   if (options.pushdown === false) return resolved;
   const limits: string[] = [];
@@ -34,6 +36,17 @@ export async function describeDataset(
   const bucketed = await bucketedReason(resolved.shape, replicas);
   if (bucketed) limits.push(bucketed);
   return limits.length ? { ...resolved, notes: [...resolved.notes, ...limits] } : resolved;
+}
+
+/**
+ * A fingerprint of a resolved description (shape, rules, schema issues, notes): equal exactly when the
+ * descriptions are. A coordinator sends it with each job, so a worker can tell that the description it made
+ * under the same fingerprint still holds instead of describing the replicas for every job; a schema change the
+ * coordinator sees changes it.
+ */
+export function describedFingerprint(resolved: ResolvedShape): string {
+  const text = JSON.stringify(resolved, (_, v: unknown) => (v instanceof Map ? [...v.entries()] : v));
+  return createHash("sha256").update(text, "utf8").digest("hex").slice(0, 32);
 }
 
 /** The canonical key of a dataset's probe canary (`probe.key` in the key columns' types). */
