@@ -551,7 +551,7 @@ export async function runDataset(
             runId,
             mode: options.mode as "scan" | "repair",
             expectedRows: jobRows,
-            described: describedFingerprint(resolved),
+            described: describedFingerprint(described),
             ...(shadowPolicy || canary
               ? { candidate: { shadow: shadowPolicy, canary: canary && options.canary } }
               : {}),
