@@ -55,7 +55,10 @@ async function delayProxy(target, delayMs) {
     client.on("data", (chunk) => {
       if (serverSpoke && process.env.BENCH_WORKERS_TRACE) {
         // What each round trip asked, for profiling: connection, time, the message's printable start.
-        const text = chunk.toString("latin1", 0, 200).replace(/[^\x20-\x7e]+/g, " ").slice(0, 120);
+        const text = chunk
+          .toString("latin1", 0, 200)
+          .replace(/[^\x20-\x7e]+/g, " ")
+          .slice(0, 120);
         appendFileSync(process.env.BENCH_WORKERS_TRACE, `${id}\t${performance.now().toFixed(0)}\t${text}\n`);
       }
       if (serverSpoke) counts.turns++;
@@ -243,13 +246,17 @@ async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
     `SELECT finished_at - started_at AS ms, status, stats FROM ${stateSchema}.runs ORDER BY started_at DESC LIMIT 1`,
   );
   const stats = JSON.parse(rows[0].stats);
-  if ((stats["repairs.applied"] ?? 0) !== DIFFS) throw new Error(`expected ${DIFFS} repairs: ${rows[0].stats}`);
+  if ((stats["repairs.applied"] ?? 0) !== DIFFS)
+    throw new Error(`expected ${DIFFS} repairs: ${rows[0].stats}`);
   // Each job's duration as its worker logged it: their sum over the pass is how many jobs ran at once.
-  const jobs = procs
-    .slice(0, workers)
-    .flatMap((p, i) =>
-      [...p.log().slice(logged[i]).matchAll(/(?:segment|keys?) .* in (\d+) ms/g)].map((m) => Number(m[1])),
-    );
+  const jobs = procs.slice(0, workers).flatMap((p, i) =>
+    [
+      ...p
+        .log()
+        .slice(logged[i])
+        .matchAll(/(?:segment|keys?) .* in (\d+) ms/g),
+    ].map((m) => Number(m[1])),
+  );
   const wall = after.at - before.at;
   return {
     workers,
@@ -309,7 +316,7 @@ async function onePass(replicaUrl, workers, concurrency = Math.max(1, workers), 
         body: "{}",
       });
       if (res.status !== 202) throw new Error(`trigger: ${res.status} ${await res.text()}`);
-      await serve.until(/pass \S+ \(repair\) finished in[^]*pass \S+ \(repair\) finished in/);
+      await serve.until(/pass \S+ \(repair\) finished in[\s\S]*pass \S+ \(repair\) finished in/);
     });
     return { first, warm };
   } finally {
@@ -333,7 +340,8 @@ function keep(label, run) {
 const spread = (xs) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
 /** The run whose pass time is the median. */
 const mid = (runs) => runs.find((x) => x.passSeconds === median(runs.map((y) => y.passSeconds)));
-const cpuCell = (m) => `${m.cpu.postgres} / ${m.cpu.concord} / ${m.cpu.machineBusy} of ${m.cpu.machineCapacity}`;
+const cpuCell = (m) =>
+  `${m.cpu.postgres} / ${m.cpu.concord} / ${m.cpu.machineBusy} of ${m.cpu.machineCapacity}`;
 
 async function main() {
   await setup();

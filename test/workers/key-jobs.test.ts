@@ -18,8 +18,8 @@ import { BullmqSegmentDispatch } from "../../src/queue/bullmq-segment-dispatch.j
 import { startSegmentWorkers } from "../../src/queue/bullmq-segment-workers.js";
 import { queueConnection, segmentQueueName } from "../../src/queue/queue-connection.js";
 import { SegmentWorkerHost } from "../../src/serve/segment-worker-host.js";
-import { WorkerMetrics } from "../../src/serve/worker-metrics.js";
 import { createService, type Service } from "../../src/serve/service.js";
+import { WorkerMetrics } from "../../src/serve/worker-metrics.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
 import type { StateStore } from "../../src/state/state-store.js";
 import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
@@ -240,7 +240,11 @@ describe.skipIf(!available)("change-feed key batches as jobs on workers", () => 
         fx.log,
       );
       const run = keyJobs[jobs - 1]!.runId;
-      await until("the key run's end", async () => (await fx.state.getRun(run))[0]?.status !== "running", fx.log);
+      await until(
+        "the key run's end",
+        async () => (await fx.state.getRun(run))[0]?.status !== "running",
+        fx.log,
+      );
       return (await fx.state.getRun(run))[0]!;
     };
     // The first pass's segment described the dataset; three key batches after it reuse that description.
