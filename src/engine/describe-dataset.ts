@@ -24,8 +24,11 @@ export async function describeDataset(
   // Every replica at once: behind a slow link, describing them in turn cost their round trips end to end.
   const described = await Promise.all(replicas.map((r) => r.connector.describe()));
   const descriptions = new Map<string, TableDescription>(replicas.map((r, i) => [r.name, described[i]!]));
-  const resolved = resolveShape(ds, descriptions);
-  if (options.pushdown === false) return resolved;
+  // What a fresh describe would have to find the same for this one to hold: every replica's table as its
+  // connector described it (native types included: connectors keep them) and the resolution from them.
+  const resolved = { ...resolveShape(ds, descriptions) };
+  const fingerprint = describedFingerprint({ ...resolved, descriptions: described } as ResolvedShape);
+  if (options.pushdown === false) return { ...resolved, fingerprint };
   const limits: string[] = [];
   for (const { connector } of replicas)
     if (connector.pushdownLimits) limits.push(...(await connector.pushdownLimits(resolved.shape)));
@@ -35,17 +38,20 @@ export async function describeDataset(
   // Which path detection takes when some replica cannot read the key order from an index, and why.
   const bucketed = await bucketedReason(resolved.shape, replicas);
   if (bucketed) limits.push(bucketed);
-  return limits.length ? { ...resolved, notes: [...resolved.notes, ...limits] } : resolved;
+  return { ...resolved, notes: [...resolved.notes, ...limits], fingerprint };
 }
 
 /**
- * A fingerprint of a resolved description (shape, rules, schema issues, notes): equal exactly when the
- * descriptions are. A coordinator sends it with each job, so a worker can tell that the description it made
+ * A fingerprint of a resolved description: the one `describeDataset` took of the replicas' tables and their
+ * resolution, else one of the resolution alone (shape, rules, schema issues, notes). A coordinator sends it with each job, so a worker can tell that the description it made
  * under the same fingerprint still holds instead of describing the replicas for every job; a schema change the
  * coordinator sees changes it.
  */
 export function describedFingerprint(resolved: ResolvedShape): string {
-  const text = JSON.stringify(resolved, (_, v: unknown) => (v instanceof Map ? [...v.entries()] : v));
+  if (resolved.fingerprint !== undefined) return resolved.fingerprint;
+  const text = JSON.stringify(resolved, (_, v: unknown) =>
+    v instanceof Map ? [...v.entries()] : typeof v === "bigint" ? `${v}n` : v,
+  );
   return createHash("sha256").update(text, "utf8").digest("hex").slice(0, 32);
 }
 

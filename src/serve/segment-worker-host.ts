@@ -203,7 +203,9 @@ const configHashes = new WeakMap<DatasetConfig, string>();
 function configHash(ds: DatasetConfig): string {
   let hash = configHashes.get(ds);
   if (hash === undefined) {
-    const text = JSON.stringify(ds, (_, v: unknown) => (v instanceof Map ? [...v.entries()] : v));
+    const text = JSON.stringify(ds, (_, v: unknown) =>
+      v instanceof Map ? [...v.entries()] : typeof v === "bigint" ? `${v}n` : v,
+    );
     hash = createHash("sha256").update(text, "utf8").digest("hex").slice(0, 32);
     configHashes.set(ds, hash);
   }
