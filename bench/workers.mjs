@@ -46,9 +46,12 @@ const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 async function delayProxy(target, delayMs) {
   const u = new URL(target);
   const counts = { turns: 0, bytes: 0, connections: 0 };
+  const upstreams = new Set();
   const server = createServer((client) => {
     const upstream = new Socket();
     upstream.connect(Number(u.port || 5432), u.hostname);
+    upstreams.add(upstream);
+    upstream.on("close", () => upstreams.delete(upstream));
     counts.connections++;
     let serverSpoke = true;
     const id = counts.connections;
@@ -83,6 +86,8 @@ async function delayProxy(target, delayMs) {
   const port = server.address().port;
   return {
     counts,
+    /** The local ports of the proxy's open connections to the store (its backends' client ports). */
+    ports: () => [...upstreams].map((x) => x.localPort).filter(Boolean),
     url: (() => {
       const v = new URL(target);
       v.hostname = "127.0.0.1";
@@ -126,10 +131,24 @@ function machineCpu() {
   return { busy: (total - f[3] - f[4]) / 100, total: total / 100 };
 }
 
+/**
+ * CPU seconds of the PostgreSQL backends serving the proxy's connections (the replicas' queries, whoever else
+ * uses the server): found by their client ports.
+ */
+async function replicaBackendsCpu(proxy) {
+  const ports = proxy?.ports() ?? [];
+  if (!ports.length) return new Map();
+  const { rows } = await query("SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])", [
+    ports,
+  ]);
+  return new Map(rows.map((r) => [r.pid, cpuOf(r.pid)]));
+}
+
 /** What the CPU did between two samples: seconds of PostgreSQL, of the concord processes, of the machine. */
-function sample(pids) {
+async function sample(pids, proxy) {
   return {
     at: performance.now() / 1000,
+    replicas: await replicaBackendsCpu(proxy),
     pg: postgresCpu(),
     concord: pids.reduce((a, p) => a + cpuOf(p), 0),
     each: pids.map((p) => cpuOf(p)),
@@ -237,11 +256,17 @@ function start(args) {
  * the CPU the stores, the concord processes and the machine spent meanwhile, and the round trips it made.
  */
 async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
-  const before = sample(procs.map((p) => p.child.pid));
+  const before = await sample(
+    procs.map((p) => p.child.pid),
+    proxy,
+  );
   const proxied = proxy ? { ...proxy.counts } : undefined;
   const logged = procs.slice(0, workers).map((p) => p.log().length);
   await go();
-  const after = sample(procs.map((p) => p.child.pid));
+  const after = await sample(
+    procs.map((p) => p.child.pid),
+    proxy,
+  );
   const { rows } = await query(
     `SELECT finished_at - started_at AS ms, status, stats FROM ${stateSchema}.runs ORDER BY started_at DESC LIMIT 1`,
   );
@@ -266,7 +291,12 @@ async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
     jobs: jobs.length,
     jobSeconds: +(jobs.reduce((a, b) => a + b, 0) / 1000).toFixed(2),
     cpu: {
+      // Every PostgreSQL process on the host (other users of the server included), and the backends of the
+      // replicas' connections alone (those open at the end; a backend opened during the pass counts whole).
       postgres: +(after.pg - before.pg).toFixed(2),
+      replicaBackends: +[...after.replicas]
+        .reduce((a, [pid, t]) => a + t - (before.replicas.get(pid) ?? 0), 0)
+        .toFixed(2),
       concord: +(after.concord - before.concord).toFixed(2),
       // Each process: the workers, then the coordinator (or serve --role all; its start-up in the first pass).
       each: after.each.map((t, i) => +(t - (before.each[i] ?? 0)).toFixed(2)),
@@ -349,7 +379,7 @@ async function main() {
   const lines = [
     `rows ${N.toLocaleString("en-US")}, differences ${DIFFS}, segments ${SEGMENTS}, delay ${DELAY} ms per round trip, ${cpus().length} cores, load ${loadavg()[0].toFixed(1)}`,
     "",
-    "| setup | pass | median (s) | runs (s) | vs 1 worker | round trips | CPU s: PostgreSQL / concord / machine busy of capacity |",
+    "| setup | pass | median (s) | runs (s) | vs 1 worker | round trips | CPU s: replica backends / all PostgreSQL / concord / machine busy of capacity |",
     "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
   ];
   const delayed = new Map(COUNTS.map((k) => [k, { first: [], warm: [] }]));

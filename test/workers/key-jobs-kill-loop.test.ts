@@ -119,14 +119,17 @@ async function snapshot(replica: "a" | "b" | "c"): Promise<string[]> {
 
 describe.skipIf(!available)("key jobs on a fleet whose workers and coordinator are killed mid-job", () => {
   it("retries killed key jobs on other workers, converges, applies no repair twice, and the audit verifies", {
-    timeout: 240_000,
+    timeout: 420_000,
   }, async () => {
     const file = join(dir, "concord.yaml");
     writeFileSync(file, config());
     const random = seededRandom(SEED);
     const history: string[] = [`seed ${SEED} (CONCORD_TEST_SEED replays it)`];
     const t0 = Date.now();
-    const note = (line: string) => history.push(`+${Date.now() - t0} ms ${line}`);
+    const note = (line: string) => {
+      history.push(`+${Date.now() - t0} ms ${line}`);
+      if (process.env.CONCORD_TEST_VERBOSE) console.log(history.at(-1));
+    };
     const env = { CONCORD_TOKEN: TOKEN };
     const all: FleetProcess[] = [];
     let serial = 0;
@@ -222,7 +225,7 @@ describe.skipIf(!available)("key jobs on a fleet whose workers and coordinator a
 
       // Converged: both replicas hold what the owner holds.
       const want = await snapshot("a");
-      const end = Date.now() + 120_000;
+      const end = Date.now() + 180_000;
       for (;;) {
         const [b, c] = [await snapshot("b"), await snapshot("c")];
         if (JSON.stringify(b) === JSON.stringify(want) && JSON.stringify(c) === JSON.stringify(want)) break;
@@ -262,7 +265,6 @@ describe.skipIf(!available)("key jobs on a fleet whose workers and coordinator a
 
       for (const p of [coordinator, ...workers]) p.child.kill("SIGTERM");
       for (const p of [coordinator, ...workers]) expect((await p.exited).code, report()).toBe(0);
-      if (process.env.CONCORD_TEST_VERBOSE) console.log(history.join("\n"));
 
       // No repair id applied twice; nothing left pending.
       const { rows: applied } = await pg.admin.query(
