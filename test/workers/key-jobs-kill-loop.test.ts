@@ -158,7 +158,7 @@ describe.skipIf(!available)("key jobs on a fleet whose workers and coordinator a
     let writing = true;
     let writer: Promise<void> = Promise.resolve();
     const write = async () => {
-      while (writing) {
+      while (writing && writes < 600) {
         const ids = Array.from(
           { length: 2 + Math.floor(random() * 5) },
           () => 1 + Math.floor(random() * ROWS),
