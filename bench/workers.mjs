@@ -19,7 +19,7 @@
  * script: copy the table by hand).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -39,12 +39,39 @@ const SCHEMA = "concord_bench_w";
 const TOKEN = "bench-workers-token-0123456789";
 const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
-/** A TCP proxy to `target` that forwards every chunk `delayMs / 2` later each way, in order. */
+/**
+ * A TCP proxy to `target` that forwards every chunk `delayMs / 2` later each way, in order. `counts`: the
+ * round trips it carried (a client chunk after the server spoke, or the first: one request turn) and bytes.
+ */
 async function delayProxy(target, delayMs) {
   const u = new URL(target);
+  const counts = { turns: 0, bytes: 0, connections: 0 };
+  const upstreams = new Set();
   const server = createServer((client) => {
     const upstream = new Socket();
     upstream.connect(Number(u.port || 5432), u.hostname);
+    upstreams.add(upstream);
+    upstream.on("close", () => upstreams.delete(upstream));
+    counts.connections++;
+    let serverSpoke = true;
+    const id = counts.connections;
+    client.on("data", (chunk) => {
+      if (serverSpoke && process.env.BENCH_WORKERS_TRACE) {
+        // What each round trip asked, for profiling: connection, time, the message's printable start.
+        const text = chunk
+          .toString("latin1", 0, 200)
+          .replace(/[^\x20-\x7e]+/g, " ")
+          .slice(0, 120);
+        appendFileSync(process.env.BENCH_WORKERS_TRACE, `${id}\t${performance.now().toFixed(0)}\t${text}\n`);
+      }
+      if (serverSpoke) counts.turns++;
+      serverSpoke = false;
+      counts.bytes += chunk.length;
+    });
+    upstream.on("data", (chunk) => {
+      serverSpoke = true;
+      counts.bytes += chunk.length;
+    });
     const pipe = (from, to) => {
       from.on("data", (chunk) => setTimeout(() => to.destroyed || to.write(chunk), delayMs / 2));
       from.on("end", () => setTimeout(() => to.end(), delayMs / 2));
@@ -58,6 +85,9 @@ async function delayProxy(target, delayMs) {
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   const port = server.address().port;
   return {
+    counts,
+    /** The local ports of the proxy's open connections to the store (its backends' client ports). */
+    ports: () => [...upstreams].map((x) => x.localPort).filter(Boolean),
     url: (() => {
       const v = new URL(target);
       v.hostname = "127.0.0.1";
@@ -65,6 +95,65 @@ async function delayProxy(target, delayMs) {
       return v.toString();
     })(),
     close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+/** utime + stime (+ cutime + cstime: reaped children, e.g. PostgreSQL's ended backends) of a pid, seconds. */
+function cpuOf(pid, children = false) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    const t = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
+    return t / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of every PostgreSQL process on this host (the postmaster counts its ended backends). */
+function postgresCpu() {
+  let t = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    let comm;
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    } catch {
+      continue;
+    }
+    if (comm === "postgres") t += cpuOf(pid, true);
+  }
+  return t;
+}
+
+/** The machine's CPU seconds: busy and total (all cores). */
+function machineCpu() {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: (total - f[3] - f[4]) / 100, total: total / 100 };
+}
+
+/**
+ * CPU seconds of the PostgreSQL backends serving the proxy's connections (the replicas' queries, whoever else
+ * uses the server): found by their client ports.
+ */
+async function replicaBackendsCpu(proxy) {
+  const ports = proxy?.ports() ?? [];
+  if (!ports.length) return new Map();
+  const { rows } = await query("SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])", [
+    ports,
+  ]);
+  return new Map(rows.map((r) => [r.pid, cpuOf(r.pid)]));
+}
+
+/** What the CPU did between two samples: seconds of PostgreSQL, of the concord processes, of the machine. */
+async function sample(pids, proxy) {
+  return {
+    at: performance.now() / 1000,
+    replicas: await replicaBackendsCpu(proxy),
+    pg: postgresCpu(),
+    concord: pids.reduce((a, p) => a + cpuOf(p), 0),
+    each: pids.map((p) => cpuOf(p)),
+    bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+    machine: machineCpu(),
   };
 }
 
@@ -133,7 +222,8 @@ datasets:
 }
 
 function start(args) {
-  const child = spawn(process.execPath, [join(ROOT, "bin", "concord.js"), ...args], {
+  const nodeArgs = process.env.BENCH_WORKERS_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, "bin", "concord.js"), ...args], {
     env: { ...process.env, CONCORD_TOKEN: TOKEN },
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -162,10 +252,74 @@ function start(args) {
 }
 
 /**
+ * Runs `go` (which ends once a pass finished) and reads that pass (the latest run) from its run record, with
+ * the CPU the stores, the concord processes and the machine spent meanwhile, and the round trips it made.
+ */
+async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
+  const before = await sample(
+    procs.map((p) => p.child.pid),
+    proxy,
+  );
+  const proxied = proxy ? { ...proxy.counts } : undefined;
+  const logged = procs.slice(0, workers).map((p) => p.log().length);
+  await go();
+  const after = await sample(
+    procs.map((p) => p.child.pid),
+    proxy,
+  );
+  const { rows } = await query(
+    `SELECT finished_at - started_at AS ms, status, stats FROM ${stateSchema}.runs ORDER BY started_at DESC LIMIT 1`,
+  );
+  const stats = JSON.parse(rows[0].stats);
+  if ((stats["repairs.applied"] ?? 0) !== DIFFS)
+    throw new Error(`expected ${DIFFS} repairs: ${rows[0].stats}`);
+  // Each job's duration as its worker logged it: their sum over the pass is how many jobs ran at once.
+  const jobs = procs.slice(0, workers).flatMap((p, i) =>
+    [
+      ...p
+        .log()
+        .slice(logged[i])
+        .matchAll(/(?:segment|keys?) .* in (\d+) ms/g),
+    ].map((m) => Number(m[1])),
+  );
+  const wall = after.at - before.at;
+  return {
+    workers,
+    concurrency,
+    passSeconds: Number(rows[0].ms) / 1000,
+    wallSeconds: +wall.toFixed(2),
+    jobs: jobs.length,
+    jobSeconds: +(jobs.reduce((a, b) => a + b, 0) / 1000).toFixed(2),
+    cpu: {
+      // Every PostgreSQL process on the host (other users of the server included), and the backends of the
+      // replicas' connections alone (those open at the end; a backend opened during the pass counts whole).
+      postgres: +(after.pg - before.pg).toFixed(2),
+      replicaBackends: +[...after.replicas]
+        .reduce((a, [pid, t]) => a + t - (before.replicas.get(pid) ?? 0), 0)
+        .toFixed(2),
+      concord: +(after.concord - before.concord).toFixed(2),
+      // Each process: the workers, then the coordinator (or serve --role all; its start-up in the first pass).
+      each: after.each.map((t, i) => +(t - (before.each[i] ?? 0)).toFixed(2)),
+      proxy: +(after.bench - before.bench).toFixed(2),
+      machineBusy: +(after.machine.busy - before.machine.busy).toFixed(2),
+      machineCapacity: +(after.machine.total - before.machine.total).toFixed(2),
+    },
+    ...(proxied
+      ? {
+          roundTrips: proxy.counts.turns - proxied.turns,
+          megabytes: +((proxy.counts.bytes - proxied.bytes) / 1e6).toFixed(1),
+          connections: proxy.counts.connections - proxied.connections,
+        }
+      : {}),
+    load: +loadavg()[0].toFixed(2),
+  };
+}
+
+/**
  * One repair pass: `workers` 0 means `serve --role all`; `concurrency` is the dataset's (the fleet's cap,
  * which also sets how the pass is cut into jobs). Returns the pass's seconds from its run record.
  */
-async function onePass(replicaUrl, workers, concurrency = Math.max(1, workers)) {
+async function onePass(replicaUrl, workers, concurrency = Math.max(1, workers), proxy = undefined) {
   await diverge();
   const stateSchema = `concord_bench_w_state_${process.pid}`;
   await query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE`);
@@ -176,16 +330,25 @@ async function onePass(replicaUrl, workers, concurrency = Math.max(1, workers)) 
     // Workers first, ready before the coordinator queues the pass: startup is not measured.
     for (let i = 0; i < workers; i++) procs.push(start(["worker", "-c", file]));
     await Promise.all(procs.map((p) => p.until(/ ready: /)));
-    const serve = start(workers ? ["serve", "--role", "coordinator", "-c", file] : ["serve", "-c", file]);
-    procs.push(serve);
-    await serve.until(/pass \S+ \(repair\) finished in/);
-    const { rows } = await query(
-      `SELECT finished_at - started_at AS ms, status, stats FROM ${stateSchema}.runs ORDER BY started_at LIMIT 1`,
-    );
-    const stats = JSON.parse(rows[0].stats);
-    if ((stats["repairs.applied"] ?? 0) !== DIFFS)
-      throw new Error(`expected ${DIFFS} repairs: ${rows[0].stats}`);
-    return Number(rows[0].ms) / 1000;
+    const first = await measure(stateSchema, procs, workers, concurrency, proxy, async () => {
+      const serve = start(workers ? ["serve", "--role", "coordinator", "-c", file] : ["serve", "-c", file]);
+      procs.push(serve);
+      await serve.until(/pass \S+ \(repair\) finished in/);
+    });
+    // The same processes, warm (a fleet runs for days): diverge again and ask the coordinator for a pass.
+    const serve = procs.at(-1);
+    const [, listen] = await serve.until(/listening on http:\/\/(\S+)/);
+    await diverge();
+    const warm = await measure(stateSchema, procs, workers, concurrency, proxy, async () => {
+      const res = await fetch(`http://${listen}/api/datasets/bench_w/repair`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: "{}",
+      });
+      if (res.status !== 202) throw new Error(`trigger: ${res.status} ${await res.text()}`);
+      await serve.until(/pass \S+ \(repair\) finished in[\s\S]*pass \S+ \(repair\) finished in/);
+    });
+    return { first, warm };
   } finally {
     for (const p of procs) p.child.kill("SIGTERM");
     await Promise.all(
@@ -196,46 +359,68 @@ async function onePass(replicaUrl, workers, concurrency = Math.max(1, workers)) 
   }
 }
 
+/** Keeps one measurement: printed to stderr as JSON, appended to BENCH_WORKERS_RAW when set. */
+function keep(label, run) {
+  const line = JSON.stringify({ label, ...run });
+  console.error(line);
+  if (process.env.BENCH_WORKERS_RAW) appendFileSync(process.env.BENCH_WORKERS_RAW, `${line}\n`);
+  return run;
+}
+
+const spread = (xs) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
+/** The run whose pass time is the median. */
+const mid = (runs) => runs.find((x) => x.passSeconds === median(runs.map((y) => y.passSeconds)));
+const cpuCell = (m) =>
+  `${m.cpu.postgres} / ${m.cpu.concord} / ${m.cpu.machineBusy} of ${m.cpu.machineCapacity}`;
+
 async function main() {
   await setup();
   const proxy = await delayProxy(PG_URL, DELAY);
   const lines = [
     `rows ${N.toLocaleString("en-US")}, differences ${DIFFS}, segments ${SEGMENTS}, delay ${DELAY} ms per round trip, ${cpus().length} cores, load ${loadavg()[0].toFixed(1)}`,
     "",
-    "| setup | pass (s) | vs 1 worker |",
-    "| --- | ---: | ---: |",
+    "| setup | pass | median (s) | runs (s) | vs 1 worker | round trips | CPU s: replica backends / all PostgreSQL / concord / machine busy of capacity |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
   ];
-  const delayed = new Map();
+  const delayed = new Map(COUNTS.map((k) => [k, { first: [], warm: [] }]));
   try {
-    for (const k of COUNTS) {
-      const times = [];
-      // The same jobs whatever the worker count (cut for the largest fleet): only the workers differ.
-      for (let r = 0; r < REPS; r++) times.push(await onePass(proxy.url, k, Math.max(...COUNTS)));
-      delayed.set(k, median(times));
-      console.error(`delay ${DELAY} ms, ${k} worker(s): ${times.map((t) => t.toFixed(1)).join(", ")} s`);
-    }
+    // Repetitions interleave the worker counts, so a change of load on the machine touches each alike.
+    for (let r = 0; r < REPS; r++)
+      for (const k of COUNTS) {
+        // The same dataset config (so the same jobs) whatever the worker count: only the workers differ.
+        const { first, warm } = await onePass(proxy.url, k, Math.max(...COUNTS), proxy);
+        delayed.get(k).first.push(keep(`delay ${DELAY} ms, ${k} worker(s), first pass`, first));
+        delayed.get(k).warm.push(keep(`delay ${DELAY} ms, ${k} worker(s), warm pass`, warm));
+      }
   } finally {
     await proxy.close();
   }
-  const one = delayed.get(COUNTS[0]);
-  for (const [k, t] of delayed)
-    lines.push(`| ${DELAY} ms delay, ${k} worker(s) | ${t.toFixed(1)} | ${(one / t).toFixed(2)}× |`);
-  const all = [];
-  const queued = [];
+  for (const which of ["warm", "first"]) {
+    const one = mid(delayed.get(COUNTS[0])[which]).passSeconds;
+    for (const [k, runs] of delayed) {
+      const m = mid(runs[which]);
+      lines.push(
+        `| ${DELAY} ms delay, ${k} worker(s) | ${which} | ${m.passSeconds.toFixed(1)} | ${spread(runs[which].map((x) => x.passSeconds))} | ${(one / m.passSeconds).toFixed(2)}× | ${m.roundTrips} | ${cpuCell(m)} |`,
+      );
+    }
+  }
   if (process.env.BENCH_WORKERS_OVERHEAD === "0") {
     console.log(lines.join("\n"));
     return;
   }
+  const all = [];
+  const queued = [];
   for (let r = 0; r < REPS; r++) {
-    all.push(await onePass(PG_URL, 0));
-    queued.push(await onePass(PG_URL, 1));
+    all.push(keep("no delay, serve --role all, warm pass", (await onePass(PG_URL, 0)).warm));
+    queued.push(keep("no delay, coordinator + 1 worker, warm pass", (await onePass(PG_URL, 1)).warm));
   }
-  console.error(
-    `no delay: --role all ${all.map((t) => t.toFixed(1))} s, coordinator + 1 worker ${queued.map((t) => t.toFixed(1))} s`,
-  );
-  lines.push(`| no delay, serve --role all | ${median(all).toFixed(1)} | |`);
+  const a = mid(all);
+  const q = mid(queued);
   lines.push(
-    `| no delay, coordinator + 1 worker | ${median(queued).toFixed(1)} | overhead ${((median(queued) / median(all) - 1) * 100).toFixed(0)}% |`,
+    `| no delay, serve --role all | warm | ${a.passSeconds.toFixed(1)} | ${spread(all.map((x) => x.passSeconds))} | | | ${cpuCell(a)} |`,
+  );
+  lines.push(
+    `| no delay, coordinator + 1 worker | warm | ${q.passSeconds.toFixed(1)} | ${spread(queued.map((x) => x.passSeconds))} | overhead ${((q.passSeconds / a.passSeconds - 1) * 100).toFixed(0)}% | | ${cpuCell(q)} |`,
   );
   console.log(lines.join("\n"));
 }

@@ -25,6 +25,11 @@ export interface ResolvedShape {
    * pushdown a connector cannot do).
    */
   readonly notes: readonly string[];
+  /**
+   * Set by the engine's `describeDataset`: a hash of every replica's table description and of this
+   * resolution, equal exactly when a fresh describe would find the same (workers keep a description by it).
+   */
+  readonly fingerprint?: string | undefined;
 }
 
 const NUMERIC: readonly ColumnType[] = ["integer", "decimal", "float", "float32"];

@@ -1,4 +1,5 @@
 /** What a run learns once, before any segment: the dataset's resolved shape, its policy, its canary key. */
+import { createHash } from "node:crypto";
 import { ConfigError, type DatasetConfig } from "../config/load-config.js";
 import type { TableDescription } from "../connectors/connector.js";
 import { canonicalValue } from "../core/canonical.js";
@@ -20,10 +21,14 @@ export async function describeDataset(
   replicas: readonly OpenReplica[],
   options: { pushdown?: boolean } = {},
 ): Promise<ResolvedShape> {
-  const descriptions = new Map<string, TableDescription>();
-  for (const r of replicas) descriptions.set(r.name, await r.connector.describe());
-  const resolved = resolveShape(ds, descriptions);
-  if (options.pushdown === false) return resolved;
+  // Every replica at once: behind a slow link, describing them in turn cost their round trips end to end.
+  const described = await Promise.all(replicas.map((r) => r.connector.describe()));
+  const descriptions = new Map<string, TableDescription>(replicas.map((r, i) => [r.name, described[i]!]));
+  // What a fresh describe would have to find the same for this one to hold: every replica's table as its
+  // connector described it (native types included: connectors keep them) and the resolution from them.
+  const resolved = { ...resolveShape(ds, descriptions) };
+  const fingerprint = describedFingerprint({ ...resolved, descriptions: described } as ResolvedShape);
+  if (options.pushdown === false) return { ...resolved, fingerprint };
   const limits: string[] = [];
   for (const { connector } of replicas)
     if (connector.pushdownLimits) limits.push(...(await connector.pushdownLimits(resolved.shape)));
@@ -33,7 +38,21 @@ export async function describeDataset(
   // Which path detection takes when some replica cannot read the key order from an index, and why.
   const bucketed = await bucketedReason(resolved.shape, replicas);
   if (bucketed) limits.push(bucketed);
-  return limits.length ? { ...resolved, notes: [...resolved.notes, ...limits] } : resolved;
+  return { ...resolved, notes: [...resolved.notes, ...limits], fingerprint };
+}
+
+/**
+ * A fingerprint of a resolved description: the one `describeDataset` took of the replicas' tables and their
+ * resolution, else one of the resolution alone (shape, rules, schema issues, notes). A coordinator sends it with each job, so a worker can tell that the description it made
+ * under the same fingerprint still holds instead of describing the replicas for every job; a schema change the
+ * coordinator sees changes it.
+ */
+export function describedFingerprint(resolved: ResolvedShape): string {
+  if (resolved.fingerprint !== undefined) return resolved.fingerprint;
+  const text = JSON.stringify(resolved, (_, v: unknown) =>
+    v instanceof Map ? [...v.entries()] : typeof v === "bigint" ? `${v}n` : v,
+  );
+  return createHash("sha256").update(text, "utf8").digest("hex").slice(0, 32);
 }
 
 /** The canonical key of a dataset's probe canary (`probe.key` in the key columns' types). */

@@ -16,7 +16,12 @@ import type { EvidenceReader } from "../learning/evidence.js";
 import type { RunSegment as SegmentFigures } from "../state/segment-store.js";
 import type { Checkpoint, RunRecord, StateStore } from "../state/state-store.js";
 import { CandidateDecider, type CandidatePolicy } from "./candidate-decider.js";
-import { datasetPolicy, datasetPolicyText, describeDataset } from "./describe-dataset.js";
+import {
+  datasetPolicy,
+  datasetPolicyText,
+  describeDataset,
+  describedFingerprint,
+} from "./describe-dataset.js";
 import { dispatchSegments } from "./dispatch-segments.js";
 import { inferredBasis, readOwnerEvidence } from "./owner-evidence.js";
 import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
@@ -546,6 +551,7 @@ export async function runDataset(
             runId,
             mode: options.mode as "scan" | "repair",
             expectedRows: jobRows,
+            described: describedFingerprint(described),
             ...(shadowPolicy || canary
               ? { candidate: { shadow: shadowPolicy, canary: canary && options.canary } }
               : {}),

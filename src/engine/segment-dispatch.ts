@@ -28,6 +28,12 @@ export interface SegmentJob {
   /** With `keys`: what each replica is expected to hold, by `keyId` (fingerprint, or null for absent). */
   readonly expected?: readonly (readonly [string, Readonly<Record<string, string | null>>])[] | undefined;
   /**
+   * The dataset's description as the coordinator resolved it for this run (`describedFingerprint`): a worker
+   * reuses the description it made under the same fingerprint rather than describe the replicas for every
+   * job. A schema change the coordinator detects changes it, and the worker describes afresh.
+   */
+  readonly described?: string | undefined;
+  /**
    * The pass's candidate policies, as the coordinator runs them: a shadow decides beside the live policy
    * (its figures come back in the result), a canary decides its `fraction` of keys. The coordinator's, not
    * the worker's config: a reload on the coordinator reaches every worker with the next pass.

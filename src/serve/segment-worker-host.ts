@@ -2,6 +2,7 @@
  * `concord worker`'s core: runs the segment jobs the queue hands it through the engine (runSegmentJob), over
  * replicas it opens once per dataset and the shared state store. It begins, checkpoints and finishes no run.
  */
+import { createHash } from "node:crypto";
 import type { ConcordConfig, DatasetConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
 import { keyId } from "../core/model.js";
@@ -27,13 +28,18 @@ export interface WorkerHostDeps {
   readonly metrics?: WorkerMetrics | undefined;
 }
 
-/** What the host keeps per dataset: open replicas, and the pass it is working on (shape and write guard). */
+/** What the host keeps per dataset: open replicas, its description, the pass it is working on (write guard). */
 interface DatasetSlot {
   /** The replicas, opened once for every job of the dataset this worker runs (at once or in turn). */
   replicas?: Promise<OpenReplica[]> | undefined;
   pass?: { runId: string; guard: WriteGuard; resolved?: ResolvedShape | undefined } | undefined;
   /** The write guard of key jobs (change-feed batches): kept across them, apart from the pass's. */
   keys?: WriteGuard | undefined;
+  /**
+   * The dataset's description this worker made, under the dataset's config (its hash) and the coordinator's
+   * description fingerprint of the job it made it for: reused by every job that brings the same fingerprint.
+   */
+  described?: { config: string; fingerprint: string; resolved: ResolvedShape } | undefined;
 }
 
 /**
@@ -88,11 +94,26 @@ export class SegmentWorkerHost {
       else if (slot.pass?.runId !== job.runId) slot.pass = { runId: job.runId, guard: this.guard(ds) };
       const pass: NonNullable<DatasetSlot["pass"]> =
         job.keys || !slot.pass ? { runId: job.runId, guard: slot.keys ?? this.guard(ds) } : slot.pass;
+      // The description made for an earlier job (of any pass or key batch) holds while the coordinator's
+      // fingerprint and the dataset's config are the same; a schema change the coordinator saw changes the
+      // fingerprint, and this job describes afresh.
+      const config = configHash(ds);
+      const kept =
+        job.described !== undefined &&
+        slot.described?.fingerprint === job.described &&
+        slot.described.config === config
+          ? slot.described.resolved
+          : undefined;
+      const given = kept ?? (job.described === undefined ? pass.resolved : undefined);
       const out = await runSegmentJob(ds, replicas, { state, now }, job, {
         worker: this.deps.worker,
         guard: pass.guard,
-        resolved: pass.resolved,
+        resolved: given,
       });
+      if (out.resolved && !out.result.skipped)
+        this.deps.metrics?.describes.inc({ dataset: ds.name, outcome: given ? "reused" : "described" });
+      if (out.resolved && job.described !== undefined && !kept)
+        slot.described = { config, fingerprint: job.described, resolved: out.resolved };
       if (out.result.skipped) {
         log(
           `${label}: skipped (${job.keys ? "its run is finished" : "the pass is finished or has it already"})`,
@@ -119,6 +140,8 @@ export class SegmentWorkerHost {
       await this.closeReplicas(slot);
       slot.pass = undefined;
       slot.keys = undefined;
+      // A job that failed may have failed on a changed table: the next describes again.
+      slot.described = undefined;
       throw err;
     }
   }
@@ -172,4 +195,19 @@ export class SegmentWorkerHost {
       );
     });
   }
+}
+
+const configHashes = new WeakMap<DatasetConfig, string>();
+
+/** A hash of a dataset's config as this worker loaded it: a description is kept only under the same config. */
+function configHash(ds: DatasetConfig): string {
+  let hash = configHashes.get(ds);
+  if (hash === undefined) {
+    const text = JSON.stringify(ds, (_, v: unknown) =>
+      v instanceof Map ? [...v.entries()] : typeof v === "bigint" ? `${v}n` : v,
+    );
+    hash = createHash("sha256").update(text, "utf8").digest("hex").slice(0, 32);
+    configHashes.set(ds, hash);
+  }
+  return hash;
 }

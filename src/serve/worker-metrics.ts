@@ -44,6 +44,13 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  readonly describes = new Counter({
+    name: "concord_worker_descriptions_total",
+    help: "Jobs that described the dataset's replicas (described) or reused the description this worker made under the coordinator's same description fingerprint (reused).",
+    labelNames: ["dataset", "outcome"] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { defaults?: boolean } = {}) {
     if (options.defaults !== false) collectDefaultMetrics({ register: this.registry });
   }

@@ -19,6 +19,7 @@ import { startSegmentWorkers } from "../../src/queue/bullmq-segment-workers.js";
 import { queueConnection, segmentQueueName } from "../../src/queue/queue-connection.js";
 import { SegmentWorkerHost } from "../../src/serve/segment-worker-host.js";
 import { createService, type Service } from "../../src/serve/service.js";
+import { WorkerMetrics } from "../../src/serve/worker-metrics.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
 import type { StateStore } from "../../src/state/state-store.js";
 import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
@@ -51,7 +52,7 @@ interface Fleet {
   readonly log: string[];
 }
 
-async function startFleet(): Promise<Fleet> {
+async function startFleet(metrics?: WorkerMetrics): Promise<Fleet> {
   const tag = randomBytes(4).toString("hex");
   const dataset = `keys_${tag}`;
   const dir = mkdtempSync(join(tmpdir(), "concord-key-jobs-"));
@@ -91,6 +92,7 @@ datasets:
     now: Date.now,
     log: (line) => log.push(`worker: ${line}`),
     worker: "worker-1",
+    metrics,
   });
   cleanup.push(() => host.close());
   const service = await createService(config, {
@@ -196,6 +198,82 @@ describe.skipIf(!available)("change-feed key batches as jobs on workers", () => 
       async () => (await q.getJobs(["completed", "waiting", "active"])).length === 0,
       fx.log,
     );
+  }, 60_000);
+
+  it("a worker describes the dataset once for its jobs, and again when the coordinator sees the schema change", async () => {
+    const metrics = new WorkerMetrics({ defaults: false });
+    const fx = await startFleet(metrics);
+    const keyJobs: SegmentJob[] = [];
+    const workers = await startSegmentWorkers(
+      queue,
+      { concurrency: 1, stallAfterMs: 5000 },
+      [fx.dataset],
+      async (job, attempt) => {
+        if (job.keys) keyJobs.push(job);
+        return fx.host.handle(job, attempt);
+      },
+      (line) => fx.log.push(line),
+      "worker-1",
+    );
+    cleanup.push(() => workers.close());
+    const describes = async () => {
+      const counts: Record<string, number> = {};
+      for (const v of (await metrics.describes.get()).values)
+        if (v.labels.dataset === fx.dataset) counts[String(v.labels.outcome)] = v.value;
+      return counts;
+    };
+    await fx.service.start();
+    await until("the feed", () => fx.log.some((l) => l.includes("watching its change feed")), fx.log);
+    await fx.service.idle();
+    // The columns both replicas hold (b gains one below).
+    const compared = (replica: string, ids: number[]) =>
+      rows(fx.dir, replica, ids).map((r) => {
+        const { id, name, version } = r as Record<string, unknown>;
+        return { id, name, version };
+      });
+    const repaired = async (ids: number[], jobs: number) => {
+      writeOnA(fx.dir, ids);
+      await until(
+        `the repair of ${ids.join(", ")}`,
+        () =>
+          keyJobs.length >= jobs && JSON.stringify(compared("b", ids)) === JSON.stringify(compared("a", ids)),
+        fx.log,
+      );
+      const run = keyJobs[jobs - 1]!.runId;
+      await until(
+        "the key run's end",
+        async () => (await fx.state.getRun(run))[0]?.status !== "running",
+        fx.log,
+      );
+      return (await fx.state.getRun(run))[0]!;
+    };
+    // The first pass's segment described the dataset; three key batches after it reuse that description.
+    await repaired([3, 4], 1);
+    await repaired([30, 31], 2);
+    await repaired([130], 3);
+    const done = await jobsDone();
+    expect(done).toBeGreaterThanOrEqual(4);
+    expect(await describes()).toEqual({ described: 1, reused: done - 1 });
+    expect(new Set(keyJobs.map((j) => j.described)).size).toBe(1);
+
+    // A column only on b: the coordinator's description (and so its fingerprint) changes; the worker
+    // describes again, the run counts the schema divergence, and the keys are still repaired.
+    const b = new Database(join(fx.dir, "b.db"));
+    b.exec("ALTER TABLE items ADD COLUMN note TEXT");
+    b.close();
+    const changed = await repaired([50, 51], 4);
+    expect(changed.counts.schema).toBe(1);
+    expect(keyJobs[3]!.described).not.toBe(keyJobs[0]!.described);
+    await repaired([60], 5);
+    const after = await describes();
+    expect(after.described).toBe(2);
+    expect(keyJobs[4]!.described).toBe(keyJobs[3]!.described);
+
+    async function jobsDone(): Promise<number> {
+      return (await metrics.jobs.get()).values
+        .filter((v) => v.labels.dataset === fx.dataset && v.labels.outcome === "done")
+        .reduce((n, v) => n + v.value, 0);
+    }
   }, 60_000);
 
   it("a key job whose worker dies after writing is retried on another worker and applied once; the position waits for it", async () => {
