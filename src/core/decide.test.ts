@@ -1160,7 +1160,9 @@ describe("decideRepair: each strategy orders by what it names", () => {
 
 describe("decideRepair: resolve replay copies only what the owner's change log explains", () => {
   const policy = compilePolicy({ owner: "b", resolve: "replay" }, SHAPE, names(2), ALL_VERSIONS);
-  it.each<[string, DivergenceClass, [Values | null, Values | null, Values | null], boolean, Partial<Decision>]>([
+  it.each<
+    [string, DivergenceClass, [Values | null, Values | null, Values | null], boolean, Partial<Decision>]
+  >([
     [
       "a logged change the replica missed: the owner's record",
       "stale",

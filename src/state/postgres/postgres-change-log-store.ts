@@ -13,7 +13,12 @@ interface HeadRow {
 export class PostgresChangeLogStore implements ChangeLogStore {
   constructor(private readonly db: PostgresStateDb) {}
 
-  async appendChanges(dataset: string, source: string, keys: readonly Key[], at: number): Promise<ChangeLogHead> {
+  async appendChanges(
+    dataset: string,
+    source: string,
+    keys: readonly Key[],
+    at: number,
+  ): Promise<ChangeLogHead> {
     return this.db.transaction(async (c) => {
       // One appender per log at a time: seqs stay consecutive and in the order the feed delivered them.
       await this.db.lock(c, `change-log:${dataset}:${source}`);
@@ -69,10 +74,11 @@ export class PostgresChangeLogStore implements ChangeLogStore {
     await this.db.transaction(async (c) => {
       await this.db.lock(c, `change-log:${dataset}:${source}`);
       const head = await this.head(c, dataset, source);
-      await c.query(
-        `DELETE FROM ${this.db.t.changeLog} WHERE dataset = $1 AND source = $2 AND seq <= $3`,
-        [dataset, source, Number(head.last_seq)],
-      );
+      await c.query(`DELETE FROM ${this.db.t.changeLog} WHERE dataset = $1 AND source = $2 AND seq <= $3`, [
+        dataset,
+        source,
+        Number(head.last_seq),
+      ]);
       await this.putHead(c, dataset, source, { ...head, lost_through: head.last_seq, lost_reason: reason });
     });
   }
@@ -80,7 +86,10 @@ export class PostgresChangeLogStore implements ChangeLogStore {
   async deleteChangeLog(dataset: string, source: string): Promise<void> {
     await this.db.transaction(async (c) => {
       await this.db.lock(c, `change-log:${dataset}:${source}`);
-      await c.query(`DELETE FROM ${this.db.t.changeLog} WHERE dataset = $1 AND source = $2`, [dataset, source]);
+      await c.query(`DELETE FROM ${this.db.t.changeLog} WHERE dataset = $1 AND source = $2`, [
+        dataset,
+        source,
+      ]);
       await c.query(`DELETE FROM ${this.db.t.changeLogHeads} WHERE dataset = $1 AND source = $2`, [
         dataset,
         source,

@@ -12,12 +12,18 @@ interface HeadRow {
 export class SqliteChangeLogStore implements ChangeLogStore {
   constructor(private readonly s: SqliteStateDb) {}
 
-  async appendChanges(dataset: string, source: string, keys: readonly Key[], at: number): Promise<ChangeLogHead> {
+  async appendChanges(
+    dataset: string,
+    source: string,
+    keys: readonly Key[],
+    at: number,
+  ): Promise<ChangeLogHead> {
     return this.s.immediate(() => {
       const head = this.head(dataset, source);
       if (!keys.length) return toHead(head);
       const values: unknown[] = [];
-      keys.forEach((k, i) => values.push(dataset, source, head.last_seq + i + 1, JSON.stringify(k), at));
+      for (const [i, k] of keys.entries())
+        values.push(dataset, source, head.last_seq + i + 1, JSON.stringify(k), at);
       insertRows(this.s, "change_log", ["dataset", "source", "seq", "key", "at"], values);
       const last = head.last_seq + keys.length;
       this.putHead(dataset, source, { ...head, last_seq: last });
@@ -106,7 +112,9 @@ export class SqliteChangeLogStore implements ChangeLogStore {
 
   private head(dataset: string, source: string): HeadRow {
     const row = this.s
-      .prepare("SELECT last_seq, lost_through, lost_reason FROM change_log_heads WHERE dataset = ? AND source = ?")
+      .prepare(
+        "SELECT last_seq, lost_through, lost_reason FROM change_log_heads WHERE dataset = ? AND source = ?",
+      )
       .get(dataset, source) as HeadRow | undefined;
     return row ?? { last_seq: 0, lost_through: 0, lost_reason: null };
   }
@@ -120,7 +128,6 @@ export class SqliteChangeLogStore implements ChangeLogStore {
       )
       .run(dataset, source, h.last_seq, h.lost_through, h.lost_reason);
   }
-
 }
 
 /** Entries before `lost_through` are deleted with it, so those kept are exactly the seqs after it. */

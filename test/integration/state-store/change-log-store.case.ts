@@ -34,7 +34,9 @@ export function changeLogStoreCases({ open }: StateStoreCase): void {
       const stores = [await open(), await open(), await open()];
       await Promise.all(
         stores.flatMap((s, i) =>
-          Array.from({ length: 5 }, (_, j) => s.appendChanges("race", "pg", [[`${i}-${j}`], [`${i}-${j}b`]], 1)),
+          Array.from({ length: 5 }, (_, j) =>
+            s.appendChanges("race", "pg", [[`${i}-${j}`], [`${i}-${j}b`]], 1),
+          ),
         ),
       );
       const all = await stores[0]!.readChanges("race", "pg", 0, 100);
