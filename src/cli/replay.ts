@@ -1,5 +1,10 @@
 /** `concord replay`: the owner's logged changes onto a replica that missed them; prints one line per batch. */
-import { type ReplayBatch, type ReplayResult, replayDataset } from "../engine/replay-dataset.js";
+import {
+  type ReplayBatch,
+  type ReplayResult,
+  replayDataset,
+  replaySource,
+} from "../engine/replay-dataset.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
@@ -45,6 +50,8 @@ export async function runReplay(options: ReplayCommandOptions, io: CliIo = proce
   try {
     const ds = session.datasets[0];
     if (!ds) throw new UsageError(`-d ${options.dataset}: no such dataset in ${session.config.path}`);
+    // A replay that cannot start fails before any replica is opened.
+    replaySource(ds, options.replica);
     const began = Date.now();
     const result = await replayDataset(
       ds,
