@@ -121,5 +121,6 @@ function replayDocument(dataset: string, r: ReplayResult, ms: number) {
     repairs: r.totals.repairs,
     escalated: r.totals.escalated,
     remaining: r.totals.remaining,
+    rowsRead: r.totals.stats.rowsRead,
   };
 }
