@@ -65,14 +65,14 @@ describe.skipIf(!up)("concord replay: PostgreSQL → MariaDB", () => {
     await my.drop();
   });
 
-  const config = (dir: string, dataset: string, table: string, extra = "") =>
+  const config = (dir: string, dataset: string, table: string, extra = "", mode = "scan") =>
     writeConfig(
       dir,
       `state: sqlite:state.db
 datasets:
   ${dataset}:
     key: id
-    mode: scan
+    mode: ${mode}
     replicas:
       pg: { url: "${POSTGRES.url}", table: ${pg.table(table)} }
       maria: { url: "${my.url}", table: ${table} }
@@ -287,6 +287,48 @@ datasets:
     expect(await mariaRows("items_c")).toEqual(await pgRows("items_c"));
     const again = await runConcord(["replay", "-c", cfg, "-d", dataset, "--replica", "maria", "--json"]);
     expect(JSON.parse(again.stdout)).toMatchObject({ cursor: { from: last, to: last }, gap: null });
+  });
+
+  it("in repair mode, the watcher repairs the owner's batches as logged changes and keeps a caught-up cursor at the log's end", async () => {
+    const dir = tempDir();
+    const dataset = `${pg.name}_d`;
+    await pg.admin.query(`CREATE TABLE ${pg.table("items_d")} (id bigint PRIMARY KEY, name text NOT NULL)`);
+    await my.admin.query("CREATE TABLE items_d (id BIGINT PRIMARY KEY, name TEXT NOT NULL)");
+    const stdout = sink();
+    const stderr = sink();
+    const stop = new AbortController();
+    const cfg = config(dir, dataset, "items_d", "", "repair");
+    const watching = runWatch({ config: cfg }, { stdout, stderr, env: {}, cwd: dir }, stop.signal);
+    const state = `${dir}/state.db`;
+    const cursor = () =>
+      query<{ seq: number }>(state, "SELECT seq FROM replay_cursors WHERE dataset = ?", dataset)[0]?.seq ?? 0;
+    const last = () =>
+      query<{ last_seq: number }>(
+        state,
+        "SELECT last_seq FROM change_log_heads WHERE dataset = ?",
+        dataset,
+      )[0]?.last_seq ?? -1;
+    try {
+      await waitFor(() => /watching from now/.test(stderr.text()), 30_000);
+      await pg.admin.query(
+        `INSERT INTO ${pg.table("items_d")} SELECT g, 'n' || g FROM generate_series(1, 30) g`,
+      );
+      await pg.admin.query(`UPDATE ${pg.table("items_d")} SET name = 'again' WHERE id <= 3`);
+      await waitFor(() => {
+        try {
+          return cursor() > 0 && cursor() === last() && last() >= 30;
+        } catch {
+          return false;
+        }
+      }, 60_000);
+    } finally {
+      stop.abort();
+      expect(await watching).toBe(0);
+    }
+    expect(await mariaRows("items_d")).toEqual(await pgRows("items_d"));
+    // Nothing is left for a replay.
+    const r = await runConcord(["replay", "-c", cfg, "-d", dataset, "--replica", "maria", "--json"]);
+    expect(JSON.parse(r.stdout)).toMatchObject({ batches: 0, changes: 0, remaining: 0 });
   });
 
   it.each([
