@@ -15,8 +15,8 @@ export interface ChangeLogHead {
   /** The last seq given (0: nothing logged yet). */
   readonly last: number;
   /**
-   * Changes at or before this seq cannot be replayed: pruned past retention, or logged before a gap in the
-   * feed (changes the feed could not vouch for). A replica whose cursor is below it needs a full pass.
+   * Changes at or before this seq cannot be replayed: pruned past retention, or a gap in the feed (its own
+   * seq: changes the feed could not vouch for). A replica whose cursor is below it needs a full pass.
    */
   readonly lostThrough: number;
   /** Why `lostThrough` last moved ("pruned", or the feed's gap), if it did. */
@@ -33,8 +33,10 @@ export interface ChangeLogHead {
  * and returns the head after them; an empty list changes nothing. Keys are stored exactly as given (JSON).
  * `readChanges` returns entries with seq > `after`, ascending, at most `limit`. `pruneChanges` deletes the
  * oldest entries beyond the newest `keep` and moves `lostThrough` to the highest seq it deleted (never
- * back); it returns how many it deleted. `markChangeLogGap` moves `lostThrough` to the current last seq
- * (everything before a gap is incomplete) with its reason. `changeLogHead` of a log never written is
+ * back); it returns how many it deleted. `markChangeLogGap` gives the gap the next seq (no entry: what it
+ * hides is unknown), moves `last` and `lostThrough` to it, deletes the entries before it and keeps its
+ * reason: a replica whose cursor is below the gap's seq — caught up to the change before it, or behind —
+ * missed what the gap hides. `changeLogHead` of a log never written is
  * `{ last: 0, lostThrough: 0, kept: 0 }`. `deleteChangeLog` drops the log and its head (idempotent).
  *
  * ## Replay cursors

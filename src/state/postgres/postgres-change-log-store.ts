@@ -79,7 +79,9 @@ export class PostgresChangeLogStore implements ChangeLogStore {
         source,
         Number(head.last_seq),
       ]);
-      await this.putHead(c, dataset, source, { ...head, lost_through: head.last_seq, lost_reason: reason });
+      // The gap takes a seq of its own: a replica caught up to the seq before it missed what it hides too.
+      const gap = Number(head.last_seq) + 1;
+      await this.putHead(c, dataset, source, { last_seq: gap, lost_through: gap, lost_reason: reason });
     });
   }
 

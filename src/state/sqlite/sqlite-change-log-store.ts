@@ -63,7 +63,9 @@ export class SqliteChangeLogStore implements ChangeLogStore {
       this.s
         .prepare("DELETE FROM change_log WHERE dataset = ? AND source = ? AND seq <= ?")
         .run(dataset, source, head.last_seq);
-      this.putHead(dataset, source, { ...head, lost_through: head.last_seq, lost_reason: reason });
+      // The gap takes a seq of its own: a replica caught up to the seq before it missed what it hides too.
+      const gap = head.last_seq + 1;
+      this.putHead(dataset, source, { last_seq: gap, lost_through: gap, lost_reason: reason });
     });
   }
 

@@ -60,16 +60,20 @@ export function changeLogStoreCases({ open }: StateStoreCase): void {
       expect(await store.pruneChanges("users", "pg", 10)).toBe(0);
       expect((await store.changeLogHead("users", "pg")).lostThrough).toBe(3);
 
+      // A gap takes a seq of its own, so a replica caught up to 5 is behind it too.
       await store.markChangeLogGap("users", "pg", "the slot was released");
       expect(await store.changeLogHead("users", "pg")).toEqual({
-        last: 5,
-        lostThrough: 5,
+        last: 6,
+        lostThrough: 6,
         lostReason: "the slot was released",
         kept: 0,
       });
       // Seqs go on after a gap.
-      expect(await store.appendChanges("users", "pg", [["6"]], 2)).toMatchObject({ last: 6, kept: 1 });
-      expect(await store.readChanges("users", "pg", 0, 10)).toEqual([{ seq: 6, key: ["6"], at: 2 }]);
+      expect(await store.appendChanges("users", "pg", [["7"]], 2)).toMatchObject({ last: 7, kept: 1 });
+      expect(await store.readChanges("users", "pg", 0, 10)).toEqual([{ seq: 7, key: ["7"], at: 2 }]);
+      // A gap in an empty log still stands between cursor 0 and what follows.
+      await store.markChangeLogGap("empty", "pg", "a truncate");
+      expect(await store.changeLogHead("empty", "pg")).toMatchObject({ last: 1, lostThrough: 1, kept: 0 });
 
       await store.deleteChangeLog("users", "pg");
       await store.deleteChangeLog("users", "pg");
