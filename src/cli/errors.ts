@@ -21,6 +21,7 @@ const KNOWN_ERRORS: ReadonlySet<string> = new Set([
   "AuditAnchorError",
   "UnfinishedError",
   "ChangeFeedError",
+  "ReplayError",
 ]);
 
 /** Known errors whose exit code is not the usage one: a log that no longer extends its anchor is a finding. */

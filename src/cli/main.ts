@@ -197,6 +197,21 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
       code = await (await import("./watch.js")).runWatch(opts, cli);
     });
 
+  configOption(
+    program
+      .command("replay")
+      .description(
+        "apply the owner's logged changes a replica missed (resolve: replay), from its cursor, in commit order, in batches",
+      ),
+  )
+    .requiredOption("-d, --dataset <name>", "the dataset (its policy: resolve: replay, owner: <replica>)")
+    .requiredOption("--replica <name>", "the replica that missed the owner's changes")
+    .option("--batch <n>", "logged changes per batch (default: the dataset's watch.maxKeys)")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (opts) => {
+      code = await (await import("./replay.js")).runReplay(opts, cli);
+    });
+
   program
     .command("diff <url1> <table1> <url2> <table2>")
     .description(

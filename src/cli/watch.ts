@@ -53,6 +53,7 @@ export async function runWatch(
           const feed = await openChangeFeed(r, feedOptions(ds, replica));
           await feed.drop();
           await session.state.deleteFeedPosition(ds.name, replica);
+          await session.state.deleteChangeLog(ds.name, replica);
           io.stdout.write(`${ds.name}.${replica}: change feed dropped\n`);
         }
       // Without its feeds, the dataset's dirty marks vouch for nothing.

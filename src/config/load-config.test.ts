@@ -311,7 +311,12 @@ describe("parseConfig: errors are one line naming the path", () => {
     [
       "unknown resolve",
       items("    policy: { resolve: newest }\n"),
-      'datasets.items.policy.resolve: expected one of "owner", "lww", "highest-version", "version-vector", "merge"',
+      'datasets.items.policy.resolve: expected one of "owner", "lww", "highest-version", "version-vector", "merge", "replay"',
+    ],
+    [
+      "resolve replay without owner",
+      items("    policy: { resolve: replay }\n"),
+      'datasets.items.policy.resolve: "replay" needs policy.owner naming one replica (whose changes are replayed)',
     ],
     [
       "resolve owner without owner",

@@ -135,6 +135,11 @@ export interface WatchConfig {
    * older quiet ones are pruned, so `runs` grows with divergence, not with write traffic.
    */
   readonly keepRuns: number;
+  /**
+   * With `resolve: replay`: how many of the owner's logged changes the change log keeps (default 1,000,000);
+   * older ones are pruned, and a replica whose replay cursor is behind a pruned entry gets a full pass.
+   */
+  readonly logKeys: number;
 }
 
 /** An API token as config declares it: a name, a role, and the token's hash (never the token). */
@@ -589,6 +594,7 @@ export function parseConfig(
         segmentRows: ds.watch.segmentRows ?? 10_000,
         sweepSegments: ds.watch.sweepSegments ?? 1,
         keepRuns: ds.watch.keepRuns ?? 1000,
+        logKeys: ds.watch.logKeys ?? 1_000_000,
         wholeEveryMs: ds.watch.wholeEvery !== undefined ? parseDuration(ds.watch.wholeEvery)! : 86_400_000,
       },
       detect: { ...ds.detect },

@@ -133,7 +133,14 @@ function duplicates(
   });
 }
 
-export const RESOLVE_STRATEGIES = ["owner", "lww", "highest-version", "version-vector", "merge"] as const;
+export const RESOLVE_STRATEGIES = [
+  "owner",
+  "lww",
+  "highest-version",
+  "version-vector",
+  "merge",
+  "replay",
+] as const;
 export const MERGE_RULES = ["max", "min", "lww", "union", "owner"] as const;
 
 /** What an inferred owner may be chosen by; only the implemented ones pass (core/inferred-owner.ts). */
@@ -220,6 +227,7 @@ const watch = z.strictObject(
     sweepSegments: z.number().int().nonnegative().optional(),
     keepRuns: z.number().int().nonnegative().optional(),
     wholeEvery: duration.optional(),
+    logKeys: z.number().int().positive().optional(),
   },
   {
     error:
@@ -366,6 +374,21 @@ const dataset = z
     const resolve = ds.policy?.resolve;
     if (resolve === "owner" && !o) {
       ctx.addIssue({ code: "custom", path: ["policy", "resolve"], message: '"owner" needs policy.owner' });
+    }
+    // Replay copies the owner's logged changes: the owner is one replica, and its change feed fills the log.
+    if (resolve === "replay") {
+      if (typeof o !== "string")
+        ctx.addIssue({
+          code: "custom",
+          path: ["policy", "resolve"],
+          message: '"replay" needs policy.owner naming one replica (whose changes are replayed)',
+        });
+      else if (!ds.watch?.replicas.includes(o))
+        ctx.addIssue({
+          code: "custom",
+          path: ["policy", "resolve"],
+          message: `"replay" needs watch: { replicas: [${o}] } (the owner's change feed fills the change log)`,
+        });
     }
     if (resolve === "merge" && !ds.policy?.merge) {
       ctx.addIssue({

@@ -115,6 +115,7 @@ function versionsFor(resolve: Resolve): CompiledPolicy["versionColumns"] {
       return { timestamp: 4 };
     case "highest-version":
     case "owner":
+    case "replay":
       return { counter: 3 };
     case "version-vector":
       return { vector: 5 };
@@ -1154,5 +1155,58 @@ describe("decideRepair: each strategy orders by what it names", () => {
       rule: "resolve: lww",
       reason: "no version column orders the records",
     });
+  });
+});
+
+describe("decideRepair: resolve replay copies only what the owner's change log explains", () => {
+  const policy = compilePolicy({ owner: "b", resolve: "replay" }, SHAPE, names(2), ALL_VERSIONS);
+  it.each<
+    [string, DivergenceClass, [Values | null, Values | null, Values | null], boolean, Partial<Decision>]
+  >([
+    [
+      "a logged change the replica missed: the owner's record",
+      "stale",
+      [OLD, NEW, null],
+      true,
+      { action: "propagate", source: "b", targets: ["a"], rule: "resolve: replay", ambiguity: 0 },
+    ],
+    [
+      "a logged delete the replica missed: deleted",
+      "missing",
+      [OLD, null, null],
+      true,
+      { action: "delete", source: "b", targets: ["a"], rule: "resolve: replay" },
+    ],
+    [
+      "a logged insert the replica missed: inserted",
+      "missing",
+      [null, NEW, null],
+      true,
+      { action: "propagate", source: "b", targets: ["a"] },
+    ],
+    [
+      "a regression the log does not explain: escalated",
+      "regression",
+      [NEW, OLD, null],
+      false,
+      { action: "escalate", targets: [], rule: "resolve: replay", options: ["a", "b"] },
+    ],
+    [
+      "a missing row the log does not explain: escalated",
+      "missing",
+      [OLD, null, null],
+      false,
+      { action: "escalate", rule: "resolve: replay" },
+    ],
+  ])("%s", (_what, cls, states, logged, expected) => {
+    const decision = decideRepair(divergence(cls, 2, states), SHAPE, policy, { logged });
+    expect(decision).toMatchObject(expected);
+    if (!logged) expect(decision.reason).toContain("change log does not explain");
+  });
+
+  it("escalates when no single owner is declared", () => {
+    const none = compilePolicy({ resolve: "replay" }, SHAPE, names(2), ALL_VERSIONS);
+    const decision = decideRepair(divergence("stale", 2, [OLD, NEW, null]), SHAPE, none, { logged: true });
+    expect(decision).toMatchObject({ action: "escalate", rule: "resolve: replay" });
   });
 });

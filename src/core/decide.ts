@@ -271,6 +271,7 @@ function tryMerge(
  * Decides one divergence by the compiled policy (DESIGN.md "Decision: policies"):
  * - tolerated → ignore; in-flight → wait; read-after-write → ignore; schema → escalate.
  * - resolve `owner`: the owner's state wins (propagate, or delete when the owner lacks the record).
+ * - resolve `replay`: as owner for keys the owner's change log holds (`ctx.logged`), else escalate.
  * - missing: the owner decides; without one it is escalated (a lost insert and an unpropagated delete
  *   look the same).
  * - stale, regression: the newest version wins; newest replicas that disagree are a tie, as below.
@@ -324,6 +325,16 @@ function draftDecision(
   }
   const { owner, why, choice } = ownerOf(d, policy, ctx);
   if (choice) chosen.value = choice;
+  if (policy.resolve === "replay") {
+    // Non-destructive first: only a change the owner's log shows is copied; anything else a person judges.
+    if (!owner) return escalate(`resolve is replay but ${why}`, "resolve: replay", true);
+    if (!ctx.logged)
+      return escalate(
+        `the owner's change log does not explain this ${d.class} divergence (not a missed change of ${owner}); replay copies only logged changes`,
+        "resolve: replay",
+      );
+    return fromOwner(d, owner, "resolve: replay", 0, `a change ${owner} logged and a replica missed`);
+  }
   if (policy.resolve === "owner") {
     if (!owner) return escalate(`resolve is owner but ${why}`, "resolve: owner", true);
     return fromOwner(

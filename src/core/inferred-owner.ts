@@ -49,6 +49,11 @@ export interface OwnerEvidence {
 export interface DecisionContext {
   /** The run's evidence snapshot (undefined: none was read, so no inferred owner is confident). */
   readonly evidence?: OwnerEvidence | undefined;
+  /**
+   * The run's keys come from the owner's change log (a replay, or a check of the owner's feed): under
+   * `resolve: replay` a divergence on them is a change the other replicas missed. Without it, none is.
+   */
+  readonly logged?: boolean | undefined;
 }
 
 /** The evidence a decision by an inferred owner carries into its reason and its audit entry. */

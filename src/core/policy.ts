@@ -4,7 +4,7 @@ import type { InferredBasis, InferredOwnership } from "./inferred-owner.js";
 import type { RecordShape } from "./model.js";
 import type { VersionOrdering } from "./version.js";
 
-export type ResolveStrategy = "owner" | "lww" | "highest-version" | "version-vector" | "merge";
+export type ResolveStrategy = "owner" | "lww" | "highest-version" | "version-vector" | "merge" | "replay";
 export type MergeRule = "max" | "min" | "lww" | "union" | "owner";
 
 /**

@@ -54,6 +54,15 @@ export {
   type WatchObserver,
   watchDataset,
 } from "./watch-dataset.js";
+export {
+  REPLAY_COMMANDS,
+  type ReplayBatch,
+  type ReplayDatasetOptions,
+  ReplayError,
+  type ReplayObserver,
+  type ReplayResult,
+  replayDataset,
+} from "./replay-dataset.js";
 export { runSegmentJob, type SegmentJobOptions, type SegmentJobOutcome } from "./run-segment-job.js";
 export { dispatchSegments } from "./dispatch-segments.js";
 export {

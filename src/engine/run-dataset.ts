@@ -116,6 +116,12 @@ export interface RunDatasetOptions {
   /** Re-read exactly these keys instead of covering the key space (targeted checks); no segments. */
   readonly keys?: readonly Key[] | undefined;
   /**
+   * The run's divergences are changes the owner's change log holds (a replay, a check of the owner's feed,
+   * the full pass answering a pruned log): under `resolve: replay` they go to the owner's value; otherwise
+   * such a policy escalates them. In this process only (a dispatched key job decides without it).
+   */
+  readonly logged?: boolean | undefined;
+  /**
    * Cover only these ranges, one group each (a dirty-segment pass: see `runPlannedPass`), instead of the
    * whole key space; in this process, no checkpoint.
    */
@@ -339,7 +345,10 @@ export async function runDataset(
           }
         : undefined;
     // Inferred ownership decides by one evidence snapshot for the whole run (a resumed run reads it anew).
-    const decisionContext = await runDecisionContext(deps, ds.name, policy, canary?.policy);
+    const decisionContext = {
+      ...(await runDecisionContext(deps, ds.name, policy, canary?.policy)),
+      ...(options.logged ? { logged: true } : {}),
+    };
     const shadow = options.shadow && policy ? new CandidateDecider(ds, options.shadow) : undefined;
     let shadowError: string | undefined;
     try {

@@ -12,6 +12,7 @@ import {
 } from "../connectors/change-feed.js";
 import { type AimdConfig, nextAimdLimit } from "../core/aimd.js";
 import type { Key } from "../core/model.js";
+import type { ChangeLogHead } from "../state/change-log-store.js";
 import { markChangedKeys, recordWholePass } from "./dirty-segment-pass.js";
 import type { OpenReplica } from "./run-context.js";
 import {
@@ -141,6 +142,8 @@ async function watchFeed(
   let idle: string | undefined;
   let storedAt = 0;
   let checks = 0;
+  // Under resolve: replay, the owner's feed fills the change log `concord replay` reads.
+  const logsChanges = ds.policy.resolve === "replay" && ds.policy.owner === watched.replica;
   while (!signal.aborted) {
     let feed: ChangeFeed | undefined;
     try {
@@ -188,6 +191,16 @@ async function watchFeed(
     }
   }
 
+  /**
+   * A replica caught up through the batch's first change (its cursor just before it) is caught up through
+   * the batch now that the check left nothing divergent; one behind stays behind until a replay.
+   */
+  async function advanceCursors(from: number, to: number): Promise<void> {
+    for (const r of replicas)
+      if (r.name !== watched.replica)
+        await deps.state.moveReplayCursor(ds.name, r.name, from, to, deps.now());
+  }
+
   /** Stores the feed's position, then tells the store it may release what precedes it. */
   async function store(feed: ChangeFeed, position: string): Promise<void> {
     await deps.state.putFeedPosition({
@@ -233,23 +246,39 @@ async function watchFeed(
           deps.now(),
         );
       else await markChangedKeys(deps.state, ds.name, batch.keys, deps.now());
+      // The owner's changes are logged before they are checked and before the position is stored, so a
+      // crash loses none; a gap leaves the log unable to vouch for what came before it.
+      let logged: ChangeLogHead | undefined;
+      if (logsChanges) {
+        if (batch.gap) await deps.state.markChangeLogGap(ds.name, watched.replica, batch.gap);
+        else logged = await deps.state.appendChanges(ds.name, watched.replica, batch.keys, deps.now());
+      }
       const began = deps.now();
       result = await runDataset(ds, replicas, deps, {
         ...options.run,
         runId: options.newRunId(),
         command: batch.gap ? "watch pass" : "watch",
         mode,
+        // Under resolve: replay the owner's batch is logged, and checked here: a key job decides without it.
         ...(batch.gap
           ? {}
-          : { keys: batch.keys, ...(options.dispatch ? { dispatch: options.dispatch, signal } : {}) }),
+          : {
+              keys: batch.keys,
+              ...(logged ? { logged: true } : {}),
+              ...(options.dispatch && !logged ? { dispatch: options.dispatch, signal } : {}),
+            }),
         ...(options.runObserver ? { observer: options.runObserver } : {}),
       });
       // A run stopped by the signal checked only part: its position is not stored.
       if (!result.finished) return;
+      if (logged && mode === "repair" && result.totals.remaining === 0)
+        await advanceCursors(logged.last - batch.keys.length, logged.last);
       if (batch.gap) await recordWholePass(deps.state, ds.name, result);
       // Each check is a run: quiet ones past the newest keepRuns go, so runs grow with divergence, not writes.
-      if (++checks % PRUNE_EVERY === 0)
+      if (++checks % PRUNE_EVERY === 0) {
         await deps.state.pruneQuietRuns(ds.name, WATCH_COMMANDS, watch.keepRuns);
+        if (logsChanges) await deps.state.pruneChanges(ds.name, watched.replica, watch.logKeys);
+      }
       if (!batch.gap) limit = nextAimdLimit(limit, { ok: true, durationMs: deps.now() - began }, aimd);
     }
     if (batch.position !== undefined) await store(feed, batch.position);

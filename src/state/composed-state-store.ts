@@ -1,5 +1,6 @@
 /** A StateStore made of one object per port: the delegation both adapters share. No storage here. */
 import type { AuditLog } from "./audit-log.js";
+import type { ChangeLogStore } from "./change-log-store.js";
 import type { CheckpointStore } from "./checkpoint-store.js";
 import type { DivergenceStore } from "./divergence-store.js";
 import type { DivergentKeys } from "./divergent-keys.js";
@@ -180,4 +181,24 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.evidence.rollUpEvidence(before);
   readonly pruneEvidence: EvidenceStore["pruneEvidence"] = (before) =>
     this.parts.evidence.pruneEvidence(before);
+
+  // The change log and replay cursors.
+  readonly appendChanges: ChangeLogStore["appendChanges"] = (dataset, source, keys, at) =>
+    this.parts.changeLog.appendChanges(dataset, source, keys, at);
+  readonly readChanges: ChangeLogStore["readChanges"] = (dataset, source, after, limit) =>
+    this.parts.changeLog.readChanges(dataset, source, after, limit);
+  readonly changeLogHead: ChangeLogStore["changeLogHead"] = (dataset, source) =>
+    this.parts.changeLog.changeLogHead(dataset, source);
+  readonly pruneChanges: ChangeLogStore["pruneChanges"] = (dataset, source, keep) =>
+    this.parts.changeLog.pruneChanges(dataset, source, keep);
+  readonly markChangeLogGap: ChangeLogStore["markChangeLogGap"] = (dataset, source, reason) =>
+    this.parts.changeLog.markChangeLogGap(dataset, source, reason);
+  readonly deleteChangeLog: ChangeLogStore["deleteChangeLog"] = (dataset, source) =>
+    this.parts.changeLog.deleteChangeLog(dataset, source);
+  readonly getReplayCursor: ChangeLogStore["getReplayCursor"] = (dataset, replica) =>
+    this.parts.changeLog.getReplayCursor(dataset, replica);
+  readonly moveReplayCursor: ChangeLogStore["moveReplayCursor"] = (dataset, replica, from, to, at) =>
+    this.parts.changeLog.moveReplayCursor(dataset, replica, from, to, at);
+  readonly listReplayCursors: ChangeLogStore["listReplayCursors"] = (dataset) =>
+    this.parts.changeLog.listReplayCursors(dataset);
 }

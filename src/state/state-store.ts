@@ -1,5 +1,6 @@
 /** The StateStore port: the composition of the state ports (runs, ledger, audit, …) that one store serves. */
 import type { AuditLog } from "./audit-log.js";
+import type { ChangeLogStore } from "./change-log-store.js";
 import type { CheckpointStore } from "./checkpoint-store.js";
 import type { DivergenceStore } from "./divergence-store.js";
 import type { DivergentKeys } from "./divergent-keys.js";
@@ -17,6 +18,7 @@ import type { SegmentSummaryStore } from "./segment-summary-store.js";
 import type { VersionMemory } from "./version-memory.js";
 
 export type { AuditFilter, AuditLog } from "./audit-log.js";
+export type { ChangeLogHead, ChangeLogStore, LoggedChange } from "./change-log-store.js";
 export type { Checkpoint, CheckpointStore } from "./checkpoint-store.js";
 export type { DivergenceStore, StoredDivergence } from "./divergence-store.js";
 export type { DivergentKeys } from "./divergent-keys.js";
@@ -76,7 +78,8 @@ export interface StateStore
     PolicyRegistry,
     SegmentStore,
     RolloutStore,
-    EvidenceStore {
+    EvidenceStore,
+    ChangeLogStore {
   /** Releases the store's connections; the store is not used afterwards. */
   close(): Promise<void>;
 }
@@ -99,4 +102,5 @@ export interface StateStoreParts {
   readonly segments: SegmentStore;
   readonly rollouts: RolloutStore;
   readonly evidence: EvidenceStore;
+  readonly changeLog: ChangeLogStore;
 }

@@ -81,6 +81,8 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
       );
       expect(tables.map((t) => t.table_name)).toEqual([
         "audit",
+        "change_log",
+        "change_log_heads",
         "checkpoints",
         "dirty_segments",
         "divergences",
@@ -93,6 +95,7 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
         "observed_versions",
         "policy_current",
         "policy_versions",
+        "replay_cursors",
         "rollouts",
         "run_segments",
         "runs",
@@ -316,12 +319,13 @@ function eventAt(ts: number) {
 
 /**
  * SQL taking version 4's escalation facets and the later tables (policy registry, feed positions, run segments,
- * rollouts, evidence, segment summaries) away again.
+ * rollouts, evidence, segment summaries, the change log and replay cursors) away again.
  */
 function dropQueueFacets(schema: string): string {
   return `DROP TABLE "${schema}".feed_positions, "${schema}".policy_versions, "${schema}".policy_current,
       "${schema}".run_segments, "${schema}".rollouts, "${schema}".evidence, "${schema}".segment_summaries,
-      "${schema}".dirty_segments;
+      "${schema}".dirty_segments, "${schema}".change_log, "${schema}".change_log_heads,
+      "${schema}".replay_cursors;
     DROP INDEX "${schema}".escalations_queue;
     ALTER TABLE "${schema}".escalations DROP COLUMN columns, DROP COLUMN absent, DROP COLUMN involved,
       DROP COLUMN pattern;`;

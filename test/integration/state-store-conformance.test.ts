@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe } from "vitest";
 import { auditLogCases } from "./state-store/audit-log.case.js";
 import { auditTamperingCases } from "./state-store/audit-tampering.case.js";
+import { changeLogStoreCases } from "./state-store/change-log-store.case.js";
 import { checkpointStoreCases } from "./state-store/checkpoint-store.case.js";
 import { divergenceStoreCases } from "./state-store/divergence-store.case.js";
 import { divergentKeysCases } from "./state-store/divergent-keys.case.js";
@@ -44,6 +45,7 @@ const CASES: readonly ((c: StateStoreCase) => void)[] = [
   segmentStoreCases,
   rolloutStoreCases,
   evidenceStoreCases,
+  changeLogStoreCases,
 ];
 
 for (const factory of stateStoreFactories) {

@@ -131,6 +131,17 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     CREATE TABLE ${s}.dirty_segments (
       dataset TEXT NOT NULL, segment INTEGER NOT NULL, marked_at DOUBLE PRECISION NOT NULL,
       PRIMARY KEY (dataset, segment));`,
+  // Change-log replay: the owner's changed keys in commit order, where each log stands, each replica's cursor.
+  (s) => `
+    CREATE TABLE ${s}.change_log (
+      dataset TEXT NOT NULL, source TEXT NOT NULL, seq BIGINT NOT NULL, key TEXT NOT NULL,
+      at DOUBLE PRECISION NOT NULL, PRIMARY KEY (dataset, source, seq));
+    CREATE TABLE ${s}.change_log_heads (
+      dataset TEXT NOT NULL, source TEXT NOT NULL, last_seq BIGINT NOT NULL, lost_through BIGINT NOT NULL,
+      lost_reason TEXT, PRIMARY KEY (dataset, source));
+    CREATE TABLE ${s}.replay_cursors (
+      dataset TEXT NOT NULL, replica TEXT NOT NULL, seq BIGINT NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
+      PRIMARY KEY (dataset, replica));`,
 ];
 
 /** The schema version this code creates and expects. */

@@ -30,7 +30,10 @@ type Table =
   | "currentPolicy"
   | "segments"
   | "rollouts"
-  | "evidence";
+  | "evidence"
+  | "changeLog"
+  | "changeLogHeads"
+  | "replayCursors";
 
 /**
  * One schema of state tables over a pool. Nothing is sent until the first call, which creates or upgrades
@@ -72,6 +75,9 @@ export class PostgresStateDb {
       segments: `${s}.run_segments`,
       rollouts: `${s}.rollouts`,
       evidence: `${s}.evidence`,
+      changeLog: `${s}.change_log`,
+      changeLogHeads: `${s}.change_log_heads`,
+      replayCursors: `${s}.replay_cursors`,
     };
   }
 

@@ -6,6 +6,7 @@ import { ComposedStateStore } from "../composed-state-store.js";
 import type { StateStoreParts } from "../state-store.js";
 import { StateStoreError } from "../state-store-error.js";
 import { PostgresAuditLog } from "./postgres-audit-log.js";
+import { PostgresChangeLogStore } from "./postgres-change-log-store.js";
 import { PostgresCheckpointStore } from "./postgres-checkpoint-store.js";
 import { PostgresDivergenceStore } from "./postgres-divergence-store.js";
 import { PostgresDivergentKeys } from "./postgres-divergent-keys.js";
@@ -136,5 +137,6 @@ function postgresParts(db: PostgresStateDb): StateStoreParts {
     segments: new PostgresSegmentStore(db),
     rollouts: new PostgresRolloutStore(db),
     evidence: new PostgresEvidenceStore(db),
+    changeLog: new PostgresChangeLogStore(db),
   };
 }

@@ -109,6 +109,16 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE dirty_segments (
      dataset TEXT NOT NULL, segment INTEGER NOT NULL, marked_at INTEGER NOT NULL,
      PRIMARY KEY (dataset, segment)) WITHOUT ROWID;`,
+  // Change-log replay: the owner's changed keys in commit order, where each log stands, each replica's cursor.
+  `CREATE TABLE change_log (
+     dataset TEXT NOT NULL, source TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, at INTEGER NOT NULL,
+     PRIMARY KEY (dataset, source, seq)) WITHOUT ROWID;
+   CREATE TABLE change_log_heads (
+     dataset TEXT NOT NULL, source TEXT NOT NULL, last_seq INTEGER NOT NULL, lost_through INTEGER NOT NULL,
+     lost_reason TEXT, PRIMARY KEY (dataset, source)) WITHOUT ROWID;
+   CREATE TABLE replay_cursors (
+     dataset TEXT NOT NULL, replica TEXT NOT NULL, seq INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+     PRIMARY KEY (dataset, replica)) WITHOUT ROWID;`,
 ];
 
 /** The file version this code creates and expects. */

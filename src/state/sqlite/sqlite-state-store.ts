@@ -6,6 +6,7 @@ import { ComposedStateStore } from "../composed-state-store.js";
 import type { StateStoreParts } from "../state-store.js";
 import { migrateSqliteState } from "./migrate-sqlite-state.js";
 import { SqliteAuditLog } from "./sqlite-audit-log.js";
+import { SqliteChangeLogStore } from "./sqlite-change-log-store.js";
 import { SqliteCheckpointStore } from "./sqlite-checkpoint-store.js";
 import { SqliteDivergenceStore } from "./sqlite-divergence-store.js";
 import { SqliteDivergentKeys } from "./sqlite-divergent-keys.js";
@@ -75,5 +76,6 @@ function sqliteParts(s: SqliteStateDb): StateStoreParts {
     segments: new SqliteSegmentStore(s),
     rollouts: new SqliteRolloutStore(s),
     evidence: new SqliteEvidenceStore(s),
+    changeLog: new SqliteChangeLogStore(s),
   };
 }

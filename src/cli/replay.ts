@@ -1,0 +1,126 @@
+/** `concord replay`: the owner's logged changes onto a replica that missed them; prints one line per batch. */
+import {
+  type ReplayBatch,
+  type ReplayResult,
+  replayDataset,
+  replaySource,
+} from "../engine/replay-dataset.js";
+import { EXIT, UsageError } from "./errors.js";
+import { type CliIo, processIo } from "./io.js";
+import { jsonDoc } from "./json-doc.js";
+import { newRunId, openSession } from "./session.js";
+
+export interface ReplayCommandOptions {
+  readonly config: string;
+  readonly dataset: string;
+  readonly replica: string;
+  readonly batch?: string | undefined;
+  readonly json?: boolean | undefined;
+}
+
+/** What a replay batch did, on one line. */
+function describeBatch(dataset: string, b: ReplayBatch): string {
+  const t = b.result.totals;
+  const repairs = Object.entries(t.repairs)
+    .map(([outcome, n]) => `${outcome} ${n}`)
+    .join(", ");
+  return `${dataset}: replayed seqs ${b.from + 1}–${b.to} (${b.changes} change${b.changes === 1 ? "" : "s"}, ${b.keys} key${b.keys === 1 ? "" : "s"})${repairs ? `; repairs ${repairs}` : "; nothing to repair"} (run ${b.result.runId})`;
+}
+
+/**
+ * Replays one dataset's owner change log onto `--replica` (engine/replay-dataset.ts). Ctrl-C stops after the
+ * batch in flight (the cursor stays after the last batch done; exit 130). Exit 0 when the replica is caught
+ * up, 2 on a usage, config or connection error.
+ */
+export async function runReplay(options: ReplayCommandOptions, io: CliIo = processIo()): Promise<number> {
+  const batch = options.batch === undefined ? undefined : Number(options.batch);
+  if (batch !== undefined && (!Number.isSafeInteger(batch) || batch < 1))
+    throw new UsageError(`--batch: expected a positive whole number, got "${options.batch}"`);
+  const session = await openSession(
+    { config: options.config, dataset: [options.dataset] },
+    { readonly: false },
+    io,
+  );
+  const abort = new AbortController();
+  const onSigint = () => {
+    io.stderr.write("\nconcord: interrupted; stopping after the batch in flight (Ctrl-C again to kill)\n");
+    abort.abort();
+  };
+  process.once("SIGINT", onSigint);
+  try {
+    const ds = session.datasets[0];
+    if (!ds) throw new UsageError(`-d ${options.dataset}: no such dataset in ${session.config.path}`);
+    // A replay that cannot start fails before any replica is opened.
+    replaySource(ds, options.replica);
+    const began = Date.now();
+    const result = await replayDataset(
+      ds,
+      await session.replicas(ds),
+      { state: session.state, now: Date.now },
+      {
+        replica: options.replica,
+        batch,
+        newRunId: () => newRunId(),
+        signal: abort.signal,
+        run: { actor: session.actor, policySource: session.configFile },
+        observer: {
+          onStart: ({ source, replica, cursor, last }) => {
+            if (!options.json)
+              io.stderr.write(
+                `concord: ${ds.name}: replaying ${source}'s change log onto ${replica} from seq ${cursor + 1} (log ends at ${last})\n`,
+              );
+          },
+          onGap: ({ message }) => {
+            io.stderr.write(`concord: ${message}\n`);
+          },
+          onBatch: (b) => {
+            if (!options.json) io.stdout.write(`${describeBatch(ds.name, b)}\n`);
+          },
+        },
+      },
+    );
+    await session.anchorAudit();
+    const ms = Date.now() - began;
+    if (options.json) io.stdout.write(`${JSON.stringify(jsonDoc(replayDocument(ds.name, result, ms)))}\n`);
+    else io.stdout.write(`${summary(ds.name, result, ms)}\n`);
+    if (!result.finished) {
+      io.stderr.write("concord: interrupted; the replay cursor stays after the last batch done\n");
+      return EXIT.interrupted;
+    }
+    return result.totals.remaining > 0 ? EXIT.diverged : EXIT.ok;
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+    await session.close();
+  }
+}
+
+function summary(dataset: string, r: ReplayResult, ms: number): string {
+  const repaired = Object.values(r.totals.repairs).reduce((a, n) => a + n, 0);
+  const what = r.gap
+    ? `full pass instead of replay (run ${r.gap.pass.runId})`
+    : `${r.changes} change${r.changes === 1 ? "" : "s"} (${r.keys} key${r.keys === 1 ? "" : "s"}) in ${r.batches} batch${r.batches === 1 ? "" : "es"}`;
+  return `${dataset}: ${r.replica} replayed from ${r.source}: ${what} in ${ms} ms; ${repaired} repair${repaired === 1 ? "" : "s"}; cursor ${r.from} → ${r.to}`;
+}
+
+/** The `--json` document: where the cursor went, what was replayed, and the summed totals. */
+function replayDocument(dataset: string, r: ReplayResult, ms: number) {
+  return {
+    command: "replay",
+    dataset,
+    source: r.source,
+    replica: r.replica,
+    cursor: { from: r.from, to: r.to },
+    logLast: r.last,
+    batches: r.batches,
+    changes: r.changes,
+    keys: r.keys,
+    durationMs: ms,
+    finished: r.finished,
+    gap: r.gap ? { message: r.gap.message, runId: r.gap.pass.runId } : null,
+    counts: r.totals.counts,
+    repairs: r.totals.repairs,
+    escalated: r.totals.escalated,
+    remaining: r.totals.remaining,
+    rowsRead: r.totals.stats.rowsRead,
+  };
+}
