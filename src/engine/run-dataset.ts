@@ -480,7 +480,9 @@ export async function runDataset(
     try {
       const { shape } = resolved;
       if (!cp && checkpointed) {
-        let bounds = await segmentBounds(replicas, shape, ds.checkpointRows);
+        let bounds = await segmentBounds(replicas, shape, ds.checkpointRows, {
+          inStore: ds.detect.inStore !== false,
+        });
         if (dispatch) {
           // Jobs of up to 8 adjacent segments, about four per slot the fleet may run at once: few enough that
           // each job's fixed costs (a scan, a write batch, its ledger and audit rounds) stay small against its
@@ -506,7 +508,10 @@ export async function runDataset(
       const bounds =
         options.keys || options.ranges
           ? []
-          : (cp?.bounds ?? (await segmentBounds(replicas, shape, ds.checkpointRows)));
+          : (cp?.bounds ??
+            (await segmentBounds(replicas, shape, ds.checkpointRows, {
+              inStore: ds.detect.inStore !== false,
+            })));
       segments = options.ranges ? [...options.ranges] : segmentsOf(bounds);
       if (!dispatch && !options.keys && !options.ranges && segments.length > 1)
         order =

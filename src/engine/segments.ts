@@ -2,6 +2,7 @@
 import { FULL_RANGE, type Key, type KeyRange, type RecordShape } from "../core/model.js";
 import { bucketedReason } from "../detect/bucketed-diff.js";
 import { arithmeticSplit, rangesBetween } from "../detect/detect-divergences.js";
+import { inStorePair } from "../detect/paired-diff.js";
 import type { OpenReplica } from "./run-context.js";
 
 /** Ranges between consecutive bounds: [null, b0), [b0, b1), …, [bn, null). */
@@ -13,20 +14,25 @@ export function segmentsOf(bounds: readonly Key[]): KeyRange[] {
  * Bounds that cut a dataset's key space into segments of about `rowsPerSegment` rows, split on its
  * largest replica (none: one segment, also when a replica has no key order or no index serving it on
  * some replica, where detection compares key-hash buckets): by arithmetic on an integer
- * key whose keys are not sparse in their span, otherwise at rows the store picks. Runs over large tables
+ * key whose keys are not sparse in their span, otherwise at rows the store picks (with `inStore`, two replicas
+ * compared inside their store are cut on the first, the only one counted). Runs over large tables
  * go segment by segment, so what they hold in memory is bounded by the segment, not the table.
  */
 export async function segmentBounds(
   replicas: readonly OpenReplica[],
   shape: RecordShape,
   rowsPerSegment: number,
+  options: { inStore?: boolean } = {},
 ): Promise<Key[]> {
   if (replicas.some((r) => r.connector.ordered === false)) return [];
   // Compared by key-hash buckets: a key range would cost a sort or a scan on some replica.
   if ((await bucketedReason(shape, replicas)) !== undefined) return [];
+  // Two replicas compared inside their store: the comparison reads both whole whatever the split points, so
+  // the first replica's rows cut the segments and the other is not counted (a pass over its table).
+  const paired = options.inStore === true && typeof (await inStorePair(shape, replicas)) === "object";
   let largest: OpenReplica | undefined;
   let rows = 0;
-  for (const r of replicas) {
+  for (const r of paired ? replicas.slice(0, 1) : replicas) {
     const n = (await r.connector.estimateCount?.(shape)) ?? (await r.connector.count(shape, FULL_RANGE));
     if (n >= rows) {
       rows = n;

@@ -1,5 +1,5 @@
 /**
- * Differential property: two SQLite replicas compared inside SQLite (`pairDiff`: ATTACH, EXCEPT both ways)
+ * Differential property: two SQLite replicas compared inside SQLite (`pairDiff`: ATTACH, EXCEPT)
  * give exactly what the engine's own comparison (range checksums and fingerprints in JS) gives: the same
  * `repair --json` document (divergences, classes, decisions, repair ids, which hash the fingerprints the
  * conditional writes expect) and the same files afterwards, over generated pairs of every column type SQLite
@@ -295,6 +295,135 @@ describe("two SQLite replicas compared inside SQLite", () => {
       { numRuns: 25 },
     );
   }, 300_000);
+});
+
+/** One trap: the table's DDL on each side and the rows each holds (key first). */
+interface Trap {
+  name: string;
+  ddl: [string, string];
+  a: Raw[][];
+  b: Raw[][];
+  /** The keys the engine (and so the pair) reports. */
+  keys: unknown[][];
+  /** Whether the pair is compared inside SQLite (false: refused, and compared in the engine). */
+  inStore: boolean;
+}
+
+const TRAP_COLUMNS = "r REAL, an, d DECIMAL(12,2), i INTEGER, t TEXT, ver INTEGER NOT NULL";
+/** A row of the trap table: every column equal on both sides unless a trap sets it. */
+const trapRow = (id: number, set: Partial<Record<"r" | "an" | "d" | "i" | "t", Raw>> = {}): Raw[] => [
+  BigInt(id),
+  set.r ?? 1.25,
+  set.an ?? "x",
+  set.d ?? 2.5,
+  set.i ?? 7n,
+  set.t ?? "t",
+  1n,
+];
+
+const TRAPS: Trap[] = [
+  {
+    name: "values SQLite stores or compares alike, and values it keeps apart",
+    ddl: [
+      `CREATE TABLE t (id INTEGER PRIMARY KEY, ${TRAP_COLUMNS})`,
+      `CREATE TABLE t (id INTEGER PRIMARY KEY, ${TRAP_COLUMNS})`,
+    ],
+    a: [
+      trapRow(1, { r: 3n }), // a REAL column holding an integer (stored as the real 3.0)
+      trapRow(2, { an: 1n }), // no affinity: the integer 1 against the text '1'
+      trapRow(3, { r: -0 }), // -0.0 against 0.0
+      trapRow(4, { an: -0 }), // -0.0 against the integer 0, kept as given
+      trapRow(5, { d: "1.50" }), // a decimal written as text, normalised by NUMERIC affinity
+      trapRow(6, { d: "1.50" }),
+      trapRow(7, { an: Buffer.from("1") }), // a blob against text of the same bytes
+      trapRow(8, { i: 2n ** 53n + 1n }), // a large integer against the nearest double
+      trapRow(9, { an: 2n ** 53n + 1n }),
+      trapRow(10, { t: "a" }), // text that only a case-insensitive collation holds equal
+      trapRow(11, { t: "1" }), // TEXT affinity stores the integer 1 as the text '1'
+      trapRow(12, { an: 1.5 }), // the real 1.5 against the text '1.5'
+      trapRow(13, { an: 1n }), // no affinity: the integer 1 against the real 1.0, equal to SQLite
+      trapRow(14, { an: 2n ** 60n }), // equal to SQLite too, but the real reads as other text
+    ],
+    b: [
+      trapRow(1, { r: 3.0 }),
+      trapRow(2, { an: "1" }),
+      trapRow(3, { r: 0 }),
+      trapRow(4, { an: 0n }),
+      trapRow(5, { d: "1.5" }),
+      trapRow(6, { d: 1.5 }),
+      trapRow(7, { an: "1" }),
+      trapRow(8, { i: 2 ** 53 }),
+      trapRow(9, { an: 2 ** 53 }),
+      trapRow(10, { t: "A" }),
+      trapRow(11, { t: 1n }),
+      trapRow(12, { an: "1.5" }),
+      trapRow(13, { an: 1 }),
+      trapRow(14, { an: 2 ** 60 }),
+    ],
+    keys: [[8], [9], [10], [14]],
+    inStore: true,
+  },
+  {
+    name: "text keys that differ only in case or trailing spaces, in binary order",
+    ddl: [
+      `CREATE TABLE t (id TEXT PRIMARY KEY, ${TRAP_COLUMNS})`,
+      `CREATE TABLE t (id TEXT PRIMARY KEY, ${TRAP_COLUMNS})`,
+    ],
+    a: ["a", "B", "b ", "é"].map((k) => [k, ...trapRow(0).slice(1)]),
+    b: ["A", "B", "b", "e\u0301"].map((k) => [k, ...trapRow(0).slice(1)]),
+    keys: [["A"], ["a"], ["b"], ["b "], ["e\u0301"], ["é"]],
+    inStore: true,
+  },
+  {
+    name: "text keys in a case-insensitive collation (no index serves binary order: compared in the engine)",
+    ddl: [
+      `CREATE TABLE t (id TEXT COLLATE NOCASE PRIMARY KEY, ${TRAP_COLUMNS})`,
+      `CREATE TABLE t (id TEXT COLLATE NOCASE PRIMARY KEY, ${TRAP_COLUMNS})`,
+    ],
+    a: ["a", "B"].map((k) => [k, ...trapRow(0).slice(1)]),
+    b: ["A", "B"].map((k) => [k, ...trapRow(0).slice(1)]),
+    keys: [["A"], ["a"]],
+    inStore: false,
+  },
+];
+
+describe("type affinity traps: the pair reports what the engine reports", () => {
+  for (const trap of TRAPS) {
+    it(trap.name, async () => {
+      const dir = tempDir();
+      const docs: { doc: unknown; notes: string[] }[] = [];
+      for (const inStore of [false, true]) {
+        for (const [side, ddl, rows] of [
+          ["a", trap.ddl[0], trap.a],
+          ["b", trap.ddl[1], trap.b],
+        ] as const) {
+          const db = new Database(join(dir, `${side}-${inStore}.db`));
+          db.exec(ddl);
+          const insert = db.prepare(`INSERT INTO t VALUES (${rows[0]!.map(() => "?").join(", ")})`);
+          for (const row of rows) insert.run(...row);
+          db.close();
+        }
+        const yaml = join(dir, `${inStore}.yaml`);
+        writeFileSync(
+          yaml,
+          `state: sqlite:state-${inStore}.db\ndatasets:\n  t:\n    key: id\n` +
+            (inStore ? "" : "    detect: { inStore: false }\n") +
+            `    replicas:\n      a: { url: "sqlite:a-${inStore}.db", table: t }\n` +
+            `      b: { url: "sqlite:b-${inStore}.db", table: t }\n`,
+        );
+        const r = await runConcord(["scan", "--json", "-c", yaml]);
+        expect(r.stderr).toBe("");
+        docs.push({ doc: comparable(r.stdout), notes: JSON.parse(r.stdout).datasets[0].notes ?? [] });
+      }
+      const [engine, pair] = docs as [(typeof docs)[0], (typeof docs)[0]];
+      expect(pair.doc).toEqual(engine.doc);
+      const found = (engine.doc as { datasets: { divergences: { key: unknown[] }[] }[] }).datasets[0]!
+        .divergences;
+      expect(found.map((d) => d.key)).toEqual(trap.keys);
+      const refused = pair.notes.some((n) => /computed in the engine instead of inside the store/.test(n));
+      expect(refused).toBe(!trap.inStore);
+    });
+  }
 });
 
 describe("when the replicas cannot be compared inside SQLite", () => {

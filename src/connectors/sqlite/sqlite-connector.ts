@@ -30,6 +30,7 @@ import {
 import { sqliteColumnInfo, type TimestampStyle, timestampStyleOf } from "./sqlite-column-types.js";
 import { applySqliteWrites } from "./sqlite-conditional-writes.js";
 import { sqliteError } from "./sqlite-errors.js";
+import { onePass, SCATTERED_CACHE } from "./sqlite-page-cache.js";
 import { attachPeer, pairRefusal, type SqlitePairSide, sqlitePair } from "./sqlite-pair-diff.js";
 import { boundsId, nullMask, SqliteShapeSql } from "./sqlite-shape-sql.js";
 import {
@@ -292,7 +293,12 @@ export class SqliteConnector implements Connector {
         () => `SELECT count(*) FROM ${this.table} ${s.where(range)}`,
       );
       this.stats.queries++;
-      return Number(st.pluck().get(...s.rangeParams(range)));
+      const done = onePass(this.db);
+      try {
+        return Number(st.pluck().get(...s.rangeParams(range)));
+      } finally {
+        done();
+      }
     } catch (err) {
       this.fail("count failed", err);
     }
@@ -561,7 +567,7 @@ export function openSqliteConnector(
     // Nothing is changed on open: the journal mode is switched to WAL by the first write (see applyWrites).
     db = new Database(path, { fileMustExist: true, readonly: options.readonly ?? false, timeout: 5000 });
     // A bigger page cache than the 2 MB default: repairs and verification read scattered rows.
-    db.pragma("cache_size = -65536");
+    db.pragma(SCATTERED_CACHE);
   } catch (err) {
     // Opened, but no database (or locked): close it, or the file stays open until garbage collection.
     db?.close();

@@ -1,12 +1,13 @@
 /**
  * Two SQLite replicas compared inside SQLite: the other replica's file is ATTACHed to this connection and the
- * two tables are compared row by row with EXCEPT both ways (SQLite merges both tables in key order), so only
- * the rows that differ reach the engine. Reads only.
+ * two tables are compared row by row with EXCEPT (SQLite merges both tables in key order: rows one way, keys
+ * the other), so only the rows that differ reach the engine. Reads only.
  */
 import type Database from "better-sqlite3";
 import { compareKeys, type KeyRange } from "../../core/model.js";
 import { ConnectorError, type InStorePair, type PairedKey } from "../connector.js";
 import { type SqliteAffinity, sqliteAffinity } from "./sqlite-column-types.js";
+import { onePass } from "./sqlite-page-cache.js";
 import type { SqliteShapeSql } from "./sqlite-shape-sql.js";
 import { quoteIdent } from "./sqlite-table-meta.js";
 
@@ -75,36 +76,47 @@ export function pairRefusal(
 }
 
 /**
- * The compared list of one table: every column of the shape (key first, aliased c0, c1, …) compared by its
- * bytes (COLLATE BINARY), and for columns that keep values as given (BLOB affinity) also by kind of value,
- * since SQLite compares the integer 1 and the real 1.0 as equal. REAL affinity stores every number as a real;
- * INTEGER and NUMERIC store an integral real as an integer, except -2^63, which they keep as a real equal to
- * the integer -2^63: where the column is not read as an integer (a decimal reads the real as
- * -9223372036854776000), that value's kind is compared too. Text and blobs never compare equal to numbers.
- * SQLite's equality also holds between 0.0 and -0.0, which every logical type reads as the same value.
- */
-/**
  * Logical types that read an integer and a real of equal value as different values (the real's shortest
  * text): -9223372036854776000 against -9223372036854775808. Integers and floats read both alike; booleans,
  * timestamps, times and bytes cannot read -2^63 at all.
  */
 const READ_AS_WRITTEN: ReadonlySet<string> = new Set(["decimal", "json", "text"]);
 
-function comparedList(s: SqliteShapeSql, declared: ReadonlyMap<string, string>): string {
+/**
+ * How a column is compared, read from `ref` (a column reference): its value by its bytes (COLLATE BINARY),
+ * and for columns that keep values as given (BLOB affinity) also its kind of value, since SQLite compares
+ * the integer 1 and the real 1.0 as equal. REAL affinity stores every number as a real; INTEGER and NUMERIC
+ * store an integral real as an integer, except -2^63, which they keep as a real equal to the integer -2^63:
+ * where the column is not read as an integer (a decimal reads the real as -9223372036854776000), that value's
+ * kind is compared too. Text and blobs never compare equal to numbers.
+ * SQLite's equality also holds between 0.0 and -0.0, which every logical type reads as the same value.
+ */
+function compared(ref: string, stored: SqliteAffinity, type: string): { value: string; kind?: string } {
+  const value = `${ref} COLLATE BINARY`;
+  if (stored === "BLOB") return { value, kind: `typeof(${ref})` };
+  if ((stored === "INTEGER" || stored === "NUMERIC") && READ_AS_WRITTEN.has(type))
+    return { value, kind: `CASE ${ref} WHEN -9223372036854775808 THEN typeof(${ref}) END` };
+  return { value };
+}
+
+/** The compared list of `columns` (the shape's first ones: key first), aliased c0, t0, c1, … by position. */
+function comparedList(s: SqliteShapeSql, declared: ReadonlyMap<string, string>, columns: number): string {
   return [...s.shape.key, ...s.shape.columns]
+    .slice(0, columns)
     .flatMap((c, i) => {
-      const q = quoteIdent(c.name);
-      const col = `${q} COLLATE BINARY AS c${i}`;
-      const stored = storage(declared.get(c.name) ?? "");
-      if (stored === "BLOB") return [col, `typeof(${q}) AS t${i}`];
-      if ((stored === "INTEGER" || stored === "NUMERIC") && READ_AS_WRITTEN.has(c.type))
-        return [col, `CASE ${q} WHEN -9223372036854775808 THEN typeof(${q}) END AS t${i}`];
-      return [col];
+      const t = compared(quoteIdent(c.name), storage(declared.get(c.name) ?? ""), c.type);
+      return t.kind ? [`${t.value} AS c${i}`, `${t.kind} AS t${i}`] : [`${t.value} AS c${i}`];
     })
     .join(", ");
 }
 
-/** The statement listing the rows of `range` each side holds and the other does not hold identically. */
+/**
+ * The statement listing, in key order, the keys of `range` whose rows differ: `here, there, key…`, where
+ * `here` is 1 for a row of `here` that `there` does not hold identically (`there` then says whether `there`
+ * holds its key), and 0 for a key only `there` holds. Each table is read twice, in key order (merged with
+ * `EXCEPT`, no temporary b-tree over the table's rows): once whole, once for its keys alone; only the listed
+ * rows are sorted.
+ */
 function diffSql(
   s: SqliteShapeSql,
   here: string,
@@ -112,14 +124,26 @@ function diffSql(
   declared: ReadonlyMap<string, string>,
   range: KeyRange,
 ): string {
-  const list = comparedList(s, declared);
+  const width = s.shape.key.length;
+  const rows = comparedList(s, declared, width + s.shape.columns.length);
+  const keys = comparedList(s, declared, width);
   const where = s.where(range);
-  const keys = s.shape.key.map((_, i) => `c${i}`).join(", ");
-  const onlyIn = (a: string, b: string) =>
-    `SELECT ${list} FROM ${a} ${where} EXCEPT SELECT ${list} FROM ${b} ${where} ORDER BY ${keys}`;
+  const order = s.shape.key.map((_, i) => `c${i}`).join(", ");
+  // The key of a listed row looked up in `there` as the EXCEPT compared it: bytes, and kind where it counts
+  // (qualified: the table may have a column named like an alias).
+  const held = s.shape.key
+    .flatMap((c, i) => {
+      const t = compared(`p.${quoteIdent(c.name)}`, storage(declared.get(c.name) ?? ""), c.type);
+      return t.kind ? [`${t.value} = d.c${i}`, `${t.kind} IS d.t${i}`] : [`${t.value} = d.c${i}`];
+    })
+    .join(" AND ");
   return (
-    `SELECT side, ${keys} FROM (SELECT 1 AS side, * FROM (${onlyIn(here, there)}) ` +
-    `UNION ALL SELECT 2 AS side, * FROM (${onlyIn(there, here)})) ORDER BY ${keys}, side`
+    `SELECT here, there, ${order} FROM (` +
+    `SELECT 1 AS here, EXISTS (SELECT 1 FROM ${there} AS p WHERE ${held}) AS there, ${order} FROM (` +
+    `SELECT ${rows} FROM ${here} ${where} EXCEPT SELECT ${rows} FROM ${there} ${where} ORDER BY ${order}) AS d ` +
+    `UNION ALL SELECT 0, 1, ${order} FROM (` +
+    `SELECT ${keys} FROM ${there} ${where} EXCEPT SELECT ${keys} FROM ${here} ${where} ORDER BY ${order})` +
+    `) ORDER BY ${order}`
   );
 }
 
@@ -170,6 +194,8 @@ export function sqlitePair(
       let rows = 0;
       let onlyHere = 0;
       let onlyThere = 0;
+      // Both tables are read in one pass each way: the peer's schema keeps SQLite's default cache.
+      const restore = onePass(host.db);
       try {
         const sql = diffSql(s, `main.${here.table}`, `${peer}.${there.table}`, here.declared, range);
         const params = s.rangeParams(range);
@@ -193,46 +219,47 @@ export function sqlitePair(
           ) as IterableIterator<unknown[]>;
         host.stats.queries++;
       } catch (err) {
+        restore();
         throw new ConnectorError(
           `${host.label ? `${host.label}: ` : ""}in-SQLite comparison with ${there.label} failed: ${err instanceof Error ? err.message : String(err)}`,
         );
       }
       let batch: PairedKey[] = [];
       let last: { key: PairedKey["key"]; here: boolean; there: boolean } | undefined;
+      const done = (k: NonNullable<typeof last>) => {
+        batch.push(k);
+        if (k.here) onlyHere++;
+        if (k.there) onlyThere++;
+      };
       try {
         for (const row of iterator) {
-          const key = s.codec.key(row.slice(1));
+          const key = s.codec.key(row.slice(2));
           host.stats.rowsRead++;
           host.stats.bytesRead += key.reduce((n, k) => n + (k?.length ?? 1), 1);
+          const here = row[0] === 1n;
+          const there = row[1] === 1n;
           const order = last ? compareKeys(s.shape.key, last.key, key) : -1;
           if (order === 0 && last) {
-            if (row[0] === 1n) last.here = true;
-            else last.there = true;
+            last.here ||= here;
+            last.there ||= there;
             continue;
           }
           if (order > 0)
             throw new ConnectorError(
               `${host.label ? `${host.label}: ` : ""}SQLite listed key ${JSON.stringify(key)} after ${JSON.stringify(last!.key)}: keys are not in binary order`,
             );
-          if (last) {
-            batch.push(last);
-            if (last.here) onlyHere++;
-            if (last.there) onlyThere++;
-          }
+          if (last) done(last);
           if (batch.length >= batchSize) {
             yield batch;
             batch = [];
           }
-          last = { key, here: row[0] === 1n, there: row[0] !== 1n };
+          last = { key, here, there };
         }
       } finally {
         iterator.return?.();
+        restore();
       }
-      if (last) {
-        batch.push(last);
-        if (last.here) onlyHere++;
-        if (last.there) onlyThere++;
-      }
+      if (last) done(last);
       if (batch.length) yield batch;
       // Both tables were read whole (within the range): the other's rows follow from what differed.
       host.stats.rowsScanned += 2 * rows - onlyHere + onlyThere;
