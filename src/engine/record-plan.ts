@@ -2,6 +2,7 @@
 import type { Divergence } from "../core/classify.js";
 import { type Key, keyId } from "../core/model.js";
 import {
+  type AuditEvent,
   type EscalationRecord,
   escalationClosedEvent,
   escalationOpenedEvent,
@@ -19,6 +20,9 @@ import { EscalationNotOpenError, type EvidenceIncrement } from "../state/state-s
 import type { DatasetPlan } from "./plan-dataset.js";
 import type { RunContext } from "./run-context.js";
 import { scanCovers } from "./scan-dataset.js";
+
+/** How many decisions' audit entries are appended at once (two entries each). */
+const RECORD_BATCH = 1000;
 
 /**
  * Records a plan in the audit log (one `detected` and one `decided` entry per divergence), opens an
@@ -39,18 +43,36 @@ export async function recordPlan(
 ): Promise<EscalationRecord[]> {
   const { scan } = plan;
   const at = ctx.now();
-  const { events, escalations } = planRecord({
+  const common = {
     dataset: scan.name,
     runId: ctx.runId,
     at,
     shape: scan.shape,
-    divergences: scan.divergences,
-    decisions: plan.decisions,
-    schema: scan.schema,
-    guard: plan.guard,
     replicas: plan.policy.replicas,
     policyVersion: plan.policy.version,
-  });
+  };
+  // The `detected` and `decided` entries are appended a batch of decisions at a time, so a piece's entries
+  // (two per divergence, with their JSON and hashes) are never all held at once; the log's order is the
+  // same as one append's. A plan decided divergence by divergence pairs them by position.
+  const paired = plan.decisions.length === scan.divergences.length;
+  const escalations: EscalationRecord[] = [];
+  for (let i = 0; i < plan.decisions.length; i += RECORD_BATCH) {
+    const part = planRecord({
+      ...common,
+      divergences: paired ? scan.divergences.slice(i, i + RECORD_BATCH) : scan.divergences,
+      decisions: plan.decisions.slice(i, i + RECORD_BATCH),
+      schema: [],
+      guard: undefined,
+    });
+    escalations.push(...part.escalations);
+    await ctx.state.appendAudit(part.events);
+  }
+  // Schema issues and a guard trip open escalations, not entries of their own.
+  escalations.push(
+    ...planRecord({ ...common, divergences: [], decisions: [], schema: scan.schema, guard: plan.guard })
+      .escalations,
+  );
+  const events: AuditEvent[] = [];
   const placeOf = (d: Divergence): EvidencePlace => ({
     segment: segmentOfKey(scan.shape, bounds, d.key),
     facet: facetOf(d, plan.policy),

@@ -57,6 +57,9 @@ export type RunMode = "scan" | "plan" | "dry-run" | "repair";
 export type { RunTotals } from "./run-totals.js";
 
 /** What one group of segments (or the list of keys) came to: its work and where it lies in the run. */
+/** What the run does after a piece: go on with the next, or stop (the signal, or a stop mid-scan). */
+type PieceStep = "next" | "stop";
+
 export interface SegmentOutcome extends SegmentWork {
   /** Segments `[from, to)` of `of` (a list of keys is segment 0 of 1). */
   readonly from: number;
@@ -673,8 +676,10 @@ export async function runDataset(
           let part = 0;
           lastFound = 0;
           dense = false;
-          while (pieces.length > 0) {
-            const piece = pieces.shift()!;
+          // One piece, start to end, in a function of its own: what it found, decided and wrote is held by
+          // that function's frame alone and released when it returns. Held in this loop's own frame, a stale
+          // register of the suspended run kept the last piece alive through the next (twice the memory).
+          const runPiece = async (piece: { range: KeyRange; expectedRows?: number }): Promise<PieceStep> => {
             const pieceStarted = now();
             const segment = await runSegment({
               ds,
@@ -699,7 +704,7 @@ export async function runDataset(
             // Stopped mid-scan: nothing of this piece is decided, recorded or written.
             if (segment.stopped) {
               if (!checkpointed) addTotals(totals, group);
-              return await stopped();
+              return "stop";
             }
             if (segment.overflow) {
               dense = true;
@@ -712,7 +717,7 @@ export async function runDataset(
                   : [{ range: piece.range, expectedRows: cut.rows }]),
               );
               if (!cut.pieces.length) budget = undefined;
-              continue;
+              return "next";
             }
             if (budget === undefined && !options.keys) budget = pieceBudget;
             lastFound += segment.work.scan.divergences.length;
@@ -746,7 +751,7 @@ export async function runDataset(
               }
               await observer.onSegment?.(outcome);
               await observer.onSegmentDone?.(report(), outcome);
-              return await stopped();
+              return "stop";
             }
             if (pieces.length === 0) {
               addTotals(totals, group);
@@ -763,8 +768,12 @@ export async function runDataset(
                 addTotals(totals, group);
                 if (drillDown) await state.recordSegment(figures);
               }
-              return await stopped();
+              return "stop";
             }
+            return "next";
+          };
+          while (pieces.length > 0) {
+            if ((await runPiece(pieces.shift()!)) === "stop") return await stopped();
           }
           if (pieceBudget !== undefined && lastFound > pieceBudget) dense = true;
           if (pos < total && observer.pause && !signal.aborted) await observer.pause(now() - started);

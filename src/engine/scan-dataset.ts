@@ -259,15 +259,17 @@ export async function scanDataset(
     stats.bytesRead += r.connector.stats.bytesRead - was.bytesRead;
     stats.queries += r.connector.stats.queries - was.queries;
   }
-  await ctx.state.recordDivergences(
-    divergences.map((d) => ({
-      runId: ctx.runId,
-      dataset: ds.name,
-      key: d.key,
-      class: d.class,
-      detail: { replicas: d.replicas, columns: d.columns, newest: d.newest, regressed: d.regressed },
-    })),
-  );
+  // A batch at a time: the rows and their JSON are never built for a whole piece at once.
+  for (let i = 0; i < divergences.length; i += FETCH_BATCH)
+    await ctx.state.recordDivergences(
+      divergences.slice(i, i + FETCH_BATCH).map((d) => ({
+        runId: ctx.runId,
+        dataset: ds.name,
+        key: d.key,
+        class: d.class,
+        detail: { replicas: d.replicas, columns: d.columns, newest: d.newest, regressed: d.regressed },
+      })),
+    );
   return {
     name: ds.name,
     shape,
