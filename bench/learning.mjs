@@ -42,6 +42,9 @@ const FOCUS_SCENARIO = {
   writePeriodMs: 20_000,
   faults: [],
   checkpointRows: 40,
+  // A segment is never cut into pieces: the default piece budget (checkpointRows / 10 = 4 differing keys) is a
+  // memory bound for segments of thousands of rows; at 40 rows it would rescan every segment in pieces.
+  pieceDivergences: 40,
   scheduleMs: 200,
   versions: "timestamp",
   policy: { owner: "r0", resolve: "lww", windowMs: 500, merge: {}, tolerance: {}, limits: {} },

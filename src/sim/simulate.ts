@@ -37,6 +37,11 @@ export interface SimulationOptions {
   readonly unsafeWrites?: boolean;
   /** Rows per checkpointed segment of a pass (default: a quarter of the keys, so a pass has several). */
   readonly checkpointRows?: number;
+  /**
+   * Differing keys one piece of a segment group may hold (runDataset's `pieceDivergences`; default its
+   * `checkpointRows / 10`). Worlds of tiny segments set it to keep a segment whole.
+   */
+  readonly pieceDivergences?: number;
   /** Standing fault rates skewed by replica, column and key range (the learning benchmark). */
   readonly skew?: FaultSkew;
   /**
@@ -298,6 +303,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           command: "sim",
           mode: "repair",
           checkpoint: true,
+          ...(options.pieceDivergences !== undefined ? { pieceDivergences: options.pieceDivergences } : {}),
           // Virtual time: no heartbeat timer, and every earlier run is over when the next one starts.
           heartbeatMs: 0,
           staleRunMs: 0,
