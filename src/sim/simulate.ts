@@ -82,6 +82,8 @@ export interface SimulationReport {
      */
     readonly detection: {
       readonly hot: readonly number[];
+      /** When each of `hot`'s divergences began (virtual ms), in the same order: to tell learning from steady state. */
+      readonly hotAt: readonly number[];
       readonly cold: readonly number[];
       readonly undetected: number;
     };
@@ -180,6 +182,7 @@ function detectionLatency(
       detected.set(e.key, list);
     }
   const hot: number[] = [];
+  const hotAt: number[] = [];
   const cold: number[] = [];
   let undetected = 0;
   for (const { key, t } of world.driftEvents) {
@@ -187,9 +190,13 @@ function detectionLatency(
     const next = (world.acked.get(id) ?? []).find((w) => w.at > t)?.at ?? Number.POSITIVE_INFINITY;
     const seen = (detected.get(id) ?? []).find((d) => d >= t);
     if (seen === undefined || seen > next) undetected++;
-    else (world.isHot(key) ? hot : cold).push(round(seen - t));
+    else if (!world.isHot(key)) cold.push(round(seen - t));
+    else {
+      hot.push(round(seen - t));
+      hotAt.push(round(t));
+    }
   }
-  return { hot, cold, undetected };
+  return { hot, hotAt, cold, undetected };
 }
 
 /** Runs one seed and returns its report. */
