@@ -42,6 +42,9 @@ const FOCUS_SCENARIO = {
   writePeriodMs: 20_000,
   faults: [],
   checkpointRows: 40,
+  // A segment is never cut into pieces: the default piece budget (checkpointRows / 10 = 4 differing keys) is a
+  // memory bound for segments of thousands of rows; at 40 rows it would rescan every segment in pieces.
+  pieceDivergences: 40,
   scheduleMs: 200,
   versions: "timestamp",
   policy: { owner: "r0", resolve: "lww", windowMs: 500, merge: {}, tolerance: {}, limits: {} },
@@ -95,6 +98,7 @@ if (process.argv[2] === "--worker") {
       focusing && (await runSimulation({ ...FOCUS_SCENARIO, seed, focus: { extraShare: EXTRA_SHARE } }));
     const focus = (r) => ({
       hot: r.learning.detection.hot,
+      hotAt: r.learning.detection.hotAt,
       cold: r.learning.detection.cold,
       undetected: r.learning.detection.undetected,
       rowsPerS: (r.learning.rowsRead / r.learning.passMs) * 1000,
@@ -197,11 +201,22 @@ const ratios = focusResults
   .map((r) => mean(r.b.uniform.hot) / mean(r.b.adaptive.hot))
   .filter(Number.isFinite)
   .sort((x, y) => x - y);
+// Steady state: drift that began after the first quarter of the write period, once the evidence has built up.
+const STEADY_MS = FOCUS_SCENARIO.writePeriodMs / 4;
+const steady = (mode) =>
+  mean(focusResults.flatMap((r) => r.b[mode].hot.filter((_, i) => r.b[mode].hotAt[i] >= STEADY_MS)));
+const learning = (mode) =>
+  mean(focusResults.flatMap((r) => r.b[mode].hot.filter((_, i) => r.b[mode].hotAt[i] < STEADY_MS)));
 const b = focusResults.length && {
   extraShare: EXTRA_SHARE,
   hotDetectionMs: { uniform: pooled("uniform", "hot"), adaptive: pooled("adaptive", "hot") },
   coldDetectionMs: { uniform: pooled("uniform", "cold"), adaptive: pooled("adaptive", "cold") },
   speedup: pooled("uniform", "hot") / pooled("adaptive", "hot"),
+  hotDetectionMsByPhase: {
+    firstQuarter: { uniform: learning("uniform"), adaptive: learning("adaptive") },
+    afterFirstQuarter: { uniform: steady("uniform"), adaptive: steady("adaptive") },
+  },
+  speedupAfterFirstQuarter: steady("uniform") / steady("adaptive"),
   perSeedSpeedup: { min: ratios[0], p10: pct(ratios, 10), p50: pct(ratios, 50), max: ratios.at(-1) },
   rowsPerVirtualS: {
     uniform: mean(focusResults.map((r) => r.b.uniform.rowsPerS)),

@@ -230,9 +230,14 @@ describe("parseConfig: errors are one line naming the path", () => {
       'datasets.items.policy.owner.fallback: "z" is not a replica of items',
     ],
     [
-      "inferred owner by a basis not implemented",
+      "inferred owner by latency: refused, says why",
       items("    policy: { owner: { inferred: latency } }\n"),
-      "datasets.items.policy.owner.inferred: latency is not implemented yet; use reliability",
+      "datasets.items.policy.owner.inferred: latency says which replica answers fastest, not which holds the right value (a fast replica can be stale or corrupt); use inferred: reliability",
+    ],
+    [
+      "inferred owner by recent activity: refused, says why",
+      items("    policy: { owner: { inferred: recent-activity } }\n"),
+      "datasets.items.policy.owner.inferred: recent-activity would pick the replica whose record changed last by its versions, which is what resolve: lww (timestamp versions) or highest-version already decide per record; use those, or inferred: reliability",
     ],
     [
       "inferred owner's minConfidence out of range",

@@ -145,6 +145,13 @@ export const MERGE_RULES = ["max", "min", "lww", "union", "owner"] as const;
 
 /** What an inferred owner may be chosen by; only the implemented ones pass (core/inferred-owner.ts). */
 const INFERRED = ["reliability", "recent-activity", "latency"] as const;
+/** Why the bases other than reliability are refused (README "Inferred ownership"). */
+const REFUSED_BASES = {
+  "recent-activity":
+    "recent-activity would pick the replica whose record changed last by its versions, which is what resolve: lww (timestamp versions) or highest-version already decide per record; use those, or inferred: reliability",
+  latency:
+    "latency says which replica answers fastest, not which holds the right value (a fast replica can be stale or corrupt); use inferred: reliability",
+} as const;
 
 const inferredOwner = z.strictObject(
   {
@@ -352,7 +359,8 @@ const dataset = z
         ctx.addIssue({
           code: "custom",
           path: ["policy", "owner", "inferred"],
-          message: `${o.inferred} is not implemented yet; use reliability`,
+          message:
+            REFUSED_BASES[o.inferred as keyof typeof REFUSED_BASES] ?? `${o.inferred}: use reliability`,
         });
       if (o.fallback !== undefined && !isReplica(o.fallback))
         ctx.addIssue({

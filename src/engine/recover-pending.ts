@@ -1,6 +1,8 @@
 /** The recovery stage: repairs that dead runs left `pending` are settled by what their targets hold now. */
+import type { DivergenceClass } from "../core/classify.js";
 import { keyId, type RecordShape } from "../core/model.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
+import { type RepairedDivergence, repairEvidence } from "../learning/evidence-of-run.js";
 import type { LedgerEntry } from "../state/state-store.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 import { deadLocalOwner, runLease } from "./run-liveness.js";
@@ -116,11 +118,63 @@ async function settle(
     );
     // Only what took effect: a run that came back and settled its own repair first has the last word.
     const took = new Set(recorded.map((a) => (a.data as { repair?: string }).repair));
+    const done = settled.filter((e) => took.has(e.id));
     results.push(
-      ...settled
-        .filter((e) => took.has(e.id))
-        .map((e) => ({ id: e.id, key: e.key, target: e.target, outcome: e.outcome, error: e.error })),
+      ...done.map((e) => ({ id: e.id, key: e.key, target: e.target, outcome: e.outcome, error: e.error })),
     );
+    await addRecoveredEvidence(dataset, ctx, done);
   }
   return results;
+}
+
+/**
+ * A recovered repair adds evidence as a fresh one does (`repairEvidence`: the target's repair or failure, the
+ * key converged), from the divergence its interrupted run recorded (`detected`: class and columns, its time
+ * the decision's). Unplaced (segment -1): recovery does not know the interrupted run's segments. A repair
+ * whose `detected` entry is gone (retention) adds nothing.
+ */
+async function addRecoveredEvidence(
+  dataset: string,
+  ctx: Pick<RunContext, "state" | "now">,
+  settled: readonly LedgerEntry[],
+): Promise<void> {
+  // The divergence each repair was decided from, found once per interrupted run and key.
+  const found = new Map<string, (RepairedDivergence & { at: number }) | null>();
+  const byDecision = new Map<number, LedgerEntry[]>();
+  for (const e of settled) {
+    const id = `${e.runId}\u0000${keyId(e.key)}`;
+    if (!found.has(id)) {
+      const entry = (await ctx.state.readAudit({ runId: e.runId, key: keyId(e.key) })).findLast(
+        (a) => a.type === "detected",
+      );
+      const data = entry?.data as { class?: DivergenceClass; columns?: string[] } | undefined;
+      found.set(
+        id,
+        entry && data?.class
+          ? { key: e.key, class: data.class, columns: data.columns ?? [], at: entry.ts }
+          : null,
+      );
+    }
+    const d = found.get(id);
+    if (d) byDecision.set(d.at, [...(byDecision.get(d.at) ?? []), e]);
+  }
+  // One increment per decision time: time to convergence counts from the interrupted run's decision.
+  for (const [decidedAt, entries] of byDecision)
+    await ctx.state.addEvidence(
+      repairEvidence({
+        dataset,
+        at: ctx.now(),
+        results: entries.map((e) => ({
+          key: e.key,
+          target: e.target,
+          outcome: e.outcome === "applied" ? "applied" : "failed",
+        })),
+        divergenceOf: (key) => {
+          const hit = entries.find((e) => keyId(e.key) === keyId(key));
+          return hit ? (found.get(`${hit.runId}\u0000${keyId(key)}`) ?? undefined) : undefined;
+        },
+        placeOf: () => ({ segment: -1, facet: "" }),
+        decidedAt,
+      }),
+    );
 }

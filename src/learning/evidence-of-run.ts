@@ -159,14 +159,17 @@ export function noiseOf(
   return out;
 }
 
+/** What the repair evidence needs of a divergence (a recovered repair knows no more of it). */
+export type RepairedDivergence = Pick<Divergence, "key" | "class" | "columns">;
+
 /** What settling a run's repairs adds. */
-export interface RepairEvidenceInput {
+export interface RepairEvidenceInput<D extends RepairedDivergence = Divergence> {
   readonly dataset: string;
   readonly at: number;
   readonly results: readonly RepairEvidenceResult[];
   /** The divergence each repaired key was decided from (by `keyId`); keys without one are skipped. */
-  readonly divergenceOf: (key: Key) => Divergence | undefined;
-  readonly placeOf: (d: Divergence) => EvidencePlace;
+  readonly divergenceOf: (key: Key) => D | undefined;
+  readonly placeOf: (d: D) => EvidencePlace;
   /** When the divergences were decided (the plan's time): time to convergence counts from here. */
   readonly decidedAt: number;
 }
@@ -177,9 +180,11 @@ export interface RepairEvidenceInput {
  * there) with at least one write: on the dataset as a whole, one divergence `repaired` and converged, its
  * time from decision to now, for the record and each differing column.
  */
-export function repairEvidence(input: RepairEvidenceInput): EvidenceIncrement[] {
+export function repairEvidence<D extends RepairedDivergence>(
+  input: RepairEvidenceInput<D>,
+): EvidenceIncrement[] {
   const out: EvidenceIncrement[] = [];
-  const perKey = new Map<string, { d: Divergence; wrote: boolean; ok: boolean }>();
+  const perKey = new Map<string, { d: D; wrote: boolean; ok: boolean }>();
   for (const r of input.results) {
     const d = input.divergenceOf(r.key);
     if (!d) continue;

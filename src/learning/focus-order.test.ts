@@ -43,10 +43,27 @@ describe("planFocus", () => {
       visits: [1, 1, 1, 6, 1, 4, 1, 1, 5, 1, 1, 1],
     },
     {
-      name: "background drift spread over every range stays cold (hot: over twice the mean)",
+      name: "background drift spread over every range stays cold (hot: over twice the median)",
       segments: 4,
       drift: [drift(0, 2), drift(1, 2), drift(2, 2), drift(3, 3)],
       visits: [1, 1, 1, 1],
+    },
+    {
+      name: "two hot ranges do not hide a third at 3× the background (the median, not the mean, sets the bar)",
+      segments: 12,
+      drift: [
+        drift(0, 10),
+        drift(6, 10),
+        drift(3, 3),
+        ...[1, 2, 4, 5, 7, 8, 9, 10, 11].map((s) => drift(s, 1)),
+      ],
+      visits: [6, 1, 1, 3, 1, 1, 6, 1, 1, 1, 1, 1],
+    },
+    {
+      name: "first repairs where most ranges have none already make a range hot, with a share to match",
+      segments: 8,
+      drift: [drift(5, 8), drift(1, 2)],
+      visits: [1, 3, 1, 1, 1, 7, 1, 1],
     },
     {
       name: "ranges outside the segments and ranges without repaired drift are ignored",

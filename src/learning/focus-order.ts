@@ -42,8 +42,9 @@ export interface FocusPlan {
  * share `extraShare × segments` extra visits in proportion to their heat (each at least one). Heat is the
  * drift that needed a repair (`repaired`), not every divergence seen: a transient one (replication in
  * flight, converging by itself) is seen more often the more often its range is scanned, so counting it
- * would feed focus on itself. A segment is hot when its repairs exceed twice the mean per segment (background
- * drift spread over every range stays cold); the most repairs first (then divergences, then index), at most
+ * would feed focus on itself. A segment is hot when its repairs exceed twice the median per segment (background
+ * drift spread over every range stays cold, and the hot ranges do not lift the bar they are measured against);
+ * the most repairs first (then divergences, then index), at most
  * `maxHot`. Visits are spread evenly over the pass (a hot segment's
  * k visits fall at (j + ½)/k of it, the cold segments in order at (c + ½)/C), so a hot range is re-checked
  * every few segments instead of once a pass.
@@ -57,10 +58,15 @@ export function planFocus(
   const plain = Array.from({ length: segments }, (_, i) => i);
   const maxHot = options.maxHot ?? Math.max(1, Math.floor(segments / 4));
   const inRange = drift.filter((d) => d.segment >= 0 && d.segment < segments);
-  // Hot: more than twice the mean repairs per segment, so ranges with background drift stay cold.
-  const mean = inRange.reduce((n, d) => n + d.repaired, 0) / Math.max(1, segments);
+  // Hot: more than twice the median repairs per segment (segments without drift count as 0). The median, not
+  // the mean: a few hot ranges lift the mean (two ranges at 10× make it 2.1× the background, hiding ranges at
+  // up to 4×) but not the median, so background drift spread over every range stays cold while a range that
+  // drew its first repairs when most drew none is already hot (with a share of the extras to match).
+  const repairs = Array.from({ length: segments }, () => 0);
+  for (const d of inRange) repairs[d.segment]! += d.repaired;
+  const background = median(repairs);
   const candidates = inRange
-    .filter((d) => d.repaired > 0 && d.repaired > 2 * mean)
+    .filter((d) => d.repaired > 2 * background)
     .sort((a, b) => b.repaired - a.repaired || b.divergences - a.divergences || a.segment - b.segment)
     .slice(0, maxHot);
   if (segments < 2 || candidates.length === 0)
@@ -92,6 +98,12 @@ export function planFocus(
     repaired: s.d.repaired,
   }));
   return { order: slots.map((s) => s.segment), segments, hot, reason: focusReason(hot, segments) };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function focusReason(hot: readonly HotSegment[], segments: number): string {

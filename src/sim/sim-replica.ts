@@ -143,6 +143,21 @@ export class SimConnector implements Connector {
     return this.inner.splitRange(shape, range, parts);
   }
 
+  /**
+   * The first and last key of a range, as the SQL stores answer from the key's index: integer keys are then
+   * cut into segments by arithmetic there and here alike, so a segment covers the same keys pass after pass.
+   */
+  async keyBounds(shape: RecordShape, range: KeyRange): Promise<{ first: Key; last: Key } | null> {
+    await this.reach("bounds");
+    let first: Key | undefined;
+    let last: Key | undefined;
+    for await (const batch of this.inner.streamFingerprints(shape, range, 1024)) {
+      first ??= batch[0]?.key;
+      last = batch.at(-1)?.key ?? last;
+    }
+    return first && last ? { first, last } : null;
+  }
+
   async *streamFingerprints(
     shape: RecordShape,
     range: KeyRange,

@@ -37,6 +37,11 @@ export interface SimulationOptions {
   readonly unsafeWrites?: boolean;
   /** Rows per checkpointed segment of a pass (default: a quarter of the keys, so a pass has several). */
   readonly checkpointRows?: number;
+  /**
+   * Differing keys one piece of a segment group may hold (runDataset's `pieceDivergences`; default its
+   * `checkpointRows / 10`). Worlds of tiny segments set it to keep a segment whole.
+   */
+  readonly pieceDivergences?: number;
   /** Standing fault rates skewed by replica, column and key range (the learning benchmark). */
   readonly skew?: FaultSkew;
   /**
@@ -77,6 +82,8 @@ export interface SimulationReport {
      */
     readonly detection: {
       readonly hot: readonly number[];
+      /** When each of `hot`'s divergences began (virtual ms), in the same order: to tell learning from steady state. */
+      readonly hotAt: readonly number[];
       readonly cold: readonly number[];
       readonly undetected: number;
     };
@@ -175,6 +182,7 @@ function detectionLatency(
       detected.set(e.key, list);
     }
   const hot: number[] = [];
+  const hotAt: number[] = [];
   const cold: number[] = [];
   let undetected = 0;
   for (const { key, t } of world.driftEvents) {
@@ -182,9 +190,13 @@ function detectionLatency(
     const next = (world.acked.get(id) ?? []).find((w) => w.at > t)?.at ?? Number.POSITIVE_INFINITY;
     const seen = (detected.get(id) ?? []).find((d) => d >= t);
     if (seen === undefined || seen > next) undetected++;
-    else (world.isHot(key) ? hot : cold).push(round(seen - t));
+    else if (!world.isHot(key)) cold.push(round(seen - t));
+    else {
+      hot.push(round(seen - t));
+      hotAt.push(round(t));
+    }
   }
-  return { hot, cold, undetected };
+  return { hot, hotAt, cold, undetected };
 }
 
 /** Runs one seed and returns its report. */
@@ -298,6 +310,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           command: "sim",
           mode: "repair",
           checkpoint: true,
+          ...(options.pieceDivergences !== undefined ? { pieceDivergences: options.pieceDivergences } : {}),
           // Virtual time: no heartbeat timer, and every earlier run is over when the next one starts.
           heartbeatMs: 0,
           staleRunMs: 0,

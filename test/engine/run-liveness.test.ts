@@ -56,7 +56,13 @@ function deadPid(): number {
 }
 
 /** Leaves run `run` with a pending claim on key 1 of b (the write not made), owned by `owner`. */
-async function pendingClaim(state: StateStore, run: string, owner: string, at: number): Promise<string> {
+async function pendingClaim(
+  state: StateStore,
+  run: string,
+  owner: string,
+  at: number,
+  nextFingerprint = "0000000000000000",
+): Promise<string> {
   await state.beginRun({ id: run, dataset: "items", command: "repair", startedAt: at });
   await state.acquireLease(runLease(run), owner, at, 60_000);
   const claimed = await state.claimRepairs([
@@ -67,7 +73,7 @@ async function pendingClaim(state: StateStore, run: string, owner: string, at: n
       key: ["1"],
       target: "b",
       expected: null,
-      nextFingerprint: "0000000000000000",
+      nextFingerprint,
       before: null,
       after: ["item 1", "2"],
       outcome: "pending",
@@ -98,6 +104,41 @@ describe("run liveness", () => {
     const later = await recoverPending("items", replicas, recordShape, { ...ctx, now: () => now + 61_000 });
     expect(later.map((r) => r.id)).toEqual([live]);
     expect(keyId(later[0]!.key)).toBe(keyId(["1"]));
+  });
+
+  it("a recovered repair adds evidence as a fresh one does, from its interrupted run's detected entry", async () => {
+    const { cfg } = setup();
+    const { state, replicas } = await open(cfg);
+    const now = Date.now();
+    const { shape: recordShape } = await describeDataset(cfg.datasets[0]!, replicas);
+    const b = replicas.find((r) => r.name === "b")!;
+    const [held] = await b.connector.fetchRecords(recordShape, [["1"]]);
+    // The dead run decided key 1 (stale on b) and its write landed before it died: b holds what it wrote.
+    const owner = `${hostname()}:${deadPid()}:x`;
+    const dead = await pendingClaim(state, "run-dead", owner, now - 5000, held!.fingerprint);
+    await state.appendAudit([
+      {
+        ts: now - 4000,
+        runId: "run-dead",
+        type: "detected",
+        dataset: "items",
+        key: keyId(["1"]),
+        data: { class: "stale", columns: ["name"] },
+      },
+    ]);
+    const settled = await recoverPending("items", replicas, recordShape, {
+      runId: "run-now",
+      state,
+      now: () => now,
+    });
+    expect(settled.map((r) => [r.id, r.outcome])).toEqual([[dead, "applied"]]);
+    const targets = await state.evidenceTotals({ dataset: "items", by: ["replica"], column: "" });
+    expect(targets.find((t) => t.replica === "b")).toMatchObject({ repaired: 1, failed: 0 });
+    const byColumn = await state.evidenceTotals({ dataset: "items", by: ["class", "column"], replica: "" });
+    expect(byColumn.map((t) => [t.class, t.column, t.repaired, t.converged, t.convergedMs])).toEqual([
+      ["stale", "", 1, 1, 4000],
+      ["stale", "name", 1, 1, 4000],
+    ]);
   });
 
   it("one process at a time runs a dataset's pass: the other is told who holds it", async () => {
