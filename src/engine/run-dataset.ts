@@ -56,6 +56,13 @@ export type RunMode = "scan" | "plan" | "dry-run" | "repair";
 
 export type { RunTotals } from "./run-totals.js";
 
+/**
+ * The least default piece budget: a piece of this many divergences is a few megabytes, and cutting smaller
+ * only multiplies rescans (with `checkpointRows: 40`, a budget of 4 keys made every group with five differing
+ * keys be scanned again in pieces: the simulator's passes took 3.6 times as long).
+ */
+const MIN_PIECE_DIVERGENCES = 1000;
+
 /** What one group of segments (or the list of keys) came to: its work and where it lies in the run. */
 /** What the run does after a piece: go on with the next, or stop (the signal, or a stop mid-scan). */
 type PieceStep = "next" | "stop";
@@ -163,8 +170,9 @@ export interface RunDatasetOptions {
   /** Which writes a repair makes (default: the dataset's `repairMode`, else all); the rest are held back. */
   readonly repairMode?: RepairMode | undefined;
   /**
-   * How many differing keys one piece of a group may hold (default `checkpointRows / 10`): a range that lists
-   * more is cut smaller and done a piece at a time, so memory is bounded by this, not by the divergences.
+   * How many differing keys one piece of a group may hold (default `checkpointRows / 10`, at least
+   * MIN_PIECE_DIVERGENCES): a range that lists more is cut smaller and done a piece at a time, so memory is
+   * bounded by this, not by the divergences.
    */
   readonly pieceDivergences?: number | undefined;
   /** Scan adjacent segments as one while differences are sparse (default true). */
@@ -632,7 +640,12 @@ export async function runDataset(
         const pieceBudget =
           options.keys || limited || !(await rangesCut(replicas, resolved.shape))
             ? undefined
-            : Math.max(1, Math.floor(options.pieceDivergences ?? ds.checkpointRows / 10));
+            : Math.max(
+                1,
+                Math.floor(
+                  options.pieceDivergences ?? Math.max(MIN_PIECE_DIVERGENCES, ds.checkpointRows / 10),
+                ),
+              );
         let budget = pieceBudget;
         // The last group held more differing keys than the budget (it was cut into pieces).
         let dense = false;
