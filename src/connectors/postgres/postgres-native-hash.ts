@@ -6,7 +6,7 @@ import { type PgColumn, postgresLogicalType, TEXT_BASE_TYPES } from "./postgres-
  * Base types whose extended hash function separates exactly the values whose canonical texts differ: not
  * interval ('1 day' and '24:00:00' hash equal), citext, bpchar, float, json or jsonb.
  */
-const NATIVE_HASHABLE: ReadonlySet<string> = new Set([
+export const NATIVE_HASHABLE: ReadonlySet<string> = new Set([
   "int2",
   "int4",
   "int8",
