@@ -72,7 +72,8 @@ const KEYS = {
     ddl: 'k text COLLATE "en-x-icu" PRIMARY KEY',
     ddlB: 'k text COLLATE "C" PRIMARY KEY',
     key: "k",
-    of: (n: number) => `'${["a", "B", "b", "é", "Z", "a b", "ab", "_x", "Ä", "z"][n % 10]}${Math.floor(n / 10)}'`,
+    of: (n: number) =>
+      `'${["a", "B", "b", "é", "Z", "a b", "ab", "_x", "Ä", "z"][n % 10]}${Math.floor(n / 10)}'`,
   },
   composite: {
     ddl: "region text NOT NULL, seq int NOT NULL, PRIMARY KEY (region, seq)",
@@ -90,7 +91,10 @@ async function createPair(kind: KeyKind, suffix: string, bColumns = COLUMNS): Pr
   // The engine path needs an index in Concord's key order (its key-hash buckets refuse shapes fingerprinted
   // client-side, float and json here); the primary keys keep their own collations for the join.
   if (kind !== "int")
-    for (const t of names) await admin.query(`CREATE INDEX ON "${SCHEMA}".${t} (${kind === "text" ? 'k COLLATE "C"' : 'region COLLATE "C", seq'})`);
+    for (const t of names)
+      await admin.query(
+        `CREATE INDEX ON "${SCHEMA}".${t} (${kind === "text" ? 'k COLLATE "C"' : 'region COLLATE "C", seq'})`,
+      );
   for (const [n, [a, b]] of PAIRS.entries()) {
     if (a) await admin.query(`INSERT INTO "${SCHEMA}".${names[0]} VALUES (${k.of(n)}, ${a})`);
     if (b) await admin.query(`INSERT INTO "${SCHEMA}".${names[1]} VALUES (${k.of(n)}, ${b})`);
@@ -98,7 +102,12 @@ async function createPair(kind: KeyKind, suffix: string, bColumns = COLUMNS): Pr
   return suffix;
 }
 
-function config(kind: KeyKind, suffix: string, inStore: boolean, extra: { bUrl?: string; rows?: number } = {}) {
+function config(
+  kind: KeyKind,
+  suffix: string,
+  inStore: boolean,
+  extra: { bUrl?: string; rows?: number } = {},
+) {
   return `state: sqlite:state.db
 datasets:
   t:
@@ -181,7 +190,9 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
     const other = POSTGRES.url.replace("127.0.0.1", "localhost");
     const suffix2 = await createPair("int", "target");
     const moved = await scan(config("int", suffix2, true, { bUrl: other }));
-    expect(moved.notes.join("\n")).toMatch(/reached through different connections \(another host or socket\)/);
+    expect(moved.notes.join("\n")).toMatch(
+      /reached through different connections \(another host or socket\)/,
+    );
     expect(moved.notes.join("\n")).not.toMatch(/@|password/);
     expect(moved.divergences).toEqual((await scan(config("int", suffix2, false))).divergences);
   }, 120_000);

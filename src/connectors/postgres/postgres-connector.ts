@@ -409,7 +409,9 @@ export class PostgresConnector implements Connector {
       target: this.session.target(),
       server: row.slice(0, 4).map(String),
       relation,
-      source: this.options.rowFilter ? `(SELECT * FROM ${relation} WHERE ${this.options.rowFilter})` : relation,
+      source: this.options.rowFilter
+        ? `(SELECT * FROM ${relation} WHERE ${this.options.rowFilter})`
+        : relation,
       s,
     };
   }

@@ -16,7 +16,12 @@ export interface PostgresPairSide {
   /** The replica's name, for messages. */
   readonly label: string;
   /** Where its connections go, as configured (host or socket directory, port, database, user; no password). */
-  readonly target: { readonly host: string; readonly port: string; readonly database: string; readonly user: string };
+  readonly target: {
+    readonly host: string;
+    readonly port: string;
+    readonly database: string;
+    readonly user: string;
+  };
   /** What its server says it is: [database, user, port, postmaster start time]. */
   readonly server: readonly string[];
   /** The table, schema-qualified and quoted as its own connection resolves it. */
@@ -45,7 +50,8 @@ export function postgresPairRefusal(here: PostgresPairSide, there: PostgresPairS
     return `${a} and ${b} are answered by different servers or databases, which one statement cannot join`;
   const shape = here.s.shape;
   for (const side of [here, there]) {
-    if (side.s.nullableKey) return `a key column of ${side.label || "a replica"} may hold NULL, which a join never matches`;
+    if (side.s.nullableKey)
+      return `a key column of ${side.label || "a replica"} may hold NULL, which a join never matches`;
   }
   const all = [...shape.key, ...shape.columns];
   for (const [i, c] of all.entries()) {
@@ -99,7 +105,9 @@ export function pairDiffSql(
   const bytewise = shape.key.map((_, i) => {
     const x = here.s.native[i]!;
     const y = there.s.native[i]!;
-    return TEXT_BASE_TYPES.has(x.baseType) && !(x.deterministic && y.deterministic && x.collation === y.collation);
+    return (
+      TEXT_BASE_TYPES.has(x.baseType) && !(x.deterministic && y.deterministic && x.collation === y.collation)
+    );
   });
   const side = (p: PostgresPairSide) => {
     const ref = (name: string) => `${T}."${name.replaceAll('"', '""')}"`;
@@ -107,14 +115,19 @@ export function pairDiffSql(
       const join = bytewise[i] ? `${ref(c.name)} COLLATE "C"` : ref(c.name);
       return `${join} AS k${i}, ${p.s.keys[i]!.out} AS o${i}`;
     });
-    const cols = all.slice(width).map((c, j) => `${comparedSql(ref(c.name), p.s.native[width + j]!, c.type)} AS c${j}`);
+    const cols = all
+      .slice(width)
+      .map((c, j) => `${comparedSql(ref(c.name), p.s.native[width + j]!, c.type)} AS c${j}`);
     const where = wheres.get(p);
     return `(SELECT ${[...keys, ...cols].join(", ")} FROM ${p.source} AS ${T}${where ? ` WHERE ${where}` : ""})`;
   };
   const on = shape.key.map((_, i) => `a.k${i} = b.k${i}`).join(" AND ");
   const outs = shape.key.map((_, i) => `coalesce(a.o${i}, b.o${i})`).join(", ");
   const order = shape.key
-    .map((_, i) => `coalesce(a.k${i}, b.k${i})${TEXT_BASE_TYPES.has(here.s.native[i]!.baseType) ? ' COLLATE "C"' : ""}`)
+    .map(
+      (_, i) =>
+        `coalesce(a.k${i}, b.k${i})${TEXT_BASE_TYPES.has(here.s.native[i]!.baseType) ? ' COLLATE "C"' : ""}`,
+    )
     .join(", ");
   const n = all.length - width;
   const rows = (x: string) => `ROW(${Array.from({ length: n }, (_, j) => `${x}.c${j}`).join(", ")})`;
@@ -138,13 +151,22 @@ export interface PostgresPairHost {
 }
 
 /** The pair of `here` (on `host`'s connections) and `there`, compared by `pairDiffSql`. */
-export function postgresPair(host: PostgresPairHost, here: PostgresPairSide, there: PostgresPairSide): InStorePair {
+export function postgresPair(
+  host: PostgresPairHost,
+  here: PostgresPairSide,
+  there: PostgresPairSide,
+): InStorePair {
   const what = `in-PostgreSQL comparison with ${there.label || "the other replica"} failed`;
   return {
-    async *diff(range: KeyRange, batchSize: number, onRows: (rows: number) => void): AsyncIterable<readonly PairedKey[]> {
+    async *diff(
+      range: KeyRange,
+      batchSize: number,
+      onRows: (rows: number) => void,
+    ): AsyncIterable<readonly PairedKey[]> {
       const q = pairDiffSql(here, there, range);
-      // Counted beside the join (the pool's other connection), told before the first batch.
-      const counting = host.count(range);
+      // Counted beside the join on another connection of the pool (before it, with a single connection),
+      // told before the first batch.
+      const counting = host.session.concurrent ? host.count(range) : Promise.resolve(await host.count(range));
       counting.catch(() => undefined);
       if (!q) {
         onRows(await counting);

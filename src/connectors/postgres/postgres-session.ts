@@ -245,14 +245,20 @@ export class PostgresSession {
     }).catch(() => undefined);
   }
 
+  /** True when a second statement can run beside a held connection: a pool of at least two connections. */
+  get concurrent(): boolean {
+    return isPool(this.db) && (this.db.options.max ?? 10) >= 2;
+  }
+
   /**
    * Where the connections go, as the driver resolves its configuration (defaults and PG* variables
    * included): host (or socket directory), port, database and user. Never the password.
    */
   target(): { host: string; port: string; database: string; user: string } {
-    const params = (
-      isPool(this.db) ? internals(new pg.Client(this.db.options)) : internals(this.db)
-    ).connectionParameters as { host?: unknown; port?: unknown; database?: unknown; user?: unknown } | undefined;
+    const params = (isPool(this.db) ? internals(new pg.Client(this.db.options)) : internals(this.db))
+      .connectionParameters as
+      | { host?: unknown; port?: unknown; database?: unknown; user?: unknown }
+      | undefined;
     return {
       host: String(params?.host ?? ""),
       port: String(params?.port ?? ""),
@@ -272,9 +278,11 @@ export class PostgresSession {
     values: unknown[],
     batchSize: number,
   ): AsyncIterable<(string | null)[][]> {
-    const pooled = isPool(this.db) ? await this.checkout(this.db).catch((err: unknown) => {
-      throw this.error(what, err);
-    }) : undefined;
+    const pooled = isPool(this.db)
+      ? await this.checkout(this.db).catch((err: unknown) => {
+          throw this.error(what, err);
+        })
+      : undefined;
     const client = pooled ?? (this.db as Client);
     let failure: Error | undefined;
     let open = false;
