@@ -196,4 +196,30 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
     expect(moved.notes.join("\n")).not.toMatch(/@|password/);
     expect(moved.divergences).toEqual((await scan(config("int", suffix2, false))).divergences);
   }, 120_000);
+  it("repairs the same as compared in the engine: same document, same tables", async () => {
+    const docs: unknown[] = [];
+    const tables: unknown[] = [];
+    for (const inStore of [false, true]) {
+      const suffix = await createPair("composite", `repair_${inStore}`);
+      const dir = tempDir();
+      writeFileSync(join(dir, "concord.yaml"), config("composite", suffix, inStore, { rows: 5 }));
+      const r = await runConcord(["repair", "--json", "-c", join(dir, "concord.yaml")]);
+      expect(r.stderr).toBe("");
+      const doc = JSON.parse(r.stdout) as { runId?: unknown; datasets: Record<string, unknown>[] };
+      delete doc.runId;
+      for (const ds of doc.datasets) {
+        delete ds.stats;
+        delete ds.notes;
+      }
+      docs.push(JSON.stringify(doc).replaceAll(suffix, "<suffix>"));
+      const { rows } = await admin.query(
+        `SELECT region, seq, f::text, n::text, tx, j::text, iv::text, ver FROM "${SCHEMA}".b_${suffix} ORDER BY region COLLATE "C", seq`,
+      );
+      tables.push(rows);
+    }
+    const repaired = JSON.parse(docs[0] as string) as { datasets: { divergences: unknown[] }[] };
+    expect(repaired.datasets[0]!.divergences.length).toBeGreaterThanOrEqual(12);
+    expect(docs[1]).toEqual(docs[0]);
+    expect(tables[1]).toEqual(tables[0]);
+  }, 180_000);
 });
