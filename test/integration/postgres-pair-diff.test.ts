@@ -106,7 +106,7 @@ function config(
   kind: KeyKind,
   suffix: string,
   inStore: boolean,
-  extra: { bUrl?: string; rows?: number } = {},
+  extra: { bUrl?: string; rows?: number; where?: string } = {},
 ) {
   return `state: sqlite:state.db
 datasets:
@@ -114,7 +114,7 @@ datasets:
     key: ${KEYS[kind].key}
     versions: { counter: ver }
     checkpointRows: ${extra.rows ?? 100000}
-${inStore ? "" : "    detect: { inStore: false }\n"}    replicas:
+${extra.where ? `    where: "${extra.where}"\n` : ""}${inStore ? "" : "    detect: { inStore: false }\n"}    replicas:
       a: { url: "${POSTGRES.url}", table: ${SCHEMA}.a_${suffix} }
       b: { url: "${extra.bUrl ?? POSTGRES.url}", table: ${SCHEMA}.b_${suffix} }
     policy: { owner: a, resolve: highest-version }
@@ -222,4 +222,16 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
     expect(docs[1]).toEqual(docs[0]);
     expect(tables[1]).toEqual(tables[0]);
   }, 180_000);
+  it("applies each replica's row filter (where:) on both sides of the join", async () => {
+    const suffix = await createPair("int", "where");
+    const where = "f IS NOT NULL AND id % 2 = 0";
+    const engine = await scan(config("int", suffix, false, { where }));
+    const inStore = await scan(config("int", suffix, true, { where }));
+    expect(inStore.stderr).toBe("");
+    expect(inStore.divergences).toEqual(engine.divergences);
+    expect(inStore.notes.filter((n) => /inside (their|the) store/.test(n))).toEqual([]);
+    expect(engine.divergences.length).toBeGreaterThan(2);
+    const all = await scan(config("int", suffix, false));
+    expect(engine.divergences.length).toBeLessThan(all.divergences.length);
+  }, 120_000);
 });
