@@ -253,7 +253,10 @@ export interface DatasetConfig {
     segmentRows?: number | undefined;
     fanout?: number | undefined;
     leafRows?: number | undefined;
-    /** Compare two SQLite replicas inside SQLite (default true); see DetectOptions.inStore. */
+    /**
+     * Compare two replicas inside their store where one connection reaches both (two SQLite files, two
+     * PostgreSQL tables of one database; default true); see DetectOptions.inStore.
+     */
     inStore?: boolean | undefined;
   };
 }

@@ -61,7 +61,8 @@ export interface DetectOptions {
    */
   readonly onProgress?: (done: number, total: number, estimate: boolean) => void;
   /**
-   * Compare two replicas inside their store when their connectors can (`pairDiff`: two SQLite files), instead
+   * Compare two replicas inside their store when their connectors can (`pairDiff`: two SQLite files, two
+   * PostgreSQL tables one connection reaches), instead
    * of by range checksums (default true). The result is the same; false is for measuring the difference.
    */
   readonly inStore?: boolean;

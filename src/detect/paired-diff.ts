@@ -7,7 +7,7 @@ import type { DetectReplica } from "./detect-divergences.js";
 /**
  * The in-store pair of the dataset's replicas: exactly two replicas whose connectors both offer `pairDiff`
  * and accept each other. A string says why a dataset whose replicas all offer it is compared in the engine
- * instead; undefined when they do not all offer it (other kinds of store) or `enabled` is false.
+ * instead; undefined when they do not all offer it, are in different kinds of store, or `enabled` is false.
  */
 export async function inStorePair(
   shape: RecordShape,
@@ -15,6 +15,8 @@ export async function inStorePair(
   enabled = true,
 ): Promise<InStorePair | string | undefined> {
   if (!enabled || replicas.length < 2 || !replicas.every((r) => r.connector.pairDiff)) return undefined;
+  // Replicas in different kinds of store are compared in the engine as a matter of course: nothing to note.
+  if (!replicas.every((r) => r.connector.kind === replicas[0]!.connector.kind)) return undefined;
   if (replicas.length !== 2)
     return `the ${replicas.length} replicas are not compared inside their store, which compares two at a time`;
   return replicas[0]!.connector.pairDiff!.pair(shape, replicas[1]!.connector);

@@ -54,6 +54,7 @@ export function makePostgresFactory(name: string, binaryKeys: boolean): Connecto
         "pushdownLimits",
         "streamFingerprintsIn",
         "nativeHash",
+        "pairDiff",
         "keyBuckets",
       ],
       columnFacts: { fractionalDigits: 6, exactDecimal: true },

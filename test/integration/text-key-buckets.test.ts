@@ -150,6 +150,8 @@ async function detect(a: Connector, b: Connector, options: DetectOptions = {}): 
     segmentRows: 32,
     leafRows: 4,
     fanout: 4,
+    // The bucketed path (two tables of one database would otherwise be compared by one join).
+    inStore: false,
     ...options,
   }))
     out.push(...batch);

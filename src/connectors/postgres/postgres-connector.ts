@@ -12,6 +12,7 @@ import {
   emptyStats,
   type KeyBucketsCapability,
   type NativeHashCapability,
+  type PairDiffCapability,
   type TableDescription,
   type WriteOutcome,
 } from "../connector.js";
@@ -27,6 +28,7 @@ import { checksumQuery, listedHash } from "./postgres-checksum-sql.js";
 import { applyConditionalWrites } from "./postgres-conditional-writes.js";
 import { PostgresListing } from "./postgres-listing.js";
 import { postgresNativeSignature, SERVER_FACTS_SQL } from "./postgres-native-hash.js";
+import { type PostgresPairSide, postgresPair, postgresPairRefusal } from "./postgres-pair-diff.js";
 import {
   isPool,
   type PostgresClient,
@@ -359,6 +361,60 @@ export class PostgresConnector implements Connector {
     checksumRanges: (shape, ranges) => this.checksumNative(shape, ranges),
     streamHashesIn: (shape, ranges, batchSize) => this.listIn(shape, ranges, batchSize, "native"),
   };
+
+  /**
+   * Two PostgreSQL replicas one connection reaches (same host or socket, port, database and user, and the
+   * same server answering) compared inside PostgreSQL by one keyed FULL OUTER JOIN (see `postgresPair`), each
+   * side through its own row filter. Declined, with the reason, for another kind of store, another server or
+   * database, columns of different types, a key column that may hold NULL or whose type the join cannot match
+   * and order as Concord does.
+   */
+  readonly pairDiff: PairDiffCapability = {
+    pair: async (shape, other) => {
+      if (!(other instanceof PostgresConnector))
+        return `${this.options.label || "a PostgreSQL replica"} is compared with a ${other.kind} replica`;
+      const [here, there] = await Promise.all([this.pairSide(shape), other.pairSide(shape)]);
+      const refused = postgresPairRefusal(here, there);
+      if (refused) return refused;
+      return postgresPair(
+        {
+          session: this.session,
+          label: this.options.label ?? "",
+          stats: this.stats,
+          count: (range) => this.count(shape, range),
+        },
+        here,
+        there,
+      );
+    },
+  };
+
+  /** What the other replica of a pair needs to know of this one (see `PostgresPairSide`). */
+  async pairSide(shape: RecordShape): Promise<PostgresPairSide> {
+    const s = await this.sql(shape);
+    const facts = await this.read("cannot prepare the in-PostgreSQL comparison", (run) =>
+      run(
+        "SELECT current_database()::text, current_user::text, current_setting('port'), " +
+          "pg_postmaster_start_time()::text, quote_ident(n.nspname) || '.' || quote_ident(c.relname) " +
+          "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " +
+          "WHERE c.oid = to_regclass($1)",
+        [this.table],
+      ),
+    );
+    const row = facts[0];
+    if (!row) throw this.error("cannot prepare the in-PostgreSQL comparison", new Error("table not found"));
+    const relation = row[4]!;
+    return {
+      label: this.options.label ?? "",
+      target: this.session.target(),
+      server: row.slice(0, 4).map(String),
+      relation,
+      source: this.options.rowFilter
+        ? `(SELECT * FROM ${relation} WHERE ${this.options.rowFilter})`
+        : relation,
+      s,
+    };
+  }
 
   /**
    * Key-hash buckets (see KeyBucketsCapability): one aggregate pass for a round's checksums, one pass per

@@ -7,7 +7,7 @@ import { type PgColumn, postgresLogicalType, TEXT_BASE_TYPES } from "./postgres-
  * interval ('1 day' and '24:00:00' hash equal), citext, bpchar, float or json. jsonb is hashed by its text
  * (`postgresNativeHashSql`): jsonb's own hash ignores structure (`[1,[2]]` and `[[1],2]` hash equal).
  */
-const NATIVE_HASHABLE: ReadonlySet<string> = new Set([
+export const NATIVE_HASHABLE: ReadonlySet<string> = new Set([
   "int2",
   "int4",
   "int8",

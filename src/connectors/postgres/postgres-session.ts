@@ -245,6 +245,87 @@ export class PostgresSession {
     }).catch(() => undefined);
   }
 
+  /** True when a second statement can run beside a held connection: a pool of at least two connections. */
+  get concurrent(): boolean {
+    return isPool(this.db) && (this.db.options.max ?? 10) >= 2;
+  }
+
+  /**
+   * Where the connections go, as the driver resolves its configuration (defaults and PG* variables
+   * included): host (or socket directory), port, database and user. Never the password.
+   */
+  target(): { host: string; port: string; database: string; user: string } {
+    const params = (isPool(this.db) ? internals(new pg.Client(this.db.options)) : internals(this.db))
+      .connectionParameters as
+      | { host?: unknown; port?: unknown; database?: unknown; user?: unknown }
+      | undefined;
+    return {
+      host: String(params?.host ?? ""),
+      port: String(params?.port ?? ""),
+      database: String(params?.database ?? ""),
+      user: String(params?.user ?? ""),
+    };
+  }
+
+  /**
+   * The rows of one read-only statement in batches of at most `batchSize`, through a cursor on one connection
+   * held (in a transaction) until the last batch is read or the caller stops: memory is bounded by the batch.
+   * Not retried: a failure part way could not be resumed without repeating batches already yielded.
+   */
+  async *cursor(
+    what: string,
+    text: string,
+    values: unknown[],
+    batchSize: number,
+  ): AsyncIterable<(string | null)[][]> {
+    const pooled = isPool(this.db)
+      ? await this.checkout(this.db).catch((err: unknown) => {
+          throw this.error(what, err);
+        })
+      : undefined;
+    const client = pooled ?? (this.db as Client);
+    let failure: Error | undefined;
+    let open = false;
+    try {
+      try {
+        if (!this.prepared.has(client)) {
+          if (!this.listening.has(client)) {
+            client.on("error", () => undefined);
+            this.clients.add(client);
+            client.once("end", () => this.clients.delete(client));
+          }
+          this.listening.add(client);
+          await this.query(client, SESSION_SQL, []);
+          this.prepared.add(client);
+        }
+        await this.query(client, "BEGIN", []);
+        open = true;
+        await this.query(client, `DECLARE concord_cursor NO SCROLL CURSOR FOR ${text}`, values);
+      } catch (err) {
+        throw this.error(what, err);
+      }
+      const fetch = `FETCH FORWARD ${Math.max(1, Math.floor(batchSize))} FROM concord_cursor`;
+      for (;;) {
+        let rows: (string | null)[][];
+        try {
+          rows = await this.query(client, fetch, []);
+        } catch (err) {
+          throw this.error(what, err);
+        }
+        if (rows.length === 0) break;
+        yield rows;
+        if (rows.length < batchSize) break;
+      }
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error(String(err));
+      throw err;
+    } finally {
+      // Ending the transaction closes the cursor; a pooled connection that failed is discarded instead.
+      if (open && (!failure || !pooled)) await this.query(client, "ROLLBACK", []).catch(() => undefined);
+      pooled?.release(failure);
+    }
+  }
+
   /** A read: retried with backoff (100 ms, 400 ms, …) while it fails transiently; errors become ConnectorErrors. */
   async read<R>(what: string, fn: (run: RunQuery) => Promise<R>): Promise<R> {
     const attempts = Math.max(1, this.options.readAttempts);

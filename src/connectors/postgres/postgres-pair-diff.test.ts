@@ -1,0 +1,87 @@
+/** Table tests of the in-PostgreSQL pair: which pairs are declined and the statement that compares them. */
+import { describe, expect, it } from "vitest";
+import type { RecordShape } from "../../core/model.js";
+import type { PgColumn } from "./postgres-column-types.js";
+import { type PostgresPairSide, pairDiffSql, postgresPairRefusal } from "./postgres-pair-diff.js";
+import { PostgresShapeSql } from "./postgres-shape-sql.js";
+
+const SHAPE: RecordShape = {
+  key: [{ name: "id", type: "integer" }],
+  columns: [
+    { name: "f", type: "float" },
+    { name: "t", type: "text" },
+  ],
+};
+
+function col(name: string, baseType: string, nativeType = baseType, over: Partial<PgColumn> = {}): PgColumn {
+  return {
+    name,
+    type: "text",
+    nativeType,
+    baseType,
+    binaryCollation: false,
+    collation: baseType === "text" ? "default" : "",
+    deterministic: true,
+    notNull: name === "id",
+    typmod: -1,
+    ...over,
+  };
+}
+
+function side(label: string, over: Partial<PostgresPairSide> = {}, f = col("f", "float8")): PostgresPairSide {
+  const columns = new Map([col("id", "int8"), f, col("t", "text")].map((c) => [c.name, c]));
+  const indexes = [{ columns: [{ name: "id", collation: "", nullsFirst: false }] }];
+  const s = new PostgresShapeSql(SHAPE, columns, indexes as never, `"s"."${label}"`);
+  return {
+    label,
+    target: { host: "/var/run/postgresql", port: "5432", database: "bench", user: "root" },
+    server: ["bench", "root", "5432", "2026-12-06 15:00:00+00"],
+    relation: `"s"."${label}"`,
+    source: `"s"."${label}"`,
+    s,
+    ...over,
+  };
+}
+
+describe("postgresPairRefusal", () => {
+  const a = side("a");
+  it.each([
+    ["same server, database and types", side("b"), undefined],
+    [
+      "another database",
+      side("b", { target: { ...a.target, database: "other" } }),
+      "a and b are reached through different connections (another database), which one statement cannot join",
+    ],
+    [
+      "another user",
+      side("b", { target: { ...a.target, user: "app" } }),
+      "a and b are reached through different connections (another user), which one statement cannot join",
+    ],
+    [
+      "another server answering",
+      side("b", { server: ["bench", "root", "5432", "2026-12-06 16:00:00+00"] }),
+      "a and b are answered by different servers or databases, which one statement cannot join",
+    ],
+    [
+      "another column type",
+      side("b", {}, col("f", "float4", "real")),
+      "column f is float8 on a and real on b",
+    ],
+  ])("%s", (_, b, expected) => {
+    expect(postgresPairRefusal(a, b)).toBe(expected);
+  });
+});
+
+describe("pairDiffSql", () => {
+  it("compares floats by their text, text by bytes, and orders by the key", () => {
+    const q = pairDiffSql(side("a"), side("b"), { lo: ["10"], hi: null });
+    expect(q?.text).toContain(`((t."f")::text) COLLATE "C" AS c0`);
+    expect(q?.text).toContain(`t."t" COLLATE "C" AS c1`);
+    expect(q?.text).toContain("FULL JOIN");
+    expect(q?.text).toMatch(/ORDER BY coalesce\(a\.k0, b\.k0\)$/);
+    expect(q?.values).toEqual(["10", "10"]);
+  });
+  it("is null for a range no row can lie in", () => {
+    expect(pairDiffSql(side("a"), side("b"), { lo: ["5"], hi: ["5"] })).toBeNull();
+  });
+});

@@ -1,0 +1,212 @@
+/**
+ * Two PostgreSQL replicas one connection reaches (same server, database and user: two schemas or two tables)
+ * compared inside PostgreSQL: one keyed FULL OUTER JOIN over the range lists the keys held on one side only
+ * or whose rows differ, read through a cursor. Reads only; builds no connection of its own.
+ */
+import { compareKeys, type KeyRange } from "../../core/model.js";
+import { ConnectorError, type InStorePair, type PairedKey } from "../connector.js";
+import { rawSql } from "./postgres-canonical-sql.js";
+import { type PgColumn, postgresLogicalType, TEXT_BASE_TYPES } from "./postgres-column-types.js";
+import { NATIVE_HASHABLE } from "./postgres-native-hash.js";
+import type { PostgresSession } from "./postgres-session.js";
+import { Params, type PostgresShapeSql, T } from "./postgres-shape-sql.js";
+
+/** What one replica's connector tells the other about its table, for comparing the two inside PostgreSQL. */
+export interface PostgresPairSide {
+  /** The replica's name, for messages. */
+  readonly label: string;
+  /** Where its connections go, as configured (host or socket directory, port, database, user; no password). */
+  readonly target: {
+    readonly host: string;
+    readonly port: string;
+    readonly database: string;
+    readonly user: string;
+  };
+  /** What its server says it is: [database, user, port, postmaster start time]. */
+  readonly server: readonly string[];
+  /** The table, schema-qualified and quoted as its own connection resolves it. */
+  readonly relation: string;
+  /** What reads select from: `relation`, or its rows the row filter keeps (`where:`). */
+  readonly source: string;
+  /** The shape's SQL against this table. */
+  readonly s: PostgresShapeSql;
+}
+
+/** Key columns the join can match and order exactly as Concord's keys: integers, numerics read as integers, text, uuid. */
+function keyJoinable(col: PgColumn, type: string): boolean {
+  if (type === "integer") return ["int2", "int4", "int8", "numeric"].includes(col.baseType);
+  return type === "text" && (TEXT_BASE_TYPES.has(col.baseType) || col.baseType === "uuid");
+}
+
+/** Why the two sides cannot be compared inside PostgreSQL exactly, or undefined when they can. */
+export function postgresPairRefusal(here: PostgresPairSide, there: PostgresPairSide): string | undefined {
+  const a = here.label || "this replica";
+  const b = there.label || "the other replica";
+  for (const field of ["host", "port", "database", "user"] as const) {
+    if (here.target[field] !== there.target[field])
+      return `${a} and ${b} are reached through different connections (another ${field === "host" ? "host or socket" : field}), which one statement cannot join`;
+  }
+  if (JSON.stringify(here.server) !== JSON.stringify(there.server))
+    return `${a} and ${b} are answered by different servers or databases, which one statement cannot join`;
+  const shape = here.s.shape;
+  for (const side of [here, there]) {
+    if (side.s.nullableKey)
+      return `a key column of ${side.label || "a replica"} may hold NULL, which a join never matches`;
+  }
+  const all = [...shape.key, ...shape.columns];
+  for (const [i, c] of all.entries()) {
+    const x = here.s.native[i]!;
+    const y = there.s.native[i]!;
+    if (x.nativeType !== y.nativeType || x.baseType !== y.baseType)
+      return `column ${c.name} is ${x.nativeType} on ${a} and ${y.nativeType} on ${b}`;
+    if (i < shape.key.length && !keyJoinable(x, c.type))
+      return `key column ${c.name} (${x.nativeType}) is not one the join matches and orders as Concord does`;
+  }
+  return undefined;
+}
+
+/**
+ * The expression a column's values are compared by on both sides. A column read as its own logical type whose
+ * native equality holds exactly when the canonical texts are equal (the native hash's types: integers,
+ * numeric, booleans, text and varchar by their bytes, timestamps, dates, times, bytea, uuid) is compared as
+ * it is stored; any other by the text the engine reads and canonicalises (`rawSql`, byte for byte): equal
+ * texts read in one session give equal canonical values, so no differing row is ever missed (floats -0 and
+ * 0, json numbers 1.0 and 1.00, intervals 1 day and 24:00:00 are listed and the engine drops those equal).
+ */
+function comparedSql(ref: string, col: PgColumn, type: string): string {
+  if (NATIVE_HASHABLE.has(col.baseType) && postgresLogicalType(col.baseType) === type)
+    return TEXT_BASE_TYPES.has(col.baseType) ? `${ref} COLLATE "C"` : ref;
+  return `(${rawSql(ref, col, type as Parameters<typeof rawSql>[2])}) COLLATE "C"`;
+}
+
+/**
+ * The statement listing the keys of `range` held on one side only or whose rows differ, in key order:
+ * canonical key texts, then 1 (here only), 2 (there only) or 3 (both, rows differ). Text keys are matched by
+ * their bytes (the columns' own equality where both are deterministic and share a collation, so the key
+ * indexes serve the join) and ordered by them (COLLATE "C"), as Concord orders keys.
+ */
+export function pairDiffSql(
+  here: PostgresPairSide,
+  there: PostgresPairSide,
+  range: KeyRange,
+): { text: string; values: unknown[] } | null {
+  const r = here.s.normalize(range);
+  const rThere = there.s.normalize(range);
+  if (!r || !rThere) return null;
+  const params = new Params();
+  // Each side's own predicates: the sides' key columns may order text under different collations.
+  const wheres = new Map([
+    [here, here.s.rangeWhere(r, params)],
+    [there, there.s.rangeWhere(rThere, params)],
+  ]);
+  const shape = here.s.shape;
+  const all = [...shape.key, ...shape.columns];
+  const width = shape.key.length;
+  const bytewise = shape.key.map((_, i) => {
+    const x = here.s.native[i]!;
+    const y = there.s.native[i]!;
+    return (
+      TEXT_BASE_TYPES.has(x.baseType) && !(x.deterministic && y.deterministic && x.collation === y.collation)
+    );
+  });
+  const side = (p: PostgresPairSide) => {
+    const ref = (name: string) => `${T}."${name.replaceAll('"', '""')}"`;
+    const keys = shape.key.map((c, i) => {
+      const join = bytewise[i] ? `${ref(c.name)} COLLATE "C"` : ref(c.name);
+      return `${join} AS k${i}, ${p.s.keys[i]!.out} AS o${i}`;
+    });
+    const cols = all
+      .slice(width)
+      .map((c, j) => `${comparedSql(ref(c.name), p.s.native[width + j]!, c.type)} AS c${j}`);
+    const where = wheres.get(p);
+    return `(SELECT ${[...keys, ...cols].join(", ")} FROM ${p.source} AS ${T}${where ? ` WHERE ${where}` : ""})`;
+  };
+  const on = shape.key.map((_, i) => `a.k${i} = b.k${i}`).join(" AND ");
+  const outs = shape.key.map((_, i) => `coalesce(a.o${i}, b.o${i})`).join(", ");
+  const order = shape.key
+    .map(
+      (_, i) =>
+        `coalesce(a.k${i}, b.k${i})${TEXT_BASE_TYPES.has(here.s.native[i]!.baseType) ? ' COLLATE "C"' : ""}`,
+    )
+    .join(", ");
+  const n = all.length - width;
+  const rows = (x: string) => `ROW(${Array.from({ length: n }, (_, j) => `${x}.c${j}`).join(", ")})`;
+  const differs = n > 0 ? ` OR ${rows("a")} IS DISTINCT FROM ${rows("b")}` : "";
+  return {
+    text:
+      `SELECT ${outs}, CASE WHEN b.k0 IS NULL THEN 1 WHEN a.k0 IS NULL THEN 2 ELSE 3 END ` +
+      `FROM ${side(here)} a FULL JOIN ${side(there)} b ON ${on} ` +
+      `WHERE a.k0 IS NULL OR b.k0 IS NULL${differs} ORDER BY ${order}`,
+    values: params.values,
+  };
+}
+
+/** What the pair needs from the connector that made it. */
+export interface PostgresPairHost {
+  readonly session: PostgresSession;
+  readonly label: string;
+  readonly stats: { queries: number; rowsRead: number; bytesRead: number; rowsScanned: number };
+  /** This replica's rows in a range (its own statement, on another connection of the pool). */
+  count(range: KeyRange): Promise<number>;
+}
+
+/** The pair of `here` (on `host`'s connections) and `there`, compared by `pairDiffSql`. */
+export function postgresPair(
+  host: PostgresPairHost,
+  here: PostgresPairSide,
+  there: PostgresPairSide,
+): InStorePair {
+  const what = `in-PostgreSQL comparison with ${there.label || "the other replica"} failed`;
+  return {
+    async *diff(
+      range: KeyRange,
+      batchSize: number,
+      onRows: (rows: number) => void,
+    ): AsyncIterable<readonly PairedKey[]> {
+      const q = pairDiffSql(here, there, range);
+      // Counted beside the join on another connection of the pool (before it, with a single connection),
+      // told before the first batch.
+      const counting = host.session.concurrent ? host.count(range) : Promise.resolve(await host.count(range));
+      counting.catch(() => undefined);
+      if (!q) {
+        onRows(await counting);
+        return;
+      }
+      const shape = here.s.shape;
+      const width = shape.key.length;
+      let told = false;
+      let rows = 0;
+      let onlyHere = 0;
+      let onlyThere = 0;
+      let last: PairedKey["key"] | undefined;
+      for await (const page of host.session.cursor(what, q.text, q.values, Math.max(1, batchSize))) {
+        if (!told) {
+          rows = await counting;
+          onRows(rows);
+          told = true;
+        }
+        const batch = page.map((row): PairedKey => {
+          const key = here.s.codec.key(row.slice(0, width));
+          if (last && compareKeys(shape.key, last, key) >= 0)
+            throw new ConnectorError(
+              `${host.label ? `${host.label}: ` : ""}PostgreSQL listed key ${JSON.stringify(key)} after ${JSON.stringify(last)}: keys are not in binary order`,
+            );
+          last = key;
+          const where = Number(row[width]);
+          if (where === 1) onlyHere++;
+          if (where === 2) onlyThere++;
+          return { key, here: where !== 2, there: where !== 1 };
+        });
+        host.stats.rowsRead += page.length;
+        host.stats.bytesRead += page.reduce((b, row) => b + row.reduce((n, v) => n + (v?.length ?? 1), 0), 0);
+        yield batch;
+      }
+      if (!told) {
+        rows = await counting;
+        onRows(rows);
+      }
+      // Both tables were read whole (within the range): the other's rows follow from what differed.
+      host.stats.rowsScanned += 2 * rows - onlyHere + onlyThere;
+    },
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * Differential test: two PostgreSQL replicas in one database compared inside PostgreSQL (`pairDiff`: one keyed
+ * FULL OUTER JOIN) report exactly what the engine's own comparison (range checksums and fingerprints) reports,
+ * over values stored differently but read as equal and values that differ only in bytes; pairs one statement
+ * cannot join are declined with a note.
+ */
+import { randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runConcord, tempDir } from "../cli/helpers.js";
+import { POSTGRES, serviceAvailable } from "../support/services.js";
+
+const available = await serviceAvailable(POSTGRES);
+const SCHEMA = `pgpair_${process.pid}_${randomUUID().slice(0, 8)}`;
+let admin: pg.Pool;
+
+/** Value columns: every kind whose equality and canonical text part ways somewhere. */
+const COLUMNS =
+  "f float8, r real, n numeric, ts timestamptz, tx text, by bytea, j jsonb, arr int[], iv interval, ver bigint NOT NULL";
+
+/** [a's values, b's values (undefined: b lacks the row)] after the key, as SQL literals. */
+type Pair = readonly [string | undefined, string | undefined];
+const row = (over: Partial<Record<string, string>> = {}) => {
+  const v: Record<string, string> = {
+    f: "1.5",
+    r: "0.25",
+    n: "2.5",
+    ts: "'2024-02-29 12:00:00+00'",
+    tx: "'x'",
+    by: "'\\x00'",
+    j: `'{"a":1}'`,
+    arr: "'{1,2}'",
+    iv: "'1 day'",
+    ver: "1",
+    ...over,
+  };
+  return ["f", "r", "n", "ts", "tx", "by", "j", "arr", "iv", "ver"].map((c) => v[c]).join(", ");
+};
+
+/** Rows of a and b: the same value written two ways (read as equal or not), NULLs, rows on one side only. */
+const PAIRS: readonly Pair[] = [
+  [row(), row()],
+  [row({ f: "'-0'" }), row({ f: "0" })],
+  [row({ f: "'NaN'" }), row({ f: "'NaN'" })],
+  [row({ n: "1.0" }), row({ n: "1.00" })],
+  [row({ n: "'NaN'" }), row({ n: "'NaN'" })],
+  [row({ ts: "'2024-01-01 00:00:00+00'" }), row({ ts: "'2024-01-01 01:00:00+01'" })],
+  [row({ ts: "'2024-01-01 00:00:00.000001+00'" }), row({ ts: "'2024-01-01 00:00:00+00'" })],
+  [row({ tx: "'é'" }), row({ tx: `'e${"\u0301"}'` })],
+  [row({ tx: "'a '" }), row({ tx: "'a'" })],
+  [row({ tx: "'A'" }), row({ tx: "'a'" })],
+  [row({ by: "'\\x00'" }), row({ by: "'\\x0000'" })],
+  [row({ j: `'{"a":1.0}'` }), row({ j: `'{"a":1}'` })],
+  [row({ j: `'{"b":1,"a":2}'` }), row({ j: `'{"a":2,"b":1}'` })],
+  [row({ arr: "'{2,1}'" }), row({ arr: "'{1,2}'" })],
+  [row({ iv: "'1 day'" }), row({ iv: "'24:00:00'" })],
+  [row({ r: "'-0'" }), row({ r: "0" })],
+  [row({ f: "NULL" }), row({ f: "0" })],
+  [row({ tx: "NULL", by: "NULL", j: "NULL" }), row({ tx: "NULL", by: "NULL", j: "NULL" })],
+  [row({ tx: "NULL" }), row({ tx: "''" })],
+  [row(), undefined],
+  [undefined, row()],
+  [row({ ver: "2" }), row()],
+];
+
+/** Keys of the n-th pair, by key kind: integers, text with collation traps, composite. */
+const KEYS = {
+  int: { ddl: "id bigint PRIMARY KEY", key: "id", of: (n: number) => `${n * 7 - 40}` },
+  text: {
+    ddl: 'k text COLLATE "en-x-icu" PRIMARY KEY',
+    ddlB: 'k text COLLATE "C" PRIMARY KEY',
+    key: "k",
+    of: (n: number) =>
+      `'${["a", "B", "b", "é", "Z", "a b", "ab", "_x", "Ä", "z"][n % 10]}${Math.floor(n / 10)}'`,
+  },
+  composite: {
+    ddl: "region text NOT NULL, seq int NOT NULL, PRIMARY KEY (region, seq)",
+    key: "[region, seq]",
+    of: (n: number) => `'${["eu", "us", "é", "Z"][n % 4]}', ${n}`,
+  },
+} as const;
+type KeyKind = keyof typeof KEYS;
+
+async function createPair(kind: KeyKind, suffix: string, bColumns = COLUMNS): Promise<string> {
+  const k = KEYS[kind];
+  const names = [`a_${suffix}`, `b_${suffix}`];
+  await admin.query(`CREATE TABLE "${SCHEMA}".${names[0]} (${k.ddl}, ${COLUMNS})`);
+  await admin.query(`CREATE TABLE "${SCHEMA}".${names[1]} (${"ddlB" in k ? k.ddlB : k.ddl}, ${bColumns})`);
+  // The engine path needs an index in Concord's key order (its key-hash buckets refuse shapes fingerprinted
+  // client-side, float and json here); the primary keys keep their own collations for the join.
+  if (kind !== "int")
+    for (const t of names)
+      await admin.query(
+        `CREATE INDEX ON "${SCHEMA}".${t} (${kind === "text" ? 'k COLLATE "C"' : 'region COLLATE "C", seq'})`,
+      );
+  for (const [n, [a, b]] of PAIRS.entries()) {
+    if (a) await admin.query(`INSERT INTO "${SCHEMA}".${names[0]} VALUES (${k.of(n)}, ${a})`);
+    if (b) await admin.query(`INSERT INTO "${SCHEMA}".${names[1]} VALUES (${k.of(n)}, ${b})`);
+  }
+  return suffix;
+}
+
+function config(
+  kind: KeyKind,
+  suffix: string,
+  inStore: boolean,
+  extra: { bUrl?: string; rows?: number; where?: string } = {},
+) {
+  return `state: sqlite:state.db
+datasets:
+  t:
+    key: ${KEYS[kind].key}
+    versions: { counter: ver }
+    checkpointRows: ${extra.rows ?? 100000}
+${extra.where ? `    where: "${extra.where}"\n` : ""}${inStore ? "" : "    detect: { inStore: false }\n"}    replicas:
+      a: { url: "${POSTGRES.url}", table: ${SCHEMA}.a_${suffix} }
+      b: { url: "${extra.bUrl ?? POSTGRES.url}", table: ${SCHEMA}.b_${suffix} }
+    policy: { owner: a, resolve: highest-version }
+`;
+}
+
+interface Scan {
+  code: number;
+  divergences: unknown[];
+  notes: string[];
+  stderr: string;
+}
+
+async function scan(text: string): Promise<Scan> {
+  const dir = tempDir();
+  writeFileSync(join(dir, "concord.yaml"), text);
+  const r = await runConcord(["scan", "--json", "-c", join(dir, "concord.yaml")]);
+  const doc = r.stdout
+    ? (JSON.parse(r.stdout) as { datasets: { divergences?: unknown[]; notes?: string[] }[] })
+    : undefined;
+  return {
+    code: r.code,
+    divergences: doc?.datasets[0]?.divergences ?? [],
+    notes: doc?.datasets[0]?.notes ?? [],
+    stderr: r.stderr,
+  };
+}
+
+describe.skipIf(!available)("two PostgreSQL replicas in one database compared inside PostgreSQL", () => {
+  beforeAll(async () => {
+    admin = new pg.Pool({ connectionString: POSTGRES.url, max: 2 });
+    await admin.query(`CREATE SCHEMA "${SCHEMA}"`);
+  });
+  afterAll(async () => {
+    await admin?.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
+    await admin?.end();
+  });
+
+  for (const kind of ["int", "text", "composite"] as const) {
+    for (const rows of [100000, 3]) {
+      it(`reports exactly what the engine reports: ${kind} keys, ${rows === 3 ? "ranges of 3 rows" : "one range"}`, async () => {
+        const suffix = await createPair(kind, `${kind}_${rows}`);
+        const engine = await scan(config(kind, suffix, false, { rows }));
+        const inStore = await scan(config(kind, suffix, true, { rows }));
+        expect(engine.stderr).toBe("");
+        expect(inStore.stderr).toBe(engine.stderr);
+        expect(inStore.code).toBe(engine.code);
+        expect(inStore.divergences).toEqual(engine.divergences);
+        // No note: the in-store path is taken (a fallback is what a note says).
+        expect(inStore.notes.filter((n) => /inside (their|the) store/.test(n))).toEqual([]);
+        expect(engine.divergences.length).toBeGreaterThanOrEqual(12);
+      }, 120_000);
+    }
+  }
+
+  it("numeric 1.0 against 1.00 and equal instants written in two zones are no divergence", async () => {
+    const suffix = await createPair("int", "equal");
+    const r = await scan(config("int", suffix, true));
+    const keys = (r.divergences as { key: unknown[] }[]).map((d) => String(d.key[0]));
+    for (const n of [3, 4, 5, 0, 2, 17]) expect(keys).not.toContain(String(n * 7 - 40));
+    // -0 and 0 as text, bytes, the row only on a or b and the version are divergences.
+    for (const n of [7, 8, 9, 10, 19, 20, 21]) expect(keys).toContain(String(n * 7 - 40));
+  }, 120_000);
+
+  it("declines columns of different types, and replicas reached through another connection, with a note", async () => {
+    const suffix = await createPair("int", "types", COLUMNS.replace("f float8", "f numeric"));
+    const typed = await scan(config("int", suffix, true));
+    const engineTyped = await scan(config("int", suffix, false));
+    expect(typed.divergences).toEqual(engineTyped.divergences);
+    expect(typed.notes.join("\n")).toMatch(
+      /column f is double precision on t\.a and numeric on t\.b: compared with range checksums and fingerprints computed in the engine/,
+    );
+    const other = POSTGRES.url.replace("127.0.0.1", "localhost");
+    const suffix2 = await createPair("int", "target");
+    const moved = await scan(config("int", suffix2, true, { bUrl: other }));
+    expect(moved.notes.join("\n")).toMatch(
+      /reached through different connections \(another host or socket\)/,
+    );
+    expect(moved.notes.join("\n")).not.toMatch(/@|password/);
+    expect(moved.divergences).toEqual((await scan(config("int", suffix2, false))).divergences);
+  }, 120_000);
+  it("repairs the same as compared in the engine: same document, same tables", async () => {
+    const docs: unknown[] = [];
+    const tables: unknown[] = [];
+    for (const inStore of [false, true]) {
+      const suffix = await createPair("composite", `repair_${inStore}`);
+      const dir = tempDir();
+      writeFileSync(join(dir, "concord.yaml"), config("composite", suffix, inStore, { rows: 5 }));
+      const r = await runConcord(["repair", "--json", "-c", join(dir, "concord.yaml")]);
+      expect(r.stderr).toBe("");
+      const doc = JSON.parse(r.stdout) as { runId?: unknown; datasets: Record<string, unknown>[] };
+      delete doc.runId;
+      for (const ds of doc.datasets) {
+        delete ds.stats;
+        delete ds.notes;
+      }
+      docs.push(JSON.stringify(doc).replaceAll(suffix, "<suffix>"));
+      const { rows } = await admin.query(
+        `SELECT region, seq, f::text, n::text, tx, j::text, iv::text, ver FROM "${SCHEMA}".b_${suffix} ORDER BY region COLLATE "C", seq`,
+      );
+      tables.push(rows);
+    }
+    const repaired = JSON.parse(docs[0] as string) as { datasets: { divergences: unknown[] }[] };
+    expect(repaired.datasets[0]!.divergences.length).toBeGreaterThanOrEqual(12);
+    expect(docs[1]).toEqual(docs[0]);
+    expect(tables[1]).toEqual(tables[0]);
+  }, 180_000);
+  it("applies each replica's row filter (where:) on both sides of the join", async () => {
+    const suffix = await createPair("int", "where");
+    const where = "f IS NOT NULL AND id % 2 = 0";
+    const engine = await scan(config("int", suffix, false, { where }));
+    const inStore = await scan(config("int", suffix, true, { where }));
+    expect(inStore.stderr).toBe("");
+    expect(inStore.divergences).toEqual(engine.divergences);
+    expect(inStore.notes.filter((n) => /inside (their|the) store/.test(n))).toEqual([]);
+    expect(engine.divergences.length).toBeGreaterThan(2);
+    const all = await scan(config("int", suffix, false));
+    expect(engine.divergences.length).toBeLessThan(all.divergences.length);
+  }, 120_000);
+});
