@@ -111,6 +111,11 @@ export interface RunDatasetOptions {
   /** Re-read exactly these keys instead of covering the key space (targeted checks); no segments. */
   readonly keys?: readonly Key[] | undefined;
   /**
+   * With `keys`: the rows each replica's table held when a recent run counted them (a watch's earlier
+   * check), reported and weighed by the guard instead of asking every store again (a MySQL `COUNT(*)`).
+   */
+  readonly keyRows?: Readonly<Record<string, number>> | undefined;
+  /**
    * Cover only these ranges, one group each (a dirty-segment pass: see `runPlannedPass`), instead of the
    * whole key space; in this process, no checkpoint.
    */
@@ -673,7 +678,7 @@ export async function runDataset(
               expected: options.keys ? options.expected : undefined,
               bounds: options.keys || options.ranges ? undefined : bounds,
               target: options.keys
-                ? { keys: options.keys }
+                ? { keys: options.keys, ...(options.keyRows ? { rows: options.keyRows } : {}) }
                 : { ...piece, ...(budget !== undefined ? { limit: budget } : {}) },
             });
             // Stopped mid-scan: nothing of this piece is decided, recorded or written.

@@ -12,6 +12,7 @@ import {
 } from "../connectors/change-feed.js";
 import { type AimdConfig, nextAimdLimit } from "../core/aimd.js";
 import type { Key } from "../core/model.js";
+import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { markChangedKeys, recordWholePass } from "./dirty-segment-pass.js";
 import type { OpenReplica } from "./run-context.js";
 import {
@@ -141,6 +142,10 @@ async function watchFeed(
   let idle: string | undefined;
   let storedAt = 0;
   let checks = 0;
+  // What every batch's run would otherwise ask the stores again: the replicas' description (catalog queries,
+  // a Redis sample) and their tables' rows (a MySQL COUNT(*), Redis RANDOMKEY samples). Taken from a run,
+  // reused by the batches of the next BASIS_MS, forgotten after a failure or a gap.
+  let basis: { described: ResolvedShape; rows: Record<string, number>; at: number } | undefined;
   while (!signal.aborted) {
     let feed: ChangeFeed | undefined;
     try {
@@ -178,6 +183,7 @@ async function watchFeed(
       if (signal.aborted) break;
       if (!started && !(err instanceof ChangeFeedError && err.retryable)) throw err;
       idle = undefined;
+      basis = undefined;
       limit = nextAimdLimit(limit, { ok: false, durationMs: 0 }, aimd);
       const error = err instanceof Error ? err : new Error(String(err));
       await observer.onError?.({ replica: watched.replica, error, retryInMs: retryMs });
@@ -234,6 +240,7 @@ async function watchFeed(
         );
       else await markChangedKeys(deps.state, ds.name, batch.keys, deps.now());
       const began = deps.now();
+      if (batch.gap || (basis && began - basis.at >= BASIS_MS)) basis = undefined;
       result = await runDataset(ds, replicas, deps, {
         ...options.run,
         runId: options.newRunId(),
@@ -241,11 +248,20 @@ async function watchFeed(
         mode,
         ...(batch.gap
           ? {}
-          : { keys: batch.keys, ...(options.dispatch ? { dispatch: options.dispatch, signal } : {}) }),
+          : {
+              keys: batch.keys,
+              ...(basis ? { described: basis.described, keyRows: basis.rows } : {}),
+              ...(options.dispatch ? { dispatch: options.dispatch, signal } : {}),
+            }),
         ...(options.runObserver ? { observer: options.runObserver } : {}),
       });
       // A run stopped by the signal checked only part: its position is not stored.
       if (!result.finished) return;
+      if (!batch.gap && !basis) {
+        const rows: Record<string, number> = {};
+        for (const [name, r] of Object.entries(result.totals.replicas)) rows[name] = r.rows;
+        basis = { described: result.resolved, rows, at: began };
+      }
       if (batch.gap) await recordWholePass(deps.state, ds.name, result);
       // Each check is a run: quiet ones past the newest keepRuns go, so runs grow with divergence, not writes.
       if (++checks % PRUNE_EVERY === 0)
@@ -284,6 +300,13 @@ export const WATCH_COMMANDS = ["watch", "watch pass"] as const;
 
 /** Quiet watch runs are pruned after every this many checks of a feed. */
 const PRUNE_EVERY = 20;
+
+/**
+ * How long the replicas' description and row counts taken from one check serve the next ones: a schema
+ * change is seen within it (a failed check forgets them at once), and the rows the guard weighs are at most
+ * this old.
+ */
+const BASIS_MS = 30_000;
 
 /** How often a position that moved without changes of ours is stored. */
 const IDLE_STORE_MS = 1000;
