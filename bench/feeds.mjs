@@ -56,7 +56,11 @@ const PREFIX = `${NAME}:`;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
-const median = (xs) => pct([...xs].sort((a, b) => a - b), 0.5);
+const median = (xs) =>
+  pct(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
 const load = () => loadavg()[0];
 
 const pgPool = new pg.Pool({ connectionString: PG_URL, max: WRITERS + 2 });
@@ -67,7 +71,16 @@ const myUrl = `${MYSQL_URL.replace(/\/$/, "")}/${NAME}`;
 const my = mysql.createPool({ uri: myUrl, connectionLimit: WRITERS + 2 });
 const redis = new Redis(REDIS_URL);
 const dir = mkdtempSync(join(tmpdir(), "concord-bench-feed-"));
-const raw = { roots: ROOTS, batch: BATCH, rows: ROWS, rate: RATE, seconds: SECONDS, loss: LOSS, cores: cpus().length, load: [load()] };
+const raw = {
+  roots: ROOTS,
+  batch: BATCH,
+  rows: ROWS,
+  rate: RATE,
+  seconds: SECONDS,
+  loss: LOSS,
+  cores: cpus().length,
+  load: [load()],
+};
 let concord;
 
 try {
@@ -251,7 +264,7 @@ datasets:
       console.log(
         `${root} (round ${round + 1}): repair p50 ${pct(l, 0.5)?.toFixed(0)} ms, p99 ${pct(l, 0.99)?.toFixed(0)} ms, ` +
           `max ${l.at(-1)?.toFixed(0)} ms (${l.length} lost); CPU ${m.cpuPct.toFixed(1)}% (${m.checks} checks, ` +
-          `${(RATE * SECONDS / Math.max(1, m.checks)).toFixed(1)} writes a check); writer without ` +
+          `${((RATE * SECONDS) / Math.max(1, m.checks)).toFixed(1)} writes a check); writer without ` +
           `${m.arms.without.map((x) => x.toFixed(0)).join("/")}, with ${m.arms.with.map((x) => x.toFixed(0)).join("/")} ` +
           `writes/s, pair ratios ${m.pairs.map((x) => x.toFixed(2)).join("/")}; load ${m.loads.map((x) => x.toFixed(1)).join(" ")}`,
       );
@@ -290,7 +303,9 @@ datasets:
       `concord_${NAME}%`,
     ])
     .catch(() => {});
-  const pubs = await pgPool.query("SELECT pubname FROM pg_publication WHERE pubname LIKE $1", [`concord_${NAME}%`]);
+  const pubs = await pgPool.query("SELECT pubname FROM pg_publication WHERE pubname LIKE $1", [
+    `concord_${NAME}%`,
+  ]);
   for (const { pubname } of pubs.rows) await pgPool.query(`DROP PUBLICATION "${pubname}"`).catch(() => {});
   await pgPool.query(`DROP SCHEMA IF EXISTS ${NAME} CASCADE`);
   await pgPool.end();

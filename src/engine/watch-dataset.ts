@@ -146,6 +146,14 @@ async function watchFeed(
   // a Redis sample) and their tables' rows (a MySQL COUNT(*), Redis RANDOMKEY samples). Taken from a run,
   // reused by the batches of the next BASIS_MS, forgotten after a failure or a gap.
   let basis: { described: ResolvedShape; rows: Record<string, number>; at: number } | undefined;
+  // Rows counted a while ago are reused only where the batch could not trip limits.maxDivergentFraction even
+  // had the table lost half its rows since (the guard weighs divergence against the largest replica's rows),
+  // so the guard decides as it would on a fresh count; a small table is counted at every check.
+  const fraction = ds.policy.limits?.maxDivergentFraction;
+  const rowsFor = (keys: number) =>
+    basis && (fraction === undefined || Math.max(0, ...Object.values(basis.rows)) >= (2 * keys) / fraction)
+      ? basis.rows
+      : undefined;
   while (!signal.aborted) {
     let feed: ChangeFeed | undefined;
     try {
@@ -241,6 +249,7 @@ async function watchFeed(
       else await markChangedKeys(deps.state, ds.name, batch.keys, deps.now());
       const began = deps.now();
       if (batch.gap || (basis && began - basis.at >= BASIS_MS)) basis = undefined;
+      const keyRows = rowsFor(batch.keys.length);
       result = await runDataset(ds, replicas, deps, {
         ...options.run,
         runId: options.newRunId(),
@@ -250,7 +259,8 @@ async function watchFeed(
           ? {}
           : {
               keys: batch.keys,
-              ...(basis ? { described: basis.described, keyRows: basis.rows } : {}),
+              ...(basis ? { described: basis.described } : {}),
+              ...(keyRows ? { keyRows } : {}),
               ...(options.dispatch ? { dispatch: options.dispatch, signal } : {}),
             }),
         ...(options.runObserver ? { observer: options.runObserver } : {}),

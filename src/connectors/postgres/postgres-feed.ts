@@ -20,6 +20,12 @@ import { describePgError } from "./postgres-errors.js";
 /** How often the slot's retained WAL is measured while streaming, and the server told where we stand. */
 const STATUS_EVERY_MS = 10_000;
 
+/**
+ * The server is told where we stand at most this often (the latest position, within this much after it was
+ * acknowledged): a busy feed's checks, several a second, do not each cost a status message.
+ */
+const ACK_EVERY_MS = 1000;
+
 /** The subset of the table's catalogue entry the feed needs. */
 interface PgTableInfo {
   /** The table as a regclass text (quoted where needed), for CREATE PUBLICATION. */
@@ -46,6 +52,8 @@ export class PostgresChangeFeed implements ChangeFeed {
   private inTransaction: Key[] | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private checking = false;
+  private ackSentAt = 0;
+  private ackTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly url: string,
@@ -77,12 +85,26 @@ export class PostgresChangeFeed implements ChangeFeed {
 
   async acknowledge(position: string): Promise<void> {
     this.acked = position;
-    await this.service?.acknowledge(position);
+    const wait = this.ackSentAt + ACK_EVERY_MS - Date.now();
+    if (wait <= 0) return this.sendAck();
+    // Sent with the next status, at most ACK_EVERY_MS from now; a failure there shows in the stream.
+    this.ackTimer ??= setTimeout(() => void this.sendAck().catch(() => {}), wait);
+    this.ackTimer.unref();
+  }
+
+  /** Tells the server the latest acknowledged position. */
+  private async sendAck(): Promise<void> {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    this.ackSentAt = Date.now();
+    if (this.acked) await this.service?.acknowledge(this.acked);
   }
 
   async close(): Promise<void> {
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.statusTimer = undefined;
+    // A position acknowledged but not yet sent is sent before the stream ends.
+    if (this.ackTimer) await this.sendAck().catch(() => {});
     const service = this.service;
     this.service = undefined;
     await service?.destroy().catch(() => {});
