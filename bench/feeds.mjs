@@ -242,10 +242,28 @@ datasets:
       await Promise.all(pending);
       const wall = (performance.now() - wall0) / 1000;
       const cpuPct = ((cpu() - cpu0) / wall) * 100;
-      const checks = out.split("\n").length - lines0;
+      const steadyLines = out.split("\n").slice(lines0 - 1);
+      const checks = steadyLines.filter((l) => l.includes(" checked in ")).length;
+      // Each check's duration as concord printed it (from taking the batch to the end of its check).
+      const checkMs = steadyLines
+        .map((l) => Number(l.match(/ checked in (\d+) ms/)?.[1]))
+        .filter((n) => Number.isFinite(n))
+        .sort((a, b) => a - b);
       latencies.sort((a, b) => a - b);
       loads.push(load());
-      return { root, turn, arms, pairs, ratio: median(pairs), latencies, cpuPct, achieved, checks, loads };
+      return {
+        root,
+        turn,
+        arms,
+        pairs,
+        ratio: median(pairs),
+        latencies,
+        cpuPct,
+        achieved,
+        checks,
+        checkMs,
+        loads,
+      };
     } finally {
       if (concord) await stopConcord();
       // The turn's slot and publication go: no idle slot retains WAL through the next turns.

@@ -142,6 +142,7 @@ async function watchFeed(
   let idle: string | undefined;
   let storedAt = 0;
   let checks = 0;
+  let recoveredAt = Number.NEGATIVE_INFINITY;
   // What every batch's run would otherwise ask the stores again: the replicas' description (catalog queries,
   // a Redis sample) and their tables' rows (a MySQL COUNT(*), Redis RANDOMKEY samples). Taken from a run,
   // reused by the batches of the next BASIS_MS, forgotten after a failure or a gap.
@@ -192,6 +193,7 @@ async function watchFeed(
       if (!started && !(err instanceof ChangeFeedError && err.retryable)) throw err;
       idle = undefined;
       basis = undefined;
+      recoveredAt = Number.NEGATIVE_INFINITY;
       limit = nextAimdLimit(limit, { ok: false, durationMs: 0 }, aimd);
       const error = err instanceof Error ? err : new Error(String(err));
       await observer.onError?.({ replica: watched.replica, error, retryInMs: retryMs });
@@ -250,6 +252,8 @@ async function watchFeed(
       const began = deps.now();
       if (batch.gap || (basis && began - basis.at >= BASIS_MS)) basis = undefined;
       const keyRows = rowsFor(batch.keys.length);
+      // Pending repairs of dead runs are looked for every RECOVER_EVERY_MS, not at every check.
+      const recover = batch.gap !== undefined || began - recoveredAt >= RECOVER_EVERY_MS;
       result = await runDataset(ds, replicas, deps, {
         ...options.run,
         runId: options.newRunId(),
@@ -261,12 +265,14 @@ async function watchFeed(
               keys: batch.keys,
               ...(basis ? { described: basis.described } : {}),
               ...(keyRows ? { keyRows } : {}),
+              ...(recover ? {} : { recover: false }),
               ...(options.dispatch ? { dispatch: options.dispatch, signal } : {}),
             }),
         ...(options.runObserver ? { observer: options.runObserver } : {}),
       });
       // A run stopped by the signal checked only part: its position is not stored.
       if (!result.finished) return;
+      if (recover) recoveredAt = began;
       if (!batch.gap && !basis) {
         const rows: Record<string, number> = {};
         for (const [name, r] of Object.entries(result.totals.replicas)) rows[name] = r.rows;
@@ -317,6 +323,9 @@ const PRUNE_EVERY = 20;
  * this old.
  */
 const BASIS_MS = 30_000;
+
+/** How often a watch's check also settles what dead runs left pending (every check would, several a second). */
+const RECOVER_EVERY_MS = 10_000;
 
 /** How often a position that moved without changes of ours is stored. */
 const IDLE_STORE_MS = 1000;
