@@ -241,7 +241,8 @@ datasets:
       const achieved = total / ((performance.now() - start) / 1000);
       await Promise.all(pending);
       const wall = (performance.now() - wall0) / 1000;
-      const cpuPct = ((cpu() - cpu0) / wall) * 100;
+      const cpuSeconds = cpu() - cpu0;
+      const cpuPct = (cpuSeconds / wall) * 100;
       const steadyLines = out.split("\n").slice(lines0 - 1);
       const checks = steadyLines.filter((l) => l.includes(" checked in ")).length;
       // Each check's duration as concord printed it (from taking the batch to the end of its check).
@@ -282,7 +283,10 @@ datasets:
       console.log(
         `${root} (round ${round + 1}): repair p50 ${pct(l, 0.5)?.toFixed(0)} ms, p99 ${pct(l, 0.99)?.toFixed(0)} ms, ` +
           `max ${l.at(-1)?.toFixed(0)} ms (${l.length} lost); CPU ${m.cpuPct.toFixed(1)}% (${m.checks} checks, ` +
-          `${((RATE * SECONDS) / Math.max(1, m.checks)).toFixed(1)} writes a check); writer without ` +
+          `${((RATE * SECONDS) / Math.max(1, m.checks)).toFixed(1)} writes a check, ` +
+          `${((1000 * m.cpuSeconds) / (RATE * SECONDS)).toFixed(2)} ms CPU a write, check p50 ` +
+          `${pct(m.checkMs, 0.5)} ms, p99 ${pct(m.checkMs, 0.99)} ms); writer achieved ` +
+          `${m.achieved.toFixed(0)}/s; unthrottled without ` +
           `${m.arms.without.map((x) => x.toFixed(0)).join("/")}, with ${m.arms.with.map((x) => x.toFixed(0)).join("/")} ` +
           `writes/s, pair ratios ${m.pairs.map((x) => x.toFixed(2)).join("/")}; load ${m.loads.map((x) => x.toFixed(1)).join(" ")}`,
       );
