@@ -260,6 +260,8 @@ datasets:
         ratio: median(pairs),
         latencies,
         cpuPct,
+        cpuSeconds,
+        wall,
         achieved,
         checks,
         checkMs,
