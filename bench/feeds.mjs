@@ -209,6 +209,22 @@ datasets:
         return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
       };
       const lines0 = out.split("\n").length;
+      // The walsender decoding the WAL for concord's slot, and this process (the writer), for comparison.
+      const { rows: senders } = await pgPool.query(
+        "SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL",
+        [`concord_${dataset}_pg`],
+      );
+      const procCpu = (pid) => {
+        try {
+          const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+          return (Number(f[11]) + Number(f[12])) / 100;
+        } catch {
+          return Number.NaN;
+        }
+      };
+      const walsender = senders.length === 1 ? senders[0].pid : undefined;
+      const sender0 = walsender ? procCpu(walsender) : Number.NaN;
+      const self0 = process.cpuUsage();
       const cpu0 = cpu();
       const wall0 = performance.now();
       const latencies = [];
@@ -242,6 +258,9 @@ datasets:
       await Promise.all(pending);
       const wall = (performance.now() - wall0) / 1000;
       const cpuSeconds = cpu() - cpu0;
+      const walsenderSeconds = walsender ? procCpu(walsender) - sender0 : Number.NaN;
+      const used = process.cpuUsage(self0);
+      const writerSeconds = (used.user + used.system) / 1e6;
       const cpuPct = (cpuSeconds / wall) * 100;
       const steadyLines = out.split("\n").slice(lines0 - 1);
       const checks = steadyLines.filter((l) => l.includes(" checked in ")).length;
@@ -261,6 +280,8 @@ datasets:
         latencies,
         cpuPct,
         cpuSeconds,
+        walsenderSeconds,
+        writerSeconds,
         wall,
         achieved,
         checks,
@@ -286,7 +307,9 @@ datasets:
         `${root} (round ${round + 1}): repair p50 ${pct(l, 0.5)?.toFixed(0)} ms, p99 ${pct(l, 0.99)?.toFixed(0)} ms, ` +
           `max ${l.at(-1)?.toFixed(0)} ms (${l.length} lost); CPU ${m.cpuPct.toFixed(1)}% (${m.checks} checks, ` +
           `${((RATE * SECONDS) / Math.max(1, m.checks)).toFixed(1)} writes a check, ` +
-          `${((1000 * m.cpuSeconds) / (RATE * SECONDS)).toFixed(2)} ms CPU a write, check p50 ` +
+          `${((1000 * m.cpuSeconds) / (RATE * SECONDS)).toFixed(2)} ms CPU a write (walsender ` +
+          `${((1000 * m.walsenderSeconds) / (RATE * SECONDS)).toFixed(2)}, the writer process ` +
+          `${((1000 * m.writerSeconds) / (RATE * SECONDS)).toFixed(2)}), check p50 ` +
           `${pct(m.checkMs, 0.5)} ms, p99 ${pct(m.checkMs, 0.99)} ms); writer achieved ` +
           `${m.achieved.toFixed(0)}/s; unthrottled without ` +
           `${m.arms.without.map((x) => x.toFixed(0)).join("/")}, with ${m.arms.with.map((x) => x.toFixed(0)).join("/")} ` +
