@@ -3,10 +3,11 @@
  * tables in the same run.
  *
  * Usage: npm run build && node bench/dirty-segments.mjs
- *   BENCH_DIRTY_ROWS=200000 BENCH_DIRTY_CHANGES=1000 BENCH_DIRTY_SEGMENT_ROWS=10000 BENCH_DIRTY_REPEAT=3
+ *   BENCH_DIRTY_ROWS=1000000 BENCH_DIRTY_CHANGES=1000 BENCH_DIRTY_SEGMENT_ROWS=10000 BENCH_DIRTY_REPEAT=3
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test BENCH_MYSQL_URL=mysql://root@127.0.0.1:3306
  *
- * A PostgreSQL table (the owner, watched through its logical-replication feed) copied to MariaDB. A whole
+ * A PostgreSQL table (the owner, watched through its logical-replication feed; generate_series) copied to
+ * MariaDB (INSERT … SELECT from its Sequence engine). A whole
  * pass verifies the copy and makes the dataset's segment summary; the real watcher (watchDataset on the
  * PostgreSQL feed, in this process) then sees BENCH_DIRTY_CHANGES updates made on PostgreSQL and copied to
  * MariaDB — except 1% of them, never copied (a lossy replication) — checks them and marks their segments
@@ -17,7 +18,7 @@
  * changes clustered (ids in a window of 5× their count, e.g. recent rows) and spread uniformly over the table.
  * Reported: wall time and rows read per pass (median), and the ratios.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -26,7 +27,7 @@ import pg from "pg";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DIST = resolve(process.env.CONCORD_DIST ?? join(ROOT, "dist"));
-const ROWS = Number(process.env.BENCH_DIRTY_ROWS ?? 200_000);
+const ROWS = Number(process.env.BENCH_DIRTY_ROWS ?? 1_000_000);
 const CHANGES = Number(process.env.BENCH_DIRTY_CHANGES ?? 1000);
 const SEGMENT_ROWS = Number(process.env.BENCH_DIRTY_SEGMENT_ROWS ?? 10_000);
 const REPEAT = Number(process.env.BENCH_DIRTY_REPEAT ?? 3);
@@ -59,6 +60,7 @@ let seq = 0;
 
 try {
   console.log(`setting up ${ROWS} rows in PostgreSQL and MariaDB…`);
+  const t0 = performance.now();
   await pgPool.query(`CREATE SCHEMA ${NAME}`);
   await pgPool.query(
     `CREATE TABLE ${NAME}.items (id bigint PRIMARY KEY, name text NOT NULL, n bigint NOT NULL)`,
@@ -68,12 +70,10 @@ try {
   );
   await pgPool.query(`ANALYZE ${NAME}.items`);
   await my.query("CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL, n BIGINT NOT NULL)");
-  for (let from = 1; from <= ROWS; from += 5000) {
-    const rows = [];
-    for (let id = from; id < Math.min(ROWS + 1, from + 5000); id++) rows.push([id, `item ${id}`, 0]);
-    await my.query("INSERT INTO items VALUES ?", [rows]);
-  }
+  // MariaDB's Sequence engine: the rows are made in the server, one statement.
+  await my.query(`INSERT INTO items SELECT seq, CONCAT('item ', seq), 0 FROM seq_1_to_${ROWS}`);
   await my.query("ANALYZE TABLE items");
+  console.log(`loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const cfg = parseConfig(
     `state: sqlite:${join(dir, "state.db")}
 datasets:
@@ -183,7 +183,15 @@ datasets:
     }
     const w = { ms: median(whole.map((x) => x.ms)), rows: median(whole.map((x) => x.rows)) };
     const d = { ms: median(dirty.map((x) => x.ms)), rows: median(dirty.map((x) => x.rows)) };
-    results.push({ workload, segments: `${plan.segments.length}/${plan.of}`, w, d });
+    results.push({
+      workload,
+      segments: `${plan.segments.length}/${plan.of}`,
+      w,
+      d,
+      whole,
+      dirty,
+      load: loadavg()[0],
+    });
     console.log(
       `${workload}: ${CHANGES} changes, ${plan.segments.length} of ${plan.of} segments dirty; ` +
         `whole pass ${w.ms.toFixed(0)} ms, ${w.rows} rows read; dirty pass ${d.ms.toFixed(0)} ms, ${d.rows} rows read; ` +
@@ -203,6 +211,22 @@ datasets:
         `${(r.d.ms / 1000).toFixed(2)} s, ${r.d.rows} rows | ${((100 * r.d.ms) / r.w.ms).toFixed(1)}% | ` +
         `${((100 * r.d.rows) / r.w.rows).toFixed(1)}% |`,
     );
+  for (const r of results)
+    console.log(
+      `${r.workload} raw: whole ${r.whole.map((x) => x.ms.toFixed(0)).join("/")} ms, dirty ${r.dirty.map((x) => x.ms.toFixed(0)).join("/")} ms`,
+    );
+  mkdirSync(join(ROOT, "bench", ".data"), { recursive: true });
+  const file = join(
+    ROOT,
+    "bench",
+    ".data",
+    `dirty-segments-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
+  );
+  writeFileSync(
+    file,
+    `${JSON.stringify({ rows: ROWS, changes: CHANGES, segmentRows: SEGMENT_ROWS, results }, null, 1)}\n`,
+  );
+  console.log(`raw: ${file}`);
 } finally {
   for (const r of replicas) await r.connector.close().catch(() => {});
   await state?.close().catch(() => {});

@@ -2,23 +2,32 @@
  * Change-feed benchmark: how soon a lost write is repaired and verified, and what watching costs.
  *
  * Usage: npm run build && node bench/feeds.mjs
- *   BENCH_FEED_ROWS=20000 BENCH_FEED_RATE=200 BENCH_FEED_SECONDS=30 BENCH_FEED_LOSS=0.01
+ *   BENCH_FEED_ROWS=1000000 BENCH_FEED_RATE=200 BENCH_FEED_SECONDS=30 BENCH_FEED_LOSS=0.01
+ *   BENCH_FEED_PAIRS=3 BENCH_FEED_ARM_SECONDS=5 BENCH_FEED_WRITERS=4 BENCH_FEED_BATCH=50ms
+ *   BENCH_FEED_PROF=<dir for --cpu-prof> BENCH_CONCORD_ROOTS=<root>,<root> BENCH_FEED_ROUNDS=1
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test BENCH_MYSQL_URL=mysql://root@127.0.0.1:3306
  *   BENCH_REDIS_URL=redis://127.0.0.1:6379/14
  *
- * A table of BENCH_FEED_ROWS rows in PostgreSQL (the owner), copied to MariaDB and to Redis (hashes). A
- * steady writer updates random rows at BENCH_FEED_RATE writes/s for BENCH_FEED_SECONDS; it applies each
- * write to PostgreSQL and then, standing in for replication, to MariaDB and Redis — except a fraction
- * BENCH_FEED_LOSS of them, which it never copies (a lossy replication). `concord watch` runs as a separate
- * process on the PostgreSQL feed (`window: 0s`, `batch: 50ms`). Reported:
- *   - lost write → verified repair: from the PostgreSQL commit of a lost write until both replicas hold it
- *     (polled every 10 ms, so figures are up to 10 ms late), p50 / p99 / max;
- *   - Concord's CPU over the steady phase (from /proc: user + system time / wall time), % of one core;
- *   - the writer's throughput unthrottled for 5 s, without and with `concord watch` running (ratio).
- * Everything the benchmark creates (schema, database, keys, the slot) is dropped at the end.
+ * A table of BENCH_FEED_ROWS rows in PostgreSQL (the owner; generate_series), copied to MariaDB (its
+ * Sequence engine: INSERT … SELECT FROM seq_1_to_N) and to Redis hashes (pipelines of 10,000 HSETs): one
+ * dataset, so PostgreSQL → MariaDB and PostgreSQL → Redis are checked by the same watcher. A writer applies
+ * each write to PostgreSQL and then, standing in for replication, to MariaDB and Redis — except a fraction
+ * BENCH_FEED_LOSS of them, which it never copies (a lossy replication). `concord watch` (bin/concord.js, the
+ * package's executable) runs as a separate process on the PostgreSQL feed (no window: 0 s, `batch: BENCH_FEED_BATCH`).
+ * Reported:
+ *   - the writer's throughput unthrottled (BENCH_FEED_WRITERS concurrent writers, the same code in both
+ *     arms), BENCH_FEED_PAIRS pairs of BENCH_FEED_ARM_SECONDS arms with and without `concord watch`,
+ *     alternated (ABBA…: without, with, with, without, …). Between arms concord is stopped (SIGTERM, its
+ *     position stored) or started again and given time to catch up and go quiet, so no arm pays for another's
+ *     backlog or for the start-up; the ratio is the median of the pairs' ratios;
+ *   - the steady phase: BENCH_FEED_RATE writes/s for BENCH_FEED_SECONDS, LOSS of them lost: lost write →
+ *     verified repair, from the PostgreSQL commit of a lost write until both replicas hold it (polled every
+ *     10 ms, so up to 10 ms late), p50 / p99 / max; and Concord's CPU (from /proc: user + system / wall).
+ * The raw figures go to bench/.data/feeds-<time>.json. Everything the benchmark creates (schema, database,
+ * keys, the slot) is dropped at the end.
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,10 +36,18 @@ import mysql from "mysql2/promise";
 import pg from "pg";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const ROWS = Number(process.env.BENCH_FEED_ROWS ?? 20_000);
+const ROWS = Number(process.env.BENCH_FEED_ROWS ?? 1_000_000);
 const RATE = Number(process.env.BENCH_FEED_RATE ?? 200);
 const SECONDS = Number(process.env.BENCH_FEED_SECONDS ?? 30);
 const LOSS = Number(process.env.BENCH_FEED_LOSS ?? 0.01);
+const PAIRS = Number(process.env.BENCH_FEED_PAIRS ?? 3);
+const ARM_SECONDS = Number(process.env.BENCH_FEED_ARM_SECONDS ?? 5);
+const WRITERS = Number(process.env.BENCH_FEED_WRITERS ?? 4);
+const PROF = process.env.BENCH_FEED_PROF;
+const BATCH = process.env.BENCH_FEED_BATCH ?? "50ms";
+// The packages whose executable is timed, comma-separated roots (e.g. a baseline build, then this one).
+const ROOTS = (process.env.BENCH_CONCORD_ROOTS ?? ROOT).split(",");
+const ROUNDS = Number(process.env.BENCH_FEED_ROUNDS ?? 1);
 const PG_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306";
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379/14";
@@ -39,19 +56,36 @@ const PREFIX = `${NAME}:`;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+const median = (xs) =>
+  pct(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
+const load = () => loadavg()[0];
 
-const pgPool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+const pgPool = new pg.Pool({ connectionString: PG_URL, max: WRITERS + 2 });
 const server = await mysql.createConnection({ uri: MYSQL_URL });
 await server.query(`CREATE DATABASE ${NAME}`);
 await server.end();
 const myUrl = `${MYSQL_URL.replace(/\/$/, "")}/${NAME}`;
-const my = mysql.createPool({ uri: myUrl, connectionLimit: 4 });
+const my = mysql.createPool({ uri: myUrl, connectionLimit: WRITERS + 2 });
 const redis = new Redis(REDIS_URL);
 const dir = mkdtempSync(join(tmpdir(), "concord-bench-feed-"));
+const raw = {
+  roots: ROOTS,
+  batch: BATCH,
+  rows: ROWS,
+  rate: RATE,
+  seconds: SECONDS,
+  loss: LOSS,
+  cores: cpus().length,
+  load: [load()],
+};
 let concord;
 
 try {
   console.log(`setting up ${ROWS} rows in PostgreSQL, MariaDB and Redis…`);
+  const t0 = performance.now();
   await pgPool.query(`CREATE SCHEMA ${NAME}`);
   await pgPool.query(
     `CREATE TABLE ${NAME}.items (id bigint PRIMARY KEY, name text NOT NULL, n bigint NOT NULL)`,
@@ -59,31 +93,17 @@ try {
   await pgPool.query(
     `INSERT INTO ${NAME}.items SELECT g, 'item ' || g, 0 FROM generate_series(1, ${ROWS}) g`,
   );
+  await pgPool.query(`ANALYZE ${NAME}.items`);
   await my.query("CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL, n BIGINT NOT NULL)");
-  for (let from = 1; from <= ROWS; from += 5000) {
-    const rows = [];
-    for (let id = from; id < Math.min(ROWS + 1, from + 5000); id++) rows.push([id, `item ${id}`, 0]);
-    await my.query("INSERT INTO items VALUES ?", [rows]);
+  await my.query(`INSERT INTO items SELECT seq, CONCAT('item ', seq), 0 FROM seq_1_to_${ROWS}`);
+  for (let from = 1; from <= ROWS; from += 10_000) {
     const p = redis.pipeline();
-    for (const [id, name] of rows) p.hset(`${PREFIX}${id}`, "id", String(id), "name", name, "n", "0");
+    for (let id = from; id < Math.min(ROWS + 1, from + 10_000); id++)
+      p.hset(`${PREFIX}${id}`, "id", String(id), "name", `item ${id}`, "n", "0");
     await p.exec();
   }
-  const config = join(dir, "concord.yaml");
-  writeFileSync(
-    config,
-    `state: sqlite:${join(dir, "state.db")}
-datasets:
-  ${NAME}:
-    key: id
-    replicas:
-      pg: { url: "${PG_URL}", table: ${NAME}.items }
-      maria: { url: "${myUrl}", table: items }
-      cache: { url: "${REDIS_URL}", prefix: "${PREFIX}" }
-    policy: { owner: pg, resolve: owner }
-    watch: { replicas: [pg], batch: 50ms }
-`,
-  );
-
+  raw.loadSeconds = (performance.now() - t0) / 1000;
+  console.log(`loaded in ${raw.loadSeconds.toFixed(1)} s`);
   // One write: PostgreSQL, then the replicas unless it is lost.
   let version = 0;
   const write = async (lost) => {
@@ -97,12 +117,12 @@ datasets:
     }
     return { id, n, at };
   };
-  // Four writers at once, as an application's connection pool would.
+  // WRITERS writers at once, as an application's connection pool would; the same code in both arms.
   const unthrottled = async (seconds) => {
     let count = 0;
     const until = performance.now() + seconds * 1000;
     await Promise.all(
-      Array.from({ length: 4 }, async () => {
+      Array.from({ length: WRITERS }, async () => {
         while (performance.now() < until) {
           await write(false);
           count++;
@@ -112,84 +132,238 @@ datasets:
     return count / seconds;
   };
 
-  const alone = await unthrottled(5);
+  // Each build is measured in turn on the same tables (its own dataset name, slot and state file), and the
+  // turns repeated BENCH_FEED_ROUNDS times, alternating the builds' order.
+  const measure = async (root, turn) => {
+    const bin = join(resolve(root), "bin", "concord.js");
+    const dataset = `${NAME}_${turn}`;
+    const config = join(dir, `concord-${turn}.yaml`);
+    writeFileSync(
+      config,
+      `state: sqlite:${join(dir, `state-${turn}.db`)}
+datasets:
+  ${dataset}:
+    key: id
+    replicas:
+      pg: { url: "${PG_URL}", table: ${NAME}.items }
+      maria: { url: "${myUrl}", table: items }
+      cache: { url: "${REDIS_URL}", prefix: "${PREFIX}" }
+    policy: { owner: pg, resolve: owner }
+    watch: { replicas: [pg], batch: ${BATCH} }
+`,
+    );
+    const loads = [load()];
+    // concord watch, started (again) at its stored position; resolves once it is watching and has gone
+    // quiet (no check printed for 1.5 s), so a backlog of the previous arm is not counted in the next one.
+    let out = "";
+    let lastLine = 0;
+    const startConcord = async () => {
+      const prof = PROF ? ["--cpu-prof", "--cpu-prof-dir", resolve(PROF, String(turn))] : [];
+      concord = spawn(process.execPath, [...prof, bin, "watch", "-c", config], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      concord.stderr.on("data", (s) => {
+        stderr += s;
+      });
+      concord.stdout.on("data", (s) => {
+        out += s;
+        lastLine = performance.now();
+      });
+      while (!stderr.includes("watching from")) {
+        if (concord.exitCode !== null) throw new Error(`concord watch exited: ${stderr}`);
+        await sleep(20);
+      }
+      lastLine = performance.now();
+      while (performance.now() - lastLine < 1500) await sleep(100);
+    };
+    const stopConcord = async () => {
+      const c = concord;
+      concord = undefined;
+      c.kill("SIGTERM");
+      if (c.exitCode === null) await new Promise((r) => c.once("close", r));
+    };
+    try {
+      // The throughput arms, alternated: without, with, with, without, …
+      await startConcord(); // creates the slot and stores its first position
+      await stopConcord();
+      const arms = { without: [], with: [] };
+      const pairs = [];
+      for (let p = 0; p < PAIRS; p++) {
+        const order = p % 2 === 0 ? ["without", "with"] : ["with", "without"];
+        const got = {};
+        for (const arm of order) {
+          if (arm === "with" && !concord) await startConcord();
+          if (arm === "without" && concord) await stopConcord();
+          got[arm] = await unthrottled(ARM_SECONDS);
+          arms[arm].push(got[arm]);
+          loads.push(load());
+        }
+        pairs.push(got.with / got.without);
+      }
 
-  concord = spawn(process.execPath, [join(ROOT, "bin", "concord.js"), "watch", "-c", config], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  concord.stderr.on("data", (s) => {
-    stderr += s;
-  });
-  while (!stderr.includes("watching from now")) {
-    if (concord.exitCode !== null) throw new Error(`concord watch exited: ${stderr}`);
-    await sleep(20);
-  }
-  const withConcord = await unthrottled(5);
-
-  // The steady phase: RATE writes/s, LOSS of them lost; each lost write polled until both replicas hold it.
-  const cpu = () => {
-    const f = readFileSync(`/proc/${concord.pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
-  };
-  const cpu0 = cpu();
-  const wall0 = performance.now();
-  const latencies = [];
-  const pending = [];
-  const watchLost = async ({ id, n, at }) => {
-    for (;;) {
-      const [[row]] = await my.query("SELECT n FROM items WHERE id = ?", [id]);
-      const cached = await redis.hget(`${PREFIX}${id}`, "n");
-      if (Number(row?.n) >= n && Number(cached) >= n) return latencies.push(performance.now() - at);
-      await sleep(10);
+      // The steady phase: RATE writes/s, LOSS of them lost; each lost write polled until both replicas hold it.
+      if (!concord) await startConcord();
+      const cpu = () => {
+        const f = readFileSync(`/proc/${concord.pid}/stat`, "utf8").split(") ")[1].split(" ");
+        return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
+      };
+      const lines0 = out.split("\n").length;
+      // The walsender decoding the WAL for concord's slot, and this process (the writer), for comparison.
+      const { rows: senders } = await pgPool.query(
+        "SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL",
+        [`concord_${dataset}_pg`],
+      );
+      const procCpu = (pid) => {
+        try {
+          const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+          return (Number(f[11]) + Number(f[12])) / 100;
+        } catch {
+          return Number.NaN;
+        }
+      };
+      const walsender = senders.length === 1 ? senders[0].pid : undefined;
+      const sender0 = walsender ? procCpu(walsender) : Number.NaN;
+      const self0 = process.cpuUsage();
+      const cpu0 = cpu();
+      const wall0 = performance.now();
+      const latencies = [];
+      const pending = [];
+      const watchLost = async ({ id, n, at }) => {
+        for (;;) {
+          const [[row]] = await my.query("SELECT n FROM items WHERE id = ?", [id]);
+          const cached = await redis.hget(`${PREFIX}${id}`, "n");
+          if (Number(row?.n) >= n && Number(cached) >= n) return latencies.push(performance.now() - at);
+          await sleep(10);
+        }
+      };
+      const total = RATE * SECONDS;
+      const start = performance.now();
+      // Writes start on schedule whatever the last one's latency (up to 32 in flight), like independent clients.
+      const inFlight = new Set();
+      for (let i = 0; i < total; i++) {
+        const due = start + (i * 1000) / RATE;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+        while (inFlight.size >= 32) await Promise.race(inFlight);
+        const lost = Math.random() < LOSS;
+        const p = write(lost).then((w) => {
+          if (lost) pending.push(watchLost(w));
+        });
+        inFlight.add(p);
+        void p.finally(() => inFlight.delete(p));
+      }
+      await Promise.all(inFlight);
+      const achieved = total / ((performance.now() - start) / 1000);
+      await Promise.all(pending);
+      const wall = (performance.now() - wall0) / 1000;
+      const cpuSeconds = cpu() - cpu0;
+      const walsenderSeconds = walsender ? procCpu(walsender) - sender0 : Number.NaN;
+      const used = process.cpuUsage(self0);
+      const writerSeconds = (used.user + used.system) / 1e6;
+      const cpuPct = (cpuSeconds / wall) * 100;
+      const steadyLines = out.split("\n").slice(lines0 - 1);
+      const checks = steadyLines.filter((l) => l.includes(" checked in ")).length;
+      // Each check's duration as concord printed it (from taking the batch to the end of its check).
+      const checkMs = steadyLines
+        .map((l) => Number(l.match(/ checked in (\d+) ms/)?.[1]))
+        .filter((n) => Number.isFinite(n))
+        .sort((a, b) => a - b);
+      latencies.sort((a, b) => a - b);
+      loads.push(load());
+      return {
+        root,
+        turn,
+        arms,
+        pairs,
+        ratio: median(pairs),
+        latencies,
+        cpuPct,
+        cpuSeconds,
+        walsenderSeconds,
+        writerSeconds,
+        wall,
+        achieved,
+        checks,
+        checkMs,
+        loads,
+      };
+    } finally {
+      if (concord) await stopConcord();
+      // The turn's slot and publication go: no idle slot retains WAL through the next turns.
+      spawnSync(process.execPath, [bin, "watch", "--drop", "-c", config], { stdio: "ignore" });
     }
   };
-  const total = RATE * SECONDS;
-  const start = performance.now();
-  // Writes start on schedule whatever the last one's latency (up to 32 in flight), like independent clients.
-  const inFlight = new Set();
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / RATE;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait);
-    while (inFlight.size >= 32) await Promise.race(inFlight);
-    const lost = Math.random() < LOSS;
-    const p = write(lost).then((w) => {
-      if (lost) pending.push(watchLost(w));
-    });
-    inFlight.add(p);
-    void p.finally(() => inFlight.delete(p));
-  }
-  await Promise.all(inFlight);
-  await Promise.all(pending);
-  const wall = (performance.now() - wall0) / 1000;
-  const cpuPct = ((cpu() - cpu0) / wall) * 100;
-  const achieved = total / ((performance.now() - start) / 1000);
-  latencies.sort((a, b) => a - b);
 
-  const lines = [
-    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), load ${loadavg()[0].toFixed(2)} at the end; shared with other work`,
-    `table: ${ROWS} rows; steady writer ${RATE} writes/s for ${SECONDS} s (achieved ${achieved.toFixed(0)}/s), ${(LOSS * 100).toFixed(1)}% lost`,
-    `lost writes: ${latencies.length}; lost write → verified repair on MariaDB and Redis: p50 ${pct(latencies, 0.5)?.toFixed(0)} ms, p99 ${pct(latencies, 0.99)?.toFixed(0)} ms, max ${latencies.at(-1)?.toFixed(0)} ms`,
-    `concord watch CPU during the steady phase: ${cpuPct.toFixed(1)}% of one core`,
-    `writer unthrottled: ${alone.toFixed(0)} writes/s alone, ${withConcord.toFixed(0)} with concord watch (ratio ${(withConcord / alone).toFixed(2)})`,
-  ];
-  for (const l of lines) console.log(l);
+  const runs = [];
+  let turn = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? ROOTS : [...ROOTS].reverse();
+    for (const root of order) {
+      const m = await measure(root, turn++);
+      runs.push(m);
+      const l = m.latencies;
+      console.log(
+        `${root} (round ${round + 1}): repair p50 ${pct(l, 0.5)?.toFixed(0)} ms, p99 ${pct(l, 0.99)?.toFixed(0)} ms, ` +
+          `max ${l.at(-1)?.toFixed(0)} ms (${l.length} lost); CPU ${m.cpuPct.toFixed(1)}% (${m.checks} checks, ` +
+          `${((RATE * SECONDS) / Math.max(1, m.checks)).toFixed(1)} writes a check, ` +
+          `${((1000 * m.cpuSeconds) / (RATE * SECONDS)).toFixed(2)} ms CPU a write (walsender ` +
+          `${((1000 * m.walsenderSeconds) / (RATE * SECONDS)).toFixed(2)}, the writer process ` +
+          `${((1000 * m.writerSeconds) / (RATE * SECONDS)).toFixed(2)}), check p50 ` +
+          `${pct(m.checkMs, 0.5)} ms, p99 ${pct(m.checkMs, 0.99)} ms); writer achieved ` +
+          `${m.achieved.toFixed(0)}/s; unthrottled without ` +
+          `${m.arms.without.map((x) => x.toFixed(0)).join("/")}, with ${m.arms.with.map((x) => x.toFixed(0)).join("/")} ` +
+          `writes/s, pair ratios ${m.pairs.map((x) => x.toFixed(2)).join("/")}; load ${m.loads.map((x) => x.toFixed(1)).join(" ")}`,
+      );
+    }
+  }
+  console.log(
+    `\n${ROWS} rows (loaded in ${raw.loadSeconds.toFixed(1)} s), steady ${RATE} writes/s for ${SECONDS} s, ` +
+      `${(LOSS * 100).toFixed(1)}% lost, batch ${BATCH}; ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), shared`,
+  );
+  console.log("| build | repair p50 | repair p99 | CPU (% of a core) | writer with / without | load |");
+  console.log("| --- | --- | --- | --- | --- | --- |");
+  for (const root of ROOTS) {
+    const mine = runs.filter((m) => m.root === root);
+    const all = mine.flatMap((m) => m.latencies).sort((a, b) => a - b);
+    const cpu = mine.map((m) => m.cpuPct);
+    const ratios = mine.flatMap((m) => m.pairs);
+    const loads = mine.flatMap((m) => m.loads);
+    console.log(
+      `| ${root} | ${pct(all, 0.5)?.toFixed(0)} ms | ${pct(all, 0.99)?.toFixed(0)} ms (${all.length} lost) | ` +
+        `${median(cpu).toFixed(1)} (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}) | ` +
+        `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}, ${ratios.length} pairs) | ` +
+        `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} |`,
+    );
+  }
+  mkdirSync(join(ROOT, "bench", ".data"), { recursive: true });
+  const file = join(ROOT, "bench", ".data", `feeds-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, `${JSON.stringify({ ...raw, runs }, null, 1)}\n`);
+  console.log(`raw: ${file}`);
 } finally {
-  concord?.kill("SIGTERM");
-  if (concord) await new Promise((r) => concord.once("close", r));
+  if (concord) {
+    concord.kill("SIGTERM");
+    if (concord.exitCode === null) await new Promise((r) => concord.once("close", r));
+  }
   await pgPool
     .query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE $1", [
       `concord_${NAME}%`,
     ])
     .catch(() => {});
-  await pgPool.query(`DROP PUBLICATION IF EXISTS concord_${NAME}_pg`).catch(() => {});
+  const pubs = await pgPool.query("SELECT pubname FROM pg_publication WHERE pubname LIKE $1", [
+    `concord_${NAME}%`,
+  ]);
+  for (const { pubname } of pubs.rows) await pgPool.query(`DROP PUBLICATION "${pubname}"`).catch(() => {});
   await pgPool.query(`DROP SCHEMA IF EXISTS ${NAME} CASCADE`);
   await pgPool.end();
   await my.query(`DROP DATABASE IF EXISTS ${NAME}`);
   await my.end();
-  const keys = await redis.keys(`${PREFIX}*`);
-  for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${PREFIX}*`, "COUNT", 10_000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== "0");
   redis.disconnect();
   rmSync(dir, { recursive: true, force: true });
 }

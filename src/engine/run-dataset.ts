@@ -132,6 +132,11 @@ export interface RunDatasetOptions {
    */
   readonly logged?: boolean | undefined;
   /**
+   * With `keys`: the rows each replica's table held when a recent run counted them (a watch's earlier
+   * check), reported and weighed by the guard instead of asking every store again (a MySQL `COUNT(*)`).
+   */
+  readonly keyRows?: Readonly<Record<string, number>> | undefined;
+  /**
    * Cover only these ranges, one group each (a dirty-segment pass: see `runPlannedPass`), instead of the
    * whole key space; in this process, no checkpoint.
    */
@@ -195,6 +200,11 @@ export interface RunDatasetOptions {
   readonly heartbeatMs?: number;
   /** How old a heartbeat must be for its run to be taken for dead when settling pending repairs (60 s). */
   readonly staleRunMs?: number;
+  /**
+   * False: repairs other runs left pending are not looked for (a watch's checks, several a second, look
+   * once every few seconds instead: a run is taken for dead only after `staleRunMs` anyway). Default true.
+   */
+  readonly recover?: boolean;
   readonly observer?: RunObserver;
   /**
    * Who runs it, as the audit names them (`cli:<user>`, `serve`, `token:<name>`; default "concord"): a
@@ -562,7 +572,7 @@ export async function runDataset(
 
       // Repairs an interrupted run left pending are settled before anything is decided again; a dispatched
       // run's own stay with its workers (some may still be at work) until every segment is in.
-      if (writes) recovered = await settlePending(resumed && !dispatch);
+      if (writes && options.recover !== false) recovered = await settlePending(resumed && !dispatch);
 
       const signal = AbortSignal.any(
         [options.signal, options.abort, leaseLost.signal].filter((s): s is AbortSignal => s !== undefined),
@@ -711,7 +721,7 @@ export async function runDataset(
               expected: options.keys ? options.expected : undefined,
               bounds: options.keys || options.ranges ? undefined : bounds,
               target: options.keys
-                ? { keys: options.keys }
+                ? { keys: options.keys, ...(options.keyRows ? { rows: options.keyRows } : {}) }
                 : { ...piece, ...(budget !== undefined ? { limit: budget } : {}) },
             });
             // Stopped mid-scan: nothing of this piece is decided, recorded or written.

@@ -100,7 +100,7 @@ export interface SegmentInput {
   /** The range (and about how many rows it holds), or the keys to re-read. */
   readonly target:
     | { readonly range: KeyRange; readonly expectedRows?: number; readonly limit?: number }
-    | { readonly keys: readonly Key[] };
+    | { readonly keys: readonly Key[]; readonly rows?: Readonly<Record<string, number>> };
 }
 
 /** A segment's outcome: its totals, and whether the signal cut it short (mid-scan, or between writes). */
@@ -129,7 +129,12 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     replicas,
     ctx,
     "keys" in input.target
-      ? { keys: input.target.keys, resolved, signal }
+      ? {
+          keys: input.target.keys,
+          resolved,
+          signal,
+          ...(input.target.rows ? { knownRows: input.target.rows } : {}),
+        }
       : {
           range: input.target.range,
           resolved,

@@ -109,6 +109,8 @@ export interface ScanOptions {
   readonly range?: KeyRange;
   /** Re-read exactly these keys on every replica instead of detecting over a range (the targeted form). */
   readonly keys?: readonly Key[];
+  /** With `keys`: each replica's rows as a recent scan found them; spares asking the stores again. */
+  readonly knownRows?: Readonly<Record<string, number>>;
   /** About how many rows the range holds (a segment: `checkpointRows`); spares detection a count. */
   readonly expectedRows?: number;
   /** The shape resolved for this run already (segments of one run share it): no describing again. */
@@ -242,7 +244,9 @@ export async function scanDataset(
   for (const r of replicas) {
     // A replica's rows are its table's (the blast-radius guard weighs divergence against them), also when
     // only a list of keys was re-read: then the cheap estimate where the store has one.
-    const known = options.keys ? await r.connector.estimateCount?.(shape) : knownRows.get(r.name);
+    const known = options.keys
+      ? (options.knownRows?.[r.name] ?? (await r.connector.estimateCount?.(shape)))
+      : knownRows.get(r.name);
     rows[r.name] = { rows: known ?? (await r.connector.count(shape, range)) };
   }
   const stats: ScanStats = {

@@ -12,6 +12,7 @@ import {
 } from "../connectors/change-feed.js";
 import { type AimdConfig, nextAimdLimit } from "../core/aimd.js";
 import type { Key } from "../core/model.js";
+import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { ChangeLogHead } from "../state/change-log-store.js";
 import { markChangedKeys, recordWholePass } from "./dirty-segment-pass.js";
 import type { OpenReplica } from "./run-context.js";
@@ -144,6 +145,19 @@ async function watchFeed(
   let checks = 0;
   // Under resolve: replay, the owner's feed fills the change log `concord replay` reads.
   const logsChanges = ds.policy.resolve === "replay" && ds.policy.owner === watched.replica;
+  let recoveredAt = Number.NEGATIVE_INFINITY;
+  // What every batch's run would otherwise ask the stores again: the replicas' description (catalog queries,
+  // a Redis sample) and their tables' rows (a MySQL COUNT(*), Redis RANDOMKEY samples). Taken from a run,
+  // reused by the batches of the next BASIS_MS, forgotten after a failure or a gap.
+  let basis: { described: ResolvedShape; rows: Record<string, number>; at: number } | undefined;
+  // Rows counted a while ago are reused only where the batch could not trip limits.maxDivergentFraction even
+  // had the table lost half its rows since (the guard weighs divergence against the largest replica's rows),
+  // so the guard decides as it would on a fresh count; a small table is counted at every check.
+  const fraction = ds.policy.limits?.maxDivergentFraction;
+  const rowsFor = (keys: number) =>
+    basis && (fraction === undefined || Math.max(0, ...Object.values(basis.rows)) >= (2 * keys) / fraction)
+      ? basis.rows
+      : undefined;
   while (!signal.aborted) {
     let feed: ChangeFeed | undefined;
     try {
@@ -181,6 +195,8 @@ async function watchFeed(
       if (signal.aborted) break;
       if (!started && !(err instanceof ChangeFeedError && err.retryable)) throw err;
       idle = undefined;
+      basis = undefined;
+      recoveredAt = Number.NEGATIVE_INFINITY;
       limit = nextAimdLimit(limit, { ok: false, durationMs: 0 }, aimd);
       const error = err instanceof Error ? err : new Error(String(err));
       await observer.onError?.({ replica: watched.replica, error, retryInMs: retryMs });
@@ -254,6 +270,10 @@ async function watchFeed(
         else logged = await deps.state.appendChanges(ds.name, watched.replica, batch.keys, deps.now());
       }
       const began = deps.now();
+      if (batch.gap || (basis && began - basis.at >= BASIS_MS)) basis = undefined;
+      const keyRows = rowsFor(batch.keys.length);
+      // Pending repairs of dead runs are looked for every RECOVER_EVERY_MS, not at every check.
+      const recover = batch.gap !== undefined || began - recoveredAt >= RECOVER_EVERY_MS;
       result = await runDataset(ds, replicas, deps, {
         ...options.run,
         runId: options.newRunId(),
@@ -265,12 +285,21 @@ async function watchFeed(
           : {
               keys: batch.keys,
               ...(logged ? { logged: true } : {}),
+              ...(basis ? { described: basis.described } : {}),
+              ...(keyRows ? { keyRows } : {}),
+              ...(recover ? {} : { recover: false }),
               ...(options.dispatch && !logged ? { dispatch: options.dispatch, signal } : {}),
             }),
         ...(options.runObserver ? { observer: options.runObserver } : {}),
       });
       // A run stopped by the signal checked only part: its position is not stored.
       if (!result.finished) return;
+      if (recover) recoveredAt = began;
+      if (!batch.gap && !basis) {
+        const rows: Record<string, number> = {};
+        for (const [name, r] of Object.entries(result.totals.replicas)) rows[name] = r.rows;
+        basis = { described: result.resolved, rows, at: began };
+      }
       if (logged && mode === "repair" && result.totals.remaining === 0)
         await advanceCursors(logged.last - batch.keys.length, logged.last);
       if (batch.gap) await recordWholePass(deps.state, ds.name, result);
@@ -313,6 +342,16 @@ export const WATCH_COMMANDS = ["watch", "watch pass"] as const;
 
 /** Quiet watch runs are pruned after every this many checks of a feed. */
 const PRUNE_EVERY = 20;
+
+/**
+ * How long the replicas' description and row counts taken from one check serve the next ones: a schema
+ * change is seen within it (a failed check forgets them at once), and the rows the guard weighs are at most
+ * this old.
+ */
+const BASIS_MS = 30_000;
+
+/** How often a watch's check also settles what dead runs left pending (every check would, several a second). */
+const RECOVER_EVERY_MS = 10_000;
 
 /** How often a position that moved without changes of ours is stored. */
 const IDLE_STORE_MS = 1000;

@@ -20,6 +20,15 @@ import { describePgError } from "./postgres-errors.js";
 /** How often the slot's retained WAL is measured while streaming, and the server told where we stand. */
 const STATUS_EVERY_MS = 10_000;
 
+/**
+ * The server is told where we stand at most this often (the latest position, within this much after it was
+ * acknowledged): a busy feed's checks, several a second, do not each cost a status message.
+ */
+const ACK_EVERY_MS = 1000;
+
+/** How long a batch waits at most for its transactions to become visible to other sessions. */
+const VISIBLE_WAIT_MS = 1000;
+
 /** The subset of the table's catalogue entry the feed needs. */
 interface PgTableInfo {
   /** The table as a regclass text (quoted where needed), for CREATE PUBLICATION. */
@@ -46,6 +55,11 @@ export class PostgresChangeFeed implements ChangeFeed {
   private inTransaction: Key[] | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private checking = false;
+  private ackSentAt = 0;
+  /** The transaction being decoded, and those delivered whose end other sessions may not see yet. */
+  private xid: number | undefined;
+  private readonly unseen = new Set<number>();
+  private ackTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly url: string,
@@ -71,18 +85,54 @@ export class PostgresChangeFeed implements ChangeFeed {
     this.statusTimer.unref();
   }
 
-  take(options: { maxKeys: number; waitMs: number; signal?: AbortSignal }): Promise<ChangeBatch> {
-    return this.buffer.take(options);
+  async take(options: { maxKeys: number; waitMs: number; signal?: AbortSignal }): Promise<ChangeBatch> {
+    const batch = await this.buffer.take(options);
+    if (batch.keys.length && this.unseen.size) await this.visible();
+    return batch;
+  }
+
+  /**
+   * Waits until the transactions delivered so far are visible to other sessions. The server streams a commit
+   * once its record is flushed, a moment before the transaction leaves the running set; a check reading the
+   * key in that moment would find the old record (a new row absent, and delete it elsewhere). A transaction
+   * holds the lock on its own id until after it is visible, so none of them still holding it is enough.
+   */
+  private async visible(): Promise<void> {
+    const xids = [...this.unseen].map(String);
+    this.unseen.clear();
+    const until = Date.now() + VISIBLE_WAIT_MS;
+    for (;;) {
+      const { rows } = await this.admin!.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'transactionid' AND transactionid::text = ANY($1::text[])",
+        [xids],
+      );
+      if (!rows[0]?.n || Date.now() > until) return;
+      await new Promise((r) => setTimeout(r, 2));
+    }
   }
 
   async acknowledge(position: string): Promise<void> {
     this.acked = position;
-    await this.service?.acknowledge(position);
+    const wait = this.ackSentAt + ACK_EVERY_MS - Date.now();
+    if (wait <= 0) return this.sendAck();
+    // Sent with the next status, at most ACK_EVERY_MS from now; a failure there shows in the stream.
+    this.ackTimer ??= setTimeout(() => void this.sendAck().catch(() => {}), wait);
+    this.ackTimer.unref();
+  }
+
+  /** Tells the server the latest acknowledged position. */
+  private async sendAck(): Promise<void> {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    this.ackSentAt = Date.now();
+    if (this.acked) await this.service?.acknowledge(this.acked);
   }
 
   async close(): Promise<void> {
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.statusTimer = undefined;
+    // A position acknowledged but not yet sent is sent before the stream ends.
+    if (this.ackTimer) await this.sendAck().catch(() => {});
     const service = this.service;
     this.service = undefined;
     await service?.destroy().catch(() => {});
@@ -292,6 +342,7 @@ export class PostgresChangeFeed implements ChangeFeed {
     switch (m.tag) {
       case "begin":
         this.inTransaction = [];
+        this.xid = m.xid;
         return;
       case "insert":
       case "update":
@@ -309,6 +360,7 @@ export class PostgresChangeFeed implements ChangeFeed {
       case "commit": {
         const keys = this.inTransaction ?? [];
         this.inTransaction = undefined;
+        if (keys.length && this.xid !== undefined) this.unseen.add(this.xid);
         this.buffer.push(keys, m.commitEndLsn ?? "0/0");
         return;
       }
