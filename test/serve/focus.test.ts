@@ -127,4 +127,29 @@ describe("serve focus: adaptive", () => {
     expect(queue.ran.map((j) => j.index)).toEqual([0, 1, 2, 3]);
     expect((await service.api.datasets())[0]!.focus).toBeNull();
   });
+
+  it("focuses a pass its cron schedule starts, without stretching the schedule", async () => {
+    const cfg = itemsConfig(dir, {
+      extra: '    checkpointRows: 25\n    schedule: "*/15 * * * *"\n    focus: adaptive\n',
+    });
+    await recordDrift(cfg.state);
+    // The service's clock stands 300 ms before the schedule next fires.
+    const quarter = 15 * 60_000;
+    const offset = Math.ceil((Date.now() + 1_000) / quarter) * quarter - Date.now() - 300;
+    const now = () => Date.now() + offset;
+    const service = await createService(cfg, { log: () => {}, now });
+    cleanup.push(() => service.stop());
+    await service.start();
+    let status = (await service.api.datasets())[0]!;
+    for (let waited = 0; !status.lastRun?.finishedAt && waited < 10_000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      await service.idle();
+      status = (await service.api.datasets())[0]!;
+    }
+    expect(status.lastRun?.status).toBe("ok");
+    expect(status.focus).toMatchObject({ segments: 4, visits: 8, hot: [{ segment: 2, visits: 5 }] });
+    expect((await service.api.segments(status.lastRun!.id)).map((v) => v.from)).toHaveLength(8);
+    // The next pass is when the expression fires next (a cron schedule is not stretched by the extra visits).
+    expect(status.nextRunAt! % quarter).toBe(0);
+  });
 });
