@@ -74,6 +74,41 @@
     return `${duration(s * 1000)} ago`;
   }
 
+  /**
+   * What adaptive focus prioritised and why: the plan's sentence, then each hot segment with the drift that made
+   * it hot (divergences per hour over the window) and the visits it gets (or, on a coordinator, that its job
+   * went first).
+   */
+  function focusDetail(f) {
+    const windowMs = Math.max(1, f.plannedAt - f.since);
+    return h(
+      "dd",
+      { class: "focus", data: { visits: f.visits, segments: f.segments } },
+      h("div", { class: "focus-reason" }, `${f.visits} visits over ${f.segments} segments: ${f.reason}`),
+      // A watched dataset's dirty-segment passes are not focused: the plan shown is the last focused pass's.
+      h("div", { class: "muted small", data: { plannedAt: f.plannedAt } }, `planned ${ago(f.plannedAt)}`),
+      f.hot.length
+        ? h(
+            "ul",
+            { class: "focus-hot" },
+            f.hot.map((x) => {
+              const rate = (x.divergences * 3_600_000) / windowMs;
+              return h(
+                "li",
+                {
+                  data: { segment: x.segment, visits: x.visits, extra: x.visits - 1, rate: rate.toFixed(2) },
+                },
+                `segment ${x.segment + 1}: ${x.divergences} divergence${x.divergences === 1 ? "" : "s"} (${x.repaired} repaired) in ${duration(windowMs)}, ${rate < 10 ? rate.toFixed(1) : Math.round(rate)}/h · `,
+                x.visits > 1
+                  ? `${x.visits} visits per pass (${x.visits - 1} extra)`
+                  : "its job submitted first",
+              );
+            }),
+          )
+        : false,
+    );
+  }
+
   function duration(ms) {
     if (ms === undefined || ms === null || Number.isNaN(ms)) return "—";
     if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -990,13 +1025,7 @@
             ),
             // Adaptive focus: what the latest pass prioritised and why (focus: adaptive).
             d.focus ? h("dt", {}, "Focus") : false,
-            d.focus
-              ? h(
-                  "dd",
-                  { class: "focus", data: { visits: d.focus.visits, segments: d.focus.segments } },
-                  `${d.focus.visits} visits over ${d.focus.segments} segments: ${d.focus.reason}`,
-                )
-              : false,
+            d.focus ? focusDetail(d.focus) : false,
           ),
           replicaTable(d),
           h(

@@ -17,6 +17,11 @@ export interface DispatchSegmentsInput {
   /** Every job's fields but the segment's own. */
   readonly job: Omit<SegmentJob, "index" | "of" | "range">;
   readonly segments: readonly KeyRange[];
+  /**
+   * The order to submit the segments in (indexes, each once; adaptive focus puts hot ranges first); segments
+   * it leaves out follow in index order. Default: index order.
+   */
+  readonly order?: readonly number[] | undefined;
   /** Segments already folded (a resumed run's); not submitted again. */
   readonly done: ReadonlySet<number>;
   readonly signal: AbortSignal;
@@ -44,7 +49,8 @@ export async function dispatchSegments(input: DispatchSegmentsInput): Promise<bo
     of: segments.length,
     range: segments[index]!,
   });
-  const todo = new Set(segments.map((_, i) => i).filter((i) => !input.done.has(i)));
+  const first = (input.order ?? []).filter((i) => Number.isInteger(i) && i >= 0 && i < segments.length);
+  const todo = new Set([...first, ...segments.map((_, i) => i)].filter((i) => !input.done.has(i)));
   await dispatch.submit([...todo].map(job));
   while (todo.size > 0) {
     if (signal.aborted) return false;

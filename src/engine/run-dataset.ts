@@ -186,8 +186,9 @@ export interface RunDatasetOptions {
    * Adaptive focus: the order the pass visits its segments in, given how many there are — indexes, repeats
    * allowed (a hot segment visited several times, spread over the pass). Every segment is still visited at
    * least once (missing ones are appended), so a pass still covers the whole key space. Called once per
-   * pass; a checkpointed pass keeps its order in the checkpoint and resumes it. No grouping; in this process
-   * only (a dispatched pass ignores it).
+   * pass; a checkpointed pass keeps its order in the checkpoint and resumes it. No grouping. A dispatched pass
+   * (one job per run and segment) submits its segments in the order's first visits, repeats dropped, and
+   * plans afresh when resumed.
    */
   readonly focus?: ((segments: number) => readonly number[] | Promise<readonly number[]>) | undefined;
   /**
@@ -539,6 +540,11 @@ export async function runDataset(
           keptOrder ??
           (options.focus ? visitOrder(await options.focus(segments.length), segments.length) : undefined);
       if (cp && order && !keptOrder) cp = await save(cp);
+      // A dispatched pass has one job per segment: the focus order says which to submit first (repeats dropped).
+      const submitOrder =
+        dispatch && options.focus && !options.keys && segments.length > 1
+          ? [...new Set(visitOrder(await options.focus(segments.length), segments.length))]
+          : undefined;
       const resumedAt = cp && cp.done > 0 ? cp.done : undefined;
       // The drill-down keeps the groups of the dataset's last runs; a run over a list of keys (a change-feed
       // batch, a re-check) records none, so frequent small runs never push whole passes out. Queued segments
@@ -598,6 +604,7 @@ export async function runDataset(
               : {}),
           },
           segments,
+          ...(submitOrder ? { order: submitOrder } : {}),
           done,
           signal,
           pollMs: options.pollMs,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { visitOrder } from "../engine/run-dataset.js";
-import { focusStretch, planFocus } from "./focus-order.js";
+import { focusStretch, hotFirst, planFocus } from "./focus-order.js";
 
 const drift = (segment: number, divergences: number, repaired = divergences) => ({
   segment,
@@ -105,6 +105,30 @@ describe("planFocus", () => {
   it("is deterministic", () => {
     const d = [drift(3, 2), drift(1, 2), drift(7, 5)];
     expect(planFocus(12, d)).toEqual(planFocus(12, [...d].reverse()));
+  });
+});
+
+describe("hotFirst (a dispatched pass: one job per segment)", () => {
+  it.each([
+    { name: "no drift: index order", segments: 5, drift: [], order: [0, 1, 2, 3, 4], hot: [] },
+    {
+      name: "hottest first, then the others in index order, each once",
+      segments: 8,
+      drift: [drift(1, 5, 3), drift(6, 9, 9)],
+      order: [6, 1, 0, 2, 3, 4, 5, 7],
+      hot: [6, 1],
+    },
+  ])("$name", ({ segments, drift: d, order, hot }) => {
+    const plan = hotFirst(planFocus(segments, d));
+    expect(plan.order).toEqual(order);
+    expect(focusStretch(plan)).toBe(1);
+    expect(plan.hot.map((h) => [h.segment, h.visits])).toEqual(hot.map((s) => [s, 1]));
+  });
+
+  it("says what it prioritised and why", () => {
+    expect(hotFirst(planFocus(8, [drift(1, 5, 3), drift(6, 9, 2)])).reason).toBe(
+      "hot ranges submitted first: segment 2 (5 divergences, 3 repaired), segment 7 (9 divergences, 2 repaired); the other 6 after them, each once per pass (one job per segment)",
+    );
   });
 });
 

@@ -121,3 +121,26 @@ function focusReason(hot: readonly HotSegment[], segments: number): string {
 export function focusStretch(plan: Pick<FocusPlan, "order" | "segments">): number {
   return plan.segments > 0 ? plan.order.length / plan.segments : 1;
 }
+
+/**
+ * A focus plan for a pass whose segments run as jobs on workers: one job per run and segment (the
+ * SegmentDispatch contract, job id `<run>.<segment>`), so a segment cannot be visited twice in a pass. The hot
+ * segments are submitted first, hottest first, and the others after them in index order: a hot range is
+ * checked at the start of every pass instead of wherever its index falls, at a uniform pass's reads.
+ */
+export function hotFirst(plan: FocusPlan): FocusPlan {
+  if (plan.hot.length === 0) return { ...plan, order: Array.from({ length: plan.segments }, (_, i) => i) };
+  const hot = plan.hot.map((h) => ({ ...h, visits: 1 }));
+  const first = new Set(hot.map((h) => h.segment));
+  const rest = Array.from({ length: plan.segments }, (_, i) => i).filter((i) => !first.has(i));
+  const parts = hot.map(
+    (h) =>
+      `segment ${h.segment + 1} (${h.divergences} divergence${h.divergences === 1 ? "" : "s"}, ${h.repaired} repaired)`,
+  );
+  return {
+    order: [...hot.map((h) => h.segment), ...rest],
+    segments: plan.segments,
+    hot,
+    reason: `hot ranges submitted first: ${parts.join(", ")}; the other ${rest.length} after them, each once per pass (one job per segment)`,
+  };
+}

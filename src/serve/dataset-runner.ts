@@ -22,7 +22,7 @@ import { LEASE_TTL_MS, PassOwnedError } from "../engine/run-liveness.js";
 import { queuedMode, type SegmentDispatch } from "../engine/segment-dispatch.js";
 import type { SegmentReport } from "../engine/segment-report.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
-import { focusStretch, planFocus } from "../learning/focus-order.js";
+import { focusStretch, hotFirst, planFocus } from "../learning/focus-order.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
 import {
   CanaryError,
@@ -870,7 +870,10 @@ export class DatasetRunner {
 
   /**
    * Adaptive focus: the visit order of a pass over `segments` segments, from the drift each range showed
-   * inside the window (the state store's evidence aggregates). Logged and shown in status.
+   * inside the window (the state store's evidence aggregates); on a coordinator, the order its jobs are
+   * submitted in (hot first, each once). Every pass kind asks it: interval, cron and triggered passes alike, and
+   * the whole passes of a watched dataset (a dirty-segment pass reads only what its feeds marked, and is not
+   * focused). Logged and shown in status.
    */
   private async planFocus(segments: number): Promise<readonly number[]> {
     const focus = this.ds.focus!;
@@ -880,7 +883,9 @@ export class DatasetRunner {
       this.ds.name,
       since,
     );
-    const plan = planFocus(segments, drift, { extraShare: focus.extraShare });
+    const planned = planFocus(segments, drift, { extraShare: focus.extraShare });
+    // A coordinator's pass is one job per segment: its hot ranges go first rather than more often.
+    const plan = this.deps.dispatch ? hotFirst(planned) : planned;
     this.stretch = focusStretch(plan);
     this.focusView = {
       plannedAt: now,

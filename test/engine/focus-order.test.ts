@@ -1,12 +1,14 @@
 /**
  * A focused pass through the one run pipeline on real SQLite replicas: segments are visited in the focus
- * order (every one at least once), and a checkpointed pass that stops resumes the order it started with.
+ * order (every one at least once), and a checkpointed pass that stops resumes the order it started with. A
+ * watched dataset's whole pass is focused; its dirty-segment pass (only the segments its feeds marked) is not.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { openConnector } from "../../src/connectors/open-connector.js";
+import { runPlannedPass } from "../../src/engine/dirty-segment-pass.js";
 import type { OpenReplica } from "../../src/engine/run-context.js";
 import { runDataset } from "../../src/engine/run-dataset.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
@@ -79,4 +81,51 @@ it("visits segments in the focus order, resuming a stopped pass in the order it 
   // The stale key in segment 3 (ids 51–75) was found on each of its three visits.
   expect(second.totals.counts.stale).toBe(3);
   expect(await state.getCheckpoint(ds.name)).toBeUndefined();
+});
+
+it("focuses a watched dataset's whole pass, not its dirty-segment pass", async () => {
+  const cfg = itemsConfig(dir, {
+    extra:
+      "    checkpointRows: 25\n    watch: { replicas: [a], incremental: true, segmentRows: 25, sweepSegments: 0 }\n",
+    policy: "owner: a, resolve: owner",
+  });
+  const ds = cfg.datasets[0]!;
+  const state = await openStateStore(cfg.state);
+  const replicas: OpenReplica[] = [];
+  for (const r of ds.replicas)
+    replicas.push({ name: r.name, connector: await openConnector(ds.name, r, { readonly: false }) });
+  cleanup.push(async () => {
+    for (const r of replicas) await r.connector.close();
+    await state.close();
+  });
+  let t = 1_000;
+  const deps = { state, now: () => t++ };
+  let asked = 0;
+  const pass = (runId: string, visited: number[]) =>
+    runPlannedPass(ds, replicas, deps, {
+      runId,
+      command: "serve repair",
+      mode: "repair",
+      checkpoint: true,
+      focus: () => {
+        asked++;
+        return [3, 3, 0];
+      },
+      observer: { onSegment: ({ from }) => void visited.push(from) },
+    });
+  const whole: number[] = [];
+  const first = await pass("whole-1", whole);
+  expect(first.plan.kind).toBe("whole");
+  expect(first.run.status).toBe("ok");
+  expect(asked).toBe(1);
+  expect(whole).toEqual([3, 3, 0, 1, 2]);
+  // The feed vouches for every change and marked segment 2 dirty: the next pass reads it alone, unfocused.
+  await state.putFeedPosition({ dataset: ds.name, replica: "a", position: "1", updatedAt: t });
+  await state.markSegmentsDirty(ds.name, [2], t);
+  const dirty: number[] = [];
+  const second = await pass("dirty-1", dirty);
+  expect(second.plan).toMatchObject({ kind: "dirty", segments: [2] });
+  expect(second.run).toMatchObject({ status: "ok", segments: 1 });
+  expect(dirty).toEqual([0]);
+  expect(asked).toBe(1);
 });

@@ -1,15 +1,18 @@
 /**
  * Adaptive focus in serve on real SQLite replicas: with drift recorded in one key range, a pass visits that
  * segment several times, and the dataset's status says what it prioritised and why; without `focus` the
- * status field is null and the pass visits each segment once.
+ * status field is null and the pass visits each segment once. A coordinator (one job per segment) submits the
+ * hot segment's job first instead.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SegmentWorkerHost } from "../../src/serve/segment-worker-host.js";
 import { createService, type Service } from "../../src/serve/service.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
 import { itemsConfig, makeItemsReplicas } from "../support/sqlite-items.js";
+import { InlineQueue } from "./inline-queue.js";
 
 let dir: string;
 const cleanup: (() => Promise<void>)[] = [];
@@ -45,12 +48,25 @@ async function recordDrift(stateUrl: string): Promise<void> {
   }
 }
 
-async function scanPass(focus: string): Promise<{ service: Service; log: string[] }> {
+async function scanPass(focus: string, queue?: InlineQueue): Promise<{ service: Service; log: string[] }> {
   const cfg = itemsConfig(dir, { extra: `    checkpointRows: 25\n${focus}` });
   await recordDrift(cfg.state);
   const log: string[] = [];
-  const service = await createService(cfg, { log: (l) => log.push(l) });
+  const service = await createService(cfg, { log: (l) => log.push(l), ...(queue ? { queue } : {}) });
   cleanup.push(() => service.stop());
+  if (queue) {
+    // A worker in-process (the real host) runs the jobs in the order they were submitted.
+    const host = new SegmentWorkerHost(cfg, {
+      state: service.state,
+      now: Date.now,
+      log: () => {},
+      worker: "w1",
+    });
+    cleanup.push(() => host.close());
+    queue.host = host;
+    // A coordinator runs passes only while it leads: started, as a leader would be.
+    await service.start();
+  }
   await service.api.trigger("items", "scan");
   await service.idle();
   return { service, log };
@@ -87,5 +103,53 @@ describe("serve focus: adaptive", () => {
       [0, 1],
       [1, 4],
     ]);
+  });
+
+  it("on a coordinator, submits the hot segment's job first, each segment once", async () => {
+    const queue = new InlineQueue();
+    const { service } = await scanPass("    focus: adaptive\n", queue);
+    // Four segments of 25 rows, one job each (no segment is visited twice: one job per run and segment).
+    expect(queue.ran.map((j) => j.index)).toEqual([2, 0, 1, 3]);
+    const [status] = await service.api.datasets();
+    expect(status!.lastRun?.status).toBe("ok");
+    expect(status!.focus).toMatchObject({
+      segments: 4,
+      visits: 4,
+      hot: [{ segment: 2, visits: 1, divergences: 6, repaired: 6 }],
+      reason:
+        "hot ranges submitted first: segment 3 (6 divergences, 6 repaired); the other 3 after them, each once per pass (one job per segment)",
+    });
+  });
+
+  it("on a coordinator without focus, submits in index order", async () => {
+    const queue = new InlineQueue();
+    const { service } = await scanPass("", queue);
+    expect(queue.ran.map((j) => j.index)).toEqual([0, 1, 2, 3]);
+    expect((await service.api.datasets())[0]!.focus).toBeNull();
+  });
+
+  it("focuses a pass its cron schedule starts, without stretching the schedule", async () => {
+    const cfg = itemsConfig(dir, {
+      extra: '    checkpointRows: 25\n    schedule: "*/15 * * * *"\n    focus: adaptive\n',
+    });
+    await recordDrift(cfg.state);
+    // The service's clock stands 300 ms before the schedule next fires.
+    const quarter = 15 * 60_000;
+    const offset = Math.ceil((Date.now() + 1_000) / quarter) * quarter - Date.now() - 300;
+    const now = () => Date.now() + offset;
+    const service = await createService(cfg, { log: () => {}, now });
+    cleanup.push(() => service.stop());
+    await service.start();
+    let status = (await service.api.datasets())[0]!;
+    for (let waited = 0; !status.lastRun?.finishedAt && waited < 10_000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      await service.idle();
+      status = (await service.api.datasets())[0]!;
+    }
+    expect(status.lastRun?.status).toBe("ok");
+    expect(status.focus).toMatchObject({ segments: 4, visits: 8, hot: [{ segment: 2, visits: 5 }] });
+    expect((await service.api.segments(status.lastRun!.id)).map((v) => v.from)).toHaveLength(8);
+    // The next pass is when the expression fires next (a cron schedule is not stretched by the extra visits).
+    expect(status.nextRunAt! % quarter).toBe(0);
   });
 });
