@@ -47,7 +47,7 @@ export interface ReplayDatasetOptions {
   /** Passed to every run (guard, detect, heartbeat, who runs it). */
   readonly run?: Pick<
     RunDatasetOptions,
-    "guard" | "detect" | "heartbeatMs" | "staleRunMs" | "actor" | "policySource"
+    "guard" | "detect" | "heartbeatMs" | "staleRunMs" | "actor" | "policySource" | "observer"
   >;
 }
 
@@ -181,9 +181,29 @@ export async function replayDataset(
     const moved = await state.getReplayCursor(ds.name, options.replica);
     if (moved >= to) return moved;
     throw new ReplayError(
-        `${ds.name}: ${options.replica}'s replay cursor moved from ${from} while this replay ran (another replay?); run it again`,
-      );
+      `${ds.name}: ${options.replica}'s replay cursor moved from ${from} while this replay ran (another replay?); run it again`,
+    );
   }
+}
+
+/** A replay's outcome as JSON documents show it (`concord replay --json`, the HTTP API). */
+export function replaySummary(r: ReplayResult) {
+  return {
+    source: r.source,
+    replica: r.replica,
+    cursor: { from: r.from, to: r.to },
+    logLast: r.last,
+    batches: r.batches,
+    changes: r.changes,
+    keys: r.keys,
+    finished: r.finished,
+    gap: r.gap ? { message: r.gap.message, runId: r.gap.pass.runId } : null,
+    counts: r.totals.counts,
+    repairs: r.totals.repairs,
+    escalated: r.totals.escalated,
+    remaining: r.totals.remaining,
+    rowsRead: r.totals.stats.rowsRead,
+  };
 }
 
 /**
