@@ -479,12 +479,12 @@ export class DatasetRunner {
     const ds = this.ds;
     if (this.stopping) throw new TriggerError("stopping", "the service is stopping");
     replaySource(ds, replica);
-    if (this.replaying)
+    if (this.replaying !== undefined)
       throw new TriggerError(
         "busy",
         `dataset ${ds.name} is already replaying onto ${this.replayView?.replica ?? "a replica"}`,
       );
-    if (this.running) throw new TriggerError("busy", `dataset ${ds.name} is running a pass`);
+    if (this.running !== undefined) throw new TriggerError("busy", `dataset ${ds.name} is running a pass`);
     let release = () => {};
     const done = new Promise<void>((resolve) => {
       release = resolve;
@@ -512,7 +512,12 @@ export class DatasetRunner {
       this.replaying = undefined;
       release();
       // A scheduled pass that came due during the replay starts now.
-      if (!this.stopping && this.nextRunAt !== undefined && this.nextRunAt <= now() && !this.running)
+      if (
+        !this.stopping &&
+        this.nextRunAt !== undefined &&
+        this.nextRunAt <= now() &&
+        this.running === undefined
+      )
         this.schedule(0, this.ds.mode);
       this.deps.onChange?.();
     }
@@ -630,7 +635,8 @@ export class DatasetRunner {
   /** Starts a pass now, in the background; the returned run id is the pass's (a resumed pass keeps its own). */
   async trigger(mode: PassMode): Promise<string> {
     if (this.stopping) throw new TriggerError("stopping", "the service is stopping");
-    if (this.replaying) throw new TriggerError("busy", `dataset ${this.ds.name} is replaying its change log`);
+    if (this.replaying !== undefined)
+      throw new TriggerError("busy", `dataset ${this.ds.name} is replaying its change log`);
     if (this.busy) throw new TriggerError("busy", `dataset ${this.ds.name} is already running a pass`);
     clearTimeout(this.timer);
     const runId = await this.runIdFor(mode);
@@ -687,16 +693,17 @@ export class DatasetRunner {
       scheduleMs: this.ds.scheduleMs ?? null,
       scheduleCron: this.ds.scheduleCron ?? null,
       intensity: this.ds.intensity,
-      state: this.running
-        ? this.held
-          ? "paused"
-          : "running"
-        : this.replaying
-          ? "replaying"
-          : this.backoffMs > 0
-            ? "backing-off"
-            : "idle",
-      progress: this.running ? this.progress : undefined,
+      state:
+        this.running !== undefined
+          ? this.held
+            ? "paused"
+            : "running"
+          : this.replaying !== undefined
+            ? "replaying"
+            : this.backoffMs > 0
+              ? "backing-off"
+              : "idle",
+      progress: this.running !== undefined ? this.progress : undefined,
       nextRunAt: this.busy ? undefined : this.nextRunAt,
       lastRun: last,
       counts,
