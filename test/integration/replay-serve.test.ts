@@ -47,11 +47,11 @@ describe.skipIf(!up)("replay under serve, and the watcher's cursors: PostgreSQL 
     await pg.admin.query(
       `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
         WHERE slot_name LIKE $1 AND NOT active`,
-      [`concord_${pg.name}%`],
+      [`concord_replay2_${pg.name}%`],
     );
     const pubs = await pg.admin.query<{ pubname: string }>(
       "SELECT pubname FROM pg_publication WHERE pubname LIKE $1",
-      [`concord_${pg.name}%`],
+      [`concord_replay2_${pg.name}%`],
     );
     for (const { pubname } of pubs.rows) await pg.admin.query(`DROP PUBLICATION "${pubname}"`);
     await pg.drop();
@@ -128,7 +128,7 @@ ${extra}`;
 
   it("POST /api/datasets/:name/replay replays the backlog in serve, audits who asked and shows it in status; bad input is one line", async () => {
     const dir = tempDir();
-    const dataset = "replay2_api";
+    const dataset = `replay2_${pg.name}_api`;
     const last = await backlog(dir, dataset, "replay2_api", 120);
     expect(await mariaRows("replay2_api")).toHaveLength(0);
     await createTables("replay2_plain");
@@ -166,9 +166,9 @@ serve:
         dataset,
         { replica: "elsewhere" },
         400,
-        /^replica: elsewhere is not a replica of replay2_api$/,
+        new RegExp(`^replica: elsewhere is not a replica of ${dataset}$`),
       );
-      await refused(dataset, { replica: "pg" }, 400, /^replica: pg is replay2_api's owner/);
+      await refused(dataset, { replica: "pg" }, 400, new RegExp(`^replica: pg is ${dataset}'s owner`));
       await refused(dataset, {}, 400, /^body\.replica: /);
       await refused("replay2_plain", { replica: "maria" }, 409, /policy\.resolve is not replay/);
 
@@ -206,15 +206,14 @@ serve:
       const runs = await service.api.runs({ dataset, limit: 10 });
       expect(runs.map((r) => r.command)).toContain("replay");
 
-      // One replay at a time: a second while the first runs is a 409.
-      const first = service.api.replay(dataset, "maria", "test");
-      await refused(
-        dataset,
-        { replica: "maria" },
-        409,
-        /^dataset replay2_api is already replaying onto maria$/,
-      );
-      expect(await first).toMatchObject({ cursor: { from: last, to: last }, batches: 0 });
+      // Serialised with passes: while one runs, a replay is a 409 (and a replay again has nothing to do).
+      await service.api.trigger(dataset, "scan");
+      await refused(dataset, { replica: "maria" }, 409, new RegExp(`^dataset ${dataset} is running a pass$`));
+      await service.idle();
+      expect(await service.api.replay(dataset, "maria", "test")).toMatchObject({
+        cursor: { from: last, to: last },
+        batches: 0,
+      });
       expect((await service.api.verifyAudit()).ok).toBe(true);
     } finally {
       await app.close();
@@ -224,7 +223,7 @@ serve:
 
   it("serve's watcher catches up a replica behind the owner's log once a check succeeds", async () => {
     const dir = tempDir();
-    const dataset = "replay2_catchup";
+    const dataset = `replay2_${pg.name}_catchup`;
     const last = await backlog(dir, dataset, "replay2_catchup", 150);
     expect(cursor(dir, dataset)).toBe(0);
     const logs: string[] = [];
@@ -252,7 +251,7 @@ serve:
 
   it("a check that failed while the replica was unreachable, retried successfully, moves its cursor to the log's end", async () => {
     const dir = tempDir();
-    const dataset = "replay2_retry";
+    const dataset = `replay2_${pg.name}_retry`;
     const table = "replay2_retry";
     await createTables(table);
     const cfg = writeConfig(dir, yaml(dataset, table, "repair"));
