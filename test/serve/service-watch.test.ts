@@ -42,6 +42,7 @@ describe("watch: configuration", () => {
       segmentRows: 10_000,
       sweepSegments: 1,
       keepRuns: 1000,
+      logKeys: 1_000_000,
       wholeEveryMs: 86_400_000,
     });
     expect(
@@ -58,6 +59,7 @@ describe("watch: configuration", () => {
       segmentRows: 10_000,
       sweepSegments: 1,
       keepRuns: 1000,
+      logKeys: 1_000_000,
       wholeEveryMs: 86_400_000,
     });
     expect(() => yaml("{ replicas: [c] }")).toThrow(
