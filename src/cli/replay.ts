@@ -4,6 +4,7 @@ import {
   type ReplayResult,
   replayDataset,
   replaySource,
+  replaySummary,
 } from "../engine/replay-dataset.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
@@ -104,23 +105,6 @@ function summary(dataset: string, r: ReplayResult, ms: number): string {
 
 /** The `--json` document: where the cursor went, what was replayed, and the summed totals. */
 function replayDocument(dataset: string, r: ReplayResult, ms: number) {
-  return {
-    command: "replay",
-    dataset,
-    source: r.source,
-    replica: r.replica,
-    cursor: { from: r.from, to: r.to },
-    logLast: r.last,
-    batches: r.batches,
-    changes: r.changes,
-    keys: r.keys,
-    durationMs: ms,
-    finished: r.finished,
-    gap: r.gap ? { message: r.gap.message, runId: r.gap.pass.runId } : null,
-    counts: r.totals.counts,
-    repairs: r.totals.repairs,
-    escalated: r.totals.escalated,
-    remaining: r.totals.remaining,
-    rowsRead: r.totals.stats.rowsRead,
-  };
+  const { finished, gap, ...summary } = replaySummary(r);
+  return { command: "replay", dataset, ...summary, durationMs: ms, finished, gap };
 }

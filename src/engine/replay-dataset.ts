@@ -47,7 +47,7 @@ export interface ReplayDatasetOptions {
   /** Passed to every run (guard, detect, heartbeat, who runs it). */
   readonly run?: Pick<
     RunDatasetOptions,
-    "guard" | "detect" | "heartbeatMs" | "staleRunMs" | "actor" | "policySource"
+    "guard" | "detect" | "heartbeatMs" | "staleRunMs" | "actor" | "policySource" | "observer"
   >;
 }
 
@@ -79,8 +79,9 @@ export const REPLAY_COMMANDS = ["replay", "replay pass"] as const;
  * batches (commit order), runs each batch's distinct keys through `runDataset`'s key form in repair mode with
  * `logged` set (so `resolve: replay` copies the owner's current value: the same ledger, claims, conditional
  * writes, verification and audit as any repair, and idempotent repair ids), and moves the cursor past the
- * batch only once its run finished with nothing left divergent (compare and set: a concurrent replay or the
- * watcher moving it first stops this one). A kill mid-batch leaves the cursor before that batch: the rerun
+ * batch only once its run finished with nothing left divergent (compare and set: a concurrent replay moving
+ * it first stops this one; the watcher moving it past the batch — its checks found those keys equal — lets
+ * this one go on from there). A kill mid-batch leaves the cursor before that batch: the rerun
  * settles what the killed run left pending and does that batch again (its repairs then find the keys equal),
  * never the batches before it.
  *
@@ -126,10 +127,10 @@ export async function replayDataset(
     const pass = await run(REPLAY_COMMANDS[1]);
     addTotals(totals, pass.totals);
     const clean = pass.finished && pass.totals.remaining === 0;
-    if (clean) await moveCursor(start, head.last);
+    const to = clean ? await moveCursor(start, head.last) : start;
     return {
       ...base,
-      to: clean ? head.last : start,
+      to,
       batches: 0,
       changes: 0,
       keys: 0,
@@ -156,9 +157,9 @@ export async function replayDataset(
       throw new ReplayError(
         `${ds.name}: replaying seqs ${cursor + 1}–${to} of ${source}'s change log left ${result.totals.remaining} divergence${result.totals.remaining === 1 ? "" : "s"} (run ${result.runId}); ${options.replica}'s replay cursor stays at ${cursor}`,
       );
-    await moveCursor(cursor, to);
+    const moved = await moveCursor(cursor, to);
     const batch: ReplayBatch = { from: cursor, to, changes: entries.length, keys: keys.size, result };
-    cursor = to;
+    cursor = moved;
     batches++;
     changes += entries.length;
     keyCount += keys.size;
@@ -174,12 +175,35 @@ export async function replayDataset(
     finished: !options.signal?.aborted,
   };
 
-  async function moveCursor(from: number, to: number): Promise<void> {
-    if (!(await state.moveReplayCursor(ds.name, options.replica, from, to, now())))
-      throw new ReplayError(
-        `${ds.name}: ${options.replica}'s replay cursor moved from ${from} while this replay ran (another replay?); run it again`,
-      );
+  /** Moves the cursor `from` → `to`; one the watcher moved past `to` meanwhile is left there (and returned). */
+  async function moveCursor(from: number, to: number): Promise<number> {
+    if (await state.moveReplayCursor(ds.name, options.replica, from, to, now())) return to;
+    const moved = await state.getReplayCursor(ds.name, options.replica);
+    if (moved >= to) return moved;
+    throw new ReplayError(
+      `${ds.name}: ${options.replica}'s replay cursor moved from ${from} while this replay ran (another replay?); run it again`,
+    );
   }
+}
+
+/** A replay's outcome as JSON documents show it (`concord replay --json`, the HTTP API). */
+export function replaySummary(r: ReplayResult) {
+  return {
+    source: r.source,
+    replica: r.replica,
+    cursor: { from: r.from, to: r.to },
+    logLast: r.last,
+    batches: r.batches,
+    changes: r.changes,
+    keys: r.keys,
+    finished: r.finished,
+    gap: r.gap ? { message: r.gap.message, runId: r.gap.pass.runId } : null,
+    counts: r.totals.counts,
+    repairs: r.totals.repairs,
+    escalated: r.totals.escalated,
+    remaining: r.totals.remaining,
+    rowsRead: r.totals.stats.rowsRead,
+  };
 }
 
 /**

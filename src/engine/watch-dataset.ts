@@ -143,6 +143,8 @@ async function watchFeed(
   let idle: string | undefined;
   let storedAt = 0;
   let checks = 0;
+  /** Keys (JSON) a clean check of the owner's log covered, with the log's last seq at that check. */
+  const cleanAt = new Map<string, number>();
   // Under resolve: replay, the owner's feed fills the change log `concord replay` reads.
   const logsChanges = ds.policy.resolve === "replay" && ds.policy.owner === watched.replica;
   let recoveredAt = Number.NEGATIVE_INFINITY;
@@ -208,13 +210,41 @@ async function watchFeed(
   }
 
   /**
-   * A replica caught up through the batch's first change (its cursor just before it) is caught up through
-   * the batch now that the check left nothing divergent; one behind stays behind until a replay.
+   * After a clean repair-mode check of the owner's log through `to`: `keys` were just found equal on every
+   * replica, so every logged change of theirs at or before `to` is applied everywhere (a replayed key takes
+   * the owner's current value too). A replica's cursor moves over every entry after it whose key a clean
+   * check covered — this batch, or an earlier one remembered in `cleanAt` — and stops at the first that no
+   * check covered since it was logged (a change missed while it was unreachable: `replay` catches that up).
+   * So a batch checked again after a failed check (the feed restarts at its stored position and logs the
+   * changes again) moves a cursor the failure left behind. A whole pass after a gap (`keys` undefined) covers
+   * every key. Compare and set: a replay moving the cursor meanwhile wins, and this moves it next time.
    */
-  async function advanceCursors(from: number, to: number): Promise<void> {
-    for (const r of replicas)
-      if (r.name !== watched.replica)
-        await deps.state.moveReplayCursor(ds.name, r.name, from, to, deps.now());
+  async function advanceCursors(keys: readonly Key[] | undefined, from: number, to: number): Promise<void> {
+    if (keys) {
+      if (cleanAt.size + keys.length > CLEAN_KEYS_KEPT * watch.maxKeys) cleanAt.clear();
+      for (const k of keys) cleanAt.set(JSON.stringify(k), to);
+    }
+    let behind = false;
+    for (const r of replicas) {
+      if (r.name === watched.replica) continue;
+      const at = await deps.state.getReplayCursor(ds.name, r.name);
+      if (at >= to) continue;
+      let next = at;
+      if (!keys || at === from) next = to;
+      else
+        read: for (let page = 0; page < CURSOR_PAGES && next < to; page++) {
+          const entries = await deps.state.readChanges(ds.name, watched.replica, next, CURSOR_PAGE);
+          if (!entries.length) break;
+          for (const e of entries) {
+            if (e.seq > to || (cleanAt.get(JSON.stringify(e.key)) ?? 0) < e.seq) break read;
+            next = e.seq;
+          }
+        }
+      if (next > at) await deps.state.moveReplayCursor(ds.name, r.name, at, next, deps.now());
+      if (next < to) behind = true;
+    }
+    // Every replica is at the log's end: nothing earlier needs remembering.
+    if (!behind) cleanAt.clear();
   }
 
   /** Stores the feed's position, then tells the store it may release what precedes it. */
@@ -300,8 +330,14 @@ async function watchFeed(
         for (const [name, r] of Object.entries(result.totals.replicas)) rows[name] = r.rows;
         basis = { described: result.resolved, rows, at: began };
       }
-      if (logged && mode === "repair" && result.totals.remaining === 0)
-        await advanceCursors(logged.last - batch.keys.length, logged.last);
+      if (logsChanges && mode === "repair" && result.totals.remaining === 0) {
+        if (logged) await advanceCursors(batch.keys, logged.last - batch.keys.length, logged.last);
+        // The whole pass after a gap found every replica equal to the owner, after the gap was logged.
+        else if (batch.gap) {
+          const head = await deps.state.changeLogHead(ds.name, watched.replica);
+          await advanceCursors(undefined, head.last, head.last);
+        }
+      }
       if (batch.gap) await recordWholePass(deps.state, ds.name, result);
       // Each check is a run: quiet ones past the newest keepRuns go, so runs grow with divergence, not writes.
       if (++checks % PRUNE_EVERY === 0) {
@@ -352,6 +388,13 @@ const BASIS_MS = 30_000;
 
 /** How often a watch's check also settles what dead runs left pending (every check would, several a second). */
 const RECOVER_EVERY_MS = 10_000;
+
+/** A clean check's keys are remembered for cursors behind it up to this many times `watch.maxKeys`. */
+const CLEAN_KEYS_KEPT = 4;
+
+/** Log entries read at a time, and pages at most per check, when a cursor behind a batch is moved. */
+const CURSOR_PAGE = 500;
+const CURSOR_PAGES = 8;
 
 /** How often a position that moved without changes of ours is stored. */
 const IDLE_STORE_MS = 1000;

@@ -10,6 +10,7 @@ import { nextCronTime, parseCron } from "../core/cron.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { canaryKey, describeDataset } from "../engine/describe-dataset.js";
 import { runPlannedPass } from "../engine/dirty-segment-pass.js";
+import { type ReplayResult, replayDataset, replaySource } from "../engine/replay-dataset.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import {
   type DatasetRunResult,
@@ -18,7 +19,13 @@ import {
   type SegmentOutcome,
 } from "../engine/run-dataset.js";
 import { newRunId } from "../engine/run-id.js";
-import { LEASE_TTL_MS, PassOwnedError } from "../engine/run-liveness.js";
+import {
+  acquirePass,
+  HEARTBEAT_MS,
+  LEASE_TTL_MS,
+  PassOwnedError,
+  passLease,
+} from "../engine/run-liveness.js";
 import { queuedMode, type SegmentDispatch } from "../engine/segment-dispatch.js";
 import type { SegmentReport } from "../engine/segment-report.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
@@ -43,7 +50,13 @@ import {
 import { type ProbeOutcome, Prober } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
 import { countRepairs, markSegment } from "./segment-marks.js";
-import { type DatasetStatus, type FocusView, type PassControl, TriggerError } from "./service-api.js";
+import {
+  type DatasetStatus,
+  type FocusView,
+  type PassControl,
+  type ReplayView,
+  TriggerError,
+} from "./service-api.js";
 import { ShadowTracker, type ShadowView } from "./shadow-tracker.js";
 
 export type PassMode = "scan" | "repair";
@@ -120,6 +133,9 @@ export class DatasetRunner {
   /** Visits ÷ segments of the last focused pass: the wait before the next pass grows by it (same read rate). */
   private stretch = 1;
   private rolloutLoad: Promise<CanaryRollout> | undefined;
+  /** The change-log replay running (or the last one): shown in status. */
+  private replayView: ReplayView | null = null;
+  private replaying: Promise<unknown> | undefined;
   private rolloutReset: Promise<void> = Promise.resolve();
 
   /** The dataset as the config file declares it; `config` is what runs (a promotion or a held reload applied). */
@@ -446,8 +462,140 @@ export class DatasetRunner {
     return this.shadowTracker;
   }
 
+  /** A pass or a replay is running: nothing else starts. */
   get busy(): boolean {
-    return this.running !== undefined;
+    return this.running !== undefined || this.replaying !== undefined;
+  }
+
+  /**
+   * Replays the owner's change log onto `replica` in this process (engine/replay-dataset.ts) and answers what
+   * it came to. Serialised with the dataset's passes: refused (TriggerError "busy") while a pass or a replay
+   * runs here, or while another process holds the dataset's pass lease, which the replay holds (renewed) for
+   * as long as it runs; a pass scheduled meanwhile starts after it. `by` is
+   * named as the runs' actor and in a `triggered` audit entry (mode `replay`). Throws ReplayError when the dataset or replica does not fit.
+   */
+  async replay(replica: string, by: string, options: { batch?: number } = {}): Promise<ReplayResult> {
+    const { state, now } = this.deps;
+    const ds = this.ds;
+    if (this.stopping) throw new TriggerError("stopping", "the service is stopping");
+    replaySource(ds, replica);
+    if (this.replaying !== undefined)
+      throw new TriggerError(
+        "busy",
+        `dataset ${ds.name} is already replaying onto ${this.replayView?.replica ?? "a replica"}`,
+      );
+    if (this.running !== undefined) throw new TriggerError("busy", `dataset ${ds.name} is running a pass`);
+    let release = () => {};
+    const done = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.replaying = done;
+    try {
+      try {
+        await acquirePass(state, ds.name, this.deps.owner, now());
+      } catch (err) {
+        if (err instanceof PassOwnedError) throw new TriggerError("busy", err.message);
+        throw err;
+      }
+      const lease = passLease(ds.name);
+      const renew = setInterval(() => {
+        void state.acquireLease(lease, this.deps.owner, now(), LEASE_TTL_MS).catch(() => false);
+      }, HEARTBEAT_MS);
+      renew.unref();
+      try {
+        return await this.replayHeld(replica, by, options);
+      } finally {
+        clearInterval(renew);
+        await state.releaseLease(lease, this.deps.owner).catch(() => {});
+      }
+    } finally {
+      this.replaying = undefined;
+      release();
+      // A scheduled pass that came due during the replay starts now.
+      if (
+        !this.stopping &&
+        this.nextRunAt !== undefined &&
+        this.nextRunAt <= now() &&
+        this.running === undefined
+      )
+        this.schedule(0, this.ds.mode);
+      this.deps.onChange?.();
+    }
+  }
+
+  private async replayHeld(replica: string, by: string, options: { batch?: number }): Promise<ReplayResult> {
+    const { state, now, metrics } = this.deps;
+    const ds = this.ds;
+    await state.appendAudit([
+      {
+        ts: now(),
+        runId: null,
+        type: "triggered",
+        dataset: ds.name,
+        key: null,
+        data: { by, mode: "replay", replica },
+      },
+    ]);
+    const startedAt = now();
+    let view: ReplayView = {
+      replica,
+      by,
+      state: "running",
+      startedAt,
+      from: 0,
+      cursor: 0,
+      last: 0,
+      batches: 0,
+      changes: 0,
+    };
+    this.replayView = view;
+    this.deps.log(`${ds.name}: replaying the owner's change log onto ${replica} (asked by ${by})`);
+    try {
+      const result = await replayDataset(
+        ds,
+        await this.open(),
+        { state, now },
+        {
+          replica,
+          batch: options.batch,
+          newRunId: () => newRunId(new Date(now())),
+          signal: this.abort.signal,
+          run: {
+            actor: by,
+            policySource: this.deps.configFile,
+            guard: {
+              onRetry: (r) => metrics.retries.inc({ dataset: ds.name, replica: r }),
+              onRate: (r, rate) => metrics.repairWriteRate.set({ dataset: ds.name, replica: r }, rate ?? -1),
+            },
+            // Metrics, divergent-key marks and times to convergence, as for a pass's groups.
+            observer: { onSegmentDone: (report, work) => this.segmentDone(report, work) },
+          },
+          observer: {
+            onStart: ({ cursor, last }) => {
+              view = { ...view, from: cursor, cursor, last };
+              this.replayView = view;
+            },
+            onGap: ({ message: line }) => this.deps.log(line),
+            onBatch: (b) => {
+              view = { ...view, cursor: b.to, batches: view.batches + 1, changes: view.changes + b.changes };
+              this.replayView = view;
+            },
+          },
+        },
+      );
+      const repaired = Object.values(result.totals.repairs).reduce((a, n) => a + n, 0);
+      this.replayView = { ...view, state: "finished", cursor: result.to, finishedAt: now() };
+      this.deps.log(
+        `${ds.name}: replayed onto ${replica}: cursor ${result.from} → ${result.to} (log ends at ${result.last}), ${result.changes} changes in ${result.batches} batches${result.gap ? ", a full pass instead" : ""}; ${repaired} repairs`,
+      );
+      await this.deps.anchor?.();
+      return result;
+    } catch (err) {
+      this.replayView = { ...view, state: "failed", finishedAt: now(), error: message(err) };
+      this.deps.log(`${ds.name}: replay onto ${replica} stopped: ${message(err)}`);
+      await this.deps.anchor?.();
+      throw err;
+    }
   }
 
   replicasDown(): string[] {
@@ -487,6 +635,8 @@ export class DatasetRunner {
   /** Starts a pass now, in the background; the returned run id is the pass's (a resumed pass keeps its own). */
   async trigger(mode: PassMode): Promise<string> {
     if (this.stopping) throw new TriggerError("stopping", "the service is stopping");
+    if (this.replaying !== undefined)
+      throw new TriggerError("busy", `dataset ${this.ds.name} is replaying its change log`);
     if (this.busy) throw new TriggerError("busy", `dataset ${this.ds.name} is already running a pass`);
     clearTimeout(this.timer);
     const runId = await this.runIdFor(mode);
@@ -510,7 +660,7 @@ export class DatasetRunner {
    */
   control(action: PassControl): { runId: string; state: DatasetStatus["state"] } {
     const runId = this.launched;
-    if (!this.busy || runId === undefined)
+    if (this.running === undefined || runId === undefined)
       throw new TriggerError("idle", `dataset ${this.ds.name} has no pass running`);
     if (action === "pause" && !this.held) {
       let release = () => {};
@@ -543,8 +693,17 @@ export class DatasetRunner {
       scheduleMs: this.ds.scheduleMs ?? null,
       scheduleCron: this.ds.scheduleCron ?? null,
       intensity: this.ds.intensity,
-      state: this.busy ? (this.held ? "paused" : "running") : this.backoffMs > 0 ? "backing-off" : "idle",
-      progress: this.busy ? this.progress : undefined,
+      state:
+        this.running !== undefined
+          ? this.held
+            ? "paused"
+            : "running"
+          : this.replaying !== undefined
+            ? "replaying"
+            : this.backoffMs > 0
+              ? "backing-off"
+              : "idle",
+      progress: this.running !== undefined ? this.progress : undefined,
       nextRunAt: this.busy ? undefined : this.nextRunAt,
       lastRun: last,
       counts,
@@ -553,12 +712,14 @@ export class DatasetRunner {
       lag: { ...this.lag },
       replicas: [...this.health.values()].map((h) => h.view()),
       focus: this.ds.focus ? this.focusView : null,
+      replay: this.replayView,
     };
   }
 
   /** Waits for the pass in flight, if any (tests). */
   async idle(): Promise<void> {
-    while (this.running !== undefined) await this.running.catch(() => {});
+    while (this.running !== undefined || this.replaying !== undefined)
+      await (this.running ?? this.replaying)?.catch(() => {});
   }
 
   /** Runs one probe now and records it (tests, and the probe timer). */

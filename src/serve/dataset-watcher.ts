@@ -4,6 +4,7 @@ import type { Connector } from "../connectors/connector.js";
 import { openChangeFeed } from "../connectors/open-change-feed.js";
 import { openConnector } from "../connectors/open-connector.js";
 import { keyId } from "../core/model.js";
+import { ReplayError, type ReplayResult } from "../engine/replay-dataset.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import { newRunId } from "../engine/run-id.js";
 import type { SegmentDispatch } from "../engine/segment-dispatch.js";
@@ -12,6 +13,7 @@ import type { StateStore } from "../state/state-store.js";
 import type { ConsistencyHints } from "./consistency-hints.js";
 import type { ServeMetrics } from "./metrics.js";
 import { recordSegment } from "./segment-marks.js";
+import { TriggerError } from "./service-api.js";
 
 export interface DatasetWatcherDeps {
   readonly state: StateStore;
@@ -26,7 +28,16 @@ export interface DatasetWatcherDeps {
   readonly hints: ConsistencyHints;
   /** A coordinator's queue: batches of keys are checked by workers as key jobs. */
   readonly dispatch?: SegmentDispatch | undefined;
+  /**
+   * Replays the owner's change log onto `replica`, `batch` logged changes at a time (the runner's replay:
+   * serialised with the dataset's passes; TriggerError "busy" while one runs).
+   */
+  readonly catchUp?: ((replica: string, batch: number) => Promise<ReplayResult>) | undefined;
 }
+
+/** The first wait before a replica whose catch-up failed, or stopped short, is caught up again; doubling. */
+const CATCH_UP_RETRY_MS = 5000;
+const CATCH_UP_MAX_RETRY_MS = 5 * 60_000;
 
 /**
  * Watches one dataset's change feeds for as long as the service runs, on replicas of its own (so a check
@@ -39,6 +50,9 @@ export class DatasetWatcher {
   private readonly opened: Connector[] = [];
   /** Keys (`keyId`) of the check in flight found divergent and not verified converged. */
   private unsettled = new Set<string>();
+  /** The catch-up in flight (one at a time), and per replica when one may be tried again after a failure. */
+  private catching: Promise<void> | undefined;
+  private readonly retryAt = new Map<string, { at: number; ms: number }>();
   /** Per watched replica, when its feed's slot was last released for lagging (the `slot-released` alert). */
   readonly slotReleases: Record<string, number> = {};
 
@@ -61,6 +75,7 @@ export class DatasetWatcher {
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.running;
+    await this.catching;
     this.running = undefined;
     await Promise.allSettled(this.opened.splice(0).map((c) => c.close()));
   }
@@ -135,6 +150,46 @@ export class DatasetWatcher {
     );
   }
 
+  /**
+   * Automatic catch-up (`resolve: replay`, repair mode): each replica whose replay cursor is behind the end
+   * of the owner's change log is replayed, `batch` changes at a time (the watcher's adapted batch size), one
+   * replica after another. Busy (a pass or a replay runs) waits for the next clean check; a failure, or a
+   * replay that stopped short of the log's end, waits CATCH_UP_RETRY_MS, doubling.
+   */
+  private async catchUp(batch: number): Promise<void> {
+    const { ds, deps } = this;
+    const owner = ds.policy.owner;
+    if (!deps.catchUp || ds.mode !== "repair" || ds.policy.resolve !== "replay" || typeof owner !== "string")
+      return;
+    const head = await deps.state.changeLogHead(ds.name, owner);
+    if (head.last === 0) return;
+    const cursors = new Map(
+      (await deps.state.listReplayCursors(ds.name)).map((c) => [c.replica, c.seq] as const),
+    );
+    for (const r of ds.replicas) {
+      if (r.name === owner || (cursors.get(r.name) ?? 0) >= head.last || this.stopping.signal.aborted)
+        continue;
+      const retry = this.retryAt.get(r.name);
+      if (retry && deps.now() < retry.at) continue;
+      deps.log(
+        `${ds.name}: ${r.name} is behind the owner's change log (cursor ${cursors.get(r.name) ?? 0}, log ends at ${head.last}); catching it up`,
+      );
+      let ok = false;
+      try {
+        const result = await deps.catchUp(r.name, batch);
+        ok = result.finished && result.to >= result.last;
+      } catch (err) {
+        if (err instanceof TriggerError && err.kind === "busy") continue;
+        if (!(err instanceof ReplayError) && !(err instanceof TriggerError)) throw err;
+      }
+      if (ok) this.retryAt.delete(r.name);
+      else {
+        const ms = retry ? Math.min(retry.ms * 2, CATCH_UP_MAX_RETRY_MS) : CATCH_UP_RETRY_MS;
+        this.retryAt.set(r.name, { at: deps.now() + ms, ms });
+      }
+    }
+  }
+
   private async checked(c: WatchCheck): Promise<void> {
     const { ds, deps } = this;
     const labels = { dataset: ds.name, replica: c.replica };
@@ -159,6 +214,18 @@ export class DatasetWatcher {
       deps.log(`${ds.name}.${c.replica}: change feed gap (${c.gap}); checked the whole dataset`);
     }
     const t = c.result.totals;
+    // A clean check read every replica: one behind the owner's log is reachable again and is caught up.
+    if (c.result.finished && t.remaining === 0 && !this.catching) {
+      this.catching = this.catchUp(c.batchLimit)
+        .catch((err: unknown) =>
+          deps.log(
+            `${ds.name}: catch-up: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`,
+          ),
+        )
+        .finally(() => {
+          this.catching = undefined;
+        });
+    }
     const wrote = Object.values(t.repairs).some((n) => n > 0);
     if (wrote || t.escalated) {
       await deps.anchor();

@@ -4,6 +4,7 @@ import type { AuditEntry } from "../core/audit-chain.js";
 import type { DatasetHint } from "../core/consistency-hint.js";
 import type { Key } from "../core/model.js";
 import type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
+import type { replaySummary } from "../engine/replay-dataset.js";
 import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
 import type { QueueDepth, SegmentFailure } from "../engine/segment-dispatch.js";
 import type { DatasetInsights } from "../learning/dataset-insights.js";
@@ -21,6 +22,9 @@ import type { ShadowView } from "./shadow-tracker.js";
 
 export type { CanaryView } from "./canary-rollout.js";
 export type { ShadowView } from "./shadow-tracker.js";
+
+/** A replay's outcome as the API answers it. */
+export type ReplaySummary = ReturnType<typeof replaySummary>;
 
 /** A replica's health as the service last saw it. */
 export interface ReplicaHealth {
@@ -46,7 +50,7 @@ export interface DatasetStatus {
   readonly scheduleCron: string | null;
   readonly intensity: number;
   /** `paused`: a pass is under way but waits between segments until resumed (or aborted). */
-  readonly state: "idle" | "running" | "paused" | "backing-off";
+  readonly state: "idle" | "running" | "paused" | "replaying" | "backing-off";
   /** While running: segments finished of the pass, and how many there are. */
   readonly progress?:
     | { readonly done: number; readonly segments: number; readonly runId: string }
@@ -67,6 +71,27 @@ export interface DatasetStatus {
    * scans uniformly.
    */
   readonly focus: FocusView | null;
+  /** The change-log replay running, or the last one since serve started (null: none). */
+  readonly replay: ReplayView | null;
+}
+
+/** A change-log replay under serve (`POST /api/datasets/:name/replay`, or the watcher's catch-up). */
+export interface ReplayView {
+  readonly replica: string;
+  /** Who asked: `token:<name>`, "api", or "serve" for the watcher's automatic catch-up. */
+  readonly by: string;
+  readonly state: "running" | "finished" | "failed";
+  readonly startedAt: number;
+  readonly finishedAt?: number | undefined;
+  /** The replica's cursor when the replay began and now, and where the owner's log ended then. */
+  readonly from: number;
+  readonly cursor: number;
+  readonly last: number;
+  /** Batches replayed so far, and the logged changes they held. */
+  readonly batches: number;
+  readonly changes: number;
+  /** Why it stopped, one line (failed). */
+  readonly error?: string | undefined;
 }
 
 /** What adaptive focus planned for the dataset's latest pass. */
@@ -206,7 +231,14 @@ export interface ReloadOutcome {
 export class TriggerError extends Error {
   override readonly name = "TriggerError";
   constructor(
-    readonly kind: "unknown-dataset" | "busy" | "stopping" | "idle" | "standby",
+    readonly kind:
+      | "unknown-dataset"
+      | "busy"
+      | "stopping"
+      | "idle"
+      | "standby"
+      | "bad-replica"
+      | "not-replay",
     message: string,
   ) {
     super(message);
@@ -316,6 +348,14 @@ export interface ServiceApi {
    * audit entry names who asked.
    */
   trigger(dataset: string, mode: "scan" | "repair", by?: string): Promise<{ readonly runId: string }>;
+  /**
+   * Replays the dataset's owner change log onto `replica` in serve's process, serialised with its passes, and
+   * answers what it came to (`replaySummary`); `by` is audited. Throws TriggerError: unknown-dataset,
+   * bad-replica (not one of its replicas, or its owner), not-replay (its policy is not `resolve: replay`),
+   * busy (a pass or a replay runs), stopping, standby; ReplayError when the replay stops (a batch left
+   * divergences, the cursor moved under it).
+   */
+  replay(dataset: string, replica: string, by?: string): Promise<ReplaySummary>;
   history(filter: { dataset?: string; since?: number }): Promise<History>;
   /** Prometheus text exposition. */
   metrics(): Promise<{ readonly contentType: string; readonly body: string }>;

@@ -16,6 +16,7 @@ import {
   observeEscalations,
 } from "../engine/escalation-view.js";
 import { readInsights } from "../engine/read-insights.js";
+import { replaySummary } from "../engine/replay-dataset.js";
 import {
   previewMatching,
   type Resolution,
@@ -231,6 +232,8 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
           anchor: () => anchorAudit(),
           hints,
           dispatch: options.queue,
+          // A replica behind the owner's log, reachable again: replayed here, serialised with the passes.
+          catchUp: (replica, batch) => runners.get(ds.name)!.replay(replica, "serve", { batch }),
         }),
     );
   const snapshot = async (): Promise<HealthSnapshot> => {
@@ -473,6 +476,30 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
           { ts: now(), runId, type: "triggered", dataset, key: null, data: { by, mode } },
         ]);
       return { runId };
+    },
+
+    async replay(dataset, replica, by) {
+      if (stopped) throw new TriggerError("stopping", "the service is stopping");
+      if (options.queue && !leading)
+        throw new TriggerError(
+          "standby",
+          "this coordinator is on standby: the leading coordinator runs replays",
+        );
+      const runner = runnerOf(dataset);
+      const { policy, replicas } = runner.ds;
+      if (policy.resolve !== "replay")
+        throw new TriggerError(
+          "not-replay",
+          `dataset ${dataset}: policy.resolve is not replay (replay copies the changes policy.owner's feed logged)`,
+        );
+      if (!replicas.some((r) => r.name === replica))
+        throw new TriggerError("bad-replica", `replica: ${replica} is not a replica of ${dataset}`);
+      if (replica === policy.owner)
+        throw new TriggerError(
+          "bad-replica",
+          `replica: ${replica} is ${dataset}'s owner, whose changes are replayed`,
+        );
+      return replaySummary(await runner.replay(replica, by ?? "api"));
     },
 
     async history(filter): Promise<History> {

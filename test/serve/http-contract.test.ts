@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ReplayError } from "../../src/engine/replay-dataset.js";
 import { ResolveError } from "../../src/engine/resolve-escalation.js";
 import { buildHttpApp } from "../../src/serve/http/app.js";
 import { type ServiceApi, TriggerError } from "../../src/serve/service-api.js";
@@ -85,6 +86,23 @@ function stubApi() {
     audit: (f) => call("audit", [f], []),
     verifyAudit: () => call("verifyAudit", [], { ok: true, count: 0 }),
     trigger: (dataset, mode) => call("trigger", [dataset, mode], { runId: "run-1" }),
+    replay: (dataset, replica) =>
+      call("replay", [dataset, replica], {
+        source: "a",
+        replica,
+        cursor: { from: 0, to: 3 },
+        logLast: 3,
+        batches: 1,
+        changes: 3,
+        keys: 3,
+        finished: true,
+        gap: null,
+        counts: {},
+        repairs: { applied: 3 },
+        escalated: 0,
+        remaining: 0,
+        rowsRead: 6,
+      }),
     history: (f) => call("history", [f], history),
     metrics: () =>
       call("metrics", [], {
@@ -374,6 +392,19 @@ describe("answers", () => {
     expect(stub.calls.at(-1)).toEqual({ method: "resolve", args: ["e1", { pick: "b" }] });
   });
 
+  it("runs a replay with { replica } and answers its outcome; refuses another body in one line", async () => {
+    const url = "/api/datasets/d/replay";
+    const ok = await app.inject({ method: "POST", url, headers: auth, payload: { replica: "b" } });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ dataset: "d", replica: "b", cursor: { from: 0, to: 3 }, remaining: 0 });
+    expect(stub.calls.at(-1)).toEqual({ method: "replay", args: ["d", "b"] });
+    for (const payload of [{}, { replica: "" }, { replica: "b", batch: 5 }]) {
+      const bad = await app.inject({ method: "POST", url, headers: auth, payload });
+      expect(bad.statusCode).toBe(400);
+      expect(expectCleanError(bad)).toMatch(/^body/);
+    }
+  });
+
   it("answers unknown routes with 404 JSON", async () => {
     for (const url of ["/nope", "/assets/nope.js", "/healthz/x"]) {
       const res = await app.inject({ url });
@@ -397,6 +428,11 @@ describe("answers", () => {
     ["trigger", new TriggerError("unknown-dataset", "no dataset named d"), 404],
     ["trigger", new TriggerError("busy", "dataset d is already running a pass"), 409],
     ["trigger", new TriggerError("stopping", "the service is stopping"), 503],
+    ["replay", new TriggerError("unknown-dataset", "no dataset named d"), 404],
+    ["replay", new TriggerError("bad-replica", "replica: z is not a replica of d"), 400],
+    ["replay", new TriggerError("not-replay", "dataset d: policy.resolve is not replay"), 409],
+    ["replay", new TriggerError("busy", "dataset d is already replaying onto b"), 409],
+    ["replay", new ReplayError("d: replaying seqs 1–3 of a's change log left 1 divergence"), 409],
   ];
   it.each(mapped)("%s throwing %s answers %i with its message", async (method, err, status) => {
     stub.fail.set(method, err);
@@ -408,7 +444,14 @@ describe("answers", () => {
             headers: auth,
             payload: { pick: "z" },
           })
-        : await app.inject({ method: "POST", url: "/api/datasets/d/repair", headers: auth });
+        : method === "replay"
+          ? await app.inject({
+              method: "POST",
+              url: "/api/datasets/d/replay",
+              headers: auth,
+              payload: { replica: "b" },
+            })
+          : await app.inject({ method: "POST", url: "/api/datasets/d/repair", headers: auth });
     expect(res.statusCode).toBe(status);
     expect(expectCleanError(res)).toBe((err as Error).message);
   });

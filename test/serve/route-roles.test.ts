@@ -48,6 +48,7 @@ function requestFor(method: string, url: string): { url: string; payload?: Recor
   if (method !== "POST") return { url: path };
   if (url === "/api/escalations/resolve") return { url: path, payload: { reject: true } };
   if (url === "/api/escalations/:id/resolve") return { url: path, payload: { reject: true } };
+  if (url === "/api/datasets/:name/replay") return { url: path, payload: { replica: "b" } };
   return { url: path, payload: {} };
 }
 

@@ -125,6 +125,14 @@ export const hintQuery = z.strictObject({
 export const idParams = z.strictObject({ id: name });
 export const nameParams = z.strictObject({ name });
 
+/** `{ "replica": "<name>" }`: the replica a change-log replay catches up. */
+export const replayBody = z.strictObject(
+  {
+    replica: z.string({ error: "expected a replica name" }).min(1, "expected a replica name").max(200),
+  },
+  { error: 'expected { "replica": "<name>" }' },
+);
+
 /** `{ "pick": "<replica>" }` or `{ "reject": true }`, exactly one. */
 export const resolveBody = z
   .strictObject(

@@ -17,6 +17,7 @@ import {
   nameParams,
   noQuery,
   parseInput,
+  replayBody,
   resolveBody,
   runsQuery,
 } from "./api-input.js";
@@ -143,6 +144,14 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
       return reply.code(202).send({ runId });
     });
   }
+
+  // Runs the replay to its end and answers what it came to (a long backlog keeps the request open).
+  app.post(`${prefix}/datasets/:name/replay`, async (req) => {
+    parseInput(noQuery, req.query, "query");
+    const { name } = parseInput(nameParams, req.params, "params");
+    const { replica } = parseInput(replayBody, req.body, "body");
+    return { dataset: name, ...(await api.replay(name, replica, actorOf(req))) };
+  });
 
   for (const action of ["pause", "resume", "abort"] as const) {
     app.post(`${prefix}/datasets/:name/${action}`, async (req) => {

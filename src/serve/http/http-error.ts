@@ -1,5 +1,6 @@
 /** HTTP error answers: maps the service's typed errors to statuses and keeps every reply one safe line. */
 import { redactText } from "../../config/redact.js";
+import { ReplayError } from "../../engine/replay-dataset.js";
 import { ResolveError } from "../../engine/resolve-escalation.js";
 import { CanaryError } from "../canary-rollout.js";
 import { ApprovalError } from "../policy-approval.js";
@@ -37,6 +38,8 @@ const TRIGGER_STATUS: Record<TriggerError["kind"], number> = {
   stopping: 503,
   idle: 409,
   standby: 503,
+  "bad-replica": 400,
+  "not-replay": 409,
 };
 
 /** One line, at most 300 characters, credentials redacted. */
@@ -59,6 +62,7 @@ export function errorReply(err: unknown): ErrorReply {
   if (err instanceof ReloadError) return { status: 400, message: oneLine(err.message) };
   if (err instanceof CanaryError) return { status: 409, message: oneLine(err.message) };
   if (err instanceof ApprovalError) return { status: 409, message: oneLine(err.message) };
+  if (err instanceof ReplayError) return { status: 409, message: oneLine(err.message) };
   const status = (err as { statusCode?: unknown } | null)?.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500 && err instanceof Error) {
     return { status, message: oneLine(err.message) };

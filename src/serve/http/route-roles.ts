@@ -4,7 +4,7 @@ import type { Role } from "../../core/roles.js";
 /**
  * The role each API route needs, by `METHOD path` as registered (HEAD goes with GET). Consistency hints need
  * hints (the weakest role, an application's); reading anything else needs viewer;
- * starting passes and resolving escalations, operator; approving candidate policies, approver; reloading the
+ * starting passes and replays and resolving escalations, operator; approving candidate policies, approver; reloading the
  * configuration, admin. `buildHttpApp` refuses to register an /api route missing here, so a new route
  * cannot ship without a rule.
  */
@@ -34,6 +34,7 @@ export const ROUTE_ROLES: Readonly<Record<string, Role>> = {
   "POST /api/datasets/:name/pause": "operator",
   "POST /api/datasets/:name/resume": "operator",
   "POST /api/datasets/:name/abort": "operator",
+  "POST /api/datasets/:name/replay": "operator",
   "GET /api/datasets/:name/approval": "viewer",
   "POST /api/datasets/:name/candidate/approve": "approver",
   "POST /api/datasets/:name/candidate/promote": "approver",
