@@ -140,6 +140,12 @@ export interface WatchConfig {
    * older ones are pruned, and a replica whose replay cursor is behind a pruned entry gets a full pass.
    */
   readonly logKeys: number;
+  /**
+   * How long the replicas' description and row counts one check took serve the next checks (default 30 s;
+   * 0: every check describes and counts): a column added meanwhile is compared from the next description on
+   * (a check that fails forgets them at once, and whole passes always describe).
+   */
+  readonly describeEveryMs: number;
 }
 
 /** An API token as config declares it: a name, a role, and the token's hash (never the token). */
@@ -598,6 +604,8 @@ export function parseConfig(
         sweepSegments: ds.watch.sweepSegments ?? 1,
         keepRuns: ds.watch.keepRuns ?? 1000,
         logKeys: ds.watch.logKeys ?? 1_000_000,
+        describeEveryMs:
+          ds.watch.describeEvery !== undefined ? parseDuration(ds.watch.describeEvery)! : 30_000,
         wholeEveryMs: ds.watch.wholeEvery !== undefined ? parseDuration(ds.watch.wholeEvery)! : 86_400_000,
       },
       detect: { ...ds.detect },

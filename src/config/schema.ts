@@ -235,6 +235,7 @@ const watch = z.strictObject(
     keepRuns: z.number().int().nonnegative().optional(),
     wholeEvery: duration.optional(),
     logKeys: z.number().int().positive().optional(),
+    describeEvery: duration.optional(),
   },
   {
     error:

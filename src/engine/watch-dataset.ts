@@ -150,7 +150,7 @@ async function watchFeed(
   let recoveredAt = Number.NEGATIVE_INFINITY;
   // What every batch's run would otherwise ask the stores again: the replicas' description (catalog queries,
   // a Redis sample) and their tables' rows (a MySQL COUNT(*), Redis RANDOMKEY samples). Taken from a run,
-  // reused by the batches of the next BASIS_MS, forgotten after a failure or a gap.
+  // reused by the batches of the next `watch.describeEveryMs`, forgotten after a failure or a gap.
   let basis: { described: ResolvedShape; rows: Record<string, number>; at: number } | undefined;
   // Rows counted a while ago are reused only where the batch could not trip limits.maxDivergentFraction even
   // had the table lost half its rows since (the guard weighs divergence against the largest replica's rows),
@@ -300,7 +300,7 @@ async function watchFeed(
         else logged = await deps.state.appendChanges(ds.name, watched.replica, batch.keys, deps.now());
       }
       const began = deps.now();
-      if (batch.gap || (basis && began - basis.at >= BASIS_MS)) basis = undefined;
+      if (batch.gap || (basis && began - basis.at >= watch.describeEveryMs)) basis = undefined;
       const keyRows = rowsFor(batch.keys.length);
       // Pending repairs of dead runs are looked for every RECOVER_EVERY_MS, not at every check.
       const recover = batch.gap !== undefined || began - recoveredAt >= RECOVER_EVERY_MS;
@@ -378,13 +378,6 @@ export const WATCH_COMMANDS = ["watch", "watch pass"] as const;
 
 /** Quiet watch runs are pruned after every this many checks of a feed. */
 const PRUNE_EVERY = 20;
-
-/**
- * How long the replicas' description and row counts taken from one check serve the next ones: a schema
- * change is seen within it (a failed check forgets them at once), and the rows the guard weighs are at most
- * this old.
- */
-const BASIS_MS = 30_000;
 
 /** How often a watch's check also settles what dead runs left pending (every check would, several a second). */
 const RECOVER_EVERY_MS = 10_000;

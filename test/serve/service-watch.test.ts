@@ -43,6 +43,7 @@ describe("watch: configuration", () => {
       sweepSegments: 1,
       keepRuns: 1000,
       logKeys: 1_000_000,
+      describeEveryMs: 30_000,
       wholeEveryMs: 86_400_000,
     });
     expect(
@@ -60,6 +61,7 @@ describe("watch: configuration", () => {
       sweepSegments: 1,
       keepRuns: 1000,
       logKeys: 1_000_000,
+      describeEveryMs: 30_000,
       wholeEveryMs: 86_400_000,
     });
     expect(() => yaml("{ replicas: [c] }")).toThrow(

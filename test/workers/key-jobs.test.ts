@@ -71,7 +71,7 @@ datasets:
       b: { url: "sqlite:b.db", table: items }
     policy: { owner: a, resolve: highest-version }
     schedule: 1h
-    watch: { replicas: [a], batch: 50ms }
+    watch: { replicas: [a], batch: 50ms, describeEvery: 0s }
 `,
     join(dir, "concord.yaml"),
   );
