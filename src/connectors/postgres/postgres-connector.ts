@@ -367,12 +367,15 @@ export class PostgresConnector implements Connector {
    * same server answering) compared inside PostgreSQL by one keyed FULL OUTER JOIN (see `postgresPair`), each
    * side through its own row filter. Declined, with the reason, for another kind of store, another server or
    * database, columns of different types, a key column that may hold NULL or whose type the join cannot match
-   * and order as Concord does.
+   * and order as Concord does, or a single connection (the cursor would hold it while records are fetched).
    */
   readonly pairDiff: PairDiffCapability = {
     pair: async (shape, other) => {
       if (!(other instanceof PostgresConnector))
         return `${this.options.label || "a PostgreSQL replica"} is compared with a ${other.kind} replica`;
+      // The join's cursor holds a connection while the engine fetches the records of the keys it listed.
+      if (!this.session.concurrent)
+        return `${this.options.label || "a PostgreSQL replica"} reads through a single connection, which the join's cursor would hold while the listed records are fetched`;
       const [here, there] = await Promise.all([this.pairSide(shape), other.pairSide(shape)]);
       const refused = postgresPairRefusal(here, there);
       if (refused) return refused;
