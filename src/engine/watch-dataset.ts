@@ -147,7 +147,6 @@ async function watchFeed(
   const cleanAt = new Map<string, number>();
   // Under resolve: replay, the owner's feed fills the change log `concord replay` reads.
   const logsChanges = ds.policy.resolve === "replay" && ds.policy.owner === watched.replica;
-  let recoveredAt = Number.NEGATIVE_INFINITY;
   // What every batch's run would otherwise ask the stores again: the replicas' description (catalog queries,
   // a Redis sample) and their tables' rows (a MySQL COUNT(*), Redis RANDOMKEY samples). Taken from a run,
   // reused by the batches of the next `watch.describeEveryMs`, forgotten after a failure or a gap.
@@ -198,7 +197,6 @@ async function watchFeed(
       if (!started && !(err instanceof ChangeFeedError && err.retryable)) throw err;
       idle = undefined;
       basis = undefined;
-      recoveredAt = Number.NEGATIVE_INFINITY;
       limit = nextAimdLimit(limit, { ok: false, durationMs: 0 }, aimd);
       const error = err instanceof Error ? err : new Error(String(err));
       await observer.onError?.({ replica: watched.replica, error, retryInMs: retryMs });
@@ -302,8 +300,6 @@ async function watchFeed(
       const began = deps.now();
       if (batch.gap || (basis && began - basis.at >= watch.describeEveryMs)) basis = undefined;
       const keyRows = rowsFor(batch.keys.length);
-      // Pending repairs of dead runs are looked for every RECOVER_EVERY_MS, not at every check.
-      const recover = batch.gap !== undefined || began - recoveredAt >= RECOVER_EVERY_MS;
       result = await runDataset(ds, replicas, deps, {
         ...options.run,
         runId: options.newRunId(),
@@ -317,14 +313,12 @@ async function watchFeed(
               ...(logged ? { logged: true } : {}),
               ...(basis ? { described: basis.described } : {}),
               ...(keyRows ? { keyRows } : {}),
-              ...(recover ? {} : { recover: false }),
               ...(options.dispatch && !logged ? { dispatch: options.dispatch, signal } : {}),
             }),
         ...(options.runObserver ? { observer: options.runObserver } : {}),
       });
       // A run stopped by the signal checked only part: its position is not stored.
       if (!result.finished) return;
-      if (recover) recoveredAt = began;
       if (!batch.gap && !basis) {
         const rows: Record<string, number> = {};
         for (const [name, r] of Object.entries(result.totals.replicas)) rows[name] = r.rows;
@@ -378,9 +372,6 @@ export const WATCH_COMMANDS = ["watch", "watch pass"] as const;
 
 /** Quiet watch runs are pruned after every this many checks of a feed. */
 const PRUNE_EVERY = 20;
-
-/** How often a watch's check also settles what dead runs left pending (every check would, several a second). */
-const RECOVER_EVERY_MS = 10_000;
 
 /** A clean check's keys are remembered for cursors behind it up to this many times `watch.maxKeys`. */
 const CLEAN_KEYS_KEPT = 4;
