@@ -182,23 +182,27 @@ export class PostgresSession {
   }
 
   /** Runs `fn` on one connection: checked out of the pool (and returned), or the client. */
+  /** Sets the session up on `client` the first time it is used (SESSION_SQL), listening for its errors. */
+  private async prepare(client: Client): Promise<void> {
+    if (this.prepared.has(client)) return;
+    // A connection the server ends while it is checked out reports the end as an 'error' event after the
+    // failed query: without a listener that event would end the process.
+    if (!this.listening.has(client)) {
+      client.on("error", () => undefined);
+      this.clients.add(client);
+      client.once("end", () => this.clients.delete(client));
+    }
+    this.listening.add(client);
+    await this.query(client, SESSION_SQL, []);
+    this.prepared.add(client);
+  }
+
   async withClient<R>(fn: (run: RunQuery) => Promise<R>): Promise<R> {
     const pooled = isPool(this.db) ? await this.checkout(this.db) : undefined;
     const client = pooled ?? (this.db as Client);
     let failure: Error | undefined;
     try {
-      if (!this.prepared.has(client)) {
-        // A connection the server ends while it is checked out reports the end as an 'error' event after
-        // the failed query: without a listener that event would end the process.
-        if (!this.listening.has(client)) {
-          client.on("error", () => undefined);
-          this.clients.add(client);
-          client.once("end", () => this.clients.delete(client));
-        }
-        this.listening.add(client);
-        await this.query(client, SESSION_SQL, []);
-        this.prepared.add(client);
-      }
+      await this.prepare(client);
       return await fn((text, values, prepare) => this.query(client, text, values, prepare));
     } catch (err) {
       // A broken connection goes back to the pool to be discarded, not reused; so does one that timed out.
@@ -288,16 +292,7 @@ export class PostgresSession {
     let open = false;
     try {
       try {
-        if (!this.prepared.has(client)) {
-          if (!this.listening.has(client)) {
-            client.on("error", () => undefined);
-            this.clients.add(client);
-            client.once("end", () => this.clients.delete(client));
-          }
-          this.listening.add(client);
-          await this.query(client, SESSION_SQL, []);
-          this.prepared.add(client);
-        }
+        await this.prepare(client);
         await this.query(client, "BEGIN", []);
         open = true;
         await this.query(client, `DECLARE concord_cursor NO SCROLL CURSOR FOR ${text}`, values);
