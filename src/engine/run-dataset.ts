@@ -201,11 +201,6 @@ export interface RunDatasetOptions {
   readonly heartbeatMs?: number;
   /** How old a heartbeat must be for its run to be taken for dead when settling pending repairs (60 s). */
   readonly staleRunMs?: number;
-  /**
-   * False: repairs other runs left pending are not looked for (a watch's checks, several a second, look
-   * once every few seconds instead: a run is taken for dead only after `staleRunMs` anyway). Default true.
-   */
-  readonly recover?: boolean;
   readonly observer?: RunObserver;
   /**
    * Who runs it, as the audit names them (`cli:<user>`, `serve`, `token:<name>`; default "concord"): a
@@ -578,7 +573,7 @@ export async function runDataset(
 
       // Repairs an interrupted run left pending are settled before anything is decided again; a dispatched
       // run's own stay with its workers (some may still be at work) until every segment is in.
-      if (writes && options.recover !== false) recovered = await settlePending(resumed && !dispatch);
+      if (writes) recovered = await settlePending(resumed && !dispatch);
 
       const signal = AbortSignal.any(
         [options.signal, options.abort, leaseLost.signal].filter((s): s is AbortSignal => s !== undefined),

@@ -164,9 +164,9 @@ export function postgresPair(
       onRows: (rows: number) => void,
     ): AsyncIterable<readonly PairedKey[]> {
       const q = pairDiffSql(here, there, range);
-      // Counted beside the join on another connection of the pool (before it, with a single connection),
-      // told before the first batch.
-      const counting = host.session.concurrent ? host.count(range) : Promise.resolve(await host.count(range));
+      // Counted beside the join on another connection of the pool (a pair needs two: see pairDiff), told
+      // before the first batch.
+      const counting = host.count(range);
       counting.catch(() => undefined);
       if (!q) {
         onRows(await counting);
