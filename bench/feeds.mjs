@@ -6,7 +6,7 @@
  *   BENCH_FEED_PAIRS=3 BENCH_FEED_ARM_SECONDS=5 BENCH_FEED_WRITERS=4 BENCH_FEED_BATCH=50ms
  *   BENCH_FEED_PROF=<dir for --cpu-prof> BENCH_CONCORD_ROOTS=<root>,<root> BENCH_FEED_ROUNDS=1
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test BENCH_MYSQL_URL=mysql://root@127.0.0.1:3306
- *   BENCH_REDIS_URL=redis://127.0.0.1:6379/14
+ *   BENCH_REDIS_URL=redis://127.0.0.1:6379/14 BENCH_FEED_PIN=1
  *
  * A table of BENCH_FEED_ROWS rows in PostgreSQL (the owner; generate_series), copied to MariaDB (its
  * Sequence engine: INSERT … SELECT FROM seq_1_to_N) and to Redis hashes (pipelines of 10,000 HSETs): one
@@ -23,6 +23,11 @@
  *   - the steady phase: BENCH_FEED_RATE writes/s for BENCH_FEED_SECONDS, LOSS of them lost: lost write →
  *     verified repair, from the PostgreSQL commit of a lost write until both replicas hold it (polled every
  *     10 ms, so up to 10 ms late), p50 / p99 / max; and Concord's CPU (from /proc: user + system / wall).
+ * BENCH_FEED_PIN=1 stands in for Concord running on its own host: `concord watch` is pinned to the last CPU
+ * and everything else (this process with the writers, the PostgreSQL, MariaDB and Redis servers and every
+ * backend they fork, the walsender included) to the others, in both arms alike (taskset; restored at the
+ * end). What Concord makes the stores do (decoding the WAL, answering its reads, its repairs) still runs
+ * beside the writer, as it would on the stores' hosts; only Concord's own CPU moves off the writer's cores.
  * The raw figures go to bench/.data/feeds-<time>.json. Everything the benchmark creates (schema, database,
  * keys, the slot) is dropped at the end.
  */
@@ -51,6 +56,21 @@ const ROUNDS = Number(process.env.BENCH_FEED_ROUNDS ?? 1);
 const PG_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306";
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379/14";
+const PIN = process.env.BENCH_FEED_PIN === "1";
+const CPUS = cpus().length;
+const CONCORD_CPU = String(CPUS - 1);
+const REST_CPUS = CPUS > 2 ? `0-${CPUS - 2}` : "0";
+
+/** Sets the CPUs of this process and of every store server process (all their threads) to `list`. */
+function pinStores(list) {
+  const found = spawnSync("pgrep", ["-x", "postgres|mariadbd|mysqld|redis-server"], { encoding: "utf8" });
+  const pids = [String(process.pid), ...found.stdout.split("\n").filter(Boolean)];
+  for (const pid of pids) {
+    const r = spawnSync("taskset", ["-a", "-p", "-c", list, pid], { encoding: "utf8" });
+    if (r.status !== 0 && pid === String(process.pid)) throw new Error(`taskset failed: ${r.stderr.trim()}`);
+  }
+  return pids.length;
+}
 const NAME = `concord_bench_feed_${process.pid}`;
 const PREFIX = `${NAME}:`;
 
@@ -104,6 +124,12 @@ try {
   }
   raw.loadSeconds = (performance.now() - t0) / 1000;
   console.log(`loaded in ${raw.loadSeconds.toFixed(1)} s`);
+  if (PIN) {
+    raw.pinned = { concord: CONCORD_CPU, rest: REST_CPUS, processes: pinStores(REST_CPUS) };
+    console.log(
+      `pinned: concord on CPU ${CONCORD_CPU}; the writers and ${raw.pinned.processes - 1} store processes on ${REST_CPUS}`,
+    );
+  }
   // One write: PostgreSQL, then the replicas unless it is lost.
   let version = 0;
   const write = async (lost) => {
@@ -159,9 +185,15 @@ datasets:
     let lastLine = 0;
     const startConcord = async () => {
       const prof = PROF ? ["--cpu-prof", "--cpu-prof-dir", resolve(PROF, String(turn))] : [];
-      concord = spawn(process.execPath, [...prof, bin, "watch", "-c", config], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const argv = [...prof, bin, "watch", "-c", config];
+      // taskset execs node in place: the child's pid is concord's own (its CPU is read from /proc below).
+      concord = spawn(
+        PIN ? "taskset" : process.execPath,
+        PIN ? ["-c", CONCORD_CPU, process.execPath, ...argv] : argv,
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
       let stderr = "";
       concord.stderr.on("data", (s) => {
         stderr += s;
@@ -341,6 +373,7 @@ datasets:
   writeFileSync(file, `${JSON.stringify({ ...raw, runs }, null, 1)}\n`);
   console.log(`raw: ${file}`);
 } finally {
+  if (PIN) pinStores(`0-${CPUS - 1}`);
   if (concord) {
     concord.kill("SIGTERM");
     if (concord.exitCode === null) await new Promise((r) => concord.once("close", r));
