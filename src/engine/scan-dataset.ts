@@ -11,9 +11,9 @@ import {
   type ReplicaObservation,
 } from "../core/classify.js";
 import { FULL_RANGE, type Key, type KeyRange, keyId, keyInRange, type StoredRecord } from "../core/model.js";
+import { readAhead } from "../core/read-ahead.js";
 import { readVersion, type Version } from "../core/version.js";
 import { detectDivergences } from "../detect/detect-divergences.js";
-import { readAhead } from "../detect/read-ahead.js";
 import type { ResolvedShape, SchemaIssue } from "../detect/resolve-shape.js";
 import { canaryKey, describeDataset } from "./describe-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";

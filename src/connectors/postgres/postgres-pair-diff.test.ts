@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { RecordShape } from "../../core/model.js";
 import type { PgColumn } from "./postgres-column-types.js";
-import { type PostgresPairSide, pairDiffSql, postgresPairRefusal } from "./postgres-pair-diff.js";
+import { type PostgresPairSide, pairDiffSql, pairHalves, postgresPairRefusal } from "./postgres-pair-diff.js";
 import { PostgresShapeSql } from "./postgres-shape-sql.js";
 
 const SHAPE: RecordShape = {
@@ -83,5 +83,35 @@ describe("pairDiffSql", () => {
   });
   it("is null for a range no row can lie in", () => {
     expect(pairDiffSql(side("a"), side("b"), { lo: ["5"], hi: ["5"] })).toBeNull();
+  });
+});
+
+describe("pairHalves", () => {
+  const TEXT: RecordShape = { key: [{ name: "k", type: "text" }], columns: [] };
+  it.each([
+    [
+      "a bounded integer range",
+      SHAPE,
+      { lo: ["100"], hi: ["2050"] },
+      [
+        { lo: ["100"], hi: ["1075"] },
+        { lo: ["1075"], hi: ["2050"] },
+      ],
+    ],
+    [
+      "beyond 2^53",
+      SHAPE,
+      { lo: ["9007199254740993"], hi: ["9007199254740999"] },
+      [
+        { lo: ["9007199254740993"], hi: ["9007199254740996"] },
+        { lo: ["9007199254740996"], hi: ["9007199254740999"] },
+      ],
+    ],
+    ["a range one key wide", SHAPE, { lo: ["5"], hi: ["6"] }, undefined],
+    ["the first segment (open below)", SHAPE, { lo: null, hi: ["10"] }, undefined],
+    ["the last segment (open above)", SHAPE, { lo: ["10"], hi: null }, undefined],
+    ["a text key", TEXT, { lo: ["a"], hi: ["z"] }, undefined],
+  ] as const)("%s", (_, shape, range, halves) => {
+    expect(pairHalves(shape, range)).toEqual(halves);
   });
 });

@@ -3,7 +3,9 @@
  * compared inside PostgreSQL: one keyed FULL OUTER JOIN over the range lists the keys held on one side only
  * or whose rows differ, read through a cursor. Reads only; builds no connection of its own.
  */
-import { compareKeys, type KeyRange } from "../../core/model.js";
+
+import { integerSplit, rangesBetween } from "../../core/key-split.js";
+import { compareKeys, type KeyRange, type RecordShape } from "../../core/model.js";
 import { ConnectorError, type InStorePair, type PairedKey } from "../connector.js";
 import { rawSql } from "./postgres-canonical-sql.js";
 import { type PgColumn, postgresLogicalType, TEXT_BASE_TYPES } from "./postgres-column-types.js";
@@ -150,6 +152,16 @@ export interface PostgresPairHost {
   count(range: KeyRange): Promise<number>;
 }
 
+/**
+ * The halves a bounded range of one integer key is compared in, two joins at once (the server runs each join
+ * in one backend, so a range in halves uses two cores), or undefined: a key of another type or an open range
+ * (the first and last segments) is compared whole.
+ */
+export function pairHalves(shape: RecordShape, range: KeyRange): KeyRange[] | undefined {
+  const mid = integerSplit(shape, range, 2);
+  return mid?.length === 1 ? rangesBetween(range, mid) : undefined;
+}
+
 /** The pair of `here` (on `host`'s connections) and `there`, compared by `pairDiffSql`. */
 export function postgresPair(
   host: PostgresPairHost,
@@ -157,56 +169,102 @@ export function postgresPair(
   there: PostgresPairSide,
 ): InStorePair {
   const what = `in-PostgreSQL comparison with ${there.label || "the other replica"} failed`;
+  const shape = here.s.shape;
+  const width = shape.key.length;
+  /**
+   * The listed keys of one range, checked to come in key order (`order` is the range's own: the halves are
+   * listed at once, and their ranges keep them apart).
+   */
+  async function* listing(
+    q: { text: string; values: unknown[] },
+    batchSize: number,
+    counted: Promise<number>,
+    order: { last: PairedKey["key"] | undefined },
+    tally: { onlyHere: number; onlyThere: number },
+    spare: boolean,
+  ): AsyncIterable<readonly PairedKey[]> {
+    const pages = host.session.cursor(what, q.text, q.values, Math.max(1, batchSize), { spare });
+    for await (const page of pages) {
+      await counted;
+      const batch = page.map((row): PairedKey => {
+        const key = here.s.codec.key(row.slice(0, width));
+        if (order.last && compareKeys(shape.key, order.last, key) >= 0)
+          throw new ConnectorError(
+            `${host.label ? `${host.label}: ` : ""}PostgreSQL listed key ${JSON.stringify(key)} after ${JSON.stringify(order.last)}: keys are not in binary order`,
+          );
+        order.last = key;
+        const where = Number(row[width]);
+        if (where === 1) tally.onlyHere++;
+        if (where === 2) tally.onlyThere++;
+        return { key, here: where !== 2, there: where !== 1 };
+      });
+      host.stats.rowsRead += page.length;
+      host.stats.bytesRead += page.reduce((b, row) => b + row.reduce((n, v) => n + (v?.length ?? 1), 0), 0);
+      yield batch;
+    }
+  }
   return {
     async *diff(
       range: KeyRange,
       batchSize: number,
       onRows: (rows: number) => void,
     ): AsyncIterable<readonly PairedKey[]> {
-      const q = pairDiffSql(here, there, range);
-      // Counted beside the join on another connection of the pool (a pair needs two: see pairDiff), told
+      const parts = pairHalves(shape, range) ?? [range];
+      const queries = parts.map((r) => pairDiffSql(here, there, r));
+      // Counted beside the joins on other connections of the pool (a pair needs two: see pairDiff), told
       // before the first batch.
-      const counting = host.count(range);
+      const counting = Promise.all(parts.map((r) => host.count(r))).then((n) => n.reduce((a, b) => a + b, 0));
       counting.catch(() => undefined);
-      if (!q) {
-        onRows(await counting);
-        return;
-      }
-      const shape = here.s.shape;
-      const width = shape.key.length;
       let told = false;
       let rows = 0;
-      let onlyHere = 0;
-      let onlyThere = 0;
-      let last: PairedKey["key"] | undefined;
-      for await (const page of host.session.cursor(what, q.text, q.values, Math.max(1, batchSize))) {
-        if (!told) {
-          rows = await counting;
-          onRows(rows);
-          told = true;
-        }
-        const batch = page.map((row): PairedKey => {
-          const key = here.s.codec.key(row.slice(0, width));
-          if (last && compareKeys(shape.key, last, key) >= 0)
-            throw new ConnectorError(
-              `${host.label ? `${host.label}: ` : ""}PostgreSQL listed key ${JSON.stringify(key)} after ${JSON.stringify(last)}: keys are not in binary order`,
-            );
-          last = key;
-          const where = Number(row[width]);
-          if (where === 1) onlyHere++;
-          if (where === 2) onlyThere++;
-          return { key, here: where !== 2, there: where !== 1 };
-        });
-        host.stats.rowsRead += page.length;
-        host.stats.bytesRead += page.reduce((b, row) => b + row.reduce((n, v) => n + (v?.length ?? 1), 0), 0);
-        yield batch;
-      }
-      if (!told) {
+      const tell = async () => {
+        if (told) return;
         rows = await counting;
         onRows(rows);
+        told = true;
+      };
+      const tally = { onlyHere: 0, onlyThere: 0 };
+      const lists = queries.map((q, i) =>
+        q ? listing(q, batchSize, counting, { last: undefined }, tally, i === 1) : undefined,
+      );
+      const [first, second] = lists;
+      // The second half's join starts now, on the session's spare connection, while the first half is
+      // listed; each of its batches is read one ahead of the caller, so memory holds one batch beyond the
+      // caller's, and the pool's connections stay free for the first half and the records' fetches.
+      const ahead = second?.[Symbol.asyncIterator]();
+      let next = ahead?.next();
+      next?.catch(() => undefined);
+      let finished = !ahead;
+      try {
+        if (first) {
+          for await (const batch of first) {
+            await tell();
+            yield batch;
+          }
+        }
+        while (ahead && next) {
+          const r = await next;
+          if (r.done) {
+            finished = true;
+            break;
+          }
+          next = ahead.next();
+          next.catch(() => undefined);
+          await tell();
+          yield r.value;
+        }
+      } finally {
+        if (!finished && ahead && next) {
+          const live = await next.then(
+            (r) => !r.done,
+            () => false,
+          );
+          if (live) await ahead.return?.(undefined);
+        }
       }
+      await tell();
       // Both tables were read whole (within the range): the other's rows follow from what differed.
-      host.stats.rowsScanned += 2 * rows - onlyHere + onlyThere;
+      host.stats.rowsScanned += 2 * rows - tally.onlyHere + tally.onlyThere;
     },
   };
 }

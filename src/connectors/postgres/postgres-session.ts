@@ -121,6 +121,8 @@ export class PostgresSession {
   /** Connections checked out at least once and not yet ended: what `close` destroys when ending stalls. */
   private readonly clients = new Set<Client | PoolClient>();
   private readonly timeouts: TimeoutsConfig;
+  /** One connection beside the pool, opened on first use (see `cursor`'s `spare`). */
+  private sparePool: Pool | undefined;
 
   constructor(
     readonly db: PostgresClient,
@@ -181,7 +183,6 @@ export class PostgresSession {
     });
   }
 
-  /** Runs `fn` on one connection: checked out of the pool (and returned), or the client. */
   /** Sets the session up on `client` the first time it is used (SESSION_SQL), listening for its errors. */
   private async prepare(client: Client): Promise<void> {
     if (this.prepared.has(client)) return;
@@ -197,6 +198,7 @@ export class PostgresSession {
     this.prepared.add(client);
   }
 
+  /** Runs `fn` on one connection: checked out of the pool (and returned), or the client. */
   async withClient<R>(fn: (run: RunQuery) => Promise<R>): Promise<R> {
     const pooled = isPool(this.db) ? await this.checkout(this.db) : undefined;
     const client = pooled ?? (this.db as Client);
@@ -237,11 +239,26 @@ export class PostgresSession {
   }
 
   /**
+   * The pool of one connection beside the main pool (undefined for a single client): a cursor on it never
+   * waits for, nor holds, a connection the main pool's other statements need.
+   */
+  private spare(): Pool | undefined {
+    if (!isPool(this.db)) return undefined;
+    if (!this.sparePool) {
+      const options = this.db.options as pg.PoolConfig;
+      // The password is not enumerable in a pool's options (see stillRunning).
+      this.sparePool = new pg.Pool({ ...options, password: options.password, max: 1 });
+      this.sparePool.on("error", () => undefined);
+    }
+    return this.sparePool;
+  }
+
+  /**
    * Ends the pool or client: connections close politely when the server answers, and are destroyed when it
    * does not within the connect deadline (a stalled server never acknowledges the goodbye).
    */
   async close(): Promise<void> {
-    const ending = this.db.end();
+    const ending = Promise.all([this.db.end(), this.sparePool?.end()]);
     await boundTime(ending, this.timeouts.connectMs, "connect", () => {
       for (const c of this.clients) socketOf(c)?.destroy();
       if (!isPool(this.db)) socketOf(this.db)?.destroy();
@@ -274,16 +291,20 @@ export class PostgresSession {
   /**
    * The rows of one read-only statement in batches of at most `batchSize`, through a cursor on one connection
    * held (in a transaction) until the last batch is read or the caller stops: memory is bounded by the batch.
-   * Not retried: a failure part way could not be resumed without repeating batches already yielded.
+   * Not retried: a failure part way could not be resumed without repeating batches already yielded. With
+   * `spare`, the cursor runs on the session's one connection beside the pool: a second cursor held open
+   * while the caller reads the first (and fetches records through the pool) never leaves those reads waiting.
    */
   async *cursor(
     what: string,
     text: string,
     values: unknown[],
     batchSize: number,
+    options: { readonly spare?: boolean } = {},
   ): AsyncIterable<(string | null)[][]> {
-    const pooled = isPool(this.db)
-      ? await this.checkout(this.db).catch((err: unknown) => {
+    const pool = isPool(this.db) ? ((options.spare ? this.spare() : undefined) ?? this.db) : undefined;
+    const pooled = pool
+      ? await this.checkout(pool).catch((err: unknown) => {
           throw this.error(what, err);
         })
       : undefined;
