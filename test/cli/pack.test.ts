@@ -27,6 +27,8 @@ describe("npm pack", () => {
     for (const f of [
       "bin/concord.js",
       "dist/cli/main.js",
+      "dist/bundle/main.js",
+      "dist/bundle/inputs.json",
       "dist/index.js",
       "dashboard/index.html",
       "dashboard/dashboard.js",
@@ -34,7 +36,7 @@ describe("npm pack", () => {
       "README.md",
     ])
       expect(files, f).toContain(f);
-    expect(files.filter((f) => /^(src|test|bench)\//.test(f) || /\.test\.js$/.test(f))).toEqual([]);
+    expect(files.filter((f) => /^(src|test|bench|scripts)\//.test(f) || /\.test\.js$/.test(f))).toEqual([]);
 
     execFileSync("tar", ["xzf", join(dir, packed[0]!.filename), "-C", dir]);
     const pkg = join(dir, "package");

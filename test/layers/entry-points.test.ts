@@ -18,12 +18,16 @@ const DRIVERS = [
   "pg-logical-replication",
 ];
 
-/** Value imports and re-exports of a TypeScript module (`import type` / `export type` are erased). */
+/**
+ * Value imports and re-exports of a TypeScript module (`import type` / `export type` are erased), and what
+ * it loads with `createRequire(import.meta.url)("…")` (node-postgres.ts loads pg so).
+ */
 function specifiers(file: string): string[] {
   const text = readFileSync(file, "utf8");
   const out: string[] = [];
   for (const m of text.matchAll(/^(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?"([^"]+)"/gm))
     out.push(m[1]!);
+  for (const m of text.matchAll(/createRequire\(import\.meta\.url\)\("([^"]+)"\)/g)) out.push(m[1]!);
   return out;
 }
 
@@ -63,6 +67,8 @@ describe("entry points", () => {
 
   it("the full entry does bring the bundled stores (so the checks above can tell)", () => {
     expect(reach("index.ts").packages).toContain("better-sqlite3");
+    // pg is loaded through createRequire (connectors/postgres/node-postgres.ts), which the walk follows.
+    expect(reach("index.ts").packages).toContain("pg");
   });
 
   it("package.json maps the subpaths to the compiled entries", () => {

@@ -1,5 +1,5 @@
 /** PostgreSQL connector (node-postgres): range checksums pushed down as one aggregate query per round. Only this folder imports the driver. */
-import { Pool } from "pg";
+import type { Pool } from "pg";
 import { redactText, redactUrl } from "../../config/redact.js";
 import { resolveTimeouts, type TimeoutsConfig } from "../../config/timeouts.js";
 import type { RangeChecksum } from "../../core/fingerprint.js";
@@ -23,6 +23,7 @@ import {
   keyUniqueness,
   notUniqueMessage,
 } from "../unique-key.js";
+import { pg } from "./node-postgres.js";
 import { quoteName, quotePostgresTable } from "./postgres-canonical-sql.js";
 import { checksumQuery, listedHash } from "./postgres-checksum-sql.js";
 import { applyConditionalWrites } from "./postgres-conditional-writes.js";
@@ -663,7 +664,7 @@ export function openPostgresConnector(
   });
   let pool: Pool;
   try {
-    pool = new Pool({
+    pool = new pg.Pool({
       connectionString: url,
       max: options.maxConnections ?? 4,
       application_name: "concord",

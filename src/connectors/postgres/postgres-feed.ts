@@ -2,7 +2,7 @@
  * PostgreSQL change feed: logical replication (a publication on the table and a pgoutput slot, both named
  * per dataset and replica). Acknowledges an LSN only when told to, never on its own.
  */
-import { Client } from "pg";
+import type { Client } from "pg";
 import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from "pg-logical-replication";
 import { redactText, redactUrl } from "../../config/redact.js";
 import type { Key } from "../../core/model.js";
@@ -15,6 +15,7 @@ import {
   feedObjectName,
   keyPart,
 } from "../change-feed.js";
+import { pg } from "./node-postgres.js";
 import { describePgError } from "./postgres-errors.js";
 
 /** How often the slot's retained WAL is measured while streaming, and the server told where we stand. */
@@ -159,7 +160,7 @@ export class PostgresChangeFeed implements ChangeFeed {
   }
 
   private async connectAdmin(): Promise<Client> {
-    const client = new Client({ connectionString: this.url, application_name: "concord feed" });
+    const client = new pg.Client({ connectionString: this.url, application_name: "concord feed" });
     client.on("error", () => {});
     try {
       await client.connect();

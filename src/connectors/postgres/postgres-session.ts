@@ -2,11 +2,12 @@
 import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
-import pg, { type Client, type Pool, type PoolClient, type PoolConfig } from "pg";
+import type { Client, Pool, PoolClient, PoolConfig } from "pg";
 import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
 import { boundSilence, boundTime, isStoreTimeout } from "../../deadlines/bound-silence.js";
 import { postgresStillRunning } from "../../deadlines/postgres-still-running.js";
 import type { ConnectorError, ConnectorStats } from "../connector.js";
+import { pg } from "./node-postgres.js";
 import { isPostgresTransient, postgresError } from "./postgres-errors.js";
 
 /**

@@ -1,5 +1,6 @@
 /** Creates and upgrades the PostgreSQL state tables in one schema. Only DDL here; no reads or writes of state. */
-import { escapeIdentifier } from "pg";
+
+import { pg } from "./node-postgres.js";
 import type { PostgresStateConnections } from "./postgres-state-connection.js";
 
 /**
@@ -157,7 +158,7 @@ export async function migratePostgresState(
   connections: PostgresStateConnections,
   schema: string,
 ): Promise<void> {
-  const s = escapeIdentifier(schema);
+  const s = pg.escapeIdentifier(schema);
   const { client, release } = await connections.checkout();
   let broken: Error | undefined;
   try {

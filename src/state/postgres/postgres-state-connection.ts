@@ -6,11 +6,12 @@
  * StateStoreError naming the store, so a stalled state store ends the command, never hangs it.
  */
 import type { Socket } from "node:net";
-import pg, { type Pool, type PoolClient, type QueryResult, type QueryResultRow } from "pg";
+import type { Client, ClientConfig, Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
 import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
 import { boundSilence, boundTime, isStoreTimeout } from "../../deadlines/bound-silence.js";
 import { postgresStillRunning } from "../../deadlines/postgres-still-running.js";
 import { StateStoreError } from "../state-store-error.js";
+import { pg } from "./node-postgres.js";
 
 /** What the state ports send statements through: one connection, every statement bounded. */
 export interface StateClient {
@@ -33,7 +34,7 @@ interface ClientInternals {
   readonly processID?: number | null;
 }
 
-function socketOf(client: PoolClient | pg.Client): Socket | undefined {
+function socketOf(client: PoolClient | Client): Socket | undefined {
   return (client as unknown as ClientInternals).connection?.stream;
 }
 
@@ -149,7 +150,7 @@ export class PostgresStateConnections {
   private async stillRunning(raw: PoolClient): Promise<boolean> {
     const pid = (raw as unknown as ClientInternals).processID;
     if (!pid) return false;
-    const options = this.pool.options as pg.ClientConfig & { password?: unknown };
+    const options = this.pool.options as ClientConfig & { password?: unknown };
     const check = new pg.Client({
       ...options,
       password: options.password as string | undefined,

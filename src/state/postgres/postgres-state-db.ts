@@ -1,8 +1,9 @@
 /** The pool, schema and transactions every PostgreSQL state port shares. Only state/postgres imports the driver for state. */
-import { escapeIdentifier, type Pool } from "pg";
+import type { Pool } from "pg";
 import type { TimeoutsConfig } from "../../config/timeouts.js";
 import { StateStoreError } from "../state-store-error.js";
 import { migratePostgresState } from "./migrate-postgres-state.js";
+import { pg } from "./node-postgres.js";
 import { chunks, describeError, isRetryable } from "./postgres-sql.js";
 import { PostgresStateConnections, type StateClient } from "./postgres-state-connection.js";
 
@@ -55,7 +56,7 @@ export class PostgresStateDb {
     timeouts?: TimeoutsConfig,
   ) {
     this.connections = new PostgresStateConnections(pool, label, timeouts);
-    const s = escapeIdentifier(schema);
+    const s = pg.escapeIdentifier(schema);
     this.t = {
       runs: `${s}.runs`,
       divergences: `${s}.divergences`,

@@ -1,10 +1,11 @@
 /** PostgreSQL state store, shared by several Concord processes on several hosts. Only state/postgres imports the driver for state. */
-import { Pool } from "pg";
+import type { Pool } from "pg";
 import { redactUrl } from "../../config/redact.js";
 import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
 import { ComposedStateStore } from "../composed-state-store.js";
 import type { StateStoreParts } from "../state-store.js";
 import { StateStoreError } from "../state-store-error.js";
+import { pg } from "./node-postgres.js";
 import { PostgresAuditLog } from "./postgres-audit-log.js";
 import { PostgresChangeLogStore } from "./postgres-change-log-store.js";
 import { PostgresCheckpointStore } from "./postgres-checkpoint-store.js";
@@ -80,7 +81,7 @@ export class PostgresStateStore extends ComposedStateStore {
   static async open(url: string, timeouts: TimeoutsConfig = DEFAULT_TIMEOUTS): Promise<PostgresStateStore> {
     const label = redactUrl(url);
     const { connectionString, schema = DEFAULT_POSTGRES_SCHEMA } = splitSchema(url);
-    const pool = new Pool({
+    const pool = new pg.Pool({
       connectionString,
       application_name: "concord",
       connectionTimeoutMillis: timeouts.connectMs,
