@@ -6,7 +6,7 @@
 // from is unchanged, else dist/cli/main.js. Every other package (the drivers, fastify, bullmq, ...) stays a
 // plain import: they find their own files and native parts as they do unbundled. `import.meta.url` in a
 // bundled module still names its file in dist/ (package-version.ts, the dashboard's assets, node-postgres).
-// The bundler is rolldown, which the dev dependencies bring (vite); without it no bundle is built and the
+// The bundler is rolldown (a pinned dev dependency; vite uses it too); without it no bundle is built and the
 // CLI runs from dist/ as before.
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
