@@ -246,7 +246,7 @@ export class PostgresSession {
   private spare(): Pool | undefined {
     if (!isPool(this.db)) return undefined;
     if (!this.sparePool) {
-      const options = this.db.options as pg.PoolConfig;
+      const options = this.db.options as PoolConfig;
       // The password is not enumerable in a pool's options (see stillRunning).
       this.sparePool = new pg.Pool({ ...options, password: options.password, max: 1 });
       this.sparePool.on("error", () => undefined);
