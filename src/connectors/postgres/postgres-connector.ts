@@ -103,6 +103,11 @@ export class PostgresConnector implements Connector {
   private readonly shapes = new Map<RecordShape, Promise<PostgresShapeSql>>();
   /** The verdict on each key (by its column names) being unique: checked once, shared by shapes. */
   private readonly keyChecks = new Map<string, Promise<void>>();
+  /**
+   * What this replica tells the other of a pair, by shape: read once (a worker pairs the same two tables for
+   * every job of a pass, and its shape is kept while the description holds), read again after a failure.
+   */
+  private readonly pairSides = new WeakMap<RecordShape, Promise<PostgresPairSide>>();
   private readonly session: PostgresSession;
   private readonly listing: PostgresListing;
   /** One transaction at a time on a single Client. */
@@ -392,8 +397,22 @@ export class PostgresConnector implements Connector {
     },
   };
 
-  /** What the other replica of a pair needs to know of this one (see `PostgresPairSide`). */
-  async pairSide(shape: RecordShape): Promise<PostgresPairSide> {
+  /**
+   * What the other replica of a pair needs to know of this one (see `PostgresPairSide`): asked of the server
+   * once per shape. The connection target cannot change under a connector, so neither can the server that
+   * answers it (a restart changes its start time, on both sides alike: the pair still holds).
+   */
+  pairSide(shape: RecordShape): Promise<PostgresPairSide> {
+    let side = this.pairSides.get(shape);
+    if (!side) {
+      side = this.readPairSide(shape);
+      this.pairSides.set(shape, side);
+      side.catch(() => this.pairSides.delete(shape));
+    }
+    return side;
+  }
+
+  private async readPairSide(shape: RecordShape): Promise<PostgresPairSide> {
     const s = await this.sql(shape);
     const facts = await this.read("cannot prepare the in-PostgreSQL comparison", (run) =>
       run(
