@@ -45,5 +45,11 @@ describe.skipIf(!available)("SQL literals", () => {
       const row = res.at(-1)!.rows[0] as Record<string, string | null>;
       expect(VALUES.map((_, i) => row[`v${i}`])).toEqual(VALUES);
       expect(row.n).toBeNull();
+      // Arrays of key parts (`= ANY(...)`, unnest) as the conditional writes' lock reads them, NULL included.
+      const arrays = [VALUES, [...VALUES, null, "{}", '"', ",", "NULL"], []];
+      const parsed = await client.query(
+        `SELECT ${arrays.map((a, i) => `array_to_json(${sqlLiteral(a)}::text[])::text AS a${i}`).join(", ")}`,
+      );
+      expect(arrays.map((_, i) => JSON.parse(parsed.rows[0][`a${i}`] as string))).toEqual(arrays);
     });
 });

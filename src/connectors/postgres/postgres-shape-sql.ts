@@ -35,11 +35,22 @@ export class Params {
 /**
  * A value as an SQL literal that reads the same whatever `standard_conforming_strings` says (as the driver's
  * `escapeLiteral` spells it): NULL, or a quoted string with its quotes doubled, and its backslashes doubled
- * under E'' when it holds any.
+ * under E'' when it holds any. An array (of strings or NULLs, as key parts are) is spelled as the driver
+ * sends it, `{"a","b\\"c",NULL}`, inside such a string.
  */
 export function sqlLiteral(value: unknown): string {
   if (value === null || value === undefined) return "NULL";
-  const text = String(value).replaceAll("'", "''");
+  const text = (
+    Array.isArray(value)
+      ? `{${value
+          .map((v: unknown) =>
+            v === null || v === undefined
+              ? "NULL"
+              : `"${String(v).replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`,
+          )
+          .join(",")}}`
+      : String(value)
+  ).replaceAll("'", "''");
   return text.includes("\\") ? ` E'${text.replaceAll("\\", "\\\\")}'` : `'${text}'`;
 }
 
