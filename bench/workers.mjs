@@ -45,7 +45,7 @@ const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
  * A TCP proxy to `target` that forwards every chunk `delayMs / 2` later each way, in order. `counts`: the
  * round trips it carried (a client chunk after the server spoke, or the first: one request turn) and bytes.
  */
-async function delayProxy(target, delayMs) {
+async function delayProxy(target, delayMs, trace = process.env.BENCH_WORKERS_TRACE) {
   const u = new URL(target);
   const counts = { turns: 0, bytes: 0, connections: 0 };
   const upstreams = new Set();
@@ -58,13 +58,13 @@ async function delayProxy(target, delayMs) {
     let serverSpoke = true;
     const id = counts.connections;
     client.on("data", (chunk) => {
-      if (serverSpoke && process.env.BENCH_WORKERS_TRACE) {
+      if (serverSpoke && trace) {
         // What each round trip asked, for profiling: connection, time, the message's printable start.
         const text = chunk
           .toString("latin1", 0, 200)
           .replace(/[^\x20-\x7e]+/g, " ")
           .slice(0, 120);
-        appendFileSync(process.env.BENCH_WORKERS_TRACE, `${id}\t${performance.now().toFixed(0)}\t${text}\n`);
+        appendFileSync(trace, `${id}\t${performance.now().toFixed(0)}\t${text}\n`);
       }
       if (serverSpoke) counts.turns++;
       serverSpoke = false;
@@ -226,8 +226,12 @@ async function diverge() {
   );
 }
 
+/** With BENCH_WORKERS_STATE_TRACE=file.tsv the state store is reached through an undelayed tracing proxy. */
+let stateProxy;
+
 function config(dir, replicaUrl, stateSchema, concurrency) {
-  const state = `${PG_URL}${PG_URL.includes("?") ? "&" : "?"}schema=${stateSchema}`;
+  const stateUrl = stateProxy?.url ?? PG_URL;
+  const state = `${stateUrl}${stateUrl.includes("?") ? "&" : "?"}schema=${stateSchema}`;
   const file = join(dir, "concord.yaml");
   writeFileSync(
     file,
@@ -420,6 +424,8 @@ const cpuCell = (m) =>
 async function main() {
   await setup();
   const proxy = await delayProxy(PG_URL, DELAY);
+  if (process.env.BENCH_WORKERS_STATE_TRACE)
+    stateProxy = await delayProxy(PG_URL, 0, process.env.BENCH_WORKERS_STATE_TRACE);
   const lines = [
     `rows ${N.toLocaleString("en-US")}, differences ${DIFFS}, segments ${SEGMENTS}, delay ${DELAY} ms per round trip, ${cpus().length} cores, load ${loadavg()[0].toFixed(1)}`,
     "",
