@@ -4,7 +4,7 @@
  *
  * Usage: npm run build && node bench/workers.mjs
  *   BENCH_WORKERS_ROWS=1000000 BENCH_WORKERS_DIFFS=1000 BENCH_WORKERS_DELAY_MS=20 BENCH_WORKERS=1,2,4
- *   BENCH_WORKERS_SEGMENTS=32 BENCH_REPS=1 BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test
+ *   BENCH_WORKERS_SEGMENTS=32 BENCH_WORKERS_CONCURRENCY=4 (default: the largest count) BENCH_REPS=1 BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test
  *   BENCH_QUEUE=redis://127.0.0.1:6379/14
  *
  * Two copies of a table in PostgreSQL (schema concord_bench_w: items_a, items_b; b holds DIFFS rows at an
@@ -31,6 +31,8 @@ const N = Number(process.env.BENCH_WORKERS_ROWS ?? 1_000_000);
 const DIFFS = Number(process.env.BENCH_WORKERS_DIFFS ?? 1000);
 const DELAY = Number(process.env.BENCH_WORKERS_DELAY_MS ?? 20);
 const COUNTS = (process.env.BENCH_WORKERS ?? "1,2,4").split(",").map(Number);
+/** The dataset's `concurrency` (the fleet's cap, which also sets how a pass is cut into jobs): the largest count. */
+const CONCURRENCY = Number(process.env.BENCH_WORKERS_CONCURRENCY ?? Math.max(...COUNTS));
 const SEGMENTS = Number(process.env.BENCH_WORKERS_SEGMENTS ?? 32);
 const REPS = Number(process.env.BENCH_REPS ?? 1);
 const PG_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -43,7 +45,7 @@ const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
  * A TCP proxy to `target` that forwards every chunk `delayMs / 2` later each way, in order. `counts`: the
  * round trips it carried (a client chunk after the server spoke, or the first: one request turn) and bytes.
  */
-async function delayProxy(target, delayMs) {
+async function delayProxy(target, delayMs, trace = process.env.BENCH_WORKERS_TRACE) {
   const u = new URL(target);
   const counts = { turns: 0, bytes: 0, connections: 0 };
   const upstreams = new Set();
@@ -56,13 +58,13 @@ async function delayProxy(target, delayMs) {
     let serverSpoke = true;
     const id = counts.connections;
     client.on("data", (chunk) => {
-      if (serverSpoke && process.env.BENCH_WORKERS_TRACE) {
+      if (serverSpoke && trace) {
         // What each round trip asked, for profiling: connection, time, the message's printable start.
         const text = chunk
           .toString("latin1", 0, 200)
           .replace(/[^\x20-\x7e]+/g, " ")
           .slice(0, 120);
-        appendFileSync(process.env.BENCH_WORKERS_TRACE, `${id}\t${performance.now().toFixed(0)}\t${text}\n`);
+        appendFileSync(trace, `${id}\t${performance.now().toFixed(0)}\t${text}\n`);
       }
       if (serverSpoke) counts.turns++;
       serverSpoke = false;
@@ -144,11 +146,29 @@ async function replicaBackendsCpu(proxy) {
   return new Map(rows.map((r) => [r.pid, cpuOf(r.pid)]));
 }
 
+/**
+ * CPU seconds of the backends serving concord's other connections (application_name concord, not through the
+ * proxy): the state store's, and the replicas' when no proxy is in between.
+ */
+async function stateBackendsCpu(proxy) {
+  const ports = proxy?.ports() ?? [];
+  const { rows } = await query(
+    "SELECT pid FROM pg_stat_activity WHERE application_name = 'concord' AND NOT (client_port = ANY($1::int[]))",
+    [ports],
+  );
+  return new Map(rows.map((r) => [r.pid, cpuOf(r.pid)]));
+}
+
+/** The CPU the backends in `after` spent since `before` (a backend opened meanwhile counts whole). */
+const backendsDelta = (before, after) =>
+  +[...after].reduce((a, [pid, t]) => a + t - (before.get(pid) ?? 0), 0).toFixed(2);
+
 /** What the CPU did between two samples: seconds of PostgreSQL, of the concord processes, of the machine. */
 async function sample(pids, proxy) {
   return {
     at: performance.now() / 1000,
     replicas: await replicaBackendsCpu(proxy),
+    state: await stateBackendsCpu(proxy),
     pg: postgresCpu(),
     concord: pids.reduce((a, p) => a + cpuOf(p), 0),
     each: pids.map((p) => cpuOf(p)),
@@ -188,6 +208,15 @@ async function setup() {
   }
 }
 
+/** Throws unless the two copies hold the same rows (after a pass: its repairs converged them exactly). */
+async function checkConverged(label) {
+  const { rows } = await query(
+    `SELECT count(*)::int AS n FROM ${SCHEMA}.items_a a FULL JOIN ${SCHEMA}.items_b b USING (id)
+     WHERE a.id IS NULL OR b.id IS NULL OR (a.payload, a.version) IS DISTINCT FROM (b.payload, b.version)`,
+  );
+  if (rows[0].n !== 0) throw new Error(`${label}: ${rows[0].n} rows still differ after the pass`);
+}
+
 /** b holds DIFFS rows, spread over the key space, one version behind a. */
 async function diverge() {
   const step = Math.floor(N / DIFFS);
@@ -197,8 +226,12 @@ async function diverge() {
   );
 }
 
+/** With BENCH_WORKERS_STATE_TRACE=file.tsv the state store is reached through an undelayed tracing proxy. */
+let stateProxy;
+
 function config(dir, replicaUrl, stateSchema, concurrency) {
-  const state = `${PG_URL}${PG_URL.includes("?") ? "&" : "?"}schema=${stateSchema}`;
+  const stateUrl = stateProxy?.url ?? PG_URL;
+  const state = `${stateUrl}${stateUrl.includes("?") ? "&" : "?"}schema=${stateSchema}`;
   const file = join(dir, "concord.yaml");
   writeFileSync(
     file,
@@ -283,6 +316,18 @@ async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
     ].map((m) => Number(m[1])),
   );
   const wall = after.at - before.at;
+  // What the pass would take if only its round trips (shared by the workers) and its own CPU (the replicas'
+  // and the state store's backends, the concord processes, on the machine's cores) bounded it.
+  const trips = proxied ? proxy.counts.turns - proxied.turns : 0;
+  const ownCpu =
+    backendsDelta(before.replicas, after.replicas) +
+    backendsDelta(before.state, after.state) +
+    (after.concord - before.concord);
+  const model = {
+    latencySeconds: +((trips * DELAY) / 1000).toFixed(2),
+    cpuSeconds: +ownCpu.toFixed(2),
+    seconds: +Math.max((trips * DELAY) / 1000 / Math.max(1, workers), ownCpu / cpus().length).toFixed(2),
+  };
   return {
     workers,
     concurrency,
@@ -294,9 +339,9 @@ async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
       // Every PostgreSQL process on the host (other users of the server included), and the backends of the
       // replicas' connections alone (those open at the end; a backend opened during the pass counts whole).
       postgres: +(after.pg - before.pg).toFixed(2),
-      replicaBackends: +[...after.replicas]
-        .reduce((a, [pid, t]) => a + t - (before.replicas.get(pid) ?? 0), 0)
-        .toFixed(2),
+      replicaBackends: backendsDelta(before.replicas, after.replicas),
+      // The state store's backends (and with no proxy the replicas' too): concord's other connections.
+      stateBackends: backendsDelta(before.state, after.state),
       concord: +(after.concord - before.concord).toFixed(2),
       // Each process: the workers, then the coordinator (or serve --role all; its start-up in the first pass).
       each: after.each.map((t, i) => +(t - (before.each[i] ?? 0)).toFixed(2)),
@@ -311,6 +356,7 @@ async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
           connections: proxy.counts.connections - proxied.connections,
         }
       : {}),
+    model,
     load: +loadavg()[0].toFixed(2),
   };
 }
@@ -335,6 +381,7 @@ async function onePass(replicaUrl, workers, concurrency = Math.max(1, workers), 
       procs.push(serve);
       await serve.until(/pass \S+ \(repair\) finished in/);
     });
+    await checkConverged(`${workers} worker(s), first pass`);
     // The same processes, warm (a fleet runs for days): diverge again and ask the coordinator for a pass.
     const serve = procs.at(-1);
     const [, listen] = await serve.until(/listening on http:\/\/(\S+)/);
@@ -348,13 +395,14 @@ async function onePass(replicaUrl, workers, concurrency = Math.max(1, workers), 
       if (res.status !== 202) throw new Error(`trigger: ${res.status} ${await res.text()}`);
       await serve.until(/pass \S+ \(repair\) finished in[\s\S]*pass \S+ \(repair\) finished in/);
     });
+    await checkConverged(`${workers} worker(s), warm pass`);
     return { first, warm };
   } finally {
     for (const p of procs) p.child.kill("SIGTERM");
     await Promise.all(
       procs.map((p) => new Promise((r) => (p.child.exitCode !== null ? r() : p.child.on("exit", r)))),
     );
-    await query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE`);
+    if (!process.env.BENCH_WORKERS_KEEP_STATE) await query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE`);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -371,16 +419,18 @@ const spread = (xs) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixe
 /** The run whose pass time is the median. */
 const mid = (runs) => runs.find((x) => x.passSeconds === median(runs.map((y) => y.passSeconds)));
 const cpuCell = (m) =>
-  `${m.cpu.postgres} / ${m.cpu.concord} / ${m.cpu.machineBusy} of ${m.cpu.machineCapacity}`;
+  `${m.cpu.replicaBackends} / ${m.cpu.stateBackends} / ${m.cpu.postgres} / ${m.cpu.concord} / ${m.cpu.machineBusy} of ${m.cpu.machineCapacity}`;
 
 async function main() {
   await setup();
   const proxy = await delayProxy(PG_URL, DELAY);
+  if (process.env.BENCH_WORKERS_STATE_TRACE)
+    stateProxy = await delayProxy(PG_URL, 0, process.env.BENCH_WORKERS_STATE_TRACE);
   const lines = [
     `rows ${N.toLocaleString("en-US")}, differences ${DIFFS}, segments ${SEGMENTS}, delay ${DELAY} ms per round trip, ${cpus().length} cores, load ${loadavg()[0].toFixed(1)}`,
     "",
-    "| setup | pass | median (s) | runs (s) | vs 1 worker | round trips | CPU s: replica backends / all PostgreSQL / concord / machine busy of capacity |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    "| setup | pass | median (s) | runs (s) | vs 1 worker | round trips | model max(latency / k, CPU / cores) (s) | CPU s: replica backends / state backends / all PostgreSQL / concord / machine busy of capacity |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   const delayed = new Map(COUNTS.map((k) => [k, { first: [], warm: [] }]));
   try {
@@ -388,7 +438,7 @@ async function main() {
     for (let r = 0; r < REPS; r++)
       for (const k of COUNTS) {
         // The same dataset config (so the same jobs) whatever the worker count: only the workers differ.
-        const { first, warm } = await onePass(proxy.url, k, Math.max(...COUNTS), proxy);
+        const { first, warm } = await onePass(proxy.url, k, CONCURRENCY, proxy);
         delayed.get(k).first.push(keep(`delay ${DELAY} ms, ${k} worker(s), first pass`, first));
         delayed.get(k).warm.push(keep(`delay ${DELAY} ms, ${k} worker(s), warm pass`, warm));
       }
@@ -400,7 +450,7 @@ async function main() {
     for (const [k, runs] of delayed) {
       const m = mid(runs[which]);
       lines.push(
-        `| ${DELAY} ms delay, ${k} worker(s) | ${which} | ${m.passSeconds.toFixed(1)} | ${spread(runs[which].map((x) => x.passSeconds))} | ${(one / m.passSeconds).toFixed(2)}× | ${m.roundTrips} | ${cpuCell(m)} |`,
+        `| ${DELAY} ms delay, ${k} worker(s) | ${which} | ${m.passSeconds.toFixed(1)} | ${spread(runs[which].map((x) => x.passSeconds))} | ${(one / m.passSeconds).toFixed(2)}× | ${m.roundTrips} | ${m.model.seconds} | ${cpuCell(m)} |`,
       );
     }
   }
@@ -417,10 +467,10 @@ async function main() {
   const a = mid(all);
   const q = mid(queued);
   lines.push(
-    `| no delay, serve --role all | warm | ${a.passSeconds.toFixed(1)} | ${spread(all.map((x) => x.passSeconds))} | | | ${cpuCell(a)} |`,
+    `| no delay, serve --role all | warm | ${a.passSeconds.toFixed(1)} | ${spread(all.map((x) => x.passSeconds))} | | | | ${cpuCell(a)} |`,
   );
   lines.push(
-    `| no delay, coordinator + 1 worker | warm | ${q.passSeconds.toFixed(1)} | ${spread(queued.map((x) => x.passSeconds))} | overhead ${((q.passSeconds / a.passSeconds - 1) * 100).toFixed(0)}% | | ${cpuCell(q)} |`,
+    `| no delay, coordinator + 1 worker | warm | ${q.passSeconds.toFixed(1)} | ${spread(queued.map((x) => x.passSeconds))} | overhead ${((q.passSeconds / a.passSeconds - 1) * 100).toFixed(0)}% | | | ${cpuCell(q)} |`,
   );
   console.log(lines.join("\n"));
 }

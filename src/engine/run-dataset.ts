@@ -302,9 +302,9 @@ export async function runDataset(
 ): Promise<DatasetRunResult> {
   const { state, now } = deps;
   const observer = options.observer ?? {};
-  // With keys, a dispatch hands the list to a worker as one key job: no checkpoint, begun and finished here.
-  // A dirty-segment pass (ranges) runs here.
-  const dispatch = options.ranges ? undefined : options.dispatch;
+  // With keys, a dispatch hands the list to a worker as one key job, and a dirty-segment pass (ranges) each
+  // range as a job: no checkpoint, begun and finished here.
+  const dispatch = options.dispatch;
   if (dispatch && options.mode !== "scan" && options.mode !== "repair")
     throw new Error(`runDataset: a ${options.mode} run cannot dispatch its segments (scan and repair can)`);
   if (dispatch && options.keys && options.print)
@@ -537,7 +537,7 @@ export async function runDataset(
       if (cp && order && !keptOrder) cp = await save(cp);
       // A dispatched pass has one job per segment: the focus order says which to submit first (repeats dropped).
       const submitOrder =
-        dispatch && options.focus && !options.keys && segments.length > 1
+        dispatch && options.focus && !options.keys && !options.ranges && segments.length > 1
           ? [...new Set(visitOrder(await options.focus(segments.length), segments.length))]
           : undefined;
       const resumedAt = cp && cp.done > 0 ? cp.done : undefined;
@@ -588,6 +588,7 @@ export async function runDataset(
             mode: options.mode as "scan" | "repair",
             expectedRows: jobRows,
             described: describedFingerprint(described),
+            ...(options.ranges ? { standalone: true } : {}),
             ...(shadowPolicy || canary
               ? { candidate: { shadow: shadowPolicy, canary: canary && options.canary } }
               : {}),

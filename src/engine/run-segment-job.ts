@@ -57,11 +57,12 @@ export async function runSegmentJob(
   const { state, now } = deps;
   const started = now();
   const skipped = { result: { totals: emptyTotals(), worker: options.worker, durationMs: 0, skipped: true } };
-  // A key job has no checkpoint: it is left alone once its run is finished (or was never begun).
-  const keyJob = job.keys !== undefined;
-  const cp = keyJob ? undefined : await state.getCheckpoint(ds.name);
+  // A key job, or a range of a dirty-segment pass, has no checkpoint: it is left alone once its run is
+  // finished (or was never begun).
+  const standalone = job.keys !== undefined || job.standalone === true;
+  const cp = standalone ? undefined : await state.getCheckpoint(ds.name);
   const kept = cp?.totals as QueuedTotals | undefined;
-  if (keyJob) {
+  if (standalone) {
     const run = (await state.getRun(job.runId)).find((r) => r.dataset === ds.name);
     if (!run || run.finishedAt !== undefined) return skipped;
   } else if (
@@ -131,7 +132,7 @@ export async function runSegmentJob(
     );
     const outcome = { ...where, ...segment.work };
     // The drill-down's record of the segment, written where it ran (a retried job replaces it).
-    if (segment.whole && !keyJob)
+    if (segment.whole && !standalone)
       await state.recordSegment(segmentFigures(ds.name, job.runId, outcome, started, now()));
     return {
       result: {

@@ -25,6 +25,11 @@ export interface SegmentJob {
    * finished. Retried after a worker died, it claims under the same run id, so each repair lands once.
    */
   readonly keys?: readonly Key[] | undefined;
+  /**
+   * A range of a run without a checkpoint (a dirty-segment pass): like a key job, skipped once its run is
+   * finished (or was never begun), and its segment not recorded for the drill-down.
+   */
+  readonly standalone?: boolean | undefined;
   /** With `keys`: what each replica is expected to hold, by `keyId` (fingerprint, or null for absent). */
   readonly expected?: readonly (readonly [string, Readonly<Record<string, string | null>>])[] | undefined;
   /**

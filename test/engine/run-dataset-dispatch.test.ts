@@ -417,6 +417,52 @@ describe("runDataset's key form with a SegmentDispatch", () => {
     expect(staleOnB(dir)).toContain(250);
   });
 
+  it("hands a dirty-segment pass's ranges to workers, one job each, finishes the run here, and a late delivery does nothing", async () => {
+    makeItemsReplicas(dir, { rows: ROWS, stale: STALE });
+    const cfg = config();
+    const ds = cfg.datasets[0]!;
+    const { state, replicas } = await open(cfg);
+    const jobs: SegmentJob[] = [];
+    const work = async (job: SegmentJob) => {
+      jobs.push(job);
+      return (
+        await runSegmentJob(ds, replicas, { state, now: Date.now }, job, {
+          worker: "w1",
+          guard: new WriteGuard(),
+          heartbeatMs: 0,
+        })
+      ).result;
+    };
+    const ranges = [
+      { lo: ["100"], hi: ["300"] },
+      { lo: ["700"], hi: ["800"] },
+    ];
+    const dispatch = new InlineDispatch(work);
+    const run = await runDataset(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      { runId: "dirty-1", command: "serve repair", mode: "repair", ranges, dispatch, heartbeatMs: 0 },
+    );
+    expect(run).toMatchObject({ finished: true, status: "ok", segments: 2 });
+    expect(run.totals.repairs).toEqual({ applied: 3 });
+    expect(dispatch.ran).toEqual([0, 1]);
+    expect(jobs.map((j) => [j.index, j.of, j.range, j.standalone])).toEqual([
+      [0, 2, ranges[0], true],
+      [1, 2, ranges[1], true],
+    ]);
+    // Only the ranges were read and repaired: the stale keys elsewhere remain.
+    expect(staleOnB(dir)).toEqual(STALE.filter((id) => ![150, 250, 750].includes(id)));
+    // No checkpoint, no drill-down, as when the pass runs in one process.
+    expect(await state.getCheckpoint("items")).toBeUndefined();
+    expect(await state.listSegments("dirty-1")).toEqual([]);
+    expect((await state.getRun("dirty-1"))[0]).toMatchObject({ status: "ok" });
+    // A range job delivered again after its run finished reads and writes nothing.
+    const late = await work({ ...jobs[0]!, range: { lo: ["300"], hi: ["400"] } });
+    expect(late.skipped).toBe(true);
+    expect(staleOnB(dir)).toContain(350);
+  });
+
   it("stopped while its key job waits: not finished (a feed keeps its position), the job dropped", async () => {
     makeItemsReplicas(dir, { rows: ROWS, stale: STALE });
     const cfg = config();

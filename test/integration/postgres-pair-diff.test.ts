@@ -68,7 +68,7 @@ const PAIRS: readonly Pair[] = [
   [row({ ver: "2" }), row()],
 ];
 
-/** Keys of the n-th pair, by key kind: integers, text with collation traps, composite. */
+/** Keys of the n-th pair, by key kind: integers, text with collation traps (and quoting's), composite. */
 const KEYS = {
   int: { ddl: "id bigint PRIMARY KEY", key: "id", of: (n: number) => `${n * 7 - 40}` },
   text: {
@@ -76,7 +76,8 @@ const KEYS = {
     ddlB: 'k text COLLATE "C" PRIMARY KEY',
     key: "k",
     of: (n: number) =>
-      `'${["a", "B", "b", "é", "Z", "a b", "ab", "_x", "Ä", "z"][n % 10]}${Math.floor(n / 10)}'`,
+      // A quote and a backslash too: range bounds are spelled into the join's text as literals.
+      `'${["a", "B", "b", "é", "Z", "a b", "ab", "_x", "Ä", "z", "o''k", "b\\s"][n % 12]}${Math.floor(n / 12)}'`,
   },
   composite: {
     ddl: "region text NOT NULL, seq int NOT NULL, PRIMARY KEY (region, seq)",

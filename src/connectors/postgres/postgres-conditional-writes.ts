@@ -103,7 +103,8 @@ async function lockCurrent(
   for (const w of writes) if (s.lookupable(w.key)) keys.set(keyId(w.key), w.key);
   const out = new Map<string, string>();
   if (keys.size === 0) return out;
-  const params = new Params();
+  // Literals, not parameters: the statement can then travel with the transaction's BEGIN (one round trip).
+  const params = new Params(true);
   const select = s.pushdown ? `${s.keyOut}, ${s.fingerprint()}` : s.rawList;
   const rows = await run(
     `SELECT ${select} FROM ${s.table} AS ${T} WHERE ${s.keyIn([...keys.values()], params)} ` +

@@ -104,6 +104,11 @@ export class PostgresConnector implements Connector {
   private readonly shapes = new Map<RecordShape, Promise<PostgresShapeSql>>();
   /** The verdict on each key (by its column names) being unique: checked once, shared by shapes. */
   private readonly keyChecks = new Map<string, Promise<void>>();
+  /**
+   * What this replica tells the other of a pair, by shape: read once (a worker pairs the same two tables for
+   * every job of a pass, and its shape is kept while the description holds), read again after a failure.
+   */
+  private readonly pairSides = new WeakMap<RecordShape, Promise<PostgresPairSide>>();
   private readonly session: PostgresSession;
   private readonly listing: PostgresListing;
   /** One transaction at a time on a single Client. */
@@ -393,8 +398,22 @@ export class PostgresConnector implements Connector {
     },
   };
 
-  /** What the other replica of a pair needs to know of this one (see `PostgresPairSide`). */
-  async pairSide(shape: RecordShape): Promise<PostgresPairSide> {
+  /**
+   * What the other replica of a pair needs to know of this one (see `PostgresPairSide`): asked of the server
+   * once per shape. The connection target cannot change under a connector, so neither can the server that
+   * answers it (a restart changes its start time, on both sides alike: the pair still holds).
+   */
+  pairSide(shape: RecordShape): Promise<PostgresPairSide> {
+    let side = this.pairSides.get(shape);
+    if (!side) {
+      side = this.readPairSide(shape);
+      this.pairSides.set(shape, side);
+      side.catch(() => this.pairSides.delete(shape));
+    }
+    return side;
+  }
+
+  private async readPairSide(shape: RecordShape): Promise<PostgresPairSide> {
     const s = await this.sql(shape);
     const facts = await this.read("cannot prepare the in-PostgreSQL comparison", (run) =>
       run(
@@ -592,15 +611,25 @@ export class PostgresConnector implements Connector {
     const refused = refusedWrite(s, writes);
     if (refused) throw this.error("conditional write refused", new WriteRefusal(refused));
     const write = () =>
-      this.session.withClient(async (run) => {
-        await run("BEGIN ISOLATION LEVEL READ COMMITTED", []);
+      this.session.withClient(async (plain) => {
+        // BEGIN travels with the first statement when that one has no parameters (the lock's read): one
+        // round trip fewer per batch, which a remote store charges.
+        let begun = false;
+        const begin = "BEGIN ISOLATION LEVEL READ COMMITTED";
+        const run: RunQuery = async (text, values, prepare) => {
+          if (begun) return plain(text, values, prepare);
+          begun = true;
+          if (values.length === 0) return plain(`${begin}; ${text}`, []);
+          await plain(begin, []);
+          return plain(text, values, prepare);
+        };
         try {
           const { outcomes, rowsWritten } = await applyConditionalWrites(s, writes, run);
-          await run("COMMIT", []);
+          if (begun) await run("COMMIT", []);
           this.stats.rowsWritten += rowsWritten;
           return outcomes;
         } catch (err) {
-          await run("ROLLBACK", []).catch(() => undefined);
+          if (begun) await plain("ROLLBACK", []).catch(() => undefined);
           throw err;
         }
       });

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { RecordShape } from "../../core/model.js";
 import type { PgColumn } from "./postgres-column-types.js";
 import { type PostgresPairSide, pairDiffSql, pairHalves, postgresPairRefusal } from "./postgres-pair-diff.js";
-import { PostgresShapeSql } from "./postgres-shape-sql.js";
+import { PostgresShapeSql, sqlLiteral } from "./postgres-shape-sql.js";
 
 const SHAPE: RecordShape = {
   key: [{ name: "id", type: "integer" }],
@@ -72,6 +72,18 @@ describe("postgresPairRefusal", () => {
   });
 });
 
+describe("sqlLiteral", () => {
+  it.each([
+    [null, "NULL"],
+    ["10", "'10'"],
+    ["o'k", "'o''k'"],
+    ["b\\s", " E'b\\\\s'"],
+    ["it's a\\b", " E'it''s a\\\\b'"],
+  ])("%s → %s", (value, literal) => {
+    expect(sqlLiteral(value)).toBe(literal);
+  });
+});
+
 describe("pairDiffSql", () => {
   it("compares floats by their text, text by bytes, and orders by the key", () => {
     const q = pairDiffSql(side("a"), side("b"), { lo: ["10"], hi: null });
@@ -79,7 +91,9 @@ describe("pairDiffSql", () => {
     expect(q?.text).toContain(`t."t" COLLATE "C" AS c1`);
     expect(q?.text).toContain("FULL JOIN");
     expect(q?.text).toMatch(/ORDER BY coalesce\(a\.k0, b\.k0\)$/);
-    expect(q?.values).toEqual(["10", "10"]);
+    // Bounds as literals: the cursor opens in one message with its transaction (no parameters there).
+    expect(q?.text).toContain(`>= '10'::`);
+    expect(q?.values).toEqual([]);
   });
   it("is null for a range no row can lie in", () => {
     expect(pairDiffSql(side("a"), side("b"), { lo: ["5"], hi: ["5"] })).toBeNull();

@@ -95,7 +95,9 @@ export function pairDiffSql(
   const r = here.s.normalize(range);
   const rThere = there.s.normalize(range);
   if (!r || !rThere) return null;
-  const params = new Params();
+  // Literals, not parameters: the cursor over it opens in the same message as its transaction and first
+  // fetch (one round trip, see PostgresSession.cursor), which a statement with parameters cannot.
+  const params = new Params(true);
   // Each side's own predicates: the sides' key columns may order text under different collations.
   const wheres = new Map([
     [here, here.s.rangeWhere(r, params)],

@@ -170,7 +170,9 @@ export class PostgresSession {
         onTimeout: () => socketOf(client)?.destroy(),
       },
     );
-    return result.rows;
+    // Several statements in one message (simple protocol) answer with one result each: the last one counts.
+    const results = result as unknown as typeof result | (typeof result)[];
+    return Array.isArray(results) ? (results.at(-1)?.rows ?? []) : result.rows;
   }
 
   /** A connection of the pool, within the connect deadline (one that connects later goes back at once). */
@@ -313,19 +315,27 @@ export class PostgresSession {
     let failure: Error | undefined;
     let open = false;
     try {
+      const fetch = `FETCH FORWARD ${Math.max(1, Math.floor(batchSize))} FROM concord_cursor`;
+      const declare = `DECLARE concord_cursor NO SCROLL CURSOR FOR ${text}`;
+      // A statement without parameters opens with its transaction and first fetch in one message: one round
+      // trip instead of three (a remote store pays each).
+      let first: (string | null)[][] | undefined;
       try {
         await this.prepare(client);
-        await this.query(client, "BEGIN", []);
         open = true;
-        await this.query(client, `DECLARE concord_cursor NO SCROLL CURSOR FOR ${text}`, values);
+        if (values.length === 0) first = await this.query(client, `BEGIN; ${declare}; ${fetch}`, []);
+        else {
+          await this.query(client, "BEGIN", []);
+          await this.query(client, declare, values);
+        }
       } catch (err) {
         throw this.error(what, err);
       }
-      const fetch = `FETCH FORWARD ${Math.max(1, Math.floor(batchSize))} FROM concord_cursor`;
       for (;;) {
         let rows: (string | null)[][];
         try {
-          rows = await this.query(client, fetch, []);
+          rows = first ?? (await this.query(client, fetch, []));
+          first = undefined;
         } catch (err) {
           throw this.error(what, err);
         }

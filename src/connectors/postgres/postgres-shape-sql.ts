@@ -15,14 +15,43 @@ import { type PgColumn, TEXT_BASE_TYPES } from "./postgres-column-types.js";
 import { postgresNativeHashable, postgresNativeHashSql } from "./postgres-native-hash.js";
 import type { PgIndex } from "./postgres-table-meta.js";
 
-/** Positional parameters of one statement; `add` returns the typed placeholder. */
+/**
+ * Positional parameters of one statement; `add` returns the typed placeholder. `inline`: the values are
+ * spelled into the text as typed literals instead (`values` stays empty), for a statement sent with others
+ * in one simple-protocol message, which takes no parameters.
+ */
 export class Params {
   readonly values: unknown[] = [];
 
+  constructor(private readonly inline = false) {}
+
   add(value: unknown, type: string): string {
+    if (this.inline) return `${sqlLiteral(value)}::${type}`;
     this.values.push(value);
     return `$${this.values.length}::${type}`;
   }
+}
+
+/**
+ * A value as an SQL literal that reads the same whatever `standard_conforming_strings` says (as the driver's
+ * `escapeLiteral` spells it): NULL, or a quoted string with its quotes doubled, and its backslashes doubled
+ * under E'' when it holds any. An array (of strings or NULLs, as key parts are) is spelled as the driver
+ * sends it, `{"a","b\\"c",NULL}`, inside such a string.
+ */
+export function sqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return "NULL";
+  const text = (
+    Array.isArray(value)
+      ? `{${value
+          .map((v: unknown) =>
+            v === null || v === undefined
+              ? "NULL"
+              : `"${String(v).replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`,
+          )
+          .join(",")}}`
+      : String(value)
+  ).replaceAll("'", "''");
+  return text.includes("\\") ? ` E'${text.replaceAll("\\", "\\\\")}'` : `'${text}'`;
 }
 
 /** How one key column is compared, ordered and read. */
