@@ -11,6 +11,7 @@ import { datasetPolicy, describeDataset } from "./describe-dataset.js";
 import type { OpenReplica } from "./run-context.js";
 import { type RunDeps, runDecisionContext, type SegmentOutcome } from "./run-dataset.js";
 import { HEARTBEAT_MS, keepAlive, LATCH_TTL_MS, latchLease } from "./run-liveness.js";
+import { unsettledKeys } from "./retry-set.js";
 import { runSegment } from "./run-segment.js";
 import { emptyTotals } from "./run-totals.js";
 import { type QueuedTotals, queuedMode, type SegmentJob, type SegmentJobResult } from "./segment-dispatch.js";
@@ -141,6 +142,8 @@ export async function runSegmentJob(
         repairs: report.repairs,
         opened: report.opened,
         ...(report.candidate ? { candidate: report.candidate } : {}),
+        // A key job tells the watch that made it which keys to check again.
+        ...(keyJob && job.mode === "repair" ? { retry: unsettledKeys(segment.work) } : {}),
       },
       outcome,
       resolved,
