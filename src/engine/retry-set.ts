@@ -84,7 +84,8 @@ export class RetrySet {
     }
     if (!this.entries.has(id) && this.entries.size >= this.config.maxKeys) return "full";
     const cap = this.capOf(reason);
-    const first = reason === "waiting" ? Math.max(this.config.firstMs, this.config.windowMs) : this.config.firstMs;
+    const first =
+      reason === "waiting" ? Math.max(this.config.firstMs, this.config.windowMs) : this.config.firstMs;
     const delayMs = Math.min(cap, before ? before.delayMs * 2 : first);
     this.entries.set(id, {
       key,

@@ -346,7 +346,7 @@ async function watchFeed(
       // A run stopped by the signal checked only part: its position is not stored.
       if (!result.finished) return;
       if (rechecks && mode === "repair")
-        await rechecks.afterCheck(result, collected.unsettled, previous, logged !== undefined);
+        await rechecks.afterCheck(result, batch.keys, collected.unsettled, previous, logged !== undefined);
       if (!batch.gap && !basis) {
         const rows: Record<string, number> = {};
         for (const [name, r] of Object.entries(result.totals.replicas)) rows[name] = r.rows;

@@ -6,13 +6,7 @@ import type { DatasetConfig } from "../config/load-config.js";
 import { type Key, keyId } from "../core/model.js";
 import { markChangedKeys } from "./dirty-segment-pass.js";
 import { STALE_RUN_MS } from "./recover-pending.js";
-import {
-  type RetryEntry,
-  type RetryReason,
-  RetrySet,
-  recoveredKeys,
-  unsettledKeys,
-} from "./retry-set.js";
+import { type RetryEntry, type RetryReason, RetrySet, recoveredKeys, unsettledKeys } from "./retry-set.js";
 import type { OpenReplica } from "./run-context.js";
 import {
   type DatasetRunResult,
@@ -138,18 +132,22 @@ export class WatchRechecks {
   }
 
   /**
-   * After a check in repair mode: holds the keys it left unsettled (`unsettled`, and the keys of dead runs'
-   * repairs it recovered that had not landed), counting on from `previous` for keys held before it.
+   * After a check of `checked` in repair mode: holds the keys it left unsettled (`unsettled`, and the keys
+   * outside `checked` of dead runs' repairs it recovered that had not landed), counting on from `previous`
+   * for keys held before it.
    */
   async afterCheck(
     result: DatasetRunResult,
+    checked: readonly Key[],
     unsettled: ReadonlyMap<string, RetryReason>,
     previous: ReadonlyMap<string, RetryEntry>,
     logged: boolean,
   ): Promise<void> {
     const keys = new Map(unsettled);
-    // Recovered keys lie outside the check's keys, whose segments it marked already: marked here.
-    const recovered = recoveredKeys(result.recovered).filter((id) => !keys.has(id));
+    // A recovered key the check read after recovering it is settled by the check; the others lie outside
+    // the check's keys, whose segments it marked already: marked here.
+    const read = new Set(checked.map((k) => keyId(k)));
+    const recovered = recoveredKeys(result.recovered).filter((id) => !keys.has(id) && !read.has(id));
     if (recovered.length)
       await markChangedKeys(
         this.deps.state,
@@ -247,8 +245,9 @@ export class WatchRechecks {
       return;
     }
     // Stopped before the end: what it did not settle is held again, as it was.
-    if (!result.finished) for (const e of group) unsettled.set(keyId(e.key), unsettled.get(keyId(e.key)) ?? e.reason);
-    await this.afterCheck(result, unsettled, previous, logged);
+    if (!result.finished)
+      for (const e of group) unsettled.set(keyId(e.key), unsettled.get(keyId(e.key)) ?? e.reason);
+    await this.afterCheck(result, keys, unsettled, previous, logged);
     await options.observer?.onRechecked?.({
       checked: keys,
       settled: keys.filter((k) => !unsettled.has(keyId(k))),
