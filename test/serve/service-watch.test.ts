@@ -44,6 +44,7 @@ describe("watch: configuration", () => {
       keepRuns: 1000,
       logKeys: 1_000_000,
       describeEveryMs: 30_000,
+      retryKeys: 10_000,
       wholeEveryMs: 86_400_000,
     });
     expect(
@@ -62,8 +63,10 @@ describe("watch: configuration", () => {
       keepRuns: 1000,
       logKeys: 1_000_000,
       describeEveryMs: 30_000,
+      retryKeys: 10_000,
       wholeEveryMs: 86_400_000,
     });
+    expect(() => yaml("{ replicas: [a], retryKeys: -1 }")).toThrow(/datasets\.t\.watch\.retryKeys: /);
     expect(() => yaml("{ replicas: [c] }")).toThrow(
       new ConfigError('datasets.t.watch.replicas.0: "c" is not a replica of t'),
     );
