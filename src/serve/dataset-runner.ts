@@ -22,6 +22,8 @@ import { newRunId } from "../engine/run-id.js";
 import {
   acquirePass,
   HEARTBEAT_MS,
+  type KeptLease,
+  keepLease,
   LEASE_TTL_MS,
   PassOwnedError,
   passLease,
@@ -498,14 +500,19 @@ export class DatasetRunner {
         throw err;
       }
       const lease = passLease(ds.name);
-      const renew = setInterval(() => {
-        void state.acquireLease(lease, this.deps.owner, now(), LEASE_TTL_MS).catch(() => false);
-      }, HEARTBEAT_MS);
-      renew.unref();
+      // Renewed every heartbeat and before each batch; lost, the replay stops (ReplayError naming the holder).
+      const kept = keepLease({
+        state,
+        now,
+        name: lease,
+        owner: this.deps.owner,
+        ttlMs: LEASE_TTL_MS,
+        everyMs: HEARTBEAT_MS,
+      });
       try {
-        return await this.replayHeld(replica, by, options);
+        return await this.replayHeld(replica, by, options, kept);
       } finally {
-        clearInterval(renew);
+        await kept.stop();
         await state.releaseLease(lease, this.deps.owner).catch(() => {});
       }
     } finally {
@@ -523,7 +530,12 @@ export class DatasetRunner {
     }
   }
 
-  private async replayHeld(replica: string, by: string, options: { batch?: number }): Promise<ReplayResult> {
+  private async replayHeld(
+    replica: string,
+    by: string,
+    options: { batch?: number },
+    lease: KeptLease,
+  ): Promise<ReplayResult> {
     const { state, now, metrics } = this.deps;
     const ds = this.ds;
     await state.appendAudit([
@@ -560,6 +572,7 @@ export class DatasetRunner {
           batch: options.batch,
           newRunId: () => newRunId(new Date(now())),
           signal: this.abort.signal,
+          lease,
           run: {
             actor: by,
             policySource: this.deps.configFile,
