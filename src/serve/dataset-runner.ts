@@ -87,6 +87,8 @@ export interface RunnerDeps {
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
+/** The longest delay a Node timer keeps (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const FIRST_BACKOFF_MS = 1000;
 
 function message(err: unknown): string {
@@ -809,7 +811,10 @@ export class DatasetRunner {
   private schedule(delayMs: number, mode: PassMode): void {
     clearTimeout(this.timer);
     this.nextRunAt = this.deps.now() + delayMs;
+    // Node fires a timer longer than 2^31 - 1 ms (24.8 days: a yearly cron) at once: a longer wait is taken in steps.
+    const step = Math.min(delayMs, MAX_TIMER_MS);
     this.timer = setTimeout(() => {
+      if (delayMs > step) return this.schedule(delayMs - step, mode);
       if (this.stopping || this.busy) return;
       void this.runIdFor(mode).then(
         (runId) => this.launch(mode, runId),
@@ -818,7 +823,7 @@ export class DatasetRunner {
           this.backOff(mode);
         },
       );
-    }, delayMs);
+    }, step);
     this.timer.unref?.();
   }
 
