@@ -24,7 +24,12 @@ import {
   runDataset,
 } from "./run-dataset.js";
 import type { SegmentDispatch } from "./segment-dispatch.js";
-import { type RecheckObserver, unsettledCollector, WatchRechecks } from "./watch-rechecks.js";
+import {
+  RECHECK_COMMAND,
+  type RecheckObserver,
+  unsettledCollector,
+  WatchRechecks,
+} from "./watch-rechecks.js";
 
 /** A watched replica and how to open its (not yet started) feed; called again after every failure. */
 export interface WatchedFeed {
@@ -396,8 +401,8 @@ export function feedOptions(ds: DatasetConfig, replica: string): ChangeFeedOptio
   };
 }
 
-/** The commands of the runs a watch makes (a batch of keys; a whole pass after a gap). */
-export const WATCH_COMMANDS = ["watch", "watch pass"] as const;
+/** The commands of the runs a watch makes (a batch of keys; a whole pass after a gap; a re-check). */
+export const WATCH_COMMANDS = ["watch", "watch pass", RECHECK_COMMAND] as const;
 
 /** Quiet watch runs are pruned after every this many checks of a feed. */
 const PRUNE_EVERY = 20;

@@ -287,9 +287,11 @@ describe.skipIf(!available)("key jobs on a fleet whose workers and coordinator a
         report(),
       ).toEqual([]);
       const rechecks = beforeFinal.filter((r) => r.command === "watch retry").length;
-      note(`${beforeFinal.length} key checks, ${rechecks} of them re-checks of unsettled keys`);
-      // Every repair the killed runs claimed was settled (applied, or failed and then repaired) by a key check:
-      // its last word in the audit is from a watch run, and a key it failed for was applied later by one.
+      note(`${beforeFinal.length} key checks kept (quiet ones are pruned), ${rechecks} of them re-checks`);
+      // Every repair the killed runs claimed was settled by a key check (their retried job, or a later check
+      // or re-check that recovered it): each of its outcomes in the audit is a watch run's. One recovered as
+      // not landed is repaired by a check of its key (or landed after all: a worker still at work on the dead
+      // coordinator's run), which the convergence above shows.
       const killedRuns = killed.map((k) => k.runId);
       const { rows: settlements } = await pg.admin.query(
         `SELECT l.id, l.key, l.target, l.outcome, a.type, r.command, a.seq
@@ -303,19 +305,9 @@ describe.skipIf(!available)("key jobs on a fleet whose workers and coordinator a
         settlements.filter((s) => s.command !== "watch" && s.command !== "watch retry"),
         report(),
       ).toEqual([]);
-      for (const s of settlements.filter((x) => x.type === "failed")) {
-        const { rows: later } = await pg.admin.query(
-          `SELECT count(*)::int AS n FROM "${pg.name}".audit a JOIN "${pg.name}".runs r ON r.id = a.run_id
-            WHERE a.type = 'applied' AND a.key = $1 AND a.data::json->>'target' = $2 AND a.seq > $3
-              AND r.command IN ('watch', 'watch retry')`,
-          [s.key, s.target, s.seq],
-        );
-        expect(
-          later[0].n,
-          `${s.key} on ${s.target} after repair ${s.id} failed\n${report()}`,
-        ).toBeGreaterThan(0);
-      }
-      note(`${settlements.length} settlements of the killed runs' claims, all by key checks`);
+      note(
+        `${settlements.length} settlements of the killed runs' claims, all by key checks: ${settlements.map((x) => `${x.type} by ${x.command}`).join(", ")}`,
+      );
 
       // A repair pass finds nothing left to repair.
       const [, , divergent, remaining] = await repairPass(coordinator);
