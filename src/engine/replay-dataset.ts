@@ -5,8 +5,8 @@
 import type { DatasetConfig } from "../config/load-config.js";
 import type { Key } from "../core/model.js";
 import type { OpenReplica } from "./run-context.js";
-import { type KeptLease, LeaseLostError } from "./run-liveness.js";
 import { type DatasetRunResult, type RunDatasetOptions, type RunDeps, runDataset } from "./run-dataset.js";
+import { type KeptLease, LeaseLostError } from "./run-liveness.js";
 import { addTotals, emptyTotals, type RunTotals } from "./run-totals.js";
 
 /** A replay that cannot start: the dataset or replica does not fit (one line, naming what and where). */
@@ -125,7 +125,8 @@ export async function replayDataset(
   };
   const lostLease = (cursor: number) => {
     const reason = lease?.signal.reason as unknown;
-    const holder = reason instanceof LeaseLostError ? (reason.holder ?? "another process") : "another process";
+    const holder =
+      reason instanceof LeaseLostError ? (reason.holder ?? "another process") : "another process";
     return new ReplayError(
       `${ds.name}: the pass lease was taken by ${holder} while replaying onto ${options.replica}; stopped with its replay cursor at ${cursor} (the log ends at ${head.last}); replay again`,
     );

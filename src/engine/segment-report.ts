@@ -8,8 +8,8 @@ import type { Disagreement } from "../core/compare-decisions.js";
 import type { Decision } from "../core/decide.js";
 import { keyToJson, type RecordShape } from "../core/model.js";
 import type { CandidateDecider } from "./candidate-decider.js";
-import type { RetryReason } from "./retry-set.js";
 import type { Canary } from "./plan-dataset.js";
+import type { RetryReason } from "./retry-set.js";
 import type { SegmentWork } from "./run-segment.js";
 import type { RunTotals } from "./run-totals.js";
 
