@@ -305,8 +305,11 @@ describe.skipIf(!available)("key jobs on a fleet whose workers and coordinator a
         settlements.filter((s) => s.command !== "watch" && s.command !== "watch retry"),
         report(),
       ).toEqual([]);
+      const byKind = new Map<string, number>();
+      for (const x of settlements)
+        byKind.set(`${x.type} by ${x.command}`, (byKind.get(`${x.type} by ${x.command}`) ?? 0) + 1);
       note(
-        `${settlements.length} settlements of the killed runs' claims, all by key checks: ${settlements.map((x) => `${x.type} by ${x.command}`).join(", ")}`,
+        `${settlements.length} settlements of the killed runs' claims: ${[...byKind].map(([k, n]) => `${n} ${k}`).join(", ")}`,
       );
 
       // A repair pass finds nothing left to repair.
