@@ -474,8 +474,10 @@ export class DatasetRunner {
   /**
    * Replays the owner's change log onto `replica` in this process (engine/replay-dataset.ts) and answers what
    * it came to. Serialised with the dataset's passes: refused (TriggerError "busy") while a pass or a replay
-   * runs here, or while another process holds the dataset's pass lease, which the replay holds (renewed) for
-   * as long as it runs; a pass scheduled meanwhile starts after it. `by` is
+   * runs here, or while another process holds the dataset's pass lease, which the replay holds (keepLease:
+   * renewed every heartbeat and before each batch) for as long as it runs; a pass scheduled meanwhile starts
+   * after it. Another process taking the lease stops it: no batch after the loss, its cursor after the last
+   * batch finished, a ReplayError naming the holder. `by` is
    * named as the runs' actor and in a `triggered` audit entry (mode `replay`). Throws ReplayError when the dataset or replica does not fit.
    */
   async replay(replica: string, by: string, options: { batch?: number } = {}): Promise<ReplayResult> {
