@@ -90,6 +90,17 @@ export async function runWatch(
                 onChecked: (c) => {
                   io.stdout.write(`${describeCheck(ds.name, c)}\n`);
                 },
+                onRechecked: (r) => {
+                  const settled = r.settled.length;
+                  io.stdout.write(
+                    `${ds.name}: re-checked ${r.checked.length} unsettled key${r.checked.length === 1 ? "" : "s"}: ${r.error ? `failed: ${r.error.message.split("\n")[0]}` : `${settled} settled, ${r.result?.totals.repairs.applied ?? 0} repaired`}; ${r.retrying} held for another check\n`,
+                  );
+                },
+                onRetryOverflow: ({ full, exhausted, bound }) => {
+                  io.stderr.write(
+                    `concord: ${ds.name}: ${full + exhausted} unsettled keys left to the next scheduled pass (their segments are marked dirty): ${full} over the retry set's bound (watch.retryKeys ${bound}), ${exhausted} past their attempts\n`,
+                  );
+                },
                 onError: ({ replica, error, retryInMs }) => {
                   io.stderr.write(
                     `concord: ${ds.name}.${replica}: ${error.message.split("\n")[0]}; starting again in ${Math.round(retryInMs / 1000)} s\n`,

@@ -146,6 +146,12 @@ export interface WatchConfig {
    * (a check that fails forgets them at once, and whole passes always describe).
    */
   readonly describeEveryMs: number;
+  /**
+   * Keys a check left unsettled (a claim of a run not yet dead, a rejected or failed write, a divergence in
+   * the window) held for re-checks with back-off, at most (default 10,000; 0: none); more are left to the
+   * next scheduled pass, their segments marked dirty.
+   */
+  readonly retryKeys: number;
 }
 
 /** An API token as config declares it: a name, a role, and the token's hash (never the token). */
@@ -607,6 +613,7 @@ export function parseConfig(
         describeEveryMs:
           ds.watch.describeEvery !== undefined ? parseDuration(ds.watch.describeEvery)! : 30_000,
         wholeEveryMs: ds.watch.wholeEvery !== undefined ? parseDuration(ds.watch.wholeEvery)! : 86_400_000,
+        retryKeys: ds.watch.retryKeys ?? 10_000,
       },
       detect: { ...ds.detect },
     })),

@@ -236,6 +236,7 @@ const watch = z.strictObject(
     wholeEvery: duration.optional(),
     logKeys: z.number().int().positive().optional(),
     describeEvery: duration.optional(),
+    retryKeys: z.number().int().nonnegative().optional(),
   },
   {
     error:

@@ -55,6 +55,13 @@ export {
   watchDataset,
 } from "./watch-dataset.js";
 export {
+  RECHECK_COMMAND,
+  type RetryOverflow,
+  type WatchRecheck,
+} from "./watch-rechecks.js";
+export { type RetryEntry, type RetryReason, RetrySet, unsettledKeys } from "./retry-set.js";
+export { type KeptLease, keepLease, LeaseLostError } from "./run-liveness.js";
+export {
   REPLAY_COMMANDS,
   type ReplayBatch,
   type ReplayDatasetOptions,

@@ -6,6 +6,7 @@ import type { DatasetConfig } from "../config/load-config.js";
 import type { Key } from "../core/model.js";
 import type { OpenReplica } from "./run-context.js";
 import { type DatasetRunResult, type RunDatasetOptions, type RunDeps, runDataset } from "./run-dataset.js";
+import { type KeptLease, LeaseLostError } from "./run-liveness.js";
 import { addTotals, emptyTotals, type RunTotals } from "./run-totals.js";
 
 /** A replay that cannot start: the dataset or replica does not fit (one line, naming what and where). */
@@ -44,6 +45,12 @@ export interface ReplayDatasetOptions {
   /** Stops after the batch in flight; the cursor stays after the last batch done, so a rerun resumes there. */
   readonly signal?: AbortSignal | undefined;
   readonly observer?: ReplayObserver | undefined;
+  /**
+   * The dataset's pass lease the replay holds (`keepLease`): renewed before each batch, so no batch starts
+   * on a lease another process took; its loss also stops the batch in flight (as `signal` does). The replay
+   * then throws a ReplayError naming the holder, its cursor after the last batch it finished.
+   */
+  readonly lease?: Pick<KeptLease, "signal" | "renew"> | undefined;
   /** Passed to every run (guard, detect, heartbeat, who runs it). */
   readonly run?: Pick<
     RunDatasetOptions,
@@ -105,6 +112,25 @@ export async function replayDataset(
   const head = await state.changeLogHead(ds.name, source);
   await observer.onStart?.({ source, replica: options.replica, cursor: start, last: head.last });
   const totals = emptyTotals();
+  const { lease } = options;
+  const signal = lease
+    ? options.signal
+      ? AbortSignal.any([options.signal, lease.signal])
+      : lease.signal
+    : options.signal;
+  /** Before each batch: the lease is renewed, or the replay stops here with a one-line error. */
+  const hold = async (cursor: number) => {
+    if (!lease || (await lease.renew())) return;
+    throw lostLease(cursor);
+  };
+  const lostLease = (cursor: number) => {
+    const reason = lease?.signal.reason as unknown;
+    const holder =
+      reason instanceof LeaseLostError ? (reason.holder ?? "another process") : "another process";
+    return new ReplayError(
+      `${ds.name}: the pass lease was taken by ${holder} while replaying onto ${options.replica}; stopped with its replay cursor at ${cursor} (the log ends at ${head.last}); replay again`,
+    );
+  };
   const run = (command: string, keys?: readonly Key[]) =>
     runDataset(ds, replicas, deps, {
       ...options.run,
@@ -113,7 +139,7 @@ export async function replayDataset(
       mode: "repair",
       logged: true,
       ...(keys ? { keys } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
+      ...(signal ? { signal } : {}),
     });
   const base = { source, replica: options.replica, from: start, last: head.last };
 
@@ -124,7 +150,9 @@ export async function replayDataset(
         : `had a gap (${head.lostReason})`;
     const message = `${ds.name}: the change log of ${source} ${why} through seq ${head.lostThrough}, past ${options.replica}'s replay cursor ${start}: the changes in between are unknown, so a full repair pass runs instead`;
     await observer.onGap?.({ message });
+    await hold(start);
     const pass = await run(REPLAY_COMMANDS[1]);
+    if (lease?.signal.aborted) throw lostLease(start);
     addTotals(totals, pass.totals);
     const clean = pass.finished && pass.totals.remaining === 0;
     const to = clean ? await moveCursor(start, head.last) : start;
@@ -150,8 +178,11 @@ export async function replayDataset(
     const keys = new Map<string, Key>();
     for (const e of entries) keys.set(JSON.stringify(e.key), e.key);
     const to = entries[entries.length - 1]!.seq;
+    await hold(cursor);
     const result = await run(REPLAY_COMMANDS[0], [...keys.values()]);
     addTotals(totals, result.totals);
+    // Lost in the batch: it stopped after the write in flight, and the cursor stays before it.
+    if (lease?.signal.aborted) throw lostLease(cursor);
     if (!result.finished) break;
     if (result.totals.remaining > 0)
       throw new ReplayError(

@@ -624,6 +624,7 @@ export async function runDataset(
                   ttcSeconds: r.ttcSeconds,
                   candidate: r.candidate,
                   unsettled: r.unsettled,
+                  retry: r.retry,
                 },
                 undefined,
               );

@@ -135,3 +135,72 @@ export function keepAlive(options: {
     },
   };
 }
+
+/** A lease this process held was taken by another after it lapsed (a pause, the state store out of reach). */
+export class LeaseLostError extends Error {
+  override readonly name = "LeaseLostError";
+  constructor(
+    readonly lease: string,
+    readonly holder: string | undefined,
+  ) {
+    super(`lease ${lease} was taken by ${holder ?? "another process"}`);
+  }
+}
+
+/** A lease kept by `keepLease`. */
+export interface KeptLease {
+  /** Aborted, its reason a LeaseLostError, once a renewal found the lease another's. */
+  readonly signal: AbortSignal;
+  /**
+   * Renews the lease now (after any renewal in flight): true while it is this process's. False once lost,
+   * and `signal` is aborted. A renewal that throws (the state store out of reach) is not a loss: it rejects,
+   * and the lease holds until its TTL, when another may take it and the next renewal finds that.
+   */
+  renew(): Promise<boolean>;
+  /** Ends the renewals and waits for one in flight; the lease is not released (the caller does that). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps a lease the caller holds — no run, no heartbeat: the lease alone (a replay's hold on the dataset's
+ * pass). Renews it every `everyMs` and whenever `renew` is called (a caller renews between steps, so it
+ * never starts one on a lease it lost); the first renewal that finds it held by another aborts `signal` with
+ * a LeaseLostError naming the holder, and renewals stop. The timer does not keep the process alive.
+ */
+export function keepLease(options: {
+  readonly state: StateStore;
+  readonly now: () => number;
+  readonly name: string;
+  readonly owner: string;
+  readonly ttlMs: number;
+  readonly everyMs: number;
+}): KeptLease {
+  const { state, now, name, owner, ttlMs } = options;
+  const lost = new AbortController();
+  let renewing: Promise<unknown> = Promise.resolve();
+  const once = async (): Promise<boolean> => {
+    if (lost.signal.aborted) return false;
+    if (await state.acquireLease(name, owner, now(), ttlMs)) return true;
+    lost.abort(new LeaseLostError(name, (await state.getLease(name).catch(() => undefined))?.owner));
+    return false;
+  };
+  const renew = (): Promise<boolean> => {
+    const next = renewing.then(once);
+    renewing = next.catch(() => {});
+    return next;
+  };
+  const timer = setInterval(() => {
+    // A renewal that throws is tried again at the next tick.
+    if (lost.signal.aborted) clearInterval(timer);
+    else renew().catch(() => {});
+  }, options.everyMs);
+  timer.unref();
+  return {
+    signal: lost.signal,
+    renew,
+    async stop() {
+      clearInterval(timer);
+      await renewing;
+    },
+  };
+}

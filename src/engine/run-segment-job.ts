@@ -8,6 +8,7 @@ import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { WriteGuard } from "../execute/write-guard.js";
 import { CandidateDecider } from "./candidate-decider.js";
 import { datasetPolicy, describeDataset } from "./describe-dataset.js";
+import { unsettledKeys } from "./retry-set.js";
 import type { OpenReplica } from "./run-context.js";
 import { type RunDeps, runDecisionContext, type SegmentOutcome } from "./run-dataset.js";
 import { HEARTBEAT_MS, keepAlive, LATCH_TTL_MS, latchLease } from "./run-liveness.js";
@@ -142,6 +143,8 @@ export async function runSegmentJob(
         repairs: report.repairs,
         opened: report.opened,
         ...(report.candidate ? { candidate: report.candidate } : {}),
+        // A key job tells the watch that made it which keys to check again.
+        ...(job.keys !== undefined && job.mode === "repair" ? { retry: unsettledKeys(segment.work) } : {}),
       },
       outcome,
       resolved,

@@ -1,6 +1,7 @@
 /** The SegmentDispatch port: how a coordinator hands a pass's segments to worker processes and learns their end. */
 import type { Key, KeyRange } from "../core/model.js";
 import type { CandidatePolicy } from "./candidate-decider.js";
+import type { RetryReason } from "./retry-set.js";
 import type { RunTotals } from "./run-totals.js";
 import type { CandidateFigures } from "./segment-report.js";
 
@@ -69,6 +70,8 @@ export interface SegmentJobResult {
   readonly candidate?: CandidateFigures | undefined;
   /** A key job's keys (`keyId`) found divergent and not verified converged (for serve's consistency hints). */
   readonly unsettled?: readonly string[] | undefined;
+  /** A key job's keys (`keyId`) a watch should check again, and why (`unsettledKeys`). */
+  readonly retry?: readonly (readonly [string, RetryReason])[] | undefined;
 }
 
 /** Where the segments of a pass stand, as `poll` reports them. */

@@ -9,6 +9,7 @@ import type { Decision } from "../core/decide.js";
 import { keyToJson, type RecordShape } from "../core/model.js";
 import type { CandidateDecider } from "./candidate-decider.js";
 import type { Canary } from "./plan-dataset.js";
+import type { RetryReason } from "./retry-set.js";
 import type { SegmentWork } from "./run-segment.js";
 import type { RunTotals } from "./run-totals.js";
 
@@ -81,6 +82,8 @@ export interface SegmentReport {
   readonly candidate?: CandidateFigures | undefined;
   /** A key job's keys (`keyId`) found divergent and not verified converged, as its worker reports them. */
   readonly unsettled?: readonly string[] | undefined;
+  /** A key job's keys (`keyId`) worth checking again, and why (`unsettledKeys`), as its worker reports them. */
+  readonly retry?: readonly (readonly [string, RetryReason])[] | undefined;
   /**
    * A piece of a group too dense to hold at once (its range cut smaller): each piece is reported as it is
    * done, with the group's `from`/`to`; only the `last` one completes the group's segments.

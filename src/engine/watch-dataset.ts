@@ -24,6 +24,12 @@ import {
   runDataset,
 } from "./run-dataset.js";
 import type { SegmentDispatch } from "./segment-dispatch.js";
+import {
+  RECHECK_COMMAND,
+  type RecheckObserver,
+  unsettledCollector,
+  WatchRechecks,
+} from "./watch-rechecks.js";
 
 /** A watched replica and how to open its (not yet started) feed; called again after every failure. */
 export interface WatchedFeed {
@@ -47,10 +53,12 @@ export interface WatchCheck {
   readonly result: DatasetRunResult;
   /** From taking the batch to the end of its check (waiting out the window included), ms. */
   readonly durationMs: number;
+  /** Keys the watch's retry set holds after it (keys checks left unsettled, checked again when due). */
+  readonly retrying: number;
 }
 
 /** Told what the watcher does; it awaits each call. */
-export interface WatchObserver {
+export interface WatchObserver extends RecheckObserver {
   /** A feed started (again) at its stored position, or at the store's end when it had none. */
   onStarted?(info: { replica: string; from: string | undefined }): void | Promise<void>;
   /** A feed reported a gap; the whole pass that covers it starts now. */
@@ -81,6 +89,8 @@ export interface WatchDatasetOptions {
    * runs here). The position is stored only once the job's keys are checked, as without a queue.
    */
   readonly dispatch?: SegmentDispatch | undefined;
+  /** The first delay before a key a check left unsettled is checked again (default 1 s; doubling). */
+  readonly recheckMs?: number | undefined;
 }
 
 /**
@@ -108,14 +118,31 @@ export async function watchDataset(
   // A feed that cannot start the first time (a server setting, a grant, a missing table) stops them all.
   const stop = new AbortController();
   const signal = AbortSignal.any([options.signal, stop.signal]);
+  // Keys the checks leave unsettled are checked again when due (repair mode; `watch.retryKeys` of them).
+  const rechecks =
+    (options.mode ?? ds.mode) === "repair" && ds.watch.retryKeys > 0
+      ? new WatchRechecks(ds, replicas, deps, {
+          newRunId: options.newRunId,
+          run: options.run,
+          runObserver: options.runObserver,
+          dispatch: options.dispatch,
+          observer: options.observer,
+          firstMs: options.recheckMs,
+        })
+      : undefined;
+  // After a restart: the claims dead runs left pending are checked again (the rest is in the dirty marks).
+  await rechecks?.seed().catch(() => {});
+  const rechecking = rechecks?.run(signal);
   const outcomes = await Promise.allSettled(
     feeds.map((f) =>
-      watchFeed(ds, replicas, f, deps, { ...options, signal }).catch((err: unknown) => {
+      watchFeed(ds, replicas, f, deps, { ...options, signal }, rechecks).catch((err: unknown) => {
         stop.abort();
         throw err;
       }),
     ),
   );
+  stop.abort();
+  await rechecking;
   const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
   if (failed) throw failed.reason;
 }
@@ -126,6 +153,7 @@ async function watchFeed(
   watched: WatchedFeed,
   deps: RunDeps,
   options: WatchDatasetOptions,
+  rechecks: WatchRechecks | undefined,
 ): Promise<void> {
   const { signal, observer = {} } = options;
   const watch = ds.watch!;
@@ -300,6 +328,9 @@ async function watchFeed(
       const began = deps.now();
       if (batch.gap || (basis && began - basis.at >= watch.describeEveryMs)) basis = undefined;
       const keyRows = rowsFor(batch.keys.length);
+      // The batch's keys held for a re-check are checked now; what this check leaves unsettled is held again.
+      const previous = rechecks && !batch.gap ? rechecks.takeOut(batch.keys) : new Map();
+      const collected = unsettledCollector(options.runObserver);
       result = await runDataset(ds, replicas, deps, {
         ...options.run,
         runId: options.newRunId(),
@@ -315,10 +346,12 @@ async function watchFeed(
               ...(keyRows ? { keyRows } : {}),
               ...(options.dispatch && !logged ? { dispatch: options.dispatch, signal } : {}),
             }),
-        ...(options.runObserver ? { observer: options.runObserver } : {}),
+        observer: collected.observer,
       });
       // A run stopped by the signal checked only part: its position is not stored.
       if (!result.finished) return;
+      if (rechecks && mode === "repair")
+        await rechecks.afterCheck(result, batch.keys, collected.unsettled, previous, logged !== undefined);
       if (!batch.gap && !basis) {
         const rows: Record<string, number> = {};
         for (const [name, r] of Object.entries(result.totals.replicas)) rows[name] = r.rows;
@@ -351,6 +384,7 @@ async function watchFeed(
         ...(batch.released ? { released: true } : {}),
         result,
         durationMs: deps.now() - taken,
+        retrying: rechecks?.set.size ?? 0,
       });
   }
 }
@@ -367,8 +401,8 @@ export function feedOptions(ds: DatasetConfig, replica: string): ChangeFeedOptio
   };
 }
 
-/** The commands of the runs a watch makes (a batch of keys; a whole pass after a gap). */
-export const WATCH_COMMANDS = ["watch", "watch pass"] as const;
+/** The commands of the runs a watch makes (a batch of keys; a whole pass after a gap; a re-check). */
+export const WATCH_COMMANDS = ["watch", "watch pass", RECHECK_COMMAND] as const;
 
 /** Quiet watch runs are pruned after every this many checks of a feed. */
 const PRUNE_EVERY = 20;

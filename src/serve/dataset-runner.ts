@@ -22,6 +22,8 @@ import { newRunId } from "../engine/run-id.js";
 import {
   acquirePass,
   HEARTBEAT_MS,
+  type KeptLease,
+  keepLease,
   LEASE_TTL_MS,
   PassOwnedError,
   passLease,
@@ -85,6 +87,8 @@ export interface RunnerDeps {
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
+/** The longest delay a Node timer keeps (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const FIRST_BACKOFF_MS = 1000;
 
 function message(err: unknown): string {
@@ -470,8 +474,10 @@ export class DatasetRunner {
   /**
    * Replays the owner's change log onto `replica` in this process (engine/replay-dataset.ts) and answers what
    * it came to. Serialised with the dataset's passes: refused (TriggerError "busy") while a pass or a replay
-   * runs here, or while another process holds the dataset's pass lease, which the replay holds (renewed) for
-   * as long as it runs; a pass scheduled meanwhile starts after it. `by` is
+   * runs here, or while another process holds the dataset's pass lease, which the replay holds (keepLease:
+   * renewed every heartbeat and before each batch) for as long as it runs; a pass scheduled meanwhile starts
+   * after it. Another process taking the lease stops it: no batch after the loss, its cursor after the last
+   * batch finished, a ReplayError naming the holder. `by` is
    * named as the runs' actor and in a `triggered` audit entry (mode `replay`). Throws ReplayError when the dataset or replica does not fit.
    */
   async replay(replica: string, by: string, options: { batch?: number } = {}): Promise<ReplayResult> {
@@ -498,14 +504,19 @@ export class DatasetRunner {
         throw err;
       }
       const lease = passLease(ds.name);
-      const renew = setInterval(() => {
-        void state.acquireLease(lease, this.deps.owner, now(), LEASE_TTL_MS).catch(() => false);
-      }, HEARTBEAT_MS);
-      renew.unref();
+      // Renewed every heartbeat and before each batch; lost, the replay stops (ReplayError naming the holder).
+      const kept = keepLease({
+        state,
+        now,
+        name: lease,
+        owner: this.deps.owner,
+        ttlMs: LEASE_TTL_MS,
+        everyMs: HEARTBEAT_MS,
+      });
       try {
-        return await this.replayHeld(replica, by, options);
+        return await this.replayHeld(replica, by, options, kept);
       } finally {
-        clearInterval(renew);
+        await kept.stop();
         await state.releaseLease(lease, this.deps.owner).catch(() => {});
       }
     } finally {
@@ -523,7 +534,12 @@ export class DatasetRunner {
     }
   }
 
-  private async replayHeld(replica: string, by: string, options: { batch?: number }): Promise<ReplayResult> {
+  private async replayHeld(
+    replica: string,
+    by: string,
+    options: { batch?: number },
+    lease: KeptLease,
+  ): Promise<ReplayResult> {
     const { state, now, metrics } = this.deps;
     const ds = this.ds;
     await state.appendAudit([
@@ -560,6 +576,7 @@ export class DatasetRunner {
           batch: options.batch,
           newRunId: () => newRunId(new Date(now())),
           signal: this.abort.signal,
+          lease,
           run: {
             actor: by,
             policySource: this.deps.configFile,
@@ -796,7 +813,10 @@ export class DatasetRunner {
   private schedule(delayMs: number, mode: PassMode): void {
     clearTimeout(this.timer);
     this.nextRunAt = this.deps.now() + delayMs;
+    // Node fires a timer longer than 2^31 - 1 ms (24.8 days: a yearly cron) at once: a longer wait is taken in steps.
+    const step = Math.min(delayMs, MAX_TIMER_MS);
     this.timer = setTimeout(() => {
+      if (delayMs > step) return this.schedule(delayMs - step, mode);
       if (this.stopping || this.busy) return;
       void this.runIdFor(mode).then(
         (runId) => this.launch(mode, runId),
@@ -805,7 +825,7 @@ export class DatasetRunner {
           this.backOff(mode);
         },
       );
-    }, delayMs);
+    }, step);
     this.timer.unref?.();
   }
 

@@ -9,6 +9,7 @@ import type { OpenReplica } from "../engine/run-context.js";
 import { newRunId } from "../engine/run-id.js";
 import type { SegmentDispatch } from "../engine/segment-dispatch.js";
 import { feedOptions, type WatchCheck, watchDataset } from "../engine/watch-dataset.js";
+import type { WatchRecheck } from "../engine/watch-rechecks.js";
 import type { StateStore } from "../state/state-store.js";
 import type { ConsistencyHints } from "./consistency-hints.js";
 import type { ServeMetrics } from "./metrics.js";
@@ -141,6 +142,15 @@ export class DatasetWatcher {
             this.slotReleases[replica] = deps.now();
             deps.onChange();
           },
+          onRechecked: (r) => this.rechecked(r),
+          onRetryOverflow: ({ full, exhausted, bound, attempts }) => {
+            const dataset = ds.name;
+            if (full) deps.metrics.watchRetryOverflow.inc({ dataset, reason: "full" }, full);
+            if (exhausted) deps.metrics.watchRetryOverflow.inc({ dataset, reason: "exhausted" }, exhausted);
+            deps.log(
+              `${ds.name}: ${full + exhausted} unsettled key${full + exhausted === 1 ? "" : "s"} left to the next scheduled pass (their segments are marked dirty): ${[full ? `${full} over the retry set's bound (watch.retryKeys ${bound})` : "", exhausted ? `${exhausted} still unsettled after ${attempts} checks` : ""].filter(Boolean).join(", ")}`,
+            );
+          },
           onError: ({ replica, error, retryInMs }) =>
             deps.log(
               `${ds.name}.${replica}: change feed: ${error.message}; starting again in ${Math.round(retryInMs / 1000)} s`,
@@ -190,9 +200,35 @@ export class DatasetWatcher {
     }
   }
 
+  /** A re-check of keys earlier checks left unsettled: hints, metrics, a log line. */
+  private async rechecked(r: WatchRecheck): Promise<void> {
+    const { ds, deps } = this;
+    const dataset = ds.name;
+    const settled = r.settled.map((k) => keyId(k));
+    deps.hints.noteVerified(
+      dataset,
+      settled.filter((k) => !this.unsettled.has(k)),
+      deps.now(),
+    );
+    deps.hints.poke(dataset);
+    deps.metrics.watchRetryKeys.set({ dataset }, r.retrying);
+    deps.metrics.watchRechecked.inc({ dataset, outcome: "settled" }, settled.length);
+    deps.metrics.watchRechecked.inc({ dataset, outcome: "unsettled" }, r.checked.length - settled.length);
+    const t = r.result?.totals;
+    const repaired = t?.repairs.applied ?? 0;
+    deps.log(
+      `${dataset}: re-checked ${r.checked.length} unsettled key${r.checked.length === 1 ? "" : "s"}${r.result ? ` (run ${r.result.runId})` : ""}: ${r.error ? `failed: ${r.error.message.split("\n")[0]}` : `${settled.length} settled, ${repaired} repaired`}; ${r.retrying} held for another check`,
+    );
+    if (t && (repaired > 0 || t.escalated)) {
+      await deps.anchor();
+      deps.onChange();
+    }
+  }
+
   private async checked(c: WatchCheck): Promise<void> {
     const { ds, deps } = this;
     const labels = { dataset: ds.name, replica: c.replica };
+    deps.metrics.watchRetryKeys.set({ dataset: ds.name }, c.retrying);
     const at = deps.now();
     deps.hints.noteLag(ds.name, c.durationMs / 1000);
     deps.hints.noteVerified(

@@ -188,6 +188,24 @@ export class ServeMetrics {
     labelNames: ["dataset", "replica"] as const,
     registers: [this.registry],
   });
+  readonly watchRetryKeys = new Gauge({
+    name: "concord_watch_retry_keys",
+    help: "Keys change-feed checks left unsettled (a claim of a run not yet dead, a rejected or failed write, a divergence in the window), held to be checked again with back-off.",
+    labelNames: ["dataset"] as const,
+    registers: [this.registry],
+  });
+  readonly watchRechecked = new Counter({
+    name: "concord_watch_rechecked_keys_total",
+    help: "Keys of the retry set checked again, by outcome: settled, or held again (unsettled).",
+    labelNames: ["dataset", "outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly watchRetryOverflow = new Counter({
+    name: "concord_watch_retry_overflow_total",
+    help: "Unsettled keys the retry set did not hold (full: over watch.retryKeys; exhausted: past its attempts), left to the next pass with their segments marked dirty.",
+    labelNames: ["dataset", "reason"] as const,
+    registers: [this.registry],
+  });
   readonly watchCheckDuration = new Histogram({
     name: "concord_watch_check_seconds",
     help: "From taking a batch of changed keys from a feed to the end of its check (reconciliation window included).",
@@ -278,7 +296,11 @@ export class ServeMetrics {
         this.watchKeys.inc({ dataset, replica }, 0);
         this.watchGaps.inc({ dataset, replica }, 0);
       }
-      if (watched?.length) this.watchCheckDuration.zero({ dataset });
+      if (watched?.length) {
+        this.watchCheckDuration.zero({ dataset });
+        for (const outcome of ["settled", "unsettled"]) this.watchRechecked.inc({ dataset, outcome }, 0);
+        for (const reason of ["full", "exhausted"]) this.watchRetryOverflow.inc({ dataset, reason }, 0);
+      }
       for (const replica of replicas) {
         for (const outcome of OUTCOMES) this.repairs.inc({ dataset, replica, outcome }, 0);
         this.probeTimeouts.inc({ dataset, replica }, 0);

@@ -15,7 +15,14 @@ import { describeDataset } from "../../src/engine/describe-dataset.js";
 import { recoverPending } from "../../src/engine/recover-pending.js";
 import type { OpenReplica } from "../../src/engine/run-context.js";
 import { runDataset } from "../../src/engine/run-dataset.js";
-import { acquirePass, PassOwnedError, processOwner, runLease } from "../../src/engine/run-liveness.js";
+import {
+  acquirePass,
+  keepLease,
+  LeaseLostError,
+  PassOwnedError,
+  processOwner,
+  runLease,
+} from "../../src/engine/run-liveness.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
 import type { StateStore } from "../../src/state/state-store.js";
 import { itemsConfig, makeItemsReplicas } from "../support/sqlite-items.js";
@@ -179,5 +186,41 @@ describe("run liveness", () => {
     );
     expect(run.totals.repairs).toEqual({ applied: 5 });
     expect(await state.getLease("pass:items")).toBeUndefined();
+  });
+
+  it("keepLease renews a lease alone, and reports its loss once another process took it", async () => {
+    const { cfg } = setup();
+    const { state } = await open(cfg);
+    const start = Date.now();
+    let clock = start;
+    const now = () => clock;
+    await acquirePass(state, "items", "host-a:1:aa", now(), 1000);
+    const kept = keepLease({
+      state,
+      now,
+      name: "pass:items",
+      owner: "host-a:1:aa",
+      ttlMs: 1000,
+      everyMs: 20,
+    });
+    try {
+      // Renewed on its timer: past its first TTL the lease is still a's, and b cannot take it.
+      clock = start + 900;
+      await new Promise((r) => setTimeout(r, 100));
+      clock = start + 1500;
+      expect(await state.acquireLease("pass:items", "host-b:2:bb", now(), 1000)).toBe(false);
+      expect(await kept.renew()).toBe(true);
+      expect(kept.signal.aborted).toBe(false);
+      // a was silent past its TTL (b's clock is seconds ahead): b takes the lease; a's next renewal finds it b's.
+      expect(await state.acquireLease("pass:items", "host-b:2:bb", start + 5000, 60_000)).toBe(true);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(kept.signal.aborted).toBe(true);
+      expect(kept.signal.reason).toBeInstanceOf(LeaseLostError);
+      expect((kept.signal.reason as Error).message).toBe("lease pass:items was taken by host-b:2:bb");
+      expect(await kept.renew()).toBe(false);
+      expect((await state.getLease("pass:items"))?.owner).toBe("host-b:2:bb");
+    } finally {
+      await kept.stop();
+    }
   });
 });

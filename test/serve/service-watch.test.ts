@@ -44,6 +44,7 @@ describe("watch: configuration", () => {
       keepRuns: 1000,
       logKeys: 1_000_000,
       describeEveryMs: 30_000,
+      retryKeys: 10_000,
       wholeEveryMs: 86_400_000,
     });
     expect(
@@ -62,8 +63,10 @@ describe("watch: configuration", () => {
       keepRuns: 1000,
       logKeys: 1_000_000,
       describeEveryMs: 30_000,
+      retryKeys: 10_000,
       wholeEveryMs: 86_400_000,
     });
+    expect(() => yaml("{ replicas: [a], retryKeys: -1 }")).toThrow(/datasets\.t\.watch\.retryKeys: /);
     expect(() => yaml("{ replicas: [c] }")).toThrow(
       new ConfigError('datasets.t.watch.replicas.0: "c" is not a replica of t'),
     );
@@ -180,6 +183,10 @@ datasets:
       expect(body).toMatch(/concord_watch_gaps_total\{dataset="t",replica="a"\} 0\n/);
       // A fast check raised the batch size back to its ceiling.
       expect(body).toMatch(/concord_watch_batch_limit\{dataset="t",replica="a"\} 1000\n/);
+      // The check settled its key: nothing held for a re-check; the re-check series exist from the start.
+      expect(body).toMatch(/concord_watch_retry_keys\{dataset="t"\} 0\n/);
+      expect(body).toMatch(/concord_watch_rechecked_keys_total\{dataset="t",outcome="settled"\} 0\n/);
+      expect(body).toMatch(/concord_watch_retry_overflow_total\{dataset="t",reason="full"\} 0\n/);
     } finally {
       await service.stop();
       a.close();

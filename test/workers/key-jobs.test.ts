@@ -13,6 +13,12 @@ import { Queue } from "bullmq";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load-config.js";
 import { parseQueueUrl } from "../../src/config/queue-config.js";
+import { openConnector } from "../../src/connectors/open-connector.js";
+import { keyId } from "../../src/core/model.js";
+import { repairId } from "../../src/core/repair-id.js";
+import { describeDataset } from "../../src/engine/describe-dataset.js";
+import type { OpenReplica } from "../../src/engine/run-context.js";
+import { runLease } from "../../src/engine/run-liveness.js";
 import type { SegmentJob, SegmentJobResult } from "../../src/engine/segment-dispatch.js";
 import { BullmqSegmentDispatch } from "../../src/queue/bullmq-segment-dispatch.js";
 import { startSegmentWorkers } from "../../src/queue/bullmq-segment-workers.js";
@@ -52,7 +58,7 @@ interface Fleet {
   readonly log: string[];
 }
 
-async function startFleet(metrics?: WorkerMetrics): Promise<Fleet> {
+async function startFleet(metrics?: WorkerMetrics, batch = "50ms"): Promise<Fleet> {
   const tag = randomBytes(4).toString("hex");
   const dataset = `keys_${tag}`;
   const dir = mkdtempSync(join(tmpdir(), "concord-key-jobs-"));
@@ -71,7 +77,7 @@ datasets:
       b: { url: "sqlite:b.db", table: items }
     policy: { owner: a, resolve: highest-version }
     schedule: 1h
-    watch: { replicas: [a], batch: 50ms, describeEvery: 0s }
+    watch: { replicas: [a], batch: ${batch}, describeEvery: 0s }
 `,
     join(dir, "concord.yaml"),
   );
@@ -145,6 +151,46 @@ async function applied(state: StateStore, dataset: string) {
     perRepair.set(id, (perRepair.get(id) ?? 0) + 1);
   }
   return { perRepair, runs: new Set(entries.map((e) => e.runId)) };
+}
+
+/**
+ * Leaves run `run`, silent since `heartbeatAt` (its process on another host), with the pending claim of the
+ * repair a check of `id` would make on b now: b's record as it is, a's as it is now.
+ */
+async function claimHeld(fx: Fleet, id: number, run: string, heartbeatAt: number): Promise<string> {
+  const ds = fx.service.config.datasets[0]!;
+  const replicas: OpenReplica[] = [];
+  for (const r of ds.replicas)
+    replicas.push({ name: r.name, connector: await openConnector(ds.name, r, { readonly: true }) });
+  try {
+    const { shape } = await describeDataset(ds, replicas);
+    const [a, b] = await Promise.all(
+      replicas.map(async (r) => (await r.connector.fetchRecords(shape, [[String(id)]]))[0]),
+    );
+    await fx.state.beginRun({ id: run, dataset: ds.name, command: "watch", startedAt: heartbeatAt });
+    await fx.state.acquireLease(runLease(run), "another-host:4242:gone", heartbeatAt, 60_000);
+    const repair = repairId(ds.name, [String(id)], "b", b!.fingerprint, a!.fingerprint);
+    const claimed = await fx.state.claimRepairs([
+      {
+        id: repair,
+        runId: run,
+        dataset: ds.name,
+        key: [String(id)],
+        target: "b",
+        expected: b!.fingerprint,
+        nextFingerprint: a!.fingerprint,
+        before: null,
+        after: null,
+        outcome: "pending",
+        attempts: 0,
+        updatedAt: heartbeatAt,
+      },
+    ]);
+    expect(claimed.get(repair)?.kind).toBe("claimed");
+    return repair;
+  } finally {
+    for (const r of replicas) await r.connector.close();
+  }
 }
 
 describe.skipIf(!available)("change-feed key batches as jobs on workers", () => {
@@ -346,4 +392,64 @@ describe.skipIf(!available)("change-feed key batches as jobs on workers", () => 
     expect(run).toMatchObject({ command: "watch", status: "ok" });
     expect(await fx.state.listRepairs({ dataset: fx.dataset, outcome: "pending" })).toEqual([]);
   }, 60_000);
+
+  it("a key job that finds its repair held by a run not yet stale leaves the key to a re-check, run as a key job once that run is", async () => {
+    // Batches gather for 2 s: time to claim, as another run, the repair the check will plan.
+    const fx = await startFleet(undefined, "2s");
+    const results: [SegmentJob, SegmentJobResult][] = [];
+    const workers = await startSegmentWorkers(
+      queue,
+      { concurrency: 1, stallAfterMs: 5000 },
+      [fx.dataset],
+      async (job, attempt) => {
+        const r = await fx.host.handle(job, attempt);
+        if (job.keys) results.push([job, r]);
+        return r;
+      },
+      (line) => fx.log.push(line),
+      "worker-1",
+    );
+    cleanup.push(() => workers.close());
+    await fx.service.start();
+    await until("the feed", () => fx.log.some((l) => l.includes("watching its change feed")), fx.log);
+    await fx.service.idle();
+    writeOnA(fx.dir, [9]);
+    // A run silent for 57 s (taken for dead at 60 s) holds the repair of key 9 on b.
+    const held = await claimHeld(fx, 9, "run-silent", Date.now() - 57_000);
+    await until(
+      "the repair",
+      () => JSON.stringify(rows(fx.dir, "b", [9])) === JSON.stringify(rows(fx.dir, "a", [9])),
+      fx.log,
+      90_000,
+    );
+    await until(
+      "the re-check's result",
+      () => results.some(([, r]) => r.totals.repairs.applied === 1),
+      fx.log,
+    );
+    // The feed's key job found the repair held and told the watcher so; a later key job, the re-check,
+    // settled the silent run's claim (not landed) and repaired the key.
+    const [firstJob, firstResult] = results[0]!;
+    expect(firstResult.totals.repairs).toEqual({ superseded: 1 });
+    expect(firstResult.retry).toEqual([[keyId(["9"]), "held"]]);
+    const [againJob] = results.find(([, r]) => r.totals.repairs.applied === 1)!;
+    const [first] = await fx.state.getRun(firstJob.runId);
+    const [again] = await fx.state.getRun(againJob.runId);
+    expect(first?.command).toBe("watch");
+    expect(again?.command).toBe("watch retry");
+    const audit = await fx.state.readAudit({ key: keyId(["9"]) });
+    expect(
+      audit.find((e) => e.type === "failed" && (e.data as { repair?: string }).repair === held)?.data,
+    ).toMatchObject({
+      recovered: true,
+      interruptedRun: "run-silent",
+    });
+    expect(audit.filter((e) => e.type === "applied").map((e) => e.runId)).toEqual([againJob.runId]);
+    await until(
+      "the re-check's line",
+      () =>
+        fx.log.some((l) => / re-checked 1 unsettled key \(run \S+\): 1 settled, 1 repaired; 0 held/.test(l)),
+      fx.log,
+    );
+  }, 120_000);
 });
