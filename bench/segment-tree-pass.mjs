@@ -99,7 +99,6 @@ datasets:
   state = await openStateStore(cfg.state);
   for (const r of ds.replicas)
     replicas.push({ name: r.name, connector: await openConnector(ds.name, r, {}) });
-  const keyColumns = [{ name: "id", type: "integer" }];
   const results = [];
   for (const workload of ["clustered", "uniform"]) {
     // A verified whole pass (repairing what the last workload left) makes the summary; the feed "has" a position.
@@ -200,7 +199,8 @@ datasets:
     console.log(
       `  per repetition (with/without): rows ${withTree.map((x, i) => (x.rows / without[i].rows).toFixed(2)).join(" ")}; ` +
         `state calls ${withTree.map((x, i) => (x.calls / without[i].calls).toFixed(2)).join(" ")}; ` +
-        `CPU ${withTree.map((x, i) => (x.cpuMs / without[i].cpuMs).toFixed(2)).join(" ")}`,
+        `CPU ${withTree.map((x, i) => (x.cpuMs / without[i].cpuMs).toFixed(2)).join(" ")}; ` +
+        `wall ${withTree.map((x, i) => (x.ms / without[i].ms).toFixed(2)).join(" ")}`,
     );
   }
   console.log(
