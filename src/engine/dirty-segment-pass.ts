@@ -206,8 +206,8 @@ export interface PlannedPassOptions {
  * A dirty pass first re-hashes its segments (dirty and swept) on every replica into the replicas' segment
  * trees, marks the swept segments whose checksum changed unseen by any feed, and descends the trees: replicas
  * whose roots agree need nothing more, and the run covers only the segments the trees name (differing
- * leaves, and hashed segments a change was marked in while they were read). Segments the run wrote to are
- * hashed again after it, so the trees stay current. When the trees cannot be used (a replica fails the
+ * leaves, and hashed segments a change was marked in while they were read). The segments it covered are
+ * hashed again after a run that wrote or found them all equal, so the trees stay current. When the trees cannot be used (a replica fails the
  * checksum read), the run covers every planned segment, and its notes say why.
  */
 export async function runPlannedPass(
@@ -245,12 +245,17 @@ export async function runPlannedPass(
       notes: [`dirty-segment pass: ${plan.reason}`, ...(treeNote ? [treeNote] : [])],
     });
     if (run.finished) await state.moveSweepCursor(ds.name, plan.sweepNext);
-    if (tree && run.finished && wrote(run)) {
-      // Pending repairs of earlier runs may have written anywhere; this run wrote only where it looked.
-      if (Object.keys(run.totals.recovered).some((o) => WRITTEN.has(o)))
-        await state.staleSegmentHashes(ds.name, "all");
-      else await hashSegments(state, ds.name, replicas, shape, plan.bounds, tree.checked, now);
-    }
+    // Pending repairs of earlier runs may have written anywhere; this run wrote only where it looked. A run
+    // that found its segments equal without writing shows the trees' difference was out of date (a replica
+    // someone else repaired meanwhile): hashed again too, or they would be checked at every pass.
+    if (
+      tree &&
+      run.finished &&
+      Object.entries(run.totals.recovered).some(([o, n]) => WRITTEN.has(o) && n > 0)
+    )
+      await state.staleSegmentHashes(ds.name, "all");
+    else if (tree?.checked.length && run.finished && (wrote(run) || run.status === "ok"))
+      await hashSegments(state, ds.name, replicas, shape, plan.bounds, tree.checked, now);
     if (run.finished && run.status === "ok")
       await state.clearDirtySegments(ds.name, [...plan.segments, ...(tree?.unseen ?? [])], began);
     return { plan, run, tree };

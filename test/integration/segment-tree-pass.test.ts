@@ -176,6 +176,23 @@ datasets:
       expect(await viewSegmentTrees(state, ds.name)).toMatchObject({ dirty: 0, agree: true });
       const [maria] = await my.admin.query("SELECT name FROM items WHERE id IN (2000, 3501) ORDER BY id");
       expect(maria).toEqual([{ name: "item 2000" }, { name: "item 3501" }]);
+
+      // A difference the trees hold that someone else settled: no mark plans its segment, the descent names
+      // it, the run finds it equal and writes nothing, and it is hashed again, so the next pass checks nothing.
+      const other = segment(1000);
+      await my.admin.query("UPDATE items SET name = 'manual edit' WHERE id = 1000");
+      await state.moveSweepCursor(ds.name, other);
+      expect((await pass("scan")).tree?.unseen).toEqual([other]);
+      await state.clearDirtySegments(ds.name, [other], Date.now());
+      await my.admin.query("UPDATE items SET name = 'item 1000' WHERE id = 1000");
+      expect(await viewSegmentTrees(state, ds.name)).toMatchObject({ dirty: 0, agree: false });
+      const settled = await pass();
+      expect(settled.plan).toMatchObject({ kind: "dirty", segments: [] });
+      expect(settled.tree?.checked).toEqual([other]);
+      expect(settled.run).toMatchObject({ status: "ok", segments: 1 });
+      expect(settled.run.totals.repairs).toEqual({});
+      expect(await viewSegmentTrees(state, ds.name)).toMatchObject({ agree: true });
+      expect((await pass()).tree?.checked).toEqual([]);
     } finally {
       stop.abort();
       await watching;
