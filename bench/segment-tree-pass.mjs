@@ -4,11 +4,12 @@
  *
  * Usage: npm run build && node bench/segment-tree-pass.mjs
  *   BENCH_TREE_ROWS=200000 BENCH_TREE_CHANGES=1000 BENCH_TREE_SEGMENT_ROWS=2000 BENCH_TREE_REPEAT=3
+ *   BENCH_TREE_LOSE_EVERY=100 (one change in this many is not copied; 0: none lost)
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test BENCH_MYSQL_URL=mysql://root@127.0.0.1:3306
  *
  * A PostgreSQL table (the owner) copied to MariaDB, with a SQLite state store. A verified whole pass makes
  * the dataset's segment summary; BENCH_TREE_CHANGES rows are then updated on PostgreSQL and copied to
- * MariaDB except 1% (a lossy replication), and their segments are marked dirty as a feed would
+ * MariaDB except one in BENCH_TREE_LOSE_EVERY (a lossy replication), and their segments are marked dirty as a feed would
  * (`markChangedKeys`; the feed itself is measured in bench/dirty-segments.mjs). Then, alternately, the
  * dirty-segment pass without the trees (`runPlannedPass(…, { tree: false })`: every dirty range is run) and
  * with them (re-hash the dirty segments, run only those the trees say differ), in scan mode so every pass sees
@@ -30,6 +31,8 @@ const ROWS = Number(process.env.BENCH_TREE_ROWS ?? 200_000);
 const CHANGES = Number(process.env.BENCH_TREE_CHANGES ?? 1000);
 const SEGMENT_ROWS = Number(process.env.BENCH_TREE_SEGMENT_ROWS ?? 2000);
 const REPEAT = Number(process.env.BENCH_TREE_REPEAT ?? 3);
+/** One change in this many is not copied to MariaDB (0: every change is copied). */
+const LOSE_EVERY = Number(process.env.BENCH_TREE_LOSE_EVERY ?? 100);
 const PG_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306";
 const NAME = `concord_bench_tree_${process.pid}`;
@@ -129,7 +132,7 @@ datasets:
     for (let i = 0; i < list.length; i += 100) {
       const batch = list.slice(i, i + 100);
       await pgPool.query(`UPDATE ${NAME}.items SET n = n + 1 WHERE id = ANY($1::bigint[])`, [batch]);
-      const copied = batch.filter((_, j) => (i + j) % 100 !== 0);
+      const copied = batch.filter((_, j) => LOSE_EVERY === 0 || (i + j) % LOSE_EVERY !== 0);
       if (copied.length) await my.query("UPDATE items SET n = n + 1 WHERE id IN (?)", [copied]);
     }
     await markChangedKeys(
@@ -139,6 +142,13 @@ datasets:
       Date.now(),
     );
     const measure = async (tree) => {
+      // Marked again before each pass: a pass that finds its segments equal clears their marks.
+      await markChangedKeys(
+        state,
+        ds.name,
+        list.map((id) => [String(id)]),
+        Date.now(),
+      );
       const { proxy, box } = counted(state);
       const before = replicas.map((r) => ({ ...r.connector.stats }));
       const cpu = process.cpuUsage();
@@ -211,11 +221,11 @@ datasets:
     ROOT,
     "bench",
     "results",
-    `segment-tree-pass-${new Date().toISOString().slice(0, 10)}.json`,
+    `segment-tree-pass-${new Date().toISOString().slice(0, 10)}-lose-${LOSE_EVERY}.json`,
   );
   writeFileSync(
     file,
-    `${JSON.stringify({ rows: ROWS, changes: CHANGES, segmentRows: SEGMENT_ROWS, results }, null, 1)}\n`,
+    `${JSON.stringify({ rows: ROWS, changes: CHANGES, segmentRows: SEGMENT_ROWS, loseEvery: LOSE_EVERY, results }, null, 1)}\n`,
   );
   console.log(`raw: ${file}`);
 } finally {
