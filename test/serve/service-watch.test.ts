@@ -180,6 +180,25 @@ datasets:
       expect(body).toMatch(/concord_watch_gaps_total\{dataset="t",replica="a"\} 0\n/);
       // A fast check raised the batch size back to its ceiling.
       expect(body).toMatch(/concord_watch_batch_limit\{dataset="t",replica="a"\} 1000\n/);
+      // Scheduled passes: the first is whole and makes the segment summary (no tree yet); the next is a
+      // dirty-segment pass that hashes its segment into both replicas' trees, whose roots then agree.
+      expect((await service.api.datasets())[0]?.segmentTrees).toBeNull();
+      await service.api.trigger("t", "repair");
+      await service.idle();
+      expect((await service.api.datasets())[0]?.segmentTrees).toMatchObject({
+        segments: 1,
+        replicas: [],
+        agree: null,
+      });
+      await service.api.trigger("t", "repair");
+      await service.idle();
+      const trees = (await service.api.datasets())[0]?.segmentTrees;
+      expect(trees).toMatchObject({ segments: 1, dirty: 0, stale: 0, agree: true });
+      expect(trees?.replicas.map((r) => [r.replica, r.known])).toEqual([
+        ["a", 1],
+        ["b", 1],
+      ]);
+      expect(trees?.completeAt).toEqual(expect.any(Number));
     } finally {
       await service.stop();
       a.close();
