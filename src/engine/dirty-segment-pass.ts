@@ -233,7 +233,8 @@ export async function runPlannedPass(
     let treeNote: string | undefined;
     if (pass.tree !== false)
       try {
-        tree = await narrowByTrees(ds.name, replicas, shape, plan, deps, began);
+        const serial = options.detect?.serial === true;
+        tree = await narrowByTrees(ds.name, replicas, shape, plan, deps, began, serial);
         treeNote = treeReportNote(tree);
       } catch (err) {
         treeNote = `segment trees not used: ${err instanceof Error ? err.message : String(err)}`;
@@ -255,7 +256,9 @@ export async function runPlannedPass(
     )
       await state.staleSegmentHashes(ds.name, "all");
     else if (tree?.checked.length && run.finished && (wrote(run) || run.status === "ok"))
-      await hashSegments(state, ds.name, replicas, shape, plan.bounds, tree.checked, now);
+      await hashSegments(state, ds.name, replicas, shape, plan.bounds, tree.checked, now, {
+        serial: options.detect?.serial === true,
+      });
     if (run.finished && run.status === "ok")
       await state.clearDirtySegments(ds.name, [...plan.segments, ...(tree?.unseen ?? [])], began);
     return { plan, run, tree };
@@ -305,6 +308,7 @@ async function narrowByTrees(
   plan: Extract<PassPlan, { kind: "dirty" }>,
   deps: RunDeps,
   began: number,
+  serial: boolean,
 ): Promise<TreePassReport> {
   const { state, now } = deps;
   const planned = [...new Set([...plan.segments, ...plan.swept])].sort((a, b) => a - b);
@@ -318,6 +322,7 @@ async function narrowByTrees(
     plan.bounds,
     planned,
     now,
+    { serial },
   );
   const unseen = changedLeaves(before, hashed);
   // Marked at the pass's start: a pass that ends equal clears them; one that does not keeps them.

@@ -22,7 +22,7 @@ export interface HashedSegments {
 }
 
 /**
- * Reads the checksum of each of `segments` on every replica (replicas at once) and puts it into that
+ * Reads the checksum of each of `segments` on every replica (replicas at once unless `serial`) and puts it into that
  * replica's tree (leaves `hashedAt` the time its read began), `HASH_CHUNK` segments at a time. Memory: the
  * leaf hashes of the segments hashed (bounded by the dataset's segment count).
  */
@@ -34,30 +34,32 @@ export async function hashSegments(
   bounds: readonly Key[],
   segments: readonly number[],
   now: () => number,
+  options: { readonly serial?: boolean } = {},
 ): Promise<HashedSegments> {
   const all = segmentsOf(bounds);
   const wanted = [...new Set(segments)].filter((s) => s >= 0 && s < all.length).sort((a, b) => a - b);
   const leaves = new Map<string, Map<number, string>>();
   let readAt = Number.POSITIVE_INFINITY;
-  // Replicas are read at once, as a run reads them; each one's chunks in turn.
-  await Promise.all(
-    replicas.map(async (r) => {
-      const mine = new Map<number, string>();
-      leaves.set(r.name, mine);
-      for (let i = 0; i < wanted.length; i += HASH_CHUNK) {
-        const chunk = wanted.slice(i, i + HASH_CHUNK);
-        const at = now();
-        readAt = Math.min(readAt, at);
-        const sums: RangeChecksum[] = await r.connector.checksumRanges(
-          shape,
-          chunk.map((s) => all[s]!),
-        );
-        const hashes = chunk.map((segment, j) => ({ segment, hash: leafHash(sums[j]!) }));
-        for (const h of hashes) mine.set(h.segment, h.hash);
-        await state.putSegmentHashes(dataset, r.name, all.length, hashes, at);
-      }
-    }),
-  );
+  // Replicas are read at once, as a run reads them (one after the other when `serial`: a dataset below full
+  // intensity); each one's chunks in turn.
+  const hashOne = async (r: OpenReplica) => {
+    const mine = new Map<number, string>();
+    leaves.set(r.name, mine);
+    for (let i = 0; i < wanted.length; i += HASH_CHUNK) {
+      const chunk = wanted.slice(i, i + HASH_CHUNK);
+      const at = now();
+      readAt = Math.min(readAt, at);
+      const sums: RangeChecksum[] = await r.connector.checksumRanges(
+        shape,
+        chunk.map((s) => all[s]!),
+      );
+      const hashes = chunk.map((segment, j) => ({ segment, hash: leafHash(sums[j]!) }));
+      for (const h of hashes) mine.set(h.segment, h.hash);
+      await state.putSegmentHashes(dataset, r.name, all.length, hashes, at);
+    }
+  };
+  if (options.serial) for (const r of replicas) await hashOne(r);
+  else await Promise.all(replicas.map(hashOne));
   return { leaves, readAt: Number.isFinite(readAt) ? readAt : now() };
 }
 
