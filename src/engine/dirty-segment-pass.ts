@@ -207,8 +207,9 @@ export interface PlannedPassOptions {
  * trees, marks the swept segments whose checksum changed unseen by any feed, and descends the trees: replicas
  * whose roots agree need nothing more, and the run covers only the segments the trees name (differing
  * leaves, and hashed segments a change was marked in while they were read). The segments it covered are
- * hashed again after a run that wrote or found them all equal, so the trees stay current. When the trees cannot be used (a replica fails the
- * checksum read), the run covers every planned segment, and its notes say why.
+ * hashed again after a run that wrote or found them all equal, so the trees stay current. When the trees
+ * cannot be used (a replica fails the checksum read), the run covers every planned segment, and its notes
+ * say why. Memory: the leaf hashes of the segments hashed, and one tree level of the descent.
  */
 export async function runPlannedPass(
   ds: DatasetConfig,
