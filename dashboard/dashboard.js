@@ -75,6 +75,28 @@
   }
 
   /**
+   * A watched dataset's segment trees: whether the replicas' roots agree (or why nothing can be said), how
+   * many leaves each tree knows, and when the trees were last complete.
+   */
+  function treeDetail(t) {
+    const known = Math.min(...t.replicas.map((r) => r.known));
+    const verdict =
+      t.agree === true
+        ? "roots agree"
+        : t.agree === false
+          ? "roots differ"
+          : t.stale
+            ? `${t.stale} segment${t.stale === 1 ? "" : "s"} changed since hashed`
+            : `incomplete: ${t.replicas.length ? known : 0} of ${t.segments} segments hashed`;
+    return h(
+      "dd",
+      { class: "trees", data: { agree: String(t.agree), segments: t.segments, dirty: t.dirty } },
+      `${verdict} · ${t.dirty} dirty of ${t.segments}`,
+      t.completeAt !== null ? [" · complete ", when(t.completeAt)] : "",
+    );
+  }
+
+  /**
    * What adaptive focus prioritised and why: the plan's sentence, then each hot segment with the drift that made
    * it hot (divergences per hour over the window) and the visits it gets (or, on a coordinator, that its job
    * went first).
@@ -1026,6 +1048,9 @@
             // Adaptive focus: what the latest pass prioritised and why (focus: adaptive).
             d.focus ? h("dt", {}, "Focus") : false,
             d.focus ? focusDetail(d.focus) : false,
+            // Segment trees of a watched dataset's dirty-segment passes (null without a segment summary).
+            d.segmentTrees ? h("dt", {}, "Segment trees") : false,
+            d.segmentTrees ? treeDetail(d.segmentTrees) : false,
           ),
           replicaTable(d),
           h(

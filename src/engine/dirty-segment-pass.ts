@@ -9,6 +9,14 @@ import type { SegmentSummary, StateStore } from "../state/state-store.js";
 import { describeDataset } from "./describe-dataset.js";
 import type { OpenReplica } from "./run-context.js";
 import { type DatasetRunResult, type RunDatasetOptions, type RunDeps, runDataset } from "./run-dataset.js";
+import {
+  changedLeaves,
+  compareSegmentTrees,
+  type HashedSegments,
+  hashSegments,
+  staleMarks,
+  type TreeComparison,
+} from "./segment-trees.js";
 import { MAX_SEGMENT_GROUP, segmentBounds, segmentsOf } from "./segments.js";
 
 /** What a scheduled pass covers, and why. */
@@ -26,6 +34,8 @@ export type PassPlan =
       readonly ranges: readonly KeyRange[];
       /** How many segments the dataset has. */
       readonly of: number;
+      /** The summary's bounds the segment numbers refer to. */
+      readonly bounds: readonly Key[];
       readonly reason: string;
     };
 
@@ -132,6 +142,7 @@ export async function planPass(
     sweepNext: cursor,
     ranges,
     of,
+    bounds: summary.bounds,
     reason: `${segments.length} of ${of} segments changed since the verified whole pass ${summary.runId}${sweep}`,
   };
 }
@@ -156,10 +167,33 @@ function joinSegments(all: readonly KeyRange[], dirty: readonly number[]): KeyRa
   return out;
 }
 
+/** What the segment trees told a dirty-segment pass (see `runPlannedPass`). */
+export interface TreePassReport {
+  /** Segments re-hashed on every replica before the run (the dirty ones and the sweep's). */
+  readonly hashed: number;
+  /** What descending the replicas' trees found. */
+  readonly comparison: TreeComparison;
+  /** The segments the run covered: differing ones, and hashed ones a change was marked in while hashing. */
+  readonly checked: readonly number[];
+  /** Swept segments whose checksum changed on some replica although no feed marked them (marked now). */
+  readonly unseen: readonly number[];
+}
+
 /** A pass planned by `planPass` and what it came to. */
 export interface PlannedPassResult {
   readonly plan: PassPlan;
   readonly run: DatasetRunResult;
+  /** A dirty-segment pass that went through the segment trees; undefined otherwise. */
+  readonly tree?: TreePassReport | undefined;
+}
+
+/** How `runPlannedPass` goes about a dirty-segment pass. */
+export interface PlannedPassOptions {
+  /**
+   * Narrow the pass through the segment trees (default true): re-hash the planned segments first and run
+   * only those the trees say differ. False runs every planned segment (a benchmark's baseline).
+   */
+  readonly tree?: boolean;
 }
 
 /**
@@ -168,12 +202,21 @@ export interface PlannedPassResult {
  * the summary first when there is none (so changes during it are marked), and one that finishes with every
  * replica equal verifies it; a dirty pass that finishes equal clears the marks it covered (marks made while
  * it ran stay). A pass that leaves divergence keeps its marks, so the next pass looks again.
+ *
+ * A dirty pass first re-hashes its segments (dirty and swept) on every replica into the replicas' segment
+ * trees, marks the swept segments whose checksum changed unseen by any feed, and descends the trees: replicas
+ * whose roots agree need nothing more, and the run covers only the segments the trees name (differing
+ * leaves, and hashed segments a change was marked in while they were read). The segments it covered are
+ * hashed again after a run that wrote or found them all equal, so the trees stay current. When the trees
+ * cannot be used (a replica fails the checksum read), the run covers every planned segment, and its notes
+ * say why. Memory: the leaf hashes of the segments hashed, and one tree level of the descent.
  */
 export async function runPlannedPass(
   ds: DatasetConfig,
   replicas: readonly OpenReplica[],
   deps: RunDeps,
   options: Omit<RunDatasetOptions, "keys" | "ranges" | "notes">,
+  pass: PlannedPassOptions = {},
 ): Promise<PlannedPassResult> {
   const { state, now } = deps;
   const began = now();
@@ -187,15 +230,39 @@ export async function runPlannedPass(
   const { shape } = described;
   const plan = await planPass(ds, state, shape.key, began);
   if (plan.kind === "dirty") {
+    let tree: TreePassReport | undefined;
+    let treeNote: string | undefined;
+    if (pass.tree !== false)
+      try {
+        const serial = options.detect?.serial === true;
+        tree = await narrowByTrees(ds.name, replicas, shape, plan, deps, began, serial);
+        treeNote = treeReportNote(tree);
+      } catch (err) {
+        treeNote = `segment trees not used: ${err instanceof Error ? err.message : String(err)}`;
+      }
     const run = await runDataset(ds, replicas, deps, {
       ...options,
       described,
-      ranges: plan.ranges,
-      notes: [`dirty-segment pass: ${plan.reason}`],
+      ranges: tree ? joinSegments(segmentsOf(plan.bounds), tree.checked) : plan.ranges,
+      notes: [`dirty-segment pass: ${plan.reason}`, ...(treeNote ? [treeNote] : [])],
     });
     if (run.finished) await state.moveSweepCursor(ds.name, plan.sweepNext);
-    if (run.finished && run.status === "ok") await state.clearDirtySegments(ds.name, plan.segments, began);
-    return { plan, run };
+    // Pending repairs of earlier runs may have written anywhere; this run wrote only where it looked. A run
+    // that found its segments equal without writing shows the trees' difference was out of date (a replica
+    // someone else repaired meanwhile): hashed again too, or they would be checked at every pass.
+    if (
+      tree &&
+      run.finished &&
+      Object.entries(run.totals.recovered).some(([o, n]) => WRITTEN.has(o) && n > 0)
+    )
+      await state.staleSegmentHashes(ds.name, "all");
+    else if (tree?.checked.length && run.finished && (wrote(run) || run.status === "ok"))
+      await hashSegments(state, ds.name, replicas, shape, plan.bounds, tree.checked, now, {
+        serial: options.detect?.serial === true,
+      });
+    if (run.finished && run.status === "ok")
+      await state.clearDirtySegments(ds.name, [...plan.segments, ...(tree?.unseen ?? [])], began);
+    return { plan, run, tree };
   }
   const summary = await state.getSegmentSummary(ds.name);
   if (!summary || !sameKey(summary, shape.key)) {
@@ -220,9 +287,74 @@ export async function runPlannedPass(
   return { plan, run };
 }
 
+/** Repair outcomes that wrote to a replica. */
+const WRITTEN: ReadonlySet<string> = new Set(["applied", "rolled-back"]);
+
+/** True when the run (or the pending repairs it settled) wrote to some replica. */
+function wrote(run: DatasetRunResult): boolean {
+  const { repairs, recovered } = run.totals;
+  return [repairs, recovered].some((counts) =>
+    Object.entries(counts).some(([outcome, n]) => WRITTEN.has(outcome) && n > 0),
+  );
+}
+
+/**
+ * The tree step of a dirty pass: re-hash the planned segments, mark swept ones that changed unseen, and
+ * descend the trees to the segments the run must cover.
+ */
+async function narrowByTrees(
+  dataset: string,
+  replicas: readonly OpenReplica[],
+  shape: Parameters<typeof hashSegments>[3],
+  plan: Extract<PassPlan, { kind: "dirty" }>,
+  deps: RunDeps,
+  began: number,
+  serial: boolean,
+): Promise<TreePassReport> {
+  const { state, now } = deps;
+  const planned = [...new Set([...plan.segments, ...plan.swept])].sort((a, b) => a - b);
+  // The swept segments' leaves as the trees last knew them: clean, so current unless changed unseen.
+  const before = plan.swept.length ? await state.getSegmentTreeNodes(dataset, 0, plan.swept) : [];
+  const hashed: HashedSegments = await hashSegments(
+    state,
+    dataset,
+    replicas,
+    shape,
+    plan.bounds,
+    planned,
+    now,
+    { serial },
+  );
+  const unseen = changedLeaves(before, hashed);
+  // Marked at the pass's start: a pass that ends equal clears them; one that does not keeps them.
+  if (unseen.length) await state.markSegmentsDirty(dataset, unseen, began);
+  // Marks made while the segments were read describe changes the read may have missed.
+  const marks = (await state.listDirtySegments(dataset)).filter((m) => m.segment < plan.of);
+  const comparison = await compareSegmentTrees(
+    state,
+    dataset,
+    replicas.map((r) => r.name),
+    plan.of,
+    staleMarks(marks, hashed),
+  );
+  const inPlan = new Set(planned);
+  const checked = [
+    ...new Set([...comparison.differ, ...comparison.unknown.filter((s) => inPlan.has(s))]),
+  ].sort((a, b) => a - b);
+  return { hashed: planned.length, comparison, checked, unseen };
+}
+
+function treeReportNote(t: TreePassReport): string {
+  const c = t.comparison;
+  const roots = c.rootsAgree ? "the replicas' roots agree" : `${t.checked.length} to check`;
+  const unseen = t.unseen.length ? `; the sweep found ${t.unseen.length} changed that no feed marked` : "";
+  return `segment trees: ${t.hashed} re-hashed, ${roots} (${c.differ.length} differing, ${c.compared} nodes compared)${unseen}`;
+}
+
 /**
  * After a whole pass (scheduled, or a watcher's after a gap): one that finished with every replica equal
- * verifies the dataset's summary from the time the pass began.
+ * verifies the dataset's summary from the time the pass began; one that wrote to a replica forgets the
+ * segment trees' leaves (it wrote where they may say otherwise).
  */
 export async function recordWholePass(
   state: StateStore,
@@ -231,4 +363,6 @@ export async function recordWholePass(
 ): Promise<void> {
   if (run.finished && run.status === "ok")
     await state.verifySegmentSummary(dataset, run.runId, run.startedAt);
+  // It may have written anywhere: the trees' leaves are hashed again by later dirty passes and the sweep.
+  if (wrote(run)) await state.staleSegmentHashes(dataset, "all");
 }

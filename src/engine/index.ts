@@ -43,9 +43,18 @@ export {
   type PlannedPassResult,
   planPass,
   recordWholePass,
+  type PlannedPassOptions,
   runPlannedPass,
   segmentOf,
+  type TreePassReport,
 } from "./dirty-segment-pass.js";
+export {
+  compareSegmentTrees,
+  hashSegments,
+  type SegmentTreeView,
+  type TreeComparison,
+  viewSegmentTrees,
+} from "./segment-trees.js";
 export {
   feedOptions,
   type WatchCheck,

@@ -7,6 +7,7 @@ import type { EscalationGroupView, EscalationValues, EscalationView } from "../e
 import type { replaySummary } from "../engine/replay-dataset.js";
 import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
 import type { QueueDepth, SegmentFailure } from "../engine/segment-dispatch.js";
+import type { SegmentTreeView } from "../engine/segment-trees.js";
 import type { DatasetInsights } from "../learning/dataset-insights.js";
 import type { HotSegment } from "../learning/focus-order.js";
 
@@ -73,6 +74,11 @@ export interface DatasetStatus {
   readonly focus: FocusView | null;
   /** The change-log replay running, or the last one since serve started (null: none). */
   readonly replay: ReplayView | null;
+  /**
+   * A watched dataset's segment trees: each replica's root, whether the roots agree, and when the trees were
+   * last complete (null: the dataset has no segment summary).
+   */
+  readonly segmentTrees?: SegmentTreeView | null;
 }
 
 /** A change-log replay under serve (`POST /api/datasets/:name/replay`, or the watcher's catch-up). */

@@ -29,6 +29,7 @@ import type { OpenReplica } from "../engine/run-context.js";
 import { newRunId } from "../engine/run-id.js";
 import { processOwner } from "../engine/run-liveness.js";
 import type { SegmentDispatch, SegmentFailure } from "../engine/segment-dispatch.js";
+import { viewSegmentTrees } from "../engine/segment-trees.js";
 import type { DatasetInsights } from "../learning/dataset-insights.js";
 import { reliability } from "../learning/evidence.js";
 import { EVIDENCE_HOURLY_MS } from "../state/evidence-store.js";
@@ -337,7 +338,10 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
       const open = await openByDataset();
       const out: DatasetStatus[] = [];
       for (const [name, runner] of runners)
-        out.push(runner.status(await lastFinished(name), open[name] ?? 0));
+        out.push({
+          ...runner.status(await lastFinished(name), open[name] ?? 0),
+          segmentTrees: await viewSegmentTrees(state, name),
+        });
       return out;
     },
 

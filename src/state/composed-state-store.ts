@@ -15,6 +15,7 @@ import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
 import type { SegmentStore } from "./segment-store.js";
 import type { SegmentSummaryStore } from "./segment-summary-store.js";
+import type { SegmentTreeStore } from "./segment-tree-store.js";
 import type { StateStore, StateStoreParts } from "./state-store.js";
 import type { VersionMemory } from "./version-memory.js";
 
@@ -142,6 +143,21 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.segmentSummaries.listDirtySegments(dataset);
   readonly clearDirtySegments: SegmentSummaryStore["clearDirtySegments"] = (dataset, segments, before) =>
     this.parts.segmentSummaries.clearDirtySegments(dataset, segments, before);
+
+  // Segment trees.
+  readonly putSegmentHashes: SegmentTreeStore["putSegmentHashes"] = (
+    dataset,
+    replica,
+    leaves,
+    hashes,
+    readAt,
+  ) => this.parts.segmentTrees.putSegmentHashes(dataset, replica, leaves, hashes, readAt);
+  readonly getSegmentTreeNodes: SegmentTreeStore["getSegmentTreeNodes"] = (dataset, level, indexes) =>
+    this.parts.segmentTrees.getSegmentTreeNodes(dataset, level, indexes);
+  readonly listSegmentTrees: SegmentTreeStore["listSegmentTrees"] = (dataset) =>
+    this.parts.segmentTrees.listSegmentTrees(dataset);
+  readonly staleSegmentHashes: SegmentTreeStore["staleSegmentHashes"] = (dataset, segments) =>
+    this.parts.segmentTrees.staleSegmentHashes(dataset, segments);
   // Policy versions.
   readonly adoptPolicy: PolicyRegistry["adoptPolicy"] = (version, audit) =>
     this.parts.policies.adoptPolicy(version, audit);

@@ -15,6 +15,7 @@ import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
 import type { SegmentStore } from "./segment-store.js";
 import type { SegmentSummaryStore } from "./segment-summary-store.js";
+import type { SegmentTreeStore } from "./segment-tree-store.js";
 import type { VersionMemory } from "./version-memory.js";
 
 export type { AuditFilter, AuditLog } from "./audit-log.js";
@@ -55,6 +56,12 @@ export type { RunRecord, RunResult, RunStore } from "./run-store.js";
 export type { Sample, SampleFilter, SampleStore } from "./sample-store.js";
 export type { RunSegment, SegmentStore } from "./segment-store.js";
 export type { DirtySegment, SegmentSummary, SegmentSummaryStore } from "./segment-summary-store.js";
+export type {
+  SegmentLeaf,
+  SegmentTreeHead,
+  SegmentTreeNode,
+  SegmentTreeStore,
+} from "./segment-tree-store.js";
 export type { ObservedVersion, VersionMemory } from "./version-memory.js";
 
 /**
@@ -75,6 +82,7 @@ export interface StateStore
     LeaseStore,
     FeedPositionStore,
     SegmentSummaryStore,
+    SegmentTreeStore,
     PolicyRegistry,
     SegmentStore,
     RolloutStore,
@@ -98,6 +106,7 @@ export interface StateStoreParts {
   readonly leases: LeaseStore;
   readonly feedPositions: FeedPositionStore;
   readonly segmentSummaries: SegmentSummaryStore;
+  readonly segmentTrees: SegmentTreeStore;
   readonly policies: PolicyRegistry;
   readonly segments: SegmentStore;
   readonly rollouts: RolloutStore;

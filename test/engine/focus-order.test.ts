@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { openConnector } from "../../src/connectors/open-connector.js";
 import { runPlannedPass } from "../../src/engine/dirty-segment-pass.js";
@@ -119,7 +120,12 @@ it("focuses a watched dataset's whole pass, not its dirty-segment pass", async (
   expect(first.run.status).toBe("ok");
   expect(asked).toBe(1);
   expect(whole).toEqual([3, 3, 0, 1, 2]);
-  // The feed vouches for every change and marked segment 2 dirty: the next pass reads it alone, unfocused.
+  // The feed vouches for every change and marked segment 2 dirty (a changed a row in it): the next pass reads
+  // it alone, unfocused.
+  const { bounds } = (await state.getSegmentSummary(ds.name))!;
+  const a = new Database(join(dir, "a.db"));
+  a.prepare("UPDATE items SET name = 'changed', version = 3 WHERE id = ?").run(Number(bounds[1]![0]));
+  a.close();
   await state.putFeedPosition({ dataset: ds.name, replica: "a", position: "1", updatedAt: t });
   await state.markSegmentsDirty(ds.name, [2], t);
   const dirty: number[] = [];

@@ -102,6 +102,8 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
         "samples",
         "schema_migrations",
         "segment_summaries",
+        "segment_tree_nodes",
+        "segment_trees",
       ]);
       await Promise.all(stores.map((s, i) => s.appendAudit([eventAt(i)])));
       expect((await stores[0]!.readAudit()).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -319,13 +321,13 @@ function eventAt(ts: number) {
 
 /**
  * SQL taking version 4's escalation facets and the later tables (policy registry, feed positions, run segments,
- * rollouts, evidence, segment summaries, the change log and replay cursors) away again.
+ * rollouts, evidence, segment summaries, the change log and replay cursors, segment trees) away again.
  */
 function dropQueueFacets(schema: string): string {
   return `DROP TABLE "${schema}".feed_positions, "${schema}".policy_versions, "${schema}".policy_current,
       "${schema}".run_segments, "${schema}".rollouts, "${schema}".evidence, "${schema}".segment_summaries,
       "${schema}".dirty_segments, "${schema}".change_log, "${schema}".change_log_heads,
-      "${schema}".replay_cursors;
+      "${schema}".replay_cursors, "${schema}".segment_tree_nodes, "${schema}".segment_trees;
     DROP INDEX "${schema}".escalations_queue;
     ALTER TABLE "${schema}".escalations DROP COLUMN columns, DROP COLUMN absent, DROP COLUMN involved,
       DROP COLUMN pattern;`;

@@ -21,6 +21,7 @@ import { runStoreCases } from "./state-store/run-store.case.js";
 import { sampleStoreCases } from "./state-store/sample-store.case.js";
 import { segmentStoreCases } from "./state-store/segment-store.case.js";
 import { segmentSummaryStoreCases } from "./state-store/segment-summary-store.case.js";
+import { segmentTreeStoreCases } from "./state-store/segment-tree-store.case.js";
 import type { StateStoreCase } from "./state-store/state-store-case.js";
 import { versionMemoryCases } from "./state-store/version-memory.case.js";
 import { type StateStoreFixture, stateStoreFactories } from "./state-store-factories.js";
@@ -41,6 +42,7 @@ const CASES: readonly ((c: StateStoreCase) => void)[] = [
   leaseStoreCases,
   feedPositionStoreCases,
   segmentSummaryStoreCases,
+  segmentTreeStoreCases,
   policyRegistryCases,
   segmentStoreCases,
   rolloutStoreCases,

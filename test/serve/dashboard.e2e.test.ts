@@ -10,8 +10,10 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { leafHash } from "../../src/core/segment-tree.js";
 import { buildHttpApp } from "../../src/serve/http/app.js";
 import type { DatasetStatus, EscalationView } from "../../src/serve/service-api.js";
+import { openStateStore } from "../../src/state/open-state-store.js";
 import { QUEUE, type ServeFixture, startFixture, TOKEN } from "./http-fixture.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -71,6 +73,28 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium", () => {
     }
     fx.clockOffsetMs = 0;
     stop();
+    // Segment trees as a watched dataset's dirty-segment passes leave them (one segment, hashed alike on both
+    // replicas), written through a second store on the same file as another process would.
+    const state = await openStateStore(fx.config.state);
+    await state.putSegmentSummary({
+      dataset: "catalog",
+      keyColumns: [{ name: "sku", type: "text" }],
+      bounds: [],
+      verifiedAt: Date.now(),
+      runId: "r",
+      invalid: undefined,
+      invalidAt: undefined,
+      sweepCursor: 0,
+    });
+    for (const r of ["a", "b"])
+      await state.putSegmentHashes(
+        "catalog",
+        r,
+        1,
+        [{ segment: 0, hash: leafHash({ count: 3, xor: "00000000000000ff" }) }],
+        Date.now(),
+      );
+    await state.close();
     app = buildHttpApp(fx.service.api, { token: TOKEN });
     await app.listen({ host: "127.0.0.1", port: 0 });
     const address = app.server.address();
@@ -123,6 +147,11 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium", () => {
       );
       expect(await card.locator("tr[data-replica]").count()).toBe(d.replicas.length);
     }
+    // Segment trees: shown for the dataset that has them, and only there.
+    const trees = page.locator('article[data-dataset="catalog"] dd.trees');
+    expect(await trees.getAttribute("data-agree")).toBe("true");
+    expect(await trees.textContent()).toMatch(/^roots agree · 0 dirty of 1 · complete (just now|\d)/);
+    expect(await page.locator('article[data-dataset="accounts"] dd.trees').count()).toBe(0);
     expect(await page.textContent('[data-figure="open-escalations"] .figure-value')).toBe("3");
     await expect.poll(() => page.locator("#chart-divergences .uplot").count()).toBe(1);
     await expect.poll(() => page.locator("#chart-lag .uplot").count()).toBe(1);

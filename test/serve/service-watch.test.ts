@@ -187,6 +187,25 @@ datasets:
       expect(body).toMatch(/concord_watch_retry_keys\{dataset="t"\} 0\n/);
       expect(body).toMatch(/concord_watch_rechecked_keys_total\{dataset="t",outcome="settled"\} 0\n/);
       expect(body).toMatch(/concord_watch_retry_overflow_total\{dataset="t",reason="full"\} 0\n/);
+      // Scheduled passes: the first is whole and makes the segment summary (no tree yet); the next is a
+      // dirty-segment pass that hashes its segment into both replicas' trees, whose roots then agree.
+      expect((await service.api.datasets())[0]?.segmentTrees).toBeNull();
+      await service.api.trigger("t", "repair");
+      await service.idle();
+      expect((await service.api.datasets())[0]?.segmentTrees).toMatchObject({
+        segments: 1,
+        replicas: [],
+        agree: null,
+      });
+      await service.api.trigger("t", "repair");
+      await service.idle();
+      const trees = (await service.api.datasets())[0]?.segmentTrees;
+      expect(trees).toMatchObject({ segments: 1, dirty: 0, stale: 0, agree: true });
+      expect(trees?.replicas.map((r) => [r.replica, r.known])).toEqual([
+        ["a", 1],
+        ["b", 1],
+      ]);
+      expect(trees?.completeAt).toEqual(expect.any(Number));
     } finally {
       await service.stop();
       a.close();

@@ -143,6 +143,14 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     CREATE TABLE ${s}.replay_cursors (
       dataset TEXT NOT NULL, replica TEXT NOT NULL, seq BIGINT NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
       PRIMARY KEY (dataset, replica));`,
+  // Merkle trees over segment checksums: the known nodes of each dataset's per-replica trees, and their heads.
+  (s) => `
+    CREATE TABLE ${s}.segment_tree_nodes (
+      dataset TEXT NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL, replica TEXT NOT NULL,
+      hash TEXT NOT NULL, hashed_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (dataset, level, idx, replica));
+    CREATE TABLE ${s}.segment_trees (
+      dataset TEXT NOT NULL, replica TEXT NOT NULL, leaves INTEGER NOT NULL, complete_at DOUBLE PRECISION,
+      hashed_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (dataset, replica));`,
 ];
 
 /** The schema version this code creates and expects. */

@@ -1,5 +1,6 @@
 /** The SegmentSummaryStore port on PostgreSQL. */
 import type { DirtySegment, SegmentSummary, SegmentSummaryStore } from "../segment-summary-store.js";
+import { dropPostgresTrees, stalePostgresLeavesUnderMarks } from "./postgres-segment-tree-store.js";
 import type { PostgresStateDb } from "./postgres-state-db.js";
 
 interface SummaryRow {
@@ -42,8 +43,10 @@ export class PostgresSegmentSummaryStore implements SegmentSummaryStore {
       await this.db.lock(c, `segments:${summary.dataset}`);
       const old = await c.query(`SELECT bounds FROM ${summaries} WHERE dataset = $1`, [summary.dataset]);
       const was = old.rows[0] as { bounds: string } | undefined;
-      if (was && was.bounds !== bounds)
+      if (was && was.bounds !== bounds) {
         await c.query(`DELETE FROM ${dirty} WHERE dataset = $1`, [summary.dataset]);
+        await dropPostgresTrees(this.db, c, summary.dataset);
+      }
       await c.query(
         `INSERT INTO ${summaries}
            (dataset, key_columns, bounds, verified_at, run_id, invalid, invalid_at, sweep_cursor)
@@ -83,6 +86,7 @@ export class PostgresSegmentSummaryStore implements SegmentSummaryStore {
          WHERE dataset = $3`,
         [startedAt, runId, dataset],
       );
+      await stalePostgresLeavesUnderMarks(this.db, c, dataset, "d.marked_at < $2", [startedAt]);
       await c.query(`DELETE FROM ${dirty} WHERE dataset = $1 AND marked_at < $2`, [dataset, startedAt]);
     });
   }
@@ -96,8 +100,10 @@ export class PostgresSegmentSummaryStore implements SegmentSummaryStore {
 
   async deleteSegmentSummary(dataset: string): Promise<void> {
     await this.db.transaction(async (c) => {
+      await this.db.lock(c, `segments:${dataset}`);
       await c.query(`DELETE FROM ${this.db.t.segmentSummaries} WHERE dataset = $1`, [dataset]);
       await c.query(`DELETE FROM ${this.db.t.dirtySegments} WHERE dataset = $1`, [dataset]);
+      await dropPostgresTrees(this.db, c, dataset);
     });
   }
 
@@ -123,9 +129,20 @@ export class PostgresSegmentSummaryStore implements SegmentSummaryStore {
 
   async clearDirtySegments(dataset: string, segments: readonly number[], before: number): Promise<void> {
     if (!segments.length) return;
-    await this.db.query(
-      `DELETE FROM ${this.db.t.dirtySegments} WHERE dataset = $1 AND segment = ANY($2::int[]) AND marked_at <= $3`,
-      [dataset, [...segments], before],
-    );
+    const marks = [...new Set(segments)];
+    await this.db.transaction(async (c) => {
+      await this.db.lock(c, `segments:${dataset}`);
+      await stalePostgresLeavesUnderMarks(
+        this.db,
+        c,
+        dataset,
+        "d.segment = ANY($2::int[]) AND d.marked_at <= $3",
+        [marks, before],
+      );
+      await c.query(
+        `DELETE FROM ${this.db.t.dirtySegments} WHERE dataset = $1 AND segment = ANY($2::int[]) AND marked_at <= $3`,
+        [dataset, marks, before],
+      );
+    });
   }
 }

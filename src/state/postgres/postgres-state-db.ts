@@ -34,7 +34,9 @@ type Table =
   | "evidence"
   | "changeLog"
   | "changeLogHeads"
-  | "replayCursors";
+  | "replayCursors"
+  | "segmentTreeNodes"
+  | "segmentTrees";
 
 /**
  * One schema of state tables over a pool. Nothing is sent until the first call, which creates or upgrades
@@ -79,6 +81,8 @@ export class PostgresStateDb {
       changeLog: `${s}.change_log`,
       changeLogHeads: `${s}.change_log_heads`,
       replayCursors: `${s}.replay_cursors`,
+      segmentTreeNodes: `${s}.segment_tree_nodes`,
+      segmentTrees: `${s}.segment_trees`,
     };
   }
 

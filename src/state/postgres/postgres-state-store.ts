@@ -22,6 +22,7 @@ import { PostgresRunStore } from "./postgres-run-store.js";
 import { PostgresSampleStore } from "./postgres-sample-store.js";
 import { PostgresSegmentStore } from "./postgres-segment-store.js";
 import { PostgresSegmentSummaryStore } from "./postgres-segment-summary-store.js";
+import { PostgresSegmentTreeStore } from "./postgres-segment-tree-store.js";
 import { describeError, splitSchema } from "./postgres-sql.js";
 import { PostgresStateDb } from "./postgres-state-db.js";
 import { PostgresVersionMemory } from "./postgres-version-memory.js";
@@ -134,6 +135,7 @@ function postgresParts(db: PostgresStateDb): StateStoreParts {
     leases: new PostgresLeaseStore(db),
     feedPositions: new PostgresFeedPositionStore(db),
     segmentSummaries: new PostgresSegmentSummaryStore(db),
+    segmentTrees: new PostgresSegmentTreeStore(db),
     policies: new PostgresPolicyRegistry(db, audit),
     segments: new PostgresSegmentStore(db),
     rollouts: new PostgresRolloutStore(db),

@@ -119,6 +119,13 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE replay_cursors (
      dataset TEXT NOT NULL, replica TEXT NOT NULL, seq INTEGER NOT NULL, updated_at INTEGER NOT NULL,
      PRIMARY KEY (dataset, replica)) WITHOUT ROWID;`,
+  // Merkle trees over segment checksums: the known nodes of each dataset's per-replica trees, and their heads.
+  `CREATE TABLE segment_tree_nodes (
+     dataset TEXT NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL, replica TEXT NOT NULL,
+     hash TEXT NOT NULL, hashed_at INTEGER NOT NULL, PRIMARY KEY (dataset, level, idx, replica)) WITHOUT ROWID;
+   CREATE TABLE segment_trees (
+     dataset TEXT NOT NULL, replica TEXT NOT NULL, leaves INTEGER NOT NULL, complete_at INTEGER,
+     hashed_at INTEGER NOT NULL, PRIMARY KEY (dataset, replica)) WITHOUT ROWID;`,
 ];
 
 /** The file version this code creates and expects. */

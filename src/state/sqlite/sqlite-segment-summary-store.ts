@@ -1,5 +1,6 @@
 /** The SegmentSummaryStore port on SQLite. */
 import type { DirtySegment, SegmentSummary, SegmentSummaryStore } from "../segment-summary-store.js";
+import { dropSqliteTrees, staleSqliteLeavesUnderMarks } from "./sqlite-segment-tree-store.js";
 import type { SqliteStateDb } from "./sqlite-state-db.js";
 
 interface SummaryRow {
@@ -40,8 +41,10 @@ export class SqliteSegmentSummaryStore implements SegmentSummaryStore {
       const old = this.s
         .prepare("SELECT bounds FROM segment_summaries WHERE dataset = ?")
         .get(summary.dataset) as { bounds: string } | undefined;
-      if (old && old.bounds !== bounds)
+      if (old && old.bounds !== bounds) {
         this.s.prepare("DELETE FROM dirty_segments WHERE dataset = ?").run(summary.dataset);
+        dropSqliteTrees(this.s, summary.dataset);
+      }
       this.s
         .prepare(
           `INSERT OR REPLACE INTO segment_summaries
@@ -79,6 +82,7 @@ export class SqliteSegmentSummaryStore implements SegmentSummaryStore {
            WHERE dataset = ?`,
         )
         .run(startedAt, runId, startedAt, startedAt, dataset);
+      staleSqliteLeavesUnderMarks(this.s, dataset, "d.marked_at < ?", [startedAt]);
       this.s
         .prepare("DELETE FROM dirty_segments WHERE dataset = ? AND marked_at < ?")
         .run(dataset, startedAt);
@@ -93,6 +97,7 @@ export class SqliteSegmentSummaryStore implements SegmentSummaryStore {
     this.s.transaction(() => {
       this.s.prepare("DELETE FROM segment_summaries WHERE dataset = ?").run(dataset);
       this.s.prepare("DELETE FROM dirty_segments WHERE dataset = ?").run(dataset);
+      dropSqliteTrees(this.s, dataset);
     });
   }
 
@@ -117,7 +122,14 @@ export class SqliteSegmentSummaryStore implements SegmentSummaryStore {
     const st = this.s.prepare(
       "DELETE FROM dirty_segments WHERE dataset = ? AND segment = ? AND marked_at <= ?",
     );
-    this.s.transaction(() => {
+    if (!segments.length) return;
+    this.s.immediate(() => {
+      staleSqliteLeavesUnderMarks(
+        this.s,
+        dataset,
+        "d.segment IN (SELECT value FROM json_each(?)) AND d.marked_at <= ?",
+        [JSON.stringify([...new Set(segments)]), before],
+      );
       for (const segment of segments) st.run(dataset, segment, before);
     });
   }

@@ -21,6 +21,7 @@ import { SqliteRunStore } from "./sqlite-run-store.js";
 import { SqliteSampleStore } from "./sqlite-sample-store.js";
 import { SqliteSegmentStore } from "./sqlite-segment-store.js";
 import { SqliteSegmentSummaryStore } from "./sqlite-segment-summary-store.js";
+import { SqliteSegmentTreeStore } from "./sqlite-segment-tree-store.js";
 import { SqliteStateDb } from "./sqlite-state-db.js";
 import { SqliteVersionMemory } from "./sqlite-version-memory.js";
 
@@ -72,6 +73,7 @@ function sqliteParts(s: SqliteStateDb): StateStoreParts {
     leases: new SqliteLeaseStore(s),
     feedPositions: new SqliteFeedPositionStore(s),
     segmentSummaries: new SqliteSegmentSummaryStore(s),
+    segmentTrees: new SqliteSegmentTreeStore(s),
     policies: new SqlitePolicyRegistry(s, audit),
     segments: new SqliteSegmentStore(s),
     rollouts: new SqliteRolloutStore(s),

@@ -1,0 +1,223 @@
+/**
+ * Segment trees in a pass: re-hashing segments into each replica's Merkle tree (state/segment-tree-store),
+ * descending the trees to the segments that differ, and the trees as a status view. Opens no store; reads
+ * replicas through `Connector.checksumRanges` only.
+ */
+import type { RangeChecksum } from "../core/fingerprint.js";
+import type { Key, RecordShape } from "../core/model.js";
+import { childrenOf, compareNodes, leafHash, treeHeight } from "../core/segment-tree.js";
+import type { DirtySegment, StateStore } from "../state/state-store.js";
+import type { OpenReplica } from "./run-context.js";
+import { segmentsOf } from "./segments.js";
+
+/** Segments hashed per `checksumRanges` call and per tree update: what one step holds in memory. */
+export const HASH_CHUNK = 256;
+
+/** What re-hashing segments found, per replica. */
+export interface HashedSegments {
+  /** Each replica's new leaf hash of each segment hashed. */
+  readonly leaves: ReadonlyMap<string, ReadonlyMap<number, string>>;
+  /** When the earliest replica's read began: a mark after it may describe a change the read missed. */
+  readonly readAt: number;
+}
+
+/**
+ * Reads the checksum of each of `segments` on every replica (replicas at once unless `serial`) and puts it into that
+ * replica's tree (leaves `hashedAt` the time its read began), `HASH_CHUNK` segments at a time. Memory: the
+ * leaf hashes of the segments hashed (bounded by the dataset's segment count).
+ */
+export async function hashSegments(
+  state: StateStore,
+  dataset: string,
+  replicas: readonly OpenReplica[],
+  shape: RecordShape,
+  bounds: readonly Key[],
+  segments: readonly number[],
+  now: () => number,
+  options: { readonly serial?: boolean } = {},
+): Promise<HashedSegments> {
+  const all = segmentsOf(bounds);
+  const wanted = [...new Set(segments)].filter((s) => s >= 0 && s < all.length).sort((a, b) => a - b);
+  const leaves = new Map<string, Map<number, string>>();
+  let readAt = Number.POSITIVE_INFINITY;
+  // Replicas are read at once, as a run reads them (one after the other when `serial`: a dataset below full
+  // intensity); each one's chunks in turn.
+  const hashOne = async (r: OpenReplica) => {
+    const mine = new Map<number, string>();
+    leaves.set(r.name, mine);
+    for (let i = 0; i < wanted.length; i += HASH_CHUNK) {
+      const chunk = wanted.slice(i, i + HASH_CHUNK);
+      const at = now();
+      readAt = Math.min(readAt, at);
+      const sums: RangeChecksum[] = await r.connector.checksumRanges(
+        shape,
+        chunk.map((s) => all[s]!),
+      );
+      const hashes = chunk.map((segment, j) => ({ segment, hash: leafHash(sums[j]!) }));
+      for (const h of hashes) mine.set(h.segment, h.hash);
+      await state.putSegmentHashes(dataset, r.name, all.length, hashes, at);
+    }
+  };
+  if (options.serial) for (const r of replicas) await hashOne(r);
+  else await Promise.all(replicas.map(hashOne));
+  return { leaves, readAt: Number.isFinite(readAt) ? readAt : now() };
+}
+
+/** What descending the replicas' trees found. */
+export interface TreeComparison {
+  /** Every replica's root known, trusted and equal: every segment agrees on every replica. */
+  readonly rootsAgree: boolean;
+  /** Segments whose leaves every replica knows (and trusts) and that are not all equal. */
+  readonly differ: readonly number[];
+  /** Segments some replica's tree cannot vouch for (never hashed, or changed since). */
+  readonly unknown: readonly number[];
+  /** Nodes compared (each across every replica). */
+  readonly compared: number;
+  /** Levels read from the state store (one call each). */
+  readonly reads: number;
+}
+
+/**
+ * Descends the trees of `replicas` from their roots, a level per state-store call, into the nodes that
+ * differ or cannot be trusted: O(d log n) nodes for d differing segments of n when the trees are complete.
+ * A node is trusted when every replica knows it and no segment in `stale` lies under it (a change marked
+ * after its leaf was hashed).
+ */
+export async function compareSegmentTrees(
+  state: StateStore,
+  dataset: string,
+  replicas: readonly string[],
+  leaves: number,
+  stale: ReadonlySet<number>,
+): Promise<TreeComparison> {
+  const staleSorted = [...stale].sort((a, b) => a - b);
+  const staleUnder = (level: number, index: number) => {
+    const lo = index * 2 ** level;
+    const hi = lo + 2 ** level;
+    let a = 0;
+    let b = staleSorted.length;
+    while (a < b) {
+      const m = (a + b) >>> 1;
+      if (staleSorted[m]! < lo) a = m + 1;
+      else b = m;
+    }
+    return a < staleSorted.length && staleSorted[a]! < hi;
+  };
+  let level = treeHeight(leaves);
+  let indexes = [0];
+  let compared = 0;
+  let reads = 0;
+  let rootsAgree = false;
+  for (;;) {
+    const nodes = await state.getSegmentTreeNodes(dataset, level, indexes);
+    reads++;
+    const at = new Map<string, string>();
+    for (const n of nodes) at.set(`${n.index}:${n.replica}`, n.hash);
+    const step = compareNodes(
+      indexes.map((index) => ({
+        index,
+        hashes: staleUnder(level, index) ? [undefined] : replicas.map((r) => at.get(`${index}:${r}`)),
+      })),
+    );
+    compared += indexes.length;
+    if (level === treeHeight(leaves)) rootsAgree = !step.differ.length && !step.unknown.length;
+    if (level === 0) return { rootsAgree, differ: step.differ, unknown: step.unknown, compared, reads };
+    indexes = childrenOf(leaves, level, [...step.differ, ...step.unknown]);
+    if (!indexes.length) return { rootsAgree, differ: [], unknown: [], compared, reads };
+    level--;
+  }
+}
+
+/**
+ * The marked segments whose leaves cannot be trusted: a leaf hashed (by `hashed`, at or after its
+ * `readAt`) before the mark, or not hashed by it at all (its stored leaf predates a mark made since the
+ * marks were planned).
+ */
+export function staleMarks(marks: readonly DirtySegment[], hashed: HashedSegments | undefined): Set<number> {
+  const out = new Set<number>();
+  for (const m of marks) {
+    const fresh =
+      hashed !== undefined &&
+      m.markedAt <= hashed.readAt &&
+      [...hashed.leaves.values()].every((l) => l.has(m.segment));
+    if (!fresh) out.add(m.segment);
+  }
+  return out;
+}
+
+/** The segments of `replica` whose new leaf differs from the one its tree held before (`before`). */
+export function changedLeaves(
+  before: readonly { replica: string; index: number; hash: string }[],
+  hashed: HashedSegments,
+): number[] {
+  const out = new Set<number>();
+  for (const n of before) {
+    const now = hashed.leaves.get(n.replica)?.get(n.index);
+    if (now !== undefined && now !== n.hash) out.add(n.index);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+/** A dataset's segment trees for status views. */
+export interface SegmentTreeView {
+  readonly segments: number;
+  /** Segments marked dirty now. */
+  readonly dirty: number;
+  /** Marked segments whose leaves were hashed before their mark (the trees cannot vouch for them). */
+  readonly stale: number;
+  readonly replicas: readonly {
+    readonly replica: string;
+    /** The root hash; null while a leaf is unknown. */
+    readonly root: string | null;
+    /** Leaves known, of `segments`. */
+    readonly known: number;
+    /** When the tree was last complete (root known), ms; null: never. */
+    readonly completeAt: number | null;
+    /** When a leaf was last hashed, ms. */
+    readonly hashedAt: number;
+  }[];
+  /**
+   * True: every replica's root is known, equal to the others and trusted (no stale mark), so every segment
+   * agrees as last hashed; false: the roots are known and trusted but differ; null: the trees are incomplete
+   * or stale, or there are none.
+   */
+  readonly agree: boolean | null;
+  /** When every replica's tree was last complete at once (the oldest `completeAt`); null: some never was. */
+  readonly completeAt: number | null;
+}
+
+/** The dataset's segment trees as a view (null when it has no summary). Three or four state-store reads. */
+export async function viewSegmentTrees(state: StateStore, dataset: string): Promise<SegmentTreeView | null> {
+  const summary = await state.getSegmentSummary(dataset);
+  if (!summary) return null;
+  const segments = summary.bounds.length + 1;
+  const heads = (await state.listSegmentTrees(dataset)).filter((h) => h.leaves === segments);
+  const marks = await state.listDirtySegments(dataset);
+  const leaves = marks.length
+    ? await state.getSegmentTreeNodes(
+        dataset,
+        0,
+        marks.map((m) => m.segment),
+      )
+    : [];
+  const stale = marks.filter((m) => leaves.some((n) => n.index === m.segment && n.hashedAt < m.markedAt));
+  const roots = heads.map((h) => h.root);
+  const complete = heads.length > 1 && roots.every((r) => r !== undefined) && !stale.length;
+  return {
+    segments,
+    dirty: marks.length,
+    stale: stale.length,
+    replicas: heads.map((h) => ({
+      replica: h.replica,
+      root: h.root ?? null,
+      known: h.known,
+      completeAt: h.completeAt ?? null,
+      hashedAt: h.hashedAt,
+    })),
+    agree: complete ? roots.every((r) => r === roots[0]) : null,
+    completeAt:
+      heads.length && heads.every((h) => h.completeAt !== undefined)
+        ? Math.min(...heads.map((h) => h.completeAt!))
+        : null,
+  };
+}
