@@ -32,7 +32,7 @@ export function inferredBasis(
  *   share in which it was not behind, with its Wilson interval and mean probe lag; for the whole dataset.
  */
 export async function readOwnerEvidence(
-  reader: EvidenceReader,
+  reader: Pick<EvidenceReader, "replicaEvidence" | "activityEvidence">,
   dataset: string,
   basis: InferredBasis,
   now: number,
