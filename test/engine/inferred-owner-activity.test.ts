@@ -67,9 +67,7 @@ for (const factory of [sqliteFactory, postgresFactory]) {
       }
     }
 
-    async function open(
-      owner: string,
-    ): Promise<{
+    async function open(owner: string): Promise<{
       state: StateStore;
       replicas: OpenReplica[];
       run: (id: string) => ReturnType<typeof runDataset>;
