@@ -43,6 +43,8 @@ export interface SourceScore {
   readonly lost: number;
   /** latency: the mean lag of the probes whose canary reached it, ms (absent: no probe did). */
   readonly meanLagMs?: number | undefined;
+  /** recent-activity: the start of the oldest hour counted (the hours since another replica led), ms. */
+  readonly sinceMs?: number | undefined;
 }
 
 /**
@@ -99,6 +101,8 @@ export interface OwnerChoice {
   readonly windowMs?: number | undefined;
   /** latency: the best replica's mean probe lag, ms. */
   readonly meanLagMs?: number | undefined;
+  /** recent-activity: the start of the oldest hour counted, ms since the epoch. */
+  readonly sinceMs?: number | undefined;
   readonly minConfidence: number;
   /** True when `low` reached `minConfidence`. */
   readonly confident: boolean;
@@ -162,7 +166,7 @@ export function inferOwner(
   }
   const chosen = best ?? { replica: replicas[0] ?? "", score: NO_EVIDENCE };
   const confident = best !== undefined && chosen.score.low >= ownership.minConfidence;
-  const { meanLagMs, ...score } = chosen.score;
+  const { meanLagMs, sinceMs, ...score } = chosen.score;
   return {
     basis: ownership.basis,
     best: chosen.replica,
@@ -171,6 +175,7 @@ export function inferOwner(
     ...(range ? { segment } : {}),
     ...(usable?.windowMs !== undefined ? { windowMs: usable.windowMs } : {}),
     ...(meanLagMs !== undefined ? { meanLagMs } : {}),
+    ...(sinceMs !== undefined ? { sinceMs } : {}),
     minConfidence: ownership.minConfidence,
     confident,
     owner: confident ? chosen.replica : ownership.fallback,
@@ -187,8 +192,8 @@ function windowText(ms: number): string {
 /**
  * The evidence as a reason reads it, in the basis's own terms:
  * - "reliability of a 0.975 (95% interval 0.930–0.990 over 120 settled, 3 lost) on price";
- * - "recent-activity of b 0.950 (95% interval 0.835–0.986: first to hold 38 of 40 changes seen in the last
- *   24 h, in key range 3)";
+ * - "recent-activity of b 0.950 (95% interval 0.835–0.986: first to hold 38 of 40 changes seen since
+ *   2026-06-01T14:00Z, in key range 3)" (the hours since another replica last led);
  * - "latency of b 0.975 (95% interval 0.929–0.991: behind in 3 of 120 observations in the last 24 h; mean
  *   probe lag 12 ms)".
  */
@@ -198,8 +203,11 @@ export function choiceText(c: OwnerChoice): string {
   switch (c.basis) {
     case "reliability":
       return `${head} over ${c.settled} settled, ${c.lost} lost)${c.columns ? ` on ${c.columns.join(", ")}` : ""}`;
-    case "recent-activity":
-      return `${head}: first to hold ${c.settled - c.lost} of ${c.settled} changes seen${within}${c.segment !== undefined ? `, in key range ${c.segment}` : ""})`;
+    case "recent-activity": {
+      const since =
+        c.sinceMs !== undefined ? ` since ${new Date(c.sinceMs).toISOString().slice(0, 13)}:00Z` : within;
+      return `${head}: first to hold ${c.settled - c.lost} of ${c.settled} changes seen${since}${c.segment !== undefined ? `, in key range ${c.segment}` : ""})`;
+    }
     case "latency":
       return `${head}: behind in ${c.lost} of ${c.settled} observations${within}${c.meanLagMs !== undefined ? `; mean probe lag ${Math.round(c.meanLagMs)} ms` : ""})`;
   }

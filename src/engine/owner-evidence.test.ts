@@ -4,9 +4,12 @@ import { reliability } from "../learning/evidence.js";
 import { latencyEvidence, recentActivityEvidence } from "./owner-evidence.js";
 
 const DAY = 86_400_000;
+const H = 3_600_000;
+const H0 = 20_000 * DAY;
 const row = (replica: string, segment: number, over: Partial<ActivityEvidence>): ActivityEvidence => ({
   replica,
   segment,
+  bucket: H0,
   ahead: 0,
   observed: 0,
   behind: 0,
@@ -30,10 +33,36 @@ describe("recentActivityEvidence", () => {
     expect(ev.basis).toBe("recent-activity");
     expect(ev.windowMs).toBe(DAY);
     // Over the dataset: a 11, b 21, c 0 of 32.
-    expect(ev.replicas).toEqual({ a: reliability(32, 21), b: reliability(32, 11), c: reliability(32, 32) });
+    const s = (settled: number, lost: number) => ({ ...reliability(settled, lost), sinceMs: H0 });
+    expect(ev.replicas).toEqual({ a: s(32, 21), b: s(32, 11), c: s(32, 32) });
     expect(ev.segments).toEqual({
-      0: { a: reliability(10, 1), b: reliability(10, 9), c: reliability(10, 10) },
-      3: { a: reliability(20, 20), b: reliability(20, 0), c: reliability(20, 20) },
+      0: { a: s(10, 1), b: s(10, 9), c: s(10, 10) },
+      3: { a: s(20, 20), b: s(20, 0), c: s(20, 20) },
+    });
+  });
+
+  it("follows a writer that moved: only the hours since another replica last led count", async () => {
+    const ev = recentActivityEvidence(
+      [
+        // a led hours 0 to 4 of range 1, b leads hours 5 and 6 (a still held one change first in hour 5).
+        ...[0, 1, 2, 3, 4].map((h) => row("a", 1, { bucket: H0 + h * H, ahead: 20 })),
+        row("a", 1, { bucket: H0 + 5 * H, ahead: 1 }),
+        row("b", 1, { bucket: H0 + 5 * H, ahead: 6 }),
+        row("b", 1, { bucket: H0 + 6 * H, ahead: 5 }),
+        // Range 2: a leads the newest hour and the one before; b led before that.
+        row("b", 2, { bucket: H0, ahead: 50 }),
+        row("a", 2, { bucket: H0 + 2 * H, ahead: 3 }),
+        row("a", 2, { bucket: H0 + 4 * H, ahead: 4 }),
+      ],
+      DAY,
+    );
+    expect(ev.segments?.[1]).toEqual({
+      a: { ...reliability(12, 11), sinceMs: H0 + 5 * H },
+      b: { ...reliability(12, 1), sinceMs: H0 + 5 * H },
+    });
+    expect(ev.segments?.[2]).toEqual({
+      a: { ...reliability(7, 0), sinceMs: H0 + 2 * H },
+      b: { ...reliability(7, 7), sinceMs: H0 + 2 * H },
     });
   });
 

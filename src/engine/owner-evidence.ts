@@ -25,9 +25,9 @@ export function inferredBasis(
  * evidence aggregates. `now` ends the window of the windowed bases (the run's clock, read once).
  * - `reliability`: the Wilson 95% interval of the settled decisions each replica did not lose, everything
  *   retained, per replica and per replica × column.
- * - `recent-activity`: of the changes some replica alone held first in the last RECENT_EVIDENCE_MS (stale
- *   divergences with one newest replica), the share each replica held first, with its Wilson interval; per
- *   key range and for the whole dataset.
+ * - `recent-activity`: of the changes some replica alone held first (stale divergences with one newest
+ *   replica) in the hours since another replica last led, within RECENT_EVIDENCE_MS, the share each replica
+ *   held first, with its Wilson interval; per key range and for the whole dataset.
  * - `latency`: of the comparisons of each replica's freshness in the window (stale divergences, probes), the
  *   share in which it was not behind, with its Wilson interval and mean probe lag; for the whole dataset.
  */
@@ -54,31 +54,61 @@ export async function readOwnerEvidence(
 }
 
 /**
- * Recent activity from per replica × key range counts: in each range (and over the dataset), each replica's
- * share of the changes held first by one replica, as `reliability(total, total − ahead)`. Every replica seen
- * anywhere gets a score in every range with evidence (0 of the range's changes when it held none first).
+ * Recent activity from per replica × key range × hour counts. In each range (and over the dataset) the
+ * hours are taken newest first while the same replica held the most changes first in each (ties: the first
+ * name), stopping at the first hour another replica led: when the writer moves, the old writer's hours stop
+ * counting as soon as an hour is led by the new one. Over the hours taken, each replica's share of the
+ * changes held first is `reliability(total, total − ahead)`, and `sinceMs` is the oldest hour taken. Every
+ * replica seen anywhere gets a score in every range with evidence (0 of the changes when it held none first).
  */
 export function recentActivityEvidence(rows: readonly ActivityEvidence[], windowMs: number): OwnerEvidence {
   const names = [...new Set(rows.map((r) => r.replica))].sort();
-  const perRange = new Map<number, Map<string, number>>();
-  const whole = new Map<string, number>();
+  type Hours = Map<number, Map<string, number>>;
+  const perRange = new Map<number, Hours>();
+  const whole: Hours = new Map();
+  const add = (hours: Hours, r: ActivityEvidence) => {
+    const hour = hours.get(r.bucket) ?? new Map<string, number>();
+    hour.set(r.replica, (hour.get(r.replica) ?? 0) + r.ahead);
+    hours.set(r.bucket, hour);
+  };
   for (const r of rows) {
     if (r.ahead <= 0) continue;
-    whole.set(r.replica, (whole.get(r.replica) ?? 0) + r.ahead);
+    add(whole, r);
     if (r.segment < 0) continue;
-    const range = perRange.get(r.segment) ?? new Map<string, number>();
-    range.set(r.replica, (range.get(r.replica) ?? 0) + r.ahead);
+    const range = perRange.get(r.segment) ?? new Map();
+    add(range, r);
     perRange.set(r.segment, range);
   }
-  const shares = (ahead: ReadonlyMap<string, number>): Record<string, SourceScore> => {
+  const leader = (hour: ReadonlyMap<string, number>) => {
+    let best: [string, number] | undefined;
+    for (const name of names) {
+      const n = hour.get(name) ?? 0;
+      if (!best || n > best[1]) best = [name, n];
+    }
+    return best?.[0];
+  };
+  const shares = (hours: Hours): Record<string, SourceScore> => {
+    const newestFirst = [...hours].sort((a, b) => b[0] - a[0]);
+    const lead = newestFirst[0] && leader(newestFirst[0][1]);
+    const ahead = new Map<string, number>();
     let total = 0;
-    for (const n of ahead.values()) total += n;
+    let sinceMs = 0;
+    for (const [bucket, hour] of newestFirst) {
+      if (leader(hour) !== lead) break;
+      for (const [name, n] of hour) {
+        ahead.set(name, (ahead.get(name) ?? 0) + n);
+        total += n;
+      }
+      sinceMs = bucket;
+    }
     const out: Record<string, SourceScore> = {};
-    if (total > 0) for (const name of names) out[name] = reliability(total, total - (ahead.get(name) ?? 0));
+    if (total > 0)
+      for (const name of names)
+        out[name] = { ...reliability(total, total - (ahead.get(name) ?? 0)), sinceMs };
     return out;
   };
   const segments: Record<number, Record<string, SourceScore>> = {};
-  for (const [segment, ahead] of [...perRange].sort((a, b) => a[0] - b[0])) segments[segment] = shares(ahead);
+  for (const [segment, hours] of [...perRange].sort((a, b) => a[0] - b[0])) segments[segment] = shares(hours);
   return { basis: "recent-activity", replicas: shares(whole), segments, windowMs };
 }
 

@@ -35,6 +35,8 @@ export interface ActivityEvidence {
   readonly replica: string;
   /** The key range's index in the dataset's segment order; -1 when not known (a probe, a run over keys). */
   readonly segment: number;
+  /** The time bucket's start, ms since the epoch (an hour; a UTC day once rolled up). */
+  readonly bucket: number;
   /** Stale divergences in which this replica alone held the newest version. */
   readonly ahead: number;
   /** Comparisons of its freshness with the others' (stale divergences holding the record, probes). */
@@ -52,7 +54,7 @@ export interface EvidenceReader {
   replicaEvidence(dataset: string): Promise<readonly ReplicaEvidence[]>;
   /** Per key range, divergences first seen at or after `since` (ms since the epoch). */
   rangeDrift(dataset: string, since: number): Promise<readonly RangeDrift[]>;
-  /** Per replica × key range, the freshness counters of buckets ending after `since` (ms since the epoch). */
+  /** Per replica × key range × time bucket, the freshness counters of buckets ending after `since` (ms). */
   activityEvidence(dataset: string, since: number): Promise<readonly ActivityEvidence[]>;
 }
 

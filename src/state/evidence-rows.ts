@@ -98,20 +98,22 @@ export const RANGE_DRIFT_SQL = (table: string) =>
 
 /**
  * The SQL of `activityEvidence` with `?` for the dataset and `since`: the freshness counters of each replica's
- * record cells per key range.
+ * record cells per key range and time bucket (classes summed).
  */
 export const ACTIVITY_EVIDENCE_SQL = (table: string) =>
-  `SELECT replica, segment, SUM(ahead) AS ahead, SUM(observed) AS observed, SUM(behind) AS behind,
+  `SELECT replica, segment, bucket, SUM(ahead) AS ahead, SUM(observed) AS observed, SUM(behind) AS behind,
      SUM(probed) AS probed, SUM(lag_ms) AS lag_ms
    FROM ${table} WHERE dataset = ? AND replica <> '' AND col = ''
      AND bucket + span * ${EVIDENCE_HOUR_MS} > ?
-   GROUP BY replica, segment HAVING SUM(ahead) + SUM(observed) > 0 ORDER BY replica, segment`;
+   GROUP BY replica, segment, bucket HAVING SUM(ahead) + SUM(observed) > 0
+   ORDER BY replica, segment, bucket`;
 
 /** An activityEvidence row (sums as numbers, or numeric text from a driver that returns them so). */
 export function toActivityEvidence(row: Record<string, string | number | null>): ActivityEvidence {
   return {
     replica: String(row.replica),
     segment: Number(row.segment),
+    bucket: Number(row.bucket),
     ahead: Number(row.ahead ?? 0),
     observed: Number(row.observed ?? 0),
     behind: Number(row.behind ?? 0),

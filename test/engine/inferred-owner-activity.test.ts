@@ -22,6 +22,8 @@ import {
 import { itemsConfig, makeItemsReplicas } from "../support/sqlite-items.js";
 
 const HOUR = 3_600_000;
+/** The hour the first run records its evidence in (the runs' clock starts at 1_750_000_000_000). */
+const HOUR0 = Math.floor(1_750_000_000_000 / HOUR) * HOUR;
 /** Keys b took writes on (key range 0 of four 100-row ranges), and keys a took writes on (range 2). */
 const B_WRITES = [11, 14, 17, 21, 24, 27, 31, 34, 37, 41];
 const A_WRITES = [211, 214, 217, 221, 224, 227, 231, 234, 237, 241];
@@ -112,10 +114,10 @@ for (const factory of [sqliteFactory, postgresFactory]) {
       // Stale records are decided by their versions; they are the evidence of who writes where.
       expect(first.totals.repairs).toEqual({ applied: 20 });
       expect(await state.activityEvidence("items", 0)).toEqual([
-        { replica: "a", segment: 0, ahead: 0, observed: 10, behind: 10, probed: 0, lagMs: 0 },
-        { replica: "a", segment: 2, ahead: 10, observed: 10, behind: 0, probed: 0, lagMs: 0 },
-        { replica: "b", segment: 0, ahead: 10, observed: 10, behind: 0, probed: 0, lagMs: 0 },
-        { replica: "b", segment: 2, ahead: 0, observed: 10, behind: 10, probed: 0, lagMs: 0 },
+        { replica: "a", segment: 0, bucket: HOUR0, ahead: 0, observed: 10, behind: 10, probed: 0, lagMs: 0 },
+        { replica: "a", segment: 2, bucket: HOUR0, ahead: 10, observed: 10, behind: 0, probed: 0, lagMs: 0 },
+        { replica: "b", segment: 0, bucket: HOUR0, ahead: 10, observed: 10, behind: 0, probed: 0, lagMs: 0 },
+        { replica: "b", segment: 2, bucket: HOUR0, ahead: 0, observed: 10, behind: 10, probed: 0, lagMs: 0 },
       ]);
 
       clock += HOUR;
@@ -141,12 +143,13 @@ for (const factory of [sqliteFactory, postgresFactory]) {
           settled: 10,
           lost: 0,
           windowMs: 24 * HOUR,
+          sinceMs: HOUR0,
           confident: true,
           minConfidence: 0.6,
         },
       });
       expect(entries.get(60)!.reason).toContain(
-        "owner inferred by recent-activity of b 1.000 (95% interval 0.722–1.000: first to hold 10 of 10 changes seen in the last 24 h, in key range 0)",
+        "owner inferred by recent-activity of b 1.000 (95% interval 0.722–1.000: first to hold 10 of 10 changes seen since 2025-06-15T15:00Z, in key range 0)",
       );
       expect(entries.get(260)).toMatchObject({ source: "a", evidence: { best: "a", segment: 2 } });
       // Range 3 has no evidence: the dataset's, where each replica held half the changes first.

@@ -349,11 +349,13 @@ describe("probes", () => {
       expect(samples).toMatchObject([{ label: "b", value: out.lag.b }]);
       // Freshness evidence for `owner: { inferred: latency }`: the source is current, b was behind.
       expect(out.firstRead).toEqual([]);
+      const hour = Math.floor(out.at / 3_600_000) * 3_600_000;
       expect(await s.state.activityEvidence("items", 0)).toEqual([
-        { replica: "a", segment: -1, ahead: 0, observed: 1, behind: 0, probed: 1, lagMs: 0 },
+        { replica: "a", segment: -1, bucket: hour, ahead: 0, observed: 1, behind: 0, probed: 1, lagMs: 0 },
         {
           replica: "b",
           segment: -1,
+          bucket: hour,
           ahead: 0,
           observed: 1,
           behind: 1,

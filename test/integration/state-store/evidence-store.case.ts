@@ -137,7 +137,7 @@ export function evidenceStoreCases({ open, sql }: StateStoreCase): void {
       await store.close();
     });
 
-    it("reads each replica's freshness per key range inside a window, column and dataset-wide cells left out", async () => {
+    it("reads each replica's freshness per key range and hour inside a window, column and dataset-wide cells left out", async () => {
       const store = await open();
       await store.addEvidence([
         inc({ replica: "a", segment: 1, counts: { ahead: 2, observed: 2 } }),
@@ -158,14 +158,28 @@ export function evidenceStoreCases({ open, sql }: StateStoreCase): void {
         inc({ replica: "c", segment: 1, counts: { settled: 2 } }),
       ]);
       expect(await store.activityEvidence("users", T0)).toEqual([
-        { replica: "a", segment: 1, ahead: 3, observed: 3, behind: 0, probed: 0, lagMs: 0 },
-        { replica: "b", segment: -1, ahead: 0, observed: 1, behind: 1, probed: 1, lagMs: 1250 },
-        { replica: "b", segment: 1, ahead: 0, observed: 3, behind: 3, probed: 0, lagMs: 0 },
+        { replica: "a", segment: 1, bucket: T0, ahead: 2, observed: 2, behind: 0, probed: 0, lagMs: 0 },
+        {
+          replica: "a",
+          segment: 1,
+          bucket: T0 + 3 * H,
+          ahead: 1,
+          observed: 1,
+          behind: 0,
+          probed: 0,
+          lagMs: 0,
+        },
+        { replica: "b", segment: -1, bucket: T0, ahead: 0, observed: 1, behind: 1, probed: 1, lagMs: 1250 },
+        { replica: "b", segment: 1, bucket: T0, ahead: 0, observed: 3, behind: 3, probed: 0, lagMs: 0 },
       ]);
-      expect((await store.activityEvidence("users", 0))[0]).toMatchObject({ replica: "a", ahead: 10 });
-      // Rolling up keeps the counts (a day bucket still ends after T0).
+      expect((await store.activityEvidence("users", 0))[0]).toMatchObject({ bucket: T0 - 2 * H, ahead: 7 });
+      // Rolling up keeps the counts (the day bucket from T0 holds both hours and still ends after T0).
       await store.rollUpEvidence(T0 + DAY);
-      expect((await store.activityEvidence("users", T0))[0]).toMatchObject({ replica: "a", ahead: 3 });
+      expect((await store.activityEvidence("users", T0))[0]).toMatchObject({
+        replica: "a",
+        bucket: T0,
+        ahead: 3,
+      });
       await store.close();
     });
 
