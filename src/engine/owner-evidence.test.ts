@@ -49,10 +49,12 @@ describe("recentActivityEvidence", () => {
         row("a", 1, { bucket: H0 + 5 * H, ahead: 1 }),
         row("b", 1, { bucket: H0 + 5 * H, ahead: 6 }),
         row("b", 1, { bucket: H0 + 6 * H, ahead: 5 }),
-        // Range 2: a leads the newest hour and the one before; b led before that.
+        // Range 2: a led its newest hours, all before b took over the dataset: stale, left out.
         row("b", 2, { bucket: H0, ahead: 50 }),
         row("a", 2, { bucket: H0 + 2 * H, ahead: 3 }),
         row("a", 2, { bucket: H0 + 4 * H, ahead: 4 }),
+        // Range 3: b's changes before the dataset's run began still count (b leads the dataset too).
+        row("b", 3, { bucket: H0 + 3 * H, ahead: 4 }),
       ],
       DAY,
     );
@@ -60,10 +62,13 @@ describe("recentActivityEvidence", () => {
       a: { ...reliability(12, 11), sinceMs: H0 + 5 * H },
       b: { ...reliability(12, 1), sinceMs: H0 + 5 * H },
     });
-    expect(ev.segments?.[2]).toEqual({
-      a: { ...reliability(7, 0), sinceMs: H0 + 2 * H },
-      b: { ...reliability(7, 7), sinceMs: H0 + 2 * H },
+    expect(ev.segments?.[2]).toBeUndefined();
+    expect(ev.segments?.[3]).toEqual({
+      a: { ...reliability(4, 4), sinceMs: H0 + 3 * H },
+      b: { ...reliability(4, 0), sinceMs: H0 + 3 * H },
     });
+    // Over the dataset: b's hours 5 and 6 (6 + 5 of 12 changes held first; a 1).
+    expect(ev.replicas.b).toEqual({ ...reliability(12, 1), sinceMs: H0 + 5 * H });
   });
 
   it("has no scores without any change held first", () => {
@@ -74,7 +79,12 @@ describe("recentActivityEvidence", () => {
   });
 
   it("is the same for the same rows in any order", () => {
-    const rows = [row("a", 1, { ahead: 3 }), row("b", 1, { ahead: 5 }), row("b", 2, { ahead: 1 })];
+    const rows = [
+      row("a", 1, { ahead: 3 }),
+      row("b", 1, { ahead: 5, bucket: H0 + H }),
+      row("b", 2, { ahead: 1 }),
+      row("a", 2, { ahead: 1 }),
+    ];
     expect(recentActivityEvidence([...rows].reverse(), DAY)).toEqual(recentActivityEvidence(rows, DAY));
   });
 });

@@ -57,7 +57,8 @@ export async function readOwnerEvidence(
  * Recent activity from per replica × key range × hour counts. In each range (and over the dataset) the
  * hours are taken newest first while the same replica held the most changes first in each (ties: the first
  * name), stopping at the first hour another replica led: when the writer moves, the old writer's hours stop
- * counting as soon as an hour is led by the new one. Over the hours taken, each replica's share of the
+ * counting as soon as an hour is led by the new one. A range whose newest change predates the dataset's
+ * current run and whose leader is another replica is left out (its decisions use the dataset's scores). Over the hours taken, each replica's share of the
  * changes held first is `reliability(total, total − ahead)`, and `sinceMs` is the oldest hour taken. Every
  * replica seen anywhere gets a score in every range with evidence (0 of the changes when it held none first).
  */
@@ -87,7 +88,8 @@ export function recentActivityEvidence(rows: readonly ActivityEvidence[], window
     }
     return best?.[0];
   };
-  const shares = (hours: Hours): Record<string, SourceScore> => {
+  /** The leadership run of `hours` (newest first while one replica leads) and its scores. */
+  const run = (hours: Hours) => {
     const newestFirst = [...hours].sort((a, b) => b[0] - a[0]);
     const lead = newestFirst[0] && leader(newestFirst[0][1]);
     const ahead = new Map<string, number>();
@@ -101,15 +103,22 @@ export function recentActivityEvidence(rows: readonly ActivityEvidence[], window
       }
       sinceMs = bucket;
     }
-    const out: Record<string, SourceScore> = {};
+    const scores: Record<string, SourceScore> = {};
     if (total > 0)
       for (const name of names)
-        out[name] = { ...reliability(total, total - (ahead.get(name) ?? 0)), sinceMs };
-    return out;
+        scores[name] = { ...reliability(total, total - (ahead.get(name) ?? 0)), sinceMs };
+    return { scores, lead, newest: newestFirst[0]?.[0] ?? 0, sinceMs };
   };
+  const dataset = run(whole);
   const segments: Record<number, Record<string, SourceScore>> = {};
-  for (const [segment, hours] of [...perRange].sort((a, b) => a[0] - b[0])) segments[segment] = shares(hours);
-  return { basis: "recent-activity", replicas: shares(whole), segments, windowMs };
+  for (const [segment, hours] of [...perRange].sort((a, b) => a[0] - b[0])) {
+    const range = run(hours);
+    // A range whose every change predates the dataset's current writer taking over, and names another
+    // writer, says who wrote there before the move: the dataset's evidence decides it instead.
+    if (range.newest < dataset.sinceMs && range.lead !== dataset.lead) continue;
+    segments[segment] = range.scores;
+  }
+  return { basis: "recent-activity", replicas: dataset.scores, segments, windowMs };
 }
 
 /**
