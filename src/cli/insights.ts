@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { stringify } from "yaml";
 import { INSIGHTS_WINDOW_MS, readInsights } from "../engine/read-insights.js";
-import type { DatasetInsights } from "../learning/dataset-insights.js";
+import type { DatasetInsights, OwnerInsight } from "../learning/dataset-insights.js";
 import type { Reliability } from "../learning/evidence.js";
 import type { Recommendation } from "../learning/recommend.js";
 import { EXIT, UsageError } from "./errors.js";
@@ -95,6 +95,37 @@ export function candidateText(dataset: string, r: Recommendation): string {
   return `${head.map((l) => printable(l)).join("\n")}\n${stringify(r.candidatePolicy)}`;
 }
 
+/** The figures an inferred owner decides by, in its basis's terms. */
+function renderOwner(o: OwnerInsight): string[] {
+  const window = o.windowMs !== undefined ? `, last ${Math.round(o.windowMs / 3_600_000)} h` : "";
+  const head = `  inferred owner by ${o.basis} (minConfidence ${o.minConfidence}${window}), best first:`;
+  const counts: Record<OwnerInsight["basis"], [string, string]> = {
+    reliability: ["settled", "lost"],
+    "recent-activity": ["changes seen", "held first elsewhere"],
+    latency: ["observations", "behind"],
+  };
+  const [trials, lost] = counts[o.basis];
+  const rows = o.replicas.map((r) => [
+    printable(r.name),
+    r.settled ? pct(r.score) : "-",
+    interval(r),
+    String(r.settled),
+    String(r.lost),
+    ...(o.basis === "latency" ? [r.meanLagMs !== undefined ? `${Math.round(r.meanLagMs)} ms` : "-"] : []),
+    r.low >= o.minConfidence ? "confident" : "",
+  ]);
+  const header = [
+    "replica",
+    "score",
+    "95% interval",
+    trials,
+    lost,
+    ...(o.basis === "latency" ? ["mean probe lag"] : []),
+    "",
+  ];
+  return [head, textTable([header, ...rows], "    ")];
+}
+
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const interval = (r: Reliability) => (r.settled ? `${pct(r.low)}–${pct(r.high)}` : "no evidence");
 
@@ -122,6 +153,7 @@ function render(d: DatasetInsights): string {
         "    ",
       ),
     );
+  if (d.owner) lines.push(...renderOwner(d.owner));
   lines.push("  hotspots:");
   if (!d.hotspots.length) lines.push("    none");
   else

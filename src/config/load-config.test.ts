@@ -145,6 +145,17 @@ describe("parseConfig: a valid config", () => {
     });
     expect(cfg.datasets[0]!.types).toEqual({ seen_at: "timestamp" });
   });
+
+  it.each(["recent-activity", "latency"])("reads an inferred owner by %s", (basis) => {
+    const owner = (text: string) =>
+      parseConfig(items(`    policy: { owner: ${text} }\n`), PATH, {}).datasets[0]!.policy.owner;
+    expect(owner(`{ inferred: ${basis}, minConfidence: 0.8, fallback: a }`)).toEqual({
+      inferred: basis,
+      minConfidence: 0.8,
+      fallback: "a",
+    });
+  });
+
   it("reads an inferred owner, minConfidence 0.9 unless given", () => {
     const owner = (line: string) =>
       parseConfig(items(`    policy: { owner: ${line} }\n`), PATH, {}).datasets[0]!.policy.owner;
@@ -230,14 +241,14 @@ describe("parseConfig: errors are one line naming the path", () => {
       'datasets.items.policy.owner.fallback: "z" is not a replica of items',
     ],
     [
-      "inferred owner by latency: refused, says why",
-      items("    policy: { owner: { inferred: latency } }\n"),
-      "datasets.items.policy.owner.inferred: latency says which replica answers fastest, not which holds the right value (a fast replica can be stale or corrupt); use inferred: reliability",
+      "inferred owner by an unknown basis",
+      items("    policy: { owner: { inferred: fastest } }\n"),
+      "datasets.items.policy.owner: expected a replica name, { field, map } or { inferred: reliability | recent-activity | latency, minConfidence, fallback }",
     ],
     [
-      "inferred owner by recent activity: refused, says why",
-      items("    policy: { owner: { inferred: recent-activity } }\n"),
-      "datasets.items.policy.owner.inferred: recent-activity would pick the replica whose record changed last by its versions, which is what resolve: lww (timestamp versions) or highest-version already decide per record; use those, or inferred: reliability",
+      "inferred recent-activity owner's fallback not a replica",
+      items("    policy: { owner: { inferred: recent-activity, fallback: z } }\n"),
+      'datasets.items.policy.owner.fallback: "z" is not a replica of items',
     ],
     [
       "inferred owner's minConfidence out of range",

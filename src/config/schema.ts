@@ -4,7 +4,7 @@ import { parseAlertCondition } from "../core/alert-condition.js";
 import { COLUMN_TYPES } from "../core/canonical.js";
 import { CronError, parseCron } from "../core/cron.js";
 import { parseDuration } from "../core/duration.js";
-import { INFERRED_BASES } from "../core/inferred-owner.js";
+import { INFERRED_BASES, type InferredBasis } from "../core/inferred-owner.js";
 import { STRATEGY_ORDERING } from "../core/policy.js";
 import { ROLES } from "../core/roles.js";
 import { parseTokenHash } from "../core/token-hash.js";
@@ -143,15 +143,8 @@ export const RESOLVE_STRATEGIES = [
 ] as const;
 export const MERGE_RULES = ["max", "min", "lww", "union", "owner"] as const;
 
-/** What an inferred owner may be chosen by; only the implemented ones pass (core/inferred-owner.ts). */
-const INFERRED = ["reliability", "recent-activity", "latency"] as const;
-/** Why the bases other than reliability are refused (README "Inferred ownership"). */
-const REFUSED_BASES = {
-  "recent-activity":
-    "recent-activity would pick the replica whose record changed last by its versions, which is what resolve: lww (timestamp versions) or highest-version already decide per record; use those, or inferred: reliability",
-  latency:
-    "latency says which replica answers fastest, not which holds the right value (a fast replica can be stale or corrupt); use inferred: reliability",
-} as const;
+/** What an inferred owner may be chosen by (core/inferred-owner.ts `InferredBasis`). */
+const INFERRED = INFERRED_BASES as readonly InferredBasis[] as readonly [InferredBasis, ...InferredBasis[]];
 
 const inferredOwner = z.strictObject(
   {
@@ -163,7 +156,7 @@ const inferredOwner = z.strictObject(
       .optional(),
     fallback: name.optional(),
   },
-  { error: "expected { inferred: reliability, minConfidence, fallback }" },
+  { error: "expected { inferred: reliability | recent-activity | latency, minConfidence, fallback }" },
 );
 
 const owner = z.union(
@@ -177,7 +170,10 @@ const owner = z.union(
     }),
     inferredOwner,
   ],
-  { error: "expected a replica name, { field, map } or { inferred, minConfidence, fallback }" },
+  {
+    error:
+      "expected a replica name, { field, map } or { inferred: reliability | recent-activity | latency, minConfidence, fallback }",
+  },
 );
 
 const policy = z.strictObject({
@@ -357,13 +353,6 @@ const dataset = z
         message: `"${o}" is not a replica of {dataset}`,
       });
     } else if (o && typeof o === "object" && "inferred" in o) {
-      if (!INFERRED_BASES.includes(o.inferred))
-        ctx.addIssue({
-          code: "custom",
-          path: ["policy", "owner", "inferred"],
-          message:
-            REFUSED_BASES[o.inferred as keyof typeof REFUSED_BASES] ?? `${o.inferred}: use reliability`,
-        });
       if (o.fallback !== undefined && !isReplica(o.fallback))
         ctx.addIssue({
           code: "custom",

@@ -70,7 +70,7 @@ function ownerOf(d: Divergence, policy: CompiledPolicy, ctx: DecisionContext): O
   if (!o) return { why: "no owner is declared" };
   if (o.kind === "replica") return { owner: o.replica };
   if (o.kind === "inferred") {
-    const choice = inferOwner(d, o, policy.replicas, ctx.evidence);
+    const choice = inferOwner(d, o, policy.replicas, ctx.evidence, ctx.segmentOf?.(d.key));
     if (choice.owner) return { owner: choice.owner, choice };
     return {
       choice,

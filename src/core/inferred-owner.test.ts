@@ -212,3 +212,125 @@ describe("decideRepair with an inferred owner", () => {
     expect(text).toContain("  owner:\n    fallback: a\n    inferred: reliability\n    minConfidence: 0.9\n");
   });
 });
+
+describe("inferOwner by recent-activity", () => {
+  // Over the dataset b held 30 of 40 changes first; in key range 2 a held all 25.
+  const ACTIVITY: OwnerEvidence = {
+    basis: "recent-activity",
+    replicas: { a: reliability(40, 30), b: reliability(40, 10), c: reliability(40, 40) },
+    segments: {
+      2: { a: reliability(25, 0), b: reliability(25, 25), c: reliability(25, 25) },
+      5: { a: reliability(0, 0) },
+    },
+    windowMs: 24 * 3_600_000,
+  };
+  const ownership = (minConfidence: number, fallback?: string) =>
+    ({ kind: "inferred", basis: "recent-activity", minConfidence, fallback }) as const;
+
+  it.each<
+    [
+      string,
+      number | undefined,
+      number,
+      string | undefined,
+      { best: string; owner?: string; segment?: number },
+    ]
+  >([
+    [
+      "the key range's evidence decides when it has some",
+      2,
+      0.8,
+      undefined,
+      { best: "a", owner: "a", segment: 2 },
+    ],
+    ["a range without evidence: the dataset's (b is not confident at 0.9)", 5, 0.9, undefined, { best: "b" }],
+    [
+      "no range known: the dataset's, below minConfidence the fallback",
+      undefined,
+      0.9,
+      "c",
+      { best: "b", owner: "c" },
+    ],
+    ["the dataset's, confident at a lower bound it reaches", -1, 0.5, undefined, { best: "b", owner: "b" }],
+  ])("%s", (_name, segment, minConfidence, fallback, expected) => {
+    const choice = inferOwner(CONFLICT, ownership(minConfidence, fallback), REPLICAS, ACTIVITY, segment);
+    expect({
+      best: choice.best,
+      ...(choice.owner ? { owner: choice.owner } : {}),
+      ...(choice.segment !== undefined ? { segment: choice.segment } : {}),
+    }).toEqual(expected);
+  });
+
+  it("decides a conflict by the range's writer, with the evidence in the reason and the decision", () => {
+    const p = policy({ inferred: "recent-activity", minConfidence: 0.8 });
+    const d = decideRepair(CONFLICT, SHAPE, p, { evidence: ACTIVITY, segmentOf: () => 2 });
+    expect(d).toMatchObject({ action: "propagate", source: "a", targets: ["b"] });
+    expect(d.reason).toMatch(
+      /owner inferred by recent-activity of a 1\.000 \(95% interval 0\.86\d–1\.000: first to hold 25 of 25 changes seen in the last 24 h, in key range 2\)/,
+    );
+    expect(d.evidence).toMatchObject({
+      basis: "recent-activity",
+      best: "a",
+      owner: "a",
+      settled: 25,
+      lost: 0,
+      segment: 2,
+      windowMs: 24 * 3_600_000,
+      confident: true,
+    });
+  });
+
+  it("escalates when no replica took enough of the writes and no fallback is declared", () => {
+    const d = decideRepair(CONFLICT, SHAPE, policy({ inferred: "recent-activity", minConfidence: 0.9 }), {
+      evidence: ACTIVITY,
+      segmentOf: () => 7,
+    });
+    expect(d.action).toBe("escalate");
+    expect(d.reason).toContain("recent-activity of b 0.750");
+    expect(d.reason).toContain("first to hold 30 of 40 changes seen in the last 24 h)");
+  });
+
+  it("is deterministic for the same evidence, key range and policy version", () => {
+    const p = policy({ inferred: "recent-activity", minConfidence: 0.8 });
+    const ctx = { evidence: ACTIVITY, segmentOf: () => 2 };
+    expect(decideRepair(CONFLICT, SHAPE, p, ctx)).toEqual(decideRepair(CONFLICT, SHAPE, p, { ...ctx }));
+  });
+});
+
+describe("inferOwner by latency", () => {
+  // a was behind in 2 of 300 comparisons, b in 90 of 300, c never compared.
+  const LATENCY: OwnerEvidence = {
+    basis: "latency",
+    replicas: { a: { ...reliability(300, 2), meanLagMs: 4 }, b: { ...reliability(300, 90), meanLagMs: 850 } },
+    windowMs: 24 * 3_600_000,
+  };
+
+  it("makes the replica least behind the owner, its mean probe lag in the reason", () => {
+    const d = decideRepair(MISSING, SHAPE, policy({ inferred: "latency", minConfidence: 0.95 }), {
+      evidence: LATENCY,
+    });
+    expect(d).toMatchObject({ action: "propagate", source: "a", targets: ["b"] });
+    expect(d.reason).toMatch(
+      /owner inferred by latency of a 0\.993 \(95% interval 0\.97\d–0\.99\d: behind in 2 of 300 observations in the last 24 h; mean probe lag 4 ms\)/,
+    );
+    expect(d.evidence).toMatchObject({ basis: "latency", best: "a", settled: 300, lost: 2, meanLagMs: 4 });
+  });
+
+  it("below minConfidence: the fallback, or an escalation", () => {
+    const strict = { inferred: "latency" as const, minConfidence: 0.995 };
+    expect(decideRepair(CONFLICT, SHAPE, policy(strict), { evidence: LATENCY }).action).toBe("escalate");
+    const d = decideRepair(CONFLICT, SHAPE, policy({ ...strict, fallback: "b" }), { evidence: LATENCY });
+    expect(d).toMatchObject({ action: "propagate", source: "b" });
+    expect(d.reason).toContain("fallback owner, since latency of a");
+  });
+
+  it("does not decide by evidence of another basis", () => {
+    const choice = inferOwner(
+      CONFLICT,
+      { kind: "inferred", basis: "latency", minConfidence: 0.5 },
+      REPLICAS,
+      { ...LATENCY, basis: "recent-activity" },
+    );
+    expect(choice.confident).toBe(false);
+  });
+});

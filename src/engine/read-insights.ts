@@ -1,10 +1,16 @@
 /** Reads one dataset's evidence snapshot from the state store and computes its insights: the one path the CLI and serve share. */
 import type { DatasetConfig } from "../config/load-config.js";
 import { policyBlock } from "../config/policy-block.js";
-import { type DatasetInsights, datasetInsights, type InsightsOptions } from "../learning/dataset-insights.js";
+import {
+  type DatasetInsights,
+  datasetInsights,
+  type InsightsOptions,
+  type OwnerInsight,
+} from "../learning/dataset-insights.js";
 import type { EvidenceSnapshot, PolicyBlock } from "../learning/evidence-rows.js";
 import { EVIDENCE_HOURLY_MS } from "../state/evidence-store.js";
 import type { StateStore } from "../state/state-store.js";
+import { readOwnerEvidence } from "./owner-evidence.js";
 
 /** The recent window rates and trends are measured over (the window before it is the comparison). */
 export const INSIGHTS_WINDOW_MS = 7 * 86_400_000;
@@ -22,12 +28,41 @@ export interface ReadInsightsOptions extends InsightsOptions {
  * no replica: the compared columns are the declared ones, or those the evidence names.
  */
 export async function readInsights(
-  state: Pick<StateStore, "evidenceTotals" | "listRuns" | "readAudit">,
+  state: Pick<
+    StateStore,
+    "evidenceTotals" | "listRuns" | "readAudit" | "replicaEvidence" | "activityEvidence"
+  >,
   ds: DatasetConfig,
   now: number,
   options: ReadInsightsOptions = {},
 ): Promise<DatasetInsights> {
-  return datasetInsights(await readEvidenceSnapshot(state, ds, now, options.windowMs), options);
+  const insights = datasetInsights(await readEvidenceSnapshot(state, ds, now, options.windowMs), options);
+  const owner = await readOwnerInsight(state, ds, now);
+  return owner ? { ...insights, owner } : insights;
+}
+
+/**
+ * With `owner: { inferred }`: the figures its basis decides by, read as a run would read them at `now`
+ * (engine/owner-evidence.ts), every dataset replica listed, best lower bound first (ties: config order).
+ */
+export async function readOwnerInsight(
+  state: Pick<StateStore, "replicaEvidence" | "activityEvidence">,
+  ds: DatasetConfig,
+  now: number,
+): Promise<OwnerInsight | undefined> {
+  const o = ds.policy.owner;
+  if (o === undefined || typeof o === "string" || !("inferred" in o)) return undefined;
+  const evidence = await readOwnerEvidence(state, ds.name, o.inferred, now);
+  const none = { score: 1, low: 0, high: 1, settled: 0, lost: 0 };
+  const replicas = ds.replicas
+    .map((r) => ({ name: r.name, ...(evidence.replicas[r.name] ?? none) }))
+    .sort((a, b) => b.low - a.low);
+  return {
+    basis: o.inferred,
+    minConfidence: o.minConfidence,
+    ...(evidence.windowMs !== undefined ? { windowMs: evidence.windowMs } : {}),
+    replicas,
+  };
 }
 
 /** The snapshot `datasetInsights` computes from (exported for callers that compute more from it). */

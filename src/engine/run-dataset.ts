@@ -285,7 +285,7 @@ export async function runDecisionContext(
 ): Promise<DecisionContext> {
   const basis = inferredBasis(...policies);
   if (!basis) return {};
-  return { evidence: await readOwnerEvidence(evidenceReader(deps), dataset, basis) };
+  return { evidence: await readOwnerEvidence(evidenceReader(deps), dataset, basis, deps.now()) };
 }
 
 /**

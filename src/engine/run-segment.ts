@@ -178,7 +178,12 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     t.remaining += repairable;
     return done(base);
   }
-  const plan = planDataset(ds, scan, policy, input.canary, input.decisionContext);
+  // Recent activity is judged per key range: the run's cut places each key (a run over keys has none).
+  const bounds = input.bounds;
+  const context = bounds
+    ? { ...input.decisionContext, segmentOf: (key: Key) => segmentOfKey(scan.shape, bounds, key) }
+    : input.decisionContext;
+  const plan = planDataset(ds, scan, policy, input.canary, context);
   countDecisions(plan.decisions, t);
   const trips = plan.guard !== undefined && !input.latched;
   if (trips) {

@@ -24,6 +24,11 @@ const row = (over: Partial<EvidenceRow>): EvidenceRow => ({
   convergedMs: 0,
   noise: 0,
   noiseMax: 0,
+  ahead: 0,
+  observed: 0,
+  behind: 0,
+  probed: 0,
+  lagMs: 0,
   lastAt: NOW,
   ...over,
 });

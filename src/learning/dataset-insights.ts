@@ -1,4 +1,5 @@
 /** One dataset's insights from its evidence snapshot: reliability ranking, hotspots, patterns, recommendations. Pure. */
+import type { InferredBasis, SourceScore } from "../core/inferred-owner.js";
 import type { EvidenceSnapshot } from "./evidence-rows.js";
 import { findHotspots, type Hotspot, type HotspotOptions } from "./find-hotspots.js";
 import { findPatterns, type Pattern, type PatternOptions } from "./find-patterns.js";
@@ -14,6 +15,20 @@ export interface DatasetInsights {
   readonly recommendations: readonly Recommendation[];
   /** Drift over the key space and the columns in the recent window (the dashboard's heat map). */
   readonly heatmap: DriftHeatmap;
+  /** With `owner: { inferred }`: the per-replica figures its basis decides by (absent otherwise). */
+  readonly owner?: OwnerInsight | undefined;
+}
+
+/**
+ * The figures an inferred owner decides by, over the whole dataset (recent activity is also judged per key
+ * range, which this does not list): each replica's score, interval and counts, best lower bound first.
+ */
+export interface OwnerInsight {
+  readonly basis: InferredBasis;
+  readonly minConfidence: number;
+  /** The window the counts cover, ms (recent-activity, latency). */
+  readonly windowMs?: number | undefined;
+  readonly replicas: readonly (SourceScore & { readonly name: string })[];
 }
 
 /** Divergences per key range × column in the recent window; cells without any are left out. */

@@ -33,6 +33,25 @@ export interface EvidenceCounts {
   readonly noise: number;
   /** The largest absolute difference among those `noise` divergences (kept as a maximum, not a sum). */
   readonly noiseMax: number;
+  /**
+   * Changes this replica held first: stale divergences in which it alone held the newest version (a write
+   * the others had not received yet). What `owner: { inferred: recent-activity }` decides by.
+   */
+  readonly ahead: number;
+  /**
+   * Times this replica's freshness was compared with the others': each stale divergence holding the record,
+   * each probe writing to it or polling it. What `owner: { inferred: latency }` decides by, with `behind`.
+   */
+  readonly observed: number;
+  /**
+   * Of `observed`, those in which it was behind: it held an older version than the newest of a stale
+   * divergence, or a probe's canary was not there on the first read after the source acknowledged it.
+   */
+  readonly behind: number;
+  /** Probes whose canary reached this replica within the timeout (mean probe lag = lagMs / probed). */
+  readonly probed: number;
+  /** Sum of those probes' lags, ms (the probe's source counts 0). */
+  readonly lagMs: number;
 }
 
 /** How small a numeric difference is, relative to the values, to count as noise: 1 in 10,000. */

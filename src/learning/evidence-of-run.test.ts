@@ -3,9 +3,11 @@ import type { Divergence } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
 import {
   facetOf,
+  freshnessCells,
   noiseOf,
   personEvidence,
   planEvidence,
+  probeEvidence,
   repairEvidence,
   segmentOfKey,
 } from "./evidence-of-run.js";
@@ -113,6 +115,88 @@ describe("planEvidence", () => {
     // b held the same name as the record written: it lost the record and price, not name.
     expect(pick("b", "lost")).toEqual(["1/*/stale", "1/price/stale"]);
     expect(pick("a", "lost")).toEqual([]);
+  });
+});
+
+describe("freshnessCells", () => {
+  const three = (over: Partial<Divergence>) =>
+    div("1", {
+      replicas: {
+        a: { present: true, values: ["x", "3", "eu"] },
+        b: { present: true, values: ["x", "3", "eu"] },
+        c: { present: true, values: ["x", "1", "eu"] },
+        d: { present: false },
+      },
+      ...over,
+    });
+  const cells = (d: Divergence) => Object.fromEntries(freshnessCells(d).map((c) => [c.replica, c.counts]));
+  it.each<[string, Divergence, Record<string, object>]>([
+    [
+      "one newest replica: it is ahead, the others behind, an absent one not compared",
+      three({ newest: ["a"] }),
+      { a: { observed: 1, ahead: 1 }, b: { observed: 1, behind: 1 }, c: { observed: 1, behind: 1 } },
+    ],
+    [
+      "two newest replicas: neither alone held it first",
+      three({ newest: ["a", "b"] }),
+      { a: { observed: 1 }, b: { observed: 1 }, c: { observed: 1, behind: 1 } },
+    ],
+    ["a conflict says nothing of freshness", three({ class: "conflict", newest: ["a", "b"] }), {}],
+    ["a missing record says nothing either", three({ class: "missing", newest: ["a", "b", "c"] }), {}],
+  ])("%s", (_name, d, expected) => {
+    expect(cells(d)).toEqual(expected);
+  });
+
+  it("is part of a plan's evidence, on the record of the divergence's key range", () => {
+    const out = planEvidence({
+      dataset: "items",
+      at: 1000,
+      shape,
+      divergences: [div("4")],
+      decisions: [],
+      placeOf: () => ({ segment: 4, facet: "" }),
+    });
+    expect(out.filter((i) => i.counts.ahead)).toEqual([
+      {
+        dataset: "items",
+        at: 1000,
+        segment: 4,
+        facet: "",
+        replica: "a",
+        column: "",
+        class: "stale",
+        counts: { observed: 1, ahead: 1 },
+      },
+    ]);
+  });
+});
+
+describe("probeEvidence", () => {
+  it("observes the source and every polled replica; behind unless there on the first read", () => {
+    const out = probeEvidence("items", {
+      at: 9000,
+      source: "a",
+      lag: { b: 0.004, c: 1.25, d: null },
+      firstRead: ["b"],
+      anomalies: [],
+    });
+    expect(Object.fromEntries(out.map((i) => [i.replica, i.counts]))).toEqual({
+      a: { observed: 1, behind: 0, probed: 1 },
+      b: { observed: 1, behind: 0, probed: 1, lagMs: 4 },
+      c: { observed: 1, behind: 1, probed: 1, lagMs: 1250 },
+      d: { observed: 1, behind: 1 },
+    });
+    expect(out.every((i) => i.segment === -1 && i.column === "" && i.at === 9000)).toBe(true);
+  });
+
+  it("counts the source behind when it did not read its own write", () => {
+    const out = probeEvidence("items", {
+      at: 1,
+      source: "a",
+      lag: {},
+      anomalies: [{ replica: "a" }],
+    });
+    expect(out).toMatchObject([{ replica: "a", counts: { observed: 1, behind: 1, probed: 0 } }]);
   });
 });
 

@@ -53,7 +53,8 @@ export function facetOf(d: Divergence, policy: Pick<CompiledPolicy, "owner" | "r
   return value === undefined || value === null ? "" : `${o.field}=${value}`;
 }
 
-interface Cell {
+/** Counts for one replica × column × class of a key's place. */
+export interface Cell {
   readonly replica: string;
   readonly column: string;
   readonly class: string;
@@ -74,7 +75,7 @@ export interface PlanEvidenceInput {
 /**
  * A recorded plan's evidence. Per divergence, on the dataset as a whole (replica ""): one divergence of its
  * class, for the record and for each differing column. Per replica whose version went backwards: one
- * regression. Per decision that writes (propagate, delete, merge): every replica that took part is
+ * regression. Per stale divergence, who was fresher (`freshnessCells`). Per decision that writes (propagate, delete, merge): every replica that took part is
  * `settled`, and each target `lost` (for the record, and for each differing column whose value the target
  * held differently from what is written; all differing columns when values are not known).
  */
@@ -98,6 +99,7 @@ export function planEvidence(input: PlanEvidenceInput): EvidenceIncrement[] {
         counts: noise ? { divergences: 1, noise: 1, noiseMax: noise.get(column)! } : { divergences: 1 },
       })),
       ...d.regressed.map((replica) => ({ replica, column: "", class: cls, counts: { regressions: 1 } })),
+      ...freshnessCells(d),
     ]);
   }
   for (const decision of input.decisions) {
@@ -122,6 +124,26 @@ export function planEvidence(input: PlanEvidenceInput): EvidenceIncrement[] {
     push(place, cells);
   }
   return out;
+}
+
+/**
+ * A stale divergence's freshness evidence: every replica holding the record was `observed`, those holding an
+ * older version than the newest are `behind`, and a replica that alone held the newest version is `ahead`
+ * (it took a write the others had not received). Other classes say nothing of who is fresher: a conflict's
+ * newest versions disagree, and a missing record may be an insert on one side or a delete on the other.
+ */
+export function freshnessCells(d: Divergence): Cell[] {
+  if (d.class !== "stale") return [];
+  const newest = new Set(d.newest);
+  const cells: Cell[] = [];
+  for (const [replica, held] of Object.entries(d.replicas)) {
+    if (!held.present) continue;
+    const counts: { -readonly [K in keyof EvidenceCounts]?: number } = { observed: 1 };
+    if (!newest.has(replica)) counts.behind = 1;
+    else if (d.newest.length === 1) counts.ahead = 1;
+    cells.push({ replica, column: "", class: d.class, counts });
+  }
+  return cells;
 }
 
 /** One repair's result, as the evidence needs it. */
@@ -295,5 +317,53 @@ export function personEvidence(
       column,
       counts: { repaired: 1, converged: 1, convergedMs: Math.max(0, at - e.createdAt) },
     });
+  return out;
+}
+
+/** A convergence probe's outcome, as the evidence needs it (serve/probe.ts `ProbeOutcome` fits). */
+export interface ProbeEvidenceInput {
+  /** When the source acknowledged the canary, ms since the epoch. */
+  readonly at: number;
+  readonly source: string;
+  /** Seconds until the canary was read on each polled replica; null: not within the timeout. */
+  readonly lag: Readonly<Record<string, number | null>>;
+  /** Polled replicas that showed the canary on the first read after the write was acknowledged. */
+  readonly firstRead?: readonly string[] | undefined;
+  readonly anomalies: readonly { readonly replica: string }[];
+}
+
+/**
+ * A probe's freshness evidence (key range unknown, class ""): the source and every polled replica are
+ * `observed`; a polled replica is `behind` unless it showed the canary on the first read, the source only
+ * when it failed to read its own write. A canary that arrived adds its lag to `lagMs` and one to `probed`
+ * (the source with lag 0); a timed-out one counts behind, not in the mean.
+ */
+export function probeEvidence(dataset: string, probe: ProbeEvidenceInput): EvidenceIncrement[] {
+  const first = new Set(probe.firstRead ?? []);
+  const place = { dataset, at: probe.at, segment: -1, facet: "", column: "", class: "" };
+  const ownAnomaly = probe.anomalies.some((a) => a.replica === probe.source);
+  const out: EvidenceIncrement[] = [
+    {
+      ...place,
+      replica: probe.source,
+      counts: { observed: 1, behind: ownAnomaly ? 1 : 0, probed: ownAnomaly ? 0 : 1 },
+    },
+  ];
+  for (const [replica, lag] of Object.entries(probe.lag)) {
+    if (replica === probe.source) continue;
+    out.push({
+      ...place,
+      replica,
+      counts:
+        lag === null
+          ? { observed: 1, behind: 1 }
+          : {
+              observed: 1,
+              behind: first.has(replica) ? 0 : 1,
+              probed: 1,
+              lagMs: Math.round(lag * 1000),
+            },
+    });
+  }
   return out;
 }

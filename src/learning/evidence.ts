@@ -27,12 +27,35 @@ export interface RangeDrift {
   readonly lastSeenAt?: number | undefined;
 }
 
+/**
+ * One replica's freshness in one key range inside a window: how often it held a change first, how often it
+ * was behind, and its probe lag. What inferred ownership by `recent-activity` and by `latency` reads.
+ */
+export interface ActivityEvidence {
+  readonly replica: string;
+  /** The key range's index in the dataset's segment order; -1 when not known (a probe, a run over keys). */
+  readonly segment: number;
+  /** The time bucket's start, ms since the epoch (an hour; a UTC day once rolled up). */
+  readonly bucket: number;
+  /** Stale divergences in which this replica alone held the newest version. */
+  readonly ahead: number;
+  /** Comparisons of its freshness with the others' (stale divergences holding the record, probes). */
+  readonly observed: number;
+  /** Of those, the ones in which it was behind. */
+  readonly behind: number;
+  /** Probes whose canary reached it within the timeout, and the sum of their lags (ms). */
+  readonly probed: number;
+  readonly lagMs: number;
+}
+
 /** What the learning features read: evidence aggregated so far, never recomputed from history. */
 export interface EvidenceReader {
   /** Per replica (column undefined) and per replica × column, over everything retained. */
   replicaEvidence(dataset: string): Promise<readonly ReplicaEvidence[]>;
   /** Per key range, divergences first seen at or after `since` (ms since the epoch). */
   rangeDrift(dataset: string, since: number): Promise<readonly RangeDrift[]>;
+  /** Per replica × key range × time bucket, the freshness counters of buckets ending after `since` (ms). */
+  activityEvidence(dataset: string, since: number): Promise<readonly ActivityEvidence[]>;
 }
 
 /** A reliability score with its interval: the share of settled decisions a replica did NOT lose. */

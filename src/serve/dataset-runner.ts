@@ -31,6 +31,7 @@ import {
 import { queuedMode, type SegmentDispatch } from "../engine/segment-dispatch.js";
 import type { SegmentReport } from "../engine/segment-report.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
+import { probeEvidence } from "../learning/evidence-of-run.js";
 import { focusStretch, hotFirst, planFocus } from "../learning/focus-order.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
 import {
@@ -776,6 +777,8 @@ export class DatasetRunner {
       this.deps.log(`${dataset}: read-after-write anomaly on ${a.replica}: ${a.detail}`);
     }
     await state.appendSamples(samples);
+    // Who is least behind: inferred ownership by latency reads it from the evidence aggregates.
+    await state.addEvidence(probeEvidence(dataset, out));
     this.deps.onChange?.();
     return out;
   }

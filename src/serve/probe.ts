@@ -18,6 +18,8 @@ export interface ProbeOutcome {
   readonly source: string;
   /** Seconds from the acknowledged write until the canary was read on each replica; null: not within the timeout. */
   readonly lag: Readonly<Record<string, number | null>>;
+  /** Replicas that showed the canary on the first read after the source acknowledged it (they were not behind). */
+  readonly firstRead?: readonly string[];
   /** Reads of an older canary after the write was acknowledged (on the source) or after a newer one was seen. */
   readonly anomalies: readonly { readonly replica: string; readonly detail: string }[];
   /** Set when the canary could not be written (nothing was polled). */
@@ -123,6 +125,8 @@ export class Prober {
     }
 
     const lag: Record<string, number | null> = {};
+    const firstRead: string[] = [];
+    let round = 0;
     let pending = probe.replicas.filter((r) => this.replicas.has(r));
     let wait = this.options.pollMs ?? 20;
     const deadline = at + probe.timeoutMs;
@@ -151,16 +155,18 @@ export class Prober {
         if (shown !== undefined && shown > newest) this.newestSeen.set(name, shown);
         if (fp === fingerprint) {
           lag[name] = (seenAt - at) / 1000;
+          if (round === 0) firstRead.push(name);
           return false;
         }
         return true;
       });
+      round++;
       if (!pending.length || seenAt >= deadline || this.options.signal?.aborted) break;
       await this.sleep(Math.min(wait, Math.max(0, deadline - seenAt)));
       wait = Math.min(this.options.maxPollMs ?? 500, wait * 1.5);
     }
     for (const name of pending) lag[name] = null;
-    return { seq, at, source: probe.source, lag, anomalies };
+    return { seq, at, source: probe.source, lag, firstRead, anomalies };
   }
 
   /** The canary's fingerprint on a replica now: null when absent, undefined when unreadable. */

@@ -42,6 +42,11 @@ export interface WorldOptions {
   readonly deleteFraction: number;
   /** Standing fault rates skewed by replica, column and key range (the learning benchmark); none by default. */
   readonly skew?: FaultSkew | undefined;
+  /**
+   * Primary mode: from this virtual time on the client writes go to r1 instead of r0 (a failover; the
+   * per-key version sequence carries on). Undefined: r0 takes every write.
+   */
+  readonly writerMovesAtMs?: number | undefined;
 }
 
 /**
@@ -183,7 +188,10 @@ export class SimWorld {
   }
 
   private writer(): SimReplica {
-    if (this.options.writers === "primary") return this.replicas[0]!;
+    if (this.options.writers === "primary") {
+      const moved = this.options.writerMovesAtMs !== undefined && this.now >= this.options.writerMovesAtMs;
+      return this.replicas[moved ? 1 : 0]!;
+    }
     return this.replicas[this.int(this.replicas.length)]!;
   }
 

@@ -55,6 +55,8 @@ export interface SimulationOptions {
    * per unit of time as uniform passes).
    */
   readonly focus?: { readonly extraShare?: number } | undefined;
+  /** Primary mode: the client writes move from r0 to r1 at this virtual time (a failover). */
+  readonly writerMovesAtMs?: number | undefined;
 }
 
 /** The report of one seed. Same seed and options → byte-identical JSON. */
@@ -218,6 +220,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     writers,
     deleteFraction: 0.05,
     skew: options.skew,
+    writerMovesAtMs: options.writerMovesAtMs,
   });
   world.seedRows();
   world.schedule();
@@ -426,6 +429,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       writePeriodMs,
       checkpointRows: ds.checkpointRows,
       unsafeWrites: options.unsafeWrites ?? false,
+      ...(options.writerMovesAtMs !== undefined ? { writerMovesAtMs: options.writerMovesAtMs } : {}),
     },
     faults: faultCounts,
     faultSchedule: world.faultLog,

@@ -193,6 +193,8 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.evidence.replicaEvidence(dataset);
   readonly rangeDrift: EvidenceStore["rangeDrift"] = (dataset, since) =>
     this.parts.evidence.rangeDrift(dataset, since);
+  readonly activityEvidence: EvidenceStore["activityEvidence"] = (dataset, since) =>
+    this.parts.evidence.activityEvidence(dataset, since);
   readonly rollUpEvidence: EvidenceStore["rollUpEvidence"] = (before) =>
     this.parts.evidence.rollUpEvidence(before);
   readonly pruneEvidence: EvidenceStore["pruneEvidence"] = (before) =>

@@ -1,5 +1,5 @@
 /** What both evidence adapters share: the SQL they read with (dialect-neutral) and the mapping of rows. No queries run here. */
-import type { ReplicaEvidence } from "../learning/evidence.js";
+import type { ActivityEvidence, ReplicaEvidence } from "../learning/evidence.js";
 import {
   EVIDENCE_AGGREGATES,
   EVIDENCE_COUNTER_COLUMNS,
@@ -95,6 +95,32 @@ export const RANGE_DRIFT_SQL = (table: string) =>
    FROM ${table} WHERE dataset = ? AND replica = '' AND col = '' AND segment >= 0
      AND bucket + span * ${EVIDENCE_HOUR_MS} > ?
    GROUP BY segment HAVING SUM(divergences) > 0 ORDER BY segment`;
+
+/**
+ * The SQL of `activityEvidence` with `?` for the dataset and `since`: the freshness counters of each replica's
+ * record cells per key range and time bucket (classes summed).
+ */
+export const ACTIVITY_EVIDENCE_SQL = (table: string) =>
+  `SELECT replica, segment, bucket, SUM(ahead) AS ahead, SUM(observed) AS observed, SUM(behind) AS behind,
+     SUM(probed) AS probed, SUM(lag_ms) AS lag_ms
+   FROM ${table} WHERE dataset = ? AND replica <> '' AND col = ''
+     AND bucket + span * ${EVIDENCE_HOUR_MS} > ?
+   GROUP BY replica, segment, bucket HAVING SUM(ahead) + SUM(observed) > 0
+   ORDER BY replica, segment, bucket`;
+
+/** An activityEvidence row (sums as numbers, or numeric text from a driver that returns them so). */
+export function toActivityEvidence(row: Record<string, string | number | null>): ActivityEvidence {
+  return {
+    replica: String(row.replica),
+    segment: Number(row.segment),
+    bucket: Number(row.bucket),
+    ahead: Number(row.ahead ?? 0),
+    observed: Number(row.observed ?? 0),
+    behind: Number(row.behind ?? 0),
+    probed: Number(row.probed ?? 0),
+    lagMs: Number(row.lag_ms ?? 0),
+  };
+}
 
 /** Every evidence column an upsert writes, in order: dimensions, bucket, span, counters, last time. */
 export const EVIDENCE_WRITE_COLUMNS: readonly string[] = [

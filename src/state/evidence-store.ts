@@ -20,6 +20,11 @@ export const EVIDENCE_COUNTERS: readonly (keyof EvidenceCounts)[] = [
   "convergedMs",
   "noise",
   "noiseMax",
+  "ahead",
+  "observed",
+  "behind",
+  "probed",
+  "lagMs",
 ];
 
 /** Counters kept as a maximum (added with MAX, rolled up with MAX) rather than a sum. */
@@ -116,6 +121,11 @@ export function zeroEvidenceCounts(): { -readonly [K in keyof EvidenceCounts]: n
     convergedMs: 0,
     noise: 0,
     noiseMax: 0,
+    ahead: 0,
+    observed: 0,
+    behind: 0,
+    probed: 0,
+    lagMs: 0,
   };
 }
 
@@ -146,7 +156,7 @@ export function evidenceCells(increments: readonly EvidenceIncrement[]): Evidenc
   type Entry = { cell: Omit<EvidenceCell, "counts" | "lastAt">; counts: EvidenceCountsDraft; lastAt: number };
   const cells = new Map<string, Entry>();
   for (const inc of increments) {
-    // Only the counters an increment names are read: most name one or two of the fourteen.
+    // Only the counters an increment names are read: most name one or two of the nineteen.
     const named = Object.keys(inc.counts) as (keyof EvidenceCounts)[];
     if (!named.some((c) => (inc.counts[c] ?? 0) !== 0)) continue;
     if (!Number.isFinite(inc.at)) throw new RangeError(`evidence: time must be finite, got ${inc.at}`);

@@ -23,7 +23,7 @@ export class SandboxStateStore extends ComposedStateStore {
 
   static over(
     real: Pick<StateStore, "lastSeenVersions"> &
-      Partial<Pick<StateStore, "replicaEvidence" | "rangeDrift" | "evidenceTotals">>,
+      Partial<Pick<StateStore, "replicaEvidence" | "rangeDrift" | "activityEvidence" | "evidenceTotals">>,
   ): SandboxStateStore {
     const memory = SqliteStateStore.open(":memory:");
     const versions: VersionMemory = {
@@ -38,6 +38,8 @@ export class SandboxStateStore extends ComposedStateStore {
       pruneEvidence: async () => 0,
       replicaEvidence: (dataset) => (real.replicaEvidence ?? kept.replicaEvidence.bind(kept))(dataset),
       rangeDrift: (dataset, since) => (real.rangeDrift ?? kept.rangeDrift.bind(kept))(dataset, since),
+      activityEvidence: (dataset, since) =>
+        (real.activityEvidence ?? kept.activityEvidence.bind(kept))(dataset, since),
       evidenceTotals: (query) => (real.evidenceTotals ?? kept.evidenceTotals.bind(kept))(query),
     };
     return new SandboxStateStore({ ...memory.parts, versions, evidence }, memory);

@@ -13,7 +13,12 @@ import type { ConcordConfig } from "../../src/config/load-config.js";
 import { openConnector } from "../../src/connectors/open-connector.js";
 import type { OpenReplica } from "../../src/engine/run-context.js";
 import { runDataset } from "../../src/engine/run-dataset.js";
-import type { EvidenceReader, RangeDrift, ReplicaEvidence } from "../../src/learning/evidence.js";
+import type {
+  ActivityEvidence,
+  EvidenceReader,
+  RangeDrift,
+  ReplicaEvidence,
+} from "../../src/learning/evidence.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
 import type { StateStore } from "../../src/state/state-store.js";
 import { itemsConfig, makeItemsReplicas } from "../support/sqlite-items.js";
@@ -42,6 +47,9 @@ class MemoryEvidence implements EvidenceReader {
     return this.rows;
   }
   async rangeDrift(): Promise<readonly RangeDrift[]> {
+    return [];
+  }
+  async activityEvidence(): Promise<readonly ActivityEvidence[]> {
     return [];
   }
 }

@@ -347,6 +347,22 @@ describe("probes", () => {
       expect(out.lag.b).toBeLessThan(5);
       const samples = await s.state.listSamples({ dataset: "items", series: "lag" });
       expect(samples).toMatchObject([{ label: "b", value: out.lag.b }]);
+      // Freshness evidence for `owner: { inferred: latency }`: the source is current, b was behind.
+      expect(out.firstRead).toEqual([]);
+      const hour = Math.floor(out.at / 3_600_000) * 3_600_000;
+      expect(await s.state.activityEvidence("items", 0)).toEqual([
+        { replica: "a", segment: -1, bucket: hour, ahead: 0, observed: 1, behind: 0, probed: 1, lagMs: 0 },
+        {
+          replica: "b",
+          segment: -1,
+          bucket: hour,
+          ahead: 0,
+          observed: 1,
+          behind: 1,
+          probed: 1,
+          lagMs: Math.round(out.lag.b! * 1000),
+        },
+      ]);
       const { body } = await s.api.metrics();
       expect(metricValue(body, "concord_convergence_lag_seconds_count", 'dataset="items",replica="b"')).toBe(
         1,

@@ -151,6 +151,12 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     CREATE TABLE ${s}.segment_trees (
       dataset TEXT NOT NULL, replica TEXT NOT NULL, leaves INTEGER NOT NULL, complete_at DOUBLE PRECISION,
       hashed_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (dataset, replica));`,
+  // Inferred ownership by recent activity and by latency: which replica held a change first, how often each
+  // was behind, probe lag (the evidence counters ahead, observed, behind, probed, lag_ms).
+  (s) => `
+    ALTER TABLE ${s}.evidence ADD COLUMN ahead DOUBLE PRECISION NOT NULL DEFAULT 0,
+      ADD COLUMN observed DOUBLE PRECISION NOT NULL DEFAULT 0, ADD COLUMN behind DOUBLE PRECISION NOT NULL DEFAULT 0,
+      ADD COLUMN probed DOUBLE PRECISION NOT NULL DEFAULT 0, ADD COLUMN lag_ms DOUBLE PRECISION NOT NULL DEFAULT 0;`,
 ];
 
 /** The schema version this code creates and expects. */

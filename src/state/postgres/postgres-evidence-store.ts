@@ -1,6 +1,7 @@
 /** The EvidenceStore port on PostgreSQL. */
-import type { RangeDrift, ReplicaEvidence } from "../../learning/evidence.js";
+import type { ActivityEvidence, RangeDrift, ReplicaEvidence } from "../../learning/evidence.js";
 import {
+  ACTIVITY_EVIDENCE_SQL,
   EVIDENCE_KEY,
   EVIDENCE_WRITE_COLUMNS,
   type EvidenceTotalRow,
@@ -11,6 +12,7 @@ import {
   evidenceTotalsSelect,
   RANGE_DRIFT_SQL,
   REPLICA_EVIDENCE_SQL,
+  toActivityEvidence,
   toEvidenceTotal,
   toReplicaEvidence,
 } from "../evidence-rows.js";
@@ -112,6 +114,14 @@ export class PostgresEvidenceStore implements EvidenceStore {
       repaired: r.repaired,
       lastSeenAt: r.last_at ?? undefined,
     }));
+  }
+
+  async activityEvidence(dataset: string, since: number): Promise<readonly ActivityEvidence[]> {
+    const rows = await this.db.query<EvidenceTotalRow>(numbered(ACTIVITY_EVIDENCE_SQL(this.db.t.evidence)), [
+      dataset,
+      Math.floor(since),
+    ]);
+    return rows.map(toActivityEvidence);
   }
 
   async rollUpEvidence(before: number): Promise<number> {

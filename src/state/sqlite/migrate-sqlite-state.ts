@@ -126,6 +126,13 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE segment_trees (
      dataset TEXT NOT NULL, replica TEXT NOT NULL, leaves INTEGER NOT NULL, complete_at INTEGER,
      hashed_at INTEGER NOT NULL, PRIMARY KEY (dataset, replica)) WITHOUT ROWID;`,
+  // Inferred ownership by recent activity and by latency: which replica held a change first, how often each
+  // was behind, probe lag (the evidence counters ahead, observed, behind, probed, lag_ms).
+  `ALTER TABLE evidence ADD COLUMN ahead INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE evidence ADD COLUMN observed INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE evidence ADD COLUMN behind INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE evidence ADD COLUMN probed INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE evidence ADD COLUMN lag_ms INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** The file version this code creates and expects. */

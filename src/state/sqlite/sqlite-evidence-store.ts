@@ -1,6 +1,7 @@
 /** The EvidenceStore port on SQLite. */
-import type { RangeDrift, ReplicaEvidence } from "../../learning/evidence.js";
+import type { ActivityEvidence, RangeDrift, ReplicaEvidence } from "../../learning/evidence.js";
 import {
+  ACTIVITY_EVIDENCE_SQL,
   EVIDENCE_KEY,
   EVIDENCE_WRITE_COLUMNS,
   type EvidenceTotalRow,
@@ -11,6 +12,7 @@ import {
   evidenceTotalsSelect,
   RANGE_DRIFT_SQL,
   REPLICA_EVIDENCE_SQL,
+  toActivityEvidence,
   toEvidenceTotal,
   toReplicaEvidence,
 } from "../evidence-rows.js";
@@ -85,6 +87,11 @@ export class SqliteEvidenceStore implements EvidenceStore {
       repaired: r.repaired,
       lastSeenAt: r.last_at ?? undefined,
     }));
+  }
+
+  async activityEvidence(dataset: string, since: number): Promise<readonly ActivityEvidence[]> {
+    const rows = this.s.prepare(ACTIVITY_EVIDENCE_SQL("evidence")).all(dataset, since) as EvidenceTotalRow[];
+    return rows.map(toActivityEvidence);
   }
 
   async rollUpEvidence(before: number): Promise<number> {

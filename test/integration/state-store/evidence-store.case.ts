@@ -137,6 +137,52 @@ export function evidenceStoreCases({ open, sql }: StateStoreCase): void {
       await store.close();
     });
 
+    it("reads each replica's freshness per key range and hour inside a window, column and dataset-wide cells left out", async () => {
+      const store = await open();
+      await store.addEvidence([
+        inc({ replica: "a", segment: 1, counts: { ahead: 2, observed: 2 } }),
+        inc({ replica: "a", segment: 1, counts: { ahead: 1, observed: 1 }, at: T0 + 3 * H }),
+        inc({ replica: "b", segment: 1, counts: { observed: 3, behind: 3 } }),
+        inc({
+          replica: "b",
+          segment: -1,
+          class: "",
+          counts: { observed: 1, behind: 1, probed: 1, lagMs: 1250 },
+        }),
+        // An older hour, a column cell, the dataset as a whole and another dataset: not read.
+        inc({ replica: "a", segment: 1, counts: { ahead: 7, observed: 7 }, at: T0 - 2 * H }),
+        inc({ replica: "a", column: "price", segment: 1, counts: { ahead: 9 } }),
+        inc({ replica: "", segment: 1, counts: { divergences: 3 } }),
+        inc({ replica: "a", dataset: "orders", counts: { ahead: 4 } }),
+        // Settled decisions only: no freshness row.
+        inc({ replica: "c", segment: 1, counts: { settled: 2 } }),
+      ]);
+      expect(await store.activityEvidence("users", T0)).toEqual([
+        { replica: "a", segment: 1, bucket: T0, ahead: 2, observed: 2, behind: 0, probed: 0, lagMs: 0 },
+        {
+          replica: "a",
+          segment: 1,
+          bucket: T0 + 3 * H,
+          ahead: 1,
+          observed: 1,
+          behind: 0,
+          probed: 0,
+          lagMs: 0,
+        },
+        { replica: "b", segment: -1, bucket: T0, ahead: 0, observed: 1, behind: 1, probed: 1, lagMs: 1250 },
+        { replica: "b", segment: 1, bucket: T0, ahead: 0, observed: 3, behind: 3, probed: 0, lagMs: 0 },
+      ]);
+      expect((await store.activityEvidence("users", 0))[0]).toMatchObject({ bucket: T0 - 2 * H, ahead: 7 });
+      // Rolling up keeps the counts (the day bucket from T0 holds both hours and still ends after T0).
+      await store.rollUpEvidence(T0 + DAY);
+      expect((await store.activityEvidence("users", T0))[0]).toMatchObject({
+        replica: "a",
+        bucket: T0,
+        ahead: 3,
+      });
+      await store.close();
+    });
+
     it("rolls hour buckets up into days without changing totals, and prunes past retention", async () => {
       const store = await open();
       const day = (d: number, h: number) => T0 + d * DAY + h * H + 7;
