@@ -71,4 +71,30 @@ describe("cron schedules", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("wait for a firing more than 24.8 days away instead of starting a pass at once (Node's timer limit)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "concord-cron-"));
+    try {
+      for (const r of ["a", "b"]) {
+        const db = new Database(join(dir, `${r}.db`));
+        db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+        db.close();
+      }
+      // Two days into the year: the next @yearly firing is 363 days away, past 2^31 - 1 ms.
+      const now = Date.parse("2024-01-03T00:00:00Z");
+      const service = await createService(config("@yearly", dir), { now: () => now, log: () => {} });
+      try {
+        await service.start();
+        // A timer past Node's limit fires after 1 ms: give it ample time to (wrongly) start a pass.
+        await new Promise((r) => setTimeout(r, 300));
+        const [status] = await service.api.datasets();
+        expect(status).toMatchObject({ state: "idle", nextRunAt: Date.parse("2025-01-01T00:00:00Z") });
+        expect(status?.lastRun).toBeUndefined();
+      } finally {
+        await service.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
