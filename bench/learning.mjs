@@ -96,8 +96,7 @@ if (process.argv[2] === "--worker") {
     const inferred = owner && (await runSimulation({ ...OWNER_SCENARIO, seed, policy: INFERRED }));
     const focusing = PARTS.has("focus");
     const uniform = focusing && (await runSimulation({ ...FOCUS_SCENARIO, seed }));
-    const focused =
-      focusing && (await runSimulation({ ...FOCUS_SCENARIO, seed, focus: FOCUS }));
+    const focused = focusing && (await runSimulation({ ...FOCUS_SCENARIO, seed, focus: FOCUS }));
     const focus = (r) => ({
       hot: r.learning.detection.hot,
       hotAt: r.learning.detection.hotAt,

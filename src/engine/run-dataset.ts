@@ -197,7 +197,10 @@ export interface RunDatasetOptions {
    * pass just saw can move its focus before the pass ends. Undefined: the rest stays as planned.
    */
   readonly refocus?:
-    | ((made: readonly number[], segments: number) => readonly number[] | undefined | Promise<readonly number[] | undefined>)
+    | ((
+        made: readonly number[],
+        segments: number,
+      ) => readonly number[] | undefined | Promise<readonly number[] | undefined>)
     | undefined;
   /**
    * With a checkpoint: the process that runs the pass (`host:pid:random`). The run takes the dataset's pass
@@ -811,7 +814,8 @@ export async function runDataset(
             const rest = await options.refocus(made, segments.length);
             if (rest) order = [...made, ...restOfPass(made, rest, segments.length)];
           }
-          if (pos < (order?.length ?? segments.length) && observer.pause && !signal.aborted) await observer.pause(now() - started);
+          if (pos < (order?.length ?? segments.length) && observer.pause && !signal.aborted)
+            await observer.pause(now() - started);
         }
       }
 

@@ -82,9 +82,10 @@ export function planFocus(
  * Plans the rest of a pass that made the visits `made` (in order), from the evidence as it stands now: what
  * `planFocus` plans for a fresh pass, with the extra visits left to spend and the segments left to cover.
  * Segments not visited yet get one visit each (the pass still covers the whole key space), and the hot ones
- * share the extra visits left: at most the pass's extras less those made (a visit of a segment already
- * visited is an extra), and at most `extraShare` per segment left to cover, so a pass that turns hot near its
- * end adds a few extra visits, not a whole focused pass. `order` is the rest only; `reason` describes it.
+ * share the extra visits left: the pass's extras less those made (a visit of a segment already visited is an
+ * extra) — or, while it has made none, `extraShare` per segment left to cover, so a pass that turns hot near its
+ * end adds a few extra visits, not a whole focused pass. `order` is the rest only; `hot` and `reason` describe
+ * the whole pass (visits made and planned).
  * With nothing made, this is `planFocus`.
  */
 export function planRest(
@@ -100,20 +101,19 @@ export function planRest(
   const extraShare = options.extraShare ?? 1;
   const spent = made.length - visited.size;
   const candidates = ranked.slice(0, maxHot);
-  const budget = Math.min(
-    Math.round(extraShare * segments) - spent,
-    Math.round(extraShare * unvisited.length),
-  );
-  if (segments < 2 || candidates.length === 0 || budget < 1)
-    return {
-      order: unvisited,
-      segments,
-      hot: [],
-      reason:
-        candidates.length === 0 || segments < 2
-          ? `no drift needed a repair lately${options.live ? " and none is open now" : ""}: every segment once`
-          : `the pass's extra visits are spent: the other ${unvisited.length} once`,
-    };
+  // A pass already focused keeps the extras it has not spent; one that made no extra visit yet earns extras
+  // for the segments it has left only, so heat found near its end adds a few visits, not a whole focused pass.
+  const budget =
+    spent > 0
+      ? Math.round(extraShare * segments) - spent
+      : Math.min(Math.round(extraShare * segments), Math.round(extraShare * unvisited.length));
+  const quiet = `no drift needed a repair lately${options.live ? " and none is open now" : ""}: every segment once`;
+  if (segments < 2 || candidates.length === 0) return { order: unvisited, segments, hot: [], reason: quiet };
+  if (budget < 1) {
+    // Its extras spent: the pass covers what it has left, and says what it prioritised.
+    const hot = passHot(candidates, made, []);
+    return { order: unvisited, segments, hot, reason: hot.length ? focusReason(hot, segments) : quiet };
+  }
   // At most one hot segment per extra visit left (the hottest).
   const extra = budget;
   const hotNow = candidates.slice(0, extra);
@@ -150,19 +150,27 @@ export function planRest(
     for (let j = 0; j < k; j++) slots.push({ at: first + j * g, segment });
   }
   slots.sort((a, b) => a.at - b.at || a.segment - b.segment);
-  const hot = shares.map((s) => ({
-    segment: s.d.segment,
-    visits: visits.get(s.d.segment)!,
-    divergences: s.d.divergences,
-    repaired: s.d.repaired,
-    found: s.d.found,
-  }));
-  return {
-    order: slots.map((s) => s.segment),
-    segments,
-    hot,
-    reason: focusReason(hot, segments, made.length > 0),
-  };
+  const order = slots.map((s) => s.segment);
+  const hot = passHot(candidates, made, order);
+  return { order, segments, hot, reason: hot.length ? focusReason(hot, segments) : quiet };
+}
+
+/** The hot segments as the whole pass treats them: visits made and planned (those visited more than once). */
+function passHot(
+  candidates: readonly Ranked[],
+  made: readonly number[],
+  rest: readonly number[],
+): HotSegment[] {
+  const count = (seg: number) => made.filter((s) => s === seg).length + rest.filter((s) => s === seg).length;
+  return candidates
+    .map((d) => ({
+      segment: d.segment,
+      visits: count(d.segment),
+      divergences: d.divergences,
+      repaired: d.repaired,
+      found: d.found,
+    }))
+    .filter((h) => h.visits > 1);
 }
 
 interface Ranked {
@@ -193,7 +201,13 @@ function hotRanges(segments: number, drift: readonly RangeDrift[], live: readonl
   const ranked: Ranked[] = [];
   for (let s = 0; s < segments; s++) {
     if (!(score[s]! > bar)) continue;
-    ranked.push({ segment: s, divergences: divergences[s]!, repaired: repairs[s]!, found: found[s]!, heat: score[s]! });
+    ranked.push({
+      segment: s,
+      divergences: divergences[s]!,
+      repaired: repairs[s]!,
+      found: found[s]!,
+      heat: score[s]!,
+    });
   }
   return ranked.sort(
     (a, b) =>
@@ -247,11 +261,9 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function focusReason(hot: readonly HotSegment[], segments: number, rest: boolean): string {
+function focusReason(hot: readonly HotSegment[], segments: number): string {
   const parts = hot.map((h) => `segment ${h.segment + 1} ${h.visits}× (${evidenceText(h)})`);
-  return rest
-    ? `hot ranges scanned more often for the rest of the pass: ${parts.join(", ")}; the others once`
-    : `hot ranges scanned more often: ${parts.join(", ")}; the other ${segments - hot.length} once per pass`;
+  return `hot ranges scanned more often: ${parts.join(", ")}; the other ${segments - hot.length} once per pass`;
 }
 
 /** "12 divergences, 4 repaired; 2.5 open now" — the evidence that made a segment hot. */

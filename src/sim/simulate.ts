@@ -337,7 +337,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             onSegment: (outcome) => {
               const { results, scan } = outcome;
               rowsRead += scan.stats.rowsRead ?? 0;
-              if (outcome.to === outcome.from + 1) tracker.observe(outcome.from, outcome.of, foundDrift(outcome));
+              if (outcome.to === outcome.from + 1)
+                tracker.observe(outcome.from, outcome.of, foundDrift(outcome));
               for (const r of results) repairs[r.outcome] = (repairs[r.outcome] ?? 0) + 1;
             },
           },
