@@ -83,8 +83,10 @@ export function planFocus(
  * `planFocus` plans for a fresh pass, with the extra visits left to spend and the segments left to cover.
  * Segments not visited yet get one visit each (the pass still covers the whole key space), and the hot ones
  * share the extra visits left: the pass's extras less those made (a visit of a segment already visited is an
- * extra) — or, while it has made none, `extraShare` per segment left to cover, so a pass that turns hot near its
- * end adds a few extra visits, not a whole focused pass. `order` is the rest only; `hot` and `reason` describe
+ * extra) — or, while it has made none, at most `extraShare` per segment left to cover, so heat found at a
+ * pass's last segment or two adds a visit or two. Once an extra is made the pass has its full extras: a plain
+ * pass that turns hot midway is a focused pass for its rest (at most (1 + extraShare) × N visits, as any
+ * focused pass, and the next pass waits by its stretch). `order` is the rest only; `hot` and `reason` describe
  * the whole pass (visits made and planned).
  * With nothing made, this is `planFocus`.
  */
@@ -101,8 +103,8 @@ export function planRest(
   const extraShare = options.extraShare ?? 1;
   const spent = made.length - visited.size;
   const candidates = ranked.slice(0, maxHot);
-  // A pass already focused keeps the extras it has not spent; one that made no extra visit yet earns extras
-  // for the segments it has left only, so heat found near its end adds a few visits, not a whole focused pass.
+  // A pass that made an extra visit keeps the extras it has not spent; one that made none yet earns extras for
+  // the segments it has left only (heat found at its very end adds a visit or two, not a whole focused pass).
   const budget =
     spent > 0
       ? Math.round(extraShare * segments) - spent
