@@ -809,7 +809,7 @@ export async function runDataset(
             if ((await runPiece(pieces.shift()!)) === "stop") return await stopped();
           }
           if (pieceBudget !== undefined && lastFound > pieceBudget) dense = true;
-          if (order && options.refocus && pos < order.length) {
+          if (order && options.refocus && pos < order.length && !signal.aborted) {
             const made = order.slice(0, pos);
             const rest = await options.refocus(made, segments.length);
             if (rest) order = [...made, ...restOfPass(made, rest, segments.length)];
