@@ -210,6 +210,7 @@ const learning = (mode) =>
   mean(focusResults.flatMap((r) => r.b[mode].hot.filter((_, i) => r.b[mode].hotAt[i] < STEADY_MS)));
 const b = focusResults.length && {
   extraShare: EXTRA_SHARE,
+  focus: FOCUS,
   hotDetectionMs: { uniform: pooled("uniform", "hot"), adaptive: pooled("adaptive", "hot") },
   coldDetectionMs: { uniform: pooled("uniform", "cold"), adaptive: pooled("adaptive", "cold") },
   speedup: pooled("uniform", "hot") / pooled("adaptive", "hot"),

@@ -199,7 +199,8 @@ describe("planRest (the rest of a pass, planned again after each visit)", () => 
     // lean to the lower index (17 + 17 planned, 19 + 15 made here; known, not corrected).
     expect(made).toHaveLength(fresh.length);
     const planned = counts(fresh, segments);
-    counts(made, segments).forEach((n, seg) => expect(Math.abs(n - planned[seg]!)).toBeLessThanOrEqual(2));
+    for (const [seg, n] of counts(made, segments).entries())
+      expect(Math.abs(n - planned[seg]!)).toBeLessThanOrEqual(2);
     for (const h of d) {
       const at = made.flatMap((s, i) => (s === h.segment ? [i] : []));
       expect(Math.max(...at.slice(1).map((p, i) => p - at[i]!))).toBeLessThanOrEqual(4);
