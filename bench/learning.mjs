@@ -60,6 +60,8 @@ const FOCUS_SCENARIO = {
   },
 };
 const EXTRA_SHARE = Number(process.env.LEARN_EXTRA_SHARE ?? 2);
+/** Adaptive focus's evidence and re-planning (both on by default): LEARN_FOCUS='{"live":false,"refocus":false}'. */
+const FOCUS = { extraShare: EXTRA_SHARE, ...JSON.parse(process.env.LEARN_FOCUS ?? "{}") };
 
 /** Which parts run: `owner` ((a) and (c)), `focus` ((b)); default both (LEARN_PARTS=owner,focus). */
 const PARTS = new Set((process.env.LEARN_PARTS ?? "owner,focus").split(","));
@@ -94,8 +96,7 @@ if (process.argv[2] === "--worker") {
     const inferred = owner && (await runSimulation({ ...OWNER_SCENARIO, seed, policy: INFERRED }));
     const focusing = PARTS.has("focus");
     const uniform = focusing && (await runSimulation({ ...FOCUS_SCENARIO, seed }));
-    const focused =
-      focusing && (await runSimulation({ ...FOCUS_SCENARIO, seed, focus: { extraShare: EXTRA_SHARE } }));
+    const focused = focusing && (await runSimulation({ ...FOCUS_SCENARIO, seed, focus: FOCUS }));
     const focus = (r) => ({
       hot: r.learning.detection.hot,
       hotAt: r.learning.detection.hotAt,
@@ -209,6 +210,7 @@ const learning = (mode) =>
   mean(focusResults.flatMap((r) => r.b[mode].hot.filter((_, i) => r.b[mode].hotAt[i] < STEADY_MS)));
 const b = focusResults.length && {
   extraShare: EXTRA_SHARE,
+  focus: FOCUS,
   hotDetectionMs: { uniform: pooled("uniform", "hot"), adaptive: pooled("adaptive", "hot") },
   coldDetectionMs: { uniform: pooled("uniform", "cold"), adaptive: pooled("adaptive", "cold") },
   speedup: pooled("uniform", "hot") / pooled("adaptive", "hot"),

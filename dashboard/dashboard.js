@@ -98,7 +98,7 @@
 
   /**
    * What adaptive focus prioritised and why: the plan's sentence, then each hot segment with the drift that made
-   * it hot (divergences per hour over the window) and the visits it gets (or, on a coordinator, that its job
+   * it hot (divergences per hour over the window, and what its latest visits found open now) and the visits it gets (or, on a coordinator, that its job
    * went first).
    */
   function focusDetail(f) {
@@ -118,9 +118,17 @@
               return h(
                 "li",
                 {
-                  data: { segment: x.segment, visits: x.visits, extra: x.visits - 1, rate: rate.toFixed(2) },
+                  data: {
+                    segment: x.segment,
+                    visits: x.visits,
+                    extra: x.visits - 1,
+                    rate: rate.toFixed(2),
+                    found: x.found ?? 0,
+                  },
                 },
                 `segment ${x.segment + 1}: ${x.divergences} divergence${x.divergences === 1 ? "" : "s"} (${x.repaired} repaired) in ${duration(windowMs)}, ${rate < 10 ? rate.toFixed(1) : Math.round(rate)}/h · `,
+                // Live evidence: divergent keys its latest visits found and act on (before any is settled).
+                x.found > 0 ? `${Math.round(x.found * 10) / 10} open now · ` : "",
                 x.visits > 1
                   ? `${x.visits} visits per pass (${x.visits - 1} extra)`
                   : "its job submitted first",

@@ -192,6 +192,17 @@ export interface RunDatasetOptions {
    */
   readonly focus?: ((segments: number) => readonly number[] | Promise<readonly number[]>) | undefined;
   /**
+   * With `focus`, on a local pass: asked after each visit with the visits made so far; the order it returns
+   * replaces the visits still to make (made whole: every segment not yet visited is appended), so what the
+   * pass just saw can move its focus before the pass ends. Undefined: the rest stays as planned.
+   */
+  readonly refocus?:
+    | ((
+        made: readonly number[],
+        segments: number,
+      ) => readonly number[] | undefined | Promise<readonly number[] | undefined>)
+    | undefined;
+  /**
    * With a checkpoint: the process that runs the pass (`host:pid:random`). The run takes the dataset's pass
    * lease first (PassOwnedError when another live process holds it), renews it with every heartbeat, stops
    * after the step in flight if it loses it, and releases it at the end.
@@ -665,13 +676,10 @@ export async function runDataset(
         let dense = false;
         const start = order ? position : done.size;
         // `pos`: where the checkpoint stands after the group (a segment index, or a position in the focus order).
-        const total = order?.length ?? segments.length;
         const groups: Iterable<{ range: KeyRange; from: number; to: number; pos?: number }> = options.keys
           ? [{ range: segments[0]!, from: 0, to: 1 }]
           : order
-            ? order
-                .slice(start)
-                .map((seg, i) => ({ range: segments[seg]!, from: seg, to: seg + 1, pos: start + i + 1 }))
+            ? focusVisits(() => order!, start, segments)
             : options.groupSegments === false || options.ranges
               ? segments.slice(start).map((range, i) => ({ range, from: start + i, to: start + i + 1 }))
               : segmentGroups(segments, ds.checkpointRows / 10, () => lastFound, start);
@@ -754,7 +762,7 @@ export async function runDataset(
               from,
               to,
               of: segments.length,
-              ...(order ? { visit: { at: pos, of: total } } : {}),
+              ...(order ? { visit: { at: pos, of: order.length } } : {}),
               ...segment.work,
             };
             const here = segmentFigures(ds.name, runId, outcome, pieceStarted, now());
@@ -803,7 +811,13 @@ export async function runDataset(
             if ((await runPiece(pieces.shift()!)) === "stop") return await stopped();
           }
           if (pieceBudget !== undefined && lastFound > pieceBudget) dense = true;
-          if (pos < total && observer.pause && !signal.aborted) await observer.pause(now() - started);
+          if (order && options.refocus && pos < order.length && !signal.aborted) {
+            const made = order.slice(0, pos);
+            const rest = await options.refocus(made, segments.length);
+            if (rest) order = [...made, ...restOfPass(made, rest, segments.length)];
+          }
+          if (pos < (order?.length ?? segments.length) && observer.pause && !signal.aborted)
+            await observer.pause(now() - started);
         }
       }
 
@@ -863,6 +877,22 @@ export async function abandonCheckpoint(
   await state.deleteCheckpoint(dataset);
   await observer.onAbandoned?.(cp);
   return undefined;
+}
+
+/** A focused pass's visits from position `start`, read from the order as it stands (`refocus` may replace its rest). */
+function* focusVisits(order: () => readonly number[], start: number, segments: readonly KeyRange[]) {
+  for (let i = start; i < order().length; i++) {
+    const seg = order()[i]!;
+    yield { range: segments[seg]!, from: seg, to: seg + 1, pos: i + 1 };
+  }
+}
+
+/** The rest of a refocused pass: `rest`'s valid indexes, and every segment neither made nor in it appended. */
+function restOfPass(made: readonly number[], rest: readonly number[], segments: number): number[] {
+  const kept = rest.filter((i) => Number.isInteger(i) && i >= 0 && i < segments);
+  const seen = new Set([...made, ...kept]);
+  for (let i = 0; i < segments; i++) if (!seen.has(i)) kept.push(i);
+  return kept;
 }
 
 /**

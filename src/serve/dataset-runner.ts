@@ -32,7 +32,14 @@ import { queuedMode, type SegmentDispatch } from "../engine/segment-dispatch.js"
 import type { SegmentReport } from "../engine/segment-report.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { probeEvidence } from "../learning/evidence-of-run.js";
-import { focusStretch, hotFirst, planFocus } from "../learning/focus-order.js";
+import {
+  FocusTracker,
+  focusStretch,
+  foundDrift,
+  hotFirst,
+  planFocus,
+  planRest,
+} from "../learning/focus-order.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
 import {
   CanaryError,
@@ -137,6 +144,10 @@ export class DatasetRunner {
   private focusView: FocusView | null = null;
   /** Visits ÷ segments of the last focused pass: the wait before the next pass grows by it (same read rate). */
   private stretch = 1;
+  /** Adaptive focus's live evidence: what the latest visits of each segment found (this process's passes). */
+  private readonly focusTracker = new FocusTracker();
+  /** Divergent keys the pieces of the segment being visited found so far (a segment cut into pieces). */
+  private focusPieces = 0;
   private rolloutLoad: Promise<CanaryRollout> | undefined;
   /** The change-log replay running (or the last one): shown in status. */
   private replayView: ReplayView | null = null;
@@ -977,7 +988,15 @@ export class DatasetRunner {
         },
         // Below full intensity, gentleness over speed: one query at a time against the stores.
         ...(this.ds.intensity < 1 ? { detect: { serial: true } } : {}),
-        ...(this.ds.focus ? { focus: (segments: number) => this.planFocus(segments) } : {}),
+        ...(this.ds.focus
+          ? {
+              focus: (segments: number) => this.planFocus(segments),
+              // A local pass re-plans its rest after every visit; a coordinator's jobs are all submitted at once.
+              ...(dispatch
+                ? {}
+                : { refocus: (made: readonly number[], segments: number) => this.refocus(made, segments) }),
+            }
+          : {}),
         observer: {
           onAbandoned: (cp) =>
             this.deps.log(`${dataset}: abandoning unfinished ${cp.mode} pass ${cp.runId} for a ${mode} pass`),
@@ -1067,7 +1086,10 @@ export class DatasetRunner {
       this.ds.name,
       since,
     );
-    const planned = planFocus(segments, drift, { extraShare: focus.extraShare });
+    const planned = planFocus(segments, drift, {
+      extraShare: focus.extraShare,
+      live: this.focusTracker.live(segments),
+    });
     // A coordinator's pass is one job per segment: its hot ranges go first rather than more often.
     const plan = this.deps.dispatch ? hotFirst(planned) : planned;
     this.stretch = focusStretch(plan);
@@ -1084,6 +1106,33 @@ export class DatasetRunner {
   }
 
   /**
+   * Adaptive focus after each visit of a local pass: the rest of the pass planned again from the evidence as it
+   * stands (the visit just made may have found a range drifting), and status updated to say so; logged when
+   * the hot ranges change.
+   */
+  private async refocus(made: readonly number[], segments: number): Promise<readonly number[]> {
+    const focus = this.ds.focus!;
+    const now = this.deps.now();
+    const since = now - focus.windowMs;
+    const drift = await evidenceReader({ state: this.deps.state, now: this.deps.now }).rangeDrift(
+      this.ds.name,
+      since,
+    );
+    const rest = planRest(segments, made, drift, {
+      extraShare: focus.extraShare,
+      live: this.focusTracker.live(segments),
+    });
+    const visits = made.length + rest.order.length;
+    this.stretch = visits / segments;
+    if (this.progress) this.progress = { ...this.progress, segments: visits };
+    const hotBefore = this.focusView?.hot.map((h) => h.segment).join(",");
+    this.focusView = { plannedAt: now, since, segments, visits, hot: rest.hot, reason: rest.reason };
+    if (rest.hot.length > 0 && rest.hot.map((h) => h.segment).join(",") !== hotBefore)
+      this.deps.log(`${this.ds.name}: focus: ${rest.reason}`);
+    return rest.order;
+  }
+
+  /**
    * What serve does with a finished group of segments, wherever it ran: metrics (rows, repairs, escalations,
    * durations, the worker's count), and — for a group run here — divergent-key marks and times to
    * convergence (a worker records its own marks and reports the times).
@@ -1091,6 +1140,14 @@ export class DatasetRunner {
   private async segmentDone(report: SegmentReport, work: SegmentOutcome | undefined): Promise<void> {
     const { metrics } = this.deps;
     const dataset = this.ds.name;
+    // Adaptive focus's live evidence: what a visit of one segment run here found (its pieces added up).
+    if (this.ds.focus && work && work.to === work.from + 1) {
+      this.focusPieces += foundDrift(work);
+      if (!report.part || report.part.last) {
+        this.focusTracker.observe(work.from, work.of, this.focusPieces);
+        this.focusPieces = 0;
+      }
+    }
     // A group cut into pieces completes its segments with its last piece.
     if (!report.part || report.part.last) metrics.segments.inc({ dataset }, report.to - report.from);
     metrics.segmentDuration.observe({ dataset }, report.durationMs / 1000);

@@ -4,7 +4,7 @@ import { verifyAuditChainAsync } from "../core/audit-chain.js";
 import { keyId } from "../core/model.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import { runDataset } from "../engine/run-dataset.js";
-import { focusStretch, planFocus } from "../learning/focus-order.js";
+import { FocusTracker, foundDrift, planFocus, planRest } from "../learning/focus-order.js";
 import { SqliteStateStore } from "../state/sqlite/sqlite-state-store.js";
 import type { StateStore } from "../state/state-store.js";
 import { type Checked, checkInvariants } from "./checkers.js";
@@ -54,7 +54,15 @@ export interface SimulationOptions {
    * store's range drift (`planFocus`), and the next pass held back by its extra visits (the same rows read
    * per unit of time as uniform passes).
    */
-  readonly focus?: { readonly extraShare?: number } | undefined;
+  readonly focus?:
+    | {
+        readonly extraShare?: number;
+        /** Plan from what the latest visits found too, not only settled repairs (default true). */
+        readonly live?: boolean;
+        /** Re-plan the rest of the pass after every visit (default true). */
+        readonly refocus?: boolean;
+      }
+    | undefined;
   /** Primary mode: the client writes move from r0 to r1 at this virtual time (a failover). */
   readonly writerMovesAtMs?: number | undefined;
 }
@@ -289,6 +297,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   let rowsRead = 0;
   let firstPassAt: number | undefined;
   let lastPassEnd = 0;
+  // Adaptive focus as serve runs it: settled evidence from the state store, live evidence from each visit.
+  const focus = options.focus;
+  const tracker = new FocusTracker();
+  const focusOptions = (segments: number) => ({
+    extraShare: focus?.extraShare,
+    ...(focus?.live !== false ? { live: tracker.live(segments) } : {}),
+  });
   /** A focused pass holds the next one back by its extra visits (serve stretches its interval alike). */
   let notBefore = 0;
   const engineRun = async () => {
@@ -322,19 +337,32 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             onRecovered: (settled) => {
               for (const r of settled) repairs[r.outcome] = (repairs[r.outcome] ?? 0) + 1;
             },
-            onSegment: ({ results, scan }) => {
+            onSegment: (outcome) => {
+              const { results, scan } = outcome;
               rowsRead += scan.stats.rowsRead ?? 0;
+              if (outcome.to === outcome.from + 1)
+                tracker.observe(outcome.from, outcome.of, foundDrift(outcome));
               for (const r of results) repairs[r.outcome] = (repairs[r.outcome] ?? 0) + 1;
             },
           },
-          ...(options.focus
+          ...(focus
             ? {
                 focus: async (segments: number) => {
                   const drift = await rawState.rangeDrift(ds.name, 0);
-                  const plan = planFocus(segments, drift, options.focus);
-                  stretch = focusStretch(plan);
+                  const plan = planFocus(segments, drift, focusOptions(segments));
+                  stretch = plan.order.length / segments;
                   return plan.order;
                 },
+                ...(focus.refocus !== false
+                  ? {
+                      refocus: async (made: readonly number[], segments: number) => {
+                        const drift = await rawState.rangeDrift(ds.name, 0);
+                        const rest = planRest(segments, made, drift, focusOptions(segments));
+                        stretch = (made.length + rest.order.length) / segments;
+                        return rest.order;
+                      },
+                    }
+                  : {}),
               }
             : {}),
         },

@@ -84,6 +84,71 @@ it("visits segments in the focus order, resuming a stopped pass in the order it 
   expect(await state.getCheckpoint(ds.name)).toBeUndefined();
 });
 
+it("re-plans the rest of a pass after each visit (refocus), and a stopped pass resumes the order as re-planned", async () => {
+  const cfg = itemsConfig(dir, { extra: "    checkpointRows: 25\n" });
+  const ds = cfg.datasets[0]!;
+  const state = await openStateStore(cfg.state);
+  const replicas: OpenReplica[] = [];
+  for (const r of ds.replicas)
+    replicas.push({ name: r.name, connector: await openConnector(ds.name, r, { readonly: false }) });
+  cleanup.push(async () => {
+    for (const r of replicas) await r.connector.close();
+    await state.close();
+  });
+  let t = 1_000;
+  const visited: number[] = [];
+  const asked: number[][] = [];
+  const stop = new AbortController();
+  const first = await runDataset(
+    ds,
+    replicas,
+    { state, now: () => t++ },
+    {
+      runId: "refocus-1",
+      command: "serve scan",
+      mode: "scan",
+      checkpoint: true,
+      focus: () => [0, 1, 2, 3],
+      // After the stale key's segment (2) is visited, the rest becomes [2, 2] (and 3, never visited, appended);
+      // out-of-range indexes are dropped; undefined keeps the rest as planned.
+      refocus: (made) => {
+        asked.push([...made]);
+        return made.length === 3 ? [2, 7, 2] : undefined;
+      },
+      observer: {
+        onSegment: ({ from, visit }) => {
+          visited.push(from);
+          if (visit?.at === 4) {
+            expect(visit.of).toBe(6);
+            stop.abort();
+          }
+        },
+      },
+      signal: stop.signal,
+    },
+  );
+  expect(first).toMatchObject({ finished: false, segmentsDone: 4, segments: 6 });
+  // Not asked after the visit the pass stopped at.
+  expect(asked).toEqual([[0], [0, 1], [0, 1, 2]]);
+  // Resumed: the re-planned order is what the checkpoint kept.
+  const second = await runDataset(
+    ds,
+    replicas,
+    { state, now: () => t++ },
+    {
+      runId: "refocus-2",
+      command: "serve scan",
+      mode: "scan",
+      checkpoint: true,
+      focus: () => [0, 1, 2, 3],
+      observer: { onSegment: ({ from }) => void visited.push(from) },
+    },
+  );
+  expect(second).toMatchObject({ runId: "refocus-1", finished: true, segments: 6, segmentsDone: 6 });
+  expect(visited).toEqual([0, 1, 2, 2, 2, 3]);
+  expect(second.totals.counts.stale).toBe(3);
+});
+
 it("focuses a watched dataset's whole pass, not its dirty-segment pass", async () => {
   const cfg = itemsConfig(dir, {
     extra:

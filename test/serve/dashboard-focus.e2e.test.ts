@@ -118,6 +118,8 @@ describe.skipIf(!haveChromium)("adaptive focus on the dashboard in headless Chro
     expect(await hot.first().getAttribute("data-segment")).toBe("2");
     expect(await hot.first().getAttribute("data-extra")).toBe("4");
     expect(await hot.first().getAttribute("data-rate")).toBe("4.00");
+    // The replicas agree: its visits found nothing open now (live evidence), so the line says nothing of it.
+    expect(await hot.first().getAttribute("data-found")).toBe("0");
     expect(await hot.first().textContent()).toBe(
       "segment 3: 8 divergences (8 repaired) in 2 h, 4.0/h · 5 visits per pass (4 extra)",
     );

@@ -94,6 +94,36 @@ describe("serve focus: adaptive", () => {
     expect([...new Set(visited)].sort()).toEqual([0, 1, 2, 3]);
   });
 
+  it("a range found drifting in this pass is hot for the rest of it, before any evidence is recorded", async () => {
+    // A fresh directory: 10 keys of segment 2 (of 4) stale on b, and no drift in the state store.
+    const fresh = mkdtempSync(join(tmpdir(), "concord-focus-live-"));
+    cleanup.push(async () => rmSync(fresh, { recursive: true, force: true }));
+    makeItemsReplicas(fresh, { rows: 100, stale: [30, 31, 32, 33, 34, 35, 36, 37, 38, 39] });
+    const cfg = itemsConfig(fresh, { extra: "    checkpointRows: 25\n    focus: adaptive\n" });
+    const log: string[] = [];
+    const service = await createService(cfg, { log: (l) => log.push(l) });
+    cleanup.push(() => service.stop());
+    await service.api.trigger("items", "scan");
+    await service.idle();
+    const [status] = await service.api.datasets();
+    // Planned plain (no evidence), segment 2 visited second and found with 10 divergent keys: the rest of the
+    // pass is focused on it (first the extras of the 2 segments left, then, an extra made, the pass's 4).
+    expect(status!.focus).toMatchObject({
+      segments: 4,
+      visits: 8,
+      hot: [{ segment: 1, visits: 5, divergences: 0, repaired: 0, found: 10 }],
+      reason:
+        "hot ranges scanned more often: segment 2 5× (0 divergences, 0 repaired; 10 open now); the other 3 once per pass",
+    });
+    const visited = (await service.api.segments(status!.lastRun!.id)).map((v) => v.from);
+    expect(visited.slice(0, 2)).toEqual([0, 1]);
+    expect(visited.filter((f) => f === 1)).toHaveLength(5);
+    expect(new Set(visited)).toEqual(new Set([0, 1, 2, 3]));
+    expect(log.some((l) => l.startsWith("items: focus: hot ranges scanned more often: segment 2"))).toBe(
+      true,
+    );
+  });
+
   it("is off by default: status focus is null", async () => {
     const { service } = await scanPass("");
     const [status] = await service.api.datasets();
