@@ -40,6 +40,7 @@ import {
 import { type ExpectedState, runSegment, type SegmentWork } from "./run-segment.js";
 import { addTotals, emptyTotals, type RunTotals, recordRunEnd } from "./run-totals.js";
 import { type QueuedTotals, queuedMode, type SegmentDispatch } from "./segment-dispatch.js";
+import { mayTripGuard } from "./plan-dataset.js";
 import { addFigures, SEGMENT_RUNS_KEPT, segmentFigures } from "./segment-figures.js";
 import { candidateFigures, type SegmentReport, segmentReport } from "./segment-report.js";
 import {
@@ -644,13 +645,14 @@ export async function runDataset(
         });
         let lastFound = 0;
         // How many differing keys one piece of a group may hold: the budget segment groups adapt to.
-        // A policy with blast-radius limits weighs each group whole (a trip writes nothing of it), so its
-        // groups are not cut: their memory stays bounded by the segment.
+        // A policy with blast-radius limits weighs each group whole (a trip writes nothing of it): a dense
+        // group's differing keys are counted first, and it is done in pieces only when that count cannot
+        // trip the guard (otherwise whole, as one piece, so a refusal refuses the group before any write).
         const limited =
           policy !== undefined &&
           (policy.limits.maxRepairs !== undefined || policy.limits.maxDivergentFraction !== undefined);
         const pieceBudget =
-          options.keys || limited || !(await rangesCut(replicas, resolved.shape))
+          options.keys || !(await rangesCut(replicas, resolved.shape))
             ? undefined
             : Math.max(
                 1,
@@ -690,8 +692,9 @@ export async function runDataset(
           let pieces: { range: KeyRange; expectedRows?: number }[] = [
             segments.length > 1 ? { range, expectedRows: (to - from) * ds.checkpointRows } : { range },
           ];
-          if (dense && budget !== undefined) {
-            // The last group had to be cut: this one likely too, so it is cut before any of it is scanned.
+          if (dense && budget !== undefined && !limited) {
+            // The last group had to be cut: this one likely too, so it is cut before any of it is scanned
+            // (unless the guard must weigh it first).
             const cut = await cutDenseRange(replicas, resolved.shape, range, budget);
             const each = Math.ceil(cut.rows / Math.max(1, cut.pieces.length));
             if (cut.pieces.length) pieces = cut.pieces.map((r) => ({ range: r, expectedRows: each }));
@@ -701,6 +704,8 @@ export async function runDataset(
           let part = 0;
           lastFound = 0;
           dense = false;
+          // The guard weighed this group whole from its count of differing keys and it cannot trip.
+          let weighed = false;
           // One piece, start to end, in a function of its own: what it found, decided and wrote is held by
           // that function's frame alone and released when it returns. Held in this loop's own frame, a stale
           // register of the suspended run kept the last piece alive through the next (twice the memory).
@@ -722,9 +727,15 @@ export async function runDataset(
               repairMode: options.repairMode ?? ds.repairMode ?? "all",
               expected: options.keys ? options.expected : undefined,
               bounds: options.keys || options.ranges ? undefined : bounds,
+              weighed,
               target: options.keys
                 ? { keys: options.keys, ...(options.keyRows ? { rows: options.keyRows } : {}) }
-                : { ...piece, ...(budget !== undefined ? { limit: budget } : {}) },
+                : {
+                    ...piece,
+                    ...(budget !== undefined
+                      ? { limit: budget, ...(limited && !weighed ? { countPast: true } : {}) }
+                      : {}),
+                  },
             });
             // Stopped mid-scan: nothing of this piece is decided, recorded or written.
             if (segment.stopped) {
@@ -733,7 +744,23 @@ export async function runDataset(
             }
             if (segment.overflow) {
               dense = true;
-              const cut = await cutDenseRange(replicas, resolved.shape, piece.range, budget!);
+              if (limited && !weighed) {
+                const { listed, replicas: rows } = segment.work.scan;
+                if (listed === undefined || mayTripGuard(policy!.limits, listed, rows, replicas.length)) {
+                  // The guard could refuse the group: it is done whole, as before any cutting.
+                  pieces.unshift(piece);
+                  budget = undefined;
+                  return "next";
+                }
+                weighed = true;
+              }
+              const cut = await cutDenseRange(
+                replicas,
+                resolved.shape,
+                piece.range,
+                budget!,
+                segment.work.scan.listed,
+              );
               const each = Math.ceil(cut.rows / Math.max(1, cut.pieces.length));
               // A range the store cannot cut is done whole (unbounded: there is no smaller piece).
               pieces.unshift(
