@@ -24,6 +24,7 @@ import {
 } from "./describe-dataset.js";
 import { dispatchSegments } from "./dispatch-segments.js";
 import { inferredBasis, readOwnerEvidence } from "./owner-evidence.js";
+import { mayTripGuard } from "./plan-dataset.js";
 import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
 import type { RepairMode } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
@@ -40,7 +41,6 @@ import {
 import { type ExpectedState, runSegment, type SegmentWork } from "./run-segment.js";
 import { addTotals, emptyTotals, type RunTotals, recordRunEnd } from "./run-totals.js";
 import { type QueuedTotals, queuedMode, type SegmentDispatch } from "./segment-dispatch.js";
-import { mayTripGuard } from "./plan-dataset.js";
 import { addFigures, SEGMENT_RUNS_KEPT, segmentFigures } from "./segment-figures.js";
 import { candidateFigures, type SegmentReport, segmentReport } from "./segment-report.js";
 import {
@@ -63,6 +63,14 @@ export type { RunTotals } from "./run-totals.js";
  * keys be scanned again in pieces: the simulator's passes took 3.6 times as long).
  */
 const MIN_PIECE_DIVERGENCES = 1000;
+
+/**
+ * The default piece budget is a segment's rows over this (2,000 divergences for 100,000-row segments): a
+ * piece of 10,000 divergences is about 40 MB live with its decisions, audit entries and writes, and the heap
+ * V8 grows over its garbage kept a 1M-row / 100k-difference repair near 300 MB of RSS; pieces of 2,000 keep
+ * it under 150 MB (docs/benchmarks.md, *Memory at 1M/100k*).
+ */
+const ROWS_PER_PIECE_DIVERGENCE = 50;
 
 /** What one group of segments (or the list of keys) came to: its work and where it lies in the run. */
 /** What the run does after a piece: go on with the next, or stop (the signal, or a stop mid-scan). */
@@ -176,7 +184,7 @@ export interface RunDatasetOptions {
   /** Which writes a repair makes (default: the dataset's `repairMode`, else all); the rest are held back. */
   readonly repairMode?: RepairMode | undefined;
   /**
-   * How many differing keys one piece of a group may hold (default `checkpointRows / 10`, at least
+   * How many differing keys one piece of a group may hold (default `checkpointRows / 50`, at least
    * MIN_PIECE_DIVERGENCES): a range that lists more is cut smaller and done a piece at a time, so memory is
    * bounded by this, not by the divergences.
    */
@@ -657,12 +665,15 @@ export async function runDataset(
             : Math.max(
                 1,
                 Math.floor(
-                  options.pieceDivergences ?? Math.max(MIN_PIECE_DIVERGENCES, ds.checkpointRows / 10),
+                  options.pieceDivergences ??
+                    Math.max(MIN_PIECE_DIVERGENCES, ds.checkpointRows / ROWS_PER_PIECE_DIVERGENCE),
                 ),
               );
         let budget = pieceBudget;
         // The last group held more differing keys than the budget (it was cut into pieces).
         let dense = false;
+        // How many segments the last group spanned (its divergences per segment estimate the next group's).
+        let lastSpan = 1;
         const start = order ? position : done.size;
         // `pos`: where the checkpoint stands after the group (a segment index, or a position in the focus order).
         const total = order?.length ?? segments.length;
@@ -694,8 +705,9 @@ export async function runDataset(
           ];
           if (dense && budget !== undefined && !limited) {
             // The last group had to be cut: this one likely too, so it is cut before any of it is scanned
-            // (unless the guard must weigh it first).
-            const cut = await cutDenseRange(replicas, resolved.shape, range, budget);
+            // (unless the guard must weigh it first), by as many differing keys as the last group held.
+            const estimate = Math.ceil((lastFound / lastSpan) * (to - from));
+            const cut = await cutDenseRange(replicas, resolved.shape, range, budget, estimate);
             const each = Math.ceil(cut.rows / Math.max(1, cut.pieces.length));
             if (cut.pieces.length) pieces = cut.pieces.map((r) => ({ range: r, expectedRows: each }));
           }
@@ -828,6 +840,7 @@ export async function runDataset(
             if ((await runPiece(pieces.shift()!)) === "stop") return await stopped();
           }
           if (pieceBudget !== undefined && lastFound > pieceBudget) dense = true;
+          lastSpan = to - from;
           if (pos < total && observer.pause && !signal.aborted) await observer.pause(now() - started);
         }
       }
