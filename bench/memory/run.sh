@@ -21,7 +21,7 @@ Y
 "$HERE/pg-reset.sh" "$P"
 L=$(cut -d' ' -f1 /proc/loadavg)
 set +e
-/usr/bin/time -v -o "$W/time.txt" node ${NODE_FLAGS:-} "$ROOT/bin/concord.js" "$MODE" -c "$W/c.yaml" --json > "$W/out.json" 2> "$W/err.txt"
+/usr/bin/time -v -o "$W/time.txt" node ${NODE_FLAGS:-} "$ROOT/bin/concord.js" "$MODE" -c "$W/c.yaml" ${JSONFLAG---json} > "$W/out.json" 2> "$W/err.txt"
 rc=$?
 set -e
 rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2/1024}' "$W/time.txt")

@@ -238,7 +238,7 @@ it("a checkpointed repair stopped between pieces resumes without skipping or app
   expect(second.seen.most.divergences).toBeLessThanOrEqual(BUDGET);
 });
 
-it("a policy with blast-radius limits keeps a dense group whole: the guard trips before anything of it is written", async () => {
+it("a policy whose limits the count of differing keys could trip keeps a dense group whole: the guard trips before anything of it is written", async () => {
   const dir = fresh();
   const policy = "owner: a, resolve: highest-version, limits: { maxRepairs: 5000 }";
   const limited = await run(itemsConfig(dir, { policy }), {
