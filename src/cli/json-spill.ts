@@ -57,7 +57,9 @@ export class JsonSpill {
     // Read back in chunks so a large spill never sits in memory whole.
     const fd = openSync(this.path, "r");
     try {
-      const chunk = Buffer.alloc(1 << 20);
+      // 64 KiB at a time: the strings read stay small enough for V8's young generation (a megabyte string is
+      // a large object, collected only by full collections, and grew the heap while a big document was written).
+      const chunk = Buffer.alloc(1 << 16);
       let rest = "";
       let pos = 0;
       for (;;) {
