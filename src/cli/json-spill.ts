@@ -1,11 +1,26 @@
-/** JSON values spilled one per line to temporary files and read back in order, so reports stay off the heap. */
+/** JSON values spilled to temporary files and read back in order, so reports stay off the heap. */
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /**
- * JSON values appended one per line to a temporary file, read back in order. Without a file (`path`
- * undefined: nobody will read the list) it only counts, and the values are never built.
+ * A value's JSON as `JSON.stringify(value, null, 2)` writes it, kept as text: a document writer copies it
+ * (indented) instead of parsing and serialising it again.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * Ends each value in a spill file. JSON text never holds a raw control character (they are escaped in
+ * strings), so a value's indented JSON, newlines and all, ends exactly where this stands.
+ */
+const END = "\x1e\n";
+
+/**
+ * JSON values appended to a temporary file as indented JSON, each ended by a record separator, read back
+ * in order (as values, or as their text). Without a file (`path` undefined: nobody will read the list) it
+ * only counts, and the values are never built.
  */
 export class JsonSpill {
   private readonly fd: number | undefined;
@@ -21,23 +36,30 @@ export class JsonSpill {
   push(make: () => unknown): void {
     this.count++;
     if (this.fd === undefined) return;
-    this.buffer.push(JSON.stringify(make()));
+    this.buffer.push(JSON.stringify(make(), null, 2));
     if (this.buffer.length >= 1000) this.flush();
   }
 
   private flush(): void {
-    if (this.fd !== undefined && this.buffer.length) writeSync(this.fd, `${this.buffer.join("\n")}\n`);
+    if (this.fd !== undefined && this.buffer.length) writeSync(this.fd, `${this.buffer.join(END)}${END}`);
     this.buffer = [];
   }
 
   /** Every value pushed, in order, one at a time. */
   *values(): Iterable<unknown> {
+    for (const t of this.texts()) yield JSON.parse(t.text);
+  }
+
+  /** Every value pushed, in order, as its indented JSON (what a document writer copies). */
+  *texts(): Iterable<JsonText> {
     if (this.path === undefined) throw new Error("this list was counted, not kept");
     this.flush();
     // Read back in chunks so a large spill never sits in memory whole.
     const fd = openSync(this.path, "r");
     try {
-      const chunk = Buffer.alloc(1 << 20);
+      // 64 KiB at a time: the strings read stay small enough for V8's young generation (a megabyte string is
+      // a large object, collected only by full collections, and grew the heap while a big document was written).
+      const chunk = Buffer.alloc(1 << 16);
       let rest = "";
       let pos = 0;
       for (;;) {
@@ -45,11 +67,11 @@ export class JsonSpill {
         if (n === 0) break;
         pos += n;
         const text = rest + chunk.toString("utf8", 0, n);
-        const lines = text.split("\n");
-        rest = lines.pop()!;
-        for (const line of lines) if (line) yield JSON.parse(line);
+        const values = text.split(END);
+        rest = values.pop()!;
+        for (const v of values) if (v) yield new JsonText(v);
       }
-      if (rest) yield JSON.parse(rest);
+      if (rest) yield new JsonText(rest);
     } finally {
       closeSync(fd);
     }

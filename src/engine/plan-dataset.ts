@@ -74,3 +74,21 @@ export function planDataset(
   }
   return { scan, policy, decisions, guard };
 }
+
+/**
+ * Whether a plan over a range could trip the blast-radius guard, given at most `listed` differing keys over
+ * `rows` (each replica's rows in it) and `replicas` replicas: every listed key divergent and written to every
+ * replica. False means the guard cannot trip whatever the plan decides, so the range may be done in pieces
+ * without weighing each (a piece's share of differing rows is not the range's).
+ */
+export function mayTripGuard(
+  limits: CompiledPolicy["limits"],
+  listed: number,
+  rows: Readonly<Record<string, { rows: number }>>,
+  replicas: number,
+): boolean {
+  const most = Math.max(0, ...Object.values(rows).map((r) => r.rows));
+  const { maxDivergentFraction, maxRepairs } = limits;
+  if (maxDivergentFraction !== undefined && most > 0 && listed / most > maxDivergentFraction) return true;
+  return maxRepairs !== undefined && listed * replicas > maxRepairs;
+}

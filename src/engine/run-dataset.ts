@@ -24,6 +24,7 @@ import {
 } from "./describe-dataset.js";
 import { dispatchSegments } from "./dispatch-segments.js";
 import { inferredBasis, readOwnerEvidence } from "./owner-evidence.js";
+import { mayTripGuard } from "./plan-dataset.js";
 import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
 import type { RepairMode } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
@@ -62,6 +63,14 @@ export type { RunTotals } from "./run-totals.js";
  * keys be scanned again in pieces: the simulator's passes took 3.6 times as long).
  */
 const MIN_PIECE_DIVERGENCES = 1000;
+
+/**
+ * The default piece budget is a segment's rows over this (2,000 divergences for 100,000-row segments): a
+ * piece of 10,000 divergences is about 40 MB live with its decisions, audit entries and writes, and the heap
+ * V8 grows over its garbage kept a 1M-row / 100k-difference repair near 300 MB of RSS; pieces of 2,000 keep
+ * it under 150 MB (docs/benchmarks.md, *Memory at 1M/100k*).
+ */
+const ROWS_PER_PIECE_DIVERGENCE = 50;
 
 /** What one group of segments (or the list of keys) came to: its work and where it lies in the run. */
 /** What the run does after a piece: go on with the next, or stop (the signal, or a stop mid-scan). */
@@ -175,7 +184,7 @@ export interface RunDatasetOptions {
   /** Which writes a repair makes (default: the dataset's `repairMode`, else all); the rest are held back. */
   readonly repairMode?: RepairMode | undefined;
   /**
-   * How many differing keys one piece of a group may hold (default `checkpointRows / 10`, at least
+   * How many differing keys one piece of a group may hold (default `checkpointRows / 50`, at least
    * MIN_PIECE_DIVERGENCES): a range that lists more is cut smaller and done a piece at a time, so memory is
    * bounded by this, not by the divergences.
    */
@@ -657,23 +666,27 @@ export async function runDataset(
         });
         let lastFound = 0;
         // How many differing keys one piece of a group may hold: the budget segment groups adapt to.
-        // A policy with blast-radius limits weighs each group whole (a trip writes nothing of it), so its
-        // groups are not cut: their memory stays bounded by the segment.
+        // A policy with blast-radius limits weighs each group whole (a trip writes nothing of it): a dense
+        // group's differing keys are counted first, and it is done in pieces only when that count cannot
+        // trip the guard (otherwise whole, as one piece, so a refusal refuses the group before any write).
         const limited =
           policy !== undefined &&
           (policy.limits.maxRepairs !== undefined || policy.limits.maxDivergentFraction !== undefined);
         const pieceBudget =
-          options.keys || limited || !(await rangesCut(replicas, resolved.shape))
+          options.keys || !(await rangesCut(replicas, resolved.shape))
             ? undefined
             : Math.max(
                 1,
                 Math.floor(
-                  options.pieceDivergences ?? Math.max(MIN_PIECE_DIVERGENCES, ds.checkpointRows / 10),
+                  options.pieceDivergences ??
+                    Math.max(MIN_PIECE_DIVERGENCES, ds.checkpointRows / ROWS_PER_PIECE_DIVERGENCE),
                 ),
               );
         let budget = pieceBudget;
         // The last group held more differing keys than the budget (it was cut into pieces).
         let dense = false;
+        // How many segments the last group spanned (its divergences per segment estimate the next group's).
+        let lastSpan = 1;
         const start = order ? position : done.size;
         // `pos`: where the checkpoint stands after the group (a segment index, or a position in the focus order).
         const groups: Iterable<{ range: KeyRange; from: number; to: number; pos?: number }> = options.keys
@@ -700,9 +713,11 @@ export async function runDataset(
           let pieces: { range: KeyRange; expectedRows?: number }[] = [
             segments.length > 1 ? { range, expectedRows: (to - from) * ds.checkpointRows } : { range },
           ];
-          if (dense && budget !== undefined) {
-            // The last group had to be cut: this one likely too, so it is cut before any of it is scanned.
-            const cut = await cutDenseRange(replicas, resolved.shape, range, budget);
+          if (dense && budget !== undefined && !limited) {
+            // The last group had to be cut: this one likely too, so it is cut before any of it is scanned
+            // (unless the guard must weigh it first), by as many differing keys as the last group held.
+            const estimate = Math.ceil((lastFound / lastSpan) * (to - from));
+            const cut = await cutDenseRange(replicas, resolved.shape, range, budget, estimate);
             const each = Math.ceil(cut.rows / Math.max(1, cut.pieces.length));
             if (cut.pieces.length) pieces = cut.pieces.map((r) => ({ range: r, expectedRows: each }));
           }
@@ -711,6 +726,8 @@ export async function runDataset(
           let part = 0;
           lastFound = 0;
           dense = false;
+          // The guard weighed this group whole from its count of differing keys and it cannot trip.
+          let weighed = false;
           // One piece, start to end, in a function of its own: what it found, decided and wrote is held by
           // that function's frame alone and released when it returns. Held in this loop's own frame, a stale
           // register of the suspended run kept the last piece alive through the next (twice the memory).
@@ -732,9 +749,15 @@ export async function runDataset(
               repairMode: options.repairMode ?? ds.repairMode ?? "all",
               expected: options.keys ? options.expected : undefined,
               bounds: options.keys || options.ranges ? undefined : bounds,
+              weighed,
               target: options.keys
                 ? { keys: options.keys, ...(options.keyRows ? { rows: options.keyRows } : {}) }
-                : { ...piece, ...(budget !== undefined ? { limit: budget } : {}) },
+                : {
+                    ...piece,
+                    ...(budget !== undefined
+                      ? { limit: budget, ...(limited && !weighed ? { countPast: true } : {}) }
+                      : {}),
+                  },
             });
             // Stopped mid-scan: nothing of this piece is decided, recorded or written.
             if (segment.stopped) {
@@ -743,7 +766,23 @@ export async function runDataset(
             }
             if (segment.overflow) {
               dense = true;
-              const cut = await cutDenseRange(replicas, resolved.shape, piece.range, budget!);
+              if (limited && !weighed) {
+                const { listed, replicas: rows } = segment.work.scan;
+                if (listed === undefined || mayTripGuard(policy!.limits, listed, rows, replicas.length)) {
+                  // The guard could refuse the group: it is done whole, as before any cutting.
+                  pieces.unshift(piece);
+                  budget = undefined;
+                  return "next";
+                }
+                weighed = true;
+              }
+              const cut = await cutDenseRange(
+                replicas,
+                resolved.shape,
+                piece.range,
+                budget!,
+                segment.work.scan.listed,
+              );
               const each = Math.ceil(cut.rows / Math.max(1, cut.pieces.length));
               // A range the store cannot cut is done whole (unbounded: there is no smaller piece).
               pieces.unshift(
@@ -811,6 +850,7 @@ export async function runDataset(
             if ((await runPiece(pieces.shift()!)) === "stop") return await stopped();
           }
           if (pieceBudget !== undefined && lastFound > pieceBudget) dense = true;
+          lastSpan = to - from;
           if (order && options.refocus && pos < order.length && !signal.aborted) {
             const made = order.slice(0, pos);
             const rest = await options.refocus(made, segments.length);

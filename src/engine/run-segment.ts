@@ -97,9 +97,23 @@ export interface SegmentInput {
    * range; undefined for a list of keys (the range is then unknown).
    */
   readonly bounds?: readonly Key[] | undefined;
-  /** The range (and about how many rows it holds), or the keys to re-read. */
+  /**
+   * A piece of a group the blast-radius guard weighed whole before any of it was done (`countPast`), and
+   * found it cannot trip: the piece's own plan is not weighed (its share of differing rows is not the
+   * group's), so the group is decided, recorded and written as it would be whole.
+   */
+  readonly weighed?: boolean | undefined;
+  /**
+   * The range (and about how many rows it holds), or the keys to re-read. With `limit`, a range listing more
+   * differing keys overflows; `countPast` then counts them all (the scan's `listed`) for the guard.
+   */
   readonly target:
-    | { readonly range: KeyRange; readonly expectedRows?: number; readonly limit?: number }
+    | {
+        readonly range: KeyRange;
+        readonly expectedRows?: number;
+        readonly limit?: number;
+        readonly countPast?: boolean;
+      }
     | { readonly keys: readonly Key[]; readonly rows?: Readonly<Record<string, number>> };
 }
 
@@ -141,6 +155,7 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
           signal,
           ...(input.target.expectedRows !== undefined ? { expectedRows: input.target.expectedRows } : {}),
           ...(input.target.limit !== undefined ? { limit: input.target.limit } : {}),
+          ...(input.target.countPast ? { countPast: true } : {}),
         },
   );
   const { scan, stale } = input.expected
@@ -183,7 +198,8 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
   const context = bounds
     ? { ...input.decisionContext, segmentOf: (key: Key) => segmentOfKey(scan.shape, bounds, key) }
     : input.decisionContext;
-  const plan = planDataset(ds, scan, policy, input.canary, context);
+  const decided = planDataset(ds, scan, policy, input.canary, context);
+  const plan = input.weighed && decided.guard ? { ...decided, guard: undefined } : decided;
   countDecisions(plan.decisions, t);
   const trips = plan.guard !== undefined && !input.latched;
   if (trips) {

@@ -53,6 +53,11 @@ export interface DatasetScan {
    * divergences kept or recorded); the caller scans the range again in smaller pieces.
    */
   readonly overflow?: boolean;
+  /**
+   * With `overflow` and `countPast`: how many differing keys detection listed over the whole range (the
+   * divergences are at most this many), and `replicas` holds each replica's rows in it.
+   */
+  readonly listed?: number | undefined;
 }
 
 /** True when the scan looked at this key (its range holds it, or it was one of the keys re-read). */
@@ -122,6 +127,12 @@ export interface ScanOptions {
    * `overflow` and keeps nothing (a range scan only).
    */
   readonly limit?: number | undefined;
+  /**
+   * With `limit`: an overflowing scan goes on listing the range's differing keys (counting them, fetching
+   * nothing) and reports the count in `listed`, so a blast-radius guard can weigh the range before it is
+   * done in pieces.
+   */
+  readonly countPast?: boolean | undefined;
 }
 
 /**
@@ -149,6 +160,7 @@ export async function scanDataset(
   const knownRows = new Map<string, number>();
   let stopped = false;
   let overflow = false;
+  let listed = 0;
   const classify = async (batch: readonly Observation[]) => {
     for (let i = 0; i < batch.length; i += FETCH_BATCH) {
       const slice = batch.slice(i, i + FETCH_BATCH).filter((o) => keyId(o.key) !== canary);
@@ -205,28 +217,35 @@ export async function scanDataset(
     // Stores list the next batch while this one's records are fetched and classified; a serial scan keeps
     // to one query at a time.
     const serial = ctx.detect?.serial === true;
-    let listed = 0;
     for await (const batch of serial ? detect : readAhead(detect)) {
       if (options.signal?.aborted) {
         stopped = true;
         break;
       }
       listed += batch.length;
+      if (overflow) continue;
       if (options.limit !== undefined && listed > options.limit) {
         overflow = true;
+        // Nothing of a range too dense to hold is kept: the caller cuts it smaller.
+        divergences.length = 0;
+        if (options.countPast === true) continue;
         break;
       }
       await classify(batch);
     }
   }
   if (overflow) {
-    // Nothing of a range too dense to hold is kept: the caller cuts it smaller.
-    divergences.length = 0;
+    // Counted to the end: what the range holds, for the guard; nothing else of it is kept.
+    const counted = options.countPast === true && !stopped;
+    const rows: Record<string, { rows: number }> = {};
+    if (counted)
+      for (const r of replicas)
+        rows[r.name] = { rows: knownRows.get(r.name) ?? (await r.connector.count(shape, range)) };
     return {
       name: ds.name,
       shape,
       resolved,
-      replicas: {},
+      replicas: rows,
       divergences: [],
       schema: resolved.issues,
       counts: {},
@@ -234,6 +253,8 @@ export async function scanDataset(
       range,
       notes: resolved.notes,
       overflow,
+      ...(counted ? { listed } : {}),
+      ...(stopped ? { stopped } : {}),
     };
   }
 

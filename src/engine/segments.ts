@@ -89,13 +89,17 @@ export function* segmentGroups(
 /**
  * A range that held more differing keys than a run holds at once, cut into about `rows / budget` adjacent
  * pieces (at least two) on its largest replica: by arithmetic on an integer key, otherwise at rows the store
- * picks. Empty when the range cannot be cut (the store finds no split point in it).
+ * picks. Given how many differing keys the range lists (`listed`), into about `2 * listed / budget` pieces
+ * instead (at most one a row): each then holds about half a budget where differences are spread evenly,
+ * and a piece that still holds more is cut again. Empty when the range cannot be cut (the store finds no
+ * split point in it).
  */
 export async function cutDenseRange(
   replicas: readonly OpenReplica[],
   shape: RecordShape,
   range: KeyRange,
   budget: number,
+  listed?: number,
 ): Promise<{ pieces: KeyRange[]; rows: number }> {
   if (!(await rangesCut(replicas, shape))) return { pieces: [], rows: 0 };
   let largest: OpenReplica | undefined;
@@ -107,7 +111,11 @@ export async function cutDenseRange(
       largest = r;
     }
   }
-  const parts = Math.max(2, Math.ceil(rows / Math.max(1, budget)));
+  const each = Math.max(1, budget);
+  const parts = Math.max(
+    2,
+    listed === undefined ? Math.ceil(rows / each) : Math.min(rows, Math.ceil((2 * listed) / each)),
+  );
   if (!largest || rows <= 1) return { pieces: [], rows };
   const keys =
     (await arithmeticSplit(shape, largest.connector, range, parts, rows)) ??

@@ -39,7 +39,7 @@ export interface SimulationOptions {
   readonly checkpointRows?: number;
   /**
    * Differing keys one piece of a segment group may hold (runDataset's `pieceDivergences`; default its
-   * `checkpointRows / 10`). Worlds of tiny segments set it to keep a segment whole.
+   * `checkpointRows / 50`, at least 1,000). Worlds of tiny segments set it to keep a segment whole.
    */
   readonly pieceDivergences?: number;
   /** Standing fault rates skewed by replica, column and key range (the learning benchmark). */

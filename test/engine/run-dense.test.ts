@@ -238,7 +238,7 @@ it("a checkpointed repair stopped between pieces resumes without skipping or app
   expect(second.seen.most.divergences).toBeLessThanOrEqual(BUDGET);
 });
 
-it("a policy with blast-radius limits keeps a dense group whole: the guard trips before anything of it is written", async () => {
+it("a policy whose limits the count of differing keys could trip keeps a dense group whole: the guard trips before anything of it is written", async () => {
   const dir = fresh();
   const policy = "owner: a, resolve: highest-version, limits: { maxRepairs: 5000 }";
   const limited = await run(itemsConfig(dir, { policy }), {
@@ -250,4 +250,79 @@ it("a policy with blast-radius limits keeps a dense group whole: the guard trips
   expect(limited.result.totals.guard?.writes).toBe(STALE.length);
   expect(limited.seen.applied).toHaveLength(0);
   expect(staleOnB(dir)).toHaveLength(STALE.length);
+});
+
+it("a policy whose limits the group's count of differing keys cannot trip does a dense group in pieces, deciding and repairing what the whole group would", async () => {
+  const one = fresh();
+  const two = fresh();
+  const policy =
+    "owner: a, resolve: highest-version, limits: { maxRepairs: 100000, maxDivergentFraction: 1 }";
+  const bounded = await run(itemsConfig(one, { policy }), {
+    runId: "dense-limited-1",
+    mode: "repair",
+    pieceDivergences: BUDGET,
+  });
+  const whole = await run(itemsConfig(two, { policy }), {
+    runId: "dense-limited-2",
+    mode: "repair",
+    pieceDivergences: Number.POSITIVE_INFINITY,
+  });
+  expect(whole.seen.pieces).toBe(1);
+  expect(bounded.seen.pieces).toBeGreaterThanOrEqual(20_000 / BUDGET);
+  // At most a budget of divergences in flight, at every stage and in every store write.
+  for (const [what, n] of Object.entries(bounded.seen.most)) expect(n, what).toBeLessThanOrEqual(BUDGET);
+  expect(bounded.largest.get("recordDivergences")).toBeLessThanOrEqual(BUDGET);
+  expect(bounded.largest.get("claimRepairs")).toBeLessThanOrEqual(BUDGET);
+  expect(bounded.largest.get("settleRepairs")).toBeLessThanOrEqual(BUDGET);
+  expect(bounded.largest.get("appendAudit")).toBeLessThanOrEqual(2 * BUDGET + 1);
+  expect(bounded.result.totals.guard).toBeUndefined();
+  expect(bounded.seen.divergences).toEqual(whole.seen.divergences);
+  expect([...bounded.seen.applied].sort()).toEqual([...whole.seen.applied].sort());
+  expect(bounded.result.totals).toEqual({ ...whole.result.totals, stats: bounded.result.totals.stats });
+  expect(staleOnB(one)).toEqual([]);
+  expect(rowsOfB(one)).toEqual(rowsOfB(two));
+});
+
+it("under declared limits a piece denser than its group is weighed as the group: no piece trips the guard alone", async () => {
+  // The first half of the rows all stale, the second half none: the group diverges at 50%, its first pieces
+  // at 100%. A limit of 60% holds for the group, so nothing is refused.
+  const half = Array.from({ length: ROWS / 2 }, (_, i) => i + 1);
+  const dirs2 = [0, 1].map(() => {
+    const dir = mkdtempSync(join(tmpdir(), "concord-dense-"));
+    dirs.push(dir);
+    makeItemsReplicas(dir, { rows: ROWS, stale: half });
+    return dir;
+  });
+  const policy = "owner: a, resolve: highest-version, limits: { maxDivergentFraction: 0.6 }";
+  const bounded = await run(itemsConfig(dirs2[0]!, { policy }), {
+    runId: "dense-share-1",
+    mode: "repair",
+    pieceDivergences: BUDGET,
+  });
+  const whole = await run(itemsConfig(dirs2[1]!, { policy }), {
+    runId: "dense-share-2",
+    mode: "repair",
+    pieceDivergences: Number.POSITIVE_INFINITY,
+  });
+  expect(whole.result.totals.guard).toBeUndefined();
+  expect(bounded.result.totals.guard).toBeUndefined();
+  expect(bounded.seen.pieces).toBeGreaterThan(1);
+  expect(bounded.seen.most.divergences).toBeLessThanOrEqual(BUDGET);
+  expect(bounded.seen.applied).toHaveLength(half.length);
+  expect(staleOnB(dirs2[0]!)).toEqual([]);
+
+  // And at 40% the group is refused whole, as the unbounded run refuses it: nothing of it is written.
+  const strict = "owner: a, resolve: highest-version, limits: { maxDivergentFraction: 0.4 }";
+  const dir = mkdtempSync(join(tmpdir(), "concord-dense-"));
+  dirs.push(dir);
+  makeItemsReplicas(dir, { rows: ROWS, stale: half });
+  const refused = await run(itemsConfig(dir, { policy: strict }), {
+    runId: "dense-share-3",
+    mode: "repair",
+    pieceDivergences: BUDGET,
+  });
+  expect(refused.result.totals.guard?.divergent).toBe(half.length);
+  expect(refused.result.totals.guard?.rows).toBe(ROWS);
+  expect(refused.seen.applied).toHaveLength(0);
+  expect(staleOnB(dir)).toHaveLength(half.length);
 });
