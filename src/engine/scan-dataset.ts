@@ -15,6 +15,7 @@ import { readAhead } from "../core/read-ahead.js";
 import { readVersion, type Version } from "../core/version.js";
 import { detectDivergences } from "../detect/detect-divergences.js";
 import type { ResolvedShape, SchemaIssue } from "../detect/resolve-shape.js";
+import type { ObservedVersion, StageWrites, StoredDivergence } from "../state/state-store.js";
 import { canaryKey, describeDataset } from "./describe-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 
@@ -53,6 +54,11 @@ export interface DatasetScan {
    * divergences kept or recorded); the caller scans the range again in smaller pieces.
    */
   readonly overflow?: boolean;
+  /**
+   * With `defer`: the versions observed and the divergences found, not yet written; the caller writes them
+   * (`recordStage`) before anything it records of the scan, with its own writes of the same point.
+   */
+  readonly pending?: StageWrites;
 }
 
 /** True when the scan looked at this key (its range holds it, or it was one of the keys re-read). */
@@ -122,6 +128,11 @@ export interface ScanOptions {
    * `overflow` and keeps nothing (a range scan only).
    */
   readonly limit?: number | undefined;
+  /**
+   * Leave the versions observed and the divergences found to the caller (`DatasetScan.pending`) instead of
+   * writing them as the scan goes: a segment writes them in one transaction with its plan's record.
+   */
+  readonly defer?: boolean;
 }
 
 /**
@@ -146,6 +157,8 @@ export async function scanDataset(
   const canary = ds.probe ? keyId(canaryKey(ds, shape)) : undefined;
 
   const divergences: Divergence[] = [];
+  // With `defer`, the versions observed, left to the caller.
+  const observedVersions: ObservedVersion[] = [];
   const knownRows = new Map<string, number>();
   let stopped = false;
   let overflow = false;
@@ -172,15 +185,13 @@ export async function scanDataset(
         );
       }
       if (resolved.rules.versioned) {
-        await ctx.state.rememberVersions(
-          ds.name,
-          observed.flatMap((o) =>
-            Object.entries(o.replicas)
-              .filter(([, r]) => r.present && r.version)
-              .map(([replica, r]) => ({ key: o.key, replica, version: r.version! })),
-          ),
-          { ordering: resolved.rules.ordering },
+        const seen = observed.flatMap((o) =>
+          Object.entries(o.replicas)
+            .filter(([, r]) => r.present && r.version)
+            .map(([replica, r]) => ({ key: o.key, replica, version: r.version! })),
         );
+        if (options.defer) observedVersions.push(...seen);
+        else await ctx.state.rememberVersions(ds.name, seen, { ordering: resolved.rules.ordering });
       }
     }
   };
@@ -219,6 +230,10 @@ export async function scanDataset(
       await classify(batch);
     }
   }
+  // The versions observed go before the divergences, as when written as the scan goes.
+  const versions: StageWrites["versions"] = observedVersions.length
+    ? [{ dataset: ds.name, observed: observedVersions, options: { ordering: resolved.rules.ordering } }]
+    : [];
   if (overflow) {
     // Nothing of a range too dense to hold is kept: the caller cuts it smaller.
     divergences.length = 0;
@@ -234,6 +249,7 @@ export async function scanDataset(
       range,
       notes: resolved.notes,
       overflow,
+      ...(options.defer ? { pending: { versions } } : {}),
     };
   }
 
@@ -263,17 +279,19 @@ export async function scanDataset(
     stats.bytesRead += r.connector.stats.bytesRead - was.bytesRead;
     stats.queries += r.connector.stats.queries - was.queries;
   }
-  // A batch at a time: the rows and their JSON are never built for a whole piece at once.
-  for (let i = 0; i < divergences.length; i += FETCH_BATCH)
-    await ctx.state.recordDivergences(
-      divergences.slice(i, i + FETCH_BATCH).map((d) => ({
-        runId: ctx.runId,
-        dataset: ds.name,
-        key: d.key,
-        class: d.class,
-        detail: { replicas: d.replicas, columns: d.columns, newest: d.newest, regressed: d.regressed },
-      })),
-    );
+  const stored = (list: readonly Divergence[]): StoredDivergence[] =>
+    list.map((d) => ({
+      runId: ctx.runId,
+      dataset: ds.name,
+      key: d.key,
+      class: d.class,
+      detail: { replicas: d.replicas, columns: d.columns, newest: d.newest, regressed: d.regressed },
+    }));
+  // A batch at a time: the rows and their JSON are never built for a whole piece at once (deferred, each
+  // store builds a statement's rows at a time).
+  if (!options.defer)
+    for (let i = 0; i < divergences.length; i += FETCH_BATCH)
+      await ctx.state.recordDivergences(stored(divergences.slice(i, i + FETCH_BATCH)));
   return {
     name: ds.name,
     shape,
@@ -287,6 +305,7 @@ export async function scanDataset(
     ...(options.keys ? { keys: new Set(options.keys.map(keyId)) } : {}),
     notes: resolved.notes,
     ...(stopped ? { stopped } : {}),
+    ...(options.defer ? { pending: { versions, divergences: stored(divergences) } } : {}),
   };
 }
 

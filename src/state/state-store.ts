@@ -15,6 +15,7 @@ import type { RunStore } from "./run-store.js";
 import type { SampleStore } from "./sample-store.js";
 import type { SegmentStore } from "./segment-store.js";
 import type { SegmentSummaryStore } from "./segment-summary-store.js";
+import type { StageWriter } from "./stage-writer.js";
 import type { VersionMemory } from "./version-memory.js";
 
 export type { AuditFilter, AuditLog } from "./audit-log.js";
@@ -55,6 +56,13 @@ export type { RunRecord, RunResult, RunStore } from "./run-store.js";
 export type { Sample, SampleFilter, SampleStore } from "./sample-store.js";
 export type { RunSegment, SegmentStore } from "./segment-store.js";
 export type { DirtySegment, SegmentSummary, SegmentSummaryStore } from "./segment-summary-store.js";
+export {
+  type StageResult,
+  type StageVersions,
+  type StageWriter,
+  type StageWrites,
+  stageIsEmpty,
+} from "./stage-writer.js";
 export type { ObservedVersion, VersionMemory } from "./version-memory.js";
 
 /**
@@ -79,7 +87,8 @@ export interface StateStore
     SegmentStore,
     RolloutStore,
     EvidenceStore,
-    ChangeLogStore {
+    ChangeLogStore,
+    StageWriter {
   /** Releases the store's connections; the store is not used afterwards. */
   close(): Promise<void>;
 }
@@ -103,4 +112,5 @@ export interface StateStoreParts {
   readonly rollouts: RolloutStore;
   readonly evidence: EvidenceStore;
   readonly changeLog: ChangeLogStore;
+  readonly stages: StageWriter;
 }
