@@ -22,8 +22,8 @@ import { PostgresRunStore } from "./postgres-run-store.js";
 import { PostgresSampleStore } from "./postgres-sample-store.js";
 import { PostgresSegmentStore } from "./postgres-segment-store.js";
 import { PostgresSegmentSummaryStore } from "./postgres-segment-summary-store.js";
-import { PostgresStageWriter } from "./postgres-stage-writer.js";
 import { describeError, splitSchema } from "./postgres-sql.js";
+import { PostgresStageWriter } from "./postgres-stage-writer.js";
 import { PostgresStateDb } from "./postgres-state-db.js";
 import { PostgresVersionMemory } from "./postgres-version-memory.js";
 
