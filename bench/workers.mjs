@@ -148,9 +148,13 @@ async function replicaBackendsCpu(proxy) {
 
 /**
  * CPU seconds of the backends serving concord's other connections (application_name concord, not through the
- * proxy): the state store's, and the replicas' when no proxy is in between.
+ * proxy): the state store's, and the replicas' when no proxy is in between. With the state proxy: only the
+ * backends behind it.
  */
 async function stateBackendsCpu(proxy) {
+  // Through the state proxy (BENCH_WORKERS_STATE_TRACE) this bench's state connections are known by their
+  // ports, so other processes' concord connections to the same server are not counted.
+  if (stateProxy) return replicaBackendsCpu(stateProxy);
   const ports = proxy?.ports() ?? [];
   const { rows } = await query(
     "SELECT pid FROM pg_stat_activity WHERE application_name = 'concord' AND NOT (client_port = ANY($1::int[]))",

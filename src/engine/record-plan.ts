@@ -16,7 +16,12 @@ import {
   segmentOfKey,
   selfConvergedEvidence,
 } from "../learning/evidence-of-run.js";
-import { EscalationNotOpenError, type EvidenceIncrement } from "../state/state-store.js";
+import {
+  EscalationNotOpenError,
+  type EvidenceIncrement,
+  type StageWrites,
+  stageIsEmpty,
+} from "../state/state-store.js";
 import type { DatasetPlan } from "./plan-dataset.js";
 import type { RunContext } from "./run-context.js";
 import { scanCovers } from "./scan-dataset.js";
@@ -35,11 +40,17 @@ const RECORD_BATCH = 1000;
  * the policy settled and who lost) and counts each escalation closed because its replicas agree again as
  * a divergence that converged by itself. `bounds` are the run's segment cut points, which place each key
  * in its key range (undefined: a run over a list of keys, range unknown).
+ *
+ * `pending` (the scan's versions and divergences, not yet written) goes first. The writes are sent in as few
+ * transactions as keep their order (`recordStage`): with no escalation to open or close, the scan's writes,
+ * the plan's entries and its evidence are one; an escalation opened or closed is preceded by everything
+ * before it, as when each was written alone, so a crash leaves only states the separate writes could.
  */
 export async function recordPlan(
   plan: DatasetPlan,
   ctx: Pick<RunContext, "runId" | "state" | "now">,
   bounds?: readonly Key[],
+  pending: StageWrites = {},
 ): Promise<EscalationRecord[]> {
   const { scan } = plan;
   const at = ctx.now();
@@ -56,6 +67,12 @@ export async function recordPlan(
   // same as one append's. A plan decided divergence by divergence pairs them by position.
   const paired = plan.decisions.length === scan.divergences.length;
   const escalations: EscalationRecord[] = [];
+  // What is still to write, in order; `flush` writes it (one transaction) before an effect that must follow it.
+  let stage: StageWrites = pending;
+  const flush = async (): Promise<void> => {
+    if (!stageIsEmpty(stage)) await ctx.state.recordStage(stage);
+    stage = {};
+  };
   for (let i = 0; i < plan.decisions.length; i += RECORD_BATCH) {
     const part = planRecord({
       ...common,
@@ -65,7 +82,9 @@ export async function recordPlan(
       guard: undefined,
     });
     escalations.push(...part.escalations);
-    await ctx.state.appendAudit(part.events);
+    // The last batch waits for the evidence; the others are written as they are made (memory bounded).
+    if (i > 0) await flush();
+    stage = { ...stage, audit: part.events };
   }
   // Schema issues and a guard trip open escalations, not entries of their own.
   escalations.push(
@@ -85,6 +104,8 @@ export async function recordPlan(
     decisions: plan.decisions,
     placeOf,
   });
+  // An escalation is opened after the plan's entries are in the log.
+  if (escalations.length) await flush();
   const opened = new Set(await ctx.state.openEscalations(escalations));
   const fresh = escalations.filter((e) => opened.has(e.id));
   for (const e of fresh) events.push(escalationOpenedEvent(e, at));
@@ -95,6 +116,7 @@ export async function recordPlan(
     divergent,
     (key) => scanCovers(scan, key),
   );
+  if (stale.length) await flush();
   for (const { escalation, note } of stale) {
     try {
       await ctx.state.closeEscalation(escalation.id, "resolved", { by: "concord", note }, at);
@@ -111,7 +133,7 @@ export async function recordPlan(
         }),
       );
   }
-  await ctx.state.appendAudit(events);
-  await ctx.state.addEvidence(evidence);
+  // The escalations' entries follow the plan's, then the evidence: one transaction with what is still to write.
+  await ctx.state.recordStage({ ...stage, audit: [...(stage.audit ?? []), ...events], evidence });
   return fresh;
 }

@@ -113,7 +113,10 @@ export async function runSegmentJob(
       decisionContext,
       writes: job.mode === "repair",
       guard: options.guard,
-      latched: kept?.run.guard !== undefined || (await tripped()),
+      // A repair asks the latch once, just before it records and writes (`latch`); a plan or a dry-run, which
+      // never asks it again, asks it here. A scan decides nothing.
+      latched:
+        kept?.run.guard !== undefined || (policy !== undefined && job.mode !== "repair" && (await tripped())),
       latch: tripped,
       repairMode: ds.repairMode ?? "all",
       ...(job.keys && job.expected ? { expected: new Map(job.expected) } : {}),

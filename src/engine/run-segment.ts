@@ -13,6 +13,7 @@ import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult, RepairTask } from "../execute/execute-repairs.js";
 import type { WriteGuard } from "../execute/write-guard.js";
 import { facetOf, repairEvidence, segmentOfKey } from "../learning/evidence-of-run.js";
+import { stageIsEmpty } from "../state/state-store.js";
 import { type Canary, type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
 import { recordPlan } from "./record-plan.js";
 import { keptByMode, type RepairMode, repairDataset, repairTasks } from "./repair-dataset.js";
@@ -148,6 +149,7 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
           resolved,
           signal,
           ...(input.target.rows ? { knownRows: input.target.rows } : {}),
+          defer: true,
         }
       : {
           range: input.target.range,
@@ -156,8 +158,15 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
           ...(input.target.expectedRows !== undefined ? { expectedRows: input.target.expectedRows } : {}),
           ...(input.target.limit !== undefined ? { limit: input.target.limit } : {}),
           ...(input.target.countPast ? { countPast: true } : {}),
+          defer: true,
         },
   );
+  // The scan's versions and divergences, written with the plan's record in repair (one transaction), else
+  // as soon as the segment knows it records no plan.
+  const pending = scanned.pending ?? {};
+  const writeScan = async (): Promise<void> => {
+    if (!stageIsEmpty(pending)) await ctx.state.recordStage(pending);
+  };
   const { scan, stale } = input.expected
     ? keepExpected(scanned, input.expected)
     : { scan: scanned, stale: [] as StaleEntry[] };
@@ -173,6 +182,7 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     printed: [],
     stale,
   };
+  if (scan.stopped || scan.overflow) await writeScan();
   if (scan.stopped) return { stopped: true, whole: false, totals: t, work: base };
   // Too dense to hold at once: nothing was found, decided or written; the caller cuts the range smaller.
   if (scan.overflow) return { stopped: false, whole: false, overflow: true, totals: t, work: base };
@@ -190,6 +200,7 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     work,
   });
   if (!policy) {
+    await writeScan();
     t.remaining += repairable;
     return done(base);
   }
@@ -201,29 +212,32 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
   const decided = planDataset(ds, scan, policy, input.canary, context);
   const plan = input.weighed && decided.guard ? { ...decided, guard: undefined } : decided;
   countDecisions(plan.decisions, t);
-  const trips = plan.guard !== undefined && !input.latched;
+  // Asked as late as possible, so a trip elsewhere in the run since this segment began still holds it back
+  // (and a plan that would trip the guard too is then held back by that trip, not counted as another).
+  const latched = input.latched || (writes && (await input.latch?.()) === true);
+  const trips = plan.guard !== undefined && !latched;
   if (trips) {
     t.guard = plan.guard;
     t.escalated++;
   }
-  // Asked as late as possible, so a trip elsewhere in the run since this segment began still holds it back.
-  const latched = input.latched || (writes && !trips && (await input.latch?.()) === true);
   const planned = latched || trips ? [] : repairTasks(plan);
   const tasks = planned.filter((task) => keptByMode(task, input.repairMode));
   t.heldBack += planned.length - tasks.length;
   t.plannedWrites += tasks.length;
   if (!writes) {
+    await writeScan();
     t.remaining += repairable;
     const printed = input.print ? await printTasks(tasks, replicas, scan.shape) : [];
     return done({ ...base, plan, tasks, printed });
   }
   // After a guard trip nothing more is recorded or written in the run: its escalation says why.
   if (latched) {
+    await writeScan();
     t.remaining += repairable;
     return done({ ...base, plan });
   }
   const decidedAt = ctx.now();
-  const opened = await recordPlan(plan, ctx, input.bounds);
+  const opened = await recordPlan(plan, ctx, input.bounds, pending);
   const results = await repairDataset(plan, replicas, ctx, {
     signal,
     guard,

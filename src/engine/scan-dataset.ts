@@ -15,6 +15,7 @@ import { readAhead } from "../core/read-ahead.js";
 import { readVersion, type Version } from "../core/version.js";
 import { detectDivergences } from "../detect/detect-divergences.js";
 import type { ResolvedShape, SchemaIssue } from "../detect/resolve-shape.js";
+import type { ObservedVersion, StageWrites, StoredDivergence } from "../state/state-store.js";
 import { canaryKey, describeDataset } from "./describe-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 
@@ -58,6 +59,11 @@ export interface DatasetScan {
    * divergences are at most this many), and `replicas` holds each replica's rows in it.
    */
   readonly listed?: number | undefined;
+  /**
+   * With `defer`: the versions observed and the divergences found, not yet written; the caller writes them
+   * (`recordStage`) before anything it records of the scan, with its own writes of the same point.
+   */
+  readonly pending?: StageWrites;
 }
 
 /** True when the scan looked at this key (its range holds it, or it was one of the keys re-read). */
@@ -133,6 +139,11 @@ export interface ScanOptions {
    * done in pieces.
    */
   readonly countPast?: boolean | undefined;
+  /**
+   * Leave the versions observed and the divergences found to the caller (`DatasetScan.pending`) instead of
+   * writing them as the scan goes: a segment writes them in one transaction with its plan's record.
+   */
+  readonly defer?: boolean;
 }
 
 /**
@@ -157,6 +168,8 @@ export async function scanDataset(
   const canary = ds.probe ? keyId(canaryKey(ds, shape)) : undefined;
 
   const divergences: Divergence[] = [];
+  // With `defer`, the versions observed, left to the caller.
+  const observedVersions: ObservedVersion[] = [];
   const knownRows = new Map<string, number>();
   let stopped = false;
   let overflow = false;
@@ -184,15 +197,13 @@ export async function scanDataset(
         );
       }
       if (resolved.rules.versioned) {
-        await ctx.state.rememberVersions(
-          ds.name,
-          observed.flatMap((o) =>
-            Object.entries(o.replicas)
-              .filter(([, r]) => r.present && r.version)
-              .map(([replica, r]) => ({ key: o.key, replica, version: r.version! })),
-          ),
-          { ordering: resolved.rules.ordering },
+        const seen = observed.flatMap((o) =>
+          Object.entries(o.replicas)
+            .filter(([, r]) => r.present && r.version)
+            .map(([replica, r]) => ({ key: o.key, replica, version: r.version! })),
         );
+        if (options.defer) observedVersions.push(...seen);
+        else await ctx.state.rememberVersions(ds.name, seen, { ordering: resolved.rules.ordering });
       }
     }
   };
@@ -234,6 +245,10 @@ export async function scanDataset(
       await classify(batch);
     }
   }
+  // The versions observed go before the divergences, as when written as the scan goes.
+  const versions: StageWrites["versions"] = observedVersions.length
+    ? [{ dataset: ds.name, observed: observedVersions, options: { ordering: resolved.rules.ordering } }]
+    : [];
   if (overflow) {
     // Counted to the end: what the range holds, for the guard; nothing else of it is kept.
     const counted = options.countPast === true && !stopped;
@@ -255,6 +270,7 @@ export async function scanDataset(
       overflow,
       ...(counted ? { listed } : {}),
       ...(stopped ? { stopped } : {}),
+      ...(options.defer ? { pending: { versions } } : {}),
     };
   }
 
@@ -284,17 +300,19 @@ export async function scanDataset(
     stats.bytesRead += r.connector.stats.bytesRead - was.bytesRead;
     stats.queries += r.connector.stats.queries - was.queries;
   }
-  // A batch at a time: the rows and their JSON are never built for a whole piece at once.
-  for (let i = 0; i < divergences.length; i += FETCH_BATCH)
-    await ctx.state.recordDivergences(
-      divergences.slice(i, i + FETCH_BATCH).map((d) => ({
-        runId: ctx.runId,
-        dataset: ds.name,
-        key: d.key,
-        class: d.class,
-        detail: { replicas: d.replicas, columns: d.columns, newest: d.newest, regressed: d.regressed },
-      })),
-    );
+  const stored = (list: readonly Divergence[]): StoredDivergence[] =>
+    list.map((d) => ({
+      runId: ctx.runId,
+      dataset: ds.name,
+      key: d.key,
+      class: d.class,
+      detail: { replicas: d.replicas, columns: d.columns, newest: d.newest, regressed: d.regressed },
+    }));
+  // A batch at a time: the rows and their JSON are never built for a whole piece at once (deferred, each
+  // store builds a statement's rows at a time).
+  if (!options.defer)
+    for (let i = 0; i < divergences.length; i += FETCH_BATCH)
+      await ctx.state.recordDivergences(stored(divergences.slice(i, i + FETCH_BATCH)));
   return {
     name: ds.name,
     shape,
@@ -308,6 +326,7 @@ export async function scanDataset(
     ...(options.keys ? { keys: new Set(options.keys.map(keyId)) } : {}),
     notes: resolved.notes,
     ...(stopped ? { stopped } : {}),
+    ...(options.defer ? { pending: { versions, divergences: stored(divergences) } } : {}),
   };
 }
 

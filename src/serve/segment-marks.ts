@@ -29,7 +29,6 @@ export async function markSegment(
   now: () => number,
 ): Promise<SegmentMarks> {
   const divergent = segment.scan.divergences.filter(isRepairable).map((d) => keyId(d.key));
-  if (divergent.length) await state.markDivergent(dataset, divergent, now());
   const byKey = new Map<string, boolean>();
   for (const r of segment.results) {
     const id = keyId(r.key);
@@ -37,8 +36,11 @@ export async function markSegment(
     byKey.set(id, (byKey.get(id) ?? true) && ok);
   }
   const converged = [...byKey].filter(([, ok]) => ok).map(([id]) => id);
+  // Marked, then taken back, in one transaction (nothing is sent when there is neither).
+  const { taken: first } = await state.recordStage({
+    divergent: { dataset, mark: divergent, take: converged, at: now() },
+  });
   if (!converged.length) return { converged, ttcSeconds: [] };
-  const first = await state.takeDivergent(dataset, converged);
   const at = now();
   const ttcSeconds = [...first.values()].map((seen) => Math.max(0, (at - seen) / 1000));
   await state.appendSamples(ttcSeconds.map((value) => ({ dataset, series: "ttc", label: "", at, value })));

@@ -16,6 +16,7 @@ import type { SampleStore } from "./sample-store.js";
 import type { SegmentStore } from "./segment-store.js";
 import type { SegmentSummaryStore } from "./segment-summary-store.js";
 import type { SegmentTreeStore } from "./segment-tree-store.js";
+import type { StageWriter } from "./stage-writer.js";
 import type { StateStore, StateStoreParts } from "./state-store.js";
 import type { VersionMemory } from "./version-memory.js";
 
@@ -183,6 +184,9 @@ export abstract class ComposedStateStore implements StateStore {
   readonly putRollout: RolloutStore["putRollout"] = (state) => this.parts.rollouts.putRollout(state);
   readonly deleteRollout: RolloutStore["deleteRollout"] = (dataset, kind) =>
     this.parts.rollouts.deleteRollout(dataset, kind);
+
+  // A stage's writes together.
+  readonly recordStage: StageWriter["recordStage"] = (writes) => this.parts.stages.recordStage(writes);
 
   // Evidence (the learning loop).
   readonly addEvidence: EvidenceStore["addEvidence"] = (increments) =>

@@ -2,6 +2,7 @@
 import { ComposedStateStore } from "./composed-state-store.js";
 import type { EvidenceStore } from "./evidence-store.js";
 import { SqliteStateStore } from "./sqlite/sqlite-state-store.js";
+import { stagesInTurn } from "./stage-writer.js";
 import type { StateStore, StateStoreParts } from "./state-store.js";
 import type { VersionMemory } from "./version-memory.js";
 
@@ -42,7 +43,9 @@ export class SandboxStateStore extends ComposedStateStore {
         (real.activityEvidence ?? kept.activityEvidence.bind(kept))(dataset, since),
       evidenceTotals: (query) => (real.evidenceTotals ?? kept.evidenceTotals.bind(kept))(query),
     };
-    return new SandboxStateStore({ ...memory.parts, versions, evidence }, memory);
+    const parts = { ...memory.parts, versions, evidence };
+    // Through the ports above, so a stage's versions and evidence are dropped as theirs are.
+    return new SandboxStateStore({ ...parts, stages: stagesInTurn(parts) }, memory);
   }
 
   async close(): Promise<void> {

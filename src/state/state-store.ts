@@ -16,6 +16,7 @@ import type { SampleStore } from "./sample-store.js";
 import type { SegmentStore } from "./segment-store.js";
 import type { SegmentSummaryStore } from "./segment-summary-store.js";
 import type { SegmentTreeStore } from "./segment-tree-store.js";
+import type { StageWriter } from "./stage-writer.js";
 import type { VersionMemory } from "./version-memory.js";
 
 export type { AuditFilter, AuditLog } from "./audit-log.js";
@@ -62,6 +63,13 @@ export type {
   SegmentTreeNode,
   SegmentTreeStore,
 } from "./segment-tree-store.js";
+export {
+  type StageResult,
+  type StageVersions,
+  type StageWriter,
+  type StageWrites,
+  stageIsEmpty,
+} from "./stage-writer.js";
 export type { ObservedVersion, VersionMemory } from "./version-memory.js";
 
 /**
@@ -87,7 +95,8 @@ export interface StateStore
     SegmentStore,
     RolloutStore,
     EvidenceStore,
-    ChangeLogStore {
+    ChangeLogStore,
+    StageWriter {
   /** Releases the store's connections; the store is not used afterwards. */
   close(): Promise<void>;
 }
@@ -112,4 +121,5 @@ export interface StateStoreParts {
   readonly rollouts: RolloutStore;
   readonly evidence: EvidenceStore;
   readonly changeLog: ChangeLogStore;
+  readonly stages: StageWriter;
 }

@@ -10,7 +10,7 @@ import { openConnector } from "../../src/connectors/open-connector.js";
 import type { OpenReplica } from "../../src/engine/run-context.js";
 import { runDataset } from "../../src/engine/run-dataset.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
-import type { StateStore } from "../../src/state/state-store.js";
+import type { StageWrites, StateStore } from "../../src/state/state-store.js";
 import { itemsConfig, makeItemsReplicas, staleOnB } from "../support/sqlite-items.js";
 
 const ROWS = 4000;
@@ -33,6 +33,9 @@ function measured(state: StateStore): { state: StateStore; largest: Map<string, 
         const first = args[0];
         if (Array.isArray(first) && ["appendAudit", "claimRepairs", "settleRepairs"].includes(String(prop)))
           largest.set(String(prop), Math.max(largest.get(String(prop)) ?? 0, first.length));
+        // A stage's audit entries count as the append they stand for.
+        const audit = prop === "recordStage" ? (first as StageWrites).audit : undefined;
+        if (audit) largest.set("appendAudit", Math.max(largest.get("appendAudit") ?? 0, audit.length));
         return v.apply(target, args);
       };
     },

@@ -14,7 +14,7 @@ import { keyId } from "../../src/core/model.js";
 import type { OpenReplica } from "../../src/engine/run-context.js";
 import { type RunDatasetOptions, runDataset } from "../../src/engine/run-dataset.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
-import type { StateStore } from "../../src/state/state-store.js";
+import type { StageWrites, StateStore } from "../../src/state/state-store.js";
 import { itemsConfig, makeItemsReplicas, staleOnB } from "../support/sqlite-items.js";
 
 const ROWS = 24_000;
@@ -45,10 +45,17 @@ function measured(state: StateStore): { state: StateStore; largest: Map<string, 
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver);
       if (typeof v !== "function") return v;
+      const note = (method: string, n: number) => largest.set(method, Math.max(largest.get(method) ?? 0, n));
       return (...args: unknown[]) => {
         const list = prop === "rememberVersions" ? args[1] : args[0];
-        if (Array.isArray(list) && methods.includes(String(prop)))
-          largest.set(String(prop), Math.max(largest.get(String(prop)) ?? 0, list.length));
+        if (Array.isArray(list) && methods.includes(String(prop))) note(String(prop), list.length);
+        // A stage's parts count as the calls they stand for.
+        if (prop === "recordStage") {
+          const stage = args[0] as StageWrites;
+          if (stage.divergences) note("recordDivergences", stage.divergences.length);
+          if (stage.audit) note("appendAudit", stage.audit.length);
+          for (const v of stage.versions ?? []) note("rememberVersions", v.observed.length);
+        }
         return v.apply(target, args);
       };
     },

@@ -22,6 +22,7 @@ import { sampleStoreCases } from "./state-store/sample-store.case.js";
 import { segmentStoreCases } from "./state-store/segment-store.case.js";
 import { segmentSummaryStoreCases } from "./state-store/segment-summary-store.case.js";
 import { segmentTreeStoreCases } from "./state-store/segment-tree-store.case.js";
+import { stageWriterCases } from "./state-store/stage-writer.case.js";
 import type { StateStoreCase } from "./state-store/state-store-case.js";
 import { versionMemoryCases } from "./state-store/version-memory.case.js";
 import { type StateStoreFixture, stateStoreFactories } from "./state-store-factories.js";
@@ -48,6 +49,7 @@ const CASES: readonly ((c: StateStoreCase) => void)[] = [
   rolloutStoreCases,
   evidenceStoreCases,
   changeLogStoreCases,
+  stageWriterCases,
 ];
 
 for (const factory of stateStoreFactories) {

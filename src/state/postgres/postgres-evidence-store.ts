@@ -27,8 +27,12 @@ import {
   type EvidenceTotal,
   evidenceCells,
 } from "../evidence-store.js";
-import { columnNames, type RecordsetColumn, recordset, recordsetJson } from "./postgres-sql.js";
-import type { PostgresStateDb } from "./postgres-state-db.js";
+import { chunks, columnNames, type RecordsetColumn, recordset, recordsetJson } from "./postgres-sql.js";
+import type { StateClient } from "./postgres-state-connection.js";
+import { BATCH_ROWS, type PostgresStateDb } from "./postgres-state-db.js";
+
+/** The lock of the evidence table's writers (multi-row upserts adding to the same cells). */
+export const EVIDENCE_LOCK = "evidence";
 
 const CELL_COLUMNS: readonly RecordsetColumn[] = EVIDENCE_WRITE_COLUMNS.map((c) => [
   c,
@@ -51,7 +55,18 @@ export class PostgresEvidenceStore implements EvidenceStore {
   constructor(private readonly db: PostgresStateDb) {}
 
   async addEvidence(increments: readonly EvidenceIncrement[]): Promise<void> {
-    const cells = evidenceCells(increments).map((c) => {
+    const cells = this.cells(increments);
+    if (cells.length === 0) return;
+    // One writer at a time: two upserts adding to the same cells in different orders would deadlock.
+    await this.db.transaction(async (c) => {
+      await this.db.lock(c, EVIDENCE_LOCK);
+      await this.write(c, cells);
+    });
+  }
+
+  /** The rows `increments` add to (none when they count nothing). */
+  cells(increments: readonly EvidenceIncrement[]): Record<string, string | number>[] {
+    return evidenceCells(increments).map((c) => {
       const row: Record<string, string | number> = {
         dataset: c.dataset,
         replica: c.replica,
@@ -68,15 +83,17 @@ export class PostgresEvidenceStore implements EvidenceStore {
       });
       return row;
     });
+  }
+
+  /** Adds `cells` (from `cells`) inside the caller's transaction, which holds EVIDENCE_LOCK. */
+  async write(c: StateClient, cells: readonly Record<string, string | number>[]): Promise<void> {
     const columns = columnNames(CELL_COLUMNS);
-    // One writer at a time: two upserts adding to the same cells in different orders would deadlock.
-    await this.db.writeBatches("evidence", cells, (c, batch) =>
-      c.query(
+    for (const batch of chunks(cells, BATCH_ROWS))
+      await c.query(
         `INSERT INTO ${this.db.t.evidence} AS e (${columns}) SELECT ${columns} FROM ${recordset(CELL_COLUMNS)}
          ON CONFLICT (${EVIDENCE_KEY}) DO UPDATE SET ${evidenceAddition("e", "GREATEST")}`,
         [recordsetJson(CELL_COLUMNS, batch)],
-      ),
-    );
+      );
   }
 
   async evidenceTotals(query: EvidenceQuery): Promise<EvidenceTotal[]> {
@@ -129,7 +146,7 @@ export class PostgresEvidenceStore implements EvidenceStore {
     const sums = evidenceRollUpAggregates();
     const t = this.db.t.evidence;
     return this.db.transaction(async (c) => {
-      await this.db.lock(c, "evidence");
+      await this.db.lock(c, EVIDENCE_LOCK);
       await c.query(
         `INSERT INTO ${t} AS e (${EVIDENCE_WRITE_COLUMNS.join(", ")})
          SELECT ${dims}, 24, (bucket / ${EVIDENCE_DAY_MS}) * ${EVIDENCE_DAY_MS}, ${sums}, MAX(last_at)

@@ -19,13 +19,16 @@ export class PostgresSampleStore implements SampleStore {
   async appendSamples(samples: readonly Sample[]): Promise<void> {
     if (samples.length === 0) return;
     const columns = columnNames(SAMPLE_COLUMNS);
-    // Plain inserts conflict with nothing: no table lock needed.
+    const insert = `INSERT INTO ${this.db.t.samples} (${columns}) SELECT ${columns} FROM ${recordset(SAMPLE_COLUMNS)}`;
+    // Plain inserts conflict with nothing: no table lock needed. One statement is atomic by itself: a
+    // transaction only when the samples take several.
+    if (samples.length <= BATCH_ROWS) {
+      await this.db.execute(insert, [recordsetJson(SAMPLE_COLUMNS, samples)]);
+      return;
+    }
     await this.db.transaction(async (c) => {
       for (const batch of chunks(samples, BATCH_ROWS))
-        await c.query(
-          `INSERT INTO ${this.db.t.samples} (${columns}) SELECT ${columns} FROM ${recordset(SAMPLE_COLUMNS)}`,
-          [recordsetJson(SAMPLE_COLUMNS, batch)],
-        );
+        await c.query(insert, [recordsetJson(SAMPLE_COLUMNS, batch)]);
     });
   }
 

@@ -155,13 +155,18 @@ export class PostgresStateDb {
   }
 
   /**
-   * Takes this schema's transaction-scoped advisory lock `name`, released at commit or rollback. Taken in a
-   * statement of its own before the rows it guards are read: under READ COMMITTED each later statement then
-   * sees what the previous holder committed.
+   * Takes this schema's transaction-scoped advisory locks `names` (one statement), released at commit or
+   * rollback. Taken in a statement of its own before the rows they guard are read: under READ COMMITTED each
+   * later statement then sees what the previous holder committed.
    */
-  async lock(client: StateClient, name: string): Promise<void> {
-    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
-      `concord:${this.schema}:${name}`,
-    ]);
+  async lock(client: StateClient, ...names: string[]): Promise<void> {
+    // Several locks in one statement, taken in sorted order: two transactions taking overlapping sets this way
+    // cannot wait on each other in a cycle.
+    const sorted = [...new Set(names)].sort();
+    if (sorted.length === 0) return;
+    await client.query(
+      `SELECT ${sorted.map((_, i) => `pg_advisory_xact_lock(hashtextextended($${i + 1}, 0))`).join(", ")}`,
+      sorted.map((name) => `concord:${this.schema}:${name}`),
+    );
   }
 }

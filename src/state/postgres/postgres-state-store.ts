@@ -24,6 +24,7 @@ import { PostgresSegmentStore } from "./postgres-segment-store.js";
 import { PostgresSegmentSummaryStore } from "./postgres-segment-summary-store.js";
 import { PostgresSegmentTreeStore } from "./postgres-segment-tree-store.js";
 import { describeError, splitSchema } from "./postgres-sql.js";
+import { PostgresStageWriter } from "./postgres-stage-writer.js";
 import { PostgresStateDb } from "./postgres-state-db.js";
 import { PostgresVersionMemory } from "./postgres-version-memory.js";
 
@@ -122,16 +123,20 @@ export class PostgresStateStore extends ComposedStateStore {
 
 function postgresParts(db: PostgresStateDb): StateStoreParts {
   const audit = new PostgresAuditLog(db);
+  const divergences = new PostgresDivergenceStore(db);
+  const versions = new PostgresVersionMemory(db);
+  const divergentKeys = new PostgresDivergentKeys(db);
+  const evidence = new PostgresEvidenceStore(db);
   return {
     runs: new PostgresRunStore(db),
-    divergences: new PostgresDivergenceStore(db),
-    versions: new PostgresVersionMemory(db),
+    divergences,
+    versions,
     ledger: new PostgresRepairLedger(db, audit),
     escalations: new PostgresEscalationStore(db),
     audit,
     checkpoints: new PostgresCheckpointStore(db),
     samples: new PostgresSampleStore(db),
-    divergentKeys: new PostgresDivergentKeys(db),
+    divergentKeys,
     leases: new PostgresLeaseStore(db),
     feedPositions: new PostgresFeedPositionStore(db),
     segmentSummaries: new PostgresSegmentSummaryStore(db),
@@ -139,7 +144,8 @@ function postgresParts(db: PostgresStateDb): StateStoreParts {
     policies: new PostgresPolicyRegistry(db, audit),
     segments: new PostgresSegmentStore(db),
     rollouts: new PostgresRolloutStore(db),
-    evidence: new PostgresEvidenceStore(db),
+    evidence,
     changeLog: new PostgresChangeLogStore(db),
+    stages: new PostgresStageWriter(db, { versions, divergences, audit, evidence, divergentKeys }),
   };
 }

@@ -5,7 +5,13 @@ import type { ObservedVersion, VersionMemory } from "../version-memory.js";
 import { versionsToRemember } from "../versions-to-remember.js";
 import { VERSION_COLUMNS } from "./postgres-columns.js";
 import { chunks, columnNames, recordset, recordsetJson, textListJson } from "./postgres-sql.js";
+import type { StateClient } from "./postgres-state-connection.js";
 import { BATCH_ROWS, type PostgresStateDb } from "./postgres-state-db.js";
+
+/** The lock of a dataset's version comparisons and writes. */
+export function versionsLock(dataset: string): string {
+  return `versions:${dataset}`;
+}
 
 export class PostgresVersionMemory implements VersionMemory {
   constructor(private readonly db: PostgresStateDb) {}
@@ -41,34 +47,45 @@ export class PostgresVersionMemory implements VersionMemory {
     options: { overwrite?: boolean; ordering?: VersionOrdering | undefined } = {},
   ): Promise<void> {
     if (observed.length === 0) return;
-    const overwrite = options.overwrite ?? false;
     await this.db.transaction(async (c) => {
       // Read, compare and write under one lock per dataset: two processes that both read "nothing seen yet"
       // could otherwise both write, and the lower version land last.
-      await this.db.lock(c, `versions:${dataset}`);
-      const stored = new Map<string, string>();
-      if (!overwrite) {
-        const { rows } = await c.query<{ key: string; replica: string; version: string }>(
-          `SELECT key, replica, version FROM ${this.db.t.versions}
-           WHERE dataset = $1 AND key IN (SELECT json_array_elements_text($2::json))`,
-          [dataset, textListJson([...new Set(observed.map((o) => keyId(o.key)))])],
-        );
-        for (const r of rows) stored.set(JSON.stringify([r.key, r.replica]), r.version);
-      }
-      const writes = versionsToRemember(
-        observed,
-        (key, replica) => stored.get(JSON.stringify([key, replica])),
-        overwrite,
-        options.ordering,
-      );
-      const columns = columnNames(VERSION_COLUMNS);
-      for (const batch of chunks(writes, BATCH_ROWS))
-        await c.query(
-          `INSERT INTO ${this.db.t.versions} (dataset, ${columns})
-           SELECT $1, ${columns} FROM ${recordset(VERSION_COLUMNS, 2)}
-           ON CONFLICT (dataset, key, replica) DO UPDATE SET version = excluded.version`,
-          [dataset, recordsetJson(VERSION_COLUMNS, batch)],
-        );
+      await this.db.lock(c, versionsLock(dataset));
+      await this.write(c, dataset, observed, options);
     });
+  }
+
+  /** rememberVersions inside the caller's transaction, which holds `versionsLock(dataset)`. */
+  async write(
+    c: StateClient,
+    dataset: string,
+    observed: readonly ObservedVersion[],
+    options: { overwrite?: boolean; ordering?: VersionOrdering | undefined } = {},
+  ): Promise<void> {
+    if (observed.length === 0) return;
+    const overwrite = options.overwrite ?? false;
+    const stored = new Map<string, string>();
+    if (!overwrite) {
+      const { rows } = await c.query<{ key: string; replica: string; version: string }>(
+        `SELECT key, replica, version FROM ${this.db.t.versions}
+         WHERE dataset = $1 AND key IN (SELECT json_array_elements_text($2::json))`,
+        [dataset, textListJson([...new Set(observed.map((o) => keyId(o.key)))])],
+      );
+      for (const r of rows) stored.set(JSON.stringify([r.key, r.replica]), r.version);
+    }
+    const writes = versionsToRemember(
+      observed,
+      (key, replica) => stored.get(JSON.stringify([key, replica])),
+      overwrite,
+      options.ordering,
+    );
+    const columns = columnNames(VERSION_COLUMNS);
+    for (const batch of chunks(writes, BATCH_ROWS))
+      await c.query(
+        `INSERT INTO ${this.db.t.versions} (dataset, ${columns})
+         SELECT $1, ${columns} FROM ${recordset(VERSION_COLUMNS, 2)}
+         ON CONFLICT (dataset, key, replica) DO UPDATE SET version = excluded.version`,
+        [dataset, recordsetJson(VERSION_COLUMNS, batch)],
+      );
   }
 }

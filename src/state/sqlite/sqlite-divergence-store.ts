@@ -7,6 +7,11 @@ export class SqliteDivergenceStore implements DivergenceStore {
   constructor(private readonly s: SqliteStateDb) {}
 
   async recordDivergences(divergences: readonly StoredDivergence[]): Promise<void> {
+    this.write(divergences);
+  }
+
+  /** recordDivergences, synchronously (in the caller's transaction when there is one). */
+  write(divergences: readonly StoredDivergence[]): void {
     // INSERT OR REPLACE gives the row a new rowid: the last word on a (run, key) moves to the end.
     const st = this.s.prepare(
       `INSERT OR REPLACE INTO divergences (run_id, dataset, key, class, detail)

@@ -6,6 +6,11 @@ export class SqliteDivergentKeys implements DivergentKeys {
   constructor(private readonly s: SqliteStateDb) {}
 
   async markDivergent(dataset: string, keys: readonly string[], at: number): Promise<void> {
+    this.mark(dataset, keys, at);
+  }
+
+  /** markDivergent, synchronously (in the caller's transaction when there is one). */
+  mark(dataset: string, keys: readonly string[], at: number): void {
     // min and max make marks commute: the same marks in any order, from any number of processes, leave the
     // same first and last seen.
     const st = this.s.prepare(
@@ -19,15 +24,20 @@ export class SqliteDivergentKeys implements DivergentKeys {
   }
 
   async takeDivergent(dataset: string, keys: readonly string[]): Promise<Map<string, number>> {
+    return this.take(dataset, keys);
+  }
+
+  /** takeDivergent, synchronously (in the caller's transaction when there is one). */
+  take(dataset: string, keys: readonly string[]): Map<string, number> {
     // One key at a time rather than one `IN (json_each)`: the map is then keyed by the text given, even when
     // the stored text differs from it (a lone surrogate reads back as replacement characters).
-    const take = this.s
+    const taking = this.s
       .prepare("DELETE FROM divergent_keys WHERE dataset = ? AND key = ? RETURNING first_seen")
       .pluck();
     return this.s.immediate(() => {
       const out = new Map<string, number>();
       for (const key of keys) {
-        const firstSeen = take.get(dataset, key) as number | undefined;
+        const firstSeen = taking.get(dataset, key) as number | undefined;
         if (firstSeen !== undefined) out.set(key, firstSeen);
       }
       return out;

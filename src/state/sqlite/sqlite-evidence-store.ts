@@ -36,6 +36,11 @@ export class SqliteEvidenceStore implements EvidenceStore {
   constructor(private readonly s: SqliteStateDb) {}
 
   async addEvidence(increments: readonly EvidenceIncrement[]): Promise<void> {
+    this.write(increments);
+  }
+
+  /** addEvidence, synchronously (in the caller's transaction when there is one). */
+  write(increments: readonly EvidenceIncrement[]): void {
     const cells = evidenceCells(increments);
     if (!cells.length) return;
     const st = this.s.prepare(UPSERT);

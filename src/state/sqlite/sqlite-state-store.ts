@@ -22,6 +22,7 @@ import { SqliteSampleStore } from "./sqlite-sample-store.js";
 import { SqliteSegmentStore } from "./sqlite-segment-store.js";
 import { SqliteSegmentSummaryStore } from "./sqlite-segment-summary-store.js";
 import { SqliteSegmentTreeStore } from "./sqlite-segment-tree-store.js";
+import { SqliteStageWriter } from "./sqlite-stage-writer.js";
 import { SqliteStateDb } from "./sqlite-state-db.js";
 import { SqliteVersionMemory } from "./sqlite-version-memory.js";
 
@@ -60,16 +61,20 @@ export class SqliteStateStore extends ComposedStateStore {
 
 function sqliteParts(s: SqliteStateDb): StateStoreParts {
   const audit = new SqliteAuditLog(s);
+  const divergences = new SqliteDivergenceStore(s);
+  const versions = new SqliteVersionMemory(s);
+  const divergentKeys = new SqliteDivergentKeys(s);
+  const evidence = new SqliteEvidenceStore(s);
   return {
     runs: new SqliteRunStore(s),
-    divergences: new SqliteDivergenceStore(s),
-    versions: new SqliteVersionMemory(s),
+    divergences,
+    versions,
     ledger: new SqliteRepairLedger(s, audit),
     escalations: new SqliteEscalationStore(s),
     audit,
     checkpoints: new SqliteCheckpointStore(s),
     samples: new SqliteSampleStore(s),
-    divergentKeys: new SqliteDivergentKeys(s),
+    divergentKeys,
     leases: new SqliteLeaseStore(s),
     feedPositions: new SqliteFeedPositionStore(s),
     segmentSummaries: new SqliteSegmentSummaryStore(s),
@@ -77,7 +82,8 @@ function sqliteParts(s: SqliteStateDb): StateStoreParts {
     policies: new SqlitePolicyRegistry(s, audit),
     segments: new SqliteSegmentStore(s),
     rollouts: new SqliteRolloutStore(s),
-    evidence: new SqliteEvidenceStore(s),
+    evidence,
     changeLog: new SqliteChangeLogStore(s),
+    stages: new SqliteStageWriter(s, { versions, divergences, audit, evidence, divergentKeys }),
   };
 }

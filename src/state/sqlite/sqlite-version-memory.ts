@@ -30,6 +30,15 @@ export class SqliteVersionMemory implements VersionMemory {
     observed: readonly ObservedVersion[],
     options: { overwrite?: boolean; ordering?: VersionOrdering | undefined } = {},
   ): Promise<void> {
+    this.write(dataset, observed, options);
+  }
+
+  /** rememberVersions, synchronously (in the caller's transaction when there is one). */
+  write(
+    dataset: string,
+    observed: readonly ObservedVersion[],
+    options: { overwrite?: boolean; ordering?: VersionOrdering | undefined } = {},
+  ): void {
     const get = this.s
       .prepare("SELECT version FROM observed_versions WHERE dataset = ? AND key = ? AND replica = ?")
       .pluck();
