@@ -73,6 +73,9 @@ export function repairTasks(plan: DatasetPlan): RepairTask[] {
   );
 }
 
+/** The `~n` an episode after the first adds to its repair's id (execute-repairs.ts `claimEpisodes`). */
+const EPISODE_SUFFIX = /~\d+$/;
+
 /**
  * Executes a plan's repairs through conditional writes with verification; ledger and audit record each.
  * Versions written by applied repairs become the versions expected of their targets.
@@ -90,7 +93,10 @@ export async function repairDataset(
     writesPerSecond: plan.policy.limits.writesPerSecond,
   });
   if (plan.scan.resolved.rules.versioned) {
-    const applied = new Set(results.filter((r) => r.outcome === "applied").map((r) => r.id));
+    // A repair carried out again is applied as a new episode of its id (`id~2`, …): it wrote the same version.
+    const applied = new Set(
+      results.filter((r) => r.outcome === "applied").map((r) => r.id.replace(EPISODE_SUFFIX, "")),
+    );
     await ctx.state.rememberVersions(
       plan.scan.name,
       tasks
