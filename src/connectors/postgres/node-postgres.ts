@@ -1,26 +1,7 @@
 /** node-postgres, loaded once without its Cloudflare probe; the one place this folder loads the driver. */
 import { createRequire } from "node:module";
 import type * as NodePostgres from "pg";
+import { withoutFetchProbe } from "../../runtime/without-fetch-probe.js";
 
-/**
- * The `pg` module (the same instance `import … from "pg"` gives). Loading pg asks whether it runs in a
- * Cloudflare Worker: where there is no `navigator` (Node 20; Node 21+ define one) it constructs a fetch
- * `Response`, which makes Node load its fetch implementation, undici: about 50 ms of CPU in every process
- * that touches PostgreSQL, for a fetch nothing here makes. A plain `navigator` defined only while pg loads
- * answers the probe at once (not Cloudflare: pg keeps its Node sockets) and is removed before anything else
- * runs. src/state/postgres/node-postgres.ts does the same for the state store (the folders share no code).
- */
+/** The `pg` module (the same instance `import … from "pg"` gives), loaded without undici (see withoutFetchProbe). */
 export const pg: typeof NodePostgres = withoutFetchProbe(() => createRequire(import.meta.url)("pg"));
-
-function withoutFetchProbe<T>(load: () => T): T {
-  if ("navigator" in globalThis) return load();
-  Object.defineProperty(globalThis, "navigator", {
-    value: { userAgent: `Node.js/${process.versions.node}` },
-    configurable: true,
-  });
-  try {
-    return load();
-  } finally {
-    delete (globalThis as { navigator?: unknown }).navigator;
-  }
-}
