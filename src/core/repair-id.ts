@@ -21,6 +21,20 @@ export function repairId(
   ).slice(0, 24);
 }
 
+/**
+ * The id of a repair's `n`th episode (n ≥ 2): the same write carried out again after the target went back to
+ * the state it was repaired from, under an id of its own so the ledger still applies each id at most once.
+ */
+export function episodeId(id: string, n: number): string {
+  return `${id}~${n}`;
+}
+
+/** The repair an id belongs to: the id itself, or the first episode's of a later episode (`episodeId`). */
+export function repairOf(id: string): string {
+  const at = id.lastIndexOf("~");
+  return at < 0 ? id : id.slice(0, at);
+}
+
 /** Escalation identity: one open escalation per (dataset, key, class, observed state). */
 export function escalationId(
   dataset: string,

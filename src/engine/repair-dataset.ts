@@ -1,6 +1,7 @@
 /** The repair stage: a plan's write decisions executed as conditional writes, verified, in ledger and audit. */
 import type { RecordShape } from "../core/model.js";
 import { keyId } from "../core/model.js";
+import { repairOf } from "../core/repair-id.js";
 import { readVersion } from "../core/version.js";
 import {
   executeRepairs,
@@ -73,9 +74,6 @@ export function repairTasks(plan: DatasetPlan): RepairTask[] {
   );
 }
 
-/** The `~n` an episode after the first adds to its repair's id (execute-repairs.ts `claimEpisodes`). */
-const EPISODE_SUFFIX = /~\d+$/;
-
 /**
  * Executes a plan's repairs through conditional writes with verification; ledger and audit record each.
  * Versions written by applied repairs become the versions expected of their targets.
@@ -94,9 +92,7 @@ export async function repairDataset(
   });
   if (plan.scan.resolved.rules.versioned) {
     // A repair carried out again is applied as a new episode of its id (`id~2`, …): it wrote the same version.
-    const applied = new Set(
-      results.filter((r) => r.outcome === "applied").map((r) => r.id.replace(EPISODE_SUFFIX, "")),
-    );
+    const applied = new Set(results.filter((r) => r.outcome === "applied").map((r) => repairOf(r.id)));
     await ctx.state.rememberVersions(
       plan.scan.name,
       tasks

@@ -6,7 +6,7 @@ import type { Divergence } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
 import { WRITE_ACTIONS } from "../core/decide.js";
 import { type Key, keyId, keyToJson, type RecordShape } from "../core/model.js";
-import { repairId } from "../core/repair-id.js";
+import { episodeId, repairId } from "../core/repair-id.js";
 import type { LedgerEntry, RepairOutcome, StateStore } from "../state/state-store.js";
 import { oneLine, writeBatch } from "./write-batch.js";
 import type { WriteGuard } from "./write-guard.js";
@@ -190,7 +190,7 @@ async function claimEpisodes(
   const claimed: Claimed[] = [];
   let left: RepairTask[] = [...tasks];
   for (let n = 2; left.length > 0; n++) {
-    const episodes = left.map((t) => ({ ...t, id: `${t.id}~${n}` }));
+    const episodes = left.map((t) => ({ ...t, id: episodeId(t.id, n) }));
     const claims = await ctx.state.claimRepairs(episodes.map((t) => pendingEntry(t, target, ctx)));
     left = [];
     episodes.forEach((t, i) => {
