@@ -54,7 +54,8 @@ export interface ChangeBatch {
  * ## Lifecycle
  * `start(from)` creates what the feed needs on the store when it is missing (a publication and slot, change
  * triggers) and begins reading after `from` — a position this feed returned and the caller stored — or at the
- * store's current end when `from` is undefined (nothing before is reported, and no gap). A store not set up
+ * store's current end when `from` is undefined (nothing before is reported, and no gap); `startedAt` then names
+ * that end, so the caller can store it at once. A store not set up
  * for feeds fails `start` with one line naming the setting (`wal_level is replica; change feeds need
  * wal_level=logical`). `close` stops reading and keeps the server-side objects, so a later `start` resumes;
  * `drop` removes them (idempotent, also without `start`).
@@ -74,6 +75,12 @@ export interface ChangeBatch {
 export interface ChangeFeed {
   readonly label: string;
   start(from: string | undefined): Promise<void>;
+  /**
+   * Where the feed began reading, once `start` has resolved: a position to store before the first change is
+   * taken, so a process that dies before it stores one of `take`'s resumes there (`start` with it delivers
+   * every change since, or opens a gap where the store keeps none). Undefined when the store cannot name it.
+   */
+  startedAt(): string | undefined;
   take(options: {
     readonly maxKeys: number;
     readonly waitMs: number;

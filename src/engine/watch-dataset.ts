@@ -194,13 +194,18 @@ async function watchFeed(
       const stored = await deps.state.getFeedPosition(ds.name, watched.replica);
       await feed.start(stored?.position);
       started = true;
-      // Changes before a feed's first start were never seen: dirty marks cannot vouch for them.
-      if (!stored)
+      if (!stored) {
+        // Changes before a feed's first start were never seen: dirty marks cannot vouch for them.
         await deps.state.invalidateSegmentSummary(
           ds.name,
           `the feed of ${watched.replica} started without a stored position`,
           deps.now(),
         );
+        // Those after it are the feed's: where it began is stored before any is taken, so a process that
+        // dies before its first check resumes there instead of at a later "now" (losing what came between).
+        const began = feed.startedAt();
+        if (began !== undefined) await store(feed, began);
+      }
       await observer.onStarted?.({ replica: watched.replica, from: stored?.position });
       retryMs = options.retryMs ?? 1000;
       while (!signal.aborted) {

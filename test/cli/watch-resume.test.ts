@@ -32,8 +32,6 @@ describe.skipIf(!up)("concord watch: kill -9 mid-stream, write more, restart", (
     cache = createRedisTestPrefix("resume");
     redis = new Redis(REDIS.url);
     myPool = my.pool(2);
-    await pg.admin.query(`CREATE TABLE ${pg.table("items")} (id bigint PRIMARY KEY, name text NOT NULL)`);
-    await my.admin.query("CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL)");
   });
   afterAll(async () => {
     await pg.admin.query(
@@ -53,7 +51,15 @@ describe.skipIf(!up)("concord watch: kill -9 mid-stream, write more, restart", (
     redis.disconnect();
   });
 
-  it("a restarted watcher brings every replica level with what was written before and during the outage", async () => {
+  /**
+   * Per case its own tables, copies and state store: dataset names carry `tag`, so feeds (slots, triggers)
+   * are the case's own.
+   */
+  async function fixture(tag: string) {
+    const table = `items${tag}`;
+    await pg.admin.query(`CREATE TABLE ${pg.table(table)} (id bigint PRIMARY KEY, name text NOT NULL)`);
+    await my.admin.query(`CREATE TABLE ${table} (id BIGINT PRIMARY KEY, name TEXT NOT NULL)`);
+    const prefix = `${cache.prefix}${tag}:`;
     const dir = tempDir();
     for (const f of ["from-pg", "from-maria", "from-redis", "lite-source", "from-lite"]) {
       const db = new Database(`${dir}/${f}.db`);
@@ -68,17 +74,23 @@ describe.skipIf(!up)("concord watch: kill -9 mid-stream, write more, restart", (
     policy: { owner: ${owner}, resolve: owner }
     watch: { replicas: [${owner}], batch: 20ms, maxKeys: 50 }
 `;
+    const names = {
+      pg: `${pg.name}${tag}`,
+      maria: `myset${tag}`,
+      redis: `redisset${tag}`,
+      lite: `liteset${tag}`,
+    };
     const cfg = writeConfig(
       dir,
       `state: sqlite:state.db
 datasets:
-${ds(pg.name, "pg", `{ url: "${POSTGRES.url}", table: ${pg.table("items")} }`, "from-pg")}${ds(
-  "myset",
+${ds(names.pg, "pg", `{ url: "${POSTGRES.url}", table: ${pg.table(table)} }`, "from-pg")}${ds(
+  names.maria,
   "maria",
-  `{ url: "${my.url}", table: items }`,
+  `{ url: "${my.url}", table: ${table} }`,
   "from-maria",
-)}${ds("redisset", "cache", `{ url: "${REDIS.url}", prefix: "${cache.prefix}" }`, "from-redis")}${ds(
-  "liteset",
+)}${ds(names.redis, "cache", `{ url: "${REDIS.url}", prefix: "${prefix}" }`, "from-redis")}${ds(
+  names.lite,
   "lite",
   `{ url: "sqlite:lite-source.db", table: items }`,
   "from-lite",
@@ -88,16 +100,20 @@ ${ds(pg.name, "pg", `{ url: "${POSTGRES.url}", table: ${pg.table("items")} }`, "
     const write = async (from: number, to: number) => {
       for (let id = from; id <= to; id++) {
         const name = `n${id}`;
-        await pg.admin.query(`INSERT INTO ${pg.table("items")} VALUES ($1, $2)`, [id, name]);
-        await myPool.query("INSERT INTO items VALUES (?, ?)", [id, name]);
-        await redis.hset(`${cache.prefix}${id}`, "id", String(id), "name", name);
+        await pg.admin.query(`INSERT INTO ${pg.table(table)} VALUES ($1, $2)`, [id, name]);
+        await myPool.query(`INSERT INTO ${table} VALUES (?, ?)`, [id, name]);
+        await redis.hset(`${prefix}${id}`, "id", String(id), "name", name);
         lite.prepare("INSERT INTO items VALUES (?, ?)").run(id, name);
       }
     };
     const copies = ["from-pg", "from-maria", "from-redis", "from-lite"];
     const counts = () =>
       copies.map((c) => query<{ n: number }>(`${dir}/${c}.db`, "SELECT count(*) AS n FROM items")[0]!.n);
+    return { dir, cfg, table, names, lite, write, counts };
+  }
 
+  it("a restarted watcher brings every replica level with what was written before and during the outage", async () => {
+    const { dir, cfg, table, names, lite, write, counts } = await fixture("");
     const first = spawnConcord(["watch", "-c", cfg], { cwd: dir });
     let out = "";
     first.child.stdout!.on("data", (s: string) => {
@@ -114,7 +130,7 @@ ${ds(pg.name, "pg", `{ url: "${POSTGRES.url}", table: ${pg.table("items")} }`, "
 
     // Written while nothing watches.
     await write(151, 200);
-    await pg.admin.query(`UPDATE ${pg.table("items")} SET name = 'changed' WHERE id = 3`);
+    await pg.admin.query(`UPDATE ${pg.table(table)} SET name = 'changed' WHERE id = 3`);
 
     const second = spawnConcord(["watch", "-c", cfg], { cwd: dir });
     try {
@@ -132,8 +148,12 @@ ${ds(pg.name, "pg", `{ url: "${POSTGRES.url}", table: ${pg.table("items")} }`, "
     const stopped = await second.done;
     expect(stopped.code).toBe(0);
     // Redis resumed through a whole pass, the others at their positions.
-    expect(stopped.stdout).toMatch(/^redisset: whole pass \(keyspace notifications are not kept/m);
-    expect(stopped.stdout).not.toMatch(new RegExp(`^(${pg.name}|myset|liteset): whole pass`, "m"));
+    expect(stopped.stdout).toMatch(
+      new RegExp(`^${names.redis}: whole pass \\(keyspace notifications are not kept`, "m"),
+    );
+    expect(stopped.stdout).not.toMatch(
+      new RegExp(`^(${names.pg}|${names.maria}|${names.lite}): whole pass`, "m"),
+    );
     lite.close();
 
     // Every copy now agrees with its source.
@@ -146,5 +166,43 @@ ${ds(pg.name, "pg", `{ url: "${POSTGRES.url}", table: ${pg.table("items")} }`, "
       `concord_${pg.name}%`,
     ]);
     expect(slots.rowCount).toBe(0);
+  });
+
+  it("a watcher killed before its first check resumes where it first started, not at a later end", async () => {
+    const { dir, cfg, table, names, lite, write, counts } = await fixture("_early");
+    const first = spawnConcord(["watch", "-c", cfg], { cwd: dir });
+    await first.untilStderr(/(watching from now[\s\S]*){4}/);
+    // Killed before any change came: nothing was checked, so only the position it began at was stored.
+    first.child.kill("SIGKILL");
+    expect((await first.done).signal).toBe("SIGKILL");
+
+    await write(1, 60);
+    await pg.admin.query(`UPDATE ${pg.table(table)} SET name = 'changed' WHERE id = 3`);
+
+    const second = spawnConcord(["watch", "-c", cfg], { cwd: dir });
+    try {
+      await waitFor(() => counts().every((n) => n === 60), 90_000, 200);
+      await waitFor(
+        () =>
+          query<{ name: string }>(`${dir}/from-pg.db`, "SELECT name FROM items WHERE id = 3")[0]?.name ===
+          "changed",
+        30_000,
+        200,
+      );
+    } finally {
+      second.child.kill("SIGTERM");
+    }
+    const stopped = await second.done;
+    expect(stopped.code).toBe(0);
+    // Each feed resumed at the position its first start stored; none started "from now" again.
+    for (const name of [names.pg, names.maria, names.lite, names.redis])
+      expect(stopped.stderr).toMatch(new RegExp(`${name}\\.\\w+: watching from (?!now)`));
+    // The three that keep history delivered the changes as keys; Redis (none kept) through a whole pass.
+    expect(stopped.stdout).not.toMatch(
+      new RegExp(`^(${names.pg}|${names.maria}|${names.lite}): whole pass`, "m"),
+    );
+    expect(stopped.stdout).toMatch(new RegExp(`^${names.redis}: whole pass`, "m"));
+    lite.close();
+    expect((await runConcord(["watch", "--drop", "-c", cfg], { cwd: dir })).code).toBe(0);
   });
 });

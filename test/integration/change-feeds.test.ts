@@ -221,6 +221,21 @@ describe.skipIf(!myUp)("MariaDB feed (row binlog)", () => {
     await again.start(stored);
     const second = await collect(again, 2);
     expect(second.keys).toEqual(["2", "3"]);
+    await again.close();
+  });
+
+  it("names where it began, so a restart there delivers what came before the first batch was taken", async () => {
+    const replica = { name: "maria", url: db.url, table: "items" };
+    const feed = await open(replica, opts(db.name, "maria"));
+    await feed.start(undefined);
+    const began = feed.startedAt();
+    expect(JSON.parse(began!)).toMatchObject({ file: expect.any(String), pos: expect.any(Number) });
+    await feed.close();
+    await db.admin.query("INSERT INTO items VALUES (40, 'x')");
+    const again = await open(replica, opts(db.name, "maria"));
+    await again.start(began);
+    expect((await collect(again, 1)).keys).toEqual(["40"]);
+    await again.close();
   });
 
   it("delivers BIGINT keys beyond 2^53 exactly (signed and unsigned)", async () => {
@@ -304,6 +319,25 @@ describe("SQLite feed (triggers into a change table)", () => {
     await again.drop();
     const left = app.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'concord%' ORDER BY name").all();
     expect(left).toEqual([]);
+    app.close();
+  });
+
+  it("a start whose position was never stored leaves its triggers' rows to the next start without one", async () => {
+    const path = join(dir, "b.db");
+    const app = new Database(path);
+    app.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)");
+    app.exec("INSERT INTO items VALUES (1, 'before any feed')");
+    const replica = { name: "lite", url: `sqlite:${path}`, table: "items" };
+    const feed = await open(replica, opts("litefeed", "lite"));
+    await feed.start(undefined);
+    expect(feed.startedAt()).toBe("0");
+    await feed.close();
+    // Written after the triggers were installed, while no process reads them (it died before storing).
+    app.exec("INSERT INTO items VALUES (2, 'a'), (3, 'b')");
+    const again = await open(replica, opts("litefeed", "lite"));
+    await again.start(undefined);
+    expect((await collect(again, 2)).keys).toEqual(["2", "3"]);
+    await again.drop();
     app.close();
   });
 });

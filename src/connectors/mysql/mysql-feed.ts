@@ -36,6 +36,8 @@ export class MysqlChangeFeed implements ChangeFeed {
   private readonly database: string;
   private readonly table: string;
   private zongji: ZongJi | undefined;
+  /** The binlog position `start` began reading at (see ChangeFeed.startedAt). */
+  private began: string | undefined;
   private inTransaction: Key[] | undefined;
 
   constructor(
@@ -81,6 +83,11 @@ export class MysqlChangeFeed implements ChangeFeed {
       await this.close();
       throw err;
     });
+  }
+
+  /** The server keeps the binlog from there by its own retention (a purged start opens a gap). */
+  startedAt(): string | undefined {
+    return this.began;
   }
 
   take(options: { maxKeys: number; waitMs: number; signal?: AbortSignal }): Promise<ChangeBatch> {
@@ -157,22 +164,37 @@ export class MysqlChangeFeed implements ChangeFeed {
           `cannot list binary logs (${redactText((err as Error).message)}); change feeds need the REPLICATION CLIENT and REPLICATION SLAVE privileges`,
         );
       }
-      if (from === undefined) return { startAtEnd: true };
+      if (from === undefined) {
+        // Read where the end is, rather than let the reader start there unnamed: that end is stored at once.
+        const end = await this.binlogEnd(conn);
+        if (!end) return { startAtEnd: true };
+        this.began = JSON.stringify(end);
+        return { filename: end.file, position: end.pos };
+      }
       const at = JSON.parse(from) as BinlogPosition;
-      if (logs.includes(at.file)) return { filename: at.file, position: at.pos };
+      if (logs.includes(at.file)) {
+        this.began = from;
+        return { filename: at.file, position: at.pos };
+      }
       this.buffer.open(
         `binlog ${at.file} was purged by the server before it was read (binlog_expire_logs_seconds)`,
         undefined,
       );
-      const [status] = await conn.query<mysql.RowDataPacket[]>("SHOW MASTER STATUS");
-      const end = status[0];
+      const end = await this.binlogEnd(conn);
       if (!end) return { startAtEnd: true };
-      const position = { file: String(end.File), pos: Number(end.Position) };
-      this.buffer.open("binlog read from its current end", JSON.stringify(position));
-      return { filename: position.file, position: position.pos };
+      this.began = JSON.stringify(end);
+      this.buffer.open("binlog read from its current end", this.began);
+      return { filename: end.file, position: end.pos };
     } finally {
       await conn.end().catch(() => {});
     }
+  }
+
+  /** The binlog's current end (undefined when the server reports none). */
+  private async binlogEnd(conn: mysql.Connection): Promise<BinlogPosition | undefined> {
+    const [status] = await conn.query<mysql.RowDataPacket[]>("SHOW MASTER STATUS");
+    const end = status[0];
+    return end && { file: String(end.File), pos: Number(end.Position) };
   }
 
   private onEvent(zongji: ZongJi, event: BinlogEvent): void {

@@ -53,6 +53,8 @@ export class PostgresChangeFeed implements ChangeFeed {
   private admin: Client | undefined;
   private table: PgTableInfo | undefined;
   private acked: string | undefined;
+  /** The LSN `start` streamed from (see ChangeFeed.startedAt). */
+  private began: string | undefined;
   private inTransaction: Key[] | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private checking = false;
@@ -82,8 +84,14 @@ export class PostgresChangeFeed implements ChangeFeed {
     const slot = await this.ensureSlot(admin, from);
     this.acked = slot.startAt;
     await this.stream(slot.startAt);
+    this.began = slot.startAt;
     this.statusTimer = setInterval(() => void this.status(), this.statusEveryMs);
     this.statusTimer.unref();
+  }
+
+  /** The slot keeps every change after it until it is acknowledged, so a restart there loses none. */
+  startedAt(): string | undefined {
+    return this.began;
   }
 
   async take(options: { maxKeys: number; waitMs: number; signal?: AbortSignal }): Promise<ChangeBatch> {

@@ -25,6 +25,8 @@ export class RedisChangeFeed implements ChangeFeed {
   private readonly codec: RedisKeyCodec;
   private readonly session = randomUUID();
   private seq = 0;
+  /** The position `start` began at (see ChangeFeed.startedAt). */
+  private began: string | undefined;
   private client: Redis | undefined;
   private channelPrefix = "";
 
@@ -65,8 +67,14 @@ export class RedisChangeFeed implements ChangeFeed {
       this.buffer.open("the connection to Redis was lost; notifications sent meanwhile are gone", undefined),
     );
     await client.psubscribe(`${this.channelPrefix}${this.codec.pattern()}`);
+    this.began = `${this.session}:0`;
     if (from !== undefined)
       this.buffer.open("keyspace notifications are not kept while the feed is stopped", this.position());
+  }
+
+  /** Stored, it makes the next start report a gap: Redis keeps no notification for a feed that is stopped. */
+  startedAt(): string | undefined {
+    return this.began;
   }
 
   take(options: { maxKeys: number; waitMs: number; signal?: AbortSignal }): Promise<ChangeBatch> {

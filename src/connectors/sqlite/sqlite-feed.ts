@@ -30,6 +30,8 @@ export class SqliteChangeFeed implements ChangeFeed {
   private db: Database.Database | undefined;
   private timer: NodeJS.Timeout | undefined;
   private last = 0;
+  /** The sequence number `start` began after (see ChangeFeed.startedAt). */
+  private began: number | undefined;
   private version = -1;
 
   constructor(
@@ -52,7 +54,9 @@ export class SqliteChangeFeed implements ChangeFeed {
     const top = (db.prepare(`SELECT coalesce(max(seq), 0) AS top FROM ${changes}`).get() as { top: number })
       .top;
     if (from === undefined) {
-      this.last = top;
+      // Triggers already there were installed by a start whose position was never stored (the process died
+      // first): the rows they wrote since are changes nobody checked, so they are delivered too.
+      this.last = installed ? 0 : top;
     } else {
       this.last = Number(from);
       if (!installed)
@@ -61,11 +65,16 @@ export class SqliteChangeFeed implements ChangeFeed {
           String(top),
         );
     }
+    this.began = this.last;
     // Rows at or before the stored position were checked before a crash cut the acknowledgement short.
     db.prepare(`DELETE FROM ${changes} WHERE seq <= ?`).run(this.last);
     this.timer = setInterval(() => this.poll(), POLL_MS);
     this.timer.unref();
     this.poll();
+  }
+
+  startedAt(): string | undefined {
+    return this.began === undefined ? undefined : String(this.began);
   }
 
   take(options: { maxKeys: number; waitMs: number; signal?: AbortSignal }): Promise<ChangeBatch> {
