@@ -3,9 +3,11 @@
  * coordinator`) watches a SQLite owner's feed and hands each batch of written keys to three `concord worker`s as
  * a key job, which repair a PostgreSQL and a MariaDB replica (PostgreSQL state, Redis queue). While a writer
  * keeps changing rows on the owner, workers are SIGKILLed in the middle of a key job (the queue says which
- * worker runs one) and the coordinator at a random moment, and each is restarted. Then: every killed key job
- * was taken up by another worker, every replica agrees, no repair id was applied twice, nothing is left
- * pending, and the audit chain verifies.
+ * worker runs one) and the coordinator at a random moment, and each is restarted. No scheduled pass runs
+ * (the schedule is yearly; the first pass is asked for): the replicas converge from key checks and the
+ * re-checks of what they left unsettled (the watch's retry set) alone. Then: every killed key job was taken
+ * up by another worker, every repair the killed runs claimed was settled by a key check before the final
+ * pass, no repair id was applied twice, nothing is left pending, and the audit chain verifies.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -88,10 +90,10 @@ datasets:
     key: id
     versions: { counter: version }
     concurrency: 3
-    # Key checks repair what changes; a repair a killed worker had claimed stays pending until something
-    # runs after its death (a watch check re-checks only keys that change again), so scheduled passes are
-    # the safety net that settles and repairs it, as in a deployment.
-    schedule: 15s
+    # Scheduled passes are a deployment's safety net; here none runs, so that what converges the replicas
+    # is key checks and their re-checks: a repair a killed worker or coordinator left pending (or held, or
+    # recovered as not landed) is checked again, with back-off, until it is settled.
+    schedule: "@yearly"
     watch: { replicas: [a], batch: 50ms }
     replicas:
       a: { url: "sqlite:a.db", table: items }
@@ -176,7 +178,21 @@ describe.skipIf(!available)("key jobs on a fleet whose workers and coordinator a
     try {
       let coordinator = await startCoordinator();
       const workers = await Promise.all([startWorker(), startWorker(), startWorker()]);
-      await coordinator.until(/pass \S+ \(repair\) finished in/);
+      const repairPass = async (p: FleetProcess): Promise<RegExpExecArray> => {
+        const [, address] = (await p.until(/listening on (http:\/\/\S+) as a coordinator/))!;
+        const from = p.stderr().length;
+        const res = await fetch(`${address}/api/datasets/${DATASET}/repair`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+          body: "{}",
+        });
+        expect(res.status, report()).toBe(202);
+        return p.until(
+          /pass (\S+) \(repair\) finished in [\d.]+ s: (\d+) divergent, \d+ repaired, (\d+) remaining/,
+          from,
+        );
+      };
+      const [, firstPass] = await repairPass(coordinator);
       note("fleet ready, first pass done");
       writer = write();
 
@@ -253,19 +269,52 @@ describe.skipIf(!available)("key jobs on a fleet whose workers and coordinator a
         expect(taken(), `key job of run ${runId} after ${worker.name} died\n${report()}`).toBe(true);
       }
 
-      // A repair pass settles whatever a killed attempt left pending (and finds nothing left to repair).
-      const [, address] = (await coordinator.until(/listening on (http:\/\/\S+) as a coordinator/))!;
-      const from = coordinator.stderr().length;
-      const res = await fetch(`${address}/api/datasets/${DATASET}/repair`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-        body: "{}",
-      });
-      expect(res.status, report()).toBe(202);
-      await coordinator.until(
-        /pass \S+ \(repair\) finished in [\d.]+ s: 0 divergent, 0 repaired, 0 remaining/,
-        from,
+      // Nothing is pending once the key checks are done: every claim the killed runs made was settled by a
+      // key check (their own retried job, or a re-check that recovered it), none is left for a pass to settle.
+      const settledBy = Date.now() + 120_000;
+      const pendingNow = async () =>
+        (await pg.admin.query(`SELECT count(*)::int AS n FROM "${pg.name}".ledger WHERE outcome = 'pending'`))
+          .rows[0].n as number;
+      while ((await pendingNow()) > 0 && Date.now() < settledBy) await new Promise((r) => setTimeout(r, 500));
+      expect(await pendingNow(), report()).toBe(0);
+      const { rows: beforeFinal } = await pg.admin.query(
+        `SELECT id, command FROM "${pg.name}".runs WHERE id <> $1 ORDER BY started_at`,
+        [firstPass],
       );
+      // The only pass was the first: everything since was a key check or a re-check.
+      expect(
+        beforeFinal.filter((r) => r.command !== "watch" && r.command !== "watch retry"),
+        report(),
+      ).toEqual([]);
+      const rechecks = beforeFinal.filter((r) => r.command === "watch retry").length;
+      note(`${beforeFinal.length} key checks kept (quiet ones are pruned), ${rechecks} of them re-checks`);
+      // Every repair the killed runs claimed was settled by a key check (their retried job, or a later check
+      // or re-check that recovered it): each of its outcomes in the audit is a watch run's. One recovered as
+      // not landed is repaired by a check of its key (or landed after all: a worker still at work on the dead
+      // coordinator's run), which the convergence above shows.
+      const killedRuns = killed.map((k) => k.runId);
+      const { rows: settlements } = await pg.admin.query(
+        `SELECT l.id, l.key, l.target, l.outcome, a.type, r.command, a.seq
+           FROM "${pg.name}".ledger l
+           JOIN "${pg.name}".audit a ON a.data::json->>'repair' = l.id AND a.type IN ('applied', 'failed', 'superseded')
+           JOIN "${pg.name}".runs r ON r.id = a.run_id
+          WHERE l.run_id = ANY($1)`,
+        [killedRuns],
+      );
+      expect(
+        settlements.filter((s) => s.command !== "watch" && s.command !== "watch retry"),
+        report(),
+      ).toEqual([]);
+      const byKind = new Map<string, number>();
+      for (const x of settlements)
+        byKind.set(`${x.type} by ${x.command}`, (byKind.get(`${x.type} by ${x.command}`) ?? 0) + 1);
+      note(
+        `${settlements.length} settlements of the killed runs' claims: ${[...byKind].map(([k, n]) => `${n} ${k}`).join(", ")}`,
+      );
+
+      // A repair pass finds nothing left to repair.
+      const [, , divergent, remaining] = await repairPass(coordinator);
+      expect([divergent, remaining], report()).toEqual(["0", "0"]);
       note("final pass clean");
 
       for (const p of [coordinator, ...workers]) p.child.kill("SIGTERM");
