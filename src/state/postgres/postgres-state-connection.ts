@@ -158,8 +158,8 @@ export class PostgresStateConnections {
     // Statements without parameters (transaction control, DDL) go as simple queries.
     let name: string | undefined;
     if (values?.length) {
-      let names = this.prepared.get(raw);
-      if (!names) this.prepared.set(raw, (names = new Set()));
+      const names = this.prepared.get(raw) ?? new Set<string>();
+      this.prepared.set(raw, names);
       const candidate = statementName(text);
       if (names.has(candidate) || names.size < PREPARED_PER_CONNECTION) {
         names.add(candidate);
