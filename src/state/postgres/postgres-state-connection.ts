@@ -154,8 +154,8 @@ export class PostgresStateConnections {
     values: readonly unknown[] | undefined,
   ): Promise<QueryResult<R>> {
     // A statement with parameters is prepared once per connection: the state ports send the same few dozen
-    // per job, and parsing and planning each anew was most of the state backends' CPU for such short ones.
-    // Statements without parameters (transaction control, DDL) go as simple queries.
+    // texts for every segment, each parsed and planned anew when sent unnamed. Statements without parameters
+    // (transaction control, DDL) go as simple queries.
     let name: string | undefined;
     if (values?.length) {
       const names = this.prepared.get(raw) ?? new Set<string>();
