@@ -5,7 +5,7 @@
  * Usage: npm run build && node bench/workers.mjs
  *   BENCH_WORKERS_ROWS=1000000 BENCH_WORKERS_DIFFS=1000 BENCH_WORKERS_DELAY_MS=20 BENCH_WORKERS=1,2,4
  *   BENCH_WORKERS_SEGMENTS=32 BENCH_WORKERS_CONCURRENCY=4 (default: the largest count) BENCH_REPS=1 BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test
- *   BENCH_QUEUE=redis://127.0.0.1:6379/14
+ *   BENCH_QUEUE=redis://127.0.0.1:6379/14 BENCH_WORKERS_ROOT=/tmp/before (run another build's bin/concord.js)
  *
  * Two copies of a table in PostgreSQL (schema concord_bench_w: items_a, items_b; b holds DIFFS rows at an
  * older version). Every measurement starts from the same divergence and a fresh state schema, runs one
@@ -27,6 +27,8 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+/** The build whose `bin/concord.js` runs (BENCH_WORKERS_ROOT: another checkout's, e.g. a "before" build). */
+const BUILD = resolve(process.env.BENCH_WORKERS_ROOT ?? ROOT);
 const N = Number(process.env.BENCH_WORKERS_ROWS ?? 1_000_000);
 const DIFFS = Number(process.env.BENCH_WORKERS_DIFFS ?? 1000);
 const DELAY = Number(process.env.BENCH_WORKERS_DELAY_MS ?? 20);
@@ -260,7 +262,7 @@ datasets:
 
 function start(args) {
   const nodeArgs = process.env.BENCH_WORKERS_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, "bin", "concord.js"), ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, join(BUILD, "bin", "concord.js"), ...args], {
     env: { ...process.env, CONCORD_TOKEN: TOKEN },
     stdio: ["ignore", "ignore", "pipe"],
   });

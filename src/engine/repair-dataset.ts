@@ -10,6 +10,7 @@ import {
   type RepairTask,
 } from "../execute/execute-repairs.js";
 import { WriteGuard, type WriteGuardOptions } from "../execute/write-guard.js";
+import type { StageVersions } from "../state/stage-writer.js";
 import type { DatasetPlan } from "./plan-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 
@@ -74,6 +75,16 @@ export function repairTasks(plan: DatasetPlan): RepairTask[] {
   );
 }
 
+/** What a plan's repairs did, and what the state store is to remember of them. */
+export interface DatasetRepairs {
+  readonly results: RepairResult[];
+  /**
+   * The versions the applied repairs wrote (versioned datasets), to be remembered as their targets' own
+   * (`rememberVersions` with `overwrite`).
+   */
+  readonly versions?: StageVersions | undefined;
+}
+
 /**
  * Executes a plan's repairs through conditional writes with verification; ledger and audit record each.
  * Versions written by applied repairs become the versions expected of their targets.
@@ -84,26 +95,41 @@ export async function repairDataset(
   ctx: Pick<RunContext, "runId" | "state" | "now">,
   options: RepairOptions = {},
 ): Promise<RepairResult[]> {
+  const { results, versions } = await repairDatasetStaged(plan, replicas, ctx, options);
+  if (versions?.observed.length)
+    await ctx.state.rememberVersions(versions.dataset, versions.observed, versions.options);
+  return results;
+}
+
+/**
+ * repairDataset, leaving the versions the applied repairs wrote to the caller (`versions`), to write with
+ * the rest of what it records after the repairs (`recordStage`: one transaction instead of one more).
+ */
+export async function repairDatasetStaged(
+  plan: DatasetPlan,
+  replicas: readonly OpenReplica[],
+  ctx: Pick<RunContext, "runId" | "state" | "now">,
+  options: RepairOptions = {},
+): Promise<DatasetRepairs> {
   const tasks = repairTasks(plan).filter((t) => keptByMode(t, options.repairMode));
-  if (options.dryRun || tasks.length === 0) return [];
+  if (options.dryRun || tasks.length === 0) return { results: [] };
   const results = await runRepairTasks(plan.scan.name, tasks, replicas, plan.scan.shape, ctx, {
     ...options,
     writesPerSecond: plan.policy.limits.writesPerSecond,
   });
-  if (plan.scan.resolved.rules.versioned) {
-    // A repair carried out again is applied as a new episode of its id (`id~2`, …): it wrote the same version.
-    const applied = new Set(results.filter((r) => r.outcome === "applied").map((r) => repairOf(r.id)));
-    await ctx.state.rememberVersions(
-      plan.scan.name,
-      tasks
-        .filter((t) => applied.has(t.id) && t.next)
-        .map((t) => ({
-          key: t.key,
-          replica: t.target,
-          version: readVersion(plan.scan.resolved.versionPositions, t.next!),
-        })),
-      { overwrite: true, ordering: plan.scan.resolved.rules.ordering },
-    );
-  }
-  return results;
+  if (!plan.scan.resolved.rules.versioned) return { results };
+  // A repair carried out again is applied as a new episode of its id (`id~2`, …): it wrote the same version.
+  const applied = new Set(results.filter((r) => r.outcome === "applied").map((r) => repairOf(r.id)));
+  const versions: StageVersions = {
+    dataset: plan.scan.name,
+    observed: tasks
+      .filter((t) => applied.has(t.id) && t.next)
+      .map((t) => ({
+        key: t.key,
+        replica: t.target,
+        version: readVersion(plan.scan.resolved.versionPositions, t.next!),
+      })),
+    options: { overwrite: true, ordering: plan.scan.resolved.rules.ordering },
+  };
+  return { results, versions };
 }

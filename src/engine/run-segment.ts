@@ -16,7 +16,7 @@ import { facetOf, repairEvidence, segmentOfKey } from "../learning/evidence-of-r
 import { stageIsEmpty } from "../state/state-store.js";
 import { type Canary, type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
 import { recordPlan } from "./record-plan.js";
-import { keptByMode, type RepairMode, repairDataset, repairTasks } from "./repair-dataset.js";
+import { keptByMode, type RepairMode, repairDatasetStaged, repairTasks } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 import { addCounts, emptyTotals, type RunTotals } from "./run-totals.js";
 import { type DatasetScan, scanDataset } from "./scan-dataset.js";
@@ -238,14 +238,16 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
   }
   const decidedAt = ctx.now();
   const opened = await recordPlan(plan, ctx, input.bounds, pending);
-  const results = await repairDataset(plan, replicas, ctx, {
+  const { results, versions } = await repairDatasetStaged(plan, replicas, ctx, {
     signal,
     guard,
     ...(input.repairMode ? { repairMode: input.repairMode } : {}),
   });
   const divergent = new Map(scan.divergences.map((d) => [keyId(d.key), d]));
-  await ctx.state.addEvidence(
-    repairEvidence({
+  // What the repairs leave to remember, in one transaction: the versions they wrote and their evidence.
+  const after = {
+    versions: versions ? [versions] : [],
+    evidence: repairEvidence({
       dataset: ds.name,
       at: ctx.now(),
       results,
@@ -253,7 +255,8 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
       placeOf: (d) => ({ segment: segmentOfKey(scan.shape, input.bounds, d.key), facet: facetOf(d, policy) }),
       decidedAt,
     }),
-  );
+  };
+  if (!stageIsEmpty(after)) await ctx.state.recordStage(after);
   addCounts(
     t.repairs,
     results.reduce<Record<string, number>>((m, r) => {

@@ -14,7 +14,7 @@ import { keyId } from "../../src/core/model.js";
 import type { OpenReplica } from "../../src/engine/run-context.js";
 import { runDataset } from "../../src/engine/run-dataset.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
-import type { StateStore } from "../../src/state/state-store.js";
+import type { StageWrites, StateStore } from "../../src/state/state-store.js";
 import { itemsConfig, makeItemsReplicas } from "../support/sqlite-items.js";
 
 let dir: string;
@@ -50,11 +50,11 @@ function sql(replica: "a" | "b", statement: string): void {
 }
 
 let runs = 0;
-async function pass() {
+async function pass(through: StateStore = state) {
   const run = await runDataset(
     cfg().datasets[0]!,
     replicas,
-    { state, now: Date.now },
+    { state: through, now: Date.now },
     { runId: `run-${++runs}`, command: "repair", mode: "repair" },
   );
   expect(run.finished).toBe(true);
@@ -84,5 +84,35 @@ describe("a repair carried out again as a new episode", () => {
     const third = await pass();
     expect(third.totals.counts).toEqual({});
     expect(third.status).toBe("ok");
+  });
+
+  it("is remembered with the repairs' evidence in one stage (one transaction), not a write of its own", async () => {
+    sql("a", "UPDATE items SET name = 'owner 7', version = 3 WHERE id = 7");
+    const calls: { method: string; versions: number; evidence: number }[] = [];
+    const counted = new Proxy(state, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (typeof v !== "function") return v;
+        return (...args: unknown[]) => {
+          if (prop === "recordStage") {
+            const stage = args[0] as StageWrites;
+            calls.push({
+              method: "recordStage",
+              versions: (stage.versions ?? []).reduce((n, x) => n + x.observed.length, 0),
+              evidence: stage.evidence?.length ?? 0,
+            });
+          } else if (prop === "rememberVersions" || prop === "addEvidence") {
+            calls.push({ method: String(prop), versions: 0, evidence: 0 });
+          }
+          return v.apply(target, args);
+        };
+      },
+    });
+    await pass(counted);
+    expect(calls.filter((c) => c.method !== "recordStage")).toEqual([]);
+    // The last stage of the segment: b's new version with the repair's evidence.
+    expect(calls.at(-1)).toMatchObject({ method: "recordStage", versions: 1 });
+    expect(calls.at(-1)!.evidence).toBeGreaterThan(0);
+    expect(await remembered()).toMatchObject({ b: { counter: "3" } });
   });
 });

@@ -5,6 +5,7 @@
  * advisory lock counts as running). A statement that times out drops its connection and fails with a
  * StateStoreError naming the store, so a stalled state store ends the command, never hangs it.
  */
+import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Client, ClientConfig, Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
 import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
@@ -42,10 +43,32 @@ function socketOf(client: PoolClient | Client): Socket | undefined {
 const CONNECTION_LOST =
   /Connection terminated|Client has encountered a connection error|ECONNRESET|ECONNREFUSED|EPIPE|socket hang up/;
 
+/**
+ * Statements a connection keeps prepared (parsed and planned once, then only bound and run): the state ports'
+ * statements are a few dozen fixed texts per schema, so the cap is a bound on a server's memory for a text
+ * built from varying input, not a cache size. Past it a connection's new statements are sent unnamed.
+ */
+const PREPARED_PER_CONNECTION = 256;
+
+/** A prepared statement's name: its text's digest (the same text prepares once per connection). */
+function statementName(text: string): string {
+  return `concord_state_${createHash("sha1").update(text).digest("hex").slice(0, 24)}`;
+}
+
+/**
+ * PostgreSQL refusing a prepared statement whose tables' columns changed since it was prepared (another
+ * process upgraded the schema): the connection's statement stays stale, so the connection is dropped.
+ */
+function isStalePlan(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === "0A000" && /cached plan/.test(String(err));
+}
+
 /** Checks connections out of `pool` within the deadlines and bounds every statement sent on them. */
 export class PostgresStateConnections {
   /** Connections given an 'error' listener. */
   private readonly listening = new WeakSet<object>();
+  /** The statements each connection has prepared, by name. */
+  private readonly prepared = new WeakMap<object, Set<string>>();
 
   constructor(
     readonly pool: Pool,
@@ -130,8 +153,24 @@ export class PostgresStateConnections {
     text: string,
     values: readonly unknown[] | undefined,
   ): Promise<QueryResult<R>> {
+    // A statement with parameters is prepared once per connection: the state ports send the same few dozen
+    // texts for every segment, each parsed and planned anew when sent unnamed. Statements without parameters
+    // (transaction control, DDL) go as simple queries.
+    let name: string | undefined;
+    if (values?.length) {
+      const names = this.prepared.get(raw) ?? new Set<string>();
+      this.prepared.set(raw, names);
+      const candidate = statementName(text);
+      if (names.has(candidate) || names.size < PREPARED_PER_CONNECTION) {
+        names.add(candidate);
+        name = candidate;
+      }
+    }
     try {
-      return await boundSilence(raw.query<R>(text, values as unknown[] | undefined), {
+      const sent = name
+        ? raw.query<R>({ text, values: values as unknown[], name })
+        : raw.query<R>(text, values as unknown[] | undefined);
+      return await boundSilence(sent, {
         ms: this.timeouts.queryMs,
         socket: () => socketOf(raw),
         stillWorking: () => this.stillRunning(raw),
@@ -139,6 +178,7 @@ export class PostgresStateConnections {
         onTimeout: () => socketOf(raw)?.destroy(),
       });
     } catch (err) {
+      if (name && isStalePlan(err)) socketOf(raw)?.destroy();
       throw this.wrap(err);
     }
   }

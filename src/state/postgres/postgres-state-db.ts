@@ -1,5 +1,5 @@
 /** The pool, schema and transactions every PostgreSQL state port shares. Only state/postgres imports the driver for state. */
-import type { Pool } from "pg";
+import type { Pool, QueryResult, QueryResultRow } from "pg";
 import type { TimeoutsConfig } from "../../config/timeouts.js";
 import { StateStoreError } from "../state-store-error.js";
 import { migratePostgresState } from "./migrate-postgres-state.js";
@@ -118,17 +118,19 @@ export class PostgresStateDb {
     await this.ready();
     for (let attempt = 1; ; attempt++) {
       const { client, release } = await this.connections.checkout();
+      const tx = new TransactionClient(client);
       let broken: Error | undefined;
       try {
-        await client.query("BEGIN ISOLATION LEVEL READ COMMITTED");
-        const result = await work(client);
-        await client.query("COMMIT");
+        const result = await work(tx);
+        if (tx.begun) await client.query("COMMIT");
         return result;
       } catch (err) {
-        broken = await client.query("ROLLBACK").then(
-          () => undefined,
-          (rollbackErr: Error) => rollbackErr,
-        );
+        broken = tx.begun
+          ? await client.query("ROLLBACK").then(
+              () => undefined,
+              (rollbackErr: Error) => rollbackErr,
+            )
+          : undefined;
         if (attempt < TRANSACTION_TRIES && !broken && isRetryable(err)) continue;
         throw err;
       } finally {
@@ -162,11 +164,45 @@ export class PostgresStateDb {
   async lock(client: StateClient, ...names: string[]): Promise<void> {
     // Several locks in one statement, taken in sorted order: two transactions taking overlapping sets this way
     // cannot wait on each other in a cycle.
-    const sorted = [...new Set(names)].sort();
+    const sorted = [...new Set(names)].sort().map((name) => `concord:${this.schema}:${name}`);
     if (sorted.length === 0) return;
+    // First in its transaction: sent with the BEGIN, in one message (a statement of its own all the same).
+    if (client instanceof TransactionClient && !client.begun) {
+      const locks = sorted.map((n) => `pg_advisory_xact_lock(hashtextextended(${pg.escapeLiteral(n)}, 0))`);
+      await client.begin(`SELECT ${locks.join(", ")}`);
+      return;
+    }
     await client.query(
       `SELECT ${sorted.map((_, i) => `pg_advisory_xact_lock(hashtextextended($${i + 1}, 0))`).join(", ")}`,
-      sorted.map((name) => `concord:${this.schema}:${name}`),
+      sorted,
     );
+  }
+}
+
+/** How every state transaction begins: READ COMMITTED set explicitly (the locking relies on it). */
+const BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
+/**
+ * A transaction's connection. BEGIN is sent with its first statement: with the transaction's locks in one
+ * message when those come first (`PostgresStateDb.lock`), else just before that statement. A transaction
+ * that sends nothing sends no BEGIN (and no COMMIT).
+ */
+class TransactionClient implements StateClient {
+  begun = false;
+
+  constructor(private readonly client: StateClient) {}
+
+  async query<R extends QueryResultRow = QueryResultRow>(
+    text: string,
+    values?: readonly unknown[],
+  ): Promise<QueryResult<R>> {
+    if (!this.begun) await this.begin();
+    return this.client.query<R>(text, values);
+  }
+
+  /** Sends BEGIN, followed in the same message by `statement` (which has no parameters) when given. */
+  async begin(statement?: string): Promise<void> {
+    this.begun = true;
+    await this.client.query(statement ? `${BEGIN}; ${statement}` : BEGIN);
   }
 }
