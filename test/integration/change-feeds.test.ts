@@ -178,6 +178,26 @@ describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
     expect(after.keys).toContain("7001");
   });
 
+  it("the visibility wait's snapshot counts a transaction running until it ends, as the server does", async () => {
+    const { stillRunning } = await import("../../src/connectors/postgres/postgres-feed-snapshot.js");
+    const { pg } = await import("../../src/connectors/postgres/node-postgres.js");
+    const writer = new pg.Client({ connectionString: POSTGRES.url });
+    await writer.connect();
+    try {
+      await writer.query("BEGIN");
+      const { rows } = await writer.query<{ xid: string }>("SELECT txid_current()::text AS xid");
+      // The 32-bit id logical decoding gives (its begin message's xid).
+      const xid = Number(BigInt(rows[0]!.xid) & 0xffffffffn);
+      const snapshot = async () =>
+        (await s.admin.query<{ s: string }>("SELECT pg_current_snapshot()::text AS s")).rows[0]!.s;
+      expect(stillRunning(xid, await snapshot())).toBe(true);
+      await writer.query("COMMIT");
+      expect(stillRunning(xid, await snapshot())).toBe(false);
+    } finally {
+      await writer.end();
+    }
+  });
+
   it("a key outside the replica identity is refused at start with the setting to change", async () => {
     await s.admin.query(`CREATE TABLE ${s.table("by_code")} (id bigint PRIMARY KEY, code text NOT NULL)`);
     const feed = await open(
