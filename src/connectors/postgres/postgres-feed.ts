@@ -17,6 +17,11 @@ import {
 } from "../change-feed.js";
 import { pg } from "./node-postgres.js";
 import { describePgError } from "./postgres-errors.js";
+import {
+  ensureFeedPublication,
+  type ReplicaIdentity,
+  widenFeedPublication,
+} from "./postgres-feed-publication.js";
 import { stillRunning } from "./postgres-feed-snapshot.js";
 
 /** How often the slot's retained WAL is measured while streaming, and the server told where we stand. */
@@ -37,6 +42,7 @@ interface PgTableInfo {
   readonly regclass: string;
   readonly schema: string;
   readonly name: string;
+  readonly identity: ReplicaIdentity;
 }
 
 /**
@@ -212,25 +218,33 @@ export class PostgresChangeFeed implements ChangeFeed {
     if (!t?.regclass) this.fail(`table ${this.tableName} does not exist`);
     if (t.ident !== "f") {
       const missing = this.options.keyColumns.filter((k) => !(t.identity ?? []).includes(k));
-      if (missing.length)
+      if (missing.length) {
+        // Best effort: the refusal below is the message that matters.
+        await widenFeedPublication(admin, this.objectName, t.regclass).catch(() => {});
         this.fail(
           `table ${t.regclass}'s replica identity does not include ${missing.join(", ")}, so a delete would not name its key; change feeds need ALTER TABLE ${t.regclass} REPLICA IDENTITY FULL (or the key as primary key)`,
         );
+      }
     }
-    return { regclass: t.regclass, schema: t.schema, name: t.name };
+    return {
+      regclass: t.regclass,
+      schema: t.schema,
+      name: t.name,
+      identity: { kind: t.ident, columns: t.identity ?? [] },
+    };
   }
 
   private async ensurePublication(admin: Client, table: PgTableInfo): Promise<void> {
-    const { rowCount } = await admin.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [
-      this.objectName,
-    ]);
-    if (rowCount) return;
     try {
-      await admin.query(`CREATE PUBLICATION ${quote(this.objectName)} FOR TABLE ${table.regclass}`);
+      await ensureFeedPublication(
+        admin,
+        this.objectName,
+        table.regclass,
+        this.options.keyColumns,
+        table.identity,
+      );
     } catch (err) {
-      // Another process created it at the same moment: theirs serves.
-      if ((err as { code?: string }).code !== "42710")
-        this.fail(`cannot create publication ${this.objectName}: ${(err as Error).message}`);
+      this.fail(`cannot create publication ${this.objectName}: ${(err as Error).message}`);
     }
   }
 
