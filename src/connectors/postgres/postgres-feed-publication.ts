@@ -31,8 +31,9 @@ export function publishedColumns(
 /**
  * Makes publication `name` publish `table` with the columns `publishedColumns` gives: created when missing;
  * an existing one (an older Concord's whole-row publication, a list that no longer fits the identity, a
- * table dropped and created again since) is set to them with `ALTER PUBLICATION … SET TABLE`. Before
- * PostgreSQL 15 (no column lists) an existing publication is left as it is.
+ * table dropped and created again since) is set to them with `ALTER PUBLICATION … SET TABLE`, unless
+ * another role owns it (then it serves as it is, as before column lists). Before PostgreSQL 15 an existing
+ * publication is left as it is.
  */
 export async function ensureFeedPublication(
   admin: Client,
@@ -65,7 +66,13 @@ export async function ensureFeedPublication(
     found.member &&
     JSON.stringify(found.columns ? [...found.columns].sort() : null) ===
       JSON.stringify(columns ? [...columns].sort() : null);
-  if (!same) await admin.query(`ALTER PUBLICATION ${quoteIdent(name)} SET TABLE ${target}`);
+  if (same) return;
+  try {
+    await admin.query(`ALTER PUBLICATION ${quoteIdent(name)} SET TABLE ${target}`);
+  } catch (err) {
+    // A publication someone else made and owns (created for a role that may not): it serves as it is.
+    if ((err as { code?: string }).code !== "42501") throw err;
+  }
 }
 
 /**
