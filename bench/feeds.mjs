@@ -6,7 +6,7 @@
  *   BENCH_FEED_PAIRS=3 BENCH_FEED_ARM_SECONDS=5 BENCH_FEED_WRITERS=4 BENCH_FEED_BATCH=50ms
  *   BENCH_FEED_PROF=<dir for --cpu-prof> BENCH_CONCORD_ROOTS=<root>,<root> BENCH_FEED_ROUNDS=1
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test BENCH_MYSQL_URL=mysql://root@127.0.0.1:3306
- *   BENCH_REDIS_URL=redis://127.0.0.1:6379/14 BENCH_FEED_PIN=1
+ *   BENCH_REDIS_URL=redis://127.0.0.1:6379/14 BENCH_FEED_PIN=1 BENCH_FEED_OWN_DB=1 BENCH_FEED_COUNT=1
  *
  * A table of BENCH_FEED_ROWS rows in PostgreSQL (the owner; generate_series), copied to MariaDB (its
  * Sequence engine: INSERT … SELECT FROM seq_1_to_N) and to Redis hashes (pipelines of 10,000 HSETs): one
@@ -28,11 +28,27 @@
  * backend they fork, the walsender included) to the others, in both arms alike (taskset; restored at the
  * end). What Concord makes the stores do (decoding the WAL, answering its reads, its repairs) still runs
  * beside the writer, as it would on the stores' hosts; only Concord's own CPU moves off the writer's cores.
+ * The store side of watching, in the steady phase, per write: the CPU of the walsender decoding for Concord's
+ * slot (and, measured over BENCH_FEED_IDLE_SECONDS without writes just before, what it spends anyway reading
+ * the server's WAL: other sessions' and other databases' records are read too), and the CPU of the
+ * PostgreSQL backends and MariaDB threads serving Concord's own connections (found by its sockets' ports:
+ * /proc, pg_stat_activity, information_schema.PROCESSLIST.TID). BENCH_FEED_COUNT=1 also counts Concord's
+ * statements and commands per store (bench/count-store-calls.mjs, preloaded into concord). BENCH_FEED_OWN_DB=1
+ * puts the PostgreSQL table in a database of its own (created and dropped here): the walsender then decodes
+ * only the benchmark's transactions in full, where in a shared database it decodes every other session's too.
  * The raw figures go to bench/.data/feeds-<time>.json. Everything the benchmark creates (schema, database,
  * keys, the slot) is dropped at the end.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,6 +73,9 @@ const PG_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/t
 const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306";
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379/14";
 const PIN = process.env.BENCH_FEED_PIN === "1";
+const OWN_DB = process.env.BENCH_FEED_OWN_DB === "1";
+const COUNT = process.env.BENCH_FEED_COUNT === "1";
+const IDLE_SECONDS = Number(process.env.BENCH_FEED_IDLE_SECONDS ?? 5);
 const CPUS = cpus().length;
 const CONCORD_CPU = String(CPUS - 1);
 const REST_CPUS = CPUS > 2 ? `0-${CPUS - 2}` : "0";
@@ -71,6 +90,83 @@ function pinStores(list) {
   }
   return pids.length;
 }
+/** A process's CPU (user + system) in seconds, from /proc (NaN once it is gone). */
+function procCpu(path) {
+  try {
+    const f = readFileSync(`${path}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The local TCP ports of a process's sockets (its connections to the stores). */
+function localPorts(pid) {
+  const inodes = new Set();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = readlinkSync(`/proc/${pid}/fd/${fd}`).match(/^socket:\[(\d+)\]$/);
+      if (m) inodes.add(m[1]);
+    } catch {}
+  }
+  const ports = new Set();
+  for (const table of ["tcp", "tcp6"]) {
+    for (const line of readFileSync(`/proc/${pid}/net/${table}`, "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && inodes.has(f[9])) ports.add(Number.parseInt(f[1].split(":")[1], 16));
+    }
+  }
+  return ports;
+}
+
+/**
+ * The CPU seconds so far of each PostgreSQL backend (the walsender excepted) and MariaDB thread serving one
+ * of `pid`'s connections, by backend pid / thread id.
+ */
+async function servingCpu(pid) {
+  const ports = [...localPorts(pid)];
+  const pgBackends = await pgPool.query(
+    "SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[]) AND backend_type <> 'walsender'",
+    [ports],
+  );
+  const pgCpu = new Map(pgBackends.rows.map((r) => [r.pid, procCpu(`/proc/${r.pid}`)]));
+  const [threads] = await my.query("SELECT TID AS tid, HOST AS host FROM information_schema.PROCESSLIST");
+  const mariadbd = spawnSync("pgrep", ["-x", "mariadbd|mysqld"], { encoding: "utf8" }).stdout.split("\n")[0];
+  const mariaCpu = new Map();
+  for (const t of threads)
+    if (ports.includes(Number(String(t.host).split(":").at(-1))))
+      mariaCpu.set(t.tid, procCpu(`/proc/${mariadbd}/task/${t.tid}`));
+  return { pg: pgCpu, maria: mariaCpu };
+}
+
+/** Statements per check, in total and by kind. */
+function perCheck(byKind, checks) {
+  const total = Object.values(byKind).reduce((a, b) => a + b, 0);
+  const kinds = Object.entries(byKind)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${(v / Math.max(1, checks)).toFixed(2)} × ${JSON.stringify(k)}`);
+  return `${(total / Math.max(1, checks)).toFixed(2)} (${kinds.join(", ")})`;
+}
+
+/** Calls made between two snapshots of count-store-calls.mjs's totals. */
+function diffCounts(a, b) {
+  const per = (x, y) =>
+    Object.fromEntries(
+      Object.entries(y)
+        .map(([k, v]) => [k, v - (x[k] ?? 0)])
+        .filter(([, v]) => v > 0),
+    );
+  return {
+    pg: per(a.pg, b.pg),
+    mysql: per(a.mysql, b.mysql),
+    redis: {
+      commands: b.redis.commands - a.redis.commands,
+      pipelines: b.redis.pipelines - a.redis.pipelines,
+      byCommand: per(a.redis.byCommand, b.redis.byCommand),
+    },
+  };
+}
+
 const NAME = `concord_bench_feed_${process.pid}`;
 const PREFIX = `${NAME}:`;
 
@@ -83,7 +179,17 @@ const median = (xs) =>
   );
 const load = () => loadavg()[0];
 
-const pgPool = new pg.Pool({ connectionString: PG_URL, max: WRITERS + 2 });
+let pgUrl = PG_URL;
+if (OWN_DB) {
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${NAME}`);
+  await admin.end();
+  const u = new URL(PG_URL);
+  u.pathname = `/${NAME}`;
+  pgUrl = u.toString();
+}
+const pgPool = new pg.Pool({ connectionString: pgUrl, max: WRITERS + 2 });
 const server = await mysql.createConnection({ uri: MYSQL_URL });
 await server.query(`CREATE DATABASE ${NAME}`);
 await server.end();
@@ -98,6 +204,7 @@ const raw = {
   rate: RATE,
   seconds: SECONDS,
   loss: LOSS,
+  ownDb: OWN_DB,
   cores: cpus().length,
   load: [load()],
 };
@@ -171,7 +278,7 @@ datasets:
   ${dataset}:
     key: id
     replicas:
-      pg: { url: "${PG_URL}", table: ${NAME}.items }
+      pg: { url: "${pgUrl}", table: ${NAME}.items }
       maria: { url: "${myUrl}", table: items }
       cache: { url: "${REDIS_URL}", prefix: "${PREFIX}" }
     policy: { owner: pg, resolve: owner }
@@ -179,19 +286,36 @@ datasets:
 `,
     );
     const loads = [load()];
+    const countFile = join(dir, `counts-${turn}.json`);
+    /** Concord's running call counts per store (BENCH_FEED_COUNT), written by the preload on SIGUSR2. */
+    const readCounts = async () => {
+      if (!COUNT) return undefined;
+      rmSync(countFile, { force: true });
+      concord.kill("SIGUSR2");
+      for (let i = 0; i < 200; i++) {
+        try {
+          return JSON.parse(readFileSync(countFile, "utf8"));
+        } catch {
+          await sleep(10);
+        }
+      }
+      return undefined;
+    };
     // concord watch, started (again) at its stored position; resolves once it is watching and has gone
     // quiet (no check printed for 1.5 s), so a backlog of the previous arm is not counted in the next one.
     let out = "";
     let lastLine = 0;
     const startConcord = async () => {
       const prof = PROF ? ["--cpu-prof", "--cpu-prof-dir", resolve(PROF, String(turn))] : [];
-      const argv = [...prof, bin, "watch", "-c", config];
+      const counting = COUNT ? ["--import", join(ROOT, "bench", "count-store-calls.mjs")] : [];
+      const argv = [...prof, ...counting, bin, "watch", "-c", config];
       // taskset execs node in place: the child's pid is concord's own (its CPU is read from /proc below).
       concord = spawn(
         PIN ? "taskset" : process.execPath,
         PIN ? ["-c", CONCORD_CPU, process.execPath, ...argv] : argv,
         {
           stdio: ["ignore", "pipe", "pipe"],
+          env: { ...process.env, BENCH_COUNT_OUT: countFile },
         },
       );
       let stderr = "";
@@ -246,16 +370,16 @@ datasets:
         "SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL",
         [`concord_${dataset}_pg`],
       );
-      const procCpu = (pid) => {
-        try {
-          const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-          return (Number(f[11]) + Number(f[12])) / 100;
-        } catch {
-          return Number.NaN;
-        }
-      };
       const walsender = senders.length === 1 ? senders[0].pid : undefined;
-      const sender0 = walsender ? procCpu(walsender) : Number.NaN;
+      // What the walsender spends with no write of ours: reading the server's WAL (every session's records).
+      const idle0 = walsender ? procCpu(`/proc/${walsender}`) : Number.NaN;
+      await sleep(IDLE_SECONDS * 1000);
+      const walsenderIdlePerSecond = walsender
+        ? (procCpu(`/proc/${walsender}`) - idle0) / IDLE_SECONDS
+        : Number.NaN;
+      const serving0 = await servingCpu(concord.pid);
+      const counts0 = await readCounts();
+      const sender0 = walsender ? procCpu(`/proc/${walsender}`) : Number.NaN;
       const self0 = process.cpuUsage();
       const cpu0 = cpu();
       const wall0 = performance.now();
@@ -290,7 +414,16 @@ datasets:
       await Promise.all(pending);
       const wall = (performance.now() - wall0) / 1000;
       const cpuSeconds = cpu() - cpu0;
-      const walsenderSeconds = walsender ? procCpu(walsender) - sender0 : Number.NaN;
+      const walsenderSeconds = walsender ? procCpu(`/proc/${walsender}`) - sender0 : Number.NaN;
+      const serving1 = await servingCpu(concord.pid);
+      const counts1 = await readCounts();
+      // CPU of the backends and threads serving concord's connections: those open at the end, from their
+      // figure at the start (or from their start, when opened since).
+      const servingSeconds = { pg: 0, maria: 0 };
+      for (const store of ["pg", "maria"])
+        for (const [id, seconds] of serving1[store])
+          servingSeconds[store] += seconds - (serving0[store].get(id) ?? 0);
+      const calls = counts1 && counts0 && diffCounts(counts0, counts1);
       const used = process.cpuUsage(self0);
       const writerSeconds = (used.user + used.system) / 1e6;
       const cpuPct = (cpuSeconds / wall) * 100;
@@ -313,6 +446,9 @@ datasets:
         cpuPct,
         cpuSeconds,
         walsenderSeconds,
+        walsenderIdlePerSecond,
+        servingSeconds,
+        calls,
         writerSeconds,
         wall,
         achieved,
@@ -335,6 +471,19 @@ datasets:
       const m = await measure(root, turn++);
       runs.push(m);
       const l = m.latencies;
+      const writes = RATE * SECONDS;
+      const idleShare = m.walsenderIdlePerSecond * m.wall;
+      console.log(
+        `store side per write (µs of CPU): walsender ${((1e6 * m.walsenderSeconds) / writes).toFixed(0)} ` +
+          `(${((1e6 * (m.walsenderSeconds - idleShare)) / writes).toFixed(0)} above its idle rate of ` +
+          `${(m.walsenderIdlePerSecond * 1000).toFixed(0)} ms/s), concord's PostgreSQL backends ` +
+          `${((1e6 * m.servingSeconds.pg) / writes).toFixed(0)}, MariaDB threads ${((1e6 * m.servingSeconds.maria) / writes).toFixed(0)}` +
+          (m.calls
+            ? `; calls per check: PostgreSQL ${perCheck(m.calls.pg, m.checks)}, MariaDB ${perCheck(m.calls.mysql, m.checks)}, ` +
+              `Redis ${(m.calls.redis.commands / Math.max(1, m.checks)).toFixed(1)} commands in ` +
+              `${(m.calls.redis.pipelines / Math.max(1, m.checks)).toFixed(2)} pipelines`
+            : ""),
+      );
       console.log(
         `${root} (round ${round + 1}): repair p50 ${pct(l, 0.5)?.toFixed(0)} ms, p99 ${pct(l, 0.99)?.toFixed(0)} ms, ` +
           `max ${l.at(-1)?.toFixed(0)} ms (${l.length} lost); CPU ${m.cpuPct.toFixed(1)}% (${m.checks} checks, ` +
@@ -389,6 +538,12 @@ datasets:
   for (const { pubname } of pubs.rows) await pgPool.query(`DROP PUBLICATION "${pubname}"`).catch(() => {});
   await pgPool.query(`DROP SCHEMA IF EXISTS ${NAME} CASCADE`);
   await pgPool.end();
+  if (OWN_DB) {
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${NAME}`);
+    await admin.end();
+  }
   await my.query(`DROP DATABASE IF EXISTS ${NAME}`);
   await my.end();
   let cursor = "0";

@@ -8,7 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { ChangeBatch, ChangeFeed, ChangeFeedOptions } from "../../src/connectors/change-feed.js";
+import {
+  type ChangeBatch,
+  type ChangeFeed,
+  type ChangeFeedOptions,
+  feedObjectName,
+} from "../../src/connectors/change-feed.js";
 import { openChangeFeed } from "../../src/connectors/open-change-feed.js";
 import type { Key } from "../../src/core/model.js";
 import { createMysqlTestDatabase, type MysqlTestDatabase } from "../support/mysql-test-database.js";
@@ -176,6 +181,91 @@ describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
     await s.admin.query(`INSERT INTO ${s.table("items")} VALUES (7001, 'z')`);
     const after = await collect(feed, 1);
     expect(after.keys).toContain("7001");
+  });
+
+  it("publishes only the key's columns, and updates (of the key too) and deletes still deliver their keys", async () => {
+    await s.admin.query(
+      `CREATE TABLE ${s.table("wide")} (id bigint PRIMARY KEY, name text, n bigint, doc jsonb)`,
+    );
+    const replica = { name: "pg", url: POSTGRES.url, table: s.table("wide") };
+    const dataset = `${s.name}_cols`;
+    const feed = await open(replica, opts(dataset, "pg"));
+    await feed.start(undefined);
+    const published = async () => {
+      const { rows } = await s.admin.query<{ attnames: string[] }>(
+        "SELECT attnames::text[] AS attnames FROM pg_publication_tables WHERE pubname = $1",
+        [feedObjectName(dataset, "pg")],
+      );
+      return rows.map((r) => [...r.attnames].sort());
+    };
+    expect(await published()).toEqual([["id"]]);
+    const t = s.table("wide");
+    await s.admin.query(`INSERT INTO ${t} VALUES (1, 'a', 1, '{}'), (2, 'b', 2, '{}'), (3, 'c', 3, '{}')`);
+    await s.admin.query(`UPDATE ${t} SET name = 'x', doc = '{"a": 1}' WHERE id = 1`);
+    await s.admin.query(`UPDATE ${t} SET id = 20 WHERE id = 2`);
+    await s.admin.query(`DELETE FROM ${t} WHERE id = 3`);
+    const got = await collect(feed, 4, await walNow(s));
+    expect(got.keys).toEqual(["1", "2", "20", "3"]);
+    await feed.acknowledge(lastPosition(got.batches)!);
+    await feed.close();
+
+    // An older Concord's publication carried the whole row: the next start narrows it.
+    await s.admin.query(`ALTER PUBLICATION ${feedObjectName(dataset, "pg")} SET TABLE ${t}`);
+    expect((await published())[0]).toHaveLength(4);
+    const again = await open(replica, opts(dataset, "pg"));
+    await again.start(undefined);
+    expect(await published()).toEqual([["id"]]);
+    await again.close();
+
+    // Under REPLICA IDENTITY FULL a list would have to name every column: the whole row, deletes still keyed.
+    await s.admin.query(`ALTER TABLE ${t} REPLICA IDENTITY FULL`);
+    const full = await open(replica, opts(dataset, "pg"));
+    await full.start(undefined);
+    expect(await published()).toEqual([["doc", "id", "n", "name"]]);
+    await s.admin.query(`DELETE FROM ${t} WHERE id = 1`);
+    expect((await collect(full, 1, await walNow(s))).keys).toEqual(["1"]);
+  });
+
+  it("refusing a key outside the replica identity first widens a key-only publication, so the fix it names breaks no write", async () => {
+    const t = s.table("recoded");
+    await s.admin.query(`CREATE TABLE ${t} (id bigint PRIMARY KEY, code text NOT NULL)`);
+    const replica = { name: "pg", url: POSTGRES.url, table: t };
+    const dataset = `${s.name}_recoded`;
+    const byId = await open(replica, opts(dataset, "pg"));
+    await byId.start(undefined);
+    await byId.close();
+    // The dataset's key changes to code: refused, and the list (id) no longer stands...
+    const byCode = await open(replica, opts(dataset, "pg", { keyColumns: ["code"] }));
+    await expect(byCode.start(undefined)).rejects.toThrow(/replica identity does not include code/);
+    // ...so the advised ALTER leaves the table writable (a list not covering FULL would refuse the UPDATE).
+    await s.admin.query(`ALTER TABLE ${t} REPLICA IDENTITY FULL`);
+    await s.admin.query(`INSERT INTO ${t} VALUES (1, 'a')`);
+    await s.admin.query(`UPDATE ${t} SET code = 'b' WHERE id = 1`);
+    const again = await open(replica, opts(dataset, "pg", { keyColumns: ["code"] }));
+    await again.start(undefined);
+    await s.admin.query(`DELETE FROM ${t} WHERE id = 1`);
+    // From the slot's start: the insert (a), the update (its old key a and new b), the delete (b).
+    expect((await collect(again, 2, await walNow(s))).keys).toEqual(["a", "b"]);
+  });
+
+  it("the visibility wait's snapshot counts a transaction running until it ends, as the server does", async () => {
+    const { stillRunning } = await import("../../src/connectors/postgres/postgres-feed-snapshot.js");
+    const { pg } = await import("../../src/connectors/postgres/node-postgres.js");
+    const writer = new pg.Client({ connectionString: POSTGRES.url });
+    await writer.connect();
+    try {
+      await writer.query("BEGIN");
+      const { rows } = await writer.query<{ xid: string }>("SELECT txid_current()::text AS xid");
+      // The 32-bit id logical decoding gives (its begin message's xid).
+      const xid = Number(BigInt(rows[0]!.xid) & 0xffffffffn);
+      const snapshot = async () =>
+        (await s.admin.query<{ s: string }>("SELECT pg_current_snapshot()::text AS s")).rows[0]!.s;
+      expect(stillRunning(xid, await snapshot())).toBe(true);
+      await writer.query("COMMIT");
+      expect(stillRunning(xid, await snapshot())).toBe(false);
+    } finally {
+      await writer.end();
+    }
   });
 
   it("a key outside the replica identity is refused at start with the setting to change", async () => {
