@@ -17,11 +17,7 @@ import {
 } from "../change-feed.js";
 import { pg } from "./node-postgres.js";
 import { describePgError } from "./postgres-errors.js";
-import {
-  ensureFeedPublication,
-  type ReplicaIdentity,
-  widenFeedPublication,
-} from "./postgres-feed-publication.js";
+import { ensureFeedPublication } from "./postgres-feed-publication.js";
 import { stillRunning } from "./postgres-feed-snapshot.js";
 
 /** How often the slot's retained WAL is measured while streaming, and the server told where we stand. */
@@ -42,7 +38,6 @@ interface PgTableInfo {
   readonly regclass: string;
   readonly schema: string;
   readonly name: string;
-  readonly identity: ReplicaIdentity;
 }
 
 /**
@@ -226,31 +221,17 @@ export class PostgresChangeFeed implements ChangeFeed {
     if (!t?.regclass) this.fail(`table ${this.tableName} does not exist`);
     if (t.ident !== "f") {
       const missing = this.options.keyColumns.filter((k) => !(t.identity ?? []).includes(k));
-      if (missing.length) {
-        // Best effort: the refusal below is the message that matters.
-        await widenFeedPublication(admin, this.objectName, t.regclass).catch(() => {});
+      if (missing.length)
         this.fail(
           `table ${t.regclass}'s replica identity does not include ${missing.join(", ")}, so a delete would not name its key; change feeds need ALTER TABLE ${t.regclass} REPLICA IDENTITY FULL (or the key as primary key)`,
         );
-      }
     }
-    return {
-      regclass: t.regclass,
-      schema: t.schema,
-      name: t.name,
-      identity: { kind: t.ident, columns: t.identity ?? [] },
-    };
+    return { regclass: t.regclass, schema: t.schema, name: t.name };
   }
 
   private async ensurePublication(admin: Client, table: PgTableInfo): Promise<void> {
     try {
-      await ensureFeedPublication(
-        admin,
-        this.objectName,
-        table.regclass,
-        this.options.keyColumns,
-        table.identity,
-      );
+      await ensureFeedPublication(admin, this.objectName, table.regclass);
     } catch (err) {
       this.fail(`cannot create publication ${this.objectName}: ${(err as Error).message}`);
     }
