@@ -1,4 +1,25 @@
 /** A token bucket per replica: writes per second, with bursts up to one second's worth (at least one write). */
+import { channel } from "node:diagnostics_channel";
+
+/**
+ * The diagnostics channel (node:diagnostics_channel) every limiter publishes a `RateLimitWait` on just before
+ * it sleeps for tokens: an observable point for tooling and tests (a batch is marked pending in the ledger
+ * before it takes its tokens, so this is the moment a pending batch starts waiting). Publishing costs nothing
+ * without a subscriber; a subscriber runs synchronously, before the wait.
+ */
+export const RATE_LIMIT_WAIT_CHANNEL = "concord:rate-limit-wait";
+
+/** What a limiter publishes on `RATE_LIMIT_WAIT_CHANNEL` before a wait. */
+export interface RateLimitWait {
+  /** The limiter's rate (writes per second). */
+  readonly perSecond: number;
+  /** Tokens still to be granted to the request that waits. */
+  readonly need: number;
+  /** How long it sleeps now, ms. */
+  readonly waitMs: number;
+}
+
+const waits = channel(RATE_LIMIT_WAIT_CHANNEL);
 
 /**
  * Grants `n` tokens, waiting as needed. `now` and `sleep` are injected so the simulator can run it in
@@ -32,7 +53,10 @@ export class RateLimiter {
         need -= grant;
         continue;
       }
-      await this.sleep(Math.ceil(((1 - this.tokens) / this.perSecond) * 1000));
+      const waitMs = Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
+      if (waits.hasSubscribers)
+        waits.publish({ perSecond: this.perSecond, need, waitMs } satisfies RateLimitWait);
+      await this.sleep(waitMs);
     }
   }
 }
