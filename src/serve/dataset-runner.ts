@@ -9,7 +9,7 @@ import { BENIGN_CLASSES } from "../core/classify.js";
 import { nextCronTime, parseCron } from "../core/cron.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { AdaptiveFocus } from "../engine/adaptive-focus.js";
-import { canaryKey, describeDataset } from "../engine/describe-dataset.js";
+import { describeDataset } from "../engine/describe-dataset.js";
 import { runPlannedPass } from "../engine/dirty-segment-pass.js";
 import { type ReplayResult, replaySource } from "../engine/replay-dataset.js";
 import type { OpenReplica } from "../engine/run-context.js";
@@ -24,15 +24,15 @@ import { LEASE_TTL_MS, PassOwnedError } from "../engine/run-liveness.js";
 import { queuedMode, type SegmentDispatch } from "../engine/segment-dispatch.js";
 import type { SegmentReport } from "../engine/segment-report.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
-import { probeEvidence } from "../learning/evidence-of-run.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
 import type { CanaryView } from "./canary-rollout.js";
 import { DatasetApprovals } from "./dataset-approvals.js";
 import { DatasetCanary } from "./dataset-canary.js";
+import { DatasetProbe } from "./dataset-probe.js";
 import { DatasetReplay } from "./dataset-replay.js";
 import type { ServeMetrics } from "./metrics.js";
 import type { ApprovalView } from "./policy-approval.js";
-import { type ProbeOutcome, Prober } from "./probe.js";
+import type { ProbeOutcome } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
 import { countRepairs, markSegment } from "./segment-marks.js";
 import { type DatasetStatus, type PassControl, TriggerError } from "./service-api.js";
@@ -83,13 +83,10 @@ export class DatasetRunner {
   private backoffMs = 0;
   private nextRunAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private probeTimer: NodeJS.Timeout | undefined;
-  private probing: Promise<void> | undefined;
-  private prober: Prober | undefined;
   private stopping = false;
   private abort = new AbortController();
-  /** Last probe's lag per replica, seconds (null: not converged within the timeout). */
-  readonly lag: Record<string, number | null> = {};
+  /** The dataset's convergence probe (`probe:`). */
+  private readonly probe: DatasetProbe;
   private readonly gaugedClasses = new Set<string>();
   /** Failed repairs in the last finished pass. */
   lastFailed = 0;
@@ -160,6 +157,18 @@ export class DatasetRunner {
       // A coordinator's pass is one job per segment: its hot ranges go first rather than more often.
       hotFirst: deps.dispatch !== undefined,
       log: (reason) => log(`${dataset}: focus: ${reason}`),
+    });
+    this.probe = new DatasetProbe({
+      state,
+      metrics: deps.metrics,
+      now,
+      log,
+      onChange: deps.onChange,
+      dataset: () => this.ds,
+      open: (names) => this.open(names),
+      shape: async () => this.resolved ?? (await this.shape(await this.open())),
+      signal: () => this.abort.signal,
+      stopping: () => this.stopping,
     });
     this.replays = new DatasetReplay({
       state,
@@ -293,6 +302,11 @@ export class DatasetRunner {
     return this.replays.run(ds, replica, by, options);
   }
 
+  /** Last probe's lag per replica, seconds (null: not converged within the timeout). */
+  get lag(): Readonly<Record<string, number | null>> {
+    return this.probe.lag;
+  }
+
   replicasDown(): string[] {
     return [...this.health.values()].filter((h) => !h.up).map((h) => h.name);
   }
@@ -313,7 +327,7 @@ export class DatasetRunner {
     if (cp) this.schedule(0, cp.mode.replace(/^queue:/, "") as PassMode);
     else if (this.ds.scheduleMs !== undefined) this.schedule(0, this.ds.mode);
     else if (this.cron) this.schedule(this.untilNext()!, this.ds.mode);
-    if (this.ds.probe) this.scheduleProbe(0);
+    if (this.ds.probe) this.probe.schedule(0);
   }
 
   /** Finishes the batch in flight, checkpoints, closes the replicas. */
@@ -322,9 +336,9 @@ export class DatasetRunner {
     this.abort.abort();
     this.held?.release();
     clearTimeout(this.timer);
-    clearTimeout(this.probeTimer);
+    this.probe.halt();
     await this.running?.catch(() => {});
-    await this.probing?.catch(() => {});
+    await this.probe.idle();
     await this.closeReplicas();
   }
 
@@ -405,7 +419,7 @@ export class DatasetRunner {
       counts,
       repairs,
       openEscalations,
-      lag: { ...this.lag },
+      lag: { ...this.probe.lag },
       replicas: [...this.health.values()].map((h) => h.view()),
       focus: this.ds.focus ? (this.focus.planned ?? null) : null,
       replay: this.replays.view,
@@ -418,64 +432,9 @@ export class DatasetRunner {
       await (this.running ?? this.replays.running)?.catch(() => {});
   }
 
-  /** Runs one probe now and records it (tests, and the probe timer). */
-  async probeOnce(): Promise<ProbeOutcome | undefined> {
-    const probe = this.ds.probe;
-    if (!probe) return undefined;
-    // Only the replicas the probe writes to and polls: one that is down elsewhere in the dataset does not
-    // stop the probe measuring the others.
-    const replicas = await this.open([probe.source, ...probe.replicas]);
-    if (!this.prober) {
-      const resolved = this.resolved ?? (await this.shape(await this.open()));
-      this.prober = new Prober(
-        probe,
-        resolved.shape,
-        canaryKey(this.ds, resolved.shape),
-        new Map(replicas.map((r) => [r.name, r.connector])),
-        { now: this.deps.now, signal: this.abort.signal },
-      );
-    }
-    const out = await this.prober.run();
-    const { metrics, state } = this.deps;
-    const dataset = this.ds.name;
-    if (out.error) {
-      this.deps.log(`${dataset}: probe could not write its canary to ${out.source}: ${out.error}`);
-      return out;
-    }
-    const samples = [];
-    for (const [replica, lag] of Object.entries(out.lag)) {
-      this.lag[replica] = lag;
-      samples.push({ dataset, series: "lag", label: replica, at: out.at, value: lag });
-      if (lag === null) metrics.probeTimeouts.inc({ dataset, replica });
-      else metrics.convergenceLag.observe({ dataset, replica }, lag);
-    }
-    for (const a of out.anomalies) {
-      samples.push({ dataset, series: "anomaly", label: a.replica, at: out.at, value: 1 });
-      metrics.readAfterWrite.inc({ dataset, replica: a.replica });
-      this.deps.log(`${dataset}: read-after-write anomaly on ${a.replica}: ${a.detail}`);
-    }
-    await state.appendSamples(samples);
-    // Who is least behind: inferred ownership by latency reads it from the evidence aggregates.
-    await state.addEvidence(probeEvidence(dataset, out));
-    this.deps.onChange?.();
-    return out;
-  }
-
-  private scheduleProbe(delayMs: number): void {
-    const probe = this.ds.probe!;
-    this.probeTimer = setTimeout(() => {
-      if (this.stopping) return;
-      this.probing = this.probeOnce()
-        .then(
-          () => {},
-          (err) => this.deps.log(`${this.ds.name}: probe failed: ${message(err)}`),
-        )
-        .finally(() => {
-          this.probing = undefined;
-          if (!this.stopping) this.scheduleProbe(probe.everyMs);
-        });
-    }, delayMs);
-    this.probeTimer.unref?.();
+  /** Runs one probe now and records it (tests). */
+  probeOnce(): Promise<ProbeOutcome | undefined> {
+    return this.probe.once();
   }
 
   /** The dataset's cron schedule, if it has one instead of an interval. */
@@ -601,9 +560,7 @@ export class DatasetRunner {
   private async closeReplicas(names?: readonly string[]): Promise<void> {
     const closing = [...this.replicas.values()].filter((r) => !names || names.includes(r.name));
     for (const r of closing) this.replicas.delete(r.name);
-    const probe = this.ds.probe;
-    if (closing.some((r) => !probe || r.name === probe.source || probe.replicas.includes(r.name)))
-      this.prober = undefined;
+    this.probe.replicasClosed(closing.map((r) => r.name));
     if (!names) this.resolved = undefined;
     await Promise.allSettled(closing.map((r) => r.connector.close()));
   }
