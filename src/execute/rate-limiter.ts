@@ -2,24 +2,22 @@
 import { channel } from "node:diagnostics_channel";
 
 /**
- * The diagnostics channel (node:diagnostics_channel) every limiter publishes a `RateLimitWait` on just before
- * it sleeps for tokens: an observable point for tooling and tests (a batch is marked pending in the ledger
- * before it takes its tokens, so this is the moment a pending batch starts waiting). Publishing costs nothing
- * without a subscriber; a subscriber runs synchronously, before the wait.
+ * The diagnostics channel (node:diagnostics_channel) every limiter publishes a `RateLimitTake` on when a
+ * request for tokens starts, before any wait: an observable point for tooling and tests (a write batch is
+ * marked pending in the ledger before it takes its tokens, so this is the moment a pending batch starts
+ * waiting for them). Publishing costs nothing without a subscriber; a subscriber runs synchronously, first.
  */
-export const RATE_LIMIT_WAIT_CHANNEL = "concord:rate-limit-wait";
+export const RATE_LIMIT_TAKE_CHANNEL = "concord:rate-limit-take";
 
-/** What a limiter publishes on `RATE_LIMIT_WAIT_CHANNEL` before a wait. */
-export interface RateLimitWait {
+/** What a limiter publishes on `RATE_LIMIT_TAKE_CHANNEL` when a request starts. */
+export interface RateLimitTake {
   /** The limiter's rate (writes per second). */
   readonly perSecond: number;
-  /** Tokens still to be granted to the request that waits. */
-  readonly need: number;
-  /** How long it sleeps now, ms. */
-  readonly waitMs: number;
+  /** Tokens asked for (a batch's writes). */
+  readonly n: number;
 }
 
-const waits = channel(RATE_LIMIT_WAIT_CHANNEL);
+const takes = channel(RATE_LIMIT_TAKE_CHANNEL);
 
 /**
  * Grants `n` tokens, waiting as needed. `now` and `sleep` are injected so the simulator can run it in
@@ -42,6 +40,7 @@ export class RateLimiter {
   }
 
   async take(n: number): Promise<void> {
+    if (takes.hasSubscribers) takes.publish({ perSecond: this.perSecond, n } satisfies RateLimitTake);
     let need = n;
     while (need > 0) {
       const t = this.now();
@@ -53,10 +52,7 @@ export class RateLimiter {
         need -= grant;
         continue;
       }
-      const waitMs = Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
-      if (waits.hasSubscribers)
-        waits.publish({ perSecond: this.perSecond, need, waitMs } satisfies RateLimitWait);
-      await this.sleep(waitMs);
+      await this.sleep(Math.ceil(((1 - this.tokens) / this.perSecond) * 1000));
     }
   }
 }

@@ -7,7 +7,7 @@
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { join } from "node:path";
 import { describe, it } from "vitest";
-import { RATE_LIMIT_WAIT_CHANNEL, type RateLimitWait } from "../../src/execute/rate-limiter.js";
+import { RATE_LIMIT_TAKE_CHANNEL, type RateLimitTake } from "../../src/execute/rate-limiter.js";
 import {
   execSql,
   ITEMS_DDL,
@@ -233,19 +233,21 @@ describe.concurrent("concord repair, interrupted", () => {
     const config = writeConfig(dir, itemsConfig("limits: { writesPerSecond: 500 }"));
     const state = join(dir, "state.db");
 
-    // Keys 1..500 are written at once; 501..1000 are marked pending, then wait for the rate limit. The
-    // limiter says when it starts that wait (its diagnostics channel, published synchronously before it
-    // sleeps): the record is changed right there, whatever the machine's load. No signal is involved, so the
-    // run is in-process, where the channel is seen.
+    // Keys 1..500 are written at once; 501..1000 are marked pending, then take their tokens: they wait about
+    // a second for them (unless a crowded machine made the first batch take longer). The limiter says when
+    // each batch asks (its diagnostics channel, published synchronously before any wait): the record is
+    // changed when the second asks, whatever the machine's load. No signal is involved, so the run is
+    // in-process, where the channel is seen.
+    let asked = 0;
     let seen: Record<string, number> | undefined;
-    const onWait = (message: unknown) => {
-      if ((message as RateLimitWait).perSecond !== 500 || seen) return;
+    const onTake = (message: unknown) => {
+      if ((message as RateLimitTake).perSecond !== 500 || ++asked !== 2) return;
       seen = outcomes(state);
       execSql(b, "UPDATE items SET name = 'changed meanwhile' WHERE id = 900;");
     };
-    subscribe(RATE_LIMIT_WAIT_CHANNEL, onWait);
+    subscribe(RATE_LIMIT_TAKE_CHANNEL, onTake);
     onTestFinished(() => {
-      unsubscribe(RATE_LIMIT_WAIT_CHANNEL, onWait);
+      unsubscribe(RATE_LIMIT_TAKE_CHANNEL, onTake);
     });
     const r = await runConcord(["repair", "--json", "-c", config]);
     // The change landed while the second batch was pending, the first one applied.
