@@ -1,11 +1,14 @@
 /** `concord replay`: the owner's logged changes onto a replica that missed them; prints one line per batch. */
 import {
   type ReplayBatch,
+  ReplayError,
   type ReplayResult,
   replayDataset,
   replaySource,
   replaySummary,
 } from "../engine/replay-dataset.js";
+import { type HeldPass, holdPassLease, PassOwnedError, processOwner } from "../engine/run-liveness.js";
+import type { StateStore } from "../state/state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
@@ -32,6 +35,11 @@ function describeBatch(dataset: string, b: ReplayBatch): string {
  * Replays one dataset's owner change log onto `--replica` (engine/replay-dataset.ts). Ctrl-C stops after the
  * batch in flight (the cursor stays after the last batch done; exit 130). Exit 0 when the replica is caught
  * up, 2 on a usage, config or connection error.
+ *
+ * Like a replay in serve, it holds the dataset's pass lease while it runs (holdPassLease: renewed every
+ * heartbeat and before each batch), so no pass or other replay of the dataset runs meanwhile: it refuses to
+ * start while another process holds the lease, and stops between batches once another took it (one line
+ * naming the holder, exit 2, the cursor after the last batch finished).
  */
 export async function runReplay(options: ReplayCommandOptions, io: CliIo = processIo()): Promise<number> {
   const batch = options.batch === undefined ? undefined : Number(options.batch);
@@ -53,33 +61,44 @@ export async function runReplay(options: ReplayCommandOptions, io: CliIo = proce
     if (!ds) throw new UsageError(`-d ${options.dataset}: no such dataset in ${session.config.path}`);
     // A replay that cannot start fails before any replica is opened.
     replaySource(ds, options.replica);
+    const held = await holdPass(session.state, ds.name, options.replica);
     const began = Date.now();
-    const result = await replayDataset(
-      ds,
-      await session.replicas(ds),
-      { state: session.state, now: Date.now },
-      {
-        replica: options.replica,
-        batch,
-        newRunId: () => newRunId(),
-        signal: abort.signal,
-        run: { actor: session.actor, policySource: session.configFile },
-        observer: {
-          onStart: ({ source, replica, cursor, last }) => {
-            if (!options.json)
-              io.stderr.write(
-                `concord: ${ds.name}: replaying ${source}'s change log onto ${replica} from seq ${cursor + 1} (log ends at ${last})\n`,
-              );
-          },
-          onGap: ({ message }) => {
-            io.stderr.write(`concord: ${message}\n`);
-          },
-          onBatch: (b) => {
-            if (!options.json) io.stdout.write(`${describeBatch(ds.name, b)}\n`);
+    let result: ReplayResult;
+    try {
+      result = await replayDataset(
+        ds,
+        await session.replicas(ds),
+        { state: session.state, now: Date.now },
+        {
+          replica: options.replica,
+          batch,
+          newRunId: () => newRunId(),
+          signal: abort.signal,
+          lease: held.lease,
+          run: { actor: session.actor, policySource: session.configFile },
+          observer: {
+            onStart: ({ source, replica, cursor, last }) => {
+              if (!options.json)
+                io.stderr.write(
+                  `concord: ${ds.name}: replaying ${source}'s change log onto ${replica} from seq ${cursor + 1} (log ends at ${last})\n`,
+                );
+            },
+            onGap: ({ message }) => {
+              io.stderr.write(`concord: ${message}\n`);
+            },
+            onBatch: (b) => {
+              if (!options.json) io.stdout.write(`${describeBatch(ds.name, b)}\n`);
+            },
           },
         },
-      },
-    );
+      );
+    } catch (err) {
+      // Stopped by the lease's loss: the batches done are in the audit log, signed as after a finished replay.
+      if (held.lease.signal.aborted) await session.anchorAudit();
+      throw err;
+    } finally {
+      await held.release();
+    }
     await session.anchorAudit();
     const ms = Date.now() - began;
     if (options.json) io.stdout.write(`${JSON.stringify(jsonDoc(replayDocument(ds.name, result, ms)))}\n`);
@@ -92,6 +111,18 @@ export async function runReplay(options: ReplayCommandOptions, io: CliIo = proce
   } finally {
     process.removeListener("SIGINT", onSigint);
     await session.close();
+  }
+}
+
+/** The dataset's pass lease for this process, or a one-line ReplayError naming the process that holds it. */
+async function holdPass(state: StateStore, dataset: string, replica: string): Promise<HeldPass> {
+  try {
+    return await holdPassLease({ state, now: Date.now, dataset, owner: processOwner() });
+  } catch (err) {
+    if (!(err instanceof PassOwnedError)) throw err;
+    throw new ReplayError(
+      `${dataset}: the pass lease is held by ${err.owner ?? "another process"} (a pass or a replay of the dataset); not replaying onto ${replica} meanwhile: replay again once it is done`,
+    );
   }
 }
 

@@ -204,3 +204,39 @@ export function keepLease(options: {
     },
   };
 }
+
+/** The dataset's pass lease, taken and kept by `holdPassLease`. */
+export interface HeldPass {
+  /** The kept lease: renew it between steps; its `signal` aborts once another process took it. */
+  readonly lease: KeptLease;
+  /**
+   * Stops the renewals and gives the lease up — only while it is still `owner`'s: one another process took is
+   * left to it. Never throws.
+   */
+  release(): Promise<void>;
+}
+
+/**
+ * Takes the dataset's pass lease for `owner` (PassOwnedError naming the holder when another live process has
+ * it) and keeps it — renewed every `HEARTBEAT_MS` and whenever the holder renews it — until `release`: how a
+ * replay, in serve or on the command line, holds the dataset against passes and other replays for as long as
+ * it runs.
+ */
+export async function holdPassLease(options: {
+  readonly state: StateStore;
+  readonly now: () => number;
+  readonly dataset: string;
+  readonly owner: string;
+}): Promise<HeldPass> {
+  const { state, now, dataset, owner } = options;
+  await acquirePass(state, dataset, owner, now());
+  const name = passLease(dataset);
+  const lease = keepLease({ state, now, name, owner, ttlMs: LEASE_TTL_MS, everyMs: HEARTBEAT_MS });
+  return {
+    lease,
+    async release() {
+      await lease.stop();
+      await state.releaseLease(name, owner).catch(() => {});
+    },
+  };
+}

@@ -1,4 +1,23 @@
 /** A token bucket per replica: writes per second, with bursts up to one second's worth (at least one write). */
+import { channel } from "node:diagnostics_channel";
+
+/**
+ * The diagnostics channel (node:diagnostics_channel) every limiter publishes a `RateLimitTake` on when a
+ * request for tokens starts, before any wait: an observable point for tooling and tests (a write batch is
+ * marked pending in the ledger before it takes its tokens, so this is the moment a pending batch starts
+ * waiting for them). Publishing costs nothing without a subscriber; a subscriber runs synchronously, first.
+ */
+export const RATE_LIMIT_TAKE_CHANNEL = "concord:rate-limit-take";
+
+/** What a limiter publishes on `RATE_LIMIT_TAKE_CHANNEL` when a request starts. */
+export interface RateLimitTake {
+  /** The limiter's rate (writes per second). */
+  readonly perSecond: number;
+  /** Tokens asked for (a batch's writes). */
+  readonly n: number;
+}
+
+const takes = channel(RATE_LIMIT_TAKE_CHANNEL);
 
 /**
  * Grants `n` tokens, waiting as needed. `now` and `sleep` are injected so the simulator can run it in
@@ -21,6 +40,7 @@ export class RateLimiter {
   }
 
   async take(n: number): Promise<void> {
+    if (takes.hasSubscribers) takes.publish({ perSecond: this.perSecond, n } satisfies RateLimitTake);
     let need = n;
     while (need > 0) {
       const t = this.now();

@@ -3,14 +3,15 @@
  * segment so a restart resumes where it stopped; pauses between segments by `intensity`; backs off a slow
  * or failing replica; never runs two passes at once. Also runs the dataset's convergence probe.
  */
-import type { CandidateConfig, DatasetConfig, ServeConfig } from "../config/load-config.js";
+import type { DatasetConfig, ServeConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
 import { BENIGN_CLASSES } from "../core/classify.js";
 import { nextCronTime, parseCron } from "../core/cron.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
-import { canaryKey, describeDataset } from "../engine/describe-dataset.js";
+import { AdaptiveFocus } from "../engine/adaptive-focus.js";
+import { describeDataset } from "../engine/describe-dataset.js";
 import { runPlannedPass } from "../engine/dirty-segment-pass.js";
-import { type ReplayResult, replayDataset, replaySource } from "../engine/replay-dataset.js";
+import { type ReplayResult, replaySource } from "../engine/replay-dataset.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import {
   type DatasetRunResult,
@@ -19,54 +20,22 @@ import {
   type SegmentOutcome,
 } from "../engine/run-dataset.js";
 import { newRunId } from "../engine/run-id.js";
-import {
-  acquirePass,
-  HEARTBEAT_MS,
-  type KeptLease,
-  keepLease,
-  LEASE_TTL_MS,
-  PassOwnedError,
-  passLease,
-} from "../engine/run-liveness.js";
+import { LEASE_TTL_MS, PassOwnedError } from "../engine/run-liveness.js";
 import { queuedMode, type SegmentDispatch } from "../engine/segment-dispatch.js";
 import type { SegmentReport } from "../engine/segment-report.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
-import { probeEvidence } from "../learning/evidence-of-run.js";
-import {
-  FocusTracker,
-  focusStretch,
-  foundDrift,
-  hotFirst,
-  planFocus,
-  planRest,
-} from "../learning/focus-order.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
-import {
-  CanaryError,
-  type CanaryEvent,
-  CanaryRollout,
-  type CanarySnapshot,
-  type CanaryView,
-  candidateSubject,
-} from "./canary-rollout.js";
+import type { CanaryView } from "./canary-rollout.js";
+import { DatasetApprovals } from "./dataset-approvals.js";
+import { DatasetCanary } from "./dataset-canary.js";
+import { DatasetProbe } from "./dataset-probe.js";
+import { DatasetReplay } from "./dataset-replay.js";
 import type { ServeMetrics } from "./metrics.js";
-import {
-  ApprovalError,
-  type ApprovalSnapshot,
-  type ApprovalView,
-  PolicyApproval,
-  policySubject,
-} from "./policy-approval.js";
-import { type ProbeOutcome, Prober } from "./probe.js";
+import type { ApprovalView } from "./policy-approval.js";
+import type { ProbeOutcome } from "./probe.js";
 import { HealthTracker, watch } from "./replica-health.js";
 import { countRepairs, markSegment } from "./segment-marks.js";
-import {
-  type DatasetStatus,
-  type FocusView,
-  type PassControl,
-  type ReplayView,
-  TriggerError,
-} from "./service-api.js";
+import { type DatasetStatus, type PassControl, TriggerError } from "./service-api.js";
 import { ShadowTracker, type ShadowView } from "./shadow-tracker.js";
 
 export type PassMode = "scan" | "repair";
@@ -114,13 +83,10 @@ export class DatasetRunner {
   private backoffMs = 0;
   private nextRunAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private probeTimer: NodeJS.Timeout | undefined;
-  private probing: Promise<void> | undefined;
-  private prober: Prober | undefined;
   private stopping = false;
   private abort = new AbortController();
-  /** Last probe's lag per replica, seconds (null: not converged within the timeout). */
-  readonly lag: Record<string, number | null> = {};
+  /** The dataset's convergence probe (`probe:`). */
+  private readonly probe: DatasetProbe;
   private readonly gaugedClasses = new Set<string>();
   /** Failed repairs in the last finished pass. */
   lastFailed = 0;
@@ -135,31 +101,17 @@ export class DatasetRunner {
   private policyActor: string | undefined;
   /** The shadow candidate's figures (`candidate: { mode: shadow }`); reset when the candidate changes. */
   private shadowTracker: ShadowTracker | undefined;
-  /**
-   * The staged rollout (`candidate: { mode: canary }`), read from the state store once (where a restart left
-   * it) and saved there after every change; reset when the candidate changes.
-   */
-  private rollout: CanaryRollout | undefined;
-  /** What adaptive focus planned for the latest pass (`focus: adaptive`). */
-  private focusView: FocusView | null = null;
-  /** Visits ÷ segments of the last focused pass: the wait before the next pass grows by it (same read rate). */
-  private stretch = 1;
-  /** Adaptive focus's live evidence: what the latest visits of each segment found (this process's passes). */
-  private readonly focusTracker = new FocusTracker();
-  /** Divergent keys the pieces of the segment being visited found so far (a segment cut into pieces). */
-  private focusPieces = 0;
-  private rolloutLoad: Promise<CanaryRollout> | undefined;
-  /** The change-log replay running (or the last one): shown in status. */
-  private replayView: ReplayView | null = null;
-  private replaying: Promise<unknown> | undefined;
-  private rolloutReset: Promise<void> = Promise.resolve();
+  /** The staged rollout (`candidate: { mode: canary }`); reset when the candidate changes. */
+  private readonly canary: DatasetCanary;
+  /** Adaptive focus (`focus: adaptive`): each pass's plan, re-plans, live evidence and stretch. */
+  private readonly focus: AdaptiveFocus;
+  /** The change-log replays run in this process. */
+  private readonly replays: DatasetReplay;
 
   /** The dataset as the config file declares it; `config` is what runs (a promotion or a held reload applied). */
   private fileConfig: DatasetConfig;
-  /** A policy change waiting for its approvers (kept in the state store, kind `approval`). */
-  private approval: PolicyApproval | undefined;
-  /** The shadow candidate promoted to live, by its subject and approvers (kept, kind `promoted`). */
-  private promoted: { readonly subject: string; readonly approvers: readonly string[] } | undefined;
+  /** Policy changes waiting for approvers, and the promoted candidate. */
+  private readonly approvals: DatasetApprovals;
 
   constructor(
     private config: DatasetConfig,
@@ -175,6 +127,72 @@ export class DatasetRunner {
         ),
       ]),
     );
+    const { state, now, log } = deps;
+    const dataset = ds.name;
+    this.approvals = new DatasetApprovals({
+      dataset,
+      state,
+      now,
+      log,
+      configFile: deps.configFile,
+      anchor: deps.anchor,
+      onChange: deps.onChange,
+      adopted: ({ actor, promoted }) => {
+        if (promoted) this.shadowTracker = undefined;
+        this.config = this.approvals.effective(this.fileConfig);
+        this.policyActor = actor;
+      },
+    });
+    this.canary = new DatasetCanary({
+      dataset,
+      state,
+      now,
+      log,
+      onChange: deps.onChange,
+      candidate: () => this.ds.candidate,
+    });
+    this.focus = new AdaptiveFocus({
+      rangeDrift: (since) => evidenceReader({ state, now }).rangeDrift(dataset, since),
+      now,
+      // A coordinator's pass is one job per segment: its hot ranges go first rather than more often.
+      hotFirst: deps.dispatch !== undefined,
+      log: (reason) => log(`${dataset}: focus: ${reason}`),
+    });
+    this.probe = new DatasetProbe({
+      state,
+      metrics: deps.metrics,
+      now,
+      log,
+      onChange: deps.onChange,
+      dataset: () => this.ds,
+      open: (names) => this.open(names),
+      shape: async () => this.resolved ?? (await this.shape(await this.open())),
+      signal: () => this.abort.signal,
+      stopping: () => this.stopping,
+    });
+    this.replays = new DatasetReplay({
+      state,
+      metrics: deps.metrics,
+      now,
+      log,
+      owner: deps.owner,
+      configFile: deps.configFile,
+      anchor: deps.anchor,
+      open: () => this.open(),
+      segmentDone: (report, work) => this.segmentDone(report, work),
+      signal: () => this.abort.signal,
+      ended: () => {
+        // A scheduled pass that came due during the replay starts now.
+        if (
+          !this.stopping &&
+          this.nextRunAt !== undefined &&
+          this.nextRunAt <= now() &&
+          this.running === undefined
+        )
+          this.schedule(0, this.ds.mode);
+        this.deps.onChange?.();
+      },
+    });
   }
 
   /** The dataset's config (the reloaded one after a reload). */
@@ -195,25 +213,13 @@ export class DatasetRunner {
     this.fileConfig = ds;
     if (JSON.stringify(oldFile.candidate) !== JSON.stringify(ds.candidate)) {
       this.shadowTracker = undefined;
-      this.rollout = undefined;
-      this.rolloutLoad = undefined;
       // Another candidate starts afresh: the stored progress was the old one's, dropped before it is read.
-      this.rolloutReset = this.deps.state
-        .deleteRollout(ds.name, "canary")
-        .catch((err) => this.deps.log(`${ds.name}: cannot reset the canary rollout: ${message(err)}`));
-      if (ds.candidate?.mode === "canary")
-        this.canary(ds.candidate).catch((err) =>
-          this.deps.log(`${ds.name}: cannot read the canary rollout: ${message(err)}`),
-        );
-      if (this.approval?.snapshot.kind === "promotion") await this.dropApproval();
-      if (this.promoted && this.promoted.subject !== (ds.candidate && candidateSubject(ds.candidate))) {
-        this.promoted = undefined;
-        await this.deps.state.deleteRollout(ds.name, "promoted");
-      }
+      this.canary.reset(ds.candidate);
+      await this.approvals.candidateChanged(ds);
     }
     if (JSON.stringify(oldFile.policy) !== JSON.stringify(ds.policy))
-      await this.holdPolicy(ds, old, policyBy);
-    this.config = this.effective(ds);
+      await this.approvals.policyChanged(ds, old, policyBy);
+    this.config = this.approvals.effective(ds);
     if (policyBy !== undefined && JSON.stringify(old.policy) !== JSON.stringify(this.config.policy))
       this.policyActor = policyBy;
     const rescheduled =
@@ -227,50 +233,9 @@ export class DatasetRunner {
     }
   }
 
-  /** The dataset as it runs: the file's, with a promoted candidate as its policy or a held reload's old one. */
-  private effective(file: DatasetConfig): DatasetConfig {
-    const c = file.candidate;
-    if (c && this.promoted?.subject === candidateSubject(c))
-      return { ...file, policy: c.policy, candidate: undefined };
-    const a = this.approval?.snapshot;
-    if (a?.kind === "reload" && a.from && JSON.stringify(file.policy) === JSON.stringify(a.policy))
-      return { ...file, policy: a.from };
-    return file;
-  }
-
-  /**
-   * A reload changed the file's policy: with approvers required, the running policy stays live and the new
-   * one waits (a `policy-approval-requested` entry); back to the running policy, what waited is dropped.
-   */
-  private async holdPolicy(ds: DatasetConfig, running: DatasetConfig, by: string | undefined): Promise<void> {
-    const needed = ds.policyApprovals ?? 0;
-    const live = this.approval?.snapshot.kind === "reload" ? this.approval.snapshot.from! : running.policy;
-    if (this.approval?.snapshot.kind === "reload") await this.dropApproval();
-    if (needed === 0 || JSON.stringify(ds.policy) === JSON.stringify(live)) return;
-    this.approval = new PolicyApproval({
-      kind: "reload",
-      subject: policySubject(ds.policy),
-      source: this.deps.configFile ?? "config",
-      requestedBy: by ?? "serve",
-      requestedAt: this.deps.now(),
-      approvals: [],
-      approvalsNeeded: needed,
-      policy: ds.policy,
-      from: live,
-    });
-    await this.saveApproval();
-    await this.audit("policy-approval-requested", {
-      kind: "reload",
-      by: by ?? "serve",
-      source: this.approval.snapshot.source,
-      needed,
-    });
-    this.deps.log(`${ds.name}: the reloaded policy waits for ${needed} approver${needed === 1 ? "" : "s"}`);
-  }
-
   /** The policy change waiting for approvers, if any. */
   approvalView(): ApprovalView | undefined {
-    return this.approval?.view();
+    return this.approvals.view();
   }
 
   /**
@@ -278,199 +243,33 @@ export class DatasetRunner {
    * distinct approvers it is live from the next pass (`candidate-promoted`; the pass adopts it in the
    * registry, named after its approvers). Throws ApprovalError.
    */
-  async promote(by: string): Promise<ApprovalView> {
-    const c = this.fileConfig.candidate;
-    if (this.promoted && c && this.promoted.subject === candidateSubject(c))
-      throw new ApprovalError(`dataset ${this.ds.name}: its candidate was already promoted`);
-    if (c?.mode !== "shadow")
-      throw new ApprovalError(`dataset ${this.ds.name} has no shadow candidate to promote`);
-    const subject = candidateSubject(c);
-    if (this.approval?.snapshot.kind !== "promotion" || this.approval.snapshot.subject !== subject)
-      this.approval = new PolicyApproval({
-        kind: "promotion",
-        subject,
-        source: c.file,
-        requestedBy: by,
-        requestedAt: this.deps.now(),
-        approvals: [],
-        approvalsNeeded: c.approvals,
-        policy: c.policy,
-      });
-    const approval = this.approval;
-    const outcome = approval.approve(by);
-    await this.saveApproval();
-    await this.audit("policy-approval", outcome.data);
-    if (outcome.done) {
-      const approvers = approval.view().approvals;
-      this.promoted = { subject, approvers };
-      await this.deps.state.putRollout({
-        dataset: this.ds.name,
-        kind: "promoted",
-        subject,
-        state: { approvers },
-        updatedAt: this.deps.now(),
-      });
-      await this.dropApproval();
-      this.shadowTracker = undefined;
-      this.config = this.effective(this.fileConfig);
-      this.policyActor = approvers.join(", ");
-      await this.audit("candidate-promoted", { file: c.file, approvers });
-      this.deps.log(`${this.ds.name}: candidate ${c.file} promoted to live by ${approvers.join(", ")}`);
-    }
-    return approval.view();
+  promote(by: string): Promise<ApprovalView> {
+    return this.approvals.promote(this.fileConfig, by);
   }
 
   /**
    * An approver approves the policy a reload brought; with `policyApprovals` distinct approvers it is live
    * from the next pass (`policy-approved`). Throws ApprovalError when none waits or `by` already approved.
    */
-  async approvePolicy(by: string): Promise<ApprovalView> {
-    const approval = this.approval;
-    if (approval?.snapshot.kind !== "reload")
-      throw new ApprovalError(`dataset ${this.ds.name} has no reloaded policy waiting for approval`);
-    const outcome = approval.approve(by);
-    await this.saveApproval();
-    await this.audit("policy-approval", outcome.data);
-    if (outcome.done) {
-      const approvers = approval.view().approvals;
-      await this.dropApproval();
-      this.config = this.effective(this.fileConfig);
-      this.policyActor = `${approval.snapshot.requestedBy} (approved by ${approvers.join(", ")})`;
-      await this.audit("policy-approved", { requestedBy: approval.snapshot.requestedBy, approvers });
-      this.deps.log(`${this.ds.name}: the reloaded policy approved by ${approvers.join(", ")}`);
-    }
-    return approval.view();
-  }
-
-  /** Reads what a restart must not forget: a promotion made, and a change waiting for approvers. */
-  private async restoreApprovals(): Promise<void> {
-    const { state } = this.deps;
-    const file = this.fileConfig;
-    const [promoted, waiting] = await Promise.all([
-      state.getRollout(file.name, "promoted"),
-      state.getRollout(file.name, "approval"),
-    ]);
-    if (promoted && file.candidate && promoted.subject === candidateSubject(file.candidate))
-      this.promoted = {
-        subject: promoted.subject,
-        approvers: (promoted.state as { approvers: string[] }).approvers,
-      };
-    else if (promoted) await state.deleteRollout(file.name, "promoted");
-    const a = waiting?.state as ApprovalSnapshot | undefined;
-    const stillAsked =
-      a &&
-      (a.kind === "promotion"
-        ? file.candidate?.mode === "shadow" && waiting!.subject === candidateSubject(file.candidate)
-        : waiting!.subject === policySubject(file.policy));
-    if (stillAsked) this.approval = new PolicyApproval(a);
-    else if (waiting) await state.deleteRollout(file.name, "approval");
-    this.config = this.effective(file);
-  }
-
-  private async saveApproval(): Promise<void> {
-    const a = this.approval;
-    if (!a) return;
-    const s = a.state();
-    await this.deps.state.putRollout({
-      dataset: this.ds.name,
-      kind: "approval",
-      subject: s.subject,
-      state: s,
-      updatedAt: this.deps.now(),
-    });
-  }
-
-  private async dropApproval(): Promise<void> {
-    this.approval = undefined;
-    await this.deps.state.deleteRollout(this.ds.name, "approval");
-  }
-
-  private async audit(
-    type: "policy-approval-requested" | "policy-approval" | "policy-approved" | "candidate-promoted",
-    data: Record<string, unknown>,
-  ): Promise<void> {
-    await this.deps.state.appendAudit([
-      { ts: this.deps.now(), runId: null, type, dataset: this.ds.name, key: null, data },
-    ]);
-    await this.deps.anchor?.();
-    this.deps.onChange?.();
+  approvePolicy(by: string): Promise<ApprovalView> {
+    return this.approvals.approvePolicy(by);
   }
 
   /** The candidate's figures (shadow) or rollout (canary), or undefined when the dataset has no candidate. */
   async shadow(): Promise<ShadowView | CanaryView | undefined> {
     const c = this.ds.candidate;
     if (!c) return undefined;
-    return c.mode === "canary" ? (await this.canary(c)).view() : this.tracker(c.file).view();
+    return c.mode === "canary" ? (await this.canary.load(c)).view() : this.tracker(c.file).view();
   }
 
   /** True while the dataset's canary rollout stands rolled back (the `canary-rolled-back` alert). */
   canaryRolledBack(): boolean {
-    return this.ds.candidate?.mode === "canary" && this.rollout?.view().status === "rolled-back";
+    return this.ds.candidate?.mode === "canary" && this.canary.rolledBack();
   }
 
   /** An approver approves promoting the rollout to its next step; audited. Throws CanaryError. */
-  async approve(by: string): Promise<CanaryView> {
-    const c = this.ds.candidate;
-    if (c?.mode !== "canary") throw new CanaryError(`dataset ${this.ds.name} has no canary rollout`);
-    const rollout = await this.canary(c);
-    const events = rollout.approve(by);
-    await this.saveCanary(rollout);
-    await this.recordCanary(events, undefined);
-    return rollout.view();
-  }
-
-  /** The rollout of candidate `c`: where the state store says it stands, or at its first step. */
-  private canary(c: CandidateConfig): Promise<CanaryRollout> {
-    this.rolloutLoad ??= this.rolloutReset
-      .then(() => this.deps.state.getRollout(this.ds.name, "canary"))
-      .then(
-        (saved) => {
-          const resumed = saved?.subject === candidateSubject(c);
-          const rollout = new CanaryRollout(c, resumed ? (saved.state as CanarySnapshot) : undefined);
-          // A reload may have replaced the candidate while the store answered.
-          if (this.ds.candidate === c) this.rollout = rollout;
-          return rollout;
-        },
-        (err: unknown) => {
-          this.rolloutLoad = undefined;
-          throw err;
-        },
-      );
-    return this.rolloutLoad;
-  }
-
-  /** Keeps the rollout's progress in the state store (a restart resumes it there). */
-  private async saveCanary(rollout: CanaryRollout): Promise<void> {
-    if (this.rollout !== rollout) return;
-    await this.deps.state.putRollout({
-      dataset: this.ds.name,
-      kind: "canary",
-      subject: candidateSubject(rollout.config),
-      state: rollout.snapshot(),
-      updatedAt: this.deps.now(),
-    });
-  }
-
-  private async recordCanary(events: readonly CanaryEvent[], runId: string | undefined): Promise<void> {
-    if (!events.length) return;
-    const { state, now } = this.deps;
-    await state.appendAudit(
-      events.map((e) => ({
-        ts: now(),
-        runId: runId ?? null,
-        type: e.type,
-        dataset: this.ds.name,
-        key: null,
-        data: e.data,
-      })),
-    );
-    for (const e of events)
-      this.deps.log(
-        e.type === "canary-rolled-back"
-          ? `ALERT ${this.ds.name}: canary rolled back: ${String(e.data.reason)}`
-          : `${this.ds.name}: canary promoted from ${String(e.data.from)} to ${String(e.data.to)} by ${(e.data.approvers as string[]).join(", ")}`,
-      );
-    this.deps.onChange?.();
+  approve(by: string): Promise<CanaryView> {
+    return this.canary.approve(this.ds.candidate, by);
   }
 
   private tracker(file: string): ShadowTracker {
@@ -480,151 +279,32 @@ export class DatasetRunner {
 
   /** A pass or a replay is running: nothing else starts. */
   get busy(): boolean {
-    return this.running !== undefined || this.replaying !== undefined;
+    return this.running !== undefined || this.replays.running !== undefined;
   }
 
   /**
-   * Replays the owner's change log onto `replica` in this process (engine/replay-dataset.ts) and answers what
-   * it came to. Serialised with the dataset's passes: refused (TriggerError "busy") while a pass or a replay
-   * runs here, or while another process holds the dataset's pass lease, which the replay holds (keepLease:
-   * renewed every heartbeat and before each batch) for as long as it runs; a pass scheduled meanwhile starts
-   * after it. Another process taking the lease stops it: no batch after the loss, its cursor after the last
-   * batch finished, a ReplayError naming the holder. `by` is
-   * named as the runs' actor and in a `triggered` audit entry (mode `replay`). Throws ReplayError when the dataset or replica does not fit.
+   * Replays the owner's change log onto `replica` in this process (DatasetReplay) and answers what it came
+   * to. Serialised with the dataset's passes: refused (TriggerError "busy") while a pass or a replay runs
+   * here, or while another process holds the dataset's pass lease, which the replay holds for as long as it
+   * runs; a pass scheduled meanwhile starts after it. Throws ReplayError when the dataset or replica does not
+   * fit, or when another process took the lease (no batch after the loss).
    */
   async replay(replica: string, by: string, options: { batch?: number } = {}): Promise<ReplayResult> {
-    const { state, now } = this.deps;
     const ds = this.ds;
     if (this.stopping) throw new TriggerError("stopping", "the service is stopping");
     replaySource(ds, replica);
-    if (this.replaying !== undefined)
+    if (this.replays.running !== undefined)
       throw new TriggerError(
         "busy",
-        `dataset ${ds.name} is already replaying onto ${this.replayView?.replica ?? "a replica"}`,
+        `dataset ${ds.name} is already replaying onto ${this.replays.view?.replica ?? "a replica"}`,
       );
     if (this.running !== undefined) throw new TriggerError("busy", `dataset ${ds.name} is running a pass`);
-    let release = () => {};
-    const done = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    this.replaying = done;
-    try {
-      try {
-        await acquirePass(state, ds.name, this.deps.owner, now());
-      } catch (err) {
-        if (err instanceof PassOwnedError) throw new TriggerError("busy", err.message);
-        throw err;
-      }
-      const lease = passLease(ds.name);
-      // Renewed every heartbeat and before each batch; lost, the replay stops (ReplayError naming the holder).
-      const kept = keepLease({
-        state,
-        now,
-        name: lease,
-        owner: this.deps.owner,
-        ttlMs: LEASE_TTL_MS,
-        everyMs: HEARTBEAT_MS,
-      });
-      try {
-        return await this.replayHeld(replica, by, options, kept);
-      } finally {
-        await kept.stop();
-        await state.releaseLease(lease, this.deps.owner).catch(() => {});
-      }
-    } finally {
-      this.replaying = undefined;
-      release();
-      // A scheduled pass that came due during the replay starts now.
-      if (
-        !this.stopping &&
-        this.nextRunAt !== undefined &&
-        this.nextRunAt <= now() &&
-        this.running === undefined
-      )
-        this.schedule(0, this.ds.mode);
-      this.deps.onChange?.();
-    }
+    return this.replays.run(ds, replica, by, options);
   }
 
-  private async replayHeld(
-    replica: string,
-    by: string,
-    options: { batch?: number },
-    lease: KeptLease,
-  ): Promise<ReplayResult> {
-    const { state, now, metrics } = this.deps;
-    const ds = this.ds;
-    await state.appendAudit([
-      {
-        ts: now(),
-        runId: null,
-        type: "triggered",
-        dataset: ds.name,
-        key: null,
-        data: { by, mode: "replay", replica },
-      },
-    ]);
-    const startedAt = now();
-    let view: ReplayView = {
-      replica,
-      by,
-      state: "running",
-      startedAt,
-      from: 0,
-      cursor: 0,
-      last: 0,
-      batches: 0,
-      changes: 0,
-    };
-    this.replayView = view;
-    this.deps.log(`${ds.name}: replaying the owner's change log onto ${replica} (asked by ${by})`);
-    try {
-      const result = await replayDataset(
-        ds,
-        await this.open(),
-        { state, now },
-        {
-          replica,
-          batch: options.batch,
-          newRunId: () => newRunId(new Date(now())),
-          signal: this.abort.signal,
-          lease,
-          run: {
-            actor: by,
-            policySource: this.deps.configFile,
-            guard: {
-              onRetry: (r) => metrics.retries.inc({ dataset: ds.name, replica: r }),
-              onRate: (r, rate) => metrics.repairWriteRate.set({ dataset: ds.name, replica: r }, rate ?? -1),
-            },
-            // Metrics, divergent-key marks and times to convergence, as for a pass's groups.
-            observer: { onSegmentDone: (report, work) => this.segmentDone(report, work) },
-          },
-          observer: {
-            onStart: ({ cursor, last }) => {
-              view = { ...view, from: cursor, cursor, last };
-              this.replayView = view;
-            },
-            onGap: ({ message: line }) => this.deps.log(line),
-            onBatch: (b) => {
-              view = { ...view, cursor: b.to, batches: view.batches + 1, changes: view.changes + b.changes };
-              this.replayView = view;
-            },
-          },
-        },
-      );
-      const repaired = Object.values(result.totals.repairs).reduce((a, n) => a + n, 0);
-      this.replayView = { ...view, state: "finished", cursor: result.to, finishedAt: now() };
-      this.deps.log(
-        `${ds.name}: replayed onto ${replica}: cursor ${result.from} → ${result.to} (log ends at ${result.last}), ${result.changes} changes in ${result.batches} batches${result.gap ? ", a full pass instead" : ""}; ${repaired} repairs`,
-      );
-      await this.deps.anchor?.();
-      return result;
-    } catch (err) {
-      this.replayView = { ...view, state: "failed", finishedAt: now(), error: message(err) };
-      this.deps.log(`${ds.name}: replay onto ${replica} stopped: ${message(err)}`);
-      await this.deps.anchor?.();
-      throw err;
-    }
+  /** Last probe's lag per replica, seconds (null: not converged within the timeout). */
+  get lag(): Readonly<Record<string, number | null>> {
+    return this.probe.lag;
   }
 
   replicasDown(): string[] {
@@ -638,15 +318,16 @@ export class DatasetRunner {
       this.stopping = false;
       this.abort = new AbortController();
     }
-    await this.restoreApprovals();
+    await this.approvals.restore(this.fileConfig);
+    this.config = this.approvals.effective(this.fileConfig);
     // A rollout resumes where it stood before the restart (and its rolled-back alert holds).
     const c = this.ds.candidate;
-    if (c?.mode === "canary") await this.canary(c);
+    if (c?.mode === "canary") await this.canary.load(c);
     const cp = await this.deps.state.getCheckpoint(this.ds.name);
     if (cp) this.schedule(0, cp.mode.replace(/^queue:/, "") as PassMode);
     else if (this.ds.scheduleMs !== undefined) this.schedule(0, this.ds.mode);
     else if (this.cron) this.schedule(this.untilNext()!, this.ds.mode);
-    if (this.ds.probe) this.scheduleProbe(0);
+    if (this.ds.probe) this.probe.schedule(0);
   }
 
   /** Finishes the batch in flight, checkpoints, closes the replicas. */
@@ -655,16 +336,16 @@ export class DatasetRunner {
     this.abort.abort();
     this.held?.release();
     clearTimeout(this.timer);
-    clearTimeout(this.probeTimer);
+    this.probe.halt();
     await this.running?.catch(() => {});
-    await this.probing?.catch(() => {});
+    await this.probe.idle();
     await this.closeReplicas();
   }
 
   /** Starts a pass now, in the background; the returned run id is the pass's (a resumed pass keeps its own). */
   async trigger(mode: PassMode): Promise<string> {
     if (this.stopping) throw new TriggerError("stopping", "the service is stopping");
-    if (this.replaying !== undefined)
+    if (this.replays.running !== undefined)
       throw new TriggerError("busy", `dataset ${this.ds.name} is replaying its change log`);
     if (this.busy) throw new TriggerError("busy", `dataset ${this.ds.name} is already running a pass`);
     clearTimeout(this.timer);
@@ -727,7 +408,7 @@ export class DatasetRunner {
           ? this.held
             ? "paused"
             : "running"
-          : this.replaying !== undefined
+          : this.replays.running !== undefined
             ? "replaying"
             : this.backoffMs > 0
               ? "backing-off"
@@ -738,77 +419,22 @@ export class DatasetRunner {
       counts,
       repairs,
       openEscalations,
-      lag: { ...this.lag },
+      lag: { ...this.probe.lag },
       replicas: [...this.health.values()].map((h) => h.view()),
-      focus: this.ds.focus ? this.focusView : null,
-      replay: this.replayView,
+      focus: this.ds.focus ? (this.focus.planned ?? null) : null,
+      replay: this.replays.view,
     };
   }
 
   /** Waits for the pass in flight, if any (tests). */
   async idle(): Promise<void> {
-    while (this.running !== undefined || this.replaying !== undefined)
-      await (this.running ?? this.replaying)?.catch(() => {});
+    while (this.running !== undefined || this.replays.running !== undefined)
+      await (this.running ?? this.replays.running)?.catch(() => {});
   }
 
-  /** Runs one probe now and records it (tests, and the probe timer). */
-  async probeOnce(): Promise<ProbeOutcome | undefined> {
-    const probe = this.ds.probe;
-    if (!probe) return undefined;
-    // Only the replicas the probe writes to and polls: one that is down elsewhere in the dataset does not
-    // stop the probe measuring the others.
-    const replicas = await this.open([probe.source, ...probe.replicas]);
-    if (!this.prober) {
-      const resolved = this.resolved ?? (await this.shape(await this.open()));
-      this.prober = new Prober(
-        probe,
-        resolved.shape,
-        canaryKey(this.ds, resolved.shape),
-        new Map(replicas.map((r) => [r.name, r.connector])),
-        { now: this.deps.now, signal: this.abort.signal },
-      );
-    }
-    const out = await this.prober.run();
-    const { metrics, state } = this.deps;
-    const dataset = this.ds.name;
-    if (out.error) {
-      this.deps.log(`${dataset}: probe could not write its canary to ${out.source}: ${out.error}`);
-      return out;
-    }
-    const samples = [];
-    for (const [replica, lag] of Object.entries(out.lag)) {
-      this.lag[replica] = lag;
-      samples.push({ dataset, series: "lag", label: replica, at: out.at, value: lag });
-      if (lag === null) metrics.probeTimeouts.inc({ dataset, replica });
-      else metrics.convergenceLag.observe({ dataset, replica }, lag);
-    }
-    for (const a of out.anomalies) {
-      samples.push({ dataset, series: "anomaly", label: a.replica, at: out.at, value: 1 });
-      metrics.readAfterWrite.inc({ dataset, replica: a.replica });
-      this.deps.log(`${dataset}: read-after-write anomaly on ${a.replica}: ${a.detail}`);
-    }
-    await state.appendSamples(samples);
-    // Who is least behind: inferred ownership by latency reads it from the evidence aggregates.
-    await state.addEvidence(probeEvidence(dataset, out));
-    this.deps.onChange?.();
-    return out;
-  }
-
-  private scheduleProbe(delayMs: number): void {
-    const probe = this.ds.probe!;
-    this.probeTimer = setTimeout(() => {
-      if (this.stopping) return;
-      this.probing = this.probeOnce()
-        .then(
-          () => {},
-          (err) => this.deps.log(`${this.ds.name}: probe failed: ${message(err)}`),
-        )
-        .finally(() => {
-          this.probing = undefined;
-          if (!this.stopping) this.scheduleProbe(probe.everyMs);
-        });
-    }, delayMs);
-    this.probeTimer.unref?.();
+  /** Runs one probe now and records it (tests). */
+  probeOnce(): Promise<ProbeOutcome | undefined> {
+    return this.probe.once();
   }
 
   /** The dataset's cron schedule, if it has one instead of an interval. */
@@ -854,7 +480,7 @@ export class DatasetRunner {
           if (!finished || this.stopping) return;
           const next = this.untilNext();
           // After a focused pass, the interval grows with its extra visits: rows read per unit of time stay.
-          const stretch = this.ds.scheduleMs !== undefined ? this.stretch : 1;
+          const stretch = this.ds.scheduleMs !== undefined ? this.focus.stretch : 1;
           if (next !== undefined) this.schedule(next * stretch, this.ds.mode);
         },
         (err) => {
@@ -934,9 +560,7 @@ export class DatasetRunner {
   private async closeReplicas(names?: readonly string[]): Promise<void> {
     const closing = [...this.replicas.values()].filter((r) => !names || names.includes(r.name));
     for (const r of closing) this.replicas.delete(r.name);
-    const probe = this.ds.probe;
-    if (closing.some((r) => !probe || r.name === probe.source || probe.replicas.includes(r.name)))
-      this.prober = undefined;
+    this.probe.replicasClosed(closing.map((r) => r.name));
     if (!names) this.resolved = undefined;
     await Promise.allSettled(closing.map((r) => r.connector.close()));
   }
@@ -959,11 +583,10 @@ export class DatasetRunner {
     const candidate = this.ds.candidate;
     const where = `datasets.${dataset}.candidate.policy: ${candidate?.file}`;
     const rollout =
-      candidate?.mode === "canary" && mode === "repair" ? await this.canary(candidate) : undefined;
+      candidate?.mode === "canary" && mode === "repair" ? await this.canary.pass(candidate) : undefined;
     const fraction = rollout?.fraction ?? 0;
     const tracker = candidate?.mode === "shadow" ? this.tracker(candidate.file) : undefined;
     let shadowUsed = false;
-    let canaryUsed = false;
     // A watched dataset's pass re-reads only the segments its feeds marked dirty, when the marks can be trusted.
     const { run, plan } = await runPlannedPass(
       this.ds,
@@ -990,7 +613,7 @@ export class DatasetRunner {
         ...(this.ds.intensity < 1 ? { detect: { serial: true } } : {}),
         ...(this.ds.focus
           ? {
-              focus: (segments: number) => this.planFocus(segments),
+              focus: (segments: number) => this.focus.plan(segments, this.ds.focus!),
               // A local pass re-plans its rest after every visit; a coordinator's jobs are all submitted at once.
               ...(dispatch
                 ? {}
@@ -1018,12 +641,8 @@ export class DatasetRunner {
             else if (resumedAt !== undefined)
               this.deps.log(`${dataset}: resuming pass ${id} at segment ${resumedAt + 1} of ${segments}`);
             this.progress = { done, segments: visits ?? segments, runId: id };
-            if (!visits) this.stretch = 1;
-            if (rollout && versions?.canary) {
-              rollout.startPass(versions.canary, id);
-              canaryUsed = true;
-              await this.saveCanary(rollout);
-            }
+            if (!visits) this.focus.unfocused();
+            await rollout?.started(versions?.canary, id);
             // A candidate that does not fit the shape is reported, never a reason to stop the live pass.
             if (tracker && versions?.shadow) {
               tracker.start(versions.live, versions.shadow);
@@ -1033,10 +652,7 @@ export class DatasetRunner {
           },
           onRecovered: (settled) => this.countRepairs(settled),
           onSegmentDone: async (report, work) => {
-            if (canaryUsed && report.candidate?.canary) {
-              rollout!.add(report.candidate.canary);
-              await this.saveCanary(rollout!);
-            }
+            await rollout?.segmentDone(report.candidate?.canary);
             if (shadowUsed && report.candidate?.shadow) tracker!.add(report.candidate.shadow);
             await this.segmentDone(report, work);
           },
@@ -1056,11 +672,7 @@ export class DatasetRunner {
     }
     // A repair pass adopted the policy (and named who changed it).
     if (mode === "repair") this.policyActor = undefined;
-    if (canaryUsed) {
-      const events = rollout!.finishPass();
-      await this.saveCanary(rollout!);
-      await this.recordCanary(events, run.runId);
-    }
+    await rollout?.finished(run.runId);
     // The candidate's decisions are recorded, never applied: one audit entry per pass.
     if (shadowUsed)
       await state.appendAudit([
@@ -1072,64 +684,13 @@ export class DatasetRunner {
   }
 
   /**
-   * Adaptive focus: the visit order of a pass over `segments` segments, from the drift each range showed
-   * inside the window (the state store's evidence aggregates); on a coordinator, the order its jobs are
-   * submitted in (hot first, each once). Every pass kind asks it: interval, cron and triggered passes alike, and
-   * the whole passes of a watched dataset (a dirty-segment pass reads only what its feeds marked, and is not
-   * focused). Logged and shown in status.
-   */
-  private async planFocus(segments: number): Promise<readonly number[]> {
-    const focus = this.ds.focus!;
-    const now = this.deps.now();
-    const since = now - focus.windowMs;
-    const drift = await evidenceReader({ state: this.deps.state, now: this.deps.now }).rangeDrift(
-      this.ds.name,
-      since,
-    );
-    const planned = planFocus(segments, drift, {
-      extraShare: focus.extraShare,
-      live: this.focusTracker.live(segments),
-    });
-    // A coordinator's pass is one job per segment: its hot ranges go first rather than more often.
-    const plan = this.deps.dispatch ? hotFirst(planned) : planned;
-    this.stretch = focusStretch(plan);
-    this.focusView = {
-      plannedAt: now,
-      since,
-      segments,
-      visits: plan.order.length,
-      hot: plan.hot,
-      reason: plan.reason,
-    };
-    this.deps.log(`${this.ds.name}: focus: ${this.focusView.reason}`);
-    return plan.order;
-  }
-
-  /**
-   * Adaptive focus after each visit of a local pass: the rest of the pass planned again from the evidence as it
-   * stands (the visit just made may have found a range drifting), and status updated to say so; logged when
-   * the hot ranges change.
+   * Adaptive focus after each visit of a local pass (AdaptiveFocus.replan): the rest of the pass planned again
+   * from the evidence as it stands, and the pass's progress counts the visits it now makes.
    */
   private async refocus(made: readonly number[], segments: number): Promise<readonly number[]> {
-    const focus = this.ds.focus!;
-    const now = this.deps.now();
-    const since = now - focus.windowMs;
-    const drift = await evidenceReader({ state: this.deps.state, now: this.deps.now }).rangeDrift(
-      this.ds.name,
-      since,
-    );
-    const rest = planRest(segments, made, drift, {
-      extraShare: focus.extraShare,
-      live: this.focusTracker.live(segments),
-    });
-    const visits = made.length + rest.order.length;
-    this.stretch = visits / segments;
-    if (this.progress) this.progress = { ...this.progress, segments: visits };
-    const hotBefore = this.focusView?.hot.map((h) => h.segment).join(",");
-    this.focusView = { plannedAt: now, since, segments, visits, hot: rest.hot, reason: rest.reason };
-    if (rest.hot.length > 0 && rest.hot.map((h) => h.segment).join(",") !== hotBefore)
-      this.deps.log(`${this.ds.name}: focus: ${rest.reason}`);
-    return rest.order;
+    const order = await this.focus.replan(made, segments, this.ds.focus!);
+    if (this.progress) this.progress = { ...this.progress, segments: made.length + order.length };
+    return order;
   }
 
   /**
@@ -1141,13 +702,7 @@ export class DatasetRunner {
     const { metrics } = this.deps;
     const dataset = this.ds.name;
     // Adaptive focus's live evidence: what a visit of one segment run here found (its pieces added up).
-    if (this.ds.focus && work && work.to === work.from + 1) {
-      this.focusPieces += foundDrift(work);
-      if (!report.part || report.part.last) {
-        this.focusTracker.observe(work.from, work.of, this.focusPieces);
-        this.focusPieces = 0;
-      }
-    }
+    if (this.ds.focus) this.focus.observe(report, work);
     // A group cut into pieces completes its segments with its last piece.
     if (!report.part || report.part.last) metrics.segments.inc({ dataset }, report.to - report.from);
     metrics.segmentDuration.observe({ dataset }, report.durationMs / 1000);

@@ -2,9 +2,9 @@
 import type { DatasetConfig } from "../config/load-config.js";
 import { verifyAuditChainAsync } from "../core/audit-chain.js";
 import { keyId } from "../core/model.js";
+import { AdaptiveFocus } from "../engine/adaptive-focus.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import { runDataset } from "../engine/run-dataset.js";
-import { FocusTracker, foundDrift, planFocus, planRest } from "../learning/focus-order.js";
 import { SqliteStateStore } from "../state/sqlite/sqlite-state-store.js";
 import type { StateStore } from "../state/state-store.js";
 import { type Checked, checkInvariants } from "./checkers.js";
@@ -297,13 +297,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   let rowsRead = 0;
   let firstPassAt: number | undefined;
   let lastPassEnd = 0;
-  // Adaptive focus as serve runs it: settled evidence from the state store, live evidence from each visit.
+  // Adaptive focus as serve runs it (the same AdaptiveFocus): settled evidence from the state store (all of
+  // it: no window), live evidence from each visit.
   const focus = options.focus;
-  const tracker = new FocusTracker();
-  const focusOptions = (segments: number) => ({
-    extraShare: focus?.extraShare,
-    ...(focus?.live !== false ? { live: tracker.live(segments) } : {}),
-  });
+  const adaptive = focus
+    ? new AdaptiveFocus({
+        rangeDrift: (since) => rawState.rangeDrift(ds.name, since),
+        now: () => EPOCH_MS + world.now,
+        live: focus.live !== false,
+      })
+    : undefined;
+  const focusSettings = { extraShare: focus?.extraShare };
   /** A focused pass holds the next one back by its extra visits (serve stretches its interval alike). */
   let notBefore = 0;
   const engineRun = async () => {
@@ -311,7 +315,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     running = true;
     const passStart = world.now;
     firstPassAt ??= passStart;
-    let stretch = 1;
+    adaptive?.unfocused();
     const runId = `run-${String(++runNo).padStart(4, "0")}`;
     counters.engineRuns++;
     if (faults.has("engine-crash") && world.now < healedAt && world.rand() < 0.15) {
@@ -340,27 +344,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             onSegment: (outcome) => {
               const { results, scan } = outcome;
               rowsRead += scan.stats.rowsRead ?? 0;
-              if (outcome.to === outcome.from + 1)
-                tracker.observe(outcome.from, outcome.of, foundDrift(outcome));
               for (const r of results) repairs[r.outcome] = (repairs[r.outcome] ?? 0) + 1;
             },
+            onSegmentDone: (report, work) => adaptive?.observe(report, work),
           },
-          ...(focus
+          ...(adaptive
             ? {
-                focus: async (segments: number) => {
-                  const drift = await rawState.rangeDrift(ds.name, 0);
-                  const plan = planFocus(segments, drift, focusOptions(segments));
-                  stretch = plan.order.length / segments;
-                  return plan.order;
-                },
-                ...(focus.refocus !== false
+                focus: (segments: number) => adaptive.plan(segments, focusSettings),
+                ...(focus?.refocus !== false
                   ? {
-                      refocus: async (made: readonly number[], segments: number) => {
-                        const drift = await rawState.rangeDrift(ds.name, 0);
-                        const rest = planRest(segments, made, drift, focusOptions(segments));
-                        stretch = (made.length + rest.order.length) / segments;
-                        return rest.order;
-                      },
+                      refocus: (made: readonly number[], segments: number) =>
+                        adaptive.replan(made, segments, focusSettings),
                     }
                   : {}),
               }
@@ -382,7 +376,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       stepBudget = Number.POSITIVE_INFINITY;
       running = false;
       lastPassEnd = world.now;
-      notBefore = passStart + scheduleMs * stretch;
+      notBefore = passStart + scheduleMs * (adaptive?.stretch ?? 1);
     }
     if (world.now >= healedAt && convergedAt === null && (await converged())) convergedAt = world.now;
   };

@@ -515,6 +515,8 @@ export interface RunningConcord {
    * signal: no polling, no deadline but the test's); rejects when the child exits without writing it.
    */
   untilStderr(pattern: RegExp): Promise<RegExpExecArray>;
+  /** The same on its stdout: a progress line it prints (a batch done). */
+  untilStdout(pattern: RegExp): Promise<RegExpExecArray>;
 }
 
 /** Starts `node bin/concord.js ...args` without waiting for it (for tests that interrupt or kill it). */
@@ -541,27 +543,34 @@ export function spawnConcord(args: readonly string[], options: RunOptions = {}):
       resolve({ code: code ?? -1, signal, stdout, stderr });
     });
   });
-  const untilStderr = (pattern: RegExp) =>
+  const until = (stream: "stdout" | "stderr", pattern: RegExp) =>
     new Promise<RegExpExecArray>((resolve, reject) => {
+      const text = () => (stream === "stdout" ? stdout : stderr);
       const check = () => {
-        const m = pattern.exec(stderr);
+        const m = pattern.exec(text());
         if (!m) return;
-        child.stderr!.off("data", onData);
+        child[stream]!.off("data", onData);
         resolve(m);
       };
       // Runs after the accumulating listener above, which was added first.
       const onData = () => check();
-      child.stderr!.on("data", onData);
+      child[stream]!.on("data", onData);
       check();
       void done.then((r) => {
-        child.stderr!.off("data", onData);
-        const m = pattern.exec(stderr);
+        child[stream]!.off("data", onData);
+        const m = pattern.exec(text());
         if (m) resolve(m);
         else
           reject(new Error(`concord exited (${r.signal ?? r.code}) without writing ${pattern}:\n${stderr}`));
       });
     });
-  return { child, done, stderr: () => stderr, untilStderr };
+  return {
+    child,
+    done,
+    stderr: () => stderr,
+    untilStderr: (pattern) => until("stderr", pattern),
+    untilStdout: (pattern) => until("stdout", pattern),
+  };
 }
 
 /**

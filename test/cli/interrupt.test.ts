@@ -4,8 +4,10 @@
  * pending entries, which the next run settles. Either way a rerun (in-process) converges the replicas and
  * no repair id is applied twice.
  */
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { join } from "node:path";
 import { describe, it } from "vitest";
+import { RATE_LIMIT_TAKE_CHANNEL, type RateLimitTake } from "../../src/execute/rate-limiter.js";
 import {
   execSql,
   ITEMS_DDL,
@@ -231,20 +233,25 @@ describe.concurrent("concord repair, interrupted", () => {
     const config = writeConfig(dir, itemsConfig("limits: { writesPerSecond: 500 }"));
     const state = join(dir, "state.db");
 
-    // Keys 1..500 are written at once; 501..1000 are pending, waiting a second for the rate limit. No
-    // signal is involved, so the run is in-process: the ledger is read between its steps.
-    const run = runConcord(["repair", "--json", "-c", config]);
-    let exited = false;
-    const exit = () => {
-      exited = true;
+    // Keys 1..500 are written at once; 501..1000 are marked pending, then take their tokens: they wait about
+    // a second for them (unless a crowded machine made the first batch take longer). The limiter says when
+    // each batch asks (its diagnostics channel, published synchronously before any wait): the record is
+    // changed when the second asks, whatever the machine's load. No signal is involved, so the run is
+    // in-process, where the channel is seen.
+    let asked = 0;
+    let seen: Record<string, number> | undefined;
+    const onTake = (message: unknown) => {
+      if ((message as RateLimitTake).perSecond !== 500 || ++asked !== 2) return;
+      seen = outcomes(state);
+      execSql(b, "UPDATE items SET name = 'changed meanwhile' WHERE id = 900;");
     };
-    run.then(exit, exit);
-    await waitFor(() => {
-      const o = outcomes(state);
-      return exited || (o.applied === 500 && o.pending === 500);
+    subscribe(RATE_LIMIT_TAKE_CHANNEL, onTake);
+    onTestFinished(() => {
+      unsubscribe(RATE_LIMIT_TAKE_CHANNEL, onTake);
     });
-    execSql(b, "UPDATE items SET name = 'changed meanwhile' WHERE id = 900;");
-    const r = await run;
+    const r = await runConcord(["repair", "--json", "-c", config]);
+    // The change landed while the second batch was pending, the first one applied.
+    expect(seen).toEqual({ applied: 500, pending: 500 });
     expect(r.code, r.stderr).toBe(1);
     const repairs = parseJson<PlanJson>(r).datasets[0]!.repairs!;
     expect(repairs.filter((p) => p.outcome !== "applied").map((p) => [p.key, p.outcome])).toEqual([
