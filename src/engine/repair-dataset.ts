@@ -58,7 +58,7 @@ export function runRepairTasks(
     shape,
     replicas: new Map(replicas.map((r) => [r.name, r.connector])),
     state: ctx.state,
-    guard: options.guard ?? new WriteGuard(options),
+    guard: options.guard ?? new WriteGuard({ dataset, ...options }),
     now: ctx.now,
     signal: options.signal,
     ...(options.appliedEvent ? { appliedEvent: options.appliedEvent } : {}),

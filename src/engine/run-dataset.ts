@@ -661,6 +661,7 @@ export async function runDataset(
       } else {
         const guard = new WriteGuard({
           backpressure: ds.backpressure,
+          dataset: ds.name,
           ...options.guard,
           writesPerSecond: policy?.limits.writesPerSecond,
         });

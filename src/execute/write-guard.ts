@@ -2,6 +2,7 @@
 import type { IPolicy } from "cockatiel";
 import { ConnectorError } from "../connectors/connector.js";
 import { AdaptiveWriteRate, type BackpressureConfig } from "./adaptive-rate.js";
+import { processWriteLimiter } from "./process-write-limiters.js";
 import { RateLimiter } from "./rate-limiter.js";
 
 export interface WriteGuardOptions {
@@ -15,6 +16,11 @@ export interface WriteGuardOptions {
   readonly halfOpenAfterMs?: number;
   /** Writes per second per replica (policy.limits.writesPerSecond); unlimited when undefined. */
   readonly writesPerSecond?: number | undefined;
+  /**
+   * The dataset written: with it, `writesPerSecond` draws on this process's bucket of the dataset's replica
+   * (processWriteLimiter), shared by all its runs; without it, on a bucket of this guard's own.
+   */
+  readonly dataset?: string | undefined;
   /** Told of every retry (for metrics). */
   readonly onRetry?: (replica: string, attempt: number) => void;
   /**
@@ -140,7 +146,12 @@ export class WriteGuard {
       ...(o.limiter
         ? { limiter: o.limiter(replica) }
         : o.writesPerSecond
-          ? { limiter: new RateLimiter(o.writesPerSecond) }
+          ? {
+              limiter:
+                o.dataset === undefined
+                  ? new RateLimiter(o.writesPerSecond)
+                  : processWriteLimiter(o.dataset, replica, o.writesPerSecond),
+            }
           : {}),
     };
   }

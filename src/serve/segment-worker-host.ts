@@ -157,6 +157,7 @@ export class SegmentWorkerHost {
     const shared = this.deps.writeLimiter;
     return new WriteGuard({
       writesPerSecond: rate,
+      dataset: ds.name,
       ...(rate && shared ? { limiter: (replica: string) => shared(ds.name, replica, rate) } : {}),
     });
   }

@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { processWriteLimiter } from "./process-write-limiters.js";
+import { WriteGuard } from "./write-guard.js";
+
+describe("processWriteLimiter", () => {
+  it("gives every guard of a dataset's replica the same bucket, and a new one when the rate changes", () => {
+    const a = processWriteLimiter("pwl-orders", "b", 5);
+    expect(processWriteLimiter("pwl-orders", "b", 5)).toBe(a);
+    expect(processWriteLimiter("pwl-orders", "c", 5)).not.toBe(a);
+    expect(processWriteLimiter("pwl-other", "b", 5)).not.toBe(a);
+    const faster = processWriteLimiter("pwl-orders", "b", 50);
+    expect(faster).not.toBe(a);
+    expect(processWriteLimiter("pwl-orders", "b", 50)).toBe(faster);
+  });
+
+  it("holds writesPerSecond across runs: a second run's guard waits for the tokens the first took", async () => {
+    const write = async (guard: WriteGuard) => guard.run("b", 4, async () => undefined);
+    const t0 = Date.now();
+    // Two runs one after another, each with a guard of its own, at 4 writes a second: one second's worth each.
+    await write(new WriteGuard({ dataset: "pwl-runs", writesPerSecond: 4 }));
+    await write(new WriteGuard({ dataset: "pwl-runs", writesPerSecond: 4 }));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    // Without the dataset each guard has a bucket of its own (full): no wait.
+    const t1 = Date.now();
+    await write(new WriteGuard({ writesPerSecond: 4 }));
+    await write(new WriteGuard({ writesPerSecond: 4 }));
+    expect(Date.now() - t1).toBeLessThan(500);
+  });
+});
