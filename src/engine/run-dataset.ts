@@ -9,6 +9,7 @@ import type { DecisionContext } from "../core/inferred-owner.js";
 import type { Key, KeyRange } from "../core/model.js";
 import type { CompiledPolicy } from "../core/policy.js";
 import { policyChangedEvent } from "../core/policy-change.js";
+import type { KnownChecksums } from "../detect/detect-divergences.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { WriteGuard, type WriteGuardOptions } from "../execute/write-guard.js";
@@ -150,6 +151,12 @@ export interface RunDatasetOptions {
    * whole key space; in this process, no checkpoint.
    */
   readonly ranges?: readonly KeyRange[] | undefined;
+  /**
+   * With `ranges`, in this process: for each range (same index), detection's first checksum round already
+   * read (a dirty-segment pass's trees hashed it): the range's first scan compares these instead of reading
+   * them again. A range cut into pieces reads its pieces itself.
+   */
+  readonly firstRounds?: readonly (KnownChecksums | undefined)[] | undefined;
   /** Added to the run's notes (why a pass covers what it covers). */
   readonly notes?: readonly string[] | undefined;
   /** The dataset as its caller just described it (describing once per pass); described here otherwise. */
@@ -710,8 +717,12 @@ export async function runDataset(
           // A group is scanned, decided, recorded and written a piece at a time: the whole range first, and a
           // range that lists more than `budget` differing keys is cut smaller and its pieces done in key order,
           // so what the run holds is bounded by the budget, not by how many of the group's rows differ.
-          let pieces: { range: KeyRange; expectedRows?: number }[] = [
-            segments.length > 1 ? { range, expectedRows: (to - from) * ds.checkpointRows } : { range },
+          const firstRound = options.ranges ? options.firstRounds?.[from] : undefined;
+          let pieces: { range: KeyRange; expectedRows?: number; firstRound?: KnownChecksums }[] = [
+            {
+              ...(segments.length > 1 ? { range, expectedRows: (to - from) * ds.checkpointRows } : { range }),
+              ...(firstRound ? { firstRound } : {}),
+            },
           ];
           if (dense && budget !== undefined && !limited) {
             // The last group had to be cut: this one likely too, so it is cut before any of it is scanned
@@ -731,7 +742,7 @@ export async function runDataset(
           // One piece, start to end, in a function of its own: what it found, decided and wrote is held by
           // that function's frame alone and released when it returns. Held in this loop's own frame, a stale
           // register of the suspended run kept the last piece alive through the next (twice the memory).
-          const runPiece = async (piece: { range: KeyRange; expectedRows?: number }): Promise<PieceStep> => {
+          const runPiece = async (piece: (typeof pieces)[number]): Promise<PieceStep> => {
             const pieceStarted = now();
             const segment = await runSegment({
               ds,

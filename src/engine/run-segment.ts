@@ -9,6 +9,7 @@ import type { DecisionContext } from "../core/inferred-owner.js";
 import { type Key, type KeyRange, keyId, type RecordShape } from "../core/model.js";
 import type { EscalationRecord } from "../core/plan-record.js";
 import type { CompiledPolicy } from "../core/policy.js";
+import type { KnownChecksums } from "../detect/detect-divergences.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult, RepairTask } from "../execute/execute-repairs.js";
 import type { WriteGuard } from "../execute/write-guard.js";
@@ -114,6 +115,8 @@ export interface SegmentInput {
         readonly expectedRows?: number;
         readonly limit?: number;
         readonly countPast?: boolean;
+        /** Detection's first checksum round over the range, already read (a dirty-segment pass's trees). */
+        readonly firstRound?: KnownChecksums | undefined;
       }
     | { readonly keys: readonly Key[]; readonly rows?: Readonly<Record<string, number>> };
 }
@@ -158,6 +161,7 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
           ...(input.target.expectedRows !== undefined ? { expectedRows: input.target.expectedRows } : {}),
           ...(input.target.limit !== undefined ? { limit: input.target.limit } : {}),
           ...(input.target.countPast ? { countPast: true } : {}),
+          ...(input.target.firstRound ? { firstRound: input.target.firstRound } : {}),
           defer: true,
         },
   );

@@ -13,7 +13,7 @@ import {
 import { FULL_RANGE, type Key, type KeyRange, keyId, keyInRange, type StoredRecord } from "../core/model.js";
 import { readAhead } from "../core/read-ahead.js";
 import { readVersion, type Version } from "../core/version.js";
-import { detectDivergences } from "../detect/detect-divergences.js";
+import { detectDivergences, type KnownChecksums } from "../detect/detect-divergences.js";
 import type { ResolvedShape, SchemaIssue } from "../detect/resolve-shape.js";
 import type { ObservedVersion, StageWrites, StoredDivergence } from "../state/state-store.js";
 import { canaryKey, describeDataset } from "./describe-dataset.js";
@@ -124,6 +124,8 @@ export interface ScanOptions {
   readonly knownRows?: Readonly<Record<string, number>>;
   /** About how many rows the range holds (a segment: `checkpointRows`); spares detection a count. */
   readonly expectedRows?: number;
+  /** With `range`: detection's first checksum round, already read (see `DetectOptions.firstRound`). */
+  readonly firstRound?: KnownChecksums | undefined;
   /** The shape resolved for this run already (segments of one run share it): no describing again. */
   readonly resolved?: ResolvedShape;
   /** Stops detection between batches (Ctrl-C); the scan then says `stopped`. */
@@ -223,6 +225,7 @@ export async function scanDataset(
         onReplicaRows: (name, n) => knownRows.set(name, n),
         ...(options.range ? { range } : {}),
         ...(options.expectedRows !== undefined ? { expectedRows: options.expectedRows } : {}),
+        ...(options.firstRound ? { firstRound: options.firstRound } : {}),
       },
     );
     // Stores list the next batch while this one's records are fetched and classified; a serial scan keeps
