@@ -245,8 +245,7 @@ export async function* detectDivergences(
 
   const unordered = replicas.some((r) => r.connector.ordered === false);
   const given = unordered ? undefined : knownFirstRound(replicas, options.firstRound);
-  const pair =
-    unordered || given ? undefined : await inStorePair(shape, replicas, options.inStore !== false);
+  const pair = unordered || given ? undefined : await inStorePair(shape, replicas, options.inStore !== false);
   if (pair !== undefined && typeof pair !== "string") {
     // Compared inside the store: the first replica's rows are counted there, and the other's follow from
     // what differs.
@@ -289,11 +288,11 @@ export async function* detectDivergences(
     ? given.map((sums) => sums.reduce((n, c) => n + c.count, 0))
     : estimated
       ? replicas.map(() => Math.max(1, options.expectedRows!))
-    : await eachReplica(replicas, options.serial, (r) =>
-        unordered && r.connector.estimateCount
-          ? r.connector.estimateCount(shape)
-          : r.connector.count(shape, whole),
-      );
+      : await eachReplica(replicas, options.serial, (r) =>
+          unordered && r.connector.estimateCount
+            ? r.connector.estimateCount(shape)
+            : r.connector.count(shape, whole),
+        );
   let total = Math.max(0, ...counts);
   let estimate = estimated || (unordered && replicas.some((r) => !!r.connector.estimateCount));
   // Exact counts of the range (the whole key space, or the segment asked for): callers need not count again.

@@ -24,6 +24,7 @@ import {
   describedFingerprint,
 } from "./describe-dataset.js";
 import { dispatchSegments } from "./dispatch-segments.js";
+import { OpenEscalations } from "./open-escalations.js";
 import { inferredBasis, readOwnerEvidence } from "./owner-evidence.js";
 import { mayTripGuard } from "./plan-dataset.js";
 import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
@@ -452,6 +453,8 @@ export async function runDataset(
       now,
       command: options.command,
       ...(options.detect ? { detect: options.detect } : {}),
+      // Recording a piece's plan closes the open escalations its scan no longer supports: listed once a run.
+      escalations: new OpenEscalations(state, ds.name),
     };
     const record = { runId, dataset: ds.name, startedAt };
     let segments: KeyRange[] = [];

@@ -6,8 +6,8 @@
 import { combineChecksums, type RangeChecksum } from "../core/fingerprint.js";
 import { integerSplit, rangesBetween } from "../core/key-split.js";
 import type { Key, KeyRange, RecordShape } from "../core/model.js";
-import type { KnownChecksums } from "../detect/detect-divergences.js";
 import { childrenOf, compareNodes, leafHash, treeHeight } from "../core/segment-tree.js";
+import type { KnownChecksums } from "../detect/detect-divergences.js";
 import type { DirtySegment, StateStore } from "../state/state-store.js";
 import type { OpenReplica } from "./run-context.js";
 import { segmentsOf } from "./segments.js";
