@@ -5,6 +5,7 @@
  * serve, the simulator and the demo call it and observe it; none of them assembles the stages themselves.
  */
 import type { DatasetConfig } from "../config/load-config.js";
+import type { Observation } from "../core/classify.js";
 import type { DecisionContext } from "../core/inferred-owner.js";
 import type { Key, KeyRange } from "../core/model.js";
 import type { CompiledPolicy } from "../core/policy.js";
@@ -42,6 +43,7 @@ import {
 } from "./run-liveness.js";
 import { type ExpectedState, runSegment, type SegmentWork } from "./run-segment.js";
 import { addTotals, emptyTotals, type RunTotals, recordRunEnd } from "./run-totals.js";
+import { observationPieces } from "./scan-dataset.js";
 import { type QueuedTotals, queuedMode, type SegmentDispatch } from "./segment-dispatch.js";
 import { addFigures, SEGMENT_RUNS_KEPT, segmentFigures } from "./segment-figures.js";
 import { candidateFigures, type SegmentReport, segmentReport } from "./segment-report.js";
@@ -73,6 +75,14 @@ const MIN_PIECE_DIVERGENCES = 1000;
  * it under 150 MB (docs/benchmarks.md, *Memory at 1M/100k*).
  */
 const ROWS_PER_PIECE_DIVERGENCE = 50;
+
+/**
+ * A dense group under declared limits is counted to its end before it is done (the guard weighs it whole);
+ * the keys that count lists are kept while they are at most this many pieces' worth, and the group's pieces
+ * are then classified from them instead of listing the group again. An observation (a key and a fingerprint
+ * per replica) is a small part of a divergence with its records, decision and audit entries.
+ */
+const KEEP_PAST_PIECES = 8;
 
 /** What one group of segments (or the list of keys) came to: its work and where it lies in the run. */
 /** What the run does after a piece: go on with the next, or stop (the signal, or a stop mid-scan). */
@@ -721,7 +731,13 @@ export async function runDataset(
           // range that lists more than `budget` differing keys is cut smaller and its pieces done in key order,
           // so what the run holds is bounded by the budget, not by how many of the group's rows differ.
           const firstRound = options.ranges ? options.firstRounds?.[from] : undefined;
-          let pieces: { range: KeyRange; expectedRows?: number; firstRound?: KnownChecksums }[] = [
+          let pieces: {
+            range: KeyRange;
+            expectedRows?: number;
+            firstRound?: KnownChecksums;
+            observations?: readonly Observation[];
+            rows?: Record<string, number>;
+          }[] = [
             {
               ...(segments.length > 1 ? { range, expectedRows: (to - from) * ds.checkpointRows } : { range }),
               ...(firstRound ? { firstRound } : {}),
@@ -769,7 +785,12 @@ export async function runDataset(
                 : {
                     ...piece,
                     ...(budget !== undefined
-                      ? { limit: budget, ...(limited && !weighed ? { countPast: true } : {}) }
+                      ? {
+                          limit: budget,
+                          ...(limited && !weighed
+                            ? { countPast: true, keepPast: budget * KEEP_PAST_PIECES }
+                            : {}),
+                        }
                       : {}),
                   },
             });
@@ -782,13 +803,27 @@ export async function runDataset(
               dense = true;
               if (limited && !weighed) {
                 const { listed, replicas: rows } = segment.work.scan;
+                // The keys the count listed, when few enough to keep: the group is not listed again.
+                const kept = segment.work.scan.kept;
                 if (listed === undefined || mayTripGuard(policy!.limits, listed, rows, replicas.length)) {
                   // The guard could refuse the group: it is done whole, as before any cutting.
-                  pieces.unshift(piece);
+                  pieces.unshift(
+                    kept
+                      ? {
+                          range: piece.range,
+                          observations: kept,
+                          rows: Object.fromEntries(Object.entries(rows).map(([r, n]) => [r, n.rows])),
+                        }
+                      : piece,
+                  );
                   budget = undefined;
                   return "next";
                 }
                 weighed = true;
+                if (kept) {
+                  pieces.unshift(...observationPieces(piece.range, kept, budget!, rows));
+                  return "next";
+                }
               }
               const cut = await cutDenseRange(
                 replicas,
