@@ -240,7 +240,9 @@ export interface PlannedPassOptions {
  * A dirty pass first re-hashes its segments (dirty and swept) on every replica into the replicas' segment
  * trees, marks the swept segments whose checksum changed unseen by any feed, and descends the trees: replicas
  * whose roots agree need nothing more, and the run covers only the segments the trees name (differing
- * leaves, and hashed segments a change was marked in while they were read). The segments it covered are
+ * leaves, and hashed segments a change was marked in while they were read); a segment of one integer key is
+ * hashed in parts of about `leafRows` rows, and the run over one found differing starts from its parts'
+ * checksums instead of reading it again (`firstRounds`). The segments it covered are
  * hashed again after a run that wrote or found them all equal, so the trees stay current. When the trees
  * cannot be used (a replica fails the checksum read), the run covers every planned segment, and its notes
  * say why. Memory: the leaf hashes of the segments hashed, and one tree level of the descent.
@@ -301,7 +303,8 @@ export async function runPlannedPass(
       });
     if (run.finished && run.status === "ok")
       await state.clearDirtySegments(ds.name, [...plan.segments, ...(tree?.unseen ?? [])], began);
-    return { plan, run, tree };
+    // The parts' checksums served the run; the report does not keep them.
+    return { plan, run, tree: tree && { ...tree, read: undefined } };
   }
   const summary = await state.getSegmentSummary(ds.name);
   if (!summary || !sameKey(summary, shape.key)) {
