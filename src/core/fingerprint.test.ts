@@ -5,6 +5,7 @@ import type { CanonicalValue } from "./canonical.js";
 import {
   ChecksumAccumulator,
   checksumsEqual,
+  combineChecksums,
   fingerprintEncoded,
   fingerprintRow,
   type RangeChecksum,
@@ -98,5 +99,42 @@ describe("checksumsEqual", () => {
     [{ count: 2, xor: "00000000000000ff" }, { count: 2, xor: "00000000000000fe" }, false],
   ])("%j vs %j → %s", (a, b, expected) => {
     expect(checksumsEqual(a, b)).toBe(expected);
+  });
+});
+
+describe("combineChecksums", () => {
+  it.each<[RangeChecksum[], RangeChecksum]>([
+    [[], { count: 0, xor: "0000000000000000" }],
+    [[{ count: 3, xor: "00000000000000ff" }], { count: 3, xor: "00000000000000ff" }],
+    [
+      [
+        { count: 2, xor: "f0000000000000ff" },
+        { count: 0, xor: "0000000000000000" },
+        { count: 5, xor: "ff000000000000f0" },
+      ],
+      { count: 7, xor: "0f0000000000000f" },
+    ],
+  ])("%j → %j", (parts, expected) => {
+    expect(combineChecksums(parts)).toEqual(expected);
+  });
+
+  it("of a set's parts is the set's checksum, however it is cut", () => {
+    const fingerprint = fc.stringMatching(/^[0-9a-f]{16}$/);
+    fc.assert(
+      fc.property(fc.array(fingerprint), fc.array(fc.nat()), (fps, cuts) => {
+        const whole = new ChecksumAccumulator();
+        for (const f of fps) whole.add(f);
+        const at = [...new Set(cuts.map((c) => c % (fps.length + 1)))].sort((a, b) => a - b);
+        const parts: RangeChecksum[] = [];
+        let from = 0;
+        for (const to of [...at, fps.length]) {
+          const acc = new ChecksumAccumulator();
+          for (const f of fps.slice(from, to)) acc.add(f);
+          parts.push(acc.result());
+          from = Math.max(from, to);
+        }
+        expect(combineChecksums(parts)).toEqual(whole.result());
+      }),
+    );
   });
 });

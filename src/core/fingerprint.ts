@@ -51,3 +51,19 @@ export class ChecksumAccumulator {
 export function checksumsEqual(a: RangeChecksum, b: RangeChecksum): boolean {
   return a.count === b.count && a.xor === b.xor;
 }
+
+/**
+ * The checksum of the union of disjoint row sets from theirs: counts added, XORs combined. Equal to the
+ * checksum of the union read at once, so a range's checksum follows from the checksums of ranges cutting it.
+ */
+export function combineChecksums(parts: readonly RangeChecksum[]): RangeChecksum {
+  let hi = 0;
+  let lo = 0;
+  let count = 0;
+  for (const p of parts) {
+    hi = (hi ^ Number.parseInt(p.xor.slice(0, 8), 16)) >>> 0;
+    lo = (lo ^ Number.parseInt(p.xor.slice(8, 16), 16)) >>> 0;
+    count += p.count;
+  }
+  return { count, xor: hi.toString(16).padStart(8, "0") + lo.toString(16).padStart(8, "0") };
+}

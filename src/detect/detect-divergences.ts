@@ -69,6 +69,21 @@ export interface DetectOptions {
    * of by range checksums (default true). The result is the same; false is for measuring the difference.
    */
   readonly inStore?: boolean;
+  /**
+   * The first checksum round, already read (a dirty-segment pass's segment trees hashed these ranges just
+   * before): ranges that cut `range` exactly (ascending, disjoint, covering it) and each replica's
+   * canonical `Connector.checksumRanges` of them, by replica name. Detection then neither counts nor reads
+   * its first round (nor compares in the store): it compares these, and splits, checksums and lists only the
+   * ranges that differ in them. Rows changed since they were read are seen by a later pass, as if this
+   * detection had read its first round then. Ignored when a replica has no order or no entry.
+   */
+  readonly firstRound?: KnownChecksums | undefined;
+}
+
+/** Range checksums read before detection: see `DetectOptions.firstRound`. */
+export interface KnownChecksums {
+  readonly ranges: readonly KeyRange[];
+  readonly sums: Readonly<Record<string, readonly RangeChecksum[]>>;
 }
 
 /** A differing range to list key by key, with its row count (on the replica holding the most). */
@@ -187,6 +202,21 @@ function batchedListers(
   return out;
 }
 
+/** Each replica's sums of `known` in replica order, when every replica has one for every range. */
+function knownFirstRound(
+  replicas: readonly DetectReplica[],
+  known: KnownChecksums | undefined,
+): (readonly RangeChecksum[])[] | undefined {
+  if (!known || known.ranges.length === 0) return undefined;
+  const out: (readonly RangeChecksum[])[] = [];
+  for (const r of replicas) {
+    const sums = known.sums[r.name];
+    if (!sums || sums.length !== known.ranges.length) return undefined;
+    out.push(sums);
+  }
+  return out;
+}
+
 /**
  * Yields batches of Observations (presence and fingerprint per replica) for exactly the keys that differ.
  *
@@ -214,7 +244,8 @@ export async function* detectDivergences(
   const whole = options.range ?? FULL_RANGE;
 
   const unordered = replicas.some((r) => r.connector.ordered === false);
-  const pair = unordered ? undefined : await inStorePair(shape, replicas, options.inStore !== false);
+  const given = unordered ? undefined : knownFirstRound(replicas, options.firstRound);
+  const pair = unordered || given ? undefined : await inStorePair(shape, replicas, options.inStore !== false);
   if (pair !== undefined && typeof pair !== "string") {
     // Compared inside the store: the first replica's rows are counted there, and the other's follow from
     // what differs.
@@ -246,19 +277,22 @@ export async function* detectDivergences(
   // Given an estimate for a range of an integer key, nothing is counted up front: the first checksum round
   // counts every replica's rows as a by-product.
   const estimated =
+    !given &&
     options.expectedRows !== undefined &&
     !unordered &&
     replicas.every((r) => r.connector.pushdown) &&
     shape.key.length === 1 &&
     shape.key[0]!.type === "integer";
   // An unordered replica is read whole anyway; exact counts would cost an extra pass over it.
-  const counts = estimated
-    ? replicas.map(() => Math.max(1, options.expectedRows!))
-    : await eachReplica(replicas, options.serial, (r) =>
-        unordered && r.connector.estimateCount
-          ? r.connector.estimateCount(shape)
-          : r.connector.count(shape, whole),
-      );
+  const counts = given
+    ? given.map((sums) => sums.reduce((n, c) => n + c.count, 0))
+    : estimated
+      ? replicas.map(() => Math.max(1, options.expectedRows!))
+      : await eachReplica(replicas, options.serial, (r) =>
+          unordered && r.connector.estimateCount
+            ? r.connector.estimateCount(shape)
+            : r.connector.count(shape, whole),
+        );
   let total = Math.max(0, ...counts);
   let estimate = estimated || (unordered && replicas.some((r) => !!r.connector.estimateCount));
   // Exact counts of the range (the whole key space, or the segment asked for): callers need not count again.
@@ -301,7 +335,8 @@ export async function* detectDivergences(
     return;
   }
 
-  if (!replicas.every((r) => r.connector.pushdown)) {
+  // Given the first round, only its differing ranges are read again: checksums serve every store then.
+  if (!given && !replicas.every((r) => r.connector.pushdown)) {
     const streams = replicas.map((r) => ({
       name: r.name,
       batches: r.connector.streamFingerprints(shape, whole, batchSize),
@@ -321,7 +356,7 @@ export async function* detectDivergences(
 
   if (total === 0) return;
   // No index serves the key order somewhere: ranges would sort or scan the table, hash buckets do not.
-  if (!whole.lo && !whole.hi && (await bucketedReason(shape, replicas)) !== undefined) {
+  if (!given && !whole.lo && !whole.hi && (await bucketedReason(shape, replicas)) !== undefined) {
     yield* bucketedDiff(shape, replicas, {
       total,
       segmentRows,
@@ -338,13 +373,15 @@ export async function* detectDivergences(
   const reference = replicas[counts.indexOf(total)]!;
   const segments = Math.min(maxSegments, Math.max(1, Math.ceil(total / segmentRows)));
   // A range of an integer key is cut by arithmetic; otherwise the store finds split points among its rows.
-  let ranges = rangesBetween(
-    whole,
-    segments > 1
-      ? ((await arithmeticSplit(shape, reference.connector, whole, segments, total)) ??
-          (await reference.connector.splitRange(shape, whole, segments)))
-      : [],
-  );
+  let ranges = given
+    ? [...options.firstRound!.ranges]
+    : rangesBetween(
+        whole,
+        segments > 1
+          ? ((await arithmeticSplit(shape, reference.connector, whole, segments, total)) ??
+              (await reference.connector.splitRange(shape, whole, segments)))
+          : [],
+      );
 
   // Replicas in the same kind of store can compare (and list) a cheaper store-native row hash; the engine
   // fetches the records of the keys found, so what is reported does not change.
@@ -360,9 +397,10 @@ export async function* detectDivergences(
   let firstRound = true;
   while (ranges.length > 0) {
     const current = ranges;
-    const sums: RangeChecksum[][] = await eachReplica(replicas, options.serial, (r) =>
-      checksum(replicas.indexOf(r), current),
-    );
+    const sums: readonly (readonly RangeChecksum[])[] =
+      firstRound && given
+        ? given
+        : await eachReplica(replicas, options.serial, (r) => checksum(replicas.indexOf(r), current));
     if (estimated && firstRound) {
       // The first round's ranges cover the whole range: their counts are the replicas' exact row counts.
       const exact = sums.map((rs) => rs.reduce((n, c) => n + c.count, 0));

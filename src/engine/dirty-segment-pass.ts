@@ -5,6 +5,7 @@
  */
 import type { DatasetConfig } from "../config/load-config.js";
 import { type ColumnSpec, compareKeys, type Key, type KeyRange } from "../core/model.js";
+import type { KnownChecksums } from "../detect/detect-divergences.js";
 import type { SegmentSummary, StateStore } from "../state/state-store.js";
 import { describeDataset } from "./describe-dataset.js";
 import type { OpenReplica } from "./run-context.js";
@@ -12,6 +13,7 @@ import { type DatasetRunResult, type RunDatasetOptions, type RunDeps, runDataset
 import {
   changedLeaves,
   compareSegmentTrees,
+  firstRoundOf,
   type HashedSegments,
   hashSegments,
   staleMarks,
@@ -149,22 +151,52 @@ export async function planPass(
 
 /** The ranges of `dirty` (ascending segment numbers), adjacent ones joined up to MAX_SEGMENT_GROUP. */
 function joinSegments(all: readonly KeyRange[], dirty: readonly number[]): KeyRange[] {
-  const out: KeyRange[] = [];
-  let first = -1;
-  let last = -1;
-  const flush = () => {
-    if (first >= 0) out.push({ lo: all[first]!.lo, hi: all[last]!.hi });
-  };
+  return joinGroups(dirty).map((g) => ({ lo: all[g[0]!]!.lo, hi: all[g.at(-1)!]!.hi }));
+}
+
+/**
+ * `dirty` (ascending segment numbers) in runs of adjacent segments, up to MAX_SEGMENT_GROUP each; a run
+ * also ends where `kind` changes.
+ */
+function joinGroups(dirty: readonly number[], kind: (segment: number) => boolean = () => true): number[][] {
+  const out: number[][] = [];
+  let group: number[] = [];
   for (const s of dirty) {
-    if (first >= 0 && s === last + 1 && s - first < MAX_SEGMENT_GROUP) last = s;
+    const last = group.at(-1);
+    if (
+      last !== undefined &&
+      s === last + 1 &&
+      group.length < MAX_SEGMENT_GROUP &&
+      kind(s) === kind(group[0]!)
+    )
+      group.push(s);
     else {
-      flush();
-      first = s;
-      last = s;
+      if (group.length) out.push(group);
+      group = [s];
     }
   }
-  flush();
+  if (group.length) out.push(group);
   return out;
+}
+
+/**
+ * The ranges a tree-narrowed pass runs (the segments it checks, adjacent ones joined), each with its first
+ * checksum round when the trees' re-hash read every segment of it and found it differing (its parts'
+ * checksums are the run's first round: the segment is not read twice). Segments a change was marked in while
+ * they were hashed, and differing ones not hashed in this pass, are read by the run itself.
+ */
+function checkedRanges(
+  plan: Extract<PassPlan, { kind: "dirty" }>,
+  tree: TreePassReport,
+): { ranges: KeyRange[]; firstRounds: (KnownChecksums | undefined)[] } {
+  const all = segmentsOf(plan.bounds);
+  const differ = new Set(tree.comparison.differ);
+  const known = (s: number) => differ.has(s) && tree.read?.parts.has(s) === true;
+  const groups = joinGroups(tree.checked, known);
+  return {
+    ranges: groups.map((g) => ({ lo: all[g[0]!]!.lo, hi: all[g.at(-1)!]!.hi })),
+    firstRounds: groups.map((g) => (tree.read && known(g[0]!) ? firstRoundOf(tree.read, g) : undefined)),
+  };
 }
 
 /** What the segment trees told a dirty-segment pass (see `runPlannedPass`). */
@@ -177,6 +209,8 @@ export interface TreePassReport {
   readonly checked: readonly number[];
   /** Swept segments whose checksum changed on some replica although no feed marked them (marked now). */
   readonly unseen: readonly number[];
+  /** What the re-hash read (the parts' checksums a run over a differing segment starts from); in memory only. */
+  readonly read?: HashedSegments | undefined;
 }
 
 /** A pass planned by `planPass` and what it came to. */
@@ -206,7 +240,9 @@ export interface PlannedPassOptions {
  * A dirty pass first re-hashes its segments (dirty and swept) on every replica into the replicas' segment
  * trees, marks the swept segments whose checksum changed unseen by any feed, and descends the trees: replicas
  * whose roots agree need nothing more, and the run covers only the segments the trees name (differing
- * leaves, and hashed segments a change was marked in while they were read). The segments it covered are
+ * leaves, and hashed segments a change was marked in while they were read); a segment of one integer key is
+ * hashed in parts of about `leafRows` rows, and the run over one found differing starts from its parts'
+ * checksums instead of reading it again (`firstRounds`). The segments it covered are
  * hashed again after a run that wrote or found them all equal, so the trees stay current. When the trees
  * cannot be used (a replica fails the checksum read), the run covers every planned segment, and its notes
  * say why. Memory: the leaf hashes of the segments hashed, and one tree level of the descent.
@@ -235,15 +271,20 @@ export async function runPlannedPass(
     if (pass.tree !== false)
       try {
         const serial = options.detect?.serial === true;
-        tree = await narrowByTrees(ds.name, replicas, shape, plan, deps, began, serial);
+        // Segments are read in parts of about a leaf's rows, so the part that differs is listed at once.
+        const leafRows = options.detect?.leafRows ?? ds.detect.leafRows ?? 64;
+        const parts = Math.ceil(ds.watch.segmentRows / Math.max(1, leafRows));
+        tree = await narrowByTrees(ds.name, replicas, shape, plan, deps, began, serial, parts);
         treeNote = treeReportNote(tree);
       } catch (err) {
         treeNote = `segment trees not used: ${err instanceof Error ? err.message : String(err)}`;
       }
+    const checked = tree ? checkedRanges(plan, tree) : undefined;
     const run = await runDataset(ds, replicas, deps, {
       ...options,
       described,
-      ranges: tree ? joinSegments(segmentsOf(plan.bounds), tree.checked) : plan.ranges,
+      ranges: checked ? checked.ranges : plan.ranges,
+      ...(checked && !options.dispatch ? { firstRounds: checked.firstRounds } : {}),
       notes: [`dirty-segment pass: ${plan.reason}`, ...(treeNote ? [treeNote] : [])],
     });
     if (run.finished) await state.moveSweepCursor(ds.name, plan.sweepNext);
@@ -262,7 +303,8 @@ export async function runPlannedPass(
       });
     if (run.finished && run.status === "ok")
       await state.clearDirtySegments(ds.name, [...plan.segments, ...(tree?.unseen ?? [])], began);
-    return { plan, run, tree };
+    // The parts' checksums served the run; the report does not keep them.
+    return { plan, run, tree: tree && { ...tree, read: undefined } };
   }
   const summary = await state.getSegmentSummary(ds.name);
   if (!summary || !sameKey(summary, shape.key)) {
@@ -310,6 +352,7 @@ async function narrowByTrees(
   deps: RunDeps,
   began: number,
   serial: boolean,
+  parts: number,
 ): Promise<TreePassReport> {
   const { state, now } = deps;
   const planned = [...new Set([...plan.segments, ...plan.swept])].sort((a, b) => a - b);
@@ -323,7 +366,7 @@ async function narrowByTrees(
     plan.bounds,
     planned,
     now,
-    { serial },
+    { serial, parts },
   );
   const unseen = changedLeaves(before, hashed);
   // Marked at the pass's start: a pass that ends equal clears them; one that does not keeps them.
@@ -341,7 +384,7 @@ async function narrowByTrees(
   const checked = [
     ...new Set([...comparison.differ, ...comparison.unknown.filter((s) => inPlan.has(s))]),
   ].sort((a, b) => a - b);
-  return { hashed: planned.length, comparison, checked, unseen };
+  return { hashed: planned.length, comparison, checked, unseen, read: hashed };
 }
 
 function treeReportNote(t: TreePassReport): string {

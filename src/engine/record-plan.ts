@@ -48,7 +48,7 @@ const RECORD_BATCH = 1000;
  */
 export async function recordPlan(
   plan: DatasetPlan,
-  ctx: Pick<RunContext, "runId" | "state" | "now">,
+  ctx: Pick<RunContext, "runId" | "state" | "now" | "escalations">,
   bounds?: readonly Key[],
   pending: StageWrites = {},
 ): Promise<EscalationRecord[]> {
@@ -108,22 +108,25 @@ export async function recordPlan(
   if (escalations.length) await flush();
   const opened = new Set(await ctx.state.openEscalations(escalations));
   const fresh = escalations.filter((e) => opened.has(e.id));
+  const open = ctx.escalations
+    ? await ctx.escalations.current()
+    : await ctx.state.listEscalations({ status: "open", dataset: scan.name });
+  ctx.escalations?.opened(fresh);
   for (const e of fresh) events.push(escalationOpenedEvent(e, at));
   const divergent = new Set(scan.divergences.map((d) => keyId(d.key)));
-  const stale = staleEscalations(
-    await ctx.state.listEscalations({ status: "open", dataset: scan.name }),
-    new Set(escalations.map((e) => e.id)),
-    divergent,
-    (key) => scanCovers(scan, key),
+  const stale = staleEscalations(open, new Set(escalations.map((e) => e.id)), divergent, (key) =>
+    scanCovers(scan, key),
   );
   if (stale.length) await flush();
   for (const { escalation, note } of stale) {
     try {
       await ctx.state.closeEscalation(escalation.id, "resolved", { by: "concord", note }, at);
     } catch (err) {
-      if (err instanceof EscalationNotOpenError) continue;
-      throw err;
+      if (!(err instanceof EscalationNotOpenError)) throw err;
+      ctx.escalations?.closed(escalation.id);
+      continue;
     }
+    ctx.escalations?.closed(escalation.id);
     events.push(escalationClosedEvent(escalation, note, ctx.runId, at));
     if (escalation.key.length && escalation.class !== "schema" && !divergent.has(keyId(escalation.key)))
       evidence.push(

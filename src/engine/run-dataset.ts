@@ -5,10 +5,12 @@
  * serve, the simulator and the demo call it and observe it; none of them assembles the stages themselves.
  */
 import type { DatasetConfig } from "../config/load-config.js";
+import type { Observation } from "../core/classify.js";
 import type { DecisionContext } from "../core/inferred-owner.js";
 import type { Key, KeyRange } from "../core/model.js";
 import type { CompiledPolicy } from "../core/policy.js";
 import { policyChangedEvent } from "../core/policy-change.js";
+import type { KnownChecksums } from "../detect/detect-divergences.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { WriteGuard, type WriteGuardOptions } from "../execute/write-guard.js";
@@ -23,6 +25,7 @@ import {
   describedFingerprint,
 } from "./describe-dataset.js";
 import { dispatchSegments } from "./dispatch-segments.js";
+import { OpenEscalations } from "./open-escalations.js";
 import { inferredBasis, readOwnerEvidence } from "./owner-evidence.js";
 import { mayTripGuard } from "./plan-dataset.js";
 import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
@@ -40,6 +43,7 @@ import {
 } from "./run-liveness.js";
 import { type ExpectedState, runSegment, type SegmentWork } from "./run-segment.js";
 import { addTotals, emptyTotals, type RunTotals, recordRunEnd } from "./run-totals.js";
+import { observationPieces } from "./scan-dataset.js";
 import { type QueuedTotals, queuedMode, type SegmentDispatch } from "./segment-dispatch.js";
 import { addFigures, SEGMENT_RUNS_KEPT, segmentFigures } from "./segment-figures.js";
 import { candidateFigures, type SegmentReport, segmentReport } from "./segment-report.js";
@@ -71,6 +75,14 @@ const MIN_PIECE_DIVERGENCES = 1000;
  * it under 150 MB (docs/benchmarks.md, *Memory at 1M/100k*).
  */
 const ROWS_PER_PIECE_DIVERGENCE = 50;
+
+/**
+ * A dense group under declared limits is counted to its end before it is done (the guard weighs it whole);
+ * the keys that count lists are kept while they are at most this many pieces' worth, and the group's pieces
+ * are then classified from them instead of listing the group again. An observation (a key and a fingerprint
+ * per replica) is a small part of a divergence with its records, decision and audit entries.
+ */
+const KEEP_PAST_PIECES = 8;
 
 /** What one group of segments (or the list of keys) came to: its work and where it lies in the run. */
 /** What the run does after a piece: go on with the next, or stop (the signal, or a stop mid-scan). */
@@ -150,6 +162,12 @@ export interface RunDatasetOptions {
    * whole key space; in this process, no checkpoint.
    */
   readonly ranges?: readonly KeyRange[] | undefined;
+  /**
+   * With `ranges`, in this process: for each range (same index), detection's first checksum round already
+   * read (a dirty-segment pass's trees hashed it): the range's first scan compares these instead of reading
+   * them again. A range cut into pieces reads its pieces itself.
+   */
+  readonly firstRounds?: readonly (KnownChecksums | undefined)[] | undefined;
   /** Added to the run's notes (why a pass covers what it covers). */
   readonly notes?: readonly string[] | undefined;
   /** The dataset as its caller just described it (describing once per pass); described here otherwise. */
@@ -445,6 +463,8 @@ export async function runDataset(
       now,
       command: options.command,
       ...(options.detect ? { detect: options.detect } : {}),
+      // Recording a piece's plan closes the open escalations its scan no longer supports: listed once a run.
+      escalations: new OpenEscalations(state, ds.name),
     };
     const record = { runId, dataset: ds.name, startedAt };
     let segments: KeyRange[] = [];
@@ -711,8 +731,18 @@ export async function runDataset(
           // A group is scanned, decided, recorded and written a piece at a time: the whole range first, and a
           // range that lists more than `budget` differing keys is cut smaller and its pieces done in key order,
           // so what the run holds is bounded by the budget, not by how many of the group's rows differ.
-          let pieces: { range: KeyRange; expectedRows?: number }[] = [
-            segments.length > 1 ? { range, expectedRows: (to - from) * ds.checkpointRows } : { range },
+          const firstRound = options.ranges ? options.firstRounds?.[from] : undefined;
+          let pieces: {
+            range: KeyRange;
+            expectedRows?: number;
+            firstRound?: KnownChecksums;
+            observations?: readonly Observation[];
+            rows?: Record<string, number>;
+          }[] = [
+            {
+              ...(segments.length > 1 ? { range, expectedRows: (to - from) * ds.checkpointRows } : { range }),
+              ...(firstRound ? { firstRound } : {}),
+            },
           ];
           if (dense && budget !== undefined && !limited) {
             // The last group had to be cut: this one likely too, so it is cut before any of it is scanned
@@ -732,7 +762,7 @@ export async function runDataset(
           // One piece, start to end, in a function of its own: what it found, decided and wrote is held by
           // that function's frame alone and released when it returns. Held in this loop's own frame, a stale
           // register of the suspended run kept the last piece alive through the next (twice the memory).
-          const runPiece = async (piece: { range: KeyRange; expectedRows?: number }): Promise<PieceStep> => {
+          const runPiece = async (piece: (typeof pieces)[number]): Promise<PieceStep> => {
             const pieceStarted = now();
             const segment = await runSegment({
               ds,
@@ -756,7 +786,12 @@ export async function runDataset(
                 : {
                     ...piece,
                     ...(budget !== undefined
-                      ? { limit: budget, ...(limited && !weighed ? { countPast: true } : {}) }
+                      ? {
+                          limit: budget,
+                          ...(limited && !weighed
+                            ? { countPast: true, keepPast: budget * KEEP_PAST_PIECES }
+                            : {}),
+                        }
                       : {}),
                   },
             });
@@ -769,13 +804,27 @@ export async function runDataset(
               dense = true;
               if (limited && !weighed) {
                 const { listed, replicas: rows } = segment.work.scan;
+                // The keys the count listed, when few enough to keep: the group is not listed again.
+                const kept = segment.work.scan.kept;
                 if (listed === undefined || mayTripGuard(policy!.limits, listed, rows, replicas.length)) {
                   // The guard could refuse the group: it is done whole, as before any cutting.
-                  pieces.unshift(piece);
+                  pieces.unshift(
+                    kept
+                      ? {
+                          range: piece.range,
+                          observations: kept,
+                          rows: Object.fromEntries(Object.entries(rows).map(([r, n]) => [r, n.rows])),
+                        }
+                      : piece,
+                  );
                   budget = undefined;
                   return "next";
                 }
                 weighed = true;
+                if (kept) {
+                  pieces.unshift(...observationPieces(piece.range, kept, budget!, rows));
+                  return "next";
+                }
               }
               const cut = await cutDenseRange(
                 replicas,

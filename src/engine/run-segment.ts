@@ -3,12 +3,13 @@
  * run alone: scan → decide → record → repair → verify, added up into a segment's totals.
  */
 import type { DatasetConfig } from "../config/load-config.js";
-import type { Divergence } from "../core/classify.js";
+import type { Divergence, Observation } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
 import type { DecisionContext } from "../core/inferred-owner.js";
 import { type Key, type KeyRange, keyId, type RecordShape } from "../core/model.js";
 import type { EscalationRecord } from "../core/plan-record.js";
 import type { CompiledPolicy } from "../core/policy.js";
+import type { KnownChecksums } from "../detect/detect-divergences.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult, RepairTask } from "../execute/execute-repairs.js";
 import type { WriteGuard } from "../execute/write-guard.js";
@@ -114,6 +115,14 @@ export interface SegmentInput {
         readonly expectedRows?: number;
         readonly limit?: number;
         readonly countPast?: boolean;
+        /** Detection's first checksum round over the range, already read (a dirty-segment pass's trees). */
+        readonly firstRound?: KnownChecksums | undefined;
+        /** With `countPast`: keep up to this many listed keys for the caller (`DatasetScan.kept`). */
+        readonly keepPast?: number | undefined;
+        /** The range's keys as an earlier scan listed them (its `kept`): classified, not detected again. */
+        readonly observations?: readonly Observation[] | undefined;
+        /** With `observations`: the replicas' rows in the range. */
+        readonly rows?: Readonly<Record<string, number>> | undefined;
       }
     | { readonly keys: readonly Key[]; readonly rows?: Readonly<Record<string, number>> };
 }
@@ -158,6 +167,11 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
           ...(input.target.expectedRows !== undefined ? { expectedRows: input.target.expectedRows } : {}),
           ...(input.target.limit !== undefined ? { limit: input.target.limit } : {}),
           ...(input.target.countPast ? { countPast: true } : {}),
+          ...(input.target.firstRound ? { firstRound: input.target.firstRound } : {}),
+          ...(input.target.keepPast ? { keepPast: input.target.keepPast } : {}),
+          ...(input.target.observations
+            ? { observations: input.target.observations, knownRows: input.target.rows ?? {} }
+            : {}),
           defer: true,
         },
   );

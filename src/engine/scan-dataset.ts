@@ -10,10 +10,18 @@ import {
   type Observation,
   type ReplicaObservation,
 } from "../core/classify.js";
-import { FULL_RANGE, type Key, type KeyRange, keyId, keyInRange, type StoredRecord } from "../core/model.js";
+import {
+  compareKeys,
+  FULL_RANGE,
+  type Key,
+  type KeyRange,
+  keyId,
+  keyInRange,
+  type StoredRecord,
+} from "../core/model.js";
 import { readAhead } from "../core/read-ahead.js";
 import { readVersion, type Version } from "../core/version.js";
-import { detectDivergences } from "../detect/detect-divergences.js";
+import { detectDivergences, type KnownChecksums } from "../detect/detect-divergences.js";
 import type { ResolvedShape, SchemaIssue } from "../detect/resolve-shape.js";
 import type { ObservedVersion, StageWrites, StoredDivergence } from "../state/state-store.js";
 import { canaryKey, describeDataset } from "./describe-dataset.js";
@@ -59,6 +67,12 @@ export interface DatasetScan {
    * divergences are at most this many), and `replicas` holds each replica's rows in it.
    */
   readonly listed?: number | undefined;
+  /**
+   * With `overflow`, `countPast` and `keepPast`: every key detection listed (a key and each replica's
+   * presence and fingerprint), in key order, when they were no more than `keepPast`; the caller hands them
+   * back (`observations`) instead of listing the range again.
+   */
+  readonly kept?: readonly Observation[] | undefined;
   /**
    * With `defer`: the versions observed and the divergences found, not yet written; the caller writes them
    * (`recordStage`) before anything it records of the scan, with its own writes of the same point.
@@ -124,6 +138,8 @@ export interface ScanOptions {
   readonly knownRows?: Readonly<Record<string, number>>;
   /** About how many rows the range holds (a segment: `checkpointRows`); spares detection a count. */
   readonly expectedRows?: number;
+  /** With `range`: detection's first checksum round, already read (see `DetectOptions.firstRound`). */
+  readonly firstRound?: KnownChecksums | undefined;
   /** The shape resolved for this run already (segments of one run share it): no describing again. */
   readonly resolved?: ResolvedShape;
   /** Stops detection between batches (Ctrl-C); the scan then says `stopped`. */
@@ -139,6 +155,18 @@ export interface ScanOptions {
    * done in pieces.
    */
   readonly countPast?: boolean | undefined;
+  /**
+   * With `countPast`: keep what detection lists while it is no more than this many keys, and return it
+   * (`kept`) with an overflow, so the range is not listed twice. Memory: this many observations (a key and a
+   * fingerprint per replica each: a small part of a divergence with its records and decision).
+   */
+  readonly keepPast?: number | undefined;
+  /**
+   * Classify these keys (as an earlier scan's `kept` listed them, in `range`) instead of detecting: their
+   * records are fetched and compared again, so a key that agrees now is dropped. With it, `knownRows` gives
+   * the replicas' rows in the range (none: 0).
+   */
+  readonly observations?: readonly Observation[] | undefined;
   /**
    * Leave the versions observed and the divergences found to the caller (`DatasetScan.pending`) instead of
    * writing them as the scan goes: a segment writes them in one transaction with its plan's record.
@@ -174,6 +202,8 @@ export async function scanDataset(
   let stopped = false;
   let overflow = false;
   let listed = 0;
+  // With `keepPast`: what detection listed, while it stays under the bound.
+  let kept: Observation[] | undefined = options.countPast && options.keepPast ? [] : undefined;
   const classify = async (batch: readonly Observation[]) => {
     for (let i = 0; i < batch.length; i += FETCH_BATCH) {
       const slice = batch.slice(i, i + FETCH_BATCH).filter((o) => keyId(o.key) !== canary);
@@ -212,6 +242,9 @@ export async function scanDataset(
     // Every replica is asked for every key: presence is what the fetch finds.
     const everywhere = Object.fromEntries(replicas.map((r) => [r.name, { present: true }]));
     await classify(options.keys.map((key) => ({ key, replicas: everywhere })));
+  } else if (options.observations) {
+    for (const r of replicas) knownRows.set(r.name, options.knownRows?.[r.name] ?? 0);
+    await classify(options.observations);
   } else {
     const detect = detectDivergences(
       shape,
@@ -223,6 +256,7 @@ export async function scanDataset(
         onReplicaRows: (name, n) => knownRows.set(name, n),
         ...(options.range ? { range } : {}),
         ...(options.expectedRows !== undefined ? { expectedRows: options.expectedRows } : {}),
+        ...(options.firstRound ? { firstRound: options.firstRound } : {}),
       },
     );
     // Stores list the next batch while this one's records are fetched and classified; a serial scan keeps
@@ -234,6 +268,10 @@ export async function scanDataset(
         break;
       }
       listed += batch.length;
+      if (kept) {
+        if (listed <= options.keepPast!) kept.push(...batch);
+        else kept = undefined;
+      }
       if (overflow) continue;
       if (options.limit !== undefined && listed > options.limit) {
         overflow = true;
@@ -269,6 +307,7 @@ export async function scanDataset(
       notes: resolved.notes,
       overflow,
       ...(counted ? { listed } : {}),
+      ...(counted && kept ? { kept: kept.sort((a, b) => compareKeys(shape.key, a.key, b.key)) } : {}),
       ...(stopped ? { stopped } : {}),
       ...(options.defer ? { pending: { versions } } : {}),
     };
@@ -328,6 +367,31 @@ export async function scanDataset(
     ...(stopped ? { stopped } : {}),
     ...(options.defer ? { pending: { versions, divergences: stored(divergences) } } : {}),
   };
+}
+
+/**
+ * A range's listed keys (`DatasetScan.kept`, in key order) cut into pieces of at most `budget` keys, whose
+ * ranges cut `range` exactly (a piece ends where the next one's first key begins). The replicas' rows of the
+ * whole range go with the first piece (the pieces' rows add up to the range's).
+ */
+export function observationPieces(
+  range: KeyRange,
+  kept: readonly Observation[],
+  budget: number,
+  rows: Readonly<Record<string, { rows: number }>>,
+): { range: KeyRange; observations: readonly Observation[]; rows: Record<string, number> }[] {
+  const size = Math.max(1, budget);
+  const out: { range: KeyRange; observations: readonly Observation[]; rows: Record<string, number> }[] = [];
+  for (let i = 0; i < Math.max(1, kept.length); i += size) {
+    const lo = i === 0 ? range.lo : kept[i]!.key;
+    const hi = i + size < kept.length ? kept[i + size]!.key : range.hi;
+    out.push({
+      range: { lo, hi },
+      observations: kept.slice(i, i + size),
+      rows: Object.fromEntries(Object.entries(rows).map(([r, n]) => [r, i === 0 ? n.rows : 0])),
+    });
+  }
+  return out;
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -3,9 +3,11 @@
  * descending the trees to the segments that differ, and the trees as a status view. Opens no store; reads
  * replicas through `Connector.checksumRanges` only.
  */
-import type { RangeChecksum } from "../core/fingerprint.js";
-import type { Key, RecordShape } from "../core/model.js";
+import { combineChecksums, type RangeChecksum } from "../core/fingerprint.js";
+import { integerSplit, rangesBetween } from "../core/key-split.js";
+import type { Key, KeyRange, RecordShape } from "../core/model.js";
 import { childrenOf, compareNodes, leafHash, treeHeight } from "../core/segment-tree.js";
+import type { KnownChecksums } from "../detect/detect-divergences.js";
 import type { DirtySegment, StateStore } from "../state/state-store.js";
 import type { OpenReplica } from "./run-context.js";
 import { segmentsOf } from "./segments.js";
@@ -13,18 +15,65 @@ import { segmentsOf } from "./segments.js";
 /** Segments hashed per `checksumRanges` call and per tree update: what one step holds in memory. */
 export const HASH_CHUNK = 256;
 
+/** At most this many parts a segment is read in (`hashSegments`' `parts`). */
+export const MAX_SEGMENT_PARTS = 64;
+
 /** What re-hashing segments found, per replica. */
 export interface HashedSegments {
   /** Each replica's new leaf hash of each segment hashed. */
   readonly leaves: ReadonlyMap<string, ReadonlyMap<number, string>>;
   /** When the earliest replica's read began: a mark after it may describe a change the read missed. */
   readonly readAt: number;
+  /** The parts each segment hashed whose replicas differ was read in (the segment's range when not cut). */
+  readonly parts: ReadonlyMap<number, readonly KeyRange[]>;
+  /** Each replica's checksum of each part, by segment (`parts` order): a run's first round. */
+  readonly sums: ReadonlyMap<string, ReadonlyMap<number, readonly RangeChecksum[]>>;
+}
+
+/**
+ * The first checksum round of a run over `segments` (adjacent, ascending): their parts and every replica's
+ * checksums of them as `hashed` read them. Undefined when a segment was not hashed on every replica.
+ */
+export function firstRoundOf(
+  hashed: HashedSegments,
+  segments: readonly number[],
+): KnownChecksums | undefined {
+  const ranges: KeyRange[] = [];
+  const sums: Record<string, RangeChecksum[]> = {};
+  for (const s of segments) {
+    const parts = hashed.parts.get(s);
+    if (!parts) return undefined;
+    ranges.push(...parts);
+  }
+  for (const [replica, bySegment] of hashed.sums) {
+    const mine: RangeChecksum[] = [];
+    for (const s of segments) {
+      const got = bySegment.get(s);
+      if (!got) return undefined;
+      mine.push(...got);
+    }
+    sums[replica] = mine;
+  }
+  return { ranges, sums };
+}
+
+/**
+ * A segment cut into about `parts` ranges of equal width (a bounded range of one integer key: arithmetic,
+ * no store asked), or the segment whole. Its checksum is their checksums combined, so the leaf is the same.
+ */
+export function segmentParts(shape: RecordShape, range: KeyRange, parts: number): KeyRange[] {
+  const splits = parts > 1 ? integerSplit(shape, range, Math.min(parts, MAX_SEGMENT_PARTS)) : undefined;
+  return splits?.length ? rangesBetween(range, splits) : [range];
 }
 
 /**
  * Reads the checksum of each of `segments` on every replica (replicas at once unless `serial`) and puts it into that
- * replica's tree (leaves `hashedAt` the time its read began), `HASH_CHUNK` segments at a time. Memory: the
- * leaf hashes of the segments hashed (bounded by the dataset's segment count).
+ * replica's tree (leaves `hashedAt` the time its read began), `HASH_CHUNK` segments at a time. With `parts`,
+ * a segment of one integer key is read as that many ranges (`segmentParts`) in the same statement, its leaf
+ * their checksums combined — the same leaf — and the parts' checksums are kept, so a run over a segment
+ * that differs starts from them instead of reading it again (`firstRoundOf`). Memory: the leaf hashes of the
+ * segments hashed (bounded by the dataset's segment count), and the part checksums of those whose replicas
+ * differ (and of one chunk).
  */
 export async function hashSegments(
   state: StateStore,
@@ -34,33 +83,52 @@ export async function hashSegments(
   bounds: readonly Key[],
   segments: readonly number[],
   now: () => number,
-  options: { readonly serial?: boolean } = {},
+  options: { readonly serial?: boolean; readonly parts?: number } = {},
 ): Promise<HashedSegments> {
   const all = segmentsOf(bounds);
   const wanted = [...new Set(segments)].filter((s) => s >= 0 && s < all.length).sort((a, b) => a - b);
   const leaves = new Map<string, Map<number, string>>();
+  const parts = new Map(wanted.map((s) => [s, segmentParts(shape, all[s]!, options.parts ?? 1)]));
+  const sums = new Map<string, Map<number, RangeChecksum[]>>();
   let readAt = Number.POSITIVE_INFINITY;
-  // Replicas are read at once, as a run reads them (one after the other when `serial`: a dataset below full
-  // intensity); each one's chunks in turn.
-  const hashOne = async (r: OpenReplica) => {
-    const mine = new Map<number, string>();
-    leaves.set(r.name, mine);
-    for (let i = 0; i < wanted.length; i += HASH_CHUNK) {
-      const chunk = wanted.slice(i, i + HASH_CHUNK);
+  for (const r of replicas) {
+    leaves.set(r.name, new Map());
+    sums.set(r.name, new Map());
+  }
+  for (let i = 0; i < wanted.length; i += HASH_CHUNK) {
+    const chunk = wanted.slice(i, i + HASH_CHUNK);
+    const hashOne = async (r: OpenReplica) => {
       const at = now();
       readAt = Math.min(readAt, at);
-      const sums: RangeChecksum[] = await r.connector.checksumRanges(
+      const read: RangeChecksum[] = await r.connector.checksumRanges(
         shape,
-        chunk.map((s) => all[s]!),
+        chunk.flatMap((s) => parts.get(s)!),
       );
-      const hashes = chunk.map((segment, j) => ({ segment, hash: leafHash(sums[j]!) }));
-      for (const h of hashes) mine.set(h.segment, h.hash);
+      let next = 0;
+      const hashes = chunk.map((segment) => {
+        const got = read.slice(next, next + parts.get(segment)!.length);
+        next += got.length;
+        sums.get(r.name)!.set(segment, got);
+        return { segment, hash: leafHash(combineChecksums(got)) };
+      });
+      for (const h of hashes) leaves.get(r.name)!.set(h.segment, h.hash);
       await state.putSegmentHashes(dataset, r.name, all.length, hashes, at);
+    };
+    // Replicas are read at once, as a run reads them (one after the other when `serial`: a dataset below
+    // full intensity), a chunk at a time.
+    if (options.serial) for (const r of replicas) await hashOne(r);
+    else await Promise.all(replicas.map(hashOne));
+    // A segment every replica reads alike needs no run: its parts' checksums are dropped (memory: the
+    // differing segments' parts, and one chunk's).
+    for (const segment of chunk) {
+      const hashes = replicas.map((r) => leaves.get(r.name)!.get(segment));
+      if (hashes.every((h) => h === hashes[0])) {
+        parts.delete(segment);
+        for (const r of replicas) sums.get(r.name)!.delete(segment);
+      }
     }
-  };
-  if (options.serial) for (const r of replicas) await hashOne(r);
-  else await Promise.all(replicas.map(hashOne));
-  return { leaves, readAt: Number.isFinite(readAt) ? readAt : now() };
+  }
+  return { leaves, readAt: Number.isFinite(readAt) ? readAt : now(), parts, sums };
 }
 
 /** What descending the replicas' trees found. */

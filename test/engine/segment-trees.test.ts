@@ -102,6 +102,8 @@ describe("compareSegmentTrees", () => {
         ["b", new Map([[12, leaf(12)]])],
       ]),
       readAt: 200,
+      parts: new Map(),
+      sums: new Map(),
     };
     expect(staleMarks(marks, hashed)).toEqual(new Set());
     expect(staleMarks(marks, { ...hashed, readAt: 140 })).toEqual(new Set([12]));
