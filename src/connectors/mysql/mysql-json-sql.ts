@@ -1,0 +1,97 @@
+/** Canonical JSON text (core/canonical-json-text.ts) of a MariaDB JSON document, built in one SQL expression. Builds text only: no I/O. */
+import { stringLiteral } from "./mysql-canonical-sql.js";
+
+/**
+ * Patterns run by MariaDB's PCRE2, case-sensitive whatever the subject's collation (`(?-i)`). A string
+ * token, and what `JSON_NORMALIZE` leaves of a document: no whitespace, members sorted, every number as
+ * `[-]D.DDDE<exponent>` with its exact digits (it rewrites the token's text, no double in between), strings
+ * and keys exactly as the document spelled them.
+ */
+const STRING = String.raw`"(?:[^"\\]++|\\.)*+"`;
+
+/** Zeros put before every normalized number's `E`: room for the plain layouts up to 10^21 and down to 10^-6. */
+const PAD = "0".repeat(20);
+
+/**
+ * Number tokens MariaDB's `json_valid` accepts but strict JSON does not (`1.`, `-`, `1e`, `1.e5`): a document
+ * with one is left to the engine, which refuses it, as before. Anchored, it reads the document token by
+ * token (strings whole, strict numbers whole, any other character alone) and matches where a `-` or digit
+ * starts something that is not a strict number. A document that is a bare number with an exponent goes to the
+ * engine too: `JSON_NORMALIZE` reads the exponent with strtol, which reads on past the end of the value.
+ */
+const LAX_NUMBER =
+  String.raw`(?-i)\A(?:[ \t\n\r]*+-?+[0-9.]++[eE]|(?:${STRING}|-?+(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+(?:[eE][+-]?+[0-9]++)?+(?![-0-9.eE+])|[^"0-9-])*+[-0-9])`;
+
+/**
+ * What makes a normalized document one SQL cannot canonicalise exactly (any match, even a needless one,
+ * only sends the row to the engine):
+ * - an escape JSON.stringify would not write (`\/`, `\u00e9`, `\u001F`, `\ud83d`, an unknown `\x`): strings
+ *   are copied as written, and the canonical string is JSON.stringify's;
+ * - a key holding an escape: `JSON_NORMALIZE` orders keys by their text as written, not by their value;
+ * - an array-index key (`"0"` … `"4294967294"`): Concord puts those first, by value;
+ * - a key repeated in one object: Concord keeps the last value, `JSON_NORMALIZE` keeps both in no set order;
+ * - an exponent of 16 digits or more (`JSON_NORMALIZE` reads exponents into a 64-bit long);
+ * - a key with a character from U+E000 to U+FFFF beside a key with one past U+FFFF: `JSON_NORMALIZE` orders
+ *   by code point, Concord by UTF-16 code units, and only those two ranges compare differently.
+ */
+const GUARDS = [
+  String.raw`(?<!\\)(?:\\\\)*+\\(?!["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))`,
+  String.raw`[{,]"[^"\\]*+\\.(?:[^"\\]++|\\.)*+":`,
+  String.raw`[{,]"(?:0|[1-9][0-9]{0,9})":`,
+  String.raw`E-?[0-9]{16}`,
+  String.raw`[{,](${STRING}):(?&v),\1:`,
+];
+const HIGH_KEY = String.raw`[{,]"[^"\\]*?[\x{E000}-\x{FFFF}]`;
+const ASTRAL_KEY = String.raw`[{,]"[^"\\]*?[\x{10000}-\x{10FFFF}]`;
+/** A normalized value, for the repeated-key guard. */
+const DEFINE = String.raw`(?(DEFINE)(?<s>${STRING})(?<v>(?&s)|[^,:\[\]{}"]++|\[(?:(?&v)(?:,(?&v))*+)?+\]|\{(?:(?&s):(?&v)(?:,(?&s):(?&v))*+)?+\}))`;
+
+/**
+ * Step one, over the normalized text: a document a guard rejects becomes SENTINEL (the first alternative
+ * matches it whole and only the template's literal remains); otherwise every number gets PAD and `e+`
+ * before its `E` (the `\G` chain skips whole strings, so no `E` inside one is touched).
+ */
+const STEP_ONE = String.raw`(?-i)\A(?:[\s\S]*?(?:${GUARDS.join("|")})|(?=[\s\S]*?${HIGH_KEY})[\s\S]*?${ASTRAL_KEY})[\s\S]*+|\G((?:${STRING}|[^"E]++)*+)E${DEFINE}`;
+const STEP_ONE_TEMPLATE = String.raw`\2${PAD}e+E`;
+const SENTINEL = `${PAD}e+E`;
+
+/**
+ * Step two: each padded number `[-]D.F<zeros>e+E<x>` laid out as `canonicalJsonNumber` lays out the value
+ * D.F × 10^x, by one alternative per layout (branch reset: every alternative's groups are 2…7, in output
+ * order, so one template serves all; lookaheads capture the `0` and `.` a layout needs from the token):
+ * zero; x = 0…20, the digits with a point after x + 1 of them (padded with zeros, no point when nothing
+ * follows it); x = −1…−6, `0.`, −x − 1 zeros and the digits; any other x, `D[.F]e±x`.
+ */
+function stepTwo(): string {
+  const alternatives = [String.raw`(0)\.0++e\+E0(?![0-9])`];
+  for (let x = 0; x <= 20; x++) {
+    alternatives.push(
+      String.raw`(-?[1-9])(?=\.([0-9]{${x}}))(?:(?=\.[0-9]{${x}}[0-9]*?[1-9])(\.)|\.)[0-9]{${x}}([0-9]*?)0*+e\+E${x}(?![0-9])`,
+    );
+  }
+  for (let m = 1; m <= 6; m++) {
+    alternatives.push(
+      String.raw`(-?)(?=[1-9]\.[0-9]*?(0))(?=[1-9](\.)[0-9]*?(0{${m - 1}}))([1-9])\.([0-9]*?)0*+e\+E-${m}(?![0-9])`,
+    );
+  }
+  alternatives.push(String.raw`(-?[1-9])(?:(?=\.[0-9]*?[1-9])(\.)|\.)([0-9]*?)0*+(e)(?:(\+)E(?=[0-9])|\+E)(-?[0-9]++)`);
+  return String.raw`(?-i)\G((?:${STRING}|[^"0-9-]++)*+)(?|${alternatives.join("|")})`;
+}
+const STEP_TWO = stepTwo();
+const STEP_TWO_TEMPLATE = String.raw`\1\2\3\4\5\6\7`;
+
+/**
+ * A text expression equal to `canonicalJsonText(<doc>)` for a MariaDB JSON document `doc` (a LONGTEXT
+ * column reference: it appears twice), or NULL when SQL cannot produce it exactly (the engine then
+ * fingerprints the row from its text, as before) — and NULL for NULL. `JSON_NORMALIZE` (MariaDB ≥ 10.7)
+ * removes whitespace, orders members by code point and writes numbers exactly as `D.DDDE<x>`; two regular
+ * expression passes lay the numbers out; the guards above (and LAX_NUMBER on the document itself) send
+ * everything else to the engine. Equal output is never produced for documents whose canonical texts
+ * differ: each guard errs only towards the engine.
+ */
+export function mariadbCanonicalJsonSql(doc: string): string {
+  const valid = `IF(${doc} REGEXP ${stringLiteral(LAX_NUMBER)}, NULL, ${doc})`;
+  const padded = `REGEXP_REPLACE(JSON_NORMALIZE(${valid}), ${stringLiteral(STEP_ONE)}, ${stringLiteral(STEP_ONE_TEMPLATE)})`;
+  const laid = `REGEXP_REPLACE(${padded}, ${stringLiteral(STEP_TWO)}, ${stringLiteral(STEP_TWO_TEMPLATE)})`;
+  return `NULLIF(${laid}, ${stringLiteral(SENTINEL)})`;
+}
