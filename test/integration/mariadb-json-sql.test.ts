@@ -39,12 +39,17 @@ function engine(text: string): string | null {
   }
 }
 
+/** The expression's UTF-8 bytes read as text. */
+function utf8(expr: string): string {
+  return `CONVERT(${expr} USING utf8mb4)`;
+}
+
 /** [in SQL over the binary column, over the case-insensitive one] for each text. */
 async function inMariadb(texts: readonly string[]): Promise<[string | null, string | null][]> {
   await db.admin.query("DELETE FROM docs");
   await db.admin.query("INSERT INTO docs VALUES ?", [texts.map((t, i) => [i, t, t])]);
   const [rows] = await db.admin.query({
-    sql: `SELECT ${mariadbCanonicalJsonSql("bin")}, ${mariadbCanonicalJsonSql("ci")} FROM docs ORDER BY i`,
+    sql: `SELECT ${utf8(mariadbCanonicalJsonSql("bin"))}, ${utf8(mariadbCanonicalJsonSql("ci"))} FROM docs ORDER BY i`,
     rowsAsArray: true,
   });
   return rows as [string | null, string | null][];
@@ -287,7 +292,10 @@ describe.skipIf(!available)("canonical JSON in MariaDB", () => {
 
   it("is NULL for NULL", async () => {
     if (!mariadb) return;
-    const [rows] = await db.admin.query({ sql: `SELECT ${mariadbCanonicalJsonSql("NULL")}`, rowsAsArray: true });
+    const [rows] = await db.admin.query({
+      sql: `SELECT ${mariadbCanonicalJsonSql("NULL")}`,
+      rowsAsArray: true,
+    });
     expect((rows as unknown[][])[0]?.[0]).toBeNull();
   });
 });

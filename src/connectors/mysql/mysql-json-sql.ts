@@ -41,8 +41,9 @@ const GUARDS = [
   String.raw`E-?[0-9]{16}`,
   String.raw`[{,](${STRING}):(?&v),\1:`,
 ];
-const HIGH_KEY = String.raw`[{,]"[^"\\]*?[\x{E000}-\x{FFFF}]`;
-const ASTRAL_KEY = String.raw`[{,]"[^"\\]*?[\x{10000}-\x{10FFFF}]`;
+/** UTF-8 lead bytes: 0xEE–0xEF start U+E000–U+FFFF, 0xF0–0xF4 start U+10000–U+10FFFF. */
+const HIGH_KEY = String.raw`[{,]"[^"\\]*?[\xEE\xEF]`;
+const ASTRAL_KEY = String.raw`[{,]"[^"\\]*?[\xF0-\xF4]`;
 /** A normalized value, for the repeated-key guard. */
 const DEFINE = String.raw`(?(DEFINE)(?<s>${STRING})(?<v>(?&s)|[^,:\[\]{}"]++|\[(?:(?&v)(?:,(?&v))*+)?+\]|\{(?:(?&s):(?&v)(?:,(?&s):(?&v))*+)?+\}))`;
 
@@ -51,7 +52,12 @@ const DEFINE = String.raw`(?(DEFINE)(?<s>${STRING})(?<v>(?&s)|[^,:\[\]{}"]++|\[(
  * matches it whole and only the template's literal remains); otherwise every number gets PAD and `e+`
  * before its `E` (the `\G` chain skips whole strings, so no `E` inside one is touched).
  */
-const STEP_ONE = String.raw`(?-i)\A(?:[\s\S]*?(?:${GUARDS.join("|")})|(?=[\s\S]*?${HIGH_KEY})[\s\S]*?${ASTRAL_KEY})[\s\S]*+|\G((?:${STRING}|[^"E]++)*+)E${DEFINE}`;
+/**
+ * A lazy scan that tries what follows only before the characters `stops` lists: runs of other characters are
+ * skipped whole, and atomically, so a failed scan never backtracks into them (linear in the document).
+ */
+const scanTo = (stops: string) => String.raw`(?>[^${stops}]++|[\s\S])*?`;
+const STEP_ONE = String.raw`(?-i)\A(?:${scanTo("\\\\{,E")}(?:${GUARDS.join("|")})|(?=${scanTo("{,")}${HIGH_KEY})${scanTo("{,")}${ASTRAL_KEY})[\s\S]*+|\G((?:${STRING}|[^"E]++)*+)E${DEFINE}`;
 const STEP_ONE_TEMPLATE = String.raw`\2${PAD}e+E`;
 const SENTINEL = `${PAD}e+E`;
 
@@ -90,8 +96,8 @@ const STEP_TWO_TEMPLATE = String.raw`\1\2\3\4\5\6\7`;
  * differ: each guard errs only towards the engine.
  */
 export function mariadbCanonicalJsonSql(doc: string): string {
-  const valid = `IF(${doc} REGEXP ${stringLiteral(LAX_NUMBER)}, NULL, ${doc})`;
-  const padded = `REGEXP_REPLACE(JSON_NORMALIZE(${valid}), ${stringLiteral(STEP_ONE)}, ${stringLiteral(STEP_ONE_TEMPLATE)})`;
+  const valid = `IF(CAST(${doc} AS BINARY) REGEXP ${stringLiteral(LAX_NUMBER)}, NULL, ${doc})`;
+  const padded = `REGEXP_REPLACE(CAST(JSON_NORMALIZE(${valid}) AS BINARY), ${stringLiteral(STEP_ONE)}, ${stringLiteral(STEP_ONE_TEMPLATE)})`;
   const laid = `REGEXP_REPLACE(${padded}, ${stringLiteral(STEP_TWO)}, ${stringLiteral(STEP_TWO_TEMPLATE)})`;
   return `NULLIF(${laid}, ${stringLiteral(SENTINEL)})`;
 }
