@@ -1,5 +1,9 @@
 /** Canonical JSON text (core/canonical-json-text.ts) of a MariaDB JSON document, built in one SQL expression. Builds text only: no I/O. */
-import { stringLiteral } from "./mysql-canonical-sql.js";
+
+/** An ASCII string literal (the session keeps backslash escapes on). */
+function literal(text: string): string {
+  return `'${text.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+}
 
 /**
  * Patterns run by MariaDB's PCRE2, case-sensitive whatever the subject's collation (`(?-i)`). A string
@@ -19,8 +23,7 @@ const PAD = "0".repeat(20);
  * starts something that is not a strict number. A document that is a bare number with an exponent goes to the
  * engine too: `JSON_NORMALIZE` reads the exponent with strtol, which reads on past the end of the value.
  */
-const LAX_NUMBER =
-  String.raw`(?-i)\A(?:[ \t\n\r]*+-?+[0-9.]++[eE]|(?:${STRING}|-?+(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+(?:[eE][+-]?+[0-9]++)?+(?![-0-9.eE+])|[^"0-9-])*+[-0-9])`;
+const LAX_NUMBER = String.raw`(?-i)\A(?:[ \t\n\r]*+-?+[0-9.]++[eE]|(?:${STRING}|-?+(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+(?:[eE][+-]?+[0-9]++)?+(?![-0-9.eE+])|[^"0-9-])*+[-0-9])`;
 
 /**
  * What makes a normalized document one SQL cannot canonicalise exactly (any match, even a needless one,
@@ -37,13 +40,13 @@ const LAX_NUMBER =
 const GUARDS = [
   String.raw`(?<!\\)(?:\\\\)*+\\(?!["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))`,
   String.raw`[{,]"[^"\\]*+\\.(?:[^"\\]++|\\.)*+":`,
-  String.raw`[{,]"(?:0|[1-9][0-9]{0,9})":`,
-  String.raw`E-?[0-9]{16}`,
+  `[{,]"(?:0|[1-9][0-9]{0,9})":`,
+  "E-?[0-9]{16}",
   String.raw`[{,](${STRING}):(?&v),\1:`,
 ];
 /** UTF-8 lead bytes: 0xEE–0xEF start U+E000–U+FFFF, 0xF0–0xF4 start U+10000–U+10FFFF. */
-const HIGH_KEY = String.raw`[{,]"[^"\\]*?[\xEE\xEF]`;
-const ASTRAL_KEY = String.raw`[{,]"[^"\\]*?[\xF0-\xF4]`;
+const HIGH_KEY = String.raw`[{,]"[^"\\]*?[\xEE\xEF][^"\\]*+":`;
+const ASTRAL_KEY = String.raw`[{,]"[^"\\]*?[\xF0-\xF4][^"\\]*+":`;
 /** A normalized value, for the repeated-key guard. */
 const DEFINE = String.raw`(?(DEFINE)(?<s>${STRING})(?<v>(?&s)|[^,:\[\]{}"]++|\[(?:(?&v)(?:,(?&v))*+)?+\]|\{(?:(?&s):(?&v)(?:,(?&s):(?&v))*+)?+\}))`;
 
@@ -80,7 +83,9 @@ function stepTwo(): string {
       String.raw`(-?)(?=[1-9]\.[0-9]*?(0))(?=[1-9](\.)[0-9]*?(0{${m - 1}}))([1-9])\.([0-9]*?)0*+e\+E-${m}(?![0-9])`,
     );
   }
-  alternatives.push(String.raw`(-?[1-9])(?:(?=\.[0-9]*?[1-9])(\.)|\.)([0-9]*?)0*+(e)(?:(\+)E(?=[0-9])|\+E)(-?[0-9]++)`);
+  alternatives.push(
+    String.raw`(-?[1-9])(?:(?=\.[0-9]*?[1-9])(\.)|\.)([0-9]*?)0*+(e)(?:(\+)E(?=[0-9])|\+E)(-?[0-9]++)`,
+  );
   return String.raw`(?-i)\G((?:${STRING}|[^"0-9-]++)*+)(?|${alternatives.join("|")})`;
 }
 const STEP_TWO = stepTwo();
@@ -96,8 +101,8 @@ const STEP_TWO_TEMPLATE = String.raw`\1\2\3\4\5\6\7`;
  * differ: each guard errs only towards the engine.
  */
 export function mariadbCanonicalJsonSql(doc: string): string {
-  const valid = `IF(CAST(${doc} AS BINARY) REGEXP ${stringLiteral(LAX_NUMBER)}, NULL, ${doc})`;
-  const padded = `REGEXP_REPLACE(CAST(JSON_NORMALIZE(${valid}) AS BINARY), ${stringLiteral(STEP_ONE)}, ${stringLiteral(STEP_ONE_TEMPLATE)})`;
-  const laid = `REGEXP_REPLACE(${padded}, ${stringLiteral(STEP_TWO)}, ${stringLiteral(STEP_TWO_TEMPLATE)})`;
-  return `NULLIF(${laid}, ${stringLiteral(SENTINEL)})`;
+  const valid = `IF(CAST(${doc} AS BINARY) REGEXP ${literal(LAX_NUMBER)}, NULL, ${doc})`;
+  const padded = `REGEXP_REPLACE(CAST(JSON_NORMALIZE(${valid}) AS BINARY), ${literal(STEP_ONE)}, ${literal(STEP_ONE_TEMPLATE)})`;
+  const laid = `REGEXP_REPLACE(${padded}, ${literal(STEP_TWO)}, ${literal(STEP_TWO_TEMPLATE)})`;
+  return `NULLIF(${laid}, ${literal(SENTINEL)})`;
 }
