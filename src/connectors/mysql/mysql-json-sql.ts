@@ -69,22 +69,26 @@ const SENTINEL = `${PAD}e+E`;
  * D.F × 10^x, by one alternative per layout (branch reset: every alternative's groups are 2…7, in output
  * order, so one template serves all; lookaheads capture the `0` and `.` a layout needs from the token):
  * zero; x = 0…20, the digits with a point after x + 1 of them (padded with zeros, no point when nothing
- * follows it); x = −1…−6, `0.`, −x − 1 zeros and the digits; any other x, `D[.F]e±x`.
+ * follows it); x = −1…−6, `0.`, −x − 1 zeros and the digits; any other x, `D[.F]e±x`. Each alternative
+ * first checks its exponent with a possessive lookahead, so the ones that do not apply cost one pass over
+ * the token, and the significant digits end at the last non-zero digit by one backtrack from the `e`.
  */
 function stepTwo(): string {
+  const exponent = (x: string) => String.raw`(?=-?[0-9]\.[0-9]++e\+E${x}(?![0-9]))`;
+  const digits = String.raw`((?:[0-9]*[1-9])?)0*+`;
   const alternatives = [String.raw`(0)\.0++e\+E0(?![0-9])`];
   for (let x = 0; x <= 20; x++) {
     alternatives.push(
-      String.raw`(-?[1-9])(?=\.([0-9]{${x}}))(?:(?=\.[0-9]{${x}}[0-9]*?[1-9])(\.)|\.)[0-9]{${x}}([0-9]*?)0*+e\+E${x}(?![0-9])`,
+      String.raw`${exponent(String(x))}(-?[1-9])(?=\.([0-9]{${x}}))(?:(?=\.[0-9]{${x}}[0-9]*?[1-9])(\.)|\.)[0-9]{${x}}${digits}e\+E${x}`,
     );
   }
   for (let m = 1; m <= 6; m++) {
     alternatives.push(
-      String.raw`(-?)(?=[1-9]\.[0-9]*?(0))(?=[1-9](\.)[0-9]*?(0{${m - 1}}))([1-9])\.([0-9]*?)0*+e\+E-${m}(?![0-9])`,
+      String.raw`${exponent(`-${m}`)}(-?)(?=[1-9]\.[0-9]*?(0))(?=[1-9](\.)[0-9]*?(0{${m - 1}}))([1-9])\.${digits}e\+E-${m}`,
     );
   }
   alternatives.push(
-    String.raw`(-?[1-9])(?:(?=\.[0-9]*?[1-9])(\.)|\.)([0-9]*?)0*+(e)(?:(\+)E(?=[0-9])|\+E)(-?[0-9]++)`,
+    String.raw`(-?[1-9])(?:(?=\.[0-9]*?[1-9])(\.)|\.)${digits}(e)(?:(\+)E(?=[0-9])|\+E)(-?[0-9]++)`,
   );
   return String.raw`(?-i)\G((?:${STRING}|[^"0-9-]++)*+)(?|${alternatives.join("|")})`;
 }
