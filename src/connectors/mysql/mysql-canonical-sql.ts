@@ -41,8 +41,8 @@ export function mysqlReadSql(col: MysqlColumn, ref: string): string {
  * - FLOAT/DOUBLE: MariaDB prints the same shortest digits as JavaScript but its own exponent layout
  *   (1e15, 0.00000015 vs 1000000000000000, 1.5e-7), so floats are left to the engine.
  * - JSON: MariaDB's JSON (LONGTEXT with a json_valid check) by `mariadbCanonicalJsonSql` when `jsonInSql`
- *   (MariaDB ≥ 10.7, which has JSON_NORMALIZE): its UTF-8 bytes, NULL for a document it leaves to the
- *   engine (the caller must keep that NULL: see `MysqlShapeSql`). MySQL 8's JSON type is left to the engine.
+ *   (MariaDB ≥ 10.7, which has JSON_NORMALIZE): its UTF-8 bytes, or for a document SQL cannot canonicalise
+ *   exactly a text no canonical text equals. MySQL 8's JSON type is left to the engine.
  * - TIME: its text with the fraction padded to six digits ("-838:59:59" → "-838:59:59.000000").
  */
 export function mysqlCanonicalSql(

@@ -11,7 +11,7 @@ export type BucketMode = "aggregate" | "rows";
  * the shape has `oversize` rows, how many of them the XOR leaves out (the engine hashes those).
  */
 function aggregate(s: MysqlShapeSql, hash: RowHash): string {
-  const xor = `COUNT(*), LPAD(LOWER(HEX(BIT_XOR(CAST(CONV(${s.checksumHash(hash)}, 16, 10) AS UNSIGNED)))), 16, '0')`;
+  const xor = `COUNT(*), LPAD(LOWER(HEX(BIT_XOR(CAST(CONV(${s.rowHash(hash)}, 16, 10) AS UNSIGNED)))), 16, '0')`;
   return s.oversize && hash === "fingerprint" ? `${xor}, SUM(${s.oversize})` : xor;
 }
 

@@ -42,7 +42,7 @@ const GUARDS = [
   String.raw`[{,]"[^"\\]*+\\.(?:[^"\\]++|\\.)*+":`,
   `[{,]"(?:0|[1-9][0-9]{0,9})":`,
   "E-?[0-9]{16}",
-  String.raw`[{,](${STRING}):(?&v),\1:`,
+  String.raw`[{,](?<k>${STRING}):(?&v),\k<k>:`,
 ];
 /** UTF-8 lead bytes: 0xEE–0xEF start U+E000–U+FFFF, 0xF0–0xF4 start U+10000–U+10FFFF. */
 const HIGH_KEY = String.raw`[{,]"[^"\\]*?[\xEE\xEF][^"\\]*+":`;
@@ -51,17 +51,20 @@ const ASTRAL_KEY = String.raw`[{,]"[^"\\]*?[\xF0-\xF4][^"\\]*+":`;
 const DEFINE = String.raw`(?(DEFINE)(?<s>${STRING})(?<v>(?&s)|[^,:\[\]{}"]++|\[(?:(?&v)(?:,(?&v))*+)?+\]|\{(?:(?&s):(?&v)(?:,(?&s):(?&v))*+)?+\}))`;
 
 /**
- * Step one, over the normalized text: a document a guard rejects becomes SENTINEL (the first alternative
- * matches it whole and only the template's literal remains); otherwise every number gets PAD and `e+`
- * before its `E` (the `\G` chain skips whole strings, so no `E` inside one is touched).
+ * Step one, over the normalized text (a branch reset: group 1 in both alternatives): a document a guard
+ * rejects is matched whole and gets SENTINEL appended (step two then leaves it alone: its numbers are not
+ * padded); otherwise every number gets PAD and `e+` before its `E` (the `\G` chain skips whole strings, so
+ * no `E` inside one is touched).
  */
 /**
  * A lazy scan that tries what follows only before the characters `stops` lists: runs of other characters are
  * skipped whole, and atomically, so a failed scan never backtracks into them (linear in the document).
  */
 const scanTo = (stops: string) => String.raw`(?>[^${stops}]++|[\s\S])*?`;
-const STEP_ONE = String.raw`(?-i)\A(?:${scanTo("\\\\{,E")}(?:${GUARDS.join("|")})|(?=${scanTo("{,")}${HIGH_KEY})${scanTo("{,")}${ASTRAL_KEY})[\s\S]*+|\G((?:${STRING}|[^"E]++)*+)E${DEFINE}`;
-const STEP_ONE_TEMPLATE = String.raw`\2${PAD}e+E`;
+const GUARDED = String.raw`(?=${scanTo("\\\\{,E")}(?:${GUARDS.join("|")})|(?=${scanTo("{,")}${HIGH_KEY})${scanTo("{,")}${ASTRAL_KEY})`;
+const STEP_ONE = String.raw`(?-i)(?|\A(?=([\s\S]*+))${GUARDED}[\s\S]*+|\G((?:${STRING}|[^"E]++)*+)E)${DEFINE}`;
+const STEP_ONE_TEMPLATE = String.raw`\1${PAD}e+E`;
+/** Appended to a document SQL leaves to the engine. No canonical JSON text ends with it. */
 const SENTINEL = `${PAD}e+E`;
 
 /**
@@ -96,17 +99,26 @@ const STEP_TWO = stepTwo();
 const STEP_TWO_TEMPLATE = String.raw`\1\2\3\4\5\6\7`;
 
 /**
- * A text expression equal to `canonicalJsonText(<doc>)` for a MariaDB JSON document `doc` (a LONGTEXT
- * column reference: it appears twice), or NULL when SQL cannot produce it exactly (the engine then
- * fingerprints the row from its text, as before) — and NULL for NULL. `JSON_NORMALIZE` (MariaDB ≥ 10.7)
- * removes whitespace, orders members by code point and writes numbers exactly as `D.DDDE<x>`; two regular
- * expression passes lay the numbers out; the guards above (and LAX_NUMBER on the document itself) send
- * everything else to the engine. Equal output is never produced for documents whose canonical texts
- * differ: each guard errs only towards the engine.
+ * An expression whose UTF-8 bytes are `canonicalJsonText(<doc>)` for a MariaDB JSON document `doc` (a
+ * LONGTEXT column reference: it appears several times) wherever SQL can build that exactly, and NULL for
+ * NULL. `JSON_NORMALIZE` (MariaDB ≥ 10.7) removes whitespace, orders members by code point and writes
+ * numbers exactly as `D.DDDE<x>`; two regular expression passes lay the numbers out. Where a guard above (or
+ * LAX_NUMBER on the document itself, or `JSON_NORMALIZE` refusing the document) says SQL could differ from
+ * the engine, the value is instead the normalized (or stored) text followed by SENTINEL: never a canonical
+ * text, and equal for two documents only when their texts are, so such a row's fingerprint matches no
+ * other store's, and two MariaDB rows' only when their documents are equal. The engine then fetches the row
+ * and fingerprints it itself (detection drops keys whose fetched records agree): exact, at the cost of
+ * listing and fetching it. Every expression is evaluated once per row (no NULLIF, which evaluates its first
+ * argument twice).
  */
 export function mariadbCanonicalJsonSql(doc: string): string {
-  const valid = `IF(CAST(${doc} AS BINARY) REGEXP ${literal(LAX_NUMBER)}, NULL, ${doc})`;
-  const padded = `REGEXP_REPLACE(CAST(JSON_NORMALIZE(${valid}) AS BINARY), ${literal(STEP_ONE)}, ${literal(STEP_ONE_TEMPLATE)})`;
+  const stored = `CONCAT(CAST(${doc} AS BINARY), ${literal(SENTINEL)})`;
+  const padded = `REGEXP_REPLACE(CAST(JSON_NORMALIZE(${doc}) AS BINARY), ${literal(STEP_ONE)}, ${literal(STEP_ONE_TEMPLATE)})`;
   const laid = `REGEXP_REPLACE(${padded}, ${literal(STEP_TWO)}, ${literal(STEP_TWO_TEMPLATE)})`;
-  return `NULLIF(${laid}, ${literal(SENTINEL)})`;
+  return `IF(CAST(${doc} AS BINARY) REGEXP ${literal(LAX_NUMBER)}, ${stored}, IFNULL(${laid}, ${stored}))`;
+}
+
+/** True when `bytes` (what `mariadbCanonicalJsonSql` gave) is a document SQL left to the engine. */
+export function leftToEngine(bytes: string | Buffer): boolean {
+  return bytes.toString().endsWith(SENTINEL);
 }

@@ -86,8 +86,9 @@ export class MysqlShapeSql {
   readonly pushable: boolean;
   /**
    * First 16 hex digits of MD5 of the canonical row encoding, built in SQL (only when `pushable`); NULL for a
-   * row `oversize` marks, or whose JSON document SQL cannot canonicalise exactly: the engine computes those
-   * rows' fingerprints from their raw columns.
+   * row `oversize` marks, whose fingerprint the engine computes from its raw columns. A row whose JSON
+   * document SQL cannot canonicalise exactly gets a fingerprint no other store's row has (see
+   * `mariadbCanonicalJsonSql`): it is listed, fetched and fingerprinted by the engine.
    */
   readonly fingerprint: string;
   /**
@@ -97,15 +98,6 @@ export class MysqlShapeSql {
    * read as NULL, equal to every other.
    */
   readonly oversize: string | null;
-  /**
-   * What a range checksum XORs per row: `fingerprint`, except for a row whose JSON document SQL leaves to the
-   * engine (NULL in `fingerprint`): there a stand-in, the first 64 bits of SHA1 over the row with the stored
-   * text in place of the canonical JSON. Equal stand-ins mean equal stored texts (so equal documents), and a
-   * stand-in equals a canonical fingerprint only by chance, so a range holding such a row differs from every
-   * other store's, is split down to leaves and listed, and the listing (`fingerprint`: NULL) has the engine
-   * fingerprint the row. Exact, at the cost of splitting that range.
-   */
-  readonly aggregateFingerprint: string;
   /** The raw columns (a FLOAT widened to DOUBLE), key first, in shape order: what RowCodec reads. */
   readonly rawList: string;
   /** ` FORCE INDEX (...)` for the index on the key columns, or "". */
@@ -151,15 +143,10 @@ export class MysqlShapeSql {
     this.rawList = refs.map((ref, i) => mysqlReadSql(this.natives[i]!, ref)).join(", ");
 
     const parts: string[] = [];
-    // The same row with each JSON column as its stored text: what `aggregateFingerprint` hashes for a row
-    // whose document SQL leaves to the engine.
-    const storedParts: string[] = [];
     const client: string[] = [];
-    let jsonParts = 0;
     all.forEach((c, i) => {
       const native = this.natives[i]!;
-      const ref = refs[i]!;
-      const canon = mysqlCanonicalSql(c.type, native, ref, jsonInSql);
+      const canon = mysqlCanonicalSql(c.type, native, refs[i]!, jsonInSql);
       if (canon === null) {
         client.push(`${c.name} (${native.columnType} as ${c.type})`);
         return;
@@ -167,16 +154,7 @@ export class MysqlShapeSql {
       // Only text and JSON can hold the separator or the escape character; null is \N.
       const escapeSql = (v: string) => `REPLACE(REPLACE(${v}, '\\\\', '\\\\\\\\'), '|', '\\\\|')`;
       const escaped = c.type === "text" || c.type === "json" ? escapeSql(canon) : canon;
-      if (c.type === "json") {
-        // NULL from the JSON expression means "the engine's turn", never SQL NULL: no COALESCE over it.
-        jsonParts++;
-        parts.push(!native.nullable ? escaped : `IF(${ref} IS NULL, '\\\\N', ${escaped})`);
-        storedParts.push(`COALESCE(${escapeSql(`CAST(${ref} AS BINARY)`)}, '\\\\N')`);
-        return;
-      }
-      const part = !native.nullable ? escaped : `COALESCE(${escaped}, '\\\\N')`;
-      parts.push(part);
-      storedParts.push(part);
+      parts.push(!native.nullable ? escaped : `COALESCE(${escaped}, '\\\\N')`);
     });
     this.clientColumns = client;
     this.pushable = client.length === 0;
@@ -194,14 +172,6 @@ export class MysqlShapeSql {
     // CONCAT, not CONCAT_WS: every part is already non-null, and it is the cheaper call per row.
     const md5 = `LEFT(MD5(CONCAT(${parts.join(", '|', ")})), 16)`;
     this.fingerprint = !this.pushable ? "" : this.oversize ? `IF(${this.oversize}, NULL, ${md5})` : md5;
-    // SHA1, not MD5: a stand-in equals a canonical fingerprint only by chance (2^-64), never by content.
-    const stand = `IFNULL(${md5}, LEFT(SHA1(CONCAT(${storedParts.join(", '|', ")})), 16))`;
-    this.aggregateFingerprint =
-      !this.pushable || jsonParts === 0
-        ? this.fingerprint
-        : this.oversize
-          ? `IF(${this.oversize}, NULL, ${stand})`
-          : stand;
     // A JSON column is hashed natively by its text (and canonicalised in SQL only on MariaDB ≥ 10.7); every
     // other column a native hash takes has canonical SQL too.
     this.native = nativeRowHash(all, this.natives, refs);
@@ -212,11 +182,6 @@ export class MysqlShapeSql {
     if (hash === "fingerprint") return this.fingerprint;
     if (!this.native) throw new ConnectorError("the shape has no native row hash");
     return this.native.expression;
-  }
-
-  /** The per-row hash a range checksum XORs: `rowHash`, with `aggregateFingerprint` for fingerprints. */
-  checksumHash(hash: RowHash): string {
-    return hash === "fingerprint" ? this.aggregateFingerprint : this.rowHash(hash);
   }
 
   /** Literals a key is compared with, matching `keyOrder` (`NULL` for a NULL part). */
