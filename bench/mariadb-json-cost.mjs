@@ -29,8 +29,13 @@ if (Number(n) !== N) {
     ]);
 }
 const full = m.mariadbCanonicalJsonSql("doc");
-// The expression's literals, in order: the lax-number pattern, step one's pattern and template, step two's.
-const [lax, s1, t1, s2, t2] = full.match(/'(?:[^'\\]|\\.)*'/g);
+const {
+  laxNumber: lax,
+  stepOne: s1,
+  stepOneTemplate: t1,
+  stepTwo: s2,
+  stepTwoTemplate: t2,
+} = m.MARIADB_JSON_PARTS;
 const norm = "CAST(JSON_NORMALIZE(doc) AS BINARY)";
 const stages = {
   text: "doc",

@@ -122,3 +122,12 @@ export function mariadbCanonicalJsonSql(doc: string): string {
 export function leftToEngine(bytes: string | Buffer): boolean {
   return bytes.toString().endsWith(SENTINEL);
 }
+
+/** The expression's parts, for bench/mariadb-json-cost.mjs (the cost of each stage). */
+export const MARIADB_JSON_PARTS = {
+  laxNumber: literal(LAX_NUMBER),
+  stepOne: literal(STEP_ONE),
+  stepOneTemplate: literal(STEP_ONE_TEMPLATE),
+  stepTwo: literal(STEP_TWO),
+  stepTwoTemplate: literal(STEP_TWO_TEMPLATE),
+} as const;
