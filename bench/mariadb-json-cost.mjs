@@ -57,4 +57,5 @@ for (let r = 0; r < reps; r++)
       `${r} ${name}: mariadbd ${((used * 1e6) / N).toFixed(1)} µs/doc, wall ${(((performance.now() - t0) * 1000) / N).toFixed(1)} µs/doc`,
     );
   }
+await c.query("DROP DATABASE concord_test_micro");
 await c.end();

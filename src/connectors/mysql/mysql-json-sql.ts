@@ -61,7 +61,7 @@ const DEFINE = String.raw`(?(DEFINE)(?<s>${STRING})(?<v>(?&s)|[^,:\[\]{}"]++|\[(
  * skipped whole, and atomically, so a failed scan never backtracks into them (linear in the document).
  */
 const scanTo = (stops: string) => String.raw`(?>[^${stops}]++|[\s\S])*?`;
-const GUARDED = String.raw`(?=${scanTo("\\\\{,E")}(?:${GUARDS.join("|")})|(?=${scanTo("{,")}${HIGH_KEY})${scanTo("{,")}${ASTRAL_KEY})`;
+const GUARDED = `(?=${scanTo("\\\\{,E")}(?:${GUARDS.join("|")})|(?=${scanTo("{,")}${HIGH_KEY})${scanTo("{,")}${ASTRAL_KEY})`;
 const STEP_ONE = String.raw`(?-i)(?|\A(?=([\s\S]*+))${GUARDED}[\s\S]*+|\G((?:${STRING}|[^"E]++)*+)E)${DEFINE}`;
 const STEP_ONE_TEMPLATE = String.raw`\1${PAD}e+E`;
 /** Appended to a document SQL leaves to the engine. No canonical JSON text ends with it. */
@@ -78,7 +78,7 @@ const SENTINEL = `${PAD}e+E`;
  */
 function stepTwo(): string {
   const exponent = (x: string) => String.raw`(?=-?[0-9]\.[0-9]++e\+E${x}(?![0-9]))`;
-  const digits = String.raw`((?:[0-9]*[1-9])?)0*+`;
+  const digits = `((?:[0-9]*[1-9])?)0*+`;
   const alternatives = [String.raw`(0)\.0++e\+E0(?![0-9])`];
   for (let x = 0; x <= 20; x++) {
     alternatives.push(
