@@ -257,4 +257,16 @@ describe.skipIf(!available)("detection over JSON columns", () => {
     ]);
     expect(m.map((r) => r.fingerprint)).toEqual(p.map((r) => r.fingerprint));
   });
+
+  it("a conditional write over a MariaDB document left to the engine checks the engine's fingerprint", async () => {
+    const writable = new MysqlConnector(mydb.pool(), "p", { label: "maria.p.rw", ownsPool: true });
+    open.push(writable);
+    const key = ["550"]; // an array-index key (left to the engine by the SQL), and 2^53 + 550 on PostgreSQL
+    const [mine] = await writable.fetchRecords(SHAPE, [key]);
+    const [theirs] = await pg("p").fetchRecords(SHAPE, [key]);
+    expect(mine!.fingerprint).not.toBe(theirs!.fingerprint);
+    const write = { key, expected: mine!.fingerprint, next: theirs!.values };
+    expect(await writable.applyWrites(SHAPE, [write])).toEqual(["applied"]);
+    expect((await writable.fetchRecords(SHAPE, [key]))[0]!.fingerprint).toBe(theirs!.fingerprint);
+  });
 });

@@ -85,6 +85,12 @@ export class MysqlShapeSql {
   readonly clientColumns: readonly string[];
   readonly pushable: boolean;
   /**
+   * True when `fingerprint` is every row's canonical fingerprint (`pushable`, and no JSON column canonicalised
+   * in SQL: a document SQL leaves to the engine has a fingerprint that is not the canonical one). Conditional
+   * writes compare fingerprints with the engine's, so they read raw rows otherwise.
+   */
+  readonly fingerprintExact: boolean;
+  /**
    * First 16 hex digits of MD5 of the canonical row encoding, built in SQL (only when `pushable`); NULL for a
    * row `oversize` marks, whose fingerprint the engine computes from its raw columns. A row whose JSON
    * document SQL cannot canonicalise exactly gets a fingerprint no other store's row has (see
@@ -158,6 +164,7 @@ export class MysqlShapeSql {
     });
     this.clientColumns = client;
     this.pushable = client.length === 0;
+    this.fingerprintExact = this.pushable && !shape.columns.some((c) => c.type === "json");
     const long = this.natives.some((n) => LONG_TYPES.has(n.dataType));
     if (long && this.pushable) {
       // Canonical text is at most twice a string's bytes (hex; escapes), plus a little per other column.
