@@ -3,6 +3,7 @@
 //   BENCH_ROWS=50000 BENCH_DIFFS=1000 BENCH_RUNS=3
 //   BENCH_BEFORE=/path/to/dist-of-an-earlier-build   (the "before" CLI; without it only "after" is timed)
 //   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test BENCH_MYSQL_URL=mysql://root@127.0.0.1:3306/test
+//   BENCH_PAIRS=maria-pg,maria-native   (a subset of the pairs below; all by default)
 //
 // Builds `id bigint PRIMARY KEY, doc jsonb` (PostgreSQL) and `id BIGINT PRIMARY KEY, doc JSON` (MariaDB:
 // LONGTEXT with a json_valid check) tables of ROWS documents (nested object, array, decimals), a copy of
@@ -13,12 +14,14 @@
 //   pg-native     jsonb ↔ jsonb, same types (after: native row hash, jsonb by its text)
 //   pg-canonical  jsonb ↔ jsonb, key bigint vs integer (after: canonical JSON built in PostgreSQL)
 //   maria-native  JSON ↔ JSON (after: native row hash, JSON by its stored text)
+//   maria-pg      MariaDB JSON ↔ PostgreSQL jsonb (after: canonical JSON built in both stores)
 // Every run must report the same divergences (keys, classes, fingerprints) as every other: the benchmark
-// fails otherwise. Prints medians of wall time, the scan's durationMs, rows and bytes read, the spread, and
-// the load average.
+// fails otherwise. Prints medians of wall time, the scan process's CPU (user + sys, /usr/bin/time), the CPU
+// the MariaDB server spent during the scan (its /proc/<pid>/stat, so other clients of a shared server count
+// too), the scan's durationMs, rows and bytes read, the spread, and the load average.
 
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -35,6 +38,8 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const PG_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const MY_URL = process.env.BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
 const BEFORE = process.env.BENCH_BEFORE;
+const ONLY = process.env.BENCH_PAIRS?.split(",");
+const CLK_TCK = 100;
 const P = `bench_json_${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), "concord-bench-json-"));
 
@@ -127,31 +132,68 @@ const PAIRS = {
       { url: MY_URL.replace(/\/[^/]*$/, `/${P}`), table: "a" },
       { url: MY_URL.replace(/\/[^/]*$/, `/${P}`), table: "b" },
     ),
+  "maria-pg": () =>
+    config(
+      "mypg",
+      { url: MY_URL.replace(/\/[^/]*$/, `/${P}`), table: "a" },
+      { url: PG_URL, table: `${P}.b` },
+    ),
 };
+for (const pair of Object.keys(PAIRS)) if (ONLY && !ONLY.includes(pair)) delete PAIRS[pair];
+
+/** The MariaDB server's CPU seconds so far (utime + stime of mariadbd), or NaN where it cannot be read. */
+async function serverCpu() {
+  try {
+    const pid = (await run("pidof", ["mariadbd"])).stdout.trim().split(" ")[0];
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 /** One `concord scan --json`: wall time, the scan's stats, and its divergences in a comparable form. */
 async function scan(distRoot, file) {
   const t0 = performance.now();
+  const cpu0 = await serverCpu();
+  const args = [
+    "-f",
+    "cpu %U %S",
+    "node",
+    join(distRoot, "bin/concord.js"),
+    "scan",
+    "--config",
+    file,
+    "--json",
+  ];
   let out;
+  let err;
   try {
-    out = (
-      await run("node", [join(distRoot, "bin/concord.js"), "scan", "--config", file, "--json"], {
-        maxBuffer: 1 << 28,
-      })
-    ).stdout;
-  } catch (err) {
+    ({ stdout: out, stderr: err } = await run("/usr/bin/time", args, { maxBuffer: 1 << 28 }));
+  } catch (e) {
     // Exit code 1: divergences found (the expected outcome here).
-    if (err.code !== 1) throw err;
-    out = err.stdout;
+    if (e.code !== 1) throw e;
+    ({ stdout: out, stderr: err } = e);
   }
   const wall = performance.now() - t0;
+  const server = (await serverCpu()) - cpu0;
+  const [, user, sys] = /cpu ([\d.]+) ([\d.]+)/.exec(err) ?? [];
+  const cpu = (Number(user) + Number(sys)) * 1000;
   const ds = JSON.parse(out).datasets[0];
   const divergences = JSON.stringify(
     ds.divergences
       .map((d) => [d.key, d.class, d.replicas, d.columns])
       .sort((x, y) => (JSON.stringify(x) < JSON.stringify(y) ? -1 : 1)),
   );
-  return { wall, stats: ds.stats, notes: ds.notes ?? [], count: ds.divergences.length, divergences };
+  return {
+    wall,
+    cpu,
+    server: server * 1000,
+    stats: ds.stats,
+    notes: ds.notes ?? [],
+    count: ds.divergences.length,
+    divergences,
+  };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -170,11 +212,17 @@ try {
         const r = await scan(root, file());
         if (r.count !== DIFFS) throw new Error(`${pair} ${build}: ${r.count} divergences, expected ${DIFFS}`);
         reference ??= new Map();
-        const ref = reference.get(pair.startsWith("pg") ? "pg" : "maria");
-        if (ref === undefined) reference.set(pair.startsWith("pg") ? "pg" : "maria", r.divergences);
+        // MariaDB's table a holds PostgreSQL's documents: maria-pg finds what the PostgreSQL pairs find.
+        const group = pair === "maria-native" ? "maria" : "pg";
+        const ref = reference.get(group);
+        if (ref === undefined) reference.set(group, r.divergences);
         else if (ref !== r.divergences)
           throw new Error(`${pair} ${build}: divergences differ from the first run's`);
         results[`${pair} ${build}`] = [...(results[`${pair} ${build}`] ?? []), r];
+        console.error(
+          `rep ${rep} ${pair} ${build}: wall ${fmt(r.wall)}, cpu ${fmt(r.cpu)}, mariadbd ${fmt(r.server)}, ` +
+            `scanned ${r.stats.rowsScanned}, read ${r.stats.rowsRead}, bytes ${r.stats.bytesRead}, load ${loadavg()[0].toFixed(1)}`,
+        );
       }
     }
     loads.push(loadavg()[0]);
@@ -191,14 +239,15 @@ console.log(
   `rows ${ROWS}, differences ${DIFFS}, runs ${RUNS}, load average ${loads.map((l) => l.toFixed(1)).join(" → ")}`,
 );
 console.log(
-  "| pair | build | wall (median, min–max) | scan durationMs | rows scanned | rows read | bytes read | queries |",
+  "| pair | build | wall (median, min–max) | scan CPU (median, min–max) | mariadbd CPU (median) | scan durationMs | rows scanned | rows read | bytes read | queries |",
 );
-console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const [name, rs] of Object.entries(results)) {
   const walls = rs.map((r) => r.wall);
   const [pair, build] = name.split(" ");
   console.log(
     `| ${pair} | ${build} | ${fmt(median(walls))} (${fmt(Math.min(...walls))}–${fmt(Math.max(...walls))}) | ` +
+      `${fmt(median(rs.map((r) => r.cpu)))} (${fmt(Math.min(...rs.map((r) => r.cpu)))}–${fmt(Math.max(...rs.map((r) => r.cpu)))}) | ${fmt(median(rs.map((r) => r.server)))} | ` +
       `${median(rs.map((r) => r.stats.durationMs))} | ${median(rs.map((r) => r.stats.rowsScanned))} | ${median(rs.map((r) => r.stats.rowsRead))} | ` +
       `${median(rs.map((r) => r.stats.bytesRead))} | ${median(rs.map((r) => r.stats.queries))} |`,
   );
@@ -208,8 +257,14 @@ if (BEFORE)
     const b = results[`${pair} before`];
     const a = results[`${pair} after`];
     const ratios = b.map((r, i) => (r.wall / a[i].wall).toFixed(2));
-    console.log(`${pair}: before/after wall per repetition ${ratios.join(", ")}`);
+    const cpu = b.map((r, i) => (r.cpu / a[i].cpu).toFixed(2));
+    console.log(`${pair}: before/after wall per repetition ${ratios.join(", ")}; scan CPU ${cpu.join(", ")}`);
   }
 for (const [name, rs] of Object.entries(results))
   if (rs[0].notes.length) console.log(`${name} notes: ${rs[0].notes.join(" / ")}`);
 console.log("every run reported the same divergences");
+if (process.env.BENCH_RAW)
+  writeFileSync(
+    process.env.BENCH_RAW,
+    `${JSON.stringify({ rows: ROWS, diffs: DIFFS, loads, results: Object.fromEntries(Object.entries(results).map(([k, rs]) => [k, rs.map(({ divergences, notes, ...r }) => r)])) }, null, 2)}\n`,
+  );

@@ -1,8 +1,9 @@
 /**
  * Detection over JSON columns finds exactly the documents that differ canonically, whichever path runs:
  * PostgreSQL jsonb by native row hash or by canonical JSON built in SQL, MariaDB JSON by native row hash,
- * and MariaDB beside PostgreSQL (fingerprinted in the engine). Documents spelled differently but equal
- * (member order, spacing, 1.0 and 1) are no divergence; 2^53 + 1 and 2^53 are.
+ * and MariaDB beside PostgreSQL (canonical JSON built in both stores; documents MariaDB's SQL leaves to the
+ * engine fingerprinted there). Documents spelled differently but equal (member order, spacing, 1.0 and 1)
+ * are no divergence; 2^53 + 1 and 2^53 are.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Connector } from "../../src/connectors/connector.js";
@@ -34,6 +35,16 @@ function doc(i: number): string {
     10: "ten",
     2: "two",
   }).replace(`"${i}.5"`, `${i}.50`);
+}
+
+/**
+ * Row i's document for the MariaDB ↔ PostgreSQL pass: keys and strings MariaDB's SQL canonicalises, but
+ * every 50th document has an array-index key, every 70th a string with an escape JSON.stringify would not
+ * write: those are left to the engine.
+ */
+function plainDoc(i: number): string {
+  const hazard = i % 50 === 0 ? ', "10": 1' : i % 70 === 0 ? ', "s": "\\u00e9"' : "";
+  return `{"n": ${i}, "price": ${i}.50, "tags": ["a", ${i % 3}, {"deep": [${i}, null, true, 1e-7]}], "name": "row\\n${i}"${hazard}}`;
 }
 
 /** Row i's document on the second replica, and whether it differs canonically; undefined: row deleted. */
@@ -91,6 +102,27 @@ beforeAll(async () => {
     await mydb.admin.query(`CREATE TABLE ${table} (id BIGINT PRIMARY KEY, doc JSON)`);
     await mydb.admin.query(`INSERT INTO ${table} VALUES ?`, [rows.map((r) => [...r])]);
   }
+  // MariaDB with documents its SQL canonicalises (but a few), PostgreSQL differing from it.
+  const plainFirst = Array.from({ length: ROWS }, (_, i) => [i + 1, plainDoc(i + 1)] as const);
+  const plainSecond = [
+    ...plainFirst.flatMap(([i, text]) => {
+      const o = other(i);
+      if (!o) return [];
+      // The same differences as `other`, on plain documents.
+      if (!o.differs)
+        return [[i, i % 7 === 0 ? text.replace(`.50,`, ".5, ").replace(/, /g, ",") : text] as const];
+      return [[i, text.replace(`"n": ${i}`, `"n": ${BigInt(i) + 9007199254740992n}`)] as const];
+    }),
+    [ROWS + 1, '{"new":1}'] as const,
+    [ROWS + 2, "[]"] as const,
+  ];
+  await mydb.admin.query("CREATE TABLE p (id BIGINT PRIMARY KEY, doc JSON)");
+  await mydb.admin.query("INSERT INTO p VALUES ?", [plainFirst.map((r) => [...r])]);
+  await pgdb.admin.query(`CREATE TABLE ${pgdb.table("p")} (id bigint PRIMARY KEY, doc jsonb)`);
+  await pgdb.admin.query(
+    `INSERT INTO ${pgdb.table("p")} SELECT i, d::jsonb FROM unnest($1::int8[], $2::text[]) u(i, d)`,
+    [plainSecond.map((r) => r[0]), plainSecond.map((r) => r[1])],
+  );
   // The oracle: the first replica's documents, canonicalised by the engine, differ from the second's.
   for (const [i, text] of first) {
     const o = other(i);
@@ -199,7 +231,24 @@ describe.skipIf(!available)("detection over JSON columns", () => {
     expect(await differing(a, b)).toEqual(expected);
   });
 
-  it("MariaDB beside PostgreSQL (fingerprinted in the engine) agrees, and so do their fingerprints", async () => {
+  it("MariaDB beside PostgreSQL, canonical JSON in both stores: exactly the canonical differences, checksummed in the stores", async () => {
+    const [m, p] = [maria("p"), pg("p")];
+    expect(await m.pushdownLimits(SHAPE)).toEqual([]);
+    expect(await differing(m, p)).toEqual(expected);
+    // Checksums ran in MariaDB (before, it streamed every row of every range instead).
+    expect(m.stats.rowsScanned).toBeGreaterThanOrEqual(ROWS);
+    // Every row's fingerprint as MariaDB lists it is the engine's own, but for the documents left to the
+    // engine (array-index key, an escape JSON.stringify would not write): theirs match no canonical one.
+    const listed = new Map<string, string>();
+    for await (const batch of m.streamFingerprints(SHAPE, { lo: null, hi: null }, 1000))
+      for (const p of batch) listed.set(p.key[0]!, p.fingerprint);
+    const keys = Array.from({ length: ROWS }, (_, i) => [String(i + 1)]);
+    const fetched = await m.fetchRecords(SHAPE, keys);
+    const apart = fetched.filter((r) => listed.get(r.key[0]!) !== r.fingerprint).map((r) => Number(r.key[0]));
+    expect(apart).toEqual(keys.map(([k]) => Number(k)).filter((i) => i % 50 === 0 || i % 70 === 0));
+  });
+
+  it("MariaDB beside PostgreSQL (array-index keys: every document left to the engine) agrees, and so do their fingerprints", async () => {
     expect(await differing(maria("a"), pg("c"))).toEqual(expected);
     const keys = Array.from({ length: ROWS }, (_, i) => [String(i + 1)]);
     const [m, p] = await Promise.all([
@@ -207,5 +256,17 @@ describe.skipIf(!available)("detection over JSON columns", () => {
       pg("a").fetchRecords(SHAPE, keys),
     ]);
     expect(m.map((r) => r.fingerprint)).toEqual(p.map((r) => r.fingerprint));
+  });
+
+  it("a conditional write over a MariaDB document left to the engine checks the engine's fingerprint", async () => {
+    const writable = new MysqlConnector(mydb.pool(), "p", { label: "maria.p.rw", ownsPool: true });
+    open.push(writable);
+    const key = ["550"]; // an array-index key (left to the engine by the SQL), and 2^53 + 550 on PostgreSQL
+    const [mine] = await writable.fetchRecords(SHAPE, [key]);
+    const [theirs] = await pg("p").fetchRecords(SHAPE, [key]);
+    expect(mine!.fingerprint).not.toBe(theirs!.fingerprint);
+    const write = { key, expected: mine!.fingerprint, next: theirs!.values };
+    expect(await writable.applyWrites(SHAPE, [write])).toEqual(["applied"]);
+    expect((await writable.fetchRecords(SHAPE, [key]))[0]!.fingerprint).toBe(theirs!.fingerprint);
   });
 });

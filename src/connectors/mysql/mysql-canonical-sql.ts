@@ -12,6 +12,7 @@ import {
   type MysqlColumn,
   TEXT_TYPES,
 } from "./mysql-column-types.js";
+import { mariadbCanonicalJsonSql } from "./mysql-json-sql.js";
 
 /** Text of a column as UTF-8 bytes: binary strings keep MD5 and CONCAT free of charset and collation rules. */
 function utf8Bytes(col: MysqlColumn, ref: string): string {
@@ -39,10 +40,17 @@ export function mysqlReadSql(col: MysqlColumn, ref: string): string {
  * exactly (then the row is fingerprinted in the engine). Null stays NULL.
  * - FLOAT/DOUBLE: MariaDB prints the same shortest digits as JavaScript but its own exponent layout
  *   (1e15, 0.00000015 vs 1000000000000000, 1.5e-7), so floats are left to the engine.
- * - JSON: JSON_NORMALIZE sorts keys but prints numbers as 1.0E0; left to the engine too.
+ * - JSON: MariaDB's JSON (LONGTEXT with a json_valid check) by `mariadbCanonicalJsonSql` when `jsonInSql`
+ *   (MariaDB ≥ 10.7, which has JSON_NORMALIZE): its UTF-8 bytes, or for a document SQL cannot canonicalise
+ *   exactly a text no canonical text equals. MySQL 8's JSON type is left to the engine.
  * - TIME: its text with the fraction padded to six digits ("-838:59:59" → "-838:59:59.000000").
  */
-export function mysqlCanonicalSql(type: ColumnType, col: MysqlColumn, ref: string): string | null {
+export function mysqlCanonicalSql(
+  type: ColumnType,
+  col: MysqlColumn,
+  ref: string,
+  jsonInSql = false,
+): string | null {
   const t = col.dataType;
   switch (type) {
     case "integer":
@@ -87,9 +95,10 @@ export function mysqlCanonicalSql(type: ColumnType, col: MysqlColumn, ref: strin
     case "bytes":
       if (BINARY_TYPES.has(t) || GEOMETRY_TYPES.has(t)) return `LOWER(HEX(${ref}))`;
       return null;
+    case "json":
+      return jsonInSql && col.json && TEXT_TYPES.has(t) && isUtf8(col) ? mariadbCanonicalJsonSql(ref) : null;
     case "float":
     case "float32":
-    case "json":
       return null;
   }
 }

@@ -35,7 +35,7 @@ export async function writeConditionally(
   await session.execute(conn, "START TRANSACTION");
   try {
     const initial = new Map<string, string>();
-    const select = s.pushable ? `${s.keyRefs.join(", ")}, ${s.fingerprint}` : s.rawList;
+    const select = s.fingerprintExact ? `${s.keyRefs.join(", ")}, ${s.fingerprint}` : s.rawList;
     for (let i = 0; i < unique.length; i += keysPerStatement) {
       const part = unique.slice(i, i + keysPerStatement);
       const rows = await session.rows(
@@ -48,7 +48,7 @@ export async function writeConditionally(
         // Only a key with NULL parts can name several rows (a unique index lets those repeat): never guess one.
         if (initial.has(keyId(key)) || oversize.some((k) => keyId(k) === keyId(key)))
           throw new UnstorableValueError(duplicateNullKeyMessage("", s.tableName, key));
-        if (!s.pushable) initial.set(keyId(key), s.codec.fingerprintRaw(row));
+        if (!s.fingerprintExact) initial.set(keyId(key), s.codec.fingerprintRaw(row));
         else if (row[s.keyWidth] == null) oversize.push(key);
         else initial.set(keyId(key), String(row[s.keyWidth]));
       }

@@ -139,6 +139,14 @@ export class MysqlConnector implements Connector {
     return meta;
   }
 
+  /** True on MariaDB ≥ 10.7, which has JSON_NORMALIZE: MariaDB's JSON is then canonicalised in SQL. */
+  private jsonNormalize(): boolean {
+    const m = /^(\d+)\.(\d+)/.exec(this.session.version ?? "");
+    if (this.session.flavor !== "mariadb" || !m) return false;
+    const [major, minor] = [Number(m[1]), Number(m[2])];
+    return major > 10 || (major === 10 && minor >= 7);
+  }
+
   /** The shape's SQL, once its key is known to be unique (see `checkKey`). */
   private sql(shape: RecordShape): Promise<MysqlShapeSql> {
     let s = this.shapes.get(shape);
@@ -155,6 +163,7 @@ export class MysqlConnector implements Connector {
             meta.byName,
             mysqlKeyIndex(meta, names),
             this.options.rowFilter,
+            this.jsonNormalize(),
           );
         } catch (err) {
           throw this.session.error("cannot read the dataset's columns", err);

@@ -57,8 +57,9 @@ export function tupleCompare(
 
 /**
  * Compiled SQL for one RecordShape over one table. Every column is referenced through the alias `t`.
- * `pushable` is false when a column's canonical text cannot be built exactly in SQL (FLOAT/DOUBLE, JSON,
- * or a logical type declared over an unrelated native type): then rows are fingerprinted by `codec`.
+ * `pushable` is false when a column's canonical text cannot be built exactly in SQL (FLOAT/DOUBLE, JSON
+ * before MariaDB 10.7 and MySQL 8's JSON, or a logical type declared over an unrelated native type): then
+ * rows are fingerprinted by `codec`.
  */
 export class MysqlShapeSql {
   readonly codec: RowCodec;
@@ -84,8 +85,16 @@ export class MysqlShapeSql {
   readonly clientColumns: readonly string[];
   readonly pushable: boolean;
   /**
+   * True when `fingerprint` is every row's canonical fingerprint (`pushable`, and no JSON column canonicalised
+   * in SQL: a document SQL leaves to the engine has a fingerprint that is not the canonical one). Conditional
+   * writes compare fingerprints with the engine's, so they read raw rows otherwise.
+   */
+  readonly fingerprintExact: boolean;
+  /**
    * First 16 hex digits of MD5 of the canonical row encoding, built in SQL (only when `pushable`); NULL for a
-   * row `oversize` marks, whose fingerprint the engine computes from its raw columns.
+   * row `oversize` marks, whose fingerprint the engine computes from its raw columns. A row whose JSON
+   * document SQL cannot canonicalise exactly gets a fingerprint no other store's row has (see
+   * `mariadbCanonicalJsonSql`): it is listed, fetched and fingerprinted by the engine.
    */
   readonly fingerprint: string;
   /**
@@ -114,6 +123,8 @@ export class MysqlShapeSql {
     keyIndex: string | null,
     /** The replica's row filter (config `where:`): an SQL predicate every range read applies. */
     filter?: string | undefined,
+    /** True on MariaDB ≥ 10.7: JSON columns are canonicalised in SQL (`mariadbCanonicalJsonSql`). */
+    jsonInSql = false,
   ) {
     this.codec = new RowCodec(shape);
     this.tableName = quoteMysqlTable(table);
@@ -141,18 +152,19 @@ export class MysqlShapeSql {
     const client: string[] = [];
     all.forEach((c, i) => {
       const native = this.natives[i]!;
-      const canon = mysqlCanonicalSql(c.type, native, refs[i]!);
+      const canon = mysqlCanonicalSql(c.type, native, refs[i]!, jsonInSql);
       if (canon === null) {
         client.push(`${c.name} (${native.columnType} as ${c.type})`);
         return;
       }
-      // Only text can hold the separator or the escape character; null is \N.
-      const escaped =
-        c.type === "text" ? `REPLACE(REPLACE(${canon}, '\\\\', '\\\\\\\\'), '|', '\\\\|')` : canon;
+      // Only text and JSON can hold the separator or the escape character; null is \N.
+      const escapeSql = (v: string) => `REPLACE(REPLACE(${v}, '\\\\', '\\\\\\\\'), '|', '\\\\|')`;
+      const escaped = c.type === "text" || c.type === "json" ? escapeSql(canon) : canon;
       parts.push(!native.nullable ? escaped : `COALESCE(${escaped}, '\\\\N')`);
     });
     this.clientColumns = client;
     this.pushable = client.length === 0;
+    this.fingerprintExact = this.pushable && !shape.columns.some((c) => c.type === "json");
     const long = this.natives.some((n) => LONG_TYPES.has(n.dataType));
     if (long && this.pushable) {
       // Canonical text is at most twice a string's bytes (hex; escapes), plus a little per other column.
@@ -167,8 +179,8 @@ export class MysqlShapeSql {
     // CONCAT, not CONCAT_WS: every part is already non-null, and it is the cheaper call per row.
     const md5 = `LEFT(MD5(CONCAT(${parts.join(", '|', ")})), 16)`;
     this.fingerprint = !this.pushable ? "" : this.oversize ? `IF(${this.oversize}, NULL, ${md5})` : md5;
-    // A JSON column is fingerprinted by the engine (no canonical JSON in SQL here) but hashed natively by its
-    // text; every other column a native hash takes has canonical SQL too.
+    // A JSON column is hashed natively by its text (and canonicalised in SQL only on MariaDB ≥ 10.7); every
+    // other column a native hash takes has canonical SQL too.
     this.native = nativeRowHash(all, this.natives, refs);
   }
 
