@@ -17,10 +17,10 @@ setFlagsFromString("--heap-growing-percent=50");
 // (--max-semi-space-size), which neither `node bin/concord.js` nor npm's shims pass; the growth factor is
 // read at every growth. So the factor is set, now and after every collection, to what takes the new space
 // to 16 MB (2 x 8 MB) in one growth, and to 1 once it is there: a growth lands on 16 MB even within a
-// synchronous stretch that runs no callback. A 1M-row / 100k-difference repair: 141-151 -> 126 MiB of RSS.
-// 16 MB, not less: 8 MB (2 x 4 MB) saved another 2-10 MiB for 10-30% more CPU (four times the scavenges,
-// more of each piece promoted); 16 MB measured 0.97-1.04x CPU at 200k rows, 1.00-1.17x at 1M on a loaded
-// machine (docs/benchmarks.md). A --max-semi-space-size given to node is left to rule.
+// synchronous stretch that runs no callback. A 1M-row / 100k-difference repair: 138-151 -> 125-126 MiB of
+// RSS for about 1.14x its CPU (more scavenges, more of each piece promoted). 8 MB (2 x 4 MB) saved another
+// 2-10 MiB for 1.1-1.3x; 24 MB half the saving for half the cost (docs/benchmarks.md). A
+// --max-semi-space-size given to node is left to rule.
 const NEW_SPACE_BYTES = 16 * 1024 * 1024;
 if (!/--max-semi-space-size/.test(`${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`)) {
   let factor = 0;
