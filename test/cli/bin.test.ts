@@ -4,8 +4,9 @@
  * CLI test calls `main()` in-process; this one keeps the bin entry (`run()`) honest.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import { describe, it } from "vitest";
 import {
@@ -55,29 +56,7 @@ describe.concurrent("bin/concord.js", () => {
   }) => {
     const dir = tempDir(onTestFinished);
     // Enough divergence that the document is far larger than a pipe's buffer.
-    for (const [name, shift] of [
-      ["a.db", 0],
-      ["b.db", 1],
-    ] as const) {
-      const db = new Database(join(dir, name));
-      db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
-      const insert = db.prepare("INSERT INTO t VALUES (?, ?)");
-      db.transaction(() => {
-        for (let i = 1; i <= 20_000; i++) insert.run(i, `value ${i + shift}`);
-      })();
-      db.close();
-    }
-    const config = writeConfig(
-      dir,
-      `state: sqlite:state.db
-datasets:
-  t:
-    key: id
-    replicas:
-      a: { url: "sqlite:a.db", table: t }
-      b: { url: "sqlite:b.db", table: t }
-`,
-    );
+    const config = twoTables(dir, 20_000);
     const child = spawn(process.execPath, [BIN, "scan", "--json", "-c", config], {
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -95,4 +74,67 @@ datasets:
     expect(stderr).toBe("");
     expect(code).toBe(1);
   });
+
+  it("keeps the young generation at 16 MB (2 x 8 MB semi-spaces) unless node is given --max-semi-space-size", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const config = twoTables(dir, 20_000);
+    // Preloaded into the CLI's process: the largest new space seen after any collection, printed at exit.
+    const probe = join(dir, "probe.mjs");
+    writeFileSync(
+      probe,
+      `import { PerformanceObserver } from "node:perf_hooks";
+import { getHeapSpaceStatistics } from "node:v8";
+let max = 0;
+const sample = () => {
+  max = Math.max(max, getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size);
+};
+new PerformanceObserver(sample).observe({ entryTypes: ["gc"] });
+process.on("exit", () => {
+  sample();
+  process.stderr.write(\`new_space \${max}\\n\`);
 });
+`,
+    );
+    const newSpace = async (nodeOptions: string) => {
+      const r = await execConcord(["scan", "--json", "-c", config], {
+        cwd: dir,
+        env: { NODE_OPTIONS: `--import ${pathToFileURL(probe).href} ${nodeOptions}` },
+      });
+      expect(r.code).toBe(1);
+      return Number(/^new_space (\d+)$/m.exec(r.stderr)?.[1]);
+    };
+    // The same scan grows it to 32 MB when node is told to allow that: the cap is what holds it.
+    expect(await newSpace("--max-semi-space-size=16")).toBeGreaterThan(16 * 1024 * 1024);
+    expect(await newSpace("")).toBeLessThanOrEqual(16 * 1024 * 1024);
+  });
+});
+
+/** Two SQLite tables `t` in `dir` (a.db, b.db) of `rows` rows, every value different; returns the config. */
+function twoTables(dir: string, rows: number): string {
+  for (const [name, shift] of [
+    ["a.db", 0],
+    ["b.db", 1],
+  ] as const) {
+    const db = new Database(join(dir, name));
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+    const insert = db.prepare("INSERT INTO t VALUES (?, ?)");
+    db.transaction(() => {
+      for (let i = 1; i <= rows; i++) insert.run(i, `value ${i + shift}`);
+    })();
+    db.close();
+  }
+  return writeConfig(
+    dir,
+    `state: sqlite:state.db
+datasets:
+  t:
+    key: id
+    replicas:
+      a: { url: "sqlite:a.db", table: t }
+      b: { url: "sqlite:b.db", table: t }
+`,
+  );
+}
