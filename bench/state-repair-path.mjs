@@ -31,7 +31,8 @@ async function timed(name, work) {
   const w = performance.now();
   await work();
   const d = process.cpuUsage(c);
-  const p = (phases[name] ??= { cpuMs: 0, wallMs: 0 });
+  phases[name] ??= { cpuMs: 0, wallMs: 0 };
+  const p = phases[name];
   p.cpuMs += (d.user + d.system) / 1000;
   p.wallMs += performance.now() - w;
 }

@@ -113,7 +113,10 @@ describe("canonicalJson's native path", () => {
     ["a member named __proto__", JSON.parse('{"__proto__":{"b":1,"a":2},"z":[1]}')],
     ["index-like names beside others", { "!": 1, 10: 2, 9: 3, nested: [{ 2: 1, " ": 0 }] }],
     ["a boxed string, number and boolean", [Object("ab"), Object(1), Object(true)]],
-    ["holes, NaN, -0 and functions in an array", [, Number.NaN, -0, () => 1, Symbol("s")]],
+    [
+      "holes, NaN, -0 and functions in an array",
+      Object.assign(new Array(6), { 1: Number.NaN, 2: -0, 3: () => 1, 4: Symbol("s") }),
+    ],
     ["a toJSON returning an object to sort", { when: { toJSON: () => ({ b: 1, a: [new Date(0)] }) } }],
     ["a member named toJSON that is not a function", { toJSON: { b: 1, a: 2 } }],
     ["a typed array and a Map", { t: new Uint8Array([3, 1]), m: new Map([[1, 2]]) }],

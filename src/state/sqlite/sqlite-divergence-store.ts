@@ -21,7 +21,9 @@ export class SqliteDivergenceStore implements DivergenceStore {
       const r = divergenceRow(d);
       values.push(r.run_id, r.dataset, r.key, r.class, r.detail);
     }
-    this.s.transaction(() => insertRows(this.s, "divergences", DIVERGENCE_COLUMNS, values, "", "INSERT OR REPLACE"));
+    this.s.transaction(() =>
+      insertRows(this.s, "divergences", DIVERGENCE_COLUMNS, values, "", "INSERT OR REPLACE"),
+    );
   }
 
   async listDivergences(runId: string): Promise<StoredDivergence[]> {
