@@ -6,6 +6,7 @@ import {
   type AuditEntryContent,
   type AuditEventType,
   canonicalJson,
+  canonicalJsonByWalk,
   GENESIS_HASH,
   hashAuditEntry,
   verifyAuditChain,
@@ -94,6 +95,63 @@ describe("canonicalJson", () => {
         expect(canonicalJson(JSON.parse(JSON.stringify(value)))).toBe(text);
         expect(canonicalJson(JSON.parse(text))).toBe(text);
       }),
+    );
+  });
+});
+
+describe("canonicalJson's native path", () => {
+  /** The text, or the error's constructor and message. */
+  const outcome = (encode: (v: unknown) => string, value: unknown): string => {
+    try {
+      return encode(value);
+    } catch (err) {
+      return `${(err as Error).constructor.name}: ${(err as Error).message}`;
+    }
+  };
+
+  it.each<[string, unknown]>([
+    ["a member named __proto__", JSON.parse('{"__proto__":{"b":1,"a":2},"z":[1]}')],
+    ["index-like names beside others", { "!": 1, 10: 2, 9: 3, nested: [{ 2: 1, " ": 0 }] }],
+    ["a boxed string, number and boolean", [Object("ab"), Object(1), Object(true)]],
+    [
+      "holes, NaN, -0 and functions in an array",
+      Object.assign(new Array(6), { 1: Number.NaN, 2: -0, 3: () => 1, 4: Symbol("s") }),
+    ],
+    ["a toJSON returning an object to sort", { when: { toJSON: () => ({ b: 1, a: [new Date(0)] }) } }],
+    ["a member named toJSON that is not a function", { toJSON: { b: 1, a: 2 } }],
+    ["a typed array and a Map", { t: new Uint8Array([3, 1]), m: new Map([[1, 2]]) }],
+    ["a bigint deep inside", { a: [{ b: 1n }] }],
+    [
+      "a shared (not cyclic) object",
+      (() => {
+        const o = { b: 1, a: 2 };
+        return [o, { o }];
+      })(),
+    ],
+  ])("gives the walk's text or error for %s", (_, value) => {
+    expect(outcome(canonicalJson, value)).toBe(outcome(canonicalJsonByWalk, value));
+  });
+
+  it("gives the walk's text or error for any value", () => {
+    fc.assert(
+      fc.property(
+        fc.anything({
+          withBigInt: true,
+          withBoxedValues: true,
+          withDate: true,
+          withMap: true,
+          withSet: true,
+          withNullPrototype: true,
+          withObjectString: true,
+          withSparseArray: true,
+          withTypedArray: true,
+          withUnicodeString: true,
+        }),
+        (value) => {
+          expect(outcome(canonicalJson, value)).toBe(outcome(canonicalJsonByWalk, value));
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 });

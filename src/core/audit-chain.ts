@@ -62,7 +62,74 @@ export type AuditChainVerdict = { ok: true; count: number } | { ok: false; seq: 
  * numbers become null, and a bigint or a cycle throws a TypeError.
  */
 export function canonicalJson(value: unknown): string {
+  // Most values (audit data: plain objects, arrays, strings, numbers) take the native path, JSON.stringify over
+  // a copy with its members sorted, about twice as fast as the walk; anything it cannot promise the same text
+  // for takes the walk, which also throws the errors.
+  const ordered = sortedCopy(value, []);
+  if (ordered !== WALK) return JSON.stringify(ordered) ?? "null";
+  return canonicalJsonByWalk(value);
+}
+
+/** canonicalJson by walking the value: the reference its faster path must equal (tests compare the two). */
+export function canonicalJsonByWalk(value: unknown): string {
   return encode(value, []) ?? "null";
+}
+
+/** sortedCopy's answer for a value JSON.stringify cannot be trusted with: encode it by the walk. */
+const WALK: unique symbol = Symbol("walk");
+
+/** A name JavaScript enumerates before the others (an array index), whatever order it was added in. */
+const INDEX_NAME = /^(?:0|[1-9][0-9]*)$/;
+
+/**
+ * A value that JSON.stringify renders as canonicalJson renders `value`: objects copied with their members in
+ * sorted order (prototype-free, so a `__proto__` member stays a member), arrays copied only when an element
+ * is copied, everything else as is (JSON.stringify already writes strings, finite numbers, booleans and null
+ * as canonicalJson does, and drops or nulls the rest the same way). WALK for what only the walk handles: a
+ * bigint, a cycle, or a member named like an array index (a copy would enumerate it first).
+ */
+function sortedCopy(value: unknown, ancestors: object[]): unknown {
+  if (typeof value === "bigint") return WALK;
+  if (typeof value !== "object" || value === null) return value;
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === "function") return sortedCopy(toJSON.call(value), ancestors);
+  if (ancestors.includes(value)) return WALK;
+  ancestors.push(value);
+  let copy: unknown;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item !== "object" || item === null) {
+        if (typeof item === "bigint") return WALK;
+        if (out) out[i] = item;
+        continue;
+      }
+      const c = sortedCopy(item, ancestors);
+      if (c === WALK) return WALK;
+      out ??= value.slice(0, i);
+      out[i] = c;
+    }
+    copy = out ?? value;
+  } else {
+    const record = value as Record<string, unknown>;
+    const names = Object.keys(record);
+    let sorted = true;
+    for (let i = 0; i < names.length; i++) {
+      if (INDEX_NAME.test(names[i]!)) return WALK;
+      if (i > 0 && names[i - 1]! > names[i]!) sorted = false;
+    }
+    if (!sorted) names.sort();
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const name of names) {
+      const c = sortedCopy(record[name], ancestors);
+      if (c === WALK) return WALK;
+      out[name] = c;
+    }
+    copy = out;
+  }
+  ancestors.pop();
+  return copy;
 }
 
 // Hand-rolled rather than JSON.stringify with a sorting replacer: object keys that look like array indexes

@@ -71,13 +71,13 @@ export class SqliteRepairLedger implements RepairLedger {
     const given = claimsById(entries);
     return this.s.immediate(() => {
       const out = new Map<string, RepairClaim>();
-      const found = this.rows(given.map((e) => e.id));
+      const found = this.owners(given.map((e) => e.id));
       const claimed: LedgerEntry[] = [];
       for (const e of given) {
         const row = found.get(e.id);
         const verdict = claimVerdict(row && ownership(row), e.runId);
         if (verdict !== "claim") {
-          out.set(e.id, { kind: verdict, entry: toLedgerEntry(row!) });
+          out.set(e.id, { kind: verdict, entry: toLedgerEntry(this.row(e.id)!) });
           continue;
         }
         const entry = claimedEntry(e, row?.attempts);
@@ -101,7 +101,7 @@ export class SqliteRepairLedger implements RepairLedger {
     );
     return this.s.immediate(() => {
       const found = new Map<string, LedgerOwnership>();
-      for (const [id, row] of this.rows(settlements.map((s) => s.id))) found.set(id, ownership(row));
+      for (const [id, row] of this.owners(settlements.map((s) => s.id))) found.set(id, ownership(row));
       const { taken, final } = effectiveSettlements(found, settlements);
       for (const s of final.values())
         update.run(s.runId, s.outcome, s.attempts, s.error ?? null, s.updatedAt, s.id);
@@ -141,16 +141,24 @@ export class SqliteRepairLedger implements RepairLedger {
     return rows.map(toLedgerEntry);
   }
 
-  /** The ledger rows with these ids (inside the caller's transaction): one indexed lookup each. */
-  private rows(ids: readonly string[]): Map<string, LedgerRow> {
-    const found = new Map<string, LedgerRow>();
-    const find = this.s.prepare("SELECT * FROM ledger WHERE id = ?");
+  /**
+   * Who holds each of these ids and how far it got (inside the caller's transaction): one indexed lookup
+   * each, reading only the columns a claim or a settlement decides by, not the images.
+   */
+  private owners(ids: readonly string[]): Map<string, LedgerOwner> {
+    const found = new Map<string, LedgerOwner>();
+    const find = this.s.prepare("SELECT run_id, outcome, attempts FROM ledger WHERE id = ?");
     for (const id of ids) {
       if (found.has(id)) continue;
-      const row = find.get(id) as LedgerRow | undefined;
+      const row = find.get(id) as LedgerOwner | undefined;
       if (row) found.set(id, row);
     }
     return found;
+  }
+
+  /** The whole ledger row of `id` (inside the caller's transaction). */
+  private row(id: string): LedgerRow | undefined {
+    return this.s.prepare("SELECT * FROM ledger WHERE id = ?").get(id) as LedgerRow | undefined;
   }
 
   /** Upserts entries by id (at most one per id), in the order given, in multi-row statements. */
@@ -163,6 +171,9 @@ export class SqliteRepairLedger implements RepairLedger {
     insertRows(this.s, "ledger", LEDGER_COLUMNS, values, ON_CONFLICT);
   }
 }
+
+/** The columns a claim or a settlement decides by. */
+type LedgerOwner = Pick<LedgerRow, "run_id" | "outcome" | "attempts">;
 
 function ownership(row: Pick<LedgerRow, "run_id" | "outcome">): LedgerOwnership {
   return { runId: row.run_id, outcome: row.outcome };

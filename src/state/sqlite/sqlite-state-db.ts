@@ -55,7 +55,8 @@ const ROWS_PER_INSERT = 64;
 /**
  * Inserts rows into `table`, `values` holding each row's values in `columns` order, back to back: 64 rows
  * per statement (prepared once per shape), the rest in one shorter statement. `suffix` follows each VALUES
- * list (an ON CONFLICT clause). Runs inside the caller's transaction.
+ * list (an ON CONFLICT clause); `verb` may name a conflict resolution (`INSERT OR REPLACE`), which SQLite
+ * applies row by row in the order given. Runs inside the caller's transaction.
  */
 export function insertRows(
   s: SqliteStateDb,
@@ -63,12 +64,13 @@ export function insertRows(
   columns: readonly string[],
   values: readonly unknown[],
   suffix = "",
+  verb = "INSERT",
 ): void {
   const width = columns.length;
   const rows = values.length / width;
   const statement = (n: number) =>
     s.prepare(
-      `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${Array.from(
+      `${verb} INTO ${table} (${columns.join(", ")}) VALUES ${Array.from(
         { length: n },
         () => `(${columns.map(() => "?").join(", ")})`,
       ).join(", ")}${suffix}`,
