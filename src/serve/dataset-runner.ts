@@ -225,8 +225,9 @@ export class DatasetRunner {
     const rescheduled =
       old.scheduleMs !== ds.scheduleMs || old.scheduleCron !== ds.scheduleCron || old.mode !== ds.mode;
     if (!rescheduled || this.busy || this.stopping || this.backoffMs > 0) return;
-    const next = this.untilNext();
-    if (next !== undefined) this.schedule(next, ds.mode);
+    const now = this.deps.now();
+    const next = this.untilNext(now);
+    if (next !== undefined) this.schedule(next, ds.mode, now);
     else {
       clearTimeout(this.timer);
       this.nextRunAt = undefined;
@@ -326,7 +327,10 @@ export class DatasetRunner {
     const cp = await this.deps.state.getCheckpoint(this.ds.name);
     if (cp) this.schedule(0, cp.mode.replace(/^queue:/, "") as PassMode);
     else if (this.ds.scheduleMs !== undefined) this.schedule(0, this.ds.mode);
-    else if (this.cron) this.schedule(this.untilNext()!, this.ds.mode);
+    else if (this.cron) {
+      const now = this.deps.now();
+      this.schedule(this.untilNext(now)!, this.ds.mode, now);
+    }
     if (this.ds.probe) this.probe.schedule(0);
   }
 
@@ -442,17 +446,20 @@ export class DatasetRunner {
     return this.ds.scheduleCron === undefined ? undefined : parseCron(this.ds.scheduleCron);
   }
 
-  /** Milliseconds until the next scheduled pass: the interval, or until the cron schedule next fires. */
-  private untilNext(): number | undefined {
+  /** Milliseconds from `now` until the next scheduled pass: the interval, or until the cron schedule next fires. */
+  private untilNext(now: number): number | undefined {
     if (this.ds.scheduleMs !== undefined) return this.ds.scheduleMs;
     if (!this.cron) return undefined;
-    const now = this.deps.now();
     return nextCronTime(this.cron, now) - now;
   }
 
-  private schedule(delayMs: number, mode: PassMode): void {
+  /**
+   * Starts a pass `delayMs` after `now` (the same clock reading a cron delay was computed from, so the time
+   * reported as `nextRunAt` is the one the expression names, not a millisecond after it).
+   */
+  private schedule(delayMs: number, mode: PassMode, now = this.deps.now()): void {
     clearTimeout(this.timer);
-    this.nextRunAt = this.deps.now() + delayMs;
+    this.nextRunAt = now + delayMs;
     // Node fires a timer longer than 2^31 - 1 ms (24.8 days: a yearly cron) at once: a longer wait is taken in steps.
     const step = Math.min(delayMs, MAX_TIMER_MS);
     this.timer = setTimeout(() => {
@@ -478,18 +485,20 @@ export class DatasetRunner {
         (finished) => {
           this.backoffMs = 0;
           if (!finished || this.stopping) return;
-          const next = this.untilNext();
+          const now = this.deps.now();
+          const next = this.untilNext(now);
           // After a focused pass, the interval grows with its extra visits: rows read per unit of time stay.
           const stretch = this.ds.scheduleMs !== undefined ? this.focus.stretch : 1;
-          if (next !== undefined) this.schedule(next * stretch, this.ds.mode);
+          if (next !== undefined) this.schedule(next * stretch, this.ds.mode, now);
         },
         (err) => {
           if (err instanceof PassOwnedError) {
             // Another serve process runs this dataset now; this one tries again at its next scheduled time
             // (a coordinator sooner: the holder is most likely the leader it took over from, whose lease runs out).
             this.deps.log(`${err.message}; not running it here`);
-            const next = this.deps.dispatch ? LEASE_TTL_MS / 3 : this.untilNext();
-            if (next !== undefined && !this.stopping) this.schedule(next, this.ds.mode);
+            const now = this.deps.now();
+            const next = this.deps.dispatch ? LEASE_TTL_MS / 3 : this.untilNext(now);
+            if (next !== undefined && !this.stopping) this.schedule(next, this.ds.mode, now);
             return;
           }
           this.deps.log(`${this.ds.name}: pass ${runId} stopped: ${message(err)}`);
