@@ -3,13 +3,13 @@
 import type { AuditEntry } from "../core/audit-chain.js";
 import type { DatasetHint } from "../core/consistency-hint.js";
 import type { Key } from "../core/model.js";
+import type { FocusPlanned } from "../engine/adaptive-focus.js";
 import type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 import type { replaySummary } from "../engine/replay-dataset.js";
 import type { BulkSummary, MatchPreview, Resolution, ResolveOutcome } from "../engine/resolve-escalation.js";
 import type { QueueDepth, SegmentFailure } from "../engine/segment-dispatch.js";
 import type { SegmentTreeView } from "../engine/segment-trees.js";
 import type { DatasetInsights } from "../learning/dataset-insights.js";
-import type { HotSegment } from "../learning/focus-order.js";
 
 export type { EscalationGroupView, EscalationValues, EscalationView } from "../engine/escalation-view.js";
 
@@ -100,19 +100,8 @@ export interface ReplayView {
   readonly error?: string | undefined;
 }
 
-/** What adaptive focus planned for the dataset's latest pass. */
-export interface FocusView {
-  /** When the pass was planned, and the start of the drift window it read (ms since the epoch). */
-  readonly plannedAt: number;
-  readonly since: number;
-  /** Segments of the pass, and visits it makes (more than segments when a range is hot). */
-  readonly segments: number;
-  readonly visits: number;
-  /** Hot segments (0-based), hottest first, with their visits and the drift that made them hot. */
-  readonly hot: readonly HotSegment[];
-  /** One sentence: what was prioritised and why. */
-  readonly reason: string;
-}
+/** What adaptive focus planned for the dataset's latest pass (hot segments with their visits and the drift that made them hot). */
+export type FocusView = FocusPlanned;
 
 /** One group of segments of a serve pass, as the runner saw it finish (kept in memory for recent passes). */
 /** A group of segments of a run, as the state store keeps it for the drill-down (see SegmentStore). */

@@ -109,11 +109,33 @@ ${ds(names.pg, "pg", `{ url: "${POSTGRES.url}", table: ${pg.table(table)} }`, "f
     const copies = ["from-pg", "from-maria", "from-redis", "from-lite"];
     const counts = () =>
       copies.map((c) => query<{ n: number }>(`${dir}/${c}.db`, "SELECT count(*) AS n FROM items")[0]!.n);
-    return { dir, cfg, table, names, lite, write, counts };
+    /**
+     * Runs a new `concord watch` until every copy holds `rows` rows and the copy of the PostgreSQL source holds
+     * its row 3 as 'changed', then stops it (SIGTERM, exit 0); its output.
+     */
+    const watchUntilLevel = async (rows: number) => {
+      const watcher = spawnConcord(["watch", "-c", cfg], { cwd: dir });
+      try {
+        await waitFor(() => counts().every((n) => n === rows), 90_000, 200);
+        await waitFor(
+          () =>
+            query<{ name: string }>(`${dir}/from-pg.db`, "SELECT name FROM items WHERE id = 3")[0]?.name ===
+            "changed",
+          30_000,
+          200,
+        );
+      } finally {
+        watcher.child.kill("SIGTERM");
+      }
+      const stopped = await watcher.done;
+      expect(stopped.code).toBe(0);
+      return stopped;
+    };
+    return { dir, cfg, table, names, lite, write, counts, watchUntilLevel };
   }
 
   it("a restarted watcher brings every replica level with what was written before and during the outage", async () => {
-    const { dir, cfg, table, names, lite, write, counts } = await fixture("");
+    const { dir, cfg, table, names, lite, write, counts, watchUntilLevel } = await fixture("");
     const first = spawnConcord(["watch", "-c", cfg], { cwd: dir });
     let out = "";
     first.child.stdout!.on("data", (s: string) => {
@@ -132,21 +154,7 @@ ${ds(names.pg, "pg", `{ url: "${POSTGRES.url}", table: ${pg.table(table)} }`, "f
     await write(151, 200);
     await pg.admin.query(`UPDATE ${pg.table(table)} SET name = 'changed' WHERE id = 3`);
 
-    const second = spawnConcord(["watch", "-c", cfg], { cwd: dir });
-    try {
-      await waitFor(() => counts().every((n) => n === 200), 90_000, 200);
-      await waitFor(
-        () =>
-          query<{ name: string }>(`${dir}/from-pg.db`, "SELECT name FROM items WHERE id = 3")[0]?.name ===
-          "changed",
-        30_000,
-        200,
-      );
-    } finally {
-      second.child.kill("SIGTERM");
-    }
-    const stopped = await second.done;
-    expect(stopped.code).toBe(0);
+    const stopped = await watchUntilLevel(200);
     // Redis resumed through a whole pass, the others at their positions.
     expect(stopped.stdout).toMatch(
       new RegExp(`^${names.redis}: whole pass \\(keyspace notifications are not kept`, "m"),
@@ -169,7 +177,7 @@ ${ds(names.pg, "pg", `{ url: "${POSTGRES.url}", table: ${pg.table(table)} }`, "f
   });
 
   it("a watcher killed before its first check resumes where it first started, not at a later end", async () => {
-    const { dir, cfg, table, names, lite, write, counts } = await fixture("_early");
+    const { dir, cfg, table, names, lite, write, watchUntilLevel } = await fixture("_early");
     const first = spawnConcord(["watch", "-c", cfg], { cwd: dir });
     await first.untilStderr(/(watching from now[\s\S]*){4}/);
     // Killed before any change came: nothing was checked, so only the position it began at was stored.
@@ -179,21 +187,7 @@ ${ds(names.pg, "pg", `{ url: "${POSTGRES.url}", table: ${pg.table(table)} }`, "f
     await write(1, 60);
     await pg.admin.query(`UPDATE ${pg.table(table)} SET name = 'changed' WHERE id = 3`);
 
-    const second = spawnConcord(["watch", "-c", cfg], { cwd: dir });
-    try {
-      await waitFor(() => counts().every((n) => n === 60), 90_000, 200);
-      await waitFor(
-        () =>
-          query<{ name: string }>(`${dir}/from-pg.db`, "SELECT name FROM items WHERE id = 3")[0]?.name ===
-          "changed",
-        30_000,
-        200,
-      );
-    } finally {
-      second.child.kill("SIGTERM");
-    }
-    const stopped = await second.done;
-    expect(stopped.code).toBe(0);
+    const stopped = await watchUntilLevel(60);
     // Each feed resumed at the position its first start stored; none started "from now" again.
     for (const name of [names.pg, names.maria, names.lite, names.redis])
       expect(stopped.stderr).toMatch(new RegExp(`${name}\\.\\w+: watching from (?!now)`));
