@@ -31,8 +31,13 @@ describe.skipIf(!up)("segment trees hand their reads to the run: PostgreSQL → 
   let ds: DatasetConfig;
   let state: StateStore;
   const replicas: OpenReplica[] = [];
-  /** Runs after the next `checksumRanges` call on MariaDB returns (once), before anything else reads. */
+  /**
+   * Runs once, after the next `checksumRanges` call on MariaDB returns and every other replica's call in flight
+   * has returned too (the trees read the replicas at once), before anything else reads.
+   */
   let afterRead: (() => Promise<void>) | undefined;
+  /** `checksumRanges` calls in flight, on any replica. */
+  const reading = new Set<Promise<unknown>>();
   let n = 0;
 
   beforeAll(async () => {
@@ -64,22 +69,27 @@ datasets:
     for (const r of ds.replicas) {
       const connector = await openConnector(ds.name, r, { readonly: false });
       // The real connector; only the moment after a checksum read is observed (to change a row there).
-      const observed =
-        r.name === "maria"
-          ? new Proxy(connector, {
-              get(target, prop) {
-                const v = Reflect.get(target, prop, target) as unknown;
-                if (prop !== "checksumRanges" || typeof v !== "function") return v;
-                return async (...args: Parameters<Connector["checksumRanges"]>) => {
-                  const out = await target.checksumRanges(...args);
-                  const then = afterRead;
-                  afterRead = undefined;
-                  await then?.();
-                  return out;
-                };
-              },
-            })
-          : connector;
+      const observed = new Proxy(connector, {
+        get(target, prop) {
+          const v = Reflect.get(target, prop, target) as unknown;
+          if (prop !== "checksumRanges" || typeof v !== "function") return v;
+          return async (...args: Parameters<Connector["checksumRanges"]>) => {
+            const call = target.checksumRanges(...args);
+            reading.add(call);
+            try {
+              const out = await call;
+              if (r.name !== "maria") return out;
+              await Promise.allSettled([...reading].filter((p) => p !== call));
+              const then = afterRead;
+              afterRead = undefined;
+              await then?.();
+              return out;
+            } finally {
+              reading.delete(call);
+            }
+          };
+        },
+      });
       replicas.push({ name: r.name, connector: observed });
     }
   });
