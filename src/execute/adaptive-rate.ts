@@ -25,7 +25,7 @@ export class AdaptiveWriteRate {
   constructor(
     private readonly config: BackpressureConfig,
     private readonly ceiling: number | undefined,
-    private readonly onRate?: (perSecond: number | undefined) => void,
+    private onRate?: (perSecond: number | undefined) => void,
     private readonly now: () => number = Date.now,
   ) {
     if (ceiling !== undefined) this.setRate(ceiling, ceiling);
@@ -34,6 +34,14 @@ export class AdaptiveWriteRate {
   /** Writes per second now (undefined: unlimited). */
   get perSecond(): number | undefined {
     return this.rate;
+  }
+
+  /**
+   * Tells `onRate` of every change from now on, in place of the listener before it (a rate several runs
+   * share reports to the newest run's metrics; they all set the same gauge).
+   */
+  listen(onRate: (perSecond: number | undefined) => void): void {
+    this.onRate = onRate;
   }
 
   /** Resolves once `n` writes may be made at the current rate. */

@@ -27,3 +27,34 @@ describe("processWriteLimiter", () => {
     expect(Date.now() - t1).toBeLessThan(500);
   });
 });
+
+describe("processAdaptiveRate", () => {
+  const backpressure = { latencyMs: 20, minWritesPerSecond: 1 };
+  const slow = (guard: WriteGuard) =>
+    guard.run("b", 1, () => new Promise<void>((resolve) => setTimeout(resolve, 60)));
+
+  it("carries the rate a run backed off to into the next run's guard, and starts afresh when the settings change", async () => {
+    const first = new WriteGuard({ dataset: "par-orders", writesPerSecond: 1000, backpressure });
+    await slow(first);
+    expect(first.rate("b")).toBe(500);
+    // The next run (a key check, a replay batch) starts where the last one backed off, and reports it.
+    const told: (number | undefined)[] = [];
+    const next = new WriteGuard({
+      dataset: "par-orders",
+      writesPerSecond: 1000,
+      backpressure,
+      onRate: (_, rate) => told.push(rate),
+    });
+    await next.run("b", 1, async () => undefined);
+    expect(next.rate("b")).toBe(550);
+    expect(first.rate("b")).toBe(550);
+    expect(told).toEqual([500, 550]);
+    // Without the dataset, or under other settings (a reloaded config), a rate of its own from the ceiling.
+    const own = new WriteGuard({ writesPerSecond: 1000, backpressure });
+    await own.run("b", 1, async () => undefined);
+    expect(own.rate("b")).toBe(1000);
+    const reloaded = new WriteGuard({ dataset: "par-orders", writesPerSecond: 2000, backpressure });
+    await reloaded.run("b", 1, async () => undefined);
+    expect(reloaded.rate("b")).toBe(2000);
+  });
+});

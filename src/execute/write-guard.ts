@@ -2,7 +2,7 @@
 import type { IPolicy } from "cockatiel";
 import { ConnectorError } from "../connectors/connector.js";
 import { AdaptiveWriteRate, type BackpressureConfig } from "./adaptive-rate.js";
-import { processWriteLimiter } from "./process-write-limiters.js";
+import { processAdaptiveRate, processWriteLimiter } from "./process-write-limiters.js";
 import { RateLimiter } from "./rate-limiter.js";
 
 export interface WriteGuardOptions {
@@ -18,7 +18,8 @@ export interface WriteGuardOptions {
   readonly writesPerSecond?: number | undefined;
   /**
    * The dataset written: with it, `writesPerSecond` draws on this process's bucket of the dataset's replica
-   * (processWriteLimiter), shared by all its runs; without it, on a bucket of this guard's own.
+   * (processWriteLimiter) and `backpressure` adapts this process's rate of it (processAdaptiveRate), both
+   * shared by all its runs; without it, the guard has a bucket and a rate of its own.
    */
   readonly dataset?: string | undefined;
   /** Told of every retry (for metrics). */
@@ -132,9 +133,19 @@ export class WriteGuard {
       halfOpenAfter: o.halfOpenAfterMs ?? 30_000,
       breaker: new c.ConsecutiveBreaker(o.breakAfter ?? 5),
     });
-    const adaptive = o.backpressure
-      ? new AdaptiveWriteRate(o.backpressure, o.writesPerSecond, (rate) => o.onRate?.(replica, rate))
-      : undefined;
+    // With the dataset, the rate its earlier runs in this process adapted to (processAdaptiveRate).
+    const adaptive = !o.backpressure
+      ? undefined
+      : o.dataset === undefined
+        ? new AdaptiveWriteRate(o.backpressure, o.writesPerSecond, (rate) => o.onRate?.(replica, rate))
+        : processAdaptiveRate(o.dataset, replica, o.backpressure, o.writesPerSecond);
+    if (adaptive && o.dataset !== undefined) {
+      const onRate = o.onRate;
+      if (onRate) {
+        adaptive.listen((rate) => onRate(replica, rate));
+        onRate(replica, adaptive.perSecond);
+      }
+    }
     if (adaptive) this.adaptive.set(replica, adaptive);
     return {
       policy: c.wrap(retryPolicy, breaker),

@@ -158,6 +158,7 @@ export class SegmentWorkerHost {
     return new WriteGuard({
       writesPerSecond: rate,
       dataset: ds.name,
+      backpressure: ds.backpressure,
       ...(rate && shared ? { limiter: (replica: string) => shared(ds.name, replica, rate) } : {}),
     });
   }
