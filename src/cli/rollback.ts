@@ -1,7 +1,7 @@
 /** `concord rollback --run ID | --repair ID`: conditional inverse writes from the ledger's before images. */
 import { AuditBrokenError, verifyAudit } from "../audit/verify-audit.js";
 import { fingerprintRow } from "../core/fingerprint.js";
-import { keyToJson } from "../core/model.js";
+import { keyId, keyToJson } from "../core/model.js";
 import { repairId } from "../core/repair-id.js";
 import { observeKeys } from "../engine/observe-keys.js";
 import { recoverPending, STALE_RUN_MS } from "../engine/recover-pending.js";
@@ -51,6 +51,18 @@ export async function runRollback(options: RollbackOptions, io: CliIo = processI
     if (!verdict.ok)
       throw new AuditBrokenError(
         `rollback: nothing rolled back, the audit log does not verify (concord audit verify): ${verdict.problem}`,
+      );
+    // The images are bound to the row's fingerprints (the target's before the repair, the one written): a
+    // before image edited while its row was pending is vouched for by no entry, and recovery, settling the
+    // row, would copy it into one.
+    const forged = entries.find(
+      (e) =>
+        (e.before ? fingerprintRow(e.key, e.before) : null) !== e.expected ||
+        (e.after ? fingerprintRow(e.key, e.after) : null) !== e.nextFingerprint,
+    );
+    if (forged)
+      throw new AuditBrokenError(
+        `rollback: nothing rolled back, the ledger row of repair ${forged.id} (${forged.dataset} key ${keyId(forged.key)} on ${forged.target}) holds a before or after image that is not what its fingerprints say (the row was edited)`,
       );
     const runId = newRunId();
     // The run's lease names this process, so that after a kill -9 the next rollback (or repair) settles the

@@ -80,6 +80,40 @@ describe.concurrent("concord rollback", () => {
     expect(query(state, "SELECT COUNT(*) AS n FROM audit WHERE type = 'rolled-back'")).toEqual([{ n: 0 }]);
   });
 
+  it("refuses a before image edited while its row was pending, which recovery then copied into an audit entry", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const { free, state, b } = replicas(dir);
+    const repair = await runConcord(["repair", "--json", "-c", free]);
+    expect(repair.code, repair.stderr).toBe(0);
+    const runId = parseJson<PlanJson>(repair).runId;
+    const repaired = JSON.stringify(itemsSnapshot(b));
+
+    // Row 7 as a run killed after its write landed leaves it (pending, long ago), its before image edited.
+    execSql(
+      state,
+      `UPDATE ledger SET outcome = 'pending', updated_at = 0,
+         before_values = replace(before_values, '"item 7"', '"forged"') WHERE key = '["7"]'`,
+    );
+    const rerun = await runConcord(["repair", "-c", free]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(query(state, "SELECT outcome FROM ledger WHERE key = '[\"7\"]'")).toEqual([
+      { outcome: "applied" },
+    ]);
+    // Recovery recorded the row as it found it: the chain and the ledger check cannot tell.
+    expect((await runConcord(["audit", "verify", "-c", free])).code).toBe(0);
+
+    const r = await runConcord(["rollback", "--run", runId, "-c", free]);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(
+      /^concord: rollback: nothing rolled back, the ledger row of repair \w+ \(items key \["7"\] on b\) holds a before or after image that is not what its fingerprints say \(the row was edited\)\n$/,
+    );
+    expect(r.code).toBe(3);
+    expect(JSON.stringify(itemsSnapshot(b))).toBe(repaired);
+  });
+
   it("SIGKILL while a batch is pending, then reruns: the rest rolled back once, nothing pending, the log verifies", async ({
     expect,
     onTestFinished,
