@@ -7,6 +7,11 @@ import type { StateStore } from "../state/state-store.js";
 import { loadVerifyKey } from "./anchor-keys.js";
 import { AnchorLogError, readAnchors } from "./anchor-log.js";
 
+/** Raised by a command that acts on the ledger (rollback) when the log does not verify: the ledger is not trusted. */
+export class AuditBrokenError extends Error {
+  override readonly name = "AuditBrokenError";
+}
+
 /** How the anchors stood, when anchoring is configured. */
 export interface AnchorSummary {
   readonly file: string;

@@ -19,13 +19,17 @@ const KNOWN_ERRORS: ReadonlySet<string> = new Set([
   "EscalationNotOpenError",
   "AnchorLogError",
   "AuditAnchorError",
+  "AuditBrokenError",
   "UnfinishedError",
   "ChangeFeedError",
   "ReplayError",
 ]);
 
-/** Known errors whose exit code is not the usage one: a log that no longer extends its anchor is a finding. */
-const EXIT_OF: Readonly<Record<string, number>> = { AuditAnchorError: 3 };
+/**
+ * Known errors whose exit code is not the usage one: a log that no longer extends its anchor, or that does not
+ * verify when a command would act on its ledger, is a finding.
+ */
+const EXIT_OF: Readonly<Record<string, number>> = { AuditAnchorError: 3, AuditBrokenError: 3 };
 
 /** A command that ended without a result: nothing was left for it to wait on (bin entry, `run`). */
 export class UnfinishedError extends Error {

@@ -1,9 +1,12 @@
 /** `concord rollback --run ID | --repair ID`: conditional inverse writes from the ledger's before images. */
+import { AuditBrokenError, verifyAudit } from "../audit/verify-audit.js";
 import { fingerprintRow } from "../core/fingerprint.js";
-import { keyToJson } from "../core/model.js";
+import { keyId, keyToJson } from "../core/model.js";
 import { repairId } from "../core/repair-id.js";
 import { observeKeys } from "../engine/observe-keys.js";
+import { recoverPending, STALE_RUN_MS } from "../engine/recover-pending.js";
 import { runRepairTasks } from "../engine/repair-dataset.js";
+import { HEARTBEAT_MS, keepLease, processOwner, runLease } from "../engine/run-liveness.js";
 import type { RepairTask } from "../execute/execute-repairs.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
@@ -41,58 +44,113 @@ export async function runRollback(options: RollbackOptions, io: CliIo = processI
           : `rollback --repair ${options.repair}: no applied repair with that id`,
       );
     }
+    // Rollback writes the ledger's before images back: a row edited behind the store's back (a forged image)
+    // would be written into the replica. The whole log is verified first (chain, anchors, ledger against the
+    // audit), and nothing is done on a log that does not verify.
+    const verdict = await verifyAudit(session.state, session.config.audit);
+    if (!verdict.ok)
+      throw new AuditBrokenError(
+        `rollback: nothing rolled back, the audit log does not verify (concord audit verify): ${verdict.problem}`,
+      );
+    // The images are bound to the row's fingerprints (the target's before the repair, the one written): a
+    // before image edited while its row was pending is vouched for by no entry, and recovery, settling the
+    // row, would copy it into one.
+    const forged = entries.find(
+      (e) =>
+        (e.before ? fingerprintRow(e.key, e.before) : null) !== e.expected ||
+        (e.after ? fingerprintRow(e.key, e.after) : null) !== e.nextFingerprint,
+    );
+    if (forged)
+      throw new AuditBrokenError(
+        `rollback: nothing rolled back, the ledger row of repair ${forged.id} (${forged.dataset} key ${keyId(forged.key)} on ${forged.target}) holds a before or after image that is not what its fingerprints say (the row was edited)`,
+      );
     const runId = newRunId();
+    // The run's lease names this process, so that after a kill -9 the next rollback (or repair) settles the
+    // repairs this one left pending at once instead of reporting them held by it.
+    const owner = processOwner();
+    await session.state.acquireLease(runLease(runId), owner, Date.now(), STALE_RUN_MS);
+    const lease = keepLease({
+      state: session.state,
+      now: Date.now,
+      name: runLease(runId),
+      owner,
+      ttlMs: STALE_RUN_MS,
+      everyMs: HEARTBEAT_MS,
+    });
     const out: Record<string, unknown>[] = [];
     let allOk = true;
-    for (const name of [...new Set(entries.map((e) => e.dataset))]) {
-      const ds = session.config.datasets.find((d) => d.name === name);
-      if (!ds)
-        throw new UsageError(`rollback: dataset ${name} is no longer declared in ${session.config.path}`);
-      const replicas = await session.replicas(ds);
-      const { resolved } = await observeKeys(ds, replicas, [], Date.now());
-      const tasks: RepairTask[] = entries
-        .filter((e) => e.dataset === name)
-        .map((e) => {
-          const nextFingerprint = e.before ? fingerprintRow(e.key, e.before) : null;
-          return {
-            id: repairId(name, e.key, e.target, e.nextFingerprint, nextFingerprint),
-            dataset: name,
-            key: e.key,
-            target: e.target,
-            expected: e.nextFingerprint,
-            next: e.before,
-            nextFingerprint,
-            before: e.after,
-            action: e.before ? "propagate" : "delete",
-          };
+    try {
+      for (const name of [...new Set(entries.map((e) => e.dataset))]) {
+        const ds = session.config.datasets.find((d) => d.name === name);
+        if (!ds)
+          throw new UsageError(`rollback: dataset ${name} is no longer declared in ${session.config.path}`);
+        const replicas = await session.replicas(ds);
+        const { resolved } = await observeKeys(ds, replicas, [], Date.now());
+        // An earlier rollback (or run) killed mid-batch left its claims pending: settled by what the targets
+        // hold, so that its inverse repairs can be claimed again here.
+        await recoverPending(name, replicas, resolved.shape, { runId, state: session.state, now: Date.now });
+        const tasks: RepairTask[] = entries
+          .filter((e) => e.dataset === name)
+          .map((e) => {
+            const nextFingerprint = e.before ? fingerprintRow(e.key, e.before) : null;
+            return {
+              id: repairId(name, e.key, e.target, e.nextFingerprint, nextFingerprint),
+              dataset: name,
+              key: e.key,
+              target: e.target,
+              expected: e.nextFingerprint,
+              next: e.before,
+              nextFingerprint,
+              before: e.after,
+              action: e.before ? "propagate" : "delete",
+            };
+          });
+        // An inverse an earlier rollback of these repairs carried out (and was then killed before marking
+        // them) is not claimed again: a claim on a record that already holds its before image, cut short by
+        // another kill, would be settled by recovery as a second landed write.
+        const earlier = await session.state.getRepairs(tasks.map((t) => t.id));
+        const carriedOut = (t: RepairTask) =>
+          ["rolled-back", "noop", "applied"].includes(earlier.get(t.id)?.outcome ?? "");
+        const results = await runRepairTasks(
+          name,
+          tasks.filter((t) => !carriedOut(t)),
+          replicas,
+          resolved.shape,
+          { runId, state: session.state, now: Date.now },
+          { writesPerSecond: ds.policy.limits.writesPerSecond, appliedEvent: "rolled-back" },
+        );
+        results.push(
+          ...tasks.filter(carriedOut).map((t) => ({
+            id: t.id,
+            key: t.key,
+            target: t.target,
+            outcome: "noop" as const,
+            earlier: true,
+          })),
+        );
+        const byId = new Map(results.map((r) => [r.id, r]));
+        const original = entries.filter((e) => e.dataset === name);
+        const undone = original.filter((_, i) =>
+          ["rolled-back", "noop"].includes(byId.get(tasks[i]!.id)?.outcome ?? ""),
+        );
+        await session.state.recordRepairs(
+          undone.map((e) => ({ ...e, outcome: "rolled-back", updatedAt: Date.now() })),
+        );
+        original.forEach((e, i) => {
+          const r = byId.get(tasks[i]!.id)!;
+          if (r.outcome !== "rolled-back" && r.outcome !== "noop") allOk = false;
+          out.push({
+            repair: e.id,
+            key: keyToJson(resolved.shape.key, r.key),
+            target: r.target,
+            outcome: r.outcome,
+            ...(r.error ? { error: r.error } : {}),
+          });
         });
-      const results = await runRepairTasks(
-        name,
-        tasks,
-        replicas,
-        resolved.shape,
-        { runId, state: session.state, now: Date.now },
-        { writesPerSecond: ds.policy.limits.writesPerSecond, appliedEvent: "rolled-back" },
-      );
-      const byId = new Map(results.map((r) => [r.id, r]));
-      const original = entries.filter((e) => e.dataset === name);
-      const undone = original.filter((_, i) =>
-        ["rolled-back", "noop"].includes(byId.get(tasks[i]!.id)?.outcome ?? ""),
-      );
-      await session.state.recordRepairs(
-        undone.map((e) => ({ ...e, outcome: "rolled-back", updatedAt: Date.now() })),
-      );
-      original.forEach((e, i) => {
-        const r = byId.get(tasks[i]!.id)!;
-        if (r.outcome !== "rolled-back" && r.outcome !== "noop") allOk = false;
-        out.push({
-          repair: e.id,
-          key: keyToJson(resolved.shape.key, r.key),
-          target: r.target,
-          outcome: r.outcome,
-          ...(r.error ? { error: r.error } : {}),
-        });
-      });
+      }
+    } finally {
+      await lease.stop();
+      await session.state.releaseLease(runLease(runId), owner).catch(() => {});
     }
     await session.anchorAudit();
     if (options.json) stdout.write(`${JSON.stringify(jsonDoc({ runId, rollbacks: out }), null, 2)}\n`);

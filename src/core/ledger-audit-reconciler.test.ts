@@ -95,6 +95,15 @@ describe("LedgerAuditReconciler", () => {
       [ledger("x", "rolled-back"), ledger(inverse(), "noop")],
       { ok: true, settled: 2, outcomes: 2 },
     ],
+    [
+      "… or by its inverse's write settled by recovery (applied) after the rollback was killed",
+      [
+        ["applied", "x"],
+        ["applied", inverse()],
+      ],
+      [ledger("x", "rolled-back"), ledger(inverse(), "applied")],
+      { ok: true, settled: 2, outcomes: 2 },
+    ],
     // The reproduction: applied repairs in the ledger without their audit entries.
     [
       "a ledger outcome without any audit entry",

@@ -60,7 +60,8 @@ export type ReconcileVerdict =
  *   same outcome; `pending` entries (a write in progress, or cut short) need none;
  * - a repair rolled back is recorded `rolled-back` in the ledger while its own audit entries end at
  *   `applied`: its inverse repair (expected = the written fingerprint, writing the before image, as
- *   `concord rollback` builds it) must then have an audit entry saying rolled-back or noop.
+ *   `concord rollback` builds it) must then have an audit entry saying rolled-back or noop (or applied: the
+ *   rollback's write, settled by recovery after its process died).
  * Memory: one id and outcome per repair in the audit log.
  */
 export class LedgerAuditReconciler {
@@ -118,7 +119,9 @@ export class LedgerAuditReconciler {
     if (last.outcome === e.outcome) return;
     if (e.outcome === "rolled-back" && last.outcome === "applied") {
       const inverse = this.last.get(inverseRepairId(e));
-      if (inverse && (inverse.outcome === "rolled-back" || inverse.outcome === "noop")) return;
+      // `applied`: the rollback's write landed and its process died before settling it; recovery, which does
+      // not know a rollback from a repair, recorded the landed write as applied.
+      if (inverse && ["rolled-back", "noop", "applied"].includes(inverse.outcome)) return;
       this.failure = `the ledger says ${what} is rolled-back, but no audit entry records its rollback`;
       return;
     }

@@ -49,6 +49,21 @@ describe.skipIf(!postgres)("a stalled PostgreSQL state store", () => {
     return path;
   }
 
+  it("from the first byte: exit 2 with one line naming the state store once", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    onTestFinished(() => proxy.forward());
+    const dir = tempDir(onTestFinished);
+    const path = config(dir);
+    proxy.stall();
+    const r = await spawnConcord(["scan", "-c", path]).done;
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^concord: state postgres(ql)?:\/\/[^\n]*(timed out|connection lost)[^\n]*\n$/);
+    expect(r.stderr.match(/state postgres/g), r.stderr).toHaveLength(1);
+    expect(r.stderr + r.stdout).not.toContain("s3cret-pw");
+  });
+
   it("mid-run: exit 2 with one line naming the state store within the deadlines; the password never shown", async ({
     expect,
     onTestFinished,

@@ -90,7 +90,10 @@ export class PostgresStateDb {
   ready(): Promise<void> {
     this.migrated ??= migratePostgresState(this.connections, this.schema).catch((err: unknown) => {
       this.migrated = undefined;
-      throw new StateStoreError(`state ${this.label}: ${describeError(err)}`);
+      // A deadline or a lost connection is already a StateStoreError naming the store.
+      throw err instanceof StateStoreError
+        ? err
+        : new StateStoreError(`state ${this.label}: ${describeError(err)}`);
     });
     return this.migrated;
   }

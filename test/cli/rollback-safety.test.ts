@@ -1,0 +1,162 @@
+/**
+ * `concord rollback` when things go wrong: a ledger edited behind the store's back (a forged before image is
+ * never written into a replica), and a rollback killed mid-batch (the next rollback settles what it left
+ * pending and finishes the work once).
+ */
+import { join } from "node:path";
+import { describe, it } from "vitest";
+import {
+  execSql,
+  ITEMS_DDL,
+  itemRows,
+  itemsConfig,
+  itemsSnapshot,
+  ledgerRows,
+  makeSqliteTable,
+  type PlanJson,
+  parseJson,
+  query,
+  runConcord,
+  spawnConcord,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from "./helpers.js";
+
+/** Rows that all differ (a renamed them and bumped their version). */
+const ROWS = 300;
+/** A rollback batch carries a second's worth of writes and waits about a second for them, pending. */
+const RATE = 50;
+
+/** a.db newer than b.db on every row; a config that rate-limits writes and one that does not. */
+function replicas(dir: string): { limited: string; free: string; state: string; b: string } {
+  const a = join(dir, "a.db");
+  const b = join(dir, "b.db");
+  const rows = itemRows(ROWS);
+  makeSqliteTable(a, "items", ITEMS_DDL, rows, {
+    sql: "UPDATE items SET name = name || ' (new)', version = version + 1;",
+  });
+  makeSqliteTable(b, "items", ITEMS_DDL, rows);
+  return {
+    limited: writeConfig(dir, itemsConfig(`limits: { writesPerSecond: ${RATE} }`), "limited.yaml"),
+    free: writeConfig(dir, itemsConfig(), "free.yaml"),
+    state: join(dir, "state.db"),
+    b,
+  };
+}
+
+/** Outcome entries per repair id that record a write (applied or rolled-back), for ids with more than one. */
+function writtenTwice(state: string): { repair: string; n: number }[] {
+  return query<{ repair: string; n: number }>(
+    state,
+    `SELECT json_extract(data, '$.repair') AS repair, COUNT(*) AS n FROM audit
+     WHERE type IN ('applied', 'rolled-back') GROUP BY repair HAVING n > 1`,
+  );
+}
+
+describe.concurrent("concord rollback", () => {
+  it("refuses (exit 3, one line naming the repair) when a ledger row's before image was edited; the replica is left alone", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const { free, state, b } = replicas(dir);
+    const repair = await runConcord(["repair", "--json", "-c", free]);
+    expect(repair.code, repair.stderr).toBe(0);
+    const runId = parseJson<PlanJson>(repair).runId;
+    const repaired = JSON.stringify(itemsSnapshot(b));
+
+    execSql(
+      state,
+      `UPDATE ledger SET before_values = replace(before_values, '"item 7"', '"forged"') WHERE key = '["7"]'`,
+    );
+    const r = await runConcord(["rollback", "--run", runId, "-c", free]);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.split("\n")).toHaveLength(2);
+    expect(r.stderr).toMatch(/^concord: rollback: nothing rolled back, the audit log does not verify/);
+    expect(r.stderr).toContain('items key ["7"] on b) does not match its audit entry');
+    expect(r.code).toBe(3);
+    expect(JSON.stringify(itemsSnapshot(b))).toBe(repaired);
+    expect(query(state, "SELECT COUNT(*) AS n FROM audit WHERE type = 'rolled-back'")).toEqual([{ n: 0 }]);
+  });
+
+  it("refuses a before image edited while its row was pending, which recovery then copied into an audit entry", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const { free, state, b } = replicas(dir);
+    const repair = await runConcord(["repair", "--json", "-c", free]);
+    expect(repair.code, repair.stderr).toBe(0);
+    const runId = parseJson<PlanJson>(repair).runId;
+    const repaired = JSON.stringify(itemsSnapshot(b));
+
+    // Row 7 as a run killed after its write landed leaves it (pending, long ago), its before image edited.
+    execSql(
+      state,
+      `UPDATE ledger SET outcome = 'pending', updated_at = 0,
+         before_values = replace(before_values, '"item 7"', '"forged"') WHERE key = '["7"]'`,
+    );
+    const rerun = await runConcord(["repair", "-c", free]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(query(state, "SELECT outcome FROM ledger WHERE key = '[\"7\"]'")).toEqual([
+      { outcome: "applied" },
+    ]);
+    // Recovery recorded the row as it found it: the chain and the ledger check cannot tell.
+    expect((await runConcord(["audit", "verify", "-c", free])).code).toBe(0);
+
+    const r = await runConcord(["rollback", "--run", runId, "-c", free]);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(
+      /^concord: rollback: nothing rolled back, the ledger row of repair \w+ \(items key \["7"\] on b\) holds a before or after image that is not what its fingerprints say \(the row was edited\)\n$/,
+    );
+    expect(r.code).toBe(3);
+    expect(JSON.stringify(itemsSnapshot(b))).toBe(repaired);
+  });
+
+  it("SIGKILL while a batch is pending, then reruns: the rest rolled back once, nothing pending, the log verifies", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const { limited, free, state, b } = replicas(dir);
+    const original = JSON.stringify(itemsSnapshot(b));
+    const repair = await runConcord(["repair", "--json", "-c", free]);
+    expect(repair.code, repair.stderr).toBe(0);
+    const runId = parseJson<PlanJson>(repair).runId;
+    const history: string[] = [];
+    const pendingNow = () => ledgerRows(state).filter((l) => l.outcome === "pending");
+
+    // Two kills, each while a rollback batch is pending (claimed, waiting for the rate limit or its write);
+    // the second rollback first settles what the first left pending.
+    for (let kill = 1; kill <= 2; kill++) {
+      const known = new Set(pendingNow().map((l) => l.id));
+      const run = spawnConcord(["rollback", "--run", runId, "-c", limited]);
+      let exited = false;
+      void run.done.then(() => {
+        exited = true;
+      });
+      await waitFor(() => exited || pendingNow().some((l) => !known.has(l.id)));
+      run.child.kill("SIGKILL");
+      const r = await run.done;
+      history.push(`kill ${kill} (${r.signal ?? `exit ${r.code}`}): ${pendingNow().length} pending`);
+      expect(r.signal, history.join("\n")).toBe("SIGKILL");
+    }
+    expect(pendingNow().length, history.join("\n")).toBeGreaterThan(0);
+
+    const rerun = await runConcord(["rollback", "--run", runId, "-c", free]);
+    expect(rerun.stderr, history.join("\n")).toBe("");
+    expect(rerun.stdout, history.join("\n")).toContain(`Rolled back: ${ROWS} repairs`);
+    expect(rerun.code, history.join("\n")).toBe(0);
+
+    expect(JSON.stringify(itemsSnapshot(b))).toBe(original);
+    expect(pendingNow()).toEqual([]);
+    expect(
+      query(state, "SELECT COUNT(*) AS n FROM ledger WHERE run_id = ? AND outcome = 'rolled-back'", runId),
+    ).toEqual([{ n: ROWS }]);
+    expect(writtenTwice(state), history.join("\n")).toEqual([]);
+    const verify = await runConcord(["audit", "verify", "-c", free]);
+    expect(verify.stdout, history.join("\n")).toMatch(/^Audit log intact/);
+    expect(verify.code, verify.stderr).toBe(0);
+  });
+});
