@@ -391,6 +391,7 @@ export class PostgresConnector implements Connector {
           label: this.options.label ?? "",
           stats: this.stats,
           count: (range) => this.count(shape, range),
+          keyBounds: (range) => this.keyBounds(shape, range),
         },
         here,
         there,
