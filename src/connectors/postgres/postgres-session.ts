@@ -242,6 +242,27 @@ export class PostgresSession {
   }
 
   /**
+   * Connects `connections` of the pool and the spare's one now, in the background, each set up (SESSION_SQL)
+   * and left idle: a comparison that needs several at once (the in-PostgreSQL pair: a cursor on each half,
+   * counts beside them, the records of the listed keys) then finds them ready instead of connecting on its
+   * critical path. A failure is left to the statement that next needs a connection.
+   */
+  warm(connections: number): void {
+    const spare = this.spare();
+    if (!spare) return;
+    for (const pool of [...Array.from({ length: connections }, () => this.db as Pool), spare]) {
+      void this.checkout(pool).then(
+        (client) =>
+          this.prepare(client).then(
+            () => client.release(),
+            (err: unknown) => client.release(err instanceof Error ? err : new Error(String(err))),
+          ),
+        () => undefined,
+      );
+    }
+  }
+
+  /**
    * The pool of one connection beside the main pool (undefined for a single client): a cursor on it never
    * waits for, nor holds, a connection the main pool's other statements need.
    */
