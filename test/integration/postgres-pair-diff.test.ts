@@ -366,4 +366,31 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
       await b.close();
     }
   }, 60_000);
+
+  it("a closed pair keeps no connection holding the process open, the connections warmed for it included", async () => {
+    const shape: RecordShape = {
+      key: [{ name: "id", type: "integer" }],
+      columns: [{ name: "v", type: "text" }],
+    };
+    await admin.query(`CREATE TABLE "${SCHEMA}".ca (id bigint PRIMARY KEY, v text)`);
+    await admin.query(`CREATE TABLE "${SCHEMA}".cb (id bigint PRIMARY KEY, v text)`);
+    await admin.query(`INSERT INTO "${SCHEMA}".ca SELECT i, 'v' FROM generate_series(1, 100) i`);
+    await admin.query(`INSERT INTO "${SCHEMA}".cb SELECT i, 'w' FROM generate_series(1, 100) i`);
+    // Sockets that keep the event loop alive (an unreferenced one is not listed).
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => /Socket|Pipe/.test(r)).length;
+    const before = sockets();
+    const a = openPostgresConnector(POSTGRES.url, `${SCHEMA}.ca`, { label: "t.a" });
+    const b = openPostgresConnector(POSTGRES.url, `${SCHEMA}.cb`, { label: "t.b" });
+    const pair = await a.pairDiff.pair(shape, b);
+    if (typeof pair === "string") throw new Error(pair);
+    let listed = 0;
+    for await (const batch of pair.diff({ lo: ["1"], hi: ["101"] }, 16, () => undefined))
+      listed += batch.length;
+    expect(listed).toBe(100);
+    expect(sockets()).toBeGreaterThan(before);
+    await a.close();
+    await b.close();
+    // Each socket closes once its backend has exited; the process does not wait for that.
+    expect(sockets()).toBe(before);
+  }, 60_000);
 });
