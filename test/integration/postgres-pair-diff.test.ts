@@ -8,10 +8,10 @@ import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { PairedKey } from "../../src/connectors/connector.js";
 import { openPostgresConnector } from "../../src/connectors/postgres/postgres-connector.js";
-import type { RecordShape } from "../../src/core/model.js";
+import type { KeyRange, RecordShape } from "../../src/core/model.js";
 import { runConcord, tempDir } from "../cli/helpers.js";
 import { POSTGRES, serviceAvailable } from "../support/services.js";
 
@@ -305,5 +305,92 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
       await a.close();
       await b.close();
     }
+  }, 60_000);
+
+  it("compares the first and last segments (open ranges) in halves too, cut at this replica's bounds: keys beyond them still listed", async () => {
+    // 1,000 rows on the first replica; the second lacks some, changes some and holds keys below and above
+    // the first's (only there: in the open halves beyond the cut).
+    await admin.query(`CREATE TABLE "${SCHEMA}".oa (id bigint PRIMARY KEY, v text)`);
+    await admin.query(`CREATE TABLE "${SCHEMA}".ob (id bigint PRIMARY KEY, v text)`);
+    await admin.query(`INSERT INTO "${SCHEMA}".oa SELECT i, 'v' || i FROM generate_series(100, 1099) i`);
+    await admin.query(
+      `INSERT INTO "${SCHEMA}".ob SELECT i, CASE WHEN i % 13 = 0 THEN 'changed' ELSE 'v' || i END ` +
+        `FROM generate_series(100, 1099) i WHERE i % 17 <> 3`,
+    );
+    await admin.query(
+      `INSERT INTO "${SCHEMA}".ob SELECT i, 'new' FROM generate_series(1, 20) i UNION ALL ` +
+        `SELECT i, 'new' FROM generate_series(1100, 1120) i`,
+    );
+    const shape: RecordShape = {
+      key: [{ name: "id", type: "integer" }],
+      columns: [{ name: "v", type: "text" }],
+    };
+    const a = openPostgresConnector(POSTGRES.url, `${SCHEMA}.oa`, { label: "t.a" });
+    const b = openPostgresConnector(POSTGRES.url, `${SCHEMA}.ob`, { label: "t.b" });
+    try {
+      const pair = await a.pairDiff.pair(shape, b);
+      if (typeof pair === "string") throw new Error(pair);
+      const bounds = vi.spyOn(a, "keyBounds");
+      const ranges: [KeyRange, string][] = [
+        [{ lo: null, hi: ["600"] }, "id < 600"],
+        [{ lo: ["600"], hi: null }, "id >= 600"],
+        [{ lo: null, hi: null }, "true"],
+      ];
+      for (const [range, where] of ranges) {
+        const listed: PairedKey[] = [];
+        let told: number | undefined;
+        for await (const batch of pair.diff(range, 16, (n) => {
+          told = n;
+        })) {
+          listed.push(...batch);
+        }
+        const { rows } = await admin.query<{ id: string; here: boolean; there: boolean }>(
+          `SELECT coalesce(x.id, y.id)::text AS id, x.id IS NOT NULL AS here, y.id IS NOT NULL AS there ` +
+            `FROM (SELECT * FROM "${SCHEMA}".oa WHERE ${where}) x ` +
+            `FULL JOIN (SELECT * FROM "${SCHEMA}".ob WHERE ${where}) y ON x.id = y.id ` +
+            `WHERE x.id IS NULL OR y.id IS NULL OR x.v <> y.v ORDER BY coalesce(x.id, y.id)`,
+        );
+        const { rows: counted } = await admin.query<{ n: string }>(
+          `SELECT count(*)::text AS n FROM "${SCHEMA}".oa WHERE ${where}`,
+        );
+        expect(rows.length).toBeGreaterThan(32);
+        expect(listed.map((k) => [k.key[0], k.here, k.there])).toEqual(
+          rows.map((r) => [r.id, r.here, r.there]),
+        );
+        expect(told).toBe(Number(counted[0]!.n));
+      }
+      // Each open range was closed for the cut at the first replica's own keys: it was compared in halves.
+      expect(bounds.mock.calls.map(([, range]) => range)).toEqual(ranges.map(([range]) => range));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
+
+  it("a closed pair keeps no connection holding the process open, the connections warmed for it included", async () => {
+    const shape: RecordShape = {
+      key: [{ name: "id", type: "integer" }],
+      columns: [{ name: "v", type: "text" }],
+    };
+    await admin.query(`CREATE TABLE "${SCHEMA}".ca (id bigint PRIMARY KEY, v text)`);
+    await admin.query(`CREATE TABLE "${SCHEMA}".cb (id bigint PRIMARY KEY, v text)`);
+    await admin.query(`INSERT INTO "${SCHEMA}".ca SELECT i, 'v' FROM generate_series(1, 100) i`);
+    await admin.query(`INSERT INTO "${SCHEMA}".cb SELECT i, 'w' FROM generate_series(1, 100) i`);
+    // Sockets that keep the event loop alive (an unreferenced one is not listed).
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => /Socket|Pipe/.test(r)).length;
+    const before = sockets();
+    const a = openPostgresConnector(POSTGRES.url, `${SCHEMA}.ca`, { label: "t.a" });
+    const b = openPostgresConnector(POSTGRES.url, `${SCHEMA}.cb`, { label: "t.b" });
+    const pair = await a.pairDiff.pair(shape, b);
+    if (typeof pair === "string") throw new Error(pair);
+    let listed = 0;
+    for await (const batch of pair.diff({ lo: ["1"], hi: ["101"] }, 16, () => undefined))
+      listed += batch.length;
+    expect(listed).toBe(100);
+    expect(sockets()).toBeGreaterThan(before);
+    await a.close();
+    await b.close();
+    // Each socket closes once its backend has exited; the process does not wait for that.
+    expect(sockets()).toBe(before);
   }, 60_000);
 });

@@ -1,8 +1,14 @@
 /** Table tests of the in-PostgreSQL pair: which pairs are declined and the statement that compares them. */
 import { describe, expect, it } from "vitest";
-import type { RecordShape } from "../../core/model.js";
+import type { Key, KeyRange, RecordShape } from "../../core/model.js";
 import type { PgColumn } from "./postgres-column-types.js";
-import { type PostgresPairSide, pairDiffSql, pairHalves, postgresPairRefusal } from "./postgres-pair-diff.js";
+import {
+  type PostgresPairSide,
+  pairDiffSql,
+  pairHalves,
+  pairHalvesOf,
+  postgresPairRefusal,
+} from "./postgres-pair-diff.js";
 import { PostgresShapeSql, sqlLiteral } from "./postgres-shape-sql.js";
 
 const SHAPE: RecordShape = {
@@ -127,5 +133,67 @@ describe("pairHalves", () => {
     ["a text key", TEXT, { lo: ["a"], hi: ["z"] }, undefined],
   ] as const)("%s", (_, shape, range, halves) => {
     expect(pairHalves(shape, range)).toEqual(halves);
+  });
+});
+
+describe("pairHalvesOf", () => {
+  const TEXT: RecordShape = { key: [{ name: "k", type: "text" }], columns: [] };
+  // This replica's keys run from 100 to 2049; an open end is closed for the cut at them, and stays open.
+  const bounds = async (_: KeyRange): Promise<{ first: Key; last: Key } | null> => ({
+    first: ["100"],
+    last: ["2049"],
+  });
+  it.each([
+    [
+      "a bounded range, as pairHalves cuts it",
+      SHAPE,
+      { lo: ["100"], hi: ["2050"] },
+      bounds,
+      [
+        { lo: ["100"], hi: ["1075"] },
+        { lo: ["1075"], hi: ["2050"] },
+      ],
+    ],
+    [
+      "the first segment (open below): cut from the first key, still open below",
+      SHAPE,
+      { lo: null, hi: ["2050"] },
+      bounds,
+      [
+        { lo: null, hi: ["1075"] },
+        { lo: ["1075"], hi: ["2050"] },
+      ],
+    ],
+    [
+      "the last segment (open above): cut up to the last key, still open above",
+      SHAPE,
+      { lo: ["100"], hi: null },
+      bounds,
+      [
+        { lo: ["100"], hi: ["1075"] },
+        { lo: ["1075"], hi: null },
+      ],
+    ],
+    [
+      "the whole table",
+      SHAPE,
+      { lo: null, hi: null },
+      bounds,
+      [
+        { lo: null, hi: ["1075"] },
+        { lo: ["1075"], hi: null },
+      ],
+    ],
+    ["no key of this replica in the range", SHAPE, { lo: null, hi: ["10"] }, async () => null, undefined],
+    [
+      "one key of this replica in the whole range",
+      SHAPE,
+      { lo: null, hi: null },
+      async () => ({ first: ["7"], last: ["7"] }),
+      undefined,
+    ],
+    ["a text key", TEXT, { lo: null, hi: ["z"] }, bounds, undefined],
+  ] as const)("%s", async (_, shape, range, keyBounds, halves) => {
+    expect(await pairHalvesOf(shape, range, keyBounds)).toEqual(halves);
   });
 });

@@ -5,7 +5,7 @@
  */
 
 import { integerSplit, rangesBetween } from "../../core/key-split.js";
-import { compareKeys, type KeyRange, type RecordShape } from "../../core/model.js";
+import { compareKeys, type Key, type KeyRange, type RecordShape } from "../../core/model.js";
 import { ConnectorError, type InStorePair, type PairedKey } from "../connector.js";
 import { rawSql } from "./postgres-canonical-sql.js";
 import { type PgColumn, postgresLogicalType, TEXT_BASE_TYPES } from "./postgres-column-types.js";
@@ -152,6 +152,8 @@ export interface PostgresPairHost {
   readonly stats: { queries: number; rowsRead: number; bytesRead: number; rowsScanned: number };
   /** This replica's rows in a range (its own statement, on another connection of the pool). */
   count(range: KeyRange): Promise<number>;
+  /** This replica's first and last keys in a range (two index probes), or null. */
+  keyBounds(range: KeyRange): Promise<{ first: Key; last: Key } | null>;
 }
 
 /**
@@ -161,6 +163,33 @@ export interface PostgresPairHost {
  */
 export function pairHalves(shape: RecordShape, range: KeyRange): KeyRange[] | undefined {
   const mid = integerSplit(shape, range, 2);
+  return mid?.length === 1 ? rangesBetween(range, mid) : undefined;
+}
+
+/**
+ * The halves of `range` as `pairHalves` cuts them, an open end closed for the cut at this replica's first or
+ * last key in the range (the first and last segments of a run, or a table scanned as one segment): the
+ * halves keep the range's open ends, so keys beyond this replica's bounds (rows only the other holds) are
+ * still in one of them. Undefined when the key is not one integer or this replica has no key in the range.
+ */
+export async function pairHalvesOf(
+  shape: RecordShape,
+  range: KeyRange,
+  bounds: (range: KeyRange) => Promise<{ first: Key; last: Key } | null>,
+): Promise<KeyRange[] | undefined> {
+  if (range.lo && range.hi) return pairHalves(shape, range);
+  if (shape.key.length !== 1 || shape.key[0]!.type !== "integer") return undefined;
+  const b = await bounds(range);
+  const first = b?.first[0];
+  const last = b?.last[0];
+  if (first === null || first === undefined || last === null || last === undefined) return undefined;
+  let hi: Key;
+  try {
+    hi = range.hi ?? [(BigInt(last) + 1n).toString()];
+  } catch {
+    return undefined;
+  }
+  const mid = integerSplit(shape, { lo: range.lo ?? [first], hi }, 2);
   return mid?.length === 1 ? rangesBetween(range, mid) : undefined;
 }
 
@@ -211,7 +240,7 @@ export function postgresPair(
       batchSize: number,
       onRows: (rows: number) => void,
     ): AsyncIterable<readonly PairedKey[]> {
-      const parts = pairHalves(shape, range) ?? [range];
+      const parts = (await pairHalvesOf(shape, range, (r) => host.keyBounds(r))) ?? [range];
       const queries = parts.map((r) => pairDiffSql(here, there, r));
       // Counted beside the joins on other connections of the pool (a pair needs two: see pairDiff), told
       // before the first batch.

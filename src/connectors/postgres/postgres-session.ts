@@ -242,6 +242,27 @@ export class PostgresSession {
   }
 
   /**
+   * Connects `connections` of the pool and the spare's one now, in the background, each set up (SESSION_SQL)
+   * and left idle: a comparison that needs several at once (the in-PostgreSQL pair: a cursor on each half,
+   * counts beside them, the records of the listed keys) then finds them ready instead of connecting on its
+   * critical path. A failure is left to the statement that next needs a connection.
+   */
+  warm(connections: number): void {
+    const spare = this.spare();
+    if (!spare) return;
+    for (const pool of [...Array.from({ length: connections }, () => this.db as Pool), spare]) {
+      void this.checkout(pool).then(
+        (client) =>
+          this.prepare(client).then(
+            () => client.release(),
+            (err: unknown) => client.release(err instanceof Error ? err : new Error(String(err))),
+          ),
+        () => undefined,
+      );
+    }
+  }
+
+  /**
    * The pool of one connection beside the main pool (undefined for a single client): a cursor on it never
    * waits for, nor holds, a connection the main pool's other statements need.
    */
@@ -267,6 +288,11 @@ export class PostgresSession {
       if (!isPool(this.db)) socketOf(this.db)?.destroy();
       ending.catch(() => undefined);
     }).catch(() => undefined);
+    // The goodbyes are written (a write still pending keeps the process alive on its own); each socket then
+    // stays open until the server's backend has exited, tens of milliseconds on a busy server, which a
+    // process that is done would otherwise wait for before exiting. Nothing more is read from them.
+    for (const c of this.clients) socketOf(c)?.unref();
+    if (!isPool(this.db)) socketOf(this.db)?.unref();
   }
 
   /** True when a second statement can run beside a held connection: a pool of at least two connections. */
