@@ -2,6 +2,7 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { StringDecoder } from "node:string_decoder";
 
 /**
  * A value's JSON as `JSON.stringify(value, null, 2)` writes it, kept as text: a document writer copies it
@@ -9,6 +10,20 @@ import { join } from "node:path";
  */
 export class JsonText {
   constructor(readonly text: string) {}
+}
+
+/** A spill's values standing as one item of a list: a document writer copies their text (`indented`). */
+export class JsonItems {
+  constructor(private readonly spill: JsonSpill) {}
+
+  /** True when the spill holds no value. */
+  get empty(): boolean {
+    return this.spill.count === 0;
+  }
+
+  indented(pad: string): Iterable<string> {
+    return this.spill.indented(pad);
+  }
 }
 
 /**
@@ -34,9 +49,14 @@ export class JsonSpill {
 
   /** Appends the value `make` builds (called only when the list is kept). */
   push(make: () => unknown): void {
+    this.pushText(() => JSON.stringify(make(), null, 2));
+  }
+
+  /** Appends a value as the indented JSON `make` writes (`JSON.stringify(value, null, 2)`'s text exactly). */
+  pushText(make: () => string): void {
     this.count++;
     if (this.fd === undefined) return;
-    this.buffer.push(JSON.stringify(make(), null, 2));
+    this.buffer.push(make());
     if (this.buffer.length >= 1000) this.flush();
   }
 
@@ -72,6 +92,43 @@ export class JsonSpill {
         for (const v of values) if (v) yield new JsonText(v);
       }
       if (rest) yield new JsonText(rest);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Every value pushed, in order, as one list item a document writer copies in large chunks. */
+  items(): JsonItems {
+    return new JsonItems(this);
+  }
+
+  /**
+   * The values' JSON as the members of an array whose items are indented by `pad`: each value's lines
+   * indented by `pad` and preceded by a newline and `pad`, values separated by commas. Worked on 64 KiB of
+   * the file at a time, not value by value (a report of 100k values spent a third of its time there).
+   */
+  *indented(pad: string): Iterable<string> {
+    if (this.path === undefined) throw new Error("this list was counted, not kept");
+    this.flush();
+    if (this.count === 0) return;
+    const fd = openSync(this.path, "r");
+    try {
+      const chunk = Buffer.alloc(1 << 16);
+      const decoder = new StringDecoder("utf8");
+      const newline = `\n${pad}`;
+      // The file ends with END, which separates no two values: each chunk's last two characters wait for the next.
+      let held = "\n";
+      let pos = 0;
+      for (;;) {
+        const n = readSync(fd, chunk, 0, chunk.length, pos);
+        if (n === 0) break;
+        pos += n;
+        const text = held + decoder.write(chunk.subarray(0, n));
+        held = text.slice(-END.length);
+        const body = text.slice(0, -END.length);
+        if (body) yield body.replaceAll("\n", newline).replaceAll(END[0]!, ",");
+      }
+      if (held !== END) throw new Error(`spill ${this.path} does not end with a whole value`);
     } finally {
       closeSync(fd);
     }
