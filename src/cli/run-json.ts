@@ -38,7 +38,7 @@ export async function writeJson(
         first = false;
         for (const text of item.indented(`${indent}  `)) {
           out += text;
-          if (out.length > 1 << 16) {
+          if (out.length > 1 << 15) {
             await put(stream, out);
             out = "";
           }
