@@ -84,7 +84,7 @@ function comparedSql(ref: string, col: PgColumn, type: string): string {
 /**
  * The statement listing the keys of `range` held on one side only or whose rows differ, in key order:
  * canonical key texts, then 1 (here only), 2 (there only) or 3 (both, rows differ), then each side's row as
- * `fetchRecords` reads it (`rawColumns`; NULLs where the side lacks the key), so the engine fetches neither. Text keys are matched by
+ * `fetchRecords` reads it (`rawList`'s texts; NULLs where the side lacks the key), so the engine fetches neither. Text keys are matched by
  * their bytes (the columns' own equality where both are deterministic and share a collation, so the key
  * indexes serve the join) and ordered by them (COLLATE "C"), as Concord orders keys.
  */
@@ -123,9 +123,9 @@ export function pairDiffSql(
     const cols = all
       .slice(width)
       .map((c, j) => `${comparedSql(ref(c.name), p.s.native[width + j]!, c.type)} AS c${j}`);
-    const raws = p.s.rawColumns.map((r, j) => `${r} AS r${j}`);
+    const plain = all.map((c, j) => `${ref(c.name)} AS p${j}`);
     const where = wheres.get(p);
-    return `(SELECT ${[...keys, ...cols, ...raws].join(", ")} FROM ${p.source} AS ${T}${where ? ` WHERE ${where}` : ""})`;
+    return `(SELECT ${[...keys, ...cols, ...plain].join(", ")} FROM ${p.source} AS ${T}${where ? ` WHERE ${where}` : ""})`;
   };
   const on = shape.key.map((_, i) => `a.k${i} = b.k${i}`).join(" AND ");
   const outs = shape.key.map((_, i) => `coalesce(a.o${i}, b.o${i})`).join(", ");
@@ -138,10 +138,13 @@ export function pairDiffSql(
   const n = all.length - width;
   const rows = (x: string) => `ROW(${Array.from({ length: n }, (_, j) => `${x}.c${j}`).join(", ")})`;
   const differs = n > 0 ? ` OR ${rows("a")} IS DISTINCT FROM ${rows("b")}` : "";
-  const raws = (x: string) => all.map((_, j) => `${x}.r${j}`).join(", ");
+  // Read as fetchRecords reads them, from the joined columns: only the listed rows' texts are built (the
+  // expressions in a side's own select list are computed for every row the join reads).
+  const raws = (x: string, p: PostgresPairSide) =>
+    all.map((c, j) => rawSql(`${x}.p${j}`, p.s.native[j]!, c.type)).join(", ");
   return {
     text:
-      `SELECT ${outs}, CASE WHEN b.k0 IS NULL THEN 1 WHEN a.k0 IS NULL THEN 2 ELSE 3 END, ${raws("a")}, ${raws("b")} ` +
+      `SELECT ${outs}, CASE WHEN b.k0 IS NULL THEN 1 WHEN a.k0 IS NULL THEN 2 ELSE 3 END, ${raws("a", here)}, ${raws("b", there)} ` +
       `FROM ${side(here)} a FULL JOIN ${side(there)} b ON ${on} ` +
       `WHERE a.k0 IS NULL OR b.k0 IS NULL${differs} ORDER BY ${order}`,
     values: params.values,

@@ -114,8 +114,6 @@ export class PostgresShapeSql {
   readonly keyOut: string;
   /** Select list: raw texts of key and compared columns, for RowCodec. */
   readonly rawList: string;
-  /** `rawList`'s expressions, one per column (key columns first). */
-  readonly rawColumns: readonly string[];
   readonly orderBy: string;
   /** Native column of each shape column (key columns first). */
   readonly native: readonly PgColumn[];
@@ -174,8 +172,7 @@ export class PostgresShapeSql {
       ),
     );
     this.keyOut = this.keys.map((k) => k.out).join(", ");
-    this.rawColumns = all.map((c, i) => rawSql(ref(c.name), this.native[i]!, c.type));
-    this.rawList = this.rawColumns.join(", ");
+    this.rawList = all.map((c, i) => rawSql(ref(c.name), this.native[i]!, c.type)).join(", ");
     this.orderBy = this.orderIn("ASC");
   }
 
