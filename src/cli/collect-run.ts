@@ -14,7 +14,7 @@ import { type RunMode, type RunTotals, runDataset } from "../engine/run-dataset.
 import type { ExpectedState, StaleEntry } from "../engine/run-segment.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import type { DiffFileWriter } from "./diff-file.js";
-import { decisionJson, divergenceJson, repairJson } from "./json-items.js";
+import { decisionJson, divergenceText, repairJson } from "./json-items.js";
 import type { JsonSpill, SpillDir } from "./json-spill.js";
 import type { Progress } from "./progress.js";
 import type { Session } from "./session.js";
@@ -124,7 +124,7 @@ export async function collectRun(
             const keyColumns = scan.shape.key;
             const valueColumns = options.values ? scan.shape.columns.map((c) => c.name) : undefined;
             for (const d of scan.divergences) {
-              spill.divergences.push(() => divergenceJson(keyColumns, d, valueColumns));
+              spill.divergences.pushText(() => divergenceText(keyColumns, d, valueColumns));
               if (shownDivergences.length < shown) shownDivergences.push(d);
             }
             for (const d of plan?.decisions ?? []) {

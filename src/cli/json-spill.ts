@@ -2,6 +2,7 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { StringDecoder } from "node:string_decoder";
 
 /**
  * A value's JSON as `JSON.stringify(value, null, 2)` writes it, kept as text: a document writer copies it
@@ -11,11 +12,32 @@ export class JsonText {
   constructor(readonly text: string) {}
 }
 
+/** A spill's values standing as one item of a list: a document writer copies their text (`indented`). */
+export class JsonItems {
+  constructor(private readonly spill: JsonSpill) {}
+
+  /** True when the spill holds no value. */
+  get empty(): boolean {
+    return this.spill.count === 0;
+  }
+
+  indented(pad: string): Iterable<string> {
+    return this.spill.indented(pad);
+  }
+}
+
 /**
  * Ends each value in a spill file. JSON text never holds a raw control character (they are escaped in
  * strings), so a value's indented JSON, newlines and all, ends exactly where this stands.
  */
 const END = "\x1e\n";
+
+/**
+ * Characters buffered before a write: the joined text and its UTF-8 bytes stay ordinary young objects. At
+ * 1,000 values (about 420 KB of divergences) each write allocated both as large objects, in fresh pages of
+ * their own, which took a tenth of a 100k-divergence report's CPU.
+ */
+const FLUSH_CHARS = 32 * 1024;
 
 /**
  * JSON values appended to a temporary file as indented JSON, each ended by a record separator, read back
@@ -25,6 +47,8 @@ const END = "\x1e\n";
 export class JsonSpill {
   private readonly fd: number | undefined;
   private buffer: string[] = [];
+  /** The characters in `buffer`. */
+  private buffered = 0;
   /** How many values were pushed. */
   count = 0;
 
@@ -34,15 +58,23 @@ export class JsonSpill {
 
   /** Appends the value `make` builds (called only when the list is kept). */
   push(make: () => unknown): void {
+    this.pushText(() => JSON.stringify(make(), null, 2));
+  }
+
+  /** Appends a value as the indented JSON `make` writes (`JSON.stringify(value, null, 2)`'s text exactly). */
+  pushText(make: () => string): void {
     this.count++;
     if (this.fd === undefined) return;
-    this.buffer.push(JSON.stringify(make(), null, 2));
-    if (this.buffer.length >= 1000) this.flush();
+    const text = make();
+    this.buffer.push(text);
+    this.buffered += text.length;
+    if (this.buffered >= FLUSH_CHARS) this.flush();
   }
 
   private flush(): void {
     if (this.fd !== undefined && this.buffer.length) writeSync(this.fd, `${this.buffer.join(END)}${END}`);
     this.buffer = [];
+    this.buffered = 0;
   }
 
   /** Every value pushed, in order, one at a time. */
@@ -72,6 +104,43 @@ export class JsonSpill {
         for (const v of values) if (v) yield new JsonText(v);
       }
       if (rest) yield new JsonText(rest);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Every value pushed, in order, as one list item a document writer copies in large chunks. */
+  items(): JsonItems {
+    return new JsonItems(this);
+  }
+
+  /**
+   * The values' JSON as the members of an array whose items are indented by `pad`: each value's lines
+   * indented by `pad` and preceded by a newline and `pad`, values separated by commas. Worked on 32 KiB of
+   * the file at a time, not value by value (a report of 100k values spent a third of its time there).
+   */
+  *indented(pad: string): Iterable<string> {
+    if (this.path === undefined) throw new Error("this list was counted, not kept");
+    this.flush();
+    if (this.count === 0) return;
+    const fd = openSync(this.path, "r");
+    try {
+      const chunk = Buffer.alloc(1 << 15);
+      const decoder = new StringDecoder("utf8");
+      const newline = `\n${pad}`;
+      // The file ends with END, which separates no two values: each chunk's last two characters wait for the next.
+      let held = "\n";
+      let pos = 0;
+      for (;;) {
+        const n = readSync(fd, chunk, 0, chunk.length, pos);
+        if (n === 0) break;
+        pos += n;
+        const text = held + decoder.write(chunk.subarray(0, n));
+        held = text.slice(-END.length);
+        const body = text.slice(0, -END.length);
+        if (body) yield body.replaceAll("\n", newline).replaceAll(END[0]!, ",");
+      }
+      if (held !== END) throw new Error(`spill ${this.path} does not end with a whole value`);
     } finally {
       closeSync(fd);
     }

@@ -4,7 +4,7 @@ import type { RunMode } from "../engine/run-dataset.js";
 import type { RunReport } from "./collect-run.js";
 import { jsonDoc } from "./json-doc.js";
 import { repairJson } from "./json-items.js";
-import { JsonText } from "./json-spill.js";
+import { JsonItems, JsonText } from "./json-spill.js";
 
 /** Writes text to a stream, waiting for it to drain when its buffer is full. */
 async function put(stream: NodeJS.WritableStream, text: string): Promise<void> {
@@ -14,7 +14,8 @@ async function put(stream: NodeJS.WritableStream, text: string): Promise<void> {
 /**
  * Writes `doc` as `JSON.stringify(doc, null, 2)` would, except that every member whose value is an
  * iterable (or async iterable) in `arrays`, keyed by a marker string standing in `doc`, is streamed element
- * by element (a JsonText element is copied as it is, indented).
+ * by element (a JsonText element is copied as it is, indented; a JsonItems element stands for all of its
+ * spill's values, copied in chunks).
  */
 export async function writeJson(
   stream: NodeJS.WritableStream,
@@ -31,6 +32,19 @@ export async function writeJson(
     let first = true;
     let out = `${indent}${head}[`;
     for await (const item of items) {
+      if (item instanceof JsonItems) {
+        if (item.empty) continue;
+        if (!first) out += ",";
+        first = false;
+        for (const text of item.indented(`${indent}  `)) {
+          out += text;
+          if (out.length > 1 << 15) {
+            await put(stream, out);
+            out = "";
+          }
+        }
+        continue;
+      }
       const json = item instanceof JsonText ? item.text : JSON.stringify(item, null, 2);
       out += `${first ? "" : ","}\n${indent}  ${json.replaceAll("\n", `\n${indent}  `)}`;
       first = false;
@@ -76,17 +90,17 @@ export async function writeRunsJson(
     const doc: Record<string, unknown> = {
       name: run.name,
       replicas: run.totals.replicas,
-      divergences: marker(chain<unknown>(schema, run.spill.divergences.texts())),
+      divergences: marker(chain<unknown>(schema, [run.spill.divergences.items()])),
       counts: run.totals.counts,
       stats: run.totals.stats,
       notes: resolved.notes,
     };
     if (mode === "scan") return doc;
-    doc.decisions = marker(run.spill.decisions.texts());
+    doc.decisions = marker([run.spill.decisions.items()]);
     doc.actions = run.actions;
     doc.guard = run.guard ?? null;
     if (mode === "plan") return doc;
-    doc.repairs = marker(run.spill.repairs.texts());
+    doc.repairs = marker([run.spill.repairs.items()]);
     doc.summary = run.summary;
     doc.recovered = run.recovered.map((r) => repairJson(resolved.shape.key, r));
     if (fromFile)

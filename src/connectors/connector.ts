@@ -175,6 +175,11 @@ export interface PairedKey {
   readonly here: boolean;
   /** Held by the other replica. */
   readonly there: boolean;
+  /**
+   * The two replicas' records, read with the listing, when the store returns them (PostgreSQL): the engine
+   * then fetches neither. Absent, or missing a side that holds the key, when it does not.
+   */
+  readonly records?: { readonly here?: StoredRecord | undefined; readonly there?: StoredRecord | undefined };
 }
 
 /** Two replicas compared inside one store (see PairDiffCapability). */

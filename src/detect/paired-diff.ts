@@ -1,7 +1,7 @@
 /** Detection between two replicas compared inside their store (the connectors' `pairDiff`), when they can be. */
 import type { InStorePair } from "../connectors/connector.js";
-import type { Observation } from "../core/classify.js";
-import type { KeyRange, RecordShape } from "../core/model.js";
+import type { Observation, ReplicaObservation } from "../core/classify.js";
+import type { KeyRange, RecordShape, StoredRecord } from "../core/model.js";
 import type { DetectReplica } from "./detect-divergences.js";
 
 /**
@@ -32,8 +32,10 @@ export function pairNote(pair: InStorePair | string | undefined): string | undef
 }
 
 /**
- * Observations of the keys the pair lists in `range` (in key order, batches as listed). The two replicas'
- * fingerprints are only placeholders telling them apart, comparable within the observation: the caller
+ * Observations of the keys the pair lists in `range` (in key order, batches as listed). Where the store read
+ * the records with the listing (`PairedKey.records`), each replica holding the key is observed with its
+ * record's fingerprint and values, which the caller then uses as fetched; otherwise the two replicas'
+ * fingerprints are only placeholders telling them apart, comparable within the observation, and the caller
  * fetches the records. `onRows` is told the first replica's rows in the range, `onListed` the keys each
  * replica holds among those listed.
  */
@@ -55,12 +57,24 @@ export async function* pairedObservations(
       return {
         key: k.key,
         replicas: {
-          [a]: k.here ? { present: true, fingerprint: "here" } : { present: false },
-          [b]: k.there ? { present: true, fingerprint: "there" } : { present: false },
+          [a]: observed(k.here, k.records?.here, "here"),
+          [b]: observed(k.there, k.records?.there, "there"),
         },
       };
     });
     onListed(here, there);
     yield out;
   }
+}
+
+/** One replica's part of a listed key: its record as read with the listing, or a placeholder fingerprint. */
+function observed(
+  present: boolean,
+  record: StoredRecord | undefined,
+  placeholder: string,
+): ReplicaObservation {
+  if (!present) return { present: false };
+  return record
+    ? { present: true, fingerprint: record.fingerprint, values: record.values }
+    : { present: true, fingerprint: placeholder };
 }

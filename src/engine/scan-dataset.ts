@@ -90,21 +90,24 @@ const FETCH_BATCH = 500;
 /**
  * The full records of the observed keys on every replica that listed them, as observations with values
  * and versions. A record deleted between listing and fetching reads as absent: the observation is what was
- * fetched.
+ * fetched. An observation whose replicas holding the key all come with their values (an in-store pair
+ * read the records with the listing) is taken as fetched: only its versions are read from the values.
  */
 export async function fetchObservations(
   resolved: ResolvedShape,
   replicas: readonly OpenReplica[],
   batch: readonly Observation[],
 ): Promise<Observation[]> {
+  const read = batch.filter((o) => !withValues(o, replicas));
   const records = await Promise.all(
     replicas.map(async (r) => {
-      const keys = batch.filter((o) => o.replicas[r.name]?.present).map((o) => o.key);
+      const keys = read.filter((o) => o.replicas[r.name]?.present).map((o) => o.key);
       const got = keys.length ? await r.connector.fetchRecords(resolved.shape, keys) : [];
       return new Map<string, StoredRecord>(got.map((rec) => [keyId(rec.key), rec]));
     }),
   );
   return batch.map((o) => {
+    if (read.length < batch.length && withValues(o, replicas)) return withVersions(resolved, replicas, o);
     const id = keyId(o.key);
     const out: Record<string, ReplicaObservation> = {};
     replicas.forEach((r, i) => {
@@ -120,6 +123,36 @@ export async function fetchObservations(
     });
     return { key: o.key, replicas: out };
   });
+}
+
+/** True when every replica holding the observed key comes with its values (and none is left unsaid). */
+function withValues(o: Observation, replicas: readonly OpenReplica[]): boolean {
+  for (const r of replicas) {
+    const seen = o.replicas[r.name];
+    if (!seen || (seen.present && !seen.values)) return false;
+  }
+  return true;
+}
+
+/** An observation read with its values, with each present replica's version read from them. */
+function withVersions(
+  resolved: ResolvedShape,
+  replicas: readonly OpenReplica[],
+  o: Observation,
+): Observation {
+  const out: Record<string, ReplicaObservation> = {};
+  for (const r of replicas) {
+    const seen = o.replicas[r.name]!;
+    out[r.name] = seen.present
+      ? {
+          present: true,
+          fingerprint: seen.fingerprint!,
+          values: seen.values!,
+          version: readVersion(resolved.versionPositions, seen.values!),
+        }
+      : { present: false };
+  }
+  return { key: o.key, replicas: out };
 }
 
 /** True when the replicas' fingerprints (absence included) are not all the same. */

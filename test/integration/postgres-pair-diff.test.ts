@@ -281,6 +281,28 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
         rows.map((r) => [r.id, r.here, r.there]),
       );
       expect(told).toBe(Number(counted[0]!.n));
+      // Each listed key comes with the records a fetch reads on the sides that hold it: the engine fetches neither.
+      const fetched = async (c: typeof a, keys: PairedKey[]) =>
+        new Map(
+          (
+            await c.fetchRecords(
+              shape,
+              keys.map((k) => k.key),
+            )
+          ).map((r) => [r.key[0], r]),
+        );
+      const here = await fetched(
+        a,
+        listed.filter((k) => k.here),
+      );
+      const there = await fetched(
+        b,
+        listed.filter((k) => k.there),
+      );
+      expect(listed.map((k) => [k.key[0], k.records?.here, k.records?.there])).toEqual(
+        listed.map((k) => [k.key[0], here.get(k.key[0]), there.get(k.key[0])]),
+      );
+      expect(listed.filter((k) => k.here && k.there).length).toBeGreaterThan(16);
       // A caller that stops after the first batch leaves no cursor open on either connection.
       for await (const batch of pair.diff(range, 16, () => undefined)) {
         expect(batch.length).toBe(16);

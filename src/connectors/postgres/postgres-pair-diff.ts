@@ -83,7 +83,8 @@ function comparedSql(ref: string, col: PgColumn, type: string): string {
 
 /**
  * The statement listing the keys of `range` held on one side only or whose rows differ, in key order:
- * canonical key texts, then 1 (here only), 2 (there only) or 3 (both, rows differ). Text keys are matched by
+ * canonical key texts, then 1 (here only), 2 (there only) or 3 (both, rows differ), then each side's row as
+ * `fetchRecords` reads it (`rawList`'s texts; NULLs where the side lacks the key), so the engine fetches neither. Text keys are matched by
  * their bytes (the columns' own equality where both are deterministic and share a collation, so the key
  * indexes serve the join) and ordered by them (COLLATE "C"), as Concord orders keys.
  */
@@ -122,8 +123,9 @@ export function pairDiffSql(
     const cols = all
       .slice(width)
       .map((c, j) => `${comparedSql(ref(c.name), p.s.native[width + j]!, c.type)} AS c${j}`);
+    const plain = all.map((c, j) => `${ref(c.name)} AS p${j}`);
     const where = wheres.get(p);
-    return `(SELECT ${[...keys, ...cols].join(", ")} FROM ${p.source} AS ${T}${where ? ` WHERE ${where}` : ""})`;
+    return `(SELECT ${[...keys, ...cols, ...plain].join(", ")} FROM ${p.source} AS ${T}${where ? ` WHERE ${where}` : ""})`;
   };
   const on = shape.key.map((_, i) => `a.k${i} = b.k${i}`).join(" AND ");
   const outs = shape.key.map((_, i) => `coalesce(a.o${i}, b.o${i})`).join(", ");
@@ -136,9 +138,13 @@ export function pairDiffSql(
   const n = all.length - width;
   const rows = (x: string) => `ROW(${Array.from({ length: n }, (_, j) => `${x}.c${j}`).join(", ")})`;
   const differs = n > 0 ? ` OR ${rows("a")} IS DISTINCT FROM ${rows("b")}` : "";
+  // Read as fetchRecords reads them, from the joined columns: only the listed rows' texts are built (the
+  // expressions in a side's own select list are computed for every row the join reads).
+  const raws = (x: string, p: PostgresPairSide) =>
+    all.map((c, j) => rawSql(`${x}.p${j}`, p.s.native[j]!, c.type)).join(", ");
   return {
     text:
-      `SELECT ${outs}, CASE WHEN b.k0 IS NULL THEN 1 WHEN a.k0 IS NULL THEN 2 ELSE 3 END ` +
+      `SELECT ${outs}, CASE WHEN b.k0 IS NULL THEN 1 WHEN a.k0 IS NULL THEN 2 ELSE 3 END, ${raws("a", here)}, ${raws("b", there)} ` +
       `FROM ${side(here)} a FULL JOIN ${side(there)} b ON ${on} ` +
       `WHERE a.k0 IS NULL OR b.k0 IS NULL${differs} ORDER BY ${order}`,
     values: params.values,
@@ -202,6 +208,7 @@ export function postgresPair(
   const what = `in-PostgreSQL comparison with ${there.label || "the other replica"} failed`;
   const shape = here.s.shape;
   const width = shape.key.length;
+  const columns = width + shape.columns.length;
   /**
    * The listed keys of one range, checked to come in key order (`order` is the range's own: the halves are
    * listed at once, and their ranges keep them apart).
@@ -227,7 +234,11 @@ export function postgresPair(
         const where = Number(row[width]);
         if (where === 1) tally.onlyHere++;
         if (where === 2) tally.onlyThere++;
-        return { key, here: where !== 2, there: where !== 1 };
+        const records = {
+          here: where !== 2 ? here.s.codec.record(row.slice(width + 1, width + 1 + columns)) : undefined,
+          there: where !== 1 ? there.s.codec.record(row.slice(width + 1 + columns)) : undefined,
+        };
+        return { key, here: where !== 2, there: where !== 1, records };
       });
       host.stats.rowsRead += page.length;
       host.stats.bytesRead += page.reduce((b, row) => b + row.reduce((n, v) => n + (v?.length ?? 1), 0), 0);
