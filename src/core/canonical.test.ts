@@ -169,8 +169,18 @@ describe("canonicalValue: text", () => {
     [true, "true"],
     [Buffer.from("héllo", "utf8"), "héllo"],
     [new Uint8Array([0x61, 0x62]), "ab"],
+    [Buffer.from("efbbbf61", "hex"), "\ufeffa"],
   ])("%o → %j", (raw, expected) => {
     expect(canonicalValue("text", raw)).toBe(expected);
+  });
+
+  it.each<[ColumnType, string, RegExp]>([
+    ["text", "ff", /^bytes ff are not UTF-8 text$/],
+    ["text", "c3", /^bytes c3 are not UTF-8 text$/],
+    ["text", "eda080", /^bytes eda080 are not UTF-8 text$/],
+    ["json", "22ff22", /^bytes 22ff22 are not UTF-8 text$/],
+  ])("%s: bytes that are not UTF-8 (%s) are an error, never U+FFFD", (type, hex, message) => {
+    expect(() => canonicalValue(type, Buffer.from(hex, "hex"))).toThrow(message);
   });
 
   it("throws ValueError for an object", () => {

@@ -218,8 +218,24 @@ function canonicalBoolean(raw: unknown): string {
 function canonicalText(raw: unknown): string {
   if (typeof raw === "string") return raw;
   if (typeof raw === "number" || typeof raw === "bigint" || typeof raw === "boolean") return String(raw);
-  if (raw instanceof Uint8Array) return Buffer.from(raw).toString("utf8");
+  if (raw instanceof Uint8Array) return utf8Text(raw);
   throw new ValueError(`${describe(raw)} is not text`);
+}
+
+/** Strict: a BOM is kept as U+FEFF, and invalid UTF-8 is an error, not U+FFFD. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Bytes read as text (SQLite keeps a blob in a column of any type): only UTF-8 is text. Decoding other
+ * bytes with replacement characters would make different blobs (`X'FF'`, `X'FE'`) one value.
+ */
+function utf8Text(raw: Uint8Array): string {
+  try {
+    return UTF8.decode(raw);
+  } catch {
+    const hex = Buffer.from(raw.subarray(0, 24)).toString("hex");
+    throw new ValueError(`bytes ${hex}${raw.length > 24 ? "..." : ""} are not UTF-8 text`);
+  }
 }
 
 function sortJson(value: unknown): unknown {
@@ -235,7 +251,7 @@ function sortJson(value: unknown): unknown {
 
 function canonicalJson(raw: unknown): string {
   if (typeof raw === "string" || raw instanceof Uint8Array) {
-    const text = typeof raw === "string" ? raw : Buffer.from(raw).toString("utf8");
+    const text = typeof raw === "string" ? raw : utf8Text(raw);
     try {
       return canonicalJsonText(text);
     } catch (err) {

@@ -4,6 +4,7 @@
  * single-precision floats beside doubles, times, keys under a nondeterministic ICU collation, and values a
  * column cannot hold. The type matrix (test/matrix) covers every type and store pair; these name the cases.
  */
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Connector } from "../../src/connectors/connector.js";
 import { emptyStats } from "../../src/connectors/connector.js";
@@ -116,6 +117,35 @@ describe.skipIf(!available)("PostgreSQL types, exactly", () => {
       "3": [`{"x": 1${"0".repeat(400)}}`],
     });
     expect((await scan(path)).divergences).toEqual([]);
+  });
+
+  // inet's `::text` adds the mask to a host (`10.0.0.1/32`): beside text holding what inet's clients read,
+  // every host differed, and a repair wrote `192.168.0.1/32` where the owner's clients read `192.168.0.1`.
+  it("reads inet as its clients do: a host without its mask, a network with it", async () => {
+    await db.admin.query(`CREATE TABLE ${db.table("inet_a")} (k int PRIMARY KEY, v inet)`);
+    await db.admin.query(`CREATE TABLE ${db.table("inet_b")} (k int PRIMARY KEY, v text)`);
+    const rows = ["(1, '10.0.0.1')", "(2, '::1')", "(3, '10.0.0.0/8')", "(4, '2001:db8::/32')"];
+    await db.admin.query(`INSERT INTO ${db.table("inet_a")} VALUES ${rows.join(", ")}, (5, '192.168.0.1')`);
+    await db.admin.query(`INSERT INTO ${db.table("inet_b")} VALUES ${rows.join(", ")}, (5, NULL)`);
+    const path = config("inet");
+    expect(divergent(await scan(path))).toEqual({ "5": ["v"] });
+    expect((await repair(path)).repairs.map((x) => x.outcome)).toEqual(["applied"]);
+    expect((await native("inet_b", "v"))["5"]).toEqual(["192.168.0.1"]);
+    expect((await scan(path)).divergences).toEqual([]);
+
+    // The other way, a host written with its full mask would be stored without it: refused, not written.
+    await db.admin.query(`UPDATE ${db.table("inet_b")} SET v = '10.0.0.9/32' WHERE k = 1`);
+    await db.admin.query(`UPDATE ${db.table("inet_a")} SET v = NULL WHERE k = 1`);
+    const back = writeConfig(tempDir(), readFileSync(path, "utf8").replace("owner: a", "owner: b"));
+    expect((await repair(back)).repairs.map((x) => [x.outcome, x.error])).toEqual([
+      [
+        "failed",
+        expect.stringMatching(
+          /column v \(inet\) cannot store "10\.0\.0\.9\/32": inet drops a host's full mask/,
+        ),
+      ],
+    ]);
+    expect((await native("inet_a", "v"))["1"]).toEqual([null]);
   });
 
   it("hands json and jsonb over as the server's text, never parsed into doubles", async () => {

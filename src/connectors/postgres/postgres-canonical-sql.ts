@@ -85,6 +85,9 @@ export function rawSql(ref: string, column: PgColumn, type?: ColumnType): string
       return `encode(${ref}, 'hex')`;
     case "money":
       return `(${ref})::numeric::text`;
+    case "inet":
+      // inet's output, as its clients read it: `::text` adds the mask even to a host (`10.0.0.1/32`).
+      return `format('%s', ${ref})`;
     default:
       return `(${ref})::text`;
   }

@@ -77,7 +77,8 @@ function finerThan(micros: bigint, digits: number): boolean {
  * Why `column` cannot hold canonical value `v` (read as `type`) exactly, or undefined when it can. Catches
  * what PostgreSQL would reject (out of range, too long, U+0000) and, worse, what it would take and change
  * silently: a numeric(p,s) or timestamp(p) rounding its digits, a date dropping a time of day, character(n)
- * dropping trailing spaces, a real rounding a double, a uuid written in another spelling.
+ * dropping trailing spaces, a real rounding a double, a uuid written in another spelling, an inet host with
+ * its full mask.
  */
 export function postgresRefusal(column: PgColumn, type: ColumnType, v: string): string | undefined {
   const base = column.baseType;
@@ -117,6 +118,10 @@ export function postgresRefusal(column: PgColumn, type: ColumnType, v: string): 
     }
     case "uuid":
       return UUID_TEXT.test(v) ? undefined : "not a uuid in its canonical spelling (lowercase, hyphenated)";
+    case "inet":
+      return /^[^:]*\/32$|:.*\/128$/.test(v)
+        ? "inet drops a host's full mask (/32, /128) when read"
+        : undefined;
     case "jsonb":
       return JSON_NUL.test(v) ? "jsonb holds no \\u0000 in strings" : undefined;
     default:

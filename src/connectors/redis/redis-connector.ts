@@ -467,7 +467,7 @@ export class RedisConnector implements Connector {
         this.pipelineSize,
         "conditional write failed",
       );
-      const commits: { index: number; name: string; args: string[] }[] = [];
+      const commits: { index: number; name: string; args: (string | Buffer)[] }[] = [];
       todo.forEach((i, j) => {
         const w = writes[i]!;
         const current = this.fetched(s, names[j]!, w.key, replies[j])?.fingerprint ?? null;

@@ -1,4 +1,5 @@
 /** How one record's columns sit in one Redis value (a hash, or a JSON string) and how a guarded write changes it. Pure. */
+import { isUtf8 } from "node:buffer";
 import type { ChainableCommander } from "ioredis";
 import { type CanonicalValue, type ColumnType, canonicalValue } from "../../core/canonical.js";
 import {
@@ -47,8 +48,8 @@ export interface RecordLayout {
   unclear(entry: unknown): boolean;
   /** The raw row of a `readBatch` entry (null: absent), like `rawRow`. */
   batchRow(keyParts: readonly unknown[], entry: unknown): unknown[] | null;
-  /** Script arguments that hold when, and only when, the record still is what `reply` showed. */
-  guard(reply: unknown): string[];
+  /** Script arguments that hold when, and only when, the record still is what `reply` showed (its bytes). */
+  guard(reply: unknown): (string | Buffer)[];
   /** Script arguments that write `next` (canonical values in shape order), or delete when null. */
   write(key: Key, next: readonly CanonicalValue[] | null, reply: unknown): string[];
   /** Field names and a store type name for `describe()`'s sample, from one read reply. */
@@ -131,7 +132,22 @@ end
 return out
 `;
 
-type HashReply = Record<string, string>;
+/** Read as bytes: a value that is not UTF-8 must not become U+FFFD (see `fieldValue`). */
+type HashReply = Record<string, Buffer>;
+
+/**
+ * A field's value for RowCodec: its text when it is UTF-8 (what every application writing text stores),
+ * else its bytes, so that a bytes column reads them exactly and any other column refuses them. Decoded
+ * with U+FFFD, `\xff`, `\xfe` and the text `\ufffd` were one value.
+ */
+function fieldValue(b: Buffer | null | undefined): string | Buffer | null {
+  if (b === null || b === undefined) return null;
+  const text = b.toString("utf8");
+  // Only a text holding U+FFFD may be a lossy decode: checking every value costs a scan about 15% CPU.
+  return text.includes("\ufffd") && !isUtf8(b) ? b : text;
+}
+
+const EQUALS = Buffer.from("=");
 
 /** HGETALL answers a missing key with an empty map; a stored hash always has a field. */
 function isEmpty(hash: HashReply): boolean {
@@ -152,21 +168,21 @@ class HashLayout implements RecordLayout {
   }
 
   readRecord(p: ChainableCommander, name: string): void {
-    p.hgetall(name);
+    p.hgetallBuffer(name);
   }
 
   rawRow(keyParts: readonly unknown[], reply: unknown): unknown[] | null {
     const hash = reply as HashReply;
     if (isEmpty(hash)) return null;
     const raw: unknown[] = [...keyParts];
-    for (const name of this.names) raw.push(Object.hasOwn(hash, name) ? hash[name] : null);
+    for (const name of this.names) raw.push(Object.hasOwn(hash, name) ? fieldValue(hash[name]) : null);
     return raw;
   }
 
   readonly readScript = HASH_READ_SCRIPT;
 
   readBatch(p: ChainableCommander, names: readonly string[], sha: string): void {
-    p.evalsha(sha, names.length, ...names, ...this.names);
+    p.callBuffer("EVALSHA", [sha, names.length, ...names, ...this.names]);
   }
 
   unclear(): boolean {
@@ -176,18 +192,19 @@ class HashLayout implements RecordLayout {
   batchRow(keyParts: readonly unknown[], entry: unknown): unknown[] | null {
     if (entry === 0 || entry === null) return null;
     if (entry === 1) return [...keyParts];
-    const values = entry as (string | null)[];
+    const values = entry as (Buffer | null)[];
     const raw = new Array<unknown>(keyParts.length + values.length);
     for (let i = 0; i < keyParts.length; i++) raw[i] = keyParts[i];
-    for (let i = 0; i < values.length; i++) raw[keyParts.length + i] = values[i] ?? null;
+    for (let i = 0; i < values.length; i++) raw[keyParts.length + i] = fieldValue(values[i]);
     return raw;
   }
 
-  guard(reply: unknown): string[] {
+  guard(reply: unknown): (string | Buffer)[] {
     const hash = reply as HashReply;
     if (isEmpty(hash)) return ["0"];
-    const out = ["1", String(this.names.length)];
-    for (const name of this.names) out.push(name, Object.hasOwn(hash, name) ? `=${hash[name]}` : "");
+    const out: (string | Buffer)[] = ["1", String(this.names.length)];
+    for (const name of this.names)
+      out.push(name, Object.hasOwn(hash, name) ? Buffer.concat([EQUALS, hash[name]!]) : "");
     return out;
   }
 
@@ -207,7 +224,7 @@ class HashLayout implements RecordLayout {
       const v = next[i] ?? null;
       if (v === null) del.push(name);
       else if (held && Object.hasOwn(held, name))
-        set.push(name, styledLike(this.shape.columns[i]!.type, v, held[name]) ?? v);
+        set.push(name, styledLike(this.shape.columns[i]!.type, v, held[name]!.toString("utf8")) ?? v);
       else set.push(name, v);
     });
     return ["W", String(set.length / 2), ...set, ...del];
@@ -333,11 +350,11 @@ class JsonLayout implements RecordLayout {
   ) {}
 
   readRecord(p: ChainableCommander, name: string): void {
-    p.get(name);
+    p.getBuffer(name);
   }
 
   readBatch(p: ChainableCommander, names: readonly string[]): void {
-    p.mget(...names);
+    p.mgetBuffer(...names);
   }
 
   unclear(entry: unknown): boolean {
@@ -361,8 +378,9 @@ class JsonLayout implements RecordLayout {
   }
 
   rawRow(keyParts: readonly unknown[], reply: unknown): unknown[] | null {
-    if (reply === null || reply === undefined) return null;
-    const doc = this.parse(reply as string);
+    const text = documentText(reply);
+    if (text === null) return null;
+    const doc = this.parse(text);
     const raw: unknown[] = [...keyParts];
     for (const c of this.shape.columns) raw.push(this.column(doc, c));
     return raw;
@@ -381,14 +399,15 @@ class JsonLayout implements RecordLayout {
     return v;
   }
 
-  guard(reply: unknown): string[] {
-    return reply === null || reply === undefined ? ["0", ""] : ["1", reply as string];
+  guard(reply: unknown): (string | Buffer)[] {
+    return reply === null || reply === undefined ? ["0", ""] : ["1", reply as Buffer];
   }
 
   write(key: Key, next: readonly CanonicalValue[] | null, reply: unknown): string[] {
     if (!next) return ["D", ""];
     // Properties outside the shape are kept, in their order and with their exact numbers.
-    const doc: JsonDocument = reply === null || reply === undefined ? new Map() : this.parse(reply as string);
+    const held = documentText(reply);
+    const doc: JsonDocument = held === null ? new Map() : this.parse(held);
     this.shape.key.forEach((c, i) => {
       doc.set(c.name, jsonNative(c.type, key[i] ?? null, doc.get(c.name), this.preserve));
     });
@@ -399,13 +418,23 @@ class JsonLayout implements RecordLayout {
     });
     // Preserving: numbers kept from the record (preservedJson) are written as the record spelled them.
     const text = stringifyJsonExact(doc, { sourceNumbers: this.preserve });
-    return ["W", this.preserve && typeof reply === "string" ? jsonLike(text, reply) : text];
+    return ["W", this.preserve && held !== null ? jsonLike(text, held) : text];
   }
 
   sampleFields(reply: unknown): [string, string][] {
-    if (reply === null || reply === undefined) return [];
-    return [...this.parse(reply as string)].map(([name, v]) => [name, `JSON ${jsonKind(v)}`]);
+    const text = documentText(reply);
+    if (text === null) return [];
+    return [...this.parse(text)].map(([name, v]) => [name, `JSON ${jsonKind(v)}`]);
   }
+}
+
+/** A JSON string's text (null: absent); read as bytes so that one that is not UTF-8 is refused, not mangled. */
+function documentText(reply: unknown): string | null {
+  if (reply === null || reply === undefined) return null;
+  const b = reply as Buffer;
+  const text = b.toString("utf8");
+  if (text.includes("\ufffd") && !isUtf8(b)) throw new RowError("the value is not UTF-8 text");
+  return text;
 }
 
 /** What kind of JSON value `v` is, as `describe` names a sampled property's type. */

@@ -335,7 +335,7 @@ export class RedisSession {
   async runScript(
     what: string,
     script: string,
-    calls: readonly { name: string; args: readonly string[] }[],
+    calls: readonly { name: string; args: readonly (string | Buffer)[] }[],
   ): Promise<unknown[]> {
     const out = new Array<unknown>(calls.length);
     let todo = calls.map((_, i) => i);

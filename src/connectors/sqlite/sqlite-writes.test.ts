@@ -6,7 +6,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { fingerprintRow } from "../../core/fingerprint.js";
-import type { RecordShape } from "../../core/model.js";
+import { FULL_RANGE, type RecordShape } from "../../core/model.js";
 import { openSqliteConnector, SqliteConnector } from "./sqlite-connector.js";
 
 function sqlite(sql: string, table: string): SqliteConnector {
@@ -45,6 +45,30 @@ describe("SQLite writes to a table whose only columns are its key", () => {
     expect(await c.applyWrites(shape, [{ key: one, expected: null, next: [] }])).toEqual(["noop"]);
     expect(await c.applyWrites(shape, [{ key: one, expected: fp, next: null }])).toEqual(["applied"]);
     expect((await c.fetchRecords(shape, [one, two])).map((r) => r.key)).toEqual([two]);
+  });
+});
+
+describe("SQLite blobs in a TEXT column", () => {
+  const shape: RecordShape = { key: ID, columns: [{ name: "t", type: "text" }] };
+  const c = () => {
+    const db = new Database(":memory:");
+    db.exec("CREATE TABLE b (id INTEGER PRIMARY KEY, t TEXT)");
+    const insert = db.prepare("INSERT INTO b VALUES (?, ?)");
+    insert.run(1, Buffer.from("c3a9", "hex"));
+    insert.run(2, Buffer.from("ff", "hex"));
+    return new SqliteConnector(db, "b", { label: "ds.b" });
+  };
+
+  it("reads a UTF-8 blob as its text", async () => {
+    const [rec] = await c().fetchRecords(shape, [["1"]]);
+    expect(rec?.values).toEqual(["\u00e9"]);
+  });
+
+  // Decoded with U+FFFD, X'FF' and X'FE' (or the text "\ufffd") were one value: a false "equal".
+  it("refuses one that is not UTF-8, in checksums and fetches alike", async () => {
+    const message = /column t: bytes ff are not UTF-8 text/;
+    await expect(c().checksumRanges(shape, [FULL_RANGE])).rejects.toThrow(message);
+    await expect(c().fetchRecords(shape, [["2"]])).rejects.toThrow(message);
   });
 });
 
