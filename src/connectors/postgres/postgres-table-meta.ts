@@ -60,8 +60,40 @@ GROUP BY i.indexrelid, ic.relname, i.indisprimary
 HAVING bool_and(k.attnum <> 0)
 ORDER BY i.indisprimary DESC, ic.relname`;
 
-/** `relkind` of the relation named by $1: r (table), p (partitioned), m (materialized view), v, f, … */
-const RELKIND_SQL = "SELECT c.relkind::text FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)";
+/**
+ * The relation named by $1: its `relkind` (r table, p partitioned, m materialized view, v, f, …), its catalog
+ * stamp and the planner's row estimate (`reltuples`: -1 or 0 when never analyzed). The stamp names the
+ * versions of the catalog rows a description is read from: the relation's `pg_class` row, its columns'
+ * `pg_attribute` rows and its indexes' `pg_index` rows, by their `xmin`. Any DDL that changes what `describe`
+ * reports (a column added, dropped, renamed, retyped, made (not) nullable; an index created or dropped; the
+ * table dropped and created again) writes a new version of one of them, so the stamp changes; ANALYZE and
+ * VACUUM update `pg_class` in place and leave it as it is.
+ */
+const STAMP_SQL = `SELECT c.relkind::text,
+  concat_ws(';', c.oid::text, c.xmin::text,
+    (SELECT string_agg(a.attnum::text || '.' || a.xmin::text, ',' ORDER BY a.attnum)
+       FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0),
+    (SELECT string_agg(i.indexrelid::text || '.' || i.xmin::text, ',' ORDER BY i.indexrelid)
+       FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)),
+  c.reltuples::bigint::text
+FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)`;
+
+/** What `readPostgresTableStamp` reads: the relation's kind, catalog stamp and row estimate (see STAMP_SQL). */
+export interface PgTableStamp {
+  readonly kind: string;
+  readonly stamp: string;
+  /** `pg_class.reltuples`: negative (or 0) when the table was never analyzed. */
+  readonly estimate: number;
+}
+
+/** Reads the catalog stamp of `table` (quoted), one statement; undefined when the relation does not exist. */
+export async function readPostgresTableStamp(
+  run: RunQuery,
+  table: string,
+): Promise<PgTableStamp | undefined> {
+  const row = (await run(STAMP_SQL, [table], true))[0];
+  return row ? { kind: String(row[0]), stamp: String(row[1]), estimate: Number(row[2]) } : undefined;
+}
 
 /** Relation kinds whose unique indexes the catalog lists; views and foreign tables have none. */
 const INDEXED_KINDS = new Set(["r", "p", "m"]);
@@ -89,10 +121,14 @@ export interface PgTableMeta {
    */
   readonly unique: readonly UniqueIndex[] | null;
   readonly description: TableDescription;
+  /** The catalog stamp read before the description (see STAMP_SQL): a describe under another one is stale. */
+  readonly stamp: string;
 }
 
 /** Reads the relation `table` (quoted). Throws when it does not exist. */
 export async function readPostgresTableMeta(run: RunQuery, table: string): Promise<PgTableMeta> {
+  // The stamp first: a change made while the rest is read changes the stamp the next check reads.
+  const stamped = await readPostgresTableStamp(run, table);
   const rows = await run(DESCRIBE_SQL, [table]);
   if (rows.length === 0) throw new Error(`table ${table} does not exist`);
   const cols = rows.map((r) => pgColumnOf(r));
@@ -106,7 +142,7 @@ export async function readPostgresTableMeta(run: RunQuery, table: string): Promi
       })),
     };
   });
-  const kind = (await run(RELKIND_SQL, [table]))[0]?.[0] ?? "";
+  const kind = stamped?.kind ?? "";
   const unique = INDEXED_KINDS.has(kind)
     ? (await run(UNIQUE_SQL, [table])).map((r) => {
         const [name, names, nullsDistinct] = r as unknown as [string, string[], string];
@@ -118,5 +154,6 @@ export async function readPostgresTableMeta(run: RunQuery, table: string): Promi
     indexes,
     unique,
     description: { columns: cols.map(postgresColumnInfo), store: "PostgreSQL" },
+    stamp: stamped?.stamp ?? "",
   };
 }
