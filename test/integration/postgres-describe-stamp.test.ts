@@ -75,7 +75,8 @@ describe.skipIf(!available)("PostgreSQL connector: the kept description", () => 
     expect(bounds).toHaveLength(9);
 
     // A pass on the same connectors with nothing changed: its describe is the stamp (one statement a
-    // replica, the pair's facts kept), and its split points take the row estimate read with it.
+    // replica, the pair's facts kept), read with the row estimate and the first and last keys its split
+    // points then take.
     let again!: Awaited<ReturnType<typeof describeDataset>>;
     expect(await statements(async () => (again = await describeDataset(ds, replicas)))).toEqual([1, 1]);
     expect(again.fingerprint).toBe(first.fingerprint);
@@ -85,9 +86,21 @@ describe.skipIf(!available)("PostgreSQL connector: the kept description", () => 
           bounds,
         );
       }),
-    ).toEqual([1, 0]);
-    // The estimate is taken once: asked again, the connector reads it.
+    ).toEqual([0, 0]);
+    // Taken once: asked again, the connector reads them.
     expect(await statements(() => replicas[0]!.connector.estimateCount!(again.shape))).toEqual([1, 0]);
+    expect(await statements(() => replicas[0]!.connector.keyBounds!(again.shape, FULL_RANGE))).toEqual([
+      1, 0,
+    ]);
+
+    // Rows added past the last key: the next pass's split points span them (read with its stamp, not kept).
+    await db.admin.query(
+      `INSERT INTO ${db.table("items_a")} SELECT i, 'n' || i, 1 FROM generate_series(1001, 1100) i`,
+    );
+    await describeDataset(ds, replicas);
+    const grown = await segmentBounds(replicas, again.shape, ds.checkpointRows, { inStore: true });
+    expect(grown).not.toEqual(bounds);
+    expect(Number(grown.at(-1)![0])).toBeGreaterThan(Number(bounds.at(-1)![0]));
 
     // A column added on b between passes: the next pass's describe sees it, as a schema issue.
     await db.admin.query(`ALTER TABLE ${db.table("items_b")} ADD COLUMN note text`);
@@ -110,5 +123,16 @@ describe.skipIf(!available)("PostgreSQL connector: the kept description", () => 
     );
     await describeDataset(ds, replicas, { pushdown: false });
     await expect(replicas[1]!.connector.count(altered.shape, FULL_RANGE)).rejects.toThrow(/unique/);
+
+    // The key column renamed on a, whose describe reads the first and last keys with its stamp: that
+    // statement fails on the old name, and the table is described afresh.
+    const current = await describeDataset(ds, replicas, { pushdown: false });
+    expect(await replicas[0]!.connector.keyBounds!(current.shape, FULL_RANGE)).toEqual({
+      first: ["1"],
+      last: ["1100"],
+    });
+    await db.admin.query(`ALTER TABLE ${db.table("items_a")} RENAME COLUMN id TO ident`);
+    const renamed = await replicas[0]!.connector.describe();
+    expect(renamed.columns.map((c) => c.name)).toEqual(["ident", "name", "version"]);
   });
 });

@@ -117,6 +117,13 @@ export class PostgresConnector implements Connector {
    * after (a pass's split points, right after its describe) takes it instead of asking again.
    */
   private estimated: { rows: number; at: number } | undefined;
+  /**
+   * The shape (`shapeId`) whose first and last keys over the whole table the last `keyBounds` asked for: a
+   * describe reads them again beside its stamp (one key column, an index serving its order), and the next
+   * `keyBounds` of that shape over the whole table soon after takes them (`bounded`).
+   */
+  private boundsShape: string | undefined;
+  private bounded: { shape: string; first: Key; last: Key; at: number } | undefined;
   /** By the shape's content (`shapeId`): a pass resolves an equal shape anew each time. */
   private readonly shapes = new Map<string, Promise<PostgresShapeSql>>();
   /** The verdict on each key (by its column names) being unique: checked once, shared by shapes. */
@@ -168,11 +175,28 @@ export class PostgresConnector implements Connector {
   }
 
   /**
+   * The probes `describe` adds to its stamp statement: the first and last key of the whole table in the order
+   * of the shape `keyBounds` last bounded, when it has one key column and an index serves its order.
+   */
+  private async boundsProbe(): Promise<
+    { shape: string; s: PostgresShapeSql; probes: readonly string[] } | undefined
+  > {
+    const id = this.boundsShape;
+    const built = id === undefined ? undefined : await this.shapes.get(id)?.catch(() => undefined);
+    if (id === undefined || !built || !built.indexed || built.keys.length !== 1) return undefined;
+    const probe = (dir: "ASC" | "DESC") =>
+      `(SELECT ${built.keyOut} FROM ${built.source} AS ${T} ORDER BY ${built.orderIn(dir)} LIMIT 1)`;
+    return { shape: id, s: built, probes: [probe("ASC"), probe("DESC")] };
+  }
+
+  /**
    * Forgets the description and everything built from it (shapes' SQL, key checks, pair sides): the table
    * changed, or reading it failed.
    */
   private forgetDescription(): void {
     this.described = undefined;
+    this.boundsShape = undefined;
+    this.bounded = undefined;
     this.shapes.clear();
     this.keyChecks.clear();
     this.pairSides.clear();
@@ -257,11 +281,29 @@ export class PostgresConnector implements Connector {
     if (kept !== undefined) {
       const meta = await kept.catch(() => undefined);
       if (meta !== undefined) {
+        // The whole table's first and last keys of the shape split points were last asked of, in the same
+        // statement: a pass asks for them next (its split points), and the stamp says they are of this table.
+        const bounds = await this.boundsProbe();
         const now = await this.read("cannot describe table", (run) =>
-          readPostgresTableStamp(run, this.table),
-        );
+          readPostgresTableStamp(run, this.table, bounds ? bounds.probes : []),
+        ).catch((err: unknown) => {
+          // A probe of a column no longer there fails the statement: described afresh below, as changed.
+          if (bounds) return undefined;
+          throw err;
+        });
         if (now?.stamp === meta.stamp) {
-          this.estimated = { rows: now.estimate, at: performance.now() };
+          const at = performance.now();
+          this.estimated = { rows: now.estimate, at };
+          const [first, last] = now.extra;
+          this.bounded =
+            bounds && first != null && last != null
+              ? {
+                  shape: bounds.shape,
+                  first: bounds.s.codec.key([first]),
+                  last: bounds.s.codec.key([last]),
+                  at,
+                }
+              : undefined;
           return meta.description;
         }
         // Changed (or gone): what was built from the old description goes with it.
@@ -343,6 +385,14 @@ export class PostgresConnector implements Connector {
     const s = await this.sql(shape);
     const r = this.normalize(s, range);
     if (!r || !s.indexed) return null;
+    const kept = this.bounded;
+    this.bounded = undefined;
+    if (range.lo === null && range.hi === null) {
+      const id = shapeId(shape);
+      this.boundsShape = id;
+      if (kept?.shape === id && performance.now() - kept.at < ESTIMATE_KEPT_MS)
+        return { first: kept.first, last: kept.last };
+    }
     return this.read("key bounds failed", async (run) => {
       const params = new Params();
       const where = s.rangeWhere(r, params);

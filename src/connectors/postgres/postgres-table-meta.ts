@@ -69,30 +69,38 @@ ORDER BY i.indisprimary DESC, ic.relname`;
  * table dropped and created again) writes a new version of one of them, so the stamp changes; ANALYZE and
  * VACUUM update `pg_class` in place and leave it as it is.
  */
-const STAMP_SQL = `SELECT c.relkind::text,
+const stampSql = (extra: readonly string[]) => `SELECT c.relkind::text,
   concat_ws(';', c.oid::text, c.xmin::text,
     (SELECT string_agg(a.attnum::text || '.' || a.xmin::text, ',' ORDER BY a.attnum)
        FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0),
     (SELECT string_agg(i.indexrelid::text || '.' || i.xmin::text, ',' ORDER BY i.indexrelid)
        FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)),
-  c.reltuples::bigint::text
+  c.reltuples::bigint::text${extra.map((e) => `,\n  ${e}`).join("")}
 FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)`;
 
-/** What `readPostgresTableStamp` reads: the relation's kind, catalog stamp and row estimate (see STAMP_SQL). */
+/** What `readPostgresTableStamp` reads: the relation's kind, catalog stamp and row estimate (see stampSql). */
 export interface PgTableStamp {
   readonly kind: string;
   readonly stamp: string;
   /** `pg_class.reltuples`: negative (or 0) when the table was never analyzed. */
   readonly estimate: number;
+  /** The values of the `extra` expressions asked for with the stamp, in their order. */
+  readonly extra: readonly (string | null)[];
 }
 
-/** Reads the catalog stamp of `table` (quoted), one statement; undefined when the relation does not exist. */
+/**
+ * Reads the catalog stamp of `table` (quoted) in one statement, with `extra` scalar expressions (without
+ * parameters) the caller wants read in the same round trip; undefined when the relation does not exist.
+ */
 export async function readPostgresTableStamp(
   run: RunQuery,
   table: string,
+  extra: readonly string[] = [],
 ): Promise<PgTableStamp | undefined> {
-  const row = (await run(STAMP_SQL, [table], true))[0];
-  return row ? { kind: String(row[0]), stamp: String(row[1]), estimate: Number(row[2]) } : undefined;
+  const row = (await run(stampSql(extra), [table], true))[0];
+  return row
+    ? { kind: String(row[0]), stamp: String(row[1]), estimate: Number(row[2]), extra: row.slice(3) }
+    : undefined;
 }
 
 /** Relation kinds whose unique indexes the catalog lists; views and foreign tables have none. */
@@ -121,7 +129,7 @@ export interface PgTableMeta {
    */
   readonly unique: readonly UniqueIndex[] | null;
   readonly description: TableDescription;
-  /** The catalog stamp read before the description (see STAMP_SQL): a describe under another one is stale. */
+  /** The catalog stamp read before the description (see stampSql): a describe under another one is stale. */
   readonly stamp: string;
 }
 
