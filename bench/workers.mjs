@@ -6,6 +6,7 @@
  *   BENCH_WORKERS_ROWS=1000000 BENCH_WORKERS_DIFFS=1000 BENCH_WORKERS_DELAY_MS=20 BENCH_WORKERS=1,2,4
  *   BENCH_WORKERS_SEGMENTS=32 BENCH_WORKERS_CONCURRENCY=4 (default: the largest count) BENCH_REPS=1 BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test
  *   BENCH_QUEUE=redis://127.0.0.1:6379/14 BENCH_WORKERS_ROOT=/tmp/before (run another build's bin/concord.js)
+ *   BENCH_WORKERS_SCHEMA=concord_bench_w (the tables' schema; the state schemas are named after it)
  *
  * Two copies of a table in PostgreSQL (schema concord_bench_w: items_a, items_b; b holds DIFFS rows at an
  * older version). Every measurement starts from the same divergence and a fresh state schema, runs one
@@ -39,7 +40,8 @@ const SEGMENTS = Number(process.env.BENCH_WORKERS_SEGMENTS ?? 32);
 const REPS = Number(process.env.BENCH_REPS ?? 1);
 const PG_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const QUEUE = process.env.BENCH_QUEUE ?? "redis://127.0.0.1:6379/14";
-const SCHEMA = "concord_bench_w";
+/** The tables' schema (BENCH_WORKERS_SCHEMA: a private one, so that benches run side by side do not share tables). */
+const SCHEMA = process.env.BENCH_WORKERS_SCHEMA ?? "concord_bench_w";
 const TOKEN = "bench-workers-token-0123456789";
 const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
@@ -301,6 +303,10 @@ async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
   );
   const proxied = proxy ? { ...proxy.counts } : undefined;
   const logged = procs.slice(0, workers).map((p) => p.log().length);
+  // The traces say where each measured pass begins (on the proxies' clock).
+  for (const file of [process.env.BENCH_WORKERS_TRACE, process.env.BENCH_WORKERS_STATE_TRACE])
+    if (file && file !== "/dev/null")
+      appendFileSync(file, `#\t${performance.now().toFixed(0)}\tpass with ${workers} worker(s)\n`);
   await go();
   const after = await sample(
     procs.map((p) => p.child.pid),
@@ -373,7 +379,7 @@ async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
  */
 async function onePass(replicaUrl, workers, concurrency = Math.max(1, workers), proxy = undefined) {
   await diverge();
-  const stateSchema = `concord_bench_w_state_${process.pid}`;
+  const stateSchema = `${SCHEMA}_state_${process.pid}`;
   await query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE`);
   const dir = mkdtempSync(join(tmpdir(), "concord-bench-w-"));
   const file = config(dir, replicaUrl, stateSchema, concurrency);

@@ -38,24 +38,29 @@ export async function recoverPending(
   const staleBefore = ctx.now() - (options.staleAfterMs ?? STALE_RUN_MS);
   const results: RepairResult[] = [];
   const seen = new Set<string>();
-  // A resumed run's own process is gone (this one holds the pass now): its pending repairs are abandoned.
-  let own = options.resumed
-    ? await ctx.state.listRepairs({ dataset, runId: ctx.runId, outcome: "pending" })
-    : [];
+  // The first reads at once (each its own statement): usually all three are empty and that is the whole
+  // recovery. What the pages settle is left out of `listed` below by `seen`.
+  const [ownPending, firstPage, listed] = await Promise.all([
+    // A resumed run's own process is gone (this one holds the pass now): its pending repairs are abandoned.
+    options.resumed ? ctx.state.listRepairs({ dataset, runId: ctx.runId, outcome: "pending" }) : [],
+    ctx.state.listAbandonedRepairs(dataset, { staleBefore, limit: PAGE }),
+    ctx.state.listRepairs({ dataset, outcome: "pending" }),
+  ]);
+  let own = ownPending;
+  let next: LedgerEntry[] | undefined = firstPage;
   for (;;) {
     const page = [
       ...own,
-      ...(await ctx.state.listAbandonedRepairs(dataset, { staleBefore, limit: PAGE })),
+      ...(next ?? (await ctx.state.listAbandonedRepairs(dataset, { staleBefore, limit: PAGE }))),
     ].filter((e) => !seen.has(e.id));
     own = [];
+    next = undefined;
     if (page.length === 0) break;
     for (const e of page) seen.add(e.id);
     results.push(...(await settle(dataset, replicas, shape, ctx, page)));
   }
   // Runs whose heartbeat is still fresh but whose process on this host is gone (kill -9 a moment ago).
-  const pending = (await ctx.state.listRepairs({ dataset, outcome: "pending" })).filter(
-    (e) => !seen.has(e.id) && e.runId !== ctx.runId,
-  );
+  const pending = listed.filter((e) => !seen.has(e.id) && e.runId !== ctx.runId);
   const dead = new Set<string>();
   for (const run of new Set(pending.map((e) => e.runId))) {
     const lease = await ctx.state.getLease(runLease(run));

@@ -585,7 +585,6 @@ export async function runDataset(
       // batch, a re-check) records none, so frequent small runs never push whole passes out. Queued segments
       // are recorded by the worker that ran them.
       const drillDown = !options.keys && !options.ranges;
-      if (drillDown && !resumed) await state.keepSegmentRuns(ds.name, SEGMENT_RUNS_KEPT - 1);
       await observer.onStart?.({
         runId,
         resolved,
@@ -612,8 +611,13 @@ export async function runDataset(
       }
 
       // Repairs an interrupted run left pending are settled before anything is decided again; a dispatched
-      // run's own stay with its workers (some may still be at work) until every segment is in.
-      if (writes) recovered = await settlePending(resumed && !dispatch);
+      // run's own stay with its workers (some may still be at work) until every segment is in. The drill-down's
+      // old groups are dropped meanwhile (another table: the two overlap, both before any group is recorded).
+      const [settled] = await Promise.all([
+        writes ? settlePending(resumed && !dispatch) : undefined,
+        drillDown && !resumed ? state.keepSegmentRuns(ds.name, SEGMENT_RUNS_KEPT - 1) : undefined,
+      ]);
+      if (settled) recovered = settled;
 
       const signal = AbortSignal.any(
         [options.signal, options.abort, leaseLost.signal].filter((s): s is AbortSignal => s !== undefined),

@@ -32,8 +32,15 @@ export async function segmentBounds(
   const paired = options.inStore === true && typeof (await inStorePair(shape, replicas)) === "object";
   let largest: OpenReplica | undefined;
   let rows = 0;
-  for (const r of paired ? replicas.slice(0, 1) : replicas) {
-    const n = (await r.connector.estimateCount?.(shape)) ?? (await r.connector.count(shape, FULL_RANGE));
+  const counted = paired ? replicas.slice(0, 1) : replicas;
+  // Every replica at once: behind a slow link, counting them in turn cost their round trips end to end.
+  const counts = await Promise.all(
+    counted.map(
+      async (r) => (await r.connector.estimateCount?.(shape)) ?? (await r.connector.count(shape, FULL_RANGE)),
+    ),
+  );
+  for (const [i, r] of counted.entries()) {
+    const n = counts[i]!;
     if (n >= rows) {
       rows = n;
       largest = r;

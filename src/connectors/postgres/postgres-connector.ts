@@ -40,7 +40,7 @@ import {
 } from "./postgres-session.js";
 import { type ClientSideColumn, Params, type PgRange, PostgresShapeSql, T } from "./postgres-shape-sql.js";
 import { hopSplitSql, windowSplitSql } from "./postgres-split.js";
-import { type PgTableMeta, readPostgresTableMeta } from "./postgres-table-meta.js";
+import { type PgTableMeta, readPostgresTableMeta, readPostgresTableStamp } from "./postgres-table-meta.js";
 import { printPostgresWrites } from "./postgres-write-print.js";
 import {
   diagnoseDataException,
@@ -77,6 +77,17 @@ export interface PostgresConnectorOptions {
 const ZERO = "0000000000000000";
 
 /**
+ * How long the row estimate a describe read stays good for `estimateCount` (planner estimates move only with
+ * VACUUM and ANALYZE: this is about not handing an old one to a much later caller).
+ */
+const ESTIMATE_KEPT_MS = 10_000;
+
+/** What the per-shape caches are keyed by: the shape's content (an equal shape resolved again shares them). */
+function shapeId(shape: RecordShape): string {
+  return JSON.stringify(shape);
+}
+
+/**
  * A connector over one table of a PostgreSQL database, through a node-postgres Pool or Client it is
  * given (it does not connect itself; see `openPostgresConnector`) and ends on `close()`.
  *
@@ -101,14 +112,27 @@ export class PostgresConnector implements Connector {
   /** What range reads select from: the table, or the rows of it the `rowFilter` option keeps. */
   private readonly source: string;
   private described: Promise<PgTableMeta> | undefined;
-  private readonly shapes = new Map<RecordShape, Promise<PostgresShapeSql>>();
+  /**
+   * The row estimate the last stamp check read beside the stamp (`describe`), and when: `estimateCount` soon
+   * after (a pass's split points, right after its describe) takes it instead of asking again.
+   */
+  private estimated: { rows: number; at: number } | undefined;
+  /**
+   * The shape (`shapeId`) whose first and last keys over the whole table the last `keyBounds` asked for: a
+   * describe reads them again beside its stamp (one key column, an index serving its order), and the next
+   * `keyBounds` of that shape over the whole table soon after takes them (`bounded`).
+   */
+  private boundsShape: string | undefined;
+  private bounded: { shape: string; first: Key; last: Key; at: number } | undefined;
+  /** By the shape's content (`shapeId`): a pass resolves an equal shape anew each time. */
+  private readonly shapes = new Map<string, Promise<PostgresShapeSql>>();
   /** The verdict on each key (by its column names) being unique: checked once, shared by shapes. */
   private readonly keyChecks = new Map<string, Promise<void>>();
   /**
    * What this replica tells the other of a pair, by shape: read once (a worker pairs the same two tables for
    * every job of a pass, and its shape is kept while the description holds), read again after a failure.
    */
-  private readonly pairSides = new WeakMap<RecordShape, Promise<PostgresPairSide>>();
+  private readonly pairSides = new Map<string, Promise<PostgresPairSide>>();
   private readonly session: PostgresSession;
   private readonly listing: PostgresListing;
   /** One transaction at a time on a single Client. */
@@ -150,9 +174,38 @@ export class PostgresConnector implements Connector {
     return this.described;
   }
 
+  /**
+   * The probes `describe` adds to its stamp statement: the first and last key of the whole table in the order
+   * of the shape `keyBounds` last bounded, when it has one key column and an index serves its order.
+   */
+  private async boundsProbe(): Promise<
+    { shape: string; s: PostgresShapeSql; probes: readonly string[] } | undefined
+  > {
+    const id = this.boundsShape;
+    const built = id === undefined ? undefined : await this.shapes.get(id)?.catch(() => undefined);
+    if (id === undefined || !built || !built.indexed || built.keys.length !== 1) return undefined;
+    const probe = (dir: "ASC" | "DESC") =>
+      `(SELECT ${built.keyOut} FROM ${built.source} AS ${T} ORDER BY ${built.orderIn(dir)} LIMIT 1)`;
+    return { shape: id, s: built, probes: [probe("ASC"), probe("DESC")] };
+  }
+
+  /**
+   * Forgets the description and everything built from it (shapes' SQL, key checks, pair sides): the table
+   * changed, or reading it failed.
+   */
+  private forgetDescription(): void {
+    this.described = undefined;
+    this.boundsShape = undefined;
+    this.bounded = undefined;
+    this.shapes.clear();
+    this.keyChecks.clear();
+    this.pairSides.clear();
+  }
+
   /** The shape's SQL, once its key is known to be unique (see `checkKey`). */
   private sql(shape: RecordShape): Promise<PostgresShapeSql> {
-    let s = this.shapes.get(shape);
+    const id = shapeId(shape);
+    let s = this.shapes.get(id);
     if (!s) {
       s = this.columns().then(async (meta) => {
         let built: PostgresShapeSql;
@@ -161,18 +214,18 @@ export class PostgresConnector implements Connector {
         } catch (err) {
           throw this.error("unsupported record shape", err);
         }
-        const id = JSON.stringify(shape.key.map((c) => c.name));
-        let check = this.keyChecks.get(id);
+        const keyId = JSON.stringify(shape.key.map((c) => c.name));
+        let check = this.keyChecks.get(keyId);
         if (!check) {
           check = this.checkKey(built, meta);
-          check.catch(() => this.keyChecks.delete(id));
-          this.keyChecks.set(id, check);
+          check.catch(() => this.keyChecks.delete(keyId));
+          this.keyChecks.set(keyId, check);
         }
         await check;
         return built;
       });
-      s.catch(() => this.shapes.delete(shape));
-      this.shapes.set(shape, s);
+      s.catch(() => this.shapes.delete(id));
+      this.shapes.set(id, s);
     }
     return s;
   }
@@ -218,8 +271,45 @@ export class PostgresConnector implements Connector {
     }
   }
 
-  /** The columns as the catalog declares them (see `postgresColumnInfo`). */
+  /**
+   * The columns as the catalog declares them (see `postgresColumnInfo`). Read once and kept while the table's
+   * catalog stamp holds: a describe after the first costs one statement (the stamp, with the row estimate
+   * `estimateCount` then takes), and a table altered since is described afresh.
+   */
   async describe(): Promise<TableDescription> {
+    const kept = this.described;
+    if (kept !== undefined) {
+      const meta = await kept.catch(() => undefined);
+      if (meta !== undefined) {
+        // The whole table's first and last keys of the shape split points were last asked of, in the same
+        // statement: a pass asks for them next (its split points), and the stamp says they are of this table.
+        const bounds = await this.boundsProbe();
+        const now = await this.read("cannot describe table", (run) =>
+          readPostgresTableStamp(run, this.table, bounds ? bounds.probes : []),
+        ).catch((err: unknown) => {
+          // A probe of a column no longer there fails the statement: described afresh below, as changed.
+          if (bounds) return undefined;
+          throw err;
+        });
+        if (now?.stamp === meta.stamp) {
+          const at = performance.now();
+          this.estimated = { rows: now.estimate, at };
+          const [first, last] = now.extra;
+          this.bounded =
+            bounds && first != null && last != null
+              ? {
+                  shape: bounds.shape,
+                  first: bounds.s.codec.key([first]),
+                  last: bounds.s.codec.key([last]),
+                  at,
+                }
+              : undefined;
+          return meta.description;
+        }
+        // Changed (or gone): what was built from the old description goes with it.
+        if (this.described === kept) this.forgetDescription();
+      }
+    }
     return (await this.columns()).description;
   }
 
@@ -274,14 +364,19 @@ export class PostgresConnector implements Connector {
    * The exact count when the table has never been analyzed.
    */
   async estimateCount(shape: RecordShape): Promise<number> {
-    const estimate = await this.read("row estimate failed", async (run) => {
-      const rows = await run(
-        `SELECT c.reltuples::bigint::text FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass`,
-        [this.table],
-        true,
-      );
-      return Number(rows[0]?.[0] ?? -1);
-    });
+    const stamped = this.estimated;
+    this.estimated = undefined;
+    const fresh = stamped && performance.now() - stamped.at < ESTIMATE_KEPT_MS ? stamped.rows : undefined;
+    const estimate =
+      fresh ??
+      (await this.read("row estimate failed", async (run) => {
+        const rows = await run(
+          `SELECT c.reltuples::bigint::text FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass`,
+          [this.table],
+          true,
+        );
+        return Number(rows[0]?.[0] ?? -1);
+      }));
     return estimate >= 0 ? estimate : this.count(shape, { lo: null, hi: null });
   }
 
@@ -290,6 +385,14 @@ export class PostgresConnector implements Connector {
     const s = await this.sql(shape);
     const r = this.normalize(s, range);
     if (!r || !s.indexed) return null;
+    const kept = this.bounded;
+    this.bounded = undefined;
+    if (range.lo === null && range.hi === null) {
+      const id = shapeId(shape);
+      this.boundsShape = id;
+      if (kept?.shape === id && performance.now() - kept.at < ESTIMATE_KEPT_MS)
+        return { first: kept.first, last: kept.last };
+    }
     return this.read("key bounds failed", async (run) => {
       const params = new Params();
       const where = s.rangeWhere(r, params);
@@ -408,11 +511,12 @@ export class PostgresConnector implements Connector {
    * answers it (a restart changes its start time, on both sides alike: the pair still holds).
    */
   pairSide(shape: RecordShape): Promise<PostgresPairSide> {
-    let side = this.pairSides.get(shape);
+    const id = shapeId(shape);
+    let side = this.pairSides.get(id);
     if (!side) {
       side = this.readPairSide(shape);
-      this.pairSides.set(shape, side);
-      side.catch(() => this.pairSides.delete(shape));
+      this.pairSides.set(id, side);
+      side.catch(() => this.pairSides.delete(id));
     }
     return side;
   }

@@ -60,8 +60,48 @@ GROUP BY i.indexrelid, ic.relname, i.indisprimary
 HAVING bool_and(k.attnum <> 0)
 ORDER BY i.indisprimary DESC, ic.relname`;
 
-/** `relkind` of the relation named by $1: r (table), p (partitioned), m (materialized view), v, f, … */
-const RELKIND_SQL = "SELECT c.relkind::text FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)";
+/**
+ * The relation named by $1: its `relkind` (r table, p partitioned, m materialized view, v, f, …), its catalog
+ * stamp and the planner's row estimate (`reltuples`: -1 or 0 when never analyzed). The stamp names the
+ * versions of the catalog rows a description is read from: the relation's `pg_class` row, its columns'
+ * `pg_attribute` rows and its indexes' `pg_index` rows, by their `xmin`. Any DDL that changes what `describe`
+ * reports (a column added, dropped, renamed, retyped, made (not) nullable; an index created or dropped; the
+ * table dropped and created again) writes a new version of one of them, so the stamp changes; ANALYZE and
+ * VACUUM update `pg_class` in place and leave it as it is.
+ */
+const stampSql = (extra: readonly string[]) => `SELECT c.relkind::text,
+  concat_ws(';', c.oid::text, c.xmin::text,
+    (SELECT string_agg(a.attnum::text || '.' || a.xmin::text, ',' ORDER BY a.attnum)
+       FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0),
+    (SELECT string_agg(i.indexrelid::text || '.' || i.xmin::text, ',' ORDER BY i.indexrelid)
+       FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)),
+  c.reltuples::bigint::text${extra.map((e) => `,\n  ${e}`).join("")}
+FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)`;
+
+/** What `readPostgresTableStamp` reads: the relation's kind, catalog stamp and row estimate (see stampSql). */
+export interface PgTableStamp {
+  readonly kind: string;
+  readonly stamp: string;
+  /** `pg_class.reltuples`: negative (or 0) when the table was never analyzed. */
+  readonly estimate: number;
+  /** The values of the `extra` expressions asked for with the stamp, in their order. */
+  readonly extra: readonly (string | null)[];
+}
+
+/**
+ * Reads the catalog stamp of `table` (quoted) in one statement, with `extra` scalar expressions (without
+ * parameters) the caller wants read in the same round trip; undefined when the relation does not exist.
+ */
+export async function readPostgresTableStamp(
+  run: RunQuery,
+  table: string,
+  extra: readonly string[] = [],
+): Promise<PgTableStamp | undefined> {
+  const row = (await run(stampSql(extra), [table], true))[0];
+  return row
+    ? { kind: String(row[0]), stamp: String(row[1]), estimate: Number(row[2]), extra: row.slice(3) }
+    : undefined;
+}
 
 /** Relation kinds whose unique indexes the catalog lists; views and foreign tables have none. */
 const INDEXED_KINDS = new Set(["r", "p", "m"]);
@@ -89,10 +129,14 @@ export interface PgTableMeta {
    */
   readonly unique: readonly UniqueIndex[] | null;
   readonly description: TableDescription;
+  /** The catalog stamp read before the description (see stampSql): a describe under another one is stale. */
+  readonly stamp: string;
 }
 
 /** Reads the relation `table` (quoted). Throws when it does not exist. */
 export async function readPostgresTableMeta(run: RunQuery, table: string): Promise<PgTableMeta> {
+  // The stamp first: a change made while the rest is read changes the stamp the next check reads.
+  const stamped = await readPostgresTableStamp(run, table);
   const rows = await run(DESCRIBE_SQL, [table]);
   if (rows.length === 0) throw new Error(`table ${table} does not exist`);
   const cols = rows.map((r) => pgColumnOf(r));
@@ -106,7 +150,7 @@ export async function readPostgresTableMeta(run: RunQuery, table: string): Promi
       })),
     };
   });
-  const kind = (await run(RELKIND_SQL, [table]))[0]?.[0] ?? "";
+  const kind = stamped?.kind ?? "";
   const unique = INDEXED_KINDS.has(kind)
     ? (await run(UNIQUE_SQL, [table])).map((r) => {
         const [name, names, nullsDistinct] = r as unknown as [string, string[], string];
@@ -118,5 +162,6 @@ export async function readPostgresTableMeta(run: RunQuery, table: string): Promi
     indexes,
     unique,
     description: { columns: cols.map(postgresColumnInfo), store: "PostgreSQL" },
+    stamp: stamped?.stamp ?? "",
   };
 }
