@@ -38,6 +38,9 @@ function dataset(): DatasetConfig {
 
 /** Statements each replica's connector sent during `fn`. */
 async function statements(fn: () => Promise<unknown>): Promise<number[]> {
+  // The pair's connections, connected in the background once it was accepted, are set up first: their
+  // session statements are not the pass's.
+  for (const r of replicas) await (r.connector as PostgresConnector).warmed();
   const before = replicas.map((r) => r.connector.stats.queries);
   await fn();
   return replicas.map((r, i) => r.connector.stats.queries - before[i]!);

@@ -763,6 +763,11 @@ export class PostgresConnector implements Connector {
     return printPostgresWrites(await this.sql(shape), writes);
   }
 
+  /** Resolves once the connections an in-PostgreSQL pair connects ahead of its comparison are set up. */
+  async warmed(): Promise<void> {
+    await this.session.warmed();
+  }
+
   /** Ends the pool or client it was given (destroying its connections when the server does not answer). */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -124,6 +124,8 @@ export class PostgresSession {
   private readonly timeouts: TimeoutsConfig;
   /** One connection beside the pool, opened on first use (see `cursor`'s `spare`). */
   private sparePool: Pool | undefined;
+  /** The connections `warm` connects, set up (undefined until it is asked). */
+  private warming: Promise<void> | undefined;
 
   constructor(
     readonly db: PostgresClient,
@@ -245,21 +247,29 @@ export class PostgresSession {
    * Connects `connections` of the pool and the spare's one now, in the background, each set up (SESSION_SQL)
    * and left idle: a comparison that needs several at once (the in-PostgreSQL pair: a cursor on each half,
    * counts beside them, the records of the listed keys) then finds them ready instead of connecting on its
-   * critical path. A failure is left to the statement that next needs a connection.
+   * critical path. A failure is left to the statement that next needs a connection. Once per session: the
+   * connections stay in their pools.
    */
   warm(connections: number): void {
-    const spare = this.spare();
+    const spare = this.warming ? undefined : this.spare();
     if (!spare) return;
-    for (const pool of [...Array.from({ length: connections }, () => this.db as Pool), spare]) {
-      void this.checkout(pool).then(
-        (client) =>
-          this.prepare(client).then(
-            () => client.release(),
-            (err: unknown) => client.release(err instanceof Error ? err : new Error(String(err))),
-          ),
-        () => undefined,
-      );
-    }
+    this.warming = Promise.all(
+      [...Array.from({ length: connections }, () => this.db as Pool), spare].map((pool) =>
+        this.checkout(pool).then(
+          (client) =>
+            this.prepare(client).then(
+              () => client.release(),
+              (err: unknown) => client.release(err instanceof Error ? err : new Error(String(err))),
+            ),
+          () => undefined,
+        ),
+      ),
+    ).then(() => undefined);
+  }
+
+  /** Resolves once the connections `warm` connects are set up (at once when it was never asked). */
+  async warmed(): Promise<void> {
+    await this.warming;
   }
 
   /**
