@@ -251,7 +251,7 @@ export class PostgresSession {
    * connections stay in their pools.
    */
   warm(connections: number): void {
-    const spare = this.warming ? undefined : this.spare();
+    const spare = this.warming !== undefined ? undefined : this.spare();
     if (!spare) return;
     this.warming = Promise.all(
       [...Array.from({ length: connections }, () => this.db as Pool), spare].map((pool) =>
