@@ -2,12 +2,12 @@
 import { AuditBrokenError, verifyAudit } from "../audit/verify-audit.js";
 import { fingerprintRow } from "../core/fingerprint.js";
 import { keyId, keyToJson } from "../core/model.js";
-import { repairId } from "../core/repair-id.js";
 import { observeKeys } from "../engine/observe-keys.js";
 import { recoverPending, STALE_RUN_MS } from "../engine/recover-pending.js";
 import { runRepairTasks } from "../engine/repair-dataset.js";
 import { HEARTBEAT_MS, keepLease, processOwner, runLease } from "../engine/run-liveness.js";
 import type { RepairTask } from "../execute/execute-repairs.js";
+import { inverseRepair } from "../execute/inverse-repair.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
@@ -89,22 +89,7 @@ export async function runRollback(options: RollbackOptions, io: CliIo = processI
         // An earlier rollback (or run) killed mid-batch left its claims pending: settled by what the targets
         // hold, so that its inverse repairs can be claimed again here.
         await recoverPending(name, replicas, resolved.shape, { runId, state: session.state, now: Date.now });
-        const tasks: RepairTask[] = entries
-          .filter((e) => e.dataset === name)
-          .map((e) => {
-            const nextFingerprint = e.before ? fingerprintRow(e.key, e.before) : null;
-            return {
-              id: repairId(name, e.key, e.target, e.nextFingerprint, nextFingerprint),
-              dataset: name,
-              key: e.key,
-              target: e.target,
-              expected: e.nextFingerprint,
-              next: e.before,
-              nextFingerprint,
-              before: e.after,
-              action: e.before ? "propagate" : "delete",
-            };
-          });
+        const tasks: RepairTask[] = entries.filter((e) => e.dataset === name).map(inverseRepair);
         // An inverse an earlier rollback of these repairs carried out (and was then killed before marking
         // them) is not claimed again: a claim on a record that already holds its before image, cut short by
         // another kill, would be settled by recovery as a second landed write.

@@ -10,9 +10,7 @@ import { quoteIdent, SqliteConnector } from "../../src/connectors/sqlite/sqlite-
 import { verifyAuditChainAsync } from "../../src/core/audit-chain.js";
 import type { CanonicalValue, ColumnType } from "../../src/core/canonical.js";
 import { WRITE_ACTIONS } from "../../src/core/decide.js";
-import { fingerprintRow } from "../../src/core/fingerprint.js";
 import { type ColumnSpec, type Key, keyId } from "../../src/core/model.js";
-import { repairId } from "../../src/core/repair-id.js";
 import {
   type DatasetPlan,
   type OpenReplica,
@@ -24,6 +22,7 @@ import {
   scanDataset,
 } from "../../src/engine/index.js";
 import { executeRepairs, type RepairTask } from "../../src/execute/execute-repairs.js";
+import { inverseRepair } from "../../src/execute/inverse-repair.js";
 import { WriteGuard } from "../../src/execute/write-guard.js";
 import { SqliteStateStore } from "../../src/state/sqlite/sqlite-state-store.js";
 
@@ -416,20 +415,7 @@ async function planRun(w: World, runId: string): Promise<DatasetPlan> {
 /** The inverse of a run's applied repairs, built as `concord rollback --run` builds it. */
 async function rollbackRun(w: World, plan: DatasetPlan, runId: string, rollbackId: string) {
   const entries = (await w.state.listRepairs({ runId })).filter((e) => e.outcome === "applied");
-  const tasks: RepairTask[] = entries.map((e) => {
-    const nextFingerprint = e.before ? fingerprintRow(e.key, e.before) : null;
-    return {
-      id: repairId(e.dataset, e.key, e.target, e.nextFingerprint, nextFingerprint),
-      dataset: e.dataset,
-      key: e.key,
-      target: e.target,
-      expected: e.nextFingerprint,
-      next: e.before,
-      nextFingerprint,
-      before: e.after,
-      action: e.before ? "propagate" : "delete",
-    };
-  });
+  const tasks: RepairTask[] = entries.map(inverseRepair);
   const results = await executeRepairs(w.ds.name, tasks, {
     runId: rollbackId,
     shape: plan.scan.shape,

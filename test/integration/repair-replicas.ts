@@ -3,10 +3,10 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Connector } from "../../src/connectors/connector.js";
 import { openSqliteConnector } from "../../src/connectors/sqlite/sqlite-connector.js";
-import { fingerprintRow } from "../../src/core/fingerprint.js";
 import { type Key, keyId, type RecordShape } from "../../src/core/model.js";
 import { repairId } from "../../src/core/repair-id.js";
 import type { RepairTask } from "../../src/execute/execute-repairs.js";
+import { inverseRepair } from "../../src/execute/inverse-repair.js";
 import type { LedgerEntry } from "../../src/state/state-store.js";
 
 export const SHAPE: RecordShape = {
@@ -92,18 +92,5 @@ export async function repairTasks(source: Connector, target: Connector, rows: nu
 
 /** The inverse tasks of applied ledger entries, built as `concord rollback` builds them. */
 export function rollbackTasks(entries: readonly LedgerEntry[]): RepairTask[] {
-  return entries.map((e) => {
-    const nextFingerprint = e.before ? fingerprintRow(e.key, e.before) : null;
-    return {
-      id: repairId(e.dataset, e.key, e.target, e.nextFingerprint, nextFingerprint),
-      dataset: e.dataset,
-      key: e.key,
-      target: e.target,
-      expected: e.nextFingerprint,
-      next: e.before,
-      nextFingerprint,
-      before: e.after,
-      action: e.before ? "propagate" : "delete",
-    };
-  });
+  return entries.map(inverseRepair);
 }

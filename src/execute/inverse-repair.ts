@@ -1,0 +1,25 @@
+/** The repair that undoes an applied one: what `concord rollback` claims and writes for each ledger entry. */
+import { fingerprintRow } from "../core/fingerprint.js";
+import { repairId } from "../core/repair-id.js";
+import type { LedgerEntry } from "../state/state-store.js";
+import type { RepairTask } from "./execute-repairs.js";
+
+/**
+ * The inverse of an applied repair: the target taken from the repair's `after` image back to its `before`
+ * (deleted where there was none), written only while the target still holds what the repair wrote. Its id
+ * follows from that transition, so the same repair undone twice is one repair in the ledger.
+ */
+export function inverseRepair(e: LedgerEntry): RepairTask {
+  const nextFingerprint = e.before ? fingerprintRow(e.key, e.before) : null;
+  return {
+    id: repairId(e.dataset, e.key, e.target, e.nextFingerprint, nextFingerprint),
+    dataset: e.dataset,
+    key: e.key,
+    target: e.target,
+    expected: e.nextFingerprint,
+    next: e.before,
+    nextFingerprint,
+    before: e.after,
+    action: e.before ? "propagate" : "delete",
+  };
+}
