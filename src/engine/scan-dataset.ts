@@ -98,20 +98,20 @@ export async function fetchObservations(
   replicas: readonly OpenReplica[],
   batch: readonly Observation[],
 ): Promise<Observation[]> {
-  const read = batch.filter((o) => !withValues(o, replicas));
+  // Observations an in-store pair listed with every holder's record need no fetch.
+  const given = batch.map((o) => withValues(o, replicas));
   const records = await Promise.all(
     replicas.map(async (r) => {
-      const keys = read.filter((o) => o.replicas[r.name]?.present).map((o) => o.key);
+      const keys = batch.filter((o, i) => !given[i] && o.replicas[r.name]?.present).map((o) => o.key);
       const got = keys.length ? await r.connector.fetchRecords(resolved.shape, keys) : [];
       return new Map<string, StoredRecord>(got.map((rec) => [keyId(rec.key), rec]));
     }),
   );
-  return batch.map((o) => {
-    if (read.length < batch.length && withValues(o, replicas)) return withVersions(resolved, replicas, o);
-    const id = keyId(o.key);
+  return batch.map((o, n) => {
+    const id = given[n] ? "" : keyId(o.key);
     const out: Record<string, ReplicaObservation> = {};
     replicas.forEach((r, i) => {
-      const rec = records[i]!.get(id);
+      const rec = given[n] ? listedRecord(o.replicas[r.name]!) : records[i]!.get(id);
       out[r.name] = rec
         ? {
             present: true,
@@ -125,6 +125,11 @@ export async function fetchObservations(
   });
 }
 
+/** A replica's record as an in-store pair listed it with the key (undefined: it holds none). */
+function listedRecord(seen: ReplicaObservation): Pick<StoredRecord, "fingerprint" | "values"> | undefined {
+  return seen.present ? { fingerprint: seen.fingerprint!, values: seen.values! } : undefined;
+}
+
 /** True when every replica holding the observed key comes with its values (and none is left unsaid). */
 function withValues(o: Observation, replicas: readonly OpenReplica[]): boolean {
   for (const r of replicas) {
@@ -132,27 +137,6 @@ function withValues(o: Observation, replicas: readonly OpenReplica[]): boolean {
     if (!seen || (seen.present && !seen.values)) return false;
   }
   return true;
-}
-
-/** An observation read with its values, with each present replica's version read from them. */
-function withVersions(
-  resolved: ResolvedShape,
-  replicas: readonly OpenReplica[],
-  o: Observation,
-): Observation {
-  const out: Record<string, ReplicaObservation> = {};
-  for (const r of replicas) {
-    const seen = o.replicas[r.name]!;
-    out[r.name] = seen.present
-      ? {
-          present: true,
-          fingerprint: seen.fingerprint!,
-          values: seen.values!,
-          version: readVersion(resolved.versionPositions, seen.values!),
-        }
-      : { present: false };
-  }
-  return { key: o.key, replicas: out };
 }
 
 /** True when the replicas' fingerprints (absence included) are not all the same. */
