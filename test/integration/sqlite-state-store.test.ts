@@ -52,19 +52,22 @@ describe("SqliteStateStore: migrations", () => {
   it("lets several processes open one new file at the same time: each step is applied once", async () => {
     const dir = mkdtempSync(join(tmpdir(), "concord-state-race-"));
     try {
-      const path = join(dir, "state.db");
+      // The race is narrow, so every process opens the same eight new files in turn.
+      const paths = Array.from({ length: 8 }, (_, i) => join(dir, `state-${i}.db`));
       const module = pathToFileURL(
         join(process.cwd(), "dist", "state", "sqlite", "sqlite-state-store.js"),
       ).href;
       // Every process loads the module and says so on stdout, then waits for "go" on stdin; the parent
-      // sends it to all of them once all are ready (no fixed wait), so the six open the new file together.
+      // sends it to all of them once all are ready (no fixed wait), so the ten open the new file together.
       const script = `const { SqliteStateStore } = await import(${JSON.stringify(module)});
         process.stdout.write("ready\\n");
         await new Promise((resolve) => process.stdin.once("data", resolve));
-        const s = SqliteStateStore.open(${JSON.stringify(path)});
-        await s.appendAudit([{ ts: 1, runId: "r", type: "detected", dataset: "d", key: null, data: process.pid }]);
-        await s.close();`;
-      const children = Array.from({ length: 6 }, () => {
+        for (const path of ${JSON.stringify(paths)}) {
+          const s = SqliteStateStore.open(path);
+          await s.appendAudit([{ ts: 1, runId: "r", type: "detected", dataset: "d", key: null, data: process.pid }]);
+          await s.close();
+        }`;
+      const children = Array.from({ length: 10 }, () => {
         const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
           stdio: ["pipe", "pipe", "pipe"],
         });
@@ -86,10 +89,12 @@ describe("SqliteStateStore: migrations", () => {
       const fresh = SqliteStateStore.open(join(dir, "fresh.db"));
       const latest = fresh.db.pragma("user_version", { simple: true });
       await fresh.close();
-      const db = new Database(path, { readonly: true });
-      expect(db.pragma("user_version", { simple: true })).toBe(latest);
-      expect(db.prepare("SELECT count(*) AS n FROM audit").get()).toEqual({ n: 6 });
-      db.close();
+      for (const path of paths) {
+        const db = new Database(path, { readonly: true });
+        expect(db.pragma("user_version", { simple: true })).toBe(latest);
+        expect(db.prepare("SELECT count(*) AS n FROM audit").get()).toEqual({ n: 10 });
+        db.close();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

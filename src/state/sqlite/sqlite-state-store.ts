@@ -34,10 +34,15 @@ import { SqliteVersionMemory } from "./sqlite-version-memory.js";
 export class SqliteStateStore extends ComposedStateStore {
   /** A store over an open connection, which it sets up (WAL, busy timeout) and migrates. */
   constructor(readonly db: Database.Database) {
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
     db.pragma("busy_timeout = 5000");
-    migrateSqliteState(db);
+    // Switching a new file to WAL takes its lock without SQLite's busy handler, so several processes opening
+    // one new file at once see SQLITE_BUSY here: wait for the one that got there first.
+    whileBusy(() => {
+      if (String(db.pragma("journal_mode", { simple: true })).toLowerCase() !== "wal")
+        db.pragma("journal_mode = WAL");
+    });
+    db.pragma("synchronous = NORMAL");
+    whileBusy(() => migrateSqliteState(db));
     super(sqliteParts(new SqliteStateDb(db)));
   }
 
@@ -56,6 +61,24 @@ export class SqliteStateStore extends ComposedStateStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+}
+
+/** How long opening waits for other processes setting up the same file before it gives up. */
+const SETUP_BUSY_MS = 10_000;
+
+/** Runs `step`, again after a short sleep while SQLite answers SQLITE_BUSY, for up to SETUP_BUSY_MS. */
+function whileBusy(step: () => void): void {
+  const deadline = Date.now() + SETUP_BUSY_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      return step();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== "string" || !code.startsWith("SQLITE_BUSY") || Date.now() >= deadline) throw err;
+      Atomics.wait(pause, 0, 0, 5 + Math.floor(Math.random() * 20));
+    }
   }
 }
 
