@@ -73,7 +73,8 @@ function whileBusy(step: () => void): void {
   const pause = new Int32Array(new SharedArrayBuffer(4));
   for (;;) {
     try {
-      return step();
+      step();
+      return;
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (typeof code !== "string" || !code.startsWith("SQLITE_BUSY") || Date.now() >= deadline) throw err;
