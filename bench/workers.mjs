@@ -14,7 +14,9 @@
  * 1. Scale-out: replicas reached through a local TCP proxy that holds every chunk DELAY/2 ms each way (DELAY ms
  *    per round trip); the state store and the queue are direct. Coordinator + k workers, the dataset's
  *    `concurrency` the largest k (so every k runs the same jobs). Reported: pass seconds per k and the
- *    speed-up against one worker. BENCH_WORKERS_OVERHEAD=0 skips part 2.
+ *    speed-up against one worker. BENCH_WORKERS_OVERHEAD=0 skips part 2, BENCH_WORKERS_SCALEOUT=0 part 1.
+ *    BENCH_WORKERS_TABLE_STATS=1: each pass also reports what the replicas' tables were asked (scans, rows and
+ *    index entries read, buffers; 11 s more per pass); BENCH_WORKERS_WARM_PASSES=n: n warm passes (default 1).
  * 2. Overhead: no proxy; `serve --role all` against coordinator + 1 worker (same segments). Reported: the ratio.
  * Prints a markdown table; pass BENCH_DOCS=0 to leave docs/benchmarks.md alone (it is never edited by this
  * script: copy the table by hand).
@@ -61,6 +63,7 @@ async function delayProxy(target, delayMs, trace = process.env.BENCH_WORKERS_TRA
     counts.connections++;
     let serverSpoke = true;
     const id = counts.connections;
+    upstream.traceId = id;
     client.on("data", (chunk) => {
       if (serverSpoke && trace) {
         // What each round trip asked, for profiling: connection, time, the message's printable start.
@@ -94,6 +97,8 @@ async function delayProxy(target, delayMs, trace = process.env.BENCH_WORKERS_TRA
     counts,
     /** The local ports of the proxy's open connections to the store (its backends' client ports). */
     ports: () => [...upstreams].map((x) => x.localPort).filter(Boolean),
+    /** The trace's connection number of each open connection, by its local port. */
+    ids: () => new Map([...upstreams].map((x) => [x.localPort, x.traceId])),
     url: (() => {
       const v = new URL(target);
       v.hostname = "127.0.0.1";
@@ -144,10 +149,15 @@ function machineCpu() {
 async function replicaBackendsCpu(proxy) {
   const ports = proxy?.ports() ?? [];
   if (!ports.length) return new Map();
-  const { rows } = await query("SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])", [
-    ports,
-  ]);
-  return new Map(rows.map((r) => [r.pid, cpuOf(r.pid)]));
+  const { rows } = await query(
+    "SELECT pid, client_port FROM pg_stat_activity WHERE client_port = ANY($1::int[])",
+    [ports],
+  );
+  const ids = proxy.ids();
+  const cpu = new Map(rows.map((r) => [r.pid, cpuOf(r.pid)]));
+  // Which trace connection each backend serves (BENCH_WORKERS_TRACE numbers them).
+  cpu.connections = new Map(rows.map((r) => [r.pid, ids.get(r.client_port)]));
+  return cpu;
 }
 
 /**
@@ -234,6 +244,42 @@ async function diverge() {
   );
 }
 
+/**
+ * What the replicas' tables were asked, from PostgreSQL's cumulative statistics (BENCH_WORKERS_TABLE_STATS=1):
+ * scans, rows and index entries read, rows updated, buffers touched, per table. A backend reports them when it
+ * has been idle a moment (at most 10 s later), so each reading waits 11 s first.
+ */
+async function tableStats() {
+  await new Promise((r) => setTimeout(r, 11_000));
+  const { rows } = await query(
+    `SELECT t.relname, t.seq_scan, t.seq_tup_read, t.idx_scan, t.idx_tup_fetch, t.n_tup_upd,
+            (SELECT sum(i.idx_tup_read) FROM pg_stat_user_indexes i WHERE i.relid = t.relid) AS idx_tup_read,
+            s.heap_blks_hit + s.heap_blks_read AS heap_blks, s.idx_blks_hit + s.idx_blks_read AS idx_blks
+       FROM pg_stat_user_tables t JOIN pg_statio_user_tables s USING (relid)
+      WHERE t.schemaname = $1 ORDER BY t.relname`,
+    [SCHEMA],
+  );
+  return Object.fromEntries(
+    rows.map((r) => [
+      r.relname,
+      Object.fromEntries(
+        Object.entries(r)
+          .filter(([k]) => k !== "relname")
+          .map(([k, v]) => [k, Number(v)]),
+      ),
+    ]),
+  );
+}
+
+/** What each table's counters grew by between two readings. */
+const statsDelta = (before, after) =>
+  Object.fromEntries(
+    Object.entries(after).map(([t, c]) => [
+      t,
+      Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v - (before[t]?.[k] ?? 0)])),
+    ]),
+  );
+
 /** With BENCH_WORKERS_STATE_TRACE=file.tsv the state store is reached through an undelayed tracing proxy. */
 let stateProxy;
 
@@ -297,6 +343,7 @@ function start(args) {
  * the CPU the stores, the concord processes and the machine spent meanwhile, and the round trips it made.
  */
 async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
+  const tablesBefore = process.env.BENCH_WORKERS_TABLE_STATS ? await tableStats() : undefined;
   const before = await sample(
     procs.map((p) => p.child.pid),
     proxy,
@@ -312,6 +359,7 @@ async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
     procs.map((p) => p.child.pid),
     proxy,
   );
+  const tables = tablesBefore ? statsDelta(tablesBefore, await tableStats()) : undefined;
   const { rows } = await query(
     `SELECT finished_at - started_at AS ms, status, stats FROM ${stateSchema}.runs ORDER BY started_at DESC LIMIT 1`,
   );
@@ -352,6 +400,15 @@ async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
       // replicas' connections alone (those open at the end; a backend opened during the pass counts whole).
       postgres: +(after.pg - before.pg).toFixed(2),
       replicaBackends: backendsDelta(before.replicas, after.replicas),
+      // Each replica backend that spent CPU in the pass, as trace connection number: seconds.
+      replicaBackendsEach: Object.fromEntries(
+        [...after.replicas]
+          .map(([pid, t]) => [
+            after.replicas.connections.get(pid),
+            +(t - (before.replicas.get(pid) ?? 0)).toFixed(2),
+          ])
+          .filter(([, t]) => t > 0),
+      ),
       // The state store's backends (and with no proxy the replicas' too): concord's other connections.
       stateBackends: backendsDelta(before.state, after.state),
       concord: +(after.concord - before.concord).toFixed(2),
@@ -369,6 +426,7 @@ async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
         }
       : {}),
     model,
+    ...(tables ? { tables } : {}),
     load: +loadavg()[0].toFixed(2),
   };
 }
@@ -397,18 +455,26 @@ async function onePass(replicaUrl, workers, concurrency = Math.max(1, workers), 
     // The same processes, warm (a fleet runs for days): diverge again and ask the coordinator for a pass.
     const serve = procs.at(-1);
     const [, listen] = await serve.until(/listening on http:\/\/(\S+)/);
-    await diverge();
-    const warm = await measure(stateSchema, procs, workers, concurrency, proxy, async () => {
-      const res = await fetch(`http://${listen}/api/datasets/bench_w/repair`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-        body: "{}",
-      });
-      if (res.status !== 202) throw new Error(`trigger: ${res.status} ${await res.text()}`);
-      await serve.until(/pass \S+ \(repair\) finished in[\s\S]*pass \S+ \(repair\) finished in/);
-    });
-    await checkConverged(`${workers} worker(s), warm pass`);
-    return { first, warm };
+    // BENCH_WORKERS_WARM_PASSES (default 1): more warm passes on the same processes, the later ones returned
+    // as `later` (whether a pass's cost falls as the workers' connections warm up).
+    const warms = [];
+    for (let w = 0; w < Number(process.env.BENCH_WORKERS_WARM_PASSES ?? 1); w++) {
+      await diverge();
+      const finished = new RegExp(`(?:[\\s\\S]*?pass \\S+ \\(repair\\) finished in){${w + 2}}`);
+      warms.push(
+        await measure(stateSchema, procs, workers, concurrency, proxy, async () => {
+          const res = await fetch(`http://${listen}/api/datasets/bench_w/repair`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+            body: "{}",
+          });
+          if (res.status !== 202) throw new Error(`trigger: ${res.status} ${await res.text()}`);
+          await serve.until(finished);
+        }),
+      );
+      await checkConverged(`${workers} worker(s), warm pass ${w + 1}`);
+    }
+    return { first, warm: warms[0], later: warms.slice(1) };
   } finally {
     for (const p of procs) p.child.kill("SIGTERM");
     await Promise.all(
@@ -447,17 +513,20 @@ async function main() {
   const delayed = new Map(COUNTS.map((k) => [k, { first: [], warm: [] }]));
   try {
     // Repetitions interleave the worker counts, so a change of load on the machine touches each alike.
-    for (let r = 0; r < REPS; r++)
+    // BENCH_WORKERS_SCALEOUT=0: the queue's overhead alone.
+    for (let r = 0; r < (process.env.BENCH_WORKERS_SCALEOUT === "0" ? 0 : REPS); r++)
       for (const k of COUNTS) {
         // The same dataset config (so the same jobs) whatever the worker count: only the workers differ.
-        const { first, warm } = await onePass(proxy.url, k, CONCURRENCY, proxy);
+        const { first, warm, later } = await onePass(proxy.url, k, CONCURRENCY, proxy);
         delayed.get(k).first.push(keep(`delay ${DELAY} ms, ${k} worker(s), first pass`, first));
         delayed.get(k).warm.push(keep(`delay ${DELAY} ms, ${k} worker(s), warm pass`, warm));
+        for (const [i, x] of later.entries())
+          keep(`delay ${DELAY} ms, ${k} worker(s), warm pass ${i + 2}`, x);
       }
   } finally {
     await proxy.close();
   }
-  for (const which of ["warm", "first"]) {
+  for (const which of process.env.BENCH_WORKERS_SCALEOUT === "0" ? [] : ["warm", "first"]) {
     const one = mid(delayed.get(COUNTS[0])[which]).passSeconds;
     for (const [k, runs] of delayed) {
       const m = mid(runs[which]);
