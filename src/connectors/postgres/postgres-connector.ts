@@ -45,6 +45,7 @@ import { printPostgresWrites } from "./postgres-write-print.js";
 import {
   diagnoseDataException,
   isDataException,
+  refusedReadback,
   refusedWrite,
   WriteRefusal,
 } from "./postgres-write-refusals.js";
@@ -718,6 +719,14 @@ export class PostgresConnector implements Connector {
     const s = await this.sql(shape);
     const refused = refusedWrite(s, writes);
     if (refused) throw this.error("conditional write refused", new WriteRefusal(refused));
+    // A column compared by its text may hold a written text as another (an interval, a range): checked
+    // before the transaction, so a refused batch writes nothing.
+    const changed = await this.session
+      .withClient((run) => refusedReadback(s, writes, run))
+      .catch((err: unknown) => {
+        throw this.error("conditional write failed", err);
+      });
+    if (changed) throw this.error("conditional write refused", new WriteRefusal(changed));
     const write = () =>
       this.session.withClient(async (plain) => {
         // BEGIN travels with the first statement when that one has no parameters (the lock's read): one
