@@ -379,6 +379,20 @@ datasets:
     ]);
   });
 
+  // money rounds to its locale's fraction digits: 1.005 was written as 1.01 and then failed verification.
+  it("refuses a decimal money would round, before writing it", async () => {
+    await tables("mon", "k int PRIMARY KEY, m numeric", [`(1, 1.5)`, `(2, 1.005)`], []);
+    await db.admin.query(`ALTER TABLE ${db.table("mon_b")} ALTER m TYPE money`);
+    const r = await repair(config("mon"));
+    expect(r.repairs.map((x) => x.error ?? x.outcome)).toEqual([
+      "applied",
+      expect.stringContaining(
+        'mon.b: conditional write refused: column m (money) cannot store 1.005 at key ["2"]: money would hold it as "1.01"',
+      ),
+    ]);
+    expect(await native("mon_b", "m::numeric::text")).toEqual({ "1": ["1.50"] });
+  });
+
   it("refuses what a column would reject or silently change, in one line naming the column and its type", async () => {
     await db.admin.query(
       `CREATE TABLE ${db.table("narrow")} (k int PRIMARY KEY, s smallint, n numeric(6,2), d date, t timestamp(0), c char(4), r real)`,

@@ -6,7 +6,7 @@ import { type Key, keyId } from "../../core/model.js";
 import type { ConditionalWrite } from "../connector.js";
 import { errorCode, errorMessage } from "../connector-errors.js";
 import { canonicalFloatArray, numberArrayElement } from "./postgres-array-text.js";
-import { nativeSql, rawSql } from "./postgres-canonical-sql.js";
+import { nativeSql, postgresCanonicalSql, rawSql } from "./postgres-canonical-sql.js";
 import type { PgColumn } from "./postgres-column-types.js";
 import type { RunQuery } from "./postgres-session.js";
 import { Params, type PostgresShapeSql, T } from "./postgres-shape-sql.js";
@@ -56,19 +56,27 @@ export function isDataException(err: unknown): boolean {
 const TEXT_AS_WRITTEN: ReadonlySet<string> = new Set(["text", "varchar", "bpchar"]);
 
 /**
- * The columns of `s` read as text whose native type may hold a written text as another text: an interval
- * (`25 hours` is `25:00:00`), a range (`[1,5]` is `[1,6)`), an array, a tsvector, a timetz, a bit string,
- * a name (cut at 63 bytes), an enum, …: every column compared as text but text, varchar and character.
+ * The columns of `s` whose native type may hold a written value as another one, which only PostgreSQL can
+ * tell: every column compared as text but text, varchar and character (an interval: `25 hours` is
+ * `25:00:00`; a range: `[1,5]` is `[1,6)`; an array, a tsvector, a timetz, a bit string, a name cut at 63
+ * bytes, an enum), and money, which rounds to its locale's (lc_monetary) fraction digits.
  */
 function readbackColumns(s: PostgresShapeSql): number[] {
   const all = [...s.shape.key, ...s.shape.columns];
-  return all.flatMap((c, i) => (c.type === "text" && !TEXT_AS_WRITTEN.has(s.native[i]!.baseType) ? [i] : []));
+  return all.flatMap((c, i) => {
+    const base = s.native[i]!.baseType;
+    const changes = c.type === "text" ? !TEXT_AS_WRITTEN.has(base) : base === "money" && c.type === "decimal";
+    return changes ? [i] : [];
+  });
 }
 
-/** The text `v` cast as a write casts it into `column` reads back as (bit(n) cast to itself: assigning a varbit of another length fails). */
-function readbackSql(v: string, column: PgColumn): string {
+/**
+ * The value `v` cast as a write casts it into `column`, as a scan reads it (bit(n) cast to itself: assigning
+ * a varbit of another length fails).
+ */
+function readbackSql(v: string, column: PgColumn, type: ColumnType): string {
   const cast = column.baseType === "bit" ? `CAST(${v} AS ${column.nativeType})` : nativeSql(v, column);
-  return rawSql(cast, column);
+  return postgresCanonicalSql(cast, column, type) ?? rawSql(cast, column, type);
 }
 
 /** A read-back text as the engine compares it (a float array's elements in their canonical text). */
@@ -103,7 +111,7 @@ export async function refusedReadback(
     ),
   );
   const names = columns.map((_, j) => `c${j}`);
-  const reads = columns.map((i, j) => readbackSql(`u.c${j}`, s.native[i]!));
+  const reads = columns.map((i, j) => readbackSql(`u.c${j}`, s.native[i]!, all[i]!.type));
   const statement = (from: string) => `SELECT ${reads.join(", ")} FROM ${from}`;
   let rows: (string | null)[][];
   try {
@@ -121,7 +129,7 @@ export async function refusedReadback(
         if (v === null) continue;
         if (++probes > PROBES) throw err;
         try {
-          await run(`SELECT ${readbackSql("$1::text", s.native[i]!)}`, [v]);
+          await run(`SELECT ${readbackSql("$1::text", s.native[i]!, all[i]!.type)}`, [v]);
         } catch (one) {
           if (!isRefusedValue(one)) throw one;
           return cannotStoreAt(s.native[i]!, all[i]!.type, v, w.key, errorMessage(one).split("\n")[0]!);
