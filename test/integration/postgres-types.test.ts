@@ -393,6 +393,28 @@ datasets:
     expect(await native("mon_b", "m::numeric::text")).toEqual({ "1": ["1.50"] });
   });
 
+  // An integer column compared as boolean (beside MariaDB's TINYINT(1) or SQLite's BOOLEAN) was sent `t`,
+  // which it refused as "not an integer": it is written 1 and 0.
+  it("writes 1 and 0 into an integer column compared as boolean", async () => {
+    await tables("bo", "k int PRIMARY KEY, v smallint", [`(1, 1)`, `(2, 0)`], [`(1, 0)`]);
+    const path = writeConfig(
+      tempDir(),
+      `state: sqlite:state.db
+datasets:
+  bo:
+    key: k
+    types: { v: boolean }
+    replicas:
+      a: { url: "${POSTGRES.url}", table: ${db.table("bo_a")} }
+      b: { url: "${POSTGRES.url}", table: ${db.table("bo_b")} }
+    policy: { owner: a, resolve: owner }
+`,
+    );
+    const r = await repair(path);
+    expect(r.repairs.map((x) => x.error ?? x.outcome)).toEqual(["applied", "applied"]);
+    expect(await native("bo_b", "v::text")).toEqual({ "1": ["1"], "2": ["0"] });
+  });
+
   it("refuses what a column would reject or silently change, in one line naming the column and its type", async () => {
     await db.admin.query(
       `CREATE TABLE ${db.table("narrow")} (k int PRIMARY KEY, s smallint, n numeric(6,2), d date, t timestamp(0), c char(4), r real)`,
