@@ -415,6 +415,29 @@ datasets:
     expect(await native("bo_b", "v::text")).toEqual({ "1": ["1"], "2": ["0"] });
   });
 
+  // tstzrange and timestamptz[] are compared by their text, which PostgreSQL prints in the session's time
+  // zone: the same instants differed between a replica whose role or URL sets another TimeZone and one that
+  // does not. Every session now reads them at UTC.
+  it("reads time zone-dependent types as text at UTC, whatever the session's TimeZone", async () => {
+    const row = `(1, '[2024-01-01 00:00+00,2024-01-02 00:00+00)', '{2024-01-01 00:00+00}')`;
+    await tables("tz", "k int PRIMARY KEY, r tstzrange, a timestamptz[]", [row], [row]);
+    const url = new URL(POSTGRES.url);
+    url.searchParams.set("options", "-c TimeZone=Asia/Tokyo");
+    const path = writeConfig(
+      tempDir(),
+      `state: sqlite:state.db
+datasets:
+  tz:
+    key: k
+    replicas:
+      a: { url: "${url.href}", table: ${db.table("tz_a")} }
+      b: { url: "${POSTGRES.url}", table: ${db.table("tz_b")} }
+    policy: { owner: a, resolve: owner }
+`,
+    );
+    expect((await scan(path)).divergences).toEqual([]);
+  });
+
   it("refuses what a column would reject or silently change, in one line naming the column and its type", async () => {
     await db.admin.query(
       `CREATE TABLE ${db.table("narrow")} (k int PRIMARY KEY, s smallint, n numeric(6,2), d date, t timestamp(0), c char(4), r real)`,
