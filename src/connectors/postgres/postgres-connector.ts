@@ -719,16 +719,13 @@ export class PostgresConnector implements Connector {
     const s = await this.sql(shape);
     const refused = refusedWrite(s, writes);
     if (refused) throw this.error("conditional write refused", new WriteRefusal(refused));
-    // A column compared by its text may hold a written text as another (an interval, a range): checked
-    // before the transaction, so a refused batch writes nothing.
-    const changed = await this.session
-      .withClient((run) => refusedReadback(s, writes, run))
-      .catch((err: unknown) => {
-        throw this.error("conditional write failed", err);
-      });
-    if (changed) throw this.error("conditional write refused", new WriteRefusal(changed));
     const write = () =>
       this.session.withClient(async (plain) => {
+        // A column compared by its text may hold a written text as another (an interval, a range): checked
+        // before the transaction, so a refused batch writes nothing; on the batch's own turn, since a single
+        // Client would otherwise run it inside another batch's transaction.
+        const changed = await refusedReadback(s, writes, plain);
+        if (changed) throw new WriteRefusal(changed);
         // BEGIN travels with the first statement when that one has no parameters (the lock's read): one
         // round trip fewer per batch, which a remote store charges.
         let begun = false;
