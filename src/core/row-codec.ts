@@ -8,6 +8,9 @@ export class RowError extends Error {
   override readonly name = "RowError";
 }
 
+/** Turns one column's raw value as its store reads it into the raw value `canonicalValue` takes. */
+export type RawPrepare = (raw: unknown) => unknown;
+
 /**
  * Canonicalises raw rows laid out as [key columns…, compared columns…] (the shape's order).
  * Errors name the column and the offending value.
@@ -18,7 +21,15 @@ export class RowCodec {
   readonly keyWidth: number;
   readonly width: number;
 
-  constructor(readonly shape: RecordShape) {
+  /**
+   * `prepare`, by column position (key columns first): what a connector does to a column's raw value before
+   * it is canonicalised, where the logical type alone does not say it (PostgreSQL's float arrays, read as
+   * text, get each element in its canonical float text).
+   */
+  constructor(
+    readonly shape: RecordShape,
+    private readonly prepare: readonly (RawPrepare | undefined)[] = [],
+  ) {
     const all = [...shape.key, ...shape.columns];
     this.types = all.map((c) => c.type);
     this.names = all.map((c) => c.name);
@@ -31,7 +42,8 @@ export class RowCodec {
     const out = new Array<CanonicalValue>(this.width);
     for (let i = 0; i < this.width; i++) {
       try {
-        out[i] = canonicalValue(this.types[i]!, raw[i]);
+        const p = this.prepare[i];
+        out[i] = canonicalValue(this.types[i]!, p ? p(raw[i]) : raw[i]);
       } catch (err) {
         if (err instanceof ValueError) throw new RowError(`column ${this.names[i]}: ${err.message}`);
         throw err;
@@ -59,7 +71,8 @@ export class RowCodec {
   key(raw: ArrayLike<unknown>): Key {
     const out: (string | null)[] = [];
     for (let i = 0; i < this.keyWidth; i++) {
-      out.push(canonicalValue(this.types[i]!, raw[i]));
+      const p = this.prepare[i];
+      out.push(canonicalValue(this.types[i]!, p ? p(raw[i]) : raw[i]));
     }
     return out;
   }

@@ -287,6 +287,159 @@ datasets:
     expect(await native("cx_b", "v")).toEqual({ A: ["z"], b: ["y"] });
   });
 
+  // Columns compared by their text were written and then failed verification when the type keeps a text as
+  // another (`25 hours` is `25:00:00` in an interval): the repair is now refused before anything is written.
+  it("refuses a text its column would hold as another text, naming column and key, and writes nothing for it", async () => {
+    const types = "iv interval, r int4range, ts tsvector, tz timetz, na numeric(10,2)[], bt bit(4), nm name";
+    const texts = "iv text, r text, ts text, tz text, na text, bt text, nm text";
+    const nulls = (i: number, v: string) => {
+      const row = ["NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL"];
+      row[i] = v;
+      return row.join(", ");
+    };
+    const bad = ["'25 hours'", "'[1,5]'", "'b a'", "'10:00+02'", "'{1.005}'", "'10'", "repeat('n', 70)"];
+    await db.admin.query(`CREATE TABLE ${db.table("rb_a")} (k int PRIMARY KEY, ${texts})`);
+    await db.admin.query(`CREATE TABLE ${db.table("rb_b")} (k int PRIMARY KEY, ${types})`);
+    const good = `(0, '1 day 02:00:00', '[1,6)', $$'a' 'b'$$, '10:00:00+02', '{1.5,2}', '1010', 'x')`;
+    await db.admin.query(
+      `INSERT INTO ${db.table("rb_a")} VALUES ${good}, ${bad.map((v, i) => `(${i + 1}, ${nulls(i, v)})`).join(", ")}`,
+    );
+    await db.admin.query(`INSERT INTO ${db.table("rb_b")} (k) SELECT generate_series(1, ${bad.length})`);
+    const path = config("rb");
+    const r = await repair(path);
+    const errors = Object.fromEntries(r.repairs.map((x) => [String(x.key[0]), x.error ?? x.outcome]));
+    expect(errors).toEqual({
+      "0": "applied",
+      "1": expect.stringContaining(
+        'rb.b: conditional write refused: column iv (interval) cannot store "25 hours" at key ["1"]: interval would hold it as "25:00:00"',
+      ),
+      "2": expect.stringContaining(
+        'column r (int4range) cannot store "[1,5]" at key ["2"]: int4range would hold it as "[1,6)"',
+      ),
+      "3": expect.stringContaining(
+        `column ts (tsvector) cannot store "b a" at key ["3"]: tsvector would hold it as "'a' 'b'"`,
+      ),
+      "4": expect.stringContaining('column tz (time with time zone) cannot store "10:00+02" at key ["4"]'),
+      "5": expect.stringContaining(
+        'column na (numeric(10,2)[]) cannot store "{1.005}" at key ["5"]: numeric(10,2)[] would hold it as "{1.01}"',
+      ),
+      "6": expect.stringContaining(
+        'column bt (bit(4)) cannot store "10" at key ["6"]: bit(4) would hold it as "1000"',
+      ),
+      "7": expect.stringContaining('column nm (name) cannot store "nnnn'),
+    });
+    for (const x of Object.values(errors)) expect(String(x)).not.toContain("\n");
+    // The refused rows are as they were (NULL); the good one holds the owner's texts.
+    const rows = await native("rb_b", "iv::text, r::text, ts::text, tz::text, na::text, bt::text, nm::text");
+    expect(rows["0"]).toEqual([
+      "1 day 02:00:00",
+      "[1,6)",
+      "'a' 'b'",
+      "10:00:00+02",
+      "{1.50,2.00}",
+      "1010",
+      "x",
+    ]);
+    for (let k = 1; k <= bad.length; k++) expect(rows[String(k)]).toEqual(Array(7).fill(null));
+    expect(Object.keys(divergent(await scan(path))).sort()).toEqual(["1", "2", "3", "4", "5", "6", "7"]);
+  });
+
+  // numeric[] and float arrays were compared by their text: numeric(10,2)[]'s {1.50} differed from numeric[]'s
+  // {1.5}, and real[]'s {0.1} (0.10000000149011612) equalled double precision[]'s {0.1}.
+  it("compares arrays of numbers element by element as their scalars are compared", async () => {
+    await tables(
+      "arr",
+      "k int PRIMARY KEY, n numeric[], f float8[], r real[], g float8[]",
+      [
+        `(1, '{1.5,2,-0.25,NaN}', '{1e+16,-0,NaN,Infinity}', '{0.5}', '{0.5}')`,
+        `(2, '{{1,2},{3,4}}', '{0.1}', '{0.1}', '{0.1}')`,
+      ],
+      [
+        `(1, '{1.50,2.000,-0.250,NaN}', '{10000000000000000,0,NaN,Infinity}', '{0.5}', '{0.5}')`,
+        `(2, '{{1.0,2},{3,4.00}}', '{0.1}', '{0.1}', '{0.1}')`,
+      ],
+    );
+    await db.admin.query(
+      `ALTER TABLE ${db.table("arr_b")} ALTER n TYPE numeric(10,3)[], ALTER r TYPE float8[], ALTER g TYPE real[]`,
+    );
+    // The conversion made b's r the doubles a's singles are: set the decimal 0.1 back.
+    await db.admin.query(`UPDATE ${db.table("arr_b")} SET r = '{0.1}' WHERE k = 2`);
+    const path = config("arr");
+    expect(divergent(await scan(path))).toEqual({ "2": ["g", "r"] });
+    const r = await repair(path);
+    expect(r.repairs.map((x) => x.error ?? x.outcome)).toEqual([
+      expect.stringContaining(
+        'column g (real[]) cannot store "{0.1}" at key ["2"]: real[] would hold it as "{0.10000000149011612}"',
+      ),
+    ]);
+    expect((await native("arr_b", "n::text, r::text, g::text"))["2"]).toEqual([
+      "{{1.000,2.000},{3.000,4.000}}",
+      "{0.1}",
+      "{0.1}",
+    ]);
+  });
+
+  // money rounds to its locale's fraction digits: 1.005 was written as 1.01 and then failed verification.
+  it("refuses a decimal money would round, before writing it", async () => {
+    await tables("mon", "k int PRIMARY KEY, m numeric", [`(1, 1.5)`, `(2, 1.005)`], []);
+    await db.admin.query(`ALTER TABLE ${db.table("mon_b")} ALTER m TYPE money`);
+    const r = await repair(config("mon"));
+    expect(r.repairs.map((x) => x.error ?? x.outcome)).toEqual([
+      "applied",
+      expect.stringContaining(
+        'mon.b: conditional write refused: column m (money) cannot store 1.005 at key ["2"]: money would hold it as "1.01"',
+      ),
+    ]);
+    expect(await native("mon_b", "m::numeric::text")).toEqual({ "1": ["1.50"] });
+  });
+
+  // An integer column compared as boolean (beside MariaDB's TINYINT(1) or SQLite's BOOLEAN) was sent `t`,
+  // which it refused as "not an integer": it is written 1 and 0.
+  it("writes 1 and 0 into an integer column compared as boolean", async () => {
+    await tables("bo", "k int PRIMARY KEY, v smallint", [`(1, 1)`, `(2, 0)`], [`(1, 0)`]);
+    const path = writeConfig(
+      tempDir(),
+      `state: sqlite:state.db
+datasets:
+  bo:
+    key: k
+    types: { v: boolean }
+    replicas:
+      a: { url: "${POSTGRES.url}", table: ${db.table("bo_a")} }
+      b: { url: "${POSTGRES.url}", table: ${db.table("bo_b")} }
+    policy: { owner: a, resolve: owner }
+`,
+    );
+    const r = await repair(path);
+    expect(r.repairs.map((x) => x.error ?? x.outcome)).toEqual(["applied", "applied"]);
+    expect(await native("bo_b", "v::text")).toEqual({ "1": ["1"], "2": ["0"] });
+  });
+
+  // tstzrange and timestamptz[] are compared by their text, which PostgreSQL prints in the session's time
+  // zone: the same instants differed between a replica whose role or URL sets another TimeZone and one that
+  // does not (bytea[] alike, in the session's bytea_output). Every session now reads them at UTC, in hex.
+  it("reads time zone-dependent types as text at UTC, and bytea[] in hex, whatever the session's settings", async () => {
+    const row = `(1, '[2024-01-01 00:00+00,2024-01-02 00:00+00)', '{2024-01-01 00:00+00}', '{"\\\\x00ff"}')`;
+    await tables("tz", "k int PRIMARY KEY, r tstzrange, a timestamptz[], b bytea[]", [row], [row]);
+    // b keeps the array's text where a keeps bytea[]: compared by text, not by a native hash of equal types.
+    await db.admin.query(`ALTER TABLE ${db.table("tz_b")} ALTER b TYPE text`);
+    const url = new URL(POSTGRES.url);
+    url.searchParams.set("options", "-c TimeZone=Asia/Tokyo -c bytea_output=escape");
+    const path = writeConfig(
+      tempDir(),
+      `state: sqlite:state.db
+datasets:
+  tz:
+    key: k
+    replicas:
+      a: { url: "${url.href}", table: ${db.table("tz_a")} }
+      b: { url: "${POSTGRES.url}", table: ${db.table("tz_b")} }
+    policy: { owner: a, resolve: owner }
+`,
+    );
+    expect((await scan(path)).divergences).toEqual([]);
+  });
+
   it("refuses what a column would reject or silently change, in one line naming the column and its type", async () => {
     await db.admin.query(
       `CREATE TABLE ${db.table("narrow")} (k int PRIMARY KEY, s smallint, n numeric(6,2), d date, t timestamp(0), c char(4), r real)`,

@@ -261,7 +261,9 @@ export class MysqlSession {
       return;
     }
     // NAMES utf8mb4: text arrives and MD5 hashes as UTF-8. UTC: TIMESTAMP reads as UTC, DATETIME is taken as
-    // UTC. Backslash escapes: the literals built here and by mysql2 rely on them. net_write_timeout: a stream
+    // UTC. Backslash escapes: the literals built here and by mysql2 rely on them. Strict mode: a value the
+    // checks before writing did not foresee fails its row instead of being stored changed (a character its
+    // column's character set lacks as `?`, a cut string, a clipped number). net_write_timeout: a stream
     // waits while the engine merges; the server must not drop a slow reader after the default 60 s.
     // MariaDB 10.3+ (an executable comment MySQL skips): a transaction left idle past timeouts.idle is
     // ended by the server, so a Concord cut off mid-write does not hold a writer's row locks.
@@ -270,7 +272,7 @@ export class MysqlSession {
       conn,
       conn.query(
         "SET NAMES utf8mb4, time_zone = '+00:00', net_write_timeout = GREATEST(@@net_write_timeout, 3600), " +
-          "sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))" +
+          "sql_mode = CONCAT_WS(',', NULLIF(TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ',')), ''), 'STRICT_ALL_TABLES')" +
           (idle > 0 ? ` /*M!100300 , idle_transaction_timeout = ${idle} */` : ""),
       ),
     );

@@ -406,7 +406,8 @@ export class MysqlShapeSql {
 
   /** Literals that store a canonical row (key first) in shape order. */
   rowLiterals(values: readonly (string | null)[]): string[] {
-    return values.map((v, i) => writeLiteral(this.types[i]!, this.natives[i]!, v));
+    const key = values.slice(0, this.shape.key.length);
+    return values.map((v, i) => writeLiteral(this.types[i]!, this.natives[i]!, v, key));
   }
 
   /** The native column at position `i` (key first, shape order). */

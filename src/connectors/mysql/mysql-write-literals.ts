@@ -1,5 +1,6 @@
 /** The SQL literal that stores a canonical value in a MariaDB/MySQL column, or a one-line refusal. Builds text only: no I/O. */
 import type { CanonicalValue, ColumnType } from "../../core/canonical.js";
+import { describeRaw } from "../../core/canonical-errors.js";
 import { float32AsDouble } from "../../core/canonical-float32.js";
 import { parseTime } from "../../core/canonical-time.js";
 import { integerLiteral, stringLiteral } from "./mysql-canonical-sql.js";
@@ -22,8 +23,20 @@ import { numberMysqlJsonChanges } from "./mysql-json.js";
  * and why: the server in strict mode would refuse some of them too, but without the type, and it silently
  * changes the others.
  */
-export function writeLiteral(type: ColumnType, col: MysqlColumn, v: CanonicalValue): string {
+export function writeLiteral(
+  type: ColumnType,
+  col: MysqlColumn,
+  v: CanonicalValue,
+  key?: readonly (string | null)[],
+): string {
   if (v === null) return "NULL";
+  const outside = col.charset === null ? undefined : outsideCharset(col.charset, v);
+  if (outside !== undefined)
+    throw new UnstorableValueError(
+      `column ${col.name} (${col.columnType}) cannot store ${visible(v)}${key ? ` at key ${JSON.stringify(key)}` : ""}: ` +
+        `its character set ${col.charset} has no ${visible(outside)} (U+${outside.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}); ` +
+        `MariaDB would refuse it or store "?"`,
+    );
   switch (type) {
     case "integer":
       return integerIn(col, v);
@@ -59,10 +72,55 @@ export function writeLiteral(type: ColumnType, col: MysqlColumn, v: CanonicalVal
   }
 }
 
+/** Text quoted as JSON, with the C1 control characters JSON leaves as they are escaped too (`"\u0080"`). */
+function visible(v: string): string {
+  return describeRaw(v).replace(
+    /[\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** A value as a refusal shows it (long values shortened). */
+function shownValue(v: string): string {
+  return v.length > 60 ? `${JSON.stringify(v.slice(0, 40))}… (${v.length} characters)` : v;
+}
+
 /** A refusal to write `v` into `col`, one line (long values shortened). */
 function cannotStore(col: MysqlColumn, v: string, why: string): UnstorableValueError {
-  const shown = v.length > 60 ? `${JSON.stringify(v.slice(0, 40))}… (${v.length} characters)` : v;
-  return new UnstorableValueError(`column ${col.name} (${col.columnType}) cannot store ${shown}: ${why}`);
+  return new UnstorableValueError(
+    `column ${col.name} (${col.columnType}) cannot store ${shownValue(v)}: ${why}`,
+  );
+}
+
+/**
+ * MariaDB's latin1 is Windows-1252 (cp1252): ASCII, U+00A0–U+00FF, the 27 characters cp1252 puts at
+ * 0x80–0x9F, and the five bytes it leaves unassigned there (0x81, 0x8D, 0x8F, 0x90, 0x9D) as U+0081… (checked
+ * against the server: `CONVERT(CONVERT(c USING latin1) USING utf8mb4) = c` for every code point).
+ */
+const CP1252_EXTRA: ReadonlySet<number> = new Set([
+  0x81, 0x8d, 0x8f, 0x90, 0x9d, 0x152, 0x153, 0x160, 0x161, 0x178, 0x17d, 0x17e, 0x192, 0x2c6, 0x2dc, 0x2013,
+  0x2014, 0x2018, 0x2019, 0x201a, 0x201c, 0x201d, 0x201e, 0x2020, 0x2021, 0x2022, 0x2026, 0x2030, 0x2039,
+  0x203a, 0x20ac, 0x2122,
+]);
+
+/** Which code points each non-Unicode character set the connector knows holds (utf8mb3 is checked apart). */
+const HOLDS: Readonly<Record<string, (cp: number) => boolean>> = {
+  ascii: (cp) => cp <= 0x7f,
+  latin1: (cp) => cp <= 0x7f || (cp >= 0xa0 && cp <= 0xff) || CP1252_EXTRA.has(cp),
+  // UCS-2 holds the Basic Multilingual Plane only.
+  ucs2: (cp) => cp <= 0xffff,
+};
+
+/**
+ * The first character of `v` that a column in `charset` cannot hold (in strict mode MariaDB refuses the row
+ * with "Incorrect string value", otherwise it stores `?` in its place), or undefined. Character sets it does
+ * not list (the Unicode ones hold everything) are left to the server.
+ */
+export function outsideCharset(charset: string, v: string): string | undefined {
+  const holds = HOLDS[charset];
+  if (!holds) return undefined;
+  for (const c of v) if (!holds(c.codePointAt(0)!)) return c;
+  return undefined;
 }
 
 /** The number in parentheses of a type ("varchar(20)" → 20, "bit(64)" → 64), if any. */
@@ -210,6 +268,23 @@ const BYTE_LIMITS: Readonly<Record<string, number>> = {
 
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** The bytes `v` takes in `charset` (UTF-8's for character sets not listed). */
+function charsetBytes(charset: string | null, v: string): number {
+  switch (charset) {
+    case "ascii":
+    case "latin1":
+      return v.length;
+    case "ucs2":
+    case "utf16":
+    case "utf16le":
+      return v.length * 2;
+    case "utf32":
+      return [...v].length * 4;
+    default:
+      return Buffer.byteLength(v, "utf8");
+  }
+}
+
 /** Text `v` for a text-like column, refused where the column would cut, pad, fold or refuse it. */
 function textLiteral(col: MysqlColumn, v: string): string {
   const t = col.dataType;
@@ -217,7 +292,7 @@ function textLiteral(col: MysqlColumn, v: string): string {
     throw cannotStore(col, v, `it holds at most ${length(col) ?? 1} characters`);
   if (t === "char" && v.endsWith(" ")) throw cannotStore(col, v, "CHAR drops trailing spaces when read");
   const limit = BYTE_LIMITS[t];
-  if (limit !== undefined && Buffer.byteLength(v, "utf8") > limit)
+  if (limit !== undefined && charsetBytes(col.charset, v) > limit)
     throw cannotStore(col, v, `${t.toUpperCase()} holds at most ${limit} bytes`);
   if ((col.charset === "utf8mb3" || col.charset === "utf8") && /[\u{10000}-\u{10FFFF}]/u.test(v))
     throw cannotStore(col, v, `${col.charset} holds no 4-byte characters (use utf8mb4)`);

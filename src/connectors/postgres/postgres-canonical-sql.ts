@@ -1,5 +1,6 @@
 /** SQL expressions that build Concord's canonical encoding of PostgreSQL values inside a query. Builds text only: no I/O. */
 import type { ColumnType } from "../../core/canonical.js";
+import { numberArrayElement, numericArraySql } from "./postgres-array-text.js";
 import type { PgColumn } from "./postgres-column-types.js";
 import { postgresCanonicalJsonSql } from "./postgres-json-sql.js";
 
@@ -85,6 +86,10 @@ export function rawSql(ref: string, column: PgColumn, type?: ColumnType): string
       return `encode(${ref}, 'hex')`;
     case "money":
       return `(${ref})::numeric::text`;
+    case "_numeric":
+      return numericArraySql(ref);
+    case "_float4":
+      return `(${ref})::float8[]::text`;
     case "inet":
       // inet's output, as its clients read it: `::text` adds the mask even to a host (`10.0.0.1/32`).
       return `format('%s', ${ref})`;
@@ -108,8 +113,9 @@ export function rawSql(ref: string, column: PgColumn, type?: ColumnType): string
  */
 export function postgresCanonicalSql(ref: string, column: PgColumn, type: ColumnType): string | undefined {
   const base = column.baseType;
-  // canonicalText of the raw text is the text itself, whatever the native type.
-  if (type === "text") return rawSql(ref, column);
+  // canonicalText of the raw text is the text itself, whatever the native type; a float array's elements are
+  // laid out by the engine (`canonicalFloatArray`).
+  if (type === "text") return numberArrayElement(base) === "float" ? undefined : rawSql(ref, column);
   switch (base) {
     case "int2":
     case "int4":
@@ -140,6 +146,8 @@ export function postgresCanonicalSql(ref: string, column: PgColumn, type: Column
 export function clientSideReason(column: PgColumn, type: ColumnType): string {
   if (type === "float" || type === "float32")
     return `${type}: PostgreSQL's shortest float text differs from ECMAScript's for some values`;
+  if (numberArrayElement(column.baseType) === "float")
+    return `${column.nativeType}: PostgreSQL's shortest float text differs from ECMAScript's for some elements`;
   if (type === "json" && column.baseType === "json")
     return "json: its text may hold what jsonb cannot (\\u0000, lone surrogates), so the engine canonicalises it (jsonb is canonicalised in SQL)";
   return `${column.nativeType} read as ${type} is converted by the engine`;

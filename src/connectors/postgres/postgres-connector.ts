@@ -45,6 +45,7 @@ import { printPostgresWrites } from "./postgres-write-print.js";
 import {
   diagnoseDataException,
   isDataException,
+  refusedReadback,
   refusedWrite,
   WriteRefusal,
 } from "./postgres-write-refusals.js";
@@ -720,6 +721,11 @@ export class PostgresConnector implements Connector {
     if (refused) throw this.error("conditional write refused", new WriteRefusal(refused));
     const write = () =>
       this.session.withClient(async (plain) => {
+        // A column compared by its text may hold a written text as another (an interval, a range): checked
+        // before the transaction, so a refused batch writes nothing; on the batch's own turn, since a single
+        // Client would otherwise run it inside another batch's transaction.
+        const changed = await refusedReadback(s, writes, plain);
+        if (changed) throw new WriteRefusal(changed);
         // BEGIN travels with the first statement when that one has no parameters (the lock's read): one
         // round trip fewer per batch, which a remote store charges.
         let begun = false;

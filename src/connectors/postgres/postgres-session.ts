@@ -26,11 +26,16 @@ export type PostgresClient = Pool | Client;
  * - `jit = off`: the planner's estimate for one range probe per range makes a round's checksum query look
  *   expensive, and JIT compilation then costs more (≈0.7 s) than the query itself;
  * - `DateStyle = ISO` and `IntervalStyle = postgres`: the text of types read as text (intervals, arrays of
- *   dates) is then the same whatever the server's or role's defaults.
+ *   dates) is then the same whatever the server's or role's defaults;
+ * - `TimeZone = UTC` and `bytea_output = hex`: likewise for types read as text whose text depends on them
+ *   (`tstzrange`, `timestamptz[]` print in the session's zone: the same instants read `+09` in one session
+ *   and `+00` in another; `bytea[]` in the session's bytea output). Timestamps and bytea themselves are read
+ *   and written at UTC and in hex explicitly.
  */
 const SESSION_SQL =
   "SELECT set_config('extra_float_digits', '1', false), set_config('jit', 'off', false), " +
-  "set_config('DateStyle', 'ISO', false), set_config('IntervalStyle', 'postgres', false)";
+  "set_config('DateStyle', 'ISO', false), set_config('IntervalStyle', 'postgres', false), " +
+  "set_config('TimeZone', 'UTC', false), set_config('bytea_output', 'hex', false)";
 
 /** PostgreSQL's type oids for json and jsonb. */
 const JSON_OIDS: ReadonlySet<number> = new Set([114, 3802]);

@@ -4,6 +4,7 @@ import { compareKeys, type Key, type KeyRange, keyHasNull, type RecordShape } fr
 import { RowCodec } from "../../core/row-codec.js";
 import { type KeyCompareTerm, keyEqualsSql, keyRangeSql } from "../key-compare-sql.js";
 import type { RowHash } from "../row-hash.js";
+import { canonicalFloatArray, numberArrayElement } from "./postgres-array-text.js";
 import {
   clientSideReason,
   encodeRowSql,
@@ -134,13 +135,20 @@ export class PostgresShapeSql {
     /** What reads select from: the table, or `(SELECT * FROM table WHERE <row filter>)` (config `where:`). */
     readonly source: string = table,
   ) {
-    this.codec = new RowCodec(shape);
     const all = [...shape.key, ...shape.columns];
     this.native = all.map((c) => {
       const col = columns.get(c.name);
       if (!col) throw new Error(`column ${c.name} does not exist in ${table}`);
       return col;
     });
+    this.codec = new RowCodec(
+      shape,
+      all.map((c, i) =>
+        c.type === "text" && numberArrayElement(this.native[i]!.baseType) === "float"
+          ? canonicalFloatArray
+          : undefined,
+      ),
+    );
     this.keys = shape.key.map((c, i) => {
       const col = this.native[i]!;
       return { ...keyPart(c.name, c.type, col), nullable: !col.notNull };
@@ -164,7 +172,7 @@ export class PostgresShapeSql {
     this.encoding = this.pushdown ? encodeRowSql(parts) : undefined;
     this.keyEncoding = this.pushdown ? encodeRowSql(parts.slice(0, shape.key.length)) : undefined;
     this.nativeHashable = this.pushdown && postgresNativeHashable(shape, this.native);
-    this.readsFloats = this.native.some((c) => c.baseType === "float4" || c.baseType === "float8");
+    this.readsFloats = this.native.some((c) => /^_?float[48]$/.test(c.baseType));
     this.indexed = indexes.some((ix) =>
       this.keys.every(
         (k, i) =>

@@ -5,7 +5,8 @@ import { describeRaw } from "../../core/canonical-errors.js";
 import { type Key, keyId } from "../../core/model.js";
 import type { ConditionalWrite } from "../connector.js";
 import { errorCode, errorMessage } from "../connector-errors.js";
-import { nativeSql } from "./postgres-canonical-sql.js";
+import { canonicalFloatArray, numberArrayElement } from "./postgres-array-text.js";
+import { nativeSql, postgresCanonicalSql, rawSql } from "./postgres-canonical-sql.js";
 import type { PgColumn } from "./postgres-column-types.js";
 import type { RunQuery } from "./postgres-session.js";
 import { Params, type PostgresShapeSql, T } from "./postgres-shape-sql.js";
@@ -49,6 +50,127 @@ export function refusedWrite(s: PostgresShapeSql, writes: readonly ConditionalWr
 /** SQLSTATE class 22: data exceptions (a value the type's input function or a cast rejects). */
 export function isDataException(err: unknown): boolean {
   return errorCode(err).startsWith("22");
+}
+
+/** Text types whose `::text` is the value written (bpchar's trailing spaces and lengths are refused before). */
+const TEXT_AS_WRITTEN: ReadonlySet<string> = new Set(["text", "varchar", "bpchar"]);
+
+/**
+ * The columns of `s` whose native type may hold a written value as another one, which only PostgreSQL can
+ * tell: every column compared as text but text, varchar and character (an interval: `25 hours` is
+ * `25:00:00`; a range: `[1,5]` is `[1,6)`; an array, a tsvector, a timetz, a bit string, a name cut at 63
+ * bytes, an enum), and money, which rounds to its locale's (lc_monetary) fraction digits.
+ */
+function readbackColumns(s: PostgresShapeSql): number[] {
+  const all = [...s.shape.key, ...s.shape.columns];
+  return all.flatMap((c, i) => {
+    const base = s.native[i]!.baseType;
+    const changes = c.type === "text" ? !TEXT_AS_WRITTEN.has(base) : base === "money" && c.type === "decimal";
+    return changes ? [i] : [];
+  });
+}
+
+/**
+ * The value `v` cast as a write casts it into `column`, as a scan reads it (bit(n) cast to itself: assigning
+ * a varbit of another length fails).
+ */
+function readbackSql(v: string, column: PgColumn, type: ColumnType): string {
+  const cast = column.baseType === "bit" ? `CAST(${v} AS ${column.nativeType})` : nativeSql(v, column);
+  return postgresCanonicalSql(cast, column, type) ?? rawSql(cast, column, type);
+}
+
+/** A read-back text as the engine compares it (a float array's elements in their canonical text). */
+function comparedText(column: PgColumn, text: string | null): string | null {
+  if (text === null || numberArrayElement(column.baseType) !== "float") return text;
+  return canonicalFloatArray(text) as string;
+}
+
+/**
+ * For columns compared by their text whose type may store a written text as another one (`readbackColumns`):
+ * casts every value the batch would write to the column's type, reads it back as a scan would, and names the
+ * first whose text changes (`column iv (interval) cannot store "25 hours" at key ["1"]: interval would hold
+ * it as "25:00:00"`) or that the type refuses (its one-line message). One statement for the whole batch,
+ * before anything is written (so a refused write leaves the table as it was); none for tables without such
+ * columns. Undefined when every value reads back as itself.
+ */
+export async function refusedReadback(
+  s: PostgresShapeSql,
+  writes: readonly ConditionalWrite[],
+  run: RunQuery,
+): Promise<string | undefined> {
+  const columns = readbackColumns(s);
+  if (columns.length === 0) return undefined;
+  const checked = writes.filter((w) => w.next !== null && columns.some((i) => valueAt(w, s, i) !== null));
+  if (checked.length === 0) return undefined;
+  const all = [...s.shape.key, ...s.shape.columns];
+  const params = new Params();
+  const arrays = columns.map((i) =>
+    params.add(
+      checked.map((w) => valueAt(w, s, i)),
+      "text[]",
+    ),
+  );
+  const names = columns.map((_, j) => `c${j}`);
+  const reads = columns.map((i, j) => readbackSql(`u.c${j}`, s.native[i]!, all[i]!.type));
+  const statement = (from: string) => `SELECT ${reads.join(", ")} FROM ${from}`;
+  let rows: (string | null)[][];
+  try {
+    rows = await run(
+      `${statement(`unnest(${arrays.join(", ")}) WITH ORDINALITY AS u(${names.join(", ")}, n)`)} ORDER BY u.n`,
+      params.values,
+    );
+  } catch (err) {
+    if (!isRefusedValue(err)) throw err;
+    // Which value? Cast them one by one to name it.
+    let probes = 0;
+    for (const w of checked) {
+      for (const i of columns) {
+        const v = valueAt(w, s, i);
+        if (v === null) continue;
+        if (++probes > PROBES) throw err;
+        try {
+          await run(`SELECT ${readbackSql("$1::text", s.native[i]!, all[i]!.type)}`, [v]);
+        } catch (one) {
+          if (!isRefusedValue(one)) throw one;
+          return cannotStoreAt(s.native[i]!, all[i]!.type, v, w.key, errorMessage(one).split("\n")[0]!);
+        }
+      }
+    }
+    throw err;
+  }
+  for (const [r, w] of checked.entries()) {
+    for (const [j, i] of columns.entries()) {
+      const v = valueAt(w, s, i);
+      const back = comparedText(s.native[i]!, rows[r]?.[j] ?? null);
+      if (v !== null && back !== v) {
+        const column = s.native[i]!;
+        return cannotStoreAt(
+          column,
+          all[i]!.type,
+          v,
+          w.key,
+          `${column.nativeType} would hold it as ${back === null ? "NULL" : describeRaw(back)}`,
+        );
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The value a write sends for shape column `i` (key columns first), or null. */
+function valueAt(w: ConditionalWrite, s: PostgresShapeSql, i: number): string | null {
+  const width = s.shape.key.length;
+  return (i < width ? w.key[i] : w.next?.[i - width]) ?? null;
+}
+
+/** `column c (type) cannot store v at key [..]: why`. */
+function cannotStoreAt(column: PgColumn, type: ColumnType, v: string, key: Key, why: string): string {
+  return `column ${column.name} (${column.nativeType}) cannot store ${shown(type, v)} at key ${JSON.stringify(key)}: ${why}`;
+}
+
+/** A value the type refuses: a data exception (class 22) or a domain's check (class 23). */
+function isRefusedValue(err: unknown): boolean {
+  return isDataException(err) || errorCode(err).startsWith("23");
 }
 
 /** At most this many values are cast one by one to find the one a failed batch could not take. */

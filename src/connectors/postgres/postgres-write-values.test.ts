@@ -31,6 +31,9 @@ describe("postgresTimestampLiteral", () => {
       "-000043-03-15T00:00:00.000000Z",
     );
     expect(postgresWriteValue(col("numeric", "numeric"), "decimal", "1.5")).toBe("1.5");
+    expect(postgresWriteValue(col("smallint", "int2"), "boolean", "t")).toBe("1");
+    expect(postgresWriteValue(col("bigint", "int8"), "boolean", "f")).toBe("0");
+    expect(postgresRefusal(col("smallint", "int2"), "boolean", "t")).toBeUndefined();
   });
 });
 

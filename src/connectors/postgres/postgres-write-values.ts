@@ -27,6 +27,8 @@ export function postgresTimestampLiteral(canonical: string, date: boolean): stri
 
 /** The text a canonical value is sent as for `column` (read as `type`); the SQL around it is `nativeSql`. */
 export function postgresWriteValue(column: PgColumn, type: ColumnType, v: string): string {
+  // An integer column compared as boolean (beside MariaDB's TINYINT(1) or SQLite's BOOLEAN) keeps 1 and 0.
+  if (type === "boolean" && INT_RANGES[column.baseType]) return v === "t" ? "1" : "0";
   if (type !== "timestamp") return v;
   switch (column.baseType) {
     case "timestamptz":
@@ -84,6 +86,7 @@ export function postgresRefusal(column: PgColumn, type: ColumnType, v: string): 
   const base = column.baseType;
   if (base !== "bytea" && v.includes("\u0000")) return "PostgreSQL text holds no U+0000 (NUL) character";
   const ints = INT_RANGES[base];
+  if (ints && type === "boolean") return undefined;
   if (ints) {
     if (!/^-?\d+$/.test(v)) return "not an integer";
     const n = BigInt(v);
