@@ -3,7 +3,7 @@
  * started again at a stored position delivers what was written while it was stopped, a missing server setting
  * is one line naming it, and `drop` leaves nothing behind (a leftover slot would hold WAL forever).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -393,6 +393,50 @@ describe("SQLite feed (triggers into a change table)", () => {
     const left = app.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'concord%' ORDER BY name").all();
     expect(left).toEqual([]);
     app.close();
+  });
+
+  it("a stored position the file never reached (restored from a copy) or that is no sequence number is a gap, not changes skipped", async () => {
+    const path = join(dir, "c.db");
+    const app = new Database(path);
+    app.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)");
+    const replica = { name: "lite", url: `sqlite:${path}`, table: "items" };
+    const feed = await open(replica, opts("litefeed", "lite"));
+    await feed.start(undefined);
+    app.close();
+    copyFileSync(path, join(dir, "c-copy.db"));
+    const writer = new Database(path);
+    writer.exec("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')");
+    writer.close();
+    const first = await collect(feed, 4);
+    const stored = lastPosition(first.batches)!;
+    expect(Number(stored)).toBeGreaterThanOrEqual(4);
+    await feed.acknowledge(stored);
+    await feed.close();
+
+    // The file restored from the copy taken before those writes: its change table numbers from 1 again.
+    copyFileSync(join(dir, "c-copy.db"), path);
+    const restored = new Database(path);
+    restored.exec(
+      "INSERT INTO items VALUES (7, 'after the restore'); UPDATE items SET name = 'x' WHERE id = 7",
+    );
+    const again = await open(replica, opts("litefeed", "lite"));
+    await again.start(stored);
+    const batch = await again.take({ maxKeys: 100, waitMs: 2000 });
+    expect(batch.gap).toBe(
+      `the stored position ${stored} is past the change table's last sequence number 2 (the file was replaced or restored from a copy)`,
+    );
+    await again.acknowledge(batch.position!);
+    restored.exec("INSERT INTO items VALUES (8, 'next')");
+    expect((await collect(again, 1)).keys).toEqual(["8"]);
+    await again.close();
+
+    const edited = await open(replica, opts("litefeed", "lite"));
+    await edited.start("garbage");
+    expect((await edited.take({ maxKeys: 100, waitMs: 2000 })).gap).toBe(
+      'the stored position "garbage" is not a sequence number',
+    );
+    await edited.drop();
+    restored.close();
   });
 
   it("a start whose position was never stored leaves its triggers' rows to the next start without one", async () => {
