@@ -135,6 +135,31 @@ describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
     expect(pubs.rowCount).toBe(0);
   });
 
+  it("a stored position past the server's WAL end (server restored) or not an LSN is a gap at the slot's position, not changes skipped", async () => {
+    const replica = { name: "pg", url: POSTGRES.url, table: s.table("items") };
+    const dataset = `${s.name}_past`;
+    const feed = await open(replica, opts(dataset, "pg"));
+    await feed.start(undefined);
+    await feed.close();
+    for (const [stored, reason] of [
+      [
+        "FF/FFFFFFFF",
+        /^the stored position FF\/FFFFFFFF is past the server's WAL end [0-9A-F]+\/[0-9A-F]+ \(the server was replaced or restored\)$/,
+      ],
+      ["garbage", /^the stored position garbage is not an LSN$/],
+    ] as const) {
+      const again = await open(replica, opts(dataset, "pg"));
+      await again.start(stored);
+      const gap = await again.take({ maxKeys: 100, waitMs: 2000 });
+      expect(gap.gap).toMatch(reason);
+      await s.admin.query(
+        `INSERT INTO ${s.table("items")} VALUES (40, 'x') ON CONFLICT (id) DO UPDATE SET name = 'y'`,
+      );
+      expect((await collect(again, 1, await walNow(s))).keys).toEqual(["40"]);
+      await again.close();
+    }
+  });
+
   it("releases a slot that retains more WAL than maxLagBytes and reports a gap", async () => {
     const replica = { name: "pg", url: POSTGRES.url, table: s.table("items") };
     const dataset = `${s.name}_lag`;
@@ -295,6 +320,40 @@ describe.skipIf(!myUp)("MariaDB feed (row binlog)", () => {
     const second = await collect(again, 2);
     expect(second.keys).toEqual(["2", "3"]);
     await again.close();
+  });
+
+  it("a stored position past its binlog's end (server restored), in a binlog newer than the server's, or not a position is a gap from the current end", async () => {
+    const replica = { name: "maria", url: db.url, table: "items" };
+    const feed = await open(replica, opts(db.name, "maria"));
+    await feed.start(undefined);
+    const began = JSON.parse(feed.startedAt()!) as { file: string; pos: number };
+    await feed.close();
+    const newer = `${began.file.replace(/\d+$/, "")}999999`;
+    const cases: [string, RegExp][] = [
+      [
+        JSON.stringify({ file: began.file, pos: 2 ** 40 }),
+        new RegExp(
+          `^the stored position ${2 ** 40} is past the end of binlog ${began.file} \\(\\d+ bytes\\): the server was replaced or restored; binlog read from its current end$`,
+        ),
+      ],
+      [
+        JSON.stringify({ file: newer, pos: 4 }),
+        new RegExp(
+          `^binlog ${newer} is newer than the server's newest, [^:]+: the server was replaced or restored; binlog read from its current end$`,
+        ),
+      ],
+      ["garbage", /^the stored position garbage is not a binlog position; binlog read from its current end$/],
+    ];
+    let id = 50;
+    for (const [stored, reason] of cases) {
+      const again = await open(replica, opts(db.name, "maria"));
+      await again.start(stored);
+      const gap = await again.take({ maxKeys: 100, waitMs: 2000 });
+      expect(gap.gap).toMatch(reason);
+      await db.admin.query(`INSERT INTO items VALUES (${++id}, 'x')`);
+      expect((await collect(again, 1)).keys).toEqual([String(id)]);
+      await again.close();
+    }
   });
 
   it("names where it began, so a restart there delivers what came before the first batch was taken", async () => {
