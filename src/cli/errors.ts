@@ -23,6 +23,7 @@ const KNOWN_ERRORS: ReadonlySet<string> = new Set([
   "UnfinishedError",
   "ChangeFeedError",
   "ReplayError",
+  "RollbackBusyError",
 ]);
 
 /**

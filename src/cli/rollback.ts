@@ -5,14 +5,22 @@ import { keyId, keyToJson } from "../core/model.js";
 import { observeKeys } from "../engine/observe-keys.js";
 import { recoverPending, STALE_RUN_MS } from "../engine/recover-pending.js";
 import { runRepairTasks } from "../engine/repair-dataset.js";
-import { HEARTBEAT_MS, keepLease, processOwner, runLease } from "../engine/run-liveness.js";
+import {
+  HEARTBEAT_MS,
+  holdRunLease,
+  type KeptLease,
+  keepLease,
+  processOwner,
+  takeLease,
+} from "../engine/run-liveness.js";
 import type { RepairTask } from "../execute/execute-repairs.js";
 import { inverseRepair } from "../execute/inverse-repair.js";
+import type { LedgerEntry } from "../state/state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
 import { printable } from "./printable.js";
-import { newRunId, openSession } from "./session.js";
+import { newRunId, openSession, type Session } from "./session.js";
 
 export interface RollbackOptions {
   readonly config: string;
@@ -27,129 +35,183 @@ export interface RollbackOptions {
  * rollback applied, 1 otherwise.
  */
 export async function runRollback(options: RollbackOptions, io: CliIo = processIo()): Promise<number> {
-  const { stdout } = io;
   if (!!options.run === !!options.repair)
     throw new UsageError("rollback: give exactly one of --run ID or --repair ID");
   const session = await openSession({ config: options.config }, { readonly: false }, io);
   try {
     // The ledger records an applied repair under the run whose write landed (a claim settles only under its
     // claimer), so a run's applied entries are exactly the repairs it applied.
-    const entries = await session.state.listRepairs(
-      options.run ? { runId: options.run, outcome: "applied" } : { id: options.repair!, outcome: "applied" },
-    );
-    if (entries.length === 0) {
-      throw new UsageError(
+    const listApplied = () =>
+      session.state.listRepairs(
         options.run
-          ? `rollback --run ${options.run}: no applied repairs in that run`
-          : `rollback --repair ${options.repair}: no applied repair with that id`,
+          ? { runId: options.run, outcome: "applied" }
+          : { id: options.repair!, outcome: "applied" },
       );
-    }
-    // Rollback writes the ledger's before images back: a row edited behind the store's back (a forged image)
-    // would be written into the replica. The whole log is verified first (chain, anchors, ledger against the
-    // audit), and nothing is done on a log that does not verify.
-    const verdict = await verifyAudit(session.state, session.config.audit);
-    if (!verdict.ok)
-      throw new AuditBrokenError(
-        `rollback: nothing rolled back, the audit log does not verify (concord audit verify): ${verdict.problem}`,
+    const what = options.run ? `rollback --run ${options.run}` : `rollback --repair ${options.repair}`;
+    const none = () =>
+      new UsageError(
+        options.run ? `${what}: no applied repairs in that run` : `${what}: no applied repair with that id`,
       );
-    // The images are bound to the row's fingerprints (the target's before the repair, the one written): a
-    // before image edited while its row was pending is vouched for by no entry, and recovery, settling the
-    // row, would copy it into one.
-    const forged = entries.find(
-      (e) =>
-        (e.before ? fingerprintRow(e.key, e.before) : null) !== e.expected ||
-        (e.after ? fingerprintRow(e.key, e.after) : null) !== e.nextFingerprint,
-    );
-    if (forged)
-      throw new AuditBrokenError(
-        `rollback: nothing rolled back, the ledger row of repair ${forged.id} (${forged.dataset} key ${keyId(forged.key)} on ${forged.target}) holds a before or after image that is not what its fingerprints say (the row was edited)`,
-      );
-    const runId = newRunId();
-    // The run's lease names this process, so that after a kill -9 the next rollback (or repair) settles the
-    // repairs this one left pending at once instead of reporting them held by it.
+    const found = await listApplied();
+    if (found.length === 0) throw none();
+    // One rollback of a run at a time (a `--repair` counts as one of its run's): a second would find the
+    // first's inverse claims held and report them superseded. It is refused, naming the process that holds
+    // the run, before it writes anything; the first one's report is the result. A holder on this host that no
+    // longer exists (kill -9) is taken over at once, one elsewhere once its lease lapses (60 s).
     const owner = processOwner();
-    await session.state.acquireLease(runLease(runId), owner, Date.now(), STALE_RUN_MS);
-    const lease = keepLease({
-      state: session.state,
-      now: Date.now,
-      name: runLease(runId),
-      owner,
-      ttlMs: STALE_RUN_MS,
-      everyMs: HEARTBEAT_MS,
-    });
-    const out: Record<string, unknown>[] = [];
-    let allOk = true;
+    const held: KeptLease[] = [];
+    const names: string[] = [];
     try {
-      for (const name of [...new Set(entries.map((e) => e.dataset))]) {
-        const ds = session.config.datasets.find((d) => d.name === name);
-        if (!ds)
-          throw new UsageError(`rollback: dataset ${name} is no longer declared in ${session.config.path}`);
-        const replicas = await session.replicas(ds);
-        const { resolved } = await observeKeys(ds, replicas, [], Date.now());
-        // An earlier rollback (or run) killed mid-batch left its claims pending: settled by what the targets
-        // hold, so that its inverse repairs can be claimed again here.
-        await recoverPending(name, replicas, resolved.shape, { runId, state: session.state, now: Date.now });
-        const tasks: RepairTask[] = entries.filter((e) => e.dataset === name).map(inverseRepair);
-        // An inverse an earlier rollback of these repairs carried out (and was then killed before marking
-        // them) is not claimed again: a claim on a record that already holds its before image, cut short by
-        // another kill, would be settled by recovery as a second landed write.
-        const earlier = await session.state.getRepairs(tasks.map((t) => t.id));
-        const carriedOut = (t: RepairTask) =>
-          ["rolled-back", "noop", "applied"].includes(earlier.get(t.id)?.outcome ?? "");
-        const results = await runRepairTasks(
+      for (const run of [...new Set(found.map((e) => e.runId))].sort()) {
+        const name = rollbackLease(run);
+        await takeLease(
+          session.state,
           name,
-          tasks.filter((t) => !carriedOut(t)),
-          replicas,
-          resolved.shape,
-          { runId, state: session.state, now: Date.now },
-          { writesPerSecond: ds.policy.limits.writesPerSecond, appliedEvent: "rolled-back" },
+          owner,
+          Date.now(),
+          STALE_RUN_MS,
+          (holder) =>
+            new RollbackBusyError(
+              `${what}: run ${run} is being rolled back by another process (${holder ?? "unknown"}); nothing done here: its report is the result`,
+            ),
         );
-        results.push(
-          ...tasks.filter(carriedOut).map((t) => ({
-            id: t.id,
-            key: t.key,
-            target: t.target,
-            outcome: "noop" as const,
-            earlier: true,
-          })),
+        names.push(name);
+        held.push(
+          keepLease({
+            state: session.state,
+            now: Date.now,
+            name,
+            owner,
+            ttlMs: STALE_RUN_MS,
+            everyMs: HEARTBEAT_MS,
+          }),
         );
-        const byId = new Map(results.map((r) => [r.id, r]));
-        const original = entries.filter((e) => e.dataset === name);
-        const undone = original.filter((_, i) =>
-          ["rolled-back", "noop"].includes(byId.get(tasks[i]!.id)?.outcome ?? ""),
-        );
-        await session.state.recordRepairs(
-          undone.map((e) => ({ ...e, outcome: "rolled-back", updatedAt: Date.now() })),
-        );
-        original.forEach((e, i) => {
-          const r = byId.get(tasks[i]!.id)!;
-          if (r.outcome !== "rolled-back" && r.outcome !== "noop") allOk = false;
-          out.push({
-            repair: e.id,
-            key: keyToJson(resolved.shape.key, r.key),
-            target: r.target,
-            outcome: r.outcome,
-            ...(r.error ? { error: r.error } : {}),
-          });
-        });
       }
+      // Read again under the leases: a rollback that held them a moment ago may have undone these.
+      const entries = await listApplied();
+      if (entries.length === 0) throw none();
+      return await rollBack(session, entries, owner, options, io);
     } finally {
-      await lease.stop();
-      await session.state.releaseLease(runLease(runId), owner).catch(() => {});
+      for (const lease of held) await lease.stop();
+      for (const name of names) await session.state.releaseLease(name, owner).catch(() => {});
     }
-    await session.anchorAudit();
-    if (options.json) stdout.write(`${JSON.stringify(jsonDoc({ runId, rollbacks: out }), null, 2)}\n`);
-    else {
-      for (const r of out)
-        stdout.write(
-          `${r.repair}  ${printable((r.key as unknown[]).join(","))} on ${r.target}: ${r.outcome}${r.error ? ` (${printable(String(r.error))})` : ""}\n`,
-        );
-      stdout.write(
-        `${allOk ? "Rolled back" : "Partly rolled back"}: ${out.length} repair${out.length === 1 ? "" : "s"} (run ${runId}).\n`,
-      );
-    }
-    return allOk ? EXIT.ok : EXIT.diverged;
   } finally {
     await session.close();
   }
+}
+
+/** The lease one rollback of a run's repairs holds while it works (`--run` and `--repair` alike). */
+function rollbackLease(runId: string): string {
+  return `rollback:${runId}`;
+}
+
+/** Another process is rolling back the same run: this one did nothing. */
+export class RollbackBusyError extends Error {
+  override readonly name = "RollbackBusyError";
+}
+
+/** The rollback of `entries` (applied repairs), under the leases of the runs they belong to. */
+async function rollBack(
+  session: Session,
+  entries: readonly LedgerEntry[],
+  owner: string,
+  options: RollbackOptions,
+  io: CliIo,
+): Promise<number> {
+  const { stdout } = io;
+  // Rollback writes the ledger's before images back: a row edited behind the store's back (a forged image)
+  // would be written into the replica. The whole log is verified first (chain, anchors, ledger against the
+  // audit), and nothing is done on a log that does not verify.
+  const verdict = await verifyAudit(session.state, session.config.audit);
+  if (!verdict.ok)
+    throw new AuditBrokenError(
+      `rollback: nothing rolled back, the audit log does not verify (concord audit verify): ${verdict.problem}`,
+    );
+  // The images are bound to the row's fingerprints (the target's before the repair, the one written): a
+  // before image edited while its row was pending is vouched for by no entry, and recovery, settling the
+  // row, would copy it into one.
+  const forged = entries.find(
+    (e) =>
+      (e.before ? fingerprintRow(e.key, e.before) : null) !== e.expected ||
+      (e.after ? fingerprintRow(e.key, e.after) : null) !== e.nextFingerprint,
+  );
+  if (forged)
+    throw new AuditBrokenError(
+      `rollback: nothing rolled back, the ledger row of repair ${forged.id} (${forged.dataset} key ${keyId(forged.key)} on ${forged.target}) holds a before or after image that is not what its fingerprints say (the row was edited)`,
+    );
+  const runId = newRunId();
+  // The run's lease names this process, so that after a kill -9 the next rollback (or repair) settles the
+  // repairs this one left pending at once instead of reporting them held by it.
+  const run = await holdRunLease({ state: session.state, now: Date.now, runId, owner, ttlMs: STALE_RUN_MS });
+  const out: Record<string, unknown>[] = [];
+  let allOk = true;
+  try {
+    for (const name of [...new Set(entries.map((e) => e.dataset))]) {
+      const ds = session.config.datasets.find((d) => d.name === name);
+      if (!ds)
+        throw new UsageError(`rollback: dataset ${name} is no longer declared in ${session.config.path}`);
+      const replicas = await session.replicas(ds);
+      const { resolved } = await observeKeys(ds, replicas, [], Date.now());
+      // An earlier rollback (or run) killed mid-batch left its claims pending: settled by what the targets
+      // hold, so that its inverse repairs can be claimed again here.
+      await recoverPending(name, replicas, resolved.shape, { runId, state: session.state, now: Date.now });
+      const tasks: RepairTask[] = entries.filter((e) => e.dataset === name).map(inverseRepair);
+      // An inverse an earlier rollback of these repairs carried out (and was then killed before marking
+      // them) is not claimed again: a claim on a record that already holds its before image, cut short by
+      // another kill, would be settled by recovery as a second landed write.
+      const earlier = await session.state.getRepairs(tasks.map((t) => t.id));
+      const carriedOut = (t: RepairTask) =>
+        ["rolled-back", "noop", "applied"].includes(earlier.get(t.id)?.outcome ?? "");
+      const results = await runRepairTasks(
+        name,
+        tasks.filter((t) => !carriedOut(t)),
+        replicas,
+        resolved.shape,
+        { runId, state: session.state, now: Date.now },
+        { writesPerSecond: ds.policy.limits.writesPerSecond, appliedEvent: "rolled-back" },
+      );
+      results.push(
+        ...tasks.filter(carriedOut).map((t) => ({
+          id: t.id,
+          key: t.key,
+          target: t.target,
+          outcome: "noop" as const,
+          earlier: true,
+        })),
+      );
+      const byId = new Map(results.map((r) => [r.id, r]));
+      const original = entries.filter((e) => e.dataset === name);
+      const undone = original.filter((_, i) =>
+        ["rolled-back", "noop"].includes(byId.get(tasks[i]!.id)?.outcome ?? ""),
+      );
+      await session.state.recordRepairs(
+        undone.map((e) => ({ ...e, outcome: "rolled-back", updatedAt: Date.now() })),
+      );
+      original.forEach((e, i) => {
+        const r = byId.get(tasks[i]!.id)!;
+        if (r.outcome !== "rolled-back" && r.outcome !== "noop") allOk = false;
+        out.push({
+          repair: e.id,
+          key: keyToJson(resolved.shape.key, r.key),
+          target: r.target,
+          outcome: r.outcome,
+          ...(r.error ? { error: r.error } : {}),
+        });
+      });
+    }
+  } finally {
+    await run.release();
+  }
+  await session.anchorAudit();
+  if (options.json) stdout.write(`${JSON.stringify(jsonDoc({ runId, rollbacks: out }), null, 2)}\n`);
+  else {
+    for (const r of out)
+      stdout.write(
+        `${r.repair}  ${printable((r.key as unknown[]).join(","))} on ${r.target}: ${r.outcome}${r.error ? ` (${printable(String(r.error))})` : ""}\n`,
+      );
+    stdout.write(
+      `${allOk ? "Rolled back" : "Partly rolled back"}: ${out.length} repair${out.length === 1 ? "" : "s"} (run ${runId}).\n`,
+    );
+  }
+  return allOk ? EXIT.ok : EXIT.diverged;
 }

@@ -55,7 +55,9 @@ export interface ChangeBatch {
  * `start(from)` creates what the feed needs on the store when it is missing (a publication and slot, change
  * triggers) and begins reading after `from` — a position this feed returned and the caller stored — or at the
  * store's current end when `from` is undefined (nothing before is reported, and no gap); `startedAt` then names
- * that end, so the caller can store it at once. A store not set up
+ * that end, so the caller can store it at once. A `from` the store cannot resume after — not one of its
+ * positions, or past its end (the store was replaced or restored from a backup, or the stored row edited) —
+ * must not skip the changes up to it: the first batch is a gap naming why. A store not set up
  * for feeds fails `start` with one line naming the setting (`wal_level is replica; change feeds need
  * wal_level=logical`). `close` stops reading and keeps the server-side objects, so a later `start` resumes;
  * `drop` removes them (idempotent, also without `start`).

@@ -194,6 +194,26 @@ describe("LedgerAuditReconciler", () => {
     });
   });
 
+  it.each<[string, string | undefined, Record<string, unknown>, boolean]>([
+    ["the run that applied it", "r", {}, true],
+    ["another run", "other", {}, false],
+    ["the dead run recovery settled it for", "dead", { recovered: true, interruptedRun: "dead" }, true],
+    ["the recovering run instead of the dead one", "r", { recovered: true, interruptedRun: "dead" }, false],
+    ["no run (not checked)", undefined, {}, true],
+  ])("an applied repair filed under %s", (_name, runId, data, ok) => {
+    const r = new LedgerAuditReconciler();
+    r.pushAudit(applied(1, "a1", data));
+    r.pushLedger({ ...ledger("a1", "applied"), ...(runId === undefined ? {} : { runId }) });
+    expect(r.verdict()).toEqual(
+      ok
+        ? { ok: true, settled: 1, outcomes: 1 }
+        : {
+            ok: false,
+            problem: `the ledger files repair a1 (d key ["1"] on b) under run ${runId}, but its audit entry 1 says run ${(data.interruptedRun as string | undefined) ?? "r"} applied it (the row was edited)`,
+          },
+    );
+  });
+
   it("the row as settled matches, and only the facts an entry records are compared", () => {
     const r = new LedgerAuditReconciler();
     r.pushAudit(applied(1, "a1"));

@@ -17,6 +17,11 @@ export const OUTCOME_EVENTS: ReadonlySet<string> = new Set([
 /** What reconciliation reads of a ledger entry (the state store's LedgerEntry has it all). */
 export interface LedgerFacts {
   readonly id: string;
+  /**
+   * The run the ledger files the repair under: for an applied (or rolled-back) repair, the run whose write
+   * landed, as its last `applied` entry names it. Unchecked when absent.
+   */
+  readonly runId?: string;
   readonly dataset: string;
   readonly key: Key;
   readonly target: string;
@@ -67,7 +72,7 @@ export type ReconcileVerdict =
 export class LedgerAuditReconciler {
   private readonly last = new Map<
     string,
-    { outcome: string; seq: number; present: number; digest: string }
+    { outcome: string; seq: number; present: number; digest: string; run: string | null }
   >();
   private readonly inLedger = new Set<string>();
   private outcomes = 0;
@@ -94,7 +99,9 @@ export class LedgerAuditReconciler {
       present,
       FACTS.map((f) => data[f]),
     );
-    this.last.set(repair, { outcome: entry.type, seq: entry.seq, present, digest });
+    // Recovery settles a dead run's landed write in that run's name (`interruptedRun`), from a run of its own.
+    const run = typeof data.interruptedRun === "string" ? data.interruptedRun : entry.runId;
+    this.last.set(repair, { outcome: entry.type, seq: entry.seq, present, digest, run });
   }
 
   /** Reads one ledger entry (after the whole audit log). */
@@ -114,6 +121,12 @@ export class LedgerAuditReconciler {
     const values = [e.target, e.expected, e.nextFingerprint, e.before, e.after];
     if (factsDigest(e.dataset, keyId(e.key), last.present, values) !== last.digest) {
       this.failure = `the ledger row of ${what} does not match its audit entry ${last.seq} (the row or its before/after image was edited)`;
+      return;
+    }
+    // Filed under another run, `rollback --run` of that run would undo a repair it never made (and the
+    // rollback of the run that made it would miss it).
+    if (last.outcome === "applied" && e.runId !== undefined && e.runId !== last.run) {
+      this.failure = `the ledger files ${what} under run ${e.runId}, but its audit entry ${last.seq} says run ${last.run} applied it (the row was edited)`;
       return;
     }
     if (last.outcome === e.outcome) return;

@@ -16,8 +16,10 @@ import {
 import { datasetPolicy } from "./describe-dataset.js";
 import { keyJsonOf } from "./escalation-view.js";
 import { observeKeys } from "./observe-keys.js";
+import { recoverPending, STALE_RUN_MS } from "./recover-pending.js";
 import { runRepairTasks } from "./repair-dataset.js";
 import type { OpenReplica } from "./run-context.js";
+import { holdRunLease, processOwner } from "./run-liveness.js";
 
 /** Why escalations cannot be resolved as asked; `kind` tells callers which answer to give. */
 export class ResolveError extends Error {
@@ -54,6 +56,27 @@ export interface ResolveDeps {
   /** Who resolved it, as the escalation and the audit log record it (`cli:<user>`, `api`). */
   readonly by: string;
   readonly now?: () => number;
+  /** This process as the run's lease owner (`processOwner()` unless given). */
+  readonly owner?: string;
+}
+
+/**
+ * Runs `work` holding the resolution's `run:<id>` lease: a resolution begins no run record, so the lease is
+ * what tells a later recovery whether the process that claimed its repairs is still alive.
+ */
+async function underRunLease<T>(deps: ResolveDeps, work: () => Promise<T>): Promise<T> {
+  const held = await holdRunLease({
+    state: deps.state,
+    now: deps.now ?? Date.now,
+    runId: deps.runId,
+    owner: deps.owner ?? processOwner(),
+    ttlMs: STALE_RUN_MS,
+  });
+  try {
+    return await work();
+  } finally {
+    await held.release();
+  }
 }
 
 /**
@@ -82,7 +105,7 @@ export async function resolveEscalation(
       "unknown-dataset",
       `escalation ${id} belongs to dataset ${e.dataset}, which the config no longer declares`,
     );
-  const [out] = await resolveBatch(ds, [e], choice, deps);
+  const [out] = await underRunLease(deps, () => resolveBatch(ds, [e], choice, deps));
   return out!;
 }
 
@@ -175,31 +198,33 @@ export async function resolveMatching(
   // someone else closed that last one meanwhile.
   const lastAt = (await deps.state.getEscalation(preview.last))?.createdAt ?? Number.NEGATIVE_INFINITY;
   const beyond = (e: Escalation) => e.createdAt > lastAt;
-  let after: string | undefined;
-  let done = false;
-  while (!done && !options.signal?.aborted) {
-    const page = await deps.state.listEscalations({ ...filter, status: "open", after, limit: PAGE });
-    if (!page.length) break;
-    const last = page.findIndex((e) => e.id === preview.last);
-    const stop = last >= 0 ? last + 1 : page.findIndex(beyond);
-    const mine = stop >= 0 ? page.slice(0, stop) : page;
-    done = stop >= 0 || page.length < PAGE;
-    after = page.at(-1)!.id;
-    const byDataset = new Map<string, Escalation[]>();
-    for (const e of mine) byDataset.set(e.dataset, [...(byDataset.get(e.dataset) ?? []), e]);
-    const outcomes = new Map<string, ResolveOutcome>();
-    for (const [name, list] of byDataset) {
-      const ds = deps.datasets.find((d) => d.name === name);
-      for (const o of await resolveBatch(ds, list, choice, deps)) outcomes.set(o.id, o);
+  await underRunLease(deps, async () => {
+    let after: string | undefined;
+    let done = false;
+    while (!done && !options.signal?.aborted) {
+      const page = await deps.state.listEscalations({ ...filter, status: "open", after, limit: PAGE });
+      if (!page.length) break;
+      const last = page.findIndex((e) => e.id === preview.last);
+      const stop = last >= 0 ? last + 1 : page.findIndex(beyond);
+      const mine = stop >= 0 ? page.slice(0, stop) : page;
+      done = stop >= 0 || page.length < PAGE;
+      after = page.at(-1)!.id;
+      const byDataset = new Map<string, Escalation[]>();
+      for (const e of mine) byDataset.set(e.dataset, [...(byDataset.get(e.dataset) ?? []), e]);
+      const outcomes = new Map<string, ResolveOutcome>();
+      for (const [name, list] of byDataset) {
+        const ds = deps.datasets.find((d) => d.name === name);
+        for (const o of await resolveBatch(ds, list, choice, deps)) outcomes.set(o.id, o);
+      }
+      for (const e of mine) {
+        const o = outcomes.get(e.id)!;
+        summary.matched++;
+        summary[o.status]++;
+        for (const r of o.repairs) summary.repairs[r.outcome] = (summary.repairs[r.outcome] ?? 0) + 1;
+        await options.onOutcome?.(o);
+      }
     }
-    for (const e of mine) {
-      const o = outcomes.get(e.id)!;
-      summary.matched++;
-      summary[o.status]++;
-      for (const r of o.repairs) summary.repairs[r.outcome] = (summary.repairs[r.outcome] ?? 0) + 1;
-      await options.onOutcome?.(o);
-    }
-  }
+  });
   return summary;
 }
 
@@ -302,6 +327,9 @@ async function pickBatch(
   const replicas = await deps.replicas(ds);
   const keys = new Map(list.map((e) => [keyId(e.key), e.key]));
   const { resolved, divergences } = await observeKeys(ds, replicas, [...keys.values()], now());
+  // A resolution (or run) killed mid-write left its claims pending: settled by what the targets hold, so that
+  // this one can claim those repairs instead of finding them held by a process that is gone.
+  await recoverPending(ds.name, replicas, resolved.shape, { runId: deps.runId, state: deps.state, now });
   const policy = datasetPolicy(ds, resolved);
   const decided = new Map<string, { e: Escalation; decision: Decision }>();
   for (const e of list) {

@@ -240,3 +240,34 @@ export async function holdPassLease(options: {
     },
   };
 }
+
+/** A run's own lease, taken and kept by `holdRunLease`. */
+export interface HeldRun {
+  /** Stops the renewals and gives the lease up. Never throws. */
+  release(): Promise<void>;
+}
+
+/**
+ * Takes the `run:<id>` lease for `owner` and keeps it (renewed every `HEARTBEAT_MS`, lasting `ttlMs`) until
+ * `release`: how a run that begins no run record (a rollback, an escalation's resolution) names its process,
+ * so that after a kill -9 the next recovery settles the repairs it left pending at once instead of reporting
+ * them held by it until their claims go stale.
+ */
+export async function holdRunLease(options: {
+  readonly state: StateStore;
+  readonly now: () => number;
+  readonly runId: string;
+  readonly owner: string;
+  readonly ttlMs: number;
+}): Promise<HeldRun> {
+  const { state, now, owner, ttlMs } = options;
+  const name = runLease(options.runId);
+  await state.acquireLease(name, owner, now(), ttlMs);
+  const lease = keepLease({ state, now, name, owner, ttlMs, everyMs: HEARTBEAT_MS });
+  return {
+    async release() {
+      await lease.stop();
+      await state.releaseLease(name, owner).catch(() => {});
+    },
+  };
+}

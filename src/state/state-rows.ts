@@ -15,6 +15,7 @@ import type { LedgerEntry, RepairOutcome } from "./repair-ledger.js";
 import type { RolloutState } from "./rollout-store.js";
 import type { RunRecord } from "./run-store.js";
 import type { RunSegment } from "./segment-store.js";
+import { StateStoreError } from "./state-store-error.js";
 
 /**
  * A number column as a driver returns it: SQLite gives numbers; node-postgres gives BIGINT as text (it does
@@ -329,14 +330,36 @@ export function checkpointRow(c: Checkpoint): CheckpointRow {
   };
 }
 
+/**
+ * The checkpoint a row holds. A row that is not one `putCheckpoint` could have written (edited or damaged:
+ * bounds or totals that do not parse, `done` outside its segments) is refused with one line naming the
+ * dataset: resumed, it would end a pass early (checked nothing past `done`) or stop every start of it.
+ */
 export function toCheckpoint(r: CheckpointRow): Checkpoint {
+  const refuse = (what: string) =>
+    new StateStoreError(
+      `the state store's checkpoint of dataset ${r.dataset} (run ${r.run_id}) ${what}: it was edited or damaged; delete that checkpoints row to start the pass afresh`,
+    );
+  const parse = (column: "bounds" | "totals"): unknown => {
+    try {
+      return JSON.parse(r[column]);
+    } catch {
+      throw refuse(`has ${column} that are not JSON`);
+    }
+  };
+  const bounds = parse("bounds");
+  if (!Array.isArray(bounds) || !bounds.every(Array.isArray))
+    throw refuse("has bounds that are not a list of keys");
+  const done = Number(r.done);
+  if (!Number.isSafeInteger(done) || done < 0 || done > bounds.length + 1)
+    throw refuse(`counts ${r.done} segments done of ${bounds.length + 1}`);
   return {
     dataset: r.dataset,
     runId: r.run_id,
     mode: r.mode,
-    bounds: JSON.parse(r.bounds),
-    done: r.done,
-    totals: JSON.parse(r.totals),
+    bounds: bounds as Checkpoint["bounds"],
+    done,
+    totals: parse("totals"),
     startedAt: r.started_at,
     updatedAt: r.updated_at,
   };

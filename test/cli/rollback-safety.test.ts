@@ -3,6 +3,7 @@
  * never written into a replica), and a rollback killed mid-batch (the next rollback settles what it left
  * pending and finishes the work once).
  */
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "vitest";
 import {
@@ -157,6 +158,52 @@ describe.concurrent("concord rollback", () => {
     expect(writtenTwice(state), history.join("\n")).toEqual([]);
     const verify = await runConcord(["audit", "verify", "-c", free]);
     expect(verify.stdout, history.join("\n")).toMatch(/^Audit log intact/);
+    expect(verify.code, verify.stderr).toBe(0);
+  });
+
+  it("two rollbacks of one run at once: one rolls it back, the other is refused (exit 2, one line naming the first), as one rollback", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const { limited, free, state, b } = replicas(dir);
+    const original = JSON.stringify(itemsSnapshot(b));
+    const repair = await runConcord(["repair", "--json", "-c", free]);
+    expect(repair.code, repair.stderr).toBe(0);
+    const runId = parseJson<PlanJson>(repair).runId;
+
+    // Started together; each takes seconds under the rate limit, so they overlap.
+    const runs = [0, 1].map(() => spawnConcord(["rollback", "--run", runId, "-c", limited]));
+    onTestFinished(() => {
+      for (const r of runs) r.child.kill("SIGKILL");
+    });
+    const done = await Promise.all(runs.map((r) => r.done));
+    const report = done.map(
+      (r, i) => `${runs[i]!.child.pid}: exit ${r.code}\n${r.stdout.slice(-300)}${r.stderr}`,
+    );
+    const winner = done.findIndex((r) => r.code === 0);
+    expect(winner, report.join("\n")).toBeGreaterThanOrEqual(0);
+    const loser = done[1 - winner]!;
+    expect(done[winner]!.stdout).toContain(`Rolled back: ${ROWS} repairs`);
+    expect({ code: loser.code, stdout: loser.stdout }, report.join("\n")).toEqual({ code: 2, stdout: "" });
+    expect(loser.stderr).toMatch(
+      new RegExp(
+        `^concord: rollback --run ${runId}: run ${runId} is being rolled back by another process \\(${hostname()}:${runs[winner]!.child.pid}:[0-9a-f]+\\); nothing done here: its report is the result\n$`,
+      ),
+    );
+
+    expect(JSON.stringify(itemsSnapshot(b))).toBe(original);
+    expect(ledgerRows(state).filter((l) => l.outcome === "pending")).toEqual([]);
+    expect(
+      query(state, "SELECT COUNT(*) AS n FROM ledger WHERE run_id = ? AND outcome = 'rolled-back'", runId),
+    ).toEqual([{ n: ROWS }]);
+    expect(query(state, "SELECT COUNT(*) AS n FROM audit WHERE type = 'rolled-back'")).toEqual([{ n: ROWS }]);
+    expect(query(state, "SELECT name FROM leases WHERE name LIKE 'rollback:%'")).toEqual([]);
+    // Once it is done, another rollback of the run finds nothing left to undo.
+    const again = await runConcord(["rollback", "--run", runId, "-c", free]);
+    expect(again.stderr).toBe(`concord: rollback --run ${runId}: no applied repairs in that run\n`);
+    expect(again.code).toBe(2);
+    const verify = await runConcord(["audit", "verify", "-c", free]);
     expect(verify.code, verify.stderr).toBe(0);
   });
 });

@@ -3,7 +3,7 @@
  * started again at a stored position delivers what was written while it was stopped, a missing server setting
  * is one line naming it, and `drop` leaves nothing behind (a leftover slot would hold WAL forever).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -133,6 +133,31 @@ describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
     const pubs = await s.admin.query("SELECT 1 FROM pg_publication WHERE pubname LIKE $1", [`%${s.name}%`]);
     expect(slots.rowCount).toBe(0);
     expect(pubs.rowCount).toBe(0);
+  });
+
+  it("a stored position past the server's WAL end (server restored) or not an LSN is a gap at the slot's position, not changes skipped", async () => {
+    const replica = { name: "pg", url: POSTGRES.url, table: s.table("items") };
+    const dataset = `${s.name}_past`;
+    const feed = await open(replica, opts(dataset, "pg"));
+    await feed.start(undefined);
+    await feed.close();
+    for (const [stored, reason] of [
+      [
+        "FF/FFFFFFFF",
+        /^the stored position FF\/FFFFFFFF is past the server's WAL end [0-9A-F]+\/[0-9A-F]+ \(the server was replaced or restored\)$/,
+      ],
+      ["garbage", /^the stored position garbage is not an LSN$/],
+    ] as const) {
+      const again = await open(replica, opts(dataset, "pg"));
+      await again.start(stored);
+      const gap = await again.take({ maxKeys: 100, waitMs: 2000 });
+      expect(gap.gap).toMatch(reason);
+      await s.admin.query(
+        `INSERT INTO ${s.table("items")} VALUES (40, 'x') ON CONFLICT (id) DO UPDATE SET name = 'y'`,
+      );
+      expect((await collect(again, 1, await walNow(s))).keys).toEqual(["40"]);
+      await again.close();
+    }
   });
 
   it("releases a slot that retains more WAL than maxLagBytes and reports a gap", async () => {
@@ -297,6 +322,40 @@ describe.skipIf(!myUp)("MariaDB feed (row binlog)", () => {
     await again.close();
   });
 
+  it("a stored position past its binlog's end (server restored), in a binlog newer than the server's, or not a position is a gap from the current end", async () => {
+    const replica = { name: "maria", url: db.url, table: "items" };
+    const feed = await open(replica, opts(db.name, "maria"));
+    await feed.start(undefined);
+    const began = JSON.parse(feed.startedAt()!) as { file: string; pos: number };
+    await feed.close();
+    const newer = `${began.file.replace(/\d+$/, "")}999999`;
+    const cases: [string, RegExp][] = [
+      [
+        JSON.stringify({ file: began.file, pos: 2 ** 40 }),
+        new RegExp(
+          `^the stored position ${2 ** 40} is past the end of binlog ${began.file} \\(\\d+ bytes\\): the server was replaced or restored; binlog read from its current end$`,
+        ),
+      ],
+      [
+        JSON.stringify({ file: newer, pos: 4 }),
+        new RegExp(
+          `^binlog ${newer} is newer than the server's newest, [^:]+: the server was replaced or restored; binlog read from its current end$`,
+        ),
+      ],
+      ["garbage", /^the stored position garbage is not a binlog position; binlog read from its current end$/],
+    ];
+    let id = 50;
+    for (const [stored, reason] of cases) {
+      const again = await open(replica, opts(db.name, "maria"));
+      await again.start(stored);
+      const gap = await again.take({ maxKeys: 100, waitMs: 2000 });
+      expect(gap.gap).toMatch(reason);
+      await db.admin.query(`INSERT INTO items VALUES (${++id}, 'x')`);
+      expect((await collect(again, 1)).keys).toEqual([String(id)]);
+      await again.close();
+    }
+  });
+
   it("names where it began, so a restart there delivers what came before the first batch was taken", async () => {
     const replica = { name: "maria", url: db.url, table: "items" };
     const feed = await open(replica, opts(db.name, "maria"));
@@ -393,6 +452,50 @@ describe("SQLite feed (triggers into a change table)", () => {
     const left = app.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'concord%' ORDER BY name").all();
     expect(left).toEqual([]);
     app.close();
+  });
+
+  it("a stored position the file never reached (restored from a copy) or that is no sequence number is a gap, not changes skipped", async () => {
+    const path = join(dir, "c.db");
+    const app = new Database(path);
+    app.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)");
+    const replica = { name: "lite", url: `sqlite:${path}`, table: "items" };
+    const feed = await open(replica, opts("litefeed", "lite"));
+    await feed.start(undefined);
+    app.close();
+    copyFileSync(path, join(dir, "c-copy.db"));
+    const writer = new Database(path);
+    writer.exec("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')");
+    writer.close();
+    const first = await collect(feed, 4);
+    const stored = lastPosition(first.batches)!;
+    expect(Number(stored)).toBeGreaterThanOrEqual(4);
+    await feed.acknowledge(stored);
+    await feed.close();
+
+    // The file restored from the copy taken before those writes: its change table numbers from 1 again.
+    copyFileSync(join(dir, "c-copy.db"), path);
+    const restored = new Database(path);
+    restored.exec(
+      "INSERT INTO items VALUES (7, 'after the restore'); UPDATE items SET name = 'x' WHERE id = 7",
+    );
+    const again = await open(replica, opts("litefeed", "lite"));
+    await again.start(stored);
+    const batch = await again.take({ maxKeys: 100, waitMs: 2000 });
+    expect(batch.gap).toBe(
+      `the stored position ${stored} is past the change table's last sequence number 2 (the file was replaced or restored from a copy)`,
+    );
+    await again.acknowledge(batch.position!);
+    restored.exec("INSERT INTO items VALUES (8, 'next')");
+    expect((await collect(again, 1)).keys).toEqual(["8"]);
+    await again.close();
+
+    const edited = await open(replica, opts("litefeed", "lite"));
+    await edited.start("garbage");
+    expect((await edited.take({ maxKeys: 100, waitMs: 2000 })).gap).toBe(
+      'the stored position "garbage" is not a sequence number',
+    );
+    await edited.drop();
+    restored.close();
   });
 
   it("a start whose position was never stored leaves its triggers' rows to the next start without one", async () => {

@@ -155,10 +155,10 @@ export class MysqlChangeFeed implements ChangeFeed {
         this.fail(`binlog_format is ${s.format}; change feeds need binlog_format=ROW`);
       if (!["FULL", "NOBLOB"].includes(String(s.image).toUpperCase()))
         this.fail(`binlog_row_image is ${s.image}; change feeds need binlog_row_image=FULL`);
-      let logs: string[];
+      let logs: { name: string; size: number }[];
       try {
         const [list] = await conn.query<mysql.RowDataPacket[]>("SHOW BINARY LOGS");
-        logs = list.map((r) => String(r.Log_name));
+        logs = list.map((r) => ({ name: String(r.Log_name), size: Number(r.File_size) }));
       } catch (err) {
         this.fail(
           `cannot list binary logs (${redactText((err as Error).message)}); change feeds need the REPLICATION CLIENT and REPLICATION SLAVE privileges`,
@@ -171,13 +171,23 @@ export class MysqlChangeFeed implements ChangeFeed {
         this.began = JSON.stringify(end);
         return { filename: end.file, position: end.pos };
       }
-      const at = JSON.parse(from) as BinlogPosition;
-      if (logs.includes(at.file)) {
+      const at = binlogPosition(from);
+      const log = at && logs.find((l) => l.name === at.file);
+      if (at && log && at.pos <= log.size) {
         this.began = from;
         return { filename: at.file, position: at.pos };
       }
+      // A position the server cannot serve: reading from it would fail at every start, or skip what came
+      // before it. Changes may have been missed, so it is a gap, read from the binlog's current end.
+      const newest = logs.at(-1)?.name;
       this.buffer.open(
-        `binlog ${at.file} was purged by the server before it was read (binlog_expire_logs_seconds)`,
+        !at
+          ? `the stored position ${from} is not a binlog position`
+          : log
+            ? `the stored position ${at.pos} is past the end of binlog ${at.file} (${log.size} bytes): the server was replaced or restored`
+            : newest !== undefined && at.file > newest
+              ? `binlog ${at.file} is newer than the server's newest, ${newest}: the server was replaced or restored`
+              : `binlog ${at.file} was purged by the server before it was read (binlog_expire_logs_seconds)`,
         undefined,
       );
       const end = await this.binlogEnd(conn);
@@ -248,4 +258,18 @@ export class MysqlChangeFeed implements ChangeFeed {
 interface BinlogEvent {
   getEventName(): string;
   rows?: unknown[];
+}
+
+/** A stored binlog position read back, or undefined when it is not one (a file name and a byte offset ≥ 4). */
+function binlogPosition(text: string): BinlogPosition | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const at = value as Partial<BinlogPosition> | null;
+  return at && typeof at.file === "string" && at.file !== "" && Number.isSafeInteger(at.pos) && at.pos! >= 4
+    ? { file: at.file, pos: at.pos! }
+    : undefined;
 }

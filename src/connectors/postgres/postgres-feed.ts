@@ -244,14 +244,24 @@ export class PostgresChangeFeed implements ChangeFeed {
    */
   private async ensureSlot(admin: Client, from: string | undefined): Promise<{ startAt: string }> {
     const slot = await this.readSlot(admin);
-    let gap: string | undefined;
+    // A stored position that is no LSN, or one past the server's WAL end (the server was replaced or restored
+    // from a backup, or the position edited), cannot be resumed from: streaming would fail at every start, or
+    // skip every change until the WAL reached it. The slot's own position is taken instead, with a gap.
+    const unusable = from === undefined ? undefined : await this.unusablePosition(admin, from);
+    if (unusable && slot && !slot.lost && slot.retained <= this.options.maxLagBytes) {
+      this.buffer.open(unusable, slot.confirmed);
+      return { startAt: slot.confirmed };
+    }
+    let gap: string | undefined = unusable;
     if (slot && (slot.lost || slot.retained > this.options.maxLagBytes)) {
-      gap = slot.lost
-        ? `slot ${this.objectName} was invalidated by the server (max_slot_wal_keep_size); created it again`
-        : `slot ${this.objectName} retained ${slot.retained} bytes of WAL (more than maxLagBytes ${this.options.maxLagBytes}); released it and created it again`;
+      gap = `${gap ? `${gap}; ` : ""}${
+        slot.lost
+          ? `slot ${this.objectName} was invalidated by the server (max_slot_wal_keep_size); created it again`
+          : `slot ${this.objectName} retained ${slot.retained} bytes of WAL (more than maxLagBytes ${this.options.maxLagBytes}); released it and created it again`
+      }`;
       await this.dropSlot(admin);
     } else if (!slot && from !== undefined) {
-      gap = `slot ${this.objectName} was missing (dropped?); created it again`;
+      gap = `${gap ? `${gap}; ` : ""}slot ${this.objectName} was missing (dropped?); created it again`;
     }
     if (!slot || gap) {
       try {
@@ -267,6 +277,20 @@ export class PostgresChangeFeed implements ChangeFeed {
       }
     }
     return { startAt: from ?? slot.confirmed };
+  }
+
+  /** Why `from` cannot be streamed from (not an LSN, or past the server's WAL end), or undefined. */
+  private async unusablePosition(admin: Client, from: string): Promise<string | undefined> {
+    if (!/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i.test(from)) return `the stored position ${from} is not an LSN`;
+    const { rows } = await admin.query<{ end: string; past: boolean }>(
+      `SELECT w.lsn::text AS end, $1::pg_lsn > w.lsn AS past FROM (SELECT CASE WHEN pg_is_in_recovery()
+         THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn) AS w`,
+      [from],
+    );
+    const r = rows[0]!;
+    return r.past
+      ? `the stored position ${from} is past the server's WAL end ${r.end} (the server was replaced or restored)`
+      : undefined;
   }
 
   private async readSlot(

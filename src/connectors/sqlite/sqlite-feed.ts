@@ -57,13 +57,32 @@ export class SqliteChangeFeed implements ChangeFeed {
       // Triggers already there were installed by a start whose position was never stored (the process died
       // first): the rows they wrote since are changes nobody checked, so they are delivered too.
       this.last = installed ? 0 : top;
-    } else {
+    } else if (!installed) {
       this.last = Number(from);
-      if (!installed)
+      this.buffer.open(`the change triggers on ${this.table} were missing; created them again`, String(top));
+    } else {
+      // The table's AUTOINCREMENT never hands out a number twice, so a stored position beyond the highest it
+      // gave cannot be this file's: the file was replaced or restored from a copy (or the stored position
+      // edited), and the changes numbered up to it since would be skipped as already checked.
+      const high = Math.max(
+        top,
+        (
+          db.prepare("SELECT seq FROM sqlite_sequence WHERE name = ?").get(`${this.name}_changes`) as
+            | { seq: number }
+            | undefined
+        )?.seq ?? 0,
+      );
+      const seq = /^\d+$/.test(from) ? Number(from) : undefined;
+      this.last = seq ?? top;
+      if (seq === undefined)
+        this.buffer.open(`the stored position ${JSON.stringify(from)} is not a sequence number`, String(top));
+      else if (seq > high) {
+        this.last = top;
         this.buffer.open(
-          `the change triggers on ${this.table} were missing; created them again`,
+          `the stored position ${seq} is past the change table's last sequence number ${high} (the file was replaced or restored from a copy)`,
           String(top),
         );
+      }
     }
     this.began = this.last;
     // Rows at or before the stored position were checked before a crash cut the acknowledgement short.

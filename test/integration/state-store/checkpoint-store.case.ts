@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { checkpoint, type StateStoreCase } from "./state-store-case.js";
 
-export function checkpointStoreCases({ open }: StateStoreCase): void {
+export function checkpointStoreCases({ open, sql }: StateStoreCase): void {
   describe("checkpoints", () => {
     it("round-trips composite keys and text that needs escaping, replaces, and deletes per dataset", async () => {
       const store = await open();
@@ -48,6 +48,26 @@ export function checkpointStoreCases({ open }: StateStoreCase): void {
       await store.deleteCheckpoint("users");
       await store.deleteCheckpoint("never");
       expect(await store.getCheckpoint("never")).toBeUndefined();
+    });
+
+    it.each<[string, string, string]>([
+      ["bounds that are not JSON", "bounds = '[[\"a\"'", "has bounds that are not JSON"],
+      ["bounds that are not keys", "bounds = '{\"a\": 1}'", "has bounds that are not a list of keys"],
+      ["done past its segments", "done = 99", "counts 99 segments done of 3"],
+      ["done below zero", "done = -1", "counts -1 segments done of 3"],
+      ["totals that are not JSON", "totals = 'oops'", "has totals that are not JSON"],
+    ])("an edited row (%s) is refused with one line naming the dataset", async (_, edit, what) => {
+      const store = await open();
+      await store.putCheckpoint(checkpoint("users", { runId: "run-9", bounds: [["b"], ["m"]], done: 1 }));
+      await sql(`UPDATE checkpoints SET ${edit} WHERE dataset = 'users'`);
+      const err = await store.getCheckpoint("users").then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(err?.name).toBe("StateStoreError");
+      expect(err?.message).toBe(
+        `the state store's checkpoint of dataset users (run run-9) ${what}: it was edited or damaged; delete that checkpoints row to start the pass afresh`,
+      );
     });
   });
 }
