@@ -52,7 +52,12 @@ export function planDataset(
   const decisions: Decision[] = [];
   for (const d of scan.divergences)
     decisions.push(
-      decideRepair(d, scan.shape, canary && inCanary(d.key, canary.fraction) ? canary.policy : policy, context),
+      decideRepair(
+        d,
+        scan.shape,
+        canary && inCanary(d.key, canary.fraction) ? canary.policy : policy,
+        context,
+      ),
     );
   const rows = Math.max(0, ...Object.values(scan.replicas).map((r) => r.rows));
   const divergent = scan.divergences.filter(isRepairable).length;

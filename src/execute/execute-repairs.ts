@@ -8,12 +8,7 @@ import { WRITE_ACTIONS } from "../core/decide.js";
 import { type Key, keyId, keyToJson, type RecordShape } from "../core/model.js";
 import type { AuditEvent } from "../core/plan-record.js";
 import { episodeId, repairId } from "../core/repair-id.js";
-import type {
-  LedgerEntry,
-  RepairOutcome,
-  RepairSettlement,
-  StateStore,
-} from "../state/state-store.js";
+import type { LedgerEntry, RepairOutcome, RepairSettlement, StateStore } from "../state/state-store.js";
 import { oneLine, writeBatch } from "./write-batch.js";
 import type { WriteGuard } from "./write-guard.js";
 

@@ -124,7 +124,8 @@ export function planEvidence(input: PlanEvidenceInput): EvidenceIncrement[] {
         class: cls,
         counts: noise ? { divergences: 1, noise: 1, noiseMax: noise.get(column)! } : { divergences: 1 },
       });
-    for (const replica of d.regressed) cells.push({ replica, column: "", class: cls, counts: { regressions: 1 } });
+    for (const replica of d.regressed)
+      cells.push({ replica, column: "", class: cls, counts: { regressions: 1 } });
     cells.push(...freshnessCells(d));
     pushCells(out, input, place, cells);
   }

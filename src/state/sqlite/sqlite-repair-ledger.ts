@@ -105,7 +105,10 @@ export class SqliteRepairLedger implements RepairLedger {
     return this.s.immediate(() => this.settleNow(settlements, prepared));
   }
 
-  private settleNow(settlements: readonly RepairSettlement[], prepared: readonly PreparedAudit[]): AuditEntry[] {
+  private settleNow(
+    settlements: readonly RepairSettlement[],
+    prepared: readonly PreparedAudit[],
+  ): AuditEntry[] {
     const update = this.s.prepare(
       "UPDATE ledger SET run_id = ?, outcome = ?, attempts = ?, error = ?, updated_at = ? WHERE id = ?",
     );

@@ -73,14 +73,21 @@ export function insertRows(
     s.prepare(insertSql(verb, table, columns, ROWS_PER_INSERT, suffix)).run(
       values.slice(row * width, (row + ROWS_PER_INSERT) * width),
     );
-  if (row < rows) s.prepare(insertSql(verb, table, columns, rows - row, suffix)).run(values.slice(row * width));
+  if (row < rows)
+    s.prepare(insertSql(verb, table, columns, rows - row, suffix)).run(values.slice(row * width));
 }
 
 /**
  * `verb INTO table (columns) VALUES (?, …), … suffix` for `n` rows. Built with loops, not callbacks made per
  * call: V8 recompiles such a callback after every full GC (docs/benchmarks.md, "Callbacks recompiled per batch").
  */
-function insertSql(verb: string, table: string, columns: readonly string[], n: number, suffix: string): string {
+function insertSql(
+  verb: string,
+  table: string,
+  columns: readonly string[],
+  n: number,
+  suffix: string,
+): string {
   let row = "(?";
   for (let c = 1; c < columns.length; c++) row += ", ?";
   row += ")";
