@@ -47,9 +47,18 @@ export function planDataset(
   canary?: Canary,
   context: DecisionContext = {},
 ): DatasetPlan {
-  const decisions = scan.divergences.map((d) =>
-    decideRepair(d, scan.shape, canary && inCanary(d.key, canary.fraction) ? canary.policy : policy, context),
-  );
+  // A loop, not a callback made per call: V8 recompiles such a callback after every full GC (docs/benchmarks.md,
+  // "Callbacks recompiled per batch").
+  const decisions: Decision[] = [];
+  for (const d of scan.divergences)
+    decisions.push(
+      decideRepair(
+        d,
+        scan.shape,
+        canary && inCanary(d.key, canary.fraction) ? canary.policy : policy,
+        context,
+      ),
+    );
   const rows = Math.max(0, ...Object.values(scan.replicas).map((r) => r.rows));
   const divergent = scan.divergences.filter(isRepairable).length;
   const writes = decisions

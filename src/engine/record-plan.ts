@@ -1,5 +1,4 @@
 /** The record stage: a plan's audit entries and escalations into the state store, stale escalations closed. */
-import type { Divergence } from "../core/classify.js";
 import { type Key, keyId } from "../core/model.js";
 import {
   type AuditEvent,
@@ -10,8 +9,7 @@ import {
   staleEscalations,
 } from "../core/plan-record.js";
 import {
-  type EvidencePlace,
-  facetOf,
+  placeInSegments,
   planEvidence,
   segmentOfKey,
   selfConvergedEvidence,
@@ -92,10 +90,7 @@ export async function recordPlan(
       .escalations,
   );
   const events: AuditEvent[] = [];
-  const placeOf = (d: Divergence): EvidencePlace => ({
-    segment: segmentOfKey(scan.shape, bounds, d.key),
-    facet: facetOf(d, plan.policy),
-  });
+  const placeOf = placeInSegments(scan.shape, bounds, plan.policy);
   const evidence: EvidenceIncrement[] = planEvidence({
     dataset: scan.name,
     at,

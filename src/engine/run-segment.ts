@@ -13,7 +13,7 @@ import type { KnownChecksums } from "../detect/detect-divergences.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult, RepairTask } from "../execute/execute-repairs.js";
 import type { WriteGuard } from "../execute/write-guard.js";
-import { facetOf, repairEvidence, segmentOfKey } from "../learning/evidence-of-run.js";
+import { placeInSegments, repairEvidence, segmentOfKey } from "../learning/evidence-of-run.js";
 import { stageIsEmpty } from "../state/state-store.js";
 import { type Canary, type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
 import { recordPlan } from "./record-plan.js";
@@ -266,7 +266,7 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
       at: ctx.now(),
       results,
       divergenceOf: (key) => divergent.get(keyId(key)),
-      placeOf: (d) => ({ segment: segmentOfKey(scan.shape, input.bounds, d.key), facet: facetOf(d, policy) }),
+      placeOf: placeInSegments(scan.shape, input.bounds, policy),
       decidedAt,
     }),
   };

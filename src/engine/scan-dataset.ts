@@ -98,21 +98,21 @@ export async function fetchObservations(
   replicas: readonly OpenReplica[],
   batch: readonly Observation[],
 ): Promise<Observation[]> {
-  // Observations an in-store pair listed with every holder's record need no fetch.
-  const given = batch.map((o) => withValues(o, replicas));
-  const records = await Promise.all(
-    replicas.map(async (r) => {
-      const keys = batch.filter((o, i) => !given[i] && o.replicas[r.name]?.present).map((o) => o.key);
-      const got = keys.length ? await r.connector.fetchRecords(resolved.shape, keys) : [];
-      return new Map<string, StoredRecord>(got.map((rec) => [keyId(rec.key), rec]));
-    }),
-  );
-  return batch.map((o, n) => {
+  // Observations an in-store pair listed with every holder's record need no fetch. Loops, not callbacks made
+  // per call: V8 recompiles such a callback after every full GC (docs/benchmarks.md, "Callbacks recompiled
+  // per batch").
+  const given: boolean[] = [];
+  for (const o of batch) given.push(withValues(o, replicas));
+  const records = await Promise.all(replicas.map((r) => fetchHeld(resolved, r, batch, given)));
+  const out: Observation[] = [];
+  for (let n = 0; n < batch.length; n++) {
+    const o = batch[n]!;
     const id = given[n] ? "" : keyId(o.key);
-    const out: Record<string, ReplicaObservation> = {};
-    replicas.forEach((r, i) => {
-      const rec = given[n] ? listedRecord(o.replicas[r.name]!) : records[i]!.get(id);
-      out[r.name] = rec
+    const seen: Record<string, ReplicaObservation> = {};
+    for (let i = 0; i < replicas.length; i++) {
+      const name = replicas[i]!.name;
+      const rec = given[n] ? listedRecord(o.replicas[name]!) : records[i]!.get(id);
+      seen[name] = rec
         ? {
             present: true,
             fingerprint: rec.fingerprint,
@@ -120,9 +120,80 @@ export async function fetchObservations(
             version: readVersion(resolved.versionPositions, rec.values),
           }
         : { present: false };
-    });
-    return { key: o.key, replicas: out };
-  });
+    }
+    out.push({ key: o.key, replicas: seen });
+  }
+  return out;
+}
+
+/** The records replica `r` holds for the batch's keys it was seen holding and no listing brought, by key id. */
+async function fetchHeld(
+  resolved: ResolvedShape,
+  r: OpenReplica,
+  batch: readonly Observation[],
+  given: readonly boolean[],
+): Promise<Map<string, StoredRecord>> {
+  const keys: Key[] = [];
+  for (let i = 0; i < batch.length; i++)
+    if (!given[i] && batch[i]!.replicas[r.name]?.present) keys.push(batch[i]!.key);
+  const got = keys.length ? await r.connector.fetchRecords(resolved.shape, keys) : [];
+  const held = new Map<string, StoredRecord>();
+  for (const rec of got) held.set(keyId(rec.key), rec);
+  return held;
+}
+
+/** What `classifyBatch` reads and where it adds what it finds: one scan's. */
+interface ClassifyInto {
+  readonly ds: DatasetConfig;
+  readonly replicas: readonly OpenReplica[];
+  readonly ctx: RunContext;
+  readonly resolved: ResolvedShape;
+  readonly canary: string | undefined;
+  readonly defer: boolean;
+  readonly divergences: Divergence[];
+  readonly observedVersions: ObservedVersion[];
+}
+
+/**
+ * Fetches the records of a batch's keys (the canary's left out), classifies those that still differ with the
+ * versions last seen, and remembers the versions observed (or leaves them to the caller with `defer`).
+ * Module-level with loops, not a closure made per scan: V8 recompiles such a closure after every full GC
+ * (docs/benchmarks.md, "Callbacks recompiled per batch").
+ */
+async function classifyBatch(batch: readonly Observation[], into: ClassifyInto): Promise<void> {
+  const { ds, replicas, ctx, resolved, canary } = into;
+  for (let i = 0; i < batch.length; i += FETCH_BATCH) {
+    const slice: Observation[] = [];
+    for (let j = i; j < Math.min(i + FETCH_BATCH, batch.length); j++)
+      if (keyId(batch[j]!.key) !== canary) slice.push(batch[j]!);
+    const observed: Observation[] = [];
+    for (const o of await fetchObservations(resolved, replicas, slice)) if (stillDiffers(o)) observed.push(o);
+    if (observed.length === 0) continue;
+    const keys: Key[] = [];
+    for (const o of observed) keys.push(o.key);
+    const lastSeen = resolved.rules.versioned
+      ? await ctx.state.lastSeenVersions(ds.name, keys)
+      : new Map<string, Record<string, Version>>();
+    const nowMs = ctx.now();
+    for (const o of observed) {
+      into.divergences.push(
+        classifyDivergence(o, {
+          shape: resolved.shape,
+          rules: resolved.rules,
+          nowMs,
+          lastSeen: lastSeen.get(keyId(o.key)),
+        }),
+      );
+    }
+    if (resolved.rules.versioned) {
+      const seen: ObservedVersion[] = [];
+      for (const o of observed)
+        for (const [replica, r] of Object.entries(o.replicas))
+          if (r.present && r.version) seen.push({ key: o.key, replica, version: r.version });
+      if (into.defer) into.observedVersions.push(...seen);
+      else await ctx.state.rememberVersions(ds.name, seen, { ordering: resolved.rules.ordering });
+    }
+  }
 }
 
 /** A replica's record as an in-store pair listed it with the key (undefined: it holds none). */
@@ -221,39 +292,17 @@ export async function scanDataset(
   let listed = 0;
   // With `keepPast`: what detection listed, while it stays under the bound.
   let kept: Observation[] | undefined = options.countPast && options.keepPast ? [] : undefined;
-  const classify = async (batch: readonly Observation[]) => {
-    for (let i = 0; i < batch.length; i += FETCH_BATCH) {
-      const slice = batch.slice(i, i + FETCH_BATCH).filter((o) => keyId(o.key) !== canary);
-      const observed = (await fetchObservations(resolved, replicas, slice)).filter(stillDiffers);
-      if (observed.length === 0) continue;
-      const lastSeen = resolved.rules.versioned
-        ? await ctx.state.lastSeenVersions(
-            ds.name,
-            observed.map((o) => o.key),
-          )
-        : new Map<string, Record<string, Version>>();
-      const nowMs = ctx.now();
-      for (const o of observed) {
-        divergences.push(
-          classifyDivergence(o, {
-            shape,
-            rules: resolved.rules,
-            nowMs,
-            lastSeen: lastSeen.get(keyId(o.key)),
-          }),
-        );
-      }
-      if (resolved.rules.versioned) {
-        const seen = observed.flatMap((o) =>
-          Object.entries(o.replicas)
-            .filter(([, r]) => r.present && r.version)
-            .map(([replica, r]) => ({ key: o.key, replica, version: r.version! })),
-        );
-        if (options.defer) observedVersions.push(...seen);
-        else await ctx.state.rememberVersions(ds.name, seen, { ordering: resolved.rules.ordering });
-      }
-    }
+  const into: ClassifyInto = {
+    ds,
+    replicas,
+    ctx,
+    resolved,
+    canary,
+    defer: options.defer === true,
+    divergences,
+    observedVersions,
   };
+  const classify = (batch: readonly Observation[]) => classifyBatch(batch, into);
 
   if (options.keys) {
     // Every replica is asked for every key: presence is what the fetch finds.

@@ -6,8 +6,9 @@ import type { Divergence } from "../core/classify.js";
 import type { Decision } from "../core/decide.js";
 import { WRITE_ACTIONS } from "../core/decide.js";
 import { type Key, keyId, keyToJson, type RecordShape } from "../core/model.js";
+import type { AuditEvent } from "../core/plan-record.js";
 import { episodeId, repairId } from "../core/repair-id.js";
-import type { LedgerEntry, RepairOutcome, StateStore } from "../state/state-store.js";
+import type { LedgerEntry, RepairOutcome, RepairSettlement, StateStore } from "../state/state-store.js";
 import { oneLine, writeBatch } from "./write-batch.js";
 import type { WriteGuard } from "./write-guard.js";
 
@@ -247,19 +248,21 @@ async function executeBatch(
   // The outcome and its audit entry in one transaction; only the outcome is rewritten, not the images. The
   // ledger records it only while the claim is this run's (or, for a write that landed, unless another landed
   // write is recorded): a claim recovered while this run was suspended is not overwritten with a guess.
-  await ctx.state.settleRepairs(
-    todo.map(({ task: t, attempts }, i) => ({
-      id: t.id,
-      runId: ctx.runId,
-      outcome: outcomes[i]!,
-      attempts,
-      error: errors.get(t.id),
-      updatedAt: at,
-    })),
-    todo.map(({ task: t }, i) => ({
+  // Loops, not callbacks made per batch: V8 recompiles such a callback after every full GC (docs/benchmarks.md,
+  // "Callbacks recompiled per batch").
+  const columns = ctx.shape.columns.map((c) => c.name);
+  const settlements: RepairSettlement[] = [];
+  const events: AuditEvent[] = [];
+  const results = done;
+  for (let i = 0; i < todo.length; i++) {
+    const { task: t, attempts } = todo[i]!;
+    const outcome = outcomes[i]!;
+    const error = errors.get(t.id);
+    settlements.push({ id: t.id, runId: ctx.runId, outcome, attempts, error, updatedAt: at });
+    events.push({
       ts: at,
       runId: ctx.runId,
-      type: outcomes[i]!,
+      type: outcome,
       dataset,
       key: keyId(t.key),
       data: {
@@ -270,23 +273,19 @@ async function executeBatch(
         written: t.nextFingerprint,
         // The key typed as JSON output shows it, and the names of the before/after images' positions.
         keyJson: keyToJson(ctx.shape.key, t.key),
-        columns: ctx.shape.columns.map((c) => c.name),
+        columns,
         before: t.before,
         after: t.next,
-        ...(errors.has(t.id) ? { error: errors.get(t.id) } : {}),
+        ...(errors.has(t.id) ? { error } : {}),
       },
-    })),
-  );
-  return [
-    ...done,
-    ...todo.map(({ task: t }, i) => ({
-      id: t.id,
-      key: t.key,
-      target,
-      outcome: outcomes[i]!,
-      error: errors.get(t.id),
-    })),
-  ];
+    });
+  }
+  await ctx.state.settleRepairs(settlements, events);
+  for (let i = 0; i < todo.length; i++) {
+    const t = todo[i]!.task;
+    results.push({ id: t.id, key: t.key, target, outcome: outcomes[i]!, error: errors.get(t.id) });
+  }
+  return results;
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   freshnessCells,
   noiseOf,
   personEvidence,
+  placeInSegments,
   planEvidence,
   probeEvidence,
   repairEvidence,
@@ -82,6 +83,25 @@ describe("facetOf", () => {
     });
     expect(facetOf(split, field)).toBe("");
     expect(facetOf(div("1"), { owner: { kind: "replica", replica: "a" }, replicas: ["a", "b"] })).toBe("");
+  });
+});
+
+describe("placeInSegments", () => {
+  const field = {
+    owner: { kind: "field" as const, field: "region", column: 2, map: { eu: "a" } },
+    replicas: ["a", "b"],
+  };
+  it.each([
+    ["5", { segment: 0, facet: "region=eu" }],
+    ["15", { segment: 1, facet: "region=eu" }],
+    ["25", { segment: 2, facet: "region=eu" }],
+  ])("places key %s by its segment among bounds 10, 20 and its facet", (id, place) => {
+    expect(placeInSegments(shape, [["10"], ["20"]], field)(div(id))).toEqual(place);
+  });
+
+  it("is segment -1 without bounds and no facet without a field owner", () => {
+    const owner = { owner: { kind: "replica" as const, replica: "a" }, replicas: ["a", "b"] };
+    expect(placeInSegments(shape, undefined, owner)(div("5"))).toEqual({ segment: -1, facet: "" });
   });
 });
 

@@ -36,6 +36,31 @@ export function segmentOfKey(
 }
 
 /**
+ * `placeOf` for a run's segments cut at `bounds`: a divergence's segment and its facet under `policy`. A bound
+ * module-level function, not a closure made per call: V8 drops a dead closure's optimized code at every full
+ * GC, so a closure made per segment was recompiled per segment (docs/benchmarks.md, "Callbacks recompiled per
+ * batch").
+ */
+export function placeInSegments(
+  shape: Pick<RecordShape, "key">,
+  bounds: readonly Key[] | undefined,
+  policy: Pick<CompiledPolicy, "owner" | "replicas">,
+): (d: Divergence) => EvidencePlace {
+  return placeInSegment.bind(undefined, { shape, bounds, policy });
+}
+
+function placeInSegment(
+  at: {
+    readonly shape: Pick<RecordShape, "key">;
+    readonly bounds: readonly Key[] | undefined;
+    readonly policy: Pick<CompiledPolicy, "owner" | "replicas">;
+  },
+  d: Divergence,
+): EvidencePlace {
+  return { segment: segmentOfKey(at.shape, at.bounds, d.key), facet: facetOf(d, at.policy) };
+}
+
+/**
  * The facet of a divergence: `field=value` when the policy owns records by a field's value (site-based
  * ownership) and the replicas holding the record agree on it; "" otherwise.
  */
@@ -81,26 +106,28 @@ export interface PlanEvidenceInput {
  */
 export function planEvidence(input: PlanEvidenceInput): EvidenceIncrement[] {
   const out: EvidenceIncrement[] = [];
-  const byKey = new Map(input.divergences.map((d) => [keyId(d.key), d]));
-  const columnIndex = new Map(input.shape.columns.map((c, i) => [c.name, i]));
-  const push = (place: EvidencePlace, cells: readonly Cell[]) => {
-    for (const c of cells) out.push({ dataset: input.dataset, at: input.at, ...place, ...c });
-  };
+  // Loops, not callbacks made per call: V8 recompiles such a callback after every full GC (docs/benchmarks.md,
+  // "Callbacks recompiled per batch").
+  const byKey = new Map<string, Divergence>();
+  for (const d of input.divergences) byKey.set(keyId(d.key), d);
+  const columnIndex = new Map<string, number>();
+  for (let i = 0; i < input.shape.columns.length; i++) columnIndex.set(input.shape.columns[i]!.name, i);
   for (const d of input.divergences) {
     const place = input.placeOf(d);
     const cls = d.class;
     const noise = noiseOf(d, input.shape.columns);
-    push(place, [
-      { replica: "", column: "", class: cls, counts: { divergences: 1 } },
-      ...d.columns.map((column) => ({
+    const cells: Cell[] = [{ replica: "", column: "", class: cls, counts: { divergences: 1 } }];
+    for (const column of d.columns)
+      cells.push({
         replica: "",
         column,
         class: cls,
         counts: noise ? { divergences: 1, noise: 1, noiseMax: noise.get(column)! } : { divergences: 1 },
-      })),
-      ...d.regressed.map((replica) => ({ replica, column: "", class: cls, counts: { regressions: 1 } })),
-      ...freshnessCells(d),
-    ]);
+      });
+    for (const replica of d.regressed)
+      cells.push({ replica, column: "", class: cls, counts: { regressions: 1 } });
+    cells.push(...freshnessCells(d));
+    pushCells(out, input, place, cells);
   }
   for (const decision of input.decisions) {
     if (decision.action !== "propagate" && decision.action !== "delete" && decision.action !== "merge")
@@ -121,9 +148,19 @@ export function planEvidence(input: PlanEvidenceInput): EvidenceIncrement[] {
         cells.push({ replica, column, class: d.class, counts: { settled: 1, lost: lostHere ? 1 : 0 } });
       }
     }
-    push(place, cells);
+    pushCells(out, input, place, cells);
   }
   return out;
+}
+
+/** Adds `cells` at `place` to `out`, stamped with the input's dataset and time. */
+function pushCells(
+  out: EvidenceIncrement[],
+  input: { readonly dataset: string; readonly at: number },
+  place: EvidencePlace,
+  cells: readonly Cell[],
+): void {
+  for (const c of cells) out.push({ dataset: input.dataset, at: input.at, ...place, ...c });
 }
 
 /**

@@ -54,13 +54,14 @@ export function effectiveSettlements(
   const now = new Map(entries);
   const taken: number[] = [];
   const final = new Map<string, RepairSettlement>();
-  settlements.forEach((s, i) => {
+  for (let i = 0; i < settlements.length; i++) {
+    const s = settlements[i]!;
     const entry = now.get(s.id);
-    if (!entry || !settlementTakesEffect(entry, s)) return;
+    if (!entry || !settlementTakesEffect(entry, s)) continue;
     taken.push(i);
     now.set(s.id, { runId: s.runId, outcome: s.outcome });
     final.set(s.id, s);
-  });
+  }
   return { taken, final };
 }
 

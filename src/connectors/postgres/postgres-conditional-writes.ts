@@ -48,19 +48,25 @@ export async function applyConditionalWrites(
 ): Promise<{ outcomes: WriteOutcome[]; rowsWritten: number }> {
   const current = await lockCurrent(s, writes, run);
   const plans = new Map<string, KeyPlan>();
-  const outcomes = writes.map((w, i): WriteOutcome => {
+  // A loop, not a callback made per call: V8 recompiles such a callback after every full GC (docs/benchmarks.md,
+  // "Callbacks recompiled per batch").
+  const outcomes: WriteOutcome[] = [];
+  for (let i = 0; i < writes.length; i++) {
+    const w = writes[i]!;
     const id = keyId(w.key);
     const now = plans.get(id);
     const held = now ? (now.after ? fingerprintRow(w.key, now.after) : null) : (current.get(id) ?? null);
     const next = w.next ? fingerprintRow(w.key, w.next) : null;
-    if (held === next) return "noop";
-    if (held !== w.expected) return "superseded";
-    const plan = now ?? { key: w.key, before: current.get(id) ?? null, after: null, applied: [] };
-    plan.after = w.next;
-    plan.applied.push(i);
-    plans.set(id, plan);
-    return "applied";
-  });
+    if (held === next) outcomes.push("noop");
+    else if (held !== w.expected) outcomes.push("superseded");
+    else {
+      const plan = now ?? { key: w.key, before: current.get(id) ?? null, after: null, applied: [] };
+      plan.after = w.next;
+      plan.applied.push(i);
+      plans.set(id, plan);
+      outcomes.push("applied");
+    }
+  }
 
   const updates: KeyPlan[] = [];
   const deletes: KeyPlan[] = [];
