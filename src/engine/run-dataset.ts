@@ -43,7 +43,7 @@ import {
 } from "./run-liveness.js";
 import { type ExpectedState, runSegment, type SegmentWork } from "./run-segment.js";
 import { addTotals, emptyTotals, type RunTotals, recordRunEnd } from "./run-totals.js";
-import { observationPieces } from "./scan-dataset.js";
+import { type FeedImages, observationPieces } from "./scan-dataset.js";
 import { type QueuedTotals, queuedMode, type SegmentDispatch } from "./segment-dispatch.js";
 import { addFigures, SEGMENT_RUNS_KEPT, segmentFigures } from "./segment-figures.js";
 import { candidateFigures, type SegmentReport, segmentReport } from "./segment-report.js";
@@ -157,6 +157,12 @@ export interface RunDatasetOptions {
    * check), reported and weighed by the guard instead of asking every store again (a MySQL `COUNT(*)`).
    */
   readonly keyRows?: Readonly<Record<string, number>> | undefined;
+  /**
+   * With `keys`: rows the watched replica's change feed delivered for some of them, compared instead of
+   * fetched there while the replicas agree (see FeedImages). In this process only (a dispatched key job
+   * fetches every key).
+   */
+  readonly images?: FeedImages | undefined;
   /**
    * Cover only these ranges, one group each (a dirty-segment pass: see `runPlannedPass`), instead of the
    * whole key space; in this process, no checkpoint.
@@ -786,7 +792,11 @@ export async function runDataset(
               bounds: options.keys || options.ranges ? undefined : bounds,
               weighed,
               target: options.keys
-                ? { keys: options.keys, ...(options.keyRows ? { rows: options.keyRows } : {}) }
+                ? {
+                    keys: options.keys,
+                    ...(options.keyRows ? { rows: options.keyRows } : {}),
+                    ...(options.images ? { images: options.images } : {}),
+                  }
                 : {
                     ...piece,
                     ...(budget !== undefined

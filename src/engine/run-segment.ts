@@ -20,7 +20,7 @@ import { recordPlan } from "./record-plan.js";
 import { keptByMode, type RepairMode, repairDatasetStaged, repairTasks } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 import { addCounts, emptyTotals, type RunTotals } from "./run-totals.js";
-import { type DatasetScan, scanDataset } from "./scan-dataset.js";
+import { type DatasetScan, type FeedImages, scanDataset } from "./scan-dataset.js";
 
 /** What one group of segments (or the list of keys) came to, for observers. */
 export interface SegmentWork {
@@ -124,7 +124,12 @@ export interface SegmentInput {
         /** With `observations`: the replicas' rows in the range. */
         readonly rows?: Readonly<Record<string, number>> | undefined;
       }
-    | { readonly keys: readonly Key[]; readonly rows?: Readonly<Record<string, number>> };
+    | {
+        readonly keys: readonly Key[];
+        readonly rows?: Readonly<Record<string, number>>;
+        /** Rows a change feed delivered for some of the keys (see FeedImages). */
+        readonly images?: FeedImages | undefined;
+      };
 }
 
 /** A segment's outcome: its totals, and whether the signal cut it short (mid-scan, or between writes). */
@@ -158,6 +163,7 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
           resolved,
           signal,
           ...(input.target.rows ? { knownRows: input.target.rows } : {}),
+          ...(input.target.images ? { images: input.target.images } : {}),
           defer: true,
         }
       : {

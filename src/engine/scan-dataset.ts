@@ -3,6 +3,7 @@
  * their records, classify them with the versions last seen, and record the divergences. Writes no replica.
  */
 import type { DatasetConfig } from "../config/load-config.js";
+import type { RowImage } from "../connectors/change-feed.js";
 import {
   classifyDivergence,
   type Divergence,
@@ -88,6 +89,22 @@ export function scanCovers(scan: DatasetScan, key: Key): boolean {
 const FETCH_BATCH = 500;
 
 /**
+ * Rows a replica's change feed delivered for keys a targeted check re-reads (see ChangeBatch.images): that
+ * replica's record of such a key is the image, not a fetch, while the replicas agree with it. Where they
+ * differ the key is fetched there after all, so what a check decides on (and repairs from) is read, as
+ * without images; agreement with the row as its change committed it settles the key, since any later change
+ * of it comes through the feed and is checked in turn.
+ */
+export interface FeedImages {
+  /** The replica whose feed delivered them. */
+  readonly replica: string;
+  /** By `keyId`: the row at the key's newest change in the batch (null: deleted). */
+  readonly images: ReadonlyMap<string, RowImage | null>;
+  /** Awaited before that replica is read for these keys (ChangeBatch.beforeRead). */
+  readonly beforeRead?: (() => Promise<void>) | undefined;
+}
+
+/**
  * The full records of the observed keys on every replica that listed them, as observations with values
  * and versions. A record deleted between listing and fetching reads as absent: the observation is what was
  * fetched. An observation whose replicas holding the key all come with their values (an in-store pair
@@ -97,32 +114,83 @@ export async function fetchObservations(
   resolved: ResolvedShape,
   replicas: readonly OpenReplica[],
   batch: readonly Observation[],
+  images?: FeedImages,
 ): Promise<Observation[]> {
   // Observations an in-store pair listed with every holder's record need no fetch.
   const given = batch.map((o) => withValues(o, replicas));
+  const imaged = images ? await imageRecords(resolved, replicas, batch, images) : new Map();
   const records = await Promise.all(
     replicas.map(async (r) => {
-      const keys = batch.filter((o, i) => !given[i] && o.replicas[r.name]?.present).map((o) => o.key);
+      const mine = r.name === images?.replica;
+      const keys = batch
+        .filter((o, i) => !given[i] && o.replicas[r.name]?.present && !(mine && imaged.has(keyId(o.key))))
+        .map((o) => o.key);
+      if (mine && keys.length) await images?.beforeRead?.();
       const got = keys.length ? await r.connector.fetchRecords(resolved.shape, keys) : [];
       return new Map<string, StoredRecord>(got.map((rec) => [keyId(rec.key), rec]));
     }),
   );
-  return batch.map((o, n) => {
+  const observe = (
+    rec: Pick<StoredRecord, "fingerprint" | "values"> | undefined | null,
+  ): ReplicaObservation =>
+    rec
+      ? {
+          present: true,
+          fingerprint: rec.fingerprint,
+          values: rec.values,
+          version: readVersion(resolved.versionPositions, rec.values),
+        }
+      : { present: false };
+  const observed = batch.map((o, n) => {
     const id = given[n] ? "" : keyId(o.key);
     const out: Record<string, ReplicaObservation> = {};
     replicas.forEach((r, i) => {
-      const rec = given[n] ? listedRecord(o.replicas[r.name]!) : records[i]!.get(id);
-      out[r.name] = rec
-        ? {
-            present: true,
-            fingerprint: rec.fingerprint,
-            values: rec.values,
-            version: readVersion(resolved.versionPositions, rec.values),
-          }
-        : { present: false };
+      const fromImage = r.name === images?.replica && imaged.has(id);
+      out[r.name] = observe(
+        given[n] ? listedRecord(o.replicas[r.name]!) : fromImage ? imaged.get(id) : records[i]!.get(id),
+      );
     });
     return { key: o.key, replicas: out };
   });
+  if (!images || !imaged.size) return observed;
+  // Where the replicas differ from an image, the key is read there after all: decisions rest on reads.
+  const recheck = observed.filter((o) => imaged.has(keyId(o.key)) && stillDiffers(o));
+  if (!recheck.length) return observed;
+  const replica = replicas.find((r) => r.name === images.replica)!;
+  await images.beforeRead?.();
+  const got = await replica.connector.fetchRecords(
+    resolved.shape,
+    recheck.map((o) => o.key),
+  );
+  const fresh = new Map(got.map((rec) => [keyId(rec.key), rec]));
+  for (const o of recheck) o.replicas[replica.name] = observe(fresh.get(keyId(o.key)));
+  return observed;
+}
+
+/**
+ * The image replica's records of the batch's keys that come with an image it can read exactly (by `keyId`;
+ * null: deleted at the change). A key missing here is fetched.
+ */
+async function imageRecords(
+  resolved: ResolvedShape,
+  replicas: readonly OpenReplica[],
+  batch: readonly Observation[],
+  images: FeedImages,
+): Promise<Map<string, StoredRecord | null>> {
+  const out = new Map<string, StoredRecord | null>();
+  const connector = replicas.find((r) => r.name === images.replica)?.connector;
+  if (!connector?.recordFromImage) return out;
+  for (const o of batch) {
+    const id = keyId(o.key);
+    const image = images.images.get(id);
+    if (image === null) out.set(id, null);
+    else if (image) {
+      const rec = await connector.recordFromImage(resolved.shape, image);
+      // A record whose canonical key is not the changed key's is not this key's row as the fetch reads it.
+      if (rec && keyId(rec.key) === id) out.set(id, rec);
+    }
+  }
+  return out;
 }
 
 /** A replica's record as an in-store pair listed it with the key (undefined: it holds none). */
@@ -153,6 +221,8 @@ export interface ScanOptions {
   readonly keys?: readonly Key[];
   /** With `keys`: each replica's rows as a recent scan found them; spares asking the stores again. */
   readonly knownRows?: Readonly<Record<string, number>>;
+  /** With `keys`: rows a change feed delivered for some of them (see FeedImages). */
+  readonly images?: FeedImages | undefined;
   /** About how many rows the range holds (a segment: `checkpointRows`); spares detection a count. */
   readonly expectedRows?: number;
   /** With `range`: detection's first checksum round, already read (see `DetectOptions.firstRound`). */
@@ -221,10 +291,10 @@ export async function scanDataset(
   let listed = 0;
   // With `keepPast`: what detection listed, while it stays under the bound.
   let kept: Observation[] | undefined = options.countPast && options.keepPast ? [] : undefined;
-  const classify = async (batch: readonly Observation[]) => {
+  const classify = async (batch: readonly Observation[], images?: FeedImages) => {
     for (let i = 0; i < batch.length; i += FETCH_BATCH) {
       const slice = batch.slice(i, i + FETCH_BATCH).filter((o) => keyId(o.key) !== canary);
-      const observed = (await fetchObservations(resolved, replicas, slice)).filter(stillDiffers);
+      const observed = (await fetchObservations(resolved, replicas, slice, images)).filter(stillDiffers);
       if (observed.length === 0) continue;
       const lastSeen = resolved.rules.versioned
         ? await ctx.state.lastSeenVersions(
@@ -258,7 +328,10 @@ export async function scanDataset(
   if (options.keys) {
     // Every replica is asked for every key: presence is what the fetch finds.
     const everywhere = Object.fromEntries(replicas.map((r) => [r.name, { present: true }]));
-    await classify(options.keys.map((key) => ({ key, replicas: everywhere })));
+    await classify(
+      options.keys.map((key) => ({ key, replicas: everywhere })),
+      options.images,
+    );
   } else if (options.observations) {
     for (const r of replicas) knownRows.set(r.name, options.knownRows?.[r.name] ?? 0);
     await classify(options.observations);
