@@ -61,6 +61,8 @@ export class PostgresChangeFeed implements ChangeFeed {
   private inTransaction: Key[] | undefined;
   /** The rows the transaction being decoded left, by `keyId` (undefined: not whole; see ChangeBatch.images). */
   private images = new Map<string, RowImage | null | undefined>();
+  /** The type parsers the library chose for the table's columns, applied to key columns' texts. */
+  private readonly keyParsers = new Map<string, (text: string) => unknown>();
   private statusTimer: NodeJS.Timeout | undefined;
   private checking = false;
   private ackSentAt = 0;
@@ -360,9 +362,12 @@ export class PostgresChangeFeed implements ChangeFeed {
   private onMessage(m: Pgoutput.Message): void {
     switch (m.tag) {
       case "relation":
-        // Values as the server's text output, unparsed: keys and row images are the texts a read by
-        // `::text` gives (pg-types would make numbers, Dates and objects of them).
-        for (const c of m.columns) c.parser = rawText;
+        // Values come as the server's text output, unparsed: row images are the texts a read by `::text`
+        // gives (pg-types would make numbers, Dates and objects of them). Keys are parsed as before.
+        for (const c of m.columns) {
+          if (c.parser !== rawText) this.keyParsers.set(c.name, c.parser);
+          c.parser = rawText;
+        }
         return;
       case "begin":
         this.inTransaction = [];
@@ -408,7 +413,9 @@ export class PostgresChangeFeed implements ChangeFeed {
 
   private keyOf(row: Record<string, unknown>): Key {
     return this.options.keyColumns.map((c) => {
-      const part = keyPart(row[c]);
+      const text = row[c];
+      const parse = this.keyParsers.get(c);
+      const part = keyPart(typeof text === "string" && parse ? parse(text) : text);
       if (part === undefined)
         this.buffer.fail(
           new ChangeFeedError(
