@@ -157,14 +157,32 @@ export async function fetchObservations(
   const recheck = observed.filter((o) => imaged.has(keyId(o.key)) && stillDiffers(o));
   if (!recheck.length) return observed;
   const replica = replicas.find((r) => r.name === images.replica)!;
-  await images.beforeRead?.();
-  const got = await replica.connector.fetchRecords(
-    resolved.shape,
-    recheck.map((o) => o.key),
+  const read = async (keys: readonly Key[]) =>
+    new Map((await replica.connector.fetchRecords(resolved.shape, keys)).map((rec) => [keyId(rec.key), rec]));
+  const fresh = await read(recheck.map((o) => o.key));
+  // A read equal to the image is the row as that change committed it, whether or not the commit is visible
+  // yet: it needs no wait. One that differs is either older (the commit not yet visible) or newer (a later
+  // change): read again once the batch's commits are visible, and that read decides.
+  const unlike = recheck.filter(
+    (o) => fingerprintOf(fresh.get(keyId(o.key))) !== fingerprintOf(imaged.get(keyId(o.key))),
   );
-  const fresh = new Map(got.map((rec) => [keyId(rec.key), rec]));
+  if (unlike.length) {
+    await images.beforeRead?.();
+    const again = await read(unlike.map((o) => o.key));
+    for (const o of unlike) {
+      const id = keyId(o.key);
+      const rec = again.get(id);
+      if (rec) fresh.set(id, rec);
+      else fresh.delete(id);
+    }
+  }
   for (const o of recheck) o.replicas[replica.name] = observe(fresh.get(keyId(o.key)));
   return observed;
+}
+
+/** A record's fingerprint, or null for none (absent). */
+function fingerprintOf(rec: StoredRecord | null | undefined): string | null {
+  return rec ? rec.fingerprint : null;
 }
 
 /**
