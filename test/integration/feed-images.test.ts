@@ -190,6 +190,48 @@ datasets:
     expect(await mariaName("items", 1)).toBe("newer");
   }, 60_000);
 
+  it("a row image of every type it takes gives the record a fetch reads", async () => {
+    const t = pg.table("typed");
+    await pg.admin.query(
+      `CREATE TABLE ${t} (id int4 PRIMARY KEY, s int2, b int8, d numeric, tx text, v varchar(20),
+         f bool, u uuid, j json, jb jsonb)`,
+    );
+    await pg.admin.query(`CREATE TABLE ${t}_copy (LIKE ${t} INCLUDING ALL)`);
+    const ds = parseConfig(
+      `state: sqlite:state.db
+datasets:
+  ${pg.name}_typed:
+    key: id
+    replicas:
+      pg: { url: "${POSTGRES.url}", table: ${t} }
+      copy: { url: "${POSTGRES.url}", table: ${t}_copy }
+`,
+      join(dir, "concord.yaml"),
+    ).datasets[0]!;
+    const feed = await openChangeFeed(ds.replicas[0]!, feedOptions(ds, "pg"));
+    closing.push(() => feed.drop());
+    await feed.start(undefined);
+    await pg.admin.query(
+      `INSERT INTO ${t} VALUES
+         (1, -32768, 9223372036854775807, 1.500, 'a ''quoted'' é ✓', 'x ', true,
+          'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', ' {"x" : 1, "x": 2} ', '{"b": 1, "a": [1, 2.50, "é"]}'),
+         (2, 0, -1, 'NaN', '', '', false, '00000000-0000-0000-0000-000000000000', '[]', 'null'),
+         (3, NULL, NULL, -0.0, NULL, NULL, NULL, NULL, NULL, NULL)`,
+    );
+    const batch = await changes(feed, 3);
+    const { replicas } = await openReplicas(ds);
+    const connector = replicas[0]!.connector;
+    const { describeDataset } = await import("../../src/engine/describe-dataset.js");
+    const { shape } = await describeDataset(ds, replicas);
+    const fetched = await connector.fetchRecords(shape, batch.keys);
+    expect(fetched).toHaveLength(3);
+    for (const rec of fetched) {
+      const image = batch.images?.get(JSON.stringify(rec.key));
+      expect(image, JSON.stringify(rec.key)).toBeTruthy();
+      expect(await connector.recordFromImage!(shape, image!)).toEqual(rec);
+    }
+  }, 60_000);
+
   it("fetches a key whose row has a column the image cannot give exactly (timestamptz)", async () => {
     const ds = dataset("stamped");
     const { replicas, fetched } = await openReplicas(ds);

@@ -80,6 +80,7 @@ const ZERO = "0000000000000000";
 /**
  * Base types whose text output is the record fetch's text (`rawSql`: a plain `::text`) whatever the
  * session's settings, so a change feed's row image gives the fetched record exactly (`recordFromImage`).
+ * Not char(n): its output keeps the padding that `::text` strips.
  */
 const IMAGE_TYPES: ReadonlySet<string> = new Set([
   "bool",
@@ -89,7 +90,6 @@ const IMAGE_TYPES: ReadonlySet<string> = new Set([
   "numeric",
   "text",
   "varchar",
-  "bpchar",
   "uuid",
   "json",
   "jsonb",
