@@ -25,6 +25,7 @@ import {
   describedFingerprint,
 } from "./describe-dataset.js";
 import { dispatchSegments } from "./dispatch-segments.js";
+import type { FeedImages } from "./fetch-observations.js";
 import { OpenEscalations } from "./open-escalations.js";
 import { inferredBasis, readOwnerEvidence } from "./owner-evidence.js";
 import { mayTripGuard } from "./plan-dataset.js";
@@ -43,7 +44,7 @@ import {
 } from "./run-liveness.js";
 import { type ExpectedState, runSegment, type SegmentWork } from "./run-segment.js";
 import { addTotals, emptyTotals, type RunTotals, recordRunEnd } from "./run-totals.js";
-import { type FeedImages, observationPieces } from "./scan-dataset.js";
+import { observationPieces } from "./scan-dataset.js";
 import { type QueuedTotals, queuedMode, type SegmentDispatch } from "./segment-dispatch.js";
 import { addFigures, SEGMENT_RUNS_KEPT, segmentFigures } from "./segment-figures.js";
 import { candidateFigures, type SegmentReport, segmentReport } from "./segment-report.js";

@@ -15,12 +15,13 @@ import type { RepairResult, RepairTask } from "../execute/execute-repairs.js";
 import type { WriteGuard } from "../execute/write-guard.js";
 import { facetOf, repairEvidence, segmentOfKey } from "../learning/evidence-of-run.js";
 import { stageIsEmpty } from "../state/state-store.js";
+import type { FeedImages } from "./fetch-observations.js";
 import { type Canary, type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
 import { recordPlan } from "./record-plan.js";
 import { keptByMode, type RepairMode, repairDatasetStaged, repairTasks } from "./repair-dataset.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 import { addCounts, emptyTotals, type RunTotals } from "./run-totals.js";
-import { type DatasetScan, type FeedImages, scanDataset } from "./scan-dataset.js";
+import { type DatasetScan, scanDataset } from "./scan-dataset.js";
 
 /** What one group of segments (or the list of keys) came to, for observers. */
 export interface SegmentWork {

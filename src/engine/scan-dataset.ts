@@ -3,29 +3,20 @@
  * their records, classify them with the versions last seen, and record the divergences. Writes no replica.
  */
 import type { DatasetConfig } from "../config/load-config.js";
-import type { RowImage } from "../connectors/change-feed.js";
 import {
   classifyDivergence,
   type Divergence,
   type DivergenceClass,
   type Observation,
-  type ReplicaObservation,
 } from "../core/classify.js";
-import {
-  compareKeys,
-  FULL_RANGE,
-  type Key,
-  type KeyRange,
-  keyId,
-  keyInRange,
-  type StoredRecord,
-} from "../core/model.js";
+import { compareKeys, FULL_RANGE, type Key, type KeyRange, keyId, keyInRange } from "../core/model.js";
 import { readAhead } from "../core/read-ahead.js";
-import { readVersion, type Version } from "../core/version.js";
+import type { Version } from "../core/version.js";
 import { detectDivergences, type KnownChecksums } from "../detect/detect-divergences.js";
 import type { ResolvedShape, SchemaIssue } from "../detect/resolve-shape.js";
 import type { ObservedVersion, StageWrites, StoredDivergence } from "../state/state-store.js";
 import { canaryKey, describeDataset } from "./describe-dataset.js";
+import { type FeedImages, fetchObservations, stillDiffers } from "./fetch-observations.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 
 /** Run statistics: what crossed from the stores into the engine, and how long it took. */
@@ -87,150 +78,6 @@ export function scanCovers(scan: DatasetScan, key: Key): boolean {
 }
 
 const FETCH_BATCH = 500;
-
-/**
- * Rows a replica's change feed delivered for keys a targeted check re-reads (see ChangeBatch.images): that
- * replica's record of such a key is the image, not a fetch, while the replicas agree with it. Where they
- * differ the key is fetched there after all, so what a check decides on (and repairs from) is read, as
- * without images; agreement with the row as its change committed it settles the key, since any later change
- * of it comes through the feed and is checked in turn.
- */
-export interface FeedImages {
-  /** The replica whose feed delivered them. */
-  readonly replica: string;
-  /** By `keyId`: the row at the key's newest change in the batch (null: deleted). */
-  readonly images: ReadonlyMap<string, RowImage | null>;
-  /** Awaited before that replica is read for these keys (ChangeBatch.beforeRead). */
-  readonly beforeRead?: (() => Promise<void>) | undefined;
-}
-
-/**
- * The full records of the observed keys on every replica that listed them, as observations with values
- * and versions. A record deleted between listing and fetching reads as absent: the observation is what was
- * fetched. An observation whose replicas holding the key all come with their values (an in-store pair
- * read the records with the listing) is taken as fetched: only its versions are read from the values.
- */
-export async function fetchObservations(
-  resolved: ResolvedShape,
-  replicas: readonly OpenReplica[],
-  batch: readonly Observation[],
-  images?: FeedImages,
-): Promise<Observation[]> {
-  // Observations an in-store pair listed with every holder's record need no fetch.
-  const given = batch.map((o) => withValues(o, replicas));
-  const imaged = images ? await imageRecords(resolved, replicas, batch, images) : new Map();
-  const records = await Promise.all(
-    replicas.map(async (r) => {
-      const mine = r.name === images?.replica;
-      const keys = batch
-        .filter((o, i) => !given[i] && o.replicas[r.name]?.present && !(mine && imaged.has(keyId(o.key))))
-        .map((o) => o.key);
-      if (mine && keys.length) await images?.beforeRead?.();
-      const got = keys.length ? await r.connector.fetchRecords(resolved.shape, keys) : [];
-      return new Map<string, StoredRecord>(got.map((rec) => [keyId(rec.key), rec]));
-    }),
-  );
-  const observe = (
-    rec: Pick<StoredRecord, "fingerprint" | "values"> | undefined | null,
-  ): ReplicaObservation =>
-    rec
-      ? {
-          present: true,
-          fingerprint: rec.fingerprint,
-          values: rec.values,
-          version: readVersion(resolved.versionPositions, rec.values),
-        }
-      : { present: false };
-  const observed = batch.map((o, n) => {
-    const id = given[n] ? "" : keyId(o.key);
-    const out: Record<string, ReplicaObservation> = {};
-    replicas.forEach((r, i) => {
-      const fromImage = r.name === images?.replica && imaged.has(id);
-      out[r.name] = observe(
-        given[n] ? listedRecord(o.replicas[r.name]!) : fromImage ? imaged.get(id) : records[i]!.get(id),
-      );
-    });
-    return { key: o.key, replicas: out };
-  });
-  if (!images || !imaged.size) return observed;
-  // Where the replicas differ from an image, the key is read there after all: decisions rest on reads.
-  const recheck = observed.filter((o) => imaged.has(keyId(o.key)) && stillDiffers(o));
-  if (!recheck.length) return observed;
-  const replica = replicas.find((r) => r.name === images.replica)!;
-  const read = async (keys: readonly Key[]) =>
-    new Map((await replica.connector.fetchRecords(resolved.shape, keys)).map((rec) => [keyId(rec.key), rec]));
-  const fresh = await read(recheck.map((o) => o.key));
-  // A read equal to the image is the row as that change committed it, whether or not the commit is visible
-  // yet: it needs no wait. One that differs is either older (the commit not yet visible) or newer (a later
-  // change): read again once the batch's commits are visible, and that read decides.
-  const unlike = recheck.filter(
-    (o) => fingerprintOf(fresh.get(keyId(o.key))) !== fingerprintOf(imaged.get(keyId(o.key))),
-  );
-  if (unlike.length) {
-    await images.beforeRead?.();
-    const again = await read(unlike.map((o) => o.key));
-    for (const o of unlike) {
-      const id = keyId(o.key);
-      const rec = again.get(id);
-      if (rec) fresh.set(id, rec);
-      else fresh.delete(id);
-    }
-  }
-  for (const o of recheck) o.replicas[replica.name] = observe(fresh.get(keyId(o.key)));
-  return observed;
-}
-
-/** A record's fingerprint, or null for none (absent). */
-function fingerprintOf(rec: StoredRecord | null | undefined): string | null {
-  return rec ? rec.fingerprint : null;
-}
-
-/**
- * The image replica's records of the batch's keys that come with an image it can read exactly (by `keyId`;
- * null: deleted at the change). A key missing here is fetched.
- */
-async function imageRecords(
-  resolved: ResolvedShape,
-  replicas: readonly OpenReplica[],
-  batch: readonly Observation[],
-  images: FeedImages,
-): Promise<Map<string, StoredRecord | null>> {
-  const out = new Map<string, StoredRecord | null>();
-  const connector = replicas.find((r) => r.name === images.replica)?.connector;
-  if (!connector?.recordFromImage) return out;
-  for (const o of batch) {
-    const id = keyId(o.key);
-    const image = images.images.get(id);
-    if (image === null) out.set(id, null);
-    else if (image) {
-      const rec = await connector.recordFromImage(resolved.shape, image);
-      // A record whose canonical key is not the changed key's is not this key's row as the fetch reads it.
-      if (rec && keyId(rec.key) === id) out.set(id, rec);
-    }
-  }
-  return out;
-}
-
-/** A replica's record as an in-store pair listed it with the key (undefined: it holds none). */
-function listedRecord(seen: ReplicaObservation): Pick<StoredRecord, "fingerprint" | "values"> | undefined {
-  return seen.present ? { fingerprint: seen.fingerprint!, values: seen.values! } : undefined;
-}
-
-/** True when every replica holding the observed key comes with its values (and none is left unsaid). */
-function withValues(o: Observation, replicas: readonly OpenReplica[]): boolean {
-  for (const r of replicas) {
-    const seen = o.replicas[r.name];
-    if (!seen || (seen.present && !seen.values)) return false;
-  }
-  return true;
-}
-
-/** True when the replicas' fingerprints (absence included) are not all the same. */
-export function stillDiffers(o: Observation): boolean {
-  const states = Object.values(o.replicas);
-  const fp = states[0]?.present ? states[0].fingerprint : null;
-  return states.some((s) => (s.present ? s.fingerprint : null) !== fp);
-}
 
 /** Options of one scan. */
 export interface ScanOptions {
