@@ -60,7 +60,7 @@ export class PostgresChangeFeed implements ChangeFeed {
   private began: string | undefined;
   private inTransaction: Key[] | undefined;
   /** The rows the transaction being decoded left, by `keyId` (undefined: not whole; see ChangeBatch.images). */
-  private images = new Map<string, RowImage | null | undefined>();
+  private readonly images = new Map<string, RowImage | null | undefined>();
   /** The type parsers the library chose for the table's columns, applied to key columns' texts. */
   private readonly keyParsers = new Map<string, (text: string) => unknown>();
   private statusTimer: NodeJS.Timeout | undefined;
