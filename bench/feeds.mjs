@@ -7,6 +7,7 @@
  *   BENCH_FEED_PROF=<dir for --cpu-prof> BENCH_CONCORD_ROOTS=<root>,<root> BENCH_FEED_ROUNDS=1
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test BENCH_MYSQL_URL=mysql://root@127.0.0.1:3306
  *   BENCH_REDIS_URL=redis://127.0.0.1:6379/14 BENCH_FEED_PIN=1 BENCH_FEED_OWN_DB=1 BENCH_FEED_COUNT=1
+ *   BENCH_FEED_NAME=concord_bench_feed (prefix of the schema, databases, slot and Redis keys it creates)
  *
  * A table of BENCH_FEED_ROWS rows in PostgreSQL (the owner; generate_series), copied to MariaDB (its
  * Sequence engine: INSERT … SELECT FROM seq_1_to_N) and to Redis hashes (pipelines of 10,000 HSETs): one
@@ -167,7 +168,8 @@ function diffCounts(a, b) {
   };
 }
 
-const NAME = `concord_bench_feed_${process.pid}`;
+// BENCH_FEED_NAME: the prefix of everything the run creates (a private one beside other users of the servers).
+const NAME = `${process.env.BENCH_FEED_NAME ?? "concord_bench_feed"}_${process.pid}`;
 const PREFIX = `${NAME}:`;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -15,6 +15,46 @@ describe("ChangeBuffer", () => {
     expect(await b.take(now)).toEqual({ keys: [], position: undefined });
   });
 
+  it("gives each key the image of its newest change: a later change without one takes it away", async () => {
+    const b = new ChangeBuffer(100);
+    const row = (id: string, name: string) => ({ id, name });
+    b.push(
+      [["1"], ["2"], ["3"]],
+      "p1",
+      new Map([
+        ['["1"]', row("1", "a")],
+        ['["2"]', row("2", "b")],
+        ['["3"]', row("3", "c")],
+      ]),
+    );
+    // 1 updated again, 2 deleted, 3 changed in a way the feed could not give whole.
+    b.push(
+      [["1"], ["2"], ["3"]],
+      "p2",
+      new Map([
+        ['["1"]', row("1", "a2")],
+        ['["2"]', null],
+      ]),
+    );
+    b.push([["4"]], "p3");
+    const batch = await b.take(now);
+    expect(batch.keys).toEqual([["1"], ["2"], ["3"], ["4"]]);
+    expect(batch.images).toEqual(
+      new Map([
+        ['["1"]', row("1", "a2")],
+        ['["2"]', null],
+      ]),
+    );
+    // A transaction that changed nothing of ours keeps the images of the one it folds into.
+    b.push([["5"]], "p4", new Map([['["5"]', row("5", "e")]]));
+    b.push([], "p5");
+    expect(await b.take(now)).toEqual({
+      keys: [["5"]],
+      position: "p5",
+      images: new Map([['["5"]', row("5", "e")]]),
+    });
+  });
+
   it("never splits a transaction: one bigger than maxKeys comes whole", async () => {
     const b = new ChangeBuffer(100);
     b.push([["1"], ["2"], ["3"]], "p1");

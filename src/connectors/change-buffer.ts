@@ -1,10 +1,12 @@
 /** The in-memory queue every change feed fills and `take`s from: whole transactions, bounded, with gaps. No I/O. */
-import type { Key } from "../core/model.js";
-import type { ChangeBatch } from "./change-feed.js";
+import { type Key, keyId } from "../core/model.js";
+import type { ChangeBatch, RowImage } from "./change-feed.js";
 
 interface Committed {
   readonly keys: readonly Key[];
   readonly position: string;
+  /** Rows as the transaction left them, by `keyId` (see ChangeBatch.images). */
+  readonly images?: ReadonlyMap<string, RowImage | null> | undefined;
 }
 
 /**
@@ -22,8 +24,11 @@ export class ChangeBuffer {
 
   constructor(private readonly limit: number) {}
 
-  /** A committed transaction's changed keys (none: only the position moved) and the position after it. */
-  push(keys: readonly Key[], position: string): void {
+  /**
+   * A committed transaction's changed keys (none: only the position moved), the position after it, and the
+   * rows it left for some of its keys (see ChangeBatch.images).
+   */
+  push(keys: readonly Key[], position: string, images?: ReadonlyMap<string, RowImage | null>): void {
     if (this.gap) {
       this.gap.position = position;
     } else if (this.held + keys.length > this.limit) {
@@ -31,8 +36,8 @@ export class ChangeBuffer {
     } else {
       const last = this.queue.at(-1);
       // Transactions that changed nothing of ours only move the position: fold them into the last one.
-      if (keys.length === 0 && last) this.queue[this.queue.length - 1] = { keys: last.keys, position };
-      else this.queue.push({ keys, position });
+      if (keys.length === 0 && last) this.queue[this.queue.length - 1] = { ...last, position };
+      else this.queue.push({ keys, position, images });
       this.held += keys.length;
     }
     this.notify();
@@ -91,14 +96,22 @@ export class ChangeBuffer {
       return { keys: [], position, gap: reason, ...(released ? { released } : {}) };
     }
     const seen = new Map<string, Key>();
+    // The newest change of a key decides its image: one without a row takes an older one's away.
+    const images = new Map<string, RowImage | null>();
     let position: string | undefined;
     while (this.queue.length && (seen.size === 0 || seen.size < options.maxKeys)) {
       const t = this.queue.shift()!;
       this.held -= t.keys.length;
-      for (const k of t.keys) seen.set(JSON.stringify(k), k);
+      for (const k of t.keys) {
+        const id = keyId(k);
+        seen.set(id, k);
+        const image = t.images?.get(id);
+        if (image === undefined) images.delete(id);
+        else images.set(id, image);
+      }
       position = t.position;
     }
-    return { keys: [...seen.values()], position };
+    return { keys: [...seen.values()], position, ...(images.size ? { images } : {}) };
   }
 
   private notify(): void {

@@ -26,10 +26,29 @@ export interface ChangeFeedOptions {
   readonly label: string;
 }
 
+/**
+ * A changed row as its store committed it, column name → the store's own text of the value (its output
+ * function: PostgreSQL's text output; null for NULL), complete: every column of the row is there. `null`
+ * instead of an image: the key's row was deleted.
+ */
+export type RowImage = Readonly<Record<string, string | null>>;
+
 /** The changes a feed delivers at once: every change up to `position`, which covers nothing after them. */
 export interface ChangeBatch {
   /** The distinct keys changed (order not significant). */
   readonly keys: readonly Key[];
+  /**
+   * For some of `keys` (by `keyId`): the row as the key's newest change in this batch committed it (null: the
+   * change deleted it). A key is missing when the feed cannot give its whole row (PostgreSQL: an unchanged
+   * TOASTed value not sent), or when the store's changes carry no rows (Redis, SQLite). The image is what the
+   * store held at that commit; a later change of the key comes in a later batch.
+   */
+  readonly images?: ReadonlyMap<string, RowImage | null> | undefined;
+  /**
+   * With `images`: must be awaited before the watched store is read for this batch's keys (the feed may
+   * deliver a commit a moment before other sessions see it; PostgreSQL). A batch without it needs no wait.
+   */
+  readonly beforeRead?: (() => Promise<void>) | undefined;
   /**
    * The feed's position after these changes (opaque text): store it once the keys are checked, then
    * `acknowledge` it. Undefined when nothing moved.

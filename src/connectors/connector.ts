@@ -2,6 +2,7 @@
 import type { CanonicalValue, ColumnType } from "../core/canonical.js";
 import type { RangeChecksum } from "../core/fingerprint.js";
 import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../core/model.js";
+import type { RowImage } from "./change-feed.js";
 import type { RowHash } from "./row-hash.js";
 
 // -----------------------------------------------------------------------------------------------------------
@@ -220,6 +221,7 @@ export const OPTIONAL_CAPABILITIES = [
   "nativeHash",
   "pairDiff",
   "keyBuckets",
+  "recordFromImage",
 ] as const;
 export type OptionalCapability = (typeof OPTIONAL_CAPABILITIES)[number];
 
@@ -377,6 +379,15 @@ export interface Connector {
    * ranges, sorted by the store where no index serves the key order.
    */
   readonly keyBuckets?: KeyBucketsCapability;
+
+  /**
+   * The record `fetchRecords` would return for a row this store's change feed delivered (`RowImage`: the
+   * store's text of each column), computed without asking the store; undefined when the image cannot give
+   * exactly that record (a column whose text depends on session settings, or missing from the image). A
+   * targeted check then compares the image instead of fetching the key, and fetches it when the replicas
+   * differ. Without it every changed key is fetched.
+   */
+  recordFromImage?(shape: RecordShape, image: RowImage): Promise<StoredRecord | undefined>;
 }
 
 /** A store could not be reached, answered with an error, or holds what the dataset cannot use. Messages never contain credentials. */

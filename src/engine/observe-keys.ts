@@ -4,8 +4,8 @@ import { classifyDivergence, type Divergence } from "../core/classify.js";
 import { type Key, keyId } from "../core/model.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { describeDataset } from "./describe-dataset.js";
+import { fetchObservations, stillDiffers } from "./fetch-observations.js";
 import type { OpenReplica } from "./run-context.js";
-import { fetchObservations, stillDiffers } from "./scan-dataset.js";
 
 /**
  * Re-reads the given keys on every replica now and classifies them (without remembering versions or

@@ -25,6 +25,7 @@ import {
   describedFingerprint,
 } from "./describe-dataset.js";
 import { dispatchSegments } from "./dispatch-segments.js";
+import type { FeedImages } from "./fetch-observations.js";
 import { OpenEscalations } from "./open-escalations.js";
 import { inferredBasis, readOwnerEvidence } from "./owner-evidence.js";
 import { mayTripGuard } from "./plan-dataset.js";
@@ -157,6 +158,12 @@ export interface RunDatasetOptions {
    * check), reported and weighed by the guard instead of asking every store again (a MySQL `COUNT(*)`).
    */
   readonly keyRows?: Readonly<Record<string, number>> | undefined;
+  /**
+   * With `keys`: rows the watched replica's change feed delivered for some of them, compared instead of
+   * fetched there while the replicas agree (see FeedImages). In this process only (a dispatched key job
+   * fetches every key).
+   */
+  readonly images?: FeedImages | undefined;
   /**
    * Cover only these ranges, one group each (a dirty-segment pass: see `runPlannedPass`), instead of the
    * whole key space; in this process, no checkpoint.
@@ -786,7 +793,11 @@ export async function runDataset(
               bounds: options.keys || options.ranges ? undefined : bounds,
               weighed,
               target: options.keys
-                ? { keys: options.keys, ...(options.keyRows ? { rows: options.keyRows } : {}) }
+                ? {
+                    keys: options.keys,
+                    ...(options.keyRows ? { rows: options.keyRows } : {}),
+                    ...(options.images ? { images: options.images } : {}),
+                  }
                 : {
                     ...piece,
                     ...(budget !== undefined

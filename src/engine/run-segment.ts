@@ -15,6 +15,7 @@ import type { RepairResult, RepairTask } from "../execute/execute-repairs.js";
 import type { WriteGuard } from "../execute/write-guard.js";
 import { placeInSegments, repairEvidence, segmentOfKey } from "../learning/evidence-of-run.js";
 import { stageIsEmpty } from "../state/state-store.js";
+import type { FeedImages } from "./fetch-observations.js";
 import { type Canary, type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
 import { recordPlan } from "./record-plan.js";
 import { keptByMode, type RepairMode, repairDatasetStaged, repairTasks } from "./repair-dataset.js";
@@ -124,7 +125,12 @@ export interface SegmentInput {
         /** With `observations`: the replicas' rows in the range. */
         readonly rows?: Readonly<Record<string, number>> | undefined;
       }
-    | { readonly keys: readonly Key[]; readonly rows?: Readonly<Record<string, number>> };
+    | {
+        readonly keys: readonly Key[];
+        readonly rows?: Readonly<Record<string, number>>;
+        /** Rows a change feed delivered for some of the keys (see FeedImages). */
+        readonly images?: FeedImages | undefined;
+      };
 }
 
 /** A segment's outcome: its totals, and whether the signal cut it short (mid-scan, or between writes). */
@@ -158,6 +164,7 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
           resolved,
           signal,
           ...(input.target.rows ? { knownRows: input.target.rows } : {}),
+          ...(input.target.images ? { images: input.target.images } : {}),
           defer: true,
         }
       : {

@@ -8,23 +8,15 @@ import {
   type Divergence,
   type DivergenceClass,
   type Observation,
-  type ReplicaObservation,
 } from "../core/classify.js";
-import {
-  compareKeys,
-  FULL_RANGE,
-  type Key,
-  type KeyRange,
-  keyId,
-  keyInRange,
-  type StoredRecord,
-} from "../core/model.js";
+import { compareKeys, FULL_RANGE, type Key, type KeyRange, keyId, keyInRange } from "../core/model.js";
 import { readAhead } from "../core/read-ahead.js";
-import { readVersion, type Version } from "../core/version.js";
+import type { Version } from "../core/version.js";
 import { detectDivergences, type KnownChecksums } from "../detect/detect-divergences.js";
 import type { ResolvedShape, SchemaIssue } from "../detect/resolve-shape.js";
 import type { ObservedVersion, StageWrites, StoredDivergence } from "../state/state-store.js";
 import { canaryKey, describeDataset } from "./describe-dataset.js";
+import { type FeedImages, fetchObservations, stillDiffers } from "./fetch-observations.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 
 /** Run statistics: what crossed from the stores into the engine, and how long it took. */
@@ -87,61 +79,6 @@ export function scanCovers(scan: DatasetScan, key: Key): boolean {
 
 const FETCH_BATCH = 500;
 
-/**
- * The full records of the observed keys on every replica that listed them, as observations with values
- * and versions. A record deleted between listing and fetching reads as absent: the observation is what was
- * fetched. An observation whose replicas holding the key all come with their values (an in-store pair
- * read the records with the listing) is taken as fetched: only its versions are read from the values.
- */
-export async function fetchObservations(
-  resolved: ResolvedShape,
-  replicas: readonly OpenReplica[],
-  batch: readonly Observation[],
-): Promise<Observation[]> {
-  // Observations an in-store pair listed with every holder's record need no fetch. Loops, not callbacks made
-  // per call: V8 recompiles such a callback after every full GC (docs/benchmarks.md, "Callbacks recompiled
-  // per batch").
-  const given: boolean[] = [];
-  for (const o of batch) given.push(withValues(o, replicas));
-  const records = await Promise.all(replicas.map((r) => fetchHeld(resolved, r, batch, given)));
-  const out: Observation[] = [];
-  for (let n = 0; n < batch.length; n++) {
-    const o = batch[n]!;
-    const id = given[n] ? "" : keyId(o.key);
-    const seen: Record<string, ReplicaObservation> = {};
-    for (let i = 0; i < replicas.length; i++) {
-      const name = replicas[i]!.name;
-      const rec = given[n] ? listedRecord(o.replicas[name]!) : records[i]!.get(id);
-      seen[name] = rec
-        ? {
-            present: true,
-            fingerprint: rec.fingerprint,
-            values: rec.values,
-            version: readVersion(resolved.versionPositions, rec.values),
-          }
-        : { present: false };
-    }
-    out.push({ key: o.key, replicas: seen });
-  }
-  return out;
-}
-
-/** The records replica `r` holds for the batch's keys it was seen holding and no listing brought, by key id. */
-async function fetchHeld(
-  resolved: ResolvedShape,
-  r: OpenReplica,
-  batch: readonly Observation[],
-  given: readonly boolean[],
-): Promise<Map<string, StoredRecord>> {
-  const keys: Key[] = [];
-  for (let i = 0; i < batch.length; i++)
-    if (!given[i] && batch[i]!.replicas[r.name]?.present) keys.push(batch[i]!.key);
-  const got = keys.length ? await r.connector.fetchRecords(resolved.shape, keys) : [];
-  const held = new Map<string, StoredRecord>();
-  for (const rec of got) held.set(keyId(rec.key), rec);
-  return held;
-}
-
 /** What `classifyBatch` reads and where it adds what it finds: one scan's. */
 interface ClassifyInto {
   readonly ds: DatasetConfig;
@@ -160,14 +97,19 @@ interface ClassifyInto {
  * Module-level with loops, not a closure made per scan: V8 recompiles such a closure after every full GC
  * (docs/benchmarks.md, "Callbacks recompiled per batch").
  */
-async function classifyBatch(batch: readonly Observation[], into: ClassifyInto): Promise<void> {
+async function classifyBatch(
+  batch: readonly Observation[],
+  into: ClassifyInto,
+  images?: FeedImages,
+): Promise<void> {
   const { ds, replicas, ctx, resolved, canary } = into;
   for (let i = 0; i < batch.length; i += FETCH_BATCH) {
     const slice: Observation[] = [];
     for (let j = i; j < Math.min(i + FETCH_BATCH, batch.length); j++)
       if (keyId(batch[j]!.key) !== canary) slice.push(batch[j]!);
     const observed: Observation[] = [];
-    for (const o of await fetchObservations(resolved, replicas, slice)) if (stillDiffers(o)) observed.push(o);
+    for (const o of await fetchObservations(resolved, replicas, slice, images))
+      if (stillDiffers(o)) observed.push(o);
     if (observed.length === 0) continue;
     const keys: Key[] = [];
     for (const o of observed) keys.push(o.key);
@@ -196,27 +138,6 @@ async function classifyBatch(batch: readonly Observation[], into: ClassifyInto):
   }
 }
 
-/** A replica's record as an in-store pair listed it with the key (undefined: it holds none). */
-function listedRecord(seen: ReplicaObservation): Pick<StoredRecord, "fingerprint" | "values"> | undefined {
-  return seen.present ? { fingerprint: seen.fingerprint!, values: seen.values! } : undefined;
-}
-
-/** True when every replica holding the observed key comes with its values (and none is left unsaid). */
-function withValues(o: Observation, replicas: readonly OpenReplica[]): boolean {
-  for (const r of replicas) {
-    const seen = o.replicas[r.name];
-    if (!seen || (seen.present && !seen.values)) return false;
-  }
-  return true;
-}
-
-/** True when the replicas' fingerprints (absence included) are not all the same. */
-export function stillDiffers(o: Observation): boolean {
-  const states = Object.values(o.replicas);
-  const fp = states[0]?.present ? states[0].fingerprint : null;
-  return states.some((s) => (s.present ? s.fingerprint : null) !== fp);
-}
-
 /** Options of one scan. */
 export interface ScanOptions {
   readonly range?: KeyRange;
@@ -224,6 +145,8 @@ export interface ScanOptions {
   readonly keys?: readonly Key[];
   /** With `keys`: each replica's rows as a recent scan found them; spares asking the stores again. */
   readonly knownRows?: Readonly<Record<string, number>>;
+  /** With `keys`: rows a change feed delivered for some of them (see FeedImages). */
+  readonly images?: FeedImages | undefined;
   /** About how many rows the range holds (a segment: `checkpointRows`); spares detection a count. */
   readonly expectedRows?: number;
   /** With `range`: detection's first checksum round, already read (see `DetectOptions.firstRound`). */
@@ -302,12 +225,15 @@ export async function scanDataset(
     divergences,
     observedVersions,
   };
-  const classify = (batch: readonly Observation[]) => classifyBatch(batch, into);
+  const classify = (batch: readonly Observation[], images?: FeedImages) => classifyBatch(batch, into, images);
 
   if (options.keys) {
     // Every replica is asked for every key: presence is what the fetch finds.
     const everywhere = Object.fromEntries(replicas.map((r) => [r.name, { present: true }]));
-    await classify(options.keys.map((key) => ({ key, replicas: everywhere })));
+    await classify(
+      options.keys.map((key) => ({ key, replicas: everywhere })),
+      options.images,
+    );
   } else if (options.observations) {
     for (const r of replicas) knownRows.set(r.name, options.knownRows?.[r.name] ?? 0);
     await classify(options.observations);

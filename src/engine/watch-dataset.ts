@@ -11,7 +11,7 @@ import {
   type ChangeFeedOptions,
 } from "../connectors/change-feed.js";
 import { type AimdConfig, nextAimdLimit } from "../core/aimd.js";
-import type { Key } from "../core/model.js";
+import { type Key, keyId } from "../core/model.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { ChangeLogHead } from "../state/change-log-store.js";
 import { markChangedKeys, recordWholePass } from "./dirty-segment-pass.js";
@@ -298,7 +298,11 @@ async function watchFeed(
     if (more.gap) return more;
     const keys = new Map<string, Key>();
     for (const k of [...first.keys, ...more.keys]) keys.set(JSON.stringify(k), k);
-    return { keys: [...keys.values()], position: more.position ?? first.position };
+    return {
+      keys: [...keys.values()],
+      position: more.position ?? first.position,
+      ...mergedImages(first, more),
+    };
   }
 
   /** `taken`: when its first changes were taken; `gathered`: when its last were (the window counts from it). */
@@ -336,6 +340,8 @@ async function watchFeed(
       // The batch's keys held for a re-check are checked now; what this check leaves unsettled is held again.
       const previous = rechecks && !batch.gap ? rechecks.takeOut(batch.keys) : new Map();
       const collected = unsettledCollector(options.runObserver);
+      // A key job reads the watched store in a worker: the batch's commits must be visible before it is sent.
+      if (options.dispatch && !logged) await batch.beforeRead?.();
       result = await runDataset(ds, replicas, deps, {
         ...options.run,
         runId: options.newRunId(),
@@ -349,7 +355,17 @@ async function watchFeed(
               ...(logged ? { logged: true } : {}),
               ...(basis ? { described: basis.described } : {}),
               ...(keyRows ? { keyRows } : {}),
-              ...(options.dispatch && !logged ? { dispatch: options.dispatch, signal } : {}),
+              ...(options.dispatch && !logged
+                ? { dispatch: options.dispatch, signal }
+                : batch.images || batch.beforeRead
+                  ? {
+                      images: {
+                        replica: watched.replica,
+                        images: batch.images ?? new Map(),
+                        beforeRead: batch.beforeRead,
+                      },
+                    }
+                  : {}),
             }),
         observer: collected.observer,
       });
@@ -392,6 +408,25 @@ async function watchFeed(
         retrying: rechecks?.set.size ?? 0,
       });
   }
+}
+
+/**
+ * The images and read wait of two batches taken one after the other, as one: a key's image is the later
+ * batch's when it changed there (none when that change came without one), and reading waits for both.
+ */
+function mergedImages(first: ChangeBatch, more: ChangeBatch): Pick<ChangeBatch, "images" | "beforeRead"> {
+  const images = new Map(first.images ?? []);
+  for (const k of more.keys) {
+    const id = keyId(k);
+    const image = more.images?.get(id);
+    if (image === undefined) images.delete(id);
+    else images.set(id, image);
+  }
+  const waits = [first.beforeRead, more.beforeRead].filter((w) => w !== undefined);
+  return {
+    ...(images.size ? { images } : {}),
+    ...(waits.length ? { beforeRead: async () => void (await Promise.all(waits.map((w) => w()))) } : {}),
+  };
 }
 
 /** The options of a dataset's feed on one of its replicas (`concord watch` and serve alike). */

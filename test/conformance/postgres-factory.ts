@@ -56,6 +56,7 @@ export function makePostgresFactory(name: string, binaryKeys: boolean): Connecto
         "nativeHash",
         "pairDiff",
         "keyBuckets",
+        "recordFromImage",
       ],
       columnFacts: { fractionalDigits: 6, exactDecimal: true },
     },

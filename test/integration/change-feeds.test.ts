@@ -256,6 +256,43 @@ describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
     await widened.close();
   });
 
+  it("gives each key's row as committed (the server's text), none where a TOASTed value was not sent, null for a delete", async () => {
+    const t = s.table("images");
+    await s.admin.query(`CREATE TABLE ${t} (id bigint PRIMARY KEY, name text, n numeric, big text)`);
+    // Stored out of line, uncompressed: an update that leaves it alone does not send it.
+    await s.admin.query(`ALTER TABLE ${t} ALTER COLUMN big SET STORAGE EXTERNAL`);
+    const feed = await open({ name: "pg", url: POSTGRES.url, table: t }, opts(`${s.name}_img`, "pg"));
+    await feed.start(undefined);
+    await s.admin.query(
+      `INSERT INTO ${t} VALUES (1, 'a', 1.50, 'small'), (2, 'b', 2, repeat('x', 10000)), (3, 'c', 3, NULL)`,
+    );
+    await s.admin.query(`UPDATE ${t} SET name = 'a2' WHERE id = 1`);
+    await s.admin.query(`UPDATE ${t} SET name = 'b2' WHERE id = 2`);
+    await s.admin.query(`DELETE FROM ${t} WHERE id = 3`);
+    const got = await collect(feed, 3, await walNow(s));
+    expect(got.keys).toEqual(["1", "2", "3"]);
+    // The newest change of each key decides, batch after batch.
+    const images = new Map<string, unknown>();
+    for (const b of got.batches) {
+      for (const k of b.keys) {
+        const image = b.images?.get(JSON.stringify(k));
+        if (image === undefined) images.delete(JSON.stringify(k));
+        else images.set(JSON.stringify(k), image);
+      }
+      // A batch whose every key came with its row leaves the visibility wait to whoever reads the store.
+      if (b.keys.length && b.images?.size === b.keys.length) {
+        expect(typeof b.beforeRead).toBe("function");
+        await b.beforeRead!();
+      }
+    }
+    expect(images).toEqual(
+      new Map([
+        ['["1"]', { id: "1", name: "a2", n: "1.50", big: "small" }],
+        ['["3"]', null],
+      ]),
+    );
+  });
+
   it("the visibility wait's snapshot counts a transaction running until it ends, as the server does", async () => {
     const { stillRunning } = await import("../../src/connectors/postgres/postgres-feed-snapshot.js");
     const { pg } = await import("../../src/connectors/postgres/node-postgres.js");

@@ -93,9 +93,10 @@ datasets:
       // 45 writes, one at a time: every fifth one "lost" on the way to MariaDB (a repair), the rest copied
       // (before the write to the watched replica, so no check can run before the copy lands).
       for (let i = 1; i <= 45; i++) {
+        // Counted before the write: a check may be done before the INSERT's answer reaches this client.
+        const before = checks.length;
         if (i % 5 !== 0) await my.admin.query("INSERT INTO items VALUES (?, ?)", [i, `item ${i}`]);
         await pg.admin.query(`INSERT INTO ${pg.table("items")} VALUES ($1, $2)`, [i, `item ${i}`]);
-        const before = checks.length;
         await waitFor(async () => checks.length > before);
       }
       const repaired = checks

@@ -4,6 +4,7 @@ import { redactText, redactUrl } from "../../config/redact.js";
 import { resolveTimeouts, type TimeoutsConfig } from "../../config/timeouts.js";
 import type { RangeChecksum } from "../../core/fingerprint.js";
 import type { Key, KeyFingerprint, KeyRange, RecordShape, StoredRecord } from "../../core/model.js";
+import type { RowImage } from "../change-feed.js";
 import {
   type ConditionalWrite,
   type Connector,
@@ -76,6 +77,24 @@ export interface PostgresConnectorOptions {
 }
 
 const ZERO = "0000000000000000";
+
+/**
+ * Base types whose text output is the record fetch's text (`rawSql`: a plain `::text`) whatever the
+ * session's settings, so a change feed's row image gives the fetched record exactly (`recordFromImage`).
+ * Not char(n): its output keeps the padding that `::text` strips.
+ */
+const IMAGE_TYPES: ReadonlySet<string> = new Set([
+  "bool",
+  "int2",
+  "int4",
+  "int8",
+  "numeric",
+  "text",
+  "varchar",
+  "uuid",
+  "json",
+  "jsonb",
+]);
 
 /**
  * How long the row estimate a describe read stays good for `estimateCount` (planner estimates move only with
@@ -711,6 +730,24 @@ export class PostgresConnector implements Connector {
       out.push(...records);
     }
     return out;
+  }
+
+  /**
+   * A feed's row image as `fetchRecords` reads it: each column's text output is what the record fetch's
+   * `::text` gives, for the base types whose text depends on no session setting (IMAGE_TYPES); a shape with
+   * another (timestamps, floats, bytea, money…: DateStyle, TimeZone, extra_float_digits, bytea_output…) is
+   * fetched.
+   */
+  async recordFromImage(shape: RecordShape, image: RowImage): Promise<StoredRecord | undefined> {
+    const s = await this.sql(shape);
+    if (!s.native.every((c) => IMAGE_TYPES.has(c.baseType))) return undefined;
+    const raw: (string | null)[] = [];
+    for (const c of s.native) {
+      const text = image[c.name];
+      if (text === undefined) return undefined;
+      raw.push(text);
+    }
+    return s.codec.record(raw);
   }
 
   async applyWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]> {

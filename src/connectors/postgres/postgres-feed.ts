@@ -5,7 +5,7 @@
 import type { Client } from "pg";
 import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from "pg-logical-replication";
 import { redactText, redactUrl } from "../../config/redact.js";
-import type { Key } from "../../core/model.js";
+import { type Key, keyId } from "../../core/model.js";
 import { ChangeBuffer } from "../change-buffer.js";
 import {
   type ChangeBatch,
@@ -14,6 +14,7 @@ import {
   type ChangeFeedOptions,
   feedObjectName,
   keyPart,
+  type RowImage,
 } from "../change-feed.js";
 import { pg } from "./node-postgres.js";
 import { describePgError } from "./postgres-errors.js";
@@ -58,6 +59,10 @@ export class PostgresChangeFeed implements ChangeFeed {
   /** The LSN `start` streamed from (see ChangeFeed.startedAt). */
   private began: string | undefined;
   private inTransaction: Key[] | undefined;
+  /** The rows the transaction being decoded left, by `keyId` (undefined: not whole; see ChangeBatch.images). */
+  private readonly images = new Map<string, RowImage | null | undefined>();
+  /** The type parsers the library chose for the table's columns, applied to key columns' texts. */
+  private readonly keyParsers = new Map<string, (text: string) => unknown>();
   private statusTimer: NodeJS.Timeout | undefined;
   private checking = false;
   private ackSentAt = 0;
@@ -96,10 +101,22 @@ export class PostgresChangeFeed implements ChangeFeed {
     return this.began;
   }
 
+  /**
+   * A batch whose every key comes with its row leaves the visibility wait to `beforeRead`: a check that finds
+   * the rows equal everywhere reads nothing of this store, so it waits for nothing.
+   */
   async take(options: { maxKeys: number; waitMs: number; signal?: AbortSignal }): Promise<ChangeBatch> {
     const batch = await this.buffer.take(options);
-    if (batch.keys.length && this.unseen.size) await this.visible();
-    return batch;
+    if (!batch.keys.length || !this.unseen.size) return batch;
+    if (batch.images?.size !== batch.keys.length) {
+      await this.visible([...this.unseen]);
+      this.unseen.clear();
+      return batch;
+    }
+    const xids = [...this.unseen];
+    this.unseen.clear();
+    let waited: Promise<void> | undefined;
+    return { ...batch, beforeRead: () => (waited ??= this.visible(xids)) };
   }
 
   /**
@@ -110,9 +127,8 @@ export class PostgresChangeFeed implements ChangeFeed {
    * kind (`pg_current_snapshot()`: about the cost of `SELECT 1`, where reading `pg_locks` walked the lock
    * table, about 10× that, in the same backend on the writer's server).
    */
-  private async visible(): Promise<void> {
-    let xids = [...this.unseen];
-    this.unseen.clear();
+  private async visible(delivered: readonly number[]): Promise<void> {
+    let xids = delivered;
     const until = Date.now() + VISIBLE_WAIT_MS;
     for (;;) {
       const { rows } = await this.admin!.query<{ s: string }>("SELECT pg_current_snapshot()::text AS s");
@@ -369,20 +385,38 @@ export class PostgresChangeFeed implements ChangeFeed {
 
   private onMessage(m: Pgoutput.Message): void {
     switch (m.tag) {
+      case "relation":
+        // Values come as the server's text output, unparsed: row images are the texts a read by `::text`
+        // gives (pg-types would make numbers, Dates and objects of them). Keys are parsed as before.
+        for (const c of m.columns) {
+          if (c.parser !== rawText) this.keyParsers.set(c.name, c.parser);
+          c.parser = rawText;
+        }
+        return;
       case "begin":
         this.inTransaction = [];
+        this.images.clear();
         this.xid = m.xid;
         return;
       case "insert":
-      case "update":
-        this.inTransaction?.push(this.keyOf(m.new));
-        // An update that changed the key also changed the old key's record.
-        if (m.tag === "update" && (m.key || m.old))
-          this.inTransaction?.push(this.keyOf({ ...m.key, ...m.old }));
+      case "update": {
+        const key = this.keyOf(m.new);
+        this.inTransaction?.push(key);
+        this.images.set(keyId(key), wholeRow(m.new));
+        // An update that changed the key also changed the old key's record: gone at this commit.
+        if (m.tag === "update" && (m.key || m.old)) {
+          const old = this.keyOf({ ...m.key, ...m.old });
+          this.inTransaction?.push(old);
+          if (keyId(old) !== keyId(key)) this.images.set(keyId(old), null);
+        }
         return;
-      case "delete":
-        this.inTransaction?.push(this.keyOf({ ...m.key, ...m.old }));
+      }
+      case "delete": {
+        const key = this.keyOf({ ...m.key, ...m.old });
+        this.inTransaction?.push(key);
+        this.images.set(keyId(key), null);
         return;
+      }
       case "truncate":
         this.buffer.open(`table ${this.table?.regclass ?? this.tableName} was truncated`, undefined);
         return;
@@ -390,7 +424,10 @@ export class PostgresChangeFeed implements ChangeFeed {
         const keys = this.inTransaction ?? [];
         this.inTransaction = undefined;
         if (keys.length && this.xid !== undefined) this.unseen.add(this.xid);
-        this.buffer.push(keys, m.commitEndLsn ?? "0/0");
+        const images = new Map<string, RowImage | null>();
+        for (const [id, image] of this.images) if (image !== undefined) images.set(id, image);
+        this.images.clear();
+        this.buffer.push(keys, m.commitEndLsn ?? "0/0", images);
         return;
       }
       default:
@@ -400,7 +437,9 @@ export class PostgresChangeFeed implements ChangeFeed {
 
   private keyOf(row: Record<string, unknown>): Key {
     return this.options.keyColumns.map((c) => {
-      const part = keyPart(row[c]);
+      const text = row[c];
+      const parse = this.keyParsers.get(c);
+      const part = keyPart(typeof text === "string" && parse ? parse(text) : text);
       if (part === undefined)
         this.buffer.fail(
           new ChangeFeedError(
@@ -431,6 +470,23 @@ export class PostgresChangeFeed implements ChangeFeed {
       this.checking = false;
     }
   }
+}
+
+/** A column's value as the server sent it: its text output. */
+const rawText = (text: string): string => text;
+
+/**
+ * The row of an insert or update as text, or undefined when it is not whole: PostgreSQL sends an unchanged
+ * TOASTed value as "unchanged" (no value) unless the old row came too, and the library leaves it undefined.
+ */
+function wholeRow(row: Record<string, unknown>): RowImage | undefined {
+  const out: Record<string, string | null> = {};
+  for (const [name, value] of Object.entries(row)) {
+    if (value === null) out[name] = null;
+    else if (typeof value === "string") out[name] = value;
+    else return undefined;
+  }
+  return out;
 }
 
 function quote(name: string): string {
