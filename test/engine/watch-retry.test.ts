@@ -156,7 +156,7 @@ async function claimAsDeadRun(
   replicas: readonly OpenReplica[],
   run: string,
   ids: readonly number[],
-): Promise<string[]> {
+): Promise<{ ids: string[]; at: number }> {
   const { shape } = await describeDataset(ds, replicas);
   const keys: Key[] = ids.map((id) => [String(id)]);
   const [a, b] = await Promise.all(replicas.map((r) => r.connector.fetchRecords(shape, keys)));
@@ -183,7 +183,7 @@ async function claimAsDeadRun(
   });
   const claimed = await state.claimRepairs(entries);
   for (const e of entries) expect(claimed.get(e.id)?.kind).toBe("claimed");
-  return entries.map((e) => e.id);
+  return { ids: entries.map((e) => e.id), at: now };
 }
 
 /**
@@ -209,8 +209,12 @@ describe("watch retry set", () => {
     const { ds, state, replicas } = await open(config());
     await primeFeed(ds, state, replicas);
     update("a", [1], (id) => `changed ${id}`);
-    const [held] = await claimAsDeadRun(ds, state, replicas, "run-dead", [1]);
-    const claimedAt = Date.now();
+    // The dead run's heartbeat and claim carry the time stamped before its state writes, which can take a
+    // while on a loaded machine: its staleness counts from that stamp, not from when the helper returned.
+    const {
+      ids: [held],
+      at: claimedAt,
+    } = await claimAsDeadRun(ds, state, replicas, "run-dead", [1]);
     const w = watch(ds, state, replicas, { staleRunMs: 1500 });
     try {
       await until(() => w.checks.length > 0);
