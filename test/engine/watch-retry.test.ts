@@ -215,7 +215,10 @@ describe("watch retry set", () => {
       ids: [held],
       at: claimedAt,
     } = await claimAsDeadRun(ds, state, replicas, "run-dead", [1]);
-    const w = watch(ds, state, replicas, { staleRunMs: 1500 });
+    // Stale after 5 s: the watch must start and make its first check while the claim is still live, which a
+    // loaded machine may not manage within 1.5 s.
+    const staleRunMs = 5000;
+    const w = watch(ds, state, replicas, { staleRunMs });
     try {
       await until(() => w.checks.length > 0);
       // The feed's check finds the repair held by the dead run: superseded, and the key held for a re-check.
@@ -234,7 +237,7 @@ describe("watch retry set", () => {
       const before = w.rechecks.slice(0, w.rechecks.indexOf(settling));
       expect(before.length).toBeGreaterThan(0);
       for (const r of before) expect(r.result?.totals.repairs).toEqual({ superseded: 1 });
-      expect(Date.now() - claimedAt).toBeGreaterThanOrEqual(1500);
+      expect(Date.now() - claimedAt).toBeGreaterThanOrEqual(staleRunMs);
       expect(rowsOf("b", [1])).toEqual(rowsOf("a", [1]));
       // The audit: the dead run's claim settled as not landed, then the repair applied by a re-check's run.
       const audit = await state.readAudit({ key: keyId(["1"]) });
