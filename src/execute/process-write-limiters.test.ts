@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { processWriteLimiter } from "./process-write-limiters.js";
 import { WriteGuard } from "./write-guard.js";
 
@@ -14,19 +14,52 @@ describe("processWriteLimiter", () => {
   });
 
   it("holds writesPerSecond across runs: a second run's guard waits for the tokens the first took", async () => {
-    const write = async (guard: WriteGuard) => guard.run("b", 4, async () => undefined);
-    const t0 = Date.now();
-    // Two runs one after another, each with a guard of its own, at 4 writes a second: one second's worth each.
-    await write(new WriteGuard({ dataset: "pwl-runs", writesPerSecond: 4 }));
-    await write(new WriteGuard({ dataset: "pwl-runs", writesPerSecond: 4 }));
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
-    // Without the dataset each guard has a bucket of its own (full): no wait.
-    const t1 = Date.now();
-    await write(new WriteGuard({ writesPerSecond: 4 }));
-    await write(new WriteGuard({ writesPerSecond: 4 }));
-    expect(Date.now() - t1).toBeLessThan(500);
+    // On a fake clock: the waits are the limiter's own, not how busy the machine is (an upper bound on wall
+    // time failed whenever the test process was held off the CPU). A first guard loads the retry library (an
+    // import: real I/O) before the clock stops.
+    await new WriteGuard().run("b", 1, async () => undefined);
+    vi.useFakeTimers({ toFake: ["setTimeout", "Date"] });
+    try {
+      const write = (guard: WriteGuard) => settled(guard.run("b", 4, async () => undefined));
+      // Two runs one after another, each with a guard of its own, at 4 writes a second: one second's worth each.
+      const first = write(new WriteGuard({ dataset: "pwl-runs", writesPerSecond: 4 }));
+      await drained();
+      expect(first.done).toBe(true);
+      const second = write(new WriteGuard({ dataset: "pwl-runs", writesPerSecond: 4 }));
+      await vi.advanceTimersByTimeAsync(900);
+      expect(second.done).toBe(false);
+      await vi.advanceTimersByTimeAsync(100);
+      await drained();
+      expect(second.done).toBe(true);
+      // Without the dataset each guard has a bucket of its own (full): no wait.
+      const own = [
+        write(new WriteGuard({ writesPerSecond: 4 })),
+        write(new WriteGuard({ writesPerSecond: 4 })),
+      ];
+      await drained();
+      expect(own.map((w) => w.done)).toEqual([true, true]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
+
+/** Resolves once every continuation now queued has run (setImmediate is not faked: a turn of the loop). */
+const drained = () => new Promise((resolve) => setImmediate(resolve));
+
+/** `promise`, with whether it has settled yet. */
+function settled(promise: Promise<unknown>): { done: boolean } {
+  const state = { done: false };
+  promise.then(
+    () => {
+      state.done = true;
+    },
+    () => {
+      state.done = true;
+    },
+  );
+  return state;
+}
 
 describe("processAdaptiveRate", () => {
   const backpressure = { latencyMs: 20, minWritesPerSecond: 1 };
@@ -34,8 +67,17 @@ describe("processAdaptiveRate", () => {
     guard.run("b", 1, () => new Promise<void>((resolve) => setTimeout(resolve, 60)));
 
   it("carries the rate a run backed off to into the next run's guard, and starts afresh when the settings change", async () => {
+    // On a fake clock, so a write is as slow as it says: on a loaded machine a write that does nothing could
+    // measure past the 20 ms latency target and back the rate off instead of raising it.
+    await new WriteGuard().run("b", 1, async () => undefined);
+    vi.useFakeTimers({ toFake: ["setTimeout", "Date"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const first = new WriteGuard({ dataset: "par-orders", writesPerSecond: 1000, backpressure });
-    await slow(first);
+    const slowed = slow(first);
+    await vi.advanceTimersByTimeAsync(60);
+    await slowed;
     expect(first.rate("b")).toBe(500);
     // The next run (a key check, a replay batch) starts where the last one backed off, and reports it.
     const told: (number | undefined)[] = [];

@@ -205,16 +205,19 @@ describe("run liveness", () => {
     });
     try {
       // Renewed on its timer: past its first TTL the lease is still a's, and b cannot take it.
+      // Waits for that renewal itself: on a loaded machine a fixed wait can end before its write has landed.
       clock = start + 900;
-      await new Promise((r) => setTimeout(r, 100));
+      await until(
+        "a renewal at +900 ms",
+        async () => (await state.getLease("pass:items"))!.expiresAt === start + 1900,
+      );
       clock = start + 1500;
       expect(await state.acquireLease("pass:items", "host-b:2:bb", now(), 1000)).toBe(false);
       expect(await kept.renew()).toBe(true);
       expect(kept.signal.aborted).toBe(false);
       // a was silent past its TTL (b's clock is seconds ahead): b takes the lease; a's next renewal finds it b's.
       expect(await state.acquireLease("pass:items", "host-b:2:bb", start + 5000, 60_000)).toBe(true);
-      await new Promise((r) => setTimeout(r, 100));
-      expect(kept.signal.aborted).toBe(true);
+      await until("a's timer to find the lease b's", () => kept.signal.aborted);
       expect(kept.signal.reason).toBeInstanceOf(LeaseLostError);
       expect((kept.signal.reason as Error).message).toBe("lease pass:items was taken by host-b:2:bb");
       expect(await kept.renew()).toBe(false);
@@ -224,3 +227,12 @@ describe("run liveness", () => {
     }
   });
 });
+
+/** Polls `condition` every 20 ms until it holds, failing after `ms` (generous: the machine may be loaded). */
+async function until(what: string, condition: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

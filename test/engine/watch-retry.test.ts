@@ -156,7 +156,7 @@ async function claimAsDeadRun(
   replicas: readonly OpenReplica[],
   run: string,
   ids: readonly number[],
-): Promise<string[]> {
+): Promise<{ ids: string[]; at: number }> {
   const { shape } = await describeDataset(ds, replicas);
   const keys: Key[] = ids.map((id) => [String(id)]);
   const [a, b] = await Promise.all(replicas.map((r) => r.connector.fetchRecords(shape, keys)));
@@ -183,7 +183,7 @@ async function claimAsDeadRun(
   });
   const claimed = await state.claimRepairs(entries);
   for (const e of entries) expect(claimed.get(e.id)?.kind).toBe("claimed");
-  return entries.map((e) => e.id);
+  return { ids: entries.map((e) => e.id), at: now };
 }
 
 /**
@@ -209,9 +209,16 @@ describe("watch retry set", () => {
     const { ds, state, replicas } = await open(config());
     await primeFeed(ds, state, replicas);
     update("a", [1], (id) => `changed ${id}`);
-    const [held] = await claimAsDeadRun(ds, state, replicas, "run-dead", [1]);
-    const claimedAt = Date.now();
-    const w = watch(ds, state, replicas, { staleRunMs: 1500 });
+    // The dead run's heartbeat and claim carry the time stamped before its state writes, which can take a
+    // while on a loaded machine: its staleness counts from that stamp, not from when the helper returned.
+    const {
+      ids: [held],
+      at: claimedAt,
+    } = await claimAsDeadRun(ds, state, replicas, "run-dead", [1]);
+    // Stale after 5 s: the watch must start and make its first check while the claim is still live, which a
+    // loaded machine may not manage within 1.5 s.
+    const staleRunMs = 5000;
+    const w = watch(ds, state, replicas, { staleRunMs });
     try {
       await until(() => w.checks.length > 0);
       // The feed's check finds the repair held by the dead run: superseded, and the key held for a re-check.
@@ -230,7 +237,7 @@ describe("watch retry set", () => {
       const before = w.rechecks.slice(0, w.rechecks.indexOf(settling));
       expect(before.length).toBeGreaterThan(0);
       for (const r of before) expect(r.result?.totals.repairs).toEqual({ superseded: 1 });
-      expect(Date.now() - claimedAt).toBeGreaterThanOrEqual(1500);
+      expect(Date.now() - claimedAt).toBeGreaterThanOrEqual(staleRunMs);
       expect(rowsOf("b", [1])).toEqual(rowsOf("a", [1]));
       // The audit: the dead run's claim settled as not landed, then the repair applied by a re-check's run.
       const audit = await state.readAudit({ key: keyId(["1"]) });

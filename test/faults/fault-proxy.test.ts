@@ -45,7 +45,8 @@ async function client(proxy: FaultProxy) {
   };
 }
 
-async function until(condition: () => boolean, ms = 2000): Promise<void> {
+/** Polls `condition` until it holds; the deadline is generous, as a loaded machine runs the proxy's timers late. */
+async function until(condition: () => boolean, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
   while (!condition()) {
     if (Date.now() > end) throw new Error("condition not met");

@@ -308,12 +308,15 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
         expect(batch.length).toBe(16);
         break;
       }
-      // Other tests' connections (the same application name, on the same server) pass through that state for
-      // moments; a cursor left open stays in it: none within a few seconds is enough.
+      // A cursor left open keeps its transaction, and that transaction's lock on the tables it reads. Only this
+      // test's tables count: other tests' (and other processes') connections with the same application name
+      // can stay idle in a transaction for seconds on a loaded machine (a stalled fault proxy holds one).
       const openNow = async () =>
         (
           await admin.query(
-            "SELECT 1 FROM pg_stat_activity WHERE application_name = 'concord' AND state = 'idle in transaction'",
+            `SELECT DISTINCT s.pid FROM pg_locks l JOIN pg_stat_activity s USING (pid)
+             WHERE l.relation IN ('"${SCHEMA}".ha'::regclass, '"${SCHEMA}".hb'::regclass)
+               AND s.state = 'idle in transaction' AND s.pid <> pg_backend_pid()`,
           )
         ).rowCount;
       const until = Date.now() + 5000;

@@ -109,10 +109,14 @@ datasets:
       expect(await redis.hgetall(`${cache.prefix}2`)).toEqual({ id: "2", name: "beta" });
       await waitForAsync(async () => (await redis.exists(`${cache.prefix}77`)) === 0);
 
-      // Every write was verified and audited by a `watch` run.
-      const ledger = ledgerRows(`${dir}/state.db`);
-      const applied = ledger.filter((e) => e.outcome === "applied").map((e) => `${e.target}:${e.key}`);
-      expect(applied.sort()).toEqual([
+      // Every write was verified and audited by a `watch` run. A check records its outcomes, and reports, after
+      // its writes are visible (and the cache's check may finish before pg's): wait for all five, then the line.
+      const applied = () =>
+        ledgerRows(`${dir}/state.db`)
+          .filter((e) => e.outcome === "applied")
+          .map((e) => `${e.target}:${e.key}`);
+      await waitFor(() => applied().length >= 5, 30_000);
+      expect(applied().sort()).toEqual([
         'cache:["1"]',
         'cache:["2"]',
         'cache:["77"]',
@@ -121,6 +125,7 @@ datasets:
       ]);
       const runs = query<{ command: string }>(`${dir}/state.db`, "SELECT DISTINCT command FROM runs");
       expect(runs.map((r) => r.command)).toEqual(["watch"]);
+      await waitFor(() => stdout.text().includes(`${dataset}: 2 keys changed on pg checked`), 30_000);
       expect(stdout.text()).toMatch(
         new RegExp(
           `^${dataset}: 2 keys changed on pg checked in \\d+ ms: 2 divergent; repairs applied 4`,

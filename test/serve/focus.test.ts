@@ -163,13 +163,17 @@ describe("serve focus: adaptive", () => {
       extra: '    checkpointRows: 25\n    schedule: "*/15 * * * *"\n    focus: adaptive\n',
     });
     await recordDrift(cfg.state);
-    // The service's clock stands 300 ms before the schedule next fires.
+    // The service's clock stands 300 ms before the schedule next fires until the service has started, and runs
+    // on from there: a clock running meanwhile could pass the firing while a loaded machine opens the service,
+    // leaving the next one 15 minutes away.
     const quarter = 15 * 60_000;
-    const offset = Math.ceil((Date.now() + 1_000) / quarter) * quarter - Date.now() - 300;
-    const now = () => Date.now() + offset;
+    const fires = Math.ceil((Date.now() + 1_000) / quarter) * quarter;
+    let startedAt: number | undefined;
+    const now = () => fires - 300 + (startedAt === undefined ? 0 : Date.now() - startedAt);
     const service = await createService(cfg, { log: () => {}, now });
     cleanup.push(() => service.stop());
     await service.start();
+    startedAt = Date.now();
     let status = (await service.api.datasets())[0]!;
     for (let waited = 0; !status.lastRun?.finishedAt && waited < 10_000; waited += 50) {
       await new Promise((r) => setTimeout(r, 50));
