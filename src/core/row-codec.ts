@@ -29,6 +29,8 @@ export class RowCodec {
   constructor(
     readonly shape: RecordShape,
     private readonly prepare: readonly (RawPrepare | undefined)[] = [],
+    /** By column position: what a value error on that column adds, e.g. how to declare another type. */
+    private readonly hints: readonly (string | undefined)[] = [],
   ) {
     const all = [...shape.key, ...shape.columns];
     this.types = all.map((c) => c.type);
@@ -45,7 +47,10 @@ export class RowCodec {
         const p = this.prepare[i];
         out[i] = canonicalValue(this.types[i]!, p ? p(raw[i]) : raw[i]);
       } catch (err) {
-        if (err instanceof ValueError) throw new RowError(`column ${this.names[i]}: ${err.message}`);
+        if (err instanceof ValueError) {
+          const hint = this.hints[i];
+          throw new RowError(`column ${this.names[i]}: ${err.message}${hint ? ` (${hint})` : ""}`);
+        }
         throw err;
       }
     }

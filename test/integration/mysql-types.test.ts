@@ -246,6 +246,37 @@ describe.skipIf(!available)("MariaDB zero dates", () => {
   });
 });
 
+describe.skipIf(!available)("MariaDB TINYINT(1) and BIT(1) holding more than a boolean", () => {
+  it("refuse to be read as a boolean, one line naming the column, the value and the COMMENT that reads them as integers", async () => {
+    await db.admin.query("CREATE TABLE tiny (id INT PRIMARY KEY, ti TINYINT(1), b BIT(1))");
+    await db.admin.query("INSERT INTO tiny VALUES (1, 2, 1), (2, 1, 0)");
+    const asBoolean: RecordShape = {
+      key: KEY,
+      columns: [
+        { name: "ti", type: "boolean" },
+        { name: "b", type: "boolean" },
+      ],
+    };
+    expect(byId(await connect("tiny").fetchRecords(asBoolean, [["2"]]))).toEqual({ "2": ["t", "f"] });
+    await expect(connect("tiny").fetchRecords(asBoolean, [["1"]])).rejects.toThrow(
+      /^tiny: record fetch failed: column ti: "2" is not a boolean \(TINYINT\(1\) is read as a boolean; COMMENT 'concord:integer' on the column reads it as an integer\)$/,
+    );
+    await db.admin.query("ALTER TABLE tiny MODIFY ti TINYINT(1) COMMENT 'concord:integer'");
+    const asInteger: RecordShape = {
+      key: KEY,
+      columns: [
+        { name: "ti", type: "integer" },
+        { name: "b", type: "boolean" },
+      ],
+    };
+    expect((await connect("tiny").describe()).columns.find((c) => c.name === "ti")?.type).toBe("integer");
+    expect(byId(await connect("tiny").fetchRecords(asInteger, [["1"], ["2"]]))).toEqual({
+      "1": ["2", "t"],
+      "2": ["1", "f"],
+    });
+  });
+});
+
 // A character a latin1, ascii or ucs2 column has no place for got the server's raw "Incorrect string value"
 // (in strict mode; without it, a silent "?"): now refused before writing, one line naming column, key and
 // character set. TINYTEXT's 255 bytes are counted in the column's character set, not in UTF-8.

@@ -26,6 +26,7 @@ import {
   GEOMETRY_TYPES,
   isBinaryString,
   type MysqlColumn,
+  mysqlLogicalType,
   TEXT_TYPES,
 } from "./mysql-column-types.js";
 import { LONG_TYPES, type NativeRowHash, nativeRowHash } from "./mysql-native-hash.js";
@@ -126,7 +127,11 @@ export class MysqlShapeSql {
     /** True on MariaDB ≥ 10.7: JSON columns are canonicalised in SQL (`mariadbCanonicalJsonSql`). */
     jsonInSql = false,
   ) {
-    this.codec = new RowCodec(shape);
+    this.codec = new RowCodec(
+      shape,
+      [],
+      [...shape.key, ...shape.columns].map((c) => readAsHint(columns.get(c.name))),
+    );
     this.tableName = quoteMysqlTable(table);
     this.table = `${this.tableName} AS ${ALIAS}`;
     // A derived table takes no index hint; MariaDB and MySQL merge it into the outer query, so the key's
@@ -419,4 +424,13 @@ export class MysqlShapeSql {
   columnNames(): string[] {
     return [...this.shape.key, ...this.shape.columns].map((c) => escapeId(c.name));
   }
+}
+
+/**
+ * What a value error on a column read by its native type as something narrower than the type holds adds:
+ * TINYINT(1) and BIT(1) are read as booleans, and a COMMENT declares them integers.
+ */
+function readAsHint(col: MysqlColumn | undefined): string | undefined {
+  if (!col || col.declared || mysqlLogicalType(col) !== "boolean") return undefined;
+  return `${col.columnType.toUpperCase()} is read as a boolean; COMMENT 'concord:integer' on the column reads it as an integer`;
 }
