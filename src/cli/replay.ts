@@ -7,7 +7,7 @@ import {
   replaySource,
   replaySummary,
 } from "../engine/replay-dataset.js";
-import { type HeldPass, holdPassLease, PassOwnedError, processOwner } from "../engine/run-liveness.js";
+import { type HeldLease, holdPassLease, PassOwnedError, processOwner } from "../engine/run-liveness.js";
 import type { StateStore } from "../state/state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
@@ -115,7 +115,7 @@ export async function runReplay(options: ReplayCommandOptions, io: CliIo = proce
 }
 
 /** The dataset's pass lease for this process, or a one-line ReplayError naming the process that holds it. */
-async function holdPass(state: StateStore, dataset: string, replica: string): Promise<HeldPass> {
+async function holdPass(state: StateStore, dataset: string, replica: string): Promise<HeldLease> {
   try {
     return await holdPassLease({ state, now: Date.now, dataset, owner: processOwner() });
   } catch (err) {

@@ -6,10 +6,9 @@ import { observeKeys } from "../engine/observe-keys.js";
 import { recoverPending, STALE_RUN_MS } from "../engine/recover-pending.js";
 import { runRepairTasks } from "../engine/repair-dataset.js";
 import {
-  HEARTBEAT_MS,
+  type HeldLease,
   holdRunLease,
-  type KeptLease,
-  keepLease,
+  keepHolding,
   processOwner,
   takeLease,
 } from "../engine/run-liveness.js";
@@ -59,8 +58,7 @@ export async function runRollback(options: RollbackOptions, io: CliIo = processI
     // the run, before it writes anything; the first one's report is the result. A holder on this host that no
     // longer exists (kill -9) is taken over at once, one elsewhere once its lease lapses (60 s).
     const owner = processOwner();
-    const held: KeptLease[] = [];
-    const names: string[] = [];
+    const held: HeldLease[] = [];
     try {
       for (const run of [...new Set(found.map((e) => e.runId))].sort()) {
         const name = rollbackLease(run);
@@ -75,25 +73,14 @@ export async function runRollback(options: RollbackOptions, io: CliIo = processI
               `${what}: run ${run} is being rolled back by another process (${holder ?? "unknown"}); nothing done here: its report is the result`,
             ),
         );
-        names.push(name);
-        held.push(
-          keepLease({
-            state: session.state,
-            now: Date.now,
-            name,
-            owner,
-            ttlMs: STALE_RUN_MS,
-            everyMs: HEARTBEAT_MS,
-          }),
-        );
+        held.push(keepHolding({ state: session.state, now: Date.now, name, owner, ttlMs: STALE_RUN_MS }));
       }
       // Read again under the leases: a rollback that held them a moment ago may have undone these.
       const entries = await listApplied();
       if (entries.length === 0) throw none();
       return await rollBack(session, entries, owner, options, io);
     } finally {
-      for (const lease of held) await lease.stop();
-      for (const name of names) await session.state.releaseLease(name, owner).catch(() => {});
+      for (const lease of held) await lease.release();
     }
   } finally {
     await session.close();

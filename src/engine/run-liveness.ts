@@ -205,8 +205,8 @@ export function keepLease(options: {
   };
 }
 
-/** The dataset's pass lease, taken and kept by `holdPassLease`. */
-export interface HeldPass {
+/** A lease taken and kept renewed (a pass, a run, a rollback of a run) until released. */
+export interface HeldLease {
   /** The kept lease: renew it between steps; its `signal` aborts once another process took it. */
   readonly lease: KeptLease;
   /**
@@ -227,11 +227,25 @@ export async function holdPassLease(options: {
   readonly now: () => number;
   readonly dataset: string;
   readonly owner: string;
-}): Promise<HeldPass> {
+}): Promise<HeldLease> {
   const { state, now, dataset, owner } = options;
   await acquirePass(state, dataset, owner, now());
-  const name = passLease(dataset);
-  const lease = keepLease({ state, now, name, owner, ttlMs: LEASE_TTL_MS, everyMs: HEARTBEAT_MS });
+  return keepHolding({ state, now, name: passLease(dataset), owner, ttlMs: LEASE_TTL_MS });
+}
+
+/**
+ * Keeps lease `name`, which `owner` has just taken, renewed every `HEARTBEAT_MS` (lasting `ttlMs`) until
+ * `release`: what every holder of a pass, run or rollback lease does between taking it and giving it up.
+ */
+export function keepHolding(options: {
+  readonly state: StateStore;
+  readonly now: () => number;
+  readonly name: string;
+  readonly owner: string;
+  readonly ttlMs: number;
+}): HeldLease {
+  const { state, name, owner } = options;
+  const lease = keepLease({ ...options, everyMs: HEARTBEAT_MS });
   return {
     lease,
     async release() {
@@ -239,12 +253,6 @@ export async function holdPassLease(options: {
       await state.releaseLease(name, owner).catch(() => {});
     },
   };
-}
-
-/** A run's own lease, taken and kept by `holdRunLease`. */
-export interface HeldRun {
-  /** Stops the renewals and gives the lease up. Never throws. */
-  release(): Promise<void>;
 }
 
 /**
@@ -259,15 +267,9 @@ export async function holdRunLease(options: {
   readonly runId: string;
   readonly owner: string;
   readonly ttlMs: number;
-}): Promise<HeldRun> {
+}): Promise<HeldLease> {
   const { state, now, owner, ttlMs } = options;
   const name = runLease(options.runId);
   await state.acquireLease(name, owner, now(), ttlMs);
-  const lease = keepLease({ state, now, name, owner, ttlMs, everyMs: HEARTBEAT_MS });
-  return {
-    async release() {
-      await lease.stop();
-      await state.releaseLease(name, owner).catch(() => {});
-    },
-  };
+  return keepHolding({ state, now, name, owner, ttlMs });
 }
