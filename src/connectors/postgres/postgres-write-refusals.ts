@@ -122,21 +122,12 @@ export async function refusedReadback(
   } catch (err) {
     if (!isRefusedValue(err)) throw err;
     // Which value? Cast them one by one to name it.
-    let probes = 0;
-    for (const w of checked) {
-      for (const i of columns) {
-        const v = valueAt(w, s, i);
-        if (v === null) continue;
-        if (++probes > PROBES) throw err;
-        try {
-          await run(`SELECT ${readbackSql("$1::text", s.native[i]!, all[i]!.type)}`, [v]);
-        } catch (one) {
-          if (!isRefusedValue(one)) throw one;
-          return cannotStoreAt(s.native[i]!, all[i]!.type, v, w.key, errorMessage(one).split("\n")[0]!);
-        }
-      }
-    }
-    throw err;
+    const one = await firstRefusedValue(s, checked, columns, run, isRefusedValue, (i, v) => [
+      `SELECT ${readbackSql("$1::text", s.native[i]!, all[i]!.type)}`,
+      [v],
+    ]);
+    if (!one) throw err;
+    return cannotStoreAt(s.native[one.i]!, all[one.i]!.type, one.v, one.w.key, one.why);
   }
   for (const [r, w] of checked.entries()) {
     for (const [j, i] of columns.entries()) {
@@ -187,21 +178,44 @@ export async function diagnoseDataException(
   run: RunQuery,
 ): Promise<string | undefined> {
   const all = [...s.shape.key, ...s.shape.columns];
+  const one = await firstRefusedValue(
+    s,
+    writes.filter((w) => w.next !== null),
+    all.map((_, i) => i),
+    run,
+    isDataException,
+    (i, v) => [
+      `SELECT (${nativeSql("$1::text", s.native[i]!)})::text`,
+      [postgresWriteValue(s.native[i]!, all[i]!.type, v)],
+    ],
+  );
+  return one && cannotStore(s.native[one.i]!, all[one.i]!.type, one.v, one.why);
+}
+
+/**
+ * The first value of `writes` in shape columns `columns` (key columns first) whose cast `probe` (a statement
+ * and its parameters) fails with an error `refused` says is the value's, with the error's first line; values
+ * are cast one by one, at most PROBES of them, and undefined comes back when none failed within them.
+ */
+async function firstRefusedValue(
+  s: PostgresShapeSql,
+  writes: readonly ConditionalWrite[],
+  columns: readonly number[],
+  run: RunQuery,
+  refused: (err: unknown) => boolean,
+  probe: (i: number, v: string) => [string, unknown[]],
+): Promise<{ w: ConditionalWrite; i: number; v: string; why: string } | undefined> {
   let probes = 0;
   for (const w of writes) {
-    if (!w.next) continue;
-    const values = [...w.key, ...w.next];
-    for (let i = 0; i < all.length; i++) {
-      const v = values[i];
-      if (v === null || v === undefined) continue;
+    for (const i of columns) {
+      const v = valueAt(w, s, i);
+      if (v === null) continue;
       if (++probes > PROBES) return undefined;
-      const column = s.native[i]!;
-      const type = all[i]!.type;
       try {
-        await run(`SELECT (${nativeSql("$1::text", column)})::text`, [postgresWriteValue(column, type, v)]);
+        await run(...probe(i, v));
       } catch (err) {
-        if (!isDataException(err)) throw err;
-        return cannotStore(column, type, v, errorMessage(err).split("\n")[0]!);
+        if (!refused(err)) throw err;
+        return { w, i, v, why: errorMessage(err).split("\n")[0]! };
       }
     }
   }
