@@ -15,13 +15,16 @@
  *    per round trip); the state store and the queue are direct. Coordinator + k workers, the dataset's
  *    `concurrency` the largest k (so every k runs the same jobs). Reported: pass seconds per k and the
  *    speed-up against one worker. BENCH_WORKERS_OVERHEAD=0 skips part 2, BENCH_WORKERS_SCALEOUT=0 part 1.
+ *    BENCH_WORKERS_NICE=-20: the bench's processes and its backends reniced before each pass (on a loaded machine,
+ *    the cores as on a quiet one). Raw runs also give the replica backends' page faults, context switches and
+ *    exact CPU and run-queue seconds (schedstat), and their pids (to match a system-wide `perf record`).
  *    BENCH_WORKERS_TABLE_STATS=1: each pass also reports what the replicas' tables were asked (scans, rows and
  *    index entries read, buffers; 11 s more per pass); BENCH_WORKERS_WARM_PASSES=n: n warm passes (default 1).
  * 2. Overhead: no proxy; `serve --role all` against coordinator + 1 worker (same segments). Reported: the ratio.
  * Prints a markdown table; pass BENCH_DOCS=0 to leave docs/benchmarks.md alone (it is never edited by this
  * script: copy the table by hand).
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -120,6 +123,24 @@ function cpuOf(pid, children = false) {
   }
 }
 
+/**
+ * What the kernel counted for a pid so far: minor page faults (a backend's first touch of a page of
+ * shared_buffers is one: the shared memory is mapped page by page into each backend), context switches
+ * (voluntary + involuntary), and from the scheduler (`schedstat`) its seconds on a CPU, exact where utime +
+ * stime are sampled at each clock tick, and its seconds runnable but waiting for a CPU.
+ */
+function schedulingOf(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const sw = [...status.matchAll(/ctxt_switches:\s+(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ").map(Number);
+    return { minflt: Number(f[7]), switches: sw, run: run / 1e9, wait: wait / 1e9 };
+  } catch {
+    return { minflt: 0, switches: 0, run: 0, wait: 0 };
+  }
+}
+
 /** CPU seconds of every PostgreSQL process on this host (the postmaster counts its ended backends). */
 function postgresCpu() {
   let t = 0;
@@ -157,6 +178,7 @@ async function replicaBackendsCpu(proxy) {
   const cpu = new Map(rows.map((r) => [r.pid, cpuOf(r.pid)]));
   // Which trace connection each backend serves (BENCH_WORKERS_TRACE numbers them).
   cpu.connections = new Map(rows.map((r) => [r.pid, ids.get(r.client_port)]));
+  cpu.scheduling = new Map(rows.map((r) => [r.pid, schedulingOf(r.pid)]));
   return cpu;
 }
 
@@ -180,6 +202,13 @@ async function stateBackendsCpu(proxy) {
 /** The CPU the backends in `after` spent since `before` (a backend opened meanwhile counts whole). */
 const backendsDelta = (before, after) =>
   +[...after].reduce((a, [pid, t]) => a + t - (before.get(pid) ?? 0), 0).toFixed(2);
+
+/** What one of `schedulingOf`'s figures grew by over the backends in `after` (a backend opened meanwhile counts whole). */
+const schedulingDelta = (before, after, field) =>
+  [...(after.scheduling ?? [])].reduce(
+    (a, [pid, x]) => a + x[field] - (before.scheduling?.get(pid)?.[field] ?? 0),
+    0,
+  );
 
 /** What the CPU did between two samples: seconds of PostgreSQL, of the concord processes, of the machine. */
 async function sample(pids, proxy) {
@@ -343,6 +372,16 @@ function start(args) {
  * the CPU the stores, the concord processes and the machine spent meanwhile, and the round trips it made.
  */
 async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
+  // BENCH_WORKERS_NICE=-20: this bench's processes and the backends behind its proxies run at that priority, so
+  // that on a machine others load they get the cores as on a quiet one (the host's other work waits).
+  if (process.env.BENCH_WORKERS_NICE) {
+    const backends = [
+      ...(await replicaBackendsCpu(proxy)).keys(),
+      ...(await replicaBackendsCpu(stateProxy)).keys(),
+    ];
+    const pids = [process.pid, ...procs.map((p) => p.child.pid), ...backends].map(String);
+    spawnSync("renice", ["-n", process.env.BENCH_WORKERS_NICE, "-p", ...pids], { stdio: "ignore" });
+  }
   const tablesBefore = process.env.BENCH_WORKERS_TABLE_STATS ? await tableStats() : undefined;
   const before = await sample(
     procs.map((p) => p.child.pid),
@@ -409,6 +448,15 @@ async function measure(stateSchema, procs, workers, concurrency, proxy, go) {
           ])
           .filter(([, t]) => t > 0),
       ),
+      // Their process ids (to match a system-wide profile's samples).
+      replicaBackendPids: [...after.replicas.keys()],
+      // The replicas' backends' minor page faults and context switches in the pass.
+      replicaBackendsFaults: schedulingDelta(before.replicas, after.replicas, "minflt"),
+      replicaBackendsSwitches: schedulingDelta(before.replicas, after.replicas, "switches"),
+      // The same backends' seconds on a CPU as the scheduler counts them (exact; the CPU seconds above are
+      // sampled at each clock tick), and their seconds runnable but waiting for a CPU.
+      replicaBackendsRun: +schedulingDelta(before.replicas, after.replicas, "run").toFixed(3),
+      replicaBackendsWait: +schedulingDelta(before.replicas, after.replicas, "wait").toFixed(3),
       // The state store's backends (and with no proxy the replicas' too): concord's other connections.
       stateBackends: backendsDelta(before.state, after.state),
       concord: +(after.concord - before.concord).toFixed(2),
