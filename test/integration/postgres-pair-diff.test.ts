@@ -392,6 +392,98 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
     }
   }, 60_000);
 
+  it("reads the next equal-width range ahead while the caller works: the same keys, records and counts, no statement of its own", async () => {
+    // 4,000 rows, every 9th differing; pieces of 500 keys listed in pages of 1,000 (each half fits in one).
+    await admin.query(`CREATE TABLE "${SCHEMA}".ra (id bigint PRIMARY KEY, v text)`);
+    await admin.query(`CREATE TABLE "${SCHEMA}".rb (id bigint PRIMARY KEY, v text)`);
+    await admin.query(`INSERT INTO "${SCHEMA}".ra SELECT i, 'v' || i FROM generate_series(1, 4000) i`);
+    await admin.query(
+      `INSERT INTO "${SCHEMA}".rb SELECT i, CASE WHEN i % 9 = 0 THEN 'changed' ELSE 'v' || i END ` +
+        `FROM generate_series(1, 4000) i WHERE i % 9 <> 4`,
+    );
+    const shape: RecordShape = {
+      key: [{ name: "id", type: "integer" }],
+      columns: [{ name: "v", type: "text" }],
+    };
+    const open = () => [
+      openPostgresConnector(POSTGRES.url, `${SCHEMA}.ra`, { label: "t.a" }),
+      openPostgresConnector(POSTGRES.url, `${SCHEMA}.rb`, { label: "t.b" }),
+    ];
+    const list = async (pair: Awaited<ReturnType<typeof pairOf>>, range: KeyRange) => {
+      const listed: PairedKey[] = [];
+      let told = -1;
+      for await (const batch of pair.diff(range, 1000, (n) => {
+        told = n;
+      }))
+        listed.push(...batch);
+      return { listed, told };
+    };
+    const pairOf = async (
+      a: ReturnType<typeof openPostgresConnector>,
+      b: ReturnType<typeof openPostgresConnector>,
+    ) => {
+      const pair = await a.pairDiff.pair(shape, b);
+      if (typeof pair === "string") throw new Error(pair);
+      return pair;
+    };
+    const range = (lo: number, hi: number): KeyRange => ({ lo: [String(lo)], hi: [String(hi)] });
+    // Pieces in order (each after the last: read ahead), then one that skips a piece (the guess misses).
+    const ranges = [range(1, 501), range(501, 1001), range(1001, 1501), range(2001, 2501), range(2501, 3001)];
+    const [a, b] = open() as [
+      ReturnType<typeof openPostgresConnector>,
+      ReturnType<typeof openPostgresConnector>,
+    ];
+    const declares = vi.spyOn(pg.Client.prototype, "query");
+    /** The cursors opened after the `from`-th statement whose first half starts at `lo`. */
+    const cursorsFrom = (lo: string, from: number) =>
+      declares.mock.calls.slice(from).filter((c) => {
+        const q = c[0] as unknown;
+        const text = typeof q === "string" ? q : String((q as { text?: unknown } | undefined)?.text);
+        return text.includes("DECLARE") && new RegExp(`>= '?${lo}\\b`).test(text);
+      }).length;
+    const seen: { listed: PairedKey[]; told: number; own: number }[] = [];
+    try {
+      for (const r of ranges) {
+        // A fresh pair per range, as the engine makes one per comparison: what was read ahead is the connector's.
+        const pair = await pairOf(a, b);
+        const from = declares.mock.calls.length;
+        const got = await list(pair, r);
+        seen.push({ ...got, own: cursorsFrom(String(r.lo![0]), from) });
+        // The range after it is asked for without the caller asking (while the engine would record this one).
+        const next = String(2 * Number(r.hi![0]) - Number(r.lo![0]));
+        const until = Date.now() + 10_000;
+        while (cursorsFrom(String(r.hi![0]), from) === 0 && Date.now() < until)
+          await new Promise((done) => setTimeout(done, 10));
+        expect(cursorsFrom(String(r.hi![0]), from), `read ahead: ${r.hi![0]}–${next}`).toBe(1);
+      }
+    } finally {
+      // Closing waits for what is being read ahead (the range after the last).
+      await a.close();
+      await b.close();
+    }
+    expect(cursorsFrom("3001", 0)).toBe(1);
+    declares.mockRestore();
+    // Each range listed alone, by connectors that read nothing ahead of it.
+    for (const [i, r] of ranges.entries()) {
+      const [x, y] = open() as [
+        ReturnType<typeof openPostgresConnector>,
+        ReturnType<typeof openPostgresConnector>,
+      ];
+      try {
+        const alone = await list(await pairOf(x, y), r);
+        expect(alone.listed.length).toBeGreaterThan(40);
+        expect(seen[i]!.listed).toEqual(alone.listed);
+        expect(seen[i]!.told).toBe(alone.told);
+      } finally {
+        await x.close();
+        await y.close();
+      }
+    }
+    // The first range and the one after the skip opened their own cursor; the others were read ahead (their
+    // cursor opened before they were asked for) and opened none.
+    expect(seen.map((s) => s.own)).toEqual([1, 0, 0, 1, 0]);
+  }, 60_000);
+
   it("a closed pair keeps no connection holding the process open, the connections warmed for it included", async () => {
     const shape: RecordShape = {
       key: [{ name: "id", type: "integer" }],
