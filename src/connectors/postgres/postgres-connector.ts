@@ -30,7 +30,7 @@ import { checksumQuery, listedHash } from "./postgres-checksum-sql.js";
 import { applyConditionalWrites } from "./postgres-conditional-writes.js";
 import { PostgresListing } from "./postgres-listing.js";
 import { postgresNativeSignature, SERVER_FACTS_SQL } from "./postgres-native-hash.js";
-import { PairAhead, type PostgresPairSide, postgresPair, postgresPairRefusal } from "./postgres-pair-diff.js";
+import { type PostgresPairSide, postgresPair, postgresPairRefusal } from "./postgres-pair-diff.js";
 import {
   isPool,
   type PostgresClient,
@@ -498,9 +498,6 @@ export class PostgresConnector implements Connector {
    * database, columns of different types, a key column that may hold NULL or whose type the join cannot match
    * and order as Concord does, or a single connection (the cursor would hold it while records are fetched).
    */
-  /** The in-PostgreSQL pair's listing of the range it will likely compare next (see PairAhead). */
-  private readonly pairAhead = new PairAhead();
-
   readonly pairDiff: PairDiffCapability = {
     pair: async (shape, other) => {
       if (!(other instanceof PostgresConnector))
@@ -521,7 +518,6 @@ export class PostgresConnector implements Connector {
           stats: this.stats,
           count: (range) => this.count(shape, range),
           keyBounds: (range) => this.keyBounds(shape, range),
-          ahead: this.pairAhead,
         },
         here,
         there,
@@ -819,7 +815,6 @@ export class PostgresConnector implements Connector {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pairAhead.settled();
     await this.session.close();
   }
 }

@@ -160,75 +160,6 @@ export interface PostgresPairHost {
   count(range: KeyRange): Promise<number>;
   /** This replica's first and last keys in a range (two index probes), or null. */
   keyBounds(range: KeyRange): Promise<{ first: Key; last: Key } | null>;
-  /** The connector's listing of the range likely compared next (one per connector: pairs are made per comparison). */
-  readonly ahead?: PairAhead | undefined;
-}
-
-/** A range's listing read ahead: each half's one page of rows (as the cursor returns them) and the rows counted. */
-interface AheadListing {
-  readonly pages: readonly (readonly (string | null)[][])[];
-  readonly rows: number;
-}
-
-/**
- * The listing of the range a pair will most likely be asked to compare next, started as soon as a range's
- * listing ends: the server joins the next range while the engine classifies, records and reports the one
- * just listed, instead of the two taking turns. Taken only by a comparison running exactly the statements it
- * ran (same range, same halves, same page size): the rows are those statements' rows, read a little earlier.
- * Only a listing that fits in one page per half is kept, so no cursor or connection is held between
- * comparisons; any other (a guess that missed, a failure) is dropped and the comparison runs as it would
- * have. At most one listing is held: a page of rows per half.
- */
-export class PairAhead {
-  private pending:
-    | { readonly signature: string; readonly ready: Promise<AheadListing | undefined> }
-    | undefined;
-
-  /** The listing started for `signature`, if that is the one pending (undefined when it could not be kept); drops any other. */
-  async take(signature: string): Promise<AheadListing | undefined> {
-    const pending = this.pending;
-    this.pending = undefined;
-    if (!pending) return undefined;
-    // A listing for another range is left to end by itself (it closes its cursors after one page).
-    if (pending.signature !== signature) return undefined;
-    return pending.ready;
-  }
-
-  /** Starts `read` for `signature` unless a listing is pending already. */
-  start(signature: string, read: () => Promise<AheadListing | undefined>): void {
-    if (this.pending) return;
-    this.pending = { signature, ready: read().catch(() => undefined) };
-  }
-
-  /** Resolves once the pending listing, if any, has ended (its connections back in their pools). */
-  async settled(): Promise<void> {
-    await this.pending?.ready;
-  }
-}
-
-/** What identifies a listing: its statements and page size. */
-function listingSignature(
-  queries: readonly ({ text: string; values: unknown[] } | null)[],
-  batchSize: number,
-) {
-  return JSON.stringify([batchSize, queries]);
-}
-
-/**
- * The range after `range` of the same width, which the engine compares next when it cuts a range of one
- * integer key into equal pieces (integerSplit); undefined for any other range.
- */
-export function nextPiece(shape: RecordShape, range: KeyRange): KeyRange | undefined {
-  if (shape.key.length !== 1 || shape.key[0]!.type !== "integer" || !range.lo || !range.hi) return undefined;
-  const [lo] = range.lo;
-  const [hi] = range.hi;
-  if (lo === null || lo === undefined || hi === null || hi === undefined) return undefined;
-  try {
-    const width = BigInt(hi) - BigInt(lo);
-    return width > 0n ? { lo: range.hi, hi: [(BigInt(hi) + width).toString()] } : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -283,11 +214,14 @@ export function postgresPair(
    * listed at once, and their ranges keep them apart).
    */
   async function* listing(
-    pages: AsyncIterable<readonly (string | null)[][]> | Iterable<readonly (string | null)[][]>,
+    q: { text: string; values: unknown[] },
+    batchSize: number,
     counted: Promise<number>,
     order: { last: PairedKey["key"] | undefined },
     tally: { onlyHere: number; onlyThere: number },
+    spare: boolean,
   ): AsyncIterable<readonly PairedKey[]> {
+    const pages = host.session.cursor(what, q.text, q.values, Math.max(1, batchSize), { spare });
     for await (const page of pages) {
       await counted;
       const batch = page.map((row): PairedKey => {
@@ -319,12 +253,9 @@ export function postgresPair(
     ): AsyncIterable<readonly PairedKey[]> {
       const parts = (await pairHalvesOf(shape, range, (r) => host.keyBounds(r))) ?? [range];
       const queries = parts.map((r) => pairDiffSql(here, there, r));
-      const early = await host.ahead?.take(listingSignature(queries, batchSize));
       // Counted beside the joins on other connections of the pool (a pair needs two: see pairDiff), told
       // before the first batch.
-      const counting = early
-        ? Promise.resolve(early.rows)
-        : Promise.all(parts.map((r) => host.count(r))).then((n) => n.reduce((a, b) => a + b, 0));
+      const counting = Promise.all(parts.map((r) => host.count(r))).then((n) => n.reduce((a, b) => a + b, 0));
       counting.catch(() => undefined);
       let told = false;
       let rows = 0;
@@ -335,13 +266,9 @@ export function postgresPair(
         told = true;
       };
       const tally = { onlyHere: 0, onlyThere: 0 };
-      const lists = queries.map((q, i) => {
-        if (!q) return undefined;
-        const pages = early
-          ? [early.pages[i]!].filter((page) => page.length > 0)
-          : host.session.cursor(what, q.text, q.values, Math.max(1, batchSize), { spare: i === 1 });
-        return listing(pages, counting, { last: undefined }, tally);
-      });
+      const lists = queries.map((q, i) =>
+        q ? listing(q, batchSize, counting, { last: undefined }, tally, i === 1) : undefined,
+      );
       const [first, second] = lists;
       // The second half's join starts now, on the session's spare connection, while the first half is
       // listed; each of its batches is read one ahead of the caller, so memory holds one batch beyond the
@@ -380,41 +307,6 @@ export function postgresPair(
       await tell();
       // Both tables were read whole (within the range): the other's rows follow from what differed.
       host.stats.rowsScanned += 2 * rows - tally.onlyHere + tally.onlyThere;
-      readAhead(range, batchSize);
     },
   };
-
-  /** Starts listing the range likely compared after `range` (PairAhead), when there is one to guess. */
-  function readAhead(range: KeyRange, batchSize: number): void {
-    const next = host.ahead && nextPiece(shape, range);
-    if (!next) return;
-    const parts = pairHalves(shape, next) ?? [next];
-    const queries = parts.map((r) => pairDiffSql(here, there, r));
-    if (queries.some((q) => !q)) return;
-    const size = Math.max(1, batchSize);
-    host.ahead!.start(listingSignature(queries, batchSize), async () => {
-      const counting = Promise.all(parts.map((r) => host.count(r)));
-      counting.catch(() => undefined);
-      const pages = await Promise.all(
-        queries.map(async (q, i) => {
-          const cursor = host.session.cursor(what, q!.text, q!.values, size, { spare: i === 1 });
-          const it = cursor[Symbol.asyncIterator]();
-          const first = await it.next();
-          if (first.done) return [];
-          // A full page may have more behind it: its cursor is closed, and the comparison lists the range itself.
-          if (first.value.length >= size) {
-            await it.return?.(undefined);
-            return undefined;
-          }
-          // The cursor's transaction ends (ROLLBACK) and its connection goes back to its pool.
-          const end = await it.next();
-          return end.done ? first.value : undefined;
-        }),
-      );
-      const rows = (await counting).reduce((a, b) => a + b, 0);
-      return pages.every((p) => p !== undefined)
-        ? { pages: pages as (string | null)[][][], rows }
-        : undefined;
-    });
-  }
 }
