@@ -114,6 +114,28 @@ describe("canonicalJson's native path", () => {
     ["index-like names beside others", { "!": 1, 10: 2, 9: 3, nested: [{ 2: 1, " ": 0 }] }],
     ["a boxed string, number and boolean", [Object("ab"), Object(1), Object(true)]],
     [
+      "a boxed number and boolean alone (no member to send them to the walk)",
+      [Object(0), { b: Object(false) }],
+    ],
+    [
+      "objects already in order (used as is) around ones that are not",
+      {
+        a: { b: [{ y: 1, x: 2 }], c: 1 },
+        b: null,
+        c: undefined,
+        d: Object.assign(Object.create(null), { e: 1 }),
+      },
+    ],
+    [
+      "an instance of a class, members in order",
+      {
+        a: new (class {
+          x = 1;
+          y = [2];
+        })(),
+      },
+    ],
+    [
       "holes, NaN, -0 and functions in an array",
       Object.assign(new Array(6), { 1: Number.NaN, 2: -0, 3: () => 1, 4: Symbol("s") }),
     ],

@@ -120,13 +120,26 @@ function sortedCopy(value: unknown, ancestors: object[]): unknown {
       if (i > 0 && names[i - 1]! > names[i]!) sorted = false;
     }
     if (!sorted) names.sort();
-    const out = Object.create(null) as Record<string, unknown>;
-    for (const name of names) {
-      const c = sortedCopy(record[name], ancestors);
+    // An object whose members are already in order and need no copy themselves is used as is (as arrays are):
+    // JSON.stringify walks the same own enumerable members in the same order. Audit data built with its
+    // members in sorted order (execute-repairs, plan-record) so costs no copy per entry.
+    // Only a plain object: JSON.stringify would unbox a boxed primitive (`new Number(0)`), which the walk
+    // encodes as an object, and other objects are copied as before.
+    const proto: unknown = Object.getPrototypeOf(record);
+    const reusable = sorted && (proto === Object.prototype || proto === null);
+    let out = reusable ? undefined : (Object.create(null) as Record<string, unknown>);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const member = record[name];
+      const c = sortedCopy(member, ancestors);
       if (c === WALK) return WALK;
-      out[name] = c;
+      if (!out && c !== member) {
+        out = Object.create(null) as Record<string, unknown>;
+        for (let j = 0; j < i; j++) out[names[j]!] = record[names[j]!];
+      }
+      if (out) out[name] = c;
     }
-    copy = out;
+    copy = out ?? value;
   }
   ancestors.pop();
   return copy;
@@ -185,11 +198,37 @@ export function hashAuditEntry(
   content: AuditEntryContent,
   dataJson: string = canonicalJson(content.data),
 ): string {
+  return hashAuditFields(
+    prevHash,
+    content.seq,
+    content.ts,
+    content.runId,
+    content.type,
+    content.dataset,
+    content.key,
+    dataJson,
+  );
+}
+
+/**
+ * hashAuditEntry over the content's fields given one by one, so an appender hashes an entry without building
+ * a content object for it. `dataJson` must be `canonicalJson` of the entry's data.
+ */
+export function hashAuditFields(
+  prevHash: string,
+  seq: unknown,
+  ts: unknown,
+  runId: unknown,
+  type: unknown,
+  dataset: unknown,
+  key: unknown,
+  dataJson: string,
+): string {
   // The members in sorted order, so this is canonicalJson of the content without building a copy of it.
   const text =
-    `{"data":${dataJson},"dataset":${scalarJson(content.dataset)},"key":${scalarJson(content.key)}` +
-    `,"runId":${scalarJson(content.runId)},"seq":${scalarJson(content.seq)},"ts":${scalarJson(content.ts)}` +
-    `,"type":${scalarJson(content.type)}}`;
+    `{"data":${dataJson},"dataset":${scalarJson(dataset)},"key":${scalarJson(key)}` +
+    `,"runId":${scalarJson(runId)},"seq":${scalarJson(seq)},"ts":${scalarJson(ts)}` +
+    `,"type":${scalarJson(type)}}`;
   return hash("sha256", `${prevHash}\n${text}`, "hex");
 }
 

@@ -109,7 +109,8 @@ export function planRecord(input: PlanRecordInput): {
       type: "detected",
       dataset,
       key,
-      data: { class: d.class, observed, columns: div.columns, keyJson: keyToJson(input.shape.key, d.key) },
+      // The members in sorted order: canonicalJson encodes such an object without copying it.
+      data: { class: d.class, columns: div.columns, keyJson: keyToJson(input.shape.key, d.key), observed },
     });
     events.push({ ts: at, runId, type: "decided", dataset, key, data: decisionSummary(d) });
     if (d.action !== "escalate") continue;

@@ -265,18 +265,20 @@ async function executeBatch(
       type: outcome,
       dataset,
       key: keyId(t.key),
+      // The members in sorted order: canonicalJson encodes such an object without copying it.
       data: {
+        action: t.action,
+        after: t.next,
+        before: t.before,
+        // The names of the before/after images' positions.
+        columns,
+        ...(errors.has(t.id) ? { error } : {}),
+        expected: t.expected,
+        // The key typed as JSON output shows it.
+        keyJson: keyToJson(ctx.shape.key, t.key),
         repair: t.id,
         target,
-        action: t.action,
-        expected: t.expected,
         written: t.nextFingerprint,
-        // The key typed as JSON output shows it, and the names of the before/after images' positions.
-        keyJson: keyToJson(ctx.shape.key, t.key),
-        columns,
-        before: t.before,
-        after: t.next,
-        ...(errors.has(t.id) ? { error } : {}),
       },
     });
   }

@@ -3,7 +3,7 @@ import {
   type AuditEntry,
   type AuditEntryContent,
   GENESIS_HASH,
-  hashAuditEntry,
+  hashAuditFields,
 } from "../../core/audit-chain.js";
 import type { AuditFilter, AuditLog } from "../audit-log.js";
 import { type PreparedAudit, prepareAudit, storedEntry } from "../prepared-audit.js";
@@ -48,7 +48,8 @@ export class PostgresAuditLog implements AuditLog {
     const entries = prepared.map((p) => {
       seq++;
       // The data is hashed as its stored text (dataJson), never re-encoded.
-      const hash = hashAuditEntry(prevHash, { ...p.content, seq, data: undefined }, p.dataJson);
+      const e = p.content;
+      const hash = hashAuditFields(prevHash, seq, e.ts, e.runId, e.type, e.dataset, e.key, p.dataJson);
       const entry = storedEntry(p, seq, prevHash, hash);
       prevHash = hash;
       return { entry, row: auditRow(entry, p.dataJson) };

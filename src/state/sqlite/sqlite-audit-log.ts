@@ -3,7 +3,7 @@ import {
   type AuditEntry,
   type AuditEntryContent,
   GENESIS_HASH,
-  hashAuditEntry,
+  hashAuditFields,
 } from "../../core/audit-chain.js";
 import type { AuditFilter, AuditLog } from "../audit-log.js";
 import { type PreparedAudit, prepareAudit, storedEntry } from "../prepared-audit.js";
@@ -39,9 +39,10 @@ export class SqliteAuditLog implements AuditLog {
     const values: unknown[] = [];
     for (const p of prepared) {
       seq++;
-      // The data is hashed as its stored text (dataJson), never re-encoded.
-      const hash = hashAuditEntry(prevHash, { ...p.content, seq, data: undefined }, p.dataJson);
+      // The data is hashed as its stored text (dataJson), never re-encoded; the fields one by one, with no
+      // content object built per entry.
       const c = p.content;
+      const hash = hashAuditFields(prevHash, seq, c.ts, c.runId, c.type, c.dataset, c.key, p.dataJson);
       values.push(seq, c.ts, c.runId, c.type, c.dataset, c.key, p.dataJson, prevHash, hash);
       entries.push(storedEntry(p, seq, prevHash, hash));
       prevHash = hash;
