@@ -297,9 +297,13 @@ function timedOut(err: unknown): boolean {
   return err instanceof ConnectorError && err.timedOut === true;
 }
 
-/** `message` naming the replica once: connectors' own errors already start with its label. */
+/**
+ * `message` naming the replica once: connectors' own errors already start with its label (`replica:`, or
+ * `dataset.replica:` as the CLI and serve open them).
+ */
 function onReplica(target: string, message: string): string {
-  return message.startsWith(`${target}: `) ? message : `${target}: ${message}`;
+  const head = message.slice(0, message.indexOf(": "));
+  return head === target || head.endsWith(`.${target}`) ? message : `${target}: ${message}`;
 }
 
 async function writeAndVerify(
