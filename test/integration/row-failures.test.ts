@@ -266,6 +266,47 @@ describe.skipIf(!(await serviceAvailable(POSTGRES)))(
   },
 );
 
+describe.skipIf(!(await serviceAvailable(POSTGRES)))(
+  "an application writing a repaired row between the repair's write and its verification",
+  () => {
+    it("is superseded, not failed, naming what the row holds now; the application's value stays", async () => {
+      pair = makeReplicas(dir, 10);
+      const schema = await createPostgresTestSchema();
+      try {
+        await schema.admin.query(
+          `CREATE TABLE ${schema.table("items")} (id bigint PRIMARY KEY, name text NOT NULL, n bigint NOT NULL);
+           INSERT INTO ${schema.table("items")} SELECT i, 'stale-' || i, i FROM generate_series(1, 10) AS i`,
+        );
+        const pg = track(new PostgresConnector(schema.pool(), schema.table("items"), { label: "b" }));
+        // The application's UPDATE lands as soon as the repairs' batch committed, before the re-read.
+        const target = new Proxy(pg, {
+          get(t, prop, receiver) {
+            if (prop !== "applyWrites") return Reflect.get(t, prop, receiver);
+            return async (...args: Parameters<typeof pg.applyWrites>) => {
+              const outcomes = await t.applyWrites(...args);
+              await schema.admin.query(`UPDATE ${schema.table("items")} SET name = 'app' WHERE id = 4`);
+              return outcomes;
+            };
+          },
+        });
+        const tasks = await repairTasks(track(openReplica(pair.a, "a")), pg, 10);
+        const results = await execute(tasks, target);
+        expect(byOutcome(results)).toEqual({ applied: 9, superseded: 1 });
+        const four = results.find((r) => r.outcome === "superseded")!;
+        expect(four.key).toEqual(["4"]);
+        expect(four.error).toMatch(
+          /^b changed after the repair landed: it holds [0-9a-f]+, not the [0-9a-f]+ written \(another writer or a trigger\); compared again next run$/,
+        );
+        expect((await state.listRepairs({})).find((e) => e.key[0] === "4")?.outcome).toBe("superseded");
+        const { rows } = await schema.admin.query(`SELECT name FROM ${schema.table("items")} WHERE id = 4`);
+        expect(rows).toEqual([{ name: "app" }]);
+      } finally {
+        await schema.drop();
+      }
+    });
+  },
+);
+
 describe.skipIf(!(await serviceAvailable(MYSQL)))("a row the store refuses, MariaDB/MySQL target", () => {
   it("fails alone (a duplicate under a case-insensitive collation), and the rest of its batch is applied", async () => {
     pair = makeReplicas(dir, 30);
