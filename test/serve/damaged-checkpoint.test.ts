@@ -78,6 +78,16 @@ it("stops only its dataset; checkpoint drop starts it afresh", async () => {
     expect((await service.state.getRun(otherRun))[0]).toMatchObject({ status: "ok" });
     expect(await status("other")).toMatchObject({ error: null });
 
+    // While another process holds the dataset's pass, the drop is refused and changes nothing.
+    await service.state.acquireLease("pass:items", "elsewhere:1:x", Date.now(), 60_000);
+    const held = await runConcord(["checkpoint", "drop", "items", "-c", file], { cwd: dir });
+    expect(held.code).toBe(2);
+    expect(held.stderr).toBe(
+      "concord: checkpoint drop: dataset items: another process (elsewhere:1:x) is running its pass; abort it (POST /api/datasets/items/abort) instead\n",
+    );
+    expect((await service.state.getRun("run-cp"))[0]).toMatchObject({ status: "running" });
+    await service.state.releaseLease("pass:items", "elsewhere:1:x");
+
     const dropped = await runConcord(["checkpoint", "drop", "items", "-c", file, "--json"], { cwd: dir });
     expect(dropped.stderr).toBe("");
     expect(dropped.code).toBe(0);
