@@ -38,6 +38,12 @@ export async function runAuditVerify(options: AuditOptions, io: CliIo = processI
   const { stdout } = io;
   const session = await openSession({ config: options.config }, { readonly: true }, io);
   try {
+    // Anchors are checked with audit.anchor.publicKey: without it, --anchors would be ignored and the
+    // log reported intact unanchored, which is not what was asked.
+    if (options.anchors !== undefined && !session.config.audit.anchor)
+      throw new UsageError(
+        `--anchors ${options.anchors}: ${session.config.path} has no audit.anchor (its publicKey checks the anchors' signatures)`,
+      );
     const verdict = await verifyAudit(session.state, session.config.audit, { anchorsFile: options.anchors });
     if (options.json) stdout.write(`${JSON.stringify(jsonDoc(verdict))}\n`);
     else if (!verdict.ok) {

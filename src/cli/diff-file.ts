@@ -61,7 +61,13 @@ export class DiffFileWriter {
   commit(): void {
     closeSync(this.fd!);
     this.fd = undefined;
-    renameSync(this.tmp, this.path);
+    try {
+      renameSync(this.tmp, this.path);
+    } catch (err) {
+      // A directory (or an unwritable one) at the path: the complete file goes too, nothing is left.
+      rmSync(this.tmp, { force: true });
+      throw new UsageError(`--output ${this.path}: cannot write (${(err as NodeJS.ErrnoException).code})`);
+    }
   }
 
   /** Drops the temporary file (an error or Ctrl-C stopped the scan): nothing half-written is left. */

@@ -396,6 +396,21 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
       code = await (await import("./policy.js")).runPolicyDiff(from, to, opts, cli);
     });
 
+  const checkpoint = program
+    .command("checkpoint")
+    .description("the unfinished serve passes kept in the state store");
+  configOption(
+    checkpoint
+      .command("drop <dataset>")
+      .description(
+        "drop a dataset's checkpoint (a damaged one too): its next serve pass starts afresh, the old pass recorded failed",
+      ),
+  )
+    .option("--json", "print one JSON document on stdout")
+    .action(async (dataset: string, opts) => {
+      code = await (await import("./checkpoint.js")).runCheckpointDrop(dataset, opts, cli);
+    });
+
   configOption(
     program.command("rollback").description("undo the repairs of a run (or one repair), conditionally"),
   )

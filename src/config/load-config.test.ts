@@ -659,7 +659,7 @@ describe("parseConfig: alerts", () => {
     [
       "misspelt condition",
       '  - { when: "lagg > 30s", webhook: "https://h.example.com/x" }\n',
-      'alerts.0.when: unknown condition "lagg > 30s" (expected lag, escalations, replica-down, repair-failures, audit-broken, canary-rolled-back, slot-released)',
+      'alerts.0.when: unknown condition "lagg > 30s" (expected lag, escalations, replica-down, repair-failures, audit-broken, canary-rolled-back, slot-released, pass-failing)',
     ],
     [
       "lag without a unit",

@@ -22,6 +22,7 @@ describe("parseAlertCondition: valid", () => {
     ["replica-down", { kind: "replica-down" }, "replica-down"],
     [" audit-broken ", { kind: "audit-broken" }, "audit-broken"],
     ["canary-rolled-back", { kind: "canary-rolled-back" }, "canary-rolled-back"],
+    ["pass-failing", { kind: "pass-failing" }, "pass-failing"],
   ])("%j", (text, expected, canonical) => {
     const c = parseAlertCondition(text);
     expect(c).toEqual(expected);
@@ -32,7 +33,7 @@ describe("parseAlertCondition: valid", () => {
 
 describe("parseAlertCondition: invalid, one line naming the problem", () => {
   const expected =
-    "(expected lag, escalations, replica-down, repair-failures, audit-broken, canary-rolled-back, slot-released)";
+    "(expected lag, escalations, replica-down, repair-failures, audit-broken, canary-rolled-back, slot-released, pass-failing)";
   it.each<[string, string]>([
     ["lagg > 30s", `unknown condition "lagg > 30s" ${expected}`],
     ["", `empty condition ${expected}`],
@@ -167,6 +168,18 @@ describe("evaluateAlert", () => {
     expect(obs.map((o) => [o.replica, o.active])).toEqual([["pg", false]]);
     expect(incidents("slot-released", {}, snapshot)).toEqual([]);
     expect(() => parseAlertCondition("slot-released > 0")).toThrow(/takes no threshold/);
+  });
+
+  it("pass-failing holds per dataset while its last pass did not start or stopped, naming why", () => {
+    const first = snapshot.datasets[0]!.name;
+    const why = `${first}: cannot read its checkpoint: it was edited or damaged`;
+    const s: HealthSnapshot = {
+      ...snapshot,
+      datasets: snapshot.datasets.map((d, i) => (i === 0 ? { ...d, passError: why } : d)),
+    };
+    expect(incidents("pass-failing", {}, s)).toEqual([[`[0,${JSON.stringify(first)}]`, true, why]]);
+    expect(incidents("pass-failing", {}, snapshot)).toEqual([]);
+    expect(() => parseAlertCondition("pass-failing > 0")).toThrow(/takes no threshold/);
   });
 
   it("audit-broken holds when verification failed, and is unknown before any verification", () => {

@@ -22,7 +22,12 @@ export type AlertCondition =
    * A change feed's replication slot was released for lagging (more WAL than `maxLagBytes`, or invalidated
    * by the server) within the last SLOT_RELEASE_HOLD_MS; a whole pass covers the changes it dropped.
    */
-  | { readonly kind: "slot-released" };
+  | { readonly kind: "slot-released" }
+  /**
+   * A dataset's last pass did not start or stopped (a replica down, a damaged checkpoint): it backs off and
+   * tries again; resolved when a pass finishes.
+   */
+  | { readonly kind: "pass-failing" };
 
 /** How long a slot release keeps its alert firing (then it resolves unless the slot is released again). */
 export const SLOT_RELEASE_HOLD_MS = 15 * 60_000;
@@ -38,6 +43,7 @@ export const ALERT_CONDITION_KINDS: readonly AlertConditionKind[] = [
   "audit-broken",
   "canary-rolled-back",
   "slot-released",
+  "pass-failing",
 ];
 
 /** What `serve` knows about the system at one moment; the input of every alert rule. */
@@ -58,6 +64,8 @@ export interface HealthSnapshot {
     readonly canaryRolledBack?: boolean | undefined;
     /** Per watched replica, when its feed's replication slot was last released for lagging (ms). */
     readonly slotReleases?: Readonly<Record<string, number>> | undefined;
+    /** Why the dataset's last pass did not start or stopped (one line naming it); undefined: it finished. */
+    readonly passError?: string | undefined;
   }[];
 }
 
@@ -113,7 +121,8 @@ export function parseAlertCondition(text: string): AlertCondition {
     kind === "replica-down" ||
     kind === "audit-broken" ||
     kind === "canary-rolled-back" ||
-    kind === "slot-released"
+    kind === "slot-released" ||
+    kind === "pass-failing"
   ) {
     if (op !== undefined) throw new Error(`"${kind}" takes no threshold (write just "${kind}")`);
     return { kind };
@@ -147,6 +156,7 @@ export function formatAlertCondition(c: AlertCondition): string {
     case "audit-broken":
     case "canary-rolled-back":
     case "slot-released":
+    case "pass-failing":
       return c.kind;
   }
 }
@@ -272,6 +282,15 @@ export function observeAlert(
           };
         }),
       );
+    case "pass-failing":
+      return datasets.map((d) => ({
+        key: incidentKey(rule, d.name),
+        rule,
+        dataset: d.name,
+        value: d.passError !== undefined,
+        active: d.passError !== undefined,
+        summary: d.passError ?? `${d.name}: its last pass finished`,
+      }));
     case "audit-broken":
       if (snapshot.auditOk === undefined) return [];
       return [

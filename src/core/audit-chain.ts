@@ -24,7 +24,8 @@ export type AuditEventType =
   | "policy-approval-requested"
   | "policy-approval"
   | "policy-approved"
-  | "candidate-promoted";
+  | "candidate-promoted"
+  | "checkpoint-dropped";
 
 /** The hashed part of an audit entry. */
 export interface AuditEntryContent {

@@ -299,9 +299,13 @@ function timedOut(err: unknown): boolean {
   return err instanceof ConnectorError && err.timedOut === true;
 }
 
-/** `message` naming the replica once: connectors' own errors already start with its label. */
+/**
+ * `message` naming the replica once: connectors' own errors already start with its label (`replica:`, or
+ * `dataset.replica:` as the CLI and serve open them).
+ */
 function onReplica(target: string, message: string): string {
-  return message.startsWith(`${target}: `) ? message : `${target}: ${message}`;
+  const head = message.slice(0, message.indexOf(": "));
+  return head === target || head.endsWith(`.${target}`) ? message : `${target}: ${message}`;
 }
 
 async function writeAndVerify(
@@ -355,6 +359,15 @@ async function writeAndVerify(
     }
     if (w.outcome === "superseded") return "superseded";
     const fp = now.get(keyId(t.key)) ?? null;
+    if (fp !== t.nextFingerprint && fp !== t.expected) {
+      // Neither what was written nor what it replaced: another writer (or a trigger) changed the record after
+      // this conditional write landed. Nothing was overwritten; the next run compares the record as it is.
+      errors.set(
+        t.id,
+        `${target} changed after the repair landed: it holds ${fp ?? "no record"}, not the ${t.nextFingerprint ?? "absence"} written (another writer or a trigger); compared again next run`,
+      );
+      return "superseded";
+    }
     if (fp !== t.nextFingerprint) {
       errors.set(
         t.id,

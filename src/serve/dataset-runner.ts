@@ -81,6 +81,8 @@ export class DatasetRunner {
   private running: Promise<void> | undefined;
   private progress: DatasetStatus["progress"];
   private backoffMs = 0;
+  /** Why the last pass did not start or stopped (a line naming the dataset); cleared when a pass finishes. */
+  private lastError: string | undefined;
   private nextRunAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -324,7 +326,17 @@ export class DatasetRunner {
     // A rollout resumes where it stood before the restart (and its rolled-back alert holds).
     const c = this.ds.candidate;
     if (c?.mode === "canary") await this.canary.load(c);
-    const cp = await this.deps.state.getCheckpoint(this.ds.name);
+    let cp: Awaited<ReturnType<StateStore["getCheckpoint"]>>;
+    try {
+      cp = await this.deps.state.getCheckpoint(this.ds.name);
+    } catch (err) {
+      // A damaged checkpoint stops this dataset only: it backs off and reads the checkpoint again each time,
+      // so it starts once an operator dropped it (`concord checkpoint drop`); the other datasets run meanwhile.
+      this.failed(`${this.ds.name}: cannot read its checkpoint: ${message(err)}`);
+      this.backOff(this.ds.mode);
+      if (this.ds.probe) this.probe.schedule(0);
+      return;
+    }
     if (cp) this.schedule(0, cp.mode.replace(/^queue:/, "") as PassMode);
     else if (this.ds.scheduleMs !== undefined) this.schedule(0, this.ds.mode);
     else if (this.cron) {
@@ -353,7 +365,17 @@ export class DatasetRunner {
       throw new TriggerError("busy", `dataset ${this.ds.name} is replaying its change log`);
     if (this.busy) throw new TriggerError("busy", `dataset ${this.ds.name} is already running a pass`);
     clearTimeout(this.timer);
-    const runId = await this.runIdFor(mode);
+    let runId: string;
+    try {
+      runId = await this.runIdFor(mode);
+    } catch (err) {
+      // The schedule goes on (backing off) whatever the trigger's answer.
+      this.failed(`${this.ds.name}: cannot read its checkpoint: ${message(err)}`);
+      this.backOff(mode);
+      if (err instanceof Error && err.name === "StateStoreError")
+        throw new TriggerError("damaged-checkpoint", this.lastError!);
+      throw err;
+    }
     this.launch(mode, runId);
     return runId;
   }
@@ -417,6 +439,7 @@ export class DatasetRunner {
             : this.backoffMs > 0
               ? "backing-off"
               : "idle",
+      error: this.lastError ?? null,
       progress: this.running !== undefined ? this.progress : undefined,
       nextRunAt: this.busy ? undefined : this.nextRunAt,
       lastRun: last,
@@ -468,7 +491,7 @@ export class DatasetRunner {
       void this.runIdFor(mode).then(
         (runId) => this.launch(mode, runId),
         (err) => {
-          this.deps.log(`${this.ds.name}: cannot read its checkpoint: ${message(err)}`);
+          this.failed(`${this.ds.name}: cannot read its checkpoint: ${message(err)}`);
           this.backOff(mode);
         },
       );
@@ -484,6 +507,7 @@ export class DatasetRunner {
       .then(
         (finished) => {
           this.backoffMs = 0;
+          this.lastError = undefined;
           if (!finished || this.stopping) return;
           const now = this.deps.now();
           const next = this.untilNext(now);
@@ -501,7 +525,7 @@ export class DatasetRunner {
             if (next !== undefined && !this.stopping) this.schedule(next, this.ds.mode, now);
             return;
           }
-          this.deps.log(`${this.ds.name}: pass ${runId} stopped: ${message(err)}`);
+          this.failed(`${this.ds.name}: pass ${runId} stopped: ${message(err)}`);
           this.backOff(mode);
         },
       )
@@ -513,6 +537,18 @@ export class DatasetRunner {
         this.deps.onPassEnd?.();
         this.deps.onChange?.();
       });
+  }
+
+  /** Why the last pass did not start or stopped, until a pass finishes (the `pass-failing` alert). */
+  get passError(): string | undefined {
+    return this.lastError;
+  }
+
+  /** Logs why the dataset's pass did not run or stopped, and keeps it for the status until a pass finishes. */
+  private failed(line: string): void {
+    this.lastError = line;
+    this.deps.log(line);
+    this.deps.onChange?.();
   }
 
   private backOff(mode: PassMode): void {

@@ -52,6 +52,11 @@ export interface DatasetStatus {
   readonly intensity: number;
   /** `paused`: a pass is under way but waits between segments until resumed (or aborted). */
   readonly state: "idle" | "running" | "paused" | "replaying" | "backing-off";
+  /**
+   * Why the dataset's last pass did not start or stopped, one line naming the dataset (a replica down, a
+   * damaged checkpoint: `concord checkpoint drop` starts it afresh); null once a pass finished since.
+   */
+  readonly error: string | null;
   /** While running: segments finished of the pass, and how many there are. */
   readonly progress?:
     | { readonly done: number; readonly segments: number; readonly runId: string }
@@ -233,7 +238,8 @@ export class TriggerError extends Error {
       | "idle"
       | "standby"
       | "bad-replica"
-      | "not-replay",
+      | "not-replay"
+      | "damaged-checkpoint",
     message: string,
   ) {
     super(message);

@@ -255,6 +255,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
         lastRunFailedRepairs: r.lastFailed,
         canaryRolledBack: r.canaryRolledBack(),
         slotReleases: watchers.find((w) => w.ds.name === r.ds.name)?.slotReleases,
+        passError: r.passError,
       })),
     };
   };

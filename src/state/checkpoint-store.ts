@@ -30,6 +30,9 @@ export interface CheckpointStore {
   /** The dataset's unfinished pass, if any. */
   getCheckpoint(dataset: string): Promise<Checkpoint | undefined>;
   putCheckpoint(checkpoint: Checkpoint): Promise<void>;
-  /** Removes the dataset's checkpoint (the pass finished). */
-  deleteCheckpoint(dataset: string): Promise<void>;
+  /**
+   * Removes the dataset's checkpoint (the pass finished, or an operator dropped it) and returns the run id it
+   * named, read from the row as stored: a damaged checkpoint, which `getCheckpoint` refuses, is removed too.
+   */
+  deleteCheckpoint(dataset: string): Promise<string | undefined>;
 }

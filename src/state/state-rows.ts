@@ -338,7 +338,7 @@ export function checkpointRow(c: Checkpoint): CheckpointRow {
 export function toCheckpoint(r: CheckpointRow): Checkpoint {
   const refuse = (what: string) =>
     new StateStoreError(
-      `the state store's checkpoint of dataset ${r.dataset} (run ${r.run_id}) ${what}: it was edited or damaged; delete that checkpoints row to start the pass afresh`,
+      `the state store's checkpoint of dataset ${r.dataset} (run ${r.run_id}) ${what}: it was edited or damaged; \`concord checkpoint drop ${r.dataset}\` starts the pass afresh`,
     );
   const parse = (column: "bounds" | "totals"): unknown => {
     try {

@@ -163,6 +163,14 @@ const INTACT = "Audit log intact: 4 entries, every hash chains to the one before
 const LEDGER = "Ledger agrees: 3 settled repairs, each with its audit entry.\n";
 
 describe("concord audit verify: the ledger against the audit", () => {
+  it("refuses --anchors when the config has no audit.anchor to check them with (not ignored)", async () => {
+    const s = await setup({ anchored: false });
+    await expect(verify(s, { anchors: join(s.dir, "anchors.jsonl") })).rejects.toThrow(
+      `--anchors ${join(s.dir, "anchors.jsonl")}: ${s.config} has no audit.anchor (its publicKey checks the anchors' signatures)`,
+    );
+    expect((await verify(s)).code).toBe(0);
+  });
+
   it("passes when every settled repair has its audit entry, and says the log is not anchored", async () => {
     const s = await setup({ anchored: false });
     expect(await verify(s)).toEqual({

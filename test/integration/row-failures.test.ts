@@ -165,7 +165,12 @@ describe.skipIf(!(await serviceAvailable(POSTGRES)))("a row the store refuses, P
       expect(byOutcome(results)).toEqual({ applied: 38, failed: 2 });
       const failed = results.filter((r) => r.outcome === "failed");
       expect(failed.map((r) => r.key)).toEqual([["12"], ["31"]]);
-      for (const r of failed) expect(r.error).toMatch(/violates check constraint .*SQLSTATE 23514/);
+      for (const [r, k] of failed.map((r, i) => [r, ["12", "31"][i]] as const))
+        expect(r.error).toMatch(
+          new RegExp(
+            `^b: conditional write refused: column name \\(text\\) cannot store ".*" at key \\["${k}"\\]: new row for relation "items" violates check constraint "items_name_check"$`,
+          ),
+        );
       const { rows } = await schema.admin.query(
         `SELECT count(*)::int AS n FROM ${schema.table("items")} WHERE name LIKE 'item-%'`,
       );
@@ -207,6 +212,98 @@ describe.skipIf(!(await serviceAvailable(POSTGRES)))(
         }
       },
     );
+  },
+);
+
+describe.skipIf(!(await serviceAvailable(POSTGRES)))(
+  "a PostgreSQL CHECK constraint (the table's, or a column's domain's) refusing a repair",
+  () => {
+    const LONG = '"a name far too long for the target"';
+    it.each<[string, (schema: string) => string, (schema: string) => string]>([
+      [
+        "a domain's check",
+        (q) => `CREATE DOMAIN ${q}.short_name AS text CHECK (length(VALUE) <= 12);
+          CREATE TABLE ${q}.items (id bigint PRIMARY KEY, name ${q}.short_name NOT NULL, n bigint NOT NULL)`,
+        (q) =>
+          `column name (${q}.short_name) cannot store ${LONG} at key ["12"]: value for domain ${q}.short_name violates check constraint "short_name_check"`,
+      ],
+      [
+        "a table check on one column",
+        (q) =>
+          `CREATE TABLE ${q}.items (id bigint PRIMARY KEY, name text NOT NULL CONSTRAINT name_short CHECK (length(name) <= 12), n bigint NOT NULL)`,
+        () =>
+          `column name (text) cannot store ${LONG} at key ["12"]: new row for relation "items" violates check constraint "name_short"`,
+      ],
+      [
+        "a table check on two columns",
+        (q) =>
+          `CREATE TABLE ${q}.items (id bigint PRIMARY KEY, name text NOT NULL, n bigint NOT NULL, CONSTRAINT short_or_negative CHECK (length(name) <= 12 OR n < 0))`,
+        () =>
+          `check constraint "short_or_negative" on columns name, n refused the row at key ["12"]: new row for relation "items" violates check constraint "short_or_negative"`,
+      ],
+    ])("%s: the row fails naming its column (or columns) and key", async (_, ddl, why) => {
+      pair = makeReplicas(dir, 40);
+      rename(pair.a, { 12: "a name far too long for the target" });
+      const schema = await createPostgresTestSchema();
+      try {
+        const q = `"${schema.name}"`;
+        await schema.admin.query(
+          `${ddl(q)}; INSERT INTO ${schema.table("items")} SELECT i, 'stale-' || i, i FROM generate_series(1, 40) AS i`,
+        );
+        const target = track(new PostgresConnector(schema.pool(), schema.table("items"), { label: "b" }));
+        const tasks = await repairTasks(track(openReplica(pair.a, "a")), target, 40);
+        const results = await execute(tasks, target);
+        expect(byOutcome(results)).toEqual({ applied: 39, failed: 1 });
+        const failed = results.find((r) => r.outcome === "failed")!;
+        expect(failed.key).toEqual(["12"]);
+        expect(failed.error).toBe(`b: conditional write refused: ${why(schema.name)}`);
+        const { rows } = await schema.admin.query(`SELECT name FROM ${schema.table("items")} WHERE id = 12`);
+        expect(rows).toEqual([{ name: "stale-12" }]);
+      } finally {
+        await schema.drop();
+      }
+    });
+  },
+);
+
+describe.skipIf(!(await serviceAvailable(POSTGRES)))(
+  "an application writing a repaired row between the repair's write and its verification",
+  () => {
+    it("is superseded, not failed, naming what the row holds now; the application's value stays", async () => {
+      pair = makeReplicas(dir, 10);
+      const schema = await createPostgresTestSchema();
+      try {
+        await schema.admin.query(
+          `CREATE TABLE ${schema.table("items")} (id bigint PRIMARY KEY, name text NOT NULL, n bigint NOT NULL);
+           INSERT INTO ${schema.table("items")} SELECT i, 'stale-' || i, i FROM generate_series(1, 10) AS i`,
+        );
+        const pg = track(new PostgresConnector(schema.pool(), schema.table("items"), { label: "b" }));
+        // The application's UPDATE lands as soon as the repairs' batch committed, before the re-read.
+        const target = new Proxy(pg, {
+          get(t, prop, receiver) {
+            if (prop !== "applyWrites") return Reflect.get(t, prop, receiver);
+            return async (...args: Parameters<typeof pg.applyWrites>) => {
+              const outcomes = await t.applyWrites(...args);
+              await schema.admin.query(`UPDATE ${schema.table("items")} SET name = 'app' WHERE id = 4`);
+              return outcomes;
+            };
+          },
+        });
+        const tasks = await repairTasks(track(openReplica(pair.a, "a")), pg, 10);
+        const results = await execute(tasks, target);
+        expect(byOutcome(results)).toEqual({ applied: 9, superseded: 1 });
+        const four = results.find((r) => r.outcome === "superseded")!;
+        expect(four.key).toEqual(["4"]);
+        expect(four.error).toMatch(
+          /^b changed after the repair landed: it holds [0-9a-f]+, not the [0-9a-f]+ written \(another writer or a trigger\); compared again next run$/,
+        );
+        expect((await state.listRepairs({})).find((e) => e.key[0] === "4")?.outcome).toBe("superseded");
+        const { rows } = await schema.admin.query(`SELECT name FROM ${schema.table("items")} WHERE id = 4`);
+        expect(rows).toEqual([{ name: "app" }]);
+      } finally {
+        await schema.drop();
+      }
+    });
   },
 );
 

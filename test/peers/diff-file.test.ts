@@ -3,7 +3,7 @@
  * `repair --from FILE` repairs only the entries whose replicas still hold what the file says — each write
  * conditional, audited, idempotent — and reports the stale ones (changed since, or agreeing now).
  */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, it } from "vitest";
@@ -185,6 +185,14 @@ describe.concurrent("scan --output and repair --from", () => {
     expect(
       expectOneLineError(await runConcord(["scan", "--output", "no/such/dir/d.jsonl"], { cwd: dir }), expect),
     ).toBe(`concord: --output ${join(dir, "no/such/dir/d.jsonl")}: cannot write (ENOENT)`);
+    // A directory in the way is found when the complete file is put in place: one line, no temporary left.
+    mkdirSync(join(dir, "taken"));
+    const taken = await runConcord(["scan", "--output", "taken"], { cwd: dir });
+    expect(taken.code).toBe(2);
+    expect(expectOneLineError(taken, expect)).toBe(
+      `concord: --output ${join(dir, "taken")}: cannot write (EISDIR)`,
+    );
+    expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 });
 

@@ -44,7 +44,9 @@ import { hopSplitSql, windowSplitSql } from "./postgres-split.js";
 import { type PgTableMeta, readPostgresTableMeta, readPostgresTableStamp } from "./postgres-table-meta.js";
 import { printPostgresWrites } from "./postgres-write-print.js";
 import {
+  diagnoseCheckViolation,
   diagnoseDataException,
+  isCheckViolation,
   isDataException,
   refusedReadback,
   refusedWrite,
@@ -795,6 +797,13 @@ export class PostgresConnector implements Connector {
         // Which value? Cast them one by one (outside the failed transaction) to name its column.
         const why = await this.session
           .withClient((run) => diagnoseDataException(s, writes, run))
+          .catch(() => undefined);
+        if (why) throw this.error("conditional write refused", new WriteRefusal(why));
+      }
+      if (isCheckViolation(err)) {
+        // Which column and key? The catalog names a table check's columns; a domain's, its values cast alone.
+        const why = await this.session
+          .withClient((run) => diagnoseCheckViolation(s, writes, err, run))
           .catch(() => undefined);
         if (why) throw this.error("conditional write refused", new WriteRefusal(why));
       }

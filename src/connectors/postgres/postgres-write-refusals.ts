@@ -192,6 +192,60 @@ export async function diagnoseDataException(
   return one && cannotStore(s.native[one.i]!, all[one.i]!.type, one.v, one.why);
 }
 
+/** SQLSTATE 23514: a CHECK constraint refused a row (the table's) or a value (a column's domain's). */
+export function isCheckViolation(err: unknown): boolean {
+  return errorCode(err) === "23514";
+}
+
+/**
+ * After a batch failed with a CHECK violation, the one-line reason naming the column (or columns), the value
+ * and the key where they can be told, followed by PostgreSQL's message: a domain's check by casting the
+ * batch's values one by one to find the refused one; a table's check by reading the columns its constraint
+ * covers from the catalog (`pg_constraint.conkey`), the value and key being the write's when the batch has
+ * one write (the executor sends a refused batch's writes alone). Undefined when neither can be told.
+ */
+export async function diagnoseCheckViolation(
+  s: PostgresShapeSql,
+  writes: readonly ConditionalWrite[],
+  err: unknown,
+  run: RunQuery,
+): Promise<string | undefined> {
+  const why = errorMessage(err).split("\n")[0]!;
+  const { constraint, dataType } = err as { constraint?: unknown; dataType?: unknown };
+  const all = [...s.shape.key, ...s.shape.columns];
+  const written = writes.filter((w) => w.next !== null);
+  if (typeof dataType === "string" && dataType !== "") {
+    const one = await firstRefusedValue(
+      s,
+      written,
+      all.map((_, i) => i),
+      run,
+      isRefusedValue,
+      (i, v) => [
+        `SELECT (${nativeSql("$1::text", s.native[i]!)})::text`,
+        [postgresWriteValue(s.native[i]!, all[i]!.type, v)],
+      ],
+    );
+    return one && cannotStoreAt(s.native[one.i]!, all[one.i]!.type, one.v, one.w.key, one.why);
+  }
+  if (typeof constraint !== "string" || constraint === "") return undefined;
+  const rows = await run(
+    `SELECT a.attname FROM pg_constraint c
+       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+     WHERE c.conrelid = $1::regclass AND c.conname = $2 AND c.contype = 'c' ORDER BY a.attnum`,
+    [s.table, constraint],
+  );
+  const names = rows.map((r) => String(r[0]));
+  const w = written.length === 1 ? written[0]! : undefined;
+  const at = w ? ` at key ${JSON.stringify(w.key)}` : "";
+  const i = names.length === 1 ? all.findIndex((_, j) => s.native[j]!.name === names[0]) : -1;
+  const v = w && i >= 0 ? valueAt(w, s, i) : null;
+  if (w && i >= 0 && v !== null) return cannotStoreAt(s.native[i]!, all[i]!.type, v, w.key, why);
+  if (names.length === 0) return `check constraint "${constraint}" refused the row${at}: ${why}`;
+  const columns = `column${names.length === 1 ? "" : "s"} ${names.join(", ")}`;
+  return `check constraint "${constraint}" on ${columns} refused the row${at}: ${why}`;
+}
+
 /**
  * The first value of `writes` in shape columns `columns` (key columns first) whose cast `probe` (a statement
  * and its parameters) fails with an error `refused` says is the value's, with the error's first line; values

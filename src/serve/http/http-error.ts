@@ -40,6 +40,7 @@ const TRIGGER_STATUS: Record<TriggerError["kind"], number> = {
   standby: 503,
   "bad-replica": 400,
   "not-replay": 409,
+  "damaged-checkpoint": 409,
 };
 
 /** One line, at most 300 characters, credentials redacted. */

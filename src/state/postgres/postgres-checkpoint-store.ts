@@ -26,7 +26,11 @@ export class PostgresCheckpointStore implements CheckpointStore {
     );
   }
 
-  async deleteCheckpoint(dataset: string): Promise<void> {
-    await this.db.query(`DELETE FROM ${this.db.t.checkpoints} WHERE dataset = $1`, [dataset]);
+  async deleteCheckpoint(dataset: string): Promise<string | undefined> {
+    const [row] = await this.db.query<{ run_id: string }>(
+      `DELETE FROM ${this.db.t.checkpoints} WHERE dataset = $1 RETURNING run_id`,
+      [dataset],
+    );
+    return row?.run_id;
   }
 }

@@ -25,7 +25,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
       .run(checkpointRow(checkpoint));
   }
 
-  async deleteCheckpoint(dataset: string): Promise<void> {
-    this.s.prepare("DELETE FROM checkpoints WHERE dataset = ?").run(dataset);
+  async deleteCheckpoint(dataset: string): Promise<string | undefined> {
+    const row = this.s.prepare("DELETE FROM checkpoints WHERE dataset = ? RETURNING run_id").get(dataset) as
+      | { run_id: string }
+      | undefined;
+    return row?.run_id;
   }
 }

@@ -40,13 +40,13 @@ export function checkpointStoreCases({ open, sql }: StateStoreCase): void {
       const other = await open();
       expect(await other.getCheckpoint("users")).toEqual(replaced);
 
-      await store.deleteCheckpoint("users");
+      expect(await store.deleteCheckpoint("users")).toBe("run-2");
       expect(await other.getCheckpoint("users")).toBeUndefined();
       expect(await other.getCheckpoint("orders")).toEqual(
         checkpoint("orders", { bounds: [], done: 0, totals: null }),
       );
-      await store.deleteCheckpoint("users");
-      await store.deleteCheckpoint("never");
+      expect(await store.deleteCheckpoint("users")).toBeUndefined();
+      expect(await store.deleteCheckpoint("never")).toBeUndefined();
       expect(await store.getCheckpoint("never")).toBeUndefined();
     });
 
@@ -66,8 +66,11 @@ export function checkpointStoreCases({ open, sql }: StateStoreCase): void {
       );
       expect(err?.name).toBe("StateStoreError");
       expect(err?.message).toBe(
-        `the state store's checkpoint of dataset users (run run-9) ${what}: it was edited or damaged; delete that checkpoints row to start the pass afresh`,
+        `the state store's checkpoint of dataset users (run run-9) ${what}: it was edited or damaged; \`concord checkpoint drop users\` starts the pass afresh`,
       );
+      // The damaged row is dropped all the same, naming the run it held.
+      expect(await store.deleteCheckpoint("users")).toBe("run-9");
+      expect(await store.getCheckpoint("users")).toBeUndefined();
     });
   });
 }
