@@ -12,8 +12,10 @@ import type { StateStore } from "../state/state-store.js";
  * run closes them when they no longer hold. Memory: the dataset's open escalations, as one listing held them.
  */
 export class OpenEscalations {
-  /** Undefined until first read. A run records its pieces one at a time, so reads never overlap. */
+  /** Undefined until first read. */
   private open: Map<string, EscalationRecord> | undefined;
+  /** The first read while it is under way: pieces recorded at once (a worker's jobs of one pass) share it. */
+  private reading: Promise<void> | undefined;
 
   constructor(
     private readonly state: Pick<StateStore, "listEscalations">,
@@ -22,11 +24,18 @@ export class OpenEscalations {
 
   /** The dataset's open escalations, in list order (oldest first, then as opened). */
   async current(): Promise<readonly EscalationRecord[]> {
-    if (!this.open) {
-      const list = await this.state.listEscalations({ status: "open", dataset: this.dataset });
-      this.open = new Map(list.map((e) => [e.id, e]));
-    }
-    return [...this.open.values()];
+    this.reading ??= this.state.listEscalations({ status: "open", dataset: this.dataset }).then(
+      (list) => {
+        this.open = new Map(list.map((e) => [e.id, e]));
+      },
+      (err: unknown) => {
+        // Read again by the next piece.
+        this.reading = undefined;
+        throw err;
+      },
+    );
+    await this.reading;
+    return [...(this.open ?? new Map<string, EscalationRecord>()).values()];
   }
 
   /** Escalations the run opened (or opened again). */

@@ -8,6 +8,7 @@ import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { WriteGuard } from "../execute/write-guard.js";
 import { CandidateDecider } from "./candidate-decider.js";
 import { datasetPolicy, describeDataset } from "./describe-dataset.js";
+import type { OpenEscalations } from "./open-escalations.js";
 import { unsettledKeys } from "./retry-set.js";
 import type { OpenReplica } from "./run-context.js";
 import { type RunDeps, runDecisionContext, type SegmentOutcome } from "./run-dataset.js";
@@ -28,6 +29,16 @@ export interface SegmentJobOptions {
   readonly resolved?: ResolvedShape | undefined;
   /** Heartbeat period on the pass's run while the segment runs (default 10 s; 0: none). */
   readonly heartbeatMs?: number;
+  /**
+   * Write the segment's divergent-key marks with its repairs' last writes, in one transaction
+   * (`SegmentInput.mark`), for a caller that marks each segment (`markSegment` then sends nothing of its own).
+   */
+  readonly mark?: boolean;
+  /**
+   * The pass's open escalations as this worker keeps them across its jobs of the pass (read once, kept by its
+   * own openings and closings, as a single-process run keeps them); without it each job lists them.
+   */
+  readonly escalations?: OpenEscalations | undefined;
 }
 
 /** A finished segment job: the result for the coordinator, and the segment's work for the worker's observers. */
@@ -106,7 +117,13 @@ export async function runSegmentJob(
     const segment = await runSegment({
       ds,
       replicas,
-      ctx: { runId: job.runId, state, now, command: `worker ${job.mode}` },
+      ctx: {
+        runId: job.runId,
+        state,
+        now,
+        command: `worker ${job.mode}`,
+        ...(options.escalations ? { escalations: options.escalations } : {}),
+      },
       resolved,
       policy,
       canary,
@@ -119,6 +136,7 @@ export async function runSegmentJob(
         kept?.run.guard !== undefined || (policy !== undefined && job.mode !== "repair" && (await tripped())),
       latch: tripped,
       repairMode: ds.repairMode ?? "all",
+      ...(options.mark ? { mark: true } : {}),
       ...(job.keys && job.expected ? { expected: new Map(job.expected) } : {}),
       // A range job's segment bounds place its evidence in the pass's key ranges (a key job has none).
       ...(cp ? { bounds: cp.bounds } : {}),

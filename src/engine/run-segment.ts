@@ -14,7 +14,9 @@ import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { RepairResult, RepairTask } from "../execute/execute-repairs.js";
 import type { WriteGuard } from "../execute/write-guard.js";
 import { placeInSegments, repairEvidence, segmentOfKey } from "../learning/evidence-of-run.js";
+import type { StageWrites } from "../state/stage-writer.js";
 import { stageIsEmpty } from "../state/state-store.js";
+import { divergentMarks } from "./divergent-marks.js";
 import type { FeedImages } from "./fetch-observations.js";
 import { type Canary, type DatasetPlan, isRepairable, planDataset } from "./plan-dataset.js";
 import { recordPlan } from "./record-plan.js";
@@ -42,6 +44,11 @@ export interface SegmentWork {
   readonly stale: readonly StaleEntry[];
   /** With `print` (dry-run): what each planned write would run on its target, in task order. */
   readonly printed: readonly PrintedWrite[];
+  /**
+   * With `mark`, once the repairs' last writes are in: the divergent-key marks were written with them, and
+   * these are the keys taken back with their first-seen times (`StageResult.taken`). Undefined otherwise.
+   */
+  readonly marked?: ReadonlyMap<string, number> | undefined;
 }
 
 /** A key of a diff file that a run left alone: the replicas changed since the file was written. */
@@ -95,6 +102,11 @@ export interface SegmentInput {
   readonly expected?: ExpectedState | undefined;
   /** Dry-run: also render each planned write as its target would run it (`repair --print`). */
   readonly print?: boolean;
+  /**
+   * Repair: write the segment's divergent-key marks (`divergentMarks`) in the same transaction as the repairs'
+   * versions and evidence, instead of one of their own after the segment (`work.marked` says they were).
+   */
+  readonly mark?: boolean;
   /**
    * The run's segment cut points (segment i is [bounds[i-1], bounds[i])), which place evidence in its key
    * range; undefined for a list of keys (the range is then unknown).
@@ -265,8 +277,10 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     ...(input.repairMode ? { repairMode: input.repairMode } : {}),
   });
   const divergent = new Map(scan.divergences.map((d) => [keyId(d.key), d]));
-  // What the repairs leave to remember, in one transaction: the versions they wrote and their evidence.
-  const after = {
+  const marks = input.mark ? divergentMarks({ scan: scanned, results }) : undefined;
+  // What the repairs leave to remember, in one transaction: the versions they wrote and their evidence (and
+  // with `mark` the segment's divergent-key marks, which a separate transaction wrote after it until now).
+  const after: StageWrites = {
     versions: versions ? [versions] : [],
     evidence: repairEvidence({
       dataset: ds.name,
@@ -276,8 +290,11 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
       placeOf: placeInSegments(scan.shape, input.bounds, policy),
       decidedAt,
     }),
+    ...(marks
+      ? { divergent: { dataset: ds.name, mark: marks.mark, take: marks.converged, at: ctx.now() } }
+      : {}),
   };
-  if (!stageIsEmpty(after)) await ctx.state.recordStage(after);
+  const marked = stageIsEmpty(after) ? new Map<string, number>() : (await ctx.state.recordStage(after)).taken;
   addCounts(
     t.repairs,
     results.reduce<Record<string, number>>((m, r) => {
@@ -293,7 +310,10 @@ export async function runSegment(input: SegmentInput): Promise<SegmentResult> {
     plan.decisions.filter((d) => d.action === "escalate").length +
     results.filter((r) => r.outcome === "superseded" || r.outcome === "failed").length +
     unsettled;
-  return done({ ...base, plan, tasks, recorded: true, opened, results }, unsettled === 0);
+  return done(
+    { ...base, plan, tasks, recorded: true, opened, results, ...(marks ? { marked } : {}) },
+    unsettled === 0,
+  );
 }
 
 /**

@@ -3,8 +3,7 @@
  * samples in the state store (`markSegment`, the same in a single-process pass, on a worker of a distributed
  * one and after a change-feed check), and serve's metrics of it (`recordSegment`).
  */
-import { keyId } from "../core/model.js";
-import { isRepairable } from "../engine/plan-dataset.js";
+import { divergentMarks } from "../engine/divergent-marks.js";
 import type { SegmentWork } from "../engine/run-segment.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import type { StateStore } from "../state/state-store.js";
@@ -25,21 +24,15 @@ export interface SegmentMarks {
 export async function markSegment(
   state: StateStore,
   dataset: string,
-  segment: Pick<SegmentWork, "scan" | "results">,
+  segment: Pick<SegmentWork, "scan" | "results" | "marked">,
   now: () => number,
 ): Promise<SegmentMarks> {
-  const divergent = segment.scan.divergences.filter(isRepairable).map((d) => keyId(d.key));
-  const byKey = new Map<string, boolean>();
-  for (const r of segment.results) {
-    const id = keyId(r.key);
-    const ok = r.outcome === "applied" || r.outcome === "noop";
-    byKey.set(id, (byKey.get(id) ?? true) && ok);
-  }
-  const converged = [...byKey].filter(([, ok]) => ok).map(([id]) => id);
-  // Marked, then taken back, in one transaction (nothing is sent when there is neither).
-  const { taken: first } = await state.recordStage({
-    divergent: { dataset, mark: divergent, take: converged, at: now() },
-  });
+  const { mark, converged } = divergentMarks(segment);
+  // Marked, then taken back, in one transaction (nothing is sent when there is neither) — or already, with
+  // the segment's repairs' last writes (`SegmentInput.mark`).
+  const first =
+    segment.marked ??
+    (await state.recordStage({ divergent: { dataset, mark, take: converged, at: now() } })).taken;
   if (!converged.length) return { converged, ttcSeconds: [] };
   const at = now();
   const ttcSeconds = [...first.values()].map((seen) => Math.max(0, (at - seen) / 1000));

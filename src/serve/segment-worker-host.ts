@@ -7,6 +7,7 @@ import type { ConcordConfig, DatasetConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
 import { keyId } from "../core/model.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
+import { OpenEscalations } from "../engine/open-escalations.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import { runSegmentJob } from "../engine/run-segment-job.js";
 import type { SegmentJob, SegmentJobResult } from "../engine/segment-dispatch.js";
@@ -32,7 +33,15 @@ export interface WorkerHostDeps {
 interface DatasetSlot {
   /** The replicas, opened once for every job of the dataset this worker runs (at once or in turn). */
   replicas?: Promise<OpenReplica[]> | undefined;
-  pass?: { runId: string; guard: WriteGuard; resolved?: ResolvedShape | undefined } | undefined;
+  pass?:
+    | {
+        runId: string;
+        guard: WriteGuard;
+        resolved?: ResolvedShape | undefined;
+        /** The pass's open escalations, read by its first job here and kept by this worker's jobs of it. */
+        escalations?: OpenEscalations | undefined;
+      }
+    | undefined;
   /** The write guard of key jobs (change-feed batches): kept across them, apart from the pass's. */
   keys?: WriteGuard | undefined;
   /**
@@ -91,7 +100,12 @@ export class SegmentWorkerHost {
       const replicas = await slot.replicas;
       // A key job (its own short run) leaves the pass this worker is working on as it is.
       if (job.keys) slot.keys ??= this.guard(ds);
-      else if (slot.pass?.runId !== job.runId) slot.pass = { runId: job.runId, guard: this.guard(ds) };
+      else if (slot.pass?.runId !== job.runId)
+        slot.pass = {
+          runId: job.runId,
+          guard: this.guard(ds),
+          escalations: new OpenEscalations(state, ds.name),
+        };
       const pass: NonNullable<DatasetSlot["pass"]> =
         job.keys || !slot.pass ? { runId: job.runId, guard: slot.keys ?? this.guard(ds) } : slot.pass;
       // The description made for an earlier job (of any pass or key batch) holds while the coordinator's
@@ -109,6 +123,9 @@ export class SegmentWorkerHost {
         worker: this.deps.worker,
         guard: pass.guard,
         resolved: given,
+        // Its marks go with the repairs' last writes: markSegment below sends only the samples.
+        mark: true,
+        escalations: pass.escalations,
       });
       if (out.resolved && !out.result.skipped)
         this.deps.metrics?.describes.inc({ dataset: ds.name, outcome: given ? "reused" : "described" });

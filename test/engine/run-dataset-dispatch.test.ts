@@ -20,7 +20,9 @@ import type {
   SegmentProgress,
 } from "../../src/engine/segment-dispatch.js";
 import { WriteGuard } from "../../src/execute/write-guard.js";
+import { markSegment } from "../../src/serve/segment-marks.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
+import type { StageWrites } from "../../src/state/stage-writer.js";
 import type { StateStore } from "../../src/state/state-store.js";
 import { itemsConfig, makeItemsReplicas, staleOnB } from "../support/sqlite-items.js";
 
@@ -142,6 +144,66 @@ describe("runDataset with a SegmentDispatch", () => {
     const segments = await state.listSegments("pass-1");
     expect(segments.map((s) => [s.from, s.to])).toEqual(dispatch.ran.map((i) => [i, i + 1]));
     expect(segments.reduce((n, s) => n + (s.repairs.applied ?? 0), 0)).toBe(STALE.length);
+  });
+
+  it("a worker that marks its segments writes the marks with the repairs' last writes, in one transaction", async () => {
+    makeItemsReplicas(dir, { rows: ROWS, stale: STALE });
+    const cfg = config();
+    const ds = cfg.datasets[0]!;
+    const { state, replicas } = await open(cfg);
+    // Every stage written, as the state store received it.
+    const stages: StageWrites[] = [];
+    const counted = new Proxy(state, {
+      get(target, prop) {
+        if (prop === "recordStage")
+          return (writes: StageWrites) => {
+            stages.push(writes);
+            return target.recordStage(writes);
+          };
+        const value = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const guard = new WriteGuard();
+    const ttc: number[] = [];
+    const dispatch = new InlineDispatch(async (job) => {
+      const out = await runSegmentJob(ds, replicas, { state: counted, now: Date.now }, job, {
+        worker: "w1",
+        guard,
+        heartbeatMs: 0,
+        mark: true,
+      });
+      if (out.outcome) ttc.push(...(await markSegment(counted, ds.name, out.outcome, Date.now)).ttcSeconds);
+      return out.result;
+    });
+    const run = await runDataset(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      {
+        runId: "pass-1",
+        command: "serve repair",
+        mode: "repair",
+        owner: "test:1:a",
+        dispatch,
+        heartbeatMs: 0,
+      },
+    );
+    expect(run.totals.repairs).toEqual({ applied: STALE.length });
+    // One stage per segment carries the marks, and it is the one with the repairs' versions: markSegment
+    // sent none of its own.
+    const marking = stages.filter((w) => w.divergent);
+    expect(marking).toHaveLength(run.segments);
+    for (const w of marking) {
+      expect(w.versions?.length).toBeGreaterThan(0);
+      expect(w.divergent?.take).toEqual(w.divergent?.mark);
+    }
+    expect(marking.flatMap((w) => w.divergent?.mark ?? []).sort()).toEqual(
+      STALE.map((id) => `["${id}"]`).sort(),
+    );
+    // Every key marked was taken back in the same transaction, and its time to convergence recorded.
+    expect(await state.countDivergent(ds.name)).toBe(0);
+    expect(ttc).toHaveLength(STALE.length);
   });
 
   it("a coordinator that takes over resumes the pass: folded segments are never run again", async () => {

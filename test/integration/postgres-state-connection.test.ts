@@ -2,7 +2,8 @@
  * The PostgreSQL state store's connections prepare each statement with parameters once per connection (the
  * state ports send the same few dozen per segment), and a connection whose prepared statement went stale
  * (another process added columns to its table) is dropped, so the next call prepares it afresh. A transaction
- * sends its BEGIN with its locks in one message, and nothing at all when it has nothing to send. Real server.
+ * sends its BEGIN with its locks in one message, and nothing at all when it has nothing to send; a lock and
+ * the read it guards (the audit chain's tail) go in one message. Real server.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pg } from "../../src/state/postgres/node-postgres.js";
@@ -109,6 +110,22 @@ describe.skipIf(!up)("PostgresStateConnections", () => {
       sent.length = 0;
       expect(await db.transaction(async () => "nothing")).toBe("nothing");
       expect(sent).toEqual([]);
+      // A lock and the read it guards in one message: with the BEGIN when first, else after the statements.
+      const lockA = `SELECT pg_advisory_xact_lock(hashtextextended('concord:${SCHEMA}_db:a', 0))`;
+      sent.length = 0;
+      const read = await db.transaction(async (c) => {
+        const first = await db.lockThen<{ x: number }>(c, "a", "SELECT 1 AS x");
+        await c.query("SELECT $1::int AS x", [2]);
+        const second = await db.lockThen<{ x: number }>(c, "a", "SELECT 3 AS x");
+        return [first.rows, second.rows];
+      });
+      expect(read).toEqual([[{ x: 1 }], [{ x: 3 }]]);
+      expect(sent).toEqual([
+        `BEGIN ISOLATION LEVEL READ COMMITTED; ${lockA}; SELECT 1 AS x`,
+        "SELECT $1::int AS x",
+        `${lockA}; SELECT 3 AS x`,
+        "COMMIT",
+      ]);
     } finally {
       await db.connections.end();
       await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA}_db CASCADE`);

@@ -38,9 +38,11 @@ export class PostgresAuditLog implements AuditLog {
    */
   async insert(c: StateClient, prepared: readonly PreparedAudit[]): Promise<AuditEntry[]> {
     if (prepared.length === 0) return [];
-    // One appender at a time per schema; the tail read after the lock is the previous holder's last entry.
-    await this.db.lock(c, "audit");
-    const { rows } = await c.query<{ seq: string; hash: string }>(
+    // One appender at a time per schema; the tail read after the lock (in the same message, a statement of its
+    // own) is the previous holder's last entry.
+    const { rows } = await this.db.lockThen<{ seq: string; hash: string }>(
+      c,
+      "audit",
       `SELECT seq, hash FROM ${this.db.t.audit} ORDER BY seq DESC LIMIT 1`,
     );
     let seq = rows[0] ? Number(rows[0].seq) : 0;

@@ -180,6 +180,28 @@ export class PostgresStateDb {
       sorted,
     );
   }
+
+  /**
+   * Takes the lock `name` (as `lock`) and runs `statement` after it in the same message (with the BEGIN too
+   * when the transaction has not begun): one round trip instead of two. `statement` has no parameters and is
+   * a statement of its own all the same, so under READ COMMITTED its snapshot is taken once the lock is held
+   * and it sees what the lock's previous holder committed. Returns `statement`'s result.
+   */
+  async lockThen<R extends QueryResultRow>(
+    client: StateClient,
+    name: string,
+    statement: string,
+  ): Promise<QueryResult<R>> {
+    const lock = `SELECT pg_advisory_xact_lock(hashtextextended(${pg.escapeLiteral(`concord:${this.schema}:${name}`)}, 0))`;
+    const text = `${lock}; ${statement}`;
+    const sent =
+      client instanceof TransactionClient && !client.begun
+        ? await client.begin(text)
+        : await client.query(text);
+    // Several statements in one message: node-postgres answers with one result per statement.
+    const results = sent as QueryResult | QueryResult[];
+    return (Array.isArray(results) ? results[results.length - 1] : results) as QueryResult<R>;
+  }
 }
 
 /** How every state transaction begins: READ COMMITTED set explicitly (the locking relies on it). */
@@ -203,9 +225,12 @@ class TransactionClient implements StateClient {
     return this.client.query<R>(text, values);
   }
 
-  /** Sends BEGIN, followed in the same message by `statement` (which has no parameters) when given. */
-  async begin(statement?: string): Promise<void> {
+  /**
+   * Sends BEGIN, followed in the same message by `statement` (which has no parameters, and may be several)
+   * when given; returns what the message's statements returned.
+   */
+  async begin(statement?: string): Promise<QueryResult | QueryResult[]> {
     this.begun = true;
-    await this.client.query(statement ? `${BEGIN}; ${statement}` : BEGIN);
+    return this.client.query(statement ? `${BEGIN}; ${statement}` : BEGIN);
   }
 }
