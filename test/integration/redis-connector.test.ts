@@ -190,6 +190,28 @@ describe.skipIf(!available)("redis connector", () => {
       );
     });
 
+    // Decoded with U+FFFD by SCAN, `…\xff` named no key when read back: the record was skipped as vanished,
+    // so a record only Redis held went unreported (replicas "agree").
+    it("refuses a key name that is not UTF-8, in streams and counts, instead of skipping its record", async () => {
+      const t = testPrefix("binary-name");
+      const shape: RecordShape = {
+        key: [{ name: "id", type: "text" }],
+        columns: [{ name: "t", type: "text" }],
+      };
+      await t.admin.hset(`${t.prefix}a`, "t", "x");
+      const binary = Buffer.concat([Buffer.from(t.prefix), Buffer.from("ff", "hex")]);
+      await t.admin.hset(binary, "t", "y");
+      try {
+        const c = await t.open();
+        const message = /scan failed: key ".*:\ufffd" \(bytes [0-9a-f]*3aff\) is not UTF-8 text/;
+        expect((await rejection(streamAll(c, shape))).message).toMatch(message);
+        expect((await rejection(c.count(shape, FULL_RANGE))).message).toMatch(message);
+      } finally {
+        // The prefix's cleanup deletes by decoded names, which do not name this key.
+        await t.admin.del(binary);
+      }
+    });
+
     it("reads JSON documents: JSON null and an absent property are different for a json column", async () => {
       const t = testPrefix("json-read");
       await t.admin.set(
