@@ -212,6 +212,29 @@ describe.skipIf(!available)("redis connector", () => {
       }
     });
 
+    // Number() read "0x10" as 16: a Redis field no reader takes as a float equalled the double 16 elsewhere.
+    it("refuses a float field in hexadecimal, binary or octal notation instead of reading its number", async () => {
+      const t = testPrefix("hex-float");
+      const shape: RecordShape = {
+        key: [{ name: "id", type: "integer" }],
+        columns: [
+          { name: "f", type: "float" },
+          { name: "g", type: "float32" },
+        ],
+      };
+      await t.admin.hset(`${t.prefix}1`, "f", "1.5e1", "g", "+.5");
+      await t.admin.hset(`${t.prefix}2`, "f", "0x10", "g", "1");
+      await t.admin.hset(`${t.prefix}3`, "f", "1", "g", "0b11");
+      const c = await t.open();
+      expect((await c.fetchRecords(shape, [["1"]]))[0]?.values).toEqual(["15", "0.5"]);
+      expect((await rejection(c.fetchRecords(shape, [["2"]]))).message).toMatch(
+        /cannot read .*:2: column f: "0x10" is not a float/,
+      );
+      expect((await rejection(c.fetchRecords(shape, [["3"]]))).message).toMatch(
+        /cannot read .*:3: column g: "0b11" is not a float32/,
+      );
+    });
+
     it("reads JSON documents: JSON null and an absent property are different for a json column", async () => {
       const t = testPrefix("json-read");
       await t.admin.set(
