@@ -178,7 +178,7 @@ describe.skipIf(!available)("redis connector", () => {
       expect((await c.fetchRecords(shape, [["1"]]))[0]?.values).toEqual(["fe", "x"]);
 
       await t.admin.hset(`${t.prefix}2`, "t", Buffer.from("ff", "hex"));
-      const message = /cannot read .*:2: column t: bytes ff are not UTF-8 text/;
+      const message = /cannot read .*:2: column t at key \["2"\]: bytes ff are not UTF-8 text/;
       expect((await rejection(c.fetchRecords(shape, [["2"]]))).message).toMatch(message);
       expect((await rejection(streamAll(c, shape))).message).toMatch(message);
 
@@ -228,10 +228,10 @@ describe.skipIf(!available)("redis connector", () => {
       const c = await t.open();
       expect((await c.fetchRecords(shape, [["1"]]))[0]?.values).toEqual(["15", "0.5"]);
       expect((await rejection(c.fetchRecords(shape, [["2"]]))).message).toMatch(
-        /cannot read .*:2: column f: "0x10" is not a float/,
+        /cannot read .*:2: column f at key \["2"\]: "0x10" is not a float/,
       );
       expect((await rejection(c.fetchRecords(shape, [["3"]]))).message).toMatch(
-        /cannot read .*:3: column g: "0b11" is not a float32/,
+        /cannot read .*:3: column g at key \["3"\]: "0b11" is not a float32/,
       );
     });
 

@@ -61,7 +61,9 @@ describe.each([true, false])("SQLite stored bytes (in store: %s)", (inStore) => 
       [...before, "41, CAST(x'61fe' AS TEXT), NULL, NULL"],
     );
     const r = await runConcord(["scan", "-c", config(dir, inStore)], { cwd: dir });
-    expect(r.stderr).toMatch(/^concord: t\.[ab]: .*column s: bytes 61f[ef] are not UTF-8 text/);
+    expect(r.stderr).toMatch(
+      /^concord: t\.[ab]: .*column s at key \["41"\]: bytes 61f[ef] are not UTF-8 text/,
+    );
     expect(r.code).toBe(2);
   });
 
