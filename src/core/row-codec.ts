@@ -92,7 +92,13 @@ export class RowCodec {
     const out: (string | null)[] = [];
     for (let i = 0; i < this.keyWidth; i++) {
       const p = this.prepare[i];
-      out.push(canonicalValue(this.types[i]!, p ? p(raw[i]) : raw[i]));
+      try {
+        out.push(canonicalValue(this.types[i]!, p ? p(raw[i]) : raw[i]));
+      } catch (err) {
+        if (!(err instanceof ValueError)) throw err;
+        const detail = `column ${this.names[i]}: ${err.message}`;
+        throw new RowError(this.label ? `${this.label}: ${detail}` : detail, detail);
+      }
     }
     return out;
   }

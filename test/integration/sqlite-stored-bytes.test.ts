@@ -23,18 +23,31 @@ function replicas(dir: string, a: readonly string[], b: readonly string[]): void
   }
 }
 
+/** Two files `a.db`, `b.db` with `k (id TEXT PRIMARY KEY, v TEXT)`, rows as SQL value lists. */
+function textKeyed(dir: string, a: readonly string[], b: readonly string[]): void {
+  for (const [name, rows] of [
+    ["a", a],
+    ["b", b],
+  ] as const) {
+    const db = new Database(join(dir, `${name}.db`));
+    db.exec("CREATE TABLE k (id TEXT PRIMARY KEY, v TEXT)");
+    for (const row of rows) db.exec(`INSERT INTO k VALUES (${row})`);
+    db.close();
+  }
+}
+
 /** A config over both files, `a` the owner, compared in SQLite (pairDiff) or by checksums. */
-function config(dir: string, inStore: boolean): string {
+function config(dir: string, inStore: boolean, table = "t"): string {
   const path = join(dir, `concord-${inStore}.yaml`);
   writeFileSync(
     path,
     `state: sqlite:state-${inStore}.db
 datasets:
-  t:
+  ${table}:
     key: id
 ${inStore ? "" : "    detect: { inStore: false }\n"}    replicas:
-      a: { url: "sqlite:a.db", table: t }
-      b: { url: "sqlite:b.db", table: t }
+      a: { url: "sqlite:a.db", table: ${table} }
+      b: { url: "sqlite:b.db", table: ${table} }
     policy: { owner: a, resolve: owner }
 `,
   );
@@ -65,6 +78,33 @@ describe.each([true, false])("SQLite stored bytes (in store: %s)", (inStore) => 
       /^concord: t\.[ab]: .*column s at key \["41"\]: bytes 61f[ef] are not UTF-8 text/,
     );
     expect(r.code).toBe(2);
+  });
+
+  // Both keys were read as "a\ufffd": SQLite's comparison listed them and found neither (no difference), and
+  // checksums reported a duplicate key.
+  it("a TEXT key that is not UTF-8 fails naming the key column, instead of equalling or duplicating another", async () => {
+    const dir = tempDir();
+    const rows = (v: string) => [`CAST(x'61ff' AS TEXT), '${v}'`, "CAST(x'61fe' AS TEXT), 'x'", "'b', 'q'"];
+    textKeyed(dir, rows("y"), rows("z"));
+    const r = await runConcord(["scan", "-c", config(dir, inStore, "k")], { cwd: dir });
+    expect(r.stderr).toMatch(/^concord: k\.[ab]: .*column id: bytes 61f[ef] are not UTF-8 text\n$/);
+    expect(r.code).toBe(2);
+  });
+
+  it("TEXT keys holding U+FFFD or other non-ASCII characters are compared and repaired exactly", async () => {
+    const dir = tempDir();
+    const keys = ["'k\ufffd'", "'é'", "'\ufffd'", "'plain'"];
+    textKeyed(
+      dir,
+      keys.map((k) => `${k}, 'a'`),
+      keys.map((k, i) => `${k}, '${i % 2 ? "a" : "b"}'`),
+    );
+    const path = config(dir, inStore, "k");
+    const scan = await runConcord(["scan", "--json", "-c", path], { cwd: dir });
+    const doc = JSON.parse(scan.stdout) as { datasets: { divergences: { key: unknown[] }[] }[] };
+    expect(doc.datasets[0]!.divergences.map((d) => d.key)).toEqual([["k\ufffd"], ["\ufffd"]].sort());
+    expect((await runConcord(["repair", "-c", path], { cwd: dir })).code).toBe(0);
+    expect((await runConcord(["scan", "-c", path], { cwd: dir })).code).toBe(0);
   });
 
   it("text and JSON holding U+FFFD itself are read exactly, and compared", async () => {

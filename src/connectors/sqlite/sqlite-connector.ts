@@ -161,7 +161,7 @@ export class SqliteConnector implements Connector {
       this.stats.queries++;
       return this.db
         .prepare(
-          `SELECT ${s.keyList} FROM ${this.table}${where} GROUP BY ${s.orderBy} HAVING count(*) > 1 LIMIT 1`,
+          `SELECT ${s.shape.key.map((c, i) => s.keyExact(quoteIdent(c.name), i)).join(", ")} FROM ${this.table}${where} GROUP BY ${s.orderBy} HAVING count(*) > 1 LIMIT 1`,
         )
         .raw(true)
         .safeIntegers(true)
@@ -318,7 +318,7 @@ export class SqliteConnector implements Connector {
         s.statement(
           `bound${dir}${boundsId(range)}`,
           () =>
-            `SELECT ${s.keyList} FROM ${this.table} ${s.where(range)} ` +
+            `SELECT ${s.shape.key.map((c, i) => s.keyExact(quoteIdent(c.name), i)).join(", ")} FROM ${this.table} ${s.where(range)} ` +
             `ORDER BY ${s.keyOrder.map((k) => `${k} ${dir}`).join(", ")} LIMIT 1`,
         );
       const params = s.rangeParams(range);
@@ -374,7 +374,7 @@ export class SqliteConnector implements Connector {
     const s = this.sql(shape);
     try {
       const cols = s.keyOrder.map((k, i) => `${k} AS k${i}`).join(", ");
-      const picked = s.keyOrder.map((_, i) => `k${i}`).join(", ");
+      const picked = s.keyOrder.map((_, i) => s.keyExact(`k${i}`, i)).join(", ");
       const st = s.statement(
         `split${boundsId(range)}`,
         () =>
@@ -404,7 +404,7 @@ export class SqliteConnector implements Connector {
         const st = s.statement(
           `stream${boundsId(range)}`,
           () =>
-            `SELECT ${s.keyList}, ${s.fpFn}(${s.readList}) FROM ${this.table} ${s.where(range)} ORDER BY ${s.orderBy}`,
+            `SELECT ${s.keyReadList}, ${s.fpFn}(${s.readList}) FROM ${this.table} ${s.where(range)} ORDER BY ${s.orderBy}`,
         );
         this.stats.queries++;
         return st

@@ -61,6 +61,7 @@ export class SqliteShapeSql {
   /** True once a text read held U+FFFD: from then on `readList` reads non-ASCII text as bytes. */
   private exact = false;
   private readonly readLists: readonly [string, string];
+  private readonly keyReadLists: readonly [string, string];
   /** Prepared statements, by what they do and which bounds they bind. */
   private readonly statements = new Map<string, Statement>();
   /** Whether an index (or the rowid) serves the key order; learnt on first use. */
@@ -83,7 +84,7 @@ export class SqliteShapeSql {
       return raw;
     };
     const codec = new RowCodec(shape, [
-      ...shape.key.map(() => undefined),
+      ...shape.key.map((c) => (c.type === "text" ? lossless : undefined)),
       ...shape.columns.map((c) => (c.type === "text" || c.type === "json" ? lossless : undefined)),
     ]);
     this.codec = codec;
@@ -110,12 +111,30 @@ export class SqliteShapeSql {
     );
     this.orderBy = this.keyOrder.join(", ");
     this.allList = [...shape.key, ...shape.columns].map((c) => quoteIdent(c.name)).join(", ");
+    const keyReads = (exact: boolean) =>
+      shape.key.map((c) =>
+        c.type === "text" ? readExpression(quoteIdent(c.name), c.type, exact) : quoteIdent(c.name),
+      );
     const reads = (exact: boolean) =>
       [
-        ...shape.key.map((c) => quoteIdent(c.name)),
+        ...keyReads(exact),
         ...shape.columns.map((c) => readExpression(quoteIdent(c.name), c.type, exact)),
       ].join(", ");
     this.readLists = [reads(false), reads(true)];
+    this.keyReadLists = [keyReads(false).join(", "), keyReads(true).join(", ")];
+  }
+
+  /** The key columns as streamed reads select them (text keys as bytes once reads are exact). */
+  get keyReadList(): string {
+    return this.keyReadLists[this.exact ? 1 : 0];
+  }
+
+  /**
+   * Key expression `expr` (the key's `i`th column, or an alias of it) as a read of a few rows selects it:
+   * a text key always exactly (see `readExpression`), so no lossy decode of it reaches the codec.
+   */
+  keyExact(expr: string, i: number): string {
+    return this.shape.key[i]!.type === "text" ? readExpression(expr, "text", true) : expr;
   }
 
   /** Key and compared columns as reads select them (see `readExpression`): what the codec is handed. */
