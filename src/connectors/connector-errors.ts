@@ -1,5 +1,6 @@
 /** What every store's errors file shares: the socket failures Node reports, and one-line redacted ConnectorErrors. No I/O. */
 import { redactText } from "../config/redact.js";
+import { RowError } from "../core/row-codec.js";
 import { ConnectorError } from "./connector.js";
 
 /** Node socket errors meaning the server could not be reached (nothing was sent), whatever the driver. */
@@ -20,8 +21,9 @@ export function errorCode(err: unknown): string {
   return typeof err === "object" && err !== null && "code" in err ? String(err.code) : "";
 }
 
-/** The message of anything thrown. */
+/** The message of anything thrown (a value error without the label the wrapping error names again). */
 export function errorMessage(err: unknown): string {
+  if (err instanceof RowError) return err.unlabelled;
   return err instanceof Error ? err.message : String(err);
 }
 

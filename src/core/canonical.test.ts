@@ -120,8 +120,32 @@ describe("canonicalValue: float", () => {
     expect(canonicalValue("float", raw)).toBe(expected);
   });
 
-  it.each<[unknown]>([[""], ["  "], ["abc"], ["nan"], [true], [{}]])("%o throws ValueError", (raw) => {
+  // Number() reads "0x10", "0b11" and "0o7" as 16, 3 and 7: a Redis field "0x10" equalled a double 16.
+  it.each<[unknown]>([
+    [""],
+    ["  "],
+    ["abc"],
+    ["nan"],
+    [true],
+    [{}],
+    ["0x10"],
+    ["0b11"],
+    ["0o7"],
+    ["-0x1"],
+    ["1_0"],
+  ])("%o throws ValueError", (raw) => {
     expect(() => canonicalValue("float", raw)).toThrow(ValueError);
+    expect(() => canonicalValue("float32", raw)).toThrow(ValueError);
+  });
+
+  it.each<[string, string]>([
+    ["+1", "1"],
+    [".5", "0.5"],
+    ["5.", "5"],
+    ["1E-7", "1e-7"],
+    ["-1.5e+3", "-1500"],
+  ])("%s → %s", (raw, expected) => {
+    expect(canonicalValue("float", raw)).toBe(expected);
   });
 });
 

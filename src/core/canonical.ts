@@ -165,14 +165,19 @@ function canonicalDecimal(raw: unknown): string {
 const NON_FINITE: ReadonlySet<string> = new Set(["NaN", "Infinity", "-Infinity"]);
 
 /** The double a float's raw value denotes; a finite value beyond a double's range is an error. */
+/** A float in decimal notation: sign, digits with an optional point, optional exponent. */
+const DECIMAL_FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 function floatOf(raw: unknown, what: string): number {
   if (typeof raw === "number") return raw;
   if (typeof raw === "bigint") return Number(raw);
   if (typeof raw !== "string") throw new ValueError(`${describe(raw)} is not a ${what}`);
   const s = raw.trim();
   if (NON_FINITE.has(s)) return Number(s);
+  // Decimal notation only: Number() also reads "0x10", "0b11" and "0o7" (16, 3, 7), which no store writes
+  // for a float and no reader of that text takes as one (a Redis field "0x10" equalled a double 16).
+  if (!DECIMAL_FLOAT.test(s)) throw new ValueError(`${describe(raw)} is not a ${what}`);
   const n = Number(s);
-  if (s === "" || Number.isNaN(n)) throw new ValueError(`${describe(raw)} is not a ${what}`);
   if (!Number.isFinite(n)) throw new ValueError(`${describe(raw)} is beyond the range of a ${what}`);
   return n;
 }

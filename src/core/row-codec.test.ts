@@ -49,8 +49,8 @@ describe("RowCodec", () => {
   });
 
   it.each<[unknown[], string]>([
-    [["eu", 1, "abc", 1, null], 'column price: "abc" is not a decimal'],
-    [["eu", 1, "1", 2, null], "column active: 2 is not a boolean"],
+    [["eu", 1, "abc", 1, null], 'column price at key ["eu","1"]: "abc" is not a decimal'],
+    [["eu", 1, "1", 2, null], 'column active at key ["eu","1"]: 2 is not a boolean'],
     [["eu", 1.5, "1", 1, null], "column id: 1.5 is not an integer"],
   ])("canonicalRow(%j) throws RowError %j", (raw, message) => {
     expect(() => codec.canonicalRow(raw)).toThrow(new RowError(message));

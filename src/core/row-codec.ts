@@ -6,6 +6,13 @@ import type { Key, RecordShape, StoredRecord } from "./model.js";
 /** Raised when a stored value cannot be read as its column's type; names the column. */
 export class RowError extends Error {
   override readonly name = "RowError";
+  constructor(
+    message: string,
+    /** The message without the reader's label, for a connector that wraps it in an error naming itself. */
+    readonly unlabelled: string = message,
+  ) {
+    super(message);
+  }
 }
 
 /** Turns one column's raw value as its store reads it into the raw value `canonicalValue` takes. */
@@ -20,6 +27,11 @@ export class RowCodec {
   private readonly names;
   readonly keyWidth: number;
   readonly width: number;
+  /**
+   * Who reads (`dataset.replica`), named first in a value error: set by a connector that lets the RowError
+   * through as it is (one that wraps it in its own error names itself there).
+   */
+  label = "";
 
   /**
    * `prepare`, by column position (key columns first): what a connector does to a column's raw value before
@@ -49,7 +61,10 @@ export class RowCodec {
       } catch (err) {
         if (err instanceof ValueError) {
           const hint = this.hints[i];
-          throw new RowError(`column ${this.names[i]}: ${err.message}${hint ? ` (${hint})` : ""}`);
+          // The key columns come first: a compared column's error names its row's key.
+          const at = i >= this.keyWidth ? ` at key ${JSON.stringify(out.slice(0, this.keyWidth))}` : "";
+          const detail = `column ${this.names[i]}${at}: ${err.message}${hint ? ` (${hint})` : ""}`;
+          throw new RowError(this.label ? `${this.label}: ${detail}` : detail, detail);
         }
         throw err;
       }
@@ -77,7 +92,13 @@ export class RowCodec {
     const out: (string | null)[] = [];
     for (let i = 0; i < this.keyWidth; i++) {
       const p = this.prepare[i];
-      out.push(canonicalValue(this.types[i]!, p ? p(raw[i]) : raw[i]));
+      try {
+        out.push(canonicalValue(this.types[i]!, p ? p(raw[i]) : raw[i]));
+      } catch (err) {
+        if (!(err instanceof ValueError)) throw err;
+        const detail = `column ${this.names[i]}: ${err.message}`;
+        throw new RowError(this.label ? `${this.label}: ${detail}` : detail, detail);
+      }
     }
     return out;
   }

@@ -235,7 +235,7 @@ describe.skipIf(!available)("MariaDB zero dates", () => {
       ],
     };
     await expect(connect("zero").fetchRecords(shape, [["1"]])).rejects.toThrow(
-      /^zero: record fetch failed: column d: "0000-00-00 00:00:00\.000000" is not a timestamp \(a zero date, which MariaDB and MySQL allow and no calendar has: store NULL instead, or declare the column concord:text to compare it as text\)$/,
+      /^zero: record fetch failed: column d at key \["\d+"\]: "0000-00-00 00:00:00\.000000" is not a timestamp \(a zero date, which MariaDB and MySQL allow and no calendar has: store NULL instead, or declare the column concord:text to compare it as text\)$/,
     );
     // Declared text, it is compared as the text the server prints.
     await db.admin.query("ALTER TABLE zero MODIFY d DATETIME(6) COMMENT 'concord:text'");
@@ -259,7 +259,7 @@ describe.skipIf(!available)("MariaDB TINYINT(1) and BIT(1) holding more than a b
     };
     expect(byId(await connect("tiny").fetchRecords(asBoolean, [["2"]]))).toEqual({ "2": ["t", "f"] });
     await expect(connect("tiny").fetchRecords(asBoolean, [["1"]])).rejects.toThrow(
-      /^tiny: record fetch failed: column ti: "2" is not a boolean \(TINYINT\(1\) is read as a boolean; COMMENT 'concord:integer' on the column reads it as an integer\)$/,
+      /^tiny: record fetch failed: column ti at key \["\d+"\]: "2" is not a boolean \(TINYINT\(1\) is read as a boolean; COMMENT 'concord:integer' on the column reads it as an integer\)$/,
     );
     await db.admin.query("ALTER TABLE tiny MODIFY ti TINYINT(1) COMMENT 'concord:integer'");
     const asInteger: RecordShape = {

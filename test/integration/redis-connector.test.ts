@@ -178,7 +178,7 @@ describe.skipIf(!available)("redis connector", () => {
       expect((await c.fetchRecords(shape, [["1"]]))[0]?.values).toEqual(["fe", "x"]);
 
       await t.admin.hset(`${t.prefix}2`, "t", Buffer.from("ff", "hex"));
-      const message = /cannot read .*:2: column t: bytes ff are not UTF-8 text/;
+      const message = /cannot read .*:2: column t at key \["2"\]: bytes ff are not UTF-8 text/;
       expect((await rejection(c.fetchRecords(shape, [["2"]]))).message).toMatch(message);
       expect((await rejection(streamAll(c, shape))).message).toMatch(message);
 
@@ -187,6 +187,51 @@ describe.skipIf(!available)("redis connector", () => {
       const json = await j.open({ format: "json" });
       expect((await rejection(json.fetchRecords(shape, [["1"]]))).message).toMatch(
         /cannot read .*:1: the value is not UTF-8 text/,
+      );
+    });
+
+    // Decoded with U+FFFD by SCAN, `…\xff` named no key when read back: the record was skipped as vanished,
+    // so a record only Redis held went unreported (replicas "agree").
+    it("refuses a key name that is not UTF-8, in streams and counts, instead of skipping its record", async () => {
+      const t = testPrefix("binary-name");
+      const shape: RecordShape = {
+        key: [{ name: "id", type: "text" }],
+        columns: [{ name: "t", type: "text" }],
+      };
+      await t.admin.hset(`${t.prefix}a`, "t", "x");
+      const binary = Buffer.concat([Buffer.from(t.prefix), Buffer.from("ff", "hex")]);
+      await t.admin.hset(binary, "t", "y");
+      try {
+        const c = await t.open();
+        const message = /scan failed: key ".*:\ufffd" \(bytes [0-9a-f]*3aff\) is not UTF-8 text/;
+        expect((await rejection(streamAll(c, shape))).message).toMatch(message);
+        expect((await rejection(c.count(shape, FULL_RANGE))).message).toMatch(message);
+      } finally {
+        // The prefix's cleanup deletes by decoded names, which do not name this key.
+        await t.admin.del(binary);
+      }
+    });
+
+    // Number() read "0x10" as 16: a Redis field no reader takes as a float equalled the double 16 elsewhere.
+    it("refuses a float field in hexadecimal, binary or octal notation instead of reading its number", async () => {
+      const t = testPrefix("hex-float");
+      const shape: RecordShape = {
+        key: [{ name: "id", type: "integer" }],
+        columns: [
+          { name: "f", type: "float" },
+          { name: "g", type: "float32" },
+        ],
+      };
+      await t.admin.hset(`${t.prefix}1`, "f", "1.5e1", "g", "+.5");
+      await t.admin.hset(`${t.prefix}2`, "f", "0x10", "g", "1");
+      await t.admin.hset(`${t.prefix}3`, "f", "1", "g", "0b11");
+      const c = await t.open();
+      expect((await c.fetchRecords(shape, [["1"]]))[0]?.values).toEqual(["15", "0.5"]);
+      expect((await rejection(c.fetchRecords(shape, [["2"]]))).message).toMatch(
+        /cannot read .*:2: column f at key \["2"\]: "0x10" is not a float/,
+      );
+      expect((await rejection(c.fetchRecords(shape, [["3"]]))).message).toMatch(
+        /cannot read .*:3: column g at key \["3"\]: "0b11" is not a float32/,
       );
     });
 

@@ -165,6 +165,7 @@ export class MysqlConnector implements Connector {
             this.options.rowFilter,
             this.jsonNormalize(),
           );
+          built.codec.label = this.label;
         } catch (err) {
           throw this.session.error("cannot read the dataset's columns", err);
         }

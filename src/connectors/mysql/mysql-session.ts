@@ -77,6 +77,33 @@ interface SessionState {
 }
 
 /**
+ * The sql_mode flags a session drops (whatever the server's default): they change what a statement means or
+ * a value reads as. NO_BACKSLASH_ESCAPES (literals are written with backslash escapes), PAD_CHAR_TO_FULL_LENGTH
+ * (a CHAR would read with its padding: `a` in a CHAR(5) as `a    `, a false difference, and a repair of it
+ * refused), EMPTY_STRING_IS_NULL (MariaDB: the literal '' is NULL, so a repair writing "" would store NULL),
+ * ANSI_QUOTES and PIPES_AS_CONCAT (other meanings for `"` and `||`); and the combination modes that would
+ * bring them back when the mode is set again (ANSI, ORACLE, DB2, MSSQL, POSTGRESQL, MAXDB).
+ */
+const DROPPED_MODES = [
+  "NO_BACKSLASH_ESCAPES",
+  "PAD_CHAR_TO_FULL_LENGTH",
+  "EMPTY_STRING_IS_NULL",
+  "ANSI_QUOTES",
+  "PIPES_AS_CONCAT",
+  "ANSI",
+  "ORACLE",
+  "DB2",
+  "MSSQL",
+  "POSTGRESQL",
+  "MAXDB",
+];
+
+/** `list` (an SQL expression: `,mode,mode,`) without DROPPED_MODES. */
+function withoutModes(list: string): string {
+  return DROPPED_MODES.reduce((sql, mode) => `REPLACE(${sql}, ',${mode},', ',')`, list);
+}
+
+/**
  * Runs statements on connections of a pool. Deadlines: a connection within `timeouts.connectMs`; a statement
  * (or a stream waiting for its next rows) may go `timeouts.queryMs` without a byte from the server, and
  * when it has, the server is asked on a connection of its own whether the statement's thread is still
@@ -272,7 +299,7 @@ export class MysqlSession {
       conn,
       conn.query(
         "SET NAMES utf8mb4, time_zone = '+00:00', net_write_timeout = GREATEST(@@net_write_timeout, 3600), " +
-          "sql_mode = CONCAT_WS(',', NULLIF(TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ',')), ''), 'STRICT_ALL_TABLES')" +
+          `sql_mode = CONCAT_WS(',', NULLIF(TRIM(BOTH ',' FROM ${withoutModes("CONCAT(',', @@sql_mode, ',')")}), ''), 'STRICT_ALL_TABLES')` +
           (idle > 0 ? ` /*M!100300 , idle_transaction_timeout = ${idle} */` : ""),
       ),
     );

@@ -233,6 +233,7 @@ export class PostgresConnector implements Connector {
         let built: PostgresShapeSql;
         try {
           built = new PostgresShapeSql(shape, meta.columns, meta.indexes, this.table, this.source);
+          built.codec.label = this.options.label ?? "";
         } catch (err) {
           throw this.error("unsupported record shape", err);
         }

@@ -1,5 +1,6 @@
 /** PostgreSQL's errors: one-line ConnectorError messages without credentials, and which failures are transient. No I/O. */
 
+import { RowError } from "../../core/row-codec.js";
 import { isStoreTimeout } from "../../deadlines/bound-silence.js";
 import { ConnectorError } from "../connector.js";
 import { BROKEN_CONNECTION_CODES, connectorErrorLine, UNREACHABLE_CODES } from "../connector-errors.js";
@@ -10,6 +11,7 @@ interface PgErrorLike {
 }
 
 function fields(err: unknown): PgErrorLike {
+  if (err instanceof RowError) return { message: err.unlabelled };
   return err !== null && typeof err === "object" ? (err as PgErrorLike) : { message: String(err) };
 }
 

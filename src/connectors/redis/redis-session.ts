@@ -1,4 +1,5 @@
 /** The ioredis calls the Redis connector makes (pipelines, SCAN pages, Lua scripts); failures become one-line ConnectorErrors. Only this folder imports the driver. */
+import { isUtf8 } from "node:buffer";
 import type { Socket } from "node:net";
 import type { ChainableCommander, Redis, RedisOptions } from "ioredis";
 import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
@@ -225,23 +226,29 @@ export class RedisSession {
     };
     const advance = (): void => {
       if (scanning !== null || finished || failure || pages.length >= readAhead) return;
-      scanning = this.call("scan failed", () =>
-        this.client.scan(cursor, "MATCH", pattern, "COUNT", step),
-      ).then(
-        ([next, found]) => {
-          scanning = null;
-          cursor = next;
-          finished = next === "0";
-          step = found.length < step / 8 ? Math.min(step * 2, count * 16) : count;
-          const names = select ? found.filter(select) : found;
-          if (names.length) pages.push(guard(this.readPage(names, reader)));
-          advance();
-        },
-        (error: unknown) => {
-          scanning = null;
-          failure = { error };
-        },
-      );
+      const at = cursor;
+      scanning = this.call("scan failed", () => this.client.scan(at, "MATCH", pattern, "COUNT", step))
+        .then(async (reply) => {
+          // A name holding U+FFFD may be a lossy decode (see `checkNames`): rare, so only then is the page
+          // asked for again as bytes.
+          if (reply[1].some((name) => name.includes("\ufffd"))) await this.checkNames(at, pattern, step);
+          return reply;
+        })
+        .then(
+          ([next, found]) => {
+            scanning = null;
+            cursor = next;
+            finished = next === "0";
+            step = found.length < step / 8 ? Math.min(step * 2, count * 16) : count;
+            const names = select ? found.filter(select) : found;
+            if (names.length) pages.push(guard(this.readPage(names, reader)));
+            advance();
+          },
+          (error: unknown) => {
+            scanning = null;
+            failure = { error };
+          },
+        );
     };
     advance();
     for (;;) {
@@ -260,6 +267,25 @@ export class RedisSession {
         advance();
       }
     }
+  }
+
+  /**
+   * Refuses a SCAN page (the one `cursor` gives) holding a key name that is not UTF-8. ioredis decodes such
+   * a name with U+FFFD, and that name names no key (`item:\xff` read back as `item:\ufffd`), so its record
+   * was skipped as if it had vanished: a record only Redis held went unreported. It is no record's key.
+   */
+  private async checkNames(cursor: string, pattern: string, count: number): Promise<void> {
+    const [, names] = await this.call("scan failed", () =>
+      this.client.scanBuffer(cursor, "MATCH", pattern, "COUNT", count),
+    );
+    const bad = names.find((name) => !isUtf8(name));
+    if (bad)
+      this.fail(
+        "scan failed",
+        new Error(
+          `key ${JSON.stringify(bad.toString("utf8"))} (bytes ${bad.toString("hex")}) is not UTF-8 text, so it is no record's key name: rename or delete it, or give the dataset another prefix`,
+        ),
+      );
   }
 
   /** One page's reads as one pipeline (none without a reader). */

@@ -55,7 +55,10 @@ export function applySqliteWrites(
   // Statements by which key parts are NULL (`IS NULL` for those), prepared when first needed: a key-only
   // table has no UPDATE to prepare (SET with nothing is a syntax error).
   const read = (key: Key) =>
-    s.statement(`wread${nullMask(key)}`, () => `SELECT ${s.allList} FROM ${table} WHERE ${s.keyEquals(key)}`);
+    s.statement(
+      `wread${nullMask(key)}`,
+      () => `SELECT ${s.readList} FROM ${table} WHERE ${s.keyEquals(key)}`,
+    );
   const insert = () =>
     s.statement(
       "winsert",
@@ -73,14 +76,16 @@ export function applySqliteWrites(
   const run = db.transaction((batch: readonly ConditionalWrite[]): WriteOutcome[] =>
     batch.map((w) => {
       const keyParams = s.bindKeyValues(w.key);
-      const rows = read(w.key)
-        .raw(true)
-        .safeIntegers(true)
-        .all(...keyParams) as unknown[][];
+      const [rows, current] = s.exactly(() => {
+        const rows = read(w.key)
+          .raw(true)
+          .safeIntegers(true)
+          .all(...keyParams) as unknown[][];
+        return [rows, rows[0] ? s.codec.record(rows[0]).fingerprint : null] as const;
+      });
       // Only a key with NULL parts can name several rows (a unique index lets those repeat): never guess one.
       if (rows.length > 1) throw refuse(duplicateNullKeyMessage("", table, w.key));
       const row = rows[0];
-      const current = row ? s.codec.record(row).fingerprint : null;
       // `next` is canonical already: its fingerprint needs no decoding.
       const next = w.next ? fingerprintRow(w.key, w.next) : null;
       if (current === next) return "noop";

@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { RangeChecksum } from "../../core/fingerprint.js";
 import {
+  compareKeys,
   type Key,
   type KeyFingerprint,
   type KeyRange,
@@ -160,7 +161,7 @@ export class SqliteConnector implements Connector {
       this.stats.queries++;
       return this.db
         .prepare(
-          `SELECT ${s.keyList} FROM ${this.table}${where} GROUP BY ${s.orderBy} HAVING count(*) > 1 LIMIT 1`,
+          `SELECT ${s.shape.key.map((c, i) => s.keyExact(quoteIdent(c.name), i)).join(", ")} FROM ${this.table}${where} GROUP BY ${s.orderBy} HAVING count(*) > 1 LIMIT 1`,
         )
         .raw(true)
         .safeIntegers(true)
@@ -317,7 +318,7 @@ export class SqliteConnector implements Connector {
         s.statement(
           `bound${dir}${boundsId(range)}`,
           () =>
-            `SELECT ${s.keyList} FROM ${this.table} ${s.where(range)} ` +
+            `SELECT ${s.shape.key.map((c, i) => s.keyExact(quoteIdent(c.name), i)).join(", ")} FROM ${this.table} ${s.where(range)} ` +
             `ORDER BY ${s.keyOrder.map((k) => `${k} ${dir}`).join(", ")} LIMIT 1`,
         );
       const params = s.rangeParams(range);
@@ -343,11 +344,15 @@ export class SqliteConnector implements Connector {
     const out: RangeChecksum[] = [];
     try {
       for (const range of ranges) {
-        const st = s.statement(
-          `sum${boundsId(range)}`,
-          () => `SELECT ${s.sumFn}(${s.allList}) FROM ${this.table} ${s.where(range)}`,
-        );
-        const text = st.pluck().get(...s.rangeParams(range)) as string;
+        const text = s.exactly(() =>
+          s
+            .statement(
+              `sum${boundsId(range)}`,
+              () => `SELECT ${s.sumFn}(${s.readList}) FROM ${this.table} ${s.where(range)}`,
+            )
+            .pluck()
+            .get(...s.rangeParams(range)),
+        ) as string;
         const colon = text.indexOf(":");
         const checksum = { count: Number(text.slice(0, colon)), xor: text.slice(colon + 1) };
         this.stats.queries++;
@@ -369,7 +374,7 @@ export class SqliteConnector implements Connector {
     const s = this.sql(shape);
     try {
       const cols = s.keyOrder.map((k, i) => `${k} AS k${i}`).join(", ");
-      const picked = s.keyOrder.map((_, i) => `k${i}`).join(", ");
+      const picked = s.keyOrder.map((_, i) => s.keyExact(`k${i}`, i)).join(", ");
       const st = s.statement(
         `split${boundsId(range)}`,
         () =>
@@ -394,31 +399,48 @@ export class SqliteConnector implements Connector {
     batchSize: number,
   ): AsyncIterable<readonly KeyFingerprint[]> {
     const s = this.sql(shape);
-    let iterator: IterableIterator<unknown[]>;
-    try {
-      const st = s.statement(
-        `stream${boundsId(range)}`,
-        () =>
-          `SELECT ${s.keyList}, ${s.fpFn}(${s.allList}) FROM ${this.table} ${s.where(range)} ORDER BY ${s.orderBy}`,
-      );
-      iterator = st
-        .raw(true)
-        .safeIntegers(true)
-        .iterate(...s.rangeParams(range)) as IterableIterator<unknown[]>;
-      this.stats.queries++;
-    } catch (err) {
-      this.fail("fingerprint stream failed", err);
-    }
+    const open = () => {
+      try {
+        const st = s.statement(
+          `stream${boundsId(range)}`,
+          () =>
+            `SELECT ${s.keyReadList}, ${s.fpFn}(${s.readList}) FROM ${this.table} ${s.where(range)} ORDER BY ${s.orderBy}`,
+        );
+        this.stats.queries++;
+        return st
+          .raw(true)
+          .safeIntegers(true)
+          .iterate(...s.rangeParams(range)) as IterableIterator<unknown[]>;
+      } catch (err) {
+        this.fail("fingerprint stream failed", err);
+      }
+    };
+    let iterator = open();
     const width = shape.key.length;
     let batch: KeyFingerprint[] = [];
+    // The last key listed: a read that met a lossy text restarts in exact reads after it.
+    let last: Key | null = null;
     try {
-      for (const row of iterator) {
-        const fingerprint = row[width] as string;
+      for (;;) {
+        let row: unknown[];
+        try {
+          const next = iterator.next();
+          if (next.done) break;
+          row = next.value;
+        } catch (err) {
+          if (!s.readExactlyAfter(err)) throw err;
+          iterator = open();
+          batch = [];
+          continue;
+        }
         const key = s.codec.key(row);
+        if (last && compareKeys(shape.key, key, last) <= 0) continue;
+        const fingerprint = row[width] as string;
         batch.push({ key, fingerprint });
         this.stats.bytesRead += 16 + key.reduce((n, k) => n + (k?.length ?? 0), 0);
         if (batch.length >= batchSize) {
           this.stats.rowsRead += batch.length;
+          last = key;
           yield batch;
           batch = [];
         }
@@ -436,14 +458,16 @@ export class SqliteConnector implements Connector {
     const s = this.sql(shape);
     const out: StoredRecord[] = [];
     const chunk = Math.max(1, Math.floor(900 / shape.key.length));
-    const read = (st: ReturnType<SqliteShapeSql["statement"]>, params: unknown[]) => {
-      const rows = st
-        .raw(true)
-        .safeIntegers(true)
-        .all(...params) as unknown[][];
-      this.stats.queries++;
-      for (const row of rows) {
-        const rec = s.codec.record(row);
+    const read = (statement: () => ReturnType<SqliteShapeSql["statement"]>, params: unknown[]) => {
+      const records = s.exactly(() => {
+        const rows = statement()
+          .raw(true)
+          .safeIntegers(true)
+          .all(...params) as unknown[][];
+        this.stats.queries++;
+        return rows.map((row) => s.codec.record(row));
+      });
+      for (const rec of records) {
         this.stats.rowsRead++;
         this.stats.bytesRead += rec.values.reduce((n, v) => n + (v?.length ?? 0), 0);
         out.push(rec);
@@ -453,10 +477,11 @@ export class SqliteConnector implements Connector {
       const plain = keys.filter((k) => !keyHasNull(k));
       for (let i = 0; i < plain.length; i += chunk) {
         const part = plain.slice(i, i + chunk);
-        const st = s.statement(
-          `fetch${part.length}`,
-          () => `SELECT ${s.allList} FROM ${this.table} WHERE ${s.keysIn(part.length)}`,
-        );
+        const st = () =>
+          s.statement(
+            `fetch${part.length}`,
+            () => `SELECT ${s.readList} FROM ${this.table} WHERE ${s.keysIn(part.length)}`,
+          );
         read(
           st,
           part.flatMap((k) => s.bindKey(k)),
@@ -465,10 +490,11 @@ export class SqliteConnector implements Connector {
       // A key with NULL parts matches by IS NULL, which no IN list can say: one lookup each (they are rare).
       for (const k of keys) {
         if (!keyHasNull(k)) continue;
-        const st = s.statement(
-          `fetchn${nullMask(k)}`,
-          () => `SELECT ${s.allList} FROM ${this.table} WHERE ${s.keyEquals(k)}`,
-        );
+        const st = () =>
+          s.statement(
+            `fetchn${nullMask(k)}`,
+            () => `SELECT ${s.readList} FROM ${this.table} WHERE ${s.keyEquals(k)}`,
+          );
         read(st, s.bindKeyValues(k));
       }
     } catch (err) {

@@ -6,6 +6,7 @@
 import type Database from "better-sqlite3";
 import { compareKeys, type KeyRange } from "../../core/model.js";
 import { ConnectorError, type InStorePair, type PairedKey } from "../connector.js";
+import { errorMessage } from "../connector-errors.js";
 import { type SqliteAffinity, sqliteAffinity } from "./sqlite-column-types.js";
 import { onePass } from "./sqlite-page-cache.js";
 import type { SqliteShapeSql } from "./sqlite-shape-sql.js";
@@ -137,8 +138,10 @@ function diffSql(
       return t.kind ? [`${t.value} = d.c${i}`, `${t.kind} IS d.t${i}`] : [`${t.value} = d.c${i}`];
     })
     .join(" AND ");
+  // Only listed rows pass the outer SELECT: a text key is read exactly there (see SqliteShapeSql.keyExact).
+  const listed = s.shape.key.map((_, i) => s.keyExact(`c${i}`, i)).join(", ");
   return (
-    `SELECT here, there, ${order} FROM (` +
+    `SELECT here, there, ${listed} FROM (` +
     `SELECT 1 AS here, EXISTS (SELECT 1 FROM ${there} AS p WHERE ${held}) AS there, ${order} FROM (` +
     `SELECT ${rows} FROM ${here} ${where} EXCEPT SELECT ${rows} FROM ${there} ${where} ORDER BY ${order}) AS d ` +
     `UNION ALL SELECT 0, 1, ${order} FROM (` +
@@ -224,6 +227,7 @@ export function sqlitePair(
           `${host.label ? `${host.label}: ` : ""}in-SQLite comparison with ${there.label} failed: ${err instanceof Error ? err.message : String(err)}`,
         );
       }
+      const peerLabel = there.label;
       let batch: PairedKey[] = [];
       let last: { key: PairedKey["key"]; here: boolean; there: boolean } | undefined;
       const done = (k: NonNullable<typeof last>) => {
@@ -233,7 +237,14 @@ export function sqlitePair(
       };
       try {
         for (const row of iterator) {
-          const key = s.codec.key(row.slice(2));
+          let key: PairedKey["key"];
+          try {
+            key = s.codec.key(row.slice(2));
+          } catch (err) {
+            throw new ConnectorError(
+              `${host.label ? `${host.label}: ` : ""}in-SQLite comparison with ${peerLabel}: ${errorMessage(err)}`,
+            );
+          }
           host.stats.rowsRead++;
           host.stats.bytesRead += key.reduce((n, k) => n + (k?.length ?? 1), 1);
           const here = row[0] === 1n;

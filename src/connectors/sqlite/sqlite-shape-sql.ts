@@ -2,13 +2,41 @@
 import type Database from "better-sqlite3";
 import { ChecksumAccumulator } from "../../core/fingerprint.js";
 import { type Key, type KeyRange, keyHasNull, type RecordShape } from "../../core/model.js";
-import { RowCodec } from "../../core/row-codec.js";
+import { type RawPrepare, RowCodec } from "../../core/row-codec.js";
 import { type KeyCompareTerm, keyEqualsSql, keyRangeSql } from "../key-compare-sql.js";
 import { toSqlite } from "./sqlite-column-types.js";
 import { quoteIdent } from "./sqlite-table-meta.js";
 
 type Db = Database.Database;
 type Statement = Database.Statement<unknown[], unknown>;
+
+/**
+ * Thrown while reading a compared column's text that holds U+FFFD: better-sqlite3 decodes a TEXT value that
+ * is not UTF-8 (`CAST(x'61ff' AS TEXT)`) with U+FFFD, so `a\xff`, `a\xfe` and the text `a\ufffd` would be
+ * one value. The statement is then run again reading such values as their bytes (`SqliteShapeSql.exactly`).
+ */
+export class LossyTextError extends Error {
+  override readonly name = "LossyTextError";
+}
+
+/** Any character outside U+0001–U+007F: a text SQLite hands over as bytes in exact reads (decoded strictly). */
+const NOT_ASCII = "'*[^\u0001-\u007f]*'";
+
+/**
+ * A compared column as reads select it. Bytes: a TEXT value as its stored bytes (not its text, which
+ * `canonicalBytes` would read as hex when it looks like hex: the text `cafe` is the bytes 63616665, not
+ * cafe). Text and JSON in exact reads: any text that is not plain ASCII as its bytes, decoded strictly
+ * (`GLOB` misses what follows a NUL, hence `instr`); that costs about 0.25 µs a value, so only tables where a
+ * text read held U+FFFD are read so.
+ */
+function readExpression(ref: string, type: string, exact: boolean): string {
+  if (type === "bytes") return `CASE WHEN typeof(${ref}) = 'text' THEN CAST(${ref} AS BLOB) ELSE ${ref} END`;
+  if (!exact || (type !== "text" && type !== "json")) return ref;
+  return (
+    `CASE WHEN typeof(${ref}) = 'text' AND (${ref} GLOB ${NOT_ASCII} OR instr(${ref}, char(0)) > 0) ` +
+    `THEN CAST(${ref} AS BLOB) ELSE ${ref} END`
+  );
+}
 
 /**
  * Everything shape-specific, built once per (shape, table). Fingerprints are computed inside SQLite by
@@ -28,8 +56,12 @@ export class SqliteShapeSql {
   readonly keyOrder: readonly string[];
   /** ORDER BY list of the key order. */
   readonly orderBy: string;
-  /** Quoted key and compared columns, in shape order. */
+  /** Quoted key and compared columns, in shape order (for INSERT). */
   readonly allList: string;
+  /** True once a text read held U+FFFD: from then on `readList` reads non-ASCII text as bytes. */
+  private exact = false;
+  private readonly readLists: readonly [string, string];
+  private readonly keyReadLists: readonly [string, string];
   /** Prepared statements, by what they do and which bounds they bind. */
   private readonly statements = new Map<string, Statement>();
   /** Whether an index (or the rowid) serves the key order; learnt on first use. */
@@ -46,7 +78,15 @@ export class SqliteShapeSql {
     /** The replica's row filter (config `where:`), an SQL predicate every range read applies; none if undefined. */
     private readonly filter?: string | undefined,
   ) {
-    const codec = new RowCodec(shape);
+    // Compared text or JSON columns holding U+FFFD, read as text, may be lossy decodes: read them again exactly.
+    const lossless: RawPrepare = (raw) => {
+      if (!this.exact && typeof raw === "string" && raw.includes("\ufffd")) throw new LossyTextError();
+      return raw;
+    };
+    const codec = new RowCodec(shape, [
+      ...shape.key.map((c) => (c.type === "text" ? lossless : undefined)),
+      ...shape.columns.map((c) => (c.type === "text" || c.type === "json" ? lossless : undefined)),
+    ]);
     this.codec = codec;
     this.fpFn = `concord_fp_${id}`;
     this.sumFn = `concord_sum_${id}`;
@@ -71,6 +111,59 @@ export class SqliteShapeSql {
     );
     this.orderBy = this.keyOrder.join(", ");
     this.allList = [...shape.key, ...shape.columns].map((c) => quoteIdent(c.name)).join(", ");
+    const keyReads = (exact: boolean) =>
+      shape.key.map((c) =>
+        c.type === "text" ? readExpression(quoteIdent(c.name), c.type, exact) : quoteIdent(c.name),
+      );
+    const reads = (exact: boolean) =>
+      [
+        ...keyReads(exact),
+        ...shape.columns.map((c) => readExpression(quoteIdent(c.name), c.type, exact)),
+      ].join(", ");
+    this.readLists = [reads(false), reads(true)];
+    this.keyReadLists = [keyReads(false).join(", "), keyReads(true).join(", ")];
+  }
+
+  /** The key columns as streamed reads select them (text keys as bytes once reads are exact). */
+  get keyReadList(): string {
+    return this.keyReadLists[this.exact ? 1 : 0];
+  }
+
+  /**
+   * Key expression `expr` (the key's `i`th column, or an alias of it) as a read of a few rows selects it:
+   * a text key always exactly (see `readExpression`), so no lossy decode of it reaches the codec.
+   */
+  keyExact(expr: string, i: number): string {
+    return this.shape.key[i]!.type === "text" ? readExpression(expr, "text", true) : expr;
+  }
+
+  /** Key and compared columns as reads select them (see `readExpression`): what the codec is handed. */
+  get readList(): string {
+    return this.readLists[this.exact ? 1 : 0];
+  }
+
+  /**
+   * Runs `read` (which prepares its statements with `readList` through `statement`); when it meets a text
+   * that may have been decoded lossily (`LossyTextError`), switches this shape to exact reads for good and
+   * runs it again.
+   */
+  exactly<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (err) {
+      if (!this.readExactlyAfter(err)) throw err;
+      return read();
+    }
+  }
+
+  /**
+   * Switches this shape to exact reads when `err` is a lossy text met while reads were not exact yet; true
+   * when the read should run again (a streamed one restarts after the last key it gave).
+   */
+  readExactlyAfter(err: unknown): boolean {
+    if (this.exact || !(err instanceof LossyTextError)) return false;
+    this.exact = true;
+    return true;
   }
 
   /** The key as a comparable tuple (a bare expression for one column). */
@@ -170,12 +263,13 @@ export class SqliteShapeSql {
     return [...(range.lo ? this.bindKey(range.lo) : []), ...(range.hi ? this.bindKey(range.hi) : [])];
   }
 
-  /** The statement `id`, prepared once from `build()`. */
+  /** The statement `id`, prepared once from `build()` (once per read mode: `build` may use `readList`). */
   statement(id: string, build: () => string): Statement {
-    let st = this.statements.get(id);
+    const key = this.exact ? `x:${id}` : id;
+    let st = this.statements.get(key);
     if (!st) {
       st = this.db.prepare(build());
-      this.statements.set(id, st);
+      this.statements.set(key, st);
     }
     return st;
   }

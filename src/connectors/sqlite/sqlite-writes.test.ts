@@ -66,7 +66,7 @@ describe("SQLite blobs in a TEXT column", () => {
 
   // Decoded with U+FFFD, X'FF' and X'FE' (or the text "\ufffd") were one value: a false "equal".
   it("refuses one that is not UTF-8, in checksums and fetches alike", async () => {
-    const message = /column t: bytes ff are not UTF-8 text/;
+    const message = /column t at key \["2"\]: bytes ff are not UTF-8 text/;
     await expect(c().checksumRanges(shape, [FULL_RANGE])).rejects.toThrow(message);
     await expect(c().fetchRecords(shape, [["2"]])).rejects.toThrow(message);
   });
