@@ -2,7 +2,7 @@
  * A preload (`node --import ./bench/count-store-calls.mjs …`) that counts the calls a Concord process makes to
  * each store's client: PostgreSQL statements (pg `Client.query`), MariaDB/MySQL statements (mysql2
  * `query`/`execute`), Redis commands and pipelines (ioredis), each PostgreSQL and MariaDB statement under
- * its first words. It writes the running totals as JSON to BENCH_COUNT_OUT on SIGUSR2 (the benchmark reads
+ * its first words, and the SQLite state store's statements (better-sqlite3, by their first words). It writes the running totals as JSON to BENCH_COUNT_OUT on SIGUSR2 (the benchmark reads
  * them before and after a phase) and at exit. Benchmark-only: it patches the drivers' prototypes.
  */
 import { writeFileSync } from "node:fs";
@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 
 const require = createRequire(import.meta.url);
 const out = process.env.BENCH_COUNT_OUT;
-const counts = { pg: {}, mysql: {}, redis: { commands: 0, pipelines: 0, byCommand: {} } };
+const counts = { pg: {}, mysql: {}, redis: { commands: 0, pipelines: 0, byCommand: {} }, sqlite: {} };
 
 /** A statement's kind: its first words, literals and parameter lists cut. */
 const kind = (text) =>
@@ -54,6 +54,21 @@ const exec = Pipeline.prototype.exec;
 Pipeline.prototype.exec = function (...args) {
   counts.redis.pipelines++;
   return exec.apply(this, args);
+};
+
+// The SQLite state store's statements (better-sqlite3: each run, get, all or iterate of a prepared statement).
+const Database = require("better-sqlite3");
+const prepare = Database.prototype.prepare;
+Database.prototype.prepare = function (source, ...rest) {
+  const statement = prepare.call(this, source, ...rest);
+  for (const method of ["run", "get", "all", "iterate"]) {
+    const original = statement[method];
+    statement[method] = function (...args) {
+      add(counts.sqlite, source);
+      return original.apply(this, args);
+    };
+  }
+  return statement;
 };
 
 const dump = () => {

@@ -8,6 +8,7 @@
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test BENCH_MYSQL_URL=mysql://root@127.0.0.1:3306
  *   BENCH_REDIS_URL=redis://127.0.0.1:6379/14 BENCH_FEED_PIN=1 BENCH_FEED_OWN_DB=1 BENCH_FEED_COUNT=1
  *   BENCH_FEED_NAME=concord_bench_feed (prefix of the schema, databases, slot and Redis keys it creates)
+ *   BENCH_FEED_BARE=1 (a third arm: a bare logical-decoding consumer, pg_recvlogical, instead of Concord)
  *
  * A table of BENCH_FEED_ROWS rows in PostgreSQL (the owner; generate_series), copied to MariaDB (its
  * Sequence engine: INSERT … SELECT FROM seq_1_to_N) and to Redis hashes (pipelines of 10,000 HSETs): one
@@ -37,6 +38,11 @@
  * statements and commands per store (bench/count-store-calls.mjs, preloaded into concord). BENCH_FEED_OWN_DB=1
  * puts the PostgreSQL table in a database of its own (created and dropped here): the walsender then decodes
  * only the benchmark's transactions in full, where in a shared database it decodes every other session's too.
+ * BENCH_FEED_BARE=1 adds the floor: a third throughput arm, alternated with the two others, and a steady phase
+ * before Concord's, where the only consumer is `pg_recvlogical` (on CPU of Concord's under BENCH_FEED_PIN)
+ * streaming a pgoutput slot of its own from a publication of the same table (proto_version 1, as Concord
+ * asks; status every second, as Concord acknowledges) to /dev/null: what logical decoding alone costs the
+ * writer and the walsender, with no check, no read-back and no repair.
  * The raw figures go to bench/.data/feeds-<time>.json. Everything the benchmark creates (schema, database,
  * keys, the slot) is dropped at the end.
  */
@@ -77,6 +83,7 @@ const PIN = process.env.BENCH_FEED_PIN === "1";
 const OWN_DB = process.env.BENCH_FEED_OWN_DB === "1";
 const COUNT = process.env.BENCH_FEED_COUNT === "1";
 const IDLE_SECONDS = Number(process.env.BENCH_FEED_IDLE_SECONDS ?? 5);
+const BARE = process.env.BENCH_FEED_BARE === "1";
 const CPUS = cpus().length;
 const CONCORD_CPU = String(CPUS - 1);
 const REST_CPUS = CPUS > 2 ? `0-${CPUS - 2}` : "0";
@@ -99,6 +106,12 @@ function procCpu(path) {
   } catch {
     return Number.NaN;
   }
+}
+
+/** A process's user and system CPU seconds so far, from /proc. */
+function userSys(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return [Number(f[11]) / 100, Number(f[12]) / 100];
 }
 
 /** The local TCP ports of a process's sockets (its connections to the stores). */
@@ -160,6 +173,7 @@ function diffCounts(a, b) {
   return {
     pg: per(a.pg, b.pg),
     mysql: per(a.mysql, b.mysql),
+    sqlite: per(a.sqlite ?? {}, b.sqlite ?? {}),
     redis: {
       commands: b.redis.commands - a.redis.commands,
       pipelines: b.redis.pipelines - a.redis.pipelines,
@@ -267,6 +281,30 @@ try {
     return count / seconds;
   };
 
+  /**
+   * RATE writes/s for SECONDS, each started on schedule whatever the last one's latency (up to 32 in flight),
+   * like independent clients; LOSS of them lost when `lossy` (each passed to `onLost`). Returns the rate achieved.
+   */
+  const steadyWrites = async (lossy, onLost) => {
+    const total = RATE * SECONDS;
+    const start = performance.now();
+    const inFlight = new Set();
+    for (let i = 0; i < total; i++) {
+      const due = start + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      while (inFlight.size >= 32) await Promise.race(inFlight);
+      const lost = lossy && Math.random() < LOSS;
+      const p = write(lost).then((w) => {
+        if (lost) onLost(w);
+      });
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+    }
+    await Promise.all(inFlight);
+    return total / ((performance.now() - start) / 1000);
+  };
+
   // Each build is measured in turn on the same tables (its own dataset name, slot and state file), and the
   // turns repeated BENCH_FEED_ROUNDS times, alternating the builds' order.
   const measure = async (root, turn) => {
@@ -341,24 +379,98 @@ datasets:
       c.kill("SIGTERM");
       if (c.exitCode === null) await new Promise((r) => c.once("close", r));
     };
+    // The bare consumer (BENCH_FEED_BARE): pg_recvlogical on its own slot, started once it streams.
+    let bare;
+    const bareSlot = `${NAME}_bare_${turn}`;
+    const recvArgs = ["-d", pgUrl, "--slot", bareSlot];
+    const startBare = async () => {
+      const argv = [...recvArgs, "--start", "-o", "proto_version=1", "-o", `publication_names=${bareSlot}`];
+      argv.push("-f", "/dev/null", "-F", "1", "-s", "1", "--no-loop");
+      bare = spawn(
+        PIN ? "taskset" : "pg_recvlogical",
+        PIN ? ["-c", CONCORD_CPU, "pg_recvlogical", ...argv] : argv,
+        {
+          stdio: ["ignore", "ignore", "pipe"],
+        },
+      );
+      for (let i = 0; i < 500; i++) {
+        const { rows } = await pgPool.query(
+          "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1",
+          [bareSlot],
+        );
+        if (rows[0]?.active_pid) return rows[0].active_pid;
+        if (bare.exitCode !== null) throw new Error("pg_recvlogical exited");
+        await sleep(20);
+      }
+      throw new Error("pg_recvlogical did not start streaming");
+    };
+    const stopBare = async () => {
+      const b = bare;
+      bare = undefined;
+      b.kill("SIGINT");
+      if (b.exitCode === null) await new Promise((r) => b.once("close", r));
+    };
+    /** BENCH_FEED_RATE writes/s for BENCH_FEED_SECONDS with only the bare consumer: walsender and writer CPU. */
+    const bareSteadyPhase = async () => {
+      const walsender = await startBare();
+      try {
+        await sleep(1500);
+        const idle0 = procCpu(`/proc/${walsender}`);
+        await sleep(IDLE_SECONDS * 1000);
+        const walsenderIdlePerSecond = (procCpu(`/proc/${walsender}`) - idle0) / IDLE_SECONDS;
+        const sender0 = procCpu(`/proc/${walsender}`);
+        const recv0 = procCpu(`/proc/${bare.pid}`);
+        const self0 = process.cpuUsage();
+        const t0 = performance.now();
+        await steadyWrites(false);
+        const wall = (performance.now() - t0) / 1000;
+        const used = process.cpuUsage(self0);
+        return {
+          walsenderSeconds: procCpu(`/proc/${walsender}`) - sender0,
+          walsenderIdlePerSecond,
+          consumerSeconds: procCpu(`/proc/${bare.pid}`) - recv0,
+          writerSeconds: (used.user + used.system) / 1e6,
+          wall,
+        };
+      } finally {
+        await stopBare();
+      }
+    };
+    if (BARE) {
+      await pgPool.query(`CREATE PUBLICATION ${bareSlot} FOR TABLE ${NAME}.items`);
+      await pgPool.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [bareSlot]);
+    }
     try {
       // The throughput arms, alternated: without, with, with, without, …
       await startConcord(); // creates the slot and stores its first position
       await stopConcord();
-      const arms = { without: [], with: [] };
+      const arms = { without: [], with: [], ...(BARE ? { bare: [] } : {}) };
       const pairs = [];
+      const barePairs = [];
+      // With a bare consumer: three arms a round, the order rotated (without, bare, with · bare, with, without…).
+      const names = BARE ? ["without", "bare", "with"] : undefined;
       for (let p = 0; p < PAIRS; p++) {
-        const order = p % 2 === 0 ? ["without", "with"] : ["with", "without"];
+        const order = names
+          ? [...names.slice(p % 3), ...names.slice(0, p % 3)]
+          : p % 2 === 0
+            ? ["without", "with"]
+            : ["with", "without"];
         const got = {};
         for (const arm of order) {
+          if (arm !== "with" && concord) await stopConcord();
+          if (arm !== "bare" && bare) await stopBare();
           if (arm === "with" && !concord) await startConcord();
-          if (arm === "without" && concord) await stopConcord();
+          if (arm === "bare" && !bare) await startBare();
           got[arm] = await unthrottled(ARM_SECONDS);
           arms[arm].push(got[arm]);
           loads.push(load());
         }
         pairs.push(got.with / got.without);
+        if (BARE) barePairs.push(got.bare / got.without);
       }
+      if (bare) await stopBare();
+      // The floor's steady phase: the same writes, the bare consumer the only one.
+      const bareSteady = BARE ? await bareSteadyPhase() : undefined;
 
       // The steady phase: RATE writes/s, LOSS of them lost; each lost write polled until both replicas hold it.
       if (!concord) await startConcord();
@@ -375,7 +487,11 @@ datasets:
       const walsender = senders.length === 1 ? senders[0].pid : undefined;
       // What the walsender spends with no write of ours: reading the server's WAL (every session's records).
       const idle0 = walsender ? procCpu(`/proc/${walsender}`) : Number.NaN;
+      // And Concord with no write of ours: the walsender's keepalives (it pings whenever it waits for WAL
+      // while the client's reported positions are behind what it read, every session's WAL included).
+      const concordIdle0 = cpu();
       await sleep(IDLE_SECONDS * 1000);
+      const concordIdlePerSecond = (cpu() - concordIdle0) / IDLE_SECONDS;
       const walsenderIdlePerSecond = walsender
         ? (procCpu(`/proc/${walsender}`) - idle0) / IDLE_SECONDS
         : Number.NaN;
@@ -384,6 +500,7 @@ datasets:
       const sender0 = walsender ? procCpu(`/proc/${walsender}`) : Number.NaN;
       const self0 = process.cpuUsage();
       const cpu0 = cpu();
+      const [user0, sys0] = userSys(concord.pid);
       const wall0 = performance.now();
       const latencies = [];
       const pending = [];
@@ -395,27 +512,13 @@ datasets:
           await sleep(10);
         }
       };
-      const total = RATE * SECONDS;
-      const start = performance.now();
-      // Writes start on schedule whatever the last one's latency (up to 32 in flight), like independent clients.
-      const inFlight = new Set();
-      for (let i = 0; i < total; i++) {
-        const due = start + (i * 1000) / RATE;
-        const wait = due - performance.now();
-        if (wait > 0) await sleep(wait);
-        while (inFlight.size >= 32) await Promise.race(inFlight);
-        const lost = Math.random() < LOSS;
-        const p = write(lost).then((w) => {
-          if (lost) pending.push(watchLost(w));
-        });
-        inFlight.add(p);
-        void p.finally(() => inFlight.delete(p));
-      }
-      await Promise.all(inFlight);
-      const achieved = total / ((performance.now() - start) / 1000);
+      const achieved = await steadyWrites(true, (w) => pending.push(watchLost(w)));
       await Promise.all(pending);
       const wall = (performance.now() - wall0) / 1000;
       const cpuSeconds = cpu() - cpu0;
+      const [user1, sys1] = userSys(concord.pid);
+      const cpuUserSeconds = user1 - user0;
+      const cpuSystemSeconds = sys1 - sys0;
       const walsenderSeconds = walsender ? procCpu(`/proc/${walsender}`) - sender0 : Number.NaN;
       const serving1 = await servingCpu(concord.pid);
       const counts1 = await readCounts();
@@ -444,11 +547,16 @@ datasets:
         arms,
         pairs,
         ratio: median(pairs),
+        barePairs,
+        bareSteady,
         latencies,
         cpuPct,
         cpuSeconds,
+        cpuUserSeconds,
+        cpuSystemSeconds,
         walsenderSeconds,
         walsenderIdlePerSecond,
+        concordIdlePerSecond,
         servingSeconds,
         calls,
         writerSeconds,
@@ -460,6 +568,11 @@ datasets:
       };
     } finally {
       if (concord) await stopConcord();
+      if (bare) await stopBare();
+      if (BARE) {
+        await pgPool.query("SELECT pg_drop_replication_slot($1)", [bareSlot]).catch(() => {});
+        await pgPool.query(`DROP PUBLICATION IF EXISTS ${bareSlot}`).catch(() => {});
+      }
       // The turn's slot and publication go: no idle slot retains WAL through the next turns.
       spawnSync(process.execPath, [bin, "watch", "--drop", "-c", config], { stdio: "ignore" });
     }
@@ -483,14 +596,30 @@ datasets:
           (m.calls
             ? `; calls per check: PostgreSQL ${perCheck(m.calls.pg, m.checks)}, MariaDB ${perCheck(m.calls.mysql, m.checks)}, ` +
               `Redis ${(m.calls.redis.commands / Math.max(1, m.checks)).toFixed(1)} commands in ` +
-              `${(m.calls.redis.pipelines / Math.max(1, m.checks)).toFixed(2)} pipelines`
+              `${(m.calls.redis.pipelines / Math.max(1, m.checks)).toFixed(2)} pipelines, ` +
+              `SQLite state store ${perCheck(m.calls.sqlite, m.checks)}`
             : ""),
       );
+      if (m.bareSteady) {
+        const b = m.bareSteady;
+        const idle = b.walsenderIdlePerSecond * b.wall;
+        console.log(
+          `bare consumer (pg_recvlogical), steady ${RATE} writes/s, per write (µs of CPU): walsender ` +
+            `${((1e6 * b.walsenderSeconds) / writes).toFixed(0)} (${((1e6 * (b.walsenderSeconds - idle)) / writes).toFixed(0)} above its idle rate of ` +
+            `${(b.walsenderIdlePerSecond * 1000).toFixed(0)} ms/s), pg_recvlogical ${((1e6 * b.consumerSeconds) / writes).toFixed(0)}, ` +
+            `the writer process ${((1e6 * b.writerSeconds) / writes).toFixed(0)}; unthrottled bare ` +
+            `${m.arms.bare.map((x) => x.toFixed(0)).join("/")} writes/s, bare / without ${m.barePairs.map((x) => x.toFixed(2)).join("/")} ` +
+            `(median ${median(m.barePairs).toFixed(2)})`,
+        );
+      }
       console.log(
         `${root} (round ${round + 1}): repair p50 ${pct(l, 0.5)?.toFixed(0)} ms, p99 ${pct(l, 0.99)?.toFixed(0)} ms, ` +
           `max ${l.at(-1)?.toFixed(0)} ms (${l.length} lost); CPU ${m.cpuPct.toFixed(1)}% (${m.checks} checks, ` +
           `${((RATE * SECONDS) / Math.max(1, m.checks)).toFixed(1)} writes a check, ` +
-          `${((1000 * m.cpuSeconds) / (RATE * SECONDS)).toFixed(2)} ms CPU a write (walsender ` +
+          `${((1000 * m.cpuSeconds) / (RATE * SECONDS)).toFixed(2)} ms CPU a write, ` +
+          `${(m.concordIdlePerSecond * 100).toFixed(1)}% of a core idle before (user ` +
+          `${((1000 * m.cpuUserSeconds) / (RATE * SECONDS)).toFixed(2)}, system ` +
+          `${((1000 * m.cpuSystemSeconds) / (RATE * SECONDS)).toFixed(2)}; walsender ` +
           `${((1000 * m.walsenderSeconds) / (RATE * SECONDS)).toFixed(2)}, the writer process ` +
           `${((1000 * m.writerSeconds) / (RATE * SECONDS)).toFixed(2)}), check p50 ` +
           `${pct(m.checkMs, 0.5)} ms, p99 ${pct(m.checkMs, 0.99)} ms); writer achieved ` +
@@ -515,7 +644,9 @@ datasets:
     console.log(
       `| ${root} | ${pct(all, 0.5)?.toFixed(0)} ms | ${pct(all, 0.99)?.toFixed(0)} ms (${all.length} lost) | ` +
         `${median(cpu).toFixed(1)} (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}) | ` +
-        `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}, ${ratios.length} pairs) | ` +
+        (ratios.length
+          ? `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}, ${ratios.length} pairs) | `
+          : "– | ") +
         `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} |`,
     );
   }
@@ -530,13 +661,15 @@ datasets:
     if (concord.exitCode === null) await new Promise((r) => concord.once("close", r));
   }
   await pgPool
-    .query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE $1", [
-      `concord_${NAME}%`,
-    ])
+    .query(
+      "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE $1 OR slot_name LIKE $2",
+      [`concord_${NAME}%`, `${NAME}_bare_%`],
+    )
     .catch(() => {});
-  const pubs = await pgPool.query("SELECT pubname FROM pg_publication WHERE pubname LIKE $1", [
-    `concord_${NAME}%`,
-  ]);
+  const pubs = await pgPool.query(
+    "SELECT pubname FROM pg_publication WHERE pubname LIKE $1 OR pubname LIKE $2",
+    [`concord_${NAME}%`, `${NAME}_bare_%`],
+  );
   for (const { pubname } of pubs.rows) await pgPool.query(`DROP PUBLICATION "${pubname}"`).catch(() => {});
   await pgPool.query(`DROP SCHEMA IF EXISTS ${NAME} CASCADE`);
   await pgPool.end();

@@ -293,6 +293,39 @@ describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
     );
   });
 
+  it("while only tables it does not publish are written, keepalives move its position about once a second, not at each one", async () => {
+    // Every flush of WAL the feed has nothing of (here another table's inserts) makes the walsender ping: each
+    // ping handed over at once woke the watcher for a turn of its loop, hundreds a second on a busy server.
+    await s.admin.query(`CREATE TABLE ${s.table("others")} (id serial PRIMARY KEY)`);
+    const feed = await open(
+      { name: "pg", url: POSTGRES.url, table: s.table("items") },
+      opts(`${s.name}_idle`, "pg"),
+    );
+    await feed.start(undefined);
+    const from = await walNow(s);
+    let inserts = 0;
+    let positions = 0;
+    let last: string | undefined;
+    const until = Date.now() + 2500;
+    const writing = (async () => {
+      for (; Date.now() < until; inserts++)
+        await s.admin.query(`INSERT INTO ${s.table("others")} DEFAULT VALUES`);
+    })();
+    while (Date.now() < until) {
+      const b = await feed.take({ maxKeys: 1000, waitMs: 3000 });
+      expect(b.keys).toEqual([]);
+      if (b.position) {
+        positions++;
+        last = b.position;
+      }
+    }
+    await writing;
+    expect(inserts).toBeGreaterThan(50);
+    expect(positions).toBeGreaterThan(0);
+    expect(positions).toBeLessThanOrEqual(4);
+    expect(lsnValue(last!)).toBeGreaterThan(lsnValue(from));
+  });
+
   it("the visibility wait's snapshot counts a transaction running until it ends, as the server does", async () => {
     const { stillRunning } = await import("../../src/connectors/postgres/postgres-feed-snapshot.js");
     const { pg } = await import("../../src/connectors/postgres/node-postgres.js");

@@ -30,6 +30,15 @@ const STATUS_EVERY_MS = 10_000;
  */
 const ACK_EVERY_MS = 1000;
 
+/**
+ * Between transactions, the server's WAL end (from its keepalives) is handed to the watcher at most this often:
+ * the walsender pings whenever it waits for WAL while our reported positions are behind what it read, which is
+ * after every flush of any session's WAL, every database's (hundreds a second on a busy server, with nothing of
+ * ours in them); each handed over woke the watcher for a turn of its loop, where it stores such a position at
+ * most once a second anyway.
+ */
+const IDLE_POSITION_EVERY_MS = 1000;
+
 /** How long a batch waits at most for its transactions to become visible to other sessions. */
 const VISIBLE_WAIT_MS = 1000;
 
@@ -70,6 +79,10 @@ export class PostgresChangeFeed implements ChangeFeed {
   private xid: number | undefined;
   private readonly unseen = new Set<number>();
   private ackTimer: NodeJS.Timeout | undefined;
+  /** The newest keepalive position not yet handed over, when it was last done, and the timer that will. */
+  private idleLsn: string | undefined;
+  private idleHandedAt = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly url: string,
@@ -158,6 +171,8 @@ export class PostgresChangeFeed implements ChangeFeed {
   async close(): Promise<void> {
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.statusTimer = undefined;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     // A position acknowledged but not yet sent is sent before the stream ends.
     if (this.ackTimer) await this.sendAck().catch(() => {});
     const service = this.service;
@@ -357,7 +372,7 @@ export class PostgresChangeFeed implements ChangeFeed {
     service.on("data", (_lsn: string, message: Pgoutput.Message) => this.onMessage(message));
     service.on("heartbeat", (lsn: string, _at: number, shouldRespond: boolean) => {
       // Between transactions the server's WAL end is a position with nothing of ours before it unseen.
-      if (!this.inTransaction && this.buffer.empty) this.buffer.push([], lsn);
+      if (!this.inTransaction) this.idlePosition(lsn);
       if (shouldRespond && this.acked) void service.acknowledge(this.acked).catch(() => {});
     });
     service.on("error", (err: Error) => this.buffer.fail(this.streamError(err)));
@@ -374,6 +389,30 @@ export class PostgresChangeFeed implements ChangeFeed {
         },
       );
     });
+  }
+
+  /**
+   * A keepalive's position between transactions: handed to the buffer (when nothing waits there) at most once
+   * per IDLE_POSITION_EVERY_MS, the newest one at the end of that time.
+   */
+  private idlePosition(lsn: string): void {
+    this.idleLsn = lsn;
+    if (this.idleTimer) return;
+    const wait = this.idleHandedAt + IDLE_POSITION_EVERY_MS - Date.now();
+    if (wait <= 0) {
+      this.handIdlePosition();
+      return;
+    }
+    this.idleTimer = setTimeout(() => this.handIdlePosition(), wait);
+    this.idleTimer.unref();
+  }
+
+  private handIdlePosition(): void {
+    this.idleTimer = undefined;
+    const lsn = this.idleLsn;
+    this.idleLsn = undefined;
+    this.idleHandedAt = Date.now();
+    if (lsn !== undefined && !this.inTransaction && this.buffer.empty) this.buffer.push([], lsn);
   }
 
   private streamError(err: Error): ChangeFeedError {
@@ -394,6 +433,8 @@ export class PostgresChangeFeed implements ChangeFeed {
         }
         return;
       case "begin":
+        // A keepalive position not yet handed over precedes this transaction: its commit's position supersedes it.
+        this.idleLsn = undefined;
         this.inTransaction = [];
         this.images.clear();
         this.xid = m.xid;
