@@ -7,10 +7,10 @@ import { AuditAnchorError, writeAuditAnchor } from "../audit/write-audit-anchor.
 import { ConfigError } from "../config/load-config.js";
 import type { AuditEntry } from "../core/audit-chain.js";
 import { parseDuration } from "../core/duration.js";
+import { printable } from "../core/printable.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
-import { printable } from "./printable.js";
 import { openSession, type Session } from "./session.js";
 import { clip, plural } from "./text-table.js";
 

@@ -1,9 +1,10 @@
 /** `concord checkpoint drop <dataset>`: drops a dataset's unfinished serve pass (a damaged checkpoint above all). */
+
+import { printable } from "../core/printable.js";
 import { acquirePass, PassOwnedError, passLease, processOwner } from "../engine/run-liveness.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
-import { printable } from "./printable.js";
 import { openSession } from "./session.js";
 
 export interface CheckpointDropOptions {

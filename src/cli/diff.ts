@@ -6,12 +6,12 @@
 import { join, resolve } from "node:path";
 import { parseConfig } from "../config/load-config.js";
 import { keyText } from "../core/model.js";
+import { printable } from "../core/printable.js";
 import { collectRun } from "./collect-run.js";
 import { DiffFileWriter } from "./diff-file.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
-import { printable } from "./printable.js";
 import { createProgress } from "./progress.js";
 import { writeRunsJson } from "./run-json.js";
 import { newRunId, sessionOf } from "./session.js";

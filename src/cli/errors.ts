@@ -1,8 +1,8 @@
 /** Exit codes and the one-line error report every command uses. */
 import { CommanderError } from "commander";
 import { redactText } from "../config/redact.js";
+import { printable } from "../core/printable.js";
 import { type CliIo, processIo } from "./io.js";
-import { printable } from "./printable.js";
 
 /** Exit codes, like diff: 0 agree / done, 1 divergence remains, 2 usage/config/connection, 3 audit broken. */
 export const EXIT = { ok: 0, diverged: 1, usage: 2, audit: 3, interrupted: 130 } as const;

@@ -1,4 +1,6 @@
 /** `concord escalations resolve`: one escalation by id, or every open one matching filters, after confirmation. */
+
+import { printable } from "../core/printable.js";
 import {
   previewMatching,
   type Resolution,
@@ -13,7 +15,6 @@ import { type EscalationFilterOptions, filterOf } from "./escalations.js";
 import { type CliIo, confirm, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
 import { SpillDir } from "./json-spill.js";
-import { printable } from "./printable.js";
 import { writeJson } from "./run-json.js";
 import { newRunId, openSession } from "./session.js";
 import { plural } from "./text-table.js";

@@ -1,6 +1,7 @@
 /** `concord escalations list|show`: the queue of divergences the policy would not decide alone, read-only. */
 import { DIVERGENCE_CLASSES } from "../core/classify.js";
 import { keyText } from "../core/model.js";
+import { printable } from "../core/printable.js";
 import {
   describePattern,
   type EscalationGroupView,
@@ -15,7 +16,6 @@ import type { Escalation, EscalationFilter, StateStore } from "../state/state-st
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
-import { printable } from "./printable.js";
 import { type HeldRecord, shownColumns, sideBySide } from "./render-values.js";
 import { writeJson } from "./run-json.js";
 import { openSession, type Session } from "./session.js";

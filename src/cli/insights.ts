@@ -2,6 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { stringify } from "yaml";
+import { printable } from "../core/printable.js";
 import { INSIGHTS_WINDOW_MS, readInsights } from "../engine/read-insights.js";
 import type { DatasetInsights, OwnerInsight } from "../learning/dataset-insights.js";
 import type { Reliability } from "../learning/evidence.js";
@@ -10,7 +11,6 @@ import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
 import { stateIsNew } from "./plan-candidate.js";
-import { printable } from "./printable.js";
 import { openSession } from "./session.js";
 import { textTable } from "./text-table.js";
 

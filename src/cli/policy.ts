@@ -1,10 +1,10 @@
 /** `concord policy history|show|diff`: the policy versions each dataset ran under, read from the state store. */
 import { diffLines, formatDiff } from "../core/line-diff.js";
+import { printable } from "../core/printable.js";
 import type { CurrentPolicy, PolicyVersion } from "../state/state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
-import { printable } from "./printable.js";
 import { openSession, type Session } from "./session.js";
 import { textTable } from "./text-table.js";
 

@@ -2,10 +2,10 @@
 import { BENIGN_CLASSES, DIVERGENCE_CLASSES, type Divergence } from "../core/classify.js";
 import { formatDuration } from "../core/duration.js";
 import { keyText, keyToJson, type RecordShape } from "../core/model.js";
+import { printable } from "../core/printable.js";
 import type { SchemaIssue } from "../detect/resolve-shape.js";
 import type { ScanStats } from "../engine/scan-dataset.js";
 import type { RunReport } from "./collect-run.js";
-import { printable } from "./printable.js";
 import { type HeldRecord, shownColumns, sideBySide } from "./render-values.js";
 
 /** What a readable scan report shows: a scan of one dataset, or a whole run's totals and first divergences. */

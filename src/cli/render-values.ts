@@ -1,6 +1,6 @@
 /** Records side by side, one column per replica, for the readable reports. Values are printed inert. */
 import type { CanonicalValue } from "../core/canonical.js";
-import { printable } from "./printable.js";
+import { printable } from "../core/printable.js";
 import { clip, textTable } from "./text-table.js";
 
 /** What one replica holds: absent, or its canonical values by column. */

@@ -2,6 +2,7 @@
 import { AuditBrokenError, verifyAudit } from "../audit/verify-audit.js";
 import { fingerprintRow } from "../core/fingerprint.js";
 import { keyId, keyToJson } from "../core/model.js";
+import { printable } from "../core/printable.js";
 import { observeKeys } from "../engine/observe-keys.js";
 import { recoverPending, STALE_RUN_MS } from "../engine/recover-pending.js";
 import { runRepairTasks } from "../engine/repair-dataset.js";
@@ -18,7 +19,6 @@ import type { LedgerEntry } from "../state/state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
-import { printable } from "./printable.js";
 import { newRunId, openSession, type Session } from "./session.js";
 
 export interface RollbackOptions {

@@ -23,7 +23,8 @@ export interface RecoverOptions {
 
 /**
  * Settles repairs that runs no longer alive left `pending` (a crash, kill -9, Ctrl-C twice): re-reads each
- * target and records `applied` under the run that made the write when it landed, `failed` otherwise
+ * target and records `applied` under the run that made the write when it landed (`rolled-back` for a
+ * rollback's inverse write, whose claim names the repair it `undoes`), `failed` otherwise
  * (detection re-plans it; the same repair id then runs again). A pending repair of a live run — another
  * process working right now — is left to it. Keeps ledger and audit consistent with the replicas.
  * Memory is bounded by one page of pending repairs.
@@ -92,9 +93,12 @@ async function settle(
     );
     const settled = mine.map((e) => {
       const landed = (now.get(keyId(e.key)) ?? null) === e.nextFingerprint;
+      // A rollback's inverse write that landed is recorded as the rollback records it: `rolled-back`, so that
+      // `rollback --run` of the rollback's own run finds nothing applied to undo (as after a completed one).
+      const wrote = e.undoes ? ("rolled-back" as const) : ("applied" as const);
       return {
         ...e,
-        outcome: landed ? ("applied" as const) : ("failed" as const),
+        outcome: landed ? wrote : ("failed" as const),
         updatedAt: ctx.now(),
         ...(landed ? {} : { error: "interrupted before the write; re-planned by detection" }),
       };
@@ -113,6 +117,7 @@ async function settle(
           target: e.target,
           recovered: true,
           interruptedRun: e.runId,
+          ...(e.undoes ? { undoes: e.undoes } : {}),
           expected: e.expected,
           written: e.nextFingerprint,
           // The images the ledger row holds, so that verification finds an edit of them later.
@@ -127,7 +132,12 @@ async function settle(
     results.push(
       ...done.map((e) => ({ id: e.id, key: e.key, target: e.target, outcome: e.outcome, error: e.error })),
     );
-    await addRecoveredEvidence(dataset, ctx, done);
+    // A rollback's inverse writes are no evidence about the replicas (a completed rollback adds none either).
+    await addRecoveredEvidence(
+      dataset,
+      ctx,
+      done.filter((e) => !e.undoes),
+    );
   }
   return results;
 }

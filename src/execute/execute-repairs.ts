@@ -26,6 +26,8 @@ export interface RepairTask {
   /** The target's values when observed (the before image), null when absent. */
   readonly before: readonly CanonicalValue[] | null;
   readonly action: Decision["action"];
+  /** For a rollback's inverse write: the id of the repair it undoes (its claim carries it into the ledger). */
+  readonly undoes?: string;
 }
 
 /** The verified result of one repair. */
@@ -164,6 +166,7 @@ function pendingEntry(t: RepairTask, target: string, ctx: ExecuteContext): Ledge
     outcome: "pending",
     attempts: 1,
     updatedAt: ctx.now(),
+    ...(t.undoes ? { undoes: t.undoes } : {}),
   };
 }
 

@@ -29,6 +29,12 @@ export interface LedgerEntry {
   /** The last error, for a failed repair. */
   error?: string;
   updatedAt: number;
+  /**
+   * For a rollback's inverse write: the id of the repair it undoes (absent for a run's own repair). A claim
+   * carries it, so that recovery settles a landed write of a killed rollback as `rolled-back`, as the rollback
+   * would have; a claim replaces it like the images.
+   */
+  undoes?: string;
 }
 
 /** The outcome of a claimed repair, as `settleRepairs` records it. */

@@ -105,6 +105,8 @@ export interface LedgerRow {
   attempts: number;
   error: string | null;
   updated_at: NumberColumn;
+  /** NULL in entries recorded before the column existed. */
+  undoes: string | null;
 }
 
 export function ledgerRow(e: LedgerEntry): LedgerRow {
@@ -122,6 +124,7 @@ export function ledgerRow(e: LedgerEntry): LedgerRow {
     attempts: e.attempts,
     error: e.error ?? null,
     updated_at: e.updatedAt,
+    undoes: e.undoes ?? null,
   };
 }
 
@@ -140,6 +143,7 @@ export function toLedgerEntry(r: LedgerRow): LedgerEntry {
     attempts: r.attempts,
     ...(r.error === null ? {} : { error: r.error }),
     updatedAt: num(r.updated_at),
+    ...(r.undoes == null ? {} : { undoes: r.undoes }),
   };
 }
 

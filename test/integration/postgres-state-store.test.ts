@@ -321,7 +321,8 @@ function eventAt(ts: number) {
 
 /**
  * SQL taking version 4's escalation facets and the later tables (policy registry, feed positions, run segments,
- * rollouts, evidence, segment summaries, the change log and replay cursors, segment trees) away again.
+ * rollouts, evidence, segment summaries, the change log and replay cursors, segment trees, the ledger's
+ * `undoes`) away again.
  */
 function dropQueueFacets(schema: string): string {
   return `DROP TABLE "${schema}".feed_positions, "${schema}".policy_versions, "${schema}".policy_current,
@@ -330,5 +331,6 @@ function dropQueueFacets(schema: string): string {
       "${schema}".replay_cursors, "${schema}".segment_tree_nodes, "${schema}".segment_trees;
     DROP INDEX "${schema}".escalations_queue;
     ALTER TABLE "${schema}".escalations DROP COLUMN columns, DROP COLUMN absent, DROP COLUMN involved,
-      DROP COLUMN pattern;`;
+      DROP COLUMN pattern;
+    ALTER TABLE "${schema}".ledger DROP COLUMN undoes;`;
 }

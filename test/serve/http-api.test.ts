@@ -3,6 +3,8 @@
  * route, triggers that start real passes, the read models they fill, escalations resolved through the API,
  * the audit trail and its verification, metrics, and the service's errors as HTTP statuses.
  */
+import { request } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/core/audit-chain.js";
@@ -314,6 +316,75 @@ describe("bad input against the real service", () => {
     const route = await app.inject({ url: "/api/replicas", headers: auth });
     expect(route.statusCode).toBe(404);
     expect(route.json()).toEqual({ error: "not found: GET /api/replicas" });
+  });
+
+  it("echoes an unknown dataset name with its bidi characters escaped, not obeyed", async () => {
+    // U+202E (right-to-left override), U+2066 (isolate), U+200F: a name that reorders what shows the error.
+    // (Control characters are refused before any lookup: 400, the name not echoed.)
+    const name = "acc\u202eevil\u2066x\u200f";
+    const res = await app.inject({
+      method: "POST",
+      url: `/api/datasets/${encodeURIComponent(name)}/scan`,
+      headers: auth,
+    });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ error: "no dataset named acc\\u202eevil\\u2066x\\u200f" });
+    expect(res.body).not.toMatch(/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+    const hint = await app.inject({ url: `/api/hints/${encodeURIComponent(name)}`, headers: auth });
+    expect(hint.statusCode).toBe(404);
+    expect(hint.json()).toEqual({ error: "no dataset named acc\\u202eevil\\u2066x\\u200f" });
+  });
+
+  it("answers a wrong method on a known route with 405 and Allow; an unknown path stays 404", async () => {
+    for (const [method, url, allow] of [
+      ["DELETE", "/api/datasets", "GET, HEAD"],
+      ["GET", "/api/datasets/accounts/scan", "POST"],
+      ["PUT", "/healthz", "GET, HEAD"],
+    ] as const) {
+      const res = await app.inject({ method, url, headers: auth });
+      expect(res.statusCode, `${method} ${url}`).toBe(405);
+      expect(res.headers.allow).toBe(allow);
+      expect(res.json()).toEqual({ error: `method not allowed: ${method} ${url} (allowed: ${allow})` });
+    }
+    // Still behind the token, like any /api path.
+    const anonymous = await app.inject({ method: "DELETE", url: "/api/datasets" });
+    expect(anonymous.statusCode).toBe(401);
+    const unknown = await app.inject({ method: "DELETE", url: "/api/datasets/accounts/nope", headers: auth });
+    expect(unknown.statusCode).toBe(404);
+  });
+
+  it("answers a URL over the header limit with a 431 in the API's one-line JSON", async () => {
+    const server = buildHttpApp(fx.service.api, { token: TOKEN });
+    await server.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const { port } = server.server.address() as AddressInfo;
+      const res = await new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+        const req = request({
+          host: "127.0.0.1",
+          port,
+          path: `/api/runs?run=${"x".repeat(20_000)}`,
+          headers: auth,
+        });
+        req.on("error", reject);
+        req.on("response", (r) => {
+          let body = "";
+          r.setEncoding("utf8").on("data", (d: string) => {
+            body += d;
+          });
+          r.on("end", () =>
+            resolve({ status: r.statusCode ?? 0, type: String(r.headers["content-type"]), body }),
+          );
+        });
+        req.end();
+      });
+      expect(res.status).toBe(431);
+      expect(res.type).toMatch(/^application\/json/);
+      expect(JSON.parse(res.body)).toEqual({
+        error: "request header fields too large: the URL and headers together exceed the server's limit",
+      });
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -405,15 +405,18 @@ describe("answers", () => {
     }
   });
 
-  it("answers unknown routes with 404 JSON", async () => {
+  it("answers unknown routes with 404 JSON, a wrong method on a known one with 405", async () => {
     for (const url of ["/nope", "/assets/nope.js", "/healthz/x"]) {
       const res = await app.inject({ url });
       expect(res.statusCode).toBe(404);
       expect(expectCleanError(res)).toBe(`not found: GET ${url}`);
     }
     const wrongMethod = await app.inject({ method: "DELETE", url: "/api/datasets", headers: auth });
-    expect(wrongMethod.statusCode).toBe(404);
-    expectCleanError(wrongMethod);
+    expect(wrongMethod.statusCode).toBe(405);
+    expect(wrongMethod.headers.allow).toBe("GET, HEAD");
+    expect(expectCleanError(wrongMethod)).toBe(
+      "method not allowed: DELETE /api/datasets (allowed: GET, HEAD)",
+    );
   });
 
   const mapped: readonly [string, unknown, number][] = [

@@ -30,6 +30,7 @@ export async function writeConditionally(
   s: MysqlShapeSql,
   writes: readonly ConditionalWrite[],
   keysPerStatement: number,
+  options: { readonly rollback?: boolean } = {},
 ): Promise<WriteOutcome[]> {
   const unique = [...new Map(writes.map((w) => [keyId(w.key), w.key])).values()];
   await session.execute(conn, "START TRANSACTION");
@@ -86,7 +87,7 @@ export async function writeConditionally(
     const budget = statementBudget(session.maxPacket ?? 4 * 1024 * 1024);
     for (const sql of writeStatements(s, { deletes, updates, inserts }, keysPerStatement, budget))
       await session.execute(conn, sql);
-    await session.execute(conn, "COMMIT");
+    await session.execute(conn, options.rollback ? "ROLLBACK" : "COMMIT");
     return outcomes;
   } catch (err) {
     await conn.query("ROLLBACK").catch(() => undefined);

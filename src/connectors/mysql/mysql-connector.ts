@@ -28,6 +28,7 @@ import {
   keyUniqueness,
   notUniqueMessage,
 } from "../unique-key.js";
+import { diagnoseMysqlCheckViolation, isMysqlCheckViolation } from "./mysql-check-refusal.js";
 import { bucketSql } from "./mysql-checksum-sql.js";
 import { mysqlColumnInfo } from "./mysql-column-types.js";
 import { writeConditionally } from "./mysql-conditional-writes.js";
@@ -470,6 +471,17 @@ export class MysqlConnector implements Connector {
         return outcomes;
       } catch (err) {
         if (mysqlErrorCode(err) === "ER_DUP_ENTRY") await this.refuseCollidingKeys(s, writes);
+        if (isMysqlCheckViolation(err)) {
+          // Which constraint, column and key? The catalog names the columns; a probe per write, the key.
+          const why = await diagnoseMysqlCheckViolation(
+            this.session,
+            s,
+            writes,
+            err,
+            this.keysPerStatement,
+          ).catch(() => undefined);
+          if (why) throw this.session.error("conditional write refused", new Error(why));
+        }
         if (attempt >= 3 || !isMysqlRolledBack(err))
           throw this.session.error("conditional write failed", err);
       }

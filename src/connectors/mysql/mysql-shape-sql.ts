@@ -256,6 +256,11 @@ export class MysqlShapeSql {
     return this.compareKey(after, ">");
   }
 
+  /** COLUMN_TYPE of shape column `i` (key columns first), as messages name it: `decimal(10,2)`. */
+  columnType(i: number): string {
+    return this.natives[i]!.columnType;
+  }
+
   /**
    * The keys of any of `ranges` (ascending, disjoint, none empty; only the first may lack `lo`, only the last
    * `hi`), or "" for the whole table. Nested as a binary search, `(k < lo(mid) AND (first half)) OR (second

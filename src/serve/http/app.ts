@@ -1,4 +1,6 @@
 /** The HTTP face of `concord serve` (fastify): /healthz, /metrics, the bearer-guarded /api, the dashboard at /. Holds no state. */
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import fastify, { type FastifyInstance } from "fastify";
 import { roleAllows } from "../../core/roles.js";
 import type { ServiceApi } from "../service-api.js";
@@ -41,8 +43,10 @@ function isApiPath(path: string): boolean {
  * Builds the app; the caller listens (`app.listen({ host, port })`) or injects. /healthz and /metrics are
  * open (serve binds loopback by default); everything under /api, including unknown /api paths, answers
  * 401 without the right bearer token, before any input is looked at. Errors are JSON `{ error }` in one
- * line: 400 for bad input, 404/409/503 from the service's typed errors, 500 "internal error" (details
- * logged, credentials redacted) for anything else. No reply carries a stack trace or the token.
+ * line: 400 for bad input, 404/409/503 from the service's typed errors, 404 an unknown path, 405 (with
+ * `Allow`) a known path asked with another method, 431/400/408 what Node's parser refuses, 500 "internal
+ * error" (details logged, credentials redacted) for anything else. Text a client sent is echoed inert
+ * (control and bidi characters escaped). No reply carries a stack trace or the token.
  */
 export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyInstance {
   const given = typeof options.token === "function" ? options.token : () => options.token as TokenSpec;
@@ -86,7 +90,12 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
       : false,
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
+    // Requests Node's parser refuses (headers or URL over its limit, malformed, too slow) get the API's
+    // one-line JSON too, not fastify's or Node's own body.
+    clientErrorHandler: answerClientError,
   });
+  // Each route's path as a pattern, with its methods: a known path asked with another method is a 405.
+  const routes: { pattern: RegExp; methods: Set<string> }[] = [];
 
   // Fails closed: an /api route without a role rule cannot be registered.
   app.addHook("onRoute", (route) => {
@@ -96,6 +105,10 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
         throw new Error(`${method} ${route.url}: no role rule (add it to ROUTE_ROLES in route-roles.ts)`);
       options.onRoute?.(method, route.url);
     }
+    const pattern = routePattern(route.url);
+    const known = routes.find((r) => r.pattern.source === pattern.source);
+    if (known) for (const m of methods) known.methods.add(m);
+    else routes.push({ pattern, methods: new Set(methods) });
   });
 
   app.addHook("onRequest", async (req, reply) => {
@@ -139,7 +152,16 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
   });
 
   app.setNotFoundHandler((req, reply) => {
-    const path = (req.url.split("?")[0] ?? "").slice(0, 200);
+    const raw = req.url.split("?")[0] ?? "";
+    const path = oneLine(raw.slice(0, 200));
+    const allowed = routes.find((r) => r.pattern.test(raw))?.methods;
+    if (allowed && !allowed.has(req.method)) {
+      const allow = [...allowed].sort().join(", ");
+      return reply
+        .code(405)
+        .header("allow", allow)
+        .send({ error: `method not allowed: ${req.method} ${path} (allowed: ${allow})` });
+    }
     return reply.code(404).send({ error: `not found: ${req.method} ${path}` });
   });
 
@@ -159,6 +181,44 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
   registerDashboard(app, assets);
   registerApiRoutes(app, api);
   return app;
+}
+
+/** A route's URL (`/api/datasets/:name/scan`) as an anchored pattern over request paths. */
+function routePattern(url: string): RegExp {
+  const parts = url.split("/").map((part) => {
+    if (part.startsWith(":")) return "[^/]+";
+    if (part === "*") return ".*";
+    return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  });
+  return new RegExp(`^${parts.join("/")}$`);
+}
+
+/** Statuses and messages for what Node's HTTP parser refuses before a request reaches a route. */
+const CLIENT_ERRORS: Record<string, readonly [number, string]> = {
+  HPE_HEADER_OVERFLOW: [
+    431,
+    "request header fields too large: the URL and headers together exceed the server's limit",
+  ],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "request timeout: the request was not received in time"],
+};
+
+/**
+ * fastify's `clientErrorHandler`: the answer to a request Node's parser refused (no route ran), in the API's
+ * shape, `{ "error": "…" }` on one line, then the connection is closed (as Node and fastify do).
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, message] = CLIENT_ERRORS[err.code ?? ""] ?? [
+    400,
+    "bad request: the request could not be parsed",
+  ];
+  const body = JSON.stringify({ error: message });
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  socket.destroy(err);
 }
 
 function decodeURIComponentSafe(text: string): string {

@@ -1,5 +1,6 @@
 /** HTTP error answers: maps the service's typed errors to statuses and keeps every reply one safe line. */
 import { redactText } from "../../config/redact.js";
+import { printable } from "../../core/printable.js";
 import { ReplayError } from "../../engine/replay-dataset.js";
 import { ResolveError } from "../../engine/resolve-escalation.js";
 import { CanaryError } from "../canary-rollout.js";
@@ -43,11 +44,16 @@ const TRIGGER_STATUS: Record<TriggerError["kind"], number> = {
   "damaged-checkpoint": 409,
 };
 
-/** One line, at most 300 characters, credentials redacted. */
+/**
+ * One line, at most 300 characters, credentials redacted, and inert: control and bidi characters (a dataset
+ * name or path a client sent, echoed back) are written as escapes (`\u202e`), not obeyed by whatever shows it.
+ */
 export function oneLine(text: string): string {
-  const line = redactText(text)
-    .replace(/\s*[\r\n]+\s*/g, " ")
-    .trim();
+  const line = printable(
+    redactText(text)
+      .replace(/\s*[\r\n]+\s*/g, " ")
+      .trim(),
+  );
   return line.length > 300 ? `${line.slice(0, 299)}…` : line;
 }
 

@@ -157,6 +157,9 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     ALTER TABLE ${s}.evidence ADD COLUMN ahead DOUBLE PRECISION NOT NULL DEFAULT 0,
       ADD COLUMN observed DOUBLE PRECISION NOT NULL DEFAULT 0, ADD COLUMN behind DOUBLE PRECISION NOT NULL DEFAULT 0,
       ADD COLUMN probed DOUBLE PRECISION NOT NULL DEFAULT 0, ADD COLUMN lag_ms DOUBLE PRECISION NOT NULL DEFAULT 0;`,
+  // The repair a rollback's inverse write undoes (NULL: a run's own repair, and every entry recorded before):
+  // recovery settles a landed claim that carries it as `rolled-back`, as the rollback itself would have.
+  (s) => `ALTER TABLE ${s}.ledger ADD COLUMN undoes TEXT;`,
 ];
 
 /** The schema version this code creates and expects. */

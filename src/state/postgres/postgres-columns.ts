@@ -32,6 +32,7 @@ export const LEDGER_COLUMNS: readonly RecordsetColumn[] = [
   ["attempts", "integer"],
   ["error", "text"],
   ["updated_at", "bigint"],
+  ["undoes", "text"],
 ];
 
 /** The columns `settleRepairs` updates, with the id that finds the row. */

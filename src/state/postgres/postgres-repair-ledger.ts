@@ -174,7 +174,7 @@ export class PostgresRepairLedger implements RepairLedger {
          key = excluded.key, target = excluded.target, expected = excluded.expected,
          next_fingerprint = excluded.next_fingerprint, before_values = excluded.before_values,
          after_values = excluded.after_values, outcome = excluded.outcome, attempts = excluded.attempts,
-         error = excluded.error, updated_at = excluded.updated_at`,
+         error = excluded.error, updated_at = excluded.updated_at, undoes = excluded.undoes`,
       [recordsetJson(LEDGER_COLUMNS, entries.map(ledgerRow))],
     );
   }

@@ -133,6 +133,9 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE evidence ADD COLUMN behind INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE evidence ADD COLUMN probed INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE evidence ADD COLUMN lag_ms INTEGER NOT NULL DEFAULT 0;`,
+  // The repair a rollback's inverse write undoes (NULL: a run's own repair, and every entry recorded before):
+  // recovery settles a landed claim that carries it as `rolled-back`, as the rollback itself would have.
+  "ALTER TABLE ledger ADD COLUMN undoes TEXT;",
 ];
 
 /** The file version this code creates and expects. */

@@ -35,6 +35,7 @@ const LEDGER_COLUMNS = [
   "attempts",
   "error",
   "updated_at",
+  "undoes",
 ] as const;
 
 /** What follows the VALUES of an upsert: an existing row is updated in place. */
@@ -42,7 +43,8 @@ const ON_CONFLICT = `
   ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, dataset = excluded.dataset, key = excluded.key,
     target = excluded.target, expected = excluded.expected, next_fingerprint = excluded.next_fingerprint,
     before_values = excluded.before_values, after_values = excluded.after_values, outcome = excluded.outcome,
-    attempts = excluded.attempts, error = excluded.error, updated_at = excluded.updated_at`;
+    attempts = excluded.attempts, error = excluded.error, updated_at = excluded.updated_at,
+    undoes = excluded.undoes`;
 
 export class SqliteRepairLedger implements RepairLedger {
   constructor(

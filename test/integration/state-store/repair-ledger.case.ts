@@ -46,6 +46,27 @@ export function repairLedgerCases({ open }: StateStoreCase): void {
       expect(entry).toEqual(repair("r1", { outcome: "applied", attempts: 1 }));
     });
 
+    it("keeps the repair a rollback's entry undoes through records, claims and settlements; a claim without it clears it", async () => {
+      const store = await open();
+      await store.recordRepairs([repair("r1", { outcome: "failed", undoes: "orig" })]);
+      expect((await store.getRepairs(["r1"])).get("r1")).toEqual(
+        repair("r1", { outcome: "failed", undoes: "orig" }),
+      );
+      await store.claimRepairs([repair("r1", { runId: "run-2", outcome: "pending", undoes: "orig" })]);
+      await store.settleRepairs(
+        [{ id: "r1", runId: "run-2", outcome: "rolled-back", attempts: 2, updatedAt: 3000 }],
+        [],
+      );
+      expect((await store.listAbandonedRepairs("users", { staleBefore: 0 })).length).toBe(0);
+      expect((await store.getRepairs(["r1"])).get("r1")).toMatchObject({
+        outcome: "rolled-back",
+        undoes: "orig",
+      });
+      // A run's own repair of the same transition claims the id again: it undoes nothing.
+      await store.claimRepairs([repair("r1", { runId: "run-3", outcome: "pending" })]);
+      expect((await store.getRepairs(["r1"])).get("r1")).not.toHaveProperty("undoes");
+    });
+
     it("is idempotent: recording the same entries twice equals once", async () => {
       const store = await open();
       const entries = range(1, 50).map((n) => repair(`r${n}`));

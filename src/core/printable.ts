@@ -1,4 +1,4 @@
-/** Text from stores and users made safe to print on a terminal: control and bidi characters shown, not obeyed. */
+/** Text from stores, users and clients made safe to print on a terminal or echo in a reply: control and bidi characters shown, not obeyed. Pure. */
 
 // C0 controls (newline and tab included: a value must not start a line of its own), DEL, C1 controls, the
 // Unicode line and paragraph separators, and the bidirectional overrides and isolates that reorder what a

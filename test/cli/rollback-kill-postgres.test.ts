@@ -1,0 +1,149 @@
+/**
+ * `concord rollback` SIGKILLed on PostgreSQL replicas after some of its inverse writes landed but before it
+ * recorded them: the rerun's recovery records those writes as a completed rollback would (`rolled-back`,
+ * never `applied`), so the ledger tells history right and `rollback --run` of the killed rollback's run
+ * finds nothing to undo, as for a completed one.
+ */
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
+import { POSTGRES, serviceAvailable } from "../support/services.js";
+import {
+  ledgerRows,
+  type PlanJson,
+  parseJson,
+  query,
+  runConcord,
+  spawnConcord,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from "./helpers.js";
+
+const available = await serviceAvailable(POSTGRES);
+
+/** Rows per replica, all stale on b (a renamed them and bumped their version). */
+const ROWS = 300;
+/** A rate-limited rollback claims a batch and waits about a second for it, pending in the ledger. */
+const RATE = 50;
+
+let db: PostgresTestSchema | undefined;
+
+beforeAll(async () => {
+  if (!available) return;
+  db = await createPostgresTestSchema();
+  for (const side of ["a", "b"]) {
+    const table = `"${db.name}".items_${side}`;
+    await db.admin.query(
+      `CREATE TABLE ${table} (id bigint PRIMARY KEY, name text NOT NULL, qty integer NOT NULL,
+       price numeric(10,2) NOT NULL, updated_at timestamptz NOT NULL, version bigint NOT NULL)`,
+    );
+    await db.admin.query(
+      `INSERT INTO ${table}
+       SELECT g, 'item ' || g, (g * 7) % 50, ((g * 37) % 1000) + (g % 4) * 0.25,
+              timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute', 1 + g % 4
+       FROM generate_series(1, ${ROWS}) g`,
+    );
+  }
+  await db.admin.query(`UPDATE "${db.name}".items_a SET name = name || ' (new)', version = version + 1`);
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+function config(schema: string, limited: boolean): string {
+  const url = JSON.stringify(POSTGRES.url);
+  return `state: sqlite:state.db
+datasets:
+  items:
+    key: id
+    versions: { counter: version }
+    replicas:
+      a: { url: ${url}, table: "${schema}.items_a" }
+      b: { url: ${url}, table: "${schema}.items_b" }
+    policy:
+      owner: a
+      resolve: highest-version
+${limited ? `      limits: { writesPerSecond: ${RATE} }\n` : ""}`;
+}
+
+async function snapshot(schema: string): Promise<unknown[]> {
+  return (await db!.admin.query(`SELECT * FROM "${schema}".items_b ORDER BY id`)).rows;
+}
+
+describe.skipIf(!available)("concord rollback on PostgreSQL replicas, killed", () => {
+  it("writes of a killed rollback that landed are recovered as rolled-back; rollback --run of that run finds none applied", {
+    timeout: 180_000,
+  }, async ({ expect }) => {
+    const schema = db!.name;
+    const dir = tempDir();
+    const limited = writeConfig(dir, config(schema, true), "limited.yaml");
+    const free = writeConfig(dir, config(schema, false), "free.yaml");
+    const state = join(dir, "state.db");
+    const original = JSON.stringify(await snapshot(schema));
+
+    const repair = await runConcord(["repair", "--json", "-c", free]);
+    expect(repair.code, repair.stderr).toBe(0);
+    const runId = parseJson<PlanJson>(repair).runId;
+
+    // Killed while a batch of its inverse writes is claimed (pending) and not yet recorded.
+    const pending = () => ledgerRows(state).filter((l) => l.outcome === "pending");
+    const run = spawnConcord(["rollback", "--run", runId, "-c", limited]);
+    await waitFor(() => pending().length > 0);
+    run.child.kill("SIGKILL");
+    expect((await run.done).signal).toBe("SIGKILL");
+    const claims = pending();
+    expect(claims.length).toBeGreaterThan(0);
+    const killedRun = claims[0]!.run_id;
+    // The claimed writes land, as when the kill comes between a batch's commit and its ledger update: the
+    // pending keys hold their before images again (the inverse of the repair's rename and version bump).
+    const keys = claims.map((l) => (JSON.parse(l.key) as string[])[0]);
+    const landed = await db!.admin.query(
+      `UPDATE "${schema}".items_b SET name = left(name, -length(' (new)')), version = version - 1
+       WHERE id = ANY($1::bigint[]) AND name LIKE '% (new)'`,
+      [keys],
+    );
+    expect(landed.rowCount).toBe(claims.length);
+
+    const rerun = await runConcord(["rollback", "--run", runId, "-c", free]);
+    expect(rerun.stderr).toBe("");
+    expect(rerun.stdout).toContain(`Rolled back: ${ROWS} repairs`);
+    expect(rerun.code).toBe(0);
+    expect(JSON.stringify(await snapshot(schema))).toBe(original);
+
+    // The killed rollback's landed writes are recorded as a completed rollback records its own: rolled-back.
+    const ledger = ledgerRows(state);
+    expect(ledger.filter((l) => l.outcome === "pending")).toEqual([]);
+    expect(ledger.filter((l) => l.run_id === killedRun && l.outcome === "applied")).toEqual([]);
+    expect(
+      ledger
+        .filter((l) => l.run_id === killedRun && l.outcome === "rolled-back")
+        .map((l) => l.id)
+        .sort(),
+    ).toEqual(claims.map((l) => l.id).sort());
+    expect(
+      query(state, "SELECT outcome, COUNT(*) AS n FROM ledger GROUP BY outcome ORDER BY outcome"),
+    ).toEqual([{ outcome: "rolled-back", n: 2 * ROWS }]);
+    expect(
+      query(state, "SELECT COUNT(*) AS n FROM audit WHERE run_id <> ? AND type = 'applied'", runId),
+    ).toEqual([{ n: 0 }]);
+
+    // As for a completed rollback: nothing applied in the rollback's run, nothing written.
+    for (const rollbackRun of [killedRun, parseRunId(rerun.stdout)]) {
+      const again = await runConcord(["rollback", "--run", rollbackRun, "-c", free]);
+      expect(again.stderr).toContain("no applied repairs in that run");
+      expect(again.code).toBe(2);
+    }
+    expect(JSON.stringify(await snapshot(schema))).toBe(original);
+
+    const verify = await runConcord(["audit", "verify", "-c", free]);
+    expect(verify.stdout).toMatch(/^Audit log intact/);
+    expect(verify.code, verify.stderr).toBe(0);
+  });
+});
+
+/** The run id a rollback's last line names: `Rolled back: N repairs (run ID).` */
+function parseRunId(stdout: string): string {
+  return /\(run ([^)]+)\)\.\s*$/.exec(stdout)![1]!;
+}
