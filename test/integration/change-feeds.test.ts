@@ -478,6 +478,8 @@ describe.skipIf(!redisUp)("Redis feed (keyspace notifications)", () => {
     await t.admin.del(`${t.prefix}1`);
     const first = await collect(feed, 2);
     expect(first.keys).toEqual(["1", "2"]);
+    // Outside the prefix, so the prefix's cleanup would leave it.
+    await t.admin.del(`${t.prefix.slice(0, -1)}x:3`);
     const stored = lastPosition(first.batches)!;
     await feed.close();
 
@@ -486,6 +488,28 @@ describe.skipIf(!redisUp)("Redis feed (keyspace notifications)", () => {
     await again.start(stored);
     const b = await again.take({ maxKeys: 100, waitMs: 1000 });
     expect(b.gap).toMatch(/keyspace notifications are not kept/);
+  });
+
+  // ioredis's string channel decoded `…\xff` as `…\ufffd`: the change was checked as another key (or none)
+  // and the key that changed went unchecked. As the scan does, the feed fails naming the bytes.
+  it("fails naming the bytes of a changed key name that is not UTF-8, instead of checking another key", async () => {
+    const replica = { name: "cache", url: REDIS.url, prefix: t.prefix };
+    const feed = await open(replica, opts("redisfeed", "cache"));
+    await feed.start(undefined);
+    const binary = Buffer.concat([Buffer.from(t.prefix), Buffer.from("ff", "hex")]);
+    try {
+      await t.admin.hset(binary, "name", "a");
+      const failure = await feed.take({ maxKeys: 100, waitMs: 2000 }).then(
+        (b) => new Error(`no failure: ${JSON.stringify(b.keys)}`),
+        (err: unknown) => err as Error,
+      );
+      expect(failure.message).toMatch(
+        /^redis replica 'redisfeed.cache': a change to key ".*:\ufffd" \(bytes [0-9a-f]*3aff\): the name is not UTF-8 text/,
+      );
+    } finally {
+      // The prefix's cleanup deletes by decoded names, which do not name this key.
+      await t.admin.del(binary);
+    }
   });
 });
 

@@ -2,6 +2,7 @@
  * Redis change feed: keyspace notifications for the dataset's key prefix. Redis keeps no history of them, so
  * a feed started again after a stop, or after a lost connection, reports a gap (a whole pass covers it).
  */
+import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { redactText, redactUrl } from "../../config/redact.js";
@@ -61,7 +62,8 @@ export class RedisChangeFeed implements ChangeFeed {
       );
     }
     this.channelPrefix = `__keyspace@${db}__:`;
-    client.on("pmessage", (_pattern: string, channel: string, _event: string) => this.onEvent(channel));
+    // The channel as bytes: ioredis's string form decodes a key name that is not UTF-8 with U+FFFD (see onEvent).
+    client.on("pmessageBuffer", (_pattern: string, channel: Buffer) => this.onEvent(channel));
     // Notifications sent while the connection was down are gone.
     client.on("reconnecting", () =>
       this.buffer.open("the connection to Redis was lost; notifications sent meanwhile are gone", undefined),
@@ -120,8 +122,23 @@ export class RedisChangeFeed implements ChangeFeed {
     return `${this.session}:${this.seq}`;
   }
 
-  private onEvent(channel: string): void {
-    const name = channel.slice(this.channelPrefix.length);
+  /**
+   * A key name that is not UTF-8 fails the feed naming its bytes, as the scan does (RedisSession.checkNames):
+   * decoded with U+FFFD it would name another key (`item:\xff` checked as `item:\ufffd`), or none, and the
+   * change would be skipped unchecked. The failure restarts the feed, whose restart is a gap, and the whole pass
+   * covering it stops at the same name, so nothing is reported equal until it is renamed or deleted.
+   */
+  private onEvent(channel: Buffer): void {
+    const bytes = channel.subarray(Buffer.byteLength(this.channelPrefix));
+    if (!isUtf8(bytes)) {
+      this.buffer.fail(
+        new ChangeFeedError(
+          `redis replica '${this.label}': a change to key ${JSON.stringify(bytes.toString("utf8"))} (bytes ${bytes.toString("hex")}): the name is not UTF-8 text, so it is no record's key name: rename or delete it, or give the dataset another prefix`,
+        ),
+      );
+      return;
+    }
+    const name = bytes.toString("utf8");
     const parts = this.codec.decode(name);
     this.seq++;
     // A name under the prefix that is not a record's (wrong number of parts) is no change of the dataset.
