@@ -94,8 +94,13 @@ export function formatMicros(micros: bigint): string {
   )}Z`;
 }
 
+/**
+ * The offset is `±HH`, `±HH:MM`, `±HHMM`, `±HH:MM:SS` or `±HHMMSS`: PostgreSQL prints an offset with seconds
+ * for a zone's local mean time before it adopted standard time (`1850-01-01 00:00:00+00:19:32` in
+ * Europe/Amsterdam), and that text copied elsewhere must read as the same instant.
+ */
 const TS_RE =
-  /^([+-]\d{6,7}|\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|z|UTC|[+-]\d{2}(?::?\d{2})?)?$/;
+  /^([+-]\d{6,7}|\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|z|UTC|([+-])(\d{2})(?::(\d{2})(?::(\d{2}))?|(\d{2})(\d{2})?)?)?$/;
 
 const INFINITIES: Readonly<Record<string, bigint>> = {
   infinity: TIMESTAMP_INFINITY,
@@ -128,22 +133,29 @@ export function timestampMicros(raw: unknown): bigint {
   const m = TS_RE.exec(text);
   if (!m || m[1] === "-000000" || m[1] === "-0000000")
     throw new ValueError(`${describeRaw(raw)} is not a timestamp`);
-  const [, y, mo, d, h, mi, s, f, tz] = m;
+  const [, y, mo, d, h, mi, s, f, , sign, oh, omColon, osColon, omBasic, osBasic] = m;
   const year = Number(y);
   const month = Number(mo);
   const day = Number(d);
   const hour = Number(h ?? 0);
   const minute = Number(mi ?? 0);
   const second = Number(s ?? 0);
-  if (!validDate(year, month, day) || hour > 23 || minute > 59 || second > 59 || Math.abs(year) > MAX_YEAR)
+  // An offset's minutes and seconds are a clock's: 60 or more is no offset (as in a time of day).
+  const offsetMinute = Number(omColon ?? omBasic ?? 0);
+  const offsetSecond = Number(osColon ?? osBasic ?? 0);
+  if (
+    !validDate(year, month, day) ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59 ||
+    offsetMinute > 59 ||
+    offsetSecond > 59 ||
+    Math.abs(year) > MAX_YEAR
+  )
     throw new ValueError(`${describeRaw(raw)} is not a timestamp`);
-  let offsetMinutes = 0;
-  if (tz && tz !== "Z" && tz !== "z" && tz !== "UTC") {
-    const sign = tz.startsWith("-") ? -1 : 1;
-    const digits = tz.slice(1).replace(":", "");
-    offsetMinutes = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || "0"));
-  }
-  const seconds = hour * 3600 + minute * 60 + second - offsetMinutes * 60;
+  const offsetSeconds =
+    sign === undefined ? 0 : (sign === "-" ? -1 : 1) * (Number(oh) * 3600 + offsetMinute * 60 + offsetSecond);
+  const seconds = hour * 3600 + minute * 60 + second - offsetSeconds;
   const micro = BigInt((f ?? "").slice(0, 6).padEnd(6, "0"));
   return (
     BigInt(daysFromCivil(year, month, day)) * MICROS_PER_DAY + BigInt(seconds) * MICROS_PER_SECOND + micro

@@ -537,4 +537,30 @@ describe("canonical timestamp text", () => {
     expect(canonicalValue("timestamp", "2024-02-29T23:59:59.999999Z")).toBe("2024-02-29T23:59:59.999999Z");
     expect(canonicalValue("timestamp", "2000-02-29T00:00:00.000000Z")).toBe("2000-02-29T00:00:00.000000Z");
   });
+
+  // PostgreSQL prints a zone's local mean time with seconds (Europe/Amsterdam before 1892: +00:19:32); that
+  // text was refused as "not a timestamp".
+  it.each([
+    ["1850-01-01 00:19:32+00:19:32", "1850-01-01T00:00:00.000000Z"],
+    ["1850-01-01T00:19:32.5+001932", "1850-01-01T00:00:00.500000Z"],
+    ["1850-01-01 00:00:00-04:56:02", "1850-01-01T04:56:02.000000Z"],
+    ["1850-01-01 00:00:00-045602", "1850-01-01T04:56:02.000000Z"],
+    ["2024-01-01 00:00:00+00:00:01", "2023-12-31T23:59:59.000000Z"],
+    ["0001-01-01 00:00:00+01:02:03", "0000-12-31T22:57:57.000000Z"],
+  ])("reads the offset with seconds of %s exactly", (text, canonical) => {
+    expect(canonicalValue("timestamp", text)).toBe(canonical);
+  });
+
+  it("refuses an offset whose minutes or seconds are not a clock's, or mixes its separators", () => {
+    for (const bad of [
+      "2024-01-01 00:00:00+00:19:60",
+      "2024-01-01 00:00:00+00:60",
+      "2024-01-01 00:00:00+0060",
+      "2024-01-01 00:00:00+00:1932",
+      "2024-01-01 00:00:00+0019:32",
+      "2024-01-01 00:00:00+00:19:3",
+      "2024-01-01 00:00:00+00:19:32:00",
+    ])
+      expect(() => canonicalValue("timestamp", bad), bad).toThrow(/not a timestamp/);
+  });
 });
