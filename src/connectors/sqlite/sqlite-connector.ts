@@ -138,6 +138,8 @@ export class SqliteConnector implements Connector {
       const rowid = meta.unique?.find((u) => u.name === "rowid")?.columns[0];
       const nullable = new Set(shape.key.map((c) => c.name).filter((c) => !notNull.has(c) && c !== rowid));
       s = new SqliteShapeSql(this.db, shape, this.shapes.size, collated, nullable, this.rowFilter);
+      // A value error names the replica, as PostgreSQL's and MariaDB's do.
+      s.codec.label = this.label;
       this.checkKey(s, meta);
     } catch (err) {
       this.fail("cannot read the dataset's columns", err);
