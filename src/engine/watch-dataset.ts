@@ -157,7 +157,8 @@ async function watchFeed(
 ): Promise<void> {
   const { signal, observer = {} } = options;
   const watch = ds.watch!;
-  let retryMs = options.retryMs ?? 1000;
+  const firstRetryMs = options.retryMs ?? 1000;
+  let retryMs = firstRetryMs;
   let started = false;
   // Batch size backs off when checks are slow or fail, and grows back slowly (AIMD): under load the stores
   // get smaller batches instead of retries in cascade.
@@ -207,8 +208,12 @@ async function watchFeed(
         if (began !== undefined) await store(feed, began);
       }
       await observer.onStarted?.({ replica: watched.replica, from: stored?.position });
-      retryMs = options.retryMs ?? 1000;
+      // The delay starts over only once the feed has done its work again (a batch checked, or a minute read
+      // without failing): a check that fails at every start (a replica's table gone, a key no store can
+      // name) is retried at a doubling delay, not once a second for ever.
+      const startedAt = deps.now();
       while (!signal.aborted) {
+        if (deps.now() - startedAt >= HEALTHY_MS) retryMs = firstRetryMs;
         const first = await feed.take({ maxKeys: limit, waitMs: 1000, signal });
         if (!first.keys.length && !first.gap) {
           // Only the position moved (other tables' transactions, heartbeats): stored at most once a second,
@@ -224,6 +229,7 @@ async function watchFeed(
         const taken = deps.now();
         const batch = first.gap || first.keys.length >= limit ? first : await gather(feed, first);
         await check(feed, batch, taken, deps.now());
+        retryMs = firstRetryMs;
       }
     } catch (err) {
       if (signal.aborted) break;
@@ -456,6 +462,9 @@ const CURSOR_PAGES = 8;
 
 /** How often a position that moved without changes of ours is stored. */
 const IDLE_STORE_MS = 1000;
+
+/** A feed read this long after its start without failing is well again: its next failure waits the first delay. */
+const HEALTHY_MS = 60_000;
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
