@@ -53,6 +53,7 @@ import {
   MAX_SEGMENT_GROUP,
   rangesCut,
   segmentBounds,
+  listedEstimate,
   segmentGroups,
   segmentsOf,
 } from "./segments.js";
@@ -846,7 +847,8 @@ export async function runDataset(
                 resolved.shape,
                 piece.range,
                 budget!,
-                segment.work.scan.listed,
+                segment.work.scan.listed ??
+                  listedEstimate(resolved.shape, piece.range, segment.work.scan.reached),
               );
               const each = Math.ceil(cut.rows / Math.max(1, cut.pieces.length));
               // A range the store cannot cut is done whole (unbounded: there is no smaller piece).
