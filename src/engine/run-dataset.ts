@@ -50,10 +50,10 @@ import { addFigures, SEGMENT_RUNS_KEPT, segmentFigures } from "./segment-figures
 import { candidateFigures, type SegmentReport, segmentReport } from "./segment-report.js";
 import {
   cutDenseRange,
+  listedEstimate,
   MAX_SEGMENT_GROUP,
   rangesCut,
   segmentBounds,
-  listedEstimate,
   segmentGroups,
   segmentsOf,
 } from "./segments.js";
