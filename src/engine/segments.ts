@@ -122,7 +122,8 @@ export function listedEstimate(
  * pieces (at least two) on its largest replica: by arithmetic on an integer key, otherwise at rows the store
  * picks. Given how many differing keys the range lists (`listed`), into about `2 * listed / budget` pieces
  * instead (at most one a row): each then holds about half a budget where differences are spread evenly,
- * and a piece that still holds more is cut again. Empty when the range cannot be cut (the store finds no
+ * and a piece that still holds more is cut again; an `estimated` count (`listedEstimate`) never cuts it
+ * into more pieces than `rows / budget`. Empty when the range cannot be cut (the store finds no
  * split point in it).
  */
 export async function cutDenseRange(
@@ -131,6 +132,7 @@ export async function cutDenseRange(
   range: KeyRange,
   budget: number,
   listed?: number,
+  estimated = false,
 ): Promise<{ pieces: KeyRange[]; rows: number }> {
   if (!(await rangesCut(replicas, shape))) return { pieces: [], rows: 0 };
   let largest: OpenReplica | undefined;
@@ -145,7 +147,9 @@ export async function cutDenseRange(
   const each = Math.max(1, budget);
   const parts = Math.max(
     2,
-    listed === undefined ? Math.ceil(rows / each) : Math.min(rows, Math.ceil((2 * listed) / each)),
+    listed === undefined
+      ? Math.ceil(rows / each)
+      : Math.min(estimated ? Math.ceil(rows / each) : rows, Math.ceil((2 * listed) / each)),
   );
   if (!largest || rows <= 1) return { pieces: [], rows };
   const keys =

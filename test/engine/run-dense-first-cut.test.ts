@@ -11,6 +11,7 @@ import { afterEach, expect, it } from "vitest";
 import { openConnector } from "../../src/connectors/open-connector.js";
 import type { OpenReplica } from "../../src/engine/run-context.js";
 import { runDataset } from "../../src/engine/run-dataset.js";
+import { listedEstimate } from "../../src/engine/segments.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
 import { itemsConfig, makeItemsReplicas } from "../support/sqlite-items.js";
 
@@ -71,4 +72,19 @@ it("cuts the first overflowing group by the density of what it listed, finding w
   const { stats: _w, ...all } = whole.result.totals;
   expect(found).toEqual(all);
   expect(found.counts).toEqual({ stale: STALE.length });
+});
+
+it("estimates a range's differing keys from the listed keys' rate to its end, only for one integer key and a closed end", () => {
+  const int = { key: [{ name: "id", type: "integer" as const }], columns: [] };
+  const reached = { first: ["100"], last: ["199"], listed: 50 };
+  // 50 keys over 100 ids, from id 100 to 1,100: 500.
+  expect(listedEstimate(int, { lo: null, hi: ["1100"] }, reached)).toBe(500);
+  // Never fewer than were listed.
+  expect(listedEstimate(int, { lo: null, hi: ["150"] }, reached)).toBe(50);
+  expect(listedEstimate(int, { lo: null, hi: null }, reached)).toBeUndefined();
+  expect(listedEstimate(int, { lo: null, hi: ["1100"] }, undefined)).toBeUndefined();
+  const text = { key: [{ name: "id", type: "text" as const }], columns: [] };
+  expect(
+    listedEstimate(text, { lo: null, hi: ["z"] }, { first: ["a"], last: ["b"], listed: 5 }),
+  ).toBeUndefined();
 });
