@@ -189,7 +189,8 @@ export interface InStorePair {
    * Every key in `range` whose records differ between the two replicas, in key order, in batches of at most
    * `batchSize`, with where it is held. It may also list keys whose records are stored differently but read
    * as equal values (the engine fetches the records and drops them); it never leaves out a key that differs.
-   * `onRows` is told, before the first batch, how many rows the pair's own replica holds in the range.
+   * `onRows` is told once, before the first batch or after the last, how many rows the pair's own replica
+   * holds in the range (not at all when the listing is given up before its end).
    */
   diff(
     range: KeyRange,

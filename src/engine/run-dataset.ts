@@ -50,6 +50,7 @@ import { addFigures, SEGMENT_RUNS_KEPT, segmentFigures } from "./segment-figures
 import { candidateFigures, type SegmentReport, segmentReport } from "./segment-report.js";
 import {
   cutDenseRange,
+  listedEstimate,
   MAX_SEGMENT_GROUP,
   rangesCut,
   segmentBounds,
@@ -841,12 +842,14 @@ export async function runDataset(
                   return "next";
                 }
               }
+              const listed = segment.work.scan.listed;
               const cut = await cutDenseRange(
                 replicas,
                 resolved.shape,
                 piece.range,
                 budget!,
-                segment.work.scan.listed,
+                listed ?? listedEstimate(resolved.shape, piece.range, segment.work.scan.reached),
+                listed === undefined,
               );
               const each = Math.ceil(cut.rows / Math.max(1, cut.pieces.length));
               // A range the store cannot cut is done whole (unbounded: there is no smaller piece).

@@ -66,6 +66,11 @@ export interface DatasetScan {
    */
   readonly kept?: readonly Observation[] | undefined;
   /**
+   * With `overflow` and without `countPast`: the first and last keys detection listed before it stopped,
+   * and how many it listed (at least `limit` + 1): how dense the range's start is, for cutting it.
+   */
+  readonly reached?: { readonly first: Key; readonly last: Key; readonly listed: number } | undefined;
+  /**
    * With `defer`: the versions observed and the divergences found, not yet written; the caller writes them
    * (`recordStage`) before anything it records of the scan, with its own writes of the same point.
    */
@@ -213,6 +218,8 @@ export async function scanDataset(
   let stopped = false;
   let overflow = false;
   let listed = 0;
+  let firstKey: Key | undefined;
+  let lastKey: Key | undefined;
   // With `keepPast`: what detection listed, while it stays under the bound.
   let kept: Observation[] | undefined = options.countPast && options.keepPast ? [] : undefined;
   const into: ClassifyInto = {
@@ -260,6 +267,10 @@ export async function scanDataset(
         break;
       }
       listed += batch.length;
+      if (batch.length) {
+        firstKey ??= batch[0]!.key;
+        lastKey = batch[batch.length - 1]!.key;
+      }
       if (kept) {
         if (listed <= options.keepPast!) kept.push(...batch);
         else kept = undefined;
@@ -299,6 +310,9 @@ export async function scanDataset(
       notes: resolved.notes,
       overflow,
       ...(counted ? { listed } : {}),
+      ...(!counted && !stopped && firstKey && lastKey
+        ? { reached: { first: firstKey, last: lastKey, listed } }
+        : {}),
       ...(counted && kept ? { kept: kept.sort((a, b) => compareKeys(shape.key, a.key, b.key)) } : {}),
       ...(stopped ? { stopped } : {}),
       ...(options.defer ? { pending: { versions } } : {}),

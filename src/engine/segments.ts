@@ -94,11 +94,36 @@ export function* segmentGroups(
 }
 
 /**
+ * How many differing keys a range of one integer key lists, estimated from the start of a listing that
+ * overflowed (`listed` keys from `first` to `last`, in key order) at that rate up to the range's end, or
+ * undefined (another key, an open end, keys that are not integers): a range whose keys differ evenly is then
+ * cut into pieces of about half a budget at once instead of one a budget of its rows (`cutDenseRange`).
+ */
+export function listedEstimate(
+  shape: RecordShape,
+  range: KeyRange,
+  reached: { readonly first: Key; readonly last: Key; readonly listed: number } | undefined,
+): number | undefined {
+  if (!reached || !range.hi || shape.key.length !== 1 || shape.key[0]!.type !== "integer") return undefined;
+  try {
+    const first = BigInt(reached.first[0] as string);
+    const last = BigInt(reached.last[0] as string);
+    const hi = BigInt(range.hi[0] as string);
+    if (last < first || hi <= first) return undefined;
+    const estimate = (Number(hi - first) * reached.listed) / Number(last - first + 1n);
+    return Number.isFinite(estimate) ? Math.max(reached.listed, Math.ceil(estimate)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * A range that held more differing keys than a run holds at once, cut into about `rows / budget` adjacent
  * pieces (at least two) on its largest replica: by arithmetic on an integer key, otherwise at rows the store
  * picks. Given how many differing keys the range lists (`listed`), into about `2 * listed / budget` pieces
  * instead (at most one a row): each then holds about half a budget where differences are spread evenly,
- * and a piece that still holds more is cut again. Empty when the range cannot be cut (the store finds no
+ * and a piece that still holds more is cut again; an `estimated` count (`listedEstimate`) never cuts it
+ * into more pieces than `rows / budget`. Empty when the range cannot be cut (the store finds no
  * split point in it).
  */
 export async function cutDenseRange(
@@ -107,6 +132,7 @@ export async function cutDenseRange(
   range: KeyRange,
   budget: number,
   listed?: number,
+  estimated = false,
 ): Promise<{ pieces: KeyRange[]; rows: number }> {
   if (!(await rangesCut(replicas, shape))) return { pieces: [], rows: 0 };
   let largest: OpenReplica | undefined;
@@ -121,7 +147,9 @@ export async function cutDenseRange(
   const each = Math.max(1, budget);
   const parts = Math.max(
     2,
-    listed === undefined ? Math.ceil(rows / each) : Math.min(rows, Math.ceil((2 * listed) / each)),
+    listed === undefined
+      ? Math.ceil(rows / each)
+      : Math.min(estimated ? Math.ceil(rows / each) : rows, Math.ceil((2 * listed) / each)),
   );
   if (!largest || rows <= 1) return { pieces: [], rows };
   const keys =

@@ -511,15 +511,14 @@ export class PostgresConnector implements Connector {
       const [here, there] = await Promise.all([this.pairSide(shape), other.pairSide(shape)]);
       const refused = postgresPairRefusal(here, there);
       if (refused) return refused;
-      // A segment's comparison holds a cursor on each half (one on the spare connection) with a count of
-      // each half beside them, then fetches the listed records: connected while the run is being set up.
+      // A segment's comparison holds a cursor on each half (one on the spare connection; each counts its
+      // half's rows after its listed keys), then fetches the listed records: connected while the run is set up.
       this.session.warm(3);
       return postgresPair(
         {
           session: this.session,
           label: this.options.label ?? "",
           stats: this.stats,
-          count: (range) => this.count(shape, range),
           keyBounds: (range) => this.keyBounds(shape, range),
         },
         here,

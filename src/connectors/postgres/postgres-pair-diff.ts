@@ -92,6 +92,7 @@ export function pairDiffSql(
   here: PostgresPairSide,
   there: PostgresPairSide,
   range: KeyRange,
+  counted = false,
 ): { text: string; values: unknown[] } | null {
   const r = here.s.normalize(range);
   const rThere = there.s.normalize(range);
@@ -142,11 +143,19 @@ export function pairDiffSql(
   // expressions in a side's own select list are computed for every row the join reads).
   const raws = (x: string, p: PostgresPairSide) =>
     all.map((c, j) => rawSql(`${x}.p${j}`, p.s.native[j]!, c.type)).join(", ");
+  const join =
+    `SELECT ${outs}, CASE WHEN b.k0 IS NULL THEN 1 WHEN a.k0 IS NULL THEN 2 ELSE 3 END, ${raws("a", here)}, ${raws("b", there)} ` +
+    `FROM ${side(here)} a FULL JOIN ${side(there)} b ON ${on} ` +
+    `WHERE a.k0 IS NULL OR b.k0 IS NULL${differs} ORDER BY ${order}`;
+  if (!counted) return { text: join, values: params.values };
+  // This replica's rows in the range, counted in the same statement: one more row after the listed keys,
+  // whose NULL keys no listed key has, and -1 - the count where a listed key says where it is held.
+  const where = wheres.get(here);
+  const nulls = (k: number) => Array.from({ length: k }, () => "NULL").join(", ");
   return {
     text:
-      `SELECT ${outs}, CASE WHEN b.k0 IS NULL THEN 1 WHEN a.k0 IS NULL THEN 2 ELSE 3 END, ${raws("a", here)}, ${raws("b", there)} ` +
-      `FROM ${side(here)} a FULL JOIN ${side(there)} b ON ${on} ` +
-      `WHERE a.k0 IS NULL OR b.k0 IS NULL${differs} ORDER BY ${order}`,
+      `(${join}) UNION ALL (SELECT ${nulls(width)}, -1 - count(*), ${nulls(2 * all.length)} ` +
+      `FROM ${here.source} AS ${T}${where ? ` WHERE ${where}` : ""})`,
     values: params.values,
   };
 }
@@ -156,8 +165,6 @@ export interface PostgresPairHost {
   readonly session: PostgresSession;
   readonly label: string;
   readonly stats: { queries: number; rowsRead: number; bytesRead: number; rowsScanned: number };
-  /** This replica's rows in a range (its own statement, on another connection of the pool). */
-  count(range: KeyRange): Promise<number>;
   /** This replica's first and last keys in a range (two index probes), or null. */
   keyBounds(range: KeyRange): Promise<{ first: Key; last: Key } | null>;
 }
@@ -216,33 +223,38 @@ export function postgresPair(
   async function* listing(
     q: { text: string; values: unknown[] },
     batchSize: number,
-    counted: Promise<number>,
     order: { last: PairedKey["key"] | undefined },
-    tally: { onlyHere: number; onlyThere: number },
+    tally: { onlyHere: number; onlyThere: number; rows: number; counted: number },
     spare: boolean,
   ): AsyncIterable<readonly PairedKey[]> {
     const pages = host.session.cursor(what, q.text, q.values, Math.max(1, batchSize), { spare });
     for await (const page of pages) {
-      await counted;
-      const batch = page.map((row): PairedKey => {
+      const batch: PairedKey[] = [];
+      for (const row of page) {
+        const where = Number(row[width]);
+        if (where < 0) {
+          // The statement's count of this replica's rows in the range (pairDiffSql).
+          tally.rows += -1 - where;
+          tally.counted++;
+          continue;
+        }
         const key = here.s.codec.key(row.slice(0, width));
         if (order.last && compareKeys(shape.key, order.last, key) >= 0)
           throw new ConnectorError(
             `${host.label ? `${host.label}: ` : ""}PostgreSQL listed key ${JSON.stringify(key)} after ${JSON.stringify(order.last)}: keys are not in binary order`,
           );
         order.last = key;
-        const where = Number(row[width]);
         if (where === 1) tally.onlyHere++;
         if (where === 2) tally.onlyThere++;
         const records = {
           here: where !== 2 ? here.s.codec.record(row.slice(width + 1, width + 1 + columns)) : undefined,
           there: where !== 1 ? there.s.codec.record(row.slice(width + 1 + columns)) : undefined,
         };
-        return { key, here: where !== 2, there: where !== 1, records };
-      });
+        batch.push({ key, here: where !== 2, there: where !== 1, records });
+      }
       host.stats.rowsRead += page.length;
       host.stats.bytesRead += page.reduce((b, row) => b + row.reduce((n, v) => n + (v?.length ?? 1), 0), 0);
-      yield batch;
+      if (batch.length) yield batch;
     }
   }
   return {
@@ -252,22 +264,12 @@ export function postgresPair(
       onRows: (rows: number) => void,
     ): AsyncIterable<readonly PairedKey[]> {
       const parts = (await pairHalvesOf(shape, range, (r) => host.keyBounds(r))) ?? [range];
-      const queries = parts.map((r) => pairDiffSql(here, there, r));
-      // Counted beside the joins on other connections of the pool (a pair needs two: see pairDiff), told
-      // before the first batch.
-      const counting = Promise.all(parts.map((r) => host.count(r))).then((n) => n.reduce((a, b) => a + b, 0));
-      counting.catch(() => undefined);
-      let told = false;
-      let rows = 0;
-      const tell = async () => {
-        if (told) return;
-        rows = await counting;
-        onRows(rows);
-        told = true;
-      };
-      const tally = { onlyHere: 0, onlyThere: 0 };
+      // Each statement counts this replica's rows in its range after its listed keys (one statement a half,
+      // no count of its own): told once both halves are listed.
+      const queries = parts.map((r) => pairDiffSql(here, there, r, true));
+      const tally = { onlyHere: 0, onlyThere: 0, rows: 0, counted: 0 };
       const lists = queries.map((q, i) =>
-        q ? listing(q, batchSize, counting, { last: undefined }, tally, i === 1) : undefined,
+        q ? listing(q, batchSize, { last: undefined }, tally, i === 1) : undefined,
       );
       const [first, second] = lists;
       // The second half's join starts now, on the session's spare connection, while the first half is
@@ -280,7 +282,6 @@ export function postgresPair(
       try {
         if (first) {
           for await (const batch of first) {
-            await tell();
             yield batch;
           }
         }
@@ -292,7 +293,6 @@ export function postgresPair(
           }
           next = ahead.next();
           next.catch(() => undefined);
-          await tell();
           yield r.value;
         }
       } finally {
@@ -304,7 +304,13 @@ export function postgresPair(
           if (live) await ahead.return?.(undefined);
         }
       }
-      await tell();
+      const statements = queries.filter((q) => q).length;
+      if (tally.counted !== statements)
+        throw new ConnectorError(
+          `${host.label ? `${host.label}: ` : ""}PostgreSQL returned ${tally.counted} counts for ${statements} listings`,
+        );
+      const rows = tally.rows;
+      onRows(rows);
       // Both tables were read whole (within the range): the other's rows follow from what differed.
       host.stats.rowsScanned += 2 * rows - tally.onlyHere + tally.onlyThere;
     },
