@@ -6,7 +6,11 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
+import {
+  createPostgresTestSchema,
+  type PostgresTestSchema,
+  pgItemsConfig,
+} from "../support/postgres-test-schema.js";
 import { POSTGRES, serviceAvailable } from "../support/services.js";
 import { ledgerRows, query, runConcord, spawnConcord, tempDir, waitFor, writeConfig } from "./helpers.js";
 
@@ -51,23 +55,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** The config: both tables of the test schema, owner a, state in the temp dir; rate-limited or not. */
-function config(schema: string, limited: boolean): string {
-  const url = JSON.stringify(POSTGRES.url);
-  return `state: sqlite:state.db
-datasets:
-  items:
-    key: id
-    versions: { counter: version }
-    replicas:
-      a: { url: ${url}, table: "${schema}.items_a" }
-      b: { url: ${url}, table: "${schema}.items_b" }
-    policy:
-      owner: a
-      resolve: highest-version
-${limited ? `      limits: { writesPerSecond: ${RATE} }\n` : ""}`;
-}
-
 /** Outcome counts of the ledger (`{}` while the state store does not exist yet). */
 function outcomes(state: string): Record<string, number> {
   try {
@@ -98,8 +85,8 @@ describe.skipIf(!available)("concord repair on PostgreSQL replicas, killed", () 
   }, async ({ expect }) => {
     const schema = db!.name;
     const dir = tempDir();
-    const limited = writeConfig(dir, config(schema, true), "limited.yaml");
-    const free = writeConfig(dir, config(schema, false), "free.yaml");
+    const limited = writeConfig(dir, pgItemsConfig(schema, RATE), "limited.yaml");
+    const free = writeConfig(dir, pgItemsConfig(schema), "free.yaml");
     const state = join(dir, "state.db");
     expect(await differing(schema)).toBe(2 * STALE);
 

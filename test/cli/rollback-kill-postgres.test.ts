@@ -6,7 +6,11 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
+import {
+  createPostgresTestSchema,
+  type PostgresTestSchema,
+  pgItemsConfig,
+} from "../support/postgres-test-schema.js";
 import { POSTGRES, serviceAvailable } from "../support/services.js";
 import {
   ledgerRows,
@@ -52,22 +56,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function config(schema: string, limited: boolean): string {
-  const url = JSON.stringify(POSTGRES.url);
-  return `state: sqlite:state.db
-datasets:
-  items:
-    key: id
-    versions: { counter: version }
-    replicas:
-      a: { url: ${url}, table: "${schema}.items_a" }
-      b: { url: ${url}, table: "${schema}.items_b" }
-    policy:
-      owner: a
-      resolve: highest-version
-${limited ? `      limits: { writesPerSecond: ${RATE} }\n` : ""}`;
-}
-
 async function snapshot(schema: string): Promise<unknown[]> {
   return (await db!.admin.query(`SELECT * FROM "${schema}".items_b ORDER BY id`)).rows;
 }
@@ -78,8 +66,8 @@ describe.skipIf(!available)("concord rollback on PostgreSQL replicas, killed", (
   }, async ({ expect }) => {
     const schema = db!.name;
     const dir = tempDir();
-    const limited = writeConfig(dir, config(schema, true), "limited.yaml");
-    const free = writeConfig(dir, config(schema, false), "free.yaml");
+    const limited = writeConfig(dir, pgItemsConfig(schema, RATE), "limited.yaml");
+    const free = writeConfig(dir, pgItemsConfig(schema), "free.yaml");
     const state = join(dir, "state.db");
     const original = JSON.stringify(await snapshot(schema));
 

@@ -32,3 +32,23 @@ export async function createPostgresTestSchema(): Promise<PostgresTestSchema> {
     },
   };
 }
+
+/**
+ * A config over `schema.items_a` (owner) and `schema.items_b` on the test server, counter versions, state in
+ * `state.db` beside it; `writesPerSecond` limits the repairs' write rate when given. Tests only.
+ */
+export function pgItemsConfig(schema: string, writesPerSecond?: number): string {
+  const url = JSON.stringify(POSTGRES.url);
+  return `state: sqlite:state.db
+datasets:
+  items:
+    key: id
+    versions: { counter: version }
+    replicas:
+      a: { url: ${url}, table: "${schema}.items_a" }
+      b: { url: ${url}, table: "${schema}.items_b" }
+    policy:
+      owner: a
+      resolve: highest-version
+${writesPerSecond !== undefined ? `      limits: { writesPerSecond: ${writesPerSecond} }\n` : ""}`;
+}
