@@ -7,6 +7,7 @@ import { writeConditionally } from "./mysql-conditional-writes.js";
 import { mysqlErrorCode } from "./mysql-errors.js";
 import type { MysqlSession } from "./mysql-session.js";
 import type { MysqlShapeSql } from "./mysql-shape-sql.js";
+import { cannotStoreLine } from "./mysql-write-literals.js";
 
 /** At most this many writes of a failed batch are tried alone (each rolled back) to find the refused one. */
 const PROBES = 200;
@@ -68,7 +69,6 @@ export async function diagnoseMysqlCheckViolation(
   const written = writes.filter((w) => w.next !== null);
   const w =
     written.length === 1 ? written[0] : await firstRefusedWrite(session, s, written, keysPerStatement);
-  const at = w ? ` at key ${JSON.stringify(w.key)}` : "";
   if (w && covered.length === 1) {
     const i = covered[0]!;
     const v = i < s.keyWidth ? w.key[i] : w.next?.[i - s.keyWidth];
@@ -76,12 +76,12 @@ export async function diagnoseMysqlCheckViolation(
       const type = all[i]!.type;
       const shown =
         type === "text" || type === "json" ? describeRaw(v) : v.length > 60 ? `${v.slice(0, 57)}...` : v;
-      return `column ${all[i]!.name} (${s.columnType(i)}) cannot store ${shown}${at}: ${why}`;
+      return cannotStoreLine(all[i]!.name, s.columnType(i), shown, w.key, why);
     }
   }
   const names = covered.map((i) => all[i]!.name);
   const on = names.length === 0 ? "" : ` on column${names.length === 1 ? "" : "s"} ${names.join(", ")}`;
-  return `check constraint "${constraint}"${on} refused the row${at}: ${why}`;
+  return `check constraint "${constraint}"${on} refused the row${w ? ` at key ${JSON.stringify(w.key)}` : ""}: ${why}`;
 }
 
 /** The first write that a CHECK constraint refuses when written alone, each try rolled back. */

@@ -33,9 +33,14 @@ export function writeLiteral(
   const outside = col.charset === null ? undefined : outsideCharset(col.charset, v);
   if (outside !== undefined)
     throw new UnstorableValueError(
-      `column ${col.name} (${col.columnType}) cannot store ${visible(v)}${key ? ` at key ${JSON.stringify(key)}` : ""}: ` +
+      cannotStoreLine(
+        col.name,
+        col.columnType,
+        visible(v),
+        key,
         `its character set ${col.charset} has no ${visible(outside)} (U+${outside.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}); ` +
-        `MariaDB would refuse it or store "?"`,
+          `MariaDB would refuse it or store "?"`,
+      ),
     );
   switch (type) {
     case "integer":
@@ -87,9 +92,21 @@ function shownValue(v: string): string {
 
 /** A refusal to write `v` into `col`, one line (long values shortened). */
 function cannotStore(col: MysqlColumn, v: string, why: string): UnstorableValueError {
-  return new UnstorableValueError(
-    `column ${col.name} (${col.columnType}) cannot store ${shownValue(v)}: ${why}`,
-  );
+  return new UnstorableValueError(cannotStoreLine(col.name, col.columnType, shownValue(v), undefined, why));
+}
+
+/**
+ * The one line every MariaDB/MySQL write refusal reads as: `column c (type) cannot store v at key [..]: why`
+ * (`shown` the value as the caller renders it; no `at key` without a key).
+ */
+export function cannotStoreLine(
+  column: string,
+  columnType: string,
+  shown: string,
+  key: readonly (string | null)[] | undefined,
+  why: string,
+): string {
+  return `column ${column} (${columnType}) cannot store ${shown}${key ? ` at key ${JSON.stringify(key)}` : ""}: ${why}`;
 }
 
 /**
