@@ -163,7 +163,7 @@ export class SqliteConnector implements Connector {
       this.stats.queries++;
       return this.db
         .prepare(
-          `SELECT ${s.shape.key.map((c, i) => s.keyExact(quoteIdent(c.name), i)).join(", ")} FROM ${this.table}${where} GROUP BY ${s.orderBy} HAVING count(*) > 1 LIMIT 1`,
+          `SELECT ${s.keyExactList} FROM ${this.table}${where} GROUP BY ${s.orderBy} HAVING count(*) > 1 LIMIT 1`,
         )
         .raw(true)
         .safeIntegers(true)
@@ -320,7 +320,7 @@ export class SqliteConnector implements Connector {
         s.statement(
           `bound${dir}${boundsId(range)}`,
           () =>
-            `SELECT ${s.shape.key.map((c, i) => s.keyExact(quoteIdent(c.name), i)).join(", ")} FROM ${this.table} ${s.where(range)} ` +
+            `SELECT ${s.keyExactList} FROM ${this.table} ${s.where(range)} ` +
             `ORDER BY ${s.keyOrder.map((k) => `${k} ${dir}`).join(", ")} LIMIT 1`,
         );
       const params = s.rangeParams(range);

@@ -129,6 +129,11 @@ export class SqliteShapeSql {
     return this.keyReadLists[this.exact ? 1 : 0];
   }
 
+  /** The key columns as a read of a few rows selects them: text keys always exactly (`keyExact`). */
+  get keyExactList(): string {
+    return this.keyReadLists[1];
+  }
+
   /**
    * Key expression `expr` (the key's `i`th column, or an alias of it) as a read of a few rows selects it:
    * a text key always exactly (see `readExpression`), so no lossy decode of it reaches the codec.
