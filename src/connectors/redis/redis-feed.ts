@@ -14,6 +14,7 @@ import {
   type ChangeFeedOptions,
 } from "../change-feed.js";
 import { RedisKeyCodec } from "./redis-key-codec.js";
+import { keyNameBytes, NOT_A_KEY_NAME } from "./redis-session.js";
 
 /**
  * A feed over one key prefix. Needs `notify-keyspace-events` with K (keyspace events) and A, or at least g
@@ -133,7 +134,7 @@ export class RedisChangeFeed implements ChangeFeed {
     if (!isUtf8(bytes)) {
       this.buffer.fail(
         new ChangeFeedError(
-          `redis replica '${this.label}': a change to key ${JSON.stringify(bytes.toString("utf8"))} (bytes ${bytes.toString("hex")}): the name is not UTF-8 text, so it is no record's key name: rename or delete it, or give the dataset another prefix`,
+          `redis replica '${this.label}': a change to ${keyNameBytes(bytes)}: the name is not UTF-8 text, ${NOT_A_KEY_NAME}`,
         ),
       );
       return;

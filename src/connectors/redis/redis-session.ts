@@ -279,13 +279,7 @@ export class RedisSession {
       this.client.scanBuffer(cursor, "MATCH", pattern, "COUNT", count),
     );
     const bad = names.find((name) => !isUtf8(name));
-    if (bad)
-      this.fail(
-        "scan failed",
-        new Error(
-          `key ${JSON.stringify(bad.toString("utf8"))} (bytes ${bad.toString("hex")}) is not UTF-8 text, so it is no record's key name: rename or delete it, or give the dataset another prefix`,
-        ),
-      );
+    if (bad) this.fail("scan failed", new Error(`${keyNameBytes(bad)} is not UTF-8 text, ${NOT_A_KEY_NAME}`));
   }
 
   /** One page's reads as one pipeline (none without a reader). */
@@ -416,3 +410,12 @@ export class RedisSession {
     }
   }
 }
+
+/** A key name read as bytes, as a refusal names it: `key "<lossy text>" (bytes <hex>)`. */
+export function keyNameBytes(name: Buffer): string {
+  return `key ${JSON.stringify(name.toString("utf8"))} (bytes ${name.toString("hex")})`;
+}
+
+/** Why a key name that is not UTF-8 is refused, and what to do (the scan's and the feed's words). */
+export const NOT_A_KEY_NAME =
+  "so it is no record's key name: rename or delete it, or give the dataset another prefix";
