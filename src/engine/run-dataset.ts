@@ -760,7 +760,10 @@ export async function runDataset(
             // The last group had to be cut: this one likely too, so it is cut before any of it is scanned
             // (unless the guard must weigh it first), by as many differing keys as the last group held.
             const estimate = Math.ceil((lastFound / lastSpan) * (to - from));
-            const cut = await cutDenseRange(replicas, resolved.shape, range, budget, estimate);
+            const cut = await cutDenseRange(replicas, resolved.shape, range, budget, {
+              listed: estimate,
+              ...(segments.length > 1 ? { expectedRows: (to - from) * ds.checkpointRows } : {}),
+            });
             const each = Math.ceil(cut.rows / Math.max(1, cut.pieces.length));
             if (cut.pieces.length) pieces = cut.pieces.map((r) => ({ range: r, expectedRows: each }));
           }
@@ -843,14 +846,11 @@ export async function runDataset(
                 }
               }
               const listed = segment.work.scan.listed;
-              const cut = await cutDenseRange(
-                replicas,
-                resolved.shape,
-                piece.range,
-                budget!,
-                listed ?? listedEstimate(resolved.shape, piece.range, segment.work.scan.reached),
-                listed === undefined,
-              );
+              const cut = await cutDenseRange(replicas, resolved.shape, piece.range, budget!, {
+                listed: listed ?? listedEstimate(resolved.shape, piece.range, segment.work.scan.reached),
+                estimated: listed === undefined,
+                ...(piece.expectedRows !== undefined ? { expectedRows: piece.expectedRows } : {}),
+              });
               const each = Math.ceil(cut.rows / Math.max(1, cut.pieces.length));
               // A range the store cannot cut is done whole (unbounded: there is no smaller piece).
               pieces.unshift(

@@ -123,18 +123,35 @@ export function listedEstimate(
  * picks. Given how many differing keys the range lists (`listed`), into about `2 * listed / budget` pieces
  * instead (at most one a row): each then holds about half a budget where differences are spread evenly,
  * and a piece that still holds more is cut again; an `estimated` count (`listedEstimate`) never cuts it
- * into more pieces than `rows / budget`. Empty when the range cannot be cut (the store finds no
- * split point in it).
+ * into more pieces than `rows / budget`. Given the rows the run already expects in the range
+ * (`expectedRows`: its segments were cut by row count), a range of one integer key is cut by arithmetic on
+ * that figure and no replica is counted (two `count(*)` passes over the range saved per cut); the pieces
+ * still tile the range, so a poor estimate only moves where they meet. Empty when the range cannot be cut
+ * (the store finds no split point in it).
  */
 export async function cutDenseRange(
   replicas: readonly OpenReplica[],
   shape: RecordShape,
   range: KeyRange,
   budget: number,
-  listed?: number,
-  estimated = false,
+  options: { listed?: number; estimated?: boolean; expectedRows?: number } = {},
 ): Promise<{ pieces: KeyRange[]; rows: number }> {
   if (!(await rangesCut(replicas, shape))) return { pieces: [], rows: 0 };
+  const { listed, estimated = false, expectedRows } = options;
+  const each = Math.max(1, budget);
+  const partsOf = (rows: number) =>
+    Math.max(
+      2,
+      listed === undefined
+        ? Math.ceil(rows / each)
+        : Math.min(estimated ? Math.ceil(rows / each) : rows, Math.ceil((2 * listed) / each)),
+    );
+  const first = replicas[0];
+  if (expectedRows !== undefined && expectedRows > 1 && first) {
+    // Any replica closes an open end: the pieces are cut from the range itself, whose ends stay open.
+    const keys = await arithmeticSplit(shape, first.connector, range, partsOf(expectedRows), expectedRows);
+    if (keys) return { pieces: keys.length ? rangesBetween(range, keys) : [], rows: expectedRows };
+  }
   let largest: OpenReplica | undefined;
   let rows = 0;
   for (const r of replicas) {
@@ -144,14 +161,8 @@ export async function cutDenseRange(
       largest = r;
     }
   }
-  const each = Math.max(1, budget);
-  const parts = Math.max(
-    2,
-    listed === undefined
-      ? Math.ceil(rows / each)
-      : Math.min(estimated ? Math.ceil(rows / each) : rows, Math.ceil((2 * listed) / each)),
-  );
   if (!largest || rows <= 1) return { pieces: [], rows };
+  const parts = partsOf(rows);
   const keys =
     (await arithmeticSplit(shape, largest.connector, range, parts, rows)) ??
     (await largest.connector.splitRange(shape, range, parts));

@@ -24,5 +24,27 @@ export function divergenceStoreCases({ open }: StateStoreCase): void {
       expect((await store.listDivergences("run-2")).map((d) => d.key)).toEqual([["1"]]);
       expect(await store.listDivergences("none")).toEqual([]);
     });
+
+    it("records a call's divergences whole across its statements, each row as given, the last word last", async () => {
+      // 150 rows: the SQLite store builds and binds 64 rows per statement; key 10 comes again in the third.
+      const store = await open();
+      const at = (i: number) => ({
+        runId: "run-big",
+        dataset: "items",
+        key: [String(i)],
+        class: i % 2 ? ("missing" as const) : ("conflict" as const),
+        detail: { replicas: { a: { present: true, values: [`v${i}`, null, 'é\u0000"'] } }, n: i },
+      });
+      const again = { ...at(10), class: "stale" as const, detail: { again: true } };
+      const rows = [
+        ...Array.from({ length: 140 }, (_, i) => at(i)),
+        again,
+        ...Array.from({ length: 9 }, (_, i) => at(140 + i)),
+      ];
+      await store.recordDivergences(rows);
+      const listed = await store.listDivergences("run-big");
+      expect(listed).toHaveLength(149);
+      expect(listed).toEqual([...rows.slice(0, 10), ...rows.slice(11, 140), again, ...rows.slice(141)]);
+    });
   });
 }
