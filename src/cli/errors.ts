@@ -21,6 +21,7 @@ const KNOWN_ERRORS: ReadonlySet<string> = new Set([
   "AuditAnchorError",
   "AuditBrokenError",
   "UnfinishedError",
+  "SpillError",
   "ChangeFeedError",
   "ReplayError",
   "RollbackBusyError",

@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Divergence } from "../core/classify.js";
 import type { ColumnSpec } from "../core/model.js";
+import { EXIT, reportError } from "./errors.js";
 import { divergenceJson, divergenceText } from "./json-items.js";
-import { JsonSpill } from "./json-spill.js";
+import { JsonSpill, SpillDir, SpillError } from "./json-spill.js";
 import { writeJson } from "./run-json.js";
 
 const INT: ColumnSpec[] = [{ name: "id", type: "integer" }];
@@ -114,5 +115,31 @@ describe("a spill written into a document", () => {
       expected([{ schema: 1 }, "s", ...many.slice(0, 50)]),
     );
     expect(await written([], [{ schema: 1 }])).toBe(expected([{ schema: 1 }]));
+  });
+});
+
+describe("a spill whose temporary directory goes away", () => {
+  it("fails in one line naming the file and TMPDIR, not as an internal error", () => {
+    const spills = new SpillDir();
+    const spill = spills.spill();
+    for (let i = 0; i < 2000; i++) spill.push(() => ({ key: [i], text: "x".repeat(40) }));
+    const file = (spill as unknown as { path: string }).path;
+    rmSync(dirname(file), { recursive: true, force: true });
+    let thrown: unknown;
+    try {
+      [...spill.texts()];
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(SpillError);
+    const lines: string[] = [];
+    const code = reportError(thrown, { stderr: { write: (s: string) => lines.push(s) }, env: {} } as never);
+    expect(code).toBe(EXIT.usage);
+    expect(lines.join("")).toMatch(
+      new RegExp(
+        `^concord: cannot read the temporary report file ${file.replaceAll(".", "\\.")} \\(ENOENT\\); .*TMPDIR \\(.+\\).*\\n$`,
+      ),
+    );
+    spills.dispose();
   });
 });

@@ -40,6 +40,26 @@ const END = "\x1e\n";
 const FLUSH_CHARS = 32 * 1024;
 
 /**
+ * A temporary report file could not be created, written or read back (the temporary directory cleaned
+ * or full while the run went on): a one-line error naming the file and where it lives, not an internal one.
+ */
+export class SpillError extends Error {
+  override readonly name = "SpillError";
+}
+
+/** Runs one file operation of a spill, turning its failure into a `SpillError` naming `path`. */
+function onSpill<T>(what: string, path: string, op: () => T): T {
+  try {
+    return op();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new SpillError(
+      `cannot ${what} the temporary report file ${path} (${code}); the report is kept in TMPDIR (${tmpdir()}) while the command runs`,
+    );
+  }
+}
+
+/**
  * JSON values appended to a temporary file as indented JSON, each ended by a record separator, read back
  * in order (as values, or as their text). Without a file (`path` undefined: nobody will read the list) it
  * only counts, and the values are never built.
@@ -53,7 +73,7 @@ export class JsonSpill {
   count = 0;
 
   constructor(private readonly path?: string) {
-    this.fd = path === undefined ? undefined : openSync(path, "w");
+    this.fd = path === undefined ? undefined : onSpill("create", path, () => openSync(path, "w"));
   }
 
   /** Appends the value `make` builds (called only when the list is kept). */
@@ -72,7 +92,11 @@ export class JsonSpill {
   }
 
   private flush(): void {
-    if (this.fd !== undefined && this.buffer.length) writeSync(this.fd, `${this.buffer.join(END)}${END}`);
+    const fd = this.fd;
+    if (fd !== undefined && this.buffer.length) {
+      const text = `${this.buffer.join(END)}${END}`;
+      onSpill("write", this.path!, () => writeSync(fd, text));
+    }
     this.buffer = [];
     this.buffered = 0;
   }
@@ -87,7 +111,8 @@ export class JsonSpill {
     if (this.path === undefined) throw new Error("this list was counted, not kept");
     this.flush();
     // Read back in chunks so a large spill never sits in memory whole.
-    const fd = openSync(this.path, "r");
+    const path = this.path;
+    const fd = onSpill("read", path, () => openSync(path, "r"));
     try {
       // 64 KiB at a time: the strings read stay small enough for V8's young generation (a megabyte string is
       // a large object, collected only by full collections, and grew the heap while a big document was written).
@@ -95,7 +120,7 @@ export class JsonSpill {
       let rest = "";
       let pos = 0;
       for (;;) {
-        const n = readSync(fd, chunk, 0, chunk.length, pos);
+        const n = onSpill("read", path, () => readSync(fd, chunk, 0, chunk.length, pos));
         if (n === 0) break;
         pos += n;
         const text = rest + chunk.toString("utf8", 0, n);
@@ -123,7 +148,8 @@ export class JsonSpill {
     if (this.path === undefined) throw new Error("this list was counted, not kept");
     this.flush();
     if (this.count === 0) return;
-    const fd = openSync(this.path, "r");
+    const path = this.path;
+    const fd = onSpill("read", path, () => openSync(path, "r"));
     try {
       const chunk = Buffer.alloc(1 << 15);
       const decoder = new StringDecoder("utf8");
@@ -132,7 +158,7 @@ export class JsonSpill {
       let held = "\n";
       let pos = 0;
       for (;;) {
-        const n = readSync(fd, chunk, 0, chunk.length, pos);
+        const n = onSpill("read", path, () => readSync(fd, chunk, 0, chunk.length, pos));
         if (n === 0) break;
         pos += n;
         const text = held + decoder.write(chunk.subarray(0, n));
@@ -163,7 +189,9 @@ export class SpillDir {
 
   spill(): JsonSpill {
     if (!this.options.keep) return new JsonSpill();
-    this.dir ??= mkdtempSync(join(tmpdir(), "concord-run-"));
+    this.dir ??= onSpill("create", join(tmpdir(), "concord-run-*"), () =>
+      mkdtempSync(join(tmpdir(), "concord-run-")),
+    );
     const s = new JsonSpill(join(this.dir, `${this.open.length}.jsonl`));
     this.open.push(s);
     return s;
