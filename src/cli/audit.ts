@@ -1,4 +1,5 @@
 /** `concord audit verify|show|anchor|keygen`: check the chain, its anchors and the ledger; read the trail; anchor it. */
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { AnchorLogError } from "../audit/anchor-log.js";
 import { generateAnchorKeys } from "../audit/generate-anchor-keys.js";
@@ -44,7 +45,16 @@ export async function runAuditVerify(options: AuditOptions, io: CliIo = processI
       throw new UsageError(
         `--anchors ${options.anchors}: ${session.config.path} has no audit.anchor (its publicKey checks the anchors' signatures)`,
       );
-    const verdict = await verifyAudit(session.state, session.config.audit, { anchorsFile: options.anchors });
+    // A SQLite state file that is not there was never written or was deleted: opening it would create an
+    // empty log, reported intact (unanchored, nothing would tell). There is no log to vouch for.
+    const path = session.config.state.startsWith("sqlite:") ? session.config.state.slice(7) : undefined;
+    const verdict =
+      path !== undefined && path !== ":memory:" && !existsSync(path)
+        ? {
+            ok: false as const,
+            problem: `there is no audit log: the state file ${path} does not exist (deleted, or nothing has run with this config)`,
+          }
+        : await verifyAudit(session.state, session.config.audit, { anchorsFile: options.anchors });
     if (options.json) stdout.write(`${JSON.stringify(jsonDoc(verdict))}\n`);
     else if (!verdict.ok) {
       stdout.write(`Audit log BROKEN${"seq" in verdict ? " at" : ":"} ${verdict.problem}\n`);

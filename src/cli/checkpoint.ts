@@ -1,7 +1,8 @@
 /** `concord checkpoint drop <dataset>`: drops a dataset's unfinished serve pass (a damaged checkpoint above all). */
 
 import { printable } from "../core/printable.js";
-import { acquirePass, PassOwnedError, passLease, processOwner } from "../engine/run-liveness.js";
+import { type DroppedCheckpoint, dropCheckpoint } from "../engine/drop-checkpoint.js";
+import { PassOwnedError, processOwner } from "../engine/run-liveness.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
@@ -28,10 +29,13 @@ export async function runCheckpointDrop(
   try {
     if (!session.config.datasets.some((d) => d.name === dataset))
       throw new UsageError(`checkpoint drop: no dataset named "${dataset}" in ${session.config.path}`);
-    const { state } = session;
-    const owner = processOwner();
+    let dropped: DroppedCheckpoint;
     try {
-      await acquirePass(state, dataset, owner, Date.now());
+      dropped = await dropCheckpoint(session.state, dataset, {
+        owner: processOwner(),
+        by: session.actor,
+        now: Date.now,
+      });
     } catch (err) {
       if (err instanceof PassOwnedError)
         throw new UsageError(
@@ -39,35 +43,7 @@ export async function runCheckpointDrop(
         );
       throw err;
     }
-    let runId: string | undefined;
-    let finished = false;
-    try {
-      runId = await state.deleteCheckpoint(dataset);
-      if (runId !== undefined) {
-        const run = (await state.getRun(runId)).find((r) => r.dataset === dataset);
-        if (run?.status === "running") {
-          await state.finishRun(runId, dataset, {
-            finishedAt: Date.now(),
-            status: "failed",
-            counts: {},
-            stats: { checkpointDropped: 1 },
-          });
-          finished = true;
-        }
-        await state.appendAudit([
-          {
-            ts: Date.now(),
-            runId,
-            type: "checkpoint-dropped",
-            dataset,
-            key: null,
-            data: { by: session.actor, runFailed: finished },
-          },
-        ]);
-      }
-    } finally {
-      await state.releaseLease(passLease(dataset), owner).catch(() => {});
-    }
+    const { runId, runFailed: finished } = dropped;
     if (runId !== undefined) await session.anchorAudit();
     if (options.json)
       io.stdout.write(

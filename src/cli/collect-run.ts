@@ -34,6 +34,8 @@ export interface RunReport {
   /** Repair outcomes and the decisions that wrote nothing (escalated, waiting, ignored). */
   readonly summary: Record<string, number>;
   readonly recovered: readonly RepairResult[];
+  /** Repairs another run had pending (another process repairing the dataset at once), counted by that run. */
+  readonly heldBy: ReadonlyMap<string, number>;
   /** True when something remains for a person or a later run (repair), or anything needs a write (scan, plan). */
   readonly remains: boolean;
   /** False when Ctrl-C stopped the run before its end. */
@@ -83,6 +85,7 @@ export async function collectRun(
   const shownDecisions: Decision[] = [];
   const actions: Record<string, number> = {};
   const stale: StaleEntry[] = [];
+  const heldBy = new Map<string, number>();
   const shown = options.shown ?? SHOWN;
   const { output } = options;
   let sectioned = false;
@@ -142,7 +145,10 @@ export async function collectRun(
             else if (mode === "dry-run")
               for (const t of tasks)
                 spill.repairs.push(() => repairJson(keyColumns, { ...t, outcome: "planned" }));
-            for (const r of results) spill.repairs.push(() => repairJson(keyColumns, r));
+            for (const r of results) {
+              spill.repairs.push(() => repairJson(keyColumns, r));
+              if (r.heldBy !== undefined) heldBy.set(r.heldBy, (heldBy.get(r.heldBy) ?? 0) + 1);
+            }
           },
         },
       },
@@ -166,6 +172,7 @@ export async function collectRun(
         heldBack: t.heldBack,
       },
       recovered: run.recovered,
+      heldBy,
       remains: t.remaining > 0,
       finished: run.finished,
       segments: run.segments,

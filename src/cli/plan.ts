@@ -227,6 +227,8 @@ export async function runPlanOrRepair(
             parts.unshift(`${planned} conditional write${planned === 1 ? "" : "s"} would be made`);
           text += `\n  ${writes ? "repair" : "dry run (nothing written)"}: ${parts.join(" · ") || "nothing to do"}`;
         }
+        for (const [holder, n] of run.heldBy)
+          text += `\n  ${plural(n, "repair")} left to run ${printable(holder)}, which has them pending (another process repairing ${printable(run.name)} at the same time); run again once it has finished`;
         if (run.stale.length) text += `\n${staleText(run)}`;
         if (!run.finished)
           text += `\n  interrupted: stopped after segment ${run.segmentsDone} of ${run.segments}; the segments after it were neither decided nor written (run again to finish)`;

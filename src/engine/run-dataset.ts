@@ -25,6 +25,7 @@ import {
   describedFingerprint,
 } from "./describe-dataset.js";
 import { dispatchSegments } from "./dispatch-segments.js";
+import { dropCheckpoint } from "./drop-checkpoint.js";
 import type { FeedImages } from "./fetch-observations.js";
 import { OpenEscalations } from "./open-escalations.js";
 import { inferredBasis, readOwnerEvidence } from "./owner-evidence.js";
@@ -373,7 +374,8 @@ export async function runDataset(
   async function runOwned(): Promise<DatasetRunResult> {
     let cp = checkpointed ? await state.getCheckpoint(ds.name) : undefined;
     // An unfinished run of another mode: this one covers the whole key space again.
-    if (cp && cp.mode !== cpMode) cp = await abandonCheckpoint(state, ds.name, cp, now, observer);
+    if (cp && cp.mode !== cpMode)
+      cp = await abandonCheckpoint(state, ds.name, cp, { owner, mode: cpMode, now }, observer);
     const resumed = cp !== undefined;
     const runId = cp?.runId ?? options.runId;
     const startedAt = cp?.startedAt ?? now();
@@ -966,23 +968,24 @@ export async function resumableRunId(
 }
 
 /**
- * Ends the dataset's unfinished run of another mode (recorded failed, with the segment it stopped at) and
- * drops its checkpoint, telling the observer; the caller's run covers the whole key space again.
+ * Ends the dataset's unfinished run of another mode and drops its checkpoint the way `concord checkpoint drop`
+ * does (`dropCheckpoint`: under the pass lease, the run recorded failed with the segment it stopped at, the
+ * drop audited), telling the observer; the caller's run covers the whole key space again.
  */
 export async function abandonCheckpoint(
   state: StateStore,
   dataset: string,
   cp: Checkpoint,
-  now: () => number,
+  options: { readonly owner: string; readonly mode: string; readonly now: () => number },
   observer: Pick<RunObserver, "onAbandoned">,
 ): Promise<undefined> {
-  await state.finishRun(cp.runId, dataset, {
-    finishedAt: now(),
-    status: "failed",
-    counts: {},
+  await dropCheckpoint(state, dataset, {
+    owner: options.owner,
+    by: options.owner,
+    now: options.now,
     stats: { abandonedAtSegment: cp.done },
+    data: { abandonedFor: options.mode },
   });
-  await state.deleteCheckpoint(dataset);
   await observer.onAbandoned?.(cp);
   return undefined;
 }

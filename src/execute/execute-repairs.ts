@@ -42,6 +42,8 @@ export interface RepairResult {
    * (nothing was written now).
    */
   readonly earlier?: boolean;
+  /** For a `superseded` repair another run has pending: that run (it writes the repair, not this one). */
+  readonly heldBy?: string;
 }
 
 /** The repair tasks of a dataset's write decisions, one per (decision, target). */
@@ -178,6 +180,7 @@ function heldResult(t: RepairTask, target: string, holder: string): RepairResult
     target,
     outcome: "superseded",
     error: `held by run ${holder}, which has this repair pending; not written by this run`,
+    heldBy: holder,
   };
 }
 

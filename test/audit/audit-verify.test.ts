@@ -3,7 +3,7 @@
  * make truncation and rewrites with recomputed hashes detectable, the ledger is reconciled with the audit,
  * and only `serve` needs the serve token.
  */
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -177,6 +177,17 @@ describe("concord audit verify: the ledger against the audit", () => {
       code: 0,
       stdout: `${INTACT}${LEDGER}Not anchored: removing the newest entries, or rewriting the log with recomputed hashes, would go unseen (configure audit.anchor).\n`,
     });
+  });
+
+  it("fails (exit 3) when the state file is gone, instead of creating an empty log it reports intact", async () => {
+    const s = await setup({ anchored: false, repairs: 2 });
+    unlinkSync(s.state);
+    const out = capture();
+    expect(await runAuditVerify({ config: s.config }, io(out.stream))).toBe(3);
+    expect(out.text()).toBe(
+      `Audit log BROKEN: there is no audit log: the state file ${s.state} does not exist (deleted, or nothing has run with this config)\n`,
+    );
+    expect(existsSync(s.state)).toBe(false);
   });
 
   it("fails (exit 3) when the ledger holds applied repairs the audit does not record", async () => {

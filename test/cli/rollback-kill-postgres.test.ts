@@ -5,7 +5,7 @@
  * finds nothing to undo, as for a completed one.
  */
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, beforeAll, describe, type ExpectStatic, it } from "vitest";
 import {
   createPostgresTestSchema,
   type PostgresTestSchema,
@@ -36,21 +36,63 @@ let db: PostgresTestSchema | undefined;
 beforeAll(async () => {
   if (!available) return;
   db = await createPostgresTestSchema();
-  for (const side of ["a", "b"]) {
-    const table = `"${db.name}".items_${side}`;
+  for (const side of ["a", "b"])
     await db.admin.query(
-      `CREATE TABLE ${table} (id bigint PRIMARY KEY, name text NOT NULL, qty integer NOT NULL,
+      `CREATE TABLE "${db.name}".items_${side} (id bigint PRIMARY KEY, name text NOT NULL, qty integer NOT NULL,
        price numeric(10,2) NOT NULL, updated_at timestamptz NOT NULL, version bigint NOT NULL)`,
     );
-    await db.admin.query(
+});
+
+/** Fills both tables afresh: b as it was, a with every row renamed and its version bumped. */
+async function fill(schema: string): Promise<void> {
+  for (const side of ["a", "b"]) {
+    const table = `"${schema}".items_${side}`;
+    await db!.admin.query(`TRUNCATE ${table}`);
+    await db!.admin.query(
       `INSERT INTO ${table}
        SELECT g, 'item ' || g, (g * 7) % 50, ((g * 37) % 1000) + (g % 4) * 0.25,
               timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute', 1 + g % 4
        FROM generate_series(1, ${ROWS}) g`,
     );
   }
-  await db.admin.query(`UPDATE "${db.name}".items_a SET name = name || ' (new)', version = version + 1`);
-});
+  await db!.admin.query(`UPDATE "${schema}".items_a SET name = name || ' (new)', version = version + 1`);
+}
+
+/** A repaired pair, then `rollback --run` of the repair SIGKILLed with a batch claimed, whose writes then land. */
+async function killRollbackMidway(
+  schema: string,
+  dir: string,
+  expect: ExpectStatic,
+): Promise<{ runId: string; claims: { id: string; run_id: string; undoes: string }[] }> {
+  const limited = writeConfig(dir, pgItemsConfig(schema, RATE), "limited.yaml");
+  const free = writeConfig(dir, pgItemsConfig(schema), "free.yaml");
+  const state = join(dir, "state.db");
+  const repair = await runConcord(["repair", "--json", "-c", free]);
+  expect(repair.code, repair.stderr).toBe(0);
+  const runId = parseJson<PlanJson>(repair).runId;
+
+  // Killed while a batch of its inverse writes is claimed (pending) and not yet recorded.
+  const pending = () => ledgerRows(state).filter((l) => l.outcome === "pending");
+  const run = spawnConcord(["rollback", "--run", runId, "-c", limited]);
+  await waitFor(() => pending().length > 0);
+  run.child.kill("SIGKILL");
+  expect((await run.done).signal).toBe("SIGKILL");
+  const claims = query<{ id: string; run_id: string; key: string; undoes: string }>(
+    state,
+    "SELECT id, run_id, key, undoes FROM ledger WHERE outcome = 'pending' ORDER BY rowid",
+  );
+  expect(claims.length).toBeGreaterThan(0);
+  // The claimed writes land, as when the kill comes between a batch's commit and its ledger update: the
+  // pending keys hold their before images again (the inverse of the repair's rename and version bump).
+  const keys = claims.map((l) => (JSON.parse(l.key) as string[])[0]);
+  const landed = await db!.admin.query(
+    `UPDATE "${schema}".items_b SET name = left(name, -length(' (new)')), version = version - 1
+     WHERE id = ANY($1::bigint[]) AND name LIKE '% (new)'`,
+    [keys],
+  );
+  expect(landed.rowCount).toBe(claims.length);
+  return { runId, claims };
+}
 
 afterAll(async () => {
   await db?.drop();
@@ -66,33 +108,12 @@ describe.skipIf(!available)("concord rollback on PostgreSQL replicas, killed", (
   }, async ({ expect }) => {
     const schema = db!.name;
     const dir = tempDir();
-    const limited = writeConfig(dir, pgItemsConfig(schema, RATE), "limited.yaml");
     const free = writeConfig(dir, pgItemsConfig(schema), "free.yaml");
     const state = join(dir, "state.db");
+    await fill(schema);
     const original = JSON.stringify(await snapshot(schema));
-
-    const repair = await runConcord(["repair", "--json", "-c", free]);
-    expect(repair.code, repair.stderr).toBe(0);
-    const runId = parseJson<PlanJson>(repair).runId;
-
-    // Killed while a batch of its inverse writes is claimed (pending) and not yet recorded.
-    const pending = () => ledgerRows(state).filter((l) => l.outcome === "pending");
-    const run = spawnConcord(["rollback", "--run", runId, "-c", limited]);
-    await waitFor(() => pending().length > 0);
-    run.child.kill("SIGKILL");
-    expect((await run.done).signal).toBe("SIGKILL");
-    const claims = pending();
-    expect(claims.length).toBeGreaterThan(0);
+    const { runId, claims } = await killRollbackMidway(schema, dir, expect);
     const killedRun = claims[0]!.run_id;
-    // The claimed writes land, as when the kill comes between a batch's commit and its ledger update: the
-    // pending keys hold their before images again (the inverse of the repair's rename and version bump).
-    const keys = claims.map((l) => (JSON.parse(l.key) as string[])[0]);
-    const landed = await db!.admin.query(
-      `UPDATE "${schema}".items_b SET name = left(name, -length(' (new)')), version = version - 1
-       WHERE id = ANY($1::bigint[]) AND name LIKE '% (new)'`,
-      [keys],
-    );
-    expect(landed.rowCount).toBe(claims.length);
 
     const rerun = await runConcord(["rollback", "--run", runId, "-c", free]);
     expect(rerun.stderr).toBe("");
@@ -128,6 +149,45 @@ describe.skipIf(!available)("concord rollback on PostgreSQL replicas, killed", (
     const verify = await runConcord(["audit", "verify", "-c", free]);
     expect(verify.stdout).toMatch(/^Audit log intact/);
     expect(verify.code, verify.stderr).toBe(0);
+  });
+
+  it("a repair after the kill settles the inverse and the repair it undid at once; rollback --run does not undo them again", {
+    timeout: 180_000,
+  }, async ({ expect }) => {
+    const schema = db!.name;
+    const dir = tempDir();
+    const free = writeConfig(dir, pgItemsConfig(schema), "free.yaml");
+    const state = join(dir, "state.db");
+    await fill(schema);
+    const { runId, claims } = await killRollbackMidway(schema, dir, expect);
+    const outcome = (id: string) =>
+      query<{ run_id: string; outcome: string }>(
+        state,
+        "SELECT run_id, outcome FROM ledger WHERE id = ?",
+        id,
+      )[0];
+
+    // The repair's recovery settles the killed rollback's claims (and the repairs they undid) before it plans.
+    const repair = await runConcord(["repair", "--json", "-c", free]);
+    expect(repair.code, repair.stderr).toBe(0);
+    const repairRun = parseJson<PlanJson>(repair).runId;
+    for (const c of claims) {
+      expect(outcome(c.id)).toEqual({ run_id: c.run_id, outcome: "rolled-back" });
+      // The undone repair was rolled back at recovery, so the repair's fix of the key is the same repair id
+      // claimed again (no second episode): the ledger files it under the repair run.
+      expect(outcome(c.undoes)).toEqual({ run_id: repairRun, outcome: "applied" });
+    }
+    expect(query(state, "SELECT COUNT(*) AS n FROM ledger WHERE id LIKE '%~%'")).toEqual([{ n: 0 }]);
+    expect(query(state, "SELECT COUNT(*) AS n FROM ledger WHERE outcome = 'pending'")).toEqual([{ n: 0 }]);
+
+    // rollback --run of the original repair undoes only what it still has applied, not the recovered ones.
+    const rest = await runConcord(["rollback", "--run", runId, "-c", free]);
+    expect(rest.stderr).toBe("");
+    expect(rest.stdout).toContain(`Rolled back: ${ROWS - claims.length} repairs`);
+    expect(rest.stdout).not.toMatch(new RegExp(`^(${claims.map((c) => c.undoes).join("|")}) `, "m"));
+    expect(rest.code).toBe(0);
+    const verify = await runConcord(["audit", "verify", "-c", free]);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
   });
 });
 

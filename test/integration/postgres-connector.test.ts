@@ -139,7 +139,7 @@ describe.skipIf(!available)("PostgresConnector: errors, retries and modes", () =
       const before = c.stats.queries;
       const err = await failure(c.count(SHAPE, FULL_RANGE));
       expect(err.message).toMatch(
-        /^ds\.pg: count failed: statement timed out or was cancelled \(statement_timeout\): canceling statement due to statement timeout/,
+        /^ds\.pg: count failed: statement timed out or was cancelled \(statement_timeout; timeouts\.statement\): canceling statement due to statement timeout/,
       );
       expect(c.stats.queries - before).toBe(1);
     } finally {

@@ -337,9 +337,9 @@ describe("bad input against the real service", () => {
 
   it("answers a wrong method on a known route with 405 and Allow; an unknown path stays 404", async () => {
     for (const [method, url, allow] of [
-      ["DELETE", "/api/datasets", "GET, HEAD"],
-      ["GET", "/api/datasets/accounts/scan", "POST"],
-      ["PUT", "/healthz", "GET, HEAD"],
+      ["DELETE", "/api/datasets", "GET, HEAD, OPTIONS"],
+      ["GET", "/api/datasets/accounts/scan", "OPTIONS, POST"],
+      ["PUT", "/healthz", "GET, HEAD, OPTIONS"],
     ] as const) {
       const res = await app.inject({ method, url, headers: auth });
       expect(res.statusCode, `${method} ${url}`).toBe(405);

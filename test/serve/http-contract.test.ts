@@ -413,10 +413,39 @@ describe("answers", () => {
     }
     const wrongMethod = await app.inject({ method: "DELETE", url: "/api/datasets", headers: auth });
     expect(wrongMethod.statusCode).toBe(405);
-    expect(wrongMethod.headers.allow).toBe("GET, HEAD");
+    expect(wrongMethod.headers.allow).toBe("GET, HEAD, OPTIONS");
     expect(expectCleanError(wrongMethod)).toBe(
-      "method not allowed: DELETE /api/datasets (allowed: GET, HEAD)",
+      "method not allowed: DELETE /api/datasets (allowed: GET, HEAD, OPTIONS)",
     );
+  });
+
+  it("answers OPTIONS of every known path 204 with Allow and no CORS headers; unknown paths 404, /api 401 without a token", async () => {
+    const cases: [string, string][] = [
+      ["/healthz", "GET, HEAD, OPTIONS"],
+      ["/metrics", "GET, HEAD, OPTIONS"],
+      ["/api/datasets", "GET, HEAD, OPTIONS"],
+      ["/api/datasets/d/scan", "OPTIONS, POST"],
+      ["/api/runs/r1", "GET, HEAD, OPTIONS"],
+    ];
+    for (const [url, allow] of cases) {
+      const res = await app.inject({
+        method: "OPTIONS",
+        url,
+        headers: { ...auth, origin: "https://x.example" },
+      });
+      expect(res.statusCode, url).toBe(204);
+      expect(res.headers.allow, url).toBe(allow);
+      expect(res.body, url).toBe("");
+      expect(
+        Object.keys(res.headers).filter((h) => h.startsWith("access-control-")),
+        url,
+      ).toEqual([]);
+    }
+    const unknown = await app.inject({ method: "OPTIONS", url: "/nope" });
+    expect(unknown.statusCode).toBe(404);
+    expect(expectCleanError(unknown)).toBe("not found: OPTIONS /nope");
+    const anonymous = await app.inject({ method: "OPTIONS", url: "/api/datasets" });
+    expect(anonymous.statusCode).toBe(401);
   });
 
   const mapped: readonly [string, unknown, number][] = [

@@ -225,6 +225,13 @@ describe("serve passes", () => {
     const [abandoned] = await second.api.run(scanRun);
     expect(abandoned).toMatchObject({ status: "failed" });
     expect(abandoned!.stats.abandonedAtSegment).toBeGreaterThanOrEqual(1);
+    // Dropped as `concord checkpoint drop` drops one: the same run stats and the same audit entry.
+    expect(abandoned!.stats.checkpointDropped).toBe(1);
+    const dropped = (await second.state.readAudit({ runId: scanRun })).filter(
+      (e) => e.type === "checkpoint-dropped",
+    );
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]!.data).toMatchObject({ runFailed: true, abandonedFor: "repair" });
     expect((await second.api.run(repairRun))[0]).toMatchObject({ status: "ok", counts: { stale: 2 } });
   });
 

@@ -53,7 +53,7 @@ export function describePgError(err: unknown, where: { table: string; server: st
     case "42501":
       return `permission denied on ${where.table}: ${message}`;
     case "57014":
-      return `statement timed out or was cancelled (statement_timeout): ${message}`;
+      return `statement timed out or was cancelled (statement_timeout; timeouts.statement): ${message}`;
     case "25006":
       return `the connection is read-only: ${message}`;
     case undefined:

@@ -15,7 +15,7 @@ import {
   type TableDescription,
   type WriteOutcome,
 } from "../connector.js";
-import { nameHash, RedisKeyCodec } from "./redis-key-codec.js";
+import { nameHash, notARecordKey, RedisKeyCodec } from "./redis-key-codec.js";
 import { type RecordLayout, type RedisFormat, recordLayout } from "./redis-record-layout.js";
 import {
   connectRedis,
@@ -153,7 +153,7 @@ export class RedisConnector implements Connector {
   /** The raw key parts of a scanned name; a name that is no record key of the shape is an error. */
   private keyParts(s: ShapeState, name: string): (string | null)[] {
     const parts = s.keys.decode(name);
-    if (typeof parts === "string") this.redis.fail(`${name} is not a record key of this dataset: ${parts}`);
+    if (typeof parts === "string") this.redis.fail(notARecordKey(name, parts));
     return parts;
   }
 
@@ -170,9 +170,7 @@ export class RedisConnector implements Connector {
     }
     const canonical = s.keys.encode(rec.key);
     if (canonical !== name)
-      this.redis.fail(
-        `${name} is not a record key of this dataset: the record of key ${JSON.stringify(rec.key)} is ${canonical}`,
-      );
+      this.redis.fail(notARecordKey(name, `the record of key ${JSON.stringify(rec.key)} is ${canonical}`));
     this.stats.rowsRead++;
     this.stats.bytesRead += name.length;
     for (const v of rec.values) if (v !== null) this.stats.bytesRead += v.length;
@@ -306,7 +304,7 @@ export class RedisConnector implements Connector {
           }
           if (s.keys.encode(key) !== name)
             this.redis.fail(
-              `${name} is not a record key of this dataset: the record of key ${JSON.stringify(key)} is ${s.keys.encode(key)}`,
+              notARecordKey(name, `the record of key ${JSON.stringify(key)} is ${s.keys.encode(key)}`),
             );
           seen.add(name);
         }

@@ -13,7 +13,7 @@ import {
   ChangeFeedError,
   type ChangeFeedOptions,
 } from "../change-feed.js";
-import { RedisKeyCodec } from "./redis-key-codec.js";
+import { notARecordKey, RedisKeyCodec } from "./redis-key-codec.js";
 import { keyNameBytes, NOT_A_KEY_NAME } from "./redis-session.js";
 
 /**
@@ -141,8 +141,14 @@ export class RedisChangeFeed implements ChangeFeed {
     }
     const name = bytes.toString("utf8");
     const parts = this.codec.decode(name);
+    // A name under the prefix that is not a record's (wrong number of parts, a dangling escape) fails the feed
+    // as it stops the scan (docs/redis.md: every key under the prefix is a record of the dataset): skipped
+    // here, it would be reported nowhere while every pass stops at it.
+    if (typeof parts === "string") {
+      this.buffer.fail(new ChangeFeedError(`redis replica '${this.label}': ${notARecordKey(name, parts)}`));
+      return;
+    }
     this.seq++;
-    // A name under the prefix that is not a record's (wrong number of parts) is no change of the dataset.
-    this.buffer.push(typeof parts === "string" ? [] : [parts], this.position());
+    this.buffer.push([parts], this.position());
   }
 }

@@ -107,6 +107,14 @@ export function nameHash(name: string): number {
   return h >>> 0;
 }
 
+/**
+ * Why a name under the prefix that `decode` refuses stops the scan and the change feed alike (docs/redis.md:
+ * every key under the prefix must be a record of the dataset): the scan's and the feed's one wording.
+ */
+export function notARecordKey(name: string, why: string): string {
+  return `${name} is not a record key of this dataset: ${why}`;
+}
+
 function widthReason(parts: number, width: number): string {
   return `it has ${parts} ':'-separated key part(s), the key has ${width}`;
 }

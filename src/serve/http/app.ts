@@ -44,7 +44,7 @@ function isApiPath(path: string): boolean {
  * open (serve binds loopback by default); everything under /api, including unknown /api paths, answers
  * 401 without the right bearer token, before any input is looked at. Errors are JSON `{ error }` in one
  * line: 400 for bad input, 404/409/503 from the service's typed errors, 404 an unknown path, 405 (with
- * `Allow`) a known path asked with another method, 431/400/408 what Node's parser refuses, 500 "internal
+ * `Allow`) a known path asked with another method, 204 (with `Allow`, no CORS headers) OPTIONS of a known path, 431/400/408 what Node's parser refuses, 500 "internal
  * error" (details logged, credentials redacted) for anything else. Text a client sent is echoed inert
  * (control and bidi characters escaped). No reply carries a stack trace or the token.
  */
@@ -156,7 +156,11 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
     const path = oneLine(raw.slice(0, 200));
     const allowed = routes.find((r) => r.pattern.test(raw))?.methods;
     if (allowed && !allowed.has(req.method)) {
-      const allow = [...allowed].sort().join(", ");
+      const allow = [...allowed, "OPTIONS"].sort().join(", ");
+      // What the path allows, for any path that has routes (the API's after its bearer check, like any
+      // method). No CORS headers: serve has no CORS setting, and a browser's preflight is refused by their
+      // absence, as every cross-origin request to it is.
+      if (req.method === "OPTIONS") return reply.code(204).header("allow", allow).send();
       return reply
         .code(405)
         .header("allow", allow)

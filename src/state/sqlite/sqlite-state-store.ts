@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { ComposedStateStore } from "../composed-state-store.js";
 import type { StateStoreParts } from "../state-store.js";
 import { migrateSqliteState } from "./migrate-sqlite-state.js";
+import { nameSqliteErrors } from "./name-sqlite-errors.js";
 import { SqliteAuditLog } from "./sqlite-audit-log.js";
 import { SqliteChangeLogStore } from "./sqlite-change-log-store.js";
 import { SqliteCheckpointStore } from "./sqlite-checkpoint-store.js";
@@ -43,7 +44,13 @@ export class SqliteStateStore extends ComposedStateStore {
     });
     db.pragma("synchronous = NORMAL");
     whileBusy(() => migrateSqliteState(db));
-    super(sqliteParts(new SqliteStateDb(db)));
+    const parts = sqliteParts(new SqliteStateDb(db));
+    const label = `sqlite:${db.name}`;
+    super(
+      Object.fromEntries(
+        Object.entries(parts).map(([name, part]) => [name, nameSqliteErrors(part, label)]),
+      ) as unknown as StateStoreParts,
+    );
   }
 
   /** Opens (creating folder and file if needed) the state file at `path`. */
