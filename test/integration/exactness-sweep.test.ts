@@ -1,0 +1,74 @@
+/**
+ * Values an adversarial sweep across store pairs found compared or written wrongly, each scanned, repaired and
+ * read back with the store's own client. PostgreSQL's NULL inet was read as '' (format('%s', NULL) is ''), so
+ * it equalled an empty text elsewhere and a repair wrote '' for it.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseJson, runConcord, tempDir } from "../cli/helpers.js";
+import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
+import { POSTGRES, serviceAvailable } from "../support/services.js";
+
+/** A config over replicas a (owner) and b of dataset t, keyed by k. */
+function config(dir: string, a: object, b: object): string {
+  const path = join(dir, "concord.yaml");
+  writeFileSync(
+    path,
+    `state: "sqlite::memory:"
+datasets:
+  t:
+    key: k
+    replicas:
+      a: ${JSON.stringify(a)}
+      b: ${JSON.stringify(b)}
+    policy: { owner: a, resolve: owner, limits: { maxDivergentFraction: 1 } }
+`,
+  );
+  return path;
+}
+
+describe.skipIf(!(await serviceAvailable(POSTGRES)))("PostgreSQL inet beside SQLite text", () => {
+  let schema: PostgresTestSchema;
+  beforeAll(async () => {
+    schema = await createPostgresTestSchema();
+    await schema.admin.query(`CREATE TABLE ${schema.table("a")} (k int PRIMARY KEY, ip inet)`);
+    await schema.admin.query(
+      `INSERT INTO ${schema.table("a")} VALUES (1, NULL), (2, '10.0.0.1'), (3, '10.0.0.0/8'), (4, NULL)`,
+    );
+  });
+  afterAll(async () => {
+    await schema?.drop();
+  });
+
+  it("tells a NULL inet from an empty text, and a repair writes NULL", async () => {
+    const dir = tempDir();
+    const file = join(dir, "b.db");
+    const db = new Database(file);
+    db.exec("CREATE TABLE b (k INTEGER PRIMARY KEY, ip TEXT)");
+    // Key 1: '' where the owner holds NULL; key 4 absent.
+    db.exec("INSERT INTO b VALUES (1, ''), (2, '10.0.0.1'), (3, '10.0.0.0/8')");
+    db.close();
+    const cfg = config(
+      dir,
+      { url: POSTGRES.url, table: schema.table("a") },
+      { url: `sqlite:${file}`, table: "b" },
+    );
+    const scan = parseJson(await runConcord(["scan", "--json", "-c", cfg]));
+    expect(scan.datasets[0]!.divergences.map((d) => [d.key, d.class])).toEqual([
+      [[1], "unversioned"],
+      [[4], "missing"],
+    ]);
+    expect((await runConcord(["repair", "-c", cfg])).code).toBe(0);
+    const back = new Database(file, { readonly: true });
+    expect(back.prepare("SELECT k, ip FROM b ORDER BY k").all()).toEqual([
+      { k: 1, ip: null },
+      { k: 2, ip: "10.0.0.1" },
+      { k: 3, ip: "10.0.0.0/8" },
+      { k: 4, ip: null },
+    ]);
+    back.close();
+    expect(parseJson(await runConcord(["scan", "--json", "-c", cfg])).datasets[0]!.divergences).toEqual([]);
+  });
+});
