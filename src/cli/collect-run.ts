@@ -30,6 +30,8 @@ export interface RunReport {
   /** The first divergences and decisions, for a readable report; the spills count all of them. */
   readonly shownDivergences: readonly Divergence[];
   readonly shownDecisions: readonly Decision[];
+  /** The first failed repairs (as many as divergences are shown), for the readable report to say why. */
+  readonly shownFailures: readonly RepairResult[];
   readonly guard?: GuardTrip | undefined;
   /** Repair outcomes and the decisions that wrote nothing (escalated, waiting, ignored). */
   readonly summary: Record<string, number>;
@@ -81,6 +83,7 @@ export async function collectRun(
   const spill = { divergences: spills.spill(), decisions: spills.spill(), repairs: spills.spill() };
   const shownDivergences: Divergence[] = [];
   const shownDecisions: Decision[] = [];
+  const shownFailures: RepairResult[] = [];
   const actions: Record<string, number> = {};
   const stale: StaleEntry[] = [];
   const shown = options.shown ?? SHOWN;
@@ -142,7 +145,10 @@ export async function collectRun(
             else if (mode === "dry-run")
               for (const t of tasks)
                 spill.repairs.push(() => repairJson(keyColumns, { ...t, outcome: "planned" }));
-            for (const r of results) spill.repairs.push(() => repairJson(keyColumns, r));
+            for (const r of results) {
+              spill.repairs.push(() => repairJson(keyColumns, r));
+              if (r.outcome === "failed" && shownFailures.length < shown) shownFailures.push(r);
+            }
           },
         },
       },
@@ -154,6 +160,7 @@ export async function collectRun(
       totals: t,
       shownDivergences,
       shownDecisions,
+      shownFailures,
       guard: t.guard,
       summary: {
         applied: t.repairs.applied ?? 0,

@@ -80,6 +80,16 @@ function renderDecisions(run: RunReport): string {
   return lines.join("\n");
 }
 
+/** Why repairs failed, one line each for the first few (the store's or the connector's one-line refusal). */
+function failuresText(run: RunReport): string {
+  const lines = run.shownFailures.map(
+    (f) => `\n    failed ${printable(keyText(f.key))} on ${printable(f.target)}: ${printable(f.error ?? "")}`,
+  );
+  const more = run.summary.failed! - run.shownFailures.length;
+  if (more > 0) lines.push(`\n    … ${more} more failed (use --json for all)`);
+  return lines.join("");
+}
+
 /** The diff file's entries a run left alone, a few named. */
 function staleText(run: RunReport): string {
   const key = (k: Key) => printable(keyText(k));
@@ -226,6 +236,7 @@ export async function runPlanOrRepair(
           if (!writes && planned)
             parts.unshift(`${planned} conditional write${planned === 1 ? "" : "s"} would be made`);
           text += `\n  ${writes ? "repair" : "dry run (nothing written)"}: ${parts.join(" · ") || "nothing to do"}`;
+          text += failuresText(run);
         }
         if (run.stale.length) text += `\n${staleText(run)}`;
         if (!run.finished)

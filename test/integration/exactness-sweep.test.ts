@@ -72,3 +72,24 @@ describe.skipIf(!(await serviceAvailable(POSTGRES)))("PostgreSQL inet beside SQL
     expect(parseJson(await runConcord(["scan", "--json", "-c", cfg])).datasets[0]!.divergences).toEqual([]);
   });
 });
+
+describe("a refused repair in the readable report", () => {
+  it("names the key, the target and why, one line each", async () => {
+    const dir = tempDir();
+    const a = new Database(join(dir, "a.db"));
+    // SQLite keeps 1e19 as a REAL in an INTEGER column: read as the integer it is, which no INTEGER can store.
+    a.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, i INTEGER); INSERT INTO t VALUES (1, 1e19), (2, 2)");
+    a.close();
+    new Database(join(dir, "b.db")).exec("CREATE TABLE t (k INTEGER PRIMARY KEY, i INTEGER)").close();
+    const cfg = config(
+      dir,
+      { url: `sqlite:${join(dir, "a.db")}`, table: "t" },
+      { url: `sqlite:${join(dir, "b.db")}`, table: "t" },
+    );
+    const r = await runConcord(["repair", "-c", cfg]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(
+      "\n  repair: applied 1 · failed 1\n    failed 1 on b: t.b: column i (INTEGER) cannot store 10000000000000000000: SQLite integers are 64-bit\n",
+    );
+  });
+});
