@@ -1,15 +1,17 @@
 /**
  * Values an adversarial sweep across store pairs found compared or written wrongly, each scanned, repaired and
  * read back with the store's own client. PostgreSQL's NULL inet was read as '' (format('%s', NULL) is ''), so
- * it equalled an empty text elsewhere and a repair wrote '' for it.
+ * it equalled an empty text elsewhere and a repair wrote '' for it. PostgreSQL's 1 BC is a leap year and
+ * MariaDB's year 0000 is not: February 29 of it was sent and refused by the server without the key.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseJson, runConcord, tempDir } from "../cli/helpers.js";
+import { createMysqlTestDatabase, type MysqlTestDatabase } from "../support/mysql-test-database.js";
 import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
-import { POSTGRES, serviceAvailable } from "../support/services.js";
+import { MYSQL, POSTGRES, serviceAvailable } from "../support/services.js";
 
 /** A config over replicas a (owner) and b of dataset t, keyed by k. */
 function config(dir: string, a: object, b: object): string {
@@ -93,3 +95,42 @@ describe("a refused repair in the readable report", () => {
     );
   });
 });
+
+describe.skipIf(!(await serviceAvailable(POSTGRES)) || !(await serviceAvailable(MYSQL)))(
+  "PostgreSQL 1 BC into MariaDB year 0000",
+  () => {
+    let schema: PostgresTestSchema;
+    let db: MysqlTestDatabase;
+    beforeAll(async () => {
+      schema = await createPostgresTestSchema();
+      db = await createMysqlTestDatabase();
+      await schema.admin.query(
+        `CREATE TABLE ${schema.table("a")} (k int PRIMARY KEY, ts timestamptz, d date)`,
+      );
+      await schema.admin.query(
+        `INSERT INTO ${schema.table("a")} VALUES (1, '0001-02-29 12:00:00+00 BC', NULL), ` +
+          "(2, NULL, '0001-02-29 BC'), (3, '0001-03-01 00:00:00+00 BC', '0001-12-31 BC')",
+      );
+      await db.admin.query("CREATE TABLE b (k INT PRIMARY KEY, ts DATETIME(6), d DATE)");
+    });
+    afterAll(async () => {
+      await schema?.drop();
+      await db?.drop();
+    });
+
+    it("refuses February 29 of year 0 naming column and value, and writes the other days", async () => {
+      const cfg = config(
+        tempDir(),
+        { url: POSTGRES.url, table: schema.table("a") },
+        { url: db.url, table: "b" },
+      );
+      const r = await runConcord(["repair", "-c", cfg]);
+      expect(r.stdout).toContain(
+        "\n    failed 1 on b: t.b: column ts (datetime(6)) cannot store 0000-02-29T12:00:00.000000Z: DATETIME counts year 0000 as a common year, without February 29\n" +
+          "    failed 2 on b: t.b: column d (date) cannot store 0000-02-29T00:00:00.000000Z: DATE counts year 0000 as a common year, without February 29\n",
+      );
+      const [rows] = await db.admin.query("SELECT k, CAST(ts AS CHAR) AS ts, CAST(d AS CHAR) AS d FROM b");
+      expect(rows).toEqual([{ k: 3, ts: "0000-03-01 00:00:00.000000", d: "0000-12-31" }]);
+    });
+  },
+);
