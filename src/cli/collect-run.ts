@@ -30,6 +30,8 @@ export interface RunReport {
   /** The first divergences and decisions, for a readable report; the spills count all of them. */
   readonly shownDivergences: readonly Divergence[];
   readonly shownDecisions: readonly Decision[];
+  /** The first failed repairs (as many as divergences are shown), for the readable report to say why. */
+  readonly shownFailures: readonly RepairResult[];
   readonly guard?: GuardTrip | undefined;
   /** Repair outcomes and the decisions that wrote nothing (escalated, waiting, ignored). */
   readonly summary: Record<string, number>;
@@ -83,6 +85,7 @@ export async function collectRun(
   const spill = { divergences: spills.spill(), decisions: spills.spill(), repairs: spills.spill() };
   const shownDivergences: Divergence[] = [];
   const shownDecisions: Decision[] = [];
+  const shownFailures: RepairResult[] = [];
   const actions: Record<string, number> = {};
   const stale: StaleEntry[] = [];
   const heldBy = new Map<string, number>();
@@ -148,6 +151,7 @@ export async function collectRun(
             for (const r of results) {
               spill.repairs.push(() => repairJson(keyColumns, r));
               if (r.heldBy !== undefined) heldBy.set(r.heldBy, (heldBy.get(r.heldBy) ?? 0) + 1);
+              if (r.outcome === "failed" && shownFailures.length < shown) shownFailures.push(r);
             }
           },
         },
@@ -160,6 +164,7 @@ export async function collectRun(
       totals: t,
       shownDivergences,
       shownDecisions,
+      shownFailures,
       guard: t.guard,
       summary: {
         applied: t.repairs.applied ?? 0,

@@ -80,6 +80,16 @@ function renderDecisions(run: RunReport): string {
   return lines.join("\n");
 }
 
+/** Why repairs failed, one line each for the first few (the store's or the connector's one-line refusal). */
+function failuresText(run: RunReport): string {
+  const lines = run.shownFailures.map(
+    (f) => `\n    failed ${printable(keyText(f.key))} on ${printable(f.target)}: ${printable(f.error ?? "")}`,
+  );
+  const more = run.summary.failed! - run.shownFailures.length;
+  if (more > 0) lines.push(`\n    … ${more} more failed (use --json for all)`);
+  return lines.join("");
+}
+
 /** The diff file's entries a run left alone, a few named. */
 function staleText(run: RunReport): string {
   const key = (k: Key) => printable(keyText(k));
@@ -226,6 +236,7 @@ export async function runPlanOrRepair(
           if (!writes && planned)
             parts.unshift(`${planned} conditional write${planned === 1 ? "" : "s"} would be made`);
           text += `\n  ${writes ? "repair" : "dry run (nothing written)"}: ${parts.join(" · ") || "nothing to do"}`;
+          text += failuresText(run);
         }
         for (const [holder, n] of run.heldBy)
           text += `\n  ${plural(n, "repair")} left to run ${printable(holder)}, which has them pending (another process repairing ${printable(run.name)} at the same time); run again once it has finished`;

@@ -21,6 +21,11 @@ export interface MysqlColumn {
   readonly declared: ColumnType | null;
   /** An ENUM's or SET's members, in their declared case and order (COLUMN_TYPE above is lower case). */
   readonly members?: readonly string[];
+  /**
+   * A generated column (`AS (…) VIRTUAL|STORED`, EXTRA `… GENERATED`): the server computes it and refuses any
+   * value written to it, so writes leave it out and check what it computed (`mysql-conditional-writes.ts`).
+   */
+  readonly generated?: boolean;
 }
 
 const DECLARED_RE = /\bconcord:(integer|decimal|float32|float|boolean|text|timestamp|time|json|bytes)\b/;

@@ -1,5 +1,6 @@
 /** Conditional writes on MariaDB/MySQL: lock, compare fingerprints, write only what matched, in one transaction. */
 import type { PoolConnection } from "mysql2/promise";
+import { describeRaw } from "../../core/canonical-errors.js";
 import { fingerprintRow } from "../../core/fingerprint.js";
 import { type Key, keyId } from "../../core/model.js";
 import type { ConditionalWrite, WriteOutcome } from "../connector.js";
@@ -87,10 +88,52 @@ export async function writeConditionally(
     const budget = statementBudget(session.maxPacket ?? 4 * 1024 * 1024);
     for (const sql of writeStatements(s, { deletes, updates, inserts }, keysPerStatement, budget))
       await session.execute(conn, sql);
+    await checkGenerated(session, conn, s, [...updates, ...inserts], keysPerStatement);
     await session.execute(conn, options.rollback ? "ROLLBACK" : "COMMIT");
     return outcomes;
   } catch (err) {
     await conn.query("ROLLBACK").catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * Generated columns are left out of every write, and the server computes them: re-reads the rows written (in
+ * the batch's transaction) and refuses the batch when a generated column holds anything but the value the
+ * write was to leave there, naming the column, the key and both values. The refusal rolls the batch back and
+ * the executor writes it again row by row, so only such rows fail.
+ */
+async function checkGenerated(
+  session: MysqlSession,
+  conn: PoolConnection,
+  s: MysqlShapeSql,
+  rows: readonly { key: Key; values: Values }[],
+  keysPerStatement: number,
+): Promise<void> {
+  const generated = s.generatedColumns();
+  if (generated.length === 0) return;
+  const all = [...s.shape.key, ...s.shape.columns];
+  for (let at = 0; at < rows.length; at += keysPerStatement) {
+    const part = rows.slice(at, at + keysPerStatement);
+    const read = await session.rows(
+      conn,
+      `SELECT ${s.rawList} FROM ${s.table} WHERE ${s.keysCondition(part.map((r) => r.key))}`,
+    );
+    const held = new Map(read.map((row) => s.codec.record(row)).map((r) => [keyId(r.key), r.values]));
+    for (const row of part) {
+      const values = held.get(keyId(row.key));
+      for (const i of generated) {
+        const want = row.values[i - s.keyWidth] ?? null;
+        const got = values?.[i - s.keyWidth] ?? null;
+        if (want === got) continue;
+        const type = all[i]!.type;
+        const show = (v: string | null) =>
+          v === null ? "NULL" : type === "text" || type === "json" ? describeRaw(v) : v;
+        const col = s.nativeColumn(i);
+        throw new UnstorableValueError(
+          `column ${col.name} (${col.columnType}) cannot store ${show(want)} at key ${JSON.stringify(row.key)}: it is a generated column, which computed ${show(got)}`,
+        );
+      }
+    }
   }
 }

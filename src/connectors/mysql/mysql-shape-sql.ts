@@ -425,6 +425,16 @@ export class MysqlShapeSql {
     return this.natives[i]!;
   }
 
+  /** True when a write may name column `i` (key first, shape order): it is not a generated column. */
+  writable(i: number): boolean {
+    return !this.natives[i]!.generated;
+  }
+
+  /** Positions (key first, shape order) of the generated columns, which writes leave to the server. */
+  generatedColumns(): number[] {
+    return this.natives.flatMap((c, i) => (c.generated ? [i] : []));
+  }
+
   /** Quoted column names, key first, in shape order. */
   columnNames(): string[] {
     return [...this.shape.key, ...this.shape.columns].map((c) => escapeId(c.name));

@@ -36,7 +36,7 @@ export function readMysqlTableMeta(
     const cols = await session.rows(
       conn,
       "SELECT COLUMN_NAME, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), CHARACTER_SET_NAME, COLLATION_NAME, " +
-        "DATETIME_PRECISION, COLUMN_COMMENT, IS_NULLABLE, COLUMN_TYPE FROM information_schema.COLUMNS " +
+        "DATETIME_PRECISION, COLUMN_COMMENT, IS_NULLABLE, COLUMN_TYPE, EXTRA FROM information_schema.COLUMNS " +
         `WHERE TABLE_SCHEMA = ${db} AND TABLE_NAME = ${tbl} ORDER BY ORDINAL_POSITION`,
     );
     if (cols.length === 0) {
@@ -101,6 +101,8 @@ export function readMysqlTableMeta(
       json: jsonColumns.has(String(r[0])),
       declared: declaredType(r[6] == null ? null : String(r[6])),
       nullable: String(r[7]) !== "NO",
+      // Not MySQL 8's DEFAULT_GENERATED (a default expression): those columns take written values.
+      generated: /\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b/i.test(String(r[9] ?? "")),
       ...(/^(enum|set)\(/i.test(String(r[8])) ? { members: enumMembers(String(r[8])) } : {}),
     }));
     return { columns, byName: new Map(columns.map((c) => [c.name, c])), indexes, unique };

@@ -260,6 +260,14 @@ const TIMESTAMP_MAX = "2038-01-19T03:14:07.999999Z";
 function timestampLiteral(col: MysqlColumn, v: string): string {
   if (!FOUR_DIGIT_YEAR.test(v))
     throw cannotStore(col, v, `${col.dataType.toUpperCase()} holds years 0000 to 9999`);
+  // The proleptic Gregorian year 0 (1 BC) is a leap year, as PostgreSQL keeps it; MariaDB and MySQL count it
+  // as a common year, and strict mode would refuse the row with only the server's message.
+  if (v.startsWith("0000-02-29"))
+    throw cannotStore(
+      col,
+      v,
+      `${col.dataType.toUpperCase()} counts year 0000 as a common year, without February 29`,
+    );
   if (col.dataType === "date") {
     if (!v.endsWith("T00:00:00.000000Z")) throw cannotStore(col, v, "a DATE keeps no time of day");
     return stringLiteral(v.slice(0, 10));

@@ -94,7 +94,8 @@ export function writeStatements(
         run.map((d) => d.key),
       ),
     );
-  const width = names.length - s.keyWidth;
+  // Generated columns are never named: the server computes them (the caller checks what it computed).
+  const width = names.filter((_, i) => i >= s.keyWidth && s.writable(i)).length;
   if (width > 0) {
     // Each row costs its key test in every column's CASE and in the WHERE, and its literals.
     const updateSize = (r: Literals) =>
@@ -124,19 +125,18 @@ function deleteSql(s: MysqlShapeSql, keys: readonly Key[]): string {
 
 /** One UPDATE for the rows: each column a CASE over their keys (exact, binary-safe key tests). */
 function updateSql(s: MysqlShapeSql, part: readonly Literals[]): string {
-  const sets = s
-    .columnNames()
-    .slice(s.keyWidth)
-    .map((name, c) => {
-      const arms = part.map((r) => `WHEN ${r.test} THEN ${r.lits[s.keyWidth + c]}`).join(" ");
-      return `t.${name} = CASE ${arms} END`;
-    });
+  const sets = s.columnNames().flatMap((name, i) => {
+    if (i < s.keyWidth || !s.writable(i)) return [];
+    const arms = part.map((r) => `WHEN ${r.test} THEN ${r.lits[i]}`).join(" ");
+    return [`t.${name} = CASE ${arms} END`];
+  });
   return `UPDATE ${s.table} SET ${sets.join(", ")} WHERE ${s.keysCondition(part.map((r) => r.key))}`;
 }
 
 function insertSql(s: MysqlShapeSql, part: readonly Literals[]): string {
-  const values = part.map((r) => `(${r.lits.join(", ")})`);
-  return `INSERT INTO ${s.tableName} (${s.columnNames().join(", ")}) VALUES ${values.join(", ")}`;
+  const values = part.map((r) => `(${r.lits.filter((_, i) => s.writable(i)).join(", ")})`);
+  const names = s.columnNames().filter((_, i) => s.writable(i));
+  return `INSERT INTO ${s.tableName} (${names.join(", ")}) VALUES ${values.join(", ")}`;
 }
 
 /**
@@ -150,18 +150,19 @@ function inParts(s: MysqlShapeSql, row: Literals, kind: "insert" | "update", bud
   const deferred = new Set<number>();
   const base = () => {
     const lits = row.lits.map((lit, i) => (deferred.has(i) ? emptyLiteral(s, i) : lit));
+    const named = names.flatMap((name, i) => (s.writable(i) ? [{ name, lit: lits[i]!, i }] : []));
     return kind === "insert"
-      ? `INSERT INTO ${s.tableName} (${names.join(", ")}) VALUES (${lits.join(", ")})`
-      : `UPDATE ${s.table} SET ${names
-          .slice(s.keyWidth)
-          .map((name, c) => `t.${name} = ${lits[s.keyWidth + c]}`)
+      ? `INSERT INTO ${s.tableName} (${named.map((c) => c.name).join(", ")}) VALUES (${named.map((c) => c.lit).join(", ")})`
+      : `UPDATE ${s.table} SET ${named
+          .filter((c) => c.i >= s.keyWidth)
+          .map((c) => `t.${c.name} = ${c.lit}`)
           .join(", ")} WHERE ${row.test}`;
   };
   // Longest values first, until the rest fits in one statement (sizes summed, not statements built).
   let total = row.sizes.reduce((n, size) => n + size, 0) + row.testSize + names.length * 24 + 256;
   const order = row.sizes
     .map((size, i) => ({ i, size }))
-    .filter(({ i }) => i >= s.keyWidth)
+    .filter(({ i }) => i >= s.keyWidth && s.writable(i))
     .sort((a, b) => b.size - a.size);
   for (const { i, size } of order) {
     if (total <= budget) break;

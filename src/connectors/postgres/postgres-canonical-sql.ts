@@ -91,8 +91,9 @@ export function rawSql(ref: string, column: PgColumn, type?: ColumnType): string
     case "_float4":
       return `(${ref})::float8[]::text`;
     case "inet":
-      // inet's output, as its clients read it: `::text` adds the mask even to a host (`10.0.0.1/32`).
-      return `format('%s', ${ref})`;
+      // inet's output, as its clients read it: `::text` adds the mask even to a host (`10.0.0.1/32`). format()
+      // turns NULL into '', which no inet prints: nullif gives NULL back (a NULL inet read as '' equalled '').
+      return `nullif(format('%s', ${ref}), '')`;
     default:
       return `(${ref})::text`;
   }

@@ -24,6 +24,13 @@ export interface PgColumn {
   readonly notNull: boolean;
   /** The type modifier (`timestamp(3)`: 3), or -1 for none. */
   readonly typmod: number;
+  /**
+   * A generated column (`GENERATED ALWAYS AS (…) STORED`): PostgreSQL computes it and refuses any other
+   * value, so writes leave it out and check what it computed (`postgres-conditional-writes.ts`).
+   */
+  readonly generated: boolean;
+  /** `GENERATED ALWAYS AS IDENTITY`: an insert names its value only with `OVERRIDING SYSTEM VALUE`. */
+  readonly identityAlways: boolean;
 }
 
 const LOGICAL: Readonly<Record<string, ColumnType>> = {
@@ -59,8 +66,18 @@ const BINARY = new Set(["C", "POSIX", "ucs_basic"]);
  * not null ("t"/"f"), type modifier, deterministic collation ("true"/"false"; absent: true)].
  */
 export function pgColumnOf(row: readonly (string | null)[]): PgColumn {
-  const [name, nativeType, baseType, collation, dbCollation, notNull, typmod, deterministic] =
-    row as string[];
+  const [
+    name,
+    nativeType,
+    baseType,
+    collation,
+    dbCollation,
+    notNull,
+    typmod,
+    deterministic,
+    generated,
+    identity,
+  ] = row as string[];
   const effective = collation === "default" ? dbCollation : collation;
   return {
     name: name!,
@@ -72,6 +89,8 @@ export function pgColumnOf(row: readonly (string | null)[]): PgColumn {
     deterministic: deterministic !== "false",
     notNull: notNull === "t" || notNull === "true",
     typmod: typmod === undefined || typmod === null ? -1 : Number(typmod),
+    generated: generated === "s",
+    identityAlways: identity === "a",
   };
 }
 

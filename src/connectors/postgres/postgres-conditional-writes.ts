@@ -1,10 +1,12 @@
 /** Bulk conditional writes for one PostgreSQL table: lock, compare fingerprints, write in set-based statements. Runs inside the caller's transaction. */
 import type { CanonicalValue } from "../../core/canonical.js";
+import { describeRaw } from "../../core/canonical-errors.js";
 import { fingerprintRow } from "../../core/fingerprint.js";
 import { compareKeys, type Key, keyId } from "../../core/model.js";
 import type { ConditionalWrite, WriteOutcome } from "../connector.js";
 import { duplicateNullKeyMessage } from "../unique-key.js";
 import { nativeSql, quoteName } from "./postgres-canonical-sql.js";
+import type { PgColumn } from "./postgres-column-types.js";
 import type { RunQuery } from "./postgres-session.js";
 import { Params, PostgresShapeSql, T } from "./postgres-shape-sql.js";
 import { explainSkippedInserts, WriteRefusal } from "./postgres-write-refusals.js";
@@ -85,14 +87,21 @@ export async function applyConditionalWrites(
   };
   // One statement per pattern of NULL key parts: a NULL part joins by IS NULL (never `= NULL`), the others
   // by equality an index serves.
-  if (s.shape.columns.length > 0)
+  if (writable(s).length > 0)
     for (const group of byNullParts(updates)) record(await run(...updateSql(s, group)));
+  // Only generated columns to change: nothing to write, and `checkGenerated` refuses what they compute.
+  else for (const p of updates) written.add(keyId(p.key));
   for (const group of byNullParts(deletes)) record(await run(...deleteSql(s, group)));
   if (inserts.length > 0) {
     record(await run(...insertSql(s, inserts)));
     const skipped = inserts.filter((p) => !written.has(keyId(p.key))).map((p) => p.key);
     if (skipped.length > 0) await explainSkippedInserts(s, skipped, run);
   }
+  await checkGenerated(
+    s,
+    [...updates, ...inserts].filter((p) => written.has(keyId(p.key))),
+    run,
+  );
   for (const p of [...updates, ...deletes, ...inserts]) {
     if (!written.has(keyId(p.key))) for (const i of p.applied) outcomes[i] = "superseded";
   }
@@ -191,12 +200,67 @@ function source(
   return { from, where: `${join}${guard}` };
 }
 
+/**
+ * Positions (in `s.shape.columns`) of the compared columns an UPDATE may set: not generated columns, nor a
+ * GENERATED ALWAYS identity (PostgreSQL lets an UPDATE set it only to DEFAULT).
+ */
+function writable(s: PostgresShapeSql): number[] {
+  const width = s.keys.length;
+  return s.shape.columns.flatMap((_, i) => (computed(s.native[width + i]!) ? [] : [i]));
+}
+
+/** Why PostgreSQL keeps its own value in `column` whatever an UPDATE sends, or undefined when it does not. */
+function computed(column: PgColumn): string | undefined {
+  if (column.generated) return "it is a generated column, which computed";
+  return column.identityAlways
+    ? "it is a GENERATED ALWAYS identity column, which an UPDATE cannot set; it holds"
+    : undefined;
+}
+
+/**
+ * Generated columns are left out of every write, and PostgreSQL computes them (and an UPDATE leaves a
+ * GENERATED ALWAYS identity column as it is): re-reads the keys written
+ * (in the batch's transaction) and refuses the batch when a generated column now holds anything but the
+ * value the write was to leave there, naming the column, the key and both values. The refusal rolls the
+ * batch back, and the executor writes it again row by row, so only such rows fail.
+ */
+async function checkGenerated(s: PostgresShapeSql, plans: readonly KeyPlan[], run: RunQuery): Promise<void> {
+  const width = s.keys.length;
+  const generated = s.shape.columns.flatMap((_, i) => (computed(s.native[width + i]!) ? [i] : []));
+  if (generated.length === 0 || plans.length === 0) return;
+  const params = new Params();
+  const rows = await run(
+    `SELECT ${s.rawList} FROM ${s.table} AS ${T} WHERE ${s.keyIn(
+      plans.map((p) => p.key),
+      params,
+    )}`,
+    params.values,
+  );
+  const held = new Map(rows.map((row) => s.codec.record(row)).map((r) => [keyId(r.key), r.values]));
+  for (const p of plans) {
+    const values = held.get(keyId(p.key));
+    for (const i of generated) {
+      const want = p.after![i] ?? null;
+      const got = values?.[i] ?? null;
+      if (want === got) continue;
+      const column = s.native[width + i]!;
+      const type = s.shape.columns[i]!.type;
+      const show = (v: CanonicalValue) =>
+        v === null ? "NULL" : type === "text" || type === "json" ? describeRaw(v) : v;
+      throw new WriteRefusal(
+        `column ${column.name} (${column.nativeType}) cannot store ${show(want)} at key ${JSON.stringify(p.key)}: ` +
+          `${computed(column)} ${show(got)}`,
+      );
+    }
+  }
+}
+
 function updateSql(s: PostgresShapeSql, plans: readonly KeyPlan[]): [string, unknown[]] {
   const params = new Params();
   const { from, where } = source(s, plans, params, true, true);
   const width = s.keys.length;
-  const sets = s.shape.columns.map(
-    (c, i) => `${quoteName(c.name)} = ${nativeSql(`u.c${i}`, s.native[width + i]!)}`,
+  const sets = writable(s).map(
+    (i) => `${quoteName(s.shape.columns[i]!.name)} = ${nativeSql(`u.c${i}`, s.native[width + i]!)}`,
   );
   return [
     `UPDATE ${s.table} AS ${T} SET ${sets.join(", ")} FROM ${from} WHERE ${where} RETURNING ${s.keyOut}`,
@@ -214,10 +278,14 @@ function insertSql(s: PostgresShapeSql, plans: readonly KeyPlan[]): [string, unk
   const params = new Params();
   const { from } = source(s, plans, params, false, true);
   const width = s.keys.length;
-  const all = [...s.shape.key, ...s.shape.columns];
-  const values = all.map((_, i) => nativeSql(i < width ? `u.k${i}` : `u.c${i - width}`, s.native[i]!));
+  const all = [...s.shape.key, ...s.shape.columns].flatMap((c, i) =>
+    s.native[i]!.generated ? [] : [{ c, i }],
+  );
+  const values = all.map(({ i }) => nativeSql(i < width ? `u.k${i}` : `u.c${i - width}`, s.native[i]!));
+  // A GENERATED ALWAYS identity column takes the owner's value only when the insert says so.
+  const overriding = all.some(({ i }) => s.native[i]!.identityAlways) ? " OVERRIDING SYSTEM VALUE" : "";
   return [
-    `INSERT INTO ${s.table} AS ${T} (${all.map((c) => quoteName(c.name)).join(", ")}) ` +
+    `INSERT INTO ${s.table} AS ${T} (${all.map(({ c }) => quoteName(c.name)).join(", ")})${overriding} ` +
       `SELECT ${values.join(", ")} FROM ${from} ON CONFLICT DO NOTHING RETURNING ${s.keyOut}`,
     params.values,
   ];

@@ -30,6 +30,8 @@ function col(name: string, baseType: string, nativeType = baseType, over: Partia
     deterministic: true,
     notNull: name === "id",
     typmod: -1,
+    generated: false,
+    identityAlways: false,
     ...over,
   };
 }

@@ -7,6 +7,7 @@ import type { RunQuery } from "./postgres-session.js";
 /**
  * One row per column of the relation named by $1 (a quoted, possibly schema-qualified name), in column
  * order; no rows when it does not exist. A domain is described by its base type (and its modifier).
+ * `generated` is 's' for a stored generated column; `identity` is 'a' for GENERATED ALWAYS AS IDENTITY.
  */
 const DESCRIBE_SQL = `SELECT a.attname AS name,
   format_type(a.atttypid, a.atttypmod) AS native,
@@ -15,7 +16,9 @@ const DESCRIBE_SQL = `SELECT a.attname AS name,
   (SELECT datcollate FROM pg_catalog.pg_database WHERE datname = current_database())::text AS db_collation,
   a.attnotnull::text AS not_null,
   (CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE t.typtypmod END)::text AS typmod,
-  coalesce(co.collisdeterministic, true)::text AS deterministic
+  coalesce(co.collisdeterministic, true)::text AS deterministic,
+  a.attgenerated::text AS generated,
+  a.attidentity::text AS identity
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype

@@ -27,10 +27,13 @@ export function printPostgresWrites(s: PostgresShapeSql, writes: readonly Condit
       .join(" AND ");
     if (w.expected === null) {
       if (w.next === null) return "-- nothing to write: the record is expected absent and stays absent";
-      const values = [...w.key, ...w.next].map((v, i) => value(i, v));
+      // Generated columns are the server's to compute; an identity key is written as the owner holds it.
+      const named = all.flatMap((_, i) => (s.native[i]!.generated ? [] : [i]));
+      const overriding = named.some((i) => s.native[i]!.identityAlways) ? " OVERRIDING SYSTEM VALUE" : "";
+      const values = [...w.key, ...w.next];
       return (
-        `INSERT INTO ${s.table} AS ${T} (${all.map((c) => quoteName(c.name)).join(", ")}) ` +
-        `VALUES (${values.join(", ")}) ON CONFLICT DO NOTHING;`
+        `INSERT INTO ${s.table} AS ${T} (${named.map((i) => quoteName(all[i]!.name)).join(", ")})${overriding} ` +
+        `VALUES (${named.map((i) => value(i, values[i] ?? null)).join(", ")}) ON CONFLICT DO NOTHING;`
       );
     }
     const guard = s.pushdown ? ` AND ${s.fingerprint()} = ${literal(w.expected)}` : "";
@@ -38,9 +41,11 @@ export function printPostgresWrites(s: PostgresShapeSql, writes: readonly Condit
       ? ""
       : `-- only if the row's fingerprint is still ${w.expected} (checked by concord under SELECT … FOR UPDATE)\n`;
     if (w.next === null) return `${note}DELETE FROM ${s.table} AS ${T} WHERE ${keyMatch}${guard};`;
-    const sets = s.shape.columns.map(
-      (c, i) => `${quoteName(c.name)} = ${value(width + i, w.next![i] ?? null)}`,
-    );
+    const sets = s.shape.columns.flatMap((c, i) => {
+      const column = s.native[width + i]!;
+      if (column.generated || column.identityAlways) return [];
+      return [`${quoteName(c.name)} = ${value(width + i, w.next![i] ?? null)}`];
+    });
     if (sets.length === 0) return `-- nothing to write: the record has no columns besides its key`;
     return `${note}UPDATE ${s.table} AS ${T} SET ${sets.join(", ")} WHERE ${keyMatch}${guard};`;
   });
