@@ -138,6 +138,29 @@ describe("planEvidence", () => {
   });
 });
 
+describe("planEvidence per cell", () => {
+  it("hands the store one increment per cell however many divergences share it", () => {
+    const divergences = Array.from({ length: 500 }, (_, i) => div(String(i)));
+    const out = planEvidence({
+      dataset: "items",
+      at: 1000,
+      shape,
+      divergences,
+      decisions: divergences.map((d) => decision(d.key[0]!)),
+      placeOf: () => ({ segment: 2, facet: "" }),
+    });
+    const cells = out.map((i) => `${i.replica}/${i.column || "*"}`);
+    expect(new Set(cells).size).toBe(cells.length);
+    const at = (replica: string, column: string) =>
+      out.find((i) => i.replica === replica && i.column === column)?.counts;
+    expect(at("", "")).toEqual({ divergences: 500 });
+    expect(at("", "price")).toEqual({ divergences: 500 });
+    expect(at("b", "")).toEqual({ settled: 500, lost: 500, observed: 500, behind: 500 });
+    expect(at("b", "name")).toEqual({ settled: 500, lost: 0 });
+    expect(at("a", "")).toEqual({ settled: 500, lost: 0, observed: 500, ahead: 500 });
+  });
+});
+
 describe("freshnessCells", () => {
   const three = (over: Partial<Divergence>) =>
     div("1", {
@@ -239,9 +262,9 @@ describe("repairEvidence", () => {
       divergenceOf: (k) => divs.get(k[0]!),
       placeOf: () => ({ segment: 0, facet: "" }),
     });
+    // Added up per cell: the two repairs on b in segment 0 are one increment.
     expect(out.filter((i) => i.replica !== "").map((i) => [i.replica, i.counts])).toEqual([
-      ["b", { repaired: 1 }],
-      ["b", { repaired: 1 }],
+      ["b", { repaired: 2 }],
       ["c", { rejected: 1 }],
     ]);
     expect(out.filter((i) => i.replica === "" && i.column === "").map((i) => i.counts)).toEqual([

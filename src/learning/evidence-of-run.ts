@@ -8,6 +8,7 @@ import type { Key, RecordShape } from "../core/model.js";
 import { compareKeys, keyId } from "../core/model.js";
 import type { CompiledPolicy } from "../core/policy.js";
 import { type EvidenceCounts, type EvidenceIncrement, NOISE_RELATIVE } from "./evidence-increment.js";
+import { EvidenceTally } from "./evidence-tally.js";
 
 /** Where a key lies: its key range (segment index, -1 unknown) and the declared field's value ("" none). */
 export interface EvidencePlace {
@@ -105,7 +106,8 @@ export interface PlanEvidenceInput {
  * held differently from what is written; all differing columns when values are not known).
  */
 export function planEvidence(input: PlanEvidenceInput): EvidenceIncrement[] {
-  const out: EvidenceIncrement[] = [];
+  // Counted into cells as it goes (EvidenceTally): a plan's ~12 events per divergence touch a few dozen cells.
+  const tally = new EvidenceTally(input.dataset, input.at);
   // Loops, not callbacks made per call: V8 recompiles such a callback after every full GC (docs/benchmarks.md,
   // "Callbacks recompiled per batch").
   const byKey = new Map<string, Divergence>();
@@ -113,55 +115,49 @@ export function planEvidence(input: PlanEvidenceInput): EvidenceIncrement[] {
   const columnIndex = new Map<string, number>();
   for (let i = 0; i < input.shape.columns.length; i++) columnIndex.set(input.shape.columns[i]!.name, i);
   for (const d of input.divergences) {
-    const place = input.placeOf(d);
+    const { segment, facet } = input.placeOf(d);
     const cls = d.class;
     const noise = noiseOf(d, input.shape.columns);
-    const cells: Cell[] = [{ replica: "", column: "", class: cls, counts: { divergences: 1 } }];
+    tally.add(segment, facet, "", "", cls, ONE_DIVERGENCE);
     for (const column of d.columns)
-      cells.push({
-        replica: "",
+      tally.add(
+        segment,
+        facet,
+        "",
         column,
-        class: cls,
-        counts: noise ? { divergences: 1, noise: 1, noiseMax: noise.get(column)! } : { divergences: 1 },
-      });
-    for (const replica of d.regressed)
-      cells.push({ replica, column: "", class: cls, counts: { regressions: 1 } });
-    cells.push(...freshnessCells(d));
-    pushCells(out, input, place, cells);
+        cls,
+        noise ? { divergences: 1, noise: 1, noiseMax: noise.get(column)! } : ONE_DIVERGENCE,
+      );
+    for (const replica of d.regressed) tally.add(segment, facet, replica, "", cls, ONE_REGRESSION);
+    for (const c of freshnessCells(d)) tally.add(segment, facet, c.replica, c.column, c.class, c.counts);
   }
   for (const decision of input.decisions) {
     if (decision.action !== "propagate" && decision.action !== "delete" && decision.action !== "merge")
       continue;
     const d = byKey.get(keyId(decision.key));
     if (!d) continue;
-    const place = input.placeOf(d);
-    const targets = new Set(decision.targets);
-    const cells: Cell[] = [];
-    for (const replica of Object.keys(d.replicas)) {
-      const lost = targets.has(replica);
-      cells.push({ replica, column: "", class: d.class, counts: { settled: 1, lost: lost ? 1 : 0 } });
+    const { segment, facet } = input.placeOf(d);
+    const targets = decision.targets;
+    for (const replica in d.replicas) {
+      const lost = targets.includes(replica);
+      tally.add(segment, facet, replica, "", d.class, lost ? SETTLED_LOST : SETTLED_KEPT);
       for (const column of d.columns) {
         const i = columnIndex.get(column);
         const held = d.replicas[replica];
         const known = i !== undefined && Array.isArray(decision.record) && held?.present && held.values;
         const lostHere = lost && (!known || held.values![i] !== decision.record![i]);
-        cells.push({ replica, column, class: d.class, counts: { settled: 1, lost: lostHere ? 1 : 0 } });
+        tally.add(segment, facet, replica, column, d.class, lostHere ? SETTLED_LOST : SETTLED_KEPT);
       }
     }
-    pushCells(out, input, place, cells);
   }
-  return out;
+  return tally.increments();
 }
 
-/** Adds `cells` at `place` to `out`, stamped with the input's dataset and time. */
-function pushCells(
-  out: EvidenceIncrement[],
-  input: { readonly dataset: string; readonly at: number },
-  place: EvidencePlace,
-  cells: readonly Cell[],
-): void {
-  for (const c of cells) out.push({ dataset: input.dataset, at: input.at, ...place, ...c });
-}
+/** Counts shared by every event of their kind (EvidenceTally.add reads them, never keeps them). */
+const ONE_DIVERGENCE: Partial<EvidenceCounts> = { divergences: 1 };
+const ONE_REGRESSION: Partial<EvidenceCounts> = { regressions: 1 };
+const SETTLED_LOST: Partial<EvidenceCounts> = { settled: 1, lost: 1 };
+const SETTLED_KEPT: Partial<EvidenceCounts> = { settled: 1, lost: 0 };
 
 /**
  * A stale divergence's freshness evidence: every replica holding the record was `observed`, those holding an
@@ -242,29 +238,22 @@ export interface RepairEvidenceInput<D extends RepairedDivergence = Divergence> 
 export function repairEvidence<D extends RepairedDivergence>(
   input: RepairEvidenceInput<D>,
 ): EvidenceIncrement[] {
-  const out: EvidenceIncrement[] = [];
+  // Counted into cells as it goes (EvidenceTally): a batch's repairs touch a few dozen cells.
+  const tally = new EvidenceTally(input.dataset, input.at);
   const perKey = new Map<string, { d: D; wrote: boolean; ok: boolean }>();
   for (const r of input.results) {
     const d = input.divergenceOf(r.key);
     if (!d) continue;
-    const place = input.placeOf(d);
+    const { segment, facet } = input.placeOf(d);
     const counts: Partial<EvidenceCounts> =
       r.outcome === "applied"
-        ? { repaired: 1 }
+        ? ONE_REPAIRED
         : r.outcome === "failed"
-          ? { failed: 1 }
+          ? ONE_FAILED
           : r.outcome === "superseded"
-            ? { rejected: 1 }
-            : {};
-    out.push({
-      dataset: input.dataset,
-      at: input.at,
-      ...place,
-      replica: r.target,
-      column: "",
-      class: d.class,
-      counts,
-    });
+            ? ONE_REJECTED
+            : NOTHING;
+    tally.add(segment, facet, r.target, "", d.class, counts);
     const id = keyId(r.key);
     const k = perKey.get(id) ?? { d, wrote: false, ok: true };
     k.wrote ||= r.outcome === "applied";
@@ -272,22 +261,20 @@ export function repairEvidence<D extends RepairedDivergence>(
     perKey.set(id, k);
   }
   const ms = Math.max(0, input.at - input.decidedAt);
+  const converged: Partial<EvidenceCounts> = { repaired: 1, converged: 1, convergedMs: ms };
   for (const { d, wrote, ok } of perKey.values()) {
     if (!wrote || !ok) continue;
-    const place = input.placeOf(d);
-    for (const column of ["", ...d.columns])
-      out.push({
-        dataset: input.dataset,
-        at: input.at,
-        ...place,
-        replica: "",
-        column,
-        class: d.class,
-        counts: { repaired: 1, converged: 1, convergedMs: ms },
-      });
+    const { segment, facet } = input.placeOf(d);
+    tally.add(segment, facet, "", "", d.class, converged);
+    for (const column of d.columns) tally.add(segment, facet, "", column, d.class, converged);
   }
-  return out;
+  return tally.increments();
 }
+
+const ONE_REPAIRED: Partial<EvidenceCounts> = { repaired: 1 };
+const ONE_FAILED: Partial<EvidenceCounts> = { failed: 1 };
+const ONE_REJECTED: Partial<EvidenceCounts> = { rejected: 1 };
+const NOTHING: Partial<EvidenceCounts> = {};
 
 /** An escalation as the evidence needs it. */
 export interface EscalationEvidence {

@@ -198,3 +198,26 @@ const legacyEscalation = {
   runId: "run-1",
   createdAt: 100,
 };
+
+describe("SqliteStateStore: connection settings", () => {
+  it("keeps statement journals in memory (temp_store = MEMORY), and a 2,000-repair claim and settlement still apply whole", async () => {
+    const s = open();
+    expect(s.db.pragma("temp_store", { simple: true })).toBe(2);
+    const entries = Array.from({ length: 2000 }, (_, i) => repair(`r${i}`));
+    const claims = await s.claimRepairs(entries);
+    expect([...claims.values()].every((c) => c.kind === "claimed")).toBe(true);
+    const settled = await s.settleRepairs(
+      entries.map((e) => ({ id: e.id, runId: e.runId, outcome: "applied", attempts: 1, updatedAt: 2 })),
+      entries.map((e) => ({
+        ts: 2,
+        runId: e.runId,
+        type: "applied",
+        dataset: e.dataset,
+        key: e.id,
+        data: {},
+      })),
+    );
+    expect(settled).toHaveLength(2000);
+    expect(await s.listRepairs({ outcome: "applied" })).toHaveLength(2000);
+  });
+});

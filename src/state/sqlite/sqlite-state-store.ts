@@ -43,6 +43,10 @@ export class SqliteStateStore extends ComposedStateStore {
         db.pragma("journal_mode = WAL");
     });
     db.pragma("synchronous = NORMAL");
+    // Statement journals in memory, not temporary files: a multi-row upsert or update inside a transaction
+    // keeps one (to undo itself alone on a conflict), and written to a file it cost a write system call per
+    // page (docs/benchmarks.md, "Repair's record: evidence per cell, statement journals in memory").
+    db.pragma("temp_store = MEMORY");
     whileBusy(() => migrateSqliteState(db));
     const parts = sqliteParts(new SqliteStateDb(db));
     const label = `sqlite:${db.name}`;
