@@ -390,8 +390,12 @@ async function checkDirtyKeys(
   described: Awaited<ReturnType<typeof describeDataset>>,
 ): Promise<DatasetRunResult | undefined> {
   if (!plan.keys.length) return undefined;
+  // The pass's candidates, focus and progress belong to its segment run: the key check decides with the live
+  // policy, as a watch's targeted check does, and does not start the pass's progress over.
+  const { canary, shadow, focus, refocus, checkpoint, observer, ...rest } = options;
   return runDataset(ds, replicas, deps, {
-    ...options,
+    ...rest,
+    ...(observer ? { observer: { ...observer, onStart: undefined, onAbandoned: undefined } } : {}),
     runId: `${options.runId}-keys`,
     described,
     keys: plan.keys.map((k) => k.key),
