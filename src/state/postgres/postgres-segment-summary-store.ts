@@ -148,13 +148,18 @@ export class PostgresSegmentSummaryStore implements SegmentSummaryStore {
     const segments: number[] = [];
     const ids: string[] = [];
     const over = new Set<number>();
+    const seen = new Set<string>();
     for (const { segment, keys } of marks) {
-      if (keys.length > cap) over.add(segment);
+      const mine = new Set(keys.map(keyId));
+      if (mine.size > cap) over.add(segment);
+      // A (segment, key) row once per statement: ON CONFLICT cannot touch a row twice.
       else
-        for (const k of keys) {
-          segments.push(segment);
-          ids.push(keyId(k));
-        }
+        for (const id of mine)
+          if (!seen.has(`${segment}:${id}`)) {
+            seen.add(`${segment}:${id}`);
+            segments.push(segment);
+            ids.push(id);
+          }
     }
     await this.db.transaction(async (c) => {
       await this.db.lock(c, `segments:${dataset}`);

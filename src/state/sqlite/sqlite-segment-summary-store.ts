@@ -146,9 +146,10 @@ export class SqliteSegmentSummaryStore implements SegmentSummaryStore {
     this.s.immediate(() => {
       for (const { segment, keys } of marks) {
         const was = whole.get(dataset, segment) as { whole: number } | undefined;
-        let overflow = was?.whole === 1 || keys.length > cap;
+        const mine = new Set(keys.map(keyId));
+        let overflow = was?.whole === 1 || mine.size > cap;
         if (!overflow) {
-          for (const k of keys) key.run(dataset, segment, keyId(k), at);
+          for (const id of mine) key.run(dataset, segment, id, at);
           overflow = (count.get(dataset, segment) as { n: number }).n > cap;
         }
         if (overflow) drop.run(dataset, segment);

@@ -96,7 +96,7 @@ export function segmentSummaryStoreCases({ open }: StateStoreCase): void {
       await store.markKeysDirty(
         "users",
         [
-          { segment: 1, keys: [["150"]] }, // again, later: its mark moves forward
+          { segment: 1, keys: [["150"], ["150"]] }, // again, later (twice in one batch): its mark moves forward
           { segment: 2, keys: [["250"], ["260"], ["270"], ["280"]] }, // more than the cap at once
         ],
         110,
