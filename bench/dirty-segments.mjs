@@ -14,9 +14,13 @@
  * dirty; it is stopped once it has stored the position after the last change. Then, alternately, a whole
  * pass (runDataset over the key space) and the dirty-segment pass (runDataset over the planned dirty ranges,
  * the pass runPlannedPass makes), BENCH_DIRTY_REPEAT times each, all in scan mode so every pass reads the
- * same state (each dirty-segment pass includes its `sweepSegments: 1` clean segment). Two workloads: the
- * changes clustered (ids in a window of 5× their count, e.g. recent rows) and spread uniformly over the table.
- * Reported: wall time and rows read per pass (median), and the ratios.
+ * same state (each dirty-segment pass includes its `sweepSegments: 1` clean segment). The dirty-segment pass
+ * is what runPlannedPass runs: `runDataset` over the planned ranges (segments re-read whole), then, when the
+ * plan lists key-grain segments (`watch.dirtyKeys`, default 100 keys a segment; BENCH_DIRTY_KEYS sets it, 0:
+ * segment grain only), `runDataset` over their changed keys (the key form), both timed and counted. Two
+ * workloads: the changes clustered (ids in a window of 5× their count, e.g. recent rows) and spread
+ * uniformly over the table. Reported: wall time and rows read (rowsScanned + rowsRead of both connectors)
+ * per pass (median), and the ratios. BENCH_PREFIX names the schema, database and slot (default concord_bench).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -33,7 +37,8 @@ const SEGMENT_ROWS = Number(process.env.BENCH_DIRTY_SEGMENT_ROWS ?? 10_000);
 const REPEAT = Number(process.env.BENCH_DIRTY_REPEAT ?? 3);
 const PG_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306";
-const NAME = `concord_bench_dirty_${process.pid}`;
+const DIRTY_KEYS = process.env.BENCH_DIRTY_KEYS;
+const NAME = `${process.env.BENCH_PREFIX ?? "concord_bench"}_dirty_${process.pid}`;
 
 const load = (path) => import(pathToFileURL(join(DIST, path)).href);
 const { parseConfig } = await load("config/load-config.js");
@@ -83,7 +88,7 @@ datasets:
       pg: { url: "${PG_URL}", table: ${NAME}.items }
       maria: { url: "${myUrl}", table: items }
     policy: { owner: pg, resolve: owner }
-    watch: { replicas: [pg], batch: 50ms, segmentRows: ${SEGMENT_ROWS}, bufferKeys: ${CHANGES * 10} }
+    watch: { replicas: [pg], batch: 50ms, segmentRows: ${SEGMENT_ROWS}, bufferKeys: ${CHANGES * 10}${DIRTY_KEYS !== undefined ? `, dirtyKeys: ${DIRTY_KEYS}` : ""} }
 `,
     join(dir, "concord.yaml"),
   );
@@ -163,7 +168,8 @@ datasets:
     if (plan.kind !== "dirty") throw new Error(`expected a dirty-segment plan: ${plan.reason}`);
     const whole = [];
     const dirty = [];
-    const measure = async (ranges) => {
+    const rowsOf = (run) => run.totals.stats.rowsScanned + run.totals.stats.rowsRead;
+    const measure = async (ranges, keys) => {
       const t = performance.now();
       const run = await runDataset(ds, replicas, deps, {
         runId: `m-${++seq}`,
@@ -171,21 +177,32 @@ datasets:
         mode: "scan",
         ...(ranges ? { ranges } : {}),
       });
+      // The key-grain segments: their changed keys through the key form, as runPlannedPass checks them.
+      const byKey = keys?.length
+        ? await runDataset(ds, replicas, deps, {
+            runId: `m-${seq}-keys`,
+            command: "bench",
+            mode: "scan",
+            keys: keys.map((k) => k.key),
+          })
+        : undefined;
       return {
         ms: performance.now() - t,
-        rows: run.totals.stats.rowsScanned,
-        divergent: run.totals.remaining,
+        rows: rowsOf(run) + (byKey ? rowsOf(byKey) : 0),
+        divergent: run.totals.remaining + (byKey?.totals.remaining ?? 0),
       };
     };
     for (let i = 0; i < REPEAT; i++) {
       whole.push(await measure(undefined));
-      dirty.push(await measure(plan.ranges));
+      dirty.push(await measure(plan.ranges, plan.keys));
     }
     const w = { ms: median(whole.map((x) => x.ms)), rows: median(whole.map((x) => x.rows)) };
     const d = { ms: median(dirty.map((x) => x.ms)), rows: median(dirty.map((x) => x.rows)) };
     results.push({
       workload,
-      segments: `${plan.segments.length}/${plan.of}`,
+      segments: `${plan.segments.length + (plan.keyed?.length ?? 0)}/${plan.of}`,
+      keyed: plan.keyed?.length ?? 0,
+      keys: plan.keys?.length ?? 0,
       w,
       d,
       whole,
@@ -193,7 +210,8 @@ datasets:
       load: loadavg()[0],
     });
     console.log(
-      `${workload}: ${CHANGES} changes, ${plan.segments.length} of ${plan.of} segments dirty; ` +
+      `${workload}: ${CHANGES} changes, ${plan.segments.length + (plan.keyed?.length ?? 0)} of ${plan.of} segments dirty ` +
+        `(${plan.keyed?.length ?? 0} checked by ${plan.keys?.length ?? 0} keys); ` +
         `whole pass ${w.ms.toFixed(0)} ms, ${w.rows} rows read; dirty pass ${d.ms.toFixed(0)} ms, ${d.rows} rows read; ` +
         `time ${((100 * d.ms) / w.ms).toFixed(1)}%, rows ${((100 * d.rows) / w.rows).toFixed(1)}% ` +
         `(divergent found: whole ${whole[0].divergent}, dirty ${dirty[0].divergent})`,
@@ -203,11 +221,13 @@ datasets:
     `\n${ROWS} rows, ${CHANGES} changes, segments of ${SEGMENT_ROWS} rows, median of ${REPEAT}; ` +
       `${cpus().length} cores, load ${loadavg()[0].toFixed(1)}`,
   );
-  console.log("| changes | dirty segments | whole pass | dirty pass | time ratio | rows-read ratio |");
-  console.log("| --- | --- | --- | --- | --- | --- |");
+  console.log(
+    "| changes | dirty segments | by key (keys) | whole pass | dirty pass | time ratio | rows-read ratio |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
   for (const r of results)
     console.log(
-      `| ${r.workload} | ${r.segments} | ${(r.w.ms / 1000).toFixed(2)} s, ${r.w.rows} rows | ` +
+      `| ${r.workload} | ${r.segments} | ${r.keyed} (${r.keys}) | ${(r.w.ms / 1000).toFixed(2)} s, ${r.w.rows} rows | ` +
         `${(r.d.ms / 1000).toFixed(2)} s, ${r.d.rows} rows | ${((100 * r.d.ms) / r.w.ms).toFixed(1)}% | ` +
         `${((100 * r.d.rows) / r.w.rows).toFixed(1)}% |`,
     );

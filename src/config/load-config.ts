@@ -131,6 +131,11 @@ export interface WatchConfig {
    */
   readonly sweepSegments: number;
   /**
+   * Changed keys a segment's dirty mark lists, at most (default 100; 0: segments only). A pass checks a
+   * segment's listed keys instead of re-reading it; past this many the whole segment is marked and re-read.
+   */
+  readonly dirtyKeys: number;
+  /**
    * Change-feed checks that found nothing are kept as runs only for the newest this many (default 1,000);
    * older quiet ones are pruned, so `runs` grows with divergence, not with write traffic.
    */
@@ -608,6 +613,7 @@ export function parseConfig(
         incremental: ds.watch.incremental ?? true,
         segmentRows: ds.watch.segmentRows ?? 10_000,
         sweepSegments: ds.watch.sweepSegments ?? 1,
+        dirtyKeys: ds.watch.dirtyKeys ?? 100,
         keepRuns: ds.watch.keepRuns ?? 1000,
         logKeys: ds.watch.logKeys ?? 1_000_000,
         describeEveryMs:

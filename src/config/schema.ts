@@ -228,6 +228,7 @@ const watch = z.strictObject(
     incremental: z.boolean().optional(),
     segmentRows: z.number().int().positive().optional(),
     sweepSegments: z.number().int().nonnegative().optional(),
+    dirtyKeys: z.number().int().nonnegative().optional(),
     keepRuns: z.number().int().nonnegative().optional(),
     wholeEvery: duration.optional(),
     logKeys: z.number().int().positive().optional(),

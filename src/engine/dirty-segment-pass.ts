@@ -4,9 +4,9 @@
  * trusted. Opens no store; calls `runDataset` and never assembles the stages itself.
  */
 import type { DatasetConfig } from "../config/load-config.js";
-import { type ColumnSpec, compareKeys, type Key, type KeyRange } from "../core/model.js";
+import { type ColumnSpec, compareKeys, type Key, type KeyRange, keyId } from "../core/model.js";
 import type { KnownChecksums } from "../detect/detect-divergences.js";
-import type { SegmentSummary, StateStore } from "../state/state-store.js";
+import type { DirtyKey, SegmentSummary, StateStore } from "../state/state-store.js";
 import { describeDataset } from "./describe-dataset.js";
 import type { OpenReplica } from "./run-context.js";
 import { type DatasetRunResult, type RunDatasetOptions, type RunDeps, runDataset } from "./run-dataset.js";
@@ -26,8 +26,12 @@ export type PassPlan =
   | { readonly kind: "whole"; readonly reason: string }
   | {
       readonly kind: "dirty";
-      /** The dirty segments' numbers, ascending. */
+      /** The dirty segments the pass re-reads whole, ascending. */
       readonly segments: readonly number[];
+      /** The dirty segments checked by their marks' keys instead (key grain), ascending. */
+      readonly keyed: readonly number[];
+      /** The changed keys of the `keyed` segments: what the pass checks through the key form. */
+      readonly keys: readonly DirtyKey[];
       /** Clean segments the background sweep re-verifies in this pass (`watch.sweepSegments`, in rotation). */
       readonly swept: readonly number[];
       /** Where the sweep goes on next time. */
@@ -62,30 +66,49 @@ function sameKey(summary: SegmentSummary, columns: readonly ColumnSpec[]): boole
 }
 
 /**
+ * Changed keys one dirty-segment pass checks by key, at most: past them, further key-grain segments are
+ * re-read whole. Bounds what a pass holds in memory (the keys live in the state store between passes).
+ */
+export const MAX_PASS_KEYS = 10_000;
+
+/**
  * Marks dirty the segments that `keys` (changed on a watched replica) lie in, when the dataset has a summary
  * of its key; a watcher calls it before it stores the feed position after them, so a restart in between
- * loses no mark. Returns how many segments were marked.
+ * loses no mark. With `dirtyKeys` (the dataset's `watch.dirtyKeys`), each segment's mark lists its keys
+ * until it would list more than that many, then marks the segment whole. Returns how many segments were
+ * marked.
  */
 export async function markChangedKeys(
   state: StateStore,
   dataset: string,
   keys: readonly Key[],
   at: number,
+  dirtyKeys = 0,
 ): Promise<number> {
   if (!keys.length) return 0;
   const summary = await state.getSegmentSummary(dataset);
   if (!summary) return 0;
   const width = summary.keyColumns.length;
-  const segments = new Set<number>();
+  const segments = new Map<number, Map<string, Key>>();
   for (const key of keys) {
     // A key of another width (the dataset's key changed): the next pass is whole anyway.
     if (key.length !== width) {
       await state.invalidateSegmentSummary(dataset, "a change's key does not match the summary's key", at);
       return 0;
     }
-    segments.add(segmentOf(summary.keyColumns, summary.bounds, key));
+    const segment = segmentOf(summary.keyColumns, summary.bounds, key);
+    const mine = segments.get(segment) ?? new Map<string, Key>();
+    mine.set(keyId(key), key);
+    segments.set(segment, mine);
   }
-  await state.markSegmentsDirty(dataset, [...segments], at);
+  if (dirtyKeys > 0)
+    await state.markKeysDirty(
+      dataset,
+      [...segments].map(([segment, mine]) => ({ segment, keys: [...mine.values()] })),
+      at,
+      dirtyKeys,
+    );
+  else await state.markSegmentsDirty(dataset, [...segments.keys()], at);
   return segments.size;
 }
 
@@ -123,9 +146,19 @@ export async function planPass(
         reason: `the feed of ${replica} has no stored position (changes may be unseen)`,
       };
   const of = summary.bounds.length + 1;
-  const segments = (await state.listDirtySegments(ds.name)).map((d) => d.segment).filter((s) => s < of);
+  const marks = (await state.listDirtySegments(ds.name)).filter((d) => d.segment < of);
+  // Key grain: a segment whose mark lists few keys is checked by them, while the pass's budget lasts.
+  let budget = MAX_PASS_KEYS;
+  const keyed: number[] = [];
+  const segments: number[] = [];
+  for (const m of marks)
+    if (m.keys !== undefined && m.keys > 0 && m.keys <= watch.dirtyKeys && m.keys <= budget) {
+      keyed.push(m.segment);
+      budget -= m.keys;
+    } else segments.push(m.segment);
+  const keys = await state.listDirtyKeys(ds.name, keyed);
   // The sweep: the next clean segments from the cursor on, so every segment is re-read now and then.
-  const dirty = new Set(segments);
+  const dirty = new Set(marks.map((m) => m.segment));
   const swept: number[] = [];
   let cursor = summary.sweepCursor % of;
   for (let looked = 0; looked < of && swept.length < watch.sweepSegments; looked++) {
@@ -137,15 +170,18 @@ export async function planPass(
     [...segments, ...swept].sort((a, b) => a - b),
   );
   const sweep = swept.length ? `; ${swept.length} clean re-verified by the sweep` : "";
+  const byKey = keyed.length ? ` (${keyed.length} checked by their ${keys.length} changed keys)` : "";
   return {
     kind: "dirty",
     segments,
+    keyed,
+    keys,
     swept,
     sweepNext: cursor,
     ranges,
     of,
     bounds: summary.bounds,
-    reason: `${segments.length} of ${of} segments changed since the verified whole pass ${summary.runId}${sweep}`,
+    reason: `${marks.length} of ${of} segments changed since the verified whole pass ${summary.runId}${byKey}${sweep}`,
   };
 }
 
@@ -219,6 +255,11 @@ export interface PlannedPassResult {
   readonly run: DatasetRunResult;
   /** A dirty-segment pass that went through the segment trees; undefined otherwise. */
   readonly tree?: TreePassReport | undefined;
+  /**
+   * The check of the key-grain segments' changed keys (`plan.keys`), a run of its own (`<runId>-keys`) after
+   * `run`; undefined when the plan has none or `run` did not finish.
+   */
+  readonly keyRun?: DatasetRunResult | undefined;
 }
 
 /** How `runPlannedPass` goes about a dirty-segment pass. */
@@ -303,8 +344,15 @@ export async function runPlannedPass(
       });
     if (run.finished && run.status === "ok")
       await state.clearDirtySegments(ds.name, [...plan.segments, ...(tree?.unseen ?? [])], began);
+    const keyRun = run.finished
+      ? await checkDirtyKeys(ds, replicas, deps, options, plan, described)
+      : undefined;
+    // A key mark is cleared only once its key was checked equal (a killed pass leaves every mark), and the
+    // segment's leaves go with it: the pass did not re-hash the segment, so its trees cannot vouch for it
+    // until the sweep or a later pass re-hashes it.
+    if (keyRun?.finished && keyRun.status === "ok") await state.clearDirtyKeys(ds.name, plan.keys, began);
     // The parts' checksums served the run; the report does not keep them.
-    return { plan, run, tree: tree && { ...tree, read: undefined } };
+    return { plan, run, tree: tree && { ...tree, read: undefined }, keyRun };
   }
   const summary = await state.getSegmentSummary(ds.name);
   if (!summary || !sameKey(summary, shape.key)) {
@@ -327,6 +375,34 @@ export async function runPlannedPass(
   });
   await recordWholePass(state, ds.name, run);
   return { plan, run };
+}
+
+/**
+ * The key-grain part of a dirty pass: the changed keys its plan lists, re-read exactly through `runDataset`'s
+ * key form (a watch's targeted check: fetch, classify, decide, repair, verify), not their segments.
+ */
+async function checkDirtyKeys(
+  ds: DatasetConfig,
+  replicas: readonly OpenReplica[],
+  deps: RunDeps,
+  options: Omit<RunDatasetOptions, "keys" | "ranges" | "notes">,
+  plan: Extract<PassPlan, { kind: "dirty" }>,
+  described: Awaited<ReturnType<typeof describeDataset>>,
+): Promise<DatasetRunResult | undefined> {
+  if (!plan.keys.length) return undefined;
+  // The pass's candidates, focus and progress belong to its segment run: the key check decides with the live
+  // policy, as a watch's targeted check does, and does not start the pass's progress over.
+  const { canary, shadow, focus, refocus, checkpoint, observer, ...rest } = options;
+  return runDataset(ds, replicas, deps, {
+    ...rest,
+    ...(observer ? { observer: { ...observer, onStart: undefined, onAbandoned: undefined } } : {}),
+    runId: `${options.runId}-keys`,
+    described,
+    keys: plan.keys.map((k) => k.key),
+    notes: [
+      `dirty-segment pass by key: ${plan.keys.length} changed keys of ${plan.keyed.length} segments whose marks list them`,
+    ],
+  });
 }
 
 /** Repair outcomes that wrote to a replica. */

@@ -332,7 +332,7 @@ async function watchFeed(
           `the feed of ${watched.replica} had a gap: ${batch.gap}`,
           deps.now(),
         );
-      else await markChangedKeys(deps.state, ds.name, batch.keys, deps.now());
+      else await markChangedKeys(deps.state, ds.name, batch.keys, deps.now(), watch.dirtyKeys);
       // The owner's changes are logged before they are checked and before the position is stored, so a
       // crash loses none; a gap leaves the log unable to vouch for what came before it.
       let logged: ChangeLogHead | undefined;

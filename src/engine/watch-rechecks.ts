@@ -154,6 +154,7 @@ export class WatchRechecks {
         this.ds.name,
         recovered.map((id) => JSON.parse(id) as Key),
         this.deps.now(),
+        this.ds.watch?.dirtyKeys,
       );
     for (const id of recovered) keys.set(id, "recovered");
     await this.hold(keys, previous, logged || (recovered.length > 0 && this.replayed));
@@ -178,7 +179,7 @@ export class WatchRechecks {
       else exhausted++;
     }
     if (left.length) {
-      await markChangedKeys(this.deps.state, this.ds.name, left, now);
+      await markChangedKeys(this.deps.state, this.ds.name, left, now, this.ds.watch?.dirtyKeys);
       await this.options.observer?.onRetryOverflow?.({
         full,
         exhausted,

@@ -633,7 +633,7 @@ export class DatasetRunner {
     const tracker = candidate?.mode === "shadow" ? this.tracker(candidate.file) : undefined;
     let shadowUsed = false;
     // A watched dataset's pass re-reads only the segments its feeds marked dirty, when the marks can be trusted.
-    const { run, plan } = await runPlannedPass(
+    const { run, plan, keyRun } = await runPlannedPass(
       this.ds,
       replicas,
       { state, now },
@@ -707,6 +707,11 @@ export class DatasetRunner {
     );
     if (this.ds.watch?.incremental)
       this.deps.log(`${dataset}: ${plan.kind === "dirty" ? "dirty-segment" : "whole"} pass: ${plan.reason}`);
+    // The changed keys of key-grain segments, checked by a run of their own after the segments' run.
+    if (keyRun && plan.kind === "dirty")
+      this.deps.log(
+        `${dataset}: ${plan.keys.length} changed keys checked by key (run ${keyRun.runId}): ${keyRun.status}, ${keyRun.totals.remaining} left divergent`,
+      );
     if (!run.finished) {
       // Aborted: the pass is over (recorded failed); the schedule goes on as after a finished one.
       if (run.status === "failed") {

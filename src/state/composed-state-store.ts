@@ -144,6 +144,12 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.segmentSummaries.listDirtySegments(dataset);
   readonly clearDirtySegments: SegmentSummaryStore["clearDirtySegments"] = (dataset, segments, before) =>
     this.parts.segmentSummaries.clearDirtySegments(dataset, segments, before);
+  readonly markKeysDirty: SegmentSummaryStore["markKeysDirty"] = (dataset, marks, at, cap) =>
+    this.parts.segmentSummaries.markKeysDirty(dataset, marks, at, cap);
+  readonly listDirtyKeys: SegmentSummaryStore["listDirtyKeys"] = (dataset, segments) =>
+    this.parts.segmentSummaries.listDirtyKeys(dataset, segments);
+  readonly clearDirtyKeys: SegmentSummaryStore["clearDirtyKeys"] = (dataset, keys, before) =>
+    this.parts.segmentSummaries.clearDirtyKeys(dataset, keys, before);
 
   // Segment trees.
   readonly putSegmentHashes: SegmentTreeStore["putSegmentHashes"] = (

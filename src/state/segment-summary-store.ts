@@ -31,6 +31,18 @@ export interface SegmentSummary {
 export interface DirtySegment {
   readonly segment: number;
   readonly markedAt: number;
+  /**
+   * How many changed keys the mark lists (key grain: a pass may check just those keys); absent when the
+   * whole segment is marked (too many keys, or a mark without keys).
+   */
+  readonly keys?: number | undefined;
+}
+
+/** One changed key a segment's key-grain mark lists, and when it was last marked. */
+export interface DirtyKey {
+  readonly segment: number;
+  readonly key: Key;
+  readonly markedAt: number;
 }
 
 /**
@@ -50,7 +62,20 @@ export interface DirtySegment {
  * ## Dirty marks
  * `markSegmentsDirty` records (or moves forward) each segment's `markedAt`; `listDirtySegments` lists a
  * dataset's marks by segment. `clearDirtySegments(dataset, segments, before)` drops the marks of those
- * segments made at or before `before` only: a change marked while a pass was checking the segment stays.
+ * segments made at or before `before` only: a change marked while a pass was checking the segment stays
+ * (its key marks made at or before `before` go too).
+ *
+ * ## Key-grain marks
+ * `markKeysDirty(dataset, marks, at, cap)` marks each segment of `marks` with its keys: a segment marked
+ * whole only has its `markedAt` moved forward; otherwise its keys are added (or their `markedAt` moved
+ * forward), and once the segment would list more than `cap` keys its keys are dropped and the whole segment
+ * marked (so the store holds at most `cap` keys a segment). `markSegmentsDirty` marks segments whole and
+ * drops their keys. `listDirtyKeys(dataset, segments)` lists the keys of those segments' key-grain marks by
+ * segment, then key. `clearDirtyKeys(dataset, keys, before)` drops those keys' marks made at or before
+ * `before`, and a key-grain segment's mark once it lists no key and was made at or before `before`; a
+ * segment marked whole meanwhile keeps its mark. Like `clearDirtySegments` it first forgets, in the same
+ * transaction, the leaves of those segments hashed before their marks: a pass that checked some keys has
+ * not re-hashed the segment, so its trees cannot vouch for it until the sweep or a later pass re-hashes it.
  */
 export interface SegmentSummaryStore {
   getSegmentSummary(dataset: string): Promise<SegmentSummary | undefined>;
@@ -62,4 +87,16 @@ export interface SegmentSummaryStore {
   markSegmentsDirty(dataset: string, segments: readonly number[], at: number): Promise<void>;
   listDirtySegments(dataset: string): Promise<DirtySegment[]>;
   clearDirtySegments(dataset: string, segments: readonly number[], before: number): Promise<void>;
+  markKeysDirty(
+    dataset: string,
+    marks: readonly { readonly segment: number; readonly keys: readonly Key[] }[],
+    at: number,
+    cap: number,
+  ): Promise<void>;
+  listDirtyKeys(dataset: string, segments: readonly number[]): Promise<DirtyKey[]>;
+  clearDirtyKeys(
+    dataset: string,
+    keys: readonly { readonly segment: number; readonly key: Key }[],
+    before: number,
+  ): Promise<void>;
 }

@@ -40,10 +40,10 @@ export interface SegmentTreeHead {
  * ## Currency (why a known leaf can be trusted)
  * A leaf is written with the time its checksum was read (`hashedAt`). It is current unless the dataset has a
  * dirty mark on its segment made after that time (SegmentSummaryStore). Every operation that drops a mark
- * (`clearDirtySegments`, `verifySegmentSummary`) first drops, in the same transaction, the leaves hashed
- * before the mark and the paths above them; `putSegmentSummary` with other bounds and `deleteSegmentSummary`
- * drop the dataset's trees. So a known leaf is the replica's checksum of its segment unless a mark younger
- * than it says otherwise, and readers judge currency from the marks they read.
+ * (`clearDirtySegments`, `clearDirtyKeys`, `verifySegmentSummary`) first drops, in the same transaction,
+ * the leaves hashed before the mark and the paths above them; `putSegmentSummary` with other bounds and
+ * `deleteSegmentSummary` drop the dataset's trees. So a known leaf is the replica's checksum of its segment
+ * unless a mark younger than it says otherwise, and readers judge currency from the marks they read.
  *
  * ## Contract
  * `putSegmentHashes(dataset, replica, leaves, hashes, readAt)` sets those leaves of the replica's tree of

@@ -56,7 +56,7 @@ export type { RolloutState, RolloutStore } from "./rollout-store.js";
 export type { RunRecord, RunResult, RunStore } from "./run-store.js";
 export type { Sample, SampleFilter, SampleStore } from "./sample-store.js";
 export type { RunSegment, SegmentStore } from "./segment-store.js";
-export type { DirtySegment, SegmentSummary, SegmentSummaryStore } from "./segment-summary-store.js";
+export type { DirtyKey, DirtySegment, SegmentSummary, SegmentSummaryStore } from "./segment-summary-store.js";
 export type {
   SegmentLeaf,
   SegmentTreeHead,

@@ -3,6 +3,7 @@
  * MariaDB. A scheduled pass after a verified whole pass re-reads only the segments the feed marked dirty —
  * finding there a divergence the feed never saw, and not one in a clean segment until the sweep reaches it — and falls back to a whole
  * pass (its notes say why) when there is no summary, a feed has no stored position, or the feed had a gap.
+ * Segment grain (`dirtyKeys: 0`); key-grain marks are dirty-key-pass.test.ts.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -66,7 +67,7 @@ datasets:
       pg: { url: "${POSTGRES.url}", table: ${pg.table("items")} }
       maria: { url: "${my.url}", table: items }
     policy: { owner: pg, resolve: owner }
-    watch: { replicas: [pg], batch: 50ms, bufferKeys: 20, segmentRows: 200 }
+    watch: { replicas: [pg], batch: 50ms, bufferKeys: 20, segmentRows: 200, dirtyKeys: 0 }
 `,
       join(dir, "concord.yaml"),
     );

@@ -84,6 +84,7 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
         "change_log",
         "change_log_heads",
         "checkpoints",
+        "dirty_keys",
         "dirty_segments",
         "divergences",
         "divergent_keys",
@@ -322,13 +323,14 @@ function eventAt(ts: number) {
 /**
  * SQL taking version 4's escalation facets and the later tables (policy registry, feed positions, run segments,
  * rollouts, evidence, segment summaries, the change log and replay cursors, segment trees, the ledger's
- * `undoes`) away again.
+ * `undoes`, key-grain dirty marks) away again.
  */
 function dropQueueFacets(schema: string): string {
   return `DROP TABLE "${schema}".feed_positions, "${schema}".policy_versions, "${schema}".policy_current,
       "${schema}".run_segments, "${schema}".rollouts, "${schema}".evidence, "${schema}".segment_summaries,
       "${schema}".dirty_segments, "${schema}".change_log, "${schema}".change_log_heads,
-      "${schema}".replay_cursors, "${schema}".segment_tree_nodes, "${schema}".segment_trees;
+      "${schema}".replay_cursors, "${schema}".segment_tree_nodes, "${schema}".segment_trees,
+      "${schema}".dirty_keys;
     DROP INDEX "${schema}".escalations_queue;
     ALTER TABLE "${schema}".escalations DROP COLUMN columns, DROP COLUMN absent, DROP COLUMN involved,
       DROP COLUMN pattern;

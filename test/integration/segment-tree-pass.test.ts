@@ -3,7 +3,8 @@
  * The feed marks segments dirty; a dirty-segment pass re-hashes them into each replica's Merkle tree and
  * runs only the segments the trees say differ; the sweep finds a manual edit on the replica that no feed
  * saw, marks it and the trees show the roots differ until a pass repairs it; serve's view shows the roots.
- * Once with SQLite state and once with PostgreSQL state.
+ * Once with SQLite state and once with PostgreSQL state. Segment grain (`dirtyKeys: 0`): a changed key's
+ * segment is re-hashed.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -77,7 +78,7 @@ datasets:
       pg: { url: "${POSTGRES.url}", table: ${pg.table("items")} }
       maria: { url: "${my.url}", table: items }
     policy: { owner: pg, resolve: owner }
-    watch: { replicas: [pg], batch: 50ms, segmentRows: 200, sweepSegments: 4 }
+    watch: { replicas: [pg], batch: 50ms, segmentRows: 200, sweepSegments: 4, dirtyKeys: 0 }
 `,
         join(dir, "concord.yaml"),
       );

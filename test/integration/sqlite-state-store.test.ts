@@ -182,7 +182,7 @@ describe("SqliteStateStore: migrations", () => {
  * rollouts, evidence, segment summaries, the change log and replay cursors, segment trees) away again (a file as version 5
  * left it).
  */
-const DROP_QUEUE_FACETS = `DROP TABLE segment_tree_nodes; DROP TABLE segment_trees; DROP TABLE change_log; DROP TABLE change_log_heads; DROP TABLE replay_cursors; DROP TABLE segment_summaries; DROP TABLE dirty_segments; DROP TABLE run_segments; DROP TABLE rollouts; DROP TABLE evidence; DROP TABLE feed_positions; DROP TABLE policy_versions; DROP TABLE policy_current; DROP INDEX escalations_queue; ALTER TABLE escalations DROP COLUMN columns;
+const DROP_QUEUE_FACETS = `DROP TABLE dirty_keys; DROP TABLE segment_tree_nodes; DROP TABLE segment_trees; DROP TABLE change_log; DROP TABLE change_log_heads; DROP TABLE replay_cursors; DROP TABLE segment_summaries; DROP TABLE dirty_segments; DROP TABLE run_segments; DROP TABLE rollouts; DROP TABLE evidence; DROP TABLE feed_positions; DROP TABLE policy_versions; DROP TABLE policy_current; DROP INDEX escalations_queue; ALTER TABLE escalations DROP COLUMN columns;
   ALTER TABLE escalations DROP COLUMN absent; ALTER TABLE escalations DROP COLUMN involved;
   ALTER TABLE escalations DROP COLUMN pattern; ALTER TABLE ledger DROP COLUMN undoes;`;
 

@@ -147,7 +147,7 @@ datasets:
     db.prepare("INSERT INTO segment_summaries (dataset, key_columns, bounds) VALUES (?, '[]', '[]')").run(
       dataset,
     );
-    db.prepare("INSERT INTO dirty_segments VALUES (?, 0, 1)").run(dataset);
+    db.prepare("INSERT INTO dirty_segments (dataset, segment, marked_at) VALUES (?, 0, 1)").run(dataset);
     db.close();
     const out = sink();
     expect(

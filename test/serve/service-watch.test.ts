@@ -41,6 +41,7 @@ describe("watch: configuration", () => {
       incremental: true,
       segmentRows: 10_000,
       sweepSegments: 1,
+      dirtyKeys: 100,
       keepRuns: 1000,
       logKeys: 1_000_000,
       describeEveryMs: 30_000,
@@ -60,6 +61,7 @@ describe("watch: configuration", () => {
       incremental: true,
       segmentRows: 10_000,
       sweepSegments: 1,
+      dirtyKeys: 100,
       keepRuns: 1000,
       logKeys: 1_000_000,
       describeEveryMs: 30_000,
@@ -207,6 +209,16 @@ datasets:
         ["b", 1],
       ]);
       expect(trees?.completeAt).toEqual(expect.any(Number));
+      // A change the feed marks by its key: the next pass checks that key alone (logged), and the segment's
+      // leaves are forgotten (checked by key, not re-hashed), so the trees vouch for nothing until re-read.
+      a.prepare("INSERT INTO t VALUES (2, 'two')").run();
+      await until(() => b.prepare("SELECT v FROM t WHERE id = 2").get() !== undefined);
+      await service.api.trigger("t", "repair");
+      await service.idle();
+      expect(lines).toContainEqual(
+        expect.stringMatching(/^t: 1 changed keys checked by key \(run .*-keys\): ok, 0 left divergent$/),
+      );
+      expect((await service.api.datasets())[0]?.segmentTrees).toMatchObject({ dirty: 0, agree: null });
     } finally {
       await service.stop();
       a.close();

@@ -160,6 +160,13 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   // The repair a rollback's inverse write undoes (NULL: a run's own repair, and every entry recorded before):
   // recovery settles a landed claim that carries it as `rolled-back`, as the rollback itself would have.
   (s) => `ALTER TABLE ${s}.ledger ADD COLUMN undoes TEXT;`,
+  // Key-grain dirty marks: a segment's mark lists its changed keys (whole false) until there are too many
+  // (whole true, every mark made before). A pass checks the listed keys instead of re-reading the segment.
+  (s) => `
+    ALTER TABLE ${s}.dirty_segments ADD COLUMN whole BOOLEAN NOT NULL DEFAULT true;
+    CREATE TABLE ${s}.dirty_keys (
+      dataset TEXT NOT NULL, segment INTEGER NOT NULL, key_id TEXT NOT NULL, marked_at DOUBLE PRECISION NOT NULL,
+      PRIMARY KEY (dataset, segment, key_id));`,
 ];
 
 /** The schema version this code creates and expects. */

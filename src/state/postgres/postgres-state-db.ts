@@ -27,6 +27,7 @@ type Table =
   | "feedPositions"
   | "segmentSummaries"
   | "dirtySegments"
+  | "dirtyKeys"
   | "policies"
   | "currentPolicy"
   | "segments"
@@ -73,6 +74,7 @@ export class PostgresStateDb {
       feedPositions: `${s}.feed_positions`,
       segmentSummaries: `${s}.segment_summaries`,
       dirtySegments: `${s}.dirty_segments`,
+      dirtyKeys: `${s}.dirty_keys`,
       policies: `${s}.policy_versions`,
       currentPolicy: `${s}.policy_current`,
       segments: `${s}.run_segments`,

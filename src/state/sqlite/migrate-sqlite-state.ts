@@ -136,6 +136,12 @@ const MIGRATIONS: readonly string[] = [
   // The repair a rollback's inverse write undoes (NULL: a run's own repair, and every entry recorded before):
   // recovery settles a landed claim that carries it as `rolled-back`, as the rollback itself would have.
   "ALTER TABLE ledger ADD COLUMN undoes TEXT;",
+  // Key-grain dirty marks: a segment's mark lists its changed keys (whole = 0) until there are too many
+  // (whole = 1, every mark made before). A pass checks the listed keys instead of re-reading the segment.
+  `ALTER TABLE dirty_segments ADD COLUMN whole INTEGER NOT NULL DEFAULT 1;
+   CREATE TABLE dirty_keys (
+     dataset TEXT NOT NULL, segment INTEGER NOT NULL, key_id TEXT NOT NULL, marked_at INTEGER NOT NULL,
+     PRIMARY KEY (dataset, segment, key_id)) WITHOUT ROWID;`,
 ];
 
 /** The file version this code creates and expects. */

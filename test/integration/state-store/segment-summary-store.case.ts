@@ -88,5 +88,73 @@ export function segmentSummaryStoreCases({ open }: StateStoreCase): void {
       expect(await store.listDirtySegments("users")).toEqual([]);
       expect(await store.listDirtySegments("orders")).toHaveLength(1);
     });
+
+    it("keeps a segment's changed keys up to the cap, then marks it whole, and clears checked keys by time", async () => {
+      const store = await open();
+      await store.putSegmentSummary(summary());
+      await store.markKeysDirty("users", [{ segment: 1, keys: [["150"], ["120"]] }], 100, 3);
+      await store.markKeysDirty(
+        "users",
+        [
+          { segment: 1, keys: [["150"], ["150"]] }, // again, later (twice in one batch): its mark moves forward
+          { segment: 2, keys: [["250"], ["260"], ["270"], ["280"]] }, // more than the cap at once
+        ],
+        110,
+        3,
+      );
+      expect(await store.listDirtySegments("users")).toEqual([
+        { segment: 1, markedAt: 110, keys: 2 },
+        { segment: 2, markedAt: 110 },
+      ]);
+      expect(await store.listDirtyKeys("users", [1, 2])).toEqual([
+        { segment: 1, key: ["120"], markedAt: 100 },
+        { segment: 1, key: ["150"], markedAt: 110 },
+      ]);
+      // Past the cap over several batches: the segment is marked whole and its keys dropped.
+      await store.markKeysDirty("users", [{ segment: 3, keys: [["301"], ["302"]] }], 120, 3);
+      await store.markKeysDirty("users", [{ segment: 3, keys: [["303"], ["304"]] }], 130, 3);
+      expect((await store.listDirtySegments("users")).find((d) => d.segment === 3)).toEqual({
+        segment: 3,
+        markedAt: 130,
+      });
+      expect(await store.listDirtyKeys("users", [3])).toEqual([]);
+      // A segment marked whole stays whole: keys marked later move its mark only.
+      await store.markKeysDirty("users", [{ segment: 3, keys: [["305"]] }], 140, 3);
+      expect(await store.listDirtyKeys("users", [3])).toEqual([]);
+      await store.markSegmentsDirty("users", [1], 90); // whole, and an older mark: its time stays
+      expect((await store.listDirtySegments("users")).find((d) => d.segment === 1)).toEqual({
+        segment: 1,
+        markedAt: 110,
+      });
+      expect(await store.listDirtyKeys("users", [1])).toEqual([]);
+
+      // A pass that began at 205 checked segment 0's keys 5 and 6; key 7 was marked during the check.
+      await store.markKeysDirty("users", [{ segment: 0, keys: [["5"], ["6"]] }], 200, 3);
+      await store.markKeysDirty("users", [{ segment: 0, keys: [["7"]] }], 210, 3);
+      const checked = [
+        { segment: 0, key: ["5"] },
+        { segment: 0, key: ["6"] },
+      ];
+      await store.clearDirtyKeys("users", checked, 205);
+      expect(await store.listDirtyKeys("users", [0])).toEqual([{ segment: 0, key: ["7"], markedAt: 210 }]);
+      expect((await store.listDirtySegments("users")).find((d) => d.segment === 0)).toEqual({
+        segment: 0,
+        markedAt: 210,
+        keys: 1,
+      });
+      // Key 7 checked by the next pass: the segment's mark goes with its last key.
+      await store.clearDirtyKeys("users", [{ segment: 0, key: ["7"] }], 220);
+      expect((await store.listDirtySegments("users")).map((d) => d.segment)).toEqual([1, 2, 3]);
+      // Clearing a whole segment drops the keys marked before it too; a verified pass drops older keys.
+      await store.markKeysDirty("users", [{ segment: 0, keys: [["8"]] }], 230, 3);
+      await store.verifySegmentSummary("users", "run-4", 225);
+      expect((await store.listDirtySegments("users")).map((d) => d.segment)).toEqual([0]);
+      await store.clearDirtySegments("users", [0], 240);
+      expect(await store.listDirtySegments("users")).toEqual([]);
+      expect(await store.listDirtyKeys("users", [0])).toEqual([]);
+      await store.markKeysDirty("users", [{ segment: 0, keys: [["9"]] }], 250, 3);
+      await store.deleteSegmentSummary("users");
+      expect(await store.listDirtyKeys("users", [0])).toEqual([]);
+    });
   });
 }
