@@ -13,7 +13,7 @@ import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
 import { createProgress } from "./progress.js";
-import { renderRun } from "./render-scan.js";
+import { renderRun, stoppedLine } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
 import { recheckNote } from "./scan.js";
 import { type DataCommandOptions, newRunId, openSession, recheckKeys } from "./session.js";
@@ -143,7 +143,6 @@ export async function runPlanOrRepair(
   const print = execute && options.print === true;
   const mode: RunMode = execute ? (options.dryRun || print ? "dry-run" : "repair") : "plan";
   const writes = mode === "repair";
-  const session = await openSession(options, { readonly: !writes }, io);
   // Ctrl-C stops after the step in flight (a detection batch, or a write batch, whose outcome is then in
   // ledger and audit). A second Ctrl-C kills at once, and the next run settles anything left pending.
   const abort = new AbortController();
@@ -151,7 +150,12 @@ export async function runPlanOrRepair(
     stderr.write("\nconcord: interrupted; stopping after the step in flight (Ctrl-C again to kill)\n");
     abort.abort();
   };
-  if (writes) process.once("SIGINT", onSigint);
+  // Read-only modes too: stopping (rather than dying) records the run and removes the spills.
+  process.once("SIGINT", onSigint);
+  const session = await openSession(options, { readonly: !writes }, io).catch((e: unknown) => {
+    process.removeListener("SIGINT", onSigint);
+    throw e;
+  });
   const spills = new SpillDir({ keep: options.json === true || print });
   const progress = createProgress(stderr);
   try {
@@ -229,7 +233,7 @@ export async function runPlanOrRepair(
         }
         if (run.stale.length) text += `\n${staleText(run)}`;
         if (!run.finished)
-          text += `\n  interrupted: stopped after segment ${run.segmentsDone} of ${run.segments}; the segments after it were neither decided nor written (run again to finish)`;
+          text += `\n${stoppedLine(run, writes ? "neither decided nor written" : "not decided")}`;
         lines.push(text);
         return lines.join("\n\n");
       });
@@ -243,7 +247,11 @@ export async function runPlanOrRepair(
       stdout.write(`${texts.join("\n\n")}\n`);
     }
     if (abort.signal.aborted && (skipped.length || runs.some((r) => !r.finished))) {
-      stderr.write("concord: interrupted; what was written is in the ledger and the audit log\n");
+      stderr.write(
+        writes
+          ? "concord: interrupted; what was written is in the ledger and the audit log\n"
+          : "concord: interrupted; no replica was written\n",
+      );
       return EXIT.interrupted;
     }
     return runs.some((r) => r.remains) ? EXIT.diverged : EXIT.ok;
