@@ -271,6 +271,18 @@ describe("parseConfig: errors are one line naming the path", () => {
       "datasets.items.replicas.a.tabel: unknown key (check the spelling)",
     ],
     ["unknown top-level key", `stat: sqlite:x.db\n${items()}`, "stat: unknown key (check the spelling)"],
+    // The misspelling is the cause, the required key it left missing the symptom.
+    [
+      "misspelt required key",
+      "datasets:\n  items:\n    key: id\n    replicass: { a: { url: memory:a }, b: { url: memory:b } }\n",
+      "datasets.items.replicass: unknown key (did you mean replicas?)",
+    ],
+    [
+      "misspelt required replica key",
+      items("", "      a: { ulr: memory:a }\n      b: { url: memory:b }\n"),
+      "datasets.items.replicas.a.ulr: unknown key (did you mean url?)",
+    ],
+    ["misspelt datasets", "dataset:\n  items: {}\n", "dataset: unknown key (did you mean datasets?)"],
     [
       "bad window",
       items("    policy: { window: 30x }\n"),
