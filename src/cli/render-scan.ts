@@ -106,7 +106,7 @@ export function renderScan(scan: ScanView, limit = 20, divergenceCount = scan.di
   const counts = DIVERGENCE_CLASSES.filter((c) => c !== "schema" && (scan.counts[c] ?? 0) > 0);
   if (counts.length) {
     lines.push(
-      `  ${counts.map((c) => `${c} ${scan.counts[c]}${BENIGN_CLASSES.has(c) ? " (no action)" : ""}`).join(" · ")}`,
+      `  ${counts.map((c) => `${c} ${(scan.counts[c] ?? 0).toLocaleString("en-US")}${BENIGN_CLASSES.has(c) ? " (no action)" : ""}`).join(" · ")}`,
     );
   }
   if (scan.divergences.length && limit > 0) {
