@@ -47,6 +47,12 @@ function errorOf(text: string, env: Record<string, string | undefined> = {}): st
 }
 
 describe("parseConfig: a valid config", () => {
+  it("takes a zero window without a timestamp version (it waits for nothing)", () => {
+    const text =
+      "datasets:\n  items:\n    key: id\n    replicas:\n      a: { url: memory:a }\n      b: { url: memory:b }\n    policy: { owner: a, resolve: owner, window: 0s }\n";
+    expect(parseConfig(text, PATH, {}).datasets[0]!.policy.windowMs).toBe(0);
+  });
+
   it("parses the DESIGN.md example and normalises it", () => {
     const cfg = parseConfig(DESIGN_EXAMPLE, PATH, {});
     expect(cfg.path).toBe(PATH);
