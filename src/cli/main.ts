@@ -379,6 +379,10 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     policy.command("show [version]").description("a policy version's full text (default: the current one)"),
   )
     .option("-d, --dataset <name>", "the dataset (needed when several have policy history)")
+    .option(
+      "--block",
+      "print it as a policy: block to paste under datasets.<name>.policy or give to plan --candidate",
+    )
     .option("--json", "print one JSON document on stdout")
     .action(async (version: string | undefined, opts) => {
       code = await (await import("./policy.js")).runPolicyShow(version, opts, cli);
