@@ -145,6 +145,7 @@ async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
       session.state,
       "open",
       session.config.datasets.map((x) => x.name),
+      [...new Set(session.config.datasets.flatMap((x) => x.replicas.map((y) => y.name)))],
     );
     // An unknown group matches nothing: no dataset has an empty name.
     const preview = await previewMatching(session.state, filter ?? { dataset: "" }, choice);

@@ -71,6 +71,7 @@ export async function filterOf(
   state: Pick<StateStore, "groupEscalations" | "countEscalations">,
   status: EscalationFilter["status"],
   datasets: readonly string[],
+  replicas: readonly string[] = [],
 ): Promise<EscalationFilter | null> {
   if (options.class !== undefined && !CLASSES.includes(options.class))
     throw new UsageError(`--class ${options.class}: expected one of ${CLASSES.join(", ")}`);
@@ -79,6 +80,11 @@ export async function filterOf(
   if (d !== undefined && !datasets.includes(d) && (await state.countEscalations({ dataset: d })) === 0)
     throw new UsageError(
       `-d ${printable(d)}: no dataset named "${printable(d)}" in the config, nor escalations of one (have: ${datasets.map(printable).join(", ")})`,
+    );
+  const r = options.replica;
+  if (r !== undefined && !replicas.includes(r) && (await state.countEscalations({ replica: r })) === 0)
+    throw new UsageError(
+      `--replica ${printable(r)}: no replica named "${printable(r)}" in the config, nor escalations concerning one (have: ${replicas.map(printable).join(", ")})`,
     );
   const filter: EscalationFilter = {
     status,
@@ -125,6 +131,7 @@ export async function runEscalationsList(
       session.state,
       status,
       session.config.datasets.map((x) => x.name),
+      [...new Set(session.config.datasets.flatMap((x) => x.replicas.map((y) => y.name)))],
     );
     if (options.group === true) {
       const groups = filter ? (await session.state.groupEscalations(filter)).map(groupView) : [];

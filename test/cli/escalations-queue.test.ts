@@ -140,6 +140,11 @@ describe.concurrent("the escalation queue", () => {
     ]);
     expect(resolveOther.code).toBe(2);
     expect(resolveOther.stderr).toMatch(/^concord: -d other: no dataset named "other"/);
+    const nobody = await runConcord(["escalations", "list", "-c", config, "--replica", "z"]);
+    expect(nobody.code).toBe(2);
+    expect(nobody.stderr).toBe(
+      'concord: --replica z: no replica named "z" in the config, nor escalations concerning one (have: a, b, c)\n',
+    );
     const missing = (await list(config, "--class", "missing")).escalations[0]!;
     expect(missing).toMatchObject({ class: "missing", columns: [], absent: ["c"], status: "open" });
     expect(missing.replicas).toEqual({
