@@ -229,7 +229,9 @@ export async function runPlanOrRepair(
           const planned = run.totals.plannedWrites;
           if (!writes && planned)
             parts.unshift(`${planned} conditional write${planned === 1 ? "" : "s"} would be made`);
-          text += `\n  ${writes ? "repair" : "dry run (nothing written)"}: ${parts.join(" · ") || "nothing to do"}`;
+          // An interrupted run that wrote nothing did not find that nothing was to do.
+          const idle = run.finished ? "nothing to do" : "nothing written before it stopped";
+          text += `\n  ${writes ? "repair" : "dry run (nothing written)"}: ${parts.join(" · ") || idle}`;
         }
         if (run.stale.length) text += `\n${staleText(run)}`;
         if (!run.finished)

@@ -116,4 +116,18 @@ describe.skipIf(!available)("read-only commands on PostgreSQL, interrupted", () 
     expect(files.filter((f) => !/^(concord\.yaml|state\.db(-wal|-shm)?)$/.test(f))).toEqual([]);
     expect(query(state, "SELECT COUNT(*) AS n FROM runs WHERE status = 'running'")).toEqual([{ n: 0 }]);
   });
+
+  it("repair: Ctrl-C mid-read writes nothing, and the report does not say there was nothing to do", {
+    timeout: 120_000,
+  }, async ({ expect }) => {
+    const { r, state } = await interrupted(["repair"]);
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toContain("concord: interrupted; what was written is in the ledger and the audit log");
+    expect(r.stdout).not.toContain("nothing to do");
+    expect(r.stdout).toContain("first: interrupted, ");
+    expect(r.stdout).toContain("  repair: nothing written before it stopped\n");
+    expect(r.stdout).toContain("interrupted before second: not scanned");
+    expect(query(state, "SELECT COUNT(*) AS n FROM runs WHERE status = 'running'")).toEqual([{ n: 0 }]);
+  });
 });
