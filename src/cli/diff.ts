@@ -137,11 +137,12 @@ export async function runDiff(
     const rows = Object.entries(run.totals.replicas)
       .map(([name, n]) => `${printable(name)} ${n.rows.toLocaleString("en-US")} rows`)
       .join(", ");
-    if (total > shown) lines.push(`… ${total - shown} more (--limit N, or --json for all)`);
+    const n = (count: number) => count.toLocaleString("en-US");
+    if (total > shown) lines.push(`… ${n(total - shown)} more (--limit N, or --json for all)`);
     lines.push(
       total === 0
         ? `No differences (${rows}).`
-        : `${plural(total, "row")} differ: ${onlyLeft} only in ${printable(left)} (-), ${onlyRight} only in ${printable(right)} (+), ${changed} with other values (${rows}).`,
+        : `${plural(total, "row")} differ: ${n(onlyLeft)} only in ${printable(left)} (-), ${n(onlyRight)} only in ${printable(right)} (+), ${n(changed)} with other values (${rows}).`,
     );
     stdout.write(`${lines.join("\n")}\n`);
     return total > 0 || run.resolved.issues.length > 0 ? EXIT.diverged : EXIT.ok;

@@ -140,7 +140,13 @@ async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
     abort.abort();
   };
   try {
-    const filter = await filterOf(options, session.state, "open");
+    const filter = await filterOf(
+      options,
+      session.state,
+      "open",
+      session.config.datasets.map((x) => x.name),
+      [...new Set(session.config.datasets.flatMap((x) => x.replicas.map((y) => y.name)))],
+    );
     // An unknown group matches nothing: no dataset has an empty name.
     const preview = await previewMatching(session.state, filter ?? { dataset: "" }, choice);
     if (preview.count === 0) {

@@ -68,11 +68,24 @@ export function positive(
  */
 export async function filterOf(
   options: EscalationFilterOptions,
-  state: Pick<StateStore, "groupEscalations">,
+  state: Pick<StateStore, "groupEscalations" | "countEscalations">,
   status: EscalationFilter["status"],
+  datasets: readonly string[],
+  replicas: readonly string[] = [],
 ): Promise<EscalationFilter | null> {
   if (options.class !== undefined && !CLASSES.includes(options.class))
     throw new UsageError(`--class ${options.class}: expected one of ${CLASSES.join(", ")}`);
+  // A misspelt -d would read as "nothing open"; a dataset since removed from the config still has its queue.
+  const d = options.dataset;
+  if (d !== undefined && !datasets.includes(d) && (await state.countEscalations({ dataset: d })) === 0)
+    throw new UsageError(
+      `-d ${printable(d)}: no dataset named "${printable(d)}" in the config, nor escalations of one (have: ${datasets.map(printable).join(", ")})`,
+    );
+  const r = options.replica;
+  if (r !== undefined && !replicas.includes(r) && (await state.countEscalations({ replica: r })) === 0)
+    throw new UsageError(
+      `--replica ${printable(r)}: no replica named "${printable(r)}" in the config, nor escalations concerning one (have: ${replicas.map(printable).join(", ")})`,
+    );
   const filter: EscalationFilter = {
     status,
     dataset: options.dataset,
@@ -113,7 +126,13 @@ export async function runEscalationsList(
     throw new UsageError("--group lists groups: --limit, --page and --values apply to escalations");
   const session = await openSession({ config: options.config }, { readonly: true }, io);
   try {
-    const filter = await filterOf(options, session.state, status);
+    const filter = await filterOf(
+      options,
+      session.state,
+      status,
+      session.config.datasets.map((x) => x.name),
+      [...new Set(session.config.datasets.flatMap((x) => x.replicas.map((y) => y.name)))],
+    );
     if (options.group === true) {
       const groups = filter ? (await session.state.groupEscalations(filter)).map(groupView) : [];
       if (options.json) stdout.write(`${JSON.stringify(jsonDoc({ groups }), null, 2)}\n`);

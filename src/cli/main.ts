@@ -12,24 +12,27 @@ export type { CliIo, CliStream } from "./io.js";
 
 const VERSION = packageVersion();
 
+/** Bold, for help headings (stripped where colour is off). */
+const bold = (text: string) => `\x1b[1m${text}\x1b[22m`;
+
 /** Shown after every command's help: what a script needs to know besides the flags. */
 const MORE_HELP = `
-Exit codes:
+${bold("Exit codes:")}
   0    the replicas agree, or the command did what was asked
   1    divergence remains (scan, plan, repair), or an escalation stays open
   2    usage, configuration or connection error (one line on stderr)
   3    audit verification failed (audit verify, audit anchor)
   130  interrupted (Ctrl-C); what was written is in the ledger and the audit log
 
-Environment:
+${bold("Environment:")}
   CONCORD_TOKEN         the API token serve needs (else serve.token in the config)
   CONCORD_QUEUE         the job queue of serve --role coordinator and worker (else queue: in the config)
   CONCORD_HINTS_TOKEN   a read-only token for serve's /api/hints (else serve.hintsToken)
   CONCORD_DEBUG         also print the stack of an unexpected error
-  NO_COLOR, FORCE_COLOR colour in help
+  NO_COLOR, FORCE_COLOR bold headings in help: off, or on even when not a terminal
   \${VAR} in the config file is read from the environment.
 
-Config file:
+${bold("Config file:")}
   concord.yaml in the working directory, or -c PATH (state:, datasets:, serve:, alerts:, audit:).
   README.md "Configuration" describes it; --json documents: README.md "JSON output".`;
 
@@ -85,6 +88,8 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     )
     .version(VERSION, "-V, --version", "print the version")
     .addHelpText("afterAll", MORE_HELP)
+    // Headings in bold; commander strips the escapes wherever hasColors (NO_COLOR, FORCE_COLOR, a TTY) says no.
+    .configureHelp({ styleTitle: bold })
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({
@@ -379,6 +384,10 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     policy.command("show [version]").description("a policy version's full text (default: the current one)"),
   )
     .option("-d, --dataset <name>", "the dataset (needed when several have policy history)")
+    .option(
+      "--block",
+      "print it as a policy: block to paste under datasets.<name>.policy or give to plan --candidate",
+    )
     .option("--json", "print one JSON document on stdout")
     .action(async (version: string | undefined, opts) => {
       code = await (await import("./policy.js")).runPolicyShow(version, opts, cli);

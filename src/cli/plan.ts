@@ -13,7 +13,7 @@ import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
 import { createProgress } from "./progress.js";
-import { renderRun } from "./render-scan.js";
+import { renderRun, stoppedLine } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
 import { recheckNote } from "./scan.js";
 import { type DataCommandOptions, newRunId, openSession, recheckKeys } from "./session.js";
@@ -153,7 +153,6 @@ export async function runPlanOrRepair(
   const print = execute && options.print === true;
   const mode: RunMode = execute ? (options.dryRun || print ? "dry-run" : "repair") : "plan";
   const writes = mode === "repair";
-  const session = await openSession(options, { readonly: !writes }, io);
   // Ctrl-C stops after the step in flight (a detection batch, or a write batch, whose outcome is then in
   // ledger and audit). A second Ctrl-C kills at once, and the next run settles anything left pending.
   const abort = new AbortController();
@@ -161,7 +160,12 @@ export async function runPlanOrRepair(
     stderr.write("\nconcord: interrupted; stopping after the step in flight (Ctrl-C again to kill)\n");
     abort.abort();
   };
-  if (writes) process.once("SIGINT", onSigint);
+  // Read-only modes too: stopping (rather than dying) records the run and removes the spills.
+  process.once("SIGINT", onSigint);
+  const session = await openSession(options, { readonly: !writes }, io).catch((e: unknown) => {
+    process.removeListener("SIGINT", onSigint);
+    throw e;
+  });
   const spills = new SpillDir({ keep: options.json === true || print });
   const progress = createProgress(stderr);
   try {
@@ -235,14 +239,16 @@ export async function runPlanOrRepair(
           const planned = run.totals.plannedWrites;
           if (!writes && planned)
             parts.unshift(`${planned} conditional write${planned === 1 ? "" : "s"} would be made`);
-          text += `\n  ${writes ? "repair" : "dry run (nothing written)"}: ${parts.join(" · ") || "nothing to do"}`;
+          // An interrupted run that wrote nothing did not find that nothing was to do.
+          const idle = run.finished ? "nothing to do" : "nothing written before it stopped";
+          text += `\n  ${writes ? "repair" : "dry run (nothing written)"}: ${parts.join(" · ") || idle}`;
           text += failuresText(run);
         }
         for (const [holder, n] of run.heldBy)
           text += `\n  ${plural(n, "repair")} left to run ${printable(holder)}, which has them pending (another process repairing ${printable(run.name)} at the same time); run again once it has finished`;
         if (run.stale.length) text += `\n${staleText(run)}`;
         if (!run.finished)
-          text += `\n  interrupted: stopped after segment ${run.segmentsDone} of ${run.segments}; the segments after it were neither decided nor written (run again to finish)`;
+          text += `\n${stoppedLine(run, writes ? "neither decided nor written" : "not decided")}`;
         lines.push(text);
         return lines.join("\n\n");
       });
@@ -256,7 +262,11 @@ export async function runPlanOrRepair(
       stdout.write(`${texts.join("\n\n")}\n`);
     }
     if (abort.signal.aborted && (skipped.length || runs.some((r) => !r.finished))) {
-      stderr.write("concord: interrupted; what was written is in the ledger and the audit log\n");
+      stderr.write(
+        writes
+          ? "concord: interrupted; what was written is in the ledger and the audit log\n"
+          : "concord: interrupted; no replica was written\n",
+      );
       return EXIT.interrupted;
     }
     return runs.some((r) => r.remains) ? EXIT.diverged : EXIT.ok;

@@ -1,4 +1,7 @@
 /** `concord policy history|show|diff`: the policy versions each dataset ran under, read from the state store. */
+import { parse, stringify } from "yaml";
+import type { PolicyConfig } from "../config/load-config.js";
+import { policyBlock } from "../config/policy-block.js";
 import { diffLines, formatDiff } from "../core/line-diff.js";
 import { printable } from "../core/printable.js";
 import type { CurrentPolicy, PolicyVersion } from "../state/state-store.js";
@@ -12,6 +15,8 @@ export interface PolicyOptions {
   readonly config: string;
   readonly dataset?: string | undefined;
   readonly json?: boolean | undefined;
+  /** `show`: the version as a config block (`datasets.<name>.policy`, a `plan --candidate` file). */
+  readonly block?: boolean | undefined;
 }
 
 const when = (at: number) => new Date(at).toISOString();
@@ -127,6 +132,16 @@ export async function runPolicyShow(
     const current = await session.state.currentPolicy(dataset);
     const v = version !== undefined ? await versionOf(session, dataset, version) : current?.policy;
     if (!v) throw new UsageError(`policy show: ${dataset} has no policy history yet`);
+    if (options.block) {
+      // The kept text is the normalised form the version hashes (windowMs, tolerance kinds); a config
+      // takes the written form, which loads back to the same declaration and so the same version.
+      const declared = (parse(v.text) as { policy?: Partial<PolicyConfig> | null }).policy ?? {};
+      const block = policyBlock({ merge: {}, tolerance: {}, limits: {}, ...declared });
+      io.stdout.write(
+        `# ${printable(dataset)} policy ${v.version}: put under datasets.${printable(dataset)}.policy, or give to plan --candidate\n${printableLines(stringify(block))}`,
+      );
+      return EXIT.ok;
+    }
     if (options.json) {
       io.stdout.write(
         `${JSON.stringify(jsonDoc({ dataset, ...versionJson(v, current), text: v.text }), null, 2)}\n`,

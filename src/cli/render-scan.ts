@@ -20,6 +20,20 @@ export interface ScanView {
   readonly notes: readonly string[];
   /** Show each listed divergence's differing values side by side (`--values`). */
   readonly values?: boolean | undefined;
+  /**
+   * False when Ctrl-C stopped the run: what it found is then a part, never "replicas agree", and a line
+   * says how far it got.
+   */
+  readonly finished?: boolean | undefined;
+  /** With `finished: false`: the run's segments, and how many were done before it stopped. */
+  readonly segments?: number | undefined;
+  readonly segmentsDone?: number | undefined;
+}
+
+/** How far a run Ctrl-C stopped got, and what it left undone (`rest`: "not scanned"). */
+export function stoppedLine(run: Pick<RunReport, "segments" | "segmentsDone">, rest: string): string {
+  const of = `${run.segmentsDone} of ${run.segments} segment${run.segments === 1 ? "" : "s"}`;
+  return `  interrupted after ${of}: the rest was ${rest} (run again to finish)`;
 }
 
 /** A readable report of a whole run over a dataset: its totals, and the first divergences it found. */
@@ -38,6 +52,9 @@ export function renderRun(
     stats: run.totals.stats,
     notes: run.resolved.notes,
     values: options.values,
+    finished: run.finished,
+    segments: run.segments,
+    segmentsDone: run.segmentsDone,
   };
   return renderScan(view, limit, run.spill.divergences.count);
 }
@@ -78,15 +95,18 @@ export function renderScan(scan: ScanView, limit = 20, divergenceCount = scan.di
   const rows = replicaNames
     .map((r) => `${r} ${scan.replicas[r]!.rows.toLocaleString("en-US")} rows`)
     .join(", ");
+  const found = `${total.toLocaleString("en-US")} divergence${total === 1 ? "" : "s"}`;
   lines.push(
-    `${scan.name}: ${total === 0 ? "replicas agree" : `${total} divergence${total === 1 ? "" : "s"}`}  (${rows})`,
+    scan.finished === false
+      ? `${scan.name}: interrupted, ${found} found before it stopped  (${rows || "no rows read"})`
+      : `${scan.name}: ${total === 0 ? "replicas agree" : found}  (${rows})`,
   );
   for (const n of scan.notes) lines.push(`  note: ${printable(n)}`);
   for (const s of scan.schema) lines.push(`  schema: ${printable(s.detail)}`);
   const counts = DIVERGENCE_CLASSES.filter((c) => c !== "schema" && (scan.counts[c] ?? 0) > 0);
   if (counts.length) {
     lines.push(
-      `  ${counts.map((c) => `${c} ${scan.counts[c]}${BENIGN_CLASSES.has(c) ? " (no action)" : ""}`).join(" · ")}`,
+      `  ${counts.map((c) => `${c} ${(scan.counts[c] ?? 0).toLocaleString("en-US")}${BENIGN_CLASSES.has(c) ? " (no action)" : ""}`).join(" · ")}`,
     );
   }
   if (scan.divergences.length && limit > 0) {
@@ -105,7 +125,8 @@ export function renderScan(scan: ScanView, limit = 20, divergenceCount = scan.di
       lines.push(rendered[i + 1]!);
       if (scan.values) lines.push(valuesOf(d, scan.shape));
     });
-    if (divergenceCount > limit) lines.push(`  … ${divergenceCount - limit} more (use --json for all)`);
+    if (divergenceCount > limit)
+      lines.push(`  … ${(divergenceCount - limit).toLocaleString("en-US")} more (use --json for all)`);
   }
   const s = scan.stats;
   lines.push(

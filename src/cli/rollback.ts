@@ -47,12 +47,22 @@ export async function runRollback(options: RollbackOptions, io: CliIo = processI
           : { id: options.repair!, outcome: "applied" },
       );
     const what = options.run ? `rollback --run ${options.run}` : `rollback --repair ${options.repair}`;
-    const none = () =>
-      new UsageError(
-        options.run ? `${what}: no applied repairs in that run` : `${what}: no applied repair with that id`,
+    // Nothing applied is left: say whether that is because it was all undone already, or never applied.
+    const none = async () => {
+      const undone = await session.state.listRepairs(
+        options.run
+          ? { runId: options.run, outcome: "rolled-back" }
+          : { id: options.repair!, outcome: "rolled-back" },
       );
+      const already = options.run
+        ? ` (its ${undone.length} repair${undone.length === 1 ? " was" : "s were"} rolled back already)`
+        : " (it was rolled back already)";
+      return new UsageError(
+        `${options.run ? `${what}: no applied repairs in that run` : `${what}: no applied repair with that id`}${undone.length ? already : ""}`,
+      );
+    };
     const found = await listApplied();
-    if (found.length === 0) throw none();
+    if (found.length === 0) throw await none();
     // One rollback of a run at a time (a `--repair` counts as one of its run's): a second would find the
     // first's inverse claims held and report them superseded. It is refused, naming the process that holds
     // the run, before it writes anything; the first one's report is the result. A holder on this host that no
@@ -77,7 +87,7 @@ export async function runRollback(options: RollbackOptions, io: CliIo = processI
       }
       // Read again under the leases: a rollback that held them a moment ago may have undone these.
       const entries = await listApplied();
-      if (entries.length === 0) throw none();
+      if (entries.length === 0) throw await none();
       return await rollBack(session, entries, owner, options, io);
     } finally {
       for (const lease of held) await lease.release();

@@ -6,7 +6,7 @@ import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
 import { createProgress } from "./progress.js";
-import { renderRun } from "./render-scan.js";
+import { renderRun, stoppedLine } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
 import { type DataCommandOptions, newRunId, openSession, recheckKeys } from "./session.js";
 
@@ -23,16 +23,27 @@ export async function runScan(
   },
   io: CliIo = processIo(),
 ): Promise<number> {
-  const { stdout } = io;
+  const { stdout, stderr } = io;
   const limit = options.limit === undefined ? 20 : Number(options.limit);
   if (!Number.isSafeInteger(limit) || limit < 1)
     throw new UsageError(`--limit: expected a positive whole number, got "${options.limit}"`);
   // The listed divergences are held in memory: past this many, --json or --output lists them all.
   if (limit > 10_000)
     throw new UsageError(`--limit ${limit}: at most 10,000 (--json or --output FILE lists every one)`);
-  const session = await openSession(options, { readonly: true }, io);
   const spills = new SpillDir({ keep: options.json === true });
-  const progress = createProgress(io.stderr);
+  const progress = createProgress(stderr);
+  // Ctrl-C stops after the step in flight, so the run is recorded and the spills and an unfinished
+  // --output file are removed instead of left behind by a killed process. A second Ctrl-C kills at once.
+  const abort = new AbortController();
+  const onSigint = () => {
+    stderr.write("\nconcord: interrupted; stopping after the step in flight (Ctrl-C again to kill)\n");
+    abort.abort();
+  };
+  process.once("SIGINT", onSigint);
+  const session = await openSession(options, { readonly: true }, io).catch((e: unknown) => {
+    process.removeListener("SIGINT", onSigint);
+    throw e;
+  });
   let output: DiffFileWriter | undefined;
   try {
     if (options.output !== undefined) output = new DiffFileWriter(resolve(io.cwd, options.output));
@@ -40,7 +51,10 @@ export async function runScan(
     const runs: RunReport[] = [];
     const targets = options.recheck ? await recheckKeys(session, options.recheck) : undefined;
     const skipped: string[] = [];
+    let reached = 0;
     for (const ds of session.datasets) {
+      if (abort.signal.aborted) break;
+      reached++;
       const keys = targets?.get(ds.name);
       if (targets && !keys) {
         skipped.push(ds.name);
@@ -49,6 +63,7 @@ export async function runScan(
       runs.push(
         await collectRun(session, ds, runId, options.recheck ? "recheck" : "scan", "scan", spills, {
           progress,
+          signal: abort.signal,
           values: options.values === true,
           keys,
           output,
@@ -56,15 +71,31 @@ export async function runScan(
         }),
       );
     }
-    output?.commit();
+    const notReached = session.datasets.slice(reached).map((d) => d.name);
+    const interrupted = abort.signal.aborted && (notReached.length > 0 || runs.some((r) => !r.finished));
+    // An interrupted scan's diff file would list only part of the divergence: it is not put in place.
+    if (!interrupted) output?.commit();
     if (options.json) await writeRunsJson(stdout, runId, runs, "scan");
     else {
-      const texts = runs.map((r) => renderRun(r, limit, { values: options.values }));
+      const texts = runs.map(
+        (r) =>
+          renderRun(r, limit, { values: options.values }) +
+          (r.finished ? "" : `\n${stoppedLine(r, "not scanned")}`),
+      );
       if (skipped.length) texts.push(recheckNote(options.recheck!, skipped));
+      if (interrupted && notReached.length)
+        texts.push(`interrupted before ${notReached.join(", ")}: not scanned`);
       stdout.write(`${texts.join("\n\n")}\n`);
+    }
+    if (interrupted) {
+      const file =
+        options.output !== undefined ? `; ${options.output} not written (the scan did not finish)` : "";
+      stderr.write(`concord: interrupted; no replica was written${file}\n`);
+      return EXIT.interrupted;
     }
     return runs.some((r) => r.remains) ? EXIT.diverged : EXIT.ok;
   } finally {
+    process.removeListener("SIGINT", onSigint);
     output?.abort();
     progress.clear();
     spills.dispose();

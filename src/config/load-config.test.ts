@@ -47,6 +47,12 @@ function errorOf(text: string, env: Record<string, string | undefined> = {}): st
 }
 
 describe("parseConfig: a valid config", () => {
+  it("takes a zero window without a timestamp version (it waits for nothing)", () => {
+    const text =
+      "datasets:\n  items:\n    key: id\n    replicas:\n      a: { url: memory:a }\n      b: { url: memory:b }\n    policy: { owner: a, resolve: owner, window: 0s }\n";
+    expect(parseConfig(text, PATH, {}).datasets[0]!.policy.windowMs).toBe(0);
+  });
+
   it("parses the DESIGN.md example and normalises it", () => {
     const cfg = parseConfig(DESIGN_EXAMPLE, PATH, {});
     expect(cfg.path).toBe(PATH);
@@ -271,6 +277,18 @@ describe("parseConfig: errors are one line naming the path", () => {
       "datasets.items.replicas.a.tabel: unknown key (check the spelling)",
     ],
     ["unknown top-level key", `stat: sqlite:x.db\n${items()}`, "stat: unknown key (check the spelling)"],
+    // The misspelling is the cause, the required key it left missing the symptom.
+    [
+      "misspelt required key",
+      "datasets:\n  items:\n    key: id\n    replicass: { a: { url: memory:a }, b: { url: memory:b } }\n",
+      "datasets.items.replicass: unknown key (did you mean replicas?)",
+    ],
+    [
+      "misspelt required replica key",
+      items("", "      a: { ulr: memory:a }\n      b: { url: memory:b }\n"),
+      "datasets.items.replicas.a.ulr: unknown key (did you mean url?)",
+    ],
+    ["misspelt datasets", "dataset:\n  items: {}\n", "dataset: unknown key (did you mean datasets?)"],
     [
       "bad window",
       items("    policy: { window: 30x }\n"),

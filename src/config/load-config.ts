@@ -396,6 +396,42 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `${where}: ${issue.message.replace(/^Invalid input: /, "").replaceAll("{dataset}", dataset)}`;
 }
 
+/** Edits (insertions, deletions, substitutions) between two short names. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/**
+ * The one issue to report. A misspelt key comes first, before what its misspelling left missing (`replicass`
+ * is the cause, `replicas: is required` the symptom), naming the required key it likely meant.
+ */
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const unknown = issues.find((i) => i.code === "unrecognized_keys");
+  if (unknown?.code !== "unrecognized_keys") return describeIssue(issues[0]!);
+  const parent = formatPath(unknown.path);
+  const missing = issues
+    .filter(
+      (i) =>
+        i.code === "invalid_type" &&
+        i.input === undefined &&
+        i.path.length === unknown.path.length + 1 &&
+        formatPath(i.path.slice(0, -1)) === parent,
+    )
+    .map((i) => String(i.path.at(-1)));
+  for (const key of unknown.keys) {
+    const meant = missing.find((m) => editDistance(key.toLowerCase(), m.toLowerCase()) <= 2);
+    if (meant) return `${formatPath([...unknown.path, key])}: unknown key (did you mean ${meant}?)`;
+  }
+  return describeIssue(unknown);
+}
+
 function resolveSqliteUrl(url: string, dir: string): string {
   if (!url.startsWith("sqlite:")) return url;
   const path = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
@@ -558,7 +594,7 @@ export function parseConfig(
   // reportInput: zod 4 leaves `input` out of issues by default, and describeIssue needs it to tell
   // "is required" (undefined) from a value of the wrong type.
   const parsed = configSchema.safeParse(raw, { reportInput: true });
-  if (!parsed.success) throw new ConfigError(describeIssue(parsed.error.issues[0]!));
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error.issues));
   const dir = dirname(resolve(cwd, path));
   const cfg = parsed.data;
   const timeouts = normaliseTimeouts(cfg.timeouts);

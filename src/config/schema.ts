@@ -463,7 +463,8 @@ const dataset = z
           message: `"${versions[f]}" is already versions.${other}; one column cannot be two kinds of version`,
         });
     }
-    if (ds.policy?.window !== undefined && !versions.timestamp)
+    // A zero window (README's watch example) waits for nothing, so it needs no age to read.
+    if (ds.policy?.window !== undefined && parseDuration(ds.policy.window) !== 0 && !versions.timestamp)
       ctx.addIssue({
         code: "custom",
         path: ["policy", "window"],

@@ -24,6 +24,22 @@ import {
 const DDL = "id INTEGER PRIMARY KEY, name TEXT, qty INTEGER";
 
 describe.concurrent("concord diff", () => {
+  it("groups the digits of its counts like the row counts", async ({ expect, onTestFinished }) => {
+    const dir = tempDir(onTestFinished);
+    const rows = Array.from({ length: 1500 }, (_, i) => [i + 1, `n${i + 1}`, i + 1]);
+    makeSqliteTable(join(dir, "a.db"), "t", DDL, rows);
+    makeSqliteTable(join(dir, "b.db"), "u", DDL, rows.slice(1200));
+    const r = await runConcord(["diff", "sqlite:a.db", "t", "sqlite:b.db", "u", "-k", "id", "--limit", "1"], {
+      cwd: dir,
+    });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout.split("\n").slice(1)).toEqual([
+      "… 1,199 more (--limit N, or --json for all)",
+      "1,200 rows differ: 1,200 only in left (-), 0 only in right (+), 0 with other values (left 1,500 rows, right 300 rows).",
+      "",
+    ]);
+  });
+
   it("lists differing rows as - and + with their values, and writes nothing anywhere", async ({
     expect,
     onTestFinished,

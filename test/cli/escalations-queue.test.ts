@@ -121,7 +121,30 @@ describe.concurrent("the escalation queue", () => {
     expect(keys(await list(config, "--replica", "c"))).toEqual([...range(1, 30), 42, 43]);
     expect(keys(await list(config, "--replica", "a"))).toEqual([]);
     expect(keys(await list(config, "--class", "conflict", "--replica", "c"))).toEqual([42, 43]);
-    expect((await list(config, "-d", "other")).total).toBe(0);
+    // A misspelt dataset is named, not listed as an empty queue.
+    const other = await runConcord(["escalations", "list", "-c", config, "-d", "other", "--json"]);
+    expect({ code: other.code, stdout: other.stdout }).toEqual({ code: 2, stdout: "" });
+    expect(other.stderr).toBe(
+      'concord: -d other: no dataset named "other" in the config, nor escalations of one (have: t)\n',
+    );
+    const resolveOther = await runConcord([
+      "escalations",
+      "resolve",
+      "--all-matching",
+      "-d",
+      "other",
+      "--reject",
+      "--yes",
+      "-c",
+      config,
+    ]);
+    expect(resolveOther.code).toBe(2);
+    expect(resolveOther.stderr).toMatch(/^concord: -d other: no dataset named "other"/);
+    const nobody = await runConcord(["escalations", "list", "-c", config, "--replica", "z"]);
+    expect(nobody.code).toBe(2);
+    expect(nobody.stderr).toBe(
+      'concord: --replica z: no replica named "z" in the config, nor escalations concerning one (have: a, b, c)\n',
+    );
     const missing = (await list(config, "--class", "missing")).escalations[0]!;
     expect(missing).toMatchObject({ class: "missing", columns: [], absent: ["c"], status: "open" });
     expect(missing.replicas).toEqual({

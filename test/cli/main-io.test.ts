@@ -88,6 +88,17 @@ describe.concurrent("main(argv, io)", () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: concord \[options\] \[command\]\n/);
     expect(help.stderr).toBe("");
+    expect(help.stdout).not.toContain("\x1b[");
+    // Colour: bold headings only when asked for (or on a colour terminal), NO_COLOR over FORCE_COLOR.
+    const coloured = async (env: Record<string, string>) => {
+      const stdout = sink();
+      await main(["node", "concord", "scan", "--help"], { stdout, stderr: sink(), env, cwd: REPO });
+      return stdout.text;
+    };
+    const forced = await coloured({ FORCE_COLOR: "1" });
+    expect(forced).toContain("\x1b[1mUsage:\x1b[22m concord scan");
+    expect(forced).toContain("\x1b[1mExit codes:\x1b[22m\n");
+    expect(await coloured({ FORCE_COLOR: "1", NO_COLOR: "1" })).not.toContain("\x1b[");
     const bad = await run(["scan", "--jsn"]);
     expect(bad).toEqual({ code: 2, stdout: "", stderr: expect.stringMatching(/^concord: .*--jsn.*\n$/) });
   });

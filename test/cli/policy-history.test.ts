@@ -3,6 +3,7 @@
  * writes a `policy-changed` audit entry with the diff before its first decision, and `concord policy
  * history|show|diff` read the versions back. The audit chain still verifies.
  */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "vitest";
 import {
@@ -114,6 +115,36 @@ describe.concurrent("policy history", () => {
     const same = await runConcord(["policy", "diff", old!.version, old!.version, "-c", cfg, "--json"]);
     expect(same.code).toBe(0);
     expect(parseJson<{ changed: boolean }>(same).changed).toBe(false);
+  });
+
+  it("show --block prints a version as a policy block that loads back to the same version (README: roll back)", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    makeItemsReplicas(dir, { rows: 10 });
+    const written =
+      "owner: a\nresolve: highest-version\nwindow: 90s\ntolerance: { price: 0.01, updated_at: 2s }\nlimits: { maxRepairs: 50 }";
+    const cfg = writeConfig(dir, itemsConfig(written));
+    expect((await runConcord(["repair", "-c", cfg])).code).toBe(0);
+    const v1 = parseJson<HistoryJson>(await runConcord(["policy", "history", "-c", cfg, "--json"]))
+      .datasets[0]!.versions[0]!.version;
+    const block = await runConcord(["policy", "show", "--block", "-c", cfg]);
+    expect(block.code, block.stderr).toBe(0);
+    expect(block.stdout).not.toContain("windowMs");
+    // Another policy runs, then the block is put back: the repair runs under the first version again.
+    writeConfig(dir, itemsConfig("owner: b\nresolve: owner"));
+    expect((await runConcord(["repair", "-c", cfg])).code).toBe(0);
+    writeFileSync(join(dir, "old.yaml"), block.stdout);
+    const sandbox = await runConcord(["plan", "--candidate", "old.yaml", "-c", cfg, "--json"], { cwd: dir });
+    expect(sandbox.code, sandbox.stderr).toBe(0);
+    writeConfig(dir, itemsConfig(block.stdout.trimEnd()));
+    const back = await runConcord(["repair", "-c", cfg]);
+    expect(back.code, back.stderr).toBe(0);
+    const h = parseJson<HistoryJson>(await runConcord(["policy", "history", "-c", cfg, "--json"]))
+      .datasets[0]!;
+    expect(h.current).toBe(v1);
+    expect(h.versions).toHaveLength(2);
   });
 
   it("names unknown datasets and versions on one line", async ({ expect, onTestFinished }) => {

@@ -201,7 +201,9 @@ describe.concurrent("concord rollback", () => {
     expect(query(state, "SELECT name FROM leases WHERE name LIKE 'rollback:%'")).toEqual([]);
     // Once it is done, another rollback of the run finds nothing left to undo.
     const again = await runConcord(["rollback", "--run", runId, "-c", free]);
-    expect(again.stderr).toBe(`concord: rollback --run ${runId}: no applied repairs in that run\n`);
+    expect(again.stderr).toBe(
+      `concord: rollback --run ${runId}: no applied repairs in that run (its ${ROWS} repairs were rolled back already)\n`,
+    );
     expect(again.code).toBe(2);
     const verify = await runConcord(["audit", "verify", "-c", free]);
     expect(verify.code, verify.stderr).toBe(0);

@@ -46,6 +46,20 @@ describe.each(kinds)("a stalled %s replica", (kind) => {
     await store?.drop();
   });
 
+  it("from the start (nothing answers the connect): exit 2, one line saying the server was not reached in timeouts.connect", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    onTestFinished(() => proxy.forward());
+    const dir = tempDir(onTestFinished);
+    await store.load(items(ROWS));
+    const config = faultConfig(dir, store.replica(proxy.url(store.url)), items(ROWS, NEWER));
+    proxy.stall();
+    const r = await spawnConcord(["scan", "-c", config]).done;
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: "" });
+    expect(r.stderr).toMatch(/^concord: items\.b: [^\n]*timeouts\.connect[^\n]*\n$/);
+  });
+
   it("mid-scan: exit 2 with one line naming the replica within the deadlines, the run failed", async ({
     expect,
     onTestFinished,

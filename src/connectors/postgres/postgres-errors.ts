@@ -15,6 +15,29 @@ function fields(err: unknown): PgErrorLike {
   return err !== null && typeof err === "object" ? (err as PgErrorLike) : { message: String(err) };
 }
 
+/**
+ * What node-postgres rejects a connect with when its own connect deadline (`connectionTimeoutMillis`, set to
+ * `timeouts.connect`) fires before the TCP handshake completes (a host that drops packets): no code, and the
+ * words of a connection the server closed. Tagged by `connectFailed` so it reads as what it is.
+ */
+export class PgConnectFailed extends Error {
+  override readonly name = "PgConnectFailed";
+}
+
+/**
+ * A checkout's failure as the error to report: a connection that ended before the session was set up (the
+ * codeless "Connection terminated unexpectedly") never reached the server, whatever node-postgres calls it.
+ */
+export function connectFailed(err: unknown): unknown {
+  const e = fields(err);
+  if (e.code === undefined && e.message === "Connection terminated unexpectedly")
+    return new PgConnectFailed(
+      "no answer within timeouts.connect, or the connection was closed before the session began",
+      { cause: err },
+    );
+  return err;
+}
+
 /** True when the driver could not reach the server (nothing was sent). */
 function unreachable(e: PgErrorLike): boolean {
   const message = e.message ?? "";
@@ -36,6 +59,7 @@ export function describePgError(err: unknown, where: { table: string; server: st
   const at = where.server ? ` at ${where.server}` : "";
   if (isStoreTimeout(err))
     return err.phase === "connect" ? `cannot reach the PostgreSQL server${at}: ${message}` : message;
+  if (err instanceof PgConnectFailed) return `cannot reach the PostgreSQL server${at} (${message})`;
   if (unreachable(e)) {
     const timedOut = e.code === undefined && /timeout/i.test(message);
     return `cannot reach the PostgreSQL server${at} (${e.code ?? message}${timedOut ? "; timeouts.connect" : ""})`;
@@ -90,6 +114,8 @@ const TRANSIENT_SOCKET_CODES: ReadonlySet<string> = new Set([
  * would fail again. None of these is retried for writes.
  */
 export function isPostgresTransient(err: unknown): boolean {
+  // As transient as the "Connection terminated unexpectedly" it stands for.
+  if (err instanceof PgConnectFailed) return true;
   const e = fields(err);
   const code = e.code ?? "";
   if (TRANSIENT_SOCKET_CODES.has(code)) return true;

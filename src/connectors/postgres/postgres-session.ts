@@ -8,7 +8,7 @@ import { boundSilence, boundTime, isStoreTimeout } from "../../deadlines/bound-s
 import { postgresStillRunning } from "../../deadlines/postgres-still-running.js";
 import type { ConnectorError, ConnectorStats } from "../connector.js";
 import { pg } from "./node-postgres.js";
-import { isPostgresTransient, postgresError } from "./postgres-errors.js";
+import { connectFailed, isPostgresTransient, postgresError } from "./postgres-errors.js";
 
 /**
  * Runs one statement on one connection and returns its rows as arrays (text, except where a statement
@@ -190,6 +190,8 @@ export class PostgresSession {
         (late) => late.release(true),
         () => undefined,
       );
+    }).catch((err: unknown) => {
+      throw connectFailed(err);
     });
   }
 
