@@ -17,6 +17,7 @@ import { jsonDoc } from "./json-doc.js";
 import { SpillDir } from "./json-spill.js";
 import { writeJson } from "./run-json.js";
 import { newRunId, openSession } from "./session.js";
+import { stopSignals } from "./stop-signals.js";
 import { plural } from "./text-table.js";
 
 export interface ResolveOptions extends EscalationFilterOptions {
@@ -134,11 +135,7 @@ async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
     : `make ${printable(options.pick!)}'s state win`;
   const session = await openSession({ config: options.config }, { readonly: false }, io);
   const spills = new SpillDir({ keep: options.json === true });
-  const abort = new AbortController();
-  const onSigint = () => {
-    stderr.write("\nconcord: interrupted; stopping after the page in flight (Ctrl-C again to kill)\n");
-    abort.abort();
-  };
+  const abort = stopSignals(stderr, "page");
   try {
     const filter = await filterOf(
       options,
@@ -171,7 +168,7 @@ async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
         return EXIT.usage;
       }
     }
-    process.once("SIGINT", onSigint);
+    abort.listen();
     const outcomes = spills.spill();
     const left: ResolveOutcome[] = [];
     const summary = await resolveMatching(
@@ -222,13 +219,13 @@ async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
       if (interrupted)
         stdout.write(`interrupted: ${preview.count - summary.matched} not attempted (run again to finish)\n`);
     }
-    if (interrupted) return EXIT.interrupted;
+    if (interrupted) return abort.exitCode();
     return summary.open > 0 ? EXIT.diverged : EXIT.ok;
   } catch (err) {
     if (err instanceof ResolveError) throw new UsageError(`escalations resolve: ${err.message}`);
     throw err;
   } finally {
-    process.removeListener("SIGINT", onSigint);
+    abort.dispose();
     spills.dispose();
     await session.close();
   }

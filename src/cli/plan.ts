@@ -17,6 +17,7 @@ import { renderRun, stoppedLine } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
 import { recheckNote } from "./scan.js";
 import { type DataCommandOptions, newRunId, openSession, recheckKeys } from "./session.js";
+import { stopSignals } from "./stop-signals.js";
 import { plural, textTable } from "./text-table.js";
 
 export interface RepairCommandOptions extends DataCommandOptions {
@@ -155,15 +156,11 @@ export async function runPlanOrRepair(
   const writes = mode === "repair";
   // Ctrl-C stops after the step in flight (a detection batch, or a write batch, whose outcome is then in
   // ledger and audit). A second Ctrl-C kills at once, and the next run settles anything left pending.
-  const abort = new AbortController();
-  const onSigint = () => {
-    stderr.write("\nconcord: interrupted; stopping after the step in flight (Ctrl-C again to kill)\n");
-    abort.abort();
-  };
+  const abort = stopSignals(stderr, "step");
   // Read-only modes too: stopping (rather than dying) records the run and removes the spills.
-  process.once("SIGINT", onSigint);
+  abort.listen();
   const session = await openSession(options, { readonly: !writes }, io).catch((e: unknown) => {
-    process.removeListener("SIGINT", onSigint);
+    abort.dispose();
     throw e;
   });
   const spills = new SpillDir({ keep: options.json === true || print });
@@ -267,11 +264,11 @@ export async function runPlanOrRepair(
           ? "concord: interrupted; what was written is in the ledger and the audit log\n"
           : "concord: interrupted; no replica was written\n",
       );
-      return EXIT.interrupted;
+      return abort.exitCode();
     }
     return runs.some((r) => r.remains) ? EXIT.diverged : EXIT.ok;
   } finally {
-    process.removeListener("SIGINT", onSigint);
+    abort.dispose();
     progress.clear();
     spills.dispose();
     await session.close();

@@ -13,6 +13,7 @@ import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
 import { newRunId, openSession } from "./session.js";
+import { stopSignals } from "./stop-signals.js";
 
 export interface ReplayCommandOptions {
   readonly config: string;
@@ -50,12 +51,8 @@ export async function runReplay(options: ReplayCommandOptions, io: CliIo = proce
     { readonly: false },
     io,
   );
-  const abort = new AbortController();
-  const onSigint = () => {
-    io.stderr.write("\nconcord: interrupted; stopping after the batch in flight (Ctrl-C again to kill)\n");
-    abort.abort();
-  };
-  process.once("SIGINT", onSigint);
+  const abort = stopSignals(io.stderr, "batch");
+  abort.listen();
   try {
     const ds = session.datasets[0];
     if (!ds) throw new UsageError(`-d ${options.dataset}: no such dataset in ${session.config.path}`);
@@ -105,11 +102,11 @@ export async function runReplay(options: ReplayCommandOptions, io: CliIo = proce
     else io.stdout.write(`${summary(ds.name, result, ms)}\n`);
     if (!result.finished) {
       io.stderr.write("concord: interrupted; the replay cursor stays after the last batch done\n");
-      return EXIT.interrupted;
+      return abort.exitCode();
     }
     return result.totals.remaining > 0 ? EXIT.diverged : EXIT.ok;
   } finally {
-    process.removeListener("SIGINT", onSigint);
+    abort.dispose();
     await session.close();
   }
 }

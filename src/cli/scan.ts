@@ -9,6 +9,7 @@ import { createProgress } from "./progress.js";
 import { renderRun, stoppedLine } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
 import { type DataCommandOptions, newRunId, openSession, recheckKeys } from "./session.js";
+import { stopSignals } from "./stop-signals.js";
 
 /** The line naming the datasets a recheck left alone: the run it re-checks found nothing there. */
 export function recheckNote(runId: string, skipped: readonly string[]): string {
@@ -34,14 +35,10 @@ export async function runScan(
   const progress = createProgress(stderr);
   // Ctrl-C stops after the step in flight, so the run is recorded and the spills and an unfinished
   // --output file are removed instead of left behind by a killed process. A second Ctrl-C kills at once.
-  const abort = new AbortController();
-  const onSigint = () => {
-    stderr.write("\nconcord: interrupted; stopping after the step in flight (Ctrl-C again to kill)\n");
-    abort.abort();
-  };
-  process.once("SIGINT", onSigint);
+  const abort = stopSignals(stderr, "step");
+  abort.listen();
   const session = await openSession(options, { readonly: true }, io).catch((e: unknown) => {
-    process.removeListener("SIGINT", onSigint);
+    abort.dispose();
     throw e;
   });
   let output: DiffFileWriter | undefined;
@@ -91,11 +88,11 @@ export async function runScan(
       const file =
         options.output !== undefined ? `; ${options.output} not written (the scan did not finish)` : "";
       stderr.write(`concord: interrupted; no replica was written${file}\n`);
-      return EXIT.interrupted;
+      return abort.exitCode();
     }
     return runs.some((r) => r.remains) ? EXIT.diverged : EXIT.ok;
   } finally {
-    process.removeListener("SIGINT", onSigint);
+    abort.dispose();
     output?.abort();
     progress.clear();
     spills.dispose();

@@ -52,7 +52,7 @@ function config(schema: string): string {
  * Runs `args` with items_b locked, interrupts it once its read of items_b waits for the lock, then lets the
  * read go on; resolves with the result and the directory's files.
  */
-async function interrupted(args: readonly string[]) {
+async function interrupted(args: readonly string[], signal: "SIGINT" | "SIGTERM" = "SIGINT") {
   const schema = db!.name;
   const dir = tempDir();
   const file = writeConfig(dir, config(schema));
@@ -75,7 +75,7 @@ async function interrupted(args: readonly string[]) {
       waiting = rows[0].n > 0;
       if (!waiting) await new Promise((r) => setTimeout(r, 40));
     }
-    run.child.kill("SIGINT");
+    run.child.kill(signal);
     await run.untilStderr(/stopping after the step in flight/).catch(() => undefined);
     await lock.query("ROLLBACK");
     const r = await run.done;
@@ -128,6 +128,19 @@ describe.skipIf(!available)("read-only commands on PostgreSQL, interrupted", () 
     expect(r.stdout).toContain("first: interrupted, ");
     expect(r.stdout).toContain("  repair: nothing written before it stopped\n");
     expect(r.stdout).toContain("interrupted before second: not scanned");
+    expect(query(state, "SELECT COUNT(*) AS n FROM runs WHERE status = 'running'")).toEqual([{ n: 0 }]);
+  });
+
+  it("repair: SIGTERM (docker stop, Kubernetes) stops like Ctrl-C, says so, exits 143 and writes nothing", {
+    timeout: 120_000,
+  }, async ({ expect }) => {
+    const { r, state } = await interrupted(["repair"], "SIGTERM");
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stderr).toContain(
+      "concord: stopped (SIGTERM); stopping after the step in flight (a second SIGTERM kills)",
+    );
+    expect(r.stdout).toContain("  repair: nothing written before it stopped\n");
     expect(query(state, "SELECT COUNT(*) AS n FROM runs WHERE status = 'running'")).toEqual([{ n: 0 }]);
   });
 });
