@@ -18,7 +18,7 @@ import { writeRunsJson } from "./run-json.js";
 import { recheckNote } from "./scan.js";
 import { type DataCommandOptions, newRunId, openSession, recheckKeys } from "./session.js";
 import { stopSignals } from "./stop-signals.js";
-import { plural, textTable } from "./text-table.js";
+import { count, plural, textTable } from "./text-table.js";
 
 export interface RepairCommandOptions extends DataCommandOptions {
   readonly dryRun?: boolean | undefined;
@@ -65,7 +65,7 @@ function renderDecisions(run: RunReport): string {
     const counts = [
       ...ACTION_ORDER.filter((a) => run.actions[a]),
       ...Object.keys(run.actions).filter((a) => !ACTION_ORDER.includes(a)),
-    ].map((a) => `${a} ${run.actions[a]}`);
+    ].map((a) => `${a} ${count(run.actions[a]!)}`);
     lines.push(`  ${plural(total, "decision")}: ${counts.join(" · ")}`);
     const rows = run.shownDecisions.map((d) => [
       printable(keyToJson(shape.key, d.key).join(",")),
@@ -76,7 +76,7 @@ function renderDecisions(run: RunReport): string {
     ]);
     lines.push(textTable([["KEY", "CLASS", "ACTION", "RULE", "REASON"], ...rows], "    "));
     if (total > run.shownDecisions.length)
-      lines.push(`    … ${total - run.shownDecisions.length} more (use --json for all)`);
+      lines.push(`    … ${count(total - run.shownDecisions.length)} more (use --json for all)`);
   }
   return lines.join("\n");
 }
@@ -87,7 +87,7 @@ function failuresText(run: RunReport): string {
     (f) => `\n    failed ${printable(keyText(f.key))} on ${printable(f.target)}: ${printable(f.error ?? "")}`,
   );
   const more = run.summary.failed! - run.shownFailures.length;
-  if (more > 0) lines.push(`\n    … ${more} more failed (use --json for all)`);
+  if (more > 0) lines.push(`\n    … ${count(more)} more failed (use --json for all)`);
   return lines.join("");
 }
 
@@ -99,7 +99,7 @@ function staleText(run: RunReport): string {
     .map((s) =>
       s.converged ? `${key(s.key)} (agrees now)` : `${key(s.key)} (${s.changed.join(", ")} changed since)`,
     );
-  const more = run.stale.length > shown.length ? `, … ${run.stale.length - shown.length} more` : "";
+  const more = run.stale.length > shown.length ? `, … ${count(run.stale.length - shown.length)} more` : "";
   return `  stale: ${plural(run.stale.length, "entry", "entries")} of the diff file left alone: ${shown.join(", ")}${more}`;
 }
 
@@ -223,7 +223,7 @@ export async function runPlanOrRepair(
         const lines: string[] = [];
         if (run.recovered.length)
           lines.push(
-            `${run.name}: settled ${run.recovered.length} repair${run.recovered.length === 1 ? "" : "s"} an interrupted run left pending`,
+            `${run.name}: settled ${plural(run.recovered.length, "repair")} an interrupted run left pending`,
           );
         let text = options.values
           ? `${renderRun(run, 20, { values: true })}\n${renderDecisions(run)}`
@@ -232,10 +232,10 @@ export async function runPlanOrRepair(
           const mode = options.mode ?? session.datasets.find((d) => d.name === run.name)?.repairMode;
           const parts = Object.entries(run.summary)
             .filter(([, n]) => n > 0)
-            .map(([k, n]) => (k === "heldBack" ? `held back by ${mode} ${n}` : `${k} ${n}`));
+            .map(([k, n]) => (k === "heldBack" ? `held back by ${mode} ${count(n)}` : `${k} ${count(n)}`));
           const planned = run.totals.plannedWrites;
           if (!writes && planned)
-            parts.unshift(`${planned} conditional write${planned === 1 ? "" : "s"} would be made`);
+            parts.unshift(`${count(planned)} conditional write${planned === 1 ? "" : "s"} would be made`);
           // An interrupted run that wrote nothing did not find that nothing was to do.
           const idle = run.finished ? "nothing to do" : "nothing written before it stopped";
           text += `\n  ${writes ? "repair" : "dry run (nothing written)"}: ${parts.join(" · ") || idle}`;

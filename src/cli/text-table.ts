@@ -23,6 +23,11 @@ function width(text: string): number {
 }
 
 /** "1 escalation", "2 escalations" (or the given plural). */
+/** A count as the reports print it, digits grouped (`19,985`). */
+export function count(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
 }

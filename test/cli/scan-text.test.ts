@@ -1,6 +1,14 @@
 /** `concord scan` without --json (the report for people), and picking datasets with -d. */
 import { describe, it } from "vitest";
-import { makeSeededReplicas, parseJson, runConcord, tempDir } from "./helpers.js";
+import {
+  itemsConfig,
+  makeItemsReplicas,
+  makeSeededReplicas,
+  parseJson,
+  runConcord,
+  tempDir,
+  writeConfig,
+} from "./helpers.js";
 
 describe.concurrent("concord scan (text)", () => {
   it("names each dataset, the classes and the divergent keys", async ({ expect, onTestFinished }) => {
@@ -57,5 +65,19 @@ describe.concurrent("concord scan (text)", () => {
     expect(parseJson(comma).datasets.map((d) => d.name)).toEqual(["plain", "pairs"]);
     expect(repeated.code).toBe(1);
     expect(parseJson(repeated).datasets.map((d) => d.name)).toEqual(["items", "pairs"]);
+  });
+});
+
+describe("concord plan and repair --dry-run (text) at thousands of divergences", () => {
+  it("group the digits of action counts, writes and the 'more' line", async ({ expect, onTestFinished }) => {
+    const dir = tempDir(onTestFinished);
+    makeItemsReplicas(dir, { rows: 1500, sqlB: "DELETE FROM items WHERE id <= 1200" });
+    const config = writeConfig(dir, itemsConfig("owner: a"));
+    const plan = await runConcord(["plan", "-c", config]);
+    expect(plan.stderr).toBe("");
+    expect(plan.stdout).toMatch(/1,200 decisions: \S+ 1,200\n/);
+    expect(plan.stdout).toContain("… 1,175 more (use --json for all)");
+    const dry = await runConcord(["repair", "--dry-run", "-c", config]);
+    expect(dry.stdout).toContain("dry run (nothing written): 1,200 conditional writes would be made");
   });
 });
