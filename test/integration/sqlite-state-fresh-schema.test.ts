@@ -86,4 +86,31 @@ describe("SqliteStateStore: a new file", () => {
     await SqliteStateStore.open(fresh).close();
     expect(schemaOf(old)).toEqual(schemaOf(fresh));
   });
+
+  it("skips the WAL switch's syncs on a new file only, and syncs commits as before", async () => {
+    /** The pragmas a store sets up its connection with, in order. */
+    const pragmasOf = async (path: string): Promise<string[]> => {
+      const db = new Database(path);
+      const seen: string[] = [];
+      const pragma = db.pragma.bind(db);
+      db.pragma = ((source: string, options?: Database.PragmaOptions) => {
+        seen.push(source);
+        return pragma(source, options);
+      }) as typeof db.pragma;
+      const store = new SqliteStateStore(db);
+      expect(pragma("synchronous", { simple: true })).toBe(1); // NORMAL
+      expect(pragma("journal_mode", { simple: true })).toBe("wal");
+      await store.close();
+      return seen.filter((p) => /^(synchronous|journal_mode)\b/.test(p));
+    };
+    const path = join(dir, "state.db");
+    expect(await pragmasOf(path)).toEqual([
+      "synchronous = OFF",
+      "journal_mode",
+      "journal_mode = WAL",
+      "synchronous = NORMAL",
+    ]);
+    // The file exists now: nothing is switched off.
+    expect(await pragmasOf(path)).toEqual(["journal_mode", "synchronous = NORMAL"]);
+  });
 });
