@@ -8,6 +8,7 @@ import { type ColumnSpec, compareKeys, type Key, type KeyRange, keyId } from "..
 import type { KnownChecksums } from "../detect/detect-divergences.js";
 import type { DirtyKey, SegmentSummary, StateStore } from "../state/state-store.js";
 import { describeDataset } from "./describe-dataset.js";
+import { keyRunId } from "./fold-key-run.js";
 import type { OpenReplica } from "./run-context.js";
 import { type DatasetRunResult, type RunDatasetOptions, type RunDeps, runDataset } from "./run-dataset.js";
 import {
@@ -192,9 +193,10 @@ export async function planPass(
     if (!dirty.has(cursor) && !picked.has(cursor)) swept.push(cursor);
     cursor = (cursor + 1) % of;
   }
-  // The rotation goes on past forgotten segments swept at the cursor: a dataset whose trees are forgotten
-  // whole after every write still rotates.
-  for (let looked = 0; looked < of && picked.has(cursor); looked++) cursor = (cursor + 1) % of;
+  // The rotation goes on past forgotten segments swept at the cursor (and dirty ones among them, read by this
+  // pass too): a dataset whose trees are forgotten whole after every write still rotates.
+  for (let looked = 0; looked < of && forgotten.length && (picked.has(cursor) || dirty.has(cursor)); looked++)
+    cursor = (cursor + 1) % of;
   const ranges = joinSegments(
     segmentsOf(summary.bounds),
     [...segments, ...swept].sort((a, b) => a - b),
@@ -426,7 +428,7 @@ async function checkDirtyKeys(
   return runDataset(ds, replicas, deps, {
     ...rest,
     ...(observer ? { observer: { ...observer, onStart: undefined, onAbandoned: undefined } } : {}),
-    runId: `${options.runId}-keys`,
+    runId: keyRunId(options.runId),
     described,
     keys: plan.keys.map((k) => k.key),
     notes: [
