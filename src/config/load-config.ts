@@ -128,6 +128,7 @@ export interface WatchConfig {
   /**
    * Clean segments each dirty-segment pass re-verifies too, in rotation (default 1), because feeds miss
    * some changes (restores, manual edits, corruption): every segment is looked at within `of` passes.
+   * Segments whose tree leaf is forgotten (checked by key only) are taken first.
    */
   readonly sweepSegments: number;
   /**

@@ -8,6 +8,7 @@ import { type ColumnSpec, compareKeys, type Key, type KeyRange, keyId } from "..
 import type { KnownChecksums } from "../detect/detect-divergences.js";
 import type { DirtyKey, SegmentSummary, StateStore } from "../state/state-store.js";
 import { describeDataset } from "./describe-dataset.js";
+import { keyRunId } from "./fold-key-run.js";
 import type { OpenReplica } from "./run-context.js";
 import { type DatasetRunResult, type RunDatasetOptions, type RunDeps, runDataset } from "./run-dataset.js";
 import {
@@ -18,6 +19,7 @@ import {
   hashSegments,
   staleMarks,
   type TreeComparison,
+  unknownLeaves,
 } from "./segment-trees.js";
 import { MAX_SEGMENT_GROUP, segmentBounds, segmentsOf } from "./segments.js";
 
@@ -157,14 +159,44 @@ export async function planPass(
       budget -= m.keys;
     } else segments.push(m.segment);
   const keys = await state.listDirtyKeys(ds.name, keyed);
-  // The sweep: the next clean segments from the cursor on, so every segment is re-read now and then.
+  // The sweep: first the clean segments whose leaves the trees forgot (checked by key only, or written), from
+  // the cursor on, so an edit beside a checked key is found within a few passes; then the next clean segments
+  // in rotation, so every segment is re-read now and then.
   const dirty = new Set(marks.map((m) => m.segment));
-  const swept: number[] = [];
-  let cursor = summary.sweepCursor % of;
+  const start = summary.sweepCursor % of;
+  const names = ds.replicas.map((r) => r.name);
+  const forgotten = await unknownLeaves(
+    state,
+    ds.name,
+    names,
+    of,
+    { from: start, to: of },
+    watch.sweepSegments,
+    dirty,
+  );
+  if (forgotten.length < watch.sweepSegments)
+    forgotten.push(
+      ...(await unknownLeaves(
+        state,
+        ds.name,
+        names,
+        of,
+        { from: 0, to: start },
+        watch.sweepSegments - forgotten.length,
+        dirty,
+      )),
+    );
+  const swept = [...forgotten];
+  const picked = new Set(swept);
+  let cursor = start;
   for (let looked = 0; looked < of && swept.length < watch.sweepSegments; looked++) {
-    if (!dirty.has(cursor)) swept.push(cursor);
+    if (!dirty.has(cursor) && !picked.has(cursor)) swept.push(cursor);
     cursor = (cursor + 1) % of;
   }
+  // The rotation goes on past forgotten segments swept at the cursor (and dirty ones among them, read by this
+  // pass too): a dataset whose trees are forgotten whole after every write still rotates.
+  for (let looked = 0; looked < of && forgotten.length && (picked.has(cursor) || dirty.has(cursor)); looked++)
+    cursor = (cursor + 1) % of;
   const ranges = joinSegments(
     segmentsOf(summary.bounds),
     [...segments, ...swept].sort((a, b) => a - b),
@@ -396,7 +428,7 @@ async function checkDirtyKeys(
   return runDataset(ds, replicas, deps, {
     ...rest,
     ...(observer ? { observer: { ...observer, onStart: undefined, onAbandoned: undefined } } : {}),
-    runId: `${options.runId}-keys`,
+    runId: keyRunId(options.runId),
     described,
     keys: plan.keys.map((k) => k.key),
     notes: [

@@ -197,6 +197,44 @@ export async function compareSegmentTrees(
 }
 
 /**
+ * The first `limit` segments in [from, to), ascending and outside `skip`, whose leaf some replica of
+ * `replicas` does not know (never hashed, or forgotten: a key-grain check, a write). Descends from the roots a
+ * level per state-store call, keeping per level only the first unknown nodes that can hold such a leaf (an
+ * inner node is known only when its children are, so the first leaves' ancestors come first):
+ * O((limit + |skip|) log n) nodes read, never the whole tree.
+ */
+export async function unknownLeaves(
+  state: StateStore,
+  dataset: string,
+  replicas: readonly string[],
+  leaves: number,
+  window: { readonly from: number; readonly to: number },
+  limit: number,
+  skip: ReadonlySet<number>,
+): Promise<number[]> {
+  const from = Math.max(0, window.from);
+  const to = Math.min(leaves, window.to);
+  if (limit <= 0 || from >= to || !replicas.length) return [];
+  // Two more: a node straddling either end of the window may be unknown for leaves outside it.
+  const keep = limit + skip.size + 2;
+  let level = treeHeight(leaves);
+  let indexes = [0];
+  for (;;) {
+    const known = new Map<number, Set<string>>();
+    for (const n of await state.getSegmentTreeNodes(dataset, level, indexes))
+      if (replicas.includes(n.replica)) known.set(n.index, (known.get(n.index) ?? new Set()).add(n.replica));
+    const unknown = indexes.filter((i) => (known.get(i)?.size ?? 0) < replicas.length);
+    if (level === 0) return unknown.filter((s) => !skip.has(s)).slice(0, limit);
+    const below = level - 1;
+    indexes = childrenOf(leaves, level, unknown.slice(0, keep))
+      .filter((i) => (i + 1) * 2 ** below > from && i * 2 ** below < to)
+      .slice(0, 2 * keep);
+    if (!indexes.length) return [];
+    level--;
+  }
+}
+
+/**
  * The marked segments whose leaves cannot be trusted: a leaf hashed (by `hashed`, at or after its
  * `readAt`) before the mark, or not hashed by it at all (its stored leaf predates a mark made since the
  * marks were planned).

@@ -11,6 +11,7 @@ import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { AdaptiveFocus } from "../engine/adaptive-focus.js";
 import { describeDataset } from "../engine/describe-dataset.js";
 import { runPlannedPass } from "../engine/dirty-segment-pass.js";
+import { foldKeyRun } from "../engine/fold-key-run.js";
 import { type ReplayResult, replaySource } from "../engine/replay-dataset.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import {
@@ -707,11 +708,18 @@ export class DatasetRunner {
     );
     if (this.ds.watch?.incremental)
       this.deps.log(`${dataset}: ${plan.kind === "dirty" ? "dirty-segment" : "whole"} pass: ${plan.reason}`);
-    // The changed keys of key-grain segments, checked by a run of their own after the segments' run.
+    // The changed keys of key-grain segments, checked by a run of their own after the segments' run: the pass
+    // is judged by both (divergences, repairs, status), as the API shows it.
     if (keyRun && plan.kind === "dirty")
       this.deps.log(
         `${dataset}: ${plan.keys.length} changed keys checked by key (run ${keyRun.runId}): ${keyRun.status}, ${keyRun.totals.remaining} left divergent`,
       );
+    // Stopped between its runs: the pass failed (the schedule goes on after a back-off), unless serve stops.
+    if (run.finished && keyRun && !keyRun.finished) {
+      if (this.stopping) return false;
+      throw new Error(`its check of the changed keys (run ${keyRun.runId}) did not finish`);
+    }
+    const whole = foldKeyRun(run, keyRun);
     if (!run.finished) {
       // Aborted: the pass is over (recorded failed); the schedule goes on as after a finished one.
       if (run.status === "failed") {
@@ -729,7 +737,7 @@ export class DatasetRunner {
         { ts: now(), runId: run.runId, type: "shadow", dataset, key: null, data: tracker!.finishPass() },
       ]);
     await this.deps.anchor?.();
-    await this.finish(run, passStarted);
+    await this.finish(whole, passStarted);
     return true;
   }
 

@@ -15,6 +15,7 @@ import {
   keyJsonOf,
   observeEscalations,
 } from "../engine/escalation-view.js";
+import { foldKeyRunRecords } from "../engine/fold-key-run.js";
 import { readInsights } from "../engine/read-insights.js";
 import { replaySummary } from "../engine/replay-dataset.js";
 import {
@@ -275,9 +276,9 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     return r;
   };
 
-  /** The dataset's last finished pass (or command run). */
+  /** The dataset's last finished pass (or command run), its key run folded in. */
   const lastFinished = async (dataset: string): Promise<RunRecord | undefined> =>
-    (await state.listRuns({ dataset, limit: 20 })).find(
+    foldKeyRunRecords(await state.listRuns({ dataset, limit: 20 })).find(
       (r) => r.finishedAt !== undefined && r.status !== "failed",
     );
 
@@ -514,7 +515,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
       let converged = 0;
       let escalated = 0;
       for (const name of names) {
-        for (const r of await state.listRuns({ dataset: name, limit: HISTORY_RUNS })) {
+        for (const r of foldKeyRunRecords(await state.listRuns({ dataset: name, limit: HISTORY_RUNS }))) {
           if (r.finishedAt === undefined || r.status === "failed" || r.startedAt < since) continue;
           // Serve's own passes only: a CLI scan or plan of the same data is not a pass of the service.
           if (!r.command.startsWith("serve ")) continue;
