@@ -1,5 +1,4 @@
 /** `concord audit verify|show|anchor|keygen`: check the chain, its anchors and the ledger; read the trail; anchor it. */
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { AnchorLogError } from "../audit/anchor-log.js";
 import { generateAnchorKeys } from "../audit/generate-anchor-keys.js";
@@ -9,6 +8,7 @@ import { ConfigError } from "../config/load-config.js";
 import type { AuditEntry } from "../core/audit-chain.js";
 import { parseDuration } from "../core/duration.js";
 import { printable } from "../core/printable.js";
+import { missingStateStore } from "../state/open-state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
@@ -45,14 +45,15 @@ export async function runAuditVerify(options: AuditOptions, io: CliIo = processI
       throw new UsageError(
         `--anchors ${options.anchors}: ${session.config.path} has no audit.anchor (its publicKey checks the anchors' signatures)`,
       );
-    // A SQLite state file that is not there was never written or was deleted: opening it would create an
-    // empty log, reported intact (unanchored, nothing would tell). There is no log to vouch for.
-    const path = session.config.state.startsWith("sqlite:") ? session.config.state.slice(7) : undefined;
+    // A state store that is not there (a SQLite file deleted or never written, a PostgreSQL schema dropped or
+    // never created): opening it would create an empty log, reported intact (unanchored, nothing would tell).
+    // There is no log to vouch for.
+    const missing = await missingStateStore(session.config.state, session.config.timeouts);
     const verdict =
-      path !== undefined && path !== ":memory:" && !existsSync(path)
+      missing !== undefined
         ? {
             ok: false as const,
-            problem: `there is no audit log: the state file ${path} does not exist (deleted, or nothing has run with this config)`,
+            problem: `there is no audit log: ${missing} (deleted, or nothing has run with this config)`,
           }
         : await verifyAudit(session.state, session.config.audit, { anchorsFile: options.anchors });
     if (options.json) stdout.write(`${JSON.stringify(jsonDoc(verdict))}\n`);

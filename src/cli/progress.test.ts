@@ -61,4 +61,52 @@ describe("createProgress", () => {
     createProgress(pipe as never).update("a", 1, 2);
     expect(quiet).toBe("");
   });
+
+  it("stays monotone when a dense group is read again a piece at a time under the same label", () => {
+    let t = 0;
+    const lines: string[] = [];
+    const tty = {
+      write: (s: string) => {
+        lines.push(s);
+        return true;
+      },
+      isTTY: true,
+      columns: 200,
+    };
+    const p = createProgress(tty as never, () => t);
+    const step = (done: number, total: number, estimate = false) => {
+      t += 200;
+      p.update("ds", done, total, estimate);
+    };
+    // The whole range: counted, read to 85% before it held too many differing keys.
+    step(0, 10_000);
+    step(8_500, 10_000);
+    // Cut into five pieces of ~2,000 rows, each scanned from 0; the second stops short and is cut again.
+    for (const [done, total, estimate] of [
+      [0, 2_000, true],
+      [2_000, 2_000, false],
+      [0, 2_000, true],
+      [1_000, 2_000, false],
+      [0, 1_000, true],
+      [1_000, 1_000, false],
+      [0, 1_000, true],
+      [1_000, 1_000, false],
+      [0, 2_000, true],
+      [2_000, 2_000, false],
+      [0, 2_000, true],
+      [1_000, 2_000, false],
+      [2_000, 2_000, false],
+      [0, 2_000, true],
+      [2_000, 2_000, false],
+    ] as const)
+      step(done, total, estimate);
+    const shown = lines
+      .filter((l) => l.includes("rows"))
+      .map((l) => /(\d[\d,]*)\/(~?)([\d,]+) rows/.exec(l)!)
+      .map((m) => ({ done: Number(m[1]!.replace(/,/g, "")), total: `${m[2]}${m[3]}` }));
+    // The whole scan's 8,500 holds until the pieces together pass it, then the count goes on to the end.
+    expect(shown.map((s) => s.done)).toEqual([0, ...Array(15).fill(8_500), 10_000]);
+    // Never the piece's own "~2,000" once the whole group's count is known.
+    expect(new Set(shown.map((s) => s.total))).toEqual(new Set(["10,000"]));
+  });
 });

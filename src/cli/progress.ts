@@ -37,25 +37,66 @@ export function progressLine(
 /**
  * A throttled one-line bar on `stream`, or a no-op off a TTY. The rate is over the current label's work
  * (a group of segments), measured from its first update with `now`.
+ *
+ * Monotone within a label: a dense group is scanned whole first and then again a piece at a time, each
+ * piece reporting its own rows from 0 under the same label. Pieces count on from the pieces before them,
+ * and the bar never shows fewer rows than it has shown (the whole scan may have got further than the first
+ * pieces: it holds there until they pass it).
  */
 export function createProgress(stream: CliStream, now: () => number = Date.now): Progress {
   if (!stream.isTTY) return NONE;
   let last = 0;
   let drawn = false;
-  let current: { label: string; since: number } | undefined;
+  let current: GroupProgress | undefined;
   return {
     update(label, done, total, estimate = false) {
       const t = now();
-      if (current?.label !== label) current = { label, since: t };
-      if (t - last < 100 && done < total) return;
+      if (current?.label !== label) current = newGroup(label, t);
+      const shown = current.advance(done, total, estimate);
+      if (t - last < 100 && shown.done < shown.total) return;
       last = t;
-      const line = progressLine(label, done, total, estimate, t - current.since);
+      const line = progressLine(label, shown.done, shown.total, shown.estimate, t - current.since);
       stream.write(`\r${line.slice(0, (stream.columns || 100) - 1)}\x1b[K`);
       drawn = true;
     },
     clear() {
       if (drawn) stream.write("\r\x1b[K");
       drawn = false;
+    },
+  };
+}
+
+interface GroupProgress {
+  readonly label: string;
+  readonly since: number;
+  /** What to show for a scan's report: rows over the whole group, never fewer than shown before. */
+  advance(done: number, total: number, estimate: boolean): { done: number; total: number; estimate: boolean };
+}
+
+function newGroup(label: string, since: number): GroupProgress {
+  // Rows of the pieces finished before the one in flight, and that piece's last report.
+  let base = 0;
+  let piece = { done: 0, total: 0 };
+  let pieces = false;
+  // The whole group's total (from its first scan), and the most rows shown.
+  let whole = { total: 0, estimate: false };
+  let shown = 0;
+  return {
+    label,
+    since,
+    advance(done, total, estimate) {
+      if (done < piece.done) {
+        // A new piece. One that stopped short was cut and is read again by its own pieces: only a finished
+        // one counts on.
+        if (piece.done >= piece.total) base += piece.done;
+        pieces = true;
+      }
+      piece = { done, total };
+      if (!pieces) whole = { total, estimate };
+      const own = base + total > whole.total;
+      const all = own ? base + total : whole.total;
+      shown = Math.min(all, Math.max(shown, base + done));
+      return { done: shown, total: all, estimate: own ? estimate : whole.estimate };
     },
   };
 }

@@ -26,6 +26,7 @@ import { queuedMode, type SegmentDispatch } from "../engine/segment-dispatch.js"
 import type { SegmentReport } from "../engine/segment-report.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import type { RunRecord, StateStore } from "../state/state-store.js";
+import { DamagedCheckpointError, StateStoreError } from "../state/state-store-error.js";
 import type { CanaryView } from "./canary-rollout.js";
 import { DatasetApprovals } from "./dataset-approvals.js";
 import { DatasetCanary } from "./dataset-canary.js";
@@ -373,8 +374,11 @@ export class DatasetRunner {
       // The schedule goes on (backing off) whatever the trigger's answer.
       this.failed(`${this.ds.name}: cannot read its checkpoint: ${message(err)}`);
       this.backOff(mode);
-      if (err instanceof Error && err.name === "StateStoreError")
+      // Only a checkpoint that is itself damaged is one: a locked or unreachable state store may hold a sound
+      // one, and the same trigger succeeds once it answers again.
+      if (err instanceof DamagedCheckpointError)
         throw new TriggerError("damaged-checkpoint", this.lastError!);
+      if (err instanceof StateStoreError) throw new TriggerError("state-store", this.lastError!);
       throw err;
     }
     this.launch(mode, runId);

@@ -227,7 +227,7 @@ export interface ReloadOutcome {
   readonly tokens: boolean;
 }
 
-/** Thrown by `trigger`: `kind` tells the HTTP layer which status to answer (404, 409). */
+/** Thrown by `trigger`: `kind` tells the HTTP layer which status to answer (400, 404, 409, 503). */
 export class TriggerError extends Error {
   override readonly name = "TriggerError";
   constructor(
@@ -239,7 +239,8 @@ export class TriggerError extends Error {
       | "standby"
       | "bad-replica"
       | "not-replay"
-      | "damaged-checkpoint",
+      | "damaged-checkpoint"
+      | "state-store",
     message: string,
   ) {
     super(message);

@@ -1,4 +1,5 @@
 /** Opens the state store a URL names (sqlite:PATH, postgres://…). The one place that maps state URL schemes. */
+import { existsSync } from "node:fs";
 import { redactUrl } from "../config/redact.js";
 import type { TimeoutsConfig } from "../config/timeouts.js";
 import { SqliteStateStore } from "./sqlite/sqlite-state-store.js";
@@ -29,4 +30,21 @@ export async function openStateStore(url: string, timeouts?: TimeoutsConfig): Pr
   throw new StateStoreError(
     `state: unsupported state store ${redactUrl(url)} (supported: sqlite:PATH, postgres://…)`,
   );
+}
+
+/**
+ * Why the state store `url` names holds no audit log yet (a SQLite file that does not exist, a PostgreSQL
+ * schema or audit table that does not), or undefined when it may. Creates nothing: `openStateStore` would
+ * create an empty store, which a reader of the log must not then vouch for as intact.
+ */
+export async function missingStateStore(url: string, timeouts?: TimeoutsConfig): Promise<string | undefined> {
+  if (url.startsWith("sqlite:")) {
+    const path = url.slice("sqlite:".length);
+    return path === ":memory:" || existsSync(path) ? undefined : `the state file ${path} does not exist`;
+  }
+  if (/^postgres(ql)?:/i.test(url)) {
+    const { PostgresStateStore } = await import("./postgres/postgres-state-store.js");
+    return PostgresStateStore.missing(url, timeouts);
+  }
+  return undefined;
 }

@@ -15,7 +15,7 @@ import type { LedgerEntry, RepairOutcome } from "./repair-ledger.js";
 import type { RolloutState } from "./rollout-store.js";
 import type { RunRecord } from "./run-store.js";
 import type { RunSegment } from "./segment-store.js";
-import { StateStoreError } from "./state-store-error.js";
+import { DamagedCheckpointError } from "./state-store-error.js";
 
 /**
  * A number column as a driver returns it: SQLite gives numbers; node-postgres gives BIGINT as text (it does
@@ -341,7 +341,7 @@ export function checkpointRow(c: Checkpoint): CheckpointRow {
  */
 export function toCheckpoint(r: CheckpointRow): Checkpoint {
   const refuse = (what: string) =>
-    new StateStoreError(
+    new DamagedCheckpointError(
       `the state store's checkpoint of dataset ${r.dataset} (run ${r.run_id}) ${what}: it was edited or damaged; \`concord checkpoint drop ${r.dataset}\` starts the pass afresh`,
     );
   const parse = (column: "bounds" | "totals"): unknown => {

@@ -7,3 +7,10 @@
 export class StateStoreError extends Error {
   override readonly name = "StateStoreError";
 }
+
+/**
+ * A pass checkpoint that is not one `putCheckpoint` could have written (edited or damaged). A StateStoreError
+ * like any other (the CLI prints it as is), told apart from a store that is locked or unreachable, where
+ * the checkpoint itself may be sound: only this one is reported as a damaged checkpoint.
+ */
+export class DamagedCheckpointError extends StateStoreError {}

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import Database from "better-sqlite3";
+import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeAuditAnchor } from "../../src/audit/write-audit-anchor.js";
 import { runAuditAnchor, runAuditKeygen, runAuditVerify } from "../../src/cli/audit.js";
@@ -15,6 +16,7 @@ import type { CliIo } from "../../src/cli/io.js";
 import { hashAuditEntry } from "../../src/core/audit-chain.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
 import type { LedgerEntry } from "../../src/state/state-store.js";
+import { POSTGRES, TEST_PREFIX } from "../support/services.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -188,6 +190,55 @@ describe("concord audit verify: the ledger against the audit", () => {
       `Audit log BROKEN: there is no audit log: the state file ${s.state} does not exist (deleted, or nothing has run with this config)\n`,
     );
     expect(existsSync(s.state)).toBe(false);
+  });
+
+  it("fails (exit 3) when the PostgreSQL state schema is gone, and creates nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "concord-audit-"));
+    dirs.push(dir);
+    const schema = `${TEST_PREFIX}hm_gone_${process.pid}`;
+    // A password in the URL (the test server may not need one): the report must not show it.
+    const server = new URL(POSTGRES.url);
+    if (!server.password) server.password = "s3cret";
+    server.searchParams.set("schema", schema);
+    const url = server.toString();
+    const config = join(dir, "concord.yaml");
+    writeFileSync(
+      config,
+      `state: "${url}"\ndatasets:\n  items:\n    key: id\n    replicas:\n      a: { url: sqlite:a.db, table: items }\n      b: { url: sqlite:b.db, table: items }\n`,
+    );
+    const admin = new pg.Client({ connectionString: POSTGRES.url });
+    await admin.connect();
+    const exists = async () =>
+      (await admin.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema])).rowCount === 1;
+    try {
+      // A store that held a log, its schema then dropped.
+      const store = await openStateStore(url);
+      await store.appendAudit([
+        { ts: 1, runId: "r1", type: "detected", dataset: "items", key: null, data: {} },
+      ]);
+      await store.close();
+      const held = capture();
+      expect(await runAuditVerify({ config }, io(held.stream))).toBe(0);
+      expect(held.text()).toContain("Audit log intact: 1 entries");
+      await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
+
+      const out = capture();
+      expect(await runAuditVerify({ config }, io(out.stream))).toBe(3);
+      const store_ = `postgres://${server.username}:***@${server.host}${server.pathname}?schema=${schema}`;
+      expect(out.text()).toBe(
+        `Audit log BROKEN: there is no audit log: the state schema "${schema}" of ${store_} does not exist (deleted, or nothing has run with this config)\n`,
+      );
+      expect(out.text()).not.toContain(server.password);
+      expect(await exists()).toBe(false);
+
+      const json = capture();
+      expect(await runAuditVerify({ config, json: true }, io(json.stream))).toBe(3);
+      expect(JSON.parse(json.text())).toMatchObject({ ok: false });
+      expect(await exists()).toBe(false);
+    } finally {
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.end();
+    }
   });
 
   it("fails (exit 3) when the ledger holds applied repairs the audit does not record", async () => {

@@ -789,7 +789,7 @@ describe.skipIf(!available)("mysql connector: errors", () => {
     const shape: RecordShape = { key: KEY, columns: [{ name: "z", type: "integer" }] };
     const started = Date.now();
     expect(await failure(c, (x) => x.checksumRanges(shape, [FULL_RANGE]))).toMatch(
-      /^ds\.slow: range checksum failed: timed out/,
+      /^ds\.slow: range checksum failed: timed out \(max_statement_time \/ max_execution_time; timeouts\.statement\): /,
     );
     expect(Date.now() - started).toBeLessThan(4000);
   });

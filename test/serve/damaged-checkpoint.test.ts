@@ -8,6 +8,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load-config.js";
+import { errorReply } from "../../src/serve/http/http-error.js";
 import { createService } from "../../src/serve/service.js";
 import { runConcord, tempDir } from "../cli/helpers.js";
 
@@ -27,7 +28,8 @@ datasets:
     policy: { owner: a }
 `;
 
-it("stops only its dataset; checkpoint drop starts it afresh", async () => {
+/** Two SQLite replicas with tables items and other in a fresh folder; `dir/cfg/concord.yaml` for the CLI. */
+function setUp(): { dir: string; file: string } {
   const dir = tempDir();
   for (const r of ["a", "b"]) {
     const db = new Database(join(dir, `${r}.db`));
@@ -42,6 +44,11 @@ it("stops only its dataset; checkpoint drop starts it afresh", async () => {
   mkdirSync(join(dir, "cfg"));
   const file = join(dir, "cfg", "concord.yaml");
   writeFileSync(file, YAML);
+  return { dir, file };
+}
+
+it("stops only its dataset; checkpoint drop starts it afresh", async () => {
+  const { dir, file } = setUp();
   const logs: string[] = [];
   const service = await createService(parseConfig(YAML, file), { log: (l) => logs.push(l) });
   try {
@@ -119,6 +126,55 @@ it("stops only its dataset; checkpoint drop starts it afresh", async () => {
     await service.runner("items").idle();
     expect((await service.state.getRun(runId))[0]).toMatchObject({ status: "ok" });
     expect(await status("items")).toMatchObject({ error: null });
+  } finally {
+    await service.stop();
+  }
+});
+
+it("a state store that cannot answer is a state-store error (503), not a damaged checkpoint", async () => {
+  const { dir, file } = setUp();
+  const service = await createService(parseConfig(YAML, file), { log: () => {} });
+  try {
+    await service.start();
+    await service.state.beginRun({ id: "run-cp", dataset: "items", command: "serve", startedAt: 1 });
+    await service.state.putCheckpoint({
+      dataset: "items",
+      runId: "run-cp",
+      mode: "repair",
+      bounds: [["2"]],
+      done: 1,
+      totals: {},
+      startedAt: 1,
+      updatedAt: 2,
+    });
+    // The state file's checkpoints table out of reach (SQLite names the failure; a lock is met the same way):
+    // the read fails with a StateStoreError while the checkpoint itself is sound.
+    const db = new Database(join(dir, "state.db"));
+    db.exec("ALTER TABLE checkpoints RENAME TO hm_away");
+    let err: unknown;
+    try {
+      await service.api.trigger("items", "repair");
+    } catch (e) {
+      err = e;
+    } finally {
+      db.exec("ALTER TABLE hm_away RENAME TO checkpoints");
+      db.close();
+    }
+    expect(err).toMatchObject({ kind: "state-store" });
+    expect((err as Error).message).toMatch(
+      /^items: cannot read its checkpoint: state .*state\.db: no such table: checkpoints \(SQLITE_ERROR\)$/,
+    );
+    expect(errorReply(err)).toMatchObject({ status: 503 });
+    expect((await service.api.datasets()).find((d) => d.name === "items")).toMatchObject({
+      state: "backing-off",
+      error: (err as Error).message,
+    });
+
+    // Once the store answers, the same checkpoint is sound: the pass resumes it.
+    const { runId } = await service.api.trigger("items", "repair");
+    expect(runId).toBe("run-cp");
+    await service.runner("items").idle();
+    expect((await service.state.getRun("run-cp"))[0]).toMatchObject({ status: "ok" });
   } finally {
     await service.stop();
   }

@@ -111,7 +111,10 @@ export function mysqlError(label: string, where: string, what: string, err: unkn
     text = `cannot reach ${at}: ${message}${code === "ETIMEDOUT" ? " (timeouts.connect)" : ""}`;
   else if (ACCESS_DENIED.has(code)) text = `access denied at ${at}: ${message}`;
   else if (code === "ER_BAD_DB_ERROR") text = `${message} at ${at}`;
-  else if (TIMED_OUT.has(code)) text = `${what}: timed out (${message})`;
+  else if (code === "ER_LOCK_WAIT_TIMEOUT") text = `${what}: timed out (${message})`;
+  // Like PostgreSQL's, a statement timeout names the server's limit and the config key that sets it.
+  else if (TIMED_OUT.has(code))
+    text = `${what}: timed out (max_statement_time / max_execution_time; timeouts.statement): ${message}`;
   else if (ZERO_DATE.test(message))
     text = `${what}: ${message} (a zero date, which MariaDB and MySQL allow and no calendar has: store NULL instead, or declare the column concord:text to compare it as text)`;
   else text = `${what}: ${message}`;

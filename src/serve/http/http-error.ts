@@ -42,6 +42,8 @@ const TRIGGER_STATUS: Record<TriggerError["kind"], number> = {
   "bad-replica": 400,
   "not-replay": 409,
   "damaged-checkpoint": 409,
+  // Locked or unreachable: the same request may succeed once the state store answers again.
+  "state-store": 503,
 };
 
 /**

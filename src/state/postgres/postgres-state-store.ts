@@ -108,6 +108,44 @@ export class PostgresStateStore extends ComposedStateStore {
     }
   }
 
+  /**
+   * Why the state store `url` names holds no audit log (its schema or its audit table does not exist), or
+   * undefined when it does. Creates nothing, unlike `open`: a command that only reads the log (audit verify)
+   * must not report a store it just created as an intact, empty log. Throws a one-line StateStoreError, as
+   * `open` does, when the server cannot be asked.
+   */
+  static async missing(
+    url: string,
+    timeouts: TimeoutsConfig = DEFAULT_TIMEOUTS,
+  ): Promise<string | undefined> {
+    const label = redactUrl(url);
+    const { connectionString, schema = DEFAULT_POSTGRES_SCHEMA } = splitSchema(url);
+    const client = new pg.Client({
+      connectionString,
+      application_name: "concord",
+      connectionTimeoutMillis: timeouts.connectMs,
+      ...(timeouts.queryMs > 0 ? { query_timeout: timeouts.queryMs } : {}),
+    });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ schema: boolean; audit: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS schema,
+                to_regclass(format('%I.audit', $1::text)) IS NOT NULL AS audit`,
+        [schema],
+      );
+      const found = rows[0];
+      if (found?.audit) return undefined;
+      return found?.schema
+        ? `the state schema "${schema}" of ${label} has no audit table`
+        : `the state schema "${schema}" of ${label} does not exist`;
+    } catch (err) {
+      throw new StateStoreError(`state ${label}: ${describeError(err)}`);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
   /** Creates or upgrades the tables once; every method awaits it. A failure is retried on the next call. */
   ready(): Promise<void> {
     return this.db.ready();
