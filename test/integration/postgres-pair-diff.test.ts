@@ -429,7 +429,7 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
     // Each socket closes once its backend has exited; the process does not wait for that.
     expect(sockets()).toBe(before);
   }, 60_000);
-  it("opens one connection a replica and the spare for an in-PostgreSQL pair, the describing ones reused", async () => {
+  it("opens four connections for an in-PostgreSQL pair, the describing ones reused", async () => {
     const shape: RecordShape = {
       key: [{ name: "id", type: "integer" }],
       columns: [{ name: "v", type: "text" }],
@@ -456,9 +456,9 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
         "SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = $1",
         [app],
       );
-      // a's describing connection (which then holds the first half's cursor), b's, and the spare (the second
-      // half's cursor): warming three more for a, as before, left two of them unused.
-      expect(Number(rows[0]!.n)).toBe(3);
+      // b's describing connection, and a's two of the pool (its describing one among them) and the spare:
+      // warming three more of a's pool beside its describing one, as before, made six.
+      expect(Number(rows[0]!.n)).toBe(4);
     } finally {
       await a.close();
       await b.close();
