@@ -69,36 +69,6 @@ afterAll(async () => {
 });
 
 describe.skipIf(!available)("PostgreSQL connector: the kept description", () => {
-  // First: the test below alters and drops the tables.
-  it("is read in one catalogue statement a replica the first time, both replicas at once", async () => {
-    const fresh: OpenReplica[] = ["a", "b"].map((name) => ({
-      name,
-      connector: new PostgresConnector(db.pool(2), db.table(`items_${name}`), { label: name }),
-    }));
-    try {
-      // The key's unique index and the index serving its order are read with the columns: the pair is taken.
-      const described = await describeDataset(dataset(), fresh);
-      expect(described.issues).toEqual([]);
-      expect(described.notes).toEqual([]);
-      // The connection's session settings, then its stamp, columns, indexes and unique keys in one statement
-      // (four before).
-      const first = new PostgresConnector(db.pool(2), db.table("items_a"), { label: "a" });
-      try {
-        const d = await first.describe();
-        expect(d.columns.map((c) => [c.name, c.nativeType])).toEqual([
-          ["id", "bigint"],
-          ["name", "text"],
-          ["version", "bigint"],
-        ]);
-        expect(first.stats.queries).toBe(2);
-      } finally {
-        await first.close();
-      }
-    } finally {
-      for (const r of fresh) await r.connector.close();
-    }
-  });
-
   it("is checked with one statement per pass and described afresh once the table changed", async () => {
     const ds = dataset();
     const first = await describeDataset(ds, replicas);

@@ -136,31 +136,15 @@ export interface PgTableMeta {
   readonly stamp: string;
 }
 
-/**
- * The stamp (stampSql) and the rows of DESCRIBE_SQL, INDEXES_SQL and UNIQUE_SQL (the last only for relation
- * kinds with indexes) in one statement, each list as a JSON array of its rows (one object a row, its keys in
- * column order): one round trip instead of four, and all read in one snapshot. Each list is aggregated from
- * its sorted statement, whose order the aggregate keeps.
- */
-const META_SQL = `SELECT s.*,
-  (SELECT json_agg(d)::text FROM (${DESCRIBE_SQL}) d),
-  (SELECT json_agg(x)::text FROM (${INDEXES_SQL}) x),
-  CASE WHEN s.relkind IN ('r', 'p', 'm') THEN (SELECT coalesce(json_agg(u), '[]')::text FROM (${UNIQUE_SQL}) u) END
-FROM (${stampSql([]).replace("c.relkind::text", "c.relkind::text AS relkind")}) s`;
-
-/** The rows of one JSON list of META_SQL as the arrays their own statement would have returned. */
-function jsonRows(text: string | null): unknown[][] {
-  return text ? (JSON.parse(text) as Record<string, unknown>[]).map((r) => Object.values(r)) : [];
-}
-
-/** Reads the relation `table` (quoted) in one statement (META_SQL). Throws when it does not exist. */
+/** Reads the relation `table` (quoted). Throws when it does not exist. */
 export async function readPostgresTableMeta(run: RunQuery, table: string): Promise<PgTableMeta> {
-  const row = (await run(META_SQL, [table], true))[0];
-  const rows = jsonRows(row?.[3] ?? null) as (string | null)[][];
-  if (!row || rows.length === 0) throw new Error(`table ${table} does not exist`);
+  // The stamp first: a change made while the rest is read changes the stamp the next check reads.
+  const stamped = await readPostgresTableStamp(run, table);
+  const rows = await run(DESCRIBE_SQL, [table]);
+  if (rows.length === 0) throw new Error(`table ${table} does not exist`);
   const cols = rows.map((r) => pgColumnOf(r));
-  const indexes = jsonRows(row[4] ?? null).map((r) => {
-    const [names, collations, nullsFirst] = r as [string[], string[], string[]];
+  const indexes = (await run(INDEXES_SQL, [table])).map((r) => {
+    const [names, collations, nullsFirst] = r as unknown as [string[], string[], string[]];
     return {
       columns: names.map((name, i) => ({
         name,
@@ -169,10 +153,10 @@ export async function readPostgresTableMeta(run: RunQuery, table: string): Promi
       })),
     };
   });
-  const kind = String(row[0]);
+  const kind = stamped?.kind ?? "";
   const unique = INDEXED_KINDS.has(kind)
-    ? jsonRows(row[5] ?? null).map((r) => {
-        const [name, names, nullsDistinct] = r as [string, string[], string];
+    ? (await run(UNIQUE_SQL, [table])).map((r) => {
+        const [name, names, nullsDistinct] = r as unknown as [string, string[], string];
         return { name, columns: names, nullsDistinct: nullsDistinct === "true" };
       })
     : null;
@@ -181,6 +165,6 @@ export async function readPostgresTableMeta(run: RunQuery, table: string): Promi
     indexes,
     unique,
     description: { columns: cols.map(postgresColumnInfo), store: "PostgreSQL" },
-    stamp: String(row[1]),
+    stamp: stamped?.stamp ?? "",
   };
 }
