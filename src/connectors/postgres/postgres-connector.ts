@@ -511,9 +511,11 @@ export class PostgresConnector implements Connector {
       const [here, there] = await Promise.all([this.pairSide(shape), other.pairSide(shape)]);
       const refused = postgresPairRefusal(here, there);
       if (refused) return refused;
-      // A segment's comparison holds a cursor on each half (one on the spare connection; each counts its
-      // half's rows after its listed keys), then fetches the listed records: connected while the run is set up.
-      this.session.warm(3);
+      // A segment's comparison holds a cursor on each half (one on the spare), each counting its half's rows
+      // after its listed keys, with a statement of the pool beside the first: two of the pool (the one that
+      // described the table among them) and the spare are connected while the run is set up. A third of the
+      // pool, when a run needs one, connects when it is asked for.
+      this.session.warm(2);
       return postgresPair(
         {
           session: this.session,

@@ -251,17 +251,19 @@ export class PostgresSession {
   }
 
   /**
-   * Connects `connections` of the pool and the spare's one now, in the background, each set up (SESSION_SQL)
-   * and left idle: a comparison that needs several at once (the in-PostgreSQL pair: a cursor on each half,
-   * counts beside them, the records of the listed keys) then finds them ready instead of connecting on its
-   * critical path. A failure is left to the statement that next needs a connection. Once per session: the
-   * connections stay in their pools.
+   * Tops the pool up to `connections` open connections and connects the spare's one now, in the background,
+   * each set up (SESSION_SQL) and left idle: a comparison that needs several at once (the in-PostgreSQL pair:
+   * a cursor on each half, one of them on the spare) then finds them ready instead of connecting on its
+   * critical path. Connections the pool already holds (the one that described the table) count: none is
+   * opened that the run would not use. A failure is left to the statement that next needs a connection.
+   * Once per session: the connections stay in their pools.
    */
   warm(connections: number): void {
     const spare = this.warming !== undefined ? undefined : this.spare();
     if (!spare) return;
+    const missing = Math.max(0, connections - (this.db as Pool).totalCount);
     this.warming = Promise.all(
-      [...Array.from({ length: connections }, () => this.db as Pool), spare].map((pool) =>
+      [...Array.from({ length: missing }, () => this.db as Pool), spare].map((pool) =>
         this.checkout(pool).then(
           (client) =>
             this.prepare(client).then(
