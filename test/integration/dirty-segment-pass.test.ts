@@ -5,8 +5,6 @@
  * pass (its notes say why) when there is no summary, a feed has no stored position, or the feed had a gap.
  * Segment grain (`dirtyKeys: 0`); key-grain marks are dirty-key-pass.test.ts.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load-config.js";
@@ -17,9 +15,10 @@ import type { OpenReplica } from "../../src/engine/run-context.js";
 import { feedOptions, type WatchCheck, watchDataset } from "../../src/engine/watch-dataset.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
 import type { StateStore } from "../../src/state/state-store.js";
-import { createMysqlTestDatabase, type MysqlTestDatabase } from "../support/mysql-test-database.js";
-import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
+import type { MysqlTestDatabase } from "../support/mysql-test-database.js";
+import type { PostgresTestSchema } from "../support/postgres-test-schema.js";
 import { MYSQL, POSTGRES, serviceAvailable } from "../support/services.js";
+import { createWatchedItems, type WatchedItems } from "../support/watched-items.js";
 
 const up = (await serviceAvailable(POSTGRES)) && (await serviceAvailable(MYSQL));
 const ROWS = 4000;
@@ -28,33 +27,14 @@ describe.skipIf(!up)("dirty-segment passes: PostgreSQL (watched) → MariaDB", (
   let pg: PostgresTestSchema;
   let my: MysqlTestDatabase;
   let dir: string;
+  let items: WatchedItems | undefined;
 
   beforeAll(async () => {
-    pg = await createPostgresTestSchema();
-    my = await createMysqlTestDatabase();
-    dir = mkdtempSync(join(tmpdir(), "concord-dirty-"));
-    await pg.admin.query(`CREATE TABLE ${pg.table("items")} (id bigint PRIMARY KEY, name text NOT NULL)`);
-    await pg.admin.query(
-      `INSERT INTO ${pg.table("items")} SELECT i, 'item ' || i FROM generate_series(1, ${ROWS}) i`,
-    );
-    await my.admin.query("CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL)");
-    const ids = Array.from({ length: ROWS }, (_, i) => i + 1);
-    await my.admin.query("INSERT INTO items (id, name) VALUES ?", [ids.map((i) => [i, `item ${i}`])]);
+    items = await createWatchedItems(ROWS, "concord-dirty-");
+    ({ pg, my, dir } = items);
   });
   afterAll(async () => {
-    await pg.admin.query(
-      `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-        WHERE slot_name LIKE $1 AND NOT active`,
-      [`concord_${pg.name}%`],
-    );
-    const pubs = await pg.admin.query<{ pubname: string }>(
-      "SELECT pubname FROM pg_publication WHERE pubname LIKE $1",
-      [`concord_${pg.name}%`],
-    );
-    for (const { pubname } of pubs.rows) await pg.admin.query(`DROP PUBLICATION "${pubname}"`);
-    await pg.drop();
-    await my.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await items?.drop();
   });
 
   it("re-reads only dirty segments while the feed vouches for every change, and the whole table otherwise", async () => {

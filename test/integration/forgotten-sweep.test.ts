@@ -3,8 +3,6 @@
  * key-grain pass checked one segment's changed key and forgot its leaf, the next pass sweeps that segment (with
  * `sweepSegments: 1`, not the next in rotation) and finds an edit beside the key that no mark named.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load-config.js";
@@ -12,9 +10,10 @@ import { openConnector } from "../../src/connectors/open-connector.js";
 import { markChangedKeys, runPlannedPass, segmentOf } from "../../src/engine/dirty-segment-pass.js";
 import type { OpenReplica } from "../../src/engine/run-context.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
-import { createMysqlTestDatabase, type MysqlTestDatabase } from "../support/mysql-test-database.js";
-import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
+import type { MysqlTestDatabase } from "../support/mysql-test-database.js";
+import type { PostgresTestSchema } from "../support/postgres-test-schema.js";
 import { MYSQL, POSTGRES, serviceAvailable } from "../support/services.js";
+import { createWatchedItems, type WatchedItems } from "../support/watched-items.js";
 
 const up = (await serviceAvailable(POSTGRES)) && (await serviceAvailable(MYSQL));
 const ROWS = 4000;
@@ -23,23 +22,14 @@ describe.skipIf(!up)("the sweep visits forgotten leaves first: PostgreSQL → Ma
   let pg: PostgresTestSchema;
   let my: MysqlTestDatabase;
   let dir: string;
+  let items: WatchedItems | undefined;
 
   beforeAll(async () => {
-    pg = await createPostgresTestSchema();
-    my = await createMysqlTestDatabase();
-    dir = mkdtempSync(join(tmpdir(), "concord-forgotten-sweep-"));
-    await pg.admin.query(`CREATE TABLE ${pg.table("items")} (id bigint PRIMARY KEY, name text NOT NULL)`);
-    await pg.admin.query(
-      `INSERT INTO ${pg.table("items")} SELECT i, 'item ' || i FROM generate_series(1, ${ROWS}) i`,
-    );
-    await my.admin.query("CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL)");
-    const ids = Array.from({ length: ROWS }, (_, i) => i + 1);
-    await my.admin.query("INSERT INTO items (id, name) VALUES ?", [ids.map((i) => [i, `item ${i}`])]);
+    items = await createWatchedItems(ROWS, "concord-forgotten-sweep-");
+    ({ pg, my, dir } = items);
   });
   afterAll(async () => {
-    await pg?.drop();
-    await my?.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await items?.drop();
   });
 
   it("sweeps a segment checked by key only at the next pass, and finds an unmarked edit there", async () => {

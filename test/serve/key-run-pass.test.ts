@@ -4,16 +4,15 @@
  * count what the check of the changed keys (`<runId>-keys`) found and repaired, beside the segments' run, and a
  * repair the key run failed fires the `repair-failures` alert.
  */
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load-config.js";
 import { createService } from "../../src/serve/service.js";
-import { createMysqlTestDatabase, type MysqlTestDatabase } from "../support/mysql-test-database.js";
-import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
+import type { MysqlTestDatabase } from "../support/mysql-test-database.js";
+import type { PostgresTestSchema } from "../support/postgres-test-schema.js";
 import { MYSQL, POSTGRES, serviceAvailable } from "../support/services.js";
+import { createWatchedItems, type WatchedItems } from "../support/watched-items.js";
 
 const up = (await serviceAvailable(POSTGRES)) && (await serviceAvailable(MYSQL));
 const ROWS = 2000;
@@ -22,6 +21,7 @@ describe.skipIf(!up)("serve: a pass's key run counts in the pass", () => {
   let pg: PostgresTestSchema;
   let my: MysqlTestDatabase;
   let dir: string;
+  let items: WatchedItems | undefined;
   let receiver: Server;
   let url: string;
   const got: { status: string; alert: string; dataset: string | null; summary: string }[] = [];
@@ -37,31 +37,11 @@ describe.skipIf(!up)("serve: a pass's key run counts in the pass", () => {
     });
     await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
     url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
-    pg = await createPostgresTestSchema();
-    my = await createMysqlTestDatabase();
-    dir = mkdtempSync(join(tmpdir(), "concord-key-run-pass-"));
-    await pg.admin.query(`CREATE TABLE ${pg.table("items")} (id bigint PRIMARY KEY, name text NOT NULL)`);
-    await pg.admin.query(
-      `INSERT INTO ${pg.table("items")} SELECT i, 'item ' || i FROM generate_series(1, ${ROWS}) i`,
-    );
-    await my.admin.query("CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL)");
-    const ids = Array.from({ length: ROWS }, (_, i) => i + 1);
-    await my.admin.query("INSERT INTO items (id, name) VALUES ?", [ids.map((i) => [i, `item ${i}`])]);
+    items = await createWatchedItems(ROWS, "concord-key-run-pass-");
+    ({ pg, my, dir } = items);
   });
   afterAll(async () => {
-    await pg?.admin.query(
-      `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-        WHERE slot_name LIKE $1 AND NOT active`,
-      [`concord_${pg.name}%`],
-    );
-    const pubs = await pg?.admin.query<{ pubname: string }>(
-      "SELECT pubname FROM pg_publication WHERE pubname LIKE $1",
-      [`concord_${pg.name}%`],
-    );
-    for (const { pubname } of pubs?.rows ?? []) await pg.admin.query(`DROP PUBLICATION "${pubname}"`);
-    await pg?.drop();
-    await my?.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await items?.drop();
     await new Promise((r) => receiver.close(r));
   });
 
