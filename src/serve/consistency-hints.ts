@@ -7,6 +7,7 @@
 import type { ConcordConfig } from "../config/load-config.js";
 import { datasetHint } from "../core/consistency-hint.js";
 import { type Key, keyId } from "../core/model.js";
+import { foldKeyRunRecords } from "../engine/fold-key-run.js";
 import type { StateStore } from "../state/state-store.js";
 import { type DatasetHintView, type KeyHintView, TriggerError } from "./service-api.js";
 
@@ -187,7 +188,8 @@ export class ConsistencyHints {
     const loading: Promise<void> = this.state
       .listRuns({ dataset, limit: AGREED_RUNS })
       .then((runs) => {
-        const pass = runs.find(
+        // A dirty-segment pass agreed only if its check of the changed keys did too (folded into the pass).
+        const pass = foldKeyRunRecords(runs).find(
           (r) => r.status === "ok" && r.finishedAt !== undefined && /^(serve |watch pass)/.test(r.command),
         );
         if (b.generation !== generation) return;
