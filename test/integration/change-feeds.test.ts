@@ -135,6 +135,20 @@ describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
     expect(pubs.rowCount).toBe(0);
   });
 
+  it("a second consumer of the same feed is told another one streams its slot", async () => {
+    const replica = { name: "pg", url: POSTGRES.url, table: s.table("items") };
+    const first = await open(replica, opts(`${s.name}_two`, "pg"));
+    await first.start(undefined);
+    const second = await openChangeFeed(replica, opts(`${s.name}_two`, "pg"));
+    try {
+      await expect(second.start(undefined)).rejects.toThrow(
+        /replication slot "[^"]+" is active for PID \d+.*; another consumer is streaming this feed's slot \(a second `concord watch` or `serve` watching this dataset/,
+      );
+    } finally {
+      await second.close();
+    }
+  });
+
   it("a stored position past the server's WAL end (server restored) or not an LSN is a gap at the slot's position, not changes skipped", async () => {
     const replica = { name: "pg", url: POSTGRES.url, table: s.table("items") };
     const dataset = `${s.name}_past`;

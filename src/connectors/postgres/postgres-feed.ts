@@ -416,8 +416,13 @@ export class PostgresChangeFeed implements ChangeFeed {
   }
 
   private streamError(err: Error): ChangeFeedError {
+    // A slot streams to one consumer at a time: say who that is likely to be, not only the server's words.
+    const held =
+      (err as { code?: string }).code === "55006"
+        ? "; another consumer is streaming this feed's slot (a second `concord watch` or `serve` watching this dataset, or one still stopping)"
+        : "";
     return new ChangeFeedError(
-      `postgres replica '${this.label}': replication stream: ${redactText(describePgError(err, { table: this.tableName, server: redactUrl(this.url) }))}`,
+      `postgres replica '${this.label}': replication stream: ${redactText(describePgError(err, { table: this.tableName, server: redactUrl(this.url) }))}${held}`,
       true,
     );
   }
