@@ -8,6 +8,7 @@ import { duplicateNullKeyMessage } from "../unique-key.js";
 import { UnstorableValueError } from "./mysql-errors.js";
 import type { MysqlSession } from "./mysql-session.js";
 import type { MysqlShapeSql } from "./mysql-shape-sql.js";
+import { cannotStoreLine } from "./mysql-write-literals.js";
 import { statementBudget, writeStatements } from "./mysql-write-statements.js";
 
 type Values = readonly (string | null)[];
@@ -131,7 +132,13 @@ async function checkGenerated(
           v === null ? "NULL" : type === "text" || type === "json" ? describeRaw(v) : v;
         const col = s.nativeColumn(i);
         throw new UnstorableValueError(
-          `column ${col.name} (${col.columnType}) cannot store ${show(want)} at key ${JSON.stringify(row.key)}: it is a generated column, which computed ${show(got)}`,
+          cannotStoreLine(
+            col.name,
+            col.columnType,
+            show(want),
+            row.key,
+            `it is a generated column, which computed ${show(got)}`,
+          ),
         );
       }
     }
