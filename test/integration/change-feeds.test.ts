@@ -293,11 +293,12 @@ describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
         if (image === undefined) images.delete(JSON.stringify(k));
         else images.set(JSON.stringify(k), image);
       }
-      // A batch whose every key came with its row leaves the visibility wait to whoever reads the store.
+      // A batch whose every key came with its row leaves the visibility wait to whoever reads the store; none
+      // is left when an earlier batch's wait already covered its transactions (delivered before that take).
       if (b.keys.length && b.images?.size === b.keys.length) {
-        expect(typeof b.beforeRead).toBe("function");
-        await b.beforeRead!();
-      }
+        expect(["function", "undefined"]).toContain(typeof b.beforeRead);
+        await b.beforeRead?.();
+      } else expect(b.beforeRead).toBeUndefined();
     }
     expect(images).toEqual(
       new Map([
