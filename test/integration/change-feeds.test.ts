@@ -407,6 +407,30 @@ describe.skipIf(!myUp)("MariaDB feed (row binlog)", () => {
     await again.close();
   });
 
+  it("a TRUNCATE of a same-named table in another database is no gap; one of its own table is", async () => {
+    const elsewhere = await createMysqlTestDatabase();
+    try {
+      await elsewhere.admin.query("CREATE TABLE items (id BIGINT PRIMARY KEY)");
+      const feed = await open(
+        { name: "maria", url: db.url, table: "items" },
+        opts(`${db.name}_trunc`, "maria"),
+      );
+      await feed.start(undefined);
+      await elsewhere.admin.query("TRUNCATE items");
+      await elsewhere.admin.query(`TRUNCATE TABLE \`${elsewhere.name}\`.items`);
+      await db.admin.query("INSERT INTO items VALUES (70, 'x')");
+      const quiet = await collect(feed, 1);
+      expect(quiet.keys).toEqual(["70"]);
+      expect(quiet.batches.filter((b) => b.gap)).toEqual([]);
+
+      await db.admin.query("TRUNCATE items");
+      const gap = await feed.take({ maxKeys: 100, waitMs: 5000 });
+      expect(gap.gap).toMatch(/^table items was changed by: TRUNCATE items/);
+    } finally {
+      await elsewhere.drop();
+    }
+  });
+
   it("a stored position past its binlog's end (server restored), in a binlog newer than the server's, or not a position is a gap from the current end", async () => {
     const replica = { name: "maria", url: db.url, table: "items" };
     const feed = await open(replica, opts(db.name, "maria"));
