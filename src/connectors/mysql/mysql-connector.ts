@@ -455,6 +455,18 @@ export class MysqlConnector implements Connector {
     if (writes.length === 0) return [];
     if (this.options.readonly) throw new ConnectorError(`${this.label}: opened read-only; no writes`);
     const s = await this.sql(shape);
+    const engine = (await this.meta)?.nonTransactional;
+    if (engine) {
+      // Its statements commit one by one and FOR UPDATE locks nothing: a row could change between the check
+      // and the write, and a batch refused half-way (a generated column, a constraint) would stay half written.
+      throw this.session.error(
+        "conditional write refused",
+        new Error(
+          `table ${this.table} uses the ${engine} engine, which has no transactions: a conditional write could ` +
+            `not lock, check and write a batch at once, nor undo one refused half-way (ALTER TABLE ${this.table} ENGINE=InnoDB to repair it)`,
+        ),
+      );
+    }
     for (const w of writes) {
       if (w.next && w.next.length !== shape.columns.length) {
         throw new ConnectorError(

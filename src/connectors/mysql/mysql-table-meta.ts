@@ -16,6 +16,11 @@ export interface MysqlTableMeta {
    * can tell whether a key is unique.
    */
   readonly unique: readonly UniqueIndex[] | null;
+  /**
+   * The table's storage engine when it keeps no transactions (MyISAM, Aria, MEMORY, …), or null (InnoDB, or a
+   * view): such a table cannot take a conditional write, which locks, checks and writes in one transaction.
+   */
+  readonly nonTransactional: string | null;
 }
 
 /**
@@ -79,9 +84,11 @@ export function readMysqlTableMeta(
       indexes.set(name, list);
       if (Number(nonUnique) === 0) uniqueNames.add(name);
     }
-    const [[tableType] = []] = await session.rows(
+    const [[tableType, engine, transactions] = []] = await session.rows(
       conn,
-      `SELECT TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${db} AND TABLE_NAME = ${tbl}`,
+      "SELECT t.TABLE_TYPE, t.ENGINE, e.TRANSACTIONS FROM information_schema.TABLES t " +
+        "LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE " +
+        `WHERE t.TABLE_SCHEMA = ${db} AND t.TABLE_NAME = ${tbl}`,
     );
     // MariaDB and MySQL unique indexes let rows with a NULL in them repeat (no NULLS NOT DISTINCT).
     const unique =
@@ -105,7 +112,9 @@ export function readMysqlTableMeta(
       generated: /\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b/i.test(String(r[9] ?? "")),
       ...(/^(enum|set)\(/i.test(String(r[8])) ? { members: enumMembers(String(r[8])) } : {}),
     }));
-    return { columns, byName: new Map(columns.map((c) => [c.name, c])), indexes, unique };
+    const nonTransactional =
+      engine == null || String(transactions ?? "").toUpperCase() === "YES" ? null : String(engine);
+    return { columns, byName: new Map(columns.map((c) => [c.name, c])), indexes, unique, nonTransactional };
   });
 }
 
