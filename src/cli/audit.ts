@@ -32,6 +32,18 @@ export interface AuditOptions {
 const when = (at: number) => new Date(at).toISOString();
 
 /**
+ * True for an error (or its cause) by which SQLite says the state file is not a sound database
+ * (SQLITE_CORRUPT, SQLITE_NOTADB): damaged, as opposed to locked or unreachable.
+ */
+function damagedStore(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^SQLITE_(CORRUPT|NOTADB)/.test(code)) return true;
+  }
+  return false;
+}
+
+/**
  * Verifies the chain, its anchors and the ledger against the audit (`verifyAudit`). Exit 0 when all hold,
  * 3 on any mismatch, with its one-line reason ("Audit log BROKEN …").
  */
@@ -51,11 +63,16 @@ export async function runAuditVerify(options: AuditOptions, io: CliIo = processI
     const missing = await missingStateStore(session.config.state, session.config.timeouts);
     const verdict =
       missing !== undefined
-        ? {
-            ok: false as const,
-            problem: `there is no audit log: ${missing} (deleted, or nothing has run with this config)`,
-          }
-        : await verifyAudit(session.state, session.config.audit, { anchorsFile: options.anchors });
+        ? { ok: false as const, problem: `there is no audit log: ${missing}` }
+        : await verifyAudit(session.state, session.config.audit, {
+            anchorsFile: options.anchors,
+          }).catch((err: unknown) => {
+            // A state file cut short or overwritten holds a log no one can vouch for: that is a failed
+            // verification (3), not a configuration or connection problem (2).
+            if (!damagedStore(err)) throw err;
+            const problem = `the state store cannot be read: ${err instanceof Error ? err.message : String(err)}`;
+            return { ok: false as const, problem };
+          });
     if (options.json) stdout.write(`${JSON.stringify(jsonDoc(verdict))}\n`);
     else if (!verdict.ok) {
       stdout.write(`Audit log BROKEN${"seq" in verdict ? " at" : ":"} ${verdict.problem}\n`);

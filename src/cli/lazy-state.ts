@@ -3,7 +3,7 @@ import type { StateStore } from "../state/state-store.js";
 
 /**
  * A StateStore that calls `open` the first time any method is called and forwards every call to the store
- * it opened; `close` closes it only if it was opened. A command that fails at config, connection or
+ * it opened; `close` closes it only if it was opened (and did open). A command that fails at config, connection or
  * table inspection therefore never creates the state file or records a run.
  */
 export function lazyStateStore(open: () => Promise<StateStore>): StateStore {
@@ -17,7 +17,8 @@ export function lazyStateStore(open: () => Promise<StateStore>): StateStore {
       if (prop === "then") return undefined;
       if (prop === "close")
         return async () => {
-          if (opening !== undefined) await (await opening).close();
+          // A store that failed to open has nothing to close (its error was the caller's to handle).
+          if (opening !== undefined) await (await opening.catch(() => undefined))?.close();
         };
       if (prop === "iterateAudit")
         return async function* () {

@@ -1,5 +1,5 @@
 /** Opens the state store a URL names (sqlite:PATH, postgres://…). The one place that maps state URL schemes. */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { redactUrl } from "../config/redact.js";
 import type { TimeoutsConfig } from "../config/timeouts.js";
 import { SqliteStateStore } from "./sqlite/sqlite-state-store.js";
@@ -19,7 +19,9 @@ export async function openStateStore(url: string, timeouts?: TimeoutsConfig): Pr
     try {
       return SqliteStateStore.open(path);
     } catch (err) {
-      throw new StateStoreError(`state ${url}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new StateStoreError(`state ${url}: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
     }
   }
   if (/^postgres(ql)?:/i.test(url)) {
@@ -33,18 +35,26 @@ export async function openStateStore(url: string, timeouts?: TimeoutsConfig): Pr
 }
 
 /**
- * Why the state store `url` names holds no audit log yet (a SQLite file that does not exist, a PostgreSQL
- * schema or audit table that does not), or undefined when it may. Creates nothing: `openStateStore` would
- * create an empty store, which a reader of the log must not then vouch for as intact.
+ * Why the state store `url` names holds no audit log yet (a SQLite file that does not exist or is empty, a
+ * PostgreSQL schema or audit table that does not), with what may have happened, or undefined when it may.
+ * Creates nothing: `openStateStore` would create an empty store, which a reader of the log must not then
+ * vouch for as intact. SQLite takes a zero-byte file (one truncated to nothing) for a new database, so such a
+ * file holds no log either, unless a write-ahead log beside it holds the database's first pages.
  */
 export async function missingStateStore(url: string, timeouts?: TimeoutsConfig): Promise<string | undefined> {
+  const gone = "(deleted, or nothing has run with this config)";
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
-    return path === ":memory:" || existsSync(path) ? undefined : `the state file ${path} does not exist`;
+    if (path === ":memory:") return undefined;
+    if (!existsSync(path)) return `the state file ${path} does not exist ${gone}`;
+    if (statSync(path).size === 0 && !(existsSync(`${path}-wal`) && statSync(`${path}-wal`).size > 0))
+      return `the state file ${path} is empty (truncated, or nothing has run with this config)`;
+    return undefined;
   }
   if (/^postgres(ql)?:/i.test(url)) {
     const { PostgresStateStore } = await import("./postgres/postgres-state-store.js");
-    return PostgresStateStore.missing(url, timeouts);
+    const missing = await PostgresStateStore.missing(url, timeouts);
+    return missing === undefined ? undefined : `${missing} ${gone}`;
   }
   return undefined;
 }

@@ -3,7 +3,16 @@
  * make truncation and rewrites with recomputed hashes detectable, the ledger is reconciled with the audit,
  * and only `serve` needs the serve token.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -190,6 +199,28 @@ describe("concord audit verify: the ledger against the audit", () => {
       `Audit log BROKEN: there is no audit log: the state file ${s.state} does not exist (deleted, or nothing has run with this config)\n`,
     );
     expect(existsSync(s.state)).toBe(false);
+  });
+
+  it("fails (exit 3) when the state file was truncated to nothing, and writes nothing into it", async () => {
+    const s = await setup({ anchored: false, repairs: 2 });
+    // SQLite takes a zero-byte file for a new database: opening it would write an empty log, reported intact.
+    truncateSync(s.state, 0);
+    const out = capture();
+    expect(await runAuditVerify({ config: s.config }, io(out.stream))).toBe(3);
+    expect(out.text()).toBe(
+      `Audit log BROKEN: there is no audit log: the state file ${s.state} is empty (truncated, or nothing has run with this config)\n`,
+    );
+    expect(statSync(s.state).size).toBe(0);
+  });
+
+  it("fails (exit 3), not 2, when the state file is damaged (cut short), naming what SQLite found", async () => {
+    const s = await setup({ anchored: false, repairs: 2 });
+    truncateSync(s.state, Math.floor(statSync(s.state).size / 2));
+    const out = capture();
+    expect(await runAuditVerify({ config: s.config }, io(out.stream))).toBe(3);
+    expect(out.text()).toBe(
+      `Audit log BROKEN: the state store cannot be read: state sqlite:${s.state}: database disk image is malformed\n`,
+    );
   });
 
   it("fails (exit 3) when the PostgreSQL state schema is gone, and creates nothing", async () => {
