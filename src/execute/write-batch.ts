@@ -5,6 +5,7 @@ import {
   ConnectorError,
   type WriteOutcome,
 } from "../connectors/connector.js";
+import { fingerprintRow } from "../core/fingerprint.js";
 import type { RecordShape } from "../core/model.js";
 import { RowsRejectedError, type WriteGuard } from "./write-guard.js";
 
@@ -46,13 +47,24 @@ export function oneLine(err: unknown): string {
 }
 
 /**
+ * True when `w` changes the record it expects (what it writes is not what was observed). After an attempt that
+ * may have landed unheard, such a write that its retry finds already done was done by that attempt: it is
+ * recorded `applied` (with its before image, which a rollback restores), not `noop`, as recovery records a
+ * pending write whose record holds what was written.
+ */
+function changes(w: ConditionalWrite): boolean {
+  return w.expected !== (w.next ? fingerprintRow(w.key, w.next) : null);
+}
+
+/**
  * Applies `writes` to `replica` through the guard and returns one RowWrite per write, in order. Throws only
  * when the replica missed its deadline (a ConnectorError with `timedOut`): whether the batch committed is
  * then unknown, so the caller must not settle it.
  *
  * The batch is sent whole first. When it fails, the failure is the replica's when the error says it was
  * unreachable or the replica then fails a read of the batch's first key: the guard retries the batch and
- * counts it against the replica's circuit breaker, as before, and every write fails with that error. Otherwise
+ * counts it against the replica's circuit breaker, as before, and every write fails with that error (a retry
+ * that succeeds records a write it finds already done `applied`: see `changes`). Otherwise
  * the store refused something in the batch (a value a column rejects, a row over the packet limit, a
  * duplicate under the collation): each write is then sent alone, so the others land and only the refused
  * ones fail, with the store's message. Refused rows are neither retried nor counted by the breaker (a data
@@ -82,16 +94,23 @@ export async function writeBatch(
     answered = false;
     return new RowsRejectedError(err);
   };
-  const send = (batch: readonly ConditionalWrite[]) =>
-    guard.run(replica, batch.length, async () => {
+  const send = async (batch: readonly ConditionalWrite[]): Promise<WriteOutcome[]> => {
+    // Whether an attempt failed on the replica (a reset, a lost connection) rather than on a row: the server
+    // may have run that attempt (a COMMIT that landed, Redis scripts that ran) without Concord hearing so.
+    let unsure = false;
+    const outcomes = await guard.run(replica, batch.length, async () => {
       try {
         const outcomes = await connector.applyWrites(shape, batch);
         answered = true;
         return outcomes;
       } catch (err) {
-        throw await judge(err, batch[0]!.key);
+        const judged = await judge(err, batch[0]!.key);
+        if (!(judged instanceof RowsRejectedError)) unsure = true;
+        throw judged;
       }
     });
+    return unsure ? outcomes.map((o, i) => (o === "noop" && changes(batch[i]!) ? "applied" : o)) : outcomes;
+  };
 
   try {
     return (await send(writes)).map((outcome) => ({ outcome }));

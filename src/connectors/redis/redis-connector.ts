@@ -452,6 +452,9 @@ export class RedisConnector implements Connector {
     out: WriteOutcome[],
   ): Promise<void> {
     let todo = indices;
+    // Writes whose script found the record changed in a round that lost its connection: ioredis resent the
+    // script, whose first run may have landed unheard. Found holding what they write, they were applied.
+    const resent = new Set<number>();
     for (let round = 0; todo.length > 0; round++) {
       if (round === MAX_WRITE_ROUNDS) {
         // Changed under us every time: nothing was written, and it no longer holds what was observed.
@@ -470,7 +473,10 @@ export class RedisConnector implements Connector {
         const w = writes[i]!;
         const current = this.fetched(s, names[j]!, w.key, replies[j])?.fingerprint ?? null;
         const next = w.next ? fingerprintRow(w.key, w.next) : null;
-        if (current === next) out[i] = "noop";
+        if (current === next && resent.has(i)) {
+          out[i] = "applied";
+          this.stats.rowsWritten++;
+        } else if (current === next) out[i] = "noop";
         else if (current !== w.expected) out[i] = "superseded";
         else {
           const args = [...s.layout.guard(replies[j]), ...s.layout.write(w.key, w.next, replies[j])];
@@ -479,7 +485,9 @@ export class RedisConnector implements Connector {
       });
       if (commits.length === 0) return;
       await this.options.beforeCommit?.(commits.map((c) => writes[c.index]!.key));
+      const closes = this.redis.closes;
       const results = await this.redis.runScript("conditional write failed", s.layout.script, commits);
+      const lost = this.redis.closes !== closes;
       const changed: number[] = [];
       commits.forEach((c, j) => {
         if (results[j] === 1) {
@@ -487,6 +495,7 @@ export class RedisConnector implements Connector {
           this.stats.rowsWritten++;
         } else {
           changed.push(c.index);
+          if (lost) resent.add(c.index);
         }
       });
       todo = changed;

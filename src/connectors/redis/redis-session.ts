@@ -96,7 +96,16 @@ export class RedisSession {
     timeouts: TimeoutsConfig = DEFAULT_TIMEOUTS,
   ) {
     this.timeouts = timeouts;
+    client.on("close", () => {
+      this.closes++;
+    });
   }
+
+  /**
+   * Connections lost so far. ioredis sends a command cut off by a lost connection again on the next one, so a
+   * write sent while this changed may have run twice: once unheard, once to find its own change.
+   */
+  closes = 0;
 
   /** Throws `what` failing with `err` as a one-line ConnectorError (see `redisError`). */
   fail(what: string, err?: unknown): never {
