@@ -276,6 +276,14 @@ export interface Connector {
    * Default true.
    */
   readonly ordered?: boolean;
+  /**
+   * True when range reads see only the rows a row filter keeps (`where:`, `--where`, `--min-age`,
+   * `--max-age`), while `fetchRecords` and writes reach every row by key. A key its reads list as absent may
+   * then be held outside the filter (a row whose filtered column differs from another replica's): the engine
+   * reads such keys by key before deciding, so a row that left the filter is updated, never deleted as
+   * missing. Default false.
+   */
+  readonly filtered?: boolean;
   /** Work done so far; the engine reads it into run statistics. */
   readonly stats: ConnectorStats;
 

@@ -42,7 +42,7 @@ export async function fetchObservations(
   // per call: V8 recompiles such a callback after every full GC (docs/benchmarks.md, "Callbacks recompiled
   // per batch").
   const given: boolean[] = [];
-  for (const o of batch) given.push(withValues(o, replicas));
+  for (const o of batch) given.push(withValues(o, replicas) && !outsideFilter(o, replicas));
   const imaged = images ? await imageRecords(resolved, replicas, batch, images) : NO_IMAGES;
   const records = await Promise.all(
     replicas.map((r) => fetchHeld(resolved, r, batch, given, imaged, images)),
@@ -121,9 +121,12 @@ async function fetchHeld(
 ): Promise<Map<string, StoredRecord>> {
   const mine = r.name === images?.replica;
   const keys: Key[] = [];
+  // A filtered replica is read by key for the keys its reads did not list too: it may hold them outside its filter.
+  const whole = r.connector.filtered === true;
   for (let i = 0; i < batch.length; i++) {
     const o = batch[i]!;
-    if (!given[i] && o.replicas[r.name]?.present && !(mine && imaged.has(keyId(o.key)))) keys.push(o.key);
+    if (given[i] || (mine && imaged.has(keyId(o.key)))) continue;
+    if (o.replicas[r.name]?.present || whole) keys.push(o.key);
   }
   if (mine && keys.length) await images?.beforeRead?.();
   const got = keys.length ? await r.connector.fetchRecords(resolved.shape, keys) : [];
@@ -166,6 +169,15 @@ async function imageRecords(
 /** A replica's record as an in-store pair listed it with the key (undefined: it holds none). */
 function listedRecord(seen: ReplicaObservation): Pick<StoredRecord, "fingerprint" | "values"> | undefined {
   return seen.present ? { fingerprint: seen.fingerprint!, values: seen.values! } : undefined;
+}
+
+/**
+ * True when a replica whose reads are filtered (`Connector.filtered`) did not list the observed key: it may
+ * hold it outside the filter, which only a read by key tells.
+ */
+function outsideFilter(o: Observation, replicas: readonly OpenReplica[]): boolean {
+  for (const r of replicas) if (r.connector.filtered === true && !o.replicas[r.name]?.present) return true;
+  return false;
 }
 
 /** True when every replica holding the observed key comes with its values (and none is left unsaid). */

@@ -91,6 +91,45 @@ describe.concurrent("where: and --where on SQLite", () => {
     expect(keysOf(band.stdout)).toEqual([7, 8]);
   });
 
+  it("reads a key whole before deciding: a row that left the filter on one side is updated, never deleted", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const at = (hours: number) => new Date(NOW - hours * HOUR).toISOString();
+    // Row 5 is us on the owner and eu on b; row 6 the other way round; row 2 was updated 10 minutes ago on
+    // the owner (b still holds its 3-hour-old version).
+    makeSqliteTable(join(dir, "a.db"), "items", DDL, [
+      [1, "eu", "n1", at(3)],
+      [2, "eu", "n2 new", at(1 / 6)],
+      [5, "us", "n5", at(3)],
+      [6, "eu", "n6", at(3)],
+    ]);
+    makeSqliteTable(join(dir, "b.db"), "items", DDL, [
+      [1, "eu", "n1", at(3)],
+      [2, "eu", "n2", at(3)],
+      [5, "eu", "n5", at(3)],
+      [6, "us", "n6", at(3)],
+    ]);
+    writeConfig(dir, CONFIG(`    where: "region = 'eu'"\n`));
+    // --min-age 1h leaves the owner's row 2 out (too young), not b's: each side lists keys the other holds
+    // outside its filter. They are read by key, and b gets the owner's records; nothing is deleted.
+    const r = await runConcord(["repair", "--json", "--min-age", "1h"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const actions = (
+      JSON.parse(r.stdout) as { datasets: { decisions: { key: number[]; action: string }[] }[] }
+    ).datasets[0]!.decisions.map((d) => [d.key[0], d.action]);
+    expect(actions).toEqual([
+      [2, "propagate"],
+      [5, "propagate"],
+      [6, "propagate"],
+    ]);
+    writeConfig(dir, CONFIG(""));
+    const all = await runConcord(["scan", "--json"], { cwd: dir });
+    expect(all.stderr).toBe("");
+    expect(keysOf(all.stdout)).toEqual([]);
+  });
+
   it("refuses bad filters with one line and exit 2", async ({ expect, onTestFinished }) => {
     const dir = tempDir(onTestFinished);
     sqliteReplicas(dir);

@@ -91,6 +91,7 @@ export interface MysqlConnectorOptions {
 export class MysqlConnector implements Connector {
   readonly kind = "mysql";
   readonly pushdown = true;
+  readonly filtered: boolean;
   readonly stats: ConnectorStats = emptyStats();
   private readonly session: MysqlSession;
   private meta: Promise<MysqlTableMeta> | undefined;
@@ -108,6 +109,7 @@ export class MysqlConnector implements Connector {
     private readonly options: MysqlConnectorOptions = {},
   ) {
     this.label = options.label || table;
+    this.filtered = options.rowFilter !== undefined;
     this.keysPerStatement = Math.max(1, options.keysPerStatement ?? 500);
     this.maxStatementChars = options.maxStatementChars ?? 4 * 1024 * 1024;
     this.session = new MysqlSession(

@@ -129,6 +129,7 @@ function shapeId(shape: RecordShape): string {
 export class PostgresConnector implements Connector {
   readonly kind = "postgres";
   readonly pushdown = true;
+  readonly filtered: boolean;
   readonly stats: ConnectorStats = emptyStats();
   private readonly table: string;
   /** What range reads select from: the table, or the rows of it the `rowFilter` option keeps. */
@@ -167,6 +168,7 @@ export class PostgresConnector implements Connector {
     private readonly options: PostgresConnectorOptions = {},
   ) {
     this.table = quotePostgresTable(table);
+    this.filtered = options.rowFilter !== undefined;
     this.source = options.rowFilter ? `(SELECT * FROM ${this.table} WHERE ${options.rowFilter})` : this.table;
     this.session = new PostgresSession(db, this.stats, {
       label: options.label ?? "",

@@ -69,6 +69,7 @@ export interface SqliteConnectorOptions {
 export class SqliteConnector implements Connector {
   readonly kind = "sqlite";
   readonly pushdown = true;
+  readonly filtered: boolean;
   readonly stats: ConnectorStats = emptyStats();
   private readonly shapes = new Map<RecordShape, SqliteShapeSql>();
   private readonly styles = new Map<string, TimestampStyle>();
@@ -91,6 +92,7 @@ export class SqliteConnector implements Connector {
     this.tableName = table;
     this.label = options.label ?? "";
     this.rowFilter = options.rowFilter;
+    this.filtered = options.rowFilter !== undefined;
   }
 
   private fail(what: string, err: unknown): never {
