@@ -163,14 +163,24 @@ export function timestampMicros(raw: unknown): bigint {
 }
 
 /** Already canonical: four-digit year, microseconds, UTC, `T` and `Z` (what most stores are asked to return). */
-const CANONICAL_TS_RE = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$/;
+const CANONICAL_TS_RE = /^\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$/;
+
+/** The number written by the `n` ASCII digits of `text` at `at` (which the caller has matched as digits). */
+function digitsAt(text: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) v = v * 10 + text.charCodeAt(i) - 48;
+  return v;
+}
 
 /** The canonical timestamp text of `raw` (see `formatMicros`; inputs as `timestampMicros` takes them). */
 export function canonicalTimestamp(raw: unknown): string {
-  // Text already in canonical form is its own canonical value: no parse, no formatting.
-  if (typeof raw === "string") {
-    const m = CANONICAL_TS_RE.exec(raw);
-    if (m && validDate(Number(m[1]), Number(m[2]), Number(m[3]))) return raw;
-  }
+  // Text already in canonical form is its own canonical value: no parse, no formatting (and no match array:
+  // a test, then the date's digits read in place).
+  if (
+    typeof raw === "string" &&
+    CANONICAL_TS_RE.test(raw) &&
+    validDate(digitsAt(raw, 0, 4), digitsAt(raw, 5, 2), digitsAt(raw, 8, 2))
+  )
+    return raw;
   return formatMicros(timestampMicros(raw));
 }

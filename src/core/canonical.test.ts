@@ -24,6 +24,11 @@ describe("canonicalValue: integer", () => {
     ["+5", "5"],
     [" 12 ", "12"],
     ["-0042", "-42"],
+    ["0", "0"],
+    ["00", "0"],
+    ["-00", "0"],
+    ["-9", "-9"],
+    ["7\n", "7"],
     [true, "1"],
     [false, "0"],
     // Beyond 2^53: text and bigint keep every digit.

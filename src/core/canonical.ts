@@ -46,6 +46,8 @@ export {
 } from "./canonical-timestamp.js";
 
 const INTEGER_RE = /^[+-]?\d+$/;
+/** An integer's text already in canonical form: no sign but a minus, no leading zero, no "-0". */
+const CANONICAL_INTEGER_RE = /^(?:0|-?[1-9]\d*)$/;
 const DECIMAL_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 
 /**
@@ -109,6 +111,9 @@ function canonicalInteger(raw: unknown): string {
   }
   if (typeof raw === "boolean") return raw ? "1" : "0";
   if (typeof raw === "string") {
+    // What stores mostly hand over (PostgreSQL's int8 text, a key read back): its own canonical text, without
+    // a BigInt made and printed per value.
+    if (CANONICAL_INTEGER_RE.test(raw)) return raw;
     const s = raw.trim();
     if (!INTEGER_RE.test(s)) throw new ValueError(`${describe(raw)} is not an integer`);
     return BigInt(s).toString();

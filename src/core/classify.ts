@@ -92,12 +92,19 @@ export interface ClassifyContext {
   readonly lastSeen?: Readonly<Record<string, Version>>;
 }
 
-function differingColumns(shape: RecordShape, held: readonly ReplicaObservation[]): number[] {
+/** Positions of the compared columns whose values differ among the replicas holding the record (`held`). */
+function differingColumns(shape: RecordShape, obs: Observation, held: readonly string[]): number[] {
   const out: number[] = [];
-  const first = held[0]?.values;
+  const first = held.length ? obs.replicas[held[0]!]!.values : undefined;
   if (!first) return out;
   for (let i = 0; i < shape.columns.length; i++) {
-    if (held.some((r) => r.values && r.values[i] !== first[i])) out.push(i);
+    for (const n of held) {
+      const values = obs.replicas[n]!.values;
+      if (values && values[i] !== first[i]) {
+        out.push(i);
+        break;
+      }
+    }
   }
   return out;
 }
@@ -148,6 +155,18 @@ function maximal(
   );
 }
 
+const NO_VERSIONS: ReadonlyMap<string, Version> = new Map();
+
+/** The versions the replicas holding the record carry, by replica. */
+function heldVersions(obs: Observation, held: readonly string[]): Map<string, Version> {
+  const versions = new Map<string, Version>();
+  for (const n of held) {
+    const v = obs.replicas[n]!.version;
+    if (v) versions.set(n, v);
+  }
+  return versions;
+}
+
 /**
  * Names a divergence: it describes the data, under the one ordering the dataset's strategy decides by
  * (`rules.ordering`), so the class and the decision never read the versions differently. Precedence:
@@ -165,18 +184,15 @@ function maximal(
  */
 export function classifyDivergence(obs: Observation, ctx: ClassifyContext): Divergence {
   const { shape, rules } = ctx;
+  const ordering = rules.ordering;
+  // Loops, and the versions only where an ordering reads them: a scan classifies every differing key.
   const names = Object.keys(obs.replicas);
-  const held = names.filter((n) => obs.replicas[n]!.present);
-  const versions = new Map<string, Version>();
-  for (const n of held) {
-    const v = obs.replicas[n]!.version;
-    if (v) versions.set(n, v);
-  }
-  const diffCols = differingColumns(
-    shape,
-    held.map((n) => obs.replicas[n]!),
-  );
-  const columns = diffCols.map((i) => shape.columns[i]!.name);
+  const held: string[] = [];
+  for (const n of names) if (obs.replicas[n]!.present) held.push(n);
+  const versions = ordering ? heldVersions(obs, held) : NO_VERSIONS;
+  const diffCols = differingColumns(shape, obs, held);
+  const columns: string[] = [];
+  for (const i of diffCols) columns.push(shape.columns[i]!.name);
   const result = (
     cls: DivergenceClass,
     newest: readonly string[],
@@ -190,7 +206,6 @@ export function classifyDivergence(obs: Observation, ctx: ClassifyContext): Dive
     regressed,
   });
 
-  const ordering = rules.ordering;
   if (ordering && ctx.lastSeen) {
     const regressed = held.filter((n) => {
       const seen = ctx.lastSeen?.[n];

@@ -64,6 +64,17 @@ describe("RowCodec", () => {
     expect(codec.fingerprintRaw(["eu", "7", "1.5", "t", "2024-01-01 00:00:00"])).toBe(rec.fingerprint);
   });
 
+  it("reads a row at an offset of a wider one as it reads the row copied out (an in-store pair's joined row)", () => {
+    const row = ["eu", 7, "1.50", true, "2024-01-01T00:00:00Z"];
+    const wide = ["x", 3, ...row, "tail", null];
+    expect(codec.canonicalRow(wide, 2)).toEqual(codec.canonicalRow(row));
+    expect(codec.record(wide, 2)).toEqual(codec.record(row));
+    expect(codec.key(wide, 2)).toEqual(codec.key(row));
+    expect(() => codec.record(["x", 3, "eu", 1.5, "1", 1, null], 2)).toThrow(
+      new RowError("column id: 1.5 is not an integer"),
+    );
+  });
+
   it.each<[unknown[], string[]]>([
     [
       ["eu", 7],

@@ -51,13 +51,17 @@ export class RowCodec {
     this.width = all.length;
   }
 
-  /** Canonical values of a raw row (key columns first). */
-  canonicalRow(raw: ArrayLike<unknown>): CanonicalValue[] {
+  /**
+   * Canonical values of a raw row (key columns first), read from `raw` at `at` (a row of a wider result,
+   * without copying it out).
+   */
+  canonicalRow(raw: ArrayLike<unknown>, at = 0): CanonicalValue[] {
     const out = new Array<CanonicalValue>(this.width);
     for (let i = 0; i < this.width; i++) {
       try {
         const p = this.prepare[i];
-        out[i] = canonicalValue(this.types[i]!, p ? p(raw[i]) : raw[i]);
+        const v = raw[at + i];
+        out[i] = canonicalValue(this.types[i]!, p ? p(v) : v);
       } catch (err) {
         if (err instanceof ValueError) {
           const hint = this.hints[i];
@@ -77,9 +81,9 @@ export class RowCodec {
     return fingerprintEncoded(encodeRow(this.canonicalRow(raw)));
   }
 
-  /** A StoredRecord from a raw row (key columns first). */
-  record(raw: ArrayLike<unknown>): StoredRecord {
-    const all = this.canonicalRow(raw);
+  /** A StoredRecord from a raw row (key columns first), read from `raw` at `at`. */
+  record(raw: ArrayLike<unknown>, at = 0): StoredRecord {
+    const all = this.canonicalRow(raw, at);
     return {
       key: all.slice(0, this.keyWidth),
       values: all.slice(this.keyWidth),
@@ -87,13 +91,14 @@ export class RowCodec {
     };
   }
 
-  /** Canonical key of raw key values; a NULL part is null (a nullable unique key's NULL). */
-  key(raw: ArrayLike<unknown>): Key {
+  /** Canonical key of raw key values (read from `raw` at `at`); a NULL part is null (a nullable unique key's NULL). */
+  key(raw: ArrayLike<unknown>, at = 0): Key {
     const out: (string | null)[] = [];
     for (let i = 0; i < this.keyWidth; i++) {
       const p = this.prepare[i];
+      const v = raw[at + i];
       try {
-        out.push(canonicalValue(this.types[i]!, p ? p(raw[i]) : raw[i]));
+        out.push(canonicalValue(this.types[i]!, p ? p(v) : v));
       } catch (err) {
         if (!(err instanceof ValueError)) throw err;
         const detail = `column ${this.names[i]}: ${err.message}`;

@@ -55,10 +55,9 @@ export async function fetchObservations(
     for (let i = 0; i < replicas.length; i++) {
       const name = replicas[i]!.name;
       const fromImage = name === images?.replica && imaged.has(id);
-      seen[name] = observe(
-        resolved,
-        given[n] ? listedRecord(o.replicas[name]!) : fromImage ? imaged.get(id) : records[i]!.get(id),
-      );
+      seen[name] = given[n]
+        ? observeListed(resolved, o.replicas[name]!)
+        : observe(resolved, fromImage ? imaged.get(id) : records[i]!.get(id));
     }
     observed.push({ key: o.key, replicas: seen });
   }
@@ -166,9 +165,19 @@ async function imageRecords(
   return out;
 }
 
-/** A replica's record as an in-store pair listed it with the key (undefined: it holds none). */
-function listedRecord(seen: ReplicaObservation): Pick<StoredRecord, "fingerprint" | "values"> | undefined {
-  return seen.present ? { fingerprint: seen.fingerprint!, values: seen.values! } : undefined;
+/**
+ * A replica's part as an in-store pair listed it with the key, as `observe` makes it of the same record (its
+ * version read from its values), without a record made in between.
+ */
+function observeListed(resolved: ResolvedShape, seen: ReplicaObservation): ReplicaObservation {
+  return seen.present
+    ? {
+        present: true,
+        fingerprint: seen.fingerprint!,
+        values: seen.values!,
+        version: readVersion(resolved.versionPositions, seen.values!),
+      }
+    : { present: false };
 }
 
 /**

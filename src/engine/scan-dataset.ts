@@ -110,8 +110,9 @@ async function classifyBatch(
   const { ds, replicas, ctx, resolved, canary } = into;
   for (let i = 0; i < batch.length; i += FETCH_BATCH) {
     const slice: Observation[] = [];
+    // A key's id is made only when there is a canary to leave out.
     for (let j = i; j < Math.min(i + FETCH_BATCH, batch.length); j++)
-      if (keyId(batch[j]!.key) !== canary) slice.push(batch[j]!);
+      if (canary === undefined || keyId(batch[j]!.key) !== canary) slice.push(batch[j]!);
     const observed: Observation[] = [];
     for (const o of await fetchObservations(resolved, replicas, slice, images))
       if (stillDiffers(o)) observed.push(o);

@@ -238,7 +238,8 @@ export function postgresPair(
           tally.counted++;
           continue;
         }
-        const key = here.s.codec.key(row.slice(0, width));
+        // The row's parts are read in place (no copy of each out of the row).
+        const key = here.s.codec.key(row);
         if (order.last && compareKeys(shape.key, order.last, key) >= 0)
           throw new ConnectorError(
             `${host.label ? `${host.label}: ` : ""}PostgreSQL listed key ${JSON.stringify(key)} after ${JSON.stringify(order.last)}: keys are not in binary order`,
@@ -247,8 +248,8 @@ export function postgresPair(
         if (where === 1) tally.onlyHere++;
         if (where === 2) tally.onlyThere++;
         const records = {
-          here: where !== 2 ? here.s.codec.record(row.slice(width + 1, width + 1 + columns)) : undefined,
-          there: where !== 1 ? there.s.codec.record(row.slice(width + 1 + columns)) : undefined,
+          here: where !== 2 ? here.s.codec.record(row, width + 1) : undefined,
+          there: where !== 1 ? there.s.codec.record(row, width + 1 + columns) : undefined,
         };
         batch.push({ key, here: where !== 2, there: where !== 1, records });
       }

@@ -50,7 +50,7 @@ export function conditions(
 }
 
 /** Rows per multi-row INSERT: one statement per 64 rows instead of one per row. */
-const ROWS_PER_INSERT = 64;
+export const ROWS_PER_INSERT = 64;
 
 /**
  * Inserts rows into `table`, `values` holding each row's values in `columns` order, back to back: 64 rows
@@ -68,6 +68,11 @@ export function insertRows(
 ): void {
   const width = columns.length;
   const rows = values.length / width;
+  // One statement's rows: bound as given, not copied.
+  if (rows > 0 && rows <= ROWS_PER_INSERT) {
+    s.prepare(insertSql(verb, table, columns, rows, suffix)).run(values);
+    return;
+  }
   let row = 0;
   for (; row + ROWS_PER_INSERT <= rows; row += ROWS_PER_INSERT)
     s.prepare(insertSql(verb, table, columns, ROWS_PER_INSERT, suffix)).run(
