@@ -8,7 +8,7 @@ import { ConfigError } from "../config/load-config.js";
 import type { AuditEntry } from "../core/audit-chain.js";
 import { parseDuration } from "../core/duration.js";
 import { printable } from "../core/printable.js";
-import { missingStateStore } from "../state/open-state-store.js";
+import { NoAuditLogError } from "../state/open-state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
@@ -37,7 +37,10 @@ const when = (at: number) => new Date(at).toISOString();
  */
 export async function runAuditVerify(options: AuditOptions, io: CliIo = processIo()): Promise<number> {
   const { stdout } = io;
-  const session = await openSession({ config: options.config }, { readonly: true }, io);
+  // A state store that is not there (a SQLite file deleted or never written, a PostgreSQL schema dropped or
+  // never created) is not opened: opening it would create an empty log, reported intact (unanchored, nothing
+  // would tell). There is no log to vouch for.
+  const session = await openSession({ config: options.config }, { readonly: true, existing: true }, io);
   try {
     // Anchors are checked with audit.anchor.publicKey: without it, --anchors would be ignored and the
     // log reported intact unanchored, which is not what was asked.
@@ -45,17 +48,12 @@ export async function runAuditVerify(options: AuditOptions, io: CliIo = processI
       throw new UsageError(
         `--anchors ${options.anchors}: ${session.config.path} has no audit.anchor (its publicKey checks the anchors' signatures)`,
       );
-    // A state store that is not there (a SQLite file deleted or never written, a PostgreSQL schema dropped or
-    // never created): opening it would create an empty log, reported intact (unanchored, nothing would tell).
-    // There is no log to vouch for.
-    const missing = await missingStateStore(session.config.state, session.config.timeouts);
-    const verdict =
-      missing !== undefined
-        ? {
-            ok: false as const,
-            problem: `there is no audit log: ${missing} (deleted, or nothing has run with this config)`,
-          }
-        : await verifyAudit(session.state, session.config.audit, { anchorsFile: options.anchors });
+    const verdict = await verifyAudit(session.state, session.config.audit, {
+      anchorsFile: options.anchors,
+    }).catch((err: unknown) => {
+      if (!(err instanceof NoAuditLogError)) throw err;
+      return { ok: false as const, problem: `${err.message} (deleted, or nothing has run with this config)` };
+    });
     if (options.json) stdout.write(`${JSON.stringify(jsonDoc(verdict))}\n`);
     else if (!verdict.ok) {
       stdout.write(`Audit log BROKEN${"seq" in verdict ? " at" : ":"} ${verdict.problem}\n`);

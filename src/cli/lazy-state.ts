@@ -17,7 +17,9 @@ export function lazyStateStore(open: () => Promise<StateStore>): StateStore {
       if (prop === "then") return undefined;
       if (prop === "close")
         return async () => {
-          if (opening !== undefined) await (await opening).close();
+          // A store that failed to open has nothing to close (its failure was the opening call's to report).
+          const opened = await opening?.catch(() => undefined);
+          await opened?.close();
         };
       if (prop === "iterateAudit")
         return async function* () {

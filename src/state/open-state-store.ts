@@ -32,19 +32,34 @@ export async function openStateStore(url: string, timeouts?: TimeoutsConfig): Pr
   );
 }
 
+/** The state store a reader of the audit log asked for holds none (`openExistingStateStore`). */
+export class NoAuditLogError extends StateStoreError {
+  constructor(
+    /** Why: a SQLite file that does not exist, a PostgreSQL schema or audit table that does not. */
+    readonly reason: string,
+  ) {
+    super(`there is no audit log: ${reason}`);
+  }
+}
+
 /**
- * Why the state store `url` names holds no audit log yet (a SQLite file that does not exist, a PostgreSQL
- * schema or audit table that does not), or undefined when it may. Creates nothing: `openStateStore` would
- * create an empty store, which a reader of the log must not then vouch for as intact.
+ * The state store `url` names, as `openStateStore` opens it, only if it may hold an audit log; otherwise a
+ * NoAuditLogError saying why (a SQLite file that does not exist, a PostgreSQL schema or audit table that does
+ * not), having created nothing: `openStateStore` would create an empty store, which a reader of the log must
+ * not then vouch for as intact. On PostgreSQL the check runs on the store's own first connection.
  */
-export async function missingStateStore(url: string, timeouts?: TimeoutsConfig): Promise<string | undefined> {
+export async function openExistingStateStore(url: string, timeouts?: TimeoutsConfig): Promise<StateStore> {
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
-    return path === ":memory:" || existsSync(path) ? undefined : `the state file ${path} does not exist`;
+    if (path !== ":memory:" && !existsSync(path))
+      throw new NoAuditLogError(`the state file ${path} does not exist`);
+    return openStateStore(url, timeouts);
   }
   if (/^postgres(ql)?:/i.test(url)) {
     const { PostgresStateStore } = await import("./postgres/postgres-state-store.js");
-    return PostgresStateStore.missing(url, timeouts);
+    const opened = await PostgresStateStore.openExisting(url, timeouts);
+    if ("missing" in opened) throw new NoAuditLogError(opened.missing);
+    return opened;
   }
-  return undefined;
+  return openStateStore(url, timeouts);
 }
