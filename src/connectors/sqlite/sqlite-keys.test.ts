@@ -131,3 +131,32 @@ describe("SqliteConnector: text keys in another collation", () => {
     );
   });
 });
+
+describe("SqliteConnector: a key column holding numbers where Concord compares text", () => {
+  const advice = (equal = false) =>
+    `give its keys one type: declare the column INTEGER if every key is an integer, or store them all as text (UPDATE "t" SET "k" = CAST("k" AS TEXT) WHERE typeof("k") IN ('integer', 'real'))${equal ? " once the duplicate is deleted or merged" : ""}`;
+  const order =
+    "which SQLite orders by storage class and value (integers and reals before any text), while Concord compares the column's keys as their text, by code point";
+  const untyped = (rows: string) =>
+    sqlite(`CREATE TABLE t (k PRIMARY KEY, v TEXT); INSERT INTO t VALUES ${rows};`, "t");
+
+  it("names the table, the column and both keys with their storage classes, and what to do", async () => {
+    const other = untyped("('9', 'v')");
+    expect(await refusal(divergent(TEXT, untyped("(9, 'v'), (10, 'v')"), other))).toBe(
+      `ds.t: key column k of table "t" holds 9 (integer) and 10 (integer), ${order}; ${advice()}`,
+    );
+    expect(await refusal(divergent(TEXT, untyped("(1, 'v'), (2, 'v'), ('1', 'w')"), other))).toBe(
+      `ds.t: key column k of table "t" holds 2 (integer) and '1' (text), ${order}; ${advice()}`,
+    );
+    expect(await refusal(divergent(TEXT, untyped("(1, 'v'), ('1', 'w')"), other))).toBe(
+      `ds.t: key column k of table "t" holds 1 (integer) and '1' (text), one key to Concord, which compares the column's keys as their text, but two to SQLite; ${advice(true)}`,
+    );
+  });
+
+  it("compares keys that SQLite orders as Concord does, whatever their storage class", async () => {
+    // Integers of one digit before text: the same order both ways.
+    expect(
+      await divergent(TEXT, untyped("(1, 'v'), (2, 'v'), ('a', 'v')"), untyped("('1', 'v'), ('a', 'v')")),
+    ).toEqual(["2"]);
+  });
+});
