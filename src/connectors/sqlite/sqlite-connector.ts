@@ -37,7 +37,7 @@ import {
 } from "./sqlite-column-types.js";
 import { applySqliteWrites } from "./sqlite-conditional-writes.js";
 import { sqliteError } from "./sqlite-errors.js";
-import { keyClassClash } from "./sqlite-key-classes.js";
+import { keyClassClash, untypedNumberKey } from "./sqlite-key-classes.js";
 import { onePass, SCATTERED_CACHE } from "./sqlite-page-cache.js";
 import { attachPeer, pairRefusal, type SqlitePairSide, sqlitePair } from "./sqlite-pair-diff.js";
 import { boundsId, nullMask, SqliteShapeSql } from "./sqlite-shape-sql.js";
@@ -148,6 +148,11 @@ export class SqliteConnector implements Connector {
       const declared = new Map(meta.columns.map((c) => [c.name, c.type]));
       s.numbersInTextKeys = shape.key.some(
         (c) => c.type !== "integer" && sqliteAffinity(declared.get(c.name) ?? "") !== "TEXT",
+      );
+      s.untypedTextKeys = shape.key.flatMap((c, i) =>
+        c.type !== "integer" && c.type !== "bytes" && sqliteAffinity(declared.get(c.name) ?? "") === "BLOB"
+          ? [i]
+          : [],
       );
       // A value error names the replica, as PostgreSQL's and MariaDB's do.
       s.codec.label = this.label;
@@ -452,9 +457,15 @@ export class SqliteConnector implements Connector {
         }
         const key = s.codec.key(row);
         if (last && compareKeys(shape.key, key, last) <= 0) continue;
-        if (s.numbersInTextKeys && prevKey && compareKeys(shape.key, prevKey, key) >= 0) {
-          const clash = keyClassClash(shape, this.table, { key: prevKey, row: prevRow }, { key, row });
-          if (clash) throw connectorErrorLine(this.label, clash);
+        if (s.numbersInTextKeys) {
+          if (prevKey && compareKeys(shape.key, prevKey, key) >= 0) {
+            const clash = keyClassClash(shape, this.table, { key: prevKey, row: prevRow }, { key, row });
+            if (clash) throw connectorErrorLine(this.label, clash);
+          }
+          const unfindable = s.untypedTextKeys.length
+            ? untypedNumberKey(shape, this.table, s.untypedTextKeys, row)
+            : undefined;
+          if (unfindable) throw connectorErrorLine(this.label, unfindable);
         }
         prevKey = key;
         prevRow = row;

@@ -17,6 +17,34 @@ function literal(raw: unknown): string {
   return String(raw);
 }
 
+/** How to give a key column's values one type, in SQL the user can run; `duplicate` when one must go first. */
+function advice(table: string, column: string, duplicate = false): string {
+  const name = `"${column.replaceAll('"', '""')}"`;
+  return `give its keys one type: declare the column INTEGER if every key is an integer, or store them all as text (UPDATE ${table} SET ${name} = CAST(${name} AS TEXT) WHERE typeof(${name}) IN ('integer', 'real'))${duplicate ? " once the duplicate is deleted or merged" : ""}`;
+}
+
+/**
+ * The one-line reason a key read from raw row `row` cannot be used, or undefined: a number in key column
+ * `i` of `untyped` (columns Concord compares as text that have no type affinity, so SQLite compares their
+ * values as stored, without converting text to numbers). Looked up by its text, as every read and write by
+ * key does, the integer 1 is not found there (`k = '1'` holds only for the text '1'): another replica's '1'
+ * would look absent here, and a repair would add '1' beside 1.
+ */
+export function untypedNumberKey(
+  shape: RecordShape,
+  table: string,
+  untyped: readonly number[],
+  row: readonly unknown[],
+): string | undefined {
+  for (const i of untyped) {
+    const raw = row[i];
+    if (typeof raw !== "bigint" && typeof raw !== "number") continue;
+    const column = shape.key[i]!.name;
+    return `key column ${column} of table ${table} holds ${literal(raw)} (${storageClass(raw)}), but has no type affinity, so Concord, which compares its keys as text, cannot look it up by its text ${literal(String(raw))}; ${advice(table, column)}`;
+  }
+  return undefined;
+}
+
 /**
  * The one-line reason a table listed `key` (read from raw row `row`) right after `prev` (from `prevRow`),
  * when that is not Concord's ascending key order because a key column holds numbers beside text, or numbers
@@ -40,10 +68,9 @@ export function keyClassClash(
   const [a, b] = [prev.row[i], next.row[i]];
   const numeric = (raw: unknown) => typeof raw === "bigint" || typeof raw === "number";
   if (!numeric(a) && !numeric(b)) return undefined;
-  const name = `"${column.name.replaceAll('"', '""')}"`;
   const held = `${literal(a)} (${storageClass(a)}) and ${literal(b)} (${storageClass(b)})`;
   const why = equal
     ? "one key to Concord, which compares the column's keys as their text, but two to SQLite"
     : `which SQLite orders by storage class and value (integers and reals before any text), while Concord compares the column's keys as their text, by code point`;
-  return `key column ${column.name} of table ${table} holds ${held}, ${why}; give its keys one type: declare the column INTEGER if every key is an integer, or store them all as text (UPDATE ${table} SET ${name} = CAST(${name} AS TEXT) WHERE typeof(${name}) IN ('integer', 'real'))${equal ? " once the duplicate is deleted or merged" : ""}`;
+  return `key column ${column.name} of table ${table} holds ${held}, ${why}; ${advice(table, column.name, equal)}`;
 }

@@ -72,6 +72,11 @@ export class SqliteShapeSql {
    * order they read (`keyClassClash`).
    */
   numbersInTextKeys = false;
+  /**
+   * Positions of the key columns Concord compares as text that have no type affinity: a number there cannot
+   * be looked up by its text (`untypedNumberKey`), so streams refuse one.
+   */
+  untypedTextKeys: readonly number[] = [];
 
   constructor(
     private readonly db: Db,
