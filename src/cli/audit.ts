@@ -8,7 +8,7 @@ import { ConfigError } from "../config/load-config.js";
 import type { AuditEntry } from "../core/audit-chain.js";
 import { parseDuration } from "../core/duration.js";
 import { printable } from "../core/printable.js";
-import { missingStateStore } from "../state/open-state-store.js";
+import { NoAuditLogError } from "../state/open-state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
@@ -49,7 +49,10 @@ function damagedStore(err: unknown): boolean {
  */
 export async function runAuditVerify(options: AuditOptions, io: CliIo = processIo()): Promise<number> {
   const { stdout } = io;
-  const session = await openSession({ config: options.config }, { readonly: true }, io);
+  // A state store that is not there (a SQLite file deleted or never written, a PostgreSQL schema dropped or
+  // never created) is not opened: opening it would create an empty log, reported intact (unanchored, nothing
+  // would tell). There is no log to vouch for.
+  const session = await openSession({ config: options.config }, { readonly: true, existing: true }, io);
   try {
     // Anchors are checked with audit.anchor.publicKey: without it, --anchors would be ignored and the
     // log reported intact unanchored, which is not what was asked.
@@ -57,22 +60,17 @@ export async function runAuditVerify(options: AuditOptions, io: CliIo = processI
       throw new UsageError(
         `--anchors ${options.anchors}: ${session.config.path} has no audit.anchor (its publicKey checks the anchors' signatures)`,
       );
-    // A state store that is not there (a SQLite file deleted or never written, a PostgreSQL schema dropped or
-    // never created): opening it would create an empty log, reported intact (unanchored, nothing would tell).
-    // There is no log to vouch for.
-    const missing = await missingStateStore(session.config.state, session.config.timeouts);
-    const verdict =
-      missing !== undefined
-        ? { ok: false as const, problem: `there is no audit log: ${missing}` }
-        : await verifyAudit(session.state, session.config.audit, {
-            anchorsFile: options.anchors,
-          }).catch((err: unknown) => {
-            // A state file cut short or overwritten holds a log no one can vouch for: that is a failed
-            // verification (3), not a configuration or connection problem (2).
-            if (!damagedStore(err)) throw err;
-            const problem = `the state store cannot be read: ${err instanceof Error ? err.message : String(err)}`;
-            return { ok: false as const, problem };
-          });
+    const verdict = await verifyAudit(session.state, session.config.audit, {
+      anchorsFile: options.anchors,
+    }).catch((err: unknown) => {
+      if (err instanceof NoAuditLogError)
+        return { ok: false as const, problem: `${err.message} (${err.why})` };
+      // A state file cut short or overwritten holds a log no one can vouch for: that is a failed
+      // verification (3), not a configuration or connection problem (2).
+      if (!damagedStore(err)) throw err;
+      const problem = `the state store cannot be read: ${err instanceof Error ? err.message : String(err)}`;
+      return { ok: false as const, problem };
+    });
     if (options.json) stdout.write(`${JSON.stringify(jsonDoc(verdict))}\n`);
     else if (!verdict.ok) {
       stdout.write(`Audit log BROKEN${"seq" in verdict ? " at" : ":"} ${verdict.problem}\n`);

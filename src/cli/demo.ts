@@ -8,7 +8,7 @@ import { createDemo, restoreOldBackup } from "../demo/create-demo.js";
 import { runDataset } from "../engine/run-dataset.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { collectRun, type RunReport } from "./collect-run.js";
-import { EXIT } from "./errors.js";
+import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
 import { renderRun } from "./render-scan.js";
@@ -72,7 +72,17 @@ async function reconcile(session: Session): Promise<{
 export async function runDemo(options: DemoOptions, io: CliIo = processIo()): Promise<number> {
   const { cwd } = io;
   const out = (s = "") => io.stdout.write(`${s}\n`);
-  const layout = createDemo(resolve(cwd, options.dir), Date.now());
+  let layout: ReturnType<typeof createDemo>;
+  try {
+    layout = createDemo(resolve(cwd, options.dir), Date.now());
+  } catch (err) {
+    // A directory that cannot be made or written (a file in the way, no permission, a full disk).
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== "string") throw err;
+    throw new UsageError(
+      `demo --dir ${options.dir}: cannot create the demo there (${(err as Error).message})`,
+    );
+  }
   const cfg = relative(cwd, layout.config) || layout.config;
   out("Concord demo: a shop database kept in two SQLite replicas");
   out(

@@ -13,8 +13,10 @@ import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
 import { createProgress } from "./progress.js";
+import { stoppedLine } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
 import { newRunId, sessionOf } from "./session.js";
+import { stopSignals } from "./stop-signals.js";
 import { clip, plural } from "./text-table.js";
 
 export interface DiffOptions {
@@ -94,19 +96,32 @@ export async function runDiff(
   const session = sessionOf(config, config.datasets, { readonly: true });
   const spills = new SpillDir({ keep: true });
   const progress = createProgress(io.stderr);
+  // Ctrl-C or SIGTERM stops after the step in flight, as scan does, so that the spills and an unfinished
+  // --output file are removed instead of left behind by a killed process.
+  const abort = stopSignals(io.stderr, "step");
+  abort.listen();
   let output: DiffFileWriter | undefined;
   try {
     if (options.output !== undefined) output = new DiffFileWriter(resolve(io.cwd, options.output));
     const runId = newRunId();
     const run = await collectRun(session, config.datasets[0]!, runId, "diff", "scan", spills, {
       progress,
+      signal: abort.signal,
       values: true,
       output,
     });
-    output?.commit();
+    const interrupted = !run.finished;
+    if (!interrupted) output?.commit();
     progress.clear();
+    const stopped = () => {
+      const file =
+        options.output !== undefined ? `; ${options.output} not written (the diff did not finish)` : "";
+      io.stderr.write(`concord: interrupted; the differences listed are only those found so far${file}\n`);
+      return abort.exitCode();
+    };
     if (options.json) {
       await writeRunsJson(stdout, runId, [run], "scan");
+      if (interrupted) return stopped();
       return run.totals.remaining > 0 || run.spill.divergences.count > 0 ? EXIT.diverged : EXIT.ok;
     }
     const lines: string[] = [];
@@ -139,14 +154,19 @@ export async function runDiff(
       .join(", ");
     const n = (count: number) => count.toLocaleString("en-US");
     if (total > shown) lines.push(`… ${n(total - shown)} more (--limit N, or --json for all)`);
+    if (interrupted) lines.push(stoppedLine(run, "not compared").trimStart());
     lines.push(
-      total === 0
-        ? `No differences (${rows}).`
-        : `${plural(total, "row")} differ: ${n(onlyLeft)} only in ${printable(left)} (-), ${n(onlyRight)} only in ${printable(right)} (+), ${n(changed)} with other values (${rows}).`,
+      interrupted
+        ? `${plural(total, "row")} differ so far (${rows}).`
+        : total === 0
+          ? `No differences (${rows}).`
+          : `${plural(total, "row")} differ: ${n(onlyLeft)} only in ${printable(left)} (-), ${n(onlyRight)} only in ${printable(right)} (+), ${n(changed)} with other values (${rows}).`,
     );
     stdout.write(`${lines.join("\n")}\n`);
+    if (interrupted) return stopped();
     return total > 0 || run.resolved.issues.length > 0 ? EXIT.diverged : EXIT.ok;
   } finally {
+    abort.dispose();
     output?.abort();
     progress.clear();
     spills.dispose();

@@ -23,6 +23,7 @@ ${bold("Exit codes:")}
   2    usage, configuration or connection error (one line on stderr)
   3    audit verification failed (audit verify, audit anchor)
   130  interrupted (Ctrl-C); what was written is in the ledger and the audit log
+  143  stopped by SIGTERM (docker stop, Kubernetes), as after Ctrl-C
 
 ${bold("Environment:")}
   CONCORD_TOKEN         the API token serve needs (else serve.token in the config)

@@ -20,6 +20,7 @@ import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
 import { newRunId, openSession, type Session } from "./session.js";
+import { type StopSignals, stopSignals } from "./stop-signals.js";
 
 export interface RollbackOptions {
   readonly config: string;
@@ -31,12 +32,16 @@ export interface RollbackOptions {
 /**
  * Restores the before image of every applied repair of a run (or one repair), only where the record
  * still equals the after image; a record changed since is left alone (`superseded`). Exit 0 when every
- * rollback applied, 1 otherwise.
+ * rollback applied, 1 otherwise. Ctrl-C (SIGINT) or SIGTERM stops after the write batch in flight: what was
+ * rolled back is in ledger and audit, the leases are released, and a second rollback does the rest (exit
+ * 130, 143 after SIGTERM).
  */
 export async function runRollback(options: RollbackOptions, io: CliIo = processIo()): Promise<number> {
   if (!!options.run === !!options.repair)
     throw new UsageError("rollback: give exactly one of --run ID or --repair ID");
   const session = await openSession({ config: options.config }, { readonly: false }, io);
+  const abort = stopSignals(io.stderr, "batch");
+  abort.listen();
   try {
     // The ledger records an applied repair under the run whose write landed (a claim settles only under its
     // claimer), so a run's applied entries are exactly the repairs it applied.
@@ -88,11 +93,12 @@ export async function runRollback(options: RollbackOptions, io: CliIo = processI
       // Read again under the leases: a rollback that held them a moment ago may have undone these.
       const entries = await listApplied();
       if (entries.length === 0) throw await none();
-      return await rollBack(session, entries, owner, options, io);
+      return await rollBack(session, entries, owner, options, io, abort);
     } finally {
       for (const lease of held) await lease.release();
     }
   } finally {
+    abort.dispose();
     await session.close();
   }
 }
@@ -114,8 +120,9 @@ async function rollBack(
   owner: string,
   options: RollbackOptions,
   io: CliIo,
+  abort: StopSignals,
 ): Promise<number> {
-  const { stdout } = io;
+  const { stdout, stderr } = io;
   // Rollback writes the ledger's before images back: a row edited behind the store's back (a forged image)
   // would be written into the replica. The whole log is verified first (chain, anchors, ledger against the
   // audit), and nothing is done on a log that does not verify.
@@ -142,8 +149,15 @@ async function rollBack(
   const run = await holdRunLease({ state: session.state, now: Date.now, runId, owner, ttlMs: STALE_RUN_MS });
   const out: Record<string, unknown>[] = [];
   let allOk = true;
+  // Repairs a stop (Ctrl-C, SIGTERM) left applied: not reached, so neither attempted nor reported.
+  let notAttempted = 0;
   try {
     for (const name of [...new Set(entries.map((e) => e.dataset))]) {
+      const original = entries.filter((e) => e.dataset === name);
+      if (abort.signal.aborted) {
+        notAttempted += original.length;
+        continue;
+      }
       const ds = session.config.datasets.find((d) => d.name === name);
       if (!ds)
         throw new UsageError(`rollback: dataset ${name} is no longer declared in ${session.config.path}`);
@@ -165,7 +179,11 @@ async function rollBack(
         replicas,
         resolved.shape,
         { runId, state: session.state, now: Date.now },
-        { writesPerSecond: ds.policy.limits.writesPerSecond, appliedEvent: "rolled-back" },
+        {
+          writesPerSecond: ds.policy.limits.writesPerSecond,
+          appliedEvent: "rolled-back",
+          signal: abort.signal,
+        },
       );
       results.push(
         ...tasks.filter(carriedOut).map((t) => ({
@@ -177,7 +195,6 @@ async function rollBack(
         })),
       );
       const byId = new Map(results.map((r) => [r.id, r]));
-      const original = entries.filter((e) => e.dataset === name);
       const undone = original.filter((_, i) =>
         ["rolled-back", "noop"].includes(byId.get(tasks[i]!.id)?.outcome ?? ""),
       );
@@ -185,7 +202,12 @@ async function rollBack(
         undone.map((e) => ({ ...e, outcome: "rolled-back", updatedAt: Date.now() })),
       );
       original.forEach((e, i) => {
-        const r = byId.get(tasks[i]!.id)!;
+        const r = byId.get(tasks[i]!.id);
+        // Only a stop leaves a task without a result: executeRepairs returns between batches.
+        if (!r) {
+          notAttempted++;
+          return;
+        }
         if (r.outcome !== "rolled-back" && r.outcome !== "noop") allOk = false;
         out.push({
           repair: e.id,
@@ -200,15 +222,25 @@ async function rollBack(
     await run.release();
   }
   await session.anchorAudit();
-  if (options.json) stdout.write(`${JSON.stringify(jsonDoc({ runId, rollbacks: out }), null, 2)}\n`);
+  const interrupted = notAttempted > 0;
+  if (options.json)
+    stdout.write(`${JSON.stringify(jsonDoc({ runId, interrupted, rollbacks: out }), null, 2)}\n`);
   else {
     for (const r of out)
       stdout.write(
         `${r.repair}  ${printable((r.key as unknown[]).join(","))} on ${r.target}: ${r.outcome}${r.error ? ` (${printable(String(r.error))})` : ""}\n`,
       );
     stdout.write(
-      `${allOk ? "Rolled back" : "Partly rolled back"}: ${out.length} repair${out.length === 1 ? "" : "s"} (run ${runId}).\n`,
+      `${allOk && !interrupted ? "Rolled back" : "Partly rolled back"}: ${out.length} repair${out.length === 1 ? "" : "s"} (run ${runId}).\n`,
     );
+    if (interrupted)
+      stdout.write(
+        `interrupted: ${notAttempted} repair${notAttempted === 1 ? "" : "s"} not rolled back (run the rollback again to finish)\n`,
+      );
+  }
+  if (interrupted) {
+    stderr.write("concord: interrupted; what was rolled back is in the ledger and the audit log\n");
+    return abort.exitCode();
   }
   return allOk ? EXIT.ok : EXIT.diverged;
 }

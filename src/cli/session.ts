@@ -9,7 +9,7 @@ import { openConnector } from "../connectors/open-connector.js";
 import { parseDuration } from "../core/duration.js";
 import type { Key } from "../core/model.js";
 import type { OpenReplica } from "../engine/run-context.js";
-import { openStateStore } from "../state/open-state-store.js";
+import { openExistingStateStore, openStateStore } from "../state/open-state-store.js";
 import type { StateStore } from "../state/state-store.js";
 import { cliActor } from "./actor.js";
 import { UsageError } from "./errors.js";
@@ -99,9 +99,18 @@ export interface Session {
   close(): Promise<void>;
 }
 
+/**
+ * How a command uses the stores: `readonly` opens the replicas read-only; `existing` opens only a state store
+ * that already holds an audit log (`openExistingStateStore`: a NoAuditLogError, nothing created, otherwise).
+ */
+export interface SessionAccess {
+  readonly readonly: boolean;
+  readonly existing?: boolean | undefined;
+}
+
 export async function openSession(
   options: DataCommandOptions,
-  access: { readonly: boolean },
+  access: SessionAccess,
   io: Pick<CliIo, "env" | "cwd"> = processIo(),
 ): Promise<Session> {
   const config = loadConfig(options.config, io.env, io.cwd);
@@ -117,10 +126,12 @@ export async function openSession(
 export function sessionOf(
   config: ConcordConfig,
   datasets: readonly DatasetConfig[],
-  access: { readonly: boolean },
+  access: SessionAccess,
   who: { actor: string; configFile: string } = { actor: "cli", configFile: config.path },
 ): Session {
-  const state = lazyStateStore(() => openStateStore(config.state, config.timeouts));
+  const state = lazyStateStore(() =>
+    (access.existing ? openExistingStateStore : openStateStore)(config.state, config.timeouts),
+  );
   const opened: Connector[] = [];
   const cache = new Map<string, OpenReplica[]>();
   return {

@@ -19,9 +19,7 @@ export async function openStateStore(url: string, timeouts?: TimeoutsConfig): Pr
     try {
       return SqliteStateStore.open(path);
     } catch (err) {
-      throw new StateStoreError(`state ${url}: ${err instanceof Error ? err.message : String(err)}`, {
-        cause: err,
-      });
+      throw new StateStoreError(`state ${url}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
   if (/^postgres(ql)?:/i.test(url)) {
@@ -34,27 +32,47 @@ export async function openStateStore(url: string, timeouts?: TimeoutsConfig): Pr
   );
 }
 
+/** The state store a reader of the audit log asked for holds none (`openExistingStateStore`). */
+export class NoAuditLogError extends StateStoreError {
+  constructor(
+    /** Why: a SQLite file that does not exist, a PostgreSQL schema or audit table that does not. */
+    readonly reason: string,
+    /** What may have happened, said after the reason. */
+    readonly why = "deleted, or nothing has run with this config",
+  ) {
+    super(`there is no audit log: ${reason}`);
+  }
+}
+
 /**
- * Why the state store `url` names holds no audit log yet (a SQLite file that does not exist or is empty, a
- * PostgreSQL schema or audit table that does not), with what may have happened, or undefined when it may.
- * Creates nothing: `openStateStore` would create an empty store, which a reader of the log must not then
- * vouch for as intact. SQLite takes a zero-byte file (one truncated to nothing) for a new database, so such a
- * file holds no log either, unless a write-ahead log beside it holds the database's first pages.
+ * The state store `url` names, as `openStateStore` opens it, only if it may hold an audit log; otherwise a
+ * NoAuditLogError saying why (a SQLite file that does not exist, a PostgreSQL schema or audit table that does
+ * not), having created nothing: `openStateStore` would create an empty store, which a reader of the log must
+ * not then vouch for as intact. On PostgreSQL the check runs on the store's own first connection.
  */
-export async function missingStateStore(url: string, timeouts?: TimeoutsConfig): Promise<string | undefined> {
-  const gone = "(deleted, or nothing has run with this config)";
+export async function openExistingStateStore(url: string, timeouts?: TimeoutsConfig): Promise<StateStore> {
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
-    if (path === ":memory:") return undefined;
-    if (!existsSync(path)) return `the state file ${path} does not exist ${gone}`;
-    if (statSync(path).size === 0 && !(existsSync(`${path}-wal`) && statSync(`${path}-wal`).size > 0))
-      return `the state file ${path} is empty (truncated, or nothing has run with this config)`;
-    return undefined;
+    if (path !== ":memory:" && !existsSync(path))
+      throw new NoAuditLogError(`the state file ${path} does not exist`);
+    // SQLite takes a zero-byte file (one truncated to nothing) for a new database: it holds no log either,
+    // unless a write-ahead log beside it holds the database's first pages.
+    if (
+      path !== ":memory:" &&
+      statSync(path).size === 0 &&
+      !(existsSync(`${path}-wal`) && statSync(`${path}-wal`).size > 0)
+    )
+      throw new NoAuditLogError(
+        `the state file ${path} is empty`,
+        "truncated, or nothing has run with this config",
+      );
+    return openStateStore(url, timeouts);
   }
   if (/^postgres(ql)?:/i.test(url)) {
     const { PostgresStateStore } = await import("./postgres/postgres-state-store.js");
-    const missing = await PostgresStateStore.missing(url, timeouts);
-    return missing === undefined ? undefined : `${missing} ${gone}`;
+    const opened = await PostgresStateStore.openExisting(url, timeouts);
+    if ("missing" in opened) throw new NoAuditLogError(opened.missing);
+    return opened;
   }
-  return undefined;
+  return openStateStore(url, timeouts);
 }

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { writeAuditAnchor } from "../../src/audit/write-audit-anchor.js";
 import { runAuditAnchor, runAuditKeygen, runAuditVerify } from "../../src/cli/audit.js";
 import type { CliIo } from "../../src/cli/io.js";
@@ -248,8 +248,15 @@ describe("concord audit verify: the ledger against the audit", () => {
         { ts: 1, runId: "r1", type: "detected", dataset: "items", key: null, data: {} },
       ]);
       await store.close();
+      // One connection: the check that the log exists runs on the store's own pool, not a client of its own.
+      const connects = vi.spyOn(pg.Client.prototype, "connect");
       const held = capture();
-      expect(await runAuditVerify({ config }, io(held.stream))).toBe(0);
+      try {
+        expect(await runAuditVerify({ config }, io(held.stream))).toBe(0);
+        expect(connects).toHaveBeenCalledTimes(1);
+      } finally {
+        connects.mockRestore();
+      }
       expect(held.text()).toContain("Audit log intact: 1 entries");
       await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
 

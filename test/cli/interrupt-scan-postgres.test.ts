@@ -1,5 +1,5 @@
 /**
- * Ctrl-C during the read-only commands (`scan`, `plan`) through the real binary, on PostgreSQL replicas:
+ * Ctrl-C during the read-only commands (`scan`, `plan`, `diff`) through the real binary, on PostgreSQL replicas:
  * the command stops after the statement in flight instead of dying, says so in one line, exits 130, leaves
  * no run `running`, no spill directory and no unfinished `--output` file behind, and never reports an
  * unfinished scan as "replicas agree". The statement in flight is held by a table lock, so the signal lands
@@ -52,16 +52,20 @@ function config(schema: string): string {
  * Runs `args` with items_b locked, interrupts it once its read of items_b waits for the lock, then lets the
  * read go on; resolves with the result and the directory's files.
  */
-async function interrupted(args: readonly string[], signal: "SIGINT" | "SIGTERM" = "SIGINT") {
+async function interrupted(
+  args: readonly string[] | ((schema: string) => readonly string[]),
+  signal: "SIGINT" | "SIGTERM" = "SIGINT",
+) {
   const schema = db!.name;
   const dir = tempDir();
   const file = writeConfig(dir, config(schema));
+  const argv = typeof args === "function" ? args(schema) : [...args, "-c", file];
   const lock = await db!.admin.connect();
   try {
     await lock.query("BEGIN");
     await lock.query(`LOCK TABLE "${schema}".items_b IN ACCESS EXCLUSIVE MODE`);
     // TMPDIR: the spill directories land in `dir`, where the test can see whether they were removed.
-    const run = spawnConcord([...args, "-c", file], { cwd: dir, env: { TMPDIR: dir } });
+    const run = spawnConcord(argv, { cwd: dir, env: { TMPDIR: dir } });
     let exited = false;
     void run.done.then(() => {
       exited = true;
@@ -101,6 +105,33 @@ describe.skipIf(!available)("read-only commands on PostgreSQL, interrupted", () 
     // Nothing half-written: no diff file, no temporary one, no spill directory.
     expect(files.filter((f) => !/^(concord\.yaml|state\.db(-wal|-shm)?)$/.test(f))).toEqual([]);
     expect(query(state, "SELECT COUNT(*) AS n FROM runs WHERE status = 'running'")).toEqual([{ n: 0 }]);
+  });
+
+  it("diff: SIGTERM mid-read stops, exits 143 with one line, leaves no spill directory and no partial --output file", {
+    timeout: 120_000,
+  }, async ({ expect }) => {
+    const { r, files } = await interrupted(
+      (schema) => [
+        "diff",
+        POSTGRES.url,
+        `${schema}.items_a`,
+        POSTGRES.url,
+        `${schema}.items_b`,
+        "-k",
+        "id",
+        "--output",
+        "diff.jsonl",
+      ],
+      "SIGTERM",
+    );
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stderr).toContain(
+      "concord: interrupted; the differences listed are only those found so far; diff.jsonl not written (the diff did not finish)",
+    );
+    expect(r.stdout).not.toContain("No differences");
+    expect(r.stdout).toContain("interrupted after 0 of ");
+    expect(files.filter((f) => f !== "concord.yaml")).toEqual([]);
   });
 
   it("plan --json: Ctrl-C mid-read prints a valid document marked interrupted, exit 130", {

@@ -120,6 +120,7 @@ describe.concurrent("plumbing", () => {
       "Exit codes:",
       "  1    divergence remains",
       "  130  interrupted",
+      "  143  stopped by SIGTERM",
       "CONCORD_TOKEN",
       "CONCORD_DEBUG",
       "${VAR} in the config file",

@@ -1,9 +1,10 @@
 /** Regression detection across runs through the state store, and `concord demo`. */
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "vitest";
 import {
   execSql,
+  expectOneLineError,
   itemsConfig,
   keyClasses,
   makeItemsReplicas,
@@ -87,5 +88,17 @@ describe.concurrent("concord demo", () => {
     const remaining = doc.datasets.flatMap((d) => d.divergences);
     expect(scan.code).toBe(remaining.some((d) => d.class !== "tolerated" && d.class !== "in-flight") ? 1 : 0);
     for (const ds of doc.datasets) expect(typeof ds.stats.durationMs).toBe("number");
+  });
+
+  it("demo --dir where no directory can be made: one line naming the flag, exit 2", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    writeFileSync(join(dir, "file"), "");
+    const r = await runConcord(["demo", "--dir", "file/demo"], { cwd: dir });
+    expect(expectOneLineError(r, expect)).toMatch(
+      /^concord: demo --dir file\/demo: cannot create the demo there \(ENOTDIR: not a directory, mkdir '.*file\/demo'\)$/,
+    );
   });
 });

@@ -53,6 +53,17 @@ describe("PostgresConnector: an unreachable server", () => {
     await c.close();
   });
 
+  it("names a URL Node cannot parse (a port that is not a number), password redacted", async () => {
+    const c = openPostgresConnector("postgres://concord:s3cret@127.0.0.1:notaport/app", "items", {
+      label: "orders.primary",
+    });
+    const err = await failure(c.describe());
+    expect(err.message).toBe(
+      "orders.primary: cannot describe table: invalid URL postgres://concord:***@127.0.0.1:notaport/app",
+    );
+    await c.close();
+  });
+
   it("is opened through the postgres: and postgresql: schemes, which need a table", async () => {
     for (const url of ["postgres://u:s3cret@127.0.0.1:1/db", "postgresql://u:s3cret@127.0.0.1:1/db"]) {
       const c = await openConnector("orders", { name: "pg", url, table: "public.items" });

@@ -80,6 +80,10 @@ export function describePgError(err: unknown, where: { table: string; server: st
       return `statement timed out or was cancelled (statement_timeout; timeouts.statement): ${message}`;
     case "25006":
       return `the connection is read-only: ${message}`;
+    // Node's URL parser refusing the connection string (a port that is not a number, a bad IPv6 host): not a
+    // server's SQLSTATE, and the string itself (password redacted) says more than "Invalid URL".
+    case "ERR_INVALID_URL":
+      return `invalid URL${where.server ? ` ${where.server}` : ""}`;
     case undefined:
       return message;
     default:

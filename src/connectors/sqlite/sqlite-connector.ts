@@ -22,15 +22,22 @@ import {
   type TableDescription,
   type WriteOutcome,
 } from "../connector.js";
+import { connectorErrorLine } from "../connector-errors.js";
 import {
   duplicateKeyMessage,
   duplicateNullKeyMessage,
   keyUniqueness,
   notUniqueMessage,
 } from "../unique-key.js";
-import { sqliteColumnInfo, type TimestampStyle, timestampStyleOf } from "./sqlite-column-types.js";
+import {
+  sqliteAffinity,
+  sqliteColumnInfo,
+  type TimestampStyle,
+  timestampStyleOf,
+} from "./sqlite-column-types.js";
 import { applySqliteWrites } from "./sqlite-conditional-writes.js";
 import { sqliteError } from "./sqlite-errors.js";
+import { keyClassClash, untypedNumberKey } from "./sqlite-key-classes.js";
 import { onePass, SCATTERED_CACHE } from "./sqlite-page-cache.js";
 import { attachPeer, pairRefusal, type SqlitePairSide, sqlitePair } from "./sqlite-pair-diff.js";
 import { boundsId, nullMask, SqliteShapeSql } from "./sqlite-shape-sql.js";
@@ -140,6 +147,15 @@ export class SqliteConnector implements Connector {
       const rowid = meta.unique?.find((u) => u.name === "rowid")?.columns[0];
       const nullable = new Set(shape.key.map((c) => c.name).filter((c) => !notNull.has(c) && c !== rowid));
       s = new SqliteShapeSql(this.db, shape, this.shapes.size, collated, nullable, this.rowFilter);
+      const declared = new Map(meta.columns.map((c) => [c.name, c.type]));
+      s.numbersInTextKeys = shape.key.some(
+        (c) => c.type !== "integer" && sqliteAffinity(declared.get(c.name) ?? "") !== "TEXT",
+      );
+      s.untypedTextKeys = shape.key.flatMap((c, i) =>
+        c.type !== "integer" && c.type !== "bytes" && sqliteAffinity(declared.get(c.name) ?? "") === "BLOB"
+          ? [i]
+          : [],
+      );
       // A value error names the replica, as PostgreSQL's and MariaDB's do.
       s.codec.label = this.label;
       this.checkKey(s, meta);
@@ -424,6 +440,9 @@ export class SqliteConnector implements Connector {
     let batch: KeyFingerprint[] = [];
     // The last key listed: a read that met a lossy text restarts in exact reads after it.
     let last: Key | null = null;
+    // The row read before, to name both rows when SQLite's order is not Concord's (keyClassClash).
+    let prevKey: Key | undefined;
+    let prevRow: unknown[] = [];
     try {
       for (;;) {
         let row: unknown[];
@@ -435,10 +454,23 @@ export class SqliteConnector implements Connector {
           if (!s.readExactlyAfter(err)) throw err;
           iterator = open();
           batch = [];
+          prevKey = undefined;
           continue;
         }
         const key = s.codec.key(row);
         if (last && compareKeys(shape.key, key, last) <= 0) continue;
+        if (s.numbersInTextKeys) {
+          if (prevKey && compareKeys(shape.key, prevKey, key) >= 0) {
+            const clash = keyClassClash(shape, this.table, { key: prevKey, row: prevRow }, { key, row });
+            if (clash) throw connectorErrorLine(this.label, clash);
+          }
+          const unfindable = s.untypedTextKeys.length
+            ? untypedNumberKey(shape, this.table, s.untypedTextKeys, row)
+            : undefined;
+          if (unfindable) throw connectorErrorLine(this.label, unfindable);
+        }
+        prevKey = key;
+        prevRow = row;
         const fingerprint = row[width] as string;
         batch.push({ key, fingerprint });
         this.stats.bytesRead += 16 + key.reduce((n, k) => n + (k?.length ?? 0), 0);

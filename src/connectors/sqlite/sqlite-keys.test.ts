@@ -131,3 +131,37 @@ describe("SqliteConnector: text keys in another collation", () => {
     );
   });
 });
+
+describe("SqliteConnector: a key column holding numbers where Concord compares text", () => {
+  const advice = (equal = false) =>
+    `give its keys one type: declare the column INTEGER if every key is an integer, or store them all as text (UPDATE "t" SET "k" = CAST("k" AS TEXT) WHERE typeof("k") IN ('integer', 'real'))${equal ? " once the duplicate is deleted or merged" : ""}`;
+  const table = (type: string) => (rows: string) =>
+    sqlite(`CREATE TABLE t (k ${type} PRIMARY KEY, v TEXT); INSERT INTO t VALUES ${rows};`, "t");
+  const untyped = table("");
+  // STRING has NUMERIC affinity: text that reads as a number is stored as that number.
+  const numeric = table("STRING");
+  const cannotFind = (n: string) =>
+    `ds.t: key column k of table "t" holds ${n} (integer), but has no type affinity, so Concord, which compares its keys as text, cannot look it up by its text '${n}'; ${advice()}`;
+
+  it("refuses a number in an untyped key column, which a lookup by its text would miss", async () => {
+    // Without the refusal the differing key 2 was looked up as '2', found on neither side: "no differences".
+    expect(await refusal(divergent(TEXT, untyped("(1, 'x'), (2, 'y')"), untyped("(1, 'x'), (2, 'z')")))).toBe(
+      cannotFind("1"),
+    );
+    expect(await refusal(divergent(TEXT, untyped("(1, 'v'), ('1', 'w')"), untyped("('2', 'v')")))).toBe(
+      cannotFind("1"),
+    );
+    // Text keys alone in an untyped column are compared as before.
+    expect(await divergent(TEXT, untyped("('a', 'v'), ('b', 'v')"), untyped("('a', 'v')"))).toEqual(["b"]);
+  });
+
+  it("names the table, the column and both keys with their storage classes when SQLite's order is not Concord's", async () => {
+    expect(await refusal(divergent(TEXT, numeric("('9', 'v'), ('10', 'v')"), numeric("('9', 'v')")))).toBe(
+      `ds.t: key column k of table "t" holds 9 (integer) and 10 (integer), which SQLite orders by storage class and value (integers and reals before any text), while Concord compares the column's keys as their text, by code point; ${advice()}`,
+    );
+    // Integers of one digit before text: the same order both ways, and found by their text.
+    expect(
+      await divergent(TEXT, numeric("('1', 'v'), ('2', 'v'), ('a', 'v')"), numeric("('1', 'v'), ('a', 'v')")),
+    ).toEqual(["2"]);
+  });
+});

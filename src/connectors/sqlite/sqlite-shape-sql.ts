@@ -66,6 +66,17 @@ export class SqliteShapeSql {
   private readonly statements = new Map<string, Statement>();
   /** Whether an index (or the rowid) serves the key order; learnt on first use. */
   indexed?: boolean;
+  /**
+   * Whether a key column Concord compares as text (any type but integer) may hold numbers, which SQLite
+   * orders by value and before every text: its type affinity is not TEXT. Streams of such a shape check the
+   * order they read (`keyClassClash`).
+   */
+  numbersInTextKeys = false;
+  /**
+   * Positions of the key columns Concord compares as text that have no type affinity: a number there cannot
+   * be looked up by its text (`untypedNumberKey`), so streams refuse one.
+   */
+  untypedTextKeys: readonly number[] = [];
 
   constructor(
     private readonly db: Db,

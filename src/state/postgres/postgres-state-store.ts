@@ -81,6 +81,47 @@ export class PostgresStateStore extends ComposedStateStore {
    * `timeouts` bound every statement (the config file's top-level `timeouts`).
    */
   static async open(url: string, timeouts: TimeoutsConfig = DEFAULT_TIMEOUTS): Promise<PostgresStateStore> {
+    const store = PostgresStateStore.over(url, timeouts);
+    try {
+      await store.ready();
+      return store;
+    } catch (err) {
+      await store.close().catch(() => {});
+      throw err instanceof StateStoreError
+        ? err
+        : new StateStoreError(`state ${store.db.label}: ${describeError(err)}`);
+    }
+  }
+
+  /**
+   * Opens the store `url` names as `open` does, only if it holds an audit log: otherwise creates nothing and
+   * returns why not (its schema or its audit table does not exist). A command that only
+   * reads the log (audit verify) must not report a store it just created as an intact, empty log. The check
+   * runs on the store's own pool, so the connection it opens is the one the store goes on to use.
+   */
+  static async openExisting(
+    url: string,
+    timeouts: TimeoutsConfig = DEFAULT_TIMEOUTS,
+  ): Promise<PostgresStateStore | { readonly missing: string }> {
+    const store = PostgresStateStore.over(url, timeouts);
+    try {
+      const missing = await store.missingLog();
+      if (missing !== undefined) {
+        await store.close();
+        return { missing };
+      }
+      await store.ready();
+      return store;
+    } catch (err) {
+      await store.close().catch(() => {});
+      throw err instanceof StateStoreError
+        ? err
+        : new StateStoreError(`state ${store.db.label}: ${describeError(err)}`);
+    }
+  }
+
+  /** A store over a pool of its own for `url` (ended by `close`); nothing is sent yet. */
+  private static over(url: string, timeouts: TimeoutsConfig): PostgresStateStore {
     const label = redactUrl(url);
     const { connectionString, schema = DEFAULT_POSTGRES_SCHEMA } = splitSchema(url);
     const pool = new pg.Pool({
@@ -97,53 +138,25 @@ export class PostgresStateStore extends ComposedStateStore {
     // The next query gets a fresh connection or reports the failure itself.
     pool.on("error", () => {});
     try {
-      const store = new PostgresStateStore(pool, { schema, label, endPoolOnClose: true, timeouts });
-      await store.ready();
-      return store;
+      return new PostgresStateStore(pool, { schema, label, endPoolOnClose: true, timeouts });
     } catch (err) {
-      await pool.end().catch(() => {});
-      throw err instanceof StateStoreError
-        ? err
-        : new StateStoreError(`state ${label}: ${describeError(err)}`);
+      void pool.end().catch(() => {});
+      throw err;
     }
   }
 
-  /**
-   * Why the state store `url` names holds no audit log (its schema or its audit table does not exist), or
-   * undefined when it does. Creates nothing, unlike `open`: a command that only reads the log (audit verify)
-   * must not report a store it just created as an intact, empty log. Throws a one-line StateStoreError, as
-   * `open` does, when the server cannot be asked.
-   */
-  static async missing(
-    url: string,
-    timeouts: TimeoutsConfig = DEFAULT_TIMEOUTS,
-  ): Promise<string | undefined> {
-    const label = redactUrl(url);
-    const { connectionString, schema = DEFAULT_POSTGRES_SCHEMA } = splitSchema(url);
-    const client = new pg.Client({
-      connectionString,
-      application_name: "concord",
-      connectionTimeoutMillis: timeouts.connectMs,
-      ...(timeouts.queryMs > 0 ? { query_timeout: timeouts.queryMs } : {}),
-    });
-    client.on("error", () => {});
-    try {
-      await client.connect();
-      const { rows } = await client.query<{ schema: boolean; audit: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS schema,
-                to_regclass(format('%I.audit', $1::text)) IS NOT NULL AS audit`,
-        [schema],
-      );
-      const found = rows[0];
-      if (found?.audit) return undefined;
-      return found?.schema
-        ? `the state schema "${schema}" of ${label} has no audit table`
-        : `the state schema "${schema}" of ${label} does not exist`;
-    } catch (err) {
-      throw new StateStoreError(`state ${label}: ${describeError(err)}`);
-    } finally {
-      await client.end().catch(() => {});
-    }
+  /** Why this store holds no audit log (its schema or its audit table does not exist), or undefined. Creates nothing. */
+  private async missingLog(): Promise<string | undefined> {
+    const { rows } = await this.db.connections.query<{ schema: boolean; audit: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS schema,
+              to_regclass(format('%I.audit', $1::text)) IS NOT NULL AS audit`,
+      [this.schema],
+    );
+    const found = rows[0];
+    if (found?.audit) return undefined;
+    return found?.schema
+      ? `the state schema "${this.schema}" of ${this.db.label} has no audit table`
+      : `the state schema "${this.schema}" of ${this.db.label} does not exist`;
   }
 
   /** Creates or upgrades the tables once; every method awaits it. A failure is retried on the next call. */
