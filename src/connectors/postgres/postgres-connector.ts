@@ -511,14 +511,17 @@ export class PostgresConnector implements Connector {
       const [here, there] = await Promise.all([this.pairSide(shape), other.pairSide(shape)]);
       const refused = postgresPairRefusal(here, there);
       if (refused) return refused;
-      // A segment's comparison holds a cursor on each half (one on the spare), each counting its half's rows
-      // after its listed keys, with a statement of the pool beside the first: two of the pool (the one that
-      // described the table among them) and the spare are connected while the run is set up. A third of the
-      // pool, when a run needs one, connects when it is asked for.
-      this.session.warm(2);
+      // A segment's comparison holds a cursor on each half at once. The second runs on the other replica's
+      // pool, whose connection that described its table is idle by then (both tables are reached alike, so
+      // either side's connection can run the join): the pair then needs no connection beyond the two that
+      // described the tables. The other replica may hold a single connection, which a cursor must not hold
+      // while its other statements wait: then this side's spare runs it, connected while the run is set up.
+      const lender = other.session.concurrent ? other.session : undefined;
+      if (!lender) this.session.warm();
       return postgresPair(
         {
           session: this.session,
+          ...(lender ? { lender: { session: lender, label: other.options.label ?? "" } } : {}),
           label: this.options.label ?? "",
           stats: this.stats,
           keyBounds: (range) => this.keyBounds(shape, range),
@@ -817,7 +820,7 @@ export class PostgresConnector implements Connector {
     return printPostgresWrites(await this.sql(shape), writes);
   }
 
-  /** Resolves once the connections an in-PostgreSQL pair connects ahead of its comparison are set up. */
+  /** Resolves once the connection an in-PostgreSQL pair connects ahead of its comparison (if any) is set up. */
   async warmed(): Promise<void> {
     await this.session.warmed();
   }

@@ -163,6 +163,11 @@ export function pairDiffSql(
 /** What the pair needs from the connector that made it. */
 export interface PostgresPairHost {
   readonly session: PostgresSession;
+  /**
+   * The other replica's session, when it lends the second half's cursor a connection of its pool (its
+   * errors then name that replica); without it the cursor runs on `session`'s spare.
+   */
+  readonly lender?: { readonly session: PostgresSession; readonly label: string };
   readonly label: string;
   readonly stats: { queries: number; rowsRead: number; bytesRead: number; rowsScanned: number };
   /** This replica's first and last keys in a range (two index probes), or null. */
@@ -213,6 +218,14 @@ export function postgresPair(
   there: PostgresPairSide,
 ): InStorePair {
   const what = `in-PostgreSQL comparison with ${there.label || "the other replica"} failed`;
+  // The second half's cursor: on the lender's pool (told as that replica's, with this one named), or the spare.
+  const besideFirst = host.lender
+    ? {
+        session: host.lender.session,
+        what: `in-PostgreSQL comparison with ${here.label || "the other replica"} failed`,
+        spare: false,
+      }
+    : { session: host.session, what, spare: true };
   const shape = here.s.shape;
   const width = shape.key.length;
   const columns = width + shape.columns.length;
@@ -225,9 +238,9 @@ export function postgresPair(
     batchSize: number,
     order: { last: PairedKey["key"] | undefined },
     tally: { onlyHere: number; onlyThere: number; rows: number; counted: number },
-    spare: boolean,
+    on: { readonly session: PostgresSession; readonly what: string; readonly spare: boolean },
   ): AsyncIterable<readonly PairedKey[]> {
-    const pages = host.session.cursor(what, q.text, q.values, Math.max(1, batchSize), { spare });
+    const pages = on.session.cursor(on.what, q.text, q.values, Math.max(1, batchSize), { spare: on.spare });
     for await (const page of pages) {
       const batch: PairedKey[] = [];
       for (const row of page) {
@@ -269,12 +282,20 @@ export function postgresPair(
       const queries = parts.map((r) => pairDiffSql(here, there, r, true));
       const tally = { onlyHere: 0, onlyThere: 0, rows: 0, counted: 0 };
       const lists = queries.map((q, i) =>
-        q ? listing(q, batchSize, { last: undefined }, tally, i === 1) : undefined,
+        q
+          ? listing(
+              q,
+              batchSize,
+              { last: undefined },
+              tally,
+              i === 1 ? besideFirst : { session: host.session, what, spare: false },
+            )
+          : undefined,
       );
       const [first, second] = lists;
-      // The second half's join starts now, on the session's spare connection, while the first half is
-      // listed; each of its batches is read one ahead of the caller, so memory holds one batch beyond the
-      // caller's, and the pool's connections stay free for the first half and the records' fetches.
+      // The second half's join starts now, on the other replica's connection (or the spare), while the first
+      // half is listed; each of its batches is read one ahead of the caller, so memory holds one batch beyond
+      // the caller's, and this replica's pool stays free for the first half and its other statements.
       const ahead = second?.[Symbol.asyncIterator]();
       let next = ahead?.next();
       next?.catch(() => undefined);
