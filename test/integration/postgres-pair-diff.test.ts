@@ -406,6 +406,63 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
     }
   }, 60_000);
 
+  it("cuts open ranges at the whole table's bounds its split points read, rows added beyond them since still listed", async () => {
+    await admin.query(`CREATE TABLE "${SCHEMA}".qa (id bigint PRIMARY KEY, v text)`);
+    await admin.query(`CREATE TABLE "${SCHEMA}".qb (id bigint PRIMARY KEY, v text)`);
+    await admin.query(`INSERT INTO "${SCHEMA}".qa SELECT i, 'v' || i FROM generate_series(100, 1099) i`);
+    await admin.query(
+      `INSERT INTO "${SCHEMA}".qb SELECT i, CASE WHEN i % 13 = 0 THEN 'changed' ELSE 'v' || i END ` +
+        `FROM generate_series(90, 1110) i WHERE i % 17 <> 3`,
+    );
+    const shape: RecordShape = {
+      key: [{ name: "id", type: "integer" }],
+      columns: [{ name: "v", type: "text" }],
+    };
+    const a = openPostgresConnector(POSTGRES.url, `${SCHEMA}.qa`, { label: "t.a" });
+    const b = openPostgresConnector(POSTGRES.url, `${SCHEMA}.qb`, { label: "t.b" });
+    try {
+      const pair = await a.pairDiff.pair(shape, b);
+      if (typeof pair === "string") throw new Error(pair);
+      // A run's split points read the whole table's bounds (100 and 1099); rows then land beyond both.
+      expect(await a.keyBounds(shape, { lo: null, hi: null })).toEqual({ first: ["100"], last: ["1099"] });
+      await admin.query(
+        `INSERT INTO "${SCHEMA}".qa SELECT i, 'late' FROM generate_series(1, 30) i UNION ALL ` +
+          `SELECT i, 'late' FROM generate_series(1100, 1130) i`,
+      );
+      const bounds = vi.spyOn(a, "keyBounds");
+      const ranges: [KeyRange, string][] = [
+        [{ lo: null, hi: ["600"] }, "id < 600"],
+        [{ lo: ["600"], hi: null }, "id >= 600"],
+      ];
+      for (const [range, where] of ranges) {
+        const listed: PairedKey[] = [];
+        let told: number | undefined;
+        for await (const batch of pair.diff(range, 16, (n) => {
+          told = n;
+        })) {
+          listed.push(...batch);
+        }
+        const { rows } = await admin.query<{ id: string; here: boolean; there: boolean }>(
+          `SELECT coalesce(x.id, y.id)::text AS id, x.id IS NOT NULL AS here, y.id IS NOT NULL AS there ` +
+            `FROM (SELECT * FROM "${SCHEMA}".qa WHERE ${where}) x ` +
+            `FULL JOIN (SELECT * FROM "${SCHEMA}".qb WHERE ${where}) y ON x.id = y.id ` +
+            `WHERE x.id IS NULL OR y.id IS NULL OR x.v <> y.v ORDER BY coalesce(x.id, y.id)`,
+        );
+        const { rows: counted } = await admin.query<{ n: string }>(
+          `SELECT count(*)::text AS n FROM "${SCHEMA}".qa WHERE ${where}`,
+        );
+        expect(listed.map((k) => [k.key[0], k.here, k.there])).toEqual(
+          rows.map((r) => [r.id, r.here, r.there]),
+        );
+        expect(told).toBe(Number(counted[0]!.n));
+      }
+      // Both cut at the bounds already read: no probe of either range.
+      expect(bounds).not.toHaveBeenCalled();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
   it("a closed pair keeps no connection holding the process open, the connections warmed for it included", async () => {
     const shape: RecordShape = {
       key: [{ name: "id", type: "integer" }],

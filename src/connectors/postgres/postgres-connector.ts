@@ -146,6 +146,11 @@ export class PostgresConnector implements Connector {
    */
   private boundsShape: string | undefined;
   private bounded: { shape: string; first: Key; last: Key; at: number } | undefined;
+  /**
+   * The whole table's first and last keys the last `keyBounds` of a shape over the whole table gave (a run's
+   * split points ask for them): where the in-PostgreSQL pair cuts a range open at one end (`pairCut`).
+   */
+  private wholeBounds: { shape: string; first: Key; last: Key } | undefined;
   /** By the shape's content (`shapeId`): a pass resolves an equal shape anew each time. */
   private readonly shapes = new Map<string, Promise<PostgresShapeSql>>();
   /** The verdict on each key (by its column names) being unique: checked once, shared by shapes. */
@@ -219,6 +224,7 @@ export class PostgresConnector implements Connector {
     this.described = undefined;
     this.boundsShape = undefined;
     this.bounded = undefined;
+    this.wholeBounds = undefined;
     this.shapes.clear();
     this.keyChecks.clear();
     this.pairSides.clear();
@@ -410,13 +416,15 @@ export class PostgresConnector implements Connector {
     if (!r || !s.indexed) return null;
     const kept = this.bounded;
     this.bounded = undefined;
-    if (range.lo === null && range.hi === null) {
-      const id = shapeId(shape);
-      this.boundsShape = id;
-      if (kept?.shape === id && performance.now() - kept.at < ESTIMATE_KEPT_MS)
+    const whole = range.lo === null && range.hi === null ? shapeId(shape) : undefined;
+    if (whole !== undefined) {
+      this.boundsShape = whole;
+      if (kept?.shape === whole && performance.now() - kept.at < ESTIMATE_KEPT_MS) {
+        this.wholeBounds = { shape: whole, first: kept.first, last: kept.last };
         return { first: kept.first, last: kept.last };
+      }
     }
-    return this.read("key bounds failed", async (run) => {
+    const bounds = await this.read("key bounds failed", async (run) => {
       const params = new Params();
       const where = s.rangeWhere(r, params);
       const probe = (dir: "ASC" | "DESC") =>
@@ -428,6 +436,22 @@ export class PostgresConnector implements Connector {
       if (rows.length < 2) return null;
       return { first: s.codec.key(rows[0]!), last: s.codec.key(rows[1]!) };
     });
+    if (whole !== undefined) this.wholeBounds = bounds ? { shape: whole, ...bounds } : undefined;
+    return bounds;
+  }
+
+  /**
+   * The keys the in-PostgreSQL pair closes a range's open end at to cut it in halves (`pairHalvesOf`): for a
+   * range open at one end only (a run's first or last segment), the whole table's first and last keys as
+   * `keyBounds` last read them (the run's split points, just before), instead of two index probes of the
+   * range; otherwise the range's own. A key read before the table changed only moves where the halves meet:
+   * they keep the range's open ends, so no key is left out.
+   */
+  private pairCut(shape: RecordShape, range: KeyRange): Promise<{ first: Key; last: Key } | null> {
+    const whole = this.wholeBounds;
+    if (whole?.shape === shapeId(shape) && (range.lo === null) !== (range.hi === null))
+      return Promise.resolve({ first: whole.first, last: whole.last });
+    return this.keyBounds(shape, range);
   }
 
   async checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
@@ -524,7 +548,7 @@ export class PostgresConnector implements Connector {
           ...(lender ? { lender: { session: lender, label: other.options.label ?? "" } } : {}),
           label: this.options.label ?? "",
           stats: this.stats,
-          keyBounds: (range) => this.keyBounds(shape, range),
+          keyBounds: (range) => this.pairCut(shape, range),
         },
         here,
         there,

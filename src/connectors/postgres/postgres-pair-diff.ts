@@ -170,7 +170,10 @@ export interface PostgresPairHost {
   readonly lender?: { readonly session: PostgresSession; readonly label: string };
   readonly label: string;
   readonly stats: { queries: number; rowsRead: number; bytesRead: number; rowsScanned: number };
-  /** This replica's first and last keys in a range (two index probes), or null. */
+  /**
+   * Keys to close a range's open ends at for its cut into halves: this replica's first and last in the range,
+   * or its whole table's as last read (at or outside the range's), or null.
+   */
   keyBounds(range: KeyRange): Promise<{ first: Key; last: Key } | null>;
 }
 
@@ -185,10 +188,11 @@ export function pairHalves(shape: RecordShape, range: KeyRange): KeyRange[] | un
 }
 
 /**
- * The halves of `range` as `pairHalves` cuts them, an open end closed for the cut at this replica's first or
- * last key in the range (the first and last segments of a run, or a table scanned as one segment): the
- * halves keep the range's open ends, so keys beyond this replica's bounds (rows only the other holds) are
- * still in one of them. Undefined when the key is not one integer or this replica has no key in the range.
+ * The halves of `range` as `pairHalves` cuts them, an open end closed for the cut at the first or last key
+ * `bounds` gives (this replica's in the range, or at or outside it: the first and last segments of a run, or
+ * a table scanned as one segment): the halves keep the range's open ends, so keys beyond those bounds (rows
+ * only the other holds, or added since) are still in one of them. Undefined when the key is not one integer,
+ * `bounds` gives none, or they leave nothing to cut.
  */
 export async function pairHalvesOf(
   shape: RecordShape,
