@@ -19,7 +19,9 @@ export async function openStateStore(url: string, timeouts?: TimeoutsConfig): Pr
     try {
       return SqliteStateStore.open(path);
     } catch (err) {
-      throw new StateStoreError(`state ${url}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new StateStoreError(`state ${url}: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
     }
   }
   if (/^postgres(ql)?:/i.test(url)) {

@@ -10,7 +10,10 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { PairedKey } from "../../src/connectors/connector.js";
-import { openPostgresConnector } from "../../src/connectors/postgres/postgres-connector.js";
+import {
+  openPostgresConnector,
+  PostgresConnector,
+} from "../../src/connectors/postgres/postgres-connector.js";
 import type { KeyRange, RecordShape } from "../../src/core/model.js";
 import { runConcord, tempDir } from "../cli/helpers.js";
 import { POSTGRES, serviceAvailable } from "../support/services.js";
@@ -261,9 +264,9 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
       const listed: PairedKey[] = [];
       let told: number | undefined;
       let tellings = 0;
-      // The spare connection is set up (its session statement counted) before the diff is.
+      // The second half runs on b's connection, set up when b described its table: its statements are b's.
       await a.warmed();
-      const queries = a.stats.queries;
+      const queries = a.stats.queries + b.stats.queries;
       for await (const batch of pair.diff(range, 16, (n) => {
         told = n;
         tellings++;
@@ -271,8 +274,8 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
         listed.push(...batch);
       }
       // Each half is one statement that also counts this replica's rows in it: no count statement beside.
-      const statements = a.stats.queries - queries;
-      // Two cursors' statements over 16-key pages: 17, or 16 when the spare connection's cursor needs one
+      const statements = a.stats.queries + b.stats.queries - queries;
+      // Two cursors' statements over 16-key pages: 17, or 16 when the second half's cursor needs one
       // statement less (seen once in CI); with a count of each half beside them it was 19.
       expect(statements).toBeGreaterThanOrEqual(16);
       expect(statements).toBeLessThanOrEqual(17);
@@ -403,6 +406,63 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
     }
   }, 60_000);
 
+  it("cuts open ranges at the whole table's bounds its split points read, rows added beyond them since still listed", async () => {
+    await admin.query(`CREATE TABLE "${SCHEMA}".qa (id bigint PRIMARY KEY, v text)`);
+    await admin.query(`CREATE TABLE "${SCHEMA}".qb (id bigint PRIMARY KEY, v text)`);
+    await admin.query(`INSERT INTO "${SCHEMA}".qa SELECT i, 'v' || i FROM generate_series(100, 1099) i`);
+    await admin.query(
+      `INSERT INTO "${SCHEMA}".qb SELECT i, CASE WHEN i % 13 = 0 THEN 'changed' ELSE 'v' || i END ` +
+        `FROM generate_series(90, 1110) i WHERE i % 17 <> 3`,
+    );
+    const shape: RecordShape = {
+      key: [{ name: "id", type: "integer" }],
+      columns: [{ name: "v", type: "text" }],
+    };
+    const a = openPostgresConnector(POSTGRES.url, `${SCHEMA}.qa`, { label: "t.a" });
+    const b = openPostgresConnector(POSTGRES.url, `${SCHEMA}.qb`, { label: "t.b" });
+    try {
+      const pair = await a.pairDiff.pair(shape, b);
+      if (typeof pair === "string") throw new Error(pair);
+      // A run's split points read the whole table's bounds (100 and 1099); rows then land beyond both.
+      expect(await a.keyBounds(shape, { lo: null, hi: null })).toEqual({ first: ["100"], last: ["1099"] });
+      await admin.query(
+        `INSERT INTO "${SCHEMA}".qa SELECT i, 'late' FROM generate_series(1, 30) i UNION ALL ` +
+          `SELECT i, 'late' FROM generate_series(1100, 1130) i`,
+      );
+      const bounds = vi.spyOn(a, "keyBounds");
+      const ranges: [KeyRange, string][] = [
+        [{ lo: null, hi: ["600"] }, "id < 600"],
+        [{ lo: ["600"], hi: null }, "id >= 600"],
+      ];
+      for (const [range, where] of ranges) {
+        const listed: PairedKey[] = [];
+        let told: number | undefined;
+        for await (const batch of pair.diff(range, 16, (n) => {
+          told = n;
+        })) {
+          listed.push(...batch);
+        }
+        const { rows } = await admin.query<{ id: string; here: boolean; there: boolean }>(
+          `SELECT coalesce(x.id, y.id)::text AS id, x.id IS NOT NULL AS here, y.id IS NOT NULL AS there ` +
+            `FROM (SELECT * FROM "${SCHEMA}".qa WHERE ${where}) x ` +
+            `FULL JOIN (SELECT * FROM "${SCHEMA}".qb WHERE ${where}) y ON x.id = y.id ` +
+            `WHERE x.id IS NULL OR y.id IS NULL OR x.v <> y.v ORDER BY coalesce(x.id, y.id)`,
+        );
+        const { rows: counted } = await admin.query<{ n: string }>(
+          `SELECT count(*)::text AS n FROM "${SCHEMA}".qa WHERE ${where}`,
+        );
+        expect(listed.map((k) => [k.key[0], k.here, k.there])).toEqual(
+          rows.map((r) => [r.id, r.here, r.there]),
+        );
+        expect(told).toBe(Number(counted[0]!.n));
+      }
+      // Both cut at the bounds already read: no probe of either range.
+      expect(bounds).not.toHaveBeenCalled();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
   it("a closed pair keeps no connection holding the process open, the connections warmed for it included", async () => {
     const shape: RecordShape = {
       key: [{ name: "id", type: "integer" }],
@@ -429,7 +489,7 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
     // Each socket closes once its backend has exited; the process does not wait for that.
     expect(sockets()).toBe(before);
   }, 60_000);
-  it("opens four connections for an in-PostgreSQL pair, the describing ones reused", async () => {
+  it("opens no connection for an in-PostgreSQL pair beyond the two that described the tables", async () => {
     const shape: RecordShape = {
       key: [{ name: "id", type: "integer" }],
       columns: [{ name: "v", type: "text" }],
@@ -456,9 +516,49 @@ describe.skipIf(!available)("two PostgreSQL replicas in one database compared in
         "SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = $1",
         [app],
       );
-      // b's describing connection, and a's two of the pool (its describing one among them) and the spare:
-      // warming three more of a's pool beside its describing one, as before, made six.
-      expect(Number(rows[0]!.n)).toBe(4);
+      // a's describing connection runs the first half, b's the second. Before, a's spare ran the second and a
+      // second connection of a's pool was opened on the run's path (four backends; six before that).
+      expect(Number(rows[0]!.n)).toBe(2);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
+  it("runs the second half on this replica's spare when the other holds a single connection, which stays free", async () => {
+    const shape: RecordShape = {
+      key: [{ name: "id", type: "integer" }],
+      columns: [{ name: "v", type: "text" }],
+    };
+    await admin.query(`CREATE TABLE "${SCHEMA}".sa (id bigint PRIMARY KEY, v text)`);
+    await admin.query(`CREATE TABLE "${SCHEMA}".sb (id bigint PRIMARY KEY, v text)`);
+    await admin.query(`INSERT INTO "${SCHEMA}".sa SELECT i, 'v' FROM generate_series(1, 1000) i`);
+    await admin.query(`INSERT INTO "${SCHEMA}".sb SELECT i, 'w' FROM generate_series(1, 1000) i`);
+    const app = `concord_conn_${process.pid}_${randomUUID().slice(0, 8)}`;
+    const url = new URL(POSTGRES.url);
+    url.searchParams.set("application_name", app);
+    const a = openPostgresConnector(url.toString(), `${SCHEMA}.sa`, { label: "t.a" });
+    const client = new pg.Client(url.toString());
+    await client.connect();
+    const b = new PostgresConnector(client, `${SCHEMA}.sb`, { label: "t.b" });
+    try {
+      const pair = await a.pairDiff.pair(shape, b);
+      if (typeof pair === "string") throw new Error(pair);
+      let listed = 0;
+      let counted: number | undefined;
+      for await (const batch of pair.diff({ lo: ["1"], hi: ["1001"] }, 64, () => undefined)) {
+        listed += batch.length;
+        // b's one connection is not held by a cursor: its own statements still run mid-comparison.
+        counted ??= await b.count(shape, { lo: null, hi: null });
+      }
+      expect(listed).toBe(1000);
+      expect(counted).toBe(1000);
+      await a.warmed();
+      const { rows } = await admin.query<{ n: string }>(
+        "SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = $1",
+        [app],
+      );
+      // b's client, a's describing connection (the first half) and a's spare (the second).
+      expect(Number(rows[0]!.n)).toBe(3);
     } finally {
       await a.close();
       await b.close();

@@ -147,6 +147,11 @@ export class PostgresConnector implements Connector {
    */
   private boundsShape: string | undefined;
   private bounded: { shape: string; first: Key; last: Key; at: number } | undefined;
+  /**
+   * The whole table's first and last keys the last `keyBounds` of a shape over the whole table gave (a run's
+   * split points ask for them): where the in-PostgreSQL pair cuts a range open at one end (`pairCut`).
+   */
+  private wholeBounds: { shape: string; first: Key; last: Key } | undefined;
   /** By the shape's content (`shapeId`): a pass resolves an equal shape anew each time. */
   private readonly shapes = new Map<string, Promise<PostgresShapeSql>>();
   /** The verdict on each key (by its column names) being unique: checked once, shared by shapes. */
@@ -221,6 +226,7 @@ export class PostgresConnector implements Connector {
     this.described = undefined;
     this.boundsShape = undefined;
     this.bounded = undefined;
+    this.wholeBounds = undefined;
     this.shapes.clear();
     this.keyChecks.clear();
     this.pairSides.clear();
@@ -412,13 +418,15 @@ export class PostgresConnector implements Connector {
     if (!r || !s.indexed) return null;
     const kept = this.bounded;
     this.bounded = undefined;
-    if (range.lo === null && range.hi === null) {
-      const id = shapeId(shape);
-      this.boundsShape = id;
-      if (kept?.shape === id && performance.now() - kept.at < ESTIMATE_KEPT_MS)
+    const whole = range.lo === null && range.hi === null ? shapeId(shape) : undefined;
+    if (whole !== undefined) {
+      this.boundsShape = whole;
+      if (kept?.shape === whole && performance.now() - kept.at < ESTIMATE_KEPT_MS) {
+        this.wholeBounds = { shape: whole, first: kept.first, last: kept.last };
         return { first: kept.first, last: kept.last };
+      }
     }
-    return this.read("key bounds failed", async (run) => {
+    const bounds = await this.read("key bounds failed", async (run) => {
       const params = new Params();
       const where = s.rangeWhere(r, params);
       const probe = (dir: "ASC" | "DESC") =>
@@ -430,6 +438,22 @@ export class PostgresConnector implements Connector {
       if (rows.length < 2) return null;
       return { first: s.codec.key(rows[0]!), last: s.codec.key(rows[1]!) };
     });
+    if (whole !== undefined) this.wholeBounds = bounds ? { shape: whole, ...bounds } : undefined;
+    return bounds;
+  }
+
+  /**
+   * The keys the in-PostgreSQL pair closes a range's open end at to cut it in halves (`pairHalvesOf`): for a
+   * range open at one end only (a run's first or last segment), the whole table's first and last keys as
+   * `keyBounds` last read them (the run's split points, just before), instead of two index probes of the
+   * range; otherwise the range's own. A key read before the table changed only moves where the halves meet:
+   * they keep the range's open ends, so no key is left out.
+   */
+  private pairCut(shape: RecordShape, range: KeyRange): Promise<{ first: Key; last: Key } | null> {
+    const whole = this.wholeBounds;
+    if (whole?.shape === shapeId(shape) && (range.lo === null) !== (range.hi === null))
+      return Promise.resolve({ first: whole.first, last: whole.last });
+    return this.keyBounds(shape, range);
   }
 
   async checksumRanges(shape: RecordShape, ranges: readonly KeyRange[]): Promise<RangeChecksum[]> {
@@ -513,17 +537,20 @@ export class PostgresConnector implements Connector {
       const [here, there] = await Promise.all([this.pairSide(shape), other.pairSide(shape)]);
       const refused = postgresPairRefusal(here, there);
       if (refused) return refused;
-      // A segment's comparison holds a cursor on each half (one on the spare), each counting its half's rows
-      // after its listed keys, with a statement of the pool beside the first: two of the pool (the one that
-      // described the table among them) and the spare are connected while the run is set up. A third of the
-      // pool, when a run needs one, connects when it is asked for.
-      this.session.warm(2);
+      // A segment's comparison holds a cursor on each half at once. The second runs on the other replica's
+      // pool, whose connection that described its table is idle by then (both tables are reached alike, so
+      // either side's connection can run the join): the pair then needs no connection beyond the two that
+      // described the tables. The other replica may hold a single connection, which a cursor must not hold
+      // while its other statements wait: then this side's spare runs it, connected while the run is set up.
+      const lender = other.session.concurrent ? other.session : undefined;
+      if (!lender) this.session.warm();
       return postgresPair(
         {
           session: this.session,
+          ...(lender ? { lender: { session: lender, label: other.options.label ?? "" } } : {}),
           label: this.options.label ?? "",
           stats: this.stats,
-          keyBounds: (range) => this.keyBounds(shape, range),
+          keyBounds: (range) => this.pairCut(shape, range),
         },
         here,
         there,
@@ -819,7 +846,7 @@ export class PostgresConnector implements Connector {
     return printPostgresWrites(await this.sql(shape), writes);
   }
 
-  /** Resolves once the connections an in-PostgreSQL pair connects ahead of its comparison are set up. */
+  /** Resolves once the connection an in-PostgreSQL pair connects ahead of its comparison (if any) is set up. */
   async warmed(): Promise<void> {
     await this.session.warmed();
   }

@@ -163,9 +163,17 @@ export function pairDiffSql(
 /** What the pair needs from the connector that made it. */
 export interface PostgresPairHost {
   readonly session: PostgresSession;
+  /**
+   * The other replica's session, when it lends the second half's cursor a connection of its pool (its
+   * errors then name that replica); without it the cursor runs on `session`'s spare.
+   */
+  readonly lender?: { readonly session: PostgresSession; readonly label: string };
   readonly label: string;
   readonly stats: { queries: number; rowsRead: number; bytesRead: number; rowsScanned: number };
-  /** This replica's first and last keys in a range (two index probes), or null. */
+  /**
+   * Keys to close a range's open ends at for its cut into halves: this replica's first and last in the range,
+   * or its whole table's as last read (at or outside the range's), or null.
+   */
   keyBounds(range: KeyRange): Promise<{ first: Key; last: Key } | null>;
 }
 
@@ -180,10 +188,11 @@ export function pairHalves(shape: RecordShape, range: KeyRange): KeyRange[] | un
 }
 
 /**
- * The halves of `range` as `pairHalves` cuts them, an open end closed for the cut at this replica's first or
- * last key in the range (the first and last segments of a run, or a table scanned as one segment): the
- * halves keep the range's open ends, so keys beyond this replica's bounds (rows only the other holds) are
- * still in one of them. Undefined when the key is not one integer or this replica has no key in the range.
+ * The halves of `range` as `pairHalves` cuts them, an open end closed for the cut at the first or last key
+ * `bounds` gives (this replica's in the range, or at or outside it: the first and last segments of a run, or
+ * a table scanned as one segment): the halves keep the range's open ends, so keys beyond those bounds (rows
+ * only the other holds, or added since) are still in one of them. Undefined when the key is not one integer,
+ * `bounds` gives none, or they leave nothing to cut.
  */
 export async function pairHalvesOf(
   shape: RecordShape,
@@ -213,6 +222,14 @@ export function postgresPair(
   there: PostgresPairSide,
 ): InStorePair {
   const what = `in-PostgreSQL comparison with ${there.label || "the other replica"} failed`;
+  // The second half's cursor: on the lender's pool (told as that replica's, with this one named), or the spare.
+  const besideFirst = host.lender
+    ? {
+        session: host.lender.session,
+        what: `in-PostgreSQL comparison with ${here.label || "the other replica"} failed`,
+        spare: false,
+      }
+    : { session: host.session, what, spare: true };
   const shape = here.s.shape;
   const width = shape.key.length;
   const columns = width + shape.columns.length;
@@ -225,9 +242,9 @@ export function postgresPair(
     batchSize: number,
     order: { last: PairedKey["key"] | undefined },
     tally: { onlyHere: number; onlyThere: number; rows: number; counted: number },
-    spare: boolean,
+    on: { readonly session: PostgresSession; readonly what: string; readonly spare: boolean },
   ): AsyncIterable<readonly PairedKey[]> {
-    const pages = host.session.cursor(what, q.text, q.values, Math.max(1, batchSize), { spare });
+    const pages = on.session.cursor(on.what, q.text, q.values, Math.max(1, batchSize), { spare: on.spare });
     for await (const page of pages) {
       const batch: PairedKey[] = [];
       for (const row of page) {
@@ -270,12 +287,20 @@ export function postgresPair(
       const queries = parts.map((r) => pairDiffSql(here, there, r, true));
       const tally = { onlyHere: 0, onlyThere: 0, rows: 0, counted: 0 };
       const lists = queries.map((q, i) =>
-        q ? listing(q, batchSize, { last: undefined }, tally, i === 1) : undefined,
+        q
+          ? listing(
+              q,
+              batchSize,
+              { last: undefined },
+              tally,
+              i === 1 ? besideFirst : { session: host.session, what, spare: false },
+            )
+          : undefined,
       );
       const [first, second] = lists;
-      // The second half's join starts now, on the session's spare connection, while the first half is
-      // listed; each of its batches is read one ahead of the caller, so memory holds one batch beyond the
-      // caller's, and the pool's connections stay free for the first half and the records' fetches.
+      // The second half's join starts now, on the other replica's connection (or the spare), while the first
+      // half is listed; each of its batches is read one ahead of the caller, so memory holds one batch beyond
+      // the caller's, and this replica's pool stays free for the first half and its other statements.
       const ahead = second?.[Symbol.asyncIterator]();
       let next = ahead?.next();
       next?.catch(() => undefined);

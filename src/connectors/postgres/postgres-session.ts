@@ -129,7 +129,7 @@ export class PostgresSession {
   private readonly timeouts: TimeoutsConfig;
   /** One connection beside the pool, opened on first use (see `cursor`'s `spare`). */
   private sparePool: Pool | undefined;
-  /** The connections `warm` connects, set up (undefined until it is asked). */
+  /** The spare's connection `warm` connects, set up (undefined until it is asked). */
   private warming: Promise<void> | undefined;
 
   constructor(
@@ -251,32 +251,27 @@ export class PostgresSession {
   }
 
   /**
-   * Tops the pool up to `connections` open connections and connects the spare's one now, in the background,
-   * each set up (SESSION_SQL) and left idle: a comparison that needs several at once (the in-PostgreSQL pair:
-   * a cursor on each half, one of them on the spare) then finds them ready instead of connecting on its
-   * critical path. Connections the pool already holds (the one that described the table) count: none is
-   * opened that the run would not use. A failure is left to the statement that next needs a connection.
-   * Once per session: the connections stay in their pools.
+   * Connects the spare's one connection now, in the background, set up (SESSION_SQL) and left idle: a
+   * comparison that holds a cursor on it beside one of the pool (the in-PostgreSQL pair whose other replica
+   * lends it none) then finds it ready instead of connecting on its critical path. The pool is not topped up:
+   * checking out of a pool that holds an idle connection hands that one out and opens none, and the one
+   * that described the table serves the run's other statements. A failure is left to the statement that
+   * next needs the connection. Once per session: the connection stays in the spare's pool.
    */
-  warm(connections: number): void {
+  warm(): void {
     const spare = this.warming !== undefined ? undefined : this.spare();
     if (!spare) return;
-    const missing = Math.max(0, connections - (this.db as Pool).totalCount);
-    this.warming = Promise.all(
-      [...Array.from({ length: missing }, () => this.db as Pool), spare].map((pool) =>
-        this.checkout(pool).then(
-          (client) =>
-            this.prepare(client).then(
-              () => client.release(),
-              (err: unknown) => client.release(err instanceof Error ? err : new Error(String(err))),
-            ),
-          () => undefined,
+    this.warming = this.checkout(spare).then(
+      (client) =>
+        this.prepare(client).then(
+          () => client.release(),
+          (err: unknown) => client.release(err instanceof Error ? err : new Error(String(err))),
         ),
-      ),
-    ).then(() => undefined);
+      () => undefined,
+    );
   }
 
-  /** Resolves once the connections `warm` connects are set up (at once when it was never asked). */
+  /** Resolves once the connection `warm` connects is set up (at once when it was never asked). */
   async warmed(): Promise<void> {
     await this.warming;
   }
