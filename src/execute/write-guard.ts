@@ -1,4 +1,5 @@
 /** Per-replica resilience for writes: retries with backoff and jitter, a circuit breaker, a rate limit (cockatiel, loaded on the first write). */
+import { createRequire } from "node:module";
 import type { IPolicy } from "cockatiel";
 import { ConnectorError } from "../connectors/connector.js";
 import { AdaptiveWriteRate, type BackpressureConfig } from "./adaptive-rate.js";
@@ -56,12 +57,16 @@ export class RowsRejectedError extends Error {
 }
 
 type Cockatiel = typeof import("cockatiel");
-let loading: Promise<Cockatiel> | undefined;
+let loaded: Cockatiel | undefined;
 
-/** cockatiel, imported on the first write: a scan never writes, and the import is a noticeable share of start-up. */
+/**
+ * cockatiel, loaded on the first write: a scan never writes, and loading it is a noticeable share of start-up.
+ * Required (it is CommonJS), not imported: the CLI's bundle compiles this module from its code cache, where a
+ * dynamic import() cannot run on Node 20 (bin/bundle-loader.js).
+ */
 function cockatiel(): Promise<Cockatiel> {
-  loading ??= import("cockatiel");
-  return loading;
+  loaded ??= createRequire(import.meta.url)("cockatiel") as Cockatiel;
+  return Promise.resolve(loaded);
 }
 
 /** A replica's retry, breaker and write-rate bucket. */
