@@ -46,10 +46,13 @@ const bundle = await rolldown({
         if (!id.startsWith(DIST + sep)) return null;
         inputs.add(relative(DIST, id).split(sep).join("/"));
         if (!code.includes("import.meta.url")) return null;
-        // In a chunk, __dirname is dist/bundle/: the module's own file is found relative to it.
+        // In a chunk, __dirname is dist/bundle/: the module's own file is found relative to it, through
+        // imports of its own (a bare `require` there could be the module's own local of that name).
         const file = JSON.stringify(relative(OUT, id).split(sep).join("/"));
-        const url = `require("node:url").pathToFileURL(require("node:path").join(__dirname, ${file})).href`;
-        return { code: code.replaceAll("import.meta.url", url) };
+        const url = `__concordFileUrl(__concordJoin(__dirname, ${file})).href`;
+        const imports =
+          'import { pathToFileURL as __concordFileUrl } from "node:url";\nimport { join as __concordJoin } from "node:path";\n';
+        return { code: imports + code.replaceAll("import.meta.url", url) };
       },
     },
   ],
