@@ -1,35 +1,33 @@
 #!/usr/bin/env node
 // The concord executable: runs the compiled CLI (npm install builds dist/ through the prepare script).
-// dist/bundle/ (scripts/bundle-cli.mjs) is the same CLI in a few CommonJS files with a V8 code cache, which
-// loads faster (bin/bundle-loader.js); it runs only while every module it was built from is unchanged since,
-// so a later tsc never leaves it stale.
+// dist/bundle/ (scripts/bundle-cli.mjs) is the same CLI in a few CommonJS files, which loads faster; it runs
+// only while every module it was built from is unchanged since, so a later tsc never leaves it stale.
 import { readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import Module, { createRequire } from "node:module";
+import { join, sep } from "node:path";
 import { PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
-import { loadBundle, V8_FLAGS } from "./bundle-loader.js";
 
 // The old generation grows to 1.5 times what its last full collection found live, instead of up to 4 times
 // (V8's default when collections are cheap): a run's live heap is bounded by its piece, and without this its
 // garbage took a 1M-row / 100k-difference repair's RSS from about 130 to 300 MB. A growth factor, not a
 // ceiling: a run that needs more heap gets it, collected a little more often (docs/benchmarks.md).
-// V8_FLAGS is "--heap-growing-percent=50", kept with the loader: the bundle's code cache is made under it.
-for (const flag of V8_FLAGS) setFlagsFromString(flag);
+setFlagsFromString("--heap-growing-percent=50");
 
 // The young generation's two semi-spaces double, as objects survive, up to 16 MB each: 32 MB of mostly garbage
 // in a run whose live heap is 20-45 MB. Their maximum is read once, from node's command line
 // (--max-semi-space-size), which neither `node bin/concord.js` nor npm's shims pass; the growth factor is
 // read at every growth. So the factor is set, now and after every collection, to what takes the new space
 // to 16 MB (2 x 8 MB) in one growth, and to 1 once it is there: a growth lands on 16 MB even within a
-// synchronous stretch that runs no callback (the bundle loader also steers between chunks: loading them is one
-// such stretch, long enough for two growths). A 1M-row / 100k-difference repair: 138-151 -> 125-126 MiB of
+// synchronous stretch that runs no callback (loadBundle also steers between chunks: requiring them is one such
+// stretch, long enough for two growths, to 32 MB). A 1M-row / 100k-difference repair: 138-151 -> 125-126 MiB of
 // RSS for about 1.14x its CPU (more scavenges, more of each piece promoted). 8 MB (2 x 4 MB) saved another
 // 2-10 MiB for 1.1-1.3x; 24 MB half the saving for half the cost (docs/benchmarks.md). A
 // --max-semi-space-size given to node is left to rule.
 const NEW_SPACE_BYTES = 16 * 1024 * 1024;
-/** Steers the growth factor for the new space as it is now; returns the factor set (0: steering is off). */
-let steerNewSpace = () => 0;
+/** Sets the growth factor for the new space as it is now (nothing when node was given --max-semi-space-size). */
+let steerNewSpace = () => {};
 if (!/--max-semi-space-size/.test(`${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`)) {
   let factor = 0;
   steerNewSpace = () => {
@@ -38,11 +36,9 @@ if (!/--max-semi-space-size/.test(`${process.execArgv.join(" ")} ${process.env.N
       1,
       Math.floor(NEW_SPACE_BYTES / Math.max(newSpace?.space_size ?? NEW_SPACE_BYTES, 1)),
     );
-    if (next !== factor) {
-      factor = next;
-      setFlagsFromString(`--semi-space-growth-factor=${next}`);
-    }
-    return factor;
+    if (next === factor) return;
+    factor = next;
+    setFlagsFromString(`--semi-space-growth-factor=${next}`);
   };
   steerNewSpace();
   new PerformanceObserver(() => steerNewSpace()).observe({ entryTypes: ["gc"] });
@@ -58,6 +54,26 @@ function bundleIsCurrent() {
   } catch {
     return false;
   }
+}
+
+/**
+ * Requires the bundle's entry; each of its chunks, as Node's loader compiles it (the entry's at once, a
+ * command's when it runs), is preceded and followed by `steer`, which the GC observer cannot run within one
+ * synchronous stretch of requires.
+ */
+function loadBundle(dir, steer) {
+  const inside = `${dir}${sep}`;
+  const compile = Module.prototype._compile;
+  Module.prototype._compile = function compileSteered(content, filename) {
+    if (!filename.startsWith(inside)) return compile.call(this, content, filename);
+    steer();
+    try {
+      return compile.call(this, content, filename);
+    } finally {
+      steer();
+    }
+  };
+  return createRequire(import.meta.url)(join(dir, "main.cjs"));
 }
 
 const { run } = bundleIsCurrent()

@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 // Builds dist/bundle/: the compiled CLI (dist/cli/main.js and every module it reaches, commands split into
 // chunks loaded on use) as CommonJS with zod, yaml and commander inlined and tree-shaken, so a `concord` process
-// loads a few files instead of ~250 (docs/benchmarks.md "Start-up fixed costs"), and a V8 code cache of each
-// chunk in dist/bundle/code-cache/, so it does not parse them either ("A scan's fixed cost: compiling the CLI").
-// Run by `npm run build` after tsc; bin/concord.js runs the bundle (through bin/bundle-loader.js) only while
-// dist/bundle/inputs.json says every module it was built from is unchanged, else dist/cli/main.js. Every
+// loads a few files instead of ~250 (docs/benchmarks.md "Start-up fixed costs"); CommonJS because Node 20
+// loads it for less CPU than the same chunks as ES modules ("A scan's fixed cost: loading the CLI"). Run by
+// `npm run build` after tsc; bin/concord.js runs the bundle only while dist/bundle/inputs.json says every
+// module it was built from is unchanged, else dist/cli/main.js. Every
 // other package (the drivers, fastify, bullmq, ...) stays a plain require: they find their own files and native
 // parts as they do unbundled. `import.meta.url` in a bundled module still names its file in dist/
 // (package-version.ts, the dashboard's assets, node-postgres). The bundler is rolldown (a pinned dev
 // dependency; vite uses it too); without it no bundle is built and the CLI runs from dist/ as before.
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,13 +57,13 @@ const bundle = await rolldown({
   ],
   logLevel: "warn",
 });
-const { output } = await bundle.write({
+await bundle.write({
   dir: OUT,
   format: "cjs",
   entryFileNames: "[name].cjs",
   chunkFileNames: "[name]-[hash].cjs",
-  // Comments other than licences go: a process parses (and the loader hashes) a third less source, and most
-  // chunks become pure ASCII, which V8 holds in half the memory of text with a "—" in a comment.
+  // Comments other than licences go: a process reads and parses a fifth less source, and most chunks become
+  // pure ASCII, which V8 holds in half the memory of text with a "—" in a comment.
   comments: { legal: true, annotation: false, jsdoc: false },
   sourcemap: false,
 });
@@ -74,16 +73,3 @@ await bundle.close();
 mkdirSync(OUT, { recursive: true });
 const builtAt = Math.max(...[...inputs].map((f) => statSync(join(DIST, f)).mtimeMs));
 writeFileSync(join(OUT, "inputs.json"), `${JSON.stringify({ builtAt, inputs: [...inputs].sort() })}\n`);
-
-// The code cache, written by a process of its own: V8 accepts a cache only under the flags it was made with,
-// so no NODE_OPTIONS of this build may reach it. Chunks that import() a package (a dynamic import a vm.Script
-// cannot run on Node 20) get none and load through Node's own compiler.
-const chunks = new Set(output.map((o) => o.fileName));
-const importing = output.filter((o) => o.type === "chunk" && o.dynamicImports.some((d) => !chunks.has(d)));
-const cache = spawnSync(
-  process.execPath,
-  [join(ROOT, "scripts", "bundle-code-cache.mjs"), OUT, ...importing.map((o) => o.fileName)],
-  { env: { ...process.env, NODE_OPTIONS: "" }, stdio: "inherit" },
-);
-if (cache.status !== 0)
-  process.stderr.write("bundle-cli: no code cache written; the bundle runs without it\n");

@@ -1,5 +1,4 @@
 /** Per-replica resilience for writes: retries with backoff and jitter, a circuit breaker, a rate limit (cockatiel, loaded on the first write). */
-import { createRequire } from "node:module";
 import type { IPolicy } from "cockatiel";
 import { ConnectorError } from "../connectors/connector.js";
 import { AdaptiveWriteRate, type BackpressureConfig } from "./adaptive-rate.js";
@@ -57,16 +56,12 @@ export class RowsRejectedError extends Error {
 }
 
 type Cockatiel = typeof import("cockatiel");
-let loaded: Cockatiel | undefined;
+let loading: Promise<Cockatiel> | undefined;
 
-/**
- * cockatiel, loaded on the first write: a scan never writes, and loading it is a noticeable share of start-up.
- * Required (it is CommonJS), not imported: the CLI's bundle compiles this module from its code cache, where a
- * dynamic import() cannot run on Node 20 (bin/bundle-loader.js).
- */
+/** cockatiel, imported on the first write: a scan never writes, and the import is a noticeable share of start-up. */
 function cockatiel(): Promise<Cockatiel> {
-  loaded ??= createRequire(import.meta.url)("cockatiel") as Cockatiel;
-  return Promise.resolve(loaded);
+  loading ??= import("cockatiel");
+  return loading;
 }
 
 /** A replica's retry, breaker and write-rate bucket. */

@@ -26,11 +26,9 @@ describe("npm pack", () => {
     const files = packed[0]!.files.map((f) => f.path);
     for (const f of [
       "bin/concord.js",
-      "bin/bundle-loader.js",
       "dist/cli/main.js",
       "dist/bundle/main.cjs",
       "dist/bundle/inputs.json",
-      "dist/bundle/code-cache/main.cjs.bin",
       "dist/index.js",
       "dashboard/index.html",
       "dashboard/dashboard.js",
@@ -50,7 +48,7 @@ describe("npm pack", () => {
         cwd: elsewhere,
         encoding: "utf8",
       });
-    // The install directory may be read-only: running the bin (bundle and code cache) writes nothing there.
+    // The install directory may be read-only: running the bin writes nothing there.
     const installed = () =>
       ["bin", "dist", "dashboard"].flatMap((d) =>
         readdirSync(join(pkg, d), { recursive: true, encoding: "utf8" }),

@@ -117,12 +117,10 @@ describe("bin/concord.js and the bundle", () => {
     expect,
     onTestFinished,
   }) => {
-    // A stand-in package: bin/concord.js itself and its loader, with a bundle (CommonJS, no code cache) and a
-    // dist/cli that say which ran.
+    // A stand-in package: bin/concord.js itself, with a bundle (CommonJS) and a dist/cli that say which ran.
     const dir = tempDir(onTestFinished);
     for (const sub of ["bin", "dist/cli", "dist/bundle"]) mkdirSync(join(dir, sub), { recursive: true });
     copyFileSync(BIN, join(dir, "bin", "concord.js"));
-    copyFileSync(join(REPO, "bin", "bundle-loader.js"), join(dir, "bin", "bundle-loader.js"));
     writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
     const says = (what: string) => `function run() { process.stdout.write("${what}"); }\n`;
     writeFileSync(join(dir, "dist/cli/main.js"), `export ${says("dist")}`);
