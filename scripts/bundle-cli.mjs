@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Builds dist/bundle/: the compiled CLI (dist/cli/main.js and every module it reaches, commands split into
-// chunks loaded on use) as CommonJS with zod, yaml and commander inlined and tree-shaken, so a `concord` process
-// loads a few files instead of ~250 (docs/benchmarks.md "Start-up fixed costs"); CommonJS because Node 20
-// loads it for less CPU than the same chunks as ES modules ("A scan's fixed cost: loading the CLI"). Run by
-// `npm run build` after tsc; bin/concord.js runs the bundle only while dist/bundle/inputs.json says every
-// module it was built from is unchanged, else dist/cli/main.js. Every
-// other package (the drivers, fastify, bullmq, ...) stays a plain require: they find their own files and native
-// parts as they do unbundled. `import.meta.url` in a bundled module still names its file in dist/
+// chunks loaded on use) as CommonJS with zod, yaml and commander inlined and tree-shaken, so a `concord`
+// process loads a few files instead of ~250 (docs/benchmarks.md "Start-up fixed costs"); CommonJS because
+// Node 20 loads it for less CPU than the same chunks as ES modules ("A scan's fixed cost: loading the CLI").
+// Run by `npm run build` after tsc; bin/concord.js runs the bundle only while dist/bundle/inputs.json says
+// every module it was built from is unchanged, else dist/cli/main.js. Every other package (the drivers,
+// fastify, bullmq, ...) stays a plain require: they find their own files and native parts as they do
+// unbundled; a package that is an ES module only must be reached by a dynamic import(), which the bundle
+// keeps (zongji, in mysql-feed.ts). `import.meta.url` in a bundled module still names its file in dist/
 // (package-version.ts, the dashboard's assets, node-postgres). The bundler is rolldown (a pinned dev
 // dependency; vite uses it too); without it no bundle is built and the CLI runs from dist/ as before.
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
