@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // The concord executable: runs the compiled CLI (npm install builds dist/ through the prepare script).
-// dist/bundle/ (scripts/bundle-cli.mjs) is the same CLI in a few files, which loads faster; it runs only
-// while every module it was built from is unchanged since, so a later tsc never leaves it stale.
+// dist/bundle/ (scripts/bundle-cli.mjs) is the same CLI in a few CommonJS files, which loads faster; it runs
+// only while every module it was built from is unchanged since, so a later tsc never leaves it stale.
 import { readFileSync, statSync } from "node:fs";
+import Module, { createRequire } from "node:module";
+import { join, sep } from "node:path";
 import { PerformanceObserver } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 
 // The old generation grows to 1.5 times what its last full collection found live, instead of up to 4 times
@@ -17,14 +20,17 @@ setFlagsFromString("--heap-growing-percent=50");
 // (--max-semi-space-size), which neither `node bin/concord.js` nor npm's shims pass; the growth factor is
 // read at every growth. So the factor is set, now and after every collection, to what takes the new space
 // to 16 MB (2 x 8 MB) in one growth, and to 1 once it is there: a growth lands on 16 MB even within a
-// synchronous stretch that runs no callback. A 1M-row / 100k-difference repair: 138-151 -> 125-126 MiB of
+// synchronous stretch that runs no callback (loadBundle also steers between chunks: requiring them is one such
+// stretch, long enough for two growths, to 32 MB). A 1M-row / 100k-difference repair: 138-151 -> 125-126 MiB of
 // RSS for about 1.14x its CPU (more scavenges, more of each piece promoted). 8 MB (2 x 4 MB) saved another
 // 2-10 MiB for 1.1-1.3x; 24 MB half the saving for half the cost (docs/benchmarks.md). A
 // --max-semi-space-size given to node is left to rule.
 const NEW_SPACE_BYTES = 16 * 1024 * 1024;
+/** Sets the growth factor for the new space as it is now (nothing when node was given --max-semi-space-size). */
+let steerNewSpace = () => {};
 if (!/--max-semi-space-size/.test(`${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`)) {
   let factor = 0;
-  const steerNewSpace = () => {
+  steerNewSpace = () => {
     const newSpace = getHeapSpaceStatistics().find((space) => space.space_name === "new_space");
     const next = Math.max(
       1,
@@ -35,19 +41,42 @@ if (!/--max-semi-space-size/.test(`${process.execArgv.join(" ")} ${process.env.N
     setFlagsFromString(`--semi-space-growth-factor=${next}`);
   };
   steerNewSpace();
-  new PerformanceObserver(steerNewSpace).observe({ entryTypes: ["gc"] });
+  new PerformanceObserver(() => steerNewSpace()).observe({ entryTypes: ["gc"] });
 }
 
-const dist = new URL("../dist/", import.meta.url);
+const dist = fileURLToPath(new URL("../dist/", import.meta.url));
 
+// Paths, not URLs: a bundle is built from about 300 modules, and a URL each cost a scan 10-20 ms of CPU.
 function bundleIsCurrent() {
   try {
-    const { builtAt, inputs } = JSON.parse(readFileSync(new URL("bundle/inputs.json", dist), "utf8"));
-    return inputs.length > 0 && inputs.every((f) => statSync(new URL(f, dist)).mtimeMs <= builtAt);
+    const { builtAt, inputs } = JSON.parse(readFileSync(join(dist, "bundle", "inputs.json"), "utf8"));
+    return inputs.length > 0 && inputs.every((f) => statSync(join(dist, f)).mtimeMs <= builtAt);
   } catch {
     return false;
   }
 }
 
-const { run } = await import(bundleIsCurrent() ? "../dist/bundle/main.js" : "../dist/cli/main.js");
+/**
+ * Requires the bundle's entry; each of its chunks, as Node's loader compiles it (the entry's at once, a
+ * command's when it runs), is preceded and followed by `steer`, which the GC observer cannot run within one
+ * synchronous stretch of requires.
+ */
+function loadBundle(dir, steer) {
+  const inside = `${dir}${sep}`;
+  const compile = Module.prototype._compile;
+  Module.prototype._compile = function compileSteered(content, filename) {
+    if (!filename.startsWith(inside)) return compile.call(this, content, filename);
+    steer();
+    try {
+      return compile.call(this, content, filename);
+    } finally {
+      steer();
+    }
+  };
+  return createRequire(import.meta.url)(join(dir, "main.cjs"));
+}
+
+const { run } = bundleIsCurrent()
+  ? loadBundle(join(dist, "bundle"), steerNewSpace)
+  : await import("../dist/cli/main.js");
 run(process.argv);

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Builds dist/bundle/: the compiled CLI (dist/cli/main.js and every module it reaches, commands split into
-// chunks loaded on use) with zod, yaml and commander inlined and tree-shaken, so a `concord` process loads
-// a few files instead of ~250 (docs/benchmarks.md "Start-up fixed costs"). Run by `npm run build` after
-// tsc; bin/concord.js runs the bundle only while dist/bundle/inputs.json says every module it was built
-// from is unchanged, else dist/cli/main.js. Every other package (the drivers, fastify, bullmq, ...) stays a
-// plain import: they find their own files and native parts as they do unbundled. `import.meta.url` in a
-// bundled module still names its file in dist/ (package-version.ts, the dashboard's assets, node-postgres).
-// The bundler is rolldown (a pinned dev dependency; vite uses it too); without it no bundle is built and the
-// CLI runs from dist/ as before.
+// chunks loaded on use) as CommonJS with zod, yaml and commander inlined and tree-shaken, so a `concord`
+// process loads a few files instead of ~250 (docs/benchmarks.md "Start-up fixed costs"); CommonJS because
+// Node 20 loads it for less CPU than the same chunks as ES modules ("A scan's fixed cost: loading the CLI").
+// Run by `npm run build` after tsc; bin/concord.js runs the bundle only while dist/bundle/inputs.json says
+// every module it was built from is unchanged, else dist/cli/main.js. Every other package (the drivers,
+// fastify, bullmq, ...) stays a plain require: they find their own files and native parts as they do
+// unbundled; a package that is an ES module only must be reached by a dynamic import(), which the bundle
+// keeps (zongji, in mysql-feed.ts). `import.meta.url` in a bundled module still names its file in dist/
+// (package-version.ts, the dashboard's assets, node-postgres). The bundler is rolldown (a pinned dev
+// dependency; vite uses it too); without it no bundle is built and the CLI runs from dist/ as before.
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,14 +46,28 @@ const bundle = await rolldown({
         if (!id.startsWith(DIST + sep)) return null;
         inputs.add(relative(DIST, id).split(sep).join("/"));
         if (!code.includes("import.meta.url")) return null;
+        // In a chunk, __dirname is dist/bundle/: the module's own file is found relative to it, through
+        // imports of its own (a bare `require` there could be the module's own local of that name).
         const file = JSON.stringify(relative(OUT, id).split(sep).join("/"));
-        return { code: code.replaceAll("import.meta.url", `new URL(${file}, import.meta.url).href`) };
+        const url = `__concordFileUrl(__concordJoin(__dirname, ${file})).href`;
+        const imports =
+          'import { pathToFileURL as __concordFileUrl } from "node:url";\nimport { join as __concordJoin } from "node:path";\n';
+        return { code: imports + code.replaceAll("import.meta.url", url) };
       },
     },
   ],
   logLevel: "warn",
 });
-await bundle.write({ dir: OUT, format: "esm", entryFileNames: "[name].js", sourcemap: false });
+await bundle.write({
+  dir: OUT,
+  format: "cjs",
+  entryFileNames: "[name].cjs",
+  chunkFileNames: "[name]-[hash].cjs",
+  // Comments other than licences go: a process reads and parses a fifth less source, and most chunks become
+  // pure ASCII, which V8 holds in half the memory of text with a "—" in a comment.
+  comments: { legal: true, annotation: false, jsdoc: false },
+  sourcemap: false,
+});
 await bundle.close();
 
 // What bin/concord.js checks before it runs the bundle: the modules it was built from, none newer than it.

@@ -5,7 +5,7 @@
  * node_modules (installing them needs the registry).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "vitest";
 import { itemsConfig, makeItemsReplicas, REPO, tempDir, writeConfig } from "./helpers.js";
@@ -27,7 +27,7 @@ describe("npm pack", () => {
     for (const f of [
       "bin/concord.js",
       "dist/cli/main.js",
-      "dist/bundle/main.js",
+      "dist/bundle/main.cjs",
       "dist/bundle/inputs.json",
       "dist/index.js",
       "dashboard/index.html",
@@ -48,10 +48,17 @@ describe("npm pack", () => {
         cwd: elsewhere,
         encoding: "utf8",
       });
+    // The install directory may be read-only: running the bin writes nothing there.
+    const installed = () =>
+      ["bin", "dist", "dashboard"].flatMap((d) =>
+        readdirSync(join(pkg, d), { recursive: true, encoding: "utf8" }),
+      );
+    const before = installed();
     expect(run("--version")).toBe(`${version}\n`);
     makeItemsReplicas(elsewhere, { rows: 50 });
     writeConfig(elsewhere, itemsConfig());
     expect(run("scan")).toMatch(/^items: replicas agree {2}\(a 50 rows, b 50 rows\)/);
+    expect(installed()).toEqual(before);
     // serve's dashboard files are found in the package, not the clone.
     expect(existsSync(join(pkg, "dashboard", "favicon.svg"))).toBe(true);
     const assets = execFileSync(

@@ -117,13 +117,14 @@ describe("bin/concord.js and the bundle", () => {
     expect,
     onTestFinished,
   }) => {
-    // A stand-in package: bin/concord.js itself, with a bundle and a dist/cli that say which ran.
+    // A stand-in package: bin/concord.js itself, with a bundle (CommonJS) and a dist/cli that say which ran.
     const dir = tempDir(onTestFinished);
     for (const sub of ["bin", "dist/cli", "dist/bundle"]) mkdirSync(join(dir, sub), { recursive: true });
     copyFileSync(BIN, join(dir, "bin", "concord.js"));
-    const says = (what: string) => `export function run() { process.stdout.write("${what}"); }\n`;
-    writeFileSync(join(dir, "dist/cli/main.js"), says("dist"));
-    writeFileSync(join(dir, "dist/bundle/main.js"), says("bundle"));
+    writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
+    const says = (what: string) => `function run() { process.stdout.write("${what}"); }\n`;
+    writeFileSync(join(dir, "dist/cli/main.js"), `export ${says("dist")}`);
+    writeFileSync(join(dir, "dist/bundle/main.cjs"), `${says("bundle")}exports.run = run;\n`);
     const inputs = (list: string[]) =>
       writeFileSync(
         join(dir, "dist/bundle/inputs.json"),
@@ -151,12 +152,11 @@ describe("bin/concord.js and the bundle", () => {
       seededItems(dir);
       writeConfig(dir, itemsConfig(SEEDED_POLICY));
       writeConfig(dir, "state: sqlite:x.db\ndatasets: { d: { key: id } }\n", "bad.yaml");
-      const entry = (path: string) =>
-        `import(${JSON.stringify(pathToFileURL(join(REPO, "dist", path)).href)}).then((m) => m.run([process.argv[0], "concord", ...process.argv.slice(1)]))`;
+      const unbundled = `import(${JSON.stringify(pathToFileURL(join(REPO, "dist", "cli", "main.js")).href)}).then((m) => m.run([process.argv[0], "concord", ...process.argv.slice(1)]))`;
       const both = async (...args: string[]) => {
         const runs = await Promise.all(
-          ["cli/main.js", "bundle/main.js"].map(async (path) => {
-            const r = await node(["--input-type=module", "-e", entry(path), "--", ...args], dir);
+          [["--input-type=module", "-e", unbundled, "--"], [BIN]].map(async (entry) => {
+            const r = await node([...entry, ...args], dir);
             const varies = /"runId": "[^"]+"|"durationMs": \d+|run \S+Z-\w+|in \d+ ?ms\b/g;
             return { code: r.code, stdout: r.stdout.replace(varies, ""), stderr: r.stderr };
           }),

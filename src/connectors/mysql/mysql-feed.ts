@@ -4,7 +4,7 @@
  * feed, decides how long they stay readable.
  */
 import { randomInt } from "node:crypto";
-import ZongJi from "@vlasky/zongji";
+import type ZongJi from "@vlasky/zongji";
 import mysql from "mysql2/promise";
 import { redactText, redactUrl } from "../../config/redact.js";
 import type { Key } from "../../core/model.js";
@@ -56,7 +56,10 @@ export class MysqlChangeFeed implements ChangeFeed {
 
   async start(from: string | undefined): Promise<void> {
     const start = await this.startingPoint(from);
-    const zongji = new ZongJi(this.connectionOptions());
+    // Imported here, not at the top: zongji is an ES module only, which the CLI's CommonJS bundle cannot
+    // require on Node 20; a dynamic import works from both builds (scripts/bundle-cli.mjs).
+    const { default: ZongJiFeed } = await import("@vlasky/zongji");
+    const zongji = new ZongJiFeed(this.connectionOptions());
     this.zongji = zongji;
     zongji.on("binlog", (event: BinlogEvent) => this.onEvent(zongji, event));
     await new Promise<void>((resolve, reject) => {
