@@ -82,15 +82,10 @@ export class PostgresStateStore extends ComposedStateStore {
    */
   static async open(url: string, timeouts: TimeoutsConfig = DEFAULT_TIMEOUTS): Promise<PostgresStateStore> {
     const store = PostgresStateStore.over(url, timeouts);
-    try {
+    return store.opening(async () => {
       await store.ready();
       return store;
-    } catch (err) {
-      await store.close().catch(() => {});
-      throw err instanceof StateStoreError
-        ? err
-        : new StateStoreError(`state ${store.db.label}: ${describeError(err)}`);
-    }
+    });
   }
 
   /**
@@ -104,7 +99,7 @@ export class PostgresStateStore extends ComposedStateStore {
     timeouts: TimeoutsConfig = DEFAULT_TIMEOUTS,
   ): Promise<PostgresStateStore | { readonly missing: string }> {
     const store = PostgresStateStore.over(url, timeouts);
-    try {
+    return store.opening(async () => {
       const missing = await store.missingLog();
       if (missing !== undefined) {
         await store.close();
@@ -112,11 +107,18 @@ export class PostgresStateStore extends ComposedStateStore {
       }
       await store.ready();
       return store;
+    });
+  }
+
+  /** `open()`'s result, or its failure as one StateStoreError naming the store, with the pool closed. */
+  private async opening<T>(open: () => Promise<T>): Promise<T> {
+    try {
+      return await open();
     } catch (err) {
-      await store.close().catch(() => {});
+      await this.close().catch(() => {});
       throw err instanceof StateStoreError
         ? err
-        : new StateStoreError(`state ${store.db.label}: ${describeError(err)}`);
+        : new StateStoreError(`state ${this.db.label}: ${describeError(err)}`);
     }
   }
 
