@@ -3,9 +3,13 @@
 //   CONCORD_DIST=/path/to/dist   the build to measure (default: this checkout's dist/)
 //   BENCH_REPAIRS=100000         repairs (each: one divergence, a detected and a decided entry, a ledger
 //                                claim with before/after images, a settlement with its applied entry)
+//   BENCH_IDS=hashed             repair ids as a repair makes them (24 hex digits of a SHA-256, so the ledger's
+//                                primary-key index takes them in no order); default sequential (`r000…`), as
+//                                the runs recorded before 2026-12-07 (eleventh session) were made
 // Mirrors what engine/record-plan.ts and execute/execute-repairs.ts send for the bench/memory items table:
 // stages of 1,000 decisions (divergences + their audit entries), claims and settlements of 2,000. Prints one
 // JSON line: CPU (user+system, ms) and wall (ms) per phase, and the totals.
+import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -89,7 +93,10 @@ for (let from = 0; from < N; from += 1000) {
 for (let from = 0; from < N; from += 2000) {
   const ids = Array.from({ length: Math.min(2000, N - from) }, (_, i) => 2 * (from + i) + 2);
   const entries = ids.map((id) => ({
-    id: `r${id.toString(16).padStart(23, "0")}`,
+    id:
+      process.env.BENCH_IDS === "hashed"
+        ? createHash("sha256").update(String(id)).digest("hex").slice(0, 24)
+        : `r${id.toString(16).padStart(23, "0")}`,
     runId,
     dataset,
     key: [String(id)],
@@ -138,6 +145,7 @@ console.log(
     dist: DIST,
     state: url.split(":")[0],
     repairs: N,
+    ids: process.env.BENCH_IDS === "hashed" ? "hashed" : "sequential",
     total: round(total),
     phases: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, round(v)])),
     load1: Number((await import("node:os")).loadavg()[0].toFixed(1)),

@@ -164,6 +164,43 @@ describe("keyId", () => {
   it("is the same for equal keys", () => {
     expect(keyId(["eu", "1"])).toBe(keyId(["eu", "1"]));
   });
+
+  // The text is built directly for plain parts: it must stay JSON.stringify's, byte for byte (stored keys).
+  it.each<[Key]>([
+    [[]],
+    [["1"]],
+    [[null]],
+    [["eu", null, "3"]],
+    [['a"b']],
+    [["back\\slash"]],
+    [["tab\tnew\nline\u0000"]],
+    [["\u007f\u00e9\u2028"]],
+    [["pair \ud83d\ude00"]],
+    [["lone \ud800"]],
+    [["lone \udfff end"]],
+  ])("is JSON.stringify of %j", (key) => {
+    expect(keyId(key)).toBe(JSON.stringify(key));
+  });
+
+  it("is JSON.stringify of any key, any text (property)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.option(fc.string({ unit: "binary" }), { nil: null })), (key) => {
+        expect(keyId(key)).toBe(JSON.stringify(key));
+      }),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.option(fc.string({ unit: "binary-ascii" }), { nil: null })), (key) => {
+        expect(keyId(key)).toBe(JSON.stringify(key));
+      }),
+    );
+  });
+
+  it("is JSON.stringify of a key that is not all text and nulls (an array with a hole, a number)", () => {
+    const holed = ["a", "b"] as string[];
+    delete holed[0];
+    for (const key of [holed, ["a", 1 as unknown as string], ["a", undefined as unknown as string]])
+      expect(keyId(key)).toBe(JSON.stringify(key));
+  });
 });
 
 describe("compareKeyPart on equal negative integers", () => {

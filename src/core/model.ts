@@ -110,9 +110,29 @@ export function keyInRange(keyColumns: readonly ColumnSpec[], range: KeyRange, k
   return true;
 }
 
-/** A stable text id for a key, for maps and the state store (a NULL part is JSON null). */
+/**
+ * Characters JSON.stringify does not write as themselves in a string: `"`, `\`, controls, and UTF-16
+ * surrogates (a lone one is escaped; a text holding any takes JSON.stringify).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the controls JSON escapes are what it looks for
+const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * A stable text id for a key, for maps and the state store (a NULL part is JSON null): exactly
+ * `JSON.stringify(key)`. A repair computes it about twenty times a key (maps, ledger, audit), and
+ * JSON.stringify of a small array costs about 0.5 µs where the text built here costs a fifth of that: text
+ * parts that JSON writes as they are, and nulls, are joined directly; anything else takes JSON.stringify.
+ */
 export function keyId(key: Key): string {
-  return JSON.stringify(key);
+  let text = "[";
+  for (let i = 0; i < key.length; i++) {
+    const part: unknown = key[i];
+    if (i > 0) text += ",";
+    if (part === null) text += "null";
+    else if (typeof part === "string" && !JSON_ESCAPED.test(part)) text += `"${part}"`;
+    else return JSON.stringify(key);
+  }
+  return `${text}]`;
 }
 
 /**

@@ -8,7 +8,7 @@ import {
 import type { AuditFilter, AuditLog } from "../audit-log.js";
 import { type PreparedAudit, prepareAudit, storedEntry } from "../prepared-audit.js";
 import { type AuditRow, toAuditEntry } from "../state-rows.js";
-import { conditions, insertRows, type SqliteStateDb } from "./sqlite-state-db.js";
+import { conditions, ROWS_PER_INSERT, type SqliteStateDb } from "./sqlite-state-db.js";
 
 const AUDIT_COLUMNS = ["seq", "ts", "run_id", "type", "dataset", "key", "data", "prev_hash", "hash"] as const;
 
@@ -36,18 +36,24 @@ export class SqliteAuditLog implements AuditLog {
     let seq = tail?.seq ?? 0;
     let prevHash = tail?.hash ?? GENESIS_HASH;
     const entries: AuditEntry[] = [];
-    const values: unknown[] = [];
-    for (const p of prepared) {
-      seq++;
-      // The data is hashed as its stored text (dataJson), never re-encoded; the fields one by one, with no
-      // content object built per entry.
-      const c = p.content;
-      const hash = hashAuditFields(prevHash, seq, c.ts, c.runId, c.type, c.dataset, c.key, p.dataJson);
-      values.push(seq, c.ts, c.runId, c.type, c.dataset, c.key, p.dataJson, prevHash, hash);
-      entries.push(storedEntry(p, seq, prevHash, hash));
-      prevHash = hash;
+    // A statement's rows at a time (hashed, bound, inserted), not one array of every row's values sliced
+    // afterwards: the same statements in the same order.
+    for (let at = 0; at < prepared.length; at += ROWS_PER_INSERT) {
+      const end = Math.min(at + ROWS_PER_INSERT, prepared.length);
+      const values: unknown[] = [];
+      for (let i = at; i < end; i++) {
+        const p = prepared[i]!;
+        seq++;
+        // The data is hashed as its stored text (dataJson), never re-encoded; the fields one by one, with no
+        // content object built per entry.
+        const c = p.content;
+        const hash = hashAuditFields(prevHash, seq, c.ts, c.runId, c.type, c.dataset, c.key, p.dataJson);
+        values.push(seq, c.ts, c.runId, c.type, c.dataset, c.key, p.dataJson, prevHash, hash);
+        entries.push(storedEntry(p, seq, prevHash, hash));
+        prevHash = hash;
+      }
+      this.s.insertStatement("INSERT", "audit", AUDIT_COLUMNS, end - at, "").run(values);
     }
-    insertRows(this.s, "audit", AUDIT_COLUMNS, values);
     return entries;
   }
 

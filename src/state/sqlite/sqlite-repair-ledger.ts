@@ -76,24 +76,42 @@ export class SqliteRepairLedger implements RepairLedger {
 
   // The transactions' bodies are methods, and their loops plain loops, not closures made per call: V8 recompiles
   // such a closure after every full GC (docs/benchmarks.md, "Callbacks recompiled per batch").
+  /**
+   * Claims `given` (one entry per id) with one conditional upsert per 64 entries: a new id is inserted, an
+   * existing one taken over only where claimVerdict says `claim` (the WHERE of CLAIM_SUFFIX, the same rule in
+   * SQL), its attempts counted on; RETURNING names those claimed. Each id is looked up once, by the upsert
+   * itself, not first by a SELECT of its owner (docs/benchmarks.md, "One lookup per claim and settlement").
+   * Rows go in the order given, so the ledger lists in the same order as before.
+   */
   private claimNow(given: readonly LedgerEntry[]): Map<string, RepairClaim> {
     const out = new Map<string, RepairClaim>();
-    const ids: string[] = [];
-    for (const e of given) ids.push(e.id);
-    const found = this.owners(ids);
-    const claimed: LedgerEntry[] = [];
-    for (const e of given) {
-      const row = found.get(e.id);
-      const verdict = claimVerdict(row && ownership(row), e.runId);
-      if (verdict !== "claim") {
-        out.set(e.id, { kind: verdict, entry: toLedgerEntry(this.row(e.id)!) });
+    const attempts = new Map<string, number>();
+    // Each entry as a new id's claim stores it (attempts 1); a taken-over one counts on from its row.
+    const fresh: LedgerEntry[] = [];
+    for (const e of given) fresh.push(claimedEntry(e, undefined));
+    for (let at = 0; at < given.length; at += ROWS_PER_STATEMENT) {
+      const end = Math.min(at + ROWS_PER_STATEMENT, given.length);
+      const values: unknown[] = [];
+      for (let i = at; i < end; i++) pushLedgerValues(values, fresh[i]!);
+      const rows = this.s
+        .insertStatement("INSERT", "ledger", LEDGER_COLUMNS, end - at, CLAIM_SUFFIX)
+        .all(values) as { id: string; attempts: number }[];
+      for (const r of rows) attempts.set(r.id, r.attempts);
+    }
+    for (let i = 0; i < given.length; i++) {
+      const e = given[i]!;
+      const n = attempts.get(e.id);
+      if (n !== undefined) {
+        const entry = fresh[i]!;
+        out.set(e.id, { kind: "claimed", entry: n === entry.attempts ? entry : claimedEntry(e, n - 1) });
         continue;
       }
-      const entry = claimedEntry(e, row?.attempts);
-      claimed.push(entry);
-      out.set(e.id, { kind: "claimed", entry });
+      // Not claimed: another run has it pending, or it is applied (rare; one read each).
+      const row = this.row(e.id)!;
+      const verdict = claimVerdict(ownership(row), e.runId);
+      if (verdict === "claim") throw new Error(`claimRepairs: ${e.id} was claimable but not claimed`);
+      out.set(e.id, { kind: verdict, entry: toLedgerEntry(row) });
     }
-    this.upsert(claimed);
     return out;
   }
 
@@ -111,6 +129,42 @@ export class SqliteRepairLedger implements RepairLedger {
     settlements: readonly RepairSettlement[],
     prepared: readonly PreparedAudit[],
   ): AuditEntry[] {
+    const taken = this.settleRows(settlements);
+    if (!prepared.length) return [];
+    const appended: PreparedAudit[] = [];
+    for (const i of taken) appended.push(prepared[i]!);
+    return this.audit.insert(appended);
+  }
+
+  /**
+   * Records the settlements that take effect (settlementTakesEffect) and returns their indexes, in order. With
+   * each id settled once (a batch's settlements), one conditional UPDATE per 64 rows does it, its WHERE the
+   * same rule in SQL and RETURNING naming the rows it changed: each id is looked up once, by the update itself
+   * (docs/benchmarks.md, "One lookup per claim and settlement"). An id settled more than once in the call takes
+   * the general path: its owner read first, the settlements applied in order as if one at a time.
+   */
+  private settleRows(settlements: readonly RepairSettlement[]): number[] {
+    const ids = new Set<string>();
+    for (const s of settlements) ids.add(s.id);
+    if (ids.size < settlements.length) return this.settleInOrder(settlements);
+    const settled = new Set<string>();
+    for (let at = 0; at < settlements.length; at += ROWS_PER_STATEMENT) {
+      const end = Math.min(at + ROWS_PER_STATEMENT, settlements.length);
+      const values: unknown[] = [];
+      for (let i = at; i < end; i++) {
+        const s = settlements[i]!;
+        values.push(s.id, s.runId, s.outcome, s.attempts, s.error ?? null, s.updatedAt);
+      }
+      const rows = this.s.prepare(settleSql(end - at, true)).all(values) as { id: string }[];
+      for (const r of rows) settled.add(r.id);
+    }
+    const taken: number[] = [];
+    for (let i = 0; i < settlements.length; i++) if (settled.has(settlements[i]!.id)) taken.push(i);
+    return taken;
+  }
+
+  /** settleRows for settlements that name an id more than once: owners read first, the rules applied in order. */
+  private settleInOrder(settlements: readonly RepairSettlement[]): number[] {
     const ids: string[] = [];
     for (const s of settlements) ids.push(s.id);
     const found = new Map<string, LedgerOwnership>();
@@ -123,12 +177,9 @@ export class SqliteRepairLedger implements RepairLedger {
       values.push(s.id, s.runId, s.outcome, s.attempts, s.error ?? null, s.updatedAt);
     for (let at = 0; at < values.length; at += SETTLE_WIDTH * ROWS_PER_STATEMENT) {
       const part = values.slice(at, at + SETTLE_WIDTH * ROWS_PER_STATEMENT);
-      this.s.prepare(settleSql(part.length / SETTLE_WIDTH)).run(part);
+      this.s.prepare(settleSql(part.length / SETTLE_WIDTH, false)).run(part);
     }
-    if (!prepared.length) return [];
-    const appended: PreparedAudit[] = [];
-    for (const i of taken) appended.push(prepared[i]!);
-    return this.audit.insert(appended);
+    return taken;
   }
 
   async listRepairs(filter: RepairFilter): Promise<LedgerEntry[]> {
@@ -188,13 +239,44 @@ export class SqliteRepairLedger implements RepairLedger {
   /** Upserts entries by id (at most one per id), in the order given, in multi-row statements. */
   private upsert(entries: readonly LedgerEntry[]): void {
     const values: unknown[] = [];
-    for (const e of entries) {
-      const r = ledgerRow(e);
-      for (const c of LEDGER_COLUMNS) values.push(r[c]);
-    }
+    for (const e of entries) pushLedgerValues(values, e);
     insertRows(this.s, "ledger", LEDGER_COLUMNS, values, ON_CONFLICT);
   }
 }
+
+/** Appends `e`'s row values to `values`, in LEDGER_COLUMNS order. */
+function pushLedgerValues(values: unknown[], e: LedgerEntry): void {
+  const r = ledgerRow(e);
+  values.push(
+    r.id,
+    r.run_id,
+    r.dataset,
+    r.key,
+    r.target,
+    r.expected,
+    r.next_fingerprint,
+    r.before_values,
+    r.after_values,
+    r.outcome,
+    r.attempts,
+    r.error,
+    r.updated_at,
+    r.undoes,
+  );
+}
+
+/**
+ * What follows a claim's VALUES: an existing id is taken over only where claimVerdict says `claim` (it is not
+ * applied, and not pending under another run), pending under the claimer with its attempts counted on and no
+ * error; a new id is inserted as given (a claimed entry: pending, attempts 1). RETURNING names the rows claimed.
+ */
+const CLAIM_SUFFIX = `
+  ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, dataset = excluded.dataset, key = excluded.key,
+    target = excluded.target, expected = excluded.expected, next_fingerprint = excluded.next_fingerprint,
+    before_values = excluded.before_values, after_values = excluded.after_values, outcome = 'pending',
+    attempts = ledger.attempts + 1, error = NULL, updated_at = excluded.updated_at, undoes = excluded.undoes
+  WHERE ledger.outcome <> 'applied' AND (ledger.outcome <> 'pending' OR ledger.run_id = excluded.run_id)
+  RETURNING id, attempts`;
 
 /** Values per row of a settlement's update: id, run_id, outcome, attempts, error, updated_at. */
 const SETTLE_WIDTH = 6;
@@ -207,12 +289,30 @@ const ROWS_PER_STATEMENT = 64;
  * columns are rewritten, not the images. Built with loops, not callbacks made per call (docs/benchmarks.md,
  * "Callbacks recompiled per batch").
  */
-function settleSql(n: number): string {
+function settleSql(n: number, conditional: boolean): string {
+  const cache = conditional ? SETTLE_IF_SQL : SETTLE_SQL;
+  const cached = cache[n];
+  if (cached) return cached;
   let list = "(?, ?, ?, ?, ?, ?)";
   for (let r = 1; r < n; r++) list += ", (?, ?, ?, ?, ?, ?)";
-  return `UPDATE ledger SET run_id = v.column2, outcome = v.column3, attempts = v.column4, error = v.column5,
-    updated_at = v.column6 FROM (VALUES ${list}) AS v WHERE ledger.id = v.column1`;
+  const sql = `UPDATE ledger SET run_id = v.column2, outcome = v.column3, attempts = v.column4, error = v.column5,
+    updated_at = v.column6 FROM (VALUES ${list}) AS v WHERE ledger.id = v.column1${conditional ? SETTLE_IF : ""}`;
+  cache[n] = sql;
+  return sql;
 }
+
+/**
+ * settlementTakesEffect in SQL, for an UPDATE of settlements as VALUES rows: the entry is pending under the
+ * settling run, or the settlement records a landed write and the entry records none. RETURNING names the rows
+ * settled.
+ */
+const SETTLE_IF = `
+    AND ((ledger.outcome = 'pending' AND ledger.run_id = v.column2)
+      OR (v.column3 IN ('applied', 'rolled-back') AND ledger.outcome NOT IN ('applied', 'rolled-back')))
+    RETURNING id`;
+
+const SETTLE_SQL: string[] = [];
+const SETTLE_IF_SQL: string[] = [];
 
 /** The columns a claim or a settlement decides by. */
 type LedgerOwner = Pick<LedgerRow, "run_id" | "outcome" | "attempts">;

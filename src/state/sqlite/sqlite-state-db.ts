@@ -8,6 +8,8 @@ import type Database from "better-sqlite3";
  */
 export class SqliteStateDb {
   private readonly statements = new Map<string, Database.Statement>();
+  /** insertStatement's statements: by verb and table, then suffix, then rows. Columns are fixed per table. */
+  private readonly inserts = new Map<string, Map<string, Database.Statement[]>>();
 
   constructor(readonly db: Database.Database) {}
 
@@ -17,6 +19,37 @@ export class SqliteStateDb {
     if (!st) {
       st = this.db.prepare(sql);
       this.statements.set(sql, st);
+    }
+    return st;
+  }
+
+  /**
+   * The statement that inserts `n` rows of `columns` into `table` (insertSql), prepared once per shape and found
+   * without building its text: a 64-row statement's text is about 2 KB, and building and hashing it for every
+   * statement cost more than finding it (docs/benchmarks.md, "One lookup per claim and settlement").
+   */
+  insertStatement(
+    verb: string,
+    table: string,
+    columns: readonly string[],
+    n: number,
+    suffix: string,
+  ): Database.Statement {
+    const head = `${verb} ${table}`;
+    let bySuffix = this.inserts.get(head);
+    if (!bySuffix) {
+      bySuffix = new Map();
+      this.inserts.set(head, bySuffix);
+    }
+    let byRows = bySuffix.get(suffix);
+    if (!byRows) {
+      byRows = [];
+      bySuffix.set(suffix, byRows);
+    }
+    let st = byRows[n];
+    if (!st) {
+      st = this.prepare(insertSql(verb, table, columns, n, suffix));
+      byRows[n] = st;
     }
     return st;
   }
@@ -75,11 +108,10 @@ export function insertRows(
   }
   let row = 0;
   for (; row + ROWS_PER_INSERT <= rows; row += ROWS_PER_INSERT)
-    s.prepare(insertSql(verb, table, columns, ROWS_PER_INSERT, suffix)).run(
+    s.insertStatement(verb, table, columns, ROWS_PER_INSERT, suffix).run(
       values.slice(row * width, (row + ROWS_PER_INSERT) * width),
     );
-  if (row < rows)
-    s.prepare(insertSql(verb, table, columns, rows - row, suffix)).run(values.slice(row * width));
+  if (row < rows) s.insertStatement(verb, table, columns, rows - row, suffix).run(values.slice(row * width));
 }
 
 /**
