@@ -463,3 +463,39 @@ describe("when the replicas cannot be compared inside SQLite", () => {
     expect(JSON.parse(engine.stdout).datasets[0].notes).toEqual([]);
   });
 });
+
+describe("a text key stored as a blob", () => {
+  it("stops the scan naming it, compared inside SQLite or in the engine, instead of passing over the row", async () => {
+    const dir = tempDir();
+    for (const [name, rows] of [
+      [
+        "a",
+        [
+          ["a", "1"],
+          [Buffer.from("b"), "2"],
+        ],
+      ],
+      ["b", [["a", "1"]]],
+    ] as const) {
+      const db = new Database(join(dir, `${name}.db`));
+      db.exec("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)");
+      for (const row of rows) db.prepare("INSERT INTO t VALUES (?, ?)").run(...row);
+      db.close();
+    }
+    for (const inStore of [true, false]) {
+      const yaml = join(dir, `${inStore}.yaml`);
+      writeFileSync(
+        yaml,
+        `state: sqlite:state-${inStore}.db\ndatasets:\n  t:\n    key: k\n` +
+          (inStore ? "" : "    detect: { inStore: false }\n") +
+          `    replicas:\n      a: { url: "sqlite:a.db", table: t }\n      b: { url: "sqlite:b.db", table: t }\n`,
+      );
+      const r = await runConcord(["scan", "-c", yaml]);
+      expect(r.code, `inStore: ${inStore}`).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(
+        /^concord: t\.a: .*key column k holds the blob X'62', where Concord compares its keys as text .*WHERE typeof\("k"\) = 'blob'\)\n$/,
+      );
+    }
+  });
+});

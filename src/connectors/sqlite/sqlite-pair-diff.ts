@@ -266,6 +266,11 @@ export function sqlitePair(
           }
           last = { key, here, there };
         }
+      } catch (err) {
+        if (err instanceof ConnectorError) throw err;
+        throw new ConnectorError(
+          `${host.label ? `${host.label}: ` : ""}in-SQLite comparison with ${peerLabel}: ${errorMessage(err)}`,
+        );
       } finally {
         iterator.return?.();
         restore();

@@ -29,13 +29,26 @@ const NOT_ASCII = "'*[^\u0001-\u007f]*'";
  * (`GLOB` misses what follows a NUL, hence `instr`); that costs about 0.25 µs a value, so only tables where a
  * text read held U+FFFD are read so.
  */
-function readExpression(ref: string, type: string, exact: boolean): string {
+function readExpression(ref: string, type: string, exact: boolean, blobKey?: string): string {
   if (type === "bytes") return `CASE WHEN typeof(${ref}) = 'text' THEN CAST(${ref} AS BLOB) ELSE ${ref} END`;
-  if (!exact || (type !== "text" && type !== "json")) return ref;
+  // A text key stored as a blob stops the read, naming it (`blobKey`: see SqliteShapeSql.blobKeyFn).
+  const guard = blobKey ? `WHEN typeof(${ref}) = 'blob' THEN ${blobKey}(${ref}) ` : "";
+  if (!exact || (type !== "text" && type !== "json")) return guard ? `CASE ${guard}ELSE ${ref} END` : ref;
   return (
-    `CASE WHEN typeof(${ref}) = 'text' AND (${ref} GLOB ${NOT_ASCII} OR instr(${ref}, char(0)) > 0) ` +
+    `CASE ${guard}WHEN typeof(${ref}) = 'text' AND (${ref} GLOB ${NOT_ASCII} OR instr(${ref}, char(0)) > 0) ` +
     `THEN CAST(${ref} AS BLOB) ELSE ${ref} END`
   );
+}
+
+/**
+ * Why a text key column's blob cannot be a key: Concord reads, looks up and writes a text key by its text,
+ * which a blob never equals in SQLite (X'62' is not 'b'), so such a row could be neither found by its key nor
+ * repaired, and in-store comparisons bounded by text keys would pass over it. One line, naming the value.
+ */
+export function blobTextKeyLine(column: string, raw: Uint8Array): string {
+  const name = quoteIdent(column);
+  const shown = Buffer.from(raw.subarray(0, 24)).toString("hex");
+  return `key column ${column} holds the blob X'${shown}'${raw.length > 24 ? "…" : ""}, where Concord compares its keys as text and finds a row by its text, which a blob never equals in SQLite; store such keys as text (UPDATE … SET ${name} = CAST(${name} AS TEXT) WHERE typeof(${name}) = 'blob')`;
 }
 
 /**
@@ -50,6 +63,11 @@ export class SqliteShapeSql {
   readonly fpFn: string;
   /** Registered aggregate: "count:xor" of the fingerprints of the rows it sees. */
   readonly sumFn: string;
+  /**
+   * Registered functions `<blobKeyFn>_<i>`, one per text key column i, that fail naming a blob read there
+   * (`blobTextKeyLine`): every read of a text key goes through one.
+   */
+  readonly blobKeyFn: string;
   /** Quoted key columns, for select lists. */
   readonly keyList: string;
   /** Key expressions for comparisons, lookups and ORDER BY, binary-safe. */
@@ -116,6 +134,12 @@ export class SqliteShapeSql {
       varargs: true,
       safeIntegers: true,
     });
+    this.blobKeyFn = `concord_blob_key_${id}`;
+    const textKeys = shape.key.filter((c) => c.type === "text");
+    for (const c of textKeys)
+      db.function(`${this.blobKeyFn}_${shape.key.indexOf(c)}`, { deterministic: true }, (raw: unknown) => {
+        throw new Error(blobTextKeyLine(c.name, raw as Uint8Array));
+      });
     this.keyList = shape.key.map((c) => quoteIdent(c.name)).join(", ");
     this.keyOrder = shape.key.map((c) =>
       collated.has(c.name) ? `${quoteIdent(c.name)} COLLATE BINARY` : quoteIdent(c.name),
@@ -123,8 +147,10 @@ export class SqliteShapeSql {
     this.orderBy = this.keyOrder.join(", ");
     this.allList = [...shape.key, ...shape.columns].map((c) => quoteIdent(c.name)).join(", ");
     const keyReads = (exact: boolean) =>
-      shape.key.map((c) =>
-        c.type === "text" ? readExpression(quoteIdent(c.name), c.type, exact) : quoteIdent(c.name),
+      shape.key.map((c, i) =>
+        c.type === "text"
+          ? readExpression(quoteIdent(c.name), c.type, exact, `${this.blobKeyFn}_${i}`)
+          : quoteIdent(c.name),
       );
     const reads = (exact: boolean) =>
       [
@@ -150,7 +176,9 @@ export class SqliteShapeSql {
    * a text key always exactly (see `readExpression`), so no lossy decode of it reaches the codec.
    */
   keyExact(expr: string, i: number): string {
-    return this.shape.key[i]!.type === "text" ? readExpression(expr, "text", true) : expr;
+    return this.shape.key[i]!.type === "text"
+      ? readExpression(expr, "text", true, `${this.blobKeyFn}_${i}`)
+      : expr;
   }
 
   /** Key and compared columns as reads select them (see `readExpression`): what the codec is handed. */
