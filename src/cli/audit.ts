@@ -63,8 +63,7 @@ export async function runAuditVerify(options: AuditOptions, io: CliIo = processI
     const verdict = await verifyAudit(session.state, session.config.audit, {
       anchorsFile: options.anchors,
     }).catch((err: unknown) => {
-      if (err instanceof NoAuditLogError)
-        return { ok: false as const, problem: `${err.message} (${err.why})` };
+      if (err instanceof NoAuditLogError) return { ok: false as const, problem: err.message };
       // A state file cut short or overwritten holds a log no one can vouch for: that is a failed
       // verification (3), not a configuration or connection problem (2).
       if (!damagedStore(err)) throw err;
@@ -102,7 +101,7 @@ export async function runAuditVerify(options: AuditOptions, io: CliIo = processI
  */
 export async function runAuditAnchor(options: AuditOptions, io: CliIo = processIo()): Promise<number> {
   const { stdout, stderr } = io;
-  const session = await openSession({ config: options.config }, { readonly: true }, io);
+  const session = await openSession({ config: options.config }, { readonly: true, existing: true }, io);
   try {
     if (!session.config.audit.anchor)
       throw new ConfigError(
@@ -295,7 +294,7 @@ export async function runAuditShow(options: AuditOptions, io: CliIo = processIo(
     tail ?? (options.limit === undefined ? DEFAULT_AUDIT_LIMIT : wholeNumber(options.limit, "--limit"));
   const key = options.key === undefined ? undefined : keyFilter(options.key);
   const since = options.since === undefined ? undefined : parseSince(options.since, Date.now());
-  const session = await openSession({ config: options.config }, { readonly: true }, io);
+  const session = await openSession({ config: options.config }, { readonly: true, existing: true }, io);
   try {
     const fromSeq = since === undefined ? undefined : await firstSeqSince(session.state, since);
     // One more than asked for, to tell the reader when there is more (before the tail, or after the head).

@@ -42,7 +42,7 @@ export class NoAuditLogError extends StateStoreError {
     /** What may have happened, said after the reason. */
     readonly why = "deleted, or nothing has run with this config",
   ) {
-    super(`there is no audit log: ${reason}`);
+    super(`there is no audit log: ${reason} (${why})`);
   }
 }
 

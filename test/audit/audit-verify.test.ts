@@ -20,7 +20,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { writeAuditAnchor } from "../../src/audit/write-audit-anchor.js";
-import { runAuditAnchor, runAuditKeygen, runAuditVerify } from "../../src/cli/audit.js";
+import { runAuditAnchor, runAuditKeygen, runAuditShow, runAuditVerify } from "../../src/cli/audit.js";
 import type { CliIo } from "../../src/cli/io.js";
 import { hashAuditEntry } from "../../src/core/audit-chain.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
@@ -199,6 +199,19 @@ describe("concord audit verify: the ledger against the audit", () => {
       `Audit log BROKEN: there is no audit log: the state file ${s.state} does not exist (deleted, or nothing has run with this config)\n`,
     );
     expect(existsSync(s.state)).toBe(false);
+  });
+
+  it("show and anchor on a state file that is gone say there is no log, and create none", async () => {
+    const s = await setup({ anchored: true, repairs: 1 });
+    unlinkSync(s.state);
+    for (const run of [runAuditShow, runAuditAnchor]) {
+      const out = capture();
+      await expect(run({ config: s.config }, io(out.stream))).rejects.toThrow(
+        `there is no audit log: the state file ${s.state} does not exist (deleted, or nothing has run with this config)`,
+      );
+      expect(out.text()).toBe("");
+      expect(existsSync(s.state)).toBe(false);
+    }
   });
 
   it("fails (exit 3) when the state file was truncated to nothing, and writes nothing into it", async () => {
