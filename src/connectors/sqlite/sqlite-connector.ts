@@ -28,7 +28,12 @@ import {
   keyUniqueness,
   notUniqueMessage,
 } from "../unique-key.js";
-import { sqliteColumnInfo, type TimestampStyle, timestampStyleOf } from "./sqlite-column-types.js";
+import {
+  sqliteColumnInfo,
+  sqliteLogicalType,
+  type TimestampStyle,
+  timestampStyleOf,
+} from "./sqlite-column-types.js";
 import { applySqliteWrites } from "./sqlite-conditional-writes.js";
 import { sqliteError } from "./sqlite-errors.js";
 import { onePass, SCATTERED_CACHE } from "./sqlite-page-cache.js";
@@ -132,6 +137,12 @@ export class SqliteConnector implements Connector {
       const meta = this.meta();
       const collated = new Map<string, string>();
       for (const c of shape.key) {
+        // A bytes key is compared and looked up as blobs; a column of another affinity keeps text there.
+        const declared = meta.columns.find((m) => m.name === c.name)?.type ?? "";
+        if (c.type === "bytes" && sqliteLogicalType(declared) !== "bytes")
+          throw new Error(
+            `key column ${c.name} is declared ${declared || "without a type"}, which cannot be compared as a bytes key (declare it BLOB)`,
+          );
         const collation = c.type === "text" ? sqliteCollation(this.db, this.table, c.name) : "BINARY";
         if (collation !== "BINARY") collated.set(c.name, collation);
       }
