@@ -142,9 +142,18 @@ export function feedObjectName(dataset: string, replica: string): string {
   return `${clean.slice(0, 54)}_${tag}`;
 }
 
-/** Canonical key text of one key column's value as a driver decoded it (integers and text; bigint as text). */
-export function keyPart(value: unknown): string | undefined {
+/**
+ * Canonical key text of one key column's value as a driver decoded it (integers and text; bigint as text).
+ * `bytes`: the column is binary (bytea, BINARY/VARBINARY/BLOB), and its part is the bytes' lowercase hex (a
+ * Buffer's, or a text already in hex, `\x00ff` or `00ff`).
+ */
+export function keyPart(value: unknown, bytes = false): string | undefined {
   if (value === null || value === undefined) return undefined;
+  if (bytes) {
+    if (Buffer.isBuffer(value)) return value.toString("hex");
+    if (typeof value === "string" && /^(\\x)?([0-9a-f]{2})*$/i.test(value))
+      return value.replace(/^\\x/, "").toLowerCase();
+  }
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "bigint") return String(value);
   if (Buffer.isBuffer(value)) return value.toString("utf8");

@@ -381,7 +381,7 @@ describe("resolveShape: config errors name the path", () => {
       "key column of a type keys cannot have",
       dataset({ key: ["updated_at"] }),
       { a: ITEMS, b: ITEMS },
-      'datasets.items.key: key column "updated_at" is timestamp; key columns must be integer or text',
+      'datasets.items.key: key column "updated_at" is timestamp; key columns must be integer, text or bytes',
     ],
   ])("%s", (_name, ds, tables, message) => {
     const run = () => resolveShape(ds, replicas(tables));

@@ -139,8 +139,10 @@ export function resolveShape(
         `${where}.key: key column "${col}" cannot be compared (${issues.at(-1)?.detail ?? "unknown type"})`,
       );
     }
-    if (t !== "integer" && t !== "text") {
-      throw new ConfigError(`${where}.key: key column "${col}" is ${t}; key columns must be integer or text`);
+    if (t !== "integer" && t !== "text" && t !== "bytes") {
+      throw new ConfigError(
+        `${where}.key: key column "${col}" is ${t}; key columns must be integer, text or bytes`,
+      );
     }
     key.push({ name: col, type: t });
   }

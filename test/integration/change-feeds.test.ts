@@ -373,6 +373,30 @@ describe.skipIf(!pgUp)("PostgreSQL feed (logical replication)", () => {
   });
 });
 
+describe.skipIf(!pgUp)("PostgreSQL feed: binary keys", () => {
+  let s: PostgresTestSchema;
+  beforeAll(async () => {
+    s = await createPostgresTestSchema();
+    await s.admin.query(`CREATE TABLE ${s.table("bin")} (id bytea PRIMARY KEY, name text)`);
+  });
+  afterAll(async () => {
+    await s.drop();
+  });
+
+  it("delivers bytea keys as their lowercase hex (0x00, 0xFF, the empty key), not as decoded text", async () => {
+    const feed = await open(
+      { name: "pg", url: POSTGRES.url, table: s.table("bin") },
+      opts(`${s.name}_bin`, "pg"),
+    );
+    await feed.start(undefined);
+    await s.admin.query(
+      `INSERT INTO ${s.table("bin")} VALUES ('\\x'::bytea, 'a'), ('\\x00'::bytea, 'b'), ('\\x00ff'::bytea, 'c'), ('\\xffC3A9'::bytea, 'd')`,
+    );
+    await s.admin.query(`DELETE FROM ${s.table("bin")} WHERE id = '\\x00'::bytea`);
+    expect((await collect(feed, 4, await walNow(s))).keys).toEqual(["", "00", "00ff", "ffc3a9"]);
+  });
+});
+
 describe.skipIf(!myUp)("MariaDB feed (row binlog)", () => {
   let db: MysqlTestDatabase;
   beforeAll(async () => {
@@ -477,6 +501,29 @@ describe.skipIf(!myUp)("MariaDB feed (row binlog)", () => {
     await again.start(began);
     expect((await collect(again, 1)).keys).toEqual(["40"]);
     await again.close();
+  });
+
+  it("delivers BINARY(16) and VARBINARY keys as their lowercase hex, zero bytes and 0xFF kept", async () => {
+    await db.admin.query("CREATE TABLE bin16 (id BINARY(16) PRIMARY KEY, name TEXT)");
+    await db.admin.query("CREATE TABLE varbin (id VARBINARY(8) PRIMARY KEY, name TEXT)");
+    const feed = await open(
+      { name: "maria", url: db.url, table: "bin16" },
+      opts(`${db.name}_bin16`, "maria"),
+    );
+    const vfeed = await open(
+      { name: "maria", url: db.url, table: "varbin" },
+      opts(`${db.name}_varbin`, "maria"),
+    );
+    await feed.start(undefined);
+    await vfeed.start(undefined);
+    const uuids = ["00000000000000000000000000000000", "0102030405060708090a0b0c0d0e0f00", "ff".repeat(16)];
+    await db.admin.query(`INSERT INTO bin16 VALUES ${uuids.map((k) => `(X'${k}', 'x')`).join(", ")}`);
+    await db.admin.query(`UPDATE bin16 SET name = 'y' WHERE id = X'${"ff".repeat(16)}'`);
+    const varied = ["", "00", "0000", "00ff", "c3a9"];
+    await db.admin.query(`INSERT INTO varbin VALUES ${varied.map((k) => `(X'${k}', 'x')`).join(", ")}`);
+    await db.admin.query("DELETE FROM varbin WHERE id = X'00'");
+    expect((await collect(feed, uuids.length)).keys).toEqual([...uuids].sort());
+    expect((await collect(vfeed, varied.length)).keys).toEqual([...varied].sort());
   });
 
   it("delivers BIGINT keys beyond 2^53 exactly (signed and unsigned)", async () => {
@@ -628,6 +675,18 @@ describe("SQLite feed (triggers into a change table)", () => {
     await again.drop();
     const left = app.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'concord%' ORDER BY name").all();
     expect(left).toEqual([]);
+    app.close();
+  });
+
+  it("delivers BLOB keys as their lowercase hex, not as their bytes read as text", async () => {
+    const path = join(dir, "bin.db");
+    const app = new Database(path);
+    app.exec("CREATE TABLE bin (id BLOB PRIMARY KEY, name TEXT)");
+    const feed = await open({ name: "lite", url: `sqlite:${path}`, table: "bin" }, opts("litebin", "lite"));
+    await feed.start(undefined);
+    app.exec("INSERT INTO bin VALUES (X'', 'a'), (X'00', 'b'), (X'00ff', 'c'), (X'c3a9', 'd')");
+    app.exec("UPDATE bin SET id = X'ff' WHERE id = X'00'");
+    expect((await collect(feed, 5)).keys).toEqual(["", "00", "00ff", "c3a9", "ff"]);
     app.close();
   });
 

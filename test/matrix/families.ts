@@ -204,9 +204,34 @@ export const FAMILIES: readonly MatrixFamily[] = [
  * case- or accent-insensitive target already holds the first when the second is inserted), trailing spaces,
  * the empty key, surrogate pairs, the encoding's escape characters.
  */
-export const KEY_VALUES: Readonly<Record<"integer" | "text", readonly string[]>> = {
+export const KEY_VALUES: Readonly<Record<"integer" | "text" | "bytes", readonly string[]>> = {
   integer: ["-9223372036854775808", "-32768", "-1", "0", "1", "32767", "2147483648", "9223372036854775807"],
   text: ["a", "A", "\u00e9", "e\u0301", "", "a ", "b", "\u{1F600}", "\\|", "Z", "\u00df", "ss"],
+  /**
+   * Bytes, as lowercase hex: the empty key, 0x00 and 0xFF beside their prefixes and extensions (memcmp
+   * order: a prefix first), 0x7f/0x80 (signed-byte order would swap them), and 16-byte keys (a BINARY(16)
+   * UUID) with leading and trailing zero bytes, which a BINARY(n)'s padding must not confuse.
+   */
+  bytes: [
+    "",
+    "00",
+    "0000",
+    "00ff",
+    "01",
+    "7f",
+    "80",
+    "ff",
+    "ff00",
+    "ffff",
+    "00000000000000000000000000000000",
+    "00000000000000000000000000000001",
+    "0102030405060708090a0b0c0d0e0f00",
+    "0102030405060708090a0b0c0d0e0f10",
+    "7fffffffffffffffffffffffffffffff",
+    "80000000000000000000000000000000",
+    "ff000000000000000000000000000000",
+    "ffffffffffffffffffffffffffffffff",
+  ],
 };
 
 /**

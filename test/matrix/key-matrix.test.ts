@@ -14,7 +14,7 @@ const pairs = storePairs(await loadStores());
 /** Key type pairs: each of one store's types of a family beside the other's first of it, and the reverse. */
 function keyPairs(s: MatrixStore, d: MatrixStore): [MatrixKeyType, MatrixKeyType][] {
   const out: [MatrixKeyType, MatrixKeyType][] = [];
-  for (const family of ["integer", "text"] as const) {
+  for (const family of ["integer", "text", "bytes"] as const) {
     const ss = s.keyTypes.filter((k) => k.family === family);
     const ds = d.keyTypes.filter((k) => k.family === family);
     if (!ss.length || !ds.length) continue;

@@ -67,8 +67,8 @@ export interface MatrixColumnType {
 
 /** A key column type of one store. */
 export interface MatrixKeyType {
-  /** "integer" or "text": key values come from `KEY_VALUES[family]`. */
-  readonly family: "integer" | "text";
+  /** "integer", "text" or "bytes": key values come from `KEY_VALUES[family]`. */
+  readonly family: "integer" | "text" | "bytes";
   readonly ddl: string;
   /** Whether the type holds `key` (canonical text). Default: every key of the family. */
   holds?(key: string): boolean;

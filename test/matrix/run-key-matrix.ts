@@ -24,7 +24,8 @@ export async function runKeyMatrix(
   const source: string[] = [];
   for (const k of all) if (!source.some((x) => sk.collides?.(x, k))) source.push(k);
   const target = source.filter((_, i) => i % 2 === 0);
-  const extra = sk.family === "integer" ? "42" : "only-d";
+  const extra =
+    sk.family === "integer" ? "42" : sk.family === "bytes" ? "0102030405060708090a0b0c0d0e0fff" : "only-d";
   const missing = source.filter((_, i) => i % 2 === 1);
   const refused = missing.filter((k) => target.some((t) => dk.collides?.(t, k)));
   const value: MatrixColumnType = { family: "text", ddl: "text" };

@@ -152,6 +152,8 @@ export function stringLiteral(v: string): string {
 /** The literal a canonical key part is compared as, matching `keyOrderSql`. */
 export function keyLiteral(type: ColumnType, col: MysqlColumn, v: string): string {
   if (type === "integer") return integerLiteral(v);
+  // A bytes key part is its lowercase hex; a binary string compares as its bytes (memcmp), as the hex does.
+  if (type === "bytes") return `X'${v}'`;
   if (exactTextOrder(col) && !isBinaryString(col)) {
     return `${stringLiteral(v)} COLLATE ${col.collation}`;
   }

@@ -213,11 +213,13 @@ export class MysqlChangeFeed implements ChangeFeed {
   private onEvent(zongji: ZongJi, event: BinlogEvent): void {
     const name = event.getEventName();
     if (name === "writerows" || name === "deleterows") {
-      for (const row of event.rows as Row[]) this.changed(this.keyOf(row));
+      const binary = binaryColumns(event);
+      for (const row of event.rows as Row[]) this.changed(this.keyOf(row, binary));
     } else if (name === "updaterows") {
+      const binary = binaryColumns(event);
       for (const r of event.rows as { before: Row; after: Row }[]) {
-        this.changed(this.keyOf(r.after));
-        this.changed(this.keyOf(r.before));
+        this.changed(this.keyOf(r.after, binary));
+        this.changed(this.keyOf(r.before, binary));
       }
     } else if (name === "xid") {
       this.commit(zongji);
@@ -243,9 +245,9 @@ export class MysqlChangeFeed implements ChangeFeed {
     if (filename && position) this.buffer.push(keys, JSON.stringify({ file: filename, pos: position }));
   }
 
-  private keyOf(row: Row): Key {
+  private keyOf(row: Row, binary: ReadonlySet<string>): Key {
     return this.options.keyColumns.map((c) => {
-      const part = keyPart(row[c]);
+      const part = keyPart(row[c], binary.has(c));
       if (part === undefined)
         this.buffer.fail(
           new ChangeFeedError(
@@ -261,6 +263,22 @@ export class MysqlChangeFeed implements ChangeFeed {
 interface BinlogEvent {
   getEventName(): string;
   rows?: unknown[];
+  tableId?: number;
+  tableMap?: Record<number, { columnSchemas?: { COLUMN_NAME: string; COLUMN_TYPE: string }[] }>;
+}
+
+/**
+ * The binary-string columns (BINARY, VARBINARY, BLOB) of a row event's table: zongji hands their values as
+ * Buffers (a BINARY(n) padded to n bytes), which are keys by their bytes (hex), not by a UTF-8 decoding
+ * (text in a character set zongji cannot decode comes as a Buffer too).
+ */
+function binaryColumns(event: BinlogEvent): ReadonlySet<string> {
+  const schemas = event.tableId === undefined ? undefined : event.tableMap?.[event.tableId]?.columnSchemas;
+  return new Set(
+    (schemas ?? [])
+      .filter((c) => /^(binary|varbinary|tinyblob|blob|mediumblob|longblob)\b/i.test(c.COLUMN_TYPE))
+      .map((c) => c.COLUMN_NAME),
+  );
 }
 
 /** A stored binlog position read back, or undefined when it is not one (a file name and a byte offset ≥ 4). */

@@ -13,7 +13,6 @@ import {
 } from "../key-compare-sql.js";
 import type { RowHash } from "../row-hash.js";
 import {
-  integerLiteral,
   keyLiteral,
   keyOrderSql,
   mysqlCanonicalSql,
@@ -148,6 +147,13 @@ export class MysqlShapeSql {
     this.keyWidth = shape.key.length;
     const refs = all.map((c) => `${ALIAS}.${escapeId(c.name)}`);
     this.keyRefs = refs.slice(0, this.keyWidth);
+    shape.key.forEach((c, i) => {
+      // A bytes key is compared as its bytes only in a binary string; a text column has a collation.
+      if (c.type === "bytes" && !isBinaryString(this.natives[i]!))
+        throw new ConnectorError(
+          `key column ${c.name} is ${this.natives[i]!.columnType} in table ${table}, which cannot be compared as a bytes key`,
+        );
+    });
     this.keyOrder = shape.key.map((c, i) => keyOrderSql(c.type, this.natives[i]!, refs[i]!));
     this.sargable = this.keyOrder.every((e, i) => e === refs[i]);
     this.keyNullable = this.natives.slice(0, this.keyWidth).map((n) => n.nullable);
@@ -344,7 +350,7 @@ export class MysqlShapeSql {
         const lenient = this.keyRefs
           .map(
             (ref, j) =>
-              `${ref} = ${this.shape.key[j]!.type === "integer" ? integerLiteral(key[j]!) : stringLiteral(key[j]!)}`,
+              `${ref} = ${this.shape.key[j]!.type === "text" ? stringLiteral(key[j]!) : keyLiteral(this.shape.key[j]!.type, this.natives[j]!, key[j]!)}`,
           )
           .join(" AND ");
         return `(SELECT ${i}, ${this.keyRefs.join(", ")} FROM ${this.table} WHERE ${lenient} AND NOT (${exact}) LIMIT 1)`;

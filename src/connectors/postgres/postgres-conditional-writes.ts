@@ -281,7 +281,12 @@ function insertSql(s: PostgresShapeSql, plans: readonly KeyPlan[]): [string, unk
   const all = [...s.shape.key, ...s.shape.columns].flatMap((c, i) =>
     s.native[i]!.generated ? [] : [{ c, i }],
   );
-  const values = all.map(({ i }) => nativeSql(i < width ? `u.k${i}` : `u.c${i - width}`, s.native[i]!));
+  // Key arrays are typed already: a bytea key part is sent as bytea, not as hex text to decode.
+  const values = all.map(({ i }) =>
+    i < width && s.keys[i]!.param === "bytea"
+      ? `u.k${i}`
+      : nativeSql(i < width ? `u.k${i}` : `u.c${i - width}`, s.native[i]!),
+  );
   // A GENERATED ALWAYS identity column takes the owner's value only when the insert says so.
   const overriding = all.some(({ i }) => s.native[i]!.identityAlways) ? " OVERRIDING SYSTEM VALUE" : "";
   return [

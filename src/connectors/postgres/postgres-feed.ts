@@ -485,7 +485,9 @@ export class PostgresChangeFeed implements ChangeFeed {
     return this.options.keyColumns.map((c) => {
       const text = row[c];
       const parse = this.keyParsers.get(c);
-      const part = keyPart(typeof text === "string" && parse ? parse(text) : text);
+      const value = typeof text === "string" && parse ? parse(text) : text;
+      // Only bytea's parser makes a Buffer: its part is the bytes' hex, never their UTF-8 decoding.
+      const part = keyPart(value, Buffer.isBuffer(value));
       if (part === undefined)
         this.buffer.fail(
           new ChangeFeedError(

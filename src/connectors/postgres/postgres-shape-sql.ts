@@ -27,10 +27,18 @@ export class Params {
   constructor(private readonly inline = false) {}
 
   add(value: unknown, type: string): string {
+    // A bytea key part is its lowercase hex (`KeyPart`): handed to PostgreSQL in bytea's hex input, `\x00ff`.
+    if (type === "bytea") value = byteaInput(value);
+    else if (type === "bytea[]" && Array.isArray(value)) value = value.map(byteaInput);
     if (this.inline) return `${sqlLiteral(value)}::${type}`;
     this.values.push(value);
     return `$${this.values.length}::${type}`;
   }
+}
+
+/** A bytes key part (lowercase hex, or NULL) in bytea's hex input format. */
+export function byteaInput(value: unknown): unknown {
+  return typeof value === "string" ? `\\x${value}` : value;
 }
 
 /**
@@ -68,7 +76,7 @@ export interface KeyPart {
    */
   readonly exact?: string;
   /** The PostgreSQL type parameters for this part are cast to. */
-  readonly param: "int8" | "numeric" | "text" | "uuid";
+  readonly param: "int8" | "numeric" | "text" | "uuid" | "bytea";
   /** The canonical text of the part. */
   readonly out: string;
   /**
@@ -448,7 +456,12 @@ function keyPart(name: string, type: ColumnType, col: PgColumn): Omit<KeyPart, "
     if (base === "numeric") return { name, order: r, eq: r, param: "numeric", out: `trim_scale(${r})::text` };
     throw new Error(`key column ${name} is ${col.nativeType}, which cannot be read as an integer key`);
   }
-  if (type !== "text") throw new Error(`key column ${name} is ${type}; keys must be integer or text`);
+  if (type === "bytes") {
+    // bytea orders by its bytes (memcmp, a prefix first), as lowercase hex does by code point.
+    if (base === "bytea") return { name, order: r, eq: r, param: "bytea", out: `encode(${r}, 'hex')` };
+    throw new Error(`key column ${name} is ${col.nativeType}, which cannot be read as a bytes key`);
+  }
+  if (type !== "text") throw new Error(`key column ${name} is ${type}; keys must be integer, text or bytes`);
   if (TEXT_BASE_TYPES.has(base)) {
     return {
       name,

@@ -1,7 +1,7 @@
 /** The statements a conditional write runs on PostgreSQL, as text with its values inlined (`repair --print`). Builds text only: no I/O. */
 import type { ConditionalWrite } from "../connector.js";
 import { nativeSql, quoteName } from "./postgres-canonical-sql.js";
-import { PostgresShapeSql, T } from "./postgres-shape-sql.js";
+import { byteaInput, PostgresShapeSql, T } from "./postgres-shape-sql.js";
 import { postgresWriteValue } from "./postgres-write-values.js";
 
 /** A string literal (standard_conforming_strings, PostgreSQL's default since 9.1: only quotes are doubled). */
@@ -23,7 +23,12 @@ export function printPostgresWrites(s: PostgresShapeSql, writes: readonly Condit
     v === null ? "NULL" : nativeSql(literal(postgresWriteValue(s.native[i]!, all[i]!.type, v)), s.native[i]!);
   return writes.map((w) => {
     const keyMatch = s.keys
-      .map((k, i) => PostgresShapeSql.equals(k, `${literal(w.key[i]!)}::${k.param}`))
+      .map((k, i) =>
+        PostgresShapeSql.equals(
+          k,
+          `${literal(k.param === "bytea" ? String(byteaInput(w.key[i]!)) : w.key[i]!)}::${k.param}`,
+        ),
+      )
       .join(" AND ");
     if (w.expected === null) {
       if (w.next === null) return "-- nothing to write: the record is expected absent and stays absent";

@@ -32,6 +32,7 @@ import {
 import {
   sqliteAffinity,
   sqliteColumnInfo,
+  sqliteLogicalType,
   type TimestampStyle,
   timestampStyleOf,
 } from "./sqlite-column-types.js";
@@ -139,6 +140,12 @@ export class SqliteConnector implements Connector {
       const meta = this.meta();
       const collated = new Map<string, string>();
       for (const c of shape.key) {
+        // A bytes key is compared and looked up as blobs; a column of another affinity keeps text there.
+        const declared = meta.columns.find((m) => m.name === c.name)?.type ?? "";
+        if (c.type === "bytes" && sqliteLogicalType(declared) !== "bytes")
+          throw new Error(
+            `key column ${c.name} is declared ${declared || "without a type"}, which cannot be compared as a bytes key (declare it BLOB)`,
+          );
         const collation = c.type === "text" ? sqliteCollation(this.db, this.table, c.name) : "BINARY";
         if (collation !== "BINARY") collated.set(c.name, collation);
       }

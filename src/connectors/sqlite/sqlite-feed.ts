@@ -12,6 +12,7 @@ import {
   feedObjectName,
   keyPart,
 } from "../change-feed.js";
+import { sqliteLogicalType } from "./sqlite-column-types.js";
 
 /** How often the change table is looked at. */
 const POLL_MS = 100;
@@ -137,7 +138,10 @@ export class SqliteChangeFeed implements ChangeFeed {
   }
 
   private install(db: Database.Database): void {
-    const cols = db.prepare(`SELECT name FROM pragma_table_info(?)`).all(this.table) as { name: string }[];
+    const cols = db.prepare(`SELECT name, type FROM pragma_table_info(?)`).all(this.table) as {
+      name: string;
+      type: string;
+    }[];
     if (!cols.length)
       throw new ChangeFeedError(`sqlite replica '${this.label}': table ${this.table} does not exist`);
     const missing = this.options.keyColumns.filter((k) => !cols.some((c) => c.name === k));
@@ -145,8 +149,14 @@ export class SqliteChangeFeed implements ChangeFeed {
       throw new ChangeFeedError(
         `sqlite replica '${this.label}': table ${this.table} has no key column ${missing.join(", ")}`,
       );
+    // A BLOB key part is logged as its lowercase hex (its text would be the bytes decoded as UTF-8).
+    const bytes = new Set(cols.filter((c) => sqliteLogicalType(c.type) === "bytes").map((c) => c.name));
+    const part = (row: string, k: string) =>
+      bytes.has(k)
+        ? `CASE WHEN ${row}.${q(k)} IS NULL THEN NULL ELSE lower(hex(${row}.${q(k)})) END`
+        : `CAST(${row}.${q(k)} AS TEXT)`;
     const key = (row: "NEW" | "OLD") =>
-      `json_array(${this.options.keyColumns.map((k) => `CAST(${row}.${q(k)} AS TEXT)`).join(", ")})`;
+      `json_array(${this.options.keyColumns.map((k) => part(row, k)).join(", ")})`;
     const changes = q(`${this.name}_changes`);
     const t = q(this.table);
     db.transaction(() => {

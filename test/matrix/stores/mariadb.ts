@@ -159,6 +159,9 @@ const KEY_TYPES: MatrixKeyType[] = [
       collides: (a, b) => COLLIDING.has(`${collation}\0${a}\0${b}`),
     }),
   ),
+  { family: "bytes", ddl: "VARBINARY(32)", encode: (k) => Buffer.from(k, "hex") },
+  // A UUID's usual column: it holds 16 bytes exactly (a shorter value would be padded with zero bytes).
+  { family: "bytes", ddl: "BINARY(16)", holds: (k) => k.length === 32, encode: (k) => Buffer.from(k, "hex") },
 ];
 
 /** How the space reads a column back natively: the server's own text of what it stores. */
@@ -187,7 +190,10 @@ export const store: MatrixStore = {
     return {
       async create(table, key, columns, rows) {
         const cols = [`k ${key.ddl} PRIMARY KEY`, ...columns.map((c) => `${q(c.name)} ${c.type.ddl}`)];
-        ddls.set(table, new Map(columns.map((c) => [c.name, c.type.ddl])));
+        ddls.set(
+          table,
+          new Map([["k", key.ddl], ...columns.map((c): [string, string] => [c.name, c.type.ddl])]),
+        );
         const conn = await pool.getConnection();
         try {
           // TIMESTAMP columns are written and read in UTC, as the connector's session does.
@@ -209,7 +215,8 @@ export const store: MatrixStore = {
       replica: (table) => ({ url: db.url, table }),
       async read(table, columns) {
         const types = ddls.get(table) ?? new Map<string, string>();
-        const list = ["CAST(k AS CHAR)", ...columns.map((c) => nativeText(types.get(c) ?? "", c))];
+        const k = /BINARY/.test(types.get("k") ?? "") ? "LOWER(HEX(k))" : "CAST(k AS CHAR)";
+        const list = [k, ...columns.map((c) => nativeText(types.get(c) ?? "", c))];
         const conn = await pool.getConnection();
         try {
           await conn.query("SET time_zone = '+00:00'");

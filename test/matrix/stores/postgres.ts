@@ -113,6 +113,7 @@ const KEY_TYPES: MatrixKeyType[] = [
   { family: "text", ddl: "character varying(10)" },
   { family: "text", ddl: 'text COLLATE "C"' },
   { family: "text", ddl: `text COLLATE "${SCHEMA}".matrix_ci`, collides: ciEqual },
+  { family: "bytes", ddl: "bytea", encode: (k) => `\\x${k}` },
 ];
 
 /** A value as PostgreSQL's text input reads it (every cell is sent as text and cast in the statement). */
@@ -132,8 +133,10 @@ export const store: MatrixStore = {
     );
     const ddl = (text: string) => text.replaceAll(SCHEMA, db.name);
     const q = (name: string) => `"${name}"`;
+    const keyDdls = new Map<string, string>();
     return {
       async create(table, key, columns, rows) {
+        keyDdls.set(table, key.ddl);
         const cols = [
           `k ${ddl(key.ddl)} PRIMARY KEY`,
           ...columns.map((c) => `${q(c.name)} ${ddl(c.type.ddl)}`),
@@ -156,7 +159,8 @@ export const store: MatrixStore = {
       },
       replica: (table) => ({ url: POSTGRES.url, table: db.table(table) }),
       async read(table, columns) {
-        const list = ["k", ...columns].map((c) => `${q(c)}::text`).join(", ");
+        const k = keyDdls.get(table) === "bytea" ? "encode(k, 'hex')" : "k::text";
+        const list = [k, ...columns.map((c) => `${q(c)}::text`)].join(", ");
         const result = await db.admin.query<string[]>({
           text: `SELECT ${list} FROM ${db.table(table)}`,
           rowMode: "array",

@@ -39,6 +39,8 @@ const TYPES: MatrixColumnType[] = FAMILIES.map((family) => ({
 const KEY_TYPES: MatrixKeyType[] = [
   { family: "integer", ddl: "key" },
   { family: "text", ddl: "key" },
+  // A binary key part is its lowercase hex in the key name (docs/redis.md).
+  { family: "bytes", ddl: "key" },
 ];
 
 export const store: MatrixStore = {

@@ -70,6 +70,7 @@ const KEY_TYPES: MatrixKeyType[] = [
   },
   { family: "text", ddl: "TEXT" },
   { family: "text", ddl: "TEXT COLLATE NOCASE", collides: asciiCaseless },
+  { family: "bytes", ddl: "BLOB", encode: (k) => Buffer.from(k, "hex") },
 ];
 
 /** The SQL text of a stored value that shows its storage class (integer, real, text, blob) as `quote()` does. */
@@ -85,8 +86,10 @@ export const store: MatrixStore = {
     const path = join(dir, "matrix.db");
     const db = new Database(path);
     db.pragma("journal_mode = WAL");
+    const keyDdls = new Map<string, string>();
     return {
       async create(table, key, columns, rows) {
+        keyDdls.set(table, key.ddl);
         const cols = [`k ${key.ddl} PRIMARY KEY`, ...columns.map((c) => `"${c.name}" ${c.type.ddl}`)];
         db.exec(`CREATE TABLE "${table}" (${cols.join(", ")})`);
         const insert = db.prepare(
@@ -98,7 +101,12 @@ export const store: MatrixStore = {
       },
       replica: (table) => ({ url: `sqlite:${path}`, table }),
       async read(table, columns) {
-        const list = ["CAST(k AS TEXT)", ...columns.map(QUOTED)].join(", ");
+        // A BLOB key as lowercase hex, as Concord spells it; any other storage class there shows as such.
+        const k =
+          keyDdls.get(table) === "BLOB"
+            ? `CASE typeof(k) WHEN 'blob' THEN lower(hex(k)) ELSE typeof(k) || ':' || k END`
+            : "CAST(k AS TEXT)";
+        const list = [k, ...columns.map(QUOTED)].join(", ");
         const rows = db.prepare(`SELECT ${list} FROM "${table}"`).raw().all() as string[][];
         return new Map(rows.map((r) => [r[0]!, r.slice(1).map((c) => (c === "NULL" ? null : c))]));
       },
