@@ -31,7 +31,7 @@ const NOT_ASCII = "'*[^\u0001-\u007f]*'";
  */
 function readExpression(ref: string, type: string, exact: boolean, blobKey?: string): string {
   if (type === "bytes") return `CASE WHEN typeof(${ref}) = 'text' THEN CAST(${ref} AS BLOB) ELSE ${ref} END`;
-  // A text key stored as a blob stops the read, naming it (`blobKey`: see SqliteShapeSql.blobKeyFn).
+  // A text key stored as a blob stops the read, naming it (`blobKey`: see SqliteShapeSql.keyGuardFn).
   const guard = blobKey ? `WHEN typeof(${ref}) = 'blob' THEN ${blobKey}(${ref}) ` : "";
   if (!exact || (type !== "text" && type !== "json")) return guard ? `CASE ${guard}ELSE ${ref} END` : ref;
   return (
@@ -41,14 +41,30 @@ function readExpression(ref: string, type: string, exact: boolean, blobKey?: str
 }
 
 /**
- * Why a text key column's blob cannot be a key: Concord reads, looks up and writes a text key by its text,
- * which a blob never equals in SQLite (X'62' is not 'b'), so such a row could be neither found by its key nor
- * repaired, and in-store comparisons bounded by text keys would pass over it. One line, naming the value.
+ * A bytes key column's read: a value that is not a blob (a text, a number) stops the read, naming it
+ * (`foreignKeyLine`), as `guard` does.
  */
-export function blobTextKeyLine(column: string, raw: Uint8Array): string {
+function bytesKeyRead(ref: string, guard: string): string {
+  return `CASE WHEN typeof(${ref}) IN ('text', 'integer', 'real') THEN ${guard}(${ref}) ELSE ${ref} END`;
+}
+
+/**
+ * Why a key column's value of another storage class cannot be a key: Concord reads, looks up and writes a
+ * text key by its text and a bytes key by its bytes, which a value of another class never equals in SQLite
+ * (X'62' is not 'b'), so such a row could be neither found by its key nor repaired, and in-store comparisons
+ * bounded by keys of the column's class would pass over it. One line, naming the value.
+ */
+export function foreignKeyLine(column: string, type: "text" | "bytes", raw: unknown): string {
   const name = quoteIdent(column);
-  const shown = Buffer.from(raw.subarray(0, 24)).toString("hex");
-  return `key column ${column} holds the blob X'${shown}'${raw.length > 24 ? "…" : ""}, where Concord compares its keys as text and finds a row by its text, which a blob never equals in SQLite; store such keys as text (UPDATE … SET ${name} = CAST(${name} AS TEXT) WHERE typeof(${name}) = 'blob')`;
+  const held =
+    raw instanceof Uint8Array
+      ? `the blob X'${Buffer.from(raw.subarray(0, 24)).toString("hex")}'${raw.length > 24 ? "…" : ""}`
+      : typeof raw === "string"
+        ? `the text '${raw.slice(0, 40).replaceAll("'", "''")}'${raw.length > 40 ? "…" : ""}`
+        : `the number ${String(raw)}`;
+  return type === "text"
+    ? `key column ${column} holds ${held}, where Concord compares its keys as text and finds a row by its text, which a blob never equals in SQLite; store such keys as text (UPDATE … SET ${name} = CAST(${name} AS TEXT) WHERE typeof(${name}) = 'blob')`
+    : `key column ${column} holds ${held}, where Concord compares its keys as bytes and finds a row by its bytes, which a text or number never equals in SQLite; store such keys as blobs (UPDATE … SET ${name} = CAST(${name} AS BLOB) WHERE typeof(${name}) IN ('text', 'integer', 'real'))`;
 }
 
 /**
@@ -64,10 +80,10 @@ export class SqliteShapeSql {
   /** Registered aggregate: "count:xor" of the fingerprints of the rows it sees. */
   readonly sumFn: string;
   /**
-   * Registered functions `<blobKeyFn>_<i>`, one per text key column i, that fail naming a blob read there
-   * (`blobTextKeyLine`): every read of a text key goes through one.
+   * Registered functions `<keyGuardFn>_<i>`, one per text or bytes key column i, that fail naming a value of
+   * another storage class read there (`foreignKeyLine`): every read of such a key goes through one.
    */
-  readonly blobKeyFn: string;
+  readonly keyGuardFn: string;
   /** Quoted key columns, for select lists. */
   readonly keyList: string;
   /** Key expressions for comparisons, lookups and ORDER BY, binary-safe. */
@@ -134,24 +150,25 @@ export class SqliteShapeSql {
       varargs: true,
       safeIntegers: true,
     });
-    this.blobKeyFn = `concord_blob_key_${id}`;
-    const textKeys = shape.key.filter((c) => c.type === "text");
-    for (const c of textKeys)
-      db.function(`${this.blobKeyFn}_${shape.key.indexOf(c)}`, { deterministic: true }, (raw: unknown) => {
-        throw new Error(blobTextKeyLine(c.name, raw as Uint8Array));
-      });
+    this.keyGuardFn = `concord_key_guard_${id}`;
+    shape.key.forEach((c, i) => {
+      const type = c.type;
+      if (type === "text" || type === "bytes")
+        db.function(
+          `${this.keyGuardFn}_${i}`,
+          { deterministic: true, safeIntegers: true },
+          (raw: unknown) => {
+            throw new Error(foreignKeyLine(c.name, type, raw));
+          },
+        );
+    });
     this.keyList = shape.key.map((c) => quoteIdent(c.name)).join(", ");
     this.keyOrder = shape.key.map((c) =>
       collated.has(c.name) ? `${quoteIdent(c.name)} COLLATE BINARY` : quoteIdent(c.name),
     );
     this.orderBy = this.keyOrder.join(", ");
     this.allList = [...shape.key, ...shape.columns].map((c) => quoteIdent(c.name)).join(", ");
-    const keyReads = (exact: boolean) =>
-      shape.key.map((c, i) =>
-        c.type === "text"
-          ? readExpression(quoteIdent(c.name), c.type, exact, `${this.blobKeyFn}_${i}`)
-          : quoteIdent(c.name),
-      );
+    const keyReads = (exact: boolean) => shape.key.map((c, i) => this.keyRead(quoteIdent(c.name), i, exact));
     const reads = (exact: boolean) =>
       [
         ...keyReads(exact),
@@ -176,9 +193,18 @@ export class SqliteShapeSql {
    * a text key always exactly (see `readExpression`), so no lossy decode of it reaches the codec.
    */
   keyExact(expr: string, i: number): string {
-    return this.shape.key[i]!.type === "text"
-      ? readExpression(expr, "text", true, `${this.blobKeyFn}_${i}`)
-      : expr;
+    return this.keyRead(expr, i, true);
+  }
+
+  /**
+   * Key expression `expr` of the key's `i`th column as reads select it: a text key by `readExpression`, and
+   * a text or bytes key guarded against values of another storage class (`keyGuardFn`).
+   */
+  private keyRead(expr: string, i: number, exact: boolean): string {
+    const type = this.shape.key[i]!.type;
+    if (type === "text") return readExpression(expr, type, exact, `${this.keyGuardFn}_${i}`);
+    if (type === "bytes") return bytesKeyRead(expr, `${this.keyGuardFn}_${i}`);
+    return expr;
   }
 
   /** Key and compared columns as reads select them (see `readExpression`): what the codec is handed. */
