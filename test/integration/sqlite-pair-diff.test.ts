@@ -464,38 +464,55 @@ describe("when the replicas cannot be compared inside SQLite", () => {
   });
 });
 
-describe("a text key stored as a blob", () => {
-  it("stops the scan naming it, compared inside SQLite or in the engine, instead of passing over the row", async () => {
-    const dir = tempDir();
-    for (const [name, rows] of [
-      [
-        "a",
+describe("a key stored in another storage class than its column's", () => {
+  const cases = [
+    {
+      name: "a text key stored as a blob",
+      type: "TEXT",
+      keys: ["a", Buffer.from("b")],
+      line: /key column k holds the blob X'62', where Concord compares its keys as text .*WHERE typeof\("k"\) = 'blob'\)$/,
+    },
+    {
+      name: "a bytes key stored as text",
+      type: "BLOB",
+      keys: [Buffer.from("a"), "b"],
+      line: /key column k holds the text 'b', where Concord compares its keys as bytes .*WHERE typeof\("k"\) IN \('text', 'integer', 'real'\)\)$/,
+    },
+  ] as const;
+  for (const c of cases)
+    it(`${c.name} stops the scan naming it, compared inside SQLite or in the engine, instead of passing over the row`, async () => {
+      const dir = tempDir();
+      const [first, other] = c.keys;
+      for (const [name, rows] of [
         [
-          ["a", "1"],
-          [Buffer.from("b"), "2"],
+          "a",
+          [
+            [first, "1"],
+            [other, "2"],
+          ],
         ],
-      ],
-      ["b", [["a", "1"]]],
-    ] as const) {
-      const db = new Database(join(dir, `${name}.db`));
-      db.exec("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)");
-      for (const row of rows) db.prepare("INSERT INTO t VALUES (?, ?)").run(...row);
-      db.close();
-    }
-    for (const inStore of [true, false]) {
-      const yaml = join(dir, `${inStore}.yaml`);
-      writeFileSync(
-        yaml,
-        `state: sqlite:state-${inStore}.db\ndatasets:\n  t:\n    key: k\n` +
-          (inStore ? "" : "    detect: { inStore: false }\n") +
-          `    replicas:\n      a: { url: "sqlite:a.db", table: t }\n      b: { url: "sqlite:b.db", table: t }\n`,
-      );
-      const r = await runConcord(["scan", "-c", yaml]);
-      expect(r.code, `inStore: ${inStore}`).toBe(2);
-      expect(r.stdout).toBe("");
-      expect(r.stderr).toMatch(
-        /^concord: t\.a: .*key column k holds the blob X'62', where Concord compares its keys as text .*WHERE typeof\("k"\) = 'blob'\)\n$/,
-      );
-    }
-  });
+        ["b", [[first, "1"]]],
+      ] as const) {
+        const db = new Database(join(dir, `${name}.db`));
+        db.exec(`CREATE TABLE t (k ${c.type} PRIMARY KEY, v TEXT)`);
+        for (const row of rows) db.prepare("INSERT INTO t VALUES (?, ?)").run(...row);
+        db.close();
+      }
+      for (const inStore of [true, false]) {
+        const yaml = join(dir, `${inStore}.yaml`);
+        writeFileSync(
+          yaml,
+          `state: sqlite:state-${inStore}.db\ndatasets:\n  t:\n    key: k\n` +
+            (inStore ? "" : "    detect: { inStore: false }\n") +
+            `    replicas:\n      a: { url: "sqlite:a.db", table: t }\n      b: { url: "sqlite:b.db", table: t }\n`,
+        );
+        const r = await runConcord(["scan", "-c", yaml]);
+        expect(r.code, `inStore: ${inStore}`).toBe(2);
+        expect(r.stdout).toBe("");
+        const lines = r.stderr.trimEnd().split("\n");
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(/^concord: t\.a: /);
+        expect(lines[0]).toMatch(c.line);
+      }
+    });
 });
