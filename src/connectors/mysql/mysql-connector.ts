@@ -1,4 +1,5 @@
 /** MariaDB/MySQL connector (mysql2): fingerprints and range checksums computed in SQL. Only this folder imports the driver. */
+import { randomUUID } from "node:crypto";
 import { createPool, type Pool } from "mysql2/promise";
 import { redactUrl } from "../../config/redact.js";
 import { resolveTimeouts, type TimeoutsConfig } from "../../config/timeouts.js";
@@ -18,9 +19,11 @@ import {
   type ConnectorStats,
   emptyStats,
   type NativeHashCapability,
+  type PairDiffCapability,
   type TableDescription,
   type WriteOutcome,
 } from "../connector.js";
+import { oneLine } from "../connector-errors.js";
 import type { RowHash } from "../row-hash.js";
 import {
   duplicateKeyMessage,
@@ -28,12 +31,14 @@ import {
   keyUniqueness,
   notUniqueMessage,
 } from "../unique-key.js";
+import { stringLiteral } from "./mysql-canonical-sql.js";
 import { diagnoseMysqlCheckViolation, isMysqlCheckViolation } from "./mysql-check-refusal.js";
 import { bucketSql } from "./mysql-checksum-sql.js";
 import { mysqlColumnInfo } from "./mysql-column-types.js";
 import { writeConditionally } from "./mysql-conditional-writes.js";
 import { isMysqlRolledBack, mysqlErrorCode, UnstorableValueError } from "./mysql-errors.js";
 import { MysqlListing } from "./mysql-listing.js";
+import { type MysqlPairSide, mysqlPair, mysqlPairRefusal } from "./mysql-pair-diff.js";
 import { MysqlSession, mysqlPoolTimeouts } from "./mysql-session.js";
 import { MysqlShapeSql } from "./mysql-shape-sql.js";
 import { mysqlSplitKeys } from "./mysql-split.js";
@@ -100,6 +105,9 @@ export class MysqlConnector implements Connector {
   private readonly keysPerStatement: number;
   private readonly maxStatementChars: number;
   private readonly listing: MysqlListing;
+  /** Each shape's side of an in-store pair, and each other replica's verdict on joining it (see `pairDiff`). */
+  private readonly pairSides = new Map<RecordShape, Promise<MysqlPairSide>>();
+  private readonly pairReach = new Map<MysqlConnector, Promise<string | undefined>>();
   /** The verdict on each key (by its column names) being unique: checked once, shared by shapes. */
   private readonly keyChecks = new Map<string, Promise<void>>();
 
@@ -129,6 +137,9 @@ export class MysqlConnector implements Connector {
   /** The columns as information_schema declares them (see `mysqlColumnInfo`), read afresh. */
   async describe(): Promise<TableDescription> {
     this.meta = this.readMeta();
+    // An in-store pair is checked again against the table as described now.
+    this.pairSides.clear();
+    this.pairReach.clear();
     const meta = await this.meta;
     const store = this.session.flavor === "mariadb" ? "MariaDB" : "MySQL";
     return { columns: meta.columns.map(mysqlColumnInfo), store };
@@ -312,6 +323,108 @@ export class MysqlConnector implements Connector {
     checksumRanges: (shape, ranges) => this.checksum(shape, ranges, "native"),
     streamHashesIn: (shape, ranges, batchSize) => this.listIn(shape, ranges, batchSize, "native"),
   };
+
+  /**
+   * Two MariaDB replicas on one server (the same server answers both connections; two databases or two
+   * tables) compared inside MariaDB by one keyed join (see `mysqlPair`), each side through its own row filter.
+   * Declined, with the reason, for another kind of store, another server, a table this replica's connection
+   * cannot read, MySQL, columns of different types or of a type the join cannot compare exactly, or a key
+   * column that may hold NULL or whose collation does not order keys as Concord does.
+   */
+  readonly pairDiff: PairDiffCapability = {
+    pair: async (shape, other) => {
+      if (!(other instanceof MysqlConnector))
+        return `${this.label || "a MariaDB replica"} is compared with a ${other.kind} replica`;
+      const [here, there] = await Promise.all([this.pairSide(shape), other.pairSide(shape)]);
+      const refused = mysqlPairRefusal(here, there);
+      if (refused) return refused;
+      let reaching = this.pairReach.get(other);
+      if (!reaching) {
+        reaching = this.reaches(other, there);
+        reaching.catch(() => this.pairReach.delete(other));
+        this.pairReach.set(other, reaching);
+      }
+      const reach = await reaching;
+      if (reach) return reach;
+      return mysqlPair({ session: this.session, label: this.label, stats: this.stats }, here, there);
+    },
+  };
+
+  /** This replica's side of an in-store pair (see `pairSideOf`), built once per shape while the description holds. */
+  private pairSide(shape: RecordShape): Promise<MysqlPairSide> {
+    let side = this.pairSides.get(shape);
+    if (!side) {
+      side = this.pairSideOf(shape);
+      side.catch(() => this.pairSides.delete(shape));
+      this.pairSides.set(shape, side);
+    }
+    return side;
+  }
+
+  /** This replica's side of an in-store pair: its shape's SQL over its table named with its database. */
+  private async pairSideOf(shape: RecordShape): Promise<MysqlPairSide> {
+    await this.sql(shape);
+    const meta = await this.meta!;
+    let table = this.table;
+    if (!table.includes(".")) {
+      const [[db] = []] = await this.session.read("cannot describe table", (conn) =>
+        this.session.rows(conn, "SELECT DATABASE()"),
+      );
+      table = `${String(db)}.${table}`;
+    }
+    let s: MysqlShapeSql;
+    try {
+      s = new MysqlShapeSql(
+        shape,
+        table,
+        meta.byName,
+        mysqlKeyIndex(
+          meta,
+          shape.key.map((c) => c.name),
+        ),
+        this.options.rowFilter,
+        this.jsonNormalize(),
+      );
+      s.codec.label = this.label;
+    } catch (err) {
+      throw this.session.error("cannot read the dataset's columns", err);
+    }
+    return { label: this.label, s, flavor: this.session.flavor };
+  }
+
+  /**
+   * Why this replica's connection cannot join `other`'s table, or undefined when it can: both connections must
+   * be answered by the same server (a lock one holds is seen held by the other), and this one must read the
+   * other's table.
+   */
+  private async reaches(other: MysqlConnector, there: MysqlPairSide): Promise<string | undefined> {
+    const a = this.label || "this replica";
+    const b = other.label || "the other replica";
+    const lock = `concord-pair-${randomUUID()}`;
+    const what = "cannot compare in the store";
+    return this.session.read(what, async (conn) => {
+      const [[id, got] = []] = await this.session.rows(
+        conn,
+        `SELECT CONNECTION_ID(), GET_LOCK(${stringLiteral(lock)}, 0)`,
+      );
+      if (String(got) !== "1") return `${a} could not take a lock to check that one server holds ${b}`;
+      try {
+        const [[user] = []] = await other.session.read(what, (c) =>
+          other.session.rows(c, `SELECT IS_USED_LOCK(${stringLiteral(lock)})`),
+        );
+        if (user == null || String(user) !== String(id))
+          return `${a} and ${b} are answered by different servers, which one statement cannot join`;
+      } finally {
+        await this.session.rows(conn, `SELECT RELEASE_LOCK(${stringLiteral(lock)})`);
+      }
+      try {
+        await this.session.rows(conn, `SELECT 1 FROM ${there.s.tableName} LIMIT 0`);
+      } catch (err) {
+        return `${a}'s connection cannot read ${b}'s table ${there.s.tableName} (${oneLine(err instanceof Error ? err.message : String(err))})`;
+      }
+      return undefined;
+    });
+  }
 
   private async checksum(
     shape: RecordShape,
