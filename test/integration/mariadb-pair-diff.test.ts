@@ -291,10 +291,13 @@ describe.skipIf(!available)("two MariaDB replicas on one server compared inside 
       if (typeof pair === "string") throw new Error(pair);
       const listed: PairedKey[] = [];
       const told: number[] = [];
+      const before = a.stats.queries;
       for await (const batch of pair.diff({ lo: ["100"], hi: ["2050"] }, 16, (n) => told.push(n))) {
         expect(batch.length).toBeLessThanOrEqual(16);
         listed.push(...batch);
       }
+      // Two halves at once, each one statement that also counts this replica's rows in it.
+      expect(a.stats.queries - before).toBe(2);
       const [rows] = (await db.admin.query(
         "SELECT id, 1 AS here, hb.id IS NOT NULL AS there FROM ha LEFT JOIN hb USING (id) " +
           "WHERE id >= 100 AND id < 2050 AND NOT (ha.v <=> hb.v) " +
@@ -328,6 +331,19 @@ describe.skipIf(!available)("two MariaDB replicas on one server compared inside 
         expect(k.records?.here).toEqual(fetchedA.get(k.key[0]!));
         expect(k.records?.there).toEqual(fetchedB.get(k.key[0]!));
       }
+      // A listing left after its first batch (both halves' statements running) leaves no connection held:
+      // ten more, each left early, then a whole one, on a pool of four.
+      for (let i = 0; i < 10; i++) {
+        for await (const batch of pair.diff({ lo: ["1"], hi: ["2100"] }, 4, () => undefined)) {
+          expect(batch.length).toBeGreaterThan(0);
+          break;
+        }
+      }
+      // Open at both ends: cut at this replica's first and last keys, keys only b holds past them still listed.
+      const whole: PairedKey[] = [];
+      for await (const batch of pair.diff({ lo: null, hi: null }, 64, () => undefined)) whole.push(...batch);
+      expect(whole.filter((k) => !k.here).map((k) => k.key[0])).toContain("2100");
+      expect(whole.length).toBe(Math.floor(2000 / 21) * 2 + (2000 % 21 >= 7 ? 1 : 0) + 100);
     } finally {
       await a.close();
       await b.close();

@@ -346,7 +346,16 @@ export class MysqlConnector implements Connector {
       }
       const reach = await reaching;
       if (reach) return reach;
-      return mysqlPair({ session: this.session, label: this.label, stats: this.stats }, here, there);
+      return mysqlPair(
+        {
+          session: this.session,
+          label: this.label,
+          stats: this.stats,
+          keyBounds: (range) => this.keyBounds(shape, range),
+        },
+        here,
+        there,
+      );
     },
   };
 

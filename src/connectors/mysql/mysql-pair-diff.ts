@@ -6,8 +6,9 @@
  */
 
 import { escapeId } from "mysql2/promise";
-import { compareKeys, type KeyRange } from "../../core/model.js";
+import { compareKeys, type Key, type KeyRange } from "../../core/model.js";
 import { ConnectorError, type InStorePair, type PairedKey } from "../connector.js";
+import { pairHalvesOf } from "../pair-halves.js";
 import { mysqlReadSql } from "./mysql-canonical-sql.js";
 import { exactTextOrder } from "./mysql-column-types.js";
 import type { MysqlSession } from "./mysql-session.js";
@@ -112,64 +113,109 @@ export interface MysqlPairHost {
   readonly session: MysqlSession;
   readonly label: string;
   readonly stats: { queries: number; rowsRead: number; bytesRead: number; rowsScanned: number };
+  /** This replica's first and last key in a range, or null: where a range open at one end is cut in halves. */
+  keyBounds(range: KeyRange): Promise<{ first: Key; last: Key } | null>;
 }
 
-/** The pair of `here` (on `host`'s connections) and `there`, compared by `mysqlPairDiffSql`. */
+/** What the listings of one range's parts add up to. */
+interface Tally {
+  onlyHere: number;
+  onlyThere: number;
+  rows: number;
+  counted: number;
+}
+
+/**
+ * The pair of `here` (on `host`'s connections) and `there`, compared by `mysqlPairDiffSql`. A range of one
+ * integer key is compared as two halves at once (`pairHalvesOf`), each its own statement on its own connection
+ * of this replica's pool: MariaDB runs a statement on one thread, so the halves use two cores.
+ */
 export function mysqlPair(host: MysqlPairHost, here: MysqlPairSide, there: MysqlPairSide): InStorePair {
   const what = `in-MariaDB comparison with ${there.label || "the other replica"} failed`;
   const shape = here.s.shape;
   const width = here.s.keyWidth;
   const n = width + shape.columns.length;
   const prefix = host.label ? `${host.label}: ` : "";
+  /** The listed keys of one part, checked to come in key order (each part's own: the parts are listed at once). */
+  async function* listing(sql: string, batchSize: number, tally: Tally): AsyncIterable<readonly PairedKey[]> {
+    let last: PairedKey["key"] | undefined;
+    for await (const page of host.session.stream(what, sql, batchSize)) {
+      const batch: PairedKey[] = [];
+      for (const row of page) {
+        const where = Number(row[width]);
+        if (where < 0) {
+          tally.rows += -1 - where;
+          tally.counted++;
+          continue;
+        }
+        let paired: PairedKey;
+        try {
+          const key = (where === 2 ? there : here).s.codec.key(row);
+          const records = {
+            here: where !== 2 ? here.s.codec.record(row, width + 1) : undefined,
+            there: where !== 1 ? there.s.codec.record(row, width + 1 + n) : undefined,
+          };
+          paired = { key, here: where !== 2, there: where !== 1, records };
+        } catch (err) {
+          throw host.session.error(what, err);
+        }
+        if (last && compareKeys(shape.key, last, paired.key) >= 0)
+          throw new ConnectorError(
+            `${prefix}MariaDB listed key ${JSON.stringify(paired.key)} after ${JSON.stringify(last)}: keys are not in binary order`,
+          );
+        last = paired.key;
+        if (where === 1) tally.onlyHere++;
+        if (where === 2) tally.onlyThere++;
+        batch.push(paired);
+      }
+      host.stats.rowsRead += page.length;
+      if (batch.length) yield batch;
+    }
+  }
   return {
     async *diff(
       range: KeyRange,
       batchSize: number,
       onRows: (rows: number) => void,
     ): AsyncIterable<readonly PairedKey[]> {
-      const sql = mysqlPairDiffSql(here, there, range);
-      let last: PairedKey["key"] | undefined;
-      let counted = 0;
-      let rows = 0;
-      let onlyHere = 0;
-      let onlyThere = 0;
-      for await (const page of host.session.stream(what, sql, Math.max(1, batchSize))) {
-        const batch: PairedKey[] = [];
-        for (const row of page) {
-          const where = Number(row[width]);
-          if (where < 0) {
-            rows += -1 - where;
-            counted++;
-            continue;
+      const parts = (await pairHalvesOf(shape, range, (r) => host.keyBounds(r))) ?? [range];
+      const tally: Tally = { onlyHere: 0, onlyThere: 0, rows: 0, counted: 0 };
+      const size = Math.max(1, batchSize);
+      const [first, second] = parts.map((r) => listing(mysqlPairDiffSql(here, there, r), size, tally));
+      // The second half's statement starts now, on another connection, while the first half is listed; each of
+      // its batches is read one ahead of the caller, so memory holds one batch beyond the caller's.
+      const ahead = second?.[Symbol.asyncIterator]();
+      let next = ahead?.next();
+      next?.catch(() => undefined);
+      let finished = !ahead;
+      try {
+        if (first) for await (const batch of first) yield batch;
+        while (ahead && next) {
+          const r = await next;
+          if (r.done) {
+            finished = true;
+            break;
           }
-          let paired: PairedKey;
-          try {
-            const key = (where === 2 ? there : here).s.codec.key(row);
-            const records = {
-              here: where !== 2 ? here.s.codec.record(row, width + 1) : undefined,
-              there: where !== 1 ? there.s.codec.record(row, width + 1 + n) : undefined,
-            };
-            paired = { key, here: where !== 2, there: where !== 1, records };
-          } catch (err) {
-            throw host.session.error(what, err);
-          }
-          if (last && compareKeys(shape.key, last, paired.key) >= 0)
-            throw new ConnectorError(
-              `${prefix}MariaDB listed key ${JSON.stringify(paired.key)} after ${JSON.stringify(last)}: keys are not in binary order`,
-            );
-          last = paired.key;
-          if (where === 1) onlyHere++;
-          if (where === 2) onlyThere++;
-          batch.push(paired);
+          next = ahead.next();
+          next.catch(() => undefined);
+          yield r.value;
         }
-        host.stats.rowsRead += page.length;
-        if (batch.length) yield batch;
+      } finally {
+        if (!finished && ahead && next) {
+          const live = await next.then(
+            (r) => !r.done,
+            () => false,
+          );
+          if (live) await ahead.return?.(undefined);
+        }
       }
-      if (counted !== 1)
-        throw new ConnectorError(`${prefix}MariaDB returned ${counted} counts for one listing`);
-      onRows(rows);
+      if (tally.counted !== parts.length)
+        throw new ConnectorError(
+          `${prefix}MariaDB returned ${tally.counted} counts for ${parts.length} listings`,
+        );
+      onRows(tally.rows);
       // Both tables were read whole (within the range): the other's rows follow from what differed.
-      host.stats.rowsScanned += 2 * rows - onlyHere + onlyThere;
+      host.stats.rowsScanned += 2 * tally.rows - tally.onlyHere + tally.onlyThere;
     },
   };
 }

@@ -2,13 +2,8 @@
 import { describe, expect, it } from "vitest";
 import type { Key, KeyRange, RecordShape } from "../../core/model.js";
 import type { PgColumn } from "./postgres-column-types.js";
-import {
-  type PostgresPairSide,
-  pairDiffSql,
-  pairHalves,
-  pairHalvesOf,
-  postgresPairRefusal,
-} from "./postgres-pair-diff.js";
+import { pairHalves, pairHalvesOf } from "../pair-halves.js";
+import { type PostgresPairSide, pairDiffSql, postgresPairRefusal } from "./postgres-pair-diff.js";
 import { PostgresShapeSql, sqlLiteral } from "./postgres-shape-sql.js";
 
 const SHAPE: RecordShape = {

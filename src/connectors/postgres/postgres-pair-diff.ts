@@ -4,9 +4,9 @@
  * or whose rows differ, read through a cursor. Reads only; builds no connection of its own.
  */
 
-import { integerSplit, rangesBetween } from "../../core/key-split.js";
-import { compareKeys, type Key, type KeyRange, type RecordShape } from "../../core/model.js";
+import { compareKeys, type Key, type KeyRange } from "../../core/model.js";
 import { ConnectorError, type InStorePair, type PairedKey } from "../connector.js";
+import { pairHalvesOf } from "../pair-halves.js";
 import { rawSql } from "./postgres-canonical-sql.js";
 import { type PgColumn, postgresLogicalType, TEXT_BASE_TYPES } from "./postgres-column-types.js";
 import { NATIVE_HASHABLE } from "./postgres-native-hash.js";
@@ -175,44 +175,6 @@ export interface PostgresPairHost {
    * or its whole table's as last read (at or outside the range's), or null.
    */
   keyBounds(range: KeyRange): Promise<{ first: Key; last: Key } | null>;
-}
-
-/**
- * The halves a bounded range of one integer key is compared in, two joins at once (the server runs each join
- * in one backend, so a range in halves uses two cores), or undefined: a key of another type or an open range
- * (the first and last segments) is compared whole.
- */
-export function pairHalves(shape: RecordShape, range: KeyRange): KeyRange[] | undefined {
-  const mid = integerSplit(shape, range, 2);
-  return mid?.length === 1 ? rangesBetween(range, mid) : undefined;
-}
-
-/**
- * The halves of `range` as `pairHalves` cuts them, an open end closed for the cut at the first or last key
- * `bounds` gives (this replica's in the range, or at or outside it: the first and last segments of a run, or
- * a table scanned as one segment): the halves keep the range's open ends, so keys beyond those bounds (rows
- * only the other holds, or added since) are still in one of them. Undefined when the key is not one integer,
- * `bounds` gives none, or they leave nothing to cut.
- */
-export async function pairHalvesOf(
-  shape: RecordShape,
-  range: KeyRange,
-  bounds: (range: KeyRange) => Promise<{ first: Key; last: Key } | null>,
-): Promise<KeyRange[] | undefined> {
-  if (range.lo && range.hi) return pairHalves(shape, range);
-  if (shape.key.length !== 1 || shape.key[0]!.type !== "integer") return undefined;
-  const b = await bounds(range);
-  const first = b?.first[0];
-  const last = b?.last[0];
-  if (first === null || first === undefined || last === null || last === undefined) return undefined;
-  let hi: Key;
-  try {
-    hi = range.hi ?? [(BigInt(last) + 1n).toString()];
-  } catch {
-    return undefined;
-  }
-  const mid = integerSplit(shape, { lo: range.lo ?? [first], hi }, 2);
-  return mid?.length === 1 ? rangesBetween(range, mid) : undefined;
 }
 
 /** The pair of `here` (on `host`'s connections) and `there`, compared by `pairDiffSql`. */
