@@ -1,8 +1,8 @@
 /** Table tests of the in-PostgreSQL pair: which pairs are declined and the statement that compares them. */
 import { describe, expect, it } from "vitest";
 import type { Key, KeyRange, RecordShape } from "../../core/model.js";
-import type { PgColumn } from "./postgres-column-types.js";
 import { pairHalves, pairHalvesOf } from "../pair-halves.js";
+import type { PgColumn } from "./postgres-column-types.js";
 import { type PostgresPairSide, pairDiffSql, postgresPairRefusal } from "./postgres-pair-diff.js";
 import { PostgresShapeSql, sqlLiteral } from "./postgres-shape-sql.js";
 
