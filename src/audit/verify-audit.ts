@@ -3,7 +3,7 @@ import type { AuditConfig } from "../config/load-config.js";
 import { AnchorChecker, type AuditAnchor } from "../core/audit-anchor.js";
 import { AuditChainVerifier } from "../core/audit-chain.js";
 import { LedgerAuditReconciler } from "../core/ledger-audit-reconciler.js";
-import type { StateStore } from "../state/state-store.js";
+import type { LedgerEntry, StateStore } from "../state/state-store.js";
 import { loadVerifyKey } from "./anchor-keys.js";
 import { AnchorLogError, readAnchors } from "./anchor-log.js";
 
@@ -49,7 +49,8 @@ export interface VerifyAuditOptions {
  * 1. the hash chain from entry 1 (`AuditChainVerifier`);
  * 2. with audit.anchor: every anchor in the anchor log is signed by audit.anchor.publicKey and names the
  *    hash its entry has; none vouches for an entry past the end; a non-empty log has at least one;
- * 3. the ledger against the audit (`LedgerAuditReconciler`).
+ * 3. the ledger against the audit (`LedgerAuditReconciler`), and each row naming the repair it undoes
+ *    against that repair's row.
  * Throws ConfigError for an unusable public key (a configuration problem, not a finding).
  */
 export async function verifyAudit(
@@ -102,7 +103,13 @@ export async function verifyAudit(
     };
   }
 
-  for (const e of await state.listRepairs({})) reconciler.pushLedger(e);
+  const rows = await state.listRepairs({});
+  // The rows a rollback's row says it undoes (few), for the reconciler to check it is their inverse.
+  const named = new Set<string>();
+  for (const e of rows) if (e.undoes !== undefined) named.add(e.undoes);
+  const undone = new Map<string, LedgerEntry>();
+  if (named.size) for (const e of rows) if (named.has(e.id)) undone.set(e.id, e);
+  for (const e of rows) reconciler.pushLedger(e, e.undoes === undefined ? undefined : undone.get(e.undoes));
   const ledger = reconciler.verdict();
   if (!ledger.ok) return broken(ledger.problem);
   return {

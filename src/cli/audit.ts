@@ -52,7 +52,7 @@ export async function runAuditVerify(options: AuditOptions, io: CliIo = processI
   // A state store that is not there (a SQLite file deleted or never written, a PostgreSQL schema dropped or
   // never created) is not opened: opening it would create an empty log, reported intact (unanchored, nothing
   // would tell). There is no log to vouch for.
-  const session = await openSession({ config: options.config }, { readonly: true, existing: true }, io);
+  const session = await openSession({ config: options.config }, { readonly: true, state: "existing" }, io);
   try {
     // Anchors are checked with audit.anchor.publicKey: without it, --anchors would be ignored and the
     // log reported intact unanchored, which is not what was asked.
@@ -101,7 +101,7 @@ export async function runAuditVerify(options: AuditOptions, io: CliIo = processI
  */
 export async function runAuditAnchor(options: AuditOptions, io: CliIo = processIo()): Promise<number> {
   const { stdout, stderr } = io;
-  const session = await openSession({ config: options.config }, { readonly: true, existing: true }, io);
+  const session = await openSession({ config: options.config }, { readonly: true, state: "existing" }, io);
   try {
     if (!session.config.audit.anchor)
       throw new ConfigError(
@@ -294,7 +294,7 @@ export async function runAuditShow(options: AuditOptions, io: CliIo = processIo(
     tail ?? (options.limit === undefined ? DEFAULT_AUDIT_LIMIT : wholeNumber(options.limit, "--limit"));
   const key = options.key === undefined ? undefined : keyFilter(options.key);
   const since = options.since === undefined ? undefined : parseSince(options.since, Date.now());
-  const session = await openSession({ config: options.config }, { readonly: true, existing: true }, io);
+  const session = await openSession({ config: options.config }, { readonly: true, state: "existing" }, io);
   try {
     const fromSeq = since === undefined ? undefined : await firstSeqSince(session.state, since);
     // One more than asked for, to tell the reader when there is more (before the tail, or after the head).

@@ -25,24 +25,26 @@ export async function runCheckpointDrop(
   options: CheckpointDropOptions,
   io: CliIo = processIo(),
 ): Promise<number> {
-  const session = await openSession({ config: options.config }, { readonly: false }, io);
+  // No checkpoint in a state store that does not exist: it is not created to say so.
+  const session = await openSession({ config: options.config }, { readonly: false, state: "if-exists" }, io);
   try {
     if (!session.config.datasets.some((d) => d.name === dataset))
       throw new UsageError(`checkpoint drop: no dataset named "${dataset}" in ${session.config.path}`);
-    let dropped: DroppedCheckpoint;
-    try {
-      dropped = await dropCheckpoint(session.state, dataset, {
-        owner: processOwner(),
-        by: session.actor,
-        now: Date.now,
-      });
-    } catch (err) {
-      if (err instanceof PassOwnedError)
-        throw new UsageError(
-          `checkpoint drop: ${err.message}; abort it (POST /api/datasets/${dataset}/abort) instead`,
-        );
-      throw err;
-    }
+    let dropped: DroppedCheckpoint = { runId: undefined, runFailed: false };
+    if (!(await session.stateAbsent()))
+      try {
+        dropped = await dropCheckpoint(session.state, dataset, {
+          owner: processOwner(),
+          by: session.actor,
+          now: Date.now,
+        });
+      } catch (err) {
+        if (err instanceof PassOwnedError)
+          throw new UsageError(
+            `checkpoint drop: ${err.message}; abort it (POST /api/datasets/${dataset}/abort) instead`,
+          );
+        throw err;
+      }
     const { runId, runFailed: finished } = dropped;
     if (runId !== undefined) await session.anchorAudit();
     if (options.json)

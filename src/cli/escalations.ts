@@ -124,7 +124,7 @@ export async function runEscalationsList(
   const page = positive(options.page, "--page");
   if (options.group === true && (limit !== undefined || page !== undefined || options.values))
     throw new UsageError("--group lists groups: --limit, --page and --values apply to escalations");
-  const session = await openSession({ config: options.config }, { readonly: true }, io);
+  const session = await openSession({ config: options.config }, { readonly: true, state: "if-exists" }, io);
   try {
     const filter = await filterOf(
       options,
@@ -133,6 +133,12 @@ export async function runEscalationsList(
       session.config.datasets.map((x) => x.name),
       [...new Set(session.config.datasets.flatMap((x) => x.replicas.map((y) => y.name)))],
     );
+    // No state store yet: nothing to list (JSON: the same document, empty), and none is created.
+    const absent = await session.stateAbsent();
+    if (absent !== undefined && !options.json) {
+      stdout.write(`No ${what(status)}s yet: nothing has run with this config (${printable(absent)}).\n`);
+      return EXIT.ok;
+    }
     if (options.group === true) {
       const groups = filter ? (await session.state.groupEscalations(filter)).map(groupView) : [];
       if (options.json) stdout.write(`${JSON.stringify(jsonDoc({ groups }), null, 2)}\n`);
@@ -181,7 +187,7 @@ export async function runEscalationsShow(
   io: CliIo = processIo(),
 ): Promise<number> {
   const { stdout } = io;
-  const session = await openSession({ config: options.config }, { readonly: true }, io);
+  const session = await openSession({ config: options.config }, { readonly: true, state: "if-exists" }, io);
   try {
     const e = await session.state.getEscalation(id);
     if (!e) throw new UsageError(`escalations show: no escalation with id ${id}`);

@@ -10,7 +10,6 @@ import type { Recommendation } from "../learning/recommend.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
-import { stateIsNew } from "./plan-candidate.js";
 import { openSession } from "./session.js";
 import { textTable } from "./text-table.js";
 
@@ -26,19 +25,19 @@ export interface InsightsOptions {
 /**
  * Prints each dataset's insights (`--json`: `{ schemaVersion, datasets: [ … ] }`), or with `--export ID` one
  * recommendation's candidate policy as YAML, the file `plan --candidate` reads. Reads the state store only;
- * an SQLite state file not created yet reads as no evidence and is not created.
+ * one not created yet (an SQLite file, a PostgreSQL schema) reads as no evidence and is not created.
  */
 export async function runInsights(options: InsightsOptions, io: CliIo = processIo()): Promise<number> {
   if (options.output !== undefined && options.export === undefined)
     throw new UsageError("--output: only with --export ID");
   const session = await openSession(
     { config: options.config, dataset: options.dataset },
-    { readonly: true },
+    { readonly: true, state: "if-exists" },
     io,
   );
   try {
     const now = Date.now();
-    const fresh = stateIsNew(session.config.state);
+    const fresh = (await session.stateAbsent()) !== undefined;
     const insights: DatasetInsights[] = [];
     for (const ds of session.datasets)
       insights.push(

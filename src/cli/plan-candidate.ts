@@ -3,7 +3,6 @@
  * keys a recorded run found diverging, read again) under the live and the candidate policy side by side and
  * reports every disagreement. Writes nothing: no replica, and no state (the run is kept in memory).
  */
-import { existsSync } from "node:fs";
 import { loadCandidatePolicy } from "../config/load-candidate.js";
 import type { Disagreement } from "../core/compare-decisions.js";
 import type { Decision } from "../core/decide.js";
@@ -42,16 +41,12 @@ interface Compared extends PolicyComparison {
 }
 
 export async function runPlanCandidate(options: CandidateOptions, io: CliIo = processIo()): Promise<number> {
-  const session = await openSession(options, { readonly: true }, io);
+  const session = await openSession(options, { readonly: true, state: "if-exists" }, io);
   const spills = new SpillDir({ keep: options.json === true });
   const progress = createProgress(io.stderr);
-  // The run goes to memory; the real store is only read (versions last seen, the recorded run's keys), and
-  // not even created when it does not exist yet.
-  const sandbox = SandboxStateStore.over(
-    stateIsNew(session.config.state) && !options.run
-      ? { lastSeenVersions: async () => new Map() }
-      : session.state,
-  );
+  // The run goes to memory; the real store is only read (versions last seen, evidence, the recorded run's
+  // keys), and not even created when it does not exist yet (the session then reads an empty one).
+  const sandbox = SandboxStateStore.over(session.state);
   try {
     const candidates = loadCandidatePolicy(
       options.candidate,
@@ -118,11 +113,6 @@ export async function runPlanCandidate(options: CandidateOptions, io: CliIo = pr
     await sandbox.close();
     await session.close();
   }
-}
-
-/** True when the state store is an SQLite file not created yet (nothing to read; nothing to create). */
-export function stateIsNew(url: string): boolean {
-  return url.startsWith("sqlite:") && url !== "sqlite::memory:" && !existsSync(url.slice("sqlite:".length));
 }
 
 function render(r: Compared): string {

@@ -159,7 +159,9 @@ export async function runPlanOrRepair(
   const abort = stopSignals(stderr, "step");
   // Read-only modes too: stopping (rather than dying) records the run and removes the spills.
   abort.listen();
-  const session = await openSession(options, { readonly: !writes }, io).catch((e: unknown) => {
+  // A recheck of a run needs a state store holding it: one that does not exist is not created to say so.
+  const state = options.recheck !== undefined ? "if-exists" : "create";
+  const session = await openSession(options, { readonly: !writes, state }, io).catch((e: unknown) => {
     abort.dispose();
     throw e;
   });

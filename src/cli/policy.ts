@@ -76,7 +76,7 @@ async function versionOf(session: Session, dataset: string, given: string): Prom
 
 /** Every version each dataset ran under, oldest first, the current one marked. */
 export async function runPolicyHistory(options: PolicyOptions, io: CliIo = processIo()): Promise<number> {
-  const session = await openSession({ config: options.config }, { readonly: true }, io);
+  const session = await openSession({ config: options.config }, { readonly: true, state: "if-exists" }, io);
   try {
     const datasets = [];
     for (const name of await datasetsOf(session, options.dataset)) {
@@ -126,7 +126,7 @@ export async function runPolicyShow(
   options: PolicyOptions,
   io: CliIo = processIo(),
 ): Promise<number> {
-  const session = await openSession({ config: options.config }, { readonly: true }, io);
+  const session = await openSession({ config: options.config }, { readonly: true, state: "if-exists" }, io);
   try {
     const dataset = await oneDataset(session, options.dataset, "show");
     const current = await session.state.currentPolicy(dataset);
@@ -167,7 +167,7 @@ export async function runPolicyDiff(
   options: PolicyOptions,
   io: CliIo = processIo(),
 ): Promise<number> {
-  const session = await openSession({ config: options.config }, { readonly: true }, io);
+  const session = await openSession({ config: options.config }, { readonly: true, state: "if-exists" }, io);
   try {
     const dataset = await oneDataset(session, options.dataset, "diff");
     const current = await session.state.currentPolicy(dataset);

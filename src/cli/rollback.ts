@@ -39,7 +39,8 @@ export interface RollbackOptions {
 export async function runRollback(options: RollbackOptions, io: CliIo = processIo()): Promise<number> {
   if (!!options.run === !!options.repair)
     throw new UsageError("rollback: give exactly one of --run ID or --repair ID");
-  const session = await openSession({ config: options.config }, { readonly: false }, io);
+  // Nothing to roll back in a state store that does not exist: it is not created to say so.
+  const session = await openSession({ config: options.config }, { readonly: false, state: "if-exists" }, io);
   const abort = stopSignals(io.stderr, "batch");
   abort.listen();
   try {

@@ -37,7 +37,9 @@ export async function runScan(
   // --output file are removed instead of left behind by a killed process. A second Ctrl-C kills at once.
   const abort = stopSignals(stderr, "step");
   abort.listen();
-  const session = await openSession(options, { readonly: true }, io).catch((e: unknown) => {
+  // A recheck of a run needs a state store holding it: one that does not exist is not created to say so.
+  const state = options.recheck !== undefined ? "if-exists" : "create";
+  const session = await openSession(options, { readonly: true, state }, io).catch((e: unknown) => {
     abort.dispose();
     throw e;
   });

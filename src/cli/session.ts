@@ -9,7 +9,12 @@ import { openConnector } from "../connectors/open-connector.js";
 import { parseDuration } from "../core/duration.js";
 import type { Key } from "../core/model.js";
 import type { OpenReplica } from "../engine/run-context.js";
-import { openExistingStateStore, openStateStore } from "../state/open-state-store.js";
+import {
+  openExistingStateStore,
+  openStateStore,
+  openStateStoreToRead,
+  type StateStoreToRead,
+} from "../state/open-state-store.js";
 import type { StateStore } from "../state/state-store.js";
 import { cliActor } from "./actor.js";
 import { UsageError } from "./errors.js";
@@ -96,16 +101,26 @@ export interface Session {
    * what every command that appended audit entries calls once its work is done.
    */
   anchorAudit(): Promise<void>;
+  /**
+   * Why the state store holds nothing yet (its SQLite file, or its PostgreSQL schema, does not exist), when
+   * the session reads state only (`access.state: "if-exists"`) and it is absent; undefined otherwise. Opens the
+   * store if it is not open yet.
+   */
+  stateAbsent(): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
 /**
- * How a command uses the stores: `readonly` opens the replicas read-only; `existing` opens only a state store
- * that already holds an audit log (`openExistingStateStore`: a NoAuditLogError, nothing created, otherwise).
+ * How a command uses the stores: `readonly` opens the replicas read-only. `state` says how the state store is
+ * opened: `create` (the default) creates it when it does not exist; `existing` opens only one that already
+ * holds an audit log (`openExistingStateStore`: a NoAuditLogError, nothing created, otherwise); `if-exists`
+ * opens it only if it exists, and otherwise reads an empty store that refuses writes (`openStateStoreToRead`:
+ * nothing created, `stateAbsent` says why): for commands that only read state, or that find nothing to do
+ * in an empty one (a rollback, a recheck, a checkpoint drop).
  */
 export interface SessionAccess {
   readonly readonly: boolean;
-  readonly existing?: boolean | undefined;
+  readonly state?: "create" | "existing" | "if-exists" | undefined;
 }
 
 export async function openSession(
@@ -129,9 +144,18 @@ export function sessionOf(
   access: SessionAccess,
   who: { actor: string; configFile: string } = { actor: "cli", configFile: config.path },
 ): Session {
-  const state = lazyStateStore(() =>
-    (access.existing ? openExistingStateStore : openStateStore)(config.state, config.timeouts),
-  );
+  let reading: Promise<StateStoreToRead> | undefined;
+  const read = () => {
+    reading ??= openStateStoreToRead(config.state, config.timeouts);
+    return reading;
+  };
+  const state = lazyStateStore(async () => {
+    if (access.state === "if-exists") return (await read()).store;
+    return (access.state === "existing" ? openExistingStateStore : openStateStore)(
+      config.state,
+      config.timeouts,
+    );
+  });
   const opened: Connector[] = [];
   const cache = new Map<string, OpenReplica[]>();
   return {
@@ -154,9 +178,14 @@ export function sessionOf(
     async anchorAudit() {
       await writeAuditAnchor(state, config.audit, Date.now());
     },
+    async stateAbsent() {
+      return access.state === "if-exists" ? (await read()).absent : undefined;
+    },
     async close() {
       await Promise.allSettled(opened.map((c) => c.close()));
-      await state.close();
+      // An if-exists session's store may have been opened by stateAbsent alone, outside the lazy store.
+      if (reading) await (await reading.catch(() => undefined))?.store.close();
+      else await state.close();
     },
   };
 }

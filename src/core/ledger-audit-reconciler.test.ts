@@ -227,4 +227,35 @@ describe("LedgerAuditReconciler", () => {
     r.pushLedger({ ...ledger("a2", "applied"), before: ["any"] });
     expect(r.verdict()).toEqual({ ok: true, settled: 2, outcomes: 2 });
   });
+
+  it.each<[string, string, string | undefined, ReconcileVerdict]>([
+    ["a pending rollback of x", inverse(), "x", { ok: true, settled: 1, outcomes: 1 }],
+    ["a later episode of x's rollback", `${inverse()}~2`, "x", { ok: true, settled: 1, outcomes: 1 }],
+    [
+      "a row that is not x's rollback",
+      "y",
+      "x",
+      {
+        ok: false,
+        problem:
+          'the ledger row of repair y (d key ["1"] on b) says it undoes repair x, but it is not that repair\'s rollback (the row was edited)',
+      },
+    ],
+    [
+      "a row naming a repair the ledger does not hold",
+      inverse(),
+      "gone",
+      {
+        ok: false,
+        problem: `the ledger row of repair ${inverse()} (d key ["1"] on b) says it undoes repair gone, which the ledger does not hold (the row was edited)`,
+      },
+    ],
+  ])("checks what a row undoes against that repair's row: %s", (_name, id, undoes, verdict) => {
+    const r = new LedgerAuditReconciler();
+    for (const e of audit([["applied", "x"]])) r.pushAudit(e);
+    const x = ledger("x", "applied");
+    r.pushLedger(x);
+    r.pushLedger({ ...ledger(id, "pending"), undoes }, undoes === "x" ? x : undefined);
+    expect(r.verdict()).toEqual(verdict);
+  });
 });

@@ -3,7 +3,7 @@ import { hash } from "node:crypto";
 import { type AuditEntry, canonicalJson } from "./audit-chain.js";
 import { fingerprintRow } from "./fingerprint.js";
 import { type Key, keyId } from "./model.js";
-import { repairId } from "./repair-id.js";
+import { repairId, repairOf } from "./repair-id.js";
 
 /** Audit event types that record a repair's outcome (`data.repair` names it). */
 export const OUTCOME_EVENTS: ReadonlySet<string> = new Set([
@@ -34,14 +34,20 @@ export interface LedgerFacts {
   readonly expected: string | null;
   /** The values the repair wrote (null: a delete). */
   readonly after: readonly (string | null)[] | null;
+  /**
+   * For a rollback's inverse write, the repair it undoes: recovery settles a landed write of such a row as
+   * that repair's rollback (`rolled-back`, the repair marked undone, no evidence) instead of a repair.
+   */
+  readonly undoes?: string | undefined;
 }
 
 /**
  * The facts of a repair an outcome entry vouches for, as [field, value] pairs: the entry's dataset and key,
- * and each of target, expected, written (the fingerprint written) and the before and after images that its
- * data holds (entries settled by recovery before images were recorded hold none of them).
+ * and each of target, expected, written (the fingerprint written), the before and after images and undoes
+ * (the repair a rollback's write undoes) that its data holds (entries settled by recovery before images were
+ * recorded hold none of the images; only a rollback's entries, and recovery's of one, hold undoes).
  */
-const FACTS = ["target", "expected", "written", "before", "after"] as const;
+const FACTS = ["target", "expected", "written", "before", "after", "undoes"] as const;
 
 /** A digest of the facts in `present` (a bit per FACTS member), the same for an entry and its ledger row. */
 function factsDigest(dataset: unknown, key: unknown, present: number, values: readonly unknown[]): string {
@@ -67,6 +73,9 @@ export type ReconcileVerdict =
  *   `applied`: its inverse repair (expected = the written fingerprint, writing the before image, as
  *   `concord rollback` builds it) must then have an audit entry saying rolled-back or noop (or applied: the
  *   rollback's write, settled by recovery after its process died).
+ * - a row that says it `undoes` a repair (pending or settled) is that repair's inverse, as `concord rollback`
+ *   builds it from the repair's row: recovery would otherwise record a landed write as the rollback of a
+ *   repair it did not undo, or as a repair where it was a rollback (`pushLedger`).
  * Memory: one id and outcome per repair in the audit log.
  */
 export class LedgerAuditReconciler {
@@ -104,23 +113,39 @@ export class LedgerAuditReconciler {
     this.last.set(repair, { outcome: entry.type, seq: entry.seq, present, digest, run });
   }
 
-  /** Reads one ledger entry (after the whole audit log). */
-  pushLedger(e: LedgerFacts): void {
+  /**
+   * Reads one ledger entry (after the whole audit log), with the ledger's entry of the repair it `undoes`
+   * when it names one (undefined: the ledger holds none).
+   */
+  pushLedger(e: LedgerFacts, undone?: LedgerFacts): void {
     if (this.failure) return;
     this.inLedger.add(e.id);
+    const what = `repair ${e.id} (${e.dataset} key ${keyId(e.key)} on ${e.target})`;
+    // Checked on pending rows too: recovery acts on a pending row's `undoes` before any entry vouches for it.
+    // An id alone cannot say whether a row is a rollback (a repair making the same change has the same id), so
+    // a pending row that lost its `undoes` is not found; a settled one is, by its entry (FACTS).
+    if (e.undoes !== undefined) {
+      if (!undone || undone.id !== e.undoes) {
+        this.failure = `the ledger row of ${what} says it undoes repair ${e.undoes}, which the ledger does not hold (the row was edited)`;
+        return;
+      }
+      if (repairOf(e.id) !== inverseRepairId(undone)) {
+        this.failure = `the ledger row of ${what} says it undoes repair ${e.undoes}, but it is not that repair's rollback (the row was edited)`;
+        return;
+      }
+    }
     if (e.outcome === "pending") return;
     this.settled++;
-    const what = `repair ${e.id} (${e.dataset} key ${keyId(e.key)} on ${e.target})`;
     const last = this.last.get(e.id);
     if (!last) {
       this.failure = `the ledger says ${what} is ${e.outcome}, but no audit entry records it`;
       return;
     }
-    // An edit of the ledger row (its key, target, fingerprints or before and after images) since it was
-    // settled: rollback would write a before image no audit entry vouches for.
-    const values = [e.target, e.expected, e.nextFingerprint, e.before, e.after];
+    // An edit of the ledger row (its key, target, fingerprints, before and after images, or the repair it
+    // undoes) since it was settled: rollback would write a before image no audit entry vouches for.
+    const values = [e.target, e.expected, e.nextFingerprint, e.before, e.after, e.undoes ?? null];
     if (factsDigest(e.dataset, keyId(e.key), last.present, values) !== last.digest) {
-      this.failure = `the ledger row of ${what} does not match its audit entry ${last.seq} (the row or its before/after image was edited)`;
+      this.failure = `the ledger row of ${what} does not match its audit entry ${last.seq} (the row, its before/after image or the repair it undoes was edited)`;
       return;
     }
     // Filed under another run, `rollback --run` of that run would undo a repair it never made (and the
@@ -155,7 +180,7 @@ export class LedgerAuditReconciler {
   }
 }
 
-/** The id of the rollback of a repair, as `concord rollback` computes it. */
+/** The id of the rollback of a repair, as `concord rollback` computes it (`inverseRepair`). */
 function inverseRepairId(e: LedgerFacts): string {
   const restored = e.before ? fingerprintRow(e.key, e.before) : null;
   return repairId(e.dataset, e.key, e.target, e.nextFingerprint, restored);

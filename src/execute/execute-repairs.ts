@@ -284,6 +284,8 @@ async function executeBatch(
         keyJson: keyToJson(ctx.shape.key, t.key),
         repair: t.id,
         target,
+        // A rollback's write names the repair it undoes, so that verify finds that fact of its row edited.
+        ...(t.undoes ? { undoes: t.undoes } : {}),
         written: t.nextFingerprint,
       },
     });

@@ -78,3 +78,31 @@ export async function openExistingStateStore(url: string, timeouts?: TimeoutsCon
   }
   return openStateStore(url, timeouts);
 }
+
+/** A state store opened for reading (`openStateStoreToRead`): `absent` says why the named one was not there. */
+export interface StateStoreToRead {
+  readonly store: StateStore;
+  /** Why the named store holds nothing yet (NoAuditLogError's reason); absent when it exists. */
+  readonly absent?: string;
+}
+
+/**
+ * The state store `url` names if it exists (as `openExistingStateStore` decides); otherwise an empty store in
+ * memory that refuses every write, and why the named one is absent, having created nothing: no file, no
+ * folder, no schema. For commands that only read state (escalations list, insights, policy history): before
+ * anything has run there is nothing to list, and reading must not leave an empty store behind.
+ */
+export async function openStateStoreToRead(
+  url: string,
+  timeouts?: TimeoutsConfig,
+): Promise<StateStoreToRead> {
+  try {
+    return { store: await openExistingStateStore(url, timeouts) };
+  } catch (err) {
+    if (!(err instanceof NoAuditLogError)) throw err;
+    const empty = SqliteStateStore.open(":memory:");
+    // A command that reads must not write: a write here would be lost, so it fails instead (SQLITE_READONLY).
+    empty.db.pragma("query_only = ON");
+    return { store: empty, absent: err.reason };
+  }
+}

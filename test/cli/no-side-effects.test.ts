@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, it } from "vitest";
+import { openStateStore } from "../../src/state/open-state-store.js";
 import { makeSqliteTable, runConcord, tempDir, writeConfig } from "./helpers.js";
 
 function config(dir: string): string {
@@ -45,7 +46,7 @@ describe.concurrent("no side effects before the work", () => {
     makeSqliteTable(join(dir, "b.db"), "t", "id INTEGER PRIMARY KEY, v TEXT", [[1, "y"]]);
     const cfg = config(dir);
     // A state file that exists already (an earlier, healthy run's).
-    await runConcord(["escalations", "list", "-c", cfg]);
+    await (await openStateStore(`sqlite:${join(dir, "state.db")}`)).close();
     const r = await runConcord(["repair", "-c", cfg]);
     expect(r.code).toBe(2);
     expect(existsSync(join(dir, "state.db"))).toBe(true);

@@ -81,6 +81,44 @@ describe.concurrent("concord rollback", () => {
     expect(query(state, "SELECT COUNT(*) AS n FROM audit WHERE type = 'rolled-back'")).toEqual([{ n: 0 }]);
   });
 
+  it("after a rollback, audit verify vouches for the repair each inverse row undoes: an edit of it exits 3", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const { free, state } = replicas(dir);
+    const repair = await runConcord(["repair", "--json", "-c", free]);
+    expect(repair.code, repair.stderr).toBe(0);
+    const runId = parseJson<PlanJson>(repair).runId;
+    const back = await runConcord(["rollback", "--run", runId, "-c", free]);
+    expect(back.code, back.stderr).toBe(0);
+    expect((await runConcord(["audit", "verify", "-c", free])).code).toBe(0);
+    // The inverse of key 7's repair, as the rollback wrote it: its entry names the repair it undoes.
+    const [inverse] = query<{ id: string; undoes: string; data: string }>(
+      state,
+      `SELECT l.id, l.undoes, a.data FROM ledger AS l JOIN audit AS a ON json_extract(a.data, '$.repair') = l.id
+       WHERE l.key = '["7"]' AND l.undoes IS NOT NULL`,
+    );
+    expect(JSON.parse(inverse!.data).undoes).toBe(inverse!.undoes);
+    const [other] = query<{ id: string }>(
+      state,
+      `SELECT id FROM ledger WHERE key = '["8"]' AND undoes IS NULL AND run_id = '${runId}'`,
+    );
+    for (const edit of [
+      `UPDATE ledger SET undoes = NULL WHERE id = '${inverse!.id}'`,
+      `UPDATE ledger SET undoes = '${other!.id}' WHERE id = '${inverse!.id}'`,
+    ]) {
+      execSql(state, edit);
+      const r = await runConcord(["audit", "verify", "-c", free]);
+      expect(r.code, edit).toBe(3);
+      expect(r.stdout, edit).toMatch(
+        new RegExp(`^Audit log BROKEN: the ledger row of repair ${inverse!.id} `),
+      );
+      execSql(state, `UPDATE ledger SET undoes = '${inverse!.undoes}' WHERE id = '${inverse!.id}'`);
+    }
+    expect((await runConcord(["audit", "verify", "-c", free])).code).toBe(0);
+  });
+
   it("refuses a before image edited while its row was pending, which recovery then copied into an audit entry", async ({
     expect,
     onTestFinished,

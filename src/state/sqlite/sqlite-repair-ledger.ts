@@ -5,7 +5,6 @@ import {
   claimedEntry,
   claimsById,
   claimVerdict,
-  effectiveSettlements,
   type LedgerOwnership,
 } from "../ledger-rules.js";
 import { type PreparedAudit, prepareAudit } from "../prepared-audit.js";
@@ -137,49 +136,57 @@ export class SqliteRepairLedger implements RepairLedger {
   }
 
   /**
-   * Records the settlements that take effect (settlementTakesEffect) and returns their indexes, in order. With
-   * each id settled once (a batch's settlements), one conditional UPDATE per 64 rows does it, its WHERE the
-   * same rule in SQL and RETURNING naming the rows it changed: each id is looked up once, by the update itself
-   * (docs/benchmarks.md, "One lookup per claim and settlement"). An id settled more than once in the call takes
-   * the general path: its owner read first, the settlements applied in order as if one at a time.
+   * Records the settlements that take effect (settlementTakesEffect) and returns their indexes, in order, by
+   * one rule: conditional UPDATEs of 64 rows, their WHERE the rule in SQL and RETURNING naming the rows they
+   * changed, so each id is looked up once, by the update itself (docs/benchmarks.md, "One lookup per claim and
+   * settlement"). An UPDATE names an id at most once (SQLite would apply one of two rows for it, either), so
+   * the n-th settlement of an id in the call goes into round n: each round sees what the one before left, as
+   * if the settlements were applied one at a time. A batch that settles each id once is one round.
    */
   private settleRows(settlements: readonly RepairSettlement[]): number[] {
-    const ids = new Set<string>();
-    for (const s of settlements) ids.add(s.id);
-    if (ids.size < settlements.length) return this.settleInOrder(settlements);
-    const settled = new Set<string>();
-    for (let at = 0; at < settlements.length; at += ROWS_PER_STATEMENT) {
-      const end = Math.min(at + ROWS_PER_STATEMENT, settlements.length);
-      const values: unknown[] = [];
-      for (let i = at; i < end; i++) {
-        const s = settlements[i]!;
-        values.push(s.id, s.runId, s.outcome, s.attempts, s.error ?? null, s.updatedAt);
-      }
-      const rows = this.s.prepare(settleSql(end - at, true)).all(values) as { id: string }[];
-      for (const r of rows) settled.add(r.id);
-    }
     const taken: number[] = [];
-    for (let i = 0; i < settlements.length; i++) if (settled.has(settlements[i]!.id)) taken.push(i);
+    // undefined: the first round, every settlement; then the indexes left for the next round.
+    let round: number[] | undefined;
+    let rounds = 0;
+    do {
+      const count = round ? round.length : settlements.length;
+      const later: number[] = [];
+      const seen = new Set<string>();
+      const settled = new Set<string>();
+      let values: unknown[] = [];
+      let rows = 0;
+      for (let r = 0; r < count; r++) {
+        const i = round ? round[r]! : r;
+        const s = settlements[i]!;
+        if (seen.has(s.id)) {
+          later.push(i);
+          continue;
+        }
+        seen.add(s.id);
+        values.push(s.id, s.runId, s.outcome, s.attempts, s.error ?? null, s.updatedAt);
+        if (++rows === ROWS_PER_STATEMENT) {
+          this.settleStatement(values, rows, settled);
+          values = [];
+          rows = 0;
+        }
+      }
+      if (rows > 0) this.settleStatement(values, rows, settled);
+      // The round's first mention of each id is the one it settled; a later mention waits for the next round.
+      for (let r = 0; r < count; r++) {
+        const i = round ? round[r]! : r;
+        if (settled.delete(settlements[i]!.id)) taken.push(i);
+      }
+      round = later;
+      rounds++;
+    } while (round.length > 0);
+    if (rounds > 1) taken.sort((a, b) => a - b);
     return taken;
   }
 
-  /** settleRows for settlements that name an id more than once: owners read first, the rules applied in order. */
-  private settleInOrder(settlements: readonly RepairSettlement[]): number[] {
-    const ids: string[] = [];
-    for (const s of settlements) ids.push(s.id);
-    const found = new Map<string, LedgerOwnership>();
-    for (const [id, row] of this.owners(ids)) found.set(id, ownership(row));
-    const { taken, final } = effectiveSettlements(found, settlements);
-    // At most one settlement per id (final is keyed by id), so the order of the rows' updates is immaterial:
-    // 64 to a statement instead of one statement each.
-    const values: unknown[] = [];
-    for (const s of final.values())
-      values.push(s.id, s.runId, s.outcome, s.attempts, s.error ?? null, s.updatedAt);
-    for (let at = 0; at < values.length; at += SETTLE_WIDTH * ROWS_PER_STATEMENT) {
-      const part = values.slice(at, at + SETTLE_WIDTH * ROWS_PER_STATEMENT);
-      this.s.prepare(settleSql(part.length / SETTLE_WIDTH, false)).run(part);
-    }
-    return taken;
+  /** Runs one conditional UPDATE of `rows` settlements (`values`, no id twice); adds the ids it settled to `settled`. */
+  private settleStatement(values: unknown[], rows: number, settled: Set<string>): void {
+    const changed = this.s.prepare(settleSql(rows)).all(values) as { id: string }[];
+    for (const r of changed) settled.add(r.id);
   }
 
   async listRepairs(filter: RepairFilter): Promise<LedgerEntry[]> {
@@ -212,23 +219,6 @@ export class SqliteRepairLedger implements RepairLedger {
       )
       .all(dataset, options.staleBefore, options.staleBefore, options.limit ?? -1) as LedgerRow[];
     return rows.map(toLedgerEntry);
-  }
-
-  /**
-   * Who holds each of these ids and how far it got (inside the caller's transaction): one indexed lookup
-   * each, reading only the columns a claim or a settlement decides by, not the images.
-   */
-  private owners(ids: readonly string[]): Map<string, LedgerOwner> {
-    // One statement for the whole list (an indexed lookup per id inside SQLite), not one call per id.
-    const found = new Map<string, LedgerOwner>();
-    if (ids.length === 0) return found;
-    const rows = this.s
-      .prepare(
-        "SELECT id, run_id, outcome, attempts FROM ledger WHERE id IN (SELECT value FROM json_each(?))",
-      )
-      .all(JSON.stringify(ids)) as (LedgerOwner & { id: string })[];
-    for (const row of rows) found.set(row.id, row);
-    return found;
   }
 
   /** The whole ledger row of `id` (inside the caller's transaction). */
@@ -278,26 +268,23 @@ const CLAIM_SUFFIX = `
   WHERE ledger.outcome <> 'applied' AND (ledger.outcome <> 'pending' OR ledger.run_id = excluded.run_id)
   RETURNING id, attempts`;
 
-/** Values per row of a settlement's update: id, run_id, outcome, attempts, error, updated_at. */
-const SETTLE_WIDTH = 6;
-
 /** Settlements per UPDATE statement. */
 const ROWS_PER_STATEMENT = 64;
 
 /**
- * The UPDATE that settles `n` ledger rows, given as VALUES rows in SETTLE_WIDTH order: only the outcome
- * columns are rewritten, not the images. Built with loops, not callbacks made per call (docs/benchmarks.md,
- * "Callbacks recompiled per batch").
+ * The conditional UPDATE that settles `n` ledger rows, given as VALUES rows (id, run_id, outcome, attempts,
+ * error, updated_at): only the outcome columns are rewritten, not the images, and only where settlementTakesEffect
+ * says so (SETTLE_IF). Built with loops, not callbacks made per call (docs/benchmarks.md, "Callbacks recompiled
+ * per batch").
  */
-function settleSql(n: number, conditional: boolean): string {
-  const cache = conditional ? SETTLE_IF_SQL : SETTLE_SQL;
-  const cached = cache[n];
+function settleSql(n: number): string {
+  const cached = SETTLE_SQL[n];
   if (cached) return cached;
   let list = "(?, ?, ?, ?, ?, ?)";
   for (let r = 1; r < n; r++) list += ", (?, ?, ?, ?, ?, ?)";
   const sql = `UPDATE ledger SET run_id = v.column2, outcome = v.column3, attempts = v.column4, error = v.column5,
-    updated_at = v.column6 FROM (VALUES ${list}) AS v WHERE ledger.id = v.column1${conditional ? SETTLE_IF : ""}`;
-  cache[n] = sql;
+    updated_at = v.column6 FROM (VALUES ${list}) AS v WHERE ledger.id = v.column1${SETTLE_IF}`;
+  SETTLE_SQL[n] = sql;
   return sql;
 }
 
@@ -312,10 +299,6 @@ const SETTLE_IF = `
     RETURNING id`;
 
 const SETTLE_SQL: string[] = [];
-const SETTLE_IF_SQL: string[] = [];
-
-/** The columns a claim or a settlement decides by. */
-type LedgerOwner = Pick<LedgerRow, "run_id" | "outcome" | "attempts">;
 
 function ownership(row: Pick<LedgerRow, "run_id" | "outcome">): LedgerOwnership {
   return { runId: row.run_id, outcome: row.outcome };

@@ -7,6 +7,8 @@ import {
   hashAuditEntry,
   verifyAuditChainAsync,
 } from "../../../src/core/audit-chain.js";
+import { inverseRepair } from "../../../src/execute/inverse-repair.js";
+import type { LedgerEntry } from "../../../src/state/state-store.js";
 import { event, lit, range, repair, type StateStoreCase } from "./state-store-case.js";
 
 export function auditTamperingCases({ open, sql }: StateStoreCase): void {
@@ -130,6 +132,104 @@ export function auditTamperingCases({ open, sql }: StateStoreCase): void {
       expect(verdict.ok).toBe(false);
       if (!verdict.ok)
         expect(verdict.problem).toMatch(/^the ledger row of repair r2 .* does not match its audit entry 2 /);
+    });
+
+    /**
+     * The three repairs applied, then r2 rolled back (its inverse claimed naming it, settled rolled-back with
+     * the entry executeRepairs writes, r2 marked rolled-back), and r3's rollback claimed and left pending (a
+     * rollback killed before it settled). Returns the inverses' ids.
+     */
+    async function rolledBack() {
+      const store = await settled();
+      const [r2, r3] = (await store.listRepairs({})).slice(1);
+      const inverse = (e: LedgerEntry): LedgerEntry => {
+        const t = inverseRepair(e);
+        return {
+          ...repair(t.id),
+          runId: "run-rb",
+          key: t.key,
+          expected: t.expected,
+          nextFingerprint: t.nextFingerprint,
+          before: t.before,
+          after: t.next,
+          undoes: e.id,
+        };
+      };
+      const [i2, i3] = [inverse(r2!), inverse(r3!)];
+      await store.claimRepairs([i2!, i3!]);
+      await store.settleRepairs(
+        [{ id: i2!.id, runId: "run-rb", outcome: "rolled-back", attempts: 1, updatedAt: 3000 }],
+        [
+          {
+            ts: 3000,
+            runId: "run-rb",
+            type: "rolled-back",
+            dataset: i2!.dataset,
+            key: JSON.stringify(i2!.key),
+            data: {
+              action: "propagate",
+              after: i2!.after,
+              before: i2!.before,
+              expected: i2!.expected,
+              repair: i2!.id,
+              target: i2!.target,
+              undoes: "r2",
+              written: i2!.nextFingerprint,
+            },
+          },
+        ],
+      );
+      await store.recordRepairs([{ ...r2!, outcome: "rolled-back", updatedAt: 3000 }]);
+      return { store, i2: i2!.id, i3: i3!.id };
+    }
+
+    it("verifies a rollback, settled and pending, as written", async () => {
+      const { store } = await rolledBack();
+      expect(await verifyAudit(store, {})).toMatchObject({ ok: true, count: 4, ledger: { settled: 4 } });
+    });
+
+    // `undoes` decides what recovery records a pending row's landed write as (the rollback of that repair,
+    // which it then marks undone, or a repair of its own); a settled row's is vouched for by its entry.
+    it.each<[string, (ids: { i2: string; i3: string }) => string, RegExp]>([
+      [
+        "a settled rollback's undoes pointed at another repair",
+        ({ i2 }) => `UPDATE ledger SET undoes = 'r1' WHERE id = '${i2}'`,
+        /says it undoes repair r1, but it is not that repair's rollback/,
+      ],
+      [
+        "a settled rollback's undoes removed",
+        ({ i2 }) => `UPDATE ledger SET undoes = NULL WHERE id = '${i2}'`,
+        /does not match its audit entry 4 \(the row, its before\/after image or the repair it undoes was edited\)/,
+      ],
+      [
+        "a pending rollback's undoes pointed at another repair",
+        ({ i3 }) => `UPDATE ledger SET undoes = 'r1' WHERE id = '${i3}'`,
+        /says it undoes repair r1, but it is not that repair's rollback/,
+      ],
+      [
+        "a pending rollback's undoes naming no repair",
+        ({ i3 }) => `UPDATE ledger SET undoes = 'gone' WHERE id = '${i3}'`,
+        /says it undoes repair gone, which the ledger does not hold/,
+      ],
+      [
+        "a repair's row made to say it undoes another",
+        () => `UPDATE ledger SET undoes = 'r2' WHERE id = 'r1'`,
+        /^the ledger row of repair r1 .* says it undoes repair r2, but it is not that repair's rollback/,
+      ],
+    ])("finds %s", async (_name, statement, problem) => {
+      const { store, ...ids } = await rolledBack();
+      await sql(statement(ids));
+      const verdict = await verifyAudit(store, {});
+      expect(verdict.ok).toBe(false);
+      if (!verdict.ok) expect(verdict.problem).toMatch(problem);
+    });
+
+    // Bookkeeping: attempts and updated_at are read by no decision on a settled row, and the ledger's error is a
+    // copy of what the failed outcome's entry says (audit show prints the entry's); docs/audit-anchors.md.
+    it("lets an edit of attempts, updated_at or error pass (bookkeeping, not vouched for)", async () => {
+      const { store } = await rolledBack();
+      await sql("UPDATE ledger SET attempts = 7, updated_at = 1, error = 'made up'");
+      expect(await verifyAudit(store, {})).toMatchObject({ ok: true, count: 4 });
     });
   });
 }

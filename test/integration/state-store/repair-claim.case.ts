@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { verifyAuditChainAsync } from "../../../src/core/audit-chain.js";
+import { effectiveSettlements } from "../../../src/state/ledger-rules.js";
 import type {
   LedgerEntry,
   RepairClaim,
@@ -199,6 +200,45 @@ export function repairClaimCases({ open, sql }: StateStoreCase): void {
         ["r1", "applied", 2, undefined],
         ["r2", "noop", 1, undefined],
       ]);
+    });
+
+    it("settles ids named up to three times among more than one statement's rows, in the order given", async () => {
+      const store = await open();
+      // 150 ids; r0–r9 settled three times (a failure, a noop that comes too late, then a landed write), r10–r19
+      // twice by another run (the second landed over the first's refusal), interleaved with the rest.
+      const ids = Array.from({ length: 150 }, (_, i) => `r${i}`);
+      await store.recordRepairs(ids.map((id) => repair(id)));
+      const given: RepairSettlement[] = [];
+      for (const [i, id] of ids.entries()) {
+        given.push(settle(id, "run-1", i < 10 ? "failed" : "noop", i < 10 ? { error: "timeout" } : {}));
+        if (i >= 10 && i < 20) given.push(settle(ids[i - 10]!, "run-1", "noop"));
+        if (i >= 20 && i < 30) given.push(settle(ids[i - 20]!, "run-1", "applied", { attempts: 3 }));
+        if (i >= 100 && i < 110) given.push(settle(ids[i - 90]!, "run-2", "applied", { attempts: 2 }));
+      }
+      const audited = await store.settleRepairs(
+        given,
+        given.map((_, i) => event(i + 1)),
+      );
+      // The rule applied one settlement at a time: the ones that take effect, in the order given.
+      const expected = effectiveSettlements(
+        new Map(ids.map((id) => [id, { runId: "run-1", outcome: "pending" as const }])),
+        given,
+      );
+      expect(audited.map((e) => e.ts)).toEqual(expected.taken.map((i) => event(i + 1).ts));
+      expect(audited.map((e) => e.seq)).toEqual(expected.taken.map((_, n) => n + 1));
+      const rows = new Map((await store.listRepairs({})).map((e) => [e.id, e]));
+      expect(rows.size).toBe(150);
+      for (const [id, s] of expected.final)
+        expect([id, rows.get(id)?.runId, rows.get(id)?.outcome, rows.get(id)?.attempts], id).toEqual([
+          id,
+          s.runId,
+          s.outcome,
+          s.attempts,
+        ]);
+      expect([...rows.values()].filter((e) => e.outcome === "applied").map((e) => e.id)).toEqual(
+        ids.slice(0, 20),
+      );
+      expect(rows.get("r0")?.error).toBeUndefined();
     });
 
     it("settles nothing when an audit event has no JSON form or the audit does not pair", async () => {
