@@ -1,7 +1,6 @@
 /** What every data command does first: load config, pick datasets, open the state store and the replicas. */
 
 import { resolve } from "node:path";
-import { writeAuditAnchor } from "../audit/write-audit-anchor.js";
 import { type ConcordConfig, type DatasetConfig, loadConfig } from "../config/load-config.js";
 import { type RowFilterOptions, withRowFilter } from "../config/row-filter.js";
 import type { Connector } from "../connectors/connector.js";
@@ -9,7 +8,7 @@ import { openConnector } from "../connectors/open-connector.js";
 import { parseDuration } from "../core/duration.js";
 import type { Key } from "../core/model.js";
 import type { OpenReplica } from "../engine/run-context.js";
-import { openExistingStateStore, openStateStore } from "../state/open-state-store.js";
+import { loadStateDriver, openExistingStateStore, openStateStore } from "../state/open-state-store.js";
 import type { StateStore } from "../state/state-store.js";
 import { cliActor } from "./actor.js";
 import { UsageError } from "./errors.js";
@@ -134,6 +133,7 @@ export function sessionOf(
   );
   const opened: Connector[] = [];
   const cache = new Map<string, OpenReplica[]>();
+  let driverLoaded = false;
   return {
     config,
     ...who,
@@ -149,14 +149,29 @@ export function sessionOf(
         out.push({ name: r.name, connector });
       }
       cache.set(ds.name, out);
+      // The replicas are described next, waiting on their servers: the state store's driver loads in that
+      // wait (after the statements are sent) instead of when the store opens. The store itself still opens
+      // only once the description has succeeded: a command failing there creates no state file.
+      if (!driverLoaded) {
+        driverLoaded = true;
+        setImmediate(() => loadStateDriver(config.state));
+      }
       return out;
     },
     async anchorAudit() {
+      // Loaded when a command that appended audit entries is done: a scan never loads it (nor readline).
+      const { writeAuditAnchor } = await import("../audit/write-audit-anchor.js");
       await writeAuditAnchor(state, config.audit, Date.now());
     },
     async close() {
-      await Promise.allSettled(opened.map((c) => c.close()));
-      await state.close();
+      // The replicas' goodbyes are sent first and their sockets wind down while the state store closes (a
+      // SQLite checkpoint, synchronous): a process waits for the longer of the two, not their sum.
+      const replicas = Promise.allSettled(opened.map((c) => c.close()));
+      try {
+        await state.close();
+      } finally {
+        await replicas;
+      }
     },
   };
 }
