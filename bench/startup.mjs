@@ -42,6 +42,8 @@ for (let rep = 1; rep <= reps; rep++) {
       cpu: +(user + sys).toFixed(2),
       rssKb: rss,
       durationMs: ds.reduce((n, d) => n + d.stats.durationMs, 0),
+      // The process's fixed cost: its wall less the scans' own time (start-up, config, state file, exit).
+      fixed: +(wall - ds.reduce((n, d) => n + d.stats.durationMs, 0) / 1000).toFixed(3),
       queries: ds.reduce((n, d) => n + d.stats.queries, 0),
       divergences: ds.reduce((n, d) => n + d.divergences.length, 0),
       digest: createHash("sha256")
@@ -60,7 +62,7 @@ for (const bin of bins) {
     return `${median(xs)} (${Math.min(...xs)}-${Math.max(...xs)})`;
   };
   console.log(
-    `# ${bin}: median (range) wall ${m("wall")} s, cpu ${m("cpu")} s, scan ${m("durationMs")} ms, rss ${m("rssKb")} KB, queries ${m("queries")}`,
+    `# ${bin}: median (range) wall ${m("wall")} s, fixed ${m("fixed")} s, cpu ${m("cpu")} s, scan ${m("durationMs")} ms, rss ${m("rssKb")} KB, queries ${m("queries")}`,
   );
 }
 const digests = [...new Set(runs.map((r) => `${r.divergences} divergences, digest ${r.digest}`))];
@@ -74,5 +76,7 @@ for (const bin of bins.slice(1)) {
     const xs = ratio(k).map(Number);
     return `median ${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}): ${xs.join(" ")}`;
   };
-  console.log(`# ${bins[0]} / ${bin} per repetition: cpu ${summary("cpu")}; wall ${summary("wall")}`);
+  console.log(
+    `# ${bins[0]} / ${bin} per repetition: cpu ${summary("cpu")}; wall ${summary("wall")}; fixed ${summary("fixed")}`,
+  );
 }
