@@ -1,10 +1,13 @@
 /** Start-up fixed costs of a `concord scan` process: two builds, run alternately (docs/benchmarks.md). */
 // Usage: node bench/startup.mjs CONFIG REPS BASE_BIN [NEW_BIN ...]
 //   Each repetition runs every bin once, in turn (`node BIN scan --json -c CONFIG`, the state file the
-//   config names deleted first: a first run), under /usr/bin/time (Linux). Prints one JSON line per run
-//   (bin, rep, wall s, cpu s = user + sys, peak RSS KB, the scan's own durationMs and queries), then the
-//   medians per bin and, per repetition, each bin's CPU and wall as a ratio of the first bin's.
+//   config names deleted first: a first run), under /usr/bin/time (Linux); the order of the bins is reversed
+//   every other repetition, so neither always runs first. Prints one JSON line per run (bin, rep, wall s,
+//   cpu s = user + sys, peak RSS KB, the scan's own durationMs and queries, the divergences' count and a
+//   digest of the `divergences` arrays, which must be the same in every run), then the medians (range) per
+//   bin and, per repetition, each bin's CPU and wall as a ratio of the first bin's.
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 
 const [config, repsText, ...bins] = process.argv.slice(2);
@@ -22,7 +25,7 @@ const median = (xs) => {
 
 const runs = [];
 for (let rep = 1; rep <= reps; rep++) {
-  for (const bin of bins) {
+  for (const bin of rep % 2 ? bins : [...bins].reverse()) {
     if (state) for (const suffix of ["", "-wal", "-shm"]) rmSync(`${state}${suffix}`, { force: true });
     const r = spawnSync(
       "/usr/bin/time",
@@ -39,8 +42,14 @@ for (let rep = 1; rep <= reps; rep++) {
       cpu: +(user + sys).toFixed(2),
       rssKb: rss,
       durationMs: ds.reduce((n, d) => n + d.stats.durationMs, 0),
+      // The process's fixed cost: its wall less the scans' own time (start-up, config, state file, exit).
+      fixed: +(wall - ds.reduce((n, d) => n + d.stats.durationMs, 0) / 1000).toFixed(3),
       queries: ds.reduce((n, d) => n + d.stats.queries, 0),
       divergences: ds.reduce((n, d) => n + d.divergences.length, 0),
+      digest: createHash("sha256")
+        .update(JSON.stringify(ds.map((d) => d.divergences)))
+        .digest("hex")
+        .slice(0, 16),
     };
     runs.push(run);
     console.log(JSON.stringify(run));
@@ -48,17 +57,26 @@ for (let rep = 1; rep <= reps; rep++) {
 }
 for (const bin of bins) {
   const mine = runs.filter((r) => r.bin === bin);
-  const m = (k) => median(mine.map((r) => r[k]));
+  const m = (k) => {
+    const xs = mine.map((r) => r[k]);
+    return `${median(xs)} (${Math.min(...xs)}-${Math.max(...xs)})`;
+  };
   console.log(
-    `# ${bin}: median wall ${m("wall")} s, cpu ${m("cpu")} s, scan ${m("durationMs")} ms, rss ${m("rssKb")} KB, queries ${m("queries")}`,
+    `# ${bin}: median (range) wall ${m("wall")} s, fixed ${m("fixed")} s, cpu ${m("cpu")} s, scan ${m("durationMs")} ms, rss ${m("rssKb")} KB, queries ${m("queries")}`,
   );
 }
+const digests = [...new Set(runs.map((r) => `${r.divergences} divergences, digest ${r.digest}`))];
+console.log(`# every run's divergences: ${digests.join("; ")}${digests.length > 1 ? " (NOT THE SAME)" : ""}`);
 for (const bin of bins.slice(1)) {
   const ratio = (k) =>
     runs
       .filter((r) => r.bin === bin)
       .map((r) => (runs.find((b) => b.bin === bins[0] && b.rep === r.rep)[k] / r[k]).toFixed(2));
+  const summary = (k) => {
+    const xs = ratio(k).map(Number);
+    return `median ${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}): ${xs.join(" ")}`;
+  };
   console.log(
-    `# ${bins[0]} / ${bin} per repetition: cpu ${ratio("cpu").join(" ")}; wall ${ratio("wall").join(" ")}`,
+    `# ${bins[0]} / ${bin} per repetition: cpu ${summary("cpu")}; wall ${summary("wall")}; fixed ${summary("fixed")}`,
   );
 }

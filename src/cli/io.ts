@@ -1,7 +1,5 @@
 /** What a CLI command reads and writes besides its arguments. Commands touch no process-wide state but this. */
 
-import { createInterface } from "node:readline";
-
 /** A stream the progress bar may draw on: a bar is drawn only where `isTTY` is true. */
 export type CliStream = NodeJS.WritableStream & { readonly isTTY?: boolean; readonly columns?: number };
 
@@ -49,6 +47,8 @@ export async function confirm(io: CliIo, question: string): Promise<boolean | un
   const input = io.stdin?.();
   if (!input?.isTTY) return undefined;
   io.stderr.write(`${question} [y/N] `);
+  // Loaded here, the one place a command reads a line: every command's start-up skips readline's modules.
+  const { createInterface } = await import("node:readline");
   const rl = createInterface({ input, terminal: false });
   try {
     const answer = await new Promise<string>((resolve) => {

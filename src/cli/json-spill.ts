@@ -1,5 +1,14 @@
 /** JSON values spilled to temporary files and read back in order, so reports stay off the heap. */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmdirSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
@@ -198,8 +207,18 @@ export class SpillDir {
   }
 
   dispose(): void {
-    for (const s of this.open.splice(0)) s.close();
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    const spills = this.open.splice(0);
+    for (const s of spills) s.close();
+    const dir = this.dir;
     this.dir = undefined;
+    if (!dir) return;
+    // Its own files, then the folder: a recursive rmSync loads and runs Node's rimraf (a few ms at every
+    // command's exit). Anything else found there (or a file already gone) is left to that walk.
+    try {
+      for (let i = 0; i < spills.length; i++) unlinkSync(join(dir, `${i}.jsonl`));
+      rmdirSync(dir);
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 }

@@ -1,7 +1,6 @@
 /** What every data command does first: load config, pick datasets, open the state store and the replicas. */
 
 import { resolve } from "node:path";
-import { writeAuditAnchor } from "../audit/write-audit-anchor.js";
 import { type ConcordConfig, type DatasetConfig, loadConfig } from "../config/load-config.js";
 import { type RowFilterOptions, withRowFilter } from "../config/row-filter.js";
 import type { Connector } from "../connectors/connector.js";
@@ -10,6 +9,7 @@ import { parseDuration } from "../core/duration.js";
 import type { Key } from "../core/model.js";
 import type { OpenReplica } from "../engine/run-context.js";
 import {
+  loadStateDriver,
   openExistingStateStore,
   openStateStore,
   openStateStoreToRead,
@@ -158,6 +158,7 @@ export function sessionOf(
   });
   const opened: Connector[] = [];
   const cache = new Map<string, OpenReplica[]>();
+  let driverLoaded = false;
   return {
     config,
     ...who,
@@ -173,19 +174,34 @@ export function sessionOf(
         out.push({ name: r.name, connector });
       }
       cache.set(ds.name, out);
+      // The replicas are described next, waiting on their servers: the state store's driver loads in that
+      // wait (after the statements are sent) instead of when the store opens. The store itself still opens
+      // only once the description has succeeded: a command failing there creates no state file.
+      if (!driverLoaded) {
+        driverLoaded = true;
+        setImmediate(() => loadStateDriver(config.state));
+      }
       return out;
     },
     async anchorAudit() {
+      // Loaded when a command that appended audit entries is done: a scan never loads it (nor readline).
+      const { writeAuditAnchor } = await import("../audit/write-audit-anchor.js");
       await writeAuditAnchor(state, config.audit, Date.now());
     },
     async stateAbsent() {
       return access.state === "if-exists" ? (await read()).absent : undefined;
     },
     async close() {
-      await Promise.allSettled(opened.map((c) => c.close()));
-      // An if-exists session's store may have been opened by stateAbsent alone, outside the lazy store.
-      if (reading) await (await reading.catch(() => undefined))?.store.close();
-      else await state.close();
+      // The replicas' goodbyes are sent first and their sockets wind down while the state store closes (a
+      // SQLite checkpoint, synchronous): a process waits for the longer of the two, not their sum.
+      const replicas = Promise.allSettled(opened.map((c) => c.close()));
+      try {
+        // An if-exists session's store may have been opened by stateAbsent alone, outside the lazy store.
+        if (reading) await (await reading.catch(() => undefined))?.store.close();
+        else await state.close();
+      } finally {
+        await replicas;
+      }
     },
   };
 }

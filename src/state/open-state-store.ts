@@ -34,6 +34,14 @@ export async function openStateStore(url: string, timeouts?: TimeoutsConfig): Pr
   );
 }
 
+/**
+ * Loads what opening the state store `url` names will need, creating and writing nothing: SQLite's native
+ * library for `sqlite:` (nothing for the others). Called where a command waits on its replicas anyway.
+ */
+export function loadStateDriver(url: string): void {
+  if (url.startsWith("sqlite:")) SqliteStateStore.loadDriver();
+}
+
 /** The state store a reader of the audit log asked for holds none (`openExistingStateStore`). */
 export class NoAuditLogError extends StateStoreError {
   constructor(

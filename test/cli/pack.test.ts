@@ -26,6 +26,7 @@ describe("npm pack", () => {
     const files = packed[0]!.files.map((f) => f.path);
     for (const f of [
       "bin/concord.js",
+      "bin/package.json",
       "dist/cli/main.js",
       "dist/bundle/main.cjs",
       "dist/bundle/inputs.json",

@@ -121,6 +121,7 @@ describe("bin/concord.js and the bundle", () => {
     const dir = tempDir(onTestFinished);
     for (const sub of ["bin", "dist/cli", "dist/bundle"]) mkdirSync(join(dir, sub), { recursive: true });
     copyFileSync(BIN, join(dir, "bin", "concord.js"));
+    copyFileSync(join(REPO, "bin", "package.json"), join(dir, "bin", "package.json"));
     writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
     const says = (what: string) => `function run() { process.stdout.write("${what}"); }\n`;
     writeFileSync(join(dir, "dist/cli/main.js"), `export ${says("dist")}`);
@@ -144,6 +145,52 @@ describe("bin/concord.js and the bundle", () => {
     inputs([]);
     expect(await ran()).toBe("dist");
   });
+
+  it.skipIf(!existsSync(join(REPO, "dist/bundle/inputs.json")))(
+    "neither --version nor a scan --json sets up Node's ES module jobs, readline or rimraf (a CommonJS bin, loaded on use)",
+    async ({ expect, onTestFinished }) => {
+      const dir = tempDir(onTestFinished);
+      seededItems(dir);
+      writeConfig(dir, itemsConfig(SEEDED_POLICY));
+      // A CommonJS preload (an --import would set up the ES module loader itself) reporting at exit.
+      const hook = join(dir, "report.cjs");
+      writeFileSync(
+        hook,
+        'process.on("exit", () => process.stderr.write("\\n@@" + JSON.stringify(process.moduleLoadList)));\n',
+      );
+      const loaded = (args: string[]) =>
+        new Promise<{ code: number; stdout: string; modules: string[] }>((done, fail) => {
+          execFile(
+            process.execPath,
+            ["--require", hook, BIN, ...args],
+            { cwd: dir },
+            (err, stdout, stderr) => {
+              if (err && typeof err.code !== "number") return fail(err);
+              const at = stderr.lastIndexOf("\n@@");
+              if (at < 0) return fail(new Error(`no report on stderr: ${stderr}`));
+              done({
+                code: err ? (err.code as number) : 0,
+                stdout,
+                modules: JSON.parse(stderr.slice(at + 3)),
+              });
+            },
+          );
+        });
+      const unwanted = (modules: string[]) =>
+        modules.filter((m) =>
+          /^NativeModule (internal\/modules\/esm\/(module_job|translators)|readline|internal\/fs\/rimraf)$/.test(
+            m,
+          ),
+        );
+      const version = await loaded(["--version"]);
+      expect(version.code).toBe(0);
+      expect(unwanted(version.modules)).toEqual([]);
+      const scan = await loaded(["scan", "--json", "-c", "concord.yaml"]);
+      expect(scan.code).toBe(1);
+      expect(JSON.parse(scan.stdout).datasets[0].counts).toMatchObject({ missing: 3, stale: 2, conflict: 1 });
+      expect(unwanted(scan.modules)).toEqual([]);
+    },
+  );
 
   it.skipIf(!existsSync(join(REPO, "dist/bundle/inputs.json")))(
     "the bundle scans, fails and helps as dist/cli does",

@@ -61,6 +61,19 @@ export class SqliteStateStore extends ComposedStateStore {
     );
   }
 
+  /**
+   * Loads SQLite's native library as the first `open` would, creating nothing (a database in memory, closed
+   * at once): a caller about to wait on the network does it beforehand, taking it off the open's path. A
+   * failure is left to `open`, which reports it.
+   */
+  static loadDriver(): void {
+    try {
+      new Database(":memory:").close();
+    } catch {
+      // open reports it.
+    }
+  }
+
   /** Opens (creating folder and file if needed) the state file at `path`. */
   static open(path: string): SqliteStateStore {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
