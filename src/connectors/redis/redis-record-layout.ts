@@ -30,8 +30,10 @@ export interface RecordLayout {
   /** Queues the read of a whole record (HGETALL, GET): its reply serves `rawRow`, `guard` and `write`. */
   readRecord(p: ChainableCommander, name: string): void;
   /**
-   * The raw row (key parts, then the compared columns' values in shape order, for RowCodec) of a
-   * `readRecord` reply, or null when the record does not exist.
+   * The raw row of a `readRecord` reply, or null when the record does not exist: the key parts, then the
+   * compared columns' values in shape order (what RowCodec reads), then what the record's own key fields
+   * hold (a hash field or JSON property named like a key column; null when absent or JSON null), which the
+   * connector checks against the key parts (`keyFieldClash`).
    */
   rawRow(keyParts: readonly unknown[], reply: unknown): unknown[] | null;
   /** Lua source of the script `readBatch` runs, when it runs one (hashes; JSON strings use MGET). */
@@ -46,7 +48,7 @@ export interface RecordLayout {
    * both with nil): the caller asks EXISTS, and an existing key is of the wrong type.
    */
   unclear(entry: unknown): boolean;
-  /** The raw row of a `readBatch` entry (null: absent), like `rawRow`. */
+  /** The raw row of a `readBatch` entry (null: absent), laid out as `rawRow`'s. */
   batchRow(keyParts: readonly unknown[], entry: unknown): unknown[] | null;
   /** Script arguments that hold when, and only when, the record still is what `reply` showed (its bytes). */
   guard(reply: unknown): (string | Buffer)[];
@@ -158,13 +160,17 @@ function isEmpty(hash: HashReply): boolean {
 class HashLayout implements RecordLayout {
   readonly format = "hash";
   readonly script = HASH_SCRIPT;
+  /** The compared columns' fields. */
   private readonly names: readonly string[];
+  /** The compared columns' fields, then the key columns' (read to be checked against the name). */
+  private readonly read: readonly string[];
 
   constructor(
     private readonly shape: RecordShape,
     private readonly preserve: boolean,
   ) {
     this.names = shape.columns.map((c) => c.name);
+    this.read = [...this.names, ...shape.key.map((c) => c.name)];
   }
 
   readRecord(p: ChainableCommander, name: string): void {
@@ -175,14 +181,14 @@ class HashLayout implements RecordLayout {
     const hash = reply as HashReply;
     if (isEmpty(hash)) return null;
     const raw: unknown[] = [...keyParts];
-    for (const name of this.names) raw.push(Object.hasOwn(hash, name) ? fieldValue(hash[name]) : null);
+    for (const name of this.read) raw.push(Object.hasOwn(hash, name) ? fieldValue(hash[name]) : null);
     return raw;
   }
 
   readonly readScript = HASH_READ_SCRIPT;
 
   readBatch(p: ChainableCommander, names: readonly string[], sha: string): void {
-    p.callBuffer("EVALSHA", [sha, names.length, ...names, ...this.names]);
+    p.callBuffer("EVALSHA", [sha, names.length, ...names, ...this.read]);
   }
 
   unclear(): boolean {
@@ -383,6 +389,7 @@ class JsonLayout implements RecordLayout {
     const doc = this.parse(text);
     const raw: unknown[] = [...keyParts];
     for (const c of this.shape.columns) raw.push(this.column(doc, c));
+    for (const c of this.shape.key) raw.push(keyProperty(doc, c));
     return raw;
   }
 
@@ -428,6 +435,25 @@ class JsonLayout implements RecordLayout {
   }
 }
 
+/**
+ * What a record's own property for key column `c` holds, as a raw value to check against its name: null when
+ * absent or JSON null (no claim), a number's exact text (`7`, `1.5`: an integer key reads `1e1` as 10), a
+ * string as is, and anything else as its canonical JSON (which no key reads as itself).
+ */
+function keyProperty(doc: JsonDocument, c: ColumnSpec): unknown {
+  const v = doc.get(c.name);
+  if (v === undefined || v === null) return null;
+  if (typeof v === "string") return v;
+  if (v instanceof JsonNumber) {
+    try {
+      return numberRaw(c, v);
+    } catch {
+      return v.text;
+    }
+  }
+  return canonicalJsonOf(v);
+}
+
 /** A JSON string's text (null: absent); read as bytes so that one that is not UTF-8 is refused, not mangled. */
 function documentText(reply: unknown): string | null {
   if (reply === null || reply === undefined) return null;
@@ -444,4 +470,37 @@ function jsonKind(v: JsonValue): string {
   if (Array.isArray(v)) return "array";
   if (v instanceof Map) return "object";
   return typeof v;
+}
+
+/**
+ * Why a record's own key fields (`stored`: what `rawRow` read after the compared columns, by key column)
+ * contradict `key`, the key its name gives, or undefined when they agree or say nothing (absent, JSON null).
+ * A field is read as its key column's type, so `"007"` agrees with the integer key 7; one that does not read
+ * as that type at all contradicts it. Neither can be picked: a repair would carry the record to another
+ * store under the name's key while the record says another, so the read stops naming both (docs/redis.md).
+ */
+export function keyFieldClash(
+  format: RedisFormat,
+  shape: RecordShape,
+  key: Key,
+  stored: readonly unknown[],
+): string | undefined {
+  for (let i = 0; i < shape.key.length; i++) {
+    const raw = stored[i];
+    if (raw === null || raw === undefined) continue;
+    const c = shape.key[i]!;
+    let held: CanonicalValue | undefined;
+    try {
+      held = canonicalValue(c.type, raw);
+    } catch {
+      held = undefined;
+    }
+    const named = key[i] ?? null;
+    if (held === named) continue;
+    const field = format === "hash" ? "field" : "property";
+    const shown = Buffer.isBuffer(raw) ? `the bytes ${raw.toString("hex")}` : JSON.stringify(String(raw));
+    const says = named === null ? "NULL" : JSON.stringify(named);
+    return `its ${field} ${c.name} holds ${shown}, but its name says key column ${c.name} is ${says}: the record's key is ambiguous, so it is neither compared nor repaired; make the ${field} agree with the name, or store the record under the name of the key it holds`;
+  }
+  return undefined;
 }
