@@ -135,7 +135,7 @@ export class RedisConnector implements Connector {
     if (!s) {
       s = {
         codec: new RowCodec(shape),
-        layout: recordLayout(this.format, shape, this.options.writeStyle === "preserve"),
+        layout: recordLayout(this.format, shape, this.options.writeStyle === "preserve", this.options.prefix),
         keys: new RedisKeyCodec(this.options.prefix, shape.key.length),
       };
       this.shapes.set(shape, s);
@@ -172,7 +172,7 @@ export class RedisConnector implements Connector {
     const canonical = s.keys.encode(rec.key);
     if (canonical !== name)
       this.redis.fail(notARecordKey(name, `the record of key ${JSON.stringify(rec.key)} is ${canonical}`));
-    const clash = keyFieldClash(this.format, s.codec.shape, rec.key, raw.slice(s.codec.width));
+    const clash = keyFieldClash(this.format, s.codec.shape, rec.key, raw, s.codec.width);
     if (clash) this.redis.fail(`cannot read ${name}: ${clash}`);
     this.stats.rowsRead++;
     this.stats.bytesRead += name.length;

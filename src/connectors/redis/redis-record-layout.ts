@@ -62,8 +62,14 @@ export interface RecordLayout {
  * The layout for a format and record shape. With `preserve`, writes keep the form each field (hash) or the
  * document (JSON: its spacing) already has, where the value allows (see `styledLike`).
  */
-export function recordLayout(format: RedisFormat, shape: RecordShape, preserve = false): RecordLayout {
-  return format === "hash" ? new HashLayout(shape, preserve) : new JsonLayout(shape, preserve);
+export function recordLayout(
+  format: RedisFormat,
+  shape: RecordShape,
+  preserve = false,
+  /** The replica's key prefix (hashes with a one-column key compare its field with the name in the store). */
+  prefix?: string,
+): RecordLayout {
+  return format === "hash" ? new HashLayout(shape, preserve, prefix) : new JsonLayout(shape, preserve);
 }
 
 // -----------------------------------------------------------------------------------------------------------
@@ -108,18 +114,22 @@ return 1
 `;
 
 /**
- * KEYS: the records; ARGV: the compared fields. One entry per key: the fields' values (HMGET), or 0 for
- * an absent key (HMGET alone cannot tell it from a hash without those fields), or, with no fields, EXISTS.
- * A key of another type fails the call with an error naming it.
+ * KEYS: the records; ARGV: p, then the fields (the compared columns', then the key columns'). One entry per
+ * key: the fields' values (HMGET), or 0 for an absent key (HMGET alone cannot tell it from a hash without
+ * those fields), or, with no fields, EXISTS. With p >= 0 (a one-column key under a prefix of p bytes), the
+ * last field, the key's, is nil where it holds exactly the name's text after the prefix: it then agrees with
+ * the name, and most records (every one a repair wrote) need not send it. A key of another type fails the
+ * call with an error naming it.
  */
 const HASH_READ_SCRIPT = `
-local n = #ARGV
+local p = tonumber(ARGV[1])
+local n = #ARGV - 1
 local out = {}
 for i, k in ipairs(KEYS) do
   if n == 0 then
     out[i] = redis.call('EXISTS', k)
   else
-    local v = redis.pcall('HMGET', k, unpack(ARGV))
+    local v = redis.pcall('HMGET', k, unpack(ARGV, 2))
     if v.err then return redis.error_reply(v.err .. ' (at ' .. k .. ')') end
     local found = false
     for j = 1, n do
@@ -128,7 +138,12 @@ for i, k in ipairs(KEYS) do
         break
       end
     end
-    if found or redis.call('EXISTS', k) == 1 then out[i] = v else out[i] = 0 end
+    if found or redis.call('EXISTS', k) == 1 then
+      if p >= 0 and v[n] == string.sub(k, p + 1) then v[n] = false end
+      out[i] = v
+    else
+      out[i] = 0
+    end
   end
 end
 return out
@@ -164,13 +179,17 @@ class HashLayout implements RecordLayout {
   private readonly names: readonly string[];
   /** The compared columns' fields, then the key columns' (read to be checked against the name). */
   private readonly read: readonly string[];
+  /** HASH_READ_SCRIPT's p: the prefix's length in bytes for a one-column key, else -1. */
+  private readonly keyAt: string;
 
   constructor(
     private readonly shape: RecordShape,
     private readonly preserve: boolean,
+    prefix?: string,
   ) {
     this.names = shape.columns.map((c) => c.name);
     this.read = [...this.names, ...shape.key.map((c) => c.name)];
+    this.keyAt = prefix !== undefined && shape.key.length === 1 ? String(Buffer.byteLength(prefix)) : "-1";
   }
 
   readRecord(p: ChainableCommander, name: string): void {
@@ -188,7 +207,7 @@ class HashLayout implements RecordLayout {
   readonly readScript = HASH_READ_SCRIPT;
 
   readBatch(p: ChainableCommander, names: readonly string[], sha: string): void {
-    p.callBuffer("EVALSHA", [sha, names.length, ...names, ...this.read]);
+    p.callBuffer("EVALSHA", [sha, names.length, ...names, this.keyAt, ...this.read]);
   }
 
   unclear(): boolean {
@@ -473,8 +492,9 @@ function jsonKind(v: JsonValue): string {
 }
 
 /**
- * Why a record's own key fields (`stored`: what `rawRow` read after the compared columns, by key column)
- * contradict `key`, the key its name gives, or undefined when they agree or say nothing (absent, JSON null).
+ * Why a record's own key fields (what `rawRow` read after the compared columns, by key column, from `raw` at
+ * `at`) contradict `key`, the key its name gives, or undefined when they agree or say nothing (absent, JSON
+ * null).
  * A field is read as its key column's type, so `"007"` agrees with the integer key 7; one that does not read
  * as that type at all contradicts it. Neither can be picked: a repair would carry the record to another
  * store under the name's key while the record says another, so the read stops naming both (docs/redis.md).
@@ -484,10 +504,12 @@ export function keyFieldClash(
   shape: RecordShape,
   key: Key,
   stored: readonly unknown[],
+  at: number,
 ): string | undefined {
   for (let i = 0; i < shape.key.length; i++) {
-    const raw = stored[i];
-    if (raw === null || raw === undefined) continue;
+    const raw = stored[at + i];
+    // Absent, or the canonical text itself (what repairs write): most records, without reading the type.
+    if (raw === null || raw === undefined || raw === key[i]) continue;
     const c = shape.key[i]!;
     let held: CanonicalValue | undefined;
     try {
