@@ -54,6 +54,12 @@ describe.skipIf(!(await serviceAvailable(MYSQL)))("MariaDB/MySQL tables without 
           : `INSERT INTO b_${engine} (k, a) VALUES (1, 1), (2, 2)`,
       );
     }
+    // Views that write into the MyISAM table (directly, and through another view), and one over InnoDB.
+    await db.admin.query("CREATE VIEW v_myisam AS SELECT x.k, x.a, x.g FROM b_MyISAM AS x");
+    await db.admin.query("CREATE VIEW v_nested AS SELECT * FROM v_myisam");
+    await db.admin.query("CREATE TABLE b_inno (k INT PRIMARY KEY, a INT, g INT) ENGINE=InnoDB");
+    await db.admin.query("INSERT INTO b_inno VALUES (1, 1, 2)");
+    await db.admin.query("CREATE VIEW v_inno AS SELECT k, a, g FROM b_inno");
   });
   afterAll(async () => {
     await db?.drop();
@@ -84,5 +90,35 @@ describe.skipIf(!(await serviceAvailable(MYSQL)))("MariaDB/MySQL tables without 
       // Scans still compare it.
       expect((await runConcord(["scan", "-c", cfg])).code).toBe(1);
     }
+  });
+
+  it("refuses writes through a view into such a table, through other views too, naming the table behind it", async () => {
+    for (const view of ["v_myisam", "v_nested"]) {
+      const cfg = config(db.url, view);
+      const r = await runConcord(["repair", "--json", "-c", cfg]);
+      expect(r.code, `${view}: ${r.stderr}`).toBe(1);
+      const repairs = parseJson<RepairJson>(r).datasets[0]!.repairs;
+      expect(repairs.map((x) => x.outcome)).toEqual(["failed", "failed", "failed"]);
+      for (const x of repairs)
+        expect(x.error).toBe(
+          `t.b: conditional write refused: view ${view} writes into table ${db.name}.b_MyISAM, which uses the MyISAM engine, which has no transactions: ` +
+            "a conditional write could not lock, check and write a batch at once, nor undo one refused half-way " +
+            `(ALTER TABLE ${db.name}.b_MyISAM ENGINE=InnoDB to repair it)`,
+        );
+    }
+    const [rows] = await db.admin.query("SELECT k, a, g FROM b_MyISAM ORDER BY k");
+    expect(rows).toEqual([
+      { k: 1, a: 1, g: 2 },
+      { k: 2, a: 2, g: 4 },
+    ]);
+    // A view over an InnoDB table is written as before.
+    const inno = await runConcord(["repair", "--json", "-c", config(db.url, "v_inno")]);
+    expect(inno.code, inno.stderr).toBe(0);
+    const [written] = await db.admin.query("SELECT k, a, g FROM b_inno ORDER BY k");
+    expect(written).toEqual([
+      { k: 1, a: 5, g: 10 },
+      { k: 2, a: 6, g: 99 },
+      { k: 3, a: 7, g: 14 },
+    ]);
   });
 });

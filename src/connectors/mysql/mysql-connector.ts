@@ -579,15 +579,19 @@ export class MysqlConnector implements Connector {
     if (writes.length === 0) return [];
     if (this.options.readonly) throw new ConnectorError(`${this.label}: opened read-only; no writes`);
     const s = await this.sql(shape);
-    const engine = (await this.meta)?.nonTransactional;
-    if (engine) {
+    const plain = (await this.meta)?.nonTransactional;
+    if (plain) {
       // Its statements commit one by one and FOR UPDATE locks nothing: a row could change between the check
       // and the write, and a batch refused half-way (a generated column, a constraint) would stay half written.
+      const { engine, baseTable } = plain;
+      const which = baseTable
+        ? `view ${this.table} writes into table ${baseTable}, which uses the ${engine} engine`
+        : `table ${this.table} uses the ${engine} engine`;
       throw this.session.error(
         "conditional write refused",
         new Error(
-          `table ${this.table} uses the ${engine} engine, which has no transactions: a conditional write could ` +
-            `not lock, check and write a batch at once, nor undo one refused half-way (ALTER TABLE ${this.table} ENGINE=InnoDB to repair it)`,
+          `${which}, which has no transactions: a conditional write could not lock, check and write a batch at ` +
+            `once, nor undo one refused half-way (ALTER TABLE ${baseTable ?? this.table} ENGINE=InnoDB to repair it)`,
         ),
       );
     }

@@ -17,10 +17,86 @@ export interface MysqlTableMeta {
    */
   readonly unique: readonly UniqueIndex[] | null;
   /**
-   * The table's storage engine when it keeps no transactions (MyISAM, Aria, MEMORY, …), or null (InnoDB, or a
-   * view): such a table cannot take a conditional write, which locks, checks and writes in one transaction.
+   * A table the replica writes into whose storage engine keeps no transactions (MyISAM, Aria, MEMORY, …), or
+   * null (InnoDB): such a table cannot take a conditional write, which locks, checks and writes in one
+   * transaction. For a view, the first such table it reads, through other views too (`viewBaseTables`).
    */
-  readonly nonTransactional: string | null;
+  readonly nonTransactional: NonTransactional | null;
+}
+
+/** A table without transactions that a replica's writes would reach. */
+export interface NonTransactional {
+  /** Its storage engine, as the server names it (`MyISAM`). */
+  readonly engine: string;
+  /** For a view: the base table (`db.name`) that has that engine; undefined when it is the replica's own table. */
+  readonly baseTable?: string;
+}
+
+/** Views followed inside views before giving up (MariaDB nests them far less deep). */
+const MAX_VIEW_DEPTH = 16;
+
+/**
+ * The (schema, table) pairs a view definition names, as the server stores it (MariaDB and MySQL write every
+ * table `schema`.`name`, every column `schema`.`name`.`column` or `alias`.`column`): each chain of exactly
+ * two backquoted names, outside string literals. An alias chain (`x`.`k`) is a candidate too; the caller
+ * keeps only the pairs information_schema knows as tables or views.
+ */
+export function viewTableCandidates(definition: string): [schema: string, table: string][] {
+  const out: [string, string][] = [];
+  const token = /'(?:[^'\\]|\\.|'')*'|`(?:[^`]|``)+`(?:\s*\.\s*`(?:[^`]|``)+`)*/gs;
+  for (const m of definition.matchAll(token)) {
+    if (m[0].startsWith("'")) continue;
+    const parts = [...m[0].matchAll(/`((?:[^`]|``)+)`/g)].map((p) => p[1]!.replaceAll("``", "`"));
+    if (parts.length === 2) out.push([parts[0]!, parts[1]!]);
+  }
+  return out;
+}
+
+/**
+ * The first table without transactions under view `db`.`tbl` (SQL expressions), following views inside it,
+ * or null when every table it reads keeps transactions. A definition the connection may not read (no SHOW
+ * VIEW privilege: information_schema shows it empty) names no table, so such a view is written as before.
+ */
+async function viewBaseTables(
+  session: MysqlSession,
+  conn: Parameters<MysqlSession["rows"]>[0],
+  db: string,
+  tbl: string,
+): Promise<NonTransactional | null> {
+  const seen = new Set<string>();
+  let views = [[db, tbl]];
+  for (let depth = 0; views.length > 0 && depth < MAX_VIEW_DEPTH; depth++) {
+    const defs = await session.rows(
+      conn,
+      "SELECT VIEW_DEFINITION FROM information_schema.VIEWS WHERE " +
+        views.map(([d, t]) => `(TABLE_SCHEMA = ${d} AND TABLE_NAME = ${t})`).join(" OR "),
+    );
+    const pairs = defs
+      .flatMap(([def]) => viewTableCandidates(String(def ?? "")))
+      .filter(([d, t]) => {
+        const id = JSON.stringify([d, t]);
+        if (seen.has(id)) return false;
+        seen.add(id);
+        return true;
+      });
+    if (pairs.length === 0) return null;
+    const found = await session.rows(
+      conn,
+      "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_TYPE, t.ENGINE, e.TRANSACTIONS FROM information_schema.TABLES t " +
+        "LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE WHERE " +
+        pairs
+          .map(([d, t]) => `(t.TABLE_SCHEMA = ${stringLiteral(d)} AND t.TABLE_NAME = ${stringLiteral(t)})`)
+          .join(" OR ") +
+        " ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME",
+    );
+    views = [];
+    for (const [schema, name, type, engine, transactions] of found) {
+      if (String(type) === "VIEW") views.push([stringLiteral(String(schema)), stringLiteral(String(name))]);
+      else if (engine != null && String(transactions ?? "").toUpperCase() !== "YES")
+        return { engine: String(engine), baseTable: `${String(schema)}.${String(name)}` };
+    }
+  }
+  return null;
 }
 
 /**
@@ -112,8 +188,13 @@ export function readMysqlTableMeta(
       generated: /\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b/i.test(String(r[9] ?? "")),
       ...(/^(enum|set)\(/i.test(String(r[8])) ? { members: enumMembers(String(r[8])) } : {}),
     }));
+    // A view writes into the tables it reads: their engines decide (a MyISAM table is no safer behind one).
     const nonTransactional =
-      engine == null || String(transactions ?? "").toUpperCase() === "YES" ? null : String(engine);
+      String(tableType) === "VIEW"
+        ? await viewBaseTables(session, conn, db, tbl)
+        : engine == null || String(transactions ?? "").toUpperCase() === "YES"
+          ? null
+          : { engine: String(engine) };
     return { columns, byName: new Map(columns.map((c) => [c.name, c])), indexes, unique, nonTransactional };
   });
 }

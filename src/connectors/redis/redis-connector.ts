@@ -16,7 +16,7 @@ import {
   type WriteOutcome,
 } from "../connector.js";
 import { nameHash, notARecordKey, RedisKeyCodec } from "./redis-key-codec.js";
-import { type RecordLayout, type RedisFormat, recordLayout } from "./redis-record-layout.js";
+import { keyFieldClash, type RecordLayout, type RedisFormat, recordLayout } from "./redis-record-layout.js";
 import {
   connectRedis,
   type PageReader,
@@ -135,7 +135,7 @@ export class RedisConnector implements Connector {
     if (!s) {
       s = {
         codec: new RowCodec(shape),
-        layout: recordLayout(this.format, shape, this.options.writeStyle === "preserve"),
+        layout: recordLayout(this.format, shape, this.options.writeStyle === "preserve", this.options.prefix),
         keys: new RedisKeyCodec(this.options.prefix, shape.key.length),
       };
       this.shapes.set(shape, s);
@@ -158,8 +158,9 @@ export class RedisConnector implements Connector {
   }
 
   /**
-   * The record of a raw row read from `name`, checked to be stored under its canonical name (`customer:007`
-   * is not the integer key 7's record: a write would go to `customer:7`).
+   * The record of a raw row read from `name` (laid out as `RecordLayout.rawRow`'s), checked to be stored
+   * under its canonical name (`customer:007` is not the integer key 7's record: a write would go to
+   * `customer:7`) and to hold no key field that says another key (`keyFieldClash`).
    */
   private record(s: ShapeState, name: string, raw: unknown[]): StoredRecord {
     let rec: StoredRecord;
@@ -171,6 +172,8 @@ export class RedisConnector implements Connector {
     const canonical = s.keys.encode(rec.key);
     if (canonical !== name)
       this.redis.fail(notARecordKey(name, `the record of key ${JSON.stringify(rec.key)} is ${canonical}`));
+    const clash = keyFieldClash(this.format, s.codec.shape, rec.key, raw, s.codec.width);
+    if (clash) this.redis.fail(`cannot read ${name}: ${clash}`);
     this.stats.rowsRead++;
     this.stats.bytesRead += name.length;
     for (const v of rec.values) if (v !== null) this.stats.bytesRead += v.length;

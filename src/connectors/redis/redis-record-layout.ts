@@ -30,8 +30,10 @@ export interface RecordLayout {
   /** Queues the read of a whole record (HGETALL, GET): its reply serves `rawRow`, `guard` and `write`. */
   readRecord(p: ChainableCommander, name: string): void;
   /**
-   * The raw row (key parts, then the compared columns' values in shape order, for RowCodec) of a
-   * `readRecord` reply, or null when the record does not exist.
+   * The raw row of a `readRecord` reply, or null when the record does not exist: the key parts, then the
+   * compared columns' values in shape order (what RowCodec reads), then what the record's own key fields
+   * hold (a hash field or JSON property named like a key column; null when absent or JSON null), which the
+   * connector checks against the key parts (`keyFieldClash`).
    */
   rawRow(keyParts: readonly unknown[], reply: unknown): unknown[] | null;
   /** Lua source of the script `readBatch` runs, when it runs one (hashes; JSON strings use MGET). */
@@ -46,7 +48,7 @@ export interface RecordLayout {
    * both with nil): the caller asks EXISTS, and an existing key is of the wrong type.
    */
   unclear(entry: unknown): boolean;
-  /** The raw row of a `readBatch` entry (null: absent), like `rawRow`. */
+  /** The raw row of a `readBatch` entry (null: absent), laid out as `rawRow`'s. */
   batchRow(keyParts: readonly unknown[], entry: unknown): unknown[] | null;
   /** Script arguments that hold when, and only when, the record still is what `reply` showed (its bytes). */
   guard(reply: unknown): (string | Buffer)[];
@@ -60,8 +62,14 @@ export interface RecordLayout {
  * The layout for a format and record shape. With `preserve`, writes keep the form each field (hash) or the
  * document (JSON: its spacing) already has, where the value allows (see `styledLike`).
  */
-export function recordLayout(format: RedisFormat, shape: RecordShape, preserve = false): RecordLayout {
-  return format === "hash" ? new HashLayout(shape, preserve) : new JsonLayout(shape, preserve);
+export function recordLayout(
+  format: RedisFormat,
+  shape: RecordShape,
+  preserve = false,
+  /** The replica's key prefix (hashes with a one-column key compare its field with the name in the store). */
+  prefix?: string,
+): RecordLayout {
+  return format === "hash" ? new HashLayout(shape, preserve, prefix) : new JsonLayout(shape, preserve);
 }
 
 // -----------------------------------------------------------------------------------------------------------
@@ -106,18 +114,22 @@ return 1
 `;
 
 /**
- * KEYS: the records; ARGV: the compared fields. One entry per key: the fields' values (HMGET), or 0 for
- * an absent key (HMGET alone cannot tell it from a hash without those fields), or, with no fields, EXISTS.
- * A key of another type fails the call with an error naming it.
+ * KEYS: the records; ARGV: p, then the fields (the compared columns', then the key columns'). One entry per
+ * key: the fields' values (HMGET), or 0 for an absent key (HMGET alone cannot tell it from a hash without
+ * those fields), or, with no fields, EXISTS. With p >= 0 (a one-column key under a prefix of p bytes), the
+ * last field, the key's, is nil where it holds exactly the name's text after the prefix: it then agrees with
+ * the name, and most records (every one a repair wrote) need not send it. A key of another type fails the
+ * call with an error naming it.
  */
 const HASH_READ_SCRIPT = `
-local n = #ARGV
+local p = tonumber(ARGV[1])
+local n = #ARGV - 1
 local out = {}
 for i, k in ipairs(KEYS) do
   if n == 0 then
     out[i] = redis.call('EXISTS', k)
   else
-    local v = redis.pcall('HMGET', k, unpack(ARGV))
+    local v = redis.pcall('HMGET', k, unpack(ARGV, 2))
     if v.err then return redis.error_reply(v.err .. ' (at ' .. k .. ')') end
     local found = false
     for j = 1, n do
@@ -126,7 +138,12 @@ for i, k in ipairs(KEYS) do
         break
       end
     end
-    if found or redis.call('EXISTS', k) == 1 then out[i] = v else out[i] = 0 end
+    if found or redis.call('EXISTS', k) == 1 then
+      if p >= 0 and v[n] == string.sub(k, p + 1) then v[n] = false end
+      out[i] = v
+    else
+      out[i] = 0
+    end
   end
 end
 return out
@@ -158,13 +175,21 @@ function isEmpty(hash: HashReply): boolean {
 class HashLayout implements RecordLayout {
   readonly format = "hash";
   readonly script = HASH_SCRIPT;
+  /** The compared columns' fields. */
   private readonly names: readonly string[];
+  /** The compared columns' fields, then the key columns' (read to be checked against the name). */
+  private readonly read: readonly string[];
+  /** HASH_READ_SCRIPT's p: the prefix's length in bytes for a one-column key, else -1. */
+  private readonly keyAt: string;
 
   constructor(
     private readonly shape: RecordShape,
     private readonly preserve: boolean,
+    prefix?: string,
   ) {
     this.names = shape.columns.map((c) => c.name);
+    this.read = [...this.names, ...shape.key.map((c) => c.name)];
+    this.keyAt = prefix !== undefined && shape.key.length === 1 ? String(Buffer.byteLength(prefix)) : "-1";
   }
 
   readRecord(p: ChainableCommander, name: string): void {
@@ -175,14 +200,14 @@ class HashLayout implements RecordLayout {
     const hash = reply as HashReply;
     if (isEmpty(hash)) return null;
     const raw: unknown[] = [...keyParts];
-    for (const name of this.names) raw.push(Object.hasOwn(hash, name) ? fieldValue(hash[name]) : null);
+    for (const name of this.read) raw.push(Object.hasOwn(hash, name) ? fieldValue(hash[name]) : null);
     return raw;
   }
 
   readonly readScript = HASH_READ_SCRIPT;
 
   readBatch(p: ChainableCommander, names: readonly string[], sha: string): void {
-    p.callBuffer("EVALSHA", [sha, names.length, ...names, ...this.names]);
+    p.callBuffer("EVALSHA", [sha, names.length, ...names, this.keyAt, ...this.read]);
   }
 
   unclear(): boolean {
@@ -383,6 +408,7 @@ class JsonLayout implements RecordLayout {
     const doc = this.parse(text);
     const raw: unknown[] = [...keyParts];
     for (const c of this.shape.columns) raw.push(this.column(doc, c));
+    for (const c of this.shape.key) raw.push(keyProperty(doc, c));
     return raw;
   }
 
@@ -428,6 +454,25 @@ class JsonLayout implements RecordLayout {
   }
 }
 
+/**
+ * What a record's own property for key column `c` holds, as a raw value to check against its name: null when
+ * absent or JSON null (no claim), a number's exact text (`7`, `1.5`: an integer key reads `1e1` as 10), a
+ * string as is, and anything else as its canonical JSON (which no key reads as itself).
+ */
+function keyProperty(doc: JsonDocument, c: ColumnSpec): unknown {
+  const v = doc.get(c.name);
+  if (v === undefined || v === null) return null;
+  if (typeof v === "string") return v;
+  if (v instanceof JsonNumber) {
+    try {
+      return numberRaw(c, v);
+    } catch {
+      return v.text;
+    }
+  }
+  return canonicalJsonOf(v);
+}
+
 /** A JSON string's text (null: absent); read as bytes so that one that is not UTF-8 is refused, not mangled. */
 function documentText(reply: unknown): string | null {
   if (reply === null || reply === undefined) return null;
@@ -444,4 +489,40 @@ function jsonKind(v: JsonValue): string {
   if (Array.isArray(v)) return "array";
   if (v instanceof Map) return "object";
   return typeof v;
+}
+
+/**
+ * Why a record's own key fields (what `rawRow` read after the compared columns, by key column, from `raw` at
+ * `at`) contradict `key`, the key its name gives, or undefined when they agree or say nothing (absent, JSON
+ * null).
+ * A field is read as its key column's type, so `"007"` agrees with the integer key 7; one that does not read
+ * as that type at all contradicts it. Neither can be picked: a repair would carry the record to another
+ * store under the name's key while the record says another, so the read stops naming both (docs/redis.md).
+ */
+export function keyFieldClash(
+  format: RedisFormat,
+  shape: RecordShape,
+  key: Key,
+  stored: readonly unknown[],
+  at: number,
+): string | undefined {
+  for (let i = 0; i < shape.key.length; i++) {
+    const raw = stored[at + i];
+    // Absent, or the canonical text itself (what repairs write): most records, without reading the type.
+    if (raw === null || raw === undefined || raw === key[i]) continue;
+    const c = shape.key[i]!;
+    let held: CanonicalValue | undefined;
+    try {
+      held = canonicalValue(c.type, raw);
+    } catch {
+      held = undefined;
+    }
+    const named = key[i] ?? null;
+    if (held === named) continue;
+    const field = format === "hash" ? "field" : "property";
+    const shown = Buffer.isBuffer(raw) ? `the bytes ${raw.toString("hex")}` : JSON.stringify(String(raw));
+    const says = named === null ? "NULL" : JSON.stringify(named);
+    return `its ${field} ${c.name} holds ${shown}, but its name says key column ${c.name} is ${says}: the record's key is ambiguous, so it is neither compared nor repaired; make the ${field} agree with the name, or store the record under the name of the key it holds`;
+  }
+  return undefined;
 }

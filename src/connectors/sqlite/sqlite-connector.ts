@@ -30,7 +30,6 @@ import {
   notUniqueMessage,
 } from "../unique-key.js";
 import {
-  sqliteAffinity,
   sqliteColumnInfo,
   sqliteLogicalType,
   type TimestampStyle,
@@ -38,7 +37,7 @@ import {
 } from "./sqlite-column-types.js";
 import { applySqliteWrites } from "./sqlite-conditional-writes.js";
 import { sqliteError } from "./sqlite-errors.js";
-import { keyClassClash, untypedNumberKey } from "./sqlite-key-classes.js";
+import { keyClassClash } from "./sqlite-key-classes.js";
 import { onePass, SCATTERED_CACHE } from "./sqlite-page-cache.js";
 import { attachPeer, pairRefusal, type SqlitePairSide, sqlitePair } from "./sqlite-pair-diff.js";
 import { boundsId, nullMask, SqliteShapeSql } from "./sqlite-shape-sql.js";
@@ -153,15 +152,16 @@ export class SqliteConnector implements Connector {
       // The rowid (INTEGER PRIMARY KEY) is never NULL, whatever the declaration says.
       const rowid = meta.unique?.find((u) => u.name === "rowid")?.columns[0];
       const nullable = new Set(shape.key.map((c) => c.name).filter((c) => !notNull.has(c) && c !== rowid));
-      s = new SqliteShapeSql(this.db, shape, this.shapes.size, collated, nullable, this.rowFilter);
       const declared = new Map(meta.columns.map((c) => [c.name, c.type]));
-      s.numbersInTextKeys = shape.key.some(
-        (c) => c.type !== "integer" && sqliteAffinity(declared.get(c.name) ?? "") !== "TEXT",
-      );
-      s.untypedTextKeys = shape.key.flatMap((c, i) =>
-        c.type !== "integer" && c.type !== "bytes" && sqliteAffinity(declared.get(c.name) ?? "") === "BLOB"
-          ? [i]
-          : [],
+      s = new SqliteShapeSql(
+        this.db,
+        shape,
+        this.shapes.size,
+        this.table,
+        declared,
+        collated,
+        nullable,
+        this.rowFilter,
       );
       // A value error names the replica, as PostgreSQL's and MariaDB's do.
       s.codec.label = this.label;
@@ -471,10 +471,6 @@ export class SqliteConnector implements Connector {
             const clash = keyClassClash(shape, this.table, { key: prevKey, row: prevRow }, { key, row });
             if (clash) throw connectorErrorLine(this.label, clash);
           }
-          const unfindable = s.untypedTextKeys.length
-            ? untypedNumberKey(shape, this.table, s.untypedTextKeys, row)
-            : undefined;
-          if (unfindable) throw connectorErrorLine(this.label, unfindable);
         }
         prevKey = key;
         prevRow = row;

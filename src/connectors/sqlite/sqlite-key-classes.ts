@@ -1,5 +1,6 @@
-/** Why SQLite's key order clashed with Concord's because a key column mixes storage classes: one line. No I/O. */
+/** Key values of a storage class Concord cannot use as keys on SQLite: which ones, the SQL that finds them, and the one line that names them. No I/O. */
 import { compareKeyPart, type Key, type RecordShape } from "../../core/model.js";
+import type { SqliteAffinity } from "./sqlite-column-types.js";
 
 /** SQLite's storage class of a raw value as better-sqlite3 hands it over (safeIntegers). */
 function storageClass(raw: unknown): "integer" | "real" | "text" | "blob" | "null" {
@@ -24,25 +25,67 @@ function advice(table: string, column: string, duplicate = false): string {
 }
 
 /**
- * The one-line reason a key read from raw row `row` cannot be used, or undefined: a number in key column
- * `i` of `untyped` (columns Concord compares as text that have no type affinity, so SQLite compares their
- * values as stored, without converting text to numbers). Looked up by its text, as every read and write by
- * key does, the integer 1 is not found there (`k = '1'` holds only for the text '1'): another replica's '1'
- * would look absent here, and a repair would add '1' beside 1.
+ * Which storage classes a key column cannot hold as a key, or null (integer keys: any class reads as the
+ * integer, or fails as one). Concord reads, looks up and writes a text key by its text and a bytes key by its
+ * bytes, which a value of another class never equals in SQLite (X'62' is not 'b'), so such a row could be
+ * neither found by its key nor repaired, and comparisons bounded by keys of the column's class would pass
+ * over it:
+ * - `blob`: a text key column holding a blob;
+ * - `blob-or-number`: a text key column without type affinity (no declared type) holding a blob or a number:
+ *   SQLite compares its values as stored, so `k = '1'` misses the integer 1, and another replica's '1' would
+ *   look absent here (a repair would add '1' beside 1);
+ * - `not-blob`: a bytes key column holding a text or a number.
  */
-export function untypedNumberKey(
-  shape: RecordShape,
-  table: string,
-  untyped: readonly number[],
-  row: readonly unknown[],
-): string | undefined {
-  for (const i of untyped) {
-    const raw = row[i];
-    if (typeof raw !== "bigint" && typeof raw !== "number") continue;
-    const column = shape.key[i]!.name;
-    return `key column ${column} of table ${table} holds ${literal(raw)} (${storageClass(raw)}), but has no type affinity, so Concord, which compares its keys as text, cannot look it up by its text ${literal(String(raw))}; ${advice(table, column)}`;
+export type ForeignKeyClass = "blob" | "blob-or-number" | "not-blob";
+
+/** The classes a key column of logical `type` and type affinity `affinity` refuses (see ForeignKeyClass). */
+export function foreignKeyClass(type: string, affinity: SqliteAffinity): ForeignKeyClass | null {
+  if (type === "integer") return null;
+  if (type === "bytes") return "not-blob";
+  return affinity === "BLOB" ? "blob-or-number" : "blob";
+}
+
+/**
+ * True (1) for a value of `ref` of a class `kind` refuses, false (0) or NULL otherwise: by SQLite's order of
+ * classes (NULL, then numbers, then text, then blobs, whatever the collation), so a comparison against the
+ * least text or blob, which costs about half of a `typeof()` call and its string comparison.
+ */
+export function foreignKeySql(kind: ForeignKeyClass, ref: string): string {
+  switch (kind) {
+    case "blob":
+      return `${ref} >= X''`;
+    case "blob-or-number":
+      return `(${ref} < '' OR ${ref} >= X'')`;
+    case "not-blob":
+      return `${ref} < X''`;
   }
-  return undefined;
+}
+
+/**
+ * The one line naming a key value `foreignKeySql` found (`raw`, as better-sqlite3 hands it over) in key column
+ * `column` of `table`, and the UPDATE that gives the keys one class; `replica` names the replica whose table
+ * holds it, where a statement reads two (the in-SQLite comparison).
+ */
+export function foreignKeyLine(
+  table: string,
+  column: string,
+  kind: ForeignKeyClass,
+  raw: unknown,
+  replica?: string,
+): string {
+  const name = `"${column.replaceAll('"', '""')}"`;
+  const where = replica ? ` on ${replica}` : "";
+  if (kind === "blob-or-number" && (typeof raw === "bigint" || typeof raw === "number"))
+    return `key column ${column} of table ${table}${where} holds ${literal(raw)} (${storageClass(raw)}), but has no type affinity, so Concord, which compares its keys as text, cannot look it up by its text ${literal(String(raw))}; ${advice(table, column)}`;
+  const held =
+    raw instanceof Uint8Array
+      ? `the blob X'${Buffer.from(raw.subarray(0, 24)).toString("hex")}'${raw.length > 24 ? "…" : ""}`
+      : typeof raw === "string"
+        ? `the text '${raw.slice(0, 40).replaceAll("'", "''")}'${raw.length > 40 ? "…" : ""}`
+        : `the number ${String(raw)}`;
+  return kind === "not-blob"
+    ? `key column ${column}${where} holds ${held}, where Concord compares its keys as bytes and finds a row by its bytes, which a text or number never equals in SQLite; store such keys as blobs (UPDATE ${table} SET ${name} = CAST(${name} AS BLOB) WHERE typeof(${name}) IN ('text', 'integer', 'real'))`
+    : `key column ${column}${where} holds ${held}, where Concord compares its keys as text and finds a row by its text, which a blob never equals in SQLite; store such keys as text (UPDATE ${table} SET ${name} = CAST(${name} AS TEXT) WHERE typeof(${name}) = 'blob')`;
 }
 
 /**

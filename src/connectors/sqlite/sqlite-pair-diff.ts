@@ -124,11 +124,24 @@ function diffSql(
   there: string,
   declared: ReadonlyMap<string, string>,
   range: KeyRange,
+  sides: readonly [here: SqlitePairSide, there: SqlitePairSide],
 ): string {
   const width = s.shape.key.length;
   const rows = comparedList(s, declared, width + s.shape.columns.length);
   const keys = comparedList(s, declared, width);
   const where = s.where(range);
+  // Every row of both tables passes its key columns' guards (SqliteShapeSql.keyGuard) once, on the whole-row
+  // pass: a key SQLite cannot find by its text (a blob in a text key) held alike by both sides is no row that
+  // differs, and would otherwise pass unseen.
+  const guarded = (side: SqlitePairSide) => {
+    const named = { replica: side.label, table: side.table ?? "" };
+    const guards = s.shape.key
+      .map((c, i) => s.keyGuard(quoteIdent(c.name), i, named))
+      .filter((g) => g !== "")
+      .map((g) => `(CASE ${g}ELSE 1 END)`);
+    if (guards.length === 0) return where;
+    return where ? `${where} AND ${guards.join(" AND ")}` : `WHERE ${guards.join(" AND ")}`;
+  };
   const order = s.shape.key.map((_, i) => `c${i}`).join(", ");
   // The key of a listed row looked up in `there` as the EXCEPT compared it: bytes, and kind where it counts
   // (qualified: the table may have a column named like an alias).
@@ -143,7 +156,7 @@ function diffSql(
   return (
     `SELECT here, there, ${listed} FROM (` +
     `SELECT 1 AS here, EXISTS (SELECT 1 FROM ${there} AS p WHERE ${held}) AS there, ${order} FROM (` +
-    `SELECT ${rows} FROM ${here} ${where} EXCEPT SELECT ${rows} FROM ${there} ${where} ORDER BY ${order}) AS d ` +
+    `SELECT ${rows} FROM ${here} ${guarded(sides[0])} EXCEPT SELECT ${rows} FROM ${there} ${guarded(sides[1])} ORDER BY ${order}) AS d ` +
     `UNION ALL SELECT 0, 1, ${order} FROM (` +
     `SELECT ${keys} FROM ${there} ${where} EXCEPT SELECT ${keys} FROM ${here} ${where} ORDER BY ${order})` +
     `) ORDER BY ${order}`
@@ -200,7 +213,10 @@ export function sqlitePair(
       // Both tables are read in one pass each way: the peer's schema keeps SQLite's default cache.
       const restore = onePass(host.db);
       try {
-        const sql = diffSql(s, `main.${here.table}`, `${peer}.${there.table}`, here.declared, range);
+        const sql = diffSql(s, `main.${here.table}`, `${peer}.${there.table}`, here.declared, range, [
+          here,
+          there,
+        ]);
         const params = s.rangeParams(range);
         // Counted here, just before the comparison reads the same pages.
         rows = Number(

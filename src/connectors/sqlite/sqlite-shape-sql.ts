@@ -4,7 +4,13 @@ import { ChecksumAccumulator } from "../../core/fingerprint.js";
 import { type Key, type KeyRange, keyHasNull, type RecordShape } from "../../core/model.js";
 import { type RawPrepare, RowCodec } from "../../core/row-codec.js";
 import { type KeyCompareTerm, keyEqualsSql, keyRangeSql } from "../key-compare-sql.js";
-import { toSqlite } from "./sqlite-column-types.js";
+import { sqliteAffinity, toSqlite } from "./sqlite-column-types.js";
+import {
+  type ForeignKeyClass,
+  foreignKeyClass,
+  foreignKeyLine,
+  foreignKeySql,
+} from "./sqlite-key-classes.js";
 import { quoteIdent } from "./sqlite-table-meta.js";
 
 type Db = Database.Database;
@@ -27,44 +33,17 @@ const NOT_ASCII = "'*[^\u0001-\u007f]*'";
  * `canonicalBytes` would read as hex when it looks like hex: the text `cafe` is the bytes 63616665, not
  * cafe). Text and JSON in exact reads: any text that is not plain ASCII as its bytes, decoded strictly
  * (`GLOB` misses what follows a NUL, hence `instr`); that costs about 0.25 µs a value, so only tables where a
- * text read held U+FFFD are read so.
+ * text read held U+FFFD are read so. `guard`: a `WHEN … THEN …` branch that comes first (a key's, see
+ * `SqliteShapeSql.keyGuard`).
  */
-function readExpression(ref: string, type: string, exact: boolean, blobKey?: string): string {
-  if (type === "bytes") return `CASE WHEN typeof(${ref}) = 'text' THEN CAST(${ref} AS BLOB) ELSE ${ref} END`;
-  // A text key stored as a blob stops the read, naming it (`blobKey`: see SqliteShapeSql.keyGuardFn).
-  const guard = blobKey ? `WHEN typeof(${ref}) = 'blob' THEN ${blobKey}(${ref}) ` : "";
+function readExpression(ref: string, type: string, exact: boolean, guard = ""): string {
+  if (type === "bytes")
+    return `CASE ${guard}WHEN typeof(${ref}) = 'text' THEN CAST(${ref} AS BLOB) ELSE ${ref} END`;
   if (!exact || (type !== "text" && type !== "json")) return guard ? `CASE ${guard}ELSE ${ref} END` : ref;
   return (
     `CASE ${guard}WHEN typeof(${ref}) = 'text' AND (${ref} GLOB ${NOT_ASCII} OR instr(${ref}, char(0)) > 0) ` +
     `THEN CAST(${ref} AS BLOB) ELSE ${ref} END`
   );
-}
-
-/**
- * A bytes key column's read: a value that is not a blob (a text, a number) stops the read, naming it
- * (`foreignKeyLine`), as `guard` does.
- */
-function bytesKeyRead(ref: string, guard: string): string {
-  return `CASE WHEN typeof(${ref}) IN ('text', 'integer', 'real') THEN ${guard}(${ref}) ELSE ${ref} END`;
-}
-
-/**
- * Why a key column's value of another storage class cannot be a key: Concord reads, looks up and writes a
- * text key by its text and a bytes key by its bytes, which a value of another class never equals in SQLite
- * (X'62' is not 'b'), so such a row could be neither found by its key nor repaired, and in-store comparisons
- * bounded by keys of the column's class would pass over it. One line, naming the value.
- */
-export function foreignKeyLine(column: string, type: "text" | "bytes", raw: unknown): string {
-  const name = quoteIdent(column);
-  const held =
-    raw instanceof Uint8Array
-      ? `the blob X'${Buffer.from(raw.subarray(0, 24)).toString("hex")}'${raw.length > 24 ? "…" : ""}`
-      : typeof raw === "string"
-        ? `the text '${raw.slice(0, 40).replaceAll("'", "''")}'${raw.length > 40 ? "…" : ""}`
-        : `the number ${String(raw)}`;
-  return type === "text"
-    ? `key column ${column} holds ${held}, where Concord compares its keys as text and finds a row by its text, which a blob never equals in SQLite; store such keys as text (UPDATE … SET ${name} = CAST(${name} AS TEXT) WHERE typeof(${name}) = 'blob')`
-    : `key column ${column} holds ${held}, where Concord compares its keys as bytes and finds a row by its bytes, which a text or number never equals in SQLite; store such keys as blobs (UPDATE … SET ${name} = CAST(${name} AS BLOB) WHERE typeof(${name}) IN ('text', 'integer', 'real'))`;
 }
 
 /**
@@ -80,10 +59,13 @@ export class SqliteShapeSql {
   /** Registered aggregate: "count:xor" of the fingerprints of the rows it sees. */
   readonly sumFn: string;
   /**
-   * Registered functions `<keyGuardFn>_<i>`, one per text or bytes key column i, that fail naming a value of
-   * another storage class read there (`foreignKeyLine`): every read of such a key goes through one.
+   * Registered functions `<keyGuardFn>_<i>(value[, replica])`, one per key column i that refuses a storage
+   * class (`foreignKeyClass`), that fail naming the value (`foreignKeyLine`): every read of such a key goes
+   * through one (`keyGuard`), and so does the in-SQLite comparison's pass over both tables.
    */
   readonly keyGuardFn: string;
+  /** By key column: the storage classes it refuses as keys, or null (see `foreignKeyClass`). */
+  readonly keyClasses: readonly (ForeignKeyClass | null)[];
   /** Quoted key columns, for select lists. */
   readonly keyList: string;
   /** Key expressions for comparisons, lookups and ORDER BY, binary-safe. */
@@ -105,17 +87,16 @@ export class SqliteShapeSql {
    * orders by value and before every text: its type affinity is not TEXT. Streams of such a shape check the
    * order they read (`keyClassClash`).
    */
-  numbersInTextKeys = false;
-  /**
-   * Positions of the key columns Concord compares as text that have no type affinity: a number there cannot
-   * be looked up by its text (`untypedNumberKey`), so streams refuse one.
-   */
-  untypedTextKeys: readonly number[] = [];
+  readonly numbersInTextKeys: boolean;
 
   constructor(
     private readonly db: Db,
     readonly shape: RecordShape,
     id: number,
+    /** The table, quoted, as messages name it. */
+    table: string,
+    /** Each of the shape's key columns' declared type (its type affinity decides what the column may hold). */
+    declared: ReadonlyMap<string, string>,
     /** Key columns whose own collation is not BINARY, and that collation. */
     readonly collated: ReadonlyMap<string, string>,
     /** Key columns that may hold NULL (not declared NOT NULL; SQLite lets even a primary key hold NULL). */
@@ -150,15 +131,19 @@ export class SqliteShapeSql {
       varargs: true,
       safeIntegers: true,
     });
+    const affinity = (c: { name: string }) => sqliteAffinity(declared.get(c.name) ?? "");
+    this.numbersInTextKeys = shape.key.some((c) => c.type !== "integer" && affinity(c) !== "TEXT");
+    this.keyClasses = shape.key.map((c) => foreignKeyClass(c.type, affinity(c)));
     this.keyGuardFn = `concord_key_guard_${id}`;
-    shape.key.forEach((c, i) => {
-      const type = c.type;
-      if (type === "text" || type === "bytes")
+    this.keyClasses.forEach((kind, i) => {
+      const column = shape.key[i]!.name;
+      if (kind)
         db.function(
           `${this.keyGuardFn}_${i}`,
-          { deterministic: true, safeIntegers: true },
-          (raw: unknown) => {
-            throw new Error(foreignKeyLine(c.name, type, raw));
+          { deterministic: true, varargs: true, safeIntegers: true },
+          (raw: unknown, replica?: unknown, other?: unknown) => {
+            const on = typeof replica === "string" ? replica : undefined;
+            throw new Error(foreignKeyLine(typeof other === "string" ? other : table, column, kind, raw, on));
           },
         );
     });
@@ -197,14 +182,28 @@ export class SqliteShapeSql {
   }
 
   /**
-   * Key expression `expr` of the key's `i`th column as reads select it: a text key by `readExpression`, and
-   * a text or bytes key guarded against values of another storage class (`keyGuardFn`).
+   * The guard of key column `i` read from `ref` as a `WHEN … THEN …` branch that fails on a value of a class
+   * the column refuses (`foreignKeyClass`); "" for a column that refuses none. `side` names the replica and
+   * its table (quoted) where a statement reads two tables.
+   */
+  keyGuard(ref: string, i: number, side?: { readonly replica: string; readonly table: string }): string {
+    const kind = this.keyClasses[i];
+    if (!kind) return "";
+    const text = (v: string) => `'${v.replaceAll("'", "''")}'`;
+    const named = side ? `, ${text(side.replica)}, ${text(side.table)}` : "";
+    return `WHEN ${foreignKeySql(kind, ref)} THEN ${this.keyGuardFn}_${i}(${ref}${named}) `;
+  }
+
+  /**
+   * Key expression `expr` of the key's `i`th column as reads select it: a text key by `readExpression`,
+   * guarded against values of a storage class it cannot hold as a key (`keyGuard`).
    */
   private keyRead(expr: string, i: number, exact: boolean): string {
     const type = this.shape.key[i]!.type;
-    if (type === "text") return readExpression(expr, type, exact, `${this.keyGuardFn}_${i}`);
-    if (type === "bytes") return bytesKeyRead(expr, `${this.keyGuardFn}_${i}`);
-    return expr;
+    const guard = this.keyGuard(expr, i);
+    // A bytes key's guard stops every text, so none is left to read as its bytes.
+    if (type !== "text") return guard ? `CASE ${guard}ELSE ${expr} END` : expr;
+    return readExpression(expr, type, exact, guard);
   }
 
   /** Key and compared columns as reads select them (see `readExpression`): what the codec is handed. */
