@@ -485,6 +485,49 @@ const cases: Case[] = [
     expected: { class: "unversioned", newest: [] },
   },
   {
+    // Through doubles with an epsilon scaled by the values, 10^13 + 0.01 passed a 0.005 bound.
+    name: "not tolerated: 13-digit balances a cent apart, bound half a cent",
+    replicas: { a: held({ balance: "10000000000000.01" }), b: held({ balance: "10000000000000" }) },
+    rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 0.005 } }),
+    expected: { class: "unversioned", newest: [] },
+  },
+  {
+    name: "not tolerated: 19-digit integers 4000 apart, bound 1",
+    replicas: { a: held({ balance: "9000000000000004000" }), b: held({ balance: "9000000000000000000" }) },
+    rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 1 } }),
+    expected: { class: "unversioned", newest: [] },
+  },
+  {
+    name: "not tolerated: integers past 2^53 one apart, bound 0.5 (one double apart from neither)",
+    replicas: { a: held({ balance: "9007199254740993" }), b: held({ balance: "9007199254740992" }) },
+    rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 0.5 } }),
+    expected: { class: "unversioned", newest: [] },
+  },
+  {
+    name: "tolerated: integers past 2^53 one apart, bound 1",
+    replicas: { a: held({ balance: "9007199254740993" }), b: held({ balance: "9007199254740992" }) },
+    rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 1 } }),
+    expected: { class: "tolerated", newest: [] },
+  },
+  {
+    name: "tolerated: float texts with exponents, exactly the bound apart",
+    replicas: { a: held({ balance: "1.0000000000000001e+21" }), b: held({ balance: "1e+21" }) },
+    rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 1e5 } }),
+    expected: { class: "tolerated", newest: [] },
+  },
+  {
+    name: "not tolerated: tiny floats past a tiny bound",
+    replicas: { a: held({ balance: "3e-7" }), b: held({ balance: "1e-7" }) },
+    rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 1e-7 } }),
+    expected: { class: "unversioned", newest: [] },
+  },
+  {
+    name: "not tolerated: Infinity beside a number, NaN beside NaN-free values",
+    replicas: { a: held({ balance: "Infinity" }), b: held({ balance: "1e+308" }) },
+    rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 1e308 } }),
+    expected: { class: "unversioned", newest: [] },
+  },
+  {
     name: "tolerated: three replicas, spread within the bound",
     replicas: { a: held({ balance: "10.002" }), b: held({ balance: "9.998" }), c: held({ balance: "10" }) },
     rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 0.005 } }),
