@@ -1,7 +1,6 @@
 /** SQLite declared types → Concord's logical types, native values for writes, and timestamp styles. No I/O. */
 import { type CanonicalValue, type ColumnType, timestampMicros } from "../../core/canonical.js";
 import { float32AsDouble } from "../../core/canonical-float32.js";
-import { canonicalJsonNumber } from "../../core/canonical-json-text.js";
 import type { ColumnInfo } from "../connector.js";
 
 /** The logical type of a declared SQLite column type (declared types are free text in SQLite). */
