@@ -442,6 +442,41 @@ const cases: Case[] = [
     expected: { class: "stale", newest: ["a"] },
   },
   {
+    name: "in flight: a timestamp ahead of now by less than the window (a clock a little fast)",
+    replicas: {
+      a: held({ name: "bob", updatedAt: ts(-10), version: { timestamp: ts(-10) } }),
+      b: held({ updatedAt: OLD, version: { timestamp: OLD } }),
+    },
+    rules: WINDOWED,
+    expected: { class: "in-flight", newest: ["a", "b"] },
+  },
+  {
+    // A timestamp further ahead than the window is no recent write (a clock years fast, a sentinel): judged
+    // by the versions, instead of waiting until then (for infinity, forever, with repair exiting 0).
+    name: "not in flight: a timestamp a year ahead of now",
+    replicas: {
+      a: held({ name: "bob", updatedAt: ts(-365 * 86_400), version: { timestamp: ts(-365 * 86_400) } }),
+      b: held({ updatedAt: OLD, version: { timestamp: OLD } }),
+    },
+    rules: WINDOWED,
+    expected: { class: "stale", newest: ["a"] },
+  },
+  {
+    name: "not in flight: a timestamp of infinity",
+    replicas: {
+      a: held({ name: "bob", updatedAt: "infinity", version: { timestamp: "infinity" } }),
+      b: held({ updatedAt: OLD, version: { timestamp: OLD } }),
+    },
+    rules: WINDOWED,
+    expected: { class: "stale", newest: ["a"] },
+  },
+  {
+    name: "not in flight: a record one replica lacks, the other's timestamp in the far future",
+    replicas: { a: held({ updatedAt: "+010000-01-01T00:00:00.000000Z" }), b: ABSENT },
+    rules: WINDOWED,
+    expected: { class: "missing", newest: ["a"] },
+  },
+  {
     name: "not in flight: a window without a timestamp column never applies",
     replicas: { a: held({ name: "bob", updatedAt: ts(1) }), b: held() },
     rules: { ...UNVERSIONED, windowMs: 30_000 },

@@ -214,23 +214,23 @@ export function classifyDivergence(obs: Observation, ctx: ClassifyContext): Dive
   }
 
   if (rules.windowMs !== undefined && rules.timestampColumn !== undefined) {
+    const now = BigInt(Math.round(ctx.nowMs * 1000));
+    const window = BigInt(Math.round(rules.windowMs * 1000));
     let newest: bigint | undefined;
     for (const n of held) {
       const t = obs.replicas[n]!.values?.[rules.timestampColumn];
       if (t === null || t === undefined) continue;
       try {
         const m = timestampMicros(t);
+        // Further ahead of now than the window is no recent write but a clock that runs fast or a sentinel
+        // (`infinity`, 9999-12-31): it gives no age, else the divergence would wait until then (forever).
+        if (m - now > window) continue;
         if (newest === undefined || m > newest) newest = m;
       } catch {
         // An unreadable timestamp gives no age; the divergence is classified on.
       }
     }
-    if (
-      newest !== undefined &&
-      BigInt(Math.round(ctx.nowMs * 1000)) - newest < BigInt(Math.round(rules.windowMs * 1000))
-    ) {
-      return result("in-flight", held);
-    }
+    if (newest !== undefined && now - newest < window) return result("in-flight", held);
   }
 
   if (held.length < names.length) return result("missing", held);
