@@ -11,10 +11,11 @@ const PROBE_COLUMN: Readonly<Partial<Record<SqliteAffinity, string>>> = {
 };
 
 /**
- * Text SQLite might read as a number: optional whitespace (sqlite3Isspace), a sign, a digit or a point and a
- * digit. Only such text can be converted by an affinity; any other text is stored as it is.
+ * Text SQLite reads as a number (sqlite3AtoF, whole): whitespace (sqlite3Isspace), a sign, digits with an
+ * optional point, an exponent, whitespace. Only such text can be converted by an affinity; any other text
+ * (timestamps, times, `0x10`, `inf`) is stored as it is and needs no question.
  */
-const MAY_CONVERT = /^[ \t\n\v\f\r]*[+-]?\.?\d/;
+const MAY_CONVERT = /^[ \t\n\v\f\r]*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[ \t\n\v\f\r]*$/;
 
 const probes = new WeakMap<Database.Database, Database.Statement>();
 
