@@ -886,3 +886,18 @@ describe("parseConfig: audit.anchor", () => {
     expect(errorOf(`${extra}${items()}`)).toBe(message);
   });
 });
+
+describe("parseConfig: YAML the parser refuses while building values", () => {
+  // Said "internal error: Excessive alias count indicates a resource exhaustion attack", without the file.
+  it("names the file for an alias bomb", () => {
+    const levels = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 8; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(", ")}]`);
+    }
+    expect(errorOf(`${levels.join("\n")}\n${items()}`)).toMatch(
+      new RegExp(`^${PATH.replaceAll(".", "\\.")}: excessive alias count`, "i"),
+    );
+  });
+});
