@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, DEFAULT_TIMEOUTS, loadConfig, parseConfig, serveToken } from "./load-config.js";
+import { withRowFilter } from "./row-filter.js";
 
 const PATH = "/etc/concord/concord.yaml";
 
@@ -898,6 +899,33 @@ describe("parseConfig: YAML the parser refuses while building values", () => {
     }
     expect(errorOf(`${levels.join("\n")}\n${items()}`)).toMatch(
       new RegExp(`^${PATH.replaceAll(".", "\\.")}: excessive alias count`, "i"),
+    );
+  });
+});
+
+describe("row filters stay inside their parentheses", () => {
+  // `1=1) OR (1=1` was combined as `(status = 'eu') AND (1=1) OR (1=1)`: every row, past the config's filter.
+  it("refuses a where: that closes a parenthesis it did not open, naming the path", () => {
+    expect(errorOf(items('    where: "1=1) OR (1=1"\n'))).toMatch(
+      /^datasets\.items\.where: it closes a parenthesis it did not open/,
+    );
+    expect(
+      errorOf(
+        items(
+          "",
+          '      a: { url: sqlite:a.db, table: items, where: "x = 1 --" }\n      b: { url: sqlite:b.db, table: items }\n',
+        ),
+      ),
+    ).toMatch(/^datasets\.items\.replicas\.a\.where: it holds a comment/);
+  });
+
+  it("refuses --where that would widen the config's filter", () => {
+    const ds = parseConfig(items("    where: \"region = 'eu'\"\n"), PATH, {}).datasets[0]!;
+    expect(() => withRowFilter(ds, { where: "1=1) OR (1=1", now: 0 })).toThrow(
+      /^--where: it closes a parenthesis it did not open/,
+    );
+    expect(withRowFilter(ds, { where: "(a = 1)", now: 0 }).replicas[0]!.where).toBe(
+      "(region = 'eu') AND ((a = 1))",
     );
   });
 });
