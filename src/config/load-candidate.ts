@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse, parseDocument } from "yaml";
-import { ConfigError, type PolicyConfig, parseConfig } from "./load-config.js";
+import { ConfigError, type PolicyConfig, parseConfig, yamlValue } from "./load-config.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -41,7 +41,7 @@ export function loadCandidatePolicy(
     throw new ConfigError(
       `${file}: expected a policy block (owner, resolve, merge, …), as under datasets.<name>.policy`,
     );
-  const doc = parseDocument(read(configPath, "config file"), { uniqueKeys: true }).toJS() as {
+  const doc = yamlValue(parseDocument(read(configPath, "config file"), { uniqueKeys: true }), configPath) as {
     datasets?: Record<string, Record<string, unknown>>;
   } | null;
   const out = new Map<string, PolicyConfig>();

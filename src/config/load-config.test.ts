@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, DEFAULT_TIMEOUTS, loadConfig, parseConfig, serveToken } from "./load-config.js";
+import { withRowFilter } from "./row-filter.js";
 
 const PATH = "/etc/concord/concord.yaml";
 
@@ -884,5 +885,47 @@ describe("parseConfig: audit.anchor", () => {
     ],
   ])("rejects %j", (extra, message) => {
     expect(errorOf(`${extra}${items()}`)).toBe(message);
+  });
+});
+
+describe("parseConfig: YAML the parser refuses while building values", () => {
+  // Said "internal error: Excessive alias count indicates a resource exhaustion attack", without the file.
+  it("names the file for an alias bomb", () => {
+    const levels = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 8; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(", ")}]`);
+    }
+    expect(errorOf(`${levels.join("\n")}\n${items()}`)).toMatch(
+      new RegExp(`^${PATH.replaceAll(".", "\\.")}: excessive alias count`, "i"),
+    );
+  });
+});
+
+describe("row filters stay inside their parentheses", () => {
+  // `1=1) OR (1=1` was combined as `(status = 'eu') AND (1=1) OR (1=1)`: every row, past the config's filter.
+  it("refuses a where: that closes a parenthesis it did not open, naming the path", () => {
+    expect(errorOf(items('    where: "1=1) OR (1=1"\n'))).toMatch(
+      /^datasets\.items\.where: it closes a parenthesis it did not open/,
+    );
+    expect(
+      errorOf(
+        items(
+          "",
+          '      a: { url: sqlite:a.db, table: items, where: "x = 1 --" }\n      b: { url: sqlite:b.db, table: items }\n',
+        ),
+      ),
+    ).toMatch(/^datasets\.items\.replicas\.a\.where: it holds a comment/);
+  });
+
+  it("refuses --where that would widen the config's filter", () => {
+    const ds = parseConfig(items("    where: \"region = 'eu'\"\n"), PATH, {}).datasets[0]!;
+    expect(() => withRowFilter(ds, { where: "1=1) OR (1=1", now: 0 })).toThrow(
+      /^--where: it closes a parenthesis it did not open/,
+    );
+    expect(withRowFilter(ds, { where: "(a = 1)", now: 0 }).replicas[0]!.where).toBe(
+      "(region = 'eu') AND ((a = 1))",
+    );
   });
 });

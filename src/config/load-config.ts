@@ -571,6 +571,18 @@ function normaliseAlert(a: RawAlert): AlertConfig {
 }
 
 /**
+ * The document's value; what the parser refuses only while building it (an alias bomb: "Excessive alias
+ * count") is a ConfigError naming the file, not an internal error.
+ */
+export function yamlValue(doc: { toJS(): unknown }, path: string): unknown {
+  try {
+    return doc.toJS();
+  } catch (err) {
+    throw new ConfigError(`${path}: ${(err as Error).message.split("\n")[0]}`);
+  }
+}
+
+/**
  * Parses and validates config text. `path` is used for messages and, resolved against `cwd`, to resolve
  * relative SQLite paths (which are relative to the config file's folder).
  */
@@ -589,7 +601,7 @@ export function parseConfig(
     );
   }
   const unset = new Map<string, string>();
-  const raw = interpolate(doc.toJS(), [], env, unset);
+  const raw = interpolate(yamlValue(doc, path), [], env, unset);
   if (raw === null || raw === undefined)
     throw new ConfigError(`${path}: the file is empty; declare datasets:`);
   // reportInput: zod 4 leaves `input` out of issues by default, and describeIssue needs it to tell

@@ -3,6 +3,7 @@
  * replica's `where` gains the predicate (ANDed with its own), in its dialect. Builds text only: no I/O.
  */
 import { ConfigError, type DatasetConfig, type ReplicaConfig } from "./load-config.js";
+import { predicateShapeError } from "./predicate-shape.js";
 import { SQL_SCHEMES } from "./schema.js";
 
 /** What to keep: a predicate, and rows by the age of the dataset's timestamp column (`versions.timestamp`). */
@@ -63,6 +64,8 @@ export function withRowFilter(ds: DatasetConfig, options: RowFilterOptions): Dat
     options.maxAgeMs !== undefined ? "--max-age" : "",
   ].filter(Boolean);
   if (flags.length === 0) return ds;
+  const shape = options.where === undefined ? undefined : predicateShapeError(options.where);
+  if (shape) throw new ConfigError(`--where: ${shape}`);
   const column = ds.versions.timestamp;
   if ((options.minAgeMs !== undefined || options.maxAgeMs !== undefined) && column === undefined)
     throw new ConfigError(

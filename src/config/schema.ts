@@ -8,6 +8,7 @@ import { INFERRED_BASES, type InferredBasis } from "../core/inferred-owner.js";
 import { STRATEGY_ORDERING } from "../core/policy.js";
 import { ROLES } from "../core/roles.js";
 import { parseTokenHash } from "../core/token-hash.js";
+import { predicateShapeError } from "./predicate-shape.js";
 
 const name = z.string().min(1, "must not be empty");
 
@@ -62,6 +63,16 @@ const schedule = z
 /** URL schemes of Redis replicas: a key prefix (and a record format) instead of a table. */
 const REDIS_SCHEMES = ["redis", "rediss"];
 
+/** A row filter: one SQL predicate that stays inside the parentheses it is combined in (`predicateShapeError`). */
+const rowFilter = z
+  .string()
+  .trim()
+  .min(1, "expected an SQL predicate on the table's columns")
+  .superRefine((p, ctx) => {
+    const why = predicateShapeError(p);
+    if (why) ctx.addIssue({ code: "custom", message: why });
+  });
+
 /** URL schemes of SQL replicas: the ones that can apply a row filter (`where:`). */
 export const SQL_SCHEMES = ["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
 
@@ -76,7 +87,7 @@ const replica = z
     prefix: z.string().optional(),
     format: z.enum(["hash", "json"]).optional(),
     writeStyle: z.enum(["canonical", "preserve"]).optional(),
-    where: z.string().trim().min(1, "expected an SQL predicate on the table's columns").optional(),
+    where: rowFilter.optional(),
     timeouts: timeouts.optional(),
   })
   .superRefine((r, ctx) => {
@@ -256,7 +267,7 @@ const dataset = z
     replicas: z
       .record(name, replica)
       .refine((r) => Object.keys(r).length >= 2, { error: "a dataset needs at least two replicas" }),
-    where: z.string().trim().min(1, "expected an SQL predicate on the table's columns").optional(),
+    where: rowFilter.optional(),
     policy: policy.optional(),
     candidate: z
       .strictObject(

@@ -49,6 +49,8 @@ const INTEGER_RE = /^[+-]?\d+$/;
 /** An integer's text already in canonical form: no sign but a minus, no leading zero, no "-0". */
 const CANONICAL_INTEGER_RE = /^(?:0|-?[1-9]\d*)$/;
 const DECIMAL_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+/** Past this exponent a decimal's digits outgrow every store's decimal type (see canonicalDecimal). */
+const MAX_DECIMAL_EXPONENT = 1_000_000;
 
 /**
  * Canonical text of `raw` read as `type`.
@@ -151,6 +153,12 @@ function canonicalDecimal(raw: unknown): string {
   let intPart = m[2] ?? "";
   let frac = m[3] ?? "";
   const exp = m[4] ? Number.parseInt(m[4], 10) : 0;
+  // Laid out without its exponent, 1e-99999999 is 100 MB of zeros (and 1e999999999 past a string's length):
+  // no store's decimal holds such a value (PostgreSQL's numeric: 131,072 integer and 16,383 fraction digits).
+  if (Math.abs(exp) > MAX_DECIMAL_EXPONENT)
+    throw new ValueError(
+      `${describe(raw)} is not a decimal any store holds: its exponent is past ±${MAX_DECIMAL_EXPONENT}`,
+    );
   if (exp > 0) {
     const shift = frac.slice(0, exp).padEnd(exp, "0");
     intPart += shift;
@@ -162,7 +170,10 @@ function canonicalDecimal(raw: unknown): string {
     intPart = padded.slice(0, padded.length - n);
   }
   intPart = intPart.replace(/^0+/, "") || "0";
-  frac = frac.replace(/0+$/, "");
+  // Not /0+$/: a regex retries at every zero of a run that ends in another digit, quadratic in its length.
+  let end = frac.length;
+  while (end > 0 && frac.charCodeAt(end - 1) === 48) end--;
+  frac = frac.slice(0, end);
   const body = frac ? `${intPart}.${frac}` : intPart;
   return negative && body !== "0" ? `-${body}` : body;
 }

@@ -442,6 +442,41 @@ const cases: Case[] = [
     expected: { class: "stale", newest: ["a"] },
   },
   {
+    name: "in flight: a timestamp ahead of now by less than the window (a clock a little fast)",
+    replicas: {
+      a: held({ name: "bob", updatedAt: ts(-10), version: { timestamp: ts(-10) } }),
+      b: held({ updatedAt: OLD, version: { timestamp: OLD } }),
+    },
+    rules: WINDOWED,
+    expected: { class: "in-flight", newest: ["a", "b"] },
+  },
+  {
+    // A timestamp further ahead than the window is no recent write (a clock years fast, a sentinel): judged
+    // by the versions, instead of waiting until then (for infinity, forever, with repair exiting 0).
+    name: "not in flight: a timestamp a year ahead of now",
+    replicas: {
+      a: held({ name: "bob", updatedAt: ts(-365 * 86_400), version: { timestamp: ts(-365 * 86_400) } }),
+      b: held({ updatedAt: OLD, version: { timestamp: OLD } }),
+    },
+    rules: WINDOWED,
+    expected: { class: "stale", newest: ["a"] },
+  },
+  {
+    name: "not in flight: a timestamp of infinity",
+    replicas: {
+      a: held({ name: "bob", updatedAt: "infinity", version: { timestamp: "infinity" } }),
+      b: held({ updatedAt: OLD, version: { timestamp: OLD } }),
+    },
+    rules: WINDOWED,
+    expected: { class: "stale", newest: ["a"] },
+  },
+  {
+    name: "not in flight: a record one replica lacks, the other's timestamp in the far future",
+    replicas: { a: held({ updatedAt: "+010000-01-01T00:00:00.000000Z" }), b: ABSENT },
+    rules: WINDOWED,
+    expected: { class: "missing", newest: ["a"] },
+  },
+  {
     name: "not in flight: a window without a timestamp column never applies",
     replicas: { a: held({ name: "bob", updatedAt: ts(1) }), b: held() },
     rules: { ...UNVERSIONED, windowMs: 30_000 },
@@ -482,6 +517,49 @@ const cases: Case[] = [
     name: "not tolerated: numeric difference just over the bound, large values",
     replicas: { a: held({ balance: "1000000.03" }), b: held({ balance: "1000000.01" }) },
     rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 0.01 } }),
+    expected: { class: "unversioned", newest: [] },
+  },
+  {
+    // Through doubles with an epsilon scaled by the values, 10^13 + 0.01 passed a 0.005 bound.
+    name: "not tolerated: 13-digit balances a cent apart, bound half a cent",
+    replicas: { a: held({ balance: "10000000000000.01" }), b: held({ balance: "10000000000000" }) },
+    rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 0.005 } }),
+    expected: { class: "unversioned", newest: [] },
+  },
+  {
+    name: "not tolerated: 19-digit integers 4000 apart, bound 1",
+    replicas: { a: held({ balance: "9000000000000004000" }), b: held({ balance: "9000000000000000000" }) },
+    rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 1 } }),
+    expected: { class: "unversioned", newest: [] },
+  },
+  {
+    name: "not tolerated: integers past 2^53 one apart, bound 0.5 (one double apart from neither)",
+    replicas: { a: held({ balance: "9007199254740993" }), b: held({ balance: "9007199254740992" }) },
+    rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 0.5 } }),
+    expected: { class: "unversioned", newest: [] },
+  },
+  {
+    name: "tolerated: integers past 2^53 one apart, bound 1",
+    replicas: { a: held({ balance: "9007199254740993" }), b: held({ balance: "9007199254740992" }) },
+    rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 1 } }),
+    expected: { class: "tolerated", newest: [] },
+  },
+  {
+    name: "tolerated: float texts with exponents, exactly the bound apart",
+    replicas: { a: held({ balance: "1.0000000000000001e+21" }), b: held({ balance: "1e+21" }) },
+    rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 1e5 } }),
+    expected: { class: "tolerated", newest: [] },
+  },
+  {
+    name: "not tolerated: tiny floats past a tiny bound",
+    replicas: { a: held({ balance: "3e-7" }), b: held({ balance: "1e-7" }) },
+    rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 1e-7 } }),
+    expected: { class: "unversioned", newest: [] },
+  },
+  {
+    name: "not tolerated: Infinity beside a number, NaN beside NaN-free values",
+    replicas: { a: held({ balance: "Infinity" }), b: held({ balance: "1e+308" }) },
+    rules: rules(UNVERSIONED, { balance: { kind: "numeric", bound: 1e308 } }),
     expected: { class: "unversioned", newest: [] },
   },
   {

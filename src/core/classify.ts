@@ -1,6 +1,7 @@
 /** The divergence taxonomy and the pure function that names a divergence. No I/O, no clock: time is an argument. */
 import { type CanonicalValue, timestampMicros } from "./canonical.js";
 import type { Key, RecordShape } from "./model.js";
+import { numericSpreadWithin } from "./numeric-spread.js";
 import { compareVersionsBy, hasOrdering, type Version, type VersionOrdering } from "./version.js";
 
 /** The classes of DESIGN.md's taxonomy. `schema` is per dataset; `read-after-write` comes from probes. */
@@ -112,16 +113,9 @@ function differingColumns(shape: RecordShape, obs: Observation, held: readonly s
 function withinTolerance(t: Tolerance, values: readonly CanonicalValue[]): boolean {
   if (values.some((v) => v === null)) return false;
   try {
-    if (t.kind === "numeric") {
-      const nums = values.map((v) => Number(v));
-      if (nums.some((n) => !Number.isFinite(n))) return false;
-      const hi = Math.max(...nums);
-      const lo = Math.min(...nums);
-      // A small epsilon absorbs binary rounding of decimal bounds (0.1 + 0.2 style), and of the values
-      // themselves, which scales with their magnitude: 1000000.02 - 1000000.01 is 0.01000000000931.
-      const rounding = Math.max(Math.abs(hi), Math.abs(lo)) * 4 * Number.EPSILON;
-      return hi - lo <= t.bound * (1 + 1e-12) + Number.EPSILON + rounding;
-    }
+    // By the exact values the texts spell: 1000000.02 - 1000000.01 is 0.01, and 10^13 + 0.01 is not
+    // within 0.005 of 10^13 (doubles cannot say either).
+    if (t.kind === "numeric") return numericSpreadWithin(values as string[], t.bound);
     const micros = values.map((v) => timestampMicros(v));
     let lo = micros[0]!;
     let hi = micros[0]!;
@@ -220,23 +214,23 @@ export function classifyDivergence(obs: Observation, ctx: ClassifyContext): Dive
   }
 
   if (rules.windowMs !== undefined && rules.timestampColumn !== undefined) {
+    const now = BigInt(Math.round(ctx.nowMs * 1000));
+    const window = BigInt(Math.round(rules.windowMs * 1000));
     let newest: bigint | undefined;
     for (const n of held) {
       const t = obs.replicas[n]!.values?.[rules.timestampColumn];
       if (t === null || t === undefined) continue;
       try {
         const m = timestampMicros(t);
+        // Further ahead of now than the window is no recent write but a clock that runs fast or a sentinel
+        // (`infinity`, 9999-12-31): it gives no age, else the divergence would wait until then (forever).
+        if (m - now > window) continue;
         if (newest === undefined || m > newest) newest = m;
       } catch {
         // An unreadable timestamp gives no age; the divergence is classified on.
       }
     }
-    if (
-      newest !== undefined &&
-      BigInt(Math.round(ctx.nowMs * 1000)) - newest < BigInt(Math.round(rules.windowMs * 1000))
-    ) {
-      return result("in-flight", held);
-    }
+    if (newest !== undefined && now - newest < window) return result("in-flight", held);
   }
 
   if (held.length < names.length) return result("missing", held);

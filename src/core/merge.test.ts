@@ -317,6 +317,37 @@ describe("mergeRecords: lww", () => {
       false,
     ],
     [
+      // A null timestamp was the instant -1 µs: it beat every timestamp before 1970.
+      "a null timestamp loses to one before 1970",
+      [
+        ["x", null],
+        ["y", "1960-05-01T00:00:00.000000Z"],
+      ],
+      "y",
+      "1960-05-01T00:00:00.000000Z",
+      false,
+    ],
+    [
+      "a null timestamp is no tie with 1969-12-31T23:59:59.999999Z",
+      [
+        ["x", "1969-12-31T23:59:59.999999Z"],
+        ["y", null],
+      ],
+      "x",
+      "1969-12-31T23:59:59.999999Z",
+      false,
+    ],
+    [
+      "-infinity beats a null timestamp",
+      [
+        ["x", null],
+        ["y", "-infinity"],
+      ],
+      "y",
+      "-infinity",
+      false,
+    ],
+    [
       "all timestamps null tie",
       [
         ["x", null],

@@ -114,12 +114,14 @@ export function mergeRecords(
         break;
       }
       case "lww": {
-        let best: { at: bigint; value: CanonicalValue } | undefined;
+        // A null timestamp is older than every timestamp (-infinity and 1960 included), not an instant.
+        let best: { at: bigint | null; value: CanonicalValue } | undefined;
         let tied = false;
+        const later = (x: bigint | null, y: bigint | null) => x !== null && (y === null || x > y);
         held.forEach((r, j) => {
           const ts = d.replicas[r]!.values![vc.timestamp!];
-          const at = ts ? timestampMicros(ts) : -1n;
-          if (!best || at > best.at) {
+          const at = ts ? timestampMicros(ts) : null;
+          if (!best || later(at, best.at)) {
             best = { at, value: values[j] ?? null };
             tied = false;
           } else if (at === best.at && values[j] !== best.value) tied = true;

@@ -1,5 +1,5 @@
 /** The SQL literal that stores a canonical value in a MariaDB/MySQL column, or a one-line refusal. Builds text only: no I/O. */
-import type { CanonicalValue, ColumnType } from "../../core/canonical.js";
+import { type CanonicalValue, type ColumnType, canonicalValue } from "../../core/canonical.js";
 import { describeRaw } from "../../core/canonical-errors.js";
 import { float32AsDouble } from "../../core/canonical-float32.js";
 import { parseTime } from "../../core/canonical-time.js";
@@ -44,7 +44,9 @@ export function writeLiteral(
     );
   switch (type) {
     case "integer":
-      return integerIn(col, v);
+      return INTEGER_TYPES.has(col.dataType) || col.dataType === "bit"
+        ? integerIn(col, v)
+        : textLiteral(col, v, type);
     case "boolean":
       return v === "t" ? "1" : "0";
     case "decimal":
@@ -53,27 +55,27 @@ export function writeLiteral(
         if (!/^-?\d+$/.test(v)) throw cannotStore(col, v, "it keeps integers only");
         return integerIn(col, v);
       }
-      return stringLiteral(v);
+      return textLiteral(col, v, type);
     case "json": {
       // MySQL 8's JSON type (MariaDB's JSON is LONGTEXT) keeps numbers as 64-bit integers and doubles.
       const changed = col.dataType === "json" ? numberMysqlJsonChanges(v) : null;
       if (changed !== null)
         throw cannotStore(col, v, `MySQL's JSON keeps numbers as 64-bit integers or doubles, not ${changed}`);
-      return textLiteral(col, v);
+      return textLiteral(col, v, type);
     }
     case "float":
     case "float32":
       return floatLiteral(col, v, type === "float32");
     case "time":
-      return col.dataType === "time" ? timeLiteral(col, v) : textLiteral(col, v);
+      return col.dataType === "time" ? timeLiteral(col, v) : textLiteral(col, v, type);
     case "timestamp":
-      return TIME_TYPES.has(col.dataType) ? timestampLiteral(col, v) : textLiteral(col, v);
+      return TIME_TYPES.has(col.dataType) ? timestampLiteral(col, v) : textLiteral(col, v, type);
     case "bytes":
       return BINARY_TYPES.has(col.dataType) || GEOMETRY_TYPES.has(col.dataType)
         ? bytesLiteral(col, v)
-        : textLiteral(col, v);
+        : textLiteral(col, v, type);
     case "text":
-      return textLiteral(col, v);
+      return textLiteral(col, v, "text");
   }
 }
 
@@ -196,7 +198,7 @@ const NON_FINITE = new Set(["NaN", "Infinity", "-Infinity"]);
 
 /** Canonical float `v` as a literal for a FLOAT or DOUBLE column, refused where the column would change it. */
 function floatLiteral(col: MysqlColumn, v: string, float32: boolean): string {
-  if (!FLOAT_TYPES.has(col.dataType)) return textLiteral(col, v);
+  if (!FLOAT_TYPES.has(col.dataType)) return textLiteral(col, v, float32 ? "float32" : "float");
   if (NON_FINITE.has(v)) throw cannotStore(col, v, "MariaDB and MySQL keep finite numbers only");
   // A float32's shortest text may lie past FLT_MAX (3.4028235e+38), which a FLOAT refuses: write the double
   // that is exactly the float32.
@@ -310,8 +312,86 @@ function charsetBytes(charset: string | null, v: string): number {
   }
 }
 
-/** Text `v` for a text-like column, refused where the column would cut, pad, fold or refuse it. */
-function textLiteral(col: MysqlColumn, v: string): string {
+/**
+ * The text the server gives back for text `v` written into a numeric or temporal column (which converts it:
+ * '007' into an INT is 7, '5.5' into a DECIMAL(10,2) is 5.50), or undefined for a column that keeps text as
+ * it is. Refused where the column cannot hold the value at all. A FLOAT or DOUBLE is taken to print the
+ * canonical float (the server writes some with an exponent: such a text is refused, never damaged).
+ */
+function heldText(col: MysqlColumn, v: string): string | undefined {
+  const t = col.dataType;
+  const as = (type: ColumnType, what: string): string => {
+    try {
+      const c = canonicalValue(type, v);
+      if (c !== null) return c;
+    } catch {
+      // Not a value of the column's type: refused below.
+    }
+    throw cannotStore(col, v, `${col.columnType} holds ${what} only`);
+  };
+  if (INTEGER_TYPES.has(t) || t === "bit") return integerIn(col, as("integer", "integers"));
+  if (t === "decimal") {
+    const c = as("decimal", "finite numbers");
+    decimalLiteral(col, c);
+    const scale = precisionScale(col)?.[1] ?? 0;
+    if (scale === 0) return c;
+    const [whole, fraction = ""] = c.split(".");
+    return `${whole}.${fraction.padEnd(scale, "0")}`;
+  }
+  if (FLOAT_TYPES.has(t)) {
+    const c = as("float", "numbers");
+    floatLiteral(col, c, false);
+    return c;
+  }
+  const fraction = (micros: string) => (col.fsp ? `.${micros.slice(0, col.fsp)}` : "");
+  if (t === "date") {
+    const c = as("timestamp", "dates");
+    timestampLiteral(col, c);
+    return c.slice(0, 10);
+  }
+  if (TIME_TYPES.has(t)) {
+    const c = as("timestamp", "timestamps");
+    timestampLiteral(col, c);
+    return `${c.slice(0, 10)} ${c.slice(11, 19)}${fraction(c.slice(20, 26))}`;
+  }
+  if (t === "time") {
+    const c = as("time", "times");
+    timeLiteral(col, c);
+    const [whole = "", micros = ""] = c.split(".");
+    return `${whole}${fraction(micros)}`;
+  }
+  return undefined;
+}
+
+/**
+ * Text `v` (the canonical text of `type`, written as text) for a text-like column, refused where the column
+ * would cut, pad, fold or refuse it; for a numeric or temporal column, refused unless the server holds it as a
+ * text that reads as `v` again (`heldText`).
+ */
+function textLiteral(col: MysqlColumn, v: string, type: ColumnType): string {
+  const held = heldText(col, v);
+  if (held !== undefined) {
+    let same = false;
+    try {
+      same = canonicalValue(type, held) === v;
+    } catch {
+      // The held text is no value of the compared type: not the same.
+    }
+    if (!same) {
+      // Text quoted, so that what the column would drop (' 5', '007') shows.
+      const shown = type === "text" && v.length <= 60 ? visible(v) : shownValue(v);
+      throw new UnstorableValueError(
+        cannotStoreLine(
+          col.name,
+          col.columnType,
+          shown,
+          undefined,
+          `${col.columnType} would hold it as ${held}`,
+        ),
+      );
+    }
+    return stringLiteral(v);
+  }
   const t = col.dataType;
   if ((t === "char" || t === "varchar") && [...v].length > (length(col) ?? 1))
     throw cannotStore(col, v, `it holds at most ${length(col) ?? 1} characters`);

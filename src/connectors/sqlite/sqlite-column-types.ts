@@ -1,7 +1,6 @@
 /** SQLite declared types → Concord's logical types, native values for writes, and timestamp styles. No I/O. */
 import { type CanonicalValue, type ColumnType, timestampMicros } from "../../core/canonical.js";
 import { float32AsDouble } from "../../core/canonical-float32.js";
-import { canonicalJsonNumber } from "../../core/canonical-json-text.js";
 import type { ColumnInfo } from "../connector.js";
 
 /** The logical type of a declared SQLite column type (declared types are free text in SQLite). */
@@ -31,22 +30,9 @@ export function sqliteAffinity(declared: string): SqliteAffinity {
 }
 
 /**
- * The number a column of INTEGER, REAL or NUMERIC affinity would turn text `v` into, if it is a bare number
- * that conversion changes (past int64 and not a double's shortest text: 0.30000000000000001, 1e+400);
- * otherwise undefined. SQLite converts such text on insert whatever it was bound as.
- */
-function numberAffinityChanges(v: string): number | undefined {
-  if (!/^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(v)) return undefined;
-  if (/^-?\d+$/.test(v) && BigInt(v) >= -(2n ** 63n) && BigInt(v) < 2n ** 63n) return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) && canonicalJsonNumber(String(n)) === canonicalJsonNumber(v) ? undefined : n;
-}
-
-/**
  * Why SQLite would store canonical value `v` as another value in a column declared `declared`, one line naming
- * the column, or undefined when it stores it as is: NaN (stored as NULL), and in columns of numeric affinity
- * a decimal or a bare JSON number that only a 64-bit float would hold (SQLite converts such text on insert,
- * so the repair would never verify).
+ * the column, or undefined when it stores it as is: NaN (stored as NULL) and integers past 64 bits. What a
+ * column's numeric affinity would make of a text is asked of SQLite (`affinityRefusal`).
  */
 export function unstorable(
   column: string,
@@ -60,15 +46,7 @@ export function unstorable(
     return cannot("SQLite stores NaN as NULL");
   if (type === "integer" && (BigInt(v) < -(2n ** 63n) || BigInt(v) >= 2n ** 63n))
     return cannot("SQLite integers are 64-bit");
-  const affinity = sqliteAffinity(declared);
-  if (affinity !== "INTEGER" && affinity !== "REAL" && affinity !== "NUMERIC") return undefined;
-  if (type !== "decimal" && type !== "json") return undefined;
-  const changed = numberAffinityChanges(v);
-  return changed === undefined
-    ? undefined
-    : cannot(
-        `its declared type gives it ${affinity} affinity, which keeps it as the 64-bit float ${changed}; declare the column TEXT to keep it exactly`,
-      );
+  return undefined;
 }
 
 /** The native SQLite value for a canonical value of a logical type. */

@@ -1,7 +1,8 @@
 /** Conditional writes on SQLite: read, compare fingerprints and write each key inside one IMMEDIATE transaction. */
 import type Database from "better-sqlite3";
+import type { CanonicalValue } from "../../core/canonical.js";
 import { fingerprintRow } from "../../core/fingerprint.js";
-import { type Key, keyHasNull } from "../../core/model.js";
+import { type ColumnSpec, type Key, keyHasNull } from "../../core/model.js";
 import {
   type ConditionalWrite,
   ConnectorError,
@@ -10,6 +11,7 @@ import {
 } from "../connector.js";
 import { errorCode } from "../connector-errors.js";
 import { duplicateNullKeyMessage } from "../unique-key.js";
+import { affinityRefusal } from "./sqlite-affinity.js";
 import { formatTimestamp, type TimestampStyle, toSqlite, unstorable } from "./sqlite-column-types.js";
 import { nullMask, type SqliteShapeSql } from "./sqlite-shape-sql.js";
 import { quoteIdent } from "./sqlite-table-meta.js";
@@ -47,8 +49,25 @@ export function applySqliteWrites(
   const refuse = (message: string) =>
     new ConnectorError(`${target.label ? `${target.label}: ` : ""}${message}`);
   for (const w of writes) {
+    if (!w.next) continue;
+    shape.key.forEach((c, i) => {
+      const v = w.key[i] ?? null;
+      const why = affinityRefusal(
+        db,
+        `key column ${c.name}`,
+        target.declared.get(c.name) ?? "",
+        c.type,
+        v,
+        toSqlite(c.type, v),
+      );
+      if (why) throw refuse(why);
+    });
     shape.columns.forEach((c, i) => {
-      const why = unstorable(c.name, target.declared.get(c.name) ?? "", c.type, w.next?.[i] ?? null);
+      const declared = target.declared.get(c.name) ?? "";
+      const v = w.next?.[i] ?? null;
+      const why =
+        unstorable(c.name, declared, c.type, v) ??
+        affinityRefusal(db, `column ${c.name}`, declared, c.type, v, nativeValue(target, c, v));
       if (why) throw refuse(why);
     });
   }
@@ -90,14 +109,7 @@ export function applySqliteWrites(
       const next = w.next ? fingerprintRow(w.key, w.next) : null;
       if (current === next) return "noop";
       if (current !== w.expected) return "superseded";
-      const values = w.next
-        ? shape.columns.map((c, i) => {
-            const v = w.next![i] ?? null;
-            return c.type === "timestamp" && v !== null
-              ? formatTimestamp(v, target.styleOf(c.name))
-              : toSqlite(c.type, v);
-          })
-        : [];
+      const values = w.next ? shape.columns.map((c, i) => nativeValue(target, c, w.next![i] ?? null)) : [];
       if (!w.next) del(w.key).run(...keyParams);
       else if (row) {
         if (shape.columns.length > 0) update(w.key).run(...values, ...keyParams);
@@ -115,6 +127,13 @@ export function applySqliteWrites(
   );
   stats.queries++;
   return run.immediate(writes);
+}
+
+/** The value a column is written as: timestamps in the style the column already uses. */
+function nativeValue(target: SqliteWriteTarget, c: ColumnSpec, v: CanonicalValue): unknown {
+  return c.type === "timestamp" && v !== null
+    ? formatTimestamp(v, target.styleOf(c.name))
+    : toSqlite(c.type, v);
 }
 
 /**

@@ -116,6 +116,92 @@ describe("SQLite refuses values a column would store as another value", () => {
   });
 });
 
+// A column whose declared type is no SQLite type name (STRING, NUMBER, ANY, VARIANT) has NUMERIC affinity, and
+// Concord compares it as text: SQLite turned the text "1.50" written there into the number 1.5, and
+// "12345678901234567890" into a double, and the repair was recorded superseded with the row damaged.
+describe("SQLite refuses text its column's numeric affinity would turn into a number", () => {
+  const c = () =>
+    sqlite(
+      "CREATE TABLE a (id INTEGER PRIMARY KEY, s STRING, n NUMBER, v ANY, i INTEGER, r REAL, tm TIME); CREATE TABLE ak (k STRING PRIMARY KEY, v TEXT)",
+      "a",
+    );
+  const text = (column: string, type: "text" | "time" = "text"): RecordShape => ({
+    key: ID,
+    columns: [{ name: column, type }],
+  });
+
+  it.each([
+    [
+      "s",
+      "1.50",
+      /^ds\.a: column s \(STRING\) cannot store "1\.50": its declared type gives it NUMERIC affinity, which keeps it as the 64-bit float 1\.5; declare the column TEXT/,
+    ],
+    [
+      "n",
+      "007",
+      /column n \(NUMBER\) cannot store "007": .*NUMERIC affinity, which keeps it as the integer 7;/,
+    ],
+    ["v", " 5", /column v \(ANY\) cannot store " 5": .*as the integer 5;/],
+    ["s", "12345678901234567890", /cannot store "12345678901234567890": .*64-bit float 12345678901234567000/],
+    ["s", "1e3", /as the integer 1000;/],
+    ["s", "-0", /as the integer 0;/],
+    [
+      "i",
+      "1.0",
+      /column i \(INTEGER\) cannot store "1\.0": .*INTEGER affinity, which keeps it as the integer 1;/,
+    ],
+    [
+      "r",
+      "0.50",
+      /column r \(REAL\) cannot store "0\.50": .*REAL affinity, which keeps it as the 64-bit float 0\.5;/,
+    ],
+  ] as const)("text %s = %o", async (column, v, message) => {
+    const conn = c();
+    await expect(conn.applyWrites(text(column), [{ key: ["1"], expected: null, next: [v] }])).rejects.toThrow(
+      message,
+    );
+    expect(await conn.fetchRecords(text(column), [["1"]])).toEqual([]);
+  });
+
+  it.each([
+    ["s", "5"],
+    ["n", "-12"],
+    ["s", "0x10"],
+    ["s", "abc"],
+    ["s", "inf"],
+    ["s", ""],
+    ["i", "7"],
+    ["r", "0.5"],
+    ["r", "5"],
+  ] as const)("writes text %s = %o and reads it back", async (column, v) => {
+    const conn = c();
+    expect(await conn.applyWrites(text(column), [{ key: ["1"], expected: null, next: [v] }])).toEqual([
+      "applied",
+    ]);
+    expect((await conn.fetchRecords(text(column), [["1"]]))[0]?.values).toEqual([v]);
+  });
+
+  it("writes a time into a TIME column (NUMERIC affinity) as it is", async () => {
+    const conn = c();
+    const shape = text("tm", "time");
+    expect(
+      await conn.applyWrites(shape, [{ key: ["1"], expected: null, next: ["10:00:00.000000"] }]),
+    ).toEqual(["applied"]);
+    expect((await conn.fetchRecords(shape, [["1"]]))[0]?.values).toEqual(["10:00:00.000000"]);
+  });
+
+  it("refuses a text key its numeric affinity would store as another key", async () => {
+    const db = new Database(":memory:");
+    db.exec("CREATE TABLE ak (k STRING PRIMARY KEY, v TEXT)");
+    const conn = new SqliteConnector(db, "ak", { label: "ds.ak" });
+    const shape: RecordShape = { key: [{ name: "k", type: "text" }], columns: [{ name: "v", type: "text" }] };
+    await expect(conn.applyWrites(shape, [{ key: ["007"], expected: null, next: ["x"] }])).rejects.toThrow(
+      /^ds\.ak: key column k \(STRING\) cannot store "007": .*as the integer 7;/,
+    );
+    expect(db.prepare("SELECT count(*) AS n FROM ak").get()).toEqual({ n: 0 });
+  });
+});
+
 describe("SQLite keys under NOCASE", () => {
   it("fails the insert of a key equal to a held one under the collation with one line naming both", async () => {
     const c = sqlite(
