@@ -1,9 +1,8 @@
 /** Reconciles the repair ledger with the audit log: every settled repair has its audit entry, and back. Pure. */
 import { hash } from "node:crypto";
 import { type AuditEntry, canonicalJson } from "./audit-chain.js";
-import { fingerprintRow } from "./fingerprint.js";
 import { type Key, keyId } from "./model.js";
-import { repairId, repairOf } from "./repair-id.js";
+import { checkUndoes, rollbackId } from "./rollback-of.js";
 
 /** Audit event types that record a repair's outcome (`data.repair` names it). */
 export const OUTCOME_EVENTS: ReadonlySet<string> = new Set([
@@ -124,15 +123,14 @@ export class LedgerAuditReconciler {
     // Checked on pending rows too: recovery acts on a pending row's `undoes` before any entry vouches for it.
     // An id alone cannot say whether a row is a rollback (a repair making the same change has the same id), so
     // a pending row that lost its `undoes` is not found; a settled one is, by its entry (FACTS).
-    if (e.undoes !== undefined) {
-      if (!undone || undone.id !== e.undoes) {
-        this.failure = `the ledger row of ${what} says it undoes repair ${e.undoes}, which the ledger does not hold (the row was edited)`;
-        return;
-      }
-      if (repairOf(e.id) !== inverseRepairId(undone)) {
-        this.failure = `the ledger row of ${what} says it undoes repair ${e.undoes}, but it is not that repair's rollback (the row was edited)`;
-        return;
-      }
+    const undoes = checkUndoes(e, undone);
+    if (undoes === "unknown") {
+      this.failure = `the ledger row of ${what} says it undoes repair ${e.undoes}, which the ledger does not hold (the row was edited)`;
+      return;
+    }
+    if (undoes === "not-its-rollback") {
+      this.failure = `the ledger row of ${what} says it undoes repair ${e.undoes}, but it is not that repair's rollback (the row was edited)`;
+      return;
     }
     if (e.outcome === "pending") return;
     this.settled++;
@@ -156,7 +154,7 @@ export class LedgerAuditReconciler {
     }
     if (last.outcome === e.outcome) return;
     if (e.outcome === "rolled-back" && last.outcome === "applied") {
-      const inverse = this.last.get(inverseRepairId(e));
+      const inverse = this.last.get(rollbackId(e));
       // `applied`: the rollback's write landed and its process died before settling it; recovery, which does
       // not know a rollback from a repair, recorded the landed write as applied.
       if (inverse && ["rolled-back", "noop", "applied"].includes(inverse.outcome)) return;
@@ -178,10 +176,4 @@ export class LedgerAuditReconciler {
     }
     return { ok: true, settled: this.settled, outcomes: this.outcomes };
   }
-}
-
-/** The id of the rollback of a repair, as `concord rollback` computes it (`inverseRepair`). */
-function inverseRepairId(e: LedgerFacts): string {
-  const restored = e.before ? fingerprintRow(e.key, e.before) : null;
-  return repairId(e.dataset, e.key, e.target, e.nextFingerprint, restored);
 }

@@ -1,6 +1,7 @@
 /** The recovery stage: repairs that dead runs left `pending` are settled by what their targets hold now. */
 import type { DivergenceClass } from "../core/classify.js";
 import { keyId, type RecordShape } from "../core/model.js";
+import { checkUndoes } from "../core/rollback-of.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { type RepairedDivergence, repairEvidence } from "../learning/evidence-of-run.js";
 import type { LedgerEntry } from "../state/state-store.js";
@@ -25,7 +26,10 @@ export interface RecoverOptions {
  * Settles repairs that runs no longer alive left `pending` (a crash, kill -9, Ctrl-C twice): re-reads each
  * target and records `applied` under the run that made the write when it landed (`rolled-back` for a
  * rollback's inverse write, whose claim names the repair it `undoes`, and then that repair is marked
- * `rolled-back` too, as the rollback would have marked it), `failed` otherwise
+ * `rolled-back` too, as the rollback would have marked it), `failed` otherwise. A claim's `undoes` is acted on
+ * only when it holds (`checkUndoes`, the rule `concord audit verify` applies): a row naming a repair it is not
+ * the rollback of (an edited row) is settled as an ordinary repair, its entry naming the `ignoredUndoes`, and
+ * the row is left as it is for verify to report
  * (detection re-plans it; the same repair id then runs again). A pending repair of a live run — another
  * process working right now — is left to it. Keeps ledger and audit consistent with the replicas.
  * Memory is bounded by one page of pending repairs.
@@ -81,6 +85,7 @@ async function settle(
   pending: readonly LedgerEntry[],
 ): Promise<RepairResult[]> {
   const results: RepairResult[] = [];
+  const ignored = await untrustedUndoes(ctx, pending);
   for (const r of replicas) {
     const mine = pending.filter((e) => e.target === r.name);
     if (mine.length === 0) continue;
@@ -92,7 +97,10 @@ async function settle(
         )
       ).map((rec) => [keyId(rec.key), rec.fingerprint]),
     );
-    const settled = mine.map((e) => {
+    const settled = mine.map((pendingRow) => {
+      // A row whose `undoes` does not hold is settled as the repair its write is, and nothing marked undone.
+      const { undoes: _, ...repair } = pendingRow;
+      const e: LedgerEntry = ignored.has(pendingRow.id) ? repair : pendingRow;
       const landed = (now.get(keyId(e.key)) ?? null) === e.nextFingerprint;
       // A rollback's inverse write that landed is recorded as the rollback records it: `rolled-back`, so that
       // `rollback --run` of the rollback's own run finds nothing applied to undo (as after a completed one).
@@ -119,6 +127,7 @@ async function settle(
           recovered: true,
           interruptedRun: e.runId,
           ...(e.undoes ? { undoes: e.undoes } : {}),
+          ...(ignored.has(e.id) ? { ignoredUndoes: ignored.get(e.id) } : {}),
           expected: e.expected,
           written: e.nextFingerprint,
           // The images the ledger row holds, so that verification finds an edit of them later.
@@ -145,6 +154,26 @@ async function settle(
     );
   }
   return results;
+}
+
+/**
+ * The pending rows whose `undoes` does not hold (`checkUndoes`: it names a repair the ledger does not hold, or
+ * one the row is not the rollback of), by id, with the repair each names. Such a row was edited since its
+ * rollback claimed it (a claim's `undoes` is always its own repair), so its `undoes` is not acted on. One read
+ * of the named repairs, none when no row names one (a run's own repairs).
+ */
+async function untrustedUndoes(
+  ctx: Pick<RunContext, "state">,
+  pending: readonly LedgerEntry[],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const named = new Set<string>();
+  for (const e of pending) if (e.undoes !== undefined) named.add(e.undoes);
+  if (named.size === 0) return out;
+  const undone = await ctx.state.getRepairs([...named]);
+  for (const e of pending)
+    if (e.undoes !== undefined && checkUndoes(e, undone.get(e.undoes)) !== "ok") out.set(e.id, e.undoes);
+  return out;
 }
 
 /**

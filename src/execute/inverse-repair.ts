@@ -1,6 +1,6 @@
 /** The repair that undoes an applied one: what `concord rollback` claims and writes for each ledger entry. */
 import { fingerprintRow } from "../core/fingerprint.js";
-import { repairId } from "../core/repair-id.js";
+import { rollbackId } from "../core/rollback-of.js";
 import type { LedgerEntry } from "../state/state-store.js";
 import type { RepairTask } from "./execute-repairs.js";
 
@@ -13,7 +13,7 @@ import type { RepairTask } from "./execute-repairs.js";
 export function inverseRepair(e: LedgerEntry): RepairTask {
   const nextFingerprint = e.before ? fingerprintRow(e.key, e.before) : null;
   return {
-    id: repairId(e.dataset, e.key, e.target, e.nextFingerprint, nextFingerprint),
+    id: rollbackId(e),
     dataset: e.dataset,
     key: e.key,
     target: e.target,

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { claimVerdict, effectiveSettlements, settlementTakesEffect } from "./ledger-rules.js";
+import {
+  claimVerdict,
+  effectiveSettlements,
+  settlementRounds,
+  settlementTakesEffect,
+} from "./ledger-rules.js";
 import type { RepairOutcome, RepairSettlement } from "./repair-ledger.js";
 
 const entry = (outcome: RepairOutcome, runId = "a") => ({ runId, outcome });
@@ -66,5 +71,15 @@ describe("settlementTakesEffect", () => {
       ["r1", "applied"],
       ["r2", "noop"],
     ]);
+  });
+});
+
+describe("settlementRounds", () => {
+  it.each<[string, string[], number[][]]>([
+    ["nothing", [], []],
+    ["each id once: one round in the order given", ["r1", "r2", "r3"], [[0, 1, 2]]],
+    ["the n-th mention of an id in round n", ["r1", "r2", "r1", "r3", "r1", "r2"], [[0, 1, 3], [2, 5], [4]]],
+  ])("%s", (_name, ids, rounds) => {
+    expect(settlementRounds(ids.map((id) => settle("failed", "a", id)))).toEqual(rounds);
   });
 });

@@ -66,6 +66,26 @@ export function effectiveSettlements(
 }
 
 /**
+ * The settlements split into rounds in which each id appears at most once (indexes into `settlements`, in the
+ * order given): the n-th settlement of an id goes into round n. A store that settles a round in conditional
+ * statements (settlementTakesEffect in SQL, one row per id) and the next round after it applies the
+ * settlements as if one at a time, as effectiveSettlements does. A batch that names each id once is one round.
+ */
+export function settlementRounds(settlements: readonly RepairSettlement[]): number[][] {
+  const rounds: number[][] = [];
+  const mentions = new Map<string, number>();
+  for (let i = 0; i < settlements.length; i++) {
+    const id = settlements[i]!.id;
+    const n = mentions.get(id) ?? 0;
+    mentions.set(id, n + 1);
+    const round = rounds[n];
+    if (round) round.push(i);
+    else rounds.push([i]);
+  }
+  return rounds;
+}
+
+/**
  * The entries to claim, one per id (the last word, in the place of the first mention). Throws a TypeError
  * naming the first entry that is not pending, before anything is written.
  */

@@ -3,7 +3,7 @@
  * wiring and connection errors. Everything the port promises runs in state-store-conformance.test.ts.
  */
 import pg from "pg";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { verifyAuditChain } from "../../src/core/audit-chain.js";
 import { openStateStore, StateStoreError } from "../../src/state/open-state-store.js";
 import { POSTGRES_STATE_VERSION } from "../../src/state/postgres/migrate-postgres-state.js";
@@ -294,6 +294,63 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
     await expect(PostgresStateStore.open(url.toString())).rejects.toThrow(
       /^state postgres(ql)?:\/\/.*concord_no_such_database: .*does not exist/,
     );
+  });
+});
+
+describe.skipIf(!available)("PostgresStateStore: ledger statements", () => {
+  afterAll(async () => {
+    await dropPostgresSchema(`${PG_SCHEMA_PREFIX}_ledger_statements`);
+  });
+
+  // The ledger rules in SQL (a conditional upsert, a conditional UPDATE, RETURNING what they changed): each id
+  // is looked up by the statement that decides it, not first by a SELECT of every row (owners and images).
+  it("claims and settles a batch in one ledger statement each (rows it did not claim read after)", async () => {
+    const store = await PostgresStateStore.open(postgresUrl(`${PG_SCHEMA_PREFIX}_ledger_statements`));
+    const spy = vi.spyOn(pg.Client.prototype, "query");
+    try {
+      await store.claimRepairs([pendingRepair("held", "run-0")]);
+      const ledgerStatements = async (work: () => Promise<unknown>) => {
+        spy.mockClear();
+        await work();
+        return spy.mock.calls
+          .map(([q]) => String(typeof q === "string" ? q : (q as { text?: string }).text))
+          .filter((text) => /\b(FROM|UPDATE|INTO)\s+"[^"]+"\.ledger\b/.test(text))
+          .map((text) => text.trim().split(/\s+/)[0]);
+      };
+      const claims = ["r1", "r2", "r3"].map((id) => pendingRepair(id, "run-1"));
+      expect(await ledgerStatements(() => store.claimRepairs(claims))).toEqual(["INSERT"]);
+      // A held id is read after the claim, to report who holds it.
+      expect(
+        await ledgerStatements(() =>
+          store.claimRepairs([pendingRepair("r4", "run-1"), pendingRepair("held", "run-1")]),
+        ),
+      ).toEqual(["INSERT", "SELECT"]);
+      const settle = (id: string, outcome: "applied" | "failed") => ({
+        id,
+        runId: "run-1",
+        outcome,
+        attempts: 1,
+        updatedAt: 2000,
+      });
+      const settlements = [settle("r1", "failed"), settle("r2", "applied"), settle("r3", "applied")];
+      expect(await ledgerStatements(() => store.settleRepairs(settlements, []))).toEqual(["UPDATE"]);
+      // An id settled twice in one call: a second statement, after the first.
+      expect(
+        await ledgerStatements(() =>
+          store.settleRepairs([settle("r4", "failed"), settle("r4", "applied")], []),
+        ),
+      ).toEqual(["UPDATE", "UPDATE"]);
+      expect((await store.listRepairs({})).map((e) => [e.id, e.outcome])).toEqual([
+        ["held", "pending"],
+        ["r1", "failed"],
+        ["r2", "applied"],
+        ["r3", "applied"],
+        ["r4", "applied"],
+      ]);
+    } finally {
+      spy.mockRestore();
+      await store.close();
+    }
   });
 });
 

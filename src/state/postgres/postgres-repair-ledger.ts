@@ -1,12 +1,12 @@
-/** The RepairLedger port on PostgreSQL: claims and settlements read and write under the schema's ledger lock. */
+/** The RepairLedger port on PostgreSQL: claims and settlements are conditional statements under the schema's ledger lock. */
 import type { AuditEntry, AuditEntryContent } from "../../core/audit-chain.js";
 import {
   checkSettlementAudit,
   claimedEntry,
   claimsById,
   claimVerdict,
-  effectiveSettlements,
   type LedgerOwnership,
+  settlementRounds,
 } from "../ledger-rules.js";
 import { prepareAudit } from "../prepared-audit.js";
 import type {
@@ -32,10 +32,16 @@ import type { StateClient } from "./postgres-state-connection.js";
 import { BATCH_ROWS, type PostgresStateDb } from "./postgres-state-db.js";
 
 export class PostgresRepairLedger implements RepairLedger {
+  private readonly claimSql: string;
+  private readonly settleSql: string;
+
   constructor(
     private readonly db: PostgresStateDb,
     private readonly audit: PostgresAuditLog,
-  ) {}
+  ) {
+    this.claimSql = claimSql(db.t.ledger);
+    this.settleSql = settleSql(db.t.ledger);
+  }
 
   async getRepairs(ids: readonly string[]): Promise<Map<string, LedgerEntry>> {
     const out = new Map<string, LedgerEntry>();
@@ -60,28 +66,44 @@ export class PostgresRepairLedger implements RepairLedger {
     const given = claimsById(entries);
     if (given.length === 0) return new Map();
     return this.db.transaction(async (c) => {
-      // Under the ledger lock, what is read below is what every claim and settlement before committed, and
-      // no other one writes until this one commits: the verdicts hold when written.
+      // The lock keeps two claimers' upserts of overlapping ids in different orders from deadlocking; the
+      // upsert's WHERE decides each claim on the row as the previous holder committed it (READ COMMITTED).
       await this.db.lock(c, "ledger");
-      const found = await this.rows(
-        c,
-        given.map((e) => e.id),
-      );
-      const out = new Map<string, RepairClaim>();
-      const claimed: LedgerEntry[] = [];
-      for (const e of given) {
-        const row = found.get(e.id);
-        const verdict = claimVerdict(row && ownership(row), e.runId);
-        if (verdict !== "claim") {
-          out.set(e.id, { kind: verdict, entry: toLedgerEntry(row!) });
-          continue;
-        }
-        const entry = claimedEntry(e, row?.attempts);
-        claimed.push(entry);
-        out.set(e.id, { kind: "claimed", entry });
+      // Each entry as a new id's claim stores it (attempts 1); a taken-over one counts on from its row.
+      const fresh = given.map((e) => claimedEntry(e, undefined));
+      const attempts = new Map<string, number>();
+      for (const batch of chunks(fresh, BATCH_ROWS)) {
+        const { rows } = await c.query<{ id: string; attempts: number }>(this.claimSql, [
+          recordsetJson(LEDGER_COLUMNS, batch.map(ledgerRow)),
+        ]);
+        for (const r of rows) attempts.set(r.id, r.attempts);
       }
-      for (const batch of chunks(claimed, BATCH_ROWS)) await this.upsert(c, batch);
-      return out;
+      const out = new Map<string, RepairClaim>();
+      const refused: LedgerEntry[] = [];
+      for (let i = 0; i < given.length; i++) {
+        const e = given[i]!;
+        const n = attempts.get(e.id);
+        if (n === undefined) refused.push(e);
+        else {
+          const entry = fresh[i]!;
+          out.set(e.id, { kind: "claimed", entry: n === entry.attempts ? entry : claimedEntry(e, n - 1) });
+        }
+      }
+      // Not claimed: another run has it pending, or it is applied (rare): their rows, to report them.
+      if (refused.length) {
+        const found = await this.rows(
+          c,
+          refused.map((e) => e.id),
+        );
+        for (const e of refused) {
+          const row = found.get(e.id)!;
+          const verdict = claimVerdict(ownership(row), e.runId);
+          if (verdict === "claim") throw new Error(`claimRepairs: ${e.id} was claimable but not claimed`);
+          out.set(e.id, { kind: verdict, entry: toLedgerEntry(row) });
+        }
+      }
+      // In the order given, as the store listed claims before.
+      return new Map(given.map((e) => [e.id, out.get(e.id)!]));
     });
   }
 
@@ -95,20 +117,22 @@ export class PostgresRepairLedger implements RepairLedger {
     return this.db.transaction(async (c) => {
       // Ledger before audit, as every path that takes both locks does, so two settlers cannot deadlock.
       await this.db.lock(c, "ledger");
-      const found = new Map<string, LedgerOwnership>();
-      for (const [id, row] of await this.rows(
-        c,
-        settlements.map((s) => s.id),
-      ))
-        found.set(id, ownership(row));
-      const { taken, final } = effectiveSettlements(found, settlements);
-      for (const batch of chunks([...final.values()], BATCH_ROWS))
-        await c.query(
-          `UPDATE ${this.db.t.ledger} AS l SET run_id = r.run_id, outcome = r.outcome, attempts = r.attempts,
-             error = r.error, updated_at = r.updated_at
-           FROM ${recordset(SETTLEMENT_COLUMNS)} WHERE l.id = r.id`,
-          [recordsetJson(SETTLEMENT_COLUMNS, batch.map(settlementRow))],
-        );
+      const taken: number[] = [];
+      const rounds = settlementRounds(settlements);
+      // Each id once per statement (an UPDATE … FROM applies one of two rows for a row, either): round n
+      // holds the n-th settlement of each id and sees what round n - 1 left, as if settled one at a time.
+      for (const round of rounds)
+        for (const batch of chunks(round, BATCH_ROWS)) {
+          const { rows } = await c.query<{ id: string }>(this.settleSql, [
+            recordsetJson(
+              SETTLEMENT_COLUMNS,
+              batch.map((i) => settlementRow(settlements[i]!)),
+            ),
+          ]);
+          const settled = new Set(rows.map((r) => r.id));
+          for (const i of batch) if (settled.has(settlements[i]!.id)) taken.push(i);
+        }
+      if (rounds.length > 1) taken.sort((a, b) => a - b);
       return prepared.length
         ? this.audit.insert(
             c,
@@ -193,4 +217,37 @@ function settlementRow(s: RepairSettlement) {
     error: s.error ?? null,
     updated_at: s.updatedAt,
   };
+}
+
+/**
+ * A claim as one conditional upsert: a new id is inserted as given (a claimed entry: pending, attempts 1);
+ * an existing one is taken over only where claimVerdict says `claim` (not applied, and not pending under
+ * another run: the WHERE, the same rule in SQL), pending under the claimer with its attempts counted on and
+ * no error. RETURNING names the rows claimed, so each id is looked up once, by the upsert itself.
+ */
+function claimSql(ledger: string): string {
+  const columns = columnNames(LEDGER_COLUMNS);
+  return `INSERT INTO ${ledger} AS l (${columns})
+     SELECT ${columns} FROM ${recordset(LEDGER_COLUMNS)}
+     ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, dataset = excluded.dataset,
+       key = excluded.key, target = excluded.target, expected = excluded.expected,
+       next_fingerprint = excluded.next_fingerprint, before_values = excluded.before_values,
+       after_values = excluded.after_values, outcome = 'pending', attempts = l.attempts + 1,
+       error = NULL, updated_at = excluded.updated_at, undoes = excluded.undoes
+     WHERE l.outcome <> 'applied' AND (l.outcome <> 'pending' OR l.run_id = excluded.run_id)
+     RETURNING l.id, l.attempts`;
+}
+
+/**
+ * Settlements (no id twice) as one conditional UPDATE: only the outcome columns, and only where
+ * settlementTakesEffect says so (the entry is pending under the settling run, or the settlement records a
+ * landed write and the entry records none). RETURNING names the rows settled.
+ */
+function settleSql(ledger: string): string {
+  return `UPDATE ${ledger} AS l SET run_id = r.run_id, outcome = r.outcome, attempts = r.attempts,
+       error = r.error, updated_at = r.updated_at
+     FROM ${recordset(SETTLEMENT_COLUMNS)}
+     WHERE l.id = r.id AND ((l.outcome = 'pending' AND l.run_id = r.run_id)
+       OR (r.outcome IN ('applied', 'rolled-back') AND l.outcome NOT IN ('applied', 'rolled-back')))
+     RETURNING l.id`;
 }
