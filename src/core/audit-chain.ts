@@ -48,6 +48,12 @@ export interface AuditEntry extends AuditEntryContent {
   prevHash: string;
   /** hashAuditEntry(prevHash, content). */
   hash: string;
+  /**
+   * The data's text as the store keeps it, for an entry read from a store: the text that was hashed, byte
+   * for byte (`canonicalJson` of the data when appended). Verification hashes it as it is, so an edit of the
+   * stored text that parses to the same data (spacing, a duplicate member, `1e999` for `null`) is detected.
+   */
+  storedData?(): string;
 }
 
 /** The previous hash of the first entry: 64 zeros. */
@@ -285,7 +291,7 @@ export class AuditChainVerifier {
         ? `previous hash does not match entry ${this.prev.seq} (an entry was inserted, deleted or reordered)`
         : "previous hash is not the genesis hash (the first entry was replaced or the log was truncated at its start)";
     }
-    if (hashAuditEntry(entry.prevHash, entry) !== entry.hash)
+    if (hashAuditEntry(entry.prevHash, entry, entry.storedData?.()) !== entry.hash)
       return "content does not match its hash (edited)";
     return undefined;
   }

@@ -289,25 +289,49 @@ export function auditRow(entry: AuditEntry, dataJson: string): AuditRow {
 }
 
 export function toAuditEntry(r: AuditRow): AuditEntry {
-  let data: unknown;
-  try {
-    data = JSON.parse(r.data);
-  } catch {
-    // Only an edit behind the store's back makes this invalid JSON: return the text so verification reports
-    // the entry as edited instead of the read failing.
-    data = r.data;
+  return new ReadAuditEntry(r);
+}
+
+/**
+ * An entry as read from a store. Its stored data text stays with it (`storedData`, a method: not an own
+ * property, so entries print, spread and compare as plain ones do) for verification to hash as stored.
+ */
+class ReadAuditEntry implements AuditEntry {
+  readonly seq: number;
+  readonly ts: number;
+  readonly runId: string | null;
+  readonly type: AuditEntry["type"];
+  readonly dataset: string | null;
+  readonly key: string | null;
+  readonly data: unknown;
+  readonly prevHash: string;
+  readonly hash: string;
+  readonly #text: string;
+
+  constructor(r: AuditRow) {
+    let data: unknown;
+    try {
+      data = JSON.parse(r.data);
+    } catch {
+      // Only an edit behind the store's back makes this invalid JSON: return the text so verification reports
+      // the entry as edited instead of the read failing.
+      data = r.data;
+    }
+    this.seq = num(r.seq);
+    this.ts = r.ts;
+    this.runId = r.run_id;
+    this.type = r.type;
+    this.dataset = r.dataset;
+    this.key = r.key;
+    this.data = data;
+    this.prevHash = r.prev_hash;
+    this.hash = r.hash;
+    this.#text = r.data;
   }
-  return {
-    seq: num(r.seq),
-    ts: r.ts,
-    runId: r.run_id,
-    type: r.type,
-    dataset: r.dataset,
-    key: r.key,
-    data,
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  };
+
+  storedData(): string {
+    return this.#text;
+  }
 }
 
 export interface CheckpointRow {

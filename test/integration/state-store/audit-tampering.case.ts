@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { verifyAudit } from "../../../src/audit/verify-audit.js";
 import {
   type AuditEntryContent,
+  canonicalJson,
   GENESIS_HASH,
   hashAuditEntry,
   verifyAuditChainAsync,
@@ -23,6 +24,25 @@ export function auditTamperingCases({ open, sql }: StateStoreCase): void {
     it.each<[string, string, number, RegExp]>([
       ["UPDATE of data", `UPDATE audit SET data = '{"n":999}' WHERE seq = 7`, 7, /edited/],
       ["UPDATE to text that is not JSON", `UPDATE audit SET data = '{oops' WHERE seq = 3`, 3, /edited/],
+      // Text that parses to the same data: the stored text is what was hashed, byte for byte.
+      [
+        "UPDATE to the same data spaced out",
+        `UPDATE audit SET data = '{"before": ["a", null], "n": 7}' WHERE seq = 7`,
+        7,
+        /edited/,
+      ],
+      [
+        "UPDATE adding a member a reader keeping the first duplicate would see",
+        `UPDATE audit SET data = '{"before":["a",null],"n":999,"n":7}' WHERE seq = 7`,
+        7,
+        /edited/,
+      ],
+      [
+        "UPDATE of a null to a number JSON cannot hold",
+        `UPDATE audit SET data = '{"before":["a",1e999],"n":7}' WHERE seq = 7`,
+        7,
+        /edited/,
+      ],
       ["UPDATE of type", `UPDATE audit SET type = 'noop' WHERE seq = 12`, 12, /edited/],
       ["UPDATE of ts", "UPDATE audit SET ts = ts + 1 WHERE seq = 1", 1, /edited/],
       ["UPDATE of the last hash", `UPDATE audit SET hash = '${"a".repeat(64)}' WHERE seq = 20`, 20, /edited/],
@@ -67,7 +87,7 @@ export function auditTamperingCases({ open, sql }: StateStoreCase): void {
         `DELETE FROM audit WHERE seq = 6;
          INSERT INTO audit (seq, ts, run_id, type, dataset, key, data, prev_hash, hash) VALUES (6, ${content.ts},
            ${lit(content.runId)}, ${lit(content.type)}, ${lit(content.dataset)}, ${lit(content.key)},
-           ${lit(JSON.stringify(content.data))}, ${lit(prev)}, ${lit(hashAuditEntry(prev, content))})`,
+           ${lit(canonicalJson(content.data))}, ${lit(prev)}, ${lit(hashAuditEntry(prev, content))})`,
       );
       expect(await verifyAuditChainAsync(store.iterateAudit())).toEqual({
         ok: false,
