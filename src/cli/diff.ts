@@ -4,7 +4,7 @@
  * the differing rows as `-` (the first side) and `+` (the second) with their values.
  */
 import { join, resolve } from "node:path";
-import { parseConfig } from "../config/load-config.js";
+import { ConfigError, parseConfig } from "../config/load-config.js";
 import { keyText } from "../core/model.js";
 import { printable } from "../core/printable.js";
 import { collectRun } from "./collect-run.js";
@@ -65,6 +65,21 @@ function shownValue(v: string | null): string {
   return printable(/^$|^NULL$|[,=]|^\s|\s$/.test(v) ? JSON.stringify(text) : text);
 }
 
+/**
+ * `parse()`, with an error about the dataset's `where` naming the flag it came from (`--where: …`), not the
+ * config path the arguments were laid out in (`datasets.diff.where: …`), which the user never wrote.
+ */
+function whereNamedByFlag<T>(parse: () => T, dataset: string): T {
+  try {
+    return parse();
+  } catch (err) {
+    const path = `datasets.${dataset}.where: `;
+    if (err instanceof ConfigError && err.message.includes(path))
+      throw new UsageError(`--where: ${err.message.slice(err.message.indexOf(path) + path.length)}`);
+    throw err;
+  }
+}
+
 export async function runDiff(
   [url1, table1, url2, table2]: readonly [string, string, string, string],
   options: DiffOptions,
@@ -92,7 +107,10 @@ export async function runDiff(
     },
   };
   // The arguments are validated as a config file would be; an error names them, not a file.
-  const config = parseConfig(JSON.stringify(doc), join(io.cwd, "(arguments)"), io.env, io.cwd);
+  const config = whereNamedByFlag(
+    () => parseConfig(JSON.stringify(doc), join(io.cwd, "(arguments)"), io.env, io.cwd),
+    options.dataset ?? "diff",
+  );
   const session = sessionOf(config, config.datasets, { readonly: true });
   const spills = new SpillDir({ keep: true });
   const progress = createProgress(io.stderr);

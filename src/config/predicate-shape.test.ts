@@ -26,3 +26,35 @@ describe("predicateShapeError", () => {
     expect(predicateShapeError(p)).toMatch(message);
   });
 });
+
+describe("predicateShapeError: MariaDB/MySQL", () => {
+  it.each([
+    ["status = 'active'"],
+    ["name = 'a # in quotes'"],
+    ['name = "a # in double quotes"'],
+    ["`odd#col` = 1"],
+    ["path = 'C:\\\\dir'"],
+  ])("%s is one predicate", (p) => {
+    expect(predicateShapeError(p, "mysql")).toBeUndefined();
+  });
+
+  it.each([
+    // Was accepted: `#` comments out the key range ANDed after it in MariaDB/MySQL.
+    ["id > 0 # ", /holds a # outside quotes, a comment in MariaDB\/MySQL/],
+    ["1=1 #) AND (id BETWEEN 1 AND 5", /holds a # outside quotes/],
+    // A string then a comment with backslash escapes (the default), a string holding `#` without them.
+    ["name = 'x\\'' # '", /holds a # outside quotes/],
+    ["name = 'x\\'' -- '", /comment/],
+    ["name = 'x\\') OR (1=1 -- '", /closes a parenthesis|comment/],
+    // Without backslash escapes (NO_BACKSLASH_ESCAPES) the string ends at \' and the # is a comment.
+    ["name = 'it\\'s # quoted'", /holds a # outside quotes/],
+  ])("%s is refused", (p, message) => {
+    expect(predicateShapeError(p, "mysql")).toMatch(message);
+  });
+
+  it("keeps # for the other stores: PostgreSQL's JSON path operators", () => {
+    expect(predicateShapeError("doc #>> '{a,b}' = 'x'")).toBeUndefined();
+    expect(predicateShapeError("doc #>> '{a,b}' = 'x'", "standard")).toBeUndefined();
+    expect(predicateShapeError("doc #>> '{a,b}' = 'x'", "mysql")).toMatch(/holds a #/);
+  });
+});

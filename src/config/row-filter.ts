@@ -3,7 +3,7 @@
  * replica's `where` gains the predicate (ANDed with its own), in its dialect. Builds text only: no I/O.
  */
 import { ConfigError, type DatasetConfig, type ReplicaConfig } from "./load-config.js";
-import { predicateShapeError } from "./predicate-shape.js";
+import { predicateDialect, predicateShapeError } from "./predicate-shape.js";
 import { SQL_SCHEMES } from "./schema.js";
 
 /** What to keep: a predicate, and rows by the age of the dataset's timestamp column (`versions.timestamp`). */
@@ -77,6 +77,11 @@ export function withRowFilter(ds: DatasetConfig, options: RowFilterOptions): Dat
       throw new ConfigError(
         `${flags.join(", ")}: replica ${ds.name}.${r.name} (${scheme}:) cannot apply an SQL predicate; its records would all look missing elsewhere (leave out dataset ${ds.name} with -d)`,
       );
+    const mysqlShape =
+      options.where !== undefined && predicateDialect(scheme) === "mysql"
+        ? predicateShapeError(options.where, "mysql")
+        : undefined;
+    if (mysqlShape) throw new ConfigError(`--where: ${mysqlShape} (replica ${ds.name}.${r.name})`);
     const parts = [r.where, options.where];
     if (options.minAgeMs !== undefined)
       parts.push(agePredicate(scheme, column!, "<", options.now - options.minAgeMs));

@@ -8,7 +8,7 @@ import { INFERRED_BASES, type InferredBasis } from "../core/inferred-owner.js";
 import { STRATEGY_ORDERING } from "../core/policy.js";
 import { ROLES } from "../core/roles.js";
 import { parseTokenHash } from "../core/token-hash.js";
-import { predicateShapeError } from "./predicate-shape.js";
+import { predicateDialect, predicateShapeError } from "./predicate-shape.js";
 
 const name = z.string().min(1, "must not be empty");
 
@@ -73,6 +73,17 @@ const rowFilter = z
     if (why) ctx.addIssue({ code: "custom", message: why });
   });
 
+/**
+ * Why a row filter a replica of `scheme` applies is not one predicate in MariaDB/MySQL's reading (a `#`
+ * comment, backslash escapes), where the dialect-free check (`rowFilter`) let it through; undefined when it
+ * is, or the replica is not MariaDB/MySQL.
+ */
+function mysqlPredicateError(where: string | undefined, scheme: string): string | undefined {
+  if (where === undefined || predicateDialect(scheme) !== "mysql") return undefined;
+  const text = where.trim();
+  return predicateShapeError(text) ? undefined : predicateShapeError(text, "mysql");
+}
+
 /** URL schemes of SQL replicas: the ones that can apply a row filter (`where:`). */
 export const SQL_SCHEMES = ["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
 
@@ -123,6 +134,8 @@ const replica = z
         "where",
         `only an SQL replica (sqlite, postgres, mysql, mariadb) takes where (this one is ${scheme}:)`,
       );
+    const mysqlShape = mysqlPredicateError(r.where, scheme);
+    if (mysqlShape) issue("where", mysqlShape);
     if (r.prefix !== undefined) issue("prefix", `only a Redis replica takes prefix (this one is ${scheme}:)`);
     if (r.format !== undefined) issue("format", `only a Redis replica takes format (this one is ${scheme}:)`);
     if (r.writeStyle !== undefined)
@@ -352,6 +365,11 @@ const dataset = z
             path: ["where"],
             message: `replica ${rName} (${scheme}:) cannot apply an SQL predicate; put the where on each SQL replica instead (replicas.<name>.where), and ${rName} is compared whole`,
           });
+          break;
+        }
+        const mysqlShape = mysqlPredicateError(ds.where, scheme);
+        if (mysqlShape) {
+          ctx.addIssue({ code: "custom", path: ["where"], message: `${mysqlShape} (replica ${rName})` });
           break;
         }
       }

@@ -190,8 +190,8 @@ const cases: Case[] = [
   {
     name: "stale by vector: a dominating vector wins over a higher counter",
     replicas: {
-      a: held({ name: "bob", version: { vector: { n1: 2 }, counter: "1" } }),
-      b: held({ version: { vector: { n1: 1 }, counter: "7" } }),
+      a: held({ name: "bob", version: { vector: { n1: "2" }, counter: "1" } }),
+      b: held({ version: { vector: { n1: "1" }, counter: "7" } }),
     },
     rules: VECTOR,
     expected: { class: "stale", newest: ["a"] },
@@ -199,8 +199,8 @@ const cases: Case[] = [
   {
     name: "conflict: equal vectors with different values",
     replicas: {
-      a: held({ name: "bob", version: { vector: { n1: 1, n2: 1 }, counter: "2" } }),
-      b: held({ version: { vector: { n1: 1, n2: 1 }, counter: "1" } }),
+      a: held({ name: "bob", version: { vector: { n1: "1", n2: "1" }, counter: "2" } }),
+      b: held({ version: { vector: { n1: "1", n2: "1" }, counter: "1" } }),
     },
     rules: VECTOR,
     expected: { class: "conflict", newest: ["a", "b"] },
@@ -217,8 +217,8 @@ const cases: Case[] = [
   {
     name: "stale: vector dominates",
     replicas: {
-      a: held({ name: "bob", version: { vector: { n1: 2, n2: 1 } } }),
-      b: held({ version: { vector: { n1: 1, n2: 1 } } }),
+      a: held({ name: "bob", version: { vector: { n1: "2", n2: "1" } } }),
+      b: held({ version: { vector: { n1: "1", n2: "1" } } }),
     },
     rules: VECTOR,
     expected: { class: "stale", newest: ["a"] },
@@ -239,8 +239,8 @@ const cases: Case[] = [
   {
     name: "conflict: concurrent vectors",
     replicas: {
-      a: held({ name: "bob", version: { vector: { n1: 2, n2: 1 } } }),
-      b: held({ version: { vector: { n1: 1, n2: 2 } } }),
+      a: held({ name: "bob", version: { vector: { n1: "2", n2: "1" } } }),
+      b: held({ version: { vector: { n1: "1", n2: "2" } } }),
     },
     rules: VECTOR,
     expected: { class: "conflict", newest: ["a", "b"] },
@@ -250,8 +250,8 @@ const cases: Case[] = [
     // for the ordering's metadata, and these records carry no timestamp.
     name: "unversioned: vectors do not order records when timestamps do",
     replicas: {
-      a: held({ name: "bob", version: { vector: { n1: 1 } } }),
-      b: held({ version: { vector: { n2: 1 } } }),
+      a: held({ name: "bob", version: { vector: { n1: "1" } } }),
+      b: held({ version: { vector: { n2: "1" } } }),
     },
     rules: TIMESTAMP_ONLY,
     expected: { class: "unversioned", newest: [] },
@@ -277,9 +277,9 @@ const cases: Case[] = [
   {
     name: "conflict: two of three concurrent, the third behind both",
     replicas: {
-      a: held({ name: "x", version: { vector: { n1: 2, n2: 1 } } }),
-      b: held({ name: "y", version: { vector: { n1: 1, n2: 2 } } }),
-      c: held({ name: "z", version: { vector: { n1: 1, n2: 1 } } }),
+      a: held({ name: "x", version: { vector: { n1: "2", n2: "1" } } }),
+      b: held({ name: "y", version: { vector: { n1: "1", n2: "2" } } }),
+      c: held({ name: "z", version: { vector: { n1: "1", n2: "1" } } }),
     },
     rules: VECTOR,
     expected: { class: "conflict", newest: ["a", "b"] },
@@ -346,11 +346,11 @@ const cases: Case[] = [
   {
     name: "regression by vector: a vector dominated by the one seen before",
     replicas: {
-      a: held({ name: "bob", version: { vector: { n1: 1 } } }),
-      b: held({ version: { vector: { n1: 2 } } }),
+      a: held({ name: "bob", version: { vector: { n1: "1" } } }),
+      b: held({ version: { vector: { n1: "2" } } }),
     },
     rules: VECTOR,
-    lastSeen: { a: { vector: { n1: 2 } } },
+    lastSeen: { a: { vector: { n1: "2" } } },
     expected: { class: "regression", newest: ["b"], regressed: ["a"] },
   },
   {

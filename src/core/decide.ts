@@ -6,7 +6,7 @@ import { choiceText, type DecisionContext, inferOwner, type OwnerChoice } from "
 import { mergeRecords } from "./merge.js";
 import type { Key, RecordShape } from "./model.js";
 import type { CompiledPolicy } from "./policy.js";
-import { hasOrdering, type VersionOrdering } from "./version.js";
+import { hasOrdering, type VersionOrdering, vectorText } from "./version.js";
 
 export type DecisionAction = "propagate" | "delete" | "merge" | "wait" | "ignore" | "escalate";
 
@@ -97,7 +97,7 @@ function fingerprintOf(d: Divergence, replica: string): string | null {
 function orderingValue(d: Divergence, replica: string, ordering: VersionOrdering): string | undefined {
   const v = d.replicas[replica]?.version;
   if (!v || !hasOrdering(ordering, v)) return undefined;
-  return ordering === "vector" ? JSON.stringify(v.vector) : v[ordering];
+  return ordering === "vector" ? vectorText(v.vector!) : v[ordering];
 }
 
 const ORDERING_WORDS: Record<VersionOrdering, { name: string; wins: string }> = {

@@ -471,6 +471,18 @@ describe("mergeRecords: version columns", () => {
       [{ vv: '{"a":5}' }, { vv: null }, { vv: '{"b":2}' }],
       { vv: '{"a":5,"b":2}' },
     ],
+    [
+      // Was {"a":9007199254740992}: both entries read as the same double, and the merged vector written
+      // back rounded, below what replica one holds.
+      "vector entries past 2^53 merge exactly",
+      [{ vv: '{"a":9007199254740993,"b":1}' }, { vv: '{"a":9007199254740992,"b":2}' }],
+      { vv: '{"a":9007199254740993,"b":2}' },
+    ],
+    [
+      "an entry kept as a string keeps its form; integer-like nodes first, as canonical JSON orders them",
+      [{ vv: '{"x":"18446744073709551617","10":1}' }, { vv: '{"x":"18446744073709551616","2":1}' }],
+      { vv: '{"2":1,"10":1,"x":"18446744073709551617"}' },
+    ],
     ["the counter takes the numeric max", [{ ver: "9" }, { ver: "10" }], { ver: "10" }],
     ["a negative counter", [{ ver: "-3" }, { ver: "-30" }], { ver: "-3" }],
     ["the timestamp takes the latest", [{ ts: T2 }, { ts: T1 }], { ts: T2 }],

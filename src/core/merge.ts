@@ -1,10 +1,11 @@
 /** Per-column merge of divergent records (max, min, lww, union, owner). Pure. */
 import { type CanonicalValue, type ColumnType, timestampMicros } from "./canonical.js";
-import { canonicalJsonOf, type JsonValue, parseJsonExact } from "./canonical-json-text.js";
+import { canonicalJsonOf, compareMemberKeys, type JsonValue, parseJsonExact } from "./canonical-json-text.js";
 import { parseTime } from "./canonical-time.js";
 import type { Divergence } from "./classify.js";
 import { compareKeyPart, type RecordShape } from "./model.js";
 import type { CompiledPolicy } from "./policy.js";
+import { compareDigits, readVectorEntries, type VectorEntry } from "./version.js";
 
 /** Rank of PostgreSQL's numeric specials in its own order: -Infinity < numbers < Infinity < NaN. */
 const DECIMAL_RANK: Readonly<Record<string, number>> = { "-Infinity": -1, Infinity: 1, NaN: 2 };
@@ -89,15 +90,7 @@ export function mergeRecords(
       continue;
     }
     if (i === vc.vector) {
-      const merged: Record<string, number> = {};
-      for (const v of values) {
-        if (v === null) continue;
-        for (const [node, n] of Object.entries(JSON.parse(v) as Record<string, number>))
-          merged[node] = Math.max(merged[node] ?? 0, n);
-      }
-      out.push(
-        JSON.stringify(Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : 1)))),
-      );
+      out.push(mergeVectors(values));
       continue;
     }
     const rule = policy.merge.get(i) ?? (i === vc.counter || i === vc.timestamp ? "max" : undefined);
@@ -169,4 +162,27 @@ export function mergeRecords(
   }
   if (uncovered.length) return { kind: "uncovered", columns: uncovered };
   return { kind: "merged", values: out, tie };
+}
+
+/**
+ * The pointwise maximum of version vectors' JSON texts (nulls skipped), exactly: each node's counter is the
+ * highest any of them holds, written in the form its vector spelt it (a number, or a string of digits), the
+ * first such vector's on a tie; nodes in `compareMemberKeys` order. 9007199254740993 stays itself.
+ */
+function mergeVectors(values: readonly CanonicalValue[]): string {
+  const merged = new Map<string, VectorEntry>();
+  for (const v of values) {
+    if (v === null) continue;
+    for (const [node, e] of readVectorEntries(v)) {
+      const best = merged.get(node);
+      if (!best || compareDigits(e.digits, best.digits) > 0) merged.set(node, e);
+    }
+  }
+  const nodes = [...merged.keys()].sort(compareMemberKeys);
+  return `{${nodes
+    .map((node) => {
+      const e = merged.get(node)!;
+      return `${JSON.stringify(node)}:${e.quoted ? `"${e.digits}"` : e.digits}`;
+    })
+    .join(",")}}`;
 }

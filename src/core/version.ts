@@ -1,5 +1,12 @@
 /** Record versions (counter, timestamp, version vector) and the orders they define. Pure: no I/O. */
 import { type CanonicalValue, timestampMicros, ValueError } from "./canonical.js";
+import {
+  canonicalJsonOf,
+  JsonNumber,
+  JsonSyntaxError,
+  type JsonValue,
+  parseJsonExact,
+} from "./canonical-json-text.js";
 
 /** Which columns carry version metadata. Any subset may be declared. */
 export interface VersionColumns {
@@ -9,13 +16,20 @@ export interface VersionColumns {
 }
 
 /**
+ * A version vector: node → that node's counter, each a non-negative integer in canonical decimal text
+ * ("0", "9007199254740993"): exact at any size, compared as integers (never through a double). A node
+ * absent from the vector counts as "0".
+ */
+export type VersionVector = Readonly<Record<string, string>>;
+
+/**
  * A record's version as read from its version columns. Counters are canonical integers, timestamps
- * canonical UTC text, vectors a map of node → counter (from a JSON object column).
+ * canonical UTC text, vectors a `VersionVector` (from a JSON object column).
  */
 export interface Version {
   readonly counter?: string;
   readonly timestamp?: string;
-  readonly vector?: Readonly<Record<string, number>>;
+  readonly vector?: VersionVector;
 }
 
 export type VersionOrder = "before" | "after" | "equal" | "concurrent";
@@ -31,14 +45,14 @@ const INTEGER_TEXT = /^-?\d+$/;
 
 /**
  * Reads the version of a record from the values at the given column positions. Throws ValueError naming
- * the version column when a counter is not an integer or a vector is not JSON (a store holding text in
- * such a column; `resolveShape` rejects columns whose type cannot hold them at all).
+ * the version column when a counter is not an integer or a vector is malformed (`parseVersionVector`): a
+ * store holding such text in such a column; `resolveShape` rejects columns whose type cannot hold them at all.
  */
 export function readVersion(
   positions: { counter?: number; timestamp?: number; vector?: number },
   values: readonly CanonicalValue[],
 ): Version {
-  const v: { counter?: string; timestamp?: string; vector?: Record<string, number> } = {};
+  const v: { counter?: string; timestamp?: string; vector?: VersionVector } = {};
   if (positions.counter !== undefined) {
     const c = values[positions.counter];
     if (c !== null && c !== undefined) {
@@ -53,25 +67,109 @@ export function readVersion(
   }
   if (positions.vector !== undefined) {
     const raw = values[positions.vector];
-    if (raw !== null && raw !== undefined) v.vector = parseVector(raw);
+    if (raw !== null && raw !== undefined) v.vector = parseVersionVector(raw);
   }
   return v;
 }
 
-function parseVector(text: string): Record<string, number> {
-  let parsed: unknown;
+/** One entry of a vector as its text spelt it: the counter's canonical digits, and whether it was a string. */
+export interface VectorEntry {
+  readonly digits: string;
+  readonly quoted: boolean;
+}
+
+const DIGITS = /^\d+$/;
+
+/**
+ * The entries of a version vector's JSON text, in the text's order, read exactly (the text is parsed with
+ * exact numbers: 9007199254740993 stays itself). A vector is a JSON object whose every member is a
+ * non-negative integer: a JSON number of integer value (`7`, `7.0`, `7e0`) or a string of digits (`"7"`,
+ * for applications that keep counters past 2^53 as strings). Anything else is malformed, and refused with
+ * a ValueError naming it, never read as a smaller vector: text that is not JSON, a JSON value that is not
+ * an object, and an entry that is negative, fractional, not a number or a string of digits (`null`,
+ * `true`, `"abc"`, `{}`), or a number in exponent form past 21 digits (`1e+30`).
+ */
+export function readVectorEntries(text: string): Map<string, VectorEntry> {
+  let parsed: JsonValue;
   try {
-    parsed = JSON.parse(text);
-  } catch {
+    parsed = parseJsonExact(text);
+  } catch (err) {
+    if (!(err instanceof JsonSyntaxError)) throw err;
     throw new ValueError(`versions.vector: ${JSON.stringify(text.slice(0, 40))} is not a JSON object`);
   }
-  const out: Record<string, number> = {};
-  if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
-    for (const [node, n] of Object.entries(parsed)) {
-      if (typeof n === "number" && Number.isFinite(n)) out[node] = n;
+  if (!(parsed instanceof Map))
+    throw new ValueError(`versions.vector: ${JSON.stringify(text.slice(0, 40))} is not a JSON object`);
+  const out = new Map<string, VectorEntry>();
+  for (const [node, n] of parsed) {
+    const entry = vectorEntry(n);
+    if (!entry) {
+      const shown = canonicalJsonOf(n);
+      throw new ValueError(
+        `versions.vector: entry ${JSON.stringify(node.slice(0, 40))} is ${shown.length > 40 ? `${shown.slice(0, 40)}…` : shown}, not a non-negative integer`,
+      );
     }
+    out.set(node, entry);
   }
   return out;
+}
+
+function vectorEntry(n: JsonValue): VectorEntry | undefined {
+  if (n instanceof JsonNumber) {
+    // The token's own digits when it has no fraction or exponent (a 30-digit counter's canonical text is
+    // an exponent form), else its canonical text when that is an integer's ("7.0" → "7", "1e3" → "1000").
+    const token = n.source ?? n.text;
+    if (DIGITS.test(token)) return { digits: token, quoted: false };
+    return DIGITS.test(n.text) ? { digits: n.text, quoted: false } : undefined;
+  }
+  if (typeof n === "string" && DIGITS.test(n)) return { digits: n.replace(/^0+(?=\d)/, ""), quoted: true };
+  return undefined;
+}
+
+/**
+ * Parses a version vector's JSON text exactly (`readVectorEntries`: malformed text throws ValueError).
+ * A node named `__proto__` is an ordinary node.
+ */
+export function parseVersionVector(text: string): VersionVector {
+  const out: Record<string, string> = Object.create(null);
+  for (const [node, e] of readVectorEntries(text)) out[node] = e.digits;
+  return out;
+}
+
+/**
+ * A version as JSON.parse reads it back from where it was kept as JSON (the state store's memory of
+ * versions): vector entries kept as numbers by an earlier Concord become digits when they are exact (safe
+ * integers); a vector with any other entry is dropped (nothing orders by it), never read as a smaller one.
+ */
+export function versionFromJson(value: unknown): Version {
+  if (!value || typeof value !== "object") return {};
+  const o = value as { counter?: unknown; timestamp?: unknown; vector?: unknown };
+  const v: { counter?: string; timestamp?: string; vector?: VersionVector } = {};
+  if (typeof o.counter === "string") v.counter = o.counter;
+  if (typeof o.timestamp === "string") v.timestamp = o.timestamp;
+  if (o.vector && typeof o.vector === "object" && !Array.isArray(o.vector)) {
+    const vector: Record<string, string> = Object.create(null);
+    let ok = true;
+    for (const [node, n] of Object.entries(o.vector)) {
+      if (typeof n === "string" && DIGITS.test(n)) vector[node] = n.replace(/^0+(?=\d)/, "");
+      else if (typeof n === "number" && Number.isSafeInteger(n) && n >= 0) vector[node] = String(n);
+      else ok = false;
+    }
+    if (ok) v.vector = vector;
+  }
+  return v;
+}
+
+/** Compares two non-negative integers in canonical decimal text (no leading zeros). */
+export function compareDigits(x: string, y: string): number {
+  if (x.length !== y.length) return x.length < y.length ? -1 : 1;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** The vector as text for people: `{"a":9007199254740993,"b":2}` (each counter's exact digits). */
+export function vectorText(v: VersionVector): string {
+  return `{${Object.keys(v)
+    .map((node) => `${JSON.stringify(node)}:${v[node]}`)
+    .join(",")}}`;
 }
 
 function sign(n: number): VersionOrder {
@@ -84,18 +182,17 @@ function compareCounters(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** Compares two version vectors: before/after when one dominates, concurrent when neither does. */
-export function compareVectors(
-  a: Readonly<Record<string, number>>,
-  b: Readonly<Record<string, number>>,
-): VersionOrder {
+/**
+ * Compares two version vectors exactly, entry by entry as integers: before/after when one dominates,
+ * concurrent when neither does.
+ */
+export function compareVectors(a: VersionVector, b: VersionVector): VersionOrder {
   let less = false;
   let greater = false;
   for (const node of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    const x = a[node] ?? 0;
-    const y = b[node] ?? 0;
-    if (x < y) less = true;
-    else if (x > y) greater = true;
+    const c = compareDigits(a[node] ?? "0", b[node] ?? "0");
+    if (c < 0) less = true;
+    else if (c > 0) greater = true;
   }
   if (less && greater) return "concurrent";
   return less ? "before" : greater ? "after" : "equal";

@@ -4,9 +4,11 @@
  */
 
 import type { RowImage } from "../connectors/change-feed.js";
+import { ValueError } from "../core/canonical.js";
 import type { Observation, ReplicaObservation } from "../core/classify.js";
 import { type Key, keyId, type StoredRecord } from "../core/model.js";
-import { readVersion } from "../core/version.js";
+import { RowError } from "../core/row-codec.js";
+import { readVersion, type Version } from "../core/version.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { OpenReplica } from "./run-context.js";
 
@@ -31,8 +33,11 @@ export interface FeedImages {
  * and versions. A record deleted between listing and fetching reads as absent: the observation is what was
  * fetched. An observation whose replicas holding the key all come with their values (an in-store pair
  * read the records with the listing) is taken as fetched: only its versions are read from the values.
+ * A record whose version columns hold a malformed version (`readVersion`) fails the fetch with a RowError
+ * naming `dataset.replica`, the column and the key: nothing orders such a record, and none is guessed.
  */
 export async function fetchObservations(
+  dataset: string,
   resolved: ResolvedShape,
   replicas: readonly OpenReplica[],
   batch: readonly Observation[],
@@ -55,9 +60,10 @@ export async function fetchObservations(
     for (let i = 0; i < replicas.length; i++) {
       const name = replicas[i]!.name;
       const fromImage = name === images?.replica && imaged.has(id);
+      const at = { dataset, replica: name, key: o.key };
       seen[name] = given[n]
-        ? observeListed(resolved, o.replicas[name]!)
-        : observe(resolved, fromImage ? imaged.get(id) : records[i]!.get(id));
+        ? observeListed(resolved, o.replicas[name]!, at)
+        : observe(resolved, fromImage ? imaged.get(id) : records[i]!.get(id), at);
     }
     observed.push({ key: o.key, replicas: seen });
   }
@@ -85,25 +91,57 @@ export async function fetchObservations(
       else fresh.delete(id);
     }
   }
-  for (const o of recheck) o.replicas[replica.name] = observe(resolved, fresh.get(keyId(o.key)));
+  for (const o of recheck)
+    o.replicas[replica.name] = observe(resolved, fresh.get(keyId(o.key)), {
+      dataset,
+      replica: replica.name,
+      key: o.key,
+    });
   return observed;
 }
 
 const NO_IMAGES: ReadonlyMap<string, StoredRecord | null> = new Map();
 
+/** Where a record was read: named by a version error. */
+interface ReadAt {
+  readonly dataset: string;
+  readonly replica: string;
+  readonly key: Key;
+}
+
 /** A replica's record (or none) as an observation, with its version read from its values. */
 function observe(
   resolved: ResolvedShape,
   rec: Pick<StoredRecord, "fingerprint" | "values"> | undefined | null,
+  at: ReadAt,
 ): ReplicaObservation {
   return rec
     ? {
         present: true,
         fingerprint: rec.fingerprint,
         values: rec.values,
-        version: readVersion(resolved.versionPositions, rec.values),
+        version: versionAt(resolved, rec.values, at),
       }
     : { present: false };
+}
+
+/**
+ * `readVersion` of a record's values, its ValueError made a RowError like a stored value's:
+ * `items.b: column vv at key ["2"]: versions.vector: entry "x" is "abc", not a non-negative integer`.
+ */
+function versionAt(resolved: ResolvedShape, values: StoredRecord["values"], at: ReadAt): Version {
+  try {
+    return readVersion(resolved.versionPositions, values);
+  } catch (err) {
+    if (!(err instanceof ValueError)) throw err;
+    // readVersion's messages open with the version field (`versions.vector: …`): name its column.
+    const field = /^versions\.(counter|vector):/.exec(err.message)?.[1] as "counter" | "vector" | undefined;
+    const position = field ? resolved.versionPositions[field] : undefined;
+    const column = position === undefined ? "" : `column ${resolved.shape.columns[position]!.name} `;
+    throw new RowError(
+      `${at.dataset}.${at.replica}: ${column}at key ${JSON.stringify(at.key)}: ${err.message}`,
+    );
+  }
 }
 
 /**
@@ -169,13 +207,13 @@ async function imageRecords(
  * A replica's part as an in-store pair listed it with the key, as `observe` makes it of the same record (its
  * version read from its values), without a record made in between.
  */
-function observeListed(resolved: ResolvedShape, seen: ReplicaObservation): ReplicaObservation {
+function observeListed(resolved: ResolvedShape, seen: ReplicaObservation, at: ReadAt): ReplicaObservation {
   return seen.present
     ? {
         present: true,
         fingerprint: seen.fingerprint!,
         values: seen.values!,
-        version: readVersion(resolved.versionPositions, seen.values!),
+        version: versionAt(resolved, seen.values!, at),
       }
     : { present: false };
 }

@@ -21,6 +21,7 @@ export async function observeKeys(
   const resolved = await describeDataset(ds, replicas, { pushdown: false });
   const everywhere = Object.fromEntries(replicas.map((r) => [r.name, { present: true }]));
   const observed = await fetchObservations(
+    ds.name,
     resolved,
     replicas,
     keys.map((key) => ({ key, replicas: everywhere })),

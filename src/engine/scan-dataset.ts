@@ -114,7 +114,7 @@ async function classifyBatch(
     for (let j = i; j < Math.min(i + FETCH_BATCH, batch.length); j++)
       if (canary === undefined || keyId(batch[j]!.key) !== canary) slice.push(batch[j]!);
     const observed: Observation[] = [];
-    for (const o of await fetchObservations(resolved, replicas, slice, images))
+    for (const o of await fetchObservations(ds.name, resolved, replicas, slice, images))
       if (stillDiffers(o)) observed.push(o);
     if (observed.length === 0) continue;
     const keys: Key[] = [];

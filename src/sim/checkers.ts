@@ -1,7 +1,7 @@
 /** The simulator's invariants, checked on every run: convergence, no lost acknowledged write, no double apply, no oscillation, intact audit, justified escalations. */
 import type { AuditChainVerdict, AuditEntry } from "../core/audit-chain.js";
 import { keyId } from "../core/model.js";
-import { compareVectors } from "../core/version.js";
+import { compareVectors, parseVersionVector } from "../core/version.js";
 import type { Escalation } from "../state/state-store.js";
 import type { Row } from "./sim-replica.js";
 import { SimWorld, type TraceEvent } from "./sim-world.js";
@@ -58,7 +58,7 @@ function survives(world: SimWorld, id: string, final: Row | undefined): string |
         : versions === "timestamp"
           ? (final.updated_at ?? "") < (w.row.updated_at ?? "")
           : !["after", "equal"].includes(
-              compareVectors(JSON.parse(final.vv ?? "{}"), JSON.parse(w.row.vv ?? "{}")),
+              compareVectors(parseVersionVector(final.vv ?? "{}"), parseVersionVector(w.row.vv ?? "{}")),
             );
     if (lost)
       return `acknowledged ${w.row.value} (${w.row.version}, ${w.row.updated_at}, ${w.row.vv}) was overwritten by ${SimWorld.rowText(final)}`;

@@ -4,7 +4,7 @@ import { formatMicros } from "../core/canonical.js";
 import type { ColumnSpec, Key } from "../core/model.js";
 import { keyId } from "../core/model.js";
 import { seededRandom } from "../core/random.js";
-import { compareVectors } from "../core/version.js";
+import { compareVectors, parseVersionVector } from "../core/version.js";
 import { EventQueue } from "./event-queue.js";
 import type { FaultKind } from "./fault-kinds.js";
 import { type Row, SimReplica } from "./sim-replica.js";
@@ -332,7 +332,10 @@ export class SimWorld {
       case "timestamp":
         return (incoming.updated_at ?? "") > (local.updated_at ?? "");
       case "vector":
-        return compareVectors(JSON.parse(incoming.vv ?? "{}"), JSON.parse(local.vv ?? "{}")) === "after";
+        return (
+          compareVectors(parseVersionVector(incoming.vv ?? "{}"), parseVersionVector(local.vv ?? "{}")) ===
+          "after"
+        );
     }
   }
 

@@ -1,6 +1,12 @@
 /** The version rule of VersionMemory, pure, shared by every adapter: keep the highest version seen. */
 import { keyId } from "../core/model.js";
-import { compareVersions, compareVersionsBy, type Version, type VersionOrdering } from "../core/version.js";
+import {
+  compareVersions,
+  compareVersionsBy,
+  type Version,
+  type VersionOrdering,
+  versionFromJson,
+} from "../core/version.js";
 import type { ObservedVersion } from "./version-memory.js";
 
 /** One (key, replica) slot to write: `key` as `keyId` text, `version` as JSON text. */
@@ -30,7 +36,7 @@ export function versionsToRemember(
     if (!overwrite) {
       const text = next.has(slot) ? undefined : stored(key, o.replica);
       const prev =
-        next.get(slot)?.version ?? (text === undefined ? undefined : (JSON.parse(text) as Version));
+        next.get(slot)?.version ?? (text === undefined ? undefined : versionFromJson(JSON.parse(text)));
       // Keep the highest version ever seen: a replica that later goes below it has regressed.
       if (prev && compare(o.version, prev) === "before") continue;
     }

@@ -200,6 +200,17 @@ ${where}    replicas:
       { cwd: dir },
     );
     expect(r.stderr).toBe("");
+    // The flag is named, not the config path the arguments are laid out in (was datasets.diff.where).
+    const bad = (where: string, right = "sqlite:b.db") =>
+      runConcord(["diff", "sqlite:a.db", "items", right, "items", "-k", "id", "--where", where], {
+        cwd: dir,
+      });
+    expect(expectOneLineError(await bad("1=1) OR (1=1"), expect)).toBe(
+      "concord: --where: it closes a parenthesis it did not open, which would take it out of the parentheses it is combined in",
+    );
+    expect(expectOneLineError(await bad("id < 3", "redis://127.0.0.1:6379/0"), expect)).toMatch(
+      /^concord: --where: replica right \(redis:\) cannot apply an SQL predicate/,
+    );
     expect(r.stdout).toBe(
       "note: diff.left reads through a row filter (where:): compared with range checksums and fingerprints computed in the engine instead of inside the store\n" +
         "- 4  name=n4\n+ 4  name=x\n- 8  name=n8\n+ 8  name=x\n2 rows differ: 0 only in left (-), 0 only in right (+), 2 with other values (left 4 rows, right 4 rows).\n",
@@ -209,6 +220,95 @@ ${where}    replicas:
 
 const servers =
   (await serviceAvailable(POSTGRES)) && (await serviceAvailable(MYSQL)) && (await serviceAvailable(REDIS));
+
+describe.skipIf(!servers)("where: a # is a comment in MariaDB/MySQL only", () => {
+  let pg: PostgresTestSchema;
+  let my: MysqlTestDatabase;
+  beforeAll(async () => {
+    pg = await createPostgresTestSchema();
+    my = await createMysqlTestDatabase();
+    await pg.admin.query(
+      `CREATE TABLE ${pg.table("items")} (id int PRIMARY KEY, region text NOT NULL, name text)`,
+    );
+    await my.admin.query(
+      "CREATE TABLE items (id INT PRIMARY KEY, region CHAR(2) NOT NULL, name VARCHAR(20))",
+    );
+    for (const [id, region, name] of rows()) {
+      await pg.admin.query(`INSERT INTO ${pg.table("items")} VALUES ($1, $2, $3)`, [id, region, name]);
+      await my.admin.query("INSERT INTO items VALUES (?, ?, ?)", [
+        id,
+        region,
+        id === 3 || id === 4 ? "x" : name,
+      ]);
+    }
+  });
+  afterAll(async () => {
+    await pg?.drop();
+    await my?.drop();
+  });
+
+  const config = (where: string, pgWhere: string, myWhere: string) => `state: sqlite:state.db
+datasets:
+  items:
+    key: id
+    columns: [name]
+${where}    replicas:
+      pg:    { url: "${POSTGRES.url}", table: ${pg.table("items")}${pgWhere} }
+      maria: { url: "${my.url}", table: items${myWhere} }
+    policy: { owner: pg, resolve: owner }
+`;
+
+  it("refuses a # outside quotes in a MariaDB replica's where, --where and diff --where, naming it", async ({
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    // MariaDB would read `# …` as a comment to the end of the line, cutting off the key range ANDed after it.
+    writeConfig(dir, config("", "", `, where: "region = 'eu' #"`));
+    expect(expectOneLineError(await runConcord(["scan"], { cwd: dir }))).toContain(
+      "datasets.items.replicas.maria.where: it holds a # outside quotes, a comment in MariaDB/MySQL, which would cut off what follows it in the statement",
+    );
+    writeConfig(dir, config(`    where: "id > 0 #"\n`, "", ""));
+    expect(expectOneLineError(await runConcord(["scan"], { cwd: dir }))).toContain(
+      "datasets.items.where: it holds a # outside quotes, a comment in MariaDB/MySQL, which would cut off what follows it in the statement (replica maria)",
+    );
+    // A string then a comment under MariaDB's default backslash escapes: refused, though the quotes balance.
+    writeConfig(dir, config("", "", `, where: "name = 'x\\\\'' # '"`));
+    expect(expectOneLineError(await runConcord(["scan"], { cwd: dir }))).toContain(
+      "datasets.items.replicas.maria.where: it holds a # outside quotes",
+    );
+    writeConfig(dir, config("", "", ""));
+    expect(expectOneLineError(await runConcord(["scan", "--where", "id > 0 # "], { cwd: dir }))).toBe(
+      "concord: --where: it holds a # outside quotes, a comment in MariaDB/MySQL, which would cut off what follows it in the statement (replica items.maria)",
+    );
+    expect(
+      expectOneLineError(
+        await runConcord(
+          ["diff", POSTGRES.url, pg.table("items"), my.url, "items", "-k", "id", "--where", "id > 0 #"],
+          {
+            cwd: dir,
+          },
+        ),
+      ),
+    ).toBe(
+      "concord: --where: it holds a # outside quotes, a comment in MariaDB/MySQL, which would cut off what follows it in the statement (replica right)",
+    );
+  });
+
+  it("keeps # where it is an operator (PostgreSQL's XOR) and inside MariaDB quotes", async ({
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    writeConfig(
+      dir,
+      config("", `, where: "region = 'eu' AND (id # 1) <> id + 1"`, `, where: "region <> '#'"`),
+    );
+    // PostgreSQL runs its filter (id # 1 is XOR: id + 1 for even ids, so it keeps the odd, eu, ids); MariaDB
+    // keeps every row, and its rows outside PostgreSQL's filter are read there by key: 3 and 4 differ.
+    const r = await runConcord(["scan", "--json"], { cwd: dir });
+    expect(r.stderr).toBe("");
+    expect(keysOf(r.stdout)).toEqual([3, 4]);
+  });
+});
 
 describe.skipIf(!servers)("where: per replica on PostgreSQL and MariaDB", () => {
   let pg: PostgresTestSchema;

@@ -1,6 +1,6 @@
 /** The VersionMemory port on PostgreSQL: the comparison and the write under one lock per dataset. */
 import { type Key, keyId } from "../../core/model.js";
-import type { Version, VersionOrdering } from "../../core/version.js";
+import { type Version, type VersionOrdering, versionFromJson } from "../../core/version.js";
 import type { ObservedVersion, VersionMemory } from "../version-memory.js";
 import { versionsToRemember } from "../versions-to-remember.js";
 import { VERSION_COLUMNS } from "./postgres-columns.js";
@@ -31,7 +31,7 @@ export class PostgresVersionMemory implements VersionMemory {
     const byKey = new Map<string, Record<string, Version>>();
     for (const r of rows) {
       const seen = byKey.get(r.key) ?? {};
-      seen[r.replica] = JSON.parse(r.version);
+      seen[r.replica] = versionFromJson(JSON.parse(r.version));
       byKey.set(r.key, seen);
     }
     for (const id of ids) {

@@ -1,6 +1,6 @@
 /** The VersionMemory port on SQLite. */
 import { type Key, keyId } from "../../core/model.js";
-import type { Version, VersionOrdering } from "../../core/version.js";
+import { type Version, type VersionOrdering, versionFromJson } from "../../core/version.js";
 import type { ObservedVersion, VersionMemory } from "../version-memory.js";
 import { versionsToRemember } from "../versions-to-remember.js";
 import type { SqliteStateDb } from "./sqlite-state-db.js";
@@ -19,7 +19,7 @@ export class SqliteVersionMemory implements VersionMemory {
       const rows = st.all(dataset, id) as { replica: string; version: string }[];
       if (rows.length === 0) continue;
       const seen: Record<string, Version> = {};
-      for (const r of rows) seen[r.replica] = JSON.parse(r.version);
+      for (const r of rows) seen[r.replica] = versionFromJson(JSON.parse(r.version));
       out.set(id, seen);
     }
     return out;

@@ -40,13 +40,13 @@ export function versionMemoryCases({ open }: StateStoreCase): void {
     it("keeps concurrent versions (neither is lower) as the latest observed", async () => {
       const store = await open();
       await store.rememberVersions("users", [
-        { key: ["1"], replica: "a", version: { vector: { x: 2, y: 1 } } },
+        { key: ["1"], replica: "a", version: { vector: { x: "2", y: "1" } } },
       ]);
       await store.rememberVersions("users", [
-        { key: ["1"], replica: "a", version: { vector: { x: 1, y: 2 } } },
+        { key: ["1"], replica: "a", version: { vector: { x: "1", y: "2" } } },
       ]);
       expect((await store.lastSeenVersions("users", [["1"]])).get('["1"]')).toEqual({
-        a: { vector: { x: 1, y: 2 } },
+        a: { vector: { x: "1", y: "2" } },
       });
     });
 
