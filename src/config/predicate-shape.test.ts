@@ -58,3 +58,29 @@ describe("predicateShapeError: MariaDB/MySQL", () => {
     expect(predicateShapeError("doc #>> '{a,b}' = 'x'", "mysql")).toMatch(/holds a #/);
   });
 });
+
+describe("predicateShapeError: PostgreSQL and SQLite quotes", () => {
+  it.each<[string, "postgres" | "sqlite"]>([
+    ["name = $$it's (odd)$$", "postgres"],
+    ["name = $q$a $$ -- ; $q$ AND id > $1", "postgres"],
+    ["name = E'it\\'s -- fine'", "postgres"],
+    ["path = 'C:\\'", "postgres"],
+    ["doc #>> '{a}' = 'x' AND (id # 1) > 0", "postgres"],
+    ["a$b$ = 1", "postgres"],
+    ["[odd ) col] = 1", "sqlite"],
+  ])("%s is one predicate (%s)", (p, dialect) => {
+    expect(predicateShapeError(p, dialect)).toBeUndefined();
+  });
+
+  it.each<[string, "postgres" | "sqlite", RegExp]>([
+    // Was accepted: the standard reading sees a quoted ' -- ', the store a string and then a comment.
+    ["name = $$ ' $$ -- '", "postgres", /comment/],
+    ["name = $t$ x", "postgres", /opens a quote \(\$t\$\)/],
+    ["name = E'x\\'' -- '", "postgres", /comment/],
+    ["name = [x'] -- ']", "sqlite", /comment/],
+    ["[x'] = 1) OR (1=1 ']", "sqlite", /closes a parenthesis/],
+  ])("%s is refused (%s)", (p, dialect, message) => {
+    expect(predicateShapeError(p)).toBeUndefined();
+    expect(predicateShapeError(p, dialect)).toMatch(message);
+  });
+});

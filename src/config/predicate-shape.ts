@@ -1,40 +1,95 @@
 /** Whether a row filter (`where:`, `--where`) stays inside the parentheses it is combined in. Pure. */
 
-/** The SQL dialect a predicate is read in: MariaDB/MySQL's comments and strings differ from the others'. */
-export type PredicateDialect = "mysql" | "standard";
+/**
+ * The SQL dialect a predicate is read in, where their comments and quotes differ: `standard` is what every
+ * SQL store shares (the check a predicate gets before its replicas are known).
+ */
+export type PredicateDialect = "standard" | "postgres" | "mysql" | "sqlite";
 
-/** The dialect of a replica URL's scheme: `mysql` for mysql:/mariadb:, else `standard`. */
+/** The dialect of a replica URL's scheme. */
 export function predicateDialect(scheme: string): PredicateDialect {
-  return scheme === "mysql" || scheme === "mariadb" ? "mysql" : "standard";
+  switch (scheme) {
+    case "mysql":
+    case "mariadb":
+      return "mysql";
+    case "postgres":
+    case "postgresql":
+      return "postgres";
+    case "sqlite":
+      return "sqlite";
+    default:
+      return "standard";
+  }
 }
+
+/** How one reading of a predicate quotes and comments. */
+interface Reading {
+  /** `#` starts a comment (MariaDB/MySQL). */
+  readonly hashComments: boolean;
+  /** Where a backslash escapes the next character in '…' and "…": never, always, or in E'…' only. */
+  readonly backslash: "never" | "always" | "e-strings";
+  /** `$tag$ … $tag$` is a string (PostgreSQL). */
+  readonly dollarQuotes: boolean;
+  /** `[ … ]` is an identifier (SQLite). */
+  readonly brackets: boolean;
+}
+
+const PLAIN: Reading = { hashComments: false, backslash: "never", dollarQuotes: false, brackets: false };
+
+/** The readings a predicate must be one expression in, per dialect: all of them, where a setting decides. */
+const READINGS: Readonly<Record<PredicateDialect, readonly Reading[]>> = {
+  standard: [PLAIN],
+  // standard_conforming_strings (on by default) leaves backslashes alone outside E'…'.
+  postgres: [{ ...PLAIN, backslash: "e-strings", dollarQuotes: true }],
+  // A backslash escapes unless the server's sql_mode has NO_BACKSLASH_ESCAPES, which a predicate cannot know.
+  mysql: [
+    { ...PLAIN, hashComments: true, backslash: "always" },
+    { ...PLAIN, hashComments: true },
+  ],
+  sqlite: [{ ...PLAIN, brackets: true }],
+};
 
 /**
  * Why `predicate` cannot be combined with others as `(a) AND (b)`, or undefined when it can. A predicate is
  * put in parentheses beside the config's own filters and Concord's key ranges, so one that closes more
  * parentheses than it opens (`1=1) OR (1=1`) would widen the filter past the others, a `;` would end the
  * statement, and a comment (`--`, `/*`) would cut the key range after it. Quoted strings and identifiers
- * ('…', "…", `…`, doubled quotes inside) are skipped.
- *
- * In the `mysql` dialect (a MariaDB/MySQL replica's filter) `#` also starts a comment, and is refused
- * outside quotes; elsewhere it is an operator (PostgreSQL's `#>` and `#>>` on JSON, `#` as XOR) and kept.
- * A backslash escapes the next character in MariaDB's '…' and "…" unless the server's sql_mode has
- * NO_BACKSLASH_ESCAPES, which the predicate cannot know: it must be safe read either way (`'x\'' # '` is
- * a string then a comment with escapes, a string holding `#` without).
+ * ('…', "…", `…`, doubled quotes inside) are skipped, as `dialect` reads them:
+ * - `mysql` (a MariaDB/MySQL replica's filter): `#` also starts a comment, and is refused outside quotes
+ *   (elsewhere it is an operator: PostgreSQL's `#>>` and XOR, kept); a backslash escapes the next character
+ *   in '…' and "…" unless the server runs with NO_BACKSLASH_ESCAPES, so the predicate must be one
+ *   expression read either way (`'x\'' # '` is a string and a comment with escapes).
+ * - `postgres`: E'…' strings take backslash escapes, and `$tag$…$tag$` is a string (`$$ ' $$ -- '` is a
+ *   string and a comment).
+ * - `sqlite`: `[…]` is an identifier (`[x'] -- ']` is an identifier and a comment).
  */
 export function predicateShapeError(
   predicate: string,
   dialect: PredicateDialect = "standard",
 ): string | undefined {
-  if (dialect === "standard") return shapeError(predicate, false, false);
-  return shapeError(predicate, true, false) ?? shapeError(predicate, true, true);
+  for (const reading of READINGS[dialect]) {
+    const why = shapeError(predicate, reading);
+    if (why) return why;
+  }
+  return undefined;
 }
 
-function shapeError(predicate: string, mysql: boolean, backslashEscapes: boolean): string | undefined {
+const IDENT_CHAR = /[A-Za-z0-9_$\u0080-\uffff]/;
+const DOLLAR_TAG = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/;
+
+function shapeError(predicate: string, reading: Reading): string | undefined {
   let depth = 0;
   for (let i = 0; i < predicate.length; i++) {
     const c = predicate[i]!;
+    const prev = i > 0 ? predicate[i - 1]! : "";
     if (c === "'" || c === '"' || c === "`") {
-      const escapes = backslashEscapes && c !== "`";
+      const escapes =
+        c !== "`" &&
+        (reading.backslash === "always" ||
+          (reading.backslash === "e-strings" &&
+            c === "'" &&
+            (prev === "E" || prev === "e") &&
+            !IDENT_CHAR.test(i > 1 ? predicate[i - 2]! : "")));
       let j = i + 1;
       for (;;) {
         while (j < predicate.length && predicate[j] !== c) j += escapes && predicate[j] === "\\" ? 2 : 1;
@@ -43,6 +98,16 @@ function shapeError(predicate: string, mysql: boolean, backslashEscapes: boolean
         j += 2;
       }
       i = j;
+    } else if (c === "$" && reading.dollarQuotes && !IDENT_CHAR.test(prev)) {
+      const tag = DOLLAR_TAG.exec(predicate.slice(i))?.[0];
+      if (tag === undefined) continue;
+      const end = predicate.indexOf(tag, i + tag.length);
+      if (end < 0) return `it opens a quote (${tag}) it does not close`;
+      i = end + tag.length - 1;
+    } else if (c === "[" && reading.brackets) {
+      const end = predicate.indexOf("]", i + 1);
+      if (end < 0) return "it opens a quote ([) it does not close";
+      i = end;
     } else if (c === "(") depth++;
     else if (c === ")") {
       if (--depth < 0)
@@ -50,7 +115,7 @@ function shapeError(predicate: string, mysql: boolean, backslashEscapes: boolean
     } else if (c === ";") return "it holds a ; (one predicate, not statements)";
     else if ((c === "-" && predicate[i + 1] === "-") || (c === "/" && predicate[i + 1] === "*"))
       return "it holds a comment, which would cut off what follows it in the statement";
-    else if (c === "#" && mysql)
+    else if (c === "#" && reading.hashComments)
       return "it holds a # outside quotes, a comment in MariaDB/MySQL, which would cut off what follows it in the statement";
   }
   return depth > 0 ? "it opens a parenthesis it does not close" : undefined;

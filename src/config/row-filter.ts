@@ -77,11 +77,9 @@ export function withRowFilter(ds: DatasetConfig, options: RowFilterOptions): Dat
       throw new ConfigError(
         `${flags.join(", ")}: replica ${ds.name}.${r.name} (${scheme}:) cannot apply an SQL predicate; its records would all look missing elsewhere (leave out dataset ${ds.name} with -d)`,
       );
-    const mysqlShape =
-      options.where !== undefined && predicateDialect(scheme) === "mysql"
-        ? predicateShapeError(options.where, "mysql")
-        : undefined;
-    if (mysqlShape) throw new ConfigError(`--where: ${mysqlShape} (replica ${ds.name}.${r.name})`);
+    const dialectShape =
+      options.where === undefined ? undefined : predicateShapeError(options.where, predicateDialect(scheme));
+    if (dialectShape) throw new ConfigError(`--where: ${dialectShape} (replica ${ds.name}.${r.name})`);
     const parts = [r.where, options.where];
     if (options.minAgeMs !== undefined)
       parts.push(agePredicate(scheme, column!, "<", options.now - options.minAgeMs));

@@ -74,14 +74,14 @@ const rowFilter = z
   });
 
 /**
- * Why a row filter a replica of `scheme` applies is not one predicate in MariaDB/MySQL's reading (a `#`
- * comment, backslash escapes), where the dialect-free check (`rowFilter`) let it through; undefined when it
- * is, or the replica is not MariaDB/MySQL.
+ * Why a row filter a replica of `scheme` applies is not one predicate in that store's dialect (MariaDB's `#`
+ * comments and backslash escapes, PostgreSQL's E'…' and dollar quotes, SQLite's [identifiers]), where the
+ * dialect-free check (`rowFilter`) let it through; undefined when it is.
  */
-function mysqlPredicateError(where: string | undefined, scheme: string): string | undefined {
-  if (where === undefined || predicateDialect(scheme) !== "mysql") return undefined;
+function dialectPredicateError(where: string | undefined, scheme: string): string | undefined {
+  if (where === undefined) return undefined;
   const text = where.trim();
-  return predicateShapeError(text) ? undefined : predicateShapeError(text, "mysql");
+  return predicateShapeError(text) ? undefined : predicateShapeError(text, predicateDialect(scheme));
 }
 
 /** URL schemes of SQL replicas: the ones that can apply a row filter (`where:`). */
@@ -134,8 +134,8 @@ const replica = z
         "where",
         `only an SQL replica (sqlite, postgres, mysql, mariadb) takes where (this one is ${scheme}:)`,
       );
-    const mysqlShape = mysqlPredicateError(r.where, scheme);
-    if (mysqlShape) issue("where", mysqlShape);
+    const dialectShape = dialectPredicateError(r.where, scheme);
+    if (dialectShape) issue("where", dialectShape);
     if (r.prefix !== undefined) issue("prefix", `only a Redis replica takes prefix (this one is ${scheme}:)`);
     if (r.format !== undefined) issue("format", `only a Redis replica takes format (this one is ${scheme}:)`);
     if (r.writeStyle !== undefined)
@@ -367,9 +367,9 @@ const dataset = z
           });
           break;
         }
-        const mysqlShape = mysqlPredicateError(ds.where, scheme);
-        if (mysqlShape) {
-          ctx.addIssue({ code: "custom", path: ["where"], message: `${mysqlShape} (replica ${rName})` });
+        const dialectShape = dialectPredicateError(ds.where, scheme);
+        if (dialectShape) {
+          ctx.addIssue({ code: "custom", path: ["where"], message: `${dialectShape} (replica ${rName})` });
           break;
         }
       }

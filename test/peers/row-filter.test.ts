@@ -146,6 +146,12 @@ describe.concurrent("where: and --where on SQLite", () => {
     expect(
       expectOneLineError(await runConcord(["scan", "--where", "no_such_column = 1"], { cwd: dir }), expect),
     ).toMatch(/^concord: items\.a: .*no such column: no_such_column/);
+    // SQLite reads [x'] as an identifier, then a comment: the dialect-free reading saw a quoted ' -- '.
+    expect(
+      expectOneLineError(await runConcord(["scan", "--where", "name = [x'] -- ']"], { cwd: dir }), expect),
+    ).toBe(
+      "concord: --where: it holds a comment, which would cut off what follows it in the statement (replica items.a)",
+    );
     writeConfig(dir, CONFIG("").replace("    versions: { timestamp: updated_at }\n", ""));
     expect(expectOneLineError(await runConcord(["plan", "--max-age", "1h"], { cwd: dir }), expect)).toBe(
       "concord: --max-age: dataset items declares no timestamp column to measure age by (versions.timestamp)",
@@ -275,6 +281,15 @@ ${where}    replicas:
     writeConfig(dir, config("", "", `, where: "name = 'x\\\\'' # '"`));
     expect(expectOneLineError(await runConcord(["scan"], { cwd: dir }))).toContain(
       "datasets.items.replicas.maria.where: it holds a # outside quotes",
+    );
+    // PostgreSQL's dollar quotes and E'…' strings: a string, then a comment.
+    writeConfig(dir, config("", `, where: "name = $$ ' $$ -- '"`, ""));
+    expect(expectOneLineError(await runConcord(["scan"], { cwd: dir }))).toContain(
+      "datasets.items.replicas.pg.where: it holds a comment, which would cut off what follows it in the statement",
+    );
+    writeConfig(dir, config(`    where: "name = E'x\\\\'' -- '"\n`, "", ""));
+    expect(expectOneLineError(await runConcord(["scan"], { cwd: dir }))).toContain(
+      "datasets.items.where: it holds a comment, which would cut off what follows it in the statement (replica pg)",
     );
     writeConfig(dir, config("", "", ""));
     expect(expectOneLineError(await runConcord(["scan", "--where", "id > 0 # "], { cwd: dir }))).toBe(
