@@ -66,7 +66,7 @@ export function makeMysqlFactory(name: string, nopad: boolean): ConnectorFactory
     capabilities: {
       pushdown: true,
       ordered: true,
-      optional: ["keyBounds", "pushdownLimits", "streamFingerprintsIn", "nativeHash"],
+      optional: ["keyBounds", "pushdownLimits", "streamFingerprintsIn", "nativeHash", "pairDiff"],
       columnFacts: { fractionalDigits: 6, exactDecimal: true },
     },
     skip: [
