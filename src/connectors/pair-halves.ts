@@ -42,3 +42,41 @@ export async function pairHalvesOf(
   const mid = integerSplit(shape, { lo: range.lo ?? [first], hi }, 2);
   return mid?.length === 1 ? rangesBetween(range, mid) : undefined;
 }
+
+/**
+ * The batches of a range's two halves in key order: the first half's, then the second's. The second half's
+ * listing is started at once, so its statement runs beside the first half's, and each of its batches is read
+ * one ahead of the caller: memory holds one batch beyond the caller's. Stopping early waits for the batch in
+ * flight and closes the second listing.
+ */
+export async function* halvesInOrder<T>(
+  first: AsyncIterable<T> | undefined,
+  second: AsyncIterable<T> | undefined,
+): AsyncIterable<T> {
+  const ahead = second?.[Symbol.asyncIterator]();
+  let next = ahead?.next();
+  // Handled here so a rejection while the first half is listed is not reported as unhandled; awaited below.
+  next?.catch(() => undefined);
+  let finished = !ahead;
+  try {
+    if (first) for await (const batch of first) yield batch;
+    while (ahead && next) {
+      const r = await next;
+      if (r.done) {
+        finished = true;
+        break;
+      }
+      next = ahead.next();
+      next.catch(() => undefined);
+      yield r.value;
+    }
+  } finally {
+    if (!finished && ahead && next) {
+      const live = await next.then(
+        (r) => !r.done,
+        () => false,
+      );
+      if (live) await ahead.return?.(undefined);
+    }
+  }
+}

@@ -8,7 +8,7 @@
 import { escapeId } from "mysql2/promise";
 import { compareKeys, type Key, type KeyRange } from "../../core/model.js";
 import { ConnectorError, type InStorePair, type PairedKey } from "../connector.js";
-import { pairHalvesOf } from "../pair-halves.js";
+import { halvesInOrder, pairHalvesOf } from "../pair-halves.js";
 import { mysqlReadSql } from "./mysql-canonical-sql.js";
 import { exactTextOrder } from "./mysql-column-types.js";
 import type { MysqlSession } from "./mysql-session.js";
@@ -182,33 +182,8 @@ export function mysqlPair(host: MysqlPairHost, here: MysqlPairSide, there: Mysql
       const tally: Tally = { onlyHere: 0, onlyThere: 0, rows: 0, counted: 0 };
       const size = Math.max(1, batchSize);
       const [first, second] = parts.map((r) => listing(mysqlPairDiffSql(here, there, r), size, tally));
-      // The second half's statement starts now, on another connection, while the first half is listed; each of
-      // its batches is read one ahead of the caller, so memory holds one batch beyond the caller's.
-      const ahead = second?.[Symbol.asyncIterator]();
-      let next = ahead?.next();
-      next?.catch(() => undefined);
-      let finished = !ahead;
-      try {
-        if (first) for await (const batch of first) yield batch;
-        while (ahead && next) {
-          const r = await next;
-          if (r.done) {
-            finished = true;
-            break;
-          }
-          next = ahead.next();
-          next.catch(() => undefined);
-          yield r.value;
-        }
-      } finally {
-        if (!finished && ahead && next) {
-          const live = await next.then(
-            (r) => !r.done,
-            () => false,
-          );
-          if (live) await ahead.return?.(undefined);
-        }
-      }
+      // The second half's statement starts now, on another connection, while the first half is listed.
+      yield* halvesInOrder(first, second);
       if (tally.counted !== parts.length)
         throw new ConnectorError(
           `${prefix}MariaDB returned ${tally.counted} counts for ${parts.length} listings`,

@@ -6,7 +6,7 @@
 
 import { compareKeys, type Key, type KeyRange } from "../../core/model.js";
 import { ConnectorError, type InStorePair, type PairedKey } from "../connector.js";
-import { pairHalvesOf } from "../pair-halves.js";
+import { halvesInOrder, pairHalvesOf } from "../pair-halves.js";
 import { rawSql } from "./postgres-canonical-sql.js";
 import { type PgColumn, postgresLogicalType, TEXT_BASE_TYPES } from "./postgres-column-types.js";
 import { NATIVE_HASHABLE } from "./postgres-native-hash.js";
@@ -263,35 +263,7 @@ export function postgresPair(
       // The second half's join starts now, on the other replica's connection (or the spare), while the first
       // half is listed; each of its batches is read one ahead of the caller, so memory holds one batch beyond
       // the caller's, and this replica's pool stays free for the first half and its other statements.
-      const ahead = second?.[Symbol.asyncIterator]();
-      let next = ahead?.next();
-      next?.catch(() => undefined);
-      let finished = !ahead;
-      try {
-        if (first) {
-          for await (const batch of first) {
-            yield batch;
-          }
-        }
-        while (ahead && next) {
-          const r = await next;
-          if (r.done) {
-            finished = true;
-            break;
-          }
-          next = ahead.next();
-          next.catch(() => undefined);
-          yield r.value;
-        }
-      } finally {
-        if (!finished && ahead && next) {
-          const live = await next.then(
-            (r) => !r.done,
-            () => false,
-          );
-          if (live) await ahead.return?.(undefined);
-        }
-      }
+      yield* halvesInOrder(first, second);
       const statements = queries.filter((q) => q).length;
       if (tally.counted !== statements)
         throw new ConnectorError(
