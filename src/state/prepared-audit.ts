@@ -29,7 +29,7 @@ const DATA_ACCESSOR: PropertyDescriptor = {
   configurable: true,
 };
 
-/** An appended entry; its data text is parsed on first read, once. */
+/** An appended entry, or one read back from a store; its data text is parsed on first read, once. */
 class StoredAuditEntry implements AuditEntry {
   readonly seq: number;
   readonly ts: number;
@@ -60,10 +60,21 @@ class StoredAuditEntry implements AuditEntry {
 
   parsedData(): unknown {
     if (!this.#parsed) {
-      this.#data = JSON.parse(this.#text);
+      try {
+        this.#data = JSON.parse(this.#text);
+      } catch {
+        // Only an edit behind the store's back makes a stored text invalid JSON: the text stands for the data,
+        // so verification reports the entry as edited instead of the read failing.
+        this.#data = this.#text;
+      }
       this.#parsed = true;
     }
     return this.#data;
+  }
+
+  /** The data's text as stored: what was hashed (see AuditEntry#storedData). */
+  storedData(): string {
+    return this.#text;
   }
 }
 

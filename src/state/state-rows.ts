@@ -2,6 +2,7 @@
  * The state tables' rows and their mapping from and to the ports' records, shared by every adapter: JSON
  * columns hold the text written, keys are `keyId` text, times are milliseconds. No queries here.
  */
+
 import type { AuditEntry, AuditEventType } from "../core/audit-chain.js";
 import type { DivergenceClass } from "../core/classify.js";
 import { keyId } from "../core/model.js";
@@ -10,7 +11,7 @@ import type { StoredDivergence } from "./divergence-store.js";
 import { type Escalation, type EscalationGroup, escalationPattern } from "./escalation-store.js";
 import type { Lease } from "./lease-store.js";
 import type { CurrentPolicy, PolicyVersion } from "./policy-registry.js";
-import { storedText } from "./prepared-audit.js";
+import { storedEntry, storedText } from "./prepared-audit.js";
 import type { LedgerEntry, RepairOutcome } from "./repair-ledger.js";
 import type { RolloutState } from "./rollout-store.js";
 import type { RunRecord } from "./run-store.js";
@@ -289,49 +290,9 @@ export function auditRow(entry: AuditEntry, dataJson: string): AuditRow {
 }
 
 export function toAuditEntry(r: AuditRow): AuditEntry {
-  return new ReadAuditEntry(r);
-}
-
-/**
- * An entry as read from a store. Its stored data text stays with it (`storedData`, a method: not an own
- * property, so entries print, spread and compare as plain ones do) for verification to hash as stored.
- */
-class ReadAuditEntry implements AuditEntry {
-  readonly seq: number;
-  readonly ts: number;
-  readonly runId: string | null;
-  readonly type: AuditEntry["type"];
-  readonly dataset: string | null;
-  readonly key: string | null;
-  readonly data: unknown;
-  readonly prevHash: string;
-  readonly hash: string;
-  readonly #text: string;
-
-  constructor(r: AuditRow) {
-    let data: unknown;
-    try {
-      data = JSON.parse(r.data);
-    } catch {
-      // Only an edit behind the store's back makes this invalid JSON: return the text so verification reports
-      // the entry as edited instead of the read failing.
-      data = r.data;
-    }
-    this.seq = num(r.seq);
-    this.ts = r.ts;
-    this.runId = r.run_id;
-    this.type = r.type;
-    this.dataset = r.dataset;
-    this.key = r.key;
-    this.data = data;
-    this.prevHash = r.prev_hash;
-    this.hash = r.hash;
-    this.#text = r.data;
-  }
-
-  storedData(): string {
-    return this.#text;
-  }
+  // Its data is parsed when first read: verification hashes the stored text (storedData) and never parses it.
+  const content = { ts: r.ts, runId: r.run_id, type: r.type, dataset: r.dataset, key: r.key };
+  return storedEntry({ content, dataJson: r.data }, num(r.seq), r.prev_hash, r.hash);
 }
 
 export interface CheckpointRow {
