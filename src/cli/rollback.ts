@@ -19,7 +19,7 @@ import type { LedgerEntry, RepairFilter } from "../state/state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
-import { SpillDir } from "./json-spill.js";
+import { type JsonSpill, SpillDir } from "./json-spill.js";
 import { writeJson } from "./run-json.js";
 import { newRunId, openSession, type Session } from "./session.js";
 import { type StopSignals, stopSignals } from "./stop-signals.js";
@@ -189,51 +189,16 @@ async function rollBack(
   // repairs this one left pending at once instead of reporting them held by it.
   const run = await holdRunLease({ state: session.state, now: Date.now, runId, owner, ttlMs: STALE_RUN_MS });
   const spills = new SpillDir({ keep: options.json === true });
-  const report = spills.spill();
-  let allOk = true;
-  // Repairs a stop (Ctrl-C, SIGTERM) left applied: not reached, so neither attempted nor reported.
-  let notAttempted = 0;
-  const datasets = new Map<string, DatasetAt>();
   try {
-    for await (const page of pages(session, applied, limit)) {
-      if (abort.signal.aborted) {
-        notAttempted += page.length;
-        continue;
-      }
-      const forged = forgedImage(page);
-      if (forged) throw forgedError(forged, "stopped");
-      // A page's entries by dataset, in the order each first appears.
-      const byDataset = new Map<string, LedgerEntry[]>();
-      for (const e of page) {
-        const list = byDataset.get(e.dataset);
-        if (list) list.push(e);
-        else byDataset.set(e.dataset, [e]);
-      }
-      for (const [name, original] of byDataset) {
-        if (abort.signal.aborted) {
-          notAttempted += original.length;
-          continue;
-        }
-        const at = datasets.get(name) ?? (await openDataset(session, name, runId));
-        datasets.set(name, at);
-        const lines = await rollBackEntries(session, name, original, at, runId, abort);
-        notAttempted += lines.notAttempted;
-        if (!lines.allOk) allOk = false;
-        let text = "";
-        // --json: into the spill the document is streamed from at the end; text: printed as it comes.
-        for (const r of lines.reported) {
-          report.push(() => r);
-          if (!options.json)
-            text += `${r.repair}  ${printable((r.key as unknown[]).join(","))} on ${r.target}: ${r.outcome}${r.error ? ` (${printable(String(r.error))})` : ""}\n`;
-        }
-        if (text) await put(stdout, text);
-      }
+    const report = spills.spill();
+    let done: PagesRolledBack;
+    try {
+      done = await rollBackPages(session, applied, runId, options, io.stdout, abort, report);
+    } finally {
+      await run.release();
     }
-  } finally {
-    await run.release();
-  }
-  try {
     await session.anchorAudit();
+    const { allOk, notAttempted } = done;
     const interrupted = notAttempted > 0;
     const count = report.count;
     if (options.json)
@@ -259,6 +224,66 @@ async function rollBack(
   } finally {
     spills.dispose();
   }
+}
+
+/** What the pages came to: whether every rollback applied, and how many a stop left unattempted. */
+interface PagesRolledBack {
+  readonly allOk: boolean;
+  /** Repairs a stop (Ctrl-C, SIGTERM) left applied: not reached, so neither attempted nor reported. */
+  readonly notAttempted: number;
+}
+
+/**
+ * Rolls back the pages of `applied` one after another under the rollback's run `runId`: each page's report
+ * items go into `report` (--json: spilled for the document written at the end) and, in text, to `stdout` as
+ * they come. After a stop the remaining pages are only counted.
+ */
+async function rollBackPages(
+  session: Session,
+  applied: RepairFilter,
+  runId: string,
+  options: RollbackOptions,
+  stdout: NodeJS.WritableStream,
+  abort: StopSignals,
+  report: JsonSpill,
+): Promise<PagesRolledBack> {
+  let allOk = true;
+  let notAttempted = 0;
+  const datasets = new Map<string, DatasetAt>();
+  for await (const page of pages(session, applied, pageSize(options))) {
+    if (abort.signal.aborted) {
+      notAttempted += page.length;
+      continue;
+    }
+    const forged = forgedImage(page);
+    if (forged) throw forgedError(forged, "stopped");
+    // A page's entries by dataset, in the order each first appears.
+    const byDataset = new Map<string, LedgerEntry[]>();
+    for (const e of page) {
+      const list = byDataset.get(e.dataset);
+      if (list) list.push(e);
+      else byDataset.set(e.dataset, [e]);
+    }
+    for (const [name, original] of byDataset) {
+      if (abort.signal.aborted) {
+        notAttempted += original.length;
+        continue;
+      }
+      const at = datasets.get(name) ?? (await openDataset(session, name, runId));
+      datasets.set(name, at);
+      const done = await rollBackEntries(session, name, original, at, runId, abort);
+      notAttempted += done.notAttempted;
+      if (!done.allOk) allOk = false;
+      let text = "";
+      for (const r of done.reported) {
+        report.push(() => r);
+        if (!options.json)
+          text += `${r.repair}  ${printable((r.key as unknown[]).join(","))} on ${r.target}: ${r.outcome}${r.error ? ` (${printable(String(r.error))})` : ""}\n`;
+      }
+      if (text) await put(stdout, text);
+    }
+  }
+  return { allOk, notAttempted };
 }
 
 /**

@@ -119,4 +119,39 @@ describe("concord rollback of a run with many repairs", () => {
     expect(ledger.every((e) => e.outcome === "rolled-back")).toBe(true);
     expect(JSON.stringify(itemsSnapshot(b))).toBe(original);
   }, 120_000);
+
+  it("prints the text report page by page: every repair once, in the ledger's order, then the total", async ({
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const rows = itemRows(1000);
+    makeSqliteTable(join(dir, "a.db"), "items", ITEMS_DDL, rows, {
+      sql: "UPDATE items SET name = name || ' (new)', version = version + 1;",
+    });
+    makeSqliteTable(join(dir, "b.db"), "items", ITEMS_DDL, rows);
+    const config = writeConfig(dir, itemsConfig());
+    const original = JSON.stringify(itemsSnapshot(join(dir, "b.db")));
+    const repair = await runConcord(["repair", "--json", "-c", config]);
+    expect(repair.code, repair.stderr).toBe(0);
+    const runId = parseJson<PlanJson>(repair).runId;
+    const ids = query<{ id: string }>(
+      join(dir, "state.db"),
+      "SELECT id FROM ledger WHERE run_id = ? ORDER BY rowid",
+      runId,
+    ).map((e) => e.id);
+
+    const stdout = new Sink();
+    const stderr = new Sink();
+    const code = await runRollback(
+      { config, run: runId, pageSize: 300 },
+      { stdout, stderr, env: {}, cwd: dir },
+    );
+    expect(code, stderr.text).toBe(0);
+    const lines = stdout.text.trimEnd().split("\n");
+    expect(lines).toHaveLength(1001);
+    expect(lines.slice(0, 1000).map((l) => l.split("  ")[0])).toEqual(ids);
+    expect(lines.slice(0, 1000).every((l) => l.endsWith(" on b: rolled-back"))).toBe(true);
+    expect(lines[1000]).toMatch(/^Rolled back: 1000 repairs \(run \S+\)\.$/);
+    expect(JSON.stringify(itemsSnapshot(join(dir, "b.db")))).toBe(original);
+  }, 60_000);
 });
