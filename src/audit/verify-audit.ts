@@ -43,6 +43,9 @@ export interface VerifyAuditOptions {
   readonly anchorsFile?: string | undefined;
 }
 
+/** Ledger rows read at a time. */
+const LEDGER_PAGE = 2000;
+
 /**
  * Verifies, in one pass over the audit log (constant memory for the chain; the anchors, and one id and
  * outcome per repair, are held):
@@ -103,13 +106,19 @@ export async function verifyAudit(
     };
   }
 
-  const rows = await state.listRepairs({});
-  // The rows a rollback's row says it undoes (few), for the reconciler to check it is their inverse.
-  const named = new Set<string>();
-  for (const e of rows) if (e.undoes !== undefined) named.add(e.undoes);
-  const undone = new Map<string, LedgerEntry>();
-  if (named.size) for (const e of rows) if (named.has(e.id)) undone.set(e.id, e);
-  for (const e of rows) reconciler.pushLedger(e, e.undoes === undefined ? undefined : undone.get(e.undoes));
+  // A page of the ledger at a time, so memory follows the page, not the ledger (the reconciler keeps one id
+  // and outcome per repair). The rows a page's rows say they undo are read with it, for the reconciler to
+  // check each is their inverse.
+  let after: string | undefined;
+  do {
+    const page = await state.listRepairsPage({}, { after, limit: LEDGER_PAGE });
+    const named: string[] = [];
+    for (const e of page.entries) if (e.undoes !== undefined) named.push(e.undoes);
+    const undone = named.length ? await state.getRepairs(named) : new Map<string, LedgerEntry>();
+    for (const e of page.entries)
+      reconciler.pushLedger(e, e.undoes === undefined ? undefined : undone.get(e.undoes));
+    after = page.next;
+  } while (after !== undefined);
   const ledger = reconciler.verdict();
   if (!ledger.ok) return broken(ledger.problem);
   return {

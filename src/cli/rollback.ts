@@ -15,10 +15,12 @@ import {
 } from "../engine/run-liveness.js";
 import type { RepairTask } from "../execute/execute-repairs.js";
 import { inverseRepair } from "../execute/inverse-repair.js";
-import type { LedgerEntry } from "../state/state-store.js";
+import type { LedgerEntry, RepairFilter } from "../state/state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
+import { type JsonSpill, SpillDir } from "./json-spill.js";
+import { writeJson } from "./run-json.js";
 import { newRunId, openSession, type Session } from "./session.js";
 import { type StopSignals, stopSignals } from "./stop-signals.js";
 
@@ -27,14 +29,20 @@ export interface RollbackOptions {
   readonly run?: string | undefined;
   readonly repair?: string | undefined;
   readonly json?: boolean | undefined;
+  /** Ledger entries read, checked and rolled back at a time (default 2,000); memory follows it. For tests. */
+  readonly pageSize?: number | undefined;
 }
+
+/** Ledger entries a rollback holds at a time: one write batch's worth. */
+const PAGE_SIZE = 2000;
 
 /**
  * Restores the before image of every applied repair of a run (or one repair), only where the record
  * still equals the after image; a record changed since is left alone (`superseded`). Exit 0 when every
  * rollback applied, 1 otherwise. Ctrl-C (SIGINT) or SIGTERM stops after the write batch in flight: what was
  * rolled back is in ledger and audit, the leases are released, and a second rollback does the rest (exit
- * 130, 143 after SIGTERM).
+ * 130, 143 after SIGTERM). The run's ledger entries are read a page at a time and the report is streamed, so
+ * memory follows the page size, not the number of repairs.
  */
 export async function runRollback(options: RollbackOptions, io: CliIo = processIo()): Promise<number> {
   if (!!options.run === !!options.repair)
@@ -46,55 +54,50 @@ export async function runRollback(options: RollbackOptions, io: CliIo = processI
   try {
     // The ledger records an applied repair under the run whose write landed (a claim settles only under its
     // claimer), so a run's applied entries are exactly the repairs it applied.
-    const listApplied = () =>
-      session.state.listRepairs(
-        options.run
-          ? { runId: options.run, outcome: "applied" }
-          : { id: options.repair!, outcome: "applied" },
-      );
+    const applied: RepairFilter = options.run
+      ? { runId: options.run, outcome: "applied" }
+      : { id: options.repair!, outcome: "applied" };
+    const first = async () => (await session.state.listRepairsPage(applied, { limit: 1 })).entries[0];
     const what = options.run ? `rollback --run ${options.run}` : `rollback --repair ${options.repair}`;
     // Nothing applied is left: say whether that is because it was all undone already, or never applied.
     const none = async () => {
-      const undone = await session.state.listRepairs(
-        options.run
-          ? { runId: options.run, outcome: "rolled-back" }
-          : { id: options.repair!, outcome: "rolled-back" },
-      );
+      let undone = 0;
+      for await (const page of pages(session, { ...applied, outcome: "rolled-back" }, pageSize(options)))
+        undone += page.length;
       const already = options.run
-        ? ` (its ${undone.length} repair${undone.length === 1 ? " was" : "s were"} rolled back already)`
+        ? ` (its ${undone} repair${undone === 1 ? " was" : "s were"} rolled back already)`
         : " (it was rolled back already)";
       return new UsageError(
-        `${options.run ? `${what}: no applied repairs in that run` : `${what}: no applied repair with that id`}${undone.length ? already : ""}`,
+        `${options.run ? `${what}: no applied repairs in that run` : `${what}: no applied repair with that id`}${undone ? already : ""}`,
       );
     };
-    const found = await listApplied();
-    if (found.length === 0) throw await none();
+    const found = await first();
+    if (!found) throw await none();
     // One rollback of a run at a time (a `--repair` counts as one of its run's): a second would find the
     // first's inverse claims held and report them superseded. It is refused, naming the process that holds
     // the run, before it writes anything; the first one's report is the result. A holder on this host that no
-    // longer exists (kill -9) is taken over at once, one elsewhere once its lease lapses (60 s).
+    // longer exists (kill -9) is taken over at once, one elsewhere once its lease lapses (60 s). Every entry
+    // listed belongs to one run: the one named (--run), or the repair's (--repair).
     const owner = processOwner();
     const held: HeldLease[] = [];
     try {
-      for (const run of [...new Set(found.map((e) => e.runId))].sort()) {
-        const name = rollbackLease(run);
-        await takeLease(
-          session.state,
-          name,
-          owner,
-          Date.now(),
-          STALE_RUN_MS,
-          (holder) =>
-            new RollbackBusyError(
-              `${what}: run ${run} is being rolled back by another process (${holder ?? "unknown"}); nothing done here: its report is the result`,
-            ),
-        );
-        held.push(keepHolding({ state: session.state, now: Date.now, name, owner, ttlMs: STALE_RUN_MS }));
-      }
-      // Read again under the leases: a rollback that held them a moment ago may have undone these.
-      const entries = await listApplied();
-      if (entries.length === 0) throw await none();
-      return await rollBack(session, entries, owner, options, io, abort);
+      const run = found.runId;
+      const name = rollbackLease(run);
+      await takeLease(
+        session.state,
+        name,
+        owner,
+        Date.now(),
+        STALE_RUN_MS,
+        (holder) =>
+          new RollbackBusyError(
+            `${what}: run ${run} is being rolled back by another process (${holder ?? "unknown"}); nothing done here: its report is the result`,
+          ),
+      );
+      held.push(keepHolding({ state: session.state, now: Date.now, name, owner, ttlMs: STALE_RUN_MS }));
+      // Read again under the lease: a rollback that held it a moment ago may have undone these.
+      if (!(await first())) throw await none();
+      return await rollBack(session, applied, owner, options, io, abort);
     } finally {
       for (const lease of held) await lease.release();
     }
@@ -114,16 +117,57 @@ export class RollbackBusyError extends Error {
   override readonly name = "RollbackBusyError";
 }
 
-/** The rollback of `entries` (applied repairs), under the leases of the runs they belong to. */
+function pageSize(options: RollbackOptions): number {
+  return options.pageSize ?? PAGE_SIZE;
+}
+
+/** The ledger entries matching `filter`, a page at a time, in the order first recorded. */
+async function* pages(session: Session, filter: RepairFilter, limit: number): AsyncIterable<LedgerEntry[]> {
+  let after: string | undefined;
+  do {
+    const page = await session.state.listRepairsPage(filter, { after, limit });
+    if (page.entries.length) yield page.entries;
+    after = page.next;
+  } while (after !== undefined);
+}
+
+/** The first entry of `entries` whose before or after image does not fingerprint to its row's fingerprints. */
+function forgedImage(entries: readonly LedgerEntry[]): LedgerEntry | undefined {
+  return entries.find(
+    (e) =>
+      (e.before ? fingerprintRow(e.key, e.before) : null) !== e.expected ||
+      (e.after ? fingerprintRow(e.key, e.after) : null) !== e.nextFingerprint,
+  );
+}
+
+function forgedError(forged: LedgerEntry, done: string): AuditBrokenError {
+  return new AuditBrokenError(
+    `rollback: ${done}, the ledger row of repair ${forged.id} (${forged.dataset} key ${keyId(forged.key)} on ${forged.target}) holds a before or after image that is not what its fingerprints say (the row was edited)`,
+  );
+}
+
+/** A dataset's replicas and record shape, opened once per rollback on its first page. */
+interface DatasetAt {
+  readonly replicas: Awaited<ReturnType<Session["replicas"]>>;
+  readonly shape: Awaited<ReturnType<typeof observeKeys>>["resolved"]["shape"];
+}
+
+/** Writes `text`, waiting for the stream to drain when its buffer is full. */
+async function put(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  if (!stream.write(text)) await new Promise<void>((resolve) => stream.once("drain", () => resolve()));
+}
+
+/** The rollback of the applied repairs `applied` lists, under the lease of the run they belong to. */
 async function rollBack(
   session: Session,
-  entries: readonly LedgerEntry[],
+  applied: RepairFilter,
   owner: string,
   options: RollbackOptions,
   io: CliIo,
   abort: StopSignals,
 ): Promise<number> {
   const { stdout, stderr } = io;
+  const limit = pageSize(options);
   // Rollback writes the ledger's before images back: a row edited behind the store's back (a forged image)
   // would be written into the replica. The whole log is verified first (chain, anchors, ledger against the
   // audit), and nothing is done on a log that does not verify.
@@ -134,114 +178,198 @@ async function rollBack(
     );
   // The images are bound to the row's fingerprints (the target's before the repair, the one written): a
   // before image edited while its row was pending is vouched for by no entry, and recovery, settling the
-  // row, would copy it into one.
-  const forged = entries.find(
-    (e) =>
-      (e.before ? fingerprintRow(e.key, e.before) : null) !== e.expected ||
-      (e.after ? fingerprintRow(e.key, e.after) : null) !== e.nextFingerprint,
-  );
-  if (forged)
-    throw new AuditBrokenError(
-      `rollback: nothing rolled back, the ledger row of repair ${forged.id} (${forged.dataset} key ${keyId(forged.key)} on ${forged.target}) holds a before or after image that is not what its fingerprints say (the row was edited)`,
-    );
+  // row, would copy it into one. Every page is checked before anything is written, and again as it is
+  // rolled back (a row edited in between stops the rollback there).
+  for await (const page of pages(session, applied, limit)) {
+    const forged = forgedImage(page);
+    if (forged) throw forgedError(forged, "nothing rolled back");
+  }
   const runId = newRunId();
   // The run's lease names this process, so that after a kill -9 the next rollback (or repair) settles the
   // repairs this one left pending at once instead of reporting them held by it.
   const run = await holdRunLease({ state: session.state, now: Date.now, runId, owner, ttlMs: STALE_RUN_MS });
-  const out: Record<string, unknown>[] = [];
-  let allOk = true;
-  // Repairs a stop (Ctrl-C, SIGTERM) left applied: not reached, so neither attempted nor reported.
-  let notAttempted = 0;
+  const spills = new SpillDir({ keep: options.json === true });
   try {
-    for (const name of [...new Set(entries.map((e) => e.dataset))]) {
-      const original = entries.filter((e) => e.dataset === name);
+    const report = spills.spill();
+    let done: PagesRolledBack;
+    try {
+      done = await rollBackPages(session, applied, runId, options, io.stdout, abort, report);
+    } finally {
+      await run.release();
+    }
+    await session.anchorAudit();
+    const { allOk, notAttempted } = done;
+    const interrupted = notAttempted > 0;
+    const count = report.count;
+    if (options.json)
+      await writeJson(
+        stdout,
+        jsonDoc({ runId, interrupted, rollbacks: "@@spill:0@@" }),
+        new Map([["@@spill:0@@", [report.items()]]]),
+      );
+    else {
+      stdout.write(
+        `${allOk && !interrupted ? "Rolled back" : "Partly rolled back"}: ${count} repair${count === 1 ? "" : "s"} (run ${runId}).\n`,
+      );
+      if (interrupted)
+        stdout.write(
+          `interrupted: ${notAttempted} repair${notAttempted === 1 ? "" : "s"} not rolled back (run the rollback again to finish)\n`,
+        );
+    }
+    if (interrupted) {
+      stderr.write("concord: interrupted; what was rolled back is in the ledger and the audit log\n");
+      return abort.exitCode();
+    }
+    return allOk ? EXIT.ok : EXIT.diverged;
+  } finally {
+    spills.dispose();
+  }
+}
+
+/** What the pages came to: whether every rollback applied, and how many a stop left unattempted. */
+interface PagesRolledBack {
+  readonly allOk: boolean;
+  /** Repairs a stop (Ctrl-C, SIGTERM) left applied: not reached, so neither attempted nor reported. */
+  readonly notAttempted: number;
+}
+
+/**
+ * Rolls back the pages of `applied` one after another under the rollback's run `runId`: each page's report
+ * items go into `report` (--json: spilled for the document written at the end) and, in text, to `stdout` as
+ * they come. After a stop the remaining pages are only counted.
+ */
+async function rollBackPages(
+  session: Session,
+  applied: RepairFilter,
+  runId: string,
+  options: RollbackOptions,
+  stdout: NodeJS.WritableStream,
+  abort: StopSignals,
+  report: JsonSpill,
+): Promise<PagesRolledBack> {
+  let allOk = true;
+  let notAttempted = 0;
+  const datasets = new Map<string, DatasetAt>();
+  for await (const page of pages(session, applied, pageSize(options))) {
+    if (abort.signal.aborted) {
+      notAttempted += page.length;
+      continue;
+    }
+    const forged = forgedImage(page);
+    if (forged) throw forgedError(forged, "stopped");
+    // A page's entries by dataset, in the order each first appears.
+    const byDataset = new Map<string, LedgerEntry[]>();
+    for (const e of page) {
+      const list = byDataset.get(e.dataset);
+      if (list) list.push(e);
+      else byDataset.set(e.dataset, [e]);
+    }
+    for (const [name, original] of byDataset) {
       if (abort.signal.aborted) {
         notAttempted += original.length;
         continue;
       }
-      const ds = session.config.datasets.find((d) => d.name === name);
-      if (!ds)
-        throw new UsageError(`rollback: dataset ${name} is no longer declared in ${session.config.path}`);
-      const replicas = await session.replicas(ds);
-      const { resolved } = await observeKeys(ds, replicas, [], Date.now());
-      // An earlier rollback (or run) killed mid-batch left its claims pending: settled by what the targets
-      // hold, so that its inverse repairs can be claimed again here.
-      await recoverPending(name, replicas, resolved.shape, { runId, state: session.state, now: Date.now });
-      const tasks: RepairTask[] = entries.filter((e) => e.dataset === name).map(inverseRepair);
-      // An inverse an earlier rollback of these repairs carried out (and was then killed before marking
-      // them) is not claimed again: a claim on a record that already holds its before image, cut short by
-      // another kill, would be settled by recovery as a second landed write.
-      const earlier = await session.state.getRepairs(tasks.map((t) => t.id));
-      const carriedOut = (t: RepairTask) =>
-        ["rolled-back", "noop", "applied"].includes(earlier.get(t.id)?.outcome ?? "");
-      const results = await runRepairTasks(
-        name,
-        tasks.filter((t) => !carriedOut(t)),
-        replicas,
-        resolved.shape,
-        { runId, state: session.state, now: Date.now },
-        {
-          writesPerSecond: ds.policy.limits.writesPerSecond,
-          appliedEvent: "rolled-back",
-          signal: abort.signal,
-        },
-      );
-      results.push(
-        ...tasks.filter(carriedOut).map((t) => ({
-          id: t.id,
-          key: t.key,
-          target: t.target,
-          outcome: "noop" as const,
-          earlier: true,
-        })),
-      );
-      const byId = new Map(results.map((r) => [r.id, r]));
-      const undone = original.filter((_, i) =>
-        ["rolled-back", "noop"].includes(byId.get(tasks[i]!.id)?.outcome ?? ""),
-      );
-      await session.state.recordRepairs(
-        undone.map((e) => ({ ...e, outcome: "rolled-back", updatedAt: Date.now() })),
-      );
-      original.forEach((e, i) => {
-        const r = byId.get(tasks[i]!.id);
-        // Only a stop leaves a task without a result: executeRepairs returns between batches.
-        if (!r) {
-          notAttempted++;
-          return;
-        }
-        if (r.outcome !== "rolled-back" && r.outcome !== "noop") allOk = false;
-        out.push({
-          repair: e.id,
-          key: keyToJson(resolved.shape.key, r.key),
-          target: r.target,
-          outcome: r.outcome,
-          ...(r.error ? { error: r.error } : {}),
-        });
-      });
+      const at = datasets.get(name) ?? (await openDataset(session, name, runId));
+      datasets.set(name, at);
+      const done = await rollBackEntries(session, name, original, at, runId, abort);
+      notAttempted += done.notAttempted;
+      if (!done.allOk) allOk = false;
+      let text = "";
+      for (const r of done.reported) {
+        report.push(() => r);
+        if (!options.json)
+          text += `${r.repair}  ${printable((r.key as unknown[]).join(","))} on ${r.target}: ${r.outcome}${r.error ? ` (${printable(String(r.error))})` : ""}\n`;
+      }
+      if (text) await put(stdout, text);
     }
-  } finally {
-    await run.release();
   }
-  await session.anchorAudit();
-  const interrupted = notAttempted > 0;
-  if (options.json)
-    stdout.write(`${JSON.stringify(jsonDoc({ runId, interrupted, rollbacks: out }), null, 2)}\n`);
-  else {
-    for (const r of out)
-      stdout.write(
-        `${r.repair}  ${printable((r.key as unknown[]).join(","))} on ${r.target}: ${r.outcome}${r.error ? ` (${printable(String(r.error))})` : ""}\n`,
-      );
-    stdout.write(
-      `${allOk && !interrupted ? "Rolled back" : "Partly rolled back"}: ${out.length} repair${out.length === 1 ? "" : "s"} (run ${runId}).\n`,
-    );
-    if (interrupted)
-      stdout.write(
-        `interrupted: ${notAttempted} repair${notAttempted === 1 ? "" : "s"} not rolled back (run the rollback again to finish)\n`,
-      );
-  }
-  if (interrupted) {
-    stderr.write("concord: interrupted; what was rolled back is in the ledger and the audit log\n");
-    return abort.exitCode();
-  }
-  return allOk ? EXIT.ok : EXIT.diverged;
+  return { allOk, notAttempted };
+}
+
+/**
+ * Opens a dataset the rollback reaches for the first time: its replicas and shape, and what an earlier
+ * rollback (or run) killed mid-batch left pending settled by what the targets hold, so that its inverse
+ * repairs can be claimed again here.
+ */
+async function openDataset(session: Session, name: string, runId: string): Promise<DatasetAt> {
+  const ds = session.config.datasets.find((d) => d.name === name);
+  if (!ds) throw new UsageError(`rollback: dataset ${name} is no longer declared in ${session.config.path}`);
+  const replicas = await session.replicas(ds);
+  const { resolved } = await observeKeys(ds, replicas, [], Date.now());
+  await recoverPending(name, replicas, resolved.shape, { runId, state: session.state, now: Date.now });
+  return { replicas, shape: resolved.shape };
+}
+
+/** What rolling back one page's entries of a dataset did: its report items, in the entries' order. */
+interface EntriesRolledBack {
+  readonly reported: Record<string, unknown>[];
+  readonly allOk: boolean;
+  readonly notAttempted: number;
+}
+
+/** Rolls back `original` (applied repairs of dataset `name`, one page's) and marks those undone. */
+async function rollBackEntries(
+  session: Session,
+  name: string,
+  original: readonly LedgerEntry[],
+  at: DatasetAt,
+  runId: string,
+  abort: StopSignals,
+): Promise<EntriesRolledBack> {
+  const ds = session.config.datasets.find((d) => d.name === name)!;
+  const tasks: RepairTask[] = original.map(inverseRepair);
+  // An inverse an earlier rollback of these repairs carried out (and was then killed before marking
+  // them) is not claimed again: a claim on a record that already holds its before image, cut short by
+  // another kill, would be settled by recovery as a second landed write.
+  const earlier = await session.state.getRepairs(tasks.map((t) => t.id));
+  const carriedOut = (t: RepairTask) =>
+    ["rolled-back", "noop", "applied"].includes(earlier.get(t.id)?.outcome ?? "");
+  const results = await runRepairTasks(
+    name,
+    tasks.filter((t) => !carriedOut(t)),
+    at.replicas,
+    at.shape,
+    { runId, state: session.state, now: Date.now },
+    {
+      writesPerSecond: ds.policy.limits.writesPerSecond,
+      appliedEvent: "rolled-back",
+      signal: abort.signal,
+    },
+  );
+  results.push(
+    ...tasks.filter(carriedOut).map((t) => ({
+      id: t.id,
+      key: t.key,
+      target: t.target,
+      outcome: "noop" as const,
+      earlier: true,
+    })),
+  );
+  const byId = new Map(results.map((r) => [r.id, r]));
+  const undone = original.filter((_, i) =>
+    ["rolled-back", "noop"].includes(byId.get(tasks[i]!.id)?.outcome ?? ""),
+  );
+  await session.state.recordRepairs(
+    undone.map((e) => ({ ...e, outcome: "rolled-back", updatedAt: Date.now() })),
+  );
+  const reported: Record<string, unknown>[] = [];
+  let allOk = true;
+  let notAttempted = 0;
+  original.forEach((e, i) => {
+    const r = byId.get(tasks[i]!.id);
+    // Only a stop leaves a task without a result: executeRepairs returns between batches.
+    if (!r) {
+      notAttempted++;
+      return;
+    }
+    if (r.outcome !== "rolled-back" && r.outcome !== "noop") allOk = false;
+    reported.push({
+      repair: e.id,
+      key: keyToJson(at.shape.key, r.key),
+      target: r.target,
+      outcome: r.outcome,
+      ...(r.error ? { error: r.error } : {}),
+    });
+  });
+  return { reported, allOk, notAttempted };
 }

@@ -59,6 +59,8 @@ export abstract class ComposedStateStore implements StateStore {
   readonly settleRepairs: RepairLedger["settleRepairs"] = (settlements, audit) =>
     this.parts.ledger.settleRepairs(settlements, audit);
   readonly listRepairs: RepairLedger["listRepairs"] = (filter) => this.parts.ledger.listRepairs(filter);
+  readonly listRepairsPage: RepairLedger["listRepairsPage"] = (filter, page) =>
+    this.parts.ledger.listRepairsPage(filter, page);
   readonly listAbandonedRepairs: RepairLedger["listAbandonedRepairs"] = (dataset, options) =>
     this.parts.ledger.listAbandonedRepairs(dataset, options);
 

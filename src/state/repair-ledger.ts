@@ -69,6 +69,21 @@ export interface RepairFilter {
   outcome?: RepairOutcome;
 }
 
+/** Where `listRepairsPage` resumes: what the page before returned as `next`. */
+export interface RepairPageOptions {
+  /** The `next` of the page before (absent: from the first entry). Opaque; valid for the same ledger only. */
+  readonly after?: string | undefined;
+  /** At most this many entries (a positive integer). */
+  readonly limit: number;
+}
+
+/** One page of `listRepairsPage`. */
+export interface RepairPage {
+  readonly entries: LedgerEntry[];
+  /** Where the next page starts; absent when no entry follows these. */
+  readonly next?: string | undefined;
+}
+
 /**
  * The repair ledger: the latest word on every repair id, so that a run finds repairs already carried out and
  * two runs (processes, hosts) working on the same divergences never both write one repair nor record each
@@ -134,6 +149,14 @@ export interface RepairLedger {
   /** The entries matching every field given (none given: the whole ledger), in the order first recorded. */
   listRepairs(filter: RepairFilter): Promise<LedgerEntry[]>;
   /**
+   * `listRepairs` a page at a time, so a reader of a large run holds one page, never the whole run: the
+   * entries matching `filter` that were first recorded after the page before's last one, at most `limit`,
+   * in the order first recorded. An entry keeps its place when it is recorded again, so entries are neither
+   * repeated nor skipped across pages while others change (one that stops matching the filter before its page
+   * is read is not returned; one recorded after the listing began is, at the end).
+   */
+  listRepairsPage(filter: RepairFilter, page: RepairPageOptions): Promise<RepairPage>;
+  /**
    * The dataset's pending entries whose run is not live at `staleBefore` (see "Recovery"), in the order first
    * recorded; at most `limit` (default: all) of them. Recovery settles them and asks again for the next.
    */
@@ -141,4 +164,21 @@ export interface RepairLedger {
     dataset: string,
     options: { staleBefore: number; limit?: number },
   ): Promise<LedgerEntry[]>;
+}
+
+/** `page.limit` checked, for the stores: `listRepairsPage` takes a positive integer. */
+export function pageLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    throw new RangeError(`listRepairsPage: limit must be a positive integer, got ${limit}`);
+  return limit;
+}
+
+/** A `next` given back as `page.after`, for the stores: the position (a row number) they wrote in it. */
+export function pagePosition(after: string): number {
+  const n = Number(after);
+  if (!/^\d+$/.test(after) || !Number.isSafeInteger(n))
+    throw new RangeError(
+      `listRepairsPage: after must be the next of an earlier page, got ${JSON.stringify(after)}`,
+    );
+  return n;
 }

@@ -50,6 +50,8 @@ export type {
   RepairFilter,
   RepairLedger,
   RepairOutcome,
+  RepairPage,
+  RepairPageOptions,
   RepairSettlement,
 } from "./repair-ledger.js";
 export type { RolloutState, RolloutStore } from "./rollout-store.js";

@@ -9,12 +9,16 @@ import {
   settlementRounds,
 } from "../ledger-rules.js";
 import { prepareAudit } from "../prepared-audit.js";
-import type {
-  LedgerEntry,
-  RepairClaim,
-  RepairFilter,
-  RepairLedger,
-  RepairSettlement,
+import {
+  type LedgerEntry,
+  pageLimit,
+  pagePosition,
+  type RepairClaim,
+  type RepairFilter,
+  type RepairLedger,
+  type RepairPage,
+  type RepairPageOptions,
+  type RepairSettlement,
 } from "../repair-ledger.js";
 import { type LedgerRow, ledgerRow, toLedgerEntry } from "../state-rows.js";
 import type { PostgresAuditLog } from "./postgres-audit-log.js";
@@ -154,6 +158,24 @@ export class PostgresRepairLedger implements RepairLedger {
       where.params,
     );
     return rows.map(toLedgerEntry);
+  }
+
+  async listRepairsPage(filter: RepairFilter, page: RepairPageOptions): Promise<RepairPage> {
+    // Keyset on ord, which an upsert keeps: the indexes on (run_id, ord) and (dataset, ord) make a page a range.
+    const where = conditions([
+      ["run_id", filter.runId],
+      ["id", filter.id],
+      ["dataset", filter.dataset],
+      ["outcome", filter.outcome],
+      ["ord", page.after === undefined ? undefined : pagePosition(page.after), ">"],
+    ]);
+    const rows = await this.db.query<LedgerRow & { position: string }>(
+      `SELECT ord::text AS position, * FROM ${this.db.t.ledger}${where.sql} ORDER BY ord LIMIT $${where.params.length + 1}`,
+      [...where.params, pageLimit(page.limit)],
+    );
+    const entries = rows.map(toLedgerEntry);
+    const last = rows[rows.length - 1];
+    return rows.length < page.limit || !last ? { entries } : { entries, next: last.position };
   }
 
   async listAbandonedRepairs(

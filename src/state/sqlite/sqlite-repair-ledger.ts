@@ -8,12 +8,16 @@ import {
   type LedgerOwnership,
 } from "../ledger-rules.js";
 import { type PreparedAudit, prepareAudit } from "../prepared-audit.js";
-import type {
-  LedgerEntry,
-  RepairClaim,
-  RepairFilter,
-  RepairLedger,
-  RepairSettlement,
+import {
+  type LedgerEntry,
+  pageLimit,
+  pagePosition,
+  type RepairClaim,
+  type RepairFilter,
+  type RepairLedger,
+  type RepairPage,
+  type RepairPageOptions,
+  type RepairSettlement,
 } from "../repair-ledger.js";
 import { type LedgerRow, ledgerRow, toLedgerEntry } from "../state-rows.js";
 import type { SqliteAuditLog } from "./sqlite-audit-log.js";
@@ -200,6 +204,23 @@ export class SqliteRepairLedger implements RepairLedger {
       .prepare(`SELECT * FROM ledger${where.sql} ORDER BY rowid`)
       .all(...where.params) as LedgerRow[];
     return rows.map(toLedgerEntry);
+  }
+
+  async listRepairsPage(filter: RepairFilter, page: RepairPageOptions): Promise<RepairPage> {
+    // Keyset on rowid, which an upsert keeps: the indexes on run_id and dataset hold it, so a page is a range.
+    const where = conditions([
+      ["run_id", filter.runId],
+      ["id", filter.id],
+      ["dataset", filter.dataset],
+      ["outcome", filter.outcome],
+      ["rowid", page.after === undefined ? undefined : pagePosition(page.after), ">"],
+    ]);
+    const rows = this.s
+      .prepare(`SELECT rowid AS position, * FROM ledger${where.sql} ORDER BY rowid LIMIT ?`)
+      .all(...where.params, pageLimit(page.limit)) as (LedgerRow & { position: number })[];
+    const entries = rows.map(toLedgerEntry);
+    const last = rows[rows.length - 1];
+    return rows.length < page.limit || !last ? { entries } : { entries, next: String(last.position) };
   }
 
   async listAbandonedRepairs(

@@ -118,4 +118,71 @@ export function repairLedgerCases({ open }: StateStoreCase): void {
       for (const e of listed) expect(e).toEqual(repair(e.id, { attempts: e.attempts, runId: e.runId }));
     });
   });
+
+  describe("ledger pages", () => {
+    /** Every page of `filter`, `limit` at a time: the ids of each page and whether it said more follows. */
+    const allPages = async (
+      store: Awaited<ReturnType<typeof open>>,
+      filter: Parameters<typeof store.listRepairsPage>[0],
+      limit: number,
+    ) => {
+      const out: string[][] = [];
+      let after: string | undefined;
+      do {
+        const page = await store.listRepairsPage(filter, { after, limit });
+        out.push(page.entries.map((e) => e.id));
+        after = page.next;
+      } while (after !== undefined);
+      return out;
+    };
+
+    it("lists what listRepairs lists, a page at a time, in the order first recorded", async () => {
+      const store = await open();
+      await store.recordRepairs(
+        range(1, 25).map((n) => repair(`r${n}`, { runId: n % 3 ? "run-1" : "run-2", outcome: "applied" })),
+      );
+      // Recorded again: keeps its place.
+      await store.recordRepairs([repair("r2", { runId: "run-1", outcome: "applied", attempts: 4 })]);
+      const run1 = (await store.listRepairs({ runId: "run-1", outcome: "applied" })).map((e) => e.id);
+      expect(run1).toHaveLength(17);
+      const pages = await allPages(store, { runId: "run-1", outcome: "applied" }, 5);
+      expect(pages.map((p) => p.length)).toEqual([5, 5, 5, 2]);
+      expect(pages.flat()).toEqual(run1);
+      // A last page exactly full: the next one is empty and ends the listing.
+      expect((await allPages(store, { runId: "run-2" }, 4)).map((p) => p.length)).toEqual([4, 4, 0]);
+      const first = await store.listRepairsPage({ runId: "run-1" }, { limit: 2 });
+      expect(first.entries).toEqual([
+        repair("r1", { outcome: "applied" }),
+        repair("r2", { outcome: "applied", attempts: 4 }),
+      ]);
+      expect(await store.listRepairsPage({ runId: "nobody" }, { limit: 10 })).toEqual({ entries: [] });
+    });
+
+    it("neither repeats nor skips an entry when the entries listed change between pages", async () => {
+      const store = await open();
+      await store.recordRepairs(range(1, 12).map((n) => repair(`r${n}`, { outcome: "applied" })));
+      const seen: string[] = [];
+      let after: string | undefined;
+      do {
+        const page = await store.listRepairsPage({ runId: "run-1", outcome: "applied" }, { after, limit: 4 });
+        seen.push(...page.entries.map((e) => e.id));
+        // What a rollback does between pages: marks the page's entries and records new ones (its inverses).
+        await store.recordRepairs(page.entries.map((e) => ({ ...e, outcome: "rolled-back" as const })));
+        await store.recordRepairs(page.entries.map((e) => repair(`inv-${e.id}`, { runId: "run-9" })));
+        after = page.next;
+      } while (after !== undefined);
+      expect(seen).toEqual(range(1, 12).map((n) => `r${n}`));
+      expect(await store.listRepairs({ runId: "run-1", outcome: "applied" })).toEqual([]);
+    });
+
+    it("refuses a limit that is not a positive integer and a position no page gave", async () => {
+      const store = await open();
+      await expect(store.listRepairsPage({}, { limit: 0 })).rejects.toThrow(
+        /limit must be a positive integer/,
+      );
+      await expect(store.listRepairsPage({}, { after: "x'; --", limit: 5 })).rejects.toThrow(
+        /after must be the next of an earlier page/,
+      );
+    });
+  });
 }
