@@ -2,6 +2,10 @@
 // Usage: node bench/stores-hook.mjs detect CONFIG   runs `concord scan --json -c CONFIG` and prints one line
 //                                                    per divergence: `upd ID` | `del ID` | `ins ID`
 //        node bench/stores-hook.mjs repair CONFIG   runs `concord repair -c CONFIG`
+//        node bench/stores-hook.mjs parse           reads `concord scan --json`'s document on stdin and prints
+//                                                    the same lines as detect (the harness's pipeline form:
+//                                                    `concord scan --json -c CONFIG | node … parse`, so this
+//                                                    adapter's own start runs beside Concord's, not before it)
 // Concord runs as the package's own executable (bin/concord.js, which runs CONCORD_DIST's CLI, default
 // dist/), a child of this adapter, as the harness runs the incumbents; the harness's timer covers both and
 // its peak-RSS sampler reports the larger process (Concord's). The state store the config names is deleted
@@ -16,8 +20,8 @@ import { fileURLToPath } from "node:url";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DIST = resolve(process.env.CONCORD_DIST ?? join(ROOT, "dist"));
 const [mode, config] = process.argv.slice(2);
-if ((mode !== "detect" && mode !== "repair") || !config) {
-  process.stderr.write("usage: node bench/stores-hook.mjs detect|repair CONFIG\n");
+if ((mode !== "detect" && mode !== "repair" && mode !== "parse") || (mode !== "parse" && !config)) {
+  process.stderr.write("usage: node bench/stores-hook.mjs detect|repair CONFIG | parse\n");
   process.exit(2);
 }
 const state = process.env.CONCORD_BENCH_STATE;
@@ -134,9 +138,14 @@ if (mode === "repair") {
     }
     return text.slice(pos);
   };
-  const code = await concord(["scan", "--json", "-c", config], (chunk) => {
+  const onChunk = (chunk) => {
     rest = take(rest + chunk, false);
-  });
+  };
+  let code = 0;
+  if (mode === "parse") {
+    process.stdin.setEncoding("utf8");
+    for await (const chunk of process.stdin) onChunk(chunk);
+  } else code = await concord(["scan", "--json", "-c", config], onChunk);
   if (rest) take(rest, true);
   if (code !== 0 && code !== 1) {
     process.exitCode = code;

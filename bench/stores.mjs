@@ -13,9 +13,9 @@
 //
 // Per size and database: the harness builds the tables (`<db>_setup.sh N D`), then each repetition runs,
 // through the harness's own timer, peak-RSS sampler and checks, the incumbent tool's detect and sync modes,
-// the SQL join floor (`naive`), and Concord through the hooks: custom-detect = `concord scan --json` printing
-// the differing keys (bench/stores-hook.mjs), custom-sync = `concord repair` with policy owner: a, resolve:
-// owner. Modes alternate within a repetition, so every ratio compares runs made minutes apart. Results
+// the SQL join floor (`naive`), and Concord through the hooks: custom-detect = `concord scan --json` piped to
+// the adapter that prints the differing keys (bench/stores-hook.mjs parse: it starts beside Concord, not
+// before), custom-sync = `concord repair` with policy owner: a, resolve: owner. Modes alternate within a repetition, so every ratio compares runs made minutes apart. Results
 // (RESULT lines of the harness plus this script's LOAD/CONCORD/REDIS lines) go to
 // bench/.data/stores/<timestamp>/results.txt, the report to report.md there (and to docs/benchmarks.md).
 import { spawn, spawnSync } from "node:child_process";
@@ -99,7 +99,20 @@ function config(name, replicas, state) {
 
 function hookCommand(mode, cfg, state) {
   const env = `CONCORD_DIST=${JSON.stringify(DIST)} CONCORD_BENCH_STATE=${JSON.stringify(state)}`;
-  return `${env} ${JSON.stringify(process.execPath)} ${JSON.stringify(HOOK)} ${mode} ${JSON.stringify(cfg)}`;
+  const node = JSON.stringify(process.execPath);
+  if (mode === "detect" && DIST === resolve(ROOT, "dist")) {
+    // The package's executable straight from the shell, its document piped to the adapter, whose own Node
+    // start then runs beside Concord's instead of before it (an adapter in front charged its ~50-80 ms to
+    // Concord; the incumbents run with none). Exit: Concord's when it failed (2 and up), else the adapter's.
+    const s = JSON.stringify(state);
+    const bin = JSON.stringify(join(ROOT, "bin", "concord.js"));
+    const script =
+      `rm -f ${s} ${s}-wal ${s}-shm; ${node} ${bin} scan --json -c ${JSON.stringify(cfg)} | ${node} ${JSON.stringify(HOOK)} parse; ` +
+      's=("${PIPESTATUS[@]}"); if [ ${s[0]} -gt 1 ]; then exit ${s[0]}; fi; exit ${s[1]}';
+    // The harness runs the command with `bash -c`, so the script is the command itself.
+    return script;
+  }
+  return `${env} ${node} ${JSON.stringify(HOOK)} ${mode} ${JSON.stringify(cfg)}`;
 }
 
 function concordConfigs(db) {
