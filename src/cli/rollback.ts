@@ -20,7 +20,7 @@ import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
 import { type JsonSpill, SpillDir } from "./json-spill.js";
-import { writeJson } from "./run-json.js";
+import { put, writeJson } from "./run-json.js";
 import { newRunId, openSession, type Session } from "./session.js";
 import { type StopSignals, stopSignals } from "./stop-signals.js";
 
@@ -148,13 +148,9 @@ function forgedError(forged: LedgerEntry, done: string): AuditBrokenError {
 
 /** A dataset's replicas and record shape, opened once per rollback on its first page. */
 interface DatasetAt {
+  readonly ds: Session["config"]["datasets"][number];
   readonly replicas: Awaited<ReturnType<Session["replicas"]>>;
   readonly shape: Awaited<ReturnType<typeof observeKeys>>["resolved"]["shape"];
-}
-
-/** Writes `text`, waiting for the stream to drain when its buffer is full. */
-async function put(stream: NodeJS.WritableStream, text: string): Promise<void> {
-  if (!stream.write(text)) await new Promise<void>((resolve) => stream.once("drain", () => resolve()));
 }
 
 /** The rollback of the applied repairs `applied` lists, under the lease of the run they belong to. */
@@ -297,7 +293,7 @@ async function openDataset(session: Session, name: string, runId: string): Promi
   const replicas = await session.replicas(ds);
   const { resolved } = await observeKeys(ds, replicas, [], Date.now());
   await recoverPending(name, replicas, resolved.shape, { runId, state: session.state, now: Date.now });
-  return { replicas, shape: resolved.shape };
+  return { ds, replicas, shape: resolved.shape };
 }
 
 /** What rolling back one page's entries of a dataset did: its report items, in the entries' order. */
@@ -316,7 +312,6 @@ async function rollBackEntries(
   runId: string,
   abort: StopSignals,
 ): Promise<EntriesRolledBack> {
-  const ds = session.config.datasets.find((d) => d.name === name)!;
   const tasks: RepairTask[] = original.map(inverseRepair);
   // An inverse an earlier rollback of these repairs carried out (and was then killed before marking
   // them) is not claimed again: a claim on a record that already holds its before image, cut short by
@@ -331,7 +326,7 @@ async function rollBackEntries(
     at.shape,
     { runId, state: session.state, now: Date.now },
     {
-      writesPerSecond: ds.policy.limits.writesPerSecond,
+      writesPerSecond: at.ds.policy.limits.writesPerSecond,
       appliedEvent: "rolled-back",
       signal: abort.signal,
     },

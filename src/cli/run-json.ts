@@ -7,7 +7,7 @@ import { repairJson } from "./json-items.js";
 import { JsonItems, JsonText } from "./json-spill.js";
 
 /** Writes text to a stream, waiting for it to drain when its buffer is full. */
-async function put(stream: NodeJS.WritableStream, text: string): Promise<void> {
+export async function put(stream: NodeJS.WritableStream, text: string): Promise<void> {
   if (!stream.write(text)) await new Promise<void>((resolve) => stream.once("drain", () => resolve()));
 }
 

@@ -6,6 +6,7 @@ import {
   claimsById,
   claimVerdict,
   type LedgerOwnership,
+  settlementRounds,
 } from "../ledger-rules.js";
 import { type PreparedAudit, prepareAudit } from "../prepared-audit.js";
 import {
@@ -149,24 +150,13 @@ export class SqliteRepairLedger implements RepairLedger {
    */
   private settleRows(settlements: readonly RepairSettlement[]): number[] {
     const taken: number[] = [];
-    // undefined: the first round, every settlement; then the indexes left for the next round.
-    let round: number[] | undefined;
-    let rounds = 0;
-    do {
-      const count = round ? round.length : settlements.length;
-      const later: number[] = [];
-      const seen = new Set<string>();
+    const rounds = settlementRounds(settlements);
+    for (const round of rounds) {
       const settled = new Set<string>();
       let values: unknown[] = [];
       let rows = 0;
-      for (let r = 0; r < count; r++) {
-        const i = round ? round[r]! : r;
+      for (const i of round) {
         const s = settlements[i]!;
-        if (seen.has(s.id)) {
-          later.push(i);
-          continue;
-        }
-        seen.add(s.id);
         values.push(s.id, s.runId, s.outcome, s.attempts, s.error ?? null, s.updatedAt);
         if (++rows === ROWS_PER_STATEMENT) {
           this.settleStatement(values, rows, settled);
@@ -175,15 +165,10 @@ export class SqliteRepairLedger implements RepairLedger {
         }
       }
       if (rows > 0) this.settleStatement(values, rows, settled);
-      // The round's first mention of each id is the one it settled; a later mention waits for the next round.
-      for (let r = 0; r < count; r++) {
-        const i = round ? round[r]! : r;
-        if (settled.delete(settlements[i]!.id)) taken.push(i);
-      }
-      round = later;
-      rounds++;
-    } while (round.length > 0);
-    if (rounds > 1) taken.sort((a, b) => a - b);
+      // A round names each id once: the ids its statements changed are the settlements that took effect.
+      for (const i of round) if (settled.has(settlements[i]!.id)) taken.push(i);
+    }
+    if (rounds.length > 1) taken.sort((a, b) => a - b);
     return taken;
   }
 
