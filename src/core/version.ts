@@ -43,6 +43,16 @@ export type VersionOrdering = "counter" | "timestamp" | "vector";
 
 const INTEGER_TEXT = /^-?\d+$/;
 
+/** A version column's value that is not a version; `field` is the column's part in the version. */
+export class VersionValueError extends ValueError {
+  constructor(
+    readonly field: "counter" | "vector",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /**
  * Reads the version of a record from the values at the given column positions. Throws ValueError naming
  * the version column when a counter is not an integer or a vector is malformed (`parseVersionVector`): a
@@ -57,7 +67,10 @@ export function readVersion(
     const c = values[positions.counter];
     if (c !== null && c !== undefined) {
       if (!INTEGER_TEXT.test(c))
-        throw new ValueError(`versions.counter: ${JSON.stringify(c.slice(0, 40))} is not an integer`);
+        throw new VersionValueError(
+          "counter",
+          `versions.counter: ${JSON.stringify(c.slice(0, 40))} is not an integer`,
+        );
       v.counter = c;
     }
   }
@@ -67,7 +80,14 @@ export function readVersion(
   }
   if (positions.vector !== undefined) {
     const raw = values[positions.vector];
-    if (raw !== null && raw !== undefined) v.vector = parseVersionVector(raw);
+    if (raw !== null && raw !== undefined) {
+      try {
+        v.vector = parseVersionVector(raw);
+      } catch (err) {
+        if (err instanceof ValueError) throw new VersionValueError("vector", err.message);
+        throw err;
+      }
+    }
   }
   return v;
 }

@@ -4,11 +4,10 @@
  */
 
 import type { RowImage } from "../connectors/change-feed.js";
-import { ValueError } from "../core/canonical.js";
 import type { Observation, ReplicaObservation } from "../core/classify.js";
 import { type Key, keyId, type StoredRecord } from "../core/model.js";
 import { RowError } from "../core/row-codec.js";
-import { readVersion, type Version } from "../core/version.js";
+import { readVersion, type Version, VersionValueError } from "../core/version.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import type { OpenReplica } from "./run-context.js";
 
@@ -133,10 +132,8 @@ function versionAt(resolved: ResolvedShape, values: StoredRecord["values"], at: 
   try {
     return readVersion(resolved.versionPositions, values);
   } catch (err) {
-    if (!(err instanceof ValueError)) throw err;
-    // readVersion's messages open with the version field (`versions.vector: …`): name its column.
-    const field = /^versions\.(counter|vector):/.exec(err.message)?.[1] as "counter" | "vector" | undefined;
-    const position = field ? resolved.versionPositions[field] : undefined;
+    if (!(err instanceof VersionValueError)) throw err;
+    const position = resolved.versionPositions[err.field];
     const column = position === undefined ? "" : `column ${resolved.shape.columns[position]!.name} `;
     throw new RowError(
       `${at.dataset}.${at.replica}: ${column}at key ${JSON.stringify(at.key)}: ${err.message}`,
