@@ -32,6 +32,11 @@ export interface NonTransactional {
   readonly baseTable?: string;
 }
 
+/** Whether a table's engine (information_schema's ENGINE, and ENGINES.TRANSACTIONS for it) keeps no transactions. */
+function keepsNoTransactions(engine: unknown, transactions: unknown): boolean {
+  return engine != null && String(transactions ?? "").toUpperCase() !== "YES";
+}
+
 /** Views followed inside views before giving up (MariaDB nests them far less deep). */
 const MAX_VIEW_DEPTH = 16;
 
@@ -92,7 +97,7 @@ async function viewBaseTables(
     views = [];
     for (const [schema, name, type, engine, transactions] of found) {
       if (String(type) === "VIEW") views.push([stringLiteral(String(schema)), stringLiteral(String(name))]);
-      else if (engine != null && String(transactions ?? "").toUpperCase() !== "YES")
+      else if (keepsNoTransactions(engine, transactions))
         return { engine: String(engine), baseTable: `${String(schema)}.${String(name)}` };
     }
   }
@@ -192,9 +197,9 @@ export function readMysqlTableMeta(
     const nonTransactional =
       String(tableType) === "VIEW"
         ? await viewBaseTables(session, conn, db, tbl)
-        : engine == null || String(transactions ?? "").toUpperCase() === "YES"
-          ? null
-          : { engine: String(engine) };
+        : keepsNoTransactions(engine, transactions)
+          ? { engine: String(engine) }
+          : null;
     return { columns, byName: new Map(columns.map((c) => [c.name, c])), indexes, unique, nonTransactional };
   });
 }
