@@ -17,14 +17,15 @@ const mark = (name) => {
 mark("preload");
 const CHUNKS = ["main.cjs", "scan", "run-dataset", "postgres-connector", "bindings.js"];
 const seen = new Set();
-const compile = Module.prototype._compile;
-Module.prototype._compile = function compileMarked(content, filename) {
+// Module#load, not #_compile: bin/concord.js compiles the bundle's chunks itself (from V8's code cache).
+const load = Module.prototype.load;
+Module.prototype.load = function loadMarked(filename) {
   const chunk = filename.replace(/.*[\\/]/, "").replace(/-[\w-]{8}\.cjs$/, "");
   if (CHUNKS.includes(chunk) && !seen.has(chunk)) {
     seen.add(chunk);
     mark(`require ${chunk}`);
   }
-  return compile.call(this, content, filename);
+  return load.call(this, filename);
 };
 const connect = net.Socket.prototype.connect;
 let connected = false;

@@ -30,6 +30,8 @@ setFlagsFromString("--heap-growing-percent=50");
 const NEW_SPACE_BYTES = 16 * 1024 * 1024;
 /** Sets the growth factor for the new space as it is now (nothing when node was given --max-semi-space-size). */
 let steerNewSpace = () => {};
+/** The growth factor set last (undefined: never set), which V8's code cache records among the flags. */
+let growthFactor;
 if (!/--max-semi-space-size/.test(`${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`)) {
   let factor = 0;
   steerNewSpace = () => {
@@ -40,6 +42,7 @@ if (!/--max-semi-space-size/.test(`${process.execArgv.join(" ")} ${process.env.N
     );
     if (next === factor) return;
     factor = next;
+    growthFactor = next;
     setFlagsFromString(`--semi-space-growth-factor=${next}`);
   };
   steerNewSpace();
@@ -69,16 +72,100 @@ function bundleIsCurrent() {
 function loadBundle(dir, steer) {
   const inside = `${dir}${sep}`;
   const compile = Module.prototype._compile;
+  const cache = codeCache();
   Module.prototype._compile = function compileSteered(content, filename) {
     if (!filename.startsWith(inside)) return compile.call(this, content, filename);
     steer();
     try {
-      return compile.call(this, content, filename);
+      // A chunk with a dynamic import() is compiled as Node compiles it: a function V8 restores from a code
+      // cache has no callback for import() ("A dynamic import callback was not specified").
+      return cache && !content.includes("import(")
+        ? cache.run(this, content, filename)
+        : compile.call(this, content, filename);
     } finally {
       steer();
     }
   };
   return require(join(dir, "main.cjs"));
+}
+
+/**
+ * V8's code cache for the bundle's chunks, which takes compiling off a run's fixed cost (a small scan: ~50 ms of ~0.4 s of CPU, docs/benchmarks.md
+ * "Start-up fixed costs"). A chunk compiles from its cache when V8 accepts it (same source, same V8, same
+ * flags); a chunk that had none, or one V8 refused, leaves one at exit holding every function the run
+ * compiled in it. V8 checks the flags as they were when the cache was made against those at compile time,
+ * and steerNewSpace changes one of them as a run goes: each cache is made under, and named after, the growth
+ * factor its chunk was compiled under. Kept in the user's own cache folder (CONCORD_CODE_CACHE names another;
+ * `off` keeps none), never in the install folder, which may be read-only, nor in a shared one (a cache is
+ * code); chunks' names carry a hash of their content, so installs of other versions share it without clashing.
+ * Undefined when the folder cannot be made; a file error just means compiling as without it.
+ */
+/** How many chunk caches the code cache folder keeps (a command loads up to about 45 chunks). */
+const CACHES_KEPT = 400;
+
+function codeCache() {
+  const { mkdirSync, writeFileSync, renameSync, readdirSync, statSync: stat, rmSync } = require("node:fs");
+  // Loaded by every command that works anyway (fingerprints, the audit chain): here only a little sooner.
+  const { hash } = require("node:crypto");
+  const { Script } = require("node:vm");
+  const { basename, dirname } = require("node:path");
+  const { homedir } = require("node:os");
+  const named = process.env.CONCORD_CODE_CACHE;
+  if (named === "off") return undefined;
+  let dir;
+  try {
+    dir = named || join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "concord", "v8");
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch {
+    return undefined;
+  }
+  const fresh = [];
+  process.once("exit", () => {
+    if (fresh.length === 0) return;
+    for (const { file, script, factor } of fresh) {
+      try {
+        if (factor !== undefined) setFlagsFromString(`--semi-space-growth-factor=${factor}`);
+        const tmp = `${file}.${process.pid}`;
+        writeFileSync(tmp, script.createCachedData());
+        renameSync(tmp, file);
+      } catch {
+        // Not written: the next run compiles again.
+      }
+    }
+    // Rebuilds and upgrades leave caches of chunks no longer run: the folder keeps the newest CACHES_KEPT.
+    try {
+      const files = readdirSync(dir).map((f) => join(dir, f));
+      if (files.length <= CACHES_KEPT) return;
+      const byAge = files.map((f) => [stat(f).mtimeMs, f]).sort((a, b) => a[0] - b[0]);
+      for (const [, f] of byAge.slice(0, files.length - CACHES_KEPT)) rmSync(f, { force: true });
+    } catch {
+      // Pruned next time.
+    }
+  });
+  return {
+    run(module, content, filename) {
+      // Named by the chunk's content: V8 checks a cache's source only by its length, so a chunk rebuilt to
+      // the same length (main.cjs naming new chunks) would run the old code. And one cache per growth factor
+      // the chunk is compiled under (commands and data reach it at different points of the steering).
+      const file = join(
+        dir,
+        `${basename(filename)}.${hash("sha1", content).slice(0, 20)}.${growthFactor ?? "n"}.v8`,
+      );
+      let cachedData;
+      try {
+        cachedData = readFileSync(file);
+      } catch {}
+      const script = new Script(Module.wrap(content), { filename, cachedData });
+      if (cachedData === undefined || script.cachedDataRejected)
+        fresh.push({ file, script, factor: growthFactor });
+      const fn = script.runInThisContext({ displayErrors: true });
+      const req = (id) => module.require(id);
+      req.resolve = (request, options) => Module._resolveFilename(request, module, false, options);
+      req.main = require.main;
+      req.cache = Module._cache;
+      return fn.call(module.exports, module.exports, req, module, filename, dirname(filename));
+    },
+  };
 }
 
 if (bundleIsCurrent()) loadBundle(join(dist, "bundle"), steerNewSpace).run(process.argv);

@@ -1,5 +1,7 @@
 /** What a CLI command reads and writes besides its arguments. Commands touch no process-wide state but this. */
 
+import { createRequire } from "node:module";
+
 /** A stream the progress bar may draw on: a bar is drawn only where `isTTY` is true. */
 export type CliStream = NodeJS.WritableStream & { readonly isTTY?: boolean; readonly columns?: number };
 
@@ -48,7 +50,11 @@ export async function confirm(io: CliIo, question: string): Promise<boolean | un
   if (!input?.isTTY) return undefined;
   io.stderr.write(`${question} [y/N] `);
   // Loaded here, the one place a command reads a line: every command's start-up skips readline's modules.
-  const { createInterface } = await import("node:readline");
+  // Required, not import()ed: bin/concord.js compiles the bundle's chunks from V8's code cache, whose functions
+  // have no callback for import().
+  const { createInterface } = createRequire(import.meta.url)(
+    "node:readline",
+  ) as typeof import("node:readline");
   const rl = createInterface({ input, terminal: false });
   try {
     const answer = await new Promise<string>((resolve) => {

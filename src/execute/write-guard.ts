@@ -1,4 +1,5 @@
 /** Per-replica resilience for writes: retries with backoff and jitter, a circuit breaker, a rate limit (cockatiel, loaded on the first write). */
+import { createRequire } from "node:module";
 import type { IPolicy } from "cockatiel";
 import { ConnectorError } from "../connectors/connector.js";
 import { AdaptiveWriteRate, type BackpressureConfig } from "./adaptive-rate.js";
@@ -58,9 +59,13 @@ export class RowsRejectedError extends Error {
 type Cockatiel = typeof import("cockatiel");
 let loading: Promise<Cockatiel> | undefined;
 
-/** cockatiel, imported on the first write: a scan never writes, and the import is a noticeable share of start-up. */
+/**
+ * cockatiel, loaded on the first write: a scan never writes, and loading it is a noticeable share of start-up.
+ * Required, not import()ed: bin/concord.js compiles the bundle's chunks from V8's code cache, whose functions
+ * have no callback for import() (cockatiel is CommonJS).
+ */
 function cockatiel(): Promise<Cockatiel> {
-  loading ??= import("cockatiel");
+  loading ??= Promise.resolve().then(() => createRequire(import.meta.url)("cockatiel") as Cockatiel);
   return loading;
 }
 
