@@ -15,7 +15,7 @@ import {
 } from "../engine/run-liveness.js";
 import type { RepairTask } from "../execute/execute-repairs.js";
 import { inverseRepair } from "../execute/inverse-repair.js";
-import type { LedgerEntry, RepairFilter } from "../state/state-store.js";
+import type { LedgerEntry, RepairFilter, RepairPage } from "../state/state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
@@ -61,9 +61,7 @@ export async function runRollback(options: RollbackOptions, io: CliIo = processI
     const what = options.run ? `rollback --run ${options.run}` : `rollback --repair ${options.repair}`;
     // Nothing applied is left: say whether that is because it was all undone already, or never applied.
     const none = async () => {
-      let undone = 0;
-      for await (const page of pages(session, { ...applied, outcome: "rolled-back" }, pageSize(options)))
-        undone += page.length;
+      const undone = await session.state.countRepairs({ ...applied, outcome: "rolled-back" });
       const already = options.run
         ? ` (its ${undone} repair${undone === 1 ? " was" : "s were"} rolled back already)`
         : " (it was rolled back already)";
@@ -121,12 +119,15 @@ function pageSize(options: RollbackOptions): number {
   return options.pageSize ?? PAGE_SIZE;
 }
 
-/** The ledger entries matching `filter`, a page at a time, in the order first recorded. */
-async function* pages(session: Session, filter: RepairFilter, limit: number): AsyncIterable<LedgerEntry[]> {
+/**
+ * The ledger pages of the entries matching `filter`, in the order first recorded (empty pages left out), each
+ * with where the next one starts (`next`: absent after the last).
+ */
+async function* pages(session: Session, filter: RepairFilter, limit: number): AsyncIterable<RepairPage> {
   let after: string | undefined;
   do {
     const page = await session.state.listRepairsPage(filter, { after, limit });
-    if (page.entries.length) yield page.entries;
+    if (page.entries.length) yield page;
     after = page.next;
   } while (after !== undefined);
 }
@@ -176,7 +177,7 @@ async function rollBack(
   // before image edited while its row was pending is vouched for by no entry, and recovery, settling the
   // row, would copy it into one. Every page is checked before anything is written, and again as it is
   // rolled back (a row edited in between stops the rollback there).
-  for await (const page of pages(session, applied, limit)) {
+  for await (const { entries: page } of pages(session, applied, limit)) {
     const forged = forgedImage(page);
     if (forged) throw forgedError(forged, "nothing rolled back");
   }
@@ -232,7 +233,8 @@ interface PagesRolledBack {
 /**
  * Rolls back the pages of `applied` one after another under the rollback's run `runId`: each page's report
  * items go into `report` (--json: spilled for the document written at the end) and, in text, to `stdout` as
- * they come. After a stop the remaining pages are only counted.
+ * they come. After a stop the entries after the page in hand are counted by the ledger (`countRepairs`), not
+ * read.
  */
 async function rollBackPages(
   session: Session,
@@ -246,10 +248,11 @@ async function rollBackPages(
   let allOk = true;
   let notAttempted = 0;
   const datasets = new Map<string, DatasetAt>();
-  for await (const page of pages(session, applied, pageSize(options))) {
+  for await (const { entries: page, next } of pages(session, applied, pageSize(options))) {
     if (abort.signal.aborted) {
-      notAttempted += page.length;
-      continue;
+      notAttempted +=
+        page.length + (next === undefined ? 0 : await session.state.countRepairs(applied, { after: next }));
+      break;
     }
     const forged = forgedImage(page);
     if (forged) throw forgedError(forged, "stopped");
@@ -277,6 +280,11 @@ async function rollBackPages(
           text += `${r.repair}  ${printable((r.key as unknown[]).join(","))} on ${r.target}: ${r.outcome}${r.error ? ` (${printable(String(r.error))})` : ""}\n`;
       }
       if (text) await put(stdout, text);
+    }
+    // Stopped during this page: what follows it is counted, not read.
+    if (abort.signal.aborted) {
+      if (next !== undefined) notAttempted += await session.state.countRepairs(applied, { after: next });
+      break;
     }
   }
   return { allOk, notAttempted };
