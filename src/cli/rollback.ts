@@ -189,8 +189,14 @@ async function rollBack(
   try {
     const report = spills.spill();
     let done: PagesRolledBack;
+    // What recovery warned of (a tampered pending row it did not act on): on stderr at once, and in the JSON.
+    const warnings: string[] = [];
+    const warn = (warning: string) => {
+      warnings.push(warning);
+      stderr.write(`concord: warning: ${printable(warning)}\n`);
+    };
     try {
-      done = await rollBackPages(session, applied, runId, options, io.stdout, abort, report);
+      done = await rollBackPages(session, applied, runId, options, io.stdout, abort, report, warn);
     } finally {
       await run.release();
     }
@@ -201,7 +207,7 @@ async function rollBack(
     if (options.json)
       await writeJson(
         stdout,
-        jsonDoc({ runId, interrupted, rollbacks: "@@spill:0@@" }),
+        jsonDoc({ runId, interrupted, rollbacks: "@@spill:0@@", warnings }),
         new Map([["@@spill:0@@", [report.items()]]]),
       );
     else {
@@ -244,6 +250,7 @@ async function rollBackPages(
   stdout: NodeJS.WritableStream,
   abort: StopSignals,
   report: JsonSpill,
+  warn: (warning: string) => void,
 ): Promise<PagesRolledBack> {
   let allOk = true;
   let notAttempted = 0;
@@ -268,7 +275,7 @@ async function rollBackPages(
         notAttempted += original.length;
         continue;
       }
-      const at = datasets.get(name) ?? (await openDataset(session, name, runId));
+      const at = datasets.get(name) ?? (await openDataset(session, name, runId, warn));
       datasets.set(name, at);
       const done = await rollBackEntries(session, name, original, at, runId, abort);
       notAttempted += done.notAttempted;
@@ -293,14 +300,24 @@ async function rollBackPages(
 /**
  * Opens a dataset the rollback reaches for the first time: its replicas and shape, and what an earlier
  * rollback (or run) killed mid-batch left pending settled by what the targets hold, so that its inverse
- * repairs can be claimed again here.
+ * repairs can be claimed again here; recovery's warnings go to `warn`.
  */
-async function openDataset(session: Session, name: string, runId: string): Promise<DatasetAt> {
+async function openDataset(
+  session: Session,
+  name: string,
+  runId: string,
+  warn: (warning: string) => void,
+): Promise<DatasetAt> {
   const ds = session.config.datasets.find((d) => d.name === name);
   if (!ds) throw new UsageError(`rollback: dataset ${name} is no longer declared in ${session.config.path}`);
   const replicas = await session.replicas(ds);
   const { resolved } = await observeKeys(ds, replicas, [], Date.now());
-  await recoverPending(name, replicas, resolved.shape, { runId, state: session.state, now: Date.now });
+  const recovery = await recoverPending(name, replicas, resolved.shape, {
+    runId,
+    state: session.state,
+    now: Date.now,
+  });
+  for (const w of recovery.warnings) warn(w);
   return { ds, replicas, shape: resolved.shape };
 }
 

@@ -103,7 +103,7 @@ describe("concord rollback of a run with many repairs", () => {
       interrupted: boolean;
       rollbacks: { repair: string; outcome: string }[];
     };
-    expect(Object.keys(doc)).toEqual(["schemaVersion", "runId", "interrupted", "rollbacks"]);
+    expect(Object.keys(doc)).toEqual(["schemaVersion", "runId", "interrupted", "rollbacks", "warnings"]);
     expect(doc.interrupted).toBe(false);
     expect(doc.rollbacks).toHaveLength(ROWS);
     expect(new Set(doc.rollbacks.map((r) => r.repair)).size).toBe(ROWS);
