@@ -181,6 +181,7 @@ export class PostgresConnector implements Connector {
       table: this.table,
       readAttempts: options.readAttempts ?? 3,
       ...(options.timeouts ? { timeouts: options.timeouts } : {}),
+      rowFilter: options.rowFilter,
     });
     this.listing = new PostgresListing(this.session, this.stats, this.source, options.pageRows ?? 5000);
   }
