@@ -36,6 +36,8 @@ export interface RunReport {
   /** Repair outcomes and the decisions that wrote nothing (escalated, waiting, ignored). */
   readonly summary: Record<string, number>;
   readonly recovered: readonly RepairResult[];
+  /** The run's warnings (DatasetRunResult.warnings): printed on stderr, and in repair's JSON. */
+  readonly warnings: readonly string[];
   /** Repairs another run had pending (another process repairing the dataset at once), counted by that run. */
   readonly heldBy: ReadonlyMap<string, number>;
   /** True when something remains for a person or a later run (repair), or anything needs a write (scan, plan). */
@@ -177,6 +179,7 @@ export async function collectRun(
         heldBack: t.heldBack,
       },
       recovered: run.recovered,
+      warnings: run.warnings,
       heldBy,
       remains: t.remaining > 0,
       finished: run.finished,

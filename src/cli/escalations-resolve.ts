@@ -70,6 +70,7 @@ async function resolveOne(id: string, options: ResolveOptions, io: CliIo): Promi
         replicas: (ds) => session.replicas(ds),
         runId: newRunId(),
         by: cliActor(io),
+        warn: (w) => io.stderr.write(`concord: warning: ${printable(w)}\n`),
       });
     } catch (err) {
       if (err instanceof ResolveError)
@@ -180,6 +181,7 @@ async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
         replicas: (ds) => session.replicas(ds),
         runId: newRunId(),
         by: cliActor(io),
+        warn: (w) => io.stderr.write(`concord: warning: ${printable(w)}\n`),
       },
       {
         confirm: { token: preview.token },

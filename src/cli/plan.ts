@@ -192,25 +192,25 @@ export async function runPlanOrRepair(
         unchecked.push(ds.name);
         continue;
       }
-      runs.push(
-        await collectRun(
-          session,
-          ds,
-          runId,
-          options.recheck ? `recheck ${command}` : file ? `${command} --from` : command,
-          mode,
-          spills,
-          {
-            progress,
-            signal: abort.signal,
-            values: options.values === true,
-            keys,
-            print,
-            repairMode: options.mode,
-            expected: file?.get(ds.name)?.expected,
-          },
-        ),
+      const run = await collectRun(
+        session,
+        ds,
+        runId,
+        options.recheck ? `recheck ${command}` : file ? `${command} --from` : command,
+        mode,
+        spills,
+        {
+          progress,
+          signal: abort.signal,
+          values: options.values === true,
+          keys,
+          print,
+          repairMode: options.mode,
+          expected: file?.get(ds.name)?.expected,
+        },
       );
+      runs.push(run);
+      for (const w of run.warnings) stderr.write(`concord: warning: ${printable(w)}\n`);
     }
     const skipped = session.datasets.slice(reached).map((d) => d.name);
     if (writes) await session.anchorAudit();

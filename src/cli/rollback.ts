@@ -15,7 +15,7 @@ import {
 } from "../engine/run-liveness.js";
 import type { RepairTask } from "../execute/execute-repairs.js";
 import { inverseRepair } from "../execute/inverse-repair.js";
-import type { LedgerEntry, RepairFilter } from "../state/state-store.js";
+import type { LedgerEntry, RepairFilter, RepairPage } from "../state/state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
@@ -61,9 +61,7 @@ export async function runRollback(options: RollbackOptions, io: CliIo = processI
     const what = options.run ? `rollback --run ${options.run}` : `rollback --repair ${options.repair}`;
     // Nothing applied is left: say whether that is because it was all undone already, or never applied.
     const none = async () => {
-      let undone = 0;
-      for await (const page of pages(session, { ...applied, outcome: "rolled-back" }, pageSize(options)))
-        undone += page.length;
+      const undone = await session.state.countRepairs({ ...applied, outcome: "rolled-back" });
       const already = options.run
         ? ` (its ${undone} repair${undone === 1 ? " was" : "s were"} rolled back already)`
         : " (it was rolled back already)";
@@ -121,12 +119,15 @@ function pageSize(options: RollbackOptions): number {
   return options.pageSize ?? PAGE_SIZE;
 }
 
-/** The ledger entries matching `filter`, a page at a time, in the order first recorded. */
-async function* pages(session: Session, filter: RepairFilter, limit: number): AsyncIterable<LedgerEntry[]> {
+/**
+ * The ledger pages of the entries matching `filter`, in the order first recorded (empty pages left out), each
+ * with where the next one starts (`next`: absent after the last).
+ */
+async function* pages(session: Session, filter: RepairFilter, limit: number): AsyncIterable<RepairPage> {
   let after: string | undefined;
   do {
     const page = await session.state.listRepairsPage(filter, { after, limit });
-    if (page.entries.length) yield page.entries;
+    if (page.entries.length) yield page;
     after = page.next;
   } while (after !== undefined);
 }
@@ -176,7 +177,7 @@ async function rollBack(
   // before image edited while its row was pending is vouched for by no entry, and recovery, settling the
   // row, would copy it into one. Every page is checked before anything is written, and again as it is
   // rolled back (a row edited in between stops the rollback there).
-  for await (const page of pages(session, applied, limit)) {
+  for await (const { entries: page } of pages(session, applied, limit)) {
     const forged = forgedImage(page);
     if (forged) throw forgedError(forged, "nothing rolled back");
   }
@@ -188,8 +189,14 @@ async function rollBack(
   try {
     const report = spills.spill();
     let done: PagesRolledBack;
+    // What recovery warned of (a tampered pending row it did not act on): on stderr at once, and in the JSON.
+    const warnings: string[] = [];
+    const warn = (warning: string) => {
+      warnings.push(warning);
+      stderr.write(`concord: warning: ${printable(warning)}\n`);
+    };
     try {
-      done = await rollBackPages(session, applied, runId, options, io.stdout, abort, report);
+      done = await rollBackPages(session, applied, runId, options, io.stdout, abort, report, warn);
     } finally {
       await run.release();
     }
@@ -200,7 +207,7 @@ async function rollBack(
     if (options.json)
       await writeJson(
         stdout,
-        jsonDoc({ runId, interrupted, rollbacks: "@@spill:0@@" }),
+        jsonDoc({ runId, interrupted, rollbacks: "@@spill:0@@", warnings }),
         new Map([["@@spill:0@@", [report.items()]]]),
       );
     else {
@@ -232,7 +239,8 @@ interface PagesRolledBack {
 /**
  * Rolls back the pages of `applied` one after another under the rollback's run `runId`: each page's report
  * items go into `report` (--json: spilled for the document written at the end) and, in text, to `stdout` as
- * they come. After a stop the remaining pages are only counted.
+ * they come. After a stop the entries after the page in hand are counted by the ledger (`countRepairs`), not
+ * read.
  */
 async function rollBackPages(
   session: Session,
@@ -242,14 +250,16 @@ async function rollBackPages(
   stdout: NodeJS.WritableStream,
   abort: StopSignals,
   report: JsonSpill,
+  warn: (warning: string) => void,
 ): Promise<PagesRolledBack> {
   let allOk = true;
   let notAttempted = 0;
   const datasets = new Map<string, DatasetAt>();
-  for await (const page of pages(session, applied, pageSize(options))) {
+  for await (const { entries: page, next } of pages(session, applied, pageSize(options))) {
     if (abort.signal.aborted) {
-      notAttempted += page.length;
-      continue;
+      notAttempted +=
+        page.length + (next === undefined ? 0 : await session.state.countRepairs(applied, { after: next }));
+      break;
     }
     const forged = forgedImage(page);
     if (forged) throw forgedError(forged, "stopped");
@@ -265,7 +275,7 @@ async function rollBackPages(
         notAttempted += original.length;
         continue;
       }
-      const at = datasets.get(name) ?? (await openDataset(session, name, runId));
+      const at = datasets.get(name) ?? (await openDataset(session, name, runId, warn));
       datasets.set(name, at);
       const done = await rollBackEntries(session, name, original, at, runId, abort);
       notAttempted += done.notAttempted;
@@ -278,6 +288,11 @@ async function rollBackPages(
       }
       if (text) await put(stdout, text);
     }
+    // Stopped during this page: what follows it is counted, not read.
+    if (abort.signal.aborted) {
+      if (next !== undefined) notAttempted += await session.state.countRepairs(applied, { after: next });
+      break;
+    }
   }
   return { allOk, notAttempted };
 }
@@ -285,14 +300,24 @@ async function rollBackPages(
 /**
  * Opens a dataset the rollback reaches for the first time: its replicas and shape, and what an earlier
  * rollback (or run) killed mid-batch left pending settled by what the targets hold, so that its inverse
- * repairs can be claimed again here.
+ * repairs can be claimed again here; recovery's warnings go to `warn`.
  */
-async function openDataset(session: Session, name: string, runId: string): Promise<DatasetAt> {
+async function openDataset(
+  session: Session,
+  name: string,
+  runId: string,
+  warn: (warning: string) => void,
+): Promise<DatasetAt> {
   const ds = session.config.datasets.find((d) => d.name === name);
   if (!ds) throw new UsageError(`rollback: dataset ${name} is no longer declared in ${session.config.path}`);
   const replicas = await session.replicas(ds);
   const { resolved } = await observeKeys(ds, replicas, [], Date.now());
-  await recoverPending(name, replicas, resolved.shape, { runId, state: session.state, now: Date.now });
+  const recovery = await recoverPending(name, replicas, resolved.shape, {
+    runId,
+    state: session.state,
+    now: Date.now,
+  });
+  for (const w of recovery.warnings) warn(w);
   return { ds, replicas, shape: resolved.shape };
 }
 

@@ -62,8 +62,8 @@ export async function writeJson(
 /**
  * The `--json` document of scan, plan or repair over several runs (one per dataset), streamed: the lists
  * come from the spills. Same shape as DESIGN.md's: `plan` adds decisions, actions (counted by action) and
- * guard (null unless tripped), `repair` adds repairs, summary and recovered (the repairs an interrupted run
- * left pending that it settled). Every list member is present, [] when empty; see README "JSON output".
+ * guard (null unless tripped), `repair` adds repairs, summary, recovered (the repairs an interrupted run
+ * left pending that it settled) and warnings (DatasetRunResult.warnings). Every list member is present, [] when empty; see README "JSON output".
  */
 export async function writeRunsJson(
   stream: NodeJS.WritableStream,
@@ -103,6 +103,7 @@ export async function writeRunsJson(
     doc.repairs = marker([run.spill.repairs.items()]);
     doc.summary = run.summary;
     doc.recovered = run.recovered.map((r) => repairJson(resolved.shape.key, r));
+    doc.warnings = run.warnings;
     if (fromFile)
       doc.stale = run.stale.map((s) => ({
         key: keyToJson(resolved.shape.key, s.key),

@@ -84,3 +84,33 @@ describe("predicateShapeError: PostgreSQL and SQLite quotes", () => {
     expect(predicateShapeError(p, dialect)).toMatch(message);
   });
 });
+
+describe("predicateShapeError: PostgreSQL with standard_conforming_strings off", () => {
+  const off = { standardConformingStrings: false } as const;
+
+  it.each([
+    ["name = 'plain'"],
+    ["name = E'it\\'s -- fine'"],
+    ["name = E'C:\\\\dir'"],
+    ['"odd\\col" = 1'],
+    ["name = $$C:\\dir$$"],
+  ])("%s reads the same either way: one predicate", (p) => {
+    expect(predicateShapeError(p, "postgres", off)).toBeUndefined();
+    expect(predicateShapeError(p, "postgres")).toBeUndefined();
+  });
+
+  it.each([
+    // Standard: two strings, '\' and ') --'. The server with the setting off: one string, then `) --`.
+    ["note IN ('\\', ') --')"],
+    ["path = 'C:\\'"],
+    ["path = 'C:\\\\dir'"],
+  ])("%s is refused: a backslash in a plain literal", (p) => {
+    expect(predicateShapeError(p, "postgres")).toBeUndefined();
+    expect(predicateShapeError(p, "postgres", off)).toMatch(
+      /holds a backslash in a plain '…' literal, which this server reads as an escape \(standard_conforming_strings is off\)/,
+    );
+    // The setting on (or not known) and the other dialects: as before.
+    expect(predicateShapeError(p, "postgres", { standardConformingStrings: true })).toBeUndefined();
+    expect(predicateShapeError(p, "sqlite", off)).toBeUndefined();
+  });
+});

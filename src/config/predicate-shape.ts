@@ -32,6 +32,11 @@ interface Reading {
   readonly dollarQuotes: boolean;
   /** `[ … ]` is an identifier (SQLite). */
   readonly brackets: boolean;
+  /**
+   * A backslash in a plain '…' literal is refused: PostgreSQL with standard_conforming_strings off reads it
+   * as an escape there (as in E'…'), where the standard reading keeps it (see `PredicateServerSettings`).
+   */
+  readonly plainBackslashRefused?: boolean;
 }
 
 const PLAIN: Reading = { hashComments: false, backslash: "never", dollarQuotes: false, brackets: false };
@@ -50,6 +55,20 @@ const READINGS: Readonly<Record<PredicateDialect, readonly Reading[]>> = {
 };
 
 /**
+ * What the connected server says about reading literals, where a setting decides (asked by the connector on
+ * each connection it opens, after the config's own check without it).
+ */
+export interface PredicateServerSettings {
+  /**
+   * PostgreSQL's `standard_conforming_strings` (on by default since 9.1). Off, a backslash in a plain '…'
+   * literal escapes the next character, so the standard reading of such a literal is not the server's: a
+   * predicate holding one is refused (E'…' reads the same either way and is the way to write it). What is
+   * accepted then reads the same under either setting.
+   */
+  readonly standardConformingStrings?: boolean;
+}
+
+/**
  * Why `predicate` cannot be combined with others as `(a) AND (b)`, or undefined when it can. A predicate is
  * put in parentheses beside the config's own filters and Concord's key ranges, so one that closes more
  * parentheses than it opens (`1=1) OR (1=1`) would widen the filter past the others, a `;` would end the
@@ -62,12 +81,16 @@ const READINGS: Readonly<Record<PredicateDialect, readonly Reading[]>> = {
  * - `postgres`: E'…' strings take backslash escapes, and `$tag$…$tag$` is a string (`$$ ' $$ -- '` is a
  *   string and a comment).
  * - `sqlite`: `[…]` is an identifier (`[x'] -- ']` is an identifier and a comment).
+ * With `server` settings, as the connected server reads (`PredicateServerSettings`).
  */
 export function predicateShapeError(
   predicate: string,
   dialect: PredicateDialect = "standard",
+  server: PredicateServerSettings = {},
 ): string | undefined {
-  for (const reading of READINGS[dialect]) {
+  const nonstandard = dialect === "postgres" && server.standardConformingStrings === false;
+  for (const base of READINGS[dialect]) {
+    const reading = nonstandard ? { ...base, plainBackslashRefused: true } : base;
     const why = shapeError(predicate, reading);
     if (why) return why;
   }
@@ -97,6 +120,8 @@ function shapeError(predicate: string, reading: Reading): string | undefined {
         if (predicate[j + 1] !== c) break;
         j += 2;
       }
+      if (reading.plainBackslashRefused && c === "'" && !escapes && predicate.slice(i, j).includes("\\"))
+        return "it holds a backslash in a plain '…' literal, which this server reads as an escape (standard_conforming_strings is off) where the check does not; write the literal as E'…'";
       i = j;
     } else if (c === "$" && reading.dollarQuotes && !IDENT_CHAR.test(prev)) {
       const tag = DOLLAR_TAG.exec(predicate.slice(i))?.[0];

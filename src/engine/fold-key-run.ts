@@ -56,6 +56,7 @@ export function foldKeyRun(run: DatasetRunResult, keyRun: DatasetRunResult | und
     ...run,
     totals,
     recovered: [...run.recovered, ...keyRun.recovered],
+    warnings: [...run.warnings, ...keyRun.warnings],
     finished: run.finished && keyRun.finished,
     status: worseStatus(run.status, keyRun.status),
   };

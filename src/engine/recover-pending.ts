@@ -23,14 +23,24 @@ export interface RecoverOptions {
 }
 
 /**
+ * What a recovery did: the repairs it settled, and one warning per pending row whose `undoes` it did not act
+ * on (a one-line sentence naming the repair, the repair it names, and why), for the operator: such a row was
+ * edited, and `concord audit verify` will fail on it.
+ */
+export interface Recovery {
+  readonly settled: RepairResult[];
+  readonly warnings: string[];
+}
+
+/**
  * Settles repairs that runs no longer alive left `pending` (a crash, kill -9, Ctrl-C twice): re-reads each
  * target and records `applied` under the run that made the write when it landed (`rolled-back` for a
  * rollback's inverse write, whose claim names the repair it `undoes`, and then that repair is marked
  * `rolled-back` too, as the rollback would have marked it), `failed` otherwise. A claim's `undoes` is acted on
  * only when it holds (`checkUndoes`, the rule `concord audit verify` applies): a row naming a repair it is not
  * the rollback of (an edited row) is settled as an ordinary repair, its entry naming the `ignoredUndoes`, and
- * the row is left as it is for verify to report
- * (detection re-plans it; the same repair id then runs again). A pending repair of a live run — another
+ * the row is left as it is for verify to report,
+ * and the result's `warnings` say so (detection re-plans it; the same repair id then runs again). A pending repair of a live run — another
  * process working right now — is left to it. Keeps ledger and audit consistent with the replicas.
  * Memory is bounded by one page of pending repairs.
  */
@@ -40,9 +50,10 @@ export async function recoverPending(
   shape: RecordShape,
   ctx: Pick<RunContext, "runId" | "state" | "now">,
   options: RecoverOptions = {},
-): Promise<RepairResult[]> {
+): Promise<Recovery> {
   const staleBefore = ctx.now() - (options.staleAfterMs ?? STALE_RUN_MS);
   const results: RepairResult[] = [];
+  const warnings: string[] = [];
   const seen = new Set<string>();
   // The first reads at once (each its own statement): usually all three are empty and that is the whole
   // recovery. What the pages settle is left out of `listed` below by `seen`.
@@ -63,7 +74,7 @@ export async function recoverPending(
     next = undefined;
     if (page.length === 0) break;
     for (const e of page) seen.add(e.id);
-    results.push(...(await settle(dataset, replicas, shape, ctx, page)));
+    results.push(...(await settle(dataset, replicas, shape, ctx, page, warnings)));
   }
   // Runs whose heartbeat is still fresh but whose process on this host is gone (kill -9 a moment ago).
   const pending = listed.filter((e) => !seen.has(e.id) && e.runId !== ctx.runId);
@@ -73,8 +84,8 @@ export async function recoverPending(
     if (lease && deadLocalOwner(lease.owner)) dead.add(run);
   }
   const orphans = pending.filter((e) => dead.has(e.runId));
-  if (orphans.length) results.push(...(await settle(dataset, replicas, shape, ctx, orphans)));
-  return results;
+  if (orphans.length) results.push(...(await settle(dataset, replicas, shape, ctx, orphans, warnings)));
+  return { settled: results, warnings };
 }
 
 async function settle(
@@ -83,6 +94,7 @@ async function settle(
   shape: RecordShape,
   ctx: Pick<RunContext, "runId" | "state" | "now">,
   pending: readonly LedgerEntry[],
+  warnings: string[],
 ): Promise<RepairResult[]> {
   const results: RepairResult[] = [];
   const ignored = await untrustedUndoes(ctx, pending);
@@ -127,7 +139,7 @@ async function settle(
           recovered: true,
           interruptedRun: e.runId,
           ...(e.undoes ? { undoes: e.undoes } : {}),
-          ...(ignored.has(e.id) ? { ignoredUndoes: ignored.get(e.id) } : {}),
+          ...(ignored.has(e.id) ? { ignoredUndoes: ignored.get(e.id)!.undoes } : {}),
           expected: e.expected,
           written: e.nextFingerprint,
           // The images the ledger row holds, so that verification finds an edit of them later.
@@ -139,6 +151,10 @@ async function settle(
     // Only what took effect: a run that came back and settled its own repair first has the last word.
     const took = new Set(recorded.map((a) => (a.data as { repair?: string }).repair));
     const done = settled.filter((e) => took.has(e.id));
+    for (const e of done) {
+      const why = ignored.get(e.id);
+      if (why) warnings.push(ignoredUndoesWarning(dataset, e, why));
+    }
     results.push(
       ...done.map((e) => ({ id: e.id, key: e.key, target: e.target, outcome: e.outcome, error: e.error })),
     );
@@ -156,6 +172,12 @@ async function settle(
   return results;
 }
 
+/** A pending row's `undoes` that does not hold: the repair it names, and how `checkUndoes` judged it. */
+interface IgnoredUndoes {
+  readonly undoes: string;
+  readonly verdict: Exclude<ReturnType<typeof checkUndoes>, "ok">;
+}
+
 /**
  * The pending rows whose `undoes` does not hold (`checkUndoes`: it names a repair the ledger does not hold, or
  * one the row is not the rollback of), by id, with the repair each names. Such a row was edited since its
@@ -165,15 +187,27 @@ async function settle(
 async function untrustedUndoes(
   ctx: Pick<RunContext, "state">,
   pending: readonly LedgerEntry[],
-): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+): Promise<Map<string, IgnoredUndoes>> {
+  const out = new Map<string, IgnoredUndoes>();
   const named = new Set<string>();
   for (const e of pending) if (e.undoes !== undefined) named.add(e.undoes);
   if (named.size === 0) return out;
   const undone = await ctx.state.getRepairs([...named]);
-  for (const e of pending)
-    if (e.undoes !== undefined && checkUndoes(e, undone.get(e.undoes)) !== "ok") out.set(e.id, e.undoes);
+  for (const e of pending) {
+    if (e.undoes === undefined) continue;
+    const verdict = checkUndoes(e, undone.get(e.undoes));
+    if (verdict !== "ok") out.set(e.id, { undoes: e.undoes, verdict });
+  }
   return out;
+}
+
+/** The operator's one line about a pending row whose `undoes` recovery did not act on. */
+function ignoredUndoesWarning(dataset: string, e: LedgerEntry, ignored: IgnoredUndoes): string {
+  const why =
+    ignored.verdict === "unknown"
+      ? "the ledger holds no repair by that id"
+      : "it is not that repair's rollback";
+  return `recovery: pending repair ${e.id} (${dataset} key ${keyId(e.key)} on ${e.target}) says it undoes repair ${ignored.undoes}, but ${why} (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`;
 }
 
 /**

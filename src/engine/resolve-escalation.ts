@@ -58,6 +58,8 @@ export interface ResolveDeps {
   readonly now?: () => number;
   /** This process as the run's lease owner (`processOwner()` unless given). */
   readonly owner?: string;
+  /** Told each warning of the recovery a resolution runs first (`Recovery.warnings`); default: dropped. */
+  readonly warn?: ((warning: string) => void) | undefined;
 }
 
 /**
@@ -329,7 +331,12 @@ async function pickBatch(
   const { resolved, divergences } = await observeKeys(ds, replicas, [...keys.values()], now());
   // A resolution (or run) killed mid-write left its claims pending: settled by what the targets hold, so that
   // this one can claim those repairs instead of finding them held by a process that is gone.
-  await recoverPending(ds.name, replicas, resolved.shape, { runId: deps.runId, state: deps.state, now });
+  const recovery = await recoverPending(ds.name, replicas, resolved.shape, {
+    runId: deps.runId,
+    state: deps.state,
+    now,
+  });
+  for (const w of recovery.warnings) deps.warn?.(w);
   const policy = datasetPolicy(ds, resolved);
   const decided = new Map<string, { e: Escalation; decision: Decision }>();
   for (const e of list) {

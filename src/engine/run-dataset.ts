@@ -294,6 +294,12 @@ export interface DatasetRunResult {
   readonly totals: RunTotals;
   /** Pending repairs of interrupted runs this run settled. */
   readonly recovered: readonly RepairResult[];
+  /**
+   * What the operator should know that is no finding of the run: one line each (today: a pending ledger row
+   * whose `undoes` recovery did not act on, `Recovery.warnings`). Notes say how the run read the replicas;
+   * warnings, that something in the state store needs a person.
+   */
+  readonly warnings: readonly string[];
   /** False when the signal stopped it before the end (a checkpointed run is then resumable). */
   readonly finished: boolean;
   /** The status recorded (`running` when a checkpointed run stopped and waits to be resumed). */
@@ -479,11 +485,13 @@ export async function runDataset(
     const record = { runId, dataset: ds.name, startedAt };
     let segments: KeyRange[] = [];
     let recovered: RepairResult[] = [];
+    const warnings: string[] = [];
     const result = (finished: boolean, status: RunRecord["status"]): DatasetRunResult => ({
       ...record,
       resolved,
       totals,
       recovered,
+      warnings,
       finished,
       status,
       segments: order?.length ?? segments.length,
@@ -535,10 +543,12 @@ export async function runDataset(
       return result(false, "diverged");
     };
     const settlePending = async (own: boolean): Promise<RepairResult[]> => {
-      const settled = await recoverPending(ds.name, replicas, resolved.shape, ctx, {
+      const recovery = await recoverPending(ds.name, replicas, resolved.shape, ctx, {
         resumed: own,
         ...(options.staleRunMs !== undefined ? { staleAfterMs: options.staleRunMs } : {}),
       });
+      const { settled } = recovery;
+      warnings.push(...recovery.warnings);
       for (const r of settled) totals.recovered[r.outcome] = (totals.recovered[r.outcome] ?? 0) + 1;
       if (settled.length) await observer.onRecovered?.(settled);
       return settled;

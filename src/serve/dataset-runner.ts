@@ -848,6 +848,7 @@ export class DatasetRunner {
       .filter(([c]) => !BENIGN_CLASSES.has(c as never))
       .reduce((n, [, v]) => n + v, 0);
     const mode = this.ds.mode;
+    for (const w of run.warnings) this.deps.log(`${dataset}: warning: ${w}`);
     this.deps.log(
       `${dataset}: pass ${run.runId} (${mode}) finished in ${((finishedAt - run.startedAt) / 1000).toFixed(1)} s: ${divergent} divergent, ${totals.repairs.applied ?? 0} repaired, ${totals.remaining} remaining`,
     );

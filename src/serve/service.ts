@@ -328,6 +328,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     runId: newRunId(new Date(now())),
     by,
     now,
+    warn: (warning: string) => log(`warning: ${warning}`),
   });
 
   const api: ServiceApi = {

@@ -61,6 +61,8 @@ export abstract class ComposedStateStore implements StateStore {
   readonly listRepairs: RepairLedger["listRepairs"] = (filter) => this.parts.ledger.listRepairs(filter);
   readonly listRepairsPage: RepairLedger["listRepairsPage"] = (filter, page) =>
     this.parts.ledger.listRepairsPage(filter, page);
+  readonly countRepairs: RepairLedger["countRepairs"] = (filter, options) =>
+    this.parts.ledger.countRepairs(filter, options);
   readonly listAbandonedRepairs: RepairLedger["listAbandonedRepairs"] = (dataset, options) =>
     this.parts.ledger.listAbandonedRepairs(dataset, options);
 

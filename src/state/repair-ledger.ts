@@ -157,6 +157,12 @@ export interface RepairLedger {
    */
   listRepairsPage(filter: RepairFilter, page: RepairPageOptions): Promise<RepairPage>;
   /**
+   * How many entries match `filter` (none given: the whole ledger), counted in the store, not listed; with
+   * `after` (a page's `next`), only those `listRepairsPage` would list after that page: what a reader that
+   * stops there leaves unread. One statement, whatever the count.
+   */
+  countRepairs(filter: RepairFilter, options?: { readonly after?: string | undefined }): Promise<number>;
+  /**
    * The dataset's pending entries whose run is not live at `staleBefore` (see "Recovery"), in the order first
    * recorded; at most `limit` (default: all) of them. Recovery settles them and asks again for the next.
    */

@@ -103,7 +103,7 @@ describe("concord rollback of a run with many repairs", () => {
       interrupted: boolean;
       rollbacks: { repair: string; outcome: string }[];
     };
-    expect(Object.keys(doc)).toEqual(["schemaVersion", "runId", "interrupted", "rollbacks"]);
+    expect(Object.keys(doc)).toEqual(["schemaVersion", "runId", "interrupted", "rollbacks", "warnings"]);
     expect(doc.interrupted).toBe(false);
     expect(doc.rollbacks).toHaveLength(ROWS);
     expect(new Set(doc.rollbacks.map((r) => r.repair)).size).toBe(ROWS);
@@ -153,5 +153,65 @@ describe("concord rollback of a run with many repairs", () => {
     expect(lines.slice(0, 1000).every((l) => l.endsWith(" on b: rolled-back"))).toBe(true);
     expect(lines[1000]).toMatch(/^Rolled back: 1000 repairs \(run \S+\)\.$/);
     expect(JSON.stringify(itemsSnapshot(join(dir, "b.db")))).toBe(original);
+  }, 60_000);
+
+  it("stopped by Ctrl-C, counts the entries it did not reach instead of reading them", async ({
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const rows = itemRows(1000);
+    makeSqliteTable(join(dir, "a.db"), "items", ITEMS_DDL, rows, {
+      sql: "UPDATE items SET name = name || ' (new)', version = version + 1;",
+    });
+    makeSqliteTable(join(dir, "b.db"), "items", ITEMS_DDL, rows);
+    const config = writeConfig(dir, itemsConfig());
+    const repair = await runConcord(["repair", "--json", "-c", config]);
+    expect(repair.code, repair.stderr).toBe(0);
+    const runId = parseJson<PlanJson>(repair).runId;
+
+    // Ctrl-C once the first page's repairs are marked undone; every read of the run's pages after it counted.
+    let stopped = false;
+    let pagesAfterStop = 0;
+    const realRecord = SqliteRepairLedger.prototype.recordRepairs;
+    const realPage = SqliteRepairLedger.prototype.listRepairsPage;
+    vi.spyOn(SqliteRepairLedger.prototype, "recordRepairs").mockImplementation(async function (
+      this: SqliteRepairLedger,
+      entries,
+    ) {
+      await realRecord.call(this, entries);
+      if (!stopped && entries.some((e) => e.outcome === "rolled-back")) {
+        stopped = true;
+        process.emit("SIGINT");
+      }
+    });
+    vi.spyOn(SqliteRepairLedger.prototype, "listRepairsPage").mockImplementation(async function (
+      this: SqliteRepairLedger,
+      filter,
+      options,
+    ) {
+      if (stopped && filter.runId === runId) pagesAfterStop++;
+      return realPage.call(this, filter, options);
+    });
+
+    const stdout = new Sink();
+    const stderr = new Sink();
+    const code = await runRollback(
+      { config, run: runId, pageSize: 100 },
+      { stdout, stderr, env: {}, cwd: dir },
+    );
+    expect(stderr.text).toContain("stopping after the batch in flight");
+    expect(code, stderr.text).toBe(130);
+    expect(stopped).toBe(true);
+    expect(pagesAfterStop).toBe(0);
+    const lines = stdout.text.trimEnd().split("\n");
+    expect(lines).toHaveLength(102);
+    expect(lines[100]).toMatch(/^Partly rolled back: 100 repairs \(run \S+\)\.$/);
+    expect(lines[101]).toBe("interrupted: 900 repairs not rolled back (run the rollback again to finish)");
+    const left = query<{ n: number }>(
+      join(dir, "state.db"),
+      "SELECT COUNT(*) AS n FROM ledger WHERE run_id = ? AND outcome = 'applied'",
+      runId,
+    );
+    expect(left).toEqual([{ n: 900 }]);
   }, 60_000);
 });

@@ -96,7 +96,7 @@ for (const factory of stateStoreFactories) {
       await state.claimRepairs([genuine, forged]);
 
       // Neither claimer has a run record: their claims are abandoned once a minute old.
-      const settled = await recoverPending("items", replicas, shape, {
+      const { settled, warnings } = await recoverPending("items", replicas, shape, {
         runId: "run-now",
         state,
         now: () => at + 120_000,
@@ -105,6 +105,10 @@ for (const factory of stateStoreFactories) {
         [genuine.id]: "rolled-back",
         "forged-5": "applied",
       });
+      // The operator is told, in one line naming the row, the repair it names and why it was not acted on.
+      expect(warnings).toEqual([
+        `recovery: pending repair forged-5 (items key ["5"] on b) says it undoes repair ${r1.id}, but it is not that repair's rollback (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`,
+      ]);
       const ledger = await state.getRepairs([r1.id, r2.id, genuine.id, "forged-5"]);
       expect(ledger.get(r2.id)?.outcome).toBe("rolled-back");
       // r1 was not undone: b still holds what it wrote.

@@ -101,14 +101,17 @@ describe("run liveness", () => {
     const live = await pendingClaim(state, "run-live", processOwner(), now);
     const dead = await pendingClaim(state, "run-dead", `${hostname()}:${deadPid()}:x`, now);
     const ctx = { runId: "run-now", state, now: () => now + 1000 };
-    const settled = await recoverPending("items", replicas, recordShape, ctx);
+    const { settled } = await recoverPending("items", replicas, recordShape, ctx);
     expect(settled.map((r) => r.id)).toEqual([dead]);
     expect(settled[0]?.outcome).toBe("failed");
     const ledger = await state.getRepairs([live, dead]);
     expect(ledger.get(live)?.outcome).toBe("pending");
     expect(ledger.get(dead)?.outcome).toBe("failed");
     // Once the live run's heartbeat is a minute old it is taken for dead too.
-    const later = await recoverPending("items", replicas, recordShape, { ...ctx, now: () => now + 61_000 });
+    const { settled: later } = await recoverPending("items", replicas, recordShape, {
+      ...ctx,
+      now: () => now + 61_000,
+    });
     expect(later.map((r) => r.id)).toEqual([live]);
     expect(keyId(later[0]!.key)).toBe(keyId(["1"]));
   });
@@ -133,7 +136,7 @@ describe("run liveness", () => {
         data: { class: "stale", columns: ["name"] },
       },
     ]);
-    const settled = await recoverPending("items", replicas, recordShape, {
+    const { settled } = await recoverPending("items", replicas, recordShape, {
       runId: "run-now",
       state,
       now: () => now,

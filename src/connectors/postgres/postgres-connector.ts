@@ -181,6 +181,7 @@ export class PostgresConnector implements Connector {
       table: this.table,
       readAttempts: options.readAttempts ?? 3,
       ...(options.timeouts ? { timeouts: options.timeouts } : {}),
+      rowFilter: options.rowFilter,
     });
     this.listing = new PostgresListing(this.session, this.stats, this.source, options.pageRows ?? 5000);
   }
@@ -579,7 +580,8 @@ export class PostgresConnector implements Connector {
     const facts = await this.read("cannot prepare the in-PostgreSQL comparison", (run) =>
       run(
         "SELECT current_database()::text, current_user::text, current_setting('port'), " +
-          "pg_postmaster_start_time()::text, quote_ident(n.nspname) || '.' || quote_ident(c.relname) " +
+          "pg_postmaster_start_time()::text, quote_ident(n.nspname) || '.' || quote_ident(c.relname), " +
+          "current_setting('standard_conforming_strings') " +
           "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " +
           "WHERE c.oid = to_regclass($1)",
         [this.table],
@@ -592,6 +594,7 @@ export class PostgresConnector implements Connector {
       label: this.options.label ?? "",
       target: this.session.target(),
       server: row.slice(0, 4).map(String),
+      standardStrings: String(row[5]),
       relation,
       source: this.options.rowFilter
         ? `(SELECT * FROM ${relation} WHERE ${this.options.rowFilter})`

@@ -39,6 +39,7 @@ function side(label: string, over: Partial<PostgresPairSide> = {}, f = col("f", 
     label,
     target: { host: "/var/run/postgresql", port: "5432", database: "bench", user: "root" },
     server: ["bench", "root", "5432", "2026-12-06 15:00:00+00"],
+    standardStrings: "on",
     relation: `"s"."${label}"`,
     source: `"s"."${label}"`,
     s,
@@ -64,6 +65,12 @@ describe("postgresPairRefusal", () => {
       "another server answering",
       side("b", { server: ["bench", "root", "5432", "2026-12-06 16:00:00+00"] }),
       "a and b are answered by different servers or databases, which one statement cannot join",
+    ],
+    [
+      // One URL's options turn the setting off: a's filter was checked as b's connection would not read it.
+      "string literals read differently",
+      side("b", { standardStrings: "off" }),
+      "a and b read string literals differently (standard_conforming_strings on and off), so one statement would read a row filter other than it was checked",
     ],
     [
       "another column type",

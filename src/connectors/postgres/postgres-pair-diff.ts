@@ -26,6 +26,11 @@ export interface PostgresPairSide {
   };
   /** What its server says it is: [database, user, port, postmaster start time]. */
   readonly server: readonly string[];
+  /**
+   * Its connections' `standard_conforming_strings`: one statement reads both sides' row filters as the
+   * connection it runs on does, and a filter was checked against its own side's setting only.
+   */
+  readonly standardStrings: string;
   /** The table, schema-qualified and quoted as its own connection resolves it. */
   readonly relation: string;
   /** What reads select from: `relation`, or its rows the row filter keeps (`where:`). */
@@ -50,6 +55,8 @@ export function postgresPairRefusal(here: PostgresPairSide, there: PostgresPairS
   }
   if (JSON.stringify(here.server) !== JSON.stringify(there.server))
     return `${a} and ${b} are answered by different servers or databases, which one statement cannot join`;
+  if (here.standardStrings !== there.standardStrings)
+    return `${a} and ${b} read string literals differently (standard_conforming_strings ${here.standardStrings} and ${there.standardStrings}), so one statement would read a row filter other than it was checked`;
   const shape = here.s.shape;
   for (const side of [here, there]) {
     if (side.s.nullableKey)

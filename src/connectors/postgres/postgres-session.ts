@@ -3,10 +3,11 @@ import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Client, Pool, PoolClient, PoolConfig } from "pg";
+import { predicateShapeError } from "../../config/predicate-shape.js";
 import { DEFAULT_TIMEOUTS, type TimeoutsConfig } from "../../config/timeouts.js";
 import { boundSilence, boundTime, isStoreTimeout } from "../../deadlines/bound-silence.js";
 import { postgresStillRunning } from "../../deadlines/postgres-still-running.js";
-import type { ConnectorError, ConnectorStats } from "../connector.js";
+import { ConnectorError, type ConnectorStats } from "../connector.js";
 import { pg } from "./node-postgres.js";
 import { connectFailed, isPostgresTransient, postgresError } from "./postgres-errors.js";
 
@@ -31,9 +32,12 @@ export type PostgresClient = Pool | Client;
  *   (`tstzrange`, `timestamptz[]` print in the session's zone: the same instants read `+09` in one session
  *   and `+00` in another; `bytea[]` in the session's bytea output). Timestamps and bytea themselves are read
  *   and written at UTC and in hex explicitly.
+ * Its first column is the connection's `standard_conforming_strings`, which it leaves as the server, role or
+ * database set it: the row filter is checked against it (`checkRowFilter`).
  */
 const SESSION_SQL =
-  "SELECT set_config('extra_float_digits', '1', false), set_config('jit', 'off', false), " +
+  "SELECT current_setting('standard_conforming_strings'), " +
+  "set_config('extra_float_digits', '1', false), set_config('jit', 'off', false), " +
   "set_config('DateStyle', 'ISO', false), set_config('IntervalStyle', 'postgres', false), " +
   "set_config('TimeZone', 'UTC', false), set_config('bytea_output', 'hex', false)";
 
@@ -107,6 +111,8 @@ export interface PostgresSessionOptions {
   readonly readAttempts: number;
   /** Deadlines of every call (default: DEFAULT_TIMEOUTS); only `connectMs` and `queryMs` are used here. */
   readonly timeouts?: TimeoutsConfig;
+  /** The connector's row filter (config `where:`), checked on every connection as it reads literals. */
+  readonly rowFilter?: string | undefined;
 }
 
 /**
@@ -206,8 +212,23 @@ export class PostgresSession {
       client.once("end", () => this.clients.delete(client));
     }
     this.listening.add(client);
-    await this.query(client, SESSION_SQL, []);
+    const [settings] = await this.query(client, SESSION_SQL, []);
+    this.checkRowFilter(settings?.[0] ?? null);
     this.prepared.add(client);
+  }
+
+  /**
+   * Refuses the row filter on a connection whose `standard_conforming_strings` is off (a server, role or
+   * database default, or the URL's options) when the filter holds a backslash in a plain '…' literal: the
+   * server would read it as an escape where the config's check did not, so the filter's quotes, parentheses
+   * and comments could be other than checked (`predicateShapeError` with the setting). One line naming the
+   * replica (`dataset.replica`); the connection is left unprepared, so every use of it refuses alike.
+   */
+  private checkRowFilter(standardConformingStrings: string | null): void {
+    const { rowFilter, label } = this.options;
+    if (rowFilter === undefined || standardConformingStrings !== "off") return;
+    const why = predicateShapeError(rowFilter, "postgres", { standardConformingStrings: false });
+    if (why) throw new ConnectorError(`${label ? `${label}: ` : ""}where: ${why}`);
   }
 
   /** Runs `fn` on one connection: checked out of the pool (and returned), or the client. */

@@ -178,6 +178,21 @@ export class PostgresRepairLedger implements RepairLedger {
     return rows.length < page.limit || !last ? { entries } : { entries, next: last.position };
   }
 
+  async countRepairs(filter: RepairFilter, options: { after?: string | undefined } = {}): Promise<number> {
+    const where = conditions([
+      ["run_id", filter.runId],
+      ["id", filter.id],
+      ["dataset", filter.dataset],
+      ["outcome", filter.outcome],
+      ["ord", options.after === undefined ? undefined : pagePosition(options.after), ">"],
+    ]);
+    const [row] = await this.db.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${this.db.t.ledger}${where.sql}`,
+      where.params,
+    );
+    return Number(row?.n ?? 0);
+  }
+
   async listAbandonedRepairs(
     dataset: string,
     options: { staleBefore: number; limit?: number },

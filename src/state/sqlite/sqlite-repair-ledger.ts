@@ -208,6 +208,20 @@ export class SqliteRepairLedger implements RepairLedger {
     return rows.length < page.limit || !last ? { entries } : { entries, next: String(last.position) };
   }
 
+  async countRepairs(filter: RepairFilter, options: { after?: string | undefined } = {}): Promise<number> {
+    const where = conditions([
+      ["run_id", filter.runId],
+      ["id", filter.id],
+      ["dataset", filter.dataset],
+      ["outcome", filter.outcome],
+      ["rowid", options.after === undefined ? undefined : pagePosition(options.after), ">"],
+    ]);
+    const row = this.s.prepare(`SELECT count(*) AS n FROM ledger${where.sql}`).get(...where.params) as {
+      n: number;
+    };
+    return row.n;
+  }
+
   async listAbandonedRepairs(
     dataset: string,
     options: { staleBefore: number; limit?: number },

@@ -175,6 +175,47 @@ export function repairLedgerCases({ open }: StateStoreCase): void {
       expect(await store.listRepairs({ runId: "run-1", outcome: "applied" })).toEqual([]);
     });
 
+    it("counts what listRepairs lists, and from a page's next what the pages after it list", async () => {
+      const store = await open();
+      expect(await store.countRepairs({})).toBe(0);
+      await store.recordRepairs(
+        range(1, 25).map((n) =>
+          repair(`r${n}`, {
+            runId: n % 3 ? "run-1" : "run-2",
+            dataset: n % 2 ? "users" : "orders",
+            outcome: n % 4 ? "applied" : "failed",
+          }),
+        ),
+      );
+      // Recorded again: counted once.
+      await store.recordRepairs([repair("r2", { runId: "run-1", dataset: "orders", outcome: "applied" })]);
+      for (const filter of [
+        {},
+        { runId: "run-1" },
+        { runId: "run-1", outcome: "applied" as const },
+        { dataset: "orders", outcome: "failed" as const },
+        { id: "r7" },
+        { runId: "nobody" },
+      ])
+        expect(await store.countRepairs(filter), JSON.stringify(filter)).toBe(
+          (await store.listRepairs(filter)).length,
+        );
+      const filter = { runId: "run-1", outcome: "applied" as const };
+      const all = (await store.listRepairs(filter)).map((e) => e.id);
+      let after: string | undefined;
+      let read = 0;
+      do {
+        expect(await store.countRepairs(filter, { after })).toBe(all.length - read);
+        const page = await store.listRepairsPage(filter, { after, limit: 4 });
+        read += page.entries.length;
+        after = page.next;
+      } while (after !== undefined);
+      expect(read).toBe(all.length);
+      await expect(store.countRepairs({}, { after: "x'; --" })).rejects.toThrow(
+        /after must be the next of an earlier page/,
+      );
+    });
+
     it("refuses a limit that is not a positive integer and a position no page gave", async () => {
       const store = await open();
       await expect(store.listRepairsPage({}, { limit: 0 })).rejects.toThrow(
