@@ -14,6 +14,7 @@ import {
   TIME_TYPES,
 } from "./mysql-column-types.js";
 import { UnstorableValueError } from "./mysql-errors.js";
+import { inet4Text, inet6Text } from "./mysql-inet-text.js";
 import { numberMysqlJsonChanges } from "./mysql-json.js";
 
 /**
@@ -412,6 +413,12 @@ function textLiteral(col: MysqlColumn, v: string, type: ColumnType): string {
   }
   if (t === "uuid" && !UUID_TEXT.test(v))
     throw cannotStore(col, v, "UUID reads back as lowercase 8-4-4-4-12 hex");
+  if (t === "inet4" || t === "inet6") {
+    // The server keeps an address, not its text: `FE80::0001` would be stored and read back as `fe80::1`.
+    const held = t === "inet4" ? inet4Text(v) : inet6Text(v);
+    if (held === undefined) throw cannotStore(col, v, `it is no IPv${t === "inet4" ? "4" : "6"} address`);
+    if (held !== v) throw cannotStore(col, v, `${t.toUpperCase()} would hold it as ${held}`);
+  }
   return stringLiteral(v);
 }
 
