@@ -146,6 +146,31 @@ describe.skipIf(!available)("exact numbers beside floats", () => {
     ]);
   });
 
+  // A known gap before: the elements' texts were compared, so a double printed with an exponent (1e+21,
+  // 1e-07) differed from the numeric's digits.
+  it("numeric[] beside double precision[]: element by element as exact decimals", async () => {
+    const [ta, tb] = [pg.table("aa"), pg.table("ab")];
+    await pg.admin.query(`CREATE TABLE ${ta} (k int PRIMARY KEY, v numeric[])`);
+    await pg.admin.query(`CREATE TABLE ${tb} (k int PRIMARY KEY, v double precision[])`);
+    await pg.admin.query(
+      `INSERT INTO ${ta} VALUES (1, '{1000000000000000000000,0.0000001,0.10,NaN}'), (2, '{9007199254740993}'), (3, '{{1.50,NULL},{-0,2}}'), (4, '{0.1000000000000000000001}')`,
+    );
+    await pg.admin.query(
+      `INSERT INTO ${tb} VALUES (1, '{1e21,1e-7,0.1,NaN}'), (2, '{9007199254740992}'), (3, '{{1.5,NULL},{0,2}}'), (4, '{0.1}')`,
+    );
+    const path = config(
+      "arr",
+      `{ url: "${POSTGRES.url}", table: ${ta} }`,
+      `{ url: "${POSTGRES.url}", table: ${tb} }`,
+      "a",
+    );
+    expect(divergent(await scan(path))).toEqual({ "2": ["v"], "4": ["v"] });
+    expect(await repair(path)).toEqual({
+      "2": expect.stringContaining('double precision[] would hold it as "{9007199254740992}"'),
+      "4": expect.stringContaining('double precision[] would hold it as "{0.1}"'),
+    });
+  });
+
   it.skipIf(!mysql)(
     "numeric beside MariaDB DOUBLE: 9007199254740993 differs from 9007199254740992",
     async () => {
