@@ -66,9 +66,9 @@ describe("unifyTypes", () => {
     [["bytes", "bytes"], "bytes"],
     [["integer", "decimal"], "decimal"],
     [["decimal", "integer", "integer"], "decimal"],
-    [["integer", "float"], "float"],
-    [["decimal", "float"], "float"],
-    [["integer", "decimal", "float"], "float"],
+    [["integer", "float"], "decimal"],
+    [["decimal", "float"], "decimal"],
+    [["integer", "decimal", "float"], "decimal"],
     [["integer", "boolean"], "boolean"],
     [["boolean", "integer", "integer"], "boolean"],
     [["text", "timestamp"], "timestamp"],
@@ -76,8 +76,8 @@ describe("unifyTypes", () => {
     [["text", "json"], "json"],
     [["float32", "float32"], "float32"],
     [["float32", "float"], "float"],
-    [["float32", "integer"], "float"],
-    [["float32", "decimal", "float32"], "float"],
+    [["float32", "integer"], "decimal"],
+    [["float32", "decimal", "float32"], "decimal"],
     [["text", "time"], "time"],
     [["time", "timestamp"], undefined],
     [["float32", "boolean"], undefined],
@@ -481,7 +481,9 @@ describe("resolveShape: notes on columns the stores cannot keep alike", () => {
   const lite = (columns: Record<string, Column>) => ({ store: "SQLite", columns });
   const sqliteDecimal: Column = { type: "decimal", nativeType: "DECIMAL(12,2)", exactNumber: false };
 
-  it("says when decimals are compared as floats", () => {
+  // Compared as floats, an exact number equalled the double it rounds to: bigint 9007199254740993 equalled
+  // double 9007199254740992, numeric 0.1000000000000000000001 equalled 0.1.
+  it("compares decimals beside floats as exact decimals, and says so", () => {
     const r = resolveShape(
       dataset(),
       described({
@@ -489,8 +491,20 @@ describe("resolveShape: notes on columns the stores cannot keep alike", () => {
         b: maria({ x: { type: "float", nativeType: "double" } }),
       }),
     );
+    expect(r.shape.columns).toEqual([{ name: "x", type: "decimal" }]);
     expect(r.notes).toEqual([
-      "column x is compared as a floating-point number (numeric(30,10) on a, double on b): exact decimals past about 15 significant digits may differ",
+      "column x is compared as an exact decimal (numeric(30,10) on a, double on b): a float equals a decimal only when its shortest text is that decimal (0.1 is, 0.1000000000000000000001 and 9007199254740993 are no double); declare types: { x: float } to compare as doubles",
+    ]);
+    const single = resolveShape(
+      dataset(),
+      described({
+        a: pg({ x: { type: "integer", nativeType: "bigint" } }),
+        b: maria({ x: { type: "float32", nativeType: "float" } }),
+      }),
+    );
+    expect(single.shape.columns).toEqual([{ name: "x", type: "decimal" }]);
+    expect(single.notes).toEqual([
+      "column x is compared as an exact decimal (bigint on a, float on b): a float equals a decimal only when its shortest text is that decimal (0.1 is, 0.1000000000000000000001 and 9007199254740993 are no double); b keeps 32-bit floats, read as the doubles they are (0.1 is 0.10000000149011612 there); declare types: { x: float } to compare as doubles",
     ]);
   });
 

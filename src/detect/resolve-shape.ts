@@ -36,8 +36,10 @@ const NUMERIC: readonly ColumnType[] = ["integer", "decimal", "float", "float32"
 
 /**
  * The one logical type several replicas' types can be compared as, or undefined when they cannot:
- * integer/decimal → decimal, any float → float (float32 only when every replica keeps float32: a float32
- * beside a double or an exact number is compared as the double it holds exactly), integer/boolean → boolean
+ * integer/decimal → decimal, floats only → float (float32 only when every replica keeps float32: a float32
+ * beside a double is compared as the double it holds exactly), floats beside integers or decimals → decimal
+ * (a float read as the decimal its shortest round-trip text spells, so a double equals an exact number only
+ * when it is that number: 9007199254740993 is no double, 0.1 is), integer/boolean → boolean
  * (SQLite stores booleans as integers), text with timestamp, time or json → the specific type (stores
  * without such types keep text).
  */
@@ -46,7 +48,7 @@ export function unifyTypes(types: readonly ColumnType[]): ColumnType | undefined
   if (set.size === 1) return types[0];
   const has = (t: ColumnType) => set.has(t);
   const only = (...allowed: ColumnType[]) => [...set].every((t) => allowed.includes(t));
-  if (only(...NUMERIC)) return has("float") || has("float32") ? "float" : "decimal";
+  if (only(...NUMERIC)) return has("integer") || has("decimal") ? "decimal" : "float";
   if (only("integer", "boolean")) return "boolean";
   if (only("text", "timestamp")) return "timestamp";
   if (only("text", "time")) return "time";
@@ -259,17 +261,20 @@ function comparabilityNotes(
       );
     if (natives.length < 2) continue;
     const list = natives.map((n) => `${n.info.nativeType} on ${n.replica}`).join(", ");
-    const exact = (n: { info: ColumnInfo }) =>
-      (n.info.type === "integer" || n.info.type === "decimal") && keepsExactNumbers(n.info);
     const float32 = natives.filter((n) => n.info.type === "float32");
     if (col.type === "float" && float32.length > 0 && float32.length < natives.length) {
       notes.push(
         `column ${col.name} is compared as a 64-bit float (${list}): ${float32.map((n) => n.replica).join(", ")} keep${float32.length === 1 ? "s" : ""} 32-bit floats, which hold few other values exactly (0.1 is 0.10000000149011612 there); declare types: { ${col.name}: float32 } to compare at 32-bit precision`,
       );
     }
-    if (col.type === "float" && natives.some(exact)) {
+    const floats = natives.filter((n) => n.info.type === "float" || n.info.type === "float32");
+    if (col.type === "decimal" && floats.length > 0 && !ds.types[col.name]) {
+      const singles = floats.filter((n) => n.info.type === "float32").map((n) => n.replica);
+      const single = singles.length
+        ? `; ${singles.join(", ")} keep${singles.length === 1 ? "s" : ""} 32-bit floats, read as the doubles they are (0.1 is 0.10000000149011612 there)`
+        : "";
       notes.push(
-        `column ${col.name} is compared as a floating-point number (${list}): exact decimals past about 15 significant digits may differ`,
+        `column ${col.name} is compared as an exact decimal (${list}): a float equals a decimal only when its shortest text is that decimal (0.1 is, 0.1000000000000000000001 and 9007199254740993 are no double)${single}; declare types: { ${col.name}: float } to compare as doubles`,
       );
     }
     if (col.type === "decimal" && !ds.types[col.name]) {

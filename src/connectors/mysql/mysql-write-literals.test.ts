@@ -62,3 +62,27 @@ describe("writeLiteral: text into a numeric or temporal column", () => {
     expect(writeLiteral(type, col, v)).toBe(`'${v}'`);
   });
 });
+
+// An UNSIGNED DECIMAL, FLOAT or DOUBLE (deprecated, still accepted) holds no negative number: the write failed
+// with the server's "Out of range value for column 'd' at row 1", naming neither value nor type.
+describe("writeLiteral: UNSIGNED DECIMAL, FLOAT and DOUBLE", () => {
+  it.each<[ColumnType, MysqlColumn, string]>([
+    ["float", column("double", "double unsigned"), "-1.5"],
+    ["float32", column("float", "float unsigned"), "-0.5"],
+    ["decimal", column("decimal", "decimal(10,2) unsigned"), "-2.25"],
+    ["decimal", column("double", "double unsigned"), "-1"],
+  ])("%s into %o: %s refused", (type, col, v) => {
+    expect(() => writeLiteral(type, col, v)).toThrow(
+      `cannot store ${v}: ${col.columnType} holds no negative numbers`,
+    );
+  });
+
+  it.each<[ColumnType, MysqlColumn, string]>([
+    ["float", column("double", "double unsigned"), "0"],
+    ["float", column("double", "double unsigned"), "1.5"],
+    ["decimal", column("decimal", "decimal(10,2) unsigned"), "2.25"],
+    ["float", column("double", "double"), "-1.5"],
+  ])("%s into %o: %s written", (type, col, v) => {
+    expect(writeLiteral(type, col, v)).toMatch(/^'?[\d.-]+'?$/);
+  });
+});

@@ -14,6 +14,7 @@ import {
   TIME_TYPES,
 } from "./mysql-column-types.js";
 import { UnstorableValueError } from "./mysql-errors.js";
+import { inet4Text, inet6Text } from "./mysql-inet-text.js";
 import { numberMysqlJsonChanges } from "./mysql-json.js";
 
 /**
@@ -190,7 +191,14 @@ function decimalLiteral(col: MysqlColumn, v: string): string {
   if (fraction.length > s) throw cannotStore(col, v, `it keeps ${s} decimal${s === 1 ? "" : "s"}`);
   if (whole !== "0" && whole.length > p - s)
     throw cannotStore(col, v, `it keeps ${p - s} digit${p - s === 1 ? "" : "s"} before the point`);
+  negativeRefused(col, v);
   return stringLiteral(v);
+}
+
+/** An UNSIGNED DECIMAL, FLOAT or DOUBLE holds no negative number (strict mode refuses it as out of range). */
+function negativeRefused(col: MysqlColumn, v: string): void {
+  if (v.startsWith("-") && /[1-9]/.test(v) && /\bunsigned\b/.test(col.columnType))
+    throw cannotStore(col, v, `${col.columnType} holds no negative numbers`);
 }
 
 /** MariaDB/MySQL FLOAT and DOUBLE hold no NaN or ±Infinity. */
@@ -202,6 +210,7 @@ function floatLiteral(col: MysqlColumn, v: string, float32: boolean): string {
   if (NON_FINITE.has(v)) throw cannotStore(col, v, "MariaDB and MySQL keep finite numbers only");
   // A float32's shortest text may lie past FLT_MAX (3.4028235e+38), which a FLOAT refuses: write the double
   // that is exactly the float32.
+  negativeRefused(col, v);
   const text = float32 ? float32AsDouble(v) : v;
   const n = Number(text);
   const declared = precisionScale(col);
@@ -412,6 +421,12 @@ function textLiteral(col: MysqlColumn, v: string, type: ColumnType): string {
   }
   if (t === "uuid" && !UUID_TEXT.test(v))
     throw cannotStore(col, v, "UUID reads back as lowercase 8-4-4-4-12 hex");
+  if (t === "inet4" || t === "inet6") {
+    // The server keeps an address, not its text: `FE80::0001` would be stored and read back as `fe80::1`.
+    const held = t === "inet4" ? inet4Text(v) : inet6Text(v);
+    if (held === undefined) throw cannotStore(col, v, `it is no IPv${t === "inet4" ? "4" : "6"} address`);
+    if (held !== v) throw cannotStore(col, v, `${t.toUpperCase()} would hold it as ${held}`);
+  }
   return stringLiteral(v);
 }
 

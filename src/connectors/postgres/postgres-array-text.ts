@@ -29,17 +29,21 @@ export function numericArraySql(ref: string): string {
 }
 
 /**
- * A float array's text as PostgreSQL prints it (`{1e+16,-0,NaN}`) with each element in the canonical float
- * text (`{10000000000000000,0,NaN}`): PostgreSQL's shortest output lays out exponents otherwise than
- * ECMAScript. Float elements are never quoted; `NULL` and the dimension prefix (`[0:1]=`) stay as they are.
- * Not a text of this shape (a value from elsewhere): returned unchanged.
+ * A float array's text as PostgreSQL prints it (`{1e+16,-0,NaN,1e-07}`) with each element as the decimal its
+ * shortest round-trip text spells, without an exponent (`{10000000000000000,0,NaN,0.0000001}`), as a
+ * numeric array's elements print: a `double precision[]` beside a `numeric[]` compares element by element as
+ * a float beside an exact number does (`{1e+21}` equals `{1000000000000000000000}`). Equal doubles give equal
+ * elements either way. Float elements are never quoted; `NULL` and the dimension prefix (`[0:1]=`) stay as
+ * they are. Not a text of this shape (a value from elsewhere): returned unchanged.
  */
 export function canonicalFloatArray(raw: unknown): unknown {
   if (typeof raw !== "string") return raw;
   const start = raw.indexOf("{");
   if (start < 0) return raw;
-  const body = raw
-    .slice(start)
-    .replace(/[^{},]+/g, (el) => (el === "NULL" ? el : (canonicalValue("float", el) ?? el)));
+  const body = raw.slice(start).replace(/[^{},]+/g, (el) => {
+    if (el === "NULL") return el;
+    const float = canonicalValue("float", el);
+    return float === null ? el : (canonicalValue("decimal", float) ?? el);
+  });
   return raw.slice(0, start) + body;
 }

@@ -68,12 +68,16 @@ function canonicalTimeSql(t: string): string {
  * `extra_float_digits`, which the connector sets to 1 (shortest round-trip) for shapes that read them.
  * Timestamps, dates and times are read in their canonical form. A `real` compared as a double (`type` float:
  * beside a double precision column elsewhere) is read as the double it holds exactly (`0.3333333432674408`,
- * not its shortest single text `0.33333334`, which is another double).
+ * not its shortest single text `0.33333334`, which is another double); so is one compared as a decimal.
  */
 export function rawSql(ref: string, column: PgColumn, type?: ColumnType): string {
   switch (column.baseType) {
     case "float4":
-      return type === "float" ? `(${ref})::float8::text` : `(${ref})::text`;
+      // Beside a double or an exact number, the single as the double it is: its shortest single text (0.1)
+      // would equal a decimal the single does not hold (it is 0.10000000149011612).
+      return type === "float" || type === "decimal" || type === "integer"
+        ? `(${ref})::float8::text`
+        : `(${ref})::text`;
     case "timestamptz":
       return canonicalTimestampSql(`(${ref} AT TIME ZONE 'UTC')`);
     case "timestamp":

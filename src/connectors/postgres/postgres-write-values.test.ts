@@ -62,6 +62,35 @@ describe("postgresRefusal", () => {
     [col("real", "float4"), "float32", "NaN", undefined],
     [col("real", "float4"), "float", "0.1", "real (single precision) would round it"],
     [col("real", "float4"), "float", "0.5", undefined],
+    // Beside an exact number (compared as a decimal), a float must give the decimal back as itself.
+    [col("real", "float4"), "decimal", "0.10000000149011612", undefined],
+    [
+      col("real", "float4"),
+      "decimal",
+      "0.100000001490116119384765625",
+      "real would hold it as 0.10000000149011612",
+    ],
+    [col("double precision", "float8"), "decimal", "0.1", undefined],
+    [col("double precision", "float8"), "decimal", "NaN", undefined],
+    [
+      col("double precision", "float8"),
+      "integer",
+      "9007199254740993",
+      "double precision would hold it as 9007199254740992",
+    ],
+    [
+      col("double precision", "float8"),
+      "decimal",
+      "0.1000000000000000000001",
+      "double precision would hold it as 0.1",
+    ],
+    [
+      col("double precision", "float8"),
+      "decimal",
+      `1${"0".repeat(400)}`,
+      "beyond the range of double precision",
+    ],
+    [col("double precision", "float8"), "float", "9007199254740992", undefined],
     [col("timestamp", "timestamp"), "timestamp", "infinity", undefined],
     [col("timestamp", "timestamp"), "timestamp", "-004713-11-24T00:00:00.000000Z", undefined],
     [

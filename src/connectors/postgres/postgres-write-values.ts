@@ -102,8 +102,10 @@ export function postgresRefusal(column: PgColumn, type: ColumnType, v: string): 
       if (!Number.isFinite(f) && Number.isFinite(n)) return "beyond the range of real (single precision)";
       if (f === 0 && n !== 0) return "too small for real (single precision)";
       if (type !== "float32" && f !== n) return "real (single precision) would round it";
-      return undefined;
+      return exactNumberRefusal(type, n, v, "real");
     }
+    case "float8":
+      return exactNumberRefusal(type, Number(v), v, "double precision");
     case "timestamp":
     case "timestamptz":
     case "date":
@@ -130,6 +132,19 @@ export function postgresRefusal(column: PgColumn, type: ColumnType, v: string): 
     default:
       return undefined;
   }
+}
+
+/**
+ * An exact number (`type` decimal or integer: the column beside an exact one) that float column `native`
+ * would not give back as itself: the double `n` it parses to reads back as its shortest text, which must be
+ * `v` (9007199254740993 would be 9007199254740992; 0.1000000000000000000001 would be 0.1).
+ */
+function exactNumberRefusal(type: ColumnType, n: number, v: string, native: string): string | undefined {
+  if (type !== "decimal" && type !== "integer") return undefined;
+  if (!Number.isFinite(n) && /\d/.test(v)) return `beyond the range of ${native}`;
+  return canonicalValue("decimal", n) === canonicalValue("decimal", v)
+    ? undefined
+    : `${native} would hold it as ${String(n)}`;
 }
 
 function numericRefusal(column: PgColumn, v: string): string | undefined {

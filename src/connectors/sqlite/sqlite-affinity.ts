@@ -39,7 +39,8 @@ function storedAs(db: Database.Database, affinity: SqliteAffinity, text: string)
  * NUMERIC affinity (declared INTEGER, REAL, DECIMAL, and any type name SQLite does not know: STRING, NUMBER,
  * ANY) turns text that reads as a number into that number: `1.50` into 1.5, `007` into 7,
  * `12345678901234567890` into a double. SQLite answers what it would store (`storedAs`); the write is refused
- * when that reads back, as `type`, as anything but `v`.
+ * when that reads back, as `type`, as anything but `v`. A STRICT table's ANY column (`strict`) converts
+ * nothing: it keeps `007` as the text it is given, so nothing is refused there.
  */
 export function affinityRefusal(
   db: Database.Database,
@@ -48,8 +49,10 @@ export function affinityRefusal(
   type: ColumnType,
   v: CanonicalValue,
   native: unknown,
+  strict = false,
 ): string | undefined {
   if (typeof native !== "string" || v === null || !MAY_CONVERT.test(native)) return undefined;
+  if (strict && /^\s*ANY\s*$/i.test(declared)) return undefined;
   const affinity = sqliteAffinity(declared);
   if (!PROBE_COLUMN[affinity]) return undefined;
   const stored = storedAs(db, affinity, native);

@@ -27,6 +27,8 @@ export interface SqliteWriteTarget {
   readonly declared: ReadonlyMap<string, string>;
   /** The timestamp style a column already uses, so repairs write it alike. */
   readonly styleOf: (column: string) => TimestampStyle;
+  /** A STRICT table, whose ANY columns convert nothing (see `affinityRefusal`). */
+  readonly strict: boolean;
 }
 
 /**
@@ -59,6 +61,7 @@ export function applySqliteWrites(
         c.type,
         v,
         toSqlite(c.type, v),
+        target.strict,
       );
       if (why) throw refuse(why);
     });
@@ -67,7 +70,15 @@ export function applySqliteWrites(
       const v = w.next?.[i] ?? null;
       const why =
         unstorable(c.name, declared, c.type, v) ??
-        affinityRefusal(db, `column ${c.name}`, declared, c.type, v, nativeValue(target, c, v));
+        affinityRefusal(
+          db,
+          `column ${c.name}`,
+          declared,
+          c.type,
+          v,
+          nativeValue(target, c, v),
+          target.strict,
+        );
       if (why) throw refuse(why);
     });
   }

@@ -577,7 +577,8 @@ export class SqliteConnector implements Connector {
     const s = this.sql(shape);
     try {
       this.useWal();
-      const declared = new Map(this.meta().columns.map((c) => [c.name, c.type]));
+      const meta = this.meta();
+      const declared = new Map(meta.columns.map((c) => [c.name, c.type]));
       return applySqliteWrites(
         {
           label: this.label,
@@ -585,6 +586,7 @@ export class SqliteConnector implements Connector {
           table: this.table,
           declared,
           styleOf: (c) => this.timestampStyle(c),
+          strict: meta.strict,
         },
         s,
         writes,

@@ -22,6 +22,8 @@ export interface SqliteTableMeta {
    * or expression), or null for a view, whose rows alone can tell whether a key is unique.
    */
   readonly unique: readonly UniqueIndex[] | null;
+  /** A STRICT table: its ANY columns keep every value as given (no affinity converts a text into a number). */
+  readonly strict: boolean;
 }
 
 /** `PRAGMA <schema>.<name>(<arg>)` for a quoted table (`"t"` or `"s"."t"`), or for `arg` of its schema. */
@@ -59,8 +61,8 @@ export function readSqliteTableMeta(db: Db, table: string): SqliteTableMeta {
     pk: number;
   }[];
   const columns = rows.map((r) => ({ name: r.name, type: r.type, notNull: r.notnull === 1, pk: r.pk }));
-  const listed = db.prepare(sqlitePragma(table, "table_list")).all() as { type: string }[];
-  if (listed[0]?.type === "view") return { columns, unique: null };
+  const listed = db.prepare(sqlitePragma(table, "table_list")).all() as { type: string; strict?: number }[];
+  if (listed[0]?.type === "view") return { columns, unique: null, strict: false };
   const unique: UniqueIndex[] = [];
   const pk = columns.filter((c) => c.pk > 0);
   // INTEGER PRIMARY KEY is the rowid itself: unique and never NULL, and listed among no indexes.
@@ -77,7 +79,7 @@ export function readSqliteTableMeta(db: Db, table: string): SqliteTableMeta {
     if (cols.some((c) => c.name === null)) continue;
     unique.push({ name: ix.name, columns: cols.map((c) => c.name!), nullsDistinct: true });
   }
-  return { columns, unique };
+  return { columns, unique, strict: listed[0]?.strict === 1 };
 }
 
 /**

@@ -200,6 +200,33 @@ describe("SQLite refuses text its column's numeric affinity would turn into a nu
     );
     expect(db.prepare("SELECT count(*) AS n FROM ak").get()).toEqual({ n: 0 });
   });
+
+  // A STRICT table's ANY column converts nothing (SQLite keeps "007" as that text), so such writes were
+  // refused as if it had a non-strict ANY's NUMERIC affinity; a key there likewise.
+  it("writes text into a STRICT table's ANY column as it is, keys too, and still refuses its INTEGER column's", async () => {
+    const db = new Database(":memory:");
+    db.exec("CREATE TABLE st (k ANY PRIMARY KEY, v ANY, i INTEGER) STRICT");
+    const conn = new SqliteConnector(db, "st", { label: "ds.st" });
+    const shape: RecordShape = {
+      key: [{ name: "k", type: "text" }],
+      columns: [
+        { name: "v", type: "text" },
+        { name: "i", type: "text" },
+      ],
+    };
+    const writes = [
+      { key: ["007"], expected: null, next: ["1.50", null] },
+      { key: ["x"], expected: null, next: [" 5", "7"] },
+    ];
+    expect(await conn.applyWrites(shape, writes)).toEqual(["applied", "applied"]);
+    expect(db.prepare("SELECT k, typeof(k), v, typeof(v) FROM st ORDER BY k").raw().all()).toEqual([
+      ["007", "text", "1.50", "text"],
+      ["x", "text", " 5", "text"],
+    ]);
+    await expect(
+      conn.applyWrites(shape, [{ key: ["y"], expected: null, next: ["a", "1.0"] }]),
+    ).rejects.toThrow(/^ds\.st: column i \(INTEGER\) cannot store "1\.0": .*as the integer 1;/);
+  });
 });
 
 describe("SQLite keys under NOCASE", () => {
