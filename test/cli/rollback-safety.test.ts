@@ -72,6 +72,15 @@ function stillRepaired(b: string, rows: readonly { key: string }[]): number {
   )[0]!.n;
 }
 
+/** Repairs of run `runId` the ledger records as rolled back. */
+function undone(state: string, runId: string): number {
+  return query<{ n: number }>(
+    state,
+    "SELECT COUNT(*) AS n FROM ledger WHERE run_id = ? AND outcome = 'rolled-back'",
+    runId,
+  )[0]!.n;
+}
+
 /** Inverse writes (a rollback's, naming the repair they undo) the ledger records as carried out. */
 function inversesRolledBack(state: string): number {
   return query<{ n: number }>(
@@ -203,11 +212,15 @@ describe.concurrent("concord rollback", () => {
       expect(pending.length, history.join("\n")).toBe(RATE);
       expect(stillRepaired(b, pending), history.join("\n")).toBe(RATE);
       expect(inversesRolledBack(state), history.join("\n")).toBe(kill * RATE);
+      // The repairs the settled batches undid were marked rolled-back with them (one transaction), not left
+      // applied for a repair in between to take for a divergence come back.
+      expect(undone(state, runId), history.join("\n")).toBe(kill * RATE);
     }
 
     const rerun = await runConcord(["rollback", "--run", runId, "-c", free]);
     expect(rerun.stderr, history.join("\n")).toBe("");
-    expect(rerun.stdout, history.join("\n")).toContain(`Rolled back: ${ROWS} repairs`);
+    // The rest: what the killed rollbacks' settled batches undid is recorded so already.
+    expect(rerun.stdout, history.join("\n")).toContain(`Rolled back: ${ROWS - 2 * RATE} repairs`);
     expect(rerun.code, history.join("\n")).toBe(0);
 
     expect(JSON.stringify(itemsSnapshot(b))).toBe(original);
@@ -268,11 +281,12 @@ describe.concurrent("concord rollback", () => {
       expect(row(c.undoes)).toEqual([{ run_id: runId, outcome: "rolled-back" }]);
     }
 
-    // So a rollback after that finds those repairs undone already: it rolls back the others (the CI run that
-    // saw 250 of 300 was this, with the first kill landing after its batch's commit).
+    // So a rollback after that finds those repairs undone already, and those of the batch each killed one
+    // settled: it rolls back the others (the CI run that saw 250 of 300 was the first of these).
+    expect(undone(state, runId)).toBe(3 * RATE);
     const rerun = await runConcord(["rollback", "--run", runId, "-c", free]);
     expect(rerun.stderr).toBe("");
-    expect(rerun.stdout).toContain(`Rolled back: ${ROWS - RATE} repairs`);
+    expect(rerun.stdout).toContain(`Rolled back: ${ROWS - 3 * RATE} repairs`);
     for (const c of claims) expect(rerun.stdout).not.toContain(`${c.undoes}  `);
     expect(rerun.code).toBe(0);
 
