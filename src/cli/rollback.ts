@@ -338,9 +338,10 @@ async function rollBackEntries(
   abort: StopSignals,
 ): Promise<EntriesRolledBack> {
   const tasks: RepairTask[] = original.map(inverseRepair);
-  // An inverse an earlier rollback of these repairs carried out (and was then killed before marking
-  // them) is not claimed again: a claim on a record that already holds its before image, cut short by
-  // another kill, would be settled by recovery as a second landed write.
+  // An inverse an earlier rollback of these repairs carried out is not claimed again: a claim on a record
+  // that already holds its before image, cut short by another kill, would be settled by recovery as a second
+  // landed write. The ledger marks a repair undone as its inverse settles, so such an entry is one this page
+  // listed before this rollback's own recovery settled its inverse (or one an earlier release left applied).
   const earlier = await session.state.getRepairs(tasks.map((t) => t.id));
   const carriedOut = (t: RepairTask) =>
     ["rolled-back", "noop", "applied"].includes(earlier.get(t.id)?.outcome ?? "");

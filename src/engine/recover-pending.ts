@@ -35,8 +35,9 @@ export interface Recovery {
 /**
  * Settles repairs that runs no longer alive left `pending` (a crash, kill -9, Ctrl-C twice): re-reads each
  * target and records `applied` under the run that made the write when it landed (`rolled-back` for a
- * rollback's inverse write, whose claim names the repair it `undoes`, and then that repair is marked
- * `rolled-back` too, as the rollback would have marked it), `failed` otherwise. A claim's `undoes` is acted on
+ * rollback's inverse write, whose claim names the repair it `undoes`, and then the ledger marks that repair
+ * `rolled-back` too in the same transaction, as the rollback would have: RepairLedger, "Settling"), `failed`
+ * otherwise. A claim's `undoes` is acted on
  * only when it holds (`checkUndoes`, the rule `concord audit verify` applies): a row naming a repair it is not
  * the rollback of (an edited row) is settled as an ordinary repair, its entry naming the `ignoredUndoes`, and
  * the row is left as it is for verify to report,
@@ -158,10 +159,6 @@ async function settle(
     results.push(
       ...done.map((e) => ({ id: e.id, key: e.key, target: e.target, outcome: e.outcome, error: e.error })),
     );
-    await markUndone(
-      ctx,
-      done.filter((e) => e.outcome === "rolled-back"),
-    );
     // A rollback's inverse writes are no evidence about the replicas (a completed rollback adds none either).
     await addRecoveredEvidence(
       dataset,
@@ -208,28 +205,6 @@ function ignoredUndoesWarning(dataset: string, e: LedgerEntry, ignored: IgnoredU
       ? "the ledger holds no repair by that id"
       : "it is not that repair's rollback";
   return `recovery: pending repair ${e.id} (${dataset} key ${keyId(e.key)} on ${e.target}) says it undoes repair ${ignored.undoes}, but ${why} (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`;
-}
-
-/**
- * The repairs that recovered inverse writes undid are recorded `rolled-back` now, as the rollback that was
- * killed would have recorded them, wherever recovery runs (a repair, serve, a worker, an escalation, the next
- * rollback): otherwise they would stay `applied` until the next `rollback --run`, and a repair in between
- * would take their divergence for a new episode. Only a repair still `applied` with the fingerprint the
- * inverse expected is marked (one claimed again since is left alone); no audit entry, as for the rollback's
- * own marking (the inverse's `rolled-back` entry vouches for it). After the inverses are settled: a kill in
- * between leaves the repair `applied`, which the next rollback finds carried out and marks.
- */
-async function markUndone(ctx: Pick<RunContext, "state" | "now">, inverses: readonly LedgerEntry[]) {
-  const ids = inverses.flatMap((e) => (e.undoes ? [e.undoes] : []));
-  if (ids.length === 0) return;
-  const originals = await ctx.state.getRepairs(ids);
-  const undone = inverses.flatMap((e) => {
-    const o = e.undoes ? originals.get(e.undoes) : undefined;
-    return o && o.outcome === "applied" && o.target === e.target && o.nextFingerprint === e.expected
-      ? [{ ...o, outcome: "rolled-back" as const, updatedAt: ctx.now() }]
-      : [];
-  });
-  if (undone.length) await ctx.state.recordRepairs(undone);
 }
 
 /**

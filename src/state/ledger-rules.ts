@@ -1,5 +1,6 @@
 /** Who may claim and who may settle a repair id: the ledger's ownership rules, pure, shared by every adapter. */
 import type { AuditEntryContent } from "../core/audit-chain.js";
+import { checkUndoes } from "../core/rollback-of.js";
 import type { LedgerEntry, RepairOutcome, RepairSettlement } from "./repair-ledger.js";
 
 /** The part of a ledger entry the rules look at. */
@@ -114,4 +115,47 @@ export function checkSettlementAudit(
     throw new RangeError(
       `settleRepairs: ${audit.length} audit entries for ${settlements.length} settlements; give one per settlement or none`,
     );
+}
+
+/** Outcomes of a rollback's inverse write after which the repair it undoes is undone: written, or found done. */
+const UNDOING: ReadonlySet<RepairOutcome> = new Set(["rolled-back", "noop"]);
+
+/**
+ * The repairs that settled inverse writes undid, as the ledger records them now: for each settled row (as
+ * stored, after its settlement) that is `rolled-back` or `noop` and whose `undoes` holds (`checkUndoes`), the
+ * repair it names, when that is still `applied` on the same target with the fingerprint the inverse expected,
+ * marked `rolled-back` at `updatedAt` of the row's settlement. A store writes them in the settlement's own
+ * transaction (see RepairLedger, "Settling"), so no kill leaves a repair `applied` whose undoing is recorded.
+ */
+export function undoneBySettled(
+  settled: readonly LedgerEntry[],
+  originals: ReadonlyMap<string, LedgerEntry>,
+): LedgerEntry[] {
+  const out = new Map<string, LedgerEntry>();
+  for (const inverse of settled) {
+    if (inverse.undoes === undefined || !UNDOING.has(inverse.outcome)) continue;
+    const o = originals.get(inverse.undoes);
+    if (!o || checkUndoes(inverse, o) !== "ok") continue;
+    if (o.outcome !== "applied" || o.target !== inverse.target || o.nextFingerprint !== inverse.expected)
+      continue;
+    out.set(o.id, { ...o, outcome: "rolled-back", updatedAt: inverse.updatedAt });
+  }
+  return [...out.values()];
+}
+
+/**
+ * The ids of the settlements at `taken` (those that took effect) whose outcome may undo a repair (`rolled-back`,
+ * `noop`): the only rows `undoneBySettled` can act on, so a run's ordinary `applied` batch reads nothing more.
+ */
+export function undoingSettled(settlements: readonly RepairSettlement[], taken: readonly number[]): string[] {
+  const ids: string[] = [];
+  for (const i of taken) if (UNDOING.has(settlements[i]!.outcome)) ids.push(settlements[i]!.id);
+  return ids;
+}
+
+/** The ids settled inverse writes name as the repairs they undo (what `undoneBySettled` needs read). */
+export function undoneIds(settled: readonly LedgerEntry[]): string[] {
+  return [
+    ...new Set(settled.flatMap((e) => (e.undoes !== undefined && UNDOING.has(e.outcome) ? [e.undoes] : []))),
+  ];
 }

@@ -110,6 +110,12 @@ export interface RepairPage {
  * so a run whose claim was recovered or taken over while it was suspended, and whose write then landed,
  * still ends up recorded as the run that applied it. Anything else is ignored, as are unknown ids.
  * Settlements apply in the order given, as if settled one at a time.
+ * A settlement that takes effect on a rollback's inverse write (a row naming the repair it `undoes`, the name
+ * holding by `checkUndoes`) as `rolled-back` or `noop` also marks that repair `rolled-back`, in the same
+ * transaction, when it is still `applied` on the same target with the fingerprint the inverse expected
+ * (`undoneBySettled`; no audit entry: the inverse's vouches for it). So a rollback killed after a batch settled,
+ * or recovery of its landed writes, never leaves a repair `applied` whose undoing the ledger records, which a
+ * repair would take for a divergence come back (a second episode).
  *
  * ## Recovery (`listAbandonedRepairs`)
  * Pending entries whose run is not live (RunStore: finished, failed, or its heartbeat older than

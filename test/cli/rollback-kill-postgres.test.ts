@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, type ExpectStatic, it } from "vitest";
+import { killAtRateLimitTake } from "../support/kill-at-rate-limit.js";
 import {
   createPostgresTestSchema,
   type PostgresTestSchema,
@@ -20,7 +21,6 @@ import {
   runConcord,
   spawnConcord,
   tempDir,
-  waitFor,
   writeConfig,
 } from "./helpers.js";
 
@@ -28,7 +28,7 @@ const available = await serviceAvailable(POSTGRES);
 
 /** Rows per replica, all stale on b (a renamed them and bumped their version). */
 const ROWS = 300;
-/** A rate-limited rollback claims a batch and waits about a second for it, pending in the ledger. */
+/** A rate-limited rollback claims a batch and (after the first) waits about a second for it, pending in the ledger. */
 const RATE = 50;
 
 let db: PostgresTestSchema | undefined;
@@ -71,17 +71,16 @@ async function killRollbackMidway(
   expect(repair.code, repair.stderr).toBe(0);
   const runId = parseJson<PlanJson>(repair).runId;
 
-  // Killed while a batch of its inverse writes is claimed (pending) and not yet recorded.
-  const pending = () => ledgerRows(state).filter((l) => l.outcome === "pending");
-  const run = spawnConcord(["rollback", "--run", runId, "-c", limited]);
-  await waitFor(() => pending().length > 0);
-  run.child.kill("SIGKILL");
+  // Killed as its second batch of inverse writes asks for the rate limit: the first written and recorded, the
+  // second claimed (pending) with nothing written. A kill sent when a poll saw a claim could land after that
+  // batch's commit, and the writes "landed" below would find nothing to change.
+  const run = spawnConcord(["rollback", "--run", runId, "-c", limited], { env: killAtRateLimitTake(2) });
   expect((await run.done).signal).toBe("SIGKILL");
   const claims = query<{ id: string; run_id: string; key: string; undoes: string }>(
     state,
     "SELECT id, run_id, key, undoes FROM ledger WHERE outcome = 'pending' ORDER BY rowid",
   );
-  expect(claims.length).toBeGreaterThan(0);
+  expect(claims).toHaveLength(RATE);
   // The claimed writes land, as when the kill comes between a batch's commit and its ledger update: the
   // pending keys hold their before images again (the inverse of the repair's rename and version bump).
   const keys = claims.map((l) => (JSON.parse(l.key) as string[])[0]);
@@ -117,7 +116,8 @@ describe.skipIf(!available)("concord rollback on PostgreSQL replicas, killed", (
 
     const rerun = await runConcord(["rollback", "--run", runId, "-c", free]);
     expect(rerun.stderr).toBe("");
-    expect(rerun.stdout).toContain(`Rolled back: ${ROWS} repairs`);
+    // The batch the killed rollback settled was marked undone with it: the rerun finds the other repairs applied.
+    expect(rerun.stdout).toContain(`Rolled back: ${ROWS - RATE} repairs`);
     expect(rerun.code).toBe(0);
     expect(JSON.stringify(await snapshot(schema))).toBe(original);
 
@@ -125,10 +125,11 @@ describe.skipIf(!available)("concord rollback on PostgreSQL replicas, killed", (
     const ledger = ledgerRows(state);
     expect(ledger.filter((l) => l.outcome === "pending")).toEqual([]);
     expect(ledger.filter((l) => l.run_id === killedRun && l.outcome === "applied")).toEqual([]);
-    // Every row of the killed run is rolled-back: the claims pending at the kill, and any batch it finished
-    // before (under load the poll can miss a first batch's short pending window).
+    // Every row of the killed run is rolled-back: the claims pending at the kill, and the batch it finished
+    // before.
     const killedRows = ledger.filter((l) => l.run_id === killedRun);
     expect(killedRows.filter((l) => l.outcome !== "rolled-back")).toEqual([]);
+    expect(killedRows).toHaveLength(2 * RATE);
     expect(killedRows.map((l) => l.id)).toEqual(expect.arrayContaining(claims.map((l) => l.id)));
     expect(
       query(state, "SELECT outcome, COUNT(*) AS n FROM ledger GROUP BY outcome ORDER BY outcome"),
@@ -182,9 +183,9 @@ describe.skipIf(!available)("concord rollback on PostgreSQL replicas, killed", (
     // rollback --run of the original repair undoes only what it still has applied, not the recovered ones.
     const rest = await runConcord(["rollback", "--run", runId, "-c", free]);
     expect(rest.stderr).toBe("");
-    // The killed rollback undid its claims and any batch it finished before the poll saw one pending.
-    const undone = query(state, "SELECT id FROM ledger WHERE run_id = ?", claims[0]!.run_id).length;
-    expect(rest.stdout).toContain(`Rolled back: ${ROWS - undone} repairs`);
+    // The killed rollback undid its claims and the batch it finished before.
+    expect(query(state, "SELECT id FROM ledger WHERE run_id = ?", claims[0]!.run_id)).toHaveLength(2 * RATE);
+    expect(rest.stdout).toContain(`Rolled back: ${ROWS - 2 * RATE} repairs`);
     expect(rest.stdout).not.toMatch(new RegExp(`^(${claims.map((c) => c.undoes).join("|")}) `, "m"));
     expect(rest.code).toBe(0);
     const verify = await runConcord(["audit", "verify", "-c", free]);

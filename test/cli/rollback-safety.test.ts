@@ -1,11 +1,12 @@
 /**
  * `concord rollback` when things go wrong: a ledger edited behind the store's back (a forged before image is
- * never written into a replica), and a rollback killed mid-batch (the next rollback settles what it left
- * pending and finishes the work once).
+ * never written into a replica), and a rollback killed mid-batch, before or after the batch's writes landed
+ * (the next rollback settles what it left pending and finishes the work once).
  */
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "vitest";
+import { killAtRateLimitTake } from "../support/kill-at-rate-limit.js";
 import {
   execSql,
   ITEMS_DDL,
@@ -20,13 +21,15 @@ import {
   runConcord,
   spawnConcord,
   tempDir,
-  waitFor,
   writeConfig,
 } from "./helpers.js";
 
 /** Rows that all differ (a renamed them and bumped their version). */
 const ROWS = 300;
-/** A rollback batch carries a second's worth of writes and waits about a second for them, pending. */
+/**
+ * A rollback batch carries a second's worth of writes; after the first (the bucket starts full) each waits about
+ * a second for them, pending.
+ */
 const RATE = 50;
 
 /** a.db newer than b.db on every row; a config that rate-limits writes and one that does not. */
@@ -53,6 +56,37 @@ function writtenTwice(state: string): { repair: string; n: number }[] {
     `SELECT json_extract(data, '$.repair') AS repair, COUNT(*) AS n FROM audit
      WHERE type IN ('applied', 'rolled-back') GROUP BY repair HAVING n > 1`,
   );
+}
+
+/** Ledger rows pending (claimed, not settled). */
+function pendingRows(state: string): ReturnType<typeof ledgerRows> {
+  return ledgerRows(state).filter((l) => l.outcome === "pending");
+}
+
+/** Of the ledger rows' keys, how many b still holds as the repair wrote them (renamed " (new)"). */
+function stillRepaired(b: string, rows: readonly { key: string }[]): number {
+  const ids = rows.map((l) => Number((JSON.parse(l.key) as string[])[0]));
+  return query<{ n: number }>(
+    b,
+    `SELECT COUNT(*) AS n FROM items WHERE id IN (${ids.join(",")}) AND name LIKE '% (new)'`,
+  )[0]!.n;
+}
+
+/** Repairs of run `runId` the ledger records as rolled back. */
+function undone(state: string, runId: string): number {
+  return query<{ n: number }>(
+    state,
+    "SELECT COUNT(*) AS n FROM ledger WHERE run_id = ? AND outcome = 'rolled-back'",
+    runId,
+  )[0]!.n;
+}
+
+/** Inverse writes (a rollback's, naming the repair they undo) the ledger records as carried out. */
+function inversesRolledBack(state: string): number {
+  return query<{ n: number }>(
+    state,
+    "SELECT COUNT(*) AS n FROM ledger WHERE undoes IS NOT NULL AND outcome = 'rolled-back'",
+  )[0]!.n;
 }
 
 describe.concurrent("concord rollback", () => {
@@ -153,7 +187,7 @@ describe.concurrent("concord rollback", () => {
     expect(JSON.stringify(itemsSnapshot(b))).toBe(repaired);
   });
 
-  it("SIGKILL while a batch is pending, then reruns: the rest rolled back once, nothing pending, the log verifies", async ({
+  it("SIGKILL while a batch waits for its rate limit, twice, then a rerun: the rest rolled back once, nothing pending, the log verifies", async ({
     expect,
     onTestFinished,
   }) => {
@@ -164,38 +198,106 @@ describe.concurrent("concord rollback", () => {
     expect(repair.code, repair.stderr).toBe(0);
     const runId = parseJson<PlanJson>(repair).runId;
     const history: string[] = [];
-    const pendingNow = () => ledgerRows(state).filter((l) => l.outcome === "pending");
 
-    // Two kills, each while a rollback batch is pending (claimed, waiting for the rate limit or its write);
-    // the second rollback first settles what the first left pending.
+    // Two rollbacks, each killed as its second batch asks for the rate limit: the first batch written and
+    // settled, the second claimed (pending) with nothing written. The second rollback first settles what the
+    // first left pending.
     for (let kill = 1; kill <= 2; kill++) {
-      const known = new Set(pendingNow().map((l) => l.id));
-      const run = spawnConcord(["rollback", "--run", runId, "-c", limited]);
-      let exited = false;
-      void run.done.then(() => {
-        exited = true;
-      });
-      await waitFor(() => exited || pendingNow().some((l) => !known.has(l.id)));
-      run.child.kill("SIGKILL");
-      const r = await run.done;
-      history.push(`kill ${kill} (${r.signal ?? `exit ${r.code}`}): ${pendingNow().length} pending`);
-      expect(r.signal, history.join("\n")).toBe("SIGKILL");
+      const r = await spawnConcord(["rollback", "--run", runId, "-c", limited], {
+        env: killAtRateLimitTake(2),
+      }).done;
+      const pending = pendingRows(state);
+      history.push(`kill ${kill} (${r.signal ?? `exit ${r.code}`}): ${pending.length} pending`);
+      expect(r.signal, `${history.join("\n")}\n${r.stderr}`).toBe("SIGKILL");
+      expect(pending.length, history.join("\n")).toBe(RATE);
+      expect(stillRepaired(b, pending), history.join("\n")).toBe(RATE);
+      expect(inversesRolledBack(state), history.join("\n")).toBe(kill * RATE);
+      // The repairs the settled batches undid were marked rolled-back with them (one transaction), not left
+      // applied for a repair in between to take for a divergence come back.
+      expect(undone(state, runId), history.join("\n")).toBe(kill * RATE);
     }
-    expect(pendingNow().length, history.join("\n")).toBeGreaterThan(0);
 
     const rerun = await runConcord(["rollback", "--run", runId, "-c", free]);
     expect(rerun.stderr, history.join("\n")).toBe("");
-    expect(rerun.stdout, history.join("\n")).toContain(`Rolled back: ${ROWS} repairs`);
+    // The rest: what the killed rollbacks' settled batches undid is recorded so already.
+    expect(rerun.stdout, history.join("\n")).toContain(`Rolled back: ${ROWS - 2 * RATE} repairs`);
     expect(rerun.code, history.join("\n")).toBe(0);
 
     expect(JSON.stringify(itemsSnapshot(b))).toBe(original);
-    expect(pendingNow()).toEqual([]);
+    expect(pendingRows(state)).toEqual([]);
     expect(
       query(state, "SELECT COUNT(*) AS n FROM ledger WHERE run_id = ? AND outcome = 'rolled-back'", runId),
     ).toEqual([{ n: ROWS }]);
     expect(writtenTwice(state), history.join("\n")).toEqual([]);
     const verify = await runConcord(["audit", "verify", "-c", free]);
     expect(verify.stdout, history.join("\n")).toMatch(/^Audit log intact/);
+    expect(verify.code, verify.stderr).toBe(0);
+  });
+
+  it("SIGKILL after a batch's inverse writes landed, before they were recorded: the next rollback records them rolled-back under the killed one, and the rest is rolled back once", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const { limited, free, state, b } = replicas(dir);
+    const original = JSON.stringify(itemsSnapshot(b));
+    const repair = await runConcord(["repair", "--json", "-c", free]);
+    expect(repair.code, repair.stderr).toBe(0);
+    const runId = parseJson<PlanJson>(repair).runId;
+
+    // Killed with its second batch claimed; that batch's writes then land, as when the kill comes between the
+    // replica's commit and the ledger's settlement (two stores: no transaction spans both).
+    const first = await spawnConcord(["rollback", "--run", runId, "-c", limited], {
+      env: killAtRateLimitTake(2),
+    }).done;
+    expect(first.signal, first.stderr).toBe("SIGKILL");
+    const claims = query<{ id: string; run_id: string; key: string; undoes: string }>(
+      state,
+      "SELECT id, run_id, key, undoes FROM ledger WHERE outcome = 'pending' ORDER BY rowid",
+    );
+    expect(claims).toHaveLength(RATE);
+    execSql(
+      b,
+      `UPDATE items SET name = substr(name, 1, length(name) - length(' (new)')), version = version - 1
+       WHERE id IN (${claims.map((c) => Number((JSON.parse(c.key) as string[])[0])).join(",")})`,
+    );
+    expect(stillRepaired(b, claims)).toBe(0);
+
+    // The next rollback, killed alike, recovers the landed claims first: rolled-back, in the killed
+    // rollback's name, and the repairs they undid marked rolled-back as that rollback would have.
+    const second = await spawnConcord(["rollback", "--run", runId, "-c", limited], {
+      env: killAtRateLimitTake(2),
+    }).done;
+    expect(second.signal, second.stderr).toBe("SIGKILL");
+    const killedRun = claims[0]!.run_id;
+    const row = (id: string) =>
+      query<{ run_id: string; outcome: string }>(
+        state,
+        "SELECT run_id, outcome FROM ledger WHERE id = ?",
+        id,
+      );
+    for (const c of claims) {
+      expect(row(c.id)).toEqual([{ run_id: killedRun, outcome: "rolled-back" }]);
+      expect(row(c.undoes)).toEqual([{ run_id: runId, outcome: "rolled-back" }]);
+    }
+
+    // So a rollback after that finds those repairs undone already, and those of the batch each killed one
+    // settled: it rolls back the others (the CI run that saw 250 of 300 was the first of these).
+    expect(undone(state, runId)).toBe(3 * RATE);
+    const rerun = await runConcord(["rollback", "--run", runId, "-c", free]);
+    expect(rerun.stderr).toBe("");
+    expect(rerun.stdout).toContain(`Rolled back: ${ROWS - 3 * RATE} repairs`);
+    for (const c of claims) expect(rerun.stdout).not.toContain(`${c.undoes}  `);
+    expect(rerun.code).toBe(0);
+
+    expect(JSON.stringify(itemsSnapshot(b))).toBe(original);
+    expect(pendingRows(state)).toEqual([]);
+    expect(
+      query(state, "SELECT COUNT(*) AS n FROM ledger WHERE run_id = ? AND outcome = 'rolled-back'", runId),
+    ).toEqual([{ n: ROWS }]);
+    expect(writtenTwice(state)).toEqual([]);
+    const verify = await runConcord(["audit", "verify", "-c", free]);
+    expect(verify.stdout).toMatch(/^Audit log intact/);
     expect(verify.code, verify.stderr).toBe(0);
   });
 

@@ -7,6 +7,9 @@ import {
   claimVerdict,
   type LedgerOwnership,
   settlementRounds,
+  undoingSettled,
+  undoneBySettled,
+  undoneIds,
 } from "../ledger-rules.js";
 import { prepareAudit } from "../prepared-audit.js";
 import {
@@ -137,6 +140,7 @@ export class PostgresRepairLedger implements RepairLedger {
           for (const i of batch) if (settled.has(settlements[i]!.id)) taken.push(i);
         }
       if (rounds.length > 1) taken.sort((a, b) => a - b);
+      await this.markUndone(c, undoingSettled(settlements, taken));
       return prepared.length
         ? this.audit.insert(
             c,
@@ -210,6 +214,17 @@ export class PostgresRepairLedger implements RepairLedger {
       [dataset, options.staleBefore, noLimitIfNegative(options.limit)],
     );
     return rows.map(toLedgerEntry);
+  }
+
+  /** The repairs settled inverse writes (`ids`, the settlements that took effect) undid, marked in `c`'s transaction. */
+  private async markUndone(c: StateClient, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const settled = [...(await this.rows(c, ids)).values()].map(toLedgerEntry);
+    const named = undoneIds(settled);
+    if (named.length === 0) return;
+    const originals = new Map([...(await this.rows(c, named))].map(([id, r]) => [id, toLedgerEntry(r)]));
+    const undone = undoneBySettled(settled, originals);
+    for (const batch of chunks(undone, BATCH_ROWS)) await this.upsert(c, batch);
   }
 
   /** The ledger rows with these ids, read inside the caller's transaction. */

@@ -7,6 +7,9 @@ import {
   claimVerdict,
   type LedgerOwnership,
   settlementRounds,
+  undoingSettled,
+  undoneBySettled,
+  undoneIds,
 } from "../ledger-rules.js";
 import { type PreparedAudit, prepareAudit } from "../prepared-audit.js";
 import {
@@ -59,10 +62,7 @@ export class SqliteRepairLedger implements RepairLedger {
   async getRepairs(ids: readonly string[]): Promise<Map<string, LedgerEntry>> {
     const out = new Map<string, LedgerEntry>();
     if (ids.length === 0) return out;
-    const rows = this.s
-      .prepare("SELECT * FROM ledger WHERE id IN (SELECT value FROM json_each(?))")
-      .all(JSON.stringify(ids)) as LedgerRow[];
-    for (const r of rows) out.set(r.id, toLedgerEntry(r));
+    for (const e of this.rows(ids)) out.set(e.id, e);
     return out;
   }
 
@@ -134,10 +134,30 @@ export class SqliteRepairLedger implements RepairLedger {
     prepared: readonly PreparedAudit[],
   ): AuditEntry[] {
     const taken = this.settleRows(settlements);
+    this.markUndone(undoingSettled(settlements, taken));
     if (!prepared.length) return [];
     const appended: PreparedAudit[] = [];
     for (const i of taken) appended.push(prepared[i]!);
     return this.audit.insert(appended);
+  }
+
+  /** The repairs settled inverse writes (`ids`, the settlements that took effect) undid, marked in this transaction. */
+  private markUndone(ids: readonly string[]): void {
+    if (ids.length === 0) return;
+    const settled = this.rows(ids);
+    const named = undoneIds(settled);
+    if (named.length === 0) return;
+    const undone = undoneBySettled(settled, new Map(this.rows(named).map((e) => [e.id, e])));
+    if (undone.length) this.upsert(undone);
+  }
+
+  /** The entries with these ids (those that exist). */
+  private rows(ids: readonly string[]): LedgerEntry[] {
+    return (
+      this.s
+        .prepare("SELECT * FROM ledger WHERE id IN (SELECT value FROM json_each(?))")
+        .all(JSON.stringify(ids)) as LedgerRow[]
+    ).map(toLedgerEntry);
   }
 
   /**

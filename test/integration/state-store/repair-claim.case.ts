@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { verifyAuditChainAsync } from "../../../src/core/audit-chain.js";
+import { inverseRepair } from "../../../src/execute/inverse-repair.js";
 import { effectiveSettlements } from "../../../src/state/ledger-rules.js";
 import type {
   LedgerEntry,
@@ -306,6 +307,57 @@ export function repairClaimCases({ open, sql }: StateStoreCase): void {
         const appliedAudit = (await a.readAudit({ runId })).filter((e) => e.type === "applied");
         expect(appliedAudit.length).toBe((await a.listRepairs({ runId, outcome: "applied" })).length);
       }
+    });
+
+    it("settling a rollback's inverse rolled-back or noop marks the repair it undoes rolled-back in the same call; a failed one, or one whose undoes does not hold, leaves it applied", async () => {
+      const store = await open();
+      const originals = ["r1", "r2", "r3", "r4"].map((id) => repair(id, { outcome: "applied" }));
+      await store.recordRepairs(originals);
+      const inverse = (e: LedgerEntry, undoes = e.id): LedgerEntry => {
+        const t = inverseRepair(e);
+        return {
+          ...repair(t.id),
+          runId: "run-rb",
+          key: t.key,
+          expected: t.expected,
+          nextFingerprint: t.nextFingerprint,
+          before: t.before,
+          after: t.next,
+          undoes,
+        };
+      };
+      // r4's inverse names r3 (an edited row): it is not r3's rollback, so neither is marked.
+      const [i1, i2, i3, i4] = [
+        inverse(originals[0]!),
+        inverse(originals[1]!),
+        inverse(originals[2]!),
+        inverse(originals[3]!, "r3"),
+      ];
+      await store.claimRepairs([i1!, i2!, i3!, i4!]);
+      await store.settleRepairs(
+        [
+          settle(i1!.id, "run-rb", "rolled-back", { updatedAt: 3000 }),
+          settle(i2!.id, "run-rb", "noop", { updatedAt: 3001 }),
+          settle(i3!.id, "run-rb", "failed", { error: "boom" }),
+          settle(i4!.id, "run-rb", "rolled-back"),
+        ],
+        [],
+      );
+      const got = await store.getRepairs(["r1", "r2", "r3", "r4"]);
+      expect([...got.values()].map((e) => [e.id, e.outcome, e.runId, e.updatedAt])).toEqual([
+        ["r1", "rolled-back", "run-1", 3000],
+        ["r2", "rolled-back", "run-1", 3001],
+        ["r3", "applied", "run-1", 1000],
+        ["r4", "applied", "run-1", 1000],
+      ]);
+      // The images are kept: only outcome and time change.
+      expect(got.get("r1")).toEqual({ ...originals[0], outcome: "rolled-back", updatedAt: 3000 });
+      // A repair claimed again since (not applied as the inverse expected) is left alone.
+      await store.recordRepairs([repair("r5", { outcome: "applied", nextFingerprint: "fedcba9876543210" })]);
+      const i5 = inverse(repair("r5", { outcome: "applied" }));
+      await store.claimRepairs([i5]);
+      await store.settleRepairs([settle(i5.id, "run-rb", "rolled-back")], []);
+      expect((await store.getRepairs(["r5"])).get("r5")?.outcome).toBe("applied");
     });
   });
 
