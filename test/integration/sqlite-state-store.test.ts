@@ -213,7 +213,7 @@ describe("SqliteStateStore: connection settings", () => {
     const again = [...(await s.claimRepairs(entries)).values()];
     expect(again).toHaveLength(6000);
     expect(again.every((c) => c.kind === "claimed" && c.entry.attempts === 2)).toBe(true);
-    expect(again.every((c) => c.entry.after[0] === "x".repeat(1000))).toBe(true);
+    expect(again.every((c) => c.entry.after?.[0] === "x".repeat(1000))).toBe(true);
   });
 
   it("keeps statement journals in memory (temp_store = MEMORY), and a 2,000-repair claim and settlement still apply whole", async () => {
