@@ -200,6 +200,22 @@ const legacyEscalation = {
 };
 
 describe("SqliteStateStore: connection settings", () => {
+  it("keeps its page cache at SQLite's 2,000 KiB, not better-sqlite3's 16,000, and reads back a file larger than that", async () => {
+    const s = open();
+    expect(s.db.pragma("cache_size", { simple: true })).toBe(-2000);
+    // About 6 MB of ledger entries, three times the cache: claimed, then read back and claimed again.
+    const entries = Array.from({ length: 6000 }, (_, i) => ({
+      ...repair(`c${i}`),
+      after: ["x".repeat(1000), null],
+    }));
+    const claims = await s.claimRepairs(entries);
+    expect([...claims.values()].every((c) => c.kind === "claimed")).toBe(true);
+    const again = [...(await s.claimRepairs(entries)).values()];
+    expect(again).toHaveLength(6000);
+    expect(again.every((c) => c.kind === "claimed" && c.entry.attempts === 2)).toBe(true);
+    expect(again.every((c) => c.entry.after?.[0] === "x".repeat(1000))).toBe(true);
+  });
+
   it("keeps statement journals in memory (temp_store = MEMORY), and a 2,000-repair claim and settlement still apply whole", async () => {
     const s = open();
     expect(s.db.pragma("temp_store", { simple: true })).toBe(2);
