@@ -194,3 +194,21 @@ export function pagePosition(after: string): number {
     );
   return n;
 }
+
+/**
+ * The WHERE parts of a ledger read for the stores (each store's `conditions` makes its SQL): the filter's
+ * columns, and with `after` (a page's `next`) the rows past that position in `position`, the store's row order.
+ */
+export function ledgerFilter(
+  filter: RepairFilter,
+  position: string,
+  after?: string | undefined,
+): [column: string, param: string | number | undefined, op?: string][] {
+  return [
+    ["run_id", filter.runId],
+    ["id", filter.id],
+    ["dataset", filter.dataset],
+    ["outcome", filter.outcome],
+    [position, after === undefined ? undefined : pagePosition(after), ">"],
+  ];
+}

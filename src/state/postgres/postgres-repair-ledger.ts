@@ -14,8 +14,8 @@ import {
 import { prepareAudit } from "../prepared-audit.js";
 import {
   type LedgerEntry,
+  ledgerFilter,
   pageLimit,
-  pagePosition,
   type RepairClaim,
   type RepairFilter,
   type RepairLedger,
@@ -151,12 +151,7 @@ export class PostgresRepairLedger implements RepairLedger {
   }
 
   async listRepairs(filter: RepairFilter): Promise<LedgerEntry[]> {
-    const where = conditions([
-      ["run_id", filter.runId],
-      ["id", filter.id],
-      ["dataset", filter.dataset],
-      ["outcome", filter.outcome],
-    ]);
+    const where = conditions(ledgerFilter(filter, "ord"));
     const rows = await this.db.query<LedgerRow>(
       `SELECT * FROM ${this.db.t.ledger}${where.sql} ORDER BY ord`,
       where.params,
@@ -166,13 +161,7 @@ export class PostgresRepairLedger implements RepairLedger {
 
   async listRepairsPage(filter: RepairFilter, page: RepairPageOptions): Promise<RepairPage> {
     // Keyset on ord, which an upsert keeps: the indexes on (run_id, ord) and (dataset, ord) make a page a range.
-    const where = conditions([
-      ["run_id", filter.runId],
-      ["id", filter.id],
-      ["dataset", filter.dataset],
-      ["outcome", filter.outcome],
-      ["ord", page.after === undefined ? undefined : pagePosition(page.after), ">"],
-    ]);
+    const where = conditions(ledgerFilter(filter, "ord", page.after));
     const rows = await this.db.query<LedgerRow & { position: string }>(
       `SELECT ord::text AS position, * FROM ${this.db.t.ledger}${where.sql} ORDER BY ord LIMIT $${where.params.length + 1}`,
       [...where.params, pageLimit(page.limit)],
@@ -183,13 +172,7 @@ export class PostgresRepairLedger implements RepairLedger {
   }
 
   async countRepairs(filter: RepairFilter, options: { after?: string | undefined } = {}): Promise<number> {
-    const where = conditions([
-      ["run_id", filter.runId],
-      ["id", filter.id],
-      ["dataset", filter.dataset],
-      ["outcome", filter.outcome],
-      ["ord", options.after === undefined ? undefined : pagePosition(options.after), ">"],
-    ]);
+    const where = conditions(ledgerFilter(filter, "ord", options.after));
     const [row] = await this.db.query<{ n: string }>(
       `SELECT count(*)::text AS n FROM ${this.db.t.ledger}${where.sql}`,
       where.params,

@@ -14,8 +14,8 @@ import {
 import { type PreparedAudit, prepareAudit } from "../prepared-audit.js";
 import {
   type LedgerEntry,
+  ledgerFilter,
   pageLimit,
-  pagePosition,
   type RepairClaim,
   type RepairFilter,
   type RepairLedger,
@@ -199,12 +199,7 @@ export class SqliteRepairLedger implements RepairLedger {
   }
 
   async listRepairs(filter: RepairFilter): Promise<LedgerEntry[]> {
-    const where = conditions([
-      ["run_id", filter.runId],
-      ["id", filter.id],
-      ["dataset", filter.dataset],
-      ["outcome", filter.outcome],
-    ]);
+    const where = conditions(ledgerFilter(filter, "rowid"));
     const rows = this.s
       .prepare(`SELECT * FROM ledger${where.sql} ORDER BY rowid`)
       .all(...where.params) as LedgerRow[];
@@ -213,13 +208,7 @@ export class SqliteRepairLedger implements RepairLedger {
 
   async listRepairsPage(filter: RepairFilter, page: RepairPageOptions): Promise<RepairPage> {
     // Keyset on rowid, which an upsert keeps: the indexes on run_id and dataset hold it, so a page is a range.
-    const where = conditions([
-      ["run_id", filter.runId],
-      ["id", filter.id],
-      ["dataset", filter.dataset],
-      ["outcome", filter.outcome],
-      ["rowid", page.after === undefined ? undefined : pagePosition(page.after), ">"],
-    ]);
+    const where = conditions(ledgerFilter(filter, "rowid", page.after));
     const rows = this.s
       .prepare(`SELECT rowid AS position, * FROM ledger${where.sql} ORDER BY rowid LIMIT ?`)
       .all(...where.params, pageLimit(page.limit)) as (LedgerRow & { position: number })[];
@@ -229,13 +218,7 @@ export class SqliteRepairLedger implements RepairLedger {
   }
 
   async countRepairs(filter: RepairFilter, options: { after?: string | undefined } = {}): Promise<number> {
-    const where = conditions([
-      ["run_id", filter.runId],
-      ["id", filter.id],
-      ["dataset", filter.dataset],
-      ["outcome", filter.outcome],
-      ["rowid", options.after === undefined ? undefined : pagePosition(options.after), ">"],
-    ]);
+    const where = conditions(ledgerFilter(filter, "rowid", options.after));
     const row = this.s.prepare(`SELECT count(*) AS n FROM ledger${where.sql}`).get(...where.params) as {
       n: number;
     };
