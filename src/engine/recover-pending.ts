@@ -37,12 +37,12 @@ export interface Recovery {
  * target and records `applied` under the run that made the write when it landed (`rolled-back` for a
  * rollback's inverse write, whose claim names the repair it `undoes`, and then the ledger marks that repair
  * `rolled-back` too in the same transaction, as the rollback would have: RepairLedger, "Settling"), `failed`
- * otherwise. A claim's `undoes` is acted on
- * only when it holds (`checkUndoes`, the rule `concord audit verify` applies): a row naming a repair it is not
- * the rollback of (an edited row) is settled as an ordinary repair, its entry naming the `ignoredUndoes`, and
- * the row is left as it is for verify to report,
- * and the result's `warnings` say so (detection re-plans it; the same repair id then runs again). A pending repair of a live run — another
- * process working right now — is left to it. Keeps ledger and audit consistent with the replicas.
+ * otherwise. A claim's `undoes` is acted on only when it holds (`checkUndoes`, the rule `concord audit
+ * verify` applies): a row naming a repair it is not the rollback of (an edited row) is settled as an ordinary
+ * repair, its entry naming the `ignoredUndoes`, the row is left as it is for verify to report, and the
+ * result's `warnings` say so (detection re-plans it; the same repair id then runs again). A pending repair of
+ * a live run — another process working right now — is left to it. Keeps ledger and audit consistent with the
+ * replicas.
  * Memory is bounded by one page of pending repairs.
  */
 export async function recoverPending(
