@@ -12,7 +12,7 @@ import {
 import { cliActor } from "./actor.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type EscalationFilterOptions, filterOf } from "./escalations.js";
-import { type CliIo, confirm, processIo } from "./io.js";
+import { type CliIo, confirm, processIo, writeWarning } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
 import { SpillDir } from "./json-spill.js";
 import { writeJson } from "./run-json.js";
@@ -70,7 +70,7 @@ async function resolveOne(id: string, options: ResolveOptions, io: CliIo): Promi
         replicas: (ds) => session.replicas(ds),
         runId: newRunId(),
         by: cliActor(io),
-        warn: (w) => io.stderr.write(`concord: warning: ${printable(w)}\n`),
+        warn: (w) => writeWarning(io.stderr, w),
       });
     } catch (err) {
       if (err instanceof ResolveError)
@@ -181,7 +181,7 @@ async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
         replicas: (ds) => session.replicas(ds),
         runId: newRunId(),
         by: cliActor(io),
-        warn: (w) => io.stderr.write(`concord: warning: ${printable(w)}\n`),
+        warn: (w) => writeWarning(io.stderr, w),
       },
       {
         confirm: { token: preview.token },

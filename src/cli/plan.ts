@@ -10,7 +10,7 @@ import type { RunMode } from "../engine/run-dataset.js";
 import { collectRun, type RunReport } from "./collect-run.js";
 import { readDiffFile } from "./diff-file.js";
 import { EXIT, UsageError } from "./errors.js";
-import { type CliIo, processIo } from "./io.js";
+import { type CliIo, processIo, writeWarning } from "./io.js";
 import { SpillDir } from "./json-spill.js";
 import { createProgress } from "./progress.js";
 import { renderRun, stoppedLine } from "./render-scan.js";
@@ -210,7 +210,7 @@ export async function runPlanOrRepair(
         },
       );
       runs.push(run);
-      for (const w of run.warnings) stderr.write(`concord: warning: ${printable(w)}\n`);
+      for (const w of run.warnings) writeWarning(stderr, w);
     }
     const skipped = session.datasets.slice(reached).map((d) => d.name);
     if (writes) await session.anchorAudit();

@@ -17,7 +17,7 @@ import type { RepairTask } from "../execute/execute-repairs.js";
 import { inverseRepair } from "../execute/inverse-repair.js";
 import type { LedgerEntry, RepairFilter, RepairPage } from "../state/state-store.js";
 import { EXIT, UsageError } from "./errors.js";
-import { type CliIo, processIo } from "./io.js";
+import { type CliIo, processIo, writeWarning } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
 import { type JsonSpill, SpillDir } from "./json-spill.js";
 import { put, writeJson } from "./run-json.js";
@@ -193,7 +193,7 @@ async function rollBack(
     const warnings: string[] = [];
     const warn = (warning: string) => {
       warnings.push(warning);
-      stderr.write(`concord: warning: ${printable(warning)}\n`);
+      writeWarning(stderr, warning);
     };
     try {
       done = await rollBackPages(session, applied, runId, options, io.stdout, abort, report, warn);
@@ -255,10 +255,12 @@ async function rollBackPages(
   let allOk = true;
   let notAttempted = 0;
   const datasets = new Map<string, DatasetAt>();
+  // The entries after a page, counted by the ledger rather than read (none after the last page).
+  const after = async (next: string | undefined) =>
+    next === undefined ? 0 : await session.state.countRepairs(applied, { after: next });
   for await (const { entries: page, next } of pages(session, applied, pageSize(options))) {
     if (abort.signal.aborted) {
-      notAttempted +=
-        page.length + (next === undefined ? 0 : await session.state.countRepairs(applied, { after: next }));
+      notAttempted += page.length + (await after(next));
       break;
     }
     const forged = forgedImage(page);
@@ -290,7 +292,7 @@ async function rollBackPages(
     }
     // Stopped during this page: what follows it is counted, not read.
     if (abort.signal.aborted) {
-      if (next !== undefined) notAttempted += await session.state.countRepairs(applied, { after: next });
+      notAttempted += await after(next);
       break;
     }
   }
