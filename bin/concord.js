@@ -89,9 +89,12 @@ function loadBundle(dir, steer) {
   return require(join(dir, "main.cjs"));
 }
 
+/** How many chunk caches the code cache folder keeps (a command loads up to about 45 chunks). */
+const CACHES_KEPT = 400;
+
 /**
- * V8's code cache for the bundle's chunks, which takes compiling off a run's fixed cost (a small scan: ~50 ms of ~0.4 s of CPU, docs/benchmarks.md
- * "Start-up fixed costs"). A chunk compiles from its cache when V8 accepts it (same source, same V8, same
+ * V8's code cache for the bundle's chunks, which takes compiling off a run's fixed cost (a small scan: 0.85-0.90
+ * of its wall and CPU, docs/benchmarks.md "V8's code cache for the bundle"). A chunk compiles from its cache when V8 accepts it (same source, same V8, same
  * flags); a chunk that had none, or one V8 refused, leaves one at exit holding every function the run
  * compiled in it. V8 checks the flags as they were when the cache was made against those at compile time,
  * and steerNewSpace changes one of them as a run goes: each cache is made under, and named after, the growth
@@ -100,9 +103,6 @@ function loadBundle(dir, steer) {
  * code); chunks' names carry a hash of their content, so installs of other versions share it without clashing.
  * Undefined when the folder cannot be made; a file error just means compiling as without it.
  */
-/** How many chunk caches the code cache folder keeps (a command loads up to about 45 chunks). */
-const CACHES_KEPT = 400;
-
 function codeCache() {
   const { mkdirSync, writeFileSync, renameSync, readdirSync, statSync: stat, rmSync } = require("node:fs");
   // Loaded by every command that works anyway (fingerprints, the audit chain): here only a little sooner.
