@@ -527,16 +527,6 @@ export function spawnConcord(args: readonly string[], options: RunOptions = {}):
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  // A test that fails before it stops the process (a serve, a watch) must not leave it running once the test
-  // file's worker is gone: killed when the test ends, whatever its outcome (outside a test, at the worker's exit).
-  const stop = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  };
-  try {
-    onTestFinished(stop);
-  } catch {
-    process.once("exit", stop);
-  }
   let stdout = "";
   let stderr = "";
   child.stdout!.setEncoding("utf8").on("data", (s: string) => {
