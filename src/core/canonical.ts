@@ -77,7 +77,8 @@ const MAX_DECIMAL_EXPONENT = 1_000_000;
  * - time (SQL TIME, a time of day or MariaDB's signed duration of up to 838 hours): "[-]HH:MM:SS.ffffff",
  *   hours at least two digits, always six fractional digits ("10:00:00" → "10:00:00.000000").
  * - json: `canonicalJsonText`: exact numbers (never through a double), keys sorted by UTF-16 code units,
- *   a duplicate key's last value, no insignificant whitespace. Exact only from text: a value a driver
+ *   a duplicate key's last value (a store reading the first passes `canonicalJsonValue`'s rule through its
+ *   RowCodec), no insignificant whitespace. Exact only from text: a value a driver
  *   already parsed has lost what its doubles could not hold.
  * - bytes: lowercase hex.
  * Null stays null: null and the empty string are different values.
