@@ -109,7 +109,7 @@ async function pgTable(
   name: string,
   column: string,
   type: string,
-  rows: readonly (readonly [number, string])[],
+  rows: readonly (readonly [number, string | null])[],
 ) {
   await pgdb.admin.query(
     `CREATE TABLE ${pgdb.table(name)} (id bigint PRIMARY KEY, ${column} ${type}, f double precision)`,
@@ -124,7 +124,7 @@ async function mariaTable(
   name: string,
   column: string,
   type: string,
-  rows: readonly (readonly [number, string])[],
+  rows: readonly (readonly [number, string | null])[],
 ) {
   await mydb.admin.query(`CREATE TABLE ${name} (id BIGINT PRIMARY KEY, ${column} ${type}, f DOUBLE)`);
   await mydb.admin.query(`INSERT INTO ${name} VALUES ?`, [rows.map(([i, d]) => [i, d, 0.5])]);
@@ -316,11 +316,17 @@ const ADDRESSES = [
 ];
 
 describe.skipIf(!available)("PostgreSQL inet beside MariaDB INET6", () => {
-  const rows = ADDRESSES.map((a, i) => [i + 1, a] as const);
+  const rows: (readonly [number, string | null])[] = ADDRESSES.map((a, i) => [i + 1, a] as const);
   beforeAll(async () => {
     // A real difference (last group) and an address only one side holds.
-    await pgTable("dup_inet", "addr", "inet", [...rows, [100, "1:0:2:3:4:5:6:8"], [101, "1:0:2::"]]);
-    await mariaTable("dup_inet6", "addr", "INET6", [...rows, [100, "1:0:2:3:4:5:6:7"]]);
+    // NULL on both sides is no difference.
+    await pgTable("dup_inet", "addr", "inet", [
+      ...rows,
+      [50, null],
+      [100, "1:0:2:3:4:5:6:8"],
+      [101, "1:0:2::"],
+    ]);
+    await mariaTable("dup_inet6", "addr", "INET6", [...rows, [50, null], [100, "1:0:2:3:4:5:6:7"]]);
   });
 
   it("the servers lay out a single zero group differently", async () => {
