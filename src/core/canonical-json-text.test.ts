@@ -393,3 +393,22 @@ function sortJson(value: unknown): unknown {
   }
   return value;
 }
+
+describe("canonicalJsonText with a repeated name's first value (MariaDB, SQLite)", () => {
+  it.each([
+    ['{"a":1,"b":2,"a":3}', '{"a":1,"b":2}', '{"a":3,"b":2}'],
+    ['{"a":{"x":1},"a":{"y":2}}', '{"a":{"x":1}}', '{"a":{"y":2}}'],
+    [
+      '{"b":{"a":1,"z":0,"a":2},"a":[{"c":1,"c":2}]}',
+      '{"a":[{"c":1}],"b":{"a":1,"z":0}}',
+      '{"a":[{"c":2}],"b":{"a":2,"z":0}}',
+    ],
+    ['{"a":1,"a":2,"a":3}', '{"a":1}', '{"a":3}'],
+    ['{"10":1,"9":2,"10":3}', '{"9":2,"10":1}', '{"9":2,"10":3}'],
+    ['{"a":1,"b":2}', '{"a":1,"b":2}', '{"a":1,"b":2}'],
+  ])("%s reads as %s (first) and %s (last)", (text, firstWins, lastWins) => {
+    expect(canonicalJsonText(text, "first")).toBe(firstWins);
+    expect(canonicalJsonText(text, "last")).toBe(lastWins);
+    expect(canonicalJsonText(text)).toBe(lastWins);
+  });
+});

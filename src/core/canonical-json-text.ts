@@ -261,8 +261,22 @@ function byKey(a: Member, b: Member): number {
   return compareMembers(a.index, a.key, b.index, b.key);
 }
 
+/**
+ * Which value of a member name repeated in one object a document means. "last": JSON.parse, PostgreSQL's
+ * `json` functions and `jsonb`, MySQL 8's JSON, Redis JSON records. "first": MariaDB's JSON functions
+ * (JSON_VALUE, JSON_EXTRACT) and SQLite's (json_extract, `->>`), which read the first.
+ */
+export type JsonDuplicates = "first" | "last";
+
 /** Reads JSON text straight into canonical text, with no tree in between. */
 class CanonicalWriter extends JsonLexer {
+  constructor(
+    text: string,
+    private readonly firstWins: boolean,
+  ) {
+    super(text);
+  }
+
   value(): string {
     this.ws();
     const c = this.text.charCodeAt(this.pos);
@@ -320,8 +334,15 @@ class CanonicalWriter extends JsonLexer {
     let out = "{";
     for (let i = 0; i < members.length; i++) {
       const m = members[i]!;
-      // A stable sort keeps equal keys in input order: the last of a run is the value that counts.
-      if (!ordered && i + 1 < members.length && members[i + 1]!.key === m.key) continue;
+      // A stable sort keeps equal keys in input order: the first or the last of a run is the value that counts.
+      if (!ordered) {
+        if (
+          this.firstWins
+            ? i > 0 && members[i - 1]!.key === m.key
+            : i + 1 < members.length && members[i + 1]!.key === m.key
+        )
+          continue;
+      }
       out += (out.length > 1 ? "," : "") + m.keyText + ":" + m.value;
     }
     return `${out}}`;
@@ -433,14 +454,15 @@ function whole<T>(reader: JsonLexer & { value(): T }): T {
 
 /**
  * The canonical text of a JSON document, exact: numbers as `canonicalJsonNumber` (never through a double),
- * object members in `compareMemberKeys` order with a duplicate key's last value,
+ * object members in `compareMemberKeys` order with a duplicate key's last value (or its first, with
+ * `duplicates` "first": the document as MariaDB or SQLite reads it), at every depth,
  * strings as JSON.stringify writes them (only `"`, `\`, control characters and lone surrogates escaped,
  * short escapes where JSON has them), no whitespace. Equal JSON values (with exact-number equality) give
  * equal text and `canonicalJsonText(canonicalJsonText(x)) === canonicalJsonText(x)`. Throws
  * JsonSyntaxError for text that is not strict JSON.
  */
-export function canonicalJsonText(text: string): string {
-  return whole(new CanonicalWriter(text));
+export function canonicalJsonText(text: string, duplicates: JsonDuplicates = "last"): string {
+  return whole(new CanonicalWriter(text, duplicates === "first"));
 }
 
 /** Parses JSON text into a tree with exact numbers (see JsonValue). Throws JsonSyntaxError. */

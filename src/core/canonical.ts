@@ -1,7 +1,12 @@
 /** Canonical value encoding: one text form per logical value, whichever store held it. Pure: no I/O. */
 import { describeRaw, ValueError } from "./canonical-errors.js";
 import { shortestFloat32 } from "./canonical-float32.js";
-import { canonicalJsonNumber, canonicalJsonText, JsonSyntaxError } from "./canonical-json-text.js";
+import {
+  canonicalJsonNumber,
+  canonicalJsonText,
+  type JsonDuplicates,
+  JsonSyntaxError,
+} from "./canonical-json-text.js";
 import { formatTime, parseTime } from "./canonical-time.js";
 import { canonicalTimestamp } from "./canonical-timestamp.js";
 
@@ -72,7 +77,8 @@ const MAX_DECIMAL_EXPONENT = 1_000_000;
  * - time (SQL TIME, a time of day or MariaDB's signed duration of up to 838 hours): "[-]HH:MM:SS.ffffff",
  *   hours at least two digits, always six fractional digits ("10:00:00" → "10:00:00.000000").
  * - json: `canonicalJsonText`: exact numbers (never through a double), keys sorted by UTF-16 code units,
- *   a duplicate key's last value, no insignificant whitespace. Exact only from text: a value a driver
+ *   a duplicate key's last value (a store reading the first passes `canonicalJsonValue`'s rule through its
+ *   RowCodec), no insignificant whitespace. Exact only from text: a value a driver
  *   already parsed has lost what its doubles could not hold.
  * - bytes: lowercase hex.
  * Null stays null: null and the empty string are different values.
@@ -270,11 +276,19 @@ function sortJson(value: unknown): unknown {
   return value;
 }
 
-function canonicalJson(raw: unknown): string {
+/**
+ * `canonicalValue("json", raw)` of a document as a store whose JSON functions read a repeated member name's
+ * `duplicates` value ("first": MariaDB, SQLite) means it: `{"a":1,"a":2}` is `{"a":1}` there.
+ */
+export function canonicalJsonValue(raw: unknown, duplicates: JsonDuplicates): CanonicalValue {
+  return raw === null || raw === undefined ? null : canonicalJson(raw, duplicates);
+}
+
+function canonicalJson(raw: unknown, duplicates: JsonDuplicates = "last"): string {
   if (typeof raw === "string" || raw instanceof Uint8Array) {
     const text = typeof raw === "string" ? raw : utf8Text(raw);
     try {
-      return canonicalJsonText(text);
+      return canonicalJsonText(text, duplicates);
     } catch (err) {
       if (err instanceof JsonSyntaxError)
         throw new ValueError(

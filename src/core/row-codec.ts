@@ -19,12 +19,21 @@ export class RowError extends Error {
 export type RawPrepare = (raw: unknown) => unknown;
 
 /**
+ * Reads one column's raw value straight into its canonical value, in place of `canonicalValue` of its logical
+ * type, where the store's own reading of the value decides it (a MariaDB or SQLite JSON document's repeated
+ * member name means its first value; a MariaDB INET6's text is laid out as PostgreSQL's inet is). Throws
+ * ValueError as `canonicalValue` does.
+ */
+export type RawReader = (raw: unknown) => CanonicalValue;
+
+/**
  * Canonicalises raw rows laid out as [key columns…, compared columns…] (the shape's order).
  * Errors name the column and the offending value.
  */
 export class RowCodec {
   private readonly types;
   private readonly names;
+  private readonly readers: readonly (RawReader | undefined)[];
   readonly keyWidth: number;
   readonly width: number;
   /**
@@ -43,8 +52,12 @@ export class RowCodec {
     private readonly prepare: readonly (RawPrepare | undefined)[] = [],
     /** By column position: what a value error on that column adds, e.g. how to declare another type. */
     private readonly hints: readonly (string | undefined)[] = [],
+    /** By column position: a reader used instead of `canonicalValue` (after `prepare`). */
+    readers: readonly (RawReader | undefined)[] = [],
   ) {
     const all = [...shape.key, ...shape.columns];
+    // One slot per column (no read past the array's end per value).
+    this.readers = all.map((_, i) => readers[i]);
     this.types = all.map((c) => c.type);
     this.names = all.map((c) => c.name);
     this.keyWidth = shape.key.length;
@@ -60,8 +73,9 @@ export class RowCodec {
     for (let i = 0; i < this.width; i++) {
       try {
         const p = this.prepare[i];
+        const r = this.readers[i];
         const v = raw[at + i];
-        out[i] = canonicalValue(this.types[i]!, p ? p(v) : v);
+        out[i] = r ? r(p ? p(v) : v) : canonicalValue(this.types[i]!, p ? p(v) : v);
       } catch (err) {
         if (err instanceof ValueError) {
           const hint = this.hints[i];
@@ -96,9 +110,10 @@ export class RowCodec {
     const out: (string | null)[] = [];
     for (let i = 0; i < this.keyWidth; i++) {
       const p = this.prepare[i];
+      const r = this.readers[i];
       const v = raw[at + i];
       try {
-        out.push(canonicalValue(this.types[i]!, p ? p(v) : v));
+        out.push(r ? r(p ? p(v) : v) : canonicalValue(this.types[i]!, p ? p(v) : v));
       } catch (err) {
         if (!(err instanceof ValueError)) throw err;
         const detail = `column ${this.names[i]}: ${err.message}`;

@@ -1,10 +1,25 @@
 /** The type matrix's shared vocabulary: each family's values with their canonical texts, and the key values. Tests only. */
 import { type ColumnType, canonicalValue } from "../../src/core/canonical.js";
 import { float32AsDouble } from "../../src/core/canonical-float32.js";
+import { canonicalJsonText, type JsonDuplicates } from "../../src/core/canonical-json-text.js";
 import type { MatrixFamily, MatrixValue } from "./matrix.js";
 
 const v = (id: string, canonical: string, ...spellings: string[]): MatrixValue =>
   spellings.length ? { id, canonical, spellings } : { id, canonical };
+
+/**
+ * Whether a JSON store whose JSON functions read a repeated member name's `duplicates` value may be handed
+ * `spelling` for `value`: only when it means that value there.
+ */
+export const spellsJson =
+  (duplicates: JsonDuplicates) =>
+  (spelling: string, value: MatrixValue): boolean => {
+    try {
+      return canonicalJsonText(spelling, duplicates) === value.canonical;
+    } catch {
+      return true;
+    }
+  };
 
 /**
  * The families. The first value of each is the one written beside NULL (so NULL vs "" is tested for text,
@@ -168,7 +183,9 @@ export const FAMILIES: readonly MatrixFamily[] = [
       v("one", "1", "1.0", "10E-1"),
       v("decimal", '{"p":0.30000000000000001}'),
       v("nested", '{"a":[1,2,{"b":false}],"z":"\u00e9"}', '{ "z" : "\\u00e9", "a" : [1, 2, {"b": false}] }'),
-      v("duplicate-key", '{"a":2}', '{"a":1,"a":2}'),
+      // A repeated name means its first value in MariaDB and SQLite, its last in PostgreSQL and Redis JSON:
+      // each store is handed only the spelling that means this value there (`spellsJson`).
+      v("duplicate-key", '{"a":2}', '{"a":1,"a":2}', '{"a":2,"a":1}'),
       v("empty-array", "[]"),
       v("empty-object", "{}"),
     ],

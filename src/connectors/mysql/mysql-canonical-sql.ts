@@ -12,6 +12,7 @@ import {
   type MysqlColumn,
   TEXT_TYPES,
 } from "./mysql-column-types.js";
+import { mariadbInet6CanonicalSql } from "./mysql-inet-text.js";
 import { mariadbCanonicalJsonSql } from "./mysql-json-sql.js";
 
 /** Text of a column as UTF-8 bytes: binary strings keep MD5 and CONCAT free of charset and collation rules. */
@@ -22,6 +23,8 @@ function utf8Bytes(col: MysqlColumn, ref: string): string {
 
 /** A key column's expression for comparisons and ORDER BY: binary-safe, and the bare column when its index already is. */
 export function keyOrderSql(type: ColumnType, col: MysqlColumn, ref: string): string {
+  // An INET6 key in the order (and with the text) of its canonical address, as its values are read.
+  if (type === "text" && col.dataType === "inet6") return `CAST(${mariadbInet6CanonicalSql(ref)} AS BINARY)`;
   if (type !== "text" || exactTextOrder(col)) return ref;
   return utf8Bytes(col, ref);
 }
@@ -44,6 +47,7 @@ export function mysqlReadSql(col: MysqlColumn, ref: string): string {
  *   (MariaDB ≥ 10.7, which has JSON_NORMALIZE): its UTF-8 bytes, or for a document SQL cannot canonicalise
  *   exactly a text no canonical text equals. MySQL 8's JSON type is left to the engine.
  * - TIME: its text with the fraction padded to six digits ("-838:59:59" → "-838:59:59.000000").
+ * - INET6: its canonical address text (`mariadbInet6CanonicalSql`), as the engine reads it.
  */
 export function mysqlCanonicalSql(
   type: ColumnType,
@@ -80,6 +84,7 @@ export function mysqlCanonicalSql(
     }
     case "text":
       if (TEXT_TYPES.has(t)) return utf8Bytes(col, ref);
+      if (t === "inet6") return mariadbInet6CanonicalSql(ref);
       if (CAST_TEXT_TYPES.has(t) || INTEGER_TYPES.has(t)) return `CAST(${ref} AS CHAR)`;
       return null;
     case "timestamp":

@@ -178,6 +178,7 @@ export class MysqlConnector implements Connector {
             mysqlKeyIndex(meta, names),
             this.options.rowFilter,
             this.jsonNormalize(),
+            this.session.flavor === "mariadb",
           );
           built.codec.label = this.label;
         } catch (err) {
@@ -393,6 +394,7 @@ export class MysqlConnector implements Connector {
         ),
         this.options.rowFilter,
         this.jsonNormalize(),
+        this.session.flavor === "mariadb",
       );
       s.codec.label = this.label;
     } catch (err) {

@@ -1,8 +1,9 @@
 /** The SQL one record shape needs on one MariaDB/MySQL table: fingerprints, key predicates, bucket checksums. No I/O. */
 import { escapeId } from "mysql2/promise";
-import type { ColumnType } from "../../core/canonical.js";
+import { type ColumnType, canonicalJsonValue, canonicalValue } from "../../core/canonical.js";
+import { canonicalInetText } from "../../core/canonical-inet.js";
 import { compareKeys, type Key, type KeyRange, keyHasNull, type RecordShape } from "../../core/model.js";
-import { RowCodec } from "../../core/row-codec.js";
+import { type RawReader, RowCodec } from "../../core/row-codec.js";
 import { ConnectorError } from "../connector.js";
 import {
   type KeyCompareTerm,
@@ -30,6 +31,23 @@ import {
 } from "./mysql-column-types.js";
 import { LONG_TYPES, type NativeRowHash, nativeRowHash } from "./mysql-native-hash.js";
 import { writeLiteral } from "./mysql-write-literals.js";
+
+/** Reads a MariaDB JSON document (held as text) as MariaDB's JSON functions do: a repeated name's first value. */
+const firstWinsJson: RawReader = (raw) => canonicalJsonValue(raw, "first");
+
+/** Reads an INET6's text as its canonical address (`canonicalInetText`). */
+const inet6Address: RawReader = (raw) => {
+  const text = canonicalValue("text", raw);
+  return text === null ? null : canonicalInetText(text);
+};
+
+/** The reader a column needs in place of its logical type's `canonicalValue`, if any. */
+function rawReader(type: ColumnType, col: MysqlColumn | undefined, mariadb: boolean): RawReader | undefined {
+  if (!col) return undefined;
+  if (type === "json" && mariadb && col.dataType !== "json") return firstWinsJson;
+  if (type === "text" && col.dataType === "inet6") return inet6Address;
+  return undefined;
+}
 
 /** Quotes a table name, allowing `schema.table`. */
 export function quoteMysqlTable(name: string): string {
@@ -125,11 +143,17 @@ export class MysqlShapeSql {
     filter?: string | undefined,
     /** True on MariaDB ≥ 10.7: JSON columns are canonicalised in SQL (`mariadbCanonicalJsonSql`). */
     jsonInSql = false,
+    /**
+     * True on MariaDB: a JSON document held as text means what MariaDB's JSON functions read (a repeated member
+     * name's first value); MySQL 8's JSON type keeps the last.
+     */
+    mariadb = false,
   ) {
     this.codec = new RowCodec(
       shape,
       [],
       [...shape.key, ...shape.columns].map((c) => readAsHint(columns.get(c.name))),
+      [...shape.key, ...shape.columns].map((c) => rawReader(c.type, columns.get(c.name), mariadb)),
     );
     this.tableName = quoteMysqlTable(table);
     this.table = `${this.tableName} AS ${ALIAS}`;

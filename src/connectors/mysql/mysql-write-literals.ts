@@ -2,6 +2,7 @@
 import { type CanonicalValue, type ColumnType, canonicalValue } from "../../core/canonical.js";
 import { describeRaw } from "../../core/canonical-errors.js";
 import { float32AsDouble } from "../../core/canonical-float32.js";
+import { canonicalInetText } from "../../core/canonical-inet.js";
 import { parseTime } from "../../core/canonical-time.js";
 import { integerLiteral, stringLiteral } from "./mysql-canonical-sql.js";
 import {
@@ -425,7 +426,9 @@ function textLiteral(col: MysqlColumn, v: string, type: ColumnType): string {
     // The server keeps an address, not its text: `FE80::0001` would be stored and read back as `fe80::1`.
     const held = t === "inet4" ? inet4Text(v) : inet6Text(v);
     if (held === undefined) throw cannotStore(col, v, `it is no IPv${t === "inet4" ? "4" : "6"} address`);
-    if (held !== v) throw cannotStore(col, v, `${t.toUpperCase()} would hold it as ${held}`);
+    // Read back as its canonical address (an INET6's single zero group written out): that must be `v`.
+    const read = t === "inet6" ? canonicalInetText(held) : held;
+    if (read !== v) throw cannotStore(col, v, `${t.toUpperCase()} would hold it as ${read}`);
   }
   return stringLiteral(v);
 }

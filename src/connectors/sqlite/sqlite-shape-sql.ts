@@ -1,8 +1,9 @@
 /** The SQL one record shape needs on one SQLite table: registered fingerprint functions, key predicates, statements. */
 import type Database from "better-sqlite3";
+import { canonicalJsonValue } from "../../core/canonical.js";
 import { ChecksumAccumulator } from "../../core/fingerprint.js";
 import { type Key, type KeyRange, keyHasNull, type RecordShape } from "../../core/model.js";
-import { type RawPrepare, RowCodec } from "../../core/row-codec.js";
+import { type RawPrepare, type RawReader, RowCodec } from "../../core/row-codec.js";
 import { type KeyCompareTerm, keyEqualsSql, keyRangeSql } from "../key-compare-sql.js";
 import { sqliteAffinity, toSqlite } from "./sqlite-column-types.js";
 import {
@@ -109,10 +110,18 @@ export class SqliteShapeSql {
       if (!this.exact && typeof raw === "string" && raw.includes("\ufffd")) throw new LossyTextError();
       return raw;
     };
-    const codec = new RowCodec(shape, [
-      ...shape.key.map((c) => (c.type === "text" ? lossless : undefined)),
-      ...shape.columns.map((c) => (c.type === "text" || c.type === "json" ? lossless : undefined)),
-    ]);
+    // A JSON document means what SQLite's JSON functions read: a repeated member name's first value.
+    const firstWins: RawReader = (raw) => canonicalJsonValue(raw, "first");
+    const all = [...shape.key, ...shape.columns];
+    const codec = new RowCodec(
+      shape,
+      [
+        ...shape.key.map((c) => (c.type === "text" ? lossless : undefined)),
+        ...shape.columns.map((c) => (c.type === "text" || c.type === "json" ? lossless : undefined)),
+      ],
+      [],
+      all.map((c) => (c.type === "json" ? firstWins : undefined)),
+    );
     this.codec = codec;
     this.fpFn = `concord_fp_${id}`;
     this.sumFn = `concord_sum_${id}`;

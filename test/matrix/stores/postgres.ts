@@ -1,7 +1,7 @@
 /** PostgreSQL in the type matrix: every type the connector maps, what each holds, and a schema per test file. Tests only. */
 import { createPostgresTestSchema } from "../../support/postgres-test-schema.js";
 import { POSTGRES, serviceAvailable } from "../../support/services.js";
-import { singleAsDouble } from "../families.js";
+import { singleAsDouble, spellsJson } from "../families.js";
 import type { MatrixColumnType, MatrixKeyType, MatrixSpace, MatrixStore, MatrixValue } from "../matrix.js";
 
 /** `{schema}` in a type's DDL stands for the test schema (where the matrix's collation lives). */
@@ -87,8 +87,8 @@ const TYPES: MatrixColumnType[] = [
     spells: anySpelling,
   }),
   t("time", "time(0)", { holds: (v) => timeOfDay(v) && timeMicros(v) === "000000", spells: anySpelling }),
-  t("json", "json", { spells: anySpelling }),
-  t("json", "jsonb", { spells: anySpelling }),
+  t("json", "json", { spells: spellsJson("last") }),
+  t("json", "jsonb", { spells: spellsJson("last") }),
   t("bytes", "bytea", { encode: (hex) => `\\x${hex}` }),
   t("interval", "interval"),
 ];

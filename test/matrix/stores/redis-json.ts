@@ -3,7 +3,7 @@ import { canonicalValue } from "../../../src/core/canonical.js";
 import { canonicalJsonOf, JsonNumber, parseJsonExact } from "../../../src/core/canonical-json-text.js";
 import { createRedisTestPrefix } from "../../support/redis-test-prefix.js";
 import { REDIS, serviceAvailable } from "../../support/services.js";
-import { FAMILIES, singleAsDouble } from "../families.js";
+import { FAMILIES, singleAsDouble, spellsJson } from "../families.js";
 import type { MatrixColumnType, MatrixKeyType, MatrixSpace, MatrixStore } from "../matrix.js";
 
 /** A property's JSON text, as `create` lays it into the document. */
@@ -31,8 +31,10 @@ function token(family: string, text: string): Token {
 const TYPES: MatrixColumnType[] = FAMILIES.map((family) => ({
   family: family.name,
   ddl: "JSON property",
-  spells: (spelling) =>
-    family.name === "json" || !NUMERIC.has(family.name) || Number.isFinite(Number(spelling)),
+  spells: (spelling, value) =>
+    family.name === "json"
+      ? spellsJson("last")(spelling, value)
+      : !NUMERIC.has(family.name) || Number.isFinite(Number(spelling)),
   encode: (text) => token(family.name, text),
 }));
 

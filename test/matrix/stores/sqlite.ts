@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { canonicalValue } from "../../../src/core/canonical.js";
-import { singleAsDouble } from "../families.js";
+import { singleAsDouble, spellsJson } from "../families.js";
 import type { MatrixColumnType, MatrixKeyType, MatrixSpace, MatrixStore, MatrixValue } from "../matrix.js";
 
 /** A number where the double prints back as the same text (what an application would store), else the text. */
@@ -53,7 +53,7 @@ const TYPES: MatrixColumnType[] = [
   t("timestamp", "TIMESTAMP"),
   // Text to SQLite: only a time column elsewhere makes it a time, so no other spellings between two files.
   t("time", "TIME"),
-  t("json", "JSON", { spells: () => true }),
+  t("json", "JSON", { spells: spellsJson("first") }),
   t("bytes", "BLOB", { encode: (hex) => Buffer.from(hex, "hex") }),
   t("interval", "TEXT"),
 ];
