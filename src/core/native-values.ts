@@ -25,6 +25,8 @@ export interface NativeRow {
    * storage class), or undefined where the store's read is not exact (the canonical value is written then).
    */
   readonly values: readonly unknown[];
+  /** True for a row read back from the ledger rather than from a store (see `parseNativeJson`). */
+  readonly unchecked?: boolean;
 }
 
 const NATIVE = new WeakMap<readonly CanonicalValue[], NativeRow>();
@@ -42,15 +44,66 @@ export function nativeOf(values: readonly CanonicalValue[] | null | undefined): 
 
 /**
  * Column `c`'s native value in `values`' native row, when it was read by `store` from a column of type
- * `nativeType` and is exact; undefined otherwise (write the canonical value).
+ * `nativeType` and is exact (and, for a row read back from the ledger, reads as `values[c]` by `check`);
+ * undefined otherwise (write the canonical value).
  */
 export function nativeValueAt(
   values: readonly CanonicalValue[] | null | undefined,
   c: number,
   store: string,
   nativeType: string,
+  /** For an `unchecked` row: the canonical value the native one reads as in the column (throws or not). */
+  check?: (native: unknown) => CanonicalValue,
 ): unknown {
   const native = nativeOf(values);
   if (!native || native.store !== store || native.types[c] !== nativeType) return undefined;
-  return native.values[c];
+  const v = native.values[c];
+  if (!native.unchecked || v === undefined || v === null) return v;
+  try {
+    return check && check(v) === values![c] ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A native row as JSON text (for the repair ledger's before image, which a rollback writes back): strings as
+ * they are, SQLite's integers `{"i":"…"}`, reals `{"r":n}`, bytes `{"x":"<hex>"}`; a value not kept is null.
+ */
+export function nativeJson(native: NativeRow | undefined): string | null {
+  if (!native) return null;
+  const values = native.values.map((v) => {
+    if (v === undefined || v === null || typeof v === "string") return v ?? null;
+    if (typeof v === "bigint") return { i: v.toString() };
+    if (typeof v === "number") return { r: v };
+    if (v instanceof Uint8Array) return { x: Buffer.from(v).toString("hex") };
+    return null;
+  });
+  return JSON.stringify({ store: native.store, types: native.types, values });
+}
+
+/**
+ * The native row `nativeJson` wrote, or undefined for none or for text it did not write. It is `unchecked`:
+ * read from the ledger, which no audit entry vouches for, so a connector writes a value of it only where it
+ * reads as the canonical value it stands for (`nativeValueAt`'s `check`).
+ */
+export function parseNativeJson(text: string | null | undefined): NativeRow | undefined {
+  if (!text) return undefined;
+  try {
+    const o = JSON.parse(text) as { store?: unknown; types?: unknown; values?: unknown };
+    if (typeof o.store !== "string" || !Array.isArray(o.types) || !Array.isArray(o.values)) return undefined;
+    const values = o.values.map((v: unknown) => {
+      if (v === null || typeof v === "string") return v ?? undefined;
+      if (typeof v !== "object") return undefined;
+      const tagged = v as { i?: unknown; r?: unknown; x?: unknown };
+      if (typeof tagged.i === "string" && /^-?\d+$/.test(tagged.i)) return BigInt(tagged.i);
+      if (typeof tagged.r === "number") return tagged.r;
+      if (typeof tagged.x === "string" && /^(?:[0-9a-f]{2})*$/.test(tagged.x))
+        return Buffer.from(tagged.x, "hex");
+      return undefined;
+    });
+    return { store: o.store, types: o.types.map(String), values, unchecked: true };
+  } catch {
+    return undefined;
+  }
 }

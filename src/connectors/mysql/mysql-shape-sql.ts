@@ -1,6 +1,6 @@
 /** The SQL one record shape needs on one MariaDB/MySQL table: fingerprints, key predicates, bucket checksums. No I/O. */
 import { escapeId } from "mysql2/promise";
-import type { ColumnType } from "../../core/canonical.js";
+import { type ColumnType, canonicalValue } from "../../core/canonical.js";
 import {
   compareKeys,
   type Key,
@@ -440,7 +440,9 @@ export class MysqlShapeSql {
       if (i < width || v === null || !next) return literal;
       // The source's own JSON text where it read it from a column of this very type (spacing, `1.50`, a
       // repeated member kept), checked as the canonical one is.
-      const exact = nativeValueAt(next, i - width, "mysql", this.nativeTypes[i - width]!);
+      const exact = nativeValueAt(next, i - width, "mysql", this.nativeTypes[i - width]!, (t) =>
+        canonicalValue(this.types[i]!, t),
+      );
       return typeof exact === "string" ? writeLiteral(this.types[i]!, this.natives[i]!, exact, key) : literal;
     });
   }

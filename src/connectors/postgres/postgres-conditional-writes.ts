@@ -188,7 +188,9 @@ function source(
             const v = p.after![c] ?? null;
             if (v === null) return null;
             // The source's own text where it read it from a column of this very type: 1.50 stays 1.50.
-            const exact = nativeValueAt(p.after, c, "postgres", column.nativeType);
+            const exact = nativeValueAt(p.after, c, "postgres", column.nativeType, (t) =>
+              s.nativeCanonical(c, t),
+            );
             return typeof exact === "string" ? exact : postgresWriteValue(column, spec.type, v);
           }),
           "text[]",

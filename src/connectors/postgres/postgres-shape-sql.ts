@@ -1,5 +1,5 @@
 /** The SQL one record shape needs against one PostgreSQL table: key order, range predicates, fingerprints. Builds text only: no I/O. */
-import type { ColumnType } from "../../core/canonical.js";
+import { type CanonicalValue, type ColumnType, canonicalValue } from "../../core/canonical.js";
 import {
   compareKeys,
   type Key,
@@ -220,6 +220,24 @@ export class PostgresShapeSql {
       ...this.nativeExtra.map((j) => `(${ref(shape.columns[j]!.name)})::text`),
     ].join(", ");
     this.orderBy = this.orderIn("ASC");
+  }
+
+  /**
+   * The canonical value compared column `c`'s native text reads as (what `record` would make of it): a numeric
+   * array's elements trimmed as `rawSql` trims them, a float array's laid out as the codec lays them out.
+   */
+  nativeCanonical(c: number, text: unknown): CanonicalValue {
+    const column = this.native[this.shape.key.length + c]!;
+    const type = this.shape.columns[c]!.type;
+    if (typeof text !== "string") return null;
+    if (column.baseType === "_numeric")
+      return canonicalValue(
+        type,
+        text.replace(/\.([0-9]*[1-9])?0+(?=[,}])/g, ".$1").replace(/\.(?=[,}])/g, ""),
+      );
+    if (type === "text" && numberArrayElement(column.baseType) === "float")
+      return canonicalValue(type, canonicalFloatArray(text));
+    return canonicalValue(type, text);
   }
 
   /**

@@ -1,6 +1,6 @@
 /** Conditional writes on SQLite: read, compare fingerprints and write each key inside one IMMEDIATE transaction. */
 import type Database from "better-sqlite3";
-import type { CanonicalValue } from "../../core/canonical.js";
+import { type CanonicalValue, canonicalValue } from "../../core/canonical.js";
 import { fingerprintRow } from "../../core/fingerprint.js";
 import { type ColumnSpec, type Key, keyHasNull } from "../../core/model.js";
 import { nativeValueAt } from "../../core/native-values.js";
@@ -153,7 +153,10 @@ function written(
   i: number,
 ): unknown {
   const v = next[i] ?? null;
-  const exact = v === null ? undefined : nativeValueAt(next, i, "sqlite", s.nativeTypeAt(i));
+  const exact =
+    v === null
+      ? undefined
+      : nativeValueAt(next, i, "sqlite", s.nativeTypeAt(i), (raw) => canonicalValue(c.type, raw));
   return exact ?? nativeValue(target, c, v);
 }
 
