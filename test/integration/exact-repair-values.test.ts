@@ -34,15 +34,19 @@ ${extra}    replicas:
 }
 
 /**
- * Repairs b from a (a row b lacks, a row b holds otherwise), checks that b then stores what a stores, byte for
+ * Prints the repair, then repairs b from a (a row b lacks, a row b holds otherwise), checks that b then stores what a stores, byte for
  * byte as `read` shows it, rolls the run back and checks that b stores what it stored before, byte for byte.
  */
 async function repairThenRollback(
   dir: string,
   cfg: string,
   read: (side: "a" | "b") => Promise<string[]>,
+  /** What `repair --print` shows of the source's spelling (the statements are those the write runs). */
+  printed: string,
 ): Promise<void> {
   const before = await read("b");
+  const print = await runConcord(["repair", "--print", "-c", cfg], { cwd: dir });
+  expect(print.stdout).toContain(printed);
   const repair = await runConcord(["repair", "--json", "-c", cfg], { cwd: dir });
   expect(repair.stderr).toBe("");
   expect(repair.code).toBe(0);
@@ -98,7 +102,7 @@ describe.skipIf(!pgAvailable)("exact repair values: PostgreSQL → PostgreSQL", 
       expect(first.slice(0, first.lastIndexOf(" "))).toBe(
         `(1,1.50,2.500,-0,-0,"{""b"": 1,  ""a"": [1.0, 2]}","{""a"":1,""a"":2}","{""x"": 1.50}","{1.50,2.0}","{-0,1.5}")`,
       );
-      await repairThenRollback(dir, cfg, read);
+      await repairThenRollback(dir, cfg, read, `'{1.50,2.0}'`);
     });
   });
 });
@@ -144,7 +148,7 @@ describe.skipIf(!mysqlAvailable)("exact repair values: MariaDB → MariaDB", () 
         });
         return (rows as unknown[][]).map((r) => r.join(" "));
       };
-      await repairThenRollback(dir, cfg, read);
+      await repairThenRollback(dir, cfg, read, String.raw`'{\"b\": 1,  \"a\": [1.0, 2]}', '{\"x\": 1.50}'`);
     },
   );
 });
@@ -189,7 +193,7 @@ describe("exact repair values: SQLite → SQLite", () => {
         `1 real:1.5 text:'{"b": 1,  "a": [1.0, 2]}' real:1.0 real:1.5 text:'1.50'`,
         `2 real:1.0e+300 text:'{"a":1,"a":2}' integer:7 real:2.5 text:'x'`,
       ]);
-      await repairThenRollback(dir, cfg, read);
+      await repairThenRollback(dir, cfg, read, `'{"b": 1,  "a": [1.0, 2]}', 1.5, '1.50', 1.0)`);
     },
   );
 });
