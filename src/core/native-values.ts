@@ -3,10 +3,10 @@
  * target can hold the same representation (PostgreSQL `numeric` 1.50, a float's -0, a json text byte for byte,
  * SQLite's storage class). Pure: no I/O.
  *
- * The native row rides on the canonical values array itself (a weak side table keyed by the array, not a
- * property of it): comparison, fingerprints, decisions, JSON output and the ledger see the canonical values
- * only, and any step that builds a new array (a merge, a ledger's image read back) leaves it behind, so the
- * write falls back to the canonical text, as before. Arrays are never mutated after they are read, so a native
+ * The native row rides on the canonical values array itself (a non-enumerable symbol-keyed property):
+ * comparison, fingerprints, decisions, JSON output and the ledger's images see the canonical values only, and
+ * any step that builds a new array (a merge) leaves it behind, so the write falls back to the canonical text,
+ * as before (the ledger keeps a before image's native row beside it: `nativeJson`). Arrays are never mutated after they are read, so a native
  * row always spells the very values it is attached to.
  */
 import type { CanonicalValue } from "./canonical.js";
@@ -29,17 +29,24 @@ export interface NativeRow {
   readonly unchecked?: boolean;
 }
 
-const NATIVE = new WeakMap<readonly CanonicalValue[], NativeRow>();
+const NATIVE: unique symbol = Symbol("concord.native");
 
-/** Attaches `native` to `values` (the canonical values it spells) and returns `values`. */
+/** A values array that may carry its native row. */
+type Carrier = { [NATIVE]?: NativeRow };
+
+/**
+ * Attaches `native` to `values` (the canonical values it spells) and returns `values`: a non-enumerable
+ * symbol-keyed property, which JSON, spreading, slicing and deep equality ignore. (Not a WeakMap: 200k
+ * records' entries cost about a second of ephemeron marking in the collections of a large repair.)
+ */
 export function withNative<T extends readonly CanonicalValue[]>(values: T, native: NativeRow): T {
-  NATIVE.set(values, native);
+  Object.defineProperty(values, NATIVE, { value: native, configurable: true });
   return values;
 }
 
 /** The native row attached to `values`, if any. */
 export function nativeOf(values: readonly CanonicalValue[] | null | undefined): NativeRow | undefined {
-  return values ? NATIVE.get(values) : undefined;
+  return values ? (values as Carrier)[NATIVE] : undefined;
 }
 
 /**
