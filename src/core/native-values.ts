@@ -75,14 +75,16 @@ export function nativeValueAt(
 
 /**
  * A native row as JSON text (for the repair ledger's before image, which a rollback writes back): strings as
- * they are, SQLite's integers `{"i":"…"}`, reals `{"r":n}`, bytes `{"x":"<hex>"}`; a value not kept is null.
+ * they are, SQLite's integers `{"i":"…"}`, reals `{"r":n}` (-0 as `{"r":"-0"}`), bytes `{"x":"<hex>"}`; a
+ * value not kept is null.
  */
 export function nativeJson(native: NativeRow | undefined): string | null {
   if (!native) return null;
   const values = native.values.map((v) => {
     if (v === undefined || v === null || typeof v === "string") return v ?? null;
     if (typeof v === "bigint") return { i: v.toString() };
-    if (typeof v === "number") return { r: v };
+    // JSON has no -0 (nor NaN, which no store here hands over): -0 as its text.
+    if (typeof v === "number") return { r: Object.is(v, -0) ? "-0" : v };
     if (v instanceof Uint8Array) return { x: Buffer.from(v).toString("hex") };
     return null;
   });
@@ -105,6 +107,7 @@ export function parseNativeJson(text: string | null | undefined): NativeRow | un
       const tagged = v as { i?: unknown; r?: unknown; x?: unknown };
       if (typeof tagged.i === "string" && /^-?\d+$/.test(tagged.i)) return BigInt(tagged.i);
       if (typeof tagged.r === "number") return tagged.r;
+      if (tagged.r === "-0") return -0;
       if (typeof tagged.x === "string" && /^(?:[0-9a-f]{2})*$/.test(tagged.x))
         return Buffer.from(tagged.x, "hex");
       return undefined;

@@ -160,16 +160,16 @@ describe("exact repair values: SQLite → SQLite", () => {
       const dir = tempDir();
       const seed = (name: string, rows: readonly (readonly unknown[])[]) => {
         const file = new Database(join(dir, `${name}.db`));
-        file.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, r REAL, j JSON, u, d DECIMAL(10,2), s TEXT)");
-        const insert = file.prepare("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)");
+        file.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, r REAL, j JSON, u, d DECIMAL(10,2), s TEXT, z)");
+        const insert = file.prepare("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?)");
         for (const row of rows) insert.run(...row);
         file.close();
       };
       seed("a", [
-        [1, 1.5, '{"b": 1,  "a": [1.0, 2]}', 1.0, 1.5, "1.50"],
-        [2, 1e300, '{"a":1,"a":2}', 7n, 2.5, "x"],
+        [1, 1.5, '{"b": 1,  "a": [1.0, 2]}', 1.0, 1.5, "1.50", -0],
+        [2, 1e300, '{"a":1,"a":2}', 7n, 2.5, "x", 0.5],
       ]);
-      seed("b", [[2, 3, '{"z":  1.0}', "7", 1, "y"]]);
+      seed("b", [[2, 3, '{"z":  1.0}', "7", 1, "y", -0]]);
       const cfg = config(
         dir,
         '{ url: "sqlite:a.db", table: t }',
@@ -179,21 +179,25 @@ describe("exact repair values: SQLite → SQLite", () => {
       const read = async (side: "a" | "b") => {
         const file = new Database(join(dir, `${side}.db`), { readonly: true });
         try {
-          const columns = ["r", "j", "u", "d", "s"]
+          // z: atan2(z, -1) is -π for -0 and π for 0, which quote() shows alike (0.0).
+          const columns = ["r", "j", "u", "d", "s", "z"]
             .map((c) => `typeof(${c}) || ':' || quote(${c})`)
             .join(", ");
           return (
-            file.prepare(`SELECT id, ${columns} FROM t ORDER BY id`).raw(true).all() as unknown[][]
+            file
+              .prepare(`SELECT id, ${columns}, atan2(z, -1) < 0 FROM t ORDER BY id`)
+              .raw(true)
+              .all() as unknown[][]
           ).map((r) => r.join(" "));
         } finally {
           file.close();
         }
       };
       expect(await read("a")).toEqual([
-        `1 real:1.5 text:'{"b": 1,  "a": [1.0, 2]}' real:1.0 real:1.5 text:'1.50'`,
-        `2 real:1.0e+300 text:'{"a":1,"a":2}' integer:7 real:2.5 text:'x'`,
+        `1 real:1.5 text:'{"b": 1,  "a": [1.0, 2]}' real:1.0 real:1.5 text:'1.50' real:0.0 1`,
+        `2 real:1.0e+300 text:'{"a":1,"a":2}' integer:7 real:2.5 text:'x' real:0.5 0`,
       ]);
-      await repairThenRollback(dir, cfg, read, `'{"b": 1,  "a": [1.0, 2]}', 1.5, '1.50', 1.0)`);
+      await repairThenRollback(dir, cfg, read, `'{"b": 1,  "a": [1.0, 2]}', 1.5, '1.50', 1.0, -0.0)`);
     },
   );
 });

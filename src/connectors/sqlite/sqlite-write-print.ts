@@ -12,7 +12,13 @@ function literal(v: unknown): string {
   if (typeof v === "bigint") return String(v);
   // A REAL stays a REAL: 1.0, not the INTEGER 1.
   if (typeof v === "number")
-    return Number.isFinite(v) ? (/[.e]/.test(String(v)) ? String(v) : `${v}.0`) : v > 0 ? "9e999" : "-9e999";
+    return Number.isFinite(v)
+      ? /[.e]/.test(String(v))
+        ? String(v)
+        : `${Object.is(v, -0) ? "-" : ""}${v}.0`
+      : v > 0
+        ? "9e999"
+        : "-9e999";
   if (Buffer.isBuffer(v)) return `X'${v.toString("hex").toUpperCase()}'`;
   return `'${String(v).replaceAll("'", "''")}'`;
 }
