@@ -4,8 +4,10 @@
  */
 
 import type { AuditEntry, AuditEventType } from "../core/audit-chain.js";
+import type { CanonicalValue } from "../core/canonical.js";
 import type { DivergenceClass } from "../core/classify.js";
 import { keyId } from "../core/model.js";
+import { nativeJson, nativeOf, parseNativeJson, withNative } from "../core/native-values.js";
 import type { Checkpoint } from "./checkpoint-store.js";
 import type { StoredDivergence } from "./divergence-store.js";
 import { type Escalation, type EscalationGroup, escalationPattern } from "./escalation-store.js";
@@ -108,6 +110,8 @@ export interface LedgerRow {
   updated_at: NumberColumn;
   /** NULL in entries recorded before the column existed. */
   undoes: string | null;
+  /** The before image's values as the target's store held them (`nativeJson`), or NULL. */
+  before_native?: string | null;
 }
 
 export function ledgerRow(e: LedgerEntry): LedgerRow {
@@ -126,7 +130,14 @@ export function ledgerRow(e: LedgerEntry): LedgerRow {
     error: e.error ?? null,
     updated_at: e.updatedAt,
     undoes: e.undoes ?? null,
+    before_native: nativeJson(nativeOf(e.before)),
   };
+}
+
+/** `values` with the native row `text` holds attached (see `parseNativeJson`), when it holds one. */
+function withNativeJson(values: CanonicalValue[], text: string | null | undefined): CanonicalValue[] {
+  const native = parseNativeJson(text);
+  return native ? withNative(values, native) : values;
 }
 
 export function toLedgerEntry(r: LedgerRow): LedgerEntry {
@@ -138,7 +149,7 @@ export function toLedgerEntry(r: LedgerRow): LedgerEntry {
     target: r.target,
     expected: r.expected,
     nextFingerprint: r.next_fingerprint,
-    before: r.before_values === null ? null : JSON.parse(r.before_values),
+    before: r.before_values === null ? null : withNativeJson(JSON.parse(r.before_values), r.before_native),
     after: r.after_values === null ? null : JSON.parse(r.after_values),
     outcome: r.outcome,
     attempts: r.attempts,

@@ -380,7 +380,7 @@ function eventAt(ts: number) {
 /**
  * SQL taking version 4's escalation facets and the later tables (policy registry, feed positions, run segments,
  * rollouts, evidence, segment summaries, the change log and replay cursors, segment trees, the ledger's
- * `undoes`, key-grain dirty marks) away again.
+ * `undoes` and `before_native`, key-grain dirty marks) away again.
  */
 function dropQueueFacets(schema: string): string {
   return `DROP TABLE "${schema}".feed_positions, "${schema}".policy_versions, "${schema}".policy_current,
@@ -391,5 +391,5 @@ function dropQueueFacets(schema: string): string {
     DROP INDEX "${schema}".escalations_queue;
     ALTER TABLE "${schema}".escalations DROP COLUMN columns, DROP COLUMN absent, DROP COLUMN involved,
       DROP COLUMN pattern;
-    ALTER TABLE "${schema}".ledger DROP COLUMN undoes;`;
+    ALTER TABLE "${schema}".ledger DROP COLUMN undoes, DROP COLUMN before_native;`;
 }

@@ -179,12 +179,14 @@ describe("SqliteStateStore: migrations", () => {
 
 /**
  * SQL taking version 6's escalation facets and the later tables (policy registry, feed positions, run segments,
- * rollouts, evidence, segment summaries, the change log and replay cursors, segment trees) away again (a file as version 5
+ * rollouts, evidence, segment summaries, the change log and replay cursors, segment trees, the ledger's
+ * native before images) away again (a file as version 5
  * left it).
  */
 const DROP_QUEUE_FACETS = `DROP TABLE dirty_keys; DROP TABLE segment_tree_nodes; DROP TABLE segment_trees; DROP TABLE change_log; DROP TABLE change_log_heads; DROP TABLE replay_cursors; DROP TABLE segment_summaries; DROP TABLE dirty_segments; DROP TABLE run_segments; DROP TABLE rollouts; DROP TABLE evidence; DROP TABLE feed_positions; DROP TABLE policy_versions; DROP TABLE policy_current; DROP INDEX escalations_queue; ALTER TABLE escalations DROP COLUMN columns;
   ALTER TABLE escalations DROP COLUMN absent; ALTER TABLE escalations DROP COLUMN involved;
-  ALTER TABLE escalations DROP COLUMN pattern; ALTER TABLE ledger DROP COLUMN undoes;`;
+  ALTER TABLE escalations DROP COLUMN pattern; ALTER TABLE ledger DROP COLUMN undoes;
+  ALTER TABLE ledger DROP COLUMN before_native;`;
 
 const legacyEscalation = {
   id: "old",

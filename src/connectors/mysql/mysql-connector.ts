@@ -566,7 +566,7 @@ export class MysqlConnector implements Connector {
         this.session.rows(conn, `SELECT ${s.rawList} FROM ${s.table} WHERE ${s.keysCondition(part)}`),
       );
       this.decode("record fetch failed", () => {
-        for (const row of rows) out.push(s.codec.record(row));
+        for (const row of rows) out.push(s.record(row));
       });
     }
     return out;

@@ -152,8 +152,8 @@ export function mysqlPair(host: MysqlPairHost, here: MysqlPairSide, there: Mysql
         try {
           const key = (where === 2 ? there : here).s.codec.key(row);
           const records = {
-            here: where !== 2 ? here.s.codec.record(row, width + 1) : undefined,
-            there: where !== 1 ? there.s.codec.record(row, width + 1 + n) : undefined,
+            here: where !== 2 ? here.s.record(row, width + 1) : undefined,
+            there: where !== 1 ? there.s.record(row, width + 1 + n) : undefined,
           };
           paired = { key, here: where !== 2, there: where !== 1, records };
         } catch (err) {

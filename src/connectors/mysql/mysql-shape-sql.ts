@@ -2,7 +2,15 @@
 import { escapeId } from "mysql2/promise";
 import { type ColumnType, canonicalJsonValue, canonicalValue } from "../../core/canonical.js";
 import { canonicalInetText } from "../../core/canonical-inet.js";
-import { compareKeys, type Key, type KeyRange, keyHasNull, type RecordShape } from "../../core/model.js";
+import {
+  compareKeys,
+  type Key,
+  type KeyRange,
+  keyHasNull,
+  type RecordShape,
+  type StoredRecord,
+} from "../../core/model.js";
+import { type NativeRow, nativeValueAt, withNative } from "../../core/native-values.js";
 import { type RawReader, RowCodec } from "../../core/row-codec.js";
 import { ConnectorError } from "../connector.js";
 import {
@@ -133,6 +141,8 @@ export class MysqlShapeSql {
   readonly native: NativeRowHash | null;
   private readonly types: readonly ColumnType[];
   private readonly natives: readonly MysqlColumn[];
+  /** By compared column: its data and column type, as a record's native row names it (`record`). */
+  private readonly nativeTypes: readonly string[];
 
   constructor(
     readonly shape: RecordShape,
@@ -169,6 +179,7 @@ export class MysqlShapeSql {
     });
     this.types = all.map((c) => c.type);
     this.keyWidth = shape.key.length;
+    this.nativeTypes = this.natives.slice(this.keyWidth).map((c) => `${c.dataType} ${c.columnType}`);
     const refs = all.map((c) => `${ALIAS}.${escapeId(c.name)}`);
     this.keyRefs = refs.slice(0, this.keyWidth);
     shape.key.forEach((c, i) => {
@@ -445,9 +456,38 @@ export class MysqlShapeSql {
   }
 
   /** Literals that store a canonical row (key first) in shape order. */
-  rowLiterals(values: readonly (string | null)[]): string[] {
+  rowLiterals(values: readonly (string | null)[], next?: readonly (string | null)[]): string[] {
     const key = values.slice(0, this.shape.key.length);
-    return values.map((v, i) => writeLiteral(this.types[i]!, this.natives[i]!, v, key));
+    const width = this.keyWidth;
+    return values.map((v, i) => {
+      const literal = writeLiteral(this.types[i]!, this.natives[i]!, v, key);
+      if (i < width || v === null || !next) return literal;
+      // The source's own JSON text where it read it from a column of this very type (spacing, `1.50`, a
+      // repeated member kept), checked as the canonical one is.
+      const exact = nativeValueAt(next, i - width, "mysql", this.nativeTypes[i - width]!, (t) =>
+        canonicalValue(this.types[i]!, t),
+      );
+      return typeof exact === "string" ? writeLiteral(this.types[i]!, this.natives[i]!, exact, key) : literal;
+    });
+  }
+
+  /**
+   * A record from a row read with `rawList` (at `at`), with its JSON columns' texts as read attached
+   * (`withNative`): a repair writes them into a column of the same type instead of the canonical text. The
+   * other types' canonical values are what they hold (a DECIMAL keeps its scale, a DOUBLE's shortest digits
+   * are the double; MariaDB keeps no -0).
+   */
+  record(row: ArrayLike<unknown>, at = 0): StoredRecord {
+    const rec = this.codec.record(row, at);
+    const width = this.keyWidth;
+    const values: unknown[] = new Array(this.shape.columns.length);
+    for (let j = 0; j < values.length; j++) {
+      const raw = row[at + width + j];
+      values[j] = this.types[width + j] === "json" && typeof raw === "string" ? raw : undefined;
+    }
+    const native: NativeRow = { store: "mysql", types: this.nativeTypes, values };
+    withNative(rec.values, native);
+    return rec;
   }
 
   /** The native column at position `i` (key first, shape order). */

@@ -38,7 +38,7 @@ interface Literals {
 }
 
 function literals(s: MysqlShapeSql, row: { key: Key; values: Values }): Literals {
-  const lits = s.rowLiterals([...row.key, ...row.values]);
+  const lits = s.rowLiterals([...row.key, ...row.values], row.values);
   const test = s.keysCondition([row.key]);
   return { ...row, lits, sizes: lits.map(bytes), test, testSize: bytes(test) };
 }

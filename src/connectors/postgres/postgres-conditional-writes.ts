@@ -3,6 +3,7 @@ import type { CanonicalValue } from "../../core/canonical.js";
 import { describeRaw } from "../../core/canonical-errors.js";
 import { fingerprintRow } from "../../core/fingerprint.js";
 import { compareKeys, type Key, keyId } from "../../core/model.js";
+import { nativeValueAt } from "../../core/native-values.js";
 import type { ConditionalWrite, WriteOutcome } from "../connector.js";
 import { duplicateNullKeyMessage } from "../unique-key.js";
 import { nativeSql, quoteName } from "./postgres-canonical-sql.js";
@@ -41,7 +42,9 @@ interface KeyPlan {
  *    `superseded`: nothing someone else wrote is overwritten. An insert skipped for any other reason (a key
  *    equal under a nondeterministic collation, another unique index) refuses the batch (WriteRefusal, see
  *    `explainSkippedInserts`).
- * Values are sent as `postgresWriteValue` spells them; the caller has checked them (`refusedWrite`).
+ * Values are sent as `postgresWriteValue` spells them, or as the source's own text where `next` carries it
+ * (`nativeValueAt`: read by PostgreSQL from a column of the same type, so the cast gives back the very value:
+ * numeric 1.50, float -0, a json text byte for byte); the caller has checked them (`refusedWrite`).
  */
 export async function applyConditionalWrites(
   s: PostgresShapeSql,
@@ -183,7 +186,12 @@ function source(
         params.add(
           plans.map((p) => {
             const v = p.after![c] ?? null;
-            return v === null ? null : postgresWriteValue(column, spec.type, v);
+            if (v === null) return null;
+            // The source's own text where it read it from a column of this very type: 1.50 stays 1.50.
+            const exact = nativeValueAt(p.after, c, "postgres", column.nativeType, (t) =>
+              s.nativeCanonical(c, t),
+            );
+            return typeof exact === "string" ? exact : postgresWriteValue(column, spec.type, v);
           }),
           "text[]",
         ),

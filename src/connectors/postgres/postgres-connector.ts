@@ -755,12 +755,12 @@ export class PostgresConnector implements Connector {
       const records = await this.read("record fetch failed", async (run) => {
         const params = new Params();
         const rows = await run(
-          `SELECT ${s.rawList} FROM ${this.table} AS ${T} WHERE ${s.keyIn(part, params)}`,
+          `SELECT ${s.fetchList} FROM ${this.table} AS ${T} WHERE ${s.keyIn(part, params)}`,
           params.values,
           true,
         );
         this.stats.bytesRead += rowBytes(rows);
-        return rows.map((row) => s.codec.record(row));
+        return rows.map((row) => s.record(row));
       });
       this.stats.rowsRead += records.length;
       out.push(...records);

@@ -150,8 +150,12 @@ export function pairDiffSql(
   // expressions in a side's own select list are computed for every row the join reads).
   const raws = (x: string, p: PostgresPairSide) =>
     all.map((c, j) => rawSql(`${x}.p${j}`, p.s.native[j]!, c.type)).join(", ");
+  // Then each side's exact texts its raw texts leave out (`nativeExtra`), as `fetchList` reads them.
+  const extras = (x: string, p: PostgresPairSide) =>
+    p.s.nativeExtra.map((j) => `, (${x}.p${width + j})::text`);
+  const exact = [...extras("a", here), ...extras("b", there)].join("");
   const join =
-    `SELECT ${outs}, CASE WHEN b.k0 IS NULL THEN 1 WHEN a.k0 IS NULL THEN 2 ELSE 3 END, ${raws("a", here)}, ${raws("b", there)} ` +
+    `SELECT ${outs}, CASE WHEN b.k0 IS NULL THEN 1 WHEN a.k0 IS NULL THEN 2 ELSE 3 END, ${raws("a", here)}, ${raws("b", there)}${exact} ` +
     `FROM ${side(here)} a FULL JOIN ${side(there)} b ON ${on} ` +
     `WHERE a.k0 IS NULL OR b.k0 IS NULL${differs} ORDER BY ${order}`;
   if (!counted) return { text: join, values: params.values };
@@ -161,7 +165,7 @@ export function pairDiffSql(
   const nulls = (k: number) => Array.from({ length: k }, () => "NULL").join(", ");
   return {
     text:
-      `(${join}) UNION ALL (SELECT ${nulls(width)}, -1 - count(*), ${nulls(2 * all.length)} ` +
+      `(${join}) UNION ALL (SELECT ${nulls(width)}, -1 - count(*), ${nulls(2 * all.length + here.s.nativeExtra.length + there.s.nativeExtra.length)} ` +
       `FROM ${here.source} AS ${T}${where ? ` WHERE ${where}` : ""})`,
     values: params.values,
   };
@@ -233,9 +237,13 @@ export function postgresPair(
         order.last = key;
         if (where === 1) tally.onlyHere++;
         if (where === 2) tally.onlyThere++;
+        const extra = width + 1 + 2 * columns;
         const records = {
-          here: where !== 2 ? here.s.codec.record(row, width + 1) : undefined,
-          there: where !== 1 ? there.s.codec.record(row, width + 1 + columns) : undefined,
+          here: where !== 2 ? here.s.record(row, width + 1, extra) : undefined,
+          there:
+            where !== 1
+              ? there.s.record(row, width + 1 + columns, extra + here.s.nativeExtra.length)
+              : undefined,
         };
         batch.push({ key, here: where !== 2, there: where !== 1, records });
       }

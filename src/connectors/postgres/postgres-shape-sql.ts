@@ -1,6 +1,14 @@
 /** The SQL one record shape needs against one PostgreSQL table: key order, range predicates, fingerprints. Builds text only: no I/O. */
-import type { ColumnType } from "../../core/canonical.js";
-import { compareKeys, type Key, type KeyRange, keyHasNull, type RecordShape } from "../../core/model.js";
+import { type CanonicalValue, type ColumnType, canonicalValue } from "../../core/canonical.js";
+import {
+  compareKeys,
+  type Key,
+  type KeyRange,
+  keyHasNull,
+  type RecordShape,
+  type StoredRecord,
+} from "../../core/model.js";
+import { type NativeRow, withNative } from "../../core/native-values.js";
 import { RowCodec } from "../../core/row-codec.js";
 import { type KeyCompareTerm, keyEqualsSql, keyRangeSql } from "../key-compare-sql.js";
 import type { RowHash } from "../row-hash.js";
@@ -123,6 +131,20 @@ export class PostgresShapeSql {
   readonly keyOut: string;
   /** Select list: raw texts of key and compared columns, for RowCodec. */
   readonly rawList: string;
+  /**
+   * Compared columns (by position in `shape.columns`) whose raw read is not their exact text (a numeric
+   * array's elements lose their trailing zeros): their `::text` is read after the raw texts (`fetchList`).
+   */
+  readonly nativeExtra: readonly number[];
+  /** `rawList` and then the `::text` of each `nativeExtra` column: what a record fetch selects (`record`). */
+  readonly fetchList: string;
+  /**
+   * By compared column: how its exact text is found in a fetched row (`record`): `raw` (its raw text is
+   * exact), `extra` (read after the raw texts) or `none` (written canonically: timestamps, bytea, money,
+   * inet and the length-limited texts, whose canonical value is what their write spells).
+   */
+  private readonly nativeKind: readonly ("raw" | "extra" | "none")[];
+  private readonly nativeTypes: readonly string[];
   readonly orderBy: string;
   /** Native column of each shape column (key columns first). */
   readonly native: readonly PgColumn[];
@@ -189,7 +211,53 @@ export class PostgresShapeSql {
     );
     this.keyOut = this.keys.map((k) => k.out).join(", ");
     this.rawList = all.map((c, i) => rawSql(ref(c.name), this.native[i]!, c.type)).join(", ");
+    const width = shape.key.length;
+    this.nativeKind = shape.columns.map((_, j) => nativeKindOf(this.native[width + j]!));
+    this.nativeExtra = this.nativeKind.flatMap((k, j) => (k === "extra" ? [j] : []));
+    this.nativeTypes = shape.columns.map((_, j) => this.native[width + j]!.nativeType);
+    this.fetchList = [
+      this.rawList,
+      ...this.nativeExtra.map((j) => `(${ref(shape.columns[j]!.name)})::text`),
+    ].join(", ");
     this.orderBy = this.orderIn("ASC");
+  }
+
+  /**
+   * The canonical value compared column `c`'s native text reads as (what `record` would make of it): a numeric
+   * array's elements trimmed as `rawSql` trims them, a float array's laid out as the codec lays them out.
+   */
+  nativeCanonical(c: number, text: unknown): CanonicalValue {
+    const column = this.native[this.shape.key.length + c]!;
+    const type = this.shape.columns[c]!.type;
+    if (typeof text !== "string") return null;
+    if (column.baseType === "_numeric")
+      return canonicalValue(
+        type,
+        text.replace(/\.([0-9]*[1-9])?0+(?=[,}])/g, ".$1").replace(/\.(?=[,}])/g, ""),
+      );
+    if (type === "text" && numberArrayElement(column.baseType) === "float")
+      return canonicalValue(type, canonicalFloatArray(text));
+    return canonicalValue(type, text);
+  }
+
+  /**
+   * A record from a row read with `fetchList`'s items (at `at`; the `nativeExtra` texts at `extraAt`), with
+   * its values' exact texts attached (`withNative`), which a repair writes into a PostgreSQL column of the
+   * same type instead of the canonical text.
+   */
+  record(row: ArrayLike<unknown>, at = 0, extraAt = at + this.codec.width): StoredRecord {
+    const rec = this.codec.record(row, at);
+    const width = this.shape.key.length;
+    const values: unknown[] = new Array(this.nativeKind.length);
+    let extra = 0;
+    for (let j = 0; j < this.nativeKind.length; j++) {
+      const kind = this.nativeKind[j];
+      values[j] =
+        kind === "raw" ? row[at + width + j] : kind === "extra" ? row[extraAt + extra++] : undefined;
+    }
+    const native: NativeRow = { store: "postgres", types: this.nativeTypes, values };
+    withNative(rec.values, native);
+    return rec;
   }
 
   /** ORDER BY list in key order (`ASC`) or its reverse (`DESC`): NULL first ascending, last descending. */
@@ -422,6 +490,34 @@ export class PostgresShapeSql {
 }
 
 /** A column reference through the table alias. */
+/**
+ * Where a column's exact text is read (see `PostgresShapeSql.record`): types whose write is not a plain cast
+ * of the text to the column's type, or whose canonical value already is their exact value, are written
+ * canonically (`none`); a numeric array's raw read trims its elements (`extra`); the rest read `::text` or a
+ * text a cast gives back as the same value (a real as its double's text, a float array before its elements
+ * are laid out).
+ */
+function nativeKindOf(column: PgColumn): "raw" | "extra" | "none" {
+  switch (column.baseType) {
+    case "timestamptz":
+    case "timestamp":
+    case "date":
+    case "time":
+    case "bytea":
+    case "money":
+    case "inet":
+    case "varchar":
+    case "bpchar":
+    case "bit":
+    case "varbit":
+      return "none";
+    case "_numeric":
+      return "extra";
+    default:
+      return "raw";
+  }
+}
+
 export function ref(name: string): string {
   return `${T}.${quoteName(name)}`;
 }

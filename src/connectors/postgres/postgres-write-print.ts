@@ -1,4 +1,5 @@
 /** The statements a conditional write runs on PostgreSQL, as text with its values inlined (`repair --print`). Builds text only: no I/O. */
+import { nativeValueAt } from "../../core/native-values.js";
 import type { ConditionalWrite } from "../connector.js";
 import { nativeSql, quoteName } from "./postgres-canonical-sql.js";
 import { byteaInput, PostgresShapeSql, T } from "./postgres-shape-sql.js";
@@ -19,8 +20,18 @@ function literal(text: string): string {
 export function printPostgresWrites(s: PostgresShapeSql, writes: readonly ConditionalWrite[]): string[] {
   const width = s.keys.length;
   const all = [...s.shape.key, ...s.shape.columns];
-  const value = (i: number, v: string | null) =>
-    v === null ? "NULL" : nativeSql(literal(postgresWriteValue(s.native[i]!, all[i]!.type, v)), s.native[i]!);
+  // As the write sends it: the source's own text where `next` carries it (`nativeValueAt`).
+  const value = (i: number, v: string | null, next: readonly (string | null)[]) => {
+    if (v === null) return "NULL";
+    const exact =
+      i < width
+        ? undefined
+        : nativeValueAt(next, i - width, "postgres", s.native[i]!.nativeType, (t) =>
+            s.nativeCanonical(i - width, t),
+          );
+    const text = typeof exact === "string" ? exact : postgresWriteValue(s.native[i]!, all[i]!.type, v);
+    return nativeSql(literal(text), s.native[i]!);
+  };
   return writes.map((w) => {
     const keyMatch = s.keys
       .map((k, i) =>
@@ -38,7 +49,7 @@ export function printPostgresWrites(s: PostgresShapeSql, writes: readonly Condit
       const values = [...w.key, ...w.next];
       return (
         `INSERT INTO ${s.table} AS ${T} (${named.map((i) => quoteName(all[i]!.name)).join(", ")})${overriding} ` +
-        `VALUES (${named.map((i) => value(i, values[i] ?? null)).join(", ")}) ON CONFLICT DO NOTHING;`
+        `VALUES (${named.map((i) => value(i, values[i] ?? null, w.next!)).join(", ")}) ON CONFLICT DO NOTHING;`
       );
     }
     const guard = s.pushdown ? ` AND ${s.fingerprint()} = ${literal(w.expected)}` : "";
@@ -49,7 +60,7 @@ export function printPostgresWrites(s: PostgresShapeSql, writes: readonly Condit
     const sets = s.shape.columns.flatMap((c, i) => {
       const column = s.native[width + i]!;
       if (column.generated || column.identityAlways) return [];
-      return [`${quoteName(c.name)} = ${value(width + i, w.next![i] ?? null)}`];
+      return [`${quoteName(c.name)} = ${value(width + i, w.next![i] ?? null, w.next!)}`];
     });
     if (sets.length === 0) return `-- nothing to write: the record has no columns besides its key`;
     return `${note}UPDATE ${s.table} AS ${T} SET ${sets.join(", ")} WHERE ${keyMatch}${guard};`;

@@ -162,6 +162,7 @@ export class SqliteConnector implements Connector {
         collated,
         nullable,
         this.rowFilter,
+        meta.strict,
       );
       // A value error names the replica, as PostgreSQL's and MariaDB's do.
       s.codec.label = this.label;
@@ -504,7 +505,7 @@ export class SqliteConnector implements Connector {
           .safeIntegers(true)
           .all(...params) as unknown[][];
         this.stats.queries++;
-        return rows.map((row) => s.codec.record(row));
+        return rows.map((row) => s.record(row));
       });
       for (const rec of records) {
         this.stats.rowsRead++;

@@ -2,7 +2,14 @@
 import type Database from "better-sqlite3";
 import { canonicalJsonValue } from "../../core/canonical.js";
 import { ChecksumAccumulator } from "../../core/fingerprint.js";
-import { type Key, type KeyRange, keyHasNull, type RecordShape } from "../../core/model.js";
+import {
+  type Key,
+  type KeyRange,
+  keyHasNull,
+  type RecordShape,
+  type StoredRecord,
+} from "../../core/model.js";
+import { type NativeRow, withNative } from "../../core/native-values.js";
 import { type RawPrepare, type RawReader, RowCodec } from "../../core/row-codec.js";
 import { type KeyCompareTerm, keyEqualsSql, keyRangeSql } from "../key-compare-sql.js";
 import { sqliteAffinity, toSqlite } from "./sqlite-column-types.js";
@@ -90,6 +97,12 @@ export class SqliteShapeSql {
    */
   readonly numbersInTextKeys: boolean;
 
+  /**
+   * By compared column: its declared type, with " STRICT" in a STRICT table (which converts nothing), as a
+   * record's native row names it (`record`).
+   */
+  private readonly nativeTypes: readonly string[];
+
   constructor(
     private readonly db: Db,
     readonly shape: RecordShape,
@@ -104,12 +117,15 @@ export class SqliteShapeSql {
     readonly nullable: ReadonlySet<string> = new Set(),
     /** The replica's row filter (config `where:`), an SQL predicate every range read applies; none if undefined. */
     private readonly filter?: string | undefined,
+    /** A STRICT table (see `nativeTypes`). */
+    strict = false,
   ) {
     // Compared text or JSON columns holding U+FFFD, read as text, may be lossy decodes: read them again exactly.
     const lossless: RawPrepare = (raw) => {
       if (!this.exact && typeof raw === "string" && raw.includes("\ufffd")) throw new LossyTextError();
       return raw;
     };
+    this.nativeTypes = shape.columns.map((c) => `${declared.get(c.name) ?? ""}${strict ? " STRICT" : ""}`);
     // A JSON document means what SQLite's JSON functions read: a repeated member name's first value.
     const firstWins: RawReader = (raw) => canonicalJsonValue(raw, "first");
     const all = [...shape.key, ...shape.columns];
@@ -213,6 +229,34 @@ export class SqliteShapeSql {
     // A bytes key's guard stops every text, so none is left to read as its bytes.
     if (type !== "text") return guard ? `CASE ${guard}ELSE ${expr} END` : expr;
     return readExpression(expr, type, exact, guard);
+  }
+
+  /**
+   * A record from a row read with `readList`, with its values as SQLite handed them attached (`withNative`):
+   * each with its storage class (REAL 1.0 stays REAL, a JSON text keeps its spacing and its numbers'
+   * spelling), which a repair writes into a column of the same declared type instead of the canonical value.
+   * Not a bytes column's (a TEXT value is read as its bytes) nor a text read as bytes in exact reads.
+   */
+  record(row: readonly unknown[]): StoredRecord {
+    const rec = this.codec.record(row);
+    const width = this.shape.key.length;
+    const values: unknown[] = new Array(this.shape.columns.length);
+    for (let j = 0; j < values.length; j++) {
+      const type = this.shape.columns[j]!.type;
+      const raw = row[width + j];
+      values[j] =
+        type === "bytes" || ((type === "text" || type === "json") && raw instanceof Uint8Array)
+          ? undefined
+          : raw;
+    }
+    const native: NativeRow = { store: "sqlite", types: this.nativeTypes, values };
+    withNative(rec.values, native);
+    return rec;
+  }
+
+  /** Compared column `i`'s type as native rows name it (see `record`). */
+  nativeTypeAt(i: number): string {
+    return this.nativeTypes[i]!;
   }
 
   /** Key and compared columns as reads select them (see `readExpression`): what the codec is handed. */

@@ -1,4 +1,6 @@
 /** The statements a conditional write runs on SQLite, as text with its values inlined (`repair --print`). Builds text only: no I/O. */
+import { canonicalValue } from "../../core/canonical.js";
+import { nativeValueAt } from "../../core/native-values.js";
 import type { ConditionalWrite } from "../connector.js";
 import { formatTimestamp, type TimestampStyle, toSqlite } from "./sqlite-column-types.js";
 import type { SqliteShapeSql } from "./sqlite-shape-sql.js";
@@ -8,7 +10,15 @@ import { quoteIdent } from "./sqlite-table-meta.js";
 function literal(v: unknown): string {
   if (v === null || v === undefined) return "NULL";
   if (typeof v === "bigint") return String(v);
-  if (typeof v === "number") return Number.isFinite(v) ? String(v) : v > 0 ? "9e999" : "-9e999";
+  // A REAL stays a REAL: 1.0, not the INTEGER 1.
+  if (typeof v === "number")
+    return Number.isFinite(v)
+      ? /[.e]/.test(String(v))
+        ? String(v)
+        : `${Object.is(v, -0) ? "-" : ""}${v}.0`
+      : v > 0
+        ? "9e999"
+        : "-9e999";
   if (Buffer.isBuffer(v)) return `X'${v.toString("hex").toUpperCase()}'`;
   return `'${String(v).replaceAll("'", "''")}'`;
 }
@@ -42,6 +52,12 @@ export function printSqliteWrites(
     else {
       const values = shape.columns.map((c, i) => {
         const v = w.next![i] ?? null;
+        // The source's own value where the write sends it (see `applySqliteWrites`).
+        const exact =
+          v === null
+            ? undefined
+            : nativeValueAt(w.next, i, "sqlite", s.nativeTypeAt(i), (raw) => canonicalValue(c.type, raw));
+        if (exact !== undefined) return exact;
         return c.type === "timestamp" && v !== null
           ? formatTimestamp(v, styleOf(c.name))
           : toSqlite(c.type, v);

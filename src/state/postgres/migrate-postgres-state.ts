@@ -167,6 +167,9 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     CREATE TABLE ${s}.dirty_keys (
       dataset TEXT NOT NULL, segment INTEGER NOT NULL, key_id TEXT NOT NULL, marked_at DOUBLE PRECISION NOT NULL,
       PRIMARY KEY (dataset, segment, key_id));`,
+  // The target's values as its store held them before a repair (NULL: not read, or recorded before): a
+  // rollback writes them back as they were, not their canonical text (core/native-values.ts).
+  (s) => `ALTER TABLE ${s}.ledger ADD COLUMN before_native TEXT;`,
 ];
 
 /** The schema version this code creates and expects. */

@@ -33,6 +33,7 @@ export const LEDGER_COLUMNS: readonly RecordsetColumn[] = [
   ["error", "text"],
   ["updated_at", "bigint"],
   ["undoes", "text"],
+  ["before_native", "text"],
 ];
 
 /** The columns `settleRepairs` updates, with the id that finds the row. */

@@ -233,7 +233,8 @@ export class PostgresRepairLedger implements RepairLedger {
          key = excluded.key, target = excluded.target, expected = excluded.expected,
          next_fingerprint = excluded.next_fingerprint, before_values = excluded.before_values,
          after_values = excluded.after_values, outcome = excluded.outcome, attempts = excluded.attempts,
-         error = excluded.error, updated_at = excluded.updated_at, undoes = excluded.undoes`,
+         error = excluded.error, updated_at = excluded.updated_at, undoes = excluded.undoes,
+         before_native = excluded.before_native`,
       [recordsetJson(LEDGER_COLUMNS, entries.map(ledgerRow))],
     );
   }
@@ -268,7 +269,8 @@ function claimSql(ledger: string): string {
        key = excluded.key, target = excluded.target, expected = excluded.expected,
        next_fingerprint = excluded.next_fingerprint, before_values = excluded.before_values,
        after_values = excluded.after_values, outcome = 'pending', attempts = l.attempts + 1,
-       error = NULL, updated_at = excluded.updated_at, undoes = excluded.undoes
+       error = NULL, updated_at = excluded.updated_at, undoes = excluded.undoes,
+       before_native = excluded.before_native
      WHERE l.outcome <> 'applied' AND (l.outcome <> 'pending' OR l.run_id = excluded.run_id)
      RETURNING l.id, l.attempts`;
 }

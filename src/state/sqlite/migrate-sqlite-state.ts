@@ -142,6 +142,9 @@ export const SQLITE_STATE_MIGRATIONS: readonly string[] = [
    CREATE TABLE dirty_keys (
      dataset TEXT NOT NULL, segment INTEGER NOT NULL, key_id TEXT NOT NULL, marked_at INTEGER NOT NULL,
      PRIMARY KEY (dataset, segment, key_id)) WITHOUT ROWID;`,
+  // The target's values as its store held them before a repair (NULL: not read, or recorded before): a
+  // rollback writes them back as they were, not their canonical text (core/native-values.ts).
+  "ALTER TABLE ledger ADD COLUMN before_native TEXT;",
 ];
 
 /** The file version this code creates and expects. */

@@ -43,6 +43,7 @@ const LEDGER_COLUMNS = [
   "error",
   "updated_at",
   "undoes",
+  "before_native",
 ] as const;
 
 /** What follows the VALUES of an upsert: an existing row is updated in place. */
@@ -51,7 +52,7 @@ const ON_CONFLICT = `
     target = excluded.target, expected = excluded.expected, next_fingerprint = excluded.next_fingerprint,
     before_values = excluded.before_values, after_values = excluded.after_values, outcome = excluded.outcome,
     attempts = excluded.attempts, error = excluded.error, updated_at = excluded.updated_at,
-    undoes = excluded.undoes`;
+    undoes = excluded.undoes, before_native = excluded.before_native`;
 
 export class SqliteRepairLedger implements RepairLedger {
   constructor(
@@ -275,6 +276,7 @@ function pushLedgerValues(values: unknown[], e: LedgerEntry): void {
     r.error,
     r.updated_at,
     r.undoes,
+    r.before_native ?? null,
   );
 }
 
@@ -287,7 +289,8 @@ const CLAIM_SUFFIX = `
   ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, dataset = excluded.dataset, key = excluded.key,
     target = excluded.target, expected = excluded.expected, next_fingerprint = excluded.next_fingerprint,
     before_values = excluded.before_values, after_values = excluded.after_values, outcome = 'pending',
-    attempts = ledger.attempts + 1, error = NULL, updated_at = excluded.updated_at, undoes = excluded.undoes
+    attempts = ledger.attempts + 1, error = NULL, updated_at = excluded.updated_at, undoes = excluded.undoes,
+    before_native = excluded.before_native
   WHERE ledger.outcome <> 'applied' AND (ledger.outcome <> 'pending' OR ledger.run_id = excluded.run_id)
   RETURNING id, attempts`;
 
