@@ -23,7 +23,7 @@ describe("native values", () => {
       types: ["", "REAL", "JSON", "BLOB"],
       values: [7n, 1, '{"a": 1.50}', Buffer.from("ab", "hex")],
     });
-    const back = parseNativeJson(nativeJson(nativeOf(values)))!;
+    const back = parseNativeJson(nativeJson(nativeOf(values), values))!;
     expect(back.values).toEqual([7n, 1, '{"a": 1.50}', Buffer.from("ab", "hex")]);
     expect(back.unchecked).toBe(true);
     const read = withNative([...values], back);
@@ -36,5 +36,23 @@ describe("native values", () => {
     expect(nativeValueAt(tampered, 2, "sqlite", "JSON")).toBeUndefined();
     expect(parseNativeJson("not json")).toBeUndefined();
     expect(parseNativeJson(null)).toBeUndefined();
+  });
+
+  it("are kept in the ledger only where a text store's spelling differs from the canonical text", () => {
+    const pg = (native: unknown[]) =>
+      withNative(["abc", "4", "1.5"], {
+        store: "postgres",
+        types: ["text", "bigint", "numeric"],
+        values: native,
+      });
+    // Spelt as the canonical text, or not read natively: nothing to keep, no JSON at all.
+    expect(nativeJson(nativeOf(pg(["abc", "4", "1.5"])), pg([]))).toBeNull();
+    expect(nativeJson(nativeOf(pg(["abc", undefined, undefined])), pg([]))).toBeNull();
+    // 1.50 is kept, the others are not repeated.
+    const kept = parseNativeJson(nativeJson(nativeOf(pg(["abc", "4", "1.50"])), pg([])))!;
+    expect(kept.values).toEqual([undefined, undefined, "1.50"]);
+    // SQLite's text is kept even when it spells the canonical value: its storage class is what it keeps.
+    const lite = withNative(["1.5"], { store: "sqlite", types: [""], values: ["1.5"] });
+    expect(parseNativeJson(nativeJson(nativeOf(lite), lite))!.values).toEqual(["1.5"]);
   });
 });

@@ -130,7 +130,7 @@ export function ledgerRow(e: LedgerEntry): LedgerRow {
     error: e.error ?? null,
     updated_at: e.updatedAt,
     undoes: e.undoes ?? null,
-    before_native: nativeJson(nativeOf(e.before)),
+    before_native: nativeJson(nativeOf(e.before), e.before),
   };
 }
 
