@@ -63,7 +63,7 @@ describe.skipIf(!available)("kill -9 of concord repair with a concurrent writer 
         const known = new Set(ledgerRows(state).map((l) => l.id));
         const mine = (outcome?: string) =>
           ledgerRows(state).filter((l) => !known.has(l.id) && (!outcome || l.outcome === outcome)).length;
-        const run = spawnConcord(["repair", "-c", limited]);
+        const run = spawnConcord(["repair", "-c", limited], { onTestFinished });
         let exited = false;
         void run.done.then(() => {
           exited = true;
