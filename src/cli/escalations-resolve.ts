@@ -61,6 +61,12 @@ export async function runEscalationsResolve(
 async function resolveOne(id: string, options: ResolveOptions, io: CliIo): Promise<number> {
   const { stdout } = io;
   const session = await openSession({ config: options.config }, { readonly: false }, io);
+  // Recovery's warnings (Recovery.warnings): on stderr as they come, and in the JSON document as repair's.
+  const warnings: string[] = [];
+  const warn = (w: string) => {
+    warnings.push(w);
+    writeWarning(io.stderr, w);
+  };
   try {
     let out: ResolveOutcome;
     try {
@@ -70,7 +76,7 @@ async function resolveOne(id: string, options: ResolveOptions, io: CliIo): Promi
         replicas: (ds) => session.replicas(ds),
         runId: newRunId(),
         by: cliActor(io),
-        warn: (w) => writeWarning(io.stderr, w),
+        warn,
       });
     } catch (err) {
       if (err instanceof ResolveError)
@@ -81,7 +87,7 @@ async function resolveOne(id: string, options: ResolveOptions, io: CliIo): Promi
     if (out.status === "rejected") {
       stdout.write(
         options.json
-          ? `${JSON.stringify(jsonDoc({ id, status: "rejected" }))}\n`
+          ? `${JSON.stringify(jsonDoc({ id, status: "rejected", warnings }))}\n`
           : `Escalation ${id} rejected; nothing written.\n`,
       );
       return EXIT.ok;
@@ -89,7 +95,7 @@ async function resolveOne(id: string, options: ResolveOptions, io: CliIo): Promi
     if (out.note) {
       stdout.write(
         options.json
-          ? `${JSON.stringify(jsonDoc({ id, status: out.status, note: out.note }))}\n`
+          ? `${JSON.stringify(jsonDoc({ id, status: out.status, note: out.note, warnings }))}\n`
           : `Escalation ${id}: ${out.note}; nothing written.${out.status === "open" ? " Run repair again to re-evaluate." : ""}\n`,
       );
       return out.status === "open" ? EXIT.diverged : EXIT.ok;
@@ -107,6 +113,7 @@ async function resolveOne(id: string, options: ResolveOptions, io: CliIo): Promi
               target: r.target,
               outcome: r.outcome,
             })),
+            warnings,
           }),
           null,
           2,
@@ -137,6 +144,7 @@ async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
   const session = await openSession({ config: options.config }, { readonly: false }, io);
   const spills = new SpillDir({ keep: options.json === true });
   const abort = stopSignals(stderr, "page");
+  const warnings: string[] = [];
   try {
     const filter = await filterOf(
       options,
@@ -150,7 +158,7 @@ async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
     if (preview.count === 0) {
       stdout.write(
         options.json
-          ? `${JSON.stringify(jsonDoc({ matched: 0, resolved: 0, rejected: 0, open: 0, repairs: {}, outcomes: [] }), null, 2)}\n`
+          ? `${JSON.stringify(jsonDoc({ matched: 0, resolved: 0, rejected: 0, open: 0, repairs: {}, outcomes: [], warnings }), null, 2)}\n`
           : "No open escalations match; nothing to resolve.\n",
       );
       return EXIT.ok;
@@ -181,7 +189,10 @@ async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
         replicas: (ds) => session.replicas(ds),
         runId: newRunId(),
         by: cliActor(io),
-        warn: (w) => writeWarning(io.stderr, w),
+        warn: (w) => {
+          warnings.push(w);
+          writeWarning(stderr, w);
+        },
       },
       {
         confirm: { token: preview.token },
@@ -204,7 +215,7 @@ async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
     if (options.json) {
       await writeJson(
         stdout,
-        jsonDoc({ ...summary, interrupted, outcomes: "@@spill:0@@" }),
+        jsonDoc({ ...summary, interrupted, outcomes: "@@spill:0@@", warnings }),
         new Map([["@@spill:0@@", outcomes.values()]]),
       );
     } else {

@@ -2,7 +2,7 @@
 import { openChangeFeed } from "../connectors/open-change-feed.js";
 import { feedOptions, type WatchCheck, watchDataset } from "../engine/watch-dataset.js";
 import { EXIT, UsageError } from "./errors.js";
-import { type CliIo, processIo } from "./io.js";
+import { type CliIo, processIo, writeWarning } from "./io.js";
 import { type DataCommandOptions, newRunId, openSession } from "./session.js";
 
 export interface WatchOptions extends Pick<DataCommandOptions, "config" | "dataset"> {
@@ -88,9 +88,11 @@ export async function runWatch(
                   );
                 },
                 onChecked: (c) => {
+                  for (const w of c.result.warnings) writeWarning(io.stderr, w);
                   io.stdout.write(`${describeCheck(ds.name, c)}\n`);
                 },
                 onRechecked: (r) => {
+                  for (const w of r.result?.warnings ?? []) writeWarning(io.stderr, w);
                   const settled = r.settled.length;
                   io.stdout.write(
                     `${ds.name}: re-checked ${r.checked.length} unsettled key${r.checked.length === 1 ? "" : "s"}: ${r.error ? `failed: ${r.error.message.split("\n")[0]}` : `${settled} settled, ${r.result?.totals.repairs.applied ?? 0} repaired`}; ${r.retrying} held for another check\n`,

@@ -216,6 +216,8 @@ export class DatasetWatcher {
     deps.metrics.watchRechecked.inc({ dataset, outcome: "unsettled" }, r.checked.length - settled.length);
     const t = r.result?.totals;
     const repaired = t?.repairs.applied ?? 0;
+    // Its recovery's warnings (settled here, on the coordinator, around a key job's dispatch), as a pass logs them.
+    for (const w of r.result?.warnings ?? []) deps.log(`${dataset}: warning: ${w}`);
     deps.log(
       `${dataset}: re-checked ${r.checked.length} unsettled key${r.checked.length === 1 ? "" : "s"}${r.result ? ` (run ${r.result.runId})` : ""}: ${r.error ? `failed: ${r.error.message.split("\n")[0]}` : `${settled.length} settled, ${repaired} repaired`}; ${r.retrying} held for another check`,
     );
@@ -250,6 +252,7 @@ export class DatasetWatcher {
       deps.log(`${ds.name}.${c.replica}: change feed gap (${c.gap}); checked the whole dataset`);
     }
     const t = c.result.totals;
+    for (const w of c.result.warnings) deps.log(`${ds.name}: warning: ${w}`);
     // A clean check read every replica: one behind the owner's log is reachable again and is caught up.
     if (c.result.finished && t.remaining === 0 && !this.catching) {
       this.catching = this.catchUp(c.batchLimit)

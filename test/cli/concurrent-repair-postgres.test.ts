@@ -46,11 +46,11 @@ afterAll(async () => {
 describe.skipIf(!available)("two concord repair processes on one dataset", () => {
   it("write each repair once; the one that finds the other's claims names it and exits 1", {
     timeout: 120_000,
-  }, async ({ expect }) => {
-    const dir = tempDir();
+  }, async ({ expect, onTestFinished }) => {
+    const dir = tempDir(onTestFinished);
     const slow = writeConfig(dir, pgItemsConfig(db!.name, RATE), "slow.yaml");
     const state = join(dir, "state.db");
-    const first = spawnConcord(["repair", "-c", slow]);
+    const first = spawnConcord(["repair", "-c", slow], { onTestFinished });
     await waitFor(() => ledgerRows(state).some((l) => l.outcome === "pending"));
     const holder = ledgerRows(state).find((l) => l.outcome === "pending")!.run_id;
 

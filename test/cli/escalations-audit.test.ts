@@ -139,6 +139,7 @@ describe.concurrent("concord escalations", () => {
       id: e40,
       status: "resolved",
       repairs: [{ id: expect.stringMatching(/^[0-9a-f]{24}$/), key: [40], target: "a", outcome: "applied" }],
+      warnings: [],
     });
     const afterPick = { a: itemsSnapshot(a), b: itemsSnapshot(b) };
     expect(row(afterPick.a, 40)).toEqual(row(before.b, 40));
@@ -155,7 +156,12 @@ describe.concurrent("concord escalations", () => {
     const raw = { a: readRows(a, "items"), b: readRows(b, "items") };
     const reject = await runConcord(["escalations", "resolve", e20!, "--reject", "--json", "-c", config]);
     expect(reject.code, reject.stderr).toBe(0);
-    expect(JSON.parse(reject.stdout)).toEqual({ schemaVersion: 1, id: e20, status: "rejected" });
+    expect(JSON.parse(reject.stdout)).toEqual({
+      schemaVersion: 1,
+      id: e20,
+      status: "rejected",
+      warnings: [],
+    });
     expect({ a: readRows(a, "items"), b: readRows(b, "items") }).toEqual(raw);
 
     // [301] changed on b since it was escalated: nothing is written, the escalation stays open, exit 1.
@@ -167,6 +173,7 @@ describe.concurrent("concord escalations", () => {
       id: e301,
       status: "open",
       note: "the record changed since it was escalated",
+      warnings: [],
     });
     expect(row(itemsSnapshot(a), 301)).toBeUndefined();
 

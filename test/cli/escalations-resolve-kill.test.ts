@@ -48,16 +48,10 @@ describe.concurrent("concord escalations resolve killed mid-write", () => {
     expect(storedEscalations(state, "open")).toHaveLength(MISSING);
 
     const pendingNow = () => ledgerRows(state).filter((l) => l.outcome === "pending");
-    const run = spawnConcord([
-      "escalations",
-      "resolve",
-      "--all-matching",
-      "--pick",
-      "a",
-      "--yes",
-      "-c",
-      limited,
-    ]);
+    const run = spawnConcord(
+      ["escalations", "resolve", "--all-matching", "--pick", "a", "--yes", "-c", limited],
+      { onTestFinished },
+    );
     let exited = false;
     void run.done.then(() => {
       exited = true;

@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { type ExpectStatic, expect, onTestFinished } from "vitest";
 import { main } from "../../src/cli/main.js";
+import { reapOnWorkerExit } from "../support/reap-children.js";
 
 /** The repository root (where bin/concord.js lives). */
 export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -519,13 +520,41 @@ export interface RunningConcord {
   untilStdout(pattern: RegExp): Promise<RegExpExecArray>;
 }
 
-/** Starts `node bin/concord.js ...args` without waiting for it (for tests that interrupt or kill it). */
-export function spawnConcord(args: readonly string[], options: RunOptions = {}): RunningConcord {
+export interface SpawnOptions extends RunOptions {
+  /**
+   * The starting test's own `onTestFinished` (from its context, `async ({ onTestFinished }) => ...`): the
+   * child is killed when that test ends, whatever its outcome. vitest's global `onTestFinished` is not
+   * used: in a `describe.concurrent` block it attaches to whichever test is current, so one test's end
+   * would kill another's child.
+   */
+  readonly onTestFinished: (fn: () => void | Promise<void>) => void;
+}
+
+/**
+ * Starts `node bin/concord.js ...args` without waiting for it (for tests that interrupt or kill it). The
+ * child is SIGKILLed when the test that started it ends (`options.onTestFinished`), and when the test
+ * file's worker exits: a failing serve test must not leave a `concord serve` running.
+ */
+export function spawnConcord(args: readonly string[], options: SpawnOptions): RunningConcord {
   const env = runEnv(options);
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? REPO,
     env,
     stdio: ["ignore", "pipe", "pipe"],
+  });
+  reapOnWorkerExit(child);
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else {
+      child.once("exit", () => resolve());
+      child.once("error", () => resolve()); // never started
+    }
+  });
+  // Awaits the exit, so the test's end (and its temp dir's removal, registered earlier, so run after this)
+  // comes after the child is gone.
+  options.onTestFinished(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await exited;
   });
   let stdout = "";
   let stderr = "";

@@ -82,9 +82,9 @@ async function differing(schema: string): Promise<number> {
 describe.skipIf(!available)("concord repair on PostgreSQL replicas, killed", () => {
   it("SIGKILL at random moments, reruns in between, then a final rerun: converged, nothing pending, nothing applied twice, chain verifies", {
     timeout: Math.max(180_000, 6 * RUN_TIMEOUT_MS),
-  }, async ({ expect }) => {
+  }, async ({ expect, onTestFinished }) => {
     const schema = db!.name;
-    const dir = tempDir();
+    const dir = tempDir(onTestFinished);
     const limited = writeConfig(dir, pgItemsConfig(schema, RATE), "limited.yaml");
     const free = writeConfig(dir, pgItemsConfig(schema), "free.yaml");
     const state = join(dir, "state.db");
@@ -101,7 +101,7 @@ describe.skipIf(!available)("concord repair on PostgreSQL replicas, killed", () 
     ] as const) {
       const known = new Set(ledgerRows(state).map((l) => l.run_id));
       const started = Date.now();
-      const run = spawnConcord(["repair", "--json", "-c", limited]);
+      const run = spawnConcord(["repair", "--json", "-c", limited], { onTestFinished });
       let exited = false;
       void run.done.then(() => {
         exited = true;

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
 import { POSTGRES, serviceAvailable } from "../support/services.js";
-import { type PlanJson, query, spawnConcord, tempDir, writeConfig } from "./helpers.js";
+import { type PlanJson, query, type SpawnOptions, spawnConcord, tempDir, writeConfig } from "./helpers.js";
 
 const available = await serviceAvailable(POSTGRES);
 
@@ -53,11 +53,12 @@ function config(schema: string): string {
  * read go on; resolves with the result and the directory's files.
  */
 async function interrupted(
+  onTestFinished: SpawnOptions["onTestFinished"],
   args: readonly string[] | ((schema: string) => readonly string[]),
   signal: "SIGINT" | "SIGTERM" = "SIGINT",
 ) {
   const schema = db!.name;
-  const dir = tempDir();
+  const dir = tempDir(onTestFinished);
   const file = writeConfig(dir, config(schema));
   const argv = typeof args === "function" ? args(schema) : [...args, "-c", file];
   const lock = await db!.admin.connect();
@@ -65,7 +66,7 @@ async function interrupted(
     await lock.query("BEGIN");
     await lock.query(`LOCK TABLE "${schema}".items_b IN ACCESS EXCLUSIVE MODE`);
     // TMPDIR: the spill directories land in `dir`, where the test can see whether they were removed.
-    const run = spawnConcord(argv, { cwd: dir, env: { TMPDIR: dir } });
+    const run = spawnConcord(argv, { cwd: dir, env: { TMPDIR: dir }, onTestFinished });
     let exited = false;
     void run.done.then(() => {
       exited = true;
@@ -93,8 +94,8 @@ async function interrupted(
 describe.skipIf(!available)("read-only commands on PostgreSQL, interrupted", () => {
   it("scan: Ctrl-C mid-read stops, exits 130 with one line, leaves no run running and no partial --output file", {
     timeout: 120_000,
-  }, async ({ expect }) => {
-    const { r, files, state } = await interrupted(["scan", "--output", "diff.jsonl"]);
+  }, async ({ expect, onTestFinished }) => {
+    const { r, files, state } = await interrupted(onTestFinished, ["scan", "--output", "diff.jsonl"]);
     expect(r.signal, r.stderr).toBeNull();
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toContain(
@@ -109,8 +110,9 @@ describe.skipIf(!available)("read-only commands on PostgreSQL, interrupted", () 
 
   it("diff: SIGTERM mid-read stops, exits 143 with one line, leaves no spill directory and no partial --output file", {
     timeout: 120_000,
-  }, async ({ expect }) => {
+  }, async ({ expect, onTestFinished }) => {
     const { r, files } = await interrupted(
+      onTestFinished,
       (schema) => [
         "diff",
         POSTGRES.url,
@@ -136,8 +138,8 @@ describe.skipIf(!available)("read-only commands on PostgreSQL, interrupted", () 
 
   it("plan --json: Ctrl-C mid-read prints a valid document marked interrupted, exit 130", {
     timeout: 120_000,
-  }, async ({ expect }) => {
-    const { r, files, state } = await interrupted(["plan", "--json"]);
+  }, async ({ expect, onTestFinished }) => {
+    const { r, files, state } = await interrupted(onTestFinished, ["plan", "--json"]);
     expect(r.signal, r.stderr).toBeNull();
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toContain("concord: interrupted; no replica was written");
@@ -150,8 +152,8 @@ describe.skipIf(!available)("read-only commands on PostgreSQL, interrupted", () 
 
   it("repair: Ctrl-C mid-read writes nothing, and the report does not say there was nothing to do", {
     timeout: 120_000,
-  }, async ({ expect }) => {
-    const { r, state } = await interrupted(["repair"]);
+  }, async ({ expect, onTestFinished }) => {
+    const { r, state } = await interrupted(onTestFinished, ["repair"]);
     expect(r.signal, r.stderr).toBeNull();
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toContain("concord: interrupted; what was written is in the ledger and the audit log");
@@ -164,8 +166,8 @@ describe.skipIf(!available)("read-only commands on PostgreSQL, interrupted", () 
 
   it("repair: SIGTERM (docker stop, Kubernetes) stops like Ctrl-C, says so, exits 143 and writes nothing", {
     timeout: 120_000,
-  }, async ({ expect }) => {
-    const { r, state } = await interrupted(["repair"], "SIGTERM");
+  }, async ({ expect, onTestFinished }) => {
+    const { r, state } = await interrupted(onTestFinished, ["repair"], "SIGTERM");
     expect(r.signal, r.stderr).toBeNull();
     expect(r.code, r.stderr).toBe(143);
     expect(r.stderr).toContain(

@@ -94,7 +94,7 @@ describe.concurrent("concord repair, interrupted", () => {
     const dir = tempDir(onTestFinished);
     const { limited, free, state, a, b } = bigReplicas(dir);
 
-    const run = spawnConcord(["repair", "--json", "-c", limited]);
+    const run = spawnConcord(["repair", "--json", "-c", limited], { onTestFinished });
     let exited = false;
     void run.done.then(() => {
       exited = true;
@@ -154,7 +154,7 @@ describe.concurrent("concord repair, interrupted", () => {
       [1000, 2200],
     ] as const) {
       const delay = Math.round(lo + Math.random() * (hi - lo));
-      const run = spawnConcord(["repair", "--json", "-c", limited]);
+      const run = spawnConcord(["repair", "--json", "-c", limited], { onTestFinished });
       await new Promise((r) => setTimeout(r, delay));
       run.child.kill("SIGKILL");
       const r = await run.done;
@@ -167,7 +167,7 @@ describe.concurrent("concord repair, interrupted", () => {
     // Repairs new to this run: the ones an earlier run left pending are settled first (and quickly), while
     // a new batch waits for the rate limit.
     const known = new Set(ledgerRows(state).map((l) => l.id));
-    const run = spawnConcord(["repair", "--json", "-c", limited]);
+    const run = spawnConcord(["repair", "--json", "-c", limited], { onTestFinished });
     let exited = false;
     void run.done.then(() => {
       exited = true;

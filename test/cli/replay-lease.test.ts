@@ -78,9 +78,8 @@ describe.concurrent("concord replay and the pass lease", () => {
   }) => {
     const dir = tempDir(onTestFinished);
     const { config, state } = await seed(dir);
-    const run = spawnConcord(["replay", "-c", config, "-d", "items", "--replica", "b", "--batch", "5"]);
-    onTestFinished(() => {
-      run.child.kill("SIGKILL");
+    const run = spawnConcord(["replay", "-c", config, "-d", "items", "--replica", "b", "--batch", "5"], {
+      onTestFinished,
     });
     // The first batch is done (its line printed); the next ones wait for the rate limit.
     await run.untilStdout(/replayed seqs 1–5 /);

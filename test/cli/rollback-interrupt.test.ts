@@ -56,7 +56,7 @@ describe.concurrent("concord rollback, stopped by a signal", () => {
       expect(repair.code, repair.stderr).toBe(0);
       const runId = parseJson<PlanJson>(repair).runId;
 
-      const run = spawnConcord(["rollback", "--run", runId, "--json", "-c", limited]);
+      const run = spawnConcord(["rollback", "--run", runId, "--json", "-c", limited], { onTestFinished });
       let exited = false;
       void run.done.then(() => {
         exited = true;

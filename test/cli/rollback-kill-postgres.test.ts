@@ -19,6 +19,7 @@ import {
   parseJson,
   query,
   runConcord,
+  type SpawnOptions,
   spawnConcord,
   tempDir,
   writeConfig,
@@ -63,6 +64,7 @@ async function killRollbackMidway(
   schema: string,
   dir: string,
   expect: ExpectStatic,
+  onTestFinished: SpawnOptions["onTestFinished"],
 ): Promise<{ runId: string; claims: { id: string; run_id: string; undoes: string }[] }> {
   const limited = writeConfig(dir, pgItemsConfig(schema, RATE), "limited.yaml");
   const free = writeConfig(dir, pgItemsConfig(schema), "free.yaml");
@@ -74,7 +76,10 @@ async function killRollbackMidway(
   // Killed as its second batch of inverse writes asks for the rate limit: the first written and recorded, the
   // second claimed (pending) with nothing written. A kill sent when a poll saw a claim could land after that
   // batch's commit, and the writes "landed" below would find nothing to change.
-  const run = spawnConcord(["rollback", "--run", runId, "-c", limited], { env: killAtRateLimitTake(2) });
+  const run = spawnConcord(["rollback", "--run", runId, "-c", limited], {
+    env: killAtRateLimitTake(2),
+    onTestFinished,
+  });
   expect((await run.done).signal).toBe("SIGKILL");
   const claims = query<{ id: string; run_id: string; key: string; undoes: string }>(
     state,
@@ -104,14 +109,14 @@ async function snapshot(schema: string): Promise<unknown[]> {
 describe.skipIf(!available)("concord rollback on PostgreSQL replicas, killed", () => {
   it("writes of a killed rollback that landed are recovered as rolled-back; rollback --run of that run finds none applied", {
     timeout: 180_000,
-  }, async ({ expect }) => {
+  }, async ({ expect, onTestFinished }) => {
     const schema = db!.name;
-    const dir = tempDir();
+    const dir = tempDir(onTestFinished);
     const free = writeConfig(dir, pgItemsConfig(schema), "free.yaml");
     const state = join(dir, "state.db");
     await fill(schema);
     const original = JSON.stringify(await snapshot(schema));
-    const { runId, claims } = await killRollbackMidway(schema, dir, expect);
+    const { runId, claims } = await killRollbackMidway(schema, dir, expect, onTestFinished);
     const killedRun = claims[0]!.run_id;
 
     const rerun = await runConcord(["rollback", "--run", runId, "-c", free]);
@@ -153,13 +158,13 @@ describe.skipIf(!available)("concord rollback on PostgreSQL replicas, killed", (
 
   it("a repair after the kill settles the inverse and the repair it undid at once; rollback --run does not undo them again", {
     timeout: 180_000,
-  }, async ({ expect }) => {
+  }, async ({ expect, onTestFinished }) => {
     const schema = db!.name;
-    const dir = tempDir();
+    const dir = tempDir(onTestFinished);
     const free = writeConfig(dir, pgItemsConfig(schema), "free.yaml");
     const state = join(dir, "state.db");
     await fill(schema);
-    const { runId, claims } = await killRollbackMidway(schema, dir, expect);
+    const { runId, claims } = await killRollbackMidway(schema, dir, expect, onTestFinished);
     const outcome = (id: string) =>
       query<{ run_id: string; outcome: string }>(
         state,

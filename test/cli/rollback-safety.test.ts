@@ -205,6 +205,7 @@ describe.concurrent("concord rollback", () => {
     for (let kill = 1; kill <= 2; kill++) {
       const r = await spawnConcord(["rollback", "--run", runId, "-c", limited], {
         env: killAtRateLimitTake(2),
+        onTestFinished,
       }).done;
       const pending = pendingRows(state);
       history.push(`kill ${kill} (${r.signal ?? `exit ${r.code}`}): ${pending.length} pending`);
@@ -249,6 +250,7 @@ describe.concurrent("concord rollback", () => {
     // replica's commit and the ledger's settlement (two stores: no transaction spans both).
     const first = await spawnConcord(["rollback", "--run", runId, "-c", limited], {
       env: killAtRateLimitTake(2),
+      onTestFinished,
     }).done;
     expect(first.signal, first.stderr).toBe("SIGKILL");
     const claims = query<{ id: string; run_id: string; key: string; undoes: string }>(
@@ -267,6 +269,7 @@ describe.concurrent("concord rollback", () => {
     // rollback's name, and the repairs they undid marked rolled-back as that rollback would have.
     const second = await spawnConcord(["rollback", "--run", runId, "-c", limited], {
       env: killAtRateLimitTake(2),
+      onTestFinished,
     }).done;
     expect(second.signal, second.stderr).toBe("SIGKILL");
     const killedRun = claims[0]!.run_id;
@@ -313,10 +316,9 @@ describe.concurrent("concord rollback", () => {
     const runId = parseJson<PlanJson>(repair).runId;
 
     // Started together; each takes seconds under the rate limit, so they overlap.
-    const runs = [0, 1].map(() => spawnConcord(["rollback", "--run", runId, "-c", limited]));
-    onTestFinished(() => {
-      for (const r of runs) r.child.kill("SIGKILL");
-    });
+    const runs = [0, 1].map(() =>
+      spawnConcord(["rollback", "--run", runId, "-c", limited], { onTestFinished }),
+    );
     const done = await Promise.all(runs.map((r) => r.done));
     const report = done.map(
       (r, i) => `${runs[i]!.child.pid}: exit ${r.code}\n${r.stdout.slice(-300)}${r.stderr}`,

@@ -90,10 +90,7 @@ describe("token hash and SIGHUP", () => {
         `state: sqlite:state.db\n${tokens}`,
       );
     const config = writeConfig(dir, text(SEEDED_POLICY));
-    const run = spawnConcord(["serve", "-c", config], { env: { CONCORD_TOKEN: undefined } });
-    onTestFinished(() => {
-      run.child.kill("SIGKILL");
-    });
+    const run = spawnConcord(["serve", "-c", config], { env: { CONCORD_TOKEN: undefined }, onTestFinished });
     const base = (await run.untilStderr(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
     await run.untilStderr(/pass \S+ \(repair\) finished/);
     const as = (token: string, method = "GET", path = "/api/whoami") =>

@@ -18,8 +18,10 @@ import {
 const TOKEN = "serve-test-token-0123456789";
 
 describe("concord serve", () => {
-  it("repairs on its schedule, answers the API with the token only, and stops cleanly on SIGTERM", async () => {
-    const dir = tempDir();
+  it("repairs on its schedule, answers the API with the token only, and stops cleanly on SIGTERM", async ({
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
     seededItems(dir);
     const config = writeConfig(
       dir,
@@ -28,7 +30,7 @@ describe("concord serve", () => {
         'state: sqlite:state.db\nserve: { listen: "127.0.0.1:0" }\n',
       ),
     );
-    const run = spawnConcord(["serve", "-c", config], { env: { CONCORD_TOKEN: TOKEN } });
+    const run = spawnConcord(["serve", "-c", config], { env: { CONCORD_TOKEN: TOKEN }, onTestFinished });
     // The port is chosen by the system: read it from the log line.
     const base = (await run.untilStderr(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
     await run.untilStderr(/pass \S+ \(repair\) finished/);

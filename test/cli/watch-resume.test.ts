@@ -12,7 +12,15 @@ import { createMysqlTestDatabase, type MysqlTestDatabase } from "../support/mysq
 import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
 import { createRedisTestPrefix, type RedisTestPrefix } from "../support/redis-test-prefix.js";
 import { MYSQL, POSTGRES, REDIS, serviceAvailable } from "../support/services.js";
-import { query, runConcord, spawnConcord, tempDir, waitFor, writeConfig } from "./helpers.js";
+import {
+  query,
+  runConcord,
+  type SpawnOptions,
+  spawnConcord,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from "./helpers.js";
 
 const up =
   (await serviceAvailable(POSTGRES)) && (await serviceAvailable(MYSQL)) && (await serviceAvailable(REDIS));
@@ -55,12 +63,12 @@ describe.skipIf(!up)("concord watch: kill -9 mid-stream, write more, restart", (
    * Per case its own tables, copies and state store: dataset names carry `tag`, so feeds (slots, triggers)
    * are the case's own.
    */
-  async function fixture(tag: string) {
+  async function fixture(tag: string, onTestFinished: SpawnOptions["onTestFinished"]) {
     const table = `items${tag}`;
     await pg.admin.query(`CREATE TABLE ${pg.table(table)} (id bigint PRIMARY KEY, name text NOT NULL)`);
     await my.admin.query(`CREATE TABLE ${table} (id BIGINT PRIMARY KEY, name TEXT NOT NULL)`);
     const prefix = `${cache.prefix}${tag}:`;
-    const dir = tempDir();
+    const dir = tempDir(onTestFinished);
     for (const f of ["from-pg", "from-maria", "from-redis", "lite-source", "from-lite"]) {
       const db = new Database(`${dir}/${f}.db`);
       db.exec(TABLE);
@@ -114,7 +122,7 @@ ${ds(names.pg, "pg", `{ url: "${POSTGRES.url}", table: ${pg.table(table)} }`, "f
      * its row 3 as 'changed', then stops it (SIGTERM, exit 0); its output.
      */
     const watchUntilLevel = async (rows: number) => {
-      const watcher = spawnConcord(["watch", "-c", cfg], { cwd: dir });
+      const watcher = spawnConcord(["watch", "-c", cfg], { cwd: dir, onTestFinished });
       try {
         await waitFor(() => counts().every((n) => n === rows), 90_000, 200);
         await waitFor(
@@ -134,9 +142,14 @@ ${ds(names.pg, "pg", `{ url: "${POSTGRES.url}", table: ${pg.table(table)} }`, "f
     return { dir, cfg, table, names, lite, write, counts, watchUntilLevel };
   }
 
-  it("a restarted watcher brings every replica level with what was written before and during the outage", async () => {
-    const { dir, cfg, table, names, lite, write, counts, watchUntilLevel } = await fixture("");
-    const first = spawnConcord(["watch", "-c", cfg], { cwd: dir });
+  it("a restarted watcher brings every replica level with what was written before and during the outage", async ({
+    onTestFinished,
+  }) => {
+    const { dir, cfg, table, names, lite, write, counts, watchUntilLevel } = await fixture(
+      "",
+      onTestFinished,
+    );
+    const first = spawnConcord(["watch", "-c", cfg], { cwd: dir, onTestFinished });
     let out = "";
     first.child.stdout!.on("data", (s: string) => {
       out += s;
@@ -176,9 +189,11 @@ ${ds(names.pg, "pg", `{ url: "${POSTGRES.url}", table: ${pg.table(table)} }`, "f
     expect(slots.rowCount).toBe(0);
   });
 
-  it("a watcher killed before its first check resumes where it first started, not at a later end", async () => {
-    const { dir, cfg, table, names, lite, write, watchUntilLevel } = await fixture("_early");
-    const first = spawnConcord(["watch", "-c", cfg], { cwd: dir });
+  it("a watcher killed before its first check resumes where it first started, not at a later end", async ({
+    onTestFinished,
+  }) => {
+    const { dir, cfg, table, names, lite, write, watchUntilLevel } = await fixture("_early", onTestFinished);
+    const first = spawnConcord(["watch", "-c", cfg], { cwd: dir, onTestFinished });
     await first.untilStderr(/(watching from now[\s\S]*){4}/);
     // Killed before any change came: nothing was checked, so only the position it began at was stored.
     first.child.kill("SIGKILL");

@@ -57,7 +57,7 @@ describe.skipIf(!postgres)("a stalled PostgreSQL state store", () => {
     const dir = tempDir(onTestFinished);
     const path = config(dir);
     proxy.stall();
-    const r = await spawnConcord(["scan", "-c", path]).done;
+    const r = await spawnConcord(["scan", "-c", path], { onTestFinished }).done;
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/^concord: state postgres(ql)?:\/\/[^\n]*(timed out|connection lost)[^\n]*\n$/);
     expect(r.stderr.match(/state postgres/g), r.stderr).toHaveLength(1);
@@ -73,7 +73,7 @@ describe.skipIf(!postgres)("a stalled PostgreSQL state store", () => {
     const path = config(dir);
 
     // Undisturbed: the scan runs through the proxy (the state tables are created) and reports divergence.
-    const clean = await spawnConcord(["scan", "-c", path]).done;
+    const clean = await spawnConcord(["scan", "-c", path], { onTestFinished }).done;
     expect(clean.code, clean.stderr).toBe(1);
 
     // Stalled at the first statement that records the run's findings.
@@ -81,7 +81,7 @@ describe.skipIf(!postgres)("a stalled PostgreSQL state store", () => {
     void proxy.arm({ match: /divergen/i }, "stall").then(() => {
       stalledAt = Date.now();
     });
-    const r = await spawnConcord(["scan", "-c", path]).done;
+    const r = await spawnConcord(["scan", "-c", path], { onTestFinished }).done;
     const took = Date.now() - stalledAt;
     expect(stalledAt, "the stall fired").toBeGreaterThan(0);
     expect(r.code, r.stderr).toBe(2);

@@ -55,7 +55,7 @@ describe.each(kinds)("a stalled %s replica", (kind) => {
     await store.load(items(ROWS));
     const config = faultConfig(dir, store.replica(proxy.url(store.url)), items(ROWS, NEWER));
     proxy.stall();
-    const r = await spawnConcord(["scan", "-c", config]).done;
+    const r = await spawnConcord(["scan", "-c", config], { onTestFinished }).done;
     expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: "" });
     expect(r.stderr).toMatch(/^concord: items\.b: [^\n]*timeouts\.connect[^\n]*\n$/);
   });
@@ -81,7 +81,7 @@ describe.each(kinds)("a stalled %s replica", (kind) => {
     void proxy.arm({ bytes: Math.floor(total / 2), direction: "down" }, "stall").then(() => {
       stalledAt = Date.now();
     });
-    const r = await spawnConcord(["scan", "-c", config]).done;
+    const r = await spawnConcord(["scan", "-c", config], { onTestFinished }).done;
     const took = Date.now() - stalledAt;
     expect(stalledAt, "the stall fired").toBeGreaterThan(0);
     expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: "" });

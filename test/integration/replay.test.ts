@@ -209,8 +209,10 @@ datasets:
     expect(audit.code).toBe(0);
   });
 
-  it("resumes a replay killed mid-way: no batch redone, no repair applied twice, the audit chain verifies", async () => {
-    const dir = tempDir();
+  it("resumes a replay killed mid-way: no batch redone, no repair applied twice, the audit chain verifies", async ({
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
     const dataset = `${pg.name}_b`;
     const last = await backlog(dir, dataset, "items_b", 400);
     const cfg = `${dir}/concord.yaml`;
@@ -222,7 +224,9 @@ datasets:
         dataset,
       )[0]?.seq ?? 0;
 
-    const child = spawnConcord(["replay", "-c", cfg, "-d", dataset, "--replica", "maria", "--batch", "10"]);
+    const child = spawnConcord(["replay", "-c", cfg, "-d", dataset, "--replica", "maria", "--batch", "10"], {
+      onTestFinished,
+    });
     await waitFor(() => cursor() >= 50, 60_000, 5);
     child.child.kill("SIGKILL");
     const killed = await child.done;

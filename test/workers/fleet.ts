@@ -1,6 +1,7 @@
 /** Real `concord` processes for the distributed-role tests: spawn, watch stderr for a line, kill. Tests only. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
+import { reapOnWorkerExit } from "../support/reap-children.js";
 
 const BIN = join(import.meta.dirname, "../../bin/concord.js");
 
@@ -27,6 +28,8 @@ export function startConcord(
     env: { ...process.env, CONCORD_DEBUG: "1", ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
+  // Tests stop their fleet in a finally; one that times out mid-await never gets there.
+  reapOnWorkerExit(child);
   let text = "";
   let partial = "";
   const listeners = new Set<() => void>();

@@ -155,9 +155,16 @@ async function applied(state: StateStore, dataset: string) {
 
 /**
  * Leaves run `run`, silent since `heartbeatAt` (its process on another host), with the pending claim of the
- * repair a check of `id` would make on b now: b's record as it is, a's as it is now.
+ * repair a check of `id` would make on b now: b's record as it is, a's as it is now; with `undoes`, the claim
+ * says it undoes that repair (an edited row when no such repair is in the ledger).
  */
-async function claimHeld(fx: Fleet, id: number, run: string, heartbeatAt: number): Promise<string> {
+async function claimHeld(
+  fx: Fleet,
+  id: number,
+  run: string,
+  heartbeatAt: number,
+  undoes?: string,
+): Promise<string> {
   const ds = fx.service.config.datasets[0]!;
   const replicas: OpenReplica[] = [];
   for (const r of ds.replicas)
@@ -184,6 +191,7 @@ async function claimHeld(fx: Fleet, id: number, run: string, heartbeatAt: number
         outcome: "pending",
         attempts: 0,
         updatedAt: heartbeatAt,
+        ...(undoes ? { undoes } : {}),
       },
     ]);
     expect(claimed.get(repair)?.kind).toBe("claimed");
@@ -455,4 +463,41 @@ describe.skipIf(!available)("change-feed key batches as jobs on workers", () => 
       fx.log,
     );
   }, 120_000);
+
+  it("a key run's recovery warnings (a pending row whose undoes was edited) are in the coordinator's log", async () => {
+    const fx = await startFleet();
+    const workers = await startSegmentWorkers(
+      queue,
+      { concurrency: 1, stallAfterMs: 5000 },
+      [fx.dataset],
+      (job, attempt) => fx.host.handle(job, attempt),
+      (line) => fx.log.push(line),
+      "worker-1",
+    );
+    cleanup.push(() => workers.close());
+    await fx.service.start();
+    await until("the feed", () => fx.log.some((l) => l.includes("watching its change feed")), fx.log);
+    await fx.service.idle();
+    // A run on another host, silent for two minutes (dead), left a pending claim on key 30 whose `undoes`
+    // names a repair the ledger never held; the next key run settles it first, here on the coordinator.
+    const held = await claimHeld(fx, 30, "run-gone", Date.now() - 120_000, "no-such-repair");
+    writeOnA(fx.dir, [9]);
+    await until(
+      "the repair",
+      () => JSON.stringify(rows(fx.dir, "b", [9])) === JSON.stringify(rows(fx.dir, "a", [9])),
+      fx.log,
+    );
+    // The claim is settled before the key job is sent; the check's warnings are logged once it is done.
+    await until(
+      "the warning",
+      () => fx.log.some((l) => l.startsWith(`${fx.dataset}: warning: `)),
+      fx.log,
+      20_000,
+    );
+    expect(await fx.state.listRepairs({ dataset: fx.dataset, outcome: "pending" })).toEqual([]);
+    const warnings = fx.log.filter((l) => l.startsWith(`${fx.dataset}: warning: `));
+    expect(warnings, fx.log.join("\n")).toEqual([
+      `${fx.dataset}: warning: recovery: pending repair ${held} (${fx.dataset} key ${keyId(["30"])} on b) says it undoes repair no-such-repair, but the ledger holds no repair by that id (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`,
+    ]);
+  }, 60_000);
 });
