@@ -90,6 +90,17 @@ export class RowCodec {
     return out;
   }
 
+  /**
+   * The canonical value of compared column `c` (shape order) from its raw value, read as `canonicalRow` reads
+   * it (the column's prepare and reader included): a native value read back from the ledger is checked with it.
+   */
+  columnValue(c: number, raw: unknown): CanonicalValue {
+    const i = this.keyWidth + c;
+    const p = this.prepare[i];
+    const r = this.readers[i];
+    return r ? r(p ? p(raw) : raw) : canonicalValue(this.types[i]!, p ? p(raw) : raw);
+  }
+
   /** Fingerprint of a raw row (key columns first). */
   fingerprintRaw(raw: ArrayLike<unknown>): string {
     return fingerprintEncoded(encodeRow(this.canonicalRow(raw)));

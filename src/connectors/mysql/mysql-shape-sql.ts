@@ -465,7 +465,7 @@ export class MysqlShapeSql {
       // The source's own JSON text where it read it from a column of this very type (spacing, `1.50`, a
       // repeated member kept), checked as the canonical one is.
       const exact = nativeValueAt(next, i - width, "mysql", this.nativeTypes[i - width]!, (t) =>
-        canonicalValue(this.types[i]!, t),
+        this.codec.columnValue(i - width, t),
       );
       return typeof exact === "string" ? writeLiteral(this.types[i]!, this.natives[i]!, exact, key) : literal;
     });

@@ -489,7 +489,6 @@ export class PostgresShapeSql {
   }
 }
 
-/** A column reference through the table alias. */
 /**
  * Where a column's exact text is read (see `PostgresShapeSql.record`): types whose write is not a plain cast
  * of the text to the column's type, or whose canonical value already is their exact value, are written
@@ -518,6 +517,7 @@ function nativeKindOf(column: PgColumn): "raw" | "extra" | "none" {
   }
 }
 
+/** A column reference through the table alias. */
 export function ref(name: string): string {
   return `${T}.${quoteName(name)}`;
 }

@@ -1,6 +1,6 @@
 /** Conditional writes on SQLite: read, compare fingerprints and write each key inside one IMMEDIATE transaction. */
 import type Database from "better-sqlite3";
-import { type CanonicalValue, canonicalValue } from "../../core/canonical.js";
+import type { CanonicalValue } from "../../core/canonical.js";
 import { fingerprintRow } from "../../core/fingerprint.js";
 import { type ColumnSpec, type Key, keyHasNull } from "../../core/model.js";
 import { nativeValueAt } from "../../core/native-values.js";
@@ -156,7 +156,7 @@ function written(
   const exact =
     v === null
       ? undefined
-      : nativeValueAt(next, i, "sqlite", s.nativeTypeAt(i), (raw) => canonicalValue(c.type, raw));
+      : nativeValueAt(next, i, "sqlite", s.nativeTypeAt(i), (raw) => s.codec.columnValue(i, raw));
   return exact ?? nativeValue(target, c, v);
 }
 

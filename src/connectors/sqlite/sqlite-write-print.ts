@@ -1,5 +1,4 @@
 /** The statements a conditional write runs on SQLite, as text with its values inlined (`repair --print`). Builds text only: no I/O. */
-import { canonicalValue } from "../../core/canonical.js";
 import { nativeValueAt } from "../../core/native-values.js";
 import type { ConditionalWrite } from "../connector.js";
 import { formatTimestamp, type TimestampStyle, toSqlite } from "./sqlite-column-types.js";
@@ -56,7 +55,7 @@ export function printSqliteWrites(
         const exact =
           v === null
             ? undefined
-            : nativeValueAt(w.next, i, "sqlite", s.nativeTypeAt(i), (raw) => canonicalValue(c.type, raw));
+            : nativeValueAt(w.next, i, "sqlite", s.nativeTypeAt(i), (raw) => s.codec.columnValue(i, raw));
         if (exact !== undefined) return exact;
         return c.type === "timestamp" && v !== null
           ? formatTimestamp(v, styleOf(c.name))
