@@ -3,18 +3,20 @@ import type { Redis } from "ioredis";
 import { canonicalValue } from "../../../src/core/canonical.js";
 import { createRedisTestPrefix } from "../../support/redis-test-prefix.js";
 import { REDIS, serviceAvailable } from "../../support/services.js";
-import { FAMILIES, singleAsDouble } from "../families.js";
+import { FAMILIES, singleAsDouble, spellsJson } from "../families.js";
 import type { MatrixColumnType, MatrixKeyType, MatrixSpace, MatrixStore } from "../matrix.js";
 
 /**
- * A field holds any text, so every family is one "type" that holds every value and takes every spelling;
+ * A field holds any text, so every family is one "type" that holds every value and takes every spelling (a
+ * JSON document only those meaning its value when a repeated name's last value counts);
  * Concord reads the field as the other store's type. A single is handed over as the double that holds it
  * exactly (what an application computing in doubles stores), so it also equals a double column's value.
  */
 const TYPES: MatrixColumnType[] = FAMILIES.map((family) => ({
   family: family.name,
   ddl: "hash field",
-  spells: () => true,
+  // A JSON document in a field means what Concord's reading of Redis takes: a repeated name's last value.
+  spells: family.name === "json" ? spellsJson("last") : () => true,
   ...(family.name === "float32" ? { encode: singleAsDouble } : {}),
 }));
 
