@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { describe, it } from "vitest";
 import {
-  execSql,
+  forgePendingUndo,
   ITEMS_DDL,
   itemRows,
   itemsConfig,
@@ -54,14 +54,7 @@ describe.concurrent("escalations resolve and recovery's warnings", () => {
     expect(open).toHaveLength(2);
 
     /** A pending row of a process long gone, key 5's write (b holds it), edited to undo a repair that never was. */
-    const forge = (id: string) =>
-      execSql(
-        state,
-        `INSERT INTO ledger (id, run_id, dataset, key, target, expected, next_fingerprint, before_values,
-           after_values, outcome, attempts, error, updated_at, undoes)
-         SELECT '${id}', 'gone-run', dataset, key, target, expected, next_fingerprint, before_values,
-           after_values, 'pending', 1, NULL, 0, 'no-such-repair' FROM ledger WHERE id = '${five!.id}'`,
-      );
+    const forge = (id: string) => forgePendingUndo(state, five!.id, id, "no-such-repair");
     const warning = (id: string) =>
       `recovery: pending repair ${id} (items key ${five!.key} on b) says it undoes repair no-such-repair, but the ledger holds no repair by that id (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`;
 

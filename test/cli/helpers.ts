@@ -240,6 +240,20 @@ export function execSql(path: string, sql: string): void {
   }
 }
 
+/**
+ * A pending ledger row `id` of a process long gone (run `gone-run`), a copy of ledger row `from` (its key,
+ * target and images) edited to say it undoes repair `undoes`: what recovery must not trust, and warns of.
+ */
+export function forgePendingUndo(state: string, from: string, id: string, undoes: string): void {
+  execSql(
+    state,
+    `INSERT INTO ledger (id, run_id, dataset, key, target, expected, next_fingerprint, before_values,
+       after_values, outcome, attempts, error, updated_at, undoes)
+     SELECT '${id}', 'gone-run', dataset, key, target, expected, next_fingerprint, before_values,
+       after_values, 'pending', 1, NULL, 0, '${undoes}' FROM ledger WHERE id = '${from}'`,
+  );
+}
+
 /** SQLite timestamp text (UTC, no offset) of epoch milliseconds. */
 export function sqlTime(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace("Z", "");

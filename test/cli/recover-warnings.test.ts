@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  execSql,
+  forgePendingUndo,
   ITEMS_DDL,
   itemRows,
   itemsConfig,
@@ -49,13 +49,7 @@ describe("recovery of a pending row whose undoes was edited", () => {
 
     // A pending row of a process long gone, edited to say it undoes key 3's repair: it is key 5's write
     // (what b holds now), no rollback of that repair.
-    execSql(
-      state,
-      `INSERT INTO ledger (id, run_id, dataset, key, target, expected, next_fingerprint, before_values,
-         after_values, outcome, attempts, error, updated_at, undoes)
-       SELECT 'forged-5', 'gone-run', dataset, key, target, expected, next_fingerprint, before_values,
-         after_values, 'pending', 1, NULL, 0, '${three.id}' FROM ledger WHERE id = '${five.id}'`,
-    );
+    forgePendingUndo(state, five.id, "forged-5", three.id);
 
     const second = await runConcord(["repair", "--json", "-c", config]);
     expect(second.code, second.stderr).toBe(0);

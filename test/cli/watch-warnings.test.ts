@@ -8,6 +8,7 @@ import { describe, it } from "vitest";
 import { runWatch } from "../../src/cli/watch.js";
 import {
   execSql,
+  forgePendingUndo,
   ITEMS_DDL,
   itemRows,
   itemsConfig,
@@ -56,13 +57,7 @@ describe("concord watch and recovery's warnings", () => {
     );
     expect(five).toBeDefined();
     // A pending row of a process long gone, key 5's write (b holds it), edited to undo a repair that never was.
-    execSql(
-      state,
-      `INSERT INTO ledger (id, run_id, dataset, key, target, expected, next_fingerprint, before_values,
-         after_values, outcome, attempts, error, updated_at, undoes)
-       SELECT 'forged', 'gone-run', dataset, key, target, expected, next_fingerprint, before_values,
-         after_values, 'pending', 1, NULL, 0, 'no-such-repair' FROM ledger WHERE id = '${five!.id}'`,
-    );
+    forgePendingUndo(state, five!.id, "forged", "no-such-repair");
 
     const stdout = sink();
     const stderr = sink();
