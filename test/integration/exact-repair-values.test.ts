@@ -105,6 +105,45 @@ describe.skipIf(!pgAvailable)("exact repair values: PostgreSQL → PostgreSQL", 
       await repairThenRollback(dir, cfg, read, `'{1.50,2.0}'`);
     });
   });
+
+  it("writes a's texts where a person resolves an escalation by picking a", async () => {
+    const dir = tempDir();
+    const [a, b] = ["hx_pg_pick_a", "hx_pg_pick_b"];
+    await schema.admin.query(
+      `CREATE TABLE ${schema.table(a)} (id int PRIMARY KEY, n numeric, f float8, j json, jb jsonb);
+       CREATE TABLE ${schema.table(b)} (LIKE ${schema.table(a)} INCLUDING ALL);
+       INSERT INTO ${schema.table(a)} VALUES (1, 1.50, '-0', '{"b": 1,  "a": [1.0, 2]}', '{"x": 1.50}');
+       INSERT INTO ${schema.table(b)} VALUES (1, 2.50, '-0', '{"b": 1,  "a": [1.0, 2]}', '{"x": 1.50}');`,
+    );
+    const url = JSON.stringify(POSTGRES.url);
+    // No owner: values that differ with nothing to order them are escalated.
+    const cfg = writeConfig(
+      dir,
+      `state: sqlite:state.db
+datasets:
+  items:
+    key: id
+    replicas:
+      a: { url: ${url}, table: "${schema.table(a)}" }
+      b: { url: ${url}, table: "${schema.table(b)}" }
+`,
+    );
+    const read = async (side: "a" | "b") => {
+      const { rows } = await schema.admin.query<{ text: string }>(
+        `SELECT t::text AS text FROM ${schema.table(side === "a" ? a : b)} t ORDER BY id`,
+      );
+      return rows.map((r) => r.text);
+    };
+    const repair = await runConcord(["repair", "-c", cfg], { cwd: dir });
+    expect(repair.stdout).toContain("escalated 1");
+    const pick = await runConcord(
+      ["escalations", "resolve", "--all-matching", "--dataset", "items", "--pick", "a", "--yes", "-c", cfg],
+      { cwd: dir },
+    );
+    expect(pick.code, pick.stderr).toBe(0);
+    expect(await read("b")).toEqual([`(1,1.50,-0,"{""b"": 1,  ""a"": [1.0, 2]}","{""x"": 1.50}")`]);
+    expect(await read("b")).toEqual(await read("a"));
+  });
 });
 
 describe.skipIf(!mysqlAvailable)("exact repair values: MariaDB → MariaDB", () => {
