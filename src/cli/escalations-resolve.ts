@@ -12,7 +12,7 @@ import {
 import { cliActor } from "./actor.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type EscalationFilterOptions, filterOf } from "./escalations.js";
-import { type CliIo, confirm, processIo, writeWarning } from "./io.js";
+import { type CliIo, confirm, keptWarnings, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
 import { SpillDir } from "./json-spill.js";
 import { writeJson } from "./run-json.js";
@@ -62,11 +62,7 @@ async function resolveOne(id: string, options: ResolveOptions, io: CliIo): Promi
   const { stdout } = io;
   const session = await openSession({ config: options.config }, { readonly: false }, io);
   // Recovery's warnings (Recovery.warnings): on stderr as they come, and in the JSON document as repair's.
-  const warnings: string[] = [];
-  const warn = (w: string) => {
-    warnings.push(w);
-    writeWarning(io.stderr, w);
-  };
+  const { warnings, warn } = keptWarnings(io.stderr);
   try {
     let out: ResolveOutcome;
     try {
@@ -144,7 +140,7 @@ async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
   const session = await openSession({ config: options.config }, { readonly: false }, io);
   const spills = new SpillDir({ keep: options.json === true });
   const abort = stopSignals(stderr, "page");
-  const warnings: string[] = [];
+  const { warnings, warn } = keptWarnings(stderr);
   try {
     const filter = await filterOf(
       options,
@@ -189,10 +185,7 @@ async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
         replicas: (ds) => session.replicas(ds),
         runId: newRunId(),
         by: cliActor(io),
-        warn: (w) => {
-          warnings.push(w);
-          writeWarning(stderr, w);
-        },
+        warn,
       },
       {
         confirm: { token: preview.token },

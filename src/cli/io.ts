@@ -73,3 +73,18 @@ export async function confirm(io: CliIo, question: string): Promise<boolean | un
 export function writeWarning(stderr: NodeJS.WritableStream, warning: string): void {
   stderr.write(`concord: warning: ${printable(warning)}\n`);
 }
+
+/** A recovery's `warn` that writes each warning to `stderr` as it comes (`writeWarning`) and keeps it for a JSON document. */
+export function keptWarnings(stderr: NodeJS.WritableStream): {
+  warnings: string[];
+  warn: (w: string) => void;
+} {
+  const warnings: string[] = [];
+  return {
+    warnings,
+    warn: (w) => {
+      warnings.push(w);
+      writeWarning(stderr, w);
+    },
+  };
+}

@@ -3,7 +3,6 @@ import type { CanonicalValue } from "../../core/canonical.js";
 import { describeRaw } from "../../core/canonical-errors.js";
 import { fingerprintRow } from "../../core/fingerprint.js";
 import { compareKeys, type Key, keyId } from "../../core/model.js";
-import { nativeValueAt } from "../../core/native-values.js";
 import type { ConditionalWrite, WriteOutcome } from "../connector.js";
 import { duplicateNullKeyMessage } from "../unique-key.js";
 import { nativeSql, quoteName } from "./postgres-canonical-sql.js";
@@ -188,10 +187,7 @@ function source(
             const v = p.after![c] ?? null;
             if (v === null) return null;
             // The source's own text where it read it from a column of this very type: 1.50 stays 1.50.
-            const exact = nativeValueAt(p.after, c, "postgres", column.nativeType, (t) =>
-              s.nativeCanonical(c, t),
-            );
-            return typeof exact === "string" ? exact : postgresWriteValue(column, spec.type, v);
+            return s.exactText(p.after!, c) ?? postgresWriteValue(column, spec.type, v);
           }),
           "text[]",
         ),

@@ -8,7 +8,7 @@ import {
   type RecordShape,
   type StoredRecord,
 } from "../../core/model.js";
-import { type NativeRow, withNative } from "../../core/native-values.js";
+import { type NativeRow, nativeValueAt, withNative } from "../../core/native-values.js";
 import { RowCodec } from "../../core/row-codec.js";
 import { type KeyCompareTerm, keyEqualsSql, keyRangeSql } from "../key-compare-sql.js";
 import type { RowHash } from "../row-hash.js";
@@ -220,6 +220,22 @@ export class PostgresShapeSql {
       ...this.nativeExtra.map((j) => `(${ref(shape.columns[j]!.name)})::text`),
     ].join(", ");
     this.orderBy = this.orderIn("ASC");
+  }
+
+  /**
+   * The source's own text of compared column `c` of `values` where a repair writes it (read by PostgreSQL from
+   * a column of this very type, and, from the ledger, reading as the vouched value: `nativeValueAt`), else
+   * undefined (the canonical value is written). The write and `repair --print` both ask here.
+   */
+  exactText(values: readonly CanonicalValue[], c: number): string | undefined {
+    const exact = nativeValueAt(
+      values,
+      c,
+      "postgres",
+      this.native[this.shape.key.length + c]!.nativeType,
+      (t) => this.nativeCanonical(c, t),
+    );
+    return typeof exact === "string" ? exact : undefined;
   }
 
   /**

@@ -1,5 +1,4 @@
 /** The statements a conditional write runs on PostgreSQL, as text with its values inlined (`repair --print`). Builds text only: no I/O. */
-import { nativeValueAt } from "../../core/native-values.js";
 import type { ConditionalWrite } from "../connector.js";
 import { nativeSql, quoteName } from "./postgres-canonical-sql.js";
 import { byteaInput, PostgresShapeSql, T } from "./postgres-shape-sql.js";
@@ -23,13 +22,8 @@ export function printPostgresWrites(s: PostgresShapeSql, writes: readonly Condit
   // As the write sends it: the source's own text where `next` carries it (`nativeValueAt`).
   const value = (i: number, v: string | null, next: readonly (string | null)[]) => {
     if (v === null) return "NULL";
-    const exact =
-      i < width
-        ? undefined
-        : nativeValueAt(next, i - width, "postgres", s.native[i]!.nativeType, (t) =>
-            s.nativeCanonical(i - width, t),
-          );
-    const text = typeof exact === "string" ? exact : postgresWriteValue(s.native[i]!, all[i]!.type, v);
+    const exact = i < width ? undefined : s.exactText(next, i - width);
+    const text = exact ?? postgresWriteValue(s.native[i]!, all[i]!.type, v);
     return nativeSql(literal(text), s.native[i]!);
   };
   return writes.map((w) => {

@@ -3,7 +3,6 @@ import type Database from "better-sqlite3";
 import type { CanonicalValue } from "../../core/canonical.js";
 import { fingerprintRow } from "../../core/fingerprint.js";
 import { type ColumnSpec, type Key, keyHasNull } from "../../core/model.js";
-import { nativeValueAt } from "../../core/native-values.js";
 import {
   type ConditionalWrite,
   ConnectorError,
@@ -121,7 +120,9 @@ export function applySqliteWrites(
       const next = w.next ? fingerprintRow(w.key, w.next) : null;
       if (current === next) return "noop";
       if (current !== w.expected) return "superseded";
-      const values = w.next ? shape.columns.map((c, i) => written(target, s, c, w.next!, i)) : [];
+      const values = w.next
+        ? shape.columns.map((c, i) => s.exactValue(w.next!, i) ?? nativeValue(target, c, w.next![i] ?? null))
+        : [];
       if (!w.next) del(w.key).run(...keyParams);
       else if (row) {
         if (shape.columns.length > 0) update(w.key).run(...values, ...keyParams);
@@ -139,25 +140,6 @@ export function applySqliteWrites(
   );
   stats.queries++;
   return run.immediate(writes);
-}
-
-/**
- * The value column `i` of `next` is written as: the source's own value with its storage class where SQLite
- * read it from a column of the same declared type (`nativeValueAt`), else `nativeValue`'s.
- */
-function written(
-  target: SqliteWriteTarget,
-  s: SqliteShapeSql,
-  c: ColumnSpec,
-  next: readonly CanonicalValue[],
-  i: number,
-): unknown {
-  const v = next[i] ?? null;
-  const exact =
-    v === null
-      ? undefined
-      : nativeValueAt(next, i, "sqlite", s.nativeTypeAt(i), (raw) => s.codec.columnValue(i, raw));
-  return exact ?? nativeValue(target, c, v);
 }
 
 /** The value a column is written as: timestamps in the style the column already uses. */

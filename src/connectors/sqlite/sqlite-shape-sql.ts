@@ -1,6 +1,6 @@
 /** The SQL one record shape needs on one SQLite table: registered fingerprint functions, key predicates, statements. */
 import type Database from "better-sqlite3";
-import { canonicalJsonValue } from "../../core/canonical.js";
+import { type CanonicalValue, canonicalJsonValue } from "../../core/canonical.js";
 import { ChecksumAccumulator } from "../../core/fingerprint.js";
 import {
   type Key,
@@ -9,7 +9,7 @@ import {
   type RecordShape,
   type StoredRecord,
 } from "../../core/model.js";
-import { type NativeRow, withNative } from "../../core/native-values.js";
+import { type NativeRow, nativeValueAt, withNative } from "../../core/native-values.js";
 import { type RawPrepare, type RawReader, RowCodec } from "../../core/row-codec.js";
 import { type KeyCompareTerm, keyEqualsSql, keyRangeSql } from "../key-compare-sql.js";
 import { sqliteAffinity, toSqlite } from "./sqlite-column-types.js";
@@ -254,9 +254,14 @@ export class SqliteShapeSql {
     return rec;
   }
 
-  /** Compared column `i`'s type as native rows name it (see `record`). */
-  nativeTypeAt(i: number): string {
-    return this.nativeTypes[i]!;
+  /**
+   * The source's own value of compared column `i` of `values`, with its storage class, where a repair writes
+   * it (read by SQLite from a column of the same declared type, and, from the ledger, reading as the vouched
+   * value by this codec: `nativeValueAt`), else undefined. The write and `repair --print` both ask here.
+   */
+  exactValue(values: readonly CanonicalValue[], i: number): unknown {
+    if (values[i] === null || values[i] === undefined) return undefined;
+    return nativeValueAt(values, i, "sqlite", this.nativeTypes[i]!, (raw) => this.codec.columnValue(i, raw));
   }
 
   /** Key and compared columns as reads select them (see `readExpression`): what the codec is handed. */

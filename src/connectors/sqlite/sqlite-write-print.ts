@@ -1,5 +1,4 @@
 /** The statements a conditional write runs on SQLite, as text with its values inlined (`repair --print`). Builds text only: no I/O. */
-import { nativeValueAt } from "../../core/native-values.js";
 import type { ConditionalWrite } from "../connector.js";
 import { formatTimestamp, type TimestampStyle, toSqlite } from "./sqlite-column-types.js";
 import type { SqliteShapeSql } from "./sqlite-shape-sql.js";
@@ -52,10 +51,7 @@ export function printSqliteWrites(
       const values = shape.columns.map((c, i) => {
         const v = w.next![i] ?? null;
         // The source's own value where the write sends it (see `applySqliteWrites`).
-        const exact =
-          v === null
-            ? undefined
-            : nativeValueAt(w.next, i, "sqlite", s.nativeTypeAt(i), (raw) => s.codec.columnValue(i, raw));
+        const exact = s.exactValue(w.next!, i);
         if (exact !== undefined) return exact;
         return c.type === "timestamp" && v !== null
           ? formatTimestamp(v, styleOf(c.name))
