@@ -6,8 +6,8 @@
  * The native row rides on the canonical values array itself (a non-enumerable symbol-keyed property):
  * comparison, fingerprints, decisions, JSON output and the ledger's images see the canonical values only, and
  * any step that builds a new array (a merge) leaves it behind, so the write falls back to the canonical text,
- * as before (the ledger keeps a before image's native row beside it: `nativeJson`). Arrays are never mutated after they are read, so a native
- * row always spells the very values it is attached to.
+ * as before (the ledger keeps a before image's native row beside it: `nativeJson`). Arrays are never mutated
+ * after they are read, so a native row always spells the very values it is attached to.
  */
 import type { CanonicalValue } from "./canonical.js";
 
