@@ -3,7 +3,7 @@ import type { AuditConfig } from "../config/load-config.js";
 import { AnchorChecker, type AuditAnchor } from "../core/audit-anchor.js";
 import { AuditChainVerifier } from "../core/audit-chain.js";
 import { LedgerAuditReconciler } from "../core/ledger-audit-reconciler.js";
-import type { LedgerEntry, StateStore } from "../state/state-store.js";
+import type { LedgerEntry, RepairRef, StateStore } from "../state/state-store.js";
 import { loadVerifyKey } from "./anchor-keys.js";
 import { AnchorLogError, readAnchors } from "./anchor-log.js";
 
@@ -112,8 +112,8 @@ export async function verifyAudit(
   let after: string | undefined;
   do {
     const page = await state.listRepairsPage({}, { after, limit: LEDGER_PAGE });
-    const named: string[] = [];
-    for (const e of page.entries) if (e.undoes !== undefined) named.push(e.undoes);
+    const named: RepairRef[] = [];
+    for (const e of page.entries) if (e.undoes !== undefined) named.push({ id: e.undoes, key: e.key });
     const undone = named.length ? await state.getRepairs(named) : new Map<string, LedgerEntry>();
     for (const e of page.entries)
       reconciler.pushLedger(e, e.undoes === undefined ? undefined : undone.get(e.undoes));

@@ -344,7 +344,7 @@ async function rollBackEntries(
   // that already holds its before image, cut short by another kill, would be settled by recovery as a second
   // landed write. The ledger marks a repair undone as its inverse settles, so such an entry is one this page
   // listed before this rollback's own recovery settled its inverse (or one an earlier release left applied).
-  const earlier = await session.state.getRepairs(tasks.map((t) => t.id));
+  const earlier = await session.state.getRepairs(tasks);
   const carriedOut = (t: RepairTask) =>
     ["rolled-back", "noop", "applied"].includes(earlier.get(t.id)?.outcome ?? "");
   const results = await runRepairTasks(

@@ -247,7 +247,7 @@ describe("LedgerAuditReconciler", () => {
       "gone",
       {
         ok: false,
-        problem: `the ledger row of repair ${inverse()} (d key ["1"] on b) says it undoes repair gone, which the ledger does not hold (the row was edited)`,
+        problem: `the ledger row of repair ${inverse()} (d key ["1"] on b) says it undoes repair gone, which the ledger does not hold for that key (the row was edited)`,
       },
     ],
   ])("checks what a row undoes against that repair's row: %s", (_name, id, undoes, verdict) => {

@@ -125,7 +125,7 @@ export class LedgerAuditReconciler {
     // a pending row that lost its `undoes` is not found; a settled one is, by its entry (FACTS).
     const undoes = checkUndoes(e, undone);
     if (undoes === "unknown") {
-      this.failure = `the ledger row of ${what} says it undoes repair ${e.undoes}, which the ledger does not hold (the row was edited)`;
+      this.failure = `the ledger row of ${what} says it undoes repair ${e.undoes}, which the ledger does not hold for that key (the row was edited)`;
       return;
     }
     if (undoes === "not-its-rollback") {

@@ -27,7 +27,8 @@ export function rollbackId(repair: Omit<UndoneRepair, "id">): string {
 /**
  * Whether a ledger row's `undoes` holds: `ok` when it names none, or names `undone` and the row is that
  * repair's rollback (its id, up to the episode suffix, is `rollbackId(undone)`); `unknown` when the ledger
- * holds no repair by that name (`undone` undefined, or another id); `not-its-rollback` otherwise. One rule for
+ * holds no repair by that name of the row's key (`undone` undefined, or another id: an inverse write is of its
+ * repair's own key, and the ledger finds a repair by key and id); `not-its-rollback` otherwise. One rule for
  * `concord audit verify` and for recovery, which records a landed write of a row whose `undoes` holds as that
  * repair's rollback and marks the repair undone: an edited `undoes` must not make it mark another.
  */

@@ -4,7 +4,7 @@ import { keyId, type RecordShape } from "../core/model.js";
 import { checkUndoes } from "../core/rollback-of.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { type RepairedDivergence, repairEvidence } from "../learning/evidence-of-run.js";
-import type { LedgerEntry } from "../state/state-store.js";
+import type { LedgerEntry, RepairRef } from "../state/state-store.js";
 import type { OpenReplica, RunContext } from "./run-context.js";
 import { deadLocalOwner, runLease } from "./run-liveness.js";
 
@@ -186,10 +186,11 @@ async function untrustedUndoes(
   pending: readonly LedgerEntry[],
 ): Promise<Map<string, IgnoredUndoes>> {
   const out = new Map<string, IgnoredUndoes>();
-  const named = new Set<string>();
-  for (const e of pending) if (e.undoes !== undefined) named.add(e.undoes);
-  if (named.size === 0) return out;
-  const undone = await ctx.state.getRepairs([...named]);
+  // An inverse write is of its repair's own key: the ledger finds the named repair by that key and the id.
+  const named: RepairRef[] = [];
+  for (const e of pending) if (e.undoes !== undefined) named.push({ id: e.undoes, key: e.key });
+  if (named.length === 0) return out;
+  const undone = await ctx.state.getRepairs(named);
   for (const e of pending) {
     if (e.undoes === undefined) continue;
     const verdict = checkUndoes(e, undone.get(e.undoes));
@@ -202,7 +203,7 @@ async function untrustedUndoes(
 function ignoredUndoesWarning(dataset: string, e: LedgerEntry, ignored: IgnoredUndoes): string {
   const why =
     ignored.verdict === "unknown"
-      ? "the ledger holds no repair by that id"
+      ? "the ledger holds no repair of that key by that id"
       : "it is not that repair's rollback";
   return `recovery: pending repair ${e.id} (${dataset} key ${keyId(e.key)} on ${e.target}) says it undoes repair ${ignored.undoes}, but ${why} (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`;
 }

@@ -264,7 +264,7 @@ async function executeBatch(
     const { task: t, attempts } = todo[i]!;
     const outcome = outcomes[i]!;
     const error = errors.get(t.id);
-    settlements.push({ id: t.id, runId: ctx.runId, outcome, attempts, error, updatedAt: at });
+    settlements.push({ id: t.id, key: t.key, runId: ctx.runId, outcome, attempts, error, updatedAt: at });
     events.push({
       ts: at,
       runId: ctx.runId,

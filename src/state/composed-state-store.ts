@@ -52,7 +52,7 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.versions.rememberVersions(dataset, observed, options);
 
   // The repair ledger.
-  readonly getRepairs: RepairLedger["getRepairs"] = (ids) => this.parts.ledger.getRepairs(ids);
+  readonly getRepairs: RepairLedger["getRepairs"] = (refs) => this.parts.ledger.getRepairs(refs);
   readonly recordRepairs: RepairLedger["recordRepairs"] = (entries) =>
     this.parts.ledger.recordRepairs(entries);
   readonly claimRepairs: RepairLedger["claimRepairs"] = (entries) => this.parts.ledger.claimRepairs(entries);

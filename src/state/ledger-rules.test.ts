@@ -10,6 +10,7 @@ import type { RepairOutcome, RepairSettlement } from "./repair-ledger.js";
 const entry = (outcome: RepairOutcome, runId = "a") => ({ runId, outcome });
 const settle = (outcome: RepairOutcome, runId = "a", id = "r1"): RepairSettlement => ({
   id,
+  key: [id],
   runId,
   outcome,
   attempts: 1,

@@ -1,7 +1,7 @@
 /** Who may claim and who may settle a repair id: the ledger's ownership rules, pure, shared by every adapter. */
 import type { AuditEntryContent } from "../core/audit-chain.js";
 import { checkUndoes } from "../core/rollback-of.js";
-import type { LedgerEntry, RepairOutcome, RepairSettlement } from "./repair-ledger.js";
+import type { LedgerEntry, RepairOutcome, RepairRef, RepairSettlement } from "./repair-ledger.js";
 
 /** The part of a ledger entry the rules look at. */
 export interface LedgerOwnership {
@@ -144,18 +144,25 @@ export function undoneBySettled(
 }
 
 /**
- * The ids of the settlements at `taken` (those that took effect) whose outcome may undo a repair (`rolled-back`,
- * `noop`): the only rows `undoneBySettled` can act on, so a run's ordinary `applied` batch reads nothing more.
+ * The settlements at `taken` (those that took effect) whose outcome may undo a repair (`rolled-back`, `noop`):
+ * the only rows `undoneBySettled` can act on, so a run's ordinary `applied` batch reads nothing more.
  */
-export function undoingSettled(settlements: readonly RepairSettlement[], taken: readonly number[]): string[] {
-  const ids: string[] = [];
-  for (const i of taken) if (UNDOING.has(settlements[i]!.outcome)) ids.push(settlements[i]!.id);
-  return ids;
+export function undoingSettled(
+  settlements: readonly RepairSettlement[],
+  taken: readonly number[],
+): RepairSettlement[] {
+  const out: RepairSettlement[] = [];
+  for (const i of taken) if (UNDOING.has(settlements[i]!.outcome)) out.push(settlements[i]!);
+  return out;
 }
 
-/** The ids settled inverse writes name as the repairs they undo (what `undoneBySettled` needs read). */
-export function undoneIds(settled: readonly LedgerEntry[]): string[] {
-  return [
-    ...new Set(settled.flatMap((e) => (e.undoes !== undefined && UNDOING.has(e.outcome) ? [e.undoes] : []))),
-  ];
+/**
+ * The repairs settled inverse writes name as the ones they undo (what `undoneBySettled` needs read), each
+ * once: an inverse write is of its repair's own key.
+ */
+export function undoneRefs(settled: readonly LedgerEntry[]): RepairRef[] {
+  const out = new Map<string, RepairRef>();
+  for (const e of settled)
+    if (e.undoes !== undefined && UNDOING.has(e.outcome)) out.set(e.undoes, { id: e.undoes, key: e.key });
+  return [...out.values()];
 }

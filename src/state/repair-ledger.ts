@@ -37,9 +37,19 @@ export interface LedgerEntry {
   undoes?: string;
 }
 
-/** The outcome of a claimed repair, as `settleRepairs` records it. */
-export interface RepairSettlement {
+/**
+ * A repair as the ledger finds it: by its id and its key. The id alone names it (it is a hash over the key,
+ * among others); the key is what the SQLite ledger indexes first, so that a batch of repairs, whose keys are
+ * one stretch of the key order, reads and writes a few index pages instead of one page per random id
+ * (docs/benchmarks.md, "The ledger indexed by key").
+ */
+export interface RepairRef {
   readonly id: string;
+  readonly key: Key;
+}
+
+/** The outcome of a claimed repair, as `settleRepairs` records it. */
+export interface RepairSettlement extends RepairRef {
   /** The run the outcome is recorded under: the claimer (recovery settles in the name of the abandoned run). */
   readonly runId: string;
   readonly outcome: RepairOutcome;
@@ -128,8 +138,11 @@ export interface RepairPage {
  * never recorded without its audit entry, nor the other way round.
  */
 export interface RepairLedger {
-  /** The ledger entries with these ids, keyed by id; ids never recorded are absent from the map. */
-  getRepairs(ids: readonly string[]): Promise<Map<string, LedgerEntry>>;
+  /**
+   * The ledger entries of these repairs, keyed by id; repairs never recorded are absent from the map, as is
+   * one whose stored key is not the one given (an edited row: the id is a hash over the key).
+   */
+  getRepairs(refs: readonly RepairRef[]): Promise<Map<string, LedgerEntry>>;
   /**
    * Upserts by id, unconditionally, all entries in one transaction: afterwards each stored entry is exactly
    * the one given, `attempts` included. For records that are not claims (a rollback marking what it undid,

@@ -52,6 +52,7 @@ export type {
   RepairOutcome,
   RepairPage,
   RepairPageOptions,
+  RepairRef,
   RepairSettlement,
 } from "./repair-ledger.js";
 export type { RolloutState, RolloutStore } from "./rollout-store.js";

@@ -76,7 +76,14 @@ async function setup(options: { anchored?: boolean; extra?: string; repairs?: nu
     const entries = Array.from({ length: n }, (_, i) => ledgerEntry(`rep${i}`, String(i)));
     await store.recordRepairs(entries);
     await store.settleRepairs(
-      entries.map((e) => ({ id: e.id, runId: "r1", outcome: "applied", attempts: 1, updatedAt: 2 })),
+      entries.map((e) => ({
+        id: e.id,
+        key: e.key,
+        runId: "r1",
+        outcome: "applied",
+        attempts: 1,
+        updatedAt: 2,
+      })),
       entries.map((e) => ({
         ts: 2,
         runId: "r1",

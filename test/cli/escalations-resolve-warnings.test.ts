@@ -56,7 +56,7 @@ describe.concurrent("escalations resolve and recovery's warnings", () => {
     /** A pending row of a process long gone, key 5's write (b holds it), edited to undo a repair that never was. */
     const forge = (id: string) => forgePendingUndo(state, five!.id, id, "no-such-repair");
     const warning = (id: string) =>
-      `recovery: pending repair ${id} (items key ${five!.key} on b) says it undoes repair no-such-repair, but the ledger holds no repair by that id (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`;
+      `recovery: pending repair ${id} (items key ${five!.key} on b) says it undoes repair no-such-repair, but the ledger holds no repair of that key by that id (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`;
 
     forge("forged-1");
     const one = await runConcord([

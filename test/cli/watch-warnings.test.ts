@@ -71,7 +71,7 @@ describe("concord watch and recovery's warnings", () => {
       stop.abort();
     }
     expect(await watching).toBe(0);
-    const warning = `recovery: pending repair forged (items key ${five!.key} on b) says it undoes repair no-such-repair, but the ledger holds no repair by that id (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`;
+    const warning = `recovery: pending repair forged (items key ${five!.key} on b) says it undoes repair no-such-repair, but the ledger holds no repair of that key by that id (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`;
     expect(
       stderr
         .text()

@@ -83,7 +83,7 @@ for (const factory of stateStoreFactories) {
       });
       const genuine = claim(inverseRepair(r2), "run-rb");
       // And a pending row edited to say it undoes r1: a landed write of key 5 (what b holds) that is no
-      // rollback of r1.
+      // rollback of r1 (an inverse write is of its repair's own key: the ledger holds no r1 of key 5).
       const [held5] = await b.connector.fetchRecords(shape, [["5"]]);
       const forged: LedgerEntry = {
         ...claim({ ...inverseRepair(r1), id: "forged-5", key: ["5"] }, "run-x"),
@@ -107,9 +107,9 @@ for (const factory of stateStoreFactories) {
       });
       // The operator is told, in one line naming the row, the repair it names and why it was not acted on.
       expect(warnings).toEqual([
-        `recovery: pending repair forged-5 (items key ["5"] on b) says it undoes repair ${r1.id}, but it is not that repair's rollback (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`,
+        `recovery: pending repair forged-5 (items key ["5"] on b) says it undoes repair ${r1.id}, but the ledger holds no repair of that key by that id (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`,
       ]);
-      const ledger = await state.getRepairs([r1.id, r2.id, genuine.id, "forged-5"]);
+      const ledger = await state.getRepairs([r1, r2, genuine, forged]);
       expect(ledger.get(r2.id)?.outcome).toBe("rolled-back");
       // r1 was not undone: b still holds what it wrote.
       expect(ledger.get(r1.id)?.outcome).toBe("applied");
@@ -129,7 +129,9 @@ for (const factory of stateStoreFactories) {
       expect(verdict.ok).toBe(false);
       if (!verdict.ok)
         expect(verdict.problem).toMatch(
-          new RegExp(`^the ledger row of repair forged-5 .* says it undoes repair ${r1.id}, but it is not`),
+          new RegExp(
+            `^the ledger row of repair forged-5 .* says it undoes repair ${r1.id}, which the ledger does not hold for that key`,
+          ),
         );
     });
   });

@@ -104,7 +104,10 @@ describe("run liveness", () => {
     const { settled } = await recoverPending("items", replicas, recordShape, ctx);
     expect(settled.map((r) => r.id)).toEqual([dead]);
     expect(settled[0]?.outcome).toBe("failed");
-    const ledger = await state.getRepairs([live, dead]);
+    const ledger = await state.getRepairs([
+      { id: live, key: ["1"] },
+      { id: dead, key: ["1"] },
+    ]);
     expect(ledger.get(live)?.outcome).toBe("pending");
     expect(ledger.get(dead)?.outcome).toBe("failed");
     // Once the live run's heartbeat is a minute old it is taken for dead too.

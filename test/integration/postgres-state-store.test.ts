@@ -327,6 +327,7 @@ describe.skipIf(!available)("PostgresStateStore: ledger statements", () => {
       ).toEqual(["INSERT", "SELECT"]);
       const settle = (id: string, outcome: "applied" | "failed") => ({
         id,
+        key: ["1"],
         runId: "run-1",
         outcome,
         attempts: 1,

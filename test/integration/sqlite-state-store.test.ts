@@ -9,7 +9,10 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SQLITE_STATE_VERSION } from "../../src/state/sqlite/migrate-sqlite-state.js";
+import {
+  SQLITE_STATE_MIGRATIONS,
+  SQLITE_STATE_VERSION,
+} from "../../src/state/sqlite/migrate-sqlite-state.js";
 import { SqliteStateStore } from "../../src/state/sqlite/sqlite-state-store.js";
 import type { LedgerEntry } from "../../src/state/state-store.js";
 
@@ -175,6 +178,58 @@ describe("SqliteStateStore: migrations", () => {
     expect(await store.countEscalations({ column: "name" })).toBe(0);
     expect(await store.countEscalations({ pattern: '["conflict"]' })).toBe(1);
   });
+
+  it("upgrades a ledger keyed by id alone: rows, order and outcomes kept, each found by key and id", async () => {
+    // A file as the release before the key index left it, its ledger rows recorded out of id order.
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    for (const sql of SQLITE_STATE_MIGRATIONS.slice(0, -1)) db.exec(sql);
+    db.pragma(`user_version = ${SQLITE_STATE_VERSION - 1}`);
+    const insert = db.prepare(
+      `INSERT INTO ledger (id, run_id, dataset, key, target, expected, next_fingerprint, before_values,
+         after_values, outcome, attempts, error, updated_at, undoes, before_native)
+       VALUES (?, 'run-1', 'users', ?, 'replica-b', NULL, 'ff', NULL, '["x"]', ?, 1, NULL, 1000, NULL, ?)`,
+    );
+    insert.run("r9", '["9"]', "applied", null);
+    insert.run("r1", '["1"]', "pending", '{"t":["1.50"]}');
+    insert.run("r5", '["5"]', "failed", null);
+    db.close();
+
+    const store = open();
+    expect(store.db.pragma("user_version", { simple: true })).toBe(SQLITE_STATE_VERSION);
+    const listed = await store.listRepairs({});
+    expect(listed.map((e) => [e.id, e.outcome])).toEqual([
+      ["r9", "applied"],
+      ["r1", "pending"],
+      ["r5", "failed"],
+    ]);
+    expect(store.db.prepare("SELECT before_native FROM ledger WHERE id = 'r1'").pluck().get()).toBe(
+      '{"t":["1.50"]}',
+    );
+    // Found by key and id; an id asked for under another key is not (an inverse write is of its own key).
+    const got = await store.getRepairs([
+      { id: "r9", key: ["9"] },
+      { id: "r5", key: ["1"] },
+    ]);
+    expect([...got.keys()]).toEqual(["r9"]);
+    // The claim's upsert meets the migrated rows through the new unique index: the applied one is left.
+    const claims = await store.claimRepairs([
+      { ...repair("r9"), runId: "run-2" },
+      { ...repair("r2"), runId: "run-2" },
+    ]);
+    expect([claims.get("r9")?.kind, claims.get("r2")?.kind]).toEqual(["applied", "claimed"]);
+    expect((await store.listRepairs({})).map((e) => e.id)).toEqual(["r9", "r1", "r5", "r2"]);
+    // A settlement finds its row by key and id through ledger_key, not by a scan.
+    const plan = store.db
+      .prepare(
+        `EXPLAIN QUERY PLAN UPDATE ledger SET outcome = v.column3 FROM (VALUES ('r2', 'run-2', 'applied', '["2"]')) AS v
+         WHERE ledger.key = v.column4 AND ledger.id = v.column1`,
+      )
+      .all() as { detail: string }[];
+    expect(plan.map((p) => p.detail).join("; ")).toMatch(
+      /SEARCH ledger USING (COVERING )?INDEX ledger_key \(key=\? AND id=\?\)/,
+    );
+  });
 });
 
 /**
@@ -225,7 +280,14 @@ describe("SqliteStateStore: connection settings", () => {
     const claims = await s.claimRepairs(entries);
     expect([...claims.values()].every((c) => c.kind === "claimed")).toBe(true);
     const settled = await s.settleRepairs(
-      entries.map((e) => ({ id: e.id, runId: e.runId, outcome: "applied", attempts: 1, updatedAt: 2 })),
+      entries.map((e) => ({
+        id: e.id,
+        key: e.key,
+        runId: e.runId,
+        outcome: "applied",
+        attempts: 1,
+        updatedAt: 2,
+      })),
       entries.map((e) => ({
         ts: 2,
         runId: e.runId,

@@ -497,7 +497,7 @@ describe.skipIf(!available)("change-feed key batches as jobs on workers", () => 
     expect(await fx.state.listRepairs({ dataset: fx.dataset, outcome: "pending" })).toEqual([]);
     const warnings = fx.log.filter((l) => l.startsWith(`${fx.dataset}: warning: `));
     expect(warnings, fx.log.join("\n")).toEqual([
-      `${fx.dataset}: warning: recovery: pending repair ${held} (${fx.dataset} key ${keyId(["30"])} on b) says it undoes repair no-such-repair, but the ledger holds no repair by that id (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`,
+      `${fx.dataset}: warning: recovery: pending repair ${held} (${fx.dataset} key ${keyId(["30"])} on b) says it undoes repair no-such-repair, but the ledger holds no repair of that key by that id (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`,
     ]);
   }, 60_000);
 });

@@ -1,5 +1,6 @@
 /** The RepairLedger port on PostgreSQL: claims and settlements are conditional statements under the schema's ledger lock. */
 import type { AuditEntry, AuditEntryContent } from "../../core/audit-chain.js";
+import { keyId } from "../../core/model.js";
 import {
   checkSettlementAudit,
   claimedEntry,
@@ -9,7 +10,7 @@ import {
   settlementRounds,
   undoingSettled,
   undoneBySettled,
-  undoneIds,
+  undoneRefs,
 } from "../ledger-rules.js";
 import { prepareAudit } from "../prepared-audit.js";
 import {
@@ -21,6 +22,7 @@ import {
   type RepairLedger,
   type RepairPage,
   type RepairPageOptions,
+  type RepairRef,
   type RepairSettlement,
 } from "../repair-ledger.js";
 import { type LedgerRow, ledgerRow, toLedgerEntry } from "../state-rows.js";
@@ -50,14 +52,15 @@ export class PostgresRepairLedger implements RepairLedger {
     this.settleSql = settleSql(db.t.ledger);
   }
 
-  async getRepairs(ids: readonly string[]): Promise<Map<string, LedgerEntry>> {
+  async getRepairs(refs: readonly RepairRef[]): Promise<Map<string, LedgerEntry>> {
     const out = new Map<string, LedgerEntry>();
-    if (ids.length === 0) return out;
+    if (refs.length === 0) return out;
     const rows = await this.db.query<LedgerRow>(
       `SELECT * FROM ${this.db.t.ledger} WHERE id IN (SELECT json_array_elements_text($1::json)) ORDER BY ord`,
-      [textListJson(ids)],
+      [textListJson(refs.map((r) => r.id))],
     );
-    for (const r of rows) out.set(r.id, toLedgerEntry(r));
+    const keys = refKeys(refs);
+    for (const r of rows) if (keys.get(r.id)?.has(r.key)) out.set(r.id, toLedgerEntry(r));
     return out;
   }
 
@@ -98,10 +101,7 @@ export class PostgresRepairLedger implements RepairLedger {
       }
       // Not claimed: another run has it pending, or it is applied (rare): their rows, to report them.
       if (refused.length) {
-        const found = await this.rows(
-          c,
-          refused.map((e) => e.id),
-        );
+        const found = await this.rows(c, refused);
         for (const e of refused) {
           const row = found.get(e.id)!;
           const verdict = claimVerdict(ownership(row), e.runId);
@@ -199,26 +199,30 @@ export class PostgresRepairLedger implements RepairLedger {
     return rows.map(toLedgerEntry);
   }
 
-  /** The repairs settled inverse writes (`ids`, the settlements that took effect) undid, marked in `c`'s transaction. */
-  private async markUndone(c: StateClient, ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    const settled = [...(await this.rows(c, ids)).values()].map(toLedgerEntry);
-    const named = undoneIds(settled);
+  /** The repairs settled inverse writes (`refs`, the settlements that took effect) undid, marked in `c`'s transaction. */
+  private async markUndone(c: StateClient, refs: readonly RepairRef[]): Promise<void> {
+    if (refs.length === 0) return;
+    const settled = [...(await this.rows(c, refs)).values()].map(toLedgerEntry);
+    const named = undoneRefs(settled);
     if (named.length === 0) return;
     const originals = new Map([...(await this.rows(c, named))].map(([id, r]) => [id, toLedgerEntry(r)]));
     const undone = undoneBySettled(settled, originals);
     for (const batch of chunks(undone, BATCH_ROWS)) await this.upsert(c, batch);
   }
 
-  /** The ledger rows with these ids, read inside the caller's transaction. */
-  private async rows(c: StateClient, ids: readonly string[]): Promise<Map<string, LedgerRow>> {
+  /**
+   * The ledger rows of these repairs, by id, read inside the caller's transaction; a row whose key is not the
+   * one given is left out, as the SQLite ledger, which finds rows by key and id, leaves it.
+   */
+  private async rows(c: StateClient, refs: readonly RepairRef[]): Promise<Map<string, LedgerRow>> {
     const found = new Map<string, LedgerRow>();
-    for (const batch of chunks([...new Set(ids)], BATCH_ROWS)) {
+    const keys = refKeys(refs);
+    for (const batch of chunks([...keys.keys()], BATCH_ROWS)) {
       const { rows } = await c.query<LedgerRow>(
         `SELECT * FROM ${this.db.t.ledger} WHERE id IN (SELECT json_array_elements_text($1::json))`,
         [textListJson(batch)],
       );
-      for (const r of rows) found.set(r.id, r);
+      for (const r of rows) if (keys.get(r.id)?.has(r.key)) found.set(r.id, r);
     }
     return found;
   }
@@ -238,6 +242,17 @@ export class PostgresRepairLedger implements RepairLedger {
       [recordsetJson(LEDGER_COLUMNS, entries.map(ledgerRow))],
     );
   }
+}
+
+/** The key ids each repair id is asked for with (one, unless a caller names an id under two keys). */
+function refKeys(refs: readonly RepairRef[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const r of refs) {
+    const keys = out.get(r.id) ?? new Set<string>();
+    keys.add(keyId(r.key));
+    out.set(r.id, keys);
+  }
+  return out;
 }
 
 function ownership(row: LedgerRow): LedgerOwnership {

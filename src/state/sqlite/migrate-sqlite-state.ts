@@ -145,6 +145,26 @@ export const SQLITE_STATE_MIGRATIONS: readonly string[] = [
   // The target's values as its store held them before a repair (NULL: not read, or recorded before): a
   // rollback writes them back as they were, not their canonical text (core/native-values.ts).
   "ALTER TABLE ledger ADD COLUMN before_native TEXT;",
+  // The ledger found by key, then id, instead of by id alone: a repair id is a hash, so each claim of a batch
+  // went into a random page of the id index, and every commit wrote all those pages again (a third of a
+  // 100k-repair run's disk writes). A batch's keys are one stretch of the key order, so its entries now go
+  // into a few pages (docs/benchmarks.md, "The ledger indexed by key"). The rows keep their rowids: the
+  // ledger lists in the order first recorded.
+  `CREATE TABLE ledger_next (
+     id TEXT NOT NULL, run_id TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL,
+     target TEXT NOT NULL, expected TEXT, next_fingerprint TEXT, before_values TEXT, after_values TEXT,
+     outcome TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT, updated_at INTEGER NOT NULL, undoes TEXT,
+     before_native TEXT);
+   INSERT INTO ledger_next (rowid, id, run_id, dataset, key, target, expected, next_fingerprint, before_values,
+       after_values, outcome, attempts, error, updated_at, undoes, before_native)
+     SELECT rowid, id, run_id, dataset, key, target, expected, next_fingerprint, before_values, after_values,
+       outcome, attempts, error, updated_at, undoes, before_native FROM ledger ORDER BY rowid;
+   DROP TABLE ledger;
+   ALTER TABLE ledger_next RENAME TO ledger;
+   CREATE UNIQUE INDEX ledger_key ON ledger (key, id);
+   CREATE INDEX ledger_run ON ledger (run_id);
+   CREATE INDEX ledger_dataset ON ledger (dataset);
+   CREATE INDEX ledger_outcome ON ledger (dataset, outcome);`,
 ];
 
 /** The file version this code creates and expects. */

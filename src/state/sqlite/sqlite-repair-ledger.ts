@@ -1,5 +1,6 @@
 /** The RepairLedger port on SQLite: claims and settlements read and write under the file's write lock. */
 import type { AuditEntry, AuditEntryContent } from "../../core/audit-chain.js";
+import { keyId } from "../../core/model.js";
 import {
   checkSettlementAudit,
   claimedEntry,
@@ -9,7 +10,7 @@ import {
   settlementRounds,
   undoingSettled,
   undoneBySettled,
-  undoneIds,
+  undoneRefs,
 } from "../ledger-rules.js";
 import { type PreparedAudit, prepareAudit } from "../prepared-audit.js";
 import {
@@ -21,13 +22,17 @@ import {
   type RepairLedger,
   type RepairPage,
   type RepairPageOptions,
+  type RepairRef,
   type RepairSettlement,
 } from "../repair-ledger.js";
 import { type LedgerRow, ledgerRow, toLedgerEntry } from "../state-rows.js";
 import type { SqliteAuditLog } from "./sqlite-audit-log.js";
 import { conditions, insertRows, type SqliteStateDb } from "./sqlite-state-db.js";
 
-/** Upserts an entry by id; an existing row keeps its rowid, so the ledger lists in the order first recorded. */
+/**
+ * Upserts an entry by key and id (the unique index ledger_key: a batch's keys are one stretch of its order, its
+ * ids random); an existing row keeps its rowid, so the ledger lists in the order first recorded.
+ */
 const LEDGER_COLUMNS = [
   "id",
   "run_id",
@@ -48,7 +53,7 @@ const LEDGER_COLUMNS = [
 
 /** What follows the VALUES of an upsert: an existing row is updated in place. */
 const ON_CONFLICT = `
-  ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, dataset = excluded.dataset, key = excluded.key,
+  ON CONFLICT (key, id) DO UPDATE SET run_id = excluded.run_id, dataset = excluded.dataset, key = excluded.key,
     target = excluded.target, expected = excluded.expected, next_fingerprint = excluded.next_fingerprint,
     before_values = excluded.before_values, after_values = excluded.after_values, outcome = excluded.outcome,
     attempts = excluded.attempts, error = excluded.error, updated_at = excluded.updated_at,
@@ -60,10 +65,10 @@ export class SqliteRepairLedger implements RepairLedger {
     private readonly audit: SqliteAuditLog,
   ) {}
 
-  async getRepairs(ids: readonly string[]): Promise<Map<string, LedgerEntry>> {
+  async getRepairs(refs: readonly RepairRef[]): Promise<Map<string, LedgerEntry>> {
     const out = new Map<string, LedgerEntry>();
-    if (ids.length === 0) return out;
-    for (const e of this.rows(ids)) out.set(e.id, e);
+    if (refs.length === 0) return out;
+    for (const e of this.rows(refs)) out.set(e.id, e);
     return out;
   }
 
@@ -112,7 +117,7 @@ export class SqliteRepairLedger implements RepairLedger {
         continue;
       }
       // Not claimed: another run has it pending, or it is applied (rare; one read each).
-      const row = this.row(e.id)!;
+      const row = this.row(e)!;
       const verdict = claimVerdict(ownership(row), e.runId);
       if (verdict === "claim") throw new Error(`claimRepairs: ${e.id} was claimable but not claimed`);
       out.set(e.id, { kind: verdict, entry: toLedgerEntry(row) });
@@ -142,22 +147,27 @@ export class SqliteRepairLedger implements RepairLedger {
     return this.audit.insert(appended);
   }
 
-  /** The repairs settled inverse writes (`ids`, the settlements that took effect) undid, marked in this transaction. */
-  private markUndone(ids: readonly string[]): void {
-    if (ids.length === 0) return;
-    const settled = this.rows(ids);
-    const named = undoneIds(settled);
+  /** The repairs settled inverse writes (`refs`, the settlements that took effect) undid, marked in this transaction. */
+  private markUndone(refs: readonly RepairRef[]): void {
+    if (refs.length === 0) return;
+    const settled = this.rows(refs);
+    const named = undoneRefs(settled);
     if (named.length === 0) return;
     const undone = undoneBySettled(settled, new Map(this.rows(named).map((e) => [e.id, e])));
     if (undone.length) this.upsert(undone);
   }
 
-  /** The entries with these ids (those that exist). */
-  private rows(ids: readonly string[]): LedgerEntry[] {
+  /** The entries of these repairs (those that exist), each found by its key and id in ledger_key. */
+  private rows(refs: readonly RepairRef[]): LedgerEntry[] {
+    const pairs: [string, string][] = [];
+    for (const r of refs) pairs.push([keyId(r.key), r.id]);
     return (
       this.s
-        .prepare("SELECT * FROM ledger WHERE id IN (SELECT value FROM json_each(?))")
-        .all(JSON.stringify(ids)) as LedgerRow[]
+        .prepare(
+          `SELECT l.* FROM ledger AS l
+           WHERE (l.key, l.id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`,
+        )
+        .all(JSON.stringify(pairs)) as LedgerRow[]
     ).map(toLedgerEntry);
   }
 
@@ -178,7 +188,7 @@ export class SqliteRepairLedger implements RepairLedger {
       let rows = 0;
       for (const i of round) {
         const s = settlements[i]!;
-        values.push(s.id, s.runId, s.outcome, s.attempts, s.error ?? null, s.updatedAt);
+        values.push(s.id, s.runId, s.outcome, s.attempts, s.error ?? null, s.updatedAt, keyId(s.key));
         if (++rows === ROWS_PER_STATEMENT) {
           this.settleStatement(values, rows, settled);
           values = [];
@@ -245,9 +255,11 @@ export class SqliteRepairLedger implements RepairLedger {
     return rows.map(toLedgerEntry);
   }
 
-  /** The whole ledger row of `id` (inside the caller's transaction). */
-  private row(id: string): LedgerRow | undefined {
-    return this.s.prepare("SELECT * FROM ledger WHERE id = ?").get(id) as LedgerRow | undefined;
+  /** The whole ledger row of a repair (inside the caller's transaction). */
+  private row(ref: RepairRef): LedgerRow | undefined {
+    return this.s.prepare("SELECT * FROM ledger WHERE key = ? AND id = ?").get(keyId(ref.key), ref.id) as
+      | LedgerRow
+      | undefined;
   }
 
   /** Upserts entries by id (at most one per id), in the order given, in multi-row statements. */
@@ -286,7 +298,7 @@ function pushLedgerValues(values: unknown[], e: LedgerEntry): void {
  * error; a new id is inserted as given (a claimed entry: pending, attempts 1). RETURNING names the rows claimed.
  */
 const CLAIM_SUFFIX = `
-  ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, dataset = excluded.dataset, key = excluded.key,
+  ON CONFLICT (key, id) DO UPDATE SET run_id = excluded.run_id, dataset = excluded.dataset, key = excluded.key,
     target = excluded.target, expected = excluded.expected, next_fingerprint = excluded.next_fingerprint,
     before_values = excluded.before_values, after_values = excluded.after_values, outcome = 'pending',
     attempts = ledger.attempts + 1, error = NULL, updated_at = excluded.updated_at, undoes = excluded.undoes,
@@ -299,17 +311,19 @@ const ROWS_PER_STATEMENT = 64;
 
 /**
  * The conditional UPDATE that settles `n` ledger rows, given as VALUES rows (id, run_id, outcome, attempts,
- * error, updated_at): only the outcome columns are rewritten, not the images, and only where settlementTakesEffect
+ * error, updated_at, key), each row found by key and id in ledger_key: only the outcome columns are rewritten,
+ * not the images, and only where settlementTakesEffect
  * says so (SETTLE_IF). Built with loops, not callbacks made per call (docs/benchmarks.md, "Callbacks recompiled
  * per batch").
  */
 function settleSql(n: number): string {
   const cached = SETTLE_SQL[n];
   if (cached) return cached;
-  let list = "(?, ?, ?, ?, ?, ?)";
-  for (let r = 1; r < n; r++) list += ", (?, ?, ?, ?, ?, ?)";
+  let list = "(?, ?, ?, ?, ?, ?, ?)";
+  for (let r = 1; r < n; r++) list += ", (?, ?, ?, ?, ?, ?, ?)";
   const sql = `UPDATE ledger SET run_id = v.column2, outcome = v.column3, attempts = v.column4, error = v.column5,
-    updated_at = v.column6 FROM (VALUES ${list}) AS v WHERE ledger.id = v.column1${SETTLE_IF}`;
+    updated_at = v.column6 FROM (VALUES ${list}) AS v
+    WHERE ledger.key = v.column7 AND ledger.id = v.column1${SETTLE_IF}`;
   SETTLE_SQL[n] = sql;
   return sql;
 }

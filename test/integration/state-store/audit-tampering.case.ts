@@ -114,7 +114,14 @@ export function auditTamperingCases({ open, sql }: StateStoreCase): void {
       const entries = ["r1", "r2", "r3"].map((id) => repair(id));
       await store.claimRepairs(entries);
       await store.settleRepairs(
-        entries.map((e) => ({ id: e.id, runId: e.runId, outcome: "applied", attempts: 1, updatedAt: 2000 })),
+        entries.map((e) => ({
+          id: e.id,
+          key: e.key,
+          runId: e.runId,
+          outcome: "applied",
+          attempts: 1,
+          updatedAt: 2000,
+        })),
         entries.map((e) => ({
           ts: 2000,
           runId: e.runId,
@@ -178,7 +185,7 @@ export function auditTamperingCases({ open, sql }: StateStoreCase): void {
       const [i2, i3] = [inverse(r2!), inverse(r3!)];
       await store.claimRepairs([i2!, i3!]);
       await store.settleRepairs(
-        [{ id: i2!.id, runId: "run-rb", outcome: "rolled-back", attempts: 1, updatedAt: 3000 }],
+        [{ id: i2!.id, key: i2!.key, runId: "run-rb", outcome: "rolled-back", attempts: 1, updatedAt: 3000 }],
         [
           {
             ts: 3000,
@@ -212,9 +219,14 @@ export function auditTamperingCases({ open, sql }: StateStoreCase): void {
     // which it then marks undone, or a repair of its own); a settled row's is vouched for by its entry.
     it.each<[string, (ids: { i2: string; i3: string }) => string, RegExp]>([
       [
-        "a settled rollback's undoes pointed at another repair",
+        "a settled rollback's undoes pointed at a repair of another key",
         ({ i2 }) => `UPDATE ledger SET undoes = 'r1' WHERE id = '${i2}'`,
-        /says it undoes repair r1, but it is not that repair's rollback/,
+        /says it undoes repair r1, which the ledger does not hold for that key/,
+      ],
+      [
+        "a settled rollback's undoes pointed at another repair of its key (itself)",
+        ({ i2 }) => `UPDATE ledger SET undoes = id WHERE id = '${i2}'`,
+        /says it undoes repair [0-9a-f]+, but it is not that repair's rollback/,
       ],
       [
         "a settled rollback's undoes removed",
@@ -222,9 +234,14 @@ export function auditTamperingCases({ open, sql }: StateStoreCase): void {
         /does not match its audit entry 4 \(the row, its before\/after image or the repair it undoes was edited\)/,
       ],
       [
-        "a pending rollback's undoes pointed at another repair",
+        "a pending rollback's undoes pointed at a repair of another key",
         ({ i3 }) => `UPDATE ledger SET undoes = 'r1' WHERE id = '${i3}'`,
-        /says it undoes repair r1, but it is not that repair's rollback/,
+        /says it undoes repair r1, which the ledger does not hold for that key/,
+      ],
+      [
+        "a pending rollback's undoes pointed at another repair of its key (itself)",
+        ({ i3 }) => `UPDATE ledger SET undoes = id WHERE id = '${i3}'`,
+        /says it undoes repair [0-9a-f]+, but it is not that repair's rollback/,
       ],
       [
         "a pending rollback's undoes naming no repair",

@@ -13,7 +13,7 @@ import type {
   RepairSettlement,
   StateStore,
 } from "../../../src/state/state-store.js";
-import { event, range, repair, type StateStoreCase } from "./state-store-case.js";
+import { event, range, refs, repair, type StateStoreCase } from "./state-store-case.js";
 
 /** A settlement of `id` by `runId`. */
 const settle = (
@@ -21,7 +21,16 @@ const settle = (
   runId: string,
   outcome: RepairSettlement["outcome"],
   over: Partial<RepairSettlement> = {},
-) => ({ id, runId, outcome, attempts: 1, updatedAt: 2000, ...over }) satisfies RepairSettlement;
+) =>
+  ({
+    id,
+    key: [id.slice(1)],
+    runId,
+    outcome,
+    attempts: 1,
+    updatedAt: 2000,
+    ...over,
+  }) satisfies RepairSettlement;
 
 /** What a claim found, as [kind, run] per id. */
 const found = (claims: Map<string, RepairClaim>) =>
@@ -92,7 +101,7 @@ export function repairClaimCases({ open, sql }: StateStoreCase): void {
       await expect(store.claimRepairs([repair("r3"), repair("r4", { outcome: "applied" })])).rejects.toThrow(
         new TypeError("claimRepairs: entry r4 is applied; only pending entries are claimed"),
       );
-      expect((await store.getRepairs(["r3", "r4"])).size).toBe(0);
+      expect((await store.getRepairs(refs("r3", "r4"))).size).toBe(0);
     });
 
     it("gives each id to exactly one of several stores claiming at once, in any order", async () => {
@@ -336,14 +345,14 @@ export function repairClaimCases({ open, sql }: StateStoreCase): void {
       await store.claimRepairs([i1!, i2!, i3!, i4!]);
       await store.settleRepairs(
         [
-          settle(i1!.id, "run-rb", "rolled-back", { updatedAt: 3000 }),
-          settle(i2!.id, "run-rb", "noop", { updatedAt: 3001 }),
-          settle(i3!.id, "run-rb", "failed", { error: "boom" }),
-          settle(i4!.id, "run-rb", "rolled-back"),
+          settle(i1!.id, "run-rb", "rolled-back", { key: i1!.key, updatedAt: 3000 }),
+          settle(i2!.id, "run-rb", "noop", { key: i2!.key, updatedAt: 3001 }),
+          settle(i3!.id, "run-rb", "failed", { key: i3!.key, error: "boom" }),
+          settle(i4!.id, "run-rb", "rolled-back", { key: i4!.key }),
         ],
         [],
       );
-      const got = await store.getRepairs(["r1", "r2", "r3", "r4"]);
+      const got = await store.getRepairs(refs("r1", "r2", "r3", "r4"));
       expect([...got.values()].map((e) => [e.id, e.outcome, e.runId, e.updatedAt])).toEqual([
         ["r1", "rolled-back", "run-1", 3000],
         ["r2", "rolled-back", "run-1", 3001],
@@ -356,8 +365,8 @@ export function repairClaimCases({ open, sql }: StateStoreCase): void {
       await store.recordRepairs([repair("r5", { outcome: "applied", nextFingerprint: "fedcba9876543210" })]);
       const i5 = inverse(repair("r5", { outcome: "applied" }));
       await store.claimRepairs([i5]);
-      await store.settleRepairs([settle(i5.id, "run-rb", "rolled-back")], []);
-      expect((await store.getRepairs(["r5"])).get("r5")?.outcome).toBe("applied");
+      await store.settleRepairs([settle(i5.id, "run-rb", "rolled-back", { key: i5.key })], []);
+      expect((await store.getRepairs(refs("r5"))).get("r5")?.outcome).toBe("applied");
     });
   });
 

@@ -1,6 +1,6 @@
 /** RepairLedger cases: unconditional records, reads and listings. Run against every state store by state-store-conformance.test.ts. */
 import { describe, expect, it } from "vitest";
-import { range, repair, type StateStoreCase } from "./state-store-case.js";
+import { range, refs, repair, type StateStoreCase } from "./state-store-case.js";
 
 export function repairLedgerCases({ open }: StateStoreCase): void {
   describe("ledger records", () => {
@@ -15,7 +15,7 @@ export function repairLedgerCases({ open }: StateStoreCase): void {
         repair("r3", { runId: "run-2", expected: null, nextFingerprint: null }),
       ]);
 
-      const got = await store.getRepairs(["r1", "r2", "missing"]);
+      const got = await store.getRepairs(refs("r1", "r2", "missing"));
       expect([...got.keys()].sort()).toEqual(["r1", "r2"]);
       expect(got.get("r1")).toEqual(
         repair("r1", { runId: "run-2", outcome: "failed", attempts: 2, error: "timeout", updatedAt: 2000 }),
@@ -49,22 +49,22 @@ export function repairLedgerCases({ open }: StateStoreCase): void {
     it("keeps the repair a rollback's entry undoes through records, claims and settlements; a claim without it clears it", async () => {
       const store = await open();
       await store.recordRepairs([repair("r1", { outcome: "failed", undoes: "orig" })]);
-      expect((await store.getRepairs(["r1"])).get("r1")).toEqual(
+      expect((await store.getRepairs(refs("r1"))).get("r1")).toEqual(
         repair("r1", { outcome: "failed", undoes: "orig" }),
       );
       await store.claimRepairs([repair("r1", { runId: "run-2", outcome: "pending", undoes: "orig" })]);
       await store.settleRepairs(
-        [{ id: "r1", runId: "run-2", outcome: "rolled-back", attempts: 2, updatedAt: 3000 }],
+        [{ id: "r1", key: ["1"], runId: "run-2", outcome: "rolled-back", attempts: 2, updatedAt: 3000 }],
         [],
       );
       expect((await store.listAbandonedRepairs("users", { staleBefore: 0 })).length).toBe(0);
-      expect((await store.getRepairs(["r1"])).get("r1")).toMatchObject({
+      expect((await store.getRepairs(refs("r1"))).get("r1")).toMatchObject({
         outcome: "rolled-back",
         undoes: "orig",
       });
       // A run's own repair of the same transition claims the id again: it undoes nothing.
       await store.claimRepairs([repair("r1", { runId: "run-3", outcome: "pending" })]);
-      expect((await store.getRepairs(["r1"])).get("r1")).not.toHaveProperty("undoes");
+      expect((await store.getRepairs(refs("r1"))).get("r1")).not.toHaveProperty("undoes");
     });
 
     it("is idempotent: recording the same entries twice equals once", async () => {
@@ -96,7 +96,7 @@ export function repairLedgerCases({ open }: StateStoreCase): void {
       expect(listed.length).toBe(entries.length);
       expect(listed.map((e) => e.id)).toEqual(entries.map((e) => e.id));
       expect(listed[12_000]).toEqual(entries[12_000]);
-      const got = await store.getRepairs(entries.map((e) => e.id));
+      const got = await store.getRepairs(entries);
       expect(got.size).toBe(entries.length);
       expect(got.get("r6000")).toEqual(entries[5999]);
     });

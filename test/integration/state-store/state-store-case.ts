@@ -4,6 +4,7 @@ import type {
   Checkpoint,
   Escalation,
   LedgerEntry,
+  RepairRef,
   Sample,
   StateStore,
 } from "../../../src/state/state-store.js";
@@ -15,6 +16,9 @@ export interface StateStoreCase {
   /** SQL behind the stores' backs, tables named without a schema; the rows of the last statement. */
   sql(text: string): Promise<Record<string, unknown>[]>;
 }
+
+/** The refs `getRepairs` takes of entries made by `repair` (its key is the id without its first letter). */
+export const refs = (...ids: string[]): RepairRef[] => ids.map((id) => ({ id, key: [id.slice(1)] }));
 
 export const repair = (id: string, over: Partial<LedgerEntry> = {}): LedgerEntry => ({
   id,
