@@ -4,6 +4,7 @@ import type { Divergence, ReplicaObservation } from "./classify.js";
 import { fingerprintRow } from "./fingerprint.js";
 import { compareValues, type MergeResult, mergeRecords } from "./merge.js";
 import type { RecordShape } from "./model.js";
+import { nativeJson, nativeOf, nativeValueAt, parseNativeJson, withNative } from "./native-values.js";
 import { type CompiledPolicy, compilePolicy, type MergeRule, PolicyError } from "./policy.js";
 
 const KEY = ["7"];
@@ -509,5 +510,50 @@ describe("mergeRecords: version columns", () => {
       kind: "uncovered",
       columns: ["ver"],
     });
+  });
+});
+
+describe("mergeRecords: native values", () => {
+  /** Replica `r`'s observation with its values' native texts attached, read by `store` (type "t<column>"). */
+  function read(patch: Record<string, CanonicalValue>, store: string, texts: Record<string, string>) {
+    const o = observation(patch);
+    const values = o.values!.map((v, i) => texts[SHAPE.columns[i]!.name] ?? v);
+    withNative(o.values!, { store, types: SHAPE.columns.map((c) => `t${c.name}`), values });
+    return o;
+  }
+
+  it("carries, column by column, the native value of the replica it was taken from, with its store", () => {
+    const d: Divergence = {
+      key: KEY,
+      replicas: {
+        a: read({ d: "1.5", tags: '["x"]' }, "postgres", { d: "1.50", f: "0.50", tags: '[ "x" ]' }),
+        b: read({ d: "2.5", tags: '["y"]' }, "postgres", { d: "2.50", f: "5e-1" }),
+        c: read({ d: "2", s: "z", tags: '["x"]' }, "mysql", { s: "z" }),
+      },
+      class: "conflict",
+      columns: [],
+      newest: [],
+      regressed: [],
+    };
+    const result = mergeRecords(d, SHAPE, policy({ d: "max", s: "owner", tags: "union" }, 3, "c"), "c");
+    if (result.kind !== "merged") throw new Error("uncovered");
+    const at = (column: string, store: string) =>
+      nativeValueAt(result.values, COLUMN[column]!, store, `t${column}`);
+    // max: b's; owner: c's, which only a MariaDB target writes; equal: the first replica's; union: made here.
+    expect(at("d", "postgres")).toBe("2.50");
+    expect(at("s", "mysql")).toBe("z");
+    expect(at("s", "postgres")).toBeUndefined();
+    expect(at("f", "postgres")).toBe("0.50");
+    expect(at("tags", "postgres")).toBeUndefined();
+    expect(result.values[COLUMN.tags!]).toBe('["x","y"]');
+    // The ledger's text of such a row gives each column its own store back.
+    const back = withNative([...result.values], parseNativeJson(nativeJson(nativeOf(result.values), []))!);
+    expect(nativeValueAt(back, COLUMN.s!, "mysql", "ts", (v) => v as string)).toBe("z");
+    expect(nativeValueAt(back, COLUMN.s!, "postgres", "ts", (v) => v as string)).toBeUndefined();
+  });
+
+  it("carries none when no replica's record came with native values", () => {
+    const result = mergeColumn("d", "max", ["1.5", "2.5"]);
+    expect(result.kind === "merged" && nativeOf(result.values)).toBeUndefined();
   });
 });

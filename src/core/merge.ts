@@ -4,6 +4,7 @@ import { canonicalJsonOf, compareMemberKeys, type JsonValue, parseJsonExact } fr
 import { parseTime } from "./canonical-time.js";
 import type { Divergence } from "./classify.js";
 import { compareKeyPart, type RecordShape } from "./model.js";
+import { type NativeRow, nativeOf, withNative } from "./native-values.js";
 import type { CompiledPolicy } from "./policy.js";
 import { compareDigits, readVectorEntries, type VectorEntry } from "./version.js";
 
@@ -69,7 +70,10 @@ export type MergeResult =
  * Merges the records the replicas hold for a divergence, column by column. Equal columns are kept;
  * differing ones take their rule from the policy (version columns default to `max`, vectors merge
  * pointwise). `tie` is set when an `lww` column had no single newest writer (the first replica in dataset
- * order wins, which is deterministic but ambiguous).
+ * order wins, which is deterministic but ambiguous). The merged values carry, column by column, the native
+ * value of the replica each was taken from (`mergedNative`), so a write keeps its spelling (numeric 1.50, a
+ * json text's spacing) as a propagate from that replica would; a value the merge made (a union, a vector)
+ * has none.
  */
 export function mergeRecords(
   d: Divergence,
@@ -80,6 +84,8 @@ export function mergeRecords(
   const held = policy.replicas.filter((r) => d.replicas[r]?.present && d.replicas[r]?.values);
   const uncovered: string[] = [];
   const out: CanonicalValue[] = [];
+  // By column: the index in `held` of the replica the merged value was taken from (-1: made by the merge).
+  const from: number[] = [];
   let tie = false;
   const vc = policy.versionColumns;
   for (let i = 0; i < shape.columns.length; i++) {
@@ -87,10 +93,12 @@ export function mergeRecords(
     const values = held.map((r) => d.replicas[r]!.values![i] ?? null);
     if (values.every((v) => v === values[0])) {
       out.push(values[0] ?? null);
+      from.push(0);
       continue;
     }
     if (i === vc.vector) {
       out.push(mergeVectors(values));
+      from.push(-1);
       continue;
     }
     const rule = policy.merge.get(i) ?? (i === vc.counter || i === vc.timestamp ? "max" : undefined);
@@ -100,27 +108,31 @@ export function mergeRecords(
       case "min": {
         if (present.length === 0) {
           out.push(null);
+          from.push(-1);
           break;
         }
         const sign = rule === "max" ? 1 : -1;
-        out.push(present.reduce((best, v) => (sign * compareValues(col.type, v, best) > 0 ? v : best)));
+        const best = present.reduce((best, v) => (sign * compareValues(col.type, v, best) > 0 ? v : best));
+        out.push(best);
+        from.push(values.indexOf(best));
         break;
       }
       case "lww": {
         // A null timestamp is older than every timestamp (-infinity and 1960 included), not an instant.
-        let best: { at: bigint | null; value: CanonicalValue } | undefined;
+        let best: { at: bigint | null; value: CanonicalValue; j: number } | undefined;
         let tied = false;
         const later = (x: bigint | null, y: bigint | null) => x !== null && (y === null || x > y);
         held.forEach((r, j) => {
           const ts = d.replicas[r]!.values![vc.timestamp!];
           const at = ts ? timestampMicros(ts) : null;
           if (!best || later(at, best.at)) {
-            best = { at, value: values[j] ?? null };
+            best = { at, value: values[j] ?? null, j };
             tied = false;
           } else if (at === best.at && values[j] !== best.value) tied = true;
         });
         if (tied) tie = true;
         out.push(best?.value ?? null);
+        from.push(best?.j ?? -1);
         break;
       }
       case "union": {
@@ -148,12 +160,18 @@ export function mergeRecords(
           }
         }
         if (!ok) uncovered.push(col.name);
-        else out.push(`[${items.join(",")}]`);
+        else {
+          out.push(`[${items.join(",")}]`);
+          from.push(-1);
+        }
         break;
       }
       case "owner": {
         if (!owner || !d.replicas[owner]?.present) uncovered.push(col.name);
-        else out.push(d.replicas[owner]!.values![i] ?? null);
+        else {
+          out.push(d.replicas[owner]!.values![i] ?? null);
+          from.push(held.indexOf(owner));
+        }
         break;
       }
       default:
@@ -161,7 +179,44 @@ export function mergeRecords(
     }
   }
   if (uncovered.length) return { kind: "uncovered", columns: uncovered };
-  return { kind: "merged", values: out, tie };
+  const native = mergedNative(
+    held.map((r) => nativeOf(d.replicas[r]!.values)),
+    from,
+  );
+  return { kind: "merged", values: native ? withNative(out, native) : out, tie };
+}
+
+/**
+ * The native row of a merged record: column by column, the native value of the replica it was taken from
+ * (`from`: an index in `natives`, -1 for a value the merge made), with that replica's store and native type,
+ * so a target writes it only where a propagate from that replica would (`nativeValueAt`: the same kind of
+ * store, a column of the very same type). Undefined when no column has one.
+ */
+export function mergedNative(
+  natives: readonly (NativeRow | undefined)[],
+  from: readonly number[],
+): NativeRow | undefined {
+  const stores: (string | undefined)[] = [];
+  const types: string[] = [];
+  const values: unknown[] = [];
+  let unchecked = false;
+  for (let c = 0; c < from.length; c++) {
+    const native = natives[from[c]!];
+    const v = native?.values[c];
+    stores.push(v === undefined ? undefined : native!.store);
+    types.push(v === undefined ? "" : native!.types[c]!);
+    values.push(v);
+    if (v !== undefined && native!.unchecked) unchecked = true;
+  }
+  const store = stores.find((s) => s !== undefined);
+  if (store === undefined) return undefined;
+  return {
+    store,
+    types,
+    values,
+    ...(stores.some((s) => s !== undefined && s !== store) ? { stores } : {}),
+    ...(unchecked ? { unchecked } : {}),
+  };
 }
 
 /**

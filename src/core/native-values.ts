@@ -5,8 +5,9 @@
  *
  * The native row rides on the canonical values array itself (a non-enumerable symbol-keyed property):
  * comparison, fingerprints, decisions, JSON output and the ledger's images see the canonical values only, and
- * any step that builds a new array (a merge) leaves it behind, so the write falls back to the canonical text,
- * as before (the ledger keeps a before image's native row beside it: `nativeJson`). Arrays are never mutated
+ * a step that builds a new array leaves it behind unless it attaches one (a merge attaches, column by column,
+ * the native value of the replica it took each from), and the write falls back to the canonical text (the
+ * ledger keeps a before image's native row beside it: `nativeJson`). Arrays are never mutated
  * after they are read, so a native row always spells the very values it is attached to.
  */
 import type { CanonicalValue } from "./canonical.js";
@@ -15,6 +16,11 @@ import type { CanonicalValue } from "./canonical.js";
 export interface NativeRow {
   /** The kind of store that read them ("postgres", "mysql", "sqlite"): only that kind may write them. */
   readonly store: string;
+  /**
+   * By compared column, for a merged row whose columns several kinds of store read: the kind that read each
+   * (undefined: none), in place of `store`.
+   */
+  readonly stores?: readonly (string | undefined)[];
   /**
    * By compared column: the column's full native type ("numeric(10,2)", "jsonb", "double"); a target writes a
    * value natively only into a column of the very same type. Shared by every row of a shape.
@@ -63,7 +69,8 @@ export function nativeValueAt(
   check?: (native: unknown) => CanonicalValue,
 ): unknown {
   const native = nativeOf(values);
-  if (!native || native.store !== store || native.types[c] !== nativeType) return undefined;
+  if (!native || (native.stores?.[c] ?? native.store) !== store || native.types[c] !== nativeType)
+    return undefined;
   const v = native.values[c];
   if (!native.unchecked || v === undefined || v === null) return v;
   try {
@@ -86,9 +93,9 @@ export function nativeJson(
   canonical: readonly CanonicalValue[] | null | undefined,
 ): string | null {
   if (!native) return null;
-  const textStore = native.store !== "sqlite";
   let kept = false;
   const values = native.values.map((v, c) => {
+    const textStore = (native.stores?.[c] ?? native.store) !== "sqlite";
     if (textStore && typeof v === "string" && v === canonical?.[c]) return null;
     if (v !== undefined && v !== null) kept = true;
     if (v === undefined || v === null || typeof v === "string") return v ?? null;
@@ -98,7 +105,9 @@ export function nativeJson(
     if (v instanceof Uint8Array) return { x: Buffer.from(v).toString("hex") };
     return null;
   });
-  return kept ? JSON.stringify({ store: native.store, types: native.types, values }) : null;
+  if (!kept) return null;
+  const stores = native.stores?.map((s) => s ?? null);
+  return JSON.stringify({ store: native.store, types: native.types, values, ...(stores ? { stores } : {}) });
 }
 
 /**
@@ -109,8 +118,11 @@ export function nativeJson(
 export function parseNativeJson(text: string | null | undefined): NativeRow | undefined {
   if (!text) return undefined;
   try {
-    const o = JSON.parse(text) as { store?: unknown; types?: unknown; values?: unknown };
+    const o = JSON.parse(text) as { store?: unknown; types?: unknown; values?: unknown; stores?: unknown };
     if (typeof o.store !== "string" || !Array.isArray(o.types) || !Array.isArray(o.values)) return undefined;
+    const stores = Array.isArray(o.stores)
+      ? o.stores.map((s: unknown) => (typeof s === "string" ? s : undefined))
+      : undefined;
     const values = o.values.map((v: unknown) => {
       if (v === null || typeof v === "string") return v ?? undefined;
       if (typeof v !== "object") return undefined;
@@ -122,7 +134,13 @@ export function parseNativeJson(text: string | null | undefined): NativeRow | un
         return Buffer.from(tagged.x, "hex");
       return undefined;
     });
-    return { store: o.store, types: o.types.map(String), values, unchecked: true };
+    return {
+      store: o.store,
+      types: o.types.map(String),
+      values,
+      ...(stores ? { stores } : {}),
+      unchecked: true,
+    };
   } catch {
     return undefined;
   }

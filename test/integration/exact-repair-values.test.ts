@@ -144,6 +144,43 @@ datasets:
     expect(await read("b")).toEqual([`(1,1.50,-0,"{""b"": 1,  ""a"": [1.0, 2]}","{""x"": 1.50}")`]);
     expect(await read("b")).toEqual(await read("a"));
   });
+  it("writes, column by column, the texts of the replica a merge took each value from", async () => {
+    const dir = tempDir();
+    const [a, b] = ["hfx_pg_merge_a", "hfx_pg_merge_b"];
+    // n: max takes b's 2.50; q: min takes a's 1.250; j and f hold the same values everywhere: a's texts.
+    await schema.admin.query(
+      `CREATE TABLE ${schema.table(a)} (id int PRIMARY KEY, n numeric, q numeric, f float8, j json);
+       CREATE TABLE ${schema.table(b)} (LIKE ${schema.table(a)} INCLUDING ALL);
+       INSERT INTO ${schema.table(a)} VALUES (1, 1.50, 1.250, '-0', '{"b": 1,  "a": [1.0, 2]}');
+       INSERT INTO ${schema.table(b)} VALUES (1, 2.50, 3.0, '-0', '{"b": 1,  "a": [1.0, 2]}');`,
+    );
+    const url = JSON.stringify(POSTGRES.url);
+    const cfg = writeConfig(
+      dir,
+      `state: sqlite:state.db
+datasets:
+  items:
+    key: id
+    replicas:
+      a: { url: ${url}, table: "${schema.table(a)}" }
+      b: { url: ${url}, table: "${schema.table(b)}" }
+    policy: { merge: { n: max, q: min } }
+`,
+    );
+    const read = async (side: "a" | "b") => {
+      const { rows } = await schema.admin.query<{ text: string }>(
+        `SELECT t::text AS text FROM ${schema.table(side === "a" ? a : b)} t ORDER BY id`,
+      );
+      return rows.map((r) => r.text);
+    };
+    const repair = await runConcord(["repair", "--json", "-c", cfg], { cwd: dir });
+    expect(repair.code, repair.stderr).toBe(0);
+    const doc = JSON.parse(repair.stdout) as { datasets: { repairs: { outcome: string }[] }[] };
+    expect(doc.datasets[0]!.repairs.map((r) => r.outcome)).toEqual(["applied", "applied"]);
+    const merged = `(1,2.50,1.250,-0,"{""b"": 1,  ""a"": [1.0, 2]}")`;
+    expect(await read("a")).toEqual([merged]);
+    expect(await read("b")).toEqual([merged]);
+  });
 });
 
 describe.skipIf(!mysqlAvailable)("exact repair values: MariaDB → MariaDB", () => {

@@ -13,6 +13,7 @@ import type { ChangeBatch, ChangeFeed, RowImage } from "../../src/connectors/cha
 import { openChangeFeed } from "../../src/connectors/open-change-feed.js";
 import { openConnector } from "../../src/connectors/open-connector.js";
 import type { Key } from "../../src/core/model.js";
+import { nativeOf } from "../../src/core/native-values.js";
 import type { OpenReplica } from "../../src/engine/run-context.js";
 import { runDataset } from "../../src/engine/run-dataset.js";
 import { feedOptions } from "../../src/engine/watch-dataset.js";
@@ -228,8 +229,66 @@ datasets:
     for (const rec of fetched) {
       const image = batch.images?.get(JSON.stringify(rec.key));
       expect(image, JSON.stringify(rec.key)).toBeTruthy();
-      expect(await connector.recordFromImage!(shape, image!)).toEqual(rec);
+      const fromImage = await connector.recordFromImage!(shape, image!);
+      expect(fromImage).toEqual(rec);
+      // With the texts a write sends (numeric 1.500, the json's spacing and repeated member) as the fetch's.
+      expect(nativeOf(fromImage!.values)).toEqual(nativeOf(rec.values));
     }
+  }, 60_000);
+
+  it("repairs a key a batch's images came with by writing the owner's own texts (numeric 1.50, json spacing)", async () => {
+    const t = pg.table("hfx_exact");
+    await pg.admin.query(
+      `CREATE TABLE ${t} (id int4 PRIMARY KEY, n numeric, j json, jb jsonb);
+       CREATE TABLE ${t}_copy (LIKE ${t} INCLUDING ALL);
+       INSERT INTO ${t}_copy VALUES (2, 9.00, '{"z":  1}', '{"y": 2.50}');`,
+    );
+    const ds = parseConfig(
+      `state: sqlite:state.db
+datasets:
+  ${pg.name}_hfx_exact:
+    key: id
+    replicas:
+      pg: { url: "${POSTGRES.url}", table: ${t} }
+      copy: { url: "${POSTGRES.url}", table: ${t}_copy }
+    policy: { owner: pg, resolve: owner }
+`,
+      join(dir, "concord.yaml"),
+    ).datasets[0]!;
+    const feed = await openChangeFeed(ds.replicas[0]!, feedOptions(ds, "pg"));
+    closing.push(() => feed.drop());
+    await feed.start(undefined);
+    await pg.admin.query(
+      `INSERT INTO ${t} VALUES (1, 1.50, '{"b": 1,  "a": [1.0, 2]}', '{"x": 1.50}'),
+         (2, 2.50, '{"a":1,"a":2}', '{"y": [2.0, 1e2]}')`,
+    );
+    const batch = await changes(feed, 2);
+    expect(batch.images?.size).toBe(2);
+    const { replicas, fetched } = await openReplicas(ds);
+    const run = await runDataset(
+      ds,
+      replicas,
+      { state, now: Date.now },
+      {
+        runId: `images-${++runs}`,
+        command: "watch",
+        mode: "repair",
+        keys: batch.keys,
+        images: { replica: "pg", images: batch.images!, beforeRead: batch.beforeRead },
+      },
+    );
+    expect(run.totals.repairs).toEqual({ applied: 2 });
+    // The decision rests on the images; the records written are those read from the owner (the keys differed).
+    expect(new Set(fetched.map((k) => k.join()))).toEqual(new Set(["1", "2"]));
+    const rows = async (table: string) =>
+      (await pg.admin.query<{ text: string }>(`SELECT r::text AS text FROM ${table} r ORDER BY id`)).rows.map(
+        (r) => r.text,
+      );
+    expect(await rows(`${t}_copy`)).toEqual([
+      `(1,1.50,"{""b"": 1,  ""a"": [1.0, 2]}","{""x"": 1.50}")`,
+      `(2,2.50,"{""a"":1,""a"":2}","{""y"": [2.0, 100]}")`,
+    ]);
+    expect(await rows(`${t}_copy`)).toEqual(await rows(t));
   }, 60_000);
 
   it("fetches a key whose row has a column the image cannot give exactly (timestamptz)", async () => {

@@ -98,6 +98,9 @@ const IMAGE_TYPES: ReadonlySet<string> = new Set([
   "jsonb",
 ]);
 
+/** A bool's output (what a feed sends) as its `::text` (what a fetch reads). */
+const BOOL_TEXT: Readonly<Record<string, string>> = { t: "true", f: "false" };
+
 /**
  * How long the row estimate a describe read stays good for `estimateCount` (planner estimates move only with
  * VACUUM and ANALYZE: this is about not handing an old one to a much later caller).
@@ -772,7 +775,10 @@ export class PostgresConnector implements Connector {
    * A feed's row image as `fetchRecords` reads it: each column's text output is what the record fetch's
    * `::text` gives, for the base types whose text depends on no session setting (IMAGE_TYPES); a shape with
    * another (timestamps, floats, bytea, money…: DateStyle, TimeZone, extra_float_digits, bytea_output…) is
-   * fetched.
+   * fetched. The texts are those a fetch reads (`fetchList`: each one's `::text`, none a `numeric[]`'s
+   * second text; a bool's output `t` is its `::text` `true`), so the record carries the same native values
+   * (`PostgresShapeSql.record`): a repair from it writes numeric 1.50 and a json text's spacing as the row
+   * holds them.
    */
   async recordFromImage(shape: RecordShape, image: RowImage): Promise<StoredRecord | undefined> {
     const s = await this.sql(shape);
@@ -781,9 +787,9 @@ export class PostgresConnector implements Connector {
     for (const c of s.native) {
       const text = image[c.name];
       if (text === undefined) return undefined;
-      raw.push(text);
+      raw.push(c.baseType === "bool" && text !== null ? (BOOL_TEXT[text] ?? text) : text);
     }
-    return s.codec.record(raw);
+    return s.record(raw);
   }
 
   async applyWrites(shape: RecordShape, writes: readonly ConditionalWrite[]): Promise<WriteOutcome[]> {
