@@ -53,7 +53,7 @@ describe("recovery of a pending row whose undoes was edited", () => {
 
     const second = await runConcord(["repair", "--json", "-c", config]);
     expect(second.code, second.stderr).toBe(0);
-    const warning = `recovery: pending repair forged-5 (items key ${five.key} on b) says it undoes repair ${three.id}, but it is not that repair's rollback (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`;
+    const warning = `recovery: pending repair forged-5 (items key ${five.key} on b) says it undoes repair ${three.id}, but the ledger holds no repair of that key by that id (the ledger row was edited); settled as an ordinary repair, nothing marked rolled back; concord audit verify reports the row`;
     expect(second.stderr).toBe(`concord: warning: ${warning}\n`);
     const doc = parseJson<WarnedJson>(second);
     expect(doc.datasets[0]!.warnings).toEqual([warning]);
