@@ -239,4 +239,47 @@ describe("exact repair values: SQLite → SQLite", () => {
       await repairThenRollback(dir, cfg, read, `'{"b": 1,  "a": [1.0, 2]}', 1.5, '1.50', 1.0, -0.0)`);
     },
   );
+
+  it.each([true, false])(
+    "writes a BLOB held in a TEXT, JSON or untyped column as a BLOB, and a rollback restores b's (in store: %s)",
+    async (inStore) => {
+      const dir = tempDir();
+      const seed = (name: string, rows: readonly (readonly unknown[])[]) => {
+        const file = new Database(join(dir, `${name}.db`));
+        file.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, u, j JSON)");
+        const insert = file.prepare("INSERT INTO t VALUES (?, ?, ?, ?)");
+        for (const row of rows) insert.run(...row);
+        file.close();
+      };
+      const bytes = (text: string) => Buffer.from(text, "utf8");
+      // Compared as text (a BLOB as its UTF-8 text), so X'31' and '1' are one value: row 2 differs in u.
+      seed("a", [
+        [1, bytes("é"), bytes("1"), bytes("{}")],
+        [2, bytes("x"), bytes(""), "[1]"],
+      ]);
+      seed("b", [[2, "x", bytes("2"), bytes("[1]")]]);
+      const cfg = config(
+        dir,
+        '{ url: "sqlite:a.db", table: t }',
+        '{ url: "sqlite:b.db", table: t }',
+        inStore ? "" : "    detect: { inStore: false }\n",
+      );
+      const read = async (side: "a" | "b") => {
+        const file = new Database(join(dir, `${side}.db`), { readonly: true });
+        try {
+          const columns = ["s", "u", "j"].map((c) => `typeof(${c}) || ':' || quote(${c})`).join(", ");
+          return (
+            file.prepare(`SELECT id, ${columns} FROM t ORDER BY id`).raw(true).all() as unknown[][]
+          ).map((r) => r.join(" "));
+        } finally {
+          file.close();
+        }
+      };
+      expect(await read("a")).toEqual([
+        "1 blob:X'C3A9' blob:X'31' blob:X'7B7D'",
+        "2 blob:X'78' blob:X'' text:'[1]'",
+      ]);
+      await repairThenRollback(dir, cfg, read, "VALUES (1, X'7B7D', X'C3A9', X'31')");
+    },
+  );
 });

@@ -234,8 +234,9 @@ export class SqliteShapeSql {
   /**
    * A record from a row read with `readList`, with its values as SQLite handed them attached (`withNative`):
    * each with its storage class (REAL 1.0 stays REAL, a JSON text keeps its spacing and its numbers'
-   * spelling), which a repair writes into a column of the same declared type instead of the canonical value.
-   * Not a bytes column's (a TEXT value is read as its bytes) nor a text read as bytes in exact reads.
+   * spelling, a BLOB in a text or untyped column stays a BLOB), which a repair writes into a column of the same
+   * declared type instead of the canonical value. Not a bytes column's (a TEXT value is read as its bytes) nor,
+   * in exact reads, a text or JSON column's bytes (a text read as bytes is not told from a BLOB there).
    */
   record(row: readonly unknown[]): StoredRecord {
     const rec = this.codec.record(row);
@@ -245,7 +246,7 @@ export class SqliteShapeSql {
       const type = this.shape.columns[j]!.type;
       const raw = row[width + j];
       values[j] =
-        type === "bytes" || ((type === "text" || type === "json") && raw instanceof Uint8Array)
+        type === "bytes" || (this.exact && (type === "text" || type === "json") && raw instanceof Uint8Array)
           ? undefined
           : raw;
     }
