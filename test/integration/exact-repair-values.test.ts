@@ -241,23 +241,24 @@ describe("exact repair values: SQLite → SQLite", () => {
   );
 
   it.each([true, false])(
-    "writes a BLOB held in a TEXT, JSON or untyped column as a BLOB, and a rollback restores b's (in store: %s)",
+    "writes a BLOB held in a TEXT, JSON or untyped column as a BLOB, a TEXT in a BLOB column as a TEXT, and a rollback restores b's (in store: %s)",
     async (inStore) => {
       const dir = tempDir();
       const seed = (name: string, rows: readonly (readonly unknown[])[]) => {
         const file = new Database(join(dir, `${name}.db`));
-        file.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, u, j JSON)");
-        const insert = file.prepare("INSERT INTO t VALUES (?, ?, ?, ?)");
+        file.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, u, j JSON, b BLOB)");
+        const insert = file.prepare("INSERT INTO t VALUES (?, ?, ?, ?, ?)");
         for (const row of rows) insert.run(...row);
         file.close();
       };
       const bytes = (text: string) => Buffer.from(text, "utf8");
-      // Compared as text (a BLOB as its UTF-8 text), so X'31' and '1' are one value: row 2 differs in u.
+      // Compared as text (a BLOB as its UTF-8 text), so X'31' and '1' are one value: row 2 differs in u. The
+      // BLOB column compares a TEXT as its bytes ('cafe' is 63616665).
       seed("a", [
-        [1, bytes("é"), bytes("1"), bytes("{}")],
-        [2, bytes("x"), bytes(""), "[1]"],
+        [1, bytes("é"), bytes("1"), bytes("{}"), "cafe"],
+        [2, bytes("x"), bytes(""), "[1]", "é"],
       ]);
-      seed("b", [[2, "x", bytes("2"), bytes("[1]")]]);
+      seed("b", [[2, "x", bytes("2"), bytes("[1]"), bytes("é")]]);
       const cfg = config(
         dir,
         '{ url: "sqlite:a.db", table: t }',
@@ -267,7 +268,7 @@ describe("exact repair values: SQLite → SQLite", () => {
       const read = async (side: "a" | "b") => {
         const file = new Database(join(dir, `${side}.db`), { readonly: true });
         try {
-          const columns = ["s", "u", "j"].map((c) => `typeof(${c}) || ':' || quote(${c})`).join(", ");
+          const columns = ["s", "u", "j", "b"].map((c) => `typeof(${c}) || ':' || quote(${c})`).join(", ");
           return (
             file.prepare(`SELECT id, ${columns} FROM t ORDER BY id`).raw(true).all() as unknown[][]
           ).map((r) => r.join(" "));
@@ -276,10 +277,10 @@ describe("exact repair values: SQLite → SQLite", () => {
         }
       };
       expect(await read("a")).toEqual([
-        "1 blob:X'C3A9' blob:X'31' blob:X'7B7D'",
-        "2 blob:X'78' blob:X'' text:'[1]'",
+        "1 blob:X'C3A9' blob:X'31' blob:X'7B7D' text:'cafe'",
+        "2 blob:X'78' blob:X'' text:'[1]' text:'é'",
       ]);
-      await repairThenRollback(dir, cfg, read, "VALUES (1, X'7B7D', X'C3A9', X'31')");
+      await repairThenRollback(dir, cfg, read, "VALUES (1, 'cafe', X'7B7D', X'C3A9', X'31')");
     },
   );
 });
