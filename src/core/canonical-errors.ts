@@ -15,7 +15,7 @@ export function describeRaw(raw: unknown): string {
     typeof raw === "string"
       ? JSON.stringify(raw)
       : raw instanceof Uint8Array
-        ? `X'${Buffer.from(raw).toString("hex").toUpperCase()}'`
+        ? `X'${Buffer.from(raw.subarray(0, 30)).toString("hex").toUpperCase()}${raw.length > 30 ? "…" : "'"}`
         : String(raw);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
