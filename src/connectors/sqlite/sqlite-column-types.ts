@@ -3,6 +3,12 @@ import { type CanonicalValue, type ColumnType, timestampMicros } from "../../cor
 import { float32AsDouble } from "../../core/canonical-float32.js";
 import type { ColumnInfo } from "../connector.js";
 
+/**
+ * PostgreSQL type names a schema copied into SQLite keeps, which hold no integers although SQLite's rule reads
+ * "INT" in them: intervals, points, ranges (`INT4RANGE`), arrays (`INTEGER[]`). Their values are text.
+ */
+const NOT_INTEGERS = /INTERVAL|^POINT$|RANGE$|\[\]$/;
+
 /** The logical type of a declared SQLite column type (declared types are free text in SQLite). */
 export function sqliteLogicalType(declared: string): ColumnType {
   const t = declared.toUpperCase();
@@ -11,6 +17,7 @@ export function sqliteLogicalType(declared: string): ColumnType {
   if (/^TIME\b/.test(t)) return "time";
   if (t.includes("JSON")) return "json";
   if (t.includes("DEC") || t.includes("NUMERIC") || t.includes("MONEY")) return "decimal";
+  if (NOT_INTEGERS.test(t.trim())) return "text";
   if (t.includes("INT")) return "integer";
   if (t.includes("REAL") || t.includes("FLOA") || t.includes("DOUB")) return "float";
   if (t.includes("BLOB") || t.includes("BINARY")) return "bytes";

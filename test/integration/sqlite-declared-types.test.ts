@@ -1,0 +1,71 @@
+/**
+ * A PostgreSQL schema copied into SQLite keeps its type names: `INTERVAL`, `POINT`, `INT4RANGE`, `INTEGER[]`.
+ * SQLite's affinity rule reads "INT" in each, but they hold text, so they are compared as text beside the
+ * PostgreSQL columns of those types (before: "column iv has incompatible types: interval on a, interval on
+ * b", and an SQLite INTERVAL holding '1 day' could not be read), scanned, repaired and read back.
+ */
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runConcord, tempDir, writeConfig } from "../cli/helpers.js";
+import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
+import { POSTGRES, serviceAvailable } from "../support/services.js";
+
+const pgAvailable = await serviceAvailable(POSTGRES);
+
+describe.skipIf(!pgAvailable)("SQLite columns declared with PostgreSQL type names", () => {
+  let schema: PostgresTestSchema;
+  beforeAll(async () => {
+    schema = await createPostgresTestSchema();
+  });
+  afterAll(async () => {
+    await schema?.drop();
+  });
+
+  it("INTERVAL, POINT, INT4RANGE and INTEGER[] are compared as text beside PostgreSQL's types", async () => {
+    const dir = tempDir();
+    await schema.admin.query(
+      `CREATE TABLE ${schema.table("hd_pg")} (id int PRIMARY KEY, iv interval, p point, r int4range, a int[]);
+       INSERT INTO ${schema.table("hd_pg")} VALUES
+         (1, '1 day', '(1,2)', '[1,5)', '{1,NULL}'),
+         (2, '00:00:05', '(0,0)', 'empty', '[0:1]={1,2}')`,
+    );
+    const file = new Database(join(dir, "b.db"));
+    file.exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, iv INTERVAL, p POINT, r INT4RANGE, a INTEGER[]);
+      INSERT INTO t VALUES (1, '1 day', '(1,2)', '[1,5)', '{1,NULL}'), (2, '5', '(0,1)', 'empty', '{1,2}')`);
+    file.close();
+    const cfg = writeConfig(
+      dir,
+      `state: sqlite:state.db
+datasets:
+  items:
+    key: id
+    replicas:
+      a: { url: "${POSTGRES.url}", table: "${schema.table("hd_pg")}" }
+      b: { url: "sqlite:b.db", table: t }
+    policy: { owner: a, resolve: owner }
+`,
+    );
+    const scan = await runConcord(["scan", "--json", "-c", cfg], { cwd: dir });
+    expect(scan.stderr).toBe("");
+    const doc = JSON.parse(scan.stdout) as {
+      datasets: { divergences: { key: unknown[]; columns?: string[] }[]; schema?: unknown[] }[];
+    };
+    expect(doc.datasets[0]!.divergences.map((d) => d.key)).toEqual([[2]]);
+    expect(scan.stdout).not.toContain("incompatible types");
+
+    const repair = await runConcord(["repair", "-c", cfg], { cwd: dir });
+    expect(repair.code).toBe(0);
+    const rescan = await runConcord(["scan", "-c", cfg], { cwd: dir });
+    expect(rescan.code).toBe(0);
+    const read = new Database(join(dir, "b.db"), { readonly: true });
+    try {
+      expect(read.prepare("SELECT id, iv, p, r, a FROM t ORDER BY id").raw(true).all()).toEqual([
+        [1, "1 day", "(1,2)", "[1,5)", "{1,NULL}"],
+        [2, "00:00:05", "(0,0)", "empty", "[0:1]={1,2}"],
+      ]);
+    } finally {
+      read.close();
+    }
+  });
+});
