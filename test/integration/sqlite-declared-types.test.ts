@@ -1,8 +1,10 @@
 /**
- * A PostgreSQL schema copied into SQLite keeps its type names: `INTERVAL`, `POINT`, `INT4RANGE`, `INTEGER[]`.
- * SQLite's affinity rule reads "INT" in each, but they hold text, so they are compared as text beside the
- * PostgreSQL columns of those types (before: "column iv has incompatible types: interval on a, interval on
- * b", and an SQLite INTERVAL holding '1 day' could not be read), scanned, repaired and read back.
+ * A PostgreSQL schema copied into SQLite keeps its type names: `INTERVAL`, `POINT`, `INT4RANGE`, `INTEGER[]`,
+ * `BOOLEAN[]`, `TIME WITH TIME ZONE`, `SERIAL`, `BYTEA`. SQLite's affinity rule reads "INT" in some of them,
+ * Concord's own rules "BOOL" or "TIME" in others, and none of those says what they hold: they are compared as
+ * the PostgreSQL columns' types are (before: "column iv has incompatible types: interval on a, interval on
+ * b", left out of the comparison, and an SQLite INTERVAL holding '1 day' could not be read), scanned,
+ * repaired and read back.
  */
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -22,17 +24,20 @@ describe.skipIf(!pgAvailable)("SQLite columns declared with PostgreSQL type name
     await schema?.drop();
   });
 
-  it("INTERVAL, POINT, INT4RANGE and INTEGER[] are compared as text beside PostgreSQL's types", async () => {
+  it("INTERVAL, POINT, INT4RANGE, arrays, TIME WITH TIME ZONE, SERIAL and BYTEA are compared as PostgreSQL's types", async () => {
     const dir = tempDir();
     await schema.admin.query(
-      `CREATE TABLE ${schema.table("hd_pg")} (id int PRIMARY KEY, iv interval, p point, r int4range, a int[]);
+      `CREATE TABLE ${schema.table("hd_pg")} (id serial PRIMARY KEY, iv interval, p point, r int4range, a int[],
+         ba boolean[], tz timetz, by bytea);
        INSERT INTO ${schema.table("hd_pg")} VALUES
-         (1, '1 day', '(1,2)', '[1,5)', '{1,NULL}'),
-         (2, '00:00:05', '(0,0)', 'empty', '[0:1]={1,2}')`,
+         (1, '1 day', '(1,2)', '[1,5)', '{1,NULL}', '{t,f}', '12:00:00+05:30', '\\x00ff'),
+         (2, '00:00:05', '(0,0)', 'empty', '[0:1]={1,2}', '{}', '00:00:00+00', '\\x')`,
     );
     const file = new Database(join(dir, "b.db"));
-    file.exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, iv INTERVAL, p POINT, r INT4RANGE, a INTEGER[]);
-      INSERT INTO t VALUES (1, '1 day', '(1,2)', '[1,5)', '{1,NULL}'), (2, '5', '(0,1)', 'empty', '{1,2}')`);
+    file.exec(`CREATE TABLE t (id SERIAL PRIMARY KEY, iv INTERVAL, p POINT, r INT4RANGE, a INTEGER[],
+        ba BOOLEAN[], tz TIME WITH TIME ZONE, by BYTEA);
+      INSERT INTO t VALUES (1, '1 day', '(1,2)', '[1,5)', '{1,NULL}', '{t,f}', '12:00:00+05:30', x'00ff'),
+        (2, '5', '(0,1)', 'empty', '{1,2}', '{t}', '00:00:00+00', x'00')`);
     file.close();
     const cfg = writeConfig(
       dir,
@@ -60,9 +65,10 @@ datasets:
     expect(rescan.code).toBe(0);
     const read = new Database(join(dir, "b.db"), { readonly: true });
     try {
-      expect(read.prepare("SELECT id, iv, p, r, a FROM t ORDER BY id").raw(true).all()).toEqual([
-        [1, "1 day", "(1,2)", "[1,5)", "{1,NULL}"],
-        [2, "00:00:05", "(0,0)", "empty", "[0:1]={1,2}"],
+      const columns = "id, iv, p, r, a, ba, tz, typeof(by) || ':' || hex(by)";
+      expect(read.prepare(`SELECT ${columns} FROM t ORDER BY id`).raw(true).all()).toEqual([
+        [1, "1 day", "(1,2)", "[1,5)", "{1,NULL}", "{t,f}", "12:00:00+05:30", "blob:00FF"],
+        [2, "00:00:05", "(0,0)", "empty", "[0:1]={1,2}", "{}", "00:00:00+00", "blob:"],
       ]);
     } finally {
       read.close();

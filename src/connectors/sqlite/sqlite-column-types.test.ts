@@ -52,6 +52,18 @@ describe("SQLite declared types: the logical type a column is compared as", () =
     ["TSTZRANGE", "text"],
     ["INTEGER[]", "text"],
     ["int[]", "text"],
+    ["BOOLEAN[]", "text"],
+    ["TIMESTAMPTZ[]", "text"],
+    ["JSONB[]", "text"],
+    ["NUMERIC(10,2)[]", "text"],
+    ["TIME WITH TIME ZONE", "text"],
+    ["TIME WITHOUT TIME ZONE", "time"],
+    ["TIME", "time"],
+    ["SERIAL", "integer"],
+    ["bigserial", "integer"],
+    ["SERIAL8", "integer"],
+    ["YEAR", "integer"],
+    ["BYTEA", "bytes"],
   ] as const)("%j is compared as %s", (declared, type) => {
     expect(sqliteLogicalType(declared)).toBe(type);
   });

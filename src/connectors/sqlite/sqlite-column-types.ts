@@ -4,20 +4,28 @@ import { float32AsDouble } from "../../core/canonical-float32.js";
 import type { ColumnInfo } from "../connector.js";
 
 /**
- * PostgreSQL type names a schema copied into SQLite keeps, which hold no integers although SQLite's rule reads
- * "INT" in them: intervals, points, ranges (`INT4RANGE`), arrays (`INTEGER[]`). Their values are text.
+ * Type names of PostgreSQL and MariaDB a schema copied into SQLite keeps, whose values the words SQLite's rule
+ * (and the rules below) find in them do not say: arrays (`INTEGER[]`, `BOOLEAN[]`), intervals, points and
+ * ranges (`INT4RANGE`) hold text although "INT" is in them, `TIME WITH TIME ZONE` holds text with an offset,
+ * no time of day; `SERIAL`s and `YEAR` hold integers, `BYTEA` bytes.
  */
-const NOT_INTEGERS = /INTERVAL|^POINT$|RANGE$|\[\]$/;
+const COPIED_TYPES: readonly (readonly [RegExp, ColumnType])[] = [
+  [/\[\]$/, "text"],
+  [/INTERVAL|^POINT$|RANGE$|^TIME\b.*\bWITH TIME ZONE$/, "text"],
+  [/^(SMALL|BIG)?SERIAL[248]?$|^YEAR$/, "integer"],
+  [/^BYTEA$/, "bytes"],
+];
 
 /** The logical type of a declared SQLite column type (declared types are free text in SQLite). */
 export function sqliteLogicalType(declared: string): ColumnType {
   const t = declared.toUpperCase();
+  const copied = COPIED_TYPES.find(([re]) => re.test(t.trim()));
+  if (copied) return copied[1];
   if (t.includes("BOOL")) return "boolean";
   if (t.includes("TIMESTAMP") || t.includes("DATETIME") || t === "DATE") return "timestamp";
   if (/^TIME\b/.test(t)) return "time";
   if (t.includes("JSON")) return "json";
   if (t.includes("DEC") || t.includes("NUMERIC") || t.includes("MONEY")) return "decimal";
-  if (NOT_INTEGERS.test(t.trim())) return "text";
   if (t.includes("INT")) return "integer";
   if (t.includes("REAL") || t.includes("FLOA") || t.includes("DOUB")) return "float";
   if (t.includes("BLOB") || t.includes("BINARY")) return "bytes";
