@@ -63,6 +63,9 @@ describe("SQLite declared types: the logical type a column is compared as", () =
     ["bigserial", "integer"],
     ["SERIAL8", "integer"],
     ["YEAR", "integer"],
+    ["BIT(8)", "integer"],
+    ["BIT", "integer"],
+    ["BIT VARYING(8)", "text"],
     ["BYTEA", "bytes"],
   ] as const)("%j is compared as %s", (declared, type) => {
     expect(sqliteLogicalType(declared)).toBe(type);
