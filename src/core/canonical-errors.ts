@@ -5,8 +5,17 @@ export class ValueError extends Error {
   override readonly name = "ValueError";
 }
 
-/** A short rendering of a raw value for messages (text quoted, at most 60 characters). */
+/**
+ * A short rendering of a raw value for messages (text quoted, bytes as an `X'…'` literal, at most 60
+ * characters). Not bytes as the text they decode to: a SQLite BLOB X'31' in a NUMERIC column is no decimal,
+ * and "1 is not a decimal" said a legal value was refused.
+ */
 export function describeRaw(raw: unknown): string {
-  const text = typeof raw === "string" ? JSON.stringify(raw) : String(raw);
+  const text =
+    typeof raw === "string"
+      ? JSON.stringify(raw)
+      : raw instanceof Uint8Array
+        ? `X'${Buffer.from(raw.subarray(0, 30)).toString("hex").toUpperCase()}${raw.length > 30 ? "…" : "'"}`
+        : String(raw);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -234,6 +234,15 @@ describe("canonicalValue: text", () => {
   it("throws ValueError for an object", () => {
     expect(() => canonicalValue("text", { a: 1 })).toThrow(ValueError);
   });
+
+  it.each<[ColumnType, string]>([
+    ["decimal", "X'31' is not a decimal"],
+    ["integer", "X'31' is not an integer"],
+    ["boolean", "X'31' is not a boolean"],
+    ["timestamp", "X'31' is not a timestamp"],
+  ])("bytes where a %s is read are named as bytes, not as the text they decode to", (type, message) => {
+    expect(() => canonicalValue(type, Buffer.from("1"))).toThrow(message);
+  });
 });
 
 describe("canonicalValue: null", () => {

@@ -276,4 +276,91 @@ describe("exact repair values: SQLite → SQLite", () => {
       await repairThenRollback(dir, cfg, read, `'{"b": 1,  "a": [1.0, 2]}', 1.5, '1.50', 1.0, -0.0)`);
     },
   );
+
+  it.each([true, false])(
+    "writes a BLOB held in a TEXT, JSON or untyped column as a BLOB, a TEXT in a BLOB column as a TEXT, and a rollback restores b's (in store: %s)",
+    async (inStore) => {
+      const dir = tempDir();
+      const seed = (name: string, rows: readonly (readonly unknown[])[]) => {
+        const file = new Database(join(dir, `${name}.db`));
+        file.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, u, j JSON, b BLOB)");
+        const insert = file.prepare("INSERT INTO t VALUES (?, ?, ?, ?, ?)");
+        for (const row of rows) insert.run(...row);
+        file.close();
+      };
+      const bytes = (text: string) => Buffer.from(text, "utf8");
+      // Compared as text (a BLOB as its UTF-8 text), so X'31' and '1' are one value: row 2 differs in u. The
+      // BLOB column compares a TEXT as its bytes ('cafe' is 63616665).
+      seed("a", [
+        [1, bytes("é"), bytes("1"), bytes("{}"), "cafe"],
+        [2, bytes("x"), bytes(""), "[1]", "é"],
+      ]);
+      seed("b", [[2, "x", bytes("2"), bytes("[1]"), bytes("é")]]);
+      const cfg = config(
+        dir,
+        '{ url: "sqlite:a.db", table: t }',
+        '{ url: "sqlite:b.db", table: t }',
+        inStore ? "" : "    detect: { inStore: false }\n",
+      );
+      const read = async (side: "a" | "b") => {
+        const file = new Database(join(dir, `${side}.db`), { readonly: true });
+        try {
+          const columns = ["s", "u", "j", "b"].map((c) => `typeof(${c}) || ':' || quote(${c})`).join(", ");
+          return (
+            file.prepare(`SELECT id, ${columns} FROM t ORDER BY id`).raw(true).all() as unknown[][]
+          ).map((r) => r.join(" "));
+        } finally {
+          file.close();
+        }
+      };
+      expect(await read("a")).toEqual([
+        "1 blob:X'C3A9' blob:X'31' blob:X'7B7D' text:'cafe'",
+        "2 blob:X'78' blob:X'' text:'[1]' text:'é'",
+      ]);
+      await repairThenRollback(dir, cfg, read, "VALUES (1, 'cafe', X'7B7D', X'C3A9', X'31')");
+    },
+  );
+
+  it.each([true, false])(
+    "keeps those storage classes once reads are exact (a text held U+FFFD) where the bytes cannot be a text read as bytes (in store: %s)",
+    async (inStore) => {
+      const dir = tempDir();
+      const seed = (name: string, rows: readonly (readonly unknown[])[]) => {
+        const file = new Database(join(dir, `${name}.db`));
+        file.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, u, b BLOB)");
+        const insert = file.prepare("INSERT INTO t VALUES (?, ?, ?, ?)");
+        for (const row of rows) insert.run(...row);
+        file.close();
+      };
+      const bytes = (text: string) => Buffer.from(text, "utf8");
+      // U+FFFD may be a lossy decode: the shape switches to exact reads, where a non-ASCII text comes as bytes.
+      seed("a", [
+        [1, "a\ufffd", bytes("1"), "cafe"],
+        [2, "x", bytes(""), "ok"],
+      ]);
+      seed("b", [[2, "y", "", bytes("ok")]]);
+      const cfg = config(
+        dir,
+        '{ url: "sqlite:a.db", table: t }',
+        '{ url: "sqlite:b.db", table: t }',
+        inStore ? "" : "    detect: { inStore: false }\n",
+      );
+      const read = async (side: "a" | "b") => {
+        const file = new Database(join(dir, `${side}.db`), { readonly: true });
+        try {
+          const columns = ["s", "u", "b"].map((c) => `typeof(${c}) || ':' || quote(${c})`).join(", ");
+          return (
+            file.prepare(`SELECT id, ${columns} FROM t ORDER BY id`).raw(true).all() as unknown[][]
+          ).map((r) => r.join(" "));
+        } finally {
+          file.close();
+        }
+      };
+      expect(await read("a")).toEqual([
+        "1 text:'a\ufffd' blob:X'31' text:'cafe'",
+        "2 text:'x' blob:X'' text:'ok'",
+      ]);
+      await repairThenRollback(dir, cfg, read, "VALUES (1, 'cafe', 'a\ufffd', X'31')");
+    },
+  );
 });

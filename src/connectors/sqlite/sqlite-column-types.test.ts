@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { canonicalValue } from "../../core/canonical.js";
+import { sqliteLogicalType } from "./sqlite-column-types.js";
 import { formatTimestamp, timestampStyleOf } from "./sqlite-connector.js";
 
 describe("SQLite timestamp styles: repairs write the format the column already uses", () => {
@@ -25,5 +26,48 @@ describe("SQLite timestamp styles: repairs write the format the column already u
     expect(out).toBe(written);
     // Whatever the style, the written value reads back as the same instant.
     expect(canonicalValue("timestamp", out)).toBe(canonical);
+  });
+});
+
+describe("SQLite declared types: the logical type a column is compared as", () => {
+  it.each([
+    ["INTEGER", "integer"],
+    ["BIGINT UNSIGNED", "integer"],
+    ["int", "integer"],
+    ["TINYINT(1)", "integer"],
+    ["BOOLEAN", "boolean"],
+    ["DECIMAL(10,2)", "decimal"],
+    ["TEXT", "text"],
+    ["", "text"],
+    ["BLOB", "bytes"],
+    ["DOUBLE PRECISION", "float"],
+    ["TIMESTAMP", "timestamp"],
+    // PostgreSQL type names a copied schema keeps: SQLite's rule reads "INT" in them, but they hold no integers
+    // (before, a PostgreSQL interval beside an SQLite INTERVAL was "incompatible types: interval on a,
+    // interval on b", and an SQLite INTERVAL holding '1 day' failed the scan as no integer).
+    ["INTERVAL", "text"],
+    ["interval", "text"],
+    ["POINT", "text"],
+    ["INT4RANGE", "text"],
+    ["TSTZRANGE", "text"],
+    ["INTEGER[]", "text"],
+    ["int[]", "text"],
+    ["BOOLEAN[]", "text"],
+    ["TIMESTAMPTZ[]", "text"],
+    ["JSONB[]", "text"],
+    ["NUMERIC(10,2)[]", "text"],
+    ["TIME WITH TIME ZONE", "text"],
+    ["TIME WITHOUT TIME ZONE", "time"],
+    ["TIME", "time"],
+    ["SERIAL", "integer"],
+    ["bigserial", "integer"],
+    ["SERIAL8", "integer"],
+    ["YEAR", "integer"],
+    ["BIT(8)", "integer"],
+    ["BIT", "integer"],
+    ["BIT VARYING(8)", "text"],
+    ["BYTEA", "bytes"],
+  ] as const)("%j is compared as %s", (declared, type) => {
+    expect(sqliteLogicalType(declared)).toBe(type);
   });
 });

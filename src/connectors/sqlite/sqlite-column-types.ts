@@ -3,9 +3,25 @@ import { type CanonicalValue, type ColumnType, timestampMicros } from "../../cor
 import { float32AsDouble } from "../../core/canonical-float32.js";
 import type { ColumnInfo } from "../connector.js";
 
+/**
+ * Type names of PostgreSQL and MariaDB a schema copied into SQLite keeps, whose values the words SQLite's rule
+ * (and the rules below) find in them do not say: arrays (`INTEGER[]`, `BOOLEAN[]`), intervals, points and
+ * ranges (`INT4RANGE`) hold text although "INT" is in them, `TIME WITH TIME ZONE` holds text with an offset,
+ * no time of day; `SERIAL`s, `YEAR` and `BIT(n)` (MariaDB's, an unsigned integer; SQLite's NUMERIC affinity
+ * makes PostgreSQL's bit strings numbers anyway) hold integers, `BYTEA` bytes.
+ */
+const COPIED_TYPES: readonly (readonly [RegExp, ColumnType])[] = [
+  [/\[\]$/, "text"],
+  [/INTERVAL|^POINT$|RANGE$|^TIME\b.*\bWITH TIME ZONE$/, "text"],
+  [/^(SMALL|BIG)?SERIAL[248]?$|^YEAR$|^BIT(\(\s*\d+\s*\))?$/, "integer"],
+  [/^BYTEA$/, "bytes"],
+];
+
 /** The logical type of a declared SQLite column type (declared types are free text in SQLite). */
 export function sqliteLogicalType(declared: string): ColumnType {
   const t = declared.toUpperCase();
+  const copied = COPIED_TYPES.find(([re]) => re.test(t.trim()));
+  if (copied) return copied[1];
   if (t.includes("BOOL")) return "boolean";
   if (t.includes("TIMESTAMP") || t.includes("DATETIME") || t === "DATE") return "timestamp";
   if (/^TIME\b/.test(t)) return "time";

@@ -37,21 +37,27 @@ export class LossyTextError extends Error {
 const NOT_ASCII = "'*[^\u0001-\u007f]*'";
 
 /**
- * A compared column as reads select it. Bytes: a TEXT value as its stored bytes (not its text, which
- * `canonicalBytes` would read as hex when it looks like hex: the text `cafe` is the bytes 63616665, not
- * cafe). Text and JSON in exact reads: any text that is not plain ASCII as its bytes, decoded strictly
- * (`GLOB` misses what follows a NUL, hence `instr`); that costs about 0.25 µs a value, so only tables where a
- * text read held U+FFFD are read so. `guard`: a `WHEN … THEN …` branch that comes first (a key's, see
- * `SqliteShapeSql.keyGuard`).
+ * A compared column as reads select it: as it is, so that a repair can tell a TEXT value (a string) from a
+ * BLOB and write each back as it was. A TEXT value in a bytes column is its stored bytes (not its text, which
+ * `canonicalBytes` would read as hex when it looks like hex: the text `cafe` is the bytes 63616665, not cafe):
+ * the column's prepare (`bytesOfText`) takes a string as its UTF-8 bytes. Text, JSON and bytes in exact reads:
+ * any text that is not plain ASCII as its bytes, decoded strictly (`GLOB` misses what follows a NUL, hence
+ * `instr`); that costs about 0.25 µs a value, so only tables where a text read held U+FFFD are read so. `guard`:
+ * a `WHEN … THEN …` branch that comes first (a key's, see `SqliteShapeSql.keyGuard`).
  */
 function readExpression(ref: string, type: string, exact: boolean, guard = ""): string {
-  if (type === "bytes")
-    return `CASE ${guard}WHEN typeof(${ref}) = 'text' THEN CAST(${ref} AS BLOB) ELSE ${ref} END`;
-  if (!exact || (type !== "text" && type !== "json")) return guard ? `CASE ${guard}ELSE ${ref} END` : ref;
+  if (!exact || (type !== "text" && type !== "json" && type !== "bytes"))
+    return guard ? `CASE ${guard}ELSE ${ref} END` : ref;
   return (
     `CASE ${guard}WHEN typeof(${ref}) = 'text' AND (${ref} GLOB ${NOT_ASCII} OR instr(${ref}, char(0)) > 0) ` +
     `THEN CAST(${ref} AS BLOB) ELSE ${ref} END`
   );
+}
+
+/** True when every byte is U+0001–U+007F: bytes exact reads never make of a text (see `readExpression`). */
+function plainAscii(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b === 0 || b > 0x7f) return false;
+  return true;
 }
 
 /**
@@ -125,6 +131,9 @@ export class SqliteShapeSql {
       if (!this.exact && typeof raw === "string" && raw.includes("\ufffd")) throw new LossyTextError();
       return raw;
     };
+    // A TEXT value in a bytes column, read as text (not exact reads): its stored UTF-8 bytes.
+    const bytesOfText: RawPrepare = (raw) =>
+      typeof raw === "string" ? Buffer.from(lossless(raw) as string, "utf8") : raw;
     this.nativeTypes = shape.columns.map((c) => `${declared.get(c.name) ?? ""}${strict ? " STRICT" : ""}`);
     // A JSON document means what SQLite's JSON functions read: a repeated member name's first value.
     const firstWins: RawReader = (raw) => canonicalJsonValue(raw, "first");
@@ -133,7 +142,9 @@ export class SqliteShapeSql {
       shape,
       [
         ...shape.key.map((c) => (c.type === "text" ? lossless : undefined)),
-        ...shape.columns.map((c) => (c.type === "text" || c.type === "json" ? lossless : undefined)),
+        ...shape.columns.map((c) =>
+          c.type === "text" || c.type === "json" ? lossless : c.type === "bytes" ? bytesOfText : undefined,
+        ),
       ],
       [],
       all.map((c) => (c.type === "json" ? firstWins : undefined)),
@@ -234,8 +245,9 @@ export class SqliteShapeSql {
   /**
    * A record from a row read with `readList`, with its values as SQLite handed them attached (`withNative`):
    * each with its storage class (REAL 1.0 stays REAL, a JSON text keeps its spacing and its numbers'
-   * spelling), which a repair writes into a column of the same declared type instead of the canonical value.
-   * Not a bytes column's (a TEXT value is read as its bytes) nor a text read as bytes in exact reads.
+   * spelling, a BLOB in a text or untyped column stays a BLOB, a TEXT in a BLOB column a TEXT), which a repair
+   * writes into a column of the same declared type instead of the canonical value. Not, in exact reads, a
+   * bytes, text or JSON column's bytes that a text read as bytes could be (any but plain ASCII without NUL).
    */
   record(row: readonly unknown[]): StoredRecord {
     const rec = this.codec.record(row);
@@ -245,7 +257,10 @@ export class SqliteShapeSql {
       const type = this.shape.columns[j]!.type;
       const raw = row[width + j];
       values[j] =
-        type === "bytes" || ((type === "text" || type === "json") && raw instanceof Uint8Array)
+        this.exact &&
+        (type === "bytes" || type === "text" || type === "json") &&
+        raw instanceof Uint8Array &&
+        !plainAscii(raw)
           ? undefined
           : raw;
     }
