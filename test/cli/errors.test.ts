@@ -171,6 +171,38 @@ describe.concurrent("concord: bad input exits 2 with one line on stderr", () => 
     }
   });
 
+  test("a password written unencoded (holding '@', '/', '?', '#' or a space) shows no part of itself", async (ctx) => {
+    const dir = tempDir(ctx.onTestFinished);
+    makeItemsReplicas(dir, { rows: 10 });
+    // Port 1: nothing listens, so each connection is refused at once (a password with a space parses).
+    const urls = [
+      ["b", `postgres://user:${envRef("CONCORD_TEST_PW")}@127.0.0.1:1/db`],
+      ["b", `mysql://root:${envRef("CONCORD_TEST_PW")}@127.0.0.1:1/db`],
+      ["b", `redis://:${envRef("CONCORD_TEST_PW")}@127.0.0.1:1/0`],
+      ["state", `postgres://user:${envRef("CONCORD_TEST_PW")}@127.0.0.1:1/db`],
+    ] as const;
+    const runs = [];
+    for (const password of ["p@ss:w/rd?#tail", "open sesame"])
+      for (const [i, [where, url]] of urls.entries()) {
+        const text =
+          where === "state"
+            ? itemsConfig().replace("sqlite:state.db", `"${url}"`)
+            : itemsConfig().replace(
+                '{ url: "sqlite:b.db", table: items }',
+                url.startsWith("redis")
+                  ? `{ url: "${url}", prefix: "item:" }`
+                  : `{ url: "${url}", table: items }`,
+              );
+        const config = writeConfig(dir, text, `${i}-${password.length}.yaml`);
+        runs.push(runConcord(["scan", "-c", config], { env: { CONCORD_TEST_PW: password } }));
+      }
+    for (const r of await Promise.all(runs)) {
+      const line = expectOneLineError(r, ctx.expect);
+      ctx.expect(line).toContain(":***@");
+      for (const part of ["ss:w", "rd?#", "tail", "sesame"]) ctx.expect(line).not.toContain(part);
+    }
+  });
+
   test("a value that cannot be read as its declared type", async (ctx) => {
     const dir = tempDir(ctx.onTestFinished);
     const ddl = ITEMS_DDL.replace("qty INTEGER NOT NULL", "qty");
