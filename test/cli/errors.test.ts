@@ -77,6 +77,19 @@ describe.concurrent("concord: bad input exits 2 with one line on stderr", () => 
     ctx.expect(line).toContain("duration");
   });
 
+  test("a timer's duration past 2^31 - 1 ms (Node would fire it after 1 ms: every call timed out at once)", async (ctx) => {
+    const max = "must be at most 24d (the longest a timer can wait, 2^31 - 1 ms)";
+    const top = await scanError(ctx, `timeouts: { connect: 30d }\n${configWith(REPLICAS)}`);
+    ctx.expect(top).toBe(`concord: timeouts.connect: ${max}`);
+    const replica = await scanError(
+      ctx,
+      configWith(REPLICAS.replace("table: items }", "table: items, timeouts: { query: 25d } }")),
+    );
+    ctx.expect(replica).toBe(`concord: datasets.items.replicas.a.timeouts.query: ${max}`);
+    const probe = await scanError(ctx, configWith(`${REPLICAS}\nprobe: { every: 30d, key: -1 }`));
+    ctx.expect(probe).toBe(`concord: datasets.items.probe.every: ${max}`);
+  });
+
   test("unset environment variable", async (ctx) => {
     const yaml = configWith(REPLICAS.replace("sqlite:b.db", `sqlite:${envRef("CONCORD_TEST_UNSET_VAR")}`));
     const line = await scanError(ctx, yaml, [], { CONCORD_TEST_UNSET_VAR: undefined });
