@@ -308,6 +308,28 @@ describe.concurrent("the escalation queue", () => {
       "12 open escalations match: make a's state win for all of them? Each write is conditional and audited. [y/N] concord: not confirmed; nothing written\n",
     );
     expect(ledger()).toBe(0);
+    // A pick no dataset has a replica of: refused in one line before anything matches, nothing written.
+    for (const filter of [
+      ["--group", noteGroup.id],
+      ["--class", "schema"],
+    ])
+      expect(
+        expectOneLineError(
+          await runConcord([
+            "escalations",
+            "resolve",
+            "--all-matching",
+            ...filter,
+            "--pick",
+            "zz",
+            "--yes",
+            "-c",
+            config,
+          ]),
+          expect,
+        ),
+      ).toBe('concord: --pick zz: no replica named "zz" in the config (have: a, b, c)');
+    expect(ledger()).toBe(0);
     expect(
       expectOneLineError(
         await runConcord(["escalations", "resolve", "abc", "--all-matching", "--pick", "a", "-c", config]),
