@@ -425,6 +425,15 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     },
 
     async resolveMatching(query, choice, confirm, by = "api"): Promise<BulkAnswer> {
+      // A pick no dataset has a replica of is a typo: refused (400) before a preview offers to confirm it.
+      if ("pick" in choice) {
+        const names = [...new Set(config.datasets.flatMap((d) => d.replicas.map((r) => r.name)))];
+        if (!names.includes(choice.pick))
+          throw new ResolveError(
+            "bad-choice",
+            `pick ${choice.pick}: no replica named "${choice.pick}" in the config (have: ${names.join(", ")})`,
+          );
+      }
       // An unknown group matches nothing: no dataset has an empty name.
       const filter = (await storeFilter(query)) ?? { dataset: "" };
       if (!confirm) return { confirmed: false, preview: await previewMatching(state, filter, choice) };
