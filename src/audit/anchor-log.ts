@@ -1,14 +1,5 @@
 /** The anchor log: an append-only file of signed anchors, one JSON line each, kept outside the state store. */
-import {
-  closeSync,
-  createReadStream,
-  fstatSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, createReadStream, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 import {
@@ -17,6 +8,7 @@ import {
   type LocatedAnchor,
   parseAuditAnchor,
 } from "../core/audit-anchor.js";
+import { makeDirs } from "../runtime/make-dirs.js";
 
 /** Raised when the anchor log cannot be read or written, or holds a line that is not an anchor. */
 export class AnchorLogError extends Error {
@@ -34,7 +26,7 @@ function ioProblem(err: unknown): string {
 export function appendAnchor(file: string, anchor: AuditAnchor): void {
   let fd: number | undefined;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirs(dirname(file));
     fd = openSync(file, "a", 0o644);
     writeSync(fd, `${formatAuditAnchor(anchor)}\n`);
     fsyncSync(fd);
