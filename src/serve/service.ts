@@ -37,7 +37,7 @@ import { EVIDENCE_HOURLY_MS } from "../state/evidence-store.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { EscalationFilter, RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";
-import { ConsistencyHints } from "./consistency-hints.js";
+import { ConsistencyHints, hintKey } from "./consistency-hints.js";
 import { DatasetRunner } from "./dataset-runner.js";
 import { DatasetWatcher } from "./dataset-watcher.js";
 import { type ReliabilityReading, ServeMetrics } from "./metrics.js";
@@ -333,7 +333,8 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
 
   const api: ServiceApi = {
     hint: (dataset) => hints.hint(dataset),
-    keyHint: (dataset, key) => hints.keyHint(dataset, key),
+    keyHint: async (dataset, key) =>
+      hints.keyHint(dataset, hintKey(key, await runners.get(dataset)?.keyColumnsNow())),
     subscribeHints: (dataset, listener) => hints.subscribe(dataset, listener),
     health: () => ({ ok: !stopped, startedAt, datasets: runners.size }),
 
