@@ -18,6 +18,9 @@ describe("redactUrl", () => {
     // Unencoded '@' with '/', '?' or '#' after it, or a space (`${PGPASSWORD}` interpolated): none of it shows.
     ["postgres://app:p@ss:w/rd?#@db/app", "postgres://app:***@db/app"],
     ["mysql://root:open sesame@db:3306/app", "mysql://root:***@db:3306/app"],
+    // A credential in the query, to the next '&' or '#', a space included.
+    ["postgres://u@h/db?password=open sesame&ssl=1", "postgres://u@h/db?password=***&ssl=1"],
+    ["mysql://root@h/db?sslmode=x&sslpassword=p%40ss#f", "mysql://root@h/db?sslmode=x&sslpassword=***#f"],
     // Nothing to hide.
     ["postgres://u@h/db", "postgres://u@h/db"],
     ["postgres://h:5432/db", "postgres://h:5432/db"],

@@ -7,7 +7,13 @@
  * it shows; a URL parser would read such a URL otherwise, or refuse it, but the text is what gets printed.
  */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):.*@/is, "$1:***@");
+  return (
+    url
+      .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):.*@/is, "$1:***@")
+      // A credential in the query (`?password=`, `&sslpassword=`, `?access_token=`) runs to the next '&' or
+      // '#': written unencoded it may hold a space, which the message-wide pattern below stops at.
+      .replace(/([?&][^=&#]*(?:password|passwd|pwd|token)=)[^&#]*/gi, "$1***")
+  );
 }
 
 /** Redacts every credential-bearing URL and `password=` pair inside a free-text message. */
