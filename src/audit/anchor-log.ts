@@ -55,13 +55,20 @@ export async function readAnchors(file: string): Promise<LocatedAnchor[]> {
     throw new AnchorLogError(`cannot read the anchor log ${file} (${ioProblem(err)})`);
   }
   let n = 0;
-  for await (const line of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
-    n++;
-    if (line.trim() === "") continue;
-    const parsed = parseAuditAnchor(line);
-    if ("problem" in parsed)
-      throw new AnchorLogError(`${file} line ${n} is not an anchor (${parsed.problem})`);
-    out.push({ anchor: parsed, where: `${file} line ${n}` });
+  try {
+    for await (const line of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
+      n++;
+      if (line.trim() === "") continue;
+      const parsed = parseAuditAnchor(line);
+      if ("problem" in parsed)
+        throw new AnchorLogError(`${file} line ${n} is not an anchor (${parsed.problem})`);
+      out.push({ anchor: parsed, where: `${file} line ${n}` });
+    }
+  } catch (err) {
+    // A read that fails once open (a directory opens, then reads EISDIR): one line naming the file.
+    if (err instanceof AnchorLogError) throw err;
+    stream.destroy();
+    throw new AnchorLogError(`cannot read the anchor log ${file} (${ioProblem(err)})`);
   }
   return out;
 }
@@ -79,7 +86,9 @@ export function lastAnchor(file: string): AuditAnchor | undefined {
     throw new AnchorLogError(`cannot read the anchor log ${file} (${ioProblem(err)})`);
   }
   try {
-    const size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw new AnchorLogError(`cannot read the anchor log ${file} (EISDIR)`);
+    const size = stat.size;
     let tail = "";
     // An anchor line is about 250 bytes: a few KiB from the end holds the last complete one.
     for (let chunk = 4096; ; chunk *= 4) {

@@ -1,4 +1,5 @@
 /** `concord audit verify|show|anchor|keygen`: check the chain, its anchors and the ledger; read the trail; anchor it. */
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { AnchorLogError } from "../audit/anchor-log.js";
 import { generateAnchorKeys } from "../audit/generate-anchor-keys.js";
@@ -60,6 +61,10 @@ export async function runAuditVerify(options: AuditOptions, io: CliIo = processI
       throw new UsageError(
         `--anchors ${options.anchors}: ${session.config.path} has no audit.anchor (its publicKey checks the anchors' signatures)`,
       );
+    // A copy named on the command line that is not there is a mistyped path, not an emptied anchor log
+    // (which the configured audit.anchor.file going missing is, and reported BROKEN).
+    if (options.anchors !== undefined && !existsSync(resolve(io.cwd, options.anchors)))
+      throw new UsageError(`--anchors ${options.anchors}: cannot read (not found)`);
     const verdict = await verifyAudit(session.state, session.config.audit, {
       anchorsFile: options.anchors,
     }).catch((err: unknown) => {
