@@ -8,6 +8,7 @@ import { AuditAnchorError, writeAuditAnchor } from "../audit/write-audit-anchor.
 import { ConfigError } from "../config/load-config.js";
 import type { AuditEntry } from "../core/audit-chain.js";
 import { parseDuration } from "../core/duration.js";
+import { parseIsoTime } from "../core/iso-time.js";
 import { printable } from "../core/printable.js";
 import { NoAuditLogError } from "../state/open-state-store.js";
 import { EXIT, UsageError } from "./errors.js";
@@ -190,7 +191,7 @@ export const DEFAULT_AUDIT_LIMIT = 1000;
 export function parseSince(text: string, now: number): number {
   const ago = parseDuration(text);
   if (ago !== undefined) return now - ago;
-  const at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  const at = parseIsoTime(text);
   if (Number.isNaN(at))
     throw new UsageError(
       `--since ${text}: expected an ISO 8601 date-time (2024-05-01T12:00Z) or a duration (30m, 2h, 7d)`,
