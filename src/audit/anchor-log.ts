@@ -1,14 +1,5 @@
 /** The anchor log: an append-only file of signed anchors, one JSON line each, kept outside the state store. */
-import {
-  closeSync,
-  createReadStream,
-  fstatSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, createReadStream, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 import {
@@ -17,6 +8,7 @@ import {
   type LocatedAnchor,
   parseAuditAnchor,
 } from "../core/audit-anchor.js";
+import { makeDirs } from "../runtime/make-dirs.js";
 
 /** Raised when the anchor log cannot be read or written, or holds a line that is not an anchor. */
 export class AnchorLogError extends Error {
@@ -34,7 +26,7 @@ function ioProblem(err: unknown): string {
 export function appendAnchor(file: string, anchor: AuditAnchor): void {
   let fd: number | undefined;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirs(dirname(file));
     fd = openSync(file, "a", 0o644);
     writeSync(fd, `${formatAuditAnchor(anchor)}\n`);
     fsyncSync(fd);
@@ -63,13 +55,20 @@ export async function readAnchors(file: string): Promise<LocatedAnchor[]> {
     throw new AnchorLogError(`cannot read the anchor log ${file} (${ioProblem(err)})`);
   }
   let n = 0;
-  for await (const line of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
-    n++;
-    if (line.trim() === "") continue;
-    const parsed = parseAuditAnchor(line);
-    if ("problem" in parsed)
-      throw new AnchorLogError(`${file} line ${n} is not an anchor (${parsed.problem})`);
-    out.push({ anchor: parsed, where: `${file} line ${n}` });
+  try {
+    for await (const line of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
+      n++;
+      if (line.trim() === "") continue;
+      const parsed = parseAuditAnchor(line);
+      if ("problem" in parsed)
+        throw new AnchorLogError(`${file} line ${n} is not an anchor (${parsed.problem})`);
+      out.push({ anchor: parsed, where: `${file} line ${n}` });
+    }
+  } catch (err) {
+    // A read that fails once open (a directory opens, then reads EISDIR): one line naming the file.
+    if (err instanceof AnchorLogError) throw err;
+    stream.destroy();
+    throw new AnchorLogError(`cannot read the anchor log ${file} (${ioProblem(err)})`);
   }
   return out;
 }
@@ -87,7 +86,9 @@ export function lastAnchor(file: string): AuditAnchor | undefined {
     throw new AnchorLogError(`cannot read the anchor log ${file} (${ioProblem(err)})`);
   }
   try {
-    const size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw new AnchorLogError(`cannot read the anchor log ${file} (EISDIR)`);
+    const size = stat.size;
     let tail = "";
     // An anchor line is about 250 bytes: a few KiB from the end holds the last complete one.
     for (let chunk = 4096; ; chunk *= 4) {

@@ -1,8 +1,9 @@
 /** Generates an Ed25519 key pair for audit anchors (`concord audit keygen`). */
 import { generateKeyPairSync } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { anchorKeyId } from "../core/audit-anchor.js";
+import { makeDirs } from "../runtime/make-dirs.js";
 
 /** The files written and the key's id (as anchors name it). */
 export interface GeneratedAnchorKeys {
@@ -22,7 +23,7 @@ export function generateAnchorKeys(dir: string): GeneratedAnchorKeys {
   for (const path of [privateKeyPath, publicKeyPath])
     if (existsSync(path)) throw new Error(`${path} exists; keygen never replaces a key`);
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   writeFileSync(privateKeyPath, privateKey.export({ type: "pkcs8", format: "pem" }), {
     flag: "wx",
     mode: 0o600,

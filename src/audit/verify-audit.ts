@@ -4,6 +4,7 @@ import { AnchorChecker, type AuditAnchor } from "../core/audit-anchor.js";
 import { AuditChainVerifier } from "../core/audit-chain.js";
 import { LedgerAuditReconciler } from "../core/ledger-audit-reconciler.js";
 import type { LedgerEntry, RepairRef, StateStore } from "../state/state-store.js";
+import { DamagedRowError } from "../state/state-store-error.js";
 import { loadVerifyKey } from "./anchor-keys.js";
 import { AnchorLogError, readAnchors } from "./anchor-log.js";
 
@@ -111,7 +112,14 @@ export async function verifyAudit(
   // check each is their inverse.
   let after: string | undefined;
   do {
-    const page = await state.listRepairsPage({}, { after, limit: LEDGER_PAGE });
+    let page: Awaited<ReturnType<StateStore["listRepairsPage"]>>;
+    try {
+      page = await state.listRepairsPage({}, { after, limit: LEDGER_PAGE });
+    } catch (err) {
+      // A ledger row that does not parse was edited or damaged: a finding, like a row that parses but differs.
+      if (err instanceof DamagedRowError) return broken(err.message);
+      throw err;
+    }
     const named: RepairRef[] = [];
     for (const e of page.entries) if (e.undoes !== undefined) named.push({ id: e.undoes, key: e.key });
     const undone = named.length ? await state.getRepairs(named) : new Map<string, LedgerEntry>();

@@ -1,4 +1,5 @@
 /** `concord audit verify|show|anchor|keygen`: check the chain, its anchors and the ledger; read the trail; anchor it. */
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { AnchorLogError } from "../audit/anchor-log.js";
 import { generateAnchorKeys } from "../audit/generate-anchor-keys.js";
@@ -7,6 +8,7 @@ import { AuditAnchorError, writeAuditAnchor } from "../audit/write-audit-anchor.
 import { ConfigError } from "../config/load-config.js";
 import type { AuditEntry } from "../core/audit-chain.js";
 import { parseDuration } from "../core/duration.js";
+import { parseIsoTime } from "../core/iso-time.js";
 import { printable } from "../core/printable.js";
 import { NoAuditLogError } from "../state/open-state-store.js";
 import { EXIT, UsageError } from "./errors.js";
@@ -60,6 +62,10 @@ export async function runAuditVerify(options: AuditOptions, io: CliIo = processI
       throw new UsageError(
         `--anchors ${options.anchors}: ${session.config.path} has no audit.anchor (its publicKey checks the anchors' signatures)`,
       );
+    // A copy named on the command line that is not there is a mistyped path, not an emptied anchor log
+    // (which the configured audit.anchor.file going missing is, and reported BROKEN).
+    if (options.anchors !== undefined && !existsSync(resolve(io.cwd, options.anchors)))
+      throw new UsageError(`--anchors ${options.anchors}: cannot read (not found)`);
     const verdict = await verifyAudit(session.state, session.config.audit, {
       anchorsFile: options.anchors,
     }).catch((err: unknown) => {
@@ -185,7 +191,7 @@ export const DEFAULT_AUDIT_LIMIT = 1000;
 export function parseSince(text: string, now: number): number {
   const ago = parseDuration(text);
   if (ago !== undefined) return now - ago;
-  const at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  const at = parseIsoTime(text);
   if (Number.isNaN(at))
     throw new UsageError(
       `--since ${text}: expected an ISO 8601 date-time (2024-05-01T12:00Z) or a duration (30m, 2h, 7d)`,

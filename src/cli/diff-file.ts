@@ -4,7 +4,8 @@
  * fingerprint and values by column. Written to a temporary file renamed into place when complete, so a
  * failed or interrupted scan leaves no half-written diff file.
  */
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { DatasetConfig } from "../config/load-config.js";
 import type { Divergence } from "../core/classify.js";
 import { type ColumnSpec, type Key, keyId } from "../core/model.js";
@@ -16,6 +17,35 @@ import { divergenceJson } from "./json-items.js";
 export const DIFF_FILE_KIND = "concord-diff";
 export const DIFF_FILE_VERSION = 1;
 
+/**
+ * Removes the temporary files of `path` that scans killed outright (SIGKILL, a crash, power loss) left behind:
+ * `<path>.<pid>.tmp` whose process no longer runs. A scan still writing one (another process) keeps it.
+ */
+function removeOrphans(path: string): void {
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return; // the folder is missing or unreadable: opening the file says so
+  }
+  for (const name of names) {
+    const pid = name.startsWith(prefix) && name.endsWith(".tmp") ? name.slice(prefix.length, -4) : "";
+    if (!/^[1-9]\d*$/.test(pid) || Number(pid) === process.pid || running(Number(pid))) continue;
+    rmSync(join(dirname(path), name), { force: true });
+  }
+}
+
+/** Whether a process with this id runs (one of another user, which signal 0 may not reach, counts). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** Writes a diff file: `section` per dataset, `add` per divergence, then `commit` (or `abort`). */
 export class DiffFileWriter {
   private readonly tmp: string;
@@ -23,6 +53,7 @@ export class DiffFileWriter {
 
   constructor(private readonly path: string) {
     this.tmp = `${path}.${process.pid}.tmp`;
+    removeOrphans(path);
     try {
       this.fd = openSync(this.tmp, "w");
     } catch (err) {

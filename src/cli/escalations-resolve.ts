@@ -142,12 +142,18 @@ async function resolveAll(options: ResolveOptions, io: CliIo): Promise<number> {
   const abort = stopSignals(stderr, "page");
   const { warnings, warn } = keptWarnings(stderr);
   try {
+    const replicaNames = [...new Set(session.config.datasets.flatMap((x) => x.replicas.map((y) => y.name)))];
+    // A pick no dataset has a replica of is a typo: refused before anything matches (or not), as for one id.
+    if (options.pick !== undefined && !replicaNames.includes(options.pick))
+      throw new UsageError(
+        `--pick ${printable(options.pick)}: no replica named "${printable(options.pick)}" in the config (have: ${replicaNames.map(printable).join(", ")})`,
+      );
     const filter = await filterOf(
       options,
       session.state,
       "open",
       session.config.datasets.map((x) => x.name),
-      [...new Set(session.config.datasets.flatMap((x) => x.replicas.map((y) => y.name)))],
+      replicaNames,
     );
     // An unknown group matches nothing: no dataset has an empty name.
     const preview = await previewMatching(session.state, filter ?? { dataset: "" }, choice);

@@ -150,6 +150,11 @@ export async function runEscalationsList(
     const paged = !options.json || limit !== undefined || page !== undefined;
     const size = limit ?? DEFAULT_PAGE;
     const offset = paged ? ((page ?? 1) - 1) * size : 0;
+    // Past any list a store can hold (and past what its OFFSET takes: SQLite refused it as a datatype mismatch).
+    if (!Number.isSafeInteger(offset))
+      throw new UsageError(
+        `--page ${page}: past any list (at most ${Math.floor(Number.MAX_SAFE_INTEGER / size) + 1} pages of ${size})`,
+      );
     const pages = filter
       ? pagesOf(session.state, filter, paged ? { offset, limit: size } : {})
       : emptyPages();

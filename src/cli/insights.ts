@@ -1,5 +1,5 @@
 /** `concord insights`: what the evidence says about each dataset (reliability, hotspots, patterns, recommendations). Read-only. */
-import { writeFileSync } from "node:fs";
+import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { stringify } from "yaml";
 import { printable } from "../core/printable.js";
@@ -76,12 +76,27 @@ function exportCandidate(insights: readonly DatasetInsights[], options: Insights
     );
   const text = candidateText(hit.d.name, hit.r);
   if (options.output !== undefined) {
-    writeFileSync(resolve(io.cwd, options.output), text, { flag: "w" });
+    writeWhole(resolve(io.cwd, options.output), text, `-o ${options.output}`);
     io.stderr.write(
       `wrote ${options.output}: try it with concord plan -d ${hit.d.name} --candidate ${options.output}\n`,
     );
   } else io.stdout.write(text);
   return EXIT.ok;
+}
+
+/**
+ * Writes `text` to `path` through a temporary file renamed into place, so the file is whole or absent (a
+ * process killed mid-write leaves no half a policy); a path that cannot be written is one line naming it.
+ */
+function writeWhole(path: string, text: string, what: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, text, { flag: "w" });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new UsageError(`${what}: cannot write (${(err as NodeJS.ErrnoException).code})`);
+  }
 }
 
 /** A recommendation's candidate policy as a `plan --candidate` file: the policy block, its changes as comments. */

@@ -110,6 +110,26 @@ describe("a spill written into a document", () => {
     expect(await written([...values])).toBe(expected([...values]));
   });
 
+  it("writes nothing of a small document whose list fails to read (no half a JSON document)", async () => {
+    let out = "";
+    const stream = {
+      write: (s: string) => {
+        out += s;
+        return true;
+      },
+      once: () => undefined,
+    };
+    const failing = (async function* () {
+      yield { key: [1] };
+      throw new Error("datatype mismatch");
+    })();
+    const doc = { schemaVersion: 1, escalations: "@@spill:0@@", total: 2 };
+    await expect(
+      writeJson(stream as unknown as NodeJS.WritableStream, doc, new Map([["@@spill:0@@", failing]])),
+    ).rejects.toThrow("datatype mismatch");
+    expect(out).toBe("");
+  });
+
   it("after items given as values (schema entries before the spill)", async () => {
     expect(await written(many.slice(0, 50), [{ schema: 1 }, "s"])).toBe(
       expected([{ schema: 1 }, "s", ...many.slice(0, 50)]),

@@ -126,6 +126,8 @@ export async function runPolicyShow(
   options: PolicyOptions,
   io: CliIo = processIo(),
 ): Promise<number> {
+  // --json would be ignored and a YAML block printed where a script waits for a JSON document.
+  if (options.block && options.json) throw new UsageError("policy show: give --block or --json, not both");
   const session = await openSession({ config: options.config }, { readonly: true, state: "if-exists" }, io);
   try {
     const dataset = await oneDataset(session, options.dataset, "show");

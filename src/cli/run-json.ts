@@ -11,11 +11,16 @@ export async function put(stream: NodeJS.WritableStream, text: string): Promise<
   if (!stream.write(text)) await new Promise<void>((resolve) => stream.once("drain", () => resolve()));
 }
 
+/** What `writeJson` holds before writing: a document this small reaches the stream whole or not at all. */
+const HOLD = 1 << 16;
+
 /**
  * Writes `doc` as `JSON.stringify(doc, null, 2)` would, except that every member whose value is an
  * iterable (or async iterable) in `arrays`, keyed by a marker string standing in `doc`, is streamed element
  * by element (a JsonText element is copied as it is, indented; a JsonItems element stands for all of its
- * spill's values, copied in chunks).
+ * spill's values, copied in chunks). Text is held until 64 KiB gather, so a list whose reading fails (a state
+ * store query refused, a replica gone) leaves nothing on the stream of a document smaller than that, rather
+ * than its head: one error line on stderr, no half a JSON document on stdout.
  */
 export async function writeJson(
   stream: NodeJS.WritableStream,
@@ -23,40 +28,37 @@ export async function writeJson(
   arrays: ReadonlyMap<string, Iterable<unknown> | AsyncIterable<unknown>>,
 ): Promise<void> {
   const text = JSON.stringify(doc, null, 2);
+  let held = "";
+  const write = async (more: string, force = false) => {
+    held += more;
+    if (force || held.length > HOLD) {
+      await put(stream, held);
+      held = "";
+    }
+  };
   let from = 0;
   for (const m of text.matchAll(/^( *)(.*)"(@@spill:\d+@@)"(,?)$/gm)) {
     const [line, indent, head, marker, comma] = m as unknown as [string, string, string, string, string];
-    await put(stream, text.slice(from, m.index));
+    await write(text.slice(from, m.index));
     from = m.index + line.length;
     const items = arrays.get(marker) ?? [];
     let first = true;
-    let out = `${indent}${head}[`;
+    await write(`${indent}${head}[`);
     for await (const item of items) {
       if (item instanceof JsonItems) {
         if (item.empty) continue;
-        if (!first) out += ",";
+        if (!first) await write(",");
         first = false;
-        for (const text of item.indented(`${indent}  `)) {
-          out += text;
-          if (out.length > 1 << 15) {
-            await put(stream, out);
-            out = "";
-          }
-        }
+        for (const text of item.indented(`${indent}  `)) await write(text);
         continue;
       }
       const json = item instanceof JsonText ? item.text : JSON.stringify(item, null, 2);
-      out += `${first ? "" : ","}\n${indent}  ${json.replaceAll("\n", `\n${indent}  `)}`;
+      await write(`${first ? "" : ","}\n${indent}  ${json.replaceAll("\n", `\n${indent}  `)}`);
       first = false;
-      if (out.length > 1 << 16) {
-        await put(stream, out);
-        out = "";
-      }
     }
-    out += first ? `]${comma}` : `\n${indent}]${comma}`;
-    await put(stream, out);
+    await write(first ? `]${comma}` : `\n${indent}]${comma}`);
   }
-  await put(stream, `${text.slice(from)}\n`);
+  await write(`${text.slice(from)}\n`, true);
 }
 
 /**

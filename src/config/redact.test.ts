@@ -15,6 +15,12 @@ describe("redactUrl", () => {
     ["postgres://app:p@ssw0rd@db/app", "postgres://app:***@db/app"],
     ["postgres://app:a:b@db/app", "postgres://app:***@db/app"],
     ["postgres://app:pa/ss@db/app", "postgres://app:***@db/app"],
+    // Unencoded '@' with '/', '?' or '#' after it, or a space (`${PGPASSWORD}` interpolated): none of it shows.
+    ["postgres://app:p@ss:w/rd?#@db/app", "postgres://app:***@db/app"],
+    ["mysql://root:open sesame@db:3306/app", "mysql://root:***@db:3306/app"],
+    // A credential in the query, to the next '&' or '#', a space included.
+    ["postgres://u@h/db?password=open sesame&ssl=1", "postgres://u@h/db?password=***&ssl=1"],
+    ["mysql://root@h/db?sslmode=x&sslpassword=p%40ss#f", "mysql://root@h/db?sslmode=x&sslpassword=***#f"],
     // Nothing to hide.
     ["postgres://u@h/db", "postgres://u@h/db"],
     ["postgres://h:5432/db", "postgres://h:5432/db"],
@@ -50,6 +56,7 @@ describe("redactText", () => {
   it.each<[string, string]>([
     ["postgres://u:hunter2@h/db", "hunter2"],
     ["failed: postgres://u:p@ss@h/db", "p@ss"],
+    ["failed: postgres://u:p@ss:w/rd?#@h/db: refused", "ss:w/rd"],
     ["dsn password=hunter2", "hunter2"],
   ])("%j does not contain the secret %j once redacted", (text, secret) => {
     expect(redactText(text)).not.toContain(secret);

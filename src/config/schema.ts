@@ -18,8 +18,19 @@ const duration = z
     error: 'expected a duration such as "30s", "5m" or "1h"',
   });
 
+/**
+ * The longest wait a timer takes (2^31 - 1 ms, about 24.8 days): Node fires a longer one after 1 ms (with a
+ * TimeoutOverflowWarning), and PostgreSQL refuses such a statement or idle timeout.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration a timer waits (a store's timeouts, a probe's interval, a watch batch): at most MAX_TIMER_MS. */
+const timerDuration = duration.refine((s) => parseDuration(s)! <= MAX_TIMER_MS, {
+  error: "must be at most 24d (the longest a timer can wait, 2^31 - 1 ms)",
+});
+
 /** A duration where a bare 0 (YAML reads it as a number) means "off". */
-const timeout = z.preprocess((v) => (v === 0 ? "0" : v), duration);
+const timeout = z.preprocess((v) => (v === 0 ? "0" : v), timerDuration);
 
 /** A duration that must not be zero: a store may not be given forever. */
 const positiveTimeout = timeout.refine((s) => parseDuration(s)! > 0, {
@@ -228,7 +239,7 @@ const scalar = z.union([z.string(), z.number(), z.boolean()], {
 });
 
 const probe = z.strictObject({
-  every: duration,
+  every: timerDuration,
   key: z.union([scalar, z.array(scalar).min(1)], {
     error: "expected the canary's key value (or a list of them)",
   }),
@@ -244,7 +255,7 @@ const FEED_SCHEMES = ["postgres", "postgresql", "mysql", "mariadb", "redis", "re
 const watch = z.strictObject(
   {
     replicas: z.array(name, { error: "expected a list of replica names" }).min(1),
-    batch: duration.optional(),
+    batch: timerDuration.optional(),
     maxKeys: z.number().int().positive().optional(),
     checkTarget: duration.optional(),
     bufferKeys: z.number().int().positive().optional(),

@@ -1,8 +1,9 @@
 /** Builds the demo: two SQLite replicas of a small shop database with seeded divergence of every class. */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { seededRandom } from "../core/random.js";
+import { makeDirs } from "../runtime/make-dirs.js";
 
 /** What the demo seeded, so the report can say what to expect. */
 export interface DemoLayout {
@@ -80,7 +81,7 @@ datasets:
  * `now` dates the in-flight changes. Deterministic apart from `now`.
  */
 export function createDemo(dir: string, now: number): DemoLayout {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   for (const f of ["primary.db", "replica.db", "state.db"]) {
     for (const suffix of ["", "-wal", "-shm"]) rmSync(join(dir, f + suffix), { force: true });
   }

@@ -6,7 +6,7 @@
  */
 import type { ConcordConfig } from "../config/load-config.js";
 import { datasetHint } from "../core/consistency-hint.js";
-import { type Key, keyId } from "../core/model.js";
+import { type ColumnSpec, type Key, keyId } from "../core/model.js";
 import { foldKeyRunRecords } from "../engine/fold-key-run.js";
 import type { StateStore } from "../state/state-store.js";
 import { type DatasetHintView, type KeyHintView, TriggerError } from "./service-api.js";
@@ -229,4 +229,31 @@ export class ConsistencyHints {
       // The state store is unreachable for a moment: the next poll tries again.
     }
   }
+}
+
+/**
+ * A key as a client spelt it (`?key=`), in the canonical text its columns are stored by: an integer part
+ * without sign or leading zeros (`07` and `+7` are key 7), a bytes part in lowercase hex. A part its column
+ * cannot hold (`abc` for an integer) is a 400 naming it, not a hint about a key that cannot exist. Before the
+ * dataset was first described (`columns` undefined) the parts are taken as given.
+ */
+export function hintKey(key: Key, columns: readonly ColumnSpec[] | undefined): Key {
+  if (!columns || columns.length !== key.length) return key;
+  const refuse = (part: string, column: string, what: string) =>
+    Object.assign(new Error(`key: ${JSON.stringify(part)} is not ${what} (key column ${column})`), {
+      statusCode: 400,
+    });
+  return key.map((part, i) => {
+    const { name, type } = columns[i]!;
+    if (part === null) return part;
+    if (type === "integer") {
+      if (!/^[+-]?\d+$/.test(part)) throw refuse(part, name, "an integer");
+      return BigInt(part).toString();
+    }
+    if (type === "bytes") {
+      if (!/^(?:[0-9a-fA-F]{2})*$/.test(part)) throw refuse(part, name, "bytes in hex");
+      return part.toLowerCase();
+    }
+    return part;
+  });
 }

@@ -7,6 +7,7 @@ import type { DatasetConfig, ServeConfig } from "../config/load-config.js";
 import { openConnector } from "../connectors/open-connector.js";
 import { BENIGN_CLASSES } from "../core/classify.js";
 import { nextCronTime, parseCron } from "../core/cron.js";
+import type { ColumnSpec } from "../core/model.js";
 import type { ResolvedShape } from "../detect/resolve-shape.js";
 import { AdaptiveFocus } from "../engine/adaptive-focus.js";
 import { describeDataset } from "../engine/describe-dataset.js";
@@ -80,6 +81,7 @@ export class DatasetRunner {
   private readonly opening = new Map<string, Promise<OpenReplica>>();
   private readonly health: Map<string, HealthTracker>;
   private resolved: ResolvedShape | undefined;
+  private keyColumnsSeen: readonly ColumnSpec[] | undefined;
   private running: Promise<void> | undefined;
   private progress: DatasetStatus["progress"];
   private backoffMs = 0;
@@ -617,7 +619,22 @@ export class DatasetRunner {
 
   private async shape(replicas: readonly OpenReplica[]): Promise<ResolvedShape> {
     this.resolved ??= await describeDataset(this.ds, replicas);
+    this.keyColumnsSeen = this.resolved.shape.key;
     return this.resolved;
+  }
+
+  /**
+   * The key columns (names and types) as the last described shape had them, kept after the replicas close,
+   * or as described now when no pass has yet (as the probe does); undefined when that fails (a replica down):
+   * consistency hints then take a requested key as given rather than fail for it.
+   */
+  async keyColumnsNow(): Promise<readonly ColumnSpec[] | undefined> {
+    if (this.keyColumnsSeen) return this.keyColumnsSeen;
+    try {
+      return (this.resolved ?? (await this.shape(await this.open()))).shape.key;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -684,6 +701,7 @@ export class DatasetRunner {
           }) => {
             // A replica's schema may have changed since the last pass: the probe uses this pass's shape.
             this.resolved = resolved;
+            this.keyColumnsSeen = resolved.shape.key;
             if (dispatch)
               this.deps.log(
                 `${dataset}: pass ${id} ${resumedAt !== undefined ? `resumed with ${done} of ${segments} segments done` : `queued as ${segments} segments`}`,

@@ -37,7 +37,7 @@ import { EVIDENCE_HOURLY_MS } from "../state/evidence-store.js";
 import { openStateStore } from "../state/open-state-store.js";
 import type { EscalationFilter, RunRecord, Sample, StateStore } from "../state/state-store.js";
 import { Alerter } from "./alerts.js";
-import { ConsistencyHints } from "./consistency-hints.js";
+import { ConsistencyHints, hintKey } from "./consistency-hints.js";
 import { DatasetRunner } from "./dataset-runner.js";
 import { DatasetWatcher } from "./dataset-watcher.js";
 import { type ReliabilityReading, ServeMetrics } from "./metrics.js";
@@ -333,7 +333,8 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
 
   const api: ServiceApi = {
     hint: (dataset) => hints.hint(dataset),
-    keyHint: (dataset, key) => hints.keyHint(dataset, key),
+    keyHint: async (dataset, key) =>
+      hints.keyHint(dataset, hintKey(key, await runners.get(dataset)?.keyColumnsNow())),
     subscribeHints: (dataset, listener) => hints.subscribe(dataset, listener),
     health: () => ({ ok: !stopped, startedAt, datasets: runners.size }),
 
@@ -425,6 +426,15 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     },
 
     async resolveMatching(query, choice, confirm, by = "api"): Promise<BulkAnswer> {
+      // A pick no dataset has a replica of is a typo: refused (400) before a preview offers to confirm it.
+      if ("pick" in choice) {
+        const names = [...new Set(config.datasets.flatMap((d) => d.replicas.map((r) => r.name)))];
+        if (!names.includes(choice.pick))
+          throw new ResolveError(
+            "bad-choice",
+            `pick ${choice.pick}: no replica named "${choice.pick}" in the config (have: ${names.join(", ")})`,
+          );
+      }
       // An unknown group matches nothing: no dataset has an empty name.
       const filter = (await storeFilter(query)) ?? { dataset: "" };
       if (!confirm) return { confirmed: false, preview: await previewMatching(state, filter, choice) };

@@ -18,7 +18,7 @@ import type { LedgerEntry, RepairOutcome } from "./repair-ledger.js";
 import type { RolloutState } from "./rollout-store.js";
 import type { RunRecord } from "./run-store.js";
 import type { RunSegment } from "./segment-store.js";
-import { DamagedCheckpointError } from "./state-store-error.js";
+import { DamagedCheckpointError, DamagedRowError } from "./state-store-error.js";
 
 /**
  * A number column as a driver returns it: SQLite gives numbers; node-postgres gives BIGINT as text (it does
@@ -28,6 +28,21 @@ export type NumberColumn = number | string;
 
 const num = (v: NumberColumn): number => (typeof v === "number" ? v : Number(v));
 const numOrUndefined = (v: NumberColumn | null): number | undefined => (v === null ? undefined : num(v));
+
+/**
+ * A JSON column's text as its value. Text that does not parse (the row was edited or damaged) is refused with
+ * one line naming the table, the row and the column, not a bare parser message.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the ports type each column; JSON.parse's own result type
+function stored(text: string, table: string, row: string, column: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new DamagedRowError(
+      `the state store's ${table} row ${row}: column ${column} is not JSON (the row was edited or damaged)`,
+    );
+  }
+}
 
 /** JSON text of a value the ports type as free-form JSON; `undefined` is stored as null. */
 export function jsonText(value: unknown): string {
@@ -59,8 +74,8 @@ export function toRun(r: RunRow): RunRecord {
     startedAt: num(r.started_at),
     finishedAt: numOrUndefined(r.finished_at),
     status: r.status,
-    counts: JSON.parse(r.counts),
-    stats: JSON.parse(r.stats),
+    counts: stored(r.counts, "runs", r.id, "counts"),
+    stats: stored(r.stats, "runs", r.id, "stats"),
     ...(r.heartbeat_at === null ? {} : { heartbeatAt: num(r.heartbeat_at) }),
   };
 }
@@ -88,9 +103,10 @@ export function toDivergence(r: DivergenceRow): StoredDivergence {
   return {
     runId: r.run_id,
     dataset: r.dataset,
-    key: JSON.parse(r.key),
+    key: stored(r.key, "divergences", `of run ${r.run_id}`, "key"),
     class: r.class,
-    detail: r.detail === null ? null : JSON.parse(r.detail),
+    detail:
+      r.detail === null ? null : stored(r.detail, "divergences", `of run ${r.run_id} key ${r.key}`, "detail"),
   };
 }
 
@@ -145,12 +161,15 @@ export function toLedgerEntry(r: LedgerRow): LedgerEntry {
     id: r.id,
     runId: r.run_id,
     dataset: r.dataset,
-    key: JSON.parse(r.key),
+    key: stored(r.key, "ledger", r.id, "key"),
     target: r.target,
     expected: r.expected,
     nextFingerprint: r.next_fingerprint,
-    before: r.before_values === null ? null : withNativeJson(JSON.parse(r.before_values), r.before_native),
-    after: r.after_values === null ? null : JSON.parse(r.after_values),
+    before:
+      r.before_values === null
+        ? null
+        : withNativeJson(stored(r.before_values, "ledger", r.id, "before_values"), r.before_native),
+    after: r.after_values === null ? null : stored(r.after_values, "ledger", r.id, "after_values"),
     outcome: r.outcome,
     attempts: r.attempts,
     ...(r.error === null ? {} : { error: r.error }),
@@ -232,19 +251,19 @@ export function toEscalation(r: EscalationRow): Escalation {
   return {
     id: r.id,
     dataset: r.dataset,
-    key: JSON.parse(r.key),
+    key: stored(r.key, "escalations", r.id, "key"),
     class: r.class,
     reason: r.reason,
-    options: JSON.parse(r.options),
-    detail: JSON.parse(r.detail),
+    options: stored(r.options, "escalations", r.id, "options"),
+    detail: stored(r.detail, "escalations", r.id, "detail"),
     status: r.status,
     runId: r.run_id,
     createdAt: num(r.created_at),
     ...(r.resolved_at === null ? {} : { resolvedAt: num(r.resolved_at) }),
-    ...(r.resolution === null ? {} : { resolution: JSON.parse(r.resolution) }),
-    ...(r.columns === null ? {} : { columns: JSON.parse(r.columns) }),
-    ...(r.absent === null ? {} : { absent: JSON.parse(r.absent) }),
-    ...(r.involved === null ? {} : { involved: JSON.parse(r.involved) }),
+    ...(r.resolution === null ? {} : { resolution: stored(r.resolution, "escalations", r.id, "resolution") }),
+    ...(r.columns === null ? {} : { columns: stored(r.columns, "escalations", r.id, "columns") }),
+    ...(r.absent === null ? {} : { absent: stored(r.absent, "escalations", r.id, "absent") }),
+    ...(r.involved === null ? {} : { involved: stored(r.involved, "escalations", r.id, "involved") }),
   };
 }
 
@@ -260,7 +279,11 @@ export interface EscalationGroupRow {
 }
 
 export function toEscalationGroup(r: EscalationGroupRow): EscalationGroup {
-  const parts = JSON.parse(r.pattern) as [string, string[]?, string[]?];
+  const parts = stored(r.pattern, "escalations", `of dataset ${r.dataset} (first ${r.first})`, "pattern") as [
+    string,
+    string[]?,
+    string[]?,
+  ];
   return {
     dataset: r.dataset,
     class: r.class,
@@ -476,7 +499,12 @@ export function segmentRow(s: RunSegment): SegmentRow {
 }
 
 export function toRunSegment(r: SegmentRow): RunSegment {
-  const f = JSON.parse(r.figures) as Pick<RunSegment, "rows" | "counts" | "repairs" | "escalated">;
+  const f = stored(
+    r.figures,
+    "run_segments",
+    `of run ${r.run_id} (${r.seg_from}-${r.seg_to} of ${r.seg_of})`,
+    "figures",
+  ) as Pick<RunSegment, "rows" | "counts" | "repairs" | "escalated">;
   return {
     dataset: r.dataset,
     runId: r.run_id,
@@ -518,7 +546,12 @@ export function toRolloutState(r: RolloutRow): RolloutState {
     dataset: r.dataset,
     kind: r.kind,
     subject: r.subject,
-    state: JSON.parse(r.state) as unknown,
+    state: stored(
+      r.state,
+      "rollouts",
+      `of dataset ${r.dataset} (${r.kind} ${r.subject})`,
+      "state",
+    ) as unknown,
     updatedAt: num(r.updated_at),
   };
 }

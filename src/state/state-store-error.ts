@@ -14,3 +14,10 @@ export class StateStoreError extends Error {
  * the checkpoint itself may be sound: only this one is reported as a damaged checkpoint.
  */
 export class DamagedCheckpointError extends StateStoreError {}
+
+/**
+ * A state row whose JSON column does not parse (edited or damaged). A StateStoreError (the CLI prints it as
+ * is, one line naming the table, the row and the column), told apart so that `audit verify` reports a damaged
+ * ledger row as a finding rather than a store it could not read.
+ */
+export class DamagedRowError extends StateStoreError {}

@@ -5,6 +5,7 @@
  */
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -432,6 +433,26 @@ describe("concord audit anchor and verify: signed anchors", () => {
     writeFileSync(external, out.text());
     unlinkSync(s.anchors);
     expect((await verify(s, { anchors: external })).code).toBe(0);
+    // A path named that is not there is a mistyped one (2, one line), not an emptied anchor log (3).
+    const missing = join(s.dir, "no-such.jsonl");
+    await expect(verify(s, { anchors: missing })).rejects.toThrow(
+      `--anchors ${missing}: cannot read (not found)`,
+    );
+    // A directory opens, then fails to read: one line naming it (was: internal error: EISDIR).
+    expect(await verify(s, { anchors: s.dir })).toEqual({
+      code: 3,
+      stdout: `Audit log BROKEN: cannot read the anchor log ${s.dir} (EISDIR)\n`,
+    });
+  });
+
+  it("anchor names an anchor log that is a directory in one line (was: internal error: EISDIR)", async () => {
+    const s = await setup();
+    mkdirSync(s.anchors, { recursive: true });
+    expect(await anchor(s)).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `concord: cannot read the anchor log ${s.anchors} (EISDIR)\n`,
+    });
   });
 });
 

@@ -77,6 +77,19 @@ describe.concurrent("concord: bad input exits 2 with one line on stderr", () => 
     ctx.expect(line).toContain("duration");
   });
 
+  test("a timer's duration past 2^31 - 1 ms (Node would fire it after 1 ms: every call timed out at once)", async (ctx) => {
+    const max = "must be at most 24d (the longest a timer can wait, 2^31 - 1 ms)";
+    const top = await scanError(ctx, `timeouts: { connect: 30d }\n${configWith(REPLICAS)}`);
+    ctx.expect(top).toBe(`concord: timeouts.connect: ${max}`);
+    const replica = await scanError(
+      ctx,
+      configWith(REPLICAS.replace("table: items }", "table: items, timeouts: { query: 25d } }")),
+    );
+    ctx.expect(replica).toBe(`concord: datasets.items.replicas.a.timeouts.query: ${max}`);
+    const probe = await scanError(ctx, configWith(`${REPLICAS}\nprobe: { every: 30d, key: -1 }`));
+    ctx.expect(probe).toBe(`concord: datasets.items.probe.every: ${max}`);
+  });
+
   test("unset environment variable", async (ctx) => {
     const yaml = configWith(REPLICAS.replace("sqlite:b.db", `sqlite:${envRef("CONCORD_TEST_UNSET_VAR")}`));
     const line = await scanError(ctx, yaml, [], { CONCORD_TEST_UNSET_VAR: undefined });
@@ -168,6 +181,40 @@ describe.concurrent("concord: bad input exits 2 with one line on stderr", () => 
       ctx.expect(r.stdout + r.stderr).not.toContain("s3cret");
       const line = expectOneLineError(r, ctx.expect);
       ctx.expect(line).toContain("items.b");
+    }
+  });
+
+  test("a password written unencoded (holding '@', '/', '?', '#' or a space) shows no part of itself", async (ctx) => {
+    const dir = tempDir(ctx.onTestFinished);
+    makeItemsReplicas(dir, { rows: 10 });
+    // Port 1: nothing listens, so each connection is refused at once (a password with a space parses).
+    const urls = [
+      ["b", `postgres://user:${envRef("CONCORD_TEST_PW")}@127.0.0.1:1/db`],
+      ["b", `mysql://root:${envRef("CONCORD_TEST_PW")}@127.0.0.1:1/db`],
+      ["b", `redis://:${envRef("CONCORD_TEST_PW")}@127.0.0.1:1/0`],
+      ["state", `postgres://user:${envRef("CONCORD_TEST_PW")}@127.0.0.1:1/db`],
+      ["b", `postgres://user@127.0.0.1:1/db?password=${envRef("CONCORD_TEST_PW")}`],
+      ["b", `mysql://root@127.0.0.1:1/db?ssl=false&password=${envRef("CONCORD_TEST_PW")}`],
+    ] as const;
+    const runs = [];
+    for (const password of ["p@ss:w/rd?#tail", "open sesame"])
+      for (const [i, [where, url]] of urls.entries()) {
+        const text =
+          where === "state"
+            ? itemsConfig().replace("sqlite:state.db", `"${url}"`)
+            : itemsConfig().replace(
+                '{ url: "sqlite:b.db", table: items }',
+                url.startsWith("redis")
+                  ? `{ url: "${url}", prefix: "item:" }`
+                  : `{ url: "${url}", table: items }`,
+              );
+        const config = writeConfig(dir, text, `${i}-${password.length}.yaml`);
+        runs.push(runConcord(["scan", "-c", config], { env: { CONCORD_TEST_PW: password } }));
+      }
+    for (const r of await Promise.all(runs)) {
+      const line = expectOneLineError(r, ctx.expect);
+      ctx.expect(line).toMatch(/:\*\*\*@|password=\*\*\*/);
+      for (const part of ["ss:w", "rd?#", "tail", "sesame"]) ctx.expect(line).not.toContain(part);
     }
   });
 

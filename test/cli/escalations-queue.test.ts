@@ -308,6 +308,46 @@ describe.concurrent("the escalation queue", () => {
       "12 open escalations match: make a's state win for all of them? Each write is conditional and audited. [y/N] concord: not confirmed; nothing written\n",
     );
     expect(ledger()).toBe(0);
+    // A page past any list (its offset past 2^53): one line naming the flag, and no half a JSON document.
+    for (const json of [[], ["--json"]])
+      expect(
+        expectOneLineError(
+          await runConcord([
+            "escalations",
+            "list",
+            "--page",
+            "9007199254740991",
+            "--limit",
+            "10000",
+            ...json,
+            "-c",
+            config,
+          ]),
+          expect,
+        ),
+      ).toBe("concord: --page 9007199254740991: past any list (at most 900719925475 pages of 10000)");
+    // A pick no dataset has a replica of: refused in one line before anything matches, nothing written.
+    for (const filter of [
+      ["--group", noteGroup.id],
+      ["--class", "schema"],
+    ])
+      expect(
+        expectOneLineError(
+          await runConcord([
+            "escalations",
+            "resolve",
+            "--all-matching",
+            ...filter,
+            "--pick",
+            "zz",
+            "--yes",
+            "-c",
+            config,
+          ]),
+          expect,
+        ),
+      ).toBe('concord: --pick zz: no replica named "zz" in the config (have: a, b, c)');
+    expect(ledger()).toBe(0);
     expect(
       expectOneLineError(
         await runConcord(["escalations", "resolve", "abc", "--all-matching", "--pick", "a", "-c", config]),

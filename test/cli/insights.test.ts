@@ -4,7 +4,7 @@
  * find the key range where drift concentrates, recommend the reliable replica as owner with its evidence,
  * and export that recommendation as a file `plan --candidate` reads.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
@@ -168,6 +168,19 @@ describe.each(STATES)("concord insights, state on $name", ({ available, url }) =
       expect(bad.stderr).toBe("concord: --export nope: no recommendation with this id now\n");
       const unknown = await runConcord(["insights", ...c, "-d", "nothing"]);
       expect(unknown.code).toBe(2);
+      // An -o path that cannot be written: one line naming it (was: internal error), no temporary left.
+      for (const [o, code] of [
+        [join(dir, "no", "such.yaml"), "ENOENT"],
+        [dir, "EISDIR"],
+      ] as const) {
+        const unwritable = await runConcord(["insights", ...c, "--export", owner.id, "-o", o]);
+        expect([unwritable.code, unwritable.stdout, unwritable.stderr]).toEqual([
+          2,
+          "",
+          `concord: -o ${o}: cannot write (${code})\n`,
+        ]);
+      }
+      expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
     },
   );
 });

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { describe, it } from "vitest";
 import {
   execSql,
+  expectOneLineError,
   itemsConfig,
   makeItemsReplicas,
   parseJson,
@@ -132,6 +133,10 @@ describe.concurrent("policy history", () => {
     const block = await runConcord(["policy", "show", "--block", "-c", cfg]);
     expect(block.code, block.stderr).toBe(0);
     expect(block.stdout).not.toContain("windowMs");
+    // Both: refused, rather than a YAML block where a script waits for JSON.
+    expect(
+      expectOneLineError(await runConcord(["policy", "show", "--block", "--json", "-c", cfg]), expect),
+    ).toBe("concord: policy show: give --block or --json, not both");
     // Another policy runs, then the block is put back: the repair runs under the first version again.
     writeConfig(dir, itemsConfig("owner: b\nresolve: owner"));
     expect((await runConcord(["repair", "-c", cfg])).code).toBe(0);

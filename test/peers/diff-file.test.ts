@@ -3,6 +3,7 @@
  * `repair --from FILE` repairs only the entries whose replicas still hold what the file says — each write
  * conditional, audited, idempotent — and reports the stale ones (changed since, or agreeing now).
  */
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -193,6 +194,28 @@ describe.concurrent("scan --output and repair --from", () => {
       `concord: --output ${join(dir, "taken")}: cannot write (EISDIR)`,
     );
     expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+
+  it("removes the temporary file a scan killed outright left, and keeps one a running scan writes", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    setUp(dir);
+    // A process that has ended (a scan SIGKILLed mid-write) and one still running (a scan writing now).
+    const gone = spawnSync("true").pid!;
+    const alive = spawn("sleep", ["30"]);
+    onTestFinished(() => void alive.kill());
+    for (const pid of [gone, alive.pid!])
+      writeFileSync(join(dir, `diff.jsonl.${pid}.tmp`), '{"kind":"concord-di');
+    writeFileSync(join(dir, "diff.jsonl.notes.tmp"), "not a scan's");
+    const scan = await runConcord(["scan", "--output", "diff.jsonl"], { cwd: dir });
+    expect([scan.code, scan.stderr]).toEqual([1, ""]);
+    expect(
+      readdirSync(dir)
+        .filter((f) => f.startsWith("diff.jsonl"))
+        .sort(),
+    ).toEqual(["diff.jsonl", `diff.jsonl.${alive.pid}.tmp`, "diff.jsonl.notes.tmp"].sort());
   });
 });
 

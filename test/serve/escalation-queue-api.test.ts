@@ -157,6 +157,18 @@ describe("the escalation queue over HTTP", () => {
       );
     }
     expect((await get<List>("/api/escalations?status=open")).total).toBe(3);
+    // A pick no dataset has a replica of: 400 before any preview or confirmation, nothing resolved.
+    for (const body of [
+      { group: conflicts.id, pick: "zz" },
+      { group: conflicts.id, pick: "zz", confirm: { count: 2 } },
+    ]) {
+      const typo = await call<{ error: string }>("/api/escalations/resolve", body);
+      expect([typo.status, typo.body.error]).toEqual([
+        400,
+        'pick zz: no replica named "zz" in the config (have: a, b)',
+      ]);
+    }
+    expect((await get<List>("/api/escalations?status=open")).total).toBe(3);
     const bad = await call<{ error: string }>("/api/escalations/resolve", {
       group: conflicts.id,
       pick: "a",

@@ -89,6 +89,12 @@ datasets:
     const two = (await (await get("/api/hints/t?key=2")).json()) as { divergentSince: string };
     expect(two).toMatchObject({ dataset: "t", key: ["2"], divergent: true, repairPending: true });
     expect(Date.parse(two.divergentSince)).not.toBeNaN();
+    // Spelt otherwise, the same integer key: the same hint (was: not divergent, a key no row can have).
+    for (const spelt of ["02", "+2"])
+      expect(await (await get(`/api/hints/t?key=${encodeURIComponent(spelt)}`)).json()).toMatchObject({
+        key: ["2"],
+        divergent: true,
+      });
 
     // A key written to both is checked and found in agreement: verified, not divergent.
     a.prepare("INSERT INTO t VALUES (3, 'three')").run();
@@ -110,6 +116,13 @@ datasets:
     const wide = await get("/api/hints/t?key=1&key=2");
     expect(wide.status).toBe(400);
     expect(await wide.json()).toEqual({ error: "key: dataset t has 1 key column, got 2 values" });
+    for (const bad of ["abc", "2.0", ""]) {
+      const res = await get(`/api/hints/t?key=${encodeURIComponent(bad)}`);
+      expect([res.status, await res.json()]).toEqual([
+        400,
+        { error: `key: ${JSON.stringify(bad)} is not an integer (key column id)` },
+      ]);
+    }
 
     // The hints token reads hints and nothing else (role hints: 403 elsewhere); the API token reads hints too.
     const other = await get("/api/datasets");

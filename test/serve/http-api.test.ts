@@ -353,6 +353,26 @@ describe("bad input against the real service", () => {
     expect(unknown.statusCode).toBe(404);
   });
 
+  it("answers a path the router refuses in the API's one-line JSON, echoing neither the URL nor its query", async () => {
+    for (const [url, status, error] of [
+      ["/api/runs/%ZZ?token=s3cretQ", 400, "bad request: the URL path is not valid percent-encoding"],
+      ["/api/escalations/%E0%A4%A/values", 400, "bad request: the URL path is not valid percent-encoding"],
+      [
+        `/api/runs/${"x".repeat(150)}?token=s3cretQ`,
+        414,
+        "URI too long: a path segment exceeds 100 characters",
+      ],
+    ] as const) {
+      for (const headers of [auth, {}]) {
+        const res = await app.inject({ url, headers });
+        expect(res.statusCode, url).toBe(status);
+        expect(res.headers["content-type"]).toMatch(/^application\/json/);
+        expect(res.headers["cache-control"]).toBe("no-store");
+        expect(res.body).toBe(JSON.stringify({ error }));
+      }
+    }
+  });
+
   it("answers a URL over the header limit with a 431 in the API's one-line JSON", async () => {
     const server = buildHttpApp(fx.service.api, { token: TOKEN });
     await server.listen({ host: "127.0.0.1", port: 0 });

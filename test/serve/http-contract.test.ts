@@ -278,6 +278,11 @@ describe("input validation", () => {
       "/api/history?since=2026-13-45",
       "query.since: expected milliseconds since the epoch or an ISO 8601 date-time",
     ],
+    // A day the month does not have (Date.parse would read it as March 1st).
+    [
+      "/api/history?since=2024-02-30T00:00:00Z",
+      "query.since: expected milliseconds since the epoch or an ISO 8601 date-time",
+    ],
     ["/api/runs/r1?x=1", 'query: unknown parameter "x"'],
     ["/api/escalations/e1/resolve", 'body: give exactly one of "pick" or "reject"', "POST", {}],
     [

@@ -1,6 +1,7 @@
 /** Input schemas of the /api routes (zod) and their one-line 400 messages. Validation only: no service calls. */
 import { z } from "zod";
 import { DIVERGENCE_CLASSES } from "../../core/classify.js";
+import { parseIsoTime } from "../../core/iso-time.js";
 import { HttpError } from "./http-error.js";
 
 /** The most rows a list endpoint returns in one answer. */
@@ -43,11 +44,7 @@ const escalationStatus = z.enum(["open", "resolved", "rejected"], {
 /** Milliseconds since the epoch, or an ISO 8601 date-time. */
 const since = one("time")
   .transform((text, ctx) => {
-    const ms = /^[0-9]{1,15}$/.test(text)
-      ? Number(text)
-      : /^\d{4}-\d{2}-\d{2}/.test(text)
-        ? Date.parse(text)
-        : Number.NaN;
+    const ms = /^[0-9]{1,15}$/.test(text) ? Number(text) : parseIsoTime(text);
     if (Number.isNaN(ms)) {
       ctx.addIssue({
         code: "custom",

@@ -1,7 +1,7 @@
 /** The HTTP face of `concord serve` (fastify): /healthz, /metrics, the bearer-guarded /api, the dashboard at /. Holds no state. */
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
-import fastify, { type FastifyInstance } from "fastify";
+import fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { roleAllows } from "../../core/roles.js";
 import type { ServiceApi } from "../service-api.js";
 import { registerApiRoutes } from "./api-routes.js";
@@ -93,6 +93,16 @@ export function buildHttpApp(api: ServiceApi, options: HttpAppOptions): FastifyI
     // Requests Node's parser refuses (headers or URL over its limit, malformed, too slow) get the API's
     // one-line JSON too, not fastify's or Node's own body.
     clientErrorHandler: answerClientError,
+    // A path the router refuses (malformed percent-encoding, a segment over its length limit) gets the same
+    // one-line JSON, not fastify's own body, which echoes the raw URL with its query string.
+    frameworkErrors: (err, _req, res) => {
+      const [status, message] = FRAMEWORK_ERRORS[err.code] ?? [400, "bad request: the URL could not be read"];
+      (res as FastifyReply)
+        .code(status)
+        .header("cache-control", "no-store")
+        .header("x-content-type-options", "nosniff")
+        .send({ error: message });
+    },
   });
   // Each route's path as a pattern, with its methods: a known path asked with another method is a 405.
   const routes: { pattern: RegExp; methods: Set<string> }[] = [];
@@ -204,6 +214,12 @@ const CLIENT_ERRORS: Record<string, readonly [number, string]> = {
     "request header fields too large: the URL and headers together exceed the server's limit",
   ],
   ERR_HTTP_REQUEST_TIMEOUT: [408, "request timeout: the request was not received in time"],
+};
+
+/** Statuses and messages for what fastify's router refuses before a route runs (`frameworkErrors`). */
+const FRAMEWORK_ERRORS: Record<string, readonly [number, string]> = {
+  FST_ERR_BAD_URL: [400, "bad request: the URL path is not valid percent-encoding"],
+  FST_ERR_MAX_PARAM_LENGTH: [414, "URI too long: a path segment exceeds 100 characters"],
 };
 
 /**

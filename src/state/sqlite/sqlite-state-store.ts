@@ -1,7 +1,6 @@
-/** SQLite state store (embedded default): one WAL-mode file, created on first use. Only state/sqlite imports the driver for state. */
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { makeDirs } from "../../runtime/make-dirs.js";
 import { ComposedStateStore } from "../composed-state-store.js";
 import type { StateStoreParts } from "../state-store.js";
 import { migrateSqliteState } from "./migrate-sqlite-state.js";
@@ -83,7 +82,7 @@ export class SqliteStateStore extends ComposedStateStore {
 
   /** Opens (creating folder and file if needed) the state file at `path`. */
   static open(path: string): SqliteStateStore {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") makeDirs(dirname(path));
     const db = new Database(path, { timeout: 5000 });
     // A file that is no database (or a migration that fails) must not leave it open.
     try {
