@@ -28,37 +28,39 @@ export async function writeJson(
   arrays: ReadonlyMap<string, Iterable<unknown> | AsyncIterable<unknown>>,
 ): Promise<void> {
   const text = JSON.stringify(doc, null, 2);
+  // Text gathers in `held`; only a gathering past HOLD is awaited (`flush`), so an element costs no promise.
   let held = "";
-  const write = async (more: string, force = false) => {
-    held += more;
-    if (force || held.length > HOLD) {
-      await put(stream, held);
-      held = "";
-    }
+  const flush = async () => {
+    await put(stream, held);
+    held = "";
   };
   let from = 0;
   for (const m of text.matchAll(/^( *)(.*)"(@@spill:\d+@@)"(,?)$/gm)) {
     const [line, indent, head, marker, comma] = m as unknown as [string, string, string, string, string];
-    await write(text.slice(from, m.index));
+    held += `${text.slice(from, m.index)}${indent}${head}[`;
     from = m.index + line.length;
     const items = arrays.get(marker) ?? [];
     let first = true;
-    await write(`${indent}${head}[`);
     for await (const item of items) {
       if (item instanceof JsonItems) {
         if (item.empty) continue;
-        if (!first) await write(",");
+        if (!first) held += ",";
         first = false;
-        for (const text of item.indented(`${indent}  `)) await write(text);
+        for (const text of item.indented(`${indent}  `)) {
+          held += text;
+          if (held.length > HOLD) await flush();
+        }
         continue;
       }
       const json = item instanceof JsonText ? item.text : JSON.stringify(item, null, 2);
-      await write(`${first ? "" : ","}\n${indent}  ${json.replaceAll("\n", `\n${indent}  `)}`);
+      held += `${first ? "" : ","}\n${indent}  ${json.replaceAll("\n", `\n${indent}  `)}`;
       first = false;
+      if (held.length > HOLD) await flush();
     }
-    await write(first ? `]${comma}` : `\n${indent}]${comma}`);
+    held += first ? `]${comma}` : `\n${indent}]${comma}`;
   }
-  await write(`${text.slice(from)}\n`, true);
+  held += `${text.slice(from)}\n`;
+  await flush();
 }
 
 /**
