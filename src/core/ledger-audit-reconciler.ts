@@ -138,8 +138,15 @@ export class LedgerAuditReconciler {
       return `the ledger row of ${what} says it undoes repair ${e.undoes}, which the ledger does not hold for that key (the row was edited)`;
     if (undoes === "not-its-rollback")
       return `the ledger row of ${what} says it undoes repair ${e.undoes}, but it is not that repair's rollback (the row was edited)`;
-    if (e.outcome === "pending") return undefined;
     const last = this.last.get(e.id);
+    if (e.outcome === "pending") {
+      // A repair whose write landed is not claimed again (its divergence coming back is a new episode, another
+      // id) unless it was rolled back since: a pending row whose last entry says applied was edited, and
+      // recovery would record that write applied a second time (with whatever images the row now holds).
+      if (last?.outcome === "applied" && !this.undone(e))
+        return `the ledger says ${what} is pending, but its audit entry ${last.seq} says it was applied (the row was edited)`;
+      return undefined;
+    }
     if (!last) return `the ledger says ${what} is ${e.outcome}, but no audit entry records it`;
     // An edit of the ledger row (its key, target, fingerprints, before and after images, or the repair it
     // undoes) since it was settled: rollback would write a before image no audit entry vouches for.
@@ -152,13 +159,18 @@ export class LedgerAuditReconciler {
       return `the ledger files ${what} under run ${e.runId}, but its audit entry ${last.seq} says run ${last.run} applied it (the row was edited)`;
     if (last.outcome === e.outcome) return undefined;
     if (e.outcome === "rolled-back" && last.outcome === "applied") {
-      const inverse = this.last.get(rollbackId(e));
-      // `applied`: the rollback's write landed and its process died before settling it; recovery, which does
-      // not know a rollback from a repair, recorded the landed write as applied.
-      if (inverse && ["rolled-back", "noop", "applied"].includes(inverse.outcome)) return undefined;
+      if (this.undone(e)) return undefined;
       return `the ledger says ${what} is rolled-back, but no audit entry records its rollback`;
     }
     return `the ledger says ${what} is ${e.outcome}, but its last audit entry (${last.seq}) says ${last.outcome}`;
+  }
+
+  /** Whether the log records the rollback of `e` (its inverse repair's write). */
+  private undone(e: LedgerFacts): boolean {
+    const inverse = this.last.get(rollbackId(e));
+    // `applied`: the rollback's write landed and its process died before settling it; recovery, which does
+    // not know a rollback from a repair, recorded the landed write as applied.
+    return inverse !== undefined && ["rolled-back", "noop", "applied"].includes(inverse.outcome);
   }
 
   /** Counts a ledger entry `check` found in agreement (or records the disagreement `problem`). */
