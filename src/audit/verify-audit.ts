@@ -3,10 +3,23 @@ import type { AuditConfig } from "../config/load-config.js";
 import { AnchorChecker, type AuditAnchor } from "../core/audit-anchor.js";
 import { AuditChainVerifier } from "../core/audit-chain.js";
 import { LedgerAuditReconciler } from "../core/ledger-audit-reconciler.js";
+import type { Key } from "../core/model.js";
 import type { LedgerEntry, RepairRef, StateStore } from "../state/state-store.js";
 import { DamagedRowError } from "../state/state-store-error.js";
 import { loadVerifyKey } from "./anchor-keys.js";
 import { AnchorLogError, readAnchors } from "./anchor-log.js";
+
+/** An audit entry's key (`keyId` text) as a Key, or undefined when it is not one. */
+function keyOf(text: string): Key | undefined {
+  try {
+    const key: unknown = JSON.parse(text);
+    return Array.isArray(key) && key.every((p) => p === null || typeof p === "string")
+      ? (key as Key)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Raised by a command that acts on the ledger (rollback) when the log does not verify: the ledger is not trusted. */
 export class AuditBrokenError extends Error {
@@ -44,8 +57,10 @@ export interface VerifyAuditOptions {
   readonly anchorsFile?: string | undefined;
 }
 
-/** Ledger rows read at a time. */
+/** Ledger rows (and audit entries appended meanwhile) read at a time. */
 const LEDGER_PAGE = 2000;
+/** How often a ledger row that disagrees with the log is read again while other processes keep settling it. */
+const RECHECKS = 20;
 
 /**
  * Verifies, in one pass over the audit log (constant memory for the chain; the anchors, and one id and
@@ -107,6 +122,56 @@ export async function verifyAudit(
     };
   }
 
+  // The ledger is read after the log, without a snapshot: another process (a repair, a rollback, serve's pass)
+  // may settle repairs between the two reads, and each settlement writes its ledger row and its audit entries
+  // in one transaction. So a row that disagrees with the log as read is read again after the entries appended
+  // since, and found wrong only once the log did not grow around that second read (the two then show one
+  // moment); the entries appended are chained and checked as the others (`grow`).
+  let head = count;
+  /** The keys of repairs whose entries were appended after the log was first read (their rows may be newer). */
+  const lateKeys = new Map<string, string>();
+  let chainBroken: AuditVerification | undefined;
+  const grow = async (): Promise<boolean> => {
+    let grew = false;
+    for (;;) {
+      const tail = await state.readAudit({ fromSeq: head + 1, limit: LEDGER_PAGE });
+      for (const entry of tail) {
+        const verdict = chain.push(entry);
+        if (!verdict.ok) {
+          chainBroken = verdict;
+          return grew;
+        }
+        reconciler.pushAudit(entry);
+        const repair = (entry.data as { repair?: unknown } | null)?.repair;
+        if (typeof repair === "string" && entry.key !== null) lateKeys.set(repair, entry.key);
+        head = entry.seq;
+        grew = true;
+      }
+      if (tail.length < LEDGER_PAGE) return grew;
+    }
+  };
+  const undoneOf = async (e: LedgerEntry): Promise<LedgerEntry | undefined> =>
+    e.undoes === undefined
+      ? undefined
+      : (await state.getRepairs([{ id: e.undoes, key: e.key }])).get(e.undoes);
+  /** Checks `e` (undefined: the ledger does not hold it), reading it again while other processes settle it. */
+  const settle = async (ref: RepairRef, e: LedgerEntry | undefined, undone: LedgerEntry | undefined) => {
+    let problem = e ? reconciler.check(e, undone) : "missing";
+    for (let tries = 0; problem !== undefined && tries < RECHECKS && !chainBroken; tries++) {
+      const grewBefore = await grow();
+      const again = (await state.getRepairs([ref])).get(ref.id);
+      const againUndone = again ? await undoneOf(again) : undefined;
+      const grewAfter = await grow();
+      // Nothing appended since the row was read: row and log show one moment, and the problem is real.
+      if (!grewBefore && !grewAfter) break;
+      e = again;
+      undone = againUndone;
+      problem = e ? reconciler.check(e, undone) : "missing";
+      if (!grewAfter) break;
+    }
+    if (e) reconciler.accept(e, problem);
+  };
+
   // A page of the ledger at a time, so memory follows the page, not the ledger (the reconciler keeps one id
   // and outcome per repair). The rows a page's rows say they undo are read with it, for the reconciler to
   // check each is their inverse.
@@ -123,15 +188,25 @@ export async function verifyAudit(
     const named: RepairRef[] = [];
     for (const e of page.entries) if (e.undoes !== undefined) named.push({ id: e.undoes, key: e.key });
     const undone = named.length ? await state.getRepairs(named) : new Map<string, LedgerEntry>();
-    for (const e of page.entries)
-      reconciler.pushLedger(e, e.undoes === undefined ? undefined : undone.get(e.undoes));
+    for (const e of page.entries) {
+      const of = e.undoes === undefined ? undefined : undone.get(e.undoes);
+      if (reconciler.check(e, of) === undefined) reconciler.accept(e);
+      else await settle({ id: e.id, key: e.key }, e, of);
+    }
     after = page.next;
   } while (after !== undefined);
+  // Repairs claimed after the ledger page that would list them was read: their rows, read now.
+  for (const [id, key] of lateKeys) {
+    if (reconciler.holds(id)) continue;
+    const parsed = keyOf(key);
+    if (parsed) await settle({ id, key: parsed }, undefined, undefined);
+  }
+  if (chainBroken) return chainBroken;
   const ledger = reconciler.verdict();
-  if (!ledger.ok) return broken(ledger.problem);
+  if (!ledger.ok) return { ok: false, count: head, problem: ledger.problem };
   return {
     ok: true,
-    count,
+    count: head,
     ledger: { settled: ledger.settled, outcomes: ledger.outcomes },
     anchors: summary,
   };

@@ -72,6 +72,25 @@ describe("LedgerAuditReconciler", () => {
       { ok: true, settled: 1, outcomes: 2 },
     ],
     [
+      "a pending repair whose last entry says applied (an applied row edited to pending)",
+      [["applied", "a1"]],
+      [ledger("a1", "pending")],
+      {
+        ok: false,
+        problem:
+          'the ledger says repair a1 (d key ["1"] on b) is pending, but its audit entry 1 says it was applied (the row was edited)',
+      },
+    ],
+    [
+      "a repair rolled back, then claimed again (its divergence came back): pending after applied",
+      [
+        ["applied", "a1"],
+        ["rolled-back", inverse()],
+      ],
+      [ledger("a1", "pending"), ledger(inverse(), "rolled-back")],
+      { ok: true, settled: 1, outcomes: 2 },
+    ],
+    [
       "a pending repair needs no entry, and may follow an earlier attempt's",
       [["failed", "p2"]],
       [ledger("p1", "pending"), ledger("p2", "pending")],

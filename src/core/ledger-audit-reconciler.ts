@@ -118,50 +118,75 @@ export class LedgerAuditReconciler {
    */
   pushLedger(e: LedgerFacts, undone?: LedgerFacts): void {
     if (this.failure) return;
-    this.inLedger.add(e.id);
+    const problem = this.check(e, undone);
+    if (problem !== undefined) this.failure = problem;
+    else this.accept(e);
+  }
+
+  /**
+   * The disagreement between one ledger entry (with the entry of the repair it `undoes`) and the audit read so
+   * far, or undefined; records nothing (`accept` does), so that a reader may read the row again after reading
+   * the entries appended since (another process settling it meanwhile) and check it again.
+   */
+  check(e: LedgerFacts, undone?: LedgerFacts): string | undefined {
     const what = `repair ${e.id} (${e.dataset} key ${keyId(e.key)} on ${e.target})`;
     // Checked on pending rows too: recovery acts on a pending row's `undoes` before any entry vouches for it.
     // An id alone cannot say whether a row is a rollback (a repair making the same change has the same id), so
     // a pending row that lost its `undoes` is not found; a settled one is, by its entry (FACTS).
     const undoes = checkUndoes(e, undone);
-    if (undoes === "unknown") {
-      this.failure = `the ledger row of ${what} says it undoes repair ${e.undoes}, which the ledger does not hold for that key (the row was edited)`;
-      return;
-    }
-    if (undoes === "not-its-rollback") {
-      this.failure = `the ledger row of ${what} says it undoes repair ${e.undoes}, but it is not that repair's rollback (the row was edited)`;
-      return;
-    }
-    if (e.outcome === "pending") return;
-    this.settled++;
+    if (undoes === "unknown")
+      return `the ledger row of ${what} says it undoes repair ${e.undoes}, which the ledger does not hold for that key (the row was edited)`;
+    if (undoes === "not-its-rollback")
+      return `the ledger row of ${what} says it undoes repair ${e.undoes}, but it is not that repair's rollback (the row was edited)`;
     const last = this.last.get(e.id);
-    if (!last) {
-      this.failure = `the ledger says ${what} is ${e.outcome}, but no audit entry records it`;
-      return;
+    if (e.outcome === "pending") {
+      // A repair whose write landed is not claimed again (its divergence coming back is a new episode, another
+      // id) unless it was rolled back since: a pending row whose last entry says applied was edited, and
+      // recovery would record that write applied a second time (with whatever images the row now holds).
+      if (last?.outcome === "applied" && !this.undone(e))
+        return `the ledger says ${what} is pending, but its audit entry ${last.seq} says it was applied (the row was edited)`;
+      return undefined;
     }
+    if (!last) return `the ledger says ${what} is ${e.outcome}, but no audit entry records it`;
     // An edit of the ledger row (its key, target, fingerprints, before and after images, or the repair it
     // undoes) since it was settled: rollback would write a before image no audit entry vouches for.
     const values = [e.target, e.expected, e.nextFingerprint, e.before, e.after, e.undoes ?? null];
-    if (factsDigest(e.dataset, keyId(e.key), last.present, values) !== last.digest) {
-      this.failure = `the ledger row of ${what} does not match its audit entry ${last.seq} (the row, its before/after image or the repair it undoes was edited)`;
-      return;
-    }
+    if (factsDigest(e.dataset, keyId(e.key), last.present, values) !== last.digest)
+      return `the ledger row of ${what} does not match its audit entry ${last.seq} (the row, its before/after image or the repair it undoes was edited)`;
     // Filed under another run, `rollback --run` of that run would undo a repair it never made (and the
     // rollback of the run that made it would miss it).
-    if (last.outcome === "applied" && e.runId !== undefined && e.runId !== last.run) {
-      this.failure = `the ledger files ${what} under run ${e.runId}, but its audit entry ${last.seq} says run ${last.run} applied it (the row was edited)`;
-      return;
-    }
-    if (last.outcome === e.outcome) return;
+    if (last.outcome === "applied" && e.runId !== undefined && e.runId !== last.run)
+      return `the ledger files ${what} under run ${e.runId}, but its audit entry ${last.seq} says run ${last.run} applied it (the row was edited)`;
+    if (last.outcome === e.outcome) return undefined;
     if (e.outcome === "rolled-back" && last.outcome === "applied") {
-      const inverse = this.last.get(rollbackId(e));
-      // `applied`: the rollback's write landed and its process died before settling it; recovery, which does
-      // not know a rollback from a repair, recorded the landed write as applied.
-      if (inverse && ["rolled-back", "noop", "applied"].includes(inverse.outcome)) return;
-      this.failure = `the ledger says ${what} is rolled-back, but no audit entry records its rollback`;
+      if (this.undone(e)) return undefined;
+      return `the ledger says ${what} is rolled-back, but no audit entry records its rollback`;
+    }
+    return `the ledger says ${what} is ${e.outcome}, but its last audit entry (${last.seq}) says ${last.outcome}`;
+  }
+
+  /** Whether the log records the rollback of `e` (its inverse repair's write). */
+  private undone(e: LedgerFacts): boolean {
+    const inverse = this.last.get(rollbackId(e));
+    // `applied`: the rollback's write landed and its process died before settling it; recovery, which does
+    // not know a rollback from a repair, recorded the landed write as applied.
+    return inverse !== undefined && ["rolled-back", "noop", "applied"].includes(inverse.outcome);
+  }
+
+  /** Counts a ledger entry `check` found in agreement (or records the disagreement `problem`). */
+  accept(e: LedgerFacts, problem?: string): void {
+    if (this.failure) return;
+    if (problem !== undefined) {
+      this.failure = problem;
       return;
     }
-    this.failure = `the ledger says ${what} is ${e.outcome}, but its last audit entry (${last.seq}) says ${last.outcome}`;
+    this.inLedger.add(e.id);
+    if (e.outcome !== "pending") this.settled++;
+  }
+
+  /** True once a ledger entry of repair `id` was accepted. */
+  holds(id: string): boolean {
+    return this.inLedger.has(id);
   }
 
   /** The verdict once both have been read. */

@@ -119,6 +119,44 @@ describe.skipIf(!available)("PostgresStateStore: schemas and migrations", () => 
     ]);
   });
 
+  // A server restart (or pg_terminate_backend) ends a statement in flight with SQLSTATE 57P01, not a socket
+  // error: the command must still stop with the one line naming the state store, not an "internal error".
+  it("names the store when the server terminates its connection mid-statement", async () => {
+    const schema = fresh("terminated");
+    const store = await PostgresStateStore.open(postgresUrl(schema));
+    const admin = new pg.Client({ connectionString: POSTGRES.url });
+    await admin.connect();
+    try {
+      await store.readAudit();
+      await admin.query("BEGIN");
+      await admin.query(`LOCK TABLE "${schema}".audit IN ACCESS EXCLUSIVE MODE`);
+      const read = store.readAudit().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      let killed = 0;
+      for (let i = 0; i < 100 && killed === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const { rows } = await admin.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE $1`,
+          [`%${schema}%`],
+        );
+        killed = rows.length;
+      }
+      expect(killed).toBe(1);
+      const err = await read;
+      expect(err).toBeInstanceOf(StateStoreError);
+      expect((err as Error).message).toMatch(
+        /^state postgres(ql)?:\/\/[^\n]*: connection lost: terminating connection/,
+      );
+    } finally {
+      await admin.query("ROLLBACK").catch(() => undefined);
+      await admin.end();
+      await store.close();
+    }
+  });
+
   it("upgrades a version-1 schema to the latest and keeps what it held", async () => {
     const schema = fresh("upgrade");
     // A schema as the first release left it: version 1's tables with a run and an audit log in them.

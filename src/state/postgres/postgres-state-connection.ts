@@ -44,6 +44,19 @@ const CONNECTION_LOST =
   /Connection terminated|Client has encountered a connection error|ECONNRESET|ECONNREFUSED|EPIPE|socket hang up/;
 
 /**
+ * SQLSTATEs of a connection the server ended under a statement: a connection exception (class 08), or the
+ * server shutting down, restarting or terminating the backend (57P01 admin_shutdown, also what
+ * pg_terminate_backend sends; 57P02 crash_shutdown; 57P03 cannot_connect_now).
+ */
+const ENDED_BY_SERVER = /^(08|57P0[123]$)/;
+
+/** The SQLSTATE a node-postgres error carries, or "". */
+function sqlState(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" ? code : "";
+}
+
+/**
  * Statements a connection keeps prepared (parsed and planned once, then only bound and run): the state ports'
  * statements are a few dozen fixed texts per schema, so the cap is a bound on a server's memory for a text
  * built from varying input, not a cache size. Past it a connection's new statements are sent unnamed.
@@ -143,7 +156,7 @@ export class PostgresStateConnections {
    */
   wrap(err: unknown): unknown {
     if (isStoreTimeout(err)) return new StateStoreError(`state ${this.label}: ${(err as Error).message}`);
-    if (err instanceof Error && CONNECTION_LOST.test(err.message))
+    if (err instanceof Error && (CONNECTION_LOST.test(err.message) || ENDED_BY_SERVER.test(sqlState(err))))
       return new StateStoreError(`state ${this.label}: connection lost: ${err.message}`);
     return err;
   }

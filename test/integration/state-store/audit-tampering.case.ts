@@ -9,7 +9,7 @@ import {
   verifyAuditChainAsync,
 } from "../../../src/core/audit-chain.js";
 import { inverseRepair } from "../../../src/execute/inverse-repair.js";
-import type { LedgerEntry } from "../../../src/state/state-store.js";
+import type { LedgerEntry, StateStore } from "../../../src/state/state-store.js";
 import { event, lit, range, repair, type StateStoreCase } from "./state-store-case.js";
 
 export function auditTamperingCases({ open, sql }: StateStoreCase): void {
@@ -141,6 +141,132 @@ export function auditTamperingCases({ open, sql }: StateStoreCase): void {
       );
       return store;
     }
+
+    /** What executeRepairs settles for `e`: its ledger outcome and its audit entry, in one transaction. */
+    async function settle(store: StateStore, e: LedgerEntry, outcome: "applied" | "failed", runId = e.runId) {
+      await store.settleRepairs(
+        [{ id: e.id, key: e.key, runId, outcome, attempts: 1, updatedAt: 2000 }],
+        [
+          {
+            ts: 2000,
+            runId,
+            type: outcome,
+            dataset: e.dataset,
+            key: JSON.stringify(e.key),
+            data: {
+              repair: e.id,
+              target: e.target,
+              action: "propagate",
+              expected: e.expected,
+              written: e.nextFingerprint,
+              before: e.before,
+              after: e.after,
+            },
+          },
+        ],
+      );
+    }
+
+    /**
+     * `store` as verify sees it while another process works: `meanwhile` runs once, when verify first reads
+     * the ledger (after it has read the log), before or after that read.
+     */
+    function beside(store: StateStore, meanwhile: () => Promise<void>, when: "before" | "after"): StateStore {
+      let done = false;
+      return new Proxy(store, {
+        get(target, name) {
+          const value = Reflect.get(target, name, target);
+          if (name !== "listRepairsPage" || typeof value !== "function") return value;
+          return async (...args: unknown[]) => {
+            const first = !done;
+            done = true;
+            if (first && when === "before") await meanwhile();
+            const page = await value.apply(target, args);
+            if (first && when === "after") await meanwhile();
+            return page;
+          };
+        },
+      });
+    }
+
+    // Each settlement writes its ledger row and its audit entry in one transaction; verify reads the log, then
+    // the ledger, so a repair settled between the two reads is found in the ledger and not (yet) in the log.
+    it.each<[string, "before" | "after"]>([
+      ["a pending repair settled applied between the log's read and the ledger's", "before"],
+      ["a repair claimed and settled after its ledger page was read", "after"],
+      ["a failed repair claimed again and applied between the reads", "before"],
+      ["a repair rolled back between the reads", "before"],
+    ])("verifies beside another process: %s", async (name, when) => {
+      const store = await settled();
+      const r4 = repair("r4");
+      await store.claimRepairs([r4]);
+      if (name.startsWith("a failed")) await settle(store, r4, "failed");
+      const [, r2] = await store.listRepairs({});
+      const meanwhile = async () => {
+        if (name.startsWith("a repair claimed")) {
+          const r0 = repair("r0");
+          await store.claimRepairs([r0]);
+          await settle(store, r0, "applied");
+        } else if (name.startsWith("a repair rolled back")) {
+          const t = inverseRepair(r2!);
+          const inverse: LedgerEntry = {
+            ...repair(t.id),
+            runId: "run-rb",
+            key: t.key,
+            expected: t.expected,
+            nextFingerprint: t.nextFingerprint,
+            before: t.before,
+            after: t.next,
+            undoes: r2!.id,
+          };
+          await store.claimRepairs([inverse]);
+          await store.settleRepairs(
+            [{ id: t.id, key: t.key, runId: "run-rb", outcome: "rolled-back", attempts: 1, updatedAt: 3000 }],
+            [
+              {
+                ts: 3000,
+                runId: "run-rb",
+                type: "rolled-back",
+                dataset: inverse.dataset,
+                key: JSON.stringify(t.key),
+                data: {
+                  action: "propagate",
+                  after: inverse.after,
+                  before: inverse.before,
+                  expected: inverse.expected,
+                  repair: t.id,
+                  target: inverse.target,
+                  undoes: r2!.id,
+                  written: inverse.nextFingerprint,
+                },
+              },
+            ],
+          );
+          await store.recordRepairs([{ ...r2!, outcome: "rolled-back", updatedAt: 3000 }]);
+        } else {
+          if (name.startsWith("a failed")) await store.claimRepairs([{ ...r4, runId: "run-2" }]);
+          await settle(store, { ...r4, runId: "run-2" }, "applied");
+        }
+      };
+      const verdict = await verifyAudit(beside(store, meanwhile, when), {});
+      expect(verdict, JSON.stringify(verdict)).toMatchObject({ ok: true });
+      // And the same store verifies alone, with what the other process wrote.
+      expect(await verifyAudit(store, {})).toMatchObject({ ok: true });
+    });
+
+    it("still finds an edited row while another process appends to the log", async () => {
+      const store = await settled();
+      await sql(`UPDATE ledger SET before_values = '["mallory",null]' WHERE id = 'r2'`);
+      const r4 = repair("r4");
+      await store.claimRepairs([r4]);
+      const verdict = await verifyAudit(
+        beside(store, () => settle(store, r4, "applied"), "before"),
+        {},
+      );
+      expect(verdict.ok).toBe(false);
+      if (!verdict.ok)
+        expect(verdict.problem).toMatch(/^the ledger row of repair r2 .* does not match its audit entry 2 /);
+    });
 
     it("verifies as written", async () => {
       const store = await settled();
