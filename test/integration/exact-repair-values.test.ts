@@ -60,6 +60,46 @@ async function repairThenRollback(
   expect(await read("b")).toEqual(before);
 }
 
+/** SQLite files a.db and b.db in `dir`, each table t made by `ddl` and holding its rows. */
+function seedSqlite(
+  dir: string,
+  ddl: string,
+  rows: { readonly a: readonly (readonly unknown[])[]; readonly b: readonly (readonly unknown[])[] },
+): void {
+  for (const side of ["a", "b"] as const) {
+    const file = new Database(join(dir, `${side}.db`));
+    file.exec(ddl);
+    for (const row of rows[side])
+      file.prepare(`INSERT INTO t VALUES (${row.map(() => "?").join(", ")})`).run(...row);
+    file.close();
+  }
+}
+
+/** A config over the SQLite files a.db and b.db, compared in SQLite or (inStore false) by the engine. */
+function sqliteConfig(dir: string, inStore: boolean): string {
+  return config(
+    dir,
+    '{ url: "sqlite:a.db", table: t }',
+    '{ url: "sqlite:b.db", table: t }',
+    inStore ? "" : "    detect: { inStore: false }\n",
+  );
+}
+
+/** Reads t of a.db or b.db, a line a row: the id, then each column's storage class and quote()d value. */
+function sqliteClasses(dir: string, columns: readonly string[], extra = "") {
+  return async (side: "a" | "b"): Promise<string[]> => {
+    const file = new Database(join(dir, `${side}.db`), { readonly: true });
+    try {
+      const shown = columns.map((c) => `typeof(${c}) || ':' || quote(${c})`).join(", ");
+      return (
+        file.prepare(`SELECT id, ${shown}${extra} FROM t ORDER BY id`).raw(true).all() as unknown[][]
+      ).map((r) => r.join(" "));
+    } finally {
+      file.close();
+    }
+  };
+}
+
 describe.skipIf(!pgAvailable)("exact repair values: PostgreSQL → PostgreSQL", () => {
   let schema: PostgresTestSchema;
   beforeAll(async () => {
@@ -234,41 +274,20 @@ describe("exact repair values: SQLite → SQLite", () => {
     "writes values with their storage class and JSON texts as a holds them, and a rollback restores b's (in store: %s)",
     async (inStore) => {
       const dir = tempDir();
-      const seed = (name: string, rows: readonly (readonly unknown[])[]) => {
-        const file = new Database(join(dir, `${name}.db`));
-        file.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, r REAL, j JSON, u, d DECIMAL(10,2), s TEXT, z)");
-        const insert = file.prepare("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?)");
-        for (const row of rows) insert.run(...row);
-        file.close();
-      };
-      seed("a", [
-        [1, 1.5, '{"b": 1,  "a": [1.0, 2]}', 1.0, 1.5, "1.50", -0],
-        [2, 1e300, '{"a":1,"a":2}', 7n, 2.5, "x", 0.5],
-      ]);
-      seed("b", [[2, 3, '{"z":  1.0}', "7", 1, "y", -0]]);
-      const cfg = config(
+      seedSqlite(
         dir,
-        '{ url: "sqlite:a.db", table: t }',
-        '{ url: "sqlite:b.db", table: t }',
-        inStore ? "" : "    detect: { inStore: false }\n",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, r REAL, j JSON, u, d DECIMAL(10,2), s TEXT, z)",
+        {
+          a: [
+            [1, 1.5, '{"b": 1,  "a": [1.0, 2]}', 1.0, 1.5, "1.50", -0],
+            [2, 1e300, '{"a":1,"a":2}', 7n, 2.5, "x", 0.5],
+          ],
+          b: [[2, 3, '{"z":  1.0}', "7", 1, "y", -0]],
+        },
       );
-      const read = async (side: "a" | "b") => {
-        const file = new Database(join(dir, `${side}.db`), { readonly: true });
-        try {
-          // z: atan2(z, -1) is -π for -0 and π for 0, which quote() shows alike (0.0).
-          const columns = ["r", "j", "u", "d", "s", "z"]
-            .map((c) => `typeof(${c}) || ':' || quote(${c})`)
-            .join(", ");
-          return (
-            file
-              .prepare(`SELECT id, ${columns}, atan2(z, -1) < 0 FROM t ORDER BY id`)
-              .raw(true)
-              .all() as unknown[][]
-          ).map((r) => r.join(" "));
-        } finally {
-          file.close();
-        }
-      };
+      const cfg = sqliteConfig(dir, inStore);
+      // z: atan2(z, -1) is -π for -0 and π for 0, which quote() shows alike (0.0).
+      const read = sqliteClasses(dir, ["r", "j", "u", "d", "s", "z"], ", atan2(z, -1) < 0");
       expect(await read("a")).toEqual([
         `1 real:1.5 text:'{"b": 1,  "a": [1.0, 2]}' real:1.0 real:1.5 text:'1.50' real:0.0 1`,
         `2 real:1.0e+300 text:'{"a":1,"a":2}' integer:7 real:2.5 text:'x' real:0.5 0`,
@@ -281,38 +300,18 @@ describe("exact repair values: SQLite → SQLite", () => {
     "writes a BLOB held in a TEXT, JSON or untyped column as a BLOB, a TEXT in a BLOB column as a TEXT, and a rollback restores b's (in store: %s)",
     async (inStore) => {
       const dir = tempDir();
-      const seed = (name: string, rows: readonly (readonly unknown[])[]) => {
-        const file = new Database(join(dir, `${name}.db`));
-        file.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, u, j JSON, b BLOB)");
-        const insert = file.prepare("INSERT INTO t VALUES (?, ?, ?, ?, ?)");
-        for (const row of rows) insert.run(...row);
-        file.close();
-      };
       const bytes = (text: string) => Buffer.from(text, "utf8");
       // Compared as text (a BLOB as its UTF-8 text), so X'31' and '1' are one value: row 2 differs in u. The
       // BLOB column compares a TEXT as its bytes ('cafe' is 63616665).
-      seed("a", [
-        [1, bytes("é"), bytes("1"), bytes("{}"), "cafe"],
-        [2, bytes("x"), bytes(""), "[1]", "é"],
-      ]);
-      seed("b", [[2, "x", bytes("2"), bytes("[1]"), bytes("é")]]);
-      const cfg = config(
-        dir,
-        '{ url: "sqlite:a.db", table: t }',
-        '{ url: "sqlite:b.db", table: t }',
-        inStore ? "" : "    detect: { inStore: false }\n",
-      );
-      const read = async (side: "a" | "b") => {
-        const file = new Database(join(dir, `${side}.db`), { readonly: true });
-        try {
-          const columns = ["s", "u", "j", "b"].map((c) => `typeof(${c}) || ':' || quote(${c})`).join(", ");
-          return (
-            file.prepare(`SELECT id, ${columns} FROM t ORDER BY id`).raw(true).all() as unknown[][]
-          ).map((r) => r.join(" "));
-        } finally {
-          file.close();
-        }
-      };
+      seedSqlite(dir, "CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, u, j JSON, b BLOB)", {
+        a: [
+          [1, bytes("é"), bytes("1"), bytes("{}"), "cafe"],
+          [2, bytes("x"), bytes(""), "[1]", "é"],
+        ],
+        b: [[2, "x", bytes("2"), bytes("[1]"), bytes("é")]],
+      });
+      const cfg = sqliteConfig(dir, inStore);
+      const read = sqliteClasses(dir, ["s", "u", "j", "b"]);
       expect(await read("a")).toEqual([
         "1 blob:X'C3A9' blob:X'31' blob:X'7B7D' text:'cafe'",
         "2 blob:X'78' blob:X'' text:'[1]' text:'é'",
@@ -325,37 +324,17 @@ describe("exact repair values: SQLite → SQLite", () => {
     "keeps those storage classes once reads are exact (a text held U+FFFD) where the bytes cannot be a text read as bytes (in store: %s)",
     async (inStore) => {
       const dir = tempDir();
-      const seed = (name: string, rows: readonly (readonly unknown[])[]) => {
-        const file = new Database(join(dir, `${name}.db`));
-        file.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, u, b BLOB)");
-        const insert = file.prepare("INSERT INTO t VALUES (?, ?, ?, ?)");
-        for (const row of rows) insert.run(...row);
-        file.close();
-      };
       const bytes = (text: string) => Buffer.from(text, "utf8");
       // U+FFFD may be a lossy decode: the shape switches to exact reads, where a non-ASCII text comes as bytes.
-      seed("a", [
-        [1, "a\ufffd", bytes("1"), "cafe"],
-        [2, "x", bytes(""), "ok"],
-      ]);
-      seed("b", [[2, "y", "", bytes("ok")]]);
-      const cfg = config(
-        dir,
-        '{ url: "sqlite:a.db", table: t }',
-        '{ url: "sqlite:b.db", table: t }',
-        inStore ? "" : "    detect: { inStore: false }\n",
-      );
-      const read = async (side: "a" | "b") => {
-        const file = new Database(join(dir, `${side}.db`), { readonly: true });
-        try {
-          const columns = ["s", "u", "b"].map((c) => `typeof(${c}) || ':' || quote(${c})`).join(", ");
-          return (
-            file.prepare(`SELECT id, ${columns} FROM t ORDER BY id`).raw(true).all() as unknown[][]
-          ).map((r) => r.join(" "));
-        } finally {
-          file.close();
-        }
-      };
+      seedSqlite(dir, "CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, u, b BLOB)", {
+        a: [
+          [1, "a\ufffd", bytes("1"), "cafe"],
+          [2, "x", bytes(""), "ok"],
+        ],
+        b: [[2, "y", "", bytes("ok")]],
+      });
+      const cfg = sqliteConfig(dir, inStore);
+      const read = sqliteClasses(dir, ["s", "u", "b"]);
       expect(await read("a")).toEqual([
         "1 text:'a\ufffd' blob:X'31' text:'cafe'",
         "2 text:'x' blob:X'' text:'ok'",
