@@ -201,7 +201,7 @@ async function rollBack(
       await run.release();
     }
     await session.anchorAudit();
-    const { allOk, notAttempted } = done;
+    const { allOk, notAttempted, outcomes } = done;
     const interrupted = notAttempted > 0;
     const count = report.count;
     if (options.json)
@@ -211,9 +211,7 @@ async function rollBack(
         new Map([["@@spill:0@@", [report.items()]]]),
       );
     else {
-      stdout.write(
-        `${allOk && !interrupted ? "Rolled back" : "Partly rolled back"}: ${count} repair${count === 1 ? "" : "s"} (run ${runId}).\n`,
-      );
+      stdout.write(`${rolledBackLine(allOk && !interrupted, count, outcomes)} (run ${runId}).\n`);
       if (interrupted)
         stdout.write(
           `interrupted: ${notAttempted} repair${notAttempted === 1 ? "" : "s"} not rolled back (run the rollback again to finish)\n`,
@@ -234,6 +232,29 @@ interface PagesRolledBack {
   readonly allOk: boolean;
   /** Repairs a stop (Ctrl-C, SIGTERM) left applied: not reached, so neither attempted nor reported. */
   readonly notAttempted: number;
+  /** The reported repairs by their inverse's outcome (rolled-back, noop, superseded, failed). */
+  readonly outcomes: ReadonlyMap<string, number>;
+}
+
+/** Outcomes of an inverse write after which its repair is undone: written, or found done. */
+const UNDID = new Set(["rolled-back", "noop"]);
+
+/**
+ * The summary's head: "Rolled back: N repairs" when every repair was; otherwise how many of those attempted
+ * were undone, and what became of the rest ("Partly rolled back: 297 of 300 repairs (3 superseded)"), not the
+ * count attempted as if all were undone.
+ */
+export function rolledBackLine(all: boolean, count: number, outcomes: ReadonlyMap<string, number>): string {
+  const repairs = (n: number) => `${n} repair${n === 1 ? "" : "s"}`;
+  if (all) return `Rolled back: ${repairs(count)}`;
+  let undid = 0;
+  const rest: string[] = [];
+  for (const [outcome, n] of outcomes) {
+    if (UNDID.has(outcome)) undid += n;
+    else rest.push(`${n} ${outcome}`);
+  }
+  if (rest.length === 0) return `Partly rolled back: ${repairs(count)}`;
+  return `Partly rolled back: ${undid} of ${repairs(count)} (${rest.join(", ")})`;
 }
 
 /**
@@ -254,6 +275,7 @@ async function rollBackPages(
 ): Promise<PagesRolledBack> {
   let allOk = true;
   let notAttempted = 0;
+  const outcomes = new Map<string, number>();
   const datasets = new Map<string, DatasetAt>();
   // The entries after a page, counted by the ledger rather than read (none after the last page).
   const after = async (next: string | undefined) =>
@@ -285,6 +307,7 @@ async function rollBackPages(
       let text = "";
       for (const r of done.reported) {
         report.push(() => r);
+        outcomes.set(String(r.outcome), (outcomes.get(String(r.outcome)) ?? 0) + 1);
         if (!options.json)
           text += `${r.repair}  ${printable((r.key as unknown[]).join(","))} on ${r.target}: ${r.outcome}${r.error ? ` (${printable(String(r.error))})` : ""}\n`;
       }
@@ -296,7 +319,7 @@ async function rollBackPages(
       break;
     }
   }
-  return { allOk, notAttempted };
+  return { allOk, notAttempted, outcomes };
 }
 
 /**

@@ -304,6 +304,31 @@ describe.concurrent("concord rollback", () => {
     expect(verify.code, verify.stderr).toBe(0);
   });
 
+  it("a row an application wrote since the repair is left to it (superseded), and the summary says how many of the repairs were undone", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = tempDir(onTestFinished);
+    const { free, b } = replicas(dir);
+    const repair = await runConcord(["repair", "--json", "-c", free]);
+    expect(repair.code, repair.stderr).toBe(0);
+    const runId = parseJson<PlanJson>(repair).runId;
+    // The application changes three repaired rows afterwards: rolling those back would lose its writes.
+    execSql(b, "UPDATE items SET name = 'written by the app' WHERE id IN (1, 2, 3)");
+
+    const rollback = await runConcord(["rollback", "--run", runId, "-c", free]);
+    expect(rollback.code, rollback.stderr).toBe(1);
+    expect(rollback.stdout).toMatch(
+      new RegExp(
+        `^Partly rolled back: ${ROWS - 3} of ${ROWS} repairs \\(3 superseded\\) \\(run \\S+\\)\\.$`,
+        "m",
+      ),
+    );
+    expect(
+      query<{ n: number }>(b, "SELECT COUNT(*) AS n FROM items WHERE name = 'written by the app'"),
+    ).toEqual([{ n: 3 }]);
+  });
+
   it("two rollbacks of one run at once: one rolls it back, the other is refused (exit 2, one line naming the first), as one rollback", async ({
     expect,
     onTestFinished,
