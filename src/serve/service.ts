@@ -353,6 +353,8 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     run: (id) => state.getRun(id),
 
     async divergences(filter): Promise<DivergenceView[]> {
+      // A dataset the config does not declare is a 404 (as every dataset route answers), not an empty list.
+      if (filter.dataset) runnerOf(filter.dataset);
       const names = filter.dataset ? [filter.dataset] : [...runners.keys()];
       const out: DivergenceView[] = [];
       for (const name of names) {

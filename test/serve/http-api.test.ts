@@ -149,6 +149,10 @@ describe("passes through the API", () => {
     expect(conflicts.divergences.map((d) => d.key)).toEqual([[10], [11]]);
     const limited = await get<{ divergences: DivergenceView[] }>("/api/divergences?limit=2");
     expect(limited.divergences).toHaveLength(2);
+    // A dataset the config does not declare: 404, not an empty list that reads as "no divergence".
+    const unknown = await app.inject({ method: "GET", url: "/api/divergences?dataset=nope", headers: auth });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toEqual({ error: "no dataset named nope" });
 
     const { escalations } = await openEscalations();
     expect(escalations.map((e) => [e.class, e.key])).toEqual([
