@@ -10,6 +10,7 @@ import type { DatasetConfig } from "../config/load-config.js";
 import type { Divergence } from "../core/classify.js";
 import { type ColumnSpec, type Key, keyId } from "../core/model.js";
 import type { ExpectedState } from "../engine/run-segment.js";
+import { processGone } from "../runtime/process-gone.js";
 import { UsageError } from "./errors.js";
 import { divergenceJson } from "./json-items.js";
 
@@ -31,18 +32,8 @@ function removeOrphans(path: string): void {
   }
   for (const name of names) {
     const pid = name.startsWith(prefix) && name.endsWith(".tmp") ? name.slice(prefix.length, -4) : "";
-    if (!/^[1-9]\d*$/.test(pid) || Number(pid) === process.pid || running(Number(pid))) continue;
+    if (!/^[1-9]\d*$/.test(pid) || Number(pid) === process.pid || !processGone(Number(pid))) continue;
     rmSync(join(dirname(path), name), { force: true });
-  }
-}
-
-/** Whether a process with this id runs (one of another user, which signal 0 may not reach, counts). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -1,6 +1,7 @@
 /** How a run shows it is alive while it works: heartbeats on its run record, and the lease on its pass. */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { processGone } from "../runtime/process-gone.js";
 import type { StateStore } from "../state/state-store.js";
 
 /** How often a run beats (and renews its pass lease); runs silent for 60 s are taken for dead. */
@@ -37,12 +38,7 @@ export function deadLocalOwner(owner: string): boolean {
   const [host, pid] = owner.split(":");
   if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
   if (Number(pid) === process.pid) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ESRCH";
-  }
+  return processGone(Number(pid));
 }
 
 /** The lease name of a dataset's checkpointed pass. */
