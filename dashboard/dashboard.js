@@ -297,6 +297,7 @@
     runs: [],
     audit: [],
     divergences: [],
+    divergencesTotal: 0,
     /** `/api/queue`: a coordinator's queue depth and workers (role "all": nothing to show). */
     queue: null,
     summaryHistory: null,
@@ -388,6 +389,7 @@
       view.summaryHistory = summary;
       view.chartHistory = chart;
       view.divergences = divs.divergences;
+      view.divergencesTotal = divs.total ?? divs.divergences.length;
       view.queue = queue;
       view.policies = policies.policies;
       view.insights = insights.datasets;
@@ -2125,6 +2127,16 @@
         rows,
         "No divergences in the last pass.",
       ),
+      // The API answers a page: say how many the last passes hold when that is more than shown.
+      ...(view.divergencesTotal > view.divergences.length
+        ? [
+            h(
+              "p",
+              { class: "muted small", id: "divergences-more" },
+              `showing ${view.divergences.length.toLocaleString("en")} of ${view.divergencesTotal.toLocaleString("en")}`,
+            ),
+          ]
+        : []),
     );
   }
 

@@ -6,6 +6,9 @@ import type { StateStore } from "../state/state-store.js";
  * it opened; `close` closes it only if it was opened (and did open). A command that fails at config, connection or
  * table inspection therefore never creates the state file or records a run.
  */
+/** The store's members that answer an async iterable, not a promise: the proxy opens the store on first read. */
+const ITERATORS: ReadonlySet<string | symbol> = new Set<keyof StateStore>(["iterateAudit", "keysOfRun"]);
+
 export function lazyStateStore(open: () => Promise<StateStore>): StateStore {
   let opening: Promise<StateStore> | undefined;
   const store = () => {
@@ -20,9 +23,10 @@ export function lazyStateStore(open: () => Promise<StateStore>): StateStore {
           // A store that failed to open has nothing to close (its error was the caller's to handle).
           if (opening !== undefined) await (await opening.catch(() => undefined))?.close();
         };
-      if (prop === "iterateAudit")
-        return async function* () {
-          yield* (await store()).iterateAudit();
+      if (ITERATORS.has(prop))
+        return async function* (...args: unknown[]) {
+          const s = await store();
+          yield* (s[prop as keyof StateStore] as (...a: unknown[]) => AsyncIterable<unknown>).apply(s, args);
         };
       return async (...args: unknown[]) => {
         const s = await store();

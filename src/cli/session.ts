@@ -65,9 +65,12 @@ export async function recheckKeys(session: Session, runId: string): Promise<Map<
   if ((await session.state.getRun(runId)).length === 0)
     throw new UsageError(`--run ${runId}: no run with this id in ${session.config.state}`);
   const out = new Map<string, Key[]>();
-  for (const d of await session.state.listDivergences(runId)) {
+  // Keys only, a page at a time (no divergence's detail is read), each appended in place.
+  for await (const d of session.state.keysOfRun(runId)) {
     if (!d.key.length) continue;
-    out.set(d.dataset, [...(out.get(d.dataset) ?? []), d.key]);
+    const keys = out.get(d.dataset);
+    if (keys) keys.push(d.key);
+    else out.set(d.dataset, [d.key]);
   }
   return out;
 }

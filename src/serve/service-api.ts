@@ -116,6 +116,12 @@ export type SegmentView = RunSegment;
 export type PassControl = "pause" | "resume" | "abort";
 
 /** A divergence of a dataset's last finished pass. */
+/** Which divergences of the last finished passes `divergences` lists: of one dataset, of one class. */
+export interface DivergenceQuery {
+  readonly dataset?: string | undefined;
+  readonly class?: string | undefined;
+}
+
 export interface DivergenceView {
   readonly dataset: string;
   readonly runId: string;
@@ -315,8 +321,13 @@ export interface ServiceApi {
     dataset: string,
     action: PassControl,
   ): Promise<{ readonly runId: string; readonly state: DatasetStatus["state"] }>;
-  /** Divergences of each dataset's last finished pass (or of `dataset` only), optionally of one class. */
-  divergences(filter: { dataset?: string; class?: string; limit?: number }): Promise<DivergenceView[]>;
+  /**
+   * Divergences of each dataset's last finished pass (or of `dataset` only), optionally of one class, paged
+   * (`offset`, `limit`; datasets in config order, each pass's in the order recorded), read a page at a time.
+   */
+  divergences(filter: DivergenceQuery & { limit?: number; offset?: number }): Promise<DivergenceView[]>;
+  /** How many divergences match (what `divergences` would list unpaged). */
+  countDivergences(filter: DivergenceQuery): Promise<number>;
   /** Escalations matching the query, oldest first, paged (`offset`, `limit`). */
   escalations(filter: EscalationQuery & { limit?: number; offset?: number }): Promise<EscalationView[]>;
   /** How many escalations match the query (what `escalations` would list unpaged). */

@@ -282,6 +282,23 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
       (r) => r.finishedAt !== undefined && r.status !== "failed",
     );
 
+  /**
+   * The last finished pass of each dataset a divergence query names (every dataset, in config order, when it
+   * names none). A dataset the config does not declare is a 404 (as every dataset route answers), not an
+   * empty list.
+   */
+  const lastPasses = async (q: {
+    dataset?: string | undefined;
+  }): Promise<{ name: string; runId: string }[]> => {
+    if (q.dataset) runnerOf(q.dataset);
+    const out: { name: string; runId: string }[] = [];
+    for (const name of q.dataset ? [q.dataset] : [...runners.keys()]) {
+      const last = await lastFinished(name);
+      if (last) out.push({ name, runId: last.id });
+    }
+    return out;
+  };
+
   /** The store filter of a query; null when its group has no escalation (so nothing matches). */
   const storeFilter = async (q: EscalationQuery): Promise<EscalationFilter | null> => {
     const { group, ...rest } = q;
@@ -353,26 +370,43 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     run: (id) => state.getRun(id),
 
     async divergences(filter): Promise<DivergenceView[]> {
-      // A dataset the config does not declare is a 404 (as every dataset route answers), not an empty list.
-      if (filter.dataset) runnerOf(filter.dataset);
-      const names = filter.dataset ? [filter.dataset] : [...runners.keys()];
       const out: DivergenceView[] = [];
-      for (const name of names) {
-        const last = await lastFinished(name);
-        if (!last) continue;
-        for (const d of await state.listDivergences(last.id)) {
-          if (d.dataset !== name || (filter.class && d.class !== filter.class)) continue;
+      let skip = filter.offset ?? 0;
+      const limit = filter.limit ?? Number.POSITIVE_INFINITY;
+      for (const { name, runId } of await lastPasses(filter)) {
+        if (out.length >= limit) break;
+        const where = { dataset: name, class: filter.class };
+        // A page wholly inside an earlier dataset's pass: skip that pass by its count, not by reading it.
+        if (skip > 0) {
+          const n = await state.countDivergences(runId, where);
+          if (skip >= n) {
+            skip -= n;
+            continue;
+          }
+        }
+        const page = await state.listDivergences(runId, {
+          ...where,
+          offset: skip,
+          ...(Number.isFinite(limit) ? { limit: limit - out.length } : {}),
+        });
+        skip = 0;
+        for (const d of page)
           out.push({
             dataset: name,
-            runId: last.id,
+            runId,
             key: keyJsonOf(d.key, d.detail),
             class: d.class,
             detail: d.detail,
           });
-          if (filter.limit !== undefined && out.length >= filter.limit) return out;
-        }
       }
       return out;
+    },
+
+    async countDivergences(filter): Promise<number> {
+      let n = 0;
+      for (const { name, runId } of await lastPasses(filter))
+        n += await state.countDivergences(runId, { dataset: name, class: filter.class });
+      return n;
     },
 
     async escalations(query): Promise<EscalationView[]> {

@@ -42,8 +42,12 @@ export abstract class ComposedStateStore implements StateStore {
   // Divergences.
   readonly recordDivergences: DivergenceStore["recordDivergences"] = (divergences) =>
     this.parts.divergences.recordDivergences(divergences);
-  readonly listDivergences: DivergenceStore["listDivergences"] = (runId) =>
-    this.parts.divergences.listDivergences(runId);
+  readonly listDivergences: DivergenceStore["listDivergences"] = (runId, page) =>
+    this.parts.divergences.listDivergences(runId, page);
+  readonly countDivergences: DivergenceStore["countDivergences"] = (runId, filter) =>
+    this.parts.divergences.countDivergences(runId, filter);
+  readonly keysOfRun: DivergenceStore["keysOfRun"] = (runId) =>
+    this.parts.divergences.keysOfRun(runId);
 
   // Versions.
   readonly lastSeenVersions: VersionMemory["lastSeenVersions"] = (dataset, keys) =>

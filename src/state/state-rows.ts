@@ -6,7 +6,7 @@
 import type { AuditEntry, AuditEventType } from "../core/audit-chain.js";
 import type { CanonicalValue } from "../core/canonical.js";
 import type { DivergenceClass } from "../core/classify.js";
-import { keyId } from "../core/model.js";
+import { type Key, keyId } from "../core/model.js";
 import { nativeJson, nativeOf, parseNativeJson, withNative } from "../core/native-values.js";
 import type { Checkpoint } from "./checkpoint-store.js";
 import type { StoredDivergence } from "./divergence-store.js";
@@ -103,11 +103,16 @@ export function toDivergence(r: DivergenceRow): StoredDivergence {
   return {
     runId: r.run_id,
     dataset: r.dataset,
-    key: stored(r.key, "divergences", `of run ${r.run_id}`, "key"),
+    key: divergenceKey(r),
     class: r.class,
     detail:
       r.detail === null ? null : stored(r.detail, "divergences", `of run ${r.run_id} key ${r.key}`, "detail"),
   };
+}
+
+/** A divergence row's key (`keyId` text) as the port's key. */
+export function divergenceKey(r: Pick<DivergenceRow, "run_id" | "key">): Key {
+  return stored(r.key, "divergences", `of run ${r.run_id}`, "key");
 }
 
 export interface LedgerRow {

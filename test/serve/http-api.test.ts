@@ -192,6 +192,31 @@ describe("passes through the API", () => {
     const later = await get<History>(`/api/history?dataset=accounts&since=${Date.now() + 60_000}`);
     expect(later.runs).toEqual([]);
   });
+
+  it("pages divergences in the store across the datasets' last passes, with the total", async () => {
+    // Paged in the store: every dataset's last pass, in config order, a page at a time, with the total.
+    const everything = await get<{ divergences: DivergenceView[]; total: number }>("/api/divergences");
+    expect(everything.total).toBe(everything.divergences.length);
+    expect(new Set(everything.divergences.map((d) => d.dataset)).size).toBeGreaterThan(1);
+    const paged: DivergenceView[] = [];
+    for (let offset = 0; offset < everything.total; offset += 4) {
+      const page = await get<{ divergences: DivergenceView[]; total: number; offset: number; limit: number }>(
+        `/api/divergences?limit=4&offset=${offset}`,
+      );
+      expect(page).toMatchObject({ total: everything.total, offset, limit: 4 });
+      paged.push(...page.divergences);
+    }
+    expect(paged).toEqual(everything.divergences);
+    const past = await get<{ divergences: DivergenceView[]; total: number }>(
+      `/api/divergences?offset=${everything.total}`,
+    );
+    expect(past).toMatchObject({ divergences: [], total: everything.total });
+    const conflictPage = await get<{ divergences: DivergenceView[]; total: number }>(
+      "/api/divergences?dataset=accounts&class=conflict&offset=1",
+    );
+    expect(conflictPage.divergences.map((d) => d.key)).toEqual([[11]]);
+    expect(conflictPage.total).toBe(2);
+  });
 });
 
 describe("resolving escalations through the API", () => {

@@ -64,6 +64,7 @@ function stubApi() {
     segments: async () => [],
     control: (name, action) => call("control", [name, action], { runId: "r1", state: "paused" as const }),
     divergences: (f) => call("divergences", [f], []),
+    countDivergences: (f) => call("countDivergences", [f], 0),
     escalations: (f) => call("escalations", [f], []),
     countEscalations: (f) => call("countEscalations", [f], 0),
     escalationGroups: (f) => call("escalationGroups", [f], []),
@@ -347,6 +348,7 @@ describe("input validation", () => {
     stub.calls.length = 0;
     await app.inject({ url: "/api/runs?dataset=d&limit=25", headers: auth });
     await app.inject({ url: "/api/divergences?class=lww-tie&limit=3", headers: auth });
+    await app.inject({ url: "/api/divergences?dataset=d&offset=20", headers: auth });
     await app.inject({ url: "/api/escalations?status=open", headers: auth });
     await app.inject({ url: "/api/audit?run=r1&key=42&limit=5", headers: auth });
     await app.inject({ url: "/api/audit?key=eu,x", headers: auth });
@@ -356,7 +358,10 @@ describe("input validation", () => {
     await app.inject({ url: "/api/history?since=1700000000000", headers: auth });
     expect(stub.calls.map((c) => [c.method, ...c.args])).toEqual([
       ["runs", { dataset: "d", limit: 25 }],
-      ["divergences", { class: "lww-tie", limit: 3 }],
+      ["divergences", { class: "lww-tie", limit: 3, offset: 0 }],
+      ["countDivergences", { class: "lww-tie" }],
+      ["divergences", { dataset: "d", limit: 10_000, offset: 20 }],
+      ["countDivergences", { dataset: "d" }],
       ["escalations", { status: "open", limit: 10_000, offset: 0 }],
       ["countEscalations", { status: "open" }],
       ["audit", { run: "r1", key: '["42"]', limit: 5 }],

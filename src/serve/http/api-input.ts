@@ -88,6 +88,7 @@ export const divergencesQuery = z.strictObject({
   dataset: name.optional(),
   class: divergenceClass.optional(),
   limit: limit.optional(),
+  offset: offset.optional(),
 });
 const escalationFilter = {
   status: escalationStatus.optional(),

@@ -65,7 +65,12 @@ export function registerApiRoutes(app: FastifyInstance, api: ServiceApi, prefix 
 
   app.get(`${prefix}/divergences`, async (req) => {
     const q = parseInput(divergencesQuery, req.query, "query");
-    return { divergences: await api.divergences(q) };
+    const { limit = MAX_LIMIT, offset = 0, ...filter } = q;
+    const [divergences, total] = await Promise.all([
+      api.divergences({ ...filter, limit, offset }),
+      api.countDivergences(filter),
+    ]);
+    return { divergences, total, offset, limit };
   });
 
   app.get(`${prefix}/escalations`, async (req) => {

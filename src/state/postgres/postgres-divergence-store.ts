@@ -1,7 +1,12 @@
 /** The DivergenceStore port on PostgreSQL. */
-import { keyId } from "../../core/model.js";
-import type { DivergenceStore, StoredDivergence } from "../divergence-store.js";
-import { type DivergenceRow, divergenceRow, toDivergence } from "../state-rows.js";
+import { type Key, keyId } from "../../core/model.js";
+import type {
+  DivergenceFilter,
+  DivergencePage,
+  DivergenceStore,
+  StoredDivergence,
+} from "../divergence-store.js";
+import { type DivergenceRow, divergenceKey, divergenceRow, toDivergence } from "../state-rows.js";
 import { DIVERGENCE_COLUMNS } from "./postgres-columns.js";
 import { chunks, columnNames, recordset, recordsetJson } from "./postgres-sql.js";
 import type { StateClient } from "./postgres-state-connection.js";
@@ -41,11 +46,57 @@ export class PostgresDivergenceStore implements DivergenceStore {
       );
   }
 
-  async listDivergences(runId: string): Promise<StoredDivergence[]> {
+  async listDivergences(runId: string, page: DivergencePage = {}): Promise<StoredDivergence[]> {
+    const { sql, params } = filtered(runId, page);
+    // LIMIT NULL is no limit: PostgreSQL keeps the page's rows in a top-N sort, and only they cross.
     const rows = await this.db.query<DivergenceRow>(
-      `SELECT * FROM ${this.db.t.divergences} WHERE run_id = $1 ORDER BY ord`,
-      [runId],
+      `SELECT * FROM ${this.db.t.divergences} WHERE ${sql} ORDER BY ord
+       LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+      [...params, page.limit ?? null, page.offset ?? 0],
     );
     return rows.map(toDivergence);
   }
+
+  async countDivergences(runId: string, filter: DivergenceFilter = {}): Promise<number> {
+    const { sql, params } = filtered(runId, filter);
+    const rows = await this.db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.db.t.divergences} WHERE ${sql}`,
+      params,
+    );
+    return Number(rows[0]!.n);
+  }
+
+  async *keysOfRun(runId: string): AsyncIterable<{ readonly dataset: string; readonly key: Key }> {
+    // Keyset pages by ord: no cursor or transaction stays open across a yield.
+    let after: string | null = null;
+    for (;;) {
+      const rows: (Pick<DivergenceRow, "run_id" | "dataset" | "key"> & { ord: string })[] =
+        await this.db.query(
+          `SELECT ord, run_id, dataset, key FROM ${this.db.t.divergences}
+         WHERE run_id = $1 AND ($2::bigint IS NULL OR ord > $2::bigint) ORDER BY ord LIMIT ${KEY_PAGE}`,
+          [runId, after],
+        );
+      for (const r of rows) yield { dataset: r.dataset, key: divergenceKey(r) };
+      if (rows.length < KEY_PAGE) return;
+      after = rows[rows.length - 1]!.ord;
+    }
+  }
+}
+
+/** Keys per query when `keysOfRun` reads a run. */
+const KEY_PAGE = 1000;
+
+/** The WHERE clause of a run's divergences of one dataset and one class (each when given). */
+function filtered(runId: string, filter: DivergenceFilter): { sql: string; params: string[] } {
+  const params = [runId];
+  let sql = "run_id = $1";
+  if (filter.dataset !== undefined) {
+    params.push(filter.dataset);
+    sql += ` AND dataset = $${params.length}`;
+  }
+  if (filter.class !== undefined) {
+    params.push(filter.class);
+    sql += ` AND class = $${params.length}`;
+  }
+  return { sql, params };
 }

@@ -46,5 +46,52 @@ export function divergenceStoreCases({ open }: StateStoreCase): void {
       expect(listed).toHaveLength(149);
       expect(listed).toEqual([...rows.slice(0, 10), ...rows.slice(11, 140), again, ...rows.slice(141)]);
     });
+
+    it("pages, counts and lists keys in the store, runs interleaved, the last word last", async () => {
+      const store = await open();
+      const at = (run: string, dataset: string, i: number, cls: "missing" | "conflict" = "missing") => ({
+        runId: run,
+        dataset,
+        key: [String(i)],
+        class: cls,
+        detail: { i },
+      });
+      // Two runs written in turns (as serve's passes of two datasets are), so neither run's rows are one
+      // stretch of the table; 2,500 keys in run p: more than one page of keys.
+      for (let b = 0; b < 5; b++) {
+        await store.recordDivergences(
+          Array.from({ length: 500 }, (_, j) =>
+            at("p", j % 3 ? "users" : "orders", b * 500 + j, j % 2 ? "conflict" : "missing"),
+          ),
+        );
+        await store.recordDivergences(Array.from({ length: 7 }, (_, j) => at("q", "users", b * 7 + j)));
+      }
+      // The last word on key 1 moves it last.
+      await store.recordDivergences([at("p", "users", 1, "conflict")]);
+      const all = await store.listDivergences("p");
+      expect(all).toHaveLength(2500);
+      expect(all.at(-1)).toMatchObject({ key: ["1"], class: "conflict" });
+      expect(await store.countDivergences("p")).toBe(2500);
+      expect(await store.countDivergences("q")).toBe(35);
+      expect(await store.countDivergences("none")).toBe(0);
+      const users = all.filter((d) => d.dataset === "users");
+      expect(await store.countDivergences("p", { dataset: "users" })).toBe(users.length);
+      const usersConflicts = users.filter((d) => d.class === "conflict");
+      expect(await store.countDivergences("p", { dataset: "users", class: "conflict" })).toBe(
+        usersConflicts.length,
+      );
+      expect(
+        await store.listDivergences("p", { dataset: "users", class: "conflict", offset: 10, limit: 25 }),
+      ).toEqual(usersConflicts.slice(10, 35));
+      expect(await store.listDivergences("p", { offset: 2490 })).toEqual(all.slice(2490));
+      expect(await store.listDivergences("p", { offset: 2500, limit: 5 })).toEqual([]);
+      expect(await store.listDivergences("none", { limit: 5 })).toEqual([]);
+      const keys: { dataset: string; key: unknown }[] = [];
+      for await (const k of store.keysOfRun("p")) keys.push(k);
+      expect(keys).toEqual(all.map((d) => ({ dataset: d.dataset, key: d.key })));
+      const none: unknown[] = [];
+      for await (const k of store.keysOfRun("none")) none.push(k);
+      expect(none).toEqual([]);
+    });
   });
 }
