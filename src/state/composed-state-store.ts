@@ -46,8 +46,7 @@ export abstract class ComposedStateStore implements StateStore {
     this.parts.divergences.listDivergences(runId, page);
   readonly countDivergences: DivergenceStore["countDivergences"] = (runId, filter) =>
     this.parts.divergences.countDivergences(runId, filter);
-  readonly keysOfRun: DivergenceStore["keysOfRun"] = (runId) =>
-    this.parts.divergences.keysOfRun(runId);
+  readonly keysOfRun: DivergenceStore["keysOfRun"] = (runId) => this.parts.divergences.keysOfRun(runId);
 
   // Versions.
   readonly lastSeenVersions: VersionMemory["lastSeenVersions"] = (dataset, keys) =>
