@@ -194,17 +194,32 @@ export function escalationOpenedEvent(e: EscalationRecord, at: number): AuditEve
 }
 
 /**
+ * What a run keeps of an open escalation to tell whether its scan still supports it and to record its
+ * closing: not its reason, options or observations (a dataset's open escalations can number millions).
+ */
+export type OpenEscalation = Pick<EscalationRecord, "id" | "key" | "class" | "createdAt" | "columns">;
+
+/** The part of `e` a run keeps while it is open (no reference to the rest of the record). */
+export function openEscalation(e: OpenEscalation): OpenEscalation {
+  // The key copied to its own length: a key built by pushing its parts carries spare capacity (17 slots).
+  const key = e.key.slice();
+  return e.columns === undefined
+    ? { id: e.id, key, class: e.class, createdAt: e.createdAt }
+    : { id: e.id, key, class: e.class, createdAt: e.createdAt, columns: e.columns };
+}
+
+/**
  * Which open escalations a scan no longer supports, and why: those not asked for again whose key the scan
  * covered (`covers`; keyless ones — schema — always), except guard trips, which a person closes. A key that
  * still diverges changed since it was escalated (and, if still undecidable, was escalated afresh).
  */
 export function staleEscalations(
-  open: readonly EscalationRecord[],
+  open: Iterable<OpenEscalation>,
   current: ReadonlySet<string>,
   divergentKeys: ReadonlySet<string>,
   covers: (key: Key) => boolean,
-): { escalation: EscalationRecord; note: string }[] {
-  const out: { escalation: EscalationRecord; note: string }[] = [];
+): { escalation: OpenEscalation; note: string }[] {
+  const out: { escalation: OpenEscalation; note: string }[] = [];
   for (const e of open) {
     if (current.has(e.id) || e.class === "guard") continue;
     if (e.key.length && !covers(e.key)) continue;
@@ -221,7 +236,7 @@ export function staleEscalations(
 
 /** The audit event of closing an escalation on Concord's own finding. */
 export function escalationClosedEvent(
-  e: EscalationRecord,
+  e: OpenEscalation & Pick<EscalationRecord, "dataset">,
   note: string,
   runId: string,
   at: number,

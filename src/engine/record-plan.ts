@@ -1,4 +1,5 @@
 /** The record stage: a plan's audit entries and escalations into the state store, stale escalations closed. */
+
 import { type Key, keyId } from "../core/model.js";
 import {
   type AuditEvent,
@@ -20,6 +21,7 @@ import {
   type StageWrites,
   stageIsEmpty,
 } from "../state/state-store.js";
+import { OpenEscalations } from "./open-escalations.js";
 import type { DatasetPlan } from "./plan-dataset.js";
 import type { RunContext } from "./run-context.js";
 import { scanCovers } from "./scan-dataset.js";
@@ -103,15 +105,15 @@ export async function recordPlan(
   if (escalations.length) await flush();
   const opened = new Set(await ctx.state.openEscalations(escalations));
   const fresh = escalations.filter((e) => opened.has(e.id));
-  const open = ctx.escalations
-    ? await ctx.escalations.current()
-    : await ctx.state.listEscalations({ status: "open", dataset: scan.name });
-  ctx.escalations?.opened(fresh);
+  // Read a page at a time and kept in part (OpenEscalations), by the run or, without one, for this plan.
+  const open = await (ctx.escalations ?? new OpenEscalations(ctx.state, scan.name)).current();
   for (const e of fresh) events.push(escalationOpenedEvent(e, at));
   const divergent = new Set(scan.divergences.map((d) => keyId(d.key)));
   const stale = staleEscalations(open, new Set(escalations.map((e) => e.id)), divergent, (key) =>
     scanCovers(scan, key),
   );
+  // After the walk of the open ones (a live view), not before: the plan's own are asked for, so never stale.
+  ctx.escalations?.opened(fresh);
   if (stale.length) await flush();
   for (const { escalation, note } of stale) {
     try {
@@ -122,7 +124,7 @@ export async function recordPlan(
       continue;
     }
     ctx.escalations?.closed(escalation.id);
-    events.push(escalationClosedEvent(escalation, note, ctx.runId, at));
+    events.push(escalationClosedEvent({ ...escalation, dataset: scan.name }, note, ctx.runId, at));
     if (escalation.key.length && escalation.class !== "schema" && !divergent.has(keyId(escalation.key)))
       evidence.push(
         ...selfConvergedEvidence({ ...escalation, dataset: scan.name }, at, {

@@ -291,7 +291,7 @@ export interface EscalationEvidence {
  * divergence that converged by itself, its time since the escalation opened.
  */
 export function selfConvergedEvidence(
-  e: EscalationEvidence,
+  e: Omit<EscalationEvidence, "options">,
   at: number,
   place: EvidencePlace,
 ): EvidenceIncrement[] {
