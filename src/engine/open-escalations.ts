@@ -5,7 +5,10 @@
 import { type EscalationRecord, type OpenEscalation, openEscalation } from "../core/plan-record.js";
 import type { StateStore } from "../state/state-store.js";
 
-/** Escalations per listing while the open ones are first read. */
+/**
+ * Escalations per listing while the open ones are first read: each page's whole records live until kept in
+ * part. A page after another is a stretch of the state store's `escalations_order` index.
+ */
 const PAGE = 1000;
 
 /**

@@ -44,7 +44,7 @@ function escalation(i: number, dataset = "items"): EscalationRecord {
 }
 
 it("reads every open escalation of its dataset across pages, keeping only what a run needs", async () => {
-  // 2,345 open in items (more than two listing pages), some in another dataset, some closed.
+  // 2,345 open in items (more than two listing pages), some in another dataset, one closed.
   await state.openEscalations(Array.from({ length: 2345 }, (_, i) => escalation(i)));
   await state.openEscalations([escalation(9_000, "other"), escalation(9_001, "other")]);
   await state.closeEscalation("e000007", "resolved", { by: "test" }, 5_000);

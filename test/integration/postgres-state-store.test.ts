@@ -419,7 +419,7 @@ function eventAt(ts: number) {
 /**
  * SQL taking version 4's escalation facets and the later tables (policy registry, feed positions, run segments,
  * rollouts, evidence, segment summaries, the change log and replay cursors, segment trees, the ledger's
- * `undoes` and `before_native`, key-grain dirty marks) away again.
+ * `undoes` and `before_native`, key-grain dirty marks, the escalations' list-order index) away again.
  */
 function dropQueueFacets(schema: string): string {
   return `DROP TABLE "${schema}".feed_positions, "${schema}".policy_versions, "${schema}".policy_current,
@@ -428,6 +428,7 @@ function dropQueueFacets(schema: string): string {
       "${schema}".replay_cursors, "${schema}".segment_tree_nodes, "${schema}".segment_trees,
       "${schema}".dirty_keys;
     DROP INDEX "${schema}".escalations_queue;
+    DROP INDEX "${schema}".escalations_order;
     ALTER TABLE "${schema}".escalations DROP COLUMN columns, DROP COLUMN absent, DROP COLUMN involved,
       DROP COLUMN pattern;
     ALTER TABLE "${schema}".ledger DROP COLUMN undoes, DROP COLUMN before_native;`;

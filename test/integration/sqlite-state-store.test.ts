@@ -183,8 +183,9 @@ describe("SqliteStateStore: migrations", () => {
     // A file as the release before the key index left it, its ledger rows recorded out of id order.
     const db = new Database(path);
     db.pragma("journal_mode = WAL");
-    for (const sql of SQLITE_STATE_MIGRATIONS.slice(0, -1)) db.exec(sql);
-    db.pragma(`user_version = ${SQLITE_STATE_VERSION - 1}`);
+    // Version 18: the migrations before the ledger's key index (the 19th).
+    for (const sql of SQLITE_STATE_MIGRATIONS.slice(0, 18)) db.exec(sql);
+    db.pragma("user_version = 18");
     const insert = db.prepare(
       `INSERT INTO ledger (id, run_id, dataset, key, target, expected, next_fingerprint, before_values,
          after_values, outcome, attempts, error, updated_at, undoes, before_native)
@@ -230,15 +231,59 @@ describe("SqliteStateStore: migrations", () => {
       /SEARCH ledger USING (COVERING )?INDEX ledger_key \(key=\? AND id=\?\)/,
     );
   });
+
+  it("pages a dataset's escalations of one status through escalations_order, upgraded files too", async () => {
+    // A file as version 19 left it (no escalations_order), holding open escalations of two datasets.
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    for (const sql of SQLITE_STATE_MIGRATIONS.slice(0, 19)) db.exec(sql);
+    db.pragma("user_version = 19");
+    db.close();
+    const store = open();
+    expect(store.db.pragma("user_version", { simple: true })).toBe(SQLITE_STATE_VERSION);
+    const esc = (i: number, dataset: string, at: number) => ({
+      id: `e${String(i).padStart(3, "0")}`,
+      dataset,
+      key: [String(i)],
+      class: "conflict",
+      reason: "r",
+      options: ["a", "b"],
+      detail: {},
+      status: "open" as const,
+      runId: "run-1",
+      createdAt: at,
+    });
+    // Created out of id order, several at one time: the list is by time, then as opened.
+    await store.openEscalations([esc(5, "users", 2000), esc(1, "users", 1000), esc(9, "orders", 1500)]);
+    await store.openEscalations([esc(3, "users", 1000), esc(7, "users", 3000)]);
+    const ids = async (after?: string) =>
+      (await store.listEscalations({ status: "open", dataset: "users", after, limit: 2 })).map((e) => e.id);
+    expect(await ids()).toEqual(["e001", "e003"]);
+    expect(await ids("e003")).toEqual(["e005", "e007"]);
+    expect(await ids("e007")).toEqual([]);
+    // A page after another is a stretch of the index: no sort of every open escalation of the dataset.
+    const plan = store.db
+      .prepare(
+        `EXPLAIN QUERY PLAN SELECT * FROM escalations WHERE status = 'open' AND dataset = 'users'
+           AND (created_at, rowid) > (SELECT created_at, rowid FROM escalations WHERE id = 'e003')
+         ORDER BY created_at, rowid LIMIT 2`,
+      )
+      .all() as { detail: string }[];
+    const text = plan.map((p) => p.detail).join("; ");
+    expect(text).toMatch(
+      /SEARCH escalations USING INDEX escalations_order \(status=\? AND dataset=\? AND created_at>\?\)/,
+    );
+    expect(text).not.toMatch(/TEMP B-TREE/);
+  });
 });
 
 /**
  * SQL taking version 6's escalation facets and the later tables (policy registry, feed positions, run segments,
  * rollouts, evidence, segment summaries, the change log and replay cursors, segment trees, the ledger's
- * native before images) away again (a file as version 5
+ * native before images, the escalations' list-order index) away again (a file as version 5
  * left it).
  */
-const DROP_QUEUE_FACETS = `DROP TABLE dirty_keys; DROP TABLE segment_tree_nodes; DROP TABLE segment_trees; DROP TABLE change_log; DROP TABLE change_log_heads; DROP TABLE replay_cursors; DROP TABLE segment_summaries; DROP TABLE dirty_segments; DROP TABLE run_segments; DROP TABLE rollouts; DROP TABLE evidence; DROP TABLE feed_positions; DROP TABLE policy_versions; DROP TABLE policy_current; DROP INDEX escalations_queue; ALTER TABLE escalations DROP COLUMN columns;
+const DROP_QUEUE_FACETS = `DROP TABLE dirty_keys; DROP TABLE segment_tree_nodes; DROP TABLE segment_trees; DROP TABLE change_log; DROP TABLE change_log_heads; DROP TABLE replay_cursors; DROP TABLE segment_summaries; DROP TABLE dirty_segments; DROP TABLE run_segments; DROP TABLE rollouts; DROP TABLE evidence; DROP TABLE feed_positions; DROP TABLE policy_versions; DROP TABLE policy_current; DROP INDEX escalations_queue; DROP INDEX escalations_order; ALTER TABLE escalations DROP COLUMN columns;
   ALTER TABLE escalations DROP COLUMN absent; ALTER TABLE escalations DROP COLUMN involved;
   ALTER TABLE escalations DROP COLUMN pattern; ALTER TABLE ledger DROP COLUMN undoes;
   ALTER TABLE ledger DROP COLUMN before_native;`;

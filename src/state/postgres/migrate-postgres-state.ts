@@ -170,6 +170,9 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   // The target's values as its store held them before a repair (NULL: not read, or recorded before): a
   // rollback writes them back as they were, not their canonical text (core/native-values.ts).
   (s) => `ALTER TABLE ${s}.ledger ADD COLUMN before_native TEXT;`,
+  // A dataset's escalations of one status in list order (created_at, ord): a page after another (`after`)
+  // is a stretch of this index, not a sort of every escalation of the dataset and status.
+  (s) => `CREATE INDEX escalations_order ON ${s}.escalations (status, dataset, created_at, ord);`,
 ];
 
 /** The schema version this code creates and expects. */
