@@ -78,7 +78,8 @@ export function recordLayout(
 /**
  * ARGV: "0" (expected absent) | "1", n, then n pairs (field, "" when expected absent | "=" + value);
  * then "D" (delete) | "W", s, s (field, value) pairs to set, and the fields to delete.
- * Only the compared columns are checked: they and the record's existence are all its fingerprint depends on.
+ * The compared columns and the key fields are checked: the record's existence and the compared columns are all
+ * its fingerprint depends on, and a key field must still agree with the name the write keeps.
  */
 const HASH_SCRIPT = `
 local k = KEYS[1]
@@ -227,8 +228,10 @@ class HashLayout implements RecordLayout {
   guard(reply: unknown): (string | Buffer)[] {
     const hash = reply as HashReply;
     if (isEmpty(hash)) return ["0"];
-    const out: (string | Buffer)[] = ["1", String(this.names.length)];
-    for (const name of this.names)
+    // The key fields too: one another client changed after the read (now naming another key) must not be
+    // overwritten by the key fields this write sets; the record is read again and stops as ambiguous.
+    const out: (string | Buffer)[] = ["1", String(this.read.length)];
+    for (const name of this.read)
       out.push(name, Object.hasOwn(hash, name) ? Buffer.concat([EQUALS, hash[name]!]) : "");
     return out;
   }
@@ -422,6 +425,7 @@ class JsonLayout implements RecordLayout {
     const v = doc.get(c.name)!;
     if (c.type === "json") return canonicalJsonOf(v);
     if (v instanceof JsonNumber) return numberRaw(c, v);
+    if (typeof v === "string") wellFormed(c, v);
     return v;
   }
 
@@ -462,7 +466,7 @@ class JsonLayout implements RecordLayout {
 function keyProperty(doc: JsonDocument, c: ColumnSpec): unknown {
   const v = doc.get(c.name);
   if (v === undefined || v === null) return null;
-  if (typeof v === "string") return v;
+  if (typeof v === "string") return wellFormed(c, v);
   if (v instanceof JsonNumber) {
     try {
       return numberRaw(c, v);
@@ -471,6 +475,27 @@ function keyProperty(doc: JsonDocument, c: ColumnSpec): unknown {
     }
   }
   return canonicalJsonOf(v);
+}
+
+/** A lone UTF-16 surrogate (one not paired): with the `u` flag a pair is one code point, not matched. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * `v`, a JSON string property read for column `c`, when it is Unicode text; else a RowError naming the
+ * column. JSON can escape half of a surrogate pair (`"\ud800"`), which is no character: UTF-8 (every other
+ * store's text, and fingerprints) can only spell it as U+FFFD, so it would equal the text `\ufffd` (and
+ * `"\udc00"`), and a repair would carry U+FFFD away as if it were the value. Refused, as a hash field that
+ * is not UTF-8 is.
+ */
+function wellFormed(c: ColumnSpec, v: string): string {
+  // Native and fast (Node 20; ES2024, past this project's lib): most strings end here.
+  if ((v as string & { isWellFormed(): boolean }).isWellFormed()) return v;
+  const lone = LONE_SURROGATE.exec(v);
+  if (lone === null) return v;
+  const unit = lone[0].charCodeAt(0).toString(16);
+  throw new RowError(
+    `column ${c.name}: its string holds a lone surrogate \\u${unit} (at character ${lone.index}), which is no Unicode character: UTF-8 text cannot hold it`,
+  );
 }
 
 /** A JSON string's text (null: absent); read as bytes so that one that is not UTF-8 is refused, not mangled. */

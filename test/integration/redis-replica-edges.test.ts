@@ -1,0 +1,103 @@
+/**
+ * Redis replicas at edges a peer tool's type suite probes, against the real servers: a JSON string escaping
+ * half of a surrogate pair is no text (it would equal U+FFFD), and a conditional write over a hash never
+ * overwrites a key field an application changed between Concord's read and its commit.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { RecordShape } from "../../src/core/model.js";
+import { runConcord, tempDir, writeConfig } from "../cli/helpers.js";
+import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
+import { createRedisTestPrefix, type RedisTestPrefix } from "../support/redis-test-prefix.js";
+import { POSTGRES, REDIS, serviceAvailable } from "../support/services.js";
+
+const redisUp = await serviceAvailable(REDIS);
+const bothUp = redisUp && (await serviceAvailable(POSTGRES));
+
+const prefixes: RedisTestPrefix[] = [];
+const schemas: PostgresTestSchema[] = [];
+function testPrefix(what: string): RedisTestPrefix {
+  const t = createRedisTestPrefix(what);
+  prefixes.push(t);
+  return t;
+}
+afterEach(async () => {
+  for (const t of prefixes.splice(0)) await t.drop();
+  for (const s of schemas.splice(0)) await s.drop();
+});
+
+describe.skipIf(!bothUp)("redis JSON strings beside PostgreSQL text", () => {
+  it("refuses a lone surrogate naming the key and column, instead of equalling U+FFFD", async () => {
+    const pg = await createPostgresTestSchema();
+    schemas.push(pg);
+    const t = testPrefix("lone-surrogate");
+    const table = pg.table("t");
+    await pg.admin.query(`CREATE TABLE ${table} (id int PRIMARY KEY, s text)`);
+    // PostgreSQL's U+FFFD, and a Redis document escaping a high surrogate with nothing after it: different
+    // values (no UTF-8 text spells the second), which a UTF-8 fingerprint would make one.
+    await pg.admin.query(`INSERT INTO ${table} VALUES (1, E'a\\uFFFD'), (2, 'b')`);
+    await t.admin.set(`${t.prefix}1`, '{"id":1,"s":"a\\ud800"}');
+    await t.admin.set(`${t.prefix}2`, '{"id":2,"s":"b"}');
+    const dir = tempDir();
+    const config = writeConfig(
+      dir,
+      `state: sqlite:${dir}/state.db
+datasets:
+  t:
+    key: id
+    replicas:
+      pg: { url: "${POSTGRES.url}", table: ${table} }
+      cache: { url: "${REDIS.url}", prefix: "${t.prefix}", format: json }
+    policy: { owner: cache, resolve: owner }
+`,
+    );
+    for (const command of ["scan", "repair"]) {
+      const r = await runConcord([command, "-c", config]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        `concord: t.cache: cannot read ${t.prefix}1: column s: its string holds a lone surrogate \\ud800 (at character 1), which is no Unicode character: UTF-8 text cannot hold it`,
+      );
+    }
+    // Nothing was carried over as U+FFFD.
+    expect((await pg.admin.query(`SELECT s FROM ${table} ORDER BY id`)).rows).toEqual([
+      { s: "a\uFFFD" },
+      { s: "b" },
+    ]);
+
+    // A pair escaped whole is one character, and a key property with a lone surrogate is refused too.
+    await t.admin.set(`${t.prefix}1`, '{"id":1,"s":"a\\ud83d\\ude00"}');
+    const repaired = await runConcord(["repair", "-c", config]);
+    expect(repaired.stderr).toBe("");
+    expect((await pg.admin.query(`SELECT s FROM ${table} WHERE id = 1`)).rows).toEqual([{ s: "a😀" }]);
+    await t.admin.set(`${t.prefix}3`, '{"id":"\\udc00"}');
+    const keyed = await runConcord(["scan", "-c", config]);
+    expect(keyed.code).toBe(2);
+    expect(keyed.stderr).toContain(
+      `cannot read ${t.prefix}3: column id: its string holds a lone surrogate \\udc00`,
+    );
+  });
+});
+
+const SHAPE: RecordShape = {
+  key: [{ name: "id", type: "integer" }],
+  columns: [{ name: "name", type: "text" }],
+};
+
+describe.skipIf(!redisUp)("redis hash writes against a concurrent writer", () => {
+  it("never overwrites a key field another client wrote after the read", async () => {
+    const t = testPrefix("key-field-race");
+    const name = `${t.prefix}1`;
+    await t.admin.hset(name, "name", "a");
+    const [seen] = await (await t.open()).fetchRecords(SHAPE, [["1"]]);
+    const c = await t.open({
+      // The application writes the record's key field (it now says key 7) in the read-to-commit window.
+      beforeCommit: async () => {
+        await t.admin.hset(name, "id", "7");
+      },
+    });
+    // Read again, the record now names two keys: the write stops naming it, and writes nothing.
+    await expect(
+      c.applyWrites(SHAPE, [{ key: ["1"], expected: seen!.fingerprint, next: ["b"] }]),
+    ).rejects.toThrow(`cannot read ${name}: its field id holds "7", but its name says key column id is "1"`);
+    expect(await t.admin.hgetall(name)).toEqual({ name: "a", id: "7" });
+  });
+});
