@@ -77,6 +77,21 @@ datasets:
   });
 });
 
+describe.skipIf(!redisUp)("redis JSON records holding a structure in a column of another type", () => {
+  it("names the column and the JSON it holds, not [object Map]", async () => {
+    const t = testPrefix("structure");
+    await t.admin.set(`${t.prefix}1`, '{"id":1,"name":{"first":"Ann"}}');
+    await t.admin.set(`${t.prefix}2`, '{"id":2,"name":[0,255]}');
+    const c = await t.open({ format: "json" });
+    await expect(c.fetchRecords(SHAPE, [["1"]])).rejects.toThrow(
+      `cannot read ${t.prefix}1: column name: a JSON object ({"first":"Ann"}) is no text value; only a json column holds one`,
+    );
+    await expect(c.fetchRecords(SHAPE, [["2"]])).rejects.toThrow(
+      `cannot read ${t.prefix}2: column name: a JSON array ([0,255]) is no text value; only a json column holds one`,
+    );
+  });
+});
+
 const SHAPE: RecordShape = {
   key: [{ name: "id", type: "integer" }],
   columns: [{ name: "name", type: "text" }],

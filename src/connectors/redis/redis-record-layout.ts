@@ -426,6 +426,14 @@ class JsonLayout implements RecordLayout {
     if (c.type === "json") return canonicalJsonOf(v);
     if (v instanceof JsonNumber) return numberRaw(c, v);
     if (typeof v === "string") wellFormed(c, v);
+    else if (v instanceof Map || Array.isArray(v)) {
+      // Only a json column reads a structure (RowCodec would print it as "[object Map]").
+      const text = canonicalJsonOf(v);
+      const shown = text.length > 60 ? `${text.slice(0, 57)}...` : text;
+      throw new RowError(
+        `column ${c.name}: a JSON ${jsonKind(v)} (${shown}) is no ${c.type} value; only a json column holds one`,
+      );
+    }
     return v;
   }
 
