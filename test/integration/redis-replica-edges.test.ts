@@ -172,7 +172,8 @@ datasets:
       while (running) {
         const p = t.admin.pipeline();
         for (let i = 0; i < 5; i++) {
-          const id = 1 + ((gen * 7919 + i * 104729) % N);
+          // Every third record only: the others are repaired whatever the timing.
+          const id = 3 * (1 + ((gen * 7919 + i * 104729) % (N / 3)));
           const name = `app ${id} ${++gen}`;
           theirs.set(id, name);
           const [cmd, ...args] = record(id, name);
@@ -198,5 +199,60 @@ datasets:
       format === "hash" ? (v as string) : (JSON.parse(v as string) as { name: string }).name,
     );
     for (let id = 1; id <= N; id++) expect(held[id - 1], `id ${id}`).toBe(theirs.get(id) ?? `owner ${id}`);
+  });
+});
+
+describe.skipIf(!bothUp)("writeStyle: preserve on strings and integer numbers", () => {
+  it("keeps the text of string properties, integer numbers and key fields whose value is unchanged", async () => {
+    const pg = await createPostgresTestSchema();
+    schemas.push(pg);
+    const json = testPrefix("preserve-json");
+    const hash = testPrefix("preserve-hash");
+    const table = pg.table("t");
+    await pg.admin.query(
+      `CREATE TABLE ${table} (id int PRIMARY KEY, title text, price numeric(10,2), active boolean, seen timestamptz, qty bigint, stock int)`,
+    );
+    await pg.admin.query(
+      `INSERT INTO ${table} VALUES (7, 'new', 402.00, true, '2024-01-01 10:00:00+00', 1000, 5),
+                                   (8, 'new', 399.00, false, '2024-06-01 12:30:00+00', 2000, 6)`,
+    );
+    // An application keeping prices, booleans and timestamps as strings in its own forms, a key as "007",
+    // and integers as 7.0 or 1E3 (numbers whose value is an integer).
+    const doc = (id: string, title: string) =>
+      `{"id":${id},"title":"${title}","price":"402.00","active":"yes","seen":"2024-01-01 10:00:00+00:00","qty":1E3,"stock":5.0}`;
+    await json.admin.set(`${json.prefix}7`, doc('"007"', "old"));
+    await json.admin.set(`${json.prefix}8`, doc("8.0", "old"));
+    const fields = {
+      price: "402.00",
+      active: "yes",
+      seen: "2024-01-01 10:00:00+00:00",
+      qty: "1000",
+      stock: "5",
+    };
+    await hash.admin.hset(`${hash.prefix}7`, { id: "007", title: "old", ...fields });
+    const dir = tempDir();
+    const config = writeConfig(
+      dir,
+      `state: sqlite:${dir}/state.db
+datasets:
+  t:
+    key: id
+    replicas:
+      pg: { url: "${POSTGRES.url}", table: ${table} }
+      json: { url: "${REDIS.url}", prefix: "${json.prefix}", format: json, writeStyle: preserve }
+      hash: { url: "${REDIS.url}", prefix: "${hash.prefix}", writeStyle: preserve }
+    policy: { owner: pg, resolve: owner }
+`,
+    );
+    const r = await runConcord(["repair", "-c", config]);
+    expect(r.stderr).toBe("");
+    // Record 7 changed only its title: everything else keeps its text. Record 8 changed every value: each
+    // is written in the form its property had (two decimals, yes/no, the timestamp's layout, a number).
+    expect(await json.admin.get(`${json.prefix}7`)).toBe(doc('"007"', "new"));
+    expect(await json.admin.get(`${json.prefix}8`)).toBe(
+      '{"id":8.0,"title":"new","price":"399.00","active":"no","seen":"2024-06-01 12:30:00+00:00","qty":2000,"stock":6}',
+    );
+    expect(await hash.admin.hgetall(`${hash.prefix}7`)).toEqual({ id: "007", title: "new", ...fields });
+    expect((await runConcord(["scan", "-c", config])).code).toBe(0);
   });
 });

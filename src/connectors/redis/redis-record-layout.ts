@@ -246,6 +246,9 @@ class HashLayout implements RecordLayout {
       // A NULL key part is an absent field, like any null column (its name spells the NULL).
       const part = key[i] ?? null;
       if (part === null) del.push(c.name);
+      // Preserving, a key field keeps its spelling ("007" for the key 7) as the other fields do.
+      else if (held && Object.hasOwn(held, c.name))
+        set.push(c.name, styledLike(c.type, part, held[c.name]!.toString("utf8")) ?? part);
       else set.push(c.name, part);
     });
     this.names.forEach((name, i) => {
@@ -339,12 +342,28 @@ function preservedJson(type: ColumnType, v: string, current: JsonValue | undefin
   if (current === undefined || current === null) return undefined;
   // A JSON column: the whole value kept as held (its numbers' spelling too) when it has not changed.
   if (type === "json") return canonicalJsonOf(current) === v ? current : undefined;
+  if (typeof current === "string") {
+    // A string keeps its form as a hash field does ("402.00", "yes", "2024-01-01 10:00:00+00:00", "007").
+    const text = styledLike(type, v, current);
+    return text !== v ? (text ?? undefined) : undefined;
+  }
   if (!(current instanceof JsonNumber) || !NUMERIC.has(type)) return undefined;
+  // An exact number whose value is v (7.0 or 1E3 for the integer 7 or 1000, as numberRaw reads them).
+  if ((type === "integer" || type === "decimal") && exactValue(current) === v) return current;
   const spelled = current.source ?? current.text;
   const text = styledLike(type, v, spelled);
   if (text === spelled) return current;
   // Not restyled (no form of the current number applies): written as any new number is.
   return text !== null && text !== v && JSON_NUMBER.test(text) ? new JsonNumber(text) : undefined;
+}
+
+/** A JSON number's exact decimal value (canonical decimal text), or undefined past the decimal type's range. */
+function exactValue(n: JsonNumber): string | undefined {
+  try {
+    return canonicalValue("decimal", n.text) ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A JSON number's raw value for RowCodec as `type` reads it: its exact text, or for an integer its exact digits. */
