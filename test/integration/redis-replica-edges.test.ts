@@ -3,8 +3,13 @@
  * half of a surrogate pair is no text (it would equal U+FFFD), and a conditional write over a hash never
  * overwrites a key field an application changed between Concord's read and its commit.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import type { RecordShape } from "../../src/core/model.js";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
+import { Redis } from "ioredis";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
+import { openRedisConnector } from "../../src/connectors/redis/redis-connector.js";
+import { FULL_RANGE, type RecordShape } from "../../src/core/model.js";
 import { runConcord, tempDir, writeConfig } from "../cli/helpers.js";
 import { createPostgresTestSchema, type PostgresTestSchema } from "../support/postgres-test-schema.js";
 import { createRedisTestPrefix, type RedisTestPrefix } from "../support/redis-test-prefix.js";
@@ -256,3 +261,93 @@ datasets:
     expect((await runConcord(["scan", "-c", config])).code).toBe(0);
   });
 });
+
+const REDIS_SERVER = "/usr/bin/redis-server";
+
+/** A redis-server of this test's own (its script cache is flushed over and over; the shared one is not). */
+async function privateRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+  const server = spawn(
+    REDIS_SERVER,
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
+  const url = `redis://127.0.0.1:${port}/0`;
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on("error", () => undefined);
+  for (let i = 0; ; i++) {
+    try {
+      await probe.connect();
+      await probe.ping();
+      break;
+    } catch (err) {
+      if (i > 50) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  probe.disconnect();
+  return {
+    url,
+    stop: async () => {
+      const exited = new Promise((r) => server.once("exit", r));
+      server.kill();
+      await exited;
+    },
+  };
+}
+
+describe.skipIf(!existsSync(REDIS_SERVER))(
+  "redis scripts on a server whose script cache keeps being flushed",
+  () => {
+    it.each(["hash", "json"] as const)("scans and writes every record all the same (%s)", async (format) => {
+      const server = await privateRedis();
+      onTestFinished(() => server.stop());
+      const admin = new Redis(server.url);
+      onTestFinished(() => void admin.quit());
+      const N = 3000;
+      const seed = admin.pipeline();
+      for (let id = 1; id <= N; id++)
+        if (format === "hash") seed.hset(`r:${id}`, "name", `n${id}`);
+        else seed.set(`r:${id}`, JSON.stringify({ name: `n${id}` }));
+      await seed.exec();
+      const c = await openRedisConnector(server.url, {
+        prefix: "r:",
+        format,
+        scanCount: 50,
+        pipelineSize: 100,
+      });
+      onTestFinished(() => c.close());
+      // Another client flushes the script cache as fast as the server answers, all along.
+      let flushing = true;
+      const flusher = new Redis(server.url);
+      const flushes = (async () => {
+        let n = 0;
+        while (flushing) {
+          await flusher.script("FLUSH");
+          n++;
+        }
+        await flusher.quit();
+        return n;
+      })();
+      try {
+        const seen: { key: readonly (string | null)[]; fingerprint: string }[] = [];
+        for await (const batch of c.streamFingerprints(SHAPE, FULL_RANGE, 500)) seen.push(...batch);
+        expect(seen).toHaveLength(N);
+        const outcomes = await c.applyWrites(
+          SHAPE,
+          seen.map((r) => ({ key: r.key, expected: r.fingerprint, next: [`m${r.key[0]}`] })),
+        );
+        expect(outcomes.filter((o) => o !== "applied")).toEqual([]);
+      } finally {
+        flushing = false;
+      }
+      expect(await flushes).toBeGreaterThan(10);
+      expect(await admin.hget("r:7", "name").catch(() => admin.get("r:7"))).toMatch(/m7/);
+    });
+  },
+);

@@ -40,9 +40,10 @@ export interface RecordLayout {
   readonly readScript?: string;
   /**
    * Queues ONE command reading the compared columns of many records (for scans; `sha` is the loaded
-   * `readScript`). Its reply is an array with one entry per name, for `batchRow`.
+   * `readScript`, run by EVALSHA; without it the script's source is sent, by EVAL, which no SCRIPT FLUSH can
+   * make fail). Its reply is an array with one entry per name, for `batchRow`.
    */
-  readBatch(p: ChainableCommander, names: readonly string[], sha: string): void;
+  readBatch(p: ChainableCommander, names: readonly string[], sha?: string): void;
   /**
    * True when a `readBatch` entry cannot tell an absent record from a key of another type (MGET answers
    * both with nil): the caller asks EXISTS, and an existing key is of the wrong type.
@@ -207,8 +208,10 @@ class HashLayout implements RecordLayout {
 
   readonly readScript = HASH_READ_SCRIPT;
 
-  readBatch(p: ChainableCommander, names: readonly string[], sha: string): void {
-    p.callBuffer("EVALSHA", [sha, names.length, ...names, this.keyAt, ...this.read]);
+  readBatch(p: ChainableCommander, names: readonly string[], sha?: string): void {
+    const args = [names.length, ...names, this.keyAt, ...this.read];
+    if (sha === undefined) p.callBuffer("EVAL", [HASH_READ_SCRIPT, ...args]);
+    else p.callBuffer("EVALSHA", [sha, ...args]);
   }
 
   unclear(): boolean {
