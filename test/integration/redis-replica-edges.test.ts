@@ -3,7 +3,7 @@
  * half of a surrogate pair is no text (it would equal U+FFFD), and a conditional write over a hash never
  * overwrites a key field an application changed between Concord's read and its commit.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { Redis } from "ioredis";
@@ -351,3 +351,46 @@ describe.skipIf(!existsSync(REDIS_SERVER))(
     });
   },
 );
+
+describe.skipIf(!bothUp || !existsSync("/usr/bin/redis-cli"))("repair --print into Redis", () => {
+  it("writes bidi and C1 characters as byte escapes, which redis-cli reads back exactly", async () => {
+    const pg = await createPostgresTestSchema();
+    schemas.push(pg);
+    const t = testPrefix("print-inert");
+    const table = pg.table("t");
+    await pg.admin.query(`CREATE TABLE ${table} (id text PRIMARY KEY, v text)`);
+    const value = "a\u202eb\u0085c\u2028d\u2066e";
+    await pg.admin.query(`INSERT INTO ${table} VALUES ($1, $2)`, ["k\u202e1", value]);
+    const dir = tempDir();
+    const config = writeConfig(
+      dir,
+      `state: sqlite:${dir}/state.db
+datasets:
+  t:
+    key: id
+    replicas:
+      pg: { url: "${POSTGRES.url}", table: ${table} }
+      cache: { url: "${REDIS.url}", prefix: "${t.prefix}" }
+    policy: { owner: pg, resolve: owner }
+`,
+    );
+    const printed = await runConcord(["repair", "--print", "-c", config]);
+    expect(printed.stderr).toBe("");
+    const command = printed.stdout.split("\n").find((line) => line.startsWith("HSET "))!;
+    // Nothing a terminal would obey (a right-to-left override reorders the rest of the line).
+    expect(command).not.toMatch(/[\u0080-\u009f\u2028\u202a-\u202e\u2066-\u2069]/);
+    expect(command).toBe(
+      `HSET "${t.prefix}k\\xe2\\x80\\xae1" id "k\\xe2\\x80\\xae1" v "a\\xe2\\x80\\xaeb\\xc2\\x85c\\xe2\\x80\\xa8d\\xe2\\x81\\xa6e"`,
+    );
+    // Run by hand, it writes exactly what the repair would.
+    const db = new URL(REDIS.url);
+    const cli = spawnSync(
+      "/usr/bin/redis-cli",
+      ["-h", db.hostname, "-p", db.port || "6379", "-n", db.pathname.slice(1) || "0"],
+      { input: `${command}\n`, encoding: "utf8" },
+    );
+    expect(cli.status).toBe(0);
+    expect(await t.admin.hgetall(`${t.prefix}k\u202e1`)).toEqual({ id: "k\u202e1", v: value });
+    expect((await runConcord(["scan", "-c", config])).code).toBe(0);
+  });
+});
