@@ -212,9 +212,9 @@ export class RedisConnector implements Connector {
     const what = "scan failed";
     let sha = layout.readScript ? await this.redis.loadScript(what, layout.readScript) : "";
     const reader: PageReader = {
-      read: (p, names) => {
+      read: (p, names, source) => {
         for (let i = 0; i < names.length; i += READ_BATCH)
-          layout.readBatch(p, names.slice(i, i + READ_BATCH), sha);
+          layout.readBatch(p, names.slice(i, i + READ_BATCH), source ? undefined : sha);
       },
       split: (results) => (results as unknown[][]).flat(1),
       reload: async () => {

@@ -40,9 +40,10 @@ export interface RecordLayout {
   readonly readScript?: string;
   /**
    * Queues ONE command reading the compared columns of many records (for scans; `sha` is the loaded
-   * `readScript`). Its reply is an array with one entry per name, for `batchRow`.
+   * `readScript`, run by EVALSHA; without it the script's source is sent, by EVAL, which no SCRIPT FLUSH can
+   * make fail). Its reply is an array with one entry per name, for `batchRow`.
    */
-  readBatch(p: ChainableCommander, names: readonly string[], sha: string): void;
+  readBatch(p: ChainableCommander, names: readonly string[], sha?: string): void;
   /**
    * True when a `readBatch` entry cannot tell an absent record from a key of another type (MGET answers
    * both with nil): the caller asks EXISTS, and an existing key is of the wrong type.
@@ -78,7 +79,8 @@ export function recordLayout(
 /**
  * ARGV: "0" (expected absent) | "1", n, then n pairs (field, "" when expected absent | "=" + value);
  * then "D" (delete) | "W", s, s (field, value) pairs to set, and the fields to delete.
- * Only the compared columns are checked: they and the record's existence are all its fingerprint depends on.
+ * The compared columns and the key fields are checked: the record's existence and the compared columns are all
+ * its fingerprint depends on, and a key field must still agree with the name the write keeps.
  */
 const HASH_SCRIPT = `
 local k = KEYS[1]
@@ -206,8 +208,10 @@ class HashLayout implements RecordLayout {
 
   readonly readScript = HASH_READ_SCRIPT;
 
-  readBatch(p: ChainableCommander, names: readonly string[], sha: string): void {
-    p.callBuffer("EVALSHA", [sha, names.length, ...names, this.keyAt, ...this.read]);
+  readBatch(p: ChainableCommander, names: readonly string[], sha?: string): void {
+    const args = [names.length, ...names, this.keyAt, ...this.read];
+    if (sha === undefined) p.callBuffer("EVAL", [HASH_READ_SCRIPT, ...args]);
+    else p.callBuffer("EVALSHA", [sha, ...args]);
   }
 
   unclear(): boolean {
@@ -227,8 +231,10 @@ class HashLayout implements RecordLayout {
   guard(reply: unknown): (string | Buffer)[] {
     const hash = reply as HashReply;
     if (isEmpty(hash)) return ["0"];
-    const out: (string | Buffer)[] = ["1", String(this.names.length)];
-    for (const name of this.names)
+    // The key fields too: one another client changed after the read (now naming another key) must not be
+    // overwritten by the key fields this write sets; the record is read again and stops as ambiguous.
+    const out: (string | Buffer)[] = ["1", String(this.read.length)];
+    for (const name of this.read)
       out.push(name, Object.hasOwn(hash, name) ? Buffer.concat([EQUALS, hash[name]!]) : "");
     return out;
   }
@@ -243,6 +249,9 @@ class HashLayout implements RecordLayout {
       // A NULL key part is an absent field, like any null column (its name spells the NULL).
       const part = key[i] ?? null;
       if (part === null) del.push(c.name);
+      // Preserving, a key field keeps its spelling ("007" for the key 7) as the other fields do.
+      else if (held && Object.hasOwn(held, c.name))
+        set.push(c.name, styledLike(c.type, part, held[c.name]!.toString("utf8")) ?? part);
       else set.push(c.name, part);
     });
     this.names.forEach((name, i) => {
@@ -336,12 +345,28 @@ function preservedJson(type: ColumnType, v: string, current: JsonValue | undefin
   if (current === undefined || current === null) return undefined;
   // A JSON column: the whole value kept as held (its numbers' spelling too) when it has not changed.
   if (type === "json") return canonicalJsonOf(current) === v ? current : undefined;
+  if (typeof current === "string") {
+    // A string keeps its form as a hash field does ("402.00", "yes", "2024-01-01 10:00:00+00:00", "007").
+    const text = styledLike(type, v, current);
+    return text !== v ? (text ?? undefined) : undefined;
+  }
   if (!(current instanceof JsonNumber) || !NUMERIC.has(type)) return undefined;
+  // An exact number whose value is v (7.0 or 1E3 for the integer 7 or 1000, as numberRaw reads them).
+  if ((type === "integer" || type === "decimal") && exactValue(current) === v) return current;
   const spelled = current.source ?? current.text;
   const text = styledLike(type, v, spelled);
   if (text === spelled) return current;
   // Not restyled (no form of the current number applies): written as any new number is.
   return text !== null && text !== v && JSON_NUMBER.test(text) ? new JsonNumber(text) : undefined;
+}
+
+/** A JSON number's exact decimal value (canonical decimal text), or undefined past the decimal type's range. */
+function exactValue(n: JsonNumber): string | undefined {
+  try {
+    return canonicalValue("decimal", n.text) ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A JSON number's raw value for RowCodec as `type` reads it: its exact text, or for an integer its exact digits. */
@@ -422,6 +447,15 @@ class JsonLayout implements RecordLayout {
     const v = doc.get(c.name)!;
     if (c.type === "json") return canonicalJsonOf(v);
     if (v instanceof JsonNumber) return numberRaw(c, v);
+    if (typeof v === "string") wellFormed(c, v);
+    else if (v instanceof Map || Array.isArray(v)) {
+      // Only a json column reads a structure (RowCodec would print it as "[object Map]").
+      const text = canonicalJsonOf(v);
+      const shown = text.length > 60 ? `${text.slice(0, 57)}...` : text;
+      throw new RowError(
+        `column ${c.name}: a JSON ${jsonKind(v)} (${shown}) is no ${c.type} value; only a json column holds one`,
+      );
+    }
     return v;
   }
 
@@ -462,7 +496,7 @@ class JsonLayout implements RecordLayout {
 function keyProperty(doc: JsonDocument, c: ColumnSpec): unknown {
   const v = doc.get(c.name);
   if (v === undefined || v === null) return null;
-  if (typeof v === "string") return v;
+  if (typeof v === "string") return wellFormed(c, v);
   if (v instanceof JsonNumber) {
     try {
       return numberRaw(c, v);
@@ -471,6 +505,27 @@ function keyProperty(doc: JsonDocument, c: ColumnSpec): unknown {
     }
   }
   return canonicalJsonOf(v);
+}
+
+/** A lone UTF-16 surrogate (one not paired): with the `u` flag a pair is one code point, not matched. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * `v`, a JSON string property read for column `c`, when it is Unicode text; else a RowError naming the
+ * column. JSON can escape half of a surrogate pair (`"\ud800"`), which is no character: UTF-8 (every other
+ * store's text, and fingerprints) can only spell it as U+FFFD, so it would equal the text `\ufffd` (and
+ * `"\udc00"`), and a repair would carry U+FFFD away as if it were the value. Refused, as a hash field that
+ * is not UTF-8 is.
+ */
+function wellFormed(c: ColumnSpec, v: string): string {
+  // Native and fast (Node 20; ES2024, past this project's lib): most strings end here.
+  if ((v as string & { isWellFormed(): boolean }).isWellFormed()) return v;
+  const lone = LONE_SURROGATE.exec(v);
+  if (lone === null) return v;
+  const unit = lone[0].charCodeAt(0).toString(16);
+  throw new RowError(
+    `column ${c.name}: its string holds a lone surrogate \\u${unit} (at character ${lone.index}), which is no Unicode character: UTF-8 text cannot hold it`,
+  );
 }
 
 /** A JSON string's text (null: absent); read as bytes so that one that is not UTF-8 is refused, not mangled. */

@@ -20,11 +20,17 @@ export interface ScanPage {
 
 /** How a scan reads the values of the names it finds. */
 export interface PageReader {
-  /** Queues the commands that read a page's names (one pipeline). */
-  read(p: ChainableCommander, names: readonly string[]): void;
+  /**
+   * Queues the commands that read a page's names (one pipeline); with `source`, a script is sent by its
+   * source (EVAL) instead of its SHA1, so a SCRIPT FLUSH cannot make the read fail again.
+   */
+  read(p: ChainableCommander, names: readonly string[], source?: boolean): void;
   /** One reply per name, from the replies of the commands `read` queued (in order). */
   split(results: readonly unknown[], names: readonly string[]): unknown[];
-  /** Loads the scripts `read` uses again after the server lost them (NOSCRIPT); the page is then re-read. */
+  /**
+   * Loads the scripts `read` uses again after the server lost them (NOSCRIPT), for the pages to come; the
+   * page that met NOSCRIPT is read again with the scripts' source.
+   */
   reload?(): Promise<void>;
   /** Checks or completes a page's replies before it is handed out (may take another round trip). */
   settle?(names: readonly string[], replies: unknown[]): Promise<void>;
@@ -296,7 +302,9 @@ export class RedisSession {
     if (!reader) return { names, replies: [] };
     const what = "scan failed";
     for (let attempt = 0; ; attempt++) {
-      const results = await this.execRaw(what, (p) => reader.read(p, names));
+      // Read again after NOSCRIPT, a page sends its script's source: another SCRIPT FLUSH between the reload
+      // and that read (a server whose script cache keeps being flushed) cannot fail the scan.
+      const results = await this.execRaw(what, (p) => reader.read(p, names, attempt > 0));
       if (attempt === 0 && reader.reload && results.some(([err]) => err && /^NOSCRIPT/.test(err.message))) {
         await reader.reload();
         continue;
@@ -359,7 +367,8 @@ export class RedisSession {
 
   /**
    * Runs a Lua script once per call (one key each), pipelined by EVALSHA; the replies in call order.
-   * After a SCRIPT FLUSH (NOSCRIPT: that call did not run) the script is loaded again and those calls rerun.
+   * After a SCRIPT FLUSH (NOSCRIPT: that call did not run) the script is loaded again (for later calls) and
+   * those calls rerun by EVAL with its source, which cannot meet NOSCRIPT however often the cache is flushed.
    */
   async runScript(
     what: string,
@@ -373,7 +382,10 @@ export class RedisSession {
       const results = await this.execRaw(
         what,
         (p) => {
-          for (const i of todo) p.evalsha(sha, 1, calls[i]!.name, ...calls[i]!.args);
+          for (const i of todo) {
+            if (attempt === 0) p.evalsha(sha, 1, calls[i]!.name, ...calls[i]!.args);
+            else p.eval(script, 1, calls[i]!.name, ...calls[i]!.args);
+          }
         },
         false,
       );

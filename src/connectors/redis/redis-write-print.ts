@@ -1,8 +1,20 @@
 /** The commands a conditional write runs on Redis, as redis-cli text (`repair --print`). Pure. */
 
-/** One argument as redis-cli reads it: bare when it can be, else double-quoted with escapes. */
+/**
+ * Characters a terminal would obey rather than show: C1 controls, the line and paragraph separators, and
+ * the bidirectional marks, overrides and isolates (as `printable` in src/core/printable.ts; C0 and DEL are
+ * escaped below anyway).
+ */
+const INERT_BYTES = /[\u0080-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+
+/**
+ * One argument as redis-cli reads it: bare when it can be, else double-quoted with escapes. Control and
+ * bidi characters are written as their UTF-8 bytes (`\xe2\x80\xae` for U+202E), which redis-cli reads back
+ * as the same bytes, so a printed command is exact and prints as one inert line.
+ */
 export function redisArg(arg: string): string {
-  if (arg !== "" && /^[\x21-\x7e\u0080-\uffff]+$/u.test(arg) && !/["'\\]/.test(arg)) return arg;
+  if (arg !== "" && /^[\x21-\x7e\u0080-\uffff]+$/u.test(arg) && !/["'\\]/.test(arg) && !INERT_BYTES.test(arg))
+    return arg;
   let out = '"';
   for (const ch of arg) {
     const code = ch.codePointAt(0)!;
@@ -11,6 +23,8 @@ export function redisArg(arg: string): string {
     else if (ch === "\r") out += "\\r";
     else if (ch === "\t") out += "\\t";
     else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else if (INERT_BYTES.test(ch))
+      for (const byte of Buffer.from(ch, "utf8")) out += `\\x${byte.toString(16).padStart(2, "0")}`;
     else out += ch;
   }
   return `${out}"`;
