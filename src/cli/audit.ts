@@ -10,7 +10,9 @@ import type { AuditEntry } from "../core/audit-chain.js";
 import { parseDuration } from "../core/duration.js";
 import { parseIsoTime } from "../core/iso-time.js";
 import { printable } from "../core/printable.js";
+import type { AuditFilter } from "../state/audit-log.js";
 import { NoAuditLogError } from "../state/open-state-store.js";
+import { auditKeyMatch } from "./audit-key.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
@@ -161,10 +163,11 @@ audit:
 }
 
 /**
- * Normalises a --key argument: "42" and "[42]" both mean the key [42]; "a,b" a composite key; a JSON array
- * may hold null for a NULL key part (`[10,null]`).
+ * Reads a --key argument into its parts: "42" and "[42]" both mean the key [42]; "a,b" a composite key; a
+ * JSON array may hold null for a NULL key part (`[10,null]`). Which stored keys the parts name depends on
+ * the key columns' types (`auditKeyMatch`: `07` is integer key 7).
  */
-function keyFilter(text: string): string {
+function keyParts(text: string): (string | null)[] {
   if (text.startsWith("[")) {
     try {
       const parts: unknown = JSON.parse(text);
@@ -173,7 +176,7 @@ function keyFilter(text: string): string {
         parts.length &&
         parts.every((p) => p === null || ["string", "number"].includes(typeof p))
       )
-        return JSON.stringify(parts.map((p) => (p === null ? null : String(p))));
+        return parts.map((p) => (p === null ? null : String(p)));
     } catch {
       // reported below
     }
@@ -181,7 +184,7 @@ function keyFilter(text: string): string {
       `--key ${text}: expected 42, a,b or a JSON array such as [42], ["eu","x"] or [10,null]`,
     );
   }
-  return JSON.stringify(text.split(","));
+  return text.split(",");
 }
 
 /** How many entries `audit show` prints unless --limit or --tail says otherwise. */
@@ -291,6 +294,52 @@ function entryDetail(e: AuditEntryView): string {
   return typeof data.class === "string" ? data.class : "";
 }
 
+/**
+ * The entries of the key `parts` names (each dataset's key column types decide which stored key that is:
+ * `auditKeyMatch`), within `filter`: the first `filter.limit` of them, or with `newest` the last, in seq order.
+ */
+async function readByKey(
+  session: Session,
+  parts: readonly (string | null)[],
+  filter: AuditFilter,
+  newest: boolean,
+): Promise<AuditEntry[]> {
+  const declared = new Map(
+    session.config.datasets.map((ds) => [ds.name, { columns: ds.key, types: ds.types }] as const),
+  );
+  const match = auditKeyMatch(parts, declared);
+  const bySeq = new Map<number, AuditEntry>();
+  for (const key of match.texts)
+    for (const e of await session.state.readAudit({ ...filter, key })) bySeq.set(e.seq, e);
+  const read = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  // A typed key recorded for a dataset and key (a detected entry records one) types its other entries too.
+  const typed = new Map<string, unknown[]>();
+  const typedOf = async (e: AuditEntry): Promise<unknown[] | undefined> => {
+    const own = (e.data as { keyJson?: unknown } | null)?.keyJson;
+    if (Array.isArray(own)) return own;
+    const known = `${e.dataset}\n${e.key}`;
+    if (!typed.has(known) && e.key !== null) {
+      const recorded = (await session.state.readAudit({ key: e.key, limit: 100 })).find(
+        (o) => o.dataset === e.dataset && Array.isArray((o.data as { keyJson?: unknown } | null)?.keyJson),
+      );
+      typed.set(known, (recorded?.data as { keyJson: unknown[] } | undefined)?.keyJson ?? []);
+    }
+    const found = typed.get(known);
+    return found?.length ? found : undefined;
+  };
+  const kept: AuditEntry[] = [];
+  for (const e of read) {
+    const verdict = e.key === null ? false : match.matches(e.dataset ?? "", e.key);
+    if (verdict === true) kept.push(e);
+    else if (verdict !== false) {
+      const keyJson = await typedOf(e);
+      if (keyJson && verdict.every((i) => typeof keyJson[i] === "number")) kept.push(e);
+    }
+  }
+  const cap = filter.limit ?? kept.length;
+  return newest ? kept.slice(-cap) : kept.slice(0, cap);
+}
+
 export async function runAuditShow(options: AuditOptions, io: CliIo = processIo()): Promise<number> {
   const { stdout } = io;
   if (options.tail !== undefined && options.limit !== undefined)
@@ -298,19 +347,21 @@ export async function runAuditShow(options: AuditOptions, io: CliIo = processIo(
   const tail = options.tail === undefined ? undefined : wholeNumber(options.tail, "--tail");
   const limit =
     tail ?? (options.limit === undefined ? DEFAULT_AUDIT_LIMIT : wholeNumber(options.limit, "--limit"));
-  const key = options.key === undefined ? undefined : keyFilter(options.key);
+  const parts = options.key === undefined ? undefined : keyParts(options.key);
   const since = options.since === undefined ? undefined : parseSince(options.since, Date.now());
   const session = await openSession({ config: options.config }, { readonly: true, state: "existing" }, io);
   try {
     const fromSeq = since === undefined ? undefined : await firstSeqSince(session.state, since);
     // One more than asked for, to tell the reader when there is more (before the tail, or after the head).
-    const read = await session.state.readAudit({
+    const filter = {
       ...(options.run ? { runId: options.run } : {}),
-      ...(key ? { key } : {}),
       ...(fromSeq ? { fromSeq } : {}),
       limit: limit + 1,
       ...(tail !== undefined ? { newest: true } : {}),
-    });
+    };
+    const read = parts
+      ? await readByKey(session, parts, filter, tail !== undefined)
+      : await session.state.readAudit(filter);
     const matching = since === undefined ? read : read.filter((e) => e.ts >= since);
     const truncated = matching.length > limit;
     const shown = tail !== undefined ? matching.slice(-limit) : matching.slice(0, limit);
