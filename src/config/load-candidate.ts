@@ -37,10 +37,7 @@ export function loadCandidatePolicy(
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${file}: ${(err as Error).message.split("\n")[0]}`);
   }
-  if (block !== null && block !== undefined && (typeof block !== "object" || Array.isArray(block)))
-    throw new ConfigError(
-      `${file}: expected a policy block (owner, resolve, merge, …), as under datasets.<name>.policy`,
-    );
+  policyBlockShape(block, file);
   const doc = yamlValue(parseDocument(read(configPath, "config file"), { uniqueKeys: true }), configPath) as {
     datasets?: Record<string, Record<string, unknown>>;
   } | null;
@@ -49,7 +46,7 @@ export function loadCandidatePolicy(
     const ds = doc?.datasets?.[name];
     if (!ds) throw new ConfigError(`${configPath}: no dataset named "${name}"`);
     // Only this dataset, with the candidate as its policy: the config's own rules judge it.
-    const only = { ...doc, datasets: { [name]: { ...ds, policy: block ?? {} } }, alerts: undefined };
+    const only = { ...doc, datasets: { [name]: { ...ds, policy: block } }, alerts: undefined };
     try {
       const config = parseConfig(JSON.stringify(only), configPath, env, cwd);
       out.set(name, config.datasets[0]!.policy);
@@ -59,4 +56,20 @@ export function loadCandidatePolicy(
     }
   }
   return out;
+}
+
+/**
+ * Throws unless `block` (a policy file's parsed YAML) is a mapping. An empty file (or one of comments only)
+ * is refused, naming the file: taken as the default policy, it would silently compare the live policy with
+ * nothing the user wrote (`{}` says the default policy on purpose).
+ */
+export function policyBlockShape(block: unknown, file: string): asserts block is Record<string, unknown> {
+  if (block === null || block === undefined)
+    throw new ConfigError(
+      `${file}: empty; expected a policy block (owner, resolve, merge, …), as under datasets.<name>.policy ({} for the default policy)`,
+    );
+  if (typeof block !== "object" || Array.isArray(block))
+    throw new ConfigError(
+      `${file}: expected a policy block (owner, resolve, merge, …), as under datasets.<name>.policy`,
+    );
 }
