@@ -2,8 +2,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse } from "yaml";
-import { policyBlockShape } from "../config/load-candidate.js";
 import { ConfigError, parseConfig } from "../config/load-config.js";
+import { policyBlockShape } from "../config/policy-file-shape.js";
 import { FAULT_KINDS, type FaultKind } from "../sim/sim-world.js";
 import { runSimulation, type SimulationOptions, type SimulationReport } from "../sim/simulate.js";
 import { EXIT, UsageError } from "./errors.js";

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse, parseDocument } from "yaml";
 import { ConfigError, type PolicyConfig, parseConfig, yamlValue } from "./load-config.js";
+import { policyBlockShape } from "./policy-file-shape.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -56,20 +57,4 @@ export function loadCandidatePolicy(
     }
   }
   return out;
-}
-
-/**
- * Throws unless `block` (a policy file's parsed YAML) is a mapping. An empty file (or one of comments only)
- * is refused, naming the file: taken as the default policy, it would silently compare the live policy with
- * nothing the user wrote (`{}` says the default policy on purpose).
- */
-export function policyBlockShape(block: unknown, file: string): asserts block is Record<string, unknown> {
-  if (block === null || block === undefined)
-    throw new ConfigError(
-      `${file}: empty; expected a policy block (owner, resolve, merge, …), as under datasets.<name>.policy ({} for the default policy)`,
-    );
-  if (typeof block !== "object" || Array.isArray(block))
-    throw new ConfigError(
-      `${file}: expected a policy block (owner, resolve, merge, …), as under datasets.<name>.policy`,
-    );
 }

@@ -717,11 +717,15 @@ function candidateOf(
       `${where}: ${c.policy}: ${code ? `cannot read (${code === "ENOENT" ? "not found" : code})` : (err as Error).message.split("\n")[0]}`,
     );
   }
-  if (block !== null && block !== undefined && (typeof block !== "object" || Array.isArray(block)))
+  if (block === null || block === undefined)
+    throw new ConfigError(
+      `${where}: ${c.policy}: empty; expected a policy block (owner, resolve, merge, …) ({} for the default policy)`,
+    );
+  if (typeof block !== "object" || Array.isArray(block))
     throw new ConfigError(`${where}: ${c.policy}: expected a policy block (owner, resolve, merge, …)`);
   const doc = raw as { datasets: Record<string, Record<string, unknown>> };
   const { candidate: _candidate, ...ds } = doc.datasets[dsName]!;
-  const only = { ...doc, datasets: { [dsName]: { ...ds, policy: block ?? {} } }, alerts: undefined };
+  const only = { ...doc, datasets: { [dsName]: { ...ds, policy: block } }, alerts: undefined };
   try {
     const policy = parseConfig(JSON.stringify(only), at.path, at.env, at.cwd).datasets[0]!.policy;
     return {

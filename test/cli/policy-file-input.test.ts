@@ -48,6 +48,15 @@ describe.concurrent("policy files", () => {
     expect(expectOneLineError(simMissing, expect)).toBe(
       "concord: --policy nowhere.yaml: cannot read (not found)",
     );
+    // A dataset's candidate: in the config (serve's shadow and canary) reads its file the same way.
+    const shadow = writeConfig(
+      dir,
+      itemsConfig(SEEDED_POLICY, "    candidate: { policy: comments.yaml, mode: shadow }\n"),
+      "shadow.yaml",
+    );
+    expect(expectOneLineError(await runConcord(["scan", "-c", shadow], cwd), expect)).toBe(
+      "concord: datasets.items.candidate.policy: comments.yaml: empty; expected a policy block (owner, resolve, merge, …) ({} for the default policy)",
+    );
     // `{}` says the default policy on purpose, and is taken.
     writeConfig(dir, "{}\n", "default.yaml");
     const taken = await runConcord(["simulate", ...SMALL, "--policy", "default.yaml"], cwd);
