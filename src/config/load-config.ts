@@ -10,6 +10,7 @@ import type { InferredBasis } from "../core/inferred-owner.js";
 import type { Role } from "../core/roles.js";
 import type { VersionColumns } from "../core/version.js";
 import { parseQueueUrl, type QueueConfig, type WorkersConfig } from "./queue-config.js";
+import { rememberConfigSecrets } from "./redact.js";
 import {
   configSchema,
   type MERGE_RULES,
@@ -602,6 +603,7 @@ export function parseConfig(
   }
   const unset = new Map<string, string>();
   const raw = interpolate(yamlValue(doc, path), [], env, unset);
+  rememberConfigSecrets(raw, env);
   if (raw === null || raw === undefined)
     throw new ConfigError(`${path}: the file is empty; declare datasets:`);
   // reportInput: zod 4 leaves `input` out of issues by default, and describeIssue needs it to tell
