@@ -11,6 +11,7 @@ import { ROLES } from "../core/roles.js";
 import { parseTokenHash } from "../core/token-hash.js";
 import { predicateDialect, predicateShapeError } from "./predicate-shape.js";
 import { credentialsCutShort } from "./redact.js";
+import { serverUrlProblem } from "./url-check.js";
 
 const name = z.string().min(1, "must not be empty");
 
@@ -124,6 +125,8 @@ const replica = z
     const issue = (field: string, message: string) =>
       ctx.addIssue({ code: "custom", path: [field], message });
     if (credentialsCutShort(r.url)) issue("url", CUT_SHORT);
+    const urlProblem = serverUrlProblem(r.url);
+    if (urlProblem) issue("url", urlProblem);
     if (r.timeouts && !["postgres", "postgresql", "mysql", "mariadb", ...REDIS_SCHEMES].includes(scheme))
       issue(
         "timeouts",
@@ -621,6 +624,10 @@ export const configSchema = z
       .string({ error: "expected a state store URL (sqlite:PATH or postgres://…)" })
       .min(1)
       .refine((url) => !credentialsCutShort(url), { error: CUT_SHORT })
+      .superRefine((url, ctx) => {
+        const problem = serverUrlProblem(url);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
       .optional(),
     timeouts: timeouts.optional(),
     queue: z.string({ error: "expected a Redis URL: redis://host:port/db" }).min(1).optional(),
