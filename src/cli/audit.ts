@@ -10,9 +10,8 @@ import type { AuditEntry } from "../core/audit-chain.js";
 import { parseDuration } from "../core/duration.js";
 import { parseIsoTime } from "../core/iso-time.js";
 import { printable } from "../core/printable.js";
-import type { AuditFilter } from "../state/audit-log.js";
+import { readAuditByKey } from "../engine/audit-by-key.js";
 import { NoAuditLogError } from "../state/open-state-store.js";
-import { auditKeyMatch } from "./audit-key.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
@@ -294,52 +293,6 @@ function entryDetail(e: AuditEntryView): string {
   return typeof data.class === "string" ? data.class : "";
 }
 
-/**
- * The entries of the key `parts` names (each dataset's key column types decide which stored key that is:
- * `auditKeyMatch`), within `filter`: the first `filter.limit` of them, or with `newest` the last, in seq order.
- */
-async function readByKey(
-  session: Session,
-  parts: readonly (string | null)[],
-  filter: AuditFilter,
-  newest: boolean,
-): Promise<AuditEntry[]> {
-  const declared = new Map(
-    session.config.datasets.map((ds) => [ds.name, { columns: ds.key, types: ds.types }] as const),
-  );
-  const match = auditKeyMatch(parts, declared);
-  const bySeq = new Map<number, AuditEntry>();
-  for (const key of match.texts)
-    for (const e of await session.state.readAudit({ ...filter, key })) bySeq.set(e.seq, e);
-  const read = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
-  // A typed key recorded for a dataset and key (a detected entry records one) types its other entries too.
-  const typed = new Map<string, unknown[]>();
-  const typedOf = async (e: AuditEntry): Promise<unknown[] | undefined> => {
-    const own = (e.data as { keyJson?: unknown } | null)?.keyJson;
-    if (Array.isArray(own)) return own;
-    const known = `${e.dataset}\n${e.key}`;
-    if (!typed.has(known) && e.key !== null) {
-      const recorded = (await session.state.readAudit({ key: e.key, limit: 100 })).find(
-        (o) => o.dataset === e.dataset && Array.isArray((o.data as { keyJson?: unknown } | null)?.keyJson),
-      );
-      typed.set(known, (recorded?.data as { keyJson: unknown[] } | undefined)?.keyJson ?? []);
-    }
-    const found = typed.get(known);
-    return found?.length ? found : undefined;
-  };
-  const kept: AuditEntry[] = [];
-  for (const e of read) {
-    const verdict = e.key === null ? false : match.matches(e.dataset ?? "", e.key);
-    if (verdict === true) kept.push(e);
-    else if (verdict !== false) {
-      const keyJson = await typedOf(e);
-      if (keyJson && verdict.every((i) => typeof keyJson[i] === "number")) kept.push(e);
-    }
-  }
-  const cap = filter.limit ?? kept.length;
-  return newest ? kept.slice(-cap) : kept.slice(0, cap);
-}
-
 export async function runAuditShow(options: AuditOptions, io: CliIo = processIo()): Promise<number> {
   const { stdout } = io;
   if (options.tail !== undefined && options.limit !== undefined)
@@ -360,7 +313,7 @@ export async function runAuditShow(options: AuditOptions, io: CliIo = processIo(
       ...(tail !== undefined ? { newest: true } : {}),
     };
     const read = parts
-      ? await readByKey(session, parts, filter, tail !== undefined)
+      ? await readAuditByKey(session.state, session.config.datasets, parts, filter, tail !== undefined)
       : await session.state.readAudit(filter);
     const matching = since === undefined ? read : read.filter((e) => e.ts >= since);
     const truncated = matching.length > limit;

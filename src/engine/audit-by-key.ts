@@ -4,7 +4,11 @@
  * `07` names integer key 7 only once its column is known to be an integer: by the dataset's `types:` when
  * the config names the key column there, else by the typed key (`keyJson`) the audit recorded for it.
  */
+import type { DatasetConfig } from "../config/load-config.js";
+import type { AuditEntry } from "../core/audit-chain.js";
 import type { ColumnType } from "../core/canonical.js";
+import type { AuditFilter } from "../state/audit-log.js";
+import type { StateStore } from "../state/state-store.js";
 
 /** The canonical text of one key part for a column of this type; undefined when the column cannot hold it. */
 function canonicalPart(part: string, type: ColumnType | undefined): string | undefined {
@@ -98,4 +102,49 @@ export function auditKeyMatch(
       return r.asIntegers !== undefined && key === r.asIntegers.text ? r.asIntegers.positions : false;
     },
   };
+}
+
+/**
+ * The entries of the key `parts` names (each dataset's key column types decide which stored key that is:
+ * `auditKeyMatch`), within `filter`: the first `filter.limit` of them, or with `newest` the last, in seq order.
+ */
+export async function readAuditByKey(
+  state: Pick<StateStore, "readAudit">,
+  datasets: readonly DatasetConfig[],
+  parts: readonly (string | null)[],
+  filter: AuditFilter,
+  newest: boolean,
+): Promise<AuditEntry[]> {
+  const declared = new Map(datasets.map((ds) => [ds.name, { columns: ds.key, types: ds.types }] as const));
+  const match = auditKeyMatch(parts, declared);
+  const bySeq = new Map<number, AuditEntry>();
+  for (const key of match.texts)
+    for (const e of await state.readAudit({ ...filter, key })) bySeq.set(e.seq, e);
+  const read = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  // A typed key recorded for a dataset and key (a detected entry records one) types its other entries too.
+  const typed = new Map<string, unknown[]>();
+  const typedOf = async (e: AuditEntry): Promise<unknown[] | undefined> => {
+    const own = (e.data as { keyJson?: unknown } | null)?.keyJson;
+    if (Array.isArray(own)) return own;
+    const known = `${e.dataset}\n${e.key}`;
+    if (!typed.has(known) && e.key !== null) {
+      const recorded = (await state.readAudit({ key: e.key, limit: 100 })).find(
+        (o) => o.dataset === e.dataset && Array.isArray((o.data as { keyJson?: unknown } | null)?.keyJson),
+      );
+      typed.set(known, (recorded?.data as { keyJson: unknown[] } | undefined)?.keyJson ?? []);
+    }
+    const found = typed.get(known);
+    return found?.length ? found : undefined;
+  };
+  const kept: AuditEntry[] = [];
+  for (const e of read) {
+    const verdict = e.key === null ? false : match.matches(e.dataset ?? "", e.key);
+    if (verdict === true) kept.push(e);
+    else if (verdict !== false) {
+      const keyJson = await typedOf(e);
+      if (keyJson && verdict.every((i) => typeof keyJson[i] === "number")) kept.push(e);
+    }
+  }
+  const cap = filter.limit ?? kept.length;
+  return newest ? kept.slice(-cap) : kept.slice(0, cap);
 }
