@@ -197,6 +197,8 @@ async function runCoordinator(
     import("../serve/leadership.js"),
   ]);
   const { processOwner } = await import("../engine/run-liveness.js");
+  // A queue that cannot be used is one line and exit 2, not BullMQ retrying forever behind "listening".
+  await (await import("../queue/check-queue.js")).checkQueue(config.queue!, "queue");
   const owner = processOwner();
   const state = await openStateStore(config.state);
   let failed: ((failure: SegmentFailure) => void) | undefined;

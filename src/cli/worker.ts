@@ -30,13 +30,17 @@ export async function runWorker(options: WorkerOptions, io: CliIo = processIo())
     { startSegmentWorkers },
     { openWriteBuckets },
     { WorkerMetrics, serveWorkerMetrics },
+    { checkQueue },
   ] = await Promise.all([
     import("../state/open-state-store.js"),
     import("../serve/segment-worker-host.js"),
     import("../queue/bullmq-segment-workers.js"),
     import("../queue/redis-token-bucket.js"),
     import("../serve/worker-metrics.js"),
+    import("../queue/check-queue.js"),
   ]);
+  // A queue that cannot be used is one line and exit 2, not BullMQ retrying forever behind "ready".
+  await checkQueue(queue, "queue");
   const metrics = metricsAt ? new WorkerMetrics() : undefined;
   let listener: Awaited<ReturnType<typeof serveWorkerMetrics>> | undefined;
   if (metrics && metricsAt) {
