@@ -10,6 +10,7 @@ import type { AuditEntry } from "../core/audit-chain.js";
 import { parseDuration } from "../core/duration.js";
 import { parseIsoTime } from "../core/iso-time.js";
 import { printable } from "../core/printable.js";
+import { readAuditByKey } from "../engine/audit-by-key.js";
 import { NoAuditLogError } from "../state/open-state-store.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
@@ -161,10 +162,11 @@ audit:
 }
 
 /**
- * Normalises a --key argument: "42" and "[42]" both mean the key [42]; "a,b" a composite key; a JSON array
- * may hold null for a NULL key part (`[10,null]`).
+ * Reads a --key argument into its parts: "42" and "[42]" both mean the key [42]; "a,b" a composite key; a
+ * JSON array may hold null for a NULL key part (`[10,null]`). Which stored keys the parts name depends on
+ * the key columns' types (`auditKeyMatch`: `07` is integer key 7).
  */
-function keyFilter(text: string): string {
+function keyParts(text: string): (string | null)[] {
   if (text.startsWith("[")) {
     try {
       const parts: unknown = JSON.parse(text);
@@ -173,7 +175,7 @@ function keyFilter(text: string): string {
         parts.length &&
         parts.every((p) => p === null || ["string", "number"].includes(typeof p))
       )
-        return JSON.stringify(parts.map((p) => (p === null ? null : String(p))));
+        return parts.map((p) => (p === null ? null : String(p)));
     } catch {
       // reported below
     }
@@ -181,7 +183,7 @@ function keyFilter(text: string): string {
       `--key ${text}: expected 42, a,b or a JSON array such as [42], ["eu","x"] or [10,null]`,
     );
   }
-  return JSON.stringify(text.split(","));
+  return text.split(",");
 }
 
 /** How many entries `audit show` prints unless --limit or --tail says otherwise. */
@@ -298,19 +300,21 @@ export async function runAuditShow(options: AuditOptions, io: CliIo = processIo(
   const tail = options.tail === undefined ? undefined : wholeNumber(options.tail, "--tail");
   const limit =
     tail ?? (options.limit === undefined ? DEFAULT_AUDIT_LIMIT : wholeNumber(options.limit, "--limit"));
-  const key = options.key === undefined ? undefined : keyFilter(options.key);
+  const parts = options.key === undefined ? undefined : keyParts(options.key);
   const since = options.since === undefined ? undefined : parseSince(options.since, Date.now());
   const session = await openSession({ config: options.config }, { readonly: true, state: "existing" }, io);
   try {
     const fromSeq = since === undefined ? undefined : await firstSeqSince(session.state, since);
     // One more than asked for, to tell the reader when there is more (before the tail, or after the head).
-    const read = await session.state.readAudit({
+    const filter = {
       ...(options.run ? { runId: options.run } : {}),
-      ...(key ? { key } : {}),
       ...(fromSeq ? { fromSeq } : {}),
       limit: limit + 1,
       ...(tail !== undefined ? { newest: true } : {}),
-    });
+    };
+    const read = parts
+      ? await readAuditByKey(session.state, session.config.datasets, parts, filter, tail !== undefined)
+      : await session.state.readAudit(filter);
     const matching = since === undefined ? read : read.filter((e) => e.ts >= since);
     const truncated = matching.length > limit;
     const shown = tail !== undefined ? matching.slice(-limit) : matching.slice(0, limit);

@@ -1,10 +1,11 @@
 /** `concord demo` (what `npm start` runs): builds two drifted SQLite replicas and reconciles them, narrating each step. */
-import { relative, resolve, sep } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { verifyAuditChainAsync } from "../core/audit-chain.js";
 import type { Decision } from "../core/decide.js";
 import { keyText, keyToJson } from "../core/model.js";
-import { createDemo, restoreOldBackup } from "../demo/create-demo.js";
+import { createDemo, DEMO_CONFIG_HEAD, DEMO_FILES, restoreOldBackup } from "../demo/create-demo.js";
 import { runDataset } from "../engine/run-dataset.js";
 import type { RepairResult } from "../execute/execute-repairs.js";
 import { collectRun, type RunReport } from "./collect-run.js";
@@ -69,10 +70,36 @@ async function reconcile(session: Session): Promise<{
   return { plans, results };
 }
 
+/**
+ * Throws unless `dir` is empty of what the demo replaces or holds an earlier demo: the demo deletes
+ * primary.db, replica.db and state.db there and writes concord.yaml, so `demo --dir .` in a project would
+ * have deleted its state file (the audit log) and replaced its config.
+ */
+function refuseNonDemoFiles(dir: string, given: string): void {
+  const config = join(dir, "concord.yaml");
+  let text: string | undefined;
+  try {
+    text = readFileSync(config, "utf8");
+  } catch {
+    // no config there (or no folder yet)
+  }
+  const theirs =
+    text !== undefined
+      ? text.startsWith(DEMO_CONFIG_HEAD)
+        ? []
+        : ["concord.yaml"]
+      : DEMO_FILES.filter((f) => existsSync(join(dir, f)));
+  if (theirs.length)
+    throw new UsageError(
+      `demo --dir ${given}: holds ${theirs.join(", ")} of no demo, which the demo would replace: choose an empty folder (or an earlier demo's)`,
+    );
+}
+
 export async function runDemo(options: DemoOptions, io: CliIo = processIo()): Promise<number> {
   const { cwd } = io;
   const out = (s = "") => io.stdout.write(`${s}\n`);
   let layout: ReturnType<typeof createDemo>;
+  refuseNonDemoFiles(resolve(cwd, options.dir), options.dir);
   try {
     layout = createDemo(resolve(cwd, options.dir), Date.now());
   } catch (err) {

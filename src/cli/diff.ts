@@ -12,6 +12,7 @@ import { DiffFileWriter } from "./diff-file.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
+import { refuseOwnFile } from "./own-files.js";
 import { createProgress } from "./progress.js";
 import { stoppedLine } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
@@ -120,7 +121,11 @@ export async function runDiff(
   abort.listen();
   let output: DiffFileWriter | undefined;
   try {
-    if (options.output !== undefined) output = new DiffFileWriter(resolve(io.cwd, options.output));
+    if (options.output !== undefined) {
+      const target = resolve(io.cwd, options.output);
+      refuseOwnFile(target, config, undefined, `--output ${options.output}`);
+      output = new DiffFileWriter(target);
+    }
     const runId = newRunId();
     const run = await collectRun(session, config.datasets[0]!, runId, "diff", "scan", spills, {
       progress,

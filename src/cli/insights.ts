@@ -10,7 +10,8 @@ import type { Recommendation } from "../learning/recommend.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
-import { openSession } from "./session.js";
+import { refuseOwnFile } from "./own-files.js";
+import { openSession, type Session } from "./session.js";
 import { textTable } from "./text-table.js";
 
 export interface InsightsOptions {
@@ -52,7 +53,7 @@ export async function runInsights(options: InsightsOptions, io: CliIo = processI
             }
           : await readInsights(session.state, ds, now),
       );
-    if (options.export !== undefined) return exportCandidate(insights, options, io);
+    if (options.export !== undefined) return exportCandidate(insights, options, io, session);
     if (options.json) {
       io.stdout.write(`${JSON.stringify(jsonDoc({ datasets: insights }), null, 2)}\n`);
       return EXIT.ok;
@@ -64,7 +65,12 @@ export async function runInsights(options: InsightsOptions, io: CliIo = processI
   }
 }
 
-function exportCandidate(insights: readonly DatasetInsights[], options: InsightsOptions, io: CliIo): number {
+function exportCandidate(
+  insights: readonly DatasetInsights[],
+  options: InsightsOptions,
+  io: CliIo,
+  session: Pick<Session, "config" | "configFile">,
+): number {
   const found = insights.flatMap((d) =>
     d.recommendations.filter((r) => r.id === options.export).map((r) => ({ d, r })),
   );
@@ -76,7 +82,9 @@ function exportCandidate(insights: readonly DatasetInsights[], options: Insights
     );
   const text = candidateText(hit.d.name, hit.r);
   if (options.output !== undefined) {
-    writeWhole(resolve(io.cwd, options.output), text, `-o ${options.output}`);
+    const target = resolve(io.cwd, options.output);
+    refuseOwnFile(target, session.config, session.configFile, `-o ${options.output}`);
+    writeWhole(target, text, `-o ${options.output}`);
     io.stderr.write(
       `wrote ${options.output}: try it with concord plan -d ${hit.d.name} --candidate ${options.output}\n`,
     );

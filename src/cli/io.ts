@@ -1,6 +1,7 @@
 /** What a CLI command reads and writes besides its arguments. Commands touch no process-wide state but this. */
 
 import { createRequire } from "node:module";
+import { redactText } from "../config/redact.js";
 import { printable } from "../core/printable.js";
 
 /** A stream the progress bar may draw on: a bar is drawn only where `isTTY` is true. */
@@ -71,7 +72,7 @@ export async function confirm(io: CliIo, question: string): Promise<boolean | un
 
 /** Writes a warning (a recovery's, about a row it did not act on) to `stderr`: one line, its text made inert. */
 export function writeWarning(stderr: NodeJS.WritableStream, warning: string): void {
-  stderr.write(`concord: warning: ${printable(warning)}\n`);
+  stderr.write(`concord: warning: ${printable(redactText(warning))}\n`);
 }
 
 /** A recovery's `warn` that writes each warning to `stderr` as it comes (`writeWarning`) and keeps it for a JSON document. */

@@ -5,6 +5,7 @@ import { DiffFileWriter } from "./diff-file.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { SpillDir } from "./json-spill.js";
+import { refuseOwnFile } from "./own-files.js";
 import { createProgress } from "./progress.js";
 import { renderRun, stoppedLine } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
@@ -45,7 +46,11 @@ export async function runScan(
   });
   let output: DiffFileWriter | undefined;
   try {
-    if (options.output !== undefined) output = new DiffFileWriter(resolve(io.cwd, options.output));
+    if (options.output !== undefined) {
+      const target = resolve(io.cwd, options.output);
+      refuseOwnFile(target, session.config, session.configFile, `--output ${options.output}`);
+      output = new DiffFileWriter(target);
+    }
     const runId = newRunId();
     const runs: RunReport[] = [];
     const targets = options.recheck ? await recheckKeys(session, options.recheck) : undefined;

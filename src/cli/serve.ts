@@ -1,6 +1,7 @@
 /** `concord serve`: watches every dataset on its schedule, repairs by policy, serves metrics, API and dashboard. */
 import { type ConcordConfig, loadConfig, serveToken } from "../config/load-config.js";
 import { distributedRoleProblem } from "../config/queue-config.js";
+import { redactText } from "../config/redact.js";
 import type { SegmentFailure } from "../engine/segment-dispatch.js";
 import type { TokenSpec } from "../serve/http/app.js";
 import { EXIT, UsageError } from "./errors.js";
@@ -117,7 +118,8 @@ export async function runServe(options: ServeOptions, io: CliIo = processIo()): 
     import("../serve/service.js"),
     import("../serve/http/app.js"),
   ]);
-  const log = (line: string) => stderr.write(`${new Date().toISOString()} ${line}\n`);
+  // Every line is redacted: a driver's message may quote a configured secret anywhere in it.
+  const log = (line: string) => stderr.write(`${new Date().toISOString()} ${redactText(line)}\n`);
   if (role === "coordinator") return runCoordinator(config, { host, port, token: () => tokens, log });
   const service = await createService(config, {
     log,
@@ -195,6 +197,8 @@ async function runCoordinator(
     import("../serve/leadership.js"),
   ]);
   const { processOwner } = await import("../engine/run-liveness.js");
+  // A queue that cannot be used is one line and exit 2, not BullMQ retrying forever behind "listening".
+  await (await import("../queue/check-queue.js")).checkQueue(config.queue!, "queue");
   const owner = processOwner();
   const state = await openStateStore(config.state);
   let failed: ((failure: SegmentFailure) => void) | undefined;

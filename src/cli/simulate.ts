@@ -2,7 +2,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse } from "yaml";
-import { parseConfig } from "../config/load-config.js";
+import { ConfigError, parseConfig } from "../config/load-config.js";
+import { policyBlockShape } from "../config/policy-file-shape.js";
 import { FAULT_KINDS, type FaultKind } from "../sim/sim-world.js";
 import { runSimulation, type SimulationOptions, type SimulationReport } from "../sim/simulate.js";
 import { EXIT, UsageError } from "./errors.js";
@@ -69,10 +70,19 @@ function loadPolicy(
   flag = "--policy",
 ): SimulationOptions["policy"] {
   let block: unknown;
+  let text: string;
   try {
-    block = parse(readFileSync(resolve(io.cwd, path), "utf8"));
+    text = readFileSync(resolve(io.cwd, path), "utf8");
   } catch (err) {
-    throw new UsageError(`${flag} ${path}: ${(err as Error).message.split("\n")[0]}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`${flag} ${path}: cannot read${code === "ENOENT" ? " (not found)" : ` (${code})`}`);
+  }
+  try {
+    block = parse(text);
+    policyBlockShape(block, path);
+  } catch (err) {
+    const message = (err as Error).message.split("\n")[0]!;
+    throw new UsageError(`${flag} ${err instanceof ConfigError ? message : `${path}: ${message}`}`);
   }
   const names = Array.from({ length: replicas }, (_, i) => `r${i}`);
   const doc = {
@@ -81,12 +91,18 @@ function loadPolicy(
         key: "id",
         versions: { counter: "version", timestamp: "updated_at", vector: "vv" },
         replicas: Object.fromEntries(names.map((n) => [n, { url: `memory:${n}` }])),
-        policy: block ?? {},
+        policy: block,
       },
     },
   };
-  const cfg = parseConfig(JSON.stringify(doc), path, io.env, io.cwd);
-  return cfg.datasets[0]!.policy;
+  try {
+    return parseConfig(JSON.stringify(doc), path, io.env, io.cwd).datasets[0]!.policy;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // The block stood in a config made up here: its path names the file's own members (resolve, merge.note).
+    const where = err.message.replace(/^datasets\.items\.policy(?:\.|: )/, "");
+    throw new UsageError(`${flag} ${path}: ${where}`);
+  }
 }
 
 function line(r: SimulationReport): string {

@@ -1,4 +1,6 @@
 /** `concord watch`: checks the keys change feeds report, seconds after the write, until stopped; `--drop` removes the feeds. */
+
+import { redactText } from "../config/redact.js";
 import { openChangeFeed } from "../connectors/open-change-feed.js";
 import { feedOptions, type WatchCheck, watchDataset } from "../engine/watch-dataset.js";
 import { EXIT, UsageError } from "./errors.js";
@@ -95,7 +97,7 @@ export async function runWatch(
                   for (const w of r.result?.warnings ?? []) writeWarning(io.stderr, w);
                   const settled = r.settled.length;
                   io.stdout.write(
-                    `${ds.name}: re-checked ${r.checked.length} unsettled key${r.checked.length === 1 ? "" : "s"}: ${r.error ? `failed: ${r.error.message.split("\n")[0]}` : `${settled} settled, ${r.result?.totals.repairs.applied ?? 0} repaired`}; ${r.retrying} held for another check\n`,
+                    `${ds.name}: re-checked ${r.checked.length} unsettled key${r.checked.length === 1 ? "" : "s"}: ${r.error ? `failed: ${redactText(r.error.message).split("\n")[0]}` : `${settled} settled, ${r.result?.totals.repairs.applied ?? 0} repaired`}; ${r.retrying} held for another check\n`,
                   );
                 },
                 onRetryOverflow: ({ full, exhausted, bound }) => {
@@ -105,7 +107,7 @@ export async function runWatch(
                 },
                 onError: ({ replica, error, retryInMs }) => {
                   io.stderr.write(
-                    `concord: ${ds.name}.${replica}: ${error.message.split("\n")[0]}; starting again in ${Math.round(retryInMs / 1000)} s\n`,
+                    `concord: ${ds.name}.${replica}: ${redactText(error.message).split("\n")[0]}; starting again in ${Math.round(retryInMs / 1000)} s\n`,
                   );
                 },
               },

@@ -1,6 +1,7 @@
 /** `concord worker`: takes segment jobs of distributed passes from the queue and runs them through the engine. */
 import { loadConfig } from "../config/load-config.js";
 import { distributedRoleProblem } from "../config/queue-config.js";
+import { redactText } from "../config/redact.js";
 import { processOwner } from "../engine/run-liveness.js";
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
@@ -22,20 +23,24 @@ export async function runWorker(options: WorkerOptions, io: CliIo = processIo())
   if (problem || !config.queue) throw new UsageError(problem ?? "worker needs a queue");
   const queue = config.queue;
   const metricsAt = options.metrics ? parseListen(options.metrics, "--metrics") : undefined;
-  const log = (line: string) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const log = (line: string) => io.stderr.write(`${new Date().toISOString()} ${redactText(line)}\n`);
   const [
     { openStateStore },
     { SegmentWorkerHost },
     { startSegmentWorkers },
     { openWriteBuckets },
     { WorkerMetrics, serveWorkerMetrics },
+    { checkQueue },
   ] = await Promise.all([
     import("../state/open-state-store.js"),
     import("../serve/segment-worker-host.js"),
     import("../queue/bullmq-segment-workers.js"),
     import("../queue/redis-token-bucket.js"),
     import("../serve/worker-metrics.js"),
+    import("../queue/check-queue.js"),
   ]);
+  // A queue that cannot be used is one line and exit 2, not BullMQ retrying forever behind "ready".
+  await checkQueue(queue, "queue");
   const metrics = metricsAt ? new WorkerMetrics() : undefined;
   let listener: Awaited<ReturnType<typeof serveWorkerMetrics>> | undefined;
   if (metrics && metricsAt) {

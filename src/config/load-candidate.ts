@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse, parseDocument } from "yaml";
 import { ConfigError, type PolicyConfig, parseConfig, yamlValue } from "./load-config.js";
+import { policyBlockShape } from "./policy-file-shape.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -37,10 +38,7 @@ export function loadCandidatePolicy(
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${file}: ${(err as Error).message.split("\n")[0]}`);
   }
-  if (block !== null && block !== undefined && (typeof block !== "object" || Array.isArray(block)))
-    throw new ConfigError(
-      `${file}: expected a policy block (owner, resolve, merge, …), as under datasets.<name>.policy`,
-    );
+  policyBlockShape(block, file);
   const doc = yamlValue(parseDocument(read(configPath, "config file"), { uniqueKeys: true }), configPath) as {
     datasets?: Record<string, Record<string, unknown>>;
   } | null;
@@ -49,7 +47,7 @@ export function loadCandidatePolicy(
     const ds = doc?.datasets?.[name];
     if (!ds) throw new ConfigError(`${configPath}: no dataset named "${name}"`);
     // Only this dataset, with the candidate as its policy: the config's own rules judge it.
-    const only = { ...doc, datasets: { [name]: { ...ds, policy: block ?? {} } }, alerts: undefined };
+    const only = { ...doc, datasets: { [name]: { ...ds, policy: block } }, alerts: undefined };
     try {
       const config = parseConfig(JSON.stringify(only), configPath, env, cwd);
       out.set(name, config.datasets[0]!.policy);

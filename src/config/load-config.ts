@@ -10,6 +10,7 @@ import type { InferredBasis } from "../core/inferred-owner.js";
 import type { Role } from "../core/roles.js";
 import type { VersionColumns } from "../core/version.js";
 import { parseQueueUrl, type QueueConfig, type WorkersConfig } from "./queue-config.js";
+import { rememberConfigSecrets } from "./redact.js";
 import {
   configSchema,
   type MERGE_RULES,
@@ -602,6 +603,7 @@ export function parseConfig(
   }
   const unset = new Map<string, string>();
   const raw = interpolate(yamlValue(doc, path), [], env, unset);
+  rememberConfigSecrets(raw, env);
   if (raw === null || raw === undefined)
     throw new ConfigError(`${path}: the file is empty; declare datasets:`);
   // reportInput: zod 4 leaves `input` out of issues by default, and describeIssue needs it to tell
@@ -717,11 +719,15 @@ function candidateOf(
       `${where}: ${c.policy}: ${code ? `cannot read (${code === "ENOENT" ? "not found" : code})` : (err as Error).message.split("\n")[0]}`,
     );
   }
-  if (block !== null && block !== undefined && (typeof block !== "object" || Array.isArray(block)))
+  if (block === null || block === undefined)
+    throw new ConfigError(
+      `${where}: ${c.policy}: empty; expected a policy block (owner, resolve, merge, …) ({} for the default policy)`,
+    );
+  if (typeof block !== "object" || Array.isArray(block))
     throw new ConfigError(`${where}: ${c.policy}: expected a policy block (owner, resolve, merge, …)`);
   const doc = raw as { datasets: Record<string, Record<string, unknown>> };
   const { candidate: _candidate, ...ds } = doc.datasets[dsName]!;
-  const only = { ...doc, datasets: { [dsName]: { ...ds, policy: block ?? {} } }, alerts: undefined };
+  const only = { ...doc, datasets: { [dsName]: { ...ds, policy: block } }, alerts: undefined };
   try {
     const policy = parseConfig(JSON.stringify(only), at.path, at.env, at.cwd).datasets[0]!.policy;
     return {

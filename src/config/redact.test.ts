@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { redactText, redactUrl } from "./redact.js";
+import {
+  credentialsCutShort,
+  redactText,
+  redactUrl,
+  rememberConfigSecrets,
+  rememberUrlSecrets,
+} from "./redact.js";
 
 describe("redactUrl", () => {
   it.each<[string, string]>([
@@ -60,5 +66,45 @@ describe("redactText", () => {
     ["dsn password=hunter2", "hunter2"],
   ])("%j does not contain the secret %j once redacted", (text, secret) => {
     expect(redactText(text)).not.toContain(secret);
+  });
+});
+
+describe("remembered secrets", () => {
+  it("blanks a configured password wherever a message quotes it: alone, with spaces, encoded or decoded", () => {
+    rememberUrlSecrets("postgres://app:open sesame 42@db/app");
+    rememberUrlSecrets("mysql://root:p%40ss%2Fw0rd@db/app?sslpassword=k3y%20pass");
+    rememberConfigSecrets(
+      {
+        serve: { token: "tok-0123456789abcdef" },
+        datasets: { d: { replicas: { a: { url: "redis://:r3dis pw@h/0" } } } },
+      },
+      { PGPASSWORD: "pg env secret" },
+    );
+    for (const [text, secret] of [
+      ["auth failed (password 'open sesame 42')", "open sesame 42"],
+      ["cannot connect to postgres://app:open sesame 42@db/app", "sesame 42"],
+      ["login p@ss/w0rd refused", "p@ss/w0rd"],
+      ["login p%40ss%2Fw0rd refused", "p%40ss%2Fw0rd"],
+      ["key k3y pass rejected", "k3y pass"],
+      ["Bearer tok-0123456789abcdef", "tok-0123456789abcdef"],
+      ["AUTH r3dis pw", "r3dis pw"],
+      ["pg env secret was wrong", "pg env secret"],
+    ] as const)
+      expect(redactText(text), text).not.toContain(secret);
+    expect(redactText("auth failed (password 'open sesame 42')")).toBe("auth failed (password '***')");
+  });
+});
+
+describe("credentialsCutShort", () => {
+  it.each<[string, boolean]>([
+    ["postgres://u:a@b/c@db/app", true],
+    ["mysql://root:x@127.0.0.1/secret_db@127.0.0.1:3306/app", true],
+    ["postgres://u:p@ss@db/app", false],
+    ["postgres://u:p%2Fss@db/app", false],
+    ["postgres://db/app?application_name=a@b", false],
+    ["postgres://u@db/app", false],
+    ["sqlite:/tmp/a@b.db", false],
+  ])("%s → %s", (url, cut) => {
+    expect(credentialsCutShort(url)).toBe(cut);
   });
 });

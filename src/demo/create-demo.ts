@@ -47,7 +47,12 @@ function iso(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace("Z", "");
 }
 
-const CONFIG = `# Concord demo: two SQLite replicas of a shop database (see README.md).
+/** How the demo's concord.yaml starts: what tells an earlier demo's folder from anyone else's. */
+export const DEMO_CONFIG_HEAD = "# Concord demo: two SQLite replicas of a shop database";
+/** The files the demo deletes and makes again in its folder (besides concord.yaml). */
+export const DEMO_FILES = ["primary.db", "replica.db", "state.db"];
+
+const CONFIG = `${DEMO_CONFIG_HEAD} (see README.md).
 state: sqlite:state.db
 datasets:
   customers:
@@ -82,7 +87,7 @@ datasets:
  */
 export function createDemo(dir: string, now: number): DemoLayout {
   makeDirs(dir);
-  for (const f of ["primary.db", "replica.db", "state.db"]) {
+  for (const f of DEMO_FILES) {
     for (const suffix of ["", "-wal", "-shm"]) rmSync(join(dir, f + suffix), { force: true });
   }
   const rand = seededRandom(20261127);

@@ -1,5 +1,6 @@
 /** Carries out write decisions as idempotent conditional writes, verifies them, and records ledger and audit. */
 
+import { redactText } from "../config/redact.js";
 import { type Connector, ConnectorError } from "../connectors/connector.js";
 import type { CanonicalValue } from "../core/canonical.js";
 import type { Divergence } from "../core/classify.js";
@@ -311,7 +312,9 @@ function timedOut(err: unknown): boolean {
  * `message` naming the replica once: connectors' own errors already start with its label (`replica:`, or
  * `dataset.replica:` as the CLI and serve open them).
  */
-function onReplica(target: string, message: string): string {
+function onReplica(target: string, text: string): string {
+  // Kept in the ledger and the audit and printed: a driver's message may quote a configured secret.
+  const message = redactText(text);
   const head = message.slice(0, message.indexOf(": "));
   return head === target || head.endsWith(`.${target}`) ? message : `${target}: ${message}`;
 }

@@ -81,6 +81,8 @@ export interface WriteBuckets {
 /** Opens the connection the write buckets use. */
 export function openWriteBuckets(queue: QueueConfig): WriteBuckets {
   const redis = new Redis(queueConnection(queue));
+  // Without a listener ioredis prints each connection error with its stack; a take that fails says why.
+  redis.on("error", () => undefined);
   return {
     limiter: (dataset, replica, perSecond) =>
       new RedisTokenBucket(redis, writeBucketKey(dataset, replica), perSecond),

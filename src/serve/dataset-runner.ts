@@ -4,6 +4,7 @@
  * or failing replica; never runs two passes at once. Also runs the dataset's convergence probe.
  */
 import type { DatasetConfig, ServeConfig } from "../config/load-config.js";
+import { redactText } from "../config/redact.js";
 import { openConnector } from "../connectors/open-connector.js";
 import { BENIGN_CLASSES } from "../core/classify.js";
 import { nextCronTime, parseCron } from "../core/cron.js";
@@ -552,7 +553,9 @@ export class DatasetRunner {
   }
 
   /** Logs why the dataset's pass did not run or stopped, and keeps it for the status until a pass finishes. */
-  private failed(line: string): void {
+  private failed(text: string): void {
+    // Shown by /api/status and alerts: a driver's message may quote a configured secret.
+    const line = redactText(text);
     this.lastError = line;
     this.deps.log(line);
     this.deps.onChange?.();

@@ -8,6 +8,7 @@ import { openConnector } from "../connectors/open-connector.js";
 import type { HealthSnapshot } from "../core/alert-condition.js";
 import type { AuditEntry } from "../core/audit-chain.js";
 import { diffLines } from "../core/line-diff.js";
+import { readAuditByKey } from "../engine/audit-by-key.js";
 import {
   escalationView,
   groupFilter,
@@ -300,7 +301,21 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
   };
 
   /** The store filter of a query; null when its group has no escalation (so nothing matches). */
+  /**
+   * Throws the 404 of an unknown dataset when `dataset` is neither the config's nor one the state store still
+   * holds records of (`held`: a dataset since removed from the config keeps its runs and queue), as the CLI's
+   * -d answers: a misspelt name would read as "nothing there".
+   */
+  const knownDataset = async (dataset: string | undefined, held: () => Promise<boolean>): Promise<void> => {
+    if (dataset === undefined || runners.has(dataset) || (await held())) return;
+    throw new TriggerError(
+      "unknown-dataset",
+      `no dataset named ${dataset} in the config, nor records of one`,
+    );
+  };
+
   const storeFilter = async (q: EscalationQuery): Promise<EscalationFilter | null> => {
+    await knownDataset(q.dataset, async () => (await state.countEscalations({ dataset: q.dataset })) > 0);
     const { group, ...rest } = q;
     if (group === undefined) return rest;
     const found = await groupFilter(state, group, q.status);
@@ -366,7 +381,13 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
       return out;
     },
 
-    runs: (filter) => state.listRuns(filter),
+    async runs(filter) {
+      await knownDataset(
+        filter.dataset,
+        async () => (await state.listRuns({ dataset: filter.dataset, limit: 1 })).length > 0,
+      );
+      return state.listRuns(filter);
+    },
     run: (id) => state.getRun(id),
 
     async divergences(filter): Promise<DivergenceView[]> {
@@ -496,14 +517,16 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
       }
     },
 
-    audit: (filter) =>
-      state.readAudit({
-        ...(filter.run ? { runId: filter.run } : {}),
-        ...(filter.key ? { key: filter.key } : {}),
-        limit: filter.limit ?? 200,
-        // The latest entries, as an operator watching the trail wants them.
-        newest: true,
-      }) as Promise<AuditEntry[]>,
+    audit: (filter) => {
+      // The latest entries, as an operator watching the trail wants them.
+      const read = { ...(filter.run ? { runId: filter.run } : {}), limit: filter.limit ?? 200, newest: true };
+      // A key is read by each dataset's key column types, as `audit show --key` reads it (`07` is key 7).
+      return (
+        filter.key
+          ? readAuditByKey(state, config.datasets, JSON.parse(filter.key) as (string | null)[], read, true)
+          : state.readAudit(read)
+      ) as Promise<AuditEntry[]>;
+    },
 
     async verifyAudit(): Promise<AuditVerification> {
       return auditView(await verifyAuditOf(state, config.audit));
@@ -556,6 +579,10 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     },
 
     async history(filter): Promise<History> {
+      await knownDataset(
+        filter.dataset,
+        async () => (await state.listRuns({ dataset: filter.dataset, limit: 1 })).length > 0,
+      );
       const since = filter.since ?? 0;
       const names = filter.dataset ? [filter.dataset] : [...runners.keys()];
       const runs: History["runs"][number][] = [];

@@ -35,6 +35,7 @@ function schemaOf(path: string): { objects: unknown[]; version: number } {
 /** The commit frames in a WAL file: a frame header (24 bytes) whose second word, the size after commit, is set. */
 function walCommits(path: string): number {
   const wal = readFileSync(path);
+  if (wal.length < 32) return 0; // no frame written yet
   const pageSize = wal.readUInt32BE(8);
   let commits = 0;
   for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize)
@@ -63,12 +64,20 @@ describe("SqliteStateStore: a new file", () => {
 
   it("is created in one commit, not one a migration", async () => {
     const path = join(dir, "state.db");
-    const store = SqliteStateStore.open(path);
+    // The constructor sets up a new file (open makes one so, beside its place, then links it in).
+    const store = new SqliteStateStore(new Database(path));
     try {
       // Read while the store is open: closing checkpoints the WAL into the file and deletes it.
       expect(walCommits(`${path}-wal`)).toBe(1);
     } finally {
       await store.close();
+    }
+    // Opened again, a file made whole is not migrated again: its WAL holds no commit.
+    const again = SqliteStateStore.open(path);
+    try {
+      expect(walCommits(`${path}-wal`)).toBe(0);
+    } finally {
+      await again.close();
     }
   });
 

@@ -169,6 +169,9 @@ describe("passes through the API", () => {
     expect(entries.every((e) => e.runId === accountsRun)).toBe(true);
     const byKey = await get<{ entries: AuditEntry[] }>("/api/audit?key=5");
     expect(byKey.entries.map((e) => e.type)).toEqual(["detected", "decided", "applied"]);
+    // Read by the key column's type, as hints' ?key= and audit show --key read it: 05 and +5 are key 5.
+    for (const spelt of ["05", "%2B5", "%5B5%5D"])
+      expect(await get<{ entries: AuditEntry[] }>(`/api/audit?key=${spelt}`), spelt).toEqual(byKey);
     expect(await get("/api/audit/verify")).toEqual({ ok: true, count: expect.any(Number) });
   });
 
@@ -336,6 +339,17 @@ describe("bad input against the real service", () => {
     const { error } = res.json() as { error: string };
     if (typeof message === "string") expect(error).toBe(message);
     else expect(error).toMatch(message);
+  });
+
+  it.each([
+    "/api/runs?dataset=nope",
+    "/api/history?dataset=nope",
+    "/api/escalations?dataset=nope",
+    "/api/escalations/groups?dataset=nope",
+  ])("GET %s → 404 naming the dataset, not an empty list that reads as nothing there", async (url) => {
+    const res = await app.inject({ url, headers: auth });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ error: "no dataset named nope in the config, nor records of one" });
   });
 
   it("404s an unknown run and unknown routes", async () => {
