@@ -22,3 +22,20 @@ export function printable(text: string): string {
       : `\\u${code.toString(16).padStart(4, "0")}`;
   });
 }
+
+/**
+ * `text` cut at each character `printable` escapes: the runs between them (`text`) and each such character's
+ * code point (`code`), in order. For SQL printers that spell those characters as expressions of their own
+ * dialect, so a printed statement is exact when run and inert when shown.
+ */
+export function unsafeRuns(text: string): ({ text: string } | { code: number })[] {
+  const out: ({ text: string } | { code: number })[] = [];
+  let from = 0;
+  for (const m of text.matchAll(UNSAFE)) {
+    if (m.index > from) out.push({ text: text.slice(from, m.index) });
+    out.push({ code: m[0].codePointAt(0)! });
+    from = m.index + m[0].length;
+  }
+  if (from < text.length || out.length === 0) out.push({ text: text.slice(from) });
+  return out;
+}

@@ -153,6 +153,64 @@ describe.skipIf(!available)("repair --print", () => {
     expect(await scanKeys()).toEqual([[6]]);
   });
 
+  it("spells control, line-breaking and bidi characters as SQL expressions: inert when printed, exact when run", async () => {
+    // ESC (a terminal sequence), U+202E (reverses what follows), a newline, a tab, C1 NEL, a quote, a backslash.
+    const weird = "a\u001b[31mred\u202eevil\nline\ttab\u0085it's \\ end";
+    const cfg = (owner: string) =>
+      writeConfig(
+        dir,
+        `state: sqlite:state-weird.db
+datasets:
+  items:
+    key: id
+    replicas:
+      pg:    { url: "${POSTGRES.url}", table: ${pg.table("items")} }
+      lite:  { url: "sqlite:lite.db", table: items }
+    policy: { owner: ${owner}, resolve: owner }
+`,
+        `weird-${owner}.yaml`,
+      );
+    const lite = () => new Database(join(dir, "lite.db"));
+    const unsafe = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e]/;
+    const sqlOf = (out: string) =>
+      out
+        .split("\n")
+        .filter((l) => !l.startsWith("--"))
+        .join("\n");
+    // SQLite itself differs on key 5 (load); made equal first, so only the weird values differ.
+    const l0 = lite();
+    l0.exec("UPDATE items SET price = 5.50 WHERE id = 5");
+    l0.close();
+
+    // PostgreSQL owns a weird name: the SQLite statement spells it with char(N).
+    await pg.admin.query(`UPDATE ${pg.table("items")} SET name = $1 WHERE id = 8`, [weird]);
+    const toLite = await runConcord(["repair", "--print", "-c", cfg("pg")]);
+    expect(toLite.stderr).toBe("");
+    expect(toLite.stdout).not.toMatch(unsafe);
+    expect(toLite.stdout).toContain("char(27)");
+    // One statement line per write: the value's newline is not a line of the output.
+    expect(sqlOf(toLite.stdout).trim().split("\n")).toHaveLength(1);
+    const l1 = lite();
+    l1.exec(sqlOf(toLite.stdout));
+    expect(l1.prepare("SELECT name FROM items WHERE id = 8").pluck().get()).toBe(weird);
+    l1.close();
+
+    // SQLite owns another: the PostgreSQL statement spells it as an escape string.
+    const l2 = lite();
+    l2.prepare("UPDATE items SET name = ? WHERE id = 9").run(`${weird}!`);
+    l2.close();
+    const toPg = await runConcord(["repair", "--print", "-c", cfg("lite")]);
+    expect(toPg.stderr).toBe("");
+    expect(toPg.stdout).not.toMatch(unsafe);
+    expect(toPg.stdout).toContain("E'a\\u001B[31mred\\u202Eevil\\u000Aline\\u0009tab\\u0085it''s \\\\ end!'");
+    await pg.admin.query(sqlOf(toPg.stdout));
+    const back = await pg.admin.query(`SELECT name FROM ${pg.table("items")} WHERE id = 9`);
+    expect(back.rows[0].name).toBe(`${weird}!`);
+    // Both now agree on every key.
+    const check = await runConcord(["scan", "--json", "-c", cfg("pg")]);
+    expect(check.code).toBe(0);
+  });
+
   it("puts each planned write's statement in the JSON, and guards PostgreSQL writes with the fingerprint", async () => {
     await pg.admin.query(`UPDATE ${pg.table("items")} SET price = NULL WHERE id = 2`);
     // Make pg the one that differs: owner maria for this run.

@@ -1,12 +1,25 @@
 /** The statements a conditional write runs on PostgreSQL, as text with its values inlined (`repair --print`). Builds text only: no I/O. */
+import { unsafeRuns } from "../../core/printable.js";
 import type { ConditionalWrite } from "../connector.js";
 import { nativeSql, quoteName } from "./postgres-canonical-sql.js";
 import { byteaInput, PostgresShapeSql, T } from "./postgres-shape-sql.js";
 import { postgresWriteValue } from "./postgres-write-values.js";
 
-/** A string literal (standard_conforming_strings, PostgreSQL's default since 9.1: only quotes are doubled). */
+/**
+ * A string literal (standard_conforming_strings, PostgreSQL's default since 9.1: only quotes are doubled).
+ * Text holding a control, line-breaking or bidi character is an escape string instead (`E'a\u001Bb'`), the
+ * character as its `\u` escape: the same value when run, one inert line when printed.
+ */
 function literal(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
+  const runs = unsafeRuns(text);
+  if (runs.length === 1 && "text" in runs[0]!) return `'${text.replaceAll("'", "''")}'`;
+  let out = "E'";
+  for (const r of runs)
+    out +=
+      "text" in r
+        ? r.text.replaceAll("\\", "\\\\").replaceAll("'", "''")
+        : `\\u${r.code.toString(16).toUpperCase().padStart(4, "0")}`;
+  return `${out}'`;
 }
 
 /**

@@ -1,4 +1,5 @@
 /** The statements a conditional write runs on SQLite, as text with its values inlined (`repair --print`). Builds text only: no I/O. */
+import { unsafeRuns } from "../../core/printable.js";
 import type { ConditionalWrite } from "../connector.js";
 import { formatTimestamp, type TimestampStyle, toSqlite } from "./sqlite-column-types.js";
 import type { SqliteShapeSql } from "./sqlite-shape-sql.js";
@@ -18,7 +19,11 @@ function literal(v: unknown): string {
         ? "9e999"
         : "-9e999";
   if (Buffer.isBuffer(v)) return `X'${v.toString("hex").toUpperCase()}'`;
-  return `'${String(v).replaceAll("'", "''")}'`;
+  // A control, line-breaking or bidi character as char(N) between the literal's runs: SQLite's literals have
+  // no escapes, and the printed statement must be exact when run and one inert line when shown.
+  const runs = unsafeRuns(String(v));
+  if (runs.length === 1 && "text" in runs[0]!) return `'${String(v).replaceAll("'", "''")}'`;
+  return `(${runs.map((r) => ("text" in r ? `'${r.text.replaceAll("'", "''")}'` : `char(${r.code})`)).join(" || ")})`;
 }
 
 /**
