@@ -171,6 +171,7 @@ datasets:
         `weird-${owner}.yaml`,
       );
     const lite = () => new Database(join(dir, "lite.db"));
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
     const unsafe = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e]/;
     const sqlOf = (out: string) =>
       out
