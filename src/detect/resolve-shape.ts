@@ -57,6 +57,22 @@ export function unifyTypes(types: readonly ColumnType[]): ColumnType | undefined
 }
 
 /**
+ * Why a column that is spatial on some replica (`ColumnInfo.spatial`) cannot be compared, as a clause to
+ * append to the schema issue ("" when none is): the form each replica keeps it in, and that Concord converts
+ * no shape between forms (PostgreSQL's `(1,2)` is no SRID-and-WKB bytes, and the other way round).
+ */
+function spatialWhy(infos: readonly (readonly [string, ColumnInfo])[]): string {
+  if (!infos.some(([, c]) => c.spatial)) return "";
+  const form = ([replica, c]: readonly [string, ColumnInfo]) =>
+    c.spatial === "text"
+      ? `PostgreSQL's text ("(1,2)") on ${replica}`
+      : c.spatial === "wkb"
+        ? `bytes (an SRID, then WKB, as MariaDB/MySQL keep it) on ${replica}`
+        : `${c.type} on ${replica}`;
+  return ` (a shape is ${infos.map(form).join(", ")}; Concord converts no shape from one form to another, so the column is not compared)`;
+}
+
+/**
  * Resolves the shape: key columns as declared; compared columns as declared, or every non-key column
  * any replica has (sorted by name, so store column order does not matter); version columns always
  * included. Columns missing from a replica or with incomparable types are left out of the comparison and
@@ -128,7 +144,8 @@ export function resolveShape(
       const natives = [...byReplica]
         .map(([replica, m]) => `${m.get(col)?.nativeType} on ${replica}`)
         .join(", ");
-      issues.push({ column: col, detail: `column ${col} has incompatible types: ${natives}` });
+      const why = spatialWhy([...byReplica].map(([replica, m]) => [replica, m.get(col)!] as const));
+      issues.push({ column: col, detail: `column ${col} has incompatible types: ${natives}${why}` });
     }
     return unified;
   };
