@@ -141,10 +141,18 @@ export function resolveShape(
     if (seen.length === 0) return "text";
     const unified = unifyTypes(seen);
     if (!unified) {
-      const natives = [...byReplica]
-        .map(([replica, m]) => `${m.get(col)?.nativeType} on ${replica}`)
+      const infos = [...byReplica].map(([replica, m]) => [replica, m.get(col)!] as const);
+      // One type name in two stores (MariaDB's BIT(8) is a number, PostgreSQL's bit(8) a string of bits):
+      // the names alone would read as one type, so each says what Concord reads it as.
+      const names = new Set(infos.map(([, c]) => c.nativeType.toLowerCase()));
+      const natives = infos
+        .map(([replica, c]) =>
+          names.size < infos.length
+            ? `${c.nativeType} (${c.type}) on ${replica}`
+            : `${c.nativeType} on ${replica}`,
+        )
         .join(", ");
-      const why = spatialWhy([...byReplica].map(([replica, m]) => [replica, m.get(col)!] as const));
+      const why = spatialWhy(infos);
       issues.push({ column: col, detail: `column ${col} has incompatible types: ${natives}${why}` });
     }
     return unified;

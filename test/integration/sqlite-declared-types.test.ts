@@ -180,7 +180,7 @@ datasets:
       const text = await runConcord(["scan", "-c", cfg], { cwd: dir });
       const line = text.stdout.split("\n").find((l) => l.includes("column p"))!;
       expect(line).toContain(
-        `column p has incompatible types: ${other === "p" ? "point" : "POINT"} on ${other}, point on m (a shape is PostgreSQL's text ("(1,2)") on ${other}, ${wkb}; Concord converts no shape from one form to another, so the column is not compared)`,
+        `column p has incompatible types: ${other === "p" ? "point" : "POINT"} (text) on ${other}, point (bytes) on m (a shape is PostgreSQL's text ("(1,2)") on ${other}, ${wkb}; Concord converts no shape from one form to another, so the column is not compared)`,
       );
     }
   });
