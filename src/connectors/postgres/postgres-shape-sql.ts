@@ -411,8 +411,27 @@ export class PostgresShapeSql {
         if (v > INT8_MAX) hi = null;
       }
     }
+    lo = lo && this.withoutNul(lo);
+    hi = hi && this.withoutNul(hi);
     if (lo && hi && compareKeys(this.shape.key, lo, hi) >= 0) return null;
     return { lo, hi };
+  }
+
+  /**
+   * A bound with text parts holding U+0000 (another store's key: MariaDB and SQLite text may hold NUL), which
+   * PostgreSQL refuses as a parameter, as the bound that cuts the table's keys (which hold no NUL) at the same
+   * place: the first such part `p + "\0" + rest` becomes `p + "\u0001"` and the parts after it NULL (first in
+   * Concord's key order). For a NUL-free text s, s >= p + "\0"… and s > p and s >= p + "\u0001" are one
+   * condition, so is s < p + "\0"… and s <= p and s < p + "\u0001"; a bound's later parts then no longer
+   * matter, and NULL, below every value, lets them not. The bound unchanged when no text part holds NUL.
+   */
+  private withoutNul(bound: Key): Key {
+    const j = this.keys.findIndex((k, i) => k.param === "text" && bound[i]?.includes("\u0000"));
+    if (j < 0) return bound;
+    const part = bound[j]!;
+    return bound.map((v, i) =>
+      i < j ? v : i === j ? `${part.slice(0, part.indexOf("\u0000"))}\u0001` : null,
+    );
   }
 
   /** Predicates (joined with AND, or "" for the full range) that keep the rows of a normalised range. */
@@ -499,9 +518,18 @@ export class PostgresShapeSql {
     return k.exact ? `${eq} AND ${k.exact} = ${placeholder}` : eq;
   }
 
-  /** True when the key can be looked up: integer parts within bigint (or NULL). */
+  /**
+   * True when the key can be looked up: integer parts within bigint, text parts without U+0000 (or NULL).
+   * Another names no row the table can hold (PostgreSQL text holds no NUL, and refuses it as a parameter):
+   * such a key is absent, as a read of another store's key must find it, not a failed read.
+   */
   lookupable(key: Key): boolean {
-    return this.keys.every((k, i) => k.param !== "int8" || key[i] === null || fitsInt8(key[i]!));
+    return this.keys.every((k, i) => {
+      const part = key[i];
+      if (part === null || part === undefined) return true;
+      if (k.param === "int8") return fitsInt8(part);
+      return k.param === "bytea" || !part.includes("\u0000");
+    });
   }
 }
 
