@@ -1,10 +1,11 @@
 /**
- * Text keys holding U+0000 (SQLite and MariaDB keep them; PostgreSQL text cannot) beside PostgreSQL. Before, a
+ * Keys PostgreSQL cannot hold beside it: text keys holding U+0000 (SQLite and MariaDB keep them; PostgreSQL text cannot) beside PostgreSQL. Before, a
  * range bound cut at such a key (detection splits on the bigger replica's keys) failed the scan with
  * PostgreSQL's "invalid byte sequence for encoding UTF8: 0x00", and a repair batch holding such a key judged
  * the replica down when its read of that key failed, so every later row of the batch failed with that key's
  * message and was never written. Now the keys are missing on PostgreSQL, each fails its own repair in one line,
- * every other row is written, and bounds cut PostgreSQL's keys where the NUL keys would sit.
+ * every other row is written, and bounds cut PostgreSQL's keys where the NUL keys would sit. Likewise text
+ * keys that are no canonical uuid beside a PostgreSQL uuid key ("invalid input syntax for type uuid").
  */
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -33,6 +34,65 @@ describe.skipIf(!available)("text keys holding NUL beside PostgreSQL", () => {
   });
   afterAll(async () => {
     await schema?.drop();
+  });
+
+  it("uuid keys beside text keys that are no uuid: missing on PostgreSQL, every uuid written", async () => {
+    const dir = tempDir();
+    const valid = Array.from(
+      { length: 30 },
+      (_, i) => `${String(i).padStart(8, "0")}-0000-4000-8000-000000000000`,
+    );
+    const invalid = [
+      "not-a-uuid",
+      "00000001-0000-4000-8000-00000000000G",
+      "0000000A-0000-4000-8000-00000000000B",
+      "0000000",
+      "zz",
+    ];
+    const sqlite = new Database(join(dir, "a.db"));
+    sqlite.exec("CREATE TABLE t (id TEXT PRIMARY KEY, v TEXT)");
+    for (const id of [...valid, ...invalid]) sqlite.prepare("INSERT INTO t VALUES (?, ?)").run(id, `v-${id}`);
+    sqlite.close();
+    await schema.admin.query(`CREATE TABLE ${schema.table("uu")} (id uuid PRIMARY KEY, v text)`);
+    // PostgreSQL holds the even uuids, one of them changed.
+    for (const id of valid.filter((_, i) => i % 2 === 0))
+      await schema.admin.query(`INSERT INTO ${schema.table("uu")} VALUES ($1, $2)`, [
+        id,
+        id === valid[4] ? "x" : `v-${id}`,
+      ]);
+    const cfg = writeConfig(
+      dir,
+      `state: sqlite:state.db
+datasets:
+  items:
+    key: id
+    detect: { fanout: 2, leafRows: 2 }
+    replicas:
+      a: { url: "sqlite:a.db", table: t }
+      b: { url: ${JSON.stringify(POSTGRES.url)}, table: "${schema.table("uu")}" }
+    policy: { owner: a, resolve: owner }
+`,
+    );
+    const keys = (doc: Doc) => doc.datasets[0]!.divergences.map((d) => String(d.key[0])).sort();
+    const scan = await runConcord(["scan", "--json", "-c", cfg], { cwd: dir });
+    expect(scan.stderr).toBe("");
+    const differing = [...valid.filter((_, i) => i % 2 === 1), valid[4]!, ...invalid].sort();
+    expect(keys(JSON.parse(scan.stdout) as Doc)).toEqual(differing);
+    const repair = await runConcord(["repair", "--json", "-c", cfg], { cwd: dir });
+    for (const r of (JSON.parse(repair.stdout) as Doc).datasets[0]!.repairs!) {
+      const id = String(r.key[0]);
+      expect([id, r.outcome, r.error]).toEqual(
+        invalid.includes(id)
+          ? [
+              id,
+              "failed",
+              `items.b: conditional write refused: column id (uuid) cannot store ${JSON.stringify(id)}: not a uuid in its canonical spelling (lowercase, hyphenated)`,
+            ]
+          : [id, "applied", undefined],
+      );
+    }
+    const rescan = await runConcord(["scan", "--json", "-c", cfg], { cwd: dir });
+    expect(keys(JSON.parse(rescan.stdout) as Doc)).toEqual([...invalid].sort());
   });
 
   it.each([
