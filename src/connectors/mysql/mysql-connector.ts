@@ -561,8 +561,9 @@ export class MysqlConnector implements Connector {
     if (keys.length === 0) return [];
     const s = await this.sql(shape);
     const out: StoredRecord[] = [];
-    for (let i = 0; i < keys.length; i += this.keysPerStatement) {
-      const part = keys.slice(i, i + this.keysPerStatement);
+    const held = keys.filter((k) => s.holdsKey(k));
+    for (let i = 0; i < held.length; i += this.keysPerStatement) {
+      const part = held.slice(i, i + this.keysPerStatement);
       const rows = await this.session.read("record fetch failed", (conn) =>
         this.session.rows(conn, `SELECT ${s.rawList} FROM ${s.table} WHERE ${s.keysCondition(part)}`),
       );
