@@ -43,6 +43,13 @@ export interface ColumnInfo {
    * them. Default: undefined (texts are equal only when identical).
    */
   readonly lenientCollation?: string;
+  /**
+   * For spatial columns, the form a shape is kept in: "text" (PostgreSQL's geometric types, as `(1,2)`, and a
+   * SQLite column declared with such a name, which holds their text) or "wkb" (MariaDB/MySQL's spatial types:
+   * a 4-byte SRID, then WKB). Concord converts no shape from one form to the other, so a column kept in one
+   * beside another type is not compared, and the schema issue says why. Default: undefined (not spatial).
+   */
+  readonly spatial?: "text" | "wkb";
 }
 
 /** The columns of one replica's table (or key space), as `describe` finds them. */

@@ -168,6 +168,32 @@ describe("resolveShape: compared columns", () => {
     ]);
   });
 
+  it.each([
+    [
+      "one type name in two stores says what each is read as",
+      { name: "bt", type: "integer", nativeType: "bit(8)" },
+      { name: "bt", type: "text", nativeType: "bit(8)" },
+      "column bt has incompatible types: bit(8) (integer) on a, bit(8) (text) on b",
+    ],
+    [
+      "a shape in two forms says which and that none is converted",
+      { name: "bt", type: "text", nativeType: "POINT", spatial: "text" },
+      { name: "bt", type: "bytes", nativeType: "point", spatial: "wkb" },
+      `column bt has incompatible types: POINT (text) on a, point (bytes) on b (a shape is PostgreSQL's text ("(1,2)") on a, bytes (an SRID, then WKB, as MariaDB/MySQL keep it) on b; Concord converts no shape from one form to another, so the column is not compared)`,
+    ],
+  ] as const)("%s", (_, a, b, detail) => {
+    const id: ColumnInfo = { name: "id", type: "integer", nativeType: "int" };
+    const r = resolveShape(
+      dataset(),
+      new Map<string, TableDescription>([
+        ["a", { columns: [id, a] }],
+        ["b", { columns: [id, b] }],
+      ]),
+    );
+    expect(r.shape.columns).toEqual([]);
+    expect(r.issues).toEqual([{ column: "bt", detail }]);
+  });
+
   it("a declared type overrides incompatible store types", () => {
     const r = resolveShape(
       dataset({ types: { price: "decimal" } }),

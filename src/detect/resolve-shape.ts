@@ -57,6 +57,22 @@ export function unifyTypes(types: readonly ColumnType[]): ColumnType | undefined
 }
 
 /**
+ * Why a column that is spatial on some replica (`ColumnInfo.spatial`) cannot be compared, as a clause to
+ * append to the schema issue ("" when none is): the form each replica keeps it in, and that Concord converts
+ * no shape between forms (PostgreSQL's `(1,2)` is no SRID-and-WKB bytes, and the other way round).
+ */
+function spatialWhy(infos: readonly (readonly [string, ColumnInfo])[]): string {
+  if (!infos.some(([, c]) => c.spatial)) return "";
+  const form = ([replica, c]: readonly [string, ColumnInfo]) =>
+    c.spatial === "text"
+      ? `PostgreSQL's text ("(1,2)") on ${replica}`
+      : c.spatial === "wkb"
+        ? `bytes (an SRID, then WKB, as MariaDB/MySQL keep it) on ${replica}`
+        : `${c.type} on ${replica}`;
+  return ` (a shape is ${infos.map(form).join(", ")}; Concord converts no shape from one form to another, so the column is not compared)`;
+}
+
+/**
  * Resolves the shape: key columns as declared; compared columns as declared, or every non-key column
  * any replica has (sorted by name, so store column order does not matter); version columns always
  * included. Columns missing from a replica or with incomparable types are left out of the comparison and
@@ -125,10 +141,19 @@ export function resolveShape(
     if (seen.length === 0) return "text";
     const unified = unifyTypes(seen);
     if (!unified) {
-      const natives = [...byReplica]
-        .map(([replica, m]) => `${m.get(col)?.nativeType} on ${replica}`)
+      const infos = [...byReplica].map(([replica, m]) => [replica, m.get(col)!] as const);
+      // One type name in two stores (MariaDB's BIT(8) is a number, PostgreSQL's bit(8) a string of bits):
+      // the names alone would read as one type, so each says what Concord reads it as.
+      const names = new Set(infos.map(([, c]) => c.nativeType.toLowerCase()));
+      const natives = infos
+        .map(([replica, c]) =>
+          names.size < infos.length
+            ? `${c.nativeType} (${c.type}) on ${replica}`
+            : `${c.nativeType} on ${replica}`,
+        )
         .join(", ");
-      issues.push({ column: col, detail: `column ${col} has incompatible types: ${natives}` });
+      const why = spatialWhy(infos);
+      issues.push({ column: col, detail: `column ${col} has incompatible types: ${natives}${why}` });
     }
     return unified;
   };

@@ -126,3 +126,62 @@ datasets:
     }
   });
 });
+
+describe.skipIf(!pgAvailable || !mysqlAvailable)("spatial columns in two forms", () => {
+  let db: MysqlTestDatabase;
+  let schema: PostgresTestSchema;
+  beforeAll(async () => {
+    db = await createMysqlTestDatabase();
+    schema = await createPostgresTestSchema();
+  });
+  afterAll(async () => {
+    await db?.drop();
+    await schema?.drop();
+  });
+
+  it("a POINT kept as PostgreSQL's text (PostgreSQL, SQLite) beside MariaDB's bytes is not compared, and the schema issue says why in one line; the other columns are", async () => {
+    const dir = tempDir();
+    await db.admin.query("CREATE TABLE sp (id int PRIMARY KEY, p POINT, v int)");
+    await db.admin.query("INSERT INTO sp VALUES (1, POINT(1, 2), 1), (2, POINT(3, 4), 2)");
+    await schema.admin.query(
+      `CREATE TABLE ${schema.table("sp")} (id int PRIMARY KEY, p point, v int);
+       INSERT INTO ${schema.table("sp")} VALUES (1, '(1,2)', 1), (2, '(3,4)', 20)`,
+    );
+    const file = new Database(join(dir, "s.db"));
+    file.exec(
+      "CREATE TABLE sp (id INTEGER PRIMARY KEY, p POINT, v INT); INSERT INTO sp VALUES (1, '(1,2)', 1), (2, '(3,4)', 20)",
+    );
+    file.close();
+    const wkb = "bytes (an SRID, then WKB, as MariaDB/MySQL keep it) on m";
+    for (const [other, url, table] of [
+      ["p", POSTGRES.url, schema.table("sp")],
+      ["s", "sqlite:s.db", "sp"],
+    ] as const) {
+      const cfg = writeConfig(
+        dir,
+        `state: sqlite:state.db
+datasets:
+  items:
+    key: id
+    replicas:
+      ${other}: { url: ${JSON.stringify(url)}, table: ${JSON.stringify(table)} }
+      m: { url: ${JSON.stringify(db.url)}, table: sp }
+    policy: { owner: m, resolve: owner }
+`,
+      );
+      const scan = await runConcord(["scan", "--json", "-c", cfg], { cwd: dir });
+      expect(scan.stderr).toBe("");
+      const doc = JSON.parse(scan.stdout) as {
+        datasets: { divergences: { key: unknown[]; class: string }[]; schema?: unknown }[];
+      };
+      expect(doc.datasets[0]!.divergences.filter((d) => d.class !== "schema").map((d) => d.key)).toEqual([
+        [2],
+      ]);
+      const text = await runConcord(["scan", "-c", cfg], { cwd: dir });
+      const line = text.stdout.split("\n").find((l) => l.includes("column p"))!;
+      expect(line).toContain(
+        `column p has incompatible types: ${other === "p" ? "point" : "POINT"} (text) on ${other}, point (bytes) on m (a shape is PostgreSQL's text ("(1,2)") on ${other}, ${wkb}; Concord converts no shape from one form to another, so the column is not compared)`,
+      );
+    }
+  });
+});

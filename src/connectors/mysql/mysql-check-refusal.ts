@@ -84,12 +84,16 @@ export async function diagnoseMysqlCheckViolation(
   return `check constraint "${constraint}"${on} refused the row${w ? ` at key ${JSON.stringify(w.key)}` : ""}: ${why}`;
 }
 
-/** The first write that a CHECK constraint refuses when written alone, each try rolled back. */
-async function firstRefusedWrite(
+/**
+ * The first write (of the first PROBES) that fails alone with an error `refused` accepts (a CHECK violation by
+ * default), each try rolled back; undefined when none does, or one fails otherwise.
+ */
+export async function firstRefusedWrite(
   session: MysqlSession,
   s: MysqlShapeSql,
   writes: readonly ConditionalWrite[],
   keysPerStatement: number,
+  refused: (err: unknown) => boolean = isMysqlCheckViolation,
 ): Promise<ConditionalWrite | undefined> {
   for (const w of writes.slice(0, PROBES)) {
     try {
@@ -97,7 +101,7 @@ async function firstRefusedWrite(
         writeConditionally(session, conn, s, [w], keysPerStatement, { rollback: true }),
       );
     } catch (err) {
-      if (isMysqlCheckViolation(err)) return w;
+      if (refused(err)) return w;
       return undefined;
     }
   }

@@ -148,5 +148,6 @@ export function mysqlColumnInfo(col: MysqlColumn): ColumnInfo {
     ...(TEXT_TYPES.has(col.dataType) && col.collation && !exactTextOrder(col)
       ? { lenientCollation: col.collation }
       : {}),
+    ...(GEOMETRY_TYPES.has(col.dataType) ? { spatial: "wkb" as const } : {}),
   };
 }

@@ -34,7 +34,11 @@ export async function writeConditionally(
   keysPerStatement: number,
   options: { readonly rollback?: boolean } = {},
 ): Promise<WriteOutcome[]> {
-  const unique = [...new Map(writes.map((w) => [keyId(w.key), w.key])).values()];
+  // A key the table cannot hold is refused before anything is read (its lookup would fail the whole batch).
+  for (const w of writes) if (w.next) s.refuseUnholdableKey(w.key);
+  const unique = [
+    ...new Map(writes.filter((w) => s.holdsKey(w.key)).map((w) => [keyId(w.key), w.key])).values(),
+  ];
   await session.execute(conn, "START TRANSACTION");
   try {
     const initial = new Map<string, string>();

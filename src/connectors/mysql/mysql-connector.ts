@@ -37,6 +37,7 @@ import { bucketSql } from "./mysql-checksum-sql.js";
 import { mysqlColumnInfo } from "./mysql-column-types.js";
 import { writeConditionally } from "./mysql-conditional-writes.js";
 import { isMysqlRolledBack, mysqlErrorCode, UnstorableValueError } from "./mysql-errors.js";
+import { diagnoseMysqlGeometryRefusal, isMysqlGeometryRefusal } from "./mysql-geometry-refusal.js";
 import { MysqlListing } from "./mysql-listing.js";
 import { type MysqlPairSide, mysqlPair, mysqlPairRefusal } from "./mysql-pair-diff.js";
 import { MysqlSession, mysqlPoolTimeouts } from "./mysql-session.js";
@@ -560,8 +561,9 @@ export class MysqlConnector implements Connector {
     if (keys.length === 0) return [];
     const s = await this.sql(shape);
     const out: StoredRecord[] = [];
-    for (let i = 0; i < keys.length; i += this.keysPerStatement) {
-      const part = keys.slice(i, i + this.keysPerStatement);
+    const held = keys.filter((k) => s.holdsKey(k));
+    for (let i = 0; i < held.length; i += this.keysPerStatement) {
+      const part = held.slice(i, i + this.keysPerStatement);
       const rows = await this.session.read("record fetch failed", (conn) =>
         this.session.rows(conn, `SELECT ${s.rawList} FROM ${s.table} WHERE ${s.keysCondition(part)}`),
       );
@@ -616,6 +618,17 @@ export class MysqlConnector implements Connector {
         if (isMysqlCheckViolation(err)) {
           // Which constraint, column and key? The catalog names the columns; a probe per write, the key.
           const why = await diagnoseMysqlCheckViolation(
+            this.session,
+            s,
+            writes,
+            err,
+            this.keysPerStatement,
+          ).catch(() => undefined);
+          if (why) throw this.session.error("conditional write refused", new Error(why));
+        }
+        if (isMysqlGeometryRefusal(s, err)) {
+          // Which key and column? A probe per write finds the key; the server, or a read of each value, the column.
+          const why = await diagnoseMysqlGeometryRefusal(
             this.session,
             s,
             writes,

@@ -38,7 +38,7 @@ import {
   TEXT_TYPES,
 } from "./mysql-column-types.js";
 import { LONG_TYPES, type NativeRowHash, nativeRowHash } from "./mysql-native-hash.js";
-import { writeLiteral } from "./mysql-write-literals.js";
+import { charsetHolds, writeLiteral } from "./mysql-write-literals.js";
 
 /** Reads a MariaDB JSON document (held as text) as MariaDB's JSON functions do: a repeated name's first value. */
 const firstWinsJson: RawReader = (raw) => canonicalJsonValue(raw, "first");
@@ -453,6 +453,24 @@ export class MysqlShapeSql {
       if (!hi || !lo || compareKeys(this.shape.key, hi, lo) > 0) return false;
     }
     return true;
+  }
+
+  /**
+   * True when the table can hold `key`: every text part is within its column's character set. Another (an
+   * emoji beside a `utf8mb3` key, `ā` beside a `latin1` one) names no row, and the server refuses it in a
+   * lookup ("Illegal mix of collations"): such a key is absent, as a read of another store's key must find it.
+   */
+  holdsKey(key: Key): boolean {
+    return key.every((v, i) => {
+      const charset = this.natives[i]!.charset;
+      return v === null || charset === null || charsetHolds(charset, v);
+    });
+  }
+
+  /** Refuses (UnstorableValueError, naming the key column) a key the table cannot hold (see `holdsKey`). */
+  refuseUnholdableKey(key: Key): void {
+    if (this.holdsKey(key)) return;
+    for (const [i, v] of key.entries()) writeLiteral(this.types[i]!, this.natives[i]!, v, key);
   }
 
   /** Literals that store a canonical row (key first) in shape order. */

@@ -137,6 +137,12 @@ const HOLDS: Readonly<Record<string, (cp: number) => boolean>> = {
  * with "Incorrect string value", otherwise it stores `?` in its place), or undefined. Character sets it does
  * not list (the Unicode ones hold everything) are left to the server.
  */
+/** True when a column in `charset` can hold every character of `v` (`outsideCharset`; utf8mb3's limit too). */
+export function charsetHolds(charset: string, v: string): boolean {
+  if ((charset === "utf8mb3" || charset === "utf8") && /[\u{10000}-\u{10FFFF}]/u.test(v)) return false;
+  return outsideCharset(charset, v) === undefined;
+}
+
 export function outsideCharset(charset: string, v: string): string | undefined {
   const holds = HOLDS[charset];
   if (!holds) return undefined;

@@ -106,5 +106,17 @@ export function postgresColumnInfo(col: PgColumn): ColumnInfo {
     type: col.type,
     nativeType: col.nativeType,
     ...(timestamp ? { fractionalDigits: col.typmod >= 0 ? col.typmod : 6 } : {}),
+    ...(GEOMETRIC_TYPES.has(col.baseType) ? { spatial: "text" as const } : {}),
   };
 }
+
+/** PostgreSQL's geometric types (`typname`), compared by their text: `(1,2)`, `<(0,0),1>`. */
+const GEOMETRIC_TYPES: ReadonlySet<string> = new Set([
+  "point",
+  "line",
+  "lseg",
+  "box",
+  "path",
+  "polygon",
+  "circle",
+]);

@@ -11,7 +11,7 @@ import {
   postgresLogicalType,
 } from "./postgres-column-types.js";
 import { postgresCanonicalJsonSql } from "./postgres-json-sql.js";
-import { Params, PostgresShapeSql } from "./postgres-shape-sql.js";
+import { ceilUuid, Params, PostgresShapeSql } from "./postgres-shape-sql.js";
 
 function col(
   name: string,
@@ -328,5 +328,29 @@ describe("PostgresShapeSql: a key column that may hold NULL", () => {
       { index: 1, range: { lo: ["10"], hi: ["20"] } },
     ];
     expect(checksumQuery(one, tiles).plan).toBe("probe");
+  });
+});
+
+describe("ceilUuid: the least canonical uuid at or above a text key", () => {
+  const Z = "00000000-0000-0000-0000-000000000000";
+  it.each([
+    [
+      "a canonical uuid is itself",
+      "0180bb7c-08d2-4bb6-bfae-fd5aa06f76be",
+      "0180bb7c-08d2-4bb6-bfae-fd5aa06f76be",
+    ],
+    ["the empty text: the least uuid", "", Z],
+    ["a prefix: completed with zeros", "01", `01${Z.slice(2)}`],
+    ["a character below a digit: the least digit there", "0!", Z],
+    ["upper case: the next lowercase digit up", "A", "a0000000-0000-0000-0000-000000000000"],
+    ["past f: carried to the previous character", "0g", "10000000-0000-0000-0000-000000000000"],
+    ["a hyphen missing: the next uuid after the prefix", "00000000x", "00000001-0000-0000-0000-000000000000"],
+    ["longer than a uuid: the next one", `${Z}0`, "00000000-0000-0000-0000-000000000001"],
+    ["above every uuid", "not-a-uuid", undefined],
+    ["the greatest uuid and more", "ffffffff-ffff-ffff-ffff-ffffffffffff0", undefined],
+  ])("%s", (_, text, ceil) => {
+    expect(ceilUuid(text)).toBe(ceil);
+    // What it promises: no canonical uuid lies in [text, ceil).
+    if (ceil !== undefined) expect(ceil >= text).toBe(true);
   });
 });

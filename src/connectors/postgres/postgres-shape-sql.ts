@@ -411,8 +411,40 @@ export class PostgresShapeSql {
         if (v > INT8_MAX) hi = null;
       }
     }
+    if (lo) {
+      const cut = this.withoutNul(lo);
+      if (cut === undefined) return null;
+      lo = cut;
+    }
+    if (hi) hi = this.withoutNul(hi) ?? null;
     if (lo && hi && compareKeys(this.shape.key, lo, hi) >= 0) return null;
     return { lo, hi };
+  }
+
+  /**
+   * A bound with key parts PostgreSQL cannot take, as the bound that cuts the column's keys at the same
+   * place. A uuid part that is no uuid in its canonical spelling (another store's text key: `not-a-uuid`,
+   * upper case), which PostgreSQL refuses or reads as another key, becomes the least canonical uuid at or
+   * above it (`ceilUuid`), the parts after it NULL; with none above it, undefined (a lower bound above every
+   * key: no row; an upper bound: open). A bound with text parts holding U+0000 (another store's key: MariaDB and SQLite text may hold NUL), which
+   * PostgreSQL refuses as a parameter, as the bound that cuts the table's keys (which hold no NUL) at the same
+   * place: the first such part `p + "\0" + rest` becomes `p + "\u0001"` and the parts after it NULL (first in
+   * Concord's key order). For a NUL-free text s, s >= p + "\0"… and s > p and s >= p + "\u0001" are one
+   * condition, so is s < p + "\0"… and s <= p and s < p + "\u0001"; a bound's later parts then no longer
+   * matter, and NULL, below every value, lets them not. The bound unchanged when no text part holds NUL.
+   */
+  private withoutNul(bound: Key): Key | undefined {
+    const j = this.keys.findIndex(
+      (k, i) =>
+        (k.param === "text" && bound[i]?.includes("\u0000")) ||
+        (k.param === "uuid" && bound[i] != null && !CANONICAL_UUID.test(bound[i]!)),
+    );
+    if (j < 0) return bound;
+    const part = bound[j]!;
+    const cut =
+      this.keys[j]!.param === "uuid" ? ceilUuid(part) : `${part.slice(0, part.indexOf("\u0000"))}\u0001`;
+    if (cut === undefined) return undefined;
+    return bound.map((v, i) => (i < j ? v : i === j ? cut : null));
   }
 
   /** Predicates (joined with AND, or "" for the full range) that keep the rows of a normalised range. */
@@ -499,9 +531,19 @@ export class PostgresShapeSql {
     return k.exact ? `${eq} AND ${k.exact} = ${placeholder}` : eq;
   }
 
-  /** True when the key can be looked up: integer parts within bigint (or NULL). */
+  /**
+   * True when the key can be looked up: integer parts within bigint, text parts without U+0000 (or NULL).
+   * Another names no row the table can hold (PostgreSQL text holds no NUL, and refuses it as a parameter):
+   * such a key is absent, as a read of another store's key must find it, not a failed read.
+   */
   lookupable(key: Key): boolean {
-    return this.keys.every((k, i) => k.param !== "int8" || key[i] === null || fitsInt8(key[i]!));
+    return this.keys.every((k, i) => {
+      const part = key[i];
+      if (part === null || part === undefined) return true;
+      if (k.param === "int8") return fitsInt8(part);
+      if (k.param === "uuid") return CANONICAL_UUID.test(part);
+      return k.param === "bytea" || !part.includes("\u0000");
+    });
   }
 }
 
@@ -536,6 +578,31 @@ function nativeKindOf(column: PgColumn): "raw" | "extra" | "none" {
 /** A column reference through the table alias. */
 export function ref(name: string): string {
   return `${T}.${quoteName(name)}`;
+}
+
+/** A uuid as PostgreSQL prints it: the only spelling a uuid key column's keys have. */
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The least canonical uuid text at or above `text` by code point (the order of PostgreSQL's uuid, that of its
+ * bytes), or undefined when `text` is above every uuid: the longest prefix spelt like a uuid, then at the
+ * first character that is not, the least allowed one above it (or above an earlier one), then zeros.
+ */
+export function ceilUuid(text: string): string | undefined {
+  const allowed = (i: number) => (i === 8 || i === 13 || i === 18 || i === 23 ? "-" : "0123456789abcdef");
+  const complete = (prefix: string) => {
+    let out = prefix;
+    for (let i = prefix.length; i < 36; i++) out += allowed(i)[0];
+    return out;
+  };
+  let i = 0;
+  while (i < text.length && i < 36 && allowed(i).includes(text[i]!)) i++;
+  if (i === text.length) return complete(text);
+  for (let j = Math.min(i, 35); j >= 0; j--) {
+    const next = [...allowed(j)].find((c) => c > text[j]!);
+    if (next) return complete(text.slice(0, j) + next);
+  }
+  return undefined;
 }
 
 function fitsInt8(text: string): boolean {

@@ -16,7 +16,13 @@ import {
   type WriteOutcome,
 } from "../connector.js";
 import { nameHash, notARecordKey, RedisKeyCodec } from "./redis-key-codec.js";
-import { keyFieldClash, type RecordLayout, type RedisFormat, recordLayout } from "./redis-record-layout.js";
+import {
+  keyFieldClash,
+  type RecordLayout,
+  type RedisFormat,
+  recordLayout,
+  withRedisBytes,
+} from "./redis-record-layout.js";
 import {
   connectRedis,
   type PageReader,
@@ -177,6 +183,7 @@ export class RedisConnector implements Connector {
     this.stats.rowsRead++;
     this.stats.bytesRead += name.length;
     for (const v of rec.values) if (v !== null) this.stats.bytesRead += v.length;
+    withRedisBytes(s.codec.shape, rec.values, raw);
     return rec;
   }
 

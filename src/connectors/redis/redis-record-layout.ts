@@ -12,6 +12,7 @@ import {
   stringifyJsonExact,
 } from "../../core/canonical-json-text.js";
 import type { ColumnSpec, Key, RecordShape } from "../../core/model.js";
+import { type NativeRow, nativeValueAt, withNative } from "../../core/native-values.js";
 import { RowError } from "../../core/row-codec.js";
 import { jsonLike, styledLike } from "./redis-value-style.js";
 
@@ -53,8 +54,11 @@ export interface RecordLayout {
   batchRow(keyParts: readonly unknown[], entry: unknown): unknown[] | null;
   /** Script arguments that hold when, and only when, the record still is what `reply` showed (its bytes). */
   guard(reply: unknown): (string | Buffer)[];
-  /** Script arguments that write `next` (canonical values in shape order), or delete when null. */
-  write(key: Key, next: readonly CanonicalValue[] | null, reply: unknown): string[];
+  /**
+   * Script arguments that write `next` (canonical values in shape order), or delete when null: a bytes
+   * column as the Redis record it came from held it, where `next` carries that (`redisBytesAsHeld`).
+   */
+  write(key: Key, next: readonly CanonicalValue[] | null, reply: unknown): (string | Buffer)[];
   /** Field names and a store type name for `describe()`'s sample, from one read reply. */
   sampleFields(reply: unknown): [name: string, nativeType: string][];
 }
@@ -239,11 +243,11 @@ class HashLayout implements RecordLayout {
     return out;
   }
 
-  write(key: Key, next: readonly CanonicalValue[] | null, reply?: unknown): string[] {
+  write(key: Key, next: readonly CanonicalValue[] | null, reply?: unknown): (string | Buffer)[] {
     if (!next) return ["D"];
     const held = this.preserve && reply ? (reply as HashReply) : undefined;
     // Key columns are written too: Redis has no empty hash, and a record whose columns are all null must exist.
-    const set: string[] = [];
+    const set: (string | Buffer)[] = [];
     const del: string[] = [];
     this.shape.key.forEach((c, i) => {
       // A NULL key part is an absent field, like any null column (its name spells the NULL).
@@ -256,7 +260,9 @@ class HashLayout implements RecordLayout {
     });
     this.names.forEach((name, i) => {
       const v = next[i] ?? null;
+      const asHeld = v === null ? undefined : redisBytesAsHeld(this.shape, next, i);
       if (v === null) del.push(name);
+      else if (asHeld !== undefined) set.push(name, asHeld);
       else if (held && Object.hasOwn(held, name))
         set.push(name, styledLike(this.shape.columns[i]!.type, v, held[name]!.toString("utf8")) ?? v);
       else set.push(name, v);
@@ -267,6 +273,45 @@ class HashLayout implements RecordLayout {
   sampleFields(reply: unknown): [string, string][] {
     return Object.keys(reply as HashReply).map((name) => [name, "hash field"]);
   }
+}
+
+/**
+ * Attaches to a record's canonical values (`values`, read from raw row `raw`, laid out as `rawRow`'s) what
+ * its bytes columns held in Redis: a text (`cafe`, `CAFE`, `0xcafe`) or, where not UTF-8, the bytes. A text
+ * of an even number of hex digits (after an optional `\x`) reads as those bytes and any other value as its
+ * own bytes, so two spellings read as one value (`CAFE` and `cafe` are the bytes 0xCA 0xFE; `0xcafe` is six
+ * bytes): a repair into another Redis record writes the spelling the source holds (`redisBytesAsHeld`), not
+ * the canonical hex, which would turn the text `0xcafe` into `307863616665`. Other columns carry nothing
+ * (their canonical text is what a repair writes). Returns `values`.
+ */
+export function withRedisBytes<T extends readonly CanonicalValue[]>(
+  shape: RecordShape,
+  values: T,
+  raw: readonly unknown[],
+): T {
+  if (!shape.columns.some((c) => c.type === "bytes")) return values;
+  const width = shape.key.length;
+  const native: NativeRow = {
+    store: "redis",
+    types: shape.columns.map((c) => c.type),
+    values: shape.columns.map((c, j) => (c.type === "bytes" ? (raw[width + j] ?? undefined) : undefined)),
+  };
+  return withNative(values, native);
+}
+
+/**
+ * Bytes column `i` of `next` as the Redis record it was read from held it (`withRedisBytes`), when it reads
+ * as the same bytes; undefined otherwise (the canonical hex is written, which reads as them too).
+ */
+function redisBytesAsHeld(
+  shape: RecordShape,
+  next: readonly CanonicalValue[],
+  i: number,
+): string | Buffer | undefined {
+  if (shape.columns[i]?.type !== "bytes") return undefined;
+  const v = nativeValueAt(next, i, "redis", "bytes", (raw) => canonicalValue("bytes", raw));
+  if (typeof v === "string") return v;
+  return v instanceof Uint8Array ? Buffer.from(v) : undefined;
 }
 
 // -----------------------------------------------------------------------------------------------------------
@@ -463,7 +508,7 @@ class JsonLayout implements RecordLayout {
     return reply === null || reply === undefined ? ["0", ""] : ["1", reply as Buffer];
   }
 
-  write(key: Key, next: readonly CanonicalValue[] | null, reply: unknown): string[] {
+  write(key: Key, next: readonly CanonicalValue[] | null, reply: unknown): (string | Buffer)[] {
     if (!next) return ["D", ""];
     // Properties outside the shape are kept, in their order and with their exact numbers.
     const held = documentText(reply);
@@ -473,7 +518,9 @@ class JsonLayout implements RecordLayout {
     });
     this.shape.columns.forEach((c, i) => {
       const v = next[i] ?? null;
+      const asHeld = v === null ? undefined : redisBytesAsHeld(this.shape, next, i);
       if (c.type === "json" && v === null) doc.delete(c.name);
+      else if (typeof asHeld === "string") doc.set(c.name, asHeld);
       else doc.set(c.name, jsonNative(c.type, v, doc.get(c.name), this.preserve));
     });
     // Preserving: numbers kept from the record (preservedJson) are written as the record spelled them.

@@ -1,4 +1,5 @@
 /** The commands a conditional write runs on Redis, as redis-cli text (`repair --print`). Pure. */
+import { isUtf8 } from "node:buffer";
 
 /**
  * Characters a terminal would obey rather than show: C1 controls, the line and paragraph separators, and
@@ -30,12 +31,30 @@ export function redisArg(arg: string): string {
   return `${out}"`;
 }
 
+/** An argument of bytes as redis-cli reads it: its text when UTF-8, else quoted with `\xNN` for each byte past ASCII. */
+function bytesArg(arg: Buffer): string {
+  if (isUtf8(arg)) return redisArg(arg.toString("utf8"));
+  let out = '"';
+  for (const b of arg) {
+    const ch = String.fromCharCode(b);
+    if (ch === '"' || ch === "\\") out += `\\${ch}`;
+    else if (b < 0x20 || b >= 0x7f) out += `\\x${b.toString(16).padStart(2, "0")}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
 /**
  * The commands the compare-and-set script runs for write arguments `args` (RecordLayout.write: "D", or "W"
  * and a hash's field/value pairs and fields to delete, or "W" and a JSON string), as redis-cli lines.
  */
-export function redisWriteCommands(name: string, format: "hash" | "json", args: readonly string[]): string[] {
-  const cmd = (...parts: string[]) => parts.map(redisArg).join(" ");
+export function redisWriteCommands(
+  name: string,
+  format: "hash" | "json",
+  args: readonly (string | Buffer)[],
+): string[] {
+  const cmd = (...parts: (string | Buffer)[]) =>
+    parts.map((p) => (typeof p === "string" ? redisArg(p) : bytesArg(p))).join(" ");
   if (args[0] === "D") return [cmd("DEL", name)];
   if (format === "json") return [cmd("SET", name, args[1] ?? "", "KEEPTTL")];
   const pairs = Number(args[1]);

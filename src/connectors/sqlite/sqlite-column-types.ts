@@ -152,5 +152,12 @@ export function formatTimestamp(canonical: string, style: TimestampStyle): unkno
  */
 export function sqliteColumnInfo(name: string, declared: string): ColumnInfo {
   const type = sqliteLogicalType(declared);
-  return { name, type, nativeType: declared || "ANY", ...(type === "decimal" ? { exactNumber: false } : {}) };
+  return {
+    name,
+    type,
+    nativeType: declared || "ANY",
+    ...(type === "decimal" ? { exactNumber: false } : {}),
+    // PostgreSQL's point, whose text a copied schema's POINT column holds (COPIED_TYPES).
+    ...(/^POINT$/i.test(declared.trim()) ? { spatial: "text" as const } : {}),
+  };
 }

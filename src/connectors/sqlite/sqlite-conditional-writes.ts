@@ -54,6 +54,9 @@ export function applySqliteWrites(
     if (!w.next) continue;
     shape.key.forEach((c, i) => {
       const v = w.key[i] ?? null;
+      const declared = target.declared.get(c.name) ?? "";
+      const beyond = unstorable(c.name, declared, c.type, v);
+      if (beyond) throw refuse(`key ${beyond}`);
       const why = affinityRefusal(
         db,
         `key column ${c.name}`,

@@ -89,6 +89,8 @@ export class SqliteConnector implements Connector {
   private readonly label: string;
   /** Whether the journal mode was seen to (see `useWal`). */
   private walChecked = false;
+  /** Whether the database was found to keep its text in UTF-8 (see `utf16Refusal`). */
+  private encodingChecked = false;
 
   constructor(
     private readonly db: Db,
@@ -107,6 +109,12 @@ export class SqliteConnector implements Connector {
   }
 
   private meta(): SqliteTableMeta {
+    if (!this.encodingChecked) {
+      this.stats.queries++;
+      const refused = utf16Refusal(this.db);
+      if (refused) throw connectorErrorLine(this.label, refused);
+      this.encodingChecked = true;
+    }
     this.stats.queries++;
     const meta = readSqliteTableMeta(this.db, this.table);
     if (meta.columns.length === 0) throw new Error(`table ${this.table} does not exist`);
@@ -614,6 +622,26 @@ export class SqliteConnector implements Connector {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+/**
+ * The one line refusing a database that keeps its text in UTF-16 (`PRAGMA encoding = 'UTF-16le'` before its
+ * first table), naming the file and the setting; undefined for UTF-8. SQLite orders and compares UTF-16 text
+ * by its UTF-16 bytes (in UTF-16le, U+0100 before 'a'), so keys would come out of the code-point order every
+ * other replica lists them in (and range bounds would cut them elsewhere), and a text read as its bytes
+ * (exact reads, a TEXT value in a BLOB column) would be its UTF-16 bytes, not the UTF-8 ones the same value
+ * has in any other store. Exactness would need every key range ordered through a function no index serves.
+ */
+export function utf16Refusal(db: Db): string | undefined {
+  const encoding = String(db.pragma("encoding", { simple: true }));
+  if (encoding.toUpperCase() === "UTF-8") return undefined;
+  const file = db.memory || db.name === "" ? "an in-memory database" : `sqlite:${db.name}`;
+  const shown = db.memory || db.name === "" ? "old.db" : db.name;
+  return (
+    `${file} keeps its text in ${encoding} (PRAGMA encoding), which Concord does not compare: SQLite orders ` +
+    `and compares such text by its UTF-16 bytes, not by code point as every other replica does; copy it into a ` +
+    `UTF-8 database (sqlite3 ${shown} .dump | sqlite3 new.db) and point the replica there`
+  );
 }
 
 export interface OpenSqliteOptions {

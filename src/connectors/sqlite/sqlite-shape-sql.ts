@@ -54,6 +54,24 @@ function readExpression(ref: string, type: string, exact: boolean, guard = ""): 
   );
 }
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A key part as a lookup or a range bound binds it: as `toSqlite` writes it, but an integer past 64 bits
+ * (another store's key: MariaDB's BIGINT UNSIGNED, PostgreSQL's numeric) as the double nearest it, which
+ * better-sqlite3 binds where it refuses the bigint ("too big"). SQLite compares an integer with a double by
+ * value, and that double lies past every 64-bit integer on the same side, so a bound cuts the table's keys
+ * where the key would sit and a lookup finds no row, as none can hold it.
+ */
+function keyParam(type: string, v: string): unknown {
+  if (type === "integer") {
+    const n = BigInt(v);
+    if (n < INT64_MIN || n > INT64_MAX) return Number(n);
+  }
+  return toSqlite(type as Parameters<typeof toSqlite>[0], v);
+}
+
 /** True when every byte is U+0001–U+007F: bytes exact reads never make of a text (see `readExpression`). */
 function plainAscii(bytes: Uint8Array): boolean {
   for (const b of bytes) if (b === 0 || b > 0x7f) return false;
@@ -378,14 +396,14 @@ export class SqliteShapeSql {
     );
   }
 
-  /** The native values a key without NULL parts binds as. */
+  /** The native values a key without NULL parts binds as (see `keyParam`). */
   bindKey(key: Key): unknown[] {
-    return this.shape.key.map((c, i) => toSqlite(c.type, key[i]!));
+    return this.shape.key.map((c, i) => keyParam(c.type, key[i]!));
   }
 
   /** What `keyEquals(key)` binds: the key's non-NULL parts. */
   bindKeyValues(key: Key): unknown[] {
-    return this.shape.key.flatMap((c, i) => (key[i] === null ? [] : [toSqlite(c.type, key[i]!)]));
+    return this.shape.key.flatMap((c, i) => (key[i] === null ? [] : [keyParam(c.type, key[i]!)]));
   }
 
   /** What `where(range)` binds. */
@@ -397,7 +415,7 @@ export class SqliteShapeSql {
         ["h", range.hi],
       ] as const) {
         bound?.forEach((v, i) => {
-          if (v !== null) named[`${side}${i}`] = toSqlite(this.shape.key[i]!.type, v);
+          if (v !== null) named[`${side}${i}`] = keyParam(this.shape.key[i]!.type, v);
         });
       }
       return Object.keys(named).length ? [named] : [];
