@@ -615,26 +615,17 @@ export class MysqlConnector implements Connector {
         return outcomes;
       } catch (err) {
         if (mysqlErrorCode(err) === "ER_DUP_ENTRY") await this.refuseCollidingKeys(s, writes);
-        if (isMysqlCheckViolation(err)) {
-          // Which constraint, column and key? The catalog names the columns; a probe per write, the key.
-          const why = await diagnoseMysqlCheckViolation(
-            this.session,
-            s,
-            writes,
-            err,
-            this.keysPerStatement,
-          ).catch(() => undefined);
-          if (why) throw this.session.error("conditional write refused", new Error(why));
-        }
-        if (isMysqlGeometryRefusal(s, err)) {
-          // Which key and column? A probe per write finds the key; the server, or a read of each value, the column.
-          const why = await diagnoseMysqlGeometryRefusal(
-            this.session,
-            s,
-            writes,
-            err,
-            this.keysPerStatement,
-          ).catch(() => undefined);
+        // A refused value: which column and key? (A CHECK's columns from the catalog, a refused geometry's from
+        // the server or a read of each value; the key by a probe per write.)
+        const diagnose = isMysqlCheckViolation(err)
+          ? diagnoseMysqlCheckViolation
+          : isMysqlGeometryRefusal(s, err)
+            ? diagnoseMysqlGeometryRefusal
+            : undefined;
+        if (diagnose) {
+          const why = await diagnose(this.session, s, writes, err, this.keysPerStatement).catch(
+            () => undefined,
+          );
           if (why) throw this.session.error("conditional write refused", new Error(why));
         }
         if (attempt >= 3 || !isMysqlRolledBack(err))
