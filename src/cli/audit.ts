@@ -17,6 +17,7 @@ import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
 import { openSession, type Session } from "./session.js";
 import { clip, plural } from "./text-table.js";
+import { wholeNumber } from "./whole-number.js";
 
 export interface AuditOptions {
   readonly config: string;
@@ -352,11 +353,4 @@ export async function runAuditShow(options: AuditOptions, io: CliIo = processIo(
   } finally {
     await session.close();
   }
-}
-
-function wholeNumber(text: string, flag: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1)
-    throw new UsageError(`${flag}: expected a positive whole number, got "${text}"`);
-  return n;
 }

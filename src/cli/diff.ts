@@ -19,6 +19,7 @@ import { writeRunsJson } from "./run-json.js";
 import { newRunId, sessionOf } from "./session.js";
 import { stopSignals } from "./stop-signals.js";
 import { clip, plural } from "./text-table.js";
+import { wholeNumber } from "./whole-number.js";
 
 export interface DiffOptions {
   readonly key: string;
@@ -92,9 +93,7 @@ export async function runDiff(
   const names = options.names === undefined ? ["left", "right"] : list(options.names);
   if (names.length !== 2 || names[0] === names[1])
     throw new UsageError(`--names ${options.names}: expected two different names, e.g. --names pg,cache`);
-  const limit = options.limit === undefined ? DEFAULT_ROWS : Number(options.limit);
-  if (!Number.isSafeInteger(limit) || limit < 1)
-    throw new UsageError(`--limit: expected a positive whole number, got "${options.limit}"`);
+  const limit = options.limit === undefined ? DEFAULT_ROWS : wholeNumber(options.limit, "--limit");
   const [left, right] = names as [string, string];
   const doc = {
     state: "sqlite::memory:",

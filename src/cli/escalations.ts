@@ -20,6 +20,7 @@ import { type HeldRecord, shownColumns, sideBySide } from "./render-values.js";
 import { writeJson } from "./run-json.js";
 import { openSession, type Session } from "./session.js";
 import { clip, plural, textTable } from "./text-table.js";
+import { wholeNumber } from "./whole-number.js";
 
 /** The filters every escalations command takes. */
 export interface EscalationFilterOptions {
@@ -55,11 +56,7 @@ export function positive(
   flag: string,
   max = Number.MAX_SAFE_INTEGER,
 ): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1 || n > max)
-    throw new UsageError(`${flag}: expected a whole number from 1 to ${max}, got "${text}"`);
-  return n;
+  return text === undefined ? undefined : wholeNumber(text, flag, 1, max);
 }
 
 /**

@@ -14,6 +14,7 @@ import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
 import { newRunId, openSession } from "./session.js";
 import { stopSignals } from "./stop-signals.js";
+import { wholeNumber } from "./whole-number.js";
 
 export interface ReplayCommandOptions {
   readonly config: string;
@@ -43,9 +44,7 @@ function describeBatch(dataset: string, b: ReplayBatch): string {
  * naming the holder, exit 2, the cursor after the last batch finished).
  */
 export async function runReplay(options: ReplayCommandOptions, io: CliIo = processIo()): Promise<number> {
-  const batch = options.batch === undefined ? undefined : Number(options.batch);
-  if (batch !== undefined && (!Number.isSafeInteger(batch) || batch < 1))
-    throw new UsageError(`--batch: expected a positive whole number, got "${options.batch}"`);
+  const batch = options.batch === undefined ? undefined : wholeNumber(options.batch, "--batch");
   const session = await openSession(
     { config: options.config, dataset: [options.dataset] },
     { readonly: false },

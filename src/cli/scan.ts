@@ -11,6 +11,7 @@ import { renderRun, stoppedLine } from "./render-scan.js";
 import { writeRunsJson } from "./run-json.js";
 import { type DataCommandOptions, newRunId, openSession, recheckKeys } from "./session.js";
 import { stopSignals } from "./stop-signals.js";
+import { wholeNumber } from "./whole-number.js";
 
 /** The line naming the datasets a recheck left alone: the run it re-checks found nothing there. */
 export function recheckNote(runId: string, skipped: readonly string[]): string {
@@ -26,9 +27,7 @@ export async function runScan(
   io: CliIo = processIo(),
 ): Promise<number> {
   const { stdout, stderr } = io;
-  const limit = options.limit === undefined ? 20 : Number(options.limit);
-  if (!Number.isSafeInteger(limit) || limit < 1)
-    throw new UsageError(`--limit: expected a positive whole number, got "${options.limit}"`);
+  const limit = options.limit === undefined ? 20 : wholeNumber(options.limit, "--limit");
   // The listed divergences are held in memory: past this many, --json or --output lists them all.
   if (limit > 10_000)
     throw new UsageError(`--limit ${limit}: at most 10,000 (--json or --output FILE lists every one)`);

@@ -9,6 +9,7 @@ import { runSimulation, type SimulationOptions, type SimulationReport } from "..
 import { EXIT, UsageError } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { jsonDoc } from "./json-doc.js";
+import { wholeNumber } from "./whole-number.js";
 
 export interface SimulateCommandOptions {
   readonly seed?: string | undefined;
@@ -27,10 +28,7 @@ export interface SimulateCommandOptions {
 }
 
 function positive(flag: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} ${text}: expected a positive integer`);
-  return n;
+  return text === undefined ? fallback : wholeNumber(text, flag);
 }
 
 /** Seeds from --seed N or --seeds A..B (inclusive). */
@@ -43,10 +41,7 @@ export function parseSeeds(options: SimulateCommandOptions): number[] {
       throw new UsageError(`--seeds ${options.seeds}: expected A..B with A ≤ B, e.g. 1..200`);
     return Array.from({ length: Number(m[2]) - Number(m[1]) + 1 }, (_, i) => Number(m[1]) + i);
   }
-  const n = Number(options.seed ?? "1");
-  if (!Number.isInteger(n) || n < 0)
-    throw new UsageError(`--seed ${options.seed}: expected a non-negative integer`);
-  return [n];
+  return [wholeNumber(options.seed ?? "1", "--seed", 0)];
 }
 
 function parseFaults(text: string | undefined): FaultKind[] {

@@ -108,6 +108,22 @@ describe.concurrent("concord: bad input exits 2 with one line on stderr", () => 
     ctx.expect(line).toContain("--jsn");
   });
 
+  test("a whole-number flag takes decimal digits only, on every command", async (ctx) => {
+    // JavaScript's Number() reads 1e3, 0x10, " 5" and 5.0 as numbers: each was taken by some command.
+    for (const [args, flag] of [
+      [["scan", "--limit", "1e3"], "--limit"],
+      [["scan", "--limit", "0x10"], "--limit"],
+      [["diff", "sqlite:a.db", "t", "sqlite:b.db", "t", "-k", "id", "--limit", " 5"], "--limit"],
+      [["audit", "show", "--tail", "5.0"], "--tail"],
+      [["simulate", "--replicas", "1e1"], "--replicas"],
+      [["simulate", "--seed", "-1"], "--seed"],
+      [["replay", "-d", "items", "--replica", "b", "--batch", "2e2"], "--batch"],
+    ] as const) {
+      const line = expectOneLineError(await runConcord([...args]), ctx.expect);
+      ctx.expect(line).toMatch(new RegExp(`^concord: ${flag}: expected a (positive )?whole number`));
+    }
+  });
+
   test("unknown command", async (ctx) => {
     const line = expectOneLineError(await runConcord(["scna"]), ctx.expect);
     ctx.expect(line).toContain("scna");

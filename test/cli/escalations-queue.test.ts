@@ -168,14 +168,16 @@ describe.concurrent("the escalation queue", () => {
     expect(first.stdout).toMatch(/\n {2}[0-9a-f]{16} {2}t {8}1 {4}missing {3}absent on c +\d{4}-/);
     const past = await runConcord(["escalations", "list", "--page", "9", "-c", config]);
     expect(past.stdout).toBe("44 open escalations match; page 9 is past the last (1).\n");
-    for (const [flag, value] of [
-      ["--limit", "0"],
-      ["--page", "x"],
-      ["--limit", "10001"],
+    for (const [flag, value, want] of [
+      ["--limit", "0", "a whole number from 1 to 10000"],
+      ["--page", "x", "a positive whole number"],
+      ["--limit", "10001", "a whole number from 1 to 10000"],
+      ["--limit", "1e3", "a whole number from 1 to 10000"],
+      ["--page", "0x2", "a positive whole number"],
     ] as const)
       expect(
         expectOneLineError(await runConcord(["escalations", "list", flag, value, "-c", config]), expect),
-      ).toContain(`${flag}: expected a whole number from 1 to`);
+      ).toContain(`${flag}: expected ${want}, got "${value}"`);
     expect(
       expectOneLineError(await runConcord(["escalations", "list", "--class", "nope", "-c", config]), expect),
     ).toContain("--class nope: expected one of missing, stale");
