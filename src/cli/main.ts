@@ -2,7 +2,7 @@
  * The `concord` command line: parses arguments, runs one command, returns its exit code. Never exits the
  * process, sets its exit code, or reads or writes anything of it but through the `CliIo` it is given.
  */
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { packageVersion } from "../package-version.js";
 import { FAULT_KINDS } from "../sim/fault-kinds.js";
 import { EXIT, reportError, UnfinishedError, UsageError } from "./errors.js";
@@ -39,6 +39,18 @@ ${bold("Config file:")}
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(",").filter(Boolean)];
+}
+
+/**
+ * A dataset option that names one dataset: given twice (`-d a -d b`), or as a list (`-d a,b`, which the
+ * commands taking several read as two), it is a usage error, not the last one taken silently.
+ */
+function oneDataset(value: string, previous: string | undefined): string {
+  if (previous !== undefined)
+    throw new InvalidArgumentError(`given twice (${previous}, ${value}): this command takes one dataset`);
+  if (value.includes(","))
+    throw new InvalidArgumentError(`"${value}" names several datasets: this command takes one`);
+  return value;
 }
 
 function configOption(cmd: Command): Command {
@@ -210,7 +222,11 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
         "apply the owner's logged changes a replica missed (resolve: replay), from its cursor, in commit order, in batches",
       ),
   )
-    .requiredOption("-d, --dataset <name>", "the dataset (its policy: resolve: replay, owner: <replica>)")
+    .requiredOption(
+      "-d, --dataset <name>",
+      "the dataset (its policy: resolve: replay, owner: <replica>)",
+      oneDataset,
+    )
     .requiredOption("--replica <name>", "the replica that missed the owner's changes")
     .option("--batch <n>", "logged changes per batch (default: the dataset's watch.maxKeys)")
     .option("--json", "print one JSON document on stdout")
@@ -247,7 +263,7 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
   const esc = program.command("escalations").description("the queue of divergences waiting for a person");
   const filters = (cmd: Command, group: string): Command =>
     cmd
-      .option("-d, --dataset <name>", "only this dataset's")
+      .option("-d, --dataset <name>", "only this dataset's", oneDataset)
       .option("--class <class>", "only this class (missing, conflict, …, schema, guard)")
       .option("--column <name>", "only those where this column differs")
       .option(
@@ -376,7 +392,7 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
   configOption(
     policy.command("history").description("every policy version each dataset ran under, oldest first"),
   )
-    .option("-d, --dataset <name>", "only this dataset")
+    .option("-d, --dataset <name>", "only this dataset", oneDataset)
     .option("--json", "print one JSON document on stdout")
     .action(async (opts) => {
       code = await (await import("./policy.js")).runPolicyHistory(opts, cli);
@@ -384,7 +400,7 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
   configOption(
     policy.command("show [version]").description("a policy version's full text (default: the current one)"),
   )
-    .option("-d, --dataset <name>", "the dataset (needed when several have policy history)")
+    .option("-d, --dataset <name>", "the dataset (needed when several have policy history)", oneDataset)
     .option(
       "--block",
       "print it as a policy: block to paste under datasets.<name>.policy or give to plan --candidate",
@@ -400,7 +416,7 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
         "line diff of two policy versions (default: the current one against the one it replaced); exit 1 when they differ",
       ),
   )
-    .option("-d, --dataset <name>", "the dataset (needed when several have policy history)")
+    .option("-d, --dataset <name>", "the dataset (needed when several have policy history)", oneDataset)
     .option("--json", "print one JSON document on stdout")
     .action(async (from: string | undefined, to: string | undefined, opts) => {
       code = await (await import("./policy.js")).runPolicyDiff(from, to, opts, cli);

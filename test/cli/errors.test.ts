@@ -124,6 +124,18 @@ describe.concurrent("concord: bad input exits 2 with one line on stderr", () => 
     }
   });
 
+  test("a command taking one dataset refuses two, not keeping the last silently", async (ctx) => {
+    for (const args of [
+      ["replay", "-d", "items", "-d", "other", "--replica", "b"],
+      ["escalations", "list", "-d", "items,other"],
+      ["policy", "show", "-d", "items", "-d", "other"],
+      ["policy", "history", "-d", "a", "-d", "b"],
+    ]) {
+      const line = expectOneLineError(await runConcord(args), ctx.expect);
+      ctx.expect(line).toMatch(/-d, --dataset <name>' argument .* this command takes one/);
+    }
+  });
+
   test("unknown command", async (ctx) => {
     const line = expectOneLineError(await runConcord(["scna"]), ctx.expect);
     ctx.expect(line).toContain("scna");
