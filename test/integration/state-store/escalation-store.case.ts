@@ -25,6 +25,21 @@ export function escalationStoreCases({ open }: StateStoreCase): void {
       expect(await store.openEscalations([])).toEqual([]);
     });
 
+    it("opens a long list whole, in the order given, across the statements a store splits it into", async () => {
+      const store = await open();
+      await store.openEscalations([escalation("r1"), escalation("x5")]);
+      await store.closeEscalation("r1", "resolved", { by: "test" }, 2_000);
+      // 150 ids (the SQLite store upserts 64 a statement), one repeated across statements, one resolved
+      // (reopened), one still open (left), in an order no sort would give.
+      const ids = Array.from({ length: 150 }, (_, i) => `n${(i * 37) % 150}`);
+      const list = [...ids.slice(0, 100), "n7", "r1", ...ids.slice(100), "x5", "n140"].map((id) =>
+        escalation(id, { createdAt: 3_000 }),
+      );
+      expect(await store.openEscalations(list)).toEqual([...ids.slice(0, 100), "r1", ...ids.slice(100)]);
+      expect(await store.countEscalations({ status: "open" })).toBe(152);
+      expect((await store.getEscalation("r1"))?.status).toBe("open");
+    });
+
     it("lists oldest first, then in the order opened", async () => {
       const store = await open();
       await store.openEscalations([
