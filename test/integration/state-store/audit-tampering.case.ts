@@ -408,6 +408,11 @@ export function auditTamperingCases({ open, sql }: StateStoreCase): void {
         /says it undoes repair gone, which the ledger does not hold/,
       ],
       [
+        "a rolled-back repair's row set back to applied",
+        () => `UPDATE ledger SET outcome = 'applied' WHERE id = 'r2'`,
+        /^the ledger says repair r2 .* is applied, but audit entry 4 records its rollback after its last applied entry 2 \(the row was edited\)$/,
+      ],
+      [
         "a repair's row made to say it undoes another",
         () => `UPDATE ledger SET undoes = 'r2' WHERE id = 'r1'`,
         /^the ledger row of repair r1 .* says it undoes repair r2, which the ledger does not hold for that key/,
