@@ -3,7 +3,7 @@ import type { AuditConfig } from "../config/load-config.js";
 import { AnchorChecker, type AuditAnchor } from "../core/audit-anchor.js";
 import { AuditChainVerifier } from "../core/audit-chain.js";
 import { LedgerAuditReconciler } from "../core/ledger-audit-reconciler.js";
-import type { Key } from "../core/model.js";
+import { type Key, keyId } from "../core/model.js";
 import type { LedgerEntry, RepairRef, StateStore } from "../state/state-store.js";
 import { DamagedRowError } from "../state/state-store-error.js";
 import { loadVerifyKey } from "./anchor-keys.js";
@@ -154,19 +154,22 @@ export async function verifyAudit(
     e.undoes === undefined
       ? undefined
       : (await state.getRepairs([{ id: e.undoes, key: e.key }])).get(e.undoes);
-  /** Checks `e` (undefined: the ledger does not hold it), reading it again while other processes settle it. */
+  /**
+   * Checks `e` (undefined: the ledger does not hold it), reading it again while other processes settle it.
+   * The row as first read (a page's copy, or none for a repair claimed after the last page) may be older than
+   * the log as read by now: a recheck of another row reads the entries appended since, which can settle this
+   * row or record a repair claimed after its page was read. So a problem is judged on the row read again, never
+   * on the first copy: the row read again with nothing appended around that read shows one moment with the log.
+   */
   const settle = async (ref: RepairRef, e: LedgerEntry | undefined, undone: LedgerEntry | undefined) => {
     let problem = e ? reconciler.check(e, undone) : "missing";
     for (let tries = 0; problem !== undefined && tries < RECHECKS && !chainBroken; tries++) {
-      const grewBefore = await grow();
-      const again = (await state.getRepairs([ref])).get(ref.id);
-      const againUndone = again ? await undoneOf(again) : undefined;
+      await grow();
+      e = (await state.getRepairs([ref])).get(ref.id);
+      undone = e ? await undoneOf(e) : undefined;
       const grewAfter = await grow();
-      // Nothing appended since the row was read: row and log show one moment, and the problem is real.
-      if (!grewBefore && !grewAfter) break;
-      e = again;
-      undone = againUndone;
       problem = e ? reconciler.check(e, undone) : "missing";
+      // Nothing appended since the row was read: row and log show one moment, and the verdict stands.
       if (!grewAfter) break;
     }
     if (e) reconciler.accept(e, problem);
@@ -189,7 +192,9 @@ export async function verifyAudit(
     for (const e of page.entries) if (e.undoes !== undefined) named.push({ id: e.undoes, key: e.key });
     const undone = named.length ? await state.getRepairs(named) : new Map<string, LedgerEntry>();
     for (const e of page.entries) {
-      const of = e.undoes === undefined ? undefined : undone.get(e.undoes);
+      // The repair of that name at this row's own key, as `undoneOf` reads it (a page's map is by id alone).
+      const found = e.undoes === undefined ? undefined : undone.get(e.undoes);
+      const of = found && keyId(found.key) === keyId(e.key) ? found : undefined;
       if (reconciler.check(e, of) === undefined) reconciler.accept(e);
       else await settle({ id: e.id, key: e.key }, e, of);
     }

@@ -40,9 +40,12 @@ export async function writeAuditAnchor(
   const config = audit.anchor;
   if (!config) return undefined;
   const { privateKey, publicKey } = loadSigningKeys(config);
+  // The last anchor before the head: another process may anchor a newer head between the two reads, and an
+  // anchor read after the head could then vouch for more than this process saw, which reads as a log cut short.
+  // Read first, it names a head that existed before this one was read, so a log that only grows extends it.
+  const base = lastAnchor(config.file);
   const newest = (await state.readAudit({ limit: 1, newest: true }))[0];
   const head = newest ? { seq: newest.seq, hash: newest.hash } : { seq: 0, hash: GENESIS_HASH };
-  const base = lastAnchor(config.file);
   if (base) await checkExtends(state, base, head.seq, config.file);
   const anchor = signAuditAnchor(head, now, privateKey, publicKey);
   if (base && base.seq === head.seq && base.hash === head.hash && base.key === anchor.key)

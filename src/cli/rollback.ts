@@ -367,9 +367,22 @@ async function rollBackEntries(
   // that already holds its before image, cut short by another kill, would be settled by recovery as a second
   // landed write. The ledger marks a repair undone as its inverse settles, so such an entry is one this page
   // listed before this rollback's own recovery settled its inverse (or one an earlier release left applied).
+  // Only an inverse settled since the repair's own latest settlement undid this application of it: a repair
+  // rolled back and then applied again under its id (its target back at the state it was repaired from) has
+  // an inverse of the same id, settled by the first rollback, and taking that for this one left the replica
+  // holding the repair's write while the ledger said it was undone.
   const earlier = await session.state.getRepairs(tasks);
-  const carriedOut = (t: RepairTask) =>
-    ["rolled-back", "noop", "applied"].includes(earlier.get(t.id)?.outcome ?? "");
+  const carried = new Set(
+    tasks.filter((t, i) => {
+      const inverse = earlier.get(t.id);
+      return (
+        inverse !== undefined &&
+        ["rolled-back", "noop", "applied"].includes(inverse.outcome) &&
+        inverse.updatedAt >= original[i]!.updatedAt
+      );
+    }),
+  );
+  const carriedOut = (t: RepairTask) => carried.has(t);
   const results = await runRepairTasks(
     name,
     tasks.filter((t) => !carriedOut(t)),

@@ -80,7 +80,15 @@ export type ReconcileVerdict =
 export class LedgerAuditReconciler {
   private readonly last = new Map<
     string,
-    { outcome: string; seq: number; present: number; digest: string; run: string | null }
+    {
+      outcome: string;
+      seq: number;
+      present: number;
+      digest: string;
+      run: string | null;
+      /** The repair the entry says its write undid (a rollback's entries, and recovery's of one). */
+      undoes: string | undefined;
+    }
   >();
   private readonly inLedger = new Set<string>();
   private outcomes = 0;
@@ -109,7 +117,8 @@ export class LedgerAuditReconciler {
     );
     // Recovery settles a dead run's landed write in that run's name (`interruptedRun`), from a run of its own.
     const run = typeof data.interruptedRun === "string" ? data.interruptedRun : entry.runId;
-    this.last.set(repair, { outcome: entry.type, seq: entry.seq, present, digest, run });
+    const undoes = typeof data.undoes === "string" ? data.undoes : undefined;
+    this.last.set(repair, { outcome: entry.type, seq: entry.seq, present, digest, run, undoes });
   }
 
   /**
@@ -157,6 +166,22 @@ export class LedgerAuditReconciler {
     // rollback of the run that made it would miss it).
     if (last.outcome === "applied" && e.runId !== undefined && e.runId !== last.run)
       return `the ledger files ${what} under run ${e.runId}, but its audit entry ${last.seq} says run ${last.run} applied it (the row was edited)`;
+    if (last.outcome === "applied" && e.outcome === "applied") {
+      // Its rollback settled after its last `applied` entry marks it rolled-back in the same transaction
+      // (`undoneBySettled`), and only a new `applied` entry (claimed again, written again) makes it applied
+      // again: an applied row with its undoing recorded since was set back by hand, and `rollback --run` would
+      // undo it a second time. Only an entry that names this repair counts: a repair making the same change has
+      // the rollback's id, and a rollback's write recovery recorded `applied` did not mark it.
+      const inverse = this.last.get(rollbackId(e));
+      if (
+        inverse !== undefined &&
+        inverse.seq > last.seq &&
+        inverse.undoes === e.id &&
+        (inverse.outcome === "rolled-back" || inverse.outcome === "noop")
+      )
+        return `the ledger says ${what} is applied, but audit entry ${inverse.seq} records its rollback after its last applied entry ${last.seq} (the row was edited)`;
+      return undefined;
+    }
     if (last.outcome === e.outcome) return undefined;
     if (e.outcome === "rolled-back" && last.outcome === "applied") {
       if (this.undone(e)) return undefined;
