@@ -90,6 +90,8 @@ export class LedgerAuditReconciler {
       undoes: string | undefined;
     }
   >();
+  /** For each repair a rollback's entry names (`undoes`, outcome rolled-back or noop), the last such entry's seq. */
+  private readonly undoneAt = new Map<string, number>();
   private readonly inLedger = new Set<string>();
   private outcomes = 0;
   private settled = 0;
@@ -118,6 +120,8 @@ export class LedgerAuditReconciler {
     // Recovery settles a dead run's landed write in that run's name (`interruptedRun`), from a run of its own.
     const run = typeof data.interruptedRun === "string" ? data.interruptedRun : entry.runId;
     const undoes = typeof data.undoes === "string" ? data.undoes : undefined;
+    if (undoes !== undefined && (entry.type === "rolled-back" || entry.type === "noop"))
+      this.undoneAt.set(undoes, entry.seq);
     this.last.set(repair, { outcome: entry.type, seq: entry.seq, present, digest, run, undoes });
   }
 
@@ -172,14 +176,9 @@ export class LedgerAuditReconciler {
       // again: an applied row with its undoing recorded since was set back by hand, and `rollback --run` would
       // undo it a second time. Only an entry that names this repair counts: a repair making the same change has
       // the rollback's id, and a rollback's write recovery recorded `applied` did not mark it.
-      const inverse = this.last.get(rollbackId(e));
-      if (
-        inverse !== undefined &&
-        inverse.seq > last.seq &&
-        inverse.undoes === e.id &&
-        (inverse.outcome === "rolled-back" || inverse.outcome === "noop")
-      )
-        return `the ledger says ${what} is applied, but audit entry ${inverse.seq} records its rollback after its last applied entry ${last.seq} (the row was edited)`;
+      const undoneAt = this.undoneAt.get(e.id);
+      if (undoneAt !== undefined && undoneAt > last.seq)
+        return `the ledger says ${what} is applied, but audit entry ${undoneAt} records its rollback after its last applied entry ${last.seq} (the row was edited)`;
       return undefined;
     }
     if (last.outcome === e.outcome) return undefined;
@@ -192,6 +191,12 @@ export class LedgerAuditReconciler {
 
   /** Whether the log records the rollback of `e` (its inverse repair's write). */
   private undone(e: LedgerFacts): boolean {
+    // A rollback's entries name the repair they undo: one after the repair's last outcome entry (its last
+    // application) undid it. Not the rollback id's last entry alone: a repair applied again under its id, or
+    // a later episode (`id~2`), has an inverse of the same id, whose later entries speak of another undoing.
+    const undoneAt = this.undoneAt.get(e.id);
+    if (undoneAt !== undefined) return undoneAt > (this.last.get(e.id)?.seq ?? 0);
+    // Entries written before rollbacks recorded `undoes`: the inverse's last outcome.
     const inverse = this.last.get(rollbackId(e));
     // `applied`: the rollback's write landed and its process died before settling it; recovery, which does
     // not know a rollback from a repair, recorded the landed write as applied.

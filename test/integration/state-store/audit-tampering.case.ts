@@ -374,6 +374,45 @@ export function auditTamperingCases({ open, sql }: StateStoreCase): void {
       expect(await verifyAudit(store, {})).toMatchObject({ ok: true, count: 4, ledger: { settled: 4 } });
     });
 
+    // A later episode of r2 (`r2~2`, written while r2 was still applied) has r2's rollback id: rolling it back
+    // claims that inverse again, and its last entry then speaks of r2~2 (here: superseded). r2 stays undone by
+    // the entry that names it, after its last application; the inverse's last outcome alone made r2 read as
+    // "rolled-back, but no audit entry records its rollback".
+    it("verifies a repair undone by an inverse whose id a later episode's rollback reused", async () => {
+      const { store, i2 } = await rolledBack();
+      const r2 = (await store.listRepairs({})).find((e) => e.id === "r2")!;
+      const episode: LedgerEntry = { ...r2, id: "r2~2", runId: "run-2", outcome: "pending", attempts: 1 };
+      await store.claimRepairs([episode]);
+      await settle(store, episode, "applied");
+      const inverse = (await store.getRepairs([{ id: i2, key: r2.key }])).get(i2)!;
+      const again: LedgerEntry = { ...inverse, runId: "run-rb2", outcome: "pending", undoes: "r2~2" };
+      await store.claimRepairs([again]);
+      await store.settleRepairs(
+        [{ id: i2, key: again.key, runId: "run-rb2", outcome: "superseded", attempts: 2, updatedAt: 4000 }],
+        [
+          {
+            ts: 4000,
+            runId: "run-rb2",
+            type: "superseded",
+            dataset: again.dataset,
+            key: JSON.stringify(again.key),
+            data: {
+              action: "propagate",
+              after: again.after,
+              before: again.before,
+              expected: again.expected,
+              repair: i2,
+              target: again.target,
+              undoes: "r2~2",
+              written: again.nextFingerprint,
+            },
+          },
+        ],
+      );
+      const verdict = await verifyAudit(store, {});
+      expect(verdict, JSON.stringify(verdict)).toMatchObject({ ok: true });
+    });
+
     // `undoes` decides what recovery records a pending row's landed write as (the rollback of that repair,
     // which it then marks undone, or a repair of its own); a settled row's is vouched for by its entry.
     it.each<[string, (ids: { i2: string; i3: string }) => string, RegExp]>([
