@@ -227,9 +227,13 @@ export const REOPEN_ESCALATION = [
   "absent",
   "involved",
   "pattern",
-]
-  .map((c) => `${c} = excluded.${c}`)
-  .join(", ");
+] as const satisfies readonly (keyof EscalationRow)[];
+
+/** The escalations table's columns in row order: what identifies one, then what reopening it sets again. */
+export const ESCALATION_ROW_COLUMNS = ["id", "dataset", "key", "class", ...REOPEN_ESCALATION] as const;
+
+/** REOPEN_ESCALATION as the upsert's SET list. */
+export const REOPEN_ESCALATION_SET = REOPEN_ESCALATION.map((c) => `${c} = excluded.${c}`).join(", ");
 
 export function escalationRow(e: Escalation): EscalationRow {
   return {

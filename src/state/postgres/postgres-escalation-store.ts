@@ -12,7 +12,7 @@ import {
   type EscalationRow,
   escalationRow,
   jsonText,
-  REOPEN_ESCALATION,
+  REOPEN_ESCALATION_SET,
   toEscalation,
   toEscalationGroup,
 } from "../state-rows.js";
@@ -56,7 +56,7 @@ export class PostgresEscalationStore implements EscalationStore {
       const { rows } = await c.query<{ id: string }>(
         `INSERT INTO ${this.db.t.escalations} (${columns})
          SELECT ${columns} FROM ${recordset(ESCALATION_COLUMNS)}
-         ON CONFLICT (id) DO UPDATE SET ${REOPEN_ESCALATION}, ord = DEFAULT
+         ON CONFLICT (id) DO UPDATE SET ${REOPEN_ESCALATION_SET}, ord = DEFAULT
          WHERE ${this.db.t.escalations}.status = 'resolved' RETURNING id`,
         [recordsetJson(ESCALATION_COLUMNS, batch.map(escalationRow))],
       );

@@ -8,11 +8,12 @@ import {
   type EscalationStore,
 } from "../escalation-store.js";
 import {
+  ESCALATION_ROW_COLUMNS,
   type EscalationGroupRow,
   type EscalationRow,
   escalationRow,
   jsonText,
-  REOPEN_ESCALATION,
+  REOPEN_ESCALATION_SET,
   toEscalation,
   toEscalationGroup,
 } from "../state-rows.js";
@@ -40,31 +41,12 @@ function where(filter: EscalationFilter & Pick<EscalationPage, "after">): {
   return { sql: parts.length ? ` WHERE ${parts.join(" AND ")}` : "", params };
 }
 
-const ESCALATION_COLUMNS = [
-  "id",
-  "dataset",
-  "key",
-  "class",
-  "reason",
-  "options",
-  "detail",
-  "status",
-  "run_id",
-  "created_at",
-  "resolved_at",
-  "resolution",
-  "columns",
-  "absent",
-  "involved",
-  "pattern",
-] as const satisfies readonly (keyof EscalationRow)[];
-
 /** The upsert of `n` escalations: a new id inserted, a resolved one reopened, an open one left as it is. */
 function openSql(n: number): string {
-  const row = `(${ESCALATION_COLUMNS.map(() => "?").join(", ")})`;
-  return `INSERT INTO escalations (${ESCALATION_COLUMNS.join(", ")})
+  const row = `(${ESCALATION_ROW_COLUMNS.map(() => "?").join(", ")})`;
+  return `INSERT INTO escalations (${ESCALATION_ROW_COLUMNS.join(", ")})
      VALUES ${Array.from({ length: n }, () => row).join(", ")}
-     ON CONFLICT (id) DO UPDATE SET ${REOPEN_ESCALATION}
+     ON CONFLICT (id) DO UPDATE SET ${REOPEN_ESCALATION_SET}
      WHERE escalations.status = 'resolved' RETURNING id`;
 }
 
@@ -82,7 +64,7 @@ export class SqliteEscalationStore implements EscalationStore {
         const values: unknown[] = [];
         for (const e of batch) {
           const r = escalationRow(e);
-          for (const c of ESCALATION_COLUMNS) values.push(r[c]);
+          for (const c of ESCALATION_ROW_COLUMNS) values.push(r[c]);
         }
         const rows = this.s.prepare(openSql(batch.length)).all(values) as { id: string }[];
         for (const r of rows) opened.add(r.id);
