@@ -1,5 +1,4 @@
 /** The concord.yaml schema (zod): shapes, defaults and cross-field rules. Messages name what was expected. */
-
 import { z } from "zod";
 import { parseAlertCondition } from "../core/alert-condition.js";
 import { COLUMN_TYPES } from "../core/canonical.js";
@@ -10,8 +9,7 @@ import { STRATEGY_ORDERING } from "../core/policy.js";
 import { ROLES } from "../core/roles.js";
 import { parseTokenHash } from "../core/token-hash.js";
 import { predicateDialect, predicateShapeError } from "./predicate-shape.js";
-import { credentialsCutShort } from "./redact.js";
-import { serverUrlProblem } from "./url-check.js";
+import { storeUrlProblem } from "./url-check.js";
 
 const name = z.string().min(1, "must not be empty");
 
@@ -98,10 +96,6 @@ function dialectPredicateError(where: string | undefined, scheme: string): strin
   return predicateShapeError(text) ? undefined : predicateShapeError(text, predicateDialect(scheme));
 }
 
-/** Why a URL whose password holds '/', '?' or '#' unencoded is refused (`credentialsCutShort`). */
-const CUT_SHORT =
-  "the password holds '/', '?' or '#' before its '@', unencoded, so the host would be read from inside it: percent-encode them (%2F, %3F, %23)";
-
 /** URL schemes of SQL replicas: the ones that can apply a row filter (`where:`). */
 export const SQL_SCHEMES = ["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
 
@@ -124,8 +118,7 @@ const replica = z
     const scheme = r.url.slice(0, Math.max(0, r.url.indexOf(":"))).toLowerCase();
     const issue = (field: string, message: string) =>
       ctx.addIssue({ code: "custom", path: [field], message });
-    if (credentialsCutShort(r.url)) issue("url", CUT_SHORT);
-    const urlProblem = serverUrlProblem(r.url);
+    const urlProblem = storeUrlProblem(r.url);
     if (urlProblem) issue("url", urlProblem);
     if (r.timeouts && !["postgres", "postgresql", "mysql", "mariadb", ...REDIS_SCHEMES].includes(scheme))
       issue(
@@ -623,9 +616,8 @@ export const configSchema = z
     state: z
       .string({ error: "expected a state store URL (sqlite:PATH or postgres://…)" })
       .min(1)
-      .refine((url) => !credentialsCutShort(url), { error: CUT_SHORT })
       .superRefine((url, ctx) => {
-        const problem = serverUrlProblem(url);
+        const problem = storeUrlProblem(url);
         if (problem) ctx.addIssue({ code: "custom", message: problem });
       })
       .optional(),

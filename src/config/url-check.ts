@@ -1,4 +1,14 @@
 /** What a store URL in the config must hold beyond being a URL: checks made on load, naming what is wrong. */
+import { credentialsCutShort } from "./redact.js";
+
+/** Why a URL whose password holds '/', '?' or '#' unencoded is refused (`credentialsCutShort`). */
+const CUT_SHORT =
+  "the password holds '/', '?' or '#' before its '@', unencoded, so the host would be read from inside it: percent-encode them (%2F, %3F, %23)";
+
+/** Why a replica's or the state store's URL is refused on load (`credentialsCutShort`, `serverUrlProblem`). */
+export function storeUrlProblem(url: string): string | undefined {
+  return credentialsCutShort(url) ? CUT_SHORT : serverUrlProblem(url);
+}
 
 /** The query parameters the MariaDB/MySQL connector reads (connectors/mysql): any other is not used. */
 const MYSQL_PARAMS = ["connectTimeout", "queryTimeout", "socket", "ssl"];

@@ -80,15 +80,7 @@ export type ReconcileVerdict =
 export class LedgerAuditReconciler {
   private readonly last = new Map<
     string,
-    {
-      outcome: string;
-      seq: number;
-      present: number;
-      digest: string;
-      run: string | null;
-      /** The repair the entry says its write undid (a rollback's entries, and recovery's of one). */
-      undoes: string | undefined;
-    }
+    { outcome: string; seq: number; present: number; digest: string; run: string | null }
   >();
   /** For each repair a rollback's entry names (`undoes`, outcome rolled-back or noop), the last such entry's seq. */
   private readonly undoneAt = new Map<string, number>();
@@ -122,7 +114,7 @@ export class LedgerAuditReconciler {
     const undoes = typeof data.undoes === "string" ? data.undoes : undefined;
     if (undoes !== undefined && (entry.type === "rolled-back" || entry.type === "noop"))
       this.undoneAt.set(undoes, entry.seq);
-    this.last.set(repair, { outcome: entry.type, seq: entry.seq, present, digest, run, undoes });
+    this.last.set(repair, { outcome: entry.type, seq: entry.seq, present, digest, run });
   }
 
   /**

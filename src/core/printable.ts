@@ -23,6 +23,14 @@ export function printable(text: string): string {
   });
 }
 
+/** UNSAFE without the global flag, for a test that moves no lastIndex (where matchAll would start). */
+const UNSAFE_ONE = new RegExp(UNSAFE.source);
+
+/** Whether `text` holds a character `printable` escapes (a control, line-breaking or bidi character). */
+export function hasUnsafe(text: string): boolean {
+  return UNSAFE_ONE.test(text);
+}
+
 /**
  * `text` cut at each character `printable` escapes: the runs between them (`text`) and each such character's
  * code point (`code`), in order. For SQL printers that spell those characters as expressions of their own

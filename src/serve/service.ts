@@ -300,7 +300,6 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     return out;
   };
 
-  /** The store filter of a query; null when its group has no escalation (so nothing matches). */
   /**
    * Throws the 404 of an unknown dataset when `dataset` is neither the config's nor one the state store still
    * holds records of (`held`: a dataset since removed from the config keeps its runs and queue), as the CLI's
@@ -314,6 +313,11 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     );
   };
 
+  /** knownDataset for the routes listing runs: records held are runs of that dataset. */
+  const knownRunsDataset = (dataset: string | undefined): Promise<void> =>
+    knownDataset(dataset, async () => (await state.listRuns({ dataset, limit: 1 })).length > 0);
+
+  /** The store filter of a query; null when its group has no escalation (so nothing matches). */
   const storeFilter = async (q: EscalationQuery): Promise<EscalationFilter | null> => {
     await knownDataset(q.dataset, async () => (await state.countEscalations({ dataset: q.dataset })) > 0);
     const { group, ...rest } = q;
@@ -382,10 +386,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     },
 
     async runs(filter) {
-      await knownDataset(
-        filter.dataset,
-        async () => (await state.listRuns({ dataset: filter.dataset, limit: 1 })).length > 0,
-      );
+      await knownRunsDataset(filter.dataset);
       return state.listRuns(filter);
     },
     run: (id) => state.getRun(id),
@@ -579,10 +580,7 @@ export async function createService(initial: ConcordConfig, options: ServiceOpti
     },
 
     async history(filter): Promise<History> {
-      await knownDataset(
-        filter.dataset,
-        async () => (await state.listRuns({ dataset: filter.dataset, limit: 1 })).length > 0,
-      );
+      await knownRunsDataset(filter.dataset);
       const since = filter.since ?? 0;
       const names = filter.dataset ? [filter.dataset] : [...runners.keys()];
       const runs: History["runs"][number][] = [];

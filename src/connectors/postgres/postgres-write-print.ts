@@ -1,5 +1,5 @@
 /** The statements a conditional write runs on PostgreSQL, as text with its values inlined (`repair --print`). Builds text only: no I/O. */
-import { unsafeRuns } from "../../core/printable.js";
+import { hasUnsafe, unsafeRuns } from "../../core/printable.js";
 import type { ConditionalWrite } from "../connector.js";
 import { nativeSql, quoteName } from "./postgres-canonical-sql.js";
 import { byteaInput, PostgresShapeSql, T } from "./postgres-shape-sql.js";
@@ -11,10 +11,9 @@ import { postgresWriteValue } from "./postgres-write-values.js";
  * character as its `\u` escape: the same value when run, one inert line when printed.
  */
 function literal(text: string): string {
-  const runs = unsafeRuns(text);
-  if (runs.length === 1 && "text" in runs[0]!) return `'${text.replaceAll("'", "''")}'`;
+  if (!hasUnsafe(text)) return `'${text.replaceAll("'", "''")}'`;
   let out = "E'";
-  for (const r of runs)
+  for (const r of unsafeRuns(text))
     out +=
       "text" in r
         ? r.text.replaceAll("\\", "\\\\").replaceAll("'", "''")

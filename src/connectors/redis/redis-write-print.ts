@@ -1,12 +1,6 @@
 /** The commands a conditional write runs on Redis, as redis-cli text (`repair --print`). Pure. */
 import { isUtf8 } from "node:buffer";
-
-/**
- * Characters a terminal would obey rather than show: C1 controls, the line and paragraph separators, and
- * the bidirectional marks, overrides and isolates (as `printable` in src/core/printable.ts; C0 and DEL are
- * escaped below anyway).
- */
-const INERT_BYTES = /[\u0080-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+import { hasUnsafe } from "../../core/printable.js";
 
 /**
  * One argument as redis-cli reads it: bare when it can be, else double-quoted with escapes. Control and
@@ -14,7 +8,7 @@ const INERT_BYTES = /[\u0080-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u
  * as the same bytes, so a printed command is exact and prints as one inert line.
  */
 export function redisArg(arg: string): string {
-  if (arg !== "" && /^[\x21-\x7e\u0080-\uffff]+$/u.test(arg) && !/["'\\]/.test(arg) && !INERT_BYTES.test(arg))
+  if (arg !== "" && /^[\x21-\x7e\u0080-\uffff]+$/u.test(arg) && !/["'\\]/.test(arg) && !hasUnsafe(arg))
     return arg;
   let out = '"';
   for (const ch of arg) {
@@ -24,7 +18,8 @@ export function redisArg(arg: string): string {
     else if (ch === "\r") out += "\\r";
     else if (ch === "\t") out += "\\t";
     else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
-    else if (INERT_BYTES.test(ch))
+    // C1 controls, line and paragraph separators, bidi marks (what `printable` escapes, C0 and DEL done above).
+    else if (hasUnsafe(ch))
       for (const byte of Buffer.from(ch, "utf8")) out += `\\x${byte.toString(16).padStart(2, "0")}`;
     else out += ch;
   }

@@ -1,5 +1,5 @@
 /** The statements a conditional write runs on SQLite, as text with its values inlined (`repair --print`). Builds text only: no I/O. */
-import { unsafeRuns } from "../../core/printable.js";
+import { hasUnsafe, unsafeRuns } from "../../core/printable.js";
 import type { ConditionalWrite } from "../connector.js";
 import { formatTimestamp, type TimestampStyle, toSqlite } from "./sqlite-column-types.js";
 import type { SqliteShapeSql } from "./sqlite-shape-sql.js";
@@ -21,9 +21,11 @@ function literal(v: unknown): string {
   if (Buffer.isBuffer(v)) return `X'${v.toString("hex").toUpperCase()}'`;
   // A control, line-breaking or bidi character as char(N) between the literal's runs: SQLite's literals have
   // no escapes, and the printed statement must be exact when run and one inert line when shown.
-  const runs = unsafeRuns(String(v));
-  if (runs.length === 1 && "text" in runs[0]!) return `'${String(v).replaceAll("'", "''")}'`;
-  return `(${runs.map((r) => ("text" in r ? `'${r.text.replaceAll("'", "''")}'` : `char(${r.code})`)).join(" || ")})`;
+  const text = String(v);
+  if (!hasUnsafe(text)) return `'${text.replaceAll("'", "''")}'`;
+  return `(${unsafeRuns(text)
+    .map((r) => ("text" in r ? `'${r.text.replaceAll("'", "''")}'` : `char(${r.code})`))
+    .join(" || ")})`;
 }
 
 /**
